@@ -1,0 +1,283 @@
+"""The nouns of leadsync: owners, records, activities, events, decisions.
+
+This module imports nothing of ours. Everything here is plain data; the rules decide, the
+store persists, the engine moves data between them.
+
+Times are carried as fixed-width UTC strings (``2026-11-01T09:00:00.000Z``, see
+:func:`format_ts`) so that they compare correctly as strings, in Python and in SQL on every
+database, with no conversion in the hot path.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# --------------------------------------------------------------------------- enums
+
+
+class RecordType(enum.StrEnum):
+    CONTACT = "contact"
+    COMPANY = "company"
+    DEAL = "deal"
+    TICKET = "ticket"
+    LEAD = "lead"
+
+
+class ActivityType(enum.StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    NOTE = "note"
+    TASK = "task"
+
+
+class EventType(enum.StrEnum):
+    RECORD = "record"
+    OWNER = "owner"
+    ACTIVITY = "activity"
+
+
+class Strategy(enum.StrEnum):
+    """Ownership strategies; how an integration's owner meets the CRM's."""
+
+    INTEGRATION_WINS = "integration_wins"
+    FILL_IF_EMPTY = "fill_if_empty"
+    NEVER_OVERWRITE = "never_overwrite"
+    BIDIRECTIONAL = "bidirectional"
+
+
+class Outcome(enum.StrEnum):
+    SET = "set"
+    KEPT = "kept"
+    IGNORED = "ignored"
+
+
+class UnmappedPolicy(enum.StrEnum):
+    LEAVE = "leave"
+    FALLBACK = "fallback"
+    ROUND_ROBIN = "round_robin"
+
+
+class AutoMatch(enum.StrEnum):
+    EMAIL = "email"
+    NONE = "none"
+
+
+class AssociationMode(enum.StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class CompanyAssociation(enum.StrEnum):
+    NONE = "none"
+    PRIMARY = "primary"
+
+
+class DealAssociation(enum.StrEnum):
+    NONE = "none"
+    MOST_RECENT_OPEN = "most_recent_open"
+    ALL_OPEN = "all_open"
+
+
+# Canonical vocabularies of typed activity fields. Vendors' values are mapped onto these by
+# their adapters; the generic JSONL format uses them directly (case-insensitive).
+CALL_OUTCOMES = (
+    "connected",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "left_live_message",
+    "wrong_number",
+    "failed",
+    "canceled",
+)
+DIRECTIONS = ("inbound", "outbound")
+EMAIL_DIRECTIONS = ("inbound", "outbound", "forwarded")
+MEETING_OUTCOMES = ("scheduled", "completed", "rescheduled", "no_show", "canceled")
+TASK_STATUSES = ("not_started", "in_progress", "waiting", "completed", "deferred")
+TASK_PRIORITIES = ("none", "low", "medium", "high")
+
+# Where a manual change (a person in the CRM) is recorded instead of an integration name.
+CRM_SOURCE = "crm"
+MANUAL_STRATEGY = "manual"
+ASSIGN_ON_ACTIVITY = "assign_on_activity"
+
+# ------------------------------------------------------------------------- times
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def format_ts(moment: datetime) -> str:
+    """A tz-aware datetime as the fixed-width UTC string used everywhere (ms precision)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: a time zone is required")
+    moment = moment.astimezone(UTC)
+    return f"{moment.strftime(_TS_FORMAT)}.{moment.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> str:
+    """Normalize an ISO 8601 time with an offset (``Z`` or ``+hh:mm``) to the fixed form.
+
+    Raises ValueError for text that is not a time or has no offset.
+    """
+    raw = text.strip()
+    if len(raw) == 24 and raw[10] == "T" and raw.endswith("Z") and raw[19] == ".":
+        # Already canonical: the common case in replays and benchmarks.
+        try:
+            datetime.strptime(raw[:19], _TS_FORMAT)
+            int(raw[20:23])
+            return raw
+        except ValueError:
+            pass
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    moment = datetime.fromisoformat(raw)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone offset (add Z or +00:00)")
+    return format_ts(moment)
+
+
+def ts_to_datetime(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def add_days(ts: str, days: float) -> str:
+    return format_ts(ts_to_datetime(ts) + timedelta(days=days))
+
+
+def display_ts(ts: str | None) -> str:
+    """A stored time for people: drops a zero millisecond part."""
+    if ts is None:
+        return "-"
+    return ts.replace(".000Z", "Z")
+
+
+def now_ts() -> str:
+    return format_ts(datetime.now(UTC))
+
+
+# ------------------------------------------------------------------------ nouns
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A CRM user who can own records (HubSpot's owner; its ``id``, never ``userId``)."""
+
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    active: bool = True
+    teams: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalUserRef:
+    """The rep an event names: an external user id, and the email when the payload has it."""
+
+    id: str | None
+    email: str | None = None
+
+    def describe(self) -> str:
+        if self.id and self.email:
+            return f"{self.id} ({self.email})"
+        return self.id or self.email or "?"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRef:
+    """A record an event names: by external id, or a contact by email / a company by domain."""
+
+    type: RecordType
+    external_id: str | None = None
+    email: str | None = None
+    domain: str | None = None
+
+    def describe(self) -> str:
+        key = self.external_id or self.email or self.domain or "?"
+        return f"{self.type.value} {key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A canonical event: what every source turns its payloads into.
+
+    ``seq`` is the arrival position (inbox order); ``occurred_at`` is when it happened at the
+    source and decides staleness, never order.
+    """
+
+    id: str
+    integration: str
+    type: EventType
+    occurred_at: str
+    seq: int = 0
+    object: RecordType | None = None
+    activity: ActivityType | None = None
+    external_id: str | None = None
+    email: str | None = None
+    domain: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    owner: ExternalUserRef | None = None
+    associations: tuple[RecordRef, ...] = ()
+
+    def subject_ref(self) -> RecordRef | None:
+        """The record a record/owner event is about."""
+        if self.object is None:
+            return None
+        return RecordRef(self.object, self.external_id, self.email, self.domain)
+
+
+# ---------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True, slots=True)
+class MappingResult:
+    """How an external user became an owner, or why not.
+
+    ``owner_id`` is None when nobody could be chosen (policy ``leave``, or an owner cannot be
+    named yet because the round robin only turns when the owner is actually used).
+    """
+
+    owner_id: str | None
+    mapped: bool
+    how: str
+    flagged: bool = False
+    round_robin_team: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerDecision:
+    """One owner decision for one record, applied or not, with its reason."""
+
+    record_id: int
+    record_type: RecordType
+    event_id: str | None
+    integration: str | None
+    strategy: str
+    at: str
+    previous_owner_id: str | None
+    proposed_owner_id: str | None
+    owner_id: str | None
+    outcome: Outcome
+    reason: str
+    external_user: str | None = None
+    flagged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitySkip:
+    """An activity the integration sent that was not created, and why."""
+
+    event_id: str
+    integration: str
+    type: ActivityType
+    external_id: str | None
+    occurred_at: str
+    reason: str
