@@ -281,3 +281,13 @@ class ActivitySkip:
     external_id: str | None
     occurred_at: str
     reason: str
+
+
+# A pair of associated records is stored once, the record whose type ranks first on the left.
+ASSOCIATION_RANK: dict[RecordType, int] = {
+    RecordType.CONTACT: 0,
+    RecordType.LEAD: 1,
+    RecordType.DEAL: 2,
+    RecordType.TICKET: 3,
+    RecordType.COMPANY: 4,
+}

@@ -1,0 +1,488 @@
+"""The ``leadsync`` command: a thin face over :class:`leadsync.workspace.Workspace`.
+
+Every read has ``--json``; errors a user can fix print one clear message and exit with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
+from leadsync.model import RecordType, display_ts, parse_ts
+from leadsync.settings import dump_config, load_config, load_config_file
+from leadsync.workspace import Workspace
+
+app = typer.Typer(
+    name="leadsync",
+    help="Keep record ownership and activities right when sales tools write into your CRM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+records_app = typer.Typer(help="Read records, find them, and change their owner.", no_args_is_help=True)
+owners_app = typer.Typer(help="The CRM owners of the workspace.", no_args_is_help=True)
+inbox_app = typer.Typer(help="The durable inbox of events.", no_args_is_help=True)
+dead_app = typer.Typer(help="Events that could not be read or applied.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Owner changes queued for bidirectional integrations.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+app.add_typer(owners_app, name="owners")
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(dead_app, name="dead-letters")
+app.add_typer(outbox_app, name="outbox")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    db: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="LEADSYNC_DB",
+            help="Database URL (default sqlite:///leadsync.db; postgresql://… for PostgreSQL).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    state.db = db
+
+
+@contextmanager
+def _workspace() -> Iterator[Workspace]:
+    ws = Workspace(state.db)
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn leadsync's own errors into one message and an exit code (2: fix your input)."""
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"error: {problem}", markup=False)
+        raise typer.Exit(2) from None
+    except UserError as exc:
+        raise _fail(_escape(str(exc))) from None
+    except TransientError as exc:
+        raise _fail(_escape(str(exc)), code=1) from None
+    except LeadsyncError as exc:  # pragma: no cover - every error is a User or Transient one
+        raise _fail(_escape(str(exc)), code=1) from None
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _record_type(value: str) -> RecordType:
+    try:
+        return RecordType(value.lower())
+    except ValueError:
+        allowed = ", ".join(t.value for t in RecordType)
+        raise _fail(f"record type {value!r} is not allowed; allowed: {allowed}") from None
+
+
+# ------------------------------------------------------------------------ workspace
+
+
+@app.command()
+def init() -> None:
+    """Create the workspace database, or bring its schema up to date."""
+    with _errors(), _workspace() as ws:
+        what = "created or upgraded" if ws.migrated else "already up to date"
+        out.print(f"workspace {ws.url}: schema {what}")
+
+
+@app.command()
+def apply(
+    file: Annotated[Path, typer.Argument(help="The workspace file (YAML).", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing)."""
+    with _errors():
+        config = load_config_file(file)
+        with _workspace() as ws:
+            changes = ws.apply_config(config)
+    if as_json:
+        _print_json({"changed": changes.changed, **changes.to_dict()})
+        return
+    if not changes.changed:
+        out.print(f"{file}: no changes; the workspace already matches")
+        return
+    for key, items in changes.to_dict().items():
+        if items:
+            out.print(f"{key.replace('_', ' ')}: {', '.join(items)}")
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the workspace's configuration back as YAML (what `apply` reads)."""
+    with _errors(), _workspace() as ws:
+        text = dump_config(ws.export_config())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+@app.command()
+def ingest(
+    integration: Annotated[str, typer.Argument(help="The integration the events come from.")],
+    file: Annotated[str, typer.Argument(help="A JSONL file of canonical events, or - for stdin.")],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Events per batch.")] = 5000,
+    as_json: JsonOption = False,
+) -> None:
+    """Write events to the durable inbox, then apply them. Exits 2 when a line failed."""
+    with _errors(), _workspace() as ws:
+        ws.integration(integration)
+        if file == "-":
+            summary = _ingest(ws, integration, sys.stdin.buffer, "<stdin>", batch_size)
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise UserError(f"{file}: no such file")
+            with path.open("rb") as handle:
+                summary = _ingest(ws, integration, handle, file, batch_size)
+    if as_json:
+        _print_json(summary.to_dict())
+    else:
+        _print_summary(summary.to_dict())
+    if not summary.ok:
+        raise typer.Exit(2)
+
+
+def _ingest(ws: Workspace, integration: str, handle: Any, source: str, batch_size: int) -> Any:
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn(f"ingesting {source}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("ingest", total=None)
+        return ws.ingest(
+            integration,
+            handle,
+            source=source,
+            batch_size=batch_size,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    owners = s["owners"]
+    acts = s["activities"]
+    out.print(
+        f"{s['integration']}: {s['lines']} lines, {s['accepted']} accepted, "
+        f"{s['duplicates']} duplicates, {len(s['dead_letters'])} dead letters"
+    )
+    out.print(
+        f"applied {s['applied']} events: {s['records_created']} records created; owners "
+        f"{owners['set']} set, {owners['kept']} kept, {owners['ignored']} ignored "
+        f"({s['flagged']} flagged); activities {acts['created']} created, "
+        f"{acts['updated']} updated, {acts['skipped']} skipped"
+    )
+    for dead in s["dead_letters"] + s["failed"]:
+        err.print(f"dead letter: {dead['where']}: {dead['error']}", markup=False)
+
+
+# -------------------------------------------------------------------------- records
+
+
+@records_app.command("show")
+def records_show(
+    record_type: Annotated[str, typer.Argument(metavar="TYPE", help="contact, company, deal, ticket or lead.")],
+    record_id: Annotated[int, typer.Argument(metavar="ID")],
+    limit: Annotated[int | None, typer.Option(help="Show at most this many activities.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A record with its owner history (every decision and its reason) and timeline."""
+    rtype = _record_type(record_type)
+    with _errors(), _workspace() as ws:
+        record = ws.record(rtype, record_id, limit)
+    if as_json:
+        _print_json(record)
+        return
+    _print_record(record)
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    title = record["name"] or record["email"] or record["domain"] or ""
+    out.print(f"[bold]{record['type']} {record['id']}[/] {title}", markup=True)
+    out.print(f"owner: {record['owner_id'] or '-'}")
+    if record["identities"]:
+        ids = ", ".join(f"{i['integration']}:{i['external_id']}" for i in record["identities"])
+        out.print(f"known as: {ids}")
+    if record["associations"]:
+        links = ", ".join(
+            f"{a['type']} {a['id']}{' (primary)' if a['primary'] else ''}"
+            for a in record["associations"]
+        )
+        out.print(f"associated with: {links}")
+    props = {k: v for k, v in record["properties"].items()}
+    if props:
+        out.print("properties: " + ", ".join(f"{k}={v}" for k, v in props.items()), markup=False)
+
+    history = Table(title="owner history", title_justify="left")
+    for col in ("at", "integration", "strategy", "outcome", "owner", "reason"):
+        history.add_column(col, overflow="fold")
+    for h in record["owner_history"]:
+        history.add_row(
+            display_ts(h["at"]),
+            h["integration"] or "crm (person)",
+            h["strategy"],
+            h["outcome"],
+            f"{h['previous_owner_id'] or '-'} -> {h['owner_id'] or '-'}",
+            h["reason"],
+        )
+    out.print(history)
+
+    timeline = Table(title="timeline", title_justify="left")
+    for col in ("when", "type", "owner", "integration", "external id", "details", "associated with"):
+        timeline.add_column(col, overflow="fold")
+    for item in record["timeline"]:
+        p = item["properties"]
+        details = ", ".join(f"{k}={v}" for k, v in p.items() if k != "body")
+        timeline.add_row(
+            display_ts(item["occurred_at"]),
+            item["type"],
+            item["owner_id"] or "-",
+            item["integration"],
+            item["external_id"] or "-",
+            details,
+            ", ".join(f"{a['type']} {a['id']}" for a in item["associations"]),
+        )
+    out.print(timeline)
+
+
+@records_app.command("find")
+def records_find(
+    email: Annotated[str | None, typer.Option(help="A contact's email.")] = None,
+    domain: Annotated[str | None, typer.Option(help="A company's domain.")] = None,
+    external: Annotated[
+        str | None, typer.Option(help="INTEGRATION:EXTERNAL_ID, the id a tool gave the record.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find records by email, domain or external id."""
+    with _errors(), _workspace() as ws:
+        found = ws.find(email=email, domain=domain, external=external)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        out.print("no records found")
+        raise typer.Exit(1)
+    table = Table()
+    for col in ("type", "id", "owner", "name", "email / domain"):
+        table.add_column(col)
+    for r in found:
+        table.add_row(
+            r["type"], str(r["id"]), r["owner_id"] or "-", r["name"] or "", r["email"] or r["domain"] or ""
+        )
+    out.print(table)
+
+
+@records_app.command("set-owner")
+def records_set_owner(
+    record_type: Annotated[str, typer.Argument(metavar="TYPE")],
+    record_id: Annotated[int, typer.Argument(metavar="ID")],
+    owner_id: Annotated[str, typer.Argument(metavar="OWNER_ID", help="An owner id, or none to clear.")],
+    at: Annotated[
+        str | None, typer.Option(help="When the person made the change (ISO 8601; default now).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a manual owner change made by a person in the CRM."""
+    rtype = _record_type(record_type)
+    with _errors(), _workspace() as ws:
+        when = None
+        if at is not None:
+            try:
+                when = parse_ts(at)
+            except ValueError as exc:
+                raise UserError(f"--at {at!r}: {exc}; expected e.g. 2026-11-01T09:00:00Z") from None
+        target = None if owner_id.lower() in ("none", "") else owner_id
+        decision = ws.set_owner(rtype, record_id, target, when)
+    if as_json:
+        _print_json(
+            {
+                "record_id": decision.record_id,
+                "type": decision.record_type.value,
+                "at": decision.at,
+                "previous_owner_id": decision.previous_owner_id,
+                "owner_id": decision.owner_id,
+                "outcome": decision.outcome.value,
+                "reason": decision.reason,
+            }
+        )
+    else:
+        out.print(f"{rtype.value} {record_id}: {decision.reason}")
+
+
+# ------------------------------------------------------------------ operations
+
+
+@owners_app.command("list")
+def owners_list(as_json: JsonOption = False) -> None:
+    """Every owner, with teams; archived owners (dropped from the file) last."""
+    with _errors(), _workspace() as ws:
+        rows = ws.owners()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("id", "email", "name", "active", "teams"):
+        table.add_column(col)
+    for r in rows:
+        state_text = "archived" if r["archived"] else ("yes" if r["active"] else "no")
+        name = f"{r['first_name']} {r['last_name']}".strip()
+        table.add_row(r["id"], r["email"], name, state_text, ", ".join(r["teams"]))
+    out.print(table)
+
+
+@inbox_app.command("status")
+def inbox_status(as_json: JsonOption = False) -> None:
+    """How many events the inbox holds per integration and status."""
+    with _errors(), _workspace() as ws:
+        rows = ws.inbox_counts()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("integration", "status", "events"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["integration"], r["status"], str(r["count"]))
+    out.print(table)
+
+
+@inbox_app.command("process")
+def inbox_process(
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply the events still pending in the inbox (after a crash or from intake)."""
+    with _errors(), _workspace() as ws:
+        result = ws.process_inbox(batch_size)
+    if as_json:
+        _print_json(vars(result))
+    else:
+        out.print(f"applied {result.events} pending events")
+
+
+@dead_app.command("list")
+def dead_letters_list(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest dead letters: where each came from and why it failed."""
+    with _errors(), _workspace() as ws:
+        rows = ws.dead_letters(integration, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("id", "integration", "received", "where", "error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        where = f"{r['source'] or ''}:{r['line_no']}" if r["line_no"] else (r["source"] or "")
+        table.add_row(str(r["id"]), r["integration"], display_ts(r["received_at"]), where, r["error"])
+    out.print(table)
+
+
+@outbox_app.command("list")
+def outbox_list(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Owner changes waiting to be sent to bidirectional integrations."""
+    with _errors(), _workspace() as ws:
+        rows = ws.outbox(integration, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("id", "integration", "record", "external id", "owner", "external owner", "from", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["integration"],
+            f"{r['record_type']} {r['record_id']}",
+            r["external_id"],
+            r["owner_id"] or "-",
+            r["external_owner_id"] or "?",
+            r["source"],
+            r["status"],
+        )
+    out.print(table)
+
+
+@app.command()
+def demo() -> None:
+    """Set up a demo workspace from the bundled sample and show a record it produced."""
+    samples = resources.files("leadsync") / "samples"
+    with _errors(), _workspace() as ws:
+        config = load_config(
+            (samples / "workspace.yaml").read_text(encoding="utf-8"), "samples/workspace.yaml"
+        )
+        ws.apply_config(config)
+        events = (samples / "events.jsonl").read_bytes().splitlines()
+        summary = ws.ingest("dialer", events, source="samples/events.jsonl")
+        out.print(f"workspace {ws.url}")
+        _print_summary(summary.to_dict())
+        found = ws.find(email="kim@globex.test")
+        out.print()
+        if found:
+            _print_record(ws.record(RecordType.CONTACT, found[0]["id"]))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,792 @@
+"""The batch loop: load the state a batch needs, decide every event with the pure rules, write
+the diffs once.
+
+Events of a batch are decided one after another in arrival order against an in-memory view
+of the records they touch (:class:`BatchState`), so a record's events fold in sequence and a
+record created by one event is found by the next. Nothing is written until the batch is
+decided; then each table gets one executemany. The whole batch is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from leadsync.model import (
+    ASSIGN_ON_ACTIVITY,
+    ASSOCIATION_RANK,
+    ActivitySkip,
+    Event,
+    EventType,
+    MappingResult,
+    Outcome,
+    OwnerDecision,
+    RecordRef,
+    RecordType,
+    Strategy,
+)
+from leadsync.rules.activities import skip_reason
+from leadsync.rules.associations import choose_associations
+from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robin_pick
+from leadsync.rules.ownership import OwnerContext, Verdict, decide_owner
+from leadsync.settings import IntegrationSettings
+from leadsync.store import batch as store
+
+# Typed activity fields: canonical property name -> activities column.
+ACTIVITY_COLUMNS: dict[str, str] = {
+    "direction": "direction",
+    "duration_s": "duration_s",
+    "outcome": "outcome",
+    "status": "status",
+    "priority": "priority",
+    "subject": "subject",
+    "title": "title",
+    "body": "body",
+    "recording_url": "recording_url",
+    "from_number": "from_number",
+    "to_number": "to_number",
+    "start": "start_at",
+    "end": "end_at",
+    "due": "due_at",
+}
+COLUMN_PROPERTIES = {column: prop for prop, column in ACTIVITY_COLUMNS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRules:
+    """What the rules need from the workspace's configuration, read once per run."""
+
+    directory: OwnerDirectory
+    integrations: Mapping[str, IntegrationSettings]
+
+    def bidirectional_integrations(self, record_type: RecordType) -> set[str]:
+        return {
+            name
+            for name, s in self.integrations.items()
+            if s.ownership.strategy_for(record_type) is Strategy.BIDIRECTIONAL
+        }
+
+
+@dataclass(slots=True)
+class RecordState:
+    id: int
+    type: RecordType
+    owner_id: str | None
+    email: str | None
+    domain: str | None
+    name: str | None
+    stage: str | None
+    is_closed: bool | None
+    properties: dict[str, Any]
+    placeholder: bool
+    created_at: str
+    updated_at: str
+    created_by: str | None
+    owner_changed_at: str | None
+    owner_source: str | None
+    manual_owner_at: str | None
+    new: bool = False
+    dirty: bool = False
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type.value,
+            "owner_id": self.owner_id,
+            "email": self.email,
+            "domain": self.domain,
+            "name": self.name,
+            "stage": self.stage,
+            "is_closed": self.is_closed,
+            "properties": self.properties,
+            "placeholder": self.placeholder,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "created_by": self.created_by,
+            "owner_changed_at": self.owner_changed_at,
+            "owner_source": self.owner_source,
+            "manual_owner_at": self.manual_owner_at,
+        }
+
+
+@dataclass(slots=True)
+class ActivityState:
+    id: int
+    row: dict[str, Any]
+    new: bool = False
+    dirty: bool = False
+    deleted: bool = False
+
+
+@dataclass
+class BatchResult:
+    """What one batch did, for summaries."""
+
+    events: int = 0
+    records_created: int = 0
+    owners: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    activities_created: int = 0
+    activities_updated: int = 0
+    activities_skipped: int = 0
+    flagged: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.events += other.events
+        self.records_created += other.records_created
+        for k, v in other.owners.items():
+            self.owners[k] = self.owners.get(k, 0) + v
+        self.activities_created += other.activities_created
+        self.activities_updated += other.activities_updated
+        self.activities_skipped += other.activities_skipped
+        self.flagged += other.flagged
+
+
+def _domain_key(ref: RecordRef) -> str | None:
+    return ref.domain if ref.type is RecordType.COMPANY else None
+
+
+def _email_key(ref: RecordRef) -> str | None:
+    return ref.email if ref.type is RecordType.CONTACT else None
+
+
+class BatchState:
+    """The records, links and activities a batch touches, loaded in a few queries."""
+
+    def __init__(self, connection: Connection, rules: WorkspaceRules, events: Sequence[Event]):
+        self.connection = connection
+        self.rules = rules
+        refs: list[tuple[str, RecordRef]] = []
+        activity_keys: set[tuple[str, str, str]] = set()
+        rep_keys: set[tuple[str, str]] = set()
+        for event in events:
+            subject = event.subject_ref()
+            if subject is not None:
+                refs.append((event.integration, subject))
+            refs.extend((event.integration, ref) for ref in event.associations)
+            if event.type is EventType.ACTIVITY and event.external_id is not None:
+                assert event.activity is not None
+                activity_keys.add((event.integration, event.activity.value, event.external_id))
+            if event.owner is not None and event.owner.id is not None:
+                rep_keys.add((event.integration, event.owner.id))
+
+        counter_names = [store.RECORD_ID, store.ACTIVITY_ID]
+        counts = store.lock_counters(connection, counter_names)
+        self.next_record_id = counts[store.RECORD_ID] + 1
+        self.next_activity_id = counts[store.ACTIVITY_ID] + 1
+        self.first_record_id = self.next_record_id
+        self.first_activity_id = self.next_activity_id
+        self.round_robin = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
+        self.round_robin_changed: dict[str, int] = {}
+
+        self.identity = store.load_identities(
+            connection,
+            {(i, r.type.value, r.external_id) for i, r in refs if r.external_id is not None},
+        )
+        self.by_email = store.load_ids_by_key(
+            connection,
+            store.records.c.email,
+            RecordType.CONTACT.value,
+            {e for _, r in refs if (e := _email_key(r))},
+        )
+        self.by_domain = store.load_ids_by_key(
+            connection,
+            store.records.c.domain,
+            RecordType.COMPANY.value,
+            {d for _, r in refs if (d := _domain_key(r))},
+        )
+        self.records: dict[int, RecordState] = {}
+        self.links: dict[int, set[int]] = defaultdict(set)
+        self.primary: dict[int, int] = {}
+        self.known_links: set[tuple[int, int]] = set()
+        direct = set(self.identity.values()) | set(self.by_email.values()) | set(self.by_domain.values())
+        self._load_records(direct)
+        self._load_neighbourhood(direct)
+
+        self.activities: dict[tuple[str, str, str], ActivityState] = {}
+        for row in store.load_activities(connection, activity_keys):
+            data = dict(row._mapping)
+            key = (data["integration"], data["type"], data["external_id"])
+            self.activities[key] = ActivityState(int(data["id"]), data)
+        self.learned_emails = store.load_learned_emails(connection, rep_keys)
+
+        # Writes collected while deciding.
+        self.new_identities: list[dict[str, Any]] = []
+        self.new_links: list[dict[str, Any]] = []
+        self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
+        self.new_activities: list[ActivityState] = []
+        self.decisions: list[OwnerDecision] = []
+        self.skips: list[ActivitySkip] = []
+        self.owner_changes: list[OwnerDecision] = []
+        self.external_users: dict[tuple[str, str], dict[str, Any]] = {}
+        self.result = BatchResult()
+
+    # -------------------------------------------------------------------- loading
+
+    def _load_records(self, ids: Iterable[int]) -> None:
+        missing = {i for i in ids if i not in self.records}
+        for row in store.load_records(self.connection, missing):
+            m = row._mapping
+            self.records[int(m["id"])] = RecordState(
+                id=int(m["id"]),
+                type=RecordType(m["type"]),
+                owner_id=m["owner_id"],
+                email=m["email"],
+                domain=m["domain"],
+                name=m["name"],
+                stage=m["stage"],
+                is_closed=m["is_closed"],
+                properties=dict(m["properties"] or {}),
+                placeholder=bool(m["placeholder"]),
+                created_at=m["created_at"],
+                updated_at=m["updated_at"],
+                created_by=m["created_by"],
+                owner_changed_at=m["owner_changed_at"],
+                owner_source=m["owner_source"],
+                manual_owner_at=m["manual_owner_at"],
+            )
+
+    def _remember_link(self, left: int, right: int, is_primary: bool) -> None:
+        self.known_links.add((left, right))
+        self.links[left].add(right)
+        self.links[right].add(left)
+        if is_primary:
+            self.primary[left] = right
+
+    def _load_neighbourhood(self, ids: set[int]) -> None:
+        """Links of the batch's records, the deals and companies they lead to, and those
+        companies' deals: what the association rules may ask about."""
+        lefts = {i for i in ids if self.records[i].type is not RecordType.COMPANY}
+        neighbours: set[int] = set()
+        for row in store.load_links_from(self.connection, lefts):
+            left, right = int(row.left_id), int(row.right_id)
+            self._remember_link(left, right, bool(row.is_primary))
+            neighbours.add(right)
+        self._load_records(neighbours)
+        companies = {
+            i for i in ids | neighbours if i in self.records and self.records[i].type is RecordType.COMPANY
+        }
+        deals: set[int] = set()
+        for row in store.load_deal_links_to(self.connection, companies):
+            left, right = int(row.left_id), int(row.right_id)
+            self._remember_link(left, right, bool(row.is_primary))
+            deals.add(left)
+        self._load_records(deals)
+
+    # ------------------------------------------------ association graph (for rules)
+
+    def primary_company(self, record_id: int) -> int | None:
+        return self.primary.get(record_id)
+
+    def deals_of(self, record_id: int) -> Iterable[int]:
+        return [
+            n
+            for n in self.links.get(record_id, ())
+            if n in self.records and self.records[n].type is RecordType.DEAL
+        ]
+
+    def deal_is_open(self, deal_id: int) -> bool:
+        return not self.records[deal_id].is_closed
+
+    def deal_updated_at(self, deal_id: int) -> str:
+        return self.records[deal_id].updated_at
+
+    # ------------------------------------------------------------------ records
+
+    def resolve(self, integration: str, ref: RecordRef, at: str) -> tuple[RecordState, bool]:
+        """The record ``ref`` names: by identity, else email/domain, else a new placeholder."""
+        record_id: int | None = None
+        key = None
+        if ref.external_id is not None:
+            key = (integration, ref.type.value, ref.external_id)
+            record_id = self.identity.get(key)
+        if record_id is None:
+            email, domain = _email_key(ref), _domain_key(ref)
+            if email is not None:
+                record_id = self.by_email.get(email)
+            elif domain is not None:
+                record_id = self.by_domain.get(domain)
+            if record_id is not None and key is not None:
+                self._add_identity(key, record_id)
+        if record_id is not None:
+            return self.records[record_id], False
+        record = RecordState(
+            id=self.next_record_id,
+            type=ref.type,
+            owner_id=None,
+            email=_email_key(ref),
+            domain=_domain_key(ref),
+            name=None,
+            stage=None,
+            is_closed=None,
+            properties={},
+            placeholder=True,
+            created_at=at,
+            updated_at=at,
+            created_by=integration,
+            owner_changed_at=None,
+            owner_source=None,
+            manual_owner_at=None,
+            new=True,
+        )
+        self.next_record_id += 1
+        self.records[record.id] = record
+        self.result.records_created += 1
+        if key is not None:
+            self._add_identity(key, record.id)
+        if record.email is not None:
+            self.by_email.setdefault(record.email, record.id)
+        if record.domain is not None:
+            self.by_domain.setdefault(record.domain, record.id)
+        return record, True
+
+    def _add_identity(self, key: tuple[str, str, str], record_id: int) -> None:
+        self.identity[key] = record_id
+        self.new_identities.append(
+            {"integration": key[0], "type": key[1], "external_id": key[2], "record_id": record_id}
+        )
+
+    def fill_record(self, record: RecordState, properties: Mapping[str, Any], at: str) -> None:
+        """Merge an event's properties into a record; the core fields follow them."""
+        record.properties.update(properties)
+        record.placeholder = False
+        record.updated_at = max(record.updated_at, at)
+        props = record.properties
+        if record.type is RecordType.CONTACT:
+            email = props.get("email")
+            if email and email != record.email:
+                record.email = email
+                current = self.by_email.get(email)
+                self.by_email[email] = record.id if current is None else min(current, record.id)
+            first, last = props.get("firstname"), props.get("lastname")
+            record.name = " ".join(str(p) for p in (first, last) if p) or props.get("name") or record.name
+        elif record.type is RecordType.COMPANY:
+            domain = props.get("domain")
+            if domain and domain != record.domain:
+                record.domain = domain
+                current = self.by_domain.get(domain)
+                self.by_domain[domain] = record.id if current is None else min(current, record.id)
+            record.name = props.get("name") or record.name
+        elif record.type is RecordType.DEAL:
+            record.name = props.get("name") or props.get("dealname") or record.name
+            record.stage = props.get("stage") or props.get("dealstage") or record.stage
+            if "is_closed" in props:
+                record.is_closed = props["is_closed"]
+        else:
+            record.name = props.get("name") or props.get("subject") or record.name
+            record.stage = props.get("stage") or props.get("status") or record.stage
+        record.dirty = True
+
+    def link(self, a: RecordState, b: RecordState) -> None:
+        """Associate two records (a contact's first company becomes its primary one)."""
+        if a.id == b.id or a.type is b.type:
+            return
+        left, right = (a, b) if ASSOCIATION_RANK[a.type] < ASSOCIATION_RANK[b.type] else (b, a)
+        if (left.id, right.id) in self.known_links:
+            return
+        is_primary = (
+            right.type is RecordType.COMPANY
+            and left.type in (RecordType.CONTACT, RecordType.LEAD)
+            and left.id not in self.primary
+        )
+        self._remember_link(left.id, right.id, is_primary)
+        self.new_links.append(
+            {
+                "left_id": left.id,
+                "right_id": right.id,
+                "left_type": left.type.value,
+                "right_type": right.type.value,
+                "is_primary": is_primary,
+            }
+        )
+
+    # ------------------------------------------------------------------- owners
+
+    def round_robin_key(self, integration: str, team: str) -> str:
+        return f"{store.ROUND_ROBIN_PREFIX}{integration}:{team}"
+
+    def map_rep(self, event: Event, settings: IntegrationSettings) -> MappingResult | None:
+        if event.owner is None:
+            return None
+        learned = (
+            self.learned_emails.get((event.integration, event.owner.id))
+            if event.owner.id is not None
+            else None
+        )
+        return map_external_user(event.owner, settings.users, self.rules.directory, learned)
+
+    def learn_rep(self, event: Event) -> None:
+        rep = event.owner
+        if rep is None or rep.id is None:
+            return
+        key = (event.integration, rep.id)
+        if rep.email:
+            self.learned_emails[key] = rep.email
+        seen = self.external_users.get(key)
+        if seen is None:
+            self.external_users[key] = {
+                "integration": event.integration,
+                "external_id": rep.id,
+                "email": rep.email,
+                "first_seen_at": event.occurred_at,
+                "last_seen_at": event.occurred_at,
+                "events": 1,
+            }
+        else:
+            seen["email"] = rep.email or seen["email"]
+            seen["last_seen_at"] = max(seen["last_seen_at"], event.occurred_at)
+            seen["first_seen_at"] = min(seen["first_seen_at"], event.occurred_at)
+            seen["events"] += 1
+
+    def decide(
+        self,
+        record: RecordState,
+        is_new: bool,
+        event: Event,
+        strategy: Strategy,
+        protect_days: float,
+        mapping: MappingResult | None,
+        label: str | None = None,
+    ) -> Verdict:
+        candidate = None
+        rr_key = None
+        if mapping is not None and mapping.round_robin_team is not None:
+            rr_key = self.round_robin_key(event.integration, mapping.round_robin_team)
+            members = self.rules.directory.active_team(mapping.round_robin_team)
+            candidate = round_robin_pick(members, self.round_robin.get(rr_key, 0))
+        ctx = OwnerContext(
+            record_type=record.type,
+            is_new=is_new,
+            owner_id=record.owner_id,
+            owner_changed_at=record.owner_changed_at,
+            owner_source=record.owner_source,
+            manual_owner_at=record.manual_owner_at,
+        )
+        verdict = decide_owner(ctx, event.occurred_at, strategy, protect_days, mapping, candidate)
+        decision = OwnerDecision(
+            record_id=record.id,
+            record_type=record.type,
+            event_id=event.id,
+            integration=event.integration,
+            strategy=label or strategy.value,
+            at=event.occurred_at,
+            previous_owner_id=record.owner_id,
+            proposed_owner_id=verdict.proposed_owner_id,
+            owner_id=verdict.owner_id,
+            outcome=verdict.outcome,
+            reason=verdict.reason,
+            external_user=event.owner.describe() if event.owner is not None else None,
+            flagged=verdict.flagged,
+        )
+        self.decisions.append(decision)
+        self.result.owners[verdict.outcome.value] += 1
+        if verdict.flagged:
+            self.result.flagged += 1
+        if verdict.outcome is Outcome.SET:
+            if rr_key is not None:
+                self.round_robin[rr_key] = self.round_robin.get(rr_key, 0) + 1
+                self.round_robin_changed[rr_key] = self.round_robin[rr_key]
+            record.owner_id = verdict.owner_id
+            record.owner_changed_at = max(record.owner_changed_at or "", event.occurred_at)
+            record.owner_source = event.integration
+            record.dirty = True
+            self.owner_changes.append(decision)
+        return verdict
+
+    # ------------------------------------------------------------------- events
+
+    def apply(self, event: Event) -> None:
+        settings = self.rules.integrations[event.integration]
+        self.result.events += 1
+        self.learn_rep(event)
+        if event.type is EventType.ACTIVITY:
+            self.apply_activity(event, settings)
+        else:
+            self.apply_record(event, settings)
+
+    def apply_record(self, event: Event, settings: IntegrationSettings) -> None:
+        subject = event.subject_ref()
+        assert subject is not None
+        record, created = self.resolve(event.integration, subject, event.occurred_at)
+        is_new = created or record.placeholder
+        if event.type is EventType.RECORD:
+            self.fill_record(record, event.properties, event.occurred_at)
+        else:
+            record.updated_at = max(record.updated_at, event.occurred_at)
+            record.dirty = True
+        if event.owner is not None or event.type is EventType.OWNER or created:
+            ownership = settings.ownership
+            self.decide(
+                record,
+                is_new,
+                event,
+                ownership.strategy_for(record.type),
+                ownership.protect_manual_days,
+                self.map_rep(event, settings),
+            )
+        for ref in event.associations:
+            other, _ = self.resolve(event.integration, ref, event.occurred_at)
+            self.link(record, other)
+
+    def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
+        assert event.activity is not None
+        key = (
+            (event.integration, event.activity.value, event.external_id)
+            if event.external_id is not None
+            else None
+        )
+        existing = self.activities.get(key) if key is not None else None
+        merged = dict(event.properties)
+        if existing is not None and not existing.deleted:
+            merged = {**_activity_properties(existing.row), **merged}
+        reason = skip_reason(event.activity, merged, settings.activities, event.integration)
+        if reason is not None:
+            if existing is not None and not existing.deleted:
+                existing.deleted = True
+                reason += "; the activity created earlier from it was removed"
+            self.skips.append(
+                ActivitySkip(
+                    event_id=event.id,
+                    integration=event.integration,
+                    type=event.activity,
+                    external_id=event.external_id,
+                    occurred_at=event.occurred_at,
+                    reason=reason,
+                )
+            )
+            self.result.activities_skipped += 1
+            return
+
+        mapping = self.map_rep(event, settings)
+        owner_id = None
+        if mapping is not None and mapping.round_robin_team is None:
+            owner_id = mapping.owner_id
+        named: list[tuple[RecordState, bool]] = [
+            self.resolve(event.integration, ref, event.occurred_at) for ref in event.associations
+        ]
+        chosen = choose_associations(
+            [(r.id, r.type) for r, _ in named], settings.associations, self
+        )
+        activity = self._upsert_activity(event, key, existing, owner_id, merged)
+        for choice in chosen:
+            link_key = (activity.id, choice.record_id)
+            if link_key not in self.new_activity_links:
+                self.new_activity_links[link_key] = {
+                    "activity_id": activity.id,
+                    "record_id": choice.record_id,
+                    "record_type": choice.record_type.value,
+                    "source": choice.source,
+                }
+        for record, created in named:
+            if (
+                settings.ownership.assign_on_activity
+                and mapping is not None
+                and mapping.mapped
+                and record.owner_id is None
+            ):
+                strategy = settings.ownership.strategy_for(record.type)
+                rule = (
+                    Strategy.NEVER_OVERWRITE
+                    if strategy is Strategy.NEVER_OVERWRITE
+                    else Strategy.FILL_IF_EMPTY
+                )
+                self.decide(
+                    record,
+                    created or record.placeholder,
+                    event,
+                    rule,
+                    settings.ownership.protect_manual_days,
+                    mapping,
+                    label=ASSIGN_ON_ACTIVITY,
+                )
+
+    def _upsert_activity(
+        self,
+        event: Event,
+        key: tuple[str, str, str] | None,
+        existing: ActivityState | None,
+        owner_id: str | None,
+        properties: dict[str, Any],
+    ) -> ActivityState:
+        assert event.activity is not None
+        columns = {column: properties.get(prop) for prop, column in ACTIVITY_COLUMNS.items()}
+        extra = {k: v for k, v in properties.items() if k not in ACTIVITY_COLUMNS}
+        if existing is not None:
+            row = existing.row
+            was_deleted = existing.deleted
+            existing.deleted = False
+            row.update(columns)
+            row["properties"] = extra
+            row["event_id"] = event.id
+            if owner_id is not None:
+                row["owner_id"] = owner_id
+            if was_deleted:
+                row["occurred_at"] = event.occurred_at
+            existing.dirty = True
+            self.result.activities_updated += 1
+            return existing
+        row = {
+            "id": self.next_activity_id,
+            "type": event.activity.value,
+            "integration": event.integration,
+            "external_id": event.external_id,
+            "event_id": event.id,
+            "owner_id": owner_id,
+            "occurred_at": event.occurred_at,
+            **columns,
+            "properties": extra,
+        }
+        activity = ActivityState(self.next_activity_id, row, new=True)
+        self.next_activity_id += 1
+        self.new_activities.append(activity)
+        if key is not None:
+            self.activities[key] = activity
+        self.result.activities_created += 1
+        return activity
+
+    # -------------------------------------------------------------------- write
+
+    def write(self) -> None:
+        c = self.connection
+        new_records = [r.row() for r in self.records.values() if r.new]
+        new_records.sort(key=lambda r: r["id"])
+        store.insert_records(c, new_records)
+        store.update_records(c, [r.row() for r in self.records.values() if r.dirty and not r.new])
+        store.insert_identities(c, self.new_identities)
+        store.insert_record_links(c, self.new_links)
+
+        all_activities = list(self.activities.values()) + [
+            a for a in self.new_activities if a.row["external_id"] is None
+        ]
+        deleted_existing = [a.id for a in all_activities if a.deleted and not a.new]
+        store.delete_activities(c, deleted_existing)
+        store.insert_activities(
+            c, [a.row for a in self.new_activities if not a.deleted]
+        )
+        store.update_activities(
+            c, [a.row for a in all_activities if a.dirty and not a.new and not a.deleted]
+        )
+        live = {a.id for a in all_activities if not a.deleted}
+        store.insert_activity_links(
+            c, [row for (aid, _), row in self.new_activity_links.items() if aid in live]
+        )
+        store.insert_owner_decisions(c, [_decision_row(d) for d in self.decisions])
+        store.insert_activity_skips(
+            c,
+            [
+                {
+                    "event_id": s.event_id,
+                    "integration": s.integration,
+                    "type": s.type.value,
+                    "external_id": s.external_id,
+                    "occurred_at": s.occurred_at,
+                    "reason": s.reason,
+                }
+                for s in self.skips
+            ],
+        )
+        store.insert_outbox(c, outbox_rows(c, self.rules, self.owner_changes))
+        store.upsert_external_users(c, list(self.external_users.values()))
+        counts = dict(self.round_robin_changed)
+        counts[store.RECORD_ID] = self.next_record_id - 1
+        counts[store.ACTIVITY_ID] = self.next_activity_id - 1
+        store.write_counters(c, counts)
+
+
+def _activity_properties(row: Mapping[str, Any]) -> dict[str, Any]:
+    props = {prop: row[col] for col, prop in COLUMN_PROPERTIES.items() if row.get(col) is not None}
+    props.update(row.get("properties") or {})
+    return props
+
+
+def _decision_row(d: OwnerDecision) -> dict[str, Any]:
+    return {
+        "record_id": d.record_id,
+        "record_type": d.record_type.value,
+        "event_id": d.event_id,
+        "integration": d.integration,
+        "strategy": d.strategy,
+        "at": d.at,
+        "previous_owner_id": d.previous_owner_id,
+        "proposed_owner_id": d.proposed_owner_id,
+        "owner_id": d.owner_id,
+        "outcome": d.outcome.value,
+        "reason": d.reason,
+        "external_user": d.external_user,
+        "flagged": d.flagged,
+    }
+
+
+def external_owner_id(settings: IntegrationSettings, owner: str | None, rules: WorkspaceRules) -> str | None:
+    """The external user an owner is in an integration: the explicit map, else the directory
+    entry with the owner's email."""
+    if owner is None:
+        return None
+    mapped = sorted(ext for ext, target in settings.users.map.items() if target == owner)
+    if mapped:
+        return mapped[0]
+    known = rules.directory.owners.get(owner)
+    if known is None:
+        return None
+    email = known.email.strip().lower()
+    for user in settings.users.directory:
+        if user.email and user.email.strip().lower() == email:
+            return user.id
+    return None
+
+
+def outbox_rows(
+    connection: Connection,
+    rules: WorkspaceRules,
+    changes: Sequence[OwnerDecision],
+) -> list[dict[str, Any]]:
+    """Owner changes to send to every bidirectional integration that knows the record, except
+    the integration the change came from (no echo)."""
+    targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
+    relevant = [
+        d for d in changes if targets_by_type[d.record_type] - {d.integration or ""}
+    ]
+    if not relevant:
+        return []
+    known: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for record_id, integration, external_id in store.load_identities_of_records(
+        connection, {d.record_id for d in relevant}
+    ):
+        known[record_id].append((integration, external_id))
+    rows: list[dict[str, Any]] = []
+    for d in relevant:
+        targets = targets_by_type[d.record_type] - {d.integration or ""}
+        source = d.integration or "crm"
+        for integration, external_id in known.get(d.record_id, ()):
+            if integration not in targets:
+                continue
+            rows.append(
+                {
+                    "integration": integration,
+                    "record_id": d.record_id,
+                    "record_type": d.record_type.value,
+                    "external_id": external_id,
+                    "owner_id": d.owner_id,
+                    "external_owner_id": external_owner_id(
+                        rules.integrations[integration], d.owner_id, rules
+                    ),
+                    "previous_owner_id": d.previous_owner_id,
+                    "changed_at": d.at,
+                    "source": source,
+                    "reason": d.reason,
+                    "status": "pending",
+                }
+            )
+    return rows
+
+
+def apply_batch(connection: Connection, rules: WorkspaceRules, events: Sequence[Event]) -> BatchResult:
+    """Decide and write one batch of events, in arrival order, inside the caller's transaction."""
+    state = BatchState(connection, rules, events)
+    for event in events:
+        state.apply(event)
+    state.write()
+    return state.result

@@ -1,0 +1,331 @@
+"""The durable inbox: accept events, then apply them in arrival order.
+
+``append`` writes a chunk of payloads to the inbox and commits before anything is decided:
+a line that cannot be read goes to a dead letter with its place and error, a line whose event
+id the inbox already holds is counted as a duplicate and not added again (idempotency).
+``drain`` claims pending rows in sequence order, a batch at a time, and applies each batch in
+one transaction that also marks its rows applied. A batch that fails as a whole is retried an
+event at a time; an event that still fails is marked failed and dead-lettered, and the events
+beside it go through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import BatchResult, WorkspaceRules, apply_batch
+from leadsync.errors import EventError
+from leadsync.model import Event, now_ts
+from leadsync.sources import parser_for
+from leadsync.store import batch as store
+from leadsync.store.database import chunked
+from leadsync.store.schema import dead_letters, inbox
+
+DEFAULT_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    where: str
+    error: str
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did: lines read, accepted, duplicates, dead letters, and the decisions."""
+
+    integration: str
+    lines: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    failed: list[DeadLetter] = field(default_factory=list)
+    applied: BatchResult = field(default_factory=BatchResult)
+
+    @property
+    def ok(self) -> bool:
+        return not self.dead_letters and not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        result = self.applied
+        return {
+            "integration": self.integration,
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "applied": result.events,
+            "records_created": result.records_created,
+            "owners": dict(result.owners),
+            "flagged": result.flagged,
+            "activities": {
+                "created": result.activities_created,
+                "updated": result.activities_updated,
+                "skipped": result.activities_skipped,
+            },
+            "dead_letters": [{"where": d.where, "error": d.error} for d in self.dead_letters],
+            "failed": [{"where": d.where, "error": d.error} for d in self.failed],
+        }
+
+
+def _dead_letter_row(
+    integration: str, source: str | None, line_no: int | None, raw: str, error: str, at: str,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "integration": integration,
+        "received_at": at,
+        "source": source,
+        "line_no": line_no,
+        "event_id": event_id,
+        "raw": raw,
+        "error": error,
+    }
+
+
+def append(
+    engine: Engine,
+    integration: str,
+    kind: str,
+    lines: Sequence[tuple[int, str, str | None]],
+    source: str | None,
+    summary: IngestSummary,
+    parsed: dict[int, Event],
+) -> None:
+    """Write one chunk of numbered lines to the inbox (committed). Parsed events are kept in
+    ``parsed`` by inbox sequence so that the drain need not read them again."""
+    parse = parser_for(kind)
+    at = now_ts()
+    good: list[tuple[int, str, Event]] = []
+    dead: list[dict[str, Any]] = []
+    for line_no, raw, problem in lines:
+        where = f"{source}:{line_no}" if source else f"line {line_no}"
+        try:
+            if problem is not None:
+                raise EventError(problem, where)
+            event = parse(raw, integration, 0, where)
+        except EventError as exc:
+            summary.dead_letters.append(DeadLetter(where, exc.detail))
+            dead.append(_dead_letter_row(integration, source, line_no, raw, exc.detail, at))
+            continue
+        good.append((line_no, raw, event))
+    with engine.begin() as connection:
+        seq = store.lock_counters(connection, [store.INBOX_SEQ])[store.INBOX_SEQ]
+        known: set[str] = set()
+        for chunk in chunked(sorted({e.id for _, _, e in good})):
+            known.update(
+                connection.scalars(
+                    sa.select(inbox.c.event_id).where(
+                        inbox.c.integration == integration, inbox.c.event_id.in_(chunk)
+                    )
+                )
+            )
+        rows: list[dict[str, Any]] = []
+        for _line_no, raw, event in good:
+            if event.id in known:
+                summary.duplicates += 1
+                continue
+            known.add(event.id)
+            seq += 1
+            rows.append(
+                {
+                    "seq": seq,
+                    "integration": integration,
+                    "event_id": event.id,
+                    "received_at": at,
+                    "occurred_at": event.occurred_at,
+                    "payload": raw,
+                    "status": "pending",
+                    "source": source,
+                }
+            )
+            parsed[seq] = event
+        if rows:
+            connection.execute(sa.insert(inbox), rows)
+        if dead:
+            connection.execute(sa.insert(dead_letters), dead)
+        store.write_counters(connection, {store.INBOX_SEQ: seq})
+    summary.accepted += len(rows)
+
+
+def _parse_row(
+    row: Mapping[str, Any], rules: WorkspaceRules, parsed: Mapping[int, Event]
+) -> Event:
+    seq = int(row["seq"])
+    cached = parsed.get(seq)
+    integration = row["integration"]
+    if cached is not None:
+        return _with_seq(cached, seq)
+    settings = rules.integrations.get(integration)
+    if settings is None:
+        raise EventError(f"integration {integration!r} is no longer configured", f"inbox #{seq}")
+    where = f"{row['source']} (inbox #{seq})" if row["source"] else f"inbox #{seq}"
+    return parser_for(settings.kind)(row["payload"], integration, seq, where)
+
+
+def _with_seq(event: Event, seq: int) -> Event:
+    return event if event.seq == seq else replace(event, seq=seq)
+
+
+class _BatchFailed(Exception):
+    """A batch raised something other than a database outage: retry it an event at a time."""
+
+
+def drain(
+    engine: Engine,
+    rules: WorkspaceRules,
+    batch_size: int = DEFAULT_BATCH,
+    parsed: dict[int, Event] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    failures: list[DeadLetter] | None = None,
+) -> BatchResult:
+    """Apply every pending inbox row, oldest first, a batch at a time."""
+    parsed = parsed if parsed is not None else {}
+    total = BatchResult()
+    while True:
+        rows: list[dict[str, Any]] = []
+        try:
+            with engine.begin() as connection:
+                store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+                rows = _claim(connection, batch_size)
+                if not rows:
+                    return total
+                events, unreadable = _parse_rows(rows, rules, parsed)
+                try:
+                    result = apply_batch(connection, rules, events)
+                except sa.exc.OperationalError:
+                    raise
+                except Exception as exc:
+                    raise _BatchFailed from exc
+                store.mark_inbox(connection, [e.seq for e in events], "applied")
+                _fail_rows(connection, unreadable, failures)
+        except _BatchFailed:
+            result = _apply_one_by_one(engine, rules, rows, parsed, failures)
+        for row in rows:
+            parsed.pop(int(row["seq"]), None)
+        total.add(result)
+        if on_batch is not None:
+            on_batch(len(rows))
+
+
+def _claim(connection: sa.Connection, limit: int) -> list[dict[str, Any]]:
+    query = (
+        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.payload, inbox.c.source)
+        .where(inbox.c.status == "pending")
+        .order_by(inbox.c.seq)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def _parse_rows(
+    rows: Sequence[Mapping[str, Any]], rules: WorkspaceRules, parsed: Mapping[int, Event]
+) -> tuple[list[Event], list[tuple[Mapping[str, Any], str]]]:
+    events: list[Event] = []
+    unreadable: list[tuple[Mapping[str, Any], str]] = []
+    for row in rows:
+        try:
+            events.append(_parse_row(row, rules, parsed))
+        except EventError as exc:
+            unreadable.append((row, str(exc)))
+    return events, unreadable
+
+
+def _apply_one_by_one(
+    engine: Engine,
+    rules: WorkspaceRules,
+    rows: Sequence[Mapping[str, Any]],
+    parsed: Mapping[int, Event],
+    failures: list[DeadLetter] | None,
+) -> BatchResult:
+    """Each row of a failed batch in its own transaction; the ones that fail are dead letters."""
+    total = BatchResult()
+    for row in rows:
+        error: str | None = None
+        try:
+            with engine.begin() as connection:
+                store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+                events, unreadable = _parse_rows([row], rules, parsed)
+                if unreadable:
+                    _fail_rows(connection, unreadable, failures)
+                    continue
+                try:
+                    result = apply_batch(connection, rules, events)
+                except sa.exc.OperationalError:
+                    raise
+                except Exception as exc:
+                    raise _BatchFailed(f"{type(exc).__name__}: {exc}") from exc
+                store.mark_inbox(connection, [events[0].seq], "applied")
+                total.add(result)
+        except _BatchFailed as failed:
+            error = str(failed)
+        if error is not None:
+            with engine.begin() as connection:
+                _fail_rows(connection, [(row, error)], failures)
+    return total
+
+
+def _fail_rows(
+    connection: sa.Connection,
+    failed: Iterable[tuple[Mapping[str, Any], str]],
+    failures: list[DeadLetter] | None,
+) -> None:
+    at = now_ts()
+    for row, error in failed:
+        seq = int(row["seq"])
+        store.mark_inbox(connection, [seq], "failed", error)
+        connection.execute(
+            sa.insert(dead_letters),
+            [_dead_letter_row(row["integration"], row["source"], None, row["payload"], error, at)],
+        )
+        if failures is not None:
+            failures.append(DeadLetter(f"inbox #{seq}", error))
+
+
+def ingest(
+    engine: Engine,
+    rules: WorkspaceRules,
+    integration: str,
+    lines: Iterable[str | bytes],
+    source: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Read numbered lines into the inbox a chunk at a time and apply them; memory stays
+    bounded by the chunk size, whatever the input's length."""
+    kind = rules.integrations[integration].kind
+    summary = IngestSummary(integration)
+    parsed: dict[int, Event] = {}
+
+    def flush(chunk: list[tuple[int, str, str | None]]) -> None:
+        append(engine, integration, kind, chunk, source, summary, parsed)
+        summary.applied.add(drain(engine, rules, batch_size, parsed, failures=summary.failed))
+        if on_progress is not None:
+            on_progress(len(chunk))
+
+    chunk: list[tuple[int, str, str | None]] = []
+    for line_no, line in enumerate(lines, start=1):
+        problem = None
+        if isinstance(line, bytes):
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = line.decode("utf-8", errors="replace")
+                problem = f"not valid UTF-8 at byte {exc.start}"
+        else:
+            text = line
+        text = text.strip()
+        if not text:
+            continue
+        summary.lines += 1
+        chunk.append((line_no, text, problem))
+        if len(chunk) >= batch_size:
+            flush(chunk)
+            chunk = []
+    if chunk:
+        flush(chunk)
+    return summary

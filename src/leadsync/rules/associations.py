@@ -1,0 +1,86 @@
+"""Association rules: which records an activity attaches to.
+
+Manual mode: only the records the event names. Automatic mode, as HubSpot's own automatic
+associations do: the named records, plus the primary record's primary company
+(``company: primary``), plus open deals associated with that record or that company — the
+most recently updated one (``most_recent_open``) or all of them, newest first, up to
+``max_deals`` (``all_open``).
+
+The primary record is the first named record of the configured ``primary`` type (contact or
+lead), else the first named contact or lead. When the event names no contact or lead, the
+first named company anchors the deals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from leadsync.model import AssociationMode, CompanyAssociation, DealAssociation, RecordType
+from leadsync.settings import AssociationSettings
+
+
+class AssociationGraph(Protocol):
+    """What the rules may ask about records already associated with each other."""
+
+    def primary_company(self, record_id: int) -> int | None: ...
+
+    def deals_of(self, record_id: int) -> Iterable[int]: ...
+
+    def deal_is_open(self, deal_id: int) -> bool: ...
+
+    def deal_updated_at(self, deal_id: int) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenAssociation:
+    record_id: int
+    record_type: RecordType
+    source: str  # "event" (named by the event) or "auto" (chosen by these rules)
+
+
+def choose_associations(
+    named: Sequence[tuple[int, RecordType]],
+    settings: AssociationSettings,
+    graph: AssociationGraph,
+) -> list[ChosenAssociation]:
+    chosen = [ChosenAssociation(rid, rtype, "event") for rid, rtype in named]
+    if settings.mode is AssociationMode.MANUAL:
+        return chosen
+    seen = {rid for rid, _ in named}
+    primary = _primary_record(named, settings.primary)
+    anchors: list[int] = []
+    if primary is not None:
+        anchors.append(primary)
+        if settings.company is CompanyAssociation.PRIMARY:
+            company = graph.primary_company(primary)
+            if company is not None:
+                anchors.append(company)
+                if company not in seen:
+                    seen.add(company)
+                    chosen.append(ChosenAssociation(company, RecordType.COMPANY, "auto"))
+    else:
+        anchors = [rid for rid, rtype in named if rtype is RecordType.COMPANY][:1]
+    if settings.deal is DealAssociation.NONE or not anchors:
+        return chosen
+    open_deals = {d for anchor in anchors for d in graph.deals_of(anchor) if graph.deal_is_open(d)}
+    newest_first = sorted(open_deals, key=lambda d: (graph.deal_updated_at(d), d), reverse=True)
+    limit = 1 if settings.deal is DealAssociation.MOST_RECENT_OPEN else settings.max_deals
+    for deal in newest_first[:limit]:
+        if deal not in seen:
+            seen.add(deal)
+            chosen.append(ChosenAssociation(deal, RecordType.DEAL, "auto"))
+    return chosen
+
+
+def _primary_record(
+    named: Sequence[tuple[int, RecordType]], preferred: RecordType
+) -> int | None:
+    for rid, rtype in named:
+        if rtype is preferred:
+            return rid
+    for rid, rtype in named:
+        if rtype in (RecordType.CONTACT, RecordType.LEAD):
+            return rid
+    return None

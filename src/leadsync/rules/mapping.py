@@ -1,0 +1,124 @@
+"""User mapping: which owner an external user (a rep in an integrated tool) stands for.
+
+Pure: the owners, the settings and anything learned earlier are passed in.
+
+Order, as documented in the README:
+1. the integration's explicit ``map`` (external user id -> owner id) wins;
+2. with ``auto_match: email``, the rep's email — from the ``directory`` declared in the
+   settings, else from the event, else as learned from earlier events — matched trimmed and
+   case-insensitively against **active** owners;
+3. a mapping to an inactive (or archived) owner counts as unmapped;
+4. an unmapped rep is handled by the ``unmapped`` policy: ``leave`` (nobody, flagged),
+   ``fallback`` (the named owner, if active) or ``round_robin`` (the team's active owners in
+   turn; the engine turns the rotation only when the owner is actually used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from leadsync.model import ExternalUserRef, MappingResult, Owner, UnmappedPolicy
+from leadsync.settings import UserMappingSettings
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerDirectory:
+    """The CRM's owners as the rules need them."""
+
+    owners: Mapping[str, Owner]
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    active_by_email: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, owners: Mapping[str, Owner], teams: Mapping[str, tuple[str, ...]]
+    ) -> OwnerDirectory:
+        by_email = {o.email.strip().lower(): o.id for o in owners.values() if o.active}
+        return cls(owners=owners, teams=teams, active_by_email=by_email)
+
+    def is_active(self, owner_id: str) -> bool:
+        owner = self.owners.get(owner_id)
+        return owner is not None and owner.active
+
+    def active_team(self, team: str) -> tuple[str, ...]:
+        return tuple(m for m in self.teams.get(team, ()) if self.is_active(m))
+
+
+def _unmapped(
+    rep: str, why: str, users: UserMappingSettings, directory: OwnerDirectory
+) -> MappingResult:
+    policy = users.unmapped
+    if policy.policy is UnmappedPolicy.FALLBACK and policy.owner is not None:
+        if directory.is_active(policy.owner):
+            return MappingResult(
+                owner_id=policy.owner,
+                mapped=False,
+                how=f"rep {rep} {why}, so the fallback owner {policy.owner} is used",
+            )
+        return MappingResult(
+            owner_id=None,
+            mapped=False,
+            how=f"rep {rep} {why}, and the fallback owner {policy.owner} is inactive",
+            flagged=True,
+        )
+    if policy.policy is UnmappedPolicy.ROUND_ROBIN and policy.team is not None:
+        if directory.active_team(policy.team):
+            return MappingResult(
+                owner_id=None,
+                mapped=False,
+                how=f"rep {rep} {why}, so team {policy.team} takes it in round robin",
+                round_robin_team=policy.team,
+            )
+        return MappingResult(
+            owner_id=None,
+            mapped=False,
+            how=f"rep {rep} {why}, and round robin team {policy.team} has no active owner",
+            flagged=True,
+        )
+    return MappingResult(
+        owner_id=None,
+        mapped=False,
+        how=f"rep {rep} {why}, and the unmapped policy is leave",
+        flagged=True,
+    )
+
+
+def map_external_user(
+    ref: ExternalUserRef,
+    users: UserMappingSettings,
+    directory: OwnerDirectory,
+    learned_email: str | None = None,
+) -> MappingResult:
+    """The owner that ``ref`` stands for, or the unmapped policy's answer, with how."""
+    rep = ref.describe()
+    if ref.id is not None and ref.id in users.map:
+        target = users.map[ref.id]
+        if directory.is_active(target):
+            return MappingResult(target, True, f"rep {rep} maps to {target} by the explicit map")
+        return _unmapped(rep, f"is mapped to {target}, who is inactive", users, directory)
+    if users.auto_match.value == "email":
+        email = (users.directory_email(ref.id) if ref.id is not None else None) or (
+            ref.email or learned_email
+        )
+        if email:
+            email = email.strip().lower()
+            owner_id = directory.active_by_email.get(email)
+            if owner_id is not None:
+                return MappingResult(owner_id, True, f"rep {rep} maps to {owner_id} by email {email}")
+            inactive = next(
+                (o.id for o in directory.owners.values() if o.email.strip().lower() == email),
+                None,
+            )
+            if inactive is not None:
+                return _unmapped(
+                    rep, f"matches owner {inactive} by email, who is inactive", users, directory
+                )
+            return _unmapped(rep, f"has email {email}, which matches no active owner", users, directory)
+        return _unmapped(rep, "has no known email and is not in the map", users, directory)
+    return _unmapped(rep, "is not in the map (auto_match is none)", users, directory)
+
+
+def round_robin_pick(members: tuple[str, ...], position: int) -> str:
+    """The owner whose turn it is: deterministic from the persisted position."""
+    return members[position % len(members)]

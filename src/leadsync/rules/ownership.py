@@ -1,0 +1,163 @@
+"""Ownership strategies: whether an integration's owner replaces the CRM's, and why.
+
+Pure: the record's state, the event's time, the strategy and the mapping are passed in; the
+answer is a :class:`Verdict` with a reason a RevOps admin can read.
+
+The checks, in order (the first that applies decides):
+1. the event names no owner: ignored — an event without an owner never clears one;
+2. ``bidirectional`` and the event is older than the record's last owner change: ignored (stale);
+3. the rep maps to nobody and the policy leaves it so: ignored, flagged;
+4. a person set the owner in the CRM less than ``protect_manual_days`` before the event: kept;
+5. the strategy: a new record always takes the owner; on an existing record
+   ``integration_wins`` and ``bidirectional`` set it, ``fill_if_empty`` only when it has none,
+   ``never_overwrite`` never (not even an empty one);
+6. the proposed owner is already the owner: kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leadsync.model import (
+    CRM_SOURCE,
+    MappingResult,
+    Outcome,
+    RecordType,
+    Strategy,
+    add_days,
+    display_ts,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerContext:
+    """The record as the ownership rules see it, before the event."""
+
+    record_type: RecordType
+    is_new: bool
+    owner_id: str | None
+    owner_changed_at: str | None = None
+    owner_source: str | None = None
+    manual_owner_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: Outcome
+    owner_id: str | None
+    proposed_owner_id: str | None
+    reason: str
+    flagged: bool = False
+
+
+def _who(owner_id: str | None) -> str:
+    return owner_id if owner_id is not None else "no owner"
+
+
+def manual_protection_until(
+    ctx: OwnerContext, occurred_at: str, protect_manual_days: float
+) -> str | None:
+    """When a person's owner choice stops being protected, if it still is at ``occurred_at``."""
+    if protect_manual_days <= 0 or ctx.owner_source != CRM_SOURCE or ctx.manual_owner_at is None:
+        return None
+    until = add_days(ctx.manual_owner_at, protect_manual_days)
+    return until if occurred_at < until else None
+
+
+def decide_owner(
+    ctx: OwnerContext,
+    occurred_at: str,
+    strategy: Strategy,
+    protect_manual_days: float,
+    mapping: MappingResult | None,
+    round_robin_candidate: str | None = None,
+) -> Verdict:
+    """Decide one record's owner for one event.
+
+    ``round_robin_candidate`` is the owner whose turn it is when the mapping sends the rep to a
+    round robin; the caller turns the rotation only when the verdict is ``set``.
+    """
+    current = ctx.owner_id
+    kind = ctx.record_type.value
+    if mapping is None:
+        what = f"the new {kind} has no owner" if ctx.is_new else f"the owner stays {_who(current)}"
+        return Verdict(
+            Outcome.IGNORED,
+            current,
+            None,
+            f"ignored: the event names no owner, so {what}; an event without an owner never "
+            "clears one",
+        )
+    proposed = mapping.owner_id if mapping.round_robin_team is None else round_robin_candidate
+    if (
+        strategy is Strategy.BIDIRECTIONAL
+        and not ctx.is_new
+        and ctx.owner_changed_at is not None
+        and occurred_at < ctx.owner_changed_at
+    ):
+        return Verdict(
+            Outcome.IGNORED,
+            current,
+            proposed,
+            f"ignored: stale under bidirectional: the event happened at {display_ts(occurred_at)}, "
+            f"before the last owner change at {display_ts(ctx.owner_changed_at)}; the owner stays "
+            f"{_who(current)}",
+        )
+    if proposed is None:
+        return Verdict(
+            Outcome.IGNORED,
+            current,
+            None,
+            f"ignored: {mapping.how}; the owner stays {_who(current)}",
+            flagged=True,
+        )
+    if not ctx.is_new:
+        until = manual_protection_until(ctx, occurred_at, protect_manual_days)
+        if until is not None and proposed != current:
+            return Verdict(
+                Outcome.KEPT,
+                current,
+                proposed,
+                f"kept {_who(current)}: a person set the owner in the CRM at "
+                f"{display_ts(ctx.manual_owner_at)}, protected for {protect_manual_days:g} days "
+                f"until {display_ts(until)}; {mapping.how}",
+                flagged=mapping.flagged,
+            )
+        refusal = _strategy_refusal(ctx, strategy)
+        if refusal is not None:
+            return Verdict(Outcome.KEPT, current, proposed, refusal, flagged=mapping.flagged)
+    if proposed == current:
+        return Verdict(
+            Outcome.KEPT,
+            current,
+            proposed,
+            f"kept {_who(current)}: already the owner; {mapping.how}",
+            flagged=mapping.flagged,
+        )
+    if ctx.is_new:
+        why = f"{strategy.value} and the {kind} is new"
+    elif current is None:
+        why = f"{strategy.value} and the {kind} had no owner"
+    elif strategy is Strategy.BIDIRECTIONAL:
+        why = f"bidirectional and this is the most recent change (was {current})"
+    else:
+        why = f"{strategy.value} replaces {current}"
+    return Verdict(
+        Outcome.SET, proposed, proposed, f"set {proposed}: {why}; {mapping.how}", mapping.flagged
+    )
+
+
+def _strategy_refusal(ctx: OwnerContext, strategy: Strategy) -> str | None:
+    """Why the strategy keeps an existing record's owner, or None when it may change it."""
+    kind = ctx.record_type.value
+    current = ctx.owner_id
+    if strategy is Strategy.FILL_IF_EMPTY and current is not None:
+        return f"kept {current}: fill_if_empty and the {kind} already has an owner"
+    if strategy is Strategy.NEVER_OVERWRITE:
+        if current is None:
+            return (
+                f"kept no owner: never_overwrite and the {kind} already existed; only a {kind} "
+                "the integration creates gets an owner, even when the owner is empty"
+            )
+        return f"kept {current}: never_overwrite and the {kind} already existed"
+    return None

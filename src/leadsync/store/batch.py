@@ -1,0 +1,294 @@
+"""Set-based loads and batched writes for the engine.
+
+A batch runs inside one transaction that starts by locking the id counters
+(:func:`lock_counters`): on SQLite that takes the write lock, on PostgreSQL the counter rows,
+so batches from several workers apply one after another, each seeing the last one's writes.
+Loads take a few ``IN`` queries per batch whatever its size; writes take one executemany per
+table.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.database import chunked, insert_ignore, upsert
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    activity_skips,
+    counters,
+    external_users,
+    inbox,
+    outbox,
+    owner_decisions,
+    record_associations,
+    record_identities,
+    records,
+)
+
+RECORD_ID = "record_id"
+ACTIVITY_ID = "activity_id"
+INBOX_SEQ = "inbox_seq"
+ROUND_ROBIN_PREFIX = "rr:"
+
+
+def lock_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
+    """Lock and read the named counters (created at 0 when missing), in a stable order."""
+    names = sorted(set(names))
+    connection.execute(insert_ignore(connection, counters), [{"name": n, "value": 0} for n in names])
+    connection.execute(
+        sa.update(counters).where(counters.c.name.in_(names)).values(value=counters.c.value)
+    )
+    rows = connection.execute(
+        sa.select(counters.c.name, counters.c.value).where(counters.c.name.in_(names))
+    )
+    return {name: int(value) for name, value in rows}
+
+
+def read_counters_with_prefix(connection: Connection, prefix: str) -> dict[str, int]:
+    rows = connection.execute(
+        sa.select(counters.c.name, counters.c.value).where(counters.c.name.startswith(prefix))
+    )
+    return {name: int(value) for name, value in rows}
+
+
+def write_counters(connection: Connection, values: Mapping[str, int]) -> None:
+    if values:
+        connection.execute(
+            upsert(connection, counters, ["name"], {"value": lambda ex: ex.value}),
+            [{"name": k, "value": v} for k, v in values.items()],
+        )
+
+
+# ------------------------------------------------------------------------------ loads
+
+
+def load_identities(
+    connection: Connection, keys: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], int]:
+    """(integration, record type, external id) -> record id, for the keys that exist."""
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for integration, rtype, external_id in keys:
+        grouped[(integration, rtype)].add(external_id)
+    found: dict[tuple[str, str, str], int] = {}
+    t = record_identities
+    for (integration, rtype), ids in grouped.items():
+        for chunk in chunked(sorted(ids)):
+            rows = connection.execute(
+                sa.select(t.c.external_id, t.c.record_id).where(
+                    t.c.integration == integration, t.c.type == rtype, t.c.external_id.in_(chunk)
+                )
+            )
+            for external_id, record_id in rows:
+                found[(integration, rtype, external_id)] = int(record_id)
+    return found
+
+
+def load_identities_of_records(
+    connection: Connection, record_ids: Collection[int]
+) -> list[tuple[int, str, str]]:
+    """(record id, integration, external id) for every integration that knows these records."""
+    t = record_identities
+    out: list[tuple[int, str, str]] = []
+    for chunk in chunked(sorted(record_ids)):
+        rows = connection.execute(
+            sa.select(t.c.record_id, t.c.integration, t.c.external_id)
+            .where(t.c.record_id.in_(chunk))
+            .order_by(t.c.record_id, t.c.integration, t.c.external_id)
+        )
+        out.extend((int(r), i, e) for r, i, e in rows)
+    return out
+
+
+def load_ids_by_key(connection: Connection, column: sa.Column[Any], rtype: str, values: Collection[str]) -> dict[str, int]:
+    """Lowest record id per email (contacts) or domain (companies)."""
+    found: dict[str, int] = {}
+    for chunk in chunked(sorted(values)):
+        rows = connection.execute(
+            sa.select(column, sa.func.min(records.c.id))
+            .where(records.c.type == rtype, column.in_(chunk))
+            .group_by(column)
+        )
+        for value, record_id in rows:
+            found[value] = int(record_id)
+    return found
+
+
+def load_records(connection: Connection, ids: Collection[int]) -> list[sa.Row[Any]]:
+    out: list[sa.Row[Any]] = []
+    for chunk in chunked(sorted(ids)):
+        out.extend(connection.execute(sa.select(records).where(records.c.id.in_(chunk))))
+    return out
+
+
+def load_links_from(connection: Connection, left_ids: Collection[int]) -> list[sa.Row[Any]]:
+    """Every association whose left side is one of these records (for a contact: all of them)."""
+    t = record_associations
+    out: list[sa.Row[Any]] = []
+    for chunk in chunked(sorted(left_ids)):
+        out.extend(connection.execute(sa.select(t).where(t.c.left_id.in_(chunk))))
+    return out
+
+
+def load_deal_links_to(connection: Connection, right_ids: Collection[int]) -> list[sa.Row[Any]]:
+    """The deals associated with these records (companies, tickets)."""
+    t = record_associations
+    out: list[sa.Row[Any]] = []
+    for chunk in chunked(sorted(right_ids)):
+        out.extend(
+            connection.execute(sa.select(t).where(t.c.right_id.in_(chunk), t.c.left_type == "deal"))
+        )
+    return out
+
+
+def load_activities(
+    connection: Connection, keys: Iterable[tuple[str, str, str]]
+) -> list[sa.Row[Any]]:
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for integration, atype, external_id in keys:
+        grouped[(integration, atype)].add(external_id)
+    out: list[sa.Row[Any]] = []
+    t = activities
+    for (integration, atype), ids in grouped.items():
+        for chunk in chunked(sorted(ids)):
+            out.extend(
+                connection.execute(
+                    sa.select(t).where(
+                        t.c.integration == integration, t.c.type == atype, t.c.external_id.in_(chunk)
+                    )
+                )
+            )
+    return out
+
+
+def load_learned_emails(
+    connection: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for integration, external_id in keys:
+        grouped[integration].add(external_id)
+    out: dict[tuple[str, str], str] = {}
+    t = external_users
+    for integration, ids in grouped.items():
+        for chunk in chunked(sorted(ids)):
+            rows = connection.execute(
+                sa.select(t.c.external_id, t.c.email).where(
+                    t.c.integration == integration, t.c.external_id.in_(chunk), t.c.email.is_not(None)
+                )
+            )
+            out.update({(integration, ext): email for ext, email in rows})
+    return out
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+def _ignore_many(connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        connection.execute(insert_ignore(connection, table), list(rows))
+
+
+def _insert_many(connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        connection.execute(sa.insert(table), list(rows))
+
+
+def _update_many(
+    connection: Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """One executemany UPDATE ... WHERE key = :_key over rows that all carry the same columns."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    stmt = (
+        sa.update(table)
+        .where(table.c[key] == sa.bindparam("_key"))
+        .values({c: sa.bindparam(c) for c in columns})
+    )
+    params = [{**{c: row[c] for c in columns}, "_key": row[key]} for row in rows]
+    connection.execute(stmt, params)
+
+
+def insert_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _insert_many(connection, records, rows)
+
+
+def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _update_many(connection, records, "id", rows)
+
+
+def insert_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _ignore_many(connection, record_identities, rows)
+
+
+def insert_record_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _ignore_many(connection, record_associations, rows)
+
+
+def insert_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _insert_many(connection, activities, rows)
+
+
+def update_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _update_many(connection, activities, "id", rows)
+
+
+def delete_activities(connection: Connection, ids: Collection[int]) -> None:
+    for chunk in chunked(sorted(ids)):
+        connection.execute(
+            sa.delete(activity_associations).where(activity_associations.c.activity_id.in_(chunk))
+        )
+        connection.execute(sa.delete(activities).where(activities.c.id.in_(chunk)))
+
+
+def insert_activity_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _ignore_many(connection, activity_associations, rows)
+
+
+def insert_owner_decisions(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _insert_many(connection, owner_decisions, rows)
+
+
+def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _insert_many(connection, activity_skips, rows)
+
+
+def insert_outbox(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _insert_many(connection, outbox, rows)
+
+
+def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Learned external users: the newest email wins, the event count adds up."""
+    if not rows:
+        return
+    t = external_users
+    stmt = upsert(
+        connection,
+        t,
+        ["integration", "external_id"],
+        {
+            "email": lambda ex: sa.func.coalesce(ex.email, t.c.email),
+            "last_seen_at": lambda ex: sa.case(
+                (ex.last_seen_at > t.c.last_seen_at, ex.last_seen_at), else_=t.c.last_seen_at
+            ),
+            "events": lambda ex: t.c.events + ex.events,
+        },
+    )
+    connection.execute(stmt, list(rows))
+
+
+def mark_inbox(
+    connection: Connection, seqs: Sequence[int], status: str, error: str | None = None
+) -> None:
+    if seqs:
+        stmt = (
+            sa.update(inbox)
+            .where(inbox.c.seq == sa.bindparam("_seq"))
+            .values(status=status, error=error)
+        )
+        connection.execute(stmt, [{"_seq": s} for s in seqs])

@@ -1,0 +1,151 @@
+"""Reading and replacing the workspace's declared configuration: owners, teams, integrations.
+
+The configuration file declares the whole workspace. Applying it replaces teams and
+integrations; owners in the file are added or updated, owners no longer in it are archived
+(HubSpot keeps deactivated owners too: records and history still name them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.model import Owner
+from leadsync.store.schema import integrations, owners, team_members
+
+
+@dataclass
+class ConfigChanges:
+    """What applying a configuration changed; empty when it was already in force."""
+
+    owners_added: list[str] = field(default_factory=list)
+    owners_updated: list[str] = field(default_factory=list)
+    owners_archived: list[str] = field(default_factory=list)
+    teams_changed: list[str] = field(default_factory=list)
+    integrations_added: list[str] = field(default_factory=list)
+    integrations_updated: list[str] = field(default_factory=list)
+    integrations_removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(bool(v) for v in self.to_dict().values())
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "owners_added": self.owners_added,
+            "owners_updated": self.owners_updated,
+            "owners_archived": self.owners_archived,
+            "teams_changed": self.teams_changed,
+            "integrations_added": self.integrations_added,
+            "integrations_updated": self.integrations_updated,
+            "integrations_removed": self.integrations_removed,
+        }
+
+
+def read_owners(connection: Connection, include_archived: bool = True) -> list[dict[str, Any]]:
+    query = sa.select(owners).order_by(owners.c.archived, owners.c.position, owners.c.id)
+    if not include_archived:
+        query = query.where(owners.c.archived.is_(False))
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def read_teams(connection: Connection) -> dict[str, tuple[str, ...]]:
+    teams: dict[str, list[str]] = {}
+    query = sa.select(team_members).order_by(team_members.c.team, team_members.c.position)
+    for row in connection.execute(query):
+        teams.setdefault(row.team, []).append(row.owner_id)
+    return {name: tuple(members) for name, members in teams.items()}
+
+
+def read_integrations(connection: Connection) -> list[tuple[str, str, dict[str, Any]]]:
+    query = sa.select(integrations).order_by(integrations.c.position, integrations.c.name)
+    return [(r.name, r.kind, dict(r.settings)) for r in connection.execute(query)]
+
+
+def owners_by_id(connection: Connection) -> dict[str, Owner]:
+    """Every owner, archived ones as inactive, with their teams."""
+    teams = read_teams(connection)
+    member_of: dict[str, list[str]] = {}
+    for team, members in teams.items():
+        for owner_id in members:
+            member_of.setdefault(owner_id, []).append(team)
+    return {
+        row["id"]: Owner(
+            id=row["id"],
+            email=row["email"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            active=bool(row["active"]) and not row["archived"],
+            teams=tuple(member_of.get(row["id"], ())),
+        )
+        for row in read_owners(connection)
+    }
+
+
+def replace_config(
+    connection: Connection,
+    owner_rows: list[dict[str, Any]],
+    teams: dict[str, tuple[str, ...]],
+    integration_rows: list[dict[str, Any]],
+) -> ConfigChanges:
+    """Make the stored configuration equal to the given one, in the caller's transaction."""
+    changes = ConfigChanges()
+    existing = {r["id"]: r for r in read_owners(connection)}
+    declared = {r["id"] for r in owner_rows}
+    for position, row in enumerate(owner_rows):
+        wanted = {**row, "archived": False, "position": position}
+        old = existing.get(row["id"])
+        if old is None:
+            connection.execute(sa.insert(owners).values(**wanted))
+            changes.owners_added.append(row["id"])
+        elif any(old[k] != v for k, v in wanted.items()):
+            connection.execute(sa.update(owners).where(owners.c.id == row["id"]).values(**wanted))
+            changes.owners_updated.append(row["id"])
+    for owner_id, old in existing.items():
+        if owner_id not in declared and not old["archived"]:
+            connection.execute(
+                sa.update(owners).where(owners.c.id == owner_id).values(archived=True)
+            )
+            changes.owners_archived.append(owner_id)
+
+    old_teams = read_teams(connection)
+    if old_teams != teams:
+        changes.teams_changed = sorted(
+            {t for t in set(old_teams) | set(teams) if old_teams.get(t) != teams.get(t)}
+        )
+        connection.execute(sa.delete(team_members))
+        rows = [
+            {"team": team, "owner_id": owner_id, "position": position}
+            for team, members in teams.items()
+            for position, owner_id in enumerate(members)
+        ]
+        if rows:
+            connection.execute(sa.insert(team_members), rows)
+
+    old_integrations = {name: (kind, settings) for name, kind, settings in read_integrations(connection)}
+    declared_names = {r["name"] for r in integration_rows}
+    for position, row in enumerate(integration_rows):
+        wanted = {**row, "position": position}
+        old_int = old_integrations.get(row["name"])
+        if old_int is None:
+            connection.execute(sa.insert(integrations).values(**wanted))
+            changes.integrations_added.append(row["name"])
+        elif old_int != (row["kind"], row["settings"]):
+            connection.execute(
+                sa.update(integrations).where(integrations.c.name == row["name"]).values(**wanted)
+            )
+            changes.integrations_updated.append(row["name"])
+        else:
+            connection.execute(
+                sa.update(integrations)
+                .where(integrations.c.name == row["name"])
+                .values(position=position)
+            )
+    for name in old_integrations:
+        if name not in declared_names:
+            connection.execute(sa.delete(integrations).where(integrations.c.name == name))
+            changes.integrations_removed.append(name)
+    return changes

@@ -1,0 +1,272 @@
+"""The tables of a workspace (SQLAlchemy Core). Alembic migrations create them; a test checks
+that the migrations and these definitions agree.
+
+Times are fixed-width UTC strings (see ``leadsync.model.format_ts``), so they sort and compare
+the same way on SQLite and PostgreSQL. Record and activity ids are allocated by the engine from
+``counters`` inside the batch transaction, so a whole batch can be written with one
+executemany per table, associations included.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# An autoincrementing key: INTEGER (the rowid) on SQLite, BIGINT on PostgreSQL.
+SerialId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+TS = String(24)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("first_name", String(200), nullable=False, default=""),
+    Column("last_name", String(200), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    # Owners dropped from the configuration stay, archived, as HubSpot keeps them: records and
+    # history still name them.
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team", String(200), primary_key=True),
+    Column("owner_id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("settings", Json, nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+external_users = Table(
+    "external_users",
+    metadata,
+    Column("integration", String(63), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("email", String(320)),
+    Column("first_seen_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("events", BigInteger, nullable=False, default=0),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(16), nullable=False),
+    Column("owner_id", String(64)),
+    Column("email", String(320)),
+    Column("domain", String(253)),
+    Column("name", Text),
+    Column("stage", String(200)),
+    Column("is_closed", Boolean),
+    Column("properties", Json, nullable=False),
+    # Created only because an event named it as an association; filled in by its own event.
+    Column("placeholder", Boolean, nullable=False, default=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("created_by", String(63)),
+    Column("owner_changed_at", TS),
+    Column("owner_source", String(63)),
+    Column("manual_owner_at", TS),
+    Index("ix_records_type_email", "type", "email"),
+    Index("ix_records_type_domain", "type", "domain"),
+    Index("ix_records_owner", "owner_id"),
+)
+
+record_identities = Table(
+    "record_identities",
+    metadata,
+    Column("integration", String(63), primary_key=True),
+    Column("type", String(16), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("record_id", BigInteger, nullable=False),
+    Index("ix_record_identities_record", "record_id"),
+)
+
+# One row per associated pair, stored once: ``left`` is the record whose type comes first in
+# ``ASSOCIATION_RANK``. ``is_primary`` marks a contact's (or lead's) primary company.
+record_associations = Table(
+    "record_associations",
+    metadata,
+    Column("left_id", BigInteger, primary_key=True),
+    Column("right_id", BigInteger, primary_key=True),
+    Column("left_type", String(16), nullable=False),
+    Column("right_type", String(16), nullable=False),
+    Column("is_primary", Boolean, nullable=False, default=False),
+    Index("ix_record_associations_right", "right_id", "left_type"),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(16), nullable=False),
+    Column("integration", String(63), nullable=False),
+    Column("external_id", String(200)),
+    Column("event_id", String(200), nullable=False),
+    Column("owner_id", String(64)),
+    Column("occurred_at", TS, nullable=False),
+    Column("direction", String(16)),
+    Column("duration_s", Float),
+    Column("outcome", String(32)),
+    Column("status", String(32)),
+    Column("priority", String(16)),
+    Column("subject", Text),
+    Column("title", Text),
+    Column("body", Text),
+    Column("recording_url", Text),
+    Column("from_number", String(64)),
+    Column("to_number", String(64)),
+    Column("start_at", TS),
+    Column("end_at", TS),
+    Column("due_at", TS),
+    Column("properties", Json, nullable=False),
+    UniqueConstraint("integration", "type", "external_id", name="uq_activities_external"),
+    Index("ix_activities_occurred", "occurred_at"),
+)
+
+activity_associations = Table(
+    "activity_associations",
+    metadata,
+    Column("activity_id", BigInteger, primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("record_type", String(16), nullable=False),
+    # "event": the event named the record; "auto": chosen by the association rules.
+    Column("source", String(8), nullable=False),
+    Index("ix_activity_associations_record", "record_id"),
+)
+
+owner_decisions = Table(
+    "owner_decisions",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("record_id", BigInteger, nullable=False),
+    Column("record_type", String(16), nullable=False),
+    Column("event_id", String(200)),
+    Column("integration", String(63)),
+    Column("strategy", String(32), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("previous_owner_id", String(64)),
+    Column("proposed_owner_id", String(64)),
+    Column("owner_id", String(64)),
+    Column("outcome", String(8), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("external_user", String(200)),
+    Column("flagged", Boolean, nullable=False, default=False),
+    Index("ix_owner_decisions_record", "record_id", "id"),
+    Index("ix_owner_decisions_integration_at", "integration", "at"),
+)
+
+activity_skips = Table(
+    "activity_skips",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("event_id", String(200), nullable=False),
+    Column("integration", String(63), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("external_id", String(200)),
+    Column("occurred_at", TS, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_activity_skips_integration", "integration", "occurred_at"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("integration", String(63), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("payload", Text, nullable=False),
+    # pending -> applied | failed
+    Column("status", String(8), nullable=False),
+    Column("source", Text),
+    Column("error", Text),
+    UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
+    Index("ix_inbox_status_seq", "status", "seq"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("integration", String(63), nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("source", Text),
+    Column("line_no", BigInteger),
+    Column("event_id", String(200)),
+    Column("raw", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Index("ix_dead_letters_integration", "integration", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("integration", String(63), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("record_type", String(16), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("owner_id", String(64)),
+    Column("external_owner_id", String(200)),
+    Column("previous_owner_id", String(64)),
+    Column("changed_at", TS, nullable=False),
+    Column("source", String(63), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(8), nullable=False),
+    Index("ix_outbox_integration_status", "integration", "status", "id"),
+)
+
+# Tables that hold a workspace's data, in an order safe for deleting and copying.
+DATA_TABLES = (
+    inbox,
+    dead_letters,
+    outbox,
+    owner_decisions,
+    activity_skips,
+    activity_associations,
+    activities,
+    record_associations,
+    record_identities,
+    records,
+    external_users,
+    team_members,
+    integrations,
+    owners,
+    counters,
+)

@@ -1,0 +1,184 @@
+"""Read views for people and programs: a record with its owner history and timeline, finding
+records, dead letters and the inbox. Each is a few set-based queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    dead_letters,
+    inbox,
+    outbox,
+    owner_decisions,
+    record_associations,
+    record_identities,
+    records,
+)
+
+ACTIVITY_FIELDS = (
+    ("direction", "direction"),
+    ("duration_s", "duration_s"),
+    ("outcome", "outcome"),
+    ("status", "status"),
+    ("priority", "priority"),
+    ("subject", "subject"),
+    ("title", "title"),
+    ("body", "body"),
+    ("recording_url", "recording_url"),
+    ("from_number", "from_number"),
+    ("to_number", "to_number"),
+    ("start_at", "start"),
+    ("end_at", "end"),
+    ("due_at", "due"),
+)
+
+
+def record_row(connection: Connection, record_id: int) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(records).where(records.c.id == record_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def owner_history(connection: Connection, record_id: int) -> list[dict[str, Any]]:
+    t = owner_decisions
+    query = sa.select(t).where(t.c.record_id == record_id).order_by(t.c.id)
+    return [
+        {
+            "at": r.at,
+            "owner_id": r.owner_id,
+            "previous_owner_id": r.previous_owner_id,
+            "proposed_owner_id": r.proposed_owner_id,
+            "integration": r.integration,
+            "strategy": r.strategy,
+            "outcome": r.outcome,
+            "reason": r.reason,
+            "event_id": r.event_id,
+            "external_user": r.external_user,
+            "flagged": bool(r.flagged),
+        }
+        for r in connection.execute(query)
+    ]
+
+
+def timeline(connection: Connection, record_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """The record's activities, newest first, each with every record it is associated with."""
+    a, aa = activities, activity_associations
+    query = (
+        sa.select(a)
+        .join(aa, aa.c.activity_id == a.c.id)
+        .where(aa.c.record_id == record_id)
+        .order_by(a.c.occurred_at.desc(), a.c.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [dict(r._mapping) for r in connection.execute(query)]
+    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    ids = [r["id"] for r in rows]
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        link_rows = connection.execute(
+            sa.select(aa.c.activity_id, aa.c.record_id, aa.c.record_type, aa.c.source)
+            .where(aa.c.activity_id.in_(chunk))
+            .order_by(aa.c.activity_id, aa.c.record_id)
+        )
+        for link in link_rows:
+            links[link.activity_id].append(
+                {"type": link.record_type, "id": link.record_id, "source": link.source}
+            )
+    items = []
+    for row in rows:
+        properties = {name: row[col] for col, name in ACTIVITY_FIELDS if row[col] is not None}
+        properties.update(row["properties"] or {})
+        items.append(
+            {
+                "id": row["id"],
+                "type": row["type"],
+                "occurred_at": row["occurred_at"],
+                "owner_id": row["owner_id"],
+                "integration": row["integration"],
+                "external_id": row["external_id"],
+                "event_id": row["event_id"],
+                "properties": properties,
+                "associations": links.get(row["id"], []),
+            }
+        )
+    return items
+
+
+def identities(connection: Connection, record_id: int) -> list[dict[str, str]]:
+    t = record_identities
+    query = (
+        sa.select(t.c.integration, t.c.external_id)
+        .where(t.c.record_id == record_id)
+        .order_by(t.c.integration, t.c.external_id)
+    )
+    return [{"integration": i, "external_id": e} for i, e in connection.execute(query)]
+
+
+def associated_records(connection: Connection, record_id: int) -> list[dict[str, Any]]:
+    t = record_associations
+    left = sa.select(
+        t.c.right_id.label("id"), t.c.right_type.label("type"), t.c.is_primary
+    ).where(t.c.left_id == record_id)
+    right = sa.select(
+        t.c.left_id.label("id"), t.c.left_type.label("type"), sa.false().label("is_primary")
+    ).where(t.c.right_id == record_id)
+    query = sa.union_all(left, right).order_by("type", "id")
+    return [
+        {"type": r.type, "id": r.id, "primary": bool(r.is_primary)}
+        for r in connection.execute(query)
+    ]
+
+
+def find_ids(
+    connection: Connection,
+    email: str | None = None,
+    domain: str | None = None,
+    external: tuple[str, str] | None = None,
+) -> list[int]:
+    if email is not None:
+        query = sa.select(records.c.id).where(
+            records.c.type == "contact", records.c.email == email.strip().lower()
+        )
+    elif domain is not None:
+        query = sa.select(records.c.id).where(
+            records.c.type == "company", records.c.domain == domain
+        )
+    elif external is not None:
+        query = sa.select(record_identities.c.record_id).where(
+            record_identities.c.integration == external[0],
+            record_identities.c.external_id == external[1],
+        )
+    else:
+        return []
+    return sorted({int(i) for i in connection.scalars(query)})
+
+
+def dead_letter_rows(
+    connection: Connection, integration: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+    if integration is not None:
+        query = query.where(dead_letters.c.integration == integration)
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def inbox_counts(connection: Connection) -> list[dict[str, Any]]:
+    query = (
+        sa.select(inbox.c.integration, inbox.c.status, sa.func.count())
+        .group_by(inbox.c.integration, inbox.c.status)
+        .order_by(inbox.c.integration, inbox.c.status)
+    )
+    return [{"integration": i, "status": s, "count": int(n)} for i, s, n in connection.execute(query)]
+
+
+def outbox_rows(connection: Connection, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    query = sa.select(outbox).order_by(outbox.c.id).limit(limit)
+    if integration is not None:
+        query = query.where(outbox.c.integration == integration)
+    return [dict(r._mapping) for r in connection.execute(query)]

@@ -1,0 +1,328 @@
+"""The Python API of a leadsync workspace; the CLI (and later the HTTP API) are thin faces
+over it.
+
+    >>> ws = Workspace("sqlite:///leadsync.db")
+    >>> ws.apply_config(load_config_file("leadsync.yaml"))
+    >>> ws.ingest("dialer", open("events.jsonl", "rb"), source="events.jsonl")
+    >>> ws.record(RecordType.CONTACT, 1)["owner_history"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadsync import inbox
+from leadsync.engine import BatchResult, WorkspaceRules, outbox_rows
+from leadsync.errors import NotFoundError, UserError, WorkspaceError
+from leadsync.model import (
+    CRM_SOURCE,
+    MANUAL_STRATEGY,
+    Outcome,
+    OwnerDecision,
+    RecordType,
+    now_ts,
+)
+from leadsync.rules.mapping import OwnerDirectory
+from leadsync.settings import (
+    IntegrationSettings,
+    OwnerSpec,
+    WorkspaceConfig,
+    integration_from_dict,
+    integration_to_dict,
+)
+from leadsync.sources.generic import normalize_domain
+from leadsync.store import batch as store
+from leadsync.store import config as config_store
+from leadsync.store import views
+from leadsync.store.database import create_db_engine, migrate, redact
+from leadsync.store.schema import owner_decisions, records
+
+
+class Workspace:
+    """One workspace database. Opening it brings its schema up to date."""
+
+    def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
+        self.engine = create_db_engine(url)
+        self.migrated = migrate(self.engine) if auto_migrate else False
+
+    @property
+    def url(self) -> str:
+        """The database URL, with any password hidden."""
+        return redact(str(self.engine.url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- configuration
+
+    def apply_config(self, config: WorkspaceConfig) -> config_store.ConfigChanges:
+        """Make the workspace's owners, teams and integrations those of ``config``, in one
+        transaction; applying the same configuration again changes nothing."""
+        owner_rows = [
+            {
+                "id": o.id,
+                "email": o.email,
+                "first_name": o.first_name,
+                "last_name": o.last_name,
+                "active": o.active,
+            }
+            for o in config.owners
+        ]
+        integration_rows = [
+            {"name": name, "kind": s.kind, "settings": integration_to_dict(s)}
+            for name, s in config.integrations.items()
+        ]
+        with self.engine.begin() as connection:
+            return config_store.replace_config(
+                connection, owner_rows, dict(config.teams), integration_rows
+            )
+
+    def export_config(self) -> WorkspaceConfig:
+        with self.engine.connect() as connection:
+            owner_rows = config_store.read_owners(connection, include_archived=False)
+            teams = config_store.read_teams(connection)
+            integration_rows = config_store.read_integrations(connection)
+        return WorkspaceConfig(
+            owners=tuple(
+                OwnerSpec(
+                    id=r["id"],
+                    email=r["email"],
+                    first_name=r["first_name"],
+                    last_name=r["last_name"],
+                    active=bool(r["active"]),
+                )
+                for r in owner_rows
+            ),
+            teams=teams,
+            integrations={name: self._settings(name, s) for name, _, s in integration_rows},
+        )
+
+    @staticmethod
+    def _settings(name: str, data: dict[str, Any]) -> IntegrationSettings:
+        return integration_from_dict(data, source="<workspace>", key_prefix=f"integrations.{name}")
+
+    def rules(self) -> WorkspaceRules:
+        """The configuration as the rules need it."""
+        with self.engine.connect() as connection:
+            owners = config_store.owners_by_id(connection)
+            teams = config_store.read_teams(connection)
+            integration_rows = config_store.read_integrations(connection)
+        return WorkspaceRules(
+            directory=OwnerDirectory.build(owners, teams),
+            integrations={name: self._settings(name, s) for name, _, s in integration_rows},
+        )
+
+    def integration(self, name: str, rules: WorkspaceRules | None = None) -> IntegrationSettings:
+        rules = rules or self.rules()
+        settings = rules.integrations.get(name)
+        if settings is None:
+            known = ", ".join(sorted(rules.integrations)) or "none (run leadsync apply FILE)"
+            raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
+        return settings
+
+    # ---------------------------------------------------------------------- events
+
+    def ingest(
+        self,
+        integration: str,
+        lines: Iterable[str | bytes],
+        source: str | None = None,
+        batch_size: int = inbox.DEFAULT_BATCH,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> inbox.IngestSummary:
+        """Write events to the durable inbox, then apply them; see :mod:`leadsync.inbox`."""
+        rules = self.rules()
+        self.integration(integration, rules)
+        return inbox.ingest(
+            self.engine, rules, integration, lines, source, batch_size, on_progress
+        )
+
+    def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> BatchResult:
+        """Apply whatever the inbox still holds as pending (after a crash, or from intake)."""
+        return inbox.drain(self.engine, self.rules(), batch_size)
+
+    # --------------------------------------------------------------------- records
+
+    def record(self, record_type: RecordType | str, record_id: int, limit: int | None = None) -> dict[str, Any]:
+        """A record with its owner history and timeline (the JSON of ``records show``)."""
+        rtype = RecordType(record_type)
+        with self.engine.connect() as connection:
+            row = views.record_row(connection, record_id)
+            if row is None or row["type"] != rtype.value:
+                raise NotFoundError(f"no {rtype.value} with id {record_id}")
+            return {
+                "id": row["id"],
+                "type": row["type"],
+                "owner_id": row["owner_id"],
+                "email": row["email"],
+                "domain": row["domain"],
+                "name": row["name"],
+                "stage": row["stage"],
+                "is_closed": row["is_closed"],
+                "placeholder": bool(row["placeholder"]),
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+                "created_by": row["created_by"],
+                "properties": row["properties"],
+                "identities": views.identities(connection, record_id),
+                "associations": views.associated_records(connection, record_id),
+                "owner_history": views.owner_history(connection, record_id),
+                "timeline": views.timeline(connection, record_id, limit),
+            }
+
+    def find(
+        self,
+        email: str | None = None,
+        domain: str | None = None,
+        external: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Records by contact email, company domain, or ``INTEGRATION:EXTERNAL_ID``."""
+        given = [x for x in (email, domain, external) if x is not None]
+        if len(given) != 1:
+            raise UserError("give exactly one of --email, --domain, --external")
+        ext: tuple[str, str] | None = None
+        if external is not None:
+            name, sep, external_id = external.partition(":")
+            if not sep or not name or not external_id:
+                raise UserError(
+                    f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
+                )
+            ext = (name, external_id)
+        norm_domain = normalize_domain(domain) if domain is not None else None
+        with self.engine.connect() as connection:
+            ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
+            found = [views.record_row(connection, i) for i in ids]
+        return [
+            {
+                "id": r["id"],
+                "type": r["type"],
+                "owner_id": r["owner_id"],
+                "email": r["email"],
+                "domain": r["domain"],
+                "name": r["name"],
+                "placeholder": bool(r["placeholder"]),
+            }
+            for r in found
+            if r is not None
+        ]
+
+    def set_owner(
+        self,
+        record_type: RecordType | str,
+        record_id: int,
+        owner_id: str | None,
+        at: str | None = None,
+    ) -> OwnerDecision:
+        """A person changes the record's owner in the CRM (``None`` clears it).
+
+        The change is recorded with its reason, protects the owner for each integration's
+        ``protect_manual_days``, and is queued in the outbox for every bidirectional
+        integration that knows the record.
+        """
+        rtype = RecordType(record_type)
+        at = at or now_ts()
+        rules = self.rules()
+        if owner_id is not None:
+            owner = rules.directory.owners.get(owner_id)
+            if owner is None:
+                known = ", ".join(sorted(rules.directory.owners)[:20]) or "none"
+                raise NotFoundError(f"unknown owner {owner_id!r}; known owners: {known}")
+            if not owner.active:
+                raise WorkspaceError(
+                    f"owner {owner_id} is inactive; only active owners can be given records"
+                )
+        with self.engine.begin() as connection:
+            store.lock_counters(connection, [store.RECORD_ID])
+            row = views.record_row(connection, record_id)
+            if row is None or row["type"] != rtype.value:
+                raise NotFoundError(f"no {rtype.value} with id {record_id}")
+            previous = row["owner_id"]
+            if previous == owner_id:
+                outcome = Outcome.KEPT
+                reason = f"kept {previous or 'no owner'}: a person chose the owner it already had"
+            else:
+                outcome = Outcome.SET
+                reason = (
+                    f"set {owner_id or 'no owner'}: a person changed the owner in the CRM "
+                    f"(was {previous or 'no owner'})"
+                )
+            decision = OwnerDecision(
+                record_id=record_id,
+                record_type=rtype,
+                event_id=None,
+                integration=None,
+                strategy=MANUAL_STRATEGY,
+                at=at,
+                previous_owner_id=previous,
+                proposed_owner_id=owner_id,
+                owner_id=owner_id,
+                outcome=outcome,
+                reason=reason,
+            )
+            connection.execute(
+                sa.insert(owner_decisions),
+                [
+                    {
+                        "record_id": record_id,
+                        "record_type": rtype.value,
+                        "event_id": None,
+                        "integration": None,
+                        "strategy": MANUAL_STRATEGY,
+                        "at": at,
+                        "previous_owner_id": previous,
+                        "proposed_owner_id": owner_id,
+                        "owner_id": owner_id,
+                        "outcome": outcome.value,
+                        "reason": reason,
+                        "external_user": None,
+                        "flagged": False,
+                    }
+                ],
+            )
+            if outcome is Outcome.SET:
+                changed_at = max(row["owner_changed_at"] or "", at)
+                connection.execute(
+                    sa.update(records)
+                    .where(records.c.id == record_id)
+                    .values(
+                        owner_id=owner_id,
+                        owner_changed_at=changed_at,
+                        owner_source=CRM_SOURCE,
+                        manual_owner_at=at,
+                    )
+                )
+                store.insert_outbox(connection, outbox_rows(connection, rules, [decision]))
+        return decision
+
+    # ------------------------------------------------------------------ operations
+
+    def owners(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            teams = config_store.read_teams(connection)
+            rows = config_store.read_owners(connection)
+        member_of: dict[str, list[str]] = {}
+        for team, members in teams.items():
+            for m in members:
+                member_of.setdefault(m, []).append(team)
+        return [{**r, "teams": member_of.get(r["id"], [])} for r in rows]
+
+    def dead_letters(self, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return views.dead_letter_rows(connection, integration, limit)
+
+    def inbox_counts(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return views.inbox_counts(connection)
+
+    def outbox(self, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return views.outbox_rows(connection, integration, limit)

@@ -1,0 +1,92 @@
+"""Every database test runs on SQLite and on PostgreSQL (dlt's one-fixture pattern).
+
+PostgreSQL runs when ``LEADSYNC_TEST_POSTGRES_URL`` names a server (``.ci/run`` sets it); each
+test session gets a database of its own, migrated once and truncated between tests. Without
+the variable the PostgreSQL half is skipped, and the run says so at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from leadsync.store.database import create_db_engine, migrate, resolve_url
+from leadsync.store.schema import DATA_TABLES
+from leadsync.workspace import Workspace
+
+PG_ENV = "LEADSYNC_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin_url = os.environ.get(PG_ENV)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} to run them")
+    name = f"leadsync_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(resolve_url(admin_url)).set(database=name)
+    test_url = url.render_as_string(hide_password=False)
+    engine = create_db_engine(test_url)
+    migrate(engine)
+    engine.dispose()
+    yield test_url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_db_engine(url)
+    names = ", ".join(t.name for t in DATA_TABLES)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated, empty workspace database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "leadsync.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def workspace(db_url: str) -> Iterator[Workspace]:
+    ws = Workspace(db_url)
+    yield ws
+    ws.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not os.environ.get(PG_ENV):
+        terminalreporter.write_line(
+            f"NOTE: PostgreSQL tests were SKIPPED ({PG_ENV} is not set); only SQLite ran.",
+            yellow=True,
+            bold=True,
+        )
