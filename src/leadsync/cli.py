@@ -267,36 +267,41 @@ def _print_record(record: dict[str, Any]) -> None:
     if props:
         out.print("properties: " + ", ".join(f"{k}={v}" for k, v in props.items()), markup=False)
 
-    history = Table(title="owner history", title_justify="left")
-    for col in ("at", "integration", "strategy", "outcome", "owner", "reason"):
-        history.add_column(col, overflow="fold")
+    out.print()
+    out.print(f"[bold]owner history[/] ({len(record['owner_history'])} decisions)", markup=True)
     for h in record["owner_history"]:
-        history.add_row(
-            display_ts(h["at"]),
-            h["integration"] or "crm (person)",
-            h["strategy"],
-            h["outcome"],
-            f"{h['previous_owner_id'] or '-'} -> {h['owner_id'] or '-'}",
-            h["reason"],
+        who = h["integration"] or "a person in the CRM"
+        out.print(
+            f"  {display_ts(h['at'])}  {h['outcome']:<7} "
+            f"{h['previous_owner_id'] or '-'} -> {h['owner_id'] or '-'}  "
+            f"by {who} ({h['strategy']})",
+            markup=False,
         )
-    out.print(history)
-
-    timeline = Table(title="timeline", title_justify="left")
-    for col in ("when", "type", "owner", "integration", "external id", "details", "associated with"):
-        timeline.add_column(col, overflow="fold")
+        out.print(f"      {h['reason']}", markup=False)
+    out.print()
+    out.print(f"[bold]timeline[/] ({len(record['timeline'])} activities)", markup=True)
     for item in record["timeline"]:
         p = item["properties"]
-        details = ", ".join(f"{k}={v}" for k, v in p.items() if k != "body")
-        timeline.add_row(
-            display_ts(item["occurred_at"]),
-            item["type"],
-            item["owner_id"] or "-",
-            item["integration"],
-            item["external_id"] or "-",
-            details,
-            ", ".join(f"{a['type']} {a['id']}" for a in item["associations"]),
+        details = ", ".join(
+            f"{k}={display_ts(v) if k in ('start', 'end', 'due') else _number(v)}"
+            for k, v in p.items()
+            if k != "body"
         )
-    out.print(timeline)
+        links = ", ".join(f"{a['type']} {a['id']}" for a in item["associations"])
+        out.print(
+            f"  {display_ts(item['occurred_at'])}  {item['type']:<8} owner {item['owner_id'] or '-'}"
+            f"  {item['integration']}:{item['external_id'] or '-'}",
+            markup=False,
+        )
+        if details:
+            out.print(f"      {details}", markup=False)
+        if p.get("body"):
+            out.print(f"      \"{p['body']}\"", markup=False)
+        out.print(f"      associated with {links or 'nothing'}", markup=False)
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 @records_app.command("find")

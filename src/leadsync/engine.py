@@ -35,6 +35,7 @@ from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robi
 from leadsync.rules.ownership import OwnerContext, Verdict, decide_owner
 from leadsync.settings import IntegrationSettings
 from leadsync.store import batch as store
+from leadsync.store.schema import records as records_table
 
 # Typed activity fields: canonical property name -> activities column.
 ACTIVITY_COLUMNS: dict[str, str] = {
@@ -188,13 +189,13 @@ class BatchState:
         )
         self.by_email = store.load_ids_by_key(
             connection,
-            store.records.c.email,
+            records_table.c.email,
             RecordType.CONTACT.value,
             {e for _, r in refs if (e := _email_key(r))},
         )
         self.by_domain = store.load_ids_by_key(
             connection,
-            store.records.c.domain,
+            records_table.c.domain,
             RecordType.COMPANY.value,
             {d for _, r in refs if (d := _domain_key(r))},
         )

@@ -1,0 +1,966 @@
+"""Workspace configuration as code: the schema, YAML loading with precise errors, and export.
+
+A workspace is configured by one YAML document (owners, teams, integrations). People edit it
+by hand, so every problem is reported at once as ``FILE:LINE: KEY.PATH: what; allowed: ...``.
+The same schema reads integration settings back from the database (:func:`integration_from_dict`)
+and writes them out again (:func:`config_to_dict`, :func:`dump_config`) in the shape people wrote.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import types
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from leadsync.errors import ConfigError
+from leadsync.model import (
+    CALL_OUTCOMES,
+    MEETING_OUTCOMES,
+    ActivityType,
+    AssociationMode,
+    AutoMatch,
+    CompanyAssociation,
+    DealAssociation,
+    RecordType,
+    Strategy,
+    UnmappedPolicy,
+)
+
+__all__ = [
+    "KNOWN_KINDS",
+    "ActivitySettings",
+    "ActivityTypeSettings",
+    "AssociationSettings",
+    "DirectoryUser",
+    "IntegrationSettings",
+    "OwnerSpec",
+    "OwnershipSettings",
+    "UnmappedSettings",
+    "UserMappingSettings",
+    "WorkspaceConfig",
+    "config_to_dict",
+    "dump_config",
+    "integration_from_dict",
+    "integration_to_dict",
+    "load_config",
+    "load_config_file",
+]
+
+KNOWN_KINDS: tuple[str, ...] = ("generic",)
+"""Vendor kinds that have an adapter; an integration of any other kind could never run."""
+
+INTEGRATION_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+"""Integration names appear in URLs and table rows, so they are kept URL- and shell-safe."""
+
+_MAX_LISTED = 20
+"""Cap on the known values a message lists, so a large workspace still gets a readable line."""
+
+# Error types of our own; their messages are final text, never reworded.
+_OWN_ERROR = "leadsync"
+_OWN_PROBLEMS = "leadsync_problems"
+
+PathPart = str | int
+KeyPath = tuple[PathPart, ...]
+_M = TypeVar("_M", bound=BaseModel)
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _show(value: Any) -> str:
+    """A value as people wrote it in YAML, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _listing(values: Any, limit: int = _MAX_LISTED) -> str:
+    items = [str(v) for v in values]
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
+    return ", ".join(items)
+
+
+def _own_error(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as written."""
+    return PydanticCustomError(_OWN_ERROR, "{message}", {"message": message})
+
+
+def _problems_error(problems: list[tuple[KeyPath, str]]) -> PydanticCustomError:
+    """Several problems found by one model check, each at its own key path below the model."""
+    summary = "; ".join(f"{_format_path(path) or '(here)'}: {msg}" for path, msg in problems)
+    return PydanticCustomError(
+        _OWN_PROBLEMS, "{message}", {"message": summary, "problems": problems}
+    )
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key as text in a key path; YAML spellings for the odd non-string keys."""
+    if isinstance(key, bool) or key is None:
+        return _show(key)
+    return str(key)
+
+
+def _format_path(path: KeyPath) -> str:
+    """``a.b[2].c``; keys that would read ambiguously are quoted (``map["u.9"]``)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += f".{part}" if out else part
+        else:
+            out += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+    return out
+
+
+def _to_id(value: Any) -> Any:
+    """Ids are text; YAML turns ``id: 101`` into an int, which people mean as text."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _own_error(f"expected an id (text or a whole number); got {_show(value)}")
+    return str(value)
+
+
+def _to_name(value: Any) -> Any:
+    """Names (teams) are text; a number is taken as its text, like ids."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _own_error(f"expected a name (text); got {_show(value)}")
+    return str(value)
+
+
+def _check_email(value: Any) -> Any:
+    if isinstance(value, str):
+        local, at, domain = value.strip().partition("@")
+        if not at or not local or not domain or "@" in domain:
+            raise _own_error(f"expected an email address with one '@'; got {_show(value)}")
+    return value
+
+
+def _check_integration_name(value: Any) -> Any:
+    if not isinstance(value, str) or not INTEGRATION_NAME_RE.fullmatch(value):
+        raise _own_error(
+            f"{_show(value)} is not a valid integration name; allowed: lowercase letters, "
+            "digits, '_' and '-', starting with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+_Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+_Id = Annotated[
+    str, BeforeValidator(_to_id), StringConstraints(strip_whitespace=True, min_length=1)
+]
+_Name = Annotated[
+    str, BeforeValidator(_to_name), StringConstraints(strip_whitespace=True, min_length=1)
+]
+_Email = Annotated[str, BeforeValidator(_check_email), StringConstraints(strip_whitespace=True)]
+_IntegrationName = Annotated[str, BeforeValidator(_check_integration_name)]
+_Outcome = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
+_Bool = Annotated[bool, Field(strict=True)]
+
+
+class _Settings(BaseModel):
+    """Base of every settings model: immutable, and unknown keys are errors (typos matter)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    # Container keys where an empty YAML value (``users:`` with everything commented out)
+    # means "use the default" rather than a type error.
+    _null_is_default: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_null_containers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls._null_is_default:
+            return {k: v for k, v in data.items() if not (v is None and k in cls._null_is_default)}
+        return data
+
+
+# ------------------------------------------------------------------------- schema
+
+
+class OwnerSpec(_Settings):
+    """A CRM owner as declared in the workspace file."""
+
+    id: _Id
+    email: _Email
+    first_name: _Text = ""
+    last_name: _Text = ""
+    active: _Bool = True
+
+
+class DirectoryUser(_Settings):
+    """An external user the tool knows; its email lets auto-matching find the owner."""
+
+    id: _Id
+    email: _Text | None = None
+    name: _Text | None = None
+
+
+class UnmappedSettings(_Settings):
+    """What to do with an external user that maps to no owner."""
+
+    policy: UnmappedPolicy = UnmappedPolicy.LEAVE
+    owner: _Id | None = None
+    team: _Name | None = None
+
+    @model_validator(mode="after")
+    def _check_policy_targets(self) -> UnmappedSettings:
+        needed = {
+            UnmappedPolicy.LEAVE: None,
+            UnmappedPolicy.FALLBACK: "owner",
+            UnmappedPolicy.ROUND_ROBIN: "team",
+        }[self.policy]
+        problems: list[tuple[KeyPath, str]] = []
+        for key in ("owner", "team"):
+            given = getattr(self, key) is not None
+            if key == needed and not given:
+                problems.append(((key,), f"required when policy is {self.policy.value}"))
+            elif key != needed and given:
+                allowed = f"allowed: {needed}" if needed else "it takes no owner or team"
+                problems.append(
+                    ((key,), f"not allowed when policy is {self.policy.value}; {allowed}")
+                )
+        if problems:
+            raise _problems_error(problems)
+        return self
+
+
+class UserMappingSettings(_Settings):
+    """How the tool's users become CRM owners: explicit map first, then auto-match."""
+
+    _null_is_default = frozenset({"map", "directory", "unmapped"})
+
+    auto_match: AutoMatch = AutoMatch.EMAIL
+    map: dict[_Id, _Id] = Field(default_factory=dict)
+    directory: tuple[DirectoryUser, ...] = ()
+    unmapped: UnmappedSettings = UnmappedSettings()
+
+    _emails: dict[str, str | None] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_directory(self) -> UserMappingSettings:
+        first: dict[str, int] = {}
+        problems: list[tuple[KeyPath, str]] = []
+        for index, user in enumerate(self.directory):
+            if user.id in first:
+                problems.append(
+                    (
+                        ("directory", index, "id"),
+                        f"duplicate directory id {user.id!r} (also directory[{first[user.id]}])",
+                    )
+                )
+            else:
+                first[user.id] = index
+        if problems:
+            raise _problems_error(problems)
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Looked up per event by the engine; build the index once.
+        self._emails = {
+            u.id: (u.email.strip().lower() or None) if u.email else None for u in self.directory
+        }
+
+    def directory_email(self, external_id: str) -> str | None:
+        """The directory's email for that external user, normalized for matching."""
+        return self._emails.get(external_id)
+
+
+class OwnershipSettings(_Settings):
+    """Which owner wins when the integration and the CRM disagree, per record type."""
+
+    default: Strategy = Strategy.FILL_IF_EMPTY
+    contact: Strategy | None = None
+    company: Strategy | None = None
+    deal: Strategy | None = None
+    ticket: Strategy | None = None
+    lead: Strategy | None = None
+    protect_manual_days: float = Field(default=0.0, ge=0, strict=True, allow_inf_nan=False)
+    assign_on_activity: _Bool = False
+
+    def strategy_for(self, record_type: RecordType) -> Strategy:
+        """The per-type strategy when set, else the default."""
+        specific: Strategy | None = getattr(self, RecordType(record_type).value)
+        return specific if specific is not None else self.default
+
+
+class ActivityTypeSettings(_Settings):
+    """Whether one activity type is created, and which of them to skip."""
+
+    enabled: _Bool = True
+    min_duration_s: float | None = Field(default=None, ge=0, strict=True, allow_inf_nan=False)
+    skip_outcomes: tuple[_Outcome, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bool_shorthand(cls, data: Any) -> Any:
+        # `meeting: true` is the common case; it means {enabled: true}.
+        if isinstance(data, bool):
+            return {"enabled": data}
+        if not isinstance(data, dict | ActivityTypeSettings):
+            raise _own_error(f"expected true, false or a mapping; got {_show(data)}")
+        return data
+
+
+_OUTCOMES: dict[ActivityType, tuple[str, ...]] = {
+    ActivityType.CALL: CALL_OUTCOMES,
+    ActivityType.MEETING: MEETING_OUTCOMES,
+}
+
+
+class ActivitySettings(_Settings):
+    """Per activity type settings; every type is created unless disabled."""
+
+    call: ActivityTypeSettings = ActivityTypeSettings()
+    email: ActivityTypeSettings = ActivityTypeSettings()
+    meeting: ActivityTypeSettings = ActivityTypeSettings()
+    note: ActivityTypeSettings = ActivityTypeSettings()
+    task: ActivityTypeSettings = ActivityTypeSettings()
+
+    @model_validator(mode="after")
+    def _check_per_type(self) -> ActivitySettings:
+        # Durations and outcomes exist only on some types; saying them elsewhere is a mistake.
+        problems: list[tuple[KeyPath, str]] = []
+        for activity_type in ActivityType:
+            name = activity_type.value
+            settings = self.for_type(activity_type)
+            if settings.min_duration_s is not None and activity_type is not ActivityType.CALL:
+                problems.append(
+                    ((name, "min_duration_s"), f"not allowed for {name} activities; allowed: call")
+                )
+            allowed = _OUTCOMES.get(activity_type)
+            if allowed is None:
+                if settings.skip_outcomes:
+                    problems.append(
+                        (
+                            (name, "skip_outcomes"),
+                            f"not allowed for {name} activities; allowed: "
+                            + ", ".join(t.value for t in _OUTCOMES),
+                        )
+                    )
+                continue
+            for index, outcome in enumerate(settings.skip_outcomes):
+                if outcome not in allowed:
+                    problems.append(
+                        (
+                            (name, "skip_outcomes", index),
+                            f"{outcome!r} is not allowed; allowed: {', '.join(allowed)}",
+                        )
+                    )
+        if problems:
+            raise _problems_error(problems)
+        return self
+
+    def for_type(self, activity_type: ActivityType) -> ActivityTypeSettings:
+        settings: ActivityTypeSettings = getattr(self, ActivityType(activity_type).value)
+        return settings
+
+
+_PRIMARY_TYPES = (RecordType.CONTACT, RecordType.LEAD)
+
+
+class AssociationSettings(_Settings):
+    """Which records an activity is attached to."""
+
+    mode: AssociationMode = AssociationMode.AUTOMATIC
+    primary: RecordType = RecordType.CONTACT
+    company: CompanyAssociation = CompanyAssociation.PRIMARY
+    deal: DealAssociation = DealAssociation.MOST_RECENT_OPEN
+    max_deals: int = Field(default=5, ge=1, le=100, strict=True)
+
+    @field_validator("primary")
+    @classmethod
+    def _person_record(cls, value: RecordType) -> RecordType:
+        # Activities hang off a person; companies and deals are reached through them.
+        if value not in _PRIMARY_TYPES:
+            raise _own_error(
+                f"{_show(value.value)} is not allowed; allowed: "
+                + ", ".join(t.value for t in _PRIMARY_TYPES)
+            )
+        return value
+
+
+class IntegrationSettings(_Settings):
+    """Everything one connected tool is allowed to do."""
+
+    _null_is_default = frozenset({"users", "ownership", "activities", "associations"})
+
+    kind: str
+    users: UserMappingSettings = UserMappingSettings()
+    ownership: OwnershipSettings = OwnershipSettings()
+    activities: ActivitySettings = ActivitySettings()
+    associations: AssociationSettings = AssociationSettings()
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KNOWN_KINDS:
+            raise _own_error(
+                f"{_show(value)} is not a known kind; allowed: {', '.join(KNOWN_KINDS)}"
+            )
+        return value
+
+
+class WorkspaceConfig(_Settings):
+    """The whole workspace file. Cross references are checked once the parts are valid."""
+
+    _null_is_default = frozenset({"owners", "teams", "integrations"})
+
+    owners: tuple[OwnerSpec, ...] = ()
+    teams: dict[_Name, tuple[_Id, ...]] = Field(default_factory=dict)
+    integrations: dict[_IntegrationName, IntegrationSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> WorkspaceConfig:
+        problems = list(_reference_problems(self))
+        if problems:
+            raise _problems_error(problems)
+        return self
+
+
+def _reference_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]]:
+    ids: dict[str, int] = {}
+    emails: dict[str, int] = {}
+    for index, owner in enumerate(config.owners):
+        if owner.id in ids:
+            yield (
+                ("owners", index, "id"),
+                f"duplicate owner id {owner.id!r} (also owners[{ids[owner.id]}])",
+            )
+        else:
+            ids[owner.id] = index
+        email = owner.email.lower()
+        if email in emails:
+            yield (
+                ("owners", index, "email"),
+                f"duplicate owner email {owner.email!r} (also owners[{emails[email]}])",
+            )
+        else:
+            emails[email] = index
+
+    def unknown_owner(owner_id: str) -> str:
+        if not ids:
+            return f"unknown owner {owner_id!r}; no owners are defined"
+        return f"unknown owner {owner_id!r}; known owners: {_listing(ids)}"
+
+    for team, members in config.teams.items():
+        for index, member in enumerate(members):
+            if member not in ids:
+                yield (("teams", team, index), unknown_owner(member))
+
+    for name, integration in config.integrations.items():
+        users = ("integrations", name, "users")
+        for external_id, owner_id in integration.users.map.items():
+            if owner_id not in ids:
+                yield ((*users, "map", external_id), unknown_owner(owner_id))
+        unmapped = integration.users.unmapped
+        if unmapped.owner is not None and unmapped.owner not in ids:
+            yield ((*users, "unmapped", "owner"), unknown_owner(unmapped.owner))
+        if unmapped.team is not None:
+            if unmapped.team not in config.teams:
+                known = (
+                    f"known teams: {_listing(config.teams)}"
+                    if config.teams
+                    else "no teams are defined"
+                )
+                yield (
+                    (*users, "unmapped", "team"),
+                    f"unknown team {unmapped.team!r}; {known}",
+                )
+            elif not config.teams[unmapped.team]:
+                yield (
+                    (*users, "unmapped", "team"),
+                    f"team {unmapped.team!r} has no members to take turns",
+                )
+
+
+# --------------------------------------------------------------- error translation
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` down to the type that says what is expected."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or origin is types.UnionType:
+            rest = [a for a in get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+def _annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
+    """The declared type a pydantic error location points at (None when it cannot be told)."""
+    annotation: Any = root
+    parts = list(loc)
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif origin in (tuple, list):
+            annotation = get_args(annotation)[0]
+        elif origin is dict:
+            key_type, value_type = get_args(annotation)
+            is_key = index + 1 < len(parts) and parts[index + 1] == "[key]"
+            annotation = key_type if is_key else value_type
+            index += 1 if is_key else 0
+        else:
+            return None
+        index += 1
+    return _unwrap(annotation)
+
+
+def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
+    """A pydantic location as a key path into the document (list index vs mapping key)."""
+    path: list[PathPart] = []
+    node = raw
+    for part in loc:
+        if part == "[key]":
+            continue  # the problem is the key itself; its line is the key's line
+        if isinstance(node, list | tuple) and isinstance(part, int):
+            path.append(part)
+            node = node[part] if 0 <= part < len(node) else None
+        elif isinstance(node, dict):
+            # pydantic reports a `true` key as 1: prefer an exact match, then equality.
+            key = next((k for k in node if k == part and type(k) is type(part)), None)
+            if key is None:
+                key = next((k for k in node if k == part), None)
+            if key is None:
+                key = next((k for k in node if _key_text(k) == str(part)), part)
+            path.append(_key_text(key))
+            node = node.get(key)
+        else:
+            path.append(str(part))
+            node = None
+    return tuple(path)
+
+
+_TYPE_MESSAGES = {
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
+    "string_type": "expected a string",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+}
+
+_BOUND_MESSAGES = {
+    "greater_than_equal": ("ge", "must be at least"),
+    "greater_than": ("gt", "must be more than"),
+    "less_than_equal": ("le", "must be at most"),
+    "less_than": ("lt", "must be less than"),
+}
+
+
+def _messages(
+    error: ErrorDetails, root: type[BaseModel], raw: Any
+) -> Iterator[tuple[KeyPath, str]]:
+    """One pydantic error as (key path, human message) pairs."""
+    loc = error["loc"]
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    value = error.get("input")
+    path = _resolve(loc, raw)
+    if kind == _OWN_PROBLEMS:
+        for suffix, message in ctx["problems"]:
+            yield (*path, *suffix), message
+        return
+    if kind == _OWN_ERROR:
+        yield path, str(ctx["message"])
+    elif kind == "missing":
+        yield path, "required"
+    elif kind == "extra_forbidden":
+        model = _annotation_at(root, loc[:-1])
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        allowed = _listing(model.model_fields) if is_model else "?"
+        yield path, f"unknown key; allowed: {allowed}"
+    elif kind in ("enum", "literal_error"):
+        expected = _annotation_at(root, loc)
+        if isinstance(expected, type) and issubclass(expected, enum.Enum):
+            allowed = _listing(m.value for m in expected)
+        else:
+            allowed = str(ctx.get("expected", "?"))
+        yield path, f"{_show(value)} is not allowed; allowed: {allowed}"
+    elif kind in _TYPE_MESSAGES:
+        yield path, f"{_TYPE_MESSAGES[kind]}; got {_show(value)}"
+    elif kind in _BOUND_MESSAGES:
+        key, words = _BOUND_MESSAGES[kind]
+        yield path, f"{words} {_show(ctx.get(key))}; got {_show(value)}"
+    elif kind in ("string_too_short", "too_short") and isinstance(value, str):
+        yield path, "must not be empty"
+    else:  # a kind we did not foresee: pydantic's own words, which carry no URL here
+        message = error["msg"]
+        yield path, message[:1].lower() + message[1:]
+
+
+class _Place:
+    """Where a document came from, and the line of each key path (for YAML)."""
+
+    def __init__(self, source: str, lines: dict[KeyPath, int] | None, key_prefix: str) -> None:
+        self.source = source
+        self.lines = lines
+        self.key_prefix = key_prefix
+
+    def line_of(self, path: KeyPath) -> int | None:
+        if self.lines is None:
+            return None
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return 1
+
+    def problem(self, path: KeyPath, message: str) -> tuple[int, str]:
+        key = _format_path(path)
+        if self.key_prefix:
+            key = self.key_prefix + (("" if key.startswith("[") else ".") + key if key else "")
+        line = self.line_of(path)
+        where = self.source if line is None else f"{self.source}:{line}"
+        text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
+        return (line or 0, text)
+
+
+def _validate(
+    model: type[_M], data: Any, place: _Place, early: list[tuple[int, str]] | None = None
+) -> _M:
+    """Validate and raise one ConfigError listing every problem, in document order."""
+    problems = list(early or [])
+    result: _M | None = None
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            for path, message in _messages(error, model, data):
+                problems.append(place.problem(path, message))
+    if problems or result is None:
+        problems.sort(key=lambda item: item[0])
+        raise ConfigError([text for _, text in problems])
+    return result
+
+
+# ----------------------------------------------------------------------- YAML in
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with a line number for values it cannot build (``2024-02-30``)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read{shown}: {exc}", node.start_mark
+            ) from None
+
+
+def _yaml_problem(exc: Exception, text: str, source: str) -> ConfigError:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        line = exc.problem_mark.line + 1
+        what = exc.problem or str(exc)
+        if exc.context:
+            started = exc.context_mark.line + 1 if exc.context_mark is not None else line
+            opened = f" (opened on line {started})" if started != line else ""
+            what = f"{exc.context}{opened}, {what}"
+        return ConfigError([f"{source}:{line}: invalid YAML: {what}"])
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        return ConfigError(
+            [f"{source}:{line}: invalid YAML: character #x{exc.character:04x} is not allowed"]
+        )
+    return ConfigError([f"{source}: invalid YAML: {exc}"])
+
+
+def _line_map(
+    root: yaml.Node, loader: _Loader, source: str
+) -> tuple[dict[KeyPath, int], list[tuple[int, str]]]:
+    """The line of every key path in the document, and duplicate-key problems.
+
+    An aliased node is walked once only: paths below a later alias take the alias's line,
+    which is where that copy is, and alias bombs cannot make this walk explode.
+    """
+    lines: dict[KeyPath, int] = {(): root.start_mark.line + 1}
+    duplicates: list[tuple[int, str]] = []
+    walked: set[int] = set()
+    pending: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while pending:
+        node, path = pending.pop()
+        if id(node) in walked:
+            continue
+        walked.add(id(node))
+        children: list[tuple[yaml.Node, KeyPath]] = []
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # merged keys take the line of the mapping they land in
+                key = _key_text(loader.construct_object(key_node, deep=True))
+                line = key_node.start_mark.line + 1
+                child = (*path, key)
+                if key in seen:
+                    where = f"{source}:{line}: {_format_path(child)}"
+                    duplicates.append((line, f"{where}: duplicate key (also line {seen[key]})"))
+                seen[key] = line
+                lines[child] = line
+                children.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                children.append((item, (*path, index)))
+        # Document order, so an anchor is walked where it is written, before its aliases.
+        pending.extend(reversed(children))
+    return lines, duplicates
+
+
+def _parse(text: str, source: str) -> tuple[Any, dict[KeyPath, int], list[tuple[int, str]]]:
+    """The document, the line of every key path in it, and duplicate-key problems."""
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader rejects some characters up front
+        raise _yaml_problem(exc, text, source) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {(): 1}, []
+        lines, duplicates = _line_map(node, loader, source)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_problem(exc, text, source) from None
+    finally:
+        loader.dispose()
+    return data, lines, duplicates
+
+
+def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
+    """Read a workspace YAML document; ``source`` names it in messages (usually the path)."""
+    data, lines, duplicates = _parse(text, source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        line = lines[()]
+        raise ConfigError(
+            [
+                f"{source}:{line}: the top level must be a mapping with keys owners, teams, "
+                f"integrations; got {_show(data)}"
+            ]
+        )
+    return _validate(WorkspaceConfig, data, _Place(source, lines, ""), duplicates)
+
+
+def load_config_file(path: str | Path) -> WorkspaceConfig:
+    """Read a workspace file; a missing or unreadable file is a ConfigError naming it."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{source}: not UTF-8 text ({exc.reason})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+    return load_config(text, source)
+
+
+def integration_from_dict(
+    data: dict[str, Any], source: str = "<settings>", key_prefix: str = ""
+) -> IntegrationSettings:
+    """Integration settings from plain data (the database, an API) with the file's checks.
+
+    Workspace cross references (owners, teams) are not checked here: they need the workspace.
+    Messages have no line numbers; ``key_prefix`` (e.g. ``integrations.dialer``) starts each
+    key path so the message reads as it would for the file.
+    """
+    place = _Place(source, None, key_prefix)
+    if not isinstance(data, dict):
+        _, text = place.problem((), f"expected a mapping; got {_show(data)}")
+        raise ConfigError([text])
+    return _validate(IntegrationSettings, data, place)
+
+
+# ---------------------------------------------------------------------- YAML out
+
+
+def _number(value: float) -> int | float:
+    """Whole numbers are written without ``.0``; people wrote ``14``, not ``14.0``."""
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def _users_to_dict(users: UserMappingSettings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if users.auto_match is not AutoMatch.EMAIL:
+        out["auto_match"] = users.auto_match.value
+    if users.map:
+        out["map"] = dict(users.map)
+    if users.directory:
+        out["directory"] = [
+            {
+                "id": u.id,
+                **({"email": u.email} if u.email is not None else {}),
+                **({"name": u.name} if u.name is not None else {}),
+            }
+            for u in users.directory
+        ]
+    unmapped = users.unmapped
+    if unmapped != UnmappedSettings():
+        entry: dict[str, Any] = {"policy": unmapped.policy.value}
+        if unmapped.owner is not None:
+            entry["owner"] = unmapped.owner
+        if unmapped.team is not None:
+            entry["team"] = unmapped.team
+        out["unmapped"] = entry
+    return out
+
+
+def _ownership_to_dict(ownership: OwnershipSettings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ownership.default is not Strategy.FILL_IF_EMPTY:
+        out["default"] = ownership.default.value
+    for record_type in RecordType:
+        specific: Strategy | None = getattr(ownership, record_type.value)
+        if specific is not None:
+            out[record_type.value] = specific.value
+    if ownership.protect_manual_days:
+        out["protect_manual_days"] = _number(ownership.protect_manual_days)
+    if ownership.assign_on_activity:
+        out["assign_on_activity"] = True
+    return out
+
+
+def _activities_to_dict(activities: ActivitySettings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for activity_type in ActivityType:
+        settings = activities.for_type(activity_type)
+        if settings == ActivityTypeSettings():
+            continue
+        if settings.min_duration_s is None and not settings.skip_outcomes:
+            # Nothing but `enabled` is set: `true`/`false` says it all.
+            out[activity_type.value] = settings.enabled
+            continue
+        entry: dict[str, Any] = {"enabled": settings.enabled}
+        if settings.min_duration_s is not None:
+            entry["min_duration_s"] = _number(settings.min_duration_s)
+        if settings.skip_outcomes:
+            entry["skip_outcomes"] = list(settings.skip_outcomes)
+        out[activity_type.value] = entry
+    return out
+
+
+def _associations_to_dict(associations: AssociationSettings) -> dict[str, Any]:
+    defaults = AssociationSettings()
+    out: dict[str, Any] = {}
+    for name in AssociationSettings.model_fields:
+        value = getattr(associations, name)
+        if value != getattr(defaults, name):
+            out[name] = value.value if isinstance(value, enum.Enum) else value
+    return out
+
+
+def integration_to_dict(settings: IntegrationSettings) -> dict[str, Any]:
+    """One integration in the file's shape; defaults are left out to keep it short."""
+    out: dict[str, Any] = {"kind": settings.kind}
+    sections = (
+        ("users", _users_to_dict(settings.users)),
+        ("ownership", _ownership_to_dict(settings.ownership)),
+        ("activities", _activities_to_dict(settings.activities)),
+        ("associations", _associations_to_dict(settings.associations)),
+    )
+    for name, section in sections:
+        if section:
+            out[name] = section
+    return out
+
+
+def _owner_to_dict(owner: OwnerSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": owner.id, "email": owner.email}
+    if owner.first_name:
+        out["first_name"] = owner.first_name
+    if owner.last_name:
+        out["last_name"] = owner.last_name
+    if not owner.active:
+        out["active"] = False
+    return out
+
+
+def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
+    """The workspace in the file's shape: plain JSON-able types, keys in a stable order."""
+    out: dict[str, Any] = {}
+    if config.owners:
+        out["owners"] = [_owner_to_dict(owner) for owner in config.owners]
+    if config.teams:
+        out["teams"] = {name: list(members) for name, members in config.teams.items()}
+    if config.integrations:
+        out["integrations"] = {
+            name: integration_to_dict(settings) for name, settings in config.integrations.items()
+        }
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, minus a round-trip bug with Unicode line breaks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # With allow_unicode, PyYAML writes U+0085 (NEL) raw into a single-quoted scalar, where the
+    # reader folds it; double quotes make the emitter escape it (``\N``).
+    style = '"' if any(ch in data for ch in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_config(config: WorkspaceConfig) -> str:
+    """YAML text that :func:`load_config` reads back to an equal config."""
+    return yaml.dump(
+        config_to_dict(config),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )

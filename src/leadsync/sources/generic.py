@@ -1,0 +1,777 @@
+"""The generic source: leadsync's canonical event format, one JSON object per line (JSONL).
+
+Every source ends up here: the generic JSONL file is parsed by :func:`parse_line`, vendor
+adapters may hand an already-decoded dict to :func:`parse_event`, and :func:`event_to_dict`
+turns an :class:`~leadsync.model.Event` back into this format for the inbox and for replays.
+Parsing is strict: anything not described below is an :class:`~leadsync.errors.EventError`
+whose message names the field path and what is allowed, e.g.
+``field "activity": 'cal' is not allowed; allowed: call, email, meeting, note, task``.
+
+Examples
+--------
+::
+
+    {"id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact", "external_id": "p-1", "properties": {"email": "kim@globex.test", "firstname": "Kim"}, "owner": "u-1", "associations": [{"object": "company", "external_id": "a-1"}]}
+    {"id": "e2", "occurred_at": "2026-11-01T09:05:00Z", "type": "owner", "object": "contact", "external_id": "p-1", "owner": {"id": "u-2", "email": "bo@acme.test"}}
+    {"id": "e3", "occurred_at": "2026-11-01T09:10:00Z", "type": "activity", "activity": "call", "external_id": "c-1", "owner": "u-1", "properties": {"direction": "outbound", "duration_s": 95, "outcome": "connected", "body": "Intro call"}, "associations": [{"object": "contact", "external_id": "p-1"}]}
+    {"id": "e4", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "deal", "external_id": "d-1", "properties": {"name": "Globex renewal", "stage": "qualified", "is_closed": false}, "associations": [{"object": "contact", "external_id": "p-1"}]}
+
+Top level
+---------
+A line is one JSON object (UTF-8). Its keys are ``id``, ``occurred_at``, ``type``,
+``object``, ``activity``, ``external_id``, ``owner``, ``properties``, ``associations``; any
+other key is an error. A key whose value is ``null`` counts as absent, except ``owner`` on an
+owner event (see below). ``NaN`` and ``Infinity`` are not JSON and are refused.
+
+``id`` (required)
+    The event's id at the source: a non-empty string (an integer is accepted and becomes a
+    string).
+``occurred_at`` (required)
+    When it happened at the source: an ISO 8601 string with a time zone offset
+    (``2026-11-01T09:00:00Z``, ``2026-11-01T10:00:00+01:00``), years 1000 to 9999. Stored in
+    UTC with millisecond precision (``2026-11-01T09:00:00.000Z``). Numbers (epochs) are refused.
+``type`` (required)
+    ``record`` (a record was created or changed), ``owner`` (only its owner changed) or
+    ``activity`` (a call, email, meeting, note or task was logged).
+
+Record and owner events
+-----------------------
+``object`` (required)
+    ``contact``, ``company``, ``deal``, ``ticket`` or ``lead``.
+``external_id``
+    The record's id at the source (string; an integer becomes a string). A record event
+    without one names a contact by ``properties.email`` or a company by
+    ``properties.domain``; one of them is required. An owner event always needs
+    ``external_id`` (its properties must be empty).
+``owner``
+    See *Owners*. Optional on a record event. Required on an owner event, where ``null``
+    means "no owner".
+``properties``
+    See *Properties*. Must be absent or ``{}`` on an owner event.
+``associations``
+    See *Associations*; a record cannot be associated with a record of its own type
+    (a contact with another contact).
+``activity``
+    Not allowed.
+
+Activity events
+---------------
+``activity`` (required)
+    ``call``, ``email``, ``meeting``, ``note`` or ``task``.
+``external_id``
+    The activity's id at the source, optional (string; an integer becomes a string).
+``owner``, ``properties``, ``associations``
+    As below; associations may name records of any type.
+``object``
+    Not allowed: name the records in ``associations``.
+
+Owners
+------
+``"u-1"`` (an integer is accepted too) is the user's id at the source; an object
+``{"id": "u-2", "email": "bo@acme.test"}`` may carry the email as well, or instead; at least
+one of the two is required and no other key is allowed. Emails are trimmed and lowercased and
+must have exactly one ``@`` with text on both sides.
+
+Associations
+------------
+A list of objects ``{"object": ..., "external_id": ..., "email": ..., "domain": ...}``:
+``object`` is required; the record is named by ``external_id``, or ``email`` (contacts only),
+or ``domain`` (companies only); at least one is required. Emails and domains are normalized as
+in properties.
+
+Properties
+----------
+An object whose keys are non-empty strings and whose values are strings, numbers, booleans,
+``null`` or lists of strings (tags); nested objects are refused. ``null`` clears a value and is
+never validated further. These fields are typed, checked and normalized (case-insensitive
+vocabularies are lowercased); every other key is kept as it is:
+
+============  ==============  =======================================================
+record or     field           allowed
+activity
+============  ==============  =======================================================
+contact       email           an email (trimmed, lowercased); also names the contact
+company       domain          a domain: trimmed, lowercased, ``http(s)://``, ``www.`` and
+                              any path removed; must contain a dot; also names the company
+deal          is_closed       true or false
+deal          amount          a number
+call          direction       inbound, outbound
+call          duration_s      a number >= 0 (seconds)
+call          outcome         connected, no_answer, busy, voicemail, left_live_message,
+                              wrong_number, failed, canceled
+call          recording_url,  strings
+              from_number,
+              to_number,
+              body, title
+email         direction       inbound, outbound, forwarded
+email         subject, body   strings
+meeting       title, body     strings
+meeting       start, end      ISO 8601 times with offset (normalized like occurred_at);
+                              end not before start
+meeting       outcome         scheduled, completed, rescheduled, no_show, canceled
+task          subject, body   strings
+task          status          not_started, in_progress, waiting, completed, deferred
+task          priority        none, low, medium, high
+task          due             an ISO 8601 time with offset, or a date ``YYYY-MM-DD``
+                              (that day at 00:00 UTC)
+note          body            a string of at most 65,536 characters
+============  ==============  =======================================================
+"""  # noqa: E501 (the example lines are JSONL: one event per line)
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, NoReturn, TypeVar
+
+from leadsync.errors import EventError
+from leadsync.model import (
+    CALL_OUTCOMES,
+    DIRECTIONS,
+    EMAIL_DIRECTIONS,
+    MEETING_OUTCOMES,
+    TASK_PRIORITIES,
+    TASK_STATUSES,
+    ActivityType,
+    Event,
+    EventType,
+    ExternalUserRef,
+    RecordRef,
+    RecordType,
+    parse_ts,
+)
+
+__all__ = [
+    "ACTIVITY_TYPES",
+    "ALLOWED_KEYS",
+    "ASSOCIATION_KEYS",
+    "EVENT_TYPES",
+    "NOTE_BODY_MAX",
+    "OWNER_KEYS",
+    "RECORD_TYPES",
+    "event_to_dict",
+    "normalize_domain",
+    "normalize_email",
+    "parse_event",
+    "parse_line",
+]
+
+# ------------------------------------------------------------------ vocabulary
+
+ALLOWED_KEYS = (
+    "id",
+    "occurred_at",
+    "type",
+    "object",
+    "activity",
+    "external_id",
+    "owner",
+    "properties",
+    "associations",
+)
+OWNER_KEYS = ("id", "email")
+ASSOCIATION_KEYS = ("object", "external_id", "email", "domain")
+EVENT_TYPES = tuple(t.value for t in EventType)
+RECORD_TYPES = tuple(t.value for t in RecordType)
+ACTIVITY_TYPES = tuple(t.value for t in ActivityType)
+NOTE_BODY_MAX = 65_536
+
+_ALLOWED_SET = frozenset(ALLOWED_KEYS)
+_OWNER_SET = frozenset(OWNER_KEYS)
+_ASSOCIATION_SET = frozenset(ASSOCIATION_KEYS)
+_EVENT_TYPE_BY_NAME = {t.value: t for t in EventType}
+_RECORD_TYPE_BY_NAME = {t.value: t for t in RecordType}
+_ACTIVITY_TYPE_BY_NAME = {t.value: t for t in ActivityType}
+
+# Values of free properties that need no further look (float is checked for NaN/Infinity).
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+# The canonical time (what event_to_dict writes) and its no-milliseconds "Z" variant; both are
+# normalized here without model.parse_ts, with the same result.
+_FAST_TS = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z", re.ASCII)
+_CANONICAL_TS = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_TS_EXAMPLE = "e.g. 2026-11-01T09:00:00Z"
+
+_T = TypeVar("_T")
+
+
+# ------------------------------------------------------------------ public API
+
+
+def parse_event(data: Any, integration: str, seq: int = 0, where: str | None = None) -> Event:
+    """Check one decoded event (a dict in the canonical format) and build its Event.
+
+    Raises EventError naming the field and what is allowed; ``where`` (``file:line``) is kept
+    on the error.
+    """
+    try:
+        return _parse(data, integration, seq)
+    except _Invalid as exc:
+        raise EventError(str(exc), where) from None
+
+
+def parse_line(
+    line: str | bytes, integration: str, seq: int = 0, where: str | None = None
+) -> Event:
+    """Decode one JSONL line (UTF-8) and parse it with :func:`parse_event`."""
+    try:
+        if isinstance(line, bytes | bytearray):
+            line = line.decode("utf-8")
+        if line[:1] == "\ufeff":  # a byte order mark left on a file's first line
+            line = line[1:]
+        data = _DECODER.decode(line)
+    except json.JSONDecodeError as exc:
+        raise EventError(f"not valid JSON: {exc.msg} (column {exc.colno})", where) from None
+    except UnicodeDecodeError as exc:
+        raise EventError(f"not valid UTF-8 at byte {exc.start}", where) from None
+    except _Invalid as exc:
+        raise EventError(str(exc), where) from None
+    except RecursionError:
+        raise EventError("not valid JSON: nested too deeply", where) from None
+    return parse_event(data, integration, seq, where)
+
+
+def normalize_email(text: str) -> str:
+    """An email as stored and compared: trimmed and lowercased (not checked)."""
+    return text.strip().lower()
+
+
+def normalize_domain(text: str) -> str:
+    """A company domain as stored and compared (not checked).
+
+    Trimmed and lowercased; a leading ``http://`` or ``https://``, a leading ``www.`` and
+    everything from the first ``/``, ``?`` or ``#`` on are removed:
+    ``" https://www.Globex.test/about"`` becomes ``"globex.test"``.
+    """
+    domain = text.strip().lower()
+    if domain.startswith("https://"):
+        domain = domain[8:]
+    elif domain.startswith("http://"):
+        domain = domain[7:]
+    if domain.startswith("www."):
+        domain = domain[4:]
+    for stop in "/?#":
+        domain = domain.partition(stop)[0]
+    return domain
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """An Event in the canonical JSON shape; ``parse_event`` of it gives the event back.
+
+    ``integration`` and ``seq`` are not part of the shape (they come with the line). A contact's
+    ``email`` and a company's ``domain`` travel in ``properties``.
+    """
+    out: dict[str, Any] = {
+        "id": event.id,
+        "occurred_at": event.occurred_at,
+        "type": event.type.value,
+    }
+    if event.object is not None:
+        out["object"] = event.object.value
+    if event.activity is not None:
+        out["activity"] = event.activity.value
+    if event.external_id is not None:
+        out["external_id"] = event.external_id
+    if event.owner is not None:
+        out["owner"] = _owner_to_json(event.owner)
+    elif event.type is EventType.OWNER:
+        out["owner"] = None
+    properties = dict(event.properties)
+    if event.email is not None and properties.get("email") is None:
+        properties["email"] = event.email
+    if event.domain is not None and properties.get("domain") is None:
+        properties["domain"] = event.domain
+    if properties:
+        out["properties"] = properties
+    if event.associations:
+        out["associations"] = [_ref_to_json(ref) for ref in event.associations]
+    return out
+
+
+# ------------------------------------------------------------------ errors
+
+
+class _Invalid(Exception):
+    """One problem in one event; parse_event adds the place and raises EventError."""
+
+
+def _fail(path: str, detail: str) -> NoReturn:
+    raise _Invalid(f'field "{path}": {detail}')
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise _Invalid(f"not valid JSON: {name} is not allowed")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _show(value: Any) -> str:
+    """A value as it was written in JSON, shortened for a message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _quote(text: str) -> str:
+    """A string value quoted for a message (the style of model.parse_ts), shortened."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
+
+
+def _unknown_keys(data: dict[Any, Any], allowed: tuple[str, ...], prefix: str) -> NoReturn:
+    unknown = sorted(repr(key) if not isinstance(key, str) else key for key in data)
+    unknown = [key for key in unknown if key not in allowed]
+    names = ", ".join(f'"{prefix}{key}"' for key in unknown)
+    label = "field" if len(unknown) == 1 else "fields"
+    raise _Invalid(f"{label} {names}: not allowed; allowed: {', '.join(allowed)}")
+
+
+# ------------------------------------------------------------------ the event
+
+
+def _parse(data: Any, integration: str, seq: int) -> Event:
+    if not isinstance(data, dict):
+        raise _Invalid(f"an event must be a JSON object, got {_kind(data)}")
+    if not _ALLOWED_SET.issuperset(data):
+        _unknown_keys(data, ALLOWED_KEYS, "")
+    event_id = _identifier(data.get("id"), "id")
+    if event_id is None:
+        _fail("id", "required")
+    occurred_at = data.get("occurred_at")
+    if occurred_at is None:
+        _fail("occurred_at", "required")
+    occurred_at = _timestamp(occurred_at, "occurred_at")
+    kind = _choose(data.get("type"), "type", _EVENT_TYPE_BY_NAME, EVENT_TYPES)
+    if kind is EventType.ACTIVITY:
+        return _activity_event(data, event_id, occurred_at, integration, seq)
+    return _record_event(data, kind, event_id, occurred_at, integration, seq)
+
+
+def _record_event(
+    data: dict[str, Any],
+    kind: EventType,
+    event_id: str,
+    occurred_at: str,
+    integration: str,
+    seq: int,
+) -> Event:
+    obj = _choose(data.get("object"), "object", _RECORD_TYPE_BY_NAME, RECORD_TYPES)
+    if data.get("activity") is not None:
+        _fail("activity", f"not allowed on a {kind.value} event (only on activity events)")
+    external_id = _identifier(data.get("external_id"), "external_id")
+    if kind is EventType.OWNER:
+        if "owner" not in data:
+            _fail("owner", "required on an owner event (null means no owner)")
+        raw = data.get("properties")
+        if raw is not None and raw != {}:
+            _fail("properties", "must be absent or empty on an owner event (use a record event)")
+        if external_id is None:
+            _fail("external_id", "required on an owner event")
+        properties: dict[str, Any] = {}
+    else:
+        properties = _properties(data.get("properties"), _RECORD_FIELDS.get(obj))
+    email = domain = None
+    if obj is RecordType.CONTACT:
+        email = properties.get("email")
+    elif obj is RecordType.COMPANY:
+        domain = properties.get("domain")
+    if external_id is None and email is None and domain is None:
+        _fail(
+            "external_id",
+            "required: a record is named by external_id, or properties.email for a contact"
+            " / properties.domain for a company",
+        )
+    return Event(
+        id=event_id,
+        integration=integration,
+        type=kind,
+        occurred_at=occurred_at,
+        seq=seq,
+        object=obj,
+        external_id=external_id,
+        email=email,
+        domain=domain,
+        properties=properties,
+        owner=_owner(data.get("owner")),
+        associations=_associations(data.get("associations"), obj),
+    )
+
+
+def _activity_event(
+    data: dict[str, Any], event_id: str, occurred_at: str, integration: str, seq: int
+) -> Event:
+    activity = _choose(data.get("activity"), "activity", _ACTIVITY_TYPE_BY_NAME, ACTIVITY_TYPES)
+    if data.get("object") is not None:
+        _fail("object", "not allowed on an activity event (name the records in associations)")
+    properties = _properties(data.get("properties"), _ACTIVITY_FIELDS[activity])
+    if activity is ActivityType.MEETING:
+        _check_meeting_times(properties)
+    return Event(
+        id=event_id,
+        integration=integration,
+        type=EventType.ACTIVITY,
+        occurred_at=occurred_at,
+        seq=seq,
+        activity=activity,
+        external_id=_identifier(data.get("external_id"), "external_id"),
+        properties=properties,
+        owner=_owner(data.get("owner")),
+        associations=_associations(data.get("associations"), None),
+    )
+
+
+# ------------------------------------------------------------------ parts
+
+
+def _identifier(value: Any, path: str) -> str | None:
+    """An id: a non-empty string, or an integer made a string; None when absent."""
+    if type(value) is str:
+        if value and not value.isspace():
+            return value
+        _fail(path, "must not be empty")
+    if value is None:
+        return None
+    if isinstance(value, str):  # a str subclass (an enum member from an adapter)
+        return _identifier(str(value), path)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    _fail(path, f"expected a string, got {_show(value)}")
+
+
+def _choose(value: Any, path: str, by_name: dict[str, _T], allowed: tuple[str, ...]) -> _T:
+    """One of a fixed vocabulary (exact spelling); required."""
+    found = by_name.get(value) if isinstance(value, str) else None
+    if found is not None:
+        return found
+    if value is None:
+        _fail(path, f"required; allowed: {', '.join(allowed)}")
+    if isinstance(value, str):
+        _fail(path, f"{_quote(value)} is not allowed; allowed: {', '.join(allowed)}")
+    _fail(path, f"expected a string, one of: {', '.join(allowed)}; got {_show(value)}")
+
+
+def _timestamp(value: Any, path: str) -> str:
+    """An ISO 8601 time with offset, normalized like model.parse_ts."""
+    if not isinstance(value, str):
+        _fail(path, f"expected an ISO 8601 time with offset ({_TS_EXAMPLE}), got {_show(value)}")
+    fast = _FAST_TS.fullmatch(value)
+    if fast is not None:
+        try:
+            datetime.fromisoformat(value[:19])  # checks the ranges (month 13, Feb 30, ...)
+        except ValueError:
+            pass  # model.parse_ts below says what is wrong
+        else:
+            return value if fast.group(1) else value[:19] + ".000Z"
+    try:
+        normalized = parse_ts(value)
+    except ValueError as exc:
+        if "time zone offset" in str(exc):
+            _fail(path, str(exc))
+        normalized = ""
+    except OverflowError:
+        normalized = ""
+    if _CANONICAL_TS.fullmatch(normalized) is None:
+        _fail(path, f"{_quote(value)} is not an ISO 8601 time with offset ({_TS_EXAMPLE})")
+    return normalized
+
+
+def _email(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        _fail(path, f"expected an email address, got {_show(value)}")
+    email = normalize_email(value)
+    local, _, host = email.partition("@")
+    if not local or not host or "@" in host:
+        _fail(path, f"{_quote(value)} is not an email address (one @ with text on both sides)")
+    return email
+
+
+def _domain(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        _fail(path, f"expected a domain, got {_show(value)}")
+    domain = normalize_domain(value)
+    if "." not in domain or "@" in domain or any(c.isspace() for c in domain):
+        _fail(path, f"{_quote(value)} is not a domain (e.g. globex.test)")
+    return domain
+
+
+def _owner(value: Any) -> ExternalUserRef | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        return ExternalUserRef(_identifier(value, "owner"))
+    if isinstance(value, dict):
+        if not _OWNER_SET.issuperset(value):
+            _unknown_keys(value, OWNER_KEYS, "owner.")
+        user_id = _identifier(value.get("id"), "owner.id")
+        email = value.get("email")
+        if email is not None:
+            email = _email(email, "owner.email")
+        if user_id is None and email is None:
+            _fail("owner", "needs id or email (or both)")
+        return ExternalUserRef(user_id, email)
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return ExternalUserRef(_identifier(value, "owner"))
+    _fail("owner", f'expected a user id or an object {{"id", "email"}}, got {_show(value)}')
+
+
+def _associations(value: Any, subject: RecordType | None) -> tuple[RecordRef, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        _fail("associations", f"expected a list of objects, got {_show(value)}")
+    refs = []
+    for index, item in enumerate(value):
+        refs.append(_association(item, index, subject))
+    return tuple(refs)
+
+
+def _association(item: Any, index: int, subject: RecordType | None) -> RecordRef:
+    path = f"associations[{index}]"
+    if not isinstance(item, dict):
+        _fail(path, f"expected an object, got {_show(item)}")
+    if not _ASSOCIATION_SET.issuperset(item):
+        _unknown_keys(item, ASSOCIATION_KEYS, path + ".")
+    obj = _choose(item.get("object"), path + ".object", _RECORD_TYPE_BY_NAME, RECORD_TYPES)
+    if obj is subject:
+        _fail(path + ".object", f"a {obj.value} cannot be associated with another {obj.value}")
+    external_id = _identifier(item.get("external_id"), path + ".external_id")
+    email = item.get("email")
+    if email is not None:
+        if obj is not RecordType.CONTACT:
+            _fail(path + ".email", f"only allowed for a contact, not a {obj.value}")
+        email = _email(email, path + ".email")
+    domain = item.get("domain")
+    if domain is not None:
+        if obj is not RecordType.COMPANY:
+            _fail(path + ".domain", f"only allowed for a company, not a {obj.value}")
+        domain = _domain(domain, path + ".domain")
+    if external_id is None and email is None and domain is None:
+        _fail(path, "needs external_id, or email for a contact / domain for a company")
+    return RecordRef(obj, external_id, email, domain)
+
+
+# ------------------------------------------------------------------ properties
+
+# A typed field's check: (value, key) -> normalized value; never called with None.
+_Check = Callable[[Any, str], Any]
+
+
+def _properties(value: Any, fields: dict[str, _Check] | None) -> dict[str, Any]:
+    """A new properties dict: typed fields normalized, free ones checked and kept."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail("properties", f"expected an object, got {_show(value)}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            _fail("properties", f"property names must be non-empty strings, got {_show(key)}")
+        check = fields.get(key) if fields else None
+        if item is None:
+            pass
+        elif check is not None:
+            item = check(item, key)
+        elif type(item) not in _PLAIN_TYPES:
+            item = _free_value(item, key)
+        out[key] = item
+    return out
+
+
+def _free_value(value: Any, key: str) -> Any:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            _fail(f"properties.{key}", f"expected a finite number, got {value!r}")
+        return value
+    if isinstance(value, str | int):  # bool is an int
+        return value
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                _fail(
+                    f"properties.{key}[{index}]",
+                    f"a list property may only hold strings, got {_show(item)}",
+                )
+        return list(value)
+    if isinstance(value, dict):
+        detail = "nested objects are not allowed"
+    else:
+        detail = f"{type(value).__name__} is not allowed"
+    _fail(
+        f"properties.{key}",
+        f"{detail}; a property is a string, number, boolean, null or list of strings",
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (type(value) is int or math.isfinite(value))
+    )
+
+
+def _text(value: Any, key: str) -> str:
+    if isinstance(value, str):
+        return value
+    _fail(f"properties.{key}", f"expected a string, got {_show(value)}")
+
+
+def _note_body(value: Any, key: str) -> str:
+    text = _text(value, key)
+    if len(text) > NOTE_BODY_MAX:
+        _fail(
+            f"properties.{key}",
+            f"too long: {len(text):,} characters; at most {NOTE_BODY_MAX:,}",
+        )
+    return text
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    _fail(f"properties.{key}", f"expected true or false, got {_show(value)}")
+
+
+def _number(value: Any, key: str) -> int | float:
+    if _is_number(value):
+        return value  # type: ignore[no-any-return]
+    _fail(f"properties.{key}", f"expected a number, got {_show(value)}")
+
+
+def _duration(value: Any, key: str) -> int | float:
+    if _is_number(value) and value >= 0:
+        return value  # type: ignore[no-any-return]
+    _fail(f"properties.{key}", f"expected a number >= 0, got {_show(value)}")
+
+
+def _choice(allowed: tuple[str, ...]) -> _Check:
+    """A check for a case-insensitive vocabulary; the value is stored lowercased."""
+    allowed_set = frozenset(allowed)
+    listed = ", ".join(allowed)
+
+    def check(value: Any, key: str) -> str:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in allowed_set:
+                return word
+            _fail(f"properties.{key}", f"{_quote(value)} is not allowed; allowed: {listed}")
+        _fail(f"properties.{key}", f"expected a string, one of: {listed}; got {_show(value)}")
+
+    return check
+
+
+def _time(value: Any, key: str) -> str:
+    return _timestamp(value, f"properties.{key}")
+
+
+def _due(value: Any, key: str) -> str:
+    """A task's due time, or a plain date (that day at midnight UTC)."""
+    if isinstance(value, str) and _PLAIN_DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            _fail(f"properties.{key}", f"{_quote(value)} is not a date (YYYY-MM-DD)")
+        if day.year < 1000:
+            _fail(f"properties.{key}", f"{_quote(value)} is before the year 1000")
+        return f"{value}T00:00:00.000Z"
+    return _timestamp(value, f"properties.{key}")
+
+
+def _contact_email(value: Any, key: str) -> str:
+    return _email(value, f"properties.{key}")
+
+
+def _company_domain(value: Any, key: str) -> str:
+    return _domain(value, f"properties.{key}")
+
+
+def _check_meeting_times(properties: dict[str, Any]) -> None:
+    start = properties.get("start")
+    end = properties.get("end")
+    if start is not None and end is not None and end < start:  # fixed-width UTC strings
+        _fail("properties.end", f"{end} is before properties.start {start}")
+
+
+_RECORD_FIELDS: dict[RecordType, dict[str, _Check]] = {
+    RecordType.CONTACT: {"email": _contact_email},
+    RecordType.COMPANY: {"domain": _company_domain},
+    RecordType.DEAL: {"is_closed": _flag, "amount": _number},
+}
+
+_ACTIVITY_FIELDS: dict[ActivityType, dict[str, _Check]] = {
+    ActivityType.CALL: {
+        "direction": _choice(DIRECTIONS),
+        "duration_s": _duration,
+        "outcome": _choice(CALL_OUTCOMES),
+        "recording_url": _text,
+        "from_number": _text,
+        "to_number": _text,
+        "body": _text,
+        "title": _text,
+    },
+    ActivityType.EMAIL: {
+        "direction": _choice(EMAIL_DIRECTIONS),
+        "subject": _text,
+        "body": _text,
+    },
+    ActivityType.MEETING: {
+        "title": _text,
+        "body": _text,
+        "start": _time,
+        "end": _time,
+        "outcome": _choice(MEETING_OUTCOMES),
+    },
+    ActivityType.TASK: {
+        "subject": _text,
+        "body": _text,
+        "status": _choice(TASK_STATUSES),
+        "priority": _choice(TASK_PRIORITIES),
+        "due": _due,
+    },
+    ActivityType.NOTE: {"body": _note_body},
+}
+
+
+# ------------------------------------------------------------------ back to JSON
+
+
+def _owner_to_json(owner: ExternalUserRef) -> str | dict[str, str]:
+    if owner.email is None and owner.id is not None:
+        return owner.id
+    out: dict[str, str] = {}
+    if owner.id is not None:
+        out["id"] = owner.id
+    if owner.email is not None:
+        out["email"] = owner.email
+    return out
+
+
+def _ref_to_json(ref: RecordRef) -> dict[str, str]:
+    out = {"object": ref.type.value}
+    if ref.external_id is not None:
+        out["external_id"] = ref.external_id
+    if ref.email is not None:
+        out["email"] = ref.email
+    if ref.domain is not None:
+        out["domain"] = ref.domain
+    return out

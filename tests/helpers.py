@@ -1,0 +1,135 @@
+"""Small builders shared by the engine tests: a workspace file and events as dicts."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadsync.inbox import IngestSummary
+from leadsync.settings import WorkspaceConfig, load_config
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    activity_skips,
+    counters,
+    external_users,
+    outbox,
+    owner_decisions,
+    record_associations,
+    record_identities,
+    records,
+)
+from leadsync.workspace import Workspace
+
+OWNERS = [
+    {"id": "101", "email": "ana@acme.test", "first_name": "Ana", "last_name": "Ng"},
+    {"id": "102", "email": "bo@acme.test", "first_name": "Bo", "last_name": "Li"},
+    {"id": "103", "email": "cy@acme.test", "first_name": "Cy", "last_name": "Oh", "active": False},
+    {"id": "104", "email": "di@acme.test", "first_name": "Di", "last_name": "Ro"},
+]
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    """The issue's example integration settings, with sections replaced by ``overrides``."""
+    base: dict[str, Any] = {
+        "kind": "generic",
+        "users": {
+            "auto_match": "email",
+            "map": {"u-9": "102"},
+            "directory": [{"id": "u-1", "email": "ANA@acme.test"}, {"id": "u-3", "email": "cy@acme.test"}],
+            "unmapped": {"policy": "round_robin", "team": "sdr"},
+        },
+        "ownership": {
+            "default": "fill_if_empty",
+            "deal": "never_overwrite",
+            "protect_manual_days": 14,
+            "assign_on_activity": False,
+        },
+        "activities": {
+            "call": {"enabled": True, "min_duration_s": 10, "skip_outcomes": ["no_answer", "busy"]},
+            "email": {"enabled": False},
+            "meeting": True,
+            "note": True,
+            "task": True,
+        },
+        "associations": {
+            "mode": "automatic",
+            "primary": "contact",
+            "company": "primary",
+            "deal": "most_recent_open",
+            "max_deals": 5,
+        },
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+def workspace_config(integrations: dict[str, dict[str, Any]] | None = None) -> WorkspaceConfig:
+    doc = {
+        "owners": copy.deepcopy(OWNERS),
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": integrations if integrations is not None else {"dialer": settings()},
+    }
+    return load_config(json.dumps(doc), "test.yaml")
+
+
+def setup(ws: Workspace, **overrides: Any) -> None:
+    ws.apply_config(workspace_config({"dialer": settings(**overrides)}))
+
+
+_counter = {"n": 0}
+
+
+def ev(kind: str, at: str = "2026-11-01T09:00:00Z", **fields: Any) -> dict[str, Any]:
+    """An event dict; ``kind`` is record, owner or activity. Ids are unique unless given."""
+    _counter["n"] += 1
+    event: dict[str, Any] = {"id": f"t{_counter['n']}", "occurred_at": at, "type": kind}
+    event.update(fields)
+    return event
+
+
+def run(ws: Workspace, *events: dict[str, Any], integration: str = "dialer", batch_size: int = 5000) -> IngestSummary:
+    lines = [json.dumps(e) for e in events]
+    return ws.ingest(integration, lines, source="events.jsonl", batch_size=batch_size)
+
+
+def record_by_external(ws: Workspace, external: str, integration: str = "dialer") -> dict[str, Any]:
+    found = ws.find(external=f"{integration}:{external}")
+    assert len(found) == 1, found
+    return ws.record(found[0]["type"], found[0]["id"])
+
+
+def owner_of(ws: Workspace, external: str, integration: str = "dialer") -> str | None:
+    owner: str | None = record_by_external(ws, external, integration)["owner_id"]
+    return owner
+
+
+STATE_TABLES = (
+    records,
+    record_identities,
+    record_associations,
+    activities,
+    activity_associations,
+    owner_decisions,
+    activity_skips,
+    outbox,
+    external_users,
+    counters,
+)
+
+
+def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables that hold decided state, in a stable order."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with ws.engine.connect() as connection:
+        for table in STATE_TABLES:
+            rows = connection.execute(sa.select(table)).all()
+            out[table.name] = sorted((tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in rows))
+    return out

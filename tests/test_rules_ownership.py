@@ -1,0 +1,134 @@
+"""Every ownership strategy against every situation, on the pure rule (no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadsync.model import CRM_SOURCE, MappingResult, Outcome, RecordType, Strategy
+from leadsync.rules.ownership import OwnerContext, decide_owner
+
+AT = "2026-11-10T12:00:00.000Z"
+EARLIER = "2026-11-09T12:00:00.000Z"
+LATER = "2026-11-11T12:00:00.000Z"
+
+MAPPED = MappingResult("102", True, "rep u-2 maps to 102 by email bo@acme.test")
+FALLBACK = MappingResult("103", False, "rep u-7 has no known email, so the fallback owner 103 is used")
+LEAVE = MappingResult(None, False, "rep u-7 is not in the map, and the unmapped policy is leave", True)
+ROUND_ROBIN = MappingResult(None, False, "rep u-7 …, so team sdr takes it", round_robin_team="sdr")
+INACTIVE = MappingResult(
+    None, False, "rep u-3 matches owner 104 by email, who is inactive, and the policy is leave", True
+)
+
+NEW = OwnerContext(RecordType.CONTACT, is_new=True, owner_id=None)
+EMPTY = OwnerContext(RecordType.CONTACT, is_new=False, owner_id=None, owner_changed_at=EARLIER)
+OWNED = OwnerContext(
+    RecordType.CONTACT, is_new=False, owner_id="101", owner_changed_at=EARLIER, owner_source="dialer"
+)
+OWNED_LATER = OwnerContext(
+    RecordType.CONTACT, is_new=False, owner_id="101", owner_changed_at=LATER, owner_source="dialer"
+)
+MANUAL_RECENT = OwnerContext(
+    RecordType.CONTACT,
+    is_new=False,
+    owner_id="101",
+    owner_changed_at="2026-11-05T12:00:00.000Z",
+    owner_source=CRM_SOURCE,
+    manual_owner_at="2026-11-05T12:00:00.000Z",
+)
+MANUAL_OLD = OwnerContext(
+    RecordType.CONTACT,
+    is_new=False,
+    owner_id="101",
+    owner_changed_at="2026-10-01T12:00:00.000Z",
+    owner_source=CRM_SOURCE,
+    manual_owner_at="2026-10-01T12:00:00.000Z",
+)
+
+IW, FIE, NO, BI = (
+    Strategy.INTEGRATION_WINS,
+    Strategy.FILL_IF_EMPTY,
+    Strategy.NEVER_OVERWRITE,
+    Strategy.BIDIRECTIONAL,
+)
+SET, KEPT, IGN = Outcome.SET, Outcome.KEPT, Outcome.IGNORED
+
+# (situation, context, mapping, strategy, expected outcome, expected owner, reason fragment)
+CASES = [
+    # a new record takes the mapped owner under every strategy
+    *[("new", NEW, MAPPED, s, SET, "102", "is new") for s in (IW, FIE, NO, BI)],
+    # a record with no owner
+    ("empty", EMPTY, MAPPED, IW, SET, "102", "had no owner"),
+    ("empty", EMPTY, MAPPED, FIE, SET, "102", "had no owner"),
+    ("empty", EMPTY, MAPPED, NO, KEPT, None, "even when the owner is empty"),
+    ("empty", EMPTY, MAPPED, BI, SET, "102", "had no owner"),
+    # an owned record
+    ("owned", OWNED, MAPPED, IW, SET, "102", "integration_wins replaces 101"),
+    ("owned", OWNED, MAPPED, FIE, KEPT, "101", "fill_if_empty and the contact already has an owner"),
+    ("owned", OWNED, MAPPED, NO, KEPT, "101", "never_overwrite and the contact already existed"),
+    ("owned", OWNED, MAPPED, BI, SET, "102", "most recent change"),
+    # an unmapped rep: leave
+    *[("leave", OWNED, LEAVE, s, IGN, "101", "unmapped policy is leave") for s in (IW, FIE, NO, BI)],
+    ("leave-new", NEW, LEAVE, FIE, IGN, None, "unmapped policy is leave"),
+    # an unmapped rep: fallback
+    ("fallback-owned", OWNED, FALLBACK, IW, SET, "103", "fallback owner 103"),
+    ("fallback-owned", OWNED, FALLBACK, FIE, KEPT, "101", "already has an owner"),
+    ("fallback-empty", EMPTY, FALLBACK, FIE, SET, "103", "fallback owner 103"),
+    ("fallback-new", NEW, FALLBACK, NO, SET, "103", "is new"),
+    # an unmapped rep: round robin (the candidate is whoever's turn it is)
+    ("rr-new", NEW, ROUND_ROBIN, FIE, SET, "104", "team sdr"),
+    ("rr-owned", OWNED, ROUND_ROBIN, FIE, KEPT, "101", "already has an owner"),
+    ("rr-owned", OWNED, ROUND_ROBIN, IW, SET, "104", "team sdr"),
+    # a rep mapped to an inactive owner counts as unmapped
+    *[("inactive", OWNED, INACTIVE, s, IGN, "101", "inactive") for s in (IW, FIE, NO, BI)],
+    # a stale event only matters under bidirectional
+    ("stale", OWNED_LATER, MAPPED, BI, IGN, "101", "stale"),
+    ("stale", OWNED_LATER, MAPPED, IW, SET, "102", "replaces 101"),
+    # a person's recent choice is protected from every strategy
+    *[("manual", MANUAL_RECENT, MAPPED, s, KEPT, "101", "protected for 14 days") for s in (IW, BI)],
+    ("manual", MANUAL_RECENT, MAPPED, FIE, KEPT, "101", "protected for 14 days"),
+    ("manual-expired", MANUAL_OLD, MAPPED, IW, SET, "102", "replaces 101"),
+    ("manual-expired", MANUAL_OLD, MAPPED, BI, SET, "102", "most recent change"),
+    # no owner in the event never clears one
+    *[("no-owner", OWNED, None, s, IGN, "101", "never clears one") for s in (IW, FIE, NO, BI)],
+    # the same owner again is kept
+    ("same", OWNED, MappingResult("101", True, "rep u-1 maps to 101"), IW, KEPT, "101", "already"),
+]
+
+
+@pytest.mark.parametrize(
+    ("situation", "ctx", "mapping", "strategy", "outcome", "owner", "fragment"),
+    CASES,
+    ids=[f"{c[0]}-{c[3].value}-{i}" for i, c in enumerate(CASES)],
+)
+def test_decide_owner(
+    situation: str,
+    ctx: OwnerContext,
+    mapping: MappingResult | None,
+    strategy: Strategy,
+    outcome: Outcome,
+    owner: str | None,
+    fragment: str,
+) -> None:
+    verdict = decide_owner(ctx, AT, strategy, 14, mapping, round_robin_candidate="104")
+    assert verdict.outcome is outcome, verdict.reason
+    assert verdict.owner_id == owner
+    assert fragment in verdict.reason
+    assert verdict.reason.startswith(outcome.value)
+
+
+def test_protection_counts_from_the_manual_change_to_the_event() -> None:
+    # manual change on 11-05; 5 days of protection end on 11-10 12:00 exactly.
+    just_before = "2026-11-10T11:59:59.999Z"
+    assert decide_owner(MANUAL_RECENT, just_before, IW, 5, MAPPED).outcome is KEPT
+    assert decide_owner(MANUAL_RECENT, AT, IW, 5, MAPPED).outcome is SET
+    # an event older than the manual change is never allowed to undo it
+    assert decide_owner(MANUAL_RECENT, "2026-11-01T00:00:00.000Z", IW, 5, MAPPED).outcome is KEPT
+
+
+def test_protection_needs_a_person_to_have_set_the_owner() -> None:
+    assert decide_owner(OWNED, AT, IW, 365, MAPPED).outcome is SET
+
+
+def test_bidirectional_equal_times_are_not_stale() -> None:
+    ctx = OwnerContext(RecordType.DEAL, False, "101", owner_changed_at=AT, owner_source="crm")
+    assert decide_owner(ctx, AT, BI, 0, MAPPED).outcome is SET

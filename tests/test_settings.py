@@ -1,0 +1,659 @@
+"""The workspace file: accepted as written, round-tripped, and every mistake pinned to a line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadsync.errors import ConfigError
+from leadsync.model import (
+    CALL_OUTCOMES,
+    MEETING_OUTCOMES,
+    ActivityType,
+    AssociationMode,
+    AutoMatch,
+    CompanyAssociation,
+    DealAssociation,
+    RecordType,
+    Strategy,
+    UnmappedPolicy,
+)
+from leadsync.settings import (
+    KNOWN_KINDS,
+    ActivityTypeSettings,
+    IntegrationSettings,
+    UnmappedSettings,
+    WorkspaceConfig,
+    config_to_dict,
+    dump_config,
+    integration_from_dict,
+    integration_to_dict,
+    load_config,
+    load_config_file,
+)
+
+EXAMPLE = """\
+owners:
+  - {id: "101", email: ana@acme.test, first_name: Ana, last_name: Ng}
+  - {id: "102", email: bo@acme.test, first_name: Bo, last_name: Li}
+  - {id: "103", email: cy@acme.test, first_name: Cy, last_name: Oh, active: false}
+teams:
+  sdr: ["101", "102"]
+integrations:
+  dialer:
+    kind: generic
+    users:
+      auto_match: email            # or: none
+      map: {"u-9": "102"}          # external user id -> owner id; beats auto-match
+      directory:                   # external users the tool has
+        - {id: "u-1", email: ANA@acme.test}
+        - {id: "u-3", email: cy@acme.test}
+      unmapped: {policy: round_robin, team: sdr}   # leave | fallback (owner: ID) | round_robin (team: NAME)
+    ownership:
+      default: fill_if_empty       # integration_wins | fill_if_empty | never_overwrite | bidirectional
+      deal: never_overwrite        # per record type
+      protect_manual_days: 14
+      assign_on_activity: false    # true: an activity by a mapped rep fills an empty record owner
+    activities:
+      call: {enabled: true, min_duration_s: 10, skip_outcomes: [no_answer, busy]}
+      email: {enabled: false}
+      meeting: true
+      note: true
+      task: true
+    associations:
+      mode: automatic              # manual: only the records the event names
+      primary: contact             # or: lead
+      company: primary             # none | primary (the contact's primary company)
+      deal: most_recent_open       # none | most_recent_open | all_open
+      max_deals: 5
+"""  # noqa: E501
+
+
+def edit(old: str, new: str, text: str = EXAMPLE) -> str:
+    """The example with one exact, unique change (so a typo in a test cannot pass silently)."""
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> str:
+    """A real file named team.yaml, given as a relative path so messages read 'team.yaml:N'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team.yaml").write_text(text, encoding="utf-8")
+    return "team.yaml"
+
+
+def problems_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> list[str]:
+    path = write(tmp_path, monkeypatch, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    assert str(caught.value) == "\n".join(caught.value.problems)
+    return caught.value.problems
+
+
+# ------------------------------------------------------------------ accepted as written
+
+
+def test_example_is_accepted_and_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config_file(write(tmp_path, monkeypatch, EXAMPLE))
+
+    assert [o.id for o in config.owners] == ["101", "102", "103"]
+    assert config.owners[0].first_name == "Ana"
+    assert config.owners[2].active is False
+    assert config.teams == {"sdr": ("101", "102")}
+
+    dialer = config.integrations["dialer"]
+    assert dialer.kind == "generic"
+    assert dialer.users.auto_match is AutoMatch.EMAIL
+    assert dialer.users.map == {"u-9": "102"}
+    assert [u.id for u in dialer.users.directory] == ["u-1", "u-3"]
+    assert dialer.users.directory[0].email == "ANA@acme.test"  # kept as written
+    assert dialer.users.directory_email("u-1") == "ana@acme.test"  # normalized for matching
+    assert dialer.users.directory_email("u-404") is None
+    assert dialer.users.unmapped == UnmappedSettings(policy=UnmappedPolicy.ROUND_ROBIN, team="sdr")
+
+    ownership = dialer.ownership
+    assert ownership.strategy_for(RecordType.DEAL) is Strategy.NEVER_OVERWRITE
+    assert ownership.strategy_for(RecordType.CONTACT) is Strategy.FILL_IF_EMPTY
+    assert ownership.strategy_for(RecordType.COMPANY) is Strategy.FILL_IF_EMPTY
+    assert ownership.protect_manual_days == 14
+    assert ownership.assign_on_activity is False
+
+    activities = dialer.activities
+    call = activities.for_type(ActivityType.CALL)
+    assert call.enabled and call.min_duration_s == 10
+    assert call.skip_outcomes == ("no_answer", "busy")
+    assert activities.for_type(ActivityType.EMAIL).enabled is False
+    assert activities.for_type(ActivityType.MEETING) == ActivityTypeSettings(enabled=True)
+    assert activities.note.enabled and activities.task.enabled
+
+    associations = dialer.associations
+    assert associations.mode is AssociationMode.AUTOMATIC
+    assert associations.primary is RecordType.CONTACT
+    assert associations.company is CompanyAssociation.PRIMARY
+    assert associations.deal is DealAssociation.MOST_RECENT_OPEN
+    assert associations.max_deals == 5
+
+
+def test_empty_file_is_an_empty_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_config_file(write(tmp_path, monkeypatch, "# nothing yet\n")) == WorkspaceConfig()
+    assert load_config("") == WorkspaceConfig()
+
+
+def test_empty_sections_mean_defaults() -> None:
+    config = load_config("owners:\nteams:\nintegrations:\n  d:\n    kind: generic\n    users:\n")
+    assert config.integrations["d"] == IntegrationSettings(kind="generic")
+
+
+def test_yaml_ints_are_taken_as_ids() -> None:
+    config = load_config(
+        "owners: [{id: 101, email: a@x.test}]\nteams: {7: [101]}\n"
+        "integrations: {d: {kind: generic, users: {map: {9: 101}}}}\n"
+    )
+    assert config.owners[0].id == "101"
+    assert config.teams == {"7": ("101",)}
+    assert config.integrations["d"].users.map == {"9": "101"}
+
+
+def test_outcomes_are_lowercased_and_emails_trimmed() -> None:
+    config = load_config(
+        "owners: [{id: '1', email: '  Ana@X.test '}]\n"
+        "integrations: {d: {kind: generic, activities: {call: {skip_outcomes: [No_Answer]}, "
+        "meeting: {skip_outcomes: [NO_SHOW]}}, users: {directory: [{id: u, email: ' A@B '}]}}}\n"
+    )
+    assert config.owners[0].email == "Ana@X.test"
+    activities = config.integrations["d"].activities
+    assert activities.call.skip_outcomes == ("no_answer",)
+    assert activities.meeting.skip_outcomes == ("no_show",)
+    users = config.integrations["d"].users
+    assert users.directory[0].email == "A@B"
+    assert users.directory_email("u") == "a@b"
+
+
+# ------------------------------------------------------------------------- round trip
+
+
+def test_round_trip_of_the_example() -> None:
+    config = load_config(EXAMPLE)
+    text = dump_config(config)
+    assert load_config(text) == config
+    assert dump_config(load_config(text)) == text  # stable
+    assert dump_config(config) == text
+
+
+def test_export_has_the_file_shape() -> None:
+    data = config_to_dict(load_config(EXAMPLE))
+    assert list(data) == ["owners", "teams", "integrations"]
+    assert data["owners"][2] == {
+        "id": "103",
+        "email": "cy@acme.test",
+        "first_name": "Cy",
+        "last_name": "Oh",
+        "active": False,
+    }
+    dialer = data["integrations"]["dialer"]
+    assert dialer == {
+        "kind": "generic",
+        "users": {
+            "map": {"u-9": "102"},
+            "directory": [
+                {"id": "u-1", "email": "ANA@acme.test"},
+                {"id": "u-3", "email": "cy@acme.test"},
+            ],
+            "unmapped": {"policy": "round_robin", "team": "sdr"},
+        },
+        "ownership": {"deal": "never_overwrite", "protect_manual_days": 14},
+        "activities": {
+            "call": {"enabled": True, "min_duration_s": 10, "skip_outcomes": ["no_answer", "busy"]},
+            "email": False,
+        },
+    }
+    assert yaml.safe_load(yaml.safe_dump(data)) == data  # plain types only
+    assert integration_to_dict(IntegrationSettings(kind="generic")) == {"kind": "generic"}
+
+
+def test_integration_dict_round_trip() -> None:
+    settings = load_config(EXAMPLE).integrations["dialer"]
+    assert integration_from_dict(integration_to_dict(settings)) == settings
+
+
+# ----------------------------------------------------------------------- bad inputs
+
+# (what, text, line, key path, fragment of the message)
+BAD: list[tuple[str, str, int, str, str]] = [
+    (
+        "bad enum value",
+        edit("default: fill_if_empty", "default: fill_if_emty"),
+        18,
+        "integrations.dialer.ownership.default",
+        "'fill_if_emty' is not allowed; allowed: integration_wins, fill_if_empty, "
+        "never_overwrite, bidirectional",
+    ),
+    (
+        "unknown nested key",
+        edit("map: {", "mapp: {"),
+        12,
+        "integrations.dialer.users.mapp",
+        "unknown key; allowed: auto_match, map, directory, unmapped",
+    ),
+    (
+        "unknown ownership record type",
+        edit("deal: never_overwrite", "deals: never_overwrite"),
+        19,
+        "integrations.dialer.ownership.deals",
+        "allowed: default, contact, company, deal, ticket, lead",
+    ),
+    (
+        "missing owner id",
+        edit('{id: "103", email: cy', "{email: cy"),
+        4,
+        "owners[2].id",
+        "required",
+    ),
+    (
+        "map to an unknown owner",
+        edit('{"u-9": "102"}', '{"u-9": "999"}'),
+        12,
+        "integrations.dialer.users.map.u-9",
+        "unknown owner '999'; known owners: 101, 102, 103",
+    ),
+    (
+        "fallback without an owner",
+        edit("{policy: round_robin, team: sdr}", "{policy: fallback}"),
+        16,
+        "integrations.dialer.users.unmapped.owner",
+        "required when policy is fallback",
+    ),
+    (
+        "fallback with a team",
+        edit("{policy: round_robin, team: sdr}", "{policy: fallback, owner: '101', team: sdr}"),
+        16,
+        "integrations.dialer.users.unmapped.team",
+        "not allowed when policy is fallback; allowed: owner",
+    ),
+    (
+        "round robin with an unknown team",
+        edit("team: sdr}", "team: sales}"),
+        16,
+        "integrations.dialer.users.unmapped.team",
+        "unknown team 'sales'; known teams: sdr",
+    ),
+    (
+        "team with an unknown member",
+        edit('sdr: ["101", "102"]', 'sdr: ["101", "999"]'),
+        6,
+        "teams.sdr[1]",
+        "unknown owner '999'; known owners: 101, 102, 103",
+    ),
+    (
+        "duplicate owner id",
+        edit('id: "103"', 'id: "102"'),
+        4,
+        "owners[2].id",
+        "duplicate owner id '102' (also owners[1])",
+    ),
+    (
+        "duplicate owner email, other case",
+        edit("email: cy@acme.test, first", "email: BO@acme.test, first"),
+        4,
+        "owners[2].email",
+        "duplicate owner email 'BO@acme.test' (also owners[1])",
+    ),
+    (
+        "owner email without @",
+        edit("email: bo@acme.test", "email: bo.acme.test"),
+        3,
+        "owners[1].email",
+        "expected an email address with one '@'",
+    ),
+    (
+        "bad kind",
+        edit("kind: generic", "kind: hubspot"),
+        9,
+        "integrations.dialer.kind",
+        "'hubspot' is not a known kind; allowed: generic",
+    ),
+    (
+        "min_duration_s on email",
+        edit("email: {enabled: false}", "email: {enabled: false, min_duration_s: 5}"),
+        24,
+        "integrations.dialer.activities.email.min_duration_s",
+        "not allowed for email activities; allowed: call",
+    ),
+    (
+        "skip_outcomes value not allowed",
+        edit("[no_answer, busy]", "[no_answer, busy, ringing]"),
+        23,
+        "integrations.dialer.activities.call.skip_outcomes[2]",
+        "'ringing' is not allowed; allowed: connected, no_answer, busy",
+    ),
+    (
+        "skip_outcomes on a note",
+        edit("note: true", "note: {skip_outcomes: [busy]}"),
+        26,
+        "integrations.dialer.activities.note.skip_outcomes",
+        "not allowed for note activities; allowed: call, meeting",
+    ),
+    (
+        "activity neither bool nor mapping",
+        edit("meeting: true", "meeting: yes please"),
+        25,
+        "integrations.dialer.activities.meeting",
+        "expected true, false or a mapping; got 'yes please'",
+    ),
+    (
+        "primary must be a person",
+        edit("primary: contact", "primary: company"),
+        30,
+        "integrations.dialer.associations.primary",
+        "'company' is not allowed; allowed: contact, lead",
+    ),
+    (
+        "max_deals out of range",
+        edit("max_deals: 5", "max_deals: 0"),
+        33,
+        "integrations.dialer.associations.max_deals",
+        "must be at least 1; got 0",
+    ),
+    (
+        "bad integration name",
+        edit("  dialer:", "  Dialer:"),
+        8,
+        "integrations.Dialer",
+        "allowed: lowercase letters, digits, '_' and '-'",
+    ),
+    (
+        "wrong type: a number",
+        edit("protect_manual_days: 14", 'protect_manual_days: "two weeks"'),
+        20,
+        "integrations.dialer.ownership.protect_manual_days",
+        "expected a number; got 'two weeks'",
+    ),
+    (
+        "wrong type: a bool",
+        edit("assign_on_activity: false", "assign_on_activity: maybe"),
+        21,
+        "integrations.dialer.ownership.assign_on_activity",
+        "expected true or false; got 'maybe'",
+    ),
+    (
+        "float id",
+        edit('id: "101"', "id: 101.5"),
+        2,
+        "owners[0].id",
+        "expected an id (text or a whole number); got 101.5",
+    ),
+    (
+        "duplicate directory id",
+        edit('{id: "u-3"', '{id: "u-1"'),
+        15,
+        "integrations.dialer.users.directory[1].id",
+        "duplicate directory id 'u-1' (also directory[0])",
+    ),
+    (
+        "duplicate YAML key",
+        edit("      note: true\n", "      note: true\n      note: false\n"),
+        27,
+        "integrations.dialer.activities.note",
+        "duplicate key (also line 26)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "text", "line", "key", "fragment"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_pinned(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    what: str,
+    text: str,
+    line: int,
+    key: str,
+    fragment: str,
+) -> None:
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"team.yaml:{line}: {key}: "), problems[0]
+    assert fragment in problems[0]
+    assert "pydantic" not in problems[0] and "http" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (edit('sdr: ["101", "102"]', 'sdr: ["101", "102"'), 7, "invalid YAML: while parsing"),
+        ("owners:\n  - {id: 1\n", 3, "invalid YAML: "),
+        ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
+        ("x: 2024-02-30\n", 1, "invalid YAML: cannot read '2024-02-30'"),
+        ("- owners\n- teams\n", 1, "the top level must be a mapping"),
+        ("just text\n", 1, "the top level must be a mapping"),
+    ],
+    ids=["unclosed flow list", "unclosed flow mapping", "two documents", "bad date", "list", "str"],
+)
+def test_unreadable_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, fragment: str
+) -> None:
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"team.yaml:{line}: "), problems[0]
+    assert fragment in problems[0]
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    assert caught.value.problems == [f"{path}: file not found"]
+
+
+def test_all_schema_problems_are_reported_in_line_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = edit("default: fill_if_empty", "default: fill_if_emty")
+    text = edit("map: {", "mapp: {", text)
+    text = edit('{id: "103", email: cy', "{email: cy", text)
+    text = edit("protect_manual_days: 14", "protect_manual_days: two weeks", text)
+    text = edit("max_deals: 5", "max_deals: 500", text)
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert [p.split(": ")[0:2] for p in problems] == [
+        ["team.yaml:4", "owners[2].id"],
+        ["team.yaml:12", "integrations.dialer.users.mapp"],
+        ["team.yaml:18", "integrations.dialer.ownership.default"],
+        ["team.yaml:20", "integrations.dialer.ownership.protect_manual_days"],
+        ["team.yaml:33", "integrations.dialer.associations.max_deals"],
+    ]
+
+
+def test_all_reference_problems_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = edit('{"u-9": "102"}', '{"u-9": "999", "u-8": "998"}')
+    text = edit('sdr: ["101", "102"]', 'sdr: ["101", "997"]', text)
+    text = edit('id: "103"', 'id: "101"', text)
+    text = edit("team: sdr}", "team: sales}", text)
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert len(problems) == 5, problems
+    assert problems[0].startswith("team.yaml:4: owners[2].id: duplicate owner id '101'")
+    assert problems[1].startswith("team.yaml:6: teams.sdr[1]: unknown owner '997'")
+    assert problems[2].startswith("team.yaml:12: integrations.dialer.users.map.u-9:")
+    assert problems[3].startswith("team.yaml:12: integrations.dialer.users.map.u-8:")
+    assert problems[4].startswith("team.yaml:16: integrations.dialer.users.unmapped.team:")
+
+
+def test_per_model_checks_report_every_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = edit("{policy: round_robin, team: sdr}", "{policy: leave, owner: '101', team: sdr}")
+    text = edit("[no_answer, busy]", "[ringing, busy, humming]", text)
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert [p.split(": ")[0:2] for p in problems] == [
+        ["team.yaml:16", "integrations.dialer.users.unmapped.owner"],
+        ["team.yaml:16", "integrations.dialer.users.unmapped.team"],
+        ["team.yaml:23", "integrations.dialer.activities.call.skip_outcomes[0]"],
+        ["team.yaml:23", "integrations.dialer.activities.call.skip_outcomes[2]"],
+    ]
+
+
+def test_known_owner_list_is_capped() -> None:
+    owners = "".join(f"  - {{id: '{n}', email: o{n}@x.test}}\n" for n in range(30))
+    text = f"owners:\n{owners}teams:\n  t: ['nobody']\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(text, "big.yaml")
+    (problem,) = caught.value.problems
+    assert problem.startswith("big.yaml:33: teams.t[0]: unknown owner 'nobody'; known owners: 0, 1")
+    assert problem.endswith("18, 19, ... (10 more)")
+
+
+def test_integration_from_dict_uses_the_same_format() -> None:
+    data: dict[str, Any] = {
+        "kind": "generic",
+        "users": {"mapp": {}, "unmapped": {"policy": "fallback"}},
+        "ownership": {"default": "sometimes"},
+    }
+    with pytest.raises(ConfigError) as caught:
+        integration_from_dict(data, "db:integration 7", "integrations.dialer")
+    assert caught.value.problems == [
+        "db:integration 7: integrations.dialer.users.unmapped.owner: "
+        "required when policy is fallback",
+        "db:integration 7: integrations.dialer.users.mapp: "
+        "unknown key; allowed: auto_match, map, directory, unmapped",
+        "db:integration 7: integrations.dialer.ownership.default: 'sometimes' is not allowed; "
+        "allowed: integration_wins, fill_if_empty, never_overwrite, bidirectional",
+    ]
+
+
+def test_known_kinds() -> None:
+    assert "generic" in KNOWN_KINDS
+
+
+# ------------------------------------------------------------- round trip property
+
+_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8"),
+    max_size=12,
+)
+_WORD = st.text(alphabet="abcXYZ019_-. :#'\"", min_size=1, max_size=8).filter(str.strip)
+_NUMBER = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
+    owner_ids = draw(st.lists(_WORD, max_size=4, unique_by=str.strip))
+    owners = [
+        {
+            "id": owner_id,
+            "email": f"{index}.{draw(_WORD.filter(lambda w: '@' not in w))}@x.test",
+            "first_name": draw(_TEXT),
+            "last_name": draw(_TEXT),
+            "active": draw(st.booleans()),
+        }
+        for index, owner_id in enumerate(owner_ids)
+    ]
+    known = [o.strip() for o in owner_ids]
+    members = st.lists(st.sampled_from(known), max_size=3) if known else st.just([])
+    teams = draw(st.dictionaries(_WORD, members, max_size=2))
+    teams = {name.strip(): value for name, value in teams.items()}
+    staffed = [name for name, value in teams.items() if value]
+
+    integrations: dict[str, Any] = {}
+    for name in draw(
+        st.lists(st.from_regex(r"[a-z0-9][a-z0-9_-]{0,6}", fullmatch=True), max_size=2)
+    ):
+        policies = (
+            ["leave"] + (["fallback"] if known else []) + (["round_robin"] if staffed else [])
+        )
+        policy = draw(st.sampled_from(policies))
+        unmapped: dict[str, Any] = {"policy": policy}
+        if policy == "fallback":
+            unmapped["owner"] = draw(st.sampled_from(known))
+        elif policy == "round_robin":
+            unmapped["team"] = draw(st.sampled_from(staffed))
+        directory_ids = draw(st.lists(_WORD, max_size=3, unique_by=str.strip))
+        strategies = st.sampled_from([s.value for s in Strategy])
+
+        def activity(outcomes: tuple[str, ...], duration: bool) -> Any:
+            options: list[Any] = [st.booleans()]
+            options.append(
+                st.fixed_dictionaries(
+                    {"enabled": st.booleans()},
+                    optional={
+                        **({"min_duration_s": _NUMBER} if duration else {}),
+                        **(
+                            {"skip_outcomes": st.lists(st.sampled_from(outcomes))}
+                            if outcomes
+                            else {}
+                        ),
+                    },
+                )
+            )
+            return draw(st.one_of(options))
+
+        integrations[name] = {
+            "kind": draw(st.sampled_from(KNOWN_KINDS)),
+            "users": {
+                "auto_match": draw(st.sampled_from([a.value for a in AutoMatch])),
+                "map": draw(st.dictionaries(_WORD, st.sampled_from(known), max_size=3))
+                if known
+                else {},
+                "directory": [
+                    {
+                        "id": directory_id,
+                        "email": draw(st.none() | _TEXT),
+                        "name": draw(st.none() | _TEXT),
+                    }
+                    for directory_id in directory_ids
+                ],
+                "unmapped": unmapped,
+            },
+            "ownership": {
+                "default": draw(strategies),
+                **{t.value: draw(strategies) for t in RecordType if draw(st.booleans())},
+                "protect_manual_days": draw(_NUMBER),
+                "assign_on_activity": draw(st.booleans()),
+            },
+            "activities": {
+                "call": activity(CALL_OUTCOMES, True),
+                "email": activity((), False),
+                "meeting": activity(MEETING_OUTCOMES, False),
+                "note": activity((), False),
+                "task": activity((), False),
+            },
+            "associations": {
+                "mode": draw(st.sampled_from([m.value for m in AssociationMode])),
+                "primary": draw(st.sampled_from(["contact", "lead"])),
+                "company": draw(st.sampled_from([c.value for c in CompanyAssociation])),
+                "deal": draw(st.sampled_from([d.value for d in DealAssociation])),
+                "max_deals": draw(st.integers(min_value=1, max_value=100)),
+            },
+        }
+    return WorkspaceConfig.model_validate(
+        {"owners": owners, "teams": teams, "integrations": integrations}
+    )
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workspace_configs())
+def test_round_trip_property(config: WorkspaceConfig) -> None:
+    text = dump_config(config)
+    again = load_config(text, "dumped.yaml")
+    assert again == config
+    assert dump_config(again) == text
+    for settings_ in config.integrations.values():
+        assert integration_from_dict(integration_to_dict(settings_)) == settings_
+
+
+def test_unicode_line_breaks_survive_the_round_trip() -> None:
+    # PyYAML folds a raw U+0085 it wrote itself; the dumper must escape it.
+    config = WorkspaceConfig.model_validate(
+        {"owners": [{"id": "1", "email": "a@b", "first_name": "Jo\x85sé", "last_name": "a\u2028b"}]}
+    )
+    assert load_config(dump_config(config)) == config
+    assert "José" not in dump_config(config)  # escaped, but other text stays readable:
+    assert "Renée" in dump_config(
+        WorkspaceConfig.model_validate(
+            {"owners": [{"id": "1", "email": "a@b", "last_name": "Renée"}]}
+        )
+    )
