@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from leadsync.store.database import create_db_engine, migrate, resolve_url
-from leadsync.store.schema import DATA_TABLES
 from leadsync.workspace import Workspace
+from tests.helpers import reset_database
 
 PG_ENV = "LEADSYNC_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgres"]
@@ -45,6 +45,8 @@ def postgres_url() -> Iterator[str]:
     admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        # Tests need no durability across a crash of the server; commits get fast.
+        connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = sa.engine.make_url(resolve_url(admin_url)).set(database=name)
     test_url = url.render_as_string(hide_password=False)
     engine = create_db_engine(test_url)
@@ -58,9 +60,7 @@ def postgres_url() -> Iterator[str]:
 
 def _truncate(url: str) -> None:
     engine = create_db_engine(url)
-    names = ", ".join(t.name for t in DATA_TABLES)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+    reset_database(engine)
     engine.dispose()
 
 

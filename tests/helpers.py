@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from leadsync.inbox import IngestSummary
 from leadsync.settings import WorkspaceConfig, load_config
 from leadsync.store.schema import (
+    DATA_TABLES,
     activities,
     activity_associations,
     activity_skips,
@@ -39,7 +40,10 @@ def settings(**overrides: Any) -> dict[str, Any]:
         "users": {
             "auto_match": "email",
             "map": {"u-9": "102"},
-            "directory": [{"id": "u-1", "email": "ANA@acme.test"}, {"id": "u-3", "email": "cy@acme.test"}],
+            "directory": [
+                {"id": "u-1", "email": "ANA@acme.test"},
+                {"id": "u-3", "email": "cy@acme.test"},
+            ],
             "unmapped": {"policy": "round_robin", "team": "sdr"},
         },
         "ownership": {
@@ -95,7 +99,9 @@ def ev(kind: str, at: str = "2026-11-01T09:00:00Z", **fields: Any) -> dict[str, 
     return event
 
 
-def run(ws: Workspace, *events: dict[str, Any], integration: str = "dialer", batch_size: int = 5000) -> IngestSummary:
+def run(
+    ws: Workspace, *events: dict[str, Any], integration: str = "dialer", batch_size: int = 5000
+) -> IngestSummary:
     lines = [json.dumps(e) for e in events]
     return ws.ingest(integration, lines, source="events.jsonl", batch_size=batch_size)
 
@@ -125,11 +131,24 @@ STATE_TABLES = (
 )
 
 
+def reset_database(engine: sa.Engine) -> None:
+    """Empty every table and restart the generated ids, as on a new workspace."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in DATA_TABLES)
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+        else:  # SQLite reuses rowids from 1 once a table is empty
+            for table in DATA_TABLES:
+                connection.execute(sa.delete(table))
+
+
 def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the tables that hold decided state, in a stable order."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with ws.engine.connect() as connection:
         for table in STATE_TABLES:
             rows = connection.execute(sa.select(table)).all()
-            out[table.name] = sorted((tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in rows))
+            out[table.name] = sorted(
+                tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in rows
+            )
     return out

@@ -11,14 +11,54 @@ from leadsync.workspace import Workspace
 from tests.helpers import ev, owner_of, record_by_external, run, settings, setup, workspace_config
 
 ISSUE_LINES = [
-    {"id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact", "external_id": "p-1", "properties": {"email": "kim@globex.test", "firstname": "Kim"}, "owner": "u-1", "associations": [{"object": "company", "external_id": "a-1"}]},  # noqa: E501
-    {"id": "e2", "occurred_at": "2026-11-01T09:05:00Z", "type": "owner", "object": "contact", "external_id": "p-1", "owner": {"id": "u-2", "email": "bo@acme.test"}},  # noqa: E501
-    {"id": "e3", "occurred_at": "2026-11-01T09:10:00Z", "type": "activity", "activity": "call", "external_id": "c-1", "owner": "u-1", "properties": {"direction": "outbound", "duration_s": 95, "outcome": "connected", "body": "Intro call"}, "associations": [{"object": "contact", "external_id": "p-1"}]},  # noqa: E501
-    {"id": "e4", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "deal", "external_id": "d-1", "properties": {"name": "Globex renewal", "stage": "qualified", "is_closed": False}, "associations": [{"object": "contact", "external_id": "p-1"}]},  # noqa: E501
+    {
+        "id": "e1",
+        "occurred_at": "2026-11-01T09:00:00Z",
+        "type": "record",
+        "object": "contact",
+        "external_id": "p-1",
+        "properties": {"email": "kim@globex.test", "firstname": "Kim"},
+        "owner": "u-1",
+        "associations": [{"object": "company", "external_id": "a-1"}],
+    },  # noqa: E501
+    {
+        "id": "e2",
+        "occurred_at": "2026-11-01T09:05:00Z",
+        "type": "owner",
+        "object": "contact",
+        "external_id": "p-1",
+        "owner": {"id": "u-2", "email": "bo@acme.test"},
+    },  # noqa: E501
+    {
+        "id": "e3",
+        "occurred_at": "2026-11-01T09:10:00Z",
+        "type": "activity",
+        "activity": "call",
+        "external_id": "c-1",
+        "owner": "u-1",
+        "properties": {
+            "direction": "outbound",
+            "duration_s": 95,
+            "outcome": "connected",
+            "body": "Intro call",
+        },
+        "associations": [{"object": "contact", "external_id": "p-1"}],
+    },  # noqa: E501
+    {
+        "id": "e4",
+        "occurred_at": "2026-11-01T09:00:00Z",
+        "type": "record",
+        "object": "deal",
+        "external_id": "d-1",
+        "properties": {"name": "Globex renewal", "stage": "qualified", "is_closed": False},
+        "associations": [{"object": "contact", "external_id": "p-1"}],
+    },  # noqa: E501
 ]
 
 
-def contact(ext: str, owner: object = None, at: str = "2026-11-01T09:00:00Z", **props: object) -> dict:
+def contact(
+    ext: str, owner: object = None, at: str = "2026-11-01T09:00:00Z", **props: object
+) -> dict:
     fields: dict = {"object": "contact", "external_id": ext, "properties": props}
     if owner is not None:
         fields["owner"] = owner
@@ -29,7 +69,13 @@ def owner_event(obj: str, ext: str, owner: object, at: str) -> dict:
     return ev("owner", at, object=obj, external_id=ext, owner=owner)
 
 
-def call(ext: str, contact_ext: str, owner: object = "u-1", at: str = "2026-11-01T10:00:00Z", **props: object) -> dict:
+def call(
+    ext: str,
+    contact_ext: str,
+    owner: object = "u-1",
+    at: str = "2026-11-01T10:00:00Z",
+    **props: object,
+) -> dict:
     properties = {"direction": "outbound", "duration_s": 60, "outcome": "connected", **props}
     return ev(
         "activity",
@@ -144,7 +190,11 @@ def test_round_robin_skips_inactive_members(workspace: Workspace) -> None:
 
 
 def test_unmapped_leave_keeps_owner_and_flags(workspace: Workspace) -> None:
-    setup(workspace, users={"unmapped": {"policy": "leave"}}, ownership={"default": "integration_wins"})
+    setup(
+        workspace,
+        users={"unmapped": {"policy": "leave"}},
+        ownership={"default": "integration_wins"},
+    )
     run(workspace, contact("p-1", owner="u-1"))
     summary = run(workspace, owner_event("contact", "p-1", "stranger", "2026-11-02T00:00:00Z"))
     assert summary.applied.flagged == 1
@@ -160,10 +210,14 @@ def test_unmapped_fallback_uses_the_named_owner(workspace: Workspace) -> None:
     setup(workspace, users={"unmapped": {"policy": "fallback", "owner": "104"}})
     run(workspace, contact("p-1", owner={"id": "u-77", "email": "nobody@acme.test"}))
     assert owner_of(workspace, "p-1") == "104"
-    assert "fallback owner 104" in record_by_external(workspace, "p-1")["owner_history"][0]["reason"]
+    assert (
+        "fallback owner 104" in record_by_external(workspace, "p-1")["owner_history"][0]["reason"]
+    )
 
 
-def test_mapping_order_map_beats_email_and_inactive_counts_as_unmapped(workspace: Workspace) -> None:
+def test_mapping_order_map_beats_email_and_inactive_counts_as_unmapped(
+    workspace: Workspace,
+) -> None:
     setup(
         workspace,
         users={
@@ -182,7 +236,11 @@ def test_mapping_order_map_beats_email_and_inactive_counts_as_unmapped(workspace
     assert "inactive" in record_by_external(workspace, "p-2")["owner_history"][0]["reason"]
     assert owner_of(workspace, "p-3") == "102"
     # the email learned from an event maps the same rep later, by id alone
-    setup(workspace, users={"unmapped": {"policy": "leave"}}, ownership={"default": "integration_wins"})
+    setup(
+        workspace,
+        users={"unmapped": {"policy": "leave"}},
+        ownership={"default": "integration_wins"},
+    )
     run(workspace, contact("p-4", owner="u-5"))
     assert owner_of(workspace, "p-4") == "102"
 
@@ -227,7 +285,11 @@ def test_manual_change_is_protected_then_released(workspace: Workspace) -> None:
 def test_event_without_owner_never_clears_one(workspace: Workspace) -> None:
     setup(workspace, ownership={"default": "integration_wins"})
     run(workspace, contact("p-1", owner="u-1"))
-    run(workspace, contact("p-1", firstname="Kim"), owner_event("contact", "p-1", None, "2026-11-02T00:00:00Z"))
+    run(
+        workspace,
+        contact("p-1", firstname="Kim"),
+        owner_event("contact", "p-1", None, "2026-11-02T00:00:00Z"),
+    )
     assert owner_of(workspace, "p-1") == "101"
     assert record_by_external(workspace, "p-1")["owner_history"][-1]["outcome"] == "ignored"
 
@@ -261,7 +323,9 @@ def test_outbox_for_bidirectional_integrations_without_echo(workspace: Workspace
     # a change that came from the dialer goes to crm2, never back to the dialer
     run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-04T00:00:00Z"))
     later = workspace.outbox()[len(rows) :]
-    assert [(r["integration"], r["owner_id"], r["source"]) for r in later] == [("crm2", "102", "dialer")]
+    assert [(r["integration"], r["owner_id"], r["source"]) for r in later] == [
+        ("crm2", "102", "dialer")
+    ]
     assert later[0]["external_owner_id"] == "sf-2"
 
 
@@ -273,8 +337,14 @@ def test_activity_filters_record_why_they_skip(workspace: Workspace) -> None:
         call("c-short", "p-1", duration_s=9),
         call("c-ok", "p-1", duration_s=10),
         call("c-busy", "p-1", outcome="busy"),
-        ev("activity", activity="email", external_id="m-1", owner="u-1", properties={"subject": "Hi"},
-           associations=[{"object": "contact", "external_id": "p-1"}]),
+        ev(
+            "activity",
+            activity="email",
+            external_id="m-1",
+            owner="u-1",
+            properties={"subject": "Hi"},
+            associations=[{"object": "contact", "external_id": "p-1"}],
+        ),
         call("c-unknown-duration", "p-1", duration_s=None),
     )
     assert summary.applied.activities_created == 2
@@ -313,8 +383,16 @@ def test_automatic_associations_pick_primary_company_and_open_deals(workspace: W
     run(
         workspace,
         contact("p-1", owner="u-1"),
-        ev("record", "2026-11-01T09:00:00Z", object="contact", external_id="p-2",
-           associations=[{"object": "company", "external_id": "a-1"}, {"object": "company", "external_id": "a-2"}]),
+        ev(
+            "record",
+            "2026-11-01T09:00:00Z",
+            object="contact",
+            external_id="p-2",
+            associations=[
+                {"object": "company", "external_id": "a-1"},
+                {"object": "company", "external_id": "a-2"},
+            ],
+        ),
         _deal("d-old", "2026-11-01T01:00:00Z", contact="p-2"),
         _deal("d-new", "2026-11-01T03:00:00Z", contact="p-2"),
         _deal("d-closed", "2026-11-01T04:00:00Z", contact="p-2", is_closed=True),
@@ -324,20 +402,37 @@ def test_automatic_associations_pick_primary_company_and_open_deals(workspace: W
     )
     [item] = record_by_external(workspace, "p-2")["timeline"]
     ids = {record_by_external(workspace, x)["id"]: x for x in ("p-2", "a-1", "d-new", "d-company")}
-    assert {ids.get(a["id"], a["id"]) for a in item["associations"]} == {"p-2", "a-1", "d-new", "d-company"}
+    assert {ids.get(a["id"], a["id"]) for a in item["associations"]} == {
+        "p-2",
+        "a-1",
+        "d-new",
+        "d-company",
+    }
     sources = {a["id"]: a["source"] for a in item["associations"]}
     assert sources[record_by_external(workspace, "p-2")["id"]] == "event"
     assert sources[record_by_external(workspace, "a-1")["id"]] == "auto"
 
 
-def _deal(ext: str, at: str, contact: str | None = None, company: str | None = None, is_closed: bool = False) -> dict:
+def _deal(
+    ext: str,
+    at: str,
+    contact: str | None = None,
+    company: str | None = None,
+    is_closed: bool = False,
+) -> dict:
     assoc = []
     if contact:
         assoc.append({"object": "contact", "external_id": contact})
     if company:
         assoc.append({"object": "company", "external_id": company})
-    return ev("record", at, object="deal", external_id=ext,
-              properties={"name": ext, "is_closed": is_closed}, associations=assoc)
+    return ev(
+        "record",
+        at,
+        object="deal",
+        external_id=ext,
+        properties={"name": ext, "is_closed": is_closed},
+        associations=assoc,
+    )
 
 
 def test_most_recent_open_deal_and_manual_mode(workspace: Workspace) -> None:
@@ -365,7 +460,12 @@ def test_record_matching_by_email_domain_and_placeholders(workspace: Workspace) 
     run(
         workspace,
         contact("p-1", email="Kim@Globex.test"),
-        ev("record", object="company", external_id="a-1", properties={"domain": "https://www.globex.test/"}),
+        ev(
+            "record",
+            object="company",
+            external_id="a-1",
+            properties={"domain": "https://www.globex.test/"},
+        ),
     )
     run(
         workspace,
@@ -374,7 +474,10 @@ def test_record_matching_by_email_domain_and_placeholders(workspace: Workspace) 
     )
     found = workspace.find(email="KIM@globex.test")
     assert len(found) == 1 and found[0]["owner_id"] == "101"
-    assert workspace.find(domain="www.globex.test")[0]["id"] == record_by_external(workspace, "acc-9")["id"]
+    assert (
+        workspace.find(domain="www.globex.test")[0]["id"]
+        == record_by_external(workspace, "acc-9")["id"]
+    )
 
 
 def test_events_apply_in_arrival_order_not_by_time(workspace: Workspace) -> None:
@@ -386,7 +489,10 @@ def test_events_apply_in_arrival_order_not_by_time(workspace: Workspace) -> None
     )
     kim = record_by_external(workspace, "p-1")
     assert kim["owner_id"] == "102"
-    assert [h["at"] for h in kim["owner_history"]] == ["2026-11-05T00:00:00.000Z", "2026-11-01T00:00:00.000Z"]
+    assert [h["at"] for h in kim["owner_history"]] == [
+        "2026-11-05T00:00:00.000Z",
+        "2026-11-01T00:00:00.000Z",
+    ]
 
 
 def test_redelivery_is_not_applied_twice(workspace: Workspace) -> None:
@@ -399,10 +505,18 @@ def test_redelivery_is_not_applied_twice(workspace: Workspace) -> None:
     assert len(kim["timeline"]) == 1 and len(kim["owner_history"]) == 1
 
 
-def test_bad_lines_go_to_dead_letters_and_good_lines_apply(workspace: Workspace, tmp_path: Path) -> None:
+def test_bad_lines_go_to_dead_letters_and_good_lines_apply(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     setup(workspace)
     good = json.dumps(contact("p-1", owner="u-1"))
-    lines = [good, "{not json", json.dumps({"id": "x", "type": "record"}), "", json.dumps(call("c-1", "p-1"))]
+    lines = [
+        good,
+        "{not json",
+        json.dumps({"id": "x", "type": "record"}),
+        "",
+        json.dumps(call("c-1", "p-1")),
+    ]
     summary = workspace.ingest("dialer", lines, source="in.jsonl")
     assert summary.accepted == 2 and not summary.ok
     assert [d.where for d in summary.dead_letters] == ["in.jsonl:2", "in.jsonl:3"]
@@ -415,7 +529,12 @@ def test_bad_lines_go_to_dead_letters_and_good_lines_apply(workspace: Workspace,
 def test_assign_on_activity_fills_an_empty_owner(workspace: Workspace) -> None:
     setup(workspace, ownership={"assign_on_activity": True})
     run(workspace, contact("p-1"), contact("p-2", owner="u-9"))
-    run(workspace, call("c-1", "p-1", owner="u-1"), call("c-2", "p-2", owner="u-1"), call("c-3", "p-3", owner="stranger"))
+    run(
+        workspace,
+        call("c-1", "p-1", owner="u-1"),
+        call("c-2", "p-2", owner="u-1"),
+        call("c-3", "p-3", owner="stranger"),
+    )
     assert owner_of(workspace, "p-1") == "101"
     assert owner_of(workspace, "p-2") == "102"  # already owned: untouched
     assert owner_of(workspace, "p-3") is None  # unmapped reps never assign
@@ -425,12 +544,21 @@ def test_assign_on_activity_fills_an_empty_owner(workspace: Workspace) -> None:
 
 def test_activity_owner_is_the_mapped_rep(workspace: Workspace) -> None:
     setup(workspace, users={"unmapped": {"policy": "fallback", "owner": "104"}})
-    run(workspace, contact("p-1", owner="u-1"), call("c-1", "p-1", owner="u-9"), call("c-2", "p-1", owner="zz"))
-    owners = {i["external_id"]: i["owner_id"] for i in record_by_external(workspace, "p-1")["timeline"]}
+    run(
+        workspace,
+        contact("p-1", owner="u-1"),
+        call("c-1", "p-1", owner="u-9"),
+        call("c-2", "p-1", owner="zz"),
+    )
+    owners = {
+        i["external_id"]: i["owner_id"] for i in record_by_external(workspace, "p-1")["timeline"]
+    }
     assert owners == {"c-1": "102", "c-2": "104"}
 
 
-def test_a_batch_that_breaks_is_retried_event_by_event(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_that_breaks_is_retried_event_by_event(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unexpected failure in one event dead-letters that event; its neighbours apply."""
     from leadsync import engine
 
@@ -443,7 +571,12 @@ def test_a_batch_that_breaks_is_retried_event_by_event(workspace: Workspace, mon
         return original(self, event, settings)
 
     monkeypatch.setattr(engine.BatchState, "apply_record", explode_on_p2)
-    summary = run(workspace, contact("p-1", owner="u-1"), contact("p-2", owner="u-1"), contact("p-3", owner="u-1"))
+    summary = run(
+        workspace,
+        contact("p-1", owner="u-1"),
+        contact("p-2", owner="u-1"),
+        contact("p-3", owner="u-1"),
+    )
     assert [f.error for f in summary.failed] == ["RuntimeError: boom"]
     assert owner_of(workspace, "p-1") == "101" and owner_of(workspace, "p-3") == "101"
     assert workspace.find(external="dialer:p-2") == []

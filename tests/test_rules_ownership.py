@@ -12,17 +12,28 @@ EARLIER = "2026-11-09T12:00:00.000Z"
 LATER = "2026-11-11T12:00:00.000Z"
 
 MAPPED = MappingResult("102", True, "rep u-2 maps to 102 by email bo@acme.test")
-FALLBACK = MappingResult("103", False, "rep u-7 has no known email, so the fallback owner 103 is used")
-LEAVE = MappingResult(None, False, "rep u-7 is not in the map, and the unmapped policy is leave", True)
+FALLBACK = MappingResult(
+    "103", False, "rep u-7 has no known email, so the fallback owner 103 is used"
+)
+LEAVE = MappingResult(
+    None, False, "rep u-7 is not in the map, and the unmapped policy is leave", True
+)
 ROUND_ROBIN = MappingResult(None, False, "rep u-7 …, so team sdr takes it", round_robin_team="sdr")
 INACTIVE = MappingResult(
-    None, False, "rep u-3 matches owner 104 by email, who is inactive, and the policy is leave", True
+    None,
+    False,
+    "rep u-3 matches owner 104 by email, who is inactive, and the policy is leave",
+    True,
 )
 
 NEW = OwnerContext(RecordType.CONTACT, is_new=True, owner_id=None)
 EMPTY = OwnerContext(RecordType.CONTACT, is_new=False, owner_id=None, owner_changed_at=EARLIER)
 OWNED = OwnerContext(
-    RecordType.CONTACT, is_new=False, owner_id="101", owner_changed_at=EARLIER, owner_source="dialer"
+    RecordType.CONTACT,
+    is_new=False,
+    owner_id="101",
+    owner_changed_at=EARLIER,
+    owner_source="dialer",
 )
 OWNED_LATER = OwnerContext(
     RecordType.CONTACT, is_new=False, owner_id="101", owner_changed_at=LATER, owner_source="dialer"
@@ -63,11 +74,22 @@ CASES = [
     ("empty", EMPTY, MAPPED, BI, SET, "102", "had no owner"),
     # an owned record
     ("owned", OWNED, MAPPED, IW, SET, "102", "integration_wins replaces 101"),
-    ("owned", OWNED, MAPPED, FIE, KEPT, "101", "fill_if_empty and the contact already has an owner"),
+    (
+        "owned",
+        OWNED,
+        MAPPED,
+        FIE,
+        KEPT,
+        "101",
+        "fill_if_empty and the contact already has an owner",
+    ),
     ("owned", OWNED, MAPPED, NO, KEPT, "101", "never_overwrite and the contact already existed"),
     ("owned", OWNED, MAPPED, BI, SET, "102", "most recent change"),
     # an unmapped rep: leave
-    *[("leave", OWNED, LEAVE, s, IGN, "101", "unmapped policy is leave") for s in (IW, FIE, NO, BI)],
+    *[
+        ("leave", OWNED, LEAVE, s, IGN, "101", "unmapped policy is leave")
+        for s in (IW, FIE, NO, BI)
+    ],
     ("leave-new", NEW, LEAVE, FIE, IGN, None, "unmapped policy is leave"),
     # an unmapped rep: fallback
     ("fallback-owned", OWNED, FALLBACK, IW, SET, "103", "fallback owner 103"),

@@ -30,11 +30,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-records_app = typer.Typer(help="Read records, find them, and change their owner.", no_args_is_help=True)
+records_app = typer.Typer(
+    help="Read records, find them, and change their owner.", no_args_is_help=True
+)
 owners_app = typer.Typer(help="The CRM owners of the workspace.", no_args_is_help=True)
 inbox_app = typer.Typer(help="The durable inbox of events.", no_args_is_help=True)
 dead_app = typer.Typer(help="Events that could not be read or applied.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Owner changes queued for bidirectional integrations.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Owner changes queued for bidirectional integrations.", no_args_is_help=True
+)
 app.add_typer(records_app, name="records")
 app.add_typer(owners_app, name="owners")
 app.add_typer(inbox_app, name="inbox")
@@ -235,7 +239,9 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 @records_app.command("show")
 def records_show(
-    record_type: Annotated[str, typer.Argument(metavar="TYPE", help="contact, company, deal, ticket or lead.")],
+    record_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="contact, company, deal, ticket or lead.")
+    ],
     record_id: Annotated[int, typer.Argument(metavar="ID")],
     limit: Annotated[int | None, typer.Option(help="Show at most this many activities.")] = None,
     as_json: JsonOption = False,
@@ -296,7 +302,7 @@ def _print_record(record: dict[str, Any]) -> None:
         if details:
             out.print(f"      {details}", markup=False)
         if p.get("body"):
-            out.print(f"      \"{p['body']}\"", markup=False)
+            out.print(f'      "{p["body"]}"', markup=False)
         out.print(f"      associated with {links or 'nothing'}", markup=False)
 
 
@@ -327,7 +333,11 @@ def records_find(
         table.add_column(col)
     for r in found:
         table.add_row(
-            r["type"], str(r["id"]), r["owner_id"] or "-", r["name"] or "", r["email"] or r["domain"] or ""
+            r["type"],
+            str(r["id"]),
+            r["owner_id"] or "-",
+            r["name"] or "",
+            r["email"] or r["domain"] or "",
         )
     out.print(table)
 
@@ -336,7 +346,9 @@ def records_find(
 def records_set_owner(
     record_type: Annotated[str, typer.Argument(metavar="TYPE")],
     record_id: Annotated[int, typer.Argument(metavar="ID")],
-    owner_id: Annotated[str, typer.Argument(metavar="OWNER_ID", help="An owner id, or none to clear.")],
+    owner_id: Annotated[
+        str, typer.Argument(metavar="OWNER_ID", help="An owner id, or none to clear.")
+    ],
     at: Annotated[
         str | None, typer.Option(help="When the person made the change (ISO 8601; default now).")
     ] = None,
@@ -437,7 +449,9 @@ def dead_letters_list(
         table.add_column(col, overflow="fold")
     for r in rows:
         where = f"{r['source'] or ''}:{r['line_no']}" if r["line_no"] else (r["source"] or "")
-        table.add_row(str(r["id"]), r["integration"], display_ts(r["received_at"]), where, r["error"])
+        table.add_row(
+            str(r["id"]), r["integration"], display_ts(r["received_at"]), where, r["error"]
+        )
     out.print(table)
 
 
@@ -454,7 +468,16 @@ def outbox_list(
         _print_json(rows)
         return
     table = Table()
-    for col in ("id", "integration", "record", "external id", "owner", "external owner", "from", "status"):
+    for col in (
+        "id",
+        "integration",
+        "record",
+        "external id",
+        "owner",
+        "external owner",
+        "from",
+        "status",
+    ):
         table.add_column(col)
     for r in rows:
         table.add_row(

@@ -203,7 +203,9 @@ class BatchState:
         self.links: dict[int, set[int]] = defaultdict(set)
         self.primary: dict[int, int] = {}
         self.known_links: set[tuple[int, int]] = set()
-        direct = set(self.identity.values()) | set(self.by_email.values()) | set(self.by_domain.values())
+        direct = (
+            set(self.identity.values()) | set(self.by_email.values()) | set(self.by_domain.values())
+        )
         self._load_records(direct)
         self._load_neighbourhood(direct)
 
@@ -268,7 +270,9 @@ class BatchState:
             neighbours.add(right)
         self._load_records(neighbours)
         companies = {
-            i for i in ids | neighbours if i in self.records and self.records[i].type is RecordType.COMPANY
+            i
+            for i in ids | neighbours
+            if i in self.records and self.records[i].type is RecordType.COMPANY
         }
         deals: set[int] = set()
         for row in store.load_deal_links_to(self.connection, companies):
@@ -363,7 +367,9 @@ class BatchState:
                 current = self.by_email.get(email)
                 self.by_email[email] = record.id if current is None else min(current, record.id)
             first, last = props.get("firstname"), props.get("lastname")
-            record.name = " ".join(str(p) for p in (first, last) if p) or props.get("name") or record.name
+            record.name = (
+                " ".join(str(p) for p in (first, last) if p) or props.get("name") or record.name
+            )
         elif record.type is RecordType.COMPANY:
             domain = props.get("domain")
             if domain and domain != record.domain:
@@ -664,9 +670,7 @@ class BatchState:
         ]
         deleted_existing = [a.id for a in all_activities if a.deleted and not a.new]
         store.delete_activities(c, deleted_existing)
-        store.insert_activities(
-            c, [a.row for a in self.new_activities if not a.deleted]
-        )
+        store.insert_activities(c, [a.row for a in self.new_activities if not a.deleted])
         store.update_activities(
             c, [a.row for a in all_activities if a.dirty and not a.new and not a.deleted]
         )
@@ -721,7 +725,9 @@ def _decision_row(d: OwnerDecision) -> dict[str, Any]:
     }
 
 
-def external_owner_id(settings: IntegrationSettings, owner: str | None, rules: WorkspaceRules) -> str | None:
+def external_owner_id(
+    settings: IntegrationSettings, owner: str | None, rules: WorkspaceRules
+) -> str | None:
     """The external user an owner is in an integration: the explicit map, else the directory
     entry with the owner's email."""
     if owner is None:
@@ -747,9 +753,7 @@ def outbox_rows(
     """Owner changes to send to every bidirectional integration that knows the record, except
     the integration the change came from (no echo)."""
     targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
-    relevant = [
-        d for d in changes if targets_by_type[d.record_type] - {d.integration or ""}
-    ]
+    relevant = [d for d in changes if targets_by_type[d.record_type] - {d.integration or ""}]
     if not relevant:
         return []
     known: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -784,7 +788,9 @@ def outbox_rows(
     return rows
 
 
-def apply_batch(connection: Connection, rules: WorkspaceRules, events: Sequence[Event]) -> BatchResult:
+def apply_batch(
+    connection: Connection, rules: WorkspaceRules, events: Sequence[Event]
+) -> BatchResult:
     """Decide and write one batch of events, in arrival order, inside the caller's transaction."""
     state = BatchState(connection, rules, events)
     for event in events:

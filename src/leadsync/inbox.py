@@ -73,7 +73,12 @@ class IngestSummary:
 
 
 def _dead_letter_row(
-    integration: str, source: str | None, line_no: int | None, raw: str, error: str, at: str,
+    integration: str,
+    source: str | None,
+    line_no: int | None,
+    raw: str,
+    error: str,
+    at: str,
     event_id: str | None = None,
 ) -> dict[str, Any]:
     return {
@@ -152,9 +157,7 @@ def append(
     summary.accepted += len(rows)
 
 
-def _parse_row(
-    row: Mapping[str, Any], rules: WorkspaceRules, parsed: Mapping[int, Event]
-) -> Event:
+def _parse_row(row: Mapping[str, Any], rules: WorkspaceRules, parsed: Mapping[int, Event]) -> Event:
     seq = int(row["seq"])
     cached = parsed.get(seq)
     integration = row["integration"]

@@ -142,9 +142,7 @@ class Workspace:
         """Write events to the durable inbox, then apply them; see :mod:`leadsync.inbox`."""
         rules = self.rules()
         self.integration(integration, rules)
-        return inbox.ingest(
-            self.engine, rules, integration, lines, source, batch_size, on_progress
-        )
+        return inbox.ingest(self.engine, rules, integration, lines, source, batch_size, on_progress)
 
     def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> BatchResult:
         """Apply whatever the inbox still holds as pending (after a crash, or from intake)."""
@@ -152,7 +150,9 @@ class Workspace:
 
     # --------------------------------------------------------------------- records
 
-    def record(self, record_type: RecordType | str, record_id: int, limit: int | None = None) -> dict[str, Any]:
+    def record(
+        self, record_type: RecordType | str, record_id: int, limit: int | None = None
+    ) -> dict[str, Any]:
         """A record with its owner history and timeline (the JSON of ``records show``)."""
         rtype = RecordType(record_type)
         with self.engine.connect() as connection:
@@ -315,7 +315,9 @@ class Workspace:
                 member_of.setdefault(m, []).append(team)
         return [{**r, "teams": member_of.get(r["id"], [])} for r in rows]
 
-    def dead_letters(self, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def dead_letters(
+        self, integration: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             return views.dead_letter_rows(connection, integration, limit)
 

@@ -74,9 +74,7 @@ def choose_associations(
     return chosen
 
 
-def _primary_record(
-    named: Sequence[tuple[int, RecordType]], preferred: RecordType
-) -> int | None:
+def _primary_record(named: Sequence[tuple[int, RecordType]], preferred: RecordType) -> int | None:
     for rid, rtype in named:
         if rtype is preferred:
             return rid

@@ -105,7 +105,9 @@ def map_external_user(
             email = email.strip().lower()
             owner_id = directory.active_by_email.get(email)
             if owner_id is not None:
-                return MappingResult(owner_id, True, f"rep {rep} maps to {owner_id} by email {email}")
+                return MappingResult(
+                    owner_id, True, f"rep {rep} maps to {owner_id} by email {email}"
+                )
             inactive = next(
                 (o.id for o in directory.owners.values() if o.email.strip().lower() == email),
                 None,
@@ -114,7 +116,9 @@ def map_external_user(
                 return _unmapped(
                     rep, f"matches owner {inactive} by email, who is inactive", users, directory
                 )
-            return _unmapped(rep, f"has email {email}, which matches no active owner", users, directory)
+            return _unmapped(
+                rep, f"has email {email}, which matches no active owner", users, directory
+            )
         return _unmapped(rep, "has no known email and is not in the map", users, directory)
     return _unmapped(rep, "is not in the map (auto_match is none)", users, directory)
 

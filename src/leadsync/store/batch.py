@@ -40,7 +40,9 @@ ROUND_ROBIN_PREFIX = "rr:"
 def lock_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
     """Lock and read the named counters (created at 0 when missing), in a stable order."""
     names = sorted(set(names))
-    connection.execute(insert_ignore(connection, counters), [{"name": n, "value": 0} for n in names])
+    connection.execute(
+        insert_ignore(connection, counters), [{"name": n, "value": 0} for n in names]
+    )
     connection.execute(
         sa.update(counters).where(counters.c.name.in_(names)).values(value=counters.c.value)
     )
@@ -105,7 +107,9 @@ def load_identities_of_records(
     return out
 
 
-def load_ids_by_key(connection: Connection, column: sa.Column[Any], rtype: str, values: Collection[str]) -> dict[str, int]:
+def load_ids_by_key(
+    connection: Connection, column: sa.Column[Any], rtype: str, values: Collection[str]
+) -> dict[str, int]:
     """Lowest record id per email (contacts) or domain (companies)."""
     found: dict[str, int] = {}
     for chunk in chunked(sorted(values)):
@@ -159,7 +163,9 @@ def load_activities(
             out.extend(
                 connection.execute(
                     sa.select(t).where(
-                        t.c.integration == integration, t.c.type == atype, t.c.external_id.in_(chunk)
+                        t.c.integration == integration,
+                        t.c.type == atype,
+                        t.c.external_id.in_(chunk),
                     )
                 )
             )
@@ -178,7 +184,9 @@ def load_learned_emails(
         for chunk in chunked(sorted(ids)):
             rows = connection.execute(
                 sa.select(t.c.external_id, t.c.email).where(
-                    t.c.integration == integration, t.c.external_id.in_(chunk), t.c.email.is_not(None)
+                    t.c.integration == integration,
+                    t.c.external_id.in_(chunk),
+                    t.c.email.is_not(None),
                 )
             )
             out.update({(integration, ext): email for ext, email in rows})
@@ -188,12 +196,16 @@ def load_learned_emails(
 # ----------------------------------------------------------------------------- writes
 
 
-def _ignore_many(connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def _ignore_many(
+    connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
     if rows:
         connection.execute(insert_ignore(connection, table), list(rows))
 
 
-def _insert_many(connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def _insert_many(
+    connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
     if rows:
         connection.execute(sa.insert(table), list(rows))
 
@@ -273,6 +285,9 @@ def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, An
         ["integration", "external_id"],
         {
             "email": lambda ex: sa.func.coalesce(ex.email, t.c.email),
+            "first_seen_at": lambda ex: sa.case(
+                (ex.first_seen_at < t.c.first_seen_at, ex.first_seen_at), else_=t.c.first_seen_at
+            ),
             "last_seen_at": lambda ex: sa.case(
                 (ex.last_seen_at > t.c.last_seen_at, ex.last_seen_at), else_=t.c.last_seen_at
             ),

@@ -125,7 +125,9 @@ def replace_config(
         if rows:
             connection.execute(sa.insert(team_members), rows)
 
-    old_integrations = {name: (kind, settings) for name, kind, settings in read_integrations(connection)}
+    old_integrations = {
+        name: (kind, settings) for name, kind, settings in read_integrations(connection)
+    }
     declared_names = {r["name"] for r in integration_rows}
     for position, row in enumerate(integration_rows):
         wanted = {**row, "position": position}

@@ -108,7 +108,9 @@ def migrate(engine: Engine) -> bool:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
-        raise TransientError(f"database {redact(str(engine.url))} unreachable: {exc.orig}") from None
+        raise TransientError(
+            f"database {redact(str(engine.url))} unreachable: {exc.orig}"
+        ) from None
     return True
 
 
@@ -119,7 +121,9 @@ def insert_ignore(connection: Connection, table: sa.Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def upsert(connection: Connection, table: sa.Table, keys: Sequence[str], update: dict[str, Any]) -> Any:
+def upsert(
+    connection: Connection, table: sa.Table, keys: Sequence[str], update: dict[str, Any]
+) -> Any:
     """``INSERT ... ON CONFLICT (keys) DO UPDATE SET update`` for the connection's dialect.
 
     ``update`` values may use ``excluded(name)`` to refer to the proposed row.

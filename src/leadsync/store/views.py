@@ -65,7 +65,9 @@ def owner_history(connection: Connection, record_id: int) -> list[dict[str, Any]
     ]
 
 
-def timeline(connection: Connection, record_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+def timeline(
+    connection: Connection, record_id: int, limit: int | None = None
+) -> list[dict[str, Any]]:
     """The record's activities, newest first, each with every record it is associated with."""
     a, aa = activities, activity_associations
     query = (
@@ -122,9 +124,9 @@ def identities(connection: Connection, record_id: int) -> list[dict[str, str]]:
 
 def associated_records(connection: Connection, record_id: int) -> list[dict[str, Any]]:
     t = record_associations
-    left = sa.select(
-        t.c.right_id.label("id"), t.c.right_type.label("type"), t.c.is_primary
-    ).where(t.c.left_id == record_id)
+    left = sa.select(t.c.right_id.label("id"), t.c.right_type.label("type"), t.c.is_primary).where(
+        t.c.left_id == record_id
+    )
     right = sa.select(
         t.c.left_id.label("id"), t.c.left_type.label("type"), sa.false().label("is_primary")
     ).where(t.c.right_id == record_id)
@@ -174,10 +176,14 @@ def inbox_counts(connection: Connection) -> list[dict[str, Any]]:
         .group_by(inbox.c.integration, inbox.c.status)
         .order_by(inbox.c.integration, inbox.c.status)
     )
-    return [{"integration": i, "status": s, "count": int(n)} for i, s, n in connection.execute(query)]
+    return [
+        {"integration": i, "status": s, "count": int(n)} for i, s, n in connection.execute(query)
+    ]
 
 
-def outbox_rows(connection: Connection, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def outbox_rows(
+    connection: Connection, integration: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     query = sa.select(outbox).order_by(outbox.c.id).limit(limit)
     if integration is not None:
         query = query.where(outbox.c.integration == integration)
