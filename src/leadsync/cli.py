@@ -39,7 +39,11 @@ dead_app = typer.Typer(help="Events that could not be read or applied.", no_args
 outbox_app = typer.Typer(
     help="Owner changes queued for bidirectional integrations.", no_args_is_help=True
 )
+decisions_app = typer.Typer(help="Owner decisions and their reasons.", no_args_is_help=True)
+activities_app = typer.Typer(help="Activities received from integrations.", no_args_is_help=True)
 app.add_typer(records_app, name="records")
+app.add_typer(decisions_app, name="decisions")
+app.add_typer(activities_app, name="activities")
 app.add_typer(owners_app, name="owners")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(dead_app, name="dead-letters")
@@ -489,6 +493,58 @@ def outbox_list(
             r["external_owner_id"] or "?",
             r["source"],
             r["status"],
+        )
+    out.print(table)
+
+
+@decisions_app.command("list")
+def decisions_list(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="Only set, kept or ignored.")] = None,
+    flagged: Annotated[bool, typer.Option(help="Only decisions about unmapped reps.")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest owner decisions across all records, each with its reason."""
+    with _errors(), _workspace() as ws:
+        if outcome is not None and outcome not in ("set", "kept", "ignored"):
+            raise UserError(f"--outcome {outcome!r} is not allowed; allowed: set, kept, ignored")
+        rows = ws.decisions(integration, outcome, flagged, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        who = r["integration"] or "a person in the CRM"
+        out.print(
+            f"{display_ts(r['at'])}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
+            f"by {who} ({r['strategy']}){'  [flagged]' if r['flagged'] else ''}",
+            markup=False,
+        )
+        out.print(f"    {r['reason']}", markup=False)
+
+
+@activities_app.command("skipped")
+def activities_skipped(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Activities that were received but not created, and why."""
+    with _errors(), _workspace() as ws:
+        rows = ws.skipped_activities(integration, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("when", "integration", "type", "external id", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            display_ts(r["occurred_at"]),
+            r["integration"],
+            r["type"],
+            r["external_id"] or "-",
+            r["reason"],
         )
     out.print(table)
 

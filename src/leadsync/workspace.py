@@ -328,3 +328,21 @@ class Workspace:
     def outbox(self, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             return views.outbox_rows(connection, integration, limit)
+
+    def decisions(
+        self,
+        integration: str | None = None,
+        outcome: Outcome | str | None = None,
+        flagged: bool = False,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The newest owner decisions across records (each with its reason)."""
+        wanted = Outcome(outcome).value if outcome is not None else None
+        with self.engine.connect() as connection:
+            return views.decision_rows(connection, integration, wanted, flagged, limit)
+
+    def skipped_activities(
+        self, integration: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return views.skipped_rows(connection, integration, limit)

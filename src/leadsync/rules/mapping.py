@@ -116,9 +116,12 @@ def map_external_user(
                 return _unmapped(
                     rep, f"matches owner {inactive} by email, who is inactive", users, directory
                 )
-            return _unmapped(
-                rep, f"has email {email}, which matches no active owner", users, directory
+            why = (
+                "matches no active owner by email"
+                if ref.email == email
+                else f"has email {email}, which matches no active owner"
             )
+            return _unmapped(rep, why, users, directory)
         return _unmapped(rep, "has no known email and is not in the map", users, directory)
     return _unmapped(rep, "is not in the map (auto_match is none)", users, directory)
 

@@ -116,7 +116,7 @@ task          due             an ISO 8601 time with offset, or a date ``YYYY-MM-
                               (that day at 00:00 UTC)
 note          body            a string of at most 65,536 characters
 ============  ==============  =======================================================
-"""  # noqa: E501 (the example lines are JSONL: one event per line)
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from leadsync.store.schema import (
     activities,
     activity_associations,
+    activity_skips,
     dead_letters,
     inbox,
     outbox,
@@ -187,4 +188,34 @@ def outbox_rows(
     query = sa.select(outbox).order_by(outbox.c.id).limit(limit)
     if integration is not None:
         query = query.where(outbox.c.integration == integration)
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def decision_rows(
+    connection: Connection,
+    integration: str | None = None,
+    outcome: str | None = None,
+    flagged: bool = False,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest owner decisions across records, optionally narrowed."""
+    t = owner_decisions
+    query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+    if integration is not None:
+        query = query.where(t.c.integration == integration)
+    if outcome is not None:
+        query = query.where(t.c.outcome == outcome)
+    if flagged:
+        query = query.where(t.c.flagged.is_(True))
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def skipped_rows(
+    connection: Connection, integration: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The newest activities that were received but not created, with why."""
+    t = activity_skips
+    query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+    if integration is not None:
+        query = query.where(t.c.integration == integration)
     return [dict(r._mapping) for r in connection.execute(query)]

@@ -1,0 +1,269 @@
+"""The command line as a user meets it: exit codes, messages, --json, and the config round trip."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from tests.helpers import snapshot
+
+EXAMPLE = """\
+owners:
+  - {id: "101", email: ana@acme.test, first_name: Ana, last_name: Ng}
+  - {id: "102", email: bo@acme.test, first_name: Bo, last_name: Li}
+  - {id: "103", email: cy@acme.test, first_name: Cy, last_name: Oh, active: false}
+teams:
+  sdr: ["101", "102"]
+integrations:
+  dialer:
+    kind: generic
+    users:
+      auto_match: email            # or: none
+      map: {"u-9": "102"}          # external user id -> owner id; beats auto-match
+      directory:                   # external users the tool has
+        - {id: "u-1", email: ANA@acme.test}
+        - {id: "u-3", email: cy@acme.test}
+      unmapped: {policy: round_robin, team: sdr}   # leave | fallback (owner: ID) | round_robin (team: NAME)
+    ownership:
+      default: fill_if_empty       # integration_wins | fill_if_empty | never_overwrite | bidirectional
+      deal: never_overwrite        # per record type
+      protect_manual_days: 14
+      assign_on_activity: false    # true: an activity by a mapped rep fills an empty record owner
+    activities:
+      call: {enabled: true, min_duration_s: 10, skip_outcomes: [no_answer, busy]}
+      email: {enabled: false}
+      meeting: true
+      note: true
+      task: true
+    associations:
+      mode: automatic              # manual: only the records the event names
+      primary: contact             # or: lead
+      company: primary             # none | primary (the contact's primary company)
+      deal: most_recent_open       # none | most_recent_open | all_open
+      max_deals: 5
+"""
+
+EVENTS = """\
+{"id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact", "external_id": "p-1", "properties": {"email": "kim@globex.test", "firstname": "Kim"}, "owner": "u-1", "associations": [{"object": "company", "external_id": "a-1"}]}
+{"id": "e2", "occurred_at": "2026-11-01T09:05:00Z", "type": "owner", "object": "contact", "external_id": "p-1", "owner": {"id": "u-2", "email": "bo@acme.test"}}
+{"id": "e3", "occurred_at": "2026-11-01T09:10:00Z", "type": "activity", "activity": "call", "external_id": "c-1", "owner": "u-1", "properties": {"direction": "outbound", "duration_s": 95, "outcome": "connected", "body": "Intro call"}, "associations": [{"object": "contact", "external_id": "p-1"}]}
+{"id": "e4", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "deal", "external_id": "d-1", "properties": {"name": "Globex renewal", "stage": "qualified", "is_closed": false}, "associations": [{"object": "contact", "external_id": "p-1"}]}
+"""
+
+
+class Cli:
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        return self.runner.invoke(app, ["--db", self.db_url, *args], input=input)
+
+    def json(self, *args: str) -> Any:
+        result = self(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(db_url: str) -> Cli:
+    return Cli(db_url)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "leadsync.yaml").write_text(EXAMPLE)
+    (tmp_path / "events.jsonl").write_text(EVENTS)
+    return tmp_path
+
+
+def test_apply_is_idempotent_and_export_round_trips(cli: Cli, files: Path) -> None:
+    first = cli.json("apply", str(files / "leadsync.yaml"))
+    assert first["changed"] and first["owners_added"] == ["101", "102", "103"]
+    again = cli("apply", str(files / "leadsync.yaml"))
+    assert again.exit_code == 0 and "no changes" in again.stdout
+
+    exported = cli("export")
+    assert exported.exit_code == 0
+    (files / "exported.yaml").write_text(exported.stdout)
+    assert cli.json("apply", str(files / "exported.yaml"))["changed"] is False
+    assert "kind: generic" in exported.stdout and "min_duration_s: 10" in exported.stdout
+    assert cli("export").stdout == exported.stdout
+
+
+def test_a_bad_config_names_file_line_and_key_and_changes_nothing(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    from leadsync.workspace import Workspace
+
+    with Workspace(cli.db_url) as ws:
+        before = ws.export_config()
+    bad = EXAMPLE.replace("default: fill_if_empty", "default: fill_if_emty").replace(
+        'map: {"u-9": "102"}', 'map: {"u-9": "999"}'
+    )
+    bad = bad.replace(
+        '  - {id: "103", email: cy@acme.test, first_name: Cy, last_name: Oh, active: false}\n', ""
+    )
+    (files / "bad.yaml").write_text(bad)
+    result = cli("apply", str(files / "bad.yaml"))
+    assert result.exit_code == 2
+    assert "bad.yaml:" in result.stderr
+    assert "integrations.dialer.ownership.default" in result.stderr
+    assert (
+        "allowed: integration_wins, fill_if_empty, never_overwrite, bidirectional" in result.stderr
+    )
+    with Workspace(cli.db_url) as ws:
+        assert ws.export_config() == before
+
+    (files / "broken.yaml").write_text("owners: [\n  {id: 1\n")
+    broken = cli("apply", str(files / "broken.yaml"))
+    assert broken.exit_code == 2 and "broken.yaml:" in broken.stderr
+
+
+def test_ingest_show_find_and_set_owner(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    summary = cli.json("ingest", "dialer", str(files / "events.jsonl"))
+    assert summary["accepted"] == 4 and summary["owners"]["set"] == 1
+
+    [kim] = cli.json("records", "find", "--email", "KIM@globex.test")
+    assert cli.json("records", "find", "--external", "dialer:p-1") == [kim]
+    record = cli.json("records", "show", "contact", str(kim["id"]))
+    for key in ("id", "type", "owner_id", "properties", "owner_history", "timeline"):
+        assert key in record
+    for key in (
+        "at",
+        "owner_id",
+        "previous_owner_id",
+        "integration",
+        "strategy",
+        "outcome",
+        "reason",
+    ):
+        assert key in record["owner_history"][0]
+    item = record["timeline"][0]
+    for key in (
+        "id",
+        "type",
+        "occurred_at",
+        "owner_id",
+        "integration",
+        "external_id",
+        "properties",
+        "associations",
+    ):
+        assert key in item
+    assert {"type", "id"} <= set(item["associations"][0])
+
+    human = cli("records", "show", "contact", str(kim["id"]))
+    assert human.exit_code == 0
+    assert "kept 101: fill_if_empty and the contact already has an owner" in human.stdout
+
+    changed = cli.json(
+        "records", "set-owner", "contact", str(kim["id"]), "102", "--at", "2026-11-02T10:00:00Z"
+    )
+    assert changed["outcome"] == "set" and changed["owner_id"] == "102"
+    assert cli.json("records", "show", "contact", str(kim["id"]))["owner_id"] == "102"
+
+    decisions = cli.json("decisions", "list", "--outcome", "kept")
+    assert [d["outcome"] for d in decisions] == ["kept"]
+    assert cli.json("activities", "skipped") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["ingest", "nope", "events.jsonl"],
+            "unknown integration 'nope'; configured integrations: dialer",
+        ),
+        (["ingest", "dialer", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["records", "show", "contact", "999"], "no contact with id 999"),
+        (["records", "show", "person", "1"], "record type 'person' is not allowed"),
+        (["records", "set-owner", "contact", "1", "999"], "unknown owner '999'"),
+        (["records", "set-owner", "contact", "1", "103"], "owner 103 is inactive"),
+        (["records", "set-owner", "contact", "1", "101", "--at", "yesterday"], "--at 'yesterday'"),
+        (["records", "find", "--external", "p-1"], "expected INTEGRATION:EXTERNAL_ID"),
+        (["records", "find"], "give exactly one of"),
+        (["decisions", "list", "--outcome", "maybe"], "allowed: set, kept, ignored"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    cli: Cli, files: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    cli("apply", "leadsync.yaml")
+    cli("ingest", "dialer", "events.jsonl")
+    result = cli(*args)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert message in result.stderr
+
+
+def test_ingest_with_bad_lines_applies_the_rest_and_exits_2(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    lines = EVENTS.splitlines()
+    mixed = "\n".join([lines[0], '{"id": "bad", "type": "record"}', "not json", *lines[1:]]) + "\n"
+    result = cli("ingest", "dialer", "-", "--json", input=mixed)
+    assert result.exit_code == 2
+    summary = json.loads(result.stdout)
+    assert summary["accepted"] == 4
+    assert [d["where"] for d in summary["dead_letters"]] == ["<stdin>:2", "<stdin>:3"]
+    assert "occurred_at" in summary["dead_letters"][0]["error"]
+    dead = cli.json("dead-letters", "list")
+    assert {d["line_no"] for d in dead} == {2, 3}
+    assert cli.json("inbox", "status") == [
+        {"integration": "dialer", "status": "applied", "count": 4}
+    ]
+
+
+def test_reads_offer_json_and_every_command_has_help() -> None:
+    command = typer.main.get_command(app)
+
+    def walk(cmd: Any, path: list[str]) -> list[tuple[list[str], Any]]:
+        found = [(path, cmd)]
+        for name, sub in getattr(cmd, "commands", {}).items():
+            found.extend(walk(sub, [*path, name]))
+        return found
+
+    leaves = [(p, c) for p, c in walk(command, []) if not getattr(c, "commands", None)]
+    assert len(leaves) >= 15
+    for path, cmd in leaves:
+        assert cmd.help, f"leadsync {' '.join(path)} has no help text"
+    reads = {("export",), ("init",), ("demo",)}
+    for path, cmd in leaves:
+        if tuple(path) in reads or path[-1] in ("set-owner",):
+            continue
+        names = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        assert "--json" in names, f"leadsync {' '.join(path)} lacks --json"
+
+
+def test_the_installed_command_runs_the_demo(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    env = {**os.environ, "LEADSYNC_DB": f"sqlite:///{db}"}
+    exe = Path(sys.executable).with_name("leadsync")
+    first = subprocess.run([str(exe), "demo"], capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "owner history" in first.stdout and "timeline" in first.stdout
+    assert "kept 101: fill_if_empty and the contact already has an owner" in first.stdout
+    again = subprocess.run([str(exe), "demo"], capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0 and "15 duplicates" in again.stdout
+
+
+def test_ingest_twice_from_the_cli_changes_nothing(cli: Cli, files: Path) -> None:
+    from leadsync.workspace import Workspace
+
+    cli("apply", str(files / "leadsync.yaml"))
+    cli("ingest", "dialer", str(files / "events.jsonl"))
+    with Workspace(cli.db_url) as ws:
+        before = snapshot(ws)
+    result = cli.json("ingest", "dialer", str(files / "events.jsonl"))
+    assert result["duplicates"] == 4 and result["applied"] == 0
+    with Workspace(cli.db_url) as ws:
+        assert snapshot(ws) == before
