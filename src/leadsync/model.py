@@ -121,22 +121,24 @@ def format_ts(moment: datetime) -> str:
 def parse_ts(text: str) -> str:
     """Normalize an ISO 8601 time with an offset (``Z`` or ``+hh:mm``) to the fixed form.
 
-    Raises ValueError for text that is not a time or has no offset.
+    Raises ValueError for text that is not a time, has no offset, or falls outside the years
+    1000-9999 (the fixed form needs four-digit years to compare as strings).
     """
     raw = text.strip()
-    if len(raw) == 24 and raw[10] == "T" and raw.endswith("Z") and raw[19] == ".":
-        # Already canonical: the common case in replays and benchmarks.
-        try:
-            datetime.strptime(raw[:19], _TS_FORMAT)
-            int(raw[20:23])
-            return raw
-        except ValueError:
-            pass
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
-    moment = datetime.fromisoformat(raw)
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone offset (add Z or +00:00)")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-01T09:00:00Z)") from None
+    try:
+        if moment.tzinfo is None:
+            raise ValueError(f"{text!r} has no time zone offset (add Z or +00:00)")
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range") from None
+    if not 1000 <= moment.year <= 9999:
+        raise ValueError(f"{text!r} is out of range; years 1000 to 9999 are allowed")
     return format_ts(moment)
 
 
