@@ -64,21 +64,23 @@ def _sqlite_begin(connection: Connection) -> None:
 def create_db_engine(url: str | None = None) -> Engine:
     """An Engine for the workspace at ``url`` (see :func:`resolve_url`)."""
     resolved = resolve_url(url)
+    allowed = "allowed: sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
     try:
-        engine = sa.create_engine(resolved, future=True)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        backend = sa.engine.make_url(resolved).get_backend_name()
+    except sa.exc.ArgumentError:
+        raise UserError(f"database URL {redact(resolved)!r} is not a URL; {allowed}") from None
+    if backend not in ("sqlite", "postgresql"):
         raise UserError(
-            f"database URL {redact(resolved)!r} is not usable: {exc}; allowed: "
-            "sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
-        ) from None
-    if engine.dialect.name == "sqlite":
+            f"database URL {redact(resolved)!r}: {backend} is not supported; "
+            f"allowed: sqlite, postgresql ({allowed.removeprefix('allowed: ')})"
+        )
+    try:
+        engine = sa.create_engine(resolved)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise UserError(f"database URL {redact(resolved)!r} is not usable: {exc}; {allowed}") from None
+    if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
-    elif engine.dialect.name != "postgresql":
-        raise UserError(
-            f"database URL {redact(resolved)!r}: {engine.dialect.name} is not supported; "
-            "allowed: sqlite, postgresql"
-        )
     return engine
 
 
