@@ -226,7 +226,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     acts = s["activities"]
     out.print(
         f"{s['integration']}: {s['lines']} lines, {s['accepted']} accepted, "
-        f"{s['duplicates']} duplicates, {len(s['dead_letters'])} dead letters"
+        f"{s['duplicates']} duplicates, {s['dead_letter_count'] + s['failed_count']} dead letters"
     )
     out.print(
         f"applied {s['applied']} events: {s['records_created']} records created; owners "
@@ -234,8 +234,12 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"({s['flagged']} flagged); activities {acts['created']} created, "
         f"{acts['updated']} updated, {acts['skipped']} skipped"
     )
-    for dead in s["dead_letters"] + s["failed"]:
+    shown = s["dead_letters"] + s["failed"]
+    for dead in shown:
         err.print(f"dead letter: {dead['where']}: {dead['error']}", markup=False)
+    hidden = s["dead_letter_count"] + s["failed_count"] - len(shown)
+    if hidden > 0:
+        err.print(f"… and {hidden} more: leadsync dead-letters list", markup=False)
 
 
 # -------------------------------------------------------------------------- records

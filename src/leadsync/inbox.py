@@ -11,7 +11,7 @@ beside it go through.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,6 +35,27 @@ class DeadLetter:
     error: str
 
 
+class Problems:
+    """Dead letters met during a run: all counted, the first ``keep`` kept for the summary
+    (the dead-letter table holds every one), so memory stays bounded on any input."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.keep = keep
+        self.total = 0
+        self.items: list[DeadLetter] = []
+
+    def append(self, item: DeadLetter) -> None:
+        self.total += 1
+        if len(self.items) < self.keep:
+            self.items.append(item)
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[DeadLetter]:
+        return iter(self.items)
+
+
 @dataclass
 class IngestSummary:
     """What an ingest did: lines read, accepted, duplicates, dead letters, and the decisions."""
@@ -43,13 +64,13 @@ class IngestSummary:
     lines: int = 0
     accepted: int = 0
     duplicates: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    failed: list[DeadLetter] = field(default_factory=list)
+    dead_letters: Problems = field(default_factory=Problems)
+    failed: Problems = field(default_factory=Problems)
     applied: BatchResult = field(default_factory=BatchResult)
 
     @property
     def ok(self) -> bool:
-        return not self.dead_letters and not self.failed
+        return self.dead_letters.total == 0 and self.failed.total == 0
 
     def to_dict(self) -> dict[str, Any]:
         result = self.applied
@@ -67,6 +88,8 @@ class IngestSummary:
                 "updated": result.activities_updated,
                 "skipped": result.activities_skipped,
             },
+            "dead_letter_count": self.dead_letters.total,
+            "failed_count": self.failed.total,
             "dead_letters": [{"where": d.where, "error": d.error} for d in self.dead_letters],
             "failed": [{"where": d.where, "error": d.error} for d in self.failed],
         }
@@ -184,7 +207,7 @@ def drain(
     batch_size: int = DEFAULT_BATCH,
     parsed: dict[int, Event] | None = None,
     on_batch: Callable[[int], None] | None = None,
-    failures: list[DeadLetter] | None = None,
+    failures: Problems | None = None,
 ) -> BatchResult:
     """Apply every pending inbox row, oldest first, a batch at a time."""
     parsed = parsed if parsed is not None else {}
@@ -243,7 +266,7 @@ def _apply_one_by_one(
     rules: WorkspaceRules,
     rows: Sequence[Mapping[str, Any]],
     parsed: Mapping[int, Event],
-    failures: list[DeadLetter] | None,
+    failures: Problems | None,
 ) -> BatchResult:
     """Each row of a failed batch in its own transaction; the ones that fail are dead letters."""
     total = BatchResult()
@@ -275,7 +298,7 @@ def _apply_one_by_one(
 def _fail_rows(
     connection: sa.Connection,
     failed: Iterable[tuple[Mapping[str, Any], str]],
-    failures: list[DeadLetter] | None,
+    failures: Problems | None,
 ) -> None:
     at = now_ts()
     for row, error in failed:
