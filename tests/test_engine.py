@@ -582,3 +582,13 @@ def test_a_batch_that_breaks_is_retried_event_by_event(
     assert workspace.find(external="dialer:p-2") == []
     counts = {(r["status"]): r["count"] for r in workspace.inbox_counts()}
     assert counts == {"applied": 2, "failed": 1}
+
+
+def test_an_owner_event_creates_the_record_once(workspace: Workspace) -> None:
+    setup(workspace, ownership={"default": "never_overwrite"})
+    run(workspace, owner_event("contact", "p-1", "u-1", "2026-11-01T09:00:00Z"))
+    assert owner_of(workspace, "p-1") == "101"  # the owner event created it
+    run(workspace, contact("p-1", owner="u-9", email="kim@globex.test"))
+    assert owner_of(workspace, "p-1") == "101"  # not created a second time
+    last = record_by_external(workspace, "p-1")["owner_history"][-1]
+    assert last["outcome"] == "kept" and "never_overwrite" in last["reason"]

@@ -24,7 +24,9 @@ def test_migrations_create_exactly_the_declared_schema(db_url: str) -> None:
         engine.dispose()
 
 
-def test_database_urls_are_resolved_and_passwords_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_urls_are_resolved_and_passwords_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("LEADSYNC_DB", raising=False)
     assert resolve_url(None) == "sqlite:///leadsync.db"
     monkeypatch.setenv("LEADSYNC_DB", "postgresql://u:secret@h/db")

@@ -55,6 +55,7 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "due": "due_at",
 }
 COLUMN_PROPERTIES = {column: prop for prop, column in ACTIVITY_COLUMNS.items()}
+RECORD_TYPES = {t.value: t for t in RecordType}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,15 @@ class RecordState:
     new: bool = False
     dirty: bool = False
 
+    def awaits_first_owner(self) -> bool:
+        """A placeholder nobody has given an owner yet: its first event counts as creating it
+        (for ``never_overwrite`` and the other strategies' "new record" case)."""
+        return self.placeholder and self.owner_changed_at is None
+
     def row(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "type": self.type.value,
+            "type": self.type._value_,
             "owner_id": self.owner_id,
             "email": self.email,
             "domain": self.domain,
@@ -170,7 +176,7 @@ class BatchState:
             refs.extend((event.integration, ref) for ref in event.associations)
             if event.type is EventType.ACTIVITY and event.external_id is not None:
                 assert event.activity is not None
-                activity_keys.add((event.integration, event.activity.value, event.external_id))
+                activity_keys.add((event.integration, event.activity._value_, event.external_id))
             if event.owner is not None and event.owner.id is not None:
                 rep_keys.add((event.integration, event.owner.id))
 
@@ -185,7 +191,7 @@ class BatchState:
 
         self.identity = store.load_identities(
             connection,
-            {(i, r.type.value, r.external_id) for i, r in refs if r.external_id is not None},
+            {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},
         )
         self.by_email = store.load_ids_by_key(
             connection,
@@ -215,6 +221,8 @@ class BatchState:
             key = (data["integration"], data["type"], data["external_id"])
             self.activities[key] = ActivityState(int(data["id"]), data)
         self.learned_emails = store.load_learned_emails(connection, rep_keys)
+        # Settings and owners do not change within a batch: one mapping per distinct rep.
+        self.mappings: dict[tuple[str, str | None, str | None, str | None], MappingResult] = {}
 
         # Writes collected while deciding.
         self.new_identities: list[dict[str, Any]] = []
@@ -231,25 +239,41 @@ class BatchState:
 
     def _load_records(self, ids: Iterable[int]) -> None:
         missing = {i for i in ids if i not in self.records}
-        for row in store.load_records(self.connection, missing):
-            m = row._mapping
-            self.records[int(m["id"])] = RecordState(
-                id=int(m["id"]),
-                type=RecordType(m["type"]),
-                owner_id=m["owner_id"],
-                email=m["email"],
-                domain=m["domain"],
-                name=m["name"],
-                stage=m["stage"],
-                is_closed=m["is_closed"],
-                properties=dict(m["properties"] or {}),
-                placeholder=bool(m["placeholder"]),
-                created_at=m["created_at"],
-                updated_at=m["updated_at"],
-                created_by=m["created_by"],
-                owner_changed_at=m["owner_changed_at"],
-                owner_source=m["owner_source"],
-                manual_owner_at=m["manual_owner_at"],
+        for (
+            rid,
+            rtype,
+            owner_id,
+            email,
+            domain,
+            name,
+            stage,
+            is_closed,
+            properties,
+            placeholder,
+            created_at,
+            updated_at,
+            created_by,
+            owner_changed_at,
+            owner_source,
+            manual_owner_at,
+        ) in store.load_records(self.connection, missing):
+            self.records[rid] = RecordState(
+                rid,
+                RECORD_TYPES[rtype],
+                owner_id,
+                email,
+                domain,
+                name,
+                stage,
+                is_closed,
+                properties or {},
+                bool(placeholder),
+                created_at,
+                updated_at,
+                created_by,
+                owner_changed_at,
+                owner_source,
+                manual_owner_at,
             )
 
     def _remember_link(self, left: int, right: int, is_primary: bool) -> None:
@@ -306,7 +330,7 @@ class BatchState:
         record_id: int | None = None
         key = None
         if ref.external_id is not None:
-            key = (integration, ref.type.value, ref.external_id)
+            key = (integration, ref.type._value_, ref.external_id)
             record_id = self.identity.get(key)
         if record_id is None:
             email, domain = _email_key(ref), _domain_key(ref)
@@ -404,8 +428,8 @@ class BatchState:
             {
                 "left_id": left.id,
                 "right_id": right.id,
-                "left_type": left.type.value,
-                "right_type": right.type.value,
+                "left_type": left.type._value_,
+                "right_type": right.type._value_,
                 "is_primary": is_primary,
             }
         )
@@ -418,12 +442,16 @@ class BatchState:
     def map_rep(self, event: Event, settings: IntegrationSettings) -> MappingResult | None:
         if event.owner is None:
             return None
+        rep = event.owner
         learned = (
-            self.learned_emails.get((event.integration, event.owner.id))
-            if event.owner.id is not None
-            else None
+            self.learned_emails.get((event.integration, rep.id)) if rep.id is not None else None
         )
-        return map_external_user(event.owner, settings.users, self.rules.directory, learned)
+        key = (event.integration, rep.id, rep.email, learned)
+        mapping = self.mappings.get(key)
+        if mapping is None:
+            mapping = map_external_user(rep, settings.users, self.rules.directory, learned)
+            self.mappings[key] = mapping
+        return mapping
 
     def learn_rep(self, event: Event) -> None:
         rep = event.owner
@@ -478,7 +506,7 @@ class BatchState:
             record_type=record.type,
             event_id=event.id,
             integration=event.integration,
-            strategy=label or strategy.value,
+            strategy=label or strategy._value_,
             at=event.occurred_at,
             previous_owner_id=record.owner_id,
             proposed_owner_id=verdict.proposed_owner_id,
@@ -489,7 +517,7 @@ class BatchState:
             flagged=verdict.flagged,
         )
         self.decisions.append(decision)
-        self.result.owners[verdict.outcome.value] += 1
+        self.result.owners[verdict.outcome._value_] += 1
         if verdict.flagged:
             self.result.flagged += 1
         if verdict.outcome is Outcome.SET:
@@ -518,7 +546,7 @@ class BatchState:
         subject = event.subject_ref()
         assert subject is not None
         record, created = self.resolve(event.integration, subject, event.occurred_at)
-        is_new = created or record.placeholder
+        is_new = created or record.awaits_first_owner()
         if event.type is EventType.RECORD:
             self.fill_record(record, event.properties, event.occurred_at)
         else:
@@ -541,7 +569,7 @@ class BatchState:
     def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
         assert event.activity is not None
         key = (
-            (event.integration, event.activity.value, event.external_id)
+            (event.integration, event.activity._value_, event.external_id)
             if event.external_id is not None
             else None
         )
@@ -584,7 +612,7 @@ class BatchState:
                 self.new_activity_links[link_key] = {
                     "activity_id": activity.id,
                     "record_id": choice.record_id,
-                    "record_type": choice.record_type.value,
+                    "record_type": choice.record_type._value_,
                     "source": choice.source,
                 }
         for record, created in named:
@@ -602,7 +630,7 @@ class BatchState:
                 )
                 self.decide(
                     record,
-                    created or record.placeholder,
+                    created or record.awaits_first_owner(),
                     event,
                     rule,
                     settings.ownership.protect_manual_days,
@@ -637,7 +665,7 @@ class BatchState:
             return existing
         row = {
             "id": self.next_activity_id,
-            "type": event.activity.value,
+            "type": event.activity._value_,
             "integration": event.integration,
             "external_id": event.external_id,
             "event_id": event.id,
@@ -710,7 +738,7 @@ def _activity_properties(row: Mapping[str, Any]) -> dict[str, Any]:
 def _decision_row(d: OwnerDecision) -> dict[str, Any]:
     return {
         "record_id": d.record_id,
-        "record_type": d.record_type.value,
+        "record_type": d.record_type._value_,
         "event_id": d.event_id,
         "integration": d.integration,
         "strategy": d.strategy,
@@ -718,7 +746,7 @@ def _decision_row(d: OwnerDecision) -> dict[str, Any]:
         "previous_owner_id": d.previous_owner_id,
         "proposed_owner_id": d.proposed_owner_id,
         "owner_id": d.owner_id,
-        "outcome": d.outcome.value,
+        "outcome": d.outcome._value_,
         "reason": d.reason,
         "external_user": d.external_user,
         "flagged": d.flagged,

@@ -12,7 +12,7 @@ beside it go through.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -183,18 +183,14 @@ def append(
 def _parse_row(row: Mapping[str, Any], rules: WorkspaceRules, parsed: Mapping[int, Event]) -> Event:
     seq = int(row["seq"])
     cached = parsed.get(seq)
-    integration = row["integration"]
     if cached is not None:
-        return _with_seq(cached, seq)
+        return cached
+    integration = row["integration"]
     settings = rules.integrations.get(integration)
     if settings is None:
         raise EventError(f"integration {integration!r} is no longer configured", f"inbox #{seq}")
     where = f"{row['source']} (inbox #{seq})" if row["source"] else f"inbox #{seq}"
     return parser_for(settings.kind)(row["payload"], integration, seq, where)
-
-
-def _with_seq(event: Event, seq: int) -> Event:
-    return event if event.seq == seq else replace(event, seq=seq)
 
 
 class _BatchFailed(Exception):
@@ -217,7 +213,7 @@ def drain(
         try:
             with engine.begin() as connection:
                 store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-                rows = _claim(connection, batch_size)
+                rows = _claim(connection, batch_size, parsed)
                 if not rows:
                     return total
                 events, unreadable = _parse_rows(rows, rules, parsed)
@@ -227,8 +223,8 @@ def drain(
                     raise
                 except Exception as exc:
                     raise _BatchFailed from exc
-                store.mark_inbox(connection, [e.seq for e in events], "applied")
                 _fail_rows(connection, unreadable, failures)
+                store.mark_applied(connection, int(rows[0]["seq"]), int(rows[-1]["seq"]))
         except _BatchFailed:
             result = _apply_one_by_one(engine, rules, rows, parsed, failures)
         for row in rows:
@@ -238,14 +234,27 @@ def drain(
             on_batch(len(rows))
 
 
-def _claim(connection: sa.Connection, limit: int) -> list[dict[str, Any]]:
+def _claim(
+    connection: sa.Connection, limit: int, parsed: Mapping[int, Event]
+) -> list[dict[str, Any]]:
+    """The oldest pending rows; payloads are read only for events not parsed already."""
     query = (
-        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.payload, inbox.c.source)
+        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.source)
         .where(inbox.c.status == "pending")
         .order_by(inbox.c.seq)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in connection.execute(query)]
+    rows = [
+        {"seq": seq, "integration": i, "source": src} for seq, i, src in connection.execute(query)
+    ]
+    by_seq = {row["seq"]: row for row in rows if row["seq"] not in parsed}
+    for chunk in chunked(sorted(by_seq)):
+        payloads = connection.execute(
+            sa.select(inbox.c.seq, inbox.c.payload).where(inbox.c.seq.in_(chunk))
+        )
+        for seq, payload in payloads:
+            by_seq[seq]["payload"] = payload
+    return rows
 
 
 def _parse_rows(
@@ -272,10 +281,12 @@ def _apply_one_by_one(
     total = BatchResult()
     for row in rows:
         error: str | None = None
+        seq = int(row["seq"])
         try:
             with engine.begin() as connection:
                 store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-                events, unreadable = _parse_rows([row], rules, parsed)
+                [claimed] = _claim_one(connection, seq)
+                events, unreadable = _parse_rows([claimed], rules, parsed)
                 if unreadable:
                     _fail_rows(connection, unreadable, failures)
                     continue
@@ -285,14 +296,24 @@ def _apply_one_by_one(
                     raise
                 except Exception as exc:
                     raise _BatchFailed(f"{type(exc).__name__}: {exc}") from exc
-                store.mark_inbox(connection, [events[0].seq], "applied")
+                store.mark_applied(connection, seq, seq)
                 total.add(result)
         except _BatchFailed as failed:
             error = str(failed)
         if error is not None:
             with engine.begin() as connection:
-                _fail_rows(connection, [(row, error)], failures)
+                [claimed] = _claim_one(connection, seq)
+                _fail_rows(connection, [(claimed, error)], failures)
     return total
+
+
+def _claim_one(connection: sa.Connection, seq: int) -> list[dict[str, Any]]:
+    row = connection.execute(
+        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.source, inbox.c.payload).where(
+            inbox.c.seq == seq
+        )
+    ).one()
+    return [dict(row._mapping)]
 
 
 def _fail_rows(

@@ -254,7 +254,7 @@ class MappingResult:
     round_robin_team: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OwnerDecision:
     """One owner decision for one record, applied or not, with its reason."""
 
@@ -273,7 +273,7 @@ class OwnerDecision:
     flagged: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActivitySkip:
     """An activity the integration sent that was not created, and why."""
 

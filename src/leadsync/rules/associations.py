@@ -33,7 +33,7 @@ class AssociationGraph(Protocol):
     def deal_updated_at(self, deal_id: int) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChosenAssociation:
     record_id: int
     record_type: RecordType

@@ -29,7 +29,7 @@ from leadsync.model import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OwnerContext:
     """The record as the ownership rules see it, before the event."""
 
@@ -41,7 +41,7 @@ class OwnerContext:
     manual_owner_at: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     outcome: Outcome
     owner_id: str | None

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import chunked, insert_ignore, upsert
+from leadsync.store.database import in_values, insert_ignore, upsert
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -70,6 +70,10 @@ def write_counters(connection: Connection, values: Mapping[str, int]) -> None:
 # ------------------------------------------------------------------------------ loads
 
 
+def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
+    return in_values(column, values, connection.dialect.name)
+
+
 def load_identities(
     connection: Connection, keys: Iterable[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], int]:
@@ -80,14 +84,15 @@ def load_identities(
     found: dict[tuple[str, str, str], int] = {}
     t = record_identities
     for (integration, rtype), ids in grouped.items():
-        for chunk in chunked(sorted(ids)):
-            rows = connection.execute(
-                sa.select(t.c.external_id, t.c.record_id).where(
-                    t.c.integration == integration, t.c.type == rtype, t.c.external_id.in_(chunk)
-                )
+        rows = connection.execute(
+            sa.select(t.c.external_id, t.c.record_id).where(
+                t.c.integration == integration,
+                t.c.type == rtype,
+                _in(connection, t.c.external_id, ids),
             )
-            for external_id, record_id in rows:
-                found[(integration, rtype, external_id)] = int(record_id)
+        )
+        for external_id, record_id in rows:
+            found[(integration, rtype, external_id)] = record_id
     return found
 
 
@@ -95,80 +100,70 @@ def load_identities_of_records(
     connection: Connection, record_ids: Collection[int]
 ) -> list[tuple[int, str, str]]:
     """(record id, integration, external id) for every integration that knows these records."""
+    if not record_ids:
+        return []
     t = record_identities
-    out: list[tuple[int, str, str]] = []
-    for chunk in chunked(sorted(record_ids)):
-        rows = connection.execute(
-            sa.select(t.c.record_id, t.c.integration, t.c.external_id)
-            .where(t.c.record_id.in_(chunk))
-            .order_by(t.c.record_id, t.c.integration, t.c.external_id)
-        )
-        out.extend((int(r), i, e) for r, i, e in rows)
-    return out
+    rows = connection.execute(
+        sa.select(t.c.record_id, t.c.integration, t.c.external_id)
+        .where(_in(connection, t.c.record_id, record_ids))
+        .order_by(t.c.record_id, t.c.integration, t.c.external_id)
+    )
+    return [(r, i, e) for r, i, e in rows]
 
 
 def load_ids_by_key(
     connection: Connection, column: sa.Column[Any], rtype: str, values: Collection[str]
 ) -> dict[str, int]:
     """Lowest record id per email (contacts) or domain (companies)."""
-    found: dict[str, int] = {}
-    for chunk in chunked(sorted(values)):
-        rows = connection.execute(
-            sa.select(column, sa.func.min(records.c.id))
-            .where(records.c.type == rtype, column.in_(chunk))
-            .group_by(column)
-        )
-        for value, record_id in rows:
-            found[value] = int(record_id)
-    return found
+    if not values:
+        return {}
+    rows = connection.execute(
+        sa.select(column, sa.func.min(records.c.id))
+        .where(records.c.type == rtype, _in(connection, column, values))
+        .group_by(column)
+    )
+    return {value: record_id for value, record_id in rows}
 
 
-def load_records(connection: Connection, ids: Collection[int]) -> list[sa.Row[Any]]:
-    out: list[sa.Row[Any]] = []
-    for chunk in chunked(sorted(ids)):
-        out.extend(connection.execute(sa.select(records).where(records.c.id.in_(chunk))))
-    return out
+def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Row[Any]]:
+    """Whole record rows, columns in table order."""
+    if not ids:
+        return []
+    return connection.execute(sa.select(records).where(_in(connection, records.c.id, ids))).all()
 
 
-def load_links_from(connection: Connection, left_ids: Collection[int]) -> list[sa.Row[Any]]:
+def load_links_from(connection: Connection, left_ids: Collection[int]) -> Sequence[sa.Row[Any]]:
     """Every association whose left side is one of these records (for a contact: all of them)."""
+    if not left_ids:
+        return []
     t = record_associations
-    out: list[sa.Row[Any]] = []
-    for chunk in chunked(sorted(left_ids)):
-        out.extend(connection.execute(sa.select(t).where(t.c.left_id.in_(chunk))))
-    return out
+    return connection.execute(sa.select(t).where(_in(connection, t.c.left_id, left_ids))).all()
 
 
-def load_deal_links_to(connection: Connection, right_ids: Collection[int]) -> list[sa.Row[Any]]:
+def load_deal_links_to(connection: Connection, right_ids: Collection[int]) -> Sequence[sa.Row[Any]]:
     """The deals associated with these records (companies, tickets)."""
+    if not right_ids:
+        return []
     t = record_associations
-    out: list[sa.Row[Any]] = []
-    for chunk in chunked(sorted(right_ids)):
-        out.extend(
-            connection.execute(sa.select(t).where(t.c.right_id.in_(chunk), t.c.left_type == "deal"))
-        )
-    return out
+    query = sa.select(t).where(_in(connection, t.c.right_id, right_ids), t.c.left_type == "deal")
+    return connection.execute(query).all()
 
 
 def load_activities(
     connection: Connection, keys: Iterable[tuple[str, str, str]]
-) -> list[sa.Row[Any]]:
+) -> Sequence[sa.Row[Any]]:
     grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
     for integration, atype, external_id in keys:
         grouped[(integration, atype)].add(external_id)
     out: list[sa.Row[Any]] = []
     t = activities
     for (integration, atype), ids in grouped.items():
-        for chunk in chunked(sorted(ids)):
-            out.extend(
-                connection.execute(
-                    sa.select(t).where(
-                        t.c.integration == integration,
-                        t.c.type == atype,
-                        t.c.external_id.in_(chunk),
-                    )
-                )
-            )
+        query = sa.select(t).where(
+            t.c.integration == integration,
+            t.c.type == atype,
+            _in(connection, t.c.external_id, ids),
+        )
+        out.extend(connection.execute(query).all())
     return out
 
 
@@ -181,15 +176,14 @@ def load_learned_emails(
     out: dict[tuple[str, str], str] = {}
     t = external_users
     for integration, ids in grouped.items():
-        for chunk in chunked(sorted(ids)):
-            rows = connection.execute(
-                sa.select(t.c.external_id, t.c.email).where(
-                    t.c.integration == integration,
-                    t.c.external_id.in_(chunk),
-                    t.c.email.is_not(None),
-                )
+        rows = connection.execute(
+            sa.select(t.c.external_id, t.c.email).where(
+                t.c.integration == integration,
+                _in(connection, t.c.external_id, ids),
+                t.c.email.is_not(None),
             )
-            out.update({(integration, ext): email for ext, email in rows})
+        )
+        out.update({(integration, ext): email for ext, email in rows})
     return out
 
 
@@ -251,11 +245,10 @@ def update_activities(connection: Connection, rows: Sequence[Mapping[str, Any]])
 
 
 def delete_activities(connection: Connection, ids: Collection[int]) -> None:
-    for chunk in chunked(sorted(ids)):
-        connection.execute(
-            sa.delete(activity_associations).where(activity_associations.c.activity_id.in_(chunk))
-        )
-        connection.execute(sa.delete(activities).where(activities.c.id.in_(chunk)))
+    if ids:
+        aa = activity_associations
+        connection.execute(sa.delete(aa).where(_in(connection, aa.c.activity_id, ids)))
+        connection.execute(sa.delete(activities).where(_in(connection, activities.c.id, ids)))
 
 
 def insert_activity_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -307,3 +300,17 @@ def mark_inbox(
             .values(status=status, error=error)
         )
         connection.execute(stmt, [{"_seq": s} for s in seqs])
+
+
+def mark_applied(connection: Connection, first_seq: int, last_seq: int) -> None:
+    """Mark the pending rows of a claimed range applied, in one statement.
+
+    Safe because appends allocate sequence numbers under the ``inbox_seq`` counter's lock and
+    commit in that order: once a batch has claimed up to ``last_seq``, no row below it can
+    still be uncommitted, so every pending row in the range is one the batch claimed.
+    """
+    connection.execute(
+        sa.update(inbox)
+        .where(inbox.c.seq.between(first_seq, last_seq), inbox.c.status == "pending")
+        .values(status="applied")
+    )

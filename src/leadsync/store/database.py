@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,7 +78,9 @@ def create_db_engine(url: str | None = None) -> Engine:
     try:
         engine = sa.create_engine(resolved)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-        raise UserError(f"database URL {redact(resolved)!r} is not usable: {exc}; {allowed}") from None
+        raise UserError(
+            f"database URL {redact(resolved)!r} is not usable: {exc}; {allowed}"
+        ) from None
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
@@ -137,6 +140,19 @@ def upsert(
         stmt = sqlite.insert(table)
     values = {k: (v(stmt.excluded) if callable(v) else v) for k, v in update.items()}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+
+
+def in_values(column: sa.ColumnElement[Any], values: Collection[Any], dialect: str) -> Any:
+    """``column IN values`` as ONE bound parameter, whatever the number of values: a JSON
+    array read by ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL. One query per
+    load, no per-value parameter to build, no limit on the count."""
+    items = sorted(values)
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(None, items, type_=postgresql.ARRAY(column.type)))
+    listed = sa.func.json_each(sa.bindparam(None, json.dumps(items), type_=sa.Text)).table_valued(
+        "value"
+    )
+    return column.in_(sa.select(listed.c.value))
 
 
 def chunked(items: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:

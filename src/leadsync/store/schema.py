@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -217,7 +218,13 @@ inbox = Table(
     Column("source", Text),
     Column("error", Text),
     UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
-    Index("ix_inbox_status_seq", "status", "seq"),
+    # Only pending rows are indexed: the index stays as small as the backlog.
+    Index(
+        "ix_inbox_pending",
+        "seq",
+        sqlite_where=sa_text("status = 'pending'"),
+        postgresql_where=sa_text("status = 'pending'"),
+    ),
 )
 
 dead_letters = Table(

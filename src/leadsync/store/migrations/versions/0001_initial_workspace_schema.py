@@ -136,7 +136,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
     )
     with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_status_seq", ["status", "seq"], unique=False)
+        batch_op.create_index(
+            "ix_inbox_pending",
+            ["seq"],
+            unique=False,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
 
     op.create_table(
         "integrations",
@@ -308,7 +314,7 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("integrations")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbox_status_seq")
+        batch_op.drop_index("ix_inbox_pending")
 
     op.drop_table("inbox")
     op.drop_table("external_users")
