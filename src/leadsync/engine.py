@@ -93,11 +93,22 @@ class RecordState:
     manual_owner_at: str | None
     new: bool = False
     dirty: bool = False
+    # Properties or core fields changed (a full row update); otherwise only owner and times.
+    fields_dirty: bool = False
 
     def awaits_first_owner(self) -> bool:
         """A placeholder nobody has given an owner yet: its first event counts as creating it
         (for ``never_overwrite`` and the other strategies' "new record" case)."""
         return self.placeholder and self.owner_changed_at is None
+
+    def owner_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner_id": self.owner_id,
+            "updated_at": self.updated_at,
+            "owner_changed_at": self.owner_changed_at,
+            "owner_source": self.owner_source,
+        }
 
     def row(self) -> dict[str, Any]:
         return {
@@ -209,6 +220,7 @@ class BatchState:
         self.links: dict[int, set[int]] = defaultdict(set)
         self.primary: dict[int, int] = {}
         self.known_links: set[tuple[int, int]] = set()
+        self.deal_info: dict[int, tuple[bool | None, str]] = {}
         direct = (
             set(self.identity.values()) | set(self.by_email.values()) | set(self.by_domain.values())
         )
@@ -285,25 +297,31 @@ class BatchState:
 
     def _load_neighbourhood(self, ids: set[int]) -> None:
         """Links of the batch's records, the deals and companies they lead to, and those
-        companies' deals: what the association rules may ask about."""
+        companies' deals: what the association rules may ask about.
+
+        Records reached only through links are never changed by the batch (an event that
+        changes a record names it, so it was loaded in full); for them the types on the link
+        rows suffice, and deals need only whether they are open and when they were updated.
+        """
         lefts = {i for i in ids if self.records[i].type is not RecordType.COMPANY}
-        neighbours: set[int] = set()
-        for row in store.load_links_from(self.connection, lefts):
-            left, right = int(row.left_id), int(row.right_id)
-            self._remember_link(left, right, bool(row.is_primary))
-            neighbours.add(right)
-        self._load_records(neighbours)
-        companies = {
-            i
-            for i in ids | neighbours
-            if i in self.records and self.records[i].type is RecordType.COMPANY
-        }
+        companies = {i for i in ids if self.records[i].type is RecordType.COMPANY}
         deals: set[int] = set()
-        for row in store.load_deal_links_to(self.connection, companies):
-            left, right = int(row.left_id), int(row.right_id)
-            self._remember_link(left, right, bool(row.is_primary))
+        for left, right, _lt, right_type, is_primary in store.load_links_from(
+            self.connection, lefts
+        ):
+            self._remember_link(left, right, bool(is_primary))
+            if right_type == "company":
+                companies.add(right)
+            elif right_type == "deal":
+                deals.add(right)
+        for left, right, _lt, _rt, is_primary in store.load_deal_links_to(
+            self.connection, companies
+        ):
+            self._remember_link(left, right, bool(is_primary))
             deals.add(left)
-        self._load_records(deals)
+        self.deal_info = store.load_deal_summaries(
+            self.connection, {d for d in deals if d not in self.records}
+        )
 
     # ------------------------------------------------ association graph (for rules)
 
@@ -311,17 +329,20 @@ class BatchState:
         return self.primary.get(record_id)
 
     def deals_of(self, record_id: int) -> Iterable[int]:
+        records, info = self.records, self.deal_info
         return [
             n
             for n in self.links.get(record_id, ())
-            if n in self.records and self.records[n].type is RecordType.DEAL
+            if n in info or (n in records and records[n].type is RecordType.DEAL)
         ]
 
     def deal_is_open(self, deal_id: int) -> bool:
-        return not self.records[deal_id].is_closed
+        record = self.records.get(deal_id)
+        return not (record.is_closed if record is not None else self.deal_info[deal_id][0])
 
     def deal_updated_at(self, deal_id: int) -> str:
-        return self.records[deal_id].updated_at
+        record = self.records.get(deal_id)
+        return record.updated_at if record is not None else self.deal_info[deal_id][1]
 
     # ------------------------------------------------------------------ records
 
@@ -410,6 +431,7 @@ class BatchState:
             record.name = props.get("name") or props.get("subject") or record.name
             record.stage = props.get("stage") or props.get("status") or record.stage
         record.dirty = True
+        record.fields_dirty = True
 
     def link(self, a: RecordState, b: RecordState) -> None:
         """Associate two records (a contact's first company becomes its primary one)."""
@@ -689,7 +711,9 @@ class BatchState:
         new_records = [r.row() for r in self.records.values() if r.new]
         new_records.sort(key=lambda r: r["id"])
         store.insert_records(c, new_records)
-        store.update_records(c, [r.row() for r in self.records.values() if r.dirty and not r.new])
+        changed = [r for r in self.records.values() if r.dirty and not r.new]
+        store.update_records(c, [r.row() for r in changed if r.fields_dirty])
+        store.update_records(c, [r.owner_row() for r in changed if not r.fields_dirty])
         store.insert_identities(c, self.new_identities)
         store.insert_record_links(c, self.new_links)
 

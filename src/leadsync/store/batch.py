@@ -132,6 +132,18 @@ def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Ro
     return connection.execute(sa.select(records).where(_in(connection, records.c.id, ids))).all()
 
 
+def load_deal_summaries(
+    connection: Connection, ids: Collection[int]
+) -> dict[int, tuple[bool | None, str]]:
+    """Deal id -> (is_closed, updated_at): what the association rules ask of a deal."""
+    if not ids:
+        return {}
+    query = sa.select(records.c.id, records.c.is_closed, records.c.updated_at).where(
+        _in(connection, records.c.id, ids)
+    )
+    return {rid: (closed, updated) for rid, closed, updated in connection.execute(query).all()}
+
+
 def load_links_from(connection: Connection, left_ids: Collection[int]) -> Sequence[sa.Row[Any]]:
     """Every association whose left side is one of these records (for a contact: all of them)."""
     if not left_ids:
