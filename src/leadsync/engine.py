@@ -9,6 +9,7 @@ decided; then each table gets one executemany. The whole batch is one transactio
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "due": "due_at",
 }
 COLUMN_PROPERTIES = {column: prop for prop, column in ACTIVITY_COLUMNS.items()}
+EMPTY_ACTIVITY_COLUMNS: dict[str, Any] = dict.fromkeys(ACTIVITY_COLUMNS.values())
 RECORD_TYPES = {t.value: t for t in RecordType}
 
 
@@ -83,7 +85,8 @@ class RecordState:
     name: str | None
     stage: str | None
     is_closed: bool | None
-    properties: dict[str, Any]
+    # A dict, or the stored JSON text until an event needs the properties (see fill_record).
+    properties: dict[str, Any] | str
     placeholder: bool
     created_at: str
     updated_at: str
@@ -278,7 +281,7 @@ class BatchState:
                 name,
                 stage,
                 is_closed,
-                properties or {},
+                properties or "{}",
                 bool(placeholder),
                 created_at,
                 updated_at,
@@ -328,21 +331,20 @@ class BatchState:
     def primary_company(self, record_id: int) -> int | None:
         return self.primary.get(record_id)
 
-    def deals_of(self, record_id: int) -> Iterable[int]:
+    def open_deals_of(self, record_id: int) -> list[tuple[str, int]]:
+        """(updated_at, deal id) of the open deals associated with a record."""
         records, info = self.records, self.deal_info
-        return [
-            n
-            for n in self.links.get(record_id, ())
-            if n in info or (n in records and records[n].type is RecordType.DEAL)
-        ]
-
-    def deal_is_open(self, deal_id: int) -> bool:
-        record = self.records.get(deal_id)
-        return not (record.is_closed if record is not None else self.deal_info[deal_id][0])
-
-    def deal_updated_at(self, deal_id: int) -> str:
-        record = self.records.get(deal_id)
-        return record.updated_at if record is not None else self.deal_info[deal_id][1]
+        found: list[tuple[str, int]] = []
+        for n in self.links.get(record_id, ()):
+            record = records.get(n)
+            if record is not None:
+                if record.type is RecordType.DEAL and not record.is_closed:
+                    found.append((record.updated_at, n))
+            else:
+                summary = info.get(n)
+                if summary is not None and not summary[0]:
+                    found.append((summary[1], n))
+        return found
 
     # ------------------------------------------------------------------ records
 
@@ -401,10 +403,15 @@ class BatchState:
 
     def fill_record(self, record: RecordState, properties: Mapping[str, Any], at: str) -> None:
         """Merge an event's properties into a record; the core fields follow them."""
-        record.properties.update(properties)
+        props: dict[str, Any] = (
+            json.loads(record.properties)
+            if isinstance(record.properties, str)
+            else record.properties
+        )
+        props.update(properties)
+        record.properties = props
         record.placeholder = False
         record.updated_at = max(record.updated_at, at)
-        props = record.properties
         if record.type is RecordType.CONTACT:
             email = props.get("email")
             if email and email != record.email:
@@ -669,8 +676,14 @@ class BatchState:
         properties: dict[str, Any],
     ) -> ActivityState:
         assert event.activity is not None
-        columns = {column: properties.get(prop) for prop, column in ACTIVITY_COLUMNS.items()}
-        extra = {k: v for k, v in properties.items() if k not in ACTIVITY_COLUMNS}
+        columns = dict(EMPTY_ACTIVITY_COLUMNS)
+        extra: dict[str, Any] = {}
+        for prop, value in properties.items():
+            column = ACTIVITY_COLUMNS.get(prop)
+            if column is None:
+                extra[prop] = value
+            else:
+                columns[column] = value
         if existing is not None:
             row = existing.row
             was_deleted = existing.deleted

@@ -305,10 +305,17 @@ class OwnershipSettings(_Settings):
     protect_manual_days: float = Field(default=0.0, ge=0, strict=True, allow_inf_nan=False)
     assign_on_activity: _Bool = False
 
-    def strategy_for(self, record_type: RecordType) -> Strategy:
+    _by_type: dict[str, Strategy] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Asked once per event by the engine: resolve the per-type fallbacks once.
+        for record_type in RecordType:
+            specific: Strategy | None = getattr(self, record_type._value_)
+            self._by_type[record_type._value_] = specific or self.default
+
+    def strategy_for(self, record_type: RecordType | str) -> Strategy:
         """The per-type strategy when set, else the default."""
-        specific: Strategy | None = getattr(self, RecordType(record_type).value)
-        return specific if specific is not None else self.default
+        return self._by_type[record_type]
 
 
 class ActivityTypeSettings(_Settings):
@@ -378,8 +385,8 @@ class ActivitySettings(_Settings):
             raise _problems_error(problems)
         return self
 
-    def for_type(self, activity_type: ActivityType) -> ActivityTypeSettings:
-        settings: ActivityTypeSettings = getattr(self, ActivityType(activity_type).value)
+    def for_type(self, activity_type: ActivityType | str) -> ActivityTypeSettings:
+        settings: ActivityTypeSettings = getattr(self, activity_type)
         return settings
 
 

@@ -26,11 +26,9 @@ class AssociationGraph(Protocol):
 
     def primary_company(self, record_id: int) -> int | None: ...
 
-    def deals_of(self, record_id: int) -> Iterable[int]: ...
-
-    def deal_is_open(self, deal_id: int) -> bool: ...
-
-    def deal_updated_at(self, deal_id: int) -> str: ...
+    def open_deals_of(self, record_id: int) -> Iterable[tuple[str, int]]:
+        """(updated_at, deal id) of the open deals associated with the record."""
+        ...
 
 
 @dataclass(slots=True)
@@ -64,10 +62,12 @@ def choose_associations(
         anchors = [rid for rid, rtype in named if rtype is RecordType.COMPANY][:1]
     if settings.deal is DealAssociation.NONE or not anchors:
         return chosen
-    open_deals = {d for anchor in anchors for d in graph.deals_of(anchor) if graph.deal_is_open(d)}
-    newest_first = sorted(open_deals, key=lambda d: (graph.deal_updated_at(d), d), reverse=True)
+    open_deals = {pair for anchor in anchors for pair in graph.open_deals_of(anchor)}
+    if not open_deals:
+        return chosen
     limit = 1 if settings.deal is DealAssociation.MOST_RECENT_OPEN else settings.max_deals
-    for deal in newest_first[:limit]:
+    newest_first = sorted(open_deals, reverse=True)[:limit]
+    for _, deal in newest_first:
         if deal not in seen:
             seen.add(deal)
             chosen.append(ChosenAssociation(deal, RecordType.DEAL, "auto"))

@@ -91,7 +91,7 @@ def load_identities(
                 _in(connection, t.c.external_id, ids),
             )
         )
-        for external_id, record_id in rows:
+        for external_id, record_id in rows.all():
             found[(integration, rtype, external_id)] = record_id
     return found
 
@@ -122,14 +122,19 @@ def load_ids_by_key(
         .where(records.c.type == rtype, _in(connection, column, values))
         .group_by(column)
     )
-    return {value: record_id for value, record_id in rows}
+    return {value: record_id for value, record_id in rows.all()}
 
 
 def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Row[Any]]:
-    """Whole record rows, columns in table order."""
+    """Whole record rows, columns in table order; ``properties`` as undecoded JSON text (the
+    engine decodes it only for the records whose properties an event changes)."""
     if not ids:
         return []
-    return connection.execute(sa.select(records).where(_in(connection, records.c.id, ids))).all()
+    columns = [
+        sa.cast(c, sa.Text).label(c.name) if c.name == "properties" else c for c in records.c
+    ]
+    query = sa.select(*columns).where(_in(connection, records.c.id, ids))
+    return connection.execute(query).all()
 
 
 def load_deal_summaries(
