@@ -14,6 +14,7 @@ transaction. The engine passes when its events/s is at least 0.3 of the ceiling'
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import sys
@@ -66,10 +67,16 @@ def read_rows(db: Path) -> dict[str, list[dict[str, Any]]]:
 
 def run_ceiling(db: Path, rows: dict[str, list[dict[str, Any]]]) -> float:
     """Seconds to write ``rows`` into a fresh database: one executemany per table, one
-    transaction (in the reverse of DATA_TABLES, the order safe for copying)."""
+    transaction (in the reverse of DATA_TABLES, the order safe for copying).
+
+    The rows already in memory are frozen out of the garbage collector first: otherwise
+    every collection walks the ~700k dicts held for the copy and the ceiling looks slower
+    (and the ratio better) than it is."""
     engine = create_db_engine(f"sqlite:///{db}")
     try:
         migrate(engine)
+        gc.collect()
+        gc.freeze()
         start = time.perf_counter()
         with engine.begin() as connection:
             for table in reversed(DATA_TABLES):
@@ -77,6 +84,7 @@ def run_ceiling(db: Path, rows: dict[str, list[dict[str, Any]]]) -> float:
                     connection.execute(sa.insert(table), rows[table.name])
         return time.perf_counter() - start
     finally:
+        gc.unfreeze()
         engine.dispose()
 
 
@@ -100,6 +108,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--ceiling-runs", type=int, default=3, help="best of N (default 3)")
     parser.add_argument("--db", type=Path, help="SQLite file for the engine run (must not exist)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -116,7 +125,10 @@ def main() -> int:
         rows = read_rows(db)
         counts = {name: len(table_rows) for name, table_rows in rows.items()}
         problems = check_plausible(counts, summary, args.events)
-        ceiling_s = run_ceiling(Path(tmp) / "ceiling.db", rows)
+        # The best of several runs: the ceiling is what the hardware can do, not a noisy draw.
+        ceiling_s = min(
+            run_ceiling(Path(tmp) / f"ceiling-{n}.db", rows) for n in range(args.ceiling_runs)
+        )
         del rows
 
     engine_eps = args.events / engine_s

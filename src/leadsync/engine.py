@@ -60,12 +60,24 @@ EMPTY_ACTIVITY_COLUMNS: dict[str, Any] = dict.fromkeys(ACTIVITY_COLUMNS.values()
 RECORD_TYPES = {t.value: t for t in RecordType}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WorkspaceRules:
     """What the rules need from the workspace's configuration, read once per run."""
 
     directory: OwnerDirectory
     integrations: Mapping[str, IntegrationSettings]
+    # (integration, record type) -> strategy, resolved once: it is asked for every event.
+    strategies: dict[tuple[str, str], Strategy] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.strategies = {
+            (name, t): s.ownership.strategy_for(t)
+            for name, s in self.integrations.items()
+            for t in RecordType
+        }
+
+    def strategy(self, integration: str, record_type: RecordType) -> Strategy:
+        return self.strategies[(integration, record_type)]
 
     def bidirectional_integrations(self, record_type: RecordType) -> set[str]:
         return {
@@ -587,7 +599,7 @@ class BatchState:
                 record,
                 is_new,
                 event,
-                ownership.strategy_for(record.type),
+                self.rules.strategy(event.integration, record.type),
                 ownership.protect_manual_days,
                 self.map_rep(event, settings),
             )
@@ -651,7 +663,7 @@ class BatchState:
                 and mapping.mapped
                 and record.owner_id is None
             ):
-                strategy = settings.ownership.strategy_for(record.type)
+                strategy = self.rules.strategy(event.integration, record.type)
                 rule = (
                     Strategy.NEVER_OVERWRITE
                     if strategy is Strategy.NEVER_OVERWRITE
