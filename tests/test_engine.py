@@ -592,3 +592,76 @@ def test_an_owner_event_creates_the_record_once(workspace: Workspace) -> None:
     assert owner_of(workspace, "p-1") == "101"  # not created a second time
     last = record_by_external(workspace, "p-1")["owner_history"][-1]
     assert last["outcome"] == "kept" and "never_overwrite" in last["reason"]
+
+
+def test_pending_inbox_rows_apply_before_newer_input(workspace: Workspace) -> None:
+    """Rows an earlier run left pending (a crash between commit and apply) keep their place
+    in arrival order: they are applied before the next input, and `process_inbox` drains them."""
+    import sqlalchemy as sa
+
+    from leadsync.store.schema import counters, inbox
+
+    setup(workspace, ownership={"default": "integration_wins"})
+    older = contact("p-1", owner="u-1", at="2026-11-01T09:00:00Z")
+    with workspace.engine.begin() as connection:
+        connection.execute(
+            sa.insert(inbox),
+            [
+                {
+                    "seq": 1,
+                    "integration": "dialer",
+                    "event_id": older["id"],
+                    "received_at": "2026-11-01T09:00:01.000Z",
+                    "occurred_at": "2026-11-01T09:00:00.000Z",
+                    "payload": json.dumps(older),
+                    "status": "pending",
+                    "source": "crashed-run.jsonl",
+                }
+            ],
+        )
+        connection.execute(sa.insert(counters), [{"name": "inbox_seq", "value": 1}])
+    run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-01T08:00:00Z"))
+    kim = record_by_external(workspace, "p-1")
+    assert [h["owner_id"] for h in kim["owner_history"]] == ["101", "102"]
+    assert {r["status"] for r in workspace.inbox_counts()} == {"applied"}
+
+
+def test_process_inbox_applies_what_is_pending(workspace: Workspace) -> None:
+    import sqlalchemy as sa
+
+    from leadsync.store.schema import inbox
+
+    setup(workspace)
+    event = contact("p-1", owner="u-1")
+    with workspace.engine.begin() as connection:
+        connection.execute(
+            sa.insert(inbox),
+            [
+                {
+                    "seq": 1,
+                    "integration": "dialer",
+                    "event_id": event["id"],
+                    "received_at": "2026-11-01T09:00:01.000Z",
+                    "occurred_at": "2026-11-01T09:00:00.000Z",
+                    "payload": json.dumps(event),
+                    "status": "pending",
+                    "source": None,
+                },
+                {
+                    "seq": 2,
+                    "integration": "dialer",
+                    "event_id": "broken",
+                    "received_at": "2026-11-01T09:00:01.000Z",
+                    "occurred_at": "2026-11-01T09:00:00.000Z",
+                    "payload": '{"id": "broken"}',
+                    "status": "pending",
+                    "source": None,
+                },
+            ],
+        )
+    result = workspace.process_inbox()
+    assert result.events == 1 and owner_of(workspace, "p-1") == "101"
+    counts = {r["status"]: r["count"] for r in workspace.inbox_counts()}
+    assert counts == {"applied": 1, "failed": 1}
+    [dead] = workspace.dead_letters()
+    assert "inbox #2" in dead["error"] and "occurred_at" in dead["error"]

@@ -149,21 +149,25 @@ def _dead_letter_row(
     }
 
 
-def append(
-    engine: Engine,
+@dataclass
+class _Chunk:
+    """One chunk of input lines, parsed: the good events and the dead-letter rows."""
+
+    good: list[tuple[str, Event]]
+    dead: list[dict[str, Any]]
+    at: str
+
+
+def _parse_chunk(
     integration: str,
     kind: str,
     lines: Sequence[tuple[int, str, str | None]],
     source: str | None,
     summary: IngestSummary,
-    parsed: dict[int, Event],
-) -> None:
-    """Write one chunk of numbered lines to the inbox (committed). Parsed events are kept in
-    ``parsed`` by inbox sequence so that the drain need not read them again."""
+) -> _Chunk:
     parse = parser_for(kind)
     at = now_ts()
-    good: list[tuple[int, str, Event]] = []
-    dead: list[dict[str, Any]] = []
+    chunk = _Chunk([], [], at)
     for line_no, raw, problem in lines:
         where = f"{source}:{line_no}" if source else f"line {line_no}"
         try:
@@ -172,46 +176,107 @@ def append(
             event = parse(raw, integration, 0, where)
         except EventError as exc:
             summary.dead_letters.append(DeadLetter(where, exc.detail))
-            dead.append(_dead_letter_row(integration, source, line_no, raw, exc.detail, at))
+            chunk.dead.append(_dead_letter_row(integration, source, line_no, raw, exc.detail, at))
             continue
-        good.append((line_no, raw, event))
+        chunk.good.append((raw, event))
+    return chunk
+
+
+def _write_inbox(
+    connection: sa.Connection,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+    status: str,
+) -> tuple[list[tuple[int, Event]], int]:
+    """Insert the chunk's new events (and its dead letters) into the inbox with ``status``.
+
+    Returns the (sequence, event) pairs written, in order, and how many events the inbox
+    already held (duplicates: not written again).
+    """
+    seq = store.lock_counters(connection, [store.INBOX_SEQ])[store.INBOX_SEQ]
+    known = store.known_event_ids(connection, integration, {e.id for _, e in chunk.good})
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[int, Event]] = []
+    duplicates = 0
+    for raw, event in chunk.good:
+        if event.id in known:
+            duplicates += 1
+            continue
+        known.add(event.id)
+        seq += 1
+        rows.append(
+            {
+                "seq": seq,
+                "integration": integration,
+                "event_id": event.id,
+                "received_at": chunk.at,
+                "occurred_at": event.occurred_at,
+                "payload": raw,
+                "status": status,
+                "source": source,
+            }
+        )
+        written.append((seq, event))
+    if rows:
+        connection.execute(sa.insert(inbox), rows)
+    if chunk.dead:
+        connection.execute(sa.insert(dead_letters), chunk.dead)
+    store.write_counters(connection, {store.INBOX_SEQ: seq})
+    return written, duplicates
+
+
+def append(
+    engine: Engine,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+    summary: IngestSummary,
+    parsed: dict[int, Event],
+) -> None:
+    """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
+    ``parsed`` by inbox sequence so that the drain need not read them again."""
     with engine.begin() as connection:
-        seq = store.lock_counters(connection, [store.INBOX_SEQ])[store.INBOX_SEQ]
-        known: set[str] = set()
-        for chunk in chunked(sorted({e.id for _, _, e in good})):
-            known.update(
-                connection.scalars(
-                    sa.select(inbox.c.event_id).where(
-                        inbox.c.integration == integration, inbox.c.event_id.in_(chunk)
-                    )
-                )
-            )
-        rows: list[dict[str, Any]] = []
-        for _line_no, raw, event in good:
-            if event.id in known:
-                summary.duplicates += 1
-                continue
-            known.add(event.id)
-            seq += 1
-            rows.append(
-                {
-                    "seq": seq,
-                    "integration": integration,
-                    "event_id": event.id,
-                    "received_at": at,
-                    "occurred_at": event.occurred_at,
-                    "payload": raw,
-                    "status": "pending",
-                    "source": source,
-                }
-            )
-            parsed[seq] = event
-        if rows:
-            connection.execute(sa.insert(inbox), rows)
-        if dead:
-            connection.execute(sa.insert(dead_letters), dead)
-        store.write_counters(connection, {store.INBOX_SEQ: seq})
-    summary.accepted += len(rows)
+        written, duplicates = _write_inbox(connection, integration, chunk, source, "pending")
+    parsed.update(written)
+    summary.accepted += len(written)
+    summary.duplicates += duplicates
+
+
+class _NotDirectly(Exception):
+    """The chunk cannot be applied in the transaction that writes it to the inbox."""
+
+
+def _apply_directly(
+    engine: Engine,
+    rules: WorkspaceRules,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+    summary: IngestSummary,
+) -> bool:
+    """Write a chunk to the inbox and apply it in the same transaction, when nothing older
+    is still pending (arrival order): the inbox rows are then written once, already
+    applied. False, with nothing written, when that is not possible; the caller then takes
+    the two-step path (append as pending, then drain), which retries failures one by one."""
+    try:
+        with engine.begin() as connection:
+            store.lock_counters(connection, [store.INBOX_SEQ, store.RECORD_ID, store.ACTIVITY_ID])
+            if store.has_pending(connection):
+                raise _NotDirectly
+            written, duplicates = _write_inbox(connection, integration, chunk, source, "applied")
+            try:
+                result = apply_batch(connection, rules, [e for _, e in written])
+            except sa.exc.OperationalError:
+                raise
+            except Exception as exc:
+                raise _NotDirectly from exc
+    except _NotDirectly:
+        return False
+    summary.accepted += len(written)
+    summary.duplicates += duplicates
+    summary.applied.add(result)
+    return True
 
 
 def _parse_row(row: Mapping[str, Any], rules: WorkspaceRules, parsed: Mapping[int, Event]) -> Event:
@@ -407,11 +472,13 @@ def _ingest(
     summary = IngestSummary(integration)
     parsed: dict[int, Event] = {}
 
-    def flush(chunk: list[tuple[int, str, str | None]]) -> None:
-        append(engine, integration, kind, chunk, source, summary, parsed)
-        summary.applied.add(drain(engine, rules, batch_size, parsed, failures=summary.failed))
+    def flush(lines: list[tuple[int, str, str | None]]) -> None:
+        chunk = _parse_chunk(integration, kind, lines, source, summary)
+        if not _apply_directly(engine, rules, integration, chunk, source, summary):
+            append(engine, integration, chunk, source, summary, parsed)
+            summary.applied.add(drain(engine, rules, batch_size, parsed, failures=summary.failed))
         if on_progress is not None:
-            on_progress(len(chunk))
+            on_progress(len(lines))
 
     chunk: list[tuple[int, str, str | None]] = []
     for line_no, line in enumerate(lines, start=1):

@@ -331,3 +331,21 @@ def mark_applied(connection: Connection, first_seq: int, last_seq: int) -> None:
         .where(inbox.c.seq.between(first_seq, last_seq), inbox.c.status == "pending")
         .values(status="applied")
     )
+
+
+def known_event_ids(
+    connection: Connection, integration: str, event_ids: Collection[str]
+) -> set[str]:
+    """The ones among ``event_ids`` the inbox already holds for the integration."""
+    if not event_ids:
+        return set()
+    query = sa.select(inbox.c.event_id).where(
+        inbox.c.integration == integration, _in(connection, inbox.c.event_id, event_ids)
+    )
+    return set(connection.scalars(query).all())
+
+
+def has_pending(connection: Connection) -> bool:
+    """Whether any inbox row still waits to be applied (uses the partial pending index)."""
+    query = sa.select(inbox.c.seq).where(inbox.c.status == "pending").limit(1)
+    return connection.execute(query).first() is not None
