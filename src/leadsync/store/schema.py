@@ -30,6 +30,9 @@ metadata = MetaData()
 
 # An autoincrementing key: INTEGER (the rowid) on SQLite, BIGINT on PostgreSQL.
 SerialId = BigInteger().with_variant(Integer(), "sqlite")
+# A key the engine allocates itself: BIGINT on PostgreSQL; on SQLite INTEGER, so that it is
+# the rowid (one B-tree for the table, no separate key index).
+AllocatedId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 TS = String(24)
 
@@ -85,7 +88,7 @@ external_users = Table(
 records = Table(
     "records",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", AllocatedId, primary_key=True, autoincrement=False),
     Column("type", String(16), nullable=False),
     Column("owner_id", String(64)),
     Column("email", String(320)),
@@ -133,7 +136,7 @@ record_associations = Table(
 activities = Table(
     "activities",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", AllocatedId, primary_key=True, autoincrement=False),
     Column("type", String(16), nullable=False),
     Column("integration", String(63), nullable=False),
     Column("external_id", String(200)),
@@ -207,7 +210,7 @@ activity_skips = Table(
 inbox = Table(
     "inbox",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", AllocatedId, primary_key=True, autoincrement=False),
     Column("integration", String(63), nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("received_at", TS, nullable=False),

@@ -21,7 +21,12 @@ def upgrade() -> None:
 
     op.create_table(
         "activities",
-        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("integration", sa.String(length=63), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
@@ -123,7 +128,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "inbox",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("integration", sa.String(length=63), nullable=False),
         sa.Column("event_id", sa.String(length=200), nullable=False),
         sa.Column("received_at", sa.String(length=24), nullable=False),
@@ -249,7 +259,12 @@ def upgrade() -> None:
 
     op.create_table(
         "records",
-        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("owner_id", sa.String(length=64), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
