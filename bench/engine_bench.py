@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
+from leadsync.inbox import DEFAULT_BATCH
 from leadsync.settings import load_config
 from leadsync.store.database import create_db_engine, migrate
 from leadsync.store.schema import DATA_TABLES
@@ -107,7 +108,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--ceiling-runs", type=int, default=3, help="best of N (default 3)")
     parser.add_argument("--db", type=Path, help="SQLite file for the engine run (must not exist)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
+from leadsync.inbox import DEFAULT_BATCH
 from leadsync.model import RecordType, display_ts, parse_ts
 from leadsync.settings import dump_config, load_config, load_config_file
 from leadsync.workspace import Workspace
@@ -177,7 +178,9 @@ def export(
 def ingest(
     integration: Annotated[str, typer.Argument(help="The integration the events come from.")],
     file: Annotated[str, typer.Argument(help="A JSONL file of canonical events, or - for stdin.")],
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Events per batch.")] = 5000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Events per batch.")
+    ] = DEFAULT_BATCH,
     as_json: JsonOption = False,
 ) -> None:
     """Write events to the durable inbox, then apply them. Exits 2 when a line failed."""
@@ -428,7 +431,7 @@ def inbox_status(as_json: JsonOption = False) -> None:
 
 @inbox_app.command("process")
 def inbox_process(
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
     as_json: JsonOption = False,
 ) -> None:
     """Apply the events still pending in the inbox (after a crash or from intake)."""

@@ -28,7 +28,7 @@ from leadsync.store import batch as store
 from leadsync.store.database import chunked
 from leadsync.store.schema import dead_letters, inbox
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 10_000
 
 _gc_depth = 0
 
