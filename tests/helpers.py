@@ -25,6 +25,44 @@ from leadsync.store.schema import (
 )
 from leadsync.workspace import Workspace
 
+# The workspace file of the core issue, exactly as written there.
+EXAMPLE_YAML = """\
+owners:
+  - {id: "101", email: ana@acme.test, first_name: Ana, last_name: Ng}
+  - {id: "102", email: bo@acme.test, first_name: Bo, last_name: Li}
+  - {id: "103", email: cy@acme.test, first_name: Cy, last_name: Oh, active: false}
+teams:
+  sdr: ["101", "102"]
+integrations:
+  dialer:
+    kind: generic
+    users:
+      auto_match: email            # or: none
+      map: {"u-9": "102"}          # external user id -> owner id; beats auto-match
+      directory:                   # external users the tool has
+        - {id: "u-1", email: ANA@acme.test}
+        - {id: "u-3", email: cy@acme.test}
+      unmapped: {policy: round_robin, team: sdr}   # leave | fallback (owner: ID) | round_robin (team: NAME)
+    ownership:
+      default: fill_if_empty       # integration_wins | fill_if_empty | never_overwrite | bidirectional
+      deal: never_overwrite        # per record type
+      protect_manual_days: 14
+      assign_on_activity: false    # true: an activity by a mapped rep fills an empty record owner
+    activities:
+      call: {enabled: true, min_duration_s: 10, skip_outcomes: [no_answer, busy]}
+      email: {enabled: false}
+      meeting: true
+      note: true
+      task: true
+    associations:
+      mode: automatic              # manual: only the records the event names
+      primary: contact             # or: lead
+      company: primary             # none | primary (the contact's primary company)
+      deal: most_recent_open       # none | most_recent_open | all_open
+      max_deals: 5
+"""
+
+
 OWNERS = [
     {"id": "101", "email": "ana@acme.test", "first_name": "Ana", "last_name": "Ng"},
     {"id": "102", "email": "bo@acme.test", "first_name": "Bo", "last_name": "Li"},
