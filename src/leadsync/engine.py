@@ -36,25 +36,9 @@ from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robi
 from leadsync.rules.ownership import OwnerContext, Verdict, decide_owner
 from leadsync.settings import IntegrationSettings
 from leadsync.store import batch as store
+from leadsync.store.schema import ACTIVITY_COLUMNS
 from leadsync.store.schema import records as records_table
 
-# Typed activity fields: canonical property name -> activities column.
-ACTIVITY_COLUMNS: dict[str, str] = {
-    "direction": "direction",
-    "duration_s": "duration_s",
-    "outcome": "outcome",
-    "status": "status",
-    "priority": "priority",
-    "subject": "subject",
-    "title": "title",
-    "body": "body",
-    "recording_url": "recording_url",
-    "from_number": "from_number",
-    "to_number": "to_number",
-    "start": "start_at",
-    "end": "end_at",
-    "due": "due_at",
-}
 COLUMN_PROPERTIES = {column: prop for prop, column in ACTIVITY_COLUMNS.items()}
 EMPTY_ACTIVITY_COLUMNS: dict[str, Any] = dict.fromkeys(ACTIVITY_COLUMNS.values())
 RECORD_TYPES = {t.value: t for t in RecordType}
@@ -210,8 +194,6 @@ class BatchState:
         counts = store.lock_counters(connection, counter_names)
         self.next_record_id = counts[store.RECORD_ID] + 1
         self.next_activity_id = counts[store.ACTIVITY_ID] + 1
-        self.first_record_id = self.next_record_id
-        self.first_activity_id = self.next_activity_id
         self.round_robin = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
         self.round_robin_changed: dict[str, int] = {}
 

@@ -162,6 +162,25 @@ activities = Table(
     Index("ix_activities_occurred", "occurred_at"),
 )
 
+# Typed activity fields: canonical property name -> activities column. Every other property
+# of an activity lives in its ``properties`` JSON.
+ACTIVITY_COLUMNS: dict[str, str] = {
+    "direction": "direction",
+    "duration_s": "duration_s",
+    "outcome": "outcome",
+    "status": "status",
+    "priority": "priority",
+    "subject": "subject",
+    "title": "title",
+    "body": "body",
+    "recording_url": "recording_url",
+    "from_number": "from_number",
+    "to_number": "to_number",
+    "start": "start_at",
+    "end": "end_at",
+    "due": "due_at",
+}
+
 activity_associations = Table(
     "activity_associations",
     metadata,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.schema import (
+    ACTIVITY_COLUMNS,
     activities,
     activity_associations,
     activity_skips,
@@ -20,23 +21,6 @@ from leadsync.store.schema import (
     record_associations,
     record_identities,
     records,
-)
-
-ACTIVITY_FIELDS = (
-    ("direction", "direction"),
-    ("duration_s", "duration_s"),
-    ("outcome", "outcome"),
-    ("status", "status"),
-    ("priority", "priority"),
-    ("subject", "subject"),
-    ("title", "title"),
-    ("body", "body"),
-    ("recording_url", "recording_url"),
-    ("from_number", "from_number"),
-    ("to_number", "to_number"),
-    ("start_at", "start"),
-    ("end_at", "end"),
-    ("due_at", "due"),
 )
 
 
@@ -95,7 +79,9 @@ def timeline(
             )
     items = []
     for row in rows:
-        properties = {name: row[col] for col, name in ACTIVITY_FIELDS if row[col] is not None}
+        properties = {
+            name: row[col] for name, col in ACTIVITY_COLUMNS.items() if row[col] is not None
+        }
         properties.update(row["properties"] or {})
         items.append(
             {
