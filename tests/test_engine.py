@@ -665,3 +665,14 @@ def test_process_inbox_applies_what_is_pending(workspace: Workspace) -> None:
     assert counts == {"applied": 1, "failed": 1}
     [dead] = workspace.dead_letters()
     assert "inbox #2" in dead["error"] and "occurred_at" in dead["error"]
+
+
+def test_a_person_can_clear_the_owner_and_fill_if_empty_then_fills_it(workspace: Workspace) -> None:
+    setup(workspace, ownership={"default": "fill_if_empty", "protect_manual_days": 0})
+    run(workspace, contact("p-1", owner="u-1", at="2026-11-01T09:00:00Z"))
+    kim = record_by_external(workspace, "p-1")
+    cleared = workspace.set_owner("contact", kim["id"], None, at="2026-11-02T00:00:00.000Z")
+    assert cleared.outcome.value == "set" and cleared.owner_id is None
+    assert "a person changed the owner in the CRM (was 101)" in cleared.reason
+    run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-03T00:00:00Z"))
+    assert owner_of(workspace, "p-1") == "102"
