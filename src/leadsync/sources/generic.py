@@ -470,18 +470,23 @@ def _choose(value: Any, path: str, by_name: dict[str, _T], allowed: tuple[str, .
     _fail(path, f"expected a string, one of: {', '.join(allowed)}; got {_show(value)}")
 
 
+def _valid_datetime(text: str) -> bool:
+    """Whether the date and time fields are in range (no month 13, no February 30); when
+    not, model.parse_ts says what is wrong."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _timestamp(value: Any, path: str) -> str:
     """An ISO 8601 time with offset, normalized like model.parse_ts."""
     if not isinstance(value, str):
         _fail(path, f"expected an ISO 8601 time with offset ({_TS_EXAMPLE}), got {_show(value)}")
     fast = _FAST_TS.fullmatch(value)
-    if fast is not None:
-        try:
-            datetime.fromisoformat(value[:19])  # checks the ranges (month 13, Feb 30, ...)
-        except ValueError:
-            pass  # model.parse_ts below says what is wrong
-        else:
-            return value if fast.group(1) else value[:19] + ".000Z"
+    if fast is not None and _valid_datetime(value[:19]):
+        return value if fast.group(1) else value[:19] + ".000Z"
     try:
         normalized = parse_ts(value)
     except ValueError as exc:
@@ -587,12 +592,11 @@ def _properties(value: Any, fields: dict[str, _Check] | None) -> dict[str, Any]:
         if not isinstance(key, str) or not key:
             _fail("properties", f"property names must be non-empty strings, got {_show(key)}")
         check = fields.get(key) if fields else None
-        if item is None:
-            pass
-        elif check is not None:
-            item = check(item, key)
-        elif type(item) not in _PLAIN_TYPES:
-            item = _free_value(item, key)
+        if item is not None:
+            if check is not None:
+                item = check(item, key)
+            elif type(item) not in _PLAIN_TYPES:
+                item = _free_value(item, key)
         out[key] = item
     return out
 
