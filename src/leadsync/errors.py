@@ -7,6 +7,7 @@
     │   ├── ConfigError           a settings file or document: file:line, key path, allowed values
     │   ├── EventError            one event (line) that cannot be read; it goes to a dead letter
     │   ├── NotFoundError         an unknown record, owner or integration
+    │   ├── SignatureError        a webhook request that is not authentic (or cannot be checked)
     │   └── WorkspaceError        the workspace is in a state that forbids the request
     └── TransientError            retrying later may succeed (database unreachable, lock timeout)
 
@@ -43,6 +44,11 @@ class EventError(UserError):
 
 class NotFoundError(UserError):
     """An unknown record, owner or integration."""
+
+
+class SignatureError(UserError):
+    """A webhook request is not authentic or cannot be checked. The message says why and never
+    holds a secret or a signature."""
 
 
 class WorkspaceError(UserError):

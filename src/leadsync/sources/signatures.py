@@ -1,0 +1,249 @@
+"""Webhook authenticity checks: one pure function per vendor.
+
+Each ``verify_*`` function returns ``None`` when the request is authentic and raises
+:class:`SignatureError` otherwise. They never read the clock: where a time window applies the
+caller passes ``now`` (unix seconds).
+
+==========  ==================================================  ============================================  ======
+Vendor      Header                                              Algorithm                                     Window
+==========  ==================================================  ============================================  ======
+HubSpot v3  ``X-HubSpot-Signature-v3`` and                      base64(HMAC-SHA256(secret, method + URI +     ±300 s
+            ``X-HubSpot-Request-Timestamp`` (ms)                body + timestamp))
+Calendly    ``Calendly-Webhook-Signature: t=<unix>,v1=<hex>``   hex HMAC-SHA256(signing key, t + "." + body)  ±180 s
+Outreach    ``Outreach-Webhook-Signature: <hex>``               hex HMAC-SHA256(secret, body)                 none
+Salesloft   ``x-salesloft-signature: <hex>``                    hex HMAC-SHA1(callback token, body)           none
+Aircall     none; the body's ``token`` field                    equal to the configured token                 none
+Pipedrive   ``Authorization: Basic base64(user:password)``      equal to the configured user and password     none
+generic     ``X-Leadsync-Signature: sha256=<hex>``              hex HMAC-SHA256(secret, body)                 none
+==========  ==================================================  ============================================  ======
+
+Rules: header names are matched case-insensitively; hex digests are compared
+case-insensitively; every comparison uses :func:`hmac.compare_digest`; a window is inclusive
+and applies both ways (too old and too far in the future); a malformed value is a
+:class:`SignatureError`, never another exception.
+
+Secrets come from configuration (an integration's ``secret_env`` names the environment
+variable that holds them). They are never logged, and no error message contains a secret, the
+expected signature or the signature that was received.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Mapping
+
+from leadsync.errors import SignatureError
+
+__all__ = [
+    "SignatureError",
+    "verify_aircall",
+    "verify_basic_auth",
+    "verify_calendly",
+    "verify_generic",
+    "verify_hubspot_v3",
+    "verify_outreach",
+    "verify_salesloft",
+]
+
+HUBSPOT_SIGNATURE = "X-HubSpot-Signature-v3"
+HUBSPOT_TIMESTAMP = "X-HubSpot-Request-Timestamp"
+CALENDLY_SIGNATURE = "Calendly-Webhook-Signature"
+OUTREACH_SIGNATURE = "Outreach-Webhook-Signature"
+SALESLOFT_SIGNATURE = "x-salesloft-signature"
+AUTHORIZATION = "Authorization"
+GENERIC_SIGNATURE = "X-Leadsync-Signature"
+
+_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only; int() would also take "1_000", "١٢", " +1"
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def verify_hubspot_v3(
+    secret: str,
+    method: str,
+    uri: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: float,
+    window_s: float = 300,
+) -> None:
+    """HubSpot webhooks v3: ``uri`` is the full request URI HubSpot called."""
+    _require_secret(secret)
+    signature = _header(headers, HUBSPOT_SIGNATURE)
+    timestamp = _header(headers, HUBSPOT_TIMESTAMP)
+    millis = _parse_int(timestamp, f"header {HUBSPOT_TIMESTAMP}", "milliseconds since the epoch")
+    _check_window(millis / 1000, now, window_s, f"header {HUBSPOT_TIMESTAMP}")
+    try:
+        received = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"header {HUBSPOT_SIGNATURE} is not valid base64") from None
+    message = method.encode() + uri.encode() + body + timestamp.encode()
+    expected = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    if not hmac.compare_digest(received, expected):
+        raise SignatureError(f"header {HUBSPOT_SIGNATURE}: bad signature")
+
+
+def verify_calendly(
+    signing_key: str, body: bytes, headers: Mapping[str, str], now: float, window_s: float = 180
+) -> None:
+    """Calendly: ``t=<unix>,v1=<hex>``; parts in any order, spaces allowed, unknown keys ignored."""
+    _require_secret(signing_key)
+    value = _header(headers, CALENDLY_SIGNATURE)
+    timestamps: list[str] = []
+    candidates: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, item = part.partition("=")
+        if not sep:
+            raise SignatureError(
+                f"header {CALENDLY_SIGNATURE} is malformed: expected t=<unix>,v1=<hex>"
+            )
+        key = key.strip().lower()
+        if key == "t":
+            timestamps.append(item.strip())
+        elif key == "v1":
+            candidates.append(item.strip())
+    if not timestamps:
+        raise SignatureError(f"header {CALENDLY_SIGNATURE} has no t= part")
+    if len(timestamps) > 1:
+        raise SignatureError(f"header {CALENDLY_SIGNATURE} has more than one t= part")
+    if not candidates:
+        raise SignatureError(f"header {CALENDLY_SIGNATURE} has no v1= part")
+    where = f"header {CALENDLY_SIGNATURE} part t"
+    seconds = _parse_int(timestamps[0], where, "unix seconds")
+    _check_window(float(seconds), now, window_s, where)
+    message = timestamps[0].encode() + b"." + body
+    expected = hmac.new(signing_key.encode(), message, hashlib.sha256).hexdigest()
+    for candidate in candidates:
+        _check_hex(candidate, 64, f"header {CALENDLY_SIGNATURE} part v1")
+    if not any(_hex_equal(candidate, expected) for candidate in candidates):
+        raise SignatureError(f"header {CALENDLY_SIGNATURE}: bad signature")
+
+
+def verify_outreach(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """Outreach: hex HMAC-SHA256 of the raw body."""
+    _verify_hex_hmac(secret, body, headers, OUTREACH_SIGNATURE, "sha256", prefix=None)
+
+
+def verify_salesloft(token: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """Salesloft: hex HMAC-SHA1 of the raw body, keyed with the callback token."""
+    _verify_hex_hmac(token, body, headers, SALESLOFT_SIGNATURE, "sha1", prefix=None)
+
+
+def verify_generic(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """leadsync's own format: ``sha256=<hex HMAC-SHA256 of the raw body>``."""
+    _verify_hex_hmac(secret, body, headers, GENERIC_SIGNATURE, "sha256", prefix="sha256")
+
+
+def verify_aircall(token: str, payload_token: str | None) -> None:
+    """Aircall sends no signature: the body's ``token`` field must equal the configured token."""
+    _require_secret(token)
+    if payload_token is None:
+        raise SignatureError("body has no token field")
+    if not isinstance(payload_token, str):
+        raise SignatureError("body field token is not a string")
+    if not hmac.compare_digest(payload_token.encode(), token.encode()):
+        raise SignatureError("body field token does not match the configured token")
+
+
+def verify_basic_auth(username: str, password: str, headers: Mapping[str, str]) -> None:
+    """Pipedrive: ``Authorization: Basic base64(username:password)``."""
+    _require_secret(password)
+    value = _header(headers, AUTHORIZATION)
+    scheme, _, credentials = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise SignatureError(f"header {AUTHORIZATION} must use the Basic scheme")
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"header {AUTHORIZATION}: credentials are not valid base64") from None
+    user, sep, given = decoded.partition(b":")
+    if not sep:
+        raise SignatureError(f"header {AUTHORIZATION}: credentials must be username:password")
+    user_ok = hmac.compare_digest(user, username.encode())
+    password_ok = hmac.compare_digest(given, password.encode())
+    if not (user_ok and password_ok):
+        raise SignatureError(f"header {AUTHORIZATION}: wrong username or password")
+
+
+def _verify_hex_hmac(
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    name: str,
+    digestmod: str,
+    prefix: str | None,
+) -> None:
+    _require_secret(secret)
+    value = _header(headers, name).strip()
+    if prefix is not None:
+        scheme, sep, value = value.partition("=")
+        if not sep or scheme.strip().lower() != prefix:
+            raise SignatureError(f"header {name} must look like {prefix}=<hex>")
+        value = value.strip()
+    expected = hmac.new(secret.encode(), body, digestmod).hexdigest()
+    _check_hex(value, len(expected), f"header {name}")
+    if not _hex_equal(value, expected):
+        raise SignatureError(f"header {name}: bad signature")
+
+
+def _require_secret(secret: str) -> None:
+    if not secret:
+        raise SignatureError("the configured secret is empty; refusing to accept the request")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """The value of header ``name`` (any case); missing, empty or conflicting is an error."""
+    wanted = name.lower()
+    values = {value for key, value in headers.items() if key.lower() == wanted}
+    if not values:
+        raise SignatureError(f"missing header {name}")
+    if len(values) > 1:
+        raise SignatureError(f"header {name} is given more than once with different values")
+    value = values.pop()
+    if not value.strip():
+        raise SignatureError(f"header {name} is empty")
+    return value
+
+
+def _parse_int(text: str, where: str, unit: str) -> int:
+    text = text.strip()
+    if not _DIGITS.fullmatch(text):
+        raise SignatureError(f"{where} must be a non-negative integer ({unit})")
+    return int(text)
+
+
+def _check_window(sent: float, now: float, window_s: float, where: str) -> None:
+    if not (math.isfinite(now) and math.isfinite(window_s) and window_s >= 0):
+        raise ValueError("now and window_s must be finite and window_s non-negative")
+    age = now - sent
+    if age > window_s:
+        raise SignatureError(
+            f"{where}: timestamp too old by {_seconds(age - window_s)} s (window {window_s:g} s)"
+        )
+    if -age > window_s:
+        raise SignatureError(
+            f"{where}: timestamp too far in the future by {_seconds(-age - window_s)} s "
+            f"(window {window_s:g} s)"
+        )
+
+
+def _seconds(excess: float) -> int:
+    return max(1, math.ceil(excess))
+
+
+def _check_hex(value: str, length: int, where: str) -> None:
+    if not _HEX.fullmatch(value):
+        raise SignatureError(f"{where} is not hexadecimal")
+    if len(value) != length:
+        raise SignatureError(f"{where} must be {length} hexadecimal characters, got {len(value)}")
+
+
+def _hex_equal(received: str, expected: str) -> bool:
+    return hmac.compare_digest(received.lower().encode(), expected.lower().encode())
