@@ -840,9 +840,12 @@ def activity_properties(draw: st.DrawFn, activity: str) -> dict[str, Any]:
     elif activity == "meeting":
         first, second = draw(moments), draw(moments)
         start, end = sorted([first, second])
+        style = draw(
+            st.integers(0, 2)
+        )  # one style for both: truncating only one could reorder them
         typed = {
-            "start": _iso(start, draw(st.integers(0, 2))),
-            "end": _iso(end, draw(st.integers(0, 2))),
+            "start": _iso(start, style),
+            "end": _iso(end, style),
             "outcome": _maybe(draw, _cased(MEETING_OUTCOMES)),
             "title": _maybe(draw, texts),
         }
@@ -903,3 +906,12 @@ def test_round_trip_of_generated_events(data: dict[str, Any], integration: str, 
     assert parse_line(json.dumps(out), integration, seq) == event
     assert event_to_dict(parse_event(out, integration, seq)) == out
     assert len(event.occurred_at) == 24
+
+
+def test_values_longer_than_the_store_keeps_are_refused_with_the_field_named() -> None:
+    long_id = "x" * 201
+    with pytest.raises(EventError, match=r'"external_id".*at most 200 characters, got 201'):
+        parse_line(LINE_1.replace('"p-1"', f'"{long_id}"'), "generic")
+    long_email = "a" * 320 + "@globex.test"
+    with pytest.raises(EventError, match="at most 320 characters"):
+        parse_line(LINE_1.replace("kim@globex.test", long_email), "generic")

@@ -406,7 +406,7 @@ def _apply_one_by_one(
                 except sa.exc.OperationalError:
                     raise
                 except Exception as exc:
-                    raise _BatchFailed(f"{type(exc).__name__}: {exc}") from exc
+                    raise _BatchFailed(_failure_text(exc)) from exc
                 store.mark_applied(connection, seq, seq)
                 total.add(result)
         except _BatchFailed as failed:
@@ -416,6 +416,15 @@ def _apply_one_by_one(
                 [claimed] = _claim_one(connection, seq)
                 _fail_rows(connection, [(claimed, error)], failures)
     return total
+
+
+def _failure_text(exc: Exception) -> str:
+    """Why an event could not be applied, in one line: for a database refusal, the
+    database's own first line (not the statement and its parameters)."""
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+        return f"the database refused the event: {first or type(exc.orig).__name__}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _claim_one(connection: sa.Connection, seq: int) -> list[dict[str, Any]]:

@@ -178,6 +178,11 @@ EVENT_TYPES = tuple(t.value for t in EventType)
 RECORD_TYPES = tuple(t.value for t in RecordType)
 ACTIVITY_TYPES = tuple(t.value for t in ActivityType)
 NOTE_BODY_MAX = 65_536
+# What the store keeps (see leadsync.store.schema): longer values are refused here, with the
+# field named, rather than by the database.
+MAX_ID_LENGTH = 200
+MAX_EMAIL_LENGTH = 320
+MAX_DOMAIN_LENGTH = 253
 
 _ALLOWED_SET = frozenset(ALLOWED_KEYS)
 _OWNER_SET = frozenset(OWNER_KEYS)
@@ -447,6 +452,8 @@ def _identifier(value: Any, path: str) -> str | None:
     """An id: a non-empty string, or an integer made a string; None when absent."""
     if type(value) is str:
         if value and not value.isspace():
+            if len(value) > MAX_ID_LENGTH:
+                _fail(path, f"at most {MAX_ID_LENGTH} characters, got {len(value)}")
             return value
         _fail(path, "must not be empty")
     if value is None:
@@ -507,6 +514,8 @@ def _email(value: Any, path: str) -> str:
     local, _, host = email.partition("@")
     if not local or not host or "@" in host:
         _fail(path, f"{_quote(value)} is not an email address (one @ with text on both sides)")
+    if len(email) > MAX_EMAIL_LENGTH:
+        _fail(path, f"an email address has at most {MAX_EMAIL_LENGTH} characters")
     return email
 
 
@@ -516,6 +525,8 @@ def _domain(value: Any, path: str) -> str:
     domain = normalize_domain(value)
     if "." not in domain or "@" in domain or any(c.isspace() for c in domain):
         _fail(path, f"{_quote(value)} is not a domain (e.g. globex.test)")
+    if len(domain) > MAX_DOMAIN_LENGTH:
+        _fail(path, f"a domain has at most {MAX_DOMAIN_LENGTH} characters")
     return domain
 
 

@@ -42,8 +42,8 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("recording_url", sa.Text(), nullable=True),
-        sa.Column("from_number", sa.String(length=64), nullable=True),
-        sa.Column("to_number", sa.String(length=64), nullable=True),
+        sa.Column("from_number", sa.Text(), nullable=True),
+        sa.Column("to_number", sa.Text(), nullable=True),
         sa.Column("start_at", sa.String(length=24), nullable=True),
         sa.Column("end_at", sa.String(length=24), nullable=True),
         sa.Column("due_at", sa.String(length=24), nullable=True),
@@ -211,7 +211,7 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.String(length=64), nullable=True),
         sa.Column("outcome", sa.String(length=8), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("external_user", sa.String(length=200), nullable=True),
+        sa.Column("external_user", sa.Text(), nullable=True),
         sa.Column("flagged", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -270,7 +270,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("domain", sa.String(length=253), nullable=True),
         sa.Column("name", sa.Text(), nullable=True),
-        sa.Column("stage", sa.String(length=200), nullable=True),
+        sa.Column("stage", sa.Text(), nullable=True),
         sa.Column("is_closed", sa.Boolean(), nullable=True),
         sa.Column(
             "properties",
