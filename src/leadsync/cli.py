@@ -514,8 +514,6 @@ def decisions_list(
 ) -> None:
     """The newest owner decisions across all records, each with its reason."""
     with _errors(), _workspace() as ws:
-        if outcome is not None and outcome not in ("set", "kept", "ignored"):
-            raise UserError(f"--outcome {outcome!r} is not allowed; allowed: set, kept, ignored")
         rows = ws.decisions(integration, outcome, flagged, limit)
     if as_json:
         _print_json(rows)

@@ -737,7 +737,7 @@ class BatchState:
         store.insert_activity_links(
             c, [row for (aid, _), row in self.new_activity_links.items() if aid in live]
         )
-        store.insert_owner_decisions(c, [_decision_row(d) for d in self.decisions])
+        store.insert_owner_decisions(c, self.decisions)
         store.insert_activity_skips(
             c,
             [
@@ -764,24 +764,6 @@ def _activity_properties(row: Mapping[str, Any]) -> dict[str, Any]:
     props = {prop: row[col] for col, prop in COLUMN_PROPERTIES.items() if row.get(col) is not None}
     props.update(row.get("properties") or {})
     return props
-
-
-def _decision_row(d: OwnerDecision) -> dict[str, Any]:
-    return {
-        "record_id": d.record_id,
-        "record_type": d.record_type._value_,
-        "event_id": d.event_id,
-        "integration": d.integration,
-        "strategy": d.strategy,
-        "at": d.at,
-        "previous_owner_id": d.previous_owner_id,
-        "proposed_owner_id": d.proposed_owner_id,
-        "owner_id": d.owner_id,
-        "outcome": d.outcome._value_,
-        "reason": d.reason,
-        "external_user": d.external_user,
-        "flagged": d.flagged,
-    }
 
 
 def external_owner_id(

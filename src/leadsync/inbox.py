@@ -25,7 +25,6 @@ from leadsync.errors import EventError
 from leadsync.model import Event, now_ts
 from leadsync.sources import parser_for
 from leadsync.store import batch as store
-from leadsync.store.database import chunked
 from leadsync.store.schema import dead_letters, inbox
 
 DEFAULT_BATCH = 10_000
@@ -358,13 +357,11 @@ def _claim(
     rows = [
         {"seq": seq, "integration": i, "source": src} for seq, i, src in connection.execute(query)
     ]
-    by_seq = {row["seq"]: row for row in rows if row["seq"] not in parsed}
-    for chunk in chunked(sorted(by_seq)):
-        payloads = connection.execute(
-            sa.select(inbox.c.seq, inbox.c.payload).where(inbox.c.seq.in_(chunk))
-        )
-        for seq, payload in payloads:
-            by_seq[seq]["payload"] = payload
+    missing = [row["seq"] for row in rows if row["seq"] not in parsed]
+    payloads = store.load_payloads(connection, missing)
+    for row in rows:
+        if row["seq"] in payloads:
+            row["payload"] = payloads[row["seq"]]
     return rows
 
 

@@ -38,7 +38,7 @@ from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import views
 from leadsync.store.database import create_db_engine, migrate, redact
-from leadsync.store.schema import owner_decisions, records
+from leadsync.store.schema import records
 
 
 class Workspace:
@@ -268,26 +268,7 @@ class Workspace:
                 outcome=outcome,
                 reason=reason,
             )
-            connection.execute(
-                sa.insert(owner_decisions),
-                [
-                    {
-                        "record_id": record_id,
-                        "record_type": rtype.value,
-                        "event_id": None,
-                        "integration": None,
-                        "strategy": MANUAL_STRATEGY,
-                        "at": at,
-                        "previous_owner_id": previous,
-                        "proposed_owner_id": owner_id,
-                        "owner_id": owner_id,
-                        "outcome": outcome.value,
-                        "reason": reason,
-                        "external_user": None,
-                        "flagged": False,
-                    }
-                ],
-            )
+            store.insert_owner_decisions(connection, [decision])
             if outcome is Outcome.SET:
                 changed_at = max(row["owner_changed_at"] or "", at)
                 connection.execute(
@@ -309,10 +290,7 @@ class Workspace:
         with self.engine.connect() as connection:
             teams = config_store.read_teams(connection)
             rows = config_store.read_owners(connection)
-        member_of: dict[str, list[str]] = {}
-        for team, members in teams.items():
-            for m in members:
-                member_of.setdefault(m, []).append(team)
+        member_of = config_store.teams_by_owner(teams)
         return [{**r, "teams": member_of.get(r["id"], [])} for r in rows]
 
     def dead_letters(
@@ -337,7 +315,14 @@ class Workspace:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """The newest owner decisions across records (each with its reason)."""
-        wanted = Outcome(outcome).value if outcome is not None else None
+        wanted = None
+        if outcome is not None:
+            allowed = [o.value for o in Outcome]
+            if outcome not in allowed:
+                raise UserError(
+                    f"outcome {outcome!r} is not allowed; allowed: {', '.join(allowed)}"
+                )
+            wanted = str(outcome)
         with self.engine.connect() as connection:
             return views.decision_rows(connection, integration, wanted, flagged, limit)
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadsync.model import OwnerDecision
 from leadsync.store.database import in_values, insert_ignore, upsert
 from leadsync.store.schema import (
     activities,
@@ -272,8 +273,30 @@ def insert_activity_links(connection: Connection, rows: Sequence[Mapping[str, An
     _ignore_many(connection, activity_associations, rows)
 
 
-def insert_owner_decisions(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert_many(connection, owner_decisions, rows)
+def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDecision]) -> None:
+    """The owner history: one row per decision, applied or not, with its reason."""
+    _insert_many(
+        connection,
+        owner_decisions,
+        [
+            {
+                "record_id": d.record_id,
+                "record_type": d.record_type._value_,
+                "event_id": d.event_id,
+                "integration": d.integration,
+                "strategy": d.strategy,
+                "at": d.at,
+                "previous_owner_id": d.previous_owner_id,
+                "proposed_owner_id": d.proposed_owner_id,
+                "owner_id": d.owner_id,
+                "outcome": d.outcome._value_,
+                "reason": d.reason,
+                "external_user": d.external_user,
+                "flagged": d.flagged,
+            }
+            for d in decisions
+        ],
+    )
 
 
 def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -349,3 +372,11 @@ def has_pending(connection: Connection) -> bool:
     """Whether any inbox row still waits to be applied (uses the partial pending index)."""
     query = sa.select(inbox.c.seq).where(inbox.c.status == "pending").limit(1)
     return connection.execute(query).first() is not None
+
+
+def load_payloads(connection: Connection, seqs: Collection[int]) -> dict[int, str]:
+    """Inbox sequence -> stored payload."""
+    if not seqs:
+        return {}
+    query = sa.select(inbox.c.seq, inbox.c.payload).where(_in(connection, inbox.c.seq, seqs))
+    return {seq: payload for seq, payload in connection.execute(query).all()}

@@ -65,13 +65,18 @@ def read_integrations(connection: Connection) -> list[tuple[str, str, dict[str, 
     return [(r.name, r.kind, dict(r.settings)) for r in connection.execute(query)]
 
 
-def owners_by_id(connection: Connection) -> dict[str, Owner]:
-    """Every owner, archived ones as inactive, with their teams."""
-    teams = read_teams(connection)
+def teams_by_owner(teams: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Owner id -> the teams it belongs to, in team order."""
     member_of: dict[str, list[str]] = {}
     for team, members in teams.items():
         for owner_id in members:
             member_of.setdefault(owner_id, []).append(team)
+    return member_of
+
+
+def owners_by_id(connection: Connection) -> dict[str, Owner]:
+    """Every owner, archived ones as inactive, with their teams."""
+    member_of = teams_by_owner(read_teams(connection))
     return {
         row["id"]: Owner(
             id=row["id"],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -20,11 +20,6 @@ from leadsync.errors import TransientError, UserError
 
 DEFAULT_DB_URL = "sqlite:///leadsync.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-# Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's.
-IN_CHUNK = 900
-
-T = TypeVar("T")
 
 
 def resolve_url(url: str | None) -> str:
@@ -153,14 +148,3 @@ def in_values(column: sa.ColumnElement[Any], values: Collection[Any], dialect: s
         "value"
     )
     return column.in_(sa.select(listed.c.value))
-
-
-def chunked(items: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
