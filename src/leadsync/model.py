@@ -41,6 +41,7 @@ class EventType(enum.StrEnum):
     RECORD = "record"
     OWNER = "owner"
     ACTIVITY = "activity"
+    USER = "user"
 
 
 class Strategy(enum.StrEnum):
@@ -231,6 +232,8 @@ class Event:
     properties: dict[str, Any] = field(default_factory=dict)
     owner: ExternalUserRef | None = None
     associations: tuple[RecordRef, ...] = ()
+    # A person made this change by hand in the source (HubSpot's CRM_UI), not an automation.
+    manual: bool = False
 
     def subject_ref(self) -> RecordRef | None:
         """The record a record/owner event is about."""

@@ -31,8 +31,12 @@ owner event (see below). ``NaN`` and ``Infinity`` are not JSON and are refused.
     (``2026-11-01T09:00:00Z``, ``2026-11-01T10:00:00+01:00``), years 1000 to 9999. Stored in
     UTC with millisecond precision (``2026-11-01T09:00:00.000Z``). Numbers (epochs) are refused.
 ``type`` (required)
-    ``record`` (a record was created or changed), ``owner`` (only its owner changed) or
-    ``activity`` (a call, email, meeting, note or task was logged).
+    ``record`` (a record was created or changed), ``owner`` (only its owner changed),
+    ``activity`` (a call, email, meeting, note or task was logged) or ``user`` (an external
+    user introduced by the tool, for the user directory).
+``manual``
+    Optional, record and owner events only: ``true`` when a person made the change by hand
+    in the source (HubSpot's ``CRM_UI``), as opposed to an automation or an import.
 
 Record and owner events
 -----------------------
@@ -64,6 +68,15 @@ Activity events
     As below; associations may name records of any type.
 ``object``
     Not allowed: name the records in ``associations``.
+
+User events
+-----------
+``owner`` (required)
+    The external user: ``{"id": "u-1", "email": "ana@acme.test"}``; ``id`` is required.
+``properties``
+    Only ``name`` (a string). ``object``, ``activity``, ``external_id`` and ``associations``
+    are not allowed. A user event changes no record: it fills the user directory, so that
+    ``auto_match: email`` can map the user before any of its records arrive.
 
 Owners
 ------
@@ -171,6 +184,7 @@ ALLOWED_KEYS = (
     "owner",
     "properties",
     "associations",
+    "manual",
 )
 OWNER_KEYS = ("id", "email")
 ASSOCIATION_KEYS = ("object", "external_id", "email", "domain")
@@ -294,6 +308,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["properties"] = properties
     if event.associations:
         out["associations"] = [_ref_to_json(ref) for ref in event.associations]
+    if event.manual:
+        out["manual"] = True
     return out
 
 
@@ -367,9 +383,21 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
         _fail("occurred_at", "required")
     occurred_at = _timestamp(occurred_at, "occurred_at")
     kind = _choose(data.get("type"), "type", _EVENT_TYPE_BY_NAME, EVENT_TYPES)
+    manual = data.get("manual")
+    if manual is not None:
+        if kind not in (EventType.RECORD, EventType.OWNER):
+            _fail(
+                "manual", f"not allowed on a {kind.value} event (only on record and owner events)"
+            )
+        if not isinstance(manual, bool):
+            _fail("manual", f"expected true or false, got {_show(manual)}")
     if kind is EventType.ACTIVITY:
         return _activity_event(data, event_id, occurred_at, integration, seq)
-    return _record_event(data, kind, event_id, occurred_at, integration, seq)
+    if kind is EventType.USER:
+        return _user_event(data, event_id, occurred_at, integration, seq)
+    event = _record_event(data, kind, event_id, occurred_at, integration, seq)
+    event.manual = bool(manual)
+    return event
 
 
 def _record_event(
@@ -443,6 +471,35 @@ def _activity_event(
         owner=_owner(data.get("owner")),
         associations=_associations(data.get("associations"), None),
     )
+
+
+def _user_event(
+    data: dict[str, Any], event_id: str, occurred_at: str, integration: str, seq: int
+) -> Event:
+    for key in ("object", "activity", "external_id", "associations"):
+        if data.get(key) is not None:
+            _fail(key, "not allowed on a user event (it only introduces an external user)")
+    owner = _owner(data.get("owner"))
+    if owner is None or owner.id is None:
+        _fail("owner.id", "required on a user event: the external user's id")
+    properties = _properties(data.get("properties"), None)
+    if not _USER_PROPERTIES.issuperset(properties):
+        _unknown_keys(properties, tuple(sorted(_USER_PROPERTIES)), "properties.")
+    name = properties.get("name")
+    if name is not None and not isinstance(name, str):
+        _fail("properties.name", f"expected a string, got {_show(name)}")
+    return Event(
+        id=event_id,
+        integration=integration,
+        type=EventType.USER,
+        occurred_at=occurred_at,
+        seq=seq,
+        owner=owner,
+        properties=properties,
+    )
+
+
+_USER_PROPERTIES = frozenset({"name"})
 
 
 # ------------------------------------------------------------------ parts

@@ -1,0 +1,369 @@
+"""What every vendor adapter is: a small class with verb-named hooks.
+
+A webhook request travels through an adapter in two steps, at two different times:
+
+1. **On receipt** (in the HTTP handler, before the vendor gets its 2xx):
+   :meth:`Adapter.verify` checks authenticity, :meth:`Adapter.decode` turns the raw body into
+   data, :meth:`Adapter.split` cuts it into the vendor's single events (a HubSpot array, a
+   Salesforce ``notifications`` list, one object for most vendors) and for each one
+   :meth:`Adapter.identify` gives the key the inbox deduplicates on and
+   :meth:`Adapter.occurred_at` the vendor's time. Each piece is stored as one inbox row
+   whose payload is the envelope ``{"headers": {...}, "body": <piece>}`` (see
+   :func:`envelope_text`). Nothing here may be slow: it is on the request's path.
+2. **In a worker**, later: :meth:`Adapter.to_events` turns one stored envelope into canonical
+   :class:`~leadsync.model.Event` objects (usually one; an Aircall call with an inline contact
+   gives the contact and the call). An :class:`~leadsync.errors.EventError` raised here makes
+   the row a dead letter with its message; it is never dropped.
+
+A captured log replayed with ``leadsync ingest`` goes through the same two steps: each line is
+one webhook body, or an envelope ``{"headers": {...}, "body": ...}`` when the vendor puts
+something that matters in a header (Salesloft's event name).
+
+Errors name the place as a JSON path into the body (``data.user.email``) and what is allowed.
+Adapters never read the clock or the environment: the time and the secret are passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, NoReturn
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.model import Event, format_ts
+
+__all__ = [
+    "Adapter",
+    "Piece",
+    "WebhookRequest",
+    "envelope_text",
+    "read_envelope",
+    "stable_key",
+]
+
+ENVELOPE_KEYS = frozenset({"headers", "body"})
+
+
+@dataclass(slots=True)
+class WebhookRequest:
+    """One HTTP request as the adapter sees it. ``headers`` keys are lowercase."""
+
+    method: str
+    uri: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lowercased, without parameters (``application/json``)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+@dataclass(slots=True)
+class Piece:
+    """One vendor event cut out of a webhook body: the unit the inbox stores and dedupes.
+
+    ``key`` is unique per vendor event for the integration (a redelivery has the same key);
+    ``headers`` are the kept headers (lowercase names) the conversion needs.
+    """
+
+    key: str
+    occurred_at: str | None
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> str:
+        return envelope_text(self.headers, self.body)
+
+
+def envelope_text(headers: Mapping[str, str], body: Any) -> str:
+    """The stored form of one piece: compact JSON ``{"headers": {...}, "body": ...}``."""
+    data: dict[str, Any] = {"body": body}
+    if headers:
+        data = {"headers": dict(headers), "body": body}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def read_envelope(text: str, where: str | None = None) -> tuple[dict[str, str], Any]:
+    """The (headers, body) of a stored envelope; EventError when it is not one."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise EventError("the stored payload is not valid JSON", where) from None
+    if not isinstance(data, dict) or "body" not in data or not ENVELOPE_KEYS.issuperset(data):
+        raise EventError('the stored payload is not an envelope {"headers", "body"}', where)
+    headers = data.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise EventError('field "headers": must be an object of strings', where)
+    return {k.lower(): v for k, v in headers.items()}, data["body"]
+
+
+def stable_key(*parts: Any) -> str:
+    """A deduplication key for vendors that send no event id: a hash of what identifies the
+    event (its name, the object's id, the vendor's timestamp). Same parts, same key."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+# ------------------------------------------------------------------ the adapter
+
+
+class Adapter:
+    """Base of every vendor adapter. Subclasses set ``kind`` and override the hooks.
+
+    ``options`` are the integration's ``vendor:`` settings (already validated by
+    :mod:`leadsync.settings`); ``integration`` is the integration's name.
+    """
+
+    kind: ClassVar[str] = ""
+    #: Media types :meth:`decode` understands; others are refused with 415.
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    #: Request headers (lowercase) stored with each piece because :meth:`to_events` needs them.
+    kept_headers: ClassVar[tuple[str, ...]] = ()
+    #: Whether :meth:`verify` needs a secret (``secret_env``); without one requests are refused.
+    needs_secret: ClassVar[bool] = True
+
+    def __init__(self, integration: str, options: Mapping[str, Any] | None = None) -> None:
+        self.integration = integration
+        self.options: Mapping[str, Any] = options or {}
+
+    # ---------------------------------------------------------- on receipt
+
+    def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
+        """Raise :class:`SignatureError` unless the request is authentic. ``now`` is unix
+        seconds; ``secret`` is the value of the integration's ``secret_env``."""
+        raise NotImplementedError
+
+    def decode(self, request: WebhookRequest) -> Any:
+        """The body as data; :class:`EventError` (a 400) when it cannot be read at all."""
+        return decode_json(request.body)
+
+    def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
+        """The vendor's single events in one decoded body (most vendors send one)."""
+        return [body]
+
+    def identify(self, item: Any, headers: Mapping[str, str]) -> str:
+        """The deduplication key of one vendor event (its event id, else :func:`stable_key`)."""
+        raise NotImplementedError
+
+    def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
+        """The vendor's time for the event as a canonical time, or None when it has none."""
+        return None
+
+    def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
+        """A vendor-specific success body ``(content type, bytes)``, or None for leadsync's
+        own JSON summary."""
+        return None
+
+    # ------------------------------------------------------------ in a worker
+
+    def to_events(
+        self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
+    ) -> list[Event]:
+        """The canonical events of one stored vendor event; ``event_id`` is its key (derived
+        events add a suffix such as ``#contact``). May return ``[]`` for an event that means
+        nothing to leadsync (it is still acknowledged and kept in the inbox)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ composed
+
+    def pieces(self, request: WebhookRequest) -> list[Piece]:
+        """Decode and split a verified request; EventError (with a JSON path) for a body that
+        cannot be cut into identified events."""
+        return self.pieces_of(self.decode(request), request.headers)
+
+    def pieces_of(self, body: Any, headers: Mapping[str, str]) -> list[Piece]:
+        kept = {name: headers[name] for name in self.kept_headers if name in headers}
+        out: list[Piece] = []
+        for item in self.split(body, kept):
+            out.append(Piece(self.identify(item, kept), self.occurred_at(item, kept), item, kept))
+        return out
+
+    def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
+        """The events of one stored inbox row; EventError names ``where``."""
+        headers, body = read_envelope(payload, where)
+        try:
+            return self.to_events(body, headers, event_id, seq)
+        except EventError as exc:
+            raise EventError(exc.detail, where) from None
+
+
+# ------------------------------------------------------------------ helpers for adapters
+
+
+def refuse(path: str, detail: str) -> NoReturn:
+    """Raise the EventError every adapter uses: ``field "data.user.id": detail``."""
+    raise EventError(f'field "{path}": {detail}')
+
+
+def decode_json(raw: bytes) -> Any:
+    """Strict JSON (UTF-8, no NaN/Infinity); EventError with the column on failure."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EventError(f"body is not valid UTF-8 at byte {exc.start}") from None
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise EventError(
+            f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise EventError("body is not valid JSON: nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise EventError(f"body is not valid JSON: {name} is not allowed")
+
+
+def describe(value: Any) -> str:
+    """A JSON value's kind for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def get_path(data: Any, path: str) -> Any:
+    """The value at a dotted path (``data.user.email``), None where any step is missing or
+    null. A step into something that is not an object is an error naming the path."""
+    current = data
+    walked: list[str] = []
+    for step in path.split("."):
+        if current is None:
+            return None
+        if not isinstance(current, dict):
+            refuse(".".join(walked) or "(body)", f"must be an object, got {describe(current)}")
+        walked.append(step)
+        current = current.get(step)
+    return current
+
+
+def obj(data: Any, path: str, required: bool = False) -> dict[str, Any] | None:
+    value = get_path(data, path)
+    if value is None:
+        if required:
+            refuse(path, "required")
+        return None
+    if not isinstance(value, dict):
+        refuse(path, f"must be an object, got {describe(value)}")
+    return value
+
+
+def text(data: Any, path: str, required: bool = False) -> str | None:
+    """A string (an integer id is accepted and becomes a string); empty counts as absent."""
+    value = get_path(data, path)
+    if isinstance(value, bool):
+        refuse(path, "must be a string, got a boolean")
+    if isinstance(value, int):
+        value = str(value)
+    if value is not None and not isinstance(value, str):
+        refuse(path, f"must be a string, got {describe(value)}")
+    if value is None or not value.strip():
+        if required:
+            refuse(path, "required")
+        return None
+    return value.strip()
+
+
+def number(data: Any, path: str, required: bool = False) -> float | None:
+    """A finite number (a numeric string is accepted)."""
+    value = get_path(data, path)
+    if value is None or value == "":
+        if required:
+            refuse(path, "required")
+        return None
+    if isinstance(value, bool):
+        refuse(path, "must be a number, got a boolean")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            refuse(path, f"must be a number, got {value[:40]!r}")
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        refuse(path, f"must be a number, got {describe(value)}")
+    return value
+
+
+def whole(value: float | None) -> int | float | None:
+    """A number as an int when it is whole (durations look like ``95``, not ``95.0``)."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+_OFFSET_NO_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def time_from_epoch(value: Any, path: str, unit: str = "s") -> str | None:
+    """Unix seconds (``unit="s"``) or milliseconds (``"ms"``) as a canonical time."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        refuse(path, f"must be a unix time in {unit}, got {describe(value)}")
+    try:
+        seconds = float(value) / (1000 if unit == "ms" else 1)
+        return format_ts(datetime.fromtimestamp(seconds, UTC))
+    except (ValueError, OverflowError, OSError):
+        refuse(path, f"must be a unix time in {unit}, got {str(value)[:40]!r}")
+
+
+def time_from_iso(value: Any, path: str, naive_is_utc: bool = True) -> str | None:
+    """An ISO 8601 time as a canonical time. Vendors' variants are accepted: ``Z``,
+    ``+00:00``, ``+0000`` (Salesforce), and no offset at all (Outreach's ``deliveredAt``),
+    which is read as UTC when ``naive_is_utc``. A plain date is midnight UTC."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        refuse(path, f"must be an ISO 8601 time, got {describe(value)}")
+    raw = value.strip()
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    raw = _OFFSET_NO_COLON.sub(r"\1:\2", raw) if "T" in raw else raw
+    try:
+        if len(raw) == 10:
+            moment = datetime.combine(date.fromisoformat(raw), datetime.min.time(), UTC)
+        else:
+            moment = datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            if not naive_is_utc:
+                refuse(path, f"{value[:40]!r} has no time zone offset")
+            moment = moment.replace(tzinfo=UTC)
+        if not 1000 <= moment.astimezone(UTC).year <= 9999:
+            raise ValueError
+        return format_ts(moment)
+    except (ValueError, OverflowError):
+        refuse(path, f"must be an ISO 8601 time (e.g. 2026-11-01T09:00:00Z), got {value[:40]!r}")
+
+
+def event_name_error(path: str, name: Any, known: Sequence[str]) -> NoReturn:
+    """The error for an event name an adapter does not know (the row becomes a dead letter)."""
+    shown = repr(name) if isinstance(name, str) else describe(name)
+    refuse(path, f"unknown event {shown}; known: {', '.join(known)}")
+
+
+def signature_needs_secret(kind: str, secret: str | None) -> str:
+    """The secret, or a SignatureError when the integration has none configured."""
+    if not secret:
+        raise SignatureError(
+            f"no webhook secret is configured for this {kind} integration; requests are refused"
+        )
+    return secret
