@@ -57,6 +57,9 @@ class WebhookRequest:
     uri: str
     headers: Mapping[str, str]
     body: bytes
+    # The decoded body, once an adapter decoded it (see Adapter.body_of).
+    decoded: Any = field(default=None, repr=False)
+    is_decoded: bool = field(default=False, repr=False)
 
     @property
     def content_type(self) -> str:
@@ -174,10 +177,18 @@ class Adapter:
 
     # ------------------------------------------------------------ composed
 
+    def body_of(self, request: WebhookRequest) -> Any:
+        """The decoded body, decoded once per request (Aircall's token is in the body, so
+        :meth:`verify` needs it too)."""
+        if not request.is_decoded:
+            request.decoded = self.decode(request)
+            request.is_decoded = True
+        return request.decoded
+
     def pieces(self, request: WebhookRequest) -> list[Piece]:
         """Decode and split a verified request; EventError (with a JSON path) for a body that
         cannot be cut into identified events."""
-        return self.pieces_of(self.decode(request), request.headers)
+        return self.pieces_of(self.body_of(request), request.headers)
 
     def pieces_of(self, body: Any, headers: Mapping[str, str]) -> list[Piece]:
         kept = {name: headers[name] for name in self.kept_headers if name in headers}
