@@ -277,10 +277,10 @@ BAD: list[tuple[str, str, int, str, str]] = [
     ),
     (
         "bad kind",
-        edit("kind: generic", "kind: hubspot"),
+        edit("kind: generic", "kind: zoho"),
         9,
         "integrations.dialer.kind",
-        "'hubspot' is not a known kind; allowed: generic",
+        "'zoho' is not a known kind; allowed: aircall, calendly, generic, hubspot",
     ),
     (
         "min_duration_s on email",

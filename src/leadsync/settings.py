@@ -63,8 +63,20 @@ __all__ = [
     "load_config_file",
 ]
 
-KNOWN_KINDS: tuple[str, ...] = ("generic",)
+KNOWN_KINDS: tuple[str, ...] = (
+    "aircall",
+    "calendly",
+    "generic",
+    "hubspot",
+    "outreach",
+    "pipedrive",
+    "salesforce",
+    "salesloft",
+)
 """Vendor kinds that have an adapter; an integration of any other kind could never run."""
+
+_ORG_ID_RE = re.compile(r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+SECRET_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 INTEGRATION_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 """Integration names appear in URLs and table rows, so they are kept URL- and shell-safe."""
@@ -414,12 +426,57 @@ class AssociationSettings(_Settings):
         return value
 
 
-class IntegrationSettings(_Settings):
-    """Everything one connected tool is allowed to do."""
+class VendorOptions(_Settings):
+    """Options only one kind of tool understands (the ``vendor:`` block).
 
-    _null_is_default = frozenset({"users", "ownership", "activities", "associations"})
+    ``app_id`` (hubspot): the HubSpot app leadsync writes with; changes it made are echoes and
+    are ignored. ``organization_id`` (salesforce): the org whose Outbound Messages are
+    accepted. ``activity_types`` (pipedrive): Pipedrive activity type key -> activity
+    (``{lunch: meeting}``); ``other_activity_types`` (pipedrive): the activity for type keys
+    not mapped (default task).
+    """
+
+    app_id: _Id | None = None
+    organization_id: _Id | None = None
+    activity_types: dict[_Name, ActivityType] = Field(default_factory=dict)
+    other_activity_types: ActivityType | None = None
+
+    @field_validator("organization_id")
+    @classmethod
+    def _org_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ORG_ID_RE.match(value):
+            raise _own_error(
+                f"{_show(value)} is not a Salesforce organization id; allowed: 00D followed by "
+                "12 or 15 letters and digits (Setup > Company Information)"
+            )
+        return value
+
+    def present(self) -> list[str]:
+        return [name for name in type(self).model_fields if name in self.model_fields_set]
+
+
+VENDOR_OPTION_KINDS: dict[str, tuple[str, ...]] = {
+    "app_id": ("hubspot",),
+    "organization_id": ("salesforce",),
+    "activity_types": ("pipedrive",),
+    "other_activity_types": ("pipedrive",),
+}
+"""Which kinds take each ``vendor:`` option."""
+
+
+class IntegrationSettings(_Settings):
+    """Everything one connected tool is allowed to do.
+
+    ``secret_env`` names the environment variable that holds the webhook secret (a token, a
+    signing key, ``user:password`` for Pipedrive); the secret itself is never in the file,
+    the database, an export or a message.
+    """
+
+    _null_is_default = frozenset({"users", "ownership", "activities", "associations", "vendor"})
 
     kind: str
+    secret_env: str | None = None
+    vendor: VendorOptions = VendorOptions()
     users: UserMappingSettings = UserMappingSettings()
     ownership: OwnershipSettings = OwnershipSettings()
     activities: ActivitySettings = ActivitySettings()
@@ -433,6 +490,36 @@ class IntegrationSettings(_Settings):
                 f"{_show(value)} is not a known kind; allowed: {', '.join(KNOWN_KINDS)}"
             )
         return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not SECRET_ENV_RE.match(value):
+            raise _own_error(
+                f"{_show(value)} is not an environment variable name; allowed: letters, digits "
+                "and _, not starting with a digit (e.g. AIRCALL_WEBHOOK_TOKEN)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _vendor_options_fit_kind(self) -> IntegrationSettings:
+        problems: list[tuple[KeyPath, str]] = []
+        for name in self.vendor.present():
+            kinds = VENDOR_OPTION_KINDS[name]
+            if self.kind not in kinds:
+                problems.append(
+                    (
+                        ("vendor", name),
+                        f"not allowed for kind {self.kind}; only for {', '.join(kinds)}",
+                    )
+                )
+        if problems:
+            raise _problems_error(problems)
+        return self
+
+    def vendor_options(self) -> dict[str, Any]:
+        """The options an adapter receives: the ones set, as plain values."""
+        return self.vendor.model_dump(mode="json", include=set(self.vendor.present()))
 
 
 class WorkspaceConfig(_Settings):
@@ -911,6 +998,11 @@ def _associations_to_dict(associations: AssociationSettings) -> dict[str, Any]:
 def integration_to_dict(settings: IntegrationSettings) -> dict[str, Any]:
     """One integration in the file's shape; defaults are left out to keep it short."""
     out: dict[str, Any] = {"kind": settings.kind}
+    if settings.secret_env is not None:
+        out["secret_env"] = settings.secret_env
+    vendor = settings.vendor_options()
+    if vendor:
+        out["vendor"] = vendor
     sections = (
         ("users", _users_to_dict(settings.users)),
         ("ownership", _ownership_to_dict(settings.ownership)),
