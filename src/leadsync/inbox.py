@@ -12,6 +12,7 @@ beside it go through.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from sqlalchemy.engine import Engine
 from leadsync.engine import BatchResult, WorkspaceRules, apply_batch
 from leadsync.errors import EventError
 from leadsync.model import Event, now_ts
-from leadsync.sources import parser_for
+from leadsync.sources import adapter_for
+from leadsync.sources.base import ENVELOPE_KEYS, Adapter, Piece, WebhookRequest, decode_json
 from leadsync.store import batch as store
 from leadsync.store.schema import dead_letters, inbox
 
@@ -148,23 +150,87 @@ def _dead_letter_row(
     }
 
 
+@dataclass(slots=True)
+class InboxItem:
+    """One row for the inbox: its dedupe key, the vendor's time, the stored payload and, when
+    it was read already (ingest), its events."""
+
+    key: str
+    occurred_at: str | None
+    payload: str
+    events: list[Event] | None = None
+
+
 @dataclass
 class _Chunk:
-    """One chunk of input lines, parsed: the good events and the dead-letter rows."""
+    """One chunk of input lines, parsed: the good items and the dead-letter rows."""
 
-    good: list[tuple[str, Event]]
+    good: list[InboxItem]
     dead: list[dict[str, Any]]
     at: str
 
 
+def adapters_for(rules: WorkspaceRules) -> dict[str, Adapter]:
+    """One adapter per configured integration, with its vendor options."""
+    return {
+        name: adapter_for(s.kind, name, s.vendor_options())
+        for name, s in rules.integrations.items()
+    }
+
+
+def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
+    """A captured webhook as ``leadsync ingest`` reads it: one body per line, or an envelope
+    ``{"headers": {...}, "body": ...}`` when headers matter. A string body is the raw body as
+    received (a Salesforce SOAP message); anything else is re-encoded as JSON."""
+    data = decode_json(line.encode("utf-8"))
+    headers: dict[str, str] = {}
+    body: Any = data
+    if isinstance(data, dict) and "body" in data and ENVELOPE_KEYS.issuperset(data):
+        raw_headers = data.get("headers") or {}
+        if not isinstance(raw_headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
+        ):
+            raise EventError('field "headers": must be an object of strings')
+        headers = {k.lower(): v for k, v in raw_headers.items()}
+        body = data["body"]
+    if isinstance(body, str):
+        raw = body.encode("utf-8")
+        default_type = "text/xml" if body.lstrip().startswith("<") else adapter.content_types[0]
+    else:
+        raw = line.encode("utf-8") if body is data else _json_bytes(body)
+        default_type = "application/json"
+    headers.setdefault("content-type", default_type)
+    return WebhookRequest("POST", "", headers, raw)
+
+
+def _json_bytes(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _items_of_line(adapter: Adapter, integration: str, raw: str, where: str) -> list[InboxItem]:
+    """The inbox items of one input line, with their events (EventError names ``where``)."""
+    if adapter.kind == "generic":
+        event = adapter.events_of(raw, "", 0, where)[0]
+        return [InboxItem(event.id, event.occurred_at, raw, [event])]
+    try:
+        pieces = adapter.pieces(vendor_line_request(raw, adapter))
+    except EventError as exc:
+        raise EventError(exc.detail, where) from None
+    items = []
+    for piece in pieces:
+        payload = piece.payload()
+        events = adapter.events_of(payload, piece.key, 0, where)
+        items.append(InboxItem(piece.key, piece.occurred_at, payload, events))
+    return items
+
+
 def _parse_chunk(
     integration: str,
-    kind: str,
+    adapter: Adapter,
     lines: Sequence[tuple[int, str, str | None]],
     source: str | None,
     summary: IngestSummary,
 ) -> _Chunk:
-    parse = parser_for(kind)
     at = now_ts()
     chunk = _Chunk([], [], at)
     for line_no, raw, problem in lines:
@@ -172,13 +238,57 @@ def _parse_chunk(
         try:
             if problem is not None:
                 raise EventError(problem, where)
-            event = parse(raw, integration, 0, where)
+            items = _items_of_line(adapter, integration, raw, where)
         except EventError as exc:
             summary.dead_letters.append(DeadLetter(where, exc.detail))
             chunk.dead.append(_dead_letter_row(integration, source, line_no, raw, exc.detail, at))
             continue
-        chunk.good.append((raw, event))
+        chunk.good.extend(items)
     return chunk
+
+
+def write_items(
+    connection: sa.Connection,
+    integration: str,
+    items: Sequence[InboxItem],
+    at: str,
+    source: str | None,
+    status: str,
+) -> tuple[list[tuple[int, InboxItem]], int]:
+    """Insert the items the inbox does not hold yet, with ``status``, in the caller's
+    transaction.
+
+    Returns the (sequence, item) pairs written, in order, and how many the inbox already held
+    (duplicates: a redelivery, acknowledged and not written again).
+    """
+    seq = store.lock_counters(connection, [store.INBOX_SEQ])[store.INBOX_SEQ]
+    known = store.known_event_ids(connection, integration, {item.key for item in items})
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[int, InboxItem]] = []
+    duplicates = 0
+    for item in items:
+        if item.key in known:
+            duplicates += 1
+            continue
+        known.add(item.key)
+        seq += 1
+        rows.append(
+            {
+                "seq": seq,
+                "integration": integration,
+                "event_id": item.key,
+                "received_at": at,
+                "occurred_at": item.occurred_at or at,
+                "payload": item.payload,
+                "status": status,
+                "source": source,
+            }
+        )
+        written.append((seq, item))
+    if rows:
+        connection.execute(sa.insert(inbox), rows)
+        store.write_counters(connection, {store.INBOX_SEQ: seq})
+    return written, duplicates
 
 
 def _write_inbox(
@@ -187,42 +297,37 @@ def _write_inbox(
     chunk: _Chunk,
     source: str | None,
     status: str,
-) -> tuple[list[tuple[int, Event]], int]:
-    """Insert the chunk's new events (and its dead letters) into the inbox with ``status``.
-
-    Returns the (sequence, event) pairs written, in order, and how many events the inbox
-    already held (duplicates: not written again).
-    """
-    seq = store.lock_counters(connection, [store.INBOX_SEQ])[store.INBOX_SEQ]
-    known = store.known_event_ids(connection, integration, {e.id for _, e in chunk.good})
-    rows: list[dict[str, Any]] = []
-    written: list[tuple[int, Event]] = []
-    duplicates = 0
-    for raw, event in chunk.good:
-        if event.id in known:
-            duplicates += 1
-            continue
-        known.add(event.id)
-        seq += 1
-        rows.append(
-            {
-                "seq": seq,
-                "integration": integration,
-                "event_id": event.id,
-                "received_at": chunk.at,
-                "occurred_at": event.occurred_at,
-                "payload": raw,
-                "status": status,
-                "source": source,
-            }
-        )
-        written.append((seq, event))
-    if rows:
-        connection.execute(sa.insert(inbox), rows)
+) -> tuple[list[tuple[int, InboxItem]], int]:
+    """The chunk's new items (and its dead letters), written with ``status``."""
+    written, duplicates = write_items(connection, integration, chunk.good, chunk.at, source, status)
     if chunk.dead:
         connection.execute(sa.insert(dead_letters), chunk.dead)
-    store.write_counters(connection, {store.INBOX_SEQ: seq})
     return written, duplicates
+
+
+def pieces_to_items(pieces: Sequence[Piece]) -> list[InboxItem]:
+    """A verified request's pieces as inbox items (read later, by a worker)."""
+    return [InboxItem(p.key, p.occurred_at, p.payload()) for p in pieces]
+
+
+def record_rejected(
+    connection: sa.Connection, integration: str, source: str, raw: str, error: str
+) -> None:
+    """Keep a verified request that could not be read at all (answered 400) as a dead letter,
+    so that nothing authentic is lost even when the vendor gives up retrying."""
+    connection.execute(
+        sa.insert(dead_letters),
+        [_dead_letter_row(integration, source, None, raw, error, now_ts())],
+    )
+
+
+def _events(written: Sequence[tuple[int, InboxItem]]) -> list[Event]:
+    events: list[Event] = []
+    for seq, item in written:
+        for event in item.events or ():
+            event.seq = seq
+            events.append(event)
+    return events
 
 
 def append(
@@ -231,13 +336,13 @@ def append(
     chunk: _Chunk,
     source: str | None,
     summary: IngestSummary,
-    parsed: dict[int, Event],
+    parsed: dict[int, list[Event]],
 ) -> None:
     """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
     ``parsed`` by inbox sequence so that the drain need not read them again."""
     with engine.begin() as connection:
         written, duplicates = _write_inbox(connection, integration, chunk, source, "pending")
-    parsed.update(written)
+    parsed.update((seq, item.events or []) for seq, item in written)
     summary.accepted += len(written)
     summary.duplicates += duplicates
 
@@ -265,7 +370,7 @@ def _apply_directly(
                 raise _NotDirectly
             written, duplicates = _write_inbox(connection, integration, chunk, source, "applied")
             try:
-                result = apply_batch(connection, rules, [e for _, e in written])
+                result = apply_batch(connection, rules, _events(written))
             except sa.exc.OperationalError:
                 raise
             except Exception as exc:
@@ -278,17 +383,21 @@ def _apply_directly(
     return True
 
 
-def _parse_row(row: Mapping[str, Any], rules: WorkspaceRules, parsed: Mapping[int, Event]) -> Event:
+def _parse_row(
+    row: Mapping[str, Any], adapters: Mapping[str, Adapter], parsed: Mapping[int, list[Event]]
+) -> list[Event]:
     seq = int(row["seq"])
     cached = parsed.get(seq)
     if cached is not None:
+        for event in cached:
+            event.seq = seq
         return cached
     integration = row["integration"]
-    settings = rules.integrations.get(integration)
-    if settings is None:
+    adapter = adapters.get(integration)
+    if adapter is None:
         raise EventError(f"integration {integration!r} is no longer configured", f"inbox #{seq}")
     where = f"{row['source']} (inbox #{seq})" if row["source"] else f"inbox #{seq}"
-    return parser_for(settings.kind)(row["payload"], integration, seq, where)
+    return adapter.events_of(row["payload"], row["event_id"], seq, where)
 
 
 class _BatchFailed(Exception):
@@ -299,7 +408,7 @@ def drain(
     engine: Engine,
     rules: WorkspaceRules,
     batch_size: int = DEFAULT_BATCH,
-    parsed: dict[int, Event] | None = None,
+    parsed: dict[int, list[Event]] | None = None,
     on_batch: Callable[[int], None] | None = None,
     failures: Problems | None = None,
 ) -> BatchResult:
@@ -312,11 +421,12 @@ def _drain(
     engine: Engine,
     rules: WorkspaceRules,
     batch_size: int,
-    parsed: dict[int, Event] | None,
+    parsed: dict[int, list[Event]] | None,
     on_batch: Callable[[int], None] | None,
     failures: Problems | None,
 ) -> BatchResult:
     parsed = parsed if parsed is not None else {}
+    adapters = adapters_for(rules)
     total = BatchResult()
     while True:
         rows: list[dict[str, Any]] = []
@@ -326,7 +436,7 @@ def _drain(
                 rows = _claim(connection, batch_size, parsed)
                 if not rows:
                     return total
-                events, unreadable = _parse_rows(rows, rules, parsed)
+                events, unreadable = _parse_rows(rows, adapters, parsed)
                 try:
                     result = apply_batch(connection, rules, events)
                 except sa.exc.OperationalError:
@@ -336,7 +446,7 @@ def _drain(
                 _fail_rows(connection, unreadable, failures)
                 store.mark_applied(connection, int(rows[0]["seq"]), int(rows[-1]["seq"]))
         except _BatchFailed:
-            result = _apply_one_by_one(engine, rules, rows, parsed, failures)
+            result = _apply_one_by_one(engine, rules, adapters, rows, parsed, failures)
         for row in rows:
             parsed.pop(int(row["seq"]), None)
         total.add(result)
@@ -345,17 +455,18 @@ def _drain(
 
 
 def _claim(
-    connection: sa.Connection, limit: int, parsed: Mapping[int, Event]
+    connection: sa.Connection, limit: int, parsed: Mapping[int, list[Event]]
 ) -> list[dict[str, Any]]:
     """The oldest pending rows; payloads are read only for events not parsed already."""
     query = (
-        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.source)
+        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.source, inbox.c.event_id)
         .where(inbox.c.status == "pending")
         .order_by(inbox.c.seq)
         .limit(limit)
     )
     rows = [
-        {"seq": seq, "integration": i, "source": src} for seq, i, src in connection.execute(query)
+        {"seq": seq, "integration": i, "source": src, "event_id": key}
+        for seq, i, src, key in connection.execute(query)
     ]
     missing = [row["seq"] for row in rows if row["seq"] not in parsed]
     payloads = store.load_payloads(connection, missing)
@@ -366,13 +477,15 @@ def _claim(
 
 
 def _parse_rows(
-    rows: Sequence[Mapping[str, Any]], rules: WorkspaceRules, parsed: Mapping[int, Event]
+    rows: Sequence[Mapping[str, Any]],
+    adapters: Mapping[str, Adapter],
+    parsed: Mapping[int, list[Event]],
 ) -> tuple[list[Event], list[tuple[Mapping[str, Any], str]]]:
     events: list[Event] = []
     unreadable: list[tuple[Mapping[str, Any], str]] = []
     for row in rows:
         try:
-            events.append(_parse_row(row, rules, parsed))
+            events.extend(_parse_row(row, adapters, parsed))
         except EventError as exc:
             unreadable.append((row, str(exc)))
     return events, unreadable
@@ -381,8 +494,9 @@ def _parse_rows(
 def _apply_one_by_one(
     engine: Engine,
     rules: WorkspaceRules,
+    adapters: Mapping[str, Adapter],
     rows: Sequence[Mapping[str, Any]],
-    parsed: Mapping[int, Event],
+    parsed: Mapping[int, list[Event]],
     failures: Problems | None,
 ) -> BatchResult:
     """Each row of a failed batch in its own transaction; the ones that fail are dead letters."""
@@ -394,7 +508,7 @@ def _apply_one_by_one(
             with engine.begin() as connection:
                 store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
                 [claimed] = _claim_one(connection, seq)
-                events, unreadable = _parse_rows([claimed], rules, parsed)
+                events, unreadable = _parse_rows([claimed], adapters, parsed)
                 if unreadable:
                     _fail_rows(connection, unreadable, failures)
                     continue
@@ -426,9 +540,9 @@ def _failure_text(exc: Exception) -> str:
 
 def _claim_one(connection: sa.Connection, seq: int) -> list[dict[str, Any]]:
     row = connection.execute(
-        sa.select(inbox.c.seq, inbox.c.integration, inbox.c.source, inbox.c.payload).where(
-            inbox.c.seq == seq
-        )
+        sa.select(
+            inbox.c.seq, inbox.c.integration, inbox.c.source, inbox.c.event_id, inbox.c.payload
+        ).where(inbox.c.seq == seq)
     ).one()
     return [dict(row._mapping)]
 
@@ -474,12 +588,13 @@ def _ingest(
     batch_size: int,
     on_progress: Callable[[int], None] | None,
 ) -> IngestSummary:
-    kind = rules.integrations[integration].kind
+    settings = rules.integrations[integration]
+    adapter = adapter_for(settings.kind, integration, settings.vendor_options())
     summary = IngestSummary(integration)
-    parsed: dict[int, Event] = {}
+    parsed: dict[int, list[Event]] = {}
 
     def flush(lines: list[tuple[int, str, str | None]]) -> None:
-        chunk = _parse_chunk(integration, kind, lines, source, summary)
+        chunk = _parse_chunk(integration, adapter, lines, source, summary)
         if not _apply_directly(engine, rules, integration, chunk, source, summary):
             append(engine, integration, chunk, source, summary, parsed)
             summary.applied.add(drain(engine, rules, batch_size, parsed, failures=summary.failed))

@@ -1,25 +1,41 @@
 """Sources turn what a tool sends into canonical events; one module per kind of tool.
 
-A source's parser takes one stored payload (a line of the inbox) and returns the event, or
-raises :class:`leadsync.errors.EventError` naming the field and what is allowed.
+Each module ``leadsync.sources.<kind>`` defines an :class:`~leadsync.sources.base.Adapter`
+subclass and names it ``ADAPTER``. Modules are imported when first asked for, so adding a
+vendor is one module plus its fixtures (and its kind in :data:`leadsync.settings.KNOWN_KINDS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
 from leadsync.errors import EventError
-from leadsync.model import Event
-from leadsync.sources import generic
+from leadsync.sources.base import Adapter
 
-Parser = Callable[[str, str, int, str | None], Event]
+KINDS = (
+    "aircall",
+    "calendly",
+    "generic",
+    "hubspot",
+    "outreach",
+    "pipedrive",
+    "salesforce",
+    "salesloft",
+)
 
-PARSERS: dict[str, Parser] = {"generic": generic.parse_line}
+
+@cache
+def adapter_class(kind: str) -> type[Adapter]:
+    if kind not in KINDS:
+        raise EventError(f"integration kind {kind!r} has no adapter; allowed: {', '.join(KINDS)}")
+    module = importlib.import_module(f"leadsync.sources.{kind}")
+    adapter: type[Adapter] = module.ADAPTER
+    return adapter
 
 
-def parser_for(kind: str) -> Parser:
-    try:
-        return PARSERS[kind]
-    except KeyError:
-        allowed = ", ".join(sorted(PARSERS))
-        raise EventError(f"integration kind {kind!r} has no parser; allowed: {allowed}") from None
+def adapter_for(kind: str, integration: str, options: Mapping[str, Any] | None = None) -> Adapter:
+    """A ready adapter for one integration (its name and ``vendor:`` options)."""
+    return adapter_class(kind)(integration, options)

@@ -79,8 +79,12 @@ class Piece:
     occurred_at: str | None
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    # The text to store instead of the envelope (the generic source stores canonical lines).
+    stored: str | None = None
 
     def payload(self) -> str:
+        if self.stored is not None:
+            return self.stored
         return envelope_text(self.headers, self.body)
 
 

@@ -136,7 +136,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -156,6 +156,15 @@ from leadsync.model import (
     RecordType,
     parse_ts,
 )
+from leadsync.sources.base import (
+    Adapter,
+    Piece,
+    WebhookRequest,
+    decode_json,
+    signature_needs_secret,
+    stable_key,
+)
+from leadsync.sources.signatures import verify_generic
 
 __all__ = [
     "ACTIVITY_TYPES",
@@ -847,3 +856,53 @@ def _ref_to_json(ref: RecordRef) -> dict[str, str]:
     if ref.domain is not None:
         out["domain"] = ref.domain
     return out
+
+
+# ------------------------------------------------------------------ over HTTP
+
+
+class GenericAdapter(Adapter):
+    """The canonical format over HTTP: ``POST /webhooks/<integration>`` with one event (a JSON
+    object), several (a JSON array), or JSONL (``application/x-ndjson``), signed with
+    ``X-Leadsync-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+
+    Each event is stored as its canonical line. An event that fails the format's checks is
+    still stored (keyed by a hash of its text) and becomes a dead letter with its error when a
+    worker reads it: a signed request is never dropped.
+    """
+
+    kind = "generic"
+    content_types = ("application/json", "application/x-ndjson", "application/jsonl")
+
+    def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
+        verify_generic(signature_needs_secret(self.kind, secret), request.body, request.headers)
+
+    def decode(self, request: WebhookRequest) -> Any:
+        if request.content_type == "application/json":
+            data = decode_json(request.body)
+            items = data if isinstance(data, list) else [data]
+            return [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in items]
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EventError(f"body is not valid UTF-8 at byte {exc.start}") from None
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def pieces_of(self, body: Any, headers: Mapping[str, str]) -> list[Piece]:
+        if not isinstance(body, list) or not body:
+            raise EventError("body holds no events")
+        pieces = []
+        for line in body:
+            try:
+                event = parse_line(line, self.integration)
+                key, at = event.id, event.occurred_at
+            except EventError:
+                key, at = stable_key("generic", line), None
+            pieces.append(Piece(key, at, None, stored=line))
+        return pieces
+
+    def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
+        return [parse_line(payload, self.integration, seq, where)]
+
+
+ADAPTER = GenericAdapter
