@@ -481,18 +481,26 @@ def test_record_matching_by_email_domain_and_placeholders(workspace: Workspace) 
 
 
 def test_events_apply_in_arrival_order_not_by_time(workspace: Workspace) -> None:
+    """An older owner change from the same integration that arrives after a newer one (an
+    out-of-order redelivery) is decided in arrival order and ignored as stale, whatever the
+    strategy; history keeps arrival order and shows each event's own time."""
     setup(workspace, ownership={"default": "integration_wins"})
     run(
         workspace,
         contact("p-1", owner="u-1", at="2026-11-05T00:00:00Z"),
         owner_event("contact", "p-1", "u-9", "2026-11-01T00:00:00Z"),  # older, but arrives later
+        owner_event("contact", "p-1", "u-9", "2026-11-06T00:00:00Z"),  # newer: applies
     )
     kim = record_by_external(workspace, "p-1")
     assert kim["owner_id"] == "102"
-    assert [h["at"] for h in kim["owner_history"]] == [
+    history = kim["owner_history"]
+    assert [h["at"] for h in history] == [
         "2026-11-05T00:00:00.000Z",
         "2026-11-01T00:00:00.000Z",
+        "2026-11-06T00:00:00.000Z",
     ]
+    assert [h["outcome"] for h in history] == ["set", "ignored", "set"]
+    assert "stale" in history[1]["reason"] and "out of order" in history[1]["reason"]
 
 
 def test_redelivery_is_not_applied_twice(workspace: Workspace) -> None:
@@ -620,7 +628,7 @@ def test_pending_inbox_rows_apply_before_newer_input(workspace: Workspace) -> No
             ],
         )
         connection.execute(sa.insert(counters), [{"name": "inbox_seq", "value": 1}])
-    run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-01T08:00:00Z"))
+    run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-01T10:00:00Z"))
     kim = record_by_external(workspace, "p-1")
     assert [h["owner_id"] for h in kim["owner_history"]] == ["101", "102"]
     assert {r["status"] for r in workspace.inbox_counts()} == {"applied"}

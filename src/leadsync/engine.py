@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection
 from leadsync.model import (
     ASSIGN_ON_ACTIVITY,
     ASSOCIATION_RANK,
+    CRM_KINDS,
+    CRM_SOURCE,
     ActivitySkip,
     Event,
     EventType,
@@ -33,7 +35,7 @@ from leadsync.model import (
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.associations import choose_associations
 from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robin_pick
-from leadsync.rules.ownership import OwnerContext, Verdict, decide_owner
+from leadsync.rules.ownership import OwnerContext, Verdict, decide_crm_change, decide_owner
 from leadsync.settings import IntegrationSettings
 from leadsync.store import batch as store
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -107,6 +109,7 @@ class RecordState:
             "updated_at": self.updated_at,
             "owner_changed_at": self.owner_changed_at,
             "owner_source": self.owner_source,
+            "manual_owner_at": self.manual_owner_at,
         }
 
     def row(self) -> dict[str, Any]:
@@ -477,27 +480,33 @@ class BatchState:
         return mapping
 
     def learn_rep(self, event: Event) -> None:
+        """Remember the external user an event names (the user directory that fills itself);
+        a user event introduces one without counting as an event it sent."""
         rep = event.owner
         if rep is None or rep.id is None:
             return
         key = (event.integration, rep.id)
         if rep.email:
             self.learned_emails[key] = rep.email
+        sent = 0 if event.type is EventType.USER else 1
+        name = event.properties.get("name") if event.type is EventType.USER else None
         seen = self.external_users.get(key)
         if seen is None:
             self.external_users[key] = {
                 "integration": event.integration,
                 "external_id": rep.id,
                 "email": rep.email,
+                "name": name,
                 "first_seen_at": event.occurred_at,
                 "last_seen_at": event.occurred_at,
-                "events": 1,
+                "events": sent,
             }
         else:
             seen["email"] = rep.email or seen["email"]
+            seen["name"] = name or seen["name"]
             seen["last_seen_at"] = max(seen["last_seen_at"], event.occurred_at)
             seen["first_seen_at"] = min(seen["first_seen_at"], event.occurred_at)
-            seen["events"] += 1
+            seen["events"] += sent
 
     def decide(
         self,
@@ -523,7 +532,9 @@ class BatchState:
             owner_source=record.owner_source,
             manual_owner_at=record.manual_owner_at,
         )
-        verdict = decide_owner(ctx, event.occurred_at, strategy, protect_days, mapping, candidate)
+        verdict = decide_owner(
+            ctx, event.occurred_at, strategy, protect_days, mapping, candidate, event.integration
+        )
         decision = OwnerDecision(
             record_id=record.id,
             record_type=record.type,
@@ -559,10 +570,13 @@ class BatchState:
     def apply(self, event: Event) -> None:
         settings = self.rules.integrations[event.integration]
         self.result.events += 1
+        if settings.kind in CRM_KINDS:
+            self.apply_crm(event)
+            return
         self.learn_rep(event)
         if event.type is EventType.ACTIVITY:
             self.apply_activity(event, settings)
-        else:
+        elif event.type is not EventType.USER:
             self.apply_record(event, settings)
 
     def apply_record(self, event: Event, settings: IntegrationSettings) -> None:
@@ -588,6 +602,58 @@ class BatchState:
         for ref in event.associations:
             other, _ = self.resolve(event.integration, ref, event.occurred_at)
             self.link(record, other)
+
+    def apply_crm(self, event: Event) -> None:
+        """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and
+        its owner changes are changes made in the CRM (a person's when ``manual``), sent on to
+        the bidirectional integrations but never back to the CRM."""
+        if event.type is EventType.ACTIVITY or event.type is EventType.USER:
+            return
+        subject = event.subject_ref()
+        assert subject is not None
+        record, _ = self.resolve(event.integration, subject, event.occurred_at)
+        if event.type is EventType.RECORD:
+            self.fill_record(record, event.properties, event.occurred_at)
+        if event.type is not EventType.OWNER and event.owner is None:
+            return
+        owner_id = event.owner.id if event.owner is not None else None
+        ctx = OwnerContext(
+            record_type=record.type,
+            is_new=False,
+            owner_id=record.owner_id,
+            owner_changed_at=record.owner_changed_at,
+            owner_source=record.owner_source,
+            manual_owner_at=record.manual_owner_at,
+        )
+        known = owner_id is not None and owner_id in self.rules.directory.owners
+        verdict = decide_crm_change(ctx, event.occurred_at, owner_id, known, event.integration)
+        decision = OwnerDecision(
+            record_id=record.id,
+            record_type=record.type,
+            event_id=event.id,
+            integration=event.integration,
+            strategy=CRM_SOURCE,
+            at=event.occurred_at,
+            previous_owner_id=record.owner_id,
+            proposed_owner_id=owner_id,
+            owner_id=verdict.owner_id,
+            outcome=verdict.outcome,
+            reason=verdict.reason + (" by a person" if event.manual else ""),
+            flagged=verdict.flagged,
+        )
+        self.decisions.append(decision)
+        self.result.owners[verdict.outcome._value_] += 1
+        if verdict.flagged:
+            self.result.flagged += 1
+        if verdict.outcome is Outcome.SET:
+            record.owner_id = verdict.owner_id
+            record.owner_changed_at = max(record.owner_changed_at or "", event.occurred_at)
+            record.owner_source = CRM_SOURCE
+            if event.manual:
+                record.manual_owner_at = event.occurred_at
+            record.updated_at = max(record.updated_at, event.occurred_at)
+            record.dirty = True
+            self.owner_changes.append(decision)
 
     def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
         assert event.activity is not None

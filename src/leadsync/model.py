@@ -106,6 +106,9 @@ TASK_PRIORITIES = ("none", "low", "medium", "high")
 
 # Where a manual change (a person in the CRM) is recorded instead of an integration name.
 CRM_SOURCE = "crm"
+# Kinds of integration that are the CRM itself: their owner ids are owner ids and their owner
+# changes are changes made in the CRM (for bidirectional sync), never echoed back to them.
+CRM_KINDS = frozenset({"hubspot"})
 MANUAL_STRATEGY = "manual"
 ASSIGN_ON_ACTIVITY = "assign_on_activity"
 

@@ -5,7 +5,9 @@ answer is a :class:`Verdict` with a reason a RevOps admin can read.
 
 The checks, in order (the first that applies decides):
 1. the event names no owner: ignored — an event without an owner never clears one;
-2. ``bidirectional`` and the event is older than the record's last owner change: ignored (stale);
+2. the event is older than the record's last owner change, and that change came from the same
+   integration (a redelivery out of order) or the strategy is ``bidirectional`` (most recent
+   change wins): ignored (stale);
 3. the rep maps to nobody and the policy leaves it so: ignored, flagged;
 4. a person set the owner in the CRM less than ``protect_manual_days`` before the event: kept;
 5. the strategy: a new record always takes the owner; on an existing record
@@ -71,8 +73,9 @@ def decide_owner(
     protect_manual_days: float,
     mapping: MappingResult | None,
     round_robin_candidate: str | None = None,
+    integration: str | None = None,
 ) -> Verdict:
-    """Decide one record's owner for one event.
+    """Decide one record's owner for one event from ``integration``.
 
     ``round_robin_candidate`` is the owner whose turn it is when the mapping sends the rep to a
     round robin; the caller turns the rotation only when the verdict is ``set``.
@@ -89,20 +92,25 @@ def decide_owner(
             "clears one",
         )
     proposed = mapping.owner_id if mapping.round_robin_team is None else round_robin_candidate
-    if (
-        strategy is Strategy.BIDIRECTIONAL
-        and not ctx.is_new
-        and ctx.owner_changed_at is not None
-        and occurred_at < ctx.owner_changed_at
-    ):
-        return Verdict(
-            Outcome.IGNORED,
-            current,
-            proposed,
-            f"ignored: stale under bidirectional: the event happened at {display_ts(occurred_at)}, "
-            f"before the last owner change at {display_ts(ctx.owner_changed_at)}; the owner stays "
-            f"{_who(current)}",
-        )
+    if not ctx.is_new and ctx.owner_changed_at is not None and occurred_at < ctx.owner_changed_at:
+        if strategy is Strategy.BIDIRECTIONAL:
+            return Verdict(
+                Outcome.IGNORED,
+                current,
+                proposed,
+                f"ignored: stale under bidirectional: the event happened at "
+                f"{display_ts(occurred_at)}, before the last owner change at "
+                f"{display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
+            )
+        if integration is not None and ctx.owner_source == integration:
+            return Verdict(
+                Outcome.IGNORED,
+                current,
+                proposed,
+                f"ignored: stale: the event happened at {display_ts(occurred_at)}, before the "
+                f"owner change {integration} made at {display_ts(ctx.owner_changed_at)} (it "
+                f"arrived out of order); the owner stays {_who(current)}",
+            )
     if proposed is None:
         return Verdict(
             Outcome.IGNORED,
@@ -161,3 +169,40 @@ def _strategy_refusal(ctx: OwnerContext, strategy: Strategy) -> str | None:
             )
         return f"kept {current}: never_overwrite and the {kind} already existed"
     return None
+
+
+def decide_crm_change(
+    ctx: OwnerContext, occurred_at: str, owner_id: str | None, known_owner: bool, source: str
+) -> Verdict:
+    """The CRM itself (``source``, e.g. a HubSpot integration) reports an owner change.
+
+    The CRM is the record of truth for its own changes, so a change is taken as it is,
+    unless a more recent owner change is already known (most recent change wins). An owner
+    the workspace does not know is still taken, and flagged.
+    """
+    current = ctx.owner_id
+    if ctx.owner_changed_at is not None and occurred_at < ctx.owner_changed_at:
+        return Verdict(
+            Outcome.IGNORED,
+            current,
+            owner_id,
+            f"ignored: stale: {source} reports a change made at {display_ts(occurred_at)}, before "
+            f"the last owner change at {display_ts(ctx.owner_changed_at)}; the owner stays "
+            f"{_who(current)}",
+        )
+    if owner_id == current:
+        return Verdict(
+            Outcome.KEPT,
+            current,
+            owner_id,
+            f"kept {_who(current)}: {source} reports the same owner",
+        )
+    unknown = "" if known_owner or owner_id is None else f"; {owner_id} is not a known owner"
+    return Verdict(
+        Outcome.SET,
+        owner_id,
+        owner_id,
+        f"set {_who(owner_id)}: the owner was changed in the CRM ({source}; was {_who(current)})"
+        + unknown,
+        flagged=bool(unknown),
+    )

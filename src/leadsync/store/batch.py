@@ -318,6 +318,7 @@ def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, An
         ["integration", "external_id"],
         {
             "email": lambda ex: sa.func.coalesce(ex.email, t.c.email),
+            "name": lambda ex: sa.func.coalesce(ex.name, t.c.name),
             "first_seen_at": lambda ex: sa.case(
                 (ex.first_seen_at < t.c.first_seen_at, ex.first_seen_at), else_=t.c.first_seen_at
             ),

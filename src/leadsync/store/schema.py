@@ -83,6 +83,7 @@ external_users = Table(
     Column("first_seen_at", TS, nullable=False),
     Column("last_seen_at", TS, nullable=False),
     Column("events", BigInteger, nullable=False, default=0),
+    Column("name", Text),
 )
 
 records = Table(
