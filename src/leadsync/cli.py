@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -42,6 +42,9 @@ outbox_app = typer.Typer(
 )
 decisions_app = typer.Typer(help="Owner decisions and their reasons.", no_args_is_help=True)
 activities_app = typer.Typer(help="Activities received from integrations.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="External users of an integration and how they map to owners.", no_args_is_help=True
+)
 app.add_typer(records_app, name="records")
 app.add_typer(decisions_app, name="decisions")
 app.add_typer(activities_app, name="activities")
@@ -49,6 +52,7 @@ app.add_typer(owners_app, name="owners")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(dead_app, name="dead-letters")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(users_app, name="users")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -447,11 +451,14 @@ def inbox_process(
 def dead_letters_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 100,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Also those already retried.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The newest dead letters: where each came from and why it failed."""
     with _errors(), _workspace() as ws:
-        rows = ws.dead_letters(integration, limit)
+        rows = ws.dead_letters(integration, limit, include_resolved)
     if as_json:
         _print_json(rows)
         return
@@ -464,6 +471,121 @@ def dead_letters_list(
             str(r["id"]), r["integration"], display_ts(r["received_at"]), where, r["error"]
         )
     out.print(table)
+
+
+@dead_app.command("retry")
+def dead_letters_retry(
+    letter_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """Put a dead letter back in the inbox under the current settings and apply it."""
+    with _errors(), _workspace() as ws:
+        result = ws.retry_dead_letter(letter_id)
+        applied = ws.process_inbox()
+    result["applied"] = applied.events
+    if as_json:
+        _print_json(result)
+        return
+    out.print(f"dead letter {letter_id}: {result['resolution']}; applied {applied.events} events")
+
+
+@users_app.command("list")
+def users_list(
+    integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    as_json: JsonOption = False,
+) -> None:
+    """External users seen in events or configured, how each maps, and how many events each
+    sent: mapped (the explicit map), auto-matched (by email) or unmapped."""
+    with _errors(), _workspace() as ws:
+        rows = ws.external_users(integration)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("id", "email", "name", "status", "owner", "events", "last seen"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["email"] or "-",
+            r["name"] or "-",
+            r["status"],
+            r["owner_id"] or "-",
+            str(r["events"]),
+            display_ts(r["last_seen_at"]),
+        )
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Apply events in this process too (off when `leadsync worker` runs beside).",
+        ),
+    ] = True,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest webhook body accepted (413 above).")
+    ] = 1024 * 1024,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL vendors call (https://…), when a proxy sits in front; HubSpot signs it."
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz and the admin API
+    (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json)."""
+    import os
+
+    import uvicorn
+
+    from leadsync.api.app import ServiceOptions, create_app
+
+    with _errors():
+        ws = Workspace(state.db)
+    options = ServiceOptions(
+        admin_token=os.environ.get("LEADSYNC_ADMIN_TOKEN") or None,
+        max_body=max_body_bytes,
+        worker=worker,
+        public_url=public_url,
+    )
+    if options.admin_token is None:
+        err.print("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401", markup=False)
+    try:
+        uvicorn.run(create_app(ws, options), host=host, port=port, log_level=log_level)
+    finally:
+        ws.close()
+
+
+@app.command("worker")
+def worker_command(
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between looks when idle.")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Drain what is pending, then exit.")] = False,
+) -> None:
+    """Apply events from the inbox as they arrive (beside `leadsync serve --no-worker`, as
+    many processes as the load needs)."""
+    import signal
+
+    from leadsync.worker import Worker
+
+    with _errors(), _workspace() as ws:
+        loop = Worker(ws.engine, batch_size=batch_size, poll_s=poll)
+        if once:
+            result = loop.run_once()
+            out.print(f"applied {result.events} events")
+            return
+        signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
+        err.print("worker: applying events as they arrive (Ctrl-C to stop)", markup=False)
+        with suppress(KeyboardInterrupt):
+            loop.run()
+        err.print(f"worker: applied {loop.applied} events", markup=False)
 
 
 @outbox_app.command("list")

@@ -321,6 +321,29 @@ def record_rejected(
     )
 
 
+def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[str, Any]) -> str:
+    """Put a dead letter's event back in the inbox as pending, in the caller's transaction;
+    returns what was done. EventError when it still cannot be read."""
+    integration = letter["integration"]
+    settings = rules.integrations[integration]
+    adapter = adapter_for(settings.kind, integration, settings.vendor_options())
+    key = letter["event_id"]
+    if key is not None:
+        seqs = store.failed_seqs(connection, integration, key)
+        if seqs:
+            store.mark_inbox(connection, seqs, "pending", None)
+            return f"inbox #{seqs[0]} is pending again"
+    items = _items_of_line(adapter, integration, letter["raw"], f"dead letter {letter['id']}")
+    written, duplicates = write_items(
+        connection, integration, items, now_ts(), letter["source"], "pending"
+    )
+    if not written:
+        return f"already in the inbox ({duplicates} duplicate events); nothing added"
+    return f"added to the inbox as #{written[0][0]}" + (
+        f" to #{written[-1][0]}" if len(written) > 1 else ""
+    )
+
+
 def _events(written: Sequence[tuple[int, InboxItem]]) -> list[Event]:
     events: list[Event] = []
     for seq, item in written:
@@ -558,7 +581,17 @@ def _fail_rows(
         store.mark_inbox(connection, [seq], "failed", error)
         connection.execute(
             sa.insert(dead_letters),
-            [_dead_letter_row(row["integration"], row["source"], None, row["payload"], error, at)],
+            [
+                _dead_letter_row(
+                    row["integration"],
+                    row["source"],
+                    None,
+                    row["payload"],
+                    error,
+                    at,
+                    row.get("event_id"),
+                )
+            ],
         )
         if failures is not None:
             failures.append(DeadLetter(f"inbox #{seq}", error))

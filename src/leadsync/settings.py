@@ -55,6 +55,7 @@ __all__ = [
     "UnmappedSettings",
     "UserMappingSettings",
     "WorkspaceConfig",
+    "config_from_dict",
     "config_to_dict",
     "dump_config",
     "integration_from_dict",
@@ -883,6 +884,16 @@ def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
             ]
         )
     return _validate(WorkspaceConfig, data, _Place(source, lines, ""), duplicates)
+
+
+def config_from_dict(data: Any, source: str = "<settings>") -> WorkspaceConfig:
+    """A whole workspace from plain data (an API body), with the file's checks and key paths
+    (no line numbers)."""
+    place = _Place(source, None, "")
+    if not isinstance(data, dict):
+        _, text = place.problem((), f"expected a mapping; got {_show(data)}")
+        raise ConfigError([text])
+    return _validate(WorkspaceConfig, data, place)
 
 
 def load_config_file(path: str | Path) -> WorkspaceConfig:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from leadsync import inbox
 from leadsync.engine import BatchResult, WorkspaceRules, outbox_rows
@@ -20,16 +21,19 @@ from leadsync.errors import NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
     CRM_SOURCE,
     MANUAL_STRATEGY,
+    ExternalUserRef,
     Outcome,
     OwnerDecision,
     RecordType,
     now_ts,
 )
-from leadsync.rules.mapping import OwnerDirectory
+from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
     IntegrationSettings,
     OwnerSpec,
     WorkspaceConfig,
+    config_from_dict,
+    config_to_dict,
     integration_from_dict,
     integration_to_dict,
 )
@@ -38,7 +42,23 @@ from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import views
 from leadsync.store.database import create_db_engine, migrate, redact
-from leadsync.store.schema import records
+from leadsync.store.schema import dead_letters, records
+
+
+def _settings_of(name: str, data: dict[str, Any]) -> IntegrationSettings:
+    return integration_from_dict(data, source="<workspace>", key_prefix=f"integrations.{name}")
+
+
+def load_rules(engine: Engine) -> WorkspaceRules:
+    """The workspace's configuration as the rules need it."""
+    with engine.connect() as connection:
+        owners = config_store.owners_by_id(connection)
+        teams = config_store.read_teams(connection)
+        integration_rows = config_store.read_integrations(connection)
+    return WorkspaceRules(
+        directory=OwnerDirectory.build(owners, teams),
+        integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
+    )
 
 
 class Workspace:
@@ -103,23 +123,12 @@ class Workspace:
                 for r in owner_rows
             ),
             teams=teams,
-            integrations={name: self._settings(name, s) for name, _, s in integration_rows},
+            integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
         )
-
-    @staticmethod
-    def _settings(name: str, data: dict[str, Any]) -> IntegrationSettings:
-        return integration_from_dict(data, source="<workspace>", key_prefix=f"integrations.{name}")
 
     def rules(self) -> WorkspaceRules:
         """The configuration as the rules need it."""
-        with self.engine.connect() as connection:
-            owners = config_store.owners_by_id(connection)
-            teams = config_store.read_teams(connection)
-            integration_rows = config_store.read_integrations(connection)
-        return WorkspaceRules(
-            directory=OwnerDirectory.build(owners, teams),
-            integrations={name: self._settings(name, s) for name, _, s in integration_rows},
-        )
+        return load_rules(self.engine)
 
     def integration(self, name: str, rules: WorkspaceRules | None = None) -> IntegrationSettings:
         rules = rules or self.rules()
@@ -294,10 +303,101 @@ class Workspace:
         return [{**r, "teams": member_of.get(r["id"], [])} for r in rows]
 
     def dead_letters(
-        self, integration: str | None = None, limit: int = 100
+        self, integration: str | None = None, limit: int = 100, include_resolved: bool = False
     ) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return views.dead_letter_rows(connection, integration, limit)
+            return views.dead_letter_rows(connection, integration, limit, include_resolved)
+
+    def dead_letter_count(self, integration: str | None = None) -> int:
+        with self.engine.connect() as connection:
+            return views.dead_letter_count(connection, integration)
+
+    def retry_dead_letter(self, letter_id: int) -> dict[str, Any]:
+        """Put a dead letter back in the inbox under the current settings.
+
+        An event that failed in the inbox is set pending again; a line or request that never
+        got in is read again as it would be by ``ingest`` and, when it reads now, added. The
+        dead letter is kept, marked resolved. UserError (nothing changed) when it still
+        cannot be read; a pending event that fails again becomes a new dead letter.
+        """
+        rules = self.rules()
+        with self.engine.begin() as connection:
+            letter = views.dead_letter(connection, letter_id)
+            if letter is None:
+                raise NotFoundError(f"no dead letter with id {letter_id}")
+            if letter["resolved_at"] is not None:
+                raise WorkspaceError(
+                    f"dead letter {letter_id} was already retried at "
+                    f"{letter['resolved_at']} ({letter['resolution']})"
+                )
+            integration = letter["integration"]
+            self.integration(integration, rules)
+            resolution = inbox.requeue(connection, rules, letter)
+            connection.execute(
+                sa.update(dead_letters)
+                .where(dead_letters.c.id == letter_id)
+                .values(resolved_at=now_ts(), resolution=resolution)
+            )
+        return {"id": letter_id, "integration": integration, "resolution": resolution}
+
+    def inbox_rows(
+        self, status: str | None = None, integration: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        allowed = ("pending", "applied", "failed")
+        if status is not None and status not in allowed:
+            raise UserError(f"status {status!r} is not allowed; allowed: {', '.join(allowed)}")
+        with self.engine.connect() as connection:
+            return views.inbox_rows(connection, status, integration, limit)
+
+    def replace_integration(self, name: str, data: Any) -> tuple[IntegrationSettings, bool]:
+        """Set one integration's settings from data in the YAML's schema (created when new),
+        checked like the file, owners and teams included. Returns the settings and whether
+        the integration is new."""
+        current = config_to_dict(self.export_config())
+        integrations = dict(current.get("integrations") or {})
+        created = name not in integrations
+        integrations[name] = data
+        current["integrations"] = integrations
+        config = config_from_dict(current, source="<api>")
+        self.apply_config(config)
+        return config.integrations[name], created
+
+    def external_users(self, integration: str) -> list[dict[str, Any]]:
+        """The integration's external users, learned from its events and its directory, with
+        how each maps: ``mapped`` (the explicit map), ``auto-matched`` (by email) or
+        ``unmapped`` (the unmapped policy applies), and how many events each sent."""
+        rules = self.rules()
+        settings = self.integration(integration, rules)
+        with self.engine.connect() as connection:
+            learned = {
+                u["external_id"]: u for u in views.external_user_rows(connection, integration)
+            }
+        ids = set(learned) | {u.id for u in settings.users.directory} | set(settings.users.map)
+        named = {u.id: u.name for u in settings.users.directory}
+        out = []
+        for user_id in sorted(ids):
+            seen = learned.get(user_id, {})
+            email = settings.users.directory_email(user_id) or seen.get("email")
+            ref = ExternalUserRef(user_id, email)
+            result = map_external_user(ref, settings.users, rules.directory, seen.get("email"))
+            if result.mapped:
+                status = "mapped" if user_id in settings.users.map else "auto-matched"
+            else:
+                status = "unmapped"
+            out.append(
+                {
+                    "id": user_id,
+                    "email": email,
+                    "name": named.get(user_id) or seen.get("name"),
+                    "status": status,
+                    "owner_id": result.owner_id if result.mapped else None,
+                    "how": result.how,
+                    "events": int(seen.get("events") or 0),
+                    "first_seen_at": seen.get("first_seen_at"),
+                    "last_seen_at": seen.get("last_seen_at"),
+                }
+            )
+        return out
 
     def inbox_counts(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:

@@ -331,6 +331,15 @@ def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, An
     connection.execute(stmt, list(rows))
 
 
+def failed_seqs(connection: Connection, integration: str, event_id: str) -> list[int]:
+    query = sa.select(inbox.c.seq).where(
+        inbox.c.integration == integration,
+        inbox.c.event_id == event_id,
+        inbox.c.status == "failed",
+    )
+    return [int(seq) for seq in connection.execute(query).scalars()]
+
+
 def mark_inbox(
     connection: Connection, seqs: Sequence[int], status: str, error: str | None = None
 ) -> None:

@@ -261,6 +261,9 @@ dead_letters = Table(
     Column("event_id", String(200)),
     Column("raw", Text, nullable=False),
     Column("error", Text, nullable=False),
+    # Set when a retry put the event back in the inbox (it is kept, for the record).
+    Column("resolved_at", TS),
+    Column("resolution", Text),
     Index("ix_dead_letters_integration", "integration", "id"),
 )
 

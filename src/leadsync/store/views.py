@@ -15,6 +15,7 @@ from leadsync.store.schema import (
     activity_associations,
     activity_skips,
     dead_letters,
+    external_users,
     inbox,
     outbox,
     owner_decisions,
@@ -149,11 +150,48 @@ def find_ids(
 
 
 def dead_letter_rows(
-    connection: Connection, integration: str | None = None, limit: int = 100
+    connection: Connection,
+    integration: str | None = None,
+    limit: int = 100,
+    include_resolved: bool = False,
 ) -> list[dict[str, Any]]:
+    """The newest dead letters first; resolved ones (retried) only when asked for."""
     query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(dead_letters.c.integration == integration)
+    if not include_resolved:
+        query = query.where(dead_letters.c.resolved_at.is_(None))
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def dead_letter_count(
+    connection: Connection, integration: str | None = None, include_resolved: bool = False
+) -> int:
+    query = sa.select(sa.func.count()).select_from(dead_letters)
+    if integration is not None:
+        query = query.where(dead_letters.c.integration == integration)
+    if not include_resolved:
+        query = query.where(dead_letters.c.resolved_at.is_(None))
+    return int(connection.execute(query).scalar_one())
+
+
+def dead_letter(connection: Connection, letter_id: int) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def inbox_rows(
+    connection: Connection,
+    status: str | None = None,
+    integration: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest inbox rows first, with their stored payloads."""
+    query = sa.select(inbox).order_by(inbox.c.seq.desc()).limit(limit)
+    if status is not None:
+        query = query.where(inbox.c.status == status)
+    if integration is not None:
+        query = query.where(inbox.c.integration == integration)
     return [dict(r._mapping) for r in connection.execute(query)]
 
 
@@ -204,4 +242,13 @@ def skipped_rows(
     query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(t.c.integration == integration)
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def external_user_rows(connection: Connection, integration: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(external_users)
+        .where(external_users.c.integration == integration)
+        .order_by(external_users.c.external_id)
+    )
     return [dict(r._mapping) for r in connection.execute(query)]

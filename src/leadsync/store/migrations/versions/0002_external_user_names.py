@@ -1,4 +1,4 @@
-"""external users keep the name their tool gives them
+"""external users keep the name their tool gives them; dead letters can be resolved
 
 Revision ID: 0002
 Revises: 0001
@@ -19,8 +19,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("external_users") as batch:
         batch.add_column(sa.Column("name", sa.Text(), nullable=True))
+    with op.batch_alter_table("dead_letters") as batch:
+        batch.add_column(sa.Column("resolved_at", sa.String(length=24), nullable=True))
+        batch.add_column(sa.Column("resolution", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("dead_letters") as batch:
+        batch.drop_column("resolution")
+        batch.drop_column("resolved_at")
     with op.batch_alter_table("external_users") as batch:
         batch.drop_column("name")

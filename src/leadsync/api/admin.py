@@ -1,0 +1,304 @@
+"""The admin API: read records, read and replace an integration's settings, look at the inbox
+and the dead letters, retry a dead letter. Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
+
+Each endpoint is a few lines over :class:`~leadsync.workspace.Workspace`; the JSON is the
+CLI's ``--json`` output.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from leadsync.errors import (
+    ConfigError,
+    EventError,
+    NotFoundError,
+    UserError,
+    WorkspaceError,
+)
+from leadsync.intake import inbox_lag
+from leadsync.model import RecordType
+from leadsync.settings import integration_to_dict
+from leadsync.workspace import Workspace
+
+from .problems import PROBLEM_RESPONSES, ProblemError
+
+_bearer = HTTPBearer(auto_error=False, description="The value of LEADSYNC_ADMIN_TOKEN.")
+
+
+def require_admin(token: str | None) -> Callable[..., None]:
+    """A dependency that lets a request in only with ``Authorization: Bearer <token>``."""
+
+    def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if not token:
+            raise ProblemError(
+                401,
+                "Admin API disabled",
+                "the server has no admin token; set LEADSYNC_ADMIN_TOKEN and restart it",
+                headers=challenge,
+            )
+        if credentials is None:
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                "missing header Authorization: Bearer <token>",
+                headers=challenge,
+            )
+        if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise ProblemError(401, "Unauthorized", "wrong admin token", headers=challenge)
+
+    return check
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Workspace errors as problems: unknown → 404, invalid → 422, state → 409."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise ProblemError(404, "Not found", str(exc)) from None
+    except ConfigError as exc:
+        raise ProblemError(
+            422, "Invalid settings", f"{len(exc.problems)} problem(s)", problems=exc.problems
+        ) from None
+    except EventError as exc:
+        raise ProblemError(422, "Cannot be read", str(exc)) from None
+    except WorkspaceError as exc:
+        raise ProblemError(409, "Conflict", str(exc)) from None
+    except UserError as exc:
+        raise ProblemError(400, "Bad request", str(exc)) from None
+
+
+# ------------------------------------------------------------------ response models
+
+
+class RecordList(BaseModel):
+    records: list[dict[str, Any]] = Field(
+        description="Each record as `GET /api/records/{type}/{id}` returns it."
+    )
+
+
+class IntegrationSummary(BaseModel):
+    name: str
+    kind: str
+
+
+class InboxCount(BaseModel):
+    integration: str
+    status: str
+    count: int
+
+
+class InboxCounts(BaseModel):
+    counts: list[InboxCount]
+    pending: int
+    oldest_pending_at: str | None
+    lag_s: float
+
+
+class InboxRow(BaseModel):
+    seq: int
+    integration: str
+    event_id: str
+    received_at: str
+    occurred_at: str
+    status: str
+    source: str | None
+    error: str | None
+    payload: str
+
+
+class DeadLetter(BaseModel):
+    id: int
+    integration: str
+    received_at: str
+    source: str | None
+    line_no: int | None
+    event_id: str | None
+    raw: str
+    error: str
+    resolved_at: str | None
+    resolution: str | None
+
+
+class Count(BaseModel):
+    count: int
+
+
+class RetryResult(BaseModel):
+    id: int
+    integration: str
+    resolution: str
+
+
+class ExternalUser(BaseModel):
+    id: str
+    email: str | None
+    name: str | None
+    status: str = Field(description="mapped, auto-matched or unmapped")
+    owner_id: str | None
+    how: str
+    events: int
+    first_seen_at: str | None
+    last_seen_at: str | None
+
+
+def _record_type(value: str) -> RecordType:
+    try:
+        return RecordType(value)
+    except ValueError:
+        allowed = ", ".join(t.value for t in RecordType)
+        raise ProblemError(
+            404, "Not found", f"record type {value!r} is not allowed; allowed: {allowed}"
+        ) from None
+
+
+def build_router(
+    workspace: Workspace, token: str | None, on_requeue: Callable[[], None] | None = None
+) -> APIRouter:
+    router = APIRouter(
+        prefix="/api",
+        tags=["admin"],
+        dependencies=[Depends(require_admin(token))],
+        responses=PROBLEM_RESPONSES,
+    )
+
+    @router.get("/records/{record_type}/{record_id}", summary="A record by id")
+    def get_record(
+        record_type: str,
+        record_id: int,
+        limit: Annotated[
+            int | None, Query(ge=1, description="At most this many activities.")
+        ] = None,
+    ) -> dict[str, Any]:
+        """The record with its identities, associations, owner history (every decision and
+        its reason) and timeline: the JSON of `leadsync records show --json`."""
+        with _user_errors():
+            return workspace.record(_record_type(record_type), record_id, limit)
+
+    @router.get("/records", summary="Records by email, domain or external id")
+    def find_records(
+        email: Annotated[str | None, Query(description="A contact's email.")] = None,
+        domain: Annotated[str | None, Query(description="A company's domain.")] = None,
+        external: Annotated[
+            str | None, Query(description="INTEGRATION:EXTERNAL_ID, the id a tool gave it.")
+        ] = None,
+        limit: Annotated[
+            int | None, Query(ge=1, description="At most this many activities.")
+        ] = None,
+    ) -> RecordList:
+        """Exactly one of `email`, `domain`, `external`; every match in full."""
+        with _user_errors():
+            found = workspace.find(email=email, domain=domain, external=external)
+            return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
+
+    @router.get("/integrations", summary="Configured integrations")
+    def list_integrations() -> list[IntegrationSummary]:
+        rules = workspace.rules()
+        return [
+            IntegrationSummary(name=name, kind=s.kind)
+            for name, s in sorted(rules.integrations.items())
+        ]
+
+    @router.get("/integrations/{name}/settings", summary="An integration's settings")
+    def get_settings(name: str) -> dict[str, Any]:
+        """In the YAML file's schema (defaults left out), as `leadsync export` writes it."""
+        with _user_errors():
+            return integration_to_dict(workspace.integration(name))
+
+    @router.put(
+        "/integrations/{name}/settings",
+        summary="Replace an integration's settings",
+        responses={
+            201: {"description": "Created: the integration is new"},
+            422: PROBLEM_RESPONSES[400]
+            | {"description": "Invalid settings: every problem with its key path"},
+        },
+    )
+    def put_settings(
+        name: str,
+        response: Response,
+        settings: Annotated[
+            dict[str, Any],
+            Body(
+                description="The integration in the YAML file's schema, e.g. "
+                '{"kind": "aircall", "secret_env": "AIRCALL_TOKEN", "ownership": {"default": '
+                '"fill_if_empty"}}'
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Checked exactly like the file (owners and teams included); problems come back as
+        422 with one line per problem, `integrations.NAME.key.path: what is wrong; allowed: …`.
+        Nothing changes unless every check passes."""
+        with _user_errors():
+            result, created = workspace.replace_integration(name, settings)
+        if created:
+            response.status_code = 201
+        return integration_to_dict(result)
+
+    @router.get("/integrations/{name}/users", summary="An integration's external users")
+    def list_users(name: str) -> list[ExternalUser]:
+        """Learned from payloads and user events, plus the configured directory and map."""
+        with _user_errors():
+            return [ExternalUser(**u) for u in workspace.external_users(name)]
+
+    @router.get("/inbox", summary="Inbox rows, newest first")
+    def list_inbox(
+        status: Annotated[str | None, Query(description="pending, applied or failed")] = None,
+        integration: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[InboxRow]:
+        with _user_errors():
+            return [InboxRow(**row) for row in workspace.inbox_rows(status, integration, limit)]
+
+    @router.get("/inbox/counts", summary="Inbox rows by integration and status, and the lag")
+    def inbox_counts() -> InboxCounts:
+        lag = inbox_lag(workspace.engine)
+        return InboxCounts(
+            counts=[InboxCount(**c) for c in workspace.inbox_counts()],
+            pending=lag.pending,
+            oldest_pending_at=lag.oldest_pending_at,
+            lag_s=lag.lag_s,
+        )
+
+    @router.get("/dead-letters", summary="Dead letters, newest first")
+    def list_dead_letters(
+        integration: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        include_resolved: bool = False,
+    ) -> list[DeadLetter]:
+        rows = workspace.dead_letters(integration, limit, include_resolved)
+        return [DeadLetter(**row) for row in rows]
+
+    @router.get("/dead-letters/count", summary="How many dead letters are unresolved")
+    def count_dead_letters(integration: str | None = None) -> Count:
+        return Count(count=workspace.dead_letter_count(integration))
+
+    @router.post(
+        "/dead-letters/{letter_id}/retry",
+        summary="Retry a dead letter",
+        responses={
+            409: PROBLEM_RESPONSES[400] | {"description": "Already retried"},
+            422: PROBLEM_RESPONSES[400] | {"description": "Still cannot be read (nothing changed)"},
+        },
+    )
+    def retry_dead_letter(letter_id: int) -> RetryResult:
+        """Back into the inbox under the current settings; the worker applies it. The dead
+        letter is kept and marked resolved. When it still cannot be read: 422, nothing changes."""
+        with _user_errors():
+            result = workspace.retry_dead_letter(letter_id)
+        if on_requeue is not None:
+            on_requeue()
+        return RetryResult(**result)
+
+    return router

@@ -1,0 +1,272 @@
+"""The ASGI application: ``POST /webhooks/{integration}``, ``/healthz``, ``/readyz`` and the
+admin API under ``/api``, with its OpenAPI document at ``/openapi.json``.
+
+A webhook is answered 2xx only once its rows are committed in the inbox (see
+:mod:`leadsync.intake`); a worker thread in the same process applies them afterwards (unless
+the service runs with ``worker=False`` beside ``leadsync worker`` processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake, IntakeError, inbox_lag
+from leadsync.sources.base import WebhookRequest
+from leadsync.worker import Worker
+from leadsync.workspace import Workspace
+
+from . import admin
+from .problems import (
+    PROBLEM_TYPE,
+    Problem,
+    ProblemError,
+    on_http_error,
+    on_problem,
+    on_validation_error,
+    problem,
+)
+
+log = logging.getLogger("leadsync.api")
+
+
+@dataclass
+class ServiceOptions:
+    """How the service runs. ``public_url`` is the base URL vendors call (``https://…``),
+    used where a signature covers the full URI (HubSpot); by default the request's own."""
+
+    admin_token: str | None = None
+    max_body: int = DEFAULT_MAX_BODY
+    worker: bool = True
+    poll_s: float = 1.0
+    max_lag_s: float = 300.0
+    public_url: str | None = None
+    environ: Mapping[str, str] | None = None
+    clock: Callable[[], float] | None = None
+
+
+class Receipt(BaseModel):
+    integration: str
+    accepted: int
+    duplicates: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    pending: int
+    oldest_pending_at: str | None
+    lag_s: float
+    max_lag_s: float
+
+
+_WEBHOOK_BODY = {
+    "required": True,
+    "description": "The vendor's webhook body, as the vendor sends it (see docs/WEBHOOKS.md).",
+    "content": {
+        media: {"schema": {}}
+        for media in (
+            "application/json",
+            "application/x-ndjson",
+            "text/xml",
+            "application/soap+xml",
+        )
+    },
+}
+
+
+def _problem_ref(why: str) -> dict[str, Any]:
+    return {
+        "description": why,
+        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> FastAPI:
+    """The service for one workspace."""
+    opts = options or ServiceOptions()
+    worker = Worker(workspace.engine, poll_s=opts.poll_s) if opts.worker else None
+    writer = GroupCommitWriter(
+        workspace.engine, on_commit=worker.wake if worker is not None else None
+    )
+    intake = Intake(
+        workspace.engine,
+        max_body=opts.max_body,
+        environ=opts.environ,
+        writer=writer,
+        **({"clock": opts.clock} if opts.clock is not None else {}),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        intake.start()
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            intake.stop()
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="leadsync",
+        summary="Keeps record ownership and activities right when sales tools write into the CRM.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.intake = intake
+    app.state.worker = worker
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+
+    @app.post(
+        "/webhooks/{integration}",
+        tags=["webhooks"],
+        summary="Receive a vendor's webhook",
+        openapi_extra={"requestBody": _WEBHOOK_BODY},
+        responses={
+            200: {
+                "description": "Committed to the inbox (Salesforce Outbound Messages get their "
+                "SOAP acknowledgement instead)",
+                "content": {"text/xml": {"schema": {"type": "string"}}},
+            },
+            400: _problem_ref(
+                "Malformed body: what and where (an authentic one is kept as a dead letter)"
+            ),
+            401: _problem_ref("Bad or missing signature"),
+            404: _problem_ref("Unknown integration"),
+            413: _problem_ref("Body over the configured limit"),
+            415: _problem_ref("Content type not accepted for the integration's kind"),
+            503: _problem_ref("The inbox could not commit; retry later"),
+        },
+    )
+    async def receive_webhook(integration: str, request: Request) -> Receipt:
+        """Verify, then store the raw events in the inbox, committed, before answering;
+        a worker applies them afterwards. A redelivered event is acknowledged and not stored
+        again; a batch (HubSpot, Salesforce) is accepted whole or refused whole."""
+        body = await _read_body(request, opts.max_body)
+        uri = _public_uri(request, opts.public_url)
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]
+        }
+        try:
+            future = intake.receive(integration, WebhookRequest("POST", uri, headers, body))
+        except IntakeError as exc:
+            raise ProblemError(exc.status, exc.title, exc.detail) from None
+        try:
+            receipt = await asyncio.wrap_future(future)
+        except Exception as exc:
+            log.warning("webhook for %s not committed: %s", integration, type(exc).__name__)
+            raise ProblemError(
+                503,
+                "Service unavailable",
+                "the inbox could not commit the request; retry later",
+                headers={"Retry-After": "5"},
+            ) from None
+        if receipt.ack is not None:
+            media_type, content = receipt.ack
+            return Response(content, media_type=media_type)  # type: ignore[return-value]
+        return Receipt(**receipt.to_dict())
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database answers and the inbox is not too far behind",
+        responses={503: {"model": Readiness, "description": "Not ready"}},
+    )
+    def readyz() -> Any:
+        try:
+            lag = inbox_lag(workspace.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            body = Readiness(
+                status="not ready",
+                database=f"unreachable ({type(exc).__name__})",
+                pending=0,
+                oldest_pending_at=None,
+                lag_s=0.0,
+                max_lag_s=opts.max_lag_s,
+            )
+            return JSONResponse(body.model_dump(), status_code=503)
+        ready = lag.lag_s <= opts.max_lag_s
+        body = Readiness(
+            status="ready" if ready else "lagging",
+            database="ok",
+            pending=lag.pending,
+            oldest_pending_at=lag.oldest_pending_at,
+            lag_s=lag.lag_s,
+            max_lag_s=opts.max_lag_s,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+    app.include_router(
+        admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProblemError(
+            413, "Body too large", f"the body has {declared} bytes; at most {limit} are accepted"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(
+                413, "Body too large", f"the body is over {limit} bytes, the most accepted"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _public_uri(request: Request, public_url: str | None) -> str:
+    if public_url is None:
+        return str(request.url)
+    query = request.url.query
+    return public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+
+__all__ = ["ServiceOptions", "create_app", "problem"]

@@ -1,0 +1,96 @@
+"""Errors as ``application/problem+json`` (RFC 9457): a title, the status and a detail that a
+vendor's delivery log or an admin's terminal can show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    problems: list[str] | None = None
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    problems: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail, instance=instance, problems=problems)
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_TYPE,
+        headers=headers,
+    )
+
+
+class ProblemError(Exception):
+    """Raised by endpoints to answer with a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        problems: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.problems, self.headers = problems, headers
+
+
+async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem(exc.status, exc.title, exc.detail, request.url.path, exc.problems, exc.headers)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    return problem(
+        exc.status_code,
+        titles.get(exc.status_code, "HTTP error"),
+        str(exc.detail),
+        request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    lines = [_where(error) for error in exc.errors()]
+    return problem(400, "Bad request", "; ".join(lines), request.url.path, lines)
+
+
+def _where(error: Any) -> str:
+    loc = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{loc}: {error.get('msg', 'invalid')}"
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {PROBLEM_TYPE: {}}, "description": why}
+    for code, why in {
+        400: "Malformed request",
+        401: "Missing or wrong credentials",
+        404: "Not found",
+    }.items()
+}

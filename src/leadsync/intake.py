@@ -1,0 +1,345 @@
+"""Webhook intake: from an HTTP request to committed inbox rows, before the vendor's 2xx.
+
+:class:`Intake` checks a request (integration known, body size, content type, authenticity),
+cuts it into the vendor's single events with the integration's adapter, and hands the rows to
+a :class:`GroupCommitWriter`. The writer commits the rows of every request that arrived while
+the previous commit was running in ONE transaction (group commit): each request still waits
+for its own rows to be durable, but a commit (an fsync) serves many requests.
+
+Nothing here knows HTTP frameworks: the service (:mod:`leadsync.api`) turns an
+:class:`IntakeError` into a problem+json answer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadsync import inbox
+from leadsync.engine import WorkspaceRules
+from leadsync.errors import EventError, SignatureError
+from leadsync.model import now_ts, ts_to_datetime
+from leadsync.settings import integration_from_dict
+from leadsync.sources import adapter_for
+from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
+from leadsync.store import config as config_store
+from leadsync.store.schema import inbox as inbox_table
+from leadsync.workspace import load_rules
+
+log = logging.getLogger("leadsync.intake")
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""Largest webhook body accepted, in bytes (HubSpot's 100-event batches stay far below)."""
+
+
+class IntakeError(Exception):
+    """A request refused before anything was stored: HTTP status, a short title and a detail
+    a vendor's delivery log can show. Never holds a secret."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Receipt:
+    """What a request added: rows new to the inbox, and redeliveries it already held."""
+
+    integration: str
+    accepted: int
+    duplicates: int
+    ack: tuple[str, bytes] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "integration": self.integration,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+        }
+
+
+class _Integrations:
+    """The configured integrations and their adapters, re-read at most every ``ttl_s`` (and
+    at once when asked for a name it does not know), so that ``leadsync apply`` from another
+    process is seen without a restart."""
+
+    def __init__(self, engine: Engine, ttl_s: float = 2.0) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._loaded_at = -1e18
+        self._adapters: dict[str, Adapter] = {}
+        self._secret_env: dict[str, str | None] = {}
+
+    def refresh(self) -> None:
+        with self.engine.connect() as connection:
+            rows = config_store.read_integrations(connection)
+        adapters: dict[str, Adapter] = {}
+        secret_env: dict[str, str | None] = {}
+        for name, _kind, data in rows:
+            settings = integration_from_dict(data, "<workspace>", f"integrations.{name}")
+            adapters[name] = adapter_for(settings.kind, name, settings.vendor_options())
+            secret_env[name] = settings.secret_env
+        with self._lock:
+            self._adapters, self._secret_env = adapters, secret_env
+            self._loaded_at = time.monotonic()
+
+    def get(self, name: str) -> tuple[Adapter, str | None] | None:
+        if time.monotonic() - self._loaded_at > self.ttl_s:
+            self.refresh()
+        adapter = self._adapters.get(name)
+        if adapter is None and time.monotonic() - self._loaded_at > 0.2:
+            self.refresh()
+            adapter = self._adapters.get(name)
+        if adapter is None:
+            return None
+        return adapter, self._secret_env.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._adapters)
+
+
+class Intake:
+    """Checks and stores webhook requests. ``environ`` supplies secrets (``secret_env``),
+    ``clock`` the time for signature windows; both are parameters so that tests pass their
+    own."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        writer: GroupCommitWriter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.max_body = max_body
+        self.environ = environ if environ is not None else os.environ
+        self.clock = clock
+        self.integrations = _Integrations(engine)
+        self.writer = writer or GroupCommitWriter(engine)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+
+    def check(
+        self, integration: str, request: WebhookRequest
+    ) -> tuple[Adapter, list[inbox.InboxItem]]:
+        """Verify and cut one request; IntakeError (404, 413, 415, 401, 400) when refused."""
+        found = self.integrations.get(integration)
+        if found is None:
+            raise IntakeError(404, "Unknown integration", f"no integration named {integration!r}")
+        adapter, secret_env = found
+        if len(request.body) > self.max_body:
+            raise IntakeError(
+                413,
+                "Body too large",
+                f"the body has {len(request.body)} bytes; at most {self.max_body} are accepted",
+            )
+        if request.content_type not in adapter.content_types:
+            shown = request.content_type or "none"
+            raise IntakeError(
+                415,
+                "Unsupported media type",
+                f"content type {shown!r} is not accepted for {adapter.kind}; allowed: "
+                + ", ".join(adapter.content_types),
+            )
+        secret = self.environ.get(secret_env) if secret_env else None
+        try:
+            adapter.verify(request, secret, self.clock())
+        except SignatureError as exc:
+            raise IntakeError(401, "Not authentic", str(exc)) from None
+        except EventError as exc:
+            raise IntakeError(400, "Malformed body", str(exc)) from None
+        try:
+            pieces = adapter.pieces(request)
+        except EventError as exc:
+            self._keep_rejected(integration, adapter, request, str(exc))
+            raise IntakeError(400, "Malformed body", str(exc)) from None
+        return adapter, inbox.pieces_to_items(pieces)
+
+    def _keep_rejected(
+        self, integration: str, adapter: Adapter, request: WebhookRequest, error: str
+    ) -> None:
+        """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
+        kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
+        kept["content-type"] = request.headers.get("content-type", "")
+        raw = envelope_text(kept, request.body.decode("utf-8", errors="replace"))
+        with self.engine.begin() as connection:
+            inbox.record_rejected(connection, integration, "webhook", raw, error)
+
+    def receive(
+        self, integration: str, request: WebhookRequest
+    ) -> concurrent.futures.Future[Receipt]:
+        """Check a request and queue its rows for the next group commit. The future resolves
+        once they are committed (or raises); IntakeError is raised at once for a refusal."""
+        adapter, items = self.check(integration, request)
+        return self.writer.submit(integration, items, adapter)
+
+
+# ------------------------------------------------------------------ group commit
+
+
+@dataclass(slots=True)
+class _Job:
+    integration: str
+    items: Sequence[inbox.InboxItem]
+    adapter: Adapter
+    future: concurrent.futures.Future[Receipt]
+
+
+class GroupCommitWriter:
+    """One thread that commits queued requests' rows together.
+
+    It takes every job waiting (up to ``max_group``), writes them in one transaction (one
+    deduplication query and one insert per integration), commits, then resolves each job's
+    future. Under load the group grows by itself: the longer a commit takes, the more
+    requests the next one carries. ``on_commit`` is called after each commit (the service
+    wakes its worker with it).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        max_group: int = 1000,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.max_group = max_group
+        self.on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.groups = 0
+        self.jobs = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="leadsync-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(
+        self, integration: str, items: Sequence[inbox.InboxItem], adapter: Adapter
+    ) -> concurrent.futures.Future[Receipt]:
+        future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
+        if self._thread is None:
+            raise RuntimeError("the writer is not running")
+        self._queue.put(_Job(integration, items, adapter, future))
+        return future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            while len(jobs) < self.max_group:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            receipts = write_jobs(self.engine, jobs)
+        except Exception as exc:  # the database refused or is gone: every request fails
+            log.warning("inbox commit failed for %d requests: %s", len(jobs), type(exc).__name__)
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        self.groups += 1
+        self.jobs += len(jobs)
+        for job, receipt in zip(jobs, receipts, strict=True):
+            job.future.set_result(receipt)
+        if self.on_commit is not None:
+            self.on_commit()
+
+
+def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
+    """Write every job's rows as pending in one transaction; one receipt per job."""
+    by_integration: dict[str, list[inbox.InboxItem]] = defaultdict(list)
+    for job in jobs:
+        by_integration[job.integration].extend(job.items)
+    at = now_ts()
+    new: set[int] = set()
+    with engine.begin() as connection:
+        for integration, items in by_integration.items():
+            written, _ = inbox.write_items(connection, integration, items, at, "webhook", "pending")
+            new.update(id(item) for _, item in written)
+    receipts = []
+    for job in jobs:
+        accepted = sum(1 for item in job.items if id(item) in new)
+        receipts.append(
+            Receipt(
+                job.integration,
+                accepted,
+                len(job.items) - accepted,
+                job.adapter.acknowledge([]),
+            )
+        )
+    return receipts
+
+
+# ------------------------------------------------------------------ health
+
+
+@dataclass(frozen=True, slots=True)
+class InboxLag:
+    pending: int
+    oldest_pending_at: str | None
+    lag_s: float
+
+
+def inbox_lag(engine: Engine) -> InboxLag:
+    """Pending rows and the age of the oldest, for readiness and monitoring."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(sa.func.count(), sa.func.min(inbox_table.c.received_at)).where(
+                inbox_table.c.status == "pending"
+            )
+        ).one()
+    pending, oldest = int(row[0]), row[1]
+    lag = 0.0
+    if oldest is not None:
+        lag = max(0.0, time.time() - ts_to_datetime(oldest).timestamp())
+    return InboxLag(pending, oldest, round(lag, 3))
+
+
+def rules_loader(engine: Engine, ttl_s: float = 2.0) -> Callable[[], WorkspaceRules]:
+    """The workspace's rules, re-read at most every ``ttl_s`` (for long-running workers)."""
+    cached: list[tuple[float, WorkspaceRules]] = []
+
+    def load() -> WorkspaceRules:
+        now = time.monotonic()
+        if not cached or now - cached[0][0] > ttl_s:
+            cached[:] = [(now, load_rules(engine))]
+        return cached[0][1]
+
+    return load

@@ -1,0 +1,416 @@
+"""Aircall: call, contact and user webhooks, turned into call activities, contacts and users.
+
+Payloads
+--------
+One JSON object per request::
+
+    {"resource": "call", "event": "call.ended", "timestamp": 1793523600,
+     "token": "<the webhook's token>", "data": {...}}
+
+Aircall signs nothing: :meth:`AircallAdapter.verify` compares the body's ``token`` with the
+integration's secret (constant time, :func:`~leadsync.sources.signatures.verify_aircall`).
+A body that is not a JSON object carrying a token is refused the same way.
+
+Dedupe key and times
+--------------------
+Aircall sends no event id, so a piece's key is
+``stable_key("aircall", event, data.id, timestamp)``: a redelivery has the same key, and two
+events about the same call (``call.created`` then ``call.ended``) have different ones. The
+inbox's ``occurred_at`` is ``timestamp`` (unix seconds). ``resource``, when present, must be
+the first part of ``event`` (``call`` for ``call.ended``).
+
+Events
+------
+=========================  ==============================================================
+event                      becomes
+=========================  ==============================================================
+call.created,              one ``call`` activity, ``external_id`` = ``data.id``, so every
+call.ringing_on_agent,     event of a call merges into the same activity. occurred_at =
+call.answered,             ``data.started_at`` (else ``timestamp``). Properties:
+call.hungup,               ``direction``; ``from_number`` / ``to_number`` (inbound: from =
+call.tagged,               ``raw_digits``, to = ``number.digits``; outbound: the reverse);
+call.commented,            ``title`` "Aircall call"; ``tags`` (tag names) and ``comments``
+call.assigned              (comment texts) only when the call has some.
+call.ended,                the same, plus the final values: ``duration_s`` (``duration``),
+call.voicemail_left        ``outcome`` (see below), ``recording_url`` (``recording``, else
+                           ``voicemail``), and the raw ``aircall_status`` /
+                           ``aircall_missed_call_reason``.
+contact.created,           a ``contact`` record, ``external_id`` = ``data.id``: ``email``
+contact.updated            (first ``emails[].value``), ``firstname`` / ``lastname``
+                           (``first_name`` / ``last_name``), ``phone`` (first
+                           ``phone_numbers[].value``), ``company`` (``company_name``,
+                           HubSpot's contact property). No owner.
+user.created, user.updated a ``user`` event ``{"id": data.id, "email": data.email}`` with
+user.opened, user.closed,  ``name``, which fills the external-user directory; ``[]`` when the
+user.connected,            user has no id.
+user.disconnected,
+user.wut_start (?),
+user.wut_end (?)
+contact.deleted,           ``[]``: deletions are not propagated.
+user.deleted
+=========================  ==============================================================
+
+Any other ``event`` is an :class:`~leadsync.errors.EventError` (the row becomes a dead letter).
+
+Calls
+-----
+Owner: ``data.user`` as ``{"id", "email"}`` (a null user means no owner); the agent's email
+teaches the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
+its first email; a call without a contact names no record (``raw_digits`` alone names nobody).
+
+Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
+``call.voicemail_left`` carry final values; the earlier events of a call never carry
+``duration_s``, ``outcome``, ``recording_url`` or the raw status, so a late ``call.created``
+cannot wipe them. Absent or null fields never become properties (null would clear a value).
+
+Outcome of a finished call, first rule that holds:
+
+1. ``answered_at`` is set: ``connected``;
+2. ``voicemail`` is set, or the event is ``call.voicemail_left``: ``voicemail``;
+3. ``missed_call_reason`` is set: :data:`MISSED_CALL_OUTCOMES` (an unlisted reason:
+   ``no_answer``);
+4. otherwise (an outbound call nobody answered): ``no_answer``.
+
+Ignored: ``number``, ``message`` and other resources (unknown events), ``ended_at``,
+``answered_at`` beyond the outcome, the ``number``'s name, comment authors and tag ids.
+(?) The ``user.wut_start`` / ``user.wut_end`` (wrap-up time) names are taken from Aircall's
+event list as remembered, not confirmed; they are in :data:`USER_EVENTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from leadsync.errors import SignatureError
+from leadsync.model import DIRECTIONS, Event
+from leadsync.sources.base import (
+    Adapter,
+    WebhookRequest,
+    describe,
+    event_name_error,
+    get_path,
+    number,
+    obj,
+    refuse,
+    signature_needs_secret,
+    stable_key,
+    text,
+    time_from_epoch,
+    whole,
+)
+from leadsync.sources.generic import parse_event
+from leadsync.sources.signatures import verify_aircall
+
+__all__ = [
+    "ADAPTER",
+    "CALL_EVENTS",
+    "CONTACT_EVENTS",
+    "FINAL_CALL_EVENTS",
+    "IGNORED_EVENTS",
+    "KNOWN_EVENTS",
+    "MISSED_CALL_OUTCOMES",
+    "USER_EVENTS",
+    "AircallAdapter",
+]
+
+VOICEMAIL_LEFT = "call.voicemail_left"
+#: Events of a call that carry its final values (duration, outcome, recording).
+FINAL_CALL_EVENTS = ("call.ended", VOICEMAIL_LEFT)
+CALL_EVENTS = (
+    "call.created",
+    "call.ringing_on_agent",
+    "call.answered",
+    "call.hungup",
+    "call.tagged",
+    "call.commented",
+    "call.assigned",
+    *FINAL_CALL_EVENTS,
+)
+CONTACT_EVENTS = ("contact.created", "contact.updated")
+USER_EVENTS = (
+    "user.created",
+    "user.updated",
+    "user.opened",
+    "user.closed",
+    "user.connected",
+    "user.disconnected",
+    "user.wut_start",
+    "user.wut_end",
+)
+#: Deletions are not propagated.
+IGNORED_EVENTS = ("contact.deleted", "user.deleted")
+KNOWN_EVENTS = (*CALL_EVENTS, *CONTACT_EVENTS, *USER_EVENTS, *IGNORED_EVENTS)
+
+#: ``missed_call_reason`` -> canonical call outcome (an unlisted reason is ``no_answer`` too).
+MISSED_CALL_OUTCOMES: dict[str, str] = {
+    "no_available_agent": "no_answer",
+    "agents_did_not_answer": "no_answer",
+    "out_of_opening_hours": "no_answer",
+    "short_abandoned": "no_answer",
+    "abandoned_in_ivr": "no_answer",
+    "abandoned_in_classic": "no_answer",
+}
+CALL_TITLE = "Aircall call"
+
+
+class AircallAdapter(Adapter):
+    """Aircall webhooks: the token in the body, one event per request."""
+
+    kind: ClassVar[str] = "aircall"
+
+    def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
+        token = signature_needs_secret(self.kind, secret)
+        body = self.body_of(request)  # EventError (a 400) when it is not JSON at all
+        if not isinstance(body, dict):
+            raise SignatureError(f"body must be a JSON object with a token, got {describe(body)}")
+        verify_aircall(token, body.get("token"))
+
+    def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
+        """The body without its ``token``: the secret is checked, never stored."""
+        if isinstance(body, dict):
+            body = {key: value for key, value in body.items() if key != "token"}
+        return [body]
+
+    def identify(self, item: Any, headers: Mapping[str, str]) -> str:
+        body = _envelope(item)
+        return stable_key(
+            "aircall", body.get("event"), get_path(body, "data.id"), body.get("timestamp")
+        )
+
+    def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
+        return time_from_epoch(_envelope(item).get("timestamp"), "timestamp")
+
+    def to_events(
+        self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
+    ) -> list[Event]:
+        body = _envelope(item)
+        name = _event_name(body)
+        if name in IGNORED_EVENTS:
+            return []
+        at = time_from_epoch(body.get("timestamp"), "timestamp")
+        if at is None:
+            refuse("timestamp", "required: the event's unix time in seconds")
+        obj(body, "data", required=True)
+        data: dict[str, Any] | None
+        if name in CALL_EVENTS:
+            data = _call_event(body, name, event_id, at)
+        elif name in CONTACT_EVENTS:
+            data = _contact_event(body, event_id, at)
+        else:
+            data = _user_event(body, event_id, at)
+        if data is None:
+            return []
+        return [parse_event(data, self.integration, seq)]
+
+
+ADAPTER = AircallAdapter
+
+
+# ------------------------------------------------------------------ envelope
+
+
+def _envelope(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        refuse("(body)", f"must be an object, got {describe(item)}")
+    return item
+
+
+def _event_name(body: dict[str, Any]) -> str:
+    """The event's name. Any other ``call.*`` event (Aircall adds some over time:
+    ``call.transferred``, ``call.archived`` …) is a non-final update of the call, like
+    ``call.tagged``, rather than a dead letter."""
+    name = body.get("event")
+    if isinstance(name, str) and name.startswith("call.") and name not in KNOWN_EVENTS:
+        return "call.tagged" if body.get("resource") in (None, "call") else name
+    if not isinstance(name, str) or name not in KNOWN_EVENTS:
+        event_name_error("event", name, KNOWN_EVENTS)
+    resource = _string(body, "resource")
+    if resource is not None and resource != name.split(".", 1)[0]:
+        refuse("resource", f"{resource!r} does not match event {name!r}")
+    return name
+
+
+# ------------------------------------------------------------------ calls
+
+
+def _call_event(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[str, Any]:
+    call_id = text(body, "data.id", required=True)
+    started = time_from_epoch(get_path(body, "data.started_at"), "data.started_at")
+    properties: dict[str, Any] = {"title": CALL_TITLE}
+    properties.update(_call_parties(body))
+    for key, path, field in (
+        ("tags", "data.tags", "name"),
+        ("comments", "data.comments", "content"),
+    ):
+        values = _texts_in(body, path, field)
+        if values:
+            properties[key] = values
+    if name in FINAL_CALL_EVENTS:
+        properties.update(_final_values(body, name))
+    event: dict[str, Any] = {
+        "id": event_id,
+        "occurred_at": started or at,
+        "type": "activity",
+        "activity": "call",
+        "external_id": call_id,
+        "properties": properties,
+    }
+    owner = _person(body, "data.user")
+    if owner is not None:
+        event["owner"] = owner
+    contact = _contact_ref(body)
+    if contact is not None:
+        event["associations"] = [contact]
+    return event
+
+
+def _call_parties(body: dict[str, Any]) -> dict[str, Any]:
+    """``direction`` and the two numbers, as far as the payload has them."""
+    direction = _string(body, "data.direction")
+    if direction is None:
+        return {}
+    direction = direction.lower()
+    if direction not in DIRECTIONS:
+        refuse("data.direction", f"{direction!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
+    external = _string(body, "data.raw_digits")
+    ours = _string(body, "data.number.digits")
+    caller, callee = (external, ours) if direction == "inbound" else (ours, external)
+    parties: dict[str, Any] = {"direction": direction}
+    if caller is not None:
+        parties["from_number"] = caller
+    if callee is not None:
+        parties["to_number"] = callee
+    return parties
+
+
+def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """What only a finished call knows: duration, outcome, recording, raw status."""
+    values: dict[str, Any] = {"outcome": _outcome(body, name)}
+    duration = number(body, "data.duration")
+    if duration is not None:
+        if duration < 0:
+            refuse("data.duration", f"must be a number of seconds >= 0, got {duration:g}")
+        values["duration_s"] = whole(duration)
+    recording = _string(body, "data.recording") or _string(body, "data.voicemail")
+    if recording is not None:
+        values["recording_url"] = recording
+    for key, path in (
+        ("aircall_status", "data.status"),
+        ("aircall_missed_call_reason", "data.missed_call_reason"),
+    ):
+        raw = _string(body, path)
+        if raw is not None:
+            values[key] = raw
+    return values
+
+
+def _outcome(body: dict[str, Any], name: str) -> str:
+    """The canonical outcome of a finished call (rules in the module docstring)."""
+    if time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at") is not None:
+        return "connected"
+    if name == VOICEMAIL_LEFT or _string(body, "data.voicemail") is not None:
+        return "voicemail"
+    reason = _string(body, "data.missed_call_reason")
+    if reason is not None:
+        return MISSED_CALL_OUTCOMES.get(reason, "no_answer")
+    return "no_answer"
+
+
+def _contact_ref(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The call's contact as an association, or None when the call names nobody."""
+    if obj(body, "data.contact") is None:
+        return None
+    ref: dict[str, Any] = {"object": "contact"}
+    contact_id = text(body, "data.contact.id")
+    if contact_id is not None:
+        ref["external_id"] = contact_id
+    emails = _texts_in(body, "data.contact.emails", "value")
+    if emails:
+        ref["email"] = emails[0]
+    return ref if len(ref) > 1 else None
+
+
+# ------------------------------------------------------------------ contacts and users
+
+
+def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for key, path in (
+        ("firstname", "data.first_name"),
+        ("lastname", "data.last_name"),
+        ("company", "data.company_name"),
+    ):
+        value = _string(body, path)
+        if value is not None:
+            properties[key] = value
+    for key, path in (("email", "data.emails"), ("phone", "data.phone_numbers")):
+        values = _texts_in(body, path, "value")
+        if values:
+            properties[key] = values[0]
+    return {
+        "id": event_id,
+        "occurred_at": at,
+        "type": "record",
+        "object": "contact",
+        "external_id": text(body, "data.id", required=True),
+        "properties": properties,
+    }
+
+
+def _user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] | None:
+    person = _person(body, "data")
+    if person is None or "id" not in person:
+        return None
+    event: dict[str, Any] = {"id": event_id, "occurred_at": at, "type": "user", "owner": person}
+    name = _string(body, "data.name")
+    if name is not None:
+        event["properties"] = {"name": name}
+    return event
+
+
+def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
+    """An Aircall user at ``path`` as ``{"id", "email"}`` (what it has), or None."""
+    if obj(body, path) is None:
+        return None
+    person = {
+        key: value
+        for key, value in (
+            ("id", text(body, f"{path}.id")),
+            ("email", _string(body, f"{path}.email")),
+        )
+        if value is not None
+    }
+    return person or None
+
+
+def _string(body: dict[str, Any], path: str) -> str | None:
+    """A string field that is not an id: unlike :func:`text`, a number is refused here, so
+    the error names the JSON path rather than a canonical field later."""
+    value = get_path(body, path)
+    if value is not None and not isinstance(value, str):
+        refuse(path, f"must be a string, got {describe(value)}")
+    return text(body, path)
+
+
+def _texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:
+    """The non-empty ``field`` strings of the objects in the array at ``path``
+    (``data.tags`` -> tag names); errors name the element (``data.tags.0.name``)."""
+    items = get_path(body, path)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        refuse(path, f"must be an array, got {describe(items)}")
+    values: list[str] = []
+    for index, element in enumerate(items):
+        where = f"{path}.{index}"
+        if not isinstance(element, dict):
+            refuse(where, f"must be an object, got {describe(element)}")
+        value = element.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            refuse(f"{where}.{field}", f"must be a string, got {describe(value)}")
+        if value.strip():
+            values.append(value.strip())
+    return values

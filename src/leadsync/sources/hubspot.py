@@ -1,0 +1,326 @@
+"""HubSpot webhooks (v3): what people, or other apps, changed in the CRM.
+
+HubSpot is the CRM side of bidirectional sync: its webhooks tell leadsync about owner changes,
+new records and a few property changes made in the portal, so that the store stays what the
+CRM says.
+
+Payload
+-------
+One request body is a JSON **array** of 1 to 100 events (``MAX_BATCH``); each element is an
+object::
+
+    {"eventId": 1001, "subscriptionId": 55, "portalId": 62515, "appId": 777,
+     "occurredAt": 1790000000000, "subscriptionType": "contact.propertyChange",
+     "attemptNumber": 0, "objectId": 5101, "propertyName": "hubspot_owner_id",
+     "propertyValue": "301", "changeSource": "CRM_UI", "sourceId": "userId:9001"}
+
+The batch is taken whole or refused whole (HTTP 400): a body that is not an array, an empty
+array, more than 100 elements, an element that is not an object, or an element whose
+``eventId`` (an integer or a string) or ``occurredAt`` (epoch milliseconds) is missing or
+malformed is an EventError naming the element, e.g. ``field "[3].eventId": required``.
+
+- Dedupe key (:meth:`HubSpotAdapter.identify`): ``str(eventId)``; ``1001`` and ``"1001"`` are
+  the same key, and a retry (another ``attemptNumber``) keeps it.
+- Inbox time (:meth:`HubSpotAdapter.occurred_at`) and every event's ``occurred_at``:
+  ``occurredAt``, the time of the change in HubSpot (it decides staleness).
+- Nothing from the headers is stored; the signature headers are checked on receipt only.
+
+Event names (``subscriptionType`` = ``<object>.<action>``)
+---------------------------------------------------------
+``<object>`` is ``contact``, ``company``, ``deal`` or ``ticket`` (the record of that type,
+named by ``str(objectId)``), or ``object`` for HubSpot's generic subscriptions, whose record
+type is read from ``objectTypeId`` (``OBJECT_TYPE_IDS``: ``0-1`` contact, ``0-2`` company,
+``0-3`` deal, ``0-5`` ticket; any other object type gives ``[]``).
+
+=================================  ===========================================================
+action                             becomes
+=================================  ===========================================================
+``propertyChange`` of              an **owner** event: ``owner`` = ``{"id": propertyValue}``,
+``hubspot_owner_id``               or ``null`` (no owner) when the value is empty or null
+``propertyChange`` of a kept       a **record** event with that one property (table below); an
+property                           empty or null value is ``null``, i.e. HubSpot cleared it
+``propertyChange`` of any other    ``[]`` (leadsync keeps no such field)
+property
+``creation``                       a **record** event with no owner and no properties: the
+                                   record exists in the CRM
+``deletion``, ``merge``,           ``[]``: known and ignored; deletions are not propagated
+``restore``, ``associationChange``,
+``privacyDeletion``
+=================================  ===========================================================
+
+A ``propertyChange`` without a ``propertyValue`` key is an EventError (``null`` and ``""``
+are a cleared value; a missing key is a malformed event, never a clear).
+
+Events about objects leadsync does not keep (``IGNORED_OBJECTS``: ``product``, ``line_item``,
+``conversation`` and ``event``, as in ``event.completed``) give ``[]`` whatever the action.
+Any other name is an EventError (the row becomes a dead letter).
+
+Kept properties (``KEPT_PROPERTIES``, HubSpot name -> canonical name):
+
+=========  ==================================================
+contact    ``email`` -> ``email``, ``firstname``, ``lastname``
+company    ``domain`` -> ``domain``, ``name``
+deal       ``dealname`` -> ``name``, ``dealstage`` -> ``stage``
+ticket     ``subject``, ``hs_pipeline_stage`` -> ``stage``
+=========  ==================================================
+
+Manual changes and echoes
+-------------------------
+- ``"manual": true`` is set on the owner and record events of a change made by a person:
+  ``changeSource`` in ``MANUAL_CHANGE_SOURCES`` (``CRM_UI``, ``MOBILE_IOS``,
+  ``MOBILE_ANDROID``). Any other source (``INTEGRATION``, ``API``, ``IMPORT``, workflows,
+  missing) is not manual.
+- No echo: when the integration's options hold ``app_id`` (the HubSpot app leadsync writes
+  with), an event whose ``changeSource`` is in ``ECHO_CHANGE_SOURCES`` (``INTEGRATION``,
+  ``API``) **and** whose ``sourceId`` names that app gives ``[]``. ``sourceId`` names the app
+  when it is the app id itself (``"777"``) or the app id after an ``app:`` / ``appId:`` prefix
+  (``APP_SOURCE_PREFIXES``, compared case-insensitively); the id is compared as a string with
+  ``str(app_id)``, surrounding spaces ignored. A ``userId:...`` source never matches. The
+  top-level ``appId`` field (the app that owns the *subscription*) is never compared.
+
+Guesses (?)
+-----------
+- (?) The exact ``sourceId`` HubSpot puts on changes made through an app's API calls: the
+  docs show ``userId:<id>`` for people; for apps both the bare app id and an ``app:``-prefixed
+  form are accepted (``APP_SOURCE_PREFIXES``).
+- (?) ``ECHO_CHANGE_SOURCES`` = ``INTEGRATION`` and ``API``: the change sources HubSpot's
+  property histories use for writes made through an app or a private-app token.
+- (?) ``MOBILE_IOS`` / ``MOBILE_ANDROID`` as the change sources of HubSpot's mobile apps
+  (``CRM_UI`` is documented).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from leadsync.model import Event, RecordType
+from leadsync.sources import generic
+from leadsync.sources.base import (
+    Adapter,
+    WebhookRequest,
+    describe,
+    event_name_error,
+    refuse,
+    signature_needs_secret,
+    text,
+    time_from_epoch,
+)
+from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
+
+__all__ = ["ADAPTER", "HubSpotAdapter", "sign_v3"]
+
+#: The most events HubSpot puts in one request.
+MAX_BATCH = 100
+#: The property that holds a record's owner (the owner's ``id``, not its ``userId``).
+OWNER_PROPERTY = "hubspot_owner_id"
+#: ``<object>`` of ``<object>.<action>`` that names a leadsync record type.
+RECORD_OBJECTS: dict[str, RecordType] = {
+    "contact": RecordType.CONTACT,
+    "company": RecordType.COMPANY,
+    "deal": RecordType.DEAL,
+    "ticket": RecordType.TICKET,
+}
+#: The generic ``object.*`` subscriptions name their object type in ``objectTypeId``.
+GENERIC_OBJECT = "object"
+OBJECT_TYPE_IDS: dict[str, RecordType] = {
+    "0-1": RecordType.CONTACT,
+    "0-2": RecordType.COMPANY,
+    "0-3": RecordType.DEAL,
+    "0-5": RecordType.TICKET,
+}
+#: Objects HubSpot sends events about that leadsync does not keep: any action gives ``[]``.
+IGNORED_OBJECTS = frozenset({"product", "line_item", "conversation", "event"})
+#: Actions on records that leadsync turns into events.
+CREATION = "creation"
+PROPERTY_CHANGE = "propertyChange"
+#: Actions on records that are known and ignored.
+IGNORED_ACTIONS = frozenset(
+    {"deletion", "merge", "restore", "associationChange", "privacyDeletion"}
+)
+ACTIONS = (CREATION, PROPERTY_CHANGE, *sorted(IGNORED_ACTIONS))
+KNOWN_EVENTS = (
+    f"<object>.<action> with <object> one of {', '.join([*RECORD_OBJECTS, GENERIC_OBJECT])}"
+    f" and <action> one of {', '.join(ACTIONS)}",
+    *(f"{name}.*" for name in sorted(IGNORED_OBJECTS)),
+)
+#: (record type, HubSpot property) -> canonical property, for the property changes kept.
+KEPT_PROPERTIES: dict[tuple[RecordType, str], str] = {
+    (RecordType.CONTACT, "email"): "email",
+    (RecordType.CONTACT, "firstname"): "firstname",
+    (RecordType.CONTACT, "lastname"): "lastname",
+    (RecordType.COMPANY, "domain"): "domain",
+    (RecordType.COMPANY, "name"): "name",
+    (RecordType.DEAL, "dealname"): "name",
+    (RecordType.DEAL, "dealstage"): "stage",
+    (RecordType.TICKET, "subject"): "subject",
+    (RecordType.TICKET, "hs_pipeline_stage"): "stage",
+}
+#: ``changeSource`` values of a change a person made by hand.
+MANUAL_CHANGE_SOURCES = frozenset({"CRM_UI", "MOBILE_IOS", "MOBILE_ANDROID"})
+#: ``changeSource`` values of a change an app made (leadsync's own writes among them). (?)
+ECHO_CHANGE_SOURCES = frozenset({"INTEGRATION", "API"})
+#: ``sourceId`` prefixes (before ``:``) that name an app, lowercase. (?)
+APP_SOURCE_PREFIXES = frozenset({"app", "appid"})
+
+
+class HubSpotAdapter(Adapter):
+    """HubSpot webhooks v3; ``options["app_id"]`` (optional) is leadsync's own app."""
+
+    kind = "hubspot"
+
+    # ---------------------------------------------------------- on receipt
+
+    def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
+        """The v3 signature over method, full URI, body and timestamp (5-minute window)."""
+        key = signature_needs_secret(self.kind, secret)
+        verify_hubspot_v3(key, request.method, request.uri, request.body, request.headers, now)
+
+    def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
+        """The batch's events; the whole batch is refused when any element is unusable."""
+        if not isinstance(body, list):
+            refuse("(body)", f"must be an array of events, got {describe(body)}")
+        if not body:
+            refuse("(body)", "must hold at least one event, got an empty array")
+        if len(body) > MAX_BATCH:
+            refuse(f"[{MAX_BATCH}]", f"at most {MAX_BATCH} events per batch, got {len(body)}")
+        for index, item in enumerate(body):
+            if not isinstance(item, dict):
+                refuse(f"[{index}]", f"must be an object, got {describe(item)}")
+            _event_id(item.get("eventId"), f"[{index}].eventId")
+            _event_time(item.get("occurredAt"), f"[{index}].occurredAt")
+        return list(body)
+
+    def identify(self, item: Any, headers: Mapping[str, str]) -> str:
+        return _event_id(_element(item).get("eventId"), "eventId")
+
+    def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
+        return _event_time(_element(item).get("occurredAt"), "occurredAt")
+
+    # ------------------------------------------------------------ in a worker
+
+    def to_events(
+        self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
+    ) -> list[Event]:
+        data = _element(item)
+        name = data.get("subscriptionType")
+        if not isinstance(name, str):
+            event_name_error("subscriptionType", name, KNOWN_EVENTS)
+        subject, _, action = name.partition(".")
+        if subject in IGNORED_OBJECTS:
+            return []
+        if (subject not in RECORD_OBJECTS and subject != GENERIC_OBJECT) or action not in ACTIONS:
+            event_name_error("subscriptionType", name, KNOWN_EVENTS)
+        if action in IGNORED_ACTIONS:
+            return []
+        record_type = _record_type(data, subject)
+        if record_type is None or self._is_echo(data):
+            return []
+        canonical: dict[str, Any] = {
+            "id": event_id,
+            "occurred_at": _event_time(data.get("occurredAt"), "occurredAt"),
+            "object": record_type.value,
+            "external_id": text(data, "objectId", required=True),
+        }
+        if text(data, "changeSource") in MANUAL_CHANGE_SOURCES:
+            canonical["manual"] = True
+        if action == CREATION:
+            canonical["type"] = "record"
+        elif not _describe_change(data, record_type, canonical):
+            return []
+        return [generic.parse_event(canonical, self.integration, seq)]
+
+    def _is_echo(self, data: dict[str, Any]) -> bool:
+        """Whether leadsync's own app made this change (see the module docstring)."""
+        app_id = self.options.get("app_id")
+        if app_id is None or isinstance(app_id, bool) or str(app_id).strip() == "":
+            return False
+        if text(data, "changeSource") not in ECHO_CHANGE_SOURCES:
+            return False
+        source_id = text(data, "sourceId")
+        return source_id is not None and _app_of(source_id) == str(app_id).strip()
+
+
+ADAPTER = HubSpotAdapter
+
+
+# ------------------------------------------------------------------ signing
+
+
+def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) -> dict[str, str]:
+    """The two headers HubSpot sends with a v3-signed request (lowercase names, as
+    :class:`~leadsync.sources.base.WebhookRequest` keeps them): base64 HMAC-SHA256 of
+    ``method + uri + body + timestamp`` keyed with the app's client secret."""
+    stamp = str(timestamp_ms)
+    message = method.encode() + uri.encode() + body + stamp.encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return {
+        HUBSPOT_SIGNATURE.lower(): base64.b64encode(digest).decode("ascii"),
+        HUBSPOT_TIMESTAMP.lower(): stamp,
+    }
+
+
+# ------------------------------------------------------------------ parts
+
+
+def _element(item: Any) -> dict[str, Any]:
+    """One stored batch element; anything but an object is an error."""
+    if not isinstance(item, dict):
+        refuse("(body)", f"must be an event object, got {describe(item)}")
+    return item
+
+
+def _event_id(value: Any, path: str) -> str:
+    """``eventId``: an integer or a non-empty string, as a string."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        refuse(path, "required")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        refuse(path, f"must be an integer or a string, got {describe(value)}")
+    return str(value).strip()
+
+
+def _event_time(value: Any, path: str) -> str:
+    """``occurredAt`` (epoch milliseconds) as a canonical time; required."""
+    moment = time_from_epoch(value, path, unit="ms")
+    if moment is None:
+        refuse(path, "required")
+    return moment
+
+
+def _record_type(data: dict[str, Any], subject: str) -> RecordType | None:
+    """The record type an event is about; None for a generic object leadsync does not keep."""
+    if subject != GENERIC_OBJECT:
+        return RECORD_OBJECTS[subject]
+    return OBJECT_TYPE_IDS.get(text(data, "objectTypeId", required=True) or "")
+
+
+def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[str, Any]) -> bool:
+    """Fill ``out`` for a property change; False when the property is not one leadsync keeps."""
+    prop = text(data, "propertyName", required=True)
+    if "propertyValue" not in data:
+        refuse("propertyValue", "required on a propertyChange event")
+    value = text(data, "propertyValue")
+    if prop == OWNER_PROPERTY:
+        out["type"] = "owner"
+        out["owner"] = None if value is None else {"id": value}
+        return True
+    canonical = KEPT_PROPERTIES.get((record_type, prop or ""))
+    if canonical is None:
+        return False
+    out["type"] = "record"
+    out["properties"] = {canonical: value}
+    return True
+
+
+def _app_of(source_id: str) -> str | None:
+    """The app id a ``sourceId`` names: ``"777"``, ``"app:777"`` or ``"appId:777"`` -> ``"777"``;
+    None for a source that is not an app (``"userId:9001"``)."""
+    prefix, sep, rest = source_id.partition(":")
+    if not sep:
+        return source_id.strip()
+    if prefix.strip().lower() in APP_SOURCE_PREFIXES:
+        return rest.strip()
+    return None

@@ -1,0 +1,480 @@
+"""Outreach webhooks: JSON:API events about prospects, accounts, opportunities, calls, mailings,
+tasks and users.
+
+Payload
+-------
+One event per request, in JSON:API style::
+
+    {"data": {"type": "prospect", "id": 17,
+              "attributes": {"firstName": "Kim", "updatedAt": "2026-11-01T09:00:00.000Z"},
+              "relationships": {"owner": {"data": {"type": "user", "id": 4}}}},
+     "meta": {"eventName": "prospect.updated", "deliveredAt": "2026-11-01T09:00:01.000"}}
+
+Created and updated events carry only the attributes (and relationships) that changed, so every
+canonical property below is emitted only when its attribute is present and not null: a later
+partial update never clears what an earlier one set. Final call values (outcome, duration) are
+likewise emitted only by the event that carries them.
+
+Signature: header ``Outreach-Webhook-Signature`` (:func:`~leadsync.sources.signatures.verify_outreach`);
+Outreach signs no timestamp, so there is no time window.
+
+Dedupe key and times
+--------------------
+Key: ``stable_key("outreach", meta.eventName, data.type, data.id, data.attributes.updatedAt or
+meta.deliveredAt)``. The event time is ``data.attributes.updatedAt``, else ``meta.deliveredAt``
+(which may lack an offset: read as UTC); it is the inbox's ``occurred_at`` and the
+``occurred_at`` of record, owner and user events. Activities are timed when they happened (see
+below) and fall back to the event time.
+
+Events
+------
+=====================================  =======================================================
+``prospect.created`` / ``.updated``    contact record ``data.id``: ``email`` = first of
+                                       ``emails``, firstname, lastname, title, company,
+                                       occupation, city, state, country (:data:`PROSPECT_FIELDS`);
+                                       association ``account`` -> company
+``account.created`` / ``.updated``     company record: name, ``domain``, website, industry
+``opportunity.created`` / ``.updated`` deal record: name, amount, probability, closedate,
+                                       opportunity_type, ``stage`` = the opportunityStage id (?);
+                                       association ``account`` -> company
+``call.created`` / ``.updated``        call activity ``data.id`` (events of one call merge):
+                                       direction, from/to numbers, recording_url, body (note),
+                                       outcome (:data:`CALL_OUTCOMES`, raw kept as
+                                       ``outreach_outcome``), ``duration_s`` = completedAt -
+                                       answeredAt when both are in the event; owner ``user``;
+                                       at ``dialedAt``, else ``createdAt``
+``mailing.created`` / ``.updated`` /   email activity ``data.id`` once the mailing was sent
+``.delivered`` / ``.opened`` /         (see *Mailings*): direction outbound, subject, body
+``.replied`` / ``.bounced``            (bodyText), ``outreach_state``; owner ``user`` (?); at
+                                       ``deliveredAt``, else ``createdAt``
+``task.created`` / ``.updated`` /      task activity ``data.id``: subject (from ``action``),
+``.completed``                         body (note), status (:data:`TASK_STATUSES`), due
+                                       (dueAt), ``outreach_state``, ``outreach_task_type``;
+                                       owner ``owner``; at ``createdAt``
+``user.created`` / ``.updated``        user event ``{id, email}`` with ``name``
+``*.destroyed``                        ``[]``: deletions are not propagated
+:data:`IGNORED_EVENTS`                 ``[]``: sequences, sequence states, imports, email
+                                       addresses, Kaia recordings and opportunity roles mean
+                                       nothing to leadsync
+anything else                          EventError (the row becomes a dead letter)
+=====================================  =======================================================
+
+Activities name their records through the relationships ``prospect`` (contact), ``account``
+(company) and ``opportunity`` (deal), when present.
+
+Owners
+------
+Records: ``relationships.owner.data.id``. A ``prospect/account/opportunity.updated`` whose
+only change is the owner gives an **owner event**. ``relationships.owner.data: null`` in an
+update means the owner was removed: an owner event with owner ``null`` (suffix ``#owner`` when
+other fields changed too, so the record event comes first). Outreach names users by id only;
+``user.*`` events teach the directory their emails.
+
+Mailings
+--------
+A mailing is an activity only once sent: its event is ``delivered``, ``opened``, ``replied`` or
+``bounced``, or its ``state`` is one of those, or it has a ``deliveredAt``. A drafted,
+scheduled or queued mailing gives ``[]``; the event that delivers it gives the activity. A
+reply does not make the mailing inbound: Outreach mailings are the rep's outbound messages.
+
+Values
+------
+Types are strict (a number where a string is expected is an EventError naming the JSON path);
+values are lenient where a dead letter would help nobody: an email without one ``@`` or a
+domain without a dot is left out (the record is still named by its id).
+
+Guesses (?)
+-----------
+- ``stage`` is the id of the opportunityStage relationship: the stage's name and whether it is
+  closed are not in the event, so ``is_closed`` is never derived.
+- A mailing's owner is its ``user`` relationship (:data:`MAILING_OWNER`); the ``mailbox``
+  relationship names a mailbox, not a user, and is not used.
+- Task priority is a ``taskPriority`` relationship id with no name: not mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from leadsync.model import DIRECTIONS, Event, ts_to_datetime
+from leadsync.sources.base import (
+    Adapter,
+    WebhookRequest,
+    event_name_error,
+    get_path,
+    number,
+    obj,
+    refuse,
+    signature_needs_secret,
+    stable_key,
+    text,
+    time_from_iso,
+    whole,
+)
+from leadsync.sources.generic import normalize_domain, normalize_email, parse_event
+from leadsync.sources.signatures import verify_outreach
+
+__all__ = ["ADAPTER", "OutreachAdapter"]
+
+ATTR = "data.attributes."
+EVENT_NAME = "meta.eventName"
+DELIVERED_AT = "meta.deliveredAt"
+OWNER = "owner"
+CALL_OWNER = "user"
+MAILING_OWNER = "user"  # (?) see the module docstring
+TASK_OWNER = "owner"
+
+#: Outreach attribute -> canonical property, copied as text when present.
+PROSPECT_FIELDS = {
+    "firstName": "firstname",
+    "lastName": "lastname",
+    "title": "title",
+    "company": "company",
+    "occupation": "occupation",
+    "addressCity": "city",
+    "addressState": "state",
+    "addressCountry": "country",
+}
+ACCOUNT_FIELDS = {"name": "name", "websiteUrl": "website", "industry": "industry"}
+OPPORTUNITY_FIELDS = {"name": "name", "opportunityType": "opportunity_type"}
+CALL_FIELDS = {
+    "from": "from_number",
+    "to": "to_number",
+    "recordingUrl": "recording_url",
+    "note": "body",
+}
+MAILING_FIELDS = {"subject": "subject", "bodyText": "body"}
+TASK_FIELDS = {"note": "body", "taskType": "outreach_task_type"}
+
+#: Outreach call ``outcome`` (case-insensitive) -> canonical call outcome.
+CALL_OUTCOMES = {"answered": "connected", "not answered": "no_answer"}
+#: Outreach task ``state`` (case-insensitive) -> canonical task status.
+TASK_STATUSES = {"complete": "completed", "incomplete": "not_started", "pending": "not_started"}
+#: Outreach task ``action`` -> the task's subject.
+TASK_SUBJECTS = {
+    "action_item": "Action item",
+    "call": "Call",
+    "email": "Email",
+    "in_person": "In-person visit",
+}
+#: Relationship -> the canonical record it names, for activities.
+ACTIVITY_LINKS = {"prospect": "contact", "account": "company", "opportunity": "deal"}
+RECORD_LINKS = {"account": "company"}
+#: A mailing is an email activity once its event or state is one of these.
+SENT_MAILING = frozenset({"delivered", "opened", "replied", "bounced"})
+
+IGNORED_EVENTS = frozenset(
+    {
+        *(f"{r}.destroyed" for r in ("account", "call", "mailing", "opportunity", "prospect")),
+        "task.destroyed",
+        *(f"sequence.{a}" for a in ("created", "updated", "destroyed")),
+        *(
+            f"sequenceState.{a}"
+            for a in ("created", "updated", "destroyed", "advanced", "finished")
+        ),
+        "import.created",
+        "import.finished",
+        *(f"emailAddress.{a}" for a in ("created", "updated", "destroyed")),
+        "kaiaRecording.created",
+        *(f"opportunityProspectRole.{a}" for a in ("created", "updated", "destroyed")),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """One stored Outreach event as the converters read it."""
+
+    item: Any
+    action: str  # "created", "updated", "delivered", ...
+    event_id: str
+    when: str  # the vendor's event time, canonical
+
+    @property
+    def external_id(self) -> str:
+        return text(self.item, "data.id") or refuse("data.id", "required")
+
+
+class OutreachAdapter(Adapter):
+    """Outreach webhooks (one JSON:API event per request)."""
+
+    kind: ClassVar[str] = "outreach"
+    content_types: ClassVar[tuple[str, ...]] = ("application/json", "application/vnd.api+json")
+
+    def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
+        verify_outreach(signature_needs_secret(self.kind, secret), request.body, request.headers)
+
+    def identify(self, item: Any, headers: Mapping[str, str]) -> str:
+        name = text(item, EVENT_NAME, required=True)
+        object_id = text(item, "data.id", required=True)
+        stamp = get_path(item, ATTR + "updatedAt") or get_path(item, DELIVERED_AT)
+        return stable_key("outreach", name, text(item, "data.type"), object_id, stamp)
+
+    def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
+        return _time(item, ATTR + "updatedAt") or _time(item, DELIVERED_AT)
+
+    def to_events(
+        self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
+    ) -> list[Event]:
+        name = text(item, EVENT_NAME, required=True)
+        if name in IGNORED_EVENTS:
+            return []
+        convert = _CONVERTERS.get(name or "")
+        if convert is None:
+            event_name_error(EVENT_NAME, name, KNOWN_EVENTS)
+        obj(item, "data", required=True)
+        when = self.occurred_at(item, headers) or refuse(
+            DELIVERED_AT, f"required: the event has no time ({ATTR}updatedAt or {DELIVERED_AT})"
+        )
+        delivery = _Delivery(item, str(name).partition(".")[2], event_id, when)
+        return [parse_event(data, self.integration, seq) for data in convert(delivery)]
+
+
+ADAPTER = OutreachAdapter
+
+
+# ------------------------------------------------------------------ records
+
+
+def _prospect(d: _Delivery) -> list[dict[str, Any]]:
+    properties = _texts(d.item, PROSPECT_FIELDS)
+    email = _first_email(d.item, ATTR + "emails")
+    if email is not None:
+        properties["email"] = email
+    return _record_events(d, "contact", properties, _links(d.item, RECORD_LINKS))
+
+
+def _account(d: _Delivery) -> list[dict[str, Any]]:
+    properties = _texts(d.item, ACCOUNT_FIELDS)
+    domain = _domain_or_none(text(d.item, ATTR + "domain"))
+    if domain is not None:
+        properties["domain"] = domain
+    return _record_events(d, "company", properties, [])
+
+
+def _opportunity(d: _Delivery) -> list[dict[str, Any]]:
+    properties: dict[str, Any] = _texts(d.item, OPPORTUNITY_FIELDS)
+    for attribute, name in (("amount", "amount"), ("probability", "probability")):
+        value = number(d.item, ATTR + attribute)
+        if value is not None:
+            properties[name] = whole(value)
+    close = _time(d.item, ATTR + "closeDate")
+    if close is not None:
+        properties["closedate"] = close
+    stage = _relation(d.item, "stage")[1]
+    if stage is not None:
+        properties["stage"] = stage
+    return _record_events(d, "deal", properties, _links(d.item, RECORD_LINKS))
+
+
+def _record_events(
+    d: _Delivery, record: str, properties: dict[str, Any], links: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The record event, or an owner event for an update that only moved the owner."""
+    owner_changed, owner = _relation(d.item, OWNER)
+    subject = {"object": record, "external_id": d.external_id}
+    updated = d.action == "updated"
+    if updated and not properties and not links:
+        return [_owner_event(d, subject, owner, d.event_id)] if owner_changed else []
+    event: dict[str, Any] = {**_head(d, "record", d.when), **subject, "properties": properties}
+    if owner is not None:
+        event["owner"] = owner
+    if links:
+        event["associations"] = links
+    if updated and owner_changed and owner is None:
+        return [event, _owner_event(d, subject, None, d.event_id + "#owner")]
+    return [event]
+
+
+def _owner_event(
+    d: _Delivery, subject: dict[str, str], owner: str | None, event_id: str
+) -> dict[str, Any]:
+    return {**_head(d, "owner", d.when), "id": event_id, **subject, "owner": owner}
+
+
+# ------------------------------------------------------------------ activities
+
+
+def _call(d: _Delivery) -> list[dict[str, Any]]:
+    properties: dict[str, Any] = _texts(d.item, CALL_FIELDS)
+    direction = _choice(d.item, ATTR + "direction", DIRECTIONS)
+    if direction is not None:
+        properties["direction"] = direction
+    outcome = text(d.item, ATTR + "outcome")
+    if outcome is not None:
+        properties["outreach_outcome"] = outcome
+        if outcome.lower() in CALL_OUTCOMES:
+            properties["outcome"] = CALL_OUTCOMES[outcome.lower()]
+    duration = _talk_seconds(d.item)
+    if duration is not None:
+        properties["duration_s"] = duration
+    at = _time(d.item, ATTR + "dialedAt") or _time(d.item, ATTR + "createdAt")
+    return [_activity(d, "call", properties, CALL_OWNER, at)]
+
+
+def _mailing(d: _Delivery) -> list[dict[str, Any]]:
+    state = text(d.item, ATTR + "state")
+    delivered_at = _time(d.item, ATTR + "deliveredAt")
+    sent = d.action in SENT_MAILING or (state or "").lower() in SENT_MAILING
+    if not sent and delivered_at is None:
+        return []
+    properties: dict[str, Any] = {"direction": "outbound", **_texts(d.item, MAILING_FIELDS)}
+    if state is not None or d.action in SENT_MAILING:
+        properties["outreach_state"] = state or d.action
+    at = delivered_at or _time(d.item, ATTR + "createdAt")
+    return [_activity(d, "email", properties, MAILING_OWNER, at)]
+
+
+def _task(d: _Delivery) -> list[dict[str, Any]]:
+    properties: dict[str, Any] = _texts(d.item, TASK_FIELDS)
+    action = text(d.item, ATTR + "action")
+    if action is not None:
+        properties["subject"] = TASK_SUBJECTS.get(action.lower(), action)
+    state = text(d.item, ATTR + "state")
+    if state is not None:
+        properties["outreach_state"] = state
+    status = "completed" if d.action == "completed" else TASK_STATUSES.get((state or "").lower())
+    if status is not None:
+        properties["status"] = status
+    due = _time(d.item, ATTR + "dueAt")
+    if due is not None:
+        properties["due"] = due
+    return [_activity(d, "task", properties, TASK_OWNER, _time(d.item, ATTR + "createdAt"))]
+
+
+def _activity(
+    d: _Delivery, activity: str, properties: dict[str, Any], owner_relation: str, at: str | None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        **_head(d, "activity", at or d.when),
+        "activity": activity,
+        "external_id": d.external_id,
+        "properties": properties,
+    }
+    owner = _relation(d.item, owner_relation)[1]
+    if owner is not None:
+        event["owner"] = owner
+    links = _links(d.item, ACTIVITY_LINKS)
+    if links:
+        event["associations"] = links
+    return event
+
+
+def _talk_seconds(item: Any) -> int | float | None:
+    """completedAt - answeredAt, when both are in this event (there is no duration attribute)."""
+    answered = _time(item, ATTR + "answeredAt")
+    completed = _time(item, ATTR + "completedAt")
+    if answered is None or completed is None:
+        return None
+    seconds = (ts_to_datetime(completed) - ts_to_datetime(answered)).total_seconds()
+    if seconds < 0:
+        refuse(ATTR + "completedAt", f"{completed} is before {ATTR}answeredAt {answered}")
+    return whole(seconds)
+
+
+# ------------------------------------------------------------------ users
+
+
+def _user(d: _Delivery) -> list[dict[str, Any]]:
+    owner = {"id": d.external_id}
+    email = _email_or_none(text(d.item, ATTR + "email"))
+    if email is not None:
+        owner["email"] = email
+    event: dict[str, Any] = {**_head(d, "user", d.when), "owner": owner}
+    parts = (text(d.item, ATTR + "firstName"), text(d.item, ATTR + "lastName"))
+    name = text(d.item, ATTR + "name") or " ".join(p for p in parts if p) or None
+    if name is not None:
+        event["properties"] = {"name": name}
+    return [event]
+
+
+# ------------------------------------------------------------------ parts
+
+
+def _head(d: _Delivery, kind: str, at: str) -> dict[str, Any]:
+    return {"id": d.event_id, "occurred_at": at, "type": kind}
+
+
+def _relation(item: Any, name: str) -> tuple[bool, str | None]:
+    """Whether relationship ``name`` is in the event, and the id it points to (None: emptied)."""
+    path = f"data.relationships.{name}"
+    relation = obj(item, path)
+    if relation is None or "data" not in relation:  # absent, or links only
+        return False, None
+    if relation["data"] is None:
+        return True, None
+    return True, text(item, path + ".data.id") or refuse(path + ".data.id", "required")
+
+
+def _links(item: Any, relations: Mapping[str, str]) -> list[dict[str, str]]:
+    links = []
+    for relation, record in relations.items():
+        target = _relation(item, relation)[1]
+        if target is not None:
+            links.append({"object": record, "external_id": target})
+    return links
+
+
+def _texts(item: Any, fields: Mapping[str, str]) -> dict[str, Any]:
+    """The present, non-empty text attributes of ``fields``, renamed."""
+    out: dict[str, Any] = {}
+    for attribute, name in fields.items():
+        value = text(item, ATTR + attribute)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _time(item: Any, path: str) -> str | None:
+    return time_from_iso(get_path(item, path), path)
+
+
+def _choice(item: Any, path: str, allowed: tuple[str, ...]) -> str | None:
+    value = text(item, path)
+    if value is None:
+        return None
+    if value.lower() not in allowed:
+        refuse(path, f"{value[:40]!r} is not allowed; allowed: {', '.join(allowed)}")
+    return value.lower()
+
+
+def _first_email(item: Any, path: str) -> str | None:
+    """The first address of a list of strings (``emails``)."""
+    values = get_path(item, path)
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        refuse(path, "must be an array of strings")
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            refuse(f"{path}[{index}]", "must be a string")
+    return _email_or_none(values[0]) if values else None
+
+
+def _email_or_none(value: str | None) -> str | None:
+    email = normalize_email(value or "")
+    local, _, host = email.partition("@")
+    return email if local and host and "@" not in host and " " not in email else None
+
+
+def _domain_or_none(value: str | None) -> str | None:
+    domain = normalize_domain(value or "")
+    return domain if "." in domain and "@" not in domain and " " not in domain else None
+
+
+_Converter = Callable[[_Delivery], list[dict[str, Any]]]
+_CONVERTERS: dict[str, _Converter] = {
+    **{f"prospect.{a}": _prospect for a in ("created", "updated")},
+    **{f"account.{a}": _account for a in ("created", "updated")},
+    **{f"opportunity.{a}": _opportunity for a in ("created", "updated")},
+    **{f"call.{a}": _call for a in ("created", "updated")},
+    **{
+        f"mailing.{a}": _mailing
+        for a in ("created", "updated", "delivered", "opened", "replied", "bounced")
+    },
+    **{f"task.{a}": _task for a in ("created", "updated", "completed")},
+    **{f"user.{a}": _user for a in ("created", "updated")},
+}
+KNOWN_EVENTS = tuple(sorted({*_CONVERTERS, *IGNORED_EVENTS}))

@@ -1,0 +1,718 @@
+"""Salesforce: Outbound Messages (SOAP XML) and Change Data Capture events (JSON), one adapter.
+
+Salesforce sends no webhook of its own kind; two channels carry its changes.
+
+Outbound Messages (``text/xml``)
+--------------------------------
+A workflow or flow posts a SOAP ``notifications`` element (namespace :data:`OUTBOUND_NS`)
+with ``OrganizationId``, ``ActionId`` and up to 100 ``Notification{Id, sObject}``; the
+``sObject`` has ``xsi:type="sf:Lead"`` (etc.) and one child per selected field. Each
+notification is stored as one piece, a plain dict::
+
+    {"channel": "outbound_message", "organization_id": "00D…", "action_id": "04k…",
+     "notification_id": "04l…", "sobject": "Lead", "fields": {"Id": "00Q…", …}}
+
+Field values are the strings of the XML; an ``xsi:nil`` field is left out. Authenticity:
+there is no signature, so ``OrganizationId`` must equal the integration's
+``vendor: organization_id`` (15-character prefixes compared in constant time); without one
+configured, every Outbound Message is refused. The dedupe key is the notification ``Id`` (it
+stays the same across Salesforce's retries); the vendor's time is the record's
+``LastModifiedDate`` (else ``SystemModstamp``) — select one of them in the Outbound Message.
+The answer is the SOAP ``notificationsResponse`` with ``Ack`` true (:data:`ACK`).
+
+The XML is read with the standard library's ElementTree, which resolves no external
+entities; Python 3.11's expat (2.4.1 and later) also limits entity expansion ("billion
+laughs"). On top of that a document type declaration is refused outright (SOAP forbids
+one), so no entity is ever declared.
+
+Change Data Capture (``application/json``)
+------------------------------------------
+A subscriber relays change events, one object or an array of them::
+
+    {"ChangeEventHeader": {"entityName": "Lead", "recordIds": ["00Q…"], "changeType": "UPDATE",
+                           "changedFields": ["Email", "LastModifiedDate"],
+                           "commitTimestamp": 1767258000000, "commitUser": "005…",
+                           "transactionKey": "…", "sequenceNumber": 1},
+     "Email": "kim@globex.test", "LastModifiedDate": "2026-01-01T09:00:00.000Z"}
+
+The relay signs the body like the generic source (``X-Leadsync-Signature: sha256=<hex>``,
+:func:`~leadsync.sources.signatures.verify_generic`) with the integration's secret; without a
+secret change events are refused (``needs_secret`` is false because Outbound Messages need
+none). The dedupe key is ``stable_key("salesforce", transactionKey, sequenceNumber)``, else
+``stable_key(entityName, sorted recordIds, changeType, commitTimestamp)``; the vendor's time
+is ``commitTimestamp`` (ms). One event per record id (ids suffixed ``#<id18>`` when there are
+several).
+
+``changeType``: ``CREATE`` maps every field present; ``UPDATE`` only the fields named in
+``changedFields`` (all present fields when it is empty); ``DELETE`` and ``UNDELETE`` give
+``[]`` (deletions are not propagated); ``GAP_*`` and ``GAP_OVERFLOW``/``OVERFLOW`` are an
+:class:`~leadsync.errors.EventError`: the subscriber lost changes and the records must be
+resynced. Compound names arrive as ``Name: {FirstName, LastName}`` (``Name.FirstName`` in
+``changedFields``). Datetimes may be ISO strings or epoch milliseconds (a Pub/Sub relay).
+
+Mapping (both channels)
+-----------------------
+=============  ============  ===========================================================
+sObject        becomes       fields
+=============  ============  ===========================================================
+Lead, Contact  contact       Email -> email, FirstName -> firstname, LastName -> lastname,
+                             Phone -> phone, Company -> company (free); Contact AccountId
+                             -> company association
+Account        company       Name -> name, Website -> domain (kept as ``website`` when it
+                             names no domain)
+Opportunity    deal          Name -> name, StageName -> stage, IsClosed -> is_closed,
+                             Amount -> amount; AccountId -> company, ContactId -> contact
+Task           call          TaskSubtype Call: Subject -> title, Description -> body,
+                             CallDurationInSeconds -> duration_s, CallType -> direction,
+                             CallDisposition -> outcome (:data:`CALL_DISPOSITIONS`)
+Task           email         TaskSubtype Email: Subject -> subject, Description -> body
+Task           task          any other TaskSubtype: Subject -> subject, Description ->
+                             body, Status -> status (:data:`TASK_STATUSES`), Priority ->
+                             priority (:data:`TASK_PRIORITIES`), ActivityDate -> due
+Event          meeting       Subject -> title, Description -> body, StartDateTime ->
+                             start, EndDateTime -> end
+=============  ============  ===========================================================
+
+Raw vocabulary values are kept as free properties (``salesforce_call_type``,
+``salesforce_call_disposition``, ``salesforce_status``, ``salesforce_priority``); a value
+the tables do not know keeps only the raw property. Any other sObject is an EventError.
+
+Every id is converted to its 18-character form (:func:`id18`), so 15- and 18-character ids
+of the same record compare equal. ``OwnerId`` becomes the owner ``{"id": id18}``: a user
+(``005…``) or a queue (``00G…``); a queue is no person, so the user mapping finds nobody and
+the owner counts as unmapped. When ``OwnerId`` is the only change of an UPDATE (system
+fields aside), the event is an ``owner`` event; an UPDATE that changes nothing leadsync maps
+gives ``[]``. Activities: ``WhoId`` (``00Q`` lead or ``003`` contact) -> contact, ``WhatId``
+(``006`` opportunity -> deal, ``001`` account -> company; other objects are ignored); a task
+happened at ``CreatedDate``, a meeting at ``StartDateTime``, else at the event's time.
+
+Guesses (?) and limits: :data:`CALL_DISPOSITIONS` (CallDisposition is free text set by the
+telephony integration); a Task UPDATE change event must carry ``TaskSubtype`` to know which
+activity it updates — enrich the Task change events with ``TaskSubtype`` (Change Data
+Capture "enriched fields"); without it the event is an EventError rather than an activity
+of the wrong type. A field cleared in Salesforce is not cleared here (a null is never sent
+on, so that a partial update cannot wipe values).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.model import Event
+from leadsync.sources.base import (
+    Adapter,
+    Piece,
+    WebhookRequest,
+    decode_json,
+    describe,
+    event_name_error,
+    get_path,
+    number,
+    obj,
+    refuse,
+    signature_needs_secret,
+    stable_key,
+    text,
+    time_from_epoch,
+    time_from_iso,
+    whole,
+)
+from leadsync.sources.generic import normalize_domain, parse_event
+from leadsync.sources.signatures import verify_generic
+
+__all__ = ["ACK", "ADAPTER", "OutboundMessage", "SalesforceAdapter", "id18"]
+
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")
+OUTBOUND = "outbound_message"
+
+ACK = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    b"<soapenv:Body>"
+    b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">'
+    b"<Ack>true</Ack>"
+    b"</notificationsResponse>"
+    b"</soapenv:Body>"
+    b"</soapenv:Envelope>"
+)
+
+SOBJECTS = ("Lead", "Contact", "Account", "Opportunity", "Task", "Event")
+CHANGE_TYPES = ("CREATE", "UPDATE", "DELETE", "UNDELETE")
+# Fields every update changes; they say nothing about what changed.
+SYSTEM_FIELDS = frozenset({"LastModifiedDate", "SystemModstamp", "LastModifiedById"})
+
+CALL_DISPOSITIONS: dict[str, str] = {  # (?) free text: lowercased, _ and - read as spaces
+    "connected": "connected",
+    "answered": "connected",
+    "no answer": "no_answer",
+    "busy": "busy",
+    "voicemail": "voicemail",
+    "left voicemail": "voicemail",
+    "left message": "left_live_message",
+    "left live message": "left_live_message",
+    "wrong number": "wrong_number",
+    "failed": "failed",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+}
+CALL_TYPES: dict[str, str] = {"inbound": "inbound", "outbound": "outbound"}  # Internal: none
+TASK_STATUSES: dict[str, str] = {
+    "not started": "not_started",
+    "in progress": "in_progress",
+    "completed": "completed",
+    "waiting on someone else": "waiting",
+    "deferred": "deferred",
+}
+TASK_PRIORITIES: dict[str, str] = {"high": "high", "normal": "medium", "low": "low"}
+TASK_SUBTYPES: dict[str, str] = {"Call": "call", "Email": "email"}  # any other: task
+
+# Key prefixes of the records associations may name.
+CONTACT_PREFIXES = ("00Q", "003")
+WHAT_PREFIXES = {"006": "deal", "001": "company"}
+
+_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?", re.ASCII)
+_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def id18(value: str) -> str | None:
+    """The 18-character form of a Salesforce id, or None when ``value`` is not one.
+
+    The suffix encodes which of the first 15 characters are capitals, so an 18-character id
+    whose letters lost their case is restored before the suffix is recomputed.
+    """
+    if not _ID.fullmatch(value):
+        return None
+    base = value[:15]
+    if len(value) == 18:
+        suffix = value[15:].upper()
+        if any(c not in _CHECKSUM for c in suffix):
+            return None
+        chars = list(base)
+        for block, code in enumerate(suffix):
+            bits = _CHECKSUM.index(code)
+            for offset in range(5):
+                at = block * 5 + offset
+                chars[at] = chars[at].upper() if bits >> offset & 1 else chars[at].lower()
+        base = "".join(chars)
+    blocks = (base[i : i + 5] for i in range(0, 15, 5))
+    suffix = "".join(
+        _CHECKSUM[sum(1 << i for i, c in enumerate(block) if "A" <= c <= "Z")] for block in blocks
+    )
+    return base + suffix
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A decoded Outbound Message: its organization and its notifications as pieces."""
+
+    organization_id: str | None
+    action_id: str | None
+    notifications: tuple[dict[str, Any], ...]
+
+
+class SalesforceAdapter(Adapter):
+    """Salesforce Outbound Messages and relayed change events (see the module docstring)."""
+
+    kind = "salesforce"
+    content_types = (*XML_TYPES, "application/json")
+    needs_secret = False
+
+    # ---------------------------------------------------------- on receipt
+
+    def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
+        if request.content_type not in XML_TYPES:
+            verify_generic(signature_needs_secret(self.kind, secret), request.body, request.headers)
+            return
+        configured = self.options.get("organization_id")
+        if not isinstance(configured, str) or not configured:
+            raise SignatureError(
+                "no organization_id is configured for this salesforce integration"
+                " (vendor: organization_id); Outbound Messages are refused"
+            )
+        message = self.body_of(request)
+        given = message.organization_id if isinstance(message, OutboundMessage) else None
+        if not given:
+            raise SignatureError("the Outbound Message has no OrganizationId")
+        if not hmac.compare_digest(given[:15].encode(), configured[:15].encode()):
+            raise SignatureError(
+                "the Outbound Message's OrganizationId is not the configured organization_id"
+            )
+
+    def decode(self, request: WebhookRequest) -> Any:
+        if request.content_type in XML_TYPES:
+            return read_outbound_message(request.body)
+        return decode_json(request.body)
+
+    def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
+        if isinstance(body, OutboundMessage):
+            return list(body.notifications)
+        if isinstance(body, dict):
+            return [body]
+        if not isinstance(body, list):
+            refuse("(body)", f"must be a change event or an array of them, got {describe(body)}")
+        for index, item in enumerate(body):
+            if not isinstance(item, dict):
+                refuse(f"[{index}]", f"must be a change event object, got {describe(item)}")
+        return list(body)
+
+    def identify(self, item: Any, headers: Mapping[str, str]) -> str:
+        if _is_outbound(item):
+            notification_id = text(item, "notification_id", required=True)
+            assert notification_id is not None
+            return notification_id
+        header = obj(item, "ChangeEventHeader", required=True)
+        assert header is not None
+        transaction = text(item, "ChangeEventHeader.transactionKey")
+        sequence = header.get("sequenceNumber")
+        if transaction is not None and sequence is not None:
+            return stable_key("salesforce", transaction, sequence)
+        return stable_key(
+            header.get("entityName"),
+            sorted(_record_ids(item)),
+            header.get("changeType"),
+            header.get("commitTimestamp"),
+        )
+
+    def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
+        if _is_outbound(item):
+            return _time(item, "fields.LastModifiedDate") or _time(item, "fields.SystemModstamp")
+        stamp = get_path(item, "ChangeEventHeader.commitTimestamp")
+        return time_from_epoch(stamp, "ChangeEventHeader.commitTimestamp", "ms")
+
+    def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
+        if any(_is_outbound(piece.body) for piece in pieces):
+            return "text/xml; charset=utf-8", ACK
+        return None
+
+    # ------------------------------------------------------------ in a worker
+
+    def to_events(
+        self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
+    ) -> list[Event]:
+        if _is_outbound(item):
+            dicts = self._outbound_events(item, event_id)
+        elif isinstance(item, dict) and "ChangeEventHeader" in item:
+            dicts = self._change_events(item, event_id)
+        else:
+            refuse(
+                "(body)",
+                "neither an Outbound Message notification nor a change event"
+                " (an object with ChangeEventHeader)",
+            )
+        return [parse_event(d, self.integration, seq) for d in dicts]
+
+    def _outbound_events(self, item: Any, event_id: str) -> list[dict[str, Any]]:
+        sobject = text(item, "sobject", required=True)
+        obj(item, "fields", required=True)
+        record_id = _id(item, "fields.Id", required=True)
+        when = self.occurred_at(item, {})
+        if when is None:
+            refuse(
+                "fields.LastModifiedDate",
+                "required: select LastModifiedDate (or SystemModstamp) in the Outbound Message",
+            )
+        assert record_id is not None
+        view = _Fields(item, "fields.", None, is_update=False)
+        return _sobject_events(sobject, "sobject", view, record_id, event_id, when)
+
+    def _change_events(self, item: Any, event_id: str) -> list[dict[str, Any]]:
+        change = text(item, "ChangeEventHeader.changeType", required=True)
+        entity = text(item, "ChangeEventHeader.entityName", required=True)
+        assert change is not None
+        if change.startswith("GAP_") or change == "OVERFLOW":
+            _gap(change, entity, _record_ids(item))
+        if change not in CHANGE_TYPES:
+            event_name_error("ChangeEventHeader.changeType", change, CHANGE_TYPES)
+        if change in ("DELETE", "UNDELETE"):
+            return []
+        record_ids = []
+        for index, raw in enumerate(_record_ids(item)):
+            record_ids.append(_id_of(raw, f"ChangeEventHeader.recordIds[{index}]"))
+        if not record_ids:
+            refuse("ChangeEventHeader.recordIds", "required: at least one record id")
+        when = self.occurred_at(item, {})
+        if when is None:
+            refuse("ChangeEventHeader.commitTimestamp", "required (epoch milliseconds)")
+        changed = _changed_fields(item) if change == "UPDATE" else None
+        view = _Fields(item, "", changed, is_update=change == "UPDATE")
+        events: list[dict[str, Any]] = []
+        for record_id in record_ids:
+            one_id = event_id if len(record_ids) == 1 else f"{event_id}#{record_id}"
+            events += _sobject_events(
+                entity, "ChangeEventHeader.entityName", view, record_id, one_id, when
+            )
+        return events
+
+
+ADAPTER = SalesforceAdapter
+
+
+# ------------------------------------------------------------------ Outbound Messages
+
+
+class _NoDoctype(ET.TreeBuilder):
+    """Builds the tree, refusing a document type declaration (SOAP forbids one)."""
+
+    def doctype(self, name: str | None, pubid: str | None, system: str | None) -> None:
+        raise EventError("body: a SOAP message must not have a document type declaration")
+
+
+def read_outbound_message(raw: bytes) -> OutboundMessage:
+    """The notifications of an Outbound Message; EventError naming what is missing."""
+    parser = ET.XMLParser(target=_NoDoctype())
+    try:
+        parser.feed(raw)
+        root = parser.close()
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise EventError(f"body is not well-formed XML (line {line}, column {column})") from None
+    tag = f"{{{OUTBOUND_NS}}}notifications"
+    found = root if root.tag == tag else root.find(f".//{tag}")
+    if found is None:
+        raise EventError(
+            f"body is not an Outbound Message: no notifications element ({OUTBOUND_NS})"
+        )
+    organization_id = _child_text(found, "OrganizationId")
+    action_id = _child_text(found, "ActionId")
+    pieces = []
+    for index, notification in enumerate(found.findall(f"{{{OUTBOUND_NS}}}Notification")):
+        where = f"notifications.Notification[{index}]"
+        notification_id = _child_text(notification, "Id")
+        if notification_id is None:
+            refuse(f"{where}.Id", "required")
+        sobject = notification.find(f"{{{OUTBOUND_NS}}}sObject")
+        if sobject is None:
+            refuse(f"{where}.sObject", "required")
+        type_name = (sobject.get(f"{{{XSI_NS}}}type") or "").rpartition(":")[2]
+        if not type_name:
+            refuse(f"{where}.sObject", 'required: the xsi:type attribute ("sf:Lead")')
+        fields = {
+            child.tag.rpartition("}")[2]: (child.text or "").strip()
+            for child in sobject
+            if len(child) == 0 and child.get(f"{{{XSI_NS}}}nil") != "true"
+        }
+        pieces.append(
+            {
+                "channel": OUTBOUND,
+                "organization_id": organization_id,
+                "action_id": action_id,
+                "notification_id": notification_id,
+                "sobject": type_name,
+                "fields": fields,
+            }
+        )
+    return OutboundMessage(organization_id, action_id, tuple(pieces))
+
+
+def _child_text(element: ET.Element, name: str) -> str | None:
+    child = element.find(f"{{{OUTBOUND_NS}}}{name}")
+    value = (child.text or "").strip() if child is not None else ""
+    return value or None
+
+
+def _is_outbound(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("channel") == OUTBOUND
+
+
+# ------------------------------------------------------------------ change events
+
+
+def _record_ids(item: Any) -> list[str]:
+    ids = get_path(item, "ChangeEventHeader.recordIds")
+    if ids is None:
+        return []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        refuse("ChangeEventHeader.recordIds", f"must be an array of strings, got {describe(ids)}")
+    return ids
+
+
+def _changed_fields(item: Any) -> frozenset[str] | None:
+    names = get_path(item, "ChangeEventHeader.changedFields")
+    if names is None or names == []:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        refuse(
+            "ChangeEventHeader.changedFields", f"must be an array of strings, got {describe(names)}"
+        )
+    return frozenset(names)
+
+
+def _gap(change: str, entity: str | None, record_ids: list[str]) -> NoReturn:
+    shown = ", ".join(record_ids[:5]) + (", …" if len(record_ids) > 5 else "")
+    raise EventError(
+        f"gap event {change} for {entity or '?'} {shown or '(no record ids)'}: the subscriber"
+        " lost changes; resync these records from Salesforce (read them and replay them)"
+    )
+
+
+# ------------------------------------------------------------------ fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """An sObject's fields inside a stored piece: ``prefix`` locates them (for error paths);
+    on an UPDATE only the ``changed`` fields count."""
+
+    root: Any
+    prefix: str
+    changed: frozenset[str] | None
+    is_update: bool
+
+    def counts(self, name: str) -> bool:
+        return self.changed is None or name in self.changed or name.split(".")[0] in self.changed
+
+    def text(self, name: str) -> str | None:
+        return text(self.root, self.prefix + name) if self.counts(name) else None
+
+    def name_part(self, part: str) -> str | None:
+        """``FirstName`` or ``LastName``: a field, or a part of the compound ``Name``."""
+        if isinstance(get_path(self.root, self.prefix + "Name"), dict):
+            return self.text(f"Name.{part}")
+        return self.text(part)
+
+    def number(self, name: str) -> int | float | None:
+        return whole(number(self.root, self.prefix + name)) if self.counts(name) else None
+
+    def flag(self, name: str) -> bool | None:
+        if not self.counts(name):
+            return None
+        path = self.prefix + name
+        value = get_path(self.root, path)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if value is not None and not isinstance(value, bool):
+            refuse(path, f"must be true or false, got {describe(value)}")
+        return value
+
+    def time(self, name: str) -> str | None:
+        return _time(self.root, self.prefix + name) if self.counts(name) else None
+
+    def id(self, name: str) -> str | None:
+        return _id(self.root, self.prefix + name) if self.counts(name) else None
+
+    def vocabulary(
+        self, name: str, table: Mapping[str, str], raw_key: str, properties: dict[str, Any]
+    ) -> str | None:
+        """A vendor value mapped by ``table`` (its raw value kept as ``raw_key``)."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        properties[raw_key] = raw
+        return table.get(" ".join(raw.lower().replace("_", " ").replace("-", " ").split()))
+
+
+def _time(root: Any, path: str) -> str | None:
+    value = get_path(root, path)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return time_from_epoch(value, path, "ms")
+    return time_from_iso(value, path)
+
+
+def _id(root: Any, path: str, required: bool = False) -> str | None:
+    raw = text(root, path, required)
+    return _id_of(raw, path) if raw is not None else None
+
+
+def _id_of(raw: str, path: str) -> str:
+    converted = id18(raw.strip())
+    if converted is None:
+        refuse(path, f"must be a Salesforce id (15 or 18 letters and digits), got {raw[:40]!r}")
+    return converted
+
+
+# ------------------------------------------------------------------ mapping
+
+
+def _sobject_events(
+    sobject: str | None,
+    sobject_path: str,
+    view: _Fields,
+    record_id: str,
+    event_id: str,
+    when: str,
+) -> list[dict[str, Any]]:
+    if sobject in _RECORDS:
+        return _record_events(_RECORDS[sobject], view, record_id, event_id, when)
+    if sobject == "Task":
+        return [_task(view, record_id, event_id, when)]
+    if sobject == "Event":
+        return [_meeting(view, record_id, event_id, when)]
+    shown = repr(sobject) if isinstance(sobject, str) else describe(sobject)
+    refuse(sobject_path, f"sObject {shown} is not supported; allowed: {', '.join(SOBJECTS)}")
+
+
+def _record_events(
+    mapper: Callable[[_Fields], Mapped], view: _Fields, record_id: str, event_id: str, when: str
+) -> list[dict[str, Any]]:
+    record_type, properties, refs = mapper(view)
+    owner_id = view.id("OwnerId")
+    owner = {"id": owner_id} if owner_id is not None else None
+    if not properties and not refs:
+        if owner is None:
+            return []
+        return [
+            {
+                "id": event_id,
+                "occurred_at": when,
+                "type": "owner",
+                "object": record_type,
+                "external_id": record_id,
+                "owner": owner,
+            }
+        ]
+    return [
+        _compact(
+            {
+                "id": event_id,
+                "occurred_at": when,
+                "type": "record",
+                "object": record_type,
+                "external_id": record_id,
+                "owner": owner,
+                "properties": properties,
+                "associations": refs,
+            }
+        )
+    ]
+
+
+Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
+
+
+def _contact(view: _Fields) -> Mapped:
+    properties: dict[str, Any] = {}
+    _put(properties, "email", view.text("Email"))
+    _put(properties, "firstname", view.name_part("FirstName"))
+    _put(properties, "lastname", view.name_part("LastName"))
+    _put(properties, "phone", view.text("Phone"))
+    _put(properties, "company", view.text("Company"))
+    return "contact", properties, _refs(view, ("company", "AccountId"))
+
+
+def _account(view: _Fields) -> Mapped:
+    properties: dict[str, Any] = {}
+    _put(properties, "name", view.text("Name"))
+    website = view.text("Website")
+    if website is not None:
+        properties["domain" if _looks_like_domain(website) else "website"] = website
+    return "company", properties, []
+
+
+def _opportunity(view: _Fields) -> Mapped:
+    properties: dict[str, Any] = {}
+    _put(properties, "name", view.text("Name"))
+    _put(properties, "stage", view.text("StageName"))
+    _put(properties, "is_closed", view.flag("IsClosed"))
+    _put(properties, "amount", view.number("Amount"))
+    refs = _refs(view, ("company", "AccountId"), ("contact", "ContactId"))
+    return "deal", properties, refs
+
+
+_RECORDS = {"Lead": _contact, "Contact": _contact, "Account": _account, "Opportunity": _opportunity}
+
+
+def _task(view: _Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
+    subtype = text(view.root, view.prefix + "TaskSubtype")  # what it is, changed or not
+    if subtype is None and view.is_update:
+        refuse(
+            view.prefix + "TaskSubtype",
+            "required on a Task update to know which activity it changes: enrich the Task"
+            " change events with TaskSubtype",
+        )
+    activity = TASK_SUBTYPES.get(subtype or "", "task")
+    properties: dict[str, Any] = {}
+    _put(properties, "title" if activity == "call" else "subject", view.text("Subject"))
+    _put(properties, "body", view.text("Description"))
+    if activity == "call":
+        _put(properties, "duration_s", view.number("CallDurationInSeconds"))
+        call_type = view.vocabulary("CallType", CALL_TYPES, "salesforce_call_type", properties)
+        _put(properties, "direction", call_type)
+        disposition = view.vocabulary(
+            "CallDisposition", CALL_DISPOSITIONS, "salesforce_call_disposition", properties
+        )
+        _put(properties, "outcome", disposition)
+    elif activity == "task":
+        status = view.vocabulary("Status", TASK_STATUSES, "salesforce_status", properties)
+        _put(properties, "status", status)
+        priority = view.vocabulary("Priority", TASK_PRIORITIES, "salesforce_priority", properties)
+        _put(properties, "priority", priority)
+        _put(properties, "due", view.text("ActivityDate"))
+    happened = _time(view.root, view.prefix + "CreatedDate") or when
+    return _activity(activity, view, record_id, event_id, happened, properties)
+
+
+def _meeting(view: _Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    _put(properties, "title", view.text("Subject"))
+    _put(properties, "body", view.text("Description"))
+    _put(properties, "start", view.time("StartDateTime"))
+    _put(properties, "end", view.time("EndDateTime"))
+    happened = _time(view.root, view.prefix + "StartDateTime") or when
+    return _activity("meeting", view, record_id, event_id, happened, properties)
+
+
+def _activity(
+    activity: str,
+    view: _Fields,
+    record_id: str,
+    event_id: str,
+    happened: str,
+    properties: dict[str, Any],
+) -> dict[str, Any]:
+    owner_id = view.id("OwnerId")
+    refs = []
+    who = view.id("WhoId")
+    if who is not None and who.startswith(CONTACT_PREFIXES):
+        refs.append({"object": "contact", "external_id": who})
+    what = view.id("WhatId")
+    if what is not None and what[:3] in WHAT_PREFIXES:
+        refs.append({"object": WHAT_PREFIXES[what[:3]], "external_id": what})
+    return _compact(
+        {
+            "id": event_id,
+            "occurred_at": happened,
+            "type": "activity",
+            "activity": activity,
+            "external_id": record_id,
+            "owner": {"id": owner_id} if owner_id is not None else None,
+            "properties": properties,
+            "associations": refs,
+        }
+    )
+
+
+# ------------------------------------------------------------------ parts
+
+
+def _put(properties: dict[str, Any], key: str, value: Any) -> None:
+    """Set a property only when there is a value: null would clear a stored one."""
+    if value is not None:
+        properties[key] = value
+
+
+def _compact(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without empty parts (no owner, no properties, no associations)."""
+    return {key: value for key, value in event.items() if value not in (None, {}, [])}
+
+
+def _refs(view: _Fields, *pairs: tuple[str, str]) -> list[dict[str, str]]:
+    out = []
+    for record_type, field in pairs:
+        external_id = view.id(field)
+        if external_id is not None:
+            out.append({"object": record_type, "external_id": external_id})
+    return out
+
+
+def _looks_like_domain(website: str) -> bool:
+    """Whether a website names a domain (``n/a`` does not; it is kept as ``website``)."""
+    domain = normalize_domain(website)
+    return "." in domain and "@" not in domain and not any(c.isspace() for c in domain)

@@ -1,0 +1,100 @@
+"""The worker loop: apply what the inbox holds as pending, then wait for more.
+
+The service runs one in a thread beside the HTTP server (woken after each group commit);
+``leadsync worker`` runs it on its own, as many processes as the load needs. Workers are safe
+side by side: a batch is claimed and applied under the counters' lock in one transaction, so
+no row is applied twice and arrival order holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadsync import inbox
+from leadsync.engine import BatchResult, WorkspaceRules
+from leadsync.intake import rules_loader
+from leadsync.store import batch as store
+
+log = logging.getLogger("leadsync.worker")
+
+
+class Worker:
+    """Drains the inbox whenever it has pending rows; ``wake`` shortens the wait."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_size: int = inbox.DEFAULT_BATCH,
+        poll_s: float = 1.0,
+        rules: Callable[[], WorkspaceRules] | None = None,
+        on_result: Callable[[BatchResult], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self.poll_s = poll_s
+        self.rules = rules or rules_loader(engine)
+        self.on_result = on_result
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.applied = 0
+        self.errors = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_once(self) -> BatchResult:
+        """Apply every pending row now (nothing when the inbox has none)."""
+        with self.engine.connect() as connection:
+            if not store.has_pending(connection):
+                return BatchResult()
+        result = inbox.drain(self.engine, self.rules(), self.batch_size)
+        self.applied += result.events
+        if self.on_result is not None and result.events:
+            self.on_result(result)
+        return result
+
+    def run(self) -> None:
+        """Loop until :meth:`stop`; a database outage is logged and retried with a pause."""
+        with inbox.batch_friendly_gc():
+            self._loop()
+
+    def _loop(self) -> None:
+        backoff = self.poll_s
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_once()
+                backoff = self.poll_s
+            except sa.exc.OperationalError as exc:
+                self.errors += 1
+                log.warning("worker: database unavailable (%s); retrying", type(exc).__name__)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:
+                self.errors += 1
+                log.exception("worker: a drain failed; retrying")
+                backoff = min(backoff * 2, 30.0)
+            self._wake.wait(backoff)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run, name="leadsync-worker", daemon=True)
+            self._thread.start()
+
+    def stop_soon(self) -> None:
+        """Ask the loop to end after the current drain (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stop_soon()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None

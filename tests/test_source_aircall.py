@@ -1,0 +1,532 @@
+"""The Aircall adapter: leadsync.sources.aircall, driven through its public hooks."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.model import CALL_OUTCOMES, ActivityType, Event, EventType, RecordRef, RecordType
+from leadsync.sources.aircall import (
+    ADAPTER,
+    CALL_EVENTS,
+    FINAL_CALL_EVENTS,
+    KNOWN_EVENTS,
+    MISSED_CALL_OUTCOMES,
+    AircallAdapter,
+)
+from leadsync.sources.base import Piece, WebhookRequest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "aircall"
+TOKEN = "tok-4f1c9a0e"  # the token every fixture carries
+NOW = 1793631800.0
+CALL_ID = "812345"
+STARTED = "2026-11-02T15:00:00.000Z"
+AGENT = {"id": "4411", "email": "ana@acme.test"}
+CONTACT_REF = RecordRef(RecordType.CONTACT, external_id="9001", email="kim.lee@globex.test")
+INBOUND = {
+    "title": "Aircall call",
+    "direction": "inbound",
+    "from_number": "+1 415-555-0142",
+    "to_number": "+1 415-555-0100",
+}
+FINAL_KEYS = {
+    "duration_s",
+    "outcome",
+    "recording_url",
+    "aircall_status",
+    "aircall_missed_call_reason",
+}
+
+adapter = AircallAdapter("phones")
+
+
+def load(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())["body"]
+    return body
+
+
+def request(body: Any, raw: bytes | None = None) -> WebhookRequest:
+    data = json.dumps(body).encode() if raw is None else raw
+    return WebhookRequest(
+        "POST", "https://hooks.leadsync.test/aircall", {"content-type": "application/json"}, data
+    )
+
+
+def receive(body: Any) -> Piece:
+    pieces = adapter.pieces(request(body))
+    assert len(pieces) == 1
+    return pieces[0]
+
+
+def convert(body: Any) -> tuple[Piece, list[Event]]:
+    """What happens to one body: cut on receipt, converted later in a worker."""
+    piece = receive(body)
+    return piece, adapter.events_of(piece.payload(), piece.key, 7, "inbox:7")
+
+
+def events(name: str) -> list[Event]:
+    return convert(load(name))[1]
+
+
+def only(name: str) -> Event:
+    found = events(name)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def owner_dict(event: Event) -> dict[str, str | None] | None:
+    return None if event.owner is None else {"id": event.owner.id, "email": event.owner.email}
+
+
+# ------------------------------------------------------------------ the module
+
+
+def test_module_exposes_the_adapter() -> None:
+    assert ADAPTER is AircallAdapter
+    assert AircallAdapter.kind == "aircall"
+
+
+def test_fixtures_cover_every_event_name() -> None:
+    names = {json.loads(p.read_text())["body"]["event"] for p in FIXTURES.glob("*.json")}
+    assert names == set(KNOWN_EVENTS)
+
+
+# ------------------------------------------------------------------ calls
+
+
+@pytest.mark.parametrize(
+    ("name", "owner"),
+    [
+        ("call.created", None),
+        ("call.ringing_on_agent", AGENT),
+        ("call.answered", AGENT),
+        ("call.hungup", AGENT),
+        ("call.assigned", AGENT),
+    ],
+)
+def test_call_lifecycle_events_become_the_same_call_without_final_values(
+    name: str, owner: dict[str, str] | None
+) -> None:
+    piece, found = convert(load(name))
+    assert len(found) == 1
+    event = found[0]
+    assert event.id == piece.key
+    assert event.type is EventType.ACTIVITY
+    assert event.activity is ActivityType.CALL
+    assert event.external_id == CALL_ID
+    assert event.occurred_at == STARTED
+    assert event.properties == INBOUND
+    assert owner_dict(event) == owner
+    assert event.associations == (CONTACT_REF,)
+
+
+def test_hungup_carries_a_duration_that_is_not_yet_final() -> None:
+    body = load("call.hungup")
+    assert body["data"]["duration"] == 103 and body["data"]["status"] == "done"
+    assert FINAL_KEYS.isdisjoint(only("call.hungup").properties)
+
+
+def test_call_ended_carries_the_final_values() -> None:
+    event = only("call.ended")
+    assert event.external_id == CALL_ID
+    assert event.occurred_at == STARTED
+    assert event.properties == {
+        **INBOUND,
+        "tags": ["Hot lead"],
+        "comments": ["Asked for pricing"],
+        "outcome": "connected",
+        "duration_s": 103,
+        "recording_url": "https://recordings.aircall.test/812345.mp3?token=abc",
+        "aircall_status": "done",
+    }
+    assert owner_dict(event) == AGENT
+    assert event.associations == (CONTACT_REF,)
+
+
+def test_call_tagged_and_commented_add_tags_and_comments() -> None:
+    assert only("call.tagged").properties == {**INBOUND, "tags": ["Hot lead", "Demo"]}
+    # A blank comment is no comment.
+    assert only("call.commented").properties == {**INBOUND, "comments": ["Asked for pricing"]}
+
+
+def test_voicemail_left_is_final_with_the_voicemail_as_recording() -> None:
+    event = only("call.voicemail_left")
+    assert event.owner is None
+    assert event.properties == {
+        **INBOUND,
+        "outcome": "voicemail",
+        "duration_s": 47,
+        "recording_url": "https://voicemails.aircall.test/812345.mp3?token=def",
+        "aircall_status": "done",
+        "aircall_missed_call_reason": "agents_did_not_answer",
+    }
+
+
+def test_outbound_numbers_are_the_other_way_round() -> None:
+    event = only("call.ended.outbound_unanswered")
+    assert event.properties["direction"] == "outbound"
+    assert event.properties["from_number"] == "+1 415-555-0100"
+    assert event.properties["to_number"] == "+44 20 7946 0018"
+    assert event.associations == ()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "outcome", "status", "reason"),
+    [
+        ("call.ended", "connected", "done", None),
+        ("call.ended.voicemail", "voicemail", "done", "agents_did_not_answer"),
+        ("call.voicemail_left", "voicemail", "done", "agents_did_not_answer"),
+        ("call.ended.missed", "no_answer", "done", "no_available_agent"),
+        ("call.ended.outbound_unanswered", "no_answer", "done", None),
+        ("call.ended.nulls", "no_answer", None, None),
+    ],
+)
+def test_outcome_of_finished_calls(
+    fixture: str, outcome: str, status: str | None, reason: str | None
+) -> None:
+    properties = only(fixture).properties
+    assert properties["outcome"] == outcome
+    assert properties.get("aircall_status") == status
+    assert properties.get("aircall_missed_call_reason") == reason
+
+
+def ended_call(**data: Any) -> dict[str, Any]:
+    body = load("call.ended.missed")
+    body["data"].update(data)
+    return body
+
+
+# The vendor -> canonical table, written out here so that a change to it shows.
+MISSED_REASONS = [
+    ("no_available_agent", "no_answer"),
+    ("agents_did_not_answer", "no_answer"),
+    ("out_of_opening_hours", "no_answer"),
+    ("short_abandoned", "no_answer"),
+    ("abandoned_in_ivr", "no_answer"),
+    ("abandoned_in_classic", "no_answer"),
+]
+
+
+def test_the_missed_call_table_is_the_documented_one() -> None:
+    assert dict(MISSED_REASONS) == MISSED_CALL_OUTCOMES
+    assert set(MISSED_CALL_OUTCOMES.values()) <= set(CALL_OUTCOMES)
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"), [*MISSED_REASONS, ("a_reason_from_2030", "no_answer")]
+)
+def test_missed_call_reason_table(reason: str, outcome: str) -> None:
+    [event] = convert(ended_call(missed_call_reason=reason))[1]
+    assert event.properties["outcome"] == outcome
+    assert event.properties["aircall_missed_call_reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("data", "outcome"),
+    [
+        # answered_at beats everything, then a voicemail, then the missed reason.
+        ({"answered_at": 1793631608, "voicemail": "https://vm.test/1"}, "connected"),
+        ({"voicemail": "https://vm.test/1", "missed_call_reason": "short_abandoned"}, "voicemail"),
+        ({"missed_call_reason": "out_of_opening_hours"}, "no_answer"),
+        ({"missed_call_reason": None}, "no_answer"),
+    ],
+)
+def test_outcome_rules_are_applied_in_order(data: dict[str, Any], outcome: str) -> None:
+    [event] = convert(ended_call(**data))[1]
+    assert event.properties["outcome"] == outcome
+
+
+@pytest.mark.parametrize("name", sorted(set(CALL_EVENTS) - set(FINAL_CALL_EVENTS)))
+def test_only_final_events_carry_final_values(name: str) -> None:
+    body = load("call.ended")
+    body["event"] = name
+    [event] = convert(body)[1]
+    assert FINAL_KEYS.isdisjoint(event.properties)
+    assert event.properties["tags"] == ["Hot lead"]
+
+
+def test_nulls_give_absent_fields() -> None:
+    piece, [event] = convert(load("call.ended.nulls"))
+    assert event.external_id == "812399"
+    assert event.occurred_at == piece.occurred_at == "2026-11-02T15:03:20.000Z"
+    assert event.properties == {"title": "Aircall call", "outcome": "no_answer"}
+    assert event.owner is None
+    assert event.associations == ()
+
+
+def test_missing_optional_keys_give_absent_fields() -> None:
+    body = load("call.created")
+    body["data"] = {"id": 812345}
+    del body["resource"]
+    [event] = convert(body)[1]
+    assert event.properties == {"title": "Aircall call"}
+    assert event.occurred_at == "2026-11-02T15:00:00.000Z"
+    assert event.owner is None
+    assert event.associations == ()
+
+
+@pytest.mark.parametrize(
+    ("contact", "expected"),
+    [
+        ({"id": 9001, "emails": []}, (RecordRef(RecordType.CONTACT, external_id="9001"),)),
+        (
+            {"id": None, "emails": [{"value": "x@y.test"}]},
+            (RecordRef(RecordType.CONTACT, email="x@y.test"),),
+        ),
+        ({"id": None, "emails": None, "first_name": "Kim"}, ()),
+        (None, ()),
+    ],
+)
+def test_the_contact_association_names_what_the_payload_has(
+    contact: dict[str, Any] | None, expected: tuple[RecordRef, ...]
+) -> None:
+    body = load("call.answered")
+    body["data"]["contact"] = contact
+    [event] = convert(body)[1]
+    assert event.associations == expected
+
+
+def test_a_user_without_id_or_email_is_no_owner() -> None:
+    body = load("call.answered")
+    body["data"]["user"] = {"id": None, "email": None, "name": "Ana Ng"}
+    [event] = convert(body)[1]
+    assert event.owner is None
+
+
+# ------------------------------------------------------------------ contacts and users
+
+
+def test_contact_created_becomes_a_contact_record_without_owner() -> None:
+    piece, [event] = convert(load("contact.created"))
+    assert event.id == piece.key
+    assert event.type is EventType.RECORD
+    assert event.object is RecordType.CONTACT
+    assert event.external_id == "9001"
+    assert event.email == "kim.lee@globex.test"
+    assert event.occurred_at == "2026-11-02T15:05:00.000Z"
+    assert event.properties == {
+        "firstname": "Kim",
+        "lastname": "Lee",
+        "company": "Globex",
+        "email": "kim.lee@globex.test",
+        "phone": "+14155550142",
+    }
+    assert event.owner is None
+    assert event.associations == ()
+
+
+def test_contact_updated_leaves_out_what_it_lacks() -> None:
+    event = only("contact.updated")
+    assert event.external_id == "9001"
+    assert event.properties == {"firstname": "Kimberly"}
+    assert None not in event.properties.values()
+
+
+@pytest.mark.parametrize("name", ["contact.deleted", "user.deleted", "user.updated.no_id"])
+def test_deletions_and_users_without_id_give_no_events(name: str) -> None:
+    piece, found = convert(load(name))
+    assert piece.key.startswith("h:")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "user.created",
+        "user.updated",
+        "user.opened",
+        "user.closed",
+        "user.connected",
+        "user.disconnected",
+        "user.wut_start",
+        "user.wut_end",
+    ],
+)
+def test_user_events_fill_the_directory(name: str) -> None:
+    piece, [event] = convert(load(name))
+    assert event.id == piece.key
+    assert event.type is EventType.USER
+    assert owner_dict(event) == AGENT
+    assert event.properties == {"name": "Ana Ng"}
+    assert event.occurred_at == piece.occurred_at
+
+
+def test_a_user_without_email_or_name_is_still_a_user() -> None:
+    event = only("user.updated.no_email")
+    assert owner_dict(event) == {"id": "4412", "email": None}
+    assert event.properties == {}
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def test_other_call_events_update_the_call_without_final_values() -> None:
+    body = load("call.ended")
+    body["event"] = "call.archived"
+    [event] = adapter.events_of(receive(body).payload(), "k", 1, None)
+    assert event.type is EventType.ACTIVITY and event.external_id == str(body["data"]["id"])
+    assert "outcome" not in event.properties and "duration_s" not in event.properties
+
+
+@pytest.mark.parametrize("name", ["number.created", "Call.Ended", "", None, 5])
+def test_unknown_event_names_are_event_errors(name: Any) -> None:
+    body = load("call.ended")
+    body["event"] = name
+    piece = receive(body)  # stored, then dead-lettered by the worker
+    with pytest.raises(EventError, match='field "event": unknown event') as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:3")
+    assert caught.value.where == "inbox:3"
+    assert "call.ended" in str(caught.value)
+
+
+def test_a_resource_that_does_not_match_the_event_is_refused() -> None:
+    body = load("call.ended")
+    body["resource"] = "contact"
+    with pytest.raises(EventError, match='field "resource"'):
+        convert(body)
+
+
+def set_path(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        *steps, last = path.split(".")
+        target: Any = body
+        for step in steps:
+            target = target[int(step)] if isinstance(target, list) else target[step]
+        target[last] = value
+
+    return change
+
+
+def drop(key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda body: body.pop(key)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (set_path("data.user.email", 5), "data.user.email"),
+        (set_path("data.user.id", True), "data.user.id"),
+        (set_path("data.user", "ana"), "data.user"),
+        (set_path("data.duration", "long"), "data.duration"),
+        (set_path("data.duration", -3), "data.duration"),
+        (set_path("data.direction", "sideways"), "data.direction"),
+        (set_path("data.started_at", True), "data.started_at"),
+        (set_path("data.answered_at", "soon"), "data.answered_at"),
+        (set_path("data.recording", 12), "data.recording"),
+        (set_path("data.number", ["+1"]), "data.number"),
+        (set_path("data.contact.emails", "kim@globex.test"), "data.contact.emails"),
+        (set_path("data.contact.emails", ["kim@globex.test"]), "data.contact.emails.0"),
+        (set_path("data.contact.emails.0.value", 7), "data.contact.emails.0.value"),
+        (set_path("data.tags", [{"id": 5, "name": 3}]), "data.tags.0.name"),
+        (set_path("data.comments", {"content": "x"}), "data.comments"),
+        (set_path("data.id", {"n": 1}), "data.id"),
+        (set_path("data.id", None), "data.id"),
+        (set_path("data", "call"), "data"),
+        (drop("data"), "data"),
+        (set_path("timestamp", "yesterday"), "timestamp"),
+        (drop("timestamp"), "timestamp"),
+    ],
+)
+def test_wrong_types_name_the_json_path(
+    change: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    body = load("call.ended")
+    change(body)
+    with pytest.raises(EventError, match=f'field "{path}"'):
+        convert(body)
+
+
+def test_a_contact_phone_that_is_not_a_string_is_refused() -> None:
+    body = load("contact.created")
+    body["data"]["phone_numbers"] = [{"value": 4155550142}]
+    with pytest.raises(EventError, match='field "data.phone_numbers.0.value"'):
+        convert(body)
+
+
+def test_a_body_that_is_not_an_object_is_refused_on_receipt() -> None:
+    with pytest.raises(EventError, match="must be an object"):
+        receive([load("call.ended")])
+
+
+# ------------------------------------------------------------------ authenticity
+
+
+def test_the_right_token_passes() -> None:
+    req = request(load("call.ended"))
+    adapter.verify(req, TOKEN, NOW)
+    assert adapter.pieces(req)[0].body["event"] == "call.ended"
+
+
+@pytest.mark.parametrize(
+    ("body", "raw", "secret", "message"),
+    [
+        ({"event": "call.ended", "token": "tok-wrong"}, None, TOKEN, "does not match"),
+        ({"event": "call.ended", "token": TOKEN.upper()}, None, TOKEN, "does not match"),
+        ({"event": "call.ended"}, None, TOKEN, "no token"),
+        ({"event": "call.ended", "token": 12345}, None, TOKEN, "not a string"),
+        ([{"token": TOKEN}], None, TOKEN, "must be a JSON object"),
+        ({"event": "call.ended", "token": TOKEN}, None, None, "no webhook secret"),
+        ({"event": "call.ended", "token": ""}, None, "", "no webhook secret"),
+    ],
+)
+def test_a_wrong_or_missing_token_is_refused(
+    body: Any, raw: bytes | None, secret: str | None, message: str
+) -> None:
+    with pytest.raises(SignatureError, match=message):
+        adapter.verify(request(body, raw), secret, NOW)
+
+
+def test_a_body_that_is_not_json_is_malformed_not_forged() -> None:
+    """It cannot be checked, so it is refused as malformed (400), with where it broke."""
+    with pytest.raises(EventError, match=r"not valid JSON.*column 1"):
+        adapter.verify(request(None, b"token=" + TOKEN.encode()), TOKEN, NOW)
+
+
+def test_the_token_is_checked_but_never_stored() -> None:
+    body = load("call.ended")
+    body["token"] = TOKEN
+    piece = receive(body)
+    assert TOKEN not in piece.payload() and "token" not in piece.body
+
+
+def test_token_errors_never_show_the_token() -> None:
+    with pytest.raises(SignatureError) as caught:
+        adapter.verify(request({"token": "tok-wrong"}), TOKEN, NOW)
+    assert TOKEN not in str(caught.value) and "tok-wrong" not in str(caught.value)
+
+
+# ------------------------------------------------------------------ dedupe keys
+
+
+def test_a_redelivery_has_the_same_key() -> None:
+    body = load("call.ended")
+    again = request(b"", json.dumps(body, indent=4).encode())
+    assert receive(body).key == adapter.pieces(again)[0].key
+    assert receive(copy.deepcopy(body)).key == receive(body).key
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        set_path("event", "call.hungup"),
+        set_path("data.id", 812346),
+        set_path("timestamp", 1793631736),
+    ],
+)
+def test_different_events_have_different_keys(change: Callable[[dict[str, Any]], None]) -> None:
+    body = load("call.ended")
+    other = copy.deepcopy(body)
+    change(other)
+    assert receive(body).key != receive(other).key
+
+
+def test_every_fixture_has_its_own_key_and_the_vendor_time() -> None:
+    pieces = {p.stem: receive(json.loads(p.read_text())["body"]) for p in FIXTURES.glob("*.json")}
+    assert len({piece.key for piece in pieces.values()}) == len(pieces)
+    assert pieces["call.ended"].occurred_at == "2026-11-02T15:02:15.000Z"

@@ -1,0 +1,434 @@
+"""The Calendly adapter: leadsync.sources.calendly, driven through its public hooks."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.model import MEETING_OUTCOMES, ActivityType, Event, EventType, RecordRef, RecordType
+from leadsync.sources.base import Piece, WebhookRequest
+from leadsync.sources.calendly import ADAPTER, KNOWN_EVENTS, OUTCOMES, CalendlyAdapter
+
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "calendly"
+SIGNING_KEY = "whsec-calendly-test-key"
+SENT = 1793631601  # when the test "Calendly" signs
+INVITEE = "https://api.calendly.com/scheduled_events/EVT0000000000001/invitees/INV0000000000001"
+HOST = {"id": "https://api.calendly.com/users/HOST0000000000001", "email": "bo@acme.test"}
+START = "2026-11-05T16:00:00.000Z"
+MEETING = {
+    "title": "30 Minute Discovery Call",
+    "start": START,
+    "end": "2026-11-05T16:30:00.000Z",
+}
+KIM = RecordRef(RecordType.CONTACT, email="kim.lee@globex.test")
+
+adapter = CalendlyAdapter("booking")
+
+
+def load(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())["body"]
+    return body
+
+
+def signature(raw: bytes, sent: int = SENT, key: str = SIGNING_KEY) -> str:
+    digest = hmac.new(key.encode(), f"{sent}.".encode() + raw, hashlib.sha256).hexdigest()
+    return f"t={sent},v1={digest}"
+
+
+def request(raw: bytes, headers: dict[str, str] | None = None) -> WebhookRequest:
+    return WebhookRequest(
+        "POST",
+        "https://hooks.leadsync.test/calendly",
+        {"content-type": "application/json", **(headers or {})},
+        raw,
+    )
+
+
+def signed(body: Any) -> WebhookRequest:
+    raw = json.dumps(body).encode()
+    return request(raw, {"calendly-webhook-signature": signature(raw)})
+
+
+def receive(body: Any) -> Piece:
+    pieces = adapter.pieces(signed(body))
+    assert len(pieces) == 1
+    return pieces[0]
+
+
+def convert(body: Any) -> tuple[Piece, list[Event]]:
+    """What happens to one body: cut on receipt, converted later in a worker."""
+    piece = receive(body)
+    return piece, adapter.events_of(piece.payload(), piece.key, 3, "inbox:3")
+
+
+def owner_dict(event: Event) -> dict[str, str | None] | None:
+    return None if event.owner is None else {"id": event.owner.id, "email": event.owner.email}
+
+
+def set_path(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        *steps, last = path.split(".")
+        target: Any = body
+        for step in steps:
+            target = target[int(step)] if isinstance(target, list) else target[step]
+        target[last] = value
+
+    return change
+
+
+# ------------------------------------------------------------------ the module
+
+
+def test_module_exposes_the_adapter() -> None:
+    assert ADAPTER is CalendlyAdapter
+    assert CalendlyAdapter.kind == "calendly"
+
+
+def test_fixtures_cover_every_event_name() -> None:
+    names = {json.loads(p.read_text())["body"]["event"] for p in FIXTURES.glob("*.json")}
+    assert names == set(KNOWN_EVENTS)
+
+
+def test_the_outcome_table_uses_canonical_outcomes() -> None:
+    assert set(OUTCOMES.values()) <= set(MEETING_OUTCOMES)
+
+
+# ------------------------------------------------------------------ invitee events
+
+
+@pytest.mark.parametrize(
+    ("fixture", "outcome", "extra"),
+    [
+        ("invitee.created", "scheduled", {"calendly_status": "active"}),
+        (
+            "invitee.canceled",
+            "canceled",
+            {"calendly_status": "canceled", "cancellation_reason": "Conflict with a board meeting"},
+        ),
+        (
+            "invitee.canceled.rescheduled",
+            "rescheduled",
+            {
+                "calendly_status": "canceled",
+                "calendly_new_invitee": (
+                    "https://api.calendly.com/scheduled_events/EVT0000000000002"
+                    "/invitees/INV0000000000002"
+                ),
+            },
+        ),
+        ("invitee_no_show.created", "no_show", {"calendly_status": "active"}),
+        ("invitee_no_show.deleted", "completed", {"calendly_status": "active"}),
+    ],
+)
+def test_invitee_events_become_the_booked_meeting(
+    fixture: str, outcome: str, extra: dict[str, str]
+) -> None:
+    body = load(fixture)
+    piece, found = convert(body)
+    assert [e.type for e in found] == [EventType.ACTIVITY, EventType.RECORD]
+    meeting, contact = found
+    assert meeting.id == piece.key
+    assert meeting.activity is ActivityType.MEETING
+    assert meeting.external_id == INVITEE
+    assert meeting.occurred_at == START
+    assert meeting.properties == {"outcome": outcome, **MEETING, **extra}
+    assert owner_dict(meeting) == HOST
+    assert meeting.associations == (KIM,)
+    # The invitee's contact, so that a new contact gets a name; it has no owner.
+    assert contact.id == piece.key + "#contact"
+    assert contact.object is RecordType.CONTACT
+    assert contact.external_id is None
+    assert contact.email == "kim.lee@globex.test"
+    assert contact.properties == {
+        "email": "kim.lee@globex.test",
+        "firstname": "Kim",
+        "lastname": "Lee",
+    }
+    assert contact.owner is None
+    assert contact.occurred_at == piece.occurred_at
+    assert piece.occurred_at is not None
+    assert piece.occurred_at[:19] == body["created_at"][:19]
+
+
+@pytest.mark.parametrize(
+    ("event", "rescheduled", "outcome"),
+    [
+        ("invitee.created", False, "scheduled"),
+        ("invitee.created", True, "scheduled"),
+        ("invitee.canceled", False, "canceled"),
+        ("invitee.canceled", None, "canceled"),
+        ("invitee.canceled", True, "rescheduled"),
+        ("invitee_no_show.created", False, "no_show"),
+        ("invitee_no_show.deleted", False, "completed"),
+    ],
+)
+def test_outcome_table(event: str, rescheduled: bool | None, outcome: str) -> None:
+    body = load("invitee.created")
+    body["event"] = event
+    body["payload"]["rescheduled"] = rescheduled
+    meeting = convert(body)[1][0]
+    assert meeting.properties["outcome"] == outcome
+
+
+def test_a_no_show_in_the_no_show_resource_shape_names_the_same_meeting() -> None:
+    piece, found = convert(load("invitee_no_show.created.resource_shape"))
+    assert len(found) == 1
+    [meeting] = found
+    assert meeting.external_id == INVITEE
+    assert meeting.properties == {"outcome": "no_show"}
+    assert meeting.occurred_at == piece.occurred_at == "2026-11-05T16:21:00.000Z"
+    assert meeting.owner is None
+    assert meeting.associations == ()
+
+
+def test_routing_form_submissions_give_no_events() -> None:
+    piece, found = convert(load("routing_form_submission.created"))
+    assert found == []
+    assert piece.occurred_at == "2026-11-02T14:59:00.000Z"
+
+
+def test_nulls_give_absent_fields() -> None:
+    piece, found = convert(load("invitee.created.minimal"))
+    assert len(found) == 1  # no email: no contact to name, no #contact event
+    [meeting] = found
+    assert meeting.properties == {"outcome": "scheduled"}
+    assert meeting.occurred_at == piece.occurred_at == "2026-11-02T15:10:00.000Z"
+    assert meeting.owner is None
+    assert meeting.associations == ()
+
+
+def test_missing_optional_keys_give_absent_fields() -> None:
+    body = {
+        "event": "invitee.canceled",
+        "created_at": "2026-11-03T08:00:01Z",
+        "payload": {"uri": INVITEE},
+    }
+    [meeting] = convert(body)[1]
+    assert meeting.properties == {"outcome": "canceled"}
+    assert meeting.occurred_at == "2026-11-03T08:00:01.000Z"
+
+
+def test_names_given_in_fields_win_over_the_full_name() -> None:
+    meeting, contact = convert(load("invitee.created.name_fields"))[1]
+    assert contact.properties == {
+        "email": "ines@initech.test",
+        "firstname": "Inês",
+        "lastname": "Duarte",
+    }
+    # A host without a user uri is named by email.
+    assert owner_dict(meeting) == {"id": "di@acme.test", "email": "di@acme.test"}
+
+
+def test_a_one_word_name_is_a_first_name_and_no_memberships_is_no_owner() -> None:
+    meeting, contact = convert(load("invitee.created.one_word_name"))[1]
+    assert contact.properties == {"email": "cher@music.test", "firstname": "Cher"}
+    assert meeting.owner is None
+    assert meeting.associations == (RecordRef(RecordType.CONTACT, email="cher@music.test"),)
+
+
+@pytest.mark.parametrize(
+    ("memberships", "owner"),
+    [
+        (
+            [{"user": None, "user_email": "bo@acme.test"}],
+            {"id": "bo@acme.test", "email": "bo@acme.test"},
+        ),
+        (
+            [{"user": "https://api.calendly.com/users/U1"}],
+            {"id": "https://api.calendly.com/users/U1", "email": None},
+        ),
+        ([{"user_name": "Bo Li"}], None),
+        ([], None),
+    ],
+)
+def test_the_host_is_the_first_membership(
+    memberships: list[dict[str, Any]], owner: dict[str, str | None] | None
+) -> None:
+    body = load("invitee.created")
+    body["payload"]["scheduled_event"]["event_memberships"] = memberships
+    meeting = convert(body)[1][0]
+    assert owner_dict(meeting) == owner
+
+
+# ------------------------------------------------------------------ refusals
+
+
+@pytest.mark.parametrize(
+    "name", ["invitee.updated", "event_type.created", "Invitee.Created", "", None, ["x"]]
+)
+def test_unknown_event_names_are_event_errors(name: Any) -> None:
+    body = load("invitee.created")
+    body["event"] = name
+    piece = receive(body)  # stored, then dead-lettered by the worker
+    with pytest.raises(EventError, match='field "event": unknown event') as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+    assert caught.value.where == "inbox:9"
+    assert "invitee_no_show.created" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (set_path("payload.email", 5), "payload.email"),
+        (set_path("payload.name", ["Kim"]), "payload.name"),
+        (set_path("payload.uri", 42), "payload.uri"),
+        (set_path("payload.uri", None), "payload.uri"),
+        (set_path("payload.status", False), "payload.status"),
+        (set_path("payload.cancellation", "by host"), "payload.cancellation"),
+        (
+            set_path("payload.scheduled_event.start_time", 1793631600),
+            "payload.scheduled_event.start_time",
+        ),
+        (
+            set_path("payload.scheduled_event.end_time", "tomorrow"),
+            "payload.scheduled_event.end_time",
+        ),
+        (set_path("payload.scheduled_event.name", 30), "payload.scheduled_event.name"),
+        (
+            set_path("payload.scheduled_event.event_memberships", {"user": "u"}),
+            "payload.scheduled_event.event_memberships",
+        ),
+        (
+            set_path("payload.scheduled_event.event_memberships", ["bo@acme.test"]),
+            "payload.scheduled_event.event_memberships.0",
+        ),
+        (
+            set_path("payload.scheduled_event.event_memberships.0.user_email", 7),
+            "payload.scheduled_event.event_memberships.0.user_email",
+        ),
+        (
+            set_path("payload.scheduled_event.event_memberships.0.user", {"uri": "u"}),
+            "payload.scheduled_event.event_memberships.0.user",
+        ),
+        (set_path("payload.scheduled_event", "EVT1"), "payload.scheduled_event"),
+        (set_path("payload", "invitee"), "payload"),
+        (set_path("payload", None), "payload"),
+        (set_path("created_at", 1793631601), "created_at"),
+        (set_path("created_at", None), "created_at"),
+    ],
+)
+def test_wrong_types_name_the_json_path(
+    change: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    body = load("invitee.created")
+    change(body)
+    with pytest.raises(EventError, match=f'field "{path}"'):
+        convert(body)
+
+
+def test_a_cancellation_whose_rescheduled_flag_is_not_a_boolean_is_refused() -> None:
+    body = load("invitee.canceled")
+    body["payload"]["rescheduled"] = "yes"
+    with pytest.raises(EventError, match='field "payload.rescheduled": must be true or false'):
+        convert(body)
+
+
+def test_a_body_that_is_not_an_object_is_refused_on_receipt() -> None:
+    with pytest.raises(EventError, match="must be an object"):
+        receive([load("invitee.created")])
+
+
+# ------------------------------------------------------------------ authenticity
+
+
+@pytest.mark.parametrize("now", [SENT, SENT + 180, SENT - 180])
+def test_a_good_signature_within_the_window_passes(now: int) -> None:
+    adapter.verify(signed(load("invitee.created")), SIGNING_KEY, now)
+
+
+def test_a_good_signature_passes_in_any_part_order() -> None:
+    raw = json.dumps(load("invitee.created")).encode()
+    t, v1 = signature(raw).split(",")
+    adapter.verify(request(raw, {"calendly-webhook-signature": f"{v1}, {t}"}), SIGNING_KEY, SENT)
+
+
+def header_for(raw: bytes, case: str) -> dict[str, str]:
+    if case == "missing":
+        return {}
+    if case == "wrong key":
+        return {"calendly-webhook-signature": signature(raw, key="another-key")}
+    if case == "other body":
+        return {"calendly-webhook-signature": signature(raw + b" ")}
+    if case == "other time":
+        good = signature(raw).split("v1=")[1]
+        return {"calendly-webhook-signature": f"t={SENT + 1},v1={good}"}
+    if case == "no v1":
+        return {"calendly-webhook-signature": f"t={SENT}"}
+    if case == "not hex":
+        return {"calendly-webhook-signature": f"t={SENT},v1={'z' * 64}"}
+    return {"calendly-webhook-signature": "garbage"}
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "missing header"),
+        ("wrong key", "bad signature"),
+        ("other body", "bad signature"),
+        ("other time", "bad signature"),
+        ("no v1", "no v1= part"),
+        ("not hex", "not hexadecimal"),
+        ("garbage", "malformed"),
+    ],
+)
+def test_a_wrong_signature_is_refused(case: str, message: str) -> None:
+    raw = json.dumps(load("invitee.created")).encode()
+    with pytest.raises(SignatureError, match=message):
+        adapter.verify(request(raw, header_for(raw, case)), SIGNING_KEY, SENT)
+
+
+@pytest.mark.parametrize(("now", "message"), [(SENT + 181, "too old"), (SENT - 181, "future")])
+def test_a_stale_or_future_signature_is_refused(now: int, message: str) -> None:
+    with pytest.raises(SignatureError, match=message):
+        adapter.verify(signed(load("invitee.created")), SIGNING_KEY, now)
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_missing_secret_refuses_every_request(secret: str | None) -> None:
+    with pytest.raises(SignatureError, match="no webhook secret"):
+        adapter.verify(signed(load("invitee.created")), secret, SENT)
+
+
+# ------------------------------------------------------------------ dedupe keys
+
+
+def test_a_redelivery_has_the_same_key() -> None:
+    body = load("invitee.created")
+    again = request(json.dumps(body, indent=2).encode())
+    assert receive(body).key == adapter.pieces(again)[0].key
+    assert receive(copy.deepcopy(body)).key == receive(body).key
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        set_path("event", "invitee.canceled"),
+        set_path("payload.uri", INVITEE.replace("INV0000000000001", "INV0000000000009")),
+        set_path("created_at", "2026-11-02T15:00:02.000000Z"),
+    ],
+)
+def test_different_events_have_different_keys(change: Callable[[dict[str, Any]], None]) -> None:
+    body = load("invitee.created")
+    other = copy.deepcopy(body)
+    change(other)
+    assert receive(body).key != receive(other).key
+
+
+def test_both_no_show_shapes_key_on_the_invitee() -> None:
+    resource_shape = load("invitee_no_show.created.resource_shape")
+    invitee_shape = load("invitee_no_show.created")
+    invitee_shape["created_at"] = resource_shape["created_at"]
+    assert receive(resource_shape).key == receive(invitee_shape).key
+
+
+def test_every_fixture_has_its_own_key() -> None:
+    keys = {receive(json.loads(p.read_text())["body"]).key for p in FIXTURES.glob("*.json")}
+    assert len(keys) == len(list(FIXTURES.glob("*.json")))

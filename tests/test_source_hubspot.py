@@ -1,0 +1,558 @@
+"""The HubSpot webhook adapter: leadsync.sources.hubspot, exercised through its public hooks."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.sources.base import WebhookRequest
+from leadsync.sources.generic import event_to_dict
+from leadsync.sources.hubspot import ADAPTER, HubSpotAdapter, sign_v3
+
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "hubspot"
+SECRET = "hs-client-secret-for-tests"
+URI = "https://hooks.leadsync.test/webhooks/hubspot?integration=crm"
+NOW = 1_790_000_100.0
+NOW_MS = int(NOW * 1000)
+APP_ID = "777"
+# occurredAt of every fixture event (1790000000000 ms).
+AT = "2026-09-21T14:13:20.000Z"
+
+
+def load(name: str) -> list[Any]:
+    envelope = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    assert set(envelope) == {"body"}  # HubSpot puts nothing but its signature in headers
+    body: list[Any] = envelope["body"]
+    return body
+
+
+def encode(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+def hubspot_headers(
+    body: bytes, *, secret: str = SECRET, uri: str = URI, method: str = "POST", ts_ms: int = NOW_MS
+) -> dict[str, str]:
+    """What HubSpot sends, built by hand from its documented recipe."""
+    message = method.encode() + uri.encode() + body + str(ts_ms).encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return {
+        "content-type": "application/json",
+        "x-hubspot-signature-v3": base64.b64encode(digest).decode(),
+        "x-hubspot-request-timestamp": str(ts_ms),
+    }
+
+
+def request(body: Any, **signing: Any) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else encode(body)
+    return WebhookRequest("POST", URI, hubspot_headers(raw, **signing), raw)
+
+
+def make(options: dict[str, Any] | None = None) -> HubSpotAdapter:
+    return HubSpotAdapter("crm", {"app_id": APP_ID} if options is None else options)
+
+
+def events_per_piece(
+    body: Any, adapter: HubSpotAdapter | None = None
+) -> list[list[dict[str, Any]]]:
+    """Receipt then worker, as the inbox does it: verify, cut, store, convert."""
+    adapter = adapter or make()
+    req = request(body)
+    adapter.verify(req, SECRET, NOW)
+    out = []
+    for seq, piece in enumerate(adapter.pieces(req)):
+        events = adapter.events_of(piece.payload(), piece.key, seq, f"inbox:{seq}")
+        out.append([event_to_dict(event) for event in events])
+    return out
+
+
+def events_of_one(element: dict[str, Any], adapter: HubSpotAdapter | None = None) -> list[Any]:
+    (events,) = events_per_piece([element], adapter)
+    return events
+
+
+def owner(event_id: str, obj: str, external_id: str, user: str | None, **extra: Any) -> dict:
+    return {
+        "id": event_id,
+        "occurred_at": AT,
+        "type": "owner",
+        "object": obj,
+        "external_id": external_id,
+        "owner": user,
+        **extra,
+    }
+
+
+def record(event_id: str, obj: str, external_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "occurred_at": AT,
+        "type": "record",
+        "object": obj,
+        "external_id": external_id,
+        **extra,
+    }
+
+
+# ------------------------------------------------------------------ every event name
+
+EXPECTED: dict[str, list[dict[str, Any]]] = {
+    # hubspot_owner_id changes -> owner events; a person's change is manual
+    "contact.propertyChange.owner_crm_ui": [owner("1001", "contact", "5101", "301", manual=True)],
+    "company.propertyChange.owner_integration": [owner("1002", "company", "6201", "302")],
+    "deal.propertyChange.owner_mobile_ios": [owner("1003", "deal", "7301", "303", manual=True)],
+    "ticket.propertyChange.owner_cleared": [owner("1004", "ticket", "8401", None, manual=True)],
+    "contact.propertyChange.owner_null": [owner("1005", "contact", "5102", None)],
+    "contact.propertyChange.owner_echo": [],
+    "object.propertyChange.owner": [owner("1050", "deal", "7303", "305", manual=True)],
+    # creations -> record events with no owner and no properties
+    "contact.creation": [record("1010", "contact", "5103", manual=True)],
+    "company.creation": [record("1011", "company", "6202")],
+    "deal.creation": [record("1012", "deal", "7302")],
+    "ticket.creation": [record("1013", "ticket", "8402")],
+    "contact.creation.nulls": [record("1014", "contact", "5104")],
+    # kept properties -> record events with that one property
+    "contact.propertyChange.email": [
+        record("1020", "contact", "5101", properties={"email": "kim@globex.test"}, manual=True)
+    ],
+    "contact.propertyChange.firstname": [
+        record("1021", "contact", "5101", properties={"firstname": "Kim"})
+    ],
+    "contact.propertyChange.lastname_cleared": [
+        record("1022", "contact", "5101", properties={"lastname": None}, manual=True)
+    ],
+    "company.propertyChange.domain": [
+        record("1023", "company", "6201", properties={"domain": "globex.test"}, manual=True)
+    ],
+    "company.propertyChange.name": [
+        record("1024", "company", "6201", properties={"name": "Globex"}, manual=True)
+    ],
+    "deal.propertyChange.dealname": [
+        record("1025", "deal", "7301", properties={"name": "Globex renewal"}, manual=True)
+    ],
+    "deal.propertyChange.dealstage": [
+        record("1026", "deal", "7301", properties={"stage": "contractsent"})
+    ],
+    "ticket.propertyChange.subject": [
+        record("1027", "ticket", "8401", properties={"subject": "Login fails"}, manual=True)
+    ],
+    "ticket.propertyChange.hs_pipeline_stage": [
+        record("1028", "ticket", "8401", properties={"stage": "2"}, manual=True)
+    ],
+    # properties leadsync does not keep
+    "contact.propertyChange.lifecyclestage": [],
+    "deal.propertyChange.amount": [],
+    # known and ignored
+    "contact.deletion": [],
+    "company.merge": [],
+    "deal.restore": [],
+    "ticket.associationChange": [],
+    "contact.privacyDeletion": [],
+    "object.creation.custom_object": [],
+    "product.creation": [],
+    "conversation.newMessage": [],
+}
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    names = {path.stem for path in FIXTURES.glob("*.json")}
+    assert names == set(EXPECTED) | {"batch.mixed", "contact.archived.unknown"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_becomes_expected_events(name: str) -> None:
+    assert events_per_piece(load(name)) == [EXPECTED[name]]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_piece_key_and_time_come_from_the_event(name: str) -> None:
+    (element,) = load(name)
+    (piece,) = make().pieces(request([element]))
+    assert piece.key == str(element["eventId"])
+    assert piece.occurred_at == AT
+    assert piece.headers == {}
+
+
+def test_adapter_identity() -> None:
+    assert ADAPTER is HubSpotAdapter
+    assert HubSpotAdapter.kind == "hubspot"
+
+
+def test_mixed_batch() -> None:
+    """Owner change by CRM_UI, a creation by another app, an echo of leadsync's own app and
+    an ignored property: four pieces, two events."""
+    body = load("batch.mixed")
+    pieces = make().pieces(request(body))
+    assert [p.key for p in pieces] == ["2001", "2002", "2003", "2004"]
+    assert events_per_piece(body) == [
+        [owner("2001", "contact", "5101", "301", manual=True)],
+        [record("2002", "company", "6202")],
+        [],
+        [],
+    ]
+
+
+def test_without_app_id_the_echo_is_taken() -> None:
+    (_, _, echo, _) = events_per_piece(load("batch.mixed"), make({}))
+    assert echo == [owner("2003", "deal", "7301", "302")]
+
+
+# ------------------------------------------------------------------ tables
+
+
+@pytest.mark.parametrize(
+    ("change_source", "manual"),
+    [
+        ("CRM_UI", True),
+        ("MOBILE_IOS", True),
+        ("MOBILE_ANDROID", True),
+        ("INTEGRATION", False),
+        ("API", False),
+        ("IMPORT", False),
+        ("AUTOMATION_PLATFORM", False),
+        ("crm_ui", False),
+        (None, False),
+    ],
+)
+def test_change_source_to_manual(change_source: str | None, manual: bool) -> None:
+    (element,) = load("contact.propertyChange.owner_crm_ui")
+    element["changeSource"] = change_source
+    (event,) = events_of_one(element, make({}))
+    assert event.get("manual", False) is manual
+
+
+@pytest.mark.parametrize(
+    ("options", "change_source", "source_id", "is_echo"),
+    [
+        ({"app_id": "777"}, "INTEGRATION", "777", True),
+        ({"app_id": 777}, "API", "777", True),
+        ({"app_id": "777"}, "INTEGRATION", "app:777", True),
+        ({"app_id": "777"}, "INTEGRATION", "appId:777", True),
+        ({"app_id": " 777 "}, "API", " 777", True),
+        ({"app_id": "777"}, "INTEGRATION", "888", False),
+        ({"app_id": "777"}, "INTEGRATION", "app:888", False),
+        ({"app_id": "777"}, "INTEGRATION", "userId:777", False),
+        ({"app_id": "777"}, "INTEGRATION", "7777", False),
+        ({"app_id": "777"}, "INTEGRATION", None, False),
+        ({"app_id": "777"}, "CRM_UI", "777", False),
+        ({"app_id": "777"}, "IMPORT", "777", False),
+        ({"app_id": "777"}, None, "777", False),
+        ({}, "INTEGRATION", "777", False),
+        ({"app_id": None}, "INTEGRATION", "777", False),
+    ],
+)
+def test_echo_of_leadsync_own_app(
+    options: dict[str, Any], change_source: str | None, source_id: str | None, is_echo: bool
+) -> None:
+    for name in (
+        "contact.propertyChange.owner_crm_ui",
+        "deal.creation",
+        "company.propertyChange.name",
+    ):
+        (element,) = load(name)
+        element["changeSource"] = change_source
+        element["sourceId"] = source_id
+        events = events_of_one(element, make(options))
+        assert len(events) == (0 if is_echo else 1), name
+
+
+@pytest.mark.parametrize(
+    ("subscription", "prop", "value", "properties"),
+    [
+        ("contact.propertyChange", "email", "ANA@Acme.test", {"email": "ana@acme.test"}),
+        ("contact.propertyChange", "firstname", " Ana ", {"firstname": "Ana"}),
+        ("contact.propertyChange", "lastname", "Ng", {"lastname": "Ng"}),
+        ("company.propertyChange", "domain", "WWW.acme.test", {"domain": "acme.test"}),
+        ("company.propertyChange", "name", "Acme", {"name": "Acme"}),
+        ("deal.propertyChange", "dealname", "Acme pilot", {"name": "Acme pilot"}),
+        ("deal.propertyChange", "dealstage", "closedwon", {"stage": "closedwon"}),
+        ("ticket.propertyChange", "subject", "Refund", {"subject": "Refund"}),
+        ("ticket.propertyChange", "hs_pipeline_stage", "4", {"stage": "4"}),
+        ("deal.propertyChange", "dealstage", None, {"stage": None}),
+        # kept for one object only
+        ("contact.propertyChange", "name", "Ana Ng", None),
+        ("contact.propertyChange", "domain", "acme.test", None),
+        ("company.propertyChange", "email", "info@acme.test", None),
+        ("deal.propertyChange", "name", "Acme pilot", None),
+        ("ticket.propertyChange", "dealstage", "closedwon", None),
+        ("contact.propertyChange", "phone", "+1 555 0100", None),
+    ],
+)
+def test_property_table(
+    subscription: str, prop: str, value: str | None, properties: dict[str, Any] | None
+) -> None:
+    (element,) = load("contact.propertyChange.firstname")
+    element.update(subscriptionType=subscription, propertyName=prop, propertyValue=value)
+    events = events_of_one(element)
+    if properties is None:
+        assert events == []
+    else:
+        (event,) = events
+        assert event["type"] == "record"
+        assert event["object"] == subscription.split(".")[0]
+        assert event["properties"] == properties
+
+
+@pytest.mark.parametrize(
+    ("type_id", "obj"), [("0-1", "contact"), ("0-2", "company"), ("0-3", "deal"), ("0-5", "ticket")]
+)
+def test_generic_object_subscriptions_read_object_type_id(type_id: str, obj: str) -> None:
+    (element,) = load("object.propertyChange.owner")
+    element["objectTypeId"] = type_id
+    (event,) = events_of_one(element)
+    assert (event["type"], event["object"], event["owner"]) == ("owner", obj, "305")
+
+
+# ------------------------------------------------------------------ refused events
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["contact.archived", "lead.creation", "contactcreation", "", "CONTACT.creation", "contact."],
+)
+def test_unknown_event_names_are_dead_letters(name: str) -> None:
+    (element,) = load("contact.archived.unknown")
+    element["subscriptionType"] = name
+    with pytest.raises(EventError, match=r'inbox:0: field "subscriptionType": unknown event'):
+        events_of_one(element)
+
+
+def test_unknown_fixture_is_a_dead_letter_that_lists_what_is_known() -> None:
+    with pytest.raises(EventError) as info:
+        events_per_piece(load("contact.archived.unknown"))
+    assert "'contact.archived'" in str(info.value)
+    assert "propertyChange" in str(info.value)
+
+
+def _without(element: dict[str, Any], key: str) -> dict[str, Any]:
+    element = copy.deepcopy(element)
+    del element[key]
+    return element
+
+
+OWNER_CHANGE = load("contact.propertyChange.owner_crm_ui")[0]
+ECHO_CANDIDATE = {**OWNER_CHANGE, "changeSource": "INTEGRATION"}
+
+
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        (
+            {**OWNER_CHANGE, "subscriptionType": 42},
+            'field "subscriptionType": unknown event a number',
+        ),
+        (
+            {**OWNER_CHANGE, "subscriptionType": None},
+            'field "subscriptionType": unknown event null',
+        ),
+        ({**OWNER_CHANGE, "objectId": True}, 'field "objectId": must be a string, got a boolean'),
+        (
+            {**OWNER_CHANGE, "objectId": {"id": 1}},
+            'field "objectId": must be a string, got an object',
+        ),
+        (_without(OWNER_CHANGE, "objectId"), 'field "objectId": required'),
+        (
+            {**OWNER_CHANGE, "propertyName": ["x"]},
+            'field "propertyName": must be a string, got an array',
+        ),
+        (_without(OWNER_CHANGE, "propertyName"), 'field "propertyName": required'),
+        (
+            {**OWNER_CHANGE, "propertyValue": {"v": 1}},
+            'field "propertyValue": must be a string, got an object',
+        ),
+        (
+            _without(OWNER_CHANGE, "propertyValue"),
+            'field "propertyValue": required on a propertyChange',
+        ),
+        (
+            {**OWNER_CHANGE, "changeSource": [1]},
+            'field "changeSource": must be a string, got an array',
+        ),
+        (
+            {**ECHO_CANDIDATE, "sourceId": {"app": 777}},
+            'field "sourceId": must be a string, got an object',
+        ),
+        (
+            {**OWNER_CHANGE, "propertyName": "email", "propertyValue": "not-an-email"},
+            "field \"properties.email\": 'not-an-email' is not an email address",
+        ),
+        (
+            {**OWNER_CHANGE, "subscriptionType": "object.propertyChange"},
+            'field "objectTypeId": required',
+        ),
+    ],
+)
+def test_wrong_types_name_the_json_path(element: dict[str, Any], message: str) -> None:
+    with pytest.raises(EventError) as info:
+        events_of_one(element)
+    assert str(info.value).startswith(f"inbox:0: {message}")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{"body": 5}', 'field "(body)": must be an event object, got a number'),
+        ('{"body": [1]}', 'field "(body)": must be an event object, got an array'),
+        (
+            '{"body": {"eventId": 1, "subscriptionType": "deal.creation", "objectId": 7}}',
+            'field "occurredAt": required',
+        ),
+        ("not json", "the stored payload is not valid JSON"),
+    ],
+)
+def test_a_bad_stored_payload_is_a_dead_letter(payload: str, message: str) -> None:
+    with pytest.raises(EventError) as info:
+        make().events_of(payload, "1", 0, "inbox:9")
+    assert str(info.value) == f"inbox:9: {message}"
+
+
+# ------------------------------------------------------------------ refused batches
+
+GOOD = load("contact.creation")[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"eventId": 1}, 'field "(body)": must be an array of events, got an object'),
+        ("hello", 'field "(body)": must be an array of events, got a string'),
+        ([], 'field "(body)": must hold at least one event, got an empty array'),
+        ([GOOD, "x"], 'field "[1]": must be an object, got a string'),
+        ([GOOD, GOOD, GOOD, _without(GOOD, "eventId")], 'field "[3].eventId": required'),
+        ([{**GOOD, "eventId": None}], 'field "[0].eventId": required'),
+        ([{**GOOD, "eventId": " "}], 'field "[0].eventId": required'),
+        (
+            [{**GOOD, "eventId": True}],
+            'field "[0].eventId": must be an integer or a string, got a boolean',
+        ),
+        (
+            [{**GOOD, "eventId": 1.5}],
+            'field "[0].eventId": must be an integer or a string, got a number',
+        ),
+        (
+            [GOOD, {**GOOD, "eventId": [1]}],
+            'field "[1].eventId": must be an integer or a string, got an array',
+        ),
+        ([_without(GOOD, "occurredAt")], 'field "[0].occurredAt": required'),
+        (
+            [{**GOOD, "occurredAt": "yesterday"}],
+            'field "[0].occurredAt": must be a unix time in ms',
+        ),
+        ([{**GOOD, "occurredAt": True}], 'field "[0].occurredAt": must be a unix time in ms'),
+        ([GOOD] * 101, 'field "[100]": at most 100 events per batch, got 101'),
+    ],
+)
+def test_an_unusable_batch_is_refused_whole(body: Any, message: str) -> None:
+    with pytest.raises(EventError) as info:
+        make().pieces(request(body))
+    assert str(info.value).startswith(message)
+
+
+def test_a_full_batch_of_100_is_taken() -> None:
+    body = [{**GOOD, "eventId": n} for n in range(100)]
+    pieces = make().pieces(request(body))
+    assert [p.key for p in pieces] == [str(n) for n in range(100)]
+
+
+def test_a_body_that_is_not_json_is_refused() -> None:
+    with pytest.raises(EventError, match="body is not valid JSON"):
+        make().pieces(request(b"[{"))
+
+
+# ------------------------------------------------------------------ dedupe keys
+
+
+def test_redelivery_has_the_same_keys() -> None:
+    body = load("batch.mixed")
+    first = make().pieces(request(body))
+    retry = [{**element, "attemptNumber": 3} for element in body]
+    again = make().pieces(request(retry, ts_ms=NOW_MS + 60_000))
+    assert [p.key for p in first] == [p.key for p in again] == ["2001", "2002", "2003", "2004"]
+
+
+def test_integer_and_string_event_ids_are_one_key() -> None:
+    as_int = make().pieces(request([{**GOOD, "eventId": 1010}]))
+    as_str = make().pieces(request([{**GOOD, "eventId": "1010"}]))
+    assert as_int[0].key == as_str[0].key == "1010"
+
+
+def test_different_events_have_different_keys() -> None:
+    a = make().pieces(request(load("contact.creation")))
+    b = make().pieces(request(load("company.creation")))
+    assert a[0].key != b[0].key
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**15), min_size=1, max_size=100))
+def test_split_keeps_order_and_keys(event_ids: list[int]) -> None:
+    body = [{**GOOD, "eventId": n} for n in event_ids]
+    pieces = make().pieces_of(body, {})
+    assert [p.key for p in pieces] == [str(n) for n in event_ids]
+    assert [json.loads(p.payload()) for p in pieces] == [{"body": e} for e in body]
+
+
+# ------------------------------------------------------------------ signatures
+
+BODY = encode(load("contact.propertyChange.owner_crm_ui"))
+
+
+def test_good_signature_passes() -> None:
+    make().verify(request(BODY), SECRET, NOW)
+
+
+def test_sign_v3_matches_hubspot_recipe() -> None:
+    expected = hubspot_headers(BODY, ts_ms=NOW_MS)
+    del expected["content-type"]
+    assert sign_v3(SECRET, "POST", URI, BODY, NOW_MS) == expected
+    req = WebhookRequest("POST", URI, sign_v3(SECRET, "POST", URI, BODY, NOW_MS), BODY)
+    make().verify(req, SECRET, NOW)
+
+
+@pytest.mark.parametrize(
+    ("req", "message"),
+    [
+        (request(BODY, secret="another-secret"), "bad signature"),
+        (request(BODY, uri=URI.replace("crm", "crm-2")), "bad signature"),
+        (request(BODY, uri="https://hooks.leadsync.test/webhooks/hubspot"), "bad signature"),
+        (request(BODY, method="PUT"), "bad signature"),
+        (
+            WebhookRequest("POST", URI, hubspot_headers(BODY), BODY.replace(b"301", b"302")),
+            "bad signature",
+        ),
+        (request(BODY, ts_ms=NOW_MS - 301_000), "timestamp too old"),
+        (request(BODY, ts_ms=NOW_MS + 301_000), "timestamp too far in the future"),
+        (WebhookRequest("POST", URI, {}, BODY), "missing header"),
+        (
+            WebhookRequest(
+                "POST",
+                URI,
+                {"x-hubspot-signature-v3": hubspot_headers(BODY)["x-hubspot-signature-v3"]},
+                BODY,
+            ),
+            "missing header X-HubSpot-Request-Timestamp",
+        ),
+    ],
+)
+def test_bad_signatures_are_refused(req: WebhookRequest, message: str) -> None:
+    with pytest.raises(SignatureError, match=message):
+        make().verify(req, SECRET, NOW)
+
+
+def test_the_window_is_five_minutes_inclusive() -> None:
+    make().verify(request(BODY, ts_ms=NOW_MS - 300_000), SECRET, NOW)
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_missing_secret_refuses_every_request(secret: str | None) -> None:
+    with pytest.raises(SignatureError, match="no webhook secret is configured for this hubspot"):
+        make().verify(request(BODY), secret, NOW)

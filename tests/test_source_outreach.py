@@ -1,0 +1,662 @@
+"""The Outreach adapter: leadsync.sources.outreach, driven through its public hooks."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.model import Event
+from leadsync.sources.base import Piece, WebhookRequest
+from leadsync.sources.generic import event_to_dict
+from leadsync.sources.outreach import ADAPTER, CALL_OUTCOMES, KNOWN_EVENTS, OutreachAdapter
+
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "outreach"
+SECRET = "outreach-test-secret"
+NOW = 1_794_000_000.0
+INTEGRATION = "outreach-main"
+SEQ = 7
+WHERE = "inbox:12"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    envelope = json.loads((FIXTURES / f"{name}.json").read_text())
+    assert set(envelope) == {"body"}, "Outreach puts nothing but its signature in headers"
+    return envelope["body"]  # type: ignore[no-any-return]
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"content-type": "application/json", "outreach-webhook-signature": digest}
+
+
+def request(body: Any, headers: dict[str, str] | None = None) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return WebhookRequest(
+        "POST", "https://leadsync.test/hooks/outreach", headers or signed(raw), raw
+    )
+
+
+def adapter() -> OutreachAdapter:
+    return ADAPTER(INTEGRATION)
+
+
+def piece_of(body: Any) -> Piece:
+    req = request(body)
+    adapter().verify(req, SECRET, NOW)
+    pieces = adapter().pieces(req)
+    assert len(pieces) == 1
+    return pieces[0]
+
+
+def events(body: Any) -> tuple[Piece, list[Event]]:
+    piece = piece_of(body)
+    found = adapter().events_of(piece.payload(), piece.key, SEQ, WHERE)
+    assert all(e.integration == INTEGRATION and e.seq == SEQ for e in found)
+    return piece, found
+
+
+def converted(body: Any) -> list[dict[str, Any]]:
+    """The canonical dicts of one body, with the piece key written as KEY in event ids."""
+    piece, found = events(body)
+    out = []
+    for event in found:
+        data = event_to_dict(event)
+        data["id"] = data["id"].replace(piece.key, "KEY")
+        out.append(data)
+    return out
+
+
+def put(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``body`` with ``value`` at the dotted ``path``."""
+    changed = copy.deepcopy(body)
+    *parents, last = path.split(".")
+    node = changed
+    for step in parents:
+        node = node.setdefault(step, {})
+    node[last] = value
+    return changed
+
+
+# ------------------------------------------------------------------ every event name
+
+EXPECTED: dict[str, list[dict[str, Any]]] = {
+    "prospect.created": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-01T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1001",
+            "owner": "7",
+            "properties": {
+                "firstname": "Kim",
+                "lastname": "Lee",
+                "title": "VP Sales",
+                "company": "Globex",
+                "city": "Lyon",
+                "email": "kim.lee@globex.test",
+            },
+            "associations": [{"object": "company", "external_id": "501"}],
+        }
+    ],
+    "prospect.updated": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-02T10:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1001",
+            "properties": {"title": "CRO"},
+        }
+    ],
+    "prospect.updated-owner-only": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-02T11:00:00.000Z",
+            "type": "owner",
+            "object": "contact",
+            "external_id": "1001",
+            "owner": "8",
+        }
+    ],
+    "prospect.updated-owner-removed": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-02T12:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1001",
+            "properties": {"title": "CEO"},
+        },
+        {
+            "id": "KEY#owner",
+            "occurred_at": "2026-11-02T12:00:00.000Z",
+            "type": "owner",
+            "object": "contact",
+            "external_id": "1001",
+            "owner": None,
+        },
+    ],
+    "prospect.updated-owner-removed-only": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-02T12:30:00.000Z",
+            "type": "owner",
+            "object": "contact",
+            "external_id": "1001",
+            "owner": None,
+        }
+    ],
+    # Nulls, an empty string and an emptied relationship are simply absent.
+    "prospect.updated-nulls": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-02T13:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1001",
+            "properties": {"lastname": "Lee-Park"},
+        }
+    ],
+    "prospect.updated-untracked": [],
+    "prospect.destroyed": [],
+    "account.created": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-01T08:00:00.000Z",
+            "type": "record",
+            "object": "company",
+            "external_id": "501",
+            "owner": "7",
+            "properties": {
+                "name": "Globex",
+                "website": "https://globex.test",
+                "industry": "Manufacturing",
+                "domain": "globex.test",
+            },
+        }
+    ],
+    # "n/a" is not a domain: left out, the rest of the update still applies.
+    "account.updated": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-02T08:00:00.000Z",
+            "type": "record",
+            "object": "company",
+            "external_id": "501",
+            "properties": {"name": "Globex Corp"},
+        }
+    ],
+    "account.destroyed": [],
+    "opportunity.created": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-01T10:00:00.000Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": "77",
+            "owner": "7",
+            "properties": {
+                "name": "Globex renewal",
+                "opportunity_type": "Renewal",
+                "amount": 12000.5,
+                "probability": 40,
+                "closedate": "2026-12-15T00:00:00.000Z",
+                "stage": "3",
+            },
+            "associations": [{"object": "company", "external_id": "501"}],
+        }
+    ],
+    "opportunity.updated": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-06T10:00:00.000Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": "77",
+            "properties": {"stage": "5"},
+        }
+    ],
+    "opportunity.destroyed": [],
+    # No outcome and no duration yet: a later update must not be contradicted.
+    "call.created": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-03T14:00:00.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": "9001",
+            "owner": "7",
+            "properties": {
+                "from_number": "+15550001",
+                "to_number": "+15550100",
+                "direction": "outbound",
+            },
+            "associations": [{"object": "contact", "external_id": "1001"}],
+        }
+    ],
+    "call.updated": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-03T14:01:50.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": "9001",
+            "properties": {
+                "recording_url": "https://rec.outreach.test/9001.mp3",
+                "body": "Intro call",
+                "outreach_outcome": "Answered",
+                "outcome": "connected",
+                "duration_s": 95,
+            },
+        }
+    ],
+    "call.updated-not-answered": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-03T15:00:00.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": "9002",
+            "owner": "7",
+            "properties": {"outreach_outcome": "Not Answered", "outcome": "no_answer"},
+            "associations": [{"object": "contact", "external_id": "1002"}],
+        }
+    ],
+    "call.destroyed": [],
+    "mailing.created": [],  # scheduled, not sent yet
+    "mailing.updated": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T16:00:00.000Z",
+            "type": "activity",
+            "activity": "email",
+            "external_id": "3002",
+            "owner": "7",
+            "properties": {
+                "direction": "outbound",
+                "subject": "Notes from today",
+                "body": "Thanks for your time",
+                "outreach_state": "delivered",
+            },
+            "associations": [{"object": "contact", "external_id": "1001"}],
+        }
+    ],
+    "mailing.delivered": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T08:00:00.000Z",
+            "type": "activity",
+            "activity": "email",
+            "external_id": "3001",
+            "owner": "7",
+            "properties": {"direction": "outbound", "outreach_state": "delivered"},
+            "associations": [{"object": "contact", "external_id": "1001"}],
+        }
+    ],
+    "mailing.opened": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T09:30:01.000Z",
+            "type": "activity",
+            "activity": "email",
+            "external_id": "3001",
+            "properties": {"direction": "outbound", "outreach_state": "opened"},
+        }
+    ],
+    "mailing.replied": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T11:00:01.000Z",
+            "type": "activity",
+            "activity": "email",
+            "external_id": "3001",
+            "properties": {"direction": "outbound", "outreach_state": "replied"},
+        }
+    ],
+    "mailing.bounced": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T08:00:00.000Z",
+            "type": "activity",
+            "activity": "email",
+            "external_id": "3003",
+            "properties": {"direction": "outbound", "outreach_state": "bounced"},
+            "associations": [{"object": "contact", "external_id": "1003"}],
+        }
+    ],
+    "mailing.destroyed": [],
+    "task.created": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T09:00:00.000Z",
+            "type": "activity",
+            "activity": "task",
+            "external_id": "4001",
+            "owner": "7",
+            "properties": {
+                "body": "Call Kim about the renewal",
+                "outreach_task_type": "manual",
+                "subject": "Call",
+                "outreach_state": "incomplete",
+                "status": "not_started",
+                "due": "2026-11-05T17:00:00.000Z",
+            },
+            "associations": [
+                {"object": "contact", "external_id": "1001"},
+                {"object": "company", "external_id": "501"},
+            ],
+        }
+    ],
+    "task.updated": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-05T09:00:00.000Z",
+            "type": "activity",
+            "activity": "task",
+            "external_id": "4001",
+            "properties": {"due": "2026-11-06T17:00:00.000Z"},
+        }
+    ],
+    "task.completed": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-06T10:00:00.000Z",
+            "type": "activity",
+            "activity": "task",
+            "external_id": "4001",
+            "properties": {"outreach_state": "complete", "status": "completed"},
+        }
+    ],
+    "task.destroyed": [],
+    "user.created": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-10-01T09:00:00.000Z",
+            "type": "user",
+            "owner": {"id": "7", "email": "ana@acme.test"},
+            "properties": {"name": "Ana Ng"},
+        }
+    ],
+    "user.updated": [
+        {"id": "KEY", "occurred_at": "2026-10-02T09:00:00.000Z", "type": "user", "owner": "7"}
+    ],
+    "sequenceState.advanced": [],
+}
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
+
+
+def test_the_fixtures_cover_every_handled_event_name() -> None:
+    names = {fixture(name)["meta"]["eventName"] for name in EXPECTED}
+    handled = {
+        name
+        for name in KNOWN_EVENTS
+        if name.partition(".")[0]
+        in {"prospect", "account", "opportunity", "call", "mailing", "task", "user"}
+    }
+    assert handled <= names
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_event(name: str) -> None:
+    assert converted(fixture(name)) == EXPECTED[name]
+
+
+@pytest.mark.parametrize(
+    ("name", "occurred_at"),
+    [
+        ("prospect.created", "2026-11-01T09:00:00.000Z"),  # attributes.updatedAt
+        ("account.destroyed", "2026-11-01T09:00:01.000Z"),  # meta.deliveredAt, no Z: UTC
+        ("call.created", "2026-11-03T14:00:00.500Z"),  # the event time, not dialedAt
+    ],
+)
+def test_the_inbox_time_is_the_vendor_event_time(name: str, occurred_at: str) -> None:
+    assert piece_of(fixture(name)).occurred_at == occurred_at
+
+
+def test_an_event_without_any_time_is_a_dead_letter() -> None:
+    body = put(fixture("prospect.updated"), "data.attributes.updatedAt", None)
+    body["meta"].pop("deliveredAt")
+    with pytest.raises(EventError, match=r'inbox:12: field "meta.deliveredAt": required'):
+        events(body)
+
+
+# ------------------------------------------------------------------ vocabularies
+
+
+@pytest.mark.parametrize(
+    ("vendor", "canonical"),
+    [
+        ("Answered", "connected"),
+        ("answered", "connected"),
+        ("Not Answered", "no_answer"),
+        ("NOT ANSWERED", "no_answer"),
+        ("Voicemail", None),  # not Outreach's vocabulary: no outcome, raw value kept
+    ],
+)
+def test_call_outcomes(vendor: str, canonical: str | None) -> None:
+    body = put(fixture("call.updated"), "data.attributes.outcome", vendor)
+    [event] = converted(body)
+    assert event["properties"]["outreach_outcome"] == vendor
+    assert event["properties"].get("outcome") == canonical
+
+
+def test_the_outcome_table_maps_onto_canonical_outcomes() -> None:
+    assert CALL_OUTCOMES == {"answered": "connected", "not answered": "no_answer"}
+
+
+@pytest.mark.parametrize(
+    ("answered", "completed", "duration"),
+    [
+        ("2026-11-03T14:00:10.000Z", "2026-11-03T14:01:45.000Z", 95),
+        ("2026-11-03T14:00:10.000Z", "2026-11-03T14:00:10.500Z", 0.5),
+        ("2026-11-03T14:00:10.000Z", "2026-11-03T15:00:10+01:00", 0),
+        (None, "2026-11-03T14:01:45.000Z", None),
+        ("2026-11-03T14:00:10.000Z", None, None),
+    ],
+)
+def test_call_duration_is_completed_minus_answered(
+    answered: str | None, completed: str | None, duration: float | None
+) -> None:
+    body = put(fixture("call.updated"), "data.attributes.answeredAt", answered)
+    body = put(body, "data.attributes.completedAt", completed)
+    [event] = converted(body)
+    assert event["properties"].get("duration_s") == duration
+
+
+@pytest.mark.parametrize(
+    ("event_name", "state", "status"),
+    [
+        ("task.updated", "complete", "completed"),
+        ("task.updated", "incomplete", "not_started"),
+        ("task.updated", "pending", "not_started"),
+        ("task.updated", "snoozed", None),
+        ("task.completed", None, "completed"),
+    ],
+)
+def test_task_statuses(event_name: str, state: str | None, status: str | None) -> None:
+    body = put(fixture("task.updated"), "meta.eventName", event_name)
+    body = put(body, "data.attributes.state", state)
+    [event] = converted(body)
+    assert event["properties"].get("status") == status
+
+
+@pytest.mark.parametrize(
+    ("action", "subject"),
+    [
+        ("call", "Call"),
+        ("email", "Email"),
+        ("in_person", "In-person visit"),
+        ("linkedin", "linkedin"),
+    ],
+)
+def test_task_subjects(action: str, subject: str) -> None:
+    body = put(fixture("task.created"), "data.attributes.action", action)
+    assert converted(body)[0]["properties"]["subject"] == subject
+
+
+@pytest.mark.parametrize(
+    ("event_name", "state", "delivered_at", "is_activity"),
+    [
+        ("mailing.created", "drafted", None, False),
+        ("mailing.updated", "queued", None, False),
+        ("mailing.updated", None, None, False),
+        ("mailing.updated", None, "2026-11-04T08:00:00.000Z", True),
+        ("mailing.created", "delivered", None, True),
+        ("mailing.opened", None, None, True),
+    ],
+)
+def test_a_mailing_is_an_activity_once_sent(
+    event_name: str, state: str | None, delivered_at: str | None, is_activity: bool
+) -> None:
+    body = put(fixture("mailing.created"), "meta.eventName", event_name)
+    body = put(body, "data.attributes.state", state)
+    body = put(body, "data.attributes.deliveredAt", delivered_at)
+    assert len(converted(body)) == int(is_activity)
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_an_unknown_event_name_is_a_dead_letter() -> None:
+    body = put(fixture("prospect.updated"), "meta.eventName", "prospect.merged")
+    with pytest.raises(EventError) as caught:
+        events(body)
+    message = str(caught.value)
+    assert message.startswith("inbox:12: field \"meta.eventName\": unknown event 'prospect.merged'")
+    assert "prospect.updated" in message and "sequenceState.advanced" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value", "message"),
+    [
+        ("prospect.created", "data.attributes.firstName", ["Kim"], "data.attributes.firstName"),
+        ("prospect.created", "data.attributes.emails", "kim@globex.test", "data.attributes.emails"),
+        ("prospect.created", "data.attributes.emails", [5], "data.attributes.emails[0]"),
+        ("prospect.created", "data.relationships.owner.data", [], "data.relationships.owner.data"),
+        ("prospect.created", "data.relationships.account", "501", "data.relationships.account"),
+        (
+            "prospect.created",
+            "data.relationships.owner.data.id",
+            None,
+            "data.relationships.owner.data.id",
+        ),
+        ("opportunity.created", "data.attributes.amount", "lots", "data.attributes.amount"),
+        ("opportunity.created", "data.attributes.closeDate", "soon", "data.attributes.closeDate"),
+        ("call.updated", "data.attributes.completedAt", 12345, "data.attributes.completedAt"),
+        ("call.created", "data.attributes.direction", "sideways", "data.attributes.direction"),
+        ("task.created", "data.attributes.dueAt", "tomorrow", "data.attributes.dueAt"),
+        ("user.created", "data.attributes", "x", "data.attributes"),
+        ("user.created", "meta.eventName", True, "meta.eventName"),
+        ("user.created", "data.id", None, "data.id"),
+        ("user.created", "data.attributes.updatedAt", {"at": 1}, "data.attributes.updatedAt"),
+    ],
+)
+def test_wrong_types_name_the_json_path(name: str, path: str, value: Any, message: str) -> None:
+    with pytest.raises(EventError, match=re.escape(f'field "{message}": ')):
+        events(put(fixture(name), path, value))
+
+
+def test_a_completion_before_the_answer_is_refused() -> None:
+    body = put(fixture("call.updated"), "data.attributes.completedAt", "2026-11-03T14:00:00Z")
+    with pytest.raises(EventError, match=r'"data.attributes.completedAt": .* is before'):
+        events(body)
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"{not json", b"\xff\xfe"])
+def test_a_body_that_is_not_an_event_is_refused_on_receipt(body: bytes) -> None:
+    with pytest.raises(EventError):
+        adapter().pieces(request(body))
+
+
+def test_a_stored_payload_that_is_not_an_envelope_is_a_dead_letter() -> None:
+    with pytest.raises(EventError, match="inbox:12: the stored payload is not an envelope"):
+        adapter().events_of('{"data": {}}', "k", SEQ, WHERE)
+
+
+# ------------------------------------------------------------------ signatures
+
+
+def test_a_good_signature_passes() -> None:
+    raw = json.dumps(fixture("prospect.created")).encode()
+    adapter().verify(request(raw), SECRET, NOW)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (lambda raw: signed(raw, "another-secret"), "bad signature"),
+        (lambda raw: signed(raw + b" "), "bad signature"),
+        (lambda raw: {"content-type": "application/json"}, "missing header"),
+        (lambda raw: {"outreach-webhook-signature": "zz"}, "not hexadecimal"),
+    ],
+    ids=["wrong secret", "other body", "no header", "garbage"],
+)
+def test_a_bad_signature_is_refused(headers: Any, message: str) -> None:
+    raw = json.dumps(fixture("prospect.created")).encode()
+    with pytest.raises(SignatureError, match=message):
+        adapter().verify(request(raw, headers(raw)), SECRET, NOW)
+
+
+def test_outreach_signs_no_time_so_an_old_delivery_still_verifies() -> None:
+    raw = json.dumps(fixture("prospect.created")).encode()
+    adapter().verify(request(raw), SECRET, NOW + 10 * 365 * 86400)
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_missing_secret_refuses_every_request(secret: str | None) -> None:
+    raw = json.dumps(fixture("prospect.created")).encode()
+    with pytest.raises(SignatureError, match="no webhook secret is configured for this outreach"):
+        adapter().verify(request(raw), secret, NOW)
+
+
+# ------------------------------------------------------------------ dedupe keys
+
+
+def test_a_redelivery_has_the_same_key() -> None:
+    body = fixture("mailing.delivered")
+    compact = json.dumps(body, separators=(",", ":")).encode()
+    assert piece_of(body).key == piece_of(compact).key
+    assert piece_of(body).key.startswith("h:")
+
+
+def test_the_key_ignores_the_delivery_time_when_the_event_has_its_own() -> None:
+    body = fixture("prospect.updated")
+    retried = put(body, "meta.deliveredAt", "2026-11-02T10:05:00.000")
+    assert piece_of(body).key == piece_of(retried).key
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("prospect.created", "prospect.updated"),
+        ("mailing.delivered", "mailing.opened"),
+        ("task.created", "task.completed"),
+        ("call.created", "call.updated"),
+    ],
+)
+def test_different_events_have_different_keys(first: str, second: str) -> None:
+    assert piece_of(fixture(first)).key != piece_of(fixture(second)).key
+
+
+def test_the_same_change_at_another_time_is_another_event() -> None:
+    body = fixture("prospect.updated")
+    later = put(body, "data.attributes.updatedAt", "2026-11-02T10:00:01.000Z")
+    assert piece_of(body).key != piece_of(later).key
+
+
+def test_events_of_the_stored_piece_use_the_key_as_event_id() -> None:
+    piece, found = events(fixture("prospect.updated-owner-removed"))
+    assert [event.id for event in found] == [piece.key, piece.key + "#owner"]
+    assert json.loads(piece.payload()) == {"body": fixture("prospect.updated-owner-removed")}
