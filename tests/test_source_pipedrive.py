@@ -473,7 +473,12 @@ def mutate(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("create.activity.call", "data.due_date", "03/11/2026", "data.due_date"),
         ("create.activity.call", "data.participants", {"person_id": 1}, "data.participants"),
         ("create.activity.call", "data.participants", [42], "data.participants[0]"),
-        ("create.activity.call", "data.participants", [{"person_id": 4.5}], "data.participants[0].person_id"),
+        (
+            "create.activity.call",
+            "data.participants",
+            [{"person_id": 4.5}],
+            "data.participants[0].person_id",
+        ),
         ("create.activity.call", "data.type", ["call"], "data.type"),
         ("create.activity.call", "data.outcome", {"code": 3}, "data.outcome"),
     ],
@@ -512,7 +517,9 @@ def test_missing_timestamp_falls_back_to_update_time() -> None:
 
 
 def test_no_time_at_all_is_a_dead_letter() -> None:
-    body = mutate(mutate(body_of("create.person"), "meta.timestamp", None), "data.update_time", None)
+    body = mutate(
+        mutate(body_of("create.person"), "meta.timestamp", None), "data.update_time", None
+    )
     with pytest.raises(EventError, match='field "meta.timestamp": required'):
         convert(body)
 

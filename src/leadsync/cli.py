@@ -545,7 +545,7 @@ def serve(
 
     import uvicorn
 
-    from leadsync.api.app import ServiceOptions, create_app
+    from leadsync.api.app import ServiceOptions, create_service
 
     with _errors():
         ws = Workspace(state.db)
@@ -558,7 +558,7 @@ def serve(
     if options.admin_token is None:
         err.print("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401", markup=False)
     try:
-        uvicorn.run(create_app(ws, options), host=host, port=port, log_level=log_level)
+        uvicorn.run(create_service(ws, options), host=host, port=port, log_level=log_level)
     finally:
         ws.close()
 

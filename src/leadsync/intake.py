@@ -12,6 +12,7 @@ Nothing here knows HTTP frameworks: the service (:mod:`leadsync.api`) turns an
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import os
@@ -20,7 +21,9 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -140,8 +143,9 @@ class Intake:
 
     def check(
         self, integration: str, request: WebhookRequest
-    ) -> tuple[Adapter, list[inbox.InboxItem]]:
-        """Verify and cut one request; IntakeError (404, 413, 415, 401, 400) when refused."""
+    ) -> tuple[list[inbox.InboxItem], tuple[str, bytes] | None]:
+        """Verify and cut one request into inbox items, with the vendor's own success answer
+        when it needs one; IntakeError (404, 413, 415, 401, 400) when refused."""
         found = self.integrations.get(integration)
         if found is None:
             raise IntakeError(404, "Unknown integration", f"no integration named {integration!r}")
@@ -172,7 +176,7 @@ class Intake:
         except EventError as exc:
             self._keep_rejected(integration, adapter, request, str(exc))
             raise IntakeError(400, "Malformed body", str(exc)) from None
-        return adapter, inbox.pieces_to_items(pieces)
+        return inbox.pieces_to_items(pieces), adapter.acknowledge(pieces)
 
     def _keep_rejected(
         self, integration: str, adapter: Adapter, request: WebhookRequest, error: str
@@ -180,7 +184,7 @@ class Intake:
         """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
         kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
         kept["content-type"] = request.headers.get("content-type", "")
-        raw = envelope_text(kept, request.body.decode("utf-8", errors="replace"))
+        raw = envelope_text(kept, adapter.redacted_body(request))
         with self.engine.begin() as connection:
             inbox.record_rejected(connection, integration, "webhook", raw, error)
 
@@ -189,8 +193,14 @@ class Intake:
     ) -> concurrent.futures.Future[Receipt]:
         """Check a request and queue its rows for the next group commit. The future resolves
         once they are committed (or raises); IntakeError is raised at once for a refusal."""
-        adapter, items = self.check(integration, request)
-        return self.writer.submit(integration, items, adapter)
+        items, ack = self.check(integration, request)
+        return self.writer.submit(integration, items, ack)
+
+    def receive_async(self, integration: str, request: WebhookRequest) -> asyncio.Future[Receipt]:
+        """:meth:`receive` for an event loop: the asyncio future is settled from the writer
+        with one loop wake-up per commit, however many requests it carried."""
+        items, ack = self.check(integration, request)
+        return self.writer.submit_async(integration, items, ack)
 
 
 # ------------------------------------------------------------------ group commit
@@ -200,8 +210,9 @@ class Intake:
 class _Job:
     integration: str
     items: Sequence[inbox.InboxItem]
-    adapter: Adapter
-    future: concurrent.futures.Future[Receipt]
+    ack: tuple[str, bytes] | None
+    future: concurrent.futures.Future[Receipt] | None = None
+    waiter: asyncio.Future[Receipt] | None = None
 
 
 class GroupCommitWriter:
@@ -238,15 +249,27 @@ class GroupCommitWriter:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+            log.info("writer: %d requests committed in %d groups", self.jobs, self.groups)
 
     def submit(
-        self, integration: str, items: Sequence[inbox.InboxItem], adapter: Adapter
+        self, integration: str, items: Sequence[inbox.InboxItem], ack: tuple[str, bytes] | None
     ) -> concurrent.futures.Future[Receipt]:
         future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
+        self._put(_Job(integration, items, ack, future=future))
+        return future
+
+    def submit_async(
+        self, integration: str, items: Sequence[inbox.InboxItem], ack: tuple[str, bytes] | None
+    ) -> asyncio.Future[Receipt]:
+        """Like :meth:`submit`, from a coroutine: returns a future of the running loop."""
+        waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._put(_Job(integration, items, ack, waiter=waiter))
+        return waiter
+
+    def _put(self, job: _Job) -> None:
         if self._thread is None:
             raise RuntimeError("the writer is not running")
-        self._queue.put(_Job(integration, items, adapter, future))
-        return future
+        self._queue.put(job)
 
     def _run(self) -> None:
         stopping = False
@@ -267,19 +290,40 @@ class GroupCommitWriter:
             self._commit(jobs)
 
     def _commit(self, jobs: list[_Job]) -> None:
+        outcomes: list[Receipt | BaseException]
         try:
-            receipts = write_jobs(self.engine, jobs)
+            outcomes = list(write_jobs(self.engine, jobs))
+            self.groups += 1
+            self.jobs += len(jobs)
         except Exception as exc:  # the database refused or is gone: every request fails
             log.warning("inbox commit failed for %d requests: %s", len(jobs), type(exc).__name__)
-            for job in jobs:
-                job.future.set_exception(exc)
-            return
-        self.groups += 1
-        self.jobs += len(jobs)
-        for job, receipt in zip(jobs, receipts, strict=True):
-            job.future.set_result(receipt)
-        if self.on_commit is not None:
+            outcomes = [exc] * len(jobs)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Receipt], Any]]] = (
+            defaultdict(list)
+        )
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if job.waiter is not None:
+                by_loop[job.waiter.get_loop()].append((job.waiter, outcome))
+            elif job.future is not None:
+                if isinstance(outcome, BaseException):
+                    job.future.set_exception(outcome)
+                else:
+                    job.future.set_result(outcome)
+        for loop, settled in by_loop.items():
+            with suppress(RuntimeError):  # the loop closed while we wrote: nobody waits
+                loop.call_soon_threadsafe(_settle, settled)
+        if self.on_commit is not None and not isinstance(outcomes[0], BaseException):
             self.on_commit()
+
+
+def _settle(settled: list[tuple[asyncio.Future[Receipt], Any]]) -> None:
+    for waiter, outcome in settled:
+        if waiter.done():  # the request went away (client disconnected)
+            continue
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
@@ -301,7 +345,7 @@ def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
                 job.integration,
                 accepted,
                 len(job.items) - accepted,
-                job.adapter.acknowledge([]),
+                job.ack,
             )
         )
     return receipts

@@ -8,7 +8,6 @@ the service runs with ``worker=False`` beside ``leadsync worker`` processes).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake, IntakeError, inbox_lag
+from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake, inbox_lag
 from leadsync.sources.base import WebhookRequest
 from leadsync.worker import Worker
 from leadsync.workspace import Workspace
@@ -38,6 +37,7 @@ from .problems import (
     on_validation_error,
     problem,
 )
+from .webhooks import BodyTooLarge, WebhookFastPath, answer_webhook, public_uri, too_large
 
 log = logging.getLogger("leadsync.api")
 
@@ -55,6 +55,8 @@ class ServiceOptions:
     public_url: str | None = None
     environ: Mapping[str, str] | None = None
     clock: Callable[[], float] | None = None
+    # Answer webhooks before FastAPI's routing (same behaviour, less work per request).
+    fast_path: bool = True
 
 
 class Receipt(BaseModel):
@@ -158,33 +160,30 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             503: _problem_ref("The inbox could not commit; retry later"),
         },
     )
-    async def receive_webhook(integration: str, request: Request) -> Receipt:
+    async def receive_webhook(integration: str, request: Request) -> Response:
         """Verify, then store the raw events in the inbox, committed, before answering;
         a worker applies them afterwards. A redelivered event is acknowledged and not stored
         again; a batch (HubSpot, Salesforce) is accepted whole or refused whole."""
-        body = await _read_body(request, opts.max_body)
-        uri = _public_uri(request, opts.public_url)
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]
-        }
+        path = request.url.path
         try:
-            future = intake.receive(integration, WebhookRequest("POST", uri, headers, body))
-        except IntakeError as exc:
-            raise ProblemError(exc.status, exc.title, exc.detail) from None
-        try:
-            receipt = await asyncio.wrap_future(future)
-        except Exception as exc:
-            log.warning("webhook for %s not committed: %s", integration, type(exc).__name__)
-            raise ProblemError(
-                503,
-                "Service unavailable",
-                "the inbox could not commit the request; retry later",
-                headers={"Retry-After": "5"},
-            ) from None
-        if receipt.ack is not None:
-            media_type, content = receipt.ack
-            return Response(content, media_type=media_type)  # type: ignore[return-value]
-        return Receipt(**receipt.to_dict())
+            body = await _read_body(request, opts.max_body)
+        except BodyTooLarge as exc:
+            answer = too_large(opts.max_body, exc.size, path)
+        else:
+            uri = public_uri(
+                request.url.scheme,
+                request.headers.get("host", request.url.netloc),
+                path,
+                request.url.query,
+                opts.public_url,
+            )
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            answer = await answer_webhook(
+                intake, integration, WebhookRequest("POST", uri, headers, body), path
+            )
+        return Response(
+            answer.body, answer.status, headers=answer.headers, media_type=answer.media_type
+        )
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> Health:
@@ -243,30 +242,28 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     return app
 
 
+def create_service(workspace: Workspace, options: ServiceOptions | None = None) -> Any:
+    """The ASGI application to serve: :func:`create_app`, with webhook POSTs answered in
+    front of it by :class:`~leadsync.api.webhooks.WebhookFastPath` (``fast_path``)."""
+    opts = options or ServiceOptions()
+    app = create_app(workspace, opts)
+    if not opts.fast_path:
+        return app
+    return WebhookFastPath(app, app.state.intake, opts.max_body, opts.public_url)
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to be over ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ProblemError(
-            413, "Body too large", f"the body has {declared} bytes; at most {limit} are accepted"
-        )
+        raise BodyTooLarge(declared)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ProblemError(
-                413, "Body too large", f"the body is over {limit} bytes, the most accepted"
-            )
+            raise BodyTooLarge(f"more than {limit}")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _public_uri(request: Request, public_url: str | None) -> str:
-    if public_url is None:
-        return str(request.url)
-    query = request.url.query
-    return public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
-
-
-__all__ = ["ServiceOptions", "create_app", "problem"]
+__all__ = ["ServiceOptions", "create_app", "create_service", "problem"]

@@ -134,8 +134,6 @@ class Adapter:
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     #: Request headers (lowercase) stored with each piece because :meth:`to_events` needs them.
     kept_headers: ClassVar[tuple[str, ...]] = ()
-    #: Whether :meth:`verify` needs a secret (``secret_env``); without one requests are refused.
-    needs_secret: ClassVar[bool] = True
 
     def __init__(self, integration: str, options: Mapping[str, Any] | None = None) -> None:
         self.integration = integration
@@ -163,6 +161,11 @@ class Adapter:
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         """The vendor's time for the event as a canonical time, or None when it has none."""
         return None
+
+    def redacted_body(self, request: WebhookRequest) -> str:
+        """The raw body as kept with a dead letter when an authentic request cannot be cut
+        into events: anything secret in it (Aircall's token) is removed."""
+        return request.body.decode("utf-8", errors="replace")
 
     def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
         """A vendor-specific success body ``(content type, bytes)``, or None for leadsync's

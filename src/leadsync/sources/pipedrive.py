@@ -285,37 +285,15 @@ def _record_events(
     """The record event of a person, organization, deal or lead, with the owner rule."""
     record_type, properties, refs = _RECORDS[entity](item)
     owner = _user(item, f"data.{OWNER_FIELD}")
+    named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": external_id}
     if action == "change":
         previous = obj(item, "previous") or {}
         if OWNER_FIELD not in previous:
             owner = None
-        elif not set(previous) - HOUSEKEEPING_FIELDS - {OWNER_FIELD}:
-            if owner is None:
-                return []
-            return [
-                {
-                    "id": event_id,
-                    "occurred_at": when,
-                    "type": "owner",
-                    "object": record_type,
-                    "external_id": external_id,
-                    "owner": owner,
-                }
-            ]
-    return [
-        _compact(
-            {
-                "id": event_id,
-                "occurred_at": when,
-                "type": "record",
-                "object": record_type,
-                "external_id": external_id,
-                "owner": owner,
-                "properties": properties,
-                "associations": refs,
-            }
-        )
-    ]
+        elif not set(previous) - HOUSEKEEPING_FIELDS - {OWNER_FIELD}:  # only the owner changed
+            return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
+    parts = {"owner": owner, "properties": properties, "associations": refs}
+    return [_compact({**named, "type": "record", **parts})]
 
 
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]

@@ -1,97 +1,77 @@
 """Salesforce: Outbound Messages (SOAP XML) and Change Data Capture events (JSON), one adapter.
 
-Salesforce sends no webhook of its own kind; two channels carry its changes.
-
 Outbound Messages (``text/xml``)
 --------------------------------
-A workflow or flow posts a SOAP ``notifications`` element (namespace :data:`OUTBOUND_NS`)
-with ``OrganizationId``, ``ActionId`` and up to 100 ``Notification{Id, sObject}``; the
-``sObject`` has ``xsi:type="sf:Lead"`` (etc.) and one child per selected field. Each
-notification is stored as one piece, a plain dict::
+A ``notifications`` element (namespace :data:`OUTBOUND_NS`) with ``OrganizationId``,
+``ActionId`` and up to 100 ``Notification{Id, sObject}``; the ``sObject`` has
+``xsi:type="sf:Lead"`` (etc.) and one child per selected field. Each notification is stored
+as one piece, ``{"channel": "outbound_message", "organization_id", "action_id",
+"notification_id", "sobject": "Lead", "fields": {"Id": …, "OwnerId": …}}``; values are the
+XML's strings and an ``xsi:nil`` field is left out. There is no signature: ``OrganizationId``
+must equal the integration's ``vendor: organization_id`` (15-character prefixes, constant
+time); without one configured every Outbound Message is refused. Key: the notification
+``Id`` (the same across Salesforce's retries). Time: the record's ``LastModifiedDate`` (else
+``SystemModstamp``; select one in the message). The answer is the SOAP ``Ack`` (:data:`ACK`).
 
-    {"channel": "outbound_message", "organization_id": "00D…", "action_id": "04k…",
-     "notification_id": "04l…", "sobject": "Lead", "fields": {"Id": "00Q…", …}}
-
-Field values are the strings of the XML; an ``xsi:nil`` field is left out. Authenticity:
-there is no signature, so ``OrganizationId`` must equal the integration's
-``vendor: organization_id`` (15-character prefixes compared in constant time); without one
-configured, every Outbound Message is refused. The dedupe key is the notification ``Id`` (it
-stays the same across Salesforce's retries); the vendor's time is the record's
-``LastModifiedDate`` (else ``SystemModstamp``) — select one of them in the Outbound Message.
-The answer is the SOAP ``notificationsResponse`` with ``Ack`` true (:data:`ACK`).
-
-The XML is read with the standard library's ElementTree, which resolves no external
-entities; Python 3.11's expat (2.4.1 and later) also limits entity expansion ("billion
-laughs"). On top of that a document type declaration is refused outright (SOAP forbids
-one), so no entity is ever declared.
+The XML is read with the standard library's ElementTree, which resolves no external entities;
+the expat of Python 3.11 (2.4.1 and later) also caps entity expansion ("billion laughs"). On
+top of that a document type declaration is refused outright (SOAP forbids one), so no entity
+can ever be declared.
 
 Change Data Capture (``application/json``)
 ------------------------------------------
-A subscriber relays change events, one object or an array of them::
-
-    {"ChangeEventHeader": {"entityName": "Lead", "recordIds": ["00Q…"], "changeType": "UPDATE",
-                           "changedFields": ["Email", "LastModifiedDate"],
-                           "commitTimestamp": 1767258000000, "commitUser": "005…",
-                           "transactionKey": "…", "sequenceNumber": 1},
-     "Email": "kim@globex.test", "LastModifiedDate": "2026-01-01T09:00:00.000Z"}
-
-The relay signs the body like the generic source (``X-Leadsync-Signature: sha256=<hex>``,
-:func:`~leadsync.sources.signatures.verify_generic`) with the integration's secret; without a
-secret change events are refused (``needs_secret`` is false because Outbound Messages need
-none). The dedupe key is ``stable_key("salesforce", transactionKey, sequenceNumber)``, else
-``stable_key(entityName, sorted recordIds, changeType, commitTimestamp)``; the vendor's time
-is ``commitTimestamp`` (ms). One event per record id (ids suffixed ``#<id18>`` when there are
-several).
-
-``changeType``: ``CREATE`` maps every field present; ``UPDATE`` only the fields named in
-``changedFields`` (all present fields when it is empty); ``DELETE`` and ``UNDELETE`` give
-``[]`` (deletions are not propagated); ``GAP_*`` and ``GAP_OVERFLOW``/``OVERFLOW`` are an
-:class:`~leadsync.errors.EventError`: the subscriber lost changes and the records must be
-resynced. Compound names arrive as ``Name: {FirstName, LastName}`` (``Name.FirstName`` in
-``changedFields``). Datetimes may be ISO strings or epoch milliseconds (a Pub/Sub relay).
+A subscriber relays one change event or an array of them: ``{"ChangeEventHeader":
+{entityName, recordIds[], changeType, changedFields[], commitTimestamp (ms), commitUser,
+transactionKey, sequenceNumber}, <fields>}``, signed like the generic source
+(``X-Leadsync-Signature: sha256=<hex>``, :func:`~leadsync.sources.signatures.verify_generic`).
+Without a secret change events are refused (Outbound Messages need none: their
+organization id is checked). Key: ``stable_key("salesforce", transactionKey, sequenceNumber)``, else
+``stable_key(entityName, sorted recordIds, changeType, commitTimestamp)``. Time:
+``commitTimestamp``. One event per record id (``#<id18>`` appended when there are several).
+``CREATE`` maps every field present; ``UPDATE`` only those in ``changedFields`` (every field
+present when it is empty); ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
+propagated); ``GAP_*`` and ``OVERFLOW`` are an EventError asking for a resync (the subscriber
+lost changes). Compound names arrive as ``Name: {FirstName, LastName}``; datetimes as ISO
+strings or epoch milliseconds (a Pub/Sub relay).
 
 Mapping (both channels)
 -----------------------
-=============  ============  ===========================================================
-sObject        becomes       fields
-=============  ============  ===========================================================
-Lead, Contact  contact       Email -> email, FirstName -> firstname, LastName -> lastname,
-                             Phone -> phone, Company -> company (free); Contact AccountId
-                             -> company association
-Account        company       Name -> name, Website -> domain (kept as ``website`` when it
-                             names no domain)
-Opportunity    deal          Name -> name, StageName -> stage, IsClosed -> is_closed,
-                             Amount -> amount; AccountId -> company, ContactId -> contact
-Task           call          TaskSubtype Call: Subject -> title, Description -> body,
-                             CallDurationInSeconds -> duration_s, CallType -> direction,
-                             CallDisposition -> outcome (:data:`CALL_DISPOSITIONS`)
-Task           email         TaskSubtype Email: Subject -> subject, Description -> body
-Task           task          any other TaskSubtype: Subject -> subject, Description ->
-                             body, Status -> status (:data:`TASK_STATUSES`), Priority ->
-                             priority (:data:`TASK_PRIORITIES`), ActivityDate -> due
-Event          meeting       Subject -> title, Description -> body, StartDateTime ->
-                             start, EndDateTime -> end
-=============  ============  ===========================================================
+=============  =========  ================================================================
+sObject        becomes    fields
+=============  =========  ================================================================
+Lead, Contact  contact    Email, FirstName -> firstname, LastName -> lastname, Phone,
+                          Company (free); Contact AccountId -> company association
+Account        company    Name, Website -> domain (``website`` when it names no domain)
+Opportunity    deal       Name, StageName -> stage, IsClosed -> is_closed, Amount; AccountId
+                          -> company, ContactId -> contact associations
+Task: Call     call       Subject -> title, Description -> body, CallDurationInSeconds ->
+                          duration_s, CallType -> direction, CallDisposition -> outcome
+Task: Email    email      Subject, Description -> body
+Task: other    task       Subject, Description -> body, Status -> status, Priority ->
+                          priority, ActivityDate -> due
+Event          meeting    Subject -> title, Description -> body, StartDateTime -> start,
+                          EndDateTime -> end
+=============  =========  ================================================================
 
-Raw vocabulary values are kept as free properties (``salesforce_call_type``,
-``salesforce_call_disposition``, ``salesforce_status``, ``salesforce_priority``); a value
-the tables do not know keeps only the raw property. Any other sObject is an EventError.
+(Task: is its ``TaskSubtype``.) Vocabularies: :data:`CALL_DISPOSITIONS` (?),
+:data:`CALL_TYPES` (Internal: no direction), :data:`TASK_STATUSES`, :data:`TASK_PRIORITIES`;
+the raw value is kept (``salesforce_call_disposition``, ``salesforce_call_type``,
+``salesforce_status``, ``salesforce_priority``) and an unknown one keeps only that. Any other
+sObject is an EventError naming the allowed ones.
 
-Every id is converted to its 18-character form (:func:`id18`), so 15- and 18-character ids
-of the same record compare equal. ``OwnerId`` becomes the owner ``{"id": id18}``: a user
-(``005…``) or a queue (``00G…``); a queue is no person, so the user mapping finds nobody and
-the owner counts as unmapped. When ``OwnerId`` is the only change of an UPDATE (system
-fields aside), the event is an ``owner`` event; an UPDATE that changes nothing leadsync maps
-gives ``[]``. Activities: ``WhoId`` (``00Q`` lead or ``003`` contact) -> contact, ``WhatId``
-(``006`` opportunity -> deal, ``001`` account -> company; other objects are ignored); a task
-happened at ``CreatedDate``, a meeting at ``StartDateTime``, else at the event's time.
+Ids are converted to the 18-character form (:func:`id18`) everywhere, so 15- and
+18-character ids compare equal. ``OwnerId`` becomes the owner ``{"id": id18}``, a user
+(``005``) or a queue (``00G``): a queue is no person, the mapping finds nobody and the owner
+counts as unmapped. A record change that names nothing leadsync maps but the owner is an
+``owner`` event; one that names nothing at all gives ``[]``. Activities: ``WhoId`` (``00Q``,
+``003``) -> contact, ``WhatId`` ``006`` -> deal, ``001`` -> company (others are ignored); a
+task happened at ``CreatedDate``, a meeting at ``StartDateTime``, else at the event's time.
 
-Guesses (?) and limits: :data:`CALL_DISPOSITIONS` (CallDisposition is free text set by the
-telephony integration); a Task UPDATE change event must carry ``TaskSubtype`` to know which
-activity it updates — enrich the Task change events with ``TaskSubtype`` (Change Data
-Capture "enriched fields"); without it the event is an EventError rather than an activity
-of the wrong type. A field cleared in Salesforce is not cleared here (a null is never sent
-on, so that a partial update cannot wipe values).
+Guesses and limits: :data:`CALL_DISPOSITIONS` (?) (CallDisposition is free text from the
+telephony integration). A Task UPDATE must carry ``TaskSubtype`` (enrich the Task change
+events with it) to say which activity it changes; without it the event is an EventError,
+not an activity of the wrong type. A field cleared in Salesforce is not cleared here: null is
+never sent on, so that a partial update cannot wipe values.
 """
 
 from __future__ import annotations
@@ -134,20 +114,14 @@ XML_TYPES = ("text/xml", "application/xml", "application/soap+xml")
 OUTBOUND = "outbound_message"
 
 ACK = (
-    b'<?xml version="1.0" encoding="UTF-8"?>'
-    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
-    b"<soapenv:Body>"
-    b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">'
-    b"<Ack>true</Ack>"
-    b"</notificationsResponse>"
-    b"</soapenv:Body>"
-    b"</soapenv:Envelope>"
+    b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+    b'"http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notificationsResponse xmlns='
+    b'"http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>'
+    b"</soapenv:Body></soapenv:Envelope>"
 )
 
 SOBJECTS = ("Lead", "Contact", "Account", "Opportunity", "Task", "Event")
 CHANGE_TYPES = ("CREATE", "UPDATE", "DELETE", "UNDELETE")
-# Fields every update changes; they say nothing about what changed.
-SYSTEM_FIELDS = frozenset({"LastModifiedDate", "SystemModstamp", "LastModifiedById"})
 
 CALL_DISPOSITIONS: dict[str, str] = {  # (?) free text: lowercased, _ and - read as spaces
     "connected": "connected",
@@ -223,7 +197,6 @@ class SalesforceAdapter(Adapter):
 
     kind = "salesforce"
     content_types = (*XML_TYPES, "application/json")
-    needs_secret = False
 
     # ---------------------------------------------------------- on receipt
 
@@ -248,7 +221,7 @@ class SalesforceAdapter(Adapter):
 
     def decode(self, request: WebhookRequest) -> Any:
         if request.content_type in XML_TYPES:
-            return read_outbound_message(request.body)
+            return _read_outbound_message(request.body)
         return decode_json(request.body)
 
     def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
@@ -365,7 +338,7 @@ class _NoDoctype(ET.TreeBuilder):
         raise EventError("body: a SOAP message must not have a document type declaration")
 
 
-def read_outbound_message(raw: bytes) -> OutboundMessage:
+def _read_outbound_message(raw: bytes) -> OutboundMessage:
     """The notifications of an Outbound Message; EventError naming what is missing."""
     parser = ET.XMLParser(target=_NoDoctype())
     try:
@@ -499,14 +472,19 @@ class _Fields:
         return _id(self.root, self.prefix + name) if self.counts(name) else None
 
     def vocabulary(
-        self, name: str, table: Mapping[str, str], raw_key: str, properties: dict[str, Any]
-    ) -> str | None:
-        """A vendor value mapped by ``table`` (its raw value kept as ``raw_key``)."""
+        self,
+        name: str,
+        table: Mapping[str, str],
+        key: str,
+        raw_key: str,
+        properties: dict[str, Any],
+    ) -> None:
+        """Put a vendor value mapped by ``table`` as ``key`` and the raw value as ``raw_key``
+        (the raw value alone when the table does not know it)."""
         raw = self.text(name)
-        if raw is None:
-            return None
-        properties[raw_key] = raw
-        return table.get(" ".join(raw.lower().replace("_", " ").replace("-", " ").split()))
+        if raw is not None:
+            properties[raw_key] = raw
+            _put(properties, key, table.get(" ".join(re.split(r"[\s_-]+", raw.lower()))))
 
 
 def _time(root: Any, path: str) -> str | None:
@@ -555,33 +533,11 @@ def _record_events(
     record_type, properties, refs = mapper(view)
     owner_id = view.id("OwnerId")
     owner = {"id": owner_id} if owner_id is not None else None
+    named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": record_id}
     if not properties and not refs:
-        if owner is None:
-            return []
-        return [
-            {
-                "id": event_id,
-                "occurred_at": when,
-                "type": "owner",
-                "object": record_type,
-                "external_id": record_id,
-                "owner": owner,
-            }
-        ]
-    return [
-        _compact(
-            {
-                "id": event_id,
-                "occurred_at": when,
-                "type": "record",
-                "object": record_type,
-                "external_id": record_id,
-                "owner": owner,
-                "properties": properties,
-                "associations": refs,
-            }
-        )
-    ]
+        return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
+    parts = {"owner": owner, "properties": properties, "associations": refs}
+    return [_compact({**named, "type": "record", **parts})]
 
 
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
@@ -633,17 +589,17 @@ def _task(view: _Fields, record_id: str, event_id: str, when: str) -> dict[str, 
     _put(properties, "body", view.text("Description"))
     if activity == "call":
         _put(properties, "duration_s", view.number("CallDurationInSeconds"))
-        call_type = view.vocabulary("CallType", CALL_TYPES, "salesforce_call_type", properties)
-        _put(properties, "direction", call_type)
-        disposition = view.vocabulary(
-            "CallDisposition", CALL_DISPOSITIONS, "salesforce_call_disposition", properties
+        view.vocabulary("CallType", CALL_TYPES, "direction", "salesforce_call_type", properties)
+        view.vocabulary(
+            "CallDisposition",
+            CALL_DISPOSITIONS,
+            "outcome",
+            "salesforce_call_disposition",
+            properties,
         )
-        _put(properties, "outcome", disposition)
     elif activity == "task":
-        status = view.vocabulary("Status", TASK_STATUSES, "salesforce_status", properties)
-        _put(properties, "status", status)
-        priority = view.vocabulary("Priority", TASK_PRIORITIES, "salesforce_priority", properties)
-        _put(properties, "priority", priority)
+        view.vocabulary("Status", TASK_STATUSES, "status", "salesforce_status", properties)
+        view.vocabulary("Priority", TASK_PRIORITIES, "priority", "salesforce_priority", properties)
         _put(properties, "due", view.text("ActivityDate"))
     happened = _time(view.root, view.prefix + "CreatedDate") or when
     return _activity(activity, view, record_id, event_id, happened, properties)
@@ -675,18 +631,15 @@ def _activity(
     what = view.id("WhatId")
     if what is not None and what[:3] in WHAT_PREFIXES:
         refs.append({"object": WHAT_PREFIXES[what[:3]], "external_id": what})
-    return _compact(
-        {
-            "id": event_id,
-            "occurred_at": happened,
-            "type": "activity",
-            "activity": activity,
-            "external_id": record_id,
-            "owner": {"id": owner_id} if owner_id is not None else None,
-            "properties": properties,
-            "associations": refs,
-        }
-    )
+    named = {
+        "id": event_id,
+        "occurred_at": happened,
+        "activity": activity,
+        "external_id": record_id,
+    }
+    owner = {"id": owner_id} if owner_id is not None else None
+    parts = {"owner": owner, "properties": properties, "associations": refs}
+    return _compact({**named, "type": "activity", **parts})
 
 
 # ------------------------------------------------------------------ parts

@@ -1,0 +1,150 @@
+"""``POST /webhooks/{integration}``: the one endpoint on the vendors' hot path.
+
+:func:`answer_webhook` is the whole behaviour (check, store with group commit, answer). The
+FastAPI route documents it in the OpenAPI document and calls it; :class:`WebhookFastPath`, a
+plain ASGI middleware, calls the same function before FastAPI's routing, dependency and
+serialization layers, which cost more per request than the intake itself (see
+docs/PERFORMANCE.md). Both give the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsync.intake import Intake, IntakeError
+from leadsync.sources.base import WebhookRequest
+
+from .problems import PROBLEM_TYPE
+
+log = logging.getLogger("leadsync.api")
+
+PREFIX = "/webhooks/"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    media_type: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _problem(status: int, title: str, detail: str, instance: str) -> Answer:
+    data = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    data["instance"] = instance
+    headers = {"Retry-After": "5"} if status == 503 else {}
+    return Answer(status, PROBLEM_TYPE, json.dumps(data).encode(), headers)
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: str) -> None:
+        self.size = size
+
+
+async def answer_webhook(
+    intake: Intake, integration: str, request: WebhookRequest, path: str
+) -> Answer:
+    """Check, store (committed) and answer one webhook request."""
+    try:
+        waiter = intake.receive_async(integration, request)
+    except IntakeError as exc:
+        return _problem(exc.status, exc.title, exc.detail, path)
+    try:
+        receipt = await waiter
+    except Exception as exc:
+        log.warning("webhook for %s not committed: %s", integration, type(exc).__name__)
+        return _problem(
+            503,
+            "Service unavailable",
+            "the inbox could not commit the request; retry later",
+            path,
+        )
+    if receipt.ack is not None:
+        media_type, content = receipt.ack
+        return Answer(200, media_type, content)
+    return Answer(200, "application/json", json.dumps(receipt.to_dict()).encode())
+
+
+def too_large(limit: int, size: str, path: str) -> Answer:
+    return _problem(
+        413, "Body too large", f"the body has {size} bytes; at most {limit} are accepted", path
+    )
+
+
+def public_uri(scheme: str, host: str, path: str, query: str, public_url: str | None) -> str:
+    """The URI the vendor called (HubSpot signs it): ``public_url`` when a proxy is in front."""
+    base = public_url.rstrip("/") if public_url else f"{scheme}://{host}"
+    return base + path + (f"?{query}" if query else "")
+
+
+class WebhookFastPath:
+    """ASGI middleware: webhook POSTs are answered here, everything else (lifespan
+    included) goes on to ``app``."""
+
+    def __init__(self, app: ASGIApp, intake: Intake, max_body: int, public_url: str | None) -> None:
+        self.app = app
+        self.intake = intake
+        self.max_body = max_body
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not path.startswith(PREFIX)
+            or "/" in path[len(PREFIX) :]
+            or len(path) == len(PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = await self._body(headers, receive)
+        except BodyTooLarge as exc:
+            await _send(send, too_large(self.max_body, exc.size, path))
+            return
+        host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+        query = scope.get("query_string", b"").decode("latin-1")
+        uri = public_uri(scope.get("scheme", "http"), host, path, query, self.public_url)
+        request = WebhookRequest("POST", uri, headers, body)
+        await _send(send, await answer_webhook(self.intake, path[len(PREFIX) :], request, path))
+
+    async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise BodyTooLarge(declared)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge(f"more than {self.max_body}")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    headers = [
+        (b"content-type", answer.media_type.encode()),
+        (b"content-length", str(len(answer.body)).encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})

@@ -1,0 +1,856 @@
+"""The Salesforce adapter: Outbound Messages (SOAP XML) and relayed Change Data Capture events
+(JSON), through its public hooks: verify, pieces, acknowledge, events_of."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.errors import EventError, SignatureError
+from leadsync.sources.base import WebhookRequest, stable_key
+from leadsync.sources.generic import event_to_dict
+from leadsync.sources.salesforce import ACK, ADAPTER, SalesforceAdapter, id18
+
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "salesforce"
+SECRET = "relay-s3cr3t-do-not-leak"
+NOW = 1_790_000_000.0
+ORG_15 = "00D5g000004Xyz1"
+ORG_18 = "00D5g000004Xyz1EAC"
+OPTIONS = {"organization_id": ORG_15}
+
+# Every id in the events is the 18-character form, whatever the payload used.
+REP = "0055g00000XyZaBAAV"
+REP_2 = "0055g00000XyZaCAAV"
+QUEUE = "00G5g000001QuEuEAK"
+KIM_LEAD = "00Q5g00000AbCdEEAV"
+BO = "0035g00000QwErTAAV"
+INITECH = "0015g00000AsDfGAAV"
+EXPANSION = "0065g00000ZxCvBAAV"
+CALL_TASK = "00T5g00000CaLl1EAF"
+PLAIN_TASK = "00T5g00000TaSk1EAF"
+MEETING = "00U5g00000MeEt1EAF"
+KEY = "<piece key>"
+
+
+def contact(external_id: str) -> dict[str, str]:
+    return {"object": "contact", "external_id": external_id}
+
+
+def company(external_id: str) -> dict[str, str]:
+    return {"object": "company", "external_id": external_id}
+
+
+def deal(external_id: str) -> dict[str, str]:
+    return {"object": "deal", "external_id": external_id}
+
+
+def raw_of(name: str) -> bytes:
+    path = FIXTURES / name
+    if path.suffix == ".xml":
+        return path.read_bytes()
+    return json.dumps(json.loads(path.read_text())["body"]).encode()
+
+
+def body_of(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())["body"]
+
+
+def request(raw: bytes | Any, content_type: str | None = None, **headers: str) -> WebhookRequest:
+    if not isinstance(raw, bytes):
+        raw = json.dumps(raw).encode()
+    if content_type is None:
+        content_type = (
+            "text/xml; charset=utf-8" if raw.lstrip().startswith(b"<") else "application/json"
+        )
+    return WebhookRequest(
+        "POST",
+        "https://hooks.leadsync.test/salesforce",
+        {"content-type": content_type, **headers},
+        raw,
+    )
+
+
+def signed(raw: bytes, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return {"x-leadsync-signature": f"sha256={digest}"}
+
+
+def convert(raw: bytes | Any, adapter: SalesforceAdapter | None = None) -> list[dict[str, Any]]:
+    """The canonical events of one request; each piece's key is written as KEY."""
+    adapter = adapter or ADAPTER("crm-salesforce", OPTIONS)
+    out = []
+    for seq, piece in enumerate(adapter.pieces(request(raw)), start=1):
+        for event in adapter.events_of(piece.payload(), piece.key, seq, f"inbox:{seq}"):
+            assert event.seq == seq
+            data = event_to_dict(event)
+            data["id"] = data["id"].replace(piece.key, KEY)
+            out.append(data)
+    return out
+
+
+# ------------------------------------------------------------------ Outbound Messages
+
+OUTBOUND: dict[str, list[dict[str, Any]]] = {
+    "om_lead.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": KIM_LEAD,
+            "owner": REP,
+            "properties": {
+                "email": "kim.lee@globex.test",
+                "firstname": "Kim",
+                "lastname": "Lee",
+                "phone": "+1 555 0100",
+                "company": "Globex",
+            },
+        }
+    ],
+    # A queue owns it (no person: the mapping will count it as unmapped); nil fields are left
+    # out; SystemModstamp gives the time when LastModifiedDate is not selected.
+    "om_lead_queue_owner.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T10:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "00Q5g00000AbCdFEAV",
+            "owner": QUEUE,
+            "properties": {"lastname": "Queue", "company": "Initech"},
+        }
+    ],
+    "om_contact.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-02T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": BO,
+            "owner": REP,
+            "properties": {"email": "bo@initech.test", "firstname": "Bo", "lastname": "Park"},
+            "associations": [company(INITECH)],
+        }
+    ],
+    "om_account.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-02T08:00:00.000Z",
+            "type": "record",
+            "object": "company",
+            "external_id": INITECH,
+            "owner": REP,
+            "properties": {"name": "Initech", "domain": "initech.test"},
+        }
+    ],
+    "om_opportunity.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-03T09:00:00.000Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": EXPANSION,
+            "owner": REP,
+            "properties": {
+                "name": "Initech expansion",
+                "stage": "Closed Won",
+                "is_closed": True,
+                "amount": 50000,
+            },
+            "associations": [company(INITECH)],
+        }
+    ],
+    # A call happened when the task was created.
+    "om_task_call.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-03T10:00:00.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": CALL_TASK,
+            "owner": REP,
+            "properties": {
+                "title": "Call Bo",
+                "body": "Discussed renewal",
+                "duration_s": 95,
+                "salesforce_call_type": "Outbound",
+                "direction": "outbound",
+                "salesforce_call_disposition": "Left Voicemail",
+                "outcome": "voicemail",
+            },
+            "associations": [contact(BO), deal(EXPANSION)],
+        }
+    ],
+    "om_task_email.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-03T11:00:00.000Z",
+            "type": "activity",
+            "activity": "email",
+            "external_id": "00T5g00000EmAiLEAV",
+            "owner": REP,
+            "properties": {"subject": "Email: Proposal", "body": "Please find attached"},
+            "associations": [contact(KIM_LEAD), company(INITECH)],
+        }
+    ],
+    # WhatId names a case (500): not a record leadsync keeps, so no association.
+    "om_task.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-03T12:00:00.000Z",
+            "type": "activity",
+            "activity": "task",
+            "external_id": PLAIN_TASK,
+            "owner": REP,
+            "properties": {
+                "subject": "Send contract",
+                "salesforce_status": "Waiting on someone else",
+                "status": "waiting",
+                "salesforce_priority": "Normal",
+                "priority": "medium",
+                "due": "2026-11-10T00:00:00.000Z",
+            },
+            "associations": [contact(BO)],
+        }
+    ],
+    "om_event.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-05T15:00:00.000Z",
+            "type": "activity",
+            "activity": "meeting",
+            "external_id": MEETING,
+            "owner": REP,
+            "properties": {
+                "title": "Demo",
+                "body": "Product demo",
+                "start": "2026-11-05T15:00:00.000Z",
+                "end": "2026-11-05T16:00:00.000Z",
+            },
+            "associations": [contact(BO), deal(EXPANSION)],
+        }
+    ],
+    "om_two_notifications.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-02T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": BO,
+            "owner": REP,
+            "properties": {"lastname": "Park"},
+        },
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-02T09:30:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "0035g00000QwErUAAV",
+            "owner": REP_2,
+            "properties": {"lastname": "Ng"},
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OUTBOUND))
+def test_outbound_message_becomes_the_expected_events(name: str) -> None:
+    assert convert(raw_of(name)) == OUTBOUND[name]
+
+
+def test_outbound_pieces_are_keyed_by_notification_id_and_timed_by_the_record() -> None:
+    pieces = ADAPTER("crm-salesforce", OPTIONS).pieces(request(raw_of("om_two_notifications.xml")))
+    assert [(p.key, p.occurred_at) for p in pieces] == [
+        ("04l5g0000001AjAAAU", "2026-11-02T09:00:00.000Z"),
+        ("04l5g0000001AkAAAU", "2026-11-02T09:30:00.000Z"),
+    ]
+    assert pieces[0].body == {
+        "channel": "outbound_message",
+        "organization_id": ORG_18,
+        "action_id": "04k5g000000TestAAA",
+        "notification_id": "04l5g0000001AjAAAU",
+        "sobject": "Contact",
+        "fields": {
+            "Id": "0035g00000QwErT",
+            "OwnerId": "0055g00000XyZaB",
+            "LastName": "Park",
+            "LastModifiedDate": "2026-11-02T09:00:00.000+0000",
+        },
+    }
+
+
+def test_outbound_message_is_acknowledged_in_soap() -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    pieces = adapter.pieces(request(raw_of("om_lead.xml")))
+    answer = adapter.acknowledge(pieces)
+    assert answer == ("text/xml; charset=utf-8", ACK)
+    root = ET.fromstring(ACK)
+    ack = root.find(".//{http://soap.sforce.com/2005/09/outbound}Ack")
+    assert ack is not None and ack.text == "true"
+
+
+def test_change_events_get_the_default_acknowledgement() -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    assert adapter.acknowledge(adapter.pieces(request(raw_of("cdc_create_lead.json")))) is None
+
+
+def test_an_unknown_sobject_is_a_dead_letter() -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    (piece,) = adapter.pieces(request(raw_of("om_case_unknown.xml")))
+    with pytest.raises(EventError) as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:4")
+    assert str(caught.value) == (
+        "inbox:4: field \"sobject\": sObject 'Case' is not supported;"
+        " allowed: Lead, Contact, Account, Opportunity, Task, Event"
+    )
+
+
+def test_a_document_type_declaration_is_refused() -> None:
+    with pytest.raises(EventError, match="must not have a document type declaration"):
+        ADAPTER("crm-salesforce", OPTIONS).pieces(request(raw_of("om_doctype.xml")))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"<notifications><Notification>", "not well-formed XML (line 1, column"),
+        (b"<a xmlns='urn:other'><b/></a>", "no notifications element"),
+        (
+            b'<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+            b"<Notification><sObject/></Notification></notifications>",
+            'field "notifications.Notification[0].Id": required',
+        ),
+        (
+            b'<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+            b"<Notification><Id>04l5g0000001AaAAAU</Id><sObject/></Notification></notifications>",
+            'field "notifications.Notification[0].sObject": required: the xsi:type',
+        ),
+    ],
+)
+def test_unreadable_outbound_messages_are_refused(raw: bytes, message: str) -> None:
+    with pytest.raises(EventError, match=re.escape(message)):
+        ADAPTER("crm-salesforce", OPTIONS).pieces(request(raw))
+
+
+def test_without_a_modification_time_the_notification_is_a_dead_letter() -> None:
+    raw = raw_of("om_account.xml").replace(b"LastModifiedDate", b"CreatedDate")
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    (piece,) = adapter.pieces(request(raw))
+    assert piece.occurred_at is None
+    with pytest.raises(EventError, match='field "fields.LastModifiedDate": required'):
+        adapter.events_of(piece.payload(), piece.key, 1, None)
+
+
+def test_a_website_that_names_no_domain_is_kept_as_website() -> None:
+    raw = raw_of("om_account.xml").replace(b"https://www.initech.test/", b"none yet")
+    assert convert(raw)[0]["properties"] == {"name": "Initech", "website": "none yet"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        (b"<sf:OwnerId>0055g00000XyZaB<", b"<sf:OwnerId>not-an-id<", "fields.OwnerId"),
+        (b"<sf:IsClosed>true<", b"<sf:IsClosed>maybe<", "fields.IsClosed"),
+        (b"<sf:Amount>50000.0<", b"<sf:Amount>lots<", "fields.Amount"),
+        (
+            b"<sf:AccountId>0015g00000AsDfG<",
+            b"<sf:AccountId>0015g00000AsDfG999<",
+            "fields.AccountId",
+        ),
+        (b"2026-11-03T09:00:00.000+0000", b"Tuesday", "fields.LastModifiedDate"),
+    ],
+)
+def test_wrong_outbound_values_name_the_field(old: bytes, new: bytes, named: str) -> None:
+    raw = raw_of("om_opportunity.xml")
+    assert old in raw
+    with pytest.raises(EventError) as caught:
+        convert(raw.replace(old, new))
+    assert f'field "{named}":' in str(caught.value)
+
+
+# ------------------------------------------------------------------ Change Data Capture
+
+CHANGES: dict[str, list[dict[str, Any]]] = {
+    # CREATE: every field present; nulls are left out; the compound Name is read.
+    "cdc_create_lead.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": KIM_LEAD,
+            "owner": REP,
+            "properties": {
+                "email": "kim.lee@globex.test",
+                "firstname": "Kim",
+                "lastname": "Lee",
+                "company": "Globex",
+            },
+        }
+    ],
+    # UPDATE: only the changed fields (no owner: it did not change).
+    "cdc_update_contact.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T10:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": BO,
+            "properties": {"email": "bo.park@initech.test", "lastname": "Park-Lee"},
+        }
+    ],
+    "cdc_update_owner_only.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T11:00:00.000Z",
+            "type": "owner",
+            "object": "company",
+            "external_id": INITECH,
+            "owner": REP_2,
+        }
+    ],
+    "cdc_update_unmapped.json": [],
+    # A Pub/Sub relay: unchanged fields are null, datetimes are epoch milliseconds.
+    "cdc_update_opportunity_pubsub.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-02T09:00:00.000Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": EXPANSION,
+            "properties": {"stage": "Closed Lost", "is_closed": True, "amount": 0},
+        }
+    ],
+    "cdc_create_task_call.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T10:00:00.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": CALL_TASK,
+            "owner": REP,
+            "properties": {
+                "title": "Call Kim",
+                "duration_s": 0,
+                "salesforce_call_type": "Inbound",
+                "direction": "inbound",
+                "salesforce_call_disposition": "no_answer",
+                "outcome": "no_answer",
+            },
+            "associations": [contact(KIM_LEAD)],
+        }
+    ],
+    # An enriched TaskSubtype says what the task is; only the changed status is sent.
+    "cdc_update_task_status.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T11:00:00.000Z",
+            "type": "activity",
+            "activity": "task",
+            "external_id": PLAIN_TASK,
+            "properties": {"salesforce_status": "Completed", "status": "completed"},
+        }
+    ],
+    "cdc_create_event.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-05T15:00:00.000Z",
+            "type": "activity",
+            "activity": "meeting",
+            "external_id": MEETING,
+            "owner": REP,
+            "properties": {
+                "title": "Demo",
+                "start": "2026-11-05T15:00:00.000Z",
+                "end": "2026-11-05T16:00:00.000Z",
+            },
+            "associations": [contact(BO), company(INITECH)],
+        }
+    ],
+    "cdc_delete.json": [],
+    "cdc_undelete.json": [],
+    # Two record ids: one event each, suffixed; the 15-character id becomes 18.
+    "cdc_multi_ids.json": [
+        {
+            "id": f"{KEY}#{KIM_LEAD}",
+            "occurred_at": "2026-11-01T11:36:40.000Z",
+            "type": "owner",
+            "object": "contact",
+            "external_id": KIM_LEAD,
+            "owner": QUEUE,
+        },
+        {
+            "id": f"{KEY}#00Q5g00000AbCdFEAV",
+            "occurred_at": "2026-11-01T11:36:40.000Z",
+            "type": "owner",
+            "object": "contact",
+            "external_id": "00Q5g00000AbCdFEAV",
+            "owner": QUEUE,
+        },
+    ],
+    # An array: one piece per change event; the compound address is not mapped.
+    "cdc_array.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T09:00:00.000Z",
+            "type": "record",
+            "object": "company",
+            "external_id": INITECH,
+            "owner": REP,
+            "properties": {"name": "Initech", "domain": "initech.test"},
+        },
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": BO,
+            "owner": REP,
+            "properties": {"email": "bo@initech.test", "firstname": "Bo", "lastname": "Park"},
+            "associations": [company(INITECH)],
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_change_event_becomes_the_expected_events(name: str) -> None:
+    assert convert(raw_of(name)) == CHANGES[name]
+
+
+def test_every_fixture_file_is_checked() -> None:
+    names = {path.name for path in FIXTURES.iterdir()}
+    dead_letters = {
+        "om_case_unknown.xml",
+        "om_doctype.xml",
+        "cdc_case_unknown.json",
+        "cdc_gap.json",
+        "cdc_overflow.json",
+        "cdc_update_task_no_subtype.json",
+        "cdc_unknown_change_type.json",
+    }
+    assert names == set(OUTBOUND) | set(CHANGES) | dead_letters
+
+
+def test_every_sobject_and_change_type_is_covered() -> None:
+    sobjects = {piece["sobject"] for name in OUTBOUND for piece in _outbound_bodies(name)}
+    entities = {
+        body_of(name)["ChangeEventHeader"]["entityName"]
+        for name in CHANGES
+        if name != "cdc_array.json"
+    }
+    changes = {
+        body_of(name)["ChangeEventHeader"]["changeType"]
+        for name in CHANGES
+        if name != "cdc_array.json"
+    }
+    assert sobjects == {"Lead", "Contact", "Account", "Opportunity", "Task", "Event"}
+    assert entities == {"Lead", "Contact", "Account", "Opportunity", "Task", "Event"}
+    assert changes == {"CREATE", "UPDATE", "DELETE", "UNDELETE"}
+
+
+def _outbound_bodies(name: str) -> list[dict[str, Any]]:
+    pieces = ADAPTER("crm-salesforce", OPTIONS).pieces(request(raw_of(name)))
+    return [p.body for p in pieces]
+
+
+@pytest.mark.parametrize("name", ["cdc_gap.json", "cdc_overflow.json"])
+def test_gap_events_are_dead_letters_that_ask_for_a_resync(name: str) -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    (piece,) = adapter.pieces(request(raw_of(name)))
+    with pytest.raises(EventError, match="the subscriber lost changes; resync") as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+    assert caught.value.where == "inbox:9"
+    assert "GAP_" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "cdc_case_unknown.json",
+            "field \"ChangeEventHeader.entityName\": sObject 'Case' is not supported; allowed: Lead,",
+        ),
+        (
+            "cdc_unknown_change_type.json",
+            "field \"ChangeEventHeader.changeType\": unknown event 'SNAPSHOT'; known: CREATE, UPDATE",
+        ),
+        (
+            "cdc_update_task_no_subtype.json",
+            'field "TaskSubtype": required on a Task update to know which activity it changes',
+        ),
+    ],
+)
+def test_unusable_change_events_are_dead_letters(name: str, message: str) -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    (piece,) = adapter.pieces(request(raw_of(name)))
+    with pytest.raises(EventError) as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:2")
+    assert str(caught.value).startswith(f"inbox:2: {message}")
+
+
+def test_update_without_changed_fields_uses_every_field_present() -> None:
+    body = copy.deepcopy(body_of("cdc_update_contact.json"))
+    body["ChangeEventHeader"]["changedFields"] = []
+    body["Phone"] = "+1 555 0199"
+    assert convert(body)[0]["properties"] == {
+        "email": "bo.park@initech.test",
+        "lastname": "Park-Lee",
+        "phone": "+1 555 0199",
+    }
+
+
+def test_a_field_present_but_not_changed_is_not_sent() -> None:
+    body = copy.deepcopy(body_of("cdc_update_contact.json"))
+    body["OwnerId"] = REP_2  # present (enriched), but not in changedFields
+    (event,) = convert(body)
+    assert "owner" not in event
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("ChangeEventHeader.recordIds", "0035g00000QwErT", "ChangeEventHeader.recordIds"),
+        ("ChangeEventHeader.recordIds", ["0035g00000QwErT!"], "ChangeEventHeader.recordIds[0]"),
+        ("ChangeEventHeader.commitTimestamp", "soon", "ChangeEventHeader.commitTimestamp"),
+        ("ChangeEventHeader.changedFields", "Email", "ChangeEventHeader.changedFields"),
+        ("ChangeEventHeader.changeType", 3.5, "ChangeEventHeader.changeType"),
+        ("ChangeEventHeader", [], "ChangeEventHeader"),
+        ("Email", ["bo@initech.test"], "Email"),
+        ("Name", {"LastName": 5.5}, "Name.LastName"),
+    ],
+)
+def test_wrong_change_event_types_name_the_json_path(path: str, value: Any, named: str) -> None:
+    body = copy.deepcopy(body_of("cdc_update_contact.json"))
+    target = body
+    steps = path.split(".")
+    for step in steps[:-1]:
+        target = target[step]
+    target[steps[-1]] = value
+    with pytest.raises(EventError) as caught:
+        convert(body)
+    assert f'field "{named}":' in str(caught.value)
+
+
+def test_a_body_that_is_neither_object_nor_array_is_refused() -> None:
+    with pytest.raises(EventError, match="must be a change event or an array"):
+        ADAPTER("crm-salesforce", OPTIONS).pieces(request(b'"hello"', "application/json"))
+    with pytest.raises(EventError, match=r'field "\[1\]": must be a change event object'):
+        ADAPTER("crm-salesforce", OPTIONS).pieces(request([body_of("cdc_delete.json"), 5]))
+
+
+# ------------------------------------------------------------------ vocabularies
+
+CALL_DISPOSITION_TABLE = [
+    ("Connected", "connected"),
+    ("answered", "connected"),
+    ("No Answer", "no_answer"),
+    ("no_answer", "no_answer"),
+    ("Busy", "busy"),
+    ("Voicemail", "voicemail"),
+    ("Left Voicemail", "voicemail"),
+    ("left-message", "left_live_message"),
+    ("Left Live Message", "left_live_message"),
+    ("Wrong Number", "wrong_number"),
+    ("Failed", "failed"),
+    ("Cancelled", "canceled"),
+    ("canceled", "canceled"),
+    ("Interested - call back", None),
+]
+
+
+@pytest.mark.parametrize(("vendor", "canonical"), CALL_DISPOSITION_TABLE)
+def test_call_dispositions_map_to_canonical_outcomes(vendor: str, canonical: str | None) -> None:
+    body = copy.deepcopy(body_of("cdc_create_task_call.json"))
+    body["CallDisposition"] = vendor
+    properties = convert(body)[0]["properties"]
+    assert properties.get("outcome") == canonical
+    assert properties["salesforce_call_disposition"] == vendor
+
+
+@pytest.mark.parametrize(
+    ("call_type", "direction"),
+    [("Inbound", "inbound"), ("Outbound", "outbound"), ("Internal", None)],
+)
+def test_call_type_gives_the_direction(call_type: str, direction: str | None) -> None:
+    body = copy.deepcopy(body_of("cdc_create_task_call.json"))
+    body["CallType"] = call_type
+    properties = convert(body)[0]["properties"]
+    assert properties.get("direction") == direction
+    assert properties["salesforce_call_type"] == call_type
+
+
+@pytest.mark.parametrize(
+    ("status", "canonical"),
+    [
+        ("Not Started", "not_started"),
+        ("In Progress", "in_progress"),
+        ("Completed", "completed"),
+        ("Waiting on someone else", "waiting"),
+        ("Deferred", "deferred"),
+        ("Escalated", None),
+    ],
+)
+def test_task_statuses_map_to_canonical_ones(status: str, canonical: str | None) -> None:
+    body = copy.deepcopy(body_of("cdc_update_task_status.json"))
+    body["Status"] = status
+    properties = convert(body)[0]["properties"]
+    assert properties.get("status") == canonical
+    assert properties["salesforce_status"] == status
+
+
+@pytest.mark.parametrize(
+    ("priority", "canonical"),
+    [("High", "high"), ("Normal", "medium"), ("Low", "low"), ("Urgent", None)],
+)
+def test_task_priorities_map_to_canonical_ones(priority: str, canonical: str | None) -> None:
+    raw = raw_of("om_task.xml").replace(b">Normal<", f">{priority}<".encode())
+    properties = convert(raw)[0]["properties"]
+    assert properties.get("priority") == canonical
+    assert properties["salesforce_priority"] == priority
+
+
+# ------------------------------------------------------------------ ids
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("001A0000006Vm9r", "001A0000006Vm9rIAC"),  # Salesforce's documented example
+        ("001A0000006Vm9rIAC", "001A0000006Vm9rIAC"),
+        ("001a0000006vm9riac", "001A0000006Vm9rIAC"),  # an 18-character id is case-insensitive
+        ("0035g00000QwErT", BO),
+        ("001A0000006Vm9", None),  # 14 characters
+        ("001A0000006Vm9rIA", None),  # 17 characters
+        ("001A0000006Vm9rI9C", None),  # 9 is no checksum character
+        ("001A0000006Vm9-", None),
+    ],
+)
+def test_ids_become_18_characters(given: str, expected: str | None) -> None:
+    assert id18(given) == expected
+
+
+def test_15_and_18_character_ids_name_the_same_record() -> None:
+    raw = raw_of("om_contact.xml")
+    short = convert(raw)[0]
+    longer = convert(raw.replace(b"0035g00000QwErT<", BO.lower().encode() + b"<"))[0]
+    assert short["external_id"] == longer["external_id"] == BO
+
+
+# ------------------------------------------------------------------ dedupe keys
+
+
+def test_change_event_key_is_the_transaction_and_sequence() -> None:
+    (piece,) = ADAPTER("crm-salesforce", OPTIONS).pieces(
+        request(raw_of("cdc_update_owner_only.json"))
+    )
+    assert piece.key == stable_key("salesforce", "0002c4a1-aaaa", 2)
+    assert piece.occurred_at == "2026-11-01T11:00:00.000Z"
+
+
+def test_without_a_transaction_key_the_key_hashes_entity_ids_type_and_time() -> None:
+    body = body_of("cdc_update_contact.json")
+    (piece,) = ADAPTER("crm-salesforce", OPTIONS).pieces(request(body))
+    assert piece.key == stable_key("Contact", [BO], "UPDATE", 1793527200000)
+
+
+@pytest.mark.parametrize("name", ["om_lead.xml", "cdc_create_lead.json", "cdc_update_contact.json"])
+def test_redelivery_has_the_same_key(name: str) -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    first = adapter.pieces(request(raw_of(name)))
+    again = adapter.pieces(request(raw_of(name)))
+    assert [p.key for p in first] == [p.key for p in again]
+    assert len(first) == 1
+
+
+def test_different_events_have_different_keys() -> None:
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    keys = [
+        p.key
+        for name in sorted(OUTBOUND) + sorted(CHANGES)
+        for p in adapter.pieces(request(raw_of(name)))
+    ]
+    assert len(keys) == len(set(keys)) == 24
+
+
+# ------------------------------------------------------------------ authenticity
+
+
+@pytest.mark.parametrize("configured", [ORG_15, ORG_18])
+def test_outbound_message_of_the_configured_org_passes(configured: str) -> None:
+    adapter = ADAPTER("crm-salesforce", {"organization_id": configured})
+    adapter.verify(request(raw_of("om_lead.xml")), None, NOW)
+
+
+def test_outbound_message_of_another_org_is_refused() -> None:
+    adapter = ADAPTER("crm-salesforce", {"organization_id": "00D5g000009Other"})
+    with pytest.raises(SignatureError, match="OrganizationId is not the configured"):
+        adapter.verify(request(raw_of("om_lead.xml")), SECRET, NOW)
+
+
+@pytest.mark.parametrize("options", [{}, {"organization_id": ""}])
+def test_outbound_messages_are_refused_without_a_configured_org(options: dict[str, str]) -> None:
+    with pytest.raises(SignatureError, match="no organization_id is configured"):
+        ADAPTER("crm-salesforce", options).verify(request(raw_of("om_lead.xml")), SECRET, NOW)
+
+
+def test_outbound_message_without_organization_id_is_refused() -> None:
+    raw = raw_of("om_lead.xml").replace(f"<OrganizationId>{ORG_18}</OrganizationId>".encode(), b"")
+    with pytest.raises(SignatureError, match="has no OrganizationId"):
+        ADAPTER("crm-salesforce", OPTIONS).verify(request(raw), SECRET, NOW)
+
+
+def test_signed_change_events_pass() -> None:
+    raw = raw_of("cdc_array.json")
+    ADAPTER("crm-salesforce", OPTIONS).verify(request(raw, **signed(raw)), SECRET, NOW)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        signed(b"another body"),
+        signed(b"", secret="another-secret"),
+        {},
+        {"x-leadsync-signature": "sha1=abc"},
+        {"x-leadsync-signature": "sha256=" + "0" * 64},
+    ],
+)
+def test_badly_signed_change_events_are_refused(headers: dict[str, str]) -> None:
+    raw = raw_of("cdc_array.json")
+    with pytest.raises(SignatureError):
+        ADAPTER("crm-salesforce", OPTIONS).verify(request(raw, **headers), SECRET, NOW)
+
+
+def test_signed_with_another_secret_is_refused() -> None:
+    raw = raw_of("cdc_array.json")
+    with pytest.raises(SignatureError, match="bad signature") as caught:
+        ADAPTER("crm-salesforce", OPTIONS).verify(request(raw, **signed(raw, "other")), SECRET, NOW)
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_change_events_are_refused_without_a_secret(secret: str | None) -> None:
+    raw = raw_of("cdc_array.json")
+    with pytest.raises(SignatureError, match="no webhook secret is configured"):
+        ADAPTER("crm-salesforce", OPTIONS).verify(request(raw, **signed(raw)), secret, NOW)
+
+
+def test_the_adapter_declares_its_channels() -> None:
+    assert ADAPTER is SalesforceAdapter
+    assert SalesforceAdapter.kind == "salesforce"
+    assert SalesforceAdapter.needs_secret is False
+    assert set(SalesforceAdapter.content_types) == {
+        "text/xml",
+        "application/xml",
+        "application/soap+xml",
+        "application/json",
+    }
