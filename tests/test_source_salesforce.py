@@ -847,7 +847,6 @@ def test_change_events_are_refused_without_a_secret(secret: str | None) -> None:
 def test_the_adapter_declares_its_channels() -> None:
     assert ADAPTER is SalesforceAdapter
     assert SalesforceAdapter.kind == "salesforce"
-    assert SalesforceAdapter.needs_secret is False
     assert set(SalesforceAdapter.content_types) == {
         "text/xml",
         "application/xml",

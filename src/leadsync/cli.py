@@ -558,7 +558,13 @@ def serve(
     if options.admin_token is None:
         err.print("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401", markup=False)
     try:
-        uvicorn.run(create_service(ws, options), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_service(ws, options),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=log_level in ("trace", "debug", "info"),
+        )
     finally:
         ws.close()
 

@@ -88,12 +88,15 @@ class Piece:
         return envelope_text(self.headers, self.body)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def envelope_text(headers: Mapping[str, str], body: Any) -> str:
     """The stored form of one piece: compact JSON ``{"headers": {...}, "body": ...}``."""
     data: dict[str, Any] = {"body": body}
     if headers:
         data = {"headers": dict(headers), "body": body}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(data)
 
 
 def read_envelope(text: str, where: str | None = None) -> tuple[dict[str, str], Any]:
@@ -114,9 +117,21 @@ def read_envelope(text: str, where: str | None = None) -> tuple[dict[str, str], 
 
 def stable_key(*parts: Any) -> str:
     """A deduplication key for vendors that send no event id: a hash of what identifies the
-    event (its name, the object's id, the vendor's timestamp). Same parts, same key."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    event (its name, the object's id, the vendor's timestamp). Same parts, same key.
+
+    Parts are JSON values from the payload; their ``repr`` is unambiguous (strings are
+    quoted, ``None`` is not ``"None"``). A dict part is hashed with its keys sorted.
+    """
+    text = repr(tuple(_canonical(part) for part in parts))
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_canonical(v) for v in value)
+    return value
 
 
 # ------------------------------------------------------------------ the adapter
@@ -230,7 +245,7 @@ def decode_json(raw: bytes) -> Any:
     if text[:1] == "\ufeff":
         text = text[1:]
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise EventError(
             f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -241,6 +256,9 @@ def decode_json(raw: bytes) -> Any:
 
 def _refuse_constant(name: str) -> NoReturn:
     raise EventError(f"body is not valid JSON: {name} is not allowed")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def describe(value: Any) -> str:
