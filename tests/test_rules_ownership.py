@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leadsync.model import CRM_SOURCE, MappingResult, Outcome, RecordType, Strategy
-from leadsync.rules.ownership import OwnerContext, decide_owner
+from leadsync.rules.ownership import OwnerContext, decide_crm_change, decide_owner
 
 AT = "2026-11-10T12:00:00.000Z"
 EARLIER = "2026-11-09T12:00:00.000Z"
@@ -154,3 +154,59 @@ def test_protection_needs_a_person_to_have_set_the_owner() -> None:
 def test_bidirectional_equal_times_are_not_stale() -> None:
     ctx = OwnerContext(RecordType.DEAL, False, "101", owner_changed_at=AT, owner_source="crm")
     assert decide_owner(ctx, AT, BI, 0, MAPPED).outcome is SET
+
+
+@pytest.mark.parametrize("strategy", [IW, FIE, NO, BI])
+@pytest.mark.parametrize(
+    ("integration", "stale"),
+    [("dialer", True), ("other", False), (None, False)],
+    ids=["same-integration", "other-integration", "unnamed"],
+)
+def test_an_older_event_from_the_integration_that_made_the_last_change_is_stale(
+    strategy: Strategy, integration: str | None, stale: bool
+) -> None:
+    """OWNED_LATER's owner was set by "dialer" after AT: a dialer event at AT arrived out of
+    order, whatever the strategy. Another integration's older event is stale only under
+    bidirectional (most recent change wins)."""
+    verdict = decide_owner(OWNED_LATER, AT, strategy, 0, MAPPED, None, integration)
+    if stale or strategy is BI:
+        assert verdict.outcome is Outcome.IGNORED and "stale" in verdict.reason
+        assert verdict.owner_id == "101"
+    else:
+        assert "stale" not in verdict.reason
+
+
+CRM_CASES = [
+    # situation, ctx, event time, reported owner, known, outcome, owner, flagged, fragment
+    ("set on an empty record", EMPTY, AT, "102", True, SET, "102", False, "changed in the CRM"),
+    ("replaced", OWNED, AT, "102", True, SET, "102", False, "was 101"),
+    ("cleared", OWNED, AT, None, True, SET, None, False, "set no owner"),
+    ("same owner", OWNED, AT, "101", True, KEPT, "101", False, "same owner"),
+    ("older than the last change", OWNED_LATER, AT, "102", True, IGN, "101", False, "stale"),
+    ("unknown owner", OWNED, AT, "999", False, SET, "999", True, "not a known owner"),
+    ("protected manual change", MANUAL_RECENT, AT, "102", True, SET, "102", False, "was 101"),
+]
+
+
+@pytest.mark.parametrize(
+    ("situation", "ctx", "at", "reported", "known", "outcome", "owner", "flagged", "fragment"),
+    CRM_CASES,
+    ids=[c[0] for c in CRM_CASES],
+)
+def test_decide_crm_change(
+    situation: str,
+    ctx: OwnerContext,
+    at: str,
+    reported: str | None,
+    known: bool,
+    outcome: Outcome,
+    owner: str | None,
+    flagged: bool,
+    fragment: str,
+) -> None:
+    """The CRM's own changes are its truth: taken unless a newer change is known."""
+    verdict = decide_crm_change(ctx, at, reported, known, "hubspot")
+    assert verdict.outcome is outcome, verdict.reason
+    assert verdict.owner_id == owner
+    assert verdict.flagged is flagged
+    assert fragment in verdict.reason and verdict.reason.startswith(outcome.value)
