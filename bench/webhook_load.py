@@ -100,7 +100,9 @@ def parse_wrk(text: str) -> dict[str, float]:
         match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", text)
         if match:
             value, unit = float(match.group(1)), match.group(2)
-            figures[f"p{pct}_ms"] = value / 1000 if unit == "us" else value * (1000 if unit == "s" else 1)
+            figures[f"p{pct}_ms"] = (
+                value / 1000 if unit == "us" else value * (1000 if unit == "s" else 1)
+            )
     return figures
 
 
@@ -117,11 +119,20 @@ def main() -> None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="leadsync-load-"))
-    db = args.db or f"sqlite:///{tmp / 'load.db'}"
+    scratch = None
+    if args.db:
+        # A database of its own on that server, dropped afterwards.
+        scratch = f"leadsync_load_{os.getpid()}"
+        admin = sa.create_engine(_driver(args.db), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+        db = sa.engine.make_url(args.db).set(database=scratch).render_as_string(False)
+    else:
+        db = f"sqlite:///{tmp / 'load.db'}"
     (tmp / "ws.yaml").write_text(WORKSPACE)
     env = {**os.environ, "LEADSYNC_DB": db, "BENCH_AIRCALL_TOKEN": TOKEN}
     subprocess.run([LEADSYNC, "apply", str(tmp / "ws.yaml")], env=env, check=True)
-    engine = sa.create_engine(db.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = sa.create_engine(_driver(db))
     with engine.connect() as connection:
         before = connection.execute(sa.text("SELECT count(*) FROM inbox")).scalar_one()
 
@@ -135,8 +146,17 @@ def main() -> None:
         script = tmp / "load.lua"
         script.write_text(LUA % {"run": uuid.uuid4().hex[:8], "token": TOKEN})
         load = [
-            "taskset", "-c", args.load_core, "wrk", "-t1", f"-c{args.connections}",
-            f"-d{args.duration}s", "--latency", "-s", str(script), url,
+            "taskset",
+            "-c",
+            args.load_core,
+            "wrk",
+            "-t1",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
         ]
         result = subprocess.run(load, capture_output=True, text=True, check=True)
     finally:
@@ -159,9 +179,16 @@ def main() -> None:
         print(f"p{pct} latency        {figures.get(f'p{pct}_ms', float('nan')):.2f} ms")
     print(f"2xx responses      {ok:.0f} (non-2xx {figures['non_2xx']:.0f})")
     print(f"rows in the inbox  {stored} (still pending after stop: {pending})")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if scratch is not None:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     if stored < ok:
         raise SystemExit("FAILED: fewer rows in the inbox than 2xx responses")
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _driver(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 if __name__ == "__main__":

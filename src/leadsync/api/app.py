@@ -50,6 +50,9 @@ class ServiceOptions:
     admin_token: str | None = None
     max_body: int = DEFAULT_MAX_BODY
     worker: bool = True
+    # The in-process worker's batch: smaller than ingest's, so that a batch holds the
+    # database's write lock (SQLite) for a short time and intake commits keep flowing.
+    batch_size: int = 2000
     poll_s: float = 1.0
     max_lag_s: float = 300.0
     public_url: str | None = None
@@ -103,7 +106,11 @@ def _problem_ref(why: str) -> dict[str, Any]:
 def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> FastAPI:
     """The service for one workspace."""
     opts = options or ServiceOptions()
-    worker = Worker(workspace.engine, poll_s=opts.poll_s) if opts.worker else None
+    worker = (
+        Worker(workspace.engine, batch_size=opts.batch_size, poll_s=opts.poll_s)
+        if opts.worker
+        else None
+    )
     writer = GroupCommitWriter(
         workspace.engine, on_commit=worker.wake if worker is not None else None
     )
