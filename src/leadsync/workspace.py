@@ -37,7 +37,7 @@ from leadsync.settings import (
     integration_from_dict,
     integration_to_dict,
 )
-from leadsync.sources.generic import normalize_domain
+from leadsync.sources.base import normalize_domain
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import views

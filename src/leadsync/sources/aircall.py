@@ -96,6 +96,7 @@ from leadsync.sources.base import (
     refuse,
     signature_needs_secret,
     stable_key,
+    string,
     text,
     time_from_epoch,
     whole,
@@ -230,7 +231,7 @@ def _event_name(body: dict[str, Any]) -> str:
         return "call.tagged" if body.get("resource") in (None, "call") else name
     if not isinstance(name, str) or name not in KNOWN_EVENTS:
         event_name_error("event", name, KNOWN_EVENTS)
-    resource = _string(body, "resource")
+    resource = string(body, "resource")
     if resource is not None and resource != name.split(".", 1)[0]:
         refuse("resource", f"{resource!r} does not match event {name!r}")
     return name
@@ -272,14 +273,14 @@ def _call_event(body: dict[str, Any], name: str, event_id: str, at: str) -> dict
 
 def _call_parties(body: dict[str, Any]) -> dict[str, Any]:
     """``direction`` and the two numbers, as far as the payload has them."""
-    direction = _string(body, "data.direction")
+    direction = string(body, "data.direction")
     if direction is None:
         return {}
     direction = direction.lower()
     if direction not in DIRECTIONS:
         refuse("data.direction", f"{direction!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
-    external = _string(body, "data.raw_digits")
-    ours = _string(body, "data.number.digits")
+    external = string(body, "data.raw_digits")
+    ours = string(body, "data.number.digits")
     caller, callee = (external, ours) if direction == "inbound" else (ours, external)
     parties: dict[str, Any] = {"direction": direction}
     if caller is not None:
@@ -297,14 +298,14 @@ def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
         if duration < 0:
             refuse("data.duration", f"must be a number of seconds >= 0, got {duration:g}")
         values["duration_s"] = whole(duration)
-    recording = _string(body, "data.recording") or _string(body, "data.voicemail")
+    recording = string(body, "data.recording") or string(body, "data.voicemail")
     if recording is not None:
         values["recording_url"] = recording
     for key, path in (
         ("aircall_status", "data.status"),
         ("aircall_missed_call_reason", "data.missed_call_reason"),
     ):
-        raw = _string(body, path)
+        raw = string(body, path)
         if raw is not None:
             values[key] = raw
     return values
@@ -314,9 +315,9 @@ def _outcome(body: dict[str, Any], name: str) -> str:
     """The canonical outcome of a finished call (rules in the module docstring)."""
     if time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at") is not None:
         return "connected"
-    if name == VOICEMAIL_LEFT or _string(body, "data.voicemail") is not None:
+    if name == VOICEMAIL_LEFT or string(body, "data.voicemail") is not None:
         return "voicemail"
-    reason = _string(body, "data.missed_call_reason")
+    reason = string(body, "data.missed_call_reason")
     if reason is not None:
         return MISSED_CALL_OUTCOMES.get(reason, "no_answer")
     return "no_answer"
@@ -346,7 +347,7 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
         ("lastname", "data.last_name"),
         ("company", "data.company_name"),
     ):
-        value = _string(body, path)
+        value = string(body, path)
         if value is not None:
             properties[key] = value
     for key, path in (("email", "data.emails"), ("phone", "data.phone_numbers")):
@@ -368,7 +369,7 @@ def _user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] 
     if person is None or "id" not in person:
         return None
     event: dict[str, Any] = {"id": event_id, "occurred_at": at, "type": "user", "owner": person}
-    name = _string(body, "data.name")
+    name = string(body, "data.name")
     if name is not None:
         event["properties"] = {"name": name}
     return event
@@ -382,20 +383,11 @@ def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
         key: value
         for key, value in (
             ("id", text(body, f"{path}.id")),
-            ("email", _string(body, f"{path}.email")),
+            ("email", string(body, f"{path}.email")),
         )
         if value is not None
     }
     return person or None
-
-
-def _string(body: dict[str, Any], path: str) -> str | None:
-    """A string field that is not an id: unlike :func:`text`, a number is refused here, so
-    the error names the JSON path rather than a canonical field later."""
-    value = get_path(body, path)
-    if value is not None and not isinstance(value, str):
-        refuse(path, f"must be a string, got {describe(value)}")
-    return text(body, path)
 
 
 def _texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:

@@ -390,6 +390,76 @@ def time_from_iso(value: Any, path: str, naive_is_utc: bool = True) -> str | Non
         refuse(path, f"must be an ISO 8601 time (e.g. 2026-11-01T09:00:00Z), got {value[:40]!r}")
 
 
+def string(data: Any, path: str, required: bool = False) -> str | None:
+    """A string field that is not an id: unlike :func:`text`, a number is refused, so the
+    error names the vendor's JSON path rather than a canonical field later."""
+    value = get_path(data, path)
+    if value is not None and not isinstance(value, str):
+        refuse(path, f"must be a string, got {describe(value)}")
+    return text(data, path, required)
+
+
+def choice(data: Any, path: str, allowed: tuple[str, ...]) -> str | None:
+    """A case-insensitive vocabulary value, lowercased; None when absent."""
+    value = text(data, path)
+    if value is None:
+        return None
+    if value.lower() not in allowed:
+        refuse(path, f"{value[:40]!r} is not allowed; allowed: {', '.join(allowed)}")
+    return value.lower()
+
+
+def normalize_email(text: str) -> str:
+    """An email as stored and compared: trimmed and lowercased (not checked)."""
+    return text.strip().lower()
+
+
+def normalize_domain(text: str) -> str:
+    """A company domain as stored and compared (not checked).
+
+    Trimmed and lowercased; a leading ``http://`` or ``https://``, a leading ``www.`` and
+    everything from the first ``/``, ``?`` or ``#`` on are removed:
+    ``" https://www.Globex.test/about"`` becomes ``"globex.test"``.
+    """
+    domain = text.strip().lower()
+    if domain.startswith("https://"):
+        domain = domain[8:]
+    elif domain.startswith("http://"):
+        domain = domain[7:]
+    if domain.startswith("www."):
+        domain = domain[4:]
+    for stop in "/?#":
+        domain = domain.partition(stop)[0]
+    return domain
+
+
+def email_or_none(value: str | None) -> str | None:
+    """An email as stored (trimmed, lowercased), or None for text that is not one: a vendor's
+    junk address (``n/a``) is dropped rather than refusing the whole event."""
+    email = normalize_email(value or "")
+    local, _, host = email.partition("@")
+    return email if local and host and "@" not in host and " " not in email else None
+
+
+def domain_or_none(value: str | None) -> str | None:
+    """A domain as stored (see :func:`normalize_domain`), or None for a website that names
+    none (``n/a``)."""
+    domain = normalize_domain(value or "")
+    ok = "." in domain and "@" not in domain and not any(c.isspace() for c in domain)
+    return domain if ok else None
+
+
+def put(properties: dict[str, Any], key: str, value: Any) -> None:
+    """Set a property only when there is a value: null would clear a stored one."""
+    if value is not None:
+        properties[key] = value
+
+
+def compact(event: dict[str, Any]) -> dict[str, Any]:
+    """A canonical event dict without empty parts (no owner, properties or associations)."""
+    return {key: value for key, value in event.items() if value not in (None, {}, [])}
+
+
 def event_name_error(path: str, name: Any, known: Sequence[str]) -> NoReturn:
     """The error for an event name an adapter does not know (the row becomes a dead letter)."""
     shown = repr(name) if isinstance(name, str) else describe(name)

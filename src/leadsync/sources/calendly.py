@@ -84,7 +84,7 @@ from leadsync.sources.base import (
     refuse,
     signature_needs_secret,
     stable_key,
-    text,
+    string,
     time_from_iso,
 )
 from leadsync.sources.generic import parse_event
@@ -148,7 +148,7 @@ class CalendlyAdapter(Adapter):
             refuse("created_at", "required: when Calendly created the event (ISO 8601)")
         obj(body, "payload", required=True)
         meeting = _meeting(body, name, event_id, at)
-        email = _string(body, "payload.email")
+        email = string(body, "payload.email")
         if email is None:
             return [parse_event(meeting, self.integration, seq)]
         meeting["associations"] = [{"object": "contact", "email": email}]
@@ -184,7 +184,7 @@ def _invitee_path(body: dict[str, Any]) -> str:
 
 
 def _meeting(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[str, Any]:
-    invitee = _string(body, _invitee_path(body), required=True)
+    invitee = string(body, _invitee_path(body), required=True)
     start = time_from_iso(
         get_path(body, "payload.scheduled_event.start_time"), "payload.scheduled_event.start_time"
     )
@@ -196,12 +196,12 @@ def _meeting(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[st
         outcome = RESCHEDULED_OUTCOME
     properties: dict[str, Any] = {"outcome": outcome}
     for key, value in (
-        ("title", _string(body, "payload.scheduled_event.name")),
+        ("title", string(body, "payload.scheduled_event.name")),
         ("start", start),
         ("end", end),
-        ("calendly_status", _string(body, "payload.status")),
-        ("cancellation_reason", _string(body, "payload.cancellation.reason")),
-        ("calendly_new_invitee", _string(body, "payload.new_invitee")),
+        ("calendly_status", string(body, "payload.status")),
+        ("cancellation_reason", string(body, "payload.cancellation.reason")),
+        ("calendly_new_invitee", string(body, "payload.new_invitee")),
     ):
         if value is not None:
             properties[key] = value
@@ -250,24 +250,15 @@ def _member_text(member: dict[str, Any], where: str, field: str) -> str | None:
 
 def _invitee_name(body: dict[str, Any]) -> dict[str, str]:
     """``firstname`` / ``lastname`` of the invitee, as far as the payload has them."""
-    first = _string(body, "payload.first_name")
-    last = _string(body, "payload.last_name")
+    first = string(body, "payload.first_name")
+    last = string(body, "payload.last_name")
     if first is None and last is None:
-        full = _string(body, "payload.name")
+        full = string(body, "payload.name")
         if full is None:
             return {}
         head, _, rest = full.partition(" ")
         first, last = head, rest.strip() or None
     return {key: value for key, value in (("firstname", first), ("lastname", last)) if value}
-
-
-def _string(body: dict[str, Any], path: str, required: bool = False) -> str | None:
-    """A string field: unlike :func:`text`, a number is refused, so the error names the JSON
-    path rather than a canonical field later."""
-    value = get_path(body, path)
-    if value is not None and not isinstance(value, str):
-        refuse(path, f"must be a string, got {describe(value)}")
-    return text(body, path, required)
 
 
 def _flag(body: dict[str, Any], path: str) -> bool:

@@ -161,6 +161,8 @@ from leadsync.sources.base import (
     Piece,
     WebhookRequest,
     decode_json,
+    normalize_domain,
+    normalize_email,
     signature_needs_secret,
     stable_key,
 )
@@ -261,30 +263,6 @@ def parse_line(
     except RecursionError:
         raise EventError("not valid JSON: nested too deeply", where) from None
     return parse_event(data, integration, seq, where)
-
-
-def normalize_email(text: str) -> str:
-    """An email as stored and compared: trimmed and lowercased (not checked)."""
-    return text.strip().lower()
-
-
-def normalize_domain(text: str) -> str:
-    """A company domain as stored and compared (not checked).
-
-    Trimmed and lowercased; a leading ``http://`` or ``https://``, a leading ``www.`` and
-    everything from the first ``/``, ``?`` or ``#`` on are removed:
-    ``" https://www.Globex.test/about"`` becomes ``"globex.test"``.
-    """
-    domain = text.strip().lower()
-    if domain.startswith("https://"):
-        domain = domain[8:]
-    elif domain.startswith("http://"):
-        domain = domain[7:]
-    if domain.startswith("www."):
-        domain = domain[4:]
-    for stop in "/?#":
-        domain = domain.partition(stop)[0]
-    return domain
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

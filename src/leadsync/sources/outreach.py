@@ -102,6 +102,9 @@ from leadsync.model import DIRECTIONS, Event, ts_to_datetime
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
+    choice,
+    domain_or_none,
+    email_or_none,
     event_name_error,
     get_path,
     number,
@@ -113,7 +116,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import normalize_domain, normalize_email, parse_event
+from leadsync.sources.generic import parse_event
 from leadsync.sources.signatures import verify_outreach
 
 __all__ = ["ADAPTER", "OutreachAdapter"]
@@ -248,7 +251,7 @@ def _prospect(d: _Delivery) -> list[dict[str, Any]]:
 
 def _account(d: _Delivery) -> list[dict[str, Any]]:
     properties = _texts(d.item, ACCOUNT_FIELDS)
-    domain = _domain_or_none(text(d.item, ATTR + "domain"))
+    domain = domain_or_none(text(d.item, ATTR + "domain"))
     if domain is not None:
         properties["domain"] = domain
     return _record_events(d, "company", properties, [])
@@ -299,7 +302,7 @@ def _owner_event(
 
 def _call(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = _texts(d.item, CALL_FIELDS)
-    direction = _choice(d.item, ATTR + "direction", DIRECTIONS)
+    direction = choice(d.item, ATTR + "direction", DIRECTIONS)
     if direction is not None:
         properties["direction"] = direction
     outcome = text(d.item, ATTR + "outcome")
@@ -379,7 +382,7 @@ def _talk_seconds(item: Any) -> int | float | None:
 
 def _user(d: _Delivery) -> list[dict[str, Any]]:
     owner = {"id": d.external_id}
-    email = _email_or_none(text(d.item, ATTR + "email"))
+    email = email_or_none(text(d.item, ATTR + "email"))
     if email is not None:
         owner["email"] = email
     event: dict[str, Any] = {**_head(d, "user", d.when), "owner": owner}
@@ -431,15 +434,6 @@ def _time(item: Any, path: str) -> str | None:
     return time_from_iso(get_path(item, path), path)
 
 
-def _choice(item: Any, path: str, allowed: tuple[str, ...]) -> str | None:
-    value = text(item, path)
-    if value is None:
-        return None
-    if value.lower() not in allowed:
-        refuse(path, f"{value[:40]!r} is not allowed; allowed: {', '.join(allowed)}")
-    return value.lower()
-
-
 def _first_email(item: Any, path: str) -> str | None:
     """The first address of a list of strings (``emails``)."""
     values = get_path(item, path)
@@ -450,18 +444,7 @@ def _first_email(item: Any, path: str) -> str | None:
     for index, value in enumerate(values):
         if not isinstance(value, str):
             refuse(f"{path}[{index}]", "must be a string")
-    return _email_or_none(values[0]) if values else None
-
-
-def _email_or_none(value: str | None) -> str | None:
-    email = normalize_email(value or "")
-    local, _, host = email.partition("@")
-    return email if local and host and "@" not in host and " " not in email else None
-
-
-def _domain_or_none(value: str | None) -> str | None:
-    domain = normalize_domain(value or "")
-    return domain if "." in domain and "@" not in domain and " " not in domain else None
+    return email_or_none(values[0]) if values else None
 
 
 _Converter = Callable[[_Delivery], list[dict[str, Any]]]

@@ -106,11 +106,14 @@ from leadsync.model import Event, format_ts, ts_to_datetime
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
+    compact,
     describe,
+    domain_or_none,
     event_name_error,
     get_path,
     number,
     obj,
+    put,
     refuse,
     signature_needs_secret,
     stable_key,
@@ -118,7 +121,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import normalize_domain, parse_event
+from leadsync.sources.generic import parse_event
 from leadsync.sources.signatures import verify_basic_auth
 
 __all__ = ["ADAPTER", "PipedriveAdapter"]
@@ -228,12 +231,12 @@ class PipedriveAdapter(Adapter):
         assert type_key is not None
         activity = self._activity_type(type_key)
         properties: dict[str, Any] = {"pipedrive_type": type_key}
-        _put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, "data.subject"))
-        _put(properties, "body", text(item, "data.note"))
+        put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, "data.subject"))
+        put(properties, "body", text(item, "data.note"))
         due, moment = _due(item)
         done = _flag(item, "data.done")
         if activity == "task":
-            _put(properties, "due", due)
+            put(properties, "due", due)
             if done is not None:
                 properties["status"] = "completed" if done else "not_started"
         elif activity == "meeting" and due is not None and due == moment:  # a time, not a day
@@ -242,14 +245,14 @@ class PipedriveAdapter(Adapter):
             if seconds:
                 properties["end"] = format_ts(ts_to_datetime(moment) + timedelta(seconds=seconds))
         elif activity == "call" and done:
-            _put(properties, "duration_s", whole(_seconds(item, "data.duration")))
+            put(properties, "duration_s", whole(_seconds(item, "data.duration")))
             raw = text(item, f"data.{CALL_OUTCOME_FIELD}")
             if raw is not None:
                 properties["pipedrive_outcome"] = raw
-                _put(properties, "outcome", CALL_OUTCOMES.get(raw.lower()))
+                put(properties, "outcome", CALL_OUTCOMES.get(raw.lower()))
         refs = _refs(item, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
         refs += _refs(item, ("lead", "lead_id")) + _participants(item)
-        return _compact(
+        return compact(
             {
                 "id": event_id,
                 "occurred_at": moment or when,
@@ -293,7 +296,7 @@ def _record_events(
         elif not set(previous) - HOUSEKEEPING_FIELDS - {OWNER_FIELD}:  # only the owner changed
             return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
     parts = {"owner": owner, "properties": properties, "associations": refs}
-    return [_compact({**named, "type": "record", **parts})]
+    return [compact({**named, "type": "record", **parts})]
 
 
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
@@ -301,41 +304,41 @@ Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
 
 def _person(item: Any) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "name", text(item, "data.name"))
-    _put(properties, "firstname", text(item, "data.first_name"))
-    _put(properties, "lastname", text(item, "data.last_name"))
-    _put(properties, "email", _primary(item, "data.emails") or _primary(item, "data.email"))
-    _put(properties, "phone", _primary(item, "data.phones") or _primary(item, "data.phone"))
+    put(properties, "name", text(item, "data.name"))
+    put(properties, "firstname", text(item, "data.first_name"))
+    put(properties, "lastname", text(item, "data.last_name"))
+    put(properties, "email", _primary(item, "data.emails") or _primary(item, "data.email"))
+    put(properties, "phone", _primary(item, "data.phones") or _primary(item, "data.phone"))
     return "contact", properties, _refs(item, ("company", "org_id"))
 
 
 def _organization(item: Any) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "name", text(item, "data.name"))
+    put(properties, "name", text(item, "data.name"))
     for field in DOMAIN_FIELDS:
         website = text(item, f"data.{field}")
         if website is not None:
-            properties["domain" if _looks_like_domain(website) else "website"] = website
+            properties["domain" if (domain_or_none(website) is not None) else "website"] = website
             break
     return "company", properties, []
 
 
 def _deal(item: Any) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "name", text(item, "data.title"))
-    _put(properties, "amount", whole(number(item, "data.value")))
-    _put(properties, "currency", text(item, "data.currency"))
-    _put(properties, "stage", text(item, "data.stage_id"))
+    put(properties, "name", text(item, "data.title"))
+    put(properties, "amount", whole(number(item, "data.value")))
+    put(properties, "currency", text(item, "data.currency"))
+    put(properties, "stage", text(item, "data.stage_id"))
     status = text(item, "data.status")
     if status is not None:
         properties["pipedrive_status"] = status
-        _put(properties, "is_closed", DEAL_CLOSED.get(status.lower()))
+        put(properties, "is_closed", DEAL_CLOSED.get(status.lower()))
     return "deal", properties, _refs(item, ("contact", "person_id"), ("company", "org_id"))
 
 
 def _lead(item: Any) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "name", text(item, "data.title"))
+    put(properties, "name", text(item, "data.title"))
     refs = _refs(item, ("contact", "person_id"))
     for field in LEAD_ORGANIZATION_FIELDS:
         company = _refs(item, ("company", field))
@@ -358,10 +361,10 @@ _RECORDS = {
 
 def _note(item: Any, event_id: str, external_id: str, when: str) -> dict[str, Any]:
     properties: dict[str, Any] = {}
-    _put(properties, "body", text(item, "data.content"))
+    put(properties, "body", text(item, "data.content"))
     refs = _refs(item, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
     refs += _refs(item, ("lead", "lead_id"))
-    return _compact(
+    return compact(
         {
             "id": event_id,
             "occurred_at": time_from_iso(get_path(item, "data.add_time"), "data.add_time") or when,
@@ -376,17 +379,6 @@ def _note(item: Any, event_id: str, external_id: str, when: str) -> dict[str, An
 
 
 # ------------------------------------------------------------------ parts
-
-
-def _put(properties: dict[str, Any], key: str, value: Any) -> None:
-    """Set a property only when there is a value: null would clear a stored one."""
-    if value is not None:
-        properties[key] = value
-
-
-def _compact(event: dict[str, Any]) -> dict[str, Any]:
-    """The event without empty parts (no owner, no properties, no associations)."""
-    return {key: value for key, value in event.items() if value not in (None, {}, [])}
 
 
 def _id_value(value: Any, path: str) -> str | None:
@@ -507,9 +499,3 @@ def _due(item: Any) -> tuple[str | None, str | None]:
         refuse("data.due_time", f"must be a time HH:MM (UTC), got {clock[:40]!r}")
     moment = time_from_iso(f"{day}T{clock}Z", "data.due_time")
     return moment, moment
-
-
-def _looks_like_domain(website: str) -> bool:
-    """Whether a website names a domain (``n/a`` does not; it is kept as ``website``)."""
-    domain = normalize_domain(website)
-    return "." in domain and "@" not in domain and not any(c.isspace() for c in domain)

@@ -89,12 +89,15 @@ from leadsync.sources.base import (
     Adapter,
     Piece,
     WebhookRequest,
+    compact,
     decode_json,
     describe,
+    domain_or_none,
     event_name_error,
     get_path,
     number,
     obj,
+    put,
     refuse,
     signature_needs_secret,
     stable_key,
@@ -103,7 +106,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import normalize_domain, parse_event
+from leadsync.sources.generic import parse_event
 from leadsync.sources.signatures import verify_generic
 
 __all__ = ["ACK", "ADAPTER", "OutboundMessage", "SalesforceAdapter", "id18"]
@@ -484,7 +487,7 @@ class _Fields:
         raw = self.text(name)
         if raw is not None:
             properties[raw_key] = raw
-            _put(properties, key, table.get(" ".join(re.split(r"[\s_-]+", raw.lower()))))
+            put(properties, key, table.get(" ".join(re.split(r"[\s_-]+", raw.lower()))))
 
 
 def _time(root: Any, path: str) -> str | None:
@@ -537,7 +540,7 @@ def _record_events(
     if not properties and not refs:
         return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
     parts = {"owner": owner, "properties": properties, "associations": refs}
-    return [_compact({**named, "type": "record", **parts})]
+    return [compact({**named, "type": "record", **parts})]
 
 
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
@@ -545,29 +548,29 @@ Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
 
 def _contact(view: _Fields) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "email", view.text("Email"))
-    _put(properties, "firstname", view.name_part("FirstName"))
-    _put(properties, "lastname", view.name_part("LastName"))
-    _put(properties, "phone", view.text("Phone"))
-    _put(properties, "company", view.text("Company"))
+    put(properties, "email", view.text("Email"))
+    put(properties, "firstname", view.name_part("FirstName"))
+    put(properties, "lastname", view.name_part("LastName"))
+    put(properties, "phone", view.text("Phone"))
+    put(properties, "company", view.text("Company"))
     return "contact", properties, _refs(view, ("company", "AccountId"))
 
 
 def _account(view: _Fields) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "name", view.text("Name"))
+    put(properties, "name", view.text("Name"))
     website = view.text("Website")
     if website is not None:
-        properties["domain" if _looks_like_domain(website) else "website"] = website
+        properties["domain" if (domain_or_none(website) is not None) else "website"] = website
     return "company", properties, []
 
 
 def _opportunity(view: _Fields) -> Mapped:
     properties: dict[str, Any] = {}
-    _put(properties, "name", view.text("Name"))
-    _put(properties, "stage", view.text("StageName"))
-    _put(properties, "is_closed", view.flag("IsClosed"))
-    _put(properties, "amount", view.number("Amount"))
+    put(properties, "name", view.text("Name"))
+    put(properties, "stage", view.text("StageName"))
+    put(properties, "is_closed", view.flag("IsClosed"))
+    put(properties, "amount", view.number("Amount"))
     refs = _refs(view, ("company", "AccountId"), ("contact", "ContactId"))
     return "deal", properties, refs
 
@@ -585,10 +588,10 @@ def _task(view: _Fields, record_id: str, event_id: str, when: str) -> dict[str, 
         )
     activity = TASK_SUBTYPES.get(subtype or "", "task")
     properties: dict[str, Any] = {}
-    _put(properties, "title" if activity == "call" else "subject", view.text("Subject"))
-    _put(properties, "body", view.text("Description"))
+    put(properties, "title" if activity == "call" else "subject", view.text("Subject"))
+    put(properties, "body", view.text("Description"))
     if activity == "call":
-        _put(properties, "duration_s", view.number("CallDurationInSeconds"))
+        put(properties, "duration_s", view.number("CallDurationInSeconds"))
         view.vocabulary("CallType", CALL_TYPES, "direction", "salesforce_call_type", properties)
         view.vocabulary(
             "CallDisposition",
@@ -600,17 +603,17 @@ def _task(view: _Fields, record_id: str, event_id: str, when: str) -> dict[str, 
     elif activity == "task":
         view.vocabulary("Status", TASK_STATUSES, "status", "salesforce_status", properties)
         view.vocabulary("Priority", TASK_PRIORITIES, "priority", "salesforce_priority", properties)
-        _put(properties, "due", view.text("ActivityDate"))
+        put(properties, "due", view.text("ActivityDate"))
     happened = _time(view.root, view.prefix + "CreatedDate") or when
     return _activity(activity, view, record_id, event_id, happened, properties)
 
 
 def _meeting(view: _Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
     properties: dict[str, Any] = {}
-    _put(properties, "title", view.text("Subject"))
-    _put(properties, "body", view.text("Description"))
-    _put(properties, "start", view.time("StartDateTime"))
-    _put(properties, "end", view.time("EndDateTime"))
+    put(properties, "title", view.text("Subject"))
+    put(properties, "body", view.text("Description"))
+    put(properties, "start", view.time("StartDateTime"))
+    put(properties, "end", view.time("EndDateTime"))
     happened = _time(view.root, view.prefix + "StartDateTime") or when
     return _activity("meeting", view, record_id, event_id, happened, properties)
 
@@ -639,21 +642,10 @@ def _activity(
     }
     owner = {"id": owner_id} if owner_id is not None else None
     parts = {"owner": owner, "properties": properties, "associations": refs}
-    return _compact({**named, "type": "activity", **parts})
+    return compact({**named, "type": "activity", **parts})
 
 
 # ------------------------------------------------------------------ parts
-
-
-def _put(properties: dict[str, Any], key: str, value: Any) -> None:
-    """Set a property only when there is a value: null would clear a stored one."""
-    if value is not None:
-        properties[key] = value
-
-
-def _compact(event: dict[str, Any]) -> dict[str, Any]:
-    """The event without empty parts (no owner, no properties, no associations)."""
-    return {key: value for key, value in event.items() if value not in (None, {}, [])}
 
 
 def _refs(view: _Fields, *pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -663,9 +655,3 @@ def _refs(view: _Fields, *pairs: tuple[str, str]) -> list[dict[str, str]]:
         if external_id is not None:
             out.append({"object": record_type, "external_id": external_id})
     return out
-
-
-def _looks_like_domain(website: str) -> bool:
-    """Whether a website names a domain (``n/a`` does not; it is kept as ``website``)."""
-    domain = normalize_domain(website)
-    return "." in domain and "@" not in domain and not any(c.isspace() for c in domain)

@@ -105,6 +105,9 @@ from leadsync.model import DIRECTIONS, Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
+    choice,
+    domain_or_none,
+    email_or_none,
     event_name_error,
     get_path,
     number,
@@ -115,7 +118,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import normalize_domain, normalize_email, parse_event
+from leadsync.sources.generic import parse_event
 from leadsync.sources.signatures import verify_salesloft
 
 __all__ = ["ADAPTER", "SalesloftAdapter"]
@@ -257,7 +260,7 @@ def _event_name(headers: Mapping[str, str]) -> str:
 
 def _person(d: _Delivery) -> list[dict[str, Any]]:
     properties = _texts(d.item, PERSON_FIELDS)
-    email = _email_or_none(text(d.item, "email_address"))
+    email = email_or_none(text(d.item, "email_address"))
     if email is not None:
         properties["email"] = email
     return [_record(d, "contact", properties, _link(d.item, "account.id", "company"))]
@@ -265,7 +268,7 @@ def _person(d: _Delivery) -> list[dict[str, Any]]:
 
 def _account(d: _Delivery) -> list[dict[str, Any]]:
     properties = _texts(d.item, ACCOUNT_FIELDS)
-    domain = _domain_or_none(text(d.item, "domain"))
+    domain = domain_or_none(text(d.item, "domain"))
     if domain is not None:
         properties["domain"] = domain
     return [_record(d, "company", properties, [])]
@@ -305,7 +308,7 @@ def _call(d: _Delivery) -> list[dict[str, Any]]:
 
 def _call_data_record(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = _texts(d.item, CDR_FIELDS)
-    direction = _choice(d.item, "direction", DIRECTIONS)
+    direction = choice(d.item, "direction", DIRECTIONS)
     if direction is not None:
         properties["direction"] = direction
     status = text(d.item, "status")
@@ -350,7 +353,7 @@ def _meeting(d: _Delivery) -> list[dict[str, Any]]:
     )
     event = _activity(d, "meeting", d.external_id, properties, None, links, "start_time")
     owner = _user_ref(d.item, "owned_by_user.id")
-    owner_email = _email_or_none(text(d.item, "owned_by_meetings_settings.email_address"))
+    owner_email = email_or_none(text(d.item, "owned_by_meetings_settings.email_address"))
     if owner_email is not None:
         owner = {**(owner or {}), "email": owner_email}
     if owner is not None:
@@ -435,7 +438,7 @@ def _first_recording(item: Any) -> str | None:
 
 def _user(d: _Delivery) -> list[dict[str, Any]]:
     owner = {"id": d.external_id}
-    email = _email_or_none(text(d.item, "email"))
+    email = email_or_none(text(d.item, "email"))
     if email is not None:
         owner["email"] = email
     event: dict[str, Any] = {**_head(d, "user", d.when), "owner": owner}
@@ -477,7 +480,7 @@ def _contact(item: Any, id_path: str, email_path: str) -> list[dict[str, str]]:
     """A contact named by its Salesloft id and, when the payload has it, its email."""
     link = {"object": "contact"}
     target = text(item, id_path)
-    email = _email_or_none(text(item, email_path))
+    email = email_or_none(text(item, email_path))
     if target is not None:
         link["external_id"] = target
     if email is not None:
@@ -511,26 +514,6 @@ def _flag(item: Any, path: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     refuse(path, "must be true or false")
-
-
-def _choice(item: Any, path: str, allowed: tuple[str, ...]) -> str | None:
-    value = text(item, path)
-    if value is None:
-        return None
-    if value.lower() not in allowed:
-        refuse(path, f"{value[:40]!r} is not allowed; allowed: {', '.join(allowed)}")
-    return value.lower()
-
-
-def _email_or_none(value: str | None) -> str | None:
-    email = normalize_email(value or "")
-    local, _, host = email.partition("@")
-    return email if local and host and "@" not in host and " " not in email else None
-
-
-def _domain_or_none(value: str | None) -> str | None:
-    domain = normalize_domain(value or "")
-    return domain if "." in domain and "@" not in domain and " " not in domain else None
 
 
 _Converter = Callable[[_Delivery], list[dict[str, Any]]]
