@@ -97,6 +97,17 @@ class RecordState:
     # Properties or core fields changed (a full row update); otherwise only owner and times.
     fields_dirty: bool = False
 
+    def owner_context(self, is_new: bool) -> OwnerContext:
+        """The record as the ownership rules see it."""
+        return OwnerContext(
+            record_type=self.type,
+            is_new=is_new,
+            owner_id=self.owner_id,
+            owner_changed_at=self.owner_changed_at,
+            owner_source=self.owner_source,
+            manual_owner_at=self.manual_owner_at,
+        )
+
     def awaits_first_owner(self) -> bool:
         """A placeholder nobody has given an owner yet: its first event counts as creating it
         (for ``never_overwrite`` and the other strategies' "new record" case)."""
@@ -524,30 +535,41 @@ class BatchState:
             rr_key = self.round_robin_key(event.integration, mapping.round_robin_team)
             members = self.rules.directory.active_team(mapping.round_robin_team)
             candidate = round_robin_pick(members, self.round_robin.get(rr_key, 0))
-        ctx = OwnerContext(
-            record_type=record.type,
-            is_new=is_new,
-            owner_id=record.owner_id,
-            owner_changed_at=record.owner_changed_at,
-            owner_source=record.owner_source,
-            manual_owner_at=record.manual_owner_at,
-        )
         verdict = decide_owner(
-            ctx, event.occurred_at, strategy, protect_days, mapping, candidate, event.integration
+            record.owner_context(is_new),
+            event.occurred_at,
+            strategy,
+            protect_days,
+            mapping,
+            candidate,
+            event.integration,
         )
+        self.record_verdict(record, event, verdict, label or strategy._value_, event.integration)
+        if verdict.outcome is Outcome.SET and rr_key is not None:
+            self.round_robin[rr_key] = self.round_robin.get(rr_key, 0) + 1
+            self.round_robin_changed[rr_key] = self.round_robin[rr_key]
+        return verdict
+
+    def record_verdict(
+        self, record: RecordState, event: Event, verdict: Verdict, strategy: str, source: str
+    ) -> None:
+        """Store a verdict as a decision and, when it sets the owner, apply it to the record
+        (``source`` becomes the record's owner source) and queue it for the outbox."""
         decision = OwnerDecision(
             record_id=record.id,
             record_type=record.type,
             event_id=event.id,
             integration=event.integration,
-            strategy=label or strategy._value_,
+            strategy=strategy,
             at=event.occurred_at,
             previous_owner_id=record.owner_id,
             proposed_owner_id=verdict.proposed_owner_id,
             owner_id=verdict.owner_id,
             outcome=verdict.outcome,
             reason=verdict.reason,
-            external_user=event.owner.describe() if event.owner is not None else None,
+            external_user=event.owner.describe()
+            if event.owner is not None and strategy != CRM_SOURCE
+            else None,
             flagged=verdict.flagged,
         )
         self.decisions.append(decision)
@@ -555,15 +577,11 @@ class BatchState:
         if verdict.flagged:
             self.result.flagged += 1
         if verdict.outcome is Outcome.SET:
-            if rr_key is not None:
-                self.round_robin[rr_key] = self.round_robin.get(rr_key, 0) + 1
-                self.round_robin_changed[rr_key] = self.round_robin[rr_key]
             record.owner_id = verdict.owner_id
             record.owner_changed_at = max(record.owner_changed_at or "", event.occurred_at)
-            record.owner_source = event.integration
+            record.owner_source = source
             record.dirty = True
             self.owner_changes.append(decision)
-        return verdict
 
     # ------------------------------------------------------------------- events
 
@@ -617,43 +635,20 @@ class BatchState:
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None
-        ctx = OwnerContext(
-            record_type=record.type,
-            is_new=False,
-            owner_id=record.owner_id,
-            owner_changed_at=record.owner_changed_at,
-            owner_source=record.owner_source,
-            manual_owner_at=record.manual_owner_at,
-        )
         known = owner_id is not None and owner_id in self.rules.directory.owners
-        verdict = decide_crm_change(ctx, event.occurred_at, owner_id, known, event.integration)
-        decision = OwnerDecision(
-            record_id=record.id,
-            record_type=record.type,
-            event_id=event.id,
-            integration=event.integration,
-            strategy=CRM_SOURCE,
-            at=event.occurred_at,
-            previous_owner_id=record.owner_id,
-            proposed_owner_id=owner_id,
-            owner_id=verdict.owner_id,
-            outcome=verdict.outcome,
-            reason=verdict.reason + (" by a person" if event.manual else ""),
-            flagged=verdict.flagged,
+        verdict = decide_crm_change(
+            record.owner_context(False),
+            event.occurred_at,
+            owner_id,
+            known,
+            event.integration,
+            event.manual,
         )
-        self.decisions.append(decision)
-        self.result.owners[verdict.outcome._value_] += 1
-        if verdict.flagged:
-            self.result.flagged += 1
+        self.record_verdict(record, event, verdict, CRM_SOURCE, CRM_SOURCE)
         if verdict.outcome is Outcome.SET:
-            record.owner_id = verdict.owner_id
-            record.owner_changed_at = max(record.owner_changed_at or "", event.occurred_at)
-            record.owner_source = CRM_SOURCE
             if event.manual:
                 record.manual_owner_at = event.occurred_at
             record.updated_at = max(record.updated_at, event.occurred_at)
-            record.dirty = True
-            self.owner_changes.append(decision)
 
     def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
         assert event.activity is not None

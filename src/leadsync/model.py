@@ -106,6 +106,17 @@ TASK_PRIORITIES = ("none", "low", "medium", "high")
 
 # Where a manual change (a person in the CRM) is recorded instead of an integration name.
 CRM_SOURCE = "crm"
+# Every kind of tool leadsync has an adapter for (leadsync.sources.<kind>).
+INTEGRATION_KINDS = (
+    "aircall",
+    "calendly",
+    "generic",
+    "hubspot",
+    "outreach",
+    "pipedrive",
+    "salesforce",
+    "salesloft",
+)
 # Kinds of integration that are the CRM itself: their owner ids are owner ids and their owner
 # changes are changes made in the CRM (for bidirectional sync), never echoed back to them.
 CRM_KINDS = frozenset({"hubspot"})

@@ -32,6 +32,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from leadsync.errors import ConfigError
 from leadsync.model import (
     CALL_OUTCOMES,
+    INTEGRATION_KINDS,
     MEETING_OUTCOMES,
     ActivityType,
     AssociationMode,
@@ -64,16 +65,7 @@ __all__ = [
     "load_config_file",
 ]
 
-KNOWN_KINDS: tuple[str, ...] = (
-    "aircall",
-    "calendly",
-    "generic",
-    "hubspot",
-    "outreach",
-    "pipedrive",
-    "salesforce",
-    "salesloft",
-)
+KNOWN_KINDS: tuple[str, ...] = INTEGRATION_KINDS
 """Vendor kinds that have an adapter; an integration of any other kind could never run."""
 
 _ORG_ID_RE = re.compile(r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")

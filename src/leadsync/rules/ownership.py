@@ -172,7 +172,12 @@ def _strategy_refusal(ctx: OwnerContext, strategy: Strategy) -> str | None:
 
 
 def decide_crm_change(
-    ctx: OwnerContext, occurred_at: str, owner_id: str | None, known_owner: bool, source: str
+    ctx: OwnerContext,
+    occurred_at: str,
+    owner_id: str | None,
+    known_owner: bool,
+    source: str,
+    by_person: bool = False,
 ) -> Verdict:
     """The CRM itself (``source``, e.g. a HubSpot integration) reports an owner change.
 
@@ -202,7 +207,7 @@ def decide_crm_change(
         Outcome.SET,
         owner_id,
         owner_id,
-        f"set {_who(owner_id)}: the owner was changed in the CRM ({source}; was {_who(current)})"
-        + unknown,
+        f"set {_who(owner_id)}: the owner was changed in the CRM"
+        f"{' by a person' if by_person else ''} ({source}; was {_who(current)})" + unknown,
         flagged=bool(unknown),
     )

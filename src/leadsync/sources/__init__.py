@@ -13,18 +13,10 @@ from functools import cache
 from typing import Any
 
 from leadsync.errors import EventError
+from leadsync.model import INTEGRATION_KINDS
 from leadsync.sources.base import Adapter
 
-KINDS = (
-    "aircall",
-    "calendly",
-    "generic",
-    "hubspot",
-    "outreach",
-    "pipedrive",
-    "salesforce",
-    "salesloft",
-)
+KINDS = INTEGRATION_KINDS
 
 
 @cache
