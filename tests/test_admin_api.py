@@ -1,0 +1,463 @@
+"""The admin API over real HTTP: bearer auth, records, integration settings, the inbox, dead
+letters and their retry, external users, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openapi_spec_validator
+import pytest
+
+from leadsync.model import RecordType, Strategy
+from leadsync.settings import config_to_dict, integration_to_dict
+from leadsync.workspace import Workspace
+from tests.helpers import record_by_external, settings, workspace_config
+from tests.live import (
+    ADMIN_TOKEN,
+    LiveServer,
+    compact,
+    configure,
+    generic_signature,
+    integrations,
+    serve,
+    wait_applied,
+)
+
+PROBLEM = "application/problem+json"
+
+# Every admin operation, with values for its path parameters.
+ADMIN_OPERATIONS = [
+    ("get", "/api/records/{record_type}/{record_id}"),
+    ("get", "/api/records"),
+    ("get", "/api/integrations"),
+    ("get", "/api/integrations/{name}/settings"),
+    ("put", "/api/integrations/{name}/settings"),
+    ("get", "/api/integrations/{name}/users"),
+    ("get", "/api/inbox"),
+    ("get", "/api/inbox/counts"),
+    ("get", "/api/dead-letters"),
+    ("get", "/api/dead-letters/count"),
+    ("post", "/api/dead-letters/{letter_id}/retry"),
+]
+PATH_VALUES = {"record_type": "contact", "record_id": "1", "name": "dialer", "letter_id": "1"}
+
+KIM = {
+    "id": "e1",
+    "occurred_at": "2026-11-01T09:00:00Z",
+    "type": "record",
+    "object": "contact",
+    "external_id": "p-1",
+    "properties": {"email": "kim@globex.test"},
+    "owner": "u-1",
+    "associations": [{"object": "company", "domain": "globex.test"}],
+}
+CALL = {
+    "id": "e2",
+    "occurred_at": "2026-11-01T09:10:00Z",
+    "type": "activity",
+    "activity": "call",
+    "external_id": "call-1",
+    "owner": "u-1",
+    "properties": {"duration_s": 60, "outcome": "connected"},
+    "associations": [{"object": "contact", "external_id": "p-1"}],
+}
+
+
+@pytest.fixture
+def ws(db_url: str) -> Iterator[Workspace]:
+    workspace = Workspace(db_url)
+    configure(workspace)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def server(ws: Workspace) -> Iterator[LiveServer]:
+    with serve(ws) as live:
+        yield live
+
+
+def problem_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def as_json(data: Any) -> Any:
+    return json.loads(json.dumps(data))
+
+
+def ingest(ws: Workspace, *events: dict[str, Any], integration: str = "dialer") -> None:
+    summary = ws.ingest(integration, [json.dumps(e) for e in events])
+    assert summary.ok, summary.to_dict()
+
+
+# ------------------------------------------------------------------ auth
+
+
+def call_operation(client: httpx.Client, method: str, path: str) -> httpx.Response:
+    url = path.format(**PATH_VALUES)
+    body = {"kind": "generic"} if method == "put" else None
+    return client.request(method.upper(), url, json=body)
+
+
+REFUSED_CREDENTIALS = {
+    "no token": ({}, "missing header Authorization: Bearer <token>"),
+    "wrong token": ({"authorization": "Bearer not-the-token"}, "wrong admin token"),
+    "not bearer": ({"authorization": f"Basic {ADMIN_TOKEN}"}, "missing header Authorization"),
+}
+
+
+def test_every_admin_operation_needs_the_token(
+    ws: Workspace, server: LiveServer, subtests: pytest.Subtests
+) -> None:
+    before = config_to_dict(ws.export_config())
+    for case, (headers, detail) in REFUSED_CREDENTIALS.items():
+        with httpx.Client(base_url=server.base_url, headers=headers) as anonymous:
+            for method, path in ADMIN_OPERATIONS:
+                with subtests.test(credentials=case, operation=f"{method.upper()} {path}"):
+                    response = call_operation(anonymous, method, path)
+                    assert detail in problem_of(response, 401)["detail"]
+                    assert response.headers["www-authenticate"] == "Bearer"
+    assert config_to_dict(ws.export_config()) == before
+
+
+def test_without_a_server_token_the_admin_api_is_disabled(ws: Workspace) -> None:
+    with serve(ws, admin_token=None) as live:
+        for token in (None, ADMIN_TOKEN):
+            headers = {} if token is None else {"authorization": f"Bearer {token}"}
+            response = live.client.get("/api/integrations", headers=headers)
+            problem = problem_of(response, 401)
+            assert problem["title"] == "Admin API disabled"
+            assert "LEADSYNC_ADMIN_TOKEN" in problem["detail"]
+            assert response.headers["www-authenticate"] == "Bearer"
+        assert live.client.get("/healthz").status_code == 200  # the rest still serves
+
+
+# ------------------------------------------------------------------ records
+
+
+def test_records_by_id_and_by_email_domain_external(ws: Workspace, server: LiveServer) -> None:
+    ingest(ws, KIM, CALL)
+    kim = record_by_external(ws, "p-1")
+    [company] = ws.find(domain="globex.test")
+    got = server.client.get(f"/api/records/contact/{kim['id']}")
+    assert got.status_code == 200
+    assert got.json() == as_json(ws.record("contact", kim["id"]))
+    assert got.json()["owner_history"][0]["owner_id"] == "101"
+    assert [a["external_id"] for a in got.json()["timeline"]] == ["call-1"]
+    limited = server.client.get(f"/api/records/contact/{kim['id']}", params={"limit": 1})
+    assert limited.json() == as_json(ws.record("contact", kim["id"], 1))
+    for params, expected in [
+        ({"email": "KIM@globex.test"}, [("contact", kim["id"])]),
+        ({"domain": "https://www.Globex.test/about"}, [("company", company["id"])]),
+        ({"external": "dialer:p-1"}, [("contact", kim["id"])]),
+        ({"email": "nobody@globex.test"}, []),
+    ]:
+        found = server.client.get("/api/records", params=params)
+        assert found.status_code == 200, found.text
+        assert found.json() == {"records": [as_json(ws.record(t, i)) for t, i in expected]}
+
+
+LOOKUP_FAILURES = [
+    ("/api/records/widget/1", 404, "allowed: contact"),
+    ("/api/records/contact/999", 404, "no contact with id 999"),
+    ("/api/records/company/1", 404, "no company with id 1"),
+    ("/api/records/contact/abc", 400, "record_id"),
+    ("/api/records", 400, "exactly one of"),
+    ("/api/records?email=a@b.test&domain=b.test", 400, "exactly one of"),
+    ("/api/records?external=p-1", 400, "INTEGRATION:EXTERNAL_ID"),
+    ("/api/records/contact/1?limit=0", 400, "limit"),
+]
+
+
+def test_record_lookups_that_fail_say_why(
+    ws: Workspace, server: LiveServer, subtests: pytest.Subtests
+) -> None:
+    ingest(ws, KIM)
+    assert record_by_external(ws, "p-1")["id"] == 1
+    for url, status, detail in LOOKUP_FAILURES:
+        with subtests.test(url=url):
+            assert detail in problem_of(server.client.get(url), status)["detail"]
+
+
+# ------------------------------------------------------------------ integration settings
+
+
+def test_integration_settings_round_trip(ws: Workspace, server: LiveServer) -> None:
+    listed = server.client.get("/api/integrations").json()
+    assert {"name": "phone", "kind": "aircall"} in listed
+    assert sorted(i["name"] for i in listed) == sorted(integrations())
+    current = server.client.get("/api/integrations/dialer/settings")
+    assert current.status_code == 200
+    assert current.json() == as_json(integration_to_dict(ws.integration("dialer")))
+    assert current.json()["secret_env"] == "DIALER_SECRET"
+
+    changed = {**current.json(), "ownership": {"default": "integration_wins"}}
+    put = server.client.put("/api/integrations/dialer/settings", json=changed)
+    assert put.status_code == 200, put.text
+    assert server.client.get("/api/integrations/dialer/settings").json() == put.json()
+    assert put.json()["ownership"]["default"] == "integration_wins"
+    assert ws.rules().strategy("dialer", RecordType.CONTACT) is Strategy.INTEGRATION_WINS
+    # The rules in force: an owner change now replaces the owner (fill_if_empty kept it).
+    ingest(ws, KIM)
+    ingest(ws, {**KIM, "id": "e9", "occurred_at": "2026-11-02T09:00:00Z", "owner": "u-9"})
+    assert record_by_external(ws, "p-1")["owner_id"] == "102"
+
+
+def test_putting_a_new_integration_creates_it(ws: Workspace, server: LiveServer) -> None:
+    new = {"kind": "aircall", "secret_env": "CHAT_TOKEN", "ownership": {"default": "fill_if_empty"}}
+    put = server.client.put("/api/integrations/chat/settings", json=new)
+    assert put.status_code == 201, put.text
+    assert put.json()["kind"] == "aircall"
+    assert ws.integration("chat").secret_env == "CHAT_TOKEN"
+    assert {"name": "chat", "kind": "aircall"} in server.client.get("/api/integrations").json()
+    again = server.client.put("/api/integrations/chat/settings", json=new)
+    assert again.status_code == 200
+    assert sorted(ws.rules().integrations) == sorted([*integrations(), "chat"])
+
+
+INVALID: dict[str, tuple[str, Any, str]] = {
+    "unknown strategy": (
+        "dialer",
+        settings(ownership={"default": "sometimes"}),
+        "integrations.dialer.ownership.default: 'sometimes' is not allowed; allowed: "
+        "integration_wins, fill_if_empty, never_overwrite, bidirectional",
+    ),
+    "unknown owner in the map": (
+        "dialer",
+        settings(users={"map": {"u-9": "999"}}),
+        "integrations.dialer.users.map.u-9: unknown owner '999'; known owners: ",
+    ),
+    "unknown team": (
+        "dialer",
+        settings(users={"unmapped": {"policy": "round_robin", "team": "closers"}}),
+        "integrations.dialer.users.unmapped.team: unknown team 'closers'",
+    ),
+    "unknown kind": ("dialer", {"kind": "fax"}, "integrations.dialer.kind: 'fax'"),
+    "vendor option of another kind": (
+        "dialer",
+        {"kind": "generic", "vendor": {"app_id": "1"}},
+        "integrations.dialer.vendor.app_id: not allowed for kind generic; only for hubspot",
+    ),
+    "new integration, invalid": (
+        "chat",
+        {"kind": "aircall", "secret_env": "1BAD"},
+        "integrations.chat.secret_env: '1BAD' is not an environment variable name",
+    ),
+}
+
+
+def test_invalid_settings_are_refused_with_key_paths(
+    ws: Workspace, server: LiveServer, subtests: pytest.Subtests
+) -> None:
+    before = config_to_dict(ws.export_config())
+    for case, (name, data, line) in INVALID.items():
+        with subtests.test(case=case):
+            response = server.client.put(f"/api/integrations/{name}/settings", json=data)
+            problem = problem_of(response, 422)
+            assert problem["problems"], problem
+            assert any(line in p for p in problem["problems"]), problem["problems"]
+            assert config_to_dict(ws.export_config()) == before
+
+
+def test_settings_that_are_not_an_object_are_refused(ws: Workspace, server: LiveServer) -> None:
+    before = config_to_dict(ws.export_config())
+    response = server.client.put("/api/integrations/dialer/settings", json=["generic"])
+    problem = problem_of(response, 400)
+    assert "body" in problem["detail"]
+    assert problem_of(server.client.get("/api/integrations/none/settings"), 404)["detail"]
+    assert config_to_dict(ws.export_config()) == before
+
+
+# ------------------------------------------------------------------ inbox and dead letters
+
+
+def post(server: LiveServer, integration: str, event: dict[str, Any]) -> None:
+    response = server.post_generic(integration, compact(event))
+    assert response.status_code == 200, response.text
+
+
+UNKNOWN_TYPE = {**KIM, "id": "bad-1", "type": "meeting_booked"}
+
+
+def test_inbox_and_dead_letters_are_listed_and_counted(ws: Workspace, server: LiveServer) -> None:
+    for event in (KIM, CALL, UNKNOWN_TYPE):
+        post(server, "dialer", event)
+    wait_applied(ws)
+    rows = server.client.get("/api/inbox").json()
+    assert [r["seq"] for r in rows] == [3, 2, 1]
+    assert [r["status"] for r in rows] == ["failed", "applied", "applied"]
+    assert json.loads(rows[2]["payload"]) == KIM
+    applied = server.client.get("/api/inbox", params={"status": "applied"}).json()
+    assert [r["event_id"] for r in applied] == ["e2", "e1"]
+    [failed] = server.client.get("/api/inbox", params={"status": "failed"}).json()
+    assert 'field "type"' in failed["error"]
+    assert server.client.get("/api/inbox", params={"integration": "phone"}).json() == []
+    assert len(server.client.get("/api/inbox", params={"limit": 1}).json()) == 1
+    bad = problem_of(server.client.get("/api/inbox", params={"status": "done"}), 400)
+    assert bad["detail"] == "status 'done' is not allowed; allowed: pending, applied, failed"
+    problem_of(server.client.get("/api/inbox", params={"limit": 0}), 400)
+
+    counts = server.client.get("/api/inbox/counts").json()
+    assert counts["counts"] == [
+        {"integration": "dialer", "status": "applied", "count": 2},
+        {"integration": "dialer", "status": "failed", "count": 1},
+    ]
+    assert (counts["pending"], counts["oldest_pending_at"]) == (0, None)
+
+    [letter] = server.client.get("/api/dead-letters").json()
+    assert (letter["integration"], letter["event_id"]) == ("dialer", failed["event_id"])
+    assert letter["error"] == failed["error"]
+    assert letter["resolved_at"] is None
+    assert server.client.get("/api/dead-letters/count").json() == {"count": 1}
+    count = server.client.get("/api/dead-letters/count", params={"integration": "phone"})
+    assert count.json() == {"count": 0}
+    assert server.client.get("/api/dead-letters", params={"integration": "phone"}).json() == []
+
+
+def test_retrying_a_dead_letter_after_fixing_its_cause(ws: Workspace) -> None:
+    """The integration was removed while its event waited; put back, the event applies."""
+    event = {**KIM, "id": "r1", "external_id": "p-7", "properties": {"email": "r@globex.test"}}
+    with serve(ws, worker=False) as live:
+        post(live, "router", event)
+        without = {k: v for k, v in integrations().items() if k != "router"}
+        ws.apply_config(workspace_config(without))
+        ws.process_inbox()
+        [letter] = live.client.get("/api/dead-letters").json()
+        assert "integration 'router' is no longer configured" in letter["error"]
+        retry_url = f"/api/dead-letters/{letter['id']}/retry"
+        assert (
+            "unknown integration 'router'" in problem_of(live.client.post(retry_url), 404)["detail"]
+        )
+        assert live.client.get("/api/dead-letters/count").json() == {"count": 1}
+
+        put = live.client.put("/api/integrations/router/settings", json=integrations()["router"])
+        assert put.status_code == 201, put.text
+        retried = live.client.post(retry_url)
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["id"] == letter["id"]
+        assert retried.json()["integration"] == "router"
+        assert "pending again" in retried.json()["resolution"]
+        ws.process_inbox()
+        assert record_by_external(ws, "p-7", "router")["owner_id"] == "101"
+        assert [r["status"] for r in ws.inbox_rows()] == ["applied"]
+        assert live.client.get("/api/dead-letters").json() == []
+        assert live.client.get("/api/dead-letters/count").json() == {"count": 0}
+        [resolved] = live.client.get("/api/dead-letters", params={"include_resolved": True}).json()
+        assert resolved["resolution"] == retried.json()["resolution"]
+        assert resolved["resolved_at"] is not None
+
+        again = problem_of(live.client.post(retry_url), 409)
+        assert "already retried" in again["detail"]
+        assert (
+            "no dead letter with id 999"
+            in problem_of(live.client.post("/api/dead-letters/999/retry"), 404)["detail"]
+        )
+
+
+def test_a_retried_event_that_fails_again_is_a_new_dead_letter(
+    ws: Workspace, server: LiveServer
+) -> None:
+    post(server, "dialer", UNKNOWN_TYPE)
+    wait_applied(ws)
+    [letter] = server.client.get("/api/dead-letters").json()
+    retried = server.client.post(f"/api/dead-letters/{letter['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    wait_applied(ws)
+    [new] = server.client.get("/api/dead-letters").json()
+    assert new["id"] != letter["id"]
+    assert new["event_id"] == letter["event_id"]
+    assert new["error"] == letter["error"]
+    every = server.client.get("/api/dead-letters", params={"include_resolved": True}).json()
+    assert [d["id"] for d in every] == [new["id"], letter["id"]]
+
+
+def test_retrying_a_body_that_still_cannot_be_read_changes_nothing(
+    ws: Workspace, server: LiveServer
+) -> None:
+    body = b'{"id": '
+    response = server.client.post(
+        "/webhooks/dialer",
+        content=body,
+        headers={"content-type": "application/json", **generic_signature(body)},
+    )
+    assert response.status_code == 400
+    [letter] = server.client.get("/api/dead-letters").json()
+    problem_of(server.client.post(f"/api/dead-letters/{letter['id']}/retry"), 422)
+    assert server.client.get("/api/dead-letters").json() == [letter]
+    assert ws.inbox_rows() == []
+
+
+# ------------------------------------------------------------------ external users
+
+
+def test_external_users_with_their_mapping_and_event_counts(
+    ws: Workspace, server: LiveServer
+) -> None:
+    ingest(
+        ws,
+        KIM,
+        CALL,
+        {**KIM, "id": "e3", "external_id": "p-2", "properties": {}, "owner": "u-9"},
+        {**KIM, "id": "e4", "external_id": "p-3", "properties": {}, "owner": {
+            "id": "u-7", "email": "zed@nowhere.test"}},
+    )  # fmt: skip
+    response = server.client.get("/api/integrations/dialer/users")
+    assert response.status_code == 200
+    users = {u["id"]: u for u in response.json()}
+    assert response.json() == as_json(ws.external_users("dialer"))
+    expected = {
+        "u-1": ("auto-matched", "101", 2),
+        "u-9": ("mapped", "102", 1),
+        "u-7": ("unmapped", None, 1),
+        "u-3": ("unmapped", None, 0),  # in the directory; its owner is inactive
+    }
+    assert {k: (u["status"], u["owner_id"], u["events"]) for k, u in users.items()} == expected
+    assert users["u-7"]["email"] == "zed@nowhere.test"
+    assert users["u-1"]["first_seen_at"] == "2026-11-01T09:00:00.000Z"
+    assert users["u-1"]["last_seen_at"] == "2026-11-01T09:10:00.000Z"
+    problem_of(server.client.get("/api/integrations/nope/users"), 404)
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def test_openapi_document_is_valid_and_complete(server: LiveServer) -> None:
+    response = httpx.get(f"{server.base_url}/openapi.json")  # no token needed
+    assert response.status_code == 200
+    spec = response.json()
+    openapi_spec_validator.validate(spec)
+    assert spec["openapi"].startswith("3.")
+
+    operations = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if path.startswith("/api/")
+    }
+    assert operations == set(ADMIN_OPERATIONS)
+
+    schemes = spec["components"]["securitySchemes"]
+    [(scheme_name, scheme)] = schemes.items()
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for method, path in ADMIN_OPERATIONS:
+        operation = spec["paths"][path][method]
+        assert {scheme_name: []} in operation["security"], (method, path)
+        assert "401" in operation["responses"], (method, path)
+
+    webhook = spec["paths"]["/webhooks/{integration}"]["post"]
+    for status in ("400", "401", "404", "413", "415", "503"):
+        content = webhook["responses"][status]["content"]
+        assert content[PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}, status
+    assert {"application/json", "application/x-ndjson", "text/xml"} <= set(
+        webhook["requestBody"]["content"]
+    )
+    problem = spec["components"]["schemas"]["Problem"]
+    assert {"title", "status", "detail"} <= set(problem["required"])
+    assert {"/healthz", "/readyz"} <= set(spec["paths"])
