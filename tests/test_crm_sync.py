@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from leadsync.errors import WorkspaceError
+from leadsync.errors import NotFoundError, WorkspaceError
+from leadsync.inbox import InboxItem, write_items
 from leadsync.workspace import Workspace
 from tests.helpers import record_by_external, settings, workspace_config
 
@@ -259,29 +260,78 @@ def test_ingest_reads_captured_webhooks_with_headers(workspace: Workspace, tmp_p
 
 
 def test_a_dead_letter_is_retried_once_its_cause_is_fixed(workspace: Workspace) -> None:
-    workspace.apply_config(workspace_config({"sched": {"kind": "calendly"}}))
-    created = json.loads((FIXTURES / "calendly" / "invitee.created.json").read_text())
-    broken = json.loads(json.dumps(created))
-    broken["body"]["event"] = "invitee.rescheduled_somehow"
-    summary = workspace.ingest("sched", [json.dumps(broken)])
-    assert summary.dead_letters.total == 1
-    [letter] = workspace.dead_letters("sched")
-    # The payload is fixed by hand in the store (as an operator would after a vendor change).
-    import sqlalchemy as sa
-
-    from leadsync.store.schema import dead_letters
-
+    """An event waits in the inbox while its integration is dropped from the file: it fails
+    ("no longer configured"). The integration comes back; the retry applies it."""
+    with_dialer = workspace_config({"dialer": settings(), "other": settings()})
+    workspace.apply_config(with_dialer)
     with workspace.engine.begin() as connection:
-        connection.execute(
-            sa.update(dead_letters)
-            .where(dead_letters.c.id == letter["id"])
-            .values(raw=json.dumps(created))
+        line = json.dumps(
+            {
+                "id": "e1",
+                "occurred_at": "2026-11-01T09:00:00Z",
+                "type": "record",
+                "object": "contact",
+                "external_id": "p-1",
+                "owner": "u-1",
+            }
         )
-    result = workspace.retry_dead_letter(letter["id"])
-    assert "added to the inbox" in result["resolution"]
+        write_items(
+            connection,
+            "dialer",
+            [InboxItem("e1", None, line)],
+            "2026-11-01T09:00:01.000Z",
+            "webhook",
+            "pending",
+        )
+    workspace.apply_config(workspace_config({"other": settings()}))
     workspace.process_inbox()
-    assert workspace.dead_letters("sched") == []
-    assert len(workspace.dead_letters("sched", include_resolved=True)) == 1
+    [letter] = workspace.dead_letters("dialer")
+    assert "no longer configured" in letter["error"] and letter["event_id"] == "e1"
+    with pytest.raises(NotFoundError, match="unknown integration 'dialer'"):
+        workspace.retry_dead_letter(letter["id"])
+    workspace.apply_config(with_dialer)
+    result = workspace.retry_dead_letter(letter["id"])
+    assert "pending again" in result["resolution"]
+    workspace.process_inbox()
+    assert record_by_external(workspace, "p-1")["owner_id"] == "101"
+    assert workspace.dead_letters("dialer") == []
+    assert len(workspace.dead_letters("dialer", include_resolved=True)) == 1
     with pytest.raises(WorkspaceError, match="already retried"):
         workspace.retry_dead_letter(letter["id"])
-    assert [r["status"] for r in workspace.inbox_rows(integration="sched")] == ["applied"]
+
+
+def test_one_bad_event_in_a_captured_batch_does_not_sink_the_others(
+    workspace: Workspace,
+) -> None:
+    crm_workspace(workspace)
+    bad = {**owner_change(502, "101", NOV_1, 31), "subscriptionType": "contact.teleported"}
+    line = hubspot_batch(owner_change(501, "102", NOV_1, 30), bad)
+    summary = workspace.ingest("crm", [line], source="hs.jsonl")
+    assert summary.accepted == 1
+    [dead] = list(summary.dead_letters)
+    assert dead.where == "hs.jsonl:1 [1]" and "contact.teleported" in dead.error
+    assert record_by_external(workspace, "501", "crm")["owner_id"] == "102"
+    statuses = sorted(r["status"] for r in workspace.inbox_rows(integration="crm"))
+    assert statuses == ["applied", "failed"]
+    [letter] = workspace.dead_letters("crm")
+    assert letter["line_no"] == 1 and letter["event_id"] == "31"
+    # The same capture again: both events are known; nothing new, no second dead letter.
+    again = workspace.ingest("crm", [line], source="hs.jsonl")
+    assert again.duplicates == 2 and again.dead_letters.total == 0
+    assert len(workspace.dead_letters("crm")) == 1
+    # Retried, it fails again (the name is still unknown): a new dead letter, the row failed.
+    workspace.retry_dead_letter(letter["id"])
+    workspace.process_inbox()
+    assert [d["event_id"] for d in workspace.dead_letters("crm")] == ["31"]
+
+
+def test_a_secret_in_a_captured_line_is_not_kept(workspace: Workspace) -> None:
+    workspace.apply_config(workspace_config({"phone": {"kind": "aircall"}}))
+    good = json.loads(_call(1, {"id": 7, "email": "ana@acme.test"}))
+    good["token"] = "tok-SECRET-1"
+    broken = {**good, "data": "not an object"}
+    summary = workspace.ingest("phone", [json.dumps(good), json.dumps(broken)])
+    assert summary.accepted == 1 and summary.dead_letters.total == 1
+    stored = [r["payload"] for r in workspace.inbox_rows()]
+    stored += [d["raw"] for d in workspace.dead_letters()]
+    assert stored and not [text for text in stored if "tok-SECRET-1" in text]

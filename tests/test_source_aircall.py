@@ -366,6 +366,13 @@ def test_a_user_without_email_or_name_is_still_a_user() -> None:
 # ------------------------------------------------------------------ refusals
 
 
+def test_another_call_event_must_still_be_about_a_call() -> None:
+    body = load("call.ended")
+    body["event"], body["resource"] = "call.transferred", "user"
+    with pytest.raises(EventError, match="does not match event 'call.transferred'"):
+        adapter.events_of(receive(body).payload(), "k", 1, None)
+
+
 def test_other_call_events_update_the_call_without_final_values() -> None:
     body = load("call.ended")
     body["event"] = "call.archived"

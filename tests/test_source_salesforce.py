@@ -760,7 +760,7 @@ def test_change_event_key_is_the_transaction_and_sequence() -> None:
 def test_without_a_transaction_key_the_key_hashes_entity_ids_type_and_time() -> None:
     body = body_of("cdc_update_contact.json")
     (piece,) = ADAPTER("crm-salesforce", OPTIONS).pieces(request(body))
-    assert piece.key == stable_key("Contact", [BO], "UPDATE", 1793527200000)
+    assert piece.key == stable_key("salesforce", "Contact", [BO], "UPDATE", 1793527200000)
 
 
 @pytest.mark.parametrize("name", ["om_lead.xml", "cdc_create_lead.json", "cdc_update_contact.json"])

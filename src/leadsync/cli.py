@@ -181,7 +181,13 @@ def export(
 @app.command()
 def ingest(
     integration: Annotated[str, typer.Argument(help="The integration the events come from.")],
-    file: Annotated[str, typer.Argument(help="A JSONL file of canonical events, or - for stdin.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="A JSONL file, or - for stdin: canonical events for a generic integration; "
+            'for a vendor, one captured webhook body per line (or {"headers": ..., "body": ...}).'
+        ),
+    ],
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Events per batch.")
     ] = DEFAULT_BATCH,
@@ -537,6 +543,10 @@ def serve(
             help="Base URL vendors call (https://…), when a proxy sits in front; HubSpot signs it."
         ),
     ] = None,
+    max_lag_s: Annotated[
+        float,
+        typer.Option(min=0, help="/readyz answers 503 when the oldest pending event is older."),
+    ] = 300.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz and the admin API
@@ -554,6 +564,7 @@ def serve(
         max_body=max_body_bytes,
         worker=worker,
         public_url=public_url,
+        max_lag_s=max_lag_s,
     )
     if options.admin_token is None:
         err.print("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401", markup=False)

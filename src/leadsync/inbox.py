@@ -107,6 +107,15 @@ class IngestSummary:
     def ok(self) -> bool:
         return self.dead_letters.total == 0 and self.failed.total == 0
 
+    def count(self, written: Sequence[tuple[int, InboxItem]], duplicates: int) -> None:
+        """Count what a chunk wrote: accepted items, and pieces that became dead letters."""
+        for _, item in written:
+            if item.error is None:
+                self.accepted += 1
+            else:
+                self.dead_letters.append(DeadLetter(item.where or "?", item.error))
+        self.duplicates += duplicates
+
     def to_dict(self) -> dict[str, Any]:
         result = self.applied
         return {
@@ -153,12 +162,16 @@ def _dead_letter_row(
 @dataclass(slots=True)
 class InboxItem:
     """One row for the inbox: its dedupe key, the vendor's time, the stored payload and, when
-    it was read already (ingest), its events."""
+    it was read already (ingest), its events — or why it cannot become any (``error``: the
+    row is written as failed, with a dead letter, like a row a worker could not read)."""
 
     key: str
     occurred_at: str | None
     payload: str
     events: list[Event] | None = None
+    error: str | None = None
+    where: str | None = None
+    line_no: int | None = None
 
 
 @dataclass
@@ -207,20 +220,29 @@ def _json_bytes(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _items_of_line(adapter: Adapter, integration: str, raw: str, where: str) -> list[InboxItem]:
-    """The inbox items of one input line, with their events (EventError names ``where``)."""
+def _items_of_line(
+    adapter: Adapter, raw: str, where: str, line_no: int | None = None
+) -> list[InboxItem]:
+    """The inbox items of one input line, with their events. A line that cannot be cut into
+    identified events raises EventError (naming ``where``); a piece of it that cannot become
+    events is an item with its ``error``, and the pieces beside it go in (as over HTTP)."""
     if adapter.kind == "generic":
         event = adapter.events_of(raw, "", 0, where)[0]
-        return [InboxItem(event.id, event.occurred_at, raw, [event])]
+        return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:
         pieces = adapter.pieces(vendor_line_request(raw, adapter))
     except EventError as exc:
         raise EventError(exc.detail, where) from None
     items = []
-    for piece in pieces:
+    for index, piece in enumerate(pieces):
         payload = piece.payload()
-        events = adapter.events_of(payload, piece.key, 0, where)
-        items.append(InboxItem(piece.key, piece.occurred_at, payload, events))
+        place = where if len(pieces) == 1 else f"{where} [{index}]"
+        item = InboxItem(piece.key, piece.occurred_at, payload, where=place, line_no=line_no)
+        try:
+            item.events = adapter.events_of(payload, piece.key, 0, place)
+        except EventError as exc:
+            item.error = exc.detail
+        items.append(item)
     return items
 
 
@@ -238,10 +260,11 @@ def _parse_chunk(
         try:
             if problem is not None:
                 raise EventError(problem, where)
-            items = _items_of_line(adapter, integration, raw, where)
+            items = _items_of_line(adapter, raw, where, line_no)
         except EventError as exc:
             summary.dead_letters.append(DeadLetter(where, exc.detail))
-            chunk.dead.append(_dead_letter_row(integration, source, line_no, raw, exc.detail, at))
+            kept = adapter.redact(raw)
+            chunk.dead.append(_dead_letter_row(integration, source, line_no, kept, exc.detail, at))
             continue
         chunk.good.extend(items)
     return chunk
@@ -280,14 +303,24 @@ def write_items(
                 "received_at": at,
                 "occurred_at": item.occurred_at or at,
                 "payload": item.payload,
-                "status": status,
+                "status": status if item.error is None else "failed",
                 "source": source,
+                "error": item.error,
             }
         )
         written.append((seq, item))
     if rows:
         connection.execute(sa.insert(inbox), rows)
         store.write_counters(connection, {store.INBOX_SEQ: seq})
+        failed = [
+            _dead_letter_row(
+                integration, source, item.line_no, item.payload, item.error, at, item.key
+            )
+            for _, item in written
+            if item.error is not None
+        ]
+        if failed:
+            connection.execute(sa.insert(dead_letters), failed)
     return written, duplicates
 
 
@@ -333,7 +366,10 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
         if seqs:
             store.mark_inbox(connection, seqs, "pending", None)
             return f"inbox #{seqs[0]} is pending again"
-    items = _items_of_line(adapter, integration, letter["raw"], f"dead letter {letter['id']}")
+    items = _items_of_line(adapter, letter["raw"], f"dead letter {letter['id']}")
+    for item in items:
+        if item.error is not None:
+            raise EventError(item.error, item.where)
     written, duplicates = write_items(
         connection, integration, items, now_ts(), letter["source"], "pending"
     )
@@ -365,9 +401,8 @@ def append(
     ``parsed`` by inbox sequence so that the drain need not read them again."""
     with engine.begin() as connection:
         written, duplicates = _write_inbox(connection, integration, chunk, source, "pending")
-    parsed.update((seq, item.events or []) for seq, item in written)
-    summary.accepted += len(written)
-    summary.duplicates += duplicates
+    parsed.update((seq, item.events or []) for seq, item in written if item.error is None)
+    summary.count(written, duplicates)
 
 
 class _NotDirectly(Exception):
@@ -400,8 +435,7 @@ def _apply_directly(
                 raise _NotDirectly from exc
     except _NotDirectly:
         return False
-    summary.accepted += len(written)
-    summary.duplicates += duplicates
+    summary.count(written, duplicates)
     summary.applied.add(result)
     return True
 

@@ -184,7 +184,7 @@ class Intake:
         """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
         kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
         kept["content-type"] = request.headers.get("content-type", "")
-        raw = envelope_text(kept, adapter.redacted_body(request))
+        raw = envelope_text(kept, adapter.redact(request.body.decode("utf-8", errors="replace")))
         with self.engine.begin() as connection:
             inbox.record_rejected(connection, integration, "webhook", raw, error)
 

@@ -293,8 +293,10 @@ def build_router(
         },
     )
     def retry_dead_letter(letter_id: int) -> RetryResult:
-        """Back into the inbox under the current settings; the worker applies it. The dead
-        letter is kept and marked resolved. When it still cannot be read: 422, nothing changes."""
+        """Back into the inbox under the current settings; the worker applies it, and an event
+        that fails again becomes a new dead letter. The dead letter is kept, marked resolved.
+        A line or request that never reached the inbox is read again first: when it still
+        cannot be read, 422 and nothing changes."""
         with _user_errors():
             result = workspace.retry_dead_letter(letter_id)
         if on_requeue is not None:

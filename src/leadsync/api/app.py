@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake, inbox_lag
+from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.worker import Worker
 from leadsync.workspace import Workspace
@@ -83,15 +84,11 @@ class Readiness(BaseModel):
 
 _WEBHOOK_BODY = {
     "required": True,
-    "description": "The vendor's webhook body, as the vendor sends it (see docs/WEBHOOKS.md).",
+    "description": "The vendor's webhook body, as the vendor sends it (docs/WEBHOOKS.md); "
+    "which media types an integration takes depends on its kind.",
     "content": {
         media: {"schema": {}}
-        for media in (
-            "application/json",
-            "application/x-ndjson",
-            "text/xml",
-            "application/soap+xml",
-        )
+        for media in sorted({m for kind in KINDS for m in adapter_class(kind).content_types})
     },
 }
 

@@ -177,10 +177,11 @@ class Adapter:
         """The vendor's time for the event as a canonical time, or None when it has none."""
         return None
 
-    def redacted_body(self, request: WebhookRequest) -> str:
-        """The raw body as kept with a dead letter when an authentic request cannot be cut
-        into events: anything secret in it (Aircall's token) is removed."""
-        return request.body.decode("utf-8", errors="replace")
+    def redact(self, text: str) -> str:
+        """A body or captured line as kept with a dead letter when it cannot be cut into
+        events: anything secret in it (Aircall's token) is removed. Works on text that is not
+        valid JSON too."""
+        return text
 
     def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
         """A vendor-specific success body ``(content type, bytes)``, or None for leadsync's

@@ -52,7 +52,8 @@ Events
                                        (dueAt), ``outreach_state``, ``outreach_task_type``;
                                        owner ``owner``; at ``createdAt``
 ``user.created`` / ``.updated``        user event ``{id, email}`` with ``name``
-``*.destroyed``                        ``[]``: deletions are not propagated
+``<resource>.destroyed``              ``[]`` for account, call, mailing, opportunity,
+                                       prospect and task: deletions are not propagated
 :data:`IGNORED_EVENTS`                 ``[]``: sequences, sequence states, imports, email
                                        addresses, Kaia recordings and opportunity roles mean
                                        nothing to leadsync

@@ -26,7 +26,7 @@ transactionKey, sequenceNumber}, <fields>}``, signed like the generic source
 (``X-Leadsync-Signature: sha256=<hex>``, :func:`~leadsync.sources.signatures.verify_generic`).
 Without a secret change events are refused (Outbound Messages need none: their
 organization id is checked). Key: ``stable_key("salesforce", transactionKey, sequenceNumber)``, else
-``stable_key(entityName, sorted recordIds, changeType, commitTimestamp)``. Time:
+``stable_key("salesforce", entityName, sorted recordIds, changeType, commitTimestamp)``. Time:
 ``commitTimestamp``. One event per record id (``#<id18>`` appended when there are several).
 ``CREATE`` maps every field present; ``UPDATE`` only those in ``changedFields`` (every field
 present when it is empty); ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
@@ -251,6 +251,7 @@ class SalesforceAdapter(Adapter):
         if transaction is not None and sequence is not None:
             return stable_key("salesforce", transaction, sequence)
         return stable_key(
+            "salesforce",
             header.get("entityName"),
             sorted(_record_ids(item)),
             header.get("changeType"),

@@ -72,7 +72,8 @@ updated`` (?)                      email gives ``[]``): direction outbound, subj
                                    priority (?), ``salesloft_task_type``; owner ``user.id``;
                                    association ``person.id``; at ``created_at``
 ``user_created`` / ``_updated``    user event ``{id, email}`` with ``name``
-``*_deleted``                      ``[]``: deletions are not propagated
+``person_deleted``, ...           ``[]``: deletions (person, account, note, task) are not
+                                   propagated; other ``*_deleted`` events are dead letters
 :data:`IGNORED_EVENTS`             ``[]``: cadences, steps, conversations, successes, bulk
                                    jobs and link swaps mean nothing to leadsync
 anything else                      EventError (the row becomes a dead letter)
