@@ -86,6 +86,12 @@ def wait_ready(url: str, timeout: float = 30) -> None:
     raise SystemExit("the server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_wrk(text: str) -> dict[str, float]:
     figures: dict[str, float] = {}
     rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
@@ -158,7 +164,9 @@ def main() -> None:
             str(script),
             url,
         ]
+        cpu_before = cpu_seconds(server.pid)
         result = subprocess.run(load, capture_output=True, text=True, check=True)
+        cpu_used = cpu_seconds(server.pid) - cpu_before
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
@@ -178,6 +186,12 @@ def main() -> None:
     for pct in ("50", "90", "99"):
         print(f"p{pct} latency        {figures.get(f'p{pct}_ms', float('nan')):.2f} ms")
     print(f"2xx responses      {ok:.0f} (non-2xx {figures['non_2xx']:.0f})")
+    print(f"server CPU         {cpu_used:.1f} s over {args.duration} s wall")
+    if cpu_used > 0:
+        print(
+            f"CPU per request    {cpu_used / max(figures['requests'], 1) * 1e6:.0f} us "
+            f"= {figures['requests'] / cpu_used:.0f} requests per CPU-second"
+        )
     print(f"rows in the inbox  {stored} (still pending after stop: {pending})")
     shutil.rmtree(tmp, ignore_errors=True)
     if scratch is not None:
