@@ -65,13 +65,6 @@ class Receipt:
     duplicates: int
     ack: tuple[str, bytes] | None = None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "integration": self.integration,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-        }
-
 
 class _Integrations:
     """The configured integrations and their adapters, re-read at most every ``ttl_s`` (and
@@ -109,9 +102,6 @@ class _Integrations:
         if adapter is None:
             return None
         return adapter, self._secret_env.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._adapters)
 
 
 class Intake:

@@ -467,7 +467,7 @@ class IntegrationSettings(_Settings):
 
     _null_is_default = frozenset({"users", "ownership", "activities", "associations", "vendor"})
 
-    kind: str
+    kind: str = Field(json_schema_extra={"enum": list(INTEGRATION_KINDS)})
     secret_env: str | None = None
     vendor: VendorOptions = VendorOptions()
     users: UserMappingSettings = UserMappingSettings()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -153,6 +153,24 @@ class ExternalUser(BaseModel):
     last_seen_at: str | None
 
 
+Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
+PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+InboxStatus = Literal["pending", "applied", "failed"]
+
+
+# The settings' canonical form, for the document (the app adds the schema to its components);
+# the checks are the file's: shorthands such as `meeting: true` and numeric ids are accepted,
+# and owners and teams must exist.
+SETTINGS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/IntegrationSettings"}}
+        },
+    }
+}
+
+
 def _record_type(value: str) -> RecordType:
     try:
         return RecordType(value)
@@ -173,34 +191,35 @@ def build_router(
         responses=PROBLEM_RESPONSES,
     )
 
+    def matches(limit: int | None, **key: str) -> RecordList:
+        with _user_errors():
+            found = workspace.find(**key)
+            return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
+
+    @router.get("/lookup/email/{email}", summary="Contacts by email")
+    def records_by_email(email: str, limit: Limit = None) -> RecordList:
+        """Every contact with that email (trimmed, case-insensitive), in full."""
+        return matches(limit, email=email)
+
+    @router.get("/lookup/domain/{domain}", summary="Companies by domain")
+    def records_by_domain(domain: str, limit: Limit = None) -> RecordList:
+        """Every company with that domain (lowercased, without `www.`), in full."""
+        return matches(limit, domain=domain)
+
+    @router.get(
+        "/lookup/external/{integration}/{external_id}",
+        summary="Records by the id a tool gave them",
+    )
+    def records_by_external(integration: str, external_id: str, limit: Limit = None) -> RecordList:
+        """Every record the integration knows by that external id, in full."""
+        return matches(limit, external=f"{integration}:{external_id}")
+
     @router.get("/records/{record_type}/{record_id}", summary="A record by id")
-    def get_record(
-        record_type: str,
-        record_id: int,
-        limit: Annotated[
-            int | None, Query(ge=1, description="At most this many activities.")
-        ] = None,
-    ) -> dict[str, Any]:
+    def get_record(record_type: str, record_id: PositiveId, limit: Limit = None) -> dict[str, Any]:
         """The record with its identities, associations, owner history (every decision and
         its reason) and timeline: the JSON of `leadsync records show --json`."""
         with _user_errors():
             return workspace.record(_record_type(record_type), record_id, limit)
-
-    @router.get("/records", summary="Records by email, domain or external id")
-    def find_records(
-        email: Annotated[str | None, Query(description="A contact's email.")] = None,
-        domain: Annotated[str | None, Query(description="A company's domain.")] = None,
-        external: Annotated[
-            str | None, Query(description="INTEGRATION:EXTERNAL_ID, the id a tool gave it.")
-        ] = None,
-        limit: Annotated[
-            int | None, Query(ge=1, description="At most this many activities.")
-        ] = None,
-    ) -> RecordList:
-        """Exactly one of `email`, `domain`, `external`; every match in full."""
-        with _user_errors():
-            found = workspace.find(email=email, domain=domain, external=external)
-            return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
 
     @router.get("/integrations", summary="Configured integrations")
     def list_integrations() -> list[IntegrationSummary]:
@@ -219,6 +238,7 @@ def build_router(
     @router.put(
         "/integrations/{name}/settings",
         summary="Replace an integration's settings",
+        openapi_extra=SETTINGS_BODY,
         responses={
             201: {"description": "Created: the integration is new"},
             422: PROBLEM_RESPONSES[400]
@@ -233,7 +253,7 @@ def build_router(
             Body(
                 description="The integration in the YAML file's schema, e.g. "
                 '{"kind": "aircall", "secret_env": "AIRCALL_TOKEN", "ownership": {"default": '
-                '"fill_if_empty"}}'
+                '"fill_if_empty"}}',
             ),
         ],
     ) -> dict[str, Any]:
@@ -254,7 +274,7 @@ def build_router(
 
     @router.get("/inbox", summary="Inbox rows, newest first")
     def list_inbox(
-        status: Annotated[str | None, Query(description="pending, applied or failed")] = None,
+        status: InboxStatus | None = None,
         integration: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[InboxRow]:
@@ -292,7 +312,7 @@ def build_router(
             422: PROBLEM_RESPONSES[400] | {"description": "Still cannot be read (nothing changed)"},
         },
     )
-    def retry_dead_letter(letter_id: int) -> RetryResult:
+    def retry_dead_letter(letter_id: PositiveId) -> RetryResult:
         """Back into the inbox under the current settings; the worker applies it, and an event
         that fails again becomes a new dead letter. The dead letter is kept, marked resolved.
         A line or request that never reached the inbox is read again first: when it still

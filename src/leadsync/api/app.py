@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake, inbox_lag
+from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.worker import Worker
@@ -63,7 +64,9 @@ class ServiceOptions:
     fast_path: bool = True
 
 
-class Receipt(BaseModel):
+class WebhookReceipt(BaseModel):
+    """A webhook's rows are committed: new ones, and redeliveries the inbox already held."""
+
     integration: str
     accepted: int
     duplicates: int
@@ -152,7 +155,10 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             200: {
                 "description": "Committed to the inbox (Salesforce Outbound Messages get their "
                 "SOAP acknowledgement instead)",
-                "content": {"text/xml": {"schema": {"type": "string"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/WebhookReceipt"}},
+                    "text/xml": {"schema": {"type": "string"}},
+                },
             },
             400: _problem_ref(
                 "Malformed body: what and where (an authentic one is kept as a dead letter)"
@@ -236,9 +242,11 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
                 routes=app.routes,
             )
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+            for model in (Problem, WebhookReceipt, IntegrationSettings):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(found.pop("$defs", {}))
+                schemas[model.__name__] = found
+            _drop_fastapi_validation_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -254,6 +262,21 @@ def create_service(workspace: Workspace, options: ServiceOptions | None = None) 
     if not opts.fast_path:
         return app
     return WebhookFastPath(app, app.state.intake, opts.max_body, opts.public_url)
+
+
+def _drop_fastapi_validation_errors(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 ``HTTPValidationError`` for every operation with parameters;
+    leadsync answers those as 400 problems (see :mod:`leadsync.api.problems`)."""
+    fastapi_ref = "#/components/schemas/HTTPValidationError"
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            media = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if media.get("schema", {}).get("$ref") == fastapi_ref:
+                del responses["422"]
+                responses.setdefault("400", _problem_ref("Malformed request: what and where"))
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(name, None)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

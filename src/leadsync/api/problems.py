@@ -66,13 +66,33 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed"}
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem(
         exc.status_code,
         titles.get(exc.status_code, "HTTP error"),
         str(exc.detail),
         request.url.path,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (Starlette names only the first route's
+    when a path has one route per method)."""
+    methods: set[str] = set()
+    stack: list[Any] = list(request.app.routes)
+    while stack:
+        route = stack.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:  # FastAPI's included routers
+            stack.extend(included.routes)
+            continue
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
+            methods.update(route.methods)
+    return sorted(methods)
 
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
