@@ -314,7 +314,7 @@ def test_one_bad_event_in_a_captured_batch_does_not_sink_the_others(
     statuses = sorted(r["status"] for r in workspace.inbox_rows(integration="crm"))
     assert statuses == ["applied", "failed"]
     [letter] = workspace.dead_letters("crm")
-    assert letter["line_no"] == 1 and letter["event_id"] == "31"
+    assert letter["line_no"] == 1 and letter["event_id"] == "1:31"
     # The same capture again: both events are known; nothing new, no second dead letter.
     again = workspace.ingest("crm", [line], source="hs.jsonl")
     assert again.duplicates == 2 and again.dead_letters.total == 0
@@ -322,7 +322,7 @@ def test_one_bad_event_in_a_captured_batch_does_not_sink_the_others(
     # Retried, it fails again (the name is still unknown): a new dead letter, the row failed.
     workspace.retry_dead_letter(letter["id"])
     workspace.process_inbox()
-    assert [d["event_id"] for d in workspace.dead_letters("crm")] == ["31"]
+    assert [d["event_id"] for d in workspace.dead_letters("crm")] == ["1:31"]
 
 
 def test_a_secret_in_a_captured_line_is_not_kept(workspace: Workspace) -> None:

@@ -231,7 +231,7 @@ def test_hubspot_batch_ignores_the_echo_and_takes_the_crm_change(
     assert decision["strategy"] == "crm"
     assert decision["integration"] == "crm"
     assert (decision["event_id"], decision["outcome"], decision["owner_id"]) == (
-        str(person["eventId"]),
+        f"{person['subscriptionId']}:{person['eventId']}",
         "set",
         "102",
     )

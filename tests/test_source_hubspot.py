@@ -81,9 +81,14 @@ def events_of_one(element: dict[str, Any], adapter: HubSpotAdapter | None = None
     return events
 
 
+def key(event_id: str, subscription: int = 55) -> str:
+    """The dedupe key (and event id) of a fixture event: ``<subscriptionId>:<eventId>``."""
+    return event_id if ":" in event_id else f"{subscription}:{event_id}"
+
+
 def owner(event_id: str, obj: str, external_id: str, user: str | None, **extra: Any) -> dict:
     return {
-        "id": event_id,
+        "id": key(event_id),
         "occurred_at": AT,
         "type": "owner",
         "object": obj,
@@ -95,7 +100,7 @@ def owner(event_id: str, obj: str, external_id: str, user: str | None, **extra: 
 
 def record(event_id: str, obj: str, external_id: str, **extra: Any) -> dict[str, Any]:
     return {
-        "id": event_id,
+        "id": key(event_id),
         "occurred_at": AT,
         "type": "record",
         "object": obj,
@@ -120,7 +125,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     "company.creation": [record("1011", "company", "6202")],
     "deal.creation": [record("1012", "deal", "7302")],
     "ticket.creation": [record("1013", "ticket", "8402")],
-    "contact.creation.nulls": [record("1014", "contact", "5104")],
+    # subscriptionId null: the key is the eventId alone.
+    "contact.creation.nulls": [{**record("1014", "contact", "5104"), "id": "1014"}],
     # kept properties -> record events with that one property
     "contact.propertyChange.email": [
         record("1020", "contact", "5101", properties={"email": "kim@globex.test"}, manual=True)
@@ -178,7 +184,9 @@ def test_fixture_becomes_expected_events(name: str) -> None:
 def test_piece_key_and_time_come_from_the_event(name: str) -> None:
     (element,) = load(name)
     (piece,) = make().pieces(request([element]))
-    assert piece.key == str(element["eventId"])
+    subscription = element.get("subscriptionId")
+    expected = f"{subscription}:{element['eventId']}" if subscription else str(element["eventId"])
+    assert piece.key == expected
     assert piece.occurred_at == AT
     assert piece.headers == {}
 
@@ -193,7 +201,7 @@ def test_mixed_batch() -> None:
     an ignored property: four pieces, two events."""
     body = load("batch.mixed")
     pieces = make().pieces(request(body))
-    assert [p.key for p in pieces] == ["2001", "2002", "2003", "2004"]
+    assert [p.key for p in pieces] == [key(n) for n in ("2001", "2002", "2003", "2004")]
     assert events_per_piece(body) == [
         [owner("2001", "contact", "5101", "301", manual=True)],
         [record("2002", "company", "6202")],
@@ -461,7 +469,7 @@ def test_an_unusable_batch_is_refused_whole(body: Any, message: str) -> None:
 def test_a_full_batch_of_100_is_taken() -> None:
     body = [{**GOOD, "eventId": n} for n in range(100)]
     pieces = make().pieces(request(body))
-    assert [p.key for p in pieces] == [str(n) for n in range(100)]
+    assert [p.key for p in pieces] == [key(str(n)) for n in range(100)]
 
 
 def test_a_body_that_is_not_json_is_refused() -> None:
@@ -477,13 +485,14 @@ def test_redelivery_has_the_same_keys() -> None:
     first = make().pieces(request(body))
     retry = [{**element, "attemptNumber": 3} for element in body]
     again = make().pieces(request(retry, ts_ms=NOW_MS + 60_000))
-    assert [p.key for p in first] == [p.key for p in again] == ["2001", "2002", "2003", "2004"]
+    expected = [key(n) for n in ("2001", "2002", "2003", "2004")]
+    assert [p.key for p in first] == [p.key for p in again] == expected
 
 
 def test_integer_and_string_event_ids_are_one_key() -> None:
     as_int = make().pieces(request([{**GOOD, "eventId": 1010}]))
     as_str = make().pieces(request([{**GOOD, "eventId": "1010"}]))
-    assert as_int[0].key == as_str[0].key == "1010"
+    assert as_int[0].key == as_str[0].key == key("1010")
 
 
 def test_different_events_have_different_keys() -> None:
@@ -497,7 +506,7 @@ def test_different_events_have_different_keys() -> None:
 def test_split_keeps_order_and_keys(event_ids: list[int]) -> None:
     body = [{**GOOD, "eventId": n} for n in event_ids]
     pieces = make().pieces_of(body, {})
-    assert [p.key for p in pieces] == [str(n) for n in event_ids]
+    assert [p.key for p in pieces] == [key(str(n)) for n in event_ids]
     assert [json.loads(p.payload()) for p in pieces] == [{"body": e} for e in body]
 
 

@@ -19,8 +19,10 @@ array, more than 100 elements, an element that is not an object, or an element w
 ``eventId`` (an integer or a string) or ``occurredAt`` (epoch milliseconds) is missing or
 malformed is an EventError naming the element, e.g. ``field "[3].eventId": required``.
 
-- Dedupe key (:meth:`HubSpotAdapter.identify`): ``str(eventId)``; ``1001`` and ``"1001"`` are
-  the same key, and a retry (another ``attemptNumber``) keeps it.
+- Dedupe key (:meth:`HubSpotAdapter.identify`): ``<subscriptionId>:<eventId>`` (just
+  ``eventId`` when there is no ``subscriptionId``): HubSpot says ``eventId`` alone is not
+  guaranteed to be unique, and a retry (another ``attemptNumber``) keeps both. ``1001`` and
+  ``"1001"`` are the same.
 - Inbox time (:meth:`HubSpotAdapter.occurred_at`) and every event's ``occurred_at``:
   ``occurredAt``, the time of the change in HubSpot (it decides staleness).
 - Nothing from the headers is stored; the signature headers are checked on receipt only.
@@ -195,7 +197,13 @@ class HubSpotAdapter(Adapter):
         return list(body)
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
-        return _event_id(_element(item).get("eventId"), "eventId")
+        element = _element(item)
+        event_id = _event_id(element.get("eventId"), "eventId")
+        subscription = element.get("subscriptionId")
+        usable = isinstance(subscription, int | str) and not isinstance(subscription, bool)
+        if usable and str(subscription).strip():
+            return f"{str(subscription).strip()}:{event_id}"
+        return event_id
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return _event_time(_element(item).get("occurredAt"), "occurredAt")
