@@ -25,6 +25,7 @@ Adapters never read the clock or the environment: the time and the secret are pa
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import math
@@ -79,13 +80,11 @@ class Piece:
     occurred_at: str | None
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
-    # The text to store instead of the envelope (the generic source stores canonical lines).
-    stored: str | None = None
+    stored: str = ""
 
     def payload(self) -> str:
-        if self.stored is not None:
-            return self.stored
-        return envelope_text(self.headers, self.body)
+        """The text the inbox stores for this piece (:meth:`Adapter.store`)."""
+        return self.stored
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -137,8 +136,9 @@ def _canonical(value: Any) -> Any:
 # ------------------------------------------------------------------ the adapter
 
 
-class Adapter:
-    """Base of every vendor adapter. Subclasses set ``kind`` and override the hooks.
+class Adapter(abc.ABC):
+    """Base of every vendor adapter. Subclasses set ``kind`` and implement the abstract hooks
+    (``verify``, ``identify``, ``to_events``); the others have defaults.
 
     ``options`` are the integration's ``vendor:`` settings (already validated by
     :mod:`leadsync.settings`); ``integration`` is the integration's name.
@@ -156,10 +156,10 @@ class Adapter:
 
     # ---------------------------------------------------------- on receipt
 
+    @abc.abstractmethod
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
         """Raise :class:`SignatureError` unless the request is authentic. ``now`` is unix
         seconds; ``secret`` is the value of the integration's ``secret_env``."""
-        raise NotImplementedError
 
     def decode(self, request: WebhookRequest) -> Any:
         """The body as data; :class:`EventError` (a 400) when it cannot be read at all."""
@@ -169,9 +169,9 @@ class Adapter:
         """The vendor's single events in one decoded body (most vendors send one)."""
         return [body]
 
+    @abc.abstractmethod
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         """The deduplication key of one vendor event (its event id, else :func:`stable_key`)."""
-        raise NotImplementedError
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         """The vendor's time for the event as a canonical time, or None when it has none."""
@@ -190,13 +190,21 @@ class Adapter:
 
     # ------------------------------------------------------------ in a worker
 
+    def store(self, item: Any, headers: Mapping[str, str]) -> str:
+        """The text the inbox keeps for one vendor event: the envelope by default."""
+        return envelope_text(headers, item)
+
+    def load(self, payload: str, where: str | None) -> tuple[dict[str, str], Any]:
+        """The (headers, item) of a stored payload: :meth:`store` read back."""
+        return read_envelope(payload, where)
+
+    @abc.abstractmethod
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
     ) -> list[Event]:
         """The canonical events of one stored vendor event; ``event_id`` is its key (derived
         events add a suffix such as ``#contact``). May return ``[]`` for an event that means
         nothing to leadsync (it is still acknowledged and kept in the inbox)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------ composed
 
@@ -217,12 +225,13 @@ class Adapter:
         kept = {name: headers[name] for name in self.kept_headers if name in headers}
         out: list[Piece] = []
         for item in self.split(body, kept):
-            out.append(Piece(self.identify(item, kept), self.occurred_at(item, kept), item, kept))
+            key, at = self.identify(item, kept), self.occurred_at(item, kept)
+            out.append(Piece(key, at, item, kept, self.store(item, kept)))
         return out
 
     def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
         """The events of one stored inbox row; EventError names ``where``."""
-        headers, body = read_envelope(payload, where)
+        headers, body = self.load(payload, where)
         try:
             return self.to_events(body, headers, event_id, seq)
         except EventError as exc:

@@ -158,7 +158,6 @@ from leadsync.model import (
 )
 from leadsync.sources.base import (
     Adapter,
-    Piece,
     WebhookRequest,
     decode_json,
     normalize_domain,
@@ -866,21 +865,36 @@ class GenericAdapter(Adapter):
             raise EventError(f"body is not valid UTF-8 at byte {exc.start}") from None
         return [line.strip() for line in text.splitlines() if line.strip()]
 
-    def pieces_of(self, body: Any, headers: Mapping[str, str]) -> list[Piece]:
-        if not isinstance(body, list) or not body:
+    def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
+        if not body:
             raise EventError("body holds no events")
-        pieces = []
-        for line in body:
-            try:
-                event = parse_line(line, self.integration)
-                key, at = event.id, event.occurred_at
-            except EventError:
-                key, at = stable_key("generic", line), None
-            pieces.append(Piece(key, at, None, stored=line))
-        return pieces
+        return list(body)
 
-    def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
-        return [parse_line(payload, self.integration, seq, where)]
+    def identify(self, item: Any, headers: Mapping[str, str]) -> str:
+        """The event's id; an event that cannot be read is keyed by a hash of its text."""
+        event = self._readable(item)
+        return event.id if event is not None else stable_key("generic", item)
+
+    def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
+        event = self._readable(item)
+        return event.occurred_at if event is not None else None
+
+    def store(self, item: Any, headers: Mapping[str, str]) -> str:
+        return str(item)  # the canonical line itself
+
+    def load(self, payload: str, where: str | None) -> tuple[dict[str, str], Any]:
+        return {}, payload
+
+    def to_events(
+        self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
+    ) -> list[Event]:
+        return [parse_line(item, self.integration, seq)]
+
+    def _readable(self, line: str) -> Event | None:
+        try:
+            return parse_line(line, self.integration)
+        except EventError:
+            return None
 
 
 ADAPTER = GenericAdapter
