@@ -454,3 +454,26 @@ def test_healthz_and_readyz_report_the_inbox(ws: Workspace) -> None:
         assert ready.status_code == 200
         assert (ready.json()["status"], ready.json()["pending"]) == ("ready", 3)
         assert ready.json()["oldest_pending_at"] is not None
+
+
+def test_a_database_that_refuses_gets_503_and_nothing_is_acknowledged(ws: Workspace) -> None:
+    """While the inbox cannot be written, webhooks get 503 with Retry-After (the vendor
+    retries; nothing was acknowledged) and /readyz says not ready; once it can, the same
+    request is taken."""
+    body = compact([contact(1)])
+    with serve(ws, worker=False) as live:
+        with ws.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE inbox RENAME TO inbox_away")
+        try:
+            refused = live.post_generic("dialer", body)
+            assert refused.status_code == 503
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["retry-after"] == "5"
+            assert "retry later" in refused.json()["detail"]
+            ready = live.client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+        finally:
+            with ws.engine.begin() as connection:
+                connection.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")
+        taken = live.post_generic("dialer", body)
+        assert (taken.status_code, taken.json()["accepted"]) == (200, 1)
