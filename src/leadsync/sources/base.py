@@ -121,7 +121,10 @@ def stable_key(*parts: Any) -> str:
     Parts are JSON values from the payload; their ``repr`` is unambiguous (strings are
     quoted, ``None`` is not ``"None"``). A dict part is hashed with its keys sorted.
     """
-    text = repr(tuple(_canonical(part) for part in parts))
+    if not any(isinstance(part, dict | list | tuple) for part in parts):
+        text = repr(parts)  # the usual case: names, ids and times
+    else:
+        text = repr(tuple(_canonical(part) for part in parts))
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
@@ -367,7 +370,10 @@ def time_from_epoch(value: Any, path: str, unit: str = "s") -> str | None:
         refuse(path, f"must be a unix time in {unit}, got {describe(value)}")
     try:
         seconds = float(value) / (1000 if unit == "ms" else 1)
-        return format_ts(datetime.fromtimestamp(seconds, UTC))
+        moment = datetime.fromtimestamp(seconds, UTC)
+        if moment.year < 1000:  # the fixed-width time format needs four-digit years
+            raise ValueError
+        return format_ts(moment)
     except (ValueError, OverflowError, OSError):
         refuse(path, f"must be a unix time in {unit}, got {str(value)[:40]!r}")
 
