@@ -139,3 +139,24 @@ def test_worker_thread_wakes_and_stops(workspace: Workspace, intake: Intake) -> 
     finally:
         worker.stop()
     assert worker.applied == 1 and worker.errors == 0
+
+
+def test_integrations_that_cannot_receive_webhooks_are_named(workspace: Workspace) -> None:
+    workspace.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(secret_env="DIALER_SECRET"),
+                "phone": {"kind": "aircall", "secret_env": "PHONE_TOKEN"},
+                "open": {"kind": "outreach"},
+                "sf": {"kind": "salesforce", "vendor": {"organization_id": "00D000000000001AAA"}},
+            }
+        )
+    )
+    intake = Intake(workspace.engine, environ={"DIALER_SECRET": "s3cret", "PHONE_TOKEN": ""})
+    problems = intake.secret_problems()
+    assert problems == [
+        "integration open: no secret_env, so its webhooks are refused (401)",
+        "integration phone: environment variable PHONE_TOKEN is not set, so its webhooks are "
+        "refused (401)",
+    ]
+    assert not any("s3cret" in p for p in problems)

@@ -76,8 +76,8 @@ class _Integrations:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._loaded_at = -1e18
-        self._adapters: dict[str, Adapter] = {}
-        self._secret_env: dict[str, str | None] = {}
+        self.adapters: dict[str, Adapter] = {}
+        self.secret_env: dict[str, str | None] = {}
 
     def refresh(self) -> None:
         with self.engine.connect() as connection:
@@ -89,19 +89,19 @@ class _Integrations:
             adapters[name] = adapter_for(settings.kind, name, settings.vendor_options())
             secret_env[name] = settings.secret_env
         with self._lock:
-            self._adapters, self._secret_env = adapters, secret_env
+            self.adapters, self.secret_env = adapters, secret_env
             self._loaded_at = time.monotonic()
 
     def get(self, name: str) -> tuple[Adapter, str | None] | None:
         if time.monotonic() - self._loaded_at > self.ttl_s:
             self.refresh()
-        adapter = self._adapters.get(name)
+        adapter = self.adapters.get(name)
         if adapter is None and time.monotonic() - self._loaded_at > 0.2:
             self.refresh()
-            adapter = self._adapters.get(name)
+            adapter = self.adapters.get(name)
         if adapter is None:
             return None
-        return adapter, self._secret_env.get(name)
+        return adapter, self.secret_env.get(name)
 
 
 class Intake:
@@ -127,6 +127,27 @@ class Intake:
 
     def start(self) -> None:
         self.writer.start()
+        for problem in self.secret_problems():
+            log.warning("%s", problem)
+
+    def secret_problems(self) -> list[str]:
+        """Integrations whose webhooks will be refused for want of a secret: no
+        ``secret_env``, or a variable that is not set (names only, never values)."""
+        self.integrations.refresh()
+        problems = []
+        for name in sorted(self.integrations.secret_env):
+            env = self.integrations.secret_env[name]
+            if env is None:
+                if self.integrations.adapters[name].kind != "salesforce":
+                    problems.append(
+                        f"integration {name}: no secret_env, so its webhooks are refused (401)"
+                    )
+            elif not self.environ.get(env):
+                problems.append(
+                    f"integration {name}: environment variable {env} is not set, so its "
+                    "webhooks are refused (401)"
+                )
+        return problems
 
     def stop(self) -> None:
         self.writer.stop()
