@@ -5,6 +5,7 @@ Every test runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from leadsync.errors import NotFoundError, WorkspaceError
 from leadsync.inbox import InboxItem, write_items
+from leadsync.sources.salesforce import id18
 from leadsync.workspace import Workspace
 from tests.helpers import record_by_external, settings, workspace_config
 
@@ -335,3 +337,69 @@ def test_a_secret_in_a_captured_line_is_not_kept(workspace: Workspace) -> None:
     stored = [r["payload"] for r in workspace.inbox_rows()]
     stored += [d["raw"] for d in workspace.dead_letters()]
     assert stored and not [text for text in stored if "tok-SECRET-1" in text]
+
+
+def _outreach(owner: int, at: str) -> dict[str, Any]:
+    body = json.loads((FIXTURES / "outreach" / "prospect.updated-owner-only.json").read_text())
+    body["body"]["data"]["relationships"]["owner"]["data"]["id"] = owner
+    body["body"]["data"]["attributes"]["updatedAt"] = at
+    return body
+
+
+def _salesloft(owner: int, at: str) -> dict[str, Any]:
+    body = json.loads((FIXTURES / "salesloft" / "person_updated.json").read_text())
+    body["body"].update(owner={"id": owner}, updated_at=at)
+    return body
+
+
+def _pipedrive(owner: int, at: str) -> dict[str, Any]:
+    body = json.loads((FIXTURES / "pipedrive" / "change.person.owner_only.json").read_text())
+    body["body"]["meta"].update(timestamp=at, id=f"evt-{owner}-{at}")
+    body["body"]["data"].update(owner_id=owner, update_time=at)
+    return body
+
+
+def _salesforce(owner: int, at: str) -> dict[str, Any]:
+    body = json.loads((FIXTURES / "salesforce" / "cdc_update_owner_only.json").read_text())
+    header = body["body"]["ChangeEventHeader"]
+    millis = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000)
+    header.update(commitTimestamp=millis, transactionKey=f"tx-{owner}-{millis}")
+    body["body"]["OwnerId"] = f"0055g00000XyZa{owner}"  # 15 characters; the adapter adds 3
+    return body
+
+
+OUT_OF_ORDER = {
+    # kind: (build a payload with this owner at this time, the record, rep ids for 7 and 9)
+    "outreach": (_outreach, ("contact", "1001"), {7: "7", 9: "9"}),
+    "salesloft": (_salesloft, ("contact", "1701"), {7: "7", 9: "9"}),
+    "pipedrive": (_pipedrive, ("contact", "42"), {7: "7", 9: "9"}),
+    "salesforce": (
+        _salesforce,
+        ("company", "0015g00000AsDfGAAV"),
+        {7: id18("0055g00000XyZa7"), 9: id18("0055g00000XyZa9")},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OUT_OF_ORDER))
+def test_an_older_owner_change_delivered_late_is_stale_for_every_vendor(
+    workspace: Workspace, kind: str
+) -> None:
+    """Each tool's owner change at 10:00 arrives after its change at 11:00: the 11:00 owner
+    stays, and the late one is recorded as ignored (stale) with its reason."""
+    build, (record_type, external), reps = OUT_OF_ORDER[kind]
+    users = {"map": {reps[7]: "101", reps[9]: "102"}, "unmapped": {"policy": "leave"}}
+    integration = {"kind": kind, "users": users, "ownership": {"default": "integration_wins"}}
+    if kind == "salesforce":
+        integration["vendor"] = {"organization_id": "00D000000000001AAA"}
+    workspace.apply_config(workspace_config({"tool": integration}))
+    newer = build(9, "2026-11-05T11:00:00.000Z")
+    older = build(7, "2026-11-05T10:00:00.000Z")
+    summary = workspace.ingest("tool", [json.dumps(newer), json.dumps(older)])
+    assert summary.ok and summary.accepted == 2, summary.to_dict()
+    record = record_by_external(workspace, external, "tool")
+    assert record["type"] == record_type
+    assert record["owner_id"] == "102"
+    outcomes = [(h["owner_id"], h["outcome"]) for h in record["owner_history"]]
+    assert outcomes[-1] == ("102", "ignored") and ("102", "set") in outcomes
+    assert "arrived out of order" in record["owner_history"][-1]["reason"]
