@@ -39,7 +39,14 @@ from .problems import (
     on_validation_error,
     problem,
 )
-from .webhooks import BodyTooLarge, WebhookFastPath, answer_webhook, public_uri, too_large
+from .webhooks import (
+    BodyTooLarge,
+    WebhookFastPath,
+    answer_webhook,
+    public_uri,
+    read_body,
+    too_large,
+)
 
 log = logging.getLogger("leadsync.api")
 
@@ -176,7 +183,8 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         again; a batch (HubSpot, Salesforce) is accepted whole or refused whole."""
         path = request.url.path
         try:
-            body = await _read_body(request, opts.max_body)
+            declared = request.headers.get("content-length")
+            body = await read_body(request.receive, declared, opts.max_body)
         except BodyTooLarge as exc:
             answer = too_large(opts.max_body, exc.size, path)
         else:
@@ -277,20 +285,6 @@ def _drop_fastapi_validation_errors(schema: dict[str, Any]) -> None:
                 responses.setdefault("400", _problem_ref("Malformed request: what and where"))
     for name in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(name, None)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(declared)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"more than {limit}")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 __all__ = ["ServiceOptions", "create_app", "create_service", "problem"]

@@ -9,7 +9,6 @@ docs/PERFORMANCE.md). Both give the same answers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 from leadsync.intake import Intake, IntakeError
 from leadsync.sources.base import WebhookRequest
 
-from .problems import PROBLEM_TYPE
+from .problems import PROBLEM_TYPE, Problem
 
 log = logging.getLogger("leadsync.api")
 
@@ -40,10 +39,9 @@ class Answer:
 
 
 def _problem(status: int, title: str, detail: str, instance: str) -> Answer:
-    data = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    data["instance"] = instance
+    body = Problem(title=title, status=status, detail=detail, instance=instance)
     headers = {"Retry-After": "5"} if status == 503 else {}
-    return Answer(status, PROBLEM_TYPE, json.dumps(data).encode(), headers)
+    return Answer(status, PROBLEM_TYPE, body.model_dump_json(exclude_none=True).encode(), headers)
 
 
 class BodyTooLarge(Exception):
@@ -115,7 +113,7 @@ class WebhookFastPath:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = await self._body(headers, receive)
+            body = await read_body(receive, headers.get("content-length"), self.max_body)
         except BodyTooLarge as exc:
             await _send(send, too_large(self.max_body, exc.size, path))
             return
@@ -125,24 +123,26 @@ class WebhookFastPath:
         request = WebhookRequest("POST", uri, headers, body)
         await _send(send, await answer_webhook(self.intake, path[len(PREFIX) :], request, path))
 
-    async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            raise BodyTooLarge(declared)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise BodyTooLarge(f"more than {self.max_body}")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The request body, refused (BodyTooLarge) as soon as it is known to be over ``limit``:
+    before reading when ``Content-Length`` says so, else while reading."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(declared)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"more than {limit}")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 async def _send(send: Send, answer: Answer) -> None:
