@@ -160,6 +160,7 @@ from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
     decode_json,
+    describe,
     normalize_domain,
     normalize_email,
     signature_needs_secret,
@@ -331,20 +332,6 @@ def _quote(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return type(value).__name__
-
-
 def _unknown_keys(data: dict[Any, Any], allowed: tuple[str, ...], prefix: str) -> NoReturn:
     unknown = sorted(repr(key) if not isinstance(key, str) else key for key in data)
     unknown = [key for key in unknown if key not in allowed]
@@ -358,7 +345,7 @@ def _unknown_keys(data: dict[Any, Any], allowed: tuple[str, ...], prefix: str) -
 
 def _parse(data: Any, integration: str, seq: int) -> Event:
     if not isinstance(data, dict):
-        raise _Invalid(f"an event must be a JSON object, got {_kind(data)}")
+        raise _Invalid(f"an event must be a JSON object, got {describe(data)}")
     if not _ALLOWED_SET.issuperset(data):
         _unknown_keys(data, ALLOWED_KEYS, "")
     event_id = _identifier(data.get("id"), "id")
