@@ -479,6 +479,83 @@ def dead_letters_list(
     out.print(table)
 
 
+@app.command("preview")
+def preview_command(
+    integration: Annotated[str, typer.Argument(help="The integration the events come from.")],
+    file: Annotated[str, typer.Argument(help="Events as `ingest` reads them, or - for stdin.")],
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N events of the file.")
+    ] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="Proposed settings: a workspace file, or the integration's settings alone.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What events would do — records matched or created, owner decisions with reasons,
+    activities created or skipped, associations — decided by the real engine; nothing is
+    written."""
+    from leadsync.preview import settings_from_file
+
+    with _errors(), _workspace() as ws:
+        proposed = None
+        if settings_file is not None:
+            proposed = settings_from_file(
+                _read_text(settings_file), str(settings_file), integration
+            )
+        if file == "-":
+            result = ws.preview(integration, sys.stdin, "<stdin>", sample, proposed)
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise UserError(f"{file}: no such file")
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                result = ws.preview(integration, handle, file, sample, proposed)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    for entry in result.events:
+        out.print(f"[bold]{entry.line}[/] {entry.type} {entry.event_id}", markup=True)
+        if entry.record is not None:
+            verb = "creates" if entry.record["created"] else "matches"
+            out.print(f"  {verb} {entry.record['type']} {entry.record['id']}", markup=False)
+        if entry.activity is not None:
+            a = entry.activity
+            what = f"  {a['type']} {a['outcome']}"
+            if a.get("reason"):
+                what += f": {a['reason']}"
+            out.print(what, markup=False)
+            for link in entry.associations:
+                out.print(f"    -> {link['type']} {link['id']} ({link['source']})", markup=False)
+        for d in entry.owner:
+            out.print(f"  {d['record']['type']} {d['record']['id']}: {d['reason']}", markup=False)
+    for item in result.duplicates:
+        out.print(f"{item['where']}: already in the inbox, not applied again", markup=False)
+    for item in result.unreadable:
+        err.print(f"{item['where']}: {item['error']}", markup=False)
+    summary = result.summary()
+    owners, acts = summary["owners"], summary["activities"]
+    out.print(
+        f"preview of {summary['events']} events (nothing written): "
+        f"{summary['records_created']} records created; owners {owners['set']} set, "
+        f"{owners['kept']} kept, {owners['ignored']} ignored; activities {acts['created']} "
+        f"created, {acts['updated']} updated, {acts['skipped']} skipped",
+        markup=False,
+    )
+    for reason, count in summary["skipped_by_reason"].items():
+        out.print(f"  skipped {count}: {reason}", markup=False)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 @dead_app.command("retry")
 def dead_letters_retry(
     letter_id: Annotated[int, typer.Argument(metavar="ID")],

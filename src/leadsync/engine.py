@@ -184,12 +184,36 @@ def _email_key(ref: RecordRef) -> str | None:
     return ref.email if ref.type is RecordType.CONTACT else None
 
 
-class BatchState:
-    """The records, links and activities a batch touches, loaded in a few queries."""
+@dataclass(slots=True)
+class EventTrace:
+    """What the engine did with one event, for a preview: the record it matched or created,
+    the activity it created, updated or skipped, and the associations chosen. The owner
+    decisions are in ``BatchState.decisions`` (by event id)."""
 
-    def __init__(self, connection: Connection, rules: WorkspaceRules, events: Sequence[Event]):
+    event_id: str
+    record: tuple[str, int, bool] | None = None  # (type, id, created)
+    activity: tuple[str, int | None, str] | None = None  # (type, id, created|updated|skipped)
+    skip_reason: str | None = None
+    associations: list[tuple[str, int, str]] = field(default_factory=list)  # (type, id, source)
+
+
+class BatchState:
+    """The records, links and activities a batch touches, loaded in a few queries.
+
+    With ``trace``, every event also leaves an :class:`EventTrace` (a preview's detail); a
+    normal run keeps none.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        rules: WorkspaceRules,
+        events: Sequence[Event],
+        trace: bool = False,
+    ):
         self.connection = connection
         self.rules = rules
+        self.traces: dict[str, EventTrace] | None = {} if trace else None
         refs: list[tuple[str, RecordRef]] = []
         activity_keys: set[tuple[str, str, str]] = set()
         rep_keys: set[tuple[str, str]] = set()
@@ -601,6 +625,8 @@ class BatchState:
         subject = event.subject_ref()
         assert subject is not None
         record, created = self.resolve(event.integration, subject, event.occurred_at)
+        if self.traces is not None:
+            self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         is_new = created or record.awaits_first_owner()
         if event.type is EventType.RECORD:
             self.fill_record(record, event.properties, event.occurred_at)
@@ -629,7 +655,9 @@ class BatchState:
             return
         subject = event.subject_ref()
         assert subject is not None
-        record, _ = self.resolve(event.integration, subject, event.occurred_at)
+        record, created = self.resolve(event.integration, subject, event.occurred_at)
+        if self.traces is not None:
+            self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         if event.type is EventType.RECORD:
             self.fill_record(record, event.properties, event.occurred_at)
         if event.type is not EventType.OWNER and event.owner is None:
@@ -666,6 +694,12 @@ class BatchState:
             if existing is not None and not existing.deleted:
                 existing.deleted = True
                 reason += "; the activity created earlier from it was removed"
+            if self.traces is not None:
+                self.traces[event.id] = EventTrace(
+                    event.id,
+                    activity=(event.activity._value_, None, "skipped"),
+                    skip_reason=reason,
+                )
             self.skips.append(
                 ActivitySkip(
                     event_id=event.id,
@@ -689,7 +723,18 @@ class BatchState:
         chosen = choose_associations(
             [(r.id, r.type) for r, _ in named], settings.associations, self
         )
+        fresh = existing is None or existing.deleted
         activity = self._upsert_activity(event, key, existing, owner_id, merged)
+        if self.traces is not None:
+            self.traces[event.id] = EventTrace(
+                event.id,
+                activity=(
+                    event.activity._value_,
+                    activity.id,
+                    "created" if fresh else "updated",
+                ),
+                associations=[(c.record_type._value_, c.record_id, c.source) for c in chosen],
+            )
         for choice in chosen:
             link_key = (activity.id, choice.record_id)
             if link_key not in self.new_activity_links:
@@ -894,8 +939,16 @@ def apply_batch(
     connection: Connection, rules: WorkspaceRules, events: Sequence[Event]
 ) -> BatchResult:
     """Decide and write one batch of events, in arrival order, inside the caller's transaction."""
-    state = BatchState(connection, rules, events)
+    return decide_batch(connection, rules, events).result
+
+
+def decide_batch(
+    connection: Connection, rules: WorkspaceRules, events: Sequence[Event], trace: bool = False
+) -> BatchState:
+    """:func:`apply_batch`, returning the whole state (decisions, skips, traces): a preview
+    runs it in a transaction it rolls back, so the real path is the one previewed."""
+    state = BatchState(connection, rules, events, trace)
     for event in events:
         state.apply(event)
     state.write()
-    return state.result
+    return state

@@ -220,7 +220,7 @@ def _json_bytes(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _items_of_line(
+def items_of_line(
     adapter: Adapter, raw: str, where: str, line_no: int | None = None
 ) -> list[InboxItem]:
     """The inbox items of one input line, with their events. A line that cannot be cut into
@@ -260,7 +260,7 @@ def _parse_chunk(
         try:
             if problem is not None:
                 raise EventError(problem, where)
-            items = _items_of_line(adapter, raw, where, line_no)
+            items = items_of_line(adapter, raw, where, line_no)
         except EventError as exc:
             summary.dead_letters.append(DeadLetter(where, exc.detail))
             kept = adapter.redact(raw)
@@ -366,7 +366,7 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
         if seqs:
             store.mark_inbox(connection, seqs, "pending", None)
             return f"inbox #{seqs[0]} is pending again"
-    items = _items_of_line(adapter, letter["raw"], f"dead letter {letter['id']}")
+    items = items_of_line(adapter, letter["raw"], f"dead letter {letter['id']}")
     for item in items:
         if item.error is not None:
             raise EventError(item.error, item.where)

@@ -27,6 +27,7 @@ from leadsync.model import (
     RecordType,
     now_ts,
 )
+from leadsync.preview import PreviewResult, preview, read_events, with_settings
 from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
     IntegrationSettings,
@@ -152,6 +153,25 @@ class Workspace:
         rules = self.rules()
         self.integration(integration, rules)
         return inbox.ingest(self.engine, rules, integration, lines, source, batch_size, on_progress)
+
+    def preview(
+        self,
+        integration: str,
+        lines: Iterable[str],
+        source: str = "<input>",
+        sample: int | None = None,
+        proposed: IntegrationSettings | None = None,
+    ) -> PreviewResult:
+        """What the events of ``lines`` would do (under ``proposed`` settings for the
+        integration, when given), decided by the real engine and written nowhere."""
+        rules = self.rules()
+        self.integration(integration, rules)
+        if proposed is not None:
+            rules = with_settings(rules, integration, proposed)
+        events, unreadable = read_events(rules, integration, lines, source, sample)
+        result = preview(self.engine, rules, integration, events)
+        result.unreadable = unreadable
+        return result
 
     def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> BatchResult:
         """Apply whatever the inbox still holds as pending (after a crash, or from intake)."""

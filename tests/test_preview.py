@@ -1,0 +1,160 @@
+"""Preview: the real engine's decisions, written nowhere (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.preview import settings_from_file
+from leadsync.store.schema import metadata
+from leadsync.workspace import Workspace
+from tests.helpers import ev, settings, setup, workspace_config
+
+
+def whole_database(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: nothing may differ after a preview."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with ws.engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            rows = connection.execute(sa.select(table)).all()
+            out[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
+    return out
+
+
+def contact(ext: str, owner: str, at: str = "2026-11-01T09:00:00Z", **props: Any) -> str:
+    properties = {"email": f"{ext}@globex.test", **props}
+    event = ev("record", at, object="contact", external_id=ext, properties=properties, owner=owner)
+    return json.dumps(event)
+
+
+def call(ext: str, contact_ext: str, duration: int, owner: str = "u-1") -> str:
+    return json.dumps(
+        ev(
+            "activity",
+            "2026-11-01T10:00:00Z",
+            activity="call",
+            external_id=ext,
+            owner=owner,
+            properties={"duration_s": duration, "outcome": "connected"},
+            associations=[{"object": "contact", "external_id": contact_ext}],
+        )
+    )
+
+
+def test_a_preview_writes_nothing_and_says_what_a_run_would_do(workspace: Workspace) -> None:
+    setup(workspace)
+    workspace.ingest("dialer", [contact("p-1", "u-1")])
+    before = whole_database(workspace)
+    lines = [
+        contact("p-1", "u-9", at="2026-11-02T09:00:00Z"),  # owned: fill_if_empty keeps 101
+        contact("p-2", "u-9"),  # new: takes 102
+        call("c-1", "p-2", 95),
+        call("c-2", "p-2", 3),  # too short
+        "{not json",
+    ]
+    result = workspace.preview("dialer", lines, "sample.jsonl")
+    assert whole_database(workspace) == before
+    by_line = {e.line: e for e in result.events}
+    kept = by_line["sample.jsonl:1"]
+    assert kept.record == {"type": "contact", "id": 1, "created": False}
+    assert [d["outcome"] for d in kept.owner] == ["kept"]
+    assert "fill_if_empty" in kept.owner[0]["reason"]
+    new = by_line["sample.jsonl:2"]
+    assert new.record is not None and new.record["created"] is True
+    assert [(d["outcome"], d["owner_id"]) for d in new.owner] == [("set", "102")]
+    created = by_line["sample.jsonl:3"]
+    assert created.activity == {"type": "call", "id": 1, "outcome": "created"}
+    assert {"type": "contact", "id": new.record["id"], "source": "event"} in created.associations
+    skipped = by_line["sample.jsonl:4"].activity
+    assert skipped is not None and skipped["outcome"] == "skipped"
+    assert "shorter than min_duration_s" in skipped["reason"]
+    assert result.unreadable[0]["where"] == "sample.jsonl:5"
+    summary = result.summary()
+    assert summary["owners"] == {"set": 1, "kept": 1, "ignored": 0}
+    assert summary["activities"] == {"created": 1, "updated": 0, "skipped": 1}
+    assert summary["records_created"] == 1
+
+
+def test_what_a_preview_says_is_what_the_run_does(workspace: Workspace) -> None:
+    setup(workspace, ownership={"default": "integration_wins"})
+    lines = [
+        contact("p-1", "u-1"),
+        contact("p-1", "u-9", at="2026-11-02T09:00:00Z"),
+        contact("p-1", "u-1", at="2026-11-01T12:00:00Z"),  # older than the last: stale
+        contact("p-2", "u-404"),  # unmapped: round robin
+        call("c-1", "p-1", 60),
+        call("c-2", "p-1", 2),
+    ]
+    previewed = workspace.preview("dialer", lines)
+    said = [
+        (d["record"]["id"], d["outcome"], d["owner_id"], d["reason"])
+        for e in previewed.events
+        for d in e.owner
+    ]
+    workspace.ingest("dialer", lines)
+    done = [
+        (d["record_id"], d["outcome"], d["owner_id"], d["reason"])
+        for d in reversed(workspace.decisions(limit=100))
+    ]
+    assert said == done
+    skipped = [
+        e.activity["reason"] for e in previewed.events if e.activity and "reason" in e.activity
+    ]
+    assert skipped == [s["reason"] for s in workspace.skipped_activities()]
+
+
+def test_proposed_settings_change_the_answer_not_the_workspace(workspace: Workspace) -> None:
+    setup(workspace)  # fill_if_empty
+    workspace.ingest("dialer", [contact("p-1", "u-1")])
+    later = [contact("p-1", "u-9", at="2026-11-02T09:00:00Z")]
+    now = workspace.preview("dialer", later)
+    proposed = settings_from_file(
+        json.dumps(settings(ownership={"default": "integration_wins"})), "proposed.yaml", "dialer"
+    )
+    then = workspace.preview("dialer", later, proposed=proposed)
+    assert [d["outcome"] for d in now.events[0].owner] == ["kept"]
+    assert [(d["outcome"], d["owner_id"]) for d in then.events[0].owner] == [("set", "102")]
+    assert workspace.integration("dialer").ownership.default.value == "fill_if_empty"
+
+
+def test_events_the_inbox_holds_are_reported_as_duplicates(workspace: Workspace) -> None:
+    setup(workspace)
+    line = contact("p-1", "u-1")
+    workspace.ingest("dialer", [line])
+    result = workspace.preview("dialer", [line, line])
+    assert result.events == []
+    assert [d["where"] for d in result.duplicates] == ["<input>:1", "<input>:2"]
+
+
+def test_the_cli_previews_with_a_settings_file(tmp_path: Path, db_url: str) -> None:
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        ws.ingest("dialer", [contact("p-1", "u-1")])
+    events = tmp_path / "later.jsonl"
+    events.write_text(contact("p-1", "u-9", at="2026-11-02T09:00:00Z") + "\n")
+    proposed = tmp_path / "proposed.yaml"
+    # The integration's whole settings (JSON is YAML), only the strategy changed.
+    proposed.write_text(json.dumps(settings(ownership={"default": "integration_wins"})))
+    runner = CliRunner()
+    env = {"LEADSYNC_DB": db_url}
+    shown = runner.invoke(app, ["preview", "dialer", str(events), "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["summary"]["owners"] == {"set": 0, "kept": 1, "ignored": 0}
+    changed = runner.invoke(
+        app, ["preview", "dialer", str(events), "--settings", str(proposed), "--json"], env=env
+    )
+    assert json.loads(changed.stdout)["summary"]["owners"] == {"set": 1, "kept": 0, "ignored": 0}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: generic\nownership: {default: sometimes}\n")
+    refused = runner.invoke(
+        app, ["preview", "dialer", str(events), "--settings", str(bad)], env=env
+    )
+    assert refused.exit_code == 2
+    assert "integrations.dialer.ownership.default" in refused.output
+    text = runner.invoke(app, ["preview", "dialer", str(events)], env=env)
+    assert "nothing written" in text.stdout and "kept 101" in text.stdout
