@@ -556,6 +556,75 @@ def _read_text(path: Path) -> str:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
+@app.command("replay")
+def replay_command(
+    integration: Annotated[str, typer.Argument(help="The integration whose settings change.")],
+    settings_file: Annotated[
+        Path,
+        typer.Option(
+            "--settings",
+            help="Proposed settings: a workspace file, or the integration's settings alone.",
+        ),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events since then: 30d, 12h, 90m, or an ISO time."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide the inbox's events again under the current and the proposed settings (each
+    in a scratch database; the workspace is not touched) and show what would differ:
+    owners (with both reasons), activities that appear or disappear, associations."""
+    from leadsync.preview import settings_from_file
+    from leadsync.replay import replay, since_ts
+
+    with _errors(), _workspace() as ws:
+        proposed = settings_from_file(_read_text(settings_file), str(settings_file), integration)
+        cutoff = since_ts(since) if since is not None else None
+        total = sum(c["count"] for c in ws.inbox_counts())
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("replay", total=total)
+            result = replay(ws, integration, proposed, cutoff, lambda n: progress.advance(task, n))
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    out.print(
+        f"replayed {result.events} inbox events"
+        + (f" since {display_ts(cutoff)}" if cutoff else "")
+        + f" ({result.unreadable} unreadable); {result.records_compared} records compared",
+        markup=False,
+    )
+    out.print(f"owners that would differ: {result.owners_differ}", markup=False)
+    for change in result.owner_changes:
+        out.print(
+            f"  {change['type']} {change['record']}: {change['current_owner_id'] or '-'} -> "
+            f"{change['proposed_owner_id'] or '-'}",
+            markup=False,
+        )
+        out.print(f"      now:      {change['current_reason']}", markup=False)
+        out.print(f"      proposed: {change['proposed_reason']}", markup=False)
+    for label, counts in (
+        ("activities that would disappear", result.activities_disappear),
+        ("activities that would appear", result.activities_appear),
+    ):
+        out.print(f"{label}: {sum(counts.values())}", markup=False)
+        for key, count in counts.items():
+            out.print(f"  {key}: {count}", markup=False)
+    out.print(
+        f"activities whose associations would differ: {result.associations_differ}", markup=False
+    )
+    if not result.changed:
+        out.print("no difference", markup=False)
+
+
 @dead_app.command("retry")
 def dead_letters_retry(
     letter_id: Annotated[int, typer.Argument(metavar="ID")],

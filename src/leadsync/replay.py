@@ -1,0 +1,341 @@
+"""Replay: the events the inbox holds, decided again under the current and under proposed
+settings, and the difference between the two outcomes.
+
+Each side is a real run of the engine into a scratch SQLite database of its own (the
+workspace's owners, teams and integrations, the proposed settings swapped in on one side),
+fed from the inbox a chunk at a time, so memory stays bounded whatever the history's size.
+The difference is computed in SQL across the two databases (``ATTACH``), matching records by
+what names them (an integration's external id, else a contact's email or a company's
+domain), since ids may differ between the two runs.
+
+With ``since``, only events that happened since then are replayed, starting from an empty
+workspace: records first met before are new to both sides.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadsync import inbox
+from leadsync.engine import WorkspaceRules, apply_batch
+from leadsync.errors import EventError
+from leadsync.model import Event, add_days, now_ts, parse_ts
+from leadsync.preview import with_settings
+from leadsync.settings import IntegrationSettings, WorkspaceConfig
+from leadsync.sources.base import Adapter
+from leadsync.store import batch as store
+from leadsync.store.schema import inbox as inbox_table
+from leadsync.workspace import Workspace
+
+CHUNK = 5_000
+SHOWN = 1_000  # differing records listed in full; all are counted
+
+
+@dataclass
+class ReplayResult:
+    integration: str
+    since: str | None
+    events: int = 0
+    unreadable: int = 0
+    refused: int = 0
+    records_compared: int = 0
+    owner_changes: list[dict[str, Any]] = field(default_factory=list)
+    owners_differ: int = 0
+    only_in_current: int = 0
+    only_in_proposed: int = 0
+    activities_disappear: dict[str, int] = field(default_factory=dict)
+    activities_appear: dict[str, int] = field(default_factory=dict)
+    associations_differ: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.owners_differ
+            or self.activities_appear
+            or self.activities_disappear
+            or self.associations_differ
+            or self.only_in_current
+            or self.only_in_proposed
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "integration": self.integration,
+            "since": self.since,
+            "events": self.events,
+            "unreadable": self.unreadable,
+            "refused": self.refused,
+            "records_compared": self.records_compared,
+            "owners_differ": self.owners_differ,
+            "owner_changes": self.owner_changes,
+            "records_only_in_current": self.only_in_current,
+            "records_only_in_proposed": self.only_in_proposed,
+            "activities_disappear": self.activities_disappear,
+            "activities_appear": self.activities_appear,
+            "activities_with_other_associations": self.associations_differ,
+            "changed": self.changed,
+        }
+
+
+def replay(
+    workspace: Workspace,
+    integration: str,
+    proposed: IntegrationSettings,
+    since: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Replay the workspace's inbox (events since ``since``) under its current settings and
+    under ``proposed`` settings for ``integration``; report the difference."""
+    rules = workspace.rules()
+    workspace.integration(integration, rules)
+    config = workspace.export_config()
+    result = ReplayResult(integration, since)
+    proposed_rules = with_settings(rules, integration, proposed)
+    adapters = inbox.adapters_for(rules)
+    with _scratch() as folder:
+        current = _scratch_workspace(folder / "current.db", config, rules)
+        other = _scratch_workspace(folder / "proposed.db", config, proposed_rules)
+        with current, other, inbox.batch_friendly_gc():
+            for chunk in _inbox_chunks(workspace.engine, since):
+                events, unreadable = _read(chunk, adapters)
+                result.events += len(events)
+                result.unreadable += unreadable
+                result.refused += _apply(current.engine, rules, chunk, events)
+                result.refused += _apply(other.engine, proposed_rules, chunk, events)
+                if on_progress is not None:
+                    on_progress(len(chunk))
+        _compare(folder / "current.db", folder / "proposed.db", result)
+    return result
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="leadsync-replay-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scratch_workspace(path: Path, config: WorkspaceConfig, rules: WorkspaceRules) -> Workspace:
+    """An empty workspace with the same owners and teams, and ``rules``' integrations."""
+    scratch = Workspace(f"sqlite:///{path}")
+    scratch.apply_config(config.model_copy(update={"integrations": dict(rules.integrations)}))
+    return scratch
+
+
+def _inbox_chunks(engine: Engine, since: str | None) -> Iterator[list[dict[str, Any]]]:
+    """Inbox rows in arrival order, a chunk at a time (keyset pagination on seq)."""
+    last = 0
+    while True:
+        query = (
+            sa.select(
+                inbox_table.c.seq,
+                inbox_table.c.integration,
+                inbox_table.c.event_id,
+                inbox_table.c.occurred_at,
+                inbox_table.c.payload,
+            )
+            .where(inbox_table.c.seq > last)
+            .order_by(inbox_table.c.seq)
+            .limit(CHUNK)
+        )
+        if since is not None:
+            query = query.where(inbox_table.c.occurred_at >= since)
+        with engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(query)]
+        if not rows:
+            return
+        last = int(rows[-1]["seq"])
+        yield rows
+
+
+def _read(
+    rows: list[dict[str, Any]], adapters: dict[str, Adapter]
+) -> tuple[dict[int, list[Event]], int]:
+    """Each row's events by sequence; rows that cannot be read (they failed in the real run
+    too) are counted."""
+    events: dict[int, list[Event]] = {}
+    unreadable = 0
+    for row in rows:
+        adapter = adapters.get(row["integration"])
+        if adapter is None:
+            unreadable += 1
+            continue
+        try:
+            events[int(row["seq"])] = adapter.events_of(
+                row["payload"], row["event_id"], int(row["seq"]), None
+            )
+        except EventError:
+            unreadable += 1
+    return events, unreadable
+
+
+def _apply(
+    engine: Engine,
+    rules: WorkspaceRules,
+    rows: list[dict[str, Any]],
+    events: dict[int, list[Event]],
+) -> int:
+    """One chunk into a scratch workspace, in arrival order, in one transaction; a chunk the
+    engine refuses is applied row by row, and the rows it refuses are left out (as the real
+    run made them dead letters). Returns how many rows were left out."""
+    try:
+        _apply_events(engine, rules, [e for row in rows for e in events.get(int(row["seq"]), ())])
+    except sa.exc.OperationalError:
+        raise
+    except Exception:
+        failed = 0
+        for row in rows:
+            try:
+                _apply_events(engine, rules, events.get(int(row["seq"]), []))
+            except sa.exc.OperationalError:
+                raise
+            except Exception:
+                failed += 1
+        return failed
+    return 0
+
+
+def _apply_events(engine: Engine, rules: WorkspaceRules, events: list[Event]) -> None:
+    with engine.begin() as connection:
+        store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+        apply_batch(connection, rules, events)
+
+
+def _compare(current: Path, proposed: Path, result: ReplayResult) -> None:
+    """Both scratch databases in one SQLite connection (the proposed one attached as ``p``);
+    the comparison is set-based SQL, its temporary tables die with the connection."""
+    connection = sqlite3.connect(current)
+    try:
+        connection.execute("ATTACH DATABASE ? AS p", (str(proposed),))
+        _compare_owners(connection, result)
+        _compare_activities(connection, result)
+    finally:
+        connection.close()
+
+
+def _count(connection: sqlite3.Connection, sql: str) -> int:
+    return int(connection.execute(sql).fetchone()[0])
+
+
+# A record's name in both runs: its first identity, else a contact's email or a company's
+# domain.
+_NAME = """
+coalesce(
+  (SELECT min(i.integration || ':' || i.type || ':' || i.external_id)
+     FROM {db}record_identities i WHERE i.record_id = r.id),
+  CASE WHEN r.email IS NOT NULL THEN 'email:' || r.email END,
+  CASE WHEN r.domain IS NOT NULL THEN 'domain:' || r.domain END,
+  'record:' || r.id)
+"""
+
+
+def _names(db: str) -> str:
+    return f"""SELECT r.id AS id, r.type AS type, r.owner_id AS owner_id,
+        {_NAME.format(db=db)} AS name,
+        (SELECT d.reason FROM {db}owner_decisions d WHERE d.record_id = r.id
+          ORDER BY d.id DESC LIMIT 1) AS reason
+        FROM {db}records r"""
+
+
+def _compare_owners(connection: sqlite3.Connection, result: ReplayResult) -> None:
+    connection.execute(f"CREATE TEMP TABLE cur AS {_names('main.')}")
+    connection.execute(f"CREATE TEMP TABLE pro AS {_names('p.')}")
+    connection.execute("CREATE INDEX temp.ix_cur ON cur(name)")
+    connection.execute("CREATE INDEX temp.ix_pro ON pro(name)")
+    result.records_compared = _count(connection, "SELECT count(*) FROM cur JOIN pro USING (name)")
+    result.only_in_current = _count(
+        connection, "SELECT count(*) FROM cur WHERE name NOT IN (SELECT name FROM pro)"
+    )
+    result.only_in_proposed = _count(
+        connection, "SELECT count(*) FROM pro WHERE name NOT IN (SELECT name FROM cur)"
+    )
+    differ = """FROM cur JOIN pro ON pro.name = cur.name
+        WHERE coalesce(cur.owner_id, '') != coalesce(pro.owner_id, '')"""
+    result.owners_differ = _count(connection, f"SELECT count(*) {differ}")
+    rows = connection.execute(
+        f"""SELECT cur.name, cur.type, cur.id, cur.owner_id, cur.reason, pro.owner_id, pro.reason
+        {differ} ORDER BY cur.id LIMIT {SHOWN}"""
+    )
+    for name, rtype, rid, owner, reason, new_owner, new_reason in rows:
+        result.owner_changes.append(
+            {
+                "record": name,
+                "type": rtype,
+                "id": rid,
+                "current_owner_id": owner,
+                "current_reason": reason,
+                "proposed_owner_id": new_owner,
+                "proposed_reason": new_reason,
+            }
+        )
+
+
+_ACTIVITY_KEY = (
+    "a.integration || ':' || a.type || ':' || coalesce(a.external_id, 'event:' || a.event_id)"
+)
+
+
+def _compare_activities(connection: sqlite3.Connection, result: ReplayResult) -> None:
+    for db, other, into in (
+        ("main.", "p.", result.activities_disappear),
+        ("p.", "main.", result.activities_appear),
+    ):
+        rows = connection.execute(
+            f"""SELECT a.integration || ' ' || a.type, count(*) FROM {db}activities a
+            WHERE NOT EXISTS (SELECT 1 FROM {other}activities b
+              WHERE b.integration = a.integration AND b.type = a.type
+                AND coalesce(b.external_id, 'event:' || b.event_id)
+                  = coalesce(a.external_id, 'event:' || a.event_id))
+            GROUP BY 1 ORDER BY 1"""
+        )
+        into.update({key: int(count) for key, count in rows})
+    links = """SELECT {key} AS activity, {name} AS record
+        FROM {db}activity_associations aa
+        JOIN {db}activities a ON a.id = aa.activity_id
+        JOIN {db}records r ON r.id = aa.record_id"""
+    connection.execute(
+        "CREATE TEMP TABLE cur_links AS "
+        + links.format(key=_ACTIVITY_KEY, name=_NAME.format(db="main."), db="main.")
+    )
+    connection.execute(
+        "CREATE TEMP TABLE pro_links AS "
+        + links.format(key=_ACTIVITY_KEY, name=_NAME.format(db="p."), db="p.")
+    )
+    one_way = """SELECT * FROM (
+        SELECT activity, record FROM {a} WHERE activity IN (SELECT activity FROM {b})
+        EXCEPT SELECT activity, record FROM {b})"""
+    result.associations_differ = _count(
+        connection,
+        "SELECT count(DISTINCT activity) FROM ("
+        + one_way.format(a="cur_links", b="pro_links")
+        + " UNION ALL "
+        + one_way.format(a="pro_links", b="cur_links")
+        + ")",
+    )
+
+
+def since_ts(text: str, now: str | None = None) -> str:
+    """``30d``, ``12h``, ``90m`` ago, or an ISO time, as a canonical time."""
+    now = now or now_ts()
+    units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
+    value = text.strip()
+    if value[:-1].isdigit() and value[-1:] in units:
+        return add_days(now, -int(value[:-1]) * units[value[-1]])
+    try:
+        return parse_ts(value)
+    except ValueError:
+        raise EventError(
+            f"--since {text!r}: expected a duration (30d, 12h, 90m) or an ISO time with offset"
+        ) from None
