@@ -625,6 +625,44 @@ def replay_command(
         out.print("no difference", markup=False)
 
 
+@app.command("report")
+def report_command(
+    since: Annotated[str, typer.Option(help="The window: 7d, 24h, 90m, or an ISO time.")] = "7d",
+    as_json: JsonOption = False,
+) -> None:
+    """The health report: owner flapping, unowned new leads, timeline overload, activities
+    not created or arriving less than usual, unmapped users, deactivated owners, dead letters
+    and inbox lag. Exits 1 when an alert fires (for cron)."""
+    from leadsync.replay import since_ts
+
+    with _errors(), _workspace() as ws:
+        result = ws.report(since_ts(since))
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        out.print(
+            f"health report from {display_ts(result.since)} to {display_ts(result.until)}: "
+            f"{len(result.alerts)} alerts",
+            markup=False,
+        )
+        for finding in result.findings:
+            mark = "[bold red]ALERT[/]" if finding.alert else "ok   "
+            out.print(f"{mark} {finding.check}: {_escape(finding.summary)}", markup=True)
+            if finding.alert or finding.check == "activities_not_created":
+                for row in finding.rows[:20]:
+                    out.print(f"        {_row_text(row)}", markup=False)
+    if result.alerts:
+        raise typer.Exit(1)
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{key}={value}"
+        for key, value in row.items()
+        if key != "show" and not isinstance(value, list | dict)
+    ) + (f"  ({row['show']})" if "show" in row else "")
+
+
 @dead_app.command("retry")
 def dead_letters_retry(
     letter_id: Annotated[int, typer.Argument(metavar="ID")],

@@ -25,18 +25,16 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync import inbox
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import now_ts, ts_to_datetime
+from leadsync.model import now_ts
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.store import config as config_store
-from leadsync.store.schema import inbox as inbox_table
 from leadsync.workspace import load_rules
 
 log = logging.getLogger("leadsync.intake")
@@ -363,28 +361,6 @@ def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
 
 
 # ------------------------------------------------------------------ health
-
-
-@dataclass(frozen=True, slots=True)
-class InboxLag:
-    pending: int
-    oldest_pending_at: str | None
-    lag_s: float
-
-
-def inbox_lag(engine: Engine) -> InboxLag:
-    """Pending rows and the age of the oldest, for readiness and monitoring."""
-    with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(sa.func.count(), sa.func.min(inbox_table.c.received_at)).where(
-                inbox_table.c.status == "pending"
-            )
-        ).one()
-    pending, oldest = int(row[0]), row[1]
-    lag = 0.0
-    if oldest is not None:
-        lag = max(0.0, time.time() - ts_to_datetime(oldest).timestamp())
-    return InboxLag(pending, oldest, round(lag, 3))
 
 
 def rules_loader(engine: Engine, ttl_s: float = 2.0) -> Callable[[], WorkspaceRules]:

@@ -46,6 +46,7 @@ from leadsync.model import (
 
 __all__ = [
     "KNOWN_KINDS",
+    "MonitoringSettings",
     "ActivitySettings",
     "ActivityTypeSettings",
     "AssociationSettings",
@@ -515,14 +516,29 @@ class IntegrationSettings(_Settings):
         return self.vendor.model_dump(mode="json", include=set(self.vendor.present()))
 
 
+class MonitoringSettings(_Settings):
+    """Thresholds of the health report (``leadsync report``); each alert's meaning is in
+    docs/MONITORING.md."""
+
+    flapping_changes: int = Field(3, ge=2)
+    unowned_after_minutes: float = Field(60, ge=0)
+    timeline_max_per_day: int = Field(25, ge=1)
+    drop_percent: float = Field(50, gt=0, le=100)
+    baseline_days: int = Field(7, ge=1, le=90)
+    min_baseline_per_day: float = Field(5, ge=0)
+    max_inbox_lag_minutes: float = Field(15, ge=0)
+    max_dead_letters: int = Field(0, ge=0)
+
+
 class WorkspaceConfig(_Settings):
     """The whole workspace file. Cross references are checked once the parts are valid."""
 
-    _null_is_default = frozenset({"owners", "teams", "integrations"})
+    _null_is_default = frozenset({"owners", "teams", "integrations", "monitoring"})
 
     owners: tuple[OwnerSpec, ...] = ()
     teams: dict[_Name, tuple[_Id, ...]] = Field(default_factory=dict)
     integrations: dict[_IntegrationName, IntegrationSettings] = Field(default_factory=dict)
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @model_validator(mode="after")
     def _check_references(self) -> WorkspaceConfig:
@@ -1040,7 +1056,20 @@ def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
         out["integrations"] = {
             name: integration_to_dict(settings) for name, settings in config.integrations.items()
         }
+    monitoring = monitoring_to_dict(config.monitoring)
+    if monitoring:
+        out["monitoring"] = monitoring
     return out
+
+
+def monitoring_to_dict(monitoring: MonitoringSettings) -> dict[str, Any]:
+    """The thresholds that differ from the defaults."""
+    defaults = MonitoringSettings()
+    return {
+        name: _number(value) if isinstance(value, float) else value
+        for name in type(monitoring).model_fields
+        if (value := getattr(monitoring, name)) != getattr(defaults, name)
+    }
 
 
 class _Dumper(yaml.SafeDumper):

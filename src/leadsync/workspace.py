@@ -27,16 +27,19 @@ from leadsync.model import (
     RecordType,
     now_ts,
 )
+from leadsync.monitor import Report, report
 from leadsync.preview import PreviewResult, preview, read_events, with_settings
 from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
     IntegrationSettings,
+    MonitoringSettings,
     OwnerSpec,
     WorkspaceConfig,
     config_from_dict,
     config_to_dict,
     integration_from_dict,
     integration_to_dict,
+    monitoring_to_dict,
 )
 from leadsync.sources.base import normalize_domain
 from leadsync.store import batch as store
@@ -103,16 +106,22 @@ class Workspace:
             for name, s in config.integrations.items()
         ]
         with self.engine.begin() as connection:
-            return config_store.replace_config(
+            changes = config_store.replace_config(
                 connection, owner_rows, dict(config.teams), integration_rows
             )
+            monitoring = monitoring_to_dict(config.monitoring)
+            if config_store.write_setting(connection, "monitoring", monitoring):
+                changes.settings_changed.append("monitoring")
+            return changes
 
     def export_config(self) -> WorkspaceConfig:
         with self.engine.connect() as connection:
             owner_rows = config_store.read_owners(connection, include_archived=False)
             teams = config_store.read_teams(connection)
             integration_rows = config_store.read_integrations(connection)
+            monitoring = config_store.read_setting(connection, "monitoring") or {}
         return WorkspaceConfig(
+            monitoring=MonitoringSettings(**monitoring),
             owners=tuple(
                 OwnerSpec(
                     id=r["id"],
@@ -172,6 +181,11 @@ class Workspace:
         result = preview(self.engine, rules, integration, events)
         result.unreadable = unreadable
         return result
+
+    def report(self, since: str, now: str | None = None) -> Report:
+        """The health report since ``since`` (a canonical time), with the workspace's
+        ``monitoring`` thresholds."""
+        return report(self.engine, self.rules(), self.export_config().monitoring, since, now)
 
     def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> BatchResult:
         """Apply whatever the inbox still holds as pending (after a crash, or from intake)."""

@@ -23,9 +23,9 @@ from leadsync.errors import (
     UserError,
     WorkspaceError,
 )
-from leadsync.intake import inbox_lag
 from leadsync.model import RecordType
 from leadsync.settings import integration_to_dict
+from leadsync.store.views import inbox_lag
 from leadsync.workspace import Workspace
 
 from .problems import PROBLEM_RESPONSES, ProblemError

@@ -22,10 +22,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake, inbox_lag
+from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
 from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
+from leadsync.store.views import inbox_lag
 from leadsync.worker import Worker
 from leadsync.workspace import Workspace
 

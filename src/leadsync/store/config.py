@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import Owner
-from leadsync.store.schema import integrations, owners, team_members
+from leadsync.store.schema import integrations, owners, team_members, workspace_settings
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ConfigChanges:
     integrations_added: list[str] = field(default_factory=list)
     integrations_updated: list[str] = field(default_factory=list)
     integrations_removed: list[str] = field(default_factory=list)
+    settings_changed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -42,6 +43,7 @@ class ConfigChanges:
             "integrations_added": self.integrations_added,
             "integrations_updated": self.integrations_updated,
             "integrations_removed": self.integrations_removed,
+            "settings_changed": self.settings_changed,
         }
 
 
@@ -88,6 +90,23 @@ def owners_by_id(connection: Connection) -> dict[str, Owner]:
         )
         for row in read_owners(connection)
     }
+
+
+def read_setting(connection: Connection, name: str) -> Any:
+    """A workspace-wide setting (``monitoring``), or None when never set."""
+    row = connection.execute(
+        sa.select(workspace_settings.c.value).where(workspace_settings.c.name == name)
+    ).first()
+    return row[0] if row is not None else None
+
+
+def write_setting(connection: Connection, name: str, value: Any) -> bool:
+    """Store a workspace-wide setting; True when it changed (never set counts as empty)."""
+    if (read_setting(connection, name) or {}) == value:
+        return False
+    connection.execute(sa.delete(workspace_settings).where(workspace_settings.c.name == name))
+    connection.execute(sa.insert(workspace_settings).values(name=name, value=value))
+    return True
 
 
 def replace_config(

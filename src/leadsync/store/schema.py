@@ -74,6 +74,13 @@ integrations = Table(
     Column("position", Integer, nullable=False, default=0),
 )
 
+workspace_settings = Table(
+    "workspace_settings",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("value", Json, nullable=False),
+)
+
 external_users = Table(
     "external_users",
     metadata,

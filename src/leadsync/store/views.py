@@ -3,12 +3,15 @@ records, dead letters and the inbox. Each is a few set-based queries."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from leadsync.model import ts_to_datetime
 from leadsync.store.schema import (
     ACTIVITY_COLUMNS,
     activities,
@@ -252,3 +255,25 @@ def external_user_rows(connection: Connection, integration: str) -> list[dict[st
         .order_by(external_users.c.external_id)
     )
     return [dict(r._mapping) for r in connection.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxLag:
+    pending: int
+    oldest_pending_at: str | None
+    lag_s: float
+
+
+def inbox_lag(engine: Engine) -> InboxLag:
+    """Pending rows and the age of the oldest, for readiness and monitoring."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(sa.func.count(), sa.func.min(inbox.c.received_at)).where(
+                inbox.c.status == "pending"
+            )
+        ).one()
+    pending, oldest = int(row[0]), row[1]
+    lag = 0.0
+    if oldest is not None:
+        lag = max(0.0, time.time() - ts_to_datetime(oldest).timestamp())
+    return InboxLag(pending, oldest, round(lag, 3))

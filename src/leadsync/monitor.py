@@ -1,0 +1,385 @@
+"""The health report: the alarms a RevOps admin watches after a settings change.
+
+Every check is a set-based query over the stored decisions, records, activities, skips and
+queues (grouped and counted in the database, never a Python loop over rows); only the rows
+behind an alert (capped) come back to Python. Thresholds come from the workspace's
+``monitoring:`` block (:class:`leadsync.settings.MonitoringSettings`).
+
+Alerts: owner flapping, unowned new leads, timeline overload, missing activities (skips by
+reason, dead letters, a drop in daily calls or emails against the integration's own
+baseline), unmapped external users and deactivated owners still mapped or still owning open
+records, dead letters and inbox lag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import WorkspaceRules
+from leadsync.model import ExternalUserRef, add_days, now_ts
+from leadsync.rules.mapping import map_external_user
+from leadsync.settings import MonitoringSettings
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    activity_skips,
+    dead_letters,
+    external_users,
+    owner_decisions,
+    records,
+)
+from leadsync.store.views import inbox_lag
+
+SHOWN = 50  # rows listed per finding; counts are always complete
+
+
+@dataclass
+class Finding:
+    check: str
+    alert: bool
+    summary: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "alert": self.alert,
+            "summary": self.summary,
+            "rows": self.rows,
+        }
+
+
+@dataclass
+class Report:
+    since: str
+    until: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> list[Finding]:
+        return [f for f in self.findings if f.alert]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "alerts": len(self.alerts),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def report(
+    engine: Engine,
+    rules: WorkspaceRules,
+    monitoring: MonitoringSettings,
+    since: str,
+    now: str | None = None,
+) -> Report:
+    """The health report for events since ``since`` (canonical times)."""
+    until = now or now_ts()
+    result = Report(since, until)
+    with engine.connect() as connection:
+        result.findings.append(_flapping(connection, monitoring, since))
+        result.findings.append(_unowned(connection, monitoring, since, until))
+        result.findings.append(_overload(connection, monitoring, since))
+        result.findings.append(_skipped(connection, since))
+        result.findings.append(_drops(connection, monitoring, until))
+        result.findings.append(_unmapped(connection, rules, since))
+        result.findings.append(_inactive_owners(connection, rules))
+        result.findings.append(_dead_letters(connection, monitoring, since))
+    result.findings.append(_lag(engine, monitoring))
+    return result
+
+
+def _show(record_type: str, record_id: int) -> str:
+    return f"leadsync records show {record_type} {record_id}"
+
+
+def _flapping(c: sa.Connection, m: MonitoringSettings, since: str) -> Finding:
+    d = owner_decisions
+    counts = (
+        sa.select(d.c.record_id, d.c.record_type, sa.func.count().label("changes"))
+        .where(d.c.outcome == "set", d.c.at >= since)
+        .group_by(d.c.record_id, d.c.record_type)
+        .having(sa.func.count() >= m.flapping_changes)
+    ).subquery()
+    total = c.execute(sa.select(sa.func.count()).select_from(counts)).scalar_one()
+    top = c.execute(
+        sa.select(counts).order_by(counts.c.changes.desc(), counts.c.record_id).limit(SHOWN)
+    ).all()
+    ids = [r.record_id for r in top]
+    changes: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for row in c.execute(
+            sa.select(d.c.record_id, d.c.at, d.c.owner_id, d.c.integration, d.c.strategy)
+            .where(d.c.record_id.in_(ids), d.c.outcome == "set", d.c.at >= since)
+            .order_by(d.c.record_id, d.c.at, d.c.id)
+        ):
+            changes[row.record_id].append(
+                {
+                    "at": row.at,
+                    "owner_id": row.owner_id,
+                    "by": row.integration or "a person in the CRM",
+                    "strategy": row.strategy,
+                }
+            )
+    rows = [
+        {
+            "record": {"type": r.record_type, "id": r.record_id},
+            "changes": r.changes,
+            "history": changes[r.record_id],
+            "show": _show(r.record_type, r.record_id),
+        }
+        for r in top
+    ]
+    summary = (
+        f"{total} records changed owner {m.flapping_changes} or more times"
+        if total
+        else f"no record changed owner {m.flapping_changes} or more times"
+    )
+    return Finding("owner_flapping", total > 0, summary, rows)
+
+
+def _unowned(c: sa.Connection, m: MonitoringSettings, since: str, until: str) -> Finding:
+    r, d = records, owner_decisions
+    settled = add_days(until, -m.unowned_after_minutes / 1440)
+    latest = (
+        sa.select(d.c.reason)
+        .where(d.c.record_id == r.c.id)
+        .order_by(d.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    base = (
+        sa.select(
+            r.c.id,
+            r.c.type,
+            r.c.created_by,
+            r.c.created_at,
+            latest.label("reason"),
+        ).where(
+            r.c.type.in_(("contact", "lead")),
+            r.c.owner_id.is_(None),
+            r.c.created_at >= since,
+            r.c.created_at <= settled,
+        )
+    ).subquery()
+    why = sa.case(
+        (base.c.reason.is_(None), "no decision was made"),
+        (base.c.reason.like("%unmapped policy is leave%"), "unmapped rep, policy leave"),
+        (base.c.reason.like("%names no owner%"), "no owner in the event"),
+        (base.c.reason.like("%has no active owner%"), "round robin team has no active owner"),
+        (base.c.reason.like("%inactive%"), "the mapped owner is inactive"),
+        else_="other (see the decision)",
+    ).label("why")
+    groups = c.execute(
+        sa.select(base.c.created_by, why, sa.func.count().label("n"))
+        .group_by(base.c.created_by, why)
+        .order_by(sa.func.count().desc())
+    ).all()
+    total = sum(int(g.n) for g in groups)
+    examples = c.execute(
+        sa.select(base.c.id, base.c.type, base.c.created_by).order_by(base.c.id).limit(SHOWN)
+    ).all()
+    rows: list[dict[str, Any]] = [
+        {"integration": g.created_by, "why": g.why, "records": int(g.n)} for g in groups
+    ]
+    rows += [
+        {"record": {"type": e.type, "id": e.id}, "show": _show(e.type, e.id)} for e in examples
+    ]
+    summary = (
+        f"{total} contacts or leads created since {since} still have no owner after "
+        f"{m.unowned_after_minutes:g} minutes"
+        if total
+        else "every new contact and lead has an owner"
+    )
+    return Finding("unowned_new_leads", total > 0, summary, rows)
+
+
+def _overload(c: sa.Connection, m: MonitoringSettings, since: str) -> Finding:
+    a, aa = activities, activity_associations
+    day = sa.func.substr(a.c.occurred_at, 1, 10).label("day")
+    per_day = (
+        sa.select(aa.c.record_id, aa.c.record_type, day, sa.func.count().label("n"))
+        .select_from(aa.join(a, a.c.id == aa.c.activity_id))
+        .where(a.c.occurred_at >= since)
+        .group_by(aa.c.record_id, aa.c.record_type, day)
+        .having(sa.func.count() > m.timeline_max_per_day)
+    ).subquery()
+    total = c.execute(sa.select(sa.func.count()).select_from(per_day)).scalar_one()
+    top = c.execute(sa.select(per_day).order_by(per_day.c.n.desc()).limit(SHOWN)).all()
+    rows = []
+    for row in top:
+        sources = c.execute(
+            sa.select(a.c.integration, a.c.type, sa.func.count().label("n"))
+            .select_from(aa.join(a, a.c.id == aa.c.activity_id))
+            .where(
+                aa.c.record_id == row.record_id, sa.func.substr(a.c.occurred_at, 1, 10) == row.day
+            )
+            .group_by(a.c.integration, a.c.type)
+            .order_by(sa.func.count().desc())
+        ).all()
+        rows.append(
+            {
+                "record": {"type": row.record_type, "id": row.record_id},
+                "day": row.day,
+                "activities": int(row.n),
+                "from": [
+                    {"integration": s.integration, "type": s.type, "activities": int(s.n)}
+                    for s in sources
+                ],
+                "show": _show(row.record_type, row.record_id),
+            }
+        )
+    summary = (
+        f"{total} record-days have more than {m.timeline_max_per_day} activities"
+        if total
+        else f"no timeline has more than {m.timeline_max_per_day} activities a day"
+    )
+    return Finding("timeline_overload", total > 0, summary, rows)
+
+
+def _skipped(c: sa.Connection, since: str) -> Finding:
+    s = activity_skips
+    groups = c.execute(
+        sa.select(s.c.integration, s.c.type, s.c.reason, sa.func.count().label("n"))
+        .where(s.c.occurred_at >= since)
+        .group_by(s.c.integration, s.c.type, s.c.reason)
+        .order_by(sa.func.count().desc())
+        .limit(SHOWN)
+    ).all()
+    total = sum(int(g.n) for g in groups)
+    rows = [
+        {"integration": g.integration, "type": g.type, "reason": g.reason, "activities": int(g.n)}
+        for g in groups
+    ]
+    summary = f"{total} activities received but not created (by the filters)"
+    return Finding("activities_not_created", False, summary, rows)
+
+
+def _drops(c: sa.Connection, m: MonitoringSettings, until: str) -> Finding:
+    """Calls and emails created over the last day against the integration's daily average
+    over the ``baseline_days`` before it."""
+    a = activities
+    day_start = add_days(until, -1)
+    base_start = add_days(day_start, -m.baseline_days)
+    recent = sa.func.sum(sa.case((a.c.occurred_at >= day_start, 1), else_=0))
+    before = sa.func.sum(sa.case((a.c.occurred_at < day_start, 1), else_=0))
+    rows_db = c.execute(
+        sa.select(a.c.integration, a.c.type, recent.label("last_day"), before.label("baseline"))
+        .where(
+            a.c.type.in_(("call", "email")), a.c.occurred_at >= base_start, a.c.occurred_at < until
+        )
+        .group_by(a.c.integration, a.c.type)
+        .order_by(a.c.integration, a.c.type)
+    ).all()
+    rows = []
+    for row in rows_db:
+        average = float(row.baseline or 0) / m.baseline_days
+        last = int(row.last_day or 0)
+        if average >= m.min_baseline_per_day and last < average * (1 - m.drop_percent / 100):
+            rows.append(
+                {
+                    "integration": row.integration,
+                    "type": row.type,
+                    "last_day": last,
+                    "daily_average": round(average, 1),
+                }
+            )
+    summary = (
+        f"{len(rows)} integrations sent far fewer calls or emails in the last day than usual"
+        if rows
+        else "calls and emails arrive at their usual rate"
+    )
+    return Finding("activity_drop", bool(rows), summary, rows)
+
+
+def _unmapped(c: sa.Connection, rules: WorkspaceRules, since: str) -> Finding:
+    u = external_users
+    seen = c.execute(
+        sa.select(u.c.integration, u.c.external_id, u.c.email, u.c.events)
+        .where(u.c.last_seen_at >= since)
+        .order_by(u.c.integration, u.c.external_id)
+    ).all()
+    rows = []
+    for user in seen:
+        settings = rules.integrations.get(user.integration)
+        if settings is None or settings.kind == "hubspot":
+            continue
+        ref = ExternalUserRef(user.external_id, user.email)
+        result = map_external_user(ref, settings.users, rules.directory, user.email)
+        if not result.mapped:
+            rows.append(
+                {
+                    "integration": user.integration,
+                    "external_user": user.external_id,
+                    "email": user.email,
+                    "events": int(user.events),
+                    "how": result.how,
+                }
+            )
+    summary = (
+        f"{len(rows)} external users sent events and map to no owner"
+        if rows
+        else "every external user that sent events maps to an owner"
+    )
+    return Finding("unmapped_external_users", bool(rows), summary[:500], rows[:SHOWN])
+
+
+def _inactive_owners(c: sa.Connection, rules: WorkspaceRules) -> Finding:
+    inactive = [o.id for o in rules.directory.owners.values() if not o.active]
+    rows: list[dict[str, Any]] = []
+    if inactive:
+        r = records
+        open_records = c.execute(
+            sa.select(r.c.owner_id, r.c.type, sa.func.count().label("n"))
+            .where(
+                r.c.owner_id.in_(inactive),
+                sa.or_(r.c.is_closed.is_(None), r.c.is_closed.is_(False)),
+            )
+            .group_by(r.c.owner_id, r.c.type)
+            .order_by(r.c.owner_id, r.c.type)
+        ).all()
+        rows += [
+            {"owner_id": row.owner_id, "still_owns": row.type, "records": int(row.n)}
+            for row in open_records
+        ]
+        for name, settings in sorted(rules.integrations.items()):
+            for external, owner in sorted(settings.users.map.items()):
+                if owner in inactive:
+                    rows.append({"owner_id": owner, "still_mapped_from": f"{name}:{external}"})
+    summary = (
+        f"{len(rows)} findings on deactivated owners that are still mapped or own open records"
+        if rows
+        else "no deactivated owner is mapped or owns open records"
+    )
+    return Finding("deactivated_owners", bool(rows), summary, rows[:SHOWN])
+
+
+def _dead_letters(c: sa.Connection, m: MonitoringSettings, since: str) -> Finding:
+    dl = dead_letters
+    groups = c.execute(
+        sa.select(dl.c.integration, sa.func.count().label("n"))
+        .where(dl.c.resolved_at.is_(None), dl.c.received_at >= since)
+        .group_by(dl.c.integration)
+        .order_by(dl.c.integration)
+    ).all()
+    total = sum(int(g.n) for g in groups)
+    rows = [{"integration": g.integration, "dead_letters": int(g.n)} for g in groups]
+    summary = f"{total} unresolved dead letters (leadsync dead-letters list)"
+    return Finding("dead_letters", total > m.max_dead_letters, summary, rows)
+
+
+def _lag(engine: Engine, m: MonitoringSettings) -> Finding:
+    lag = inbox_lag(engine)
+    alert = lag.lag_s > m.max_inbox_lag_minutes * 60
+    summary = (
+        f"{lag.pending} events pending; the oldest waits {lag.lag_s:.0f} s"
+        if lag.pending
+        else "the inbox has nothing pending"
+    )
+    return Finding("inbox_lag", alert, summary, [{"pending": lag.pending, "lag_s": lag.lag_s}])

@@ -1,0 +1,183 @@
+"""The health report: each alert fires on a workspace built to trigger it and stays quiet on
+a clean one (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.settings import load_config
+from leadsync.store.schema import inbox
+from leadsync.workspace import Workspace
+from tests.helpers import OWNERS, ev, settings, setup, workspace_config
+
+NOW = "2026-11-10T12:00:00.000Z"
+SINCE = "2026-11-03T12:00:00.000Z"
+
+
+def contact(ext: str, owner: str | None, at: str = "2026-11-10T09:00:00Z") -> str:
+    fields: dict[str, Any] = {"object": "contact", "external_id": ext}
+    fields["properties"] = {"email": f"{ext}@globex.test"}
+    if owner is not None:
+        fields["owner"] = owner
+    return json.dumps(ev("record", at, **fields))
+
+
+def activity(kind: str, ext: str, contact_ext: str, at: str, **props: Any) -> str:
+    return json.dumps(
+        ev(
+            "activity",
+            at,
+            activity=kind,
+            external_id=ext,
+            owner="u-1",
+            properties=props,
+            associations=[{"object": "contact", "external_id": contact_ext}],
+        )
+    )
+
+
+def alerts(ws: Workspace) -> dict[str, Any]:
+    result = ws.report(SINCE, NOW)
+    return {f.check: f for f in result.alerts}
+
+
+def test_a_clean_workspace_raises_no_alert(workspace: Workspace) -> None:
+    setup(workspace)
+    workspace.ingest(
+        "dialer",
+        [
+            contact("p-1", "u-1"),
+            contact("p-2", "u-9"),
+            activity("call", "c-1", "p-1", "2026-11-10T10:00:00Z", duration_s=60),
+        ],
+    )
+    assert alerts(workspace) == {}
+
+
+def test_owner_flapping_names_the_record_and_who_changed_it(workspace: Workspace) -> None:
+    setup(workspace, ownership={"default": "integration_wins"})
+    lines = [
+        contact("p-1", owner, f"2026-11-0{day}T09:00:00Z")
+        for day, owner in zip((5, 6, 7, 8), ("u-1", "u-9", "u-1", "u-9"), strict=True)
+    ]
+    workspace.ingest("dialer", lines + [contact("p-2", "u-1")])
+    finding = alerts(workspace)["owner_flapping"]
+    [row] = finding.rows
+    assert row["changes"] == 4 and row["record"]["type"] == "contact"
+    assert [h["owner_id"] for h in row["history"]] == ["101", "102", "101", "102"]
+    assert {h["by"] for h in row["history"]} == {"dialer"}
+    assert row["show"] == f"leadsync records show contact {row['record']['id']}"
+
+
+def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspace) -> None:
+    setup(workspace, users={"unmapped": {"policy": "leave"}})
+    workspace.ingest(
+        "dialer",
+        [
+            contact("p-1", "u-404"),  # unmapped, policy leave
+            contact("p-2", None),  # no owner in the event
+            contact("p-3", "u-1"),  # owned: fine
+            contact("p-4", None, at="2026-11-10T11:30:00Z"),  # too recent to count yet
+        ],
+    )
+    finding = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "why" in r}
+    assert groups == {
+        ("dialer", "unmapped rep, policy leave"): 1,
+        ("dialer", "no owner in the event"): 1,
+    }
+
+
+def test_timeline_overload_names_the_integration_and_type(workspace: Workspace) -> None:
+    setup(workspace)
+    notes = [
+        activity("note", f"n-{i}", "p-1", f"2026-11-09T10:{i:02d}:00Z", body="ping")
+        for i in range(30)
+    ]
+    workspace.ingest("dialer", [contact("p-1", "u-1"), *notes])
+    [row] = alerts(workspace)["timeline_overload"].rows
+    assert row["day"] == "2026-11-09" and row["activities"] == 30
+    assert row["from"] == [{"integration": "dialer", "type": "note", "activities": 30}]
+
+
+def test_a_drop_in_daily_calls_against_the_baseline(workspace: Workspace) -> None:
+    """The last day (11-09 12:00 to 11-10 12:00) against the 7 days before: 10 calls a day."""
+    setup(workspace)
+    baseline = [
+        activity("call", f"c-{day}-{i}", "p-1", f"2026-11-0{day}T10:{i:02d}:00Z", duration_s=60)
+        for day in range(3, 10)
+        for i in range(10)
+    ]
+    one = activity("call", "today-0", "p-1", "2026-11-10T09:00:00Z", duration_s=60)
+    workspace.ingest("dialer", [contact("p-1", "u-1"), *baseline, one])
+    [row] = alerts(workspace)["activity_drop"].rows
+    assert row == {"integration": "dialer", "type": "call", "last_day": 1, "daily_average": 10.0}
+    usual = [
+        activity("call", f"today-{i}", "p-1", f"2026-11-10T09:{i:02d}:00Z", duration_s=60)
+        for i in range(1, 10)
+    ]
+    workspace.ingest("dialer", usual)
+    assert "activity_drop" not in alerts(workspace)
+
+
+def test_unmapped_users_and_deactivated_owners(workspace: Workspace) -> None:
+    setup(workspace, users={"unmapped": {"policy": "leave"}, "map": {"u-9": "102"}})
+    workspace.ingest("dialer", [contact("p-1", "u-404"), contact("p-2", "u-9")])
+    found = alerts(workspace)
+    assert [r["external_user"] for r in found["unmapped_external_users"].rows] == ["u-404"]
+    owners = [dict(o) for o in OWNERS]
+    owners[1]["active"] = False  # 102 leaves the company but still owns p-2 and is mapped
+    users = {"unmapped": {"policy": "leave"}, "map": {"u-9": "102"}}
+    doc = {
+        "owners": owners,
+        "teams": {"sdr": ["101"]},
+        "integrations": {"dialer": settings(users=users)},
+    }
+    workspace.apply_config(load_config(json.dumps(doc), "t.yaml"))
+    rows = alerts(workspace)["deactivated_owners"].rows
+    assert {"owner_id": "102", "still_owns": "contact", "records": 1} in rows
+    assert {"owner_id": "102", "still_mapped_from": "dialer:u-9"} in rows
+
+
+def test_dead_letters_and_inbox_lag(workspace: Workspace) -> None:
+    setup(workspace)
+    workspace.ingest("dialer", ["{not json"])
+    with workspace.engine.begin() as connection:
+        connection.execute(
+            sa.insert(inbox),
+            [
+                {
+                    "seq": 99,
+                    "integration": "dialer",
+                    "event_id": "late",
+                    "received_at": "2026-01-01T00:00:00.000Z",
+                    "occurred_at": "2026-01-01T00:00:00.000Z",
+                    "payload": "{}",
+                    "status": "pending",
+                }
+            ],
+        )
+    found = alerts(workspace)
+    assert found["dead_letters"].rows == [{"integration": "dialer", "dead_letters": 1}]
+    assert found["inbox_lag"].rows[0]["pending"] == 1
+
+
+def test_the_cli_exits_1_on_an_alert_and_0_when_quiet(db_url: str) -> None:
+    runner = CliRunner()
+    env = {"LEADSYNC_DB": db_url}
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        ws.ingest("dialer", [contact("p-1", "u-1")])
+    quiet = runner.invoke(app, ["report", "--since", "30d", "--json"], env=env)
+    assert quiet.exit_code == 0, quiet.output
+    assert json.loads(quiet.stdout)["alerts"] == 0
+    with Workspace(db_url) as ws:
+        ws.ingest("dialer", ["{not json"])
+    loud = runner.invoke(app, ["report", "--since", "30d"], env=env)
+    assert loud.exit_code == 1
+    assert "ALERT dead_letters" in loud.stdout
