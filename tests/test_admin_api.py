@@ -31,6 +31,9 @@ PROBLEM = "application/problem+json"
 # Every admin operation, with values for its path parameters.
 ADMIN_OPERATIONS = [
     ("get", "/api/records/{record_type}/{record_id}"),
+    ("post", "/api/preview"),
+    ("post", "/api/replay"),
+    ("get", "/api/report"),
     ("get", "/api/lookup/email/{email}"),
     ("get", "/api/lookup/domain/{domain}"),
     ("get", "/api/lookup/external/{integration}/{external_id}"),

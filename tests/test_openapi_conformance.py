@@ -8,7 +8,8 @@ that compare the schema's idea of valid input with the server's are off for them
 for them): a webhook body is whatever its vendor sends, authenticated by a signature;
 integration settings are checked like the YAML file, which accepts shorthands
 (`meeting: true`, numeric ids) and needs owners and teams that exist; retrying a dead letter
-answers 422 when the stored letter still cannot be read. Those rules have their own tests
+answers 422 when the stored letter still cannot be read; preview and replay take proposed
+settings, checked like the file; a report's `since` must also be a real date. Those rules have their own tests
 (test_service.py, test_admin_api.py); every other check still runs on them.
 """
 
@@ -33,6 +34,9 @@ LOOSE = [
     "/webhooks/{integration}",
     "/api/integrations/{name}/settings",
     "/api/dead-letters/{letter_id}/retry",
+    "/api/preview",
+    "/api/replay",
+    "/api/report",
 ]
 INPUT_CHECKS = "positive_data_acceptance,negative_data_rejection"
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync import inbox
 from leadsync.engine import WorkspaceRules, apply_batch
-from leadsync.errors import EventError
+from leadsync.errors import EventError, UserError
 from leadsync.model import Event, add_days, now_ts, parse_ts
 from leadsync.preview import with_settings
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
@@ -336,6 +336,6 @@ def since_ts(text: str, now: str | None = None) -> str:
     try:
         return parse_ts(value)
     except ValueError:
-        raise EventError(
-            f"--since {text!r}: expected a duration (30d, 12h, 90m) or an ISO time with offset"
+        raise UserError(
+            f"since {text!r}: expected a duration (30d, 12h, 90m) or an ISO time with offset"
         ) from None

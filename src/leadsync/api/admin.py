@@ -8,6 +8,7 @@ CLI's ``--json`` output.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
@@ -24,7 +25,8 @@ from leadsync.errors import (
     WorkspaceError,
 )
 from leadsync.model import RecordType
-from leadsync.settings import integration_to_dict
+from leadsync.replay import replay, since_ts
+from leadsync.settings import IntegrationSettings, integration_from_dict, integration_to_dict
 from leadsync.store.views import inbox_lag
 from leadsync.workspace import Workspace
 
@@ -135,6 +137,25 @@ class Count(BaseModel):
     count: int
 
 
+class PreviewRequest(BaseModel):
+    integration: str
+    events: list[Any] = Field(
+        description="Events as `leadsync ingest` reads them: canonical event objects for a "
+        "generic integration, vendor webhook bodies (or {headers, body}) otherwise; a string "
+        "is taken as one line as it is."
+    )
+    sample: int | None = Field(None, ge=1, description="Only the first N events.")
+    settings: dict[str, Any] | None = Field(
+        None, description="Proposed settings for the integration (the YAML's schema)."
+    )
+
+
+class ReplayRequest(BaseModel):
+    integration: str
+    settings: dict[str, Any] = Field(description="Proposed settings (the YAML's schema).")
+    since: str | None = Field(None, description="30d, 12h, 90m, or an ISO time.")
+
+
 class RetryResult(BaseModel):
     id: int
     integration: str
@@ -153,6 +174,7 @@ class ExternalUser(BaseModel):
     last_seen_at: str | None
 
 
+SINCE_PATTERN = r"^(\d{1,6}[dhm]|\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2}))$"
 Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
 PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 InboxStatus = Literal["pending", "applied", "failed"]
@@ -303,6 +325,56 @@ def build_router(
     @router.get("/dead-letters/count", summary="How many dead letters are unresolved")
     def count_dead_letters(integration: str | None = None) -> Count:
         return Count(count=workspace.dead_letter_count(integration))
+
+    def proposed(name: str, data: dict[str, Any] | None) -> IntegrationSettings | None:
+        if data is None:
+            return None
+        return integration_from_dict(data, "<api>", f"integrations.{name}")
+
+    @router.post(
+        "/preview",
+        summary="What events would do (nothing is written)",
+        responses={422: PROBLEM_RESPONSES[400] | {"description": "Invalid settings"}},
+    )
+    def post_preview(request: PreviewRequest) -> dict[str, Any]:
+        """Records matched or created, owner decisions with reasons, activities created or
+        skipped, associations — decided by the real engine in a transaction rolled back:
+        the JSON of `leadsync preview --json`."""
+        lines = [e if isinstance(e, str) else json.dumps(e) for e in request.events]
+        with _user_errors():
+            settings = proposed(request.integration, request.settings)
+            result = workspace.preview(
+                request.integration, lines, "<request>", request.sample, settings
+            )
+        return result.to_dict()
+
+    @router.post(
+        "/replay",
+        summary="The inbox decided again under proposed settings, and the difference",
+        responses={422: PROBLEM_RESPONSES[400] | {"description": "Invalid settings"}},
+    )
+    def post_replay(request: ReplayRequest) -> dict[str, Any]:
+        """The JSON of `leadsync replay --json`: owners that would differ (with both
+        reasons), activities that would appear or disappear, associations."""
+        with _user_errors():
+            key = f"integrations.{request.integration}"
+            settings = integration_from_dict(request.settings, "<api>", key)
+            since = since_ts(request.since) if request.since is not None else None
+            return replay(workspace, request.integration, settings, since).to_dict()
+
+    @router.get("/report", summary="The health report")
+    def get_report(
+        since: Annotated[
+            str,
+            Query(
+                pattern=SINCE_PATTERN,
+                description="7d, 24h, 90m, or an ISO time with offset (400 otherwise).",
+            ),
+        ] = "7d",
+    ) -> dict[str, Any]:
+        """The JSON of `leadsync report --json`; `alerts` counts the findings that fire."""
+        with _user_errors():
+            return workspace.report(since_ts(since)).to_dict()
 
     @router.post(
         "/dead-letters/{letter_id}/retry",
