@@ -663,6 +663,38 @@ def _row_text(row: dict[str, Any]) -> str:
     ) + (f"  ({row['show']})" if "show" in row else "")
 
 
+@app.command("undo")
+def undo_command(
+    event: Annotated[
+        str | None, typer.Option("--event", help="Undo this event's decisions.")
+    ] = None,
+    integration: Annotated[
+        str | None, typer.Option(help="Undo this integration's decisions (with --since).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From when: 30d, 12h, 90m, or an ISO time.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Put back the owners that decisions changed, unless a later change superseded them
+    (those are listed with the change that did); the undo is recorded as decisions."""
+    from leadsync.replay import since_ts
+
+    with _errors(), _workspace() as ws:
+        cutoff = since_ts(since) if since is not None else None
+        result = ws.undo(event, integration, cutoff)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    for item in result.restored:
+        record = item["record"]
+        out.print(f"restored {record['type']} {record['id']}: {item['reason']}", markup=False)
+    for item in result.skipped:
+        record = item["record"]
+        out.print(f"skipped {record['type']} {record['id']}: {item['reason']}", markup=False)
+    out.print(f"{len(result.restored)} restored, {len(result.skipped)} skipped", markup=False)
+
+
 @dead_app.command("retry")
 def dead_letters_retry(
     letter_id: Annotated[int, typer.Argument(metavar="ID")],

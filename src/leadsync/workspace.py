@@ -47,6 +47,7 @@ from leadsync.store import config as config_store
 from leadsync.store import views
 from leadsync.store.database import create_db_engine, migrate, redact
 from leadsync.store.schema import dead_letters, records
+from leadsync.undo import UndoResult, undo
 
 
 def _settings_of(name: str, data: dict[str, Any]) -> IntegrationSettings:
@@ -326,6 +327,22 @@ class Workspace:
                 )
                 store.insert_outbox(connection, outbox_rows(connection, rules, [decision]))
         return decision
+
+    def undo(
+        self,
+        event_id: str | None = None,
+        integration: str | None = None,
+        since: str | None = None,
+        at: str | None = None,
+    ) -> UndoResult:
+        """Put back the owners that one event's decisions (or an integration's since a time)
+        changed, unless a later change superseded them; see :mod:`leadsync.undo`."""
+        rules = self.rules()
+        if integration is not None:
+            self.integration(integration, rules)
+        with self.engine.begin() as connection:
+            store.lock_counters(connection, [store.RECORD_ID])
+            return undo(connection, rules, at or now_ts(), event_id, integration, since)
 
     # ------------------------------------------------------------------ operations
 

@@ -1,0 +1,174 @@
+"""Undo: put back the owners that chosen decisions changed, unless something changed them
+since, and record the undo as decisions with reasons.
+
+The decisions to undo are those that set an owner for one event (``event_id``) or for one
+integration since a time. For each record they touched, the owner goes back to what it was
+before the first of them — but only if the last of them is still the record's latest owner
+change; a later change (a person in the CRM, another integration, a later event) wins and
+the record is skipped, saying which change superseded it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.engine import WorkspaceRules, outbox_rows
+from leadsync.errors import UserError
+from leadsync.model import Outcome, OwnerDecision, RecordType, display_ts
+from leadsync.store import batch as store
+from leadsync.store.database import in_values
+from leadsync.store.schema import owner_decisions, records
+
+UNDO_STRATEGY = "undo"
+
+
+@dataclass
+class UndoResult:
+    restored: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"restored": self.restored, "skipped": self.skipped}
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    id: int
+    record_id: int
+    record_type: str
+    at: str
+    integration: str | None
+    event_id: str | None
+    previous_owner_id: str | None
+    owner_id: str | None
+
+
+def undo(
+    connection: Connection,
+    rules: WorkspaceRules,
+    at: str,
+    event_id: str | None = None,
+    integration: str | None = None,
+    since: str | None = None,
+) -> UndoResult:
+    """Undo in the caller's transaction (set-based: a handful of queries whatever the count)."""
+    if (event_id is None) == (integration is None):
+        raise UserError("give --event ID, or --integration NAME with --since TIME")
+    if integration is not None and since is None:
+        raise UserError("--integration needs --since: the time from which to undo")
+    d = owner_decisions
+    query = sa.select(
+        d.c.id,
+        d.c.record_id,
+        d.c.record_type,
+        d.c.at,
+        d.c.integration,
+        d.c.event_id,
+        d.c.previous_owner_id,
+        d.c.owner_id,
+    ).where(d.c.outcome == Outcome.SET.value, d.c.strategy != UNDO_STRATEGY)
+    if event_id is not None:
+        query = query.where(d.c.event_id == event_id)
+    else:
+        query = query.where(d.c.integration == integration, d.c.at >= since)
+    changes = [_Change(*row) for row in connection.execute(query.order_by(d.c.id))]
+    by_record: dict[int, list[_Change]] = {}
+    for change in changes:
+        by_record.setdefault(change.record_id, []).append(change)
+    if not by_record:
+        return UndoResult()
+    dialect = connection.dialect.name
+    latest: dict[int, int] = {
+        int(record_id): int(newest)
+        for record_id, newest in connection.execute(
+            sa.select(d.c.record_id, sa.func.max(d.c.id))
+            .where(d.c.outcome == Outcome.SET.value, in_values(d.c.record_id, by_record, dialect))
+            .group_by(d.c.record_id)
+        )
+    }
+    superseding = {
+        row.id: row
+        for row in connection.execute(
+            sa.select(d.c.id, d.c.at, d.c.integration, d.c.strategy).where(
+                in_values(d.c.id, set(latest.values()), dialect)
+            )
+        )
+    }
+    current: dict[int, str | None] = {
+        int(record_id): owner_id
+        for record_id, owner_id in connection.execute(
+            sa.select(records.c.id, records.c.owner_id).where(
+                in_values(records.c.id, by_record, dialect)
+            )
+        )
+    }
+    result = UndoResult()
+    decisions: list[OwnerDecision] = []
+    updates: list[dict[str, Any]] = []
+    for record_id, touched in sorted(by_record.items()):
+        first, last = touched[0], touched[-1]
+        record = {"type": first.record_type, "id": record_id}
+        newest = latest.get(record_id)
+        if newest != last.id:
+            later = superseding[newest]
+            who = later.integration or "a person in the CRM"
+            result.skipped.append(
+                {
+                    "record": record,
+                    "reason": f"superseded: decision #{later.id} by {who} ({later.strategy}) "
+                    f"changed the owner at {display_ts(later.at)}, after the change to undo",
+                }
+            )
+            continue
+        owner = current.get(record_id)
+        target = first.previous_owner_id
+        what = f"decision #{first.id}" if first is last else f"decisions #{first.id} to #{last.id}"
+        source = f"event {first.event_id}" if event_id is not None else f"{integration}"
+        reason = (
+            f"set {target or 'no owner'}: undo of {what} ({source}); the owner before them "
+            f"was {target or 'no owner'} (was {owner or 'no owner'})"
+        )
+        decisions.append(
+            OwnerDecision(
+                record_id=record_id,
+                record_type=RecordType(first.record_type),
+                event_id=None,
+                integration=None,
+                strategy=UNDO_STRATEGY,
+                at=at,
+                previous_owner_id=owner,
+                proposed_owner_id=target,
+                owner_id=target,
+                outcome=Outcome.SET,
+                reason=reason,
+            )
+        )
+        updates.append(
+            {
+                "id": record_id,
+                "owner_id": target,
+                "owner_changed_at": at,
+                "owner_source": UNDO_STRATEGY,
+            }
+        )
+        result.restored.append(
+            {"record": record, "owner_id": target, "was": owner, "reason": reason}
+        )
+    if updates:
+        connection.execute(
+            sa.update(records)
+            .where(records.c.id == sa.bindparam("_id"))
+            .values(
+                owner_id=sa.bindparam("owner_id"),
+                owner_changed_at=sa.bindparam("owner_changed_at"),
+                owner_source=sa.bindparam("owner_source"),
+            ),
+            [{"_id": u["id"], **{k: v for k, v in u.items() if k != "id"}} for u in updates],
+        )
+        store.insert_owner_decisions(connection, decisions)
+        store.insert_outbox(connection, outbox_rows(connection, rules, decisions))
+    return result
