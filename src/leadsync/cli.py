@@ -21,7 +21,7 @@ from rich.table import Table
 from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
 from leadsync.inbox import DEFAULT_BATCH
 from leadsync.model import RecordType, display_ts, parse_ts
-from leadsync.settings import dump_config, load_config, load_config_file
+from leadsync.settings import dump_config, integration_to_dict, load_config, load_config_file
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -42,6 +42,9 @@ outbox_app = typer.Typer(
 )
 decisions_app = typer.Typer(help="Owner decisions and their reasons.", no_args_is_help=True)
 activities_app = typer.Typer(help="Activities received from integrations.", no_args_is_help=True)
+rollout_app = typer.Typer(
+    help="Staged rollouts: proposed settings for a share of records.", no_args_is_help=True
+)
 users_app = typer.Typer(
     help="External users of an integration and how they map to owners.", no_args_is_help=True
 )
@@ -53,6 +56,7 @@ app.add_typer(inbox_app, name="inbox")
 app.add_typer(dead_app, name="dead-letters")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(users_app, name="users")
+app.add_typer(rollout_app, name="rollout")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -693,6 +697,36 @@ def undo_command(
         record = item["record"]
         out.print(f"skipped {record['type']} {record['id']}: {item['reason']}", markup=False)
     out.print(f"{len(result.restored)} restored, {len(result.skipped)} skipped", markup=False)
+
+
+@rollout_app.command("promote")
+def rollout_promote(
+    integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make the rollout's proposed settings the integration's settings for every record."""
+    with _errors(), _workspace() as ws:
+        settings = ws.rollout_promote(integration)
+    if as_json:
+        _print_json(integration_to_dict(settings))
+    else:
+        out.print(f"{integration}: the rollout's settings are now current", markup=False)
+
+
+@rollout_app.command("abort")
+def rollout_abort(
+    integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    as_json: JsonOption = False,
+) -> None:
+    """Drop the rollout: every record gets the current settings again."""
+    with _errors(), _workspace() as ws:
+        settings = ws.rollout_abort(integration)
+    if as_json:
+        _print_json(integration_to_dict(settings))
+    else:
+        out.print(
+            f"{integration}: rollout dropped; the current settings apply to all", markup=False
+        )
 
 
 @dead_app.command("retry")

@@ -10,6 +10,7 @@ decided; then each table gets one executemany. The whole batch is one transactio
 from __future__ import annotations
 
 import json
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,15 +56,34 @@ class WorkspaceRules:
     # (integration, record type) -> strategy, resolved once: it is asked for every event.
     strategies: dict[tuple[str, str], Strategy] = field(init=False)
 
+    # integration -> (percent, the proposed settings) of a staged rollout.
+    rollouts: dict[str, tuple[float, IntegrationSettings]] = field(init=False)
+
     def __post_init__(self) -> None:
         self.strategies = {
             (name, t): s.ownership.strategy_for(t)
             for name, s in self.integrations.items()
             for t in RecordType
         }
+        self.rollouts = {}
+        for name, settings in self.integrations.items():
+            proposed = settings.proposed()
+            if proposed is not None and settings.rollout is not None:
+                self.rollouts[name] = (settings.rollout.percent, proposed)
 
     def strategy(self, integration: str, record_type: RecordType) -> Strategy:
         return self.strategies[(integration, record_type)]
+
+    def settings_for(
+        self, integration: str, sample_key: str | None
+    ) -> tuple[IntegrationSettings, str | None]:
+        """The settings an event gets: the rollout's proposed ones when its sample key (a
+        record id) falls in the rollout's percentage, else the current ones; with the label
+        recorded on its decisions ("rollout", or None for the current settings)."""
+        rollout = self.rollouts.get(integration)
+        if rollout is not None and sample_key is not None and in_rollout(sample_key, rollout[0]):
+            return rollout[1], ROLLOUT
+        return self.integrations[integration], None
 
     def bidirectional_integrations(self, record_type: RecordType) -> set[str]:
         return {
@@ -71,6 +91,15 @@ class WorkspaceRules:
             for name, s in self.integrations.items()
             if s.ownership.strategy_for(record_type) is Strategy.BIDIRECTIONAL
         }
+
+
+ROLLOUT = "rollout"
+
+
+def in_rollout(sample_key: str, percent: float) -> bool:
+    """Whether a record belongs to a rollout's sample: a stable hash of its key (CRC-32,
+    the same in every process and version) against the percentage, in steps of 0.01%."""
+    return zlib.crc32(sample_key.encode()) % 10_000 < round(percent * 100)
 
 
 @dataclass(slots=True)
@@ -269,7 +298,7 @@ class BatchState:
             self.activities[key] = ActivityState(int(data["id"]), data)
         self.learned_emails = store.load_learned_emails(connection, rep_keys)
         # Settings and owners do not change within a batch: one mapping per distinct rep.
-        self.mappings: dict[tuple[str, str | None, str | None, str | None], MappingResult] = {}
+        self.mappings: dict[tuple[str, str | None, str | None, str | None, int], MappingResult] = {}
 
         # Writes collected while deciding.
         self.new_identities: list[dict[str, Any]] = []
@@ -507,7 +536,7 @@ class BatchState:
         learned = (
             self.learned_emails.get((event.integration, rep.id)) if rep.id is not None else None
         )
-        key = (event.integration, rep.id, rep.email, learned)
+        key = (event.integration, rep.id, rep.email, learned, id(settings))
         mapping = self.mappings.get(key)
         if mapping is None:
             mapping = map_external_user(rep, settings.users, self.rules.directory, learned)
@@ -552,6 +581,7 @@ class BatchState:
         protect_days: float,
         mapping: MappingResult | None,
         label: str | None = None,
+        variant: str | None = None,
     ) -> Verdict:
         candidate = None
         rr_key = None
@@ -568,14 +598,22 @@ class BatchState:
             candidate,
             event.integration,
         )
-        self.record_verdict(record, event, verdict, label or strategy._value_, event.integration)
+        self.record_verdict(
+            record, event, verdict, label or strategy._value_, event.integration, variant
+        )
         if verdict.outcome is Outcome.SET and rr_key is not None:
             self.round_robin[rr_key] = self.round_robin.get(rr_key, 0) + 1
             self.round_robin_changed[rr_key] = self.round_robin[rr_key]
         return verdict
 
     def record_verdict(
-        self, record: RecordState, event: Event, verdict: Verdict, strategy: str, source: str
+        self,
+        record: RecordState,
+        event: Event,
+        verdict: Verdict,
+        strategy: str,
+        source: str,
+        variant: str | None = None,
     ) -> None:
         """Store a verdict as a decision and, when it sets the owner, apply it to the record
         (``source`` becomes the record's owner source) and queue it for the outbox."""
@@ -595,6 +633,7 @@ class BatchState:
             if event.owner is not None and strategy != CRM_SOURCE
             else None,
             flagged=verdict.flagged,
+            settings=variant,
         )
         self.decisions.append(decision)
         self.result.owners[verdict.outcome._value_] += 1
@@ -625,6 +664,7 @@ class BatchState:
         subject = event.subject_ref()
         assert subject is not None
         record, created = self.resolve(event.integration, subject, event.occurred_at)
+        settings, variant = self.rules.settings_for(event.integration, str(record.id))
         if self.traces is not None:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         is_new = created or record.awaits_first_owner()
@@ -635,17 +675,40 @@ class BatchState:
             record.dirty = True
         if event.owner is not None or event.type is EventType.OWNER or created:
             ownership = settings.ownership
+            strategy = (
+                self.rules.strategy(event.integration, record.type)
+                if variant is None
+                else ownership.strategy_for(record.type)
+            )
             self.decide(
                 record,
                 is_new,
                 event,
-                self.rules.strategy(event.integration, record.type),
+                strategy,
                 ownership.protect_manual_days,
                 self.map_rep(event, settings),
+                variant=variant,
             )
         for ref in event.associations:
             other, _ = self.resolve(event.integration, ref, event.occurred_at)
             self.link(record, other)
+
+    def sample_key(self, event: Event) -> str:
+        """An activity's rollout sample key: the id of the first record it names that exists
+        already, else its own external id (or event id)."""
+        for ref in event.associations:
+            record_id: int | None = None
+            if ref.external_id is not None:
+                record_id = self.identity.get(
+                    (event.integration, ref.type._value_, ref.external_id)
+                )
+            if record_id is None and (email := _email_key(ref)) is not None:
+                record_id = self.by_email.get(email)
+            if record_id is None and (domain := _domain_key(ref)) is not None:
+                record_id = self.by_domain.get(domain)
+            if record_id is not None:
+                return str(record_id)
+        return f"activity:{event.external_id or event.id}"
 
     def apply_crm(self, event: Event) -> None:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and
@@ -680,6 +743,10 @@ class BatchState:
 
     def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
         assert event.activity is not None
+        if event.integration in self.rules.rollouts:
+            settings, variant = self.rules.settings_for(event.integration, self.sample_key(event))
+        else:
+            variant = None
         key = (
             (event.integration, event.activity._value_, event.external_id)
             if event.external_id is not None
@@ -708,6 +775,7 @@ class BatchState:
                     external_id=event.external_id,
                     occurred_at=event.occurred_at,
                     reason=reason,
+                    settings=variant,
                 )
             )
             self.result.activities_skipped += 1
@@ -765,6 +833,7 @@ class BatchState:
                     settings.ownership.protect_manual_days,
                     mapping,
                     label=ASSIGN_ON_ACTIVITY,
+                    variant=variant,
                 )
 
     def _upsert_activity(
@@ -854,6 +923,7 @@ class BatchState:
                     "external_id": s.external_id,
                     "occurred_at": s.occurred_at,
                     "reason": s.reason,
+                    "settings": s.settings,
                 }
                 for s in self.skips
             ],

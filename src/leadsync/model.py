@@ -291,6 +291,8 @@ class OwnerDecision:
     reason: str
     external_user: str | None = None
     flagged: bool = False
+    # "rollout" when a staged rollout's proposed settings decided it; None: the current ones.
+    settings: str | None = None
 
 
 @dataclass(slots=True)
@@ -303,6 +305,7 @@ class ActivitySkip:
     external_id: str | None
     occurred_at: str
     reason: str
+    settings: str | None = None
 
 
 # A pair of associated records is stored once, the record whose type ranks first on the left.

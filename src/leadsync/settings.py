@@ -458,6 +458,23 @@ VENDOR_OPTION_KINDS: dict[str, tuple[str, ...]] = {
 """Which kinds take each ``vendor:`` option."""
 
 
+class ProposedSettings(_Settings):
+    """The sections a staged rollout may change (``rollout.settings``); absent ones stay."""
+
+    users: UserMappingSettings | None = None
+    ownership: OwnershipSettings | None = None
+    activities: ActivitySettings | None = None
+    associations: AssociationSettings | None = None
+
+
+class RolloutSettings(_Settings):
+    """Proposed settings applied to ``percent`` % of records, chosen by record id (stable:
+    the same record is always in or out); ``leadsync rollout promote`` makes them current."""
+
+    percent: float = Field(gt=0, le=100)
+    settings: ProposedSettings
+
+
 class IntegrationSettings(_Settings):
     """Everything one connected tool is allowed to do.
 
@@ -475,6 +492,7 @@ class IntegrationSettings(_Settings):
     ownership: OwnershipSettings = OwnershipSettings()
     activities: ActivitySettings = ActivitySettings()
     associations: AssociationSettings = AssociationSettings()
+    rollout: RolloutSettings | None = None
 
     @field_validator("kind")
     @classmethod
@@ -510,6 +528,17 @@ class IntegrationSettings(_Settings):
         if problems:
             raise _problems_error(problems)
         return self
+
+    def proposed(self) -> IntegrationSettings | None:
+        """The settings the rollout sample gets: these, with the proposed sections."""
+        if self.rollout is None:
+            return None
+        changes = {
+            name: value
+            for name in ("users", "ownership", "activities", "associations")
+            if (value := getattr(self.rollout.settings, name)) is not None
+        }
+        return self.model_copy(update={**changes, "rollout": None})
 
     def vendor_options(self) -> dict[str, Any]:
         """The options an adapter receives: the ones set, as plain values."""
@@ -579,29 +608,44 @@ def _reference_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]
                 yield (("teams", team, index), unknown_owner(member))
 
     for name, integration in config.integrations.items():
-        users = ("integrations", name, "users")
-        for external_id, owner_id in integration.users.map.items():
-            if owner_id not in ids:
-                yield ((*users, "map", external_id), unknown_owner(owner_id))
-        unmapped = integration.users.unmapped
-        if unmapped.owner is not None and unmapped.owner not in ids:
-            yield ((*users, "unmapped", "owner"), unknown_owner(unmapped.owner))
-        if unmapped.team is not None:
-            if unmapped.team not in config.teams:
-                known = (
-                    f"known teams: {_listing(config.teams)}"
-                    if config.teams
-                    else "no teams are defined"
-                )
-                yield (
-                    (*users, "unmapped", "team"),
-                    f"unknown team {unmapped.team!r}; {known}",
-                )
-            elif not config.teams[unmapped.team]:
-                yield (
-                    (*users, "unmapped", "team"),
-                    f"team {unmapped.team!r} has no members to take turns",
-                )
+        yield from _user_references(
+            ("integrations", name, "users"), integration.users, ids, config, unknown_owner
+        )
+        if integration.rollout is not None and integration.rollout.settings.users is not None:
+            yield from _user_references(
+                ("integrations", name, "rollout", "settings", "users"),
+                integration.rollout.settings.users,
+                ids,
+                config,
+                unknown_owner,
+            )
+
+
+def _user_references(
+    path: KeyPath,
+    users: UserMappingSettings,
+    ids: dict[str, int],
+    config: WorkspaceConfig,
+    unknown_owner: Any,
+) -> Iterator[tuple[KeyPath, str]]:
+    """Owners and teams a user mapping names must exist (and a round-robin team have members)."""
+    for external_id, owner_id in users.map.items():
+        if owner_id not in ids:
+            yield ((*path, "map", external_id), unknown_owner(owner_id))
+    unmapped = users.unmapped
+    if unmapped.owner is not None and unmapped.owner not in ids:
+        yield ((*path, "unmapped", "owner"), unknown_owner(unmapped.owner))
+    if unmapped.team is not None:
+        if unmapped.team not in config.teams:
+            known = (
+                f"known teams: {_listing(config.teams)}" if config.teams else "no teams are defined"
+            )
+            yield ((*path, "unmapped", "team"), f"unknown team {unmapped.team!r}; {known}")
+        elif not config.teams[unmapped.team]:
+            yield (
+                (*path, "unmapped", "team"),
+                f"team {unmapped.team!r} has no members to take turns",
+            )
 
 
 # --------------------------------------------------------------- error translation
@@ -1031,6 +1075,20 @@ def integration_to_dict(settings: IntegrationSettings) -> dict[str, Any]:
     for name, section in sections:
         if section:
             out[name] = section
+    if settings.rollout is not None:
+        proposed = settings.rollout.settings
+        parts = {
+            "users": _users_to_dict(proposed.users) if proposed.users else None,
+            "ownership": _ownership_to_dict(proposed.ownership) if proposed.ownership else None,
+            "activities": _activities_to_dict(proposed.activities) if proposed.activities else None,
+            "associations": _associations_to_dict(proposed.associations)
+            if proposed.associations
+            else None,
+        }
+        out["rollout"] = {
+            "percent": _number(settings.rollout.percent),
+            "settings": {k: v for k, v in parts.items() if v is not None},
+        }
     return out
 
 

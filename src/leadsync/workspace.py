@@ -413,6 +413,22 @@ class Workspace:
         self.apply_config(config)
         return config.integrations[name], created
 
+    def rollout_promote(self, integration: str) -> IntegrationSettings:
+        """Make an integration's rollout settings its current settings (for every record)."""
+        settings = self.integration(integration)
+        proposed = settings.proposed()
+        if proposed is None:
+            raise WorkspaceError(f"integration {integration} has no rollout to promote")
+        return self.replace_integration(integration, integration_to_dict(proposed))[0]
+
+    def rollout_abort(self, integration: str) -> IntegrationSettings:
+        """Drop an integration's rollout: every record gets the current settings again."""
+        settings = self.integration(integration)
+        if settings.rollout is None:
+            raise WorkspaceError(f"integration {integration} has no rollout to abort")
+        current = settings.model_copy(update={"rollout": None})
+        return self.replace_integration(integration, integration_to_dict(current))[0]
+
     def external_users(self, integration: str) -> list[dict[str, Any]]:
         """The integration's external users, learned from its events and its directory, with
         how each maps: ``mapped`` (the explicit map), ``auto-matched`` (by email) or

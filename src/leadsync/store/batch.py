@@ -293,6 +293,7 @@ def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDeci
                 "reason": d.reason,
                 "external_user": d.external_user,
                 "flagged": d.flagged,
+                "settings": d.settings,
             }
             for d in decisions
         ],

@@ -217,6 +217,8 @@ owner_decisions = Table(
     Column("reason", Text, nullable=False),
     Column("external_user", Text),
     Column("flagged", Boolean, nullable=False, default=False),
+    # "rollout" when a staged rollout's proposed settings made the decision.
+    Column("settings", String(16)),
     Index("ix_owner_decisions_record", "record_id", "id"),
     Index("ix_owner_decisions_integration_at", "integration", "at"),
 )
@@ -231,6 +233,7 @@ activity_skips = Table(
     Column("external_id", String(200)),
     Column("occurred_at", TS, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("settings", String(16)),
     Index("ix_activity_skips_integration", "integration", "occurred_at"),
 )
 

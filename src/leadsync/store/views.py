@@ -49,6 +49,7 @@ def owner_history(connection: Connection, record_id: int) -> list[dict[str, Any]
             "event_id": r.event_id,
             "external_user": r.external_user,
             "flagged": bool(r.flagged),
+            "settings": r.settings or "current",
         }
         for r in connection.execute(query)
     ]

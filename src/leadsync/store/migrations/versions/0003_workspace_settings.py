@@ -1,4 +1,4 @@
-"""workspace-wide settings (the monitoring thresholds)
+"""workspace-wide settings (the monitoring thresholds); decisions record a rollout's settings
 
 Revision ID: 0003
 Revises: 0002
@@ -26,7 +26,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("name"),
     )
+    for table in ("owner_decisions", "activity_skips"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("settings", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    for table in ("owner_decisions", "activity_skips"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("settings")
     op.drop_table("workspace_settings")
