@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
+from leadsync.errors import UserError
 from leadsync.preview import settings_from_file
 from leadsync.replay import replay, since_ts
 from leadsync.workspace import Workspace
@@ -125,6 +127,12 @@ def test_since_replays_only_recent_events(workspace: Workspace) -> None:
     result = replay(workspace, "dialer", proposed(), since=cutoff)
     assert result.events == 5  # the second-day owner events and the two calls
     assert since_ts("7d", now="2026-11-10T00:00:00.000Z") == "2026-11-03T00:00:00.000Z"
+    assert since_ts("90m", now="2026-11-10T00:00:00.000Z") == "2026-11-09T22:30:00.000Z"
+    for far in ("969108d", "999999999h"):
+        with pytest.raises(UserError, match="too far back"):
+            since_ts(far)
+    with pytest.raises(UserError, match="expected a duration"):
+        since_ts("soon")
 
 
 def test_the_cli_reports_the_difference(tmp_path: Path, db_url: str) -> None:

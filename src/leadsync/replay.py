@@ -332,7 +332,13 @@ def since_ts(text: str, now: str | None = None) -> str:
     units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
     value = text.strip()
     if value[:-1].isdigit() and value[-1:] in units:
-        return add_days(now, -int(value[:-1]) * units[value[-1]])
+        try:
+            moment = add_days(now, -int(value[:-1]) * units[value[-1]])
+        except (OverflowError, ValueError):
+            moment = ""
+        if len(moment) != len(now) or moment[:4] < "1000":  # before year 1000: not a time
+            raise UserError(f"since {text!r}: too far back; the earliest is the year 1000")
+        return moment
     try:
         return parse_ts(value)
     except ValueError:
