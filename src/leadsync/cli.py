@@ -699,6 +699,49 @@ def undo_command(
     out.print(f"{len(result.restored)} restored, {len(result.skipped)} skipped", markup=False)
 
 
+@app.command("test-lead")
+def test_lead_command(
+    integration: Annotated[str | None, typer.Argument(help="The integration to test.")] = None,
+    rep: Annotated[
+        str | None, typer.Option(help="The external user id the test lead and call come from.")
+    ] = None,
+    cleanup: Annotated[bool, typer.Option(help="Remove every test lead and call instead.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send a marked test lead and a test call through the engine, then check that the owner
+    matches the mapping and strategy and that the timeline holds the call with the expected
+    associations. Exits 1 when a check fails."""
+    with _errors(), _workspace() as ws:
+        if cleanup:
+            removed = ws.cleanup_test_leads()
+            if as_json:
+                _print_json(removed)
+            else:
+                out.print(
+                    f"removed {removed['records']} test records and {removed['activities']} "
+                    "test activities",
+                    markup=False,
+                )
+            return
+        if integration is None or rep is None:
+            raise UserError("give INTEGRATION and --rep EXTERNAL_USER_ID (or --cleanup)")
+        result = ws.test_lead(integration, rep)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        for check in result.checks:
+            mark = "pass" if check["passed"] else "FAIL"
+            out.print(f"{mark} {check['check']}: {check['detail']}", markup=False)
+        verdict = "passed" if result.passed else "failed"
+        out.print(
+            f"test lead {verdict} (contact {result.record_id}; "
+            "leadsync test-lead --cleanup removes test records)",
+            markup=False,
+        )
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 @rollout_app.command("promote")
 def rollout_promote(
     integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],

@@ -33,6 +33,7 @@ from leadsync.store.schema import (
     records,
 )
 from leadsync.store.views import inbox_lag
+from leadsync.testlead import TEST_DOMAIN, TEST_PREFIX
 
 SHOWN = 50  # rows listed per finding; counts are always complete
 
@@ -93,6 +94,11 @@ def report(
         result.findings.append(_dead_letters(connection, monitoring, since))
     result.findings.append(_lag(engine, monitoring))
     return result
+
+
+def _not_test(a: sa.Table) -> sa.ColumnElement[bool]:
+    """Test calls (``leadsync test-lead``) are left out of the report."""
+    return sa.or_(a.c.external_id.is_(None), a.c.external_id.not_like(f"{TEST_PREFIX}%"))
 
 
 def _show(record_type: str, record_id: int) -> str:
@@ -164,6 +170,7 @@ def _unowned(c: sa.Connection, m: MonitoringSettings, since: str, until: str) ->
         ).where(
             r.c.type.in_(("contact", "lead")),
             r.c.owner_id.is_(None),
+            sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{TEST_DOMAIN}")),
             r.c.created_at >= since,
             r.c.created_at <= settled,
         )
@@ -206,7 +213,7 @@ def _overload(c: sa.Connection, m: MonitoringSettings, since: str) -> Finding:
     per_day = (
         sa.select(aa.c.record_id, aa.c.record_type, day, sa.func.count().label("n"))
         .select_from(aa.join(a, a.c.id == aa.c.activity_id))
-        .where(a.c.occurred_at >= since)
+        .where(a.c.occurred_at >= since, _not_test(a))
         .group_by(aa.c.record_id, aa.c.record_type, day)
         .having(sa.func.count() > m.timeline_max_per_day)
     ).subquery()
@@ -272,7 +279,10 @@ def _drops(c: sa.Connection, m: MonitoringSettings, until: str) -> Finding:
     rows_db = c.execute(
         sa.select(a.c.integration, a.c.type, recent.label("last_day"), before.label("baseline"))
         .where(
-            a.c.type.in_(("call", "email")), a.c.occurred_at >= base_start, a.c.occurred_at < until
+            a.c.type.in_(("call", "email")),
+            a.c.occurred_at >= base_start,
+            a.c.occurred_at < until,
+            _not_test(a),
         )
         .group_by(a.c.integration, a.c.type)
         .order_by(a.c.integration, a.c.type)

@@ -47,6 +47,8 @@ from leadsync.store import config as config_store
 from leadsync.store import views
 from leadsync.store.database import create_db_engine, migrate, redact
 from leadsync.store.schema import dead_letters, records
+from leadsync.testlead import TestLeadResult, run_test_lead
+from leadsync.testlead import cleanup as cleanup_test_leads
 from leadsync.undo import UndoResult, undo
 
 
@@ -412,6 +414,17 @@ class Workspace:
         config = config_from_dict(current, source="<api>")
         self.apply_config(config)
         return config.integrations[name], created
+
+    def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
+        """Send a marked test lead and test call by ``rep`` through the engine and check the
+        owner and timeline the settings promise; see :mod:`leadsync.testlead`."""
+        rules = self.rules()
+        self.integration(integration, rules)
+        return run_test_lead(self.engine, rules, integration, rep, at)
+
+    def cleanup_test_leads(self) -> dict[str, int]:
+        """Remove every test lead and test call."""
+        return cleanup_test_leads(self.engine)
 
     def rollout_promote(self, integration: str) -> IntegrationSettings:
         """Make an integration's rollout settings its current settings (for every record)."""
