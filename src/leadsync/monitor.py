@@ -208,46 +208,57 @@ def _unowned(c: sa.Connection, m: MonitoringSettings, since: str, until: str) ->
 
 
 def _overload(c: sa.Connection, m: MonitoringSettings, since: str) -> Finding:
-    a, aa = activities, activity_associations
+    """One grouped pass over the window's activities and their records; only the groups
+    over the threshold come back (the types of their records are read for those alone)."""
+    a, aa, r = activities, activity_associations, records
     day = sa.func.substr(a.c.occurred_at, 1, 10).label("day")
-    per_day = (
-        sa.select(aa.c.record_id, aa.c.record_type, day, sa.func.count().label("n"))
+    over = c.execute(
+        sa.select(aa.c.record_id, day, sa.func.count().label("n"))
         .select_from(aa.join(a, a.c.id == aa.c.activity_id))
         .where(a.c.occurred_at >= since, _not_test(a))
-        .group_by(aa.c.record_id, aa.c.record_type, day)
+        .group_by(aa.c.record_id, day)
         .having(sa.func.count() > m.timeline_max_per_day)
-    ).subquery()
-    total = c.execute(sa.select(sa.func.count()).select_from(per_day)).scalar_one()
-    top = c.execute(sa.select(per_day).order_by(per_day.c.n.desc()).limit(SHOWN)).all()
+    ).all()
+    top = sorted(over, key=lambda row: (-row.n, row.record_id))[:SHOWN]
+    types: dict[int, str] = {}
+    if top:
+        ids = [row.record_id for row in top]
+        types = {
+            int(rid): str(rtype)
+            for rid, rtype in c.execute(sa.select(r.c.id, r.c.type).where(r.c.id.in_(ids)))
+        }
     rows = []
     for row in top:
         sources = c.execute(
             sa.select(a.c.integration, a.c.type, sa.func.count().label("n"))
             .select_from(aa.join(a, a.c.id == aa.c.activity_id))
             .where(
-                aa.c.record_id == row.record_id, sa.func.substr(a.c.occurred_at, 1, 10) == row.day
+                aa.c.record_id == row.record_id,
+                a.c.occurred_at >= row.day,
+                a.c.occurred_at < row.day + "T99",
             )
             .group_by(a.c.integration, a.c.type)
             .order_by(sa.func.count().desc())
         ).all()
+        record_type = types.get(row.record_id, "record")
         rows.append(
             {
-                "record": {"type": row.record_type, "id": row.record_id},
+                "record": {"type": record_type, "id": row.record_id},
                 "day": row.day,
                 "activities": int(row.n),
                 "from": [
                     {"integration": s.integration, "type": s.type, "activities": int(s.n)}
                     for s in sources
                 ],
-                "show": _show(row.record_type, row.record_id),
+                "show": _show(record_type, row.record_id),
             }
         )
     summary = (
-        f"{total} record-days have more than {m.timeline_max_per_day} activities"
-        if total
+        f"{len(over)} record-days have more than {m.timeline_max_per_day} activities"
+        if over
         else f"no timeline has more than {m.timeline_max_per_day} activities a day"
     )
-    return Finding("timeline_overload", total > 0, summary, rows)
+    return Finding("timeline_overload", bool(over), summary, rows)
 
 
 def _skipped(c: sa.Connection, since: str) -> Finding:

@@ -116,6 +116,7 @@ records = Table(
     Index("ix_records_type_email", "type", "email"),
     Index("ix_records_type_domain", "type", "domain"),
     Index("ix_records_owner", "owner_id"),
+    Index("ix_records_created", "created_at"),
 )
 
 record_identities = Table(
@@ -221,6 +222,7 @@ owner_decisions = Table(
     Column("settings", String(16)),
     Index("ix_owner_decisions_record", "record_id", "id"),
     Index("ix_owner_decisions_integration_at", "integration", "at"),
+    Index("ix_owner_decisions_at", "at"),
 )
 
 activity_skips = Table(

@@ -1,4 +1,5 @@
-"""workspace-wide settings (the monitoring thresholds); decisions record a rollout's settings
+"""workspace-wide settings (monitoring thresholds); decisions record a rollout's settings;
+indexes for the health report
 
 Revision ID: 0003
 Revises: 0002
@@ -29,9 +30,14 @@ def upgrade() -> None:
     for table in ("owner_decisions", "activity_skips"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("settings", sa.String(length=16), nullable=True))
+    # The health report's windows (set-based scans of recent rows only).
+    op.create_index("ix_records_created", "records", ["created_at"])
+    op.create_index("ix_owner_decisions_at", "owner_decisions", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_owner_decisions_at", "owner_decisions")
+    op.drop_index("ix_records_created", "records")
     for table in ("owner_decisions", "activity_skips"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("settings")
