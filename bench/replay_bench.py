@@ -3,8 +3,8 @@
 Ingests N synthetic events (``bench/synth.py``) into a fresh SQLite workspace with the real
 CLI (timed: the engine's own throughput), then runs ``leadsync replay bench --settings
 PROPOSED.yaml --json`` in its own process (timed, and its peak RSS read from ``os.wait4``).
-The proposed settings change the strategy to ``integration_wins`` and tighten the call filter,
-so the two replayed runs really differ. A replay decides every event twice (current and
+The proposed settings change the default strategy to ``integration_wins``, so the two
+replayed runs really differ (owners). A replay decides every event twice (current and
 proposed), so "half the engine's throughput" means as fast per event and run as ingest.
 
     .venv/bin/python bench/replay_bench.py                    # 1,000,000 events

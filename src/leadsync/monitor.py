@@ -107,10 +107,17 @@ def _show(record_type: str, record_id: int) -> str:
 
 def _flapping(c: sa.Connection, m: MonitoringSettings, since: str) -> Finding:
     d = owner_decisions
-    counts = (
-        sa.select(d.c.record_id, d.c.record_type, sa.func.count().label("changes"))
+    # The window's rows first (the time index), then grouped: left to itself the planner
+    # walks the whole table in record order to save a sort (ten times slower on a big one).
+    recent = (
+        sa.select(d.c.record_id, d.c.record_type)
         .where(d.c.outcome == "set", d.c.at >= since)
-        .group_by(d.c.record_id, d.c.record_type)
+        .cte("recent_changes")
+        .prefix_with("MATERIALIZED")
+    )
+    counts = (
+        sa.select(recent.c.record_id, recent.c.record_type, sa.func.count().label("changes"))
+        .group_by(recent.c.record_id, recent.c.record_type)
         .having(sa.func.count() >= m.flapping_changes)
     ).subquery()
     total = c.execute(sa.select(sa.func.count()).select_from(counts)).scalar_one()
