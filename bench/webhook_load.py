@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -77,11 +78,9 @@ def free_port() -> int:
 def wait_ready(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with suppress(httpx.HTTPError):  # not listening yet
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.1)
     raise SystemExit("the server did not start")
 

@@ -244,7 +244,6 @@ def test_hubspot_batch_ignores_the_echo_and_takes_the_crm_change(
 SALESFORCE_OM = FIXTURES / "salesforce" / "om_contact.xml"
 
 
-@pytest.mark.skipif(not SALESFORCE_OM.exists(), reason="no Salesforce Outbound Message fixture")
 def test_salesforce_outbound_message_is_answered_with_the_soap_ack(
     ws: Workspace, either: LiveServer
 ) -> None:
