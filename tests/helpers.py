@@ -137,6 +137,45 @@ def ev(kind: str, at: str = "2026-11-01T09:00:00Z", **fields: Any) -> dict[str, 
     return event
 
 
+def contact_line(
+    ext: str,
+    owner: str | None,
+    at: str = "2026-11-01T09:00:00Z",
+    event_id: str | None = None,
+    **properties: Any,
+) -> str:
+    """A contact record event as a JSONL line (email ``EXT@globex.test``); ``owner`` None
+    leaves the owner out."""
+    fields: dict[str, Any] = {
+        "object": "contact",
+        "external_id": ext,
+        "properties": {"email": f"{ext}@globex.test", **properties},
+    }
+    if owner is not None:
+        fields["owner"] = owner
+    event = ev("record", at, **fields)
+    if event_id is not None:
+        event["id"] = event_id
+    return json.dumps(event)
+
+
+def call_line(
+    ext: str, contact_ext: str, duration: int, at: str = "2026-11-01T10:00:00Z", owner: str = "u-1"
+) -> str:
+    """A connected call on a contact as a JSONL line."""
+    return json.dumps(
+        ev(
+            "activity",
+            at,
+            activity="call",
+            external_id=ext,
+            owner=owner,
+            properties={"duration_s": duration, "outcome": "connected"},
+            associations=[{"object": "contact", "external_id": contact_ext}],
+        )
+    )
+
+
 def run(
     ws: Workspace, *events: dict[str, Any], integration: str = "dialer", batch_size: int = 5000
 ) -> IngestSummary:

@@ -15,7 +15,7 @@ from leadsync.errors import NotFoundError, WorkspaceError
 from leadsync.inbox import InboxItem, write_items
 from leadsync.sources.salesforce import id18
 from leadsync.workspace import Workspace
-from tests.helpers import record_by_external, settings, workspace_config
+from tests.helpers import contact_line, record_by_external, settings, workspace_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 
@@ -65,16 +65,8 @@ def test_crm_owner_changes_are_taken_sent_on_and_never_echoed(workspace: Workspa
     workspace.ingest(
         "dialer",
         [
-            json.dumps(
-                {
-                    "id": "d1",
-                    "occurred_at": "2026-11-01T08:00:00Z",
-                    "type": "record",
-                    "object": "contact",
-                    "external_id": "p-1",
-                    "properties": {"email": "kim@globex.test"},
-                    "owner": "u-1",
-                }
+            contact_line(
+                "p-1", "u-1", "2026-11-01T08:00:00Z", event_id="d1", email="kim@globex.test"
             )
         ],
     )
@@ -134,16 +126,8 @@ def test_a_person_in_the_crm_is_protected_from_the_integration(workspace: Worksp
     workspace.ingest(
         "dialer",
         [
-            json.dumps(
-                {
-                    "id": "d1",
-                    "occurred_at": "2026-11-01T08:00:00Z",
-                    "type": "record",
-                    "object": "contact",
-                    "external_id": "p-1",
-                    "properties": {"email": "kim@globex.test"},
-                    "owner": "u-1",
-                }
+            contact_line(
+                "p-1", "u-1", "2026-11-01T08:00:00Z", event_id="d1", email="kim@globex.test"
             )
         ],
     )

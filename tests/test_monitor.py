@@ -13,18 +13,11 @@ from leadsync.cli import app
 from leadsync.settings import load_config
 from leadsync.store.schema import inbox
 from leadsync.workspace import Workspace
-from tests.helpers import OWNERS, ev, settings, setup, workspace_config
+from tests.helpers import OWNERS, contact_line, ev, settings, setup, workspace_config
 
 NOW = "2026-11-10T12:00:00.000Z"
+TODAY = "2026-11-10T09:00:00Z"  # inside the report window
 SINCE = "2026-11-03T12:00:00.000Z"
-
-
-def contact(ext: str, owner: str | None, at: str = "2026-11-10T09:00:00Z") -> str:
-    fields: dict[str, Any] = {"object": "contact", "external_id": ext}
-    fields["properties"] = {"email": f"{ext}@globex.test"}
-    if owner is not None:
-        fields["owner"] = owner
-    return json.dumps(ev("record", at, **fields))
 
 
 def activity(kind: str, ext: str, contact_ext: str, at: str, **props: Any) -> str:
@@ -51,8 +44,8 @@ def test_a_clean_workspace_raises_no_alert(workspace: Workspace) -> None:
     workspace.ingest(
         "dialer",
         [
-            contact("p-1", "u-1"),
-            contact("p-2", "u-9"),
+            contact_line("p-1", "u-1", TODAY),
+            contact_line("p-2", "u-9", TODAY),
             activity("call", "c-1", "p-1", "2026-11-10T10:00:00Z", duration_s=60),
         ],
     )
@@ -62,10 +55,10 @@ def test_a_clean_workspace_raises_no_alert(workspace: Workspace) -> None:
 def test_owner_flapping_names_the_record_and_who_changed_it(workspace: Workspace) -> None:
     setup(workspace, ownership={"default": "integration_wins"})
     lines = [
-        contact("p-1", owner, f"2026-11-0{day}T09:00:00Z")
+        contact_line("p-1", owner, f"2026-11-0{day}T09:00:00Z")
         for day, owner in zip((5, 6, 7, 8), ("u-1", "u-9", "u-1", "u-9"), strict=True)
     ]
-    workspace.ingest("dialer", lines + [contact("p-2", "u-1")])
+    workspace.ingest("dialer", lines + [contact_line("p-2", "u-1", TODAY)])
     finding = alerts(workspace)["owner_flapping"]
     [row] = finding.rows
     assert row["changes"] == 4 and row["record"]["type"] == "contact"
@@ -79,10 +72,10 @@ def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspa
     workspace.ingest(
         "dialer",
         [
-            contact("p-1", "u-404"),  # unmapped, policy leave
-            contact("p-2", None),  # no owner in the event
-            contact("p-3", "u-1"),  # owned: fine
-            contact("p-4", None, at="2026-11-10T11:30:00Z"),  # too recent to count yet
+            contact_line("p-1", "u-404", TODAY),  # unmapped, policy leave
+            contact_line("p-2", None, TODAY),  # no owner in the event
+            contact_line("p-3", "u-1", TODAY),  # owned: fine
+            contact_line("p-4", None, at="2026-11-10T11:30:00Z"),  # too recent to count yet
         ],
     )
     finding = alerts(workspace)["unowned_new_leads"]
@@ -99,7 +92,7 @@ def test_timeline_overload_names_the_integration_and_type(workspace: Workspace) 
         activity("note", f"n-{i}", "p-1", f"2026-11-09T10:{i:02d}:00Z", body="ping")
         for i in range(30)
     ]
-    workspace.ingest("dialer", [contact("p-1", "u-1"), *notes])
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY), *notes])
     [row] = alerts(workspace)["timeline_overload"].rows
     assert row["day"] == "2026-11-09" and row["activities"] == 30
     assert row["from"] == [{"integration": "dialer", "type": "note", "activities": 30}]
@@ -114,7 +107,7 @@ def test_a_drop_in_daily_calls_against_the_baseline(workspace: Workspace) -> Non
         for i in range(10)
     ]
     one = activity("call", "today-0", "p-1", "2026-11-10T09:00:00Z", duration_s=60)
-    workspace.ingest("dialer", [contact("p-1", "u-1"), *baseline, one])
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY), *baseline, one])
     [row] = alerts(workspace)["activity_drop"].rows
     assert row == {"integration": "dialer", "type": "call", "last_day": 1, "daily_average": 10.0}
     usual = [
@@ -127,7 +120,9 @@ def test_a_drop_in_daily_calls_against_the_baseline(workspace: Workspace) -> Non
 
 def test_unmapped_users_and_deactivated_owners(workspace: Workspace) -> None:
     setup(workspace, users={"unmapped": {"policy": "leave"}, "map": {"u-9": "102"}})
-    workspace.ingest("dialer", [contact("p-1", "u-404"), contact("p-2", "u-9")])
+    workspace.ingest(
+        "dialer", [contact_line("p-1", "u-404", TODAY), contact_line("p-2", "u-9", TODAY)]
+    )
     found = alerts(workspace)
     assert [r["external_user"] for r in found["unmapped_external_users"].rows] == ["u-404"]
     owners = [dict(o) for o in OWNERS]
@@ -172,7 +167,7 @@ def test_the_cli_exits_1_on_an_alert_and_0_when_quiet(db_url: str) -> None:
     env = {"LEADSYNC_DB": db_url}
     with Workspace(db_url) as ws:
         ws.apply_config(workspace_config({"dialer": settings()}))
-        ws.ingest("dialer", [contact("p-1", "u-1")])
+        ws.ingest("dialer", [contact_line("p-1", "u-1", TODAY)])
     quiet = runner.invoke(app, ["report", "--since", "30d", "--json"], env=env)
     assert quiet.exit_code == 0, quiet.output
     assert json.loads(quiet.stdout)["alerts"] == 0

@@ -13,7 +13,7 @@ from leadsync.cli import app
 from leadsync.preview import settings_from_file
 from leadsync.store.schema import metadata
 from leadsync.workspace import Workspace
-from tests.helpers import ev, settings, setup, workspace_config
+from tests.helpers import call_line, contact_line, settings, setup, workspace_config
 
 
 def whole_database(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
@@ -26,35 +26,15 @@ def whole_database(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def contact(ext: str, owner: str, at: str = "2026-11-01T09:00:00Z", **props: Any) -> str:
-    properties = {"email": f"{ext}@globex.test", **props}
-    event = ev("record", at, object="contact", external_id=ext, properties=properties, owner=owner)
-    return json.dumps(event)
-
-
-def call(ext: str, contact_ext: str, duration: int, owner: str = "u-1") -> str:
-    return json.dumps(
-        ev(
-            "activity",
-            "2026-11-01T10:00:00Z",
-            activity="call",
-            external_id=ext,
-            owner=owner,
-            properties={"duration_s": duration, "outcome": "connected"},
-            associations=[{"object": "contact", "external_id": contact_ext}],
-        )
-    )
-
-
 def test_a_preview_writes_nothing_and_says_what_a_run_would_do(workspace: Workspace) -> None:
     setup(workspace)
-    workspace.ingest("dialer", [contact("p-1", "u-1")])
+    workspace.ingest("dialer", [contact_line("p-1", "u-1")])
     before = whole_database(workspace)
     lines = [
-        contact("p-1", "u-9", at="2026-11-02T09:00:00Z"),  # owned: fill_if_empty keeps 101
-        contact("p-2", "u-9"),  # new: takes 102
-        call("c-1", "p-2", 95),
-        call("c-2", "p-2", 3),  # too short
+        contact_line("p-1", "u-9", at="2026-11-02T09:00:00Z"),  # owned: fill_if_empty keeps 101
+        contact_line("p-2", "u-9"),  # new: takes 102
+        call_line("c-1", "p-2", 95),
+        call_line("c-2", "p-2", 3),  # too short
         "{not json",
     ]
     result = workspace.preview("dialer", lines, "sample.jsonl")
@@ -83,12 +63,12 @@ def test_a_preview_writes_nothing_and_says_what_a_run_would_do(workspace: Worksp
 def test_what_a_preview_says_is_what_the_run_does(workspace: Workspace) -> None:
     setup(workspace, ownership={"default": "integration_wins"})
     lines = [
-        contact("p-1", "u-1"),
-        contact("p-1", "u-9", at="2026-11-02T09:00:00Z"),
-        contact("p-1", "u-1", at="2026-11-01T12:00:00Z"),  # older than the last: stale
-        contact("p-2", "u-404"),  # unmapped: round robin
-        call("c-1", "p-1", 60),
-        call("c-2", "p-1", 2),
+        contact_line("p-1", "u-1"),
+        contact_line("p-1", "u-9", at="2026-11-02T09:00:00Z"),
+        contact_line("p-1", "u-1", at="2026-11-01T12:00:00Z"),  # older than the last: stale
+        contact_line("p-2", "u-404"),  # unmapped: round robin
+        call_line("c-1", "p-1", 60),
+        call_line("c-2", "p-1", 2),
     ]
     previewed = workspace.preview("dialer", lines)
     said = [
@@ -110,8 +90,8 @@ def test_what_a_preview_says_is_what_the_run_does(workspace: Workspace) -> None:
 
 def test_proposed_settings_change_the_answer_not_the_workspace(workspace: Workspace) -> None:
     setup(workspace)  # fill_if_empty
-    workspace.ingest("dialer", [contact("p-1", "u-1")])
-    later = [contact("p-1", "u-9", at="2026-11-02T09:00:00Z")]
+    workspace.ingest("dialer", [contact_line("p-1", "u-1")])
+    later = [contact_line("p-1", "u-9", at="2026-11-02T09:00:00Z")]
     now = workspace.preview("dialer", later)
     proposed = settings_from_file(
         json.dumps(settings(ownership={"default": "integration_wins"})), "proposed.yaml", "dialer"
@@ -124,7 +104,7 @@ def test_proposed_settings_change_the_answer_not_the_workspace(workspace: Worksp
 
 def test_events_the_inbox_holds_are_reported_as_duplicates(workspace: Workspace) -> None:
     setup(workspace)
-    line = contact("p-1", "u-1")
+    line = contact_line("p-1", "u-1")
     workspace.ingest("dialer", [line])
     result = workspace.preview("dialer", [line, line])
     assert result.events == []
@@ -134,9 +114,9 @@ def test_events_the_inbox_holds_are_reported_as_duplicates(workspace: Workspace)
 def test_the_cli_previews_with_a_settings_file(tmp_path: Path, db_url: str) -> None:
     with Workspace(db_url) as ws:
         ws.apply_config(workspace_config({"dialer": settings()}))
-        ws.ingest("dialer", [contact("p-1", "u-1")])
+        ws.ingest("dialer", [contact_line("p-1", "u-1")])
     events = tmp_path / "later.jsonl"
-    events.write_text(contact("p-1", "u-9", at="2026-11-02T09:00:00Z") + "\n")
+    events.write_text(contact_line("p-1", "u-9", at="2026-11-02T09:00:00Z") + "\n")
     proposed = tmp_path / "proposed.yaml"
     # The integration's whole settings (JSON is YAML), only the strategy changed.
     proposed.write_text(json.dumps(settings(ownership={"default": "integration_wins"})))

@@ -15,46 +15,18 @@ from leadsync.errors import UserError
 from leadsync.preview import settings_from_file
 from leadsync.replay import replay, since_ts
 from leadsync.workspace import Workspace
-from tests.helpers import ev, settings, setup, workspace_config
+from tests.helpers import call_line, contact_line, ev, settings, setup, workspace_config
 from tests.test_preview import whole_database
 
-
-def contact(ext: str, owner: str, at: str) -> str:
-    return json.dumps(
-        ev(
-            "record",
-            at,
-            object="contact",
-            external_id=ext,
-            properties={"email": f"{ext}@globex.test"},
-            owner=owner,
-        )
-    )
-
-
-def call(ext: str, contact_ext: str, duration: int, at: str = "2026-11-03T10:00:00Z") -> str:
-    return json.dumps(
-        ev(
-            "activity",
-            at,
-            activity="call",
-            external_id=ext,
-            owner="u-1",
-            properties={"duration_s": duration, "outcome": "connected"},
-            associations=[{"object": "contact", "external_id": contact_ext}],
-        )
-    )
-
-
 HISTORY = [
-    contact("p-1", "u-1", "2026-11-01T09:00:00Z"),  # 101
-    contact("p-2", "u-1", "2026-11-01T09:00:00Z"),  # 101
-    contact("p-3", "u-9", "2026-11-01T09:00:00Z"),  # 102
-    contact("p-1", "u-9", "2026-11-02T09:00:00Z"),  # fill_if_empty keeps 101; wins: 102
-    contact("p-3", "u-1", "2026-11-02T09:00:00Z"),  # fill_if_empty keeps 102; wins: 101
-    contact("p-2", "u-1", "2026-11-02T09:00:00Z"),  # the same owner either way
-    call("c-1", "p-1", 95),
-    call("c-2", "p-2", 40),
+    contact_line("p-1", "u-1", "2026-11-01T09:00:00Z"),  # 101
+    contact_line("p-2", "u-1", "2026-11-01T09:00:00Z"),  # 101
+    contact_line("p-3", "u-9", "2026-11-01T09:00:00Z"),  # 102
+    contact_line("p-1", "u-9", "2026-11-02T09:00:00Z"),  # fill_if_empty keeps 101; wins: 102
+    contact_line("p-3", "u-1", "2026-11-02T09:00:00Z"),  # fill_if_empty keeps 102; wins: 101
+    contact_line("p-2", "u-1", "2026-11-02T09:00:00Z"),  # the same owner either way
+    call_line("c-1", "p-1", 95, "2026-11-03T10:00:00Z"),
+    call_line("c-2", "p-2", 40, "2026-11-03T10:00:00Z"),
 ]
 
 

@@ -11,7 +11,7 @@ from leadsync.cli import app
 from leadsync.engine import in_rollout
 from leadsync.errors import WorkspaceError
 from leadsync.workspace import Workspace
-from tests.helpers import ev, settings, workspace_config
+from tests.helpers import contact_line, settings, workspace_config
 
 
 def test_the_sample_is_stable_and_near_the_percentage() -> None:
@@ -29,23 +29,10 @@ def rollout_settings(percent: float) -> dict[str, object]:
     )
 
 
-def contact(ext: str, owner: str, at: str) -> str:
-    return json.dumps(
-        ev(
-            "record",
-            at,
-            object="contact",
-            external_id=ext,
-            properties={"email": f"{ext}@globex.test"},
-            owner=owner,
-        )
-    )
-
-
 def test_sampled_records_get_the_proposed_settings_and_say_so(workspace: Workspace) -> None:
     workspace.apply_config(workspace_config({"dialer": rollout_settings(50)}))
-    first = [contact(f"p-{i}", "u-1", "2026-11-01T09:00:00Z") for i in range(40)]
-    second = [contact(f"p-{i}", "u-9", "2026-11-02T09:00:00Z") for i in range(40)]
+    first = [contact_line(f"p-{i}", "u-1", "2026-11-01T09:00:00Z") for i in range(40)]
+    second = [contact_line(f"p-{i}", "u-9", "2026-11-02T09:00:00Z") for i in range(40)]
     workspace.ingest("dialer", first + second)
     sampled = 0
     for i in range(40):

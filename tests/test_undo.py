@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from leadsync.errors import UserError
 from leadsync.workspace import Workspace
-from tests.helpers import ev, record_by_external, setup
-
-
-def contact(ext: str, owner: str, at: str, event_id: str) -> str:
-    event = ev(
-        "record",
-        at,
-        object="contact",
-        external_id=ext,
-        properties={"email": f"{ext}@globex.test"},
-        owner=owner,
-    )
-    event["id"] = event_id
-    return json.dumps(event)
+from tests.helpers import contact_line, record_by_external, setup
 
 
 def test_undo_an_event_restores_the_owner_and_records_why(workspace: Workspace) -> None:
@@ -29,8 +14,8 @@ def test_undo_an_event_restores_the_owner_and_records_why(workspace: Workspace) 
     workspace.ingest(
         "dialer",
         [
-            contact("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
-            contact("p-1", "u-9", "2026-11-02T09:00:00Z", "bad"),
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
+            contact_line("p-1", "u-9", "2026-11-02T09:00:00Z", "bad"),
         ],
     )
     assert record_by_external(workspace, "p-1")["owner_id"] == "102"
@@ -51,8 +36,8 @@ def test_a_later_change_is_respected(workspace: Workspace) -> None:
     workspace.ingest(
         "dialer",
         [
-            contact("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
-            contact("p-1", "u-9", "2026-11-02T09:00:00Z", "bad"),
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
+            contact_line("p-1", "u-9", "2026-11-02T09:00:00Z", "bad"),
         ],
     )
     kim = record_by_external(workspace, "p-1")
@@ -71,11 +56,11 @@ def test_undo_an_integration_since_a_time_goes_back_before_the_first_change(
     workspace.ingest(
         "dialer",
         [
-            contact("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
-            contact("p-2", "u-1", "2026-11-01T09:00:00Z", "a2"),
-            contact("p-1", "u-9", "2026-11-05T09:00:00Z", "b1"),
-            contact("p-1", "u-1", "2026-11-06T09:00:00Z", "b2"),
-            contact("p-1", "u-9", "2026-11-07T09:00:00Z", "b3"),
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
+            contact_line("p-2", "u-1", "2026-11-01T09:00:00Z", "a2"),
+            contact_line("p-1", "u-9", "2026-11-05T09:00:00Z", "b1"),
+            contact_line("p-1", "u-1", "2026-11-06T09:00:00Z", "b2"),
+            contact_line("p-1", "u-9", "2026-11-07T09:00:00Z", "b3"),
         ],
     )
     result = workspace.undo(integration="dialer", since="2026-11-04T00:00:00.000Z")

@@ -28,14 +28,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from leadsync import inbox
-from leadsync.engine import WorkspaceRules
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import now_ts
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.store import config as config_store
-from leadsync.workspace import load_rules
 
 log = logging.getLogger("leadsync.intake")
 
@@ -361,16 +359,3 @@ def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
 
 
 # ------------------------------------------------------------------ health
-
-
-def rules_loader(engine: Engine, ttl_s: float = 2.0) -> Callable[[], WorkspaceRules]:
-    """The workspace's rules, re-read at most every ``ttl_s`` (for long-running workers)."""
-    cached: list[tuple[float, WorkspaceRules]] = []
-
-    def load() -> WorkspaceRules:
-        now = time.monotonic()
-        if not cached or now - cached[0][0] > ttl_s:
-            cached[:] = [(now, load_rules(engine))]
-        return cached[0][1]
-
-    return load

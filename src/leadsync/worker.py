@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -17,10 +18,23 @@ from sqlalchemy.engine import Engine
 
 from leadsync import inbox
 from leadsync.engine import BatchResult, WorkspaceRules
-from leadsync.intake import rules_loader
 from leadsync.store import batch as store
+from leadsync.workspace import load_rules
 
 log = logging.getLogger("leadsync.worker")
+
+
+def rules_loader(engine: Engine, ttl_s: float = 2.0) -> Callable[[], WorkspaceRules]:
+    """The workspace's rules, re-read at most every ``ttl_s`` (for long-running workers)."""
+    cached: list[tuple[float, WorkspaceRules]] = []
+
+    def load() -> WorkspaceRules:
+        now = time.monotonic()
+        if not cached or now - cached[0][0] > ttl_s:
+            cached[:] = [(now, load_rules(engine))]
+        return cached[0][1]
+
+    return load
 
 
 class Worker:

@@ -91,6 +91,7 @@ from leadsync.model import DIRECTIONS, Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
+    body_object,
     describe,
     event_name_error,
     get_path,
@@ -188,18 +189,18 @@ class AircallAdapter(Adapter):
         return [body]
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
-        body = _envelope(item)
+        body = body_object(item)
         return stable_key(
             "aircall", body.get("event"), get_path(body, "data.id"), body.get("timestamp")
         )
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
-        return time_from_epoch(_envelope(item).get("timestamp"), "timestamp")
+        return time_from_epoch(body_object(item).get("timestamp"), "timestamp")
 
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
     ) -> list[Event]:
-        body = _envelope(item)
+        body = body_object(item)
         name = _event_name(body)
         if name in IGNORED_EVENTS:
             return []
@@ -223,12 +224,6 @@ ADAPTER = AircallAdapter
 
 
 # ------------------------------------------------------------------ envelope
-
-
-def _envelope(item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        refuse("(body)", f"must be an object, got {describe(item)}")
-    return item
 
 
 def _event_name(body: dict[str, Any]) -> str:

@@ -306,6 +306,13 @@ def get_path(data: Any, path: str) -> Any:
     return current
 
 
+def body_object(item: Any, what: str = "an object") -> dict[str, Any]:
+    """A stored vendor event that must be a JSON object (most vendors send one)."""
+    if not isinstance(item, dict):
+        refuse("(body)", f"must be {what}, got {describe(item)}")
+    return item
+
+
 def obj(data: Any, path: str, required: bool = False) -> dict[str, Any] | None:
     value = get_path(data, path)
     if value is None:

@@ -77,6 +77,7 @@ from leadsync.model import Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
+    body_object,
     describe,
     event_name_error,
     get_path,
@@ -127,17 +128,17 @@ class CalendlyAdapter(Adapter):
         verify_calendly(signing_key, request.body, request.headers, now)
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
-        body = _envelope(item)
+        body = body_object(item)
         invitee = get_path(body, _invitee_path(body))
         return stable_key("calendly", body.get("event"), invitee, body.get("created_at"))
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
-        return time_from_iso(_envelope(item).get("created_at"), "created_at")
+        return time_from_iso(body_object(item).get("created_at"), "created_at")
 
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
     ) -> list[Event]:
-        body = _envelope(item)
+        body = body_object(item)
         name = body.get("event")
         if not isinstance(name, str) or name not in KNOWN_EVENTS:
             event_name_error("event", name, KNOWN_EVENTS)
@@ -166,12 +167,6 @@ class CalendlyAdapter(Adapter):
 
 
 ADAPTER = CalendlyAdapter
-
-
-def _envelope(item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        refuse("(body)", f"must be an object, got {describe(item)}")
-    return item
 
 
 def _invitee_path(body: dict[str, Any]) -> str:

@@ -104,6 +104,7 @@ from leadsync.sources import generic
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
+    body_object,
     describe,
     event_name_error,
     refuse,
@@ -197,7 +198,7 @@ class HubSpotAdapter(Adapter):
         return list(body)
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
-        element = _element(item)
+        element = body_object(item, "an event object")
         event_id = _event_id(element.get("eventId"), "eventId")
         subscription = element.get("subscriptionId")
         usable = isinstance(subscription, int | str) and not isinstance(subscription, bool)
@@ -206,14 +207,14 @@ class HubSpotAdapter(Adapter):
         return event_id
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
-        return _event_time(_element(item).get("occurredAt"), "occurredAt")
+        return _event_time(body_object(item, "an event object").get("occurredAt"), "occurredAt")
 
     # ------------------------------------------------------------ in a worker
 
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
     ) -> list[Event]:
-        data = _element(item)
+        data = body_object(item, "an event object")
         name = data.get("subscriptionType")
         if not isinstance(name, str):
             event_name_error("subscriptionType", name, KNOWN_EVENTS)
@@ -272,13 +273,6 @@ def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) 
 
 
 # ------------------------------------------------------------------ parts
-
-
-def _element(item: Any) -> dict[str, Any]:
-    """One stored batch element; anything but an object is an error."""
-    if not isinstance(item, dict):
-        refuse("(body)", f"must be an event object, got {describe(item)}")
-    return item
 
 
 def _event_id(value: Any, path: str) -> str:
