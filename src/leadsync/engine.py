@@ -32,6 +32,7 @@ from leadsync.model import (
     RecordRef,
     RecordType,
     Strategy,
+    now_ts,
 )
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.associations import choose_associations
@@ -39,6 +40,7 @@ from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robi
 from leadsync.rules.ownership import OwnerContext, Verdict, decide_crm_change, decide_owner
 from leadsync.settings import IntegrationSettings
 from leadsync.store import batch as store
+from leadsync.store import push as push_store
 from leadsync.store.schema import ACTIVITY_COLUMNS
 from leadsync.store.schema import records as records_table
 
@@ -53,6 +55,8 @@ class WorkspaceRules:
 
     directory: OwnerDirectory
     integrations: Mapping[str, IntegrationSettings]
+    # A destination is configured: every change is also queued for the push (push_queue).
+    push: bool = False
     # (integration, record type) -> strategy, resolved once: it is asked for every event.
     strategies: dict[tuple[str, str], Strategy] = field(init=False)
 
@@ -928,12 +932,86 @@ class BatchState:
                 for s in self.skips
             ],
         )
-        store.insert_outbox(c, outbox_rows(c, self.rules, self.owner_changes))
+        write_owner_changes(c, self.rules, self.owner_changes)
+        if self.rules.push:
+            push_store.enqueue(c, self.push_rows(live))
         store.upsert_external_users(c, list(self.external_users.values()))
         counts = dict(self.round_robin_changed)
         counts[store.RECORD_ID] = self.next_record_id - 1
         counts[store.ACTIVITY_ID] = self.next_activity_id - 1
         store.write_counters(c, counts)
+
+    def push_rows(self, live_activities: set[int]) -> list[dict[str, Any]]:
+        """The batch's changes for the push queue (owner changes are queued with them by
+        :func:`write_owner_changes`): records created or changed, activities created, changed
+        or removed, and links added to objects that existed before the batch."""
+        at = now_ts()
+        rows: list[dict[str, Any]] = []
+
+        def row(
+            kind: str, local_id: int, object_type: str, change: str, other: int | None = None
+        ) -> None:
+            rows.append(
+                {
+                    "kind": kind,
+                    "local_id": local_id,
+                    "object_type": object_type,
+                    "change": change,
+                    "other_id": other,
+                    "queued_at": at,
+                }
+            )
+
+        records = self.records
+        for record in records.values():
+            if record.new:
+                row(push_store.RECORD, record.id, record.type._value_, "created")
+            elif record.fields_dirty:
+                row(push_store.RECORD, record.id, record.type._value_, "changed")
+        for link in self.new_links:
+            left = records.get(link["left_id"])
+            if left is not None and not left.new:
+                row(push_store.RECORD, left.id, left.type._value_, "associated", link["right_id"])
+        all_activities = list(self.activities.values()) + [
+            a for a in self.new_activities if a.row["external_id"] is None
+        ]
+        for a in all_activities:
+            if a.deleted and not a.new:
+                row(push_store.ACTIVITY, a.id, a.row["type"], "removed")
+            elif a.new and not a.deleted:
+                row(push_store.ACTIVITY, a.id, a.row["type"], "created")
+            elif a.dirty and not a.deleted:
+                row(push_store.ACTIVITY, a.id, a.row["type"], "changed")
+        older = {a.id: a.row["type"] for a in all_activities if not a.new}
+        for activity_id, record_id in self.new_activity_links:
+            if activity_id in live_activities and activity_id in older:
+                row(push_store.ACTIVITY, activity_id, older[activity_id], "associated", record_id)
+        return rows
+
+
+def write_owner_changes(
+    connection: Connection, rules: WorkspaceRules, changes: Sequence[OwnerDecision]
+) -> None:
+    """Everything an owner change sends on, in the caller's transaction: the outbox rows of
+    the bidirectional integrations, and (with a destination) the push of the record's owner.
+    The engine, a person's change, undo and the push's own re-decisions all come here."""
+    store.insert_outbox(connection, outbox_rows(connection, rules, changes))
+    if rules.push and changes:
+        at = now_ts()
+        push_store.enqueue(
+            connection,
+            [
+                {
+                    "kind": push_store.RECORD,
+                    "local_id": d.record_id,
+                    "object_type": d.record_type.value,
+                    "change": "owner",
+                    "other_id": None,
+                    "queued_at": at,
+                }
+                for d in changes
+            ],
+        )
 
 
 def _activity_properties(row: Mapping[str, Any]) -> dict[str, Any]:

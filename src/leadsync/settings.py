@@ -13,16 +13,18 @@ import re
 import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     StringConstraints,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -50,6 +52,8 @@ __all__ = [
     "ActivitySettings",
     "ActivityTypeSettings",
     "AssociationSettings",
+    "DestinationSettings",
+    "OwnersFromCrm",
     "DirectoryUser",
     "IntegrationSettings",
     "OwnerSpec",
@@ -559,25 +563,121 @@ class MonitoringSettings(_Settings):
     max_dead_letters: int = Field(0, ge=0)
 
 
+HUBSPOT_API_VERSION_RE = re.compile(r"^(v3|20[2-9][0-9]-(0[1-9]|1[0-2]))$")
+DEFAULT_HUBSPOT_API_VERSION = "2026-03"
+
+
+class RateLimits(_Settings):
+    """HubSpot's request limits for the app: per rolling 10 seconds, and per day."""
+
+    per_10s: int = Field(190, ge=1, le=10_000)
+    daily: int = Field(625_000, ge=1)
+
+
+class DestinationSettings(_Settings):
+    """Where decisions are pushed: a HubSpot portal. The token is read from the environment
+    variable ``token_env`` at the moment of a request; it is never in the file, the database,
+    an export or a message."""
+
+    kind: Literal["hubspot"]
+    token_env: str = "HUBSPOT_TOKEN"
+    base_url: str = "https://api.hubapi.com"
+    api_version: str = DEFAULT_HUBSPOT_API_VERSION
+    limits: RateLimits = RateLimits()
+    app_id: _Id | None = None
+    # How often serve/worker pull owners again when ``owners: {source: hubspot}``.
+    owners_refresh_minutes: float = Field(15, gt=0, le=1440)
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env_name(cls, value: str) -> str:
+        if not SECRET_ENV_RE.match(value):
+            raise _own_error(
+                f"{_show(value)} is not an environment variable name; allowed: letters, digits "
+                "and _, not starting with a digit (e.g. HUBSPOT_TOKEN)"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(:[0-9]+)?/?$", value):
+            raise _own_error(
+                f"{_show(value)} is not a base URL; allowed: http(s)://host[:port], no path "
+                "(e.g. https://api.hubapi.com)"
+            )
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not HUBSPOT_API_VERSION_RE.match(value):
+            raise _own_error(
+                f"{_show(value)} is not a HubSpot API version; allowed: v3, or a dated "
+                f"version YYYY-MM (e.g. {DEFAULT_HUBSPOT_API_VERSION})"
+            )
+        return value
+
+
+# Tags of the two forms of ``owners:`` (a list, or {source: hubspot}); they never show in a
+# key path (see _resolve).
+_LIST_TAG = "__list__"
+_CRM_TAG = "__crm__"
+
+
+def _owners_form(value: Any) -> str:
+    return _CRM_TAG if isinstance(value, dict | OwnersFromCrm) else _LIST_TAG
+
+
+class OwnersFromCrm(_Settings):
+    """``owners: {source: hubspot}``: owners and teams come from ``leadsync owners pull``;
+    ``apply`` leaves them alone."""
+
+    source: Literal["hubspot"]
+
+
 class WorkspaceConfig(_Settings):
     """The whole workspace file. Cross references are checked once the parts are valid."""
 
     _null_is_default = frozenset({"owners", "teams", "integrations", "monitoring"})
 
-    owners: tuple[OwnerSpec, ...] = ()
+    owners: Annotated[
+        Annotated[tuple[OwnerSpec, ...], Tag(_LIST_TAG)] | Annotated[OwnersFromCrm, Tag(_CRM_TAG)],
+        Discriminator(_owners_form),
+    ] = ()
     teams: dict[_Name, tuple[_Id, ...]] = Field(default_factory=dict)
     integrations: dict[_IntegrationName, IntegrationSettings] = Field(default_factory=dict)
     monitoring: MonitoringSettings = MonitoringSettings()
+    destination: DestinationSettings | None = None
 
     @model_validator(mode="after")
     def _check_references(self) -> WorkspaceConfig:
         problems = list(_reference_problems(self))
+        if isinstance(self.owners, OwnersFromCrm) and self.destination is None:
+            problems.append(
+                (
+                    ("owners", "source"),
+                    "owners from hubspot need a destination: {kind: hubspot, ...} block",
+                )
+            )
         if problems:
             raise _problems_error(problems)
         return self
 
+    @property
+    def owners_from_crm(self) -> bool:
+        return isinstance(self.owners, OwnersFromCrm)
+
+    @property
+    def owner_specs(self) -> tuple[OwnerSpec, ...]:
+        """The owners the file lists (none when they come from HubSpot)."""
+        return () if isinstance(self.owners, OwnersFromCrm) else self.owners
+
 
 def _reference_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]]:
+    if isinstance(config.owners, OwnersFromCrm):
+        # Owner references are checked against the pulled owners when the file is applied.
+        return
     ids: dict[str, int] = {}
     emails: dict[str, int] = {}
     for index, owner in enumerate(config.owners):
@@ -675,7 +775,14 @@ def _annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
         part = parts[index]
         annotation = _unwrap(annotation)
         origin = get_origin(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if part in (_LIST_TAG, _CRM_TAG):
+            # A tagged union (``owners``): the member the tag names.
+            annotation = next(
+                (a for a in get_args(annotation) if Tag(str(part)) in get_args(a)[1:]), None
+            )
+            if annotation is None:
+                return None
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = annotation.model_fields.get(str(part))
             if field is None:
                 return None
@@ -698,7 +805,7 @@ def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
     path: list[PathPart] = []
     node = raw
     for part in loc:
-        if part == "[key]":
+        if part == "[key]" or part in (_LIST_TAG, _CRM_TAG):
             continue  # the problem is the key itself; its line is the key's line
         if isinstance(node, list | tuple) and isinstance(part, int):
             path.append(part)
@@ -1106,7 +1213,9 @@ def _owner_to_dict(owner: OwnerSpec) -> dict[str, Any]:
 def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
     """The workspace in the file's shape: plain JSON-able types, keys in a stable order."""
     out: dict[str, Any] = {}
-    if config.owners:
+    if isinstance(config.owners, OwnersFromCrm):
+        out["owners"] = {"source": config.owners.source}
+    elif config.owners:
         out["owners"] = [_owner_to_dict(owner) for owner in config.owners]
     if config.teams:
         out["teams"] = {name: list(members) for name, members in config.teams.items()}
@@ -1117,7 +1226,26 @@ def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
     monitoring = monitoring_to_dict(config.monitoring)
     if monitoring:
         out["monitoring"] = monitoring
+    if config.destination is not None:
+        out["destination"] = destination_to_dict(config.destination)
     return out
+
+
+def destination_to_dict(destination: DestinationSettings) -> dict[str, Any]:
+    """The destination block: kind and token_env always, the rest where not the default."""
+    out = destination.model_dump(mode="json", exclude_defaults=True)
+    out = {"kind": destination.kind, "token_env": destination.token_env, **out}
+    limits = out.get("limits")
+    if limits is not None:
+        out["limits"] = destination.limits.model_dump(mode="json", exclude_defaults=True)
+    if "owners_refresh_minutes" in out:
+        out["owners_refresh_minutes"] = _number(destination.owners_refresh_minutes)
+    return out
+
+
+def destination_from_dict(data: dict[str, Any]) -> DestinationSettings:
+    """The destination block as stored in the workspace."""
+    return _validate(DestinationSettings, data, _Place("<workspace>", None, "destination"))
 
 
 def monitoring_to_dict(monitoring: MonitoringSettings) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.engine import WorkspaceRules, outbox_rows
+from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.errors import UserError
 from leadsync.model import Outcome, OwnerDecision, RecordType, display_ts
 from leadsync.store import batch as store
@@ -170,5 +170,5 @@ def undo(
             [{"_id": u["id"], **{k: v for k, v in u.items() if k != "id"}} for u in updates],
         )
         store.insert_owner_decisions(connection, decisions)
-        store.insert_outbox(connection, outbox_rows(connection, rules, decisions))
+        write_owner_changes(connection, rules, decisions)
     return result

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync import inbox
-from leadsync.engine import BatchResult, WorkspaceRules, outbox_rows
+from leadsync.engine import BatchResult, WorkspaceRules, write_owner_changes
 from leadsync.errors import NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
     CRM_SOURCE,
@@ -32,6 +32,9 @@ from leadsync.preview import PreviewResult, preview, read_events, with_settings
 from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
     IntegrationSettings,
+    OwnersFromCrm,
+    destination_from_dict,
+    destination_to_dict,
     MonitoringSettings,
     OwnerSpec,
     WorkspaceConfig,
@@ -62,10 +65,32 @@ def load_rules(engine: Engine) -> WorkspaceRules:
         owners = config_store.owners_by_id(connection)
         teams = config_store.read_teams(connection)
         integration_rows = config_store.read_integrations(connection)
+        destination = config_store.read_setting(connection, DESTINATION_SETTING)
     return WorkspaceRules(
         directory=OwnerDirectory.build(owners, teams),
         integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
+        push=bool(destination),
     )
+
+
+DESTINATION_SETTING = "destination"
+OWNERS_SOURCE_SETTING = "owners_source"
+
+
+def _check_owner_references(connection: Any, config: WorkspaceConfig) -> None:
+    """With owners from HubSpot, the owners the file names must be among the pulled ones."""
+    known = set(config_store.owners_by_id(connection))
+    check = config.model_copy(
+        update={
+            "owners": tuple(OwnerSpec(id=o, email=f"{o}@owner.invalid") for o in sorted(known))
+        }
+    )
+    try:
+        WorkspaceConfig.model_validate(check.model_dump())
+    except Exception as exc:  # the same checks as the file's, with the pulled owners
+        raise UserError(
+            f"the file names owners that `leadsync owners pull` did not bring: {exc}"
+        ) from None
 
 
 class Workspace:
@@ -102,19 +127,32 @@ class Workspace:
                 "last_name": o.last_name,
                 "active": o.active,
             }
-            for o in config.owners
+            for o in config.owner_specs
         ]
         integration_rows = [
             {"name": name, "kind": s.kind, "settings": integration_to_dict(s)}
             for name, s in config.integrations.items()
         ]
         with self.engine.begin() as connection:
+            if config.owners_from_crm:
+                _check_owner_references(connection, config)
             changes = config_store.replace_config(
-                connection, owner_rows, dict(config.teams), integration_rows
+                connection,
+                None if config.owners_from_crm else owner_rows,
+                dict(config.teams),
+                integration_rows,
             )
             monitoring = monitoring_to_dict(config.monitoring)
             if config_store.write_setting(connection, "monitoring", monitoring):
                 changes.settings_changed.append("monitoring")
+            destination = (
+                None if config.destination is None else destination_to_dict(config.destination)
+            )
+            if config_store.write_setting(connection, DESTINATION_SETTING, destination):
+                changes.settings_changed.append("destination")
+            source = "hubspot" if config.owners_from_crm else None
+            if config_store.write_setting(connection, OWNERS_SOURCE_SETTING, source):
+                changes.settings_changed.append("owners")
             return changes
 
     def export_config(self) -> WorkspaceConfig:
@@ -123,18 +161,22 @@ class Workspace:
             teams = config_store.read_teams(connection)
             integration_rows = config_store.read_integrations(connection)
             monitoring = config_store.read_setting(connection, "monitoring") or {}
+            destination = config_store.read_setting(connection, DESTINATION_SETTING)
+            from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+        owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
+            OwnerSpec(
+                id=r["id"],
+                email=r["email"],
+                first_name=r["first_name"],
+                last_name=r["last_name"],
+                active=bool(r["active"]),
+            )
+            for r in owner_rows
+        )
         return WorkspaceConfig(
             monitoring=MonitoringSettings(**monitoring),
-            owners=tuple(
-                OwnerSpec(
-                    id=r["id"],
-                    email=r["email"],
-                    first_name=r["first_name"],
-                    last_name=r["last_name"],
-                    active=bool(r["active"]),
-                )
-                for r in owner_rows
-            ),
+            destination=destination_from_dict(destination) if destination else None,
+            owners=OwnersFromCrm(source="hubspot") if from_crm else owners,
             teams=teams,
             integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
         )
@@ -327,7 +369,7 @@ class Workspace:
                         manual_owner_at=at,
                     )
                 )
-                store.insert_outbox(connection, outbox_rows(connection, rules, [decision]))
+                write_owner_changes(connection, rules, [decision])
         return decision
 
     def undo(

@@ -211,3 +211,50 @@ def decide_crm_change(
         f"{' by a person' if by_person else ''} ({source}; was {_who(current)})" + unknown,
         flagged=bool(unknown),
     )
+
+
+def decide_against_crm(
+    ctx: OwnerContext,
+    crm_owner: str | None,
+    seen_at: str,
+    strategy: Strategy,
+    protect_manual_days: float,
+    matched: bool,
+    last_written: str | None = None,
+) -> Verdict:
+    """Before an owner is written to the CRM, the CRM's own owner turned out different from
+    what leadsync last wrote (a person changed it there and its webhook has not arrived), or
+    the record already existed in the CRM (``matched``: found by email or domain).
+
+    The pending change (``ctx.owner_id``, made at ``ctx.owner_changed_at``) is decided again
+    by :func:`decide_owner` against the record as the CRM has it: a change seen in the CRM
+    counts as made at ``seen_at`` (so under bidirectional it is the most recent one); a record
+    the CRM already had counts as existing. The verdict's ``owner_id`` is the owner to keep.
+    """
+    ours = ctx.owner_id
+    crm = OwnerContext(
+        record_type=ctx.record_type,
+        is_new=False,
+        owner_id=crm_owner,
+        owner_changed_at=None if matched else seen_at,
+        owner_source="crm-side",
+    )
+    mapping = (
+        None
+        if ours is None
+        else MappingResult(owner_id=ours, mapped=True, how=f"{ours} is the owner leadsync had")
+    )
+    verdict = decide_owner(
+        crm, ctx.owner_changed_at or seen_at, strategy, protect_manual_days, mapping
+    )
+    if matched:
+        why = f"the {ctx.record_type.value} already existed in the CRM with owner {_who(crm_owner)}"
+    else:
+        was = f"; leadsync last wrote {_who(last_written)}" if last_written != crm_owner else ""
+        why = (
+            f"before the push, the CRM's owner had been changed to {_who(crm_owner)} "
+            f"(seen at {display_ts(seen_at)}{was})"
+        )
+    return Verdict(
+        verdict.outcome, verdict.owner_id, ours, f"{why}: {verdict.reason}", verdict.flagged
+    )

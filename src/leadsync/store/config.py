@@ -92,35 +92,14 @@ def owners_by_id(connection: Connection) -> dict[str, Owner]:
     }
 
 
-def read_setting(connection: Connection, name: str) -> Any:
-    """A workspace-wide setting (``monitoring``), or None when never set."""
-    row = connection.execute(
-        sa.select(workspace_settings.c.value).where(workspace_settings.c.name == name)
-    ).first()
-    return row[0] if row is not None else None
-
-
-def write_setting(connection: Connection, name: str, value: Any) -> bool:
-    """Store a workspace-wide setting; True when it changed (never set counts as empty)."""
-    if (read_setting(connection, name) or {}) == value:
-        return False
-    connection.execute(sa.delete(workspace_settings).where(workspace_settings.c.name == name))
-    connection.execute(sa.insert(workspace_settings).values(name=name, value=value))
-    return True
-
-
-def replace_config(
-    connection: Connection,
-    owner_rows: list[dict[str, Any]],
-    teams: dict[str, tuple[str, ...]],
-    integration_rows: list[dict[str, Any]],
-) -> ConfigChanges:
-    """Make the stored configuration equal to the given one, in the caller's transaction."""
-    changes = ConfigChanges()
+def replace_owners(
+    connection: Connection, owner_rows: list[dict[str, Any]], changes: ConfigChanges
+) -> None:
+    """Owners listed are added or updated; owners not listed are archived (never deleted)."""
     existing = {r["id"]: r for r in read_owners(connection)}
     declared = {r["id"] for r in owner_rows}
     for position, row in enumerate(owner_rows):
-        wanted = {**row, "archived": False, "position": position}
+        wanted = {**row, "archived": row.get("archived", False), "position": position}
         old = existing.get(row["id"])
         if old is None:
             connection.execute(sa.insert(owners).values(**wanted))
@@ -135,20 +114,65 @@ def replace_config(
             )
             changes.owners_archived.append(owner_id)
 
-    old_teams = read_teams(connection)
-    if old_teams != teams:
-        changes.teams_changed = sorted(
-            {t for t in set(old_teams) | set(teams) if old_teams.get(t) != teams.get(t)}
-        )
-        connection.execute(sa.delete(team_members))
-        rows = [
-            {"team": team, "owner_id": owner_id, "position": position}
-            for team, members in teams.items()
-            for position, owner_id in enumerate(members)
-        ]
-        if rows:
-            connection.execute(sa.insert(team_members), rows)
 
+def replace_teams(
+    connection: Connection,
+    teams: dict[str, tuple[str, ...]],
+    changes: ConfigChanges,
+    only_named: bool = False,
+) -> None:
+    """Make the teams these; with ``only_named``, replace only the teams named and keep the
+    others."""
+    old_teams = read_teams(connection)
+    wanted = {**old_teams, **teams} if only_named else dict(teams)
+    if old_teams == wanted:
+        return
+    changes.teams_changed = sorted(
+        {t for t in set(old_teams) | set(wanted) if old_teams.get(t) != wanted.get(t)}
+    )
+    connection.execute(sa.delete(team_members))
+    rows = [
+        {"team": team, "owner_id": owner_id, "position": position}
+        for team, members in wanted.items()
+        for position, owner_id in enumerate(members)
+    ]
+    if rows:
+        connection.execute(sa.insert(team_members), rows)
+
+
+def read_setting(connection: Connection, name: str) -> Any:
+    """A workspace-wide setting (``monitoring``), or None when never set."""
+    row = connection.execute(
+        sa.select(workspace_settings.c.value).where(workspace_settings.c.name == name)
+    ).first()
+    return row[0] if row is not None else None
+
+
+def write_setting(connection: Connection, name: str, value: Any) -> bool:
+    """Store a workspace-wide setting; True when it changed (never set counts as empty, and
+    an empty value removes it)."""
+    if (read_setting(connection, name) or {}) == (value or {}):
+        return False
+    connection.execute(sa.delete(workspace_settings).where(workspace_settings.c.name == name))
+    if value:
+        connection.execute(sa.insert(workspace_settings).values(name=name, value=value))
+    return True
+
+
+def replace_config(
+    connection: Connection,
+    owner_rows: list[dict[str, Any]] | None,
+    teams: dict[str, tuple[str, ...]],
+    integration_rows: list[dict[str, Any]],
+) -> ConfigChanges:
+    """Make the stored configuration equal to the given one, in the caller's transaction.
+
+    ``owner_rows`` None: owners come from the CRM (``owners pull``); they are left alone, and
+    only the teams the file names are replaced (the pulled teams stay)."""
+    changes = ConfigChanges()
+    if owner_rows is not None:
+        replace_owners(connection, owner_rows, changes)
+    replace_teams(connection, teams, changes, only_named=owner_rows is None)
     old_integrations = {
         name: (kind, settings) for name, kind, settings in read_integrations(connection)
     }

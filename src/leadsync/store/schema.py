@@ -297,8 +297,103 @@ outbox = Table(
     Index("ix_outbox_integration_status", "integration", "status", "id"),
 )
 
+# ----------------------------------------------------------------- the HubSpot push
+# Every change the engine makes to a record or an activity is queued here in the same
+# transaction (a transactional outbox); the pusher drains it. A row names the object, not the
+# change's content: the pusher sends the object's state at the time it sends, so several
+# changes of one object coalesce into one write. ``change`` is created | changed | owner |
+# associated (``other_id``: the record linked) | removed | backfill | retry.
+push_queue = Table(
+    "push_queue",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # record | activity
+    Column("local_id", BigInteger, nullable=False),
+    Column("object_type", String(16), nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("other_id", BigInteger),
+    Column("queued_at", TS, nullable=False),
+    Index("ix_push_queue_object", "kind", "local_id"),
+)
+
+# One row per object the pusher has dealt with: its HubSpot id, the owner leadsync last wrote
+# (the compare-and-set baseline, and how HubSpot's echo of our own write is recognized), and
+# when it was last pushed. ``create_sent_at`` is set (and committed) before a
+# create is sent: a pusher that finds it set without a HubSpot id reconciles by reading
+# HubSpot by ``leadsync_id`` before it sends the create again.
+push_objects = Table(
+    "push_objects",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("local_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("object_type", String(16), nullable=False),
+    Column("hubspot_id", String(32)),
+    Column("create_sent_at", TS),
+    Column("pushed_at", TS),
+    Column("pushed_owner_id", String(64)),
+    Index("ix_push_objects_hubspot", "object_type", "hubspot_id"),
+    Index("ix_push_objects_pushed", "pushed_at"),
+)
+
+# Inputs HubSpot refused (a 4xx for that input): HubSpot's message and correlation id. The
+# object leaves the queue; ``push failures retry`` queues it again.
+push_failures = Table(
+    "push_failures",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),
+    Column("local_id", BigInteger, nullable=False),
+    Column("object_type", String(16), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("category", String(64)),
+    Column("message", Text, nullable=False),
+    Column("correlation_id", String(64)),
+    Column("at", TS, nullable=False),
+    Column("resolved_at", TS),
+    Column("resolution", String(16)),  # retried | dismissed | pushed
+    Index("ix_push_failures_object", "kind", "local_id"),
+    Index("ix_push_failures_open", "resolved_at", "id"),
+)
+
+# The request budget of one HubSpot app, shared by every process of the workspace: the send
+# times of the last ``per_10s`` requests (a sliding log), what HubSpot's headers said last,
+# a pause (the daily limit), and request/error counts.
+push_budget = Table(
+    "push_budget",
+    metadata,
+    Column("app", String(64), primary_key=True),
+    Column("sent", Json, nullable=False),
+    Column("paused_until", Float),
+    Column("pause_reason", Text),
+    Column("header_max", Integer),
+    Column("header_remaining", Integer),
+    Column("header_daily", Integer),
+    Column("header_daily_remaining", Integer),
+    Column("headers_at", Float),
+    Column("requests", BigInteger, nullable=False, default=0),
+    Column("errors", BigInteger, nullable=False, default=0),
+    Column("rate_limited", BigInteger, nullable=False, default=0),
+)
+
+# Who pushes: one pusher per workspace at a time holds this lease (renewed every cycle; taken
+# over when it lapses). The request budget, not CPU, bounds the push, so more pushers would
+# only contend for it; the lease also keeps two processes from creating one object twice.
+push_lease = Table(
+    "push_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("until", Float, nullable=False),
+)
+
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
+    push_lease,
+    push_queue,
+    push_objects,
+    push_failures,
+    push_budget,
     inbox,
     dead_letters,
     outbox,

@@ -1,0 +1,261 @@
+"""What leadsync's records and activities are in HubSpot: object names, paths per API version,
+association type ids, and the properties written. Pure data and functions, no I/O.
+
+Facts from HubSpot's public docs (see ../shared/HUBSPOT.md and docs/HUBSPOT.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from leadsync.model import ts_to_datetime
+
+# leadsync type -> HubSpot object name (the path segment).
+OBJECT_NAMES: dict[str, str] = {
+    "contact": "contacts",
+    "company": "companies",
+    "deal": "deals",
+    "lead": "leads",
+    "call": "calls",
+    "email": "emails",
+    "meeting": "meetings",
+    "note": "notes",
+    "task": "tasks",
+}
+RECORD_TYPES = ("company", "contact", "deal", "lead")  # in the order they are created
+ACTIVITY_TYPES = ("call", "email", "meeting", "note", "task")
+
+# The unique property leadsync creates on every pushed object type (``hubspot setup``); an
+# object's value is ``<workspace key>-<r|a><local id>``.
+LEADSYNC_ID = "leadsync_id"
+
+# HUBSPOT_DEFINED association type ids, (from type, to type) -> id. Records: the unlabelled
+# ones; a contact's primary company is written with PRIMARY_TYPE_IDS.
+ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
+    ("call", "contact"): 194,
+    ("call", "company"): 182,
+    ("call", "deal"): 206,
+    ("call", "ticket"): 220,
+    ("email", "contact"): 198,
+    ("email", "company"): 186,
+    ("email", "deal"): 210,
+    ("email", "ticket"): 224,
+    ("meeting", "contact"): 200,
+    ("meeting", "company"): 188,
+    ("meeting", "deal"): 212,
+    ("meeting", "ticket"): 226,
+    ("note", "contact"): 202,
+    ("note", "company"): 190,
+    ("note", "deal"): 214,
+    ("note", "ticket"): 228,
+    ("task", "contact"): 204,
+    ("task", "company"): 192,
+    ("task", "deal"): 216,
+    ("task", "ticket"): 230,
+    ("contact", "company"): 279,
+    ("company", "contact"): 280,
+    ("deal", "contact"): 3,
+    ("contact", "deal"): 4,
+    ("deal", "company"): 341,
+    ("company", "deal"): 342,
+    ("lead", "contact"): 608,
+    ("lead", "company"): 610,
+    ("lead", "call"): 596,
+    ("lead", "email"): 598,
+    ("lead", "meeting"): 600,
+    ("lead", "task"): 646,
+    ("lead", "note"): 854,
+}
+PRIMARY_TYPE_IDS: dict[tuple[str, str], int] = {
+    ("contact", "company"): 1,
+    ("company", "contact"): 2,
+    ("deal", "company"): 5,
+    ("lead", "contact"): 578,
+}
+
+# Scopes the push needs (private app scope names).
+REQUIRED_SCOPES: tuple[str, ...] = (
+    "crm.objects.owners.read",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.deals.read",
+    "crm.objects.deals.write",
+    "crm.schemas.contacts.write",
+    "crm.schemas.companies.write",
+    "crm.schemas.deals.write",
+)
+# Leads are pushed only where the portal has them (Sales Hub Professional and up).
+LEAD_SCOPES: tuple[str, ...] = ("crm.objects.leads.read", "crm.objects.leads.write")
+
+
+def association_type(from_type: str, to_type: str, primary: bool = False) -> int | None:
+    """The type id to associate ``from_type`` to ``to_type`` (None: not from that side)."""
+    if primary and (from_type, to_type) in PRIMARY_TYPE_IDS:
+        return PRIMARY_TYPE_IDS[(from_type, to_type)]
+    return ASSOCIATION_TYPE_IDS.get((from_type, to_type))
+
+
+class Paths:
+    """The paths of one API version: ``v3`` (objects and owners v3, associations v4) or a
+    dated version (``/crm/objects/2026-03/...``)."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        if version == "v3":
+            self.objects = "/crm/v3/objects"
+            self.associations = "/crm/v4/associations"
+            self.owners = "/crm/v3/owners/"
+            self.properties = "/crm/v3/properties"
+        else:
+            self.objects = f"/crm/objects/{version}"
+            self.associations = f"/crm/associations/{version}"
+            self.owners = f"/crm/owners/{version}/"
+            self.properties = f"/crm/properties/{version}"
+
+    def batch(self, object_type: str, operation: str) -> str:
+        return f"{self.objects}/{OBJECT_NAMES[object_type]}/batch/{operation}"
+
+    def search(self, object_type: str) -> str:
+        return f"{self.objects}/{OBJECT_NAMES[object_type]}/search"
+
+    def association_batch(self, from_type: str, to_type: str, operation: str) -> str:
+        return (
+            f"{self.associations}/{OBJECT_NAMES[from_type]}/{OBJECT_NAMES[to_type]}"
+            f"/batch/{operation}"
+        )
+
+    def property(self, object_type: str, name: str | None = None) -> str:
+        base = f"{self.properties}/{OBJECT_NAMES[object_type]}"
+        return base if name is None else f"{base}/{name}"
+
+
+TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
+
+# --------------------------------------------------------------------- properties
+
+_CONTACT_PROPERTIES = ("email", "firstname", "lastname", "phone", "mobilephone", "jobtitle")
+_COMPANY_PROPERTIES = ("phone", "industry", "city", "country", "website")
+_DEAL_PROPERTIES = ("amount", "closedate")
+
+CALL_STATUS = {
+    "connected": "COMPLETED",
+    "no_answer": "NO_ANSWER",
+    "busy": "BUSY",
+    "voicemail": "COMPLETED",
+    "left_live_message": "COMPLETED",
+    "wrong_number": "COMPLETED",
+    "failed": "FAILED",
+    "canceled": "CANCELED",
+}
+# HubSpot's default call dispositions (GUIDs).
+CALL_DISPOSITIONS = {
+    "busy": "9d9162e7-6cf3-4944-bf63-4dff82258764",
+    "connected": "f240bbac-87c9-4f6e-bf70-924b57d47db7",
+    "left_live_message": "a4c4c377-d246-4b32-a13b-75a56a4cd0ff",
+    "voicemail": "b2cf5968-551e-4856-9783-52b3da59a7d0",
+    "no_answer": "73a0d17f-1163-4015-bdd5-ec830791da20",
+    "wrong_number": "17b47fee-58de-441e-a44c-c6300d46f273",
+}
+EMAIL_DIRECTIONS = {
+    "outbound": "EMAIL",
+    "inbound": "INCOMING_EMAIL",
+    "forwarded": "FORWARDED_EMAIL",
+}
+
+
+def hubspot_time(ts: str | None) -> str | None:
+    """A stored time as HubSpot takes it (ISO 8601 UTC with milliseconds)."""
+    return None if ts is None else ts_to_datetime(ts).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _put(out: dict[str, str], name: str, value: Any) -> None:
+    if value is not None and value != "":
+        out[name] = _text(value)
+
+
+def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
+    """The HubSpot properties of a record (without owner and leadsync_id)."""
+    props: Mapping[str, Any] = record.get("properties") or {}
+    out: dict[str, str] = {}
+    rtype = record["type"]
+    if rtype == "contact":
+        for name in _CONTACT_PROPERTIES:
+            _put(out, name, props.get(name))
+        _put(out, "email", record.get("email"))
+    elif rtype == "company":
+        _put(out, "name", record.get("name"))
+        _put(out, "domain", record.get("domain"))
+        for name in _COMPANY_PROPERTIES:
+            _put(out, name, props.get(name))
+    elif rtype == "deal":
+        _put(out, "dealname", record.get("name") or f"Deal {record['id']}")
+        for name in _DEAL_PROPERTIES:
+            _put(out, name, props.get(name))
+    elif rtype == "lead":
+        _put(
+            out, "hs_lead_name", record.get("name") or record.get("email") or f"Lead {record['id']}"
+        )
+    return out
+
+
+def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
+    """The HubSpot properties of an activity (without owner and leadsync_id)."""
+    out: dict[str, str] = {}
+    kind = activity["type"]
+    _put(out, "hs_timestamp", hubspot_time(activity["occurred_at"]))
+    title = activity.get("title") or activity.get("subject")
+    body = activity.get("body")
+    if kind == "call":
+        _put(out, "hs_call_title", title)
+        _put(out, "hs_call_body", body)
+        direction = activity.get("direction")
+        if direction in ("inbound", "outbound"):
+            out["hs_call_direction"] = direction.upper()
+        duration = activity.get("duration_s")
+        if duration is not None:
+            out["hs_call_duration"] = str(round(float(duration) * 1000))
+        outcome = activity.get("outcome")
+        if outcome in CALL_STATUS:
+            out["hs_call_status"] = CALL_STATUS[outcome]
+        if outcome in CALL_DISPOSITIONS:
+            out["hs_call_disposition"] = CALL_DISPOSITIONS[outcome]
+        _put(out, "hs_call_from_number", activity.get("from_number"))
+        _put(out, "hs_call_to_number", activity.get("to_number"))
+        _put(out, "hs_call_recording_url", activity.get("recording_url"))
+    elif kind == "email":
+        _put(out, "hs_email_subject", activity.get("subject") or activity.get("title"))
+        _put(out, "hs_email_text", body)
+        direction = activity.get("direction") or "outbound"
+        out["hs_email_direction"] = EMAIL_DIRECTIONS.get(direction, "EMAIL")
+        out["hs_email_status"] = "SENT"
+    elif kind == "meeting":
+        _put(out, "hs_meeting_title", title)
+        _put(out, "hs_meeting_body", body)
+        _put(out, "hs_meeting_start_time", hubspot_time(activity.get("start_at")))
+        _put(out, "hs_meeting_end_time", hubspot_time(activity.get("end_at")))
+        outcome = activity.get("outcome")
+        if outcome:
+            out["hs_meeting_outcome"] = str(outcome).upper()
+    elif kind == "note":
+        _put(out, "hs_note_body", (body or title or "")[:65_536])
+    elif kind == "task":
+        _put(out, "hs_task_subject", activity.get("subject") or activity.get("title") or "Task")
+        _put(out, "hs_task_body", body)
+        status = activity.get("status")
+        out["hs_task_status"] = str(status).upper() if status else "NOT_STARTED"
+        priority = activity.get("priority")
+        if priority in ("low", "medium", "high"):
+            out["hs_task_priority"] = priority.upper()
+        out["hs_task_type"] = "TODO"
+    return out

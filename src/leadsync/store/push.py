@@ -1,0 +1,405 @@
+"""The HubSpot push in the database: the queue the engine fills in its own transaction, the
+HubSpot ids of pushed objects, refused inputs, the pusher's lease and the shared request
+budget. Set-based: a cycle reads its queue slice, objects, links and ids in a few queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.database import in_values, insert_ignore, upsert
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    push_budget,
+    push_failures,
+    push_lease,
+    push_objects,
+    push_queue,
+    record_associations,
+    record_identities,
+    records,
+)
+
+RECORD = "record"
+ACTIVITY = "activity"
+
+
+def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
+    return in_values(column, values, connection.dialect.name)
+
+
+# ------------------------------------------------------------------------- the queue
+
+
+def enqueue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue changes: dicts with kind, local_id, object_type, change, other_id, queued_at."""
+    if rows:
+        connection.execute(sa.insert(push_queue), list(rows))
+
+
+def queue_slice(connection: Connection, limit: int) -> list[dict[str, Any]]:
+    """The oldest ``limit`` queued changes, in order."""
+    rows = connection.execute(sa.select(push_queue).order_by(push_queue.c.id).limit(limit))
+    return [dict(r._mapping) for r in rows]
+
+
+def dequeue(connection: Connection, ids: Collection[int]) -> None:
+    if ids:
+        connection.execute(sa.delete(push_queue).where(_in(connection, push_queue.c.id, ids)))
+
+
+def queue_depth(connection: Connection) -> list[dict[str, Any]]:
+    """Queued changes per object type, with the oldest one's time."""
+    rows = connection.execute(
+        sa.select(
+            push_queue.c.object_type,
+            sa.func.count().label("queued"),
+            sa.func.min(push_queue.c.queued_at).label("oldest"),
+        )
+        .group_by(push_queue.c.object_type)
+        .order_by(push_queue.c.object_type)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# ------------------------------------------------------------------ objects and links
+
+
+def load_records(connection: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = connection.execute(sa.select(records).where(_in(connection, records.c.id, ids)))
+    out: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        data = dict(row._mapping)
+        if isinstance(data["properties"], str):
+            data["properties"] = json.loads(data["properties"])
+        out[int(data["id"])] = data
+    return out
+
+
+def load_activities(connection: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = connection.execute(sa.select(activities).where(_in(connection, activities.c.id, ids)))
+    out: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        data = dict(row._mapping)
+        if isinstance(data["properties"], str):
+            data["properties"] = json.loads(data["properties"])
+        out[int(data["id"])] = data
+    return out
+
+
+def load_pushed(
+    connection: Connection, kind: str, ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """push_objects rows of ``kind`` by local id."""
+    if not ids:
+        return {}
+    rows = connection.execute(
+        sa.select(push_objects).where(
+            push_objects.c.kind == kind, _in(connection, push_objects.c.local_id, ids)
+        )
+    )
+    return {int(r.local_id): dict(r._mapping) for r in rows}
+
+
+def links_of_activities(
+    connection: Connection, activity_ids: Collection[int]
+) -> list[tuple[int, int, str]]:
+    """(activity id, record id, record type) of the activities' associations."""
+    if not activity_ids:
+        return []
+    t = activity_associations
+    rows = connection.execute(
+        sa.select(t.c.activity_id, t.c.record_id, t.c.record_type).where(
+            _in(connection, t.c.activity_id, activity_ids)
+        )
+    )
+    return [(int(a), int(r), str(rt)) for a, r, rt in rows]
+
+
+def activity_links_to_records(
+    connection: Connection, record_ids: Collection[int]
+) -> list[tuple[int, int, str, str]]:
+    """(activity id, record id, record type, activity type) of activities linked to records."""
+    if not record_ids:
+        return []
+    t = activity_associations
+    rows = connection.execute(
+        sa.select(t.c.activity_id, t.c.record_id, t.c.record_type, activities.c.type)
+        .join(activities, activities.c.id == t.c.activity_id)
+        .where(_in(connection, t.c.record_id, record_ids))
+    )
+    return [(int(a), int(r), str(rt), str(at)) for a, r, rt, at in rows]
+
+
+def links_of_records(
+    connection: Connection, record_ids: Collection[int]
+) -> list[tuple[int, int, str, str, bool]]:
+    """(left id, right id, left type, right type, is_primary) touching the records."""
+    if not record_ids:
+        return []
+    t = record_associations
+    query = sa.select(t.c.left_id, t.c.right_id, t.c.left_type, t.c.right_type, t.c.is_primary)
+    rows = list(connection.execute(query.where(_in(connection, t.c.left_id, record_ids))))
+    rows += list(connection.execute(query.where(_in(connection, t.c.right_id, record_ids))))
+    seen: set[tuple[int, int]] = set()
+    out: list[tuple[int, int, str, str, bool]] = []
+    for left, right, lt, rt, primary in rows:
+        if (left, right) not in seen:
+            seen.add((left, right))
+            out.append((int(left), int(right), str(lt), str(rt), bool(primary)))
+    return out
+
+
+def record_types(connection: Connection, ids: Collection[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = connection.execute(
+        sa.select(records.c.id, records.c.type).where(_in(connection, records.c.id, ids))
+    )
+    return {int(i): str(t) for i, t in rows}
+
+
+def mark_create_sent(
+    connection: Connection, kind: str, objects: Mapping[int, str], at: str
+) -> None:
+    """Record, before sending, that a create of these objects (local id -> type) is going
+    out; committed first, it is what a restarted pusher reconciles."""
+    if not objects:
+        return
+    connection.execute(
+        upsert(connection, push_objects, ["kind", "local_id"], {"create_sent_at": at}),
+        [
+            {"kind": kind, "local_id": lid, "object_type": t, "create_sent_at": at}
+            for lid, t in objects.items()
+        ],
+    )
+
+
+def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert push_objects rows: kind, local_id, object_type, hubspot_id, pushed_at,
+    pushed_owner_id, create_sent_at."""
+    if not rows:
+        return
+    connection.execute(
+        upsert(
+            connection,
+            push_objects,
+            ["kind", "local_id"],
+            {
+                "hubspot_id": lambda ex: ex.hubspot_id,
+                "pushed_at": lambda ex: ex.pushed_at,
+                "pushed_owner_id": lambda ex: ex.pushed_owner_id,
+                "create_sent_at": lambda ex: ex.create_sent_at,
+            },
+        ),
+        [dict(r) for r in rows],
+    )
+
+
+def add_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record identities (integration, type, external id -> record) for the HubSpot ids of
+    pushed records, so HubSpot's webhooks find them."""
+    if rows:
+        connection.execute(insert_ignore(connection, record_identities), list(rows))
+
+
+def pushed_by_hubspot_id(
+    connection: Connection, object_type: str, hubspot_ids: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    if not hubspot_ids:
+        return {}
+    rows = connection.execute(
+        sa.select(push_objects).where(
+            push_objects.c.object_type == object_type,
+            _in(connection, push_objects.c.hubspot_id, hubspot_ids),
+        )
+    )
+    return {str(r.hubspot_id): dict(r._mapping) for r in rows}
+
+
+def pushed_owners(connection: Connection, record_ids: Collection[int]) -> dict[int, str | None]:
+    """The owner leadsync last wrote to HubSpot, per record it pushed."""
+    if not record_ids:
+        return {}
+    rows = connection.execute(
+        sa.select(push_objects.c.local_id, push_objects.c.pushed_owner_id).where(
+            push_objects.c.kind == RECORD,
+            push_objects.c.hubspot_id.is_not(None),
+            _in(connection, push_objects.c.local_id, record_ids),
+        )
+    )
+    return {int(lid): owner for lid, owner in rows}
+
+
+def pushed_in_last(connection: Connection, since: str) -> dict[str, int]:
+    rows = connection.execute(
+        sa.select(push_objects.c.object_type, sa.func.count())
+        .where(push_objects.c.pushed_at >= since)
+        .group_by(push_objects.c.object_type)
+    )
+    return {str(t): int(n) for t, n in rows}
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def add_failures(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        connection.execute(sa.insert(push_failures), list(rows))
+
+
+def resolve_failures(
+    connection: Connection, kind: str, local_ids: Collection[int], at: str, resolution: str
+) -> None:
+    """Close the open failures of objects (pushed after all, retried, dismissed)."""
+    if local_ids:
+        connection.execute(
+            sa.update(push_failures)
+            .where(
+                push_failures.c.kind == kind,
+                push_failures.c.resolved_at.is_(None),
+                _in(connection, push_failures.c.local_id, local_ids),
+            )
+            .values(resolved_at=at, resolution=resolution)
+        )
+
+
+def open_failures(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        sa.select(push_failures)
+        .where(push_failures.c.resolved_at.is_(None))
+        .order_by(push_failures.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def failures_by_id(connection: Connection, ids: Collection[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = connection.execute(
+        sa.select(push_failures).where(_in(connection, push_failures.c.id, ids))
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def count_open_failures(connection: Connection) -> int:
+    return int(
+        connection.execute(
+            sa.select(sa.func.count()).where(push_failures.c.resolved_at.is_(None))
+        ).scalar_one()
+    )
+
+
+# ----------------------------------------------------------------------------- lease
+
+
+def take_lease(connection: Connection, name: str, holder: str, now: float, ttl_s: float) -> bool:
+    """Take or renew the lease ``name`` for ``holder`` unless another holder's is current."""
+    connection.execute(
+        insert_ignore(connection, push_lease), [{"name": name, "holder": holder, "until": 0.0}]
+    )
+    result = connection.execute(
+        sa.update(push_lease)
+        .where(
+            push_lease.c.name == name,
+            sa.or_(push_lease.c.holder == holder, push_lease.c.until < now),
+        )
+        .values(holder=holder, until=now + ttl_s)
+    )
+    return result.rowcount == 1
+
+
+def release_lease(connection: Connection, name: str, holder: str) -> None:
+    connection.execute(
+        sa.update(push_lease)
+        .where(push_lease.c.name == name, push_lease.c.holder == holder)
+        .values(until=0.0)
+    )
+
+
+def lease_holder(connection: Connection, name: str, now: float) -> str | None:
+    row = connection.execute(
+        sa.select(push_lease.c.holder, push_lease.c.until).where(push_lease.c.name == name)
+    ).first()
+    return str(row.holder) if row is not None and row.until >= now else None
+
+
+# ---------------------------------------------------------------------------- budget
+
+
+@dataclass
+class BudgetRow:
+    app: str
+    sent: list[float]
+    paused_until: float | None
+    pause_reason: str | None
+    header_max: int | None
+    header_remaining: int | None
+    header_daily: int | None
+    header_daily_remaining: int | None
+    headers_at: float | None
+    requests: int
+    errors: int
+    rate_limited: int
+
+
+def lock_budget(connection: Connection, app: str) -> BudgetRow:
+    """Lock the app's budget row (created when missing) for the rest of the transaction and
+    read it. The UPDATE comes first so that SQLite takes its write lock before reading."""
+    connection.execute(
+        insert_ignore(connection, push_budget),
+        [{"app": app, "sent": [], "requests": 0, "errors": 0, "rate_limited": 0}],
+    )
+    connection.execute(
+        sa.update(push_budget)
+        .where(push_budget.c.app == app)
+        .values(requests=push_budget.c.requests)
+    )
+    return read_budget(connection, app) or BudgetRow(
+        app, [], None, None, None, None, None, None, None, 0, 0, 0
+    )
+
+
+def read_budget(connection: Connection, app: str) -> BudgetRow | None:
+    row = connection.execute(sa.select(push_budget).where(push_budget.c.app == app)).first()
+    if row is None:
+        return None
+    data = dict(row._mapping)
+    sent = data["sent"]
+    if isinstance(sent, str):
+        sent = json.loads(sent)
+    data["sent"] = [float(t) for t in sent]
+    return BudgetRow(**data)
+
+
+def write_budget(connection: Connection, row: BudgetRow) -> None:
+    values = {k: v for k, v in row.__dict__.items() if k != "app"}
+    connection.execute(sa.update(push_budget).where(push_budget.c.app == row.app).values(values))
+
+
+def all_identities_of(
+    connection: Connection, integrations: Iterable[str], record_ids: Collection[int]
+) -> set[tuple[str, int]]:
+    """(integration, record id) pairs that have an identity already."""
+    names = list(integrations)
+    if not names or not record_ids:
+        return set()
+    t = record_identities
+    rows = connection.execute(
+        sa.select(t.c.integration, t.c.record_id).where(
+            t.c.integration.in_(names), _in(connection, t.c.record_id, record_ids)
+        )
+    )
+    return {(str(i), int(r)) for i, r in rows}
