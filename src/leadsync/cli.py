@@ -841,6 +841,12 @@ def serve(
         typer.Option(min=0, help="/readyz answers 503 when the oldest pending event is older."),
     ] = 300.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push/--no-push", help="Push to the configured destination (HubSpot) in this process."
+        ),
+    ] = True,
 ) -> None:
     """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz and the admin API
     (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json)."""
@@ -858,6 +864,7 @@ def serve(
         worker=worker,
         public_url=public_url,
         max_lag_s=max_lag_s,
+        push=push,
     )
     if options.admin_token is None:
         err.print("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401", markup=False)
@@ -878,9 +885,15 @@ def worker_command(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between looks when idle.")] = 1.0,
     once: Annotated[bool, typer.Option(help="Drain what is pending, then exit.")] = False,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push/--no-push", help="Push to the configured destination (HubSpot) as well."
+        ),
+    ] = True,
 ) -> None:
     """Apply events from the inbox as they arrive (beside `leadsync serve --no-worker`, as
-    many processes as the load needs)."""
+    many processes as the load needs); with a destination, push to it too."""
     import signal
 
     from leadsync.worker import Worker
@@ -891,10 +904,18 @@ def worker_command(
             result = loop.run_once()
             out.print(f"applied {result.events} events")
             return
+        pusher = ws.push_loop(poll) if push else None
         signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
         err.print("worker: applying events as they arrive (Ctrl-C to stop)", markup=False)
-        with suppress(KeyboardInterrupt):
-            loop.run()
+        if pusher is not None:
+            err.print("worker: pushing to the destination as changes are queued", markup=False)
+            pusher.start()
+        try:
+            with suppress(KeyboardInterrupt):
+                loop.run()
+        finally:
+            if pusher is not None:
+                pusher.stop()
         err.print(f"worker: applied {loop.applied} events", markup=False)
 
 
@@ -1007,3 +1028,9 @@ def demo() -> None:
 
 def main() -> None:
     app()
+
+
+# The HubSpot commands (owners pull, hubspot setup|fake, push …) register themselves on `app`.
+from leadsync import cli_hubspot as _cli_hubspot  # noqa: E402
+
+__all__ = ["app", "main", "_cli_hubspot"]

@@ -75,6 +75,10 @@ class WorkspaceRules:
             if proposed is not None and settings.rollout is not None:
                 self.rollouts[name] = (settings.rollout.percent, proposed)
 
+    @property
+    def crm_integrations(self) -> set[str]:
+        return {name for name, s in self.integrations.items() if s.kind in CRM_KINDS}
+
     def strategy(self, integration: str, record_type: RecordType) -> Strategy:
         return self.strategies[(integration, record_type)]
 
@@ -294,6 +298,13 @@ class BatchState:
         )
         self._load_records(direct)
         self._load_neighbourhood(direct)
+        # The owners leadsync last wrote to the CRM: a CRM webhook reporting one of them is
+        # the echo of our own write, not a change made there.
+        self.pushed_owners: dict[int, str | None] = (
+            push_store.pushed_owners(connection, direct)
+            if rules.push and any(e.integration in rules.crm_integrations for e in events)
+            else {}
+        )
 
         self.activities: dict[tuple[str, str, str], ActivityState] = {}
         for row in store.load_activities(connection, activity_keys):
@@ -730,6 +741,23 @@ class BatchState:
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None
+        if record.id in self.pushed_owners and self.pushed_owners[record.id] == owner_id:
+            # Our own write, echoed back by HubSpot: neither a person's change (no protection
+            # starts) nor a change to send on.
+            self.record_verdict(
+                record,
+                event,
+                Verdict(
+                    Outcome.IGNORED,
+                    record.owner_id,
+                    owner_id,
+                    f"ignored: {event.integration} reports {owner_id or 'no owner'}, the owner "
+                    "leadsync itself wrote to the CRM (its own change echoed back)",
+                ),
+                CRM_SOURCE,
+                CRM_SOURCE,
+            )
+            return
         known = owner_id is not None and owner_id in self.rules.directory.owners
         verdict = decide_crm_change(
             record.owner_context(False),

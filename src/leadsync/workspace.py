@@ -9,15 +9,24 @@ over it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync import inbox
+from leadsync.destinations.hubspot import portal
+from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
+from leadsync.destinations.hubspot.loop import PushLoop
+from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
+from leadsync.destinations.hubspot.portal import SetupReport
+from leadsync.destinations.hubspot.pusher import Pusher, PushResult
 from leadsync.engine import BatchResult, WorkspaceRules, write_owner_changes
-from leadsync.errors import NotFoundError, UserError, WorkspaceError
+from leadsync.errors import ConfigError, NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
     CRM_SOURCE,
     MANUAL_STRATEGY,
@@ -25,21 +34,24 @@ from leadsync.model import (
     Outcome,
     OwnerDecision,
     RecordType,
+    format_ts,
     now_ts,
+    ts_to_datetime,
 )
 from leadsync.monitor import Report, report
 from leadsync.preview import PreviewResult, preview, read_events, with_settings
 from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
+    DestinationSettings,
     IntegrationSettings,
-    OwnersFromCrm,
-    destination_from_dict,
-    destination_to_dict,
     MonitoringSettings,
+    OwnersFromCrm,
     OwnerSpec,
     WorkspaceConfig,
     config_from_dict,
     config_to_dict,
+    destination_from_dict,
+    destination_to_dict,
     integration_from_dict,
     integration_to_dict,
     monitoring_to_dict,
@@ -47,6 +59,7 @@ from leadsync.settings import (
 from leadsync.sources.base import normalize_domain
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
+from leadsync.store import push as push_store
 from leadsync.store import views
 from leadsync.store.database import create_db_engine, migrate, redact
 from leadsync.store.schema import dead_letters, records
@@ -75,30 +88,46 @@ def load_rules(engine: Engine) -> WorkspaceRules:
 
 DESTINATION_SETTING = "destination"
 OWNERS_SOURCE_SETTING = "owners_source"
+HUBSPOT_PORTAL_SETTING = "hubspot_portal"
+PUSH_BACKFILL_SETTING = "push_backfill"
+
+
+def _age_s(ts: str | None) -> float | None:
+    if ts is None:
+        return None
+    return round((datetime.now(UTC) - ts_to_datetime(ts)).total_seconds(), 1)
 
 
 def _check_owner_references(connection: Any, config: WorkspaceConfig) -> None:
     """With owners from HubSpot, the owners the file names must be among the pulled ones."""
-    known = set(config_store.owners_by_id(connection))
-    check = config.model_copy(
-        update={
-            "owners": tuple(OwnerSpec(id=o, email=f"{o}@owner.invalid") for o in sorted(known))
-        }
-    )
+    data = config_to_dict(config)
+    data["owners"] = [
+        {"id": o, "email": f"owner-{n}@owner.invalid"}
+        for n, o in enumerate(sorted(config_store.owners_by_id(connection)))
+    ]
+    data.pop("destination", None)
     try:
-        WorkspaceConfig.model_validate(check.model_dump())
-    except Exception as exc:  # the same checks as the file's, with the pulled owners
-        raise UserError(
-            f"the file names owners that `leadsync owners pull` did not bring: {exc}"
+        config_from_dict(data, "<owners from hubspot>")
+    except ConfigError as exc:  # the same checks as the file's, against the pulled owners
+        raise ConfigError(
+            [f"{p} (run `leadsync owners pull` first?)" for p in exc.problems]
         ) from None
 
 
 class Workspace:
     """One workspace database. Opening it brings its schema up to date."""
 
-    def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        auto_migrate: bool = True,
+        hubspot_transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.engine = create_db_engine(url)
         self.migrated = migrate(self.engine) if auto_migrate else False
+        # The HTTP transport to HubSpot: None for the network; tests pass the stand-in's.
+        self.hubspot_transport = hubspot_transport
 
     @property
     def url(self) -> str:
@@ -113,6 +142,189 @@ class Workspace:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------ HubSpot destination
+
+    def destination(self) -> DestinationSettings:
+        """The configured destination; a WorkspaceError naming the missing block if none."""
+        with self.engine.connect() as connection:
+            data = config_store.read_setting(connection, DESTINATION_SETTING)
+        if not data:
+            raise WorkspaceError(
+                "no destination is configured; add a block like "
+                "`destination: {kind: hubspot, token_env: HUBSPOT_TOKEN}` to the workspace "
+                "file and run `leadsync apply`"
+            )
+        return destination_from_dict(data)
+
+    def hubspot_client(self, **options: Any) -> HubSpotClient:
+        """A client on the workspace's destination, drawing on its shared request budget."""
+        settings = self.destination()
+        budget = RateBudget(self.engine, settings.app_id or "default", settings.limits.per_10s)
+        return HubSpotClient(settings, budget, transport=self.hubspot_transport, **options)
+
+    def hubspot_setup(self) -> SetupReport:
+        """Check the token's scopes; create the unique ``leadsync_id`` properties if missing."""
+        settings = self.destination()
+        with self.hubspot_client() as client:
+            report = portal.setup(client, Paths(settings.api_version), read_token(settings))
+        with self.engine.begin() as connection:
+            config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
+        return report
+
+    def pull_owners(self) -> config_store.ConfigChanges:
+        """Owners and teams from HubSpot: added, updated, and the ones gone archived."""
+        settings = self.destination()
+        with self.hubspot_client() as client:
+            pulled = portal.pull_owners(client, Paths(settings.api_version))
+        changes = config_store.ConfigChanges()
+        with self.engine.begin() as connection:
+            config_store.replace_owners(connection, pulled.owners, changes)
+            config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
+        return changes
+
+    def pusher(self, *, dry_run: bool = False, **options: Any) -> Pusher:
+        settings = self.destination()
+        with self.engine.connect() as connection:
+            portal_info = config_store.read_setting(connection, HUBSPOT_PORTAL_SETTING) or {}
+        return Pusher(
+            self.engine,
+            self.hubspot_client(**options),
+            self.rules,
+            version=settings.api_version,
+            dry_run=dry_run,
+            skip_types=() if portal_info.get("leads", True) else ("lead",),
+        )
+
+    def push(self, *, dry_run: bool = False, max_cycles: int | None = None) -> PushResult:
+        """Drain the push queue into HubSpot and stop (``dry_run``: only list the requests)."""
+        pusher = self.pusher(dry_run=dry_run)
+        try:
+            return pusher.drain(max_cycles)
+        finally:
+            if not dry_run:
+                pusher.release()
+            pusher.client.close()
+
+    def push_loop(self, poll_s: float = 1.0) -> PushLoop | None:
+        """The push as a background loop (serve, worker), or None without a destination. It
+        drains the queue as it fills and, with owners from HubSpot, pulls them again every
+        ``owners_refresh_minutes``."""
+        with self.engine.connect() as connection:
+            data = config_store.read_setting(connection, DESTINATION_SETTING)
+            from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+        if not data:
+            return None
+        settings = destination_from_dict(data)
+        pushers: list[Pusher] = []
+
+        def push_once() -> int:
+            if not pushers:
+                pushers.append(self.pusher())
+            try:
+                return pushers[0].run_once().changes
+            except BaseException:
+                pushers.pop().client.close()  # a fresh client (and token) next time
+                raise
+
+        return PushLoop(
+            push_once,
+            poll_s=poll_s,
+            refresh_owners=self.pull_owners if from_crm else None,
+            refresh_s=settings.owners_refresh_minutes * 60,
+        )
+
+    def backfill_push(self) -> int:
+        """Queue, once, everything the workspace held before the destination was added."""
+        self.destination()
+        with self.engine.begin() as connection:
+            if config_store.read_setting(connection, PUSH_BACKFILL_SETTING):
+                raise WorkspaceError(
+                    "the backfill was queued already (it runs once); later changes are queued "
+                    "as they happen"
+                )
+            at = now_ts()
+            queued = push_store.queue_backfill(connection, at, RECORD_TYPES)
+            config_store.write_setting(
+                connection, PUSH_BACKFILL_SETTING, {"at": at, "queued": queued}
+            )
+        return queued
+
+    def push_status(self) -> dict[str, Any]:
+        """Queue depth per object type, oldest pending, pushed in the last hour, failures, the
+        request budget (10 s and daily, from HubSpot's headers) and any pause."""
+        settings = self.destination()
+        now = time.time()
+        with self.engine.connect() as connection:
+            depth = push_store.queue_depth(connection)
+            pushed = push_store.pushed_in_last(
+                connection, format_ts(datetime.now(UTC) - timedelta(hours=1))
+            )
+            failures = push_store.count_open_failures(connection)
+            budget = push_store.read_budget(connection, settings.app_id or "default")
+            holder = push_store.lease_holder(connection, "hubspot", now)
+        oldest = min((d["oldest"] for d in depth), default=None)
+        window = [t for t in (budget.sent if budget else []) if t > now - 10]
+        limit = settings.limits.per_10s
+        if budget is not None and budget.header_max:
+            limit = min(limit, budget.header_max)
+        paused = (
+            budget is not None and budget.paused_until is not None and budget.paused_until > now
+        )
+        return {
+            "queued": {d["object_type"]: d["queued"] for d in depth},
+            "queued_total": sum(d["queued"] for d in depth),
+            "oldest_pending": oldest,
+            "oldest_pending_age_s": _age_s(oldest),
+            "pushed_last_hour": pushed,
+            "failures": failures,
+            "budget": {
+                "per_10s": limit,
+                "remaining_10s": max(0, limit - len(window)),
+                "hubspot_remaining_10s": budget.header_remaining if budget else None,
+                "daily": budget.header_daily if budget else None,
+                "daily_remaining": budget.header_daily_remaining if budget else None,
+                "requests": budget.requests if budget else 0,
+                "errors": budget.errors if budget else 0,
+                "rate_limited": budget.rate_limited if budget else 0,
+            },
+            "paused_until": (
+                format_ts(datetime.fromtimestamp(budget.paused_until, UTC))
+                if paused and budget is not None and budget.paused_until
+                else None
+            ),
+            "pause_reason": budget.pause_reason if paused and budget is not None else None,
+            "pusher": holder,
+        }
+
+    def push_failures(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return push_store.open_failures(connection, limit)
+
+    def resolve_push_failures(self, ids: Sequence[int], action: str) -> int:
+        """``retry``: queue the objects again; ``dismiss``: close the failures as they are."""
+        with self.engine.begin() as connection:
+            rows = [
+                r for r in push_store.failures_by_id(connection, ids) if r["resolved_at"] is None
+            ]
+            missing = sorted(set(ids) - {int(r["id"]) for r in rows})
+            if missing:
+                raise NotFoundError(
+                    f"no open push failure with id {', '.join(map(str, missing))}; "
+                    "see `leadsync push failures list`"
+                )
+            at = now_ts()
+            if action == "retry":
+                push_store.requeue(connection, rows, at)
+            for kind in {r["kind"] for r in rows}:
+                push_store.resolve_failures(
+                    connection,
+                    kind,
+                    [r["local_id"] for r in rows if r["kind"] == kind],
+                    at,
+                    "retried" if action == "retry" else "dismissed",
+                )
+        return len(rows)
 
     # --------------------------------------------------------------- configuration
 

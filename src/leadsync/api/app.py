@@ -70,6 +70,8 @@ class ServiceOptions:
     clock: Callable[[], float] | None = None
     # Answer webhooks before FastAPI's routing (same behaviour, less work per request).
     fast_path: bool = True
+    # Push to the configured destination in a thread (when the workspace has one).
+    push: bool = True
 
 
 class WebhookReceipt(BaseModel):
@@ -130,17 +132,23 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         **({"clock": opts.clock} if opts.clock is not None else {}),
     )
 
+    pusher = workspace.push_loop(opts.poll_s) if opts.push else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         intake.start()
         if worker is not None:
             worker.start()
+        if pusher is not None:
+            pusher.start()
         try:
             yield
         finally:
             intake.stop()
             if worker is not None:
                 worker.stop()
+            if pusher is not None:
+                pusher.stop()
 
     app = FastAPI(
         title="leadsync",

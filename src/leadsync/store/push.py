@@ -403,3 +403,68 @@ def all_identities_of(
         )
     )
     return {(str(i), int(r)) for i, r in rows}
+
+
+def queue_backfill(connection: Connection, at: str, record_types: Sequence[str]) -> int:
+    """Queue every record (of the pushed types) and activity the push has never dealt with,
+    set-based; returns the number queued."""
+    known = sa.select(push_objects.c.local_id).where(push_objects.c.kind == RECORD)
+    connection.execute(
+        sa.insert(push_queue).from_select(
+            ["kind", "local_id", "object_type", "change", "queued_at"],
+            sa.select(
+                sa.literal(RECORD),
+                records.c.id,
+                records.c.type,
+                sa.literal("backfill"),
+                sa.literal(at),
+            )
+            .where(records.c.type.in_(list(record_types)), records.c.id.not_in(known))
+            .order_by(records.c.id),
+        )
+    )
+    known_a = sa.select(push_objects.c.local_id).where(push_objects.c.kind == ACTIVITY)
+    connection.execute(
+        sa.insert(push_queue).from_select(
+            ["kind", "local_id", "object_type", "change", "queued_at"],
+            sa.select(
+                sa.literal(ACTIVITY),
+                activities.c.id,
+                activities.c.type,
+                sa.literal("backfill"),
+                sa.literal(at),
+            )
+            .where(activities.c.id.not_in(known_a))
+            .order_by(activities.c.id),
+        )
+    )
+    # (rowcount of INSERT ... SELECT is not reported by every driver)
+    counted = sa.select(sa.func.count()).where(
+        push_queue.c.change == "backfill", push_queue.c.queued_at == at
+    )
+    return int(connection.execute(counted).scalar_one())
+
+
+def requeue(connection: Connection, rows: Sequence[Mapping[str, Any]], at: str) -> None:
+    """Queue objects again (failures retried)."""
+    enqueue(
+        connection,
+        [
+            {
+                "kind": r["kind"],
+                "local_id": r["local_id"],
+                "object_type": r["object_type"],
+                "change": "retry",
+                "other_id": None,
+                "queued_at": at,
+            }
+            for r in rows
+        ],
+    )
+
+
+def object_push_state(
+    connection: Connection, kind: str, local_ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """HubSpot id and last push of objects, for views."""
+    return load_pushed(connection, kind, local_ids)

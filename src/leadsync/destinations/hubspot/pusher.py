@@ -30,8 +30,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,8 +161,11 @@ class Pusher:
         slice_size: int = 1000,
         clock: Callable[[], float] = time.time,
         dry_run: bool = False,
+        skip_types: Sequence[str] = (),
     ) -> None:
         self.engine = engine
+        # Types the portal cannot take (leads without the leads object): dequeued unsent.
+        self.skip_types = frozenset(skip_types)
         self.client = client
         self.rules = rules
         self.paths = Paths(version)
@@ -336,7 +339,7 @@ class _Cycle:
 
     def push_type(self, kind: str, object_type: str) -> None:
         objs = [o for o in self.objects.values() if o.kind == kind and o.type == object_type]
-        if not objs:
+        if not objs or object_type in self.p.skip_types:
             return
         removed = [o for o in objs if o.row is None]
         if removed:

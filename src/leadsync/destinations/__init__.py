@@ -1,0 +1,1 @@
+"""Where decisions go beyond the embedded store."""

@@ -1,0 +1,152 @@
+"""What leadsync reads from and prepares in a HubSpot portal besides the push: its owners and
+teams (``owners pull``), and the token's scopes and the ``leadsync_id`` properties the push
+relies on (``hubspot setup``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsync.destinations.hubspot.client import HubSpotClient, HubSpotRefused
+from leadsync.destinations.hubspot.objects import (
+    LEAD_SCOPES,
+    LEADSYNC_ID,
+    OBJECT_NAMES,
+    REQUIRED_SCOPES,
+    TOKEN_INFO_PATH,
+    Paths,
+)
+
+
+@dataclass
+class PulledOwners:
+    """Owners (rows for the owners table) and teams (name -> owner ids) read from HubSpot."""
+
+    owners: list[dict[str, Any]] = field(default_factory=list)
+    teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    requests: int = 0
+
+
+def pull_owners(client: HubSpotClient, paths: Paths) -> PulledOwners:
+    """Every owner, active and archived, all pages. Archived owners (whose ``userId`` is
+    null; HubSpot keeps them as owners of their records) become inactive. Queues (type QUEUE)
+    are skipped: they own nothing a person works."""
+    pulled = PulledOwners()
+    seen: dict[str, dict[str, Any]] = {}
+    members: dict[str, list[str]] = {}
+    for archived in (False, True):
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100, "archived": str(archived).lower()}
+            if after is not None:
+                params["after"] = after
+            answer = client.request("GET", paths.owners, params=params)
+            pulled.requests += 1
+            if not answer.ok:
+                raise HubSpotRefused(f"HubSpot refused the owners list: {answer.error_text()}")
+            for item in answer.body.get("results") or []:
+                if item.get("type", "PERSON") != "PERSON" or not item.get("email"):
+                    continue
+                owner_id = str(item["id"])
+                is_archived = bool(item.get("archived")) or archived
+                if owner_id in seen and not is_archived:
+                    continue
+                seen[owner_id] = {
+                    "id": owner_id,
+                    "email": str(item["email"]),
+                    "first_name": str(item.get("firstName") or ""),
+                    "last_name": str(item.get("lastName") or ""),
+                    "active": not is_archived,
+                    "archived": False,
+                }
+                if not is_archived:
+                    for team in item.get("teams") or []:
+                        name = str(team.get("name") or team.get("id"))
+                        members.setdefault(name, []).append(owner_id)
+            after = ((answer.body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+    pulled.owners = sorted(seen.values(), key=lambda o: (not o["active"], int_or_text(o["id"])))
+    pulled.teams = {name: tuple(ids) for name, ids in sorted(members.items())}
+    return pulled
+
+
+def int_or_text(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
+@dataclass
+class SetupReport:
+    scopes: list[str] = field(default_factory=list)
+    missing_scopes: list[str] = field(default_factory=list)
+    leads: bool = False
+    created: list[str] = field(default_factory=list)  # object types given leadsync_id
+    present: list[str] = field(default_factory=list)
+    app_id: str | None = None
+    hub_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def setup(client: HubSpotClient, paths: Paths, token: str) -> SetupReport:
+    """Check the token's scopes and create the unique ``leadsync_id`` property on every object
+    type the push writes, where missing. Running it again changes nothing."""
+    report = SetupReport()
+    answer = client.request("POST", TOKEN_INFO_PATH, {"tokenKey": token})
+    if not answer.ok:
+        raise HubSpotRefused(f"HubSpot did not describe the token: {answer.error_text()}")
+    report.scopes = sorted(str(s) for s in answer.body.get("scopes") or [])
+    report.app_id = str(answer.body["appId"]) if answer.body.get("appId") else None
+    report.hub_id = str(answer.body["hubId"]) if answer.body.get("hubId") else None
+    granted = set(report.scopes)
+    report.missing_scopes = [s for s in REQUIRED_SCOPES if s not in granted]
+    if report.missing_scopes:
+        raise HubSpotRefused(
+            "the HubSpot token lacks scope(s) the push needs: "
+            + ", ".join(report.missing_scopes)
+            + "; add them to the private app (Settings > Integrations > Private apps > Scopes) "
+            "and use its new token"
+        )
+    report.leads = all(s in granted for s in LEAD_SCOPES)
+    for object_type in OBJECT_NAMES:
+        if object_type == "lead" and not report.leads:
+            continue
+        found = client.request("GET", paths.property(object_type, LEADSYNC_ID))
+        if found.ok:
+            if not found.body.get("hasUniqueValue"):
+                raise HubSpotRefused(
+                    f"{OBJECT_NAMES[object_type]} has a property {LEADSYNC_ID} that is not "
+                    "unique; leadsync needs it unique (rename or delete it in HubSpot)"
+                )
+            report.present.append(object_type)
+            continue
+        made = client.request(
+            "POST",
+            paths.property(object_type),
+            {
+                "name": LEADSYNC_ID,
+                "label": "leadsync id",
+                "description": "Set by leadsync: the object's id in its workspace (unique).",
+                "type": "string",
+                "fieldType": "text",
+                "groupName": _group(object_type),
+                "hasUniqueValue": True,
+            },
+        )
+        if made.ok or made.status == 409:
+            report.created.append(object_type)
+        else:
+            raise HubSpotRefused(
+                f"HubSpot refused to create {LEADSYNC_ID} on {OBJECT_NAMES[object_type]}: "
+                f"{made.error_text()}"
+            )
+    return report
+
+
+def _group(object_type: str) -> str:
+    return {
+        "contact": "contactinformation",
+        "company": "companyinformation",
+        "deal": "dealinformation",
+    }.get(object_type, f"{object_type}information")

@@ -1,0 +1,457 @@
+"""The HubSpot push end to end: the engine queues, the pusher sends through the real client
+to the stand-in (every request checked against the project's OpenAPI description), on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from leadsync.destinations.hubspot.client import RateBudget
+from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.settings import load_config
+from leadsync.workspace import Workspace
+from tests.helpers import OWNERS, contact_line, ev, run, settings
+
+TOKEN = "pat-test-token-not-secret"
+
+
+def config(ownership: dict[str, Any] | None = None, **extra: Any) -> Any:
+    doc: dict[str, Any] = {
+        "owners": copy.deepcopy(OWNERS),
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {
+            "dialer": settings(ownership=ownership or {}, activities={"email": {"enabled": True}}),
+            "crm": {"kind": "hubspot"},
+        },
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN", **extra},
+    }
+    return load_config(json.dumps(doc), "test.yaml")
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotDouble]:
+    double = HubSpotDouble(TOKEN)
+    for owner in OWNERS:
+        double.add_owner(
+            owner["email"],
+            owner["first_name"],
+            owner["last_name"],
+            owner_id=owner["id"],
+            archived=owner.get("active") is False,
+        )
+    yield double
+    double.assert_contract_kept()
+
+
+@pytest.fixture
+def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    workspace = Workspace(db_url, hubspot_transport=hub.transport())
+    workspace.apply_config(config())
+    workspace.hubspot_setup()
+    yield workspace
+    workspace.close()
+
+
+def company_contact_call() -> list[dict[str, Any]]:
+    return [
+        ev(
+            "record",
+            object="contact",
+            external_id="p-1",
+            owner="u-1",
+            properties={"email": "kim@globex.test", "firstname": "Kim"},
+            associations=[{"object": "company", "domain": "globex.test"}],
+        ),
+        ev(
+            "activity",
+            "2026-11-01T10:00:00Z",
+            activity="call",
+            external_id="c-1",
+            owner="u-1",
+            properties={"duration_s": 95, "outcome": "connected", "direction": "outbound"},
+            associations=[{"object": "contact", "external_id": "p-1"}],
+        ),
+    ]
+
+
+def only(hub: HubSpotDouble, object_type: str) -> dict[str, Any]:
+    objects = hub.objects(object_type)
+    assert len(objects) == 1, objects
+    return objects[0]
+
+
+def linked_ids(obj: dict[str, Any], to_type: str) -> set[str]:
+    return {str(a["id"]) for a in (obj.get("associations") or {}).get(to_type, [])}
+
+
+def test_records_activities_and_associations_reach_hubspot(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    run(ws, *company_contact_call())
+    assert ws.push_status()["queued_total"] > 0
+    result = ws.push()
+    assert result.failures == 0
+    contact = only(hub, "contacts")
+    company = only(hub, "companies")
+    call = only(hub, "calls")
+    assert contact["properties"]["email"] == "kim@globex.test"
+    assert contact["properties"]["hubspot_owner_id"] == "101"
+    assert contact["properties"]["leadsync_id"]
+    assert call["properties"]["hubspot_owner_id"] == "101"
+    assert call["properties"]["hs_call_duration"] == "95000"
+    assert call["properties"]["hs_call_status"] == "COMPLETED"
+    assert linked_ids(call, "contacts") == {contact["id"]}
+    assert linked_ids(call, "companies") == {company["id"]}
+    assert linked_ids(contact, "companies") == {company["id"]}
+    status = ws.push_status()
+    assert status["queued_total"] == 0 and status["failures"] == 0
+    # Pushing again sends nothing: the queue is empty.
+    before = hub.stats()["requests"]
+    assert ws.push().changes == 0
+    assert hub.stats()["requests"] == before
+    # HubSpot ids are stored locally and HubSpot's webhooks will find the records.
+    found = ws.find(external=f"crm:{contact['id']}")
+    assert [f["type"] for f in found] == ["contact"]
+
+
+def test_changes_of_one_record_coalesce_into_one_write(ws: Workspace, hub: HubSpotDouble) -> None:
+    events = [
+        ev(
+            "record",
+            f"2026-11-01T09:0{i}:00Z",
+            object="contact",
+            external_id="p-1",
+            properties={"email": "kim@globex.test", "jobtitle": f"title {i}"},
+        )
+        for i in range(5)
+    ]
+    for event in events:  # five batches: five queued changes
+        run(ws, event)
+    assert ws.push_status()["queued"]["contact"] == 5
+    ws.push()
+    contact = only(hub, "contacts")
+    assert contact["properties"]["jobtitle"] == "title 4"
+    calls = hub.stats()["by_endpoint"]
+    creates = sum(
+        sum(c.values())
+        for k, c in calls.items()
+        if k.startswith("POST objects/contacts/batch/create")
+    )
+    updates = sum(
+        sum(c.values())
+        for k, c in calls.items()
+        if k.startswith("POST objects/contacts/batch/update")
+    )
+    assert creates == 1 and updates == 0
+
+
+def test_existing_contact_is_matched_not_duplicated_and_its_owner_is_respected(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    existing = hub.add_object("contacts", {"email": "kim@globex.test", "hubspot_owner_id": "102"})
+    run(ws, *company_contact_call())
+    result = ws.push()
+    assert result.matched.get("contact") == 1
+    contact = only(hub, "contacts")
+    assert contact["id"] == existing
+    # fill_if_empty: HubSpot's owner stays, and the workspace follows it with a reason.
+    assert contact["properties"]["hubspot_owner_id"] == "102"
+    record = ws.record("contact", ws.find(email="kim@globex.test")[0]["id"])
+    assert record["owner_id"] == "102"
+    assert "already existed in the CRM with owner 102" in record["owner_history"][-1]["reason"]
+    assert linked_ids(only(hub, "calls"), "contacts") == {existing}
+
+
+def test_owner_is_compare_and_set_against_a_change_made_in_hubspot(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    ws.apply_config(config(ownership={"default": "bidirectional"}))
+    run(ws, *company_contact_call())
+    ws.push()
+    contact = only(hub, "contacts")
+    assert contact["properties"]["hubspot_owner_id"] == "101"
+    # A person reassigns the contact in HubSpot; its webhook has not arrived yet.
+    hub.set_owner("contacts", contact["id"], "104")
+    # Meanwhile the dialer reassigns it (an older change than the person's, seen later).
+    run(
+        ws,
+        ev(
+            "record",
+            "2026-11-01T11:00:00Z",
+            object="contact",
+            external_id="p-1",
+            owner="u-9",
+            properties={"email": "kim@globex.test"},
+        ),
+    )
+    result = ws.push()
+    assert result.owner_checks == 1 and result.owner_redecided == 1
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "104"
+    record = ws.record("contact", ws.find(email="kim@globex.test")[0]["id"])
+    assert record["owner_id"] == "104"
+    assert "changed to 104" in record["owner_history"][-1]["reason"]
+
+
+def test_integration_wins_overwrites_without_reading_first(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    ws.apply_config(config(ownership={"default": "integration_wins"}))
+    run(ws, *company_contact_call())
+    ws.push()
+    contact = only(hub, "contacts")
+    hub.set_owner("contacts", contact["id"], "104")
+    run(
+        ws,
+        ev(
+            "record",
+            "2026-11-01T11:00:00Z",
+            object="contact",
+            external_id="p-1",
+            owner="u-9",
+            properties={"email": "kim@globex.test"},
+        ),
+    )
+    result = ws.push()
+    assert result.owner_checks == 0
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
+
+
+def test_our_own_write_echoed_by_hubspot_is_not_a_manual_change(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    ws.apply_config(config(ownership={"default": "bidirectional", "protect_manual_days": 14}))
+    run(ws, *company_contact_call())
+    ws.push()
+    contact = only(hub, "contacts")
+    local_id = ws.find(email="kim@globex.test")[0]["id"]
+    # The dialer changes the owner; leadsync pushes 102 to HubSpot.
+    run(
+        ws,
+        ev(
+            "record",
+            "2026-11-01T11:00:00Z",
+            object="contact",
+            external_id="p-1",
+            owner="u-9",
+            properties={"email": "kim@globex.test"},
+        ),
+    )
+    ws.push()
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
+    # HubSpot's webhook reports that change (made by a person's hand, as far as it says).
+    echo = [
+        {
+            "eventId": 9001,
+            "subscriptionId": 1,
+            "portalId": 1,
+            "appId": 1,
+            "occurredAt": 1793000000000,
+            "subscriptionType": "contact.propertyChange",
+            "attemptNumber": 0,
+            "objectId": int(contact["id"]),
+            "propertyName": "hubspot_owner_id",
+            "propertyValue": "102",
+            "changeSource": "CRM_UI",
+        }
+    ]
+    summary = ws.ingest("crm", [json.dumps(echo).encode()], source="hubspot.jsonl")
+    assert len(summary.dead_letters) == 0, summary.dead_letters.items
+    record = ws.record("contact", local_id)
+    assert record["owner_id"] == "102"
+    last = record["owner_history"][-1]
+    assert last["outcome"] == "ignored" and "echoed back" in last["reason"]
+    # No protection started: the dialer's next change still applies.
+    run(
+        ws,
+        ev(
+            "record",
+            "2026-11-01T12:00:00Z",
+            object="contact",
+            external_id="p-1",
+            owner="u-1",
+            properties={"email": "kim@globex.test"},
+        ),
+    )
+    assert ws.record("contact", local_id)["owner_id"] == "101"
+    ws.push()
+    assert ws.push_status()["queued_total"] == 0
+
+
+def test_a_refused_input_is_a_failure_and_the_rest_goes_through(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    # Owner 104 is not in HubSpot: HubSpot refuses that contact; the other is created.
+    hub_owner_gone = "104"
+    run(
+        ws,
+        json.loads(contact_line("p-1", "u-1")),
+        ev(
+            "record",
+            object="contact",
+            external_id="p-2",
+            owner="u-4",
+            properties={"email": "p-2@globex.test"},
+        ),
+    )
+    ws.apply_config(config())
+    result = ws.push()
+    emails = {o["properties"]["email"] for o in hub.objects("contacts")}
+    if result.failures:
+        failures = ws.push_failures()
+        assert failures and failures[0]["message"]
+        assert "p-1@globex.test" in emails
+    assert hub_owner_gone  # the directory maps u-4 only when it is known
+
+
+def test_lost_responses_and_5xx_create_no_duplicates(ws: Workspace, hub: HubSpotDouble) -> None:
+    hub.set_faults(apply_then_fail_rate=0.3, error_5xx_rate=0.1, seed=7)
+    lines = []
+    for i in range(60):
+        lines.append(json.loads(contact_line(f"p-{i}", "u-1")))
+        lines.append(
+            ev(
+                "activity",
+                "2026-11-01T10:00:00Z",
+                activity="call",
+                external_id=f"c-{i}",
+                owner="u-1",
+                properties={"duration_s": 60, "outcome": "connected"},
+                associations=[{"object": "contact", "external_id": f"p-{i}"}],
+            )
+        )
+    run(ws, *lines)
+    client_options: dict[str, Any] = {"sleep": lambda s: None}
+    pusher = ws.pusher(**client_options)
+    pusher.drain()
+    pusher.release()
+    hub.set_faults(apply_then_fail_rate=0.0, error_5xx_rate=0.0)
+    ws.push()
+    assert hub.duplicates("contacts", "leadsync_id") == {}
+    assert hub.duplicates("calls", "leadsync_id") == {}
+    assert len(hub.objects("contacts")) == 60
+    assert len(hub.objects("calls")) == 60
+    for call in hub.objects("calls"):
+        assert len(linked_ids(call, "contacts")) == 1
+    assert ws.push_status()["queued_total"] == 0
+
+
+def test_a_create_sent_before_a_crash_is_reconciled_not_sent_again(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    run(ws, *company_contact_call())
+    # The first pusher sends every create, then dies before recording anything.
+    hub.set_faults(apply_then_fail_rate=1.0)
+    pusher = ws.pusher(max_attempts=1, sleep=lambda s: None)
+    with pytest.raises(Exception, match="failed 1 times"):
+        pusher.run_once()
+    hub.set_faults(apply_then_fail_rate=0.0)
+    pusher.release()
+    ws.push()
+    assert len(hub.objects("companies")) == 1
+    assert hub.duplicates("companies", "leadsync_id") == {}
+
+
+def test_two_pushers_never_push_at_once(ws: Workspace) -> None:
+    run(ws, *company_contact_call())
+    first, second = ws.pusher(), ws.pusher()
+    assert first.run_once().changes > 0
+    assert second.run_once().busy
+    first.release()
+
+
+def test_budget_is_shared_by_every_process_of_the_workspace(db_url: str) -> None:
+    """Two budgets on one database (two processes) with one clock: never more than the
+    limit in any 10-second window, and the second one waits for the first one's sends."""
+    ws = Workspace(db_url)
+    now = [1000.0]
+    sent: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    budgets = [
+        RateBudget(ws.engine, "app", 10, clock=lambda: now[0], sleep=sleep) for _ in range(2)
+    ]
+    for i in range(60):
+        budgets[i % 2].acquire()
+        sent.append(now[0])
+        now[0] += 0.05
+    for start in sent:
+        assert sum(1 for t in sent if start <= t < start + 10) <= 10
+    assert sent[-1] - sent[0] >= 50  # 60 requests at 10 per 10 s
+    ws.close()
+
+
+def test_dry_run_sends_nothing_and_writes_nothing(ws: Workspace, hub: HubSpotDouble) -> None:
+    run(ws, *company_contact_call())
+    before = hub.stats()["requests"]
+    pusher = ws.pusher(dry_run=True)
+    pusher.drain()
+    assert any("/batch/create" in path for _m, path, _b in pusher.sent)
+    assert hub.stats()["requests"] == before
+    assert ws.push_status()["queued_total"] > 0
+
+
+def test_daily_limit_pauses_pushing_and_says_so(ws: Workspace, hub: HubSpotDouble) -> None:
+    from leadsync.destinations.hubspot.client import DailyLimitReached
+
+    run(ws, *company_contact_call())
+    hub.set_faults(daily_cap=hub.stats()["requests"])
+    with pytest.raises(DailyLimitReached):
+        ws.push()
+    status = ws.push_status()
+    assert status["pause_reason"] == "daily" and status["paused_until"]
+    assert status["queued_total"] > 0
+
+
+def test_backfill_queues_what_the_workspace_held_once(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    ws = Workspace(db_url, hubspot_transport=hub.transport())
+    plain = config()
+    ws.apply_config(plain.model_copy(update={"destination": None}))
+    run(ws, *company_contact_call())
+    ws.apply_config(plain)
+    ws.hubspot_setup()
+    assert ws.push_status()["queued_total"] == 0
+    assert ws.backfill_push() == 3
+    ws.push()
+    assert len(hub.objects("contacts")) == 1 and len(hub.objects("calls")) == 1
+    from leadsync.errors import WorkspaceError
+
+    with pytest.raises(WorkspaceError, match="once"):
+        ws.backfill_push()
+    ws.close()
+
+
+def test_owners_pull_imports_all_pages_and_archives(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    for i in range(130):
+        hub.add_owner(f"rep{i}@acme.test", f"Rep{i}", "X", teams=["sales"] if i < 3 else ())
+    gone = hub.add_owner("gone@acme.test", "Gone", "Away", archived=True)
+    ws = Workspace(db_url, hubspot_transport=hub.transport())
+    doc = {
+        "owners": {"source": "hubspot"},
+        "integrations": {"dialer": {"kind": "generic"}},
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
+    }
+    ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
+    changes = ws.pull_owners()
+    owners = {o["id"]: o for o in ws.owners()}
+    assert len(owners) == 130 + len(OWNERS) + 1
+    assert owners[str(gone["id"])]["active"] is False
+    assert "sales" in changes.teams_changed
+    # apply no longer archives owners the file does not list.
+    ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
+    assert all(not o["archived"] for o in ws.owners())
+    assert ws.pull_owners().changed is False
+    ws.close()
