@@ -283,30 +283,68 @@ def test_our_own_write_echoed_by_hubspot_is_not_a_manual_change(
     assert ws.push_status()["queued_total"] == 0
 
 
-def test_a_refused_input_is_a_failure_and_the_rest_goes_through(
+def many_contacts(n: int) -> list[dict[str, Any]]:
+    return [json.loads(contact_line(f"p-{i}", "u-1")) for i in range(n)]
+
+
+def test_refused_inputs_become_failures_and_the_rest_goes_through(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:
-    # Owner 104 is not in HubSpot: HubSpot refuses that contact; the other is created.
-    hub_owner_gone = "104"
-    run(
-        ws,
-        json.loads(contact_line("p-1", "u-1")),
-        ev(
-            "record",
-            object="contact",
-            external_id="p-2",
-            owner="u-4",
-            properties={"email": "p-2@globex.test"},
-        ),
-    )
-    ws.apply_config(config())
+    run(ws, *many_contacts(40))
+    hub.set_faults(partial_207_rate=0.25, seed=3)
     result = ws.push()
-    emails = {o["properties"]["email"] for o in hub.objects("contacts")}
-    if result.failures:
-        failures = ws.push_failures()
-        assert failures and failures[0]["message"]
-        assert "p-1@globex.test" in emails
-    assert hub_owner_gone  # the directory maps u-4 only when it is known
+    failures = ws.push_failures()
+    assert result.failures == len(failures) > 0
+    assert len(hub.objects("contacts")) == 40 - len(failures)
+    assert all(f["status"] >= 400 and f["message"] and f["correlation_id"] for f in failures)
+    assert ws.push_status()["queued_total"] == 0  # a refused input leaves the queue
+    report = {f.check: f for f in ws.report("2026-01-01T00:00:00Z").findings}
+    assert report["push_failures"].alert
+    # Fixed on HubSpot's side: retried, they go through and the failures close.
+    hub.set_faults(partial_207_rate=0.0)
+    assert ws.resolve_push_failures([f["id"] for f in failures], "retry") == len(failures)
+    ws.push()
+    assert len(hub.objects("contacts")) == 40
+    assert ws.push_failures() == []
+    assert hub.duplicates("contacts", "email") == {}
+
+
+def test_ten_secondly_429s_are_waited_out_and_resent(ws: Workspace, hub: HubSpotDouble) -> None:
+    run(ws, *many_contacts(500))
+    hub.set_faults(rate_429_rate=0.4, seed=5)
+    pusher = ws.pusher()
+    pusher.client.budget = None  # the stand-in's 429s only; no shared pauses in this test
+    pusher.client.sleep = lambda s: None
+    result = pusher.drain()
+    pusher.release()
+    assert result.failures == 0
+    assert hub.stats()["rate_limited"] > 0
+    assert len(hub.objects("contacts")) == 500
+
+
+def test_test_lead_checks_what_hubspot_shows(ws: Workspace, hub: HubSpotDouble) -> None:
+    result = ws.test_lead("dialer", "u-1")
+    checks = {c["check"]: c for c in result.checks}
+    assert checks["hubspot_owner"]["passed"], checks
+    assert checks["hubspot_call"]["passed"], checks
+    assert result.passed
+    # A person reassigns the test contact in HubSpot: the next check would see it.
+    contact = next(
+        o for o in hub.objects("contacts") if o["properties"]["email"].endswith(".invalid")
+    )
+    assert contact["properties"]["hubspot_owner_id"] == "101"
+    ws.cleanup_test_leads()
+    ws.push()
+    assert all(not o["properties"]["email"].endswith(".invalid") for o in hub.objects("contacts"))
+
+
+def test_report_alerts_on_push_lag(ws: Workspace) -> None:
+    run(ws, *company_contact_call())
+    findings = {
+        f.check: f for f in ws.report("2026-01-01T00:00:00Z", now="2099-01-01T00:00:00Z").findings
+    }
+    assert findings["push_lag"].alert
+    assert not findings["push_daily_budget"].alert
 
 
 def test_lost_responses_and_5xx_create_no_duplicates(ws: Workspace, hub: HubSpotDouble) -> None:

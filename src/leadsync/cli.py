@@ -285,6 +285,9 @@ def _print_record(record: dict[str, Any]) -> None:
     title = record["name"] or record["email"] or record["domain"] or ""
     out.print(f"[bold]{record['type']} {record['id']}[/] {title}", markup=True)
     out.print(f"owner: {record['owner_id'] or '-'}")
+    if record.get("hubspot"):
+        hs = record["hubspot"]
+        out.print(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
     if record["identities"]:
         ids = ", ".join(f"{i['integration']}:{i['external_id']}" for i in record["identities"])
         out.print(f"known as: {ids}")
@@ -329,6 +332,12 @@ def _print_record(record: dict[str, Any]) -> None:
         if p.get("body"):
             out.print(f'      "{p["body"]}"', markup=False)
         out.print(f"      associated with {links or 'nothing'}", markup=False)
+        if item.get("hubspot"):
+            hs = item["hubspot"]
+            out.print(
+                f"      in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})",
+                markup=False,
+            )
 
 
 def _number(value: Any) -> Any:

@@ -14,15 +14,17 @@ records, dead letters and inbox lag.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import ExternalUserRef, add_days, now_ts
+from leadsync.model import ExternalUserRef, add_days, display_ts, format_ts, now_ts, ts_to_datetime
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
+from leadsync.store import push as push_store
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -92,8 +94,71 @@ def report(
         result.findings.append(_unmapped(connection, rules, since))
         result.findings.append(_inactive_owners(connection, rules))
         result.findings.append(_dead_letters(connection, monitoring, since))
+        if rules.push:
+            result.findings.extend(_push(connection, monitoring, until))
     result.findings.append(_lag(engine, monitoring))
     return result
+
+
+def _push(c: sa.Connection, m: MonitoringSettings, until: str) -> list[Finding]:
+    """The HubSpot push: how far behind the queue is, inputs HubSpot refused, and a pause
+    for the daily limit."""
+    depth = push_store.queue_depth(c)
+    queued = sum(int(d["queued"]) for d in depth)
+    oldest = min((d["oldest"] for d in depth), default=None)
+    lag_s = (
+        max(0.0, (ts_to_datetime(until) - ts_to_datetime(oldest)).total_seconds())
+        if oldest
+        else 0.0
+    )
+    lag = Finding(
+        "push_lag",
+        lag_s > m.max_push_lag_minutes * 60,
+        f"{queued} changes wait to be pushed; the oldest for {lag_s:.0f} s"
+        if queued
+        else "nothing waits to be pushed to HubSpot",
+        [
+            {"object_type": d["object_type"], "queued": d["queued"], "oldest": d["oldest"]}
+            for d in depth
+        ],
+    )
+    failures = push_store.count_open_failures(c)
+    refused = Finding(
+        "push_failures",
+        failures > m.max_push_failures,
+        f"{failures} inputs refused by HubSpot (leadsync push failures list)",
+        [
+            {
+                "object": f"{r['object_type']} {r['local_id']}",
+                "operation": r["operation"],
+                "message": r["message"],
+                "correlation_id": r["correlation_id"],
+            }
+            for r in push_store.open_failures(c, SHOWN)
+        ],
+    )
+    now = ts_to_datetime(until).timestamp()
+    paused = [b for b in push_store.read_budgets(c) if b.paused_until and b.paused_until > now]
+    daily = [b for b in paused if b.pause_reason == "daily"]
+    budget = Finding(
+        "push_daily_budget",
+        bool(daily),
+        "HubSpot's daily request limit is used up; pushing is paused until "
+        + display_ts(format_ts(datetime.fromtimestamp(daily[0].paused_until or 0, UTC)))
+        if daily
+        else "HubSpot's daily request budget is not exhausted",
+        [
+            {
+                "app": b.app,
+                "daily": b.header_daily,
+                "daily_remaining": b.header_daily_remaining,
+                "paused_until": b.paused_until,
+                "reason": b.pause_reason,
+            }
+            for b in push_store.read_budgets(c)
+        ],
+    )
+    return [lag, refused, budget]
 
 
 def _not_test(a: sa.Table) -> sa.ColumnElement[bool]:

@@ -561,6 +561,8 @@ class MonitoringSettings(_Settings):
     min_baseline_per_day: float = Field(5, ge=0)
     max_inbox_lag_minutes: float = Field(15, ge=0)
     max_dead_letters: int = Field(0, ge=0)
+    max_push_lag_minutes: float = Field(15, ge=0)
+    max_push_failures: int = Field(0, ge=0)
 
 
 HUBSPOT_API_VERSION_RE = re.compile(r"^(v3|20[2-9][0-9]-(0[1-9]|1[0-2]))$")

@@ -10,6 +10,7 @@ report; ``cleanup`` removes every one of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from leadsync.model import ExternalUserRef, now_ts
 from leadsync.rules.mapping import map_external_user
 from leadsync.sources.generic import parse_event
 from leadsync.store import batch as store
+from leadsync.store import push as push_store
 from leadsync.store.database import in_values
 from leadsync.store.schema import (
     activities,
@@ -40,9 +42,18 @@ class TestLeadResult:
     passed: bool
     record_id: int | None
     checks: list[dict[str, Any]] = field(default_factory=list)
+    activity_id: int | None = None
+    # What the engine decided, for the HubSpot side's checks: the owner, and the records
+    # the call is associated with ((type, local id)).
+    owner_id: str | None = None
+    call_links: list[tuple[str, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "record_id": self.record_id, "checks": self.checks}
+
+    def add(self, check: dict[str, Any]) -> None:
+        self.checks.append(check)
+        self.passed = self.passed and bool(check["passed"])
 
 
 def run_test_lead(
@@ -125,11 +136,73 @@ def run_test_lead(
                 + ("" if on_lead else f"; expected contact {record_id}"),
             }
         )
-    return TestLeadResult(all(c["passed"] for c in checks), record_id, checks)
+    result = TestLeadResult(all(c["passed"] for c in checks), record_id, checks)
+    result.owner_id = owner
+    if activity is not None and activity[2] != "skipped":
+        result.activity_id = activity[1]
+        result.call_links = [(t, i) for t, i, _ in traces[call.id].associations]
+    return result
 
 
-def cleanup(engine: Engine) -> dict[str, int]:
-    """Remove every test record and what hangs from it (decisions, links, test calls)."""
+def hubspot_checks(
+    result: TestLeadResult,
+    hubspot_ids: Mapping[tuple[str, int], str],
+    read_owner: Callable[[str], str | None],
+    read_links: Callable[[str, str], set[str]],
+) -> None:
+    """After the push: the contact as HubSpot has it carries the owner the engine decided,
+    and the call is on its timeline with the associations the engine chose (compared through
+    the stored HubSpot ids; the expectation is the engine's own decision, not a copy of it).
+    ``read_owner(contact id)`` and ``read_links(call id, to type)`` read HubSpot."""
+    if result.record_id is None:
+        return
+    contact = hubspot_ids.get(("record", result.record_id))
+    if contact is None:
+        result.add(
+            {
+                "check": "hubspot_owner",
+                "passed": False,
+                "detail": "the test lead was not pushed to HubSpot (see leadsync push status)",
+            }
+        )
+        return
+    owner = read_owner(contact)
+    result.add(
+        {
+            "check": "hubspot_owner",
+            "passed": owner == result.owner_id,
+            "detail": f"HubSpot contact {contact} has owner {owner or 'none'}; "
+            f"expected {result.owner_id or 'none'}",
+        }
+    )
+    if result.activity_id is None:
+        return
+    call = hubspot_ids.get(("activity", result.activity_id))
+    if call is None:
+        result.add({"check": "hubspot_call", "passed": False, "detail": "the call was not pushed"})
+        return
+    missing: list[str] = []
+    by_type: dict[str, set[str]] = {}
+    for record_type, local_id in result.call_links:
+        wanted = hubspot_ids.get(("record", local_id))
+        if record_type not in by_type:
+            by_type[record_type] = read_links(call, record_type)
+        if wanted is None or wanted not in by_type[record_type]:
+            missing.append(f"{record_type} {local_id}")
+    result.add(
+        {
+            "check": "hubspot_call",
+            "passed": not missing,
+            "detail": f"HubSpot call {call} is associated with "
+            + ", ".join(f"{t} {sorted(ids)}" for t, ids in sorted(by_type.items()))
+            + (f"; missing: {', '.join(missing)}" if missing else ""),
+        }
+    )
+
+
+def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
+    """Remove every test record and what hangs from it (decisions, links, test calls); with
+    a destination, the pushed ones are queued for archiving in HubSpot."""
     with engine.begin() as connection:
         dialect = connection.dialect.name
         ids = [
@@ -144,6 +217,31 @@ def cleanup(engine: Engine) -> dict[str, int]:
                 sa.select(activities.c.id).where(activities.c.external_id.like(f"{TEST_PREFIX}%"))
             ).scalars()
         ]
+        if push:
+            at = now_ts()
+            push_store.enqueue(
+                connection,
+                [
+                    {
+                        "kind": kind,
+                        "local_id": local_id,
+                        "object_type": object_type,
+                        "change": "removed",
+                        "other_id": None,
+                        "queued_at": at,
+                    }
+                    for kind, rows in (
+                        (push_store.RECORD, push_store.load_pushed(connection, "record", ids)),
+                        (
+                            push_store.ACTIVITY,
+                            push_store.load_pushed(connection, "activity", calls),
+                        ),
+                    )
+                    for local_id, row in rows.items()
+                    for object_type in [row["object_type"]]
+                    if row["hubspot_id"]
+                ],
+            )
         if calls:
             aa = activity_associations
             connection.execute(sa.delete(aa).where(in_values(aa.c.activity_id, calls, dialect)))

@@ -63,7 +63,7 @@ from leadsync.store import push as push_store
 from leadsync.store import views
 from leadsync.store.database import create_db_engine, migrate, redact
 from leadsync.store.schema import dead_letters, records
-from leadsync.testlead import TestLeadResult, run_test_lead
+from leadsync.testlead import TestLeadResult, hubspot_checks, run_test_lead
 from leadsync.testlead import cleanup as cleanup_test_leads
 from leadsync.undo import UndoResult, undo
 
@@ -459,6 +459,13 @@ class Workspace:
             row = views.record_row(connection, record_id)
             if row is None or row["type"] != rtype.value:
                 raise NotFoundError(f"no {rtype.value} with id {record_id}")
+            timeline = views.timeline(connection, record_id, limit)
+            hubspot = views.push_state(connection, push_store.RECORD, [record_id])
+            pushed_activities = views.push_state(
+                connection, push_store.ACTIVITY, [item["id"] for item in timeline]
+            )
+            for item in timeline:
+                item["hubspot"] = pushed_activities.get(item["id"])
             return {
                 "id": row["id"],
                 "type": row["type"],
@@ -476,7 +483,8 @@ class Workspace:
                 "identities": views.identities(connection, record_id),
                 "associations": views.associated_records(connection, record_id),
                 "owner_history": views.owner_history(connection, record_id),
-                "timeline": views.timeline(connection, record_id, limit),
+                "timeline": timeline,
+                "hubspot": hubspot.get(record_id),
             }
 
     def find(
@@ -674,11 +682,41 @@ class Workspace:
         owner and timeline the settings promise; see :mod:`leadsync.testlead`."""
         rules = self.rules()
         self.integration(integration, rules)
-        return run_test_lead(self.engine, rules, integration, rep, at)
+        result = run_test_lead(self.engine, rules, integration, rep, at)
+        if rules.push and result.record_id is not None:
+            self._check_test_lead_in_hubspot(result)
+        return result
+
+    def _check_test_lead_in_hubspot(self, result: TestLeadResult) -> None:
+        """Push, then read the test lead back from HubSpot (its owner; the call's links)."""
+        self.push()
+        settings = self.destination()
+        paths = Paths(settings.api_version)
+        with self.engine.connect() as connection:
+            ids = {
+                (kind, local_id): str(row["hubspot_id"])
+                for kind, local_ids in (
+                    (
+                        push_store.RECORD,
+                        [result.record_id or 0] + [i for _t, i in result.call_links],
+                    ),
+                    (push_store.ACTIVITY, [result.activity_id] if result.activity_id else []),
+                )
+                for local_id, row in push_store.load_pushed(connection, kind, local_ids).items()
+                if row["hubspot_id"]
+            }
+        with self.hubspot_client() as client:
+            hubspot_checks(
+                result,
+                ids,
+                lambda contact: portal.read_owner(client, paths, "contact", contact),
+                lambda call, to_type: portal.read_links(client, paths, "call", call, to_type),
+            )
 
     def cleanup_test_leads(self) -> dict[str, int]:
-        """Remove every test lead and test call."""
-        return cleanup_test_leads(self.engine)
+        """Remove every test lead and test call (with a destination: archived in HubSpot at
+        the next push)."""
+        return cleanup_test_leads(self.engine, push=self.rules().push)
 
     def rollout_promote(self, integration: str) -> IntegrationSettings:
         """Make an integration's rollout settings its current settings (for every record)."""

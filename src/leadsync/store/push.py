@@ -384,6 +384,11 @@ def read_budget(connection: Connection, app: str) -> BudgetRow | None:
     return BudgetRow(**data)
 
 
+def read_budgets(connection: Connection) -> list[BudgetRow]:
+    apps = connection.execute(sa.select(push_budget.c.app).order_by(push_budget.c.app))
+    return [b for (app,) in apps if (b := read_budget(connection, app)) is not None]
+
+
 def write_budget(connection: Connection, row: BudgetRow) -> None:
     values = {k: v for k, v in row.__dict__.items() if k != "app"}
     connection.execute(sa.update(push_budget).where(push_budget.c.app == row.app).values(values))

@@ -61,6 +61,10 @@ class Answer:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
     def error_text(self) -> str:
         message = str(self.body.get("message") or f"HTTP {self.status}")
         category = self.body.get("category")

@@ -1198,6 +1198,9 @@ class HubSpotDouble:
         if isinstance(parsed, dict) and isinstance(parsed.get("inputs"), list):
             inputs = len(parsed["inputs"])
         answer = self._answer(now, method, path, route, query, headers, problems, parsed)
+        # HubSpot names every response in a header too (what its support asks for).
+        correlation = answer.body.get("correlationId") if isinstance(answer.body, dict) else None
+        answer.headers.setdefault("X-HubSpot-Correlation-Id", correlation or self._correlation_id())
         self._stats.answered(endpoint, answer.status, inputs)
         if answer.status == 429 and isinstance(answer.body, dict):
             self._stats.rate_limited[answer.body["policyName"]] += 1

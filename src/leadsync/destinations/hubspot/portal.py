@@ -150,3 +150,33 @@ def _group(object_type: str) -> str:
         "company": "companyinformation",
         "deal": "dealinformation",
     }.get(object_type, f"{object_type}information")
+
+
+def read_owner(
+    client: HubSpotClient, paths: Paths, object_type: str, hubspot_id: str
+) -> str | None:
+    """The owner an object has in HubSpot now."""
+    answer = client.request(
+        "POST",
+        paths.batch(object_type, "read"),
+        {"inputs": [{"id": hubspot_id}], "properties": ["hubspot_owner_id"]},
+    )
+    for item in answer.body.get("results") or []:
+        return (item.get("properties") or {}).get("hubspot_owner_id") or None
+    return None
+
+
+def read_links(
+    client: HubSpotClient, paths: Paths, from_type: str, hubspot_id: str, to_type: str
+) -> set[str]:
+    """The ids of the ``to_type`` objects an object is associated with in HubSpot."""
+    answer = client.request(
+        "POST",
+        paths.association_batch(from_type, to_type, "read"),
+        {"inputs": [{"id": hubspot_id}]},
+    )
+    found: set[str] = set()
+    for item in answer.body.get("results") or []:
+        for to in item.get("to") or []:
+            found.add(str(to.get("toObjectId")))
+    return found

@@ -310,12 +310,15 @@ class _Cycle:
             "local_id": obj.id,
             "object_type": obj.type,
             "operation": operation,
-            "status": int(error.get("status_code") or answer.status),
+            "status": _input_status(answer.status, error.get("category")),
             "category": str(error.get("category") or answer.body.get("category") or "")[:64]
             or None,
             "message": str(error.get("message") or answer.error_text())[:2000],
             "correlation_id": str(
-                error.get("correlationId") or answer.body.get("correlationId") or ""
+                error.get("correlationId")
+                or answer.body.get("correlationId")
+                or answer.header("x-hubspot-correlation-id")
+                or ""
             )[:64]
             or None,
             "at": now_ts(),
@@ -1006,6 +1009,16 @@ class _Cycle:
             push_store.resolve_failures(c, kind, keys, at, "pushed")
 
         self.write(record)
+
+
+# The HTTP status a refused input of a 207 answer stands for, by HubSpot's category.
+_CATEGORY_STATUS = {"VALIDATION_ERROR": 400, "CONFLICT": 409, "OBJECT_NOT_FOUND": 404}
+
+
+def _input_status(status: int, category: Any) -> int:
+    if status >= 400:
+        return status
+    return _CATEGORY_STATUS.get(str(category), 400)
 
 
 def _keys(objs: Iterable[_Object]) -> set[tuple[str, int]]:

@@ -1,0 +1,409 @@
+"""SIGKILL of the pusher mid-batch under load, then restart: zero duplicate and zero missing
+objects and associations in the HubSpot stand-in, on SQLite and PostgreSQL.
+
+The real ``leadsync push`` runs as a subprocess against the stand-in served on a local port
+(with latency, and some responses lost after the request was applied); it is killed with
+SIGKILL at random moments while new events keep arriving, restarted, and finally run to the
+end. Then HubSpot must hold every local record and activity exactly once, with exactly its
+local associations and owner.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
+from leadsync.destinations.hubspot.objects import PRIMARY_TYPE_IDS
+from leadsync.destinations.hubspot.pusher import leadsync_id, workspace_push_key
+from leadsync.settings import load_config
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    push_failures,
+    push_lease,
+    push_objects,
+    record_associations,
+    records,
+)
+from leadsync.workspace import Workspace
+from tests.helpers import OWNERS, ev, run, settings
+
+TOKEN = "pat-crash-test-token-not-secret"
+TOKEN_ENV = "HS_CRASH_TEST_TOKEN"
+KILLS = 5
+HUBSPOT_NAMES = {"contact": "contacts", "company": "companies", "call": "calls"}
+
+
+def _leadsync_command() -> list[str]:
+    # leadsync.cli has no ``__main__`` block, so ``python -m leadsync.cli`` would do nothing:
+    # run the console script installed next to this interpreter.
+    script = Path(sys.executable).with_name("leadsync")
+    if not script.exists():
+        found = shutil.which("leadsync")
+        assert found, "the leadsync console script is not installed"
+        script = Path(found)
+    return [str(script)]
+
+
+def _config(base_url: str, api_version: str, *, destination: bool = True) -> Any:
+    dialer = settings(
+        users={
+            "auto_match": "email",
+            "map": {"u-9": "102", "u-4": "104"},
+            "directory": [{"id": "u-1", "email": "ANA@acme.test"}],
+            "unmapped": {"policy": "round_robin", "team": "sdr"},
+        },
+        # Owner changes from the dialer apply, and are written compare-and-set.
+        ownership={"default": "bidirectional", "protect_manual_days": 0},
+    )
+    doc: dict[str, Any] = {
+        "owners": copy.deepcopy(OWNERS),
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {"dialer": dialer, "crm": {"kind": "hubspot"}},
+    }
+    if destination:
+        doc["destination"] = {
+            "kind": "hubspot",
+            "token_env": TOKEN_ENV,
+            "base_url": base_url,
+            "api_version": api_version,
+        }
+    return load_config(json.dumps(doc), "crash.yaml")
+
+
+class Events:
+    """Seeded event phases: contacts (some with a company by domain), calls on one or two
+    contacts, and, after the first phase, owner changes, property changes and companies added
+    to contacts that had none."""
+
+    OWNERS_EXT = ("u-1", "u-9", "u-4", "u-7")  # u-7 is unmapped: round robin
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.contacts: list[str] = []
+        self.company_of: dict[str, str | None] = {}
+        self.calls = 0
+        self.start = datetime(2026, 11, 1, 8, tzinfo=UTC)
+
+    def at(self, phase: int, i: int) -> str:
+        moment = self.start + timedelta(hours=phase, seconds=i)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def contact(self, phase: int, i: int, ext: str, domain: str | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "object": "contact",
+            "external_id": ext,
+            "owner": self.rng.choice(self.OWNERS_EXT),
+            "properties": {"email": f"{ext}@people.test", "firstname": ext.upper()},
+        }
+        if domain is not None:
+            fields["associations"] = [{"object": "company", "domain": domain}]
+        return ev("record", self.at(phase, i), **fields)
+
+    def call(self, phase: int, i: int) -> dict[str, Any]:
+        self.calls += 1
+        on = self.rng.sample(self.contacts, 2 if self.rng.random() < 0.2 else 1)
+        return ev(
+            "activity",
+            self.at(phase, i),
+            activity="call",
+            external_id=f"c-{self.calls}",
+            owner=self.rng.choice(("u-1", "u-9")),
+            properties={
+                "duration_s": self.rng.randint(15, 600),
+                "outcome": "connected",
+                "direction": "outbound",
+            },
+            associations=[{"object": "contact", "external_id": ext} for ext in on],
+        )
+
+    def phase(self, phase: int, new_contacts: int, new_calls: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        i = 0
+        if phase > 0:
+            for ext in self.rng.sample(self.contacts, min(15, len(self.contacts))):
+                i += 1
+                out.append(
+                    ev(
+                        "owner",
+                        self.at(phase, i),
+                        object="contact",
+                        external_id=ext,
+                        owner=self.rng.choice(self.OWNERS_EXT),
+                    )
+                )
+            for ext in self.rng.sample(self.contacts, min(8, len(self.contacts))):
+                i += 1
+                fields: dict[str, Any] = {
+                    "object": "contact",
+                    "external_id": ext,
+                    "properties": {
+                        "email": f"{ext}@people.test",
+                        "jobtitle": f"title {phase}-{i}",
+                    },
+                }
+                if self.company_of[ext] is None and self.rng.random() < 0.5:
+                    domain = f"co{self.rng.randint(0, 24)}.test"
+                    self.company_of[ext] = domain
+                    fields["associations"] = [{"object": "company", "domain": domain}]
+                out.append(ev("record", self.at(phase, i), **fields))
+        for _ in range(new_contacts):
+            i += 1
+            ext = f"p-{len(self.contacts)}"
+            domain = f"co{self.rng.randint(0, 24)}.test" if self.rng.random() < 0.6 else None
+            self.contacts.append(ext)
+            self.company_of[ext] = domain
+            out.append(self.contact(phase, i, ext, domain))
+        for _ in range(new_calls):
+            i += 1
+            out.append(self.call(phase, i))
+        return out
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotDouble]:
+    double = HubSpotDouble(TOKEN)
+    for owner in OWNERS:
+        double.add_owner(
+            owner["email"],
+            owner["first_name"],
+            owner["last_name"],
+            owner_id=owner["id"],
+            archived=owner.get("active") is False,
+        )
+    yield double
+    double.assert_contract_kept()
+
+
+def _expire_lease(ws: Workspace) -> bool:
+    """Let the next pusher take over at once; True if the killed one held the lease.
+
+    A SIGKILLed process cannot release its lease, so in production the next pusher waits
+    for the 60 s TTL to lapse (that is the takeover). The test does not wait: it ends the
+    lease by hand, which is exactly what the TTL's lapse does."""
+    with ws.engine.begin() as c:
+        until = c.execute(sa.select(push_lease.c.until).where(push_lease.c.name == "hubspot"))
+        held = any(u > time.time() for (u,) in until)
+        c.execute(sa.update(push_lease).values(until=0.0))
+    return held
+
+
+def _in_flight(ws: Workspace) -> int:
+    """Creates announced (intent committed) whose result was never recorded."""
+    with ws.engine.connect() as c:
+        return int(
+            c.execute(
+                sa.select(sa.func.count())
+                .select_from(push_objects)
+                .where(push_objects.c.create_sent_at.is_not(None))
+                .where(push_objects.c.hubspot_id.is_(None))
+            ).scalar_one()
+        )
+
+
+def _wait_for_first_request(
+    hub: HubSpotDouble, proc: subprocess.Popen[bytes], before: int
+) -> None:
+    """The CLI takes seconds to start; the kill's random delay counts from its first
+    request to HubSpot, so that it lands in the push, not in Python's imports."""
+    deadline = time.monotonic() + 30
+    while hub.stats()["requests"] == before and proc.poll() is None:
+        assert time.monotonic() < deadline, "the pusher sent nothing in 30 s"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize(("seed", "api_version"), [(1, "v3"), (2, "2026-03"), (3, "v3")])
+def test_sigkill_mid_batch_then_restart_leaves_no_duplicate_and_nothing_missing(
+    db_url: str,
+    hub: HubSpotDouble,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    seed: int,
+    api_version: str,
+) -> None:
+    rng = random.Random(seed)
+    events = Events(seed)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    env = {**os.environ, TOKEN_ENV: TOKEN}
+    command = [*_leadsync_command(), "--db", db_url, "push", "--json"]
+    with serving(hub) as base_url:
+        ws = Workspace(db_url)
+        # Without a destination: the owners the events alone decide (nobody touches HubSpot,
+        # so the pusher must never change one).
+        control = Workspace(f"sqlite:///{tmp_path / 'control.db'}")
+        try:
+            ws.apply_config(_config(base_url, api_version))
+            control.apply_config(_config(base_url, api_version, destination=False))
+            ws.hubspot_setup()
+            first = events.phase(0, new_contacts=120, new_calls=160)
+            run(ws, *first)
+            run(control, *first)
+            hub.set_faults(latency_ms=40, apply_then_fail_rate=0.05, seed=seed)
+
+            interrupted = 0
+            for kill in range(KILLS):
+                phase = events.phase(kill + 1, new_contacts=20, new_calls=40)
+                before = hub.stats()["requests"]
+                log = tmp_path / f"push-{kill}.log"
+                with log.open("wb") as out:
+                    proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+                try:
+                    _wait_for_first_request(hub, proc, before)
+                    # Load: events keep arriving while the pusher drains.
+                    feeder = threading.Thread(target=run, args=(ws, *phase))
+                    feeder.start()
+                    time.sleep(rng.uniform(0.05, 1.5))
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(timeout=30)
+                    feeder.join(timeout=60)
+                    assert not feeder.is_alive()
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                run(control, *phase)
+                if proc.returncode == -signal.SIGKILL:
+                    in_flight = _in_flight(ws)
+                    held = _expire_lease(ws)
+                    interrupted += held
+                    print(f"kill {kill}: lease held {held}, creates in flight {in_flight}")
+                else:  # it finished (or gave up) before the kill: the next one goes on
+                    _expire_lease(ws)
+                    print(f"kill {kill}: exited {proc.returncode} first")
+            # The kills must have hit running pushes, or the test proves nothing.
+            assert interrupted >= KILLS // 2, f"only {interrupted} of {KILLS} kills hit a push"
+
+            hub.set_faults(latency_ms=0, apply_then_fail_rate=0.0)
+            done = subprocess.run(command, env=env, capture_output=True, timeout=120)
+            assert done.returncode == 0, done.stderr.decode()[-4000:]
+            _assert_hubspot_matches_workspace(ws, control, hub)
+        finally:
+            ws.close()
+            control.close()
+
+
+def _assert_hubspot_matches_workspace(
+    ws: Workspace, control: Workspace, hub: HubSpotDouble
+) -> None:
+    status = ws.push_status()
+    assert status["queued_total"] == 0, status["queued"]
+    assert status["failures"] == 0, ws.push_failures()
+    with ws.engine.connect() as c:
+        assert c.execute(
+            sa.select(sa.func.count())
+            .select_from(push_failures)
+            .where(push_failures.c.resolved_at.is_(None))
+        ).scalar_one() == 0
+        local_records = {
+            r.id: r._mapping for r in c.execute(sa.select(records))
+        }
+        local_calls = {r.id: r._mapping for r in c.execute(sa.select(activities))}
+        pushed = {(r.kind, r.local_id): r._mapping for r in c.execute(sa.select(push_objects))}
+        call_links: dict[int, set[int]] = defaultdict(set)
+        for a, r in c.execute(
+            sa.select(activity_associations.c.activity_id, activity_associations.c.record_id)
+        ):
+            call_links[a].add(r)
+        record_links = list(c.execute(sa.select(record_associations)))
+    key = workspace_push_key(ws.engine)
+
+    # No duplicates, by leadsync_id and by email.
+    for hs_type in ("contacts", "companies", "calls"):
+        assert hub.duplicates(hs_type, "leadsync_id") == {}, hs_type
+    assert hub.duplicates("contacts", "email") == {}
+    assert hub.duplicates("companies", "domain") == {}
+
+    # Nothing missing, nothing extra: one HubSpot object per local record or activity.
+    types = {"contact": 0, "company": 0, "call": 0}
+    for rec in local_records.values():
+        types[rec["type"]] += 1
+    for act in local_calls.values():
+        assert act["type"] == "call"
+        types["call"] += 1
+    for local_type, n in types.items():
+        assert len(hub.objects(HUBSPOT_NAMES[local_type])) == n, local_type
+
+    # Every local object has its HubSpot id, and that object carries its leadsync_id.
+    hs_objects = {t: {o["id"]: o for o in hub.objects(t)} for t in HUBSPOT_NAMES.values()}
+
+    def hubspot_object(kind: str, local_id: int, local_type: str) -> dict[str, Any]:
+        row = pushed.get((kind, local_id))
+        assert row is not None and row["hubspot_id"], (kind, local_id)
+        assert row["create_sent_at"] is None, (kind, local_id)
+        obj = hs_objects[HUBSPOT_NAMES[local_type]].get(str(row["hubspot_id"]))
+        assert obj is not None, (kind, local_id, row["hubspot_id"])
+        assert obj["properties"]["leadsync_id"] == leadsync_id(key, kind, local_id)
+        return obj
+
+    hs_id: dict[int, str] = {}
+    for rid, rec in local_records.items():
+        hs_id[rid] = hubspot_object("record", rid, rec["type"])["id"]
+
+    def linked(obj: dict[str, Any], hs_type: str) -> dict[str, list[int]]:
+        return {a["id"]: a["typeIds"] for a in obj["associations"].get(hs_type, [])}
+
+    # Every call is associated with exactly the records it has locally.
+    for aid, act in local_calls.items():
+        call = hubspot_object("activity", aid, "call")
+        wanted: dict[str, set[str]] = {"contacts": set(), "companies": set()}
+        for rid in call_links[aid]:
+            wanted[HUBSPOT_NAMES[local_records[rid]["type"]]].add(hs_id[rid])
+        for hs_type, ids in wanted.items():
+            assert set(linked(call, hs_type)) == ids, (aid, hs_type, act["external_id"])
+
+    # Every contact-company pair exists (the primary one as primary), and no other.
+    companies_of: dict[str, dict[str, bool]] = defaultdict(dict)
+    for link in record_links:
+        ends = {link.left_type: link.left_id, link.right_type: link.right_id}
+        assert set(ends) == {"contact", "company"}, ends
+        companies_of[hs_id[ends["contact"]]][hs_id[ends["company"]]] = bool(link.is_primary)
+    primary = PRIMARY_TYPE_IDS[("contact", "company")]
+    for rid, rec in local_records.items():
+        if rec["type"] != "contact":
+            continue
+        contact = hs_objects["contacts"][hs_id[rid]]
+        have = linked(contact, "companies")
+        assert set(have) == set(companies_of[hs_id[rid]]), (rid, have)
+        for company, is_primary in companies_of[hs_id[rid]].items():
+            assert (primary in have[company]) == is_primary, (rid, company, have[company])
+        # The owner: HubSpot's is the local one.
+        hs_owner = contact["properties"].get("hubspot_owner_id") or None
+        assert hs_owner == rec["owner_id"], (rid, hs_owner, rec["owner_id"])
+
+    # And the local owners are those the events decided: the crashes changed none.
+    expected = {
+        f["external_id"]: control.record("contact", f["id"])["owner_id"]
+        for f in _contacts(control)
+    }
+    actual = {
+        f["external_id"]: ws.record("contact", f["id"])["owner_id"] for f in _contacts(ws)
+    }
+    assert actual == expected
+
+
+def _contacts(ws: Workspace) -> list[dict[str, Any]]:
+    with ws.engine.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT i.external_id, r.id FROM records r JOIN record_identities i "
+                "ON i.record_id = r.id WHERE r.type = 'contact' AND i.integration = 'dialer'"
+            )
+        )
+        return [{"external_id": e, "id": i} for e, i in rows]
