@@ -210,16 +210,37 @@ def test_reads_offer_json_and_every_command_has_help() -> None:
         assert "--json" in names, f"leadsync {' '.join(path)} lacks --json"
 
 
-def test_the_installed_command_runs_the_demo(tmp_path: Path) -> None:
-    db = tmp_path / "demo.db"
-    env = {**os.environ, "LEADSYNC_DB": f"sqlite:///{db}"}
+def test_the_installed_command_runs_the_demo_in_its_own_workspace(tmp_path: Path) -> None:
+    user_db = tmp_path / "mine.db"
+    env = {**os.environ, "LEADSYNC_DB": f"sqlite:///{user_db}"}
     exe = Path(sys.executable).with_name("leadsync")
-    first = subprocess.run([str(exe), "demo"], capture_output=True, text=True, env=env, timeout=120)
+
+    def demo(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(exe), "demo", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    first = demo()
     assert first.returncode == 0, first.stderr
-    assert "owner history" in first.stdout and "timeline" in first.stdout
-    assert "kept 101: fill_if_empty and the contact already has an owner" in first.stdout
-    again = subprocess.run([str(exe), "demo"], capture_output=True, text=True, env=env, timeout=120)
-    assert again.returncode == 0 and "15 duplicates" in again.stdout
+    out = first.stdout
+    assert "STAND-IN" in out and "owners pulled from HubSpot: 101, 102, 103" in out
+    assert "HubSpot contact" in out and "owner: 101" in out
+    assert "timeline (3 activities)" in out and "call" in out and "95 s" in out
+    # The user's workspace (LEADSYNC_DB) was never opened; the demo has its own file.
+    assert not user_db.exists()
+    assert (tmp_path / "leadsync-demo.db").exists()
+    again = demo()
+    assert again.returncode == 0 and "HubSpot contact" in again.stdout
+    # A file that is not a demo workspace is refused, never overwritten.
+    (tmp_path / "other.db").write_bytes(b"not a demo")
+    refused = demo("--file", "other.db")
+    assert refused.returncode == 2 and "not a leadsync demo workspace" in refused.stderr
+    assert (tmp_path / "other.db").read_bytes() == b"not a demo"
 
 
 def test_ingest_twice_from_the_cli_changes_nothing(cli: Cli, files: Path) -> None:

@@ -9,7 +9,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,7 +20,7 @@ from rich.table import Table
 from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
 from leadsync.inbox import DEFAULT_BATCH
 from leadsync.model import RecordType, display_ts, parse_ts
-from leadsync.settings import dump_config, integration_to_dict, load_config, load_config_file
+from leadsync.settings import dump_config, integration_to_dict, load_config_file
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -1016,23 +1015,23 @@ def activities_skipped(
     out.print(table)
 
 
+DEMO_FILE = "leadsync-demo.db"
+DEMO_MARK = "demo_workspace"
+
+
 @app.command()
-def demo() -> None:
-    """Set up a demo workspace from the bundled sample and show a record it produced."""
-    samples = resources.files("leadsync") / "samples"
-    with _errors(), _workspace() as ws:
-        config = load_config(
-            (samples / "workspace.yaml").read_text(encoding="utf-8"), "samples/workspace.yaml"
-        )
-        ws.apply_config(config)
-        events = (samples / "events.jsonl").read_bytes().splitlines()
-        summary = ws.ingest("dialer", events, source="samples/events.jsonl")
-        out.print(f"workspace {ws.url}")
-        _print_summary(summary.to_dict())
-        found = ws.find(email="kim@globex.test")
-        out.print()
-        if found:
-            _print_record(ws.record(RecordType.CONTACT, found[0]["id"]))
+def demo(
+    path: Annotated[
+        Path, typer.Option("--file", help="The demo's own workspace file (made anew each run).")
+    ] = Path(DEMO_FILE),
+) -> None:
+    """The whole path on the bundled sample, in a workspace file of its own (never --db or
+    LEADSYNC_DB): a local HubSpot STAND-IN starts, owners are pulled from it, the sample is
+    ingested, decisions are pushed, and the contact is shown as HubSpot now has it."""
+    from leadsync.demo import run_demo
+
+    with _errors():
+        run_demo(path, out)
 
 
 def main() -> None:

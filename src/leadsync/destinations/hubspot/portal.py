@@ -180,3 +180,63 @@ def read_links(
         for to in item.get("to") or []:
             found.add(str(to.get("toObjectId")))
     return found
+
+
+TIMELINE_PROPERTIES: dict[str, list[str]] = {
+    "call": [
+        "hs_timestamp",
+        "hs_call_title",
+        "hs_call_body",
+        "hs_call_direction",
+        "hs_call_duration",
+        "hs_call_status",
+        "hubspot_owner_id",
+    ],
+    "email": ["hs_timestamp", "hs_email_subject", "hs_email_direction", "hubspot_owner_id"],
+    "meeting": ["hs_timestamp", "hs_meeting_title", "hs_meeting_outcome", "hubspot_owner_id"],
+    "note": ["hs_timestamp", "hs_note_body", "hubspot_owner_id"],
+    "task": ["hs_timestamp", "hs_task_subject", "hs_task_status", "hubspot_owner_id"],
+}
+
+
+def read_contact_timeline(client: HubSpotClient, paths: Paths, contact_id: str) -> dict[str, Any]:
+    """A contact as HubSpot has it: its properties (owner included), its companies and deals,
+    and the activities on its timeline, newest first."""
+    answer = client.request(
+        "POST",
+        paths.batch("contact", "read"),
+        {
+            "inputs": [{"id": contact_id}],
+            "properties": ["email", "firstname", "lastname", "hubspot_owner_id"],
+        },
+    )
+    results = answer.body.get("results") or []
+    contact: dict[str, Any] = {
+        "id": contact_id,
+        "properties": (results[0].get("properties") or {}) if results else {},
+        "associations": {},
+        "timeline": [],
+    }
+    for to_type in ("company", "deal"):
+        contact["associations"][to_type] = sorted(
+            read_links(client, paths, "contact", contact_id, to_type)
+        )
+    for activity_type, names in TIMELINE_PROPERTIES.items():
+        ids = sorted(read_links(client, paths, "contact", contact_id, activity_type))
+        if not ids:
+            continue
+        found = client.request(
+            "POST",
+            paths.batch(activity_type, "read"),
+            {"inputs": [{"id": i} for i in ids[:100]], "properties": names},
+        )
+        for item in found.body.get("results") or []:
+            contact["timeline"].append(
+                {
+                    "type": activity_type,
+                    "id": item["id"],
+                    "properties": item.get("properties") or {},
+                }
+            )
+    contact["timeline"].sort(key=lambda a: a["properties"].get("hs_timestamp") or "", reverse=True)
+    return contact
