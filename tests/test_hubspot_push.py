@@ -120,6 +120,25 @@ def test_records_activities_and_associations_reach_hubspot(
     assert [f["type"] for f in found] == ["contact"]
 
 
+def test_a_lead_is_created_with_its_primary_contact(ws: Workspace, hub: HubSpotDouble) -> None:
+    run(
+        ws,
+        *company_contact_call(),
+        ev(
+            "record",
+            object="lead",
+            external_id="l-1",
+            owner="u-1",
+            properties={"name": "Globex expansion"},
+            associations=[{"object": "contact", "external_id": "p-1"}],
+        ),
+    )
+    assert ws.push().failures == 0
+    lead = only(hub, "leads")
+    assert lead["properties"]["hs_lead_name"] == "Globex expansion"
+    assert linked_ids(lead, "contacts") == {only(hub, "contacts")["id"]}
+
+
 def test_changes_of_one_record_coalesce_into_one_write(ws: Workspace, hub: HubSpotDouble) -> None:
     events = [
         ev(

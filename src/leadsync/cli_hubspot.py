@@ -216,16 +216,26 @@ def failures_list(
 
 
 @failures_app.command("retry")
-def failures_retry(ids: Annotated[list[int], typer.Argument(help="Failure ids.")]) -> None:
+def failures_retry(
+    ids: Annotated[list[int], typer.Argument(help="Failure ids.")], as_json: JsonOption = False
+) -> None:
     """Queue the objects again (after fixing what HubSpot refused)."""
     with _errors(), _workspace() as ws:
         n = ws.resolve_push_failures(ids, "retry")
+    if as_json:
+        _print_json({"retried": n})
+        return
     out.print(f"queued again: {n}")
 
 
 @failures_app.command("dismiss")
-def failures_dismiss(ids: Annotated[list[int], typer.Argument(help="Failure ids.")]) -> None:
+def failures_dismiss(
+    ids: Annotated[list[int], typer.Argument(help="Failure ids.")], as_json: JsonOption = False
+) -> None:
     """Close failures without pushing the objects."""
     with _errors(), _workspace() as ws:
         n = ws.resolve_push_failures(ids, "dismiss")
+    if as_json:
+        _print_json({"dismissed": n})
+        return
     out.print(f"dismissed: {n}")

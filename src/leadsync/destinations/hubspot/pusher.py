@@ -571,11 +571,15 @@ class _Cycle:
         """The links sent with a create: to every counterpart HubSpot has, where HubSpot
         defines the type from this side (the others follow through the v4 API)."""
         out = []
+        lead_contact = False
         for other_kind, other_id, primary in self.links_of(obj):
             other_hs = self.ids.get((other_kind, other_id))
             other_type = self.other_type(other_kind, other_id)
             if other_hs is None or other_type is None:
                 continue
+            if obj.type == "lead" and other_type == "contact" and not lead_contact:
+                # HubSpot creates a lead only with its primary contact (type 578).
+                primary = lead_contact = True
             type_ids = _type_ids(obj.type, other_type, primary)
             if type_ids:
                 out.append(
