@@ -991,14 +991,17 @@ class BatchState:
             )
 
         records = self.records
+        pushed = push_store.PUSHED_RECORD_TYPES
         for record in records.values():
+            if record.type._value_ not in pushed:
+                continue
             if record.new:
                 row(push_store.RECORD, record.id, record.type._value_, "created")
             elif record.fields_dirty:
                 row(push_store.RECORD, record.id, record.type._value_, "changed")
         for link in self.new_links:
             left = records.get(link["left_id"])
-            if left is not None and not left.new:
+            if left is not None and left.type._value_ in pushed and not left.new:
                 row(push_store.RECORD, left.id, left.type._value_, "associated", link["right_id"])
         all_activities = list(self.activities.values()) + [
             a for a in self.new_activities if a.row["external_id"] is None
@@ -1038,6 +1041,7 @@ def write_owner_changes(
                     "queued_at": at,
                 }
                 for d in changes
+                if d.record_type.value in push_store.PUSHED_RECORD_TYPES
             ],
         )
 

@@ -121,6 +121,9 @@ INTEGRATION_KINDS = (
 # changes are changes made in the CRM (for bidirectional sync), never echoed back to them.
 CRM_KINDS = frozenset({"hubspot"})
 MANUAL_STRATEGY = "manual"
+# Record types pushed to the CRM, in the order they are created there (a contact's company
+# first; a lead after its contact). Tickets are not leadsync's to write.
+PUSHED_RECORD_TYPES = ("company", "contact", "deal", "lead")
 ASSIGN_ON_ACTIVITY = "assign_on_activity"
 
 # ------------------------------------------------------------------------- times

@@ -24,7 +24,7 @@ from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport
-from leadsync.destinations.hubspot.pusher import Pusher, PushResult
+from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
 from leadsync.engine import BatchResult, WorkspaceRules, write_owner_changes
 from leadsync.errors import ConfigError, NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
@@ -183,7 +183,7 @@ class Workspace:
             config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
         return changes
 
-    def pusher(self, *, dry_run: bool = False, **options: Any) -> Pusher:
+    def pusher(self, *, dry_run: bool = False, holder: str | None = None, **options: Any) -> Pusher:
         settings = self.destination()
         with self.engine.connect() as connection:
             portal_info = config_store.read_setting(connection, HUBSPOT_PORTAL_SETTING) or {}
@@ -193,6 +193,7 @@ class Workspace:
             self.rules,
             version=settings.api_version,
             dry_run=dry_run,
+            holder=holder,
             skip_types=() if portal_info.get("leads", True) else ("lead",),
         )
 
@@ -217,10 +218,11 @@ class Workspace:
             return None
         settings = destination_from_dict(data)
         pushers: list[Pusher] = []
+        holder = pusher_name()  # one name for the process: it keeps its lease across errors
 
         def push_once() -> int:
             if not pushers:
-                pushers.append(self.pusher())
+                pushers.append(self.pusher(holder=holder))
             try:
                 return pushers[0].run_once().changes
             except BaseException:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadsync.model import PUSHED_RECORD_TYPES as PUSHED
 from leadsync.store.database import in_values, insert_ignore, upsert
 from leadsync.store.schema import (
     activities,
@@ -29,6 +30,7 @@ from leadsync.store.schema import (
 
 RECORD = "record"
 ACTIVITY = "activity"
+PUSHED_RECORD_TYPES = frozenset(PUSHED)
 
 
 def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:

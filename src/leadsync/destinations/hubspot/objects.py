@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsync.model import ts_to_datetime
+from leadsync.model import PUSHED_RECORD_TYPES, ts_to_datetime
 
 # leadsync type -> HubSpot object name (the path segment).
 OBJECT_NAMES: dict[str, str] = {
@@ -23,7 +23,7 @@ OBJECT_NAMES: dict[str, str] = {
     "note": "notes",
     "task": "tasks",
 }
-RECORD_TYPES = ("company", "contact", "deal", "lead")  # in the order they are created
+RECORD_TYPES = PUSHED_RECORD_TYPES  # in the order they are created
 ACTIVITY_TYPES = ("call", "email", "meeting", "note", "task")
 
 # The unique property leadsync creates on every pushed object type (``hubspot setup``); an

@@ -24,8 +24,10 @@ not the one leadsync last wrote, a person changed it there, and the engine's own
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -117,15 +119,21 @@ class PushResult:
         return dict(self.__dict__)
 
 
-def workspace_push_key(engine: Engine) -> str:
+def workspace_push_key(engine: Engine, create: bool = True) -> str:
     """The workspace's prefix of ``leadsync_id`` values (made once, kept in the workspace), so
     that two workspaces pushing into one portal never claim each other's objects."""
     with engine.begin() as connection:
         key = config_store.read_setting(connection, PUSH_KEY_SETTING)
         if not key:
             key = secrets.token_hex(4)
-            config_store.write_setting(connection, PUSH_KEY_SETTING, key)
+            if create:
+                config_store.write_setting(connection, PUSH_KEY_SETTING, key)
         return str(key)
+
+
+def pusher_name() -> str:
+    """A name for the push lease that says which process holds it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def leadsync_id(key: str, kind: str, local_id: int) -> str:
@@ -169,11 +177,11 @@ class Pusher:
         self.client = client
         self.rules = rules
         self.paths = Paths(version)
-        self.holder = holder or f"pusher-{secrets.token_hex(6)}"
+        self.holder = holder or pusher_name()
         self.slice_size = slice_size
         self.clock = clock
         self.dry_run = dry_run
-        self.key = workspace_push_key(engine) if not dry_run else "dry-run"
+        self.key = workspace_push_key(engine, create=not dry_run)
         self.sent: list[tuple[str, str, Any]] = []  # (method, path, body) in a dry run
 
     # ---------------------------------------------------------------- the loop
@@ -403,7 +411,7 @@ class _Cycle:
                     owners[obj.id] = props.get("hubspot_owner_id") or None
                     found.append(obj)
         if found:
-            self.save(found, owners, created=True)
+            self.save(found, owners)
         return found
 
     def match_existing(
@@ -550,7 +558,7 @@ class _Cycle:
         for obj in created:
             self.result.count(self.result.created, obj.type)
             hubspot_owners[obj.id] = written_owner[obj.id]
-        self.save(created, hubspot_owners, created=True)
+        self.save(created, hubspot_owners)
         self.late_links(created)
 
     def refused(
@@ -563,7 +571,7 @@ class _Cycle:
             self.ids[(obj.kind, obj.id)] = match.group(1)
             self.matched.add((obj.kind, obj.id))
             self.result.count(self.result.matched, obj.type)
-            self.save([obj], {}, created=False, owner_known=False)
+            self.save([obj], {}, owner_known=False)
             return
         self.fail(obj, operation, answer, error)
 
@@ -742,7 +750,7 @@ class _Cycle:
             self.result.count(self.result.updated, obj.type)
             if obj.id in wanted:
                 owners[obj.id] = wanted[obj.id]
-        self.save(done, owners, created=False, owner_known=bool(owners))
+        self.save(done, owners, owner_known=bool(owners))
 
     def compare_owners(
         self,
@@ -862,7 +870,7 @@ class _Cycle:
         # Objects whose owner HubSpot keeps: remember that HubSpot has it.
         kept = [o for o in objs if o.id not in wanted and o.id in hubspot_owners]
         if kept:
-            self.save(kept, {o.id: hubspot_owners[o.id] for o in kept}, created=False)
+            self.save(kept, {o.id: hubspot_owners[o.id] for o in kept})
 
     # ------------------------------------------------------------ associations
 
@@ -968,7 +976,6 @@ class _Cycle:
         objs: Sequence[_Object],
         owners: Mapping[int, str | None],
         *,
-        created: bool,
         owner_known: bool = True,
     ) -> None:
         """Record HubSpot ids (and the owner HubSpot now has) in one transaction; new records
