@@ -201,8 +201,9 @@ def test_reads_offer_json_and_every_command_has_help() -> None:
     assert len(leaves) >= 15
     for path, cmd in leaves:
         assert cmd.help, f"leadsync {' '.join(path)} has no help text"
-    # export prints YAML; init, demo write files; serve and worker run until stopped.
-    reads = {("export",), ("init",), ("demo",), ("serve",), ("worker",)}
+    # export prints YAML; init, demo write files; serve, worker and the HubSpot stand-in run
+    # until stopped.
+    reads = {("export",), ("init",), ("demo",), ("serve",), ("worker",), ("hubspot", "fake")}
     for path, cmd in leaves:
         if tuple(path) in reads or path[-1] in ("set-owner",):
             continue

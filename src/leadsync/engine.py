@@ -300,7 +300,7 @@ class BatchState:
         self._load_neighbourhood(direct)
         # The owners leadsync last wrote to the CRM: a CRM webhook reporting one of them is
         # the echo of our own write, not a change made there.
-        self.pushed_owners: dict[int, str | None] = (
+        self.pushed_owners: dict[int, set[str | None]] = (
             push_store.pushed_owners(connection, direct)
             if rules.push and any(e.integration in rules.crm_integrations for e in events)
             else {}
@@ -741,7 +741,7 @@ class BatchState:
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None
-        if record.id in self.pushed_owners and self.pushed_owners[record.id] == owner_id:
+        if owner_id in self.pushed_owners.get(record.id, ()):
             # Our own write, echoed back by HubSpot: neither a person's change (no protection
             # starts) nor a change to send on.
             self.record_verdict(

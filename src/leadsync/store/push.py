@@ -203,10 +203,27 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                 "pushed_at": lambda ex: ex.pushed_at,
                 "pushed_owner_id": lambda ex: ex.pushed_owner_id,
                 "create_sent_at": lambda ex: ex.create_sent_at,
+                "owner_sent_id": lambda ex: ex.owner_sent_id,
+                "owner_sent_at": lambda ex: ex.owner_sent_at,
             },
         ),
-        [dict(r) for r in rows],
+        [{"owner_sent_id": None, "owner_sent_at": None, **r} for r in rows],
     )
+
+
+def mark_owner_sent(connection: Connection, owners: Mapping[int, str | None], at: str) -> None:
+    """Record, before sending, the owners about to be written to records HubSpot has; a
+    pusher that finds one unconfirmed counts it as possibly in HubSpot (ours either way)."""
+    if owners:
+        connection.execute(
+            sa.update(push_objects)
+            .where(
+                push_objects.c.kind == RECORD,
+                push_objects.c.local_id == sa.bindparam("_id"),
+            )
+            .values(owner_sent_id=sa.bindparam("_owner"), owner_sent_at=at),
+            [{"_id": lid, "_owner": owner} for lid, owner in owners.items()],
+        )
 
 
 def add_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -230,18 +247,29 @@ def pushed_by_hubspot_id(
     return {str(r.hubspot_id): dict(r._mapping) for r in rows}
 
 
-def pushed_owners(connection: Connection, record_ids: Collection[int]) -> dict[int, str | None]:
-    """The owner leadsync last wrote to HubSpot, per record it pushed."""
+def pushed_owners(
+    connection: Connection, record_ids: Collection[int]
+) -> dict[int, set[str | None]]:
+    """The owners leadsync wrote to HubSpot last, per record it pushed: the confirmed one, and
+    one sent but not yet confirmed."""
     if not record_ids:
         return {}
     rows = connection.execute(
-        sa.select(push_objects.c.local_id, push_objects.c.pushed_owner_id).where(
+        sa.select(
+            push_objects.c.local_id,
+            push_objects.c.pushed_owner_id,
+            push_objects.c.owner_sent_id,
+            push_objects.c.owner_sent_at,
+        ).where(
             push_objects.c.kind == RECORD,
             push_objects.c.hubspot_id.is_not(None),
             _in(connection, push_objects.c.local_id, record_ids),
         )
     )
-    return {int(lid): owner for lid, owner in rows}
+    out: dict[int, set[str | None]] = {}
+    for lid, owner, sent, sent_at in rows:
+        out[int(lid)] = {owner, sent} if sent_at is not None else {owner}
+    return out
 
 
 def pushed_in_last(connection: Connection, since: str) -> dict[str, int]:

@@ -331,6 +331,10 @@ push_objects = Table(
     Column("create_sent_at", TS),
     Column("pushed_at", TS),
     Column("pushed_owner_id", String(64)),
+    # An owner write sent but not yet confirmed (set and committed before the update goes):
+    # HubSpot may hold either this or ``pushed_owner_id``; both count as leadsync's own.
+    Column("owner_sent_id", String(64)),
+    Column("owner_sent_at", TS),
     Index("ix_push_objects_hubspot", "object_type", "hubspot_id"),
     Index("ix_push_objects_pushed", "pushed_at"),
 )

@@ -359,8 +359,10 @@ class _Cycle:
         new = [o for o in live if (kind, o.id) not in self.ids and self.ready(o)]
         hubspot_owners: dict[int, str | None] = {}
         if new:
-            self.matched |= _keys(self.reconcile(new, hubspot_owners))
-            rest = [o for o in new if (o.kind, o.id) not in self.matched]
+            # Found after a crash: created by us, so HubSpot's owner is the baseline (kept by
+            # reconcile); they get an update with their current state below.
+            reconciled = _keys(self.reconcile(new, hubspot_owners))
+            rest = [o for o in new if (o.kind, o.id) not in reconciled]
             self.matched |= _keys(self.match_existing(rest, hubspot_owners))
             self.create([o for o in rest if (o.kind, o.id) not in self.matched], hubspot_owners)
         # Objects created this cycle went whole; the others get an update (links alone go
@@ -409,6 +411,7 @@ class _Cycle:
                 if obj is not None:
                     self.ids[(obj.kind, obj.id)] = str(item["id"])
                     owners[obj.id] = props.get("hubspot_owner_id") or None
+                    obj.changes.add("changed")
                     found.append(obj)
         if found:
             self.save(found, owners)
@@ -685,11 +688,13 @@ class _Cycle:
                 continue
             source = obj.row.get("owner_source")
             owner = obj.row.get("owner_id")
-            last = (obj.pushed or {}).get("pushed_owner_id")
+            pushed = obj.pushed or {}
+            last = pushed.get("pushed_owner_id")
+            unconfirmed = pushed.get("owner_sent_at") is not None
             if source in self.hubspot_integrations:
                 continue  # HubSpot's own change: HubSpot has it
             key = (obj.kind, obj.id)
-            if key not in matched and owner == last:
+            if key not in matched and owner == last and not unconfirmed:
                 continue
             strategy = self.owner_source_strategy(obj)
             if key in matched or (strategy is not None and strategy in CAS_STRATEGIES):
@@ -697,6 +702,10 @@ class _Cycle:
             wanted[obj.id] = owner
         if check:
             self.compare_owners(check, hubspot_owners, wanted, matched)
+        intents = {i: o for i, o in wanted.items()}
+        if intents:
+            at = now_ts()
+            self.write(lambda c: push_store.mark_owner_sent(c, intents, at))
         inputs_by_type: dict[str, list[tuple[_Object, dict[str, Any]]]] = defaultdict(list)
         for obj in objs:
             only_owner = (
@@ -793,8 +802,12 @@ class _Cycle:
                 wanted.pop(obj.id, None)
                 hubspot_owners[obj.id] = hubspot
                 continue
-            if not is_matched and hubspot == last:
-                continue  # HubSpot has what we wrote last: write the new owner
+            pushed = obj.pushed or {}
+            ours_before = {last}
+            if pushed.get("owner_sent_at") is not None:
+                ours_before.add(pushed.get("owner_sent_id"))
+            if not is_matched and hubspot in ours_before:
+                continue  # HubSpot has what we wrote: write the new owner
             strategy = self.owner_source_strategy(obj) or Strategy.FILL_IF_EMPTY
             settings = self.rules.integrations.get(str(obj.row.get("owner_source")))
             protect = settings.ownership.protect_manual_days if settings else 0.0

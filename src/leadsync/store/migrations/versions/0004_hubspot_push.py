@@ -44,6 +44,8 @@ def upgrade() -> None:
         sa.Column("create_sent_at", _TS, nullable=True),
         sa.Column("pushed_at", _TS, nullable=True),
         sa.Column("pushed_owner_id", sa.String(length=64), nullable=True),
+        sa.Column("owner_sent_id", sa.String(length=64), nullable=True),
+        sa.Column("owner_sent_at", _TS, nullable=True),
         sa.PrimaryKeyConstraint("kind", "local_id"),
     )
     op.create_index("ix_push_objects_hubspot", "push_objects", ["object_type", "hubspot_id"])
