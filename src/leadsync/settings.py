@@ -173,6 +173,16 @@ def _check_email(value: Any) -> Any:
     return value
 
 
+def _env_var_name(value: str, example: str) -> str:
+    """The name of the environment variable that holds a secret (never the secret)."""
+    if not SECRET_ENV_RE.match(value):
+        raise _own_error(
+            f"{_show(value)} is not an environment variable name; allowed: letters, digits "
+            f"and _, not starting with a digit (e.g. {example})"
+        )
+    return value
+
+
 def _check_integration_name(value: Any) -> Any:
     if not isinstance(value, str) or not INTEGRATION_NAME_RE.fullmatch(value):
         raise _own_error(
@@ -510,12 +520,7 @@ class IntegrationSettings(_Settings):
     @field_validator("secret_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not SECRET_ENV_RE.match(value):
-            raise _own_error(
-                f"{_show(value)} is not an environment variable name; allowed: letters, digits "
-                "and _, not starting with a digit (e.g. AIRCALL_WEBHOOK_TOKEN)"
-            )
-        return value
+        return None if value is None else _env_var_name(value, "AIRCALL_WEBHOOK_TOKEN")
 
     @model_validator(mode="after")
     def _vendor_options_fit_kind(self) -> IntegrationSettings:
@@ -593,12 +598,7 @@ class DestinationSettings(_Settings):
     @field_validator("token_env")
     @classmethod
     def _token_env_name(cls, value: str) -> str:
-        if not SECRET_ENV_RE.match(value):
-            raise _own_error(
-                f"{_show(value)} is not an environment variable name; allowed: letters, digits "
-                "and _, not starting with a digit (e.g. HUBSPOT_TOKEN)"
-            )
-        return value
+        return _env_var_name(value, "HUBSPOT_TOKEN")
 
     @field_validator("base_url")
     @classmethod

@@ -159,16 +159,7 @@ def undo(
             {"record": record, "owner_id": target, "was": owner, "reason": reason}
         )
     if updates:
-        connection.execute(
-            sa.update(records)
-            .where(records.c.id == sa.bindparam("_id"))
-            .values(
-                owner_id=sa.bindparam("owner_id"),
-                owner_changed_at=sa.bindparam("owner_changed_at"),
-                owner_source=sa.bindparam("owner_source"),
-            ),
-            [{"_id": u["id"], **{k: v for k, v in u.items() if k != "id"}} for u in updates],
-        )
+        store.set_owners(connection, updates)
         store.insert_owner_decisions(connection, decisions)
         write_owner_changes(connection, rules, decisions)
     return result

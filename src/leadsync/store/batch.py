@@ -246,6 +246,21 @@ def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
     _update_many(connection, records, "id", rows)
 
 
+def set_owners(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Set records' owners: rows of id, owner_id, owner_changed_at, owner_source."""
+    if rows:
+        connection.execute(
+            sa.update(records)
+            .where(records.c.id == sa.bindparam("_id"))
+            .values(
+                owner_id=sa.bindparam("owner_id"),
+                owner_changed_at=sa.bindparam("owner_changed_at"),
+                owner_source=sa.bindparam("owner_source"),
+            ),
+            [{"_id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows],
+        )
+
+
 def insert_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     _ignore_many(connection, record_identities, rows)
 

@@ -74,30 +74,27 @@ def queue_depth(connection: Connection) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ objects and links
 
 
-def load_records(connection: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+def _rows_by_id(
+    connection: Connection, table: sa.Table, ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """Rows of ``records`` or ``activities`` by id, their properties JSON read."""
     if not ids:
         return {}
-    rows = connection.execute(sa.select(records).where(_in(connection, records.c.id, ids)))
     out: dict[int, dict[str, Any]] = {}
-    for row in rows:
+    for row in connection.execute(sa.select(table).where(_in(connection, table.c.id, ids))):
         data = dict(row._mapping)
         if isinstance(data["properties"], str):
             data["properties"] = json.loads(data["properties"])
         out[int(data["id"])] = data
     return out
+
+
+def load_records(connection: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    return _rows_by_id(connection, records, ids)
 
 
 def load_activities(connection: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
-    if not ids:
-        return {}
-    rows = connection.execute(sa.select(activities).where(_in(connection, activities.c.id, ids)))
-    out: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        data = dict(row._mapping)
-        if isinstance(data["properties"], str):
-            data["properties"] = json.loads(data["properties"])
-        out[int(data["id"])] = data
-    return out
+    return _rows_by_id(connection, activities, ids)
 
 
 def load_pushed(

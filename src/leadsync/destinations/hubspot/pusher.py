@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.destinations.hubspot.client import Answer, HubSpotClient
@@ -63,7 +62,6 @@ from leadsync.rules.ownership import OwnerContext, decide_against_crm
 from leadsync.store import batch as batch_store
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
-from leadsync.store.schema import records as records_table
 
 log = logging.getLogger("leadsync.push")
 
@@ -851,7 +849,7 @@ class _Cycle:
                 if final != ours:
                     updates.append(
                         {
-                            "_id": obj.id,
+                            "id": obj.id,
                             "owner_id": final,
                             "owner_changed_at": now,
                             "owner_source": CRM_SOURCE,
@@ -865,17 +863,7 @@ class _Cycle:
 
             def record(c: Connection) -> None:
                 batch_store.insert_owner_decisions(c, decisions)
-                if updates:
-                    c.execute(
-                        sa.update(records_table)
-                        .where(records_table.c.id == sa.bindparam("_id"))
-                        .values(
-                            owner_id=sa.bindparam("owner_id"),
-                            owner_changed_at=sa.bindparam("owner_changed_at"),
-                            owner_source=sa.bindparam("owner_source"),
-                        ),
-                        updates,
-                    )
+                batch_store.set_owners(c, updates)
                 # HubSpot's owner goes on to the bidirectional integrations; not to the push.
                 write_owner_changes(c, _without_push(self.rules), changed)
 
