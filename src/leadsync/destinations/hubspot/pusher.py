@@ -273,6 +273,18 @@ class _Cycle:
             )
             self.types = push_store.record_types(c, other_records)
         self.activity_types = {a: t for a, _r, _rt, t in self.record_activity_links}
+        # The links by object, for links_of (one pass, not a scan per object).
+        self.links: dict[tuple[str, int], list[tuple[str, int, bool]]] = defaultdict(list)
+        self.primary_pairs: set[frozenset[int]] = set()
+        for a, r, _t in self.activity_links:
+            self.links[(push_store.ACTIVITY, a)].append((push_store.RECORD, r, False))
+        for left, right, _lt, _rt, primary in self.record_links:
+            self.links[(push_store.RECORD, left)].append((push_store.RECORD, right, primary))
+            self.links[(push_store.RECORD, right)].append((push_store.RECORD, left, primary))
+            if primary:
+                self.primary_pairs.add(frozenset((left, right)))
+        for a, r, _rt, _at in self.record_activity_links:
+            self.links[(push_store.RECORD, r)].append((push_store.ACTIVITY, a, False))
         for (kind, local_id), obj in self.objects.items():
             if kind == push_store.RECORD:
                 obj.row = recs.get(local_id)
@@ -604,19 +616,7 @@ class _Cycle:
 
     def links_of(self, obj: _Object) -> Iterable[tuple[str, int, bool]]:
         """(kind, id, is primary) of every object linked to ``obj`` locally."""
-        if obj.kind == push_store.ACTIVITY:
-            for a, r, _t in self.activity_links:
-                if a == obj.id:
-                    yield push_store.RECORD, r, False
-            return
-        for left, right, _lt, _rt, primary in self.record_links:
-            if left == obj.id:
-                yield push_store.RECORD, right, primary
-            elif right == obj.id:
-                yield push_store.RECORD, left, primary
-        for a, r, _rt, _at in self.record_activity_links:
-            if r == obj.id:
-                yield push_store.ACTIVITY, a, False
+        return self.links.get((obj.kind, obj.id), ())
 
     def late_links(self, created: Sequence[_Object]) -> None:
         """Links of new objects to counterparts HubSpot has, that the create could not carry
@@ -886,10 +886,9 @@ class _Cycle:
                 other_type = self.types.get(other)
                 if other_hs is None or other_type is None:
                     continue  # the record's own create will carry the link
-                primary = any(
-                    p
-                    for left, right, _lt, _rt, p in self.record_links
-                    if {left, right} == {obj.id, other}
+                primary = (
+                    obj.kind == push_store.RECORD
+                    and frozenset((obj.id, other)) in self.primary_pairs
                 )
                 forward = _type_ids(obj.type, other_type, primary)
                 if forward:
