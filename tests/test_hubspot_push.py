@@ -329,7 +329,7 @@ def test_refused_inputs_become_failures_and_the_rest_goes_through(
 
 
 def test_ten_secondly_429s_are_waited_out_and_resent(ws: Workspace, hub: HubSpotDouble) -> None:
-    run(ws, *many_contacts(500))
+    run(ws, *many_contacts(1000))
     hub.set_faults(rate_429_rate=0.4, seed=5)
     pusher = ws.pusher()
     pusher.client.budget = None  # the stand-in's 429s only; no shared pauses in this test
@@ -338,7 +338,7 @@ def test_ten_secondly_429s_are_waited_out_and_resent(ws: Workspace, hub: HubSpot
     pusher.release()
     assert result.failures == 0
     assert hub.stats()["rate_limited"] > 0
-    assert len(hub.objects("contacts")) == 500
+    assert len(hub.objects("contacts")) == 1000
 
 
 def test_test_lead_checks_what_hubspot_shows(ws: Workspace, hub: HubSpotDouble) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -960,9 +960,15 @@ class BatchState:
                 for s in self.skips
             ],
         )
-        write_owner_changes(c, self.rules, self.owner_changes)
+        # The batch's own changes first: a record created here carries its owner already.
         if self.rules.push:
             push_store.enqueue(c, self.push_rows(live))
+        write_owner_changes(
+            c,
+            self.rules,
+            self.owner_changes,
+            queued={r.id for r in self.records.values() if r.new},
+        )
         store.upsert_external_users(c, list(self.external_users.values()))
         counts = dict(self.round_robin_changed)
         counts[store.RECORD_ID] = self.next_record_id - 1
@@ -1021,11 +1027,15 @@ class BatchState:
 
 
 def write_owner_changes(
-    connection: Connection, rules: WorkspaceRules, changes: Sequence[OwnerDecision]
+    connection: Connection,
+    rules: WorkspaceRules,
+    changes: Sequence[OwnerDecision],
+    queued: Collection[int] = (),
 ) -> None:
     """Everything an owner change sends on, in the caller's transaction: the outbox rows of
     the bidirectional integrations, and (with a destination) the push of the record's owner.
-    The engine, a person's change, undo and the push's own re-decisions all come here."""
+    The engine, a person's change, undo and the push's own re-decisions all come here;
+    ``queued``: records whose push is queued already in this transaction (created ones)."""
     store.insert_outbox(connection, outbox_rows(connection, rules, changes))
     if rules.push and changes:
         at = now_ts()
@@ -1042,6 +1052,7 @@ def write_owner_changes(
                 }
                 for d in changes
                 if d.record_type.value in push_store.PUSHED_RECORD_TYPES
+                and d.record_id not in queued
             ],
         )
 

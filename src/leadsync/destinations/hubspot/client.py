@@ -27,6 +27,9 @@ from leadsync.store import push as push_store
 log = logging.getLogger("leadsync.hubspot")
 
 WINDOW_S = 10.0
+# After a TEN_SECONDLY 429 every process holds its requests this long (the sliding log
+# keeps the pace; the pause only lets HubSpot's own window move on).
+TEN_SECONDLY_PAUSE_S = 0.5
 # Sent times are taken before the request leaves; a small margin keeps network jitter from
 # putting one request too many into HubSpot's own 10-second window.
 WINDOW_MARGIN_S = 0.25
@@ -160,10 +163,10 @@ class RateBudget:
                     row.paused_until = next_utc_midnight(now)
                     row.pause_reason = "daily"
                 else:
-                    row.paused_until = now + 1.0
+                    row.paused_until = now + TEN_SECONDLY_PAUSE_S
                     row.pause_reason = "ten_secondly"
             elif row.header_remaining == 0 and answer.ok:
-                row.paused_until = now + 1.0
+                row.paused_until = now + TEN_SECONDLY_PAUSE_S
                 row.pause_reason = "remaining 0"
             push_store.write_budget(connection, row)
 
@@ -196,7 +199,7 @@ class HubSpotClient:
         transport: httpx.BaseTransport | None = None,
         max_attempts: int = 6,
         max_rate_limited: int = 50,
-        backoff_s: float = 0.5,
+        backoff_s: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         timeout_s: float = 30.0,

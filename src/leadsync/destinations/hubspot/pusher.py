@@ -31,6 +31,7 @@ import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -139,6 +140,18 @@ def leadsync_id(key: str, kind: str, local_id: int) -> str:
 
 
 @dataclass
+class _CreateBatch:
+    """One create request: its inputs, and what to read its answer with."""
+
+    type: str
+    path: str
+    chunk: list[_Object]
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    by_lid: dict[str, _Object] = field(default_factory=dict)
+    owners: dict[int, str | None] = field(default_factory=dict)
+
+
+@dataclass
 class _Object:
     kind: str
     id: int
@@ -164,7 +177,8 @@ class Pusher:
         *,
         version: str,
         holder: str | None = None,
-        slice_size: int = 1000,
+        slice_size: int = 4000,
+        in_flight: int = 4,
         clock: Callable[[], float] = time.time,
         dry_run: bool = False,
         skip_types: Sequence[str] = (),
@@ -177,6 +191,8 @@ class Pusher:
         self.paths = Paths(version)
         self.holder = holder or pusher_name()
         self.slice_size = slice_size
+        self.in_flight = in_flight
+        self._pool: ThreadPoolExecutor | None = None
         self.clock = clock
         self.dry_run = dry_run
         self.key = workspace_push_key(engine, create=not dry_run)
@@ -193,7 +209,16 @@ class Pusher:
                 break
         return total
 
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="leadsync-push")
+        return self._pool
+
     def release(self) -> None:
+        """Give up the lease (another process may push at once) and the sending threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         with self.engine.begin() as connection:
             push_store.release_lease(connection, LEASE, self.holder)
 
@@ -309,6 +334,14 @@ class _Cycle:
             self.p.sent.append((method, path, body))
             return Answer(200, {"results": []})
         return self.p.client.request(method, path, body)
+
+    def send_all(self, requests: Sequence[tuple[str, str, Any]]) -> list[Answer]:
+        """Send independent requests, up to ``in_flight`` at a time (each waits for its slot
+        in the shared budget), and return the answers in order. HubSpot's round trip, not the
+        budget, would otherwise bound the push."""
+        if len(requests) <= 1 or self.p.dry_run or self.p.in_flight <= 1:
+            return [self.send(*r) for r in requests]
+        return list(self.p.pool().map(lambda r: self.send(*r), requests))
 
     def lid(self, obj: _Object) -> str:
         return leadsync_id(self.p.key, obj.kind, obj.id)
@@ -430,32 +463,14 @@ class _Cycle:
     def match_existing(
         self, objs: Sequence[_Object], owners: dict[int, str | None]
     ) -> list[_Object]:
-        """Records HubSpot has already: contacts by email (a batch read by ``email``),
-        companies by domain (a search). Matched, not duplicated."""
+        """Companies HubSpot has already, by domain (a search; HubSpot does not keep domains
+        unique, so a create would not say). Contacts need no read: HubSpot keeps emails
+        unique and answers the create of a known email with the existing contact's id
+        (``refused``), which is then matched like these."""
         if not objs or objs[0].kind != push_store.RECORD:
             return []
         found: list[_Object] = []
-        if objs[0].type == "contact":
-            with_email = [o for o in objs if o.row and o.row.get("email")]
-            for chunk in _chunks(with_email, BATCH):
-                by_email = {str(o.row["email"]).lower(): o for o in chunk if o.row}
-                answer = self.send(
-                    "POST",
-                    self.p.paths.batch("contact", "read"),
-                    {
-                        "inputs": [{"id": e} for e in by_email],
-                        "idProperty": "email",
-                        "properties": ["email", "hubspot_owner_id"],
-                    },
-                )
-                for item in answer.body.get("results") or []:
-                    props = item.get("properties") or {}
-                    obj = by_email.get(str(props.get("email") or "").lower())
-                    if obj is not None and (obj.kind, obj.id) not in self.ids:
-                        self.ids[(obj.kind, obj.id)] = str(item["id"])
-                        owners[obj.id] = props.get("hubspot_owner_id") or None
-                        found.append(obj)
-        elif objs[0].type == "company":
+        if objs[0].type == "company":
             with_domain = [o for o in objs if o.row and o.row.get("domain")]
             for chunk in _chunks(with_domain, BATCH):
                 by_domain: dict[str, list[_Object]] = defaultdict(list)
@@ -495,59 +510,68 @@ class _Cycle:
     def create(self, objs: Sequence[_Object], hubspot_owners: dict[int, str | None]) -> None:
         if not objs:
             return
-        object_type = objs[0].type
         intents = {o.id: o.type for o in objs}
         at = now_ts()
         self.write(lambda c: push_store.mark_create_sent(c, objs[0].kind, intents, at))
-        for chunk in _chunks(objs, BATCH):
-            self.create_chunk(object_type, list(chunk), hubspot_owners)
+        batches = [b for chunk in _chunks(objs, BATCH) if (b := self.create_batch(list(chunk)))]
+        answers = self.send_all([("POST", b.path, {"inputs": b.inputs}) for b in batches])
+        created: list[_Object] = []
+        for batch, answer in zip(batches, answers, strict=True):
+            created += self.handle_create(batch, answer, hubspot_owners)
+        self.late_links(created)
 
-    def create_chunk(
-        self, object_type: str, chunk: list[_Object], hubspot_owners: dict[int, str | None]
-    ) -> None:
-        inputs: list[dict[str, Any]] = []
-        by_lid: dict[str, _Object] = {}
-        written_owner: dict[int, str | None] = {}
+    def create_batch(self, chunk: list[_Object]) -> _CreateBatch | None:
+        """The create request of up to 100 objects of one type (None: nothing to send)."""
+        batch = _CreateBatch(chunk[0].type, self.p.paths.batch(chunk[0].type, "create"), chunk)
         for obj in chunk:
             props = self.properties(obj)
             owner = self.owner_to_write(obj)
             if owner is not None:
                 props["hubspot_owner_id"] = owner
-            written_owner[obj.id] = owner
+            batch.owners[obj.id] = owner
             lid = self.lid(obj)
-            by_lid[lid] = obj
-            inputs.append(
-                {
-                    "properties": props,
-                    "associations": self.create_associations(obj),
-                    "objectWriteTraceId": lid,
-                }
+            associations = self.create_associations(obj)
+            if obj.type == "lead" and not associations:
+                self.fail(
+                    obj,
+                    "create",
+                    Answer(400, {}),
+                    {
+                        "message": "a lead needs a contact in HubSpot (HubSpot requires "
+                        "leads to be associated with a contact); this lead has none yet",
+                        "category": "LEADSYNC_PRECONDITION",
+                    },
+                )
+                continue
+            batch.by_lid[lid] = obj
+            batch.inputs.append(
+                {"properties": props, "associations": associations, "objectWriteTraceId": lid}
             )
-        if object_type == "lead":
-            ready = [i for i in inputs if i["associations"]]
-            for i in inputs:
-                if not i["associations"]:
-                    obj = by_lid[i["objectWriteTraceId"]]
-                    self.fail(
-                        obj,
-                        "create",
-                        Answer(400, {}),
-                        {
-                            "message": "a lead needs a contact in HubSpot (HubSpot requires "
-                            "leads to be associated with a contact); this lead has none yet",
-                            "category": "LEADSYNC_PRECONDITION",
-                        },
-                    )
-            inputs = ready
-            if not inputs:
-                return
-        answer = self.send("POST", self.p.paths.batch(object_type, "create"), {"inputs": inputs})
-        created: list[_Object] = []
+        return batch if batch.inputs else None
+
+    def handle_create(
+        self, batch: _CreateBatch, answer: Answer, hubspot_owners: dict[int, str | None]
+    ) -> list[_Object]:
+        """Record what HubSpot created; refused inputs become failures (or matches)."""
+        if not answer.ok and answer.status != 207:
+            # The whole batch was refused: find the input at fault by halves.
+            chunk = list(batch.by_lid.values())
+            if len(chunk) == 1:
+                self.refused(chunk[0], "create", answer, answer.body)
+                return []
+            created: list[_Object] = []
+            for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
+                sub = self.create_batch(half)
+                if sub is not None:
+                    sub_answer = self.send("POST", sub.path, {"inputs": sub.inputs})
+                    created += self.handle_create(sub, sub_answer, hubspot_owners)
+            return created
+        created = []
         for item in answer.body.get("results") or []:
             trace = item.get("objectWriteTraceId") or (item.get("properties") or {}).get(
                 LEADSYNC_ID
             )
-            done = by_lid.get(str(trace))
+            done = batch.by_lid.get(str(trace))
             if done is None:
                 continue
             self.ids[(done.kind, done.id)] = str(item["id"])
@@ -556,23 +580,14 @@ class _Cycle:
         for error in answer.body.get("errors") or []:
             context = error.get("context") or {}
             for trace in context.get("objectWriteTraceId") or []:
-                bad = by_lid.get(str(trace))
+                bad = batch.by_lid.get(str(trace))
                 if bad is not None:
                     self.refused(bad, "create", answer, error)
-        if not answer.ok and answer.status != 207:
-            # The whole batch was refused: find the input at fault by halves.
-            if len(chunk) > 1:
-                half = len(chunk) // 2
-                self.create_chunk(object_type, chunk[:half], hubspot_owners)
-                self.create_chunk(object_type, chunk[half:], hubspot_owners)
-            else:
-                self.refused(chunk[0], "create", answer, answer.body)
-            return
         for obj in created:
             self.result.count(self.result.created, obj.type)
-            hubspot_owners[obj.id] = written_owner[obj.id]
+            hubspot_owners[obj.id] = batch.owners[obj.id]
         self.save(created, hubspot_owners)
-        self.late_links(created)
+        return created
 
     def refused(
         self, obj: _Object, operation: str, answer: Answer, error: Mapping[str, Any]
@@ -719,23 +734,33 @@ class _Cycle:
                     props["hubspot_owner_id"] = str(owner)
             if props:
                 inputs_by_type[obj.type].append((obj, props))
-        for object_type, items in inputs_by_type.items():
-            for chunk in _chunks(items, BATCH):
-                self.update_chunk(object_type, list(chunk), wanted)
+        chunks = [
+            (object_type, list(chunk))
+            for object_type, items in inputs_by_type.items()
+            for chunk in _chunks(items, BATCH)
+        ]
+        answers = self.send_all(
+            [
+                (
+                    "POST",
+                    self.p.paths.batch(object_type, "update"),
+                    {"inputs": [{"id": self.ids[(o.kind, o.id)], "properties": p} for o, p in c]},
+                )
+                for object_type, c in chunks
+            ]
+        )
+        for (object_type, chunk), answer in zip(chunks, answers, strict=True):
+            self.handle_update(object_type, chunk, wanted, answer)
         self.send_association_changes(objs)
 
-    def update_chunk(
+    def handle_update(
         self,
         object_type: str,
         chunk: list[tuple[_Object, dict[str, Any]]],
         wanted: Mapping[int, str | None],
+        answer: Answer,
     ) -> None:
         by_hs = {self.ids[(o.kind, o.id)]: o for o, _ in chunk}
-        answer = self.send(
-            "POST",
-            self.p.paths.batch(object_type, "update"),
-            {"inputs": [{"id": self.ids[(o.kind, o.id)], "properties": p} for o, p in chunk]},
-        )
         refused: set[str] = set()
         for error in answer.body.get("errors") or []:
             for hs in (error.get("context") or {}).get("ids") or []:
@@ -744,12 +769,20 @@ class _Cycle:
                     refused.add(str(hs))
                     self.fail(obj, "update", answer, error)
         if not answer.ok and answer.status != 207:
-            if len(chunk) > 1:
-                half = len(chunk) // 2
-                self.update_chunk(object_type, chunk[:half], wanted)
-                self.update_chunk(object_type, chunk[half:], wanted)
-            else:
+            if len(chunk) == 1:
                 self.fail(chunk[0][0], "update", answer, answer.body)
+                return
+            for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
+                sub_answer = self.send(
+                    "POST",
+                    self.p.paths.batch(object_type, "update"),
+                    {
+                        "inputs": [
+                            {"id": self.ids[(o.kind, o.id)], "properties": p} for o, p in half
+                        ]
+                    },
+                )
+                self.handle_update(object_type, half, wanted, sub_answer)
             return
         done = [o for hs, o in by_hs.items() if hs not in refused]
         owners: dict[int, str | None] = {}
@@ -769,15 +802,21 @@ class _Cycle:
         """Compare-and-set: read HubSpot's owners, and where HubSpot's owner is not the one
         leadsync last wrote, decide again with the engine's rule."""
         unknown = [o for o in objs if o.id not in hubspot_owners]
-        for chunk in _chunks(unknown, BATCH):
-            answer = self.send(
-                "POST",
-                self.p.paths.batch(chunk[0].type, "read"),
-                {
-                    "inputs": [{"id": self.ids[(o.kind, o.id)]} for o in chunk],
-                    "properties": ["hubspot_owner_id"],
-                },
-            )
+        chunks = [list(c) for c in _chunks(unknown, BATCH)]
+        answers = self.send_all(
+            [
+                (
+                    "POST",
+                    self.p.paths.batch(chunk[0].type, "read"),
+                    {
+                        "inputs": [{"id": self.ids[(o.kind, o.id)]} for o in chunk],
+                        "properties": ["hubspot_owner_id"],
+                    },
+                )
+                for chunk in chunks
+            ]
+        )
+        for chunk, answer in zip(chunks, answers, strict=True):
             by_hs = {self.ids[(o.kind, o.id)]: o for o in chunk}
             for item in answer.body.get("results") or []:
                 obj = by_hs.get(str(item["id"]))
@@ -923,22 +962,22 @@ class _Cycle:
                     ],
                 }
             )
-        for (from_type, to_type), inputs in grouped.items():
-            for chunk in _chunks(inputs, BATCH):
-                answer = self.send(
-                    "POST",
-                    self.p.paths.association_batch(from_type, to_type, "create"),
-                    {"inputs": list(chunk)},
-                )
-                errors = answer.body.get("errors") or []
-                self.result.associations += len(chunk) - len(errors)
-                for error in errors:
-                    log.warning(
-                        "HubSpot refused an association %s -> %s: %s",
-                        from_type,
-                        to_type,
-                        error.get("message"),
-                    )
+        requests = [
+            (
+                "POST",
+                self.p.paths.association_batch(from_type, to_type, "create"),
+                {"inputs": list(chunk)},
+            )
+            for (from_type, to_type), inputs in grouped.items()
+            for chunk in _chunks(inputs, BATCH)
+        ]
+        for (_m, path, body), answer in zip(requests, self.send_all(requests), strict=True):
+            errors = answer.body.get("errors") or []
+            if not answer.ok and answer.status != 207:
+                errors = [answer.body] * len(body["inputs"])
+            self.result.associations += len(body["inputs"]) - len(errors)
+            for error in errors[:5]:
+                log.warning("HubSpot refused an association (%s): %s", path, error.get("message"))
 
     # ------------------------------------------------------------------ archive
 
