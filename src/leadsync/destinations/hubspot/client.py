@@ -30,6 +30,9 @@ WINDOW_S = 10.0
 # After a TEN_SECONDLY 429 every process holds its requests this long (the sliding log
 # keeps the pace; the pause only lets HubSpot's own window move on).
 TEN_SECONDLY_PAUSE_S = 0.5
+# A plain 2xx's rate headers are saved (for `push status`) at most this often per process;
+# errors, 429s and an exhausted window are saved at once.
+HEADERS_SAVE_EVERY_S = 1.0
 # Sent times are taken before the request leaves; a small margin keeps network jitter from
 # putting one request too many into HubSpot's own 10-second window.
 WINDOW_MARGIN_S = 0.25
@@ -102,6 +105,7 @@ class RateBudget:
         self.per_10s = per_10s
         self.clock = clock
         self.sleep = sleep
+        self._headers_saved_at = float("-inf")
 
     def acquire(self) -> None:
         """Wait for a slot and take it; raises DailyLimitReached while the daily pause holds."""
@@ -133,7 +137,8 @@ class RateBudget:
             return 0.0
 
     def observe(self, answer: Answer) -> None:
-        """Take in HubSpot's rate headers and count errors; a 429 pauses every process."""
+        """Take in HubSpot's rate headers and count errors; a 429 pauses every process.
+        ``-Max`` lower than the configured limit becomes the limit."""
         headers = {k.lower(): v for k, v in answer.headers.items()}
 
         def number(name: str) -> int | None:
@@ -143,13 +148,21 @@ class RateBudget:
             except ValueError:
                 return None
 
+        remaining = number("remaining")
+        now = self.clock()
+        if (
+            answer.status < 400
+            and remaining != 0
+            and now - self._headers_saved_at < HEADERS_SAVE_EVERY_S
+        ):
+            return  # nothing to act on; the headers were saved a moment ago
+        self._headers_saved_at = now
         with self.engine.begin() as connection:
             row = push_store.lock_budget(connection, self.app)
-            now = self.clock()
             if (m := number("max")) is not None:
                 row.header_max = m
-            if (r := number("remaining")) is not None:
-                row.header_remaining = r
+            if remaining is not None:
+                row.header_remaining = remaining
             if (d := number("daily")) is not None:
                 row.header_daily = d
             if (dr := number("daily-remaining")) is not None:

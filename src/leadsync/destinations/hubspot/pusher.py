@@ -31,7 +31,7 @@ import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -177,8 +177,8 @@ class Pusher:
         *,
         version: str,
         holder: str | None = None,
-        slice_size: int = 4000,
-        in_flight: int = 4,
+        slice_size: int = 10_000,
+        in_flight: int = 8,
         clock: Callable[[], float] = time.time,
         dry_run: bool = False,
         skip_types: Sequence[str] = (),
@@ -336,12 +336,42 @@ class _Cycle:
         return self.p.client.request(method, path, body)
 
     def send_all(self, requests: Sequence[tuple[str, str, Any]]) -> list[Answer]:
+        """Send independent requests concurrently; the answers in order."""
+        answers: list[Answer | None] = [None] * len(requests)
+
+        def keep(index: int, answer: Answer) -> None:
+            answers[index] = answer
+
+        self.send_each(requests, keep)
+        return [a for a in answers if a is not None]
+
+    def send_each(
+        self, requests: Sequence[tuple[str, str, Any]], handle: Callable[[int, Answer], None]
+    ) -> None:
         """Send independent requests, up to ``in_flight`` at a time (each waits for its slot
-        in the shared budget), and return the answers in order. HubSpot's round trip, not the
-        budget, would otherwise bound the push."""
+        in the shared budget), and hand each answer to ``handle`` in this thread as it comes,
+        so that recording one result overlaps the others' round trips. HubSpot's round trip,
+        not the budget, would otherwise bound the push. The first error is raised once the
+        requests already sent have been answered (their results recorded)."""
         if len(requests) <= 1 or self.p.dry_run or self.p.in_flight <= 1:
-            return [self.send(*r) for r in requests]
-        return list(self.p.pool().map(lambda r: self.send(*r), requests))
+            for index, request in enumerate(requests):
+                handle(index, self.send(*request))
+            return
+        pool = self.p.pool()
+        futures = {pool.submit(self.send, *request): i for i, request in enumerate(requests)}
+        error: BaseException | None = None
+        for future in as_completed(futures):
+            try:
+                answer = future.result()
+            except BaseException as exc:  # recorded below, after the others are handled
+                if error is None:
+                    error = exc
+                    for other in futures:
+                        other.cancel()
+                continue
+            handle(futures[future], answer)
+        if error is not None:
+            raise error
 
     def lid(self, obj: _Object) -> str:
         return leadsync_id(self.p.key, obj.kind, obj.id)
@@ -386,14 +416,17 @@ class _Cycle:
 
     def run(self) -> None:
         for rtype in RECORD_TYPES:
-            self.push_type(push_store.RECORD, rtype)
-        for atype in ACTIVITY_TYPES:
-            self.push_type(push_store.ACTIVITY, atype)
+            self.push_types(push_store.RECORD, [rtype])
+        self.push_types(push_store.ACTIVITY, ACTIVITY_TYPES)
         self.push_links()
 
-    def push_type(self, kind: str, object_type: str) -> None:
-        objs = [o for o in self.objects.values() if o.kind == kind and o.type == object_type]
-        if not objs or object_type in self.p.skip_types:
+    def push_types(self, kind: str, object_types: Sequence[str]) -> None:
+        """Push the slice's objects of these types: archive, reconcile, match, create, update.
+        Record types go one at a time (a contact's create links to its company); activity
+        types all at once (they depend only on records)."""
+        wanted = set(object_types) - self.p.skip_types
+        objs = [o for o in self.objects.values() if o.kind == kind and o.type in wanted]
+        if not objs:
             return
         removed = [o for o in objs if o.row is None]
         if removed:
@@ -437,7 +470,7 @@ class _Cycle:
         ``leadsync_id``; the found ones take their HubSpot id, the others are created."""
         suspects = [o for o in objs if o.pushed is not None and o.pushed.get("create_sent_at")]
         found: list[_Object] = []
-        for chunk in _chunks(suspects, BATCH):
+        for chunk in _typed_chunks(suspects):
             by_lid = {self.lid(o): o for o in chunk}
             answer = self.send(
                 "POST",
@@ -508,16 +541,20 @@ class _Cycle:
         return found
 
     def create(self, objs: Sequence[_Object], hubspot_owners: dict[int, str | None]) -> None:
+        """Create objects (one kind, any types) with their associations, batches of one type
+        in flight together."""
         if not objs:
             return
         intents = {o.id: o.type for o in objs}
         at = now_ts()
         self.write(lambda c: push_store.mark_create_sent(c, objs[0].kind, intents, at))
-        batches = [b for chunk in _chunks(objs, BATCH) if (b := self.create_batch(list(chunk)))]
-        answers = self.send_all([("POST", b.path, {"inputs": b.inputs}) for b in batches])
+        batches = [b for chunk in _typed_chunks(objs) if (b := self.create_batch(chunk))]
         created: list[_Object] = []
-        for batch, answer in zip(batches, answers, strict=True):
-            created += self.handle_create(batch, answer, hubspot_owners)
+
+        def handle(index: int, answer: Answer) -> None:
+            created.extend(self.handle_create(batches[index], answer, hubspot_owners))
+
+        self.send_each([("POST", b.path, {"inputs": b.inputs}) for b in batches], handle)
         self.late_links(created)
 
     def create_batch(self, chunk: list[_Object]) -> _CreateBatch | None:
@@ -739,7 +776,7 @@ class _Cycle:
             for object_type, items in inputs_by_type.items()
             for chunk in _chunks(items, BATCH)
         ]
-        answers = self.send_all(
+        self.send_each(
             [
                 (
                     "POST",
@@ -747,10 +784,9 @@ class _Cycle:
                     {"inputs": [{"id": self.ids[(o.kind, o.id)], "properties": p} for o, p in c]},
                 )
                 for object_type, c in chunks
-            ]
+            ],
+            lambda index, answer: self.handle_update(*chunks[index], wanted, answer),
         )
-        for (object_type, chunk), answer in zip(chunks, answers, strict=True):
-            self.handle_update(object_type, chunk, wanted, answer)
         self.send_association_changes(objs)
 
     def handle_update(
@@ -982,7 +1018,7 @@ class _Cycle:
     # ------------------------------------------------------------------ archive
 
     def archive(self, objs: Sequence[_Object]) -> None:
-        for chunk in _chunks(objs, BATCH):
+        for chunk in _typed_chunks(objs):
             answer = self.send(
                 "POST",
                 self.p.paths.batch(chunk[0].type, "archive"),
@@ -1084,6 +1120,14 @@ def _type_ids(from_type: str, to_type: str, primary: bool) -> list[int]:
         if extra is not None and extra != base:
             return [base, extra]
     return [base]
+
+
+def _typed_chunks(objs: Sequence[_Object]) -> list[list[_Object]]:
+    """Batches of up to 100 objects of one type each."""
+    by_type: dict[str, list[_Object]] = defaultdict(list)
+    for obj in objs:
+        by_type[obj.type].append(obj)
+    return [list(c) for group in by_type.values() for c in _chunks(group, BATCH)]
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
