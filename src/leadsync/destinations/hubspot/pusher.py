@@ -178,7 +178,7 @@ class Pusher:
         version: str,
         holder: str | None = None,
         slice_size: int = 10_000,
-        in_flight: int = 8,
+        in_flight: int = 6,
         clock: Callable[[], float] = time.time,
         dry_run: bool = False,
         skip_types: Sequence[str] = (),
