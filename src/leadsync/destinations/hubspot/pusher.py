@@ -862,6 +862,8 @@ class _Cycle:
         self.result.owner_checks += len(objs)
         decisions: list[OwnerDecision] = []
         updates: list[dict[str, Any]] = []
+        confirmed: list[_Object] = []
+        confirmed_owners: dict[int, str | None] = {}
         now = format_ts_now(self.p.clock())
         for obj in objs:
             assert obj.row is not None
@@ -880,6 +882,11 @@ class _Cycle:
             if pushed.get("owner_sent_at") is not None:
                 ours_before.add(pushed.get("owner_sent_id"))
             if not is_matched and hubspot in ours_before:
+                if hubspot != last:
+                    # Our unconfirmed write had landed: confirm it before the next intent
+                    # replaces it (else a second crash would leave neither on record).
+                    confirmed.append(obj)
+                    confirmed_owners[obj.id] = hubspot
                 continue  # HubSpot has what we wrote: write the new owner
             strategy = self.owner_source_strategy(obj) or Strategy.FILL_IF_EMPTY
             settings = self.rules.integrations.get(str(obj.row.get("owner_source")))
@@ -933,6 +940,8 @@ class _Cycle:
                     obj.row["owner_id"] = final
             else:
                 wanted[obj.id] = final
+        if confirmed:
+            self.save(confirmed, confirmed_owners)
         if decisions:
             changed = [d for d in decisions if d.owner_id != d.previous_owner_id]
 
