@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.store.database import create_db_engine, migrate, resolve_url
 from leadsync.workspace import Workspace
-from tests.helpers import reset_database
+from tests.helpers import HUBSPOT_TOKEN, OWNERS, reset_database
 
 PG_ENV = "LEADSYNC_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgres"]
@@ -90,3 +91,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             yellow=True,
             bold=True,
         )
+
+
+@pytest.fixture
+def hub() -> Iterator[HubSpotDouble]:
+    """The in-process HubSpot stand-in, with the test owners; a test that sent a request
+    outside the contract (openapi.yaml) fails at teardown."""
+    double = HubSpotDouble(HUBSPOT_TOKEN)
+    for owner in OWNERS:
+        double.add_owner(
+            str(owner["email"]),
+            str(owner["first_name"]),
+            str(owner["last_name"]),
+            owner_id=str(owner["id"]),
+            archived=owner.get("active") is False,
+        )
+    yield double
+    double.assert_contract_kept()

@@ -71,6 +71,10 @@ OWNERS = [
 ]
 
 
+# The token the HubSpot stand-in of the tests accepts (not a secret; see conftest's ``hub``).
+HUBSPOT_TOKEN = "pat-test-token-not-secret"
+
+
 def settings(**overrides: Any) -> dict[str, Any]:
     """The issue's example integration settings, with sections replaced by ``overrides``."""
     base: dict[str, Any] = {

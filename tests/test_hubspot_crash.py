@@ -21,10 +21,9 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -45,9 +44,9 @@ from leadsync.store.schema import (
     records,
 )
 from leadsync.workspace import Workspace
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import OWNERS, ev, run, settings
 
-TOKEN = "pat-crash-test-token-not-secret"
 TOKEN_ENV = "HS_CRASH_TEST_TOKEN"
 KILLS = 4  # per seed, two seeds per backend: each restart costs ~2.5 s of imports
 HUBSPOT_NAMES = {"contact": "contacts", "company": "companies", "call": "calls"}
@@ -179,21 +178,6 @@ class Events:
             i += 1
             out.append(self.call(phase, i))
         return out
-
-
-@pytest.fixture
-def hub() -> Iterator[HubSpotDouble]:
-    double = HubSpotDouble(TOKEN)
-    for owner in cast(list[dict[str, Any]], OWNERS):
-        double.add_owner(
-            owner["email"],
-            owner["first_name"],
-            owner["last_name"],
-            owner_id=owner["id"],
-            archived=owner.get("active") is False,
-        )
-    yield double
-    double.assert_contract_kept()
 
 
 def _expire_lease(ws: Workspace) -> bool:

@@ -15,9 +15,8 @@ from leadsync.destinations.hubspot.client import RateBudget
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.settings import load_config
 from leadsync.workspace import Workspace
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import OWNERS, contact_line, ev, run, settings
-
-TOKEN = "pat-test-token-not-secret"
 
 
 def config(ownership: dict[str, Any] | None = None, **extra: Any) -> Any:
@@ -31,21 +30,6 @@ def config(ownership: dict[str, Any] | None = None, **extra: Any) -> Any:
         "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN", **extra},
     }
     return load_config(json.dumps(doc), "test.yaml")
-
-
-@pytest.fixture
-def hub() -> Iterator[HubSpotDouble]:
-    double = HubSpotDouble(TOKEN)
-    for owner in OWNERS:
-        double.add_owner(
-            owner["email"],
-            owner["first_name"],
-            owner["last_name"],
-            owner_id=owner["id"],
-            archived=owner.get("active") is False,
-        )
-    yield double
-    double.assert_contract_kept()
 
 
 @pytest.fixture

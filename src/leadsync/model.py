@@ -178,6 +178,11 @@ def display_ts(ts: str | None) -> str:
     return ts.replace(".000Z", "Z")
 
 
+def epoch_ts(seconds: float) -> str:
+    """Epoch seconds (a clock's reading) as the fixed-width UTC string."""
+    return format_ts(datetime.fromtimestamp(seconds, UTC))
+
+
 def now_ts() -> str:
     return format_ts(datetime.now(UTC))
 

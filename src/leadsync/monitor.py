@@ -14,14 +14,13 @@ records, dead letters and inbox lag.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import ExternalUserRef, add_days, display_ts, format_ts, now_ts, ts_to_datetime
+from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
@@ -144,7 +143,7 @@ def _push(c: sa.Connection, m: MonitoringSettings, until: str) -> list[Finding]:
         "push_daily_budget",
         bool(daily),
         "HubSpot's daily request limit is used up; pushing is paused until "
-        + display_ts(format_ts(datetime.fromtimestamp(daily[0].paused_until or 0, UTC)))
+        + display_ts(epoch_ts(daily[0].paused_until or 0))
         if daily
         else "HubSpot's daily request budget is not exhausted",
         [

@@ -34,6 +34,7 @@ from leadsync.model import (
     Outcome,
     OwnerDecision,
     RecordType,
+    epoch_ts,
     format_ts,
     now_ts,
     ts_to_datetime,
@@ -90,6 +91,15 @@ DESTINATION_SETTING = "destination"
 OWNERS_SOURCE_SETTING = "owners_source"
 HUBSPOT_PORTAL_SETTING = "hubspot_portal"
 PUSH_BACKFILL_SETTING = "push_backfill"
+
+
+def _hubspot_ids(pushed: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Each pushed object's HubSpot id and when it was last pushed (never pushed: absent)."""
+    return {
+        local_id: {"id": row["hubspot_id"], "pushed_at": row["pushed_at"]}
+        for local_id, row in pushed.items()
+        if row["hubspot_id"] is not None
+    }
 
 
 def _age_s(ts: str | None) -> float | None:
@@ -291,7 +301,7 @@ class Workspace:
                 "rate_limited": budget.rate_limited if budget else 0,
             },
             "paused_until": (
-                format_ts(datetime.fromtimestamp(budget.paused_until, UTC))
+                epoch_ts(budget.paused_until)
                 if paused and budget is not None and budget.paused_until
                 else None
             ),
@@ -462,9 +472,13 @@ class Workspace:
             if row is None or row["type"] != rtype.value:
                 raise NotFoundError(f"no {rtype.value} with id {record_id}")
             timeline = views.timeline(connection, record_id, limit)
-            hubspot = views.push_state(connection, push_store.RECORD, [record_id])
-            pushed_activities = views.push_state(
-                connection, push_store.ACTIVITY, [item["id"] for item in timeline]
+            hubspot = _hubspot_ids(
+                push_store.load_pushed(connection, push_store.RECORD, [record_id])
+            )
+            pushed_activities = _hubspot_ids(
+                push_store.load_pushed(
+                    connection, push_store.ACTIVITY, [item["id"] for item in timeline]
+                )
             )
             for item in timeline:
                 item["hubspot"] = pushed_activities.get(item["id"])

@@ -6,7 +6,7 @@ budget. Set-based: a cycle reads its queue slice, objects, links and ids in a fe
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,20 +230,6 @@ def add_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
         connection.execute(insert_ignore(connection, record_identities), list(rows))
 
 
-def pushed_by_hubspot_id(
-    connection: Connection, object_type: str, hubspot_ids: Collection[str]
-) -> dict[str, dict[str, Any]]:
-    if not hubspot_ids:
-        return {}
-    rows = connection.execute(
-        sa.select(push_objects).where(
-            push_objects.c.object_type == object_type,
-            _in(connection, push_objects.c.hubspot_id, hubspot_ids),
-        )
-    )
-    return {str(r.hubspot_id): dict(r._mapping) for r in rows}
-
-
 def pushed_owners(
     connection: Connection, record_ids: Collection[int]
 ) -> dict[int, set[str | None]]:
@@ -421,22 +407,6 @@ def write_budget(connection: Connection, row: BudgetRow) -> None:
     connection.execute(sa.update(push_budget).where(push_budget.c.app == row.app).values(values))
 
 
-def all_identities_of(
-    connection: Connection, integrations: Iterable[str], record_ids: Collection[int]
-) -> set[tuple[str, int]]:
-    """(integration, record id) pairs that have an identity already."""
-    names = list(integrations)
-    if not names or not record_ids:
-        return set()
-    t = record_identities
-    rows = connection.execute(
-        sa.select(t.c.integration, t.c.record_id).where(
-            t.c.integration.in_(names), _in(connection, t.c.record_id, record_ids)
-        )
-    )
-    return {(str(i), int(r)) for i, r in rows}
-
-
 def queue_backfill(connection: Connection, at: str, record_types: Sequence[str]) -> int:
     """Queue every record (of the pushed types) and activity the push has never dealt with,
     set-based; returns the number queued."""
@@ -493,10 +463,3 @@ def requeue(connection: Connection, rows: Sequence[Mapping[str, Any]], at: str) 
             for r in rows
         ],
     )
-
-
-def object_push_state(
-    connection: Connection, kind: str, local_ids: Collection[int]
-) -> dict[int, dict[str, Any]]:
-    """HubSpot id and last push of objects, for views."""
-    return load_pushed(connection, kind, local_ids)

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.model import ts_to_datetime
-from leadsync.store.database import in_values
 from leadsync.store.schema import (
     ACTIVITY_COLUMNS,
     activities,
@@ -23,7 +22,6 @@ from leadsync.store.schema import (
     inbox,
     outbox,
     owner_decisions,
-    push_objects,
     record_associations,
     record_identities,
     records,
@@ -280,21 +278,3 @@ def inbox_lag(engine: Engine) -> InboxLag:
     if oldest is not None:
         lag = max(0.0, time.time() - ts_to_datetime(oldest).timestamp())
     return InboxLag(pending, oldest, round(lag, 3))
-
-
-def push_state(
-    connection: Connection, kind: str, local_ids: list[int]
-) -> dict[int, dict[str, Any]]:
-    """Each pushed object's HubSpot id and when it was last pushed (None: never pushed)."""
-    if not local_ids:
-        return {}
-    rows = connection.execute(
-        sa.select(push_objects.c.local_id, push_objects.c.hubspot_id, push_objects.c.pushed_at)
-        .where(push_objects.c.kind == kind)
-        .where(in_values(push_objects.c.local_id, local_ids, connection.dialect.name))
-    )
-    return {
-        int(r.local_id): {"id": r.hubspot_id, "pushed_at": r.pushed_at}
-        for r in rows
-        if r.hubspot_id is not None
-    }

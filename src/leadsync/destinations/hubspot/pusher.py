@@ -33,7 +33,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -56,7 +55,7 @@ from leadsync.model import (
     OwnerDecision,
     RecordType,
     Strategy,
-    format_ts,
+    epoch_ts,
     now_ts,
 )
 from leadsync.rules.ownership import OwnerContext, decide_against_crm
@@ -145,7 +144,6 @@ class _CreateBatch:
 
     type: str
     path: str
-    chunk: list[_Object]
     inputs: list[dict[str, Any]] = field(default_factory=list)
     by_lid: dict[str, _Object] = field(default_factory=dict)
     owners: dict[int, str | None] = field(default_factory=dict)
@@ -559,7 +557,7 @@ class _Cycle:
 
     def create_batch(self, chunk: list[_Object]) -> _CreateBatch | None:
         """The create request of up to 100 objects of one type (None: nothing to send)."""
-        batch = _CreateBatch(chunk[0].type, self.p.paths.batch(chunk[0].type, "create"), chunk)
+        batch = _CreateBatch(chunk[0].type, self.p.paths.batch(chunk[0].type, "create"))
         for obj in chunk:
             props = self.properties(obj)
             owner = self.owner_to_write(obj)
@@ -864,7 +862,7 @@ class _Cycle:
         updates: list[dict[str, Any]] = []
         confirmed: list[_Object] = []
         confirmed_owners: dict[int, str | None] = {}
-        now = format_ts_now(self.p.clock())
+        now = epoch_ts(self.p.clock())
         for obj in objs:
             assert obj.row is not None
             if obj.id not in hubspot_owners:
@@ -1148,7 +1146,3 @@ def _without_push(rules: WorkspaceRules) -> WorkspaceRules:
     """The rules with pushing off: HubSpot's own owner is not pushed back to it."""
     copy = WorkspaceRules(directory=rules.directory, integrations=rules.integrations, push=False)
     return copy
-
-
-def format_ts_now(epoch: float) -> str:
-    return format_ts(datetime.fromtimestamp(epoch, UTC))
