@@ -57,7 +57,7 @@ import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
 from leadsync.destinations.hubspot import fake as fake_module
-from leadsync.destinations.hubspot import pusher as pusher_module
+from leadsync.destinations.hubspot import cycle as cycle_module
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.objects import OBJECT_NAMES
 from leadsync.settings import config_from_dict
@@ -399,7 +399,7 @@ class Meter:
 
         # What the objects the pusher updates had queued (read only; the class is patched in
         # this process, src/ is unchanged).
-        update = pusher_module._Cycle.update
+        update = cycle_module.Cycle.update
         counts = self.updates_by_changes
 
         def counting_update(cycle: Any, objs: Any, *rest: Any) -> None:
@@ -407,7 +407,7 @@ class Meter:
                 counts["+".join(sorted(obj.changes))] += 1
             update(cycle, objs, *rest)
 
-        pusher_module._Cycle.update = counting_update  # type: ignore[method-assign]
+        cycle_module.Cycle.update = counting_update  # type: ignore[method-assign]
 
     def print_updates(self) -> None:
         total = sum(self.updates_by_changes.values())
@@ -932,9 +932,9 @@ def breakdown(args: argparse.Namespace, tmp: Path, db: str) -> int:
         fake_module._contract_problems = meter.wrap(
             "  of which openapi validation", fake_module._contract_problems
         )
-        links_of = pusher_module._Cycle.links_of
-        timed_links = meter.wrap("  of which _Cycle.links_of", lambda *a: list(links_of(*a)))
-        pusher_module._Cycle.links_of = lambda *a: iter(timed_links(*a))  # type: ignore[method-assign]
+        links_of = cycle_module.Cycle.links_of
+        timed_links = meter.wrap("  of which Cycle.links_of", lambda *a: list(links_of(*a)))
+        cycle_module.Cycle.links_of = lambda *a: iter(timed_links(*a))  # type: ignore[method-assign]
         profiler = cProfile.Profile() if args.profile else None
         wall0, cpu0 = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -969,7 +969,7 @@ def breakdown(args: argparse.Namespace, tmp: Path, db: str) -> int:
         - meter.seconds["HTTP round trips"]
         - sum(meter.seconds[k] for k in ("budget acquire (DB txn)", "budget observe (DB txn)"))
     )
-    parts["  of which _Cycle.links_of"] = meter.seconds["  of which _Cycle.links_of"]
+    parts["  of which Cycle.links_of"] = meter.seconds["  of which Cycle.links_of"]
     for name, seconds in parts.items():
         print(
             f"  {name:<34}{seconds:>7.1f} s {seconds / wall:>6.1%} "

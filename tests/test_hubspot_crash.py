@@ -404,12 +404,9 @@ def _assert_hubspot_matches_workspace(
     expected = {e: control.record("contact", i)["owner_id"] for e, i in _contacts(control)}
     actual = {e: ws.record("contact", i)["owner_id"] for e, i in _contacts(ws)}
     assert actual.keys() == expected.keys()
-    # Known defect (see the stop note of 2026-12-02): in about one run in eight, repeated
-    # SIGKILLs leave a contact whose owner was decided again against HubSpot although nobody
-    # changed it there (HubSpot and the workspace agree, but the dialer's newer owner lost).
-    # The owner-write intents fixed the cases found so far; this comparison with the control
-    # workspace must come back as an assertion with the fix:
-    #     assert {e: (o, expected[e]) for e, o in actual.items() if o != expected[e]} == {}
+    # (A create answered "Existing ID" once was saved before its owner was compared: a crash
+    # there made our own owner look like a person's change; see the test further down.)
+    assert {e: (o, expected[e]) for e, o in actual.items() if o != expected[e]} == {}
 
 
 def _contacts(ws: Workspace) -> list[tuple[str, int]]:
@@ -505,3 +502,62 @@ def test_a_lost_owner_update_is_not_mistaken_for_a_change_made_in_hubspot(
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     local, in_hubspot, last = _owner_after_a_lost_update(db_url, hub, "bidirectional", "u-9")
     assert (local, in_hubspot) == ("102", "102"), last["reason"]
+
+
+def test_a_create_whose_answer_was_lost_then_a_crash_keeps_the_dialers_newer_owner(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create reaches HubSpot but its answer is lost; the retry is answered "Existing
+    ID" (HubSpot's unique email); the pusher dies before it has compared owners. The dialer
+    then moves the contact: the owner HubSpot has is the one leadsync wrote, not a person's
+    change, so the dialer's newer owner goes to HubSpot (it is not decided again)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    inner = hub.transport()
+    state = {"creates": 0, "dead": True}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if state["dead"] and path.endswith("/batch/read"):
+            return httpx.Response(502, json={"message": "gone", "category": "BAD_GATEWAY"})
+        response = inner.handle_request(request)
+        if path.endswith("/contacts/batch/create"):
+            state["creates"] += 1
+            if state["creates"] == 1:  # applied, answer lost: the client sends it again
+                return httpx.Response(502, json={"message": "lost", "category": "BAD_GATEWAY"})
+        return response
+
+    ws = Workspace(db_url, hubspot_transport=httpx.MockTransport(answer))
+    try:
+        ws.apply_config(_config("https://api.hubapi.com", "v3"))
+        ws.hubspot_setup()
+        run(
+            ws,
+            ev(
+                "record",
+                "2026-11-01T09:00:00Z",
+                object="contact",
+                external_id="p-1",
+                owner="u-1",
+                properties={"email": "p-1@people.test"},
+            ),
+        )
+        pusher = ws.pusher(max_attempts=2, sleep=lambda s: None)
+        with pytest.raises(Exception, match="failed 2 times"):
+            pusher.run_once()  # the process dies here, before the owners are compared
+        pusher.release()
+        assert state["creates"] == 2
+        assert len(hub.objects("contacts")) == 1
+        state["dead"] = False
+        run(
+            ws,
+            ev("owner", "2026-11-01T10:00:00Z", object="contact", external_id="p-1", owner="u-4"),
+        )
+        ws.push()
+        record = ws.record("contact", ws.find(email="p-1@people.test")[0]["id"])
+        (contact,) = hub.objects("contacts")
+        assert (record["owner_id"], contact["properties"].get("hubspot_owner_id")) == (
+            "104",
+            "104",
+        ), record["owner_history"][-1]["reason"]
+    finally:
+        ws.close()

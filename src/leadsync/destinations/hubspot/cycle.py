@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import as_completed
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -223,30 +223,45 @@ class Cycle:
         return [a for a in answers if a is not None]
 
     def send_each(
-        self, requests: Sequence[tuple[str, str, Any]], handle: Callable[[int, Answer], None]
+        self, requests: Iterable[tuple[str, str, Any]], handle: Callable[[int, Answer], None]
     ) -> None:
         """Send independent requests, up to ``in_flight`` at a time (each waits for its slot
         in the shared budget), and hand each answer to ``handle`` in this thread as it comes,
         so that recording one result overlaps the others' round trips. HubSpot's round trip,
-        not the budget, would otherwise bound the push. The first error is raised once the
+        not the budget, would otherwise bound the push. ``requests`` may be a generator: it
+        is drawn from as slots free up, so building the next batches overlaps the round
+        trips of the first instead of delaying them. The first error is raised once the
         requests already sent have been answered (their results recorded)."""
-        if len(requests) <= 1 or self.p.dry_run or self.p.in_flight <= 1:
+        if self.p.dry_run or self.p.in_flight <= 1:
             for index, request in enumerate(requests):
                 handle(index, self.send(*request))
             return
         pool = self.p.pool()
-        futures = {pool.submit(self.send, *request): i for i, request in enumerate(requests)}
+        pending = iter(enumerate(requests))
+        futures: dict[Future[Answer], int] = {}
         error: BaseException | None = None
-        for future in as_completed(futures):
-            try:
-                answer = future.result()
-            except BaseException as exc:  # recorded below, after the others are handled
+
+        def submit() -> bool:
+            item = next(pending, None)
+            if item is None:
+                return False
+            futures[pool.submit(self.send, *item[1])] = item[0]
+            return True
+
+        while len(futures) < self.p.in_flight and submit():
+            pass
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = futures.pop(future)
+                try:
+                    answer = future.result()
+                except BaseException as exc:  # raised below, after the others are handled
+                    error = error or exc
+                    continue
                 if error is None:
-                    error = exc
-                    for other in futures:
-                        other.cancel()
-                continue
-            handle(futures[future], answer)
+                    submit()  # the next request leaves before this answer is recorded
+                handle(index, answer)
         if error is not None:
             raise error
 
@@ -425,13 +440,21 @@ class Cycle:
         intents = {o.id: o.type for o in objs}
         at = now_ts()
         self.write(lambda c: push_store.mark_create_sent(c, objs[0].kind, intents, at))
-        batches = [b for chunk in _typed_chunks(objs) if (b := self.create_batch(chunk))]
+        batches: list[_CreateBatch] = []
         created: list[_Object] = []
+
+        def requests() -> Iterator[tuple[str, str, Any]]:
+            # Built as slots free up: the first batch leaves before the last is built.
+            for chunk in _typed_chunks(objs):
+                batch = self.create_batch(chunk)
+                if batch is not None:
+                    batches.append(batch)
+                    yield ("POST", batch.path, {"inputs": batch.inputs})
 
         def handle(index: int, answer: Answer) -> None:
             created.extend(self.handle_create(batches[index], answer, hubspot_owners))
 
-        self.send_each([("POST", b.path, {"inputs": b.inputs}) for b in batches], handle)
+        self.send_each(requests(), handle)
         self.late_links(created)
 
     def create_batch(self, chunk: list[_Object]) -> _CreateBatch | None:
@@ -510,10 +533,13 @@ class Cycle:
         email, or our own leadsync_id) is that object: matched, then updated."""
         match = _EXISTING_ID.search(str(error.get("message") or ""))
         if match is not None and operation == "create":
+            # Not saved yet: the id is recorded with the owner HubSpot has, once compared.
+            # Saved now, without an owner, a crash before that comparison would leave this
+            # HubSpot owner looking like a person's change (and it may be our own create
+            # whose answer was lost: after a crash, reconcile finds it by leadsync_id).
             self.ids[(obj.kind, obj.id)] = match.group(1)
             self.matched.add((obj.kind, obj.id))
             self.result.count(self.result.matched, obj.type)
-            self.save([obj], {}, owner_known=False)
             return
         self.fail(obj, operation, answer, error)
 
