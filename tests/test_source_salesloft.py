@@ -83,6 +83,7 @@ def converted(event: str, body: Any) -> list[dict[str, Any]]:
     for item in found:
         data = event_to_dict(item)
         data["id"] = data["id"].replace(piece.key, "KEY")
+        data.pop("changed_at", None)  # the inbox time (below), not the adapter's reading
         out.append(data)
     return out
 
@@ -468,6 +469,15 @@ def test_the_inbox_time_is_the_vendor_event_time(name: str, occurred_at: str) ->
     assert piece_of(*fixture(name)).occurred_at == occurred_at
 
 
+def test_an_activitys_changes_are_ordered_by_the_vendor_event_time() -> None:
+    _, found = events(*fixture("call_data_record_created"))
+    (call,) = found
+    assert (call.occurred_at, call.changed_at) == (
+        "2026-11-03T14:00:05.000Z",  # when the call happened
+        "2026-11-03T14:01:41.000Z",  # when Salesloft says this record of it changed
+    )
+
+
 def test_created_at_stands_in_for_a_missing_updated_at() -> None:
     event, body = fixture("note_created")
     body = put(body, "updated_at", None)
@@ -662,6 +672,49 @@ def test_wrong_types_name_the_json_path(name: str, path: str, value: Any, messag
     event, body = fixture(name)
     with pytest.raises(EventError, match=re.escape(f'field "{message}": ')):
         events(event, put(body, path, value))
+
+
+# ------------------------------------------------------------------ reference shapes
+
+
+@pytest.mark.parametrize(
+    ("name", "reference", "value", "got"),
+    [
+        ("person_created", "owner", 7, "a number"),
+        ("person_created", "owner", "7", "a string"),
+        (
+            "person_created",
+            "owner",
+            {"_href": "https://api.salesloft.test/v2/users/7"},
+            "an object with keys _href",
+        ),
+        ("person_created", "account", [{"id": 501}], "an array"),
+        ("call_created", "called_person", [1701], "an array"),
+        ("call_created", "user", {"guid": "5f1d-aa"}, "an object with keys guid"),
+        ("call_data_record_created", "call", 9101, "a number"),
+        ("email_updated", "recipient", "1701", "a string"),
+        ("meeting_booked", "owned_by_user", "u-guid-1", "a string"),
+        ("note_created", "associated_with", {"type": "person"}, "an object with keys type"),
+        ("task_created", "person", True, "a boolean"),
+    ],
+)
+def test_a_reference_of_another_shape_is_a_dead_letter_naming_it(
+    name: str, reference: str, value: Any, got: str
+) -> None:
+    event, body = fixture(name)
+    with pytest.raises(EventError) as caught:
+        events(event, put(body, reference, value))
+    assert (
+        str(caught.value)
+        == f'{WHERE}: field "{reference}": expected {{id, _href}} or null, got {got}'
+    )
+
+
+@pytest.mark.parametrize("empty", [None, {}, {"id": None, "_href": None}])
+def test_an_empty_reference_names_nobody(empty: Any) -> None:
+    event, body = fixture("person_created")
+    [record] = converted(event, put(put(body, "owner", empty), "account", empty))
+    assert "owner" not in record and "associations" not in record
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"{not json", b"\xff\xfe"])

@@ -34,6 +34,7 @@ from leadsync.model import (
     Strategy,
     now_ts,
 )
+from leadsync.rules import activity_memory
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.associations import choose_associations
 from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robin_pick
@@ -265,6 +266,12 @@ class BatchState:
             if event.owner is not None and event.owner.id is not None:
                 rep_keys.add((event.integration, event.owner.id))
 
+        # What earlier events of these activities said: their records are named too.
+        self.memory = store.load_activity_memory(connection, activity_keys)
+        self.memory_changed: set[tuple[str, str, str]] = set()
+        for (integration, _t, _e), memory in self.memory.items():
+            refs.extend((integration, ref) for ref in activity_memory.refs(memory))
+
         counter_names = [store.RECORD_ID, store.ACTIVITY_ID]
         counts = store.lock_counters(connection, counter_names)
         self.next_record_id = counts[store.RECORD_ID] + 1
@@ -311,6 +318,15 @@ class BatchState:
             data = dict(row._mapping)
             key = (data["integration"], data["type"], data["external_id"])
             self.activities[key] = ActivityState(int(data["id"]), data)
+        # Sources merged into another tool's activity find it through activity_sources.
+        by_id = {a.id: a for a in self.activities.values()}
+        for key, row in store.load_merged_activities(connection, activity_keys):
+            data = dict(row._mapping)
+            data.pop("source_external_id", None)
+            state = by_id.get(int(data["id"]))
+            if state is None:
+                state = by_id[int(data["id"])] = ActivityState(int(data["id"]), data)
+            self.activities[key] = state
         self.learned_emails = store.load_learned_emails(connection, rep_keys)
         # Settings and owners do not change within a batch: one mapping per distinct rep.
         self.mappings: dict[tuple[str, str | None, str | None, str | None, int], MappingResult] = {}
@@ -775,19 +791,40 @@ class BatchState:
 
     def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
         assert event.activity is not None
-        if event.integration in self.rules.rollouts:
-            settings, variant = self.rules.settings_for(event.integration, self.sample_key(event))
-        else:
-            variant = None
         key = (
             (event.integration, event.activity._value_, event.external_id)
             if event.external_id is not None
             else None
         )
         existing = self.activities.get(key) if key is not None else None
+        latest_id = event.id
+        if key is not None:
+            # The activity as all its events so far say, merged by the vendor's clock: the
+            # same whatever order they arrived in.
+            memory = self.memory.get(key)
+            if memory is None and existing is not None and not existing.deleted:
+                memory = activity_memory.seed(existing.row, _activity_properties(existing.row))
+            memory = activity_memory.merge(memory, event)
+            self.memory[key] = memory
+            self.memory_changed.add(key)
+            event = activity_memory.effective_event(memory, event)
+            latest_id = activity_memory.latest_event_id(memory)
+        assert event.activity is not None
+        if event.draft:
+            if self.traces is not None:
+                self.traces[event.id] = EventTrace(
+                    event.id,
+                    activity=(event.activity._value_, None, "skipped"),
+                    skip_reason=f"not created: the {event.activity.value} is a draft at "
+                    f"{event.integration} (not sent yet); what it says is remembered for the "
+                    "event that sends it",
+                )
+            return
+        if event.integration in self.rules.rollouts:
+            settings, variant = self.rules.settings_for(event.integration, self.sample_key(event))
+        else:
+            variant = None
         merged = dict(event.properties)
-        if existing is not None and not existing.deleted:
-            merged = {**_activity_properties(existing.row), **merged}
         reason = skip_reason(event.activity, merged, settings.activities, event.integration)
         if reason is not None:
             if existing is not None and not existing.deleted:
@@ -824,7 +861,7 @@ class BatchState:
             [(r.id, r.type) for r, _ in named], settings.associations, self
         )
         fresh = existing is None or existing.deleted
-        activity = self._upsert_activity(event, key, existing, owner_id, merged)
+        activity = self._upsert_activity(event, key, existing, owner_id, merged, latest_id)
         if self.traces is not None:
             self.traces[event.id] = EventTrace(
                 event.id,
@@ -875,7 +912,10 @@ class BatchState:
         existing: ActivityState | None,
         owner_id: str | None,
         properties: dict[str, Any],
+        latest_id: str,
     ) -> ActivityState:
+        """Create the activity, or rewrite the existing one from ``properties`` (all of them:
+        the memory's merge, not this event's alone)."""
         assert event.activity is not None
         columns = dict(EMPTY_ACTIVITY_COLUMNS)
         extra: dict[str, Any] = {}
@@ -887,15 +927,13 @@ class BatchState:
                 columns[column] = value
         if existing is not None:
             row = existing.row
-            was_deleted = existing.deleted
             existing.deleted = False
             row.update(columns)
             row["properties"] = extra
-            row["event_id"] = event.id
+            row["event_id"] = latest_id
             if owner_id is not None:
                 row["owner_id"] = owner_id
-            if was_deleted:
-                row["occurred_at"] = event.occurred_at
+            row["occurred_at"] = event.occurred_at
             existing.dirty = True
             self.result.activities_updated += 1
             return existing
@@ -904,7 +942,7 @@ class BatchState:
             "type": event.activity._value_,
             "integration": event.integration,
             "external_id": event.external_id,
-            "event_id": event.id,
+            "event_id": latest_id,
             "owner_id": owner_id,
             "occurred_at": event.occurred_at,
             **columns,
@@ -943,6 +981,20 @@ class BatchState:
         live = {a.id for a in all_activities if not a.deleted}
         store.insert_activity_links(
             c, [row for (aid, _), row in self.new_activity_links.items() if aid in live]
+        )
+        at = now_ts()
+        store.save_activity_memory(
+            c,
+            [
+                {
+                    "integration": key[0],
+                    "type": key[1],
+                    "external_id": key[2],
+                    "state": self.memory[key],
+                    "updated_at": at,
+                }
+                for key in sorted(self.memory_changed)
+            ],
         )
         store.insert_owner_decisions(c, self.decisions)
         store.insert_activity_skips(

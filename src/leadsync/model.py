@@ -256,6 +256,13 @@ class Event:
     associations: tuple[RecordRef, ...] = ()
     # A person made this change by hand in the source (HubSpot's CRM_UI), not an automation.
     manual: bool = False
+    # When the vendor says this change happened, where that differs from ``occurred_at`` (an
+    # activity's events are timed when the activity happened; their changes are ordered by
+    # this). None: ``occurred_at``.
+    changed_at: str | None = None
+    # An activity that does not exist yet (a drafted or scheduled mailing): what it says is
+    # remembered for the event that makes it real, nothing is created.
+    draft: bool = False
 
     def subject_ref(self) -> RecordRef | None:
         """The record a record/owner event is about."""

@@ -9,6 +9,7 @@ table.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -21,7 +22,9 @@ from leadsync.store.database import in_values, insert_ignore, upsert
 from leadsync.store.schema import (
     activities,
     activity_associations,
+    activity_memory,
     activity_skips,
+    activity_sources,
     counters,
     external_users,
     inbox,
@@ -183,6 +186,68 @@ def load_activities(
         )
         out.extend(connection.execute(query).all())
     return out
+
+
+def load_merged_activities(
+    connection: Connection, keys: Iterable[tuple[str, str, str]]
+) -> list[tuple[tuple[str, str, str], sa.Row[Any]]]:
+    """Activities that other sources were merged into, by those sources' keys: (key, row)."""
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for integration, atype, external_id in keys:
+        grouped[(integration, atype)].add(external_id)
+    out: list[tuple[tuple[str, str, str], sa.Row[Any]]] = []
+    s = activity_sources
+    for (integration, atype), ids in grouped.items():
+        query = (
+            sa.select(s.c.external_id.label("source_external_id"), *activities.c)
+            .join(activities, activities.c.id == s.c.activity_id)
+            .where(
+                s.c.integration == integration,
+                s.c.type == atype,
+                _in(connection, s.c.external_id, ids),
+            )
+        )
+        for row in connection.execute(query):
+            out.append(((integration, atype, str(row.source_external_id)), row))
+    return out
+
+
+def load_activity_memory(
+    connection: Connection, keys: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The memories of these source activities (integration, type, external id)."""
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for integration, atype, external_id in keys:
+        grouped[(integration, atype)].add(external_id)
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    m = activity_memory
+    for (integration, atype), ids in grouped.items():
+        query = sa.select(m.c.external_id, m.c.state).where(
+            m.c.integration == integration, m.c.type == atype, _in(connection, m.c.external_id, ids)
+        )
+        for external_id, state in connection.execute(query):
+            out[(integration, atype, str(external_id))] = (
+                json.loads(state) if isinstance(state, str) else state
+            )
+    return out
+
+
+def save_activity_memory(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert memories: dicts with integration, type, external_id, state, updated_at."""
+    if rows:
+        connection.execute(
+            upsert(
+                connection,
+                activity_memory,
+                ["integration", "type", "external_id"],
+                {"state": lambda ex: ex.state, "updated_at": lambda ex: ex.updated_at},
+            ),
+            list(rows),
+        )
+
+
+def insert_activity_sources(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    _ignore_many(connection, activity_sources, rows)
 
 
 def load_learned_emails(

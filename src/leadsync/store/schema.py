@@ -225,6 +225,34 @@ owner_decisions = Table(
     Index("ix_owner_decisions_at", "at"),
 )
 
+# What every event of a source activity said, merged by the vendor's clock (see
+# leadsync.rules.activity_memory), kept also for activities not created (yet): a drafted
+# mailing's prospect and rep are remembered for the delivered update that names neither.
+activity_memory = Table(
+    "activity_memory",
+    metadata,
+    Column("integration", String(63), primary_key=True),
+    Column("type", String(16), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("state", Json, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# The other sources of an activity that several tools logged (dedupe rules): the second
+# tool's call merged into the first's, with the reason. Its later events find the activity
+# through here.
+activity_sources = Table(
+    "activity_sources",
+    metadata,
+    Column("integration", String(63), primary_key=True),
+    Column("type", String(16), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("activity_id", BigInteger, nullable=False),
+    Column("merged_at", TS, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_activity_sources_activity", "activity_id"),
+)
+
 activity_skips = Table(
     "activity_skips",
     metadata,
@@ -403,6 +431,8 @@ DATA_TABLES = (
     outbox,
     owner_decisions,
     activity_skips,
+    activity_sources,
+    activity_memory,
     activity_associations,
     activities,
     record_associations,

@@ -1,0 +1,216 @@
+"""An activity's events merged by the vendor's clock: any arrival order gives the same activity,
+and what an early event (even a draft that creates nothing) said is remembered for the later
+ones that name less."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadsync.model import ActivityType as A
+from leadsync.model import Event, EventType, ExternalUserRef, RecordRef, RecordType
+from leadsync.rules import activity_memory
+from leadsync.store.schema import activities, activity_associations
+from leadsync.workspace import Workspace
+from tests.helpers import ev, run, setup
+
+TIMES = ["2026-11-01T09:00:00.000Z", "2026-11-01T09:05:00.000Z", "2026-11-01T09:10:00.000Z"]
+
+
+# ----------------------------------------------------------------------- the pure merge
+
+_values = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]), st.integers(0, 3))
+_props = st.dictionaries(st.sampled_from(["outcome", "body", "title", "x"]), _values, max_size=3)
+_refs = st.lists(
+    st.builds(
+        RecordRef,
+        st.just(RecordType.CONTACT),
+        st.sampled_from(["p-1", "p-2", None]),
+        st.sampled_from([None, "kim@globex.test"]),
+    ),
+    max_size=2,
+)
+
+
+@st.composite
+def _events(draw: st.DrawFn) -> list[Event]:
+    n = draw(st.integers(1, 5))
+    out = []
+    for i in range(n):
+        out.append(
+            Event(
+                id=f"e{i}",
+                integration="dialer",
+                type=EventType.ACTIVITY,
+                occurred_at=draw(st.sampled_from(TIMES)),
+                activity=A.CALL,
+                external_id="c-1",
+                properties=draw(_props),
+                owner=draw(st.sampled_from([None, ExternalUserRef("u-1"), ExternalUserRef("u-9")])),
+                associations=tuple(draw(_refs)),
+                changed_at=draw(st.sampled_from([None, *TIMES])),
+                draft=draw(st.booleans()),
+            )
+        )
+    return out
+
+
+def _fold(events: list[Event]) -> dict[str, Any]:
+    memory = None
+    for event in events:
+        memory = activity_memory.merge(memory, event)
+    assert memory is not None
+    return memory
+
+
+@given(_events(), st.randoms(use_true_random=False))
+def test_any_order_of_one_activitys_events_gives_the_same_memory(
+    events: list[Event], rnd: Any
+) -> None:
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    assert _fold(shuffled) == _fold(events)
+    # Idempotent: a redelivered event changes nothing.
+    assert _fold([*events, *events]) == _fold(events)
+
+
+def test_the_latest_change_by_the_vendors_clock_wins_and_ties_go_to_the_greater_id() -> None:
+    def call(eid: str, changed: str, **props: Any) -> Event:
+        return Event(
+            eid, "dialer", EventType.ACTIVITY, TIMES[0], activity=A.CALL, external_id="c-1",
+            properties=props, changed_at=changed,
+        )  # fmt: skip
+
+    early, late = call("e1", TIMES[0], outcome="busy"), call("e2", TIMES[1], outcome="connected")
+    for order in ([early, late], [late, early]):
+        assert activity_memory.effective_event(_fold(order), early).properties == {
+            "outcome": "connected"
+        }
+    tie_a, tie_b = call("e-a", TIMES[1], body="x"), call("e-b", TIMES[1], body="y")
+    for order in itertools.permutations([tie_a, tie_b]):
+        assert activity_memory.effective_event(_fold(list(order)), tie_a).properties == {
+            "body": "y"
+        }
+
+
+# ------------------------------------------------------------------- through the engine
+
+
+def _activity(ws: Workspace) -> dict[str, Any] | None:
+    with ws.engine.connect() as c:
+        rows = [dict(r._mapping) for r in c.execute(sa.select(activities))]
+        links = sorted(int(r) for (r,) in c.execute(sa.select(activity_associations.c.record_id)))
+    assert len(rows) <= 1, rows
+    if not rows:
+        return None
+    row = rows[0]
+    row.pop("id")
+    row["links"] = links
+    return row
+
+
+def _meeting_events() -> list[dict[str, Any]]:
+    """A booking: created (scheduled, with the invitee), canceled later by the vendor's
+    clock, and an update in between that names nothing but the meeting."""
+    base = {"activity": "meeting", "external_id": "m-1"}
+    return [
+        ev(
+            "activity",
+            "2026-11-03T15:00:00Z",
+            **base,
+            owner="u-1",
+            changed_at="2026-11-01T09:00:00Z",
+            properties={"outcome": "scheduled", "title": "Intro"},
+            associations=[{"object": "contact", "email": "kim@globex.test"}],
+        ),
+        ev(
+            "activity",
+            "2026-11-03T15:00:00Z",
+            **base,
+            changed_at="2026-11-01T09:30:00Z",
+            properties={"body": "agenda"},
+        ),
+        ev(
+            "activity",
+            "2026-11-03T15:00:00Z",
+            **base,
+            changed_at="2026-11-01T10:00:00Z",
+            properties={"outcome": "canceled"},
+        ),
+    ]
+
+
+def test_a_cancellation_that_arrives_before_its_booking_stays_canceled(tmp_path: Path) -> None:
+    results = []
+    for n, order in enumerate(itertools.permutations(_meeting_events())):
+        with Workspace(f"sqlite:///{tmp_path / f'o{n}.db'}") as ws:
+            setup(ws)
+            for event in order:  # one batch each: the arrival order is the order
+                assert run(ws, event).ok
+            results.append(_activity(ws))
+    first = results[0]
+    assert first is not None
+    assert first["outcome"] == "canceled"
+    assert first["title"] == "Intro" and first["body"] == "agenda"
+    assert first["owner_id"] == "101" and first["links"]  # the invitee (and its company)
+    assert all(r == first for r in results), results
+
+
+def test_a_delivered_update_naming_nothing_lands_where_its_draft_said(db_url: str) -> None:
+    with Workspace(db_url) as ws:
+        setup(ws, activities={"email": True})
+        base = {"activity": "email", "external_id": "mail-7"}
+        draft = ev(
+            "activity",
+            "2026-11-01T09:00:00Z",
+            **base,
+            owner="u-1",
+            draft=True,
+            properties={"subject": "Hello", "direction": "outbound"},
+            associations=[{"object": "contact", "external_id": "p-1"}],
+        )
+        assert run(ws, draft).ok
+        assert _activity(ws) is None  # a draft creates nothing
+        delivered = ev(
+            "activity", "2026-11-01T09:20:00Z", **base, properties={"status": "delivered"}
+        )
+        assert run(ws, delivered).ok
+        made = _activity(ws)
+        assert made is not None
+        assert (made["owner_id"], made["subject"]) == ("101", "Hello")
+        assert made["links"]  # on the prospect's timeline
+        assert made["occurred_at"] == "2026-11-01T09:00:00.000Z"
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.permutations(range(4)), st.permutations(range(4)))
+def test_any_arrival_order_gives_the_same_activity(
+    tmp_path_factory: Any, first: list[int], second: list[int]
+) -> None:
+    events = _meeting_events()
+    events.append(
+        ev(
+            "activity",
+            "2026-11-03T15:00:00Z",
+            activity="meeting",
+            external_id="m-1",
+            changed_at="2026-11-01T09:30:00Z",  # the same time as the body's update: a tie
+            properties={"body": "new agenda"},
+        )
+    )
+    outcomes = []
+    for order in (first, second):
+        path = tmp_path_factory.mktemp("order") / "ws.db"
+        with Workspace(f"sqlite:///{path}") as ws:
+            setup(ws)
+            for i in order:
+                assert run(ws, events[i]).ok
+            outcomes.append(_activity(ws))
+    assert outcomes[0] == outcomes[1]
