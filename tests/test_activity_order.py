@@ -4,7 +4,9 @@ ones that name less."""
 
 from __future__ import annotations
 
+import copy
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,11 @@ from hypothesis import strategies as st
 from leadsync.model import ActivityType as A
 from leadsync.model import Event, EventType, ExternalUserRef, RecordRef, RecordType
 from leadsync.rules import activity_memory
+from leadsync.settings import load_config
 from leadsync.store.schema import activities, activity_associations
 from leadsync.workspace import Workspace
-from tests.helpers import ev, run, setup
+from tests.helpers import OWNERS, ev, run, setup
+from tests.helpers import settings as integration_settings
 
 TIMES = ["2026-11-01T09:00:00.000Z", "2026-11-01T09:05:00.000Z", "2026-11-01T09:10:00.000Z"]
 
@@ -184,7 +188,7 @@ def test_a_delivered_update_naming_nothing_lands_where_its_draft_said(db_url: st
         assert made is not None
         assert (made["owner_id"], made["subject"]) == ("101", "Hello")
         assert made["links"]  # on the prospect's timeline
-        assert made["occurred_at"] == "2026-11-01T09:00:00.000Z"
+        assert made["occurred_at"] == "2026-11-01T09:20:00.000Z"  # sent, not drafted
 
 
 @settings(
@@ -214,3 +218,72 @@ def test_any_arrival_order_gives_the_same_activity(
                 assert run(ws, events[i]).ok
             outcomes.append(_activity(ws))
     assert outcomes[0] == outcomes[1]
+
+
+def test_an_outreach_mailing_delivered_after_its_draft_is_on_the_prospects_timeline(
+    db_url: str,
+) -> None:
+    """Outreach's ``mailing.updated`` carries only what changed: the delivered update names
+    neither prospect nor rep; the drafted ``mailing.created`` before it did."""
+    outreach = settings_for_outreach()
+    with Workspace(db_url) as ws:
+        ws.apply_config(outreach)
+        drafted = {
+            "data": {
+                "type": "mailing",
+                "id": 3001,
+                "attributes": {
+                    "subject": "Quick question",
+                    "state": "drafted",
+                    "createdAt": "2026-11-04T07:00:00.000Z",
+                    "updatedAt": "2026-11-04T07:00:00.000Z",
+                },
+                "relationships": {
+                    "prospect": {"data": {"type": "prospect", "id": 1001}},
+                    "user": {"data": {"type": "user", "id": 9}},
+                },
+            },
+            "meta": {"eventName": "mailing.created", "deliveredAt": "2026-11-04T07:00:01.000"},
+        }
+        delivered = {
+            "data": {
+                "type": "mailing",
+                "id": 3001,
+                "attributes": {
+                    "state": "delivered",
+                    "deliveredAt": "2026-11-04T08:00:00.000Z",
+                    "updatedAt": "2026-11-04T08:00:00.000Z",
+                },
+            },
+            "meta": {"eventName": "mailing.updated", "deliveredAt": "2026-11-04T08:00:01.000"},
+        }
+        # The delivered update first (a retry reordered them), then the draft: same result.
+        for body in (delivered, drafted):
+            summary = ws.ingest("seq", [json.dumps(body)], source="outreach.jsonl")
+            assert summary.ok, summary
+        made = _activity(ws)
+        assert made is not None
+        assert (made["type"], made["subject"], made["owner_id"]) == (
+            "email",
+            "Quick question",
+            "102",
+        )
+        assert made["occurred_at"] == "2026-11-04T08:00:00.000Z"  # delivered, not drafted
+        assert len(made["links"]) == 1  # prospect 1001
+
+
+def settings_for_outreach() -> Any:
+    doc = {
+        "owners": copy.deepcopy(OWNERS),
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {
+            "seq": {
+                **integration_settings(
+                    activities={"email": True},
+                    users={"auto_match": "none", "map": {"9": "102"}},
+                ),
+                "kind": "outreach",
+            }
+        },
+    }
+    return load_config(json.dumps(doc), "outreach.yaml")

@@ -65,6 +65,46 @@ def test_apply_is_idempotent_and_export_round_trips(cli: Cli, files: Path) -> No
     assert cli("export").stdout == exported.stdout
 
 
+# A Salesforce integration beside the example's. A Salesforce id has two forms: 15 characters
+# (case-sensitive, as the UI shows it) and 18 (those plus a 3-character case checksum).
+SALESFORCE_YAML = """\
+  crm:
+    kind: salesforce
+    vendor:
+      organization_id: 00D5g000004Xyz1EAC
+"""
+LEAD_15 = "00Q5g00000AbCdF"
+LEAD_CHANGE = {
+    "ChangeEventHeader": {
+        "entityName": "Lead",
+        "recordIds": [LEAD_15],
+        "changeType": "CREATE",
+        "commitTimestamp": 1_793_520_000_000,
+        "commitUser": "0055g00000XyZaB",
+        "transactionKey": "00027c4e-aaaa-bbbb",
+        "sequenceNumber": 1,
+    },
+    "LastName": "Lee",
+    "Email": "kim@initech.test",
+    "OwnerId": "0055g00000XyZaB",
+}
+
+
+def test_find_by_external_id_takes_either_salesforce_id_form(cli: Cli, files: Path) -> None:
+    (files / "leadsync.yaml").write_text(EXAMPLE + SALESFORCE_YAML)
+    cli("apply", str(files / "leadsync.yaml"))
+    (files / "crm.jsonl").write_text(json.dumps(LEAD_CHANGE) + "\n")
+    assert cli.json("ingest", "crm", str(files / "crm.jsonl"))["accepted"] == 1
+    lead_18 = cli.json("records", "show", "contact", "1")["identities"][0]["external_id"]
+    assert lead_18 == LEAD_15 + "EAV"  # the events carry the 18-character form
+    [kim] = cli.json("records", "find", "--external", f"crm:{lead_18}")
+    for typed in (LEAD_15, lead_18.lower(), lead_18.upper(), f" {LEAD_15} "):
+        assert cli.json("records", "find", "--external", f"crm:{typed}") == [kim], typed
+    # Only Salesforce ids are rewritten: another integration's ids are taken as given.
+    assert cli.json("records", "find", "--external", f"dialer:{LEAD_15}") == []
+    assert cli.json("records", "find", "--external", f"nowhere:{LEAD_15}") == []
+
+
 def test_a_bad_config_names_file_line_and_key_and_changes_nothing(cli: Cli, files: Path) -> None:
     cli("apply", str(files / "leadsync.yaml"))
     from leadsync.workspace import Workspace

@@ -56,7 +56,7 @@ def test_a_preview_writes_nothing_and_says_what_a_run_would_do(workspace: Worksp
     assert result.unreadable[0]["where"] == "sample.jsonl:5"
     summary = result.summary()
     assert summary["owners"] == {"set": 1, "kept": 1, "ignored": 0}
-    assert summary["activities"] == {"created": 1, "updated": 0, "skipped": 1}
+    assert summary["activities"] == {"created": 1, "updated": 0, "merged": 0, "skipped": 1}
     assert summary["records_created"] == 1
 
 

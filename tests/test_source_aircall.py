@@ -18,6 +18,7 @@ from leadsync.sources.aircall import (
     FINAL_CALL_EVENTS,
     KNOWN_EVENTS,
     MISSED_CALL_OUTCOMES,
+    USER_EVENTS_V2,
     AircallAdapter,
 )
 from leadsync.sources.base import Piece, WebhookRequest
@@ -328,7 +329,9 @@ def test_contact_updated_leaves_out_what_it_lacks() -> None:
     assert None not in event.properties.values()
 
 
-@pytest.mark.parametrize("name", ["contact.deleted", "user.deleted", "user.updated.no_id"])
+@pytest.mark.parametrize(
+    "name", ["contact.deleted", "user.deleted", "user.deleted.v2", "user.updated.no_id"]
+)
 def test_deletions_and_users_without_id_give_no_events(name: str) -> None:
     piece, found = convert(load(name))
     assert piece.key.startswith("h:")
@@ -355,6 +358,50 @@ def test_user_events_fill_the_directory(name: str) -> None:
     assert owner_dict(event) == AGENT
     assert event.properties == {"name": "Ana Ng"}
     assert event.occurred_at == piece.occurred_at
+
+
+@pytest.mark.parametrize("name", USER_EVENTS_V2)
+def test_user_events_v2_fill_the_directory_like_v1(name: str) -> None:
+    piece, [event] = convert(load(name))
+    assert event.id == piece.key
+    assert event.type is EventType.USER
+    assert owner_dict(event) == AGENT
+    assert event.properties == {"name": "Ana Ng"}
+    assert event.occurred_at == piece.occurred_at
+
+
+def test_the_v2_names_are_the_published_ones() -> None:
+    published = {
+        f"user.{action}.v2"
+        for action in (
+            "created",
+            "deleted",
+            "connected",
+            "disconnected",
+            "opened",
+            "closed",
+            "wut_start",
+            "wut_end",
+        )
+    }
+    assert {name for name in KNOWN_EVENTS if name.endswith(".v2")} == published
+
+
+def test_a_v2_user_without_id_gives_nothing_and_its_extra_fields_are_not_read() -> None:
+    body = load("user.closed.v2")
+    assert body["data"]["substatus"] == "out_for_lunch" and "numbers" not in body["data"]
+    del body["data"]["id"]
+    assert convert(body)[1] == []
+
+
+def test_an_unpublished_v2_name_is_a_dead_letter() -> None:
+    body = load("user.created.v2")
+    body["event"] = "user.updated.v2"
+    piece = receive(body)
+    with pytest.raises(
+        EventError, match="unknown event 'user.updated.v2'; known: .*user.created.v2"
+    ):
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:3")
 
 
 def test_a_user_without_email_or_name_is_still_a_user() -> None:

@@ -13,7 +13,7 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources.base import WebhookRequest, stable_key
 from leadsync.sources.generic import event_to_dict
-from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, PipedriveAdapter
+from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "pipedrive"
 SECRET = "leadsync-hook:pa55-w0rd:with-colon"
@@ -59,7 +59,9 @@ def convert(body: Any, adapter: PipedriveAdapter | None = None) -> list[dict[str
         for event in adapter.events_of(piece.payload(), piece.key, seq, f"inbox:{seq}"):
             assert event.integration == "crm-pipedrive"
             assert event.seq == seq
-            out.append(event_to_dict(event))
+            data = event_to_dict(event)
+            data.pop("changed_at", None)  # the inbox time: the event time tests pin it
+            out.append(data)
     return out
 
 
@@ -394,22 +396,209 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         }
     ],
     "delete.activity": [],
+    # v2 with a unix time (seconds; numeric ids) in meta.timestamp.
+    "change.deal.epoch_seconds": [
+        {
+            "id": "5f1c4a2e-0061-4000-8000-000000000061",
+            "occurred_at": "2026-11-06T08:00:00.000Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": "79",
+            "properties": {
+                "name": "Initech pilot",
+                "amount": 1500,
+                "currency": "USD",
+                "stage": "3",
+                "pipedrive_status": "open",
+                "is_closed": False,
+            },
+            "associations": [KIM, {"object": "company", "external_id": "6"}],
+        }
+    ],
+    # v2 with a unix time in milliseconds.
+    "create.organization.epoch_ms": [
+        {
+            "id": "5f1c4a2e-0062-4000-8000-000000000062",
+            "occurred_at": "2026-11-06T08:00:00.250Z",
+            "type": "record",
+            "object": "company",
+            "external_id": "6",
+            "owner": "9",
+            "properties": {"name": "Initech", "domain": "initech.test"},
+        }
+    ],
+    # Webhooks v1: "current" is the object, meta.id its id, times unix seconds (micro first).
+    "v1.added.person": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-03T09:00:00.250Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "43",
+            "owner": "7",
+            "properties": {
+                "name": "Bo Park",
+                "firstname": "Bo",
+                "lastname": "Park",
+                "email": "bo.park@globex.test",
+                "phone": "+1 555 0143",
+            },
+            "associations": [GLOBEX],
+        }
+    ],
+    # v1's previous is the whole object: only the label differs, so the owner is not sent.
+    "v1.updated.person": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-03T09:30:00.120Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "43",
+            "properties": {
+                "name": "Bo Park",
+                "firstname": "Bo",
+                "lastname": "Park",
+                "email": "bo.park@globex.test",
+                "phone": "+1 555 0143",
+            },
+            "associations": [GLOBEX],
+        }
+    ],
+    # owner_id differs (owner_name, update_time and a counter follow it): an owner event.
+    "v1.updated.person.owner_only": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-03T10:00:00.900Z",
+            "type": "owner",
+            "object": "contact",
+            "external_id": "43",
+            "owner": "9",
+        }
+    ],
+    "v1.deleted.person": [],
+    "v1.merged.person": [],
+    # A v1 deal's owner is user_id, here the API's {id, name, email, value} object.
+    "v1.added.deal": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-04T07:40:00.000Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": "80",
+            "owner": "9",
+            "properties": {
+                "name": "Globex add-on",
+                "amount": 2100,
+                "currency": "EUR",
+                "stage": "1",
+                "pipedrive_status": "open",
+                "is_closed": False,
+            },
+            "associations": [{"object": "contact", "external_id": "43"}, GLOBEX],
+        }
+    ],
+    # The owner was 7 before (an id) and is 7 now (an object): unchanged, not sent.
+    "v1.updated.deal": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-04T08:00:00.333Z",
+            "type": "record",
+            "object": "deal",
+            "external_id": "78",
+            "properties": {
+                "name": "Globex expansion",
+                "amount": 8400,
+                "currency": "EUR",
+                "stage": "4",
+                "pipedrive_status": "won",
+                "is_closed": True,
+            },
+            "associations": [{"object": "contact", "external_id": "43"}, GLOBEX],
+        }
+    ],
+    # Owner: user_id (the assignee); done, so the duration is final.
+    "v1.added.activity": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-04T09:00:00.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": "503",
+            "owner": "7",
+            "properties": {
+                "pipedrive_type": "call",
+                "title": "Discovery call with Bo",
+                "body": "Wants a demo next week",
+                "duration_s": 720,
+            },
+            "associations": [
+                {"object": "contact", "external_id": "43"},
+                GLOBEX,
+                {"object": "deal", "external_id": "78"},
+            ],
+        }
+    ],
+    "v1.added.note": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-05T12:00:00.000Z",
+            "type": "activity",
+            "activity": "note",
+            "external_id": "602",
+            "owner": "9",
+            "properties": {"body": "Sent the pricing sheet"},
+            "associations": [
+                {"object": "contact", "external_id": "43"},
+                GLOBEX,
+                {"object": "deal", "external_id": "78"},
+            ],
+        }
+    ],
 }
+
+
+def v1_key(body: dict[str, Any]) -> str:
+    """The dedupe key of a webhooks v1 body (v1 has no event id)."""
+    meta = body["meta"]
+    return stable_key(
+        "pipedrive",
+        "v1",
+        body.get("event"),
+        meta.get("action"),
+        meta.get("object"),
+        meta.get("id"),
+        meta.get("timestamp"),
+        meta.get("timestamp_micro") or meta.get("timestamp_milli"),
+    )
+
+
+def expected(name: str) -> list[dict[str, Any]]:
+    key = v1_key(body_of(name)) if name.startswith("v1.") else ""
+    return [{**e, "id": e["id"].replace("V1KEY", key)} for e in EXPECTED[name]]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fixture_becomes_the_expected_events(name: str) -> None:
-    assert convert(body_of(name)) == EXPECTED[name]
+    assert convert(body_of(name)) == expected(name)
 
 
 def test_every_action_and_entity_has_a_fixture() -> None:
-    covered = {tuple(name.split(".")[:2]) for name in EXPECTED}
+    covered = {tuple(name.split(".")[:2]) for name in EXPECTED if not name.startswith("v1.")}
     assert covered == {(action, entity) for action in ACTIONS for entity in ENTITIES}
+
+
+def test_every_v1_action_has_a_fixture() -> None:
+    covered = {name.split(".")[1] for name in EXPECTED if name.startswith("v1.")}
+    assert covered == set(V1_ACTIONS)
 
 
 def test_every_fixture_file_is_checked() -> None:
     names = {path.stem for path in FIXTURES.glob("*.json")}
-    assert names - set(EXPECTED) == {"create.product.unknown", "merge.person.unknown"}
+    assert names - set(EXPECTED) == {
+        "create.product.unknown",
+        "merge.person.unknown",
+        "v1.updated.pipeline.unknown",
+    }
 
 
 def test_module_exports_the_adapter() -> None:
@@ -425,6 +614,10 @@ def test_module_exports_the_adapter() -> None:
     [
         ("create.product.unknown", "field \"meta.entity\": unknown event 'product'; known: person"),
         ("merge.person.unknown", "field \"meta.action\": unknown event 'merge'; known: create"),
+        (
+            "v1.updated.pipeline.unknown",
+            "field \"meta.object\": unknown event 'pipeline'; known: person",
+        ),
     ],
 )
 def test_unknown_event_names_become_dead_letters(name: str, message: str) -> None:
@@ -452,7 +645,7 @@ def mutate(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("fixture", "path", "value", "named"),
     [
-        ("create.person", "meta.timestamp", 1_790_000_000, "meta.timestamp"),
+        ("create.person", "meta.timestamp", True, "meta.timestamp"),
         ("create.person", "meta.timestamp", "yesterday", "meta.timestamp"),
         ("create.person", "meta.id", ["x"], "meta.id"),
         ("create.person", "meta.entity", 5, "meta.entity"),
@@ -523,6 +716,141 @@ def test_no_time_at_all_is_a_dead_letter() -> None:
     )
     with pytest.raises(EventError, match='field "meta.timestamp": required'):
         convert(body)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "occurred_at"),
+    [
+        ("2026-11-01T09:00:00.000Z", ON_NOV_1),
+        ("2026-11-01T10:00:00+01:00", ON_NOV_1),
+        (1_793_523_600, ON_NOV_1),  # unix seconds
+        (1_793_523_600.5, "2026-11-01T09:00:00.500Z"),
+        (1_793_523_600_250, "2026-11-01T09:00:00.250Z"),  # milliseconds
+        ("1793523600", ON_NOV_1),  # digits in a string
+        ("1793523600250", "2026-11-01T09:00:00.250Z"),
+    ],
+)
+def test_v2_meta_timestamp_is_an_iso_string_or_a_unix_time(
+    timestamp: Any, occurred_at: str
+) -> None:
+    body = mutate(body_of("create.person"), "meta.timestamp", timestamp)
+    (piece,) = ADAPTER("crm-pipedrive").pieces(request(body))
+    assert piece.occurred_at == occurred_at
+    assert convert(body)[0]["occurred_at"] == occurred_at
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "got"),
+    [(True, "a boolean"), ("yesterday", "'yesterday'"), ([1], "an array"), ({}, "an object")],
+)
+def test_a_timestamp_of_another_form_names_the_allowed_ones(timestamp: Any, got: str) -> None:
+    body = mutate(body_of("create.person"), "meta.timestamp", timestamp)
+    with pytest.raises(EventError) as caught:
+        ADAPTER("crm-pipedrive").pieces(request(body))
+    assert str(caught.value) == (
+        'field "meta.timestamp": must be an ISO 8601 time or a unix time in seconds or'
+        f" milliseconds, got {got}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("drop", "occurred_at"),
+    [
+        ((), "2026-11-03T09:00:00.250Z"),  # timestamp_micro
+        (("timestamp_micro",), "2026-11-03T09:00:00.000Z"),  # timestamp (seconds)
+        (("timestamp_micro", "timestamp"), "2026-11-03T09:00:00.000Z"),  # current.update_time
+    ],
+)
+def test_v1_times_are_unix_seconds_with_the_finest_first(
+    drop: tuple[str, ...], occurred_at: str
+) -> None:
+    body = body_of("v1.added.person")
+    for field in drop:
+        del body["meta"][field]
+    (piece,) = ADAPTER("crm-pipedrive").pieces(request(body))
+    assert piece.occurred_at == occurred_at
+    body["meta"]["timestamp_milli"] = 1_793_696_400_750
+    if "timestamp_micro" in body["meta"]:
+        return
+    (piece,) = ADAPTER("crm-pipedrive").pieces(request(body))
+    assert piece.occurred_at == "2026-11-03T09:00:00.750Z"
+
+
+def test_a_v1_body_is_not_read_as_v2() -> None:
+    # Before v1 was read, this was "field "meta.timestamp": must be an ISO 8601 time, got a
+    # number": the wrong version, and a valid time.
+    for name in ("v1.added.person", "v1.updated.deal", "v1.added.activity"):
+        assert convert(body_of(name)) == expected(name)
+
+
+def test_a_v1_body_without_meta_action_and_object_is_named_by_event() -> None:
+    body = body_of("v1.added.person")
+    del body["meta"]["action"], body["meta"]["object"]
+    assert convert(body)[0]["type"] == "record"
+    body["event"] = "added.product"
+    with pytest.raises(EventError, match="field \"event\": unknown event 'product'"):
+        convert(body)
+    body["event"] = "renamed.person"
+    with pytest.raises(EventError, match="field \"event\": unknown event 'renamed'; known: added"):
+        convert(body)
+
+
+def test_v1_keys_hash_the_event_since_v1_has_no_event_id() -> None:
+    adapter = ADAPTER("crm-pipedrive")
+    body = body_of("v1.updated.person.owner_only")
+    (piece,) = adapter.pieces(request(body))
+    assert piece.key == v1_key(body) and piece.key.startswith("h:")
+    assert piece.key != "43"  # meta.id is the person's id, not the event's
+    retried = mutate(mutate(body, "retry", 2), "meta.webhook_id", "3399")
+    assert adapter.pieces(request(retried))[0].key == piece.key
+    other = body_of("v1.updated.person")  # the same person, another change
+    assert adapter.pieces(request(other))[0].key != piece.key
+
+
+def test_v1_owner_only_change_to_nobody_gives_nothing() -> None:
+    body = mutate(body_of("v1.updated.person.owner_only"), "current.owner_id", None)
+    assert convert(body) == []
+
+
+def test_v1_another_change_with_the_owner_is_a_record_event_with_the_owner() -> None:
+    body = mutate(body_of("v1.updated.person.owner_only"), "current.last_name", "Park-Li")
+    (event,) = convert(body)
+    assert event["type"] == "record" and event["owner"] == "9"
+    assert event["properties"]["lastname"] == "Park-Li"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path", "value", "message"),
+    [
+        (
+            "v1.added.deal",
+            "current.user_id",
+            {"id": 9, "name": "Bo Li"},
+            'field "current.user_id": must be an id (an integer or a string) or {"value": id,'
+            " ...}, got an object without value (keys: id, name)",
+        ),
+        (
+            "create.person",
+            "data.org_id",
+            [5],
+            'field "data.org_id": must be an id (an integer or a string) or {"value": id, ...},'
+            " got an array",
+        ),
+        (
+            "v1.added.activity",
+            "current.participants",
+            [{"person_id": {"id": 43}}],
+            'field "current.participants[0].person_id": must be an id (an integer or a string)'
+            ' or {"value": id, ...}, got an object without value (keys: id)',
+        ),
+    ],
+)
+def test_an_id_of_another_shape_is_a_dead_letter_naming_it(
+    fixture: str, path: str, value: Any, message: str
+) -> None:
+    with pytest.raises(EventError) as caught:
+        convert(mutate(body_of(fixture), path, value))
+    assert str(caught.value) == f"inbox:1: {message}"
 
 
 def test_entity_id_falls_back_to_data_id() -> None:

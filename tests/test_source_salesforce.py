@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError, SignatureError
+from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest, stable_key
 from leadsync.sources.generic import event_to_dict
 from leadsync.sources.salesforce import ACK, ADAPTER, SalesforceAdapter, id18
@@ -92,6 +93,7 @@ def convert(raw: bytes | Any, adapter: SalesforceAdapter | None = None) -> list[
             assert event.seq == seq
             data = event_to_dict(event)
             data["id"] = data["id"].replace(piece.key, KEY)
+            data.pop("changed_at", None)  # the inbox time: the event time tests pin it
             out.append(data)
     return out
 
@@ -726,6 +728,8 @@ def test_task_priorities_map_to_canonical_ones(priority: str, canonical: str | N
     ("given", "expected"),
     [
         ("001A0000006Vm9r", "001A0000006Vm9rIAC"),  # Salesforce's documented example
+        ("a0D30000001n7Pi", "a0D30000001n7PiEAI"),  # published walk-throughs of the checksum
+        ("500x000000003TR", "500x000000003TRAAY"),
         ("001A0000006Vm9rIAC", "001A0000006Vm9rIAC"),
         ("001a0000006vm9riac", "001A0000006Vm9rIAC"),  # an 18-character id is case-insensitive
         ("0035g00000QwErT", BO),
@@ -737,6 +741,32 @@ def test_task_priorities_map_to_canonical_ones(priority: str, canonical: str | N
 )
 def test_ids_become_18_characters(given: str, expected: str | None) -> None:
     assert id18(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("001A0000006Vm9r", "001A0000006Vm9rIAC"),
+        ("001A0000006Vm9rIAC", "001A0000006Vm9rIAC"),
+        ("001a0000006vm9riac", "001A0000006Vm9rIAC"),
+        (" 0035g00000QwErT ", BO),
+        ("001A0000006Vm9", "001A0000006Vm9"),  # no Salesforce id: as given, finds nothing
+        ("p-1", "p-1"),
+    ],
+)
+def test_an_external_id_typed_in_either_form_is_looked_up_in_the_18_character_form(
+    typed: str, found: str
+) -> None:
+    for record_type in (None, "contact", "company"):
+        assert SalesforceAdapter.normalize_external_id(record_type, typed) == found
+
+
+def test_other_kinds_look_external_ids_up_as_given() -> None:
+    for kind in KINDS:
+        if kind != "salesforce":
+            assert adapter_class(kind).normalize_external_id(None, "001A0000006Vm9r") == (
+                "001A0000006Vm9r"
+            )
 
 
 def test_15_and_18_character_ids_name_the_same_record() -> None:

@@ -248,7 +248,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"applied {s['applied']} events: {s['records_created']} records created; owners "
         f"{owners['set']} set, {owners['kept']} kept, {owners['ignored']} ignored "
         f"({s['flagged']} flagged); activities {acts['created']} created, "
-        f"{acts['updated']} updated, {acts['skipped']} skipped"
+        f"{acts['updated']} updated ({acts['merged']} merged with another tool's), "
+        f"{acts['skipped']} skipped"
     )
     shown = s["dead_letters"] + s["failed"]
     for dead in shown:
@@ -554,7 +555,8 @@ def preview_command(
         f"preview of {summary['events']} events (nothing written): "
         f"{summary['records_created']} records created; owners {owners['set']} set, "
         f"{owners['kept']} kept, {owners['ignored']} ignored; activities {acts['created']} "
-        f"created, {acts['updated']} updated, {acts['skipped']} skipped",
+        f"created, {acts['updated']} updated, {acts['merged']} merged, "
+        f"{acts['skipped']} skipped",
         markup=False,
     )
     for reason, count in summary["skipped_by_reason"].items():

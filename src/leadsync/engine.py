@@ -13,7 +13,7 @@ import json
 import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -32,14 +32,15 @@ from leadsync.model import (
     RecordRef,
     RecordType,
     Strategy,
+    add_days,
     now_ts,
 )
-from leadsync.rules import activity_memory
+from leadsync.rules import activity_memory, dedupe
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.associations import choose_associations
 from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robin_pick
 from leadsync.rules.ownership import OwnerContext, Verdict, decide_crm_change, decide_owner
-from leadsync.settings import IntegrationSettings
+from leadsync.settings import DedupeRule, IntegrationSettings
 from leadsync.store import batch as store
 from leadsync.store import push as push_store
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -58,6 +59,8 @@ class WorkspaceRules:
     integrations: Mapping[str, IntegrationSettings]
     # A destination is configured: every change is also queued for the push (push_queue).
     push: bool = False
+    # Activities several tools log once each: one activity (see Dedupe).
+    dedupe: tuple[DedupeRule, ...] = ()
     # (integration, record type) -> strategy, resolved once: it is asked for every event.
     strategies: dict[tuple[str, str], Strategy] = field(init=False)
 
@@ -201,6 +204,7 @@ class BatchResult:
     activities_created: int = 0
     activities_updated: int = 0
     activities_skipped: int = 0
+    activities_merged: int = 0
     flagged: int = 0
 
     def add(self, other: BatchResult) -> None:
@@ -211,6 +215,7 @@ class BatchResult:
         self.activities_created += other.activities_created
         self.activities_updated += other.activities_updated
         self.activities_skipped += other.activities_skipped
+        self.activities_merged += other.activities_merged
         self.flagged += other.flagged
 
 
@@ -233,6 +238,7 @@ class EventTrace:
     activity: tuple[str, int | None, str] | None = None  # (type, id, created|updated|skipped)
     skip_reason: str | None = None
     associations: list[tuple[str, int, str]] = field(default_factory=list)  # (type, id, source)
+    merge_reason: str | None = None  # merged into another tool's activity (dedupe), why
 
 
 class BatchState:
@@ -327,6 +333,7 @@ class BatchState:
             if state is None:
                 state = by_id[int(data["id"])] = ActivityState(int(data["id"]), data)
             self.activities[key] = state
+        self._load_dedupe(connection, events)
         self.learned_emails = store.load_learned_emails(connection, rep_keys)
         # Settings and owners do not change within a batch: one mapping per distinct rep.
         self.mappings: dict[tuple[str, str | None, str | None, str | None, int], MappingResult] = {}
@@ -336,11 +343,60 @@ class BatchState:
         self.new_links: list[dict[str, Any]] = []
         self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
         self.new_activities: list[ActivityState] = []
+        self.new_sources: list[dict[str, Any]] = []
         self.decisions: list[OwnerDecision] = []
         self.skips: list[ActivitySkip] = []
         self.owner_changes: list[OwnerDecision] = []
         self.external_users: dict[tuple[str, str], dict[str, Any]] = {}
         self.result = BatchResult()
+
+    def _load_dedupe(self, connection: Connection, events: Sequence[Event]) -> None:
+        """For the dedupe rules: the activities this batch's activities may duplicate (one
+        query per rule, over the batch's time span), the sources merged into every loaded
+        activity, and those sources' memories."""
+        self.dedupe_rules = {
+            (r.activity.value, name): r for r in self.rules.dedupe for name in r.integrations
+        }
+        self.activity_by_id = {a.id: a for a in self.activities.values()}
+        self.candidates: dict[str, list[dedupe.Candidate]] = defaultdict(list)
+        spans: dict[int, list[str]] = defaultdict(list)
+        rule_index = {id(r): i for i, r in enumerate(self.rules.dedupe)}
+        for event in events:
+            if event.type is not EventType.ACTIVITY or event.activity is None:
+                continue
+            rule = self.dedupe_rules.get((event.activity.value, event.integration))
+            if rule is None:
+                continue
+            key = (event.integration, event.activity.value, event.external_id or "")
+            memory = self.memory.get(key)
+            spans[rule_index[id(rule)]] += [
+                event.occurred_at,
+                *([activity_memory.activity_time(memory)] if memory else []),
+            ]
+        for index, times in spans.items():
+            rule = self.rules.dedupe[index]
+            lo = add_days(min(times), -rule.window_s / 86_400)
+            hi = add_days(max(times), rule.window_s / 86_400)
+            found = store.load_dedupe_candidates(
+                connection, rule.activity.value, rule.integrations, lo, hi
+            )
+            for row, linked in found:
+                state = self.activity_by_id.setdefault(
+                    int(row["id"]), ActivityState(int(row["id"]), row)
+                )
+                self.candidates[rule.activity.value].append(_candidate(state.row, linked))
+        self.sources = store.load_activity_sources(connection, set(self.activity_by_id))
+        wanted = {k for keys in self.sources.values() for k in keys}
+        # Creators' memories too: of merged activities, and of candidates (they may merge).
+        candidate_ids = {c.activity_id for cs in self.candidates.values() for c in cs}
+        wanted |= {
+            (a.row["integration"], a.row["type"], a.row["external_id"])
+            for a in self.activity_by_id.values()
+            if (a.id in self.sources or a.id in candidate_ids) and a.row["external_id"] is not None
+        }
+        missing = wanted - set(self.memory)
+        if missing:
+            self.memory.update(store.load_activity_memory(connection, missing))
 
     # -------------------------------------------------------------------- loading
 
@@ -827,7 +883,9 @@ class BatchState:
         merged = dict(event.properties)
         reason = skip_reason(event.activity, merged, settings.activities, event.integration)
         if reason is not None:
-            if existing is not None and not existing.deleted:
+            if existing is not None and not existing.deleted and existing.id in self.sources:
+                reason += "; the activity stays: other tools logged it too"
+            elif existing is not None and not existing.deleted:
                 existing.deleted = True
                 reason += "; the activity created earlier from it was removed"
             if self.traces is not None:
@@ -861,16 +919,61 @@ class BatchState:
             [(r.id, r.type) for r, _ in named], settings.associations, self
         )
         fresh = existing is None or existing.deleted
+        merge_reason = None
+        twins = self.dedupe_rules.get((event.activity.value, event.integration))
+        if twins is not None and key is not None:
+            if fresh:
+                twin = dedupe.find_twin(
+                    twins,
+                    _candidate(
+                        {**merged, "integration": event.integration, "owner_id": owner_id,
+                         "occurred_at": event.occurred_at, "external_id": event.external_id,
+                         "id": None},
+                        {r.id for r, _ in named},
+                    ),
+                    [
+                        c
+                        for c in self.candidates[event.activity.value]
+                        if c.activity_id is not None
+                        and all(k[0] != event.integration for k in self.sources.get(c.activity_id, ()))
+                    ],
+                )  # fmt: skip
+                if twin is not None:
+                    assert twin[0].activity_id is not None
+                    existing, merge_reason = self.activity_by_id[twin[0].activity_id], twin[1]
+                    self.activities[key] = existing
+                    self.sources.setdefault(existing.id, []).append(key)
+                    self.new_sources.append(
+                        {
+                            "integration": key[0],
+                            "type": key[1],
+                            "external_id": key[2],
+                            "activity_id": existing.id,
+                            "merged_at": event.occurred_at,
+                            "reason": merge_reason,
+                        }
+                    )
+                    self.result.activities_merged += 1
+            if existing is not None and existing.id in self.sources:
+                merged, at = self.combined(existing, twins)
+                event = replace(event, occurred_at=at or event.occurred_at)
+        assert event.activity is not None
         activity = self._upsert_activity(event, key, existing, owner_id, merged, latest_id)
+        if twins is not None and fresh and merge_reason is None:
+            self.activity_by_id[activity.id] = activity
+            self.candidates[event.activity.value].append(
+                _candidate(activity.row, {r.id for r, _ in named})
+            )
         if self.traces is not None:
             self.traces[event.id] = EventTrace(
                 event.id,
                 activity=(
                     event.activity._value_,
                     activity.id,
-                    "created" if fresh else "updated",
+                    "merged" if merge_reason else "created" if fresh else "updated",
                 ),
                 associations=[(c.record_type._value_, c.record_id, c.source) for c in chosen],
+                merge_reason=merge_reason,
             )
         for choice in chosen:
             link_key = (activity.id, choice.record_id)
@@ -904,6 +1007,23 @@ class BatchState:
                     label=ASSIGN_ON_ACTIVITY,
                     variant=variant,
                 )
+
+    def combined(
+        self, activity: ActivityState, rule: DedupeRule
+    ) -> tuple[dict[str, Any], str | None]:
+        """The properties and time of an activity several tools logged: every source's
+        memory, the preferred integration's values (and time) winning where both have one."""
+        row = activity.row
+        keys = [(row["integration"], row["type"], row["external_id"]), *self.sources[activity.id]]
+        keys.sort(key=lambda k: k[0] == rule.preferred)  # the preferred one last: it wins
+        out: dict[str, Any] = {}
+        at: str | None = None
+        for k in keys:
+            memory = self.memory.get(k)
+            if memory is not None:
+                out.update({p: v[0] for p, v in memory["p"].items()})
+                at = activity_memory.activity_time(memory)
+        return out, at
 
     def _upsert_activity(
         self,
@@ -996,6 +1116,7 @@ class BatchState:
                 for key in sorted(self.memory_changed)
             ],
         )
+        store.insert_activity_sources(c, self.new_sources)
         store.insert_owner_decisions(c, self.decisions)
         store.insert_activity_skips(
             c,
@@ -1107,6 +1228,23 @@ def write_owner_changes(
                 and d.record_id not in queued
             ],
         )
+
+
+def _candidate(row: Mapping[str, Any], records: set[int]) -> dedupe.Candidate:
+    """What dedupe matching needs of an activity row (or of a new activity's properties)."""
+    duration = row.get("duration_s")
+    return dedupe.Candidate(
+        integration=str(row["integration"]),
+        external_id=row.get("external_id"),
+        activity_id=row.get("id"),
+        owner_id=row.get("owner_id"),
+        at=str(row["occurred_at"]),
+        duration_s=float(duration) if duration is not None else None,
+        direction=row.get("direction"),
+        from_number=row.get("from_number"),
+        to_number=row.get("to_number"),
+        records=records,
+    )
 
 
 def _activity_properties(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from leadsync.errors import EventError
 from leadsync.model import Event, now_ts
 from leadsync.sources import adapter_for
 from leadsync.sources.base import ENVELOPE_KEYS, Adapter, Piece, WebhookRequest, decode_json
+from leadsync.sources.hygiene import Headers, representable
 from leadsync.store import batch as store
 from leadsync.store.schema import dead_letters, inbox
 
@@ -81,8 +82,8 @@ class Problems:
 
     def append(self, item: DeadLetter) -> None:
         self.total += 1
-        if len(self.items) < self.keep:
-            self.items.append(item)
+        if len(self.items) < self.keep:  # text any terminal or JSON encoder can write
+            self.items.append(DeadLetter(representable(item.where), representable(item.error)))
 
     def __len__(self) -> int:
         return self.total
@@ -131,6 +132,7 @@ class IngestSummary:
                 "created": result.activities_created,
                 "updated": result.activities_updated,
                 "skipped": result.activities_skipped,
+                "merged": result.activities_merged,
             },
             "dead_letter_count": self.dead_letters.total,
             "failed_count": self.failed.total,
@@ -148,14 +150,15 @@ def _dead_letter_row(
     at: str,
     event_id: str | None = None,
 ) -> dict[str, Any]:
+    # Text every database can hold (hygiene.py): a hostile line is kept, never refused.
     return {
         "integration": integration,
         "received_at": at,
-        "source": source,
+        "source": None if source is None else representable(source),
         "line_no": line_no,
         "event_id": event_id,
-        "raw": raw,
-        "error": error,
+        "raw": representable(raw),
+        "error": representable(error),
     }
 
 
@@ -195,7 +198,7 @@ def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
     """A captured webhook as ``leadsync ingest`` reads it: one body per line, or an envelope
     ``{"headers": {...}, "body": ...}`` when headers matter. A string body is the raw body as
     received (a Salesforce SOAP message); anything else is re-encoded as JSON."""
-    data = decode_json(line.encode("utf-8"))
+    data = decode_json(line.encode("utf-8", "surrogatepass"))
     headers: dict[str, str] = {}
     body: Any = data
     if isinstance(data, dict) and "body" in data and ENVELOPE_KEYS.issuperset(data):
@@ -204,6 +207,14 @@ def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
             isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
         ):
             raise EventError('field "headers": must be an object of strings')
+        repeated = Headers(raw_headers.items()).conflicting()
+        if raw_headers and not repeated:
+            repeated = _repeated_json_keys(line)
+        if repeated:
+            raise EventError(
+                f'field "headers": header {repeated[0]!r} is given more than once with '
+                "different values; allowed: one value"
+            )
         headers = {k.lower(): v for k, v in raw_headers.items()}
         body = data["body"]
     if isinstance(body, str):
@@ -216,8 +227,42 @@ def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
     return WebhookRequest("POST", "", headers, raw)
 
 
+class _Object(dict[str, Any]):
+    """A decoded JSON object that remembers the keys its text gave twice with different
+    values (JSON keeps the last copy silently)."""
+
+    repeated: list[str]
+
+
+def _object_of(pairs: list[tuple[str, Any]]) -> _Object:
+    found = _Object(pairs)
+    found.repeated = []
+    if len(found) < len(pairs):
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen and seen[key] != value and key not in found.repeated:
+                found.repeated.append(key)
+            seen.setdefault(key, value)
+    return found
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_object_of)
+
+
+def _repeated_json_keys(line: str) -> list[str]:
+    """Header names an envelope line's ``headers`` object gives twice (read once more, only
+    for envelopes with headers)."""
+    try:
+        data = _PAIRS_DECODER.decode(line)
+    except (ValueError, RecursionError):  # pragma: no cover - decoded strictly already
+        return []
+    headers = data.get("headers") if isinstance(data, dict) else None
+    return list(headers.repeated) if isinstance(headers, _Object) else []
+
+
 def _json_bytes(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return representable(text).encode("utf-8")  # a lone surrogate stays an escape
 
 
 def items_of_line(
@@ -261,10 +306,11 @@ def _parse_chunk(
             if problem is not None:
                 raise EventError(problem, where)
             items = items_of_line(adapter, raw, where, line_no)
-        except EventError as exc:
-            summary.dead_letters.append(DeadLetter(where, exc.detail))
+        except Exception as exc:  # EventError; anything else is a defect this line met
+            detail = exc.detail if isinstance(exc, EventError) else _defect_text(exc)
+            summary.dead_letters.append(DeadLetter(where, detail))
             kept = adapter.redact(raw)
-            chunk.dead.append(_dead_letter_row(integration, source, line_no, kept, exc.detail, at))
+            chunk.dead.append(_dead_letter_row(integration, source, line_no, kept, detail, at))
             continue
         chunk.good.extend(items)
     return chunk
@@ -302,10 +348,10 @@ def write_items(
                 "event_id": item.key,
                 "received_at": at,
                 "occurred_at": item.occurred_at or at,
-                "payload": item.payload,
+                "payload": representable(item.payload),
                 "status": status if item.error is None else "failed",
                 "source": source,
-                "error": item.error,
+                "error": None if item.error is None else representable(item.error),
             }
         )
         written.append((seq, item))
@@ -545,7 +591,15 @@ def _parse_rows(
             events.extend(_parse_row(row, adapters, parsed))
         except EventError as exc:
             unreadable.append((row, str(exc)))
+        except Exception as exc:  # a defect this row meets: its own dead letter, not a stuck inbox
+            unreadable.append((row, f"inbox #{row['seq']}: {_defect_text(exc)}"))
     return events, unreadable
+
+
+def _defect_text(exc: Exception) -> str:
+    """The error of a dead letter made by a defect of ours rather than by its input."""
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"cannot be read (internal error: {type(exc).__name__}{': ' + first if first else ''})"
 
 
 def _apply_one_by_one(
@@ -610,8 +664,9 @@ def _fail_rows(
     failures: Problems | None,
 ) -> None:
     at = now_ts()
-    for row, error in failed:
+    for row, unsafe in failed:
         seq = int(row["seq"])
+        error = representable(unsafe)  # an error may quote what the database cannot hold
         store.mark_inbox(connection, [seq], "failed", error)
         connection.execute(
             sa.insert(dead_letters),
@@ -678,7 +733,7 @@ def _ingest(
                 text = line.decode("utf-8", errors="replace")
                 problem = f"not valid UTF-8 at byte {exc.start}"
         else:
-            text = line
+            text = representable(line)  # text a caller decoded leniently (lone surrogates)
         text = text.strip()
         if not text:
             continue

@@ -4,7 +4,10 @@
 cuts it into the vendor's single events with the integration's adapter, and hands the rows to
 a :class:`GroupCommitWriter`. The writer commits the rows of every request that arrived while
 the previous commit was running in ONE transaction (group commit): each request still waits
-for its own rows to be durable, but a commit (an fsync) serves many requests.
+for its own rows to be durable, but a commit (an fsync) serves many requests. A group whose
+commit fails for something in its rows (not the database being away) is committed again in
+halves, down to the one request that cannot be stored: that one is kept as a dead letter and
+answered 400, and the others are committed. One request's bytes never fail another's.
 
 Nothing here knows HTTP frameworks: the service (:mod:`leadsync.api`) turns an
 :class:`IntakeError` into a problem+json answer.
@@ -25,6 +28,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync import inbox
@@ -33,6 +37,7 @@ from leadsync.model import now_ts
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
+from leadsync.sources.hygiene import representable
 from leadsync.store import config as config_store
 
 log = logging.getLogger("leadsync.intake")
@@ -46,6 +51,7 @@ class IntakeError(Exception):
     a vendor's delivery log can show. Never holds a secret."""
 
     def __init__(self, status: int, title: str, detail: str) -> None:
+        detail = representable(detail)  # it may quote the body; JSON must be able to hold it
         super().__init__(detail)
         self.status = status
         self.title = title
@@ -152,7 +158,13 @@ class Intake:
         self, integration: str, request: WebhookRequest
     ) -> tuple[list[inbox.InboxItem], tuple[str, bytes] | None]:
         """Verify and cut one request into inbox items, with the vendor's own success answer
-        when it needs one; IntakeError (404, 413, 415, 401, 400) when refused."""
+        when it needs one; IntakeError (404, 413, 400, 415, 401) when refused."""
+        items, ack, _adapter = self._check(integration, request)
+        return items, ack
+
+    def _check(
+        self, integration: str, request: WebhookRequest
+    ) -> tuple[list[inbox.InboxItem], tuple[str, bytes] | None, Adapter]:
         found = self.integrations.get(integration)
         if found is None:
             raise IntakeError(404, "Unknown integration", f"no integration named {integration!r}")
@@ -162,6 +174,15 @@ class Intake:
                 413,
                 "Body too large",
                 f"the body has {len(request.body)} bytes; at most {self.max_body} are accepted",
+            )
+        conflicting = getattr(request.headers, "conflicting", None)
+        repeated = conflicting(("content-type", *adapter.kept_headers)) if conflicting else []
+        if repeated:
+            raise IntakeError(
+                400,
+                "Malformed request",
+                f"header {repeated[0]} is given more than once with different values; "
+                "allowed: one value (identical copies are fine)",
             )
         if request.content_type not in adapter.content_types:
             shown = request.content_type or "none"
@@ -178,20 +199,34 @@ class Intake:
             raise IntakeError(401, "Not authentic", str(exc)) from None
         except EventError as exc:
             raise IntakeError(400, "Malformed body", str(exc)) from None
+        except Exception as exc:  # a defect of ours met by this body: refused, never a 500
+            _log_defect(integration, "checking", exc)
+            raise IntakeError(400, "Malformed body", _defect_detail(exc, kept=False)) from None
         try:
             pieces = adapter.pieces(request)
+            acknowledgement = adapter.acknowledge(pieces)
         except EventError as exc:
             self._keep_rejected(integration, adapter, request, str(exc))
             raise IntakeError(400, "Malformed body", str(exc)) from None
-        return inbox.pieces_to_items(pieces), adapter.acknowledge(pieces)
+        except Exception as exc:  # a defect of ours met by an authentic body: kept, refused
+            _log_defect(integration, "reading", exc)
+            detail = _defect_detail(exc, kept=True)
+            self._keep_rejected(integration, adapter, request, detail)
+            raise IntakeError(400, "Malformed body", detail) from None
+        return inbox.pieces_to_items(pieces), acknowledgement, adapter
+
+    def _rejected_raw(self, adapter: Adapter, request: WebhookRequest) -> str:
+        """How a request is kept as a dead letter: its kept headers and its body as text,
+        secrets redacted."""
+        kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
+        kept["content-type"] = request.headers.get("content-type", "")
+        return envelope_text(kept, adapter.redact(request.body.decode("utf-8", errors="replace")))
 
     def _keep_rejected(
         self, integration: str, adapter: Adapter, request: WebhookRequest, error: str
     ) -> None:
         """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
-        kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
-        kept["content-type"] = request.headers.get("content-type", "")
-        raw = envelope_text(kept, adapter.redact(request.body.decode("utf-8", errors="replace")))
+        raw = self._rejected_raw(adapter, request)
         with self.engine.begin() as connection:
             inbox.record_rejected(connection, integration, "webhook", raw, error)
 
@@ -200,14 +235,38 @@ class Intake:
     ) -> concurrent.futures.Future[Receipt]:
         """Check a request and queue its rows for the next group commit. The future resolves
         once they are committed (or raises); IntakeError is raised at once for a refusal."""
-        items, ack = self.check(integration, request)
-        return self.writer.submit(integration, items, ack)
+        items, ack, adapter = self._check(integration, request)
+        return self.writer.submit(integration, items, ack, self._keeper(adapter, request))
 
     def receive_async(self, integration: str, request: WebhookRequest) -> asyncio.Future[Receipt]:
         """:meth:`receive` for an event loop: the asyncio future is settled from the writer
         with one loop wake-up per commit, however many requests it carried."""
-        items, ack = self.check(integration, request)
-        return self.writer.submit_async(integration, items, ack)
+        items, ack, adapter = self._check(integration, request)
+        return self.writer.submit_async(integration, items, ack, self._keeper(adapter, request))
+
+    def _keeper(self, adapter: Adapter, request: WebhookRequest) -> Callable[[], str]:
+        """How the writer keeps this request as a dead letter should its rows be refused."""
+        return lambda: self._rejected_raw(adapter, request)
+
+
+def _log_defect(integration: str, doing: str, exc: Exception) -> None:
+    """A defect met by a request, logged without its message (which may quote the body)."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
+    log.error(
+        "webhook for %s: %s while %s the request (at %s); answered 400",
+        integration,
+        type(exc).__name__,
+        doing,
+        where,
+    )
+
+
+def _defect_detail(exc: Exception, kept: bool) -> str:
+    tail = "; it is kept as a dead letter" if kept else ""
+    return f"the body could not be read (internal error: {type(exc).__name__}){tail}"
 
 
 # ------------------------------------------------------------------ group commit
@@ -220,6 +279,13 @@ class _Job:
     ack: tuple[str, bytes] | None
     future: concurrent.futures.Future[Receipt] | None = None
     waiter: asyncio.Future[Receipt] | None = None
+    # The request as a dead letter's raw text, should its rows be refused (see _write).
+    keep: Callable[[], str] | None = None
+
+    def kept_text(self) -> str:
+        if self.keep is not None:
+            return self.keep()
+        return envelope_text({}, [item.payload for item in self.items])
 
 
 class GroupCommitWriter:
@@ -259,18 +325,27 @@ class GroupCommitWriter:
             log.info("writer: %d requests committed in %d groups", self.jobs, self.groups)
 
     def submit(
-        self, integration: str, items: Sequence[inbox.InboxItem], ack: tuple[str, bytes] | None
+        self,
+        integration: str,
+        items: Sequence[inbox.InboxItem],
+        ack: tuple[str, bytes] | None,
+        keep: Callable[[], str] | None = None,
     ) -> concurrent.futures.Future[Receipt]:
+        """Queue a request's rows; ``keep`` gives its dead-letter text should they be refused."""
         future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
-        self._put(_Job(integration, items, ack, future=future))
+        self._put(_Job(integration, items, ack, future=future, keep=keep))
         return future
 
     def submit_async(
-        self, integration: str, items: Sequence[inbox.InboxItem], ack: tuple[str, bytes] | None
+        self,
+        integration: str,
+        items: Sequence[inbox.InboxItem],
+        ack: tuple[str, bytes] | None,
+        keep: Callable[[], str] | None = None,
     ) -> asyncio.Future[Receipt]:
         """Like :meth:`submit`, from a coroutine: returns a future of the running loop."""
         waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._put(_Job(integration, items, ack, waiter=waiter))
+        self._put(_Job(integration, items, ack, waiter=waiter, keep=keep))
         return waiter
 
     def _put(self, job: _Job) -> None:
@@ -297,14 +372,7 @@ class GroupCommitWriter:
             self._commit(jobs)
 
     def _commit(self, jobs: list[_Job]) -> None:
-        outcomes: list[Receipt | BaseException]
-        try:
-            outcomes = list(write_jobs(self.engine, jobs))
-            self.groups += 1
-            self.jobs += len(jobs)
-        except Exception as exc:  # the database refused or is gone: every request fails
-            log.warning("inbox commit failed for %d requests: %s", len(jobs), type(exc).__name__)
-            outcomes = [exc] * len(jobs)
+        outcomes = self._write(jobs)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Receipt], Any]]] = (
             defaultdict(list)
         )
@@ -319,8 +387,81 @@ class GroupCommitWriter:
         for loop, settled in by_loop.items():
             with suppress(RuntimeError):  # the loop closed while we wrote: nobody waits
                 loop.call_soon_threadsafe(_settle, settled)
-        if self.on_commit is not None and not isinstance(outcomes[0], BaseException):
+        if self.on_commit is not None and any(isinstance(o, Receipt) for o in outcomes):
             self.on_commit()
+
+    def _write(self, jobs: Sequence[_Job]) -> list[Receipt | BaseException]:
+        """Commit the jobs' rows together, one outcome per job.
+
+        When the database is away (see :func:`_unavailable`) every job fails: the vendors
+        retry. When the commit fails for something in the rows, the group is committed again
+        in halves, down to the one request that cannot be stored, which is kept as a dead
+        letter and refused with a 400 (:meth:`_refuse`): the others are committed."""
+        try:
+            receipts = write_jobs(self.engine, jobs)
+        except Exception as exc:
+            if _unavailable(exc):
+                log.warning(
+                    "inbox commit failed for %d requests: %s", len(jobs), type(exc).__name__
+                )
+                return [exc] * len(jobs)
+            if len(jobs) == 1:
+                return [self._refuse(jobs[0], exc)]
+            log.warning(
+                "inbox commit of %d requests refused (%s); committing them in halves",
+                len(jobs),
+                type(exc).__name__,
+            )
+            middle = len(jobs) // 2
+            first = self._write(jobs[:middle])
+            away = [o for o in first if isinstance(o, BaseException) and _unavailable(o)]
+            if away:  # the database went away meanwhile: the rest would fail alike
+                return first + [away[0]] * (len(jobs) - middle)
+            return first + self._write(jobs[middle:])
+        self.groups += 1
+        self.jobs += len(jobs)
+        return list(receipts)
+
+    def _refuse(self, job: _Job, exc: Exception) -> BaseException:
+        """A request the inbox refused on its own: kept as a dead letter, answered 400."""
+        reason = _refusal_text(exc)
+        log.warning(
+            "inbox refused a request for %s (%s); kept as a dead letter",
+            job.integration,
+            type(exc).__name__,
+        )
+        detail = f"the inbox cannot store this request ({reason}); it is kept as a dead letter"
+        try:
+            with self.engine.begin() as connection:
+                inbox.record_rejected(
+                    connection, job.integration, "webhook", job.kept_text(), detail
+                )
+        except Exception as again:  # not even kept: the vendor must retry
+            log.warning("dead letter for %s not kept: %s", job.integration, type(again).__name__)
+            return again
+        return IntakeError(400, "Malformed body", detail)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database is away or broken for every request alike (connection lost, locked, a
+    table missing), rather than refusing something in the rows (a value it cannot hold)."""
+    return isinstance(
+        exc,
+        sa.exc.OperationalError
+        | sa.exc.InterfaceError
+        | sa.exc.ProgrammingError
+        | sa.exc.InternalError
+        | sa.exc.DisconnectionError
+        | sa.exc.TimeoutError,
+    )
+
+
+def _refusal_text(exc: BaseException) -> str:
+    """Why the database refused rows, in one short line (never the statement or values)."""
+    orig = exc.orig if isinstance(exc, sa.exc.StatementError) and exc.orig else exc
+    lines = str(orig).strip().splitlines()
+    first = lines[0][:200] if lines else ""
+    return representable(f"{type(orig).__name__}: {first}" if first else type(orig).__name__)
 
 
 def _settle(settled: list[tuple[asyncio.Future[Receipt], Any]]) -> None:

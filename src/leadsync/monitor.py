@@ -28,6 +28,7 @@ from leadsync.store.schema import (
     activities,
     activity_associations,
     activity_skips,
+    activity_sources,
     dead_letters,
     external_users,
     owner_decisions,
@@ -89,6 +90,8 @@ def report(
         result.findings.append(_unowned(connection, monitoring, since, until))
         result.findings.append(_overload(connection, monitoring, since))
         result.findings.append(_skipped(connection, since))
+        if rules.dedupe:
+            result.findings.append(_merged(connection, since))
         result.findings.append(_drops(connection, monitoring, until))
         result.findings.append(_unmapped(connection, rules, since))
         result.findings.append(_inactive_owners(connection, rules))
@@ -348,6 +351,28 @@ def _skipped(c: sa.Connection, since: str) -> Finding:
     ]
     summary = f"{total} activities received but not created (by the filters)"
     return Finding("activities_not_created", False, summary, rows)
+
+
+def _merged(c: sa.Connection, since: str) -> Finding:
+    """Activities two tools logged, merged into one (dedupe rules), per pair of tools."""
+    s, a = activity_sources, activities
+    groups = c.execute(
+        sa.select(a.c.integration, s.c.integration.label("merged"), a.c.type, sa.func.count())
+        .join(a, a.c.id == s.c.activity_id)
+        .where(s.c.merged_at >= since)
+        .group_by(a.c.integration, s.c.integration, a.c.type)
+        .order_by(sa.func.count().desc())
+    ).all()
+    rows = [
+        {"first": first, "merged": merged, "type": atype, "activities": int(n)}
+        for first, merged, atype, n in groups
+    ]
+    total = sum(r["activities"] for r in rows)
+    pairs = "; ".join(f"{r['first']} + {r['merged']}: {r['activities']} {r['type']}s" for r in rows)
+    summary = f"{total} activities logged by two tools were merged into one" + (
+        f" ({pairs})" if pairs else ""
+    )
+    return Finding("activities_merged", False, summary, rows[:SHOWN])
 
 
 def _drops(c: sa.Connection, m: MonitoringSettings, until: str) -> Finding:

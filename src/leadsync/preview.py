@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -28,11 +28,9 @@ from leadsync.store import batch as store
 def with_settings(
     rules: WorkspaceRules, integration: str, settings: IntegrationSettings
 ) -> WorkspaceRules:
-    """The workspace's rules with one integration's settings replaced."""
-    return WorkspaceRules(
-        directory=rules.directory,
-        integrations={**rules.integrations, integration: settings},
-    )
+    """The workspace's rules with one integration's settings replaced (the rest, dedupe
+    rules included, as they are)."""
+    return replace(rules, integrations={**rules.integrations, integration: settings})
 
 
 @dataclass
@@ -78,7 +76,9 @@ class PreviewResult:
             "duplicates": len(self.duplicates),
             "records_created": self.records_created,
             "owners": {k: self.owners.get(k, 0) for k in ("set", "kept", "ignored")},
-            "activities": {k: self.activities.get(k, 0) for k in ("created", "updated", "skipped")},
+            "activities": {
+                k: self.activities.get(k, 0) for k in ("created", "updated", "merged", "skipped")
+            },
             "skipped_by_reason": dict(self.skipped.most_common()),
         }
 
@@ -167,6 +167,8 @@ def preview(
             if trace.skip_reason is not None:
                 entry.activity["reason"] = trace.skip_reason
                 result.skipped[trace.skip_reason] += 1
+            if trace.merge_reason is not None:
+                entry.activity["reason"] = trace.merge_reason
             result.activities[outcome] += 1
             entry.associations = [
                 {"type": t, "id": i, "source": s} for t, i, s in trace.associations

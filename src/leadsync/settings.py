@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
@@ -52,6 +52,7 @@ __all__ = [
     "ActivitySettings",
     "ActivityTypeSettings",
     "AssociationSettings",
+    "DedupeRule",
     "DestinationSettings",
     "OwnersFromCrm",
     "DirectoryUser",
@@ -63,6 +64,8 @@ __all__ = [
     "WorkspaceConfig",
     "config_from_dict",
     "config_to_dict",
+    "dedupe_from_list",
+    "dedupe_to_list",
     "dump_config",
     "integration_from_dict",
     "integration_to_dict",
@@ -441,13 +444,20 @@ class VendorOptions(_Settings):
     are ignored. ``organization_id`` (salesforce): the org whose Outbound Messages are
     accepted. ``activity_types`` (pipedrive): Pipedrive activity type key -> activity
     (``{lunch: meeting}``); ``other_activity_types`` (pipedrive): the activity for type keys
-    not mapped (default task).
+    not mapped (default task). ``timestamp_tolerance_s`` (generic): how far a signed
+    ``X-Leadsync-Timestamp`` may be from now, either way (default 300 s);
+    ``require_timestamp`` (generic): refuse requests without one (default false: senders
+    that sign the body alone keep working).
     """
 
     app_id: _Id | None = None
     organization_id: _Id | None = None
     activity_types: dict[_Name, ActivityType] = Field(default_factory=dict)
     other_activity_types: ActivityType | None = None
+    timestamp_tolerance_s: float | None = Field(
+        default=None, gt=0, le=86_400, strict=True, allow_inf_nan=False
+    )
+    require_timestamp: _Bool | None = None
 
     @field_validator("organization_id")
     @classmethod
@@ -468,6 +478,8 @@ VENDOR_OPTION_KINDS: dict[str, tuple[str, ...]] = {
     "organization_id": ("salesforce",),
     "activity_types": ("pipedrive",),
     "other_activity_types": ("pipedrive",),
+    "timestamp_tolerance_s": ("generic",),
+    "require_timestamp": ("generic",),
 }
 """Which kinds take each ``vendor:`` option."""
 
@@ -621,6 +633,34 @@ class DestinationSettings(_Settings):
         return value
 
 
+class DedupeRule(_Settings):
+    """One activity logged by several tools is one: ``{activity: call, integrations: [phone,
+    outreach], window_s: 120, prefer: phone}``. Two activities of that type from two of those
+    integrations are the same when the rep maps to the same owner, the counterpart is the same
+    (phone number in E.164, or a record both name) and they started within ``window_s``
+    (durations close where both have one). ``prefer``'s values win where both have one."""
+
+    activity: ActivityType
+    integrations: tuple[_IntegrationName, ...] = Field(min_length=2)
+    window_s: float = Field(120, gt=0, le=86_400)
+    prefer: _IntegrationName | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DedupeRule:
+        if len(set(self.integrations)) != len(self.integrations):
+            raise _own_error(f"integrations {list(self.integrations)} names one twice")
+        if self.prefer is not None and self.prefer not in self.integrations:
+            raise _own_error(
+                f"prefer {self.prefer!r} is not one of integrations "
+                f"({', '.join(self.integrations)})"
+            )
+        return self
+
+    @property
+    def preferred(self) -> str:
+        return self.prefer or self.integrations[0]
+
+
 # Tags of the two forms of ``owners:`` (a list, or {source: hubspot}); they never show in a
 # key path (see _resolve).
 _LIST_TAG = "__list__"
@@ -641,7 +681,7 @@ class OwnersFromCrm(_Settings):
 class WorkspaceConfig(_Settings):
     """The whole workspace file. Cross references are checked once the parts are valid."""
 
-    _null_is_default = frozenset({"owners", "teams", "integrations", "monitoring"})
+    _null_is_default = frozenset({"owners", "teams", "integrations", "monitoring", "dedupe"})
 
     owners: Annotated[
         Annotated[tuple[OwnerSpec, ...], Tag(_LIST_TAG)] | Annotated[OwnersFromCrm, Tag(_CRM_TAG)],
@@ -651,10 +691,12 @@ class WorkspaceConfig(_Settings):
     integrations: dict[_IntegrationName, IntegrationSettings] = Field(default_factory=dict)
     monitoring: MonitoringSettings = MonitoringSettings()
     destination: DestinationSettings | None = None
+    dedupe: tuple[DedupeRule, ...] = ()
 
     @model_validator(mode="after")
     def _check_references(self) -> WorkspaceConfig:
         problems = list(_reference_problems(self))
+        problems.extend(_dedupe_problems(self))
         if isinstance(self.owners, OwnersFromCrm) and self.destination is None:
             problems.append(
                 (
@@ -674,6 +716,28 @@ class WorkspaceConfig(_Settings):
     def owner_specs(self) -> tuple[OwnerSpec, ...]:
         """The owners the file lists (none when they come from HubSpot)."""
         return () if isinstance(self.owners, OwnersFromCrm) else self.owners
+
+
+def _dedupe_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]]:
+    """Dedupe rules name configured integrations, and one (type, integration) is in one rule."""
+    seen: dict[tuple[str, str], int] = {}
+    for index, rule in enumerate(config.dedupe):
+        for position, name in enumerate(rule.integrations):
+            if name not in config.integrations:
+                known = ", ".join(sorted(config.integrations)) or "none"
+                yield (
+                    ("dedupe", index, "integrations", position),
+                    f"unknown integration {name!r}; configured: {known}",
+                )
+            key = (rule.activity.value, name)
+            if key in seen:
+                yield (
+                    ("dedupe", index, "integrations", position),
+                    f"{name} {rule.activity.value}s are already deduplicated by dedupe"
+                    f"[{seen[key]}]; an integration's activity type is in one rule",
+                )
+            else:
+                seen[key] = index
 
 
 def _reference_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]]:
@@ -1230,7 +1294,29 @@ def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
         out["monitoring"] = monitoring
     if config.destination is not None:
         out["destination"] = destination_to_dict(config.destination)
+    if config.dedupe:
+        out["dedupe"] = dedupe_to_list(config.dedupe)
     return out
+
+
+def dedupe_to_list(rules: Sequence[DedupeRule]) -> list[dict[str, Any]]:
+    return [
+        {
+            "activity": r.activity.value,
+            "integrations": list(r.integrations),
+            "window_s": _number(r.window_s),
+            "prefer": r.preferred,
+        }
+        for r in rules
+    ]
+
+
+def dedupe_from_list(data: list[dict[str, Any]]) -> tuple[DedupeRule, ...]:
+    """The dedupe rules as stored in the workspace."""
+    return tuple(
+        _validate(DedupeRule, item, _Place("<workspace>", None, f"dedupe[{i}]"))
+        for i, item in enumerate(data)
+    )
 
 
 def destination_to_dict(destination: DestinationSettings) -> dict[str, Any]:

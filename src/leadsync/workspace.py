@@ -51,12 +51,15 @@ from leadsync.settings import (
     WorkspaceConfig,
     config_from_dict,
     config_to_dict,
+    dedupe_from_list,
+    dedupe_to_list,
     destination_from_dict,
     destination_to_dict,
     integration_from_dict,
     integration_to_dict,
     monitoring_to_dict,
 )
+from leadsync.sources import adapter_class
 from leadsync.sources.base import normalize_domain
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
@@ -80,14 +83,17 @@ def load_rules(engine: Engine) -> WorkspaceRules:
         teams = config_store.read_teams(connection)
         integration_rows = config_store.read_integrations(connection)
         destination = config_store.read_setting(connection, DESTINATION_SETTING)
+        dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
     return WorkspaceRules(
         directory=OwnerDirectory.build(owners, teams),
         integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
         push=bool(destination),
+        dedupe=dedupe_from_list(dedupe),
     )
 
 
 DESTINATION_SETTING = "destination"
+DEDUPE_SETTING = "dedupe"
 OWNERS_SOURCE_SETTING = "owners_source"
 HUBSPOT_PORTAL_SETTING = "hubspot_portal"
 PUSH_BACKFILL_SETTING = "push_backfill"
@@ -374,6 +380,9 @@ class Workspace:
             )
             if config_store.write_setting(connection, DESTINATION_SETTING, destination):
                 changes.settings_changed.append("destination")
+            dedupe = dedupe_to_list(config.dedupe) or None
+            if config_store.write_setting(connection, DEDUPE_SETTING, dedupe):
+                changes.settings_changed.append("dedupe")
             source = "hubspot" if config.owners_from_crm else None
             if config_store.write_setting(connection, OWNERS_SOURCE_SETTING, source):
                 changes.settings_changed.append("owners")
@@ -386,6 +395,7 @@ class Workspace:
             integration_rows = config_store.read_integrations(connection)
             monitoring = config_store.read_setting(connection, "monitoring") or {}
             destination = config_store.read_setting(connection, DESTINATION_SETTING)
+            dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
             from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
         owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
             OwnerSpec(
@@ -400,6 +410,7 @@ class Workspace:
         return WorkspaceConfig(
             monitoring=MonitoringSettings(**monitoring),
             destination=destination_from_dict(destination) if destination else None,
+            dedupe=dedupe_from_list(dedupe),
             owners=OwnersFromCrm(source="hubspot") if from_crm else owners,
             teams=teams,
             integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
@@ -520,7 +531,7 @@ class Workspace:
                 raise UserError(
                     f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
                 )
-            ext = (name, external_id)
+            ext = (name, self._vendor_external_id(name, external_id))
         norm_domain = normalize_domain(domain) if domain is not None else None
         with self.engine.connect() as connection:
             ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
@@ -538,6 +549,15 @@ class Workspace:
             for r in found
             if r is not None
         ]
+
+    def _vendor_external_id(self, integration: str, external_id: str) -> str:
+        """An external id as the integration's events spell it (its adapter's
+        ``normalize_external_id``: a Salesforce 15-character id becomes 18); as given for an
+        integration that is not configured."""
+        settings = self.rules().integrations.get(integration)
+        if settings is None:
+            return external_id
+        return adapter_class(settings.kind).normalize_external_id(None, external_id)
 
     def set_owner(
         self,

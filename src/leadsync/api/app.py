@@ -26,6 +26,7 @@ from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
 from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
+from leadsync.sources.hygiene import Headers
 from leadsync.store.views import inbox_lag
 from leadsync.worker import Worker
 from leadsync.workspace import Workspace
@@ -204,7 +205,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
                 request.url.query,
                 opts.public_url,
             )
-            headers = {k.lower(): v for k, v in request.headers.items()}
+            headers = Headers.from_raw(request.headers.raw)  # every copy of a repeated header
             answer = await answer_webhook(
                 intake, integration, WebhookRequest("POST", uri, headers, body), path
             )

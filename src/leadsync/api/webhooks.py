@@ -16,6 +16,7 @@ from typing import Any
 
 from leadsync.intake import Intake, IntakeError
 from leadsync.sources.base import WebhookRequest
+from leadsync.sources.hygiene import Headers
 
 from .problems import PROBLEM_TYPE, Problem
 
@@ -59,6 +60,8 @@ async def answer_webhook(
         return _problem(exc.status, exc.title, exc.detail, path)
     try:
         receipt = await waiter
+    except IntakeError as exc:  # its rows alone were refused: kept as a dead letter
+        return _problem(exc.status, exc.title, exc.detail, path)
     except Exception as exc:
         log.warning("webhook for %s not committed: %s", integration, type(exc).__name__)
         return _problem(
@@ -111,7 +114,7 @@ class WebhookFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = Headers.from_raw(scope["headers"])  # every copy of a repeated header
         try:
             body = await read_body(receive, headers.get("content-length"), self.max_body)
         except BodyTooLarge as exc:

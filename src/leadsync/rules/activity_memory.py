@@ -14,7 +14,7 @@ same memory (a last-writer-wins map, a set of associations):
 - the rep (owner) likewise: the latest event that names one;
 - associations: every record any event named (updates naming none keep them);
 - the activity's time: the earliest ``occurred_at`` of its events (when it happened, not
-  when it was last touched);
+  when it was last touched), drafts' only until a real event arrives;
 - it exists once any event is not a draft (a drafted or scheduled mailing is remembered, not
   created: the delivered update that follows may name nothing but the mailing).
 
@@ -58,7 +58,7 @@ def merge(memory: Memory | None, event: Event) -> Memory:
     events: any order of the same events gives the same memory."""
     at = stamp(event)
     out: Memory = (
-        {"p": {}, "o": None, "a": [], "at": event.occurred_at, "real": False, "last": None}
+        {"p": {}, "o": None, "a": [], "at": None, "draft_at": None, "real": False, "last": None}
         if memory is None
         else {**memory, "p": dict(memory["p"]), "a": list(memory["a"])}
     )
@@ -76,8 +76,10 @@ def merge(memory: Memory | None, event: Event) -> Memory:
         refs.add((ref.type.value, ref.external_id, ref.email, ref.domain))
     out["a"] = sorted(refs, key=lambda r: tuple("" if x is None else x for x in r))
     out["a"] = [list(r) for r in out["a"]]
-    if event.occurred_at < out["at"]:
-        out["at"] = event.occurred_at
+    # A draft's time (when it was drafted) counts only until the activity is real.
+    slot = "draft_at" if event.draft else "at"
+    if out.get(slot) is None or event.occurred_at < out[slot]:
+        out[slot] = event.occurred_at
     out["real"] = bool(out["real"]) or not event.draft
     last = out["last"]
     if last is None or last[:2] < at:
@@ -99,12 +101,17 @@ def effective_event(memory: Memory, event: Event) -> Event:
     owner = memory["o"]
     return replace(
         event,
-        occurred_at=str(memory["at"]),
+        occurred_at=str(activity_time(memory)),
         properties={k: v[0] for k, v in sorted(memory["p"].items())},
         owner=None if owner is None else ExternalUserRef(owner[0], owner[1]),
         associations=refs(memory),
         draft=not memory["real"],
     )
+
+
+def activity_time(memory: Memory) -> str:
+    """When the activity happened: its earliest real event's time (a draft's until then)."""
+    return str(memory.get("at") or memory.get("draft_at"))
 
 
 def latest_event_id(memory: Memory) -> str:

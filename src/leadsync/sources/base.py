@@ -37,6 +37,15 @@ from typing import Any, ClassVar, NoReturn
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event, format_ts
+from leadsync.sources.hygiene import (
+    check_events,
+    finite_float,
+    may_hold_unstorable,
+    number_problem,
+    redact_text,
+    representable,
+    storable_key,
+)
 
 __all__ = [
     "Adapter",
@@ -152,6 +161,8 @@ class Adapter(abc.ABC):
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     #: Request headers (lowercase) stored with each piece because :meth:`to_events` needs them.
     kept_headers: ClassVar[tuple[str, ...]] = ()
+    #: Top-level body fields that hold a secret (Aircall's ``token``): :meth:`redact` hides them.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, integration: str, options: Mapping[str, Any] | None = None) -> None:
         self.integration = integration
@@ -182,14 +193,26 @@ class Adapter(abc.ABC):
 
     def redact(self, text: str) -> str:
         """A body or captured line as kept with a dead letter when it cannot be cut into
-        events: anything secret in it (Aircall's token) is removed. Works on text that is not
-        valid JSON too."""
-        return text
+        events: the :attr:`secret_fields` of the body and credential headers of an envelope
+        are ``"[redacted]"``, found by parsing the text, not by matching it (see
+        :func:`~leadsync.sources.hygiene.redact_text`). Works on text that is not valid JSON
+        too."""
+        return redact_text(text, self.secret_fields)
 
     def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
         """A vendor-specific success body ``(content type, bytes)``, or None for leadsync's
         own JSON summary."""
         return None
+
+    @classmethod
+    def normalize_external_id(cls, record_type: str | None, value: str) -> str:
+        """An external id as this vendor's events name it, for looking records up by the id a
+        person typed (``leadsync records find --external``, the admin API). The identity by
+        default; a vendor with several spellings of one id overrides it (Salesforce: the
+        15-character form becomes the 18-character one). ``record_type`` is the canonical
+        record type when known, else None. Never raises: a value that is no id of the vendor
+        is returned as given (and simply finds nothing)."""
+        return value
 
     # ------------------------------------------------------------ in a worker
 
@@ -228,17 +251,32 @@ class Adapter(abc.ABC):
         kept = {name: headers[name] for name in self.kept_headers if name in headers}
         out: list[Piece] = []
         for item in self.split(body, kept):
-            key, at = self.identify(item, kept), self.occurred_at(item, kept)
-            out.append(Piece(key, at, item, kept, self.store(item, kept)))
+            # Keys and stored text every database can hold (hygiene.py): one request's
+            # characters never fail the commit it shares with others.
+            key = storable_key(self.identify(item, kept))
+            at = self.occurred_at(item, kept)
+            out.append(Piece(key, at, item, kept, representable(self.store(item, kept))))
         return out
 
     def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
         """The events of one stored inbox row; EventError names ``where``."""
         headers, body = self.load(payload, where)
         try:
-            return self.to_events(body, headers, event_id, seq)
+            events = self.to_events(body, headers, event_id, seq)
+            # The vendor's time of this change orders an activity's events (the events
+            # themselves are timed when the activity happened).
+            changed_at = self.occurred_at(body, headers) if events else None
         except EventError as exc:
             raise EventError(exc.detail, where) from None
+        for event in events:
+            if event.changed_at is None and changed_at != event.occurred_at:
+                event.changed_at = changed_at
+        if may_hold_unstorable(payload):
+            try:
+                check_events(events)  # the same refusal on SQLite and PostgreSQL
+            except EventError as exc:
+                raise EventError(exc.detail, where) from None
+        return events
 
 
 # ------------------------------------------------------------------ helpers for adapters
@@ -250,7 +288,9 @@ def refuse(path: str, detail: str) -> NoReturn:
 
 
 def decode_json(raw: bytes) -> Any:
-    """Strict JSON (UTF-8, no NaN/Infinity); EventError with the column on failure."""
+    """Strict JSON (UTF-8, no NaN/Infinity, numbers Python can read: no float out of a
+    double's range, no integer longer than ``sys.get_int_max_str_digits()``); EventError
+    naming the line and column on failure."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -265,13 +305,19 @@ def decode_json(raw: bytes) -> Any:
         ) from None
     except RecursionError:
         raise EventError("body is not valid JSON: nested too deeply") from None
+    except ValueError:  # a float out of range, or an integer Python will not read
+        problem = number_problem(text)
+        if problem is None:  # pragma: no cover - the decoder refused a number: it is there
+            raise EventError("body is not valid JSON: a number cannot be read") from None
+        what, place = problem
+        raise EventError(f"body is not valid JSON: {what} ({place})") from None
 
 
 def _refuse_constant(name: str) -> NoReturn:
     raise EventError(f"body is not valid JSON: {name} is not allowed")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=finite_float)
 
 
 def describe(value: Any) -> str:
@@ -354,8 +400,14 @@ def number(data: Any, path: str, required: bool = False) -> float | None:
             value = float(value.strip())
         except ValueError:
             refuse(path, f"must be a number, got {value[:40]!r}")
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    if not isinstance(value, int | float):
         refuse(path, f"must be a number, got {describe(value)}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond a double's range
+        finite = False
+    if not finite:
+        refuse(path, f"must be a finite number of magnitude at most 1.8e308, got {value!r:.40}")
     return value
 
 

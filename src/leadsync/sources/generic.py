@@ -19,8 +19,8 @@ Examples
 Top level
 ---------
 A line is one JSON object (UTF-8). Its keys are ``id``, ``occurred_at``, ``type``,
-``object``, ``activity``, ``external_id``, ``owner``, ``properties``, ``associations``; any
-other key is an error. A key whose value is ``null`` counts as absent, except ``owner`` on an
+``object``, ``activity``, ``external_id``, ``owner``, ``properties``, ``associations``,
+``manual``, ``changed_at``, ``draft``; any other key is an error. A key whose value is ``null`` counts as absent, except ``owner`` on an
 owner event (see below). ``NaN`` and ``Infinity`` are not JSON and are refused.
 
 ``id`` (required)
@@ -34,6 +34,17 @@ owner event (see below). ``NaN`` and ``Infinity`` are not JSON and are refused.
     ``record`` (a record was created or changed), ``owner`` (only its owner changed),
     ``activity`` (a call, email, meeting, note or task was logged) or ``user`` (an external
     user introduced by the tool, for the user directory).
+``changed_at``
+    Optional: when this change happened at the source, where that differs from
+    ``occurred_at`` (an activity's events carry the activity's time; each update its own
+    change time). An activity's events are merged in this order whatever order they arrive
+    in: each property takes the value of the latest change (equal times: the greater ``id``
+    wins). Default: ``occurred_at``.
+``draft``
+    Optional, activity events only: ``true`` for an activity that does not exist yet (a
+    drafted or scheduled email). Nothing is created; what it says (records, owner,
+    properties) is remembered for the later event of the same ``external_id`` that makes it
+    real, even if that event names nothing but the activity.
 ``manual``
     Optional, record and owner events only: ``true`` when a person made the change by hand
     in the source (HubSpot's ``CRM_UI``), as opposed to an automation or an import.
@@ -166,7 +177,8 @@ from leadsync.sources.base import (
     signature_needs_secret,
     stable_key,
 )
-from leadsync.sources.signatures import verify_generic
+from leadsync.sources.hygiene import finite_float, number_problem
+from leadsync.sources.signatures import GENERIC_WINDOW_S, verify_generic
 
 __all__ = [
     "ACTIVITY_TYPES",
@@ -196,6 +208,8 @@ ALLOWED_KEYS = (
     "properties",
     "associations",
     "manual",
+    "changed_at",
+    "draft",
 )
 OWNER_KEYS = ("id", "email")
 ASSOCIATION_KEYS = ("object", "external_id", "email", "domain")
@@ -262,6 +276,13 @@ def parse_line(
         raise EventError(str(exc), where) from None
     except RecursionError:
         raise EventError("not valid JSON: nested too deeply", where) from None
+    except ValueError:  # a float out of range, or an integer Python will not read
+        problem = number_problem(line) if isinstance(line, str) else None
+        if problem is None:  # pragma: no cover - the decoder refused a number: it is there
+            raise EventError("not valid JSON: a number cannot be read", where) from None
+        what, place = problem
+        place = place.removeprefix("line 1, ")  # one line: the column says where
+        raise EventError(f"not valid JSON: {what} ({place})", where) from None
     return parse_event(data, integration, seq, where)
 
 
@@ -297,6 +318,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["associations"] = [_ref_to_json(ref) for ref in event.associations]
     if event.manual:
         out["manual"] = True
+    if event.changed_at is not None and event.changed_at != event.occurred_at:
+        out["changed_at"] = event.changed_at
+    if event.draft:
+        out["draft"] = True
     return out
 
 
@@ -315,7 +340,7 @@ def _refuse_constant(name: str) -> NoReturn:
     raise _Invalid(f"not valid JSON: {name} is not allowed")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=finite_float)
 
 
 def _show(value: Any) -> str:
@@ -364,12 +389,28 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
             )
         if not isinstance(manual, bool):
             _fail("manual", f"expected true or false, got {_show(manual)}")
+    raw_changed = data.get("changed_at")
+    changed_at = None if raw_changed is None else _timestamp(raw_changed, "changed_at")
+    if changed_at == occurred_at:
+        changed_at = None  # the default: one form for one meaning
+    draft = data.get("draft")
+    if draft is not None:
+        if kind is not EventType.ACTIVITY:
+            _fail("draft", f"not allowed on a {kind.value} event (only on activity events)")
+        if not isinstance(draft, bool):
+            _fail("draft", f"expected true or false, got {_show(draft)}")
     if kind is EventType.ACTIVITY:
-        return _activity_event(data, event_id, occurred_at, integration, seq)
+        activity = _activity_event(data, event_id, occurred_at, integration, seq)
+        activity.changed_at = changed_at
+        activity.draft = bool(draft)
+        return activity
     if kind is EventType.USER:
-        return _user_event(data, event_id, occurred_at, integration, seq)
+        user = _user_event(data, event_id, occurred_at, integration, seq)
+        user.changed_at = changed_at
+        return user
     event = _record_event(data, kind, event_id, occurred_at, integration, seq)
     event.manual = bool(manual)
+    event.changed_at = changed_at
     return event
 
 
@@ -828,7 +869,10 @@ def _ref_to_json(ref: RecordRef) -> dict[str, str]:
 class GenericAdapter(Adapter):
     """The canonical format over HTTP: ``POST /webhooks/<integration>`` with one event (a JSON
     object), several (a JSON array), or JSONL (``application/x-ndjson``), signed with
-    ``X-Leadsync-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+    ``X-Leadsync-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` (with
+    ``X-Leadsync-Timestamp: <unix seconds>``: of ``<timestamp>.<body>``, and the timestamp
+    must be within the integration's tolerance; see
+    :func:`~leadsync.sources.signatures.verify_generic`).
 
     Each event is stored as its canonical line. An event that fails the format's checks is
     still stored (keyed by a hash of its text) and becomes a dead letter with its error when a
@@ -839,7 +883,17 @@ class GenericAdapter(Adapter):
     content_types = ("application/json", "application/x-ndjson", "application/jsonl")
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
-        verify_generic(signature_needs_secret(self.kind, secret), request.body, request.headers)
+        """The signature, and the signed timestamp's age when the request has one (or the
+        integration requires one: ``vendor.require_timestamp``); the tolerance is
+        ``vendor.timestamp_tolerance_s`` (300 s by default)."""
+        verify_generic(
+            signature_needs_secret(self.kind, secret),
+            request.body,
+            request.headers,
+            now,
+            float(self.options.get("timestamp_tolerance_s") or GENERIC_WINDOW_S),
+            bool(self.options.get("require_timestamp", False)),
+        )
 
     def decode(self, request: WebhookRequest) -> Any:
         if request.content_type == "application/json":

@@ -10,6 +10,17 @@ One event per request, in JSON:API style::
               "relationships": {"owner": {"data": {"type": "user", "id": 4}}}},
      "meta": {"eventName": "prospect.updated", "deliveredAt": "2026-11-01T09:00:01.000"}}
 
+Relationships arrive in two forms, read alike wherever a relationship is read (owner, user,
+prospect, account, opportunity, stage): JSON:API's ``"owner": {"data": {"type": "user", "id":
+4}}`` and the flat ``"owner": {"type": "owner", "id": 4}`` that some deliveries carry (the
+``type`` is not checked). ``"data": null``, a flat ``"id": null`` or the relationship itself
+null empties it; an object with only ``links`` or ``meta`` names nothing. Any other shape (a
+to-many array, ``data`` that is an array, an object naming no id, a bare value) is an
+EventError naming the relationship's path and the allowed forms (:func:`_relation`): the row
+becomes a dead letter rather than an event that silently lost its owner or its prospect.
+Relationships leadsync does not read (``sequence``, ``mailbox``, ``taskPriority`` …) are not
+looked at.
+
 Created and updated events carry only the attributes (and relationships) that changed, so every
 canonical property below is emitted only when its attribute is present and not null: a later
 partial update never clears what an earlier one set. Final call values (outcome, duration) are
@@ -65,8 +76,9 @@ Activities name their records through the relationships ``prospect`` (contact), 
 
 Owners
 ------
-Records: ``relationships.owner.data.id``. A ``prospect/account/opportunity.updated`` whose
-only change is the owner gives an **owner event**. ``relationships.owner.data: null`` in an
+Records: the ``owner`` relationship's id (either form). A
+``prospect/account/opportunity.updated`` whose only change is the owner gives an **owner
+event**. An emptied owner (``data: null``, a flat ``id: null``, or ``owner: null``) in an
 update means the owner was removed: an owner event with owner ``null`` (suffix ``#owner`` when
 other fields changed too, so the record event comes first). Outreach names users by id only;
 ``user.*`` events teach the directory their emails.
@@ -75,7 +87,10 @@ Mailings
 --------
 A mailing is an activity only once sent: its event is ``delivered``, ``opened``, ``replied`` or
 ``bounced``, or its ``state`` is one of those, or it has a ``deliveredAt``. A drafted,
-scheduled or queued mailing gives ``[]``; the event that delivers it gives the activity. A
+scheduled or queued mailing gives a **draft** email event: nothing is created, but its
+prospect, rep and subject are remembered (``leadsync.rules.activity_memory``), so the later
+``mailing.updated`` that delivers it (naming only the changed state) lands on the prospect's
+timeline with its owner. A
 reply does not make the mailing inbound: Outreach mailings are the rep's outbound messages.
 
 Values
@@ -104,6 +119,7 @@ from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
     choice,
+    describe,
     domain_or_none,
     email_or_none,
     event_name_error,
@@ -163,6 +179,10 @@ TASK_SUBJECTS = {
     "email": "Email",
     "in_person": "In-person visit",
 }
+#: The relationship forms Outreach sends (JSON:API, and flat as in some deliveries).
+RELATION_FORMS = "{data: {type, id}} or {type, id} or null"
+#: Keys of a JSON:API relationship that names nothing (no ``data``).
+LINKS_ONLY = frozenset({"links", "meta"})
 #: Relationship -> the canonical record it names, for activities.
 ACTIVITY_LINKS = {"prospect": "contact", "account": "company", "opportunity": "deal"}
 RECORD_LINKS = {"account": "company"}
@@ -322,13 +342,16 @@ def _mailing(d: _Delivery) -> list[dict[str, Any]]:
     state = text(d.item, ATTR + "state")
     delivered_at = _time(d.item, ATTR + "deliveredAt")
     sent = d.action in SENT_MAILING or (state or "").lower() in SENT_MAILING
-    if not sent and delivered_at is None:
-        return []
     properties: dict[str, Any] = {"direction": "outbound", **_texts(d.item, MAILING_FIELDS)}
     if state is not None or d.action in SENT_MAILING:
         properties["outreach_state"] = state or d.action
     at = delivered_at or _time(d.item, ATTR + "createdAt")
-    return [_activity(d, "email", properties, MAILING_OWNER, at)]
+    event = _activity(d, "email", properties, MAILING_OWNER, at)
+    if not sent and delivered_at is None:
+        # Not an email yet: a draft, remembered (prospect, rep, subject) for the update that
+        # delivers it, which names only what changed.
+        event["draft"] = True
+    return [event]
 
 
 def _task(d: _Delivery) -> list[dict[str, Any]]:
@@ -402,14 +425,41 @@ def _head(d: _Delivery, kind: str, at: str) -> dict[str, Any]:
 
 
 def _relation(item: Any, name: str) -> tuple[bool, str | None]:
-    """Whether relationship ``name`` is in the event, and the id it points to (None: emptied)."""
-    path = f"data.relationships.{name}"
-    relation = obj(item, path)
-    if relation is None or "data" not in relation:  # absent, or links only
+    """Whether relationship ``name`` is in the event, and the id it points to (None: emptied).
+
+    Two forms are read (see :data:`RELATION_FORMS`): JSON:API's ``{"data": {"type", "id"}}``
+    (``"data": null`` empties it; an object with only ``links`` or ``meta`` says nothing) and
+    the flat ``{"type", "id"}`` (``"id": null``, or the relationship itself null, empties it).
+    Any other shape (a to-many array, an object naming no id, a bare value) is an EventError
+    naming the path: a relationship is never dropped because its shape is new.
+    """
+    relationships = obj(item, "data.relationships")
+    if relationships is None or name not in relationships:
         return False, None
-    if relation["data"] is None:
+    path = f"data.relationships.{name}"
+    relation = relationships[name]
+    if relation is None:
         return True, None
-    return True, text(item, path + ".data.id") or refuse(path + ".data.id", "required")
+    if not isinstance(relation, dict):
+        refuse(path, f"expected {RELATION_FORMS}, got {describe(relation)}")
+    if "data" in relation:
+        target = relation["data"]
+        if target is None:
+            return True, None
+        if not isinstance(target, dict):
+            refuse(path + ".data", f"expected {{type, id}} or null, got {describe(target)}")
+        return True, _relation_id(item, path + ".data")
+    if "id" in relation:
+        return True, None if relation["id"] is None else _relation_id(item, path)
+    if set(relation) <= LINKS_ONLY:
+        return False, None
+    keys = ", ".join(sorted(str(k) for k in relation)[:5])
+    refuse(path, f"expected {RELATION_FORMS}, got an object with keys {keys}")
+
+
+def _relation_id(item: Any, path: str) -> str:
+    """The ``id`` of a resource identifier at ``path`` (an integer or a string)."""
+    return text(item, path + ".id") or refuse(path + ".id", "required: the related record's id")
 
 
 def _links(item: Any, relations: Mapping[str, str]) -> list[dict[str, str]]:

@@ -1,8 +1,8 @@
-"""Pipedrive: webhooks v2, one event per request.
+"""Pipedrive: webhooks v2 and v1 (Pipedrive still sends both), one event per request.
 
-Payload
--------
-::
+Payloads
+--------
+Webhooks **v2** (``meta.version`` ``"2.0"``)::
 
     {"meta": {"action": "change", "entity": "person", "entity_id": "42",
               "id": "<event uuid>", "user_id": 7, "timestamp": "2026-11-01T09:00:00.000Z",
@@ -10,19 +10,44 @@ Payload
      "data": {...the entity...},
      "previous": {...the changed fields' old values...} | null}
 
+``meta.timestamp`` is an ISO 8601 string or a unix time (seconds or milliseconds; a number or
+a string of digits): both are read (:func:`_moment`).
+
+Webhooks **v1** (no ``meta.version``; ``meta.object`` instead of ``meta.entity``)::
+
+    {"v": 1, "event": "updated.person", "retry": 0,
+     "meta": {"v": 1, "action": "updated", "object": "person", "id": 42, "user_id": 7,
+              "company_id": 5001, "timestamp": 1793523600,
+              "timestamp_micro": 1793523600123456, ...},
+     "current": {...the object as the API renders it...},
+     "previous": {...the whole object before the change...} | null,
+     "matches_filters": {...}}
+
+v1's actions are ``added``, ``updated``, ``deleted`` and ``merged`` (read as v2's ``create``,
+``change``, ``delete``; a merge gives ``[]`` (?)), its object is ``meta.object`` (else the
+second half of ``event``), the object's id is ``meta.id`` (there is no event id), the object is
+``current`` (read exactly like v2's ``data``; errors name ``current.…``), times are unix
+seconds (``timestamp``; ``timestamp_micro`` / ``timestamp_milli`` when present, for
+sub-second order) and ``previous`` holds the whole object, so a field changed when its value
+differs from ``current``'s. The version is told by ``meta.version`` / ``meta.entity`` (v2)
+and ``meta.object`` / ``current`` / ``event`` / ``v`` (v1).
+
 Authentication is HTTP Basic (the only thing Pipedrive offers): the integration's secret is
 ``username:password`` and :func:`~leadsync.sources.signatures.verify_basic_auth` checks the
 ``Authorization`` header.
 
 Dedupe key and times
 --------------------
-The key is ``meta.id`` (the event's uuid), else ``stable_key("pipedrive", action, entity,
-entity_id, timestamp)``. The vendor's event time is ``meta.timestamp`` (when the change was
-made; ``data.update_time`` only when ``meta.timestamp`` is missing): it is what record and
-owner events carry, so that an older change that arrives late stays older.
+v2: the key is ``meta.id`` (the event's uuid), else ``stable_key("pipedrive", action, entity,
+entity_id, timestamp)``. v1 (no event id): ``stable_key("pipedrive", "v1", event, action,
+object, id, timestamp, timestamp_micro or timestamp_milli)`` (a retry has the same values;
+``retry`` and ``webhook_id`` are left out). The vendor's event time is ``meta.timestamp`` (v1:
+its finer ``timestamp_micro`` / ``timestamp_milli`` first), else the object's
+``update_time``: it is what record and owner events carry, so that an older change that
+arrives late stays older.
 
-Event names (``meta.action`` x ``meta.entity``)
------------------------------------------------
+Event names (action x entity)
+-----------------------------
 ``create``/``change`` of
 
 ``person``
@@ -36,36 +61,46 @@ Event names (``meta.action`` x ``meta.entity``)
     A ``deal`` record: ``title`` -> ``name``, ``value`` -> ``amount``, ``currency``,
     ``stage_id`` -> ``stage``, ``status`` -> ``is_closed`` (open: false; won, lost: true) with
     the raw value as ``pipedrive_status``; ``person_id`` -> contact and ``org_id`` -> company
-    associations.
+    associations. A v1 deal's owner is ``user_id`` (:data:`V1_OWNER_FIELDS`).
 ``lead``
     A ``lead`` record: ``title`` -> ``name``; ``person_id`` -> contact and
     ``organization_id`` (or ``org_id``) -> company associations (?).
 ``note``
-    A ``note`` activity (external id ``meta.entity_id``): ``content`` -> ``body``; owner
+    A ``note`` activity (external id: the object's id): ``content`` -> ``body``; owner
     ``user_id`` (the author; ``owner_id`` as a fallback); associations ``person_id``,
     ``org_id``, ``deal_id``, ``lead_id``; it happened at ``add_time``.
 ``activity``
-    An activity (external id ``meta.entity_id``) whose type comes from ``type`` (see below):
+    An activity (external id: the object's id) whose type comes from ``type`` (see below):
     ``subject`` -> ``title`` (call, meeting) or ``subject`` (email, task, note), ``note`` ->
     ``body``; ``due_date`` + ``due_time`` (UTC) -> when it happened, a task's ``due`` and a
     meeting's ``start`` (``end`` = start + ``duration``); ``done`` -> a task's ``status``
     (``completed`` / ``not_started``). A call carries ``duration`` (``HH:MM``) ->
     ``duration_s`` and its outcome (:data:`CALL_OUTCOME_FIELD` (?)) only once it is done: a
     planned call's duration is not a final value. Owner ``owner_id`` (``user_id`` as a
-    fallback); associations ``person_id``, ``org_id``, ``deal_id``, ``lead_id`` and every
-    ``participants[].person_id``. The raw type key is kept as ``pipedrive_type``.
+    fallback: v1's assignee); associations ``person_id``, ``org_id``, ``deal_id``,
+    ``lead_id`` and every ``participants[].person_id``. The raw type key is kept as
+    ``pipedrive_type``.
 
 ``delete`` of any of them gives ``[]``: deletions are not propagated. Any other action or
-entity is an :class:`~leadsync.errors.EventError` (a dead letter).
+entity (v1's ``pipeline``, ``stage``, ``user``, ``product`` …) is an
+:class:`~leadsync.errors.EventError` (a dead letter).
+
+References
+----------
+An id field (``owner_id``, ``org_id``, ``person_id`` …) is an integer or a string, or the
+object the v1 API renders (``{"value": id, "name": …}``). Any other shape (an array, an
+object without ``value``) is an EventError naming the field and the allowed forms: a new
+shape never silently loses an owner or an association.
 
 Owners
 ------
 A record's owner is ``{"id": owner_id}`` (Pipedrive names users by id only). On ``create`` the
-owner is always sent. On ``change`` it is sent only when ``previous`` has ``owner_id`` (the
-owner really changed): an unrelated edit must not re-assert an owner that someone else may
-have changed since. When the owner is the only change (``previous`` holds nothing but
-``owner_id`` and :data:`HOUSEKEEPING_FIELDS`), the event is an ``owner`` event; when the new
-owner is missing it gives ``[]``.
+owner is always sent. On ``change`` it is sent only when the owner really changed (v2:
+``previous`` has ``owner_id``; v1: ``previous.owner_id`` differs from ``current``'s): an
+unrelated edit must not re-assert an owner that someone else may have changed since. When the
+owner is the only change (nothing else changed but :data:`HOUSEKEEPING_FIELDS` and, in v1,
+Pipedrive's own ``*_count`` counters (?)), the event is an ``owner`` event; when the new owner
+is missing it gives ``[]``.
 
 Activity types
 --------------
@@ -90,18 +125,20 @@ Pipedrive documents these outcomes on call logs; the name of the field on an act
 payload is a guess (?), kept in :data:`CALL_OUTCOME_FIELD`. An unknown value keeps only the
 raw property.
 
-Ignored: custom fields, ``meta.change_source``, ``meta.user_id`` (the actor), v1 payloads.
-A null or missing field is simply left out (null would clear a stored value).
+Ignored: custom fields, ``meta.change_source``, ``meta.user_id`` (the actor), v1's
+``matches_filters``, ``retry`` and ``*_name`` fields. A null or missing field is simply left
+out (null would clear a stored value).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from leadsync.errors import SignatureError
+from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event, format_ts, ts_to_datetime
 from leadsync.sources.base import (
     Adapter,
@@ -118,6 +155,7 @@ from leadsync.sources.base import (
     signature_needs_secret,
     stable_key,
     text,
+    time_from_epoch,
     time_from_iso,
     whole,
 )
@@ -128,6 +166,13 @@ __all__ = ["ADAPTER", "PipedriveAdapter"]
 
 ACTIONS = ("create", "change", "delete")
 ENTITIES = ("person", "organization", "deal", "lead", "note", "activity")
+#: Webhooks v1 action -> the v2 action it is read as (None: accepted, gives nothing).
+V1_ACTIONS: dict[str, str | None] = {
+    "added": "create",
+    "updated": "change",
+    "deleted": "delete",
+    "merged": None,  # (?) v2 sends a delete and a change instead; the survivor's next change
+}
 
 DEFAULT_ACTIVITY_TYPES: dict[str, str] = {
     "call": "call",
@@ -151,19 +196,41 @@ CALL_OUTCOMES: dict[str, str] = {
 DEAL_CLOSED: dict[str, bool] = {"open": False, "won": True, "lost": True}
 
 OWNER_FIELD = "owner_id"
+#: Webhooks v1 objects whose owner is another field (a v1 deal's owner is ``user_id``).
+V1_OWNER_FIELDS = {"deal": "user_id"}
 DOMAIN_FIELDS = ("website", "domain")  # (?) organizations have no standard domain field
 LEAD_ORGANIZATION_FIELDS = ("organization_id", "org_id")  # (?) the API calls it organization_id
-HOUSEKEEPING_FIELDS = frozenset({"update_time"})  # (?) may come along with any change
+#: Fields that change along with any change (v1's ``owner_name`` follows ``owner_id``) (?).
+HOUSEKEEPING_FIELDS = frozenset({"update_time", "owner_name"})
+#: The forms of a time Pipedrive sends (``meta.timestamp``).
+TIME_FORMS = "an ISO 8601 time or a unix time in seconds or milliseconds"
+#: The forms of an id field (``owner_id``, ``org_id`` …).
+ID_FORMS = 'an id (an integer or a string) or {"value": id, ...}'
 
 # How a canonical activity names the activity's subject.
 SUBJECT_KEY = {"call": "title", "meeting": "title", "email": "subject", "task": "subject"}
 
 _CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _TIME_OF_DAY = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)
+_DIGITS = re.compile(r"\d+(\.\d+)?", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """One stored Pipedrive event as the converters read it, whichever version sent it."""
+
+    item: Any
+    version: int  # 1 or 2
+    action: str | None  # create | change | delete; None: a v1 merge (nothing to do)
+    entity: str
+    root: str  # where the object is: "data" (v2) or "current" (v1)
+
+    def path(self, field: str) -> str:
+        return f"{self.root}.{field}"
 
 
 class PipedriveAdapter(Adapter):
-    """Pipedrive webhooks v2 (see the module docstring)."""
+    """Pipedrive webhooks v2 and v1 (see the module docstring)."""
 
     kind = "pipedrive"
 
@@ -182,6 +249,17 @@ class PipedriveAdapter(Adapter):
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         meta = obj(item, "meta", required=True)
         assert meta is not None
+        if _is_v1(item, meta):
+            return stable_key(
+                "pipedrive",
+                "v1",
+                item.get("event"),
+                meta.get("action"),
+                meta.get("object"),
+                meta.get("id"),
+                meta.get("timestamp"),
+                meta.get("timestamp_micro") or meta.get("timestamp_milli"),
+            )
         event_id = text(item, "meta.id")
         if event_id is not None:
             return event_id
@@ -194,8 +272,17 @@ class PipedriveAdapter(Adapter):
         )
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
-        return time_from_iso(get_path(item, "meta.timestamp"), "meta.timestamp") or (
-            time_from_iso(get_path(item, "data.update_time"), "data.update_time")
+        meta = obj(item, "meta", required=True)
+        assert meta is not None
+        if _is_v1(item, meta):
+            return (
+                _epoch(item, "meta.timestamp_micro", 1_000_000)
+                or _epoch(item, "meta.timestamp_milli", 1_000)
+                or _moment(get_path(item, "meta.timestamp"), "meta.timestamp")
+                or _update_time(item, "current")
+            )
+        return _moment(get_path(item, "meta.timestamp"), "meta.timestamp") or _update_time(
+            item, "data"
         )
 
     # ------------------------------------------------------------ in a worker
@@ -203,55 +290,52 @@ class PipedriveAdapter(Adapter):
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
     ) -> list[Event]:
-        action = text(item, "meta.action", required=True)
-        entity = text(item, "meta.entity", required=True)
-        if action not in ACTIONS:
-            event_name_error("meta.action", action, ACTIONS)
-        if entity not in ENTITIES:
-            event_name_error("meta.entity", entity, ENTITIES)
-        if action == "delete":
+        ev = _read(item)
+        if ev.action in (None, "delete"):
             return []
         when = self.occurred_at(item, headers)
         if when is None:
             refuse("meta.timestamp", "required (the time of the change)")
-        external_id = text(item, "meta.entity_id") or text(item, "data.id")
+        id_path = "meta.entity_id" if ev.version == 2 else "meta.id"
+        external_id = text(item, id_path) or text(item, ev.path("id"))
         if external_id is None:
-            refuse("meta.entity_id", "required (the id of the changed object)")
-        obj(item, "data", required=True)
-        if entity == "note":
-            dicts = [_note(item, event_id, external_id, when)]
-        elif entity == "activity":
-            dicts = [self._activity(item, event_id, external_id, when)]
+            refuse(id_path, "required (the id of the changed object)")
+        obj(item, ev.root, required=True)
+        if ev.entity == "note":
+            dicts = [_note(ev, event_id, external_id, when)]
+        elif ev.entity == "activity":
+            dicts = [self._activity(ev, event_id, external_id, when)]
         else:
-            dicts = _record_events(item, entity, action, event_id, external_id, when)
+            dicts = _record_events(ev, event_id, external_id, when)
         return [parse_event(d, self.integration, seq) for d in dicts]
 
-    def _activity(self, item: Any, event_id: str, external_id: str, when: str) -> dict[str, Any]:
-        type_key = text(item, "data.type", required=True)
+    def _activity(self, ev: _Event, event_id: str, external_id: str, when: str) -> dict[str, Any]:
+        item = ev.item
+        type_key = text(item, ev.path("type"), required=True)
         assert type_key is not None
         activity = self._activity_type(type_key)
         properties: dict[str, Any] = {"pipedrive_type": type_key}
-        put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, "data.subject"))
-        put(properties, "body", text(item, "data.note"))
-        due, moment = _due(item)
-        done = _flag(item, "data.done")
+        put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, ev.path("subject")))
+        put(properties, "body", text(item, ev.path("note")))
+        due, moment = _due(ev)
+        done = _flag(item, ev.path("done"))
         if activity == "task":
             put(properties, "due", due)
             if done is not None:
                 properties["status"] = "completed" if done else "not_started"
         elif activity == "meeting" and due is not None and due == moment:  # a time, not a day
             properties["start"] = moment
-            seconds = _seconds(item, "data.duration")
+            seconds = _seconds(item, ev.path("duration"))
             if seconds:
                 properties["end"] = format_ts(ts_to_datetime(moment) + timedelta(seconds=seconds))
         elif activity == "call" and done:
-            put(properties, "duration_s", whole(_seconds(item, "data.duration")))
-            raw = text(item, f"data.{CALL_OUTCOME_FIELD}")
+            put(properties, "duration_s", whole(_seconds(item, ev.path("duration"))))
+            raw = text(item, ev.path(CALL_OUTCOME_FIELD))
             if raw is not None:
                 properties["pipedrive_outcome"] = raw
                 put(properties, "outcome", CALL_OUTCOMES.get(raw.lower()))
-        refs = _refs(item, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
-        refs += _refs(item, ("lead", "lead_id")) + _participants(item)
+        refs = _refs(ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
+        refs += _refs(ev, ("lead", "lead_id")) + _participants(ev)
         return compact(
             {
                 "id": event_id,
@@ -259,7 +343,7 @@ class PipedriveAdapter(Adapter):
                 "type": "activity",
                 "activity": activity,
                 "external_id": external_id,
-                "owner": _user(item, "data.owner_id") or _user(item, "data.user_id"),
+                "owner": _user(ev, OWNER_FIELD) or _user(ev, "user_id"),
                 "properties": properties,
                 "associations": _unique(refs),
             }
@@ -279,69 +363,147 @@ class PipedriveAdapter(Adapter):
 ADAPTER = PipedriveAdapter
 
 
+# ------------------------------------------------------------------ versions
+
+
+def _is_v1(item: Any, meta: Mapping[str, Any]) -> bool:
+    """Whether a body is a webhooks v1 one (see the module docstring)."""
+    version = meta.get("version")
+    if (isinstance(version, str) and version.strip().startswith("2")) or "entity" in meta:
+        return False
+    return (
+        "object" in meta
+        or "current" in item
+        or isinstance(item.get("event"), str)
+        or 1 in (meta.get("v"), item.get("v"))
+    )
+
+
+def _read(item: Any) -> _Event:
+    """The version, action and entity of one event; EventError for unknown names."""
+    meta = obj(item, "meta", required=True)
+    assert meta is not None
+    if not _is_v1(item, meta):
+        action = text(item, "meta.action", required=True)
+        entity = text(item, "meta.entity", required=True)
+        if action not in ACTIONS:
+            event_name_error("meta.action", action, ACTIONS)
+        if entity not in ENTITIES:
+            event_name_error("meta.entity", entity, ENTITIES)
+        assert entity is not None
+        return _Event(item, 2, action, entity, "data")
+    # v1: meta.action / meta.object, else the two halves of "event" ("added.person").
+    named = text(item, "event")
+    first, _, second = (named or "").partition(".")
+    v1_action, action_path = text(item, "meta.action") or first, "meta.action"
+    v1_entity, entity_path = text(item, "meta.object") or second, "meta.object"
+    if get_path(item, "meta.action") is None and named is not None:
+        action_path = "event"
+    if get_path(item, "meta.object") is None and named is not None:
+        entity_path = "event"
+    if not v1_action:
+        refuse("meta.action", 'required (v1: "added", "updated", "deleted" or "merged")')
+    if v1_action not in V1_ACTIONS:
+        event_name_error(action_path, v1_action, tuple(V1_ACTIONS))
+    if not v1_entity:
+        refuse("meta.object", "required (v1: the object, e.g. person)")
+    if v1_entity not in ENTITIES:
+        event_name_error(entity_path, v1_entity, ENTITIES)
+    return _Event(item, 1, V1_ACTIONS[v1_action], v1_entity, "current")
+
+
 # ------------------------------------------------------------------ records
 
 
-def _record_events(
-    item: Any, entity: str, action: str, event_id: str, external_id: str, when: str
-) -> list[dict[str, Any]]:
+def _record_events(ev: _Event, event_id: str, external_id: str, when: str) -> list[dict[str, Any]]:
     """The record event of a person, organization, deal or lead, with the owner rule."""
-    record_type, properties, refs = _RECORDS[entity](item)
-    owner = _user(item, f"data.{OWNER_FIELD}")
+    record_type, properties, refs = _RECORDS[ev.entity](ev)
+    owner_field = V1_OWNER_FIELDS.get(ev.entity, OWNER_FIELD) if ev.version == 1 else OWNER_FIELD
+    owner = _user(ev, owner_field)
     named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": external_id}
-    if action == "change":
-        previous = obj(item, "previous") or {}
-        if OWNER_FIELD not in previous:
+    if ev.action == "change":
+        changed = _changed(ev)
+        if changed is None or owner_field not in changed:
             owner = None
-        elif not set(previous) - HOUSEKEEPING_FIELDS - {OWNER_FIELD}:  # only the owner changed
+        elif not {f for f in changed - HOUSEKEEPING_FIELDS - {owner_field} if not _counter(ev, f)}:
             return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
     parts = {"owner": owner, "properties": properties, "associations": refs}
     return [compact({**named, "type": "record", **parts})]
 
 
+def _changed(ev: _Event) -> set[str] | None:
+    """The fields a change changed, or None when the event does not say (no ``previous``).
+
+    v2's ``previous`` holds only the changed fields; v1's holds the whole object before the
+    change, so a field changed when its value differs from ``current``'s (an id compared by
+    its value, whatever its form)."""
+    previous = obj(ev.item, "previous")
+    if previous is None:
+        return None
+    if ev.version == 2:
+        return set(previous)
+    current = obj(ev.item, ev.root) or {}
+    return {
+        field
+        for field, old in previous.items()
+        if _comparable(old) != _comparable(current.get(field))
+    }
+
+
+def _comparable(value: Any) -> Any:
+    return value.get("value") if isinstance(value, dict) and "value" in value else value
+
+
+def _counter(ev: _Event, field: str) -> bool:
+    """A count Pipedrive keeps itself (v1's ``followers_count`` …), not someone's edit (?)."""
+    return ev.version == 1 and field.endswith("_count")
+
+
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
 
 
-def _person(item: Any) -> Mapped:
+def _person(ev: _Event) -> Mapped:
+    item, p = ev.item, ev.path
     properties: dict[str, Any] = {}
-    put(properties, "name", text(item, "data.name"))
-    put(properties, "firstname", text(item, "data.first_name"))
-    put(properties, "lastname", text(item, "data.last_name"))
-    put(properties, "email", _primary(item, "data.emails") or _primary(item, "data.email"))
-    put(properties, "phone", _primary(item, "data.phones") or _primary(item, "data.phone"))
-    return "contact", properties, _refs(item, ("company", "org_id"))
+    put(properties, "name", text(item, p("name")))
+    put(properties, "firstname", text(item, p("first_name")))
+    put(properties, "lastname", text(item, p("last_name")))
+    put(properties, "email", _primary(item, p("emails")) or _primary(item, p("email")))
+    put(properties, "phone", _primary(item, p("phones")) or _primary(item, p("phone")))
+    return "contact", properties, _refs(ev, ("company", "org_id"))
 
 
-def _organization(item: Any) -> Mapped:
+def _organization(ev: _Event) -> Mapped:
     properties: dict[str, Any] = {}
-    put(properties, "name", text(item, "data.name"))
+    put(properties, "name", text(ev.item, ev.path("name")))
     for field in DOMAIN_FIELDS:
-        website = text(item, f"data.{field}")
+        website = text(ev.item, ev.path(field))
         if website is not None:
             properties["domain" if (domain_or_none(website) is not None) else "website"] = website
             break
     return "company", properties, []
 
 
-def _deal(item: Any) -> Mapped:
+def _deal(ev: _Event) -> Mapped:
+    item, p = ev.item, ev.path
     properties: dict[str, Any] = {}
-    put(properties, "name", text(item, "data.title"))
-    put(properties, "amount", whole(number(item, "data.value")))
-    put(properties, "currency", text(item, "data.currency"))
-    put(properties, "stage", text(item, "data.stage_id"))
-    status = text(item, "data.status")
+    put(properties, "name", text(item, p("title")))
+    put(properties, "amount", whole(number(item, p("value"))))
+    put(properties, "currency", text(item, p("currency")))
+    put(properties, "stage", text(item, p("stage_id")))
+    status = text(item, p("status"))
     if status is not None:
         properties["pipedrive_status"] = status
         put(properties, "is_closed", DEAL_CLOSED.get(status.lower()))
-    return "deal", properties, _refs(item, ("contact", "person_id"), ("company", "org_id"))
+    return "deal", properties, _refs(ev, ("contact", "person_id"), ("company", "org_id"))
 
 
-def _lead(item: Any) -> Mapped:
+def _lead(ev: _Event) -> Mapped:
     properties: dict[str, Any] = {}
-    put(properties, "name", text(item, "data.title"))
-    refs = _refs(item, ("contact", "person_id"))
+    put(properties, "name", text(ev.item, ev.path("title")))
+    refs = _refs(ev, ("contact", "person_id"))
     for field in LEAD_ORGANIZATION_FIELDS:
-        company = _refs(item, ("company", field))
+        company = _refs(ev, ("company", field))
         if company:
             refs += company
             break
@@ -359,23 +521,63 @@ _RECORDS = {
 # ------------------------------------------------------------------ notes
 
 
-def _note(item: Any, event_id: str, external_id: str, when: str) -> dict[str, Any]:
+def _note(ev: _Event, event_id: str, external_id: str, when: str) -> dict[str, Any]:
     properties: dict[str, Any] = {}
-    put(properties, "body", text(item, "data.content"))
-    refs = _refs(item, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
-    refs += _refs(item, ("lead", "lead_id"))
+    put(properties, "body", text(ev.item, ev.path("content")))
+    refs = _refs(ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
+    refs += _refs(ev, ("lead", "lead_id"))
+    added = ev.path("add_time")
     return compact(
         {
             "id": event_id,
-            "occurred_at": time_from_iso(get_path(item, "data.add_time"), "data.add_time") or when,
+            "occurred_at": time_from_iso(get_path(ev.item, added), added) or when,
             "type": "activity",
             "activity": "note",
             "external_id": external_id,
-            "owner": _user(item, "data.user_id") or _user(item, "data.owner_id"),
+            "owner": _user(ev, "user_id") or _user(ev, OWNER_FIELD),
             "properties": properties,
             "associations": refs,
         }
     )
+
+
+# ------------------------------------------------------------------ times
+
+
+def _moment(value: Any, path: str) -> str | None:
+    """A Pipedrive time as a canonical time: an ISO 8601 string, or a unix time (a number or a
+    string of digits) in seconds, milliseconds or microseconds, told apart by magnitude."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        raw = value.strip()
+        if _DIGITS.fullmatch(raw) is None:
+            try:
+                return time_from_iso(raw, path)
+            except EventError:
+                refuse(path, f"must be {TIME_FORMS}, got {value[:40]!r}")
+        value = float(raw)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        refuse(path, f"must be {TIME_FORMS}, got {describe(value)}")
+    magnitude = abs(value)
+    if magnitude >= 1e14:
+        return time_from_epoch(value / 1000, path, "ms")  # microseconds
+    return time_from_epoch(value, path, "ms" if magnitude >= 1e11 else "s")
+
+
+def _epoch(item: Any, path: str, per_second: int) -> str | None:
+    """v1's ``timestamp_micro`` / ``timestamp_milli``: a unix time in a known unit."""
+    value = get_path(item, path)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        refuse(path, f"must be a unix time (a number), got {describe(value)}")
+    return time_from_epoch(value * 1000 / per_second, path, "ms")
+
+
+def _update_time(item: Any, root: str) -> str | None:
+    path = f"{root}.update_time"
+    return time_from_iso(get_path(item, path), path)
 
 
 # ------------------------------------------------------------------ parts
@@ -384,44 +586,49 @@ def _note(item: Any, event_id: str, external_id: str, when: str) -> dict[str, An
 def _id_value(value: Any, path: str) -> str | None:
     """A Pipedrive id: an integer or a string, or v1's ``{"value": id, ...}`` object."""
     if isinstance(value, dict):
-        value = value.get("value")
+        if "value" not in value:
+            keys = ", ".join(sorted(str(k) for k in value)[:5]) or "none"
+            refuse(path, f"must be {ID_FORMS}, got an object without value (keys: {keys})")
+        value = value["value"]
         path += ".value"
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
-        refuse(path, f"must be an id (an integer or a string), got {describe(value)}")
+        refuse(path, f"must be {ID_FORMS}, got {describe(value)}")
     return str(value).strip() or None
 
 
-def _user(item: Any, path: str) -> dict[str, str] | None:
-    user_id = _id_value(get_path(item, path), path)
+def _user(ev: _Event, field: str) -> dict[str, str] | None:
+    path = ev.path(field)
+    user_id = _id_value(get_path(ev.item, path), path)
     return {"id": user_id} if user_id is not None else None
 
 
-def _refs(item: Any, *pairs: tuple[str, str]) -> list[dict[str, str]]:
-    """Associations ``(object, field of data)`` for the fields that name a record."""
+def _refs(ev: _Event, *pairs: tuple[str, str]) -> list[dict[str, str]]:
+    """Associations ``(object, field of the object)`` for the fields that name a record."""
     out = []
     for record_type, field in pairs:
-        path = f"data.{field}"
-        external_id = _id_value(get_path(item, path), path)
+        path = ev.path(field)
+        external_id = _id_value(get_path(ev.item, path), path)
         if external_id is not None:
             out.append({"object": record_type, "external_id": external_id})
     return out
 
 
-def _participants(item: Any) -> list[dict[str, str]]:
-    """The contacts of ``data.participants[].person_id``."""
-    participants = get_path(item, "data.participants")
+def _participants(ev: _Event) -> list[dict[str, str]]:
+    """The contacts of ``participants[].person_id``."""
+    path = ev.path("participants")
+    participants = get_path(ev.item, path)
     if participants is None:
         return []
     if not isinstance(participants, list):
-        refuse("data.participants", f"must be an array, got {describe(participants)}")
+        refuse(path, f"must be an array, got {describe(participants)}")
     out = []
     for index, entry in enumerate(participants):
-        path = f"data.participants[{index}]"
+        where = f"{path}[{index}]"
         if not isinstance(entry, dict):
-            refuse(path, f"must be an object {{person_id, primary}}, got {describe(entry)}")
-        external_id = _id_value(entry.get("person_id"), f"{path}.person_id")
+            refuse(where, f"must be an object {{person_id, primary}}, got {describe(entry)}")
+        external_id = _id_value(entry.get("person_id"), f"{where}.person_id")
         if external_id is not None:
             out.append({"object": "contact", "external_id": external_id})
     return out
@@ -485,17 +692,18 @@ def _seconds(item: Any, path: str) -> int | None:
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
 
 
-def _due(item: Any) -> tuple[str | None, str | None]:
+def _due(ev: _Event) -> tuple[str | None, str | None]:
     """``(due, moment)`` of an activity: ``due`` is the time, or the date alone when there is
     no ``due_time``; ``moment`` is a time either way (midnight UTC for a date)."""
-    day = text(item, "data.due_date")
-    moment = time_from_iso(day, "data.due_date")
+    day_path, clock_path = ev.path("due_date"), ev.path("due_time")
+    day = text(ev.item, day_path)
+    moment = time_from_iso(day, day_path)
     if day is None or moment is None:
         return None, None
-    clock = text(item, "data.due_time")
+    clock = text(ev.item, clock_path)
     if clock is None:
         return day, moment
     if _TIME_OF_DAY.fullmatch(clock) is None:
-        refuse("data.due_time", f"must be a time HH:MM (UTC), got {clock[:40]!r}")
-    moment = time_from_iso(f"{day}T{clock}Z", "data.due_time")
+        refuse(clock_path, f"must be a time HH:MM (UTC), got {clock[:40]!r}")
+    moment = time_from_iso(f"{day}T{clock}Z", clock_path)
     return moment, moment

@@ -269,6 +269,12 @@ class SalesforceAdapter(Adapter):
             return "text/xml; charset=utf-8", ACK
         return None
 
+    @classmethod
+    def normalize_external_id(cls, record_type: str | None, value: str) -> str:
+        """The 18-character form of a Salesforce id (every event names records by it), so a
+        15-character id copied from Salesforce's UI or a report finds the same record."""
+        return id18(value.strip()) or value
+
     # ------------------------------------------------------------ in a worker
 
     def to_events(

@@ -82,6 +82,11 @@ anything else                      EventError (the row becomes a dead letter)
 Types are strict (EventError naming the JSON path); values are lenient where a dead letter
 would help nobody: an email without one ``@`` or a domain without a dot is left out.
 A record whose ``owner`` is null carries no owner (it never clears one).
+References to other records and users (``owner``, ``account``, ``user``, ``called_person``,
+``recipient``, ``person``, ``owned_by_user``, ``associated_with``, a call data record's
+``call``) are objects ``{id, _href}``; null or ``{}`` names nobody. A reference of any other
+shape (a bare id, an array, an object without ``id``) is an EventError naming it and the
+allowed form (:func:`_ref_id`), never an event that silently lost its owner or link.
 
 Guesses (?)
 -----------
@@ -107,6 +112,7 @@ from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
     choice,
+    describe,
     domain_or_none,
     email_or_none,
     event_name_error,
@@ -126,6 +132,8 @@ __all__ = ["ADAPTER", "SalesloftAdapter"]
 
 EVENT_HEADER = "x-salesloft-event"
 EVENT_PATH = f"headers.{EVENT_HEADER}"
+#: How Salesloft names a related record or user (``owner``, ``account``, ``user`` …).
+REFERENCE_FORM = "{id, _href} or null"
 
 #: Salesloft field -> canonical property, copied as text when present.
 PERSON_FIELDS = {
@@ -322,7 +330,7 @@ def _call_data_record(d: _Delivery) -> list[dict[str, Any]]:
         duration = _seconds(d.item, "duration")
         if duration is not None:
             properties["duration_s"] = duration
-    call_id = text(d.item, "call.id")
+    call_id = _ref_id(d.item, "call.id")
     external_id = call_id if call_id is not None else "cdr:" + d.external_id
     links = _link(d.item, "called_person.id", "contact")
     return [_activity(d, "call", external_id, properties, "user.id", links, "started_at")]
@@ -467,20 +475,38 @@ def _with_owner_and_links(
     return event
 
 
+def _ref_id(item: Any, path: str) -> str | None:
+    """The id at ``path``. When ``path`` is a reference's ``id`` (``owner.id``), the reference
+    must be an object with an ``id`` (:data:`REFERENCE_FORM`), null or ``{}``: another shape
+    (a bare id, an array, an object naming no id) is an EventError naming the reference, so a
+    new shape never silently loses an owner or a link. ``account_id``-style fields are plain."""
+    ref, dot, field = path.rpartition(".")
+    if dot:
+        value = get_path(item, ref)
+        if value is None or value == {}:
+            return None
+        if not isinstance(value, dict):
+            refuse(ref, f"expected {REFERENCE_FORM}, got {describe(value)}")
+        if field not in value:
+            keys = ", ".join(sorted(str(k) for k in value)[:5])
+            refuse(ref, f"expected {REFERENCE_FORM}, got an object with keys {keys}")
+    return text(item, path)
+
+
 def _user_ref(item: Any, path: str) -> dict[str, str] | None:
-    user_id = text(item, path)
+    user_id = _ref_id(item, path)
     return {"id": user_id} if user_id is not None else None
 
 
 def _link(item: Any, path: str, record: str) -> list[dict[str, str]]:
-    target = text(item, path)
+    target = _ref_id(item, path)
     return [{"object": record, "external_id": target}] if target is not None else []
 
 
 def _contact(item: Any, id_path: str, email_path: str) -> list[dict[str, str]]:
     """A contact named by its Salesloft id and, when the payload has it, its email."""
     link = {"object": "contact"}
-    target = text(item, id_path)
+    target = _ref_id(item, id_path)
     email = email_or_none(text(item, email_path))
     if target is not None:
         link["external_id"] = target

@@ -15,12 +15,16 @@ Salesloft   ``x-salesloft-signature: <hex>``                    hex HMAC-SHA1(ca
 Aircall     none; the body's ``token`` field                    equal to the configured token                 none
 Pipedrive   ``Authorization: Basic base64(user:password)``      equal to the configured user and password     none
 generic     ``X-Leadsync-Signature: sha256=<hex>``              hex HMAC-SHA256(secret, body)                 none
+generic     the same and ``X-Leadsync-Timestamp: <unix s>``     hex HMAC-SHA256(secret, t + "." + body)       ±300 s
 ==========  ==================================================  ============================================  ======
 
 Rules: header names are matched case-insensitively; hex digests are compared
 case-insensitively; every comparison uses :func:`hmac.compare_digest`; a window is inclusive
 and applies both ways (too old and too far in the future); a malformed value is a
-:class:`SignatureError`, never another exception.
+:class:`SignatureError`, never another exception. A header sent more than once with
+different values is refused (HTTP allows repeated headers; when ``headers`` has a ``getlist``
+method, as :class:`leadsync.sources.hygiene.Headers` and Starlette's headers do, every copy is
+seen): a bad copy cannot hide behind a good one.
 
 Secrets come from configuration (an integration's ``secret_env`` names the environment
 variable that holds them). They are never logged, and no error message contains a secret, the
@@ -40,6 +44,7 @@ from collections.abc import Mapping
 from leadsync.errors import SignatureError
 
 __all__ = [
+    "GENERIC_TIMESTAMP",
     "SignatureError",
     "verify_aircall",
     "verify_basic_auth",
@@ -57,6 +62,8 @@ OUTREACH_SIGNATURE = "Outreach-Webhook-Signature"
 SALESLOFT_SIGNATURE = "x-salesloft-signature"
 AUTHORIZATION = "Authorization"
 GENERIC_SIGNATURE = "X-Leadsync-Signature"
+GENERIC_TIMESTAMP = "X-Leadsync-Timestamp"
+GENERIC_WINDOW_S = 300.0
 
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only; int() would also take "1_000", "١٢", " +1"
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -136,9 +143,35 @@ def verify_salesloft(token: str, body: bytes, headers: Mapping[str, str]) -> Non
     _verify_hex_hmac(token, body, headers, SALESLOFT_SIGNATURE, "sha1", prefix=None)
 
 
-def verify_generic(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
-    """leadsync's own format: ``sha256=<hex HMAC-SHA256 of the raw body>``."""
-    _verify_hex_hmac(secret, body, headers, GENERIC_SIGNATURE, "sha256", prefix="sha256")
+def verify_generic(
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: float | None = None,
+    window_s: float = GENERIC_WINDOW_S,
+    require_timestamp: bool = False,
+) -> None:
+    """leadsync's own format: ``sha256=<hex HMAC-SHA256 of the raw body>``.
+
+    With ``now`` (unix seconds), a request may carry ``X-Leadsync-Timestamp: <unix seconds>``;
+    the signature then covers ``<timestamp> + "." + body`` and the timestamp must be within
+    ``window_s`` of ``now`` (both ways), so a captured request cannot be replayed later.
+    Without the header the body alone is signed (senders that predate the timestamp), unless
+    ``require_timestamp``. ``now=None`` reads no timestamp at all."""
+    _require_secret(secret)
+    if now is None or not _values(headers, GENERIC_TIMESTAMP):
+        if now is not None and require_timestamp:
+            raise SignatureError(
+                f"missing header {GENERIC_TIMESTAMP}: this integration requires a signed "
+                f"timestamp (unix seconds, tolerance {window_s:g} s)"
+            )
+        _verify_hex_hmac(secret, body, headers, GENERIC_SIGNATURE, "sha256", prefix="sha256")
+        return
+    timestamp = _header(headers, GENERIC_TIMESTAMP).strip()
+    seconds = _parse_int(timestamp, f"header {GENERIC_TIMESTAMP}", "unix seconds")
+    _check_window(float(seconds), now, window_s, f"header {GENERIC_TIMESTAMP}", "tolerance")
+    message = timestamp.encode() + b"." + body
+    _verify_hex_hmac(secret, message, headers, GENERIC_SIGNATURE, "sha256", prefix="sha256")
 
 
 def verify_aircall(token: str, payload_token: str | None) -> None:
@@ -198,10 +231,20 @@ def _require_secret(secret: str) -> None:
         raise SignatureError("the configured secret is empty; refusing to accept the request")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
-    """The value of header ``name`` (any case); missing, empty or conflicting is an error."""
+def _values(headers: Mapping[str, str], name: str) -> set[str]:
+    """Every distinct value of header ``name`` (any case), every copy of a repeated header
+    included when ``headers`` can tell (a ``getlist`` method)."""
     wanted = name.lower()
     values = {value for key, value in headers.items() if key.lower() == wanted}
+    getlist = getattr(headers, "getlist", None)
+    if callable(getlist):
+        values.update(getlist(wanted))
+    return values
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """The value of header ``name`` (any case); missing, empty or conflicting is an error."""
+    values = _values(headers, name)
     if not values:
         raise SignatureError(f"missing header {name}")
     if len(values) > 1:
@@ -219,18 +262,20 @@ def _parse_int(text: str, where: str, unit: str) -> int:
     return int(text)
 
 
-def _check_window(sent: float, now: float, window_s: float, where: str) -> None:
+def _check_window(
+    sent: float, now: float, window_s: float, where: str, word: str = "window"
+) -> None:
     if not (math.isfinite(now) and math.isfinite(window_s) and window_s >= 0):
         raise ValueError("now and window_s must be finite and window_s non-negative")
     age = now - sent
     if age > window_s:
         raise SignatureError(
-            f"{where}: timestamp too old by {_seconds(age - window_s)} s (window {window_s:g} s)"
+            f"{where}: timestamp too old by {_seconds(age - window_s)} s ({word} {window_s:g} s)"
         )
     if -age > window_s:
         raise SignatureError(
             f"{where}: timestamp too far in the future by {_seconds(-age - window_s)} s "
-            f"(window {window_s:g} s)"
+            f"({word} {window_s:g} s)"
         )
 
 

@@ -250,6 +250,51 @@ def insert_activity_sources(connection: Connection, rows: Sequence[Mapping[str, 
     _ignore_many(connection, activity_sources, rows)
 
 
+def load_activity_sources(
+    connection: Connection, activity_ids: Collection[int]
+) -> dict[int, list[tuple[str, str, str]]]:
+    """The sources merged into these activities: activity id -> [(integration, type, ext)]."""
+    if not activity_ids:
+        return {}
+    s = activity_sources
+    out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    query = sa.select(s.c.activity_id, s.c.integration, s.c.type, s.c.external_id).where(
+        _in(connection, s.c.activity_id, activity_ids)
+    )
+    for activity_id, integration, atype, external_id in connection.execute(query):
+        out[int(activity_id)].append((str(integration), str(atype), str(external_id)))
+    return dict(out)
+
+
+def load_dedupe_candidates(
+    connection: Connection, atype: str, integrations: Collection[str], lo: str, hi: str
+) -> list[tuple[dict[str, Any], set[int]]]:
+    """Activities of ``atype`` from ``integrations`` that happened between ``lo`` and ``hi``,
+    each with the records it is linked to (one query for the activities, one for links)."""
+    t = activities
+    rows = [
+        dict(r._mapping)
+        for r in connection.execute(
+            sa.select(t).where(
+                t.c.type == atype,
+                t.c.integration.in_(sorted(integrations)),
+                t.c.occurred_at >= lo,
+                t.c.occurred_at <= hi,
+            )
+        )
+    ]
+    links: dict[int, set[int]] = defaultdict(set)
+    if rows:
+        aa = activity_associations
+        for activity_id, record_id in connection.execute(
+            sa.select(aa.c.activity_id, aa.c.record_id).where(
+                _in(connection, aa.c.activity_id, [int(r["id"]) for r in rows])
+            )
+        ):
+            links[int(activity_id)].add(int(record_id))
+    return [(row, links.get(int(row["id"]), set())) for row in rows]
+
+
 def load_learned_emails(
     connection: Connection, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
