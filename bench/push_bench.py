@@ -56,8 +56,8 @@ import httpx
 import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
-from leadsync.destinations.hubspot import fake as fake_module
 from leadsync.destinations.hubspot import cycle as cycle_module
+from leadsync.destinations.hubspot import fake as fake_module
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.objects import OBJECT_NAMES
 from leadsync.settings import config_from_dict
