@@ -359,22 +359,20 @@ class BatchState:
         }
         self.activity_by_id = {a.id: a for a in self.activities.values()}
         self.candidates: dict[str, list[dedupe.Candidate]] = defaultdict(list)
-        spans: dict[int, list[str]] = defaultdict(list)
-        rule_index = {id(r): i for i, r in enumerate(self.rules.dedupe)}
-        for event in events:
-            if event.type is not EventType.ACTIVITY or event.activity is None:
+        for rule in self.rules.dedupe:
+            # The batch's times of this rule's activities (their memories' too).
+            times = []
+            for event in events:
+                if event.activity is None or event.integration not in rule.integrations:
+                    continue
+                if event.activity is not rule.activity:
+                    continue
+                times.append(event.occurred_at)
+                key = (event.integration, event.activity.value, event.external_id or "")
+                if (memory := self.memory.get(key)) is not None:
+                    times.append(activity_memory.activity_time(memory))
+            if not times:
                 continue
-            rule = self.dedupe_rules.get((event.activity.value, event.integration))
-            if rule is None:
-                continue
-            key = (event.integration, event.activity.value, event.external_id or "")
-            memory = self.memory.get(key)
-            spans[rule_index[id(rule)]] += [
-                event.occurred_at,
-                *([activity_memory.activity_time(memory)] if memory else []),
-            ]
-        for index, times in spans.items():
-            rule = self.rules.dedupe[index]
             lo = add_days(min(times), -rule.window_s / 86_400)
             hi = add_days(max(times), rule.window_s / 86_400)
             found = store.load_dedupe_candidates(
@@ -923,37 +921,9 @@ class BatchState:
         twins = self.dedupe_rules.get((event.activity.value, event.integration))
         if twins is not None and key is not None:
             if fresh:
-                twin = dedupe.find_twin(
-                    twins,
-                    _candidate(
-                        {**merged, "integration": event.integration, "owner_id": owner_id,
-                         "occurred_at": event.occurred_at, "external_id": event.external_id,
-                         "id": None},
-                        {r.id for r, _ in named},
-                    ),
-                    [
-                        c
-                        for c in self.candidates[event.activity.value]
-                        if c.activity_id is not None
-                        and all(k[0] != event.integration for k in self.sources.get(c.activity_id, ()))
-                    ],
-                )  # fmt: skip
-                if twin is not None:
-                    assert twin[0].activity_id is not None
-                    existing, merge_reason = self.activity_by_id[twin[0].activity_id], twin[1]
-                    self.activities[key] = existing
-                    self.sources.setdefault(existing.id, []).append(key)
-                    self.new_sources.append(
-                        {
-                            "integration": key[0],
-                            "type": key[1],
-                            "external_id": key[2],
-                            "activity_id": existing.id,
-                            "merged_at": event.occurred_at,
-                            "reason": merge_reason,
-                        }
-                    )
-                    self.result.activities_merged += 1
+                found = self.join_twin(twins, key, event, owner_id, merged, named)
+                if found is not None:
+                    existing, merge_reason = found
             if existing is not None and existing.id in self.sources:
                 merged, at = self.combined(existing, twins)
                 event = replace(event, occurred_at=at or event.occurred_at)
@@ -1007,6 +977,56 @@ class BatchState:
                     label=ASSIGN_ON_ACTIVITY,
                     variant=variant,
                 )
+
+    def join_twin(
+        self,
+        rule: DedupeRule,
+        key: tuple[str, str, str],
+        event: Event,
+        owner_id: str | None,
+        properties: Mapping[str, Any],
+        named: Sequence[tuple[RecordState, bool]],
+    ) -> tuple[ActivityState, str] | None:
+        """The activity another tool logged that this new one is (dedupe rule), joined as one
+        more of its sources, with the reason; None when there is none."""
+        new = _candidate(
+            {
+                **properties,
+                "integration": event.integration,
+                "owner_id": owner_id,
+                "occurred_at": event.occurred_at,
+                "external_id": event.external_id,
+                "id": None,
+            },
+            {r.id for r, _ in named},
+        )
+        # An activity this integration is a source of already is not joined twice.
+        pool = [
+            c
+            for c in self.candidates[rule.activity.value]
+            if c.activity_id is not None
+            and all(k[0] != event.integration for k in self.sources.get(c.activity_id, ()))
+        ]
+        twin = dedupe.find_twin(rule, new, pool)
+        if twin is None:
+            return None
+        candidate, reason = twin
+        assert candidate.activity_id is not None
+        activity = self.activity_by_id[candidate.activity_id]
+        self.activities[key] = activity
+        self.sources.setdefault(activity.id, []).append(key)
+        self.new_sources.append(
+            {
+                "integration": key[0],
+                "type": key[1],
+                "external_id": key[2],
+                "activity_id": activity.id,
+                "merged_at": event.occurred_at,
+                "reason": reason,
+            }
+        )
+        self.result.activities_merged += 1
+        return activity, reason
 
     def combined(
         self, activity: ActivityState, rule: DedupeRule

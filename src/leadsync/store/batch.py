@@ -41,6 +41,16 @@ INBOX_SEQ = "inbox_seq"
 ROUND_ROBIN_PREFIX = "rr:"
 
 
+def _by_integration_and_type(
+    keys: Iterable[tuple[str, str, str]],
+) -> dict[tuple[str, str], set[str]]:
+    """(integration, type, external id) keys grouped for one IN query per (integration, type)."""
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for integration, kind, external_id in keys:
+        grouped[(integration, kind)].add(external_id)
+    return grouped
+
+
 def lock_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
     """Lock and read the named counters (created at 0 when missing), in a stable order."""
     names = sorted(set(names))
@@ -82,9 +92,7 @@ def load_identities(
     connection: Connection, keys: Iterable[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], int]:
     """(integration, record type, external id) -> record id, for the keys that exist."""
-    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for integration, rtype, external_id in keys:
-        grouped[(integration, rtype)].add(external_id)
+    grouped = _by_integration_and_type(keys)
     found: dict[tuple[str, str, str], int] = {}
     t = record_identities
     for (integration, rtype), ids in grouped.items():
@@ -173,9 +181,7 @@ def load_deal_links_to(connection: Connection, right_ids: Collection[int]) -> Se
 def load_activities(
     connection: Connection, keys: Iterable[tuple[str, str, str]]
 ) -> Sequence[sa.Row[Any]]:
-    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for integration, atype, external_id in keys:
-        grouped[(integration, atype)].add(external_id)
+    grouped = _by_integration_and_type(keys)
     out: list[sa.Row[Any]] = []
     t = activities
     for (integration, atype), ids in grouped.items():
@@ -192,9 +198,7 @@ def load_merged_activities(
     connection: Connection, keys: Iterable[tuple[str, str, str]]
 ) -> list[tuple[tuple[str, str, str], sa.Row[Any]]]:
     """Activities that other sources were merged into, by those sources' keys: (key, row)."""
-    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for integration, atype, external_id in keys:
-        grouped[(integration, atype)].add(external_id)
+    grouped = _by_integration_and_type(keys)
     out: list[tuple[tuple[str, str, str], sa.Row[Any]]] = []
     s = activity_sources
     for (integration, atype), ids in grouped.items():
@@ -216,9 +220,7 @@ def load_activity_memory(
     connection: Connection, keys: Iterable[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The memories of these source activities (integration, type, external id)."""
-    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for integration, atype, external_id in keys:
-        grouped[(integration, atype)].add(external_id)
+    grouped = _by_integration_and_type(keys)
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     m = activity_memory
     for (integration, atype), ids in grouped.items():

@@ -248,8 +248,9 @@ class Cycle:
             futures[pool.submit(self.send, *item[1])] = item[0]
             return True
 
-        while len(futures) < self.p.in_flight and submit():
-            pass
+        for _ in range(self.p.in_flight):
+            if not submit():
+                break
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in done:
