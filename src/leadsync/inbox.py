@@ -218,7 +218,7 @@ def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
         headers = {k.lower(): v for k, v in raw_headers.items()}
         body = data["body"]
     if isinstance(body, str):
-        raw = body.encode("utf-8")
+        raw = body.encode("utf-8", "surrogatepass")  # a lone surrogate: not valid UTF-8
         default_type = "text/xml" if body.lstrip().startswith("<") else adapter.content_types[0]
     else:
         raw = line.encode("utf-8") if body is data else _json_bytes(body)

@@ -19,9 +19,10 @@ behave the same, leadsync decides before the database does.
   (:func:`check_events`): the request is stored and acknowledged, its event becomes a dead
   letter, on SQLite and on PostgreSQL alike.
 
-**Numbers JSON can carry.** :data:`FINITE_FLOAT` refuses floats out of a double's range
-(``1e400``); Python refuses integers of more than ``sys.get_int_max_str_digits()`` digits.
-:func:`number_problem` says which number, where, and what is allowed.
+**Numbers JSON can carry.** :func:`finite_float` (a decoder's ``parse_float``) refuses floats
+out of a double's range (``1e400``, which Python would read as infinity); Python itself
+refuses integers of more than ``sys.get_int_max_str_digits()`` digits. :func:`number_problem`
+says which number, where (line and column) and what is allowed.
 
 **Headers sent more than once.** :class:`Headers` keeps every copy, so a signature check sees
 a bad copy sent before a good one and refuses the request.
@@ -75,11 +76,13 @@ ALLOWED_TEXT = (
 def unstorable_at(text: str) -> int | None:
     """The index of the first character no database column can hold (NUL, an unpaired
     surrogate), or None."""
-    if text.isascii():
-        index = text.find("\x00")
-        return None if index < 0 else index
-    match = _UNSTORABLE.search(text)
-    return None if match is None else match.start()
+    nul = text.find("\x00")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")  # several times faster than a regular expression
+        except UnicodeEncodeError as exc:  # at the first unpaired surrogate
+            return exc.start if nul < 0 else min(nul, exc.start)
+    return None if nul < 0 else nul
 
 
 def representable(text: str) -> str:

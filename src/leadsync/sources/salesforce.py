@@ -357,6 +357,11 @@ def _read_outbound_message(raw: bytes) -> OutboundMessage:
     except ET.ParseError as exc:
         line, column = exc.position
         raise EventError(f"body is not well-formed XML (line {line}, column {column})") from None
+    except LookupError as exc:  # expat: an encoding named in the XML declaration it lacks
+        raise EventError(
+            f"body: the XML declaration names an unknown encoding ({exc}); allowed: UTF-8 "
+            "(Salesforce sends UTF-8)"
+        ) from None
     tag = f"{{{OUTBOUND_NS}}}notifications"
     found = root if root.tag == tag else root.find(f".//{tag}")
     if found is None:
