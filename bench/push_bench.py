@@ -570,6 +570,8 @@ def throughput_run(args: argparse.Namespace, ws: Workspace, double: Double) -> i
     )
     before = double.stats()
     pusher = ws.pusher(rng=random.Random(args.seed))
+    if args.slice:
+        pusher.slice_size = args.slice
     meter = Meter()
     meter.instrument(pusher)
     profiler = cProfile.Profile() if args.profile else None
@@ -648,8 +650,7 @@ def report_throughput(
     )
     print(
         f"requests            {requests:,} (stand-in's count); {rps:.2f}/s vs the limit "
-        f"{allowed_rps:g}/s = {rps / allowed_rps:.3f}  (budget's own bound "
-        f"{args.per_10s}/10.25 s = {args.per_10s / 10.25 / allowed_rps:.3f})"
+        f"{allowed_rps:g}/s = {rps / allowed_rps:.3f}"
     )
     print(
         f"inputs              {inputs:,}; {mean_inputs:.1f} per request "
@@ -990,6 +991,7 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=200_000, help="changes to queue")
     parser.add_argument("--chunk", type=int, default=5_000, help="events per ingest call")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--slice", type=int, default=0, help="queue rows per cycle")
     parser.add_argument("--per-10s", type=int, default=190)
     parser.add_argument("--error-5xx-rate", type=float, default=0.05)
     parser.add_argument("--rate-429-rate", type=float, default=0.01)

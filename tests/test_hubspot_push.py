@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from leadsync.destinations.hubspot.client import RateBudget
+from leadsync.destinations.hubspot.client import Answer, RateBudget
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.settings import load_config
+from leadsync.store import push as push_store
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import OWNERS, contact_line, ev, run, settings
@@ -420,13 +421,55 @@ def test_budget_is_shared_by_every_process_of_the_workspace(db_url: str) -> None
         RateBudget(ws.engine, "app", 10, clock=lambda: now[0], sleep=sleep) for _ in range(2)
     ]
     for i in range(60):
-        budgets[i % 2].acquire()
+        stamp = budgets[i % 2].acquire()
         sent.append(now[0])
         now[0] += 0.05
+        budgets[i % 2].observe(Answer(200, {}), stamp)
     for start in sent:
         assert sum(1 for t in sent if start <= t < start + 10) <= 10
     assert sent[-1] - sent[0] >= 50  # 60 requests at 10 per 10 s
     ws.close()
+
+
+def test_a_slot_counts_while_in_flight_and_then_from_its_answer(db_url: str) -> None:
+    """HubSpot counts a request when it arrives, somewhere between the slot's taking and the
+    answer: a slot in flight counts however old it is, an answered one from its answer."""
+    ws = Workspace(db_url)
+    now = [1000.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    budget = RateBudget(ws.engine, "app", 2, clock=lambda: now[0], sleep=sleep)
+    slow = budget.acquire()  # answered only 15 s later
+    fast = budget.acquire()
+    now[0] += 0.5
+    budget.observe(Answer(200, {}), fast)  # answered at 1000.5
+    now[0] = 1014.0
+    # The slow one is still in flight (it counts); the fast one stopped counting at 1010.5.
+    waits.clear()
+
+    def answer_slow_after_a_while(seconds: float) -> None:
+        sleep(seconds)
+        if now[0] >= 1015.0 and -slow in budget_row(ws).sent:
+            budget.observe(Answer(200, {}), slow)
+
+    budget.sleep = answer_slow_after_a_while
+    budget.acquire()
+    assert waits == [] and now[0] == 1014.0  # the fast one's slot was free
+    budget.acquire()
+    # The fourth needed the slow one's slot: answered at >= 1015, it counts until >= 1025.
+    assert now[0] >= 1025.0
+    ws.close()
+
+
+def budget_row(ws: Workspace) -> push_store.BudgetRow:
+    with ws.engine.connect() as connection:
+        row = push_store.read_budget(connection, "app")
+    assert row is not None
+    return row
 
 
 def test_dry_run_sends_nothing_and_writes_nothing(ws: Workspace, hub: HubSpotDouble) -> None:
@@ -496,3 +539,106 @@ def test_owners_pull_imports_all_pages_and_archives(
     assert all(not o["archived"] for o in ws.owners())
     assert ws.pull_owners().changed is False
     ws.close()
+
+
+def contacts_with_calls(n: int, *, domains: bool = False) -> list[dict[str, Any]]:
+    events = []
+    for i in range(n):
+        events.append(
+            ev(
+                "record",
+                object="contact",
+                external_id=f"p-{i}",
+                owner="u-1",
+                properties={"email": f"p{i}@d{i}.test"},
+                associations=[{"object": "company", "domain": f"d{i}.test"}] if domains else [],
+            )
+        )
+        events.append(
+            ev(
+                "activity",
+                "2026-11-01T10:00:00Z",
+                activity="call",
+                external_id=f"c-{i}",
+                owner="u-1",
+                properties={"duration_s": 60, "direction": "outbound"},
+                associations=[{"object": "contact", "external_id": f"p-{i}"}],
+            )
+        )
+    return events
+
+
+def requests_to(hub: HubSpotDouble, endpoint: str) -> int:
+    counts = hub.stats()["by_endpoint"]
+    return sum(sum(c.values()) for k, c in counts.items() if k.startswith(endpoint))
+
+
+def test_a_partly_filled_batch_waits_for_the_next_cycle_while_more_is_queued(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """With more changes queued than a cycle takes, a type's last, partly filled batch stays
+    queued and leaves full in the next cycle: 250 contacts and 250 calls in three requests
+    each (100, 100, 50), not a partial one per cycle."""
+    run(ws, *contacts_with_calls(250))
+    pusher = ws.pusher()
+    pusher.slice_size = 130  # 500 changes queued
+    result = pusher.drain()
+    pusher.release()
+    assert result.cycles >= 4 and result.changes == 500
+    assert len(hub.objects("contacts")) == 250 and len(hub.objects("calls")) == 250
+    assert requests_to(hub, "POST objects/contacts/batch/create") == 3
+    assert requests_to(hub, "POST objects/calls/batch/create") == 3
+    assert hub.duplicates("calls", "leadsync_id") == {}
+    assert ws.push_status()["queued_total"] == 0
+
+
+def test_an_activity_waits_with_the_record_whose_create_waits(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A call linked to a contact held back for the next cycle is held too, so that its
+    create carries the link: no association request of its own once the contact exists."""
+    events = contacts_with_calls(150)
+    run(ws, *events[0::2])
+    run(ws, *reversed(events[1::2]))  # the calls of the newest contacts come first
+    pusher = ws.pusher()
+    pusher.slice_size = 280  # 150 contacts (50 held back) and 130 calls
+    pusher.drain()
+    pusher.release()
+    assert requests_to(hub, "POST associations") == 0
+    calls = hub.objects("calls")
+    linked = [linked_ids(call, "contacts") for call in calls]
+    assert len(calls) == 150 and all(len(ids) == 1 for ids in linked)
+    assert set().union(*linked) == {c["id"] for c in hub.objects("contacts")}  # one each
+
+
+def test_a_type_too_small_to_fill_a_batch_is_not_held_back(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    run(ws, *contacts_with_calls(40))
+    pusher = ws.pusher()
+    pusher.slice_size = 50
+    first = pusher.run_once()
+    pusher.release()
+    assert first.changes == 50  # the slice is full, yet every change of it was pushed
+    assert len(hub.objects("contacts")) == 40
+
+
+def test_companies_are_matched_by_domain_in_one_search_through_every_page(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """250 new domains go in one search (filter groups of 100 values); HubSpot holds three
+    companies for every fifth domain: 350 results, two pages. Every domain is matched to its
+    oldest company; none is created."""
+    oldest: dict[str, str] = {}
+    for i in range(250):
+        for _ in range(3 if i % 5 == 0 else 1):
+            made = hub.add_object("companies", {"domain": f"d{i}.test", "name": f"D{i}"})
+            oldest.setdefault(f"d{i}.test", made)
+    run(ws, *[e for e in contacts_with_calls(250, domains=True) if e["type"] == "record"])
+    result = ws.push()
+    assert result.matched.get("company") == 250
+    assert len(hub.objects("companies")) == 350
+    assert requests_to(hub, "POST objects/companies/search") == 2  # one search, two pages
+    for contact in hub.objects("contacts"):
+        domain = contact["properties"]["email"].split("@")[1]
+        assert linked_ids(contact, "companies") == {oldest[domain]}

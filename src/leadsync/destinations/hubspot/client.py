@@ -9,8 +9,10 @@ lives only in the ``Authorization`` header; no message, log line or error carrie
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,12 +35,20 @@ TEN_SECONDLY_PAUSE_S = 0.5
 # A plain 2xx's rate headers are saved (for `push status`) at most this often per process;
 # errors, 429s and an exhausted window are saved at once.
 HEADERS_SAVE_EVERY_S = 1.0
-# Sent times are taken before the request leaves; HubSpot counts them when they arrive. The
-# margin keeps a request that left a little late out of HubSpot's next window. (A server that
-# stalls and then works through its backlog stamps several arrivals together: the stand-in,
-# under CPU and GC pressure, counted up to 194-196 in one window whatever the margin, 0.1 to
-# 0.5 s; those few 429s are resent. docs/PERFORMANCE.md)
-WINDOW_MARGIN_S = 0.25
+# HubSpot counts a request when it arrives, which is after we take its slot and before its
+# answer reaches us. So a slot is stamped twice: when taken (in flight: it counts, whatever
+# its age) and, settled, when its answer comes back. A new request may leave when fewer than
+# the limit were answered within the window before it: those that HubSpot counted in the
+# window ending at the new one's arrival are among them, whatever the network's or the
+# server's delays. The margin only absorbs clock granularity.
+WINDOW_MARGIN_S = 0.01
+# A slot still in flight this long after it was taken (its process died) stops counting.
+IN_FLIGHT_MAX_S = 120.0
+# How soon to look again when the window is full of requests still in flight.
+IN_FLIGHT_POLL_S = 0.02
+# The 429 of the search endpoints' own limit (a few per second): the search waits a second
+# and is resent; the other requests go on.
+SEARCH_POLICY = "SECONDLY"
 
 
 class HubSpotRefused(UserError):
@@ -89,8 +99,11 @@ class RateBudget:
     """The app's request budget, in the workspace database so that every process (pushers,
     owner refreshes, test leads, on SQLite or PostgreSQL) draws from the same one.
 
-    A sliding log: a request may go when fewer than ``per_10s`` were sent in the last ten
-    seconds (plus a margin). HubSpot's headers narrow it: a lower ``-Max`` becomes the limit,
+    A sliding log: a request may go when fewer than ``per_10s`` were answered in the last ten
+    seconds or are still in flight (see WINDOW_MARGIN_S). An answer's time is kept in this
+    process and written with its next transaction on the row (the next slot it takes, or
+    headers it saves, or ``flush``): until then the slot counts as in flight, which only
+    errs on the safe side. HubSpot's headers narrow it: a lower ``-Max`` becomes the limit,
     ``-Remaining: 0`` holds requests for a second, and a DAILY 429 pauses everyone until the
     next UTC midnight."""
 
@@ -109,39 +122,67 @@ class RateBudget:
         self.clock = clock
         self.sleep = sleep
         self._headers_saved_at = float("-inf")
+        self._answered: dict[float, float] = {}  # slot stamp -> answer time, not yet written
+        self._answered_lock = threading.Lock()
 
-    def acquire(self) -> None:
-        """Wait for a slot and take it; raises DailyLimitReached while the daily pause holds."""
+    def acquire(self) -> float:
+        """Wait for a slot and take it; raises DailyLimitReached while the daily pause holds.
+        Returns the slot's stamp, for ``observe`` (or ``settle``) once the request is over."""
         while True:
-            wait = self._try_acquire()
+            wait, stamp = self._try_acquire()
             if wait <= 0:
-                return
+                return stamp
             self.sleep(wait)
 
-    def _try_acquire(self) -> float:
+    def _try_acquire(self) -> tuple[float, float]:
+        """(seconds to wait, 0) or (0, the stamp of the slot taken)."""
         with self.engine.begin() as connection:
             row = push_store.lock_budget(connection, self.app)
             now = self.clock()
             if row.paused_until is not None and row.paused_until > now:
                 if row.pause_reason == "daily":
                     raise DailyLimitReached(row.paused_until)
-                return row.paused_until - now
-            window = WINDOW_S + WINDOW_MARGIN_S
+                return row.paused_until - now, 0.0
+            self._write_answered(row)
             limit = self.per_10s
             if row.header_max is not None and 0 < row.header_max < limit:
                 limit = row.header_max
-            sent = [t for t in row.sent if t > now - window]
+            sent = _live(row.sent, now)
             if len(sent) >= limit:
-                return sent[len(sent) - limit] + window - now + 0.001
-            sent.append(now)
-            row.sent = sent[-limit:]
+                # When the oldest slot that keeps the window full stops counting.
+                ends = sorted(t + WINDOW_S + WINDOW_MARGIN_S if t >= 0 else math.inf for t in sent)
+                end = ends[len(ends) - limit]
+                return (IN_FLIGHT_POLL_S if end == math.inf else end - now + 0.001), 0.0
+            sent.append(-now)  # in flight
+            row.sent = sent
             row.requests += 1
             push_store.write_budget(connection, row)
-            return 0.0
+            return 0.0, now
 
-    def observe(self, answer: Answer) -> None:
-        """Take in HubSpot's rate headers and count errors; a 429 pauses every process.
-        ``-Max`` lower than the configured limit becomes the limit."""
+    def settle(self, stamp: float) -> None:
+        """The request of slot ``stamp`` is over (answered, or failed on the network)."""
+        with self._answered_lock:
+            self._answered[stamp] = self.clock()
+
+    def flush(self) -> None:
+        """Write the answer times kept in this process (when it stops sending)."""
+        if self._answered:
+            with self.engine.begin() as connection:
+                row = push_store.lock_budget(connection, self.app)
+                self._write_answered(row)
+                push_store.write_budget(connection, row)
+
+    def _write_answered(self, row: push_store.BudgetRow) -> None:
+        with self._answered_lock:
+            answered, self._answered = self._answered, {}
+        for stamp, at in answered.items():
+            if -stamp in row.sent:  # else: no longer counted
+                row.sent[row.sent.index(-stamp)] = at
+
+    def observe(self, answer: Answer, stamp: float | None = None) -> None:
+        """Settle the request's slot (``stamp``, from ``acquire``), take in HubSpot's rate
+        headers and count errors; a 429 pauses every process. ``-Max`` lower than the
+        configured limit becomes the limit."""
         headers = {k.lower(): v for k, v in answer.headers.items()}
 
         def number(name: str) -> int | None:
@@ -151,6 +192,8 @@ class RateBudget:
             except ValueError:
                 return None
 
+        if stamp is not None:
+            self.settle(stamp)
         remaining = number("remaining")
         now = self.clock()
         if (
@@ -162,6 +205,7 @@ class RateBudget:
         self._headers_saved_at = now
         with self.engine.begin() as connection:
             row = push_store.lock_budget(connection, self.app)
+            self._write_answered(row)
             if (m := number("max")) is not None:
                 row.header_max = m
             if remaining is not None:
@@ -175,9 +219,12 @@ class RateBudget:
                 row.errors += 1
             if answer.status == 429:
                 row.rate_limited += 1
-                if answer.body.get("policyName") == "DAILY":
+                policy = answer.body.get("policyName")
+                if policy == "DAILY":
                     row.paused_until = next_utc_midnight(now)
                     row.pause_reason = "daily"
+                elif policy == SEARCH_POLICY:
+                    pass  # the search limit's own (per second): only that search waits
                 elif remaining is None or remaining <= 0:
                     # HubSpot's window is full (or it does not say): everyone holds a moment.
                     # A 429 that reports room left is resent without holding anyone.
@@ -187,6 +234,17 @@ class RateBudget:
                 row.paused_until = now + TEN_SECONDLY_PAUSE_S
                 row.pause_reason = "remaining 0"
             push_store.write_budget(connection, row)
+
+
+def _live(sent: list[float], now: float) -> list[float]:
+    """The slots that still count: answered within the window (stamp >= 0, the answer's
+    time) or in flight (stamp < 0, minus the time taken) and not abandoned."""
+    return [
+        t
+        for t in sent
+        if (t >= 0 and t > now - WINDOW_S - WINDOW_MARGIN_S)
+        or (t < 0 and -t > now - IN_FLIGHT_MAX_S)
+    ]
 
 
 def read_token(settings: DestinationSettings) -> str:
@@ -241,7 +299,13 @@ class HubSpotClient:
         )
 
     def close(self) -> None:
+        self.flush()
         self.http.close()
+
+    def flush(self) -> None:
+        """Write what this process knows of its requests into the shared budget."""
+        if self.budget is not None:
+            self.budget.flush()
 
     def __enter__(self) -> HubSpotClient:
         return self
@@ -263,12 +327,13 @@ class HubSpotClient:
         limited = 0
         last = ""
         while attempt < self.max_attempts:
-            if self.budget is not None:
-                self.budget.acquire()
+            stamp = self.budget.acquire() if self.budget is not None else None
             self.requests += 1
             try:
                 response = self.http.request(method, path, json=body, params=params)
             except httpx.TransportError as exc:
+                if self.budget is not None and stamp is not None:
+                    self.budget.settle(stamp)
                 last = f"{type(exc).__name__}"
                 attempt += 1
                 log.warning("HubSpot %s %s: %s; retrying", method, path, last)
@@ -276,7 +341,7 @@ class HubSpotClient:
                 continue
             answer = _answer(response)
             if self.budget is not None:
-                self.budget.observe(answer)
+                self.budget.observe(answer, stamp)
             if answer.status == 429:
                 if answer.body.get("policyName") == "DAILY":
                     raise DailyLimitReached(next_utc_midnight(time.time()))
@@ -285,7 +350,7 @@ class HubSpotClient:
                     raise HubSpotUnavailable(
                         f"HubSpot {method} {path}: rate limited {limited} times in a row"
                     )
-                if self.budget is None:
+                if self.budget is None or answer.body.get("policyName") == SEARCH_POLICY:
                     self.sleep(1.0)
                 continue
             if answer.status >= 500:

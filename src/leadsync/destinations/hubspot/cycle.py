@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("leadsync.push")
 
 BATCH = 100
+SEARCH_GROUPS = 5  # filter groups in one search (HubSpot allows five)
+SEARCH_PAGE = 200  # results in one page of a search (HubSpot's maximum)
 CAS_STRATEGIES = frozenset(
     {Strategy.FILL_IF_EMPTY, Strategy.NEVER_OVERWRITE, Strategy.BIDIRECTIONAL}
 )
@@ -128,9 +130,20 @@ class _Object:
 class Cycle:
     """One slice of the queue, from load to recorded results."""
 
-    def __init__(self, pusher: Pusher, rows: Sequence[Mapping[str, Any]], result: PushResult):
+    def __init__(
+        self,
+        pusher: Pusher,
+        rows: Sequence[Mapping[str, Any]],
+        result: PushResult,
+        *,
+        hold_partial: bool = False,
+    ):
         self.p = pusher
         self.result = result
+        # More changes wait behind this slice: a type's last, partly filled batch waits for
+        # the next cycle (its queue rows stay) to leave full. ``held`` names those objects.
+        self.hold_partial = hold_partial
+        self.held: set[tuple[str, int]] = set()
         self.rules = pusher.rules()
         self.hubspot_integrations = [
             n for n, s in self.rules.integrations.items() if s.kind in CRM_KINDS
@@ -325,7 +338,7 @@ class Cycle:
         if removed:
             self.archive([o for o in removed if (o.kind, o.id) in self.ids])
         live = [o for o in objs if o.row is not None]
-        new = [o for o in live if (kind, o.id) not in self.ids and self.ready(o)]
+        new = self.hold_back([o for o in live if (kind, o.id) not in self.ids and self.ready(o)])
         hubspot_owners: dict[int, str | None] = {}
         if new:
             # Found after a crash: created by us, so HubSpot's owner is the baseline (kept by
@@ -344,7 +357,36 @@ class Cycle:
             and (kind, o.id) not in self.failed
             and (o.changes - {"associated"} or (kind, o.id) in self.matched)
         ]
-        self.update(changed, hubspot_owners, self.matched)
+        fresh = [o for o in changed if (kind, o.id) in self.matched]
+        self.update(
+            fresh + self.hold_back([o for o in changed if (kind, o.id) not in self.matched]),
+            hubspot_owners,
+            self.matched,
+        )
+
+    def hold_back(self, objs: list[_Object]) -> list[_Object]:
+        """The objects to send now. With more changes queued behind the slice, a type that
+        fills at least one batch keeps its remainder (the newest) for the next cycle, where
+        it leaves first, in a full batch: a partly filled batch costs a whole request of
+        the rate limit. A type too small to fill one batch goes now, so nothing waits more
+        than one cycle (or two, linked to a record that waited)."""
+        if not self.hold_partial:
+            return objs
+        by_type: dict[str, list[_Object]] = defaultdict(list)
+        for obj in objs:
+            if any(
+                (k, i) in self.held and (k, i) not in self.ids for k, i, _p in self.links_of(obj)
+            ):
+                # Linked to a record whose create waits: waits too, so that its own create
+                # carries the link (rather than a request of its own once the record exists).
+                self.held.add((obj.kind, obj.id))
+            else:
+                by_type[obj.type].append(obj)
+        for group in by_type.values():
+            extra = len(group) % BATCH
+            if len(group) > BATCH and extra:
+                self.held |= _keys(group[-extra:])
+        return [o for o in objs if (o.kind, o.id) not in self.held]
 
     def ready(self, obj: _Object) -> bool:
         """A record is worth creating once it has something that names it."""
@@ -398,32 +440,19 @@ class Cycle:
         found: list[_Object] = []
         if objs[0].type == "company":
             with_domain = [o for o in objs if o.row and o.row.get("domain")]
-            for chunk in _chunks(with_domain, BATCH):
-                by_domain: dict[str, list[_Object]] = defaultdict(list)
-                for o in chunk:
-                    assert o.row is not None
-                    by_domain[str(o.row["domain"]).lower()].append(o)
-                answer = self.send(
-                    "POST",
-                    self.p.paths.search("company"),
-                    {
-                        "filterGroups": [
-                            {
-                                "filters": [
-                                    {
-                                        "propertyName": "domain",
-                                        "operator": "IN",
-                                        "values": sorted(by_domain),
-                                    }
-                                ]
-                            }
-                        ],
-                        "properties": ["domain", "hubspot_owner_id"],
-                        "limit": 200,
-                    },
-                )
-                results = sorted(answer.body.get("results") or [], key=lambda r: int(r["id"]))
-                for item in results:
+            by_domain: dict[str, list[_Object]] = defaultdict(list)
+            for o in with_domain:
+                assert o.row is not None
+                by_domain[str(o.row["domain"]).lower()].append(o)
+            # One search asks for up to 500 domains (5 filter groups, OR-ed, of an IN with
+            # 100 values), paged: HubSpot answers at most 200 results a page.
+            domains = sorted(by_domain)
+            for chunk in _chunks(domains, SEARCH_GROUPS * BATCH):
+                groups = [
+                    {"filters": [{"propertyName": "domain", "operator": "IN", "values": list(g)}]}
+                    for g in _chunks(chunk, BATCH)
+                ]
+                for item in self.search_all("company", groups, ["domain", "hubspot_owner_id"]):
                     props = item.get("properties") or {}
                     for obj in by_domain.pop(str(props.get("domain") or "").lower(), []):
                         self.ids[(obj.kind, obj.id)] = str(item["id"])
@@ -432,6 +461,27 @@ class Cycle:
         for obj in found:
             self.result.count(self.result.matched, obj.type)
         return found
+
+    def search_all(
+        self, object_type: str, groups: list[dict[str, Any]], properties: list[str]
+    ) -> list[dict[str, Any]]:
+        """Every result of one search, page by page, lowest HubSpot id first (where HubSpot
+        holds two objects with one value, the oldest is the one matched)."""
+        results: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            body: dict[str, Any] = {
+                "filterGroups": groups,
+                "properties": properties,
+                "limit": SEARCH_PAGE,
+            }
+            if after is not None:
+                body["after"] = after
+            answer = self.send("POST", self.p.paths.search(object_type), body)
+            results += answer.body.get("results") or []
+            after = ((answer.body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return sorted(results, key=lambda r: int(r["id"]))
 
     def create(self, objs: Sequence[_Object], hubspot_owners: dict[int, str | None]) -> None:
         """Create objects (one kind, any types) with their associations, batches of one type

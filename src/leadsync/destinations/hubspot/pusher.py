@@ -105,6 +105,7 @@ class Pusher:
             total.add(result)
             if result.busy or result.changes == 0 or self.dry_run:
                 break
+        self.client.flush()
         return total
 
     def pool(self) -> ThreadPoolExecutor:
@@ -131,13 +132,16 @@ class Pusher:
             rows = push_store.queue_slice(connection, self.slice_size)
         if not rows:
             return result
-        result.changes = len(rows)
         before = self.client.requests
-        cycle = Cycle(self, rows, result)
+        # A full slice means more changes wait behind it: partly filled batches wait too.
+        hold = not self.dry_run and len(rows) >= self.slice_size
+        cycle = Cycle(self, rows, result, hold_partial=hold)
         cycle.run()
+        done = [r["id"] for r in rows if (r["kind"], int(r["local_id"])) not in cycle.held]
+        result.changes = len(done)
         if not self.dry_run:
             with self.engine.begin() as connection:
-                push_store.dequeue(connection, [r["id"] for r in rows])
+                push_store.dequeue(connection, done)
         result.requests = self.client.requests - before
         return result
 
