@@ -465,6 +465,31 @@ def test_a_slot_counts_while_in_flight_and_then_from_its_answer(db_url: str) -> 
     ws.close()
 
 
+def test_answers_kept_in_the_process_are_written_while_the_window_is_full(
+    db_url: str,
+) -> None:
+    """Answer times wait in the process for its next transaction on the budget; one that
+    finds the window full must still write them, or their slots would count as in flight
+    (for minutes) and the window would stay full."""
+    ws = Workspace(db_url)
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    budget = RateBudget(ws.engine, "app", 2, clock=lambda: now[0], sleep=sleep)
+    budget.observe(Answer(200, {}))  # headers saved: the next answers stay in the process
+    stamps = [budget.acquire()]
+    now[0] += 0.01
+    stamps.append(budget.acquire())
+    now[0] += 0.1
+    for stamp in stamps:
+        budget.observe(Answer(200, {}), stamp)
+    budget.acquire()  # the window is full until both answers are 10 s old
+    assert 1010.1 <= now[0] < 1010.3
+    ws.close()
+
+
 def budget_row(ws: Workspace) -> push_store.BudgetRow:
     with ws.engine.connect() as connection:
         row = push_store.read_budget(connection, "app")

@@ -143,7 +143,7 @@ class RateBudget:
                 if row.pause_reason == "daily":
                     raise DailyLimitReached(row.paused_until)
                 return row.paused_until - now, 0.0
-            self._write_answered(row)
+            answered = self._write_answered(row)
             limit = self.per_10s
             if row.header_max is not None and 0 < row.header_max < limit:
                 limit = row.header_max
@@ -152,6 +152,8 @@ class RateBudget:
                 # When the oldest slot that keeps the window full stops counting.
                 ends = sorted(t + WINDOW_S + WINDOW_MARGIN_S if t >= 0 else math.inf for t in sent)
                 end = ends[len(ends) - limit]
+                if answered:
+                    push_store.write_budget(connection, row)
                 return (IN_FLIGHT_POLL_S if end == math.inf else end - now + 0.001), 0.0
             sent.append(-now)  # in flight
             row.sent = sent
@@ -172,12 +174,15 @@ class RateBudget:
                 self._write_answered(row)
                 push_store.write_budget(connection, row)
 
-    def _write_answered(self, row: push_store.BudgetRow) -> None:
+    def _write_answered(self, row: push_store.BudgetRow) -> bool:
+        """Put the answer times kept in this process into ``row`` (which the caller writes);
+        whether there were any."""
         with self._answered_lock:
             answered, self._answered = self._answered, {}
         for stamp, at in answered.items():
             if -stamp in row.sent:  # else: no longer counted
                 row.sent[row.sent.index(-stamp)] = at
+        return bool(answered)
 
     def observe(self, answer: Answer, stamp: float | None = None) -> None:
         """Settle the request's slot (``stamp``, from ``acquire``), take in HubSpot's rate
