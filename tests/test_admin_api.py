@@ -4,6 +4,7 @@ letters and their retry, external users, and the OpenAPI document."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,7 @@ ADMIN_OPERATIONS = [
     ("get", "/api/lookup/domain/{domain}"),
     ("get", "/api/lookup/external/{integration}/{external_id}"),
     ("get", "/api/integrations"),
+    ("post", "/api/integrations"),
     ("get", "/api/integrations/{name}/settings"),
     ("put", "/api/integrations/{name}/settings"),
     ("get", "/api/integrations/{name}/users"),
@@ -46,6 +48,7 @@ ADMIN_OPERATIONS = [
     ("get", "/api/dead-letters"),
     ("get", "/api/dead-letters/count"),
     ("post", "/api/dead-letters/{letter_id}/retry"),
+    ("post", "/api/dead-letters/{letter_id}/dismiss"),
 ]
 PATH_VALUES = {
     "record_type": "contact",
@@ -224,16 +227,45 @@ def test_integration_settings_round_trip(ws: Workspace, server: LiveServer) -> N
     assert record_by_external(ws, "p-1")["owner_id"] == "102"
 
 
-def test_putting_a_new_integration_creates_it(ws: Workspace, server: LiveServer) -> None:
+def test_putting_an_unknown_integration_is_404_and_creating_one_is_a_post(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """A typo in a PUT's name never creates an integration the workspace file lacks."""
     new = {"kind": "aircall", "secret_env": "CHAT_TOKEN", "ownership": {"default": "fill_if_empty"}}
-    put = server.client.put("/api/integrations/chat/settings", json=new)
-    assert put.status_code == 201, put.text
-    assert put.json()["kind"] == "aircall"
+    before = config_to_dict(ws.export_config())
+    missing = problem_of(server.client.put("/api/integrations/chat/settings", json=new), 404)
+    assert "unknown integration 'chat'" in missing["detail"]
+    assert "create it with POST /api/integrations" in missing["detail"]
+    assert config_to_dict(ws.export_config()) == before
+
+    created = server.client.post("/api/integrations", json={"name": "chat", "settings": new})
+    assert created.status_code == 201, created.text
+    assert created.json()["kind"] == "aircall"
+    assert created.headers["location"] == "/api/integrations/chat/settings"
+    assert server.client.get(created.headers["location"]).json() == created.json()
     assert ws.integration("chat").secret_env == "CHAT_TOKEN"
     assert {"name": "chat", "kind": "aircall"} in server.client.get("/api/integrations").json()
-    again = server.client.put("/api/integrations/chat/settings", json=new)
-    assert again.status_code == 200
+    again = server.client.post("/api/integrations", json={"name": "chat", "settings": new})
+    assert "exists already" in problem_of(again, 409)["detail"]
+    assert server.client.put("/api/integrations/chat/settings", json=new).status_code == 200
     assert sorted(ws.rules().integrations) == sorted([*integrations(), "chat"])
+
+
+def test_a_new_integration_is_checked_like_the_file(ws: Workspace, server: LiveServer) -> None:
+    before = config_to_dict(ws.export_config())
+    bad = {"name": "chat", "settings": {"kind": "aircall", "secret_env": "1BAD"}}
+    problem = problem_of(server.client.post("/api/integrations", json=bad), 422)
+    assert any(
+        "integrations.chat.secret_env: '1BAD' is not an environment variable name" in line
+        for line in problem["problems"]
+    ), problem["problems"]
+    for body in (
+        {"name": "Chat Room", "settings": {"kind": "generic"}},
+        {"name": "chat"},
+        {"name": "chat", "settings": {"kind": "generic"}, "extra": 1},
+    ):
+        problem_of(server.client.post("/api/integrations", json=body), 400)
+    assert config_to_dict(ws.export_config()) == before
 
 
 INVALID: dict[str, tuple[str, Any, str]] = {
@@ -258,11 +290,6 @@ INVALID: dict[str, tuple[str, Any, str]] = {
         "dialer",
         {"kind": "generic", "vendor": {"app_id": "1"}},
         "integrations.dialer.vendor.app_id: not allowed for kind generic; only for hubspot",
-    ),
-    "new integration, invalid": (
-        "chat",
-        {"kind": "aircall", "secret_env": "1BAD"},
-        "integrations.chat.secret_env: '1BAD' is not an environment variable name",
     ),
 }
 
@@ -351,7 +378,8 @@ def test_retrying_a_dead_letter_after_fixing_its_cause(ws: Workspace) -> None:
         )
         assert live.client.get("/api/dead-letters/count").json() == {"count": 1}
 
-        put = live.client.put("/api/integrations/router/settings", json=integrations()["router"])
+        back = {"name": "router", "settings": integrations()["router"]}
+        put = live.client.post("/api/integrations", json=back)
         assert put.status_code == 201, put.text
         retried = live.client.post(retry_url)
         assert retried.status_code == 200, retried.text
@@ -403,9 +431,51 @@ def test_retrying_a_body_that_still_cannot_be_read_changes_nothing(
     )
     assert response.status_code == 400
     [letter] = server.client.get("/api/dead-letters").json()
-    problem_of(server.client.post(f"/api/dead-letters/{letter['id']}/retry"), 422)
+    assert letter["state"] == "open"
+    retry = problem_of(server.client.post(f"/api/dead-letters/{letter['id']}/retry"), 422)
+    # Read as the request it was (not as a canonical line: "fields body, headers: not
+    # allowed"), and said in plain words, with the way out.
+    assert retry["detail"] == (
+        f"dead letter {letter['id']} cannot be retried: its body is not valid JSON: "
+        "Expecting value (line 1, column 8) (the vendor sent it so); dismiss it with "
+        f"leadsync dead-letters dismiss {letter['id']} --reason TEXT"
+    )
     assert server.client.get("/api/dead-letters").json() == [letter]
     assert ws.inbox_rows() == []
+
+
+def test_a_dismissed_dead_letter_is_kept_and_stops_counting(
+    ws: Workspace, server: LiveServer
+) -> None:
+    body = b"not json"
+    signed = {"content-type": "application/json", **generic_signature(body)}
+    assert server.client.post("/webhooks/dialer", content=body, headers=signed).status_code == 400
+    [letter] = server.client.get("/api/dead-letters").json()
+    alerts = [f.check for f in ws.report("2000-01-01T00:00:00.000Z").alerts]
+    assert "dead_letters" in alerts
+    url = f"/api/dead-letters/{letter['id']}/dismiss"
+    problem_of(server.client.post(url, json={"reason": "   "}), 400)
+    dismissed = server.client.post(url, json={"reason": "the vendor's test ping"})
+    assert dismissed.status_code == 200, dismissed.text
+    got = dismissed.json()
+    assert (got["id"], got["state"], got["dismissed_reason"]) == (
+        letter["id"],
+        "dismissed",
+        "the vendor's test ping",
+    )
+    assert got["resolved_by"] == "admin API" and got["resolved_at"] is not None
+    assert server.client.get("/api/dead-letters").json() == []
+    assert server.client.get("/api/dead-letters/count").json() == {"count": 0}
+    kept = server.client.get("/api/dead-letters", params={"include_resolved": True}).json()
+    assert kept == [got]
+    alerts = [f.check for f in ws.report("2000-01-01T00:00:00.000Z").alerts]
+    assert "dead_letters" not in alerts
+    assert (
+        "was dismissed" in problem_of(server.client.post(url, json={"reason": "x"}), 409)["detail"]
+    )
+    retry = problem_of(server.client.post(f"/api/dead-letters/{letter['id']}/retry"), 409)
+    assert "the vendor's test ping" in retry["detail"]
+    problem_of(server.client.post("/api/dead-letters/999/dismiss", json={"reason": "x"}), 404)
 
 
 # ------------------------------------------------------------------ external users
@@ -475,3 +545,19 @@ def test_openapi_document_is_valid_and_complete(server: LiveServer) -> None:
     problem = spec["components"]["schemas"]["Problem"]
     assert {"title", "status", "detail"} <= set(problem["required"])
     assert {"/healthz", "/readyz"} <= set(spec["paths"])
+
+
+def test_docs_page_loads_swagger_ui_from_the_service_itself(server: LiveServer) -> None:
+    """/docs works offline: every asset it names is a local URL the service answers."""
+    page = httpx.get(f"{server.base_url}/docs")  # no token needed, like /openapi.json
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page.text), page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"} <= set(assets)
+    assert 'url: "/openapi.json"' in page.text
+    for url in [*assets, "/openapi.json"]:
+        assert url.startswith("/"), url
+        answer = httpx.get(f"{server.base_url}{url}")
+        assert answer.status_code == 200, url
+        assert answer.content, url
+    assert httpx.get(f"{server.base_url}/redoc").status_code == 404  # it needs a CDN

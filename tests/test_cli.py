@@ -295,3 +295,184 @@ def test_ingest_twice_from_the_cli_changes_nothing(cli: Cli, files: Path) -> Non
     assert result["duplicates"] == 4 and result["applied"] == 0
     with Workspace(cli.db_url) as ws:
         assert snapshot(ws) == before
+
+
+# ------------------------------------------------------------- which workspace (--db)
+
+# Arguments that get each command as far as opening the workspace; the others need none.
+COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
+    ("ingest",): ["dialer", "{files}/events.jsonl"],
+    ("preview",): ["dialer", "{files}/events.jsonl"],
+    ("replay",): ["dialer", "--settings", "{files}/leadsync.yaml"],
+    ("undo",): ["--event", "e1"],
+    ("test-lead",): ["dialer", "--rep", "u-1"],
+    ("serve",): ["--port", "0"],
+    ("worker",): ["--once"],
+    ("records", "show"): ["contact", "1"],
+    ("records", "find"): ["--email", "kim@globex.test"],
+    ("records", "set-owner"): ["contact", "1", "101"],
+    ("dead-letters", "retry"): ["1"],
+    ("dead-letters", "dismiss"): ["1", "--reason", "a typo"],
+    ("users", "list"): ["dialer"],
+    ("rollout", "promote"): ["dialer"],
+    ("rollout", "abort"): ["dialer"],
+    ("push", "failures", "retry"): ["1"],
+    ("push", "failures", "dismiss"): ["1"],
+}
+# Only these create a workspace (the demo makes its own file; the stand-in has none).
+CREATING = {("init",), ("apply",), ("demo",), ("hubspot", "fake")}
+
+
+def workspace_commands() -> list[tuple[str, ...]]:
+    """Every command that opens the workspace: the leaves, and groups that run alone (push)."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if not subs or getattr(cmd, "invoke_without_command", False):
+            found.append(path)
+        for name, sub in (subs or {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return [path for path in found if path and path not in CREATING]
+
+
+def test_commands_refuse_a_database_without_a_workspace_and_create_none(
+    files: Path, subtests: pytest.Subtests
+) -> None:
+    """A mistyped --db is refused by every command but init and apply, never made a workspace."""
+    fresh = files / "fresh.db"
+    typed = f"sqlite:///{fresh}"
+    runner = CliRunner()
+    commands = workspace_commands()
+    assert len(commands) >= 30
+    for path in commands:
+        args = [a.format(files=files) for a in COMMAND_ARGS.get(path, [])]
+        with subtests.test(command=" ".join(path)):
+            result = runner.invoke(app, ["--db", typed, *path, *args])
+            assert result.exit_code == 2, result.stdout + result.stderr
+            assert f"no workspace at {typed}; run leadsync init" in result.stderr
+            assert not fresh.exists()
+    created = runner.invoke(app, ["--db", typed, "init"])
+    assert created.exit_code == 0 and fresh.is_file()
+    assert runner.invoke(app, ["--db", typed, "owners", "list", "--json"]).stdout.strip() == "[]"
+
+
+def test_a_plain_path_is_a_sqlite_file_from_db_or_leadsync_db(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    monkeypatch.delenv("LEADSYNC_DB", raising=False)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["--db", "leadsync.db", "owners", "list"])
+    assert missing.exit_code == 2
+    assert "no workspace at leadsync.db; run leadsync init" in missing.stderr
+    assert "not a URL" not in missing.stderr
+    default = runner.invoke(app, ["owners", "list"])
+    assert "no workspace at sqlite:///leadsync.db (the default)" in default.stderr
+    assert not (files / "leadsync.db").exists()
+
+    applied = runner.invoke(app, ["--db", "leadsync.db", "apply", "leadsync.yaml"])
+    assert applied.exit_code == 0, applied.stderr
+    assert (files / "leadsync.db").is_file()
+    for env in ("leadsync.db", f"sqlite:///{files / 'leadsync.db'}"):
+        monkeypatch.setenv("LEADSYNC_DB", env)
+        owners = runner.invoke(app, ["owners", "list", "--json"])
+        assert owners.exit_code == 0, owners.stderr
+        assert [o["id"] for o in json.loads(owners.stdout)] == ["101", "102", "103"]
+    monkeypatch.setenv("LEADSYNC_DB", "other.db")
+    other = runner.invoke(app, ["owners", "list"])
+    assert other.exit_code == 2
+    assert "no workspace at other.db (from LEADSYNC_DB); run leadsync init" in other.stderr
+    assert not (files / "other.db").exists()
+
+
+DATABASE_MESSAGES = [
+    # (what was typed, exit code, what the message says)
+    ("postgresql://kim:hunter2@127.0.0.1:1/leadsync", 1, "postgresql://kim:***@127.0.0.1:1/"),
+    ("postgresql://kim:hunter2@127.0.0.1:5x/leadsync", 2, "postgresql://kim:***@127.0.0.1:5x/"),
+    ("postgresql://kim@h/db?password=hunter2", 1, "postgresql://kim@h/db?password=***"),
+    ("mysql://kim:hunter2@h/db", 2, "mysql://kim:***@h/db"),
+]
+
+
+def test_database_messages_show_what_was_typed_but_never_a_password(
+    files: Path, monkeypatch: pytest.MonkeyPatch, subtests: pytest.Subtests
+) -> None:
+    monkeypatch.delenv("LEADSYNC_DB", raising=False)
+    (files / "notes.txt").write_text("not a database\n" * 100)
+    runner = CliRunner()
+    cases = [*DATABASE_MESSAGES, (str(files / "notes.txt"), 2, "is not a leadsync workspace")]
+    for typed, code, shown in cases:
+        for how in ("--db", "LEADSYNC_DB"):
+            with subtests.test(typed=typed, how=how):
+                if how == "--db":
+                    result = runner.invoke(app, ["--db", typed, "owners", "list"])
+                else:
+                    result = runner.invoke(app, ["owners", "list"], env={"LEADSYNC_DB": typed})
+                assert result.exit_code == code, result.stderr
+                assert shown in result.stderr
+                assert "hunter2" not in result.stderr + result.stdout
+                assert ("(from LEADSYNC_DB)" in result.stderr) == (how == "LEADSYNC_DB")
+
+
+# ------------------------------------------------------------------ dead letters
+
+
+def test_dead_letters_can_be_dismissed_with_a_reason_and_stop_the_alert(
+    cli: Cli, files: Path
+) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    lines = EVENTS.splitlines()
+    mixed = "\n".join([lines[0], '{"id": "bad", "type": "record"}', "not json"]) + "\n"
+    assert cli("ingest", "dialer", "-", input=mixed).exit_code == 2
+    first, second = sorted(d["id"] for d in cli.json("dead-letters", "list"))
+    report = cli("report", "--since", "3650d", "--json")
+    assert json.loads(report.stdout)["alerts"] >= 1
+    assert "dead_letters" in alerted(report.stdout)
+
+    retry = cli("dead-letters", "retry", str(first))
+    assert retry.exit_code == 2
+    assert (
+        f"dead letter {first} cannot be retried: it still cannot be read: " in retry.stderr
+        and f"(so it was at <stdin>:2); dismiss it with leadsync dead-letters dismiss {first} "
+        "--reason TEXT"
+        in retry.stderr
+    ), retry.stderr
+
+    no_reason = cli("dead-letters", "dismiss", str(first))
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr
+    assert cli("dead-letters", "dismiss", "--reason", "x").exit_code == 2  # IDs or --all
+    assert cli("dead-letters", "dismiss", "999", "--reason", "x").exit_code == 2
+    done = cli.json("dead-letters", "dismiss", str(first), "--reason", "a test line", "--by", "kim")
+    assert done == {"dismissed": [first], "count": 1, "reason": "a test line"}
+    assert [d["id"] for d in cli.json("dead-letters", "list")] == [second]
+    again = cli("dead-letters", "dismiss", str(first), "--reason", "again")
+    assert again.exit_code == 2 and "was dismissed at" in again.stderr
+
+    everything = cli.json("dead-letters", "dismiss", "--all", "--reason", "cleanup")
+    assert everything["dismissed"] == [second]
+    assert cli.json("dead-letters", "list") == []
+    kept = {d["id"]: d for d in cli.json("dead-letters", "list", "--all")}
+    assert (kept[first]["state"], kept[first]["dismissed_reason"]) == ("dismissed", "a test line")
+    assert kept[first]["resolved_by"] == "kim" and kept[first]["resolved_at"]
+    assert kept[second]["dismissed_reason"] == "cleanup" and kept[second]["resolved_by"]
+    table = cli("dead-letters", "list", "--all")
+    assert table.exit_code == 0 and "dismissed" in table.stdout
+    assert "dead_letters" not in alerted(cli("report", "--since", "3650d", "--json").stdout)
+
+
+def alerted(report_json: str) -> set[str]:
+    return {f["check"] for f in json.loads(report_json)["findings"] if f["alert"]}
+
+
+def test_inbox_process_prints_the_shape_ingest_prints(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    ingested = json.loads(cli("ingest", "dialer", str(files / "events.jsonl"), "--json").stdout)
+    processed = cli.json("inbox", "process")
+    assert set(processed) == set(ingested)
+    assert set(processed["owners"]) == set(ingested["owners"])
+    assert set(processed["activities"]) == set(ingested["activities"])
+    assert processed["integration"] is None and processed["applied"] == 0
+    assert processed["failed"] == [] and processed["failed_count"] == 0

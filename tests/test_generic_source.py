@@ -29,9 +29,12 @@ from leadsync.sources.generic import (
     ALLOWED_KEYS,
     NOTE_BODY_MAX,
     event_to_dict,
+    near_miss,
     parse_event,
     parse_line,
 )
+from leadsync.workspace import Workspace
+from tests.helpers import setup
 
 LINE_1 = (
     '{"id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact",'
@@ -773,7 +776,10 @@ _TYPED_NAMES = {
     "status", "priority", "due",
 }  # fmt: skip
 free_properties = st.dictionaries(
-    st.text(min_size=1, max_size=8).filter(lambda key: key not in _TYPED_NAMES),
+    # Free names: neither typed nor a near miss of a typed name (refused as a typo).
+    st.text(min_size=1, max_size=8).filter(
+        lambda key: key not in _TYPED_NAMES and near_miss(key, tuple(_TYPED_NAMES)) is None
+    ),
     free_values,
     max_size=4,
 )
@@ -915,3 +921,88 @@ def test_values_longer_than_the_store_keeps_are_refused_with_the_field_named() -
     long_email = "a" * 320 + "@globex.test"
     with pytest.raises(EventError, match="at most 320 characters"):
         parse_line(LINE_1.replace("kim@globex.test", long_email), "generic")
+
+
+# ------------------------------------------------------------------ typos of typed properties
+
+# (case, event, the property, the typed one it is a near miss of)
+NEAR_MISSES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("the issue's call", _base_call(properties={"duration": 3}), "duration", "duration_s"),
+    ("case", _base_call(properties={"Duration_S": 3}), "Duration_S", "duration_s"),
+    ("camel case", _base_call(properties={"durationS": 3}), "durationS", "duration_s"),
+    ("another unit", _base_call(properties={"duration_ms": 3000}), "duration_ms", "duration_s"),
+    ("a letter short", _base_call(properties={"outcom": "busy"}), "outcom", "outcome"),
+    ("a letter wrong", _base_call(properties={"to_numbr": "+1 415"}), "to_numbr", "to_number"),
+    ("camel number", _base_call(properties={"fromNumber": "+1 415"}), "fromNumber", "from_number"),
+    ("a null typo", _base_call(properties={"directon": None}), "directon", "direction"),
+    ("contact email", _base_record(properties={"emial": "kim@globex.test"}), "emial", "email"),
+    (
+        "company domain",
+        _base_record(object="company", properties={"Domain": "globex.test"}),
+        "Domain",
+        "domain",
+    ),
+    (
+        "deal closed",
+        _base_record(object="deal", properties={"isClosed": True}, associations=DROP),
+        "isClosed",
+        "is_closed",
+    ),
+    ("meeting end", _base_activity("meeting", {"ends": "2026-11-01T10:00:00Z"}), "ends", "end"),
+    ("task status", _base_activity("task", {"Status": "waiting"}), "Status", "status"),
+    ("note body", _base_activity("note", {"bdy": "hello"}), "bdy", "body"),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "meant"),
+    [pytest.param(data, name, meant, id=case) for case, data, name, meant in NEAR_MISSES],
+)
+def test_a_near_miss_of_a_typed_property_is_refused(
+    data: dict[str, Any], name: str, meant: str
+) -> None:
+    with pytest.raises(EventError) as caught:
+        parse_line(json.dumps(data), "generic", 3, where="events.jsonl:3")
+    assert caught.value.detail.startswith(
+        f'field "properties.{name}": unknown property; did you mean {meant}?'
+    ), caught.value.detail
+
+
+def test_free_properties_that_are_no_near_miss_stay_free() -> None:
+    free = {
+        "pipedrive_outcome": "x",
+        "outreach_state": "y",
+        "duration_minutes_billed": 4,
+        "description": "a",
+        "disposition": "b",
+        "phone_number": "+1 415",
+        "tags": ["a"],
+    }
+    assert _parse(_base_call(properties=free)).properties == free
+    # A typed name of another type is free here: an email's subject on a call.
+    assert _parse(_base_call(properties={"subject": "hi"})).properties == {"subject": "hi"}
+    assert _parse(_base_record(object="lead", properties={"emial": "x"}, associations=DROP))
+    # Close to a typed name, but a value that name could never take: not a typo of it.
+    state = {"state": "confirmed"}  # a meeting's start is a time
+    assert _parse(_base_activity("meeting", state)).properties == state
+    assert _parse(_base_record(properties={"emails": 3})).properties == {"emails": 3}
+
+
+def test_a_typed_property_of_the_wrong_type_names_it() -> None:
+    with pytest.raises(EventError) as caught:
+        _parse(_base_call(properties={"duration_s": "abc"}))
+    assert caught.value.detail == 'field "properties.duration_s": expected a number >= 0, got "abc"'
+
+
+def test_a_typo_is_a_dead_letter_not_a_call_past_the_filter(workspace: Workspace) -> None:
+    # The issue: "duration": 3 made a 3-second call that a 15-second filter never saw.
+    setup(workspace, activities={"call": {"enabled": True, "min_duration_s": 15}})
+    line = json.dumps(_base_call(properties={"duration": 3, "outcome": "connected"}))
+    summary = workspace.ingest("dialer", [line], source="calls.jsonl")
+    assert (len(summary.dead_letters), summary.applied.events) == (1, 0)
+    [letter] = workspace.dead_letters()
+    assert (letter["source"], letter["line_no"]) == ("calls.jsonl", 1)
+    assert letter["error"].startswith(
+        'field "properties.duration": unknown property; did you mean duration_s?'
+    )
+    assert json.loads(letter["raw"])["properties"] == {"duration": 3, "outcome": "connected"}

@@ -159,7 +159,25 @@ def test_dead_letters_and_inbox_lag(workspace: Workspace) -> None:
         )
     found = alerts(workspace)
     assert found["dead_letters"].rows == [{"integration": "dialer", "dead_letters": 1}]
+    assert "dead-letters dismiss ID --reason" in found["dead_letters"].summary
     assert found["inbox_lag"].rows[0]["pending"] == 1
+
+
+def test_a_dismissed_dead_letter_no_longer_counts(workspace: Workspace) -> None:
+    """An unfixable letter, once dismissed by a person, stops the alert; it is still kept."""
+    setup(workspace)
+    workspace.ingest("dialer", ["{not json", '{"id": "half"}'])
+    [second, first] = workspace.dead_letters()
+    assert alerts(workspace)["dead_letters"].rows == [{"integration": "dialer", "dead_letters": 2}]
+    assert workspace.dismiss_dead_letters([first["id"]], "a test line", "kim") == [first["id"]]
+    assert alerts(workspace)["dead_letters"].rows == [{"integration": "dialer", "dead_letters": 1}]
+    assert workspace.dismiss_dead_letters(None, "cleanup", "kim") == [second["id"]]
+    assert "dead_letters" not in alerts(workspace)
+    kept = workspace.dead_letters(include_resolved=True)
+    assert [(d["state"], d["dismissed_reason"]) for d in kept] == [
+        ("dismissed", "cleanup"),
+        ("dismissed", "a test line"),
+    ]
 
 
 def test_the_cli_exits_1_on_an_alert_and_0_when_quiet(db_url: str) -> None:

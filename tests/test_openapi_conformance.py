@@ -6,8 +6,9 @@ answer against it — documented status codes, bodies matching their schemas, co
 Three operations accept or refuse input by rules a JSON Schema cannot hold, so the two checks
 that compare the schema's idea of valid input with the server's are off for them (and only
 for them): a webhook body is whatever its vendor sends, authenticated by a signature;
-integration settings are checked like the YAML file, which accepts shorthands
-(`meeting: true`, numeric ids) and needs owners and teams that exist; retrying a dead letter
+integration settings (replaced, or given to a new integration) are checked like the YAML
+file, which accepts shorthands (`meeting: true`, numeric ids) and needs owners and teams that
+exist; retrying a dead letter
 answers 422 when the stored letter still cannot be read; preview and replay take proposed
 settings, checked like the file; a report's `since` must also be a real date. Those rules have their own tests
 (test_service.py, test_admin_api.py); every other check still runs on them.
@@ -32,6 +33,7 @@ from tests.live import ADMIN_TOKEN, LiveServer, configure, serve
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
 LOOSE = [
     "/webhooks/{integration}",
+    "/api/integrations",
     "/api/integrations/{name}/settings",
     "/api/dead-letters/{letter_id}/retry",
     "/api/preview",

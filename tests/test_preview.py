@@ -135,6 +135,6 @@ def test_the_cli_previews_with_a_settings_file(tmp_path: Path, db_url: str) -> N
         app, ["preview", "dialer", str(events), "--settings", str(bad)], env=env
     )
     assert refused.exit_code == 2
-    assert "integrations.dialer.ownership.default" in refused.output
+    assert f"{bad}:2: ownership.default: 'sometimes' is not allowed" in refused.output
     text = runner.invoke(app, ["preview", "dialer", str(events)], env=env)
     assert "nothing written" in text.stdout and "kept 101" in text.stdout

@@ -11,7 +11,7 @@ from leadsync.cli import app
 from leadsync.engine import in_rollout
 from leadsync.errors import WorkspaceError
 from leadsync.workspace import Workspace
-from tests.helpers import contact_line, settings, workspace_config
+from tests.helpers import call_line, contact_line, settings, workspace_config
 
 
 def test_the_sample_is_stable_and_near_the_percentage() -> None:
@@ -71,3 +71,42 @@ def test_the_cli_promotes(db_url: str) -> None:
     assert json.loads(done.stdout)["ownership"]["default"] == "integration_wins"
     again = runner.invoke(app, ["rollout", "abort", "dialer"], env={"LEADSYNC_DB": db_url})
     assert again.exit_code == 2 and "no rollout to abort" in again.output
+
+
+@pytest.mark.parametrize(
+    ("current", "proposed", "owner", "outcome"),
+    [
+        # The rollout forbids what the current settings allow: no owner is set.
+        ("fill_if_empty", "never_overwrite", None, "kept"),
+        # The rollout allows what the current settings forbid: the owner is set.
+        ("never_overwrite", "fill_if_empty", "101", "set"),
+    ],
+)
+def test_assign_on_activity_follows_the_rollouts_strategy(
+    workspace: Workspace, current: str, proposed: str, owner: str | None, outcome: str
+) -> None:
+    ownership = {"default": current, "assign_on_activity": True}
+    rollout = {
+        "percent": 100,
+        "settings": {"ownership": {"default": proposed, "assign_on_activity": True}},
+    }
+    workspace.apply_config(
+        workspace_config({"dialer": settings(ownership=ownership, rollout=rollout)})
+    )
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", None, "2026-11-01T09:00:00Z"),  # an existing contact, no owner
+            call_line("c-1", "p-1", 95, "2026-11-02T09:00:00Z", owner="u-1"),
+        ],
+    )
+    [found] = workspace.find(external="dialer:p-1")
+    record = workspace.record("contact", found["id"])
+    assert record["owner_id"] == owner
+    assign = record["owner_history"][-1]
+    assert (assign["strategy"], assign["settings"], assign["outcome"]) == (
+        "assign_on_activity",
+        "rollout",
+        outcome,
+    )
+    assert proposed in assign["reason"]

@@ -29,6 +29,7 @@ from leadsync.settings import (
     IntegrationSettings,
     UnmappedSettings,
     WorkspaceConfig,
+    config_from_dict,
     config_to_dict,
     dump_config,
     integration_from_dict,
@@ -622,3 +623,142 @@ def test_unicode_line_breaks_survive_the_round_trip() -> None:
             {"owners": [{"id": "1", "email": "a@b", "last_name": "Renée"}]}
         )
     )
+
+
+# ------------------------------------------------------- every problem in one pass (issue 10)
+
+# (what, edits of the example, the problems expected: "LINE key.path")
+ONE_PASS: list[tuple[str, list[tuple[str, str]], list[str]]] = [
+    (
+        "a typo hides no unknown owner",
+        [
+            ("deal: never_overwrite", "deals: never_overwrite"),
+            ('{"u-9": "102"}', '{"u-9": "999"}'),
+        ],
+        ["12 integrations.dialer.users.map.u-9", "19 integrations.dialer.ownership.deals"],
+    ),
+    (
+        "a bad owner email hides no unknown team member",
+        [
+            ("email: bo@acme.test", "email: bo.acme.test"),
+            ('sdr: ["101", "102"]', 'sdr: ["101", "999"]'),
+        ],
+        ["3 owners[1].email", "6 teams.sdr[1]"],
+    ),
+    (
+        "a typo hides no option of another kind",
+        [
+            ("deal: never_overwrite", "deals: never_overwrite"),
+            ("    kind: generic\n", "    kind: generic\n    vendor: {app_id: '1'}\n"),
+        ],
+        ["10 integrations.dialer.vendor.app_id", "20 integrations.dialer.ownership.deals"],
+    ),
+    (
+        "one activity type's mistake hides no other's",
+        [
+            ("min_duration_s: 10", "min_duration_s: -1"),
+            ("email: {enabled: false}", "email: {enabled: false, min_duration_s: 5}"),
+        ],
+        [
+            "23 integrations.dialer.activities.call.min_duration_s",
+            "24 integrations.dialer.activities.email.min_duration_s",
+        ],
+    ),
+    (
+        "a bad map value hides no duplicate directory id",
+        [('{id: "u-3"', '{id: "u-1"'), ('{"u-9": "102"}', '{"u-9": [1]}')],
+        [
+            "12 integrations.dialer.users.map.u-9",
+            "15 integrations.dialer.users.directory[1].id",
+        ],
+    ),
+    (
+        "a bad dedupe window hides no unknown integration",
+        [
+            (
+                "      max_deals: 5\n",
+                "      max_deals: 5\ndedupe:\n  - {activity: call, "
+                "integrations: [dialer, phone, dialer], window_s: 0}\n",
+            )
+        ],
+        [
+            "35 dedupe[0].window_s",
+            "35 dedupe[0].integrations",
+            "35 dedupe[0].integrations[1]",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "edits", "expected"), ONE_PASS, ids=[c[0] for c in ONE_PASS])
+def test_one_mistake_hides_no_other(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    what: str,
+    edits: list[tuple[str, str]],
+    expected: list[str],
+) -> None:
+    text = EXAMPLE
+    for old, new in edits:
+        text = edit(old, new, text)
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert [" ".join(p.split(": ")[0:2]).removeprefix("team.yaml:") for p in problems] == expected
+
+
+def test_a_bad_owner_is_still_known_to_references() -> None:
+    # owners[2] is malformed, but its id is readable: a team naming it is not "unknown".
+    text = edit("email: cy@acme.test, first", "email: cy.acme.test, first")
+    text = edit('sdr: ["101", "102"]', 'sdr: ["101", "103"]', text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(text, "team.yaml")
+    assert caught.value.problems == [
+        "team.yaml:4: owners[2].email: expected an email address with one '@'; got 'cy.acme.test'"
+    ]
+
+
+def test_an_unreadable_owner_id_is_no_reason_to_call_references_unknown() -> None:
+    text = edit('id: "102"', "id: [102]")
+    with pytest.raises(ConfigError) as caught:
+        load_config(text, "team.yaml")
+    assert [p.split(": ")[1] for p in caught.value.problems] == ["owners[1].id"]
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), _WORD
+)
+# Keys of the schema at every level, so random documents reach the checks across keys.
+_SCHEMA_KEYS = sorted(
+    {"id", "email", "policy", "owner", "team", "source", "d", "sdr", "u-1", "window_s"}
+    | {"call", "email", "note", "min_duration_s", "skip_outcomes", "settings", "percent"}
+    | {"map", "directory", "unmapped", "users", "kind", "vendor", "app_id", "activity"}
+    | {"integrations", "prefer", "owners", "teams", "dedupe", "destination"}
+)
+_VALUES = st.recursive(
+    _SCALARS | st.sampled_from(["generic", "hubspot", "fallback", "round_robin", "leave"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(_SCHEMA_KEYS) | st.integers(0, 3), inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+_KEYS = ["owners", "teams", "integrations", "dedupe", "monitoring", "destination"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=4),
+    st.dictionaries(
+        st.sampled_from(["kind", "users", "vendor", "activities", "rollout", "ownership"]),
+        _VALUES,
+        max_size=4,
+    ),
+)
+def test_any_document_is_read_or_refused_with_problems(
+    top: dict[str, Any], integration: dict[str, Any]
+) -> None:
+    # The checks across keys read data before it is validated: no shape may break them.
+    for doc in (top, {**top, "integrations": {"d": integration}}):
+        try:
+            config_from_dict(doc)
+        except ConfigError as exc:
+            assert exc.problems and all(p.startswith("<settings>") for p in exc.problems)

@@ -8,7 +8,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from leadsync.errors import UserError
-from leadsync.store.database import create_db_engine, head_revision, migrate, redact, resolve_url
+from leadsync.store.database import (
+    create_db_engine,
+    head_revision,
+    mask_password,
+    migrate,
+    redact,
+    resolve_url,
+)
 from leadsync.store.schema import metadata
 
 
@@ -32,6 +39,55 @@ def test_database_urls_are_resolved_and_passwords_never_shown(
     monkeypatch.setenv("LEADSYNC_DB", "postgresql://u:secret@h/db")
     assert resolve_url(None) == "postgresql+psycopg://u:secret@h/db"
     assert "secret" not in redact(resolve_url(None))
+
+
+@pytest.mark.parametrize(
+    ("typed", "resolved"),
+    [
+        ("fresh.db", "sqlite:///fresh.db"),
+        ("/srv/leadsync/ws.db", "sqlite:////srv/leadsync/ws.db"),
+        ("sqlite:///fresh.db", "sqlite:///fresh.db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_a_plain_path_is_a_sqlite_file(typed: str, resolved: str) -> None:
+    assert resolve_url(typed) == resolved
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u:se/cr@et@h:5x/db", "postgresql://u:***@h:5x/db"),
+        (
+            "postgresql://u@h/db?password=secret&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("sqlite:///a:b@c.db", "sqlite:///a:b@c.db"),
+        ("leadsync.db", "leadsync.db"),
+    ],
+)
+def test_a_typed_url_is_shown_as_typed_with_the_password_masked(typed: str, shown: str) -> None:
+    assert mask_password(typed) == shown
+    assert "secret" not in redact(typed) and "unparseable" not in redact(typed)
+
+
+def test_without_create_a_missing_workspace_is_refused_and_not_made(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from leadsync.errors import WorkspaceError
+    from leadsync.workspace import Workspace
+
+    path = tmp_path / "typo.db"
+    with pytest.raises(WorkspaceError, match=f"no workspace at {path}; run leadsync init"):
+        Workspace(str(path), create=False)
+    assert not path.exists()
+    path.write_bytes(b"")  # an empty file is no workspace either
+    with pytest.raises(WorkspaceError, match="no workspace at"):
+        Workspace(str(path), create=False)
+    with Workspace(str(path)) as ws:
+        assert ws.migrated
+    with Workspace(str(path), create=False) as ws:
+        assert not ws.migrated
 
 
 def test_an_unsupported_database_is_a_clear_error() -> None:

@@ -3,39 +3,109 @@ report, removed by cleanup (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from leadsync.cli import app
+from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
 from leadsync.errors import NotFoundError
+from leadsync.settings import load_config
+from leadsync.store import batch as store
+from leadsync.store.schema import activity_memory, counters
 from leadsync.workspace import Workspace
-from tests.helpers import settings, setup, workspace_config
+from tests.helpers import (
+    HUBSPOT_TOKEN,
+    OWNERS,
+    contact_line,
+    ev,
+    run,
+    settings,
+    setup,
+    snapshot,
+    workspace_config,
+)
+
+AT = "2026-11-10T09:00:00.000Z"
 
 
 def test_a_mapped_rep_passes(workspace: Workspace) -> None:
     setup(workspace)
-    result = workspace.test_lead("dialer", "u-1", at="2026-11-10T09:00:00.000Z")
+    result = workspace.test_lead("dialer", "u-1", at=AT)
     assert result.passed, result.checks
     owner, call = result.checks
     assert owner["check"] == "owner" and "owner 101; expected 101" in owner["detail"]
     assert call["check"] == "call" and f"contact {result.record_id}" in call["detail"]
 
 
-def test_disabled_calls_fail_with_the_reason(workspace: Workspace) -> None:
-    setup(workspace, activities={"call": {"enabled": False}})
-    result = workspace.test_lead("dialer", "u-1", at="2026-11-10T09:00:00.000Z")
-    assert not result.passed
+def test_a_rep_mapped_by_an_email_learned_from_earlier_events_passes(
+    workspace: Workspace,
+) -> None:
+    # u-5 is in neither the map nor the directory; an earlier event carried its email, so
+    # the engine maps it by email (not to the fallback owner).
+    setup(workspace, users={"unmapped": {"policy": "fallback", "owner": "104"}})
+    run(
+        workspace,
+        ev(
+            "record",
+            object="contact",
+            external_id="p-1",
+            properties={"email": "kim@globex.test"},
+            owner={"id": "u-5", "email": "bo@acme.test"},
+        ),
+    )
+    result = workspace.test_lead("dialer", "u-5", at=AT)
+    assert result.passed, result.checks
+    assert result.owner_id == "102"
+    [owner] = [c for c in result.checks if c["check"] == "owner"]
+    assert "owner 102; expected 102" in owner["detail"] and "bo@acme.test" in owner["detail"]
+
+
+def test_a_test_lead_in_a_rollout_expects_the_proposed_mapping(workspace: Workspace) -> None:
+    setup(workspace, rollout={"percent": 100, "settings": {"users": {"map": {"u-1": "104"}}}})
+    result = workspace.test_lead("dialer", "u-1", at=AT)
+    assert result.owner_id == "104"
+    assert result.passed, result.checks
+
+
+def test_a_round_robin_rep_expects_the_owner_whose_turn_it_is(workspace: Workspace) -> None:
+    setup(workspace)  # unmapped reps: team sdr (101, 102) in turn
+    run(workspace, json.loads(contact_line("p-1", "u-7")))  # 101 took the first turn
+    result = workspace.test_lead("dialer", "u-8", at=AT)
+    assert result.passed, result.checks
+    [owner] = [c for c in result.checks if c["check"] == "owner"]
+    assert "owner 102; expected 102" in owner["detail"]
+
+
+@pytest.mark.parametrize(
+    ("calls", "why"),
+    [
+        ({"enabled": False}, "call activities are disabled for dialer"),
+        ({"enabled": True, "min_duration_s": 300}, "shorter than min_duration_s 300 s"),
+        ({"enabled": True, "skip_outcomes": ["connected"]}, "outcome connected is in skip"),
+    ],
+)
+def test_a_call_the_settings_skip_passes_with_a_note(
+    workspace: Workspace, calls: dict[str, Any], why: str
+) -> None:
+    setup(workspace, activities={"call": calls})
+    result = workspace.test_lead("dialer", "u-1", at=AT)
+    assert result.passed, result.checks
     [call] = [c for c in result.checks if c["check"] == "call"]
-    assert not call["passed"] and "call activities are disabled" in call["detail"]
+    assert call["passed"] and why in call["detail"] and "as the settings say" in call["detail"]
+    assert why in call["note"]
+    assert result.activity_id is None
 
 
 def test_test_leads_stay_out_of_the_report_and_cleanup_removes_them(
     workspace: Workspace,
 ) -> None:
     setup(workspace, users={"unmapped": {"policy": "leave"}})
-    result = workspace.test_lead("dialer", "u-404", at="2026-11-10T09:00:00.000Z")
+    result = workspace.test_lead("dialer", "u-404", at=AT)
     assert result.passed  # leave: no owner is what the settings promise
     report = workspace.report("2026-11-01T00:00:00.000Z", "2026-11-10T12:00:00.000Z")
     assert "unowned_new_leads" not in {f.check for f in report.alerts}
@@ -46,15 +116,90 @@ def test_test_leads_stay_out_of_the_report_and_cleanup_removes_them(
     assert workspace.cleanup_test_leads() == {"records": 0, "activities": 0}
 
 
-def test_the_cli_exits_1_on_a_failed_check(db_url: str) -> None:
+def _without_id_counters(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    """The decided state; the id counters are left out (ids are never given out twice)."""
+    state = snapshot(ws)
+    ids = {json.dumps(store.RECORD_ID), json.dumps(store.ACTIVITY_ID)}
+    state["counters"] = [row for row in state["counters"] if row[0] not in ids]
+    return state
+
+
+def test_cleanup_puts_back_the_round_robin_turn_and_the_external_users(
+    workspace: Workspace,
+) -> None:
+    setup(workspace)  # unmapped reps: team sdr in turn
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-7", "2026-11-01T09:00:00Z"),
+            contact_line("p-2", "u-1", "2026-11-02T09:00:00Z"),
+        ],
+    )
+    before = _without_id_counters(workspace)
+    users = workspace.external_users("dialer")
+    # u-7 takes a round-robin turn; u-new is an external user nobody had seen.
+    assert workspace.test_lead("dialer", "u-7", at=AT).passed
+    assert workspace.test_lead("dialer", "u-new", at="2026-11-10T09:30:00.000Z").passed
+    assert workspace.test_lead("dialer", "u-1", at="2026-11-10T10:00:00.000Z").passed
+    assert _without_id_counters(workspace) != before
+    assert workspace.cleanup_test_leads() == {"records": 3, "activities": 3}
+    assert _without_id_counters(workspace) == before
+    assert workspace.external_users("dialer") == users
+    with workspace.engine.connect() as connection:
+        assert connection.execute(sa.select(activity_memory)).all() == []
+    # The next unmapped rep gets the owner whose turn it was before the test.
+    run(workspace, json.loads(contact_line("p-3", "u-8", "2026-11-11T09:00:00Z")))
+    [found] = workspace.find(external="dialer:p-3")
+    assert found["owner_id"] == "102"
+
+
+def test_cleanup_keeps_what_real_events_changed_after_the_test(workspace: Workspace) -> None:
+    setup(workspace)
+    workspace.test_lead("dialer", "u-7", at=AT)  # the round robin turns: 101
+    run(workspace, json.loads(contact_line("p-1", "u-7", "2026-11-11T09:00:00Z")))  # 102
+    workspace.cleanup_test_leads()
+    with workspace.engine.connect() as connection:
+        turns = dict(connection.execute(sa.select(counters.c.name, counters.c.value)).all())
+    assert turns["rr:dialer:sdr"] == 1  # the real event's turn stays; the test's is undone
+    [u7] = [u for u in workspace.external_users("dialer") if u["id"] == "u-7"]
+    assert u7["events"] == 1 and u7["last_seen_at"] == "2026-11-11T09:00:00.000Z"
+
+
+def test_the_cli_passes_a_disabled_call_with_a_note(db_url: str) -> None:
     with Workspace(db_url) as ws:
         ws.apply_config(
             workspace_config({"dialer": settings(activities={"call": {"enabled": False}})})
         )
     runner = CliRunner()
     env = {"LEADSYNC_DB": db_url}
-    failed = runner.invoke(app, ["test-lead", "dialer", "--rep", "u-1", "--json"], env=env)
-    assert failed.exit_code == 1
-    assert json.loads(failed.stdout)["passed"] is False
+    passed = runner.invoke(app, ["test-lead", "dialer", "--rep", "u-1"], env=env)
+    assert passed.exit_code == 0, passed.output
+    assert "pass call:" in passed.stdout and "note: " in passed.stdout
+    assert "call activities are disabled for dialer" in passed.stdout
     cleaned = runner.invoke(app, ["test-lead", "--cleanup"], env=env)
     assert cleaned.exit_code == 0 and "removed 1 test records" in cleaned.stdout
+
+
+def test_the_cli_exits_1_on_a_failed_check(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
+    with serving(hub) as base_url:
+        doc = {
+            "owners": copy.deepcopy(OWNERS),
+            "teams": {"sdr": ["101", "102"]},
+            "integrations": {"dialer": settings()},
+            "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN", "base_url": base_url},
+        }
+        with Workspace(db_url) as ws:
+            ws.apply_config(load_config(json.dumps(doc), "test.yaml"))
+            ws.hubspot_setup()
+        hub.set_faults(partial_207_rate=1.0)  # HubSpot refuses every input
+        runner = CliRunner()
+        env = {"LEADSYNC_DB": db_url}
+        failed = runner.invoke(app, ["test-lead", "dialer", "--rep", "u-1", "--json"], env=env)
+    assert failed.exit_code == 1, failed.output
+    out = json.loads(failed.stdout)
+    assert out["passed"] is False
+    [hubspot] = [c for c in out["checks"] if c["check"] == "hubspot_owner"]
+    assert not hubspot["passed"] and "not pushed" in hubspot["detail"]

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from leadsync.errors import UserError
+import pytest
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.errors import NotFoundError, UserError
 from leadsync.workspace import Workspace
-from tests.helpers import contact_line, record_by_external, setup
+from tests.helpers import (
+    contact_line,
+    owner_of,
+    record_by_external,
+    settings,
+    setup,
+    snapshot,
+    workspace_config,
+)
 
 
 def test_undo_an_event_restores_the_owner_and_records_why(workspace: Workspace) -> None:
@@ -76,3 +88,95 @@ def test_undo_needs_a_clear_target(workspace: Workspace) -> None:
         workspace.undo()
     with pytest.raises(UserError, match="--integration needs --since"):
         workspace.undo(integration="dialer")
+
+
+def two_integrations_with_event_e1(workspace: Workspace) -> None:
+    """dialer and seq each have an event e1, on different records (ids are unique per
+    integration only)."""
+    wins = settings(ownership={"default": "integration_wins"})
+    workspace.apply_config(workspace_config({"dialer": wins, "seq": wins}))
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
+            contact_line("p-1", "u-9", "2026-11-02T09:00:00Z", "e1"),
+        ],
+    )
+    workspace.ingest(
+        "seq",
+        [
+            contact_line("s-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
+            contact_line("s-1", "u-9", "2026-11-02T09:00:00Z", "e1"),
+        ],
+    )
+
+
+def test_an_event_id_in_several_integrations_is_refused_as_ambiguous(
+    workspace: Workspace,
+) -> None:
+    two_integrations_with_event_e1(workspace)
+    before = snapshot(workspace)
+    with pytest.raises(UserError, match=r"event e1 exists in several integrations \(dialer, seq\)"):
+        workspace.undo(event_id="e1")
+    assert snapshot(workspace) == before
+
+
+def test_undo_an_event_of_one_integration_leaves_the_others_alone(workspace: Workspace) -> None:
+    two_integrations_with_event_e1(workspace)
+    result = workspace.undo(event_id="e1", integration="dialer", at="2026-11-03T09:00:00.000Z")
+    assert [(r["record"]["id"], r["owner_id"]) for r in result.restored] == [
+        (record_by_external(workspace, "p-1")["id"], "101")
+    ]
+    assert "event e1 of dialer" in result.restored[0]["reason"]
+    assert owner_of(workspace, "p-1") == "101"
+    assert owner_of(workspace, "s-1", "seq") == "102"  # seq's e1 is another event
+
+
+def test_an_unknown_event_is_a_clear_error(workspace: Workspace, db_url: str) -> None:
+    two_integrations_with_event_e1(workspace)
+    with pytest.raises(NotFoundError, match="no event 'nope' in any integration"):
+        workspace.undo(event_id="nope")
+    with pytest.raises(NotFoundError, match="unknown integration 'crm2'"):
+        workspace.undo(event_id="a1", integration="crm2")
+    workspace.ingest("seq", [contact_line("s-2", "u-1", "2026-11-01T09:00:00Z", "only-seq")])
+    with pytest.raises(NotFoundError, match=r"no event 'only-seq' in dialer; it is in seq"):
+        workspace.undo(event_id="only-seq", integration="dialer")
+    runner = CliRunner()
+    env = {"LEADSYNC_DB": db_url}
+    unknown = runner.invoke(app, ["undo", "--event", "nope"], env=env)
+    assert unknown.exit_code == 2 and "no event 'nope' in any integration" in unknown.output
+    ambiguous = runner.invoke(app, ["undo", "--event", "e1"], env=env)
+    assert ambiguous.exit_code == 2 and "(dialer, seq)" in ambiguous.output
+    assert "--integration" in ambiguous.output
+
+
+def test_undo_since_a_time_takes_no_event_and_an_event_no_since(workspace: Workspace) -> None:
+    two_integrations_with_event_e1(workspace)
+    with pytest.raises(UserError, match="--since goes with --integration alone"):
+        workspace.undo(event_id="e1", integration="dialer", since="2026-11-01T00:00:00.000Z")
+
+
+def test_a_dry_run_shows_what_would_change_and_writes_nothing(
+    workspace: Workspace, db_url: str
+) -> None:
+    two_integrations_with_event_e1(workspace)
+    before = snapshot(workspace)
+    result = workspace.undo(event_id="e1", integration="seq", dry_run=True)
+    assert result.dry_run and [r["owner_id"] for r in result.restored] == ["101"]
+    assert snapshot(workspace) == before
+    runner = CliRunner()
+    env = {"LEADSYNC_DB": db_url}
+    shown = runner.invoke(
+        app, ["undo", "--event", "e1", "--integration", "seq", "--dry-run"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "would restore contact" in shown.stdout and "nothing was written" in shown.stdout
+    as_json = runner.invoke(
+        app, ["undo", "--event", "e1", "--integration", "seq", "--dry-run", "--json"], env=env
+    )
+    assert json.loads(as_json.stdout)["dry_run"] is True
+    assert snapshot(workspace) == before
+    done = runner.invoke(app, ["undo", "--event", "e1", "--integration", "seq"], env=env)
+    assert done.exit_code == 0 and "1 restored" in done.stdout
+    assert owner_of(workspace, "s-1", "seq") == "101"
+    assert owner_of(workspace, "p-1") == "102"

@@ -160,3 +160,110 @@ def test_integrations_that_cannot_receive_webhooks_are_named(workspace: Workspac
         "refused (401)",
     ]
     assert not any("s3cret" in p for p in problems)
+
+
+# ------------------------------------------------------------------ review findings (issue 10)
+
+
+def json_request(events: list[dict[str, object]], secret: str = "s3cret") -> WebhookRequest:
+    import hashlib
+    import hmac
+
+    body = json.dumps(events).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "x-leadsync-signature": f"sha256={signature}"}
+    return WebhookRequest("POST", "http://test/webhooks/dialer", headers, body)
+
+
+def test_a_generic_request_is_read_once_before_it_is_answered(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its key and time come from one reading of each event; a JSON body is decoded once."""
+    from leadsync.sources import generic
+
+    calls = {"parse_line": 0, "parse_event": 0}
+    for name in calls:
+        real = getattr(generic, name)
+
+        def spy(*args: object, _real: object = real, _name: str = name, **kw: object) -> object:
+            calls[_name] += 1
+            return _real(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(generic, name, spy)
+    events = [contact(n) for n in range(3)]
+    for request, lines_parsed in ((json_request(events), 0), (generic_request(events), 3)):
+        calls.update(parse_line=0, parse_event=0)
+        items, _ = intake.check("dialer", request)
+        assert [item.key for item in items] == ["c0", "c1", "c2"]
+        assert [item.occurred_at for item in items] == [
+            f"2026-11-01T09:00:0{n}.000Z" for n in range(3)
+        ]
+        assert calls == {"parse_line": lines_parsed, "parse_event": 3}, request.content_type
+    unreadable = json_request([{"id": "x"}])  # kept under a hash of its text, time unknown
+    [item] = intake.check("dialer", unreadable)[0]
+    assert item.key.startswith("h:") and item.occurred_at is None
+
+
+def test_each_batch_locks_the_id_counters_once(workspace: Workspace, intake: Intake) -> None:
+    import sqlalchemy as sa
+
+    locks: list[int] = []
+
+    def on_begin(_connection: object) -> None:
+        locks.append(0)
+
+    def on_statement(*args: object) -> None:
+        statement = str(args[2])
+        if statement.lstrip().upper().startswith("UPDATE COUNTERS") and locks:
+            locks[-1] += 1
+
+    sa.event.listen(workspace.engine, "begin", on_begin)
+    sa.event.listen(workspace.engine, "before_cursor_execute", on_statement)
+    try:
+        summary = workspace.ingest("dialer", [json.dumps(contact(n)) for n in range(20)])
+        assert summary.ok and summary.events == 20
+        assert max(locks) == 1, locks  # the direct path: inbox write and engine, one lock
+        locks.clear()
+        intake.receive("dialer", generic_request([contact(n) for n in range(20, 40)])).result(
+            timeout=60
+        )
+        assert workspace.process_inbox(batch_size=7).events == 20
+        assert locks and max(locks) == 1, locks  # the drain: claim and engine, one lock
+    finally:
+        sa.event.remove(workspace.engine, "begin", on_begin)
+        sa.event.remove(workspace.engine, "before_cursor_execute", on_statement)
+
+
+def test_the_collector_pause_lasts_until_the_last_run_in_any_thread_leaves() -> None:
+    import gc
+
+    from leadsync.inbox import batch_friendly_gc
+
+    before = gc.get_threshold()
+    inside, leave = threading.Event(), threading.Event()
+
+    def first_run() -> None:
+        with batch_friendly_gc():
+            inside.set()
+            leave.wait(timeout=10)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    assert inside.wait(timeout=10)
+    with batch_friendly_gc():
+        leave.set()
+        thread.join(timeout=10)  # the first run left while this one still runs
+        assert gc.get_threshold()[0] == 50_000 and gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    def many() -> None:
+        for _ in range(200):
+            with batch_friendly_gc():
+                pass
+
+    threads = [threading.Thread(target=many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -20,7 +20,13 @@ from rich.table import Table
 from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
 from leadsync.inbox import DEFAULT_BATCH
 from leadsync.model import RecordType, display_ts, parse_ts
-from leadsync.settings import dump_config, integration_to_dict, load_config_file
+from leadsync.settings import (
+    IntegrationSettings,
+    dump_config,
+    integration_to_dict,
+    load_config_file,
+    load_proposed_file,
+)
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -77,18 +83,24 @@ def _main(
         str | None,
         typer.Option(
             "--db",
-            envvar="LEADSYNC_DB",
-            help="Database URL (default sqlite:///leadsync.db; postgresql://… for PostgreSQL).",
+            help="Database URL, or a plain path for a SQLite file; else the LEADSYNC_DB "
+            "environment variable, else sqlite:///leadsync.db (postgresql://… for PostgreSQL). "
+            "Only init and apply create a workspace; other commands refuse a database that "
+            "holds none.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
+    # LEADSYNC_DB is read by the workspace (store.database), whose messages then say so.
     state.db = db
 
 
 @contextmanager
-def _workspace() -> Iterator[Workspace]:
-    ws = Workspace(state.db)
+def _workspace(create: bool = False) -> Iterator[Workspace]:
+    """The workspace of --db / LEADSYNC_DB. Only the commands that declare one (``init``,
+    ``apply``) pass ``create``: the others refuse a database that holds no workspace, so a
+    mistyped name is caught rather than becoming an empty workspace."""
+    ws = Workspace(state.db, create=create)
     try:
         yield ws
     finally:
@@ -139,7 +151,7 @@ def _record_type(value: str) -> RecordType:
 @app.command()
 def init() -> None:
     """Create the workspace database, or bring its schema up to date."""
-    with _errors(), _workspace() as ws:
+    with _errors(), _workspace(create=True) as ws:
         what = "created or upgraded" if ws.migrated else "already up to date"
         out.print(f"workspace {ws.url}: schema {what}")
 
@@ -152,7 +164,7 @@ def apply(
     """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing)."""
     with _errors():
         config = load_config_file(file)
-        with _workspace() as ws:
+        with _workspace(create=True) as ws:
             changes = ws.apply_config(config)
     if as_json:
         _print_json({"changed": changes.changed, **changes.to_dict()})
@@ -251,6 +263,10 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"{acts['updated']} updated ({acts['merged']} merged with another tool's), "
         f"{acts['skipped']} skipped"
     )
+    _print_dead_letters(s)
+
+
+def _print_dead_letters(s: dict[str, Any]) -> None:
     shown = s["dead_letters"] + s["failed"]
     for dead in shown:
         err.print(f"dead letter: {dead['where']}: {dead['error']}", markup=False)
@@ -457,13 +473,15 @@ def inbox_process(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
     as_json: JsonOption = False,
 ) -> None:
-    """Apply the events still pending in the inbox (after a crash or from intake)."""
+    """Apply the events still pending in the inbox (after a crash or from intake). --json
+    prints ingest's shape (no lines read; integration null: every integration)."""
     with _errors(), _workspace() as ws:
-        result = ws.process_inbox(batch_size)
+        summary = ws.process_inbox(batch_size)
     if as_json:
-        _print_json(vars(result))
+        _print_json(summary.to_dict())
     else:
-        out.print(f"applied {result.events} pending events")
+        out.print(f"applied {summary.events} pending events")
+        _print_dead_letters(summary.to_dict())
 
 
 @dead_app.command("list")
@@ -471,25 +489,109 @@ def dead_letters_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 100,
     include_resolved: Annotated[
-        bool, typer.Option("--all", help="Also those already retried.")
+        bool, typer.Option("--all", help="Also those already retried or dismissed.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest dead letters: where each came from and why it failed."""
+    """The newest dead letters: where each came from and why it failed; with --all, those
+    retried or dismissed too (by whom, when, and why)."""
     with _errors(), _workspace() as ws:
         rows = ws.dead_letters(integration, limit, include_resolved)
     if as_json:
         _print_json(rows)
         return
     table = Table()
-    for col in ("id", "integration", "received", "where", "error"):
+    for col in ("id", "integration", "received", "where", "error", "state"):
         table.add_column(col, overflow="fold")
     for r in rows:
         where = f"{r['source'] or ''}:{r['line_no']}" if r["line_no"] else (r["source"] or "")
         table.add_row(
-            str(r["id"]), r["integration"], display_ts(r["received_at"]), where, r["error"]
+            str(r["id"]),
+            r["integration"],
+            display_ts(r["received_at"]),
+            where,
+            r["error"],
+            _letter_state(r),
         )
     out.print(table)
+
+
+def _letter_state(letter: dict[str, Any]) -> str:
+    if letter["state"] == "open":
+        return "open"
+    when = f"{display_ts(letter['resolved_at'])} by {letter['resolved_by'] or 'unknown'}"
+    if letter["state"] == "dismissed":
+        return f"dismissed {when}: {letter['dismissed_reason']}"
+    return f"retried {when}: {letter['resolution']}"
+
+
+@dead_app.command("dismiss")
+def dead_letters_dismiss(
+    letter_ids: Annotated[
+        list[int] | None,
+        typer.Argument(metavar="[ID]...", help="The letters to dismiss (or --all).", min=1),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every open letter (of --integration, if given).")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why (kept with each letter).", show_default=False)
+    ] = "",
+    integration: Annotated[
+        str | None, typer.Option(help="With --all: only this integration's letters.")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who dismisses them (default: your user name).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Dismiss dead letters that cannot be fixed: they are kept and listed as dismissed (with
+    the reason, who and when) and no longer count in the report's dead-letter alert."""
+    if bool(letter_ids) == every:
+        raise _fail("give the IDs of the letters to dismiss, or --all (not both)")
+    if integration is not None and not every:
+        raise _fail("--integration goes with --all")
+    if not reason.strip():
+        raise _fail("give --reason TEXT: why the letters cannot be fixed (kept with each)")
+    with _errors(), _workspace() as ws:
+        dismissed = ws.dismiss_dead_letters(
+            None if every else letter_ids, reason, by or _user_name(), integration
+        )
+    if as_json:
+        _print_json({"dismissed": dismissed, "count": len(dismissed), "reason": reason.strip()})
+        return
+    if not dismissed:
+        out.print("no open dead letters to dismiss", markup=False)
+        return
+    shown = ", ".join(map(str, dismissed[:20])) + (" …" if len(dismissed) > 20 else "")
+    out.print(f"dismissed {len(dismissed)} dead letters ({shown})", markup=False)
+
+
+def _user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return "unknown"
+
+
+_SETTINGS_HELP = (
+    "Proposed settings: a whole workspace file (owners and integrations) replaces the "
+    "integration's settings; one integration's settings, whole or in part, are merged over "
+    "the current ones."
+)
+
+
+def _proposed_settings(
+    ws: Workspace, integration: str, path: Path, as_json: bool
+) -> IntegrationSettings:
+    """The ``--settings`` file read for ``integration``, saying how (merged or replacing):
+    on stdout before the result, or on stderr beside JSON."""
+    ws.integration(integration)  # an unknown integration is the first thing to say
+    read = load_proposed_file(path, integration, ws.export_config())
+    (err if as_json else out).print(read.describe(), markup=False)
+    return read.settings
 
 
 @app.command("preview")
@@ -501,24 +603,17 @@ def preview_command(
     ] = None,
     settings_file: Annotated[
         Path | None,
-        typer.Option(
-            "--settings",
-            help="Proposed settings: a workspace file, or the integration's settings alone.",
-        ),
+        typer.Option("--settings", help=_SETTINGS_HELP),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """What events would do — records matched or created, owner decisions with reasons,
     activities created or skipped, associations — decided by the real engine; nothing is
     written."""
-    from leadsync.preview import settings_from_file
-
     with _errors(), _workspace() as ws:
         proposed = None
         if settings_file is not None:
-            proposed = settings_from_file(
-                _read_text(settings_file), str(settings_file), integration
-            )
+            proposed = _proposed_settings(ws, integration, settings_file, as_json)
         if file == "-":
             result = ws.preview(integration, sys.stdin, "<stdin>", sample, proposed)
         else:
@@ -563,23 +658,10 @@ def preview_command(
         out.print(f"  skipped {count}: {reason}", markup=False)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
 @app.command("replay")
 def replay_command(
     integration: Annotated[str, typer.Argument(help="The integration whose settings change.")],
-    settings_file: Annotated[
-        Path,
-        typer.Option(
-            "--settings",
-            help="Proposed settings: a workspace file, or the integration's settings alone.",
-        ),
-    ],
+    settings_file: Annotated[Path, typer.Option("--settings", help=_SETTINGS_HELP)],
     since: Annotated[
         str | None,
         typer.Option(help="Only events since then: 30d, 12h, 90m, or an ISO time."),
@@ -589,11 +671,10 @@ def replay_command(
     """Decide the inbox's events again under the current and the proposed settings (each
     in a scratch database; the workspace is not touched) and show what would differ:
     owners (with both reasons), activities that appear or disappear, associations."""
-    from leadsync.preview import settings_from_file
     from leadsync.replay import replay, since_ts
 
     with _errors(), _workspace() as ws:
-        proposed = settings_from_file(_read_text(settings_file), str(settings_file), integration)
+        proposed = _proposed_settings(ws, integration, settings_file, as_json)
         cutoff = since_ts(since) if since is not None else None
         total = sum(c["count"] for c in ws.inbox_counts())
         with Progress(
@@ -680,14 +761,23 @@ def _row_text(row: dict[str, Any]) -> str:
 @app.command("undo")
 def undo_command(
     event: Annotated[
-        str | None, typer.Option("--event", help="Undo this event's decisions.")
+        str | None,
+        typer.Option(
+            "--event",
+            help="Undo this event's decisions (with --integration when several integrations "
+            "have this event id).",
+        ),
     ] = None,
     integration: Annotated[
-        str | None, typer.Option(help="Undo this integration's decisions (with --since).")
+        str | None,
+        typer.Option(help="The event's integration; or, with --since, undo its decisions."),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="From when: 30d, 12h, 90m, or an ISO time.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Put back the owners that decisions changed, unless a later change superseded them
@@ -696,17 +786,19 @@ def undo_command(
 
     with _errors(), _workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
-        result = ws.undo(event, integration, cutoff)
+        result = ws.undo(event, integration, cutoff, dry_run=dry_run)
     if as_json:
         _print_json(result.to_dict())
         return
+    restore = "would restore" if dry_run else "restored"
     for item in result.restored:
         record = item["record"]
-        out.print(f"restored {record['type']} {record['id']}: {item['reason']}", markup=False)
+        out.print(f"{restore} {record['type']} {record['id']}: {item['reason']}", markup=False)
     for item in result.skipped:
         record = item["record"]
         out.print(f"skipped {record['type']} {record['id']}: {item['reason']}", markup=False)
-    out.print(f"{len(result.restored)} restored, {len(result.skipped)} skipped", markup=False)
+    summary = f"{len(result.restored)} {restore}, {len(result.skipped)} skipped"
+    out.print(summary + (" (dry run: nothing was written)" if dry_run else ""), markup=False)
 
 
 @app.command("test-lead")
@@ -715,12 +807,18 @@ def test_lead_command(
     rep: Annotated[
         str | None, typer.Option(help="The external user id the test lead and call come from.")
     ] = None,
-    cleanup: Annotated[bool, typer.Option(help="Remove every test lead and call instead.")] = False,
+    cleanup: Annotated[
+        bool,
+        typer.Option(
+            help="Remove every test lead and call instead, and take back the round-robin turns "
+            "and external-user counts the tests changed."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Send a marked test lead and a test call through the engine, then check that the owner
     matches the mapping and strategy and that the timeline holds the call with the expected
-    associations. Exits 1 when a check fails."""
+    associations (a call the settings skip passes, with a note). Exits 1 when a check fails."""
     with _errors(), _workspace() as ws:
         if cleanup:
             removed = ws.cleanup_test_leads()
@@ -742,6 +840,8 @@ def test_lead_command(
         for check in result.checks:
             mark = "pass" if check["passed"] else "FAIL"
             out.print(f"{mark} {check['check']}: {check['detail']}", markup=False)
+            if check.get("note"):
+                out.print(f"  note: {check['note']}", markup=False)
         verdict = "passed" if result.passed else "failed"
         out.print(
             f"test lead {verdict} (contact {result.record_id}; "
@@ -789,7 +889,7 @@ def dead_letters_retry(
 ) -> None:
     """Put a dead letter back in the inbox under the current settings and apply it."""
     with _errors(), _workspace() as ws:
-        result = ws.retry_dead_letter(letter_id)
+        result = ws.retry_dead_letter(letter_id, by=_user_name())
         applied = ws.process_inbox()
     result["applied"] = applied.events
     if as_json:
@@ -867,7 +967,7 @@ def serve(
     from leadsync.api.app import ServiceOptions, create_service
 
     with _errors():
-        ws = Workspace(state.db)
+        ws = Workspace(state.db, create=False)
     options = ServiceOptions(
         admin_token=os.environ.get("LEADSYNC_ADMIN_TOKEN") or None,
         max_body=max_body_bytes,

@@ -23,6 +23,7 @@ from leadsync.model import (
     ASSOCIATION_RANK,
     CRM_KINDS,
     CRM_SOURCE,
+    MANUAL_STRATEGY,
     ActivitySkip,
     Event,
     EventType,
@@ -694,28 +695,33 @@ class BatchState:
     def record_verdict(
         self,
         record: RecordState,
-        event: Event,
+        event: Event | None,
         verdict: Verdict,
         strategy: str,
         source: str,
         variant: str | None = None,
-    ) -> None:
+        at: str | None = None,
+    ) -> OwnerDecision:
         """Store a verdict as a decision and, when it sets the owner, apply it to the record
-        (``source`` becomes the record's owner source) and queue it for the outbox."""
+        (``source`` becomes the record's owner source) and queue it for the outbox. Without
+        an event (a person's change told to leadsync directly), ``at`` is its time."""
+        if event is not None:
+            at = event.occurred_at
+        assert at is not None
         decision = OwnerDecision(
             record_id=record.id,
             record_type=record.type,
-            event_id=event.id,
-            integration=event.integration,
+            event_id=event.id if event is not None else None,
+            integration=event.integration if event is not None else None,
             strategy=strategy,
-            at=event.occurred_at,
+            at=at,
             previous_owner_id=record.owner_id,
             proposed_owner_id=verdict.proposed_owner_id,
             owner_id=verdict.owner_id,
             outcome=verdict.outcome,
             reason=verdict.reason,
             external_user=event.owner.describe()
-            if event.owner is not None and strategy != CRM_SOURCE
+            if event is not None and event.owner is not None and strategy != CRM_SOURCE
             else None,
             flagged=verdict.flagged,
             settings=variant,
@@ -726,10 +732,47 @@ class BatchState:
             self.result.flagged += 1
         if verdict.outcome is Outcome.SET:
             record.owner_id = verdict.owner_id
-            record.owner_changed_at = max(record.owner_changed_at or "", event.occurred_at)
+            record.owner_changed_at = max(record.owner_changed_at or "", at)
             record.owner_source = source
             record.dirty = True
             self.owner_changes.append(decision)
+        return decision
+
+    def load_record(self, record_id: int) -> RecordState | None:
+        """A record by id, loaded into the batch (None when there is none)."""
+        self._load_records({record_id})
+        return self.records.get(record_id)
+
+    def change_in_crm(
+        self,
+        record: RecordState,
+        owner_id: str | None,
+        at: str,
+        by_person: bool,
+        event: Event | None = None,
+    ) -> OwnerDecision:
+        """The record's owner was changed in the CRM: reported by a CRM integration's
+        ``event``, or — with no event — a person's change told to leadsync directly
+        (``records set-owner``; recorded as strategy ``manual``, no integration). Taken unless
+        a more recent owner change is known (:func:`decide_crm_change`); a person's change
+        starts ``protect_manual_days``; the record's ``updated_at`` follows; the outbox and
+        push queue get it when the batch is written."""
+        known = owner_id is not None and owner_id in self.rules.directory.owners
+        verdict = decide_crm_change(
+            record.owner_context(False),
+            at,
+            owner_id,
+            known,
+            event.integration if event is not None else None,
+            by_person,
+        )
+        strategy = CRM_SOURCE if event is not None else MANUAL_STRATEGY
+        decision = self.record_verdict(record, event, verdict, strategy, CRM_SOURCE, at=at)
+        if verdict.outcome is Outcome.SET:
+            if by_person:
+                record.manual_owner_at = at
+            record.updated_at = max(record.updated_at, at)
+        return decision
 
     # ------------------------------------------------------------------- events
 
@@ -828,20 +871,7 @@ class BatchState:
                 CRM_SOURCE,
             )
             return
-        known = owner_id is not None and owner_id in self.rules.directory.owners
-        verdict = decide_crm_change(
-            record.owner_context(False),
-            event.occurred_at,
-            owner_id,
-            known,
-            event.integration,
-            event.manual,
-        )
-        self.record_verdict(record, event, verdict, CRM_SOURCE, CRM_SOURCE)
-        if verdict.outcome is Outcome.SET:
-            if event.manual:
-                record.manual_owner_at = event.occurred_at
-            record.updated_at = max(record.updated_at, event.occurred_at)
+        self.change_in_crm(record, owner_id, event.occurred_at, event.manual, event)
 
     def apply_activity(self, event: Event, settings: IntegrationSettings) -> None:
         assert event.activity is not None
@@ -955,28 +985,41 @@ class BatchState:
                     "source": choice.source,
                 }
         for record, created in named:
-            if (
-                settings.ownership.assign_on_activity
-                and mapping is not None
-                and mapping.mapped
-                and record.owner_id is None
-            ):
-                strategy = self.rules.strategy(event.integration, record.type)
-                rule = (
-                    Strategy.NEVER_OVERWRITE
-                    if strategy is Strategy.NEVER_OVERWRITE
-                    else Strategy.FILL_IF_EMPTY
-                )
-                self.decide(
-                    record,
-                    created or record.awaits_first_owner(),
-                    event,
-                    rule,
-                    settings.ownership.protect_manual_days,
-                    mapping,
-                    label=ASSIGN_ON_ACTIVITY,
-                    variant=variant,
-                )
+            if record.owner_id is None:
+                self.assign_on_activity(record, created, event)
+
+    def assign_on_activity(self, record: RecordState, created: bool, event: Event) -> None:
+        """An activity by a mapped rep fills a named record's empty owner when the settings
+        the record gets say ``assign_on_activity`` — under the strategy those settings give
+        it (``never_overwrite`` stays so; any other fills only an empty owner). A record in a
+        staged rollout gets the rollout's settings here as for its own events."""
+        settings, variant = self.rules.settings_for(event.integration, str(record.id))
+        ownership = settings.ownership
+        if not ownership.assign_on_activity:
+            return
+        mapping = self.map_rep(event, settings)
+        if mapping is None or not mapping.mapped:
+            return
+        strategy = (
+            self.rules.strategy(event.integration, record.type)
+            if variant is None
+            else ownership.strategy_for(record.type)
+        )
+        rule = (
+            Strategy.NEVER_OVERWRITE
+            if strategy is Strategy.NEVER_OVERWRITE
+            else Strategy.FILL_IF_EMPTY
+        )
+        self.decide(
+            record,
+            created or record.awaits_first_owner(),
+            event,
+            rule,
+            ownership.protect_manual_days,
+            mapping,
+            label=ASSIGN_ON_ACTIVITY,
+            variant=variant,
+        )
 
     def join_twin(
         self,

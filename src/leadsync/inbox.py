@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,18 @@ from leadsync.store.schema import dead_letters, inbox
 
 DEFAULT_BATCH = 10_000
 
-_gc_depth = 0
+
+class _GcPause:
+    """How many runs, in any thread, are inside :func:`batch_friendly_gc`, and the collector's
+    thresholds to restore when the last one leaves; changed only under ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.thresholds: tuple[int, int, int] = gc.get_threshold()
+
+
+_gc_pause = _GcPause()
 
 
 @contextmanager
@@ -42,27 +54,26 @@ def batch_friendly_gc() -> Iterator[None]:
     Every full collection walks every tracked object: the modules, SQLAlchemy's metadata and
     statement caches, the settings. Freezing what exists when a run starts (after collecting
     the garbage) and collecting the young generation less often cuts an ingest's time by
-    about a sixth (see docs/PERFORMANCE.md); everything is restored when the outermost run
-    ends.
+    about a sixth (see docs/PERFORMANCE.md). The collector is process-wide and runs overlap
+    (the service's worker, intake, several threads): the first run to enter pauses it, the
+    last to leave restores it, whatever the order they leave in.
     """
-    global _gc_depth
-    _gc_depth += 1
-    if _gc_depth > 1:
-        try:
-            yield
-        finally:
-            _gc_depth -= 1
-        return
-    thresholds = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, thresholds[1], thresholds[2])
+    pause = _gc_pause
+    with pause.lock:
+        pause.depth += 1
+        if pause.depth == 1:
+            pause.thresholds = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, pause.thresholds[1], pause.thresholds[2])
     try:
         yield
     finally:
-        _gc_depth -= 1
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        with pause.lock:
+            pause.depth -= 1
+            if pause.depth == 0:
+                gc.set_threshold(*pause.thresholds)
+                gc.unfreeze()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +105,12 @@ class Problems:
 
 @dataclass
 class IngestSummary:
-    """What an ingest did: lines read, accepted, duplicates, dead letters, and the decisions."""
+    """What an ingest did: lines read, accepted, duplicates, dead letters, and the decisions.
 
-    integration: str
+    Processing the inbox (:func:`process`) gives the same shape, with no lines read and
+    ``integration`` None (every integration's pending events)."""
+
+    integration: str | None
     lines: int = 0
     accepted: int = 0
     duplicates: int = 0
@@ -107,6 +121,11 @@ class IngestSummary:
     @property
     def ok(self) -> bool:
         return self.dead_letters.total == 0 and self.failed.total == 0
+
+    @property
+    def events(self) -> int:
+        """Events applied."""
+        return self.applied.events
 
     def count(self, written: Sequence[tuple[int, InboxItem]], duplicates: int) -> None:
         """Count what a chunk wrote: accepted items, and pieces that became dead letters."""
@@ -266,12 +285,21 @@ def _json_bytes(data: Any) -> bytes:
 
 
 def items_of_line(
-    adapter: Adapter, raw: str, where: str, line_no: int | None = None
+    adapter: Adapter,
+    raw: str,
+    where: str,
+    line_no: int | None = None,
+    *,
+    request: bool = False,
 ) -> list[InboxItem]:
     """The inbox items of one input line, with their events. A line that cannot be cut into
     identified events raises EventError (naming ``where``); a piece of it that cannot become
-    events is an item with its ``error``, and the pieces beside it go in (as over HTTP)."""
-    if adapter.kind == "generic":
+    events is an item with its ``error``, and the pieces beside it go in (as over HTTP).
+
+    ``request``: the line is a webhook request kept as a dead letter (an envelope of its kept
+    headers and its body as received), read as the service reads a request, whatever the
+    kind; otherwise a generic integration's line is one canonical event."""
+    if adapter.kind == "generic" and not request:
         event = adapter.events_of(raw, "", 0, where)[0]
         return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:
@@ -412,7 +440,11 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
         if seqs:
             store.mark_inbox(connection, seqs, "pending", None)
             return f"inbox #{seqs[0]} is pending again"
-    items = items_of_line(adapter, letter["raw"], f"dead letter {letter['id']}")
+    # A request the service refused whole (source "webhook", no event id) is kept as the
+    # request; anything else as the line or stored event it was.
+    rejected_request = letter["source"] == "webhook" and key is None
+    where = f"dead letter {letter['id']}"
+    items = items_of_line(adapter, letter["raw"], where, request=rejected_request)
     for item in items:
         if item.error is not None:
             raise EventError(item.error, item.where)
@@ -518,6 +550,16 @@ def drain(
     """Apply every pending inbox row, oldest first, a batch at a time."""
     with batch_friendly_gc():
         return _drain(engine, rules, batch_size, parsed, on_batch, failures)
+
+
+def process(
+    engine: Engine, rules: WorkspaceRules, batch_size: int = DEFAULT_BATCH
+) -> IngestSummary:
+    """Apply every pending inbox row (after a crash, or from intake): :func:`drain`, told
+    as an ingest is (the events that failed are in ``failed``)."""
+    summary = IngestSummary(None)
+    summary.applied = drain(engine, rules, batch_size, failures=summary.failed)
+    return summary
 
 
 def _drain(

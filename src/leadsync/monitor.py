@@ -487,7 +487,11 @@ def _dead_letters(c: sa.Connection, m: MonitoringSettings, since: str) -> Findin
     ).all()
     total = sum(int(g.n) for g in groups)
     rows = [{"integration": g.integration, "dead_letters": int(g.n)} for g in groups]
-    summary = f"{total} unresolved dead letters (leadsync dead-letters list)"
+    # Dismissed letters are resolved: a person looked and decided none can be fixed.
+    summary = (
+        f"{total} unresolved dead letters (leadsync dead-letters list; one that cannot be "
+        "fixed: leadsync dead-letters dismiss ID --reason TEXT)"
+    )
     return Finding("dead_letters", total > m.max_dead_letters, summary, rows)
 
 

@@ -13,14 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import yaml
 from sqlalchemy.engine import Engine
 
 from leadsync import inbox
 from leadsync.engine import WorkspaceRules, decide_batch
-from leadsync.errors import ConfigError, EventError
+from leadsync.errors import EventError
 from leadsync.model import Event, OwnerDecision
-from leadsync.settings import IntegrationSettings, integration_from_dict, load_config
+from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_proposed
 from leadsync.sources import adapter_for
 from leadsync.store import batch as store
 
@@ -192,17 +191,10 @@ def _decision(d: OwnerDecision) -> dict[str, Any]:
     }
 
 
-def settings_from_file(text: str, source: str, integration: str) -> IntegrationSettings:
-    """Proposed settings from a YAML file: a whole workspace file (its entry for
-    ``integration`` is used, checked like ``apply`` checks it) or one integration's settings
-    alone (``kind: …`` at the top)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
-    if isinstance(data, dict) and "integrations" in data:
-        found = load_config(text, source).integrations.get(integration)
-        if found is None:
-            raise ConfigError([f"{source}: integrations: has no integration {integration!r}"])
-        return found
-    return integration_from_dict(data, source, f"integrations.{integration}")
+def settings_from_file(
+    text: str, source: str, integration: str, current: WorkspaceConfig | None = None
+) -> IntegrationSettings:
+    """Proposed settings from YAML text: a whole workspace file replaces the integration's
+    settings, anything else amends ``current`` (see
+    :class:`~leadsync.settings.ProposedIntegration`). Read by the reader ``apply`` uses."""
+    return load_proposed(text, source, integration, current).settings

@@ -12,6 +12,7 @@ import enum
 import re
 import types
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     StringConstraints,
     Tag,
@@ -29,7 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from leadsync.errors import ConfigError
 from leadsync.model import (
@@ -69,8 +71,12 @@ __all__ = [
     "dump_config",
     "integration_from_dict",
     "integration_to_dict",
+    "ProposedIntegration",
     "load_config",
     "load_config_file",
+    "load_proposed",
+    "load_proposed_file",
+    "proposed_from_data",
 ]
 
 KNOWN_KINDS: tuple[str, ...] = INTEGRATION_KINDS
@@ -154,6 +160,47 @@ def _format_path(path: KeyPath) -> str:
     return out
 
 
+def _with_problems(
+    exc: ValidationError, problems: list[tuple[KeyPath, str]], title: str, data: Any
+) -> ValidationError:
+    """The errors pydantic found, and the problems of the checks across keys, as one error."""
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        context = dict(error.get("ctx") or {})
+        context.setdefault("message", error["msg"])
+        details.append(
+            InitErrorDetails(
+                type=PydanticCustomError(error["type"], "{message}", context),
+                loc=error["loc"],
+                input=error["input"],
+            )
+        )
+    details.append(InitErrorDetails(type=_problems_error(problems), loc=(), input=data))
+    return ValidationError.from_exception_data(title, details)
+
+
+def _fields(value: Any) -> Mapping[str, Any] | None:
+    """A mapping as given (YAML, JSON), or the fields set on a model built in code; None for
+    anything else. The checks across keys read data through this, before it is validated."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, BaseModel):
+        return {name: getattr(value, name) for name in value.model_fields_set}
+    return None
+
+
+def _entries(value: Any) -> list[Any]:
+    """The items of a list as given; nothing for anything else (its own error says so)."""
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _id_text(value: Any) -> str | None:
+    """An id (or name) as validation will make it, or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
 def _to_id(value: Any) -> Any:
     """Ids are text; YAML turns ``id: 101`` into an int, which people mean as text."""
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -209,7 +256,13 @@ _Bool = Annotated[bool, Field(strict=True)]
 
 
 class _Settings(BaseModel):
-    """Base of every settings model: immutable, and unknown keys are errors (typos matter)."""
+    """Base of every settings model: immutable, and unknown keys are errors (typos matter).
+
+    Checks that relate several keys (a policy and its target, owners a team names) are
+    :meth:`_problems_across_keys`: they read the data as given and run whether or not its
+    fields are valid, so one mistake never hides another and a file's problems are all
+    reported at once.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -223,6 +276,27 @@ class _Settings(BaseModel):
         if isinstance(data, dict) and cls._null_is_default:
             return {k: v for k, v in data.items() if not (v is None and k in cls._null_is_default)}
         return data
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        """Problems between keys of this mapping, at key paths below it. ``data`` is not
+        validated yet: a value of the wrong shape is skipped (its own error says what is
+        wrong), and nothing is reported that follows only from another mistake."""
+        return iter(())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        problems = list(cls._problems_across_keys(data)) if isinstance(data, dict) else []
+        try:
+            result = handler(data)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            raise _with_problems(exc, problems, cls.__name__, data) from None
+        if problems:
+            raise _problems_error(problems)
+        return result
 
 
 # ------------------------------------------------------------------------- schema
@@ -253,26 +327,24 @@ class UnmappedSettings(_Settings):
     owner: _Id | None = None
     team: _Name | None = None
 
-    @model_validator(mode="after")
-    def _check_policy_targets(self) -> UnmappedSettings:
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        try:
+            policy = UnmappedPolicy(data.get("policy", UnmappedPolicy.LEAVE))
+        except ValueError:
+            return  # not a policy: its own error
         needed = {
             UnmappedPolicy.LEAVE: None,
             UnmappedPolicy.FALLBACK: "owner",
             UnmappedPolicy.ROUND_ROBIN: "team",
-        }[self.policy]
-        problems: list[tuple[KeyPath, str]] = []
+        }[policy]
         for key in ("owner", "team"):
-            given = getattr(self, key) is not None
+            given = data.get(key) is not None
             if key == needed and not given:
-                problems.append(((key,), f"required when policy is {self.policy.value}"))
+                yield (key,), f"required when policy is {policy.value}"
             elif key != needed and given:
                 allowed = f"allowed: {needed}" if needed else "it takes no owner or team"
-                problems.append(
-                    ((key,), f"not allowed when policy is {self.policy.value}; {allowed}")
-                )
-        if problems:
-            raise _problems_error(problems)
-        return self
+                yield (key,), f"not allowed when policy is {policy.value}; {allowed}"
 
 
 class UserMappingSettings(_Settings):
@@ -287,23 +359,21 @@ class UserMappingSettings(_Settings):
 
     _emails: dict[str, str | None] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check_directory(self) -> UserMappingSettings:
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
         first: dict[str, int] = {}
-        problems: list[tuple[KeyPath, str]] = []
-        for index, user in enumerate(self.directory):
-            if user.id in first:
-                problems.append(
-                    (
-                        ("directory", index, "id"),
-                        f"duplicate directory id {user.id!r} (also directory[{first[user.id]}])",
-                    )
+        for index, user in enumerate(_entries(data.get("directory"))):
+            fields = _fields(user)
+            user_id = _id_text(fields.get("id")) if fields is not None else None
+            if user_id is None:
+                continue
+            if user_id in first:
+                yield (
+                    ("directory", index, "id"),
+                    f"duplicate directory id {user_id!r} (also directory[{first[user_id]}])",
                 )
             else:
-                first[user.id] = index
-        if problems:
-            raise _problems_error(problems)
-        return self
+                first[user_id] = index
 
     def model_post_init(self, context: Any, /) -> None:
         # Looked up per event by the engine; build the index once.
@@ -374,39 +444,34 @@ class ActivitySettings(_Settings):
     note: ActivityTypeSettings = ActivityTypeSettings()
     task: ActivityTypeSettings = ActivityTypeSettings()
 
-    @model_validator(mode="after")
-    def _check_per_type(self) -> ActivitySettings:
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
         # Durations and outcomes exist only on some types; saying them elsewhere is a mistake.
-        problems: list[tuple[KeyPath, str]] = []
         for activity_type in ActivityType:
             name = activity_type.value
-            settings = self.for_type(activity_type)
-            if settings.min_duration_s is not None and activity_type is not ActivityType.CALL:
-                problems.append(
-                    ((name, "min_duration_s"), f"not allowed for {name} activities; allowed: call")
-                )
+            settings = _fields(data.get(name))
+            if settings is None:
+                continue  # absent, the true/false shorthand, or a mistake of its own
+            duration = settings.get("min_duration_s")
+            if duration is not None and activity_type is not ActivityType.CALL:
+                yield (name, "min_duration_s"), f"not allowed for {name} activities; allowed: call"
+            outcomes = _entries(settings.get("skip_outcomes"))
             allowed = _OUTCOMES.get(activity_type)
             if allowed is None:
-                if settings.skip_outcomes:
-                    problems.append(
-                        (
-                            (name, "skip_outcomes"),
-                            f"not allowed for {name} activities; allowed: "
-                            + ", ".join(t.value for t in _OUTCOMES),
-                        )
+                if outcomes:
+                    yield (
+                        (name, "skip_outcomes"),
+                        f"not allowed for {name} activities; allowed: "
+                        + ", ".join(t.value for t in _OUTCOMES),
                     )
                 continue
-            for index, outcome in enumerate(settings.skip_outcomes):
-                if outcome not in allowed:
-                    problems.append(
-                        (
-                            (name, "skip_outcomes", index),
-                            f"{outcome!r} is not allowed; allowed: {', '.join(allowed)}",
-                        )
+            for index, outcome in enumerate(outcomes):
+                word = outcome.strip().lower() if isinstance(outcome, str) else ""
+                if word and word not in allowed:
+                    yield (
+                        (name, "skip_outcomes", index),
+                        f"{word!r} is not allowed; allowed: {', '.join(allowed)}",
                     )
-        if problems:
-            raise _problems_error(problems)
-        return self
 
     def for_type(self, activity_type: ActivityType | str) -> ActivityTypeSettings:
         settings: ActivityTypeSettings = getattr(self, activity_type)
@@ -534,21 +599,15 @@ class IntegrationSettings(_Settings):
     def _env_name(cls, value: str | None) -> str | None:
         return None if value is None else _env_var_name(value, "AIRCALL_WEBHOOK_TOKEN")
 
-    @model_validator(mode="after")
-    def _vendor_options_fit_kind(self) -> IntegrationSettings:
-        problems: list[tuple[KeyPath, str]] = []
-        for name in self.vendor.present():
-            kinds = VENDOR_OPTION_KINDS[name]
-            if self.kind not in kinds:
-                problems.append(
-                    (
-                        ("vendor", name),
-                        f"not allowed for kind {self.kind}; only for {', '.join(kinds)}",
-                    )
-                )
-        if problems:
-            raise _problems_error(problems)
-        return self
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        kind = data.get("kind")
+        vendor = _fields(data.get("vendor"))
+        if kind not in KNOWN_KINDS or vendor is None:
+            return
+        for name, kinds in VENDOR_OPTION_KINDS.items():
+            if name in vendor and kind not in kinds:
+                yield ("vendor", name), f"not allowed for kind {kind}; only for {', '.join(kinds)}"
 
     def proposed(self) -> IntegrationSettings | None:
         """The settings the rollout sample gets: these, with the proposed sections."""
@@ -645,16 +704,15 @@ class DedupeRule(_Settings):
     window_s: float = Field(120, gt=0, le=86_400)
     prefer: _IntegrationName | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> DedupeRule:
-        if len(set(self.integrations)) != len(self.integrations):
-            raise _own_error(f"integrations {list(self.integrations)} names one twice")
-        if self.prefer is not None and self.prefer not in self.integrations:
-            raise _own_error(
-                f"prefer {self.prefer!r} is not one of integrations "
-                f"({', '.join(self.integrations)})"
-            )
-        return self
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        names = [n for n in _entries(data.get("integrations")) if isinstance(n, str)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            yield ("integrations",), f"names {', '.join(twice)} twice; each integration once"
+        prefer = data.get("prefer")
+        if isinstance(prefer, str) and names and prefer not in names:
+            yield ("prefer",), f"prefer {prefer!r} is not one of integrations ({', '.join(names)})"
 
     @property
     def preferred(self) -> str:
@@ -693,20 +751,20 @@ class WorkspaceConfig(_Settings):
     destination: DestinationSettings | None = None
     dedupe: tuple[DedupeRule, ...] = ()
 
-    @model_validator(mode="after")
-    def _check_references(self) -> WorkspaceConfig:
-        problems = list(_reference_problems(self))
-        problems.extend(_dedupe_problems(self))
-        if isinstance(self.owners, OwnersFromCrm) and self.destination is None:
-            problems.append(
-                (
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        from_crm = _fields(data.get("owners"))
+        if from_crm is not None:
+            if from_crm.get("source") == "hubspot" and data.get("destination") is None:
+                yield (
                     ("owners", "source"),
                     "owners from hubspot need a destination: {kind: hubspot, ...} block",
                 )
-            )
-        if problems:
-            raise _problems_error(problems)
-        return self
+        else:
+            # With owners from HubSpot, references are checked against the pulled owners
+            # when the file is applied.
+            yield from _reference_problems(data)
+        yield from _dedupe_problems(data)
 
     @property
     def owners_from_crm(self) -> bool:
@@ -718,100 +776,146 @@ class WorkspaceConfig(_Settings):
         return () if isinstance(self.owners, OwnersFromCrm) else self.owners
 
 
-def _dedupe_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]]:
+def _dedupe_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
     """Dedupe rules name configured integrations, and one (type, integration) is in one rule."""
+    configured = _fields(data.get("integrations"))
+    names = None if configured is None else {_key_text(name) for name in configured}
     seen: dict[tuple[str, str], int] = {}
-    for index, rule in enumerate(config.dedupe):
-        for position, name in enumerate(rule.integrations):
-            if name not in config.integrations:
-                known = ", ".join(sorted(config.integrations)) or "none"
+    for index, rule in enumerate(_entries(data.get("dedupe"))):
+        fields = _fields(rule)
+        if fields is None:
+            continue
+        activity = fields.get("activity")
+        known_type = (
+            activity if isinstance(activity, str) and activity in set(ActivityType) else None
+        )
+        for position, name in enumerate(_entries(fields.get("integrations"))):
+            if not isinstance(name, str):
+                continue
+            if names is not None and name not in names:
+                known = ", ".join(sorted(names)) or "none"
                 yield (
                     ("dedupe", index, "integrations", position),
                     f"unknown integration {name!r}; configured: {known}",
                 )
-            key = (rule.activity.value, name)
-            if key in seen:
+            if known_type is None:
+                continue
+            key = (str(known_type), name)
+            if key in seen and seen[key] != index:  # twice in one rule: the rule's own check
                 yield (
                     ("dedupe", index, "integrations", position),
-                    f"{name} {rule.activity.value}s are already deduplicated by dedupe"
+                    f"{name} {known_type}s are already deduplicated by dedupe"
                     f"[{seen[key]}]; an integration's activity type is in one rule",
                 )
             else:
                 seen[key] = index
 
 
-def _reference_problems(config: WorkspaceConfig) -> Iterator[tuple[KeyPath, str]]:
-    if isinstance(config.owners, OwnersFromCrm):
-        # Owner references are checked against the pulled owners when the file is applied.
-        return
+class _Known:
+    """The ids a workspace document declares, for its references. When one cannot be read
+    (an owner without a readable id), references are not checked: calling them unknown
+    would only repeat that mistake."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.owners: dict[str, int] = {}
+        self.owners_readable = True
+        owners = data.get("owners")
+        if owners is not None and not isinstance(owners, list | tuple):
+            self.owners_readable = False
+        for index, owner in enumerate(_entries(owners)):
+            fields = _fields(owner)
+            owner_id = _id_text(fields.get("id")) if fields is not None else None
+            if owner_id is None:
+                self.owners_readable = False
+            elif owner_id not in self.owners:
+                self.owners[owner_id] = index
+        self.teams: dict[str, list[Any] | None] = {}
+        self.teams_readable = True
+        teams = data.get("teams")
+        if teams is not None and _fields(teams) is None:
+            self.teams_readable = False
+        for name, members in (_fields(teams) or {}).items():
+            team = _id_text(name)
+            if team is None:
+                self.teams_readable = False
+            else:
+                self.teams[team] = _entries(members) if isinstance(members, list | tuple) else None
+
+    def unknown_owner(self, value: Any) -> str | None:
+        """The problem with a reference to an owner, if any."""
+        owner_id = _id_text(value)
+        if owner_id is None or not self.owners_readable or owner_id in self.owners:
+            return None
+        if not self.owners:
+            return f"unknown owner {owner_id!r}; no owners are defined"
+        return f"unknown owner {owner_id!r}; known owners: {_listing(self.owners)}"
+
+    def unknown_team(self, value: Any) -> str | None:
+        """The problem with a reference to a round-robin team, if any."""
+        team = _id_text(value)
+        if team is None or not self.teams_readable:
+            return None
+        if team not in self.teams:
+            known = f"known teams: {_listing(self.teams)}" if self.teams else "no teams are defined"
+            return f"unknown team {team!r}; {known}"
+        if self.teams[team] == []:
+            return f"team {team!r} has no members to take turns"
+        return None
+
+
+def _reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """Owners are unique (id, email) and every owner and team a reference names exists."""
+    known = _Known(data)
     ids: dict[str, int] = {}
     emails: dict[str, int] = {}
-    for index, owner in enumerate(config.owners):
-        if owner.id in ids:
+    for index, owner in enumerate(_entries(data.get("owners"))):
+        fields = _fields(owner) or {}
+        owner_id = _id_text(fields.get("id"))
+        if owner_id is not None and owner_id in ids:
             yield (
                 ("owners", index, "id"),
-                f"duplicate owner id {owner.id!r} (also owners[{ids[owner.id]}])",
+                f"duplicate owner id {owner_id!r} (also owners[{ids[owner_id]}])",
             )
-        else:
-            ids[owner.id] = index
-        email = owner.email.lower()
-        if email in emails:
-            yield (
-                ("owners", index, "email"),
-                f"duplicate owner email {owner.email!r} (also owners[{emails[email]}])",
-            )
-        else:
-            emails[email] = index
+        elif owner_id is not None:
+            ids[owner_id] = index
+        email = fields.get("email")
+        if isinstance(email, str):
+            email = email.strip()
+            if email.lower() in emails:
+                yield (
+                    ("owners", index, "email"),
+                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}])",
+                )
+            else:
+                emails[email.lower()] = index
 
-    def unknown_owner(owner_id: str) -> str:
-        if not ids:
-            return f"unknown owner {owner_id!r}; no owners are defined"
-        return f"unknown owner {owner_id!r}; known owners: {_listing(ids)}"
+    for team, members in (_fields(data.get("teams")) or {}).items():
+        for index, member in enumerate(_entries(members)):
+            if (problem := known.unknown_owner(member)) is not None:
+                yield ("teams", _key_text(team), index), problem
 
-    for team, members in config.teams.items():
-        for index, member in enumerate(members):
-            if member not in ids:
-                yield (("teams", team, index), unknown_owner(member))
-
-    for name, integration in config.integrations.items():
+    for name, integration in (_fields(data.get("integrations")) or {}).items():
+        settings = _fields(integration) or {}
+        path: KeyPath = ("integrations", _key_text(name))
+        yield from _user_references((*path, "users"), settings.get("users"), known)
+        rollout = _fields(settings.get("rollout")) or {}
+        proposed = _fields(rollout.get("settings")) or {}
         yield from _user_references(
-            ("integrations", name, "users"), integration.users, ids, config, unknown_owner
+            (*path, "rollout", "settings", "users"), proposed.get("users"), known
         )
-        if integration.rollout is not None and integration.rollout.settings.users is not None:
-            yield from _user_references(
-                ("integrations", name, "rollout", "settings", "users"),
-                integration.rollout.settings.users,
-                ids,
-                config,
-                unknown_owner,
-            )
 
 
-def _user_references(
-    path: KeyPath,
-    users: UserMappingSettings,
-    ids: dict[str, int],
-    config: WorkspaceConfig,
-    unknown_owner: Any,
-) -> Iterator[tuple[KeyPath, str]]:
+def _user_references(path: KeyPath, users: Any, known: _Known) -> Iterator[tuple[KeyPath, str]]:
     """Owners and teams a user mapping names must exist (and a round-robin team have members)."""
-    for external_id, owner_id in users.map.items():
-        if owner_id not in ids:
-            yield ((*path, "map", external_id), unknown_owner(owner_id))
-    unmapped = users.unmapped
-    if unmapped.owner is not None and unmapped.owner not in ids:
-        yield ((*path, "unmapped", "owner"), unknown_owner(unmapped.owner))
-    if unmapped.team is not None:
-        if unmapped.team not in config.teams:
-            known = (
-                f"known teams: {_listing(config.teams)}" if config.teams else "no teams are defined"
-            )
-            yield ((*path, "unmapped", "team"), f"unknown team {unmapped.team!r}; {known}")
-        elif not config.teams[unmapped.team]:
-            yield (
-                (*path, "unmapped", "team"),
-                f"team {unmapped.team!r} has no members to take turns",
-            )
+    fields = _fields(users) or {}
+    for external_id, owner_id in (_fields(fields.get("map")) or {}).items():
+        if (problem := known.unknown_owner(owner_id)) is not None:
+            yield (*path, "map", _key_text(external_id)), problem
+    unmapped = _fields(fields.get("unmapped")) or {}
+    if (problem := known.unknown_owner(unmapped.get("owner"))) is not None:
+        yield (*path, "unmapped", "owner"), problem
+    if (problem := known.unknown_team(unmapped.get("team"))) is not None:
+        yield (*path, "unmapped", "team"), problem
 
 
 # --------------------------------------------------------------- error translation
@@ -958,12 +1062,30 @@ def _messages(
 
 
 class _Place:
-    """Where a document came from, and the line of each key path (for YAML)."""
+    """Where a document came from, and the line of each key path (for YAML).
 
-    def __init__(self, source: str, lines: dict[KeyPath, int] | None, key_prefix: str) -> None:
+    What is validated may be more than the document: proposed settings are checked as part
+    of the whole workspace. ``moved`` maps the validated part back to the document (problems
+    below ``moved[0]`` are shown at ``moved[1]`` + the rest, and have lines; others are shown
+    as they are, without one). ``unwritten`` is said of a problem at a key the document does
+    not write (it came from the settings the document amends); ``note`` of every problem.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        lines: dict[KeyPath, int] | None,
+        key_prefix: str = "",
+        moved: tuple[KeyPath, KeyPath] = ((), ()),
+        unwritten: str | None = None,
+        note: str = "",
+    ) -> None:
         self.source = source
         self.lines = lines
         self.key_prefix = key_prefix
+        self.moved = moved
+        self.unwritten = unwritten
+        self.note = note
 
     def line_of(self, path: KeyPath) -> int | None:
         if self.lines is None:
@@ -975,13 +1097,20 @@ class _Place:
         return 1
 
     def problem(self, path: KeyPath, message: str) -> tuple[int, str]:
+        validated, document = self.moved
+        line: int | None = None
+        if path[: len(validated)] == validated:
+            path = (*document, *path[len(validated) :])
+            line = self.line_of(path)
+            written = self.lines is None or path in self.lines or path[:-1] in self.lines
+            if self.unwritten and not written:
+                message = f"{message} ({self.unwritten})"
         key = _format_path(path)
         if self.key_prefix:
             key = self.key_prefix + (("" if key.startswith("[") else ".") + key if key else "")
-        line = self.line_of(path)
         where = self.source if line is None else f"{self.source}:{line}"
         text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
-        return (line or 0, text)
+        return (line or 0, text + self.note)
 
 
 def _validate(
@@ -1121,18 +1250,22 @@ def config_from_dict(data: Any, source: str = "<settings>") -> WorkspaceConfig:
     return _validate(WorkspaceConfig, data, place)
 
 
-def load_config_file(path: str | Path) -> WorkspaceConfig:
-    """Read a workspace file; a missing or unreadable file is a ConfigError naming it."""
+def _read_text(path: str | Path) -> str:
+    """A settings file's text; a missing or unreadable file is a ConfigError naming it."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{source}: file not found"]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{source}: not UTF-8 text ({exc.reason})"]) from None
     except OSError as exc:
         raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
-    return load_config(text, source)
+
+
+def load_config_file(path: str | Path) -> WorkspaceConfig:
+    """Read a workspace file; a missing or unreadable file is a ConfigError naming it."""
+    return load_config(_read_text(path), str(path))
 
 
 def integration_from_dict(
@@ -1149,6 +1282,196 @@ def integration_from_dict(
         _, text = place.problem((), f"expected a mapping; got {_show(data)}")
         raise ConfigError([text])
     return _validate(IntegrationSettings, data, place)
+
+
+# ------------------------------------------------------------- proposed settings
+
+_PARTIAL_HINT = (
+    "a whole workspace file (owners and integrations) or one integration's settings, "
+    "whole or in part"
+)
+_NOTE_WHOLE = " (in the workspace: preview and replay decide with its owners and teams)"
+
+
+@dataclass(frozen=True)
+class ProposedIntegration:
+    """Proposed settings for one integration (``preview``/``replay --settings``), read from
+    a file or an API body, and how.
+
+    A **whole** workspace file (one with both ``owners`` and ``integrations``, as ``apply``
+    takes) *replaces*: its entry for the integration is the proposal, checked as ``apply``
+    checks the file. Anything else is **partial** and *amends* the current settings: one
+    integration's settings (``ownership: ...`` at the top) or ``integrations: {NAME: ...}``.
+    Amending merges mappings key by key (``users.map`` gains or changes entries, a section
+    keeps the keys it does not name); a list or a value replaces; ``null`` puts a key back to
+    its default; ``users.unmapped`` with a ``policy`` replaces the whole block (its targets
+    follow the policy); an activity type's ``true``/``false`` means ``{enabled: ...}``.
+    Either way the result is checked against the workspace (owners and teams it names must
+    exist there), and problems are reported as ``apply`` reports them, at the file's lines
+    and key paths.
+    """
+
+    integration: str
+    settings: IntegrationSettings
+    source: str
+    whole: bool
+    sections: tuple[str, ...] = ()
+    """The key paths a partial file sets (``integrations.dialer.ownership``)."""
+
+    def describe(self) -> str:
+        """One line saying how the proposal was read, for the output."""
+        if self.whole:
+            return (
+                f"settings: {self.source} is a whole workspace file; it replaces the current "
+                f"settings of integrations.{self.integration}"
+            )
+        changed = ", ".join(self.sections) or "nothing changed"
+        return f"settings: {self.source} merged over the current settings ({changed})"
+
+
+def load_proposed(
+    text: str, source: str, integration: str, current: WorkspaceConfig | None
+) -> ProposedIntegration:
+    """Proposed settings for ``integration`` from YAML text, amending (partial) or replacing
+    (whole) its settings in ``current`` (see :class:`ProposedIntegration`). Read as ``apply``
+    reads a file: duplicate keys refused, every problem at once with its line."""
+    data, lines, duplicates = _parse(text, source)
+    return _proposed(data, _Place(source, lines), duplicates, integration, current)
+
+
+def load_proposed_file(
+    path: str | Path, integration: str, current: WorkspaceConfig | None
+) -> ProposedIntegration:
+    """:func:`load_proposed` of a file; a missing or unreadable file is a ConfigError."""
+    return load_proposed(_read_text(path), str(path), integration, current)
+
+
+def proposed_from_data(
+    data: Any, source: str, integration: str, current: WorkspaceConfig | None
+) -> ProposedIntegration:
+    """:func:`load_proposed` of plain data (an API body); key paths are the workspace's
+    (``integrations.NAME.ownership.default``), as the admin API says them elsewhere."""
+    return _proposed(data, _Place(source, None), [], integration, current, api=True)
+
+
+def _proposed(
+    data: Any,
+    place: _Place,
+    duplicates: list[tuple[int, str]],
+    name: str,
+    current: WorkspaceConfig | None,
+    api: bool = False,
+) -> ProposedIntegration:
+    problems: list[tuple[int, str]] = []
+
+    def refused() -> ConfigError:
+        found = sorted([*duplicates, *problems], key=lambda item: item[0])
+        return ConfigError([text for _, text in found])
+
+    if data is None:
+        problems.append(place.problem((), f"no settings; expected {_PARTIAL_HINT}"))
+        raise refused()
+    if not isinstance(data, dict):
+        problems.append(
+            place.problem((), f"expected a mapping: {_PARTIAL_HINT}; got {_show(data)}")
+        )
+        raise refused()
+    where: KeyPath = ("integrations", name)
+    if "owners" in data and "integrations" in data:
+        return _whole(data, place, duplicates, name, current)
+    entry: Any = data
+    document: KeyPath = ()
+    if "integrations" in data:
+        for key in data:
+            if key != "integrations":
+                problems.append(
+                    place.problem(
+                        (_key_text(key),),
+                        f"not read from a partial settings file (one without owners): only "
+                        f"integrations.{name} is; a whole workspace file has owners and "
+                        "integrations",
+                    )
+                )
+        found = _fields(data["integrations"]) or {}
+        key = next((k for k in found if _key_text(k) == name), None)
+        if key is None:
+            problems.append(place.problem(("integrations",), f"has no integration {name!r}"))
+            raise refused()
+        entry, document = found[key], where
+    if not isinstance(entry, dict) or not entry:
+        got = _show(entry) if entry else "nothing"
+        problems.append(
+            place.problem(document, f"expected the integration's settings (a mapping); got {got}")
+        )
+    if problems:
+        raise refused()
+    before = current.integrations.get(name) if current is not None else None
+    base = integration_to_dict(before) if before is not None else {}
+    merged = _amend(base, entry, ())
+    shown = where if api else document
+    if current is None:
+        located = _Place(place.source, place.lines, moved=((), shown))
+        settings = _validate(IntegrationSettings, merged, located, duplicates)
+    else:
+        workspace = config_to_dict(current)
+        workspace["integrations"] = {**workspace.get("integrations", {}), name: merged}
+        located = _Place(
+            place.source, place.lines, moved=(where, shown), unwritten="in the current settings"
+        )
+        settings = _validate(WorkspaceConfig, workspace, located, duplicates).integrations[name]
+    sections = tuple(
+        f"integrations.{name}.{_format_path((_key_text(key),))}"
+        for key, value in entry.items()
+        if not (key == "kind" and value == base.get("kind"))
+    )
+    return ProposedIntegration(name, settings, place.source, whole=False, sections=sections)
+
+
+def _whole(
+    data: dict[Any, Any],
+    place: _Place,
+    duplicates: list[tuple[int, str]],
+    name: str,
+    current: WorkspaceConfig | None,
+) -> ProposedIntegration:
+    """A whole workspace file: checked as ``apply`` checks it, then its entry for ``name``
+    against the workspace's owners and teams, which decide a preview or replay."""
+    config = _validate(WorkspaceConfig, data, place, duplicates)
+    settings = config.integrations.get(name)
+    if settings is None:
+        _, text = place.problem(("integrations",), f"has no integration {name!r}")
+        raise ConfigError([text])
+    if current is not None:
+        entry = next(v for k, v in data["integrations"].items() if _key_text(k) == name)
+        workspace = config_to_dict(current)
+        workspace["integrations"] = {**workspace.get("integrations", {}), name: entry}
+        where: KeyPath = ("integrations", name)
+        located = _Place(place.source, place.lines, moved=(where, where), note=_NOTE_WHOLE)
+        settings = _validate(WorkspaceConfig, workspace, located).integrations[name]
+    return ProposedIntegration(name, settings, place.source, whole=True)
+
+
+_ABSENT: Any = object()
+
+
+def _amend(base: Any, change: Any, path: KeyPath) -> Any:
+    """``change`` over ``base`` by the rules of :class:`ProposedIntegration`."""
+    if len(path) in (2, 4) and path[-2] == "activities" and path[-1] in set(ActivityType):
+        # An activity type's true/false is {enabled: ...}: it keeps the filters.
+        base = {"enabled": base} if isinstance(base, bool) else base
+        change = {"enabled": change} if isinstance(change, bool) else change
+    if not isinstance(change, dict):
+        return change
+    if not isinstance(base, dict) or (path[-1:] == ("unmapped",) and "policy" in change):
+        base = {}
+    out = dict(base)
+    for key, value in change.items():
+        text = _key_text(key).strip()
+        same = next((k for k in out if _key_text(k).strip() == text), _ABSENT)
+        old = _ABSENT if same is _ABSENT else out.pop(same)
+        if value is not None:  # null: the key is left out, so it takes its default
+            out[key] = _amend({} if old is _ABSENT else old, value, (*path, text))
+    return out
 
 
 # ---------------------------------------------------------------------- YAML out

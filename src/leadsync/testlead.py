@@ -3,9 +3,14 @@
 A marked contact (``leadsync-test-<stamp>@leadsync.invalid``; ``.invalid`` is reserved and
 never delivered) owned by the rep, then a two-minute connected call by the rep on it, go
 through the engine as one batch, in one transaction. Then the outcome is checked against
-what the settings promise: the owner the user mapping and strategy name, and the call on the
-contact's timeline with the expected associations. Test records are left out of the health
-report; ``cleanup`` removes every one of them.
+what the settings promise, worked out by the rules' own functions over the batch's own state
+(the emails it learned from earlier events, the round robin's turn, a rollout's settings):
+the owner the user mapping and strategy name, and the call on the contact's timeline with the
+expected associations — or, when the settings skip the call (a disabled type, a filter), no
+call, which passes with a note. Test records are left out of the health report; ``cleanup``
+removes every one of them and takes back what else the test changed (the round robin's turns,
+the rep's event count and last-seen time), recorded beside the test in
+``workspace_settings``.
 """
 
 from __future__ import annotations
@@ -15,26 +20,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from leadsync.engine import WorkspaceRules, decide_batch
-from leadsync.model import ExternalUserRef, now_ts
-from leadsync.rules.mapping import map_external_user
+from leadsync.engine import BatchState, WorkspaceRules, decide_batch
+from leadsync.model import ActivityType, Event, RecordType, now_ts
+from leadsync.rules.activities import skip_reason
+from leadsync.rules.mapping import round_robin_pick
+from leadsync.rules.ownership import OwnerContext, decide_owner
 from leadsync.sources.generic import parse_event
 from leadsync.store import batch as store
+from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store.database import in_values
 from leadsync.store.schema import (
     activities,
     activity_associations,
+    activity_memory,
+    activity_skips,
+    activity_sources,
+    counters,
+    external_users,
     owner_decisions,
     record_associations,
     record_identities,
     records,
+    workspace_settings,
 )
 
 TEST_DOMAIN = "leadsync.invalid"
 TEST_PREFIX = "leadsync-test-"
+# One workspace setting per test lead (``test_lead:<stamp>``): what the test changed besides
+# its records, for ``cleanup`` to take back.
+CHANGES_PREFIX = "test_lead:"
 
 
 @dataclass
@@ -91,57 +108,132 @@ def run_test_lead(
         },
         integration,
     )
-    settings = rules.integrations[integration]
     with engine.begin() as connection:
         store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+        turns = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
+        seen = connection.execute(
+            sa.select(external_users.c.first_seen_at, external_users.c.last_seen_at).where(
+                external_users.c.integration == integration, external_users.c.external_id == rep
+            )
+        ).first()
         state = decide_batch(connection, rules, [lead, call], trace=True)
-    traces = state.traces or {}
-    checks: list[dict[str, Any]] = []
-    record_trace = traces[lead.id].record
-    record_id = record_trace[1] if record_trace else None
+        traces = state.traces or {}
+        record_trace = traces[lead.id].record
+        record_id = record_trace[1] if record_trace else None
+        if record_id is not None:
+            taken = state.external_users.get((integration, rep), {})
+            config_store.write_setting(
+                connection,
+                f"{CHANGES_PREFIX}{stamp}",
+                {
+                    "record_id": record_id,
+                    "email": email,
+                    "round_robin": {
+                        key: value - turns.get(key, 0)
+                        for key, value in state.round_robin_changed.items()
+                    },
+                    "external_user": {
+                        "integration": integration,
+                        "id": rep,
+                        "events": int(taken.get("events") or 0),
+                        "at": lead.occurred_at,
+                        "existed": seen is not None,
+                        "first_seen_at": seen[0] if seen is not None else None,
+                        "last_seen_at": seen[1] if seen is not None else None,
+                    },
+                },
+            )
     record = state.records.get(record_id) if record_id is not None else None
-
-    mapping = map_external_user(ExternalUserRef(rep), settings.users, rules.directory)
-    allowed: set[str | None]
-    if mapping.round_robin_team is not None:
-        members = rules.directory.active_team(mapping.round_robin_team)
-        allowed = set(members)
-        expected = f"a member of team {mapping.round_robin_team} ({', '.join(members)})"
-    else:
-        allowed = {mapping.owner_id} if mapping.owner_id is not None else {None}
-        expected = mapping.owner_id or "no owner"
     owner = record.owner_id if record is not None else None
-    checks.append(
-        {
-            "check": "owner",
-            "passed": owner in allowed,
-            "detail": f"owner {owner or 'none'}; expected {expected}: {mapping.how}",
-        }
-    )
-    activity = traces[call.id].activity if call.id in traces else None
-    if activity is None or activity[2] == "skipped":
-        why = traces[call.id].skip_reason if call.id in traces else "it was not decided"
-        checks.append(
-            {"check": "call", "passed": False, "detail": f"the call was not created: {why}"}
-        )
-    else:
-        links = traces[call.id].associations
-        on_lead = any(t == "contact" and i == record_id for t, i, _ in links)
-        shown = ", ".join(f"{t} {i} ({s})" for t, i, s in links) or "nothing"
-        checks.append(
-            {
-                "check": "call",
-                "passed": on_lead,
-                "detail": f"call {activity[1]} {activity[2]}, associated with {shown}"
-                + ("" if on_lead else f"; expected contact {record_id}"),
-            }
-        )
+    created = record_trace is not None and record_trace[2]
+    checks = [
+        _owner_check(state, rules, lead, owner, record_id, turns, created),
+        _call_check(state, rules, call, record_id),
+    ]
     result = TestLeadResult(all(c["passed"] for c in checks), record_id, checks)
     result.owner_id = owner
+    activity = traces[call.id].activity if call.id in traces else None
     if activity is not None and activity[2] != "skipped":
         result.activity_id = activity[1]
         result.call_links = [(t, i) for t, i, _ in traces[call.id].associations]
     return result
+
+
+def _owner_check(
+    state: BatchState,
+    rules: WorkspaceRules,
+    lead: Event,
+    owner: str | None,
+    record_id: int | None,
+    turns: Mapping[str, int],
+    created: bool,
+) -> dict[str, Any]:
+    """The owner the rules give the new contact: the engine's own mapping (with the emails it
+    learned earlier, under the settings the record gets, a rollout's included) and the round
+    robin's turn before the test."""
+    integration = lead.integration
+    settings, _ = rules.settings_for(integration, str(record_id) if record_id else None)
+    mapping = state.map_rep(lead, settings)
+    candidate = None
+    if mapping is not None and mapping.round_robin_team is not None:
+        members = rules.directory.active_team(mapping.round_robin_team)
+        key = state.round_robin_key(integration, mapping.round_robin_team)
+        candidate = round_robin_pick(members, turns.get(key, 0)) if members else None
+    verdict = decide_owner(
+        OwnerContext(record_type=RecordType.CONTACT, is_new=created, owner_id=None),
+        lead.occurred_at,
+        settings.ownership.strategy_for(RecordType.CONTACT),
+        settings.ownership.protect_manual_days,
+        mapping,
+        candidate,
+        integration,
+    )
+    expected = verdict.owner_id
+    how = mapping.how if mapping is not None else verdict.reason
+    return {
+        "check": "owner",
+        "passed": owner == expected,
+        "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}",
+    }
+
+
+def _call_check(
+    state: BatchState, rules: WorkspaceRules, call: Event, record_id: int | None
+) -> dict[str, Any]:
+    """The call as the activity rules treat it under the settings it gets: created on the
+    lead, or not created (a disabled type, a filter) — which passes, with a note."""
+    traces = state.traces or {}
+    trace = traces.get(call.id)
+    settings, _ = rules.settings_for(call.integration, state.sample_key(call))
+    why = skip_reason(ActivityType.CALL, call.properties, settings.activities, call.integration)
+    activity = trace.activity if trace is not None else None
+    if activity is None or activity[2] == "skipped":
+        skipped = trace.skip_reason if trace is not None else None
+        said = skipped or "it was not decided"
+        if why is not None and skipped is not None and skipped.startswith(why):
+            return {
+                "check": "call",
+                "passed": True,
+                "detail": f"the call was not created, as the settings say: {said}",
+                "note": f"{why}, so no test call was created and the timeline was not checked",
+            }
+        return {"check": "call", "passed": False, "detail": f"the call was not created: {said}"}
+    if why is not None:
+        return {
+            "check": "call",
+            "passed": False,
+            "detail": f"call {activity[1]} {activity[2]}, but the settings say it is not "
+            f"created: {why}",
+        }
+    links = trace.associations if trace is not None else []
+    on_lead = any(t == "contact" and i == record_id for t, i, _ in links)
+    shown = ", ".join(f"{t} {i} ({s})" for t, i, s in links) or "nothing"
+    return {
+        "check": "call",
+        "passed": on_lead,
+        "detail": f"call {activity[1]} {activity[2]}, associated with {shown}"
+        + ("" if on_lead else f"; expected contact {record_id}"),
+    }
 
 
 def hubspot_checks(
@@ -201,22 +293,24 @@ def hubspot_checks(
 
 
 def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
-    """Remove every test record and what hangs from it (decisions, links, test calls); with
-    a destination, the pushed ones are queued for archiving in HubSpot."""
+    """Remove every test record and what hangs from it (decisions, links, test calls, their
+    memories and skips); with a destination, the pushed ones are queued for archiving in
+    HubSpot. What else each test changed is taken back (:func:`_take_back`)."""
     with engine.begin() as connection:
+        # Like a batch: batches wait, so none writes back a round robin read before this.
+        store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
         dialect = connection.dialect.name
-        ids = [
-            int(r)
-            for r in connection.execute(
-                sa.select(records.c.id).where(records.c.email.like(f"%@{TEST_DOMAIN}"))
-            ).scalars()
-        ]
+        found = connection.execute(
+            sa.select(records.c.id, records.c.email).where(records.c.email.like(f"%@{TEST_DOMAIN}"))
+        ).all()
+        ids = [int(record_id) for record_id, _email in found]
         calls = [
             int(a)
             for a in connection.execute(
                 sa.select(activities.c.id).where(activities.c.external_id.like(f"{TEST_PREFIX}%"))
             ).scalars()
         ]
+        _take_back(connection, {str(email) for _id, email in found})
         if push:
             at = now_ts()
             push_store.enqueue(
@@ -259,4 +353,58 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
                 (records, records.c.id),
             ):
                 connection.execute(sa.delete(table).where(in_values(column, ids, dialect)))
+        for table in (activity_memory, activity_sources, activity_skips):
+            connection.execute(sa.delete(table).where(table.c.external_id.like(f"{TEST_PREFIX}%")))
     return {"records": len(ids), "activities": len(calls)}
+
+
+def _take_back(connection: Connection, emails: set[str]) -> None:
+    """Undo what each test lead changed besides its records, newest test first: the round
+    robin turns it took (subtracted, so turns real events took since stay), and its rep's
+    event count, first- and last-seen times (put back unless a later event moved them; an
+    external user only the test had seen is removed). A recorded test whose lead is gone
+    already is dropped without change."""
+    rows = connection.execute(
+        sa.select(workspace_settings.c.name, workspace_settings.c.value).where(
+            workspace_settings.c.name.like(f"{CHANGES_PREFIX}%")
+        )
+    ).all()
+    changes = sorted(
+        (dict(value) for _name, value in rows if value.get("email") in emails),
+        key=lambda c: int(c["record_id"]),
+        reverse=True,
+    )
+    for change in changes:
+        for name, turned in change["round_robin"].items():
+            value = counters.c.value
+            connection.execute(
+                sa.update(counters)
+                .where(counters.c.name == name)
+                .values(value=sa.case((value > turned, value - turned), else_=0))
+            )
+        user = change["external_user"]
+        if not user["events"]:
+            continue
+        t = external_users
+        key = (t.c.integration == user["integration"]) & (t.c.external_id == user["id"])
+        row = connection.execute(
+            sa.select(t.c.events, t.c.first_seen_at, t.c.last_seen_at).where(key)
+        ).first()
+        if row is None:
+            continue
+        events = max(int(row.events) - int(user["events"]), 0)
+        if not user["existed"] and events == 0:
+            connection.execute(sa.delete(t).where(key))
+            continue
+        values: dict[str, Any] = {"events": events}
+        if user["existed"] and row.first_seen_at == user["at"]:
+            values["first_seen_at"] = user["first_seen_at"]
+        if user["existed"] and row.last_seen_at == user["at"]:
+            values["last_seen_at"] = user["last_seen_at"]
+        connection.execute(sa.update(t).where(key).values(**values))
+    if rows:
+        connection.execute(
+            sa.delete(workspace_settings).where(
+                workspace_settings.c.name.in_([name for name, _value in rows])
+            )
+        )

@@ -1,11 +1,13 @@
 """Undo: put back the owners that chosen decisions changed, unless something changed them
 since, and record the undo as decisions with reasons.
 
-The decisions to undo are those that set an owner for one event (``event_id``) or for one
-integration since a time. For each record they touched, the owner goes back to what it was
-before the first of them — but only if the last of them is still the record's latest owner
+The decisions to undo are those that set an owner for one event (``event_id``, of one
+integration: event ids are unique per integration only, so an id that several integrations
+have is refused as ambiguous unless the integration is named) or for one integration since a
+time. For each record they touched, the owner goes back to what it was before the first of them — but only if the last of them is still the record's latest owner
 change; a later change (a person in the CRM, another integration, a later event) wins and
-the record is skipped, saying which change superseded it.
+the record is skipped, saying which change superseded it. A dry run decides the same and
+writes nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.engine import WorkspaceRules, write_owner_changes
-from leadsync.errors import UserError
+from leadsync.errors import NotFoundError, UserError
 from leadsync.model import Outcome, OwnerDecision, RecordType, display_ts
 from leadsync.store import batch as store
 from leadsync.store.database import in_values
-from leadsync.store.schema import owner_decisions, records
+from leadsync.store.schema import inbox, owner_decisions, records
 
 UNDO_STRATEGY = "undo"
 
@@ -30,9 +32,11 @@ UNDO_STRATEGY = "undo"
 class UndoResult:
     restored: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    # Nothing was written: ``restored`` is what an undo would restore.
+    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"restored": self.restored, "skipped": self.skipped}
+        return {"restored": self.restored, "skipped": self.skipped, "dry_run": self.dry_run}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,39 @@ class _Change:
     owner_id: str | None
 
 
+def integrations_of_event(connection: Connection, event_id: str) -> list[str]:
+    """The integrations that have an event with this id (in the inbox, or deciding owners)."""
+    d = owner_decisions
+    query = sa.union(
+        sa.select(inbox.c.integration).where(inbox.c.event_id == event_id),
+        sa.select(d.c.integration).where(d.c.event_id == event_id, d.c.integration.is_not(None)),
+    )
+    return sorted({str(name) for name in connection.execute(query).scalars()})
+
+
+def event_integration(connection: Connection, event_id: str, integration: str | None) -> str:
+    """The one integration whose event ``event_id`` is meant: the one named, which must have
+    it, or else the only one that has it. NotFoundError for an id no integration has;
+    UserError (ambiguous) for an id several have when none is named."""
+    found = integrations_of_event(connection, event_id)
+    if integration is not None:
+        if integration not in found:
+            where = f"; it is in {', '.join(found)}" if found else ""
+            raise NotFoundError(f"no event {event_id!r} in {integration}{where}")
+        return integration
+    if not found:
+        raise NotFoundError(
+            f"no event {event_id!r} in any integration; the event ids that decided owners "
+            "are listed by leadsync decisions list --json"
+        )
+    if len(found) > 1:
+        raise UserError(
+            f"event {event_id} exists in several integrations ({', '.join(found)}); "
+            "give --integration NAME to choose one"
+        )
+    return found[0]
+
+
 def undo(
     connection: Connection,
     rules: WorkspaceRules,
@@ -54,12 +91,24 @@ def undo(
     event_id: str | None = None,
     integration: str | None = None,
     since: str | None = None,
+    dry_run: bool = False,
 ) -> UndoResult:
-    """Undo in the caller's transaction (set-based: a handful of queries whatever the count)."""
-    if (event_id is None) == (integration is None):
-        raise UserError("give --event ID, or --integration NAME with --since TIME")
-    if integration is not None and since is None:
+    """Undo in the caller's transaction (set-based: a handful of queries whatever the count);
+    with ``dry_run``, decide the same and write nothing."""
+    if event_id is None and integration is None:
+        raise UserError(
+            "give --event ID, or --integration NAME with --since TIME (--event takes "
+            "--integration too, for an id several integrations have)"
+        )
+    if event_id is not None and since is not None:
+        raise UserError(
+            "--since goes with --integration alone: give --event ID, or --integration NAME "
+            "with --since TIME"
+        )
+    if event_id is None and since is None:
         raise UserError("--integration needs --since: the time from which to undo")
+    if event_id is not None:
+        integration = event_integration(connection, event_id, integration)
     d = owner_decisions
     query = sa.select(
         d.c.id,
@@ -72,7 +121,7 @@ def undo(
         d.c.owner_id,
     ).where(d.c.outcome == Outcome.SET.value, d.c.strategy != UNDO_STRATEGY)
     if event_id is not None:
-        query = query.where(d.c.event_id == event_id)
+        query = query.where(d.c.event_id == event_id, d.c.integration == integration)
     else:
         query = query.where(d.c.integration == integration, d.c.at >= since)
     changes = [_Change(*row) for row in connection.execute(query.order_by(d.c.id))]
@@ -80,7 +129,7 @@ def undo(
     for change in changes:
         by_record.setdefault(change.record_id, []).append(change)
     if not by_record:
-        return UndoResult()
+        return UndoResult(dry_run=dry_run)
     dialect = connection.dialect.name
     latest: dict[int, int] = {
         int(record_id): int(newest)
@@ -106,7 +155,7 @@ def undo(
             )
         )
     }
-    result = UndoResult()
+    result = UndoResult(dry_run=dry_run)
     decisions: list[OwnerDecision] = []
     updates: list[dict[str, Any]] = []
     for record_id, touched in sorted(by_record.items()):
@@ -127,7 +176,7 @@ def undo(
         owner = current.get(record_id)
         target = first.previous_owner_id
         what = f"decision #{first.id}" if first is last else f"decisions #{first.id} to #{last.id}"
-        source = f"event {first.event_id}" if event_id is not None else f"{integration}"
+        source = f"event {event_id} of {integration}" if event_id is not None else f"{integration}"
         reason = (
             f"set {target or 'no owner'}: undo of {what} ({source}); the owner before them "
             f"was {target or 'no owner'} (was {owner or 'no owner'})"
@@ -158,7 +207,7 @@ def undo(
         result.restored.append(
             {"record": record, "owner_id": target, "was": owner, "reason": reason}
         )
-    if updates:
+    if updates and not dry_run:
         store.set_owners(connection, updates)
         store.insert_owner_decisions(connection, decisions)
         write_owner_changes(connection, rules, decisions)

@@ -25,11 +25,9 @@ from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport
 from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
-from leadsync.engine import BatchResult, WorkspaceRules, write_owner_changes
-from leadsync.errors import ConfigError, NotFoundError, UserError, WorkspaceError
+from leadsync.engine import BatchState, WorkspaceRules
+from leadsync.errors import ConfigError, EventError, NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
-    CRM_SOURCE,
-    MANUAL_STRATEGY,
     ExternalUserRef,
     Outcome,
     OwnerDecision,
@@ -61,12 +59,19 @@ from leadsync.settings import (
 )
 from leadsync.sources import adapter_class
 from leadsync.sources.base import normalize_domain
+from leadsync.sources.hygiene import representable
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import views
-from leadsync.store.database import create_db_engine, migrate, redact
-from leadsync.store.schema import dead_letters, records
+from leadsync.store.database import (
+    create_db_engine,
+    has_workspace,
+    migrate,
+    redact,
+    shown_url,
+)
+from leadsync.store.schema import dead_letters
 from leadsync.testlead import TestLeadResult, hubspot_checks, run_test_lead
 from leadsync.testlead import cleanup as cleanup_test_leads
 from leadsync.undo import UndoResult, undo
@@ -130,18 +135,76 @@ def _check_owner_references(connection: Any, config: WorkspaceConfig) -> None:
         ) from None
 
 
+def _who(by: str | None) -> str:
+    """Who resolved a dead letter, as stored (at most 200 characters)."""
+    return representable((by or "").strip() or "unknown")[:200]
+
+
+def _dismiss_hint(letter_id: int) -> str:
+    return f"dismiss it with leadsync dead-letters dismiss {letter_id} --reason TEXT"
+
+
+def _check_open(letter: dict[str, Any]) -> None:
+    """WorkspaceError for a dead letter already retried or dismissed."""
+    if letter["state"] == "dismissed":
+        raise WorkspaceError(
+            f"dead letter {letter['id']} was dismissed at {letter['resolved_at']} by "
+            f"{letter['resolved_by'] or 'unknown'}: {letter['dismissed_reason']}"
+        )
+    if letter["state"] == "retried":
+        raise WorkspaceError(
+            f"dead letter {letter['id']} was already retried at "
+            f"{letter['resolved_at']} ({letter['resolution']})"
+        )
+
+
+def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
+    """Why a dead letter cannot be retried, in plain words: what is wrong with it, that it
+    came so (a retry reads the same text again), and how to dismiss it."""
+    what = f"its {detail}" if detail.startswith("body ") else f"it still cannot be read: {detail}"
+    if letter["source"] == "webhook":
+        origin = "the vendor sent it so"
+    elif letter["line_no"] is not None:
+        origin = f"so it was at {letter['source'] or 'line'}:{letter['line_no']}"
+    else:
+        origin = "it was received so"
+    return (
+        f"dead letter {letter['id']} cannot be retried: {what} ({origin}); "
+        f"{_dismiss_hint(int(letter['id']))}"
+    )
+
+
 class Workspace:
-    """One workspace database. Opening it brings its schema up to date."""
+    """One workspace database. Opening it brings its schema up to date.
+
+    ``url`` is a database URL or a plain path (a SQLite file); None reads ``LEADSYNC_DB``,
+    else ``sqlite:///leadsync.db`` (:func:`~leadsync.store.database.resolve_url`). With
+    ``create=False`` a database that holds no workspace is refused (WorkspaceError naming
+    it as typed, password masked) and left as it was: a mistyped name never becomes an
+    empty workspace. Only the commands that declare a workspace (``init``, ``apply``)
+    create one.
+    """
 
     def __init__(
         self,
         url: str | None = None,
         *,
         auto_migrate: bool = True,
+        create: bool = True,
         hubspot_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.engine = create_db_engine(url)
-        self.migrated = migrate(self.engine) if auto_migrate else False
+        shown = shown_url(url)
+        try:
+            if not create and not has_workspace(self.engine, shown):
+                raise WorkspaceError(
+                    f"no workspace at {shown}; run leadsync init to create it there, "
+                    "or name another database with --db or LEADSYNC_DB"
+                )
+            self.migrated = migrate(self.engine, shown) if auto_migrate else False
+        except BaseException:
+            self.engine.dispose()
+            raise
         # The HTTP transport to HubSpot: None for the network; tests pass the stand-in's.
         self.hubspot_transport = hubspot_transport
 
@@ -467,9 +530,10 @@ class Workspace:
         ``monitoring`` thresholds."""
         return report(self.engine, self.rules(), self.export_config().monitoring, since, now)
 
-    def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> BatchResult:
-        """Apply whatever the inbox still holds as pending (after a crash, or from intake)."""
-        return inbox.drain(self.engine, self.rules(), batch_size)
+    def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> inbox.IngestSummary:
+        """Apply whatever the inbox still holds as pending (after a crash, or from intake);
+        the summary has :meth:`ingest`'s shape (no lines read)."""
+        return inbox.process(self.engine, self.rules(), batch_size)
 
     # --------------------------------------------------------------------- records
 
@@ -568,9 +632,12 @@ class Workspace:
     ) -> OwnerDecision:
         """A person changes the record's owner in the CRM (``None`` clears it).
 
-        The change is recorded with its reason, protects the owner for each integration's
-        ``protect_manual_days``, and is queued in the outbox for every bidirectional
-        integration that knows the record.
+        Decided and written by the engine's own path for a change made in the CRM
+        (:meth:`~leadsync.engine.BatchState.change_in_crm`), exactly as a CRM webhook
+        reporting a person's change: taken unless a more recent owner change is known
+        (then ignored as stale), recorded with its reason, protecting the owner for each
+        integration's ``protect_manual_days``, moving ``updated_at``, and queued in the
+        outbox of every bidirectional integration that knows the record (and for the push).
         """
         rtype = RecordType(record_type)
         at = at or now_ts()
@@ -585,47 +652,13 @@ class Workspace:
                     f"owner {owner_id} is inactive; only active owners can be given records"
                 )
         with self.engine.begin() as connection:
-            store.lock_counters(connection, [store.RECORD_ID])
-            row = views.record_row(connection, record_id)
-            if row is None or row["type"] != rtype.value:
+            # The engine's own path for a change made in the CRM, as one small batch.
+            state = BatchState(connection, rules, [])
+            record = state.load_record(record_id)
+            if record is None or record.type is not rtype:
                 raise NotFoundError(f"no {rtype.value} with id {record_id}")
-            previous = row["owner_id"]
-            if previous == owner_id:
-                outcome = Outcome.KEPT
-                reason = f"kept {previous or 'no owner'}: a person chose the owner it already had"
-            else:
-                outcome = Outcome.SET
-                reason = (
-                    f"set {owner_id or 'no owner'}: a person changed the owner in the CRM "
-                    f"(was {previous or 'no owner'})"
-                )
-            decision = OwnerDecision(
-                record_id=record_id,
-                record_type=rtype,
-                event_id=None,
-                integration=None,
-                strategy=MANUAL_STRATEGY,
-                at=at,
-                previous_owner_id=previous,
-                proposed_owner_id=owner_id,
-                owner_id=owner_id,
-                outcome=outcome,
-                reason=reason,
-            )
-            store.insert_owner_decisions(connection, [decision])
-            if outcome is Outcome.SET:
-                changed_at = max(row["owner_changed_at"] or "", at)
-                connection.execute(
-                    sa.update(records)
-                    .where(records.c.id == record_id)
-                    .values(
-                        owner_id=owner_id,
-                        owner_changed_at=changed_at,
-                        owner_source=CRM_SOURCE,
-                        manual_owner_at=at,
-                    )
-                )
-                write_owner_changes(connection, rules, [decision])
+            decision = state.change_in_crm(record, owner_id, at, by_person=True)
+            state.write()
         return decision
 
     def undo(
@@ -634,12 +667,18 @@ class Workspace:
         integration: str | None = None,
         since: str | None = None,
         at: str | None = None,
+        dry_run: bool = False,
     ) -> UndoResult:
-        """Put back the owners that one event's decisions (or an integration's since a time)
-        changed, unless a later change superseded them; see :mod:`leadsync.undo`."""
+        """Put back the owners that one event's decisions (of ``integration``; needed only
+        when several integrations have that event id) or an integration's since a time
+        changed, unless a later change superseded them; see :mod:`leadsync.undo`. With
+        ``dry_run``, what would change, with nothing written."""
         rules = self.rules()
         if integration is not None:
             self.integration(integration, rules)
+        if dry_run:  # read only: rolled back, no lock taken
+            with self.engine.connect() as connection:
+                return undo(connection, rules, at or now_ts(), event_id, integration, since, True)
         with self.engine.begin() as connection:
             store.lock_counters(connection, [store.RECORD_ID])
             return undo(connection, rules, at or now_ts(), event_id, integration, since)
@@ -663,33 +702,86 @@ class Workspace:
         with self.engine.connect() as connection:
             return views.dead_letter_count(connection, integration)
 
-    def retry_dead_letter(self, letter_id: int) -> dict[str, Any]:
+    def dead_letter(self, letter_id: int) -> dict[str, Any]:
+        """One dead letter, with its ``state`` (open, retried or dismissed)."""
+        with self.engine.connect() as connection:
+            letter = views.dead_letter(connection, letter_id)
+        if letter is None:
+            raise NotFoundError(f"no dead letter with id {letter_id}")
+        return letter
+
+    def retry_dead_letter(self, letter_id: int, by: str | None = None) -> dict[str, Any]:
         """Put a dead letter back in the inbox under the current settings.
 
         An event that failed in the inbox is set pending again; a line or request that never
-        got in is read again as it would be by ``ingest`` and, when it reads now, added. The
-        dead letter is kept, marked resolved. UserError (nothing changed) when it still
-        cannot be read; a pending event that fails again becomes a new dead letter.
+        got in is read again as it would be by ``ingest`` (a request as the service reads
+        one) and, when it reads now, added. The dead letter is kept, marked resolved (by
+        ``by``). When it still cannot be read, EventError saying why in plain words and how
+        to dismiss it, and nothing changes; a pending event that fails again becomes a new
+        dead letter.
         """
         rules = self.rules()
         with self.engine.begin() as connection:
             letter = views.dead_letter(connection, letter_id)
             if letter is None:
                 raise NotFoundError(f"no dead letter with id {letter_id}")
-            if letter["resolved_at"] is not None:
-                raise WorkspaceError(
-                    f"dead letter {letter_id} was already retried at "
-                    f"{letter['resolved_at']} ({letter['resolution']})"
-                )
+            _check_open(letter)
             integration = letter["integration"]
-            self.integration(integration, rules)
-            resolution = inbox.requeue(connection, rules, letter)
+            try:
+                self.integration(integration, rules)
+            except NotFoundError as exc:
+                raise NotFoundError(
+                    f"dead letter {letter_id} cannot be retried: {exc}; configure it again "
+                    f"(leadsync apply), or {_dismiss_hint(letter_id)}"
+                ) from None
+            try:
+                resolution = inbox.requeue(connection, rules, letter)
+            except EventError as exc:
+                raise EventError(_cannot_retry(letter, exc.detail)) from None
             connection.execute(
                 sa.update(dead_letters)
                 .where(dead_letters.c.id == letter_id)
-                .values(resolved_at=now_ts(), resolution=resolution)
+                .values(resolved_at=now_ts(), resolution=resolution, resolved_by=_who(by))
             )
         return {"id": letter_id, "integration": integration, "resolution": resolution}
+
+    def dismiss_dead_letters(
+        self,
+        ids: Sequence[int] | None,
+        reason: str,
+        by: str | None = None,
+        integration: str | None = None,
+    ) -> list[int]:
+        """Mark dead letters dismissed — kept, listed as dismissed with the reason, who and
+        when, and no longer counted by the report's dead-letter check. ``ids`` None: every
+        open letter (of ``integration`` when given). All or nothing: an unknown id is
+        NotFoundError, a letter already retried or dismissed WorkspaceError. Returns the ids
+        dismissed."""
+        text = representable(reason).strip()
+        if not text:
+            raise UserError(
+                "a dismissal needs a reason (--reason TEXT); it is kept with the letter"
+            )
+        with self.engine.begin() as connection:
+            if ids is not None:
+                for letter_id in sorted(set(ids)):
+                    letter = views.dead_letter(connection, letter_id)
+                    if letter is None:
+                        raise NotFoundError(f"no dead letter with id {letter_id}")
+                    _check_open(letter)
+            chosen = views.open_dead_letter_ids(connection, ids, integration)
+            if chosen:
+                connection.execute(
+                    sa.update(dead_letters)
+                    .where(dead_letters.c.id.in_(chosen), dead_letters.c.resolved_at.is_(None))
+                    .values(
+                        resolved_at=now_ts(),
+                        resolution="dismissed",
+                        resolved_by=_who(by),
+                        dismissed_reason=text,
+                    )
+                )
+        return chosen
 
     def inbox_rows(
         self, status: str | None = None, integration: str | None = None, limit: int = 100
@@ -700,18 +792,32 @@ class Workspace:
         with self.engine.connect() as connection:
             return views.inbox_rows(connection, status, integration, limit)
 
-    def replace_integration(self, name: str, data: Any) -> tuple[IntegrationSettings, bool]:
-        """Set one integration's settings from data in the YAML's schema (created when new),
-        checked like the file, owners and teams included. Returns the settings and whether
-        the integration is new."""
+    def replace_integration(self, name: str, data: Any) -> IntegrationSettings:
+        """Replace an existing integration's settings with data in the YAML's schema, checked
+        like the file (owners and teams included). NotFoundError for a name that is not
+        configured: creating one is :meth:`add_integration`, never a side effect."""
+        return self._set_integration(name, data, new=False)
+
+    def add_integration(self, name: str, data: Any) -> IntegrationSettings:
+        """Create an integration from settings in the YAML's schema, checked like the file;
+        WorkspaceError when the name is configured already."""
+        return self._set_integration(name, data, new=True)
+
+    def _set_integration(self, name: str, data: Any, new: bool) -> IntegrationSettings:
         current = config_to_dict(self.export_config())
         integrations = dict(current.get("integrations") or {})
-        created = name not in integrations
+        if new and name in integrations:
+            raise WorkspaceError(
+                f"integration {name!r} exists already; replace its settings instead"
+            )
+        if not new and name not in integrations:
+            known = ", ".join(sorted(integrations)) or "none"
+            raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
         integrations[name] = data
         current["integrations"] = integrations
         config = config_from_dict(current, source="<api>")
         self.apply_config(config)
-        return config.integrations[name], created
+        return config.integrations[name]
 
     def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
         """Send a marked test lead and test call by ``rep`` through the engine and check the
@@ -760,7 +866,7 @@ class Workspace:
         proposed = settings.proposed()
         if proposed is None:
             raise WorkspaceError(f"integration {integration} has no rollout to promote")
-        return self.replace_integration(integration, integration_to_dict(proposed))[0]
+        return self.replace_integration(integration, integration_to_dict(proposed))
 
     def rollout_abort(self, integration: str) -> IntegrationSettings:
         """Drop an integration's rollout: every record gets the current settings again."""
@@ -768,7 +874,7 @@ class Workspace:
         if settings.rollout is None:
             raise WorkspaceError(f"integration {integration} has no rollout to abort")
         current = settings.model_copy(update={"rollout": None})
-        return self.replace_integration(integration, integration_to_dict(current))[0]
+        return self.replace_integration(integration, integration_to_dict(current))
 
     def external_users(self, integration: str) -> list[dict[str, Any]]:
         """The integration's external users, learned from its events and its directory, with

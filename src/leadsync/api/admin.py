@@ -1,5 +1,6 @@
-"""The admin API: read records, read and replace an integration's settings, look at the inbox
-and the dead letters, retry a dead letter. Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
+"""The admin API: read records, create an integration or read and replace its settings, look
+at the inbox and the dead letters, retry or dismiss a dead letter. Behind a bearer token
+(``LEADSYNC_ADMIN_TOKEN``).
 
 Each endpoint is a few lines over :class:`~leadsync.workspace.Workspace`; the JSON is the
 CLI's ``--json`` output.
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadsync.errors import (
     ConfigError,
@@ -26,7 +27,12 @@ from leadsync.errors import (
 )
 from leadsync.model import RecordType
 from leadsync.replay import replay, since_ts
-from leadsync.settings import IntegrationSettings, integration_from_dict, integration_to_dict
+from leadsync.settings import (
+    INTEGRATION_NAME_RE,
+    IntegrationSettings,
+    integration_to_dict,
+    proposed_from_data,
+)
 from leadsync.store.views import inbox_lag
 from leadsync.workspace import Workspace
 
@@ -131,10 +137,38 @@ class DeadLetter(BaseModel):
     error: str
     resolved_at: str | None
     resolution: str | None
+    resolved_by: str | None = Field(description="Who retried or dismissed it.")
+    dismissed_reason: str | None = Field(description="Why it was dismissed (dismissed only).")
+    state: Literal["open", "retried", "dismissed"] = Field(
+        description="open counts in the report's dead-letter check; retried and dismissed "
+        "letters are kept for the record."
+    )
+
+
+class DismissRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"\S",
+        description="Why the letter cannot be fixed; kept with it.",
+    )
+    by: str | None = Field(
+        None, max_length=200, description="Who dismisses it (default: admin API)."
+    )
 
 
 class Count(BaseModel):
     count: int
+
+
+PROPOSED_SETTINGS = (
+    "Proposed settings in the YAML's schema: a whole workspace (owners and integrations) "
+    "replaces the integration's settings; one integration's settings, whole or in part "
+    "(or {integrations: {NAME: ...}}), are merged over the current ones: mappings key by "
+    "key, lists and values replaced, null back to the default."
+)
 
 
 class PreviewRequest(BaseModel):
@@ -145,14 +179,12 @@ class PreviewRequest(BaseModel):
         "is taken as one line as it is."
     )
     sample: int | None = Field(None, ge=1, description="Only the first N events.")
-    settings: dict[str, Any] | None = Field(
-        None, description="Proposed settings for the integration (the YAML's schema)."
-    )
+    settings: dict[str, Any] | None = Field(None, description=PROPOSED_SETTINGS)
 
 
 class ReplayRequest(BaseModel):
     integration: str
-    settings: dict[str, Any] = Field(description="Proposed settings (the YAML's schema).")
+    settings: dict[str, Any] = Field(description=PROPOSED_SETTINGS)
     since: str | None = Field(None, description="30d, 12h, 90m, or an ISO time.")
 
 
@@ -174,6 +206,7 @@ class ExternalUser(BaseModel):
     last_seen_at: str | None
 
 
+ADMIN_API = "admin API"
 SINCE_PATTERN = r"^(\d{1,6}[dhm]|\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2}))$"
 Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
 PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -191,6 +224,24 @@ SETTINGS_BODY = {
         },
     }
 }
+
+
+def _settings_schema(schema: dict[str, Any]) -> None:
+    schema.clear()  # (allOf: pydantic resolves a bare $ref itself, and the app adds this one)
+    schema["allOf"] = [{"$ref": "#/components/schemas/IntegrationSettings"}]
+
+
+class NewIntegration(BaseModel):
+    """An integration to create: its name and its settings in the YAML file's schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=INTEGRATION_NAME_RE.pattern,
+        description="Lowercase letters, digits, '_' and '-', at most 63 characters.",
+    )
+    # Documented as the settings' canonical form; checked like the file (shorthands too).
+    settings: dict[str, Any] = Field(json_schema_extra=_settings_schema)
 
 
 def _record_type(value: str) -> RecordType:
@@ -262,14 +313,12 @@ def build_router(
         summary="Replace an integration's settings",
         openapi_extra=SETTINGS_BODY,
         responses={
-            201: {"description": "Created: the integration is new"},
             422: PROBLEM_RESPONSES[400]
             | {"description": "Invalid settings: every problem with its key path"},
         },
     )
     def put_settings(
         name: str,
-        response: Response,
         settings: Annotated[
             dict[str, Any],
             Body(
@@ -281,11 +330,36 @@ def build_router(
     ) -> dict[str, Any]:
         """Checked exactly like the file (owners and teams included); problems come back as
         422 with one line per problem, `integrations.NAME.key.path: what is wrong; allowed: …`.
-        Nothing changes unless every check passes."""
+        Nothing changes unless every check passes. An integration that is not configured is
+        404: creating one is `POST /api/integrations`, never a side effect of a typo."""
         with _user_errors():
-            result, created = workspace.replace_integration(name, settings)
-        if created:
-            response.status_code = 201
+            try:
+                result = workspace.replace_integration(name, settings)
+            except NotFoundError as exc:
+                raise NotFoundError(
+                    f"{exc}; create it with POST /api/integrations, or declare it in the "
+                    "workspace file and run leadsync apply"
+                ) from None
+        return integration_to_dict(result)
+
+    @router.post(
+        "/integrations",
+        summary="Create an integration",
+        status_code=201,
+        responses={
+            201: {"description": "Created: its settings as stored"},
+            409: PROBLEM_RESPONSES[400] | {"description": "An integration of that name exists"},
+            422: PROBLEM_RESPONSES[400]
+            | {"description": "Invalid settings: every problem with its key path"},
+        },
+    )
+    def post_integration(request: NewIntegration, response: Response) -> dict[str, Any]:
+        """The settings are checked exactly like the file's (422 with every problem); the
+        `Location` header names the new integration's settings. The workspace file is not
+        written: `leadsync export` gives the YAML that now matches the database."""
+        with _user_errors():
+            result = workspace.add_integration(request.name, request.settings)
+        response.headers["Location"] = f"/api/integrations/{request.name}/settings"
         return integration_to_dict(result)
 
     @router.get("/integrations/{name}/users", summary="An integration's external users")
@@ -322,14 +396,15 @@ def build_router(
         rows = workspace.dead_letters(integration, limit, include_resolved)
         return [DeadLetter(**row) for row in rows]
 
-    @router.get("/dead-letters/count", summary="How many dead letters are unresolved")
+    @router.get("/dead-letters/count", summary="How many dead letters are open")
     def count_dead_letters(integration: str | None = None) -> Count:
         return Count(count=workspace.dead_letter_count(integration))
 
-    def proposed(name: str, data: dict[str, Any] | None) -> IntegrationSettings | None:
-        if data is None:
-            return None
-        return integration_from_dict(data, "<api>", f"integrations.{name}")
+    def proposed(name: str, data: dict[str, Any]) -> IntegrationSettings:
+        """The body's settings: a whole workspace replaces the integration's, anything else
+        is merged over them (as ``--settings`` files are)."""
+        workspace.integration(name)  # an unknown integration is a 404 first
+        return proposed_from_data(data, "<api>", name, workspace.export_config()).settings
 
     @router.post(
         "/preview",
@@ -342,7 +417,11 @@ def build_router(
         the JSON of `leadsync preview --json`."""
         lines = [e if isinstance(e, str) else json.dumps(e) for e in request.events]
         with _user_errors():
-            settings = proposed(request.integration, request.settings)
+            settings = (
+                None
+                if request.settings is None
+                else proposed(request.integration, request.settings)
+            )
             result = workspace.preview(
                 request.integration, lines, "<request>", request.sample, settings
             )
@@ -357,8 +436,7 @@ def build_router(
         """The JSON of `leadsync replay --json`: owners that would differ (with both
         reasons), activities that would appear or disappear, associations."""
         with _user_errors():
-            key = f"integrations.{request.integration}"
-            settings = integration_from_dict(request.settings, "<api>", key)
+            settings = proposed(request.integration, request.settings)
             since = since_ts(request.since) if request.since is not None else None
             return replay(workspace, request.integration, settings, since).to_dict()
 
@@ -380,19 +458,32 @@ def build_router(
         "/dead-letters/{letter_id}/retry",
         summary="Retry a dead letter",
         responses={
-            409: PROBLEM_RESPONSES[400] | {"description": "Already retried"},
-            422: PROBLEM_RESPONSES[400] | {"description": "Still cannot be read (nothing changed)"},
+            409: PROBLEM_RESPONSES[400] | {"description": "Already retried or dismissed"},
+            422: PROBLEM_RESPONSES[400]
+            | {"description": "Still cannot be read: why, and how to dismiss it (nothing changed)"},
         },
     )
     def retry_dead_letter(letter_id: PositiveId) -> RetryResult:
         """Back into the inbox under the current settings; the worker applies it, and an event
         that fails again becomes a new dead letter. The dead letter is kept, marked resolved.
         A line or request that never reached the inbox is read again first: when it still
-        cannot be read, 422 and nothing changes."""
+        cannot be read, 422 saying why (and that it can be dismissed) and nothing changes."""
         with _user_errors():
-            result = workspace.retry_dead_letter(letter_id)
+            result = workspace.retry_dead_letter(letter_id, by=ADMIN_API)
         if on_requeue is not None:
             on_requeue()
         return RetryResult(**result)
+
+    @router.post(
+        "/dead-letters/{letter_id}/dismiss",
+        summary="Dismiss a dead letter that cannot be fixed",
+        responses={409: PROBLEM_RESPONSES[400] | {"description": "Already retried or dismissed"}},
+    )
+    def dismiss_dead_letter(letter_id: PositiveId, request: DismissRequest) -> DeadLetter:
+        """The letter is kept, listed as dismissed with the reason, who and when, and no
+        longer counts in the report's dead-letter check: `leadsync dead-letters dismiss`."""
+        with _user_errors():
+            workspace.dismiss_dead_letters([letter_id], request.reason, request.by or ADMIN_API)
+            return DeadLetter(**workspace.dead_letter(letter_id))
 
     return router

@@ -32,6 +32,7 @@ from leadsync.worker import Worker
 from leadsync.workspace import Workspace
 
 from . import admin
+from .docs import add_docs
 from .problems import (
     PROBLEM_TYPE,
     Problem,
@@ -156,7 +157,11 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         summary="Keeps record ownership and activities right when sales tools write into the CRM.",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs from the package's own Swagger UI files (docs.py); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.intake = intake
     app.state.worker = worker
     app.add_exception_handler(ProblemError, on_problem)

@@ -176,10 +176,11 @@ def decide_crm_change(
     occurred_at: str,
     owner_id: str | None,
     known_owner: bool,
-    source: str,
+    source: str | None,
     by_person: bool = False,
 ) -> Verdict:
-    """The CRM itself (``source``, e.g. a HubSpot integration) reports an owner change.
+    """The CRM itself (``source``, e.g. a HubSpot integration) reports an owner change; with
+    no source, a person's change was told to leadsync directly (``records set-owner``).
 
     The CRM is the record of truth for its own changes, so a change is taken as it is,
     unless a more recent owner change is already known (most recent change wins). An owner
@@ -187,28 +188,38 @@ def decide_crm_change(
     """
     current = ctx.owner_id
     if ctx.owner_changed_at is not None and occurred_at < ctx.owner_changed_at:
+        told = (
+            f"{source} reports a change made"
+            if source is not None
+            else "the person's change was made"
+        )
         return Verdict(
             Outcome.IGNORED,
             current,
             owner_id,
-            f"ignored: stale: {source} reports a change made at {display_ts(occurred_at)}, before "
-            f"the last owner change at {display_ts(ctx.owner_changed_at)}; the owner stays "
-            f"{_who(current)}",
+            f"ignored: stale: {told} at {display_ts(occurred_at)}, before the last owner "
+            f"change at {display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
         )
     if owner_id == current:
-        return Verdict(
-            Outcome.KEPT,
-            current,
-            owner_id,
-            f"kept {_who(current)}: {source} reports the same owner",
+        same = (
+            f"{source} reports the same owner"
+            if source is not None
+            else "a person chose the owner it already had"
         )
+        return Verdict(Outcome.KEPT, current, owner_id, f"kept {_who(current)}: {same}")
     unknown = "" if known_owner or owner_id is None else f"; {owner_id} is not a known owner"
+    if source is None:
+        changed = f"a person changed the owner in the CRM (was {_who(current)})"
+    else:
+        changed = (
+            f"the owner was changed in the CRM{' by a person' if by_person else ''} "
+            f"({source}; was {_who(current)})"
+        )
     return Verdict(
         Outcome.SET,
         owner_id,
         owner_id,
-        f"set {_who(owner_id)}: the owner was changed in the CRM"
-        f"{' by a person' if by_person else ''} ({source}; was {_who(current)})" + unknown,
+        f"set {_who(owner_id)}: {changed}" + unknown,
         flagged=bool(unknown),
     )
 

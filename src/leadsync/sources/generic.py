@@ -108,7 +108,16 @@ Properties
 An object whose keys are non-empty strings and whose values are strings, numbers, booleans,
 ``null`` or lists of strings (tags); nested objects are refused. ``null`` clears a value and is
 never validated further. These fields are typed, checked and normalized (case-insensitive
-vocabularies are lowercased); every other key is kept as it is:
+vocabularies are lowercased); they are what the rules read (a call's ``duration_s`` and
+``outcome`` decide its filter, ``direction`` and the numbers its dedupe). Every other key is a
+free property, kept as it is — unless it is a near miss of a typed field of the same record or
+activity type (its name, lowercased without ``_``, ``-``, ``.`` and spaces, is at least 0.8
+alike by ``difflib``: ``duration``, ``Duration_S``, ``durationS``, ``duration_ms`` for
+``duration_s``; ``emial`` for ``email``). A typo like that would pass the rules silently (a
+3-second call named ``duration`` gets past a 15-second ``min_duration_s``), so the event is
+refused: ``field "properties.duration": unknown property; did you mean duration_s? ...``; it
+becomes a dead letter, kept whole, to be fixed and retried. A typed field of another type is
+free (a call's ``subject``), and leads and tickets have no typed fields:
 
 ============  ==============  =======================================================
 record or     field           allowed
@@ -144,6 +153,8 @@ note          body            a string of at most 65,536 characters
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import math
 import re
@@ -188,7 +199,9 @@ __all__ = [
     "NOTE_BODY_MAX",
     "OWNER_KEYS",
     "RECORD_TYPES",
+    "NEAR_MISS_CUTOFF",
     "event_to_dict",
+    "near_miss",
     "normalize_domain",
     "normalize_email",
     "parse_event",
@@ -663,8 +676,48 @@ def _association(item: Any, index: int, subject: RecordType | None) -> RecordRef
 _Check = Callable[[Any, str], Any]
 
 
-def _properties(value: Any, fields: dict[str, _Check] | None) -> dict[str, Any]:
-    """A new properties dict: typed fields normalized, free ones checked and kept."""
+NEAR_MISS_CUTOFF = 0.8
+"""How alike (difflib's ratio, of names lowercased without ``_``, ``-``, ``.`` and spaces) a
+free property's name may not be to a typed one's: ``duration``, ``Duration_S``, ``durationS``
+and ``duration_ms`` are all taken for ``duration_s``; ``pipedrive_outcome`` is not."""
+
+
+class _Typed(dict[str, _Check]):
+    """The typed properties of one record or activity type, by name (``label``: ``call``).
+
+    Any other name is a free property, kept as it is — unless it is a near miss of one of
+    these: a typo the rules would never see (a call's ``duration`` instead of ``duration_s``
+    gets past ``min_duration_s``), so it is refused, naming the property meant.
+    """
+
+    def __init__(self, label: str, checks: dict[str, _Check]) -> None:
+        super().__init__(checks)
+        self.label = label
+        self.names = tuple(checks)
+
+
+_SEPARATORS = str.maketrans("", "", "_-. \t")
+
+
+def _plain_name(name: str) -> str:
+    return name.translate(_SEPARATORS).lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def near_miss(name: str, typed: tuple[str, ...]) -> str | None:
+    """The typed property ``name`` is a near miss of (see :data:`NEAR_MISS_CUTOFF`), or
+    None when ``name`` is one of them or is free. Cached: free names repeat from event to
+    event."""
+    if name in typed:
+        return None
+    plain = {_plain_name(known): known for known in typed}
+    found = difflib.get_close_matches(_plain_name(name), plain, n=1, cutoff=NEAR_MISS_CUTOFF)
+    return plain[found[0]] if found else None
+
+
+def _properties(value: Any, fields: _Typed | None) -> dict[str, Any]:
+    """A new properties dict: typed fields normalized, free ones checked and kept, near
+    misses of typed ones refused."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -674,6 +727,18 @@ def _properties(value: Any, fields: dict[str, _Check] | None) -> dict[str, Any]:
         if not isinstance(key, str) or not key:
             _fail("properties", f"property names must be non-empty strings, got {_show(key)}")
         check = fields.get(key) if fields else None
+        if (
+            check is None
+            and fields
+            and (meant := near_miss(key, fields.names)) is not None
+            and _fits(fields[meant], item, key)
+        ):
+            _fail(
+                f"properties.{key}",
+                f"unknown property; did you mean {meant}? (typed {fields.label} properties: "
+                f"{', '.join(fields.names)}; other names are free, but not one this close to "
+                "a typed one)",
+            )
         if item is not None:
             if check is not None:
                 item = check(item, key)
@@ -681,6 +746,18 @@ def _properties(value: Any, fields: dict[str, _Check] | None) -> dict[str, Any]:
                 item = _free_value(item, key)
         out[key] = item
     return out
+
+
+def _fits(check: _Check, value: Any, key: str) -> bool:
+    """Whether ``value`` would pass as the typed property a near miss resembles: only then
+    is the name taken for a typo (a meeting's ``state: "confirmed"`` is not a ``start``)."""
+    if value is None:
+        return True
+    try:
+        check(value, key)
+    except _Invalid:
+        return False
+    return True
 
 
 def _free_value(value: Any, key: str) -> Any:
@@ -798,43 +875,55 @@ def _check_meeting_times(properties: dict[str, Any]) -> None:
         _fail("properties.end", f"{end} is before properties.start {start}")
 
 
-_RECORD_FIELDS: dict[RecordType, dict[str, _Check]] = {
-    RecordType.CONTACT: {"email": _contact_email},
-    RecordType.COMPANY: {"domain": _company_domain},
-    RecordType.DEAL: {"is_closed": _flag, "amount": _number},
+_RECORD_FIELDS: dict[RecordType, _Typed] = {
+    RecordType.CONTACT: _Typed("contact", {"email": _contact_email}),
+    RecordType.COMPANY: _Typed("company", {"domain": _company_domain}),
+    RecordType.DEAL: _Typed("deal", {"is_closed": _flag, "amount": _number}),
 }
 
-_ACTIVITY_FIELDS: dict[ActivityType, dict[str, _Check]] = {
-    ActivityType.CALL: {
-        "direction": _choice(DIRECTIONS),
-        "duration_s": _duration,
-        "outcome": _choice(CALL_OUTCOMES),
-        "recording_url": _text,
-        "from_number": _text,
-        "to_number": _text,
-        "body": _text,
-        "title": _text,
-    },
-    ActivityType.EMAIL: {
-        "direction": _choice(EMAIL_DIRECTIONS),
-        "subject": _text,
-        "body": _text,
-    },
-    ActivityType.MEETING: {
-        "title": _text,
-        "body": _text,
-        "start": _time,
-        "end": _time,
-        "outcome": _choice(MEETING_OUTCOMES),
-    },
-    ActivityType.TASK: {
-        "subject": _text,
-        "body": _text,
-        "status": _choice(TASK_STATUSES),
-        "priority": _choice(TASK_PRIORITIES),
-        "due": _due,
-    },
-    ActivityType.NOTE: {"body": _note_body},
+_ACTIVITY_FIELDS: dict[ActivityType, _Typed] = {
+    ActivityType.CALL: _Typed(
+        "call",
+        {
+            "direction": _choice(DIRECTIONS),
+            "duration_s": _duration,
+            "outcome": _choice(CALL_OUTCOMES),
+            "recording_url": _text,
+            "from_number": _text,
+            "to_number": _text,
+            "body": _text,
+            "title": _text,
+        },
+    ),
+    ActivityType.EMAIL: _Typed(
+        "email",
+        {
+            "direction": _choice(EMAIL_DIRECTIONS),
+            "subject": _text,
+            "body": _text,
+        },
+    ),
+    ActivityType.MEETING: _Typed(
+        "meeting",
+        {
+            "title": _text,
+            "body": _text,
+            "start": _time,
+            "end": _time,
+            "outcome": _choice(MEETING_OUTCOMES),
+        },
+    ),
+    ActivityType.TASK: _Typed(
+        "task",
+        {
+            "subject": _text,
+            "body": _text,
+            "status": _choice(TASK_STATUSES),
+            "priority": _choice(TASK_PRIORITIES),
+            "due": _due,
+        },
+    ),
+    ActivityType.NOTE: _Typed("note", {"body": _note_body}),
 }
 
 
@@ -899,7 +988,7 @@ class GenericAdapter(Adapter):
         if request.content_type == "application/json":
             data = decode_json(request.body)
             items = data if isinstance(data, list) else [data]
-            return [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in items]
+            return [_ParsedLine.of(item) for item in items]
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -920,6 +1009,13 @@ class GenericAdapter(Adapter):
         event = self._readable(item)
         return event.occurred_at if event is not None else None
 
+    def identify_and_time(self, item: Any, headers: Mapping[str, str]) -> tuple[str, str | None]:
+        """Both from one reading of the event (of a JSON body's value, parsed once)."""
+        event = self._readable(item)
+        if event is None:
+            return stable_key("generic", item), None
+        return event.id, event.occurred_at
+
     def store(self, item: Any, headers: Mapping[str, str]) -> str:
         return str(item)  # the canonical line itself
 
@@ -933,9 +1029,24 @@ class GenericAdapter(Adapter):
 
     def _readable(self, line: str) -> Event | None:
         try:
+            if isinstance(line, _ParsedLine):
+                return parse_event(line.data, self.integration)
             return parse_line(line, self.integration)
         except EventError:
             return None
+
+
+class _ParsedLine(str):
+    """A canonical line cut from a JSON body (what the inbox stores), with the value it was
+    written from: the body was parsed once, and the event is read from ``data``."""
+
+    data: Any
+
+    @classmethod
+    def of(cls, data: Any) -> _ParsedLine:
+        line = cls(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        line.data = data
+        return line
 
 
 ADAPTER = GenericAdapter

@@ -51,19 +51,45 @@ def _by_integration_and_type(
     return grouped
 
 
+_LOCKED = "leadsync_locked_counters"
+
+
 def lock_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
-    """Lock and read the named counters (created at 0 when missing), in a stable order."""
+    """Lock and read the named counters (created at 0 when missing), in a stable order.
+
+    Each counter is locked once per transaction: a batch's steps (the inbox write, the
+    engine) each ask for the counters they use, and those the transaction holds already
+    are only read again (their values may have moved within it)."""
     names = sorted(set(names))
-    connection.execute(
-        insert_ignore(connection, counters), [{"name": n, "value": 0} for n in names]
-    )
-    connection.execute(
-        sa.update(counters).where(counters.c.name.in_(names)).values(value=counters.c.value)
-    )
+    held = _held_counters(connection)
+    missing = [n for n in names if n not in held]
+    if missing:
+        connection.execute(
+            insert_ignore(connection, counters), [{"name": n, "value": 0} for n in missing]
+        )
+        connection.execute(
+            sa.update(counters).where(counters.c.name.in_(missing)).values(value=counters.c.value)
+        )
+        held.update(missing)
     rows = connection.execute(
         sa.select(counters.c.name, counters.c.value).where(counters.c.name.in_(names))
     )
     return {name: int(value) for name, value in rows}
+
+
+def _held_counters(connection: Connection) -> set[str]:
+    """The counters the connection's current transaction (or savepoint: one rolled back
+    releases its locks on PostgreSQL) has locked. Kept in the connection's ``info``, which
+    one thread at a time uses; a new transaction starts empty."""
+    transaction = connection.get_nested_transaction() or connection.get_transaction()
+    if transaction is None:  # none begun yet: the statements will begin one
+        return set()
+    memo = connection.info.get(_LOCKED)
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, set())
+        connection.info[_LOCKED] = memo
+    held: set[str] = memo[1]
+    return held
 
 
 def read_counters_with_prefix(connection: Connection, prefix: str) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,27 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync.errors import TransientError, UserError
 
 DEFAULT_DB_URL = "sqlite:///leadsync.db"
+DB_ENV = "LEADSYNC_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_ALLOWED = (
+    "allowed: sqlite:///PATH, a plain PATH (a SQLite file), or postgresql://USER@HOST:PORT/DB"
+)
+
+
+def typed_url(url: str | None) -> str:
+    """What names the database, as the user typed it: the argument, else ``LEADSYNC_DB``,
+    else ``sqlite:///leadsync.db``."""
+    return url or os.environ.get(DB_ENV) or DEFAULT_DB_URL
 
 
 def resolve_url(url: str | None) -> str:
-    """The database URL: the argument, else ``LEADSYNC_DB``, else ``sqlite:///leadsync.db``."""
-    url = url or os.environ.get("LEADSYNC_DB") or DEFAULT_DB_URL
+    """The SQLAlchemy URL of :func:`typed_url`: a plain path (no ``scheme://``) is a SQLite
+    file, and ``postgresql://`` / ``postgres://`` use the psycopg driver."""
+    url = typed_url(url)
+    if not _SCHEME.match(url):
+        return "sqlite:///" + str(Path(url).expanduser())
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
@@ -32,12 +48,39 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
+def shown_url(url: str | None) -> str:
+    """:func:`typed_url` as messages show it: as typed, with any password masked (``***``),
+    and where it came from when that was not ``--db``."""
+    text = mask_password(typed_url(url))
+    if url:
+        return text
+    if os.environ.get(DB_ENV):
+        return f"{text} (from {DB_ENV})"
+    return f"{text} (the default)"
+
+
+def mask_password(text: str) -> str:
+    """A database URL as typed, with the password (in the authority or a ``password=``
+    query parameter) replaced by ``***``; everything else exactly as typed. Works on text
+    that does not parse as a URL too."""
+    scheme = _SCHEME.match(text)
+    if scheme is None or text.lower().startswith("sqlite"):
+        return text
+    rest = text[scheme.end() :]
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        user = rest[:at].split(":", 1)[0]
+        rest = f"{user}:***{rest[at:]}"
+    rest = re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", rest)
+    return text[: scheme.end()] + rest
+
+
 def redact(url: str) -> str:
     """A URL safe to print: the password is never shown."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unparseable database URL>"
+        return mask_password(sa.engine.make_url(url).render_as_string(hide_password=True))
+    except (sa.exc.ArgumentError, ValueError):
+        return mask_password(url)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -60,31 +103,55 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def create_db_engine(url: str | None = None) -> Engine:
-    """An Engine for the workspace at ``url`` (see :func:`resolve_url`)."""
+    """An Engine for the workspace at ``url`` (see :func:`resolve_url`). Nothing is
+    connected to, so nothing is created yet."""
     resolved = resolve_url(url)
-    allowed = "allowed: sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
     try:
         backend = sa.engine.make_url(resolved).get_backend_name()
-    except sa.exc.ArgumentError:
-        raise UserError(f"database URL {redact(resolved)!r} is not a URL; {allowed}") from None
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        why = "" if isinstance(exc, sa.exc.ArgumentError) else f" ({exc})"
+        raise UserError(f"database {shown_url(url)} is not a URL{why}; {_ALLOWED}") from None
     if backend not in ("sqlite", "postgresql"):
         raise UserError(
-            f"database URL {redact(resolved)!r}: {backend} is not supported; "
-            f"allowed: sqlite, postgresql ({allowed.removeprefix('allowed: ')})"
+            f"database {shown_url(url)}: {backend} is not supported; "
+            f"allowed: sqlite, postgresql ({_ALLOWED.removeprefix('allowed: ')})"
         )
     try:
         # PostgreSQL: executemany goes to psycopg's pipelined executemany rather than
         # SQLAlchemy's "insertmanyvalues" (one big INSERT rendered in Python): the inbox's
         # group commits take a sixth less CPU and the engine is no slower (docs/PERFORMANCE.md).
         engine = sa.create_engine(resolved, use_insertmanyvalues=backend == "sqlite")
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-        raise UserError(
-            f"database URL {redact(resolved)!r} is not usable: {exc}; {allowed}"
-        ) from None
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
+        raise UserError(f"database {shown_url(url)} is not usable: {exc}; {_ALLOWED}") from None
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def has_workspace(engine: Engine, shown: str) -> bool:
+    """Whether the database holds a leadsync workspace (a schema leadsync migrated), without
+    creating anything: a SQLite file that does not exist is not looked into (connecting
+    would create it). ``shown`` names the database in errors."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:"):
+            return False
+        if not database.startswith("file:") and not Path(database).is_file():
+            return False
+    return _revision(engine, shown) is not None
+
+
+def _revision(engine: Engine, shown: str) -> str | None:
+    try:
+        return current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
+    except sa.exc.DatabaseError as exc:
+        if engine.url.get_backend_name() == "sqlite":  # "file is not a database"
+            raise UserError(f"{shown} is not a leadsync workspace: {exc.orig}") from None
+        raise
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -105,17 +172,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(engine: Engine) -> bool:
-    """Bring the schema to the newest revision. Returns True when something was applied."""
+def migrate(engine: Engine, shown: str | None = None) -> bool:
+    """Bring the schema to the newest revision. Returns True when something was applied.
+    ``shown`` names the database in errors (default: its URL, password hidden)."""
+    shown = shown or redact(str(engine.url))
+    if _revision(engine, shown) == head_revision():
+        return False
     try:
-        if current_revision(engine) == head_revision():
-            return False
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
-        raise TransientError(
-            f"database {redact(str(engine.url))} unreachable: {exc.orig}"
-        ) from None
+        raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
     return True
 
 

@@ -301,9 +301,13 @@ dead_letters = Table(
     Column("event_id", String(200)),
     Column("raw", Text, nullable=False),
     Column("error", Text, nullable=False),
-    # Set when a retry put the event back in the inbox (it is kept, for the record).
+    # Set when a retry put the event back in the inbox, or when a person dismissed the
+    # letter (it is kept either way, for the record): when, by whom, and what was done.
     Column("resolved_at", TS),
     Column("resolution", Text),
+    Column("resolved_by", String(200)),
+    # Only for a dismissed letter: the reason the person gave.
+    Column("dismissed_reason", Text),
     Index("ix_dead_letters_integration", "integration", "id"),
 )
 

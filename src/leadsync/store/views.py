@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,19 +154,33 @@ def find_ids(
     return sorted({int(i) for i in connection.scalars(query)})
 
 
+def dead_letter_state(row: Mapping[str, Any]) -> str:
+    """``open`` (counts in the report), ``retried`` (back in the inbox) or ``dismissed``."""
+    if row["resolved_at"] is None:
+        return "open"
+    return "dismissed" if row["dismissed_reason"] is not None else "retried"
+
+
+def _letter(row: Any) -> dict[str, Any]:
+    letter = dict(row._mapping)
+    letter["state"] = dead_letter_state(letter)
+    return letter
+
+
 def dead_letter_rows(
     connection: Connection,
     integration: str | None = None,
     limit: int = 100,
     include_resolved: bool = False,
 ) -> list[dict[str, Any]]:
-    """The newest dead letters first; resolved ones (retried) only when asked for."""
+    """The newest dead letters first, each with its ``state``; resolved ones (retried or
+    dismissed) only when asked for."""
     query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(dead_letters.c.integration == integration)
     if not include_resolved:
         query = query.where(dead_letters.c.resolved_at.is_(None))
-    return [dict(r._mapping) for r in connection.execute(query)]
+    return [_letter(r) for r in connection.execute(query)]
 
 
 def dead_letter_count(
@@ -181,7 +196,19 @@ def dead_letter_count(
 
 def dead_letter(connection: Connection, letter_id: int) -> dict[str, Any] | None:
     row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
-    return dict(row._mapping) if row is not None else None
+    return _letter(row) if row is not None else None
+
+
+def open_dead_letter_ids(
+    connection: Connection, ids: Collection[int] | None, integration: str | None
+) -> list[int]:
+    """The ids of open (unresolved) letters: among ``ids``, or all (of ``integration``)."""
+    query = sa.select(dead_letters.c.id).where(dead_letters.c.resolved_at.is_(None))
+    if ids is not None:
+        query = query.where(dead_letters.c.id.in_(sorted(ids)))
+    if integration is not None:
+        query = query.where(dead_letters.c.integration == integration)
+    return [int(i) for i in connection.scalars(query.order_by(dead_letters.c.id))]
 
 
 def inbox_rows(

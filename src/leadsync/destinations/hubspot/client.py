@@ -124,6 +124,10 @@ class RateBudget:
         self._headers_saved_at = float("-inf")
         self._answered: dict[float, float] = {}  # slot stamp -> answer time, not yet written
         self._answered_lock = threading.Lock()
+        # This process's threads take the row one at a time here: a thread waiting on this
+        # lock wakes as soon as it is free, where one waiting on the database's lock polls
+        # (SQLite's busy handler sleeps up to tens of milliseconds between tries).
+        self._row_lock = threading.Lock()
 
     def acquire(self) -> float:
         """Wait for a slot and take it; raises DailyLimitReached while the daily pause holds.
@@ -136,7 +140,7 @@ class RateBudget:
 
     def _try_acquire(self) -> tuple[float, float]:
         """(seconds to wait, 0) or (0, the stamp of the slot taken)."""
-        with self.engine.begin() as connection:
+        with self._row_lock, self.engine.begin() as connection:
             row = push_store.lock_budget(connection, self.app)
             now = self.clock()
             if row.paused_until is not None and row.paused_until > now:
@@ -169,7 +173,7 @@ class RateBudget:
     def flush(self) -> None:
         """Write the answer times kept in this process (when it stops sending)."""
         if self._answered:
-            with self.engine.begin() as connection:
+            with self._row_lock, self.engine.begin() as connection:
                 row = push_store.lock_budget(connection, self.app)
                 self._write_answered(row)
                 push_store.write_budget(connection, row)
@@ -208,7 +212,7 @@ class RateBudget:
         ):
             return  # nothing to act on; the headers were saved a moment ago
         self._headers_saved_at = now
-        with self.engine.begin() as connection:
+        with self._row_lock, self.engine.begin() as connection:
             row = push_store.lock_budget(connection, self.app)
             self._write_answered(row)
             if (m := number("max")) is not None:

@@ -1,0 +1,136 @@
+"""`records set-owner`: a person's owner change goes through the engine's own path for a
+manual change (the decision, the protection window, updated_at, outbox and push queue), so
+it leaves a record exactly as the CRM's webhook reporting the same change does (SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadsync.store.schema import push_queue, records
+from leadsync.workspace import Workspace
+from tests.helpers import contact_line, owner_of, record_by_external, settings, workspace_config
+
+NOV_3 = 1_793_696_400_000  # 2026-11-03T09:00:00Z in ms
+
+
+def _row(ws: Workspace, record_id: int) -> dict[str, Any]:
+    with ws.engine.connect() as connection:
+        row = connection.execute(sa.select(records).where(records.c.id == record_id)).one()
+    return dict(row._mapping)
+
+
+def _person_changes_owner_in_hubspot(object_id: int, owner: str, at_ms: int) -> str:
+    """HubSpot's webhook for a person's owner change (changeSource CRM_UI)."""
+    change = {
+        "eventId": 9,
+        "subscriptionId": 1,
+        "occurredAt": at_ms,
+        "subscriptionType": "contact.propertyChange",
+        "objectId": object_id,
+        "propertyName": "hubspot_owner_id",
+        "propertyValue": owner,
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:5",
+        "portalId": 62515,
+        "appId": 1,
+        "attemptNumber": 0,
+    }
+    return json.dumps([change])
+
+
+def _workspace(ws: Workspace) -> None:
+    ws.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(ownership={"default": "integration_wins"}),
+                "crm": {"kind": "hubspot", "secret_env": "HS_SECRET", "vendor": {"app_id": "777"}},
+            }
+        )
+    )
+
+
+def test_set_owner_moves_updated_at(workspace: Workspace) -> None:
+    _workspace(workspace)
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z")])
+    kim = record_by_external(workspace, "p-1")
+    workspace.set_owner("contact", kim["id"], "104", at="2026-11-03T09:00:00.000Z")
+    row = _row(workspace, kim["id"])
+    assert row["owner_id"] == "104" and row["updated_at"] == "2026-11-03T09:00:00.000Z"
+    assert row["manual_owner_at"] == "2026-11-03T09:00:00.000Z" and row["owner_source"] == "crm"
+
+
+def test_set_owner_leaves_a_record_as_the_crms_manual_change_does(workspace: Workspace) -> None:
+    _workspace(workspace)
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z"),
+            contact_line("p-2", "u-1", "2026-11-01T09:00:00Z"),
+        ],
+    )
+    one = record_by_external(workspace, "p-1")["id"]
+    two = record_by_external(workspace, "p-2")["id"]
+    # HubSpot knows p-2 as object 502 (its email names the same contact).
+    email = {
+        "eventId": 1,
+        "subscriptionId": 2,
+        "occurredAt": NOV_3 - 86_400_000,
+        "subscriptionType": "contact.propertyChange",
+        "objectId": 502,
+        "propertyName": "email",
+        "propertyValue": "p-2@globex.test",
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:5",
+        "portalId": 62515,
+        "appId": 1,
+        "attemptNumber": 0,
+    }
+    workspace.ingest("crm", [json.dumps([email])])
+    assert record_by_external(workspace, "502", "crm")["id"] == two
+    workspace.set_owner("contact", one, "104", at="2026-11-03T09:00:00.000Z")
+    workspace.ingest("crm", [_person_changes_owner_in_hubspot(502, "104", NOV_3)])
+    fields = ("owner_id", "updated_at", "owner_changed_at", "owner_source", "manual_owner_at")
+    by_set_owner, by_crm = _row(workspace, one), _row(workspace, two)
+    assert {f: by_set_owner[f] for f in fields} == {f: by_crm[f] for f in fields}
+
+
+def test_a_change_older_than_the_last_owner_change_is_stale(workspace: Workspace) -> None:
+    _workspace(workspace)
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z"),
+            contact_line("p-1", "u-9", "2026-11-05T09:00:00Z"),
+        ],
+    )
+    kim = record_by_external(workspace, "p-1")
+    decision = workspace.set_owner("contact", kim["id"], "104", at="2026-11-03T09:00:00.000Z")
+    assert decision.outcome.value == "ignored" and "stale" in decision.reason
+    assert owner_of(workspace, "p-1") == "102"
+    last = record_by_external(workspace, "p-1")["owner_history"][-1]
+    assert (last["strategy"], last["integration"], last["outcome"]) == ("manual", None, "ignored")
+
+
+def test_set_owner_queues_the_push_and_the_outbox(workspace: Workspace) -> None:
+    bi = {"default": "bidirectional", "protect_manual_days": 0}
+    workspace.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(ownership=bi),
+                "seq": settings(ownership={"default": "fill_if_empty"}),
+            }
+        )
+    )
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z")])
+    kim = record_by_external(workspace, "p-1")
+    workspace.set_owner("contact", kim["id"], "104", at="2026-11-03T09:00:00.000Z")
+    assert [(r["integration"], r["owner_id"], r["source"]) for r in workspace.outbox()] == [
+        ("dialer", "104", "crm")
+    ]
+    with workspace.engine.connect() as connection:
+        queued = connection.execute(sa.select(push_queue)).all()
+    assert queued == []  # no destination: nothing to push
