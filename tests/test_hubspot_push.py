@@ -490,6 +490,32 @@ def test_answers_kept_in_the_process_are_written_while_the_window_is_full(
     ws.close()
 
 
+def test_a_full_window_at_hubspot_holds_everyone_only_when_the_log_has_room(
+    db_url: str,
+) -> None:
+    """HubSpot saying its window is full (a 429, or Remaining: 0) while the shared log is
+    full too is what the log already enforces: nobody is held on top. While the log has
+    room, someone else spends the app's budget: everyone holds a moment."""
+    ws = Workspace(db_url)
+    now = [1000.0]
+    budget = RateBudget(ws.engine, "app", 2, clock=lambda: now[0], sleep=lambda s: None)
+    full = Answer(
+        429,
+        {"policyName": "TEN_SECONDLY_ROLLING"},
+        {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Max": "2"},
+    )
+    first = budget.acquire()
+    budget.observe(full, first)
+    assert budget_row(ws).paused_until == 1000.5  # one slot of two used: a stranger's
+    now[0] = 1001.0
+    second = budget.acquire()
+    now[0] += 0.01
+    budget.observe(Answer(200, {}, {"X-HubSpot-RateLimit-Remaining": "0"}), second)
+    row = budget_row(ws)
+    assert row.paused_until == 1000.5 and len([t for t in row.sent if t > 0]) == 2
+    ws.close()
+
+
 def budget_row(ws: Workspace) -> push_store.BudgetRow:
     with ws.engine.connect() as connection:
         row = push_store.read_budget(connection, "app")

@@ -148,9 +148,7 @@ class RateBudget:
                     raise DailyLimitReached(row.paused_until)
                 return row.paused_until - now, 0.0
             answered = self._write_answered(row)
-            limit = self.per_10s
-            if row.header_max is not None and 0 < row.header_max < limit:
-                limit = row.header_max
+            limit = self._limit(row)
             sent = _live(row.sent, now)
             if len(sent) >= limit:
                 # When the oldest slot that keeps the window full stops counting.
@@ -177,6 +175,16 @@ class RateBudget:
                 row = push_store.lock_budget(connection, self.app)
                 self._write_answered(row)
                 push_store.write_budget(connection, row)
+
+    def _limit(self, row: push_store.BudgetRow) -> int:
+        """The configured limit, or HubSpot's ``-Max`` where lower."""
+        if row.header_max is not None and 0 < row.header_max < self.per_10s:
+            return row.header_max
+        return self.per_10s
+
+    def _room(self, row: push_store.BudgetRow, now: float) -> bool:
+        """Whether the log would let another request go now."""
+        return len(_live(row.sent, now)) < self._limit(row)
 
     def _write_answered(self, row: push_store.BudgetRow) -> bool:
         """Put the answer times kept in this process into ``row`` (which the caller writes);
@@ -234,12 +242,14 @@ class RateBudget:
                     row.pause_reason = "daily"
                 elif policy == SEARCH_POLICY:
                     pass  # the search limit's own (per second): only that search waits
-                elif remaining is None or remaining <= 0:
-                    # HubSpot's window is full (or it does not say): everyone holds a moment.
-                    # A 429 that reports room left is resent without holding anyone.
+                elif (remaining is None or remaining <= 0) and self._room(row, now):
+                    # HubSpot's window is full (or it does not say) while the log has room:
+                    # someone else spends the app's budget; everyone holds a moment. (Where
+                    # the log is full too, it already holds everyone; a 429 that reports
+                    # room left is resent without holding anyone.)
                     row.paused_until = now + TEN_SECONDLY_PAUSE_S
                     row.pause_reason = "ten_secondly"
-            elif row.header_remaining == 0 and answer.ok:
+            elif row.header_remaining == 0 and answer.ok and self._room(row, now):
                 row.paused_until = now + TEN_SECONDLY_PAUSE_S
                 row.pause_reason = "remaining 0"
             push_store.write_budget(connection, row)
