@@ -883,3 +883,35 @@ def test_the_adapter_declares_its_channels() -> None:
         "application/soap+xml",
         "application/json",
     }
+
+
+def test_a_user_id_written_in_15_characters_maps_the_18_character_one_events_carry() -> None:
+    """users.map and users.directory written with Salesforce's 15-character user ids (as its
+    UI shows them) map the reps that events name in the 18-character form."""
+    from leadsync.model import ExternalUserRef, Owner
+    from leadsync.rules.mapping import OwnerDirectory, map_external_user
+    from leadsync.settings import integration_from_dict
+
+    mapped, listed = "0055g00000AbCdE", "0055g00000XyZwV"
+    settings = integration_from_dict(
+        {
+            "kind": "salesforce",
+            "vendor": {"organization_id": ORG_15},
+            "users": {
+                "auto_match": "email",
+                "map": {mapped: "101"},
+                "directory": [{"id": listed, "email": "bo@acme.test"}],
+            },
+        }
+    )
+    owners = {
+        "101": Owner("101", "ana@acme.test"),
+        "102": Owner("102", "bo@acme.test"),
+    }
+    directory = OwnerDirectory.build(owners, {})
+    by_map = map_external_user(ExternalUserRef(id18(mapped)), settings.users, directory)
+    assert (by_map.owner_id, by_map.mapped) == ("101", True)
+    assert "explicit map" in by_map.how
+    by_email = map_external_user(ExternalUserRef(id18(listed)), settings.users, directory)
+    assert (by_email.owner_id, by_email.mapped) == ("102", True)
+    assert settings.users.map == {mapped: "101"}  # kept as written (export round-trips)

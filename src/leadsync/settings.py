@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
@@ -347,6 +347,10 @@ class UnmappedSettings(_Settings):
                 yield (key,), f"not allowed when policy is {policy.value}; {allowed}"
 
 
+def _id_as_given(record_type: str | None, value: str) -> str:
+    return value
+
+
 class UserMappingSettings(_Settings):
     """How the tool's users become CRM owners: explicit map first, then auto-match."""
 
@@ -358,6 +362,10 @@ class UserMappingSettings(_Settings):
     unmapped: UnmappedSettings = UnmappedSettings()
 
     _emails: dict[str, str | None] = PrivateAttr(default_factory=dict)
+    _targets: dict[str, str] = PrivateAttr(default_factory=dict)
+    # (record type, id) -> the vendor's canonical id; a named function or a classmethod, so
+    # that two equal settings compare equal.
+    _canonical: Callable[[str | None, str], str] = PrivateAttr(default=_id_as_given)
 
     @classmethod
     def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
@@ -376,14 +384,29 @@ class UserMappingSettings(_Settings):
                 first[user_id] = index
 
     def model_post_init(self, context: Any, /) -> None:
-        # Looked up per event by the engine; build the index once.
+        self.index_ids(_id_as_given)
+
+    def index_ids(self, canonical: Callable[[str | None, str], str]) -> None:
+        """Index the map and the directory by the vendor's canonical form of a user id (a
+        Salesforce 15-character id is its 18-character form, as events name it); looked up
+        per event by the engine, so built once. The settings keep the ids as written."""
+        self._canonical = canonical
+        self._targets = {canonical(None, k): v for k, v in self.map.items()}
         self._emails = {
-            u.id: (u.email.strip().lower() or None) if u.email else None for u in self.directory
+            canonical(None, u.id): (u.email.strip().lower() or None) if u.email else None
+            for u in self.directory
         }
+
+    def canonical_id(self, external_id: str) -> str:
+        return self._canonical(None, external_id)
+
+    def target_of(self, external_id: str) -> str | None:
+        """The owner the explicit map gives that external user (None: not in the map)."""
+        return self._targets.get(self.canonical_id(external_id))
 
     def directory_email(self, external_id: str) -> str | None:
         """The directory's email for that external user, normalized for matching."""
-        return self._emails.get(external_id)
+        return self._emails.get(self.canonical_id(external_id))
 
 
 class OwnershipSettings(_Settings):
@@ -584,6 +607,13 @@ class IntegrationSettings(_Settings):
     activities: ActivitySettings = ActivitySettings()
     associations: AssociationSettings = AssociationSettings()
     rollout: RolloutSettings | None = None
+
+    def model_post_init(self, context: Any, /) -> None:
+        # The vendor's form of a user id (lazy import: the adapters do not read settings).
+        from leadsync.sources import KINDS, adapter_class
+
+        if self.kind in KINDS:
+            self.users.index_ids(adapter_class(self.kind).normalize_external_id)
 
     @field_validator("kind")
     @classmethod

@@ -28,6 +28,7 @@ from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
 from leadsync.engine import BatchState, WorkspaceRules
 from leadsync.errors import ConfigError, EventError, NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
+    ActivityType,
     ExternalUserRef,
     Outcome,
     OwnerDecision,
@@ -39,6 +40,7 @@ from leadsync.model import (
 )
 from leadsync.monitor import Report, report
 from leadsync.preview import PreviewResult, preview, read_events, with_settings
+from leadsync.rules.associations import why_associated
 from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
     DestinationSettings,
@@ -133,6 +135,17 @@ def _check_owner_references(connection: Any, config: WorkspaceConfig) -> None:
         raise ConfigError(
             [f"{p} (run `leadsync owners pull` first?)" for p in exc.problems]
         ) from None
+
+
+def _activity_type(value: str | None) -> str | None:
+    """An activity type as a filter, checked: an unknown one is an error, not an empty list."""
+    if value is None:
+        return None
+    try:
+        return ActivityType(value.strip().lower()).value
+    except ValueError:
+        allowed = ", ".join(t.value for t in ActivityType)
+        raise UserError(f"activity type {value!r} is not allowed; allowed: {allowed}") from None
 
 
 def _who(by: str | None) -> str:
@@ -886,8 +899,14 @@ class Workspace:
             learned = {
                 u["external_id"]: u for u in views.external_user_rows(connection, integration)
             }
-        ids = set(learned) | {u.id for u in settings.users.directory} | set(settings.users.map)
-        named = {u.id: u.name for u in settings.users.directory}
+        # One row per user, whichever form of its id the file wrote (Salesforce: 15 or 18).
+        canonical = settings.users.canonical_id
+        ids = (
+            set(learned)
+            | {canonical(u.id) for u in settings.users.directory}
+            | {canonical(i) for i in settings.users.map}
+        )
+        named = {canonical(u.id): u.name for u in settings.users.directory}
         out = []
         for user_id in sorted(ids):
             seen = learned.get(user_id, {})
@@ -895,7 +914,7 @@ class Workspace:
             ref = ExternalUserRef(user_id, email)
             result = map_external_user(ref, settings.users, rules.directory, seen.get("email"))
             if result.mapped:
-                status = "mapped" if user_id in settings.users.map else "auto-matched"
+                status = "mapped" if settings.users.target_of(user_id) else "auto-matched"
             else:
                 status = "unmapped"
             out.append(
@@ -941,7 +960,42 @@ class Workspace:
             return views.decision_rows(connection, integration, wanted, flagged, limit)
 
     def skipped_activities(
-        self, integration: str | None = None, limit: int = 100
+        self,
+        integration: str | None = None,
+        limit: int = 100,
+        since: str | None = None,
+        activity_type: str | None = None,
     ) -> list[dict[str, Any]]:
+        """The newest activities received but not created (since ``since``, a canonical
+        time), each with why and the record it was for."""
+        wanted = _activity_type(activity_type)
         with self.engine.connect() as connection:
-            return views.skipped_rows(connection, integration, limit)
+            return views.skipped_rows(connection, integration, limit, since, wanted)
+
+    def activities(
+        self,
+        integration: str | None = None,
+        since: str | None = None,
+        activity_type: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The newest activities created (that happened since ``since``, a canonical time),
+        each with its ``records`` — how each came to be associated (``source``: ``event`` or
+        ``auto``; ``why``, in words) — and the other tools' activities merged into it."""
+        wanted = _activity_type(activity_type)
+        with self.engine.connect() as connection:
+            rows = views.activity_rows(connection, integration, since, wanted, limit)
+        for row in rows:
+            for link in row["records"]:
+                link["why"] = why_associated(link["type"], link["source"])
+        return rows
+
+    def owner_names(self) -> dict[str, str]:
+        """Each owner's name by id, archived owners too (records and history still name
+        them); an owner with no name has its email."""
+        with self.engine.connect() as connection:
+            rows = config_store.read_owners(connection)
+        return {
+            r["id"]: f"{r['first_name'] or ''} {r['last_name'] or ''}".strip() or r["email"]
+            for r in rows
+        }

@@ -92,8 +92,8 @@ def map_external_user(
 ) -> MappingResult:
     """The owner that ``ref`` stands for, or the unmapped policy's answer, with how."""
     rep = ref.describe()
-    if ref.id is not None and ref.id in users.map:
-        target = users.map[ref.id]
+    target = users.target_of(ref.id) if ref.id is not None else None
+    if target is not None:
         if directory.is_active(target):
             return MappingResult(target, True, f"rep {rep} maps to {target} by the explicit map")
         return _unmapped(rep, f"is mapped to {target}, who is inactive", users, directory)
