@@ -915,3 +915,20 @@ def test_a_user_id_written_in_15_characters_maps_the_18_character_one_events_car
     by_email = map_external_user(ExternalUserRef(id18(listed)), settings.users, directory)
     assert (by_email.owner_id, by_email.mapped) == ("102", True)
     assert settings.users.map == {mapped: "101"}  # kept as written (export round-trips)
+
+
+def stamped(raw: bytes, at: float, secret: str = SECRET) -> dict[str, str]:
+    message = str(int(at)).encode() + b"." + raw
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return {"x-leadsync-signature": f"sha256={digest}", "x-leadsync-timestamp": str(int(at))}
+
+
+def test_change_events_with_a_signed_timestamp_have_a_replay_window() -> None:
+    raw = raw_of("cdc_array.json")
+    adapter = ADAPTER("crm-salesforce", {**OPTIONS, "timestamp_tolerance_s": 60})
+    adapter.verify(request(raw, **stamped(raw, NOW - 30)), SECRET, NOW)
+    with pytest.raises(SignatureError, match="tolerance"):
+        adapter.verify(request(raw, **stamped(raw, NOW - 600)), SECRET, NOW)  # a replay
+    strict = ADAPTER("crm-salesforce", {**OPTIONS, "require_timestamp": True})
+    with pytest.raises(SignatureError, match="requires a signed timestamp"):
+        strict.verify(request(raw, **signed(raw)), SECRET, NOW)

@@ -365,7 +365,7 @@ class UserMappingSettings(_Settings):
     _targets: dict[str, str] = PrivateAttr(default_factory=dict)
     # (record type, id) -> the vendor's canonical id; a named function or a classmethod, so
     # that two equal settings compare equal.
-    _canonical: Callable[[str | None, str], str] = PrivateAttr(default=_id_as_given)
+    _canonical: Callable[[str | None, str], str] | None = PrivateAttr(default=None)
 
     @classmethod
     def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
@@ -398,7 +398,7 @@ class UserMappingSettings(_Settings):
         }
 
     def canonical_id(self, external_id: str) -> str:
-        return self._canonical(None, external_id)
+        return external_id if self._canonical is None else self._canonical(None, external_id)
 
     def target_of(self, external_id: str) -> str | None:
         """The owner the explicit map gives that external user (None: not in the map)."""
@@ -532,10 +532,10 @@ class VendorOptions(_Settings):
     are ignored. ``organization_id`` (salesforce): the org whose Outbound Messages are
     accepted. ``activity_types`` (pipedrive): Pipedrive activity type key -> activity
     (``{lunch: meeting}``); ``other_activity_types`` (pipedrive): the activity for type keys
-    not mapped (default task). ``timestamp_tolerance_s`` (generic): how far a signed
-    ``X-Leadsync-Timestamp`` may be from now, either way (default 300 s);
-    ``require_timestamp`` (generic): refuse requests without one (default false: senders
-    that sign the body alone keep working).
+    not mapped (default task). ``timestamp_tolerance_s`` (generic, and salesforce's change
+    events through the relay): how far a signed ``X-Leadsync-Timestamp`` may be from now,
+    either way (default 300 s); ``require_timestamp`` (the same kinds): refuse requests
+    without one (default false: senders that sign the body alone keep working).
     """
 
     app_id: _Id | None = None
@@ -566,8 +566,8 @@ VENDOR_OPTION_KINDS: dict[str, tuple[str, ...]] = {
     "organization_id": ("salesforce",),
     "activity_types": ("pipedrive",),
     "other_activity_types": ("pipedrive",),
-    "timestamp_tolerance_s": ("generic",),
-    "require_timestamp": ("generic",),
+    "timestamp_tolerance_s": ("generic", "salesforce"),
+    "require_timestamp": ("generic", "salesforce"),
 }
 """Which kinds take each ``vendor:`` option."""
 

@@ -107,7 +107,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.generic import parse_event
-from leadsync.sources.signatures import verify_generic
+from leadsync.sources.signatures import GENERIC_WINDOW_S, verify_generic
 
 __all__ = ["ACK", "ADAPTER", "OutboundMessage", "SalesforceAdapter", "id18"]
 
@@ -205,7 +205,16 @@ class SalesforceAdapter(Adapter):
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
         if request.content_type not in XML_TYPES:
-            verify_generic(signature_needs_secret(self.kind, secret), request.body, request.headers)
+            # Change events come through the relay, signed as leadsync's own format: with a
+            # signed timestamp when the relay sends one (or the integration requires one).
+            verify_generic(
+                signature_needs_secret(self.kind, secret),
+                request.body,
+                request.headers,
+                now,
+                float(self.options.get("timestamp_tolerance_s") or GENERIC_WINDOW_S),
+                bool(self.options.get("require_timestamp", False)),
+            )
             return
         configured = self.options.get("organization_id")
         if not isinstance(configured, str) or not configured:
