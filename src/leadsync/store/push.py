@@ -288,6 +288,24 @@ def resolve_failures(
         )
 
 
+def open_failure_keys(
+    connection: Connection, record_ids: Collection[int], activity_ids: Collection[int]
+) -> set[tuple[str, int]]:
+    """(kind, local id) of the objects among these with an open push failure."""
+    out: set[tuple[str, int]] = set()
+    for kind, ids in ((RECORD, record_ids), (ACTIVITY, activity_ids)):
+        if ids:
+            rows = connection.execute(
+                sa.select(push_failures.c.local_id).where(
+                    push_failures.c.kind == kind,
+                    push_failures.c.resolved_at.is_(None),
+                    _in(connection, push_failures.c.local_id, ids),
+                )
+            )
+            out |= {(kind, int(local_id)) for (local_id,) in rows}
+    return out
+
+
 def open_failures(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = connection.execute(
         sa.select(push_failures)

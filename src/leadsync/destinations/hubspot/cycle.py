@@ -187,6 +187,8 @@ class Cycle:
                 c, push_store.ACTIVITY, other_activities
             )
             self.types = push_store.record_types(c, other_records)
+            # Objects with an open push failure: a save closes it (read once, not per save).
+            self.open_failures = push_store.open_failure_keys(c, record_ids, activity_ids)
         self.activity_types = {a: t for a, _r, _rt, t in self.record_activity_links}
         # The links by object, for links_of (one pass, not a scan per object).
         self.links: dict[tuple[str, int], list[tuple[str, int, bool]]] = defaultdict(list)
@@ -291,6 +293,7 @@ class Cycle:
 
     def fail(self, obj: _Object, operation: str, answer: Answer, error: Mapping[str, Any]) -> None:
         self.failed.add((obj.kind, obj.id))
+        self.open_failures.add((obj.kind, obj.id))
         self.result.failures += 1
         row = {
             "kind": obj.kind,
@@ -1049,8 +1052,8 @@ class Cycle:
                             "record_id": obj.id,
                         }
                     )
-        keys = [o.id for o in objs]
         kind = objs[0].kind
+        keys = [o.id for o in objs if (kind, o.id) in self.open_failures]
 
         def record(c: Connection) -> None:
             push_store.save_pushed(c, rows)

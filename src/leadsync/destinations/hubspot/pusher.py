@@ -94,15 +94,22 @@ class Pusher:
         self.clock = clock
         self.dry_run = dry_run
         self.key = workspace_push_key(engine, create=not dry_run)
+        self._lease_renewed_at = float("-inf")
         self.sent: list[tuple[str, str, Any]] = []  # (method, path, body) in a dry run
 
     # ---------------------------------------------------------------- the loop
 
-    def drain(self, max_cycles: int | None = None) -> PushResult:
+    def drain(
+        self, max_cycles: int | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> PushResult:
+        """Cycles until the queue is empty (or ``max_cycles``); ``on_progress`` gets the
+        number of changes each cycle pushed."""
         total = PushResult()
         while max_cycles is None or total.cycles < max_cycles:
             result = self.run_once()
             total.add(result)
+            if on_progress is not None and result.changes:
+                on_progress(result.changes)
             if result.busy or result.changes == 0 or self.dry_run:
                 break
         self.client.flush()
@@ -129,6 +136,7 @@ class Pusher:
             ):
                 result.busy = True
                 return result
+            self._lease_renewed_at = self.clock()
             rows = push_store.queue_slice(connection, self.slice_size)
         if not rows:
             return result
@@ -146,8 +154,12 @@ class Pusher:
         return result
 
     def renew_lease(self, connection: Connection) -> None:
-        if not self.dry_run:
-            push_store.take_lease(connection, LEASE, self.holder, self.clock(), LEASE_TTL_S)
+        """Renew the lease with a write the cycle makes anyway, a few times per TTL (not
+        with every write: it is a statement of its own)."""
+        now = self.clock()
+        if not self.dry_run and now - self._lease_renewed_at >= LEASE_TTL_S / 4:
+            push_store.take_lease(connection, LEASE, self.holder, now, LEASE_TTL_S)
+            self._lease_renewed_at = now
 
 
 __all__ = ["Pusher", "PushResult", "leadsync_id", "pusher_name", "workspace_push_key"]
