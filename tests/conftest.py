@@ -2,7 +2,7 @@
 
 PostgreSQL runs when ``LEADSYNC_TEST_POSTGRES_URL`` names a server (``.ci/run`` sets it); each
 test session gets a database of its own, migrated once and truncated between tests. Without
-the variable the PostgreSQL half is skipped, and the run says so at the end.
+the variable the PostgreSQL half is deselected, and the run says so in one line at the end.
 """
 
 from __future__ import annotations
@@ -84,10 +84,32 @@ def workspace(db_url: str) -> Iterator[Workspace]:
     ws.close()
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not os.environ.get(PG_ENV):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL server, the PostgreSQL half is deselected, not skipped test by
+    test (``-ra`` would list every one): the summary says so in one line."""
+    if os.environ.get(PG_ENV):
+        return
+    postgres = [item for item in items if _on_postgres(item)]
+    if postgres:
+        config.hook.pytest_deselected(items=postgres)
+        items[:] = [item for item in items if not _on_postgres(item)]
+    config.stash[_PG_NOT_RUN] = len(postgres)
+
+
+def _on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("db_url") == "postgres"
+
+
+_PG_NOT_RUN = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    count = config.stash.get(_PG_NOT_RUN, 0)
+    if count:
         terminalreporter.write_line(
-            f"NOTE: PostgreSQL tests were SKIPPED ({PG_ENV} is not set); only SQLite ran.",
+            f"NOTE: PostgreSQL: {count} test{'' if count == 1 else 's'} not run; only SQLite "
+            f"ran (set {PG_ENV}, e.g. postgresql://postgres@127.0.0.1:5432/test, to run them).",
             yellow=True,
             bold=True,
         )

@@ -693,3 +693,12 @@ def test_companies_are_matched_by_domain_in_one_search_through_every_page(
     for contact in hub.objects("contacts"):
         domain = contact["properties"]["email"].split("@")[1]
         assert linked_ids(contact, "companies") == {oldest[domain]}
+
+
+def test_the_push_reports_its_progress_against_the_queue(ws: Workspace) -> None:
+    """What ``push`` shows as progress: the changes each cycle pushed, of the queue's size."""
+    run(ws, *company_contact_call())
+    queued = ws.push_status()["queued_total"]
+    pushed: list[int] = []
+    result = ws.push(on_progress=pushed.append)
+    assert pushed and sum(pushed) == result.changes == queued

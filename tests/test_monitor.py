@@ -194,3 +194,66 @@ def test_the_cli_exits_1_on_an_alert_and_0_when_quiet(db_url: str) -> None:
     loud = runner.invoke(app, ["report", "--since", "30d"], env=env)
     assert loud.exit_code == 1
     assert "ALERT dead_letters" in loud.stdout
+
+
+def test_activities_not_created_are_grouped_by_kind_of_reason(workspace: Workspace) -> None:
+    """One row per kind (a filter and its threshold), not one per distinct duration."""
+    setup(workspace)  # calls: min_duration_s 10, skip_outcomes no_answer and busy; no emails
+    short = [
+        activity("call", f"c-{i}", "p-1", TODAY, duration_s=seconds)
+        for i, seconds in enumerate((1, 2.5, 3, 9))
+    ]
+    busy = [activity("call", f"b-{i}", "p-1", TODAY, outcome="busy") for i in range(2)]
+    emails = [activity("email", "m-1", "p-1", TODAY, subject="Hi")]
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY), *short, *busy, *emails])
+    finding = {f.check: f for f in workspace.report(SINCE, NOW).findings}["activities_not_created"]
+    assert finding.rows == [
+        {
+            "integration": "dialer",
+            "type": "call",
+            "reason": "shorter than min_duration_s (10 s)",
+            "activities": 4,
+        },
+        {
+            "integration": "dialer",
+            "type": "call",
+            "reason": "outcome busy is in skip_outcomes",
+            "activities": 2,
+        },
+        {
+            "integration": "dialer",
+            "type": "email",
+            "reason": "email activities are disabled",
+            "activities": 1,
+        },
+    ]
+    assert "7 activities received but not created" in finding.summary
+
+
+def test_the_report_text_is_plain_words_with_owner_names(db_url: str) -> None:
+    """No Python values (None, False) in the text, and owners named beside their ids."""
+    owners = [dict(o) for o in OWNERS]
+    owners[2]["active"] = False  # 103 Cy Oh, still the target of a map entry
+    users = {"unmapped": {"policy": "leave"}, "map": {"u-9": "103"}}
+    doc = {
+        "owners": owners,
+        "teams": {"sdr": ["101"]},
+        "integrations": {"dialer": settings(users=users)},
+    }
+    with Workspace(db_url) as ws:
+        ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
+        ws.ingest(
+            "dialer",
+            [
+                contact_line("p-1", "u-404", TODAY),  # unmapped, no email known
+                activity("call", "c-1", "p-1", TODAY, duration_s=3),
+                activity("call", "c-2", "p-1", TODAY, duration_s=4),
+            ],
+        )
+    shown = CliRunner().invoke(app, ["report", "--since", "30d"], env={"LEADSYNC_DB": db_url})
+    assert shown.exit_code == 1, shown.output
+    for python in ("None", "False", "True", "=", "{"):
+        assert python not in shown.stdout, python
+    assert "103 Cy Oh" in shown.stdout
+    assert "call: shorter than min_duration_s (10 s): 2" in shown.stdout
+    assert "u-404" in shown.stdout and "no email" in shown.stdout

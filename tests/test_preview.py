@@ -48,7 +48,12 @@ def test_a_preview_writes_nothing_and_says_what_a_run_would_do(workspace: Worksp
     assert new.record is not None and new.record["created"] is True
     assert [(d["outcome"], d["owner_id"]) for d in new.owner] == [("set", "102")]
     created = by_line["sample.jsonl:3"]
-    assert created.activity == {"type": "call", "id": 1, "outcome": "created"}
+    assert created.activity == {
+        "type": "call",
+        "id": 1,
+        "outcome": "created",
+        "settings": "current",
+    }
     assert {"type": "contact", "id": new.record["id"], "source": "event"} in created.associations
     skipped = by_line["sample.jsonl:4"].activity
     assert skipped is not None and skipped["outcome"] == "skipped"

@@ -124,4 +124,83 @@ def test_the_cli_reports_the_difference(tmp_path: Path, db_url: str) -> None:
         app, ["replay", "dialer", "--settings", str(file)], env={"LEADSYNC_DB": db_url}
     )
     assert "owners that would differ: 2" in text.stdout
-    assert "101 -> 102" in text.stdout
+    assert "101 Ana Ng -> 102 Bo Li" in text.stdout
+
+
+def test_since_takes_a_date_or_a_time_without_offset_as_utc() -> None:
+    assert since_ts("2026-11-01") == "2026-11-01T00:00:00.000Z"
+    assert since_ts(" 2026-11-01T09:30 ") == "2026-11-01T09:30:00.000Z"
+    assert since_ts("2026-11-01 09:30:00") == "2026-11-01T09:30:00.000Z"
+    assert since_ts("2026-11-01T09:30:00+01:00") == "2026-11-01T08:30:00.000Z"
+    for wrong in ("2026-13-01", "yesterday", "0999-01-01"):
+        with pytest.raises(UserError, match=r"a date \(2026-11-01\)"):
+            since_ts(wrong)
+
+
+def _replay_cli(db_url: str, tmp_path: Path, *args: str) -> Any:
+    file = tmp_path / "proposed.yaml"
+    file.write_text(json.dumps(settings(ownership={"default": "integration_wins"})))
+    with Workspace(db_url) as ws:
+        if not ws.inbox_counts():
+            ws.apply_config(workspace_config({"dialer": settings()}))
+            ws.ingest("dialer", HISTORY)
+    return CliRunner().invoke(
+        app, ["replay", "dialer", "--settings", str(file), *args], env={"LEADSYNC_DB": db_url}
+    )
+
+
+def test_replay_lists_up_to_limit_and_says_how_many_more(tmp_path: Path, db_url: str) -> None:
+    whole = _replay_cli(db_url, tmp_path)
+    assert whole.exit_code == 0, whole.output
+    assert whole.stdout.count(" -> ") == 2 and "more" not in whole.stdout
+    cut = _replay_cli(db_url, tmp_path, "--limit", "1")
+    assert cut.stdout.count(" -> ") == 1
+    assert "… and 1 more (--limit N lists more; --format csv lists every one)" in cut.stdout
+    data = json.loads(_replay_cli(db_url, tmp_path, "--limit", "1", "--json").stdout)
+    assert data["owners_differ"] == 2 and len(data["owner_changes"]) == 1
+    assert _replay_cli(db_url, tmp_path, "--limit", "0").exit_code == 2
+
+
+def test_replay_writes_every_difference_as_csv(tmp_path: Path, db_url: str) -> None:
+    import csv
+    import io
+
+    shown = _replay_cli(db_url, tmp_path, "--format", "csv", "--limit", "1")
+    assert shown.exit_code == 0, shown.output
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert shown.stdout.splitlines()[0] == (
+        "difference,record,record_type,activity,current_owner_id,current_owner,"
+        "proposed_owner_id,proposed_owner,current_reason,proposed_reason,current_records,"
+        "proposed_records"
+    )
+    owners = [r for r in rows if r["difference"] == "owner"]
+    assert {r["record"] for r in owners} == {"dialer:contact:p-1", "dialer:contact:p-3"}
+    p1 = next(r for r in owners if r["record"] == "dialer:contact:p-1")
+    assert (p1["current_owner_id"], p1["current_owner"]) == ("101", "Ana Ng")
+    assert (p1["proposed_owner_id"], p1["proposed_owner"]) == ("102", "Bo Li")
+    assert "fill_if_empty" in p1["current_reason"]
+    assert "settings:" in shown.stderr  # how the file was read: beside the CSV, not in it
+    assert _replay_cli(db_url, tmp_path, "--json").exit_code == 0
+    both = _replay_cli(db_url, tmp_path, "--format", "csv", "--json")
+    assert both.exit_code == 2 and "--json" in both.stderr
+
+
+def test_csv_rows_name_each_activity_that_would_disappear(tmp_path: Path, db_url: str) -> None:
+    import csv
+    import io
+
+    file = tmp_path / "stricter.yaml"
+    file.write_text(json.dumps({"activities": {"call": {"min_duration_s": 60}}}))
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        ws.ingest("dialer", HISTORY)
+    shown = CliRunner().invoke(
+        app,
+        ["replay", "dialer", "--settings", str(file), "--format", "csv"],
+        env={"LEADSYNC_DB": db_url},
+    )
+    assert shown.exit_code == 0, shown.output
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert [(r["difference"], r["activity"]) for r in rows] == [
+        ("activity disappears", "dialer:call:c-2")
+    ]

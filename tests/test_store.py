@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -102,3 +104,46 @@ def test_a_fresh_sqlite_file_is_created_and_migrated(tmp_path) -> None:  # type:
         tables = set(sa.inspect(connection).get_table_names())
     engine.dispose()
     assert {"records", "owner_decisions", "inbox", "dead_letters", "outbox"} <= tables
+
+
+def test_skips_stored_before_get_the_kind_of_their_reason(tmp_path: Path) -> None:
+    """Migration 0007 works out each old skip's kind from its reason (the report counts by
+    kind); such skips name no record (the event is not read again)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from leadsync.store.database import MIGRATIONS
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+        reasons = [
+            "call lasted 3 s, shorter than min_duration_s 15 s",
+            "call lasted 4.5 s, shorter than min_duration_s 15 s; the activity created earlier "
+            "from it was removed",
+            "email activities are disabled for dialer",
+            "meeting outcome no_show is in skip_outcomes for cal",
+        ]
+        for n, reason in enumerate(reasons):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO activity_skips (event_id, integration, type, occurred_at, reason)"
+                    " VALUES (:e, 'dialer', 'call', '2026-11-01T09:00:00.000Z', :r)"
+                ),
+                {"e": f"e{n}", "r": reason},
+            )
+    assert migrate(engine) is True
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT kind, record_id FROM activity_skips ORDER BY id")
+        ).all()
+    engine.dispose()
+    assert rows == [
+        ("shorter than min_duration_s (15 s)", None),
+        ("shorter than min_duration_s (15 s)", None),
+        ("email activities are disabled", None),
+        ("outcome no_show is in skip_outcomes", None),
+    ]

@@ -5,21 +5,25 @@ Every read has ``--json``; errors a user can fix print one clear message and exi
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
-from leadsync.inbox import DEFAULT_BATCH
+from leadsync.inbox import DEFAULT_BATCH, IngestSummary
 from leadsync.model import RecordType, display_ts, parse_ts
+from leadsync.progress import WorkProgress
+from leadsync.replay import SHOWN as REPLAY_SHOWN
 from leadsync.settings import (
     IntegrationSettings,
     dump_config,
@@ -145,6 +149,34 @@ def _record_type(value: str) -> RecordType:
         raise _fail(f"record type {value!r} is not allowed; allowed: {allowed}") from None
 
 
+def _owner(owner_id: str | None, names: Mapping[str, str]) -> str:
+    """An owner for people: the id and the name beside it (``101 Ana Ng``), from the
+    workspace's owners (:meth:`Workspace.owner_names`); ``-`` for no owner."""
+    if owner_id is None:
+        return "-"
+    name = names.get(owner_id)
+    return f"{owner_id} {name}" if name else owner_id
+
+
+def _plain(value: Any) -> str:
+    """A value for people, never a Python repr: ``none``, ``yes``/``no``, ``3`` for 3.0, a
+    record as ``contact 12``, a list joined with commas."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict) and set(value) >= {"type", "id"}:
+        return f"{value['type']} {_plain(value['id'])}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+_SINCE_HELP = "30d, 12h, 90m, a date (2026-11-01), or an ISO time (UTC without an offset)"
+
+
 # ------------------------------------------------------------------------ workspace
 
 
@@ -227,26 +259,44 @@ def ingest(
         raise typer.Exit(2)
 
 
-def _ingest(ws: Workspace, integration: str, handle: Any, source: str, batch_size: int) -> Any:
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn(f"ingesting {source}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events"),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    with progress:
-        task = progress.add_task("ingest", total=None)
+def _ingest(
+    ws: Workspace, integration: str, handle: BinaryIO, source: str, batch_size: int
+) -> IngestSummary:
+    """``ws.ingest`` with its progress on stderr: bytes read of the file's size (unknown for
+    a pipe), and lines read."""
+    lines = _LinesRead(handle)
+    with WorkProgress(err, "ingest", _file_size(handle), unit="bytes") as progress:
         return ws.ingest(
             integration,
-            handle,
+            lines,
             source=source,
             batch_size=batch_size,
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=lambda _applied: progress.update(lines.bytes, lines=lines.lines),
         )
+
+
+class _LinesRead:
+    """A binary file's lines, counting the lines and bytes read so far."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.lines = 0
+        self.bytes = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.handle:
+            self.lines += 1
+            self.bytes += len(line)
+            yield line
+
+
+def _file_size(handle: BinaryIO) -> int | None:
+    """The size of a regular file (stdin too, when redirected from one); None for a pipe."""
+    try:
+        status = os.fstat(handle.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test's stdin), or closed
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _print_summary(s: dict[str, Any]) -> None:
@@ -291,16 +341,17 @@ def records_show(
     rtype = _record_type(record_type)
     with _errors(), _workspace() as ws:
         record = ws.record(rtype, record_id, limit)
+        names = ws.owner_names()
     if as_json:
         _print_json(record)
         return
-    _print_record(record)
+    _print_record(record, names)
 
 
-def _print_record(record: dict[str, Any]) -> None:
+def _print_record(record: dict[str, Any], names: Mapping[str, str]) -> None:
     title = record["name"] or record["email"] or record["domain"] or ""
     out.print(f"[bold]{record['type']} {record['id']}[/] {title}", markup=True)
-    out.print(f"owner: {record['owner_id'] or '-'}")
+    out.print(f"owner: {_owner(record['owner_id'], names)}", markup=False)
     if record.get("hubspot"):
         hs = record["hubspot"]
         out.print(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
@@ -315,7 +366,9 @@ def _print_record(record: dict[str, Any]) -> None:
         out.print(f"associated with: {links}")
     props = {k: v for k, v in record["properties"].items()}
     if props:
-        out.print("properties: " + ", ".join(f"{k}={v}" for k, v in props.items()), markup=False)
+        out.print(
+            "properties: " + ", ".join(f"{k}={_plain(v)}" for k, v in props.items()), markup=False
+        )
 
     out.print()
     out.print(f"[bold]owner history[/] ({len(record['owner_history'])} decisions)", markup=True)
@@ -323,7 +376,7 @@ def _print_record(record: dict[str, Any]) -> None:
         who = h["integration"] or "a person in the CRM"
         out.print(
             f"  {display_ts(h['at'])}  {h['outcome']:<7} "
-            f"{h['previous_owner_id'] or '-'} -> {h['owner_id'] or '-'}  "
+            f"{_owner(h['previous_owner_id'], names)} -> {_owner(h['owner_id'], names)}  "
             f"by {who} ({h['strategy']})",
             markup=False,
         )
@@ -333,13 +386,14 @@ def _print_record(record: dict[str, Any]) -> None:
     for item in record["timeline"]:
         p = item["properties"]
         details = ", ".join(
-            f"{k}={display_ts(v) if k in ('start', 'end', 'due') else _number(v)}"
+            f"{k}={display_ts(v) if k in ('start', 'end', 'due') else _plain(v)}"
             for k, v in p.items()
             if k != "body"
         )
         links = ", ".join(f"{a['type']} {a['id']}" for a in item["associations"])
         out.print(
-            f"  {display_ts(item['occurred_at'])}  {item['type']:<8} owner {item['owner_id'] or '-'}"
+            f"  {display_ts(item['occurred_at'])}  {item['type']:<8} "
+            f"owner {_owner(item['owner_id'], names)}"
             f"  {item['integration']}:{item['external_id'] or '-'}",
             markup=False,
         )
@@ -356,10 +410,6 @@ def _print_record(record: dict[str, Any]) -> None:
             )
 
 
-def _number(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 @records_app.command("find")
 def records_find(
     email: Annotated[str | None, typer.Option(help="A contact's email.")] = None,
@@ -372,6 +422,7 @@ def records_find(
     """Find records by email, domain or external id."""
     with _errors(), _workspace() as ws:
         found = ws.find(email=email, domain=domain, external=external)
+        names = ws.owner_names()
     if as_json:
         _print_json(found)
         return
@@ -385,7 +436,7 @@ def records_find(
         table.add_row(
             r["type"],
             str(r["id"]),
-            r["owner_id"] or "-",
+            _owner(r["owner_id"], names),
             r["name"] or "",
             r["email"] or r["domain"] or "",
         )
@@ -664,32 +715,47 @@ def replay_command(
     settings_file: Annotated[Path, typer.Option("--settings", help=_SETTINGS_HELP)],
     since: Annotated[
         str | None,
-        typer.Option(help="Only events since then: 30d, 12h, 90m, or an ISO time."),
+        typer.Option(help=f"Only events since then: {_SINCE_HELP}."),
     ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1, help="List at most this many records whose owner would differ (all counted)."
+        ),
+    ] = REPLAY_SHOWN,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="text; json (as --json); or csv: every difference, one row each, never cut.",
+        ),
+    ] = "text",
     as_json: JsonOption = False,
 ) -> None:
     """Decide the inbox's events again under the current and the proposed settings (each
     in a scratch database; the workspace is not touched) and show what would differ:
     owners (with both reasons), activities that appear or disappear, associations."""
-    from leadsync.replay import replay, since_ts
+    from leadsync.replay import DIFFERENCE_FIELDS, inbox_size, replay, since_ts
 
+    if output not in ("text", "json", "csv"):
+        raise _fail(f"--format {output!r} is not allowed; allowed: text, json, csv")
+    if as_json and output not in ("text", "json"):
+        raise _fail(f"--json is --format json: give one of --json and --format {output}")
+    output = "json" if as_json else output
     with _errors(), _workspace() as ws:
-        proposed = _proposed_settings(ws, integration, settings_file, as_json)
+        proposed = _proposed_settings(ws, integration, settings_file, output != "text")
         cutoff = since_ts(since) if since is not None else None
-        total = sum(c["count"] for c in ws.inbox_counts())
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("replaying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err,
-            transient=True,
-            disable=as_json or not err.is_terminal,
-        ) as progress:
-            task = progress.add_task("replay", total=total)
-            result = replay(ws, integration, proposed, cutoff, lambda n: progress.advance(task, n))
-    if as_json:
-        _print_json(result.to_dict())
+        names = ws.owner_names()
+        write_row = None
+        if output == "csv":
+            writer = csv.DictWriter(sys.stdout, DIFFERENCE_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            write_row = writer.writerow
+        with WorkProgress(err, "replay", inbox_size(ws.engine, cutoff)) as progress:
+            result = replay(ws, integration, proposed, cutoff, progress.advance, limit, write_row)
+    if output != "text":
+        if output == "json":
+            _print_json(result.to_dict())
         return
     out.print(
         f"replayed {result.events} inbox events"
@@ -700,12 +766,19 @@ def replay_command(
     out.print(f"owners that would differ: {result.owners_differ}", markup=False)
     for change in result.owner_changes:
         out.print(
-            f"  {change['type']} {change['record']}: {change['current_owner_id'] or '-'} -> "
-            f"{change['proposed_owner_id'] or '-'}",
+            f"  {change['type']} {change['record']}: "
+            f"{_owner(change['current_owner_id'], names)} -> "
+            f"{_owner(change['proposed_owner_id'], names)}",
             markup=False,
         )
         out.print(f"      now:      {change['current_reason']}", markup=False)
         out.print(f"      proposed: {change['proposed_reason']}", markup=False)
+    more = result.owners_differ - len(result.owner_changes)
+    if more > 0:
+        out.print(
+            f"  … and {more} more (--limit N lists more; --format csv lists every one)",
+            markup=False,
+        )
     for label, counts in (
         ("activities that would disappear", result.activities_disappear),
         ("activities that would appear", result.activities_appear),
@@ -722,7 +795,7 @@ def replay_command(
 
 @app.command("report")
 def report_command(
-    since: Annotated[str, typer.Option(help="The window: 7d, 24h, 90m, or an ISO time.")] = "7d",
+    since: Annotated[str, typer.Option(help=f"The window from: {_SINCE_HELP}.")] = "7d",
     as_json: JsonOption = False,
 ) -> None:
     """The health report: owner flapping, unowned new leads, timeline overload, activities
@@ -732,6 +805,7 @@ def report_command(
 
     with _errors(), _workspace() as ws:
         result = ws.report(since_ts(since))
+        names = ws.owner_names()
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -745,17 +819,31 @@ def report_command(
             out.print(f"{mark} {finding.check}: {_escape(finding.summary)}", markup=True)
             if finding.alert or finding.check == "activities_not_created":
                 for row in finding.rows[:20]:
-                    out.print(f"        {_row_text(row)}", markup=False)
+                    out.print(f"        {_row_text(finding.check, row, names)}", markup=False)
     if result.alerts:
         raise typer.Exit(1)
 
 
-def _row_text(row: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{key}={value}"
-        for key, value in row.items()
-        if key != "show" and not isinstance(value, list | dict)
-    ) + (f"  ({row['show']})" if "show" in row else "")
+def _row_text(check: str, row: dict[str, Any], names: Mapping[str, str]) -> str:
+    """A report row in plain words: ``contact 12, changes 4``, ``owner 103 Cy Oh, still
+    mapped from dialer:u-9``, ``no email``; skips as ``dialer call: REASON: COUNT``. Nested
+    lists are left to --json and the ``records show`` line."""
+    if check == "activities_not_created":
+        return f"{row['integration']} {row['type']}: {row['reason']}: {row['activities']}"
+    parts = []
+    for key, value in row.items():
+        label = key.replace("_", " ")
+        if key == "show" or isinstance(value, list):
+            continue
+        if key == "record" and isinstance(value, dict):
+            parts.append(_plain(value))
+        elif key.endswith("owner_id"):
+            parts.append(f"{label.removesuffix(' id')} {_owner(value, names)}")
+        elif value is None:
+            parts.append(f"no {label}")
+        else:
+            parts.append(f"{label} {_plain(value)}")
+    return ", ".join(parts) + (f"  ({row['show']})" if "show" in row else "")
 
 
 @app.command("undo")
@@ -772,9 +860,7 @@ def undo_command(
         str | None,
         typer.Option(help="The event's integration; or, with --since, undo its decisions."),
     ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="From when: 30d, 12h, 90m, or an ISO time.")
-    ] = None,
+    since: Annotated[str | None, typer.Option(help=f"From when: {_SINCE_HELP}.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
@@ -907,6 +993,7 @@ def users_list(
     sent: mapped (the explicit map), auto-matched (by email) or unmapped."""
     with _errors(), _workspace() as ws:
         rows = ws.external_users(integration)
+        names = ws.owner_names()
     if as_json:
         _print_json(rows)
         return
@@ -919,7 +1006,7 @@ def users_list(
             r["email"] or "-",
             r["name"] or "-",
             r["status"],
-            r["owner_id"] or "-",
+            _owner(r["owner_id"], names),
             str(r["events"]),
             display_ts(r["last_seen_at"]),
         )
@@ -1038,6 +1125,7 @@ def outbox_list(
     """Owner changes waiting to be sent to bidirectional integrations."""
     with _errors(), _workspace() as ws:
         rows = ws.outbox(integration, limit)
+        names = ws.owner_names()
     if as_json:
         _print_json(rows)
         return
@@ -1059,7 +1147,7 @@ def outbox_list(
             r["integration"],
             f"{r['record_type']} {r['record_id']}",
             r["external_id"],
-            r["owner_id"] or "-",
+            _owner(r["owner_id"], names),
             r["external_owner_id"] or "?",
             r["source"],
             r["status"],
@@ -1078,6 +1166,7 @@ def decisions_list(
     """The newest owner decisions across all records, each with its reason."""
     with _errors(), _workspace() as ws:
         rows = ws.decisions(integration, outcome, flagged, limit)
+        names = ws.owner_names()
     if as_json:
         _print_json(rows)
         return
@@ -1085,26 +1174,77 @@ def decisions_list(
         who = r["integration"] or "a person in the CRM"
         out.print(
             f"{display_ts(r['at'])}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
+            f"{_owner(r['previous_owner_id'], names)} -> {_owner(r['owner_id'], names)}  "
             f"by {who} ({r['strategy']}){'  [flagged]' if r['flagged'] else ''}",
             markup=False,
         )
         out.print(f"    {r['reason']}", markup=False)
 
 
-@activities_app.command("skipped")
-def activities_skipped(
+_ACTIVITY_TYPE_HELP = "Only this type: call, email, meeting, note or task."
+
+
+@activities_app.command("list")
+def activities_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help=f"Only those that happened since then: {_SINCE_HELP}.")
+    ] = None,
+    activity_type: Annotated[str | None, typer.Option("--type", help=_ACTIVITY_TYPE_HELP)] = None,
     limit: Annotated[int, typer.Option(min=1)] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """Activities that were received but not created, and why."""
+    """Activities created, newest first: the records each is on and why (named by the event,
+    or chosen by the association rules), and other tools' activities merged into it."""
+    from leadsync.replay import since_ts
+
     with _errors(), _workspace() as ws:
-        rows = ws.skipped_activities(integration, limit)
+        cutoff = since_ts(since) if since is not None else None
+        rows = ws.activities(integration, cutoff, activity_type, limit)
+        names = ws.owner_names()
     if as_json:
         _print_json(rows)
         return
     table = Table()
-    for col in ("when", "integration", "type", "external id", "reason"):
+    for col in ("when", "integration", "type", "external id", "owner", "records: why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        records = "; ".join(f"{link['type']} {link['id']}: {link['why']}" for link in r["records"])
+        merged = "".join(
+            f"; merged: {m['integration']}:{m['external_id']}" for m in r["merged_from"]
+        )
+        table.add_row(
+            display_ts(r["occurred_at"]),
+            r["integration"],
+            r["type"],
+            r["external_id"] or "-",
+            _owner(r["owner_id"], names),
+            (records or "none") + merged,
+        )
+    out.print(table)
+
+
+@activities_app.command("skipped")
+def activities_skipped(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help=f"Only those that happened since then: {_SINCE_HELP}.")
+    ] = None,
+    activity_type: Annotated[str | None, typer.Option("--type", help=_ACTIVITY_TYPE_HELP)] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Activities that were received but not created: why, and the record each was for."""
+    from leadsync.replay import since_ts
+
+    with _errors(), _workspace() as ws:
+        cutoff = since_ts(since) if since is not None else None
+        rows = ws.skipped_activities(integration, limit, cutoff, activity_type)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("when", "integration", "type", "external id", "record", "reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(
@@ -1112,9 +1252,18 @@ def activities_skipped(
             r["integration"],
             r["type"],
             r["external_id"] or "-",
+            _skipped_record(r["record"]),
             r["reason"],
         )
     out.print(table)
+
+
+def _skipped_record(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "-"
+    if record["id"] is None:
+        return f"{record['type']} {record['named']} (not in the workspace)"
+    return f"{record['type']} {record['id']}"
 
 
 DEMO_FILE = "leadsync-demo.db"

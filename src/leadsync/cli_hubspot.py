@@ -20,6 +20,7 @@ from leadsync.cli import (
     owners_app,
 )
 from leadsync.model import display_ts
+from leadsync.progress import WorkProgress
 
 hubspot_app = typer.Typer(
     help="The HubSpot portal: check and prepare it; a local stand-in for tests and the demo.",
@@ -124,7 +125,9 @@ def push(
                     out.print(json.dumps(body, indent=2), markup=False)
             err.print(f"dry run: {len(pusher.sent)} requests, nothing sent", markup=False)
             return
-        result = ws.push()
+        queued = ws.push_status()["queued_total"]
+        with WorkProgress(err, "push", queued, unit="changes") as progress:
+            result = ws.push(on_progress=progress.advance)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -38,7 +38,7 @@ from leadsync.model import (
 )
 from leadsync.rules import activity_memory, dedupe
 from leadsync.rules.activities import skip_reason
-from leadsync.rules.associations import choose_associations
+from leadsync.rules.associations import choose_associations, primary_index
 from leadsync.rules.mapping import OwnerDirectory, map_external_user, round_robin_pick
 from leadsync.rules.ownership import OwnerContext, Verdict, decide_crm_change, decide_owner
 from leadsync.settings import DedupeRule, IntegrationSettings
@@ -240,6 +240,7 @@ class EventTrace:
     skip_reason: str | None = None
     associations: list[tuple[str, int, str]] = field(default_factory=list)  # (type, id, source)
     merge_reason: str | None = None  # merged into another tool's activity (dedupe), why
+    settings: str | None = None  # "rollout" when a rollout's settings decided the activity
 
 
 class BatchState:
@@ -825,18 +826,32 @@ class BatchState:
         """An activity's rollout sample key: the id of the first record it names that exists
         already, else its own external id (or event id)."""
         for ref in event.associations:
-            record_id: int | None = None
-            if ref.external_id is not None:
-                record_id = self.identity.get(
-                    (event.integration, ref.type._value_, ref.external_id)
-                )
-            if record_id is None and (email := _email_key(ref)) is not None:
-                record_id = self.by_email.get(email)
-            if record_id is None and (domain := _domain_key(ref)) is not None:
-                record_id = self.by_domain.get(domain)
+            record_id = self.existing_record_id(event.integration, ref)
             if record_id is not None:
                 return str(record_id)
         return f"activity:{event.external_id or event.id}"
+
+    def existing_record_id(self, integration: str, ref: RecordRef) -> int | None:
+        """The id of the record ``ref`` names when the workspace (or this batch) has it, by
+        identity, else email or domain; nothing is created."""
+        record_id: int | None = None
+        if ref.external_id is not None:
+            record_id = self.identity.get((integration, ref.type._value_, ref.external_id))
+        if record_id is None and (email := _email_key(ref)) is not None:
+            record_id = self.by_email.get(email)
+        if record_id is None and (domain := _domain_key(ref)) is not None:
+            record_id = self.by_domain.get(domain)
+        return record_id
+
+    def skipped_for(
+        self, event: Event, settings: IntegrationSettings
+    ) -> tuple[RecordRef | None, int | None]:
+        """The record a skipped activity was for: the primary record the event names (as the
+        association rules pick it; else the first it names), and its id if it exists."""
+        refs = event.associations
+        index = primary_index([r.type for r in refs], settings.associations.primary)
+        ref = refs[index if index is not None else 0] if refs else None
+        return ref, self.existing_record_id(event.integration, ref) if ref is not None else None
 
     def apply_crm(self, event: Event) -> None:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and
@@ -909,8 +924,9 @@ class BatchState:
         else:
             variant = None
         merged = dict(event.properties)
-        reason = skip_reason(event.activity, merged, settings.activities, event.integration)
-        if reason is not None:
+        skip = skip_reason(event.activity, merged, settings.activities, event.integration)
+        if skip is not None:
+            reason = skip.reason
             if existing is not None and not existing.deleted and existing.id in self.sources:
                 reason += "; the activity stays: other tools logged it too"
             elif existing is not None and not existing.deleted:
@@ -921,7 +937,9 @@ class BatchState:
                     event.id,
                     activity=(event.activity._value_, None, "skipped"),
                     skip_reason=reason,
+                    settings=variant,
                 )
+            record_ref, record_id = self.skipped_for(event, settings)
             self.skips.append(
                 ActivitySkip(
                     event_id=event.id,
@@ -930,6 +948,9 @@ class BatchState:
                     external_id=event.external_id,
                     occurred_at=event.occurred_at,
                     reason=reason,
+                    kind=skip.kind,
+                    record=record_ref,
+                    record_id=record_id,
                     settings=variant,
                 )
             )
@@ -974,6 +995,7 @@ class BatchState:
                 ),
                 associations=[(c.record_type._value_, c.record_id, c.source) for c in chosen],
                 merge_reason=merge_reason,
+                settings=variant,
             )
         for choice in chosen:
             link_key = (activity.id, choice.record_id)
@@ -1191,6 +1213,10 @@ class BatchState:
                     "external_id": s.external_id,
                     "occurred_at": s.occurred_at,
                     "reason": s.reason,
+                    "kind": s.kind,
+                    "record_type": s.record.type.value if s.record is not None else None,
+                    "record_named": s.record.named_as if s.record is not None else None,
+                    "record_id": s.record_id,
                     "settings": s.settings,
                 }
                 for s in self.skips

@@ -171,6 +171,12 @@ def add_days(ts: str, days: float) -> str:
     return format_ts(ts_to_datetime(ts) + timedelta(days=days))
 
 
+def settings_used(stored: str | None) -> str:
+    """Which settings made a decision or skip, as every output names it: ``rollout`` (a
+    staged rollout's proposed settings) or ``current`` (stored as None)."""
+    return stored or "current"
+
+
 def display_ts(ts: str | None) -> str:
     """A stored time for people: drops a zero millisecond part."""
     if ts is None:
@@ -228,9 +234,13 @@ class RecordRef:
     email: str | None = None
     domain: str | None = None
 
+    @property
+    def named_as(self) -> str:
+        """How the event names the record: its external id, else its email or domain."""
+        return self.external_id or self.email or self.domain or "?"
+
     def describe(self) -> str:
-        key = self.external_id or self.email or self.domain or "?"
-        return f"{self.type.value} {key}"
+        return f"{self.type.value} {self.named_as}"
 
 
 @dataclass(slots=True)
@@ -312,7 +322,10 @@ class OwnerDecision:
 
 @dataclass(slots=True)
 class ActivitySkip:
-    """An activity the integration sent that was not created, and why."""
+    """An activity the integration sent that was not created, and why (``reason``; ``kind``:
+    the rule and its setting, what the report counts by), and the record it was for: the
+    event's primary record as the event named it (``record``), and its id when the workspace
+    had that record."""
 
     event_id: str
     integration: str
@@ -320,6 +333,9 @@ class ActivitySkip:
     external_id: str | None
     occurred_at: str
     reason: str
+    kind: str
+    record: RecordRef | None = None
+    record_id: int | None = None
     settings: str | None = None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from leadsync import inbox
 from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
-from leadsync.model import Event, OwnerDecision
+from leadsync.model import Event, OwnerDecision, settings_used
 from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_proposed
 from leadsync.sources import adapter_for
 from leadsync.store import batch as store
@@ -162,7 +162,12 @@ def preview(
             entry.record = {"type": rtype, "id": rid, "created": created}
         if trace is not None and trace.activity is not None:
             atype, aid, outcome = trace.activity
-            entry.activity = {"type": atype, "id": aid, "outcome": outcome}
+            entry.activity = {
+                "type": atype,
+                "id": aid,
+                "outcome": outcome,
+                "settings": settings_used(trace.settings),
+            }
             if trace.skip_reason is not None:
                 entry.activity["reason"] = trace.skip_reason
                 result.skipped[trace.skip_reason] += 1
@@ -188,6 +193,7 @@ def _decision(d: OwnerDecision) -> dict[str, Any]:
         "outcome": d.outcome.value,
         "reason": d.reason,
         "flagged": d.flagged,
+        "settings": settings_used(d.settings),
     }
 
 

@@ -87,15 +87,38 @@ class ReplayResult:
         }
 
 
+Difference = dict[str, Any]
+# Every difference, one row each (``on_difference``, ``--format csv``): owners, activities
+# that would appear or disappear, activities whose associated records would change.
+DIFFERENCE_FIELDS = (
+    "difference",
+    "record",
+    "record_type",
+    "activity",
+    "current_owner_id",
+    "current_owner",
+    "proposed_owner_id",
+    "proposed_owner",
+    "current_reason",
+    "proposed_reason",
+    "current_records",
+    "proposed_records",
+)
+
+
 def replay(
     workspace: Workspace,
     integration: str,
     proposed: IntegrationSettings,
     since: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    shown: int = SHOWN,
+    on_difference: Callable[[Difference], None] | None = None,
 ) -> ReplayResult:
     """Replay the workspace's inbox (events since ``since``) under its current settings and
-    under ``proposed`` settings for ``integration``; report the difference."""
+    under ``proposed`` settings for ``integration``; report the difference: every count, the
+    first ``shown`` records whose owner would differ, and — to ``on_difference``, streamed
+    from the comparison — every difference, one by one (keys: ``DIFFERENCE_FIELDS``)."""
     rules = workspace.rules()
     workspace.integration(integration, rules)
     config = workspace.export_config()
@@ -114,8 +137,33 @@ def replay(
                 result.refused += _apply(other.engine, proposed_rules, chunk, events)
                 if on_progress is not None:
                     on_progress(len(chunk))
-        _compare(folder / "current.db", folder / "proposed.db", result)
+        if on_difference is not None:
+            on_difference = _with_owner_names(on_difference, workspace.owner_names())
+        _compare(folder / "current.db", folder / "proposed.db", result, shown, on_difference)
     return result
+
+
+def _with_owner_names(
+    on_difference: Callable[[Difference], None], names: dict[str, str]
+) -> Callable[[Difference], None]:
+    """Each difference with the owners' names beside their ids."""
+
+    def named(row: Difference) -> None:
+        for side in ("current", "proposed"):
+            owner = row[f"{side}_owner_id"]
+            row[f"{side}_owner"] = names.get(owner) if owner is not None else None
+        on_difference(row)
+
+    return named
+
+
+def inbox_size(engine: Engine, since: str | None = None) -> int:
+    """How many inbox rows a replay since ``since`` reads (its progress total)."""
+    query = sa.select(sa.func.count()).select_from(inbox_table)
+    if since is not None:
+        query = query.where(inbox_table.c.occurred_at >= since)
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 @contextmanager
@@ -213,16 +261,28 @@ def _apply_events(engine: Engine, rules: WorkspaceRules, events: list[Event]) ->
         apply_batch(connection, rules, events)
 
 
-def _compare(current: Path, proposed: Path, result: ReplayResult) -> None:
+def _compare(
+    current: Path,
+    proposed: Path,
+    result: ReplayResult,
+    shown: int,
+    on_difference: Callable[[Difference], None] | None,
+) -> None:
     """Both scratch databases in one SQLite connection (the proposed one attached as ``p``);
     the comparison is set-based SQL, its temporary tables die with the connection."""
     connection = sqlite3.connect(current)
     try:
         connection.execute("ATTACH DATABASE ? AS p", (str(proposed),))
-        _compare_owners(connection, result)
-        _compare_activities(connection, result)
+        _compare_owners(connection, result, shown, on_difference)
+        _compare_activities(connection, result, on_difference)
     finally:
         connection.close()
+
+
+def _difference(kind: str, **values: Any) -> Difference:
+    row: Difference = dict.fromkeys(DIFFERENCE_FIELDS)
+    row.update(difference=kind, **values)
+    return row
 
 
 def _count(connection: sqlite3.Connection, sql: str) -> int:
@@ -249,7 +309,12 @@ def _names(db: str) -> str:
         FROM {db}records r"""
 
 
-def _compare_owners(connection: sqlite3.Connection, result: ReplayResult) -> None:
+def _compare_owners(
+    connection: sqlite3.Connection,
+    result: ReplayResult,
+    shown: int,
+    on_difference: Callable[[Difference], None] | None,
+) -> None:
     connection.execute(f"CREATE TEMP TABLE cur AS {_names('main.')}")
     connection.execute(f"CREATE TEMP TABLE pro AS {_names('p.')}")
     for side in ("cur", "pro"):
@@ -265,22 +330,36 @@ def _compare_owners(connection: sqlite3.Connection, result: ReplayResult) -> Non
     differ = """FROM cur JOIN pro ON pro.name = cur.name
         WHERE coalesce(cur.owner_id, '') != coalesce(pro.owner_id, '')"""
     result.owners_differ = _count(connection, f"SELECT count(*) {differ}")
+    limit = "" if on_difference is not None else f"LIMIT {int(shown)}"
     rows = connection.execute(
         f"""SELECT cur.name, cur.type, cur.id, cur.owner_id, cur.reason, pro.owner_id, pro.reason
-        {differ} ORDER BY cur.id LIMIT {SHOWN}"""
+        {differ} ORDER BY cur.id {limit}"""
     )
     for name, rtype, rid, owner, reason, new_owner, new_reason in rows:
-        result.owner_changes.append(
-            {
-                "record": name,
-                "type": rtype,
-                "id": rid,
-                "current_owner_id": owner,
-                "current_reason": reason,
-                "proposed_owner_id": new_owner,
-                "proposed_reason": new_reason,
-            }
-        )
+        if len(result.owner_changes) < shown:
+            result.owner_changes.append(
+                {
+                    "record": name,
+                    "type": rtype,
+                    "id": rid,
+                    "current_owner_id": owner,
+                    "current_reason": reason,
+                    "proposed_owner_id": new_owner,
+                    "proposed_reason": new_reason,
+                }
+            )
+        if on_difference is not None:
+            on_difference(
+                _difference(
+                    "owner",
+                    record=name,
+                    record_type=rtype,
+                    current_owner_id=owner,
+                    proposed_owner_id=new_owner,
+                    current_reason=reason,
+                    proposed_reason=new_reason,
+                )
+            )
 
 
 _ACTIVITY_KEY = (
@@ -288,7 +367,11 @@ _ACTIVITY_KEY = (
 )
 
 
-def _compare_activities(connection: sqlite3.Connection, result: ReplayResult) -> None:
+def _compare_activities(
+    connection: sqlite3.Connection,
+    result: ReplayResult,
+    on_difference: Callable[[Difference], None] | None,
+) -> None:
     """Activities by their natural key, and their associated records by name, in indexed
     temporary tables: each comparison is a join or a set difference, never a scan per row."""
     for side, db in (("cur", "main."), ("pro", "p.")):
@@ -319,18 +402,59 @@ def _compare_activities(connection: sqlite3.Connection, result: ReplayResult) ->
     one_way = """SELECT * FROM (
         SELECT activity, record FROM {a} WHERE activity IN (SELECT activity FROM {b})
         EXCEPT SELECT activity, record FROM {b})"""
-    result.associations_differ = _count(
-        connection,
-        "SELECT count(DISTINCT activity) FROM ("
+    changed_links = (
+        "SELECT DISTINCT activity FROM ("
         + one_way.format(a="cur_links", b="pro_links")
         + " UNION ALL "
         + one_way.format(a="pro_links", b="cur_links")
-        + ")",
+        + ")"
     )
+    result.associations_differ = _count(connection, f"SELECT count(*) FROM ({changed_links})")
+    if on_difference is not None:
+        _each_activity_difference(connection, changed_links, on_difference)
+
+
+def _records_of(links: str) -> str:
+    """An activity's associated records (by name, space-separated), for ``x.activity``."""
+    return f"""(SELECT group_concat(record, ' ') FROM
+        (SELECT record FROM {links} l WHERE l.activity = x.activity ORDER BY record))"""
+
+
+def _each_activity_difference(
+    connection: sqlite3.Connection,
+    changed_links: str,
+    on_difference: Callable[[Difference], None],
+) -> None:
+    for kind, acts, other, links in (
+        ("activity disappears", "cur_acts", "pro_acts", "cur_links"),
+        ("activity appears", "pro_acts", "cur_acts", "pro_links"),
+    ):
+        rows = connection.execute(
+            f"""SELECT x.activity, {_records_of(links)} FROM {acts} x
+            WHERE x.activity NOT IN (SELECT activity FROM {other}) ORDER BY x.activity"""
+        )
+        for activity, records in rows:
+            side = "current_records" if links == "cur_links" else "proposed_records"
+            on_difference(_difference(kind, activity=activity, **{side: records}))
+    rows = connection.execute(
+        f"""SELECT x.activity, {_records_of("cur_links")}, {_records_of("pro_links")}
+        FROM ({changed_links}) x ORDER BY x.activity"""
+    )
+    for activity, current, proposed in rows:
+        on_difference(
+            _difference(
+                "associations differ",
+                activity=activity,
+                current_records=current,
+                proposed_records=proposed,
+            )
+        )
 
 
 def since_ts(text: str, now: str | None = None) -> str:
-    """``30d``, ``12h``, ``90m`` ago, or an ISO time, as a canonical time."""
+    """``30d``, ``12h``, ``90m`` ago, a date (``2026-11-01``: its midnight, UTC) or an ISO
+    time (without an offset: UTC), as a canonical time. The one reader of every ``--since``
+    (and the admin API's ``since``)."""
     now = now or now_ts()
     units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
     value = text.strip()
@@ -342,9 +466,18 @@ def since_ts(text: str, now: str | None = None) -> str:
         if len(moment) != len(now) or moment[:4] < "1000":  # before year 1000: not a time
             raise UserError(f"since {text!r}: too far back; the earliest is the year 1000")
         return moment
+    if "T" not in value.upper() and " " not in value:
+        value += "T00:00:00"  # a date: its midnight
     try:
-        return parse_ts(value)
+        return parse_ts(value if _has_offset(value) else value + "+00:00")
     except ValueError:
         raise UserError(
-            f"since {text!r}: expected a duration (30d, 12h, 90m) or an ISO time with offset"
+            f"since {text!r}: expected a duration (30d, 12h, 90m), a date (2026-11-01) or an "
+            "ISO time (2026-11-01T09:00:00Z; without an offset it is UTC)"
         ) from None
+
+
+def _has_offset(value: str) -> bool:
+    """Whether an ISO time names its offset (``Z``, ``+01:00``, ``-05:00``) after the time."""
+    _, sep, clock = value.upper().replace(" ", "T").partition("T")
+    return bool(sep) and (clock.endswith("Z") or "+" in clock or "-" in clock)

@@ -205,7 +205,8 @@ def _call_check(
     traces = state.traces or {}
     trace = traces.get(call.id)
     settings, _ = rules.settings_for(call.integration, state.sample_key(call))
-    why = skip_reason(ActivityType.CALL, call.properties, settings.activities, call.integration)
+    skip = skip_reason(ActivityType.CALL, call.properties, settings.activities, call.integration)
+    why = skip.reason if skip is not None else None
     activity = trace.activity if trace is not None else None
     if activity is None or activity[2] == "skipped":
         skipped = trace.skip_reason if trace is not None else None

@@ -289,11 +289,19 @@ class Workspace:
             skip_types=() if portal_info.get("leads", True) else ("lead",),
         )
 
-    def push(self, *, dry_run: bool = False, max_cycles: int | None = None) -> PushResult:
-        """Drain the push queue into HubSpot and stop (``dry_run``: only list the requests)."""
+    def push(
+        self,
+        *,
+        dry_run: bool = False,
+        max_cycles: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> PushResult:
+        """Drain the push queue into HubSpot and stop (``dry_run``: only list the requests);
+        ``on_progress`` gets the changes each cycle pushed (of ``push_status()``'s
+        ``queued_total``)."""
         pusher = self.pusher(dry_run=dry_run)
         try:
-            return pusher.drain(max_cycles)
+            return pusher.drain(max_cycles, on_progress)
         finally:
             if not dry_run:
                 pusher.release()

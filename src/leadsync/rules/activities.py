@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from leadsync.model import ActivityType
 from leadsync.settings import ActivitySettings
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why an activity is not created: ``reason``, the sentence stored with the skip
+    (``call lasted 3 s, shorter than min_duration_s 15 s``), and ``kind``, the rule and its
+    setting without this activity's own values (``shorter than min_duration_s (15 s)``),
+    which the report counts by."""
+
+    kind: str
+    reason: str
 
 
 def skip_reason(
@@ -14,7 +26,7 @@ def skip_reason(
     properties: Mapping[str, Any],
     settings: ActivitySettings,
     integration: str,
-) -> str | None:
+) -> Skip | None:
     """Why this activity is not created, or None when it is.
 
     A call with no duration is not filtered by ``min_duration_s``: the duration is unknown,
@@ -23,15 +35,21 @@ def skip_reason(
     rules = settings.for_type(activity_type)
     kind = activity_type.value
     if not rules.enabled:
-        return f"{kind} activities are disabled for {integration}"
+        return Skip(
+            f"{kind} activities are disabled", f"{kind} activities are disabled for {integration}"
+        )
     if rules.min_duration_s is not None:
         duration = properties.get("duration_s")
         if duration is not None and duration < rules.min_duration_s:
-            return (
+            return Skip(
+                f"shorter than min_duration_s ({rules.min_duration_s:g} s)",
                 f"{kind} lasted {duration:g} s, shorter than min_duration_s "
-                f"{rules.min_duration_s:g} s"
+                f"{rules.min_duration_s:g} s",
             )
     outcome = properties.get("outcome")
     if outcome is not None and outcome in rules.skip_outcomes:
-        return f"{kind} outcome {outcome} is in skip_outcomes for {integration}"
+        return Skip(
+            f"outcome {outcome} is in skip_outcomes",
+            f"{kind} outcome {outcome} is in skip_outcomes for {integration}",
+        )
     return None

@@ -75,10 +75,27 @@ def choose_associations(
 
 
 def _primary_record(named: Sequence[tuple[int, RecordType]], preferred: RecordType) -> int | None:
-    for rid, rtype in named:
+    index = primary_index([rtype for _, rtype in named], preferred)
+    return named[index][0] if index is not None else None
+
+
+def primary_index(types: Sequence[RecordType], preferred: RecordType) -> int | None:
+    """Which of the named records is the primary one: the first of the ``preferred`` type,
+    else the first contact or lead; None when there is neither."""
+    for i, rtype in enumerate(types):
         if rtype is preferred:
-            return rid
-    for rid, rtype in named:
+            return i
+    for i, rtype in enumerate(types):
         if rtype in (RecordType.CONTACT, RecordType.LEAD):
-            return rid
+            return i
     return None
+
+
+def why_associated(record_type: str, source: str) -> str:
+    """Why an activity is on a record, in words: the event named it, or which association
+    rule chose it (the only records the rules add are a primary company and open deals)."""
+    if source == "event":
+        return "named by the event"
+    if record_type == RecordType.COMPANY.value:
+        return "the named record's primary company (associations.company)"
+    return "an open deal of the named record or its company (associations.deal)"

@@ -263,6 +263,13 @@ activity_skips = Table(
     Column("external_id", String(200)),
     Column("occurred_at", TS, nullable=False),
     Column("reason", Text, nullable=False),
+    # The rule and its setting, without this activity's values: what the report counts by.
+    Column("kind", Text, nullable=False),
+    # The record the activity was for, as the event named it (external id, email or domain),
+    # and its id when the workspace had it then.
+    Column("record_type", String(16)),
+    Column("record_named", String(320)),
+    Column("record_id", BigInteger),
     Column("settings", String(16)),
     Index("ix_activity_skips_integration", "integration", "occurred_at"),
 )

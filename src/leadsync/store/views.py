@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.model import ts_to_datetime
+from leadsync.model import settings_used, ts_to_datetime
 from leadsync.store.schema import (
     ACTIVITY_COLUMNS,
     activities,
     activity_associations,
     activity_skips,
+    activity_sources,
     dead_letters,
     external_users,
     inbox,
@@ -50,7 +51,7 @@ def owner_history(connection: Connection, record_id: int) -> list[dict[str, Any]
             "event_id": r.event_id,
             "external_user": r.external_user,
             "flagged": bool(r.flagged),
-            "settings": r.settings or "current",
+            "settings": settings_used(r.settings),
         }
         for r in connection.execute(query)
     ]
@@ -70,10 +71,41 @@ def timeline(
     if limit is not None:
         query = query.limit(limit)
     rows = [dict(r._mapping) for r in connection.execute(query)]
-    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    ids = [r["id"] for r in rows]
+    links = _activity_links(connection, [r["id"] for r in rows])
+    items = []
+    for row in rows:
+        item = _activity_item(row)
+        item["associations"] = links.get(row["id"], [])
+        items.append(item)
+    return items
+
+
+def _activity_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    properties = {name: row[col] for name, col in ACTIVITY_COLUMNS.items() if row[col] is not None}
+    properties.update(row["properties"] or {})
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "occurred_at": row["occurred_at"],
+        "owner_id": row["owner_id"],
+        "integration": row["integration"],
+        "external_id": row["external_id"],
+        "event_id": row["event_id"],
+        "properties": properties,
+    }
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
+        yield ids[start : start + 900]
+
+
+def _activity_links(connection: Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The records each activity is associated with (one ``IN`` query per 900 activities),
+    each with its source: ``event`` (named by the event) or ``auto`` (the association rules)."""
+    aa = activity_associations
+    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for chunk in _chunks(ids):
         link_rows = connection.execute(
             sa.select(aa.c.activity_id, aa.c.record_id, aa.c.record_type, aa.c.source)
             .where(aa.c.activity_id.in_(chunk))
@@ -83,26 +115,53 @@ def timeline(
             links[link.activity_id].append(
                 {"type": link.record_type, "id": link.record_id, "source": link.source}
             )
-    items = []
-    for row in rows:
-        properties = {
-            name: row[col] for name, col in ACTIVITY_COLUMNS.items() if row[col] is not None
+    return links
+
+
+def activity_rows(
+    connection: Connection,
+    integration: str | None = None,
+    since: str | None = None,
+    activity_type: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest activities created (those since ``since``, of one integration or type),
+    each with the records it is on and why, and the other tools' activities merged into it
+    (dedupe rules) with the reason: three queries, whatever the number of activities."""
+    a, src = activities, activity_sources
+    query = sa.select(a).order_by(a.c.occurred_at.desc(), a.c.id.desc()).limit(limit)
+    if integration is not None:
+        query = query.where(a.c.integration == integration)
+    if since is not None:
+        query = query.where(a.c.occurred_at >= since)
+    if activity_type is not None:
+        query = query.where(a.c.type == activity_type)
+    rows = [dict(r._mapping) for r in connection.execute(query)]
+    ids = [r["id"] for r in rows]
+    links = _activity_links(connection, ids)
+    merged: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for m in connection.execute(
+            sa.select(src)
+            .where(src.c.activity_id.in_(chunk))
+            .order_by(src.c.activity_id, src.c.merged_at, src.c.integration)
+        ):
+            merged[m.activity_id].append(
+                {
+                    "integration": m.integration,
+                    "external_id": m.external_id,
+                    "at": m.merged_at,
+                    "reason": m.reason,
+                }
+            )
+    return [
+        {
+            **_activity_item(row),
+            "records": links.get(row["id"], []),
+            "merged_from": merged[row["id"]],
         }
-        properties.update(row["properties"] or {})
-        items.append(
-            {
-                "id": row["id"],
-                "type": row["type"],
-                "occurred_at": row["occurred_at"],
-                "owner_id": row["owner_id"],
-                "integration": row["integration"],
-                "external_id": row["external_id"],
-                "event_id": row["event_id"],
-                "properties": properties,
-                "associations": links.get(row["id"], []),
-            }
-        )
-    return items
+        for row in rows
+    ]
 
 
 def identities(connection: Connection, record_id: int) -> list[dict[str, str]]:
@@ -262,18 +321,44 @@ def decision_rows(
         query = query.where(t.c.outcome == outcome)
     if flagged:
         query = query.where(t.c.flagged.is_(True))
-    return [dict(r._mapping) for r in connection.execute(query)]
+    return [
+        {**r._mapping, "settings": settings_used(r.settings)} for r in connection.execute(query)
+    ]
 
 
 def skipped_rows(
-    connection: Connection, integration: str | None = None, limit: int = 100
+    connection: Connection,
+    integration: str | None = None,
+    limit: int = 100,
+    since: str | None = None,
+    activity_type: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest activities that were received but not created, with why."""
+    """The newest activities that were received but not created (those that happened since
+    ``since``, of one integration or type), with why and the record each was for: ``record``
+    is ``{"type", "id", "named"}`` (``id`` None when the workspace had no such record then;
+    None when the event named no record, or for skips stored before records were kept)."""
     t = activity_skips
     query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(t.c.integration == integration)
-    return [dict(r._mapping) for r in connection.execute(query)]
+    if since is not None:
+        query = query.where(t.c.occurred_at >= since)
+    if activity_type is not None:
+        query = query.where(t.c.type == activity_type)
+    out = []
+    for r in connection.execute(query):
+        row = dict(r._mapping)
+        record_type, named, record_id = (
+            row.pop("record_type"),
+            row.pop("record_named"),
+            row.pop("record_id"),
+        )
+        row["record"] = (
+            None if record_type is None else {"type": record_type, "id": record_id, "named": named}
+        )
+        row["settings"] = settings_used(row["settings"])
+        out.append(row)
+    return out
 
 
 def external_user_rows(connection: Connection, integration: str) -> list[dict[str, Any]]:
