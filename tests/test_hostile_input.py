@@ -34,7 +34,7 @@ from leadsync.model import INTEGRATION_KINDS
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import WebhookRequest, decode_json, number
-from leadsync.sources.generic import parse_line
+from leadsync.sources.canonical import parse_line
 from leadsync.sources.hubspot import sign_v3
 from leadsync.sources.hygiene import Headers, redact_text, representable, storable_key
 from leadsync.sources.signatures import (
@@ -694,7 +694,7 @@ def test_generic_timestamp_settings_errors_name_the_line_and_key(option: str, me
     assert problem.startswith(f"team.yaml:6: integrations.dialer.vendor.{message}"), problem
 
 
-def test_generic_timestamp_settings_belong_to_generic_only() -> None:
+def test_signed_timestamp_settings_belong_to_the_kinds_that_read_them() -> None:
     from leadsync.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
@@ -705,7 +705,7 @@ def test_generic_timestamp_settings_belong_to_generic_only() -> None:
         )
     assert caught.value.problems == [
         "team.yaml:4: integrations.o.vendor.require_timestamp: not allowed for kind outreach; "
-        "only for generic"
+        "only for generic, salesforce"
     ]
 
 

@@ -176,7 +176,7 @@ def test_a_problem_in_what_the_file_leaves_as_it_is_says_so() -> None:
     config = workspace_config({"dialer": settings(vendor={"timestamp_tolerance_s": 60})})
     assert problems("kind: outreach\n", config) == [
         "proposed.yaml:1: vendor.timestamp_tolerance_s: not allowed for kind outreach; only "
-        "for generic (in the current settings)"
+        "for generic, salesforce (in the current settings)"
     ]
 
 
