@@ -15,15 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.errors import NotFoundError, UserError
 from leadsync.model import Outcome, OwnerDecision, RecordType, display_ts
 from leadsync.store import batch as store
-from leadsync.store.database import in_values
-from leadsync.store.schema import inbox, owner_decisions, records
+from leadsync.store import undo as undo_store
 
 UNDO_STRATEGY = "undo"
 
@@ -51,21 +49,11 @@ class _Change:
     owner_id: str | None
 
 
-def integrations_of_event(connection: Connection, event_id: str) -> list[str]:
-    """The integrations that have an event with this id (in the inbox, or deciding owners)."""
-    d = owner_decisions
-    query = sa.union(
-        sa.select(inbox.c.integration).where(inbox.c.event_id == event_id),
-        sa.select(d.c.integration).where(d.c.event_id == event_id, d.c.integration.is_not(None)),
-    )
-    return sorted({str(name) for name in connection.execute(query).scalars()})
-
-
 def event_integration(connection: Connection, event_id: str, integration: str | None) -> str:
     """The one integration whose event ``event_id`` is meant: the one named, which must have
     it, or else the only one that has it. NotFoundError for an id no integration has;
     UserError (ambiguous) for an id several have when none is named."""
-    found = integrations_of_event(connection, event_id)
+    found = undo_store.integrations_of_event(connection, event_id)
     if integration is not None:
         if integration not in found:
             where = f"; it is in {', '.join(found)}" if found else ""
@@ -109,59 +97,27 @@ def undo(
         raise UserError("--integration needs --since: the time from which to undo")
     if event_id is not None:
         integration = event_integration(connection, event_id, integration)
-    d = owner_decisions
-    query = sa.select(
-        d.c.id,
-        d.c.record_id,
-        d.c.record_type,
-        d.c.at,
-        d.c.integration,
-        d.c.event_id,
-        d.c.previous_owner_id,
-        d.c.owner_id,
-    ).where(d.c.outcome == Outcome.SET.value, d.c.strategy != UNDO_STRATEGY)
-    if event_id is not None:
-        query = query.where(d.c.event_id == event_id, d.c.integration == integration)
-    else:
-        query = query.where(d.c.integration == integration, d.c.at >= since)
-    changes = [_Change(*row) for row in connection.execute(query.order_by(d.c.id))]
+    assert integration is not None
+    changes = [
+        _Change(*row)
+        for row in undo_store.owner_changes(
+            connection, integration, event_id=event_id, since=since, skip_strategy=UNDO_STRATEGY
+        )
+    ]
     by_record: dict[int, list[_Change]] = {}
     for change in changes:
         by_record.setdefault(change.record_id, []).append(change)
     if not by_record:
         return UndoResult(dry_run=dry_run)
-    dialect = connection.dialect.name
-    latest: dict[int, int] = {
-        int(record_id): int(newest)
-        for record_id, newest in connection.execute(
-            sa.select(d.c.record_id, sa.func.max(d.c.id))
-            .where(d.c.outcome == Outcome.SET.value, in_values(d.c.record_id, by_record, dialect))
-            .group_by(d.c.record_id)
-        )
-    }
-    superseding = {
-        row.id: row
-        for row in connection.execute(
-            sa.select(d.c.id, d.c.at, d.c.integration, d.c.strategy).where(
-                in_values(d.c.id, set(latest.values()), dialect)
-            )
-        )
-    }
-    current: dict[int, str | None] = {
-        int(record_id): owner_id
-        for record_id, owner_id in connection.execute(
-            sa.select(records.c.id, records.c.owner_id).where(
-                in_values(records.c.id, by_record, dialect)
-            )
-        )
-    }
+    latest, superseding = undo_store.latest_owner_changes(connection, by_record)
+    current = undo_store.current_owners(connection, by_record)
     result = UndoResult(dry_run=dry_run)
     decisions: list[OwnerDecision] = []
     updates: list[dict[str, Any]] = []
     for record_id, touched in sorted(by_record.items()):
         first, last = touched[0], touched[-1]
         record = {"type": first.record_type, "id": record_id}
-        newest = latest.get(record_id)
+        newest = latest[record_id]  # it has at least the changes to undo
         if newest != last.id:
             later = superseding[newest]
             who = later.integration or "a person in the CRM"
