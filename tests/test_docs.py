@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from leadsync.cli import app
-from leadsync.sources.generic import ALLOWED_KEYS, EVENT_TYPES
+from leadsync.sources.canonical import ALLOWED_KEYS, EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The canonical JSONL event format: leadsync.sources.generic."""
+"""The canonical JSONL event format: leadsync.sources.canonical."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from leadsync.model import (
     RecordRef,
     RecordType,
 )
-from leadsync.sources.generic import (
+from leadsync.sources.canonical import (
     ALLOWED_KEYS,
     NOTE_BODY_MAX,
     event_to_dict,
@@ -575,7 +575,7 @@ def test_times_are_normalized_to_utc_milliseconds() -> None:
 
 
 def test_bad_milliseconds_in_the_canonical_shape_are_refused() -> None:
-    # model.parse_ts's shortcut would return these unchanged.
+    # the canonical-shape shortcut of values.parse_time must not return these unchanged.
     for written in ("2026-11-01T09:00:00.+12Z", "2026-11-01T09:00:00. 12Z"):
         with pytest.raises(EventError, match="is not an ISO 8601 time"):
             _parse(_base_record(occurred_at=written))

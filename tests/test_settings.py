@@ -511,7 +511,7 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
     owners = [
         {
             "id": owner_id,
-            "email": f"{index}.{draw(_WORD.filter(lambda w: '@' not in w))}@x.test",
+            "email": f"{index}.{draw(_WORD.filter(lambda w: '@' not in w and ' ' not in w))}@x.test",
             "first_name": draw(_TEXT),
             "last_name": draw(_TEXT),
             "active": draw(st.booleans()),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources.base import WebhookRequest
-from leadsync.sources.generic import event_to_dict
+from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.hubspot import ADAPTER, HubSpotAdapter, sign_v3
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "hubspot"

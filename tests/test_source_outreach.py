@@ -15,7 +15,7 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event
 from leadsync.sources.base import Piece, WebhookRequest
-from leadsync.sources.generic import event_to_dict
+from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.outreach import ADAPTER, CALL_OUTCOMES, KNOWN_EVENTS, OutreachAdapter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "outreach"

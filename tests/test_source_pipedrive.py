@@ -12,7 +12,7 @@ import pytest
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources.base import WebhookRequest, stable_key
-from leadsync.sources.generic import event_to_dict
+from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "pipedrive"

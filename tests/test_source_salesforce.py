@@ -17,7 +17,7 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest, stable_key
-from leadsync.sources.generic import event_to_dict
+from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.salesforce import ACK, ADAPTER, SalesforceAdapter, id18
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "salesforce"

@@ -15,7 +15,7 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event
 from leadsync.sources.base import Piece, WebhookRequest, envelope_text
-from leadsync.sources.generic import event_to_dict
+from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.salesloft import (
     ADAPTER,
     CDR_STATUS_OUTCOMES,

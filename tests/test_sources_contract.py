@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import leadsync.sources
 from leadsync.errors import EventError
 from leadsync.inbox import vendor_line_request
-from leadsync.model import Event
-from leadsync.sources import KINDS, adapter_for
+from leadsync.model import CRM_KINDS, Event
+from leadsync.settings import VendorOptions, kinds_taking
+from leadsync.sources import KINDS, adapter_class, adapter_for
 from leadsync.sources.base import Adapter, Piece
-from leadsync.sources.generic import event_to_dict, parse_event
+from leadsync.sources.canonical import event_to_dict, parse_event
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -157,3 +161,61 @@ def test_any_value_replaced_gives_events_or_an_event_error(data: st.DataObject) 
     target[where[-1]] = value
     line = json.dumps({**envelope, "body": body})
     outcome(kind, line)  # raises (and fails) on anything but EventError
+
+
+# ------------------------------------------------------------------ what an adapter declares
+
+FACTS = [
+    "signature_scheme",
+    "secret_required",
+    "stores_canonical",
+    "is_crm",
+    "vendor_options",
+]
+
+
+def test_every_adapter_module_is_a_kind_and_every_kind_has_one() -> None:
+    """Adding a vendor is one module: the kinds are exactly the modules naming an ADAPTER."""
+    modules = {
+        info.name: importlib.import_module(f"leadsync.sources.{info.name}")
+        for info in pkgutil.iter_modules(leadsync.sources.__path__)
+    }
+    with_adapter = {name for name, module in modules.items() if hasattr(module, "ADAPTER")}
+    assert with_adapter == set(KINDS)
+    for kind in KINDS:
+        assert adapter_class(kind).kind == kind
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_adapter_declares_its_facts_in_its_own_class_body(kind: str) -> None:
+    cls = adapter_class(kind)
+    assert cls.signature_scheme.strip()
+    declared = vars(cls)
+    assert "signature_scheme" in declared
+    for fact in FACTS:
+        assert isinstance(getattr(cls, fact), type(getattr(Adapter, fact)))
+    assert cls.vendor_options <= set(VendorOptions.model_fields)
+
+
+def test_every_vendor_option_is_taken_by_some_kind() -> None:
+    assert all(kinds_taking(option) for option in VendorOptions.model_fields)
+
+
+def test_the_facts_read_from_the_adapters_are_the_ones_leadsync_had() -> None:
+    """The behaviour before the facts moved onto the adapter classes."""
+
+    def kinds_where(fact: str) -> set[str]:
+        return {kind for kind in KINDS if getattr(adapter_class(kind), fact)}
+
+    assert kinds_where("is_crm") == {"hubspot"} == set(CRM_KINDS)
+    assert "hubspot" in CRM_KINDS and "generic" not in CRM_KINDS and "nope" not in CRM_KINDS
+    assert kinds_where("stores_canonical") == {"generic"}
+    assert set(KINDS) - kinds_where("secret_required") == {"salesforce"}
+    assert {option: kinds_taking(option) for option in VendorOptions.model_fields} == {
+        "app_id": ("hubspot",),
+        "organization_id": ("salesforce",),
+        "activity_types": ("pipedrive",),
+        "other_activity_types": ("pipedrive",),
+        "timestamp_tolerance_s": ("generic", "salesforce"),
+        "require_timestamp": ("generic", "salesforce"),
+    }

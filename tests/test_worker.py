@@ -179,7 +179,7 @@ def test_a_generic_request_is_read_once_before_it_is_answered(
     intake: Intake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its key and time come from one reading of each event; a JSON body is decoded once."""
-    from leadsync.sources import generic
+    from leadsync.sources import canonical as generic
 
     calls = {"parse_line": 0, "parse_event": 0}
     for name in calls:

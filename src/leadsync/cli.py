@@ -18,10 +18,11 @@ from typing import Annotated, Any, BinaryIO, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from leadsync.errors import ConfigError, LeadsyncError, TransientError, UserError
+from leadsync.errors import LeadsyncError, UserError
 from leadsync.inbox import DEFAULT_BATCH, IngestSummary
-from leadsync.model import RecordType, display_ts, parse_ts
+from leadsync.model import RecordType, display_ts
 from leadsync.progress import WorkProgress
 from leadsync.replay import SHOWN as REPLAY_SHOWN
 from leadsync.settings import (
@@ -31,6 +32,7 @@ from leadsync.settings import (
     load_config_file,
     load_proposed_file,
 )
+from leadsync.values import parse_time
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -118,19 +120,15 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn leadsync's own errors into one message and an exit code (2: fix your input)."""
+    """Turn leadsync's own errors into their messages (one ``error:`` line each) and the exit
+    code their class declares (:attr:`~leadsync.errors.LeadsyncError.exit_code`: 2 for input
+    you can fix, 1 for a failure that may pass)."""
     try:
         yield
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"error: {problem}", markup=False)
-        raise typer.Exit(2) from None
-    except UserError as exc:
-        raise _fail(_escape(str(exc))) from None
-    except TransientError as exc:
-        raise _fail(_escape(str(exc)), code=1) from None
-    except LeadsyncError as exc:  # pragma: no cover - every error is a User or Transient one
-        raise _fail(_escape(str(exc)), code=1) from None
+    except LeadsyncError as exc:
+        for message in exc.messages():
+            err.print(Text.assemble(("error:", "bold red"), " ", message))
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _escape(text: str) -> str:
@@ -461,9 +459,9 @@ def records_set_owner(
         when = None
         if at is not None:
             try:
-                when = parse_ts(at)
+                when = parse_time(at)
             except ValueError as exc:
-                raise UserError(f"--at {at!r}: {exc}; expected e.g. 2026-11-01T09:00:00Z") from None
+                raise UserError(f"--at {at!r}: {exc}") from None
         target = None if owner_id.lower() in ("none", "") else owner_id
         decision = ws.set_owner(rtype, record_id, target, when)
     if as_json:

@@ -298,8 +298,9 @@ def items_of_line(
 
     ``request``: the line is a webhook request kept as a dead letter (an envelope of its kept
     headers and its body as received), read as the service reads a request, whatever the
-    kind; otherwise a generic integration's line is one canonical event."""
-    if adapter.kind == "generic" and not request:
+    kind; otherwise the line of a kind that stores canonical events (the generic kind) is one
+    canonical event."""
+    if adapter.stores_canonical and not request:
         event = adapter.events_of(raw, "", 0, where)[0]
         return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:

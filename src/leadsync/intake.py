@@ -140,7 +140,7 @@ class Intake:
         for name in sorted(self.integrations.secret_env):
             env = self.integrations.secret_env[name]
             if env is None:
-                if self.integrations.adapters[name].kind != "salesforce":
+                if self.integrations.adapters[name].secret_required:
                     problems.append(
                         f"integration {name}: no secret_env, so its webhooks are refused (401)"
                     )
@@ -196,7 +196,7 @@ class Intake:
         try:
             adapter.verify(request, secret, self.clock())
         except SignatureError as exc:
-            raise IntakeError(401, "Not authentic", str(exc)) from None
+            raise IntakeError(exc.http_status, exc.title, str(exc)) from None
         except EventError as exc:
             raise IntakeError(400, "Malformed body", str(exc)) from None
         except Exception as exc:  # a defect of ours met by this body: refused, never a 500

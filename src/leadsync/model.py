@@ -8,12 +8,15 @@ hot path and freezing costs a fifth of the parse time. Treat them as immutable a
 
 Times are carried as fixed-width UTC strings (``2026-11-01T09:00:00.000Z``, see
 :func:`format_ts`) so that they compare correctly as strings, in Python and in SQL on every
-database, with no conversion in the hot path.
+database, with no conversion in the hot path. Times from outside are read into that form by
+:func:`leadsync.values.parse_time`.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -117,9 +120,36 @@ INTEGRATION_KINDS = (
     "salesforce",
     "salesloft",
 )
-# Kinds of integration that are the CRM itself: their owner ids are owner ids and their owner
-# changes are changes made in the CRM (for bidirectional sync), never echoed back to them.
-CRM_KINDS = frozenset({"hubspot"})
+
+
+class _CrmKinds(AbstractSet[str]):
+    """Kinds of integration that are the CRM itself: their owner ids are owner ids and their
+    owner changes are changes made in the CRM (for bidirectional sync), never echoed back to
+    them. Each adapter declares it (``Adapter.is_crm``); a kind's answer is read from its
+    adapter class when first asked, because the adapters import this module. With the
+    settings at hand, ``IntegrationSettings.is_crm`` says the same."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, kind: object) -> bool:
+        if not isinstance(kind, str):
+            return False
+        known = self._known.get(kind)
+        if known is None:
+            from leadsync.sources import KINDS, adapter_class
+
+            known = self._known[kind] = kind in KINDS and adapter_class(kind).is_crm
+        return known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([kind for kind in INTEGRATION_KINDS if kind in self])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+CRM_KINDS: AbstractSet[str] = _CrmKinds()
 MANUAL_STRATEGY = "manual"
 # Record types pushed to the CRM, in the order they are created there (a contact's company
 # first; a lead after its contact). Tickets are not leadsync's to write.
@@ -137,30 +167,6 @@ def format_ts(moment: datetime) -> str:
         raise ValueError("naive datetime: a time zone is required")
     moment = moment.astimezone(UTC)
     return f"{moment.strftime(_TS_FORMAT)}.{moment.microsecond // 1000:03d}Z"
-
-
-def parse_ts(text: str) -> str:
-    """Normalize an ISO 8601 time with an offset (``Z`` or ``+hh:mm``) to the fixed form.
-
-    Raises ValueError for text that is not a time, has no offset, or falls outside the years
-    1000-9999 (the fixed form needs four-digit years to compare as strings).
-    """
-    raw = text.strip()
-    if raw.endswith(("Z", "z")):
-        raw = raw[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-01T09:00:00Z)") from None
-    try:
-        if moment.tzinfo is None:
-            raise ValueError(f"{text!r} has no time zone offset (add Z or +00:00)")
-        moment = moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{text!r} is out of range") from None
-    if not 1000 <= moment.year <= 9999:
-        raise ValueError(f"{text!r} is out of range; years 1000 to 9999 are allowed")
-    return format_ts(moment)
 
 
 def ts_to_datetime(ts: str) -> datetime:

@@ -428,7 +428,7 @@ def _unmapped(c: sa.Connection, rules: WorkspaceRules, since: str) -> Finding:
     rows = []
     for user in seen:
         settings = rules.integrations.get(user.integration)
-        if settings is None or settings.kind == "hubspot":
+        if settings is None or settings.is_crm:
             continue
         ref = ExternalUserRef(user.external_id, user.email)
         result = map_external_user(ref, settings.users, rules.directory, user.email)

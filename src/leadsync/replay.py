@@ -29,12 +29,13 @@ from sqlalchemy.engine import Engine
 from leadsync import inbox
 from leadsync.engine import WorkspaceRules, apply_batch
 from leadsync.errors import EventError, UserError
-from leadsync.model import Event, add_days, now_ts, parse_ts
+from leadsync.model import Event, add_days, now_ts
 from leadsync.preview import with_settings
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
 from leadsync.store.schema import inbox as inbox_table
+from leadsync.values import parse_time
 from leadsync.workspace import Workspace
 
 CHUNK = 10_000  # rows per replayed batch: the engine's default batch
@@ -466,18 +467,10 @@ def since_ts(text: str, now: str | None = None) -> str:
         if len(moment) != len(now) or moment[:4] < "1000":  # before year 1000: not a time
             raise UserError(f"since {text!r}: too far back; the earliest is the year 1000")
         return moment
-    if "T" not in value.upper() and " " not in value:
-        value += "T00:00:00"  # a date: its midnight
     try:
-        return parse_ts(value if _has_offset(value) else value + "+00:00")
+        return parse_time(value, naive_is_utc=True, plain_date=True)
     except ValueError:
         raise UserError(
             f"since {text!r}: expected a duration (30d, 12h, 90m), a date (2026-11-01) or an "
             "ISO time (2026-11-01T09:00:00Z; without an offset it is UTC)"
         ) from None
-
-
-def _has_offset(value: str) -> bool:
-    """Whether an ISO time names its offset (``Z``, ``+01:00``, ``-05:00``) after the time."""
-    _, sep, clock = value.upper().replace(" ", "T").partition("T")
-    return bool(sep) and (clock.endswith("Z") or "+" in clock or "-" in clock)

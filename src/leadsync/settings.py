@@ -47,6 +47,7 @@ from leadsync.model import (
     Strategy,
     UnmappedPolicy,
 )
+from leadsync.values import normalize_email, valid_email
 
 __all__ = [
     "KNOWN_KINDS",
@@ -216,10 +217,10 @@ def _to_name(value: Any) -> Any:
 
 
 def _check_email(value: Any) -> Any:
-    if isinstance(value, str):
-        local, at, domain = value.strip().partition("@")
-        if not at or not local or not domain or "@" in domain:
-            raise _own_error(f"expected an email address with one '@'; got {_show(value)}")
+    """An email address as :func:`leadsync.values.valid_email` takes it; kept as written."""
+    if isinstance(value, str) and not valid_email(value):
+        rule = "no spaces" if len(value.split()) > 1 else "one '@'"
+        raise _own_error(f"expected an email address with {rule}; got {_show(value)}")
     return value
 
 
@@ -393,7 +394,7 @@ class UserMappingSettings(_Settings):
         self._canonical = canonical
         self._targets = {canonical(None, k): v for k, v in self.map.items()}
         self._emails = {
-            canonical(None, u.id): (u.email.strip().lower() or None) if u.email else None
+            canonical(None, u.id): (normalize_email(u.email) or None) if u.email else None
             for u in self.directory
         }
 
@@ -526,7 +527,9 @@ class AssociationSettings(_Settings):
 
 
 class VendorOptions(_Settings):
-    """Options only one kind of tool understands (the ``vendor:`` block).
+    """Options only one kind of tool understands (the ``vendor:`` block): the schema of every
+    option; which kinds take one is declared by each adapter (``Adapter.vendor_options``), and
+    an option set for another kind is refused (:func:`kinds_taking`).
 
     ``app_id`` (hubspot): the HubSpot app leadsync writes with; changes it made are echoes and
     are ignored. ``organization_id`` (salesforce): the org whose Outbound Messages are
@@ -561,15 +564,13 @@ class VendorOptions(_Settings):
         return [name for name in type(self).model_fields if name in self.model_fields_set]
 
 
-VENDOR_OPTION_KINDS: dict[str, tuple[str, ...]] = {
-    "app_id": ("hubspot",),
-    "organization_id": ("salesforce",),
-    "activity_types": ("pipedrive",),
-    "other_activity_types": ("pipedrive",),
-    "timestamp_tolerance_s": ("generic", "salesforce"),
-    "require_timestamp": ("generic", "salesforce"),
-}
-"""Which kinds take each ``vendor:`` option."""
+def kinds_taking(option: str) -> tuple[str, ...]:
+    """The kinds whose adapter declares the ``vendor:`` option (``Adapter.vendor_options``),
+    in the order of :data:`KNOWN_KINDS`."""
+    # Lazy import: the adapters do not read settings, but they import what settings imports.
+    from leadsync.sources import adapter_class
+
+    return tuple(kind for kind in KNOWN_KINDS if option in adapter_class(kind).vendor_options)
 
 
 class ProposedSettings(_Settings):
@@ -635,9 +636,13 @@ class IntegrationSettings(_Settings):
         vendor = _fields(data.get("vendor"))
         if kind not in KNOWN_KINDS or vendor is None:
             return
-        for name, kinds in VENDOR_OPTION_KINDS.items():
-            if name in vendor and kind not in kinds:
-                yield ("vendor", name), f"not allowed for kind {kind}; only for {', '.join(kinds)}"
+        from leadsync.sources import adapter_class
+
+        allowed = adapter_class(kind).vendor_options
+        for name in VendorOptions.model_fields:
+            if name in vendor and name not in allowed:
+                kinds = ", ".join(kinds_taking(name))
+                yield ("vendor", name), f"not allowed for kind {kind}; only for {kinds}"
 
     def proposed(self) -> IntegrationSettings | None:
         """The settings the rollout sample gets: these, with the proposed sections."""
@@ -653,6 +658,14 @@ class IntegrationSettings(_Settings):
     def vendor_options(self) -> dict[str, Any]:
         """The options an adapter receives: the ones set, as plain values."""
         return self.vendor.model_dump(mode="json", include=set(self.vendor.present()))
+
+    @property
+    def is_crm(self) -> bool:
+        """The integration is the CRM itself (its adapter's ``is_crm``): its owner ids are
+        owner ids, and its owner changes are the CRM's own."""
+        from leadsync.sources import adapter_class
+
+        return adapter_class(self.kind).is_crm
 
 
 class MonitoringSettings(_Settings):

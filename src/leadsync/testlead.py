@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import BatchState, WorkspaceRules, decide_batch
@@ -27,25 +26,11 @@ from leadsync.model import ActivityType, Event, RecordType, now_ts
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.mapping import round_robin_pick
 from leadsync.rules.ownership import OwnerContext, decide_owner
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
-from leadsync.store.database import in_values
-from leadsync.store.schema import (
-    activities,
-    activity_associations,
-    activity_memory,
-    activity_skips,
-    activity_sources,
-    counters,
-    external_users,
-    owner_decisions,
-    record_associations,
-    record_identities,
-    records,
-    workspace_settings,
-)
+from leadsync.store import testlead as testlead_store
 
 TEST_DOMAIN = "leadsync.invalid"
 TEST_PREFIX = "leadsync-test-"
@@ -111,11 +96,7 @@ def run_test_lead(
     with engine.begin() as connection:
         store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
         turns = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
-        seen = connection.execute(
-            sa.select(external_users.c.first_seen_at, external_users.c.last_seen_at).where(
-                external_users.c.integration == integration, external_users.c.external_id == rep
-            )
-        ).first()
+        seen = testlead_store.seen_times(connection, integration, rep)
         state = decide_batch(connection, rules, [lead, call], trace=True)
         traces = state.traces or {}
         record_trace = traces[lead.id].record
@@ -300,18 +281,10 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
     with engine.begin() as connection:
         # Like a batch: batches wait, so none writes back a round robin read before this.
         store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-        dialect = connection.dialect.name
-        found = connection.execute(
-            sa.select(records.c.id, records.c.email).where(records.c.email.like(f"%@{TEST_DOMAIN}"))
-        ).all()
-        ids = [int(record_id) for record_id, _email in found]
-        calls = [
-            int(a)
-            for a in connection.execute(
-                sa.select(activities.c.id).where(activities.c.external_id.like(f"{TEST_PREFIX}%"))
-            ).scalars()
-        ]
-        _take_back(connection, {str(email) for _id, email in found})
+        found = testlead_store.test_records(connection, TEST_DOMAIN)
+        ids = [record_id for record_id, _email in found]
+        calls = testlead_store.test_activities(connection, TEST_PREFIX)
+        _take_back(connection, {email for _id, email in found})
         if push:
             at = now_ts()
             push_store.enqueue(
@@ -337,25 +310,7 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
                     if row["hubspot_id"]
                 ],
             )
-        if calls:
-            aa = activity_associations
-            connection.execute(sa.delete(aa).where(in_values(aa.c.activity_id, calls, dialect)))
-            connection.execute(
-                sa.delete(activities).where(in_values(activities.c.id, calls, dialect))
-            )
-        if ids:
-            ra = record_associations
-            for table, column in (
-                (owner_decisions, owner_decisions.c.record_id),
-                (record_identities, record_identities.c.record_id),
-                (activity_associations, activity_associations.c.record_id),
-                (ra, ra.c.left_id),
-                (ra, ra.c.right_id),
-                (records, records.c.id),
-            ):
-                connection.execute(sa.delete(table).where(in_values(column, ids, dialect)))
-        for table in (activity_memory, activity_sources, activity_skips):
-            connection.execute(sa.delete(table).where(table.c.external_id.like(f"{TEST_PREFIX}%")))
+        testlead_store.delete_test_data(connection, ids, calls, TEST_PREFIX)
     return {"records": len(ids), "activities": len(calls)}
 
 
@@ -365,47 +320,14 @@ def _take_back(connection: Connection, emails: set[str]) -> None:
     event count, first- and last-seen times (put back unless a later event moved them; an
     external user only the test had seen is removed). A recorded test whose lead is gone
     already is dropped without change."""
-    rows = connection.execute(
-        sa.select(workspace_settings.c.name, workspace_settings.c.value).where(
-            workspace_settings.c.name.like(f"{CHANGES_PREFIX}%")
-        )
-    ).all()
+    rows = testlead_store.recorded_changes(connection, CHANGES_PREFIX)
     changes = sorted(
-        (dict(value) for _name, value in rows if value.get("email") in emails),
+        (value for _name, value in rows if value.get("email") in emails),
         key=lambda c: int(c["record_id"]),
         reverse=True,
     )
     for change in changes:
-        for name, turned in change["round_robin"].items():
-            value = counters.c.value
-            connection.execute(
-                sa.update(counters)
-                .where(counters.c.name == name)
-                .values(value=sa.case((value > turned, value - turned), else_=0))
-            )
-        user = change["external_user"]
-        if not user["events"]:
-            continue
-        t = external_users
-        key = (t.c.integration == user["integration"]) & (t.c.external_id == user["id"])
-        row = connection.execute(
-            sa.select(t.c.events, t.c.first_seen_at, t.c.last_seen_at).where(key)
-        ).first()
-        if row is None:
-            continue
-        events = max(int(row.events) - int(user["events"]), 0)
-        if not user["existed"] and events == 0:
-            connection.execute(sa.delete(t).where(key))
-            continue
-        values: dict[str, Any] = {"events": events}
-        if user["existed"] and row.first_seen_at == user["at"]:
-            values["first_seen_at"] = user["first_seen_at"]
-        if user["existed"] and row.last_seen_at == user["at"]:
-            values["last_seen_at"] = user["last_seen_at"]
-        connection.execute(sa.update(t).where(key).values(**values))
-    if rows:
-        connection.execute(
-            sa.delete(workspace_settings).where(
-                workspace_settings.c.name.in_([name for name, _value in rows])
-            )
-        )
+        testlead_store.take_back_turns(connection, change["round_robin"])
+        if change["external_user"]["events"]:
+            testlead_store.take_back_external_user(connection, change["external_user"])
+    testlead_store.forget_changes(connection, [name for name, _value in rows])

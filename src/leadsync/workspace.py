@@ -60,7 +60,6 @@ from leadsync.settings import (
     monitoring_to_dict,
 )
 from leadsync.sources import adapter_class
-from leadsync.sources.base import normalize_domain
 from leadsync.sources.hygiene import representable
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
@@ -77,6 +76,7 @@ from leadsync.store.schema import dead_letters
 from leadsync.testlead import TestLeadResult, hubspot_checks, run_test_lead
 from leadsync.testlead import cleanup as cleanup_test_leads
 from leadsync.undo import UndoResult, undo
+from leadsync.values import normalize_domain
 
 
 def _settings_of(name: str, data: dict[str, Any]) -> IntegrationSettings:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
@@ -19,11 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadsync.errors import (
-    ConfigError,
-    EventError,
     NotFoundError,
-    UserError,
-    WorkspaceError,
 )
 from leadsync.model import RecordType
 from leadsync.replay import replay, since_ts
@@ -66,25 +61,6 @@ def require_admin(token: str | None) -> Callable[..., None]:
             raise ProblemError(401, "Unauthorized", "wrong admin token", headers=challenge)
 
     return check
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Workspace errors as problems: unknown → 404, invalid → 422, state → 409."""
-    try:
-        yield
-    except NotFoundError as exc:
-        raise ProblemError(404, "Not found", str(exc)) from None
-    except ConfigError as exc:
-        raise ProblemError(
-            422, "Invalid settings", f"{len(exc.problems)} problem(s)", problems=exc.problems
-        ) from None
-    except EventError as exc:
-        raise ProblemError(422, "Cannot be read", str(exc)) from None
-    except WorkspaceError as exc:
-        raise ProblemError(409, "Conflict", str(exc)) from None
-    except UserError as exc:
-        raise ProblemError(400, "Bad request", str(exc)) from None
 
 
 # ------------------------------------------------------------------ response models
@@ -265,9 +241,8 @@ def build_router(
     )
 
     def matches(limit: int | None, **key: str) -> RecordList:
-        with _user_errors():
-            found = workspace.find(**key)
-            return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
+        found = workspace.find(**key)
+        return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
 
     @router.get("/lookup/email/{email}", summary="Contacts by email")
     def records_by_email(email: str, limit: Limit = None) -> RecordList:
@@ -291,8 +266,7 @@ def build_router(
     def get_record(record_type: str, record_id: PositiveId, limit: Limit = None) -> dict[str, Any]:
         """The record with its identities, associations, owner history (every decision and
         its reason) and timeline: the JSON of `leadsync records show --json`."""
-        with _user_errors():
-            return workspace.record(_record_type(record_type), record_id, limit)
+        return workspace.record(_record_type(record_type), record_id, limit)
 
     @router.get("/integrations", summary="Configured integrations")
     def list_integrations() -> list[IntegrationSummary]:
@@ -305,8 +279,7 @@ def build_router(
     @router.get("/integrations/{name}/settings", summary="An integration's settings")
     def get_settings(name: str) -> dict[str, Any]:
         """In the YAML file's schema (defaults left out), as `leadsync export` writes it."""
-        with _user_errors():
-            return integration_to_dict(workspace.integration(name))
+        return integration_to_dict(workspace.integration(name))
 
     @router.put(
         "/integrations/{name}/settings",
@@ -332,14 +305,13 @@ def build_router(
         422 with one line per problem, `integrations.NAME.key.path: what is wrong; allowed: …`.
         Nothing changes unless every check passes. An integration that is not configured is
         404: creating one is `POST /api/integrations`, never a side effect of a typo."""
-        with _user_errors():
-            try:
-                result = workspace.replace_integration(name, settings)
-            except NotFoundError as exc:
-                raise NotFoundError(
-                    f"{exc}; create it with POST /api/integrations, or declare it in the "
-                    "workspace file and run leadsync apply"
-                ) from None
+        try:
+            result = workspace.replace_integration(name, settings)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"{exc}; create it with POST /api/integrations, or declare it in the "
+                "workspace file and run leadsync apply"
+            ) from None
         return integration_to_dict(result)
 
     @router.post(
@@ -357,16 +329,14 @@ def build_router(
         """The settings are checked exactly like the file's (422 with every problem); the
         `Location` header names the new integration's settings. The workspace file is not
         written: `leadsync export` gives the YAML that now matches the database."""
-        with _user_errors():
-            result = workspace.add_integration(request.name, request.settings)
+        result = workspace.add_integration(request.name, request.settings)
         response.headers["Location"] = f"/api/integrations/{request.name}/settings"
         return integration_to_dict(result)
 
     @router.get("/integrations/{name}/users", summary="An integration's external users")
     def list_users(name: str) -> list[ExternalUser]:
         """Learned from payloads and user events, plus the configured directory and map."""
-        with _user_errors():
-            return [ExternalUser(**u) for u in workspace.external_users(name)]
+        return [ExternalUser(**u) for u in workspace.external_users(name)]
 
     @router.get("/inbox", summary="Inbox rows, newest first")
     def list_inbox(
@@ -374,8 +344,7 @@ def build_router(
         integration: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[InboxRow]:
-        with _user_errors():
-            return [InboxRow(**row) for row in workspace.inbox_rows(status, integration, limit)]
+        return [InboxRow(**row) for row in workspace.inbox_rows(status, integration, limit)]
 
     @router.get("/inbox/counts", summary="Inbox rows by integration and status, and the lag")
     def inbox_counts() -> InboxCounts:
@@ -416,15 +385,12 @@ def build_router(
         skipped, associations — decided by the real engine in a transaction rolled back:
         the JSON of `leadsync preview --json`."""
         lines = [e if isinstance(e, str) else json.dumps(e) for e in request.events]
-        with _user_errors():
-            settings = (
-                None
-                if request.settings is None
-                else proposed(request.integration, request.settings)
-            )
-            result = workspace.preview(
-                request.integration, lines, "<request>", request.sample, settings
-            )
+        settings = (
+            None if request.settings is None else proposed(request.integration, request.settings)
+        )
+        result = workspace.preview(
+            request.integration, lines, "<request>", request.sample, settings
+        )
         return result.to_dict()
 
     @router.post(
@@ -435,10 +401,9 @@ def build_router(
     def post_replay(request: ReplayRequest) -> dict[str, Any]:
         """The JSON of `leadsync replay --json`: owners that would differ (with both
         reasons), activities that would appear or disappear, associations."""
-        with _user_errors():
-            settings = proposed(request.integration, request.settings)
-            since = since_ts(request.since) if request.since is not None else None
-            return replay(workspace, request.integration, settings, since).to_dict()
+        settings = proposed(request.integration, request.settings)
+        since = since_ts(request.since) if request.since is not None else None
+        return replay(workspace, request.integration, settings, since).to_dict()
 
     @router.get("/report", summary="The health report")
     def get_report(
@@ -451,8 +416,7 @@ def build_router(
         ] = "7d",
     ) -> dict[str, Any]:
         """The JSON of `leadsync report --json`; `alerts` counts the findings that fire."""
-        with _user_errors():
-            return workspace.report(since_ts(since)).to_dict()
+        return workspace.report(since_ts(since)).to_dict()
 
     @router.post(
         "/dead-letters/{letter_id}/retry",
@@ -468,8 +432,7 @@ def build_router(
         that fails again becomes a new dead letter. The dead letter is kept, marked resolved.
         A line or request that never reached the inbox is read again first: when it still
         cannot be read, 422 saying why (and that it can be dismissed) and nothing changes."""
-        with _user_errors():
-            result = workspace.retry_dead_letter(letter_id, by=ADMIN_API)
+        result = workspace.retry_dead_letter(letter_id, by=ADMIN_API)
         if on_requeue is not None:
             on_requeue()
         return RetryResult(**result)
@@ -482,8 +445,7 @@ def build_router(
     def dismiss_dead_letter(letter_id: PositiveId, request: DismissRequest) -> DeadLetter:
         """The letter is kept, listed as dismissed with the reason, who and when, and no
         longer counts in the report's dead-letter check: `leadsync dead-letters dismiss`."""
-        with _user_errors():
-            workspace.dismiss_dead_letters([letter_id], request.reason, request.by or ADMIN_API)
-            return DeadLetter(**workspace.dead_letter(letter_id))
+        workspace.dismiss_dead_letters([letter_id], request.reason, request.by or ADMIN_API)
+        return DeadLetter(**workspace.dead_letter(letter_id))
 
     return router

@@ -16,11 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
 from leadsync.settings import IntegrationSettings
@@ -36,10 +34,7 @@ from .docs import add_docs
 from .problems import (
     PROBLEM_TYPE,
     Problem,
-    ProblemError,
-    on_http_error,
-    on_problem,
-    on_validation_error,
+    add_problem_handlers,
     problem,
 )
 from .webhooks import (
@@ -164,9 +159,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     add_docs(app)
     app.state.intake = intake
     app.state.worker = worker
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
+    add_problem_handlers(app)
 
     @app.post(
         "/webhooks/{integration}",

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leadsync.errors import LeadsyncError
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -63,6 +65,15 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status, exc.title, exc.detail, request.url.path, exc.problems, exc.headers)
 
 
+async def on_leadsync_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any of leadsync's own errors, with the status and title its class declares
+    (:mod:`leadsync.errors`): an unknown record is a 404, invalid settings a 422 listing every
+    problem, a database away a 503."""
+    assert isinstance(exc, LeadsyncError)
+    detail, problems = exc.problem_detail()
+    return problem(exc.http_status, exc.title, detail, request.url.path, problems)
+
+
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed"}
@@ -104,6 +115,15 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _where(error: Any) -> str:
     loc = ".".join(str(part) for part in error.get("loc", ()))
     return f"{loc}: {error.get('msg', 'invalid')}"
+
+
+def add_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as a problem: ours (:class:`ProblemError`, leadsync's own errors),
+    Starlette's (404, 405) and FastAPI's request validation (400)."""
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(LeadsyncError, on_leadsync_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

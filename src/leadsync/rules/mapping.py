@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from leadsync.model import ExternalUserRef, MappingResult, Owner, UnmappedPolicy
 from leadsync.settings import UserMappingSettings
+from leadsync.values import normalize_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class OwnerDirectory:
     def build(
         cls, owners: Mapping[str, Owner], teams: Mapping[str, tuple[str, ...]]
     ) -> OwnerDirectory:
-        by_email = {o.email.strip().lower(): o.id for o in owners.values() if o.active}
+        by_email = {normalize_email(o.email): o.id for o in owners.values() if o.active}
         return cls(owners=owners, teams=teams, active_by_email=by_email)
 
     def is_active(self, owner_id: str) -> bool:
@@ -102,14 +103,14 @@ def map_external_user(
             ref.email or learned_email
         )
         if email:
-            email = email.strip().lower()
+            email = normalize_email(email)
             owner_id = directory.active_by_email.get(email)
             if owner_id is not None:
                 return MappingResult(
                     owner_id, True, f"rep {rep} maps to {owner_id} by email {email}"
                 )
             inactive = next(
-                (o.id for o in directory.owners.values() if o.email.strip().lower() == email),
+                (o.id for o in directory.owners.values() if normalize_email(o.email) == email),
                 None,
             )
             if inactive is not None:

@@ -1,8 +1,11 @@
 """Sources turn what a tool sends into canonical events; one module per kind of tool.
 
 Each module ``leadsync.sources.<kind>`` defines an :class:`~leadsync.sources.base.Adapter`
-subclass and names it ``ADAPTER``. Modules are imported when first asked for, so adding a
-vendor is one module plus its fixtures (and its kind in :data:`leadsync.settings.KNOWN_KINDS`).
+subclass and names it ``ADAPTER``; what leadsync needs to know about the vendor (its
+signature scheme, whether it needs a secret, its ``vendor:`` options, whether it is the CRM
+itself, …) is declared on that class. Modules are imported when first asked for, so adding a
+vendor is one module plus its fixtures and tests (and its kind's name in
+:data:`leadsync.model.INTEGRATION_KINDS`); docs/ARCHITECTURE.md lists what an adapter declares.
 """
 
 from __future__ import annotations

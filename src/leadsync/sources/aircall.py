@@ -113,7 +113,7 @@ from leadsync.sources.base import (
     time_from_epoch,
     whole,
 )
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import verify_aircall
 
 __all__ = [
@@ -190,6 +190,7 @@ class AircallAdapter(Adapter):
     """Aircall webhooks: the token in the body, one event per request."""
 
     kind: ClassVar[str] = "aircall"
+    signature_scheme: ClassVar[str] = "none; the body's token field equals the secret"
     #: The body's ``token`` is the integration's secret: ``"[redacted]"`` in a dead letter,
     #: however its key is spelled (``"tok\u0065n"``); see Adapter.redact.
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)

@@ -29,14 +29,12 @@ import abc
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any, ClassVar, NoReturn
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import Event, format_ts
+from leadsync.model import Event
 from leadsync.sources.hygiene import (
     check_events,
     finite_float,
@@ -45,6 +43,14 @@ from leadsync.sources.hygiene import (
     redact_text,
     representable,
     storable_key,
+)
+from leadsync.values import (
+    EpochUnit,
+    normalize_domain,
+    normalize_email,
+    parse_time,
+    valid_domain,
+    valid_email,
 )
 
 __all__ = [
@@ -152,11 +158,32 @@ class Adapter(abc.ABC):
     """Base of every vendor adapter. Subclasses set ``kind`` and implement the abstract hooks
     (``verify``, ``identify``, ``to_events``); the others have defaults.
 
+    What the rest of leadsync needs to know about a vendor is declared here, once, as class
+    attributes (``signature_scheme``, ``secret_required``, ``stores_canonical``, ``is_crm``,
+    ``vendor_options``, …) that each adapter overrides at the top of its class body; settings,
+    the inbox, the intake and the engine read them from the class, never from a kind's name.
+
     ``options`` are the integration's ``vendor:`` settings (already validated by
     :mod:`leadsync.settings`); ``integration`` is the integration's name.
     """
 
     kind: ClassVar[str] = ""
+    #: How a request is proven authentic, in one line for people (header, algorithm, window);
+    #: :meth:`verify` is the check itself, with a function of :mod:`.signatures`.
+    signature_scheme: ClassVar[str] = ""
+    #: Every request needs the secret named by ``secret_env``: without one, the integration's
+    #: webhooks are refused (and ``serve`` warns at start). False when some requests are
+    #: checked otherwise (Salesforce Outbound Messages: by organization id).
+    secret_required: ClassVar[bool] = True
+    #: The inbox stores each event as its canonical JSON line (the generic format), so a line
+    #: of ``leadsync ingest`` is one canonical event rather than a webhook body.
+    stores_canonical: ClassVar[bool] = False
+    #: The tool is the CRM itself: its owner ids are owner ids, and its owner changes are
+    #: changes made in the CRM (bidirectional sync never echoes them back to it).
+    is_crm: ClassVar[bool] = False
+    #: The ``vendor:`` options this kind takes (fields of
+    #: :class:`leadsync.settings.VendorOptions`); any other is refused by the settings.
+    vendor_options: ClassVar[frozenset[str]] = frozenset()
     #: Media types :meth:`decode` understands; others are refused with 415.
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     #: Request headers (lowercase) stored with each piece because :meth:`to_events` needs them.
@@ -424,50 +451,30 @@ def whole(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-_OFFSET_NO_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
-
-
-def time_from_epoch(value: Any, path: str, unit: str = "s") -> str | None:
-    """Unix seconds (``unit="s"``) or milliseconds (``"ms"``) as a canonical time."""
+def time_from_epoch(value: Any, path: str, unit: EpochUnit = "s") -> str | None:
+    """Unix seconds (``unit="s"``) or milliseconds (``"ms"``), a number or a string of one,
+    as a canonical time (read by :func:`leadsync.values.parse_time`)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         refuse(path, f"must be a unix time in {unit}, got {describe(value)}")
     try:
-        seconds = float(value) / (1000 if unit == "ms" else 1)
-        moment = datetime.fromtimestamp(seconds, UTC)
-        if moment.year < 1000:  # the fixed-width time format needs four-digit years
-            raise ValueError
-        return format_ts(moment)
-    except (ValueError, OverflowError, OSError):
+        return parse_time(float(value), epoch=unit)
+    except (ValueError, OverflowError):
         refuse(path, f"must be a unix time in {unit}, got {str(value)[:40]!r}")
 
 
-def time_from_iso(value: Any, path: str, naive_is_utc: bool = True) -> str | None:
-    """An ISO 8601 time as a canonical time. Vendors' variants are accepted: ``Z``,
-    ``+00:00``, ``+0000`` (Salesforce), and no offset at all (Outreach's ``deliveredAt``),
-    which is read as UTC when ``naive_is_utc``. A plain date is midnight UTC."""
+def time_from_iso(value: Any, path: str) -> str | None:
+    """An ISO 8601 time as a canonical time (read by :func:`leadsync.values.parse_time`).
+    Vendors' variants are accepted: ``Z``, ``+00:00``, ``+0000`` (Salesforce), and no offset
+    at all (Outreach's ``deliveredAt``), which is read as UTC. A plain date is midnight UTC."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         refuse(path, f"must be an ISO 8601 time, got {describe(value)}")
-    raw = value.strip()
-    if raw.endswith(("Z", "z")):
-        raw = raw[:-1] + "+00:00"
-    raw = _OFFSET_NO_COLON.sub(r"\1:\2", raw) if "T" in raw else raw
     try:
-        if len(raw) == 10:
-            moment = datetime.combine(date.fromisoformat(raw), datetime.min.time(), UTC)
-        else:
-            moment = datetime.fromisoformat(raw)
-        if moment.tzinfo is None:
-            if not naive_is_utc:
-                refuse(path, f"{value[:40]!r} has no time zone offset")
-            moment = moment.replace(tzinfo=UTC)
-        if not 1000 <= moment.astimezone(UTC).year <= 9999:
-            raise ValueError
-        return format_ts(moment)
-    except (ValueError, OverflowError):
+        return parse_time(value, naive_is_utc=True, plain_date=True)
+    except ValueError:
         refuse(path, f"must be an ISO 8601 time (e.g. 2026-11-01T09:00:00Z), got {value[:40]!r}")
 
 
@@ -490,44 +497,18 @@ def choice(data: Any, path: str, allowed: tuple[str, ...]) -> str | None:
     return value.lower()
 
 
-def normalize_email(text: str) -> str:
-    """An email as stored and compared: trimmed and lowercased (not checked)."""
-    return text.strip().lower()
-
-
-def normalize_domain(text: str) -> str:
-    """A company domain as stored and compared (not checked).
-
-    Trimmed and lowercased; a leading ``http://`` or ``https://``, a leading ``www.`` and
-    everything from the first ``/``, ``?`` or ``#`` on are removed:
-    ``" https://www.Globex.test/about"`` becomes ``"globex.test"``.
-    """
-    domain = text.strip().lower()
-    if domain.startswith("https://"):
-        domain = domain[8:]
-    elif domain.startswith("http://"):
-        domain = domain[7:]
-    if domain.startswith("www."):
-        domain = domain[4:]
-    for stop in "/?#":
-        domain = domain.partition(stop)[0]
-    return domain
-
-
 def email_or_none(value: str | None) -> str | None:
     """An email as stored (trimmed, lowercased), or None for text that is not one: a vendor's
     junk address (``n/a``) is dropped rather than refusing the whole event."""
     email = normalize_email(value or "")
-    local, _, host = email.partition("@")
-    return email if local and host and "@" not in host and " " not in email else None
+    return email if valid_email(email) else None
 
 
 def domain_or_none(value: str | None) -> str | None:
-    """A domain as stored (see :func:`normalize_domain`), or None for a website that names
-    none (``n/a``)."""
+    """A domain as stored (see :func:`leadsync.values.normalize_domain`), or None for a
+    website that names none (``n/a``)."""
     domain = normalize_domain(value or "")
-    ok = "." in domain and "@" not in domain and not any(c.isspace() for c in domain)
-    return domain if ok else None
+    return domain if valid_domain(domain) else None
 
 
 def put(properties: dict[str, Any], key: str, value: Any) -> None:

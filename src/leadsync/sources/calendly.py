@@ -88,7 +88,7 @@ from leadsync.sources.base import (
     string,
     time_from_iso,
 )
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import verify_calendly
 
 __all__ = [
@@ -122,6 +122,9 @@ class CalendlyAdapter(Adapter):
     """Calendly webhooks: signed with a timestamp, one event per request."""
 
     kind: ClassVar[str] = "calendly"
+    signature_scheme: ClassVar[str] = (
+        "Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>, ±180 s"
+    )
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
         signing_key = signature_needs_secret(self.kind, secret)

@@ -100,7 +100,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadsync.model import Event, RecordType
-from leadsync.sources import generic
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -112,6 +111,7 @@ from leadsync.sources.base import (
     text,
     time_from_epoch,
 )
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
 
 __all__ = ["ADAPTER", "HubSpotAdapter", "sign_v3"]
@@ -174,6 +174,12 @@ class HubSpotAdapter(Adapter):
     """HubSpot webhooks v3; ``options["app_id"]`` (optional) is leadsync's own app."""
 
     kind = "hubspot"
+    signature_scheme = (
+        "X-HubSpot-Signature-v3: base64 HMAC-SHA256(client secret, method + URI + body +"
+        " X-HubSpot-Request-Timestamp), ±300 s"
+    )
+    is_crm = True
+    vendor_options = frozenset({"app_id"})
 
     # ---------------------------------------------------------- on receipt
 
@@ -240,7 +246,7 @@ class HubSpotAdapter(Adapter):
             canonical["type"] = "record"
         elif not _describe_change(data, record_type, canonical):
             return []
-        return [generic.parse_event(canonical, self.integration, seq)]
+        return [parse_event(canonical, self.integration, seq)]
 
     def _is_echo(self, data: dict[str, Any]) -> bool:
         """Whether leadsync's own app made this change (see the module docstring)."""

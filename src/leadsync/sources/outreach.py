@@ -133,7 +133,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import verify_outreach
 
 __all__ = ["ADAPTER", "OutreachAdapter"]
@@ -225,6 +225,7 @@ class OutreachAdapter(Adapter):
     """Outreach webhooks (one JSON:API event per request)."""
 
     kind: ClassVar[str] = "outreach"
+    signature_scheme: ClassVar[str] = "Outreach-Webhook-Signature: hex HMAC-SHA256(secret, body)"
     content_types: ClassVar[tuple[str, ...]] = ("application/json", "application/vnd.api+json")
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:

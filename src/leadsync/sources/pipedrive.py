@@ -159,7 +159,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import verify_basic_auth
 
 __all__ = ["ADAPTER", "PipedriveAdapter"]
@@ -233,6 +233,8 @@ class PipedriveAdapter(Adapter):
     """Pipedrive webhooks v2 and v1 (see the module docstring)."""
 
     kind = "pipedrive"
+    signature_scheme = "Authorization: Basic base64(user:password), equal to the secret"
+    vendor_options = frozenset({"activity_types", "other_activity_types"})
 
     # ---------------------------------------------------------- on receipt
 

@@ -106,7 +106,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import GENERIC_WINDOW_S, verify_generic
 
 __all__ = ["ACK", "ADAPTER", "OutboundMessage", "SalesforceAdapter", "id18"]
@@ -199,6 +199,12 @@ class SalesforceAdapter(Adapter):
     """Salesforce Outbound Messages and relayed change events (see the module docstring)."""
 
     kind = "salesforce"
+    signature_scheme = (
+        "Outbound Messages: OrganizationId equals vendor.organization_id; relayed change"
+        " events: X-Leadsync-Signature, as the generic kind"
+    )
+    secret_required = False  # Outbound Messages are checked by organization id
+    vendor_options = frozenset({"organization_id", "timestamp_tolerance_s", "require_timestamp"})
     content_types = (*XML_TYPES, "application/json")
 
     # ---------------------------------------------------------- on receipt

@@ -125,7 +125,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.generic import parse_event
+from leadsync.sources.canonical import parse_event
 from leadsync.sources.signatures import verify_salesloft
 
 __all__ = ["ADAPTER", "SalesloftAdapter"]
@@ -220,6 +220,7 @@ class SalesloftAdapter(Adapter):
     """Salesloft webhooks (one resource per request, the event named in a header)."""
 
     kind: ClassVar[str] = "salesloft"
+    signature_scheme: ClassVar[str] = "x-salesloft-signature: hex HMAC-SHA1(callback token, body)"
     kept_headers: ClassVar[tuple[str, ...]] = (EVENT_HEADER,)
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:

@@ -33,7 +33,6 @@ from leadsync.destinations.hubspot.objects import (
 )
 from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.model import (
-    CRM_KINDS,
     CRM_SOURCE,
     OwnerDecision,
     RecordType,
@@ -145,9 +144,7 @@ class Cycle:
         self.hold_partial = hold_partial
         self.held: set[tuple[str, int]] = set()
         self.rules = pusher.rules()
-        self.hubspot_integrations = [
-            n for n, s in self.rules.integrations.items() if s.kind in CRM_KINDS
-        ]
+        self.hubspot_integrations = [n for n, s in self.rules.integrations.items() if s.is_crm]
         self.objects: dict[tuple[str, int], _Object] = {}
         self.failed: set[tuple[str, int]] = set()
         self.created_now: set[tuple[str, int]] = set()

@@ -1,0 +1,186 @@
+"""The values leadsync reads from outside, read the same way everywhere: times, emails, domains.
+
+Every reader of a time — canonical events, vendor payloads, ``--since``, ``--at`` — goes
+through :func:`parse_time`; every email and domain through :func:`normalize_email` /
+:func:`valid_email` and :func:`normalize_domain` / :func:`valid_domain`. What a caller may
+allow differs (epochs for a vendor that sends them, no offset for ``--since``) and is a
+parameter, never a second parser.
+
+:func:`parse_time` raises ``ValueError`` with a message that says what is wrong with the value
+(``'yesterday' is not an ISO 8601 time with offset (e.g. 2026-11-01T09:00:00Z)``) but not
+where: each caller names its own field, JSON path or option.
+
+Imports only :mod:`leadsync.model` (the fixed-width time format), so every layer above it —
+settings, rules, sources, the faces — may use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from leadsync.model import format_ts
+
+__all__ = [
+    "EpochUnit",
+    "normalize_domain",
+    "normalize_email",
+    "parse_time",
+    "valid_domain",
+    "valid_email",
+]
+
+EpochUnit = Literal["s", "ms"]
+
+TIME_EXAMPLE = "e.g. 2026-11-01T09:00:00Z"
+
+# The canonical time (what the store keeps) and its no-milliseconds "Z" variant: most times
+# that arrive are one of these, and they need no datetime parsing beyond a range check.
+_FAST_TS = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z", re.ASCII)
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# One @ with text on both sides, and no whitespace anywhere (after trimming).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_SPACE = re.compile(r"\s")
+
+
+# --------------------------------------------------------------------------- times
+
+
+def parse_time(
+    value: object,
+    *,
+    epoch: EpochUnit | None = None,
+    naive_is_utc: bool = False,
+    plain_date: bool = False,
+) -> str:
+    """A time as the fixed-width UTC string (:func:`leadsync.model.format_ts`).
+
+    A string is an ISO 8601 time, trimmed, with an offset (``Z``, ``z``, ``+01:00``,
+    ``+0100``); years 1000 to 9999 (the fixed form needs four digits to compare as text).
+    What a caller may allow besides:
+
+    - ``epoch="s"`` or ``"ms"``: a number (int or float, never a bool) is a unix time in that
+      unit. Without it, numbers are refused.
+    - ``naive_is_utc``: a time without an offset is UTC (otherwise it is refused: nobody can
+      tell which zone it meant).
+    - ``plain_date``: ``YYYY-MM-DD`` is that day at 00:00 UTC.
+
+    Raises ValueError saying what is wrong, without naming the field.
+    """
+    if isinstance(value, str):
+        fast = _FAST_TS.fullmatch(value)
+        if fast is not None and _in_calendar(value[:19]):
+            return value if fast.group(1) else value[:19] + ".000Z"
+        return _from_text(str(value), naive_is_utc, plain_date)
+    if epoch is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        return _from_epoch(value, epoch)
+    wanted = "an ISO 8601 time" if naive_is_utc else "an ISO 8601 time with offset"
+    if epoch is not None:
+        wanted += f" or a unix time in {epoch}"
+    raise ValueError(f"expected {wanted} ({TIME_EXAMPLE}), got {_show(value)}")
+
+
+def _in_calendar(text: str) -> bool:
+    """Whether the date and time fields are in range (no month 13, no February 30)."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
+    raw = text.strip()
+    if plain_date and _PLAIN_DATE.fullmatch(raw):
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"{_quote(text)} is not a date (YYYY-MM-DD)") from None
+        if day.year < 1000:
+            raise ValueError(f"{_quote(text)} is not a date in the years 1000 to 9999")
+        return f"{raw}T00:00:00.000Z"
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        offset = "" if naive_is_utc else " with offset"
+        raise ValueError(
+            f"{_quote(text)} is not an ISO 8601 time{offset} ({TIME_EXAMPLE})"
+        ) from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise ValueError(f"{_quote(text)} has no time zone offset (add Z or +00:00)")
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        moment = datetime.min.replace(tzinfo=UTC)  # out of range: refused below
+    if not 1000 <= moment.year <= 9999:
+        raise ValueError(f"{_quote(text)} is not an ISO 8601 time in the years 1000 to 9999")
+    return format_ts(moment)
+
+
+def _from_epoch(value: int | float, unit: EpochUnit) -> str:
+    try:
+        moment = datetime.fromtimestamp(float(value) / (1000 if unit == "ms" else 1), UTC)
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if moment is None or moment.year < 1000:  # fromtimestamp stops at 9999 by itself
+        raise ValueError(f"{_show(value)} is not a unix time in {unit} in the years 1000 to 9999")
+    return format_ts(moment)
+
+
+def _quote(text: str) -> str:
+    """A string value quoted for a message, shortened."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _show(value: object) -> str:
+    """A value as it would be written in JSON, shortened for a message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------ emails, domains
+
+
+def normalize_email(text: str) -> str:
+    """An email as stored and compared: trimmed and lowercased (not checked)."""
+    return text.strip().lower()
+
+
+def valid_email(text: str) -> bool:
+    """Whether ``text`` (trimmed) is an email address: exactly one ``@`` with text on both
+    sides, and no whitespace (``"a b@x.test"`` is not one)."""
+    return _EMAIL.fullmatch(text.strip()) is not None
+
+
+def normalize_domain(text: str) -> str:
+    """A company domain as stored and compared (not checked).
+
+    Trimmed and lowercased; a leading ``http://`` or ``https://``, a leading ``www.`` and
+    everything from the first ``/``, ``?`` or ``#`` on are removed:
+    ``" https://www.Globex.test/about"`` becomes ``"globex.test"``.
+    """
+    domain = text.strip().lower()
+    if domain.startswith("https://"):
+        domain = domain[8:]
+    elif domain.startswith("http://"):
+        domain = domain[7:]
+    if domain.startswith("www."):
+        domain = domain[4:]
+    for stop in "/?#":
+        domain = domain.partition(stop)[0]
+    return domain
+
+
+def valid_domain(domain: str) -> bool:
+    """Whether a domain as :func:`normalize_domain` returns it is one: it has a dot, no ``@``
+    and no whitespace (``"globex"`` and ``"n/a"`` are not)."""
+    return "." in domain and "@" not in domain and _SPACE.search(domain) is None

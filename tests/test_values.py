@@ -1,0 +1,205 @@
+"""leadsync.values: the one time parser and the one email and domain check, and that every
+reader of those values in the package agrees with them."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadsync.errors import ConfigError, EventError, UserError
+from leadsync.replay import since_ts
+from leadsync.settings import load_config
+from leadsync.sources.base import domain_or_none, email_or_none, time_from_epoch, time_from_iso
+from leadsync.sources.canonical import parse_event
+from leadsync.values import (
+    normalize_domain,
+    normalize_email,
+    parse_time,
+    valid_domain,
+    valid_email,
+)
+
+# ------------------------------------------------------------------------- parse_time
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("2026-11-01T09:00:00Z", "2026-11-01T09:00:00.000Z"),
+        ("2026-11-01T09:00:00.000Z", "2026-11-01T09:00:00.000Z"),
+        ("2026-11-01T09:00:00.123456Z", "2026-11-01T09:00:00.123Z"),
+        ("2026-11-01T10:00:00+01:00", "2026-11-01T09:00:00.000Z"),
+        ("2026-11-01T04:00:00-0500", "2026-11-01T09:00:00.000Z"),
+        ("2026-11-01T09:00Z", "2026-11-01T09:00:00.000Z"),
+        (" 2026-11-01T09:00:00z ", "2026-11-01T09:00:00.000Z"),
+        ("2026-11-01 09:00:00+00:00", "2026-11-01T09:00:00.000Z"),
+        ("1000-01-01T00:00:00Z", "1000-01-01T00:00:00.000Z"),
+        ("9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_an_iso_time_with_an_offset_becomes_the_fixed_utc_form(written: str, stored: str) -> None:
+    assert parse_time(written) == stored
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            "yesterday",
+            "'yesterday' is not an ISO 8601 time with offset (e.g. 2026-11-01T09:00:00Z)",
+        ),
+        ("2026-02-30T09:00:00Z", "'2026-02-30T09:00:00Z' is not an ISO 8601 time with offset"),
+        ("2026-11-01T09:00:00.+12Z", "'2026-11-01T09:00:00.+12Z' is not an ISO 8601 time"),
+        ("0999-01-01T00:00:00Z", "'0999-01-01T00:00:00Z' is not an ISO 8601 time in the years"),
+        ("0001-01-01T00:00:00+01:00", "' is not an ISO 8601 time in the years 1000 to 9999"),
+        ("2026-11-01T09:00", "'2026-11-01T09:00' has no time zone offset (add Z or +00:00)"),
+        ("2026-11-01", "'2026-11-01' has no time zone offset"),
+        ("", "'' is not an ISO 8601 time"),
+    ],
+)
+def test_a_bad_time_says_what_is_wrong_without_naming_a_field(written: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_time(written)
+    assert message in str(caught.value), str(caught.value)
+
+
+def test_a_long_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_time("x" * 500)
+    assert len(str(caught.value)) < 140
+
+
+@pytest.mark.parametrize("value", [1793523600, 1793523600.5, True, None, ["2026"], {"t": 1}])
+def test_numbers_and_other_json_values_are_refused_without_epoch(value: object) -> None:
+    with pytest.raises(ValueError, match="expected an ISO 8601 time with offset"):
+        parse_time(value)
+
+
+def test_epoch_seconds_and_milliseconds_where_the_caller_allows_them() -> None:
+    assert parse_time(1793523600, epoch="s") == "2026-11-01T09:00:00.000Z"
+    assert parse_time(1793523600.25, epoch="s") == "2026-11-01T09:00:00.250Z"
+    assert parse_time(1793523600123, epoch="ms") == "2026-11-01T09:00:00.123Z"
+    # Strings are still ISO times; booleans are never numbers.
+    assert parse_time("2026-11-01T09:00:00Z", epoch="ms") == "2026-11-01T09:00:00.000Z"
+    with pytest.raises(ValueError, match="expected an ISO 8601 time with offset or a unix time"):
+        parse_time(True, epoch="s")
+    for out_of_range in (-(10**12), 10**20, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="is not a unix time in s"):
+            parse_time(out_of_range, epoch="s")
+
+
+def test_a_time_without_offset_is_utc_where_the_caller_allows_it() -> None:
+    assert parse_time("2026-11-01T09:00", naive_is_utc=True) == "2026-11-01T09:00:00.000Z"
+    assert parse_time("2026-11-01", naive_is_utc=True) == "2026-11-01T00:00:00.000Z"
+    assert parse_time("2026-11-01T10:00+01:00", naive_is_utc=True) == "2026-11-01T09:00:00.000Z"
+    with pytest.raises(ValueError, match="^'later' is not an ISO 8601 time \\(e.g."):
+        parse_time("later", naive_is_utc=True)
+
+
+def test_a_plain_date_is_its_midnight_utc_where_the_caller_allows_it() -> None:
+    assert parse_time("2026-11-01", plain_date=True) == "2026-11-01T00:00:00.000Z"
+    assert parse_time(" 2026-11-01 ", plain_date=True) == "2026-11-01T00:00:00.000Z"
+    assert parse_time("2026-11-01T09:00:00Z", plain_date=True) == "2026-11-01T09:00:00.000Z"
+    with pytest.raises(ValueError, match="^'2026-13-01' is not a date \\(YYYY-MM-DD\\)$"):
+        parse_time("2026-13-01", plain_date=True)
+    with pytest.raises(ValueError, match="is not a date in the years 1000 to 9999"):
+        parse_time("0999-01-01", plain_date=True)
+    with pytest.raises(ValueError, match="has no time zone offset"):
+        parse_time("2026-11-01T09:00", plain_date=True)
+
+
+def test_every_time_reader_uses_it_and_names_its_own_place() -> None:
+    base = {"id": "e1", "type": "record", "object": "contact", "external_id": "p-1"}
+    for written in ("2026-11-01T10:00:00+01:00", "2026-11-01T09:00:00Z"):
+        event = parse_event({**base, "occurred_at": written}, "dialer")
+        assert event.occurred_at == "2026-11-01T09:00:00.000Z"
+        assert time_from_iso(written, "created_at") == event.occurred_at
+        assert since_ts(written) == event.occurred_at
+    assert time_from_epoch(1793523600, "timestamp") == "2026-11-01T09:00:00.000Z"
+    assert time_from_epoch("1793523600000", "timestamp", "ms") == "2026-11-01T09:00:00.000Z"
+    with pytest.raises(EventError, match="^field \"occurred_at\": 'noon' is not an ISO 8601"):
+        parse_event({**base, "occurred_at": "noon"}, "dialer")
+    with pytest.raises(EventError, match='^field "created_at": must be an ISO 8601 time'):
+        time_from_iso("noon", "created_at")
+    with pytest.raises(EventError, match='^field "timestamp": must be a unix time in s'):
+        time_from_epoch("noon", "timestamp")
+    with pytest.raises(UserError, match="^since 'noon': expected a duration"):
+        since_ts("noon")
+
+
+# ------------------------------------------------------------------ emails, domains
+
+
+def test_an_email_is_trimmed_and_lowercased() -> None:
+    assert normalize_email("  Kim@Globex.TEST ") == "kim@globex.test"
+
+
+@pytest.mark.parametrize("text", ["kim@globex.test", " Kim@Globex.TEST ", "a+b.c@x", "a@b"])
+def test_valid_emails(text: str) -> None:
+    assert valid_email(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a b@x.test",  # the case the two checks disagreed on: one took it
+        "ab@x .test",
+        "a\tb@x.test",
+        "a@b@x.test",
+        "kim(at)globex.test",
+        "@x.test",
+        "kim@",
+        "",
+        "   ",
+    ],
+)
+def test_invalid_emails(text: str) -> None:
+    assert not valid_email(text)
+
+
+_OWNERS = "owners:\n  - {{id: '101', email: '{email}'}}\n"
+
+
+def test_an_email_with_a_space_is_refused_by_every_reader() -> None:
+    """Canonical events, vendor payloads and the configuration read emails one way: before,
+    the canonical parser and the configuration took ``a b@x.test`` while vendor adapters
+    dropped it."""
+    with pytest.raises(EventError, match=r"'a b@x.test' is not an email address .*no spaces"):
+        parse_event(
+            {
+                "id": "e1",
+                "occurred_at": "2026-11-01T09:00:00Z",
+                "type": "record",
+                "object": "contact",
+                "properties": {"email": "a b@x.test"},
+            },
+            "dialer",
+        )
+    assert email_or_none("a b@x.test") is None
+    with pytest.raises(ConfigError) as caught:
+        load_config(_OWNERS.format(email="a b@x.test"), "team.yaml")
+    assert caught.value.problems == [
+        "team.yaml:2: owners[0].email: expected an email address with no spaces; got 'a b@x.test'"
+    ]
+    assert load_config(_OWNERS.format(email=" Ana@X.test "), "team.yaml").owners[0].email == (
+        "Ana@X.test"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "domain"),
+    [
+        (" https://www.Globex.test/about", "globex.test"),
+        ("http://globex.test?x=1", "globex.test"),
+        ("globex.test#top", "globex.test"),
+        ("WWW.GLOBEX.TEST", "globex.test"),
+    ],
+)
+def test_a_domain_is_normalized(text: str, domain: str) -> None:
+    assert normalize_domain(text) == domain
+    assert valid_domain(normalize_domain(text))
+
+
+@pytest.mark.parametrize("text", ["globex", "n/a", "kim@globex.test", "glo bex.test", ""])
+def test_invalid_domains(text: str) -> None:
+    assert not valid_domain(normalize_domain(text))
+    assert domain_or_none(text) is None
