@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 import leadsync.sources
 from leadsync.errors import EventError
 from leadsync.inbox import vendor_line_request
-from leadsync.model import CRM_KINDS, Event
-from leadsync.settings import VendorOptions, kinds_taking
+from leadsync.model import Event
+from leadsync.settings import VendorOptions, integration_from_dict, kinds_taking
 from leadsync.sources import KINDS, adapter_class, adapter_for
 from leadsync.sources.base import Adapter, Piece
 from leadsync.sources.canonical import event_to_dict, parse_event
@@ -207,8 +207,9 @@ def test_the_facts_read_from_the_adapters_are_the_ones_leadsync_had() -> None:
     def kinds_where(fact: str) -> set[str]:
         return {kind for kind in KINDS if getattr(adapter_class(kind), fact)}
 
-    assert kinds_where("is_crm") == {"hubspot"} == set(CRM_KINDS)
-    assert "hubspot" in CRM_KINDS and "generic" not in CRM_KINDS and "nope" not in CRM_KINDS
+    assert kinds_where("is_crm") == {"hubspot"}
+    assert integration_from_dict({"kind": "hubspot"}).is_crm
+    assert not integration_from_dict({"kind": "generic"}).is_crm
     assert kinds_where("stores_canonical") == {"generic"}
     assert set(KINDS) - kinds_where("secret_required") == {"salesforce"}
     assert {option: kinds_taking(option) for option in VendorOptions.model_fields} == {

@@ -21,7 +21,6 @@ from sqlalchemy.engine import Connection
 from leadsync.model import (
     ASSIGN_ON_ACTIVITY,
     ASSOCIATION_RANK,
-    CRM_KINDS,
     CRM_SOURCE,
     MANUAL_STRATEGY,
     ActivitySkip,
@@ -82,7 +81,7 @@ class WorkspaceRules:
 
     @property
     def crm_integrations(self) -> set[str]:
-        return {name for name, s in self.integrations.items() if s.kind in CRM_KINDS}
+        return {name for name, s in self.integrations.items() if s.is_crm}
 
     def strategy(self, integration: str, record_type: RecordType) -> Strategy:
         return self.strategies[(integration, record_type)]
@@ -780,7 +779,7 @@ class BatchState:
     def apply(self, event: Event) -> None:
         settings = self.rules.integrations[event.integration]
         self.result.events += 1
-        if settings.kind in CRM_KINDS:
+        if settings.is_crm:
             self.apply_crm(event)
             return
         self.learn_rep(event)

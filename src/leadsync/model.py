@@ -15,8 +15,6 @@ database, with no conversion in the hot path. Times from outside are read into t
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,34 +120,6 @@ INTEGRATION_KINDS = (
 )
 
 
-class _CrmKinds(AbstractSet[str]):
-    """Kinds of integration that are the CRM itself: their owner ids are owner ids and their
-    owner changes are changes made in the CRM (for bidirectional sync), never echoed back to
-    them. Each adapter declares it (``Adapter.is_crm``); a kind's answer is read from its
-    adapter class when first asked, because the adapters import this module. With the
-    settings at hand, ``IntegrationSettings.is_crm`` says the same."""
-
-    def __init__(self) -> None:
-        self._known: dict[str, bool] = {}
-
-    def __contains__(self, kind: object) -> bool:
-        if not isinstance(kind, str):
-            return False
-        known = self._known.get(kind)
-        if known is None:
-            from leadsync.sources import KINDS, adapter_class
-
-            known = self._known[kind] = kind in KINDS and adapter_class(kind).is_crm
-        return known
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([kind for kind in INTEGRATION_KINDS if kind in self])
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-CRM_KINDS: AbstractSet[str] = _CrmKinds()
 MANUAL_STRATEGY = "manual"
 # Record types pushed to the CRM, in the order they are created there (a contact's company
 # first; a lead after its contact). Tickets are not leadsync's to write.

@@ -609,12 +609,17 @@ class IntegrationSettings(_Settings):
     associations: AssociationSettings = AssociationSettings()
     rollout: RolloutSettings | None = None
 
+    _is_crm: bool = PrivateAttr(default=False)
+
     def model_post_init(self, context: Any, /) -> None:
-        # The vendor's form of a user id (lazy import: the adapters do not read settings).
+        # Vendor facts, read once from the adapter class (lazy import: the adapters do not
+        # read settings): the vendor's form of a user id, and whether it is the CRM.
         from leadsync.sources import KINDS, adapter_class
 
         if self.kind in KINDS:
-            self.users.index_ids(adapter_class(self.kind).normalize_external_id)
+            adapter = adapter_class(self.kind)
+            self.users.index_ids(adapter.normalize_external_id)
+            self._is_crm = adapter.is_crm
 
     @field_validator("kind")
     @classmethod
@@ -663,9 +668,7 @@ class IntegrationSettings(_Settings):
     def is_crm(self) -> bool:
         """The integration is the CRM itself (its adapter's ``is_crm``): its owner ids are
         owner ids, and its owner changes are the CRM's own."""
-        from leadsync.sources import adapter_class
-
-        return adapter_class(self.kind).is_crm
+        return self._is_crm
 
 
 class MonitoringSettings(_Settings):
