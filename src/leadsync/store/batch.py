@@ -12,13 +12,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import OwnerDecision
-from leadsync.store.database import in_values, insert_ignore, upsert
+from leadsync.store.database import (
+    executemany,
+    in_values,
+    insert_ignore,
+    insert_sql,
+    json_text,
+    update_sql,
+)
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -101,10 +109,13 @@ def read_counters_with_prefix(connection: Connection, prefix: str) -> dict[str, 
 
 def write_counters(connection: Connection, values: Mapping[str, int]) -> None:
     if values:
-        connection.execute(
-            upsert(connection, counters, ["name"], {"value": lambda ex: ex.value}),
-            [{"name": k, "value": v} for k, v in values.items()],
+        sql = insert_sql(
+            connection,
+            counters,
+            ("name", "value"),
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         )
+        executemany(connection, sql, list(values.items()))
 
 
 # ------------------------------------------------------------------------------ loads
@@ -260,24 +271,6 @@ def load_activity_memory(
     return out
 
 
-def save_activity_memory(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Upsert memories: dicts with integration, type, external_id, state, updated_at."""
-    if rows:
-        connection.execute(
-            upsert(
-                connection,
-                activity_memory,
-                ["integration", "type", "external_id"],
-                {"state": lambda ex: ex.state, "updated_at": lambda ex: ex.updated_at},
-            ),
-            list(rows),
-        )
-
-
-def insert_activity_sources(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _ignore_many(connection, activity_sources, rows)
-
-
 def load_activity_sources(
     connection: Connection, activity_ids: Collection[int]
 ) -> dict[int, list[tuple[str, str, str]]]:
@@ -344,40 +337,72 @@ def load_learned_emails(
 
 
 # ----------------------------------------------------------------------------- writes
+#
+# Every write is one statement over the batch's rows as plain tuples, run by the driver's own
+# executemany (store.database.executemany): the SQL text is written once per dialect, and no
+# row goes through SQLAlchemy's per-row parameter processing. JSON columns go last in each
+# statement's column list, encoded here.
+
+_RECORD_COLUMNS = tuple(c.name for c in records.c if c.name != "properties")
+_ACTIVITY_COLUMNS = tuple(c.name for c in activities.c if c.name != "properties")
+_OWNER_COLUMNS = ("owner_id", "owner_changed_at", "owner_source")
+_DO_NOTHING = "ON CONFLICT DO NOTHING"
 
 
-def _ignore_many(
-    connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+def _params(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    json_column: str | None = None,
+    key: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Rows as tuples: ``columns`` (two or more), then ``json_column`` encoded, then ``key``."""
+    get = itemgetter(*columns)
+    dumps = json_text
+    if json_column is None:
+        if key is None:
+            return [get(r) for r in rows]
+        return [(*get(r), r[key]) for r in rows]
+    if key is None:
+        return [(*get(r), dumps(r[json_column])) for r in rows]
+    return [(*get(r), dumps(r[json_column]), r[key]) for r in rows]
+
+
+def _insert(
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict: str = "",
+    json_column: str | None = None,
 ) -> None:
     if rows:
-        connection.execute(insert_ignore(connection, table), list(rows))
-
-
-def _insert_many(
-    connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if rows:
-        connection.execute(sa.insert(table), list(rows))
+        names = [*columns, json_column] if json_column else columns
+        sql = insert_sql(connection, table, names, on_conflict)
+        executemany(connection, sql, _params(rows, columns, json_column))
 
 
 def _update_many(
-    connection: Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]
+    connection: Connection,
+    table: sa.Table,
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
 ) -> None:
-    """One executemany UPDATE ... WHERE key = :_key over rows that all carry the same columns."""
+    """One executemany ``UPDATE ... WHERE key = ?`` over rows that all carry the same columns
+    (``columns``, or every key of the first row but ``key``)."""
     if not rows:
         return
-    columns = [c for c in rows[0] if c != key]
-    stmt = (
-        sa.update(table)
-        .where(table.c[key] == sa.bindparam("_key"))
-        .values({c: sa.bindparam(c) for c in columns})
-    )
-    params = [{**{c: row[c] for c in columns}, "_key": row[key]} for row in rows]
-    connection.execute(stmt, params)
+    if columns is None:
+        columns = [c for c in rows[0] if c != key]
+    json_column = "properties" if "properties" in columns else None
+    plain = [c for c in columns if c != json_column]
+    names = [*plain, json_column] if json_column else plain
+    sql = update_sql(connection, table, names, key)
+    executemany(connection, sql, _params(rows, plain, json_column, key))
 
 
 def insert_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert_many(connection, records, rows)
+    _insert(connection, records, _RECORD_COLUMNS, rows, json_column="properties")
 
 
 def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -386,33 +411,26 @@ def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
 
 def set_owners(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Set records' owners: rows of id, owner_id, owner_changed_at, owner_source."""
-    if rows:
-        connection.execute(
-            sa.update(records)
-            .where(records.c.id == sa.bindparam("_id"))
-            .values(
-                owner_id=sa.bindparam("owner_id"),
-                owner_changed_at=sa.bindparam("owner_changed_at"),
-                owner_source=sa.bindparam("owner_source"),
-            ),
-            [{"_id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows],
-        )
+    _update_many(connection, records, "id", rows, _OWNER_COLUMNS)
 
 
 def insert_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _ignore_many(connection, record_identities, rows)
+    columns = ("integration", "type", "external_id", "record_id")
+    _insert(connection, record_identities, columns, rows, _DO_NOTHING)
 
 
 def insert_record_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _ignore_many(connection, record_associations, rows)
+    columns = ("left_id", "right_id", "left_type", "right_type", "is_primary")
+    _insert(connection, record_associations, columns, rows, _DO_NOTHING)
 
 
 def insert_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert_many(connection, activities, rows)
+    _insert(connection, activities, _ACTIVITY_COLUMNS, rows, json_column="properties")
 
 
 def update_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _update_many(connection, activities, "id", rows)
+    columns = [c for c in _ACTIVITY_COLUMNS if c != "id"] + ["properties"]
+    _update_many(connection, activities, "id", rows, columns)
 
 
 def delete_activities(connection: Connection, ids: Collection[int]) -> None:
@@ -423,66 +441,103 @@ def delete_activities(connection: Connection, ids: Collection[int]) -> None:
 
 
 def insert_activity_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _ignore_many(connection, activity_associations, rows)
+    columns = ("activity_id", "record_id", "record_type", "source")
+    _insert(connection, activity_associations, columns, rows, _DO_NOTHING)
+
+
+def save_activity_memory(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert memories: dicts with integration, type, external_id, state, updated_at."""
+    _insert(
+        connection,
+        activity_memory,
+        ("integration", "type", "external_id", "updated_at"),
+        rows,
+        "ON CONFLICT (integration, type, external_id) DO UPDATE SET "
+        "state = excluded.state, updated_at = excluded.updated_at",
+        json_column="state",
+    )
+
+
+def insert_activity_sources(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    columns = ("integration", "type", "external_id", "activity_id", "merged_at", "reason")
+    _insert(connection, activity_sources, columns, rows, _DO_NOTHING)
+
+
+_DECISION_COLUMNS = (
+    "record_id",
+    "record_type",
+    "event_id",
+    "integration",
+    "strategy",
+    "at",
+    "previous_owner_id",
+    "proposed_owner_id",
+    "owner_id",
+    "outcome",
+    "reason",
+    "external_user",
+    "flagged",
+    "settings",
+)
 
 
 def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDecision]) -> None:
     """The owner history: one row per decision, applied or not, with its reason."""
-    _insert_many(
+    if not decisions:
+        return
+    sql = insert_sql(connection, owner_decisions, _DECISION_COLUMNS)
+    executemany(
         connection,
-        owner_decisions,
+        sql,
         [
-            {
-                "record_id": d.record_id,
-                "record_type": d.record_type._value_,
-                "event_id": d.event_id,
-                "integration": d.integration,
-                "strategy": d.strategy,
-                "at": d.at,
-                "previous_owner_id": d.previous_owner_id,
-                "proposed_owner_id": d.proposed_owner_id,
-                "owner_id": d.owner_id,
-                "outcome": d.outcome._value_,
-                "reason": d.reason,
-                "external_user": d.external_user,
-                "flagged": d.flagged,
-                "settings": d.settings,
-            }
+            (
+                d.record_id,
+                d.record_type._value_,
+                d.event_id,
+                d.integration,
+                d.strategy,
+                d.at,
+                d.previous_owner_id,
+                d.proposed_owner_id,
+                d.owner_id,
+                d.outcome._value_,
+                d.reason,
+                d.external_user,
+                d.flagged,
+                d.settings,
+            )
             for d in decisions
         ],
     )
 
 
 def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert_many(connection, activity_skips, rows)
+    columns = tuple(c.name for c in activity_skips.c if c.name != "id")
+    _insert(connection, activity_skips, columns, rows)
 
 
 def insert_outbox(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert_many(connection, outbox, rows)
+    columns = tuple(c.name for c in outbox.c if c.name != "id")
+    _insert(connection, outbox, columns, rows)
 
 
 def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Learned external users: the newest email wins, the event count adds up."""
-    if not rows:
-        return
-    t = external_users
-    stmt = upsert(
+    columns = ("integration", "external_id", "email", "name", "first_seen_at", "last_seen_at")
+    _insert(
         connection,
-        t,
-        ["integration", "external_id"],
-        {
-            "email": lambda ex: sa.func.coalesce(ex.email, t.c.email),
-            "name": lambda ex: sa.func.coalesce(ex.name, t.c.name),
-            "first_seen_at": lambda ex: sa.case(
-                (ex.first_seen_at < t.c.first_seen_at, ex.first_seen_at), else_=t.c.first_seen_at
-            ),
-            "last_seen_at": lambda ex: sa.case(
-                (ex.last_seen_at > t.c.last_seen_at, ex.last_seen_at), else_=t.c.last_seen_at
-            ),
-            "events": lambda ex: t.c.events + ex.events,
-        },
+        external_users,
+        (*columns, "events"),
+        rows,
+        "ON CONFLICT (integration, external_id) DO UPDATE SET "
+        "email = COALESCE(excluded.email, external_users.email), "
+        "name = COALESCE(excluded.name, external_users.name), "
+        "first_seen_at = CASE WHEN excluded.first_seen_at < external_users.first_seen_at "
+        "THEN excluded.first_seen_at ELSE external_users.first_seen_at END, "
+        "last_seen_at = CASE WHEN excluded.last_seen_at > external_users.last_seen_at "
+        "THEN excluded.last_seen_at ELSE external_users.last_seen_at END, "
+        "events = external_users.events + excluded.events",
     )
-    connection.execute(stmt, list(rows))
 
 
 def failed_seqs(connection: Connection, integration: str, event_id: str) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,10 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+# psycopg's prepare_threshold that no count of single executions reaches (see create_db_engine).
+_NEVER = 2**62
+
+
 def create_db_engine(url: str | None = None) -> Engine:
     """An Engine for the workspace at ``url`` (see :func:`resolve_url`). Nothing is
     connected to, so nothing is created yet."""
@@ -120,7 +124,16 @@ def create_db_engine(url: str | None = None) -> Engine:
         # PostgreSQL: executemany goes to psycopg's pipelined executemany rather than
         # SQLAlchemy's "insertmanyvalues" (one big INSERT rendered in Python): the inbox's
         # group commits take a sixth less CPU and the engine is no slower (docs/PERFORMANCE.md).
-        engine = sa.create_engine(resolved, use_insertmanyvalues=backend == "sqlite")
+        # Only executemany prepares its statement server-side (psycopg prepares those
+        # whatever the threshold; None would stop that too and plan every row): a single
+        # statement is never prepared. The engine's loads pass their keys as one array
+        # (``= ANY``); once such a statement is prepared and run five times, PostgreSQL may
+        # switch it to a generic plan, which cannot hash the array and compares every row
+        # with every key: on 200,000 events a load took 12 s instead of 25 ms.
+        connect_args = {"prepare_threshold": _NEVER} if backend == "postgresql" else {}
+        engine = sa.create_engine(
+            resolved, use_insertmanyvalues=backend == "sqlite", connect_args=connect_args
+        )
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
         raise UserError(f"database {shown_url(url)} is not usable: {exc}; {_ALLOWED}") from None
     if backend == "sqlite":
@@ -220,3 +233,66 @@ def in_values(column: sa.ColumnElement[Any], values: Collection[Any], dialect: s
         "value"
     )
     return column.in_(sa.select(listed.c.value))
+
+
+# ------------------------------------------------------------ batched writes, bare driver
+
+_DRIVER_SQL: dict[tuple[str, Hashable], str] = {}
+
+
+def driver_sql(
+    connection: Connection, key: Hashable, build: Callable[[Callable[[str], str], str], str]
+) -> str:
+    """SQL text for the driver, written once per dialect and ``key``: ``build(quote, mark)``
+    gets the dialect's identifier quoting and its parameter marker (``?`` for sqlite3, ``%s``
+    for psycopg). The engine's writes run thousands of rows through a handful of statements;
+    SQLAlchemy would build and process every row's parameters (and compile its
+    ``on_conflict_do_*`` constructs again on every execute, as they are not cacheable)."""
+    dialect = connection.dialect
+    cache_key = (dialect.name, key)
+    sql = _DRIVER_SQL.get(cache_key)
+    if sql is None:
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        sql = _DRIVER_SQL[cache_key] = build(dialect.identifier_preparer.quote, mark)
+    return sql
+
+
+def insert_sql(
+    connection: Connection, table: sa.Table, columns: Sequence[str], on_conflict: str = ""
+) -> str:
+    """``INSERT INTO table (columns) VALUES (...)`` with an ``ON CONFLICT`` clause as written
+    (the same text on SQLite and PostgreSQL), for :func:`executemany`."""
+
+    def build(quote: Callable[[str], str], mark: str) -> str:
+        names = ", ".join(quote(c) for c in columns)
+        values = ", ".join([mark] * len(columns))
+        suffix = f" {on_conflict}" if on_conflict else ""
+        return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values}){suffix}"
+
+    return driver_sql(connection, ("insert", table.name, tuple(columns), on_conflict), build)
+
+
+def update_sql(connection: Connection, table: sa.Table, columns: Sequence[str], key: str) -> str:
+    """``UPDATE table SET columns WHERE key = ...``: parameters are the columns, then the key."""
+
+    def build(quote: Callable[[str], str], mark: str) -> str:
+        sets = ", ".join(f"{quote(c)} = {mark}" for c in columns)
+        return f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(key)} = {mark}"
+
+    return driver_sql(connection, ("update", table.name, tuple(columns), key), build)
+
+
+def executemany(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` over rows of plain tuples with the driver's own executemany (sqlite3's, or
+    psycopg's pipelined one). It goes through ``exec_driver_sql``, so the transaction, the
+    events and the errors (``sa.exc.OperationalError`` for an outage) are SQLAlchemy's as
+    for every other statement; only the per-row parameter processing is skipped, so values
+    must be what the driver stores: JSON as text (``json_text``), booleans as ``bool``."""
+    if rows:
+        connection.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
+
+
+# The text json.dumps writes (what SQLAlchemy's JSON type stores), without the check for
+# reference cycles, which values decoded from JSON cannot have: it takes half the time of
+# encoding an activity's memory.
+json_text: Callable[[Any], str] = json.JSONEncoder(check_circular=False).encode

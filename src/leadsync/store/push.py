@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import PUSHED_RECORD_TYPES as PUSHED
-from leadsync.store.database import in_values, insert_ignore, upsert
+from leadsync.store.database import executemany, in_values, insert_ignore, insert_sql, upsert
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -40,10 +41,16 @@ def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
 # ------------------------------------------------------------------------- the queue
 
 
+_QUEUE_COLUMNS = ("kind", "local_id", "object_type", "change", "other_id", "queued_at")
+
+
 def enqueue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Queue changes: dicts with kind, local_id, object_type, change, other_id, queued_at."""
+    """Queue changes: dicts with kind, local_id, object_type, change, other_id, queued_at
+    (the engine queues one per change of a batch: written by the driver's executemany)."""
     if rows:
-        connection.execute(sa.insert(push_queue), list(rows))
+        get = itemgetter(*_QUEUE_COLUMNS)
+        sql = insert_sql(connection, push_queue, _QUEUE_COLUMNS)
+        executemany(connection, sql, [get(r) for r in rows])
 
 
 def queue_slice(connection: Connection, limit: int) -> list[dict[str, Any]]:
