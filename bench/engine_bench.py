@@ -47,7 +47,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
-from leadsync.inbox import DEFAULT_BATCH
+from leadsync.pipeline.inbox import DEFAULT_BATCH
 from leadsync.settings import load_config
 from leadsync.store.database import create_db_engine, migrate
 from leadsync.store.schema import DATA_TABLES

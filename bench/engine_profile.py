@@ -34,7 +34,8 @@ from typing import Any
 
 import synth  # bench/synth.py: the script's directory is on sys.path
 from engine_bench import Target
-from leadsync import engine, inbox
+from leadsync import engine
+from leadsync.pipeline import inbox
 from leadsync.settings import load_config
 from leadsync.workspace import Workspace
 

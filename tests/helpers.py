@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadsync.inbox import IngestSummary
+from leadsync.pipeline.inbox import IngestSummary
 from leadsync.settings import WorkspaceConfig, load_config
 from leadsync.store.schema import (
     DATA_TABLES,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from leadsync.errors import NotFoundError, WorkspaceError
-from leadsync.inbox import InboxItem, write_items
+from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.sources.salesforce import id18
 from leadsync.workspace import Workspace
 from tests.helpers import contact_line, record_by_external, settings, workspace_config

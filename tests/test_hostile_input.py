@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.inbox import InboxItem, batch_friendly_gc
-from leadsync.intake import GroupCommitWriter, IntakeError, Receipt
 from leadsync.model import INTEGRATION_KINDS
+from leadsync.pipeline.inbox import InboxItem, batch_friendly_gc
+from leadsync.pipeline.intake import GroupCommitWriter, IntakeError, Receipt
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import WebhookRequest, decode_json, number

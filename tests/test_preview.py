@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from leadsync.cli import app
-from leadsync.preview import settings_from_file
+from leadsync.ops.preview import settings_from_file
 from leadsync.store.schema import metadata
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, settings, setup, workspace_config

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.errors import UserError
-from leadsync.preview import settings_from_file
-from leadsync.replay import replay, since_ts
+from leadsync.ops.preview import settings_from_file
+from leadsync.ops.replay import replay, since_ts
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, ev, settings, setup, workspace_config
 from tests.test_preview import whole_database

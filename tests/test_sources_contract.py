@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 import leadsync.sources
 from leadsync.errors import EventError
-from leadsync.inbox import vendor_line_request
 from leadsync.model import Event
+from leadsync.pipeline.inbox import vendor_line_request
 from leadsync.settings import VendorOptions, integration_from_dict, kinds_taking
 from leadsync.sources import KINDS, adapter_class, adapter_for
 from leadsync.sources.base import Adapter, Piece

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from leadsync.errors import ConfigError, EventError, UserError
-from leadsync.replay import since_ts
+from leadsync.ops.replay import since_ts
 from leadsync.settings import load_config
 from leadsync.sources.base import domain_or_none, email_or_none, time_from_epoch, time_from_iso
 from leadsync.sources.canonical import parse_event

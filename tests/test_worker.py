@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from leadsync.intake import GroupCommitWriter, Intake, IntakeError
+from leadsync.pipeline.intake import GroupCommitWriter, Intake, IntakeError
+from leadsync.pipeline.worker import Worker
 from leadsync.sources.base import WebhookRequest
-from leadsync.worker import Worker
 from leadsync.workspace import Workspace
 from tests.helpers import settings, snapshot, workspace_config
 
@@ -237,7 +237,7 @@ def test_each_batch_locks_the_id_counters_once(workspace: Workspace, intake: Int
 def test_the_collector_pause_lasts_until_the_last_run_in_any_thread_leaves() -> None:
     import gc
 
-    from leadsync.inbox import batch_friendly_gc
+    from leadsync.pipeline.inbox import batch_friendly_gc
 
     before = gc.get_threshold()
     inside, leave = threading.Event(), threading.Event()

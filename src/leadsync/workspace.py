@@ -18,7 +18,6 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from leadsync import inbox
 from leadsync.destinations.hubspot import portal
 from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
 from leadsync.destinations.hubspot.loop import PushLoop
@@ -38,8 +37,12 @@ from leadsync.model import (
     now_ts,
     ts_to_datetime,
 )
-from leadsync.monitor import Report, report
-from leadsync.preview import PreviewResult, preview, read_events, with_settings
+from leadsync.ops.monitor import Report, report
+from leadsync.ops.preview import PreviewResult, preview, read_events, with_settings
+from leadsync.ops.testlead import TestLeadResult, hubspot_checks, run_test_lead
+from leadsync.ops.testlead import cleanup as cleanup_test_leads
+from leadsync.ops.undo import UndoResult, undo
+from leadsync.pipeline import inbox
 from leadsync.rules.associations import why_associated
 from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
@@ -73,9 +76,6 @@ from leadsync.store.database import (
     shown_url,
 )
 from leadsync.store.schema import dead_letters
-from leadsync.testlead import TestLeadResult, hubspot_checks, run_test_lead
-from leadsync.testlead import cleanup as cleanup_test_leads
-from leadsync.undo import UndoResult, undo
 from leadsync.values import normalize_domain
 
 
@@ -522,7 +522,7 @@ class Workspace:
         batch_size: int = inbox.DEFAULT_BATCH,
         on_progress: Callable[[int], None] | None = None,
     ) -> inbox.IngestSummary:
-        """Write events to the durable inbox, then apply them; see :mod:`leadsync.inbox`."""
+        """Write events to the durable inbox, then apply them; see :mod:`leadsync.pipeline.inbox`."""
         rules = self.rules()
         self.integration(integration, rules)
         return inbox.ingest(self.engine, rules, integration, lines, source, batch_size, on_progress)
@@ -692,7 +692,7 @@ class Workspace:
     ) -> UndoResult:
         """Put back the owners that one event's decisions (of ``integration``; needed only
         when several integrations have that event id) or an integration's since a time
-        changed, unless a later change superseded them; see :mod:`leadsync.undo`. With
+        changed, unless a later change superseded them; see :mod:`leadsync.ops.undo`. With
         ``dry_run``, what would change, with nothing written."""
         rules = self.rules()
         if integration is not None:
@@ -842,7 +842,7 @@ class Workspace:
 
     def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
         """Send a marked test lead and test call by ``rep`` through the engine and check the
-        owner and timeline the settings promise; see :mod:`leadsync.testlead`."""
+        owner and timeline the settings promise; see :mod:`leadsync.ops.testlead`."""
         rules = self.rules()
         self.integration(integration, rules)
         result = run_test_lead(self.engine, rules, integration, rep, at)

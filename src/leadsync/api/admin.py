@@ -21,7 +21,7 @@ from leadsync.errors import (
     NotFoundError,
 )
 from leadsync.model import RecordType
-from leadsync.replay import replay, since_ts
+from leadsync.ops.replay import replay, since_ts
 from leadsync.settings import (
     INTEGRATION_NAME_RE,
     IntegrationSettings,

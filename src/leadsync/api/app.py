@@ -2,7 +2,7 @@
 admin API under ``/api``, with its OpenAPI document at ``/openapi.json``.
 
 A webhook is answered 2xx only once its rows are committed in the inbox (see
-:mod:`leadsync.intake`); a worker thread in the same process applies them afterwards (unless
+:mod:`leadsync.pipeline.intake`); a worker thread in the same process applies them afterwards (unless
 the service runs with ``worker=False`` beside ``leadsync worker`` processes).
 """
 
@@ -20,13 +20,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from leadsync.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
+from leadsync.pipeline.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
+from leadsync.pipeline.worker import Worker
 from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
 from leadsync.store.views import inbox_lag
-from leadsync.worker import Worker
 from leadsync.workspace import Workspace
 
 from . import admin

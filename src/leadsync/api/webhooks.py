@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadsync.intake import Intake, IntakeError
+from leadsync.pipeline.intake import Intake, IntakeError
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
 

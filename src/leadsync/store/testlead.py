@@ -1,6 +1,6 @@
 """The test lead's reads and writes: its records and calls, what each test changed besides
 them (recorded in ``workspace_settings``), and their removal. The decisions about them are
-in :mod:`leadsync.testlead`."""
+in :mod:`leadsync.ops.testlead`."""
 
 from __future__ import annotations
 

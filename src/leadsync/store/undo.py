@@ -1,5 +1,5 @@
 """The reads of undo: which integrations have an event id, the owner changes to undo, and
-what each touched record looks like now. The decisions are in :mod:`leadsync.undo`."""
+what each touched record looks like now. The decisions are in :mod:`leadsync.ops.undo`."""
 
 from __future__ import annotations
 

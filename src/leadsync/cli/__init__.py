@@ -21,10 +21,10 @@ from rich.table import Table
 from rich.text import Text
 
 from leadsync.errors import LeadsyncError, UserError
-from leadsync.inbox import DEFAULT_BATCH, IngestSummary
 from leadsync.model import RecordType, display_ts
+from leadsync.ops.replay import SHOWN as REPLAY_SHOWN
+from leadsync.pipeline.inbox import DEFAULT_BATCH, IngestSummary
 from leadsync.progress import WorkProgress
-from leadsync.replay import SHOWN as REPLAY_SHOWN
 from leadsync.settings import (
     IntegrationSettings,
     dump_config,
@@ -733,7 +733,7 @@ def replay_command(
     """Decide the inbox's events again under the current and the proposed settings (each
     in a scratch database; the workspace is not touched) and show what would differ:
     owners (with both reasons), activities that appear or disappear, associations."""
-    from leadsync.replay import DIFFERENCE_FIELDS, inbox_size, replay, since_ts
+    from leadsync.ops.replay import DIFFERENCE_FIELDS, inbox_size, replay, since_ts
 
     if output not in ("text", "json", "csv"):
         raise _fail(f"--format {output!r} is not allowed; allowed: text, json, csv")
@@ -799,7 +799,7 @@ def report_command(
     """The health report: owner flapping, unowned new leads, timeline overload, activities
     not created or arriving less than usual, unmapped users, deactivated owners, dead letters
     and inbox lag. Exits 1 when an alert fires (for cron)."""
-    from leadsync.replay import since_ts
+    from leadsync.ops.replay import since_ts
 
     with _errors(), _workspace() as ws:
         result = ws.report(since_ts(since))
@@ -866,7 +866,7 @@ def undo_command(
 ) -> None:
     """Put back the owners that decisions changed, unless a later change superseded them
     (those are listed with the change that did); the undo is recorded as decisions."""
-    from leadsync.replay import since_ts
+    from leadsync.ops.replay import since_ts
 
     with _errors(), _workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
@@ -1091,7 +1091,7 @@ def worker_command(
     many processes as the load needs); with a destination, push to it too."""
     import signal
 
-    from leadsync.worker import Worker
+    from leadsync.pipeline.worker import Worker
 
     with _errors(), _workspace() as ws:
         loop = Worker(ws.engine, batch_size=batch_size, poll_s=poll)
@@ -1194,7 +1194,7 @@ def activities_list(
 ) -> None:
     """Activities created, newest first: the records each is on and why (named by the event,
     or chosen by the association rules), and other tools' activities merged into it."""
-    from leadsync.replay import since_ts
+    from leadsync.ops.replay import since_ts
 
     with _errors(), _workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
@@ -1233,7 +1233,7 @@ def activities_skipped(
     as_json: JsonOption = False,
 ) -> None:
     """Activities that were received but not created: why, and the record each was for."""
-    from leadsync.replay import since_ts
+    from leadsync.ops.replay import since_ts
 
     with _errors(), _workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
@@ -1288,6 +1288,6 @@ def main() -> None:
 
 
 # The HubSpot commands (owners pull, hubspot setup|fake, push …) register themselves on `app`.
-from leadsync import cli_hubspot as _cli_hubspot  # noqa: E402
+from leadsync.cli import hubspot as _cli_hubspot  # noqa: E402
 
 __all__ = ["app", "main", "_cli_hubspot"]

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
+from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
@@ -35,7 +36,6 @@ from leadsync.store.schema import (
     records,
 )
 from leadsync.store.views import inbox_lag
-from leadsync.testlead import TEST_DOMAIN, TEST_PREFIX
 
 SHOWN = 50  # rows listed per finding; counts are always complete
 

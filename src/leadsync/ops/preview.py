@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from leadsync import inbox
 from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
 from leadsync.model import Event, OwnerDecision, settings_used
+from leadsync.pipeline import inbox
 from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_proposed
 from leadsync.sources import adapter_for
 from leadsync.store import batch as store

@@ -26,11 +26,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from leadsync import inbox
 from leadsync.engine import WorkspaceRules, apply_batch
 from leadsync.errors import EventError, UserError
 from leadsync.model import Event, add_days, now_ts
-from leadsync.preview import with_settings
+from leadsync.ops.preview import with_settings
+from leadsync.pipeline import inbox
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store

@@ -31,9 +31,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from leadsync import inbox
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import now_ts
+from leadsync.pipeline import inbox
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from leadsync import inbox
 from leadsync.engine import BatchResult, WorkspaceRules
+from leadsync.pipeline import inbox
 from leadsync.store import batch as store
 from leadsync.workspace import load_rules
 

@@ -1,0 +1,1 @@
+"""The flow of events: the durable inbox (ingest and drain), webhook intake, the worker."""
