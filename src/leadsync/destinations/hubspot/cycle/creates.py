@@ -1,0 +1,241 @@
+"""Creates: objects whose create may have reached HubSpot before a crash are read back by
+``leadsync_id`` (reconcile), companies HubSpot has already are found by domain (match), and
+the rest are created with their associations; a conflict naming the existing object is a
+match too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.links import LinksMixin
+from leadsync.destinations.hubspot.cycle.results import ResultsMixin
+from leadsync.destinations.hubspot.cycle.slice import (
+    BATCH,
+    PushObject,
+    in_chunks,
+    typed_chunks,
+)
+from leadsync.destinations.hubspot.objects import LEADSYNC_ID
+from leadsync.model import now_ts
+from leadsync.store import push as push_store
+
+SEARCH_GROUPS = 5  # filter groups in one search (HubSpot allows five)
+SEARCH_PAGE = 200  # results in one page of a search (HubSpot's maximum)
+_EXISTING_ID = re.compile(r"Existing ID: ?(\d+)")
+
+
+@dataclass
+class CreateBatch:
+    """One create request: its inputs, and what to read its answer with."""
+
+    type: str
+    path: str
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    by_lid: dict[str, PushObject] = field(default_factory=dict)
+    owners: dict[int, str | None] = field(default_factory=dict)
+
+
+class CreatesMixin(ResultsMixin, LinksMixin):
+    """Finding or creating the objects HubSpot does not know by id yet."""
+
+    def reconcile(
+        self, objs: Sequence[PushObject], owners: dict[int, str | None]
+    ) -> list[PushObject]:
+        """Objects whose create may have reached HubSpot before a crash: read by
+        ``leadsync_id``; the found ones take their HubSpot id, the others are created."""
+        suspects = [o for o in objs if o.pushed is not None and o.pushed.get("create_sent_at")]
+        found: list[PushObject] = []
+        for chunk in typed_chunks(suspects):
+            by_lid = {self.lid(o): o for o in chunk}
+            answer = self.send(
+                "POST",
+                self.p.paths.batch(chunk[0].type, "read"),
+                {
+                    "inputs": [{"id": lid} for lid in by_lid],
+                    "idProperty": LEADSYNC_ID,
+                    "properties": [LEADSYNC_ID, "hubspot_owner_id"],
+                },
+            )
+            for item in answer.body.get("results") or []:
+                props = item.get("properties") or {}
+                obj = by_lid.get(str(props.get(LEADSYNC_ID)))
+                if obj is not None:
+                    self.ids[(obj.kind, obj.id)] = str(item["id"])
+                    owners[obj.id] = props.get("hubspot_owner_id") or None
+                    obj.changes.add("changed")
+                    found.append(obj)
+        if found:
+            self.save(found, owners)
+        return found
+
+    def match_existing(
+        self, objs: Sequence[PushObject], owners: dict[int, str | None]
+    ) -> list[PushObject]:
+        """Companies HubSpot has already, by domain (a search; HubSpot does not keep domains
+        unique, so a create would not say). Contacts need no read: HubSpot keeps emails
+        unique and answers the create of a known email with the existing contact's id
+        (``refused``), which is then matched like these."""
+        if not objs or objs[0].kind != push_store.RECORD:
+            return []
+        found: list[PushObject] = []
+        if objs[0].type == "company":
+            with_domain = [o for o in objs if o.row and o.row.get("domain")]
+            by_domain: dict[str, list[PushObject]] = defaultdict(list)
+            for o in with_domain:
+                assert o.row is not None
+                by_domain[str(o.row["domain"]).lower()].append(o)
+            # One search asks for up to 500 domains (5 filter groups, OR-ed, of an IN with
+            # 100 values), paged: HubSpot answers at most 200 results a page.
+            domains = sorted(by_domain)
+            for chunk in in_chunks(domains, SEARCH_GROUPS * BATCH):
+                groups = [
+                    {"filters": [{"propertyName": "domain", "operator": "IN", "values": list(g)}]}
+                    for g in in_chunks(chunk, BATCH)
+                ]
+                for item in self.search_all("company", groups, ["domain", "hubspot_owner_id"]):
+                    props = item.get("properties") or {}
+                    for obj in by_domain.pop(str(props.get("domain") or "").lower(), []):
+                        self.ids[(obj.kind, obj.id)] = str(item["id"])
+                        owners[obj.id] = props.get("hubspot_owner_id") or None
+                        found.append(obj)
+        for obj in found:
+            self.result.count(self.result.matched, obj.type)
+        return found
+
+    def search_all(
+        self, object_type: str, groups: list[dict[str, Any]], properties: list[str]
+    ) -> list[dict[str, Any]]:
+        """Every result of one search, page by page, lowest HubSpot id first (where HubSpot
+        holds two objects with one value, the oldest is the one matched)."""
+        results: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            body: dict[str, Any] = {
+                "filterGroups": groups,
+                "properties": properties,
+                "limit": SEARCH_PAGE,
+            }
+            if after is not None:
+                body["after"] = after
+            answer = self.send("POST", self.p.paths.search(object_type), body)
+            results += answer.body.get("results") or []
+            after = ((answer.body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return sorted(results, key=lambda r: int(r["id"]))
+
+    def create(self, objs: Sequence[PushObject], hubspot_owners: dict[int, str | None]) -> None:
+        """Create objects (one kind, any types) with their associations, batches of one type
+        in flight together."""
+        if not objs:
+            return
+        intents = {o.id: o.type for o in objs}
+        at = now_ts()
+        self.write(lambda c: push_store.mark_create_sent(c, objs[0].kind, intents, at))
+        batches: list[CreateBatch] = []
+        created: list[PushObject] = []
+
+        def requests() -> Iterator[tuple[str, str, Any]]:
+            # Built as slots free up: the first batch leaves before the last is built.
+            for chunk in typed_chunks(objs):
+                batch = self.create_batch(chunk)
+                if batch is not None:
+                    batches.append(batch)
+                    yield ("POST", batch.path, {"inputs": batch.inputs})
+
+        def handle(index: int, answer: Answer) -> None:
+            created.extend(self.handle_create(batches[index], answer, hubspot_owners))
+
+        self.send_each(requests(), handle)
+        self.late_links(created)
+
+    def create_batch(self, chunk: list[PushObject]) -> CreateBatch | None:
+        """The create request of up to 100 objects of one type (None: nothing to send)."""
+        batch = CreateBatch(chunk[0].type, self.p.paths.batch(chunk[0].type, "create"))
+        for obj in chunk:
+            props = self.properties(obj)
+            owner = self.owner_to_write(obj)
+            if owner is not None:
+                props["hubspot_owner_id"] = owner
+            batch.owners[obj.id] = owner
+            lid = self.lid(obj)
+            associations = self.create_associations(obj)
+            if obj.type == "lead" and not associations:
+                self.fail(
+                    obj,
+                    "create",
+                    Answer(400, {}),
+                    {
+                        "message": "a lead needs a contact in HubSpot (HubSpot requires "
+                        "leads to be associated with a contact); this lead has none yet",
+                        "category": "LEADSYNC_PRECONDITION",
+                    },
+                )
+                continue
+            batch.by_lid[lid] = obj
+            batch.inputs.append(
+                {"properties": props, "associations": associations, "objectWriteTraceId": lid}
+            )
+        return batch if batch.inputs else None
+
+    def handle_create(
+        self, batch: CreateBatch, answer: Answer, hubspot_owners: dict[int, str | None]
+    ) -> list[PushObject]:
+        """Record what HubSpot created; refused inputs become failures (or matches)."""
+        if not answer.ok and answer.status != 207:
+            # The whole batch was refused: find the input at fault by halves.
+            chunk = list(batch.by_lid.values())
+            if len(chunk) == 1:
+                self.refused(chunk[0], "create", answer, answer.body)
+                return []
+            created: list[PushObject] = []
+            for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
+                sub = self.create_batch(half)
+                if sub is not None:
+                    sub_answer = self.send("POST", sub.path, {"inputs": sub.inputs})
+                    created += self.handle_create(sub, sub_answer, hubspot_owners)
+            return created
+        created = []
+        for item in answer.body.get("results") or []:
+            trace = item.get("objectWriteTraceId") or (item.get("properties") or {}).get(
+                LEADSYNC_ID
+            )
+            done = batch.by_lid.get(str(trace))
+            if done is None:
+                continue
+            self.ids[(done.kind, done.id)] = str(item["id"])
+            self.created_now.add((done.kind, done.id))
+            created.append(done)
+        for error in answer.body.get("errors") or []:
+            context = error.get("context") or {}
+            for trace in context.get("objectWriteTraceId") or []:
+                bad = batch.by_lid.get(str(trace))
+                if bad is not None:
+                    self.refused(bad, "create", answer, error)
+        for obj in created:
+            self.result.count(self.result.created, obj.type)
+            hubspot_owners[obj.id] = batch.owners[obj.id]
+        self.save(created, hubspot_owners)
+        return created
+
+    def refused(
+        self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
+    ) -> None:
+        """An input HubSpot refused. A conflict naming the existing object (the contact's
+        email, or our own leadsync_id) is that object: matched, then updated."""
+        match = _EXISTING_ID.search(str(error.get("message") or ""))
+        if match is not None and operation == "create":
+            # Not saved yet: the id is recorded with the owner HubSpot has, once compared.
+            # Saved now, without an owner, a crash before that comparison would leave this
+            # HubSpot owner looking like a person's change (and it may be our own create
+            # whose answer was lost: after a crash, reconcile finds it by leadsync_id).
+            self.ids[(obj.kind, obj.id)] = match.group(1)
+            self.matched.add((obj.kind, obj.id))
+            self.result.count(self.result.matched, obj.type)
+            return
+        self.fail(obj, operation, answer, error)

@@ -1,0 +1,142 @@
+"""Associations: the links a create carries, the ones it cannot (HubSpot defines their type
+only from the other side), and links added to objects HubSpot already has, sent through the v4
+batch API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from leadsync.destinations.hubspot.cycle.slice import BATCH, CycleBase, PushObject, in_chunks
+from leadsync.destinations.hubspot.objects import association_type
+from leadsync.store import push as push_store
+
+log = logging.getLogger("leadsync.push")
+
+
+class LinksMixin(CycleBase):
+    """Sending associations."""
+
+    def create_associations(self, obj: PushObject) -> list[dict[str, Any]]:
+        """The links sent with a create: to every counterpart HubSpot has, where HubSpot
+        defines the type from this side (the others follow through the v4 API)."""
+        out = []
+        lead_contact = False
+        for other_kind, other_id, primary in self.links_of(obj):
+            other_hs = self.ids.get((other_kind, other_id))
+            other_type = self.other_type(other_kind, other_id)
+            if other_hs is None or other_type is None:
+                continue
+            if obj.type == "lead" and other_type == "contact" and not lead_contact:
+                # HubSpot creates a lead only with its primary contact (type 578).
+                primary = lead_contact = True
+            type_ids = association_type_ids(obj.type, other_type, primary)
+            if type_ids:
+                out.append(
+                    {
+                        "to": {"id": other_hs},
+                        "types": [
+                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}
+                            for t in type_ids
+                        ],
+                    }
+                )
+        return out
+
+    def late_links(self, created: Sequence[PushObject]) -> None:
+        """Links of new objects to counterparts HubSpot has, that the create could not carry
+        (HubSpot defines their type only from the other side, e.g. lead -> call)."""
+        pairs: list[tuple[str, str, str, str, list[int]]] = []
+        for obj in created:
+            for other_kind, other_id, primary in self.links_of(obj):
+                other_hs = self.ids.get((other_kind, other_id))
+                other_type = self.other_type(other_kind, other_id)
+                if other_hs is None or other_type is None:
+                    continue
+                if association_type_ids(obj.type, other_type, primary):
+                    continue
+                reverse = association_type_ids(other_type, obj.type, primary)
+                if reverse:
+                    pairs.append(
+                        (other_type, obj.type, other_hs, self.ids[(obj.kind, obj.id)], reverse)
+                    )
+        self.send_links(pairs)
+
+    def send_association_changes(self, objs: Sequence[PushObject]) -> None:
+        pairs: list[tuple[str, str, str, str, list[int]]] = []
+        for obj in objs:
+            mine = self.ids.get((obj.kind, obj.id))
+            if mine is None:
+                continue
+            for other in obj.others:
+                other_hs = self.ids.get((push_store.RECORD, other))
+                other_type = self.types.get(other)
+                if other_hs is None or other_type is None:
+                    continue  # the record's own create will carry the link
+                primary = (
+                    obj.kind == push_store.RECORD
+                    and frozenset((obj.id, other)) in self.primary_pairs
+                )
+                forward = association_type_ids(obj.type, other_type, primary)
+                if forward:
+                    pairs.append((obj.type, other_type, mine, other_hs, forward))
+                elif reverse := association_type_ids(other_type, obj.type, primary):
+                    pairs.append((other_type, obj.type, other_hs, mine, reverse))
+        self.send_links(pairs)
+
+    def push_links(self) -> None:
+        """Links added to objects that were not in this cycle's creates or updates."""
+        pending = [
+            o
+            for o in self.objects.values()
+            if o.changes == {"associated"} and (o.kind, o.id) in self.ids and o.row is not None
+        ]
+        self.send_association_changes(pending)
+
+    def send_links(self, pairs: Sequence[tuple[str, str, str, str, list[int]]]) -> None:
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        seen: set[tuple[str, str, str, str]] = set()
+        for from_type, to_type, from_id, to_id, type_ids in pairs:
+            if (from_type, to_type, from_id, to_id) in seen:
+                continue
+            seen.add((from_type, to_type, from_id, to_id))
+            grouped[(from_type, to_type)].append(
+                {
+                    "from": {"id": from_id},
+                    "to": {"id": to_id},
+                    "types": [
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}
+                        for t in type_ids
+                    ],
+                }
+            )
+        requests = [
+            (
+                "POST",
+                self.p.paths.association_batch(from_type, to_type, "create"),
+                {"inputs": list(chunk)},
+            )
+            for (from_type, to_type), inputs in grouped.items()
+            for chunk in in_chunks(inputs, BATCH)
+        ]
+        for (_m, path, body), answer in zip(requests, self.send_all(requests), strict=True):
+            errors = answer.body.get("errors") or []
+            if not answer.ok and answer.status != 207:
+                errors = [answer.body] * len(body["inputs"])
+            self.result.associations += len(body["inputs"]) - len(errors)
+            for error in errors[:5]:
+                log.warning("HubSpot refused an association (%s): %s", path, error.get("message"))
+
+
+def association_type_ids(from_type: str, to_type: str, primary: bool) -> list[int]:
+    base = association_type(from_type, to_type)
+    if base is None:
+        return []
+    if primary:
+        extra = association_type(from_type, to_type, primary=True)
+        if extra is not None and extra != base:
+            return [base, extra]
+    return [base]

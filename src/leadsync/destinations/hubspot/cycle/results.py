@@ -1,0 +1,152 @@
+"""What a cycle did, and how it is recorded: HubSpot ids and owners saved in one transaction
+per answer (with identities for the workspace's HubSpot integrations), and refused inputs
+kept as push failures.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.slice import CycleBase, PushObject
+from leadsync.model import now_ts
+from leadsync.store import push as push_store
+
+log = logging.getLogger("leadsync.push")
+
+
+@dataclass
+class PushResult:
+    """What one or more cycles did."""
+
+    cycles: int = 0
+    changes: int = 0
+    requests: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    matched: dict[str, int] = field(default_factory=dict)
+    associations: int = 0
+    archived: int = 0
+    failures: int = 0
+    owner_checks: int = 0
+    owner_redecided: int = 0
+    busy: bool = False  # another pusher holds the lease
+
+    def count(self, table: dict[str, int], key: str, n: int = 1) -> None:
+        table[key] = table.get(key, 0) + n
+
+    def add(self, other: PushResult) -> None:
+        self.cycles += other.cycles
+        self.changes += other.changes
+        self.requests += other.requests
+        for mine, theirs in (
+            (self.created, other.created),
+            (self.updated, other.updated),
+            (self.matched, other.matched),
+        ):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
+        self.associations += other.associations
+        self.archived += other.archived
+        self.failures += other.failures
+        self.owner_checks += other.owner_checks
+        self.owner_redecided += other.owner_redecided
+        self.busy = other.busy
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class ResultsMixin(CycleBase):
+    """Recording answers: saved objects and failures."""
+
+    def fail(
+        self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
+    ) -> None:
+        self.failed.add((obj.kind, obj.id))
+        self.open_failures.add((obj.kind, obj.id))
+        self.result.failures += 1
+        row = {
+            "kind": obj.kind,
+            "local_id": obj.id,
+            "object_type": obj.type,
+            "operation": operation,
+            "status": _input_status(answer.status, error.get("category")),
+            "category": str(error.get("category") or answer.body.get("category") or "")[:64]
+            or None,
+            "message": str(error.get("message") or answer.error_text())[:2000],
+            "correlation_id": str(
+                error.get("correlationId")
+                or answer.body.get("correlationId")
+                or answer.header("x-hubspot-correlation-id")
+                or ""
+            )[:64]
+            or None,
+            "at": now_ts(),
+        }
+        log.warning("HubSpot refused %s %s %s: %s", operation, obj.type, obj.id, row["message"])
+        self.write(lambda c: push_store.add_failures(c, [row]))
+
+    def save(
+        self,
+        objs: Sequence[PushObject],
+        owners: Mapping[int, str | None],
+        *,
+        owner_known: bool = True,
+    ) -> None:
+        """Record HubSpot ids (and the owner HubSpot now has) in one transaction; new records
+        also get identities for the workspace's HubSpot integrations."""
+        if not objs:
+            return
+        at = now_ts()
+        rows = []
+        identities = []
+        for obj in objs:
+            previous = (obj.pushed or {}).get("pushed_owner_id")
+            owner = owners.get(obj.id, previous) if owner_known else previous
+            hubspot_id = self.ids[(obj.kind, obj.id)]
+            rows.append(
+                {
+                    "kind": obj.kind,
+                    "local_id": obj.id,
+                    "object_type": obj.type,
+                    "hubspot_id": hubspot_id,
+                    "pushed_at": at,
+                    "pushed_owner_id": owner,
+                    "create_sent_at": None,
+                }
+            )
+            obj.pushed = {**(obj.pushed or {}), "pushed_owner_id": owner}
+            if obj.kind == push_store.RECORD:
+                for integration in self.hubspot_integrations:
+                    identities.append(
+                        {
+                            "integration": integration,
+                            "type": obj.type,
+                            "external_id": hubspot_id,
+                            "record_id": obj.id,
+                        }
+                    )
+        kind = objs[0].kind
+        keys = [o.id for o in objs if (kind, o.id) in self.open_failures]
+
+        def record(c: Connection) -> None:
+            push_store.save_pushed(c, rows)
+            push_store.add_identities(c, identities)
+            push_store.resolve_failures(c, kind, keys, at, "pushed")
+
+        self.write(record)
+
+
+_CATEGORY_STATUS = {"VALIDATION_ERROR": 400, "CONFLICT": 409, "OBJECT_NOT_FOUND": 404}
+
+
+def _input_status(status: int, category: Any) -> int:
+    if status >= 400:
+        return status
+    return _CATEGORY_STATUS.get(str(category), 400)

@@ -1,0 +1,167 @@
+"""Updates and archives of objects HubSpot has: the properties that changed and the owner to
+write (compared first where it must be), in batches of 100 of one type, several in flight; a
+refused batch is halved until the input at fault is found.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.links import LinksMixin
+from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
+from leadsync.destinations.hubspot.cycle.slice import (
+    BATCH,
+    PushObject,
+    in_chunks,
+    typed_chunks,
+)
+from leadsync.model import Strategy, now_ts
+from leadsync.store import push as push_store
+
+# The strategies under which HubSpot's owner may stand: compared before ours is written.
+CAS_STRATEGIES = frozenset(
+    {Strategy.FILL_IF_EMPTY, Strategy.NEVER_OVERWRITE, Strategy.BIDIRECTIONAL}
+)
+
+
+class UpdatesMixin(OwnersMixin, LinksMixin):
+    """Sending what changed to objects HubSpot has, and archiving removed ones."""
+
+    def update(
+        self,
+        objs: Sequence[PushObject],
+        hubspot_owners: dict[int, str | None],
+        matched: set[tuple[str, int]],
+    ) -> None:
+        if not objs:
+            return
+        objs = [o for o in objs if o.row is not None]
+        # Owners to write, and which need HubSpot's current owner first.
+        wanted: dict[int, str | None] = {}
+        check: list[PushObject] = []
+        for obj in objs:
+            assert obj.row is not None
+            if obj.kind != push_store.RECORD:
+                continue
+            source = obj.row.get("owner_source")
+            owner = obj.row.get("owner_id")
+            pushed = obj.pushed or {}
+            last = pushed.get("pushed_owner_id")
+            unconfirmed = pushed.get("owner_sent_at") is not None
+            if source in self.hubspot_integrations:
+                continue  # HubSpot's own change: HubSpot has it
+            key = (obj.kind, obj.id)
+            if key not in matched and owner == last and not unconfirmed:
+                continue
+            strategy = self.owner_source_strategy(obj)
+            if key in matched or (strategy is not None and strategy in CAS_STRATEGIES):
+                check.append(obj)
+            wanted[obj.id] = owner
+        if check:
+            self.compare_owners(check, hubspot_owners, wanted, matched)
+        intents = {i: o for i, o in wanted.items()}
+        if intents:
+            at = now_ts()
+            self.write(lambda c: push_store.mark_owner_sent(c, intents, at))
+        inputs_by_type: dict[str, list[tuple[PushObject, dict[str, Any]]]] = defaultdict(list)
+        for obj in objs:
+            only_owner = (
+                obj.changes <= {"owner", "associated"} and (obj.kind, obj.id) not in matched
+            )
+            props: dict[str, str] = {} if only_owner else self.properties(obj)
+            if obj.id in wanted and obj.kind == push_store.RECORD:
+                owner = wanted[obj.id]
+                props["hubspot_owner_id"] = owner or ""
+            if obj.kind == push_store.ACTIVITY and obj.row is not None:
+                owner = obj.row.get("owner_id")
+                if owner is not None:
+                    props["hubspot_owner_id"] = str(owner)
+            if props:
+                inputs_by_type[obj.type].append((obj, props))
+        chunks = [
+            (object_type, list(chunk))
+            for object_type, items in inputs_by_type.items()
+            for chunk in in_chunks(items, BATCH)
+        ]
+        self.send_each(
+            [
+                (
+                    "POST",
+                    self.p.paths.batch(object_type, "update"),
+                    {"inputs": [{"id": self.ids[(o.kind, o.id)], "properties": p} for o, p in c]},
+                )
+                for object_type, c in chunks
+            ],
+            lambda index, answer: self.handle_update(*chunks[index], wanted, answer),
+        )
+        self.send_association_changes(objs)
+
+    def handle_update(
+        self,
+        object_type: str,
+        chunk: list[tuple[PushObject, dict[str, Any]]],
+        wanted: Mapping[int, str | None],
+        answer: Answer,
+    ) -> None:
+        by_hs = {self.ids[(o.kind, o.id)]: o for o, _ in chunk}
+        refused: set[str] = set()
+        for error in answer.body.get("errors") or []:
+            for hs in (error.get("context") or {}).get("ids") or []:
+                obj = by_hs.get(str(hs))
+                if obj is not None:
+                    refused.add(str(hs))
+                    self.fail(obj, "update", answer, error)
+        if not answer.ok and answer.status != 207:
+            if len(chunk) == 1:
+                self.fail(chunk[0][0], "update", answer, answer.body)
+                return
+            for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
+                sub_answer = self.send(
+                    "POST",
+                    self.p.paths.batch(object_type, "update"),
+                    {
+                        "inputs": [
+                            {"id": self.ids[(o.kind, o.id)], "properties": p} for o, p in half
+                        ]
+                    },
+                )
+                self.handle_update(object_type, half, wanted, sub_answer)
+            return
+        done = [o for hs, o in by_hs.items() if hs not in refused]
+        owners: dict[int, str | None] = {}
+        for obj in done:
+            self.result.count(self.result.updated, obj.type)
+            if obj.id in wanted:
+                owners[obj.id] = wanted[obj.id]
+        self.save(done, owners, owner_known=bool(owners))
+
+    def archive(self, objs: Sequence[PushObject]) -> None:
+        for chunk in typed_chunks(objs):
+            answer = self.send(
+                "POST",
+                self.p.paths.batch(chunk[0].type, "archive"),
+                {"inputs": [{"id": self.ids[(o.kind, o.id)]} for o in chunk]},
+            )
+            if answer.ok:
+                self.result.archived += len(chunk)
+                at = now_ts()
+                rows = [
+                    {
+                        "kind": o.kind,
+                        "local_id": o.id,
+                        "object_type": o.type,
+                        "hubspot_id": None,
+                        "pushed_at": at,
+                        "pushed_owner_id": None,
+                        "create_sent_at": None,
+                    }
+                    for o in chunk
+                ]
+                self.write(partial(push_store.save_pushed, rows=rows))
+            else:
+                for o in chunk:
+                    self.fail(o, "archive", answer, answer.body)
