@@ -36,13 +36,14 @@ import synth  # bench/synth.py: the script's directory is on sys.path
 from engine_bench import Target
 from leadsync import engine
 from leadsync.pipeline import inbox
+from leadsync.pipeline import ingest as pipeline_ingest
 from leadsync.settings import load_config
 from leadsync.workspace import Workspace
 
 # (label, owner, attribute, its file): the phase is the time spent inside owner.attribute.
 PHASES: list[tuple[str, Any, str, str]] = [
-    ("parsing the lines", inbox, "_parse_chunk", "leadsync/inbox.py"),
-    ("writing the inbox rows", inbox, "write_items", "leadsync/inbox.py"),
+    ("parsing the lines", pipeline_ingest, "_parse_chunk", "leadsync/pipeline/ingest.py"),
+    ("writing the inbox rows", inbox, "write_items", "leadsync/pipeline/inbox.py"),
     ("loading the batch's state", engine.BatchState, "__init__", "leadsync/engine.py"),
     ("deciding (every event)", engine.BatchState, "apply", "leadsync/engine.py"),
     ("writing the batch's rows", engine.BatchState, "write", "leadsync/engine.py"),

@@ -251,6 +251,17 @@ def test_reads_offer_json_and_every_command_has_help() -> None:
         assert "--json" in names, f"leadsync {' '.join(path)} lacks --json"
 
 
+def test_help_lists_the_commands_in_their_order() -> None:
+    """Each command group is a module of leadsync.cli; the order of their imports is the
+    order of ``leadsync --help``, which this pins."""
+    command = typer.main.get_command(app)
+    assert list(getattr(command, "commands", {})) == [
+        *("init", "apply", "export", "ingest", "preview", "replay", "report", "undo"),
+        *("test-lead", "serve", "worker", "demo", "records", "decisions", "activities"),
+        *("owners", "inbox", "dead-letters", "outbox", "users", "rollout", "hubspot", "push"),
+    ]
+
+
 def test_the_installed_command_runs_the_demo_in_its_own_workspace(tmp_path: Path) -> None:
     user_db = tmp_path / "mine.db"
     env = {**os.environ, "LEADSYNC_DB": f"sqlite:///{user_db}"}

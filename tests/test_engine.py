@@ -571,14 +571,14 @@ def test_a_batch_that_breaks_is_retried_event_by_event(
     from leadsync import engine
 
     setup(workspace)
-    original = engine.BatchState.apply_record
+    original = engine.BatchDecider.apply_record
 
-    def explode_on_p2(self: engine.BatchState, event, settings):  # type: ignore[no-untyped-def]
+    def explode_on_p2(self: engine.BatchDecider, event, settings):  # type: ignore[no-untyped-def]
         if event.external_id == "p-2":
             raise RuntimeError("boom")
         return original(self, event, settings)
 
-    monkeypatch.setattr(engine.BatchState, "apply_record", explode_on_p2)
+    monkeypatch.setattr(engine.BatchDecider, "apply_record", explode_on_p2)
     summary = run(
         workspace,
         contact("p-1", owner="u-1"),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from leadsync import errors
 from leadsync.api.problems import PROBLEM_TYPE, add_problem_handlers
-from leadsync.cli import _errors
+from leadsync.cli.app import handle_errors
 from leadsync.errors import ConfigError, LeadsyncError
 
 ERROR_CLASSES = sorted(
@@ -60,7 +60,7 @@ def test_the_cli_exits_with_the_code_of_the_class(cls: type[LeadsyncError]) -> N
 
     @command.command()
     def fail() -> None:
-        with _errors():
+        with handle_errors():
             raise error
 
     result = CliRunner().invoke(command, [])

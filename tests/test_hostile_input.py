@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import INTEGRATION_KINDS
 from leadsync.pipeline.inbox import InboxItem, batch_friendly_gc
 from leadsync.pipeline.intake import GroupCommitWriter, IntakeError, Receipt
 from leadsync.settings import integration_from_dict
+from leadsync.sources import KINDS as INTEGRATION_KINDS
 from leadsync.sources import adapter_for
 from leadsync.sources.base import WebhookRequest, decode_json, number
 from leadsync.sources.canonical import parse_line

@@ -59,7 +59,7 @@ def test_a_preview_writes_nothing_and_says_what_a_run_would_do(workspace: Worksp
     assert skipped is not None and skipped["outcome"] == "skipped"
     assert "shorter than min_duration_s" in skipped["reason"]
     assert result.unreadable[0]["where"] == "sample.jsonl:5"
-    summary = result.summary()
+    summary = result.model_dump(mode="json")["summary"]
     assert summary["owners"] == {"set": 1, "kept": 1, "ignored": 0}
     assert summary["activities"] == {"created": 1, "updated": 0, "merged": 0, "skipped": 1}
     assert summary["records_created"] == 1

@@ -284,4 +284,4 @@ def test_config_is_read_by_one_yaml_reader() -> None:
         or "yaml.load(" in text
         or "yaml.full_load" in text
     }
-    assert readers <= {"destinations/hubspot/fake.py"}, readers
+    assert readers <= {"destinations/hubspot/fake/contract.py"}, readers

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from leadsync.model import CRM_SOURCE, MappingResult, Outcome, RecordType, Strategy
-from leadsync.rules.ownership import OwnerContext, decide_crm_change, decide_owner
+from leadsync.rules.ownership import (
+    OwnerContext,
+    assign_on_activity_strategy,
+    decide_crm_change,
+    decide_owner,
+    echo_verdict,
+)
 
 AT = "2026-11-10T12:00:00.000Z"
 EARLIER = "2026-11-09T12:00:00.000Z"
@@ -210,3 +216,27 @@ def test_decide_crm_change(
     assert verdict.owner_id == owner
     assert verdict.flagged is flagged
     assert fragment in verdict.reason and verdict.reason.startswith(outcome.value)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "weakened"),
+    [
+        (Strategy.INTEGRATION_WINS, Strategy.FILL_IF_EMPTY),
+        (Strategy.BIDIRECTIONAL, Strategy.FILL_IF_EMPTY),
+        (Strategy.FILL_IF_EMPTY, Strategy.FILL_IF_EMPTY),
+        (Strategy.NEVER_OVERWRITE, Strategy.NEVER_OVERWRITE),
+    ],
+)
+def test_an_activity_never_replaces_an_owner(strategy: Strategy, weakened: Strategy) -> None:
+    assert assign_on_activity_strategy(strategy) is weakened
+
+
+def test_the_crms_echo_of_our_own_write_is_ignored_with_its_reason() -> None:
+    verdict = echo_verdict("101", "102", "hubspot")
+    assert (verdict.outcome, verdict.owner_id, verdict.proposed_owner_id) == (
+        Outcome.IGNORED,
+        "101",
+        "102",
+    )
+    assert "its own change echoed back" in verdict.reason
+    assert "reports no owner" in echo_verdict("101", None, "hubspot").reason

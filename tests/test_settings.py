@@ -762,3 +762,185 @@ def test_any_document_is_read_or_refused_with_problems(
             config_from_dict(doc)
         except ConfigError as exc:
             assert exc.problems and all(p.startswith("<settings>") for p in exc.problems)
+
+
+# ------------------------------------------------------------- vendor options and export
+
+
+def test_each_kind_reads_its_vendor_options_with_its_adapter_s_model() -> None:
+    from leadsync.sources import adapter_class, adapter_for
+    from leadsync.sources.options import HubSpotOptions, NoOptions, PipedriveOptions
+
+    crm = integration_from_dict({"kind": "hubspot", "vendor": {"app_id": 777}})
+    assert crm.vendor == HubSpotOptions(app_id="777")
+    assert integration_from_dict({"kind": "aircall"}).vendor == NoOptions()
+    deals = integration_from_dict(
+        {"kind": "pipedrive", "vendor": {"activity_types": {"lunch": "meeting"}}}
+    )
+    assert deals.vendor == PipedriveOptions(activity_types={"lunch": ActivityType.MEETING})
+    adapter = adapter_for(deals.kind, "deals", deals.vendor_options())
+    assert adapter.options is deals.vendor
+    assert isinstance(adapter.options, adapter_class("pipedrive").options_model)
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"kind": "hubspot", "vendor": {"organization_id": "bad", "app_id": True}},
+            [
+                "vendor.organization_id: not allowed for kind hubspot; only for salesforce",
+                "vendor.app_id: expected an id (text or a whole number); got true",
+            ],
+        ),
+        ({"kind": "generic", "vendor": {"app": "1"}}, ["vendor.app: unknown key; allowed: "]),
+        (
+            {"kind": "aircall", "vendor": {"app": "1"}},
+            ["vendor.app: unknown key; kind aircall takes no vendor options"],
+        ),
+        ({"kind": "aircall", "vendor": [1]}, ["vendor: expected a mapping; got a list"]),
+        (
+            {"kind": "pipedrive", "vendor": {"other_activity_types": "lunch"}},
+            ["vendor.other_activity_types: 'lunch' is not allowed; allowed: call, email"],
+        ),
+    ],
+)
+def test_vendor_option_problems_name_the_option_and_what_the_kind_takes(
+    settings: dict[str, Any], problem: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        integration_from_dict(settings, "api")
+    problems = caught.value.problems
+    assert len(problems) == len(problem), problems
+    for found, expected in zip(sorted(problems), sorted(problem), strict=True):
+        assert found.startswith(f"api: {expected}"), found
+    if settings["vendor"] == {"app": "1"} and settings["kind"] == "generic":
+        assert problems[0].endswith("timestamp_tolerance_s, require_timestamp")
+
+
+def test_an_adapter_built_in_code_checks_its_options_like_the_file() -> None:
+    from pydantic import ValidationError
+
+    from leadsync.sources import adapter_for
+    from leadsync.sources.options import HubSpotOptions
+
+    with pytest.raises(ValidationError):
+        adapter_for("salesforce", "sf", {"organization_id": "not-an-org"})
+    with pytest.raises(TypeError, match="expected SalesforceOptions"):
+        adapter_for("salesforce", "sf", HubSpotOptions(app_id="1"))
+
+
+def test_the_export_shows_what_a_reader_needs_and_reads_back_equal() -> None:
+    text = (
+        "owners: {source: hubspot}\n"
+        "integrations:\n"
+        "  sf: {kind: salesforce, vendor: {timestamp_tolerance_s: 60.0}}\n"
+        "  g: {kind: generic, rollout: {percent: 10.0, settings: {users: {}}}}\n"
+        "destination: {kind: hubspot}\n"
+        "dedupe: [{activity: call, integrations: [g, sf]}]\n"
+    )
+    config = load_config(text)
+    data = config_to_dict(config)
+    assert data["integrations"] == {
+        "sf": {"kind": "salesforce", "vendor": {"timestamp_tolerance_s": 60}},
+        "g": {"kind": "generic", "rollout": {"percent": 10, "settings": {"users": {}}}},
+    }
+    assert data["destination"] == {"kind": "hubspot", "token_env": "HUBSPOT_TOKEN"}
+    assert data["dedupe"] == [
+        {"activity": "call", "integrations": ["g", "sf"], "window_s": 120, "prefer": "g"}
+    ]
+    assert load_config(dump_config(config)) == config
+
+
+_VENDOR = {
+    "generic": st.fixed_dictionaries(
+        {},
+        optional={
+            "timestamp_tolerance_s": st.floats(min_value=0.5, max_value=86_400),
+            "require_timestamp": st.booleans(),
+        },
+    ),
+    "hubspot": st.fixed_dictionaries({}, optional={"app_id": _WORD}),
+    "pipedrive": st.fixed_dictionaries(
+        {},
+        optional={
+            "activity_types": st.dictionaries(_WORD, st.sampled_from(list(ActivityType))),
+            "other_activity_types": st.sampled_from(list(ActivityType)),
+        },
+    ),
+    "salesforce": st.fixed_dictionaries(
+        {}, optional={"organization_id": st.from_regex(r"00D[a-zA-Z0-9]{12}", fullmatch=True)}
+    ),
+}
+
+
+@st.composite
+def whole_workspaces(draw: st.DrawFn) -> WorkspaceConfig:
+    """A workspace with every part the export writes: vendor options of each kind, a
+    rollout, monitoring, a destination, dedupe rules, owners from HubSpot."""
+    names = draw(st.lists(st.sampled_from(sorted(_VENDOR)), min_size=2, max_size=4, unique=True))
+    integrations: dict[str, Any] = {}
+    for name in names:
+        entry: dict[str, Any] = {"kind": name, "vendor": draw(_VENDOR[name])}
+        if draw(st.booleans()):
+            proposed = draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "users": st.just({}),
+                        "ownership": st.fixed_dictionaries(
+                            {"default": st.sampled_from([s.value for s in Strategy])}
+                        ),
+                        "activities": st.fixed_dictionaries({"call": st.booleans()}),
+                    },
+                )
+            )
+            percent = draw(st.floats(min_value=0.5, max_value=100))
+            entry["rollout"] = {"percent": percent, "settings": proposed}
+        integrations[name] = entry
+    monitoring = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "flapping_changes": st.integers(2, 9),
+                "drop_percent": st.floats(min_value=1, max_value=100),
+                "max_push_lag_minutes": _NUMBER,
+            },
+        )
+    )
+    destination = draw(
+        st.fixed_dictionaries(
+            {"kind": st.just("hubspot")},
+            optional={
+                "token_env": st.sampled_from(["HUBSPOT_TOKEN", "HS_TOKEN"]),
+                "limits": st.fixed_dictionaries({}, optional={"per_10s": st.integers(1, 500)}),
+                "owners_refresh_minutes": st.floats(min_value=0.5, max_value=1440),
+            },
+        )
+    )
+    dedupe = [
+        {
+            "activity": "call",
+            "integrations": names[:2],
+            "window_s": draw(st.floats(min_value=0.5, max_value=86_400)),
+            **({"prefer": names[1]} if draw(st.booleans()) else {}),
+        }
+    ]
+    return WorkspaceConfig.model_validate(
+        {
+            "owners": {"source": "hubspot"},
+            "integrations": integrations,
+            "monitoring": monitoring,
+            "destination": destination,
+            "dedupe": dedupe,
+        }
+    )
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(whole_workspaces())
+def test_round_trip_of_every_part_of_the_file(config: WorkspaceConfig) -> None:
+    text = dump_config(config)
+    assert load_config(text, "dumped.yaml") == config
+    assert config_from_dict(config_to_dict(config)) == config
+    assert ".0\n" not in text  # whole numbers are written as people write them

@@ -22,6 +22,8 @@ from leadsync.sources.aircall import (
     AircallAdapter,
 )
 from leadsync.sources.base import Piece, WebhookRequest
+from tests import adapters as harness
+from tests.adapters import owner_dict, setter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "aircall"
 TOKEN = "tok-4f1c9a0e"  # the token every fixture carries
@@ -47,28 +49,26 @@ FINAL_KEYS = {
 adapter = AircallAdapter("phones")
 
 
+URL = "https://hooks.leadsync.test/aircall"
+
+
 def load(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())["body"]
-    return body
+    loaded: dict[str, Any] = harness.body("aircall", name)
+    return loaded
 
 
 def request(body: Any, raw: bytes | None = None) -> WebhookRequest:
-    data = json.dumps(body).encode() if raw is None else raw
-    return WebhookRequest(
-        "POST", "https://hooks.leadsync.test/aircall", {"content-type": "application/json"}, data
-    )
+    return harness.json_request(URL, body if raw is None else raw)
 
 
 def receive(body: Any) -> Piece:
-    pieces = adapter.pieces(request(body))
-    assert len(pieces) == 1
-    return pieces[0]
+    return harness.receive(adapter, request(body))
 
 
 def convert(body: Any) -> tuple[Piece, list[Event]]:
     """What happens to one body: cut on receipt, converted later in a worker."""
     piece = receive(body)
-    return piece, adapter.events_of(piece.payload(), piece.key, 7, "inbox:7")
+    return piece, harness.convert(adapter, piece, 7)
 
 
 def events(name: str) -> list[Event]:
@@ -79,10 +79,6 @@ def only(name: str) -> Event:
     found = events(name)
     assert len(found) == 1, found
     return found[0]
-
-
-def owner_dict(event: Event) -> dict[str, str | None] | None:
-    return None if event.owner is None else {"id": event.owner.id, "email": event.owner.email}
 
 
 # ------------------------------------------------------------------ the module
@@ -446,17 +442,6 @@ def test_a_resource_that_does_not_match_the_event_is_refused() -> None:
         convert(body)
 
 
-def set_path(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def change(body: dict[str, Any]) -> None:
-        *steps, last = path.split(".")
-        target: Any = body
-        for step in steps:
-            target = target[int(step)] if isinstance(target, list) else target[step]
-        target[last] = value
-
-    return change
-
-
 def drop(key: str) -> Callable[[dict[str, Any]], None]:
     return lambda body: body.pop(key)
 
@@ -464,26 +449,26 @@ def drop(key: str) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("change", "path"),
     [
-        (set_path("data.user.email", 5), "data.user.email"),
-        (set_path("data.user.id", True), "data.user.id"),
-        (set_path("data.user", "ana"), "data.user"),
-        (set_path("data.duration", "long"), "data.duration"),
-        (set_path("data.duration", -3), "data.duration"),
-        (set_path("data.direction", "sideways"), "data.direction"),
-        (set_path("data.started_at", True), "data.started_at"),
-        (set_path("data.answered_at", "soon"), "data.answered_at"),
-        (set_path("data.recording", 12), "data.recording"),
-        (set_path("data.number", ["+1"]), "data.number"),
-        (set_path("data.contact.emails", "kim@globex.test"), "data.contact.emails"),
-        (set_path("data.contact.emails", ["kim@globex.test"]), "data.contact.emails.0"),
-        (set_path("data.contact.emails.0.value", 7), "data.contact.emails.0.value"),
-        (set_path("data.tags", [{"id": 5, "name": 3}]), "data.tags.0.name"),
-        (set_path("data.comments", {"content": "x"}), "data.comments"),
-        (set_path("data.id", {"n": 1}), "data.id"),
-        (set_path("data.id", None), "data.id"),
-        (set_path("data", "call"), "data"),
+        (setter("data.user.email", 5), "data.user.email"),
+        (setter("data.user.id", True), "data.user.id"),
+        (setter("data.user", "ana"), "data.user"),
+        (setter("data.duration", "long"), "data.duration"),
+        (setter("data.duration", -3), "data.duration"),
+        (setter("data.direction", "sideways"), "data.direction"),
+        (setter("data.started_at", True), "data.started_at"),
+        (setter("data.answered_at", "soon"), "data.answered_at"),
+        (setter("data.recording", 12), "data.recording"),
+        (setter("data.number", ["+1"]), "data.number"),
+        (setter("data.contact.emails", "kim@globex.test"), "data.contact.emails"),
+        (setter("data.contact.emails", ["kim@globex.test"]), "data.contact.emails.0"),
+        (setter("data.contact.emails.0.value", 7), "data.contact.emails.0.value"),
+        (setter("data.tags", [{"id": 5, "name": 3}]), "data.tags.0.name"),
+        (setter("data.comments", {"content": "x"}), "data.comments"),
+        (setter("data.id", {"n": 1}), "data.id"),
+        (setter("data.id", None), "data.id"),
+        (setter("data", "call"), "data"),
         (drop("data"), "data"),
-        (set_path("timestamp", "yesterday"), "timestamp"),
+        (setter("timestamp", "yesterday"), "timestamp"),
         (drop("timestamp"), "timestamp"),
     ],
 )
@@ -568,9 +553,9 @@ def test_a_redelivery_has_the_same_key() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        set_path("event", "call.hungup"),
-        set_path("data.id", 812346),
-        set_path("timestamp", 1793631736),
+        setter("event", "call.hungup"),
+        setter("data.id", 812346),
+        setter("timestamp", 1793631736),
     ],
 )
 def test_different_events_have_different_keys(change: Callable[[dict[str, Any]], None]) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,8 @@ from leadsync.errors import EventError, SignatureError
 from leadsync.model import MEETING_OUTCOMES, ActivityType, Event, EventType, RecordRef, RecordType
 from leadsync.sources.base import Piece, WebhookRequest
 from leadsync.sources.calendly import ADAPTER, KNOWN_EVENTS, OUTCOMES, CalendlyAdapter
+from tests import adapters as harness
+from tests.adapters import owner_dict, setter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "calendly"
 SIGNING_KEY = "whsec-calendly-test-key"
@@ -34,22 +34,16 @@ adapter = CalendlyAdapter("booking")
 
 
 def load(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())["body"]
-    return body
+    loaded: dict[str, Any] = harness.body("calendly", name)
+    return loaded
 
 
 def signature(raw: bytes, sent: int = SENT, key: str = SIGNING_KEY) -> str:
-    digest = hmac.new(key.encode(), f"{sent}.".encode() + raw, hashlib.sha256).hexdigest()
-    return f"t={sent},v1={digest}"
+    return f"t={sent},v1={harness.hmac_hex(key, f'{sent}.'.encode() + raw)}"
 
 
 def request(raw: bytes, headers: dict[str, str] | None = None) -> WebhookRequest:
-    return WebhookRequest(
-        "POST",
-        "https://hooks.leadsync.test/calendly",
-        {"content-type": "application/json", **(headers or {})},
-        raw,
-    )
+    return harness.json_request("https://hooks.leadsync.test/calendly", raw, headers)
 
 
 def signed(body: Any) -> WebhookRequest:
@@ -58,30 +52,13 @@ def signed(body: Any) -> WebhookRequest:
 
 
 def receive(body: Any) -> Piece:
-    pieces = adapter.pieces(signed(body))
-    assert len(pieces) == 1
-    return pieces[0]
+    return harness.receive(adapter, signed(body))
 
 
 def convert(body: Any) -> tuple[Piece, list[Event]]:
     """What happens to one body: cut on receipt, converted later in a worker."""
     piece = receive(body)
-    return piece, adapter.events_of(piece.payload(), piece.key, 3, "inbox:3")
-
-
-def owner_dict(event: Event) -> dict[str, str | None] | None:
-    return None if event.owner is None else {"id": event.owner.id, "email": event.owner.email}
-
-
-def set_path(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def change(body: dict[str, Any]) -> None:
-        *steps, last = path.split(".")
-        target: Any = body
-        for step in steps:
-            target = target[int(step)] if isinstance(target, list) else target[step]
-        target[last] = value
-
-    return change
+    return piece, harness.convert(adapter, piece, 3)
 
 
 # ------------------------------------------------------------------ the module
@@ -277,42 +254,42 @@ def test_unknown_event_names_are_event_errors(name: Any) -> None:
 @pytest.mark.parametrize(
     ("change", "path"),
     [
-        (set_path("payload.email", 5), "payload.email"),
-        (set_path("payload.name", ["Kim"]), "payload.name"),
-        (set_path("payload.uri", 42), "payload.uri"),
-        (set_path("payload.uri", None), "payload.uri"),
-        (set_path("payload.status", False), "payload.status"),
-        (set_path("payload.cancellation", "by host"), "payload.cancellation"),
+        (setter("payload.email", 5), "payload.email"),
+        (setter("payload.name", ["Kim"]), "payload.name"),
+        (setter("payload.uri", 42), "payload.uri"),
+        (setter("payload.uri", None), "payload.uri"),
+        (setter("payload.status", False), "payload.status"),
+        (setter("payload.cancellation", "by host"), "payload.cancellation"),
         (
-            set_path("payload.scheduled_event.start_time", 1793631600),
+            setter("payload.scheduled_event.start_time", 1793631600),
             "payload.scheduled_event.start_time",
         ),
         (
-            set_path("payload.scheduled_event.end_time", "tomorrow"),
+            setter("payload.scheduled_event.end_time", "tomorrow"),
             "payload.scheduled_event.end_time",
         ),
-        (set_path("payload.scheduled_event.name", 30), "payload.scheduled_event.name"),
+        (setter("payload.scheduled_event.name", 30), "payload.scheduled_event.name"),
         (
-            set_path("payload.scheduled_event.event_memberships", {"user": "u"}),
+            setter("payload.scheduled_event.event_memberships", {"user": "u"}),
             "payload.scheduled_event.event_memberships",
         ),
         (
-            set_path("payload.scheduled_event.event_memberships", ["bo@acme.test"]),
+            setter("payload.scheduled_event.event_memberships", ["bo@acme.test"]),
             "payload.scheduled_event.event_memberships.0",
         ),
         (
-            set_path("payload.scheduled_event.event_memberships.0.user_email", 7),
+            setter("payload.scheduled_event.event_memberships.0.user_email", 7),
             "payload.scheduled_event.event_memberships.0.user_email",
         ),
         (
-            set_path("payload.scheduled_event.event_memberships.0.user", {"uri": "u"}),
+            setter("payload.scheduled_event.event_memberships.0.user", {"uri": "u"}),
             "payload.scheduled_event.event_memberships.0.user",
         ),
-        (set_path("payload.scheduled_event", "EVT1"), "payload.scheduled_event"),
-        (set_path("payload", "invitee"), "payload"),
-        (set_path("payload", None), "payload"),
-        (set_path("created_at", 1793631601), "created_at"),
-        (set_path("created_at", None), "created_at"),
+        (setter("payload.scheduled_event", "EVT1"), "payload.scheduled_event"),
+        (setter("payload", "invitee"), "payload"),
+        (setter("payload", None), "payload"),
+        (setter("created_at", 1793631601), "created_at"),
+        (setter("created_at", None), "created_at"),
     ],
 )
 def test_wrong_types_name_the_json_path(
@@ -410,9 +387,9 @@ def test_a_redelivery_has_the_same_key() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        set_path("event", "invitee.canceled"),
-        set_path("payload.uri", INVITEE.replace("INV0000000000001", "INV0000000000009")),
-        set_path("created_at", "2026-11-02T15:00:02.000000Z"),
+        setter("event", "invitee.canceled"),
+        setter("payload.uri", INVITEE.replace("INV0000000000001", "INV0000000000009")),
+        setter("created_at", "2026-11-02T15:00:02.000000Z"),
     ],
 )
 def test_different_events_have_different_keys(change: Callable[[dict[str, Any]], None]) -> None:

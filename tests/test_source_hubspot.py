@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources.base import WebhookRequest
-from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.hubspot import ADAPTER, HubSpotAdapter, sign_v3
+from tests import adapters as harness
+from tests.adapters import encode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "hubspot"
 SECRET = "hs-client-secret-for-tests"
@@ -30,14 +31,10 @@ AT = "2026-09-21T14:13:20.000Z"
 
 
 def load(name: str) -> list[Any]:
-    envelope = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    envelope = harness.envelope("hubspot", name)
     assert set(envelope) == {"body"}  # HubSpot puts nothing but its signature in headers
     body: list[Any] = envelope["body"]
     return body
-
-
-def encode(body: Any) -> bytes:
-    return json.dumps(body).encode()
 
 
 def hubspot_headers(
@@ -54,8 +51,8 @@ def hubspot_headers(
 
 
 def request(body: Any, **signing: Any) -> WebhookRequest:
-    raw = body if isinstance(body, bytes) else encode(body)
-    return WebhookRequest("POST", URI, hubspot_headers(raw, **signing), raw)
+    raw = encode(body)
+    return harness.json_request(URI, raw, hubspot_headers(raw, **signing), content_type=False)
 
 
 def make(options: dict[str, Any] | None = None) -> HubSpotAdapter:
@@ -69,11 +66,10 @@ def events_per_piece(
     adapter = adapter or make()
     req = request(body)
     adapter.verify(req, SECRET, NOW)
-    out = []
-    for seq, piece in enumerate(adapter.pieces(req)):
-        events = adapter.events_of(piece.payload(), piece.key, seq, f"inbox:{seq}")
-        out.append([event_to_dict(event) for event in events])
-    return out
+    return [  # rows numbered from 0, as the dead-letter tests name them
+        harness.as_dicts(piece, harness.convert(adapter, piece, seq), changed_at=True)
+        for seq, piece in enumerate(adapter.pieces(req))
+    ]
 
 
 def events_of_one(element: dict[str, Any], adapter: HubSpotAdapter | None = None) -> list[Any]:

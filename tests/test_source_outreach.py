@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import re
 from pathlib import Path
@@ -15,8 +13,9 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event
 from leadsync.sources.base import Piece, WebhookRequest
-from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.outreach import ADAPTER, CALL_OUTCOMES, KNOWN_EVENTS, OutreachAdapter
+from tests import adapters as harness
+from tests.adapters import with_value
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "outreach"
 SECRET = "outreach-test-secret"
@@ -24,24 +23,25 @@ NOW = 1_794_000_000.0
 INTEGRATION = "outreach-main"
 SEQ = 7
 WHERE = "inbox:12"
+URL = "https://leadsync.test/hooks/outreach"
 
 
 def fixture(name: str) -> dict[str, Any]:
-    envelope = json.loads((FIXTURES / f"{name}.json").read_text())
+    envelope = harness.envelope("outreach", name)
     assert set(envelope) == {"body"}, "Outreach puts nothing but its signature in headers"
     return envelope["body"]  # type: ignore[no-any-return]
 
 
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"content-type": "application/json", "outreach-webhook-signature": digest}
+    return {
+        "content-type": "application/json",
+        "outreach-webhook-signature": harness.hmac_hex(secret, body),
+    }
 
 
 def request(body: Any, headers: dict[str, str] | None = None) -> WebhookRequest:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return WebhookRequest(
-        "POST", "https://leadsync.test/hooks/outreach", headers or signed(raw), raw
-    )
+    raw = harness.encode(body)
+    return harness.json_request(URL, raw, headers or signed(raw), content_type=False)
 
 
 def adapter() -> OutreachAdapter:
@@ -51,39 +51,19 @@ def adapter() -> OutreachAdapter:
 def piece_of(body: Any) -> Piece:
     req = request(body)
     adapter().verify(req, SECRET, NOW)
-    pieces = adapter().pieces(req)
-    assert len(pieces) == 1
-    return pieces[0]
+    return harness.receive(adapter(), req)
 
 
 def events(body: Any) -> tuple[Piece, list[Event]]:
     piece = piece_of(body)
-    found = adapter().events_of(piece.payload(), piece.key, SEQ, WHERE)
+    found = harness.convert(adapter(), piece, SEQ, WHERE)
     assert all(e.integration == INTEGRATION and e.seq == SEQ for e in found)
     return piece, found
 
 
 def converted(body: Any) -> list[dict[str, Any]]:
     """The canonical dicts of one body, with the piece key written as KEY in event ids."""
-    piece, found = events(body)
-    out = []
-    for event in found:
-        data = event_to_dict(event)
-        data["id"] = data["id"].replace(piece.key, "KEY")
-        data.pop("changed_at", None)  # the inbox time: the event time tests pin it
-        out.append(data)
-    return out
-
-
-def put(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``body`` with ``value`` at the dotted ``path``."""
-    changed = copy.deepcopy(body)
-    *parents, last = path.split(".")
-    node = changed
-    for step in parents:
-        node = node.setdefault(step, {})
-    node[last] = value
-    return changed
+    return harness.as_dicts(*events(body), key="KEY")
 
 
 # ------------------------------------------------------------------ every event name
@@ -525,7 +505,7 @@ def test_the_inbox_time_is_the_vendor_event_time(name: str, occurred_at: str) ->
 
 
 def test_an_event_without_any_time_is_a_dead_letter() -> None:
-    body = put(fixture("prospect.updated"), "data.attributes.updatedAt", None)
+    body = with_value(fixture("prospect.updated"), "data.attributes.updatedAt", None)
     body["meta"].pop("deliveredAt")
     with pytest.raises(EventError, match=r'inbox:12: field "meta.deliveredAt": required'):
         events(body)
@@ -545,7 +525,7 @@ def test_an_event_without_any_time_is_a_dead_letter() -> None:
     ],
 )
 def test_call_outcomes(vendor: str, canonical: str | None) -> None:
-    body = put(fixture("call.updated"), "data.attributes.outcome", vendor)
+    body = with_value(fixture("call.updated"), "data.attributes.outcome", vendor)
     [event] = converted(body)
     assert event["properties"]["outreach_outcome"] == vendor
     assert event["properties"].get("outcome") == canonical
@@ -568,8 +548,8 @@ def test_the_outcome_table_maps_onto_canonical_outcomes() -> None:
 def test_call_duration_is_completed_minus_answered(
     answered: str | None, completed: str | None, duration: float | None
 ) -> None:
-    body = put(fixture("call.updated"), "data.attributes.answeredAt", answered)
-    body = put(body, "data.attributes.completedAt", completed)
+    body = with_value(fixture("call.updated"), "data.attributes.answeredAt", answered)
+    body = with_value(body, "data.attributes.completedAt", completed)
     [event] = converted(body)
     assert event["properties"].get("duration_s") == duration
 
@@ -585,8 +565,8 @@ def test_call_duration_is_completed_minus_answered(
     ],
 )
 def test_task_statuses(event_name: str, state: str | None, status: str | None) -> None:
-    body = put(fixture("task.updated"), "meta.eventName", event_name)
-    body = put(body, "data.attributes.state", state)
+    body = with_value(fixture("task.updated"), "meta.eventName", event_name)
+    body = with_value(body, "data.attributes.state", state)
     [event] = converted(body)
     assert event["properties"].get("status") == status
 
@@ -601,7 +581,7 @@ def test_task_statuses(event_name: str, state: str | None, status: str | None) -
     ],
 )
 def test_task_subjects(action: str, subject: str) -> None:
-    body = put(fixture("task.created"), "data.attributes.action", action)
+    body = with_value(fixture("task.created"), "data.attributes.action", action)
     assert converted(body)[0]["properties"]["subject"] == subject
 
 
@@ -619,9 +599,9 @@ def test_task_subjects(action: str, subject: str) -> None:
 def test_a_mailing_is_an_activity_once_sent(
     event_name: str, state: str | None, delivered_at: str | None, is_activity: bool
 ) -> None:
-    body = put(fixture("mailing.created"), "meta.eventName", event_name)
-    body = put(body, "data.attributes.state", state)
-    body = put(body, "data.attributes.deliveredAt", delivered_at)
+    body = with_value(fixture("mailing.created"), "meta.eventName", event_name)
+    body = with_value(body, "data.attributes.state", state)
+    body = with_value(body, "data.attributes.deliveredAt", delivered_at)
     (email,) = converted(body)
     assert email.get("draft", False) is not is_activity
 
@@ -630,7 +610,7 @@ def test_a_mailing_is_an_activity_once_sent(
 
 
 def test_an_unknown_event_name_is_a_dead_letter() -> None:
-    body = put(fixture("prospect.updated"), "meta.eventName", "prospect.merged")
+    body = with_value(fixture("prospect.updated"), "meta.eventName", "prospect.merged")
     with pytest.raises(EventError) as caught:
         events(body)
     message = str(caught.value)
@@ -665,7 +645,7 @@ def test_an_unknown_event_name_is_a_dead_letter() -> None:
 )
 def test_wrong_types_name_the_json_path(name: str, path: str, value: Any, message: str) -> None:
     with pytest.raises(EventError, match=re.escape(f'field "{message}": ')):
-        events(put(fixture(name), path, value))
+        events(with_value(fixture(name), path, value))
 
 
 # ------------------------------------------------------------------ relationship forms
@@ -702,13 +682,13 @@ def test_flat_relationships_are_read_like_json_api_ones(name: str) -> None:
     ],
 )
 def test_a_relationship_with_links_only_names_nothing(relation: str, value: Any) -> None:
-    body = put(fixture("prospect.updated"), f"data.relationships.{relation}", value)
+    body = with_value(fixture("prospect.updated"), f"data.relationships.{relation}", value)
     assert converted(body) == EXPECTED["prospect.updated"]
 
 
 @pytest.mark.parametrize("emptied", [None, {"type": "user", "id": None}, {"data": None}])
 def test_an_emptied_owner_is_an_owner_event_without_owner(emptied: Any) -> None:
-    body = put(fixture("prospect.updated-owner-only"), "data.relationships.owner", emptied)
+    body = with_value(fixture("prospect.updated-owner-only"), "data.relationships.owner", emptied)
     [event] = converted(body)
     assert event["type"] == "owner" and event["owner"] is None
 
@@ -777,14 +757,16 @@ def test_an_emptied_owner_is_an_owner_event_without_owner(emptied: Any) -> None:
 def test_a_relationship_of_another_shape_is_a_dead_letter_naming_path_and_forms(
     name: str, relation: str, value: Any, path: str, detail: str
 ) -> None:
-    body = put(fixture(name), f"data.relationships.{relation}", value)
+    body = with_value(fixture(name), f"data.relationships.{relation}", value)
     with pytest.raises(EventError) as caught:
         events(body)
     assert str(caught.value) == f'{WHERE}: field "{path}": {detail}'
 
 
 def test_a_completion_before_the_answer_is_refused() -> None:
-    body = put(fixture("call.updated"), "data.attributes.completedAt", "2026-11-03T14:00:00Z")
+    body = with_value(
+        fixture("call.updated"), "data.attributes.completedAt", "2026-11-03T14:00:00Z"
+    )
     with pytest.raises(EventError, match=r'"data.attributes.completedAt": .* is before'):
         events(body)
 
@@ -848,7 +830,7 @@ def test_a_redelivery_has_the_same_key() -> None:
 
 def test_the_key_ignores_the_delivery_time_when_the_event_has_its_own() -> None:
     body = fixture("prospect.updated")
-    retried = put(body, "meta.deliveredAt", "2026-11-02T10:05:00.000")
+    retried = with_value(body, "meta.deliveredAt", "2026-11-02T10:05:00.000")
     assert piece_of(body).key == piece_of(retried).key
 
 
@@ -867,7 +849,7 @@ def test_different_events_have_different_keys(first: str, second: str) -> None:
 
 def test_the_same_change_at_another_time_is_another_event() -> None:
     body = fixture("prospect.updated")
-    later = put(body, "data.attributes.updatedAt", "2026-11-02T10:00:01.000Z")
+    later = with_value(body, "data.attributes.updatedAt", "2026-11-02T10:00:01.000Z")
     assert piece_of(body).key != piece_of(later).key
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources.base import WebhookRequest, stable_key
-from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
+from tests import adapters as harness
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "pipedrive"
 SECRET = "leadsync-hook:pa55-w0rd:with-colon"
@@ -40,29 +40,19 @@ def event_id(n: int) -> str:
 
 
 def body_of(name: str) -> dict[str, Any]:
-    envelope = json.loads((FIXTURES / f"{name}.json").read_text())
-    body: dict[str, Any] = envelope["body"]
+    body: dict[str, Any] = harness.body("pipedrive", name)
     return body
 
 
 def request(body: Any, headers: dict[str, str] | None = None) -> WebhookRequest:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    all_headers = {"content-type": "application/json", **(headers or {})}
-    return WebhookRequest("POST", "https://hooks.leadsync.test/pipedrive", all_headers, raw)
+    return harness.json_request("https://hooks.leadsync.test/pipedrive", body, headers)
 
 
 def convert(body: Any, adapter: PipedriveAdapter | None = None) -> list[dict[str, Any]]:
     """The canonical events of one webhook body, as the inbox and the worker would make them."""
     adapter = adapter or ADAPTER("crm-pipedrive")
-    out = []
-    for seq, piece in enumerate(adapter.pieces(request(body)), start=1):
-        for event in adapter.events_of(piece.payload(), piece.key, seq, f"inbox:{seq}"):
-            assert event.integration == "crm-pipedrive"
-            assert event.seq == seq
-            data = event_to_dict(event)
-            data.pop("changed_at", None)  # the inbox time: the event time tests pin it
-            out.append(data)
-    return out
+    delivered = harness.deliver(adapter, request(body))
+    return [data for piece, events in delivered for data in harness.as_dicts(piece, events)]
 
 
 def basic(user: str, password: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import json
@@ -15,7 +14,6 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event
 from leadsync.sources.base import Piece, WebhookRequest, envelope_text
-from leadsync.sources.canonical import event_to_dict
 from leadsync.sources.salesloft import (
     ADAPTER,
     CDR_STATUS_OUTCOMES,
@@ -23,6 +21,8 @@ from leadsync.sources.salesloft import (
     KNOWN_EVENTS,
     SalesloftAdapter,
 )
+from tests import adapters as harness
+from tests.adapters import with_value
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "salesloft"
 SECRET = "salesloft-callback-token"
@@ -31,18 +31,19 @@ INTEGRATION = "salesloft-main"
 SEQ = 3
 WHERE = "inbox:40"
 EVENT = "x-salesloft-event"
+URL = "https://leadsync.test/hooks/salesloft"
 
 
 def fixture(name: str) -> tuple[str, dict[str, Any]]:
     """The event name (from the fixture's header) and the body."""
-    envelope = json.loads((FIXTURES / f"{name}.json").read_text())
+    envelope = harness.envelope("salesloft", name)
     return envelope["headers"][EVENT], envelope["body"]
 
 
 def signed(event: str | None, body: bytes, secret: str = SECRET) -> dict[str, str]:
     headers = {
         "content-type": "application/json; charset=utf-8",
-        "x-salesloft-signature": hmac.new(secret.encode(), body, hashlib.sha1).hexdigest(),
+        "x-salesloft-signature": harness.hmac_hex(secret, body, hashlib.sha1),
     }
     if event is not None:
         headers[EVENT] = event
@@ -50,10 +51,8 @@ def signed(event: str | None, body: bytes, secret: str = SECRET) -> dict[str, st
 
 
 def request(event: str | None, body: Any, headers: dict[str, str] | None = None) -> WebhookRequest:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return WebhookRequest(
-        "POST", "https://leadsync.test/hooks/salesloft", headers or signed(event, raw), raw
-    )
+    raw = harness.encode(body)
+    return harness.json_request(URL, raw, headers or signed(event, raw), content_type=False)
 
 
 def adapter() -> SalesloftAdapter:
@@ -63,42 +62,21 @@ def adapter() -> SalesloftAdapter:
 def piece_of(event: str | None, body: Any) -> Piece:
     req = request(event, body)
     adapter().verify(req, SECRET, NOW)
-    pieces = adapter().pieces(req)
-    assert len(pieces) == 1
-    return pieces[0]
+    return harness.receive(adapter(), req)
 
 
 def events(event: str, body: Any) -> tuple[Piece, list[Event]]:
     piece = piece_of(event, body)
     assert piece.headers == {EVENT: event}
-    found = adapter().events_of(piece.payload(), piece.key, SEQ, WHERE)
+    found = harness.convert(adapter(), piece, SEQ, WHERE)
     assert all(e.integration == INTEGRATION and e.seq == SEQ for e in found)
     return piece, found
 
 
 def converted(event: str, body: Any) -> list[dict[str, Any]]:
-    """The canonical dicts of one delivery, with the piece key written as KEY in event ids."""
-    piece, found = events(event, body)
-    out = []
-    for item in found:
-        data = event_to_dict(item)
-        data["id"] = data["id"].replace(piece.key, "KEY")
-        data.pop("changed_at", None)  # the inbox time (below), not the adapter's reading
-        out.append(data)
-    return out
-
-
-def put(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``body`` with ``value`` at the dotted ``path``."""
-    changed = copy.deepcopy(body)
-    *parents, last = path.split(".")
-    node = changed
-    for step in parents:
-        if node.get(step) is None:
-            node[step] = {}
-        node = node[step]
-    node[last] = value
-    return changed
+    """The canonical dicts of one delivery, with the piece key written as KEY in event ids
+    (``changed_at`` is the inbox time, tested below, not the adapter's reading)."""
+    return harness.as_dicts(*events(event, body), key="KEY")
 
 
 # ------------------------------------------------------------------ every event name
@@ -480,14 +458,14 @@ def test_an_activitys_changes_are_ordered_by_the_vendor_event_time() -> None:
 
 def test_created_at_stands_in_for_a_missing_updated_at() -> None:
     event, body = fixture("note_created")
-    body = put(body, "updated_at", None)
-    body = put(body, "created_at", "2026-11-03T14:03:00+02:00")
+    body = with_value(body, "updated_at", None)
+    body = with_value(body, "created_at", "2026-11-03T14:03:00+02:00")
     assert piece_of(event, body).occurred_at == "2026-11-03T12:03:00.000Z"
 
 
 def test_an_event_without_any_time_is_a_dead_letter() -> None:
     event, body = fixture("person_created")
-    body = put(put(body, "updated_at", None), "created_at", None)
+    body = with_value(with_value(body, "updated_at", None), "created_at", None)
     with pytest.raises(EventError, match=r'inbox:40: field "updated_at": required'):
         events(event, body)
 
@@ -510,7 +488,7 @@ def test_an_event_without_any_time_is_a_dead_letter() -> None:
 )
 def test_call_dispositions(disposition: str, outcome: str | None) -> None:
     event, body = fixture("call_created")
-    [call] = converted(event, put(body, "disposition", disposition))
+    [call] = converted(event, with_value(body, "disposition", disposition))
     assert call["properties"]["salesloft_disposition"] == disposition
     assert call["properties"].get("outcome") == outcome
 
@@ -542,7 +520,7 @@ def test_the_disposition_table_is_the_documented_one() -> None:
 )
 def test_call_data_record_statuses(status: str, outcome: str | None, has_duration: bool) -> None:
     event, body = fixture("call_data_record_created")
-    [call] = converted(event, put(body, "status", status))
+    [call] = converted(event, with_value(body, "status", status))
     assert call["properties"]["salesloft_call_status"] == status
     assert call["properties"].get("outcome") == outcome
     assert ("duration_s" in call["properties"]) is has_duration
@@ -577,7 +555,7 @@ def test_meeting_outcomes(changes: dict[str, Any], outcome: str | None) -> None:
     ],
 )
 def test_task_statuses(event: str, state: str, status: str | None) -> None:
-    body = put(fixture("task_created")[1], "current_state", state)
+    body = with_value(fixture("task_created")[1], "current_state", state)
     assert converted(event, body)[0]["properties"].get("status") == status
 
 
@@ -596,7 +574,7 @@ def test_an_email_is_an_activity_once_sent(
     status: str, sent_at: str | None, is_activity: bool
 ) -> None:
     event, body = fixture("email_updated")
-    body = put(put(body, "status", status), "sent_at", sent_at)
+    body = with_value(with_value(body, "status", status), "sent_at", sent_at)
     assert len(converted(event, body)) == int(is_activity)
 
 
@@ -612,7 +590,7 @@ def test_an_email_is_an_activity_once_sent(
 )
 def test_note_associations(associated_type: str | None, association: dict[str, str] | None) -> None:
     event, body = fixture("note_created")
-    [note] = converted(event, put(body, "associated_type", associated_type))
+    [note] = converted(event, with_value(body, "associated_type", associated_type))
     assert note.get("associations") == ([association] if association else None)
 
 
@@ -671,7 +649,7 @@ def test_a_stored_piece_without_the_event_header_is_a_dead_letter() -> None:
 def test_wrong_types_name_the_json_path(name: str, path: str, value: Any, message: str) -> None:
     event, body = fixture(name)
     with pytest.raises(EventError, match=re.escape(f'field "{message}": ')):
-        events(event, put(body, path, value))
+        events(event, with_value(body, path, value))
 
 
 # ------------------------------------------------------------------ reference shapes
@@ -703,7 +681,7 @@ def test_a_reference_of_another_shape_is_a_dead_letter_naming_it(
 ) -> None:
     event, body = fixture(name)
     with pytest.raises(EventError) as caught:
-        events(event, put(body, reference, value))
+        events(event, with_value(body, reference, value))
     assert (
         str(caught.value)
         == f'{WHERE}: field "{reference}": expected {{id, _href}} or null, got {got}'
@@ -713,7 +691,7 @@ def test_a_reference_of_another_shape_is_a_dead_letter_naming_it(
 @pytest.mark.parametrize("empty", [None, {}, {"id": None, "_href": None}])
 def test_an_empty_reference_names_nobody(empty: Any) -> None:
     event, body = fixture("person_created")
-    [record] = converted(event, put(put(body, "owner", empty), "account", empty))
+    [record] = converted(event, with_value(with_value(body, "owner", empty), "account", empty))
     assert "owner" not in record and "associations" not in record
 
 

@@ -24,60 +24,45 @@ from hypothesis import strategies as st
 
 import leadsync.sources
 from leadsync.errors import EventError
-from leadsync.model import Event
 from leadsync.pipeline.inbox import vendor_line_request
-from leadsync.settings import VendorOptions, integration_from_dict, kinds_taking
-from leadsync.sources import KINDS, adapter_class, adapter_for
-from leadsync.sources.base import Adapter, Piece
+from leadsync.settings import integration_from_dict, kinds_taking
+from leadsync.sources import KINDS, adapter_class
+from leadsync.sources.base import Adapter
 from leadsync.sources.canonical import event_to_dict, parse_event
-
-FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
-OPTIONS: dict[str, dict[str, Any]] = {
-    "hubspot": {"app_id": "777"},
-    "salesforce": {"organization_id": "00D000000000001AAA"},
-}
-CASES = sorted(
-    (kind, path)
-    for kind in KINDS
-    if (FIXTURES / kind).is_dir()
-    for path in (FIXTURES / kind).iterdir()
-    if path.suffix in (".json", ".xml")
+from leadsync.sources.options import OPTION_MODELS
+from tests.adapters import (
+    CASE_IDS,
+    CASES,
+    check_golden,
+    fixture_adapter,
+    golden_path,
+    line_of,
+    outcome,
+    read,
 )
-
-
-def adapter(kind: str) -> Adapter:
-    return adapter_for(kind, kind, OPTIONS.get(kind))
-
-
-def line_of(path: Path) -> str:
-    """A fixture as a line of `leadsync ingest` (an XML body travels as a JSON string)."""
-    if path.suffix == ".xml":
-        return json.dumps({"body": path.read_text()})
-    return json.dumps(json.loads(path.read_text()))
-
-
-def read(kind: str, line: str) -> tuple[list[Piece], list[list[Event]]]:
-    """Pieces and their events, as intake and a worker would make them."""
-    a = adapter(kind)
-    pieces = a.pieces(vendor_line_request(line, a))
-    events = [a.events_of(p.payload(), p.key, 1, "contract") for p in pieces]
-    return pieces, events
-
-
-def outcome(kind: str, line: str) -> Any:
-    """What reading gives, or the error text; anything but EventError fails the test."""
-    try:
-        pieces, events = read(kind, line)
-    except EventError as exc:
-        return ("error", exc.detail)
-    return [p.key for p in pieces], [[event_to_dict(e) for e in group] for group in events]
 
 
 def test_every_kind_has_fixtures() -> None:
     assert {kind for kind, _ in CASES} == set(KINDS) - {"generic"}
 
 
-@pytest.mark.parametrize(("kind", "path"), CASES, ids=[f"{k}/{p.name}" for k, p in CASES])
+@pytest.mark.parametrize(("kind", "path"), CASES, ids=CASE_IDS)
+def test_every_fixture_gives_its_golden_output(kind: str, path: Path) -> None:
+    """The keys and canonical events of every published payload (or the error it is refused
+    with), pinned in tests/fixtures/webhooks/<kind>/golden/ (tests/adapters.py says how to
+    regenerate them)."""
+    check_golden(kind, path)
+
+
+def test_every_golden_file_has_its_fixture() -> None:
+    """A fixture renamed or removed leaves no golden file behind that nothing checks."""
+    expected = {golden_path(path) for _, path in CASES}
+    folders = {golden.parent for golden in expected}
+    found = {golden for folder in folders for golden in folder.glob("*.json")}
+    assert found <= expected, sorted(str(p) for p in found - expected)
+
+
+@pytest.mark.parametrize(("kind", "path"), CASES, ids=CASE_IDS)
 def test_events_are_canonical_and_named_after_their_piece(kind: str, path: Path) -> None:
     try:
         pieces, events = read(kind, line_of(path))
@@ -91,7 +76,7 @@ def test_events_are_canonical_and_named_after_their_piece(kind: str, path: Path)
             assert parse_event(event_to_dict(event), kind, 1) == event
 
 
-@pytest.mark.parametrize(("kind", "path"), CASES, ids=[f"{k}/{p.name}" for k, p in CASES])
+@pytest.mark.parametrize(("kind", "path"), CASES, ids=CASE_IDS)
 def test_formatting_changes_nothing(kind: str, path: Path) -> None:
     if path.suffix == ".xml":
         pytest.skip("XML bodies are signed and stored as sent")
@@ -100,9 +85,9 @@ def test_formatting_changes_nothing(kind: str, path: Path) -> None:
     assert outcome(kind, line_of(path)) == outcome(kind, reformatted)
 
 
-@pytest.mark.parametrize(("kind", "path"), CASES, ids=[f"{k}/{p.name}" for k, p in CASES])
+@pytest.mark.parametrize(("kind", "path"), CASES, ids=CASE_IDS)
 def test_a_body_cut_short_is_malformed(kind: str, path: Path) -> None:
-    a = adapter(kind)
+    a = fixture_adapter(kind)
     request = vendor_line_request(line_of(path), a)
     request.body = request.body[: len(request.body) // 2]
     with pytest.raises(EventError):
@@ -170,7 +155,7 @@ FACTS = [
     "secret_required",
     "stores_canonical",
     "is_crm",
-    "vendor_options",
+    "options_model",
 ]
 
 
@@ -194,11 +179,16 @@ def test_every_adapter_declares_its_facts_in_its_own_class_body(kind: str) -> No
     assert "signature_scheme" in declared
     for fact in FACTS:
         assert isinstance(getattr(cls, fact), type(getattr(Adapter, fact)))
-    assert cls.vendor_options <= set(VendorOptions.model_fields)
+    assert cls.options_model in OPTION_MODELS  # the settings' schema of vendor: has it
 
 
-def test_every_vendor_option_is_taken_by_some_kind() -> None:
-    assert all(kinds_taking(option) for option in VendorOptions.model_fields)
+def test_every_options_model_is_a_kind_s_and_an_option_of_several_kinds_means_one_thing() -> None:
+    assert {adapter_class(kind).options_model for kind in KINDS} == set(OPTION_MODELS)
+    declared: dict[str, tuple[Any, ...]] = {}
+    for model in OPTION_MODELS:
+        for name, field in model.model_fields.items():
+            schema = (field.annotation, field.metadata, field.default)
+            assert declared.setdefault(name, schema) == schema, (model.__name__, name)
 
 
 def test_the_facts_read_from_the_adapters_are_the_ones_leadsync_had() -> None:
@@ -212,7 +202,8 @@ def test_the_facts_read_from_the_adapters_are_the_ones_leadsync_had() -> None:
     assert not integration_from_dict({"kind": "generic"}).is_crm
     assert kinds_where("stores_canonical") == {"generic"}
     assert set(KINDS) - kinds_where("secret_required") == {"salesforce"}
-    assert {option: kinds_taking(option) for option in VendorOptions.model_fields} == {
+    options = {name for model in OPTION_MODELS for name in model.model_fields}
+    assert {option: kinds_taking(option) for option in options} == {
         "app_id": ("hubspot",),
         "organization_id": ("salesforce",),
         "activity_types": ("pipedrive",),

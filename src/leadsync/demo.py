@@ -104,11 +104,12 @@ def run_demo(path: Path, out: Console) -> None:
             out.print(f"owners pulled from HubSpot: {', '.join(changes.owners_added)}")
             ws.apply_config(config_from_dict(data, "demo"))
             events = (samples / "events.jsonl").read_bytes().splitlines()
-            summary = ws.ingest("dialer", events, source="samples/events.jsonl").to_dict()
+            summary = ws.ingest("dialer", events, source="samples/events.jsonl")
+            applied = summary.applied
             out.print(
-                f"ingested {summary['lines']} events: {summary['records_created']} records, "
-                f"{summary['activities']['created']} activities, "
-                f"{summary['activities']['skipped']} skipped by the filters"
+                f"ingested {summary.lines} events: {applied.records_created} records, "
+                f"{applied.activities_created} activities, "
+                f"{applied.activities_skipped} skipped by the filters"
             )
             result = ws.push()
             created = ", ".join(f"{n} {t}" for t, n in sorted(result.created.items()))

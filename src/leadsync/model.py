@@ -107,17 +107,6 @@ TASK_PRIORITIES = ("none", "low", "medium", "high")
 
 # Where a manual change (a person in the CRM) is recorded instead of an integration name.
 CRM_SOURCE = "crm"
-# Every kind of tool leadsync has an adapter for (leadsync.sources.<kind>).
-INTEGRATION_KINDS = (
-    "aircall",
-    "calendly",
-    "generic",
-    "hubspot",
-    "outreach",
-    "pipedrive",
-    "salesforce",
-    "salesloft",
-)
 
 
 MANUAL_STRATEGY = "manual"

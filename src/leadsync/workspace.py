@@ -9,61 +9,47 @@ over it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
+from leadsync import workspace_config
 from leadsync.destinations.hubspot import portal
 from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport
 from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
-from leadsync.engine import BatchState, WorkspaceRules
-from leadsync.errors import ConfigError, EventError, NotFoundError, UserError, WorkspaceError
+from leadsync.engine import WorkspaceRules, change_owner_in_crm
+from leadsync.errors import NotFoundError, UserError, WorkspaceError
 from leadsync.model import (
     ActivityType,
-    ExternalUserRef,
     Outcome,
     OwnerDecision,
     RecordType,
-    epoch_ts,
-    format_ts,
     now_ts,
-    ts_to_datetime,
 )
+from leadsync.ops import deadletters as dead_letter_ops
 from leadsync.ops.monitor import Report, report
 from leadsync.ops.preview import PreviewResult, preview, read_events, with_settings
-from leadsync.ops.testlead import TestLeadResult, hubspot_checks, run_test_lead
+from leadsync.ops.push_status import push_status, resolve_failures
+from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids, run_test_lead
 from leadsync.ops.testlead import cleanup as cleanup_test_leads
 from leadsync.ops.undo import UndoResult, undo
+from leadsync.ops.users import external_users
 from leadsync.pipeline import inbox
 from leadsync.rules.associations import why_associated
-from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.settings import (
     DestinationSettings,
     IntegrationSettings,
-    MonitoringSettings,
-    OwnersFromCrm,
-    OwnerSpec,
     WorkspaceConfig,
     config_from_dict,
     config_to_dict,
-    dedupe_from_list,
-    dedupe_to_list,
     destination_from_dict,
-    destination_to_dict,
-    integration_from_dict,
     integration_to_dict,
-    monitoring_to_dict,
 )
 from leadsync.sources import adapter_class
-from leadsync.sources.hygiene import representable
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
@@ -75,66 +61,17 @@ from leadsync.store.database import (
     redact,
     shown_url,
 )
-from leadsync.store.schema import dead_letters
 from leadsync.values import normalize_domain
+from leadsync.workspace_config import (
+    DESTINATION_SETTING,
+    HUBSPOT_PORTAL_SETTING,
+    OWNERS_SOURCE_SETTING,
+    PUSH_BACKFILL_SETTING,
+    integration_settings,
+    load_rules,
+)
 
-
-def _settings_of(name: str, data: dict[str, Any]) -> IntegrationSettings:
-    return integration_from_dict(data, source="<workspace>", key_prefix=f"integrations.{name}")
-
-
-def load_rules(engine: Engine) -> WorkspaceRules:
-    """The workspace's configuration as the rules need it."""
-    with engine.connect() as connection:
-        owners = config_store.owners_by_id(connection)
-        teams = config_store.read_teams(connection)
-        integration_rows = config_store.read_integrations(connection)
-        destination = config_store.read_setting(connection, DESTINATION_SETTING)
-        dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
-    return WorkspaceRules(
-        directory=OwnerDirectory.build(owners, teams),
-        integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
-        push=bool(destination),
-        dedupe=dedupe_from_list(dedupe),
-    )
-
-
-DESTINATION_SETTING = "destination"
-DEDUPE_SETTING = "dedupe"
-OWNERS_SOURCE_SETTING = "owners_source"
-HUBSPOT_PORTAL_SETTING = "hubspot_portal"
-PUSH_BACKFILL_SETTING = "push_backfill"
-
-
-def _hubspot_ids(pushed: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Each pushed object's HubSpot id and when it was last pushed (never pushed: absent)."""
-    return {
-        local_id: {"id": row["hubspot_id"], "pushed_at": row["pushed_at"]}
-        for local_id, row in pushed.items()
-        if row["hubspot_id"] is not None
-    }
-
-
-def _age_s(ts: str | None) -> float | None:
-    if ts is None:
-        return None
-    return round((datetime.now(UTC) - ts_to_datetime(ts)).total_seconds(), 1)
-
-
-def _check_owner_references(connection: Any, config: WorkspaceConfig) -> None:
-    """With owners from HubSpot, the owners the file names must be among the pulled ones."""
-    data = config_to_dict(config)
-    data["owners"] = [
-        {"id": o, "email": f"owner-{n}@owner.invalid"}
-        for n, o in enumerate(sorted(config_store.owners_by_id(connection)))
-    ]
-    data.pop("destination", None)
-    try:
-        config_from_dict(data, "<owners from hubspot>")
-    except ConfigError as exc:  # the same checks as the file's, against the pulled owners
-        raise ConfigError(
-            [f"{p} (run `leadsync owners pull` first?)" for p in exc.problems]
-        ) from None
+__all__ = ["Workspace", "load_rules"]
 
 
 def _activity_type(value: str | None) -> str | None:
@@ -146,45 +83,6 @@ def _activity_type(value: str | None) -> str | None:
     except ValueError:
         allowed = ", ".join(t.value for t in ActivityType)
         raise UserError(f"activity type {value!r} is not allowed; allowed: {allowed}") from None
-
-
-def _who(by: str | None) -> str:
-    """Who resolved a dead letter, as stored (at most 200 characters)."""
-    return representable((by or "").strip() or "unknown")[:200]
-
-
-def _dismiss_hint(letter_id: int) -> str:
-    return f"dismiss it with leadsync dead-letters dismiss {letter_id} --reason TEXT"
-
-
-def _check_open(letter: dict[str, Any]) -> None:
-    """WorkspaceError for a dead letter already retried or dismissed."""
-    if letter["state"] == "dismissed":
-        raise WorkspaceError(
-            f"dead letter {letter['id']} was dismissed at {letter['resolved_at']} by "
-            f"{letter['resolved_by'] or 'unknown'}: {letter['dismissed_reason']}"
-        )
-    if letter["state"] == "retried":
-        raise WorkspaceError(
-            f"dead letter {letter['id']} was already retried at "
-            f"{letter['resolved_at']} ({letter['resolution']})"
-        )
-
-
-def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
-    """Why a dead letter cannot be retried, in plain words: what is wrong with it, that it
-    came so (a retry reads the same text again), and how to dismiss it."""
-    what = f"its {detail}" if detail.startswith("body ") else f"it still cannot be read: {detail}"
-    if letter["source"] == "webhook":
-        origin = "the vendor sent it so"
-    elif letter["line_no"] is not None:
-        origin = f"so it was at {letter['source'] or 'line'}:{letter['line_no']}"
-    else:
-        origin = "it was received so"
-    return (
-        f"dead letter {letter['id']} cannot be retried: {what} ({origin}); "
-        f"{_dismiss_hint(int(letter['id']))}"
-    )
 
 
 class Workspace:
@@ -355,49 +253,7 @@ class Workspace:
     def push_status(self) -> dict[str, Any]:
         """Queue depth per object type, oldest pending, pushed in the last hour, failures, the
         request budget (10 s and daily, from HubSpot's headers) and any pause."""
-        settings = self.destination()
-        now = time.time()
-        with self.engine.connect() as connection:
-            depth = push_store.queue_depth(connection)
-            pushed = push_store.pushed_in_last(
-                connection, format_ts(datetime.now(UTC) - timedelta(hours=1))
-            )
-            failures = push_store.count_open_failures(connection)
-            budget = push_store.read_budget(connection, settings.app_id or "default")
-            holder = push_store.lease_holder(connection, "hubspot", now)
-        oldest = min((d["oldest"] for d in depth), default=None)
-        window = [t for t in (budget.sent if budget else []) if t > now - 10]
-        limit = settings.limits.per_10s
-        if budget is not None and budget.header_max:
-            limit = min(limit, budget.header_max)
-        paused = (
-            budget is not None and budget.paused_until is not None and budget.paused_until > now
-        )
-        return {
-            "queued": {d["object_type"]: d["queued"] for d in depth},
-            "queued_total": sum(d["queued"] for d in depth),
-            "oldest_pending": oldest,
-            "oldest_pending_age_s": _age_s(oldest),
-            "pushed_last_hour": pushed,
-            "failures": failures,
-            "budget": {
-                "per_10s": limit,
-                "remaining_10s": max(0, limit - len(window)),
-                "hubspot_remaining_10s": budget.header_remaining if budget else None,
-                "daily": budget.header_daily if budget else None,
-                "daily_remaining": budget.header_daily_remaining if budget else None,
-                "requests": budget.requests if budget else 0,
-                "errors": budget.errors if budget else 0,
-                "rate_limited": budget.rate_limited if budget else 0,
-            },
-            "paused_until": (
-                epoch_ts(budget.paused_until)
-                if paused and budget is not None and budget.paused_until
-                else None
-            ),
-            "pause_reason": budget.pause_reason if paused and budget is not None else None,
-            "pusher": holder,
-        }
+        return push_status(self.engine, self.destination())
 
     def push_failures(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
@@ -405,112 +261,24 @@ class Workspace:
 
     def resolve_push_failures(self, ids: Sequence[int], action: str) -> int:
         """``retry``: queue the objects again; ``dismiss``: close the failures as they are."""
-        with self.engine.begin() as connection:
-            rows = [
-                r for r in push_store.failures_by_id(connection, ids) if r["resolved_at"] is None
-            ]
-            missing = sorted(set(ids) - {int(r["id"]) for r in rows})
-            if missing:
-                raise NotFoundError(
-                    f"no open push failure with id {', '.join(map(str, missing))}; "
-                    "see `leadsync push failures list`"
-                )
-            at = now_ts()
-            if action == "retry":
-                push_store.requeue(connection, rows, at)
-            for kind in {r["kind"] for r in rows}:
-                push_store.resolve_failures(
-                    connection,
-                    kind,
-                    [r["local_id"] for r in rows if r["kind"] == kind],
-                    at,
-                    "retried" if action == "retry" else "dismissed",
-                )
-        return len(rows)
+        return resolve_failures(self.engine, ids, action)
 
     # --------------------------------------------------------------- configuration
 
     def apply_config(self, config: WorkspaceConfig) -> config_store.ConfigChanges:
         """Make the workspace's owners, teams and integrations those of ``config``, in one
         transaction; applying the same configuration again changes nothing."""
-        owner_rows = [
-            {
-                "id": o.id,
-                "email": o.email,
-                "first_name": o.first_name,
-                "last_name": o.last_name,
-                "active": o.active,
-            }
-            for o in config.owner_specs
-        ]
-        integration_rows = [
-            {"name": name, "kind": s.kind, "settings": integration_to_dict(s)}
-            for name, s in config.integrations.items()
-        ]
-        with self.engine.begin() as connection:
-            if config.owners_from_crm:
-                _check_owner_references(connection, config)
-            changes = config_store.replace_config(
-                connection,
-                None if config.owners_from_crm else owner_rows,
-                dict(config.teams),
-                integration_rows,
-            )
-            monitoring = monitoring_to_dict(config.monitoring)
-            if config_store.write_setting(connection, "monitoring", monitoring):
-                changes.settings_changed.append("monitoring")
-            destination = (
-                None if config.destination is None else destination_to_dict(config.destination)
-            )
-            if config_store.write_setting(connection, DESTINATION_SETTING, destination):
-                changes.settings_changed.append("destination")
-            dedupe = dedupe_to_list(config.dedupe) or None
-            if config_store.write_setting(connection, DEDUPE_SETTING, dedupe):
-                changes.settings_changed.append("dedupe")
-            source = "hubspot" if config.owners_from_crm else None
-            if config_store.write_setting(connection, OWNERS_SOURCE_SETTING, source):
-                changes.settings_changed.append("owners")
-            return changes
+        return workspace_config.apply_config(self.engine, config)
 
     def export_config(self) -> WorkspaceConfig:
-        with self.engine.connect() as connection:
-            owner_rows = config_store.read_owners(connection, include_archived=False)
-            teams = config_store.read_teams(connection)
-            integration_rows = config_store.read_integrations(connection)
-            monitoring = config_store.read_setting(connection, "monitoring") or {}
-            destination = config_store.read_setting(connection, DESTINATION_SETTING)
-            dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
-            from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
-        owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
-            OwnerSpec(
-                id=r["id"],
-                email=r["email"],
-                first_name=r["first_name"],
-                last_name=r["last_name"],
-                active=bool(r["active"]),
-            )
-            for r in owner_rows
-        )
-        return WorkspaceConfig(
-            monitoring=MonitoringSettings(**monitoring),
-            destination=destination_from_dict(destination) if destination else None,
-            dedupe=dedupe_from_list(dedupe),
-            owners=OwnersFromCrm(source="hubspot") if from_crm else owners,
-            teams=teams,
-            integrations={name: _settings_of(name, s) for name, _, s in integration_rows},
-        )
+        return workspace_config.export_config(self.engine)
 
     def rules(self) -> WorkspaceRules:
         """The configuration as the rules need it."""
         return load_rules(self.engine)
 
     def integration(self, name: str, rules: WorkspaceRules | None = None) -> IntegrationSettings:
-        rules = rules or self.rules()
-        settings = rules.integrations.get(name)
-        if settings is None:
-            known = ", ".join(sorted(rules.integrations)) or "none (run leadsync apply FILE)"
-            raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
-        return settings
+        return integration_settings(rules or self.rules(), name)
 
     # ---------------------------------------------------------------------- events
 
@@ -542,9 +310,7 @@ class Workspace:
         if proposed is not None:
             rules = with_settings(rules, integration, proposed)
         events, unreadable = read_events(rules, integration, lines, source, sample)
-        result = preview(self.engine, rules, integration, events)
-        result.unreadable = unreadable
-        return result
+        return preview(self.engine, rules, integration, events, unreadable)
 
     def report(self, since: str, now: str | None = None) -> Report:
         """The health report since ``since`` (a canonical time), with the workspace's
@@ -567,37 +333,7 @@ class Workspace:
             row = views.record_row(connection, record_id)
             if row is None or row["type"] != rtype.value:
                 raise NotFoundError(f"no {rtype.value} with id {record_id}")
-            timeline = views.timeline(connection, record_id, limit)
-            hubspot = _hubspot_ids(
-                push_store.load_pushed(connection, push_store.RECORD, [record_id])
-            )
-            pushed_activities = _hubspot_ids(
-                push_store.load_pushed(
-                    connection, push_store.ACTIVITY, [item["id"] for item in timeline]
-                )
-            )
-            for item in timeline:
-                item["hubspot"] = pushed_activities.get(item["id"])
-            return {
-                "id": row["id"],
-                "type": row["type"],
-                "owner_id": row["owner_id"],
-                "email": row["email"],
-                "domain": row["domain"],
-                "name": row["name"],
-                "stage": row["stage"],
-                "is_closed": row["is_closed"],
-                "placeholder": bool(row["placeholder"]),
-                "created_at": row["created_at"],
-                "updated_at": row["updated_at"],
-                "created_by": row["created_by"],
-                "properties": row["properties"],
-                "identities": views.identities(connection, record_id),
-                "associations": views.associated_records(connection, record_id),
-                "owner_history": views.owner_history(connection, record_id),
-                "timeline": timeline,
-                "hubspot": hubspot.get(record_id),
-            }
+            return views.record_view(connection, row, limit)
 
     def find(
         self,
@@ -620,20 +356,7 @@ class Workspace:
         norm_domain = normalize_domain(domain) if domain is not None else None
         with self.engine.connect() as connection:
             ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
-            found = [views.record_row(connection, i) for i in ids]
-        return [
-            {
-                "id": r["id"],
-                "type": r["type"],
-                "owner_id": r["owner_id"],
-                "email": r["email"],
-                "domain": r["domain"],
-                "name": r["name"],
-                "placeholder": bool(r["placeholder"]),
-            }
-            for r in found
-            if r is not None
-        ]
+            return views.found_records(connection, ids)
 
     def _vendor_external_id(self, integration: str, external_id: str) -> str:
         """An external id as the integration's events spell it (its adapter's
@@ -654,7 +377,7 @@ class Workspace:
         """A person changes the record's owner in the CRM (``None`` clears it).
 
         Decided and written by the engine's own path for a change made in the CRM
-        (:meth:`~leadsync.engine.BatchState.change_in_crm`), exactly as a CRM webhook
+        (:meth:`~leadsync.engine.BatchDecider.change_in_crm`), exactly as a CRM webhook
         reporting a person's change: taken unless a more recent owner change is known
         (then ignored as stale), recorded with its reason, protecting the owner for each
         integration's ``protect_manual_days``, moving ``updated_at``, and queued in the
@@ -674,12 +397,9 @@ class Workspace:
                 )
         with self.engine.begin() as connection:
             # The engine's own path for a change made in the CRM, as one small batch.
-            state = BatchState(connection, rules, [])
-            record = state.load_record(record_id)
-            if record is None or record.type is not rtype:
+            decision = change_owner_in_crm(connection, rules, rtype, record_id, owner_id, at)
+            if decision is None:
                 raise NotFoundError(f"no {rtype.value} with id {record_id}")
-            decision = state.change_in_crm(record, owner_id, at, by_person=True)
-            state.write()
         return decision
 
     def undo(
@@ -741,30 +461,7 @@ class Workspace:
         to dismiss it, and nothing changes; a pending event that fails again becomes a new
         dead letter.
         """
-        rules = self.rules()
-        with self.engine.begin() as connection:
-            letter = views.dead_letter(connection, letter_id)
-            if letter is None:
-                raise NotFoundError(f"no dead letter with id {letter_id}")
-            _check_open(letter)
-            integration = letter["integration"]
-            try:
-                self.integration(integration, rules)
-            except NotFoundError as exc:
-                raise NotFoundError(
-                    f"dead letter {letter_id} cannot be retried: {exc}; configure it again "
-                    f"(leadsync apply), or {_dismiss_hint(letter_id)}"
-                ) from None
-            try:
-                resolution = inbox.requeue(connection, rules, letter)
-            except EventError as exc:
-                raise EventError(_cannot_retry(letter, exc.detail)) from None
-            connection.execute(
-                sa.update(dead_letters)
-                .where(dead_letters.c.id == letter_id)
-                .values(resolved_at=now_ts(), resolution=resolution, resolved_by=_who(by))
-            )
-        return {"id": letter_id, "integration": integration, "resolution": resolution}
+        return dead_letter_ops.retry(self.engine, self.rules(), letter_id, by)
 
     def dismiss_dead_letters(
         self,
@@ -778,31 +475,7 @@ class Workspace:
         open letter (of ``integration`` when given). All or nothing: an unknown id is
         NotFoundError, a letter already retried or dismissed WorkspaceError. Returns the ids
         dismissed."""
-        text = representable(reason).strip()
-        if not text:
-            raise UserError(
-                "a dismissal needs a reason (--reason TEXT); it is kept with the letter"
-            )
-        with self.engine.begin() as connection:
-            if ids is not None:
-                for letter_id in sorted(set(ids)):
-                    letter = views.dead_letter(connection, letter_id)
-                    if letter is None:
-                        raise NotFoundError(f"no dead letter with id {letter_id}")
-                    _check_open(letter)
-            chosen = views.open_dead_letter_ids(connection, ids, integration)
-            if chosen:
-                connection.execute(
-                    sa.update(dead_letters)
-                    .where(dead_letters.c.id.in_(chosen), dead_letters.c.resolved_at.is_(None))
-                    .values(
-                        resolved_at=now_ts(),
-                        resolution="dismissed",
-                        resolved_by=_who(by),
-                        dismissed_reason=text,
-                    )
-                )
-        return chosen
+        return dead_letter_ops.dismiss(self.engine, ids, reason, by, integration)
 
     def inbox_rows(
         self, status: str | None = None, integration: str | None = None, limit: int = 100
@@ -855,19 +528,7 @@ class Workspace:
         self.push()
         settings = self.destination()
         paths = Paths(settings.api_version)
-        with self.engine.connect() as connection:
-            ids = {
-                (kind, local_id): str(row["hubspot_id"])
-                for kind, local_ids in (
-                    (
-                        push_store.RECORD,
-                        [result.record_id or 0] + [i for _t, i in result.call_links],
-                    ),
-                    (push_store.ACTIVITY, [result.activity_id] if result.activity_id else []),
-                )
-                for local_id, row in push_store.load_pushed(connection, kind, local_ids).items()
-                if row["hubspot_id"]
-            }
+        ids = pushed_ids(self.engine, result)
         with self.hubspot_client() as client:
             hubspot_checks(
                 result,
@@ -902,43 +563,8 @@ class Workspace:
         how each maps: ``mapped`` (the explicit map), ``auto-matched`` (by email) or
         ``unmapped`` (the unmapped policy applies), and how many events each sent."""
         rules = self.rules()
-        settings = self.integration(integration, rules)
-        with self.engine.connect() as connection:
-            learned = {
-                u["external_id"]: u for u in views.external_user_rows(connection, integration)
-            }
-        # One row per user, whichever form of its id the file wrote (Salesforce: 15 or 18).
-        canonical = settings.users.canonical_id
-        ids = (
-            set(learned)
-            | {canonical(u.id) for u in settings.users.directory}
-            | {canonical(i) for i in settings.users.map}
-        )
-        named = {canonical(u.id): u.name for u in settings.users.directory}
-        out = []
-        for user_id in sorted(ids):
-            seen = learned.get(user_id, {})
-            email = settings.users.directory_email(user_id) or seen.get("email")
-            ref = ExternalUserRef(user_id, email)
-            result = map_external_user(ref, settings.users, rules.directory, seen.get("email"))
-            if result.mapped:
-                status = "mapped" if settings.users.target_of(user_id) else "auto-matched"
-            else:
-                status = "unmapped"
-            out.append(
-                {
-                    "id": user_id,
-                    "email": email,
-                    "name": named.get(user_id) or seen.get("name"),
-                    "status": status,
-                    "owner_id": result.owner_id if result.mapped else None,
-                    "how": result.how,
-                    "events": int(seen.get("events") or 0),
-                    "first_seen_at": seen.get("first_seen_at"),
-                    "last_seen_at": seen.get("last_seen_at"),
-                }
-            )
-        return out
+        self.integration(integration, rules)
+        return external_users(self.engine, rules, integration)
 
     def inbox_counts(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:

@@ -21,7 +21,9 @@ from leadsync.errors import (
     NotFoundError,
 )
 from leadsync.model import RecordType
-from leadsync.ops.replay import replay, since_ts
+from leadsync.ops.monitor import Report
+from leadsync.ops.preview import PreviewResult
+from leadsync.ops.replay import ReplayResult, replay, since_ts
 from leadsync.settings import (
     INTEGRATION_NAME_RE,
     IntegrationSettings,
@@ -380,7 +382,7 @@ def build_router(
         summary="What events would do (nothing is written)",
         responses={422: PROBLEM_RESPONSES[400] | {"description": "Invalid settings"}},
     )
-    def post_preview(request: PreviewRequest) -> dict[str, Any]:
+    def post_preview(request: PreviewRequest) -> PreviewResult:
         """Records matched or created, owner decisions with reasons, activities created or
         skipped, associations — decided by the real engine in a transaction rolled back:
         the JSON of `leadsync preview --json`."""
@@ -388,22 +390,19 @@ def build_router(
         settings = (
             None if request.settings is None else proposed(request.integration, request.settings)
         )
-        result = workspace.preview(
-            request.integration, lines, "<request>", request.sample, settings
-        )
-        return result.to_dict()
+        return workspace.preview(request.integration, lines, "<request>", request.sample, settings)
 
     @router.post(
         "/replay",
         summary="The inbox decided again under proposed settings, and the difference",
         responses={422: PROBLEM_RESPONSES[400] | {"description": "Invalid settings"}},
     )
-    def post_replay(request: ReplayRequest) -> dict[str, Any]:
+    def post_replay(request: ReplayRequest) -> ReplayResult:
         """The JSON of `leadsync replay --json`: owners that would differ (with both
         reasons), activities that would appear or disappear, associations."""
         settings = proposed(request.integration, request.settings)
         since = since_ts(request.since) if request.since is not None else None
-        return replay(workspace, request.integration, settings, since).to_dict()
+        return replay(workspace, request.integration, settings, since)
 
     @router.get("/report", summary="The health report")
     def get_report(
@@ -414,9 +413,9 @@ def build_router(
                 description="7d, 24h, 90m, or an ISO time with offset (400 otherwise).",
             ),
         ] = "7d",
-    ) -> dict[str, Any]:
+    ) -> Report:
         """The JSON of `leadsync report --json`; `alerts` counts the findings that fire."""
-        return workspace.report(since_ts(since)).to_dict()
+        return workspace.report(since_ts(since))
 
     @router.post(
         "/dead-letters/{letter_id}/retry",

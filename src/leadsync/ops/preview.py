@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
+from typing import NotRequired
 
+from pydantic import Field, computed_field
 from sqlalchemy.engine import Engine
+from typing_extensions import TypedDict
 
 from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
 from leadsync.model import Event, OwnerDecision, settings_used
 from leadsync.pipeline import inbox
+from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_proposed
 from leadsync.sources import adapter_for
 from leadsync.store import batch as store
@@ -32,62 +35,131 @@ def with_settings(
     return replace(rules, integrations={**rules.integrations, integration: settings})
 
 
-@dataclass
-class EventPreview:
+class RecordSeen(TypedDict):
+    """The record an event matched or created."""
+
+    type: str
+    id: int
+    created: bool
+
+
+class ActivitySeen(TypedDict):
+    """What an event's activity came to; ``reason`` when it was skipped or merged."""
+
+    type: str
+    id: int | None
+    outcome: str
+    settings: str
+    reason: NotRequired[str]
+
+
+class AssociationSeen(TypedDict):
+    type: str
+    id: int
+    source: str
+
+
+class RecordKey(TypedDict):
+    type: str
+    id: int
+
+
+class DecisionSeen(TypedDict):
+    """An owner decision with its reason."""
+
+    record: RecordKey
+    strategy: str
+    previous_owner_id: str | None
+    owner_id: str | None
+    outcome: str
+    reason: str
+    flagged: bool
+    settings: str
+
+
+class Unreadable(TypedDict):
+    where: str
+    error: str
+
+
+class Duplicate(TypedDict):
+    where: str
+    event_id: str
+
+
+class EventPreview(ResultModel):
     """One event's outcome, as a preview reports it."""
 
     event_id: str
-    line: str
+    line: str = Field(alias="where", description="FILE:LINE of the event.")
     type: str
-    record: dict[str, Any] | None = None
-    owner: list[dict[str, Any]] = field(default_factory=list)
-    activity: dict[str, Any] | None = None
-    associations: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "where": self.line,
-            "type": self.type,
-            "record": self.record,
-            "owner_decisions": self.owner,
-            "activity": self.activity,
-            "associations": self.associations,
-        }
+    record: RecordSeen | None = None
+    owner: list[DecisionSeen] = Field(default_factory=list, alias="owner_decisions")
+    activity: ActivitySeen | None = None
+    associations: list[AssociationSeen] = Field(default_factory=list)
 
 
-@dataclass
-class PreviewResult:
+class OwnerCounts(ResultModel):
+    set: int
+    kept: int
+    ignored: int
+
+
+class ActivityCounts(ResultModel):
+    created: int
+    updated: int
+    merged: int
+    skipped: int
+
+
+class PreviewSummary(ResultModel):
+    """The counts of a preview."""
+
     integration: str
-    events: list[EventPreview] = field(default_factory=list)
-    unreadable: list[dict[str, str]] = field(default_factory=list)
-    duplicates: list[dict[str, str]] = field(default_factory=list)
-    records_created: int = 0
-    owners: Counter[str] = field(default_factory=Counter)
-    activities: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
+    events: int
+    unreadable: int
+    duplicates: int
+    records_created: int
+    owners: OwnerCounts
+    activities: ActivityCounts
+    skipped_by_reason: dict[str, int] = Field(description="Activities skipped, by reason.")
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "integration": self.integration,
-            "events": len(self.events),
-            "unreadable": len(self.unreadable),
-            "duplicates": len(self.duplicates),
-            "records_created": self.records_created,
-            "owners": {k: self.owners.get(k, 0) for k in ("set", "kept", "ignored")},
-            "activities": {
-                k: self.activities.get(k, 0) for k in ("created", "updated", "merged", "skipped")
-            },
-            "skipped_by_reason": dict(self.skipped.most_common()),
-        }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "summary": self.summary(),
-            "events": [e.to_dict() for e in self.events],
-            "unreadable": self.unreadable,
-            "duplicates": self.duplicates,
-        }
+class PreviewResult(ResultModel):
+    """What events would do: each event's outcome, the lines that cannot be read and the
+    events the inbox already holds; the counts are worked out from them."""
+
+    integration: str = Field(exclude=True)
+    records_created: int = Field(0, exclude=True)
+    events: list[EventPreview] = Field(default_factory=list)
+    unreadable: list[Unreadable] = Field(default_factory=list)
+    duplicates: list[Duplicate] = Field(default_factory=list)
+
+    @computed_field(alias="summary")  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> PreviewSummary:
+        """The counts (the JSON's ``summary``), from the events themselves."""
+        owners: Counter[str] = Counter()
+        activities: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
+        for entry in self.events:
+            owners.update(d["outcome"] for d in entry.owner)
+            if entry.activity is not None:
+                activities[entry.activity["outcome"]] += 1
+                if entry.activity["outcome"] == "skipped" and "reason" in entry.activity:
+                    skipped[entry.activity["reason"]] += 1
+        return PreviewSummary(
+            integration=self.integration,
+            events=len(self.events),
+            unreadable=len(self.unreadable),
+            duplicates=len(self.duplicates),
+            records_created=self.records_created,
+            owners=OwnerCounts(**{k: owners.get(k, 0) for k in ("set", "kept", "ignored")}),
+            activities=ActivityCounts(
+                **{k: activities.get(k, 0) for k in ("created", "updated", "merged", "skipped")}
+            ),
+            skipped_by_reason=dict(skipped.most_common()),
+        )
 
 
 def read_events(
@@ -96,14 +168,14 @@ def read_events(
     lines: Iterable[str],
     source: str,
     sample: int | None = None,
-) -> tuple[list[tuple[str, str, Event]], list[dict[str, str]]]:
+) -> tuple[list[tuple[str, str, Event]], list[Unreadable]]:
     """The (place, inbox key, event) of ``lines`` (canonical or vendor payloads, as ``ingest`` reads them), each
     with its place; lines that cannot be read are listed, not stored. At most ``sample``
     events (the first ones: a preview is about a sample)."""
     settings = rules.integrations[integration]
     adapter = adapter_for(settings.kind, integration, settings.vendor_options())
     events: list[tuple[str, str, Event]] = []
-    unreadable: list[dict[str, str]] = []
+    unreadable: list[Unreadable] = []
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text:
@@ -129,11 +201,12 @@ def preview(
     rules: WorkspaceRules,
     integration: str,
     events: Sequence[tuple[str, str, Event]],
+    unreadable: Sequence[Unreadable] = (),
 ) -> PreviewResult:
     """Decide ``events`` against the current workspace in a transaction that is rolled back.
     Events the inbox already holds (or that repeat one earlier in the sample) are listed as
     duplicates: a real run would not apply them again."""
-    result = PreviewResult(integration)
+    result = PreviewResult(integration=integration, unreadable=list(unreadable))
     with engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -156,7 +229,7 @@ def preview(
     result.records_created = state.result.records_created
     for where, _, event in fresh:
         trace = traces.get(event.id)
-        entry = EventPreview(event.id, where, event.type.value)
+        entry = EventPreview(event_id=event.id, line=where, type=event.type.value)
         if trace is not None and trace.record is not None:
             rtype, rid, created = trace.record
             entry.record = {"type": rtype, "id": rid, "created": created}
@@ -168,23 +241,18 @@ def preview(
                 "outcome": outcome,
                 "settings": settings_used(trace.settings),
             }
-            if trace.skip_reason is not None:
-                entry.activity["reason"] = trace.skip_reason
-                result.skipped[trace.skip_reason] += 1
-            if trace.merge_reason is not None:
-                entry.activity["reason"] = trace.merge_reason
-            result.activities[outcome] += 1
+            reason = trace.merge_reason if trace.merge_reason is not None else trace.skip_reason
+            if reason is not None:
+                entry.activity["reason"] = reason
             entry.associations = [
                 {"type": t, "id": i, "source": s} for t, i, s in trace.associations
             ]
-        for decision in decisions.get(event.id, []):
-            entry.owner.append(_decision(decision))
-            result.owners[decision.outcome.value] += 1
+        entry.owner = [_decision(decision) for decision in decisions.get(event.id, [])]
         result.events.append(entry)
     return result
 
 
-def _decision(d: OwnerDecision) -> dict[str, Any]:
+def _decision(d: OwnerDecision) -> DecisionSeen:
     return {
         "record": {"type": d.record_type.value, "id": d.record_id},
         "strategy": d.strategy,

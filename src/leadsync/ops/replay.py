@@ -4,9 +4,9 @@ settings, and the difference between the two outcomes.
 Each side is a real run of the engine into a scratch SQLite database of its own (the
 workspace's owners, teams and integrations, the proposed settings swapped in on one side),
 fed from the inbox a chunk at a time, so memory stays bounded whatever the history's size.
-The difference is computed in SQL across the two databases (``ATTACH``), matching records by
-what names them (an integration's external id, else a contact's email or a company's
-domain), since ids may differ between the two runs.
+The difference is computed in SQL across the two databases (``ATTACH``, in
+:mod:`leadsync.store.replay`), matching records by what names them (an integration's external
+id, else a contact's email or a company's domain), since ids may differ between the two runs.
 
 With ``since``, only events that happened since then are replayed, starting from an empty
 workspace: records first met before are new to both sides.
@@ -19,22 +19,24 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from pydantic import Field, computed_field
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from typing_extensions import TypedDict
 
 from leadsync.engine import WorkspaceRules, apply_batch
 from leadsync.errors import EventError, UserError
 from leadsync.model import Event, add_days, now_ts
 from leadsync.ops.preview import with_settings
 from leadsync.pipeline import inbox
+from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
-from leadsync.store.schema import inbox as inbox_table
+from leadsync.store import replay as replay_store
 from leadsync.values import parse_time
 from leadsync.workspace import Workspace
 
@@ -42,24 +44,43 @@ CHUNK = 10_000  # rows per replayed batch: the engine's default batch
 SHOWN = 1_000  # differing records listed in full; all are counted
 
 
-@dataclass
-class ReplayResult:
+class OwnerChange(TypedDict):
+    """A record whose owner would differ, with both sides' reasons: ``record`` is what names
+    it in both runs, ``id`` its id in the current run. (A typed dict: the faces read its
+    keys.)"""
+
+    record: str
+    type: str
+    id: int
+    current_owner_id: str | None
+    current_reason: str | None
+    proposed_owner_id: str | None
+    proposed_reason: str | None
+
+
+class ReplayResult(ResultModel):
+    """The difference between the current and the proposed settings over the inbox."""
+
     integration: str
     since: str | None
     events: int = 0
     unreadable: int = 0
     refused: int = 0
     records_compared: int = 0
-    owner_changes: list[dict[str, Any]] = field(default_factory=list)
     owners_differ: int = 0
-    only_in_current: int = 0
-    only_in_proposed: int = 0
-    activities_disappear: dict[str, int] = field(default_factory=dict)
-    activities_appear: dict[str, int] = field(default_factory=dict)
-    associations_differ: int = 0
+    owner_changes: list[OwnerChange] = Field(
+        default_factory=list, description="The first records whose owner would differ."
+    )
+    only_in_current: int = Field(0, alias="records_only_in_current")
+    only_in_proposed: int = Field(0, alias="records_only_in_proposed")
+    activities_disappear: dict[str, int] = Field(default_factory=dict)
+    activities_appear: dict[str, int] = Field(default_factory=dict)
+    associations_differ: int = Field(0, alias="activities_with_other_associations")
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def changed(self) -> bool:
+        """Whether the proposed settings change anything at all."""
         return bool(
             self.owners_differ
             or self.activities_appear
@@ -68,24 +89,6 @@ class ReplayResult:
             or self.only_in_current
             or self.only_in_proposed
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "integration": self.integration,
-            "since": self.since,
-            "events": self.events,
-            "unreadable": self.unreadable,
-            "refused": self.refused,
-            "records_compared": self.records_compared,
-            "owners_differ": self.owners_differ,
-            "owner_changes": self.owner_changes,
-            "records_only_in_current": self.only_in_current,
-            "records_only_in_proposed": self.only_in_proposed,
-            "activities_disappear": self.activities_disappear,
-            "activities_appear": self.activities_appear,
-            "activities_with_other_associations": self.associations_differ,
-            "changed": self.changed,
-        }
 
 
 Difference = dict[str, Any]
@@ -123,7 +126,7 @@ def replay(
     rules = workspace.rules()
     workspace.integration(integration, rules)
     config = workspace.export_config()
-    result = ReplayResult(integration, since)
+    result = ReplayResult(integration=integration, since=since)
     proposed_rules = with_settings(rules, integration, proposed)
     adapters = inbox.adapters_for(rules)
     with _scratch() as folder:
@@ -160,11 +163,8 @@ def _with_owner_names(
 
 def inbox_size(engine: Engine, since: str | None = None) -> int:
     """How many inbox rows a replay since ``since`` reads (its progress total)."""
-    query = sa.select(sa.func.count()).select_from(inbox_table)
-    if since is not None:
-        query = query.where(inbox_table.c.occurred_at >= since)
     with engine.connect() as connection:
-        return int(connection.execute(query).scalar_one())
+        return replay_store.inbox_size(connection, since)
 
 
 @contextmanager
@@ -184,25 +184,12 @@ def _scratch_workspace(path: Path, config: WorkspaceConfig, rules: WorkspaceRule
 
 
 def _inbox_chunks(engine: Engine, since: str | None) -> Iterator[list[dict[str, Any]]]:
-    """Inbox rows in arrival order, a chunk at a time (keyset pagination on seq)."""
+    """Inbox rows in arrival order, a chunk at a time (a connection per chunk, so none is
+    held while the chunk is applied)."""
     last = 0
     while True:
-        query = (
-            sa.select(
-                inbox_table.c.seq,
-                inbox_table.c.integration,
-                inbox_table.c.event_id,
-                inbox_table.c.occurred_at,
-                inbox_table.c.payload,
-            )
-            .where(inbox_table.c.seq > last)
-            .order_by(inbox_table.c.seq)
-            .limit(CHUNK)
-        )
-        if since is not None:
-            query = query.where(inbox_table.c.occurred_at >= since)
         with engine.connect() as connection:
-            rows = [dict(r._mapping) for r in connection.execute(query)]
+            rows = replay_store.inbox_chunk(connection, last, since, CHUNK)
         if not rows:
             return
         last = int(rows[-1]["seq"])
@@ -241,14 +228,14 @@ def _apply(
     run made them dead letters). Returns how many rows were left out."""
     try:
         _apply_events(engine, rules, [e for row in rows for e in events.get(int(row["seq"]), ())])
-    except sa.exc.OperationalError:
+    except OperationalError:
         raise
     except Exception:
         failed = 0
         for row in rows:
             try:
                 _apply_events(engine, rules, events.get(int(row["seq"]), []))
-            except sa.exc.OperationalError:
+            except OperationalError:
                 raise
             except Exception:
                 failed += 1
@@ -269,15 +256,17 @@ def _compare(
     shown: int,
     on_difference: Callable[[Difference], None] | None,
 ) -> None:
-    """Both scratch databases in one SQLite connection (the proposed one attached as ``p``);
-    the comparison is set-based SQL, its temporary tables die with the connection."""
-    connection = sqlite3.connect(current)
-    try:
-        connection.execute("ATTACH DATABASE ? AS p", (str(proposed),))
+    """Both scratch databases compared in one SQLite connection; every count into
+    ``result``, the first ``shown`` owner changes listed, every difference streamed to
+    ``on_difference``."""
+    with replay_store.both_runs(current, proposed) as connection:
         _compare_owners(connection, result, shown, on_difference)
-        _compare_activities(connection, result, on_difference)
-    finally:
-        connection.close()
+        replay_store.compare_activities(connection)
+        result.activities_disappear = replay_store.activities_only_in_one(connection, False)
+        result.activities_appear = replay_store.activities_only_in_one(connection, True)
+        result.associations_differ = replay_store.count_association_differences(connection)
+        if on_difference is not None:
+            _each_activity_difference(connection, on_difference)
 
 
 def _difference(kind: str, **values: Any) -> Difference:
@@ -286,68 +275,30 @@ def _difference(kind: str, **values: Any) -> Difference:
     return row
 
 
-def _count(connection: sqlite3.Connection, sql: str) -> int:
-    return int(connection.execute(sql).fetchone()[0])
-
-
-# A record's name in both runs: its first identity, else a contact's email or a company's
-# domain.
-_NAME = """
-coalesce(
-  (SELECT min(i.integration || ':' || i.type || ':' || i.external_id)
-     FROM {db}record_identities i WHERE i.record_id = r.id),
-  CASE WHEN r.email IS NOT NULL THEN 'email:' || r.email END,
-  CASE WHEN r.domain IS NOT NULL THEN 'domain:' || r.domain END,
-  'record:' || r.id)
-"""
-
-
-def _names(db: str) -> str:
-    return f"""SELECT r.id AS id, r.type AS type, r.owner_id AS owner_id,
-        {_NAME.format(db=db)} AS name,
-        (SELECT d.reason FROM {db}owner_decisions d WHERE d.record_id = r.id
-          ORDER BY d.id DESC LIMIT 1) AS reason
-        FROM {db}records r"""
-
-
 def _compare_owners(
     connection: sqlite3.Connection,
     result: ReplayResult,
     shown: int,
     on_difference: Callable[[Difference], None] | None,
 ) -> None:
-    connection.execute(f"CREATE TEMP TABLE cur AS {_names('main.')}")
-    connection.execute(f"CREATE TEMP TABLE pro AS {_names('p.')}")
-    for side in ("cur", "pro"):
-        connection.execute(f"CREATE INDEX temp.ix_{side}_name ON {side}(name)")
-        connection.execute(f"CREATE INDEX temp.ix_{side}_id ON {side}(id)")
-    result.records_compared = _count(connection, "SELECT count(*) FROM cur JOIN pro USING (name)")
-    result.only_in_current = _count(
-        connection, "SELECT count(*) FROM cur WHERE name NOT IN (SELECT name FROM pro)"
-    )
-    result.only_in_proposed = _count(
-        connection, "SELECT count(*) FROM pro WHERE name NOT IN (SELECT name FROM cur)"
-    )
-    differ = """FROM cur JOIN pro ON pro.name = cur.name
-        WHERE coalesce(cur.owner_id, '') != coalesce(pro.owner_id, '')"""
-    result.owners_differ = _count(connection, f"SELECT count(*) {differ}")
-    limit = "" if on_difference is not None else f"LIMIT {int(shown)}"
-    rows = connection.execute(
-        f"""SELECT cur.name, cur.type, cur.id, cur.owner_id, cur.reason, pro.owner_id, pro.reason
-        {differ} ORDER BY cur.id {limit}"""
-    )
+    counts = replay_store.compare_records(connection)
+    result.records_compared = counts.compared
+    result.only_in_current = counts.only_in_current
+    result.only_in_proposed = counts.only_in_proposed
+    result.owners_differ = counts.owners_differ
+    rows = replay_store.owner_differences(connection, None if on_difference is not None else shown)
     for name, rtype, rid, owner, reason, new_owner, new_reason in rows:
         if len(result.owner_changes) < shown:
             result.owner_changes.append(
-                {
-                    "record": name,
-                    "type": rtype,
-                    "id": rid,
-                    "current_owner_id": owner,
-                    "current_reason": reason,
-                    "proposed_owner_id": new_owner,
-                    "proposed_reason": new_reason,
-                }
+                OwnerChange(
+                    record=name,
+                    type=rtype,
+                    id=rid,
+                    current_owner_id=owner,
+                    current_reason=reason,
+                    proposed_owner_id=new_owner,
+                    proposed_reason=new_reason,
+                )
             )
         if on_difference is not None:
             on_difference(
@@ -363,85 +314,16 @@ def _compare_owners(
             )
 
 
-_ACTIVITY_KEY = (
-    "a.integration || ':' || a.type || ':' || coalesce(a.external_id, 'event:' || a.event_id)"
-)
-
-
-def _compare_activities(
-    connection: sqlite3.Connection,
-    result: ReplayResult,
-    on_difference: Callable[[Difference], None] | None,
-) -> None:
-    """Activities by their natural key, and their associated records by name, in indexed
-    temporary tables: each comparison is a join or a set difference, never a scan per row."""
-    for side, db in (("cur", "main."), ("pro", "p.")):
-        connection.execute(
-            f"""CREATE TEMP TABLE {side}_acts AS
-            SELECT {_ACTIVITY_KEY} AS activity, a.integration || ' ' || a.type AS label
-            FROM {db}activities a"""
-        )
-        connection.execute(f"CREATE INDEX temp.ix_{side}_acts ON {side}_acts(activity)")
-        connection.execute(
-            f"""CREATE TEMP TABLE {side}_links AS
-            SELECT {_ACTIVITY_KEY} AS activity, n.name AS record
-            FROM {db}activity_associations aa
-            JOIN {db}activities a ON a.id = aa.activity_id
-            JOIN {side} n ON n.id = aa.record_id"""
-        )
-        connection.execute(f"CREATE INDEX temp.ix_{side}_links ON {side}_links(activity)")
-    for acts, other, into in (
-        ("cur_acts", "pro_acts", result.activities_disappear),
-        ("pro_acts", "cur_acts", result.activities_appear),
-    ):
-        rows = connection.execute(
-            f"""SELECT label, count(*) FROM {acts}
-            WHERE activity NOT IN (SELECT activity FROM {other})
-            GROUP BY label ORDER BY label"""
-        )
-        into.update({key: int(count) for key, count in rows})
-    one_way = """SELECT * FROM (
-        SELECT activity, record FROM {a} WHERE activity IN (SELECT activity FROM {b})
-        EXCEPT SELECT activity, record FROM {b})"""
-    changed_links = (
-        "SELECT DISTINCT activity FROM ("
-        + one_way.format(a="cur_links", b="pro_links")
-        + " UNION ALL "
-        + one_way.format(a="pro_links", b="cur_links")
-        + ")"
-    )
-    result.associations_differ = _count(connection, f"SELECT count(*) FROM ({changed_links})")
-    if on_difference is not None:
-        _each_activity_difference(connection, changed_links, on_difference)
-
-
-def _records_of(links: str) -> str:
-    """An activity's associated records (by name, space-separated), for ``x.activity``."""
-    return f"""(SELECT group_concat(record, ' ') FROM
-        (SELECT record FROM {links} l WHERE l.activity = x.activity ORDER BY record))"""
-
-
 def _each_activity_difference(
-    connection: sqlite3.Connection,
-    changed_links: str,
-    on_difference: Callable[[Difference], None],
+    connection: sqlite3.Connection, on_difference: Callable[[Difference], None]
 ) -> None:
-    for kind, acts, other, links in (
-        ("activity disappears", "cur_acts", "pro_acts", "cur_links"),
-        ("activity appears", "pro_acts", "cur_acts", "pro_links"),
+    for kind, appear, side in (
+        ("activity disappears", False, "current_records"),
+        ("activity appears", True, "proposed_records"),
     ):
-        rows = connection.execute(
-            f"""SELECT x.activity, {_records_of(links)} FROM {acts} x
-            WHERE x.activity NOT IN (SELECT activity FROM {other}) ORDER BY x.activity"""
-        )
-        for activity, records in rows:
-            side = "current_records" if links == "cur_links" else "proposed_records"
+        for activity, records in replay_store.activities_only_in_one_listed(connection, appear):
             on_difference(_difference(kind, activity=activity, **{side: records}))
-    rows = connection.execute(
-        f"""SELECT x.activity, {_records_of("cur_links")}, {_records_of("pro_links")}
-        FROM ({changed_links}) x ORDER BY x.activity"""
-    )
-    for activity, current, proposed in rows:
+    for activity, current, proposed in replay_store.association_differences(connection):
         on_difference(
             _difference(
                 "associations differ",

@@ -16,13 +16,15 @@ the rep's event count and last-seen time), recorded beside the test in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired
 
+from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
+from typing_extensions import TypedDict
 
 from leadsync.engine import BatchState, WorkspaceRules, decide_batch
 from leadsync.model import ActivityType, Event, RecordType, now_ts
+from leadsync.results import ResultModel
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.mapping import round_robin_pick
 from leadsync.rules.ownership import OwnerContext, decide_owner
@@ -39,21 +41,27 @@ TEST_PREFIX = "leadsync-test-"
 CHANGES_PREFIX = "test_lead:"
 
 
-@dataclass
-class TestLeadResult:
+class Check(TypedDict):
+    """One check of the test lead: what was found against what the settings promise;
+    ``note`` when it passed without checking everything (the settings skip the call)."""
+
+    check: str
+    passed: bool
+    detail: str
+    note: NotRequired[str]
+
+
+class TestLeadResult(ResultModel):
     passed: bool
     record_id: int | None
-    checks: list[dict[str, Any]] = field(default_factory=list)
-    activity_id: int | None = None
-    # What the engine decided, for the HubSpot side's checks: the owner, and the records
-    # the call is associated with ((type, local id)).
-    owner_id: str | None = None
-    call_links: list[tuple[str, int]] = field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    # What the engine decided, for the HubSpot side's checks (not shown): the call, the
+    # owner, and the records the call is associated with ((type, local id)).
+    activity_id: int | None = Field(None, exclude=True)
+    owner_id: str | None = Field(None, exclude=True)
+    call_links: list[tuple[str, int]] = Field(default_factory=list, exclude=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "record_id": self.record_id, "checks": self.checks}
-
-    def add(self, check: dict[str, Any]) -> None:
+    def add(self, check: Check) -> None:
         self.checks.append(check)
         self.passed = self.passed and bool(check["passed"])
 
@@ -131,7 +139,9 @@ def run_test_lead(
         _owner_check(state, rules, lead, owner, record_id, turns, created),
         _call_check(state, rules, call, record_id),
     ]
-    result = TestLeadResult(all(c["passed"] for c in checks), record_id, checks)
+    result = TestLeadResult(
+        passed=all(c["passed"] for c in checks), record_id=record_id, checks=checks
+    )
     result.owner_id = owner
     activity = traces[call.id].activity if call.id in traces else None
     if activity is not None and activity[2] != "skipped":
@@ -148,7 +158,7 @@ def _owner_check(
     record_id: int | None,
     turns: Mapping[str, int],
     created: bool,
-) -> dict[str, Any]:
+) -> Check:
     """The owner the rules give the new contact: the engine's own mapping (with the emails it
     learned earlier, under the settings the record gets, a rollout's included) and the round
     robin's turn before the test."""
@@ -180,7 +190,7 @@ def _owner_check(
 
 def _call_check(
     state: BatchState, rules: WorkspaceRules, call: Event, record_id: int | None
-) -> dict[str, Any]:
+) -> Check:
     """The call as the activity rules treat it under the settings it gets: created on the
     lead, or not created (a disabled type, a filter) — which passes, with a note."""
     traces = state.traces or {}
@@ -272,6 +282,22 @@ def hubspot_checks(
             + (f"; missing: {', '.join(missing)}" if missing else ""),
         }
     )
+
+
+def pushed_ids(engine: Engine, result: TestLeadResult) -> dict[tuple[str, int], str]:
+    """The HubSpot ids of the test lead, the records its call is on, and the call, by
+    (kind, local id); what was not pushed is absent."""
+    wanted = (
+        (push_store.RECORD, [result.record_id or 0] + [i for _t, i in result.call_links]),
+        (push_store.ACTIVITY, [result.activity_id] if result.activity_id else []),
+    )
+    with engine.connect() as connection:
+        return {
+            (kind, local_id): str(row["hubspot_id"])
+            for kind, local_ids in wanted
+            for local_id, row in push_store.load_pushed(connection, kind, local_ids).items()
+            if row["hubspot_id"]
+        }
 
 
 def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:

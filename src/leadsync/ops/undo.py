@@ -12,29 +12,50 @@ writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy.engine import Connection
+from typing_extensions import TypedDict
 
 from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.errors import NotFoundError, UserError
 from leadsync.model import Outcome, OwnerDecision, RecordType, display_ts
+from leadsync.results import ResultModel
 from leadsync.store import batch as store
 from leadsync.store import undo as undo_store
 
 UNDO_STRATEGY = "undo"
 
 
-@dataclass
-class UndoResult:
-    restored: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    # Nothing was written: ``restored`` is what an undo would restore.
-    dry_run: bool = False
+class RecordKey(TypedDict):
+    type: str
+    id: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"restored": self.restored, "skipped": self.skipped, "dry_run": self.dry_run}
+
+class Restored(TypedDict):
+    """A record whose owner goes back: to ``owner_id``, from ``was``."""
+
+    record: RecordKey
+    owner_id: str | None
+    was: str | None
+    reason: str
+
+
+class Superseded(TypedDict):
+    """A record left as it is, and which later change superseded the one to undo."""
+
+    record: RecordKey
+    reason: str
+
+
+class UndoResult(ResultModel):
+    restored: list[Restored] = Field(default_factory=list)
+    skipped: list[Superseded] = Field(default_factory=list)
+    dry_run: bool = Field(
+        False, description="Nothing was written: restored is what an undo would restore."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +137,7 @@ def undo(
     updates: list[dict[str, Any]] = []
     for record_id, touched in sorted(by_record.items()):
         first, last = touched[0], touched[-1]
-        record = {"type": first.record_type, "id": record_id}
+        record: RecordKey = {"type": first.record_type, "id": record_id}
         newest = latest[record_id]  # it has at least the changes to undo
         if newest != last.id:
             later = superseding[newest]

@@ -39,6 +39,8 @@ from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
 from leadsync.store import config as config_store
+from leadsync.store.batch import INBOX_SEQ, lock_counters
+from leadsync.store.inbox import PENDING
 
 log = logging.getLogger("leadsync.intake")
 
@@ -482,8 +484,11 @@ def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
     at = now_ts()
     new: set[int] = set()
     with engine.begin() as connection:
+        lock_counters(connection, [INBOX_SEQ])
         for integration, items in by_integration.items():
-            written, _ = inbox.write_items(connection, integration, items, at, "webhook", "pending")
+            written, _ = inbox.write_items(
+                connection, integration, items, at, "webhook", PENDING, locked=True
+            )
             new.update(id(item) for _, item in written)
     receipts = []
     for job in jobs:

@@ -17,8 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import BatchResult, WorkspaceRules
-from leadsync.pipeline import inbox
-from leadsync.store import batch as store
+from leadsync.pipeline.collector import batch_friendly_gc
+from leadsync.pipeline.drain import drain
+from leadsync.pipeline.inbox import DEFAULT_BATCH
+from leadsync.store import inbox as inbox_store
 from leadsync.workspace import load_rules
 
 log = logging.getLogger("leadsync.worker")
@@ -44,7 +46,7 @@ class Worker:
         self,
         engine: Engine,
         *,
-        batch_size: int = inbox.DEFAULT_BATCH,
+        batch_size: int = DEFAULT_BATCH,
         poll_s: float = 1.0,
         rules: Callable[[], WorkspaceRules] | None = None,
         on_result: Callable[[BatchResult], None] | None = None,
@@ -66,9 +68,9 @@ class Worker:
     def run_once(self) -> BatchResult:
         """Apply every pending row now (nothing when the inbox has none)."""
         with self.engine.connect() as connection:
-            if not store.has_pending(connection):
+            if not inbox_store.has_pending(connection):
                 return BatchResult()
-        result = inbox.drain(self.engine, self.rules(), self.batch_size)
+        result = drain(self.engine, self.rules(), self.batch_size)
         self.applied += result.events
         if self.on_result is not None and result.events:
             self.on_result(result)
@@ -76,7 +78,7 @@ class Worker:
 
     def run(self) -> None:
         """Loop until :meth:`stop`; a database outage is logged and retried with a pause."""
-        with inbox.batch_friendly_gc():
+        with batch_friendly_gc():
             self._loop()
 
     def _loop(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.model import ActivityType
+from leadsync.model import ActivityType, MappingResult
 from leadsync.settings import ActivitySettings
 
 
@@ -53,3 +53,31 @@ def skip_reason(
             f"{kind} outcome {outcome} is in skip_outcomes for {integration}",
         )
     return None
+
+
+def skip_with_earlier(reason: str, exists: bool, other_sources: bool) -> tuple[str, bool]:
+    """A skip's reason with what it does to the activity earlier events of the same activity
+    created (``exists``), and whether that activity is removed: it is, unless other tools
+    logged it too (``other_sources``: merged by a dedupe rule), when it stays theirs."""
+    if not exists:
+        return reason, False
+    if other_sources:
+        return reason + "; the activity stays: other tools logged it too", False
+    return reason + "; the activity created earlier from it was removed", True
+
+
+def draft_reason(activity_type: ActivityType, integration: str) -> str:
+    """Why a draft creates nothing yet (what it says is kept for the event that sends it)."""
+    return (
+        f"not created: the {activity_type.value} is a draft at {integration} (not sent yet); "
+        "what it says is remembered for the event that sends it"
+    )
+
+
+def activity_owner(mapping: MappingResult | None) -> str | None:
+    """The owner an activity gets: the owner its rep maps to (a fallback owner included).
+    None without a rep, or when only a round robin could name one: a turn is taken by
+    records, never by an activity."""
+    if mapping is None or mapping.round_robin_team is not None:
+        return None
+    return mapping.owner_id

@@ -130,3 +130,24 @@ def map_external_user(
 def round_robin_pick(members: tuple[str, ...], position: int) -> str:
     """The owner whose turn it is: deterministic from the persisted position."""
     return members[position % len(members)]
+
+
+def external_owner_id(
+    users: UserMappingSettings, owner: str | None, directory: OwnerDirectory
+) -> str | None:
+    """The external user an owner is in an integration (for the outbox of a bidirectional
+    tool): the explicit map (the lowest external id when several map to the owner), else the
+    settings' directory entry with the owner's email; None when neither knows the owner."""
+    if owner is None:
+        return None
+    mapped = sorted(ext for ext, target in users.map.items() if target == owner)
+    if mapped:
+        return mapped[0]
+    known = directory.owners.get(owner)
+    if known is None:
+        return None
+    email = known.email.strip().lower()
+    for user in users.directory:
+        if user.email and user.email.strip().lower() == email:
+            return user.id
+    return None

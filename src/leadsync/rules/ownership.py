@@ -269,3 +269,26 @@ def decide_against_crm(
     return Verdict(
         verdict.outcome, verdict.owner_id, ours, f"{why}: {verdict.reason}", verdict.flagged
     )
+
+
+def assign_on_activity_strategy(strategy: Strategy) -> Strategy:
+    """The strategy an activity's rep is weighed under when it fills a named record's empty
+    owner (``assign_on_activity``): ``never_overwrite`` stays so (only a record the
+    activity creates gets an owner); every other strategy becomes ``fill_if_empty`` — an
+    activity never replaces an owner."""
+    return (
+        Strategy.NEVER_OVERWRITE if strategy is Strategy.NEVER_OVERWRITE else Strategy.FILL_IF_EMPTY
+    )
+
+
+def echo_verdict(current_owner: str | None, reported: str | None, source: str) -> Verdict:
+    """The CRM (``source``) reports an owner leadsync itself wrote there: its own change
+    echoed back, ignored — neither a person's change (no protection starts) nor a change to
+    send on."""
+    return Verdict(
+        Outcome.IGNORED,
+        current_owner,
+        reported,
+        f"ignored: {source} reports {reported or 'no owner'}, the owner "
+        "leadsync itself wrote to the CRM (its own change echoed back)",
+    )

@@ -44,6 +44,7 @@ from leadsync.sources.hygiene import (
     representable,
     storable_key,
 )
+from leadsync.sources.options import NoOptions, VendorOptions
 from leadsync.values import (
     EpochUnit,
     normalize_domain,
@@ -160,11 +161,12 @@ class Adapter(abc.ABC):
 
     What the rest of leadsync needs to know about a vendor is declared here, once, as class
     attributes (``signature_scheme``, ``secret_required``, ``stores_canonical``, ``is_crm``,
-    ``vendor_options``, …) that each adapter overrides at the top of its class body; settings,
+    ``options_model``, …) that each adapter overrides at the top of its class body; settings,
     the inbox, the intake and the engine read them from the class, never from a kind's name.
 
-    ``options`` are the integration's ``vendor:`` settings (already validated by
-    :mod:`leadsync.settings`); ``integration`` is the integration's name.
+    ``options`` are the integration's ``vendor:`` settings, an instance of ``options_model``
+    (validated by :mod:`leadsync.settings`; a mapping given in code is validated here);
+    ``integration`` is the integration's name.
     """
 
     kind: ClassVar[str] = ""
@@ -181,9 +183,9 @@ class Adapter(abc.ABC):
     #: The tool is the CRM itself: its owner ids are owner ids, and its owner changes are
     #: changes made in the CRM (bidirectional sync never echoes them back to it).
     is_crm: ClassVar[bool] = False
-    #: The ``vendor:`` options this kind takes (fields of
-    #: :class:`leadsync.settings.VendorOptions`); any other is refused by the settings.
-    vendor_options: ClassVar[frozenset[str]] = frozenset()
+    #: The model of the ``vendor:`` options this kind takes (:mod:`.options`); the settings
+    #: validate an integration's options with it and refuse any other option.
+    options_model: ClassVar[type[VendorOptions]] = NoOptions
     #: Media types :meth:`decode` understands; others are refused with 415.
     content_types: ClassVar[tuple[str, ...]] = ("application/json",)
     #: Request headers (lowercase) stored with each piece because :meth:`to_events` needs them.
@@ -191,9 +193,21 @@ class Adapter(abc.ABC):
     #: Top-level body fields that hold a secret (Aircall's ``token``): :meth:`redact` hides them.
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, integration: str, options: Mapping[str, Any] | None = None) -> None:
+    options: VendorOptions
+
+    def __init__(
+        self, integration: str, options: VendorOptions | Mapping[str, Any] | None = None
+    ) -> None:
         self.integration = integration
-        self.options: Mapping[str, Any] = options or {}
+        if isinstance(options, self.options_model):
+            self.options = options
+        elif options is None or isinstance(options, Mapping):
+            self.options = self.options_model.model_validate(options or {})
+        else:
+            raise TypeError(
+                f"{type(options).__name__} are not the options of kind {self.kind}; "
+                f"expected {self.options_model.__name__}"
+            )
 
     # ---------------------------------------------------------- on receipt
 

@@ -22,6 +22,7 @@ from leadsync.sources.base import (
     signature_needs_secret,
     stable_key,
 )
+from leadsync.sources.options import GenericOptions
 from leadsync.sources.signatures import GENERIC_WINDOW_S, verify_generic
 
 
@@ -44,7 +45,8 @@ class GenericAdapter(Adapter):
         " X-Leadsync-Timestamp: t (±timestamp_tolerance_s, 300 s by default)"
     )
     stores_canonical = True
-    vendor_options = frozenset({"timestamp_tolerance_s", "require_timestamp"})
+    options_model = GenericOptions
+    options: GenericOptions
     content_types = ("application/json", "application/x-ndjson", "application/jsonl")
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
@@ -56,8 +58,8 @@ class GenericAdapter(Adapter):
             request.body,
             request.headers,
             now,
-            float(self.options.get("timestamp_tolerance_s") or GENERIC_WINDOW_S),
-            bool(self.options.get("require_timestamp", False)),
+            self.options.timestamp_tolerance_s or GENERIC_WINDOW_S,
+            bool(self.options.require_timestamp),
         )
 
     def decode(self, request: WebhookRequest) -> Any:

@@ -112,6 +112,7 @@ from leadsync.sources.base import (
     time_from_epoch,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.options import HubSpotOptions
 from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
 
 __all__ = ["ADAPTER", "HubSpotAdapter", "sign_v3"]
@@ -179,7 +180,8 @@ class HubSpotAdapter(Adapter):
         " X-HubSpot-Request-Timestamp), ±300 s"
     )
     is_crm = True
-    vendor_options = frozenset({"app_id"})
+    options_model = HubSpotOptions
+    options: HubSpotOptions
 
     # ---------------------------------------------------------- on receipt
 
@@ -250,13 +252,13 @@ class HubSpotAdapter(Adapter):
 
     def _is_echo(self, data: dict[str, Any]) -> bool:
         """Whether leadsync's own app made this change (see the module docstring)."""
-        app_id = self.options.get("app_id")
-        if app_id is None or isinstance(app_id, bool) or str(app_id).strip() == "":
+        app_id = self.options.app_id
+        if app_id is None:
             return False
         if text(data, "changeSource") not in ECHO_CHANGE_SOURCES:
             return False
         source_id = text(data, "sourceId")
-        return source_id is not None and _app_of(source_id) == str(app_id).strip()
+        return source_id is not None and _app_of(source_id) == app_id
 
 
 ADAPTER = HubSpotAdapter

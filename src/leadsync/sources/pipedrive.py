@@ -11,7 +11,7 @@ Webhooks **v2** (``meta.version`` ``"2.0"``)::
      "previous": {...the changed fields' old values...} | null}
 
 ``meta.timestamp`` is an ISO 8601 string or a unix time (seconds or milliseconds; a number or
-a string of digits): both are read (:func:`_moment`).
+a string of digits): both are read (:func:`~leadsync.sources.pipedrive_payload.pipedrive_time`).
 
 Webhooks **v1** (no ``meta.version``; ``meta.object`` instead of ``meta.entity``)::
 
@@ -132,21 +132,18 @@ out (null would clear a stored value).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from leadsync.errors import EventError, SignatureError
+from leadsync.errors import SignatureError
 from leadsync.model import Event, format_ts, ts_to_datetime
+from leadsync.sources import pipedrive_payload as payload
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
     compact,
-    describe,
     domain_or_none,
-    event_name_error,
     get_path,
     number,
     obj,
@@ -155,24 +152,16 @@ from leadsync.sources.base import (
     signature_needs_secret,
     stable_key,
     text,
-    time_from_epoch,
     time_from_iso,
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.options import PipedriveOptions
+from leadsync.sources.pipedrive_payload import ACTIONS, ENTITIES, V1_ACTIONS, PipedriveEvent
 from leadsync.sources.signatures import verify_basic_auth
 
-__all__ = ["ADAPTER", "PipedriveAdapter"]
+__all__ = ["ACTIONS", "ADAPTER", "ENTITIES", "V1_ACTIONS", "PipedriveAdapter"]
 
-ACTIONS = ("create", "change", "delete")
-ENTITIES = ("person", "organization", "deal", "lead", "note", "activity")
-#: Webhooks v1 action -> the v2 action it is read as (None: accepted, gives nothing).
-V1_ACTIONS: dict[str, str | None] = {
-    "added": "create",
-    "updated": "change",
-    "deleted": "delete",
-    "merged": None,  # (?) v2 sends a delete and a change instead; the survivor's next change
-}
 
 DEFAULT_ACTIVITY_TYPES: dict[str, str] = {
     "call": "call",
@@ -202,31 +191,9 @@ DOMAIN_FIELDS = ("website", "domain")  # (?) organizations have no standard doma
 LEAD_ORGANIZATION_FIELDS = ("organization_id", "org_id")  # (?) the API calls it organization_id
 #: Fields that change along with any change (v1's ``owner_name`` follows ``owner_id``) (?).
 HOUSEKEEPING_FIELDS = frozenset({"update_time", "owner_name"})
-#: The forms of a time Pipedrive sends (``meta.timestamp``).
-TIME_FORMS = "an ISO 8601 time or a unix time in seconds or milliseconds"
-#: The forms of an id field (``owner_id``, ``org_id`` …).
-ID_FORMS = 'an id (an integer or a string) or {"value": id, ...}'
 
 # How a canonical activity names the activity's subject.
 SUBJECT_KEY = {"call": "title", "meeting": "title", "email": "subject", "task": "subject"}
-
-_CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
-_TIME_OF_DAY = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)
-_DIGITS = re.compile(r"\d+(\.\d+)?", re.ASCII)
-
-
-@dataclass(frozen=True, slots=True)
-class _Event:
-    """One stored Pipedrive event as the converters read it, whichever version sent it."""
-
-    item: Any
-    version: int  # 1 or 2
-    action: str | None  # create | change | delete; None: a v1 merge (nothing to do)
-    entity: str
-    root: str  # where the object is: "data" (v2) or "current" (v1)
-
-    def path(self, field: str) -> str:
-        return f"{self.root}.{field}"
 
 
 class PipedriveAdapter(Adapter):
@@ -234,7 +201,8 @@ class PipedriveAdapter(Adapter):
 
     kind = "pipedrive"
     signature_scheme = "Authorization: Basic base64(user:password), equal to the secret"
-    vendor_options = frozenset({"activity_types", "other_activity_types"})
+    options_model = PipedriveOptions
+    options: PipedriveOptions
 
     # ---------------------------------------------------------- on receipt
 
@@ -251,7 +219,7 @@ class PipedriveAdapter(Adapter):
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         meta = obj(item, "meta", required=True)
         assert meta is not None
-        if _is_v1(item, meta):
+        if payload.is_v1(item, meta):
             return stable_key(
                 "pipedrive",
                 "v1",
@@ -276,23 +244,23 @@ class PipedriveAdapter(Adapter):
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         meta = obj(item, "meta", required=True)
         assert meta is not None
-        if _is_v1(item, meta):
+        if payload.is_v1(item, meta):
             return (
-                _epoch(item, "meta.timestamp_micro", 1_000_000)
-                or _epoch(item, "meta.timestamp_milli", 1_000)
-                or _moment(get_path(item, "meta.timestamp"), "meta.timestamp")
-                or _update_time(item, "current")
+                payload.epoch_in(item, "meta.timestamp_micro", 1_000_000)
+                or payload.epoch_in(item, "meta.timestamp_milli", 1_000)
+                or payload.pipedrive_time(get_path(item, "meta.timestamp"), "meta.timestamp")
+                or payload.update_time(item, "current")
             )
-        return _moment(get_path(item, "meta.timestamp"), "meta.timestamp") or _update_time(
-            item, "data"
-        )
+        return payload.pipedrive_time(
+            get_path(item, "meta.timestamp"), "meta.timestamp"
+        ) or payload.update_time(item, "data")
 
     # ------------------------------------------------------------ in a worker
 
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
     ) -> list[Event]:
-        ev = _read(item)
+        ev = payload.read_event(item)
         if ev.action in (None, "delete"):
             return []
         when = self.occurred_at(item, headers)
@@ -311,7 +279,9 @@ class PipedriveAdapter(Adapter):
             dicts = _record_events(ev, event_id, external_id, when)
         return [parse_event(d, self.integration, seq) for d in dicts]
 
-    def _activity(self, ev: _Event, event_id: str, external_id: str, when: str) -> dict[str, Any]:
+    def _activity(
+        self, ev: PipedriveEvent, event_id: str, external_id: str, when: str
+    ) -> dict[str, Any]:
         item = ev.item
         type_key = text(item, ev.path("type"), required=True)
         assert type_key is not None
@@ -319,25 +289,29 @@ class PipedriveAdapter(Adapter):
         properties: dict[str, Any] = {"pipedrive_type": type_key}
         put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, ev.path("subject")))
         put(properties, "body", text(item, ev.path("note")))
-        due, moment = _due(ev)
-        done = _flag(item, ev.path("done"))
+        due, moment = payload.due(ev)
+        done = payload.flag(item, ev.path("done"))
         if activity == "task":
             put(properties, "due", due)
             if done is not None:
                 properties["status"] = "completed" if done else "not_started"
         elif activity == "meeting" and due is not None and due == moment:  # a time, not a day
             properties["start"] = moment
-            seconds = _seconds(item, ev.path("duration"))
+            seconds = payload.duration_seconds(item, ev.path("duration"))
             if seconds:
                 properties["end"] = format_ts(ts_to_datetime(moment) + timedelta(seconds=seconds))
         elif activity == "call" and done:
-            put(properties, "duration_s", whole(_seconds(item, ev.path("duration"))))
+            put(
+                properties, "duration_s", whole(payload.duration_seconds(item, ev.path("duration")))
+            )
             raw = text(item, ev.path(CALL_OUTCOME_FIELD))
             if raw is not None:
                 properties["pipedrive_outcome"] = raw
                 put(properties, "outcome", CALL_OUTCOMES.get(raw.lower()))
-        refs = _refs(ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
-        refs += _refs(ev, ("lead", "lead_id")) + _participants(ev)
+        refs = payload.refs(
+            ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id")
+        )
+        refs += payload.refs(ev, ("lead", "lead_id")) + payload.participants(ev)
         return compact(
             {
                 "id": event_id,
@@ -345,137 +319,70 @@ class PipedriveAdapter(Adapter):
                 "type": "activity",
                 "activity": activity,
                 "external_id": external_id,
-                "owner": _user(ev, OWNER_FIELD) or _user(ev, "user_id"),
+                "owner": payload.user(ev, OWNER_FIELD) or payload.user(ev, "user_id"),
                 "properties": properties,
-                "associations": _unique(refs),
+                "associations": payload.unique(refs),
             }
         )
 
     def _activity_type(self, type_key: str) -> str:
         """The canonical activity of a Pipedrive type key (the options first)."""
-        mapped = self.options.get("activity_types") or {}
-        if isinstance(mapped, Mapping) and isinstance(mapped.get(type_key), str):
-            return str(mapped[type_key])
+        mapped = self.options.activity_types.get(type_key)
+        if mapped is not None:
+            return mapped.value
         if type_key in DEFAULT_ACTIVITY_TYPES:
             return DEFAULT_ACTIVITY_TYPES[type_key]
-        other = self.options.get("other_activity_types")
-        return other if isinstance(other, str) and other else DEFAULT_OTHER_ACTIVITY_TYPE
+        other = self.options.other_activity_types
+        return other.value if other is not None else DEFAULT_OTHER_ACTIVITY_TYPE
 
 
 ADAPTER = PipedriveAdapter
 
 
-# ------------------------------------------------------------------ versions
-
-
-def _is_v1(item: Any, meta: Mapping[str, Any]) -> bool:
-    """Whether a body is a webhooks v1 one (see the module docstring)."""
-    version = meta.get("version")
-    if (isinstance(version, str) and version.strip().startswith("2")) or "entity" in meta:
-        return False
-    return (
-        "object" in meta
-        or "current" in item
-        or isinstance(item.get("event"), str)
-        or 1 in (meta.get("v"), item.get("v"))
-    )
-
-
-def _read(item: Any) -> _Event:
-    """The version, action and entity of one event; EventError for unknown names."""
-    meta = obj(item, "meta", required=True)
-    assert meta is not None
-    if not _is_v1(item, meta):
-        action = text(item, "meta.action", required=True)
-        entity = text(item, "meta.entity", required=True)
-        if action not in ACTIONS:
-            event_name_error("meta.action", action, ACTIONS)
-        if entity not in ENTITIES:
-            event_name_error("meta.entity", entity, ENTITIES)
-        assert entity is not None
-        return _Event(item, 2, action, entity, "data")
-    # v1: meta.action / meta.object, else the two halves of "event" ("added.person").
-    named = text(item, "event")
-    first, _, second = (named or "").partition(".")
-    v1_action, action_path = text(item, "meta.action") or first, "meta.action"
-    v1_entity, entity_path = text(item, "meta.object") or second, "meta.object"
-    if get_path(item, "meta.action") is None and named is not None:
-        action_path = "event"
-    if get_path(item, "meta.object") is None and named is not None:
-        entity_path = "event"
-    if not v1_action:
-        refuse("meta.action", 'required (v1: "added", "updated", "deleted" or "merged")')
-    if v1_action not in V1_ACTIONS:
-        event_name_error(action_path, v1_action, tuple(V1_ACTIONS))
-    if not v1_entity:
-        refuse("meta.object", "required (v1: the object, e.g. person)")
-    if v1_entity not in ENTITIES:
-        event_name_error(entity_path, v1_entity, ENTITIES)
-    return _Event(item, 1, V1_ACTIONS[v1_action], v1_entity, "current")
-
-
 # ------------------------------------------------------------------ records
 
 
-def _record_events(ev: _Event, event_id: str, external_id: str, when: str) -> list[dict[str, Any]]:
+def _record_events(
+    ev: PipedriveEvent, event_id: str, external_id: str, when: str
+) -> list[dict[str, Any]]:
     """The record event of a person, organization, deal or lead, with the owner rule."""
     record_type, properties, refs = _RECORDS[ev.entity](ev)
     owner_field = V1_OWNER_FIELDS.get(ev.entity, OWNER_FIELD) if ev.version == 1 else OWNER_FIELD
-    owner = _user(ev, owner_field)
+    owner = payload.user(ev, owner_field)
     named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": external_id}
     if ev.action == "change":
-        changed = _changed(ev)
+        changed = payload.changed_fields(ev)
         if changed is None or owner_field not in changed:
             owner = None
-        elif not {f for f in changed - HOUSEKEEPING_FIELDS - {owner_field} if not _counter(ev, f)}:
+        elif not {
+            f
+            for f in changed - HOUSEKEEPING_FIELDS - {owner_field}
+            if not payload.is_counter(ev, f)
+        }:
             return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
     parts = {"owner": owner, "properties": properties, "associations": refs}
     return [compact({**named, "type": "record", **parts})]
 
 
-def _changed(ev: _Event) -> set[str] | None:
-    """The fields a change changed, or None when the event does not say (no ``previous``).
-
-    v2's ``previous`` holds only the changed fields; v1's holds the whole object before the
-    change, so a field changed when its value differs from ``current``'s (an id compared by
-    its value, whatever its form)."""
-    previous = obj(ev.item, "previous")
-    if previous is None:
-        return None
-    if ev.version == 2:
-        return set(previous)
-    current = obj(ev.item, ev.root) or {}
-    return {
-        field
-        for field, old in previous.items()
-        if _comparable(old) != _comparable(current.get(field))
-    }
-
-
-def _comparable(value: Any) -> Any:
-    return value.get("value") if isinstance(value, dict) and "value" in value else value
-
-
-def _counter(ev: _Event, field: str) -> bool:
-    """A count Pipedrive keeps itself (v1's ``followers_count`` …), not someone's edit (?)."""
-    return ev.version == 1 and field.endswith("_count")
-
-
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
 
 
-def _person(ev: _Event) -> Mapped:
+def _person(ev: PipedriveEvent) -> Mapped:
     item, p = ev.item, ev.path
     properties: dict[str, Any] = {}
     put(properties, "name", text(item, p("name")))
     put(properties, "firstname", text(item, p("first_name")))
     put(properties, "lastname", text(item, p("last_name")))
-    put(properties, "email", _primary(item, p("emails")) or _primary(item, p("email")))
-    put(properties, "phone", _primary(item, p("phones")) or _primary(item, p("phone")))
-    return "contact", properties, _refs(ev, ("company", "org_id"))
+    put(
+        properties, "email", payload.primary(item, p("emails")) or payload.primary(item, p("email"))
+    )
+    put(
+        properties, "phone", payload.primary(item, p("phones")) or payload.primary(item, p("phone"))
+    )
+    return "contact", properties, payload.refs(ev, ("company", "org_id"))
 
 
-def _organization(ev: _Event) -> Mapped:
+def _organization(ev: PipedriveEvent) -> Mapped:
     properties: dict[str, Any] = {}
     put(properties, "name", text(ev.item, ev.path("name")))
     for field in DOMAIN_FIELDS:
@@ -486,7 +393,7 @@ def _organization(ev: _Event) -> Mapped:
     return "company", properties, []
 
 
-def _deal(ev: _Event) -> Mapped:
+def _deal(ev: PipedriveEvent) -> Mapped:
     item, p = ev.item, ev.path
     properties: dict[str, Any] = {}
     put(properties, "name", text(item, p("title")))
@@ -497,15 +404,15 @@ def _deal(ev: _Event) -> Mapped:
     if status is not None:
         properties["pipedrive_status"] = status
         put(properties, "is_closed", DEAL_CLOSED.get(status.lower()))
-    return "deal", properties, _refs(ev, ("contact", "person_id"), ("company", "org_id"))
+    return "deal", properties, payload.refs(ev, ("contact", "person_id"), ("company", "org_id"))
 
 
-def _lead(ev: _Event) -> Mapped:
+def _lead(ev: PipedriveEvent) -> Mapped:
     properties: dict[str, Any] = {}
     put(properties, "name", text(ev.item, ev.path("title")))
-    refs = _refs(ev, ("contact", "person_id"))
+    refs = payload.refs(ev, ("contact", "person_id"))
     for field in LEAD_ORGANIZATION_FIELDS:
-        company = _refs(ev, ("company", field))
+        company = payload.refs(ev, ("company", field))
         if company:
             refs += company
             break
@@ -523,11 +430,11 @@ _RECORDS = {
 # ------------------------------------------------------------------ notes
 
 
-def _note(ev: _Event, event_id: str, external_id: str, when: str) -> dict[str, Any]:
+def _note(ev: PipedriveEvent, event_id: str, external_id: str, when: str) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     put(properties, "body", text(ev.item, ev.path("content")))
-    refs = _refs(ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
-    refs += _refs(ev, ("lead", "lead_id"))
+    refs = payload.refs(ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
+    refs += payload.refs(ev, ("lead", "lead_id"))
     added = ev.path("add_time")
     return compact(
         {
@@ -536,176 +443,8 @@ def _note(ev: _Event, event_id: str, external_id: str, when: str) -> dict[str, A
             "type": "activity",
             "activity": "note",
             "external_id": external_id,
-            "owner": _user(ev, "user_id") or _user(ev, OWNER_FIELD),
+            "owner": payload.user(ev, "user_id") or payload.user(ev, OWNER_FIELD),
             "properties": properties,
             "associations": refs,
         }
     )
-
-
-# ------------------------------------------------------------------ times
-
-
-def _moment(value: Any, path: str) -> str | None:
-    """A Pipedrive time as a canonical time: an ISO 8601 string, or a unix time (a number or a
-    string of digits) in seconds, milliseconds or microseconds, told apart by magnitude."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        raw = value.strip()
-        if _DIGITS.fullmatch(raw) is None:
-            try:
-                return time_from_iso(raw, path)
-            except EventError:
-                refuse(path, f"must be {TIME_FORMS}, got {value[:40]!r}")
-        value = float(raw)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        refuse(path, f"must be {TIME_FORMS}, got {describe(value)}")
-    magnitude = abs(value)
-    if magnitude >= 1e14:
-        return time_from_epoch(value / 1000, path, "ms")  # microseconds
-    return time_from_epoch(value, path, "ms" if magnitude >= 1e11 else "s")
-
-
-def _epoch(item: Any, path: str, per_second: int) -> str | None:
-    """v1's ``timestamp_micro`` / ``timestamp_milli``: a unix time in a known unit."""
-    value = get_path(item, path)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        refuse(path, f"must be a unix time (a number), got {describe(value)}")
-    return time_from_epoch(value * 1000 / per_second, path, "ms")
-
-
-def _update_time(item: Any, root: str) -> str | None:
-    path = f"{root}.update_time"
-    return time_from_iso(get_path(item, path), path)
-
-
-# ------------------------------------------------------------------ parts
-
-
-def _id_value(value: Any, path: str) -> str | None:
-    """A Pipedrive id: an integer or a string, or v1's ``{"value": id, ...}`` object."""
-    if isinstance(value, dict):
-        if "value" not in value:
-            keys = ", ".join(sorted(str(k) for k in value)[:5]) or "none"
-            refuse(path, f"must be {ID_FORMS}, got an object without value (keys: {keys})")
-        value = value["value"]
-        path += ".value"
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        refuse(path, f"must be {ID_FORMS}, got {describe(value)}")
-    return str(value).strip() or None
-
-
-def _user(ev: _Event, field: str) -> dict[str, str] | None:
-    path = ev.path(field)
-    user_id = _id_value(get_path(ev.item, path), path)
-    return {"id": user_id} if user_id is not None else None
-
-
-def _refs(ev: _Event, *pairs: tuple[str, str]) -> list[dict[str, str]]:
-    """Associations ``(object, field of the object)`` for the fields that name a record."""
-    out = []
-    for record_type, field in pairs:
-        path = ev.path(field)
-        external_id = _id_value(get_path(ev.item, path), path)
-        if external_id is not None:
-            out.append({"object": record_type, "external_id": external_id})
-    return out
-
-
-def _participants(ev: _Event) -> list[dict[str, str]]:
-    """The contacts of ``participants[].person_id``."""
-    path = ev.path("participants")
-    participants = get_path(ev.item, path)
-    if participants is None:
-        return []
-    if not isinstance(participants, list):
-        refuse(path, f"must be an array, got {describe(participants)}")
-    out = []
-    for index, entry in enumerate(participants):
-        where = f"{path}[{index}]"
-        if not isinstance(entry, dict):
-            refuse(where, f"must be an object {{person_id, primary}}, got {describe(entry)}")
-        external_id = _id_value(entry.get("person_id"), f"{where}.person_id")
-        if external_id is not None:
-            out.append({"object": "contact", "external_id": external_id})
-    return out
-
-
-def _unique(refs: list[dict[str, str]]) -> list[dict[str, str]]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for ref in refs:
-        key = (ref["object"], ref["external_id"])
-        if key not in seen:
-            seen.add(key)
-            out.append(ref)
-    return out
-
-
-def _primary(item: Any, path: str) -> str | None:
-    """The primary value of a ``[{value, primary, label}]`` list, else the first one."""
-    entries = get_path(item, path)
-    if entries is None:
-        return None
-    if not isinstance(entries, list):
-        refuse(path, f"must be an array of {{value, primary, label}}, got {describe(entries)}")
-    values: list[tuple[bool, str]] = []
-    for index, entry in enumerate(entries):
-        where = f"{path}[{index}]"
-        if not isinstance(entry, dict):
-            refuse(where, f"must be an object {{value, primary, label}}, got {describe(entry)}")
-        value = entry.get("value")
-        if value is not None and not isinstance(value, str):
-            refuse(f"{where}.value", f"must be a string, got {describe(value)}")
-        if value and value.strip():
-            values.append((entry.get("primary") is True, value.strip()))
-    for is_primary, value in values:
-        if is_primary:
-            return value
-    return values[0][1] if values else None
-
-
-def _flag(item: Any, path: str) -> bool | None:
-    """True or false (v1 sends 1 and 0)."""
-    value = get_path(item, path)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    refuse(path, f"must be true or false, got {describe(value)}")
-
-
-def _seconds(item: Any, path: str) -> int | None:
-    """A duration ``HH:MM`` (or ``HH:MM:SS``) in seconds."""
-    value = text(item, path)
-    if value is None:
-        return None
-    match = _CLOCK.fullmatch(value)
-    if match is None:
-        refuse(path, f"must be a duration HH:MM, got {value[:40]!r}")
-    hours, minutes, seconds = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
-
-
-def _due(ev: _Event) -> tuple[str | None, str | None]:
-    """``(due, moment)`` of an activity: ``due`` is the time, or the date alone when there is
-    no ``due_time``; ``moment`` is a time either way (midnight UTC for a date)."""
-    day_path, clock_path = ev.path("due_date"), ev.path("due_time")
-    day = text(ev.item, day_path)
-    moment = time_from_iso(day, day_path)
-    if day is None or moment is None:
-        return None, None
-    clock = text(ev.item, clock_path)
-    if clock is None:
-        return day, moment
-    if _TIME_OF_DAY.fullmatch(clock) is None:
-        refuse(clock_path, f"must be a time HH:MM (UTC), got {clock[:40]!r}")
-    moment = time_from_iso(f"{day}T{clock}Z", clock_path)
-    return moment, moment

@@ -181,7 +181,9 @@ def verify_aircall(token: str, payload_token: str | None) -> None:
         raise SignatureError("body has no token field")
     if not isinstance(payload_token, str):
         raise SignatureError("body field token is not a string")
-    if not hmac.compare_digest(payload_token.encode(), token.encode()):
+    # A JSON body may escape a lone surrogate ("\\ud800"): it must compare unequal, not raise.
+    given = payload_token.encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(given, token.encode("utf-8", "surrogatepass")):
         raise SignatureError("body field token does not match the configured token")
 
 

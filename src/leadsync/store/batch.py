@@ -5,6 +5,12 @@ A batch runs inside one transaction that starts by locking the id counters
 so batches from several workers apply one after another, each seeing the last one's writes.
 Loads take a few ``IN`` queries per batch whatever its size; writes take one executemany per
 table.
+
+Who takes the lock: the code that begins the batch's transaction, once, before its first
+read — the pipeline's drain, direct apply and event-by-event retry (``pipeline/``, which also
+locks ``inbox_seq`` when it writes inbox rows), preview, replay, the test lead, undo,
+and :func:`leadsync.engine.change_owner_in_crm` for ``records set-owner``. The engine's load
+step only reads the counters (:func:`read_counters`) under that lock; it never takes it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from leadsync.store.database import (
     json_text,
     update_sql,
 )
+
+# The inbox's SQL is in store/inbox.py; this name stays importable from here for preview.
+from leadsync.store.inbox import known_event_ids as known_event_ids
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -35,7 +44,6 @@ from leadsync.store.schema import (
     activity_sources,
     counters,
     external_users,
-    inbox,
     outbox,
     owner_decisions,
     record_associations,
@@ -59,45 +67,29 @@ def _by_integration_and_type(
     return grouped
 
 
-_LOCKED = "leadsync_locked_counters"
-
-
 def lock_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
-    """Lock and read the named counters (created at 0 when missing), in a stable order.
-
-    Each counter is locked once per transaction: a batch's steps (the inbox write, the
-    engine) each ask for the counters they use, and those the transaction holds already
-    are only read again (their values may have moved within it)."""
+    """Lock and read the named counters (created at 0 when missing), in a stable order (by
+    name, so two transactions never wait on each other in a cycle). Locking a counter the
+    transaction holds already waits for nothing."""
     names = sorted(set(names))
-    held = _held_counters(connection)
-    missing = [n for n in names if n not in held]
-    if missing:
-        connection.execute(
-            insert_ignore(connection, counters), [{"name": n, "value": 0} for n in missing]
-        )
-        connection.execute(
-            sa.update(counters).where(counters.c.name.in_(missing)).values(value=counters.c.value)
-        )
-        held.update(missing)
-    rows = connection.execute(
-        sa.select(counters.c.name, counters.c.value).where(counters.c.name.in_(names))
+    connection.execute(
+        insert_ignore(connection, counters), [{"name": n, "value": 0} for n in names]
     )
-    return {name: int(value) for name, value in rows}
+    connection.execute(
+        sa.update(counters).where(counters.c.name.in_(names)).values(value=counters.c.value)
+    )
+    return read_counters(connection, names)
 
 
-def _held_counters(connection: Connection) -> set[str]:
-    """The counters the connection's current transaction (or savepoint: one rolled back
-    releases its locks on PostgreSQL) has locked. Kept in the connection's ``info``, which
-    one thread at a time uses; a new transaction starts empty."""
-    transaction = connection.get_nested_transaction() or connection.get_transaction()
-    if transaction is None:  # none begun yet: the statements will begin one
-        return set()
-    memo = connection.info.get(_LOCKED)
-    if memo is None or memo[0] is not transaction:
-        memo = (transaction, set())
-        connection.info[_LOCKED] = memo
-    held: set[str] = memo[1]
-    return held
+def read_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
+    """The named counters' values (0 for one never written), without locking them: for a
+    step of a transaction whose lock is held (see the module's docstring)."""
+    found = dict.fromkeys(names, 0)
+    rows = connection.execute(
+        sa.select(counters.c.name, counters.c.value).where(counters.c.name.in_(sorted(names)))
+    )
+    found.update({name: int(value) for name, value in rows})
+    return found
 
 
 def read_counters_with_prefix(connection: Connection, prefix: str) -> dict[str, int]:
@@ -538,64 +530,3 @@ def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, An
         "THEN excluded.last_seen_at ELSE external_users.last_seen_at END, "
         "events = external_users.events + excluded.events",
     )
-
-
-def failed_seqs(connection: Connection, integration: str, event_id: str) -> list[int]:
-    query = sa.select(inbox.c.seq).where(
-        inbox.c.integration == integration,
-        inbox.c.event_id == event_id,
-        inbox.c.status == "failed",
-    )
-    return [int(seq) for seq in connection.execute(query).scalars()]
-
-
-def mark_inbox(
-    connection: Connection, seqs: Sequence[int], status: str, error: str | None = None
-) -> None:
-    if seqs:
-        stmt = (
-            sa.update(inbox)
-            .where(inbox.c.seq == sa.bindparam("_seq"))
-            .values(status=status, error=error)
-        )
-        connection.execute(stmt, [{"_seq": s} for s in seqs])
-
-
-def mark_applied(connection: Connection, first_seq: int, last_seq: int) -> None:
-    """Mark the pending rows of a claimed range applied, in one statement.
-
-    Safe because appends allocate sequence numbers under the ``inbox_seq`` counter's lock and
-    commit in that order: once a batch has claimed up to ``last_seq``, no row below it can
-    still be uncommitted, so every pending row in the range is one the batch claimed.
-    """
-    connection.execute(
-        sa.update(inbox)
-        .where(inbox.c.seq.between(first_seq, last_seq), inbox.c.status == "pending")
-        .values(status="applied")
-    )
-
-
-def known_event_ids(
-    connection: Connection, integration: str, event_ids: Collection[str]
-) -> set[str]:
-    """The ones among ``event_ids`` the inbox already holds for the integration."""
-    if not event_ids:
-        return set()
-    query = sa.select(inbox.c.event_id).where(
-        inbox.c.integration == integration, _in(connection, inbox.c.event_id, event_ids)
-    )
-    return set(connection.scalars(query).all())
-
-
-def has_pending(connection: Connection) -> bool:
-    """Whether any inbox row still waits to be applied (uses the partial pending index)."""
-    query = sa.select(inbox.c.seq).where(inbox.c.status == "pending").limit(1)
-    return connection.execute(query).first() is not None
-
-
-def load_payloads(connection: Connection, seqs: Collection[int]) -> dict[int, str]:
-    """Inbox sequence -> stored payload."""
-    if not seqs:
-        return {}
-    query = sa.select(inbox.c.seq, inbox.c.payload).where(_in(connection, inbox.c.seq, seqs))
-    return {seq: payload for seq, payload in connection.execute(query).all()}

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.model import settings_used, ts_to_datetime
+from leadsync.store import push as push_store
 from leadsync.store.schema import (
     ACTIVITY_COLUMNS,
     activities,
@@ -390,3 +391,66 @@ def inbox_lag(engine: Engine) -> InboxLag:
     if oldest is not None:
         lag = max(0.0, time.time() - ts_to_datetime(oldest).timestamp())
     return InboxLag(pending, oldest, round(lag, 3))
+
+
+def _hubspot_ids(pushed: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Each pushed object's HubSpot id and when it was last pushed (never pushed: absent)."""
+    return {
+        local_id: {"id": row["hubspot_id"], "pushed_at": row["pushed_at"]}
+        for local_id, row in pushed.items()
+        if row["hubspot_id"] is not None
+    }
+
+
+def record_view(
+    connection: Connection, row: Mapping[str, Any], limit: int | None
+) -> dict[str, Any]:
+    """A record (its ``record_row``) with its identities, associations, owner history and
+    timeline (the newest ``limit`` activities), and the HubSpot ids of it and its activities:
+    the JSON of ``records show``."""
+    record_id = int(row["id"])
+    items = timeline(connection, record_id, limit)
+    pushed_activities = _hubspot_ids(
+        push_store.load_pushed(connection, push_store.ACTIVITY, [item["id"] for item in items])
+    )
+    for item in items:
+        item["hubspot"] = pushed_activities.get(item["id"])
+    hubspot = _hubspot_ids(push_store.load_pushed(connection, push_store.RECORD, [record_id]))
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "owner_id": row["owner_id"],
+        "email": row["email"],
+        "domain": row["domain"],
+        "name": row["name"],
+        "stage": row["stage"],
+        "is_closed": row["is_closed"],
+        "placeholder": bool(row["placeholder"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "created_by": row["created_by"],
+        "properties": row["properties"],
+        "identities": identities(connection, record_id),
+        "associations": associated_records(connection, record_id),
+        "owner_history": owner_history(connection, record_id),
+        "timeline": items,
+        "hubspot": hubspot.get(record_id),
+    }
+
+
+def found_records(connection: Connection, record_ids: Collection[int]) -> list[dict[str, Any]]:
+    """The short form of records (as ``records find`` lists them), in the order given."""
+    found = [record_row(connection, i) for i in record_ids]
+    return [
+        {
+            "id": r["id"],
+            "type": r["type"],
+            "owner_id": r["owner_id"],
+            "email": r["email"],
+            "domain": r["domain"],
+            "name": r["name"],
+            "placeholder": bool(r["placeholder"]),
+        }
+        for r in found
+        if r is not None
+    ]

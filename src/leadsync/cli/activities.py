@@ -1,0 +1,107 @@
+"""``leadsync activities list|skipped``: the activities an integration sent, created or not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, workspace
+from leadsync.model import display_ts
+from leadsync.ops.replay import since_ts
+
+_TYPE_HELP = "Only this type: call, email, meeting, note or task."
+
+IntegrationOption = Annotated[str | None, typer.Option(help="Only this integration.")]
+SinceOption = Annotated[
+    str | None, typer.Option(help=f"Only those that happened since then: {SINCE_HELP}.")
+]
+TypeOption = Annotated[str | None, typer.Option("--type", help=_TYPE_HELP)]
+LimitOption = Annotated[int, typer.Option(min=1)]
+
+
+@activities_app.command("list")
+def activities_list(
+    integration: IntegrationOption = None,
+    since: SinceOption = None,
+    activity_type: TypeOption = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Activities created, newest first: the records each is on and why (named by the event,
+    or chosen by the association rules), and other tools' activities merged into it."""
+    with workspace() as ws:
+        cutoff = since_ts(since) if since is not None else None
+        rows = ws.activities(integration, cutoff, activity_type, limit)
+        names = ws.owner_names()
+    if as_json:
+        render.print_json(rows)
+        return
+    render.table(
+        ("when", "integration", "type", "external id", "owner", "records: why"),
+        (
+            (
+                display_ts(r["occurred_at"]),
+                r["integration"],
+                r["type"],
+                r["external_id"] or "-",
+                render.owner(r["owner_id"], names),
+                _records_why(r),
+            )
+            for r in rows
+        ),
+        fold=True,
+    )
+
+
+def _records_why(activity: Mapping[str, Any]) -> str:
+    """The records an activity is on, each with why, then the activities merged into it."""
+    records = "; ".join(
+        f"{link['type']} {link['id']}: {link['why']}" for link in activity["records"]
+    )
+    merged = "".join(
+        f"; merged: {m['integration']}:{m['external_id']}" for m in activity["merged_from"]
+    )
+    return (records or "none") + merged
+
+
+@activities_app.command("skipped")
+def activities_skipped(
+    integration: IntegrationOption = None,
+    since: SinceOption = None,
+    activity_type: TypeOption = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Activities that were received but not created: why, and the record each was for."""
+    with workspace() as ws:
+        cutoff = since_ts(since) if since is not None else None
+        rows = ws.skipped_activities(integration, limit, cutoff, activity_type)
+    if as_json:
+        render.print_json(rows)
+        return
+    render.table(
+        ("when", "integration", "type", "external id", "record", "reason"),
+        (
+            (
+                display_ts(r["occurred_at"]),
+                r["integration"],
+                r["type"],
+                r["external_id"] or "-",
+                _skipped_record(r["record"]),
+                r["reason"],
+            )
+            for r in rows
+        ),
+        fold=True,
+    )
+
+
+def _skipped_record(record: Mapping[str, Any] | None) -> str:
+    if record is None:
+        return "-"
+    if record["id"] is None:
+        return f"{record['type']} {record['named']} (not in the workspace)"
+    return f"{record['type']} {record['id']}"

@@ -1,0 +1,125 @@
+"""The command tree of ``leadsync``: the Typer app, its groups, the global ``--db`` option, the
+workspace every command opens, and the one error handler.
+
+The groups are declared here, in the order ``leadsync --help`` lists them; the modules beside
+this one attach their commands to them (top-level commands are listed in the order those
+modules are imported by :mod:`leadsync.cli`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from leadsync.cli import render
+from leadsync.errors import LeadsyncError
+from leadsync.workspace import Workspace
+
+app = typer.Typer(
+    name="leadsync",
+    help="Keep record ownership and activities right when sales tools write into your CRM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _group(
+    name: str,
+    help: str,
+    parent: typer.Typer = app,
+    no_args_is_help: bool = True,
+    invoke_without_command: bool = False,
+) -> typer.Typer:
+    group = typer.Typer(
+        help=help, no_args_is_help=no_args_is_help, invoke_without_command=invoke_without_command
+    )
+    parent.add_typer(group, name=name)
+    return group
+
+
+records_app = _group("records", "Read records, find them, and change their owner.")
+decisions_app = _group("decisions", "Owner decisions and their reasons.")
+activities_app = _group("activities", "Activities received from integrations.")
+owners_app = _group("owners", "The CRM owners of the workspace.")
+inbox_app = _group("inbox", "The durable inbox of events.")
+dead_letters_app = _group("dead-letters", "Events that could not be read or applied.")
+outbox_app = _group("outbox", "Owner changes queued for bidirectional integrations.")
+users_app = _group("users", "External users of an integration and how they map to owners.")
+rollout_app = _group("rollout", "Staged rollouts: proposed settings for a share of records.")
+hubspot_app = _group(
+    "hubspot", "The HubSpot portal: check and prepare it; a local stand-in for tests and the demo."
+)
+# `leadsync push` runs itself (its callback) when no subcommand is given.
+push_app = _group(
+    "push",
+    "Push decisions to HubSpot: drain the queue, see its state, handle refused inputs.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+push_failures_app = _group("failures", "Inputs HubSpot refused.", parent=push_app)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+SINCE_HELP = "30d, 12h, 90m, a date (2026-11-01), or an ISO time (UTC without an offset)"
+
+
+class _State:
+    db: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL, or a plain path for a SQLite file; else the LEADSYNC_DB "
+            "environment variable, else sqlite:///leadsync.db (postgresql://… for PostgreSQL). "
+            "Only init and apply create a workspace; other commands refuse a database that "
+            "holds none.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    # LEADSYNC_DB is read by the workspace (store.database), whose messages then say so.
+    state.db = db
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """The one error handler: leadsync's own errors become their messages (one ``error:``
+    line each, on stderr) and the exit code their class declares
+    (:attr:`~leadsync.errors.LeadsyncError.exit_code`: 2 for input you can fix, 1 for a
+    failure that may pass). Anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except LeadsyncError as exc:
+        for message in exc.messages():
+            render.error(message)
+        raise typer.Exit(exc.exit_code) from None
+
+
+@contextmanager
+def workspace(create: bool = False) -> Iterator[Workspace]:
+    """The workspace of --db / LEADSYNC_DB, closed after the block, with the block's errors
+    handled by :func:`handle_errors`. Only the commands that declare one (``init``,
+    ``apply``) pass ``create``: the others refuse a database that holds no workspace, so a
+    mistyped name is caught rather than becoming an empty workspace."""
+    with handle_errors():
+        ws = Workspace(state.db, create=create)
+        try:
+            yield ws
+        finally:
+            ws.close()
+
+
+def main() -> None:
+    """The console script ``leadsync``."""
+    app()

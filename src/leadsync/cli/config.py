@@ -1,0 +1,57 @@
+"""``leadsync init``, ``apply`` and ``export``: the workspace and its declared configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import JsonOption, app, handle_errors, workspace
+from leadsync.settings import dump_config, load_config_file
+
+
+@app.command()
+def init() -> None:
+    """Create the workspace database, or bring its schema up to date."""
+    with workspace(create=True) as ws:
+        what = "created or upgraded" if ws.migrated else "already up to date"
+        render.line(f"workspace {ws.url}: schema {what}")
+
+
+@app.command()
+def apply(
+    file: Annotated[Path, typer.Argument(help="The workspace file (YAML).", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing)."""
+    with handle_errors():
+        config = load_config_file(file)
+    with workspace(create=True) as ws:
+        changes = ws.apply_config(config)
+    if as_json:
+        render.print_json({"changed": changes.changed, **render.json_of(changes)})
+        return
+    if not changes.changed:
+        render.line(f"{file}: no changes; the workspace already matches")
+        return
+    for key, items in render.json_of(changes).items():
+        if items:
+            render.line(f"{key.replace('_', ' ')}: {', '.join(items)}")
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the workspace's configuration back as YAML (what `apply` reads)."""
+    with workspace() as ws:
+        text = dump_config(ws.export_config())
+    if output is None:
+        render.document(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        render.note(f"wrote {output}")

@@ -1,0 +1,130 @@
+"""``leadsync dead-letters list|dismiss|retry``: events that could not be read or applied,
+and what a person decided about each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import JsonOption, dead_letters_app, handle_errors, workspace
+from leadsync.errors import UserError
+from leadsync.model import display_ts
+
+DISMISSED_SHOWN = 20  # ids of dismissed letters named in the text; --json has them all
+
+
+def _user_name() -> str:
+    """Who runs the command, kept with a letter retried or dismissed."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return "unknown"
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    include_resolved: Annotated[
+        bool, typer.Option("--all", help="Also those already retried or dismissed.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest dead letters: where each came from and why it failed; with --all, those
+    retried or dismissed too (by whom, when, and why)."""
+    with workspace() as ws:
+        rows = ws.dead_letters(integration, limit, include_resolved)
+    if as_json:
+        render.print_json(rows)
+        return
+    render.table(
+        ("id", "integration", "received", "where", "error", "state"),
+        (
+            (
+                str(r["id"]),
+                r["integration"],
+                display_ts(r["received_at"]),
+                f"{r['source'] or ''}:{r['line_no']}" if r["line_no"] else (r["source"] or ""),
+                r["error"],
+                _letter_state(r),
+            )
+            for r in rows
+        ),
+        fold=True,
+    )
+
+
+def _letter_state(letter: Mapping[str, Any]) -> str:
+    if letter["state"] == "open":
+        return "open"
+    when = f"{display_ts(letter['resolved_at'])} by {letter['resolved_by'] or 'unknown'}"
+    if letter["state"] == "dismissed":
+        return f"dismissed {when}: {letter['dismissed_reason']}"
+    return f"retried {when}: {letter['resolution']}"
+
+
+@dead_letters_app.command("dismiss")
+def dead_letters_dismiss(
+    letter_ids: Annotated[
+        list[int] | None,
+        typer.Argument(metavar="[ID]...", help="The letters to dismiss (or --all).", min=1),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every open letter (of --integration, if given).")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why (kept with each letter).", show_default=False)
+    ] = "",
+    integration: Annotated[
+        str | None, typer.Option(help="With --all: only this integration's letters.")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who dismisses them (default: your user name).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Dismiss dead letters that cannot be fixed: they are kept and listed as dismissed (with
+    the reason, who and when) and no longer count in the report's dead-letter alert."""
+    with handle_errors():
+        if bool(letter_ids) == every:
+            raise UserError("give the IDs of the letters to dismiss, or --all (not both)")
+        if integration is not None and not every:
+            raise UserError("--integration goes with --all")
+        if not reason.strip():
+            raise UserError("give --reason TEXT: why the letters cannot be fixed (kept with each)")
+    with workspace() as ws:
+        dismissed = ws.dismiss_dead_letters(
+            None if every else letter_ids, reason, by or _user_name(), integration
+        )
+    if as_json:
+        render.print_json(
+            {"dismissed": dismissed, "count": len(dismissed), "reason": reason.strip()}
+        )
+        return
+    if not dismissed:
+        render.line("no open dead letters to dismiss")
+        return
+    shown = ", ".join(map(str, dismissed[:DISMISSED_SHOWN]))
+    more = " …" if len(dismissed) > DISMISSED_SHOWN else ""
+    render.line(f"dismissed {len(dismissed)} dead letters ({shown}{more})")
+
+
+@dead_letters_app.command("retry")
+def dead_letters_retry(
+    letter_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """Put a dead letter back in the inbox under the current settings and apply it."""
+    with workspace() as ws:
+        result = ws.retry_dead_letter(letter_id, by=_user_name())
+        applied = ws.process_inbox()
+    result["applied"] = applied.events
+    if as_json:
+        render.print_json(result)
+        return
+    render.line(f"dead letter {letter_id}: {result['resolution']}; applied {applied.events} events")

@@ -1,0 +1,171 @@
+"""``leadsync report``, ``undo`` and ``test-lead``: watching a running integration, taking
+back what it decided, and checking it end to end.
+
+``report`` and ``test-lead`` exit 1 when something is wrong, for cron and CI; the text forms
+read each result's JSON (:func:`leadsync.cli.render.json_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import SINCE_HELP, JsonOption, app, workspace
+from leadsync.errors import UserError
+from leadsync.model import display_ts
+from leadsync.ops.replay import since_ts
+
+ROWS_SHOWN = 20  # rows of a finding printed as text; --json has them all
+
+
+@app.command("report")
+def report_command(
+    since: Annotated[str, typer.Option(help=f"The window from: {SINCE_HELP}.")] = "7d",
+    as_json: JsonOption = False,
+) -> None:
+    """The health report: owner flapping, unowned new leads, timeline overload, activities
+    not created or arriving less than usual, unmapped users, deactivated owners, dead letters
+    and inbox lag. Exits 1 when an alert fires (for cron)."""
+    with workspace() as ws:
+        result = render.json_of(ws.report(since_ts(since)))
+        names = ws.owner_names()
+    if as_json:
+        render.print_json(result)
+    else:
+        _print_report(result, names)
+    if result["alerts"]:
+        raise typer.Exit(1)
+
+
+def _print_report(result: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    render.line(
+        f"health report from {display_ts(result['since'])} to {display_ts(result['until'])}: "
+        f"{result['alerts']} alerts"
+    )
+    for finding in result["findings"]:
+        mark = "[bold red]ALERT[/]" if finding["alert"] else "ok   "
+        render.line(f"{mark} {finding['check']}: {render.escape(finding['summary'])}", markup=True)
+        if finding["alert"] or finding["check"] == "activities_not_created":
+            for row in finding["rows"][:ROWS_SHOWN]:
+                render.line(f"        {_row_text(finding['check'], row, names)}")
+
+
+def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """A report row in plain words: ``contact 12, changes 4``, ``owner 103 Cy Oh, still
+    mapped from dialer:u-9``, ``no email``; skips as ``dialer call: REASON: COUNT``. Nested
+    lists are left to --json and the ``records show`` line."""
+    if check == "activities_not_created":
+        return f"{row['integration']} {row['type']}: {row['reason']}: {row['activities']}"
+    parts = []
+    for key, value in row.items():
+        label = key.replace("_", " ")
+        if key == "show" or isinstance(value, list):
+            continue
+        if key == "record" and isinstance(value, dict):
+            parts.append(render.plain(value))
+        elif key.endswith("owner_id"):
+            parts.append(f"{label.removesuffix(' id')} {render.owner(value, names)}")
+        elif value is None:
+            parts.append(f"no {label}")
+        else:
+            parts.append(f"{label} {render.plain(value)}")
+    return ", ".join(parts) + (f"  ({row['show']})" if "show" in row else "")
+
+
+@app.command("undo")
+def undo_command(
+    event: Annotated[
+        str | None,
+        typer.Option(
+            "--event",
+            help="Undo this event's decisions (with --integration when several integrations "
+            "have this event id).",
+        ),
+    ] = None,
+    integration: Annotated[
+        str | None,
+        typer.Option(help="The event's integration; or, with --since, undo its decisions."),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help=f"From when: {SINCE_HELP}.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Put back the owners that decisions changed, unless a later change superseded them
+    (those are listed with the change that did); the undo is recorded as decisions."""
+    with workspace() as ws:
+        cutoff = since_ts(since) if since is not None else None
+        result = ws.undo(event, integration, cutoff, dry_run=dry_run)
+    if as_json:
+        render.print_json(result)
+    else:
+        _print_undo(render.json_of(result), dry_run)
+
+
+def _print_undo(result: Mapping[str, Any], dry_run: bool) -> None:
+    restore = "would restore" if dry_run else "restored"
+    for item in result["restored"]:
+        record = item["record"]
+        render.line(f"{restore} {record['type']} {record['id']}: {item['reason']}")
+    for item in result["skipped"]:
+        record = item["record"]
+        render.line(f"skipped {record['type']} {record['id']}: {item['reason']}")
+    summary = f"{len(result['restored'])} {restore}, {len(result['skipped'])} skipped"
+    render.line(summary + (" (dry run: nothing was written)" if dry_run else ""))
+
+
+@app.command("test-lead")
+def test_lead_command(
+    integration: Annotated[str | None, typer.Argument(help="The integration to test.")] = None,
+    rep: Annotated[
+        str | None, typer.Option(help="The external user id the test lead and call come from.")
+    ] = None,
+    cleanup: Annotated[
+        bool,
+        typer.Option(
+            help="Remove every test lead and call instead, and take back the round-robin turns "
+            "and external-user counts the tests changed."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send a marked test lead and a test call through the engine, then check that the owner
+    matches the mapping and strategy and that the timeline holds the call with the expected
+    associations (a call the settings skip passes, with a note). Exits 1 when a check fails."""
+    with workspace() as ws:
+        if cleanup:
+            removed = ws.cleanup_test_leads()
+            if as_json:
+                render.print_json(removed)
+            else:
+                render.line(
+                    f"removed {removed['records']} test records and {removed['activities']} "
+                    "test activities"
+                )
+            return
+        if integration is None or rep is None:
+            raise UserError("give INTEGRATION and --rep EXTERNAL_USER_ID (or --cleanup)")
+        result = render.json_of(ws.test_lead(integration, rep))
+    if as_json:
+        render.print_json(result)
+    else:
+        _print_test_lead(result)
+    if not result["passed"]:
+        raise typer.Exit(1)
+
+
+def _print_test_lead(result: Mapping[str, Any]) -> None:
+    for check in result["checks"]:
+        mark = "pass" if check["passed"] else "FAIL"
+        render.line(f"{mark} {check['check']}: {check['detail']}")
+        if check.get("note"):
+            render.line(f"  note: {check['note']}")
+    verdict = "passed" if result["passed"] else "failed"
+    render.line(
+        f"test lead {verdict} (contact {result['record_id']}; "
+        "leadsync test-lead --cleanup removes test records)"
+    )

@@ -1,0 +1,244 @@
+"""``leadsync records show|find|set-owner``, ``decisions list`` and ``owners list``: records,
+who owns them, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import (
+    JsonOption,
+    decisions_app,
+    handle_errors,
+    owners_app,
+    records_app,
+    workspace,
+)
+from leadsync.errors import UserError
+from leadsync.model import OwnerDecision, RecordType, display_ts
+from leadsync.values import parse_time
+
+_BY_A_PERSON = "a person in the CRM"  # the maker of a decision without an integration
+
+
+def _record_type(value: str) -> RecordType:
+    try:
+        return RecordType(value.lower())
+    except ValueError:
+        allowed = ", ".join(t.value for t in RecordType)
+        raise UserError(f"record type {value!r} is not allowed; allowed: {allowed}") from None
+
+
+@records_app.command("show")
+def records_show(
+    record_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="contact, company, deal, ticket or lead.")
+    ],
+    record_id: Annotated[int, typer.Argument(metavar="ID")],
+    limit: Annotated[int | None, typer.Option(help="Show at most this many activities.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A record with its owner history (every decision and its reason) and timeline."""
+    with handle_errors():
+        rtype = _record_type(record_type)
+    with workspace() as ws:
+        record = ws.record(rtype, record_id, limit)
+        names = ws.owner_names()
+    if as_json:
+        render.print_json(record)
+    else:
+        _print_record(record, names)
+
+
+def _print_record(record: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    title = record["name"] or record["email"] or record["domain"] or ""
+    render.line(f"[bold]{record['type']} {record['id']}[/] {render.escape(title)}", markup=True)
+    render.line(f"owner: {render.owner(record['owner_id'], names)}")
+    if record.get("hubspot"):
+        hs = record["hubspot"]
+        render.line(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
+    if record["identities"]:
+        ids = ", ".join(f"{i['integration']}:{i['external_id']}" for i in record["identities"])
+        render.line(f"known as: {ids}")
+    if record["associations"]:
+        links = ", ".join(
+            f"{a['type']} {a['id']}{' (primary)' if a['primary'] else ''}"
+            for a in record["associations"]
+        )
+        render.line(f"associated with: {links}")
+    props = record["properties"]
+    if props:
+        render.line("properties: " + ", ".join(f"{k}={render.plain(v)}" for k, v in props.items()))
+
+    render.line()
+    history = record["owner_history"]
+    render.line(f"[bold]owner history[/] ({len(history)} decisions)", markup=True)
+    for h in history:
+        render.line(f"  {_decision_text(h, names)}")
+        render.line(f"      {h['reason']}")
+    render.line()
+    render.line(f"[bold]timeline[/] ({len(record['timeline'])} activities)", markup=True)
+    for item in record["timeline"]:
+        _print_activity(item, names)
+
+
+def _decision_text(decision: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """``TIME  OUTCOME FROM -> TO  by WHO (STRATEGY)``: one owner decision on one line."""
+    who = decision["integration"] or _BY_A_PERSON
+    return (
+        f"{display_ts(decision['at'])}  {decision['outcome']:<7} "
+        f"{render.owner(decision['previous_owner_id'], names)} -> "
+        f"{render.owner(decision['owner_id'], names)}  by {who} ({decision['strategy']})"
+    )
+
+
+def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    p = item["properties"]
+    details = ", ".join(
+        f"{k}={display_ts(v) if k in ('start', 'end', 'due') else render.plain(v)}"
+        for k, v in p.items()
+        if k != "body"
+    )
+    links = ", ".join(f"{a['type']} {a['id']}" for a in item["associations"])
+    render.line(
+        f"  {display_ts(item['occurred_at'])}  {item['type']:<8} "
+        f"owner {render.owner(item['owner_id'], names)}"
+        f"  {item['integration']}:{item['external_id'] or '-'}"
+    )
+    if details:
+        render.line(f"      {details}")
+    if p.get("body"):
+        render.line(f'      "{p["body"]}"')
+    render.line(f"      associated with {links or 'nothing'}")
+    if item.get("hubspot"):
+        hs = item["hubspot"]
+        render.line(f"      in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
+
+
+@records_app.command("find")
+def records_find(
+    email: Annotated[str | None, typer.Option(help="A contact's email.")] = None,
+    domain: Annotated[str | None, typer.Option(help="A company's domain.")] = None,
+    external: Annotated[
+        str | None, typer.Option(help="INTEGRATION:EXTERNAL_ID, the id a tool gave the record.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find records by email, domain or external id."""
+    with workspace() as ws:
+        found = ws.find(email=email, domain=domain, external=external)
+        names = ws.owner_names()
+    if as_json:
+        render.print_json(found)
+        return
+    if not found:
+        render.line("no records found")
+        raise typer.Exit(1)
+    render.table(
+        ("type", "id", "owner", "name", "email / domain"),
+        (
+            (
+                r["type"],
+                str(r["id"]),
+                render.owner(r["owner_id"], names),
+                r["name"] or "",
+                r["email"] or r["domain"] or "",
+            )
+            for r in found
+        ),
+    )
+
+
+@records_app.command("set-owner")
+def records_set_owner(
+    record_type: Annotated[str, typer.Argument(metavar="TYPE")],
+    record_id: Annotated[int, typer.Argument(metavar="ID")],
+    owner_id: Annotated[
+        str, typer.Argument(metavar="OWNER_ID", help="An owner id, or none to clear.")
+    ],
+    at: Annotated[
+        str | None, typer.Option(help="When the person made the change (ISO 8601; default now).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a manual owner change made by a person in the CRM."""
+    with handle_errors():
+        rtype = _record_type(record_type)
+    with workspace() as ws:
+        when = None
+        if at is not None:
+            try:
+                when = parse_time(at)
+            except ValueError as exc:
+                raise UserError(f"--at {at!r}: {exc}") from None
+        target = None if owner_id.lower() in ("none", "") else owner_id
+        decision = ws.set_owner(rtype, record_id, target, when)
+    if as_json:
+        render.print_json(_set_owner_json(decision))
+    else:
+        render.line(f"{rtype.value} {record_id}: {decision.reason}")
+
+
+def _set_owner_json(decision: OwnerDecision) -> dict[str, Any]:
+    """The JSON of ``set-owner``: the decision's record, times, owners and reason."""
+    return {
+        "record_id": decision.record_id,
+        "type": decision.record_type.value,
+        "at": decision.at,
+        "previous_owner_id": decision.previous_owner_id,
+        "owner_id": decision.owner_id,
+        "outcome": decision.outcome.value,
+        "reason": decision.reason,
+    }
+
+
+@decisions_app.command("list")
+def decisions_list(
+    integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="Only set, kept or ignored.")] = None,
+    flagged: Annotated[bool, typer.Option(help="Only decisions about unmapped reps.")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest owner decisions across all records, each with its reason."""
+    with workspace() as ws:
+        rows = ws.decisions(integration, outcome, flagged, limit)
+        names = ws.owner_names()
+    if as_json:
+        render.print_json(rows)
+        return
+    for r in rows:
+        who = r["integration"] or _BY_A_PERSON
+        render.line(
+            f"{display_ts(r['at'])}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
+            f"{render.owner(r['previous_owner_id'], names)} -> "
+            f"{render.owner(r['owner_id'], names)}  "
+            f"by {who} ({r['strategy']}){'  [flagged]' if r['flagged'] else ''}"
+        )
+        render.line(f"    {r['reason']}")
+
+
+@owners_app.command("list")
+def owners_list(as_json: JsonOption = False) -> None:
+    """Every owner, with teams; archived owners (dropped from the file) last."""
+    with workspace() as ws:
+        rows = ws.owners()
+    if as_json:
+        render.print_json(rows)
+        return
+    render.table(
+        ("id", "email", "name", "active", "teams"),
+        (
+            (
+                r["id"],
+                r["email"],
+                f"{r['first_name']} {r['last_name']}".strip(),
+                "archived" if r["archived"] else ("yes" if r["active"] else "no"),
+                ", ".join(r["teams"]),
+            )
+            for r in rows
+        ),
+    )

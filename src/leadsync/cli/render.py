@@ -1,0 +1,146 @@
+"""The one renderer of the command line: everything a command prints goes through here.
+
+- ``--json`` prints :func:`json_of` the result, indented: a result model's own
+  serialization (``model_dump(mode="json")``), an object's ``to_dict()``, or lists and dicts
+  of those. A result's shape is thus declared once, by its type, and the CLI, the admin API
+  and the console print the same JSON.
+- Text for people is lines (:func:`line`), tables (:func:`table`) and values in plain words
+  (:func:`plain`, :func:`owner`); progress, notes and errors go to stderr (:data:`err`) so
+  that stdout stays what ``--json`` promises.
+
+Text is printed without Rich markup unless a caller asks for it (``markup=True``, for a bold
+heading): the values shown come from users and vendors, and a ``[`` in a name must print as
+itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def json_of(value: Any) -> Any:
+    """``value`` as JSON-ready data: pydantic models by ``model_dump(mode="json")``, objects
+    with a ``to_dict()`` by it, other dataclasses field by field, and lists, tuples and dicts
+    of any of these. Other values are returned as they are (:func:`print_json` prints what
+    JSON has no type for, such as a datetime, as its string)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return json_of(to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_of(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {key: json_of(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_of(item) for item in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    """Print :func:`json_of` ``value`` on stdout, indented, one document."""
+    sys.stdout.write(json.dumps(json_of(value), indent=2, default=str) + "\n")
+
+
+def document(text: str) -> None:
+    """Print a document (the YAML of ``export``) on stdout exactly as it is."""
+    sys.stdout.write(text)
+
+
+def csv_rows(fields: Sequence[str]) -> csv.DictWriter[str]:
+    """A CSV writer on stdout with its header printed: one row per ``writerow``."""
+    writer = csv.DictWriter(sys.stdout, fields, lineterminator="\n")
+    writer.writeheader()
+    return writer
+
+
+def line(text: str = "", *, markup: bool = False) -> None:
+    """One line on stdout, as it is (Rich markup only when asked)."""
+    out.print(text, markup=markup)
+
+
+def note(text: str) -> None:
+    """One line on stderr: what happened beside the result (progress, a file written)."""
+    err.print(text, markup=False)
+
+
+def error(message: str) -> None:
+    """An ``error:`` line on stderr."""
+    err.print(Text.assemble(("error:", "bold red"), " ", message))
+
+
+def table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    fold: bool = False,
+    right: Collection[str] = (),
+    title: str | None = None,
+) -> None:
+    """A table on stdout: ``columns`` are the headings, each row a cell per column (text as
+    it is, never markup). ``fold`` wraps long cells instead of cutting them; ``right`` names
+    the columns aligned right (numbers)."""
+    grid = Table(title=title)
+    for column in columns:
+        grid.add_column(
+            column,
+            overflow="fold" if fold else "ellipsis",
+            justify="right" if column in right else "left",
+        )
+    for row in rows:
+        grid.add_row(*(Text(cell) for cell in row))
+    out.print(grid)
+
+
+def plain(value: Any) -> str:
+    """A value for people, never a Python repr: ``none``, ``yes``/``no``, ``3`` for 3.0, a
+    record as ``contact 12``, a list joined with commas."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict) and set(value) >= {"type", "id"}:
+        return f"{value['type']} {plain(value['id'])}"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
+def owner(owner_id: str | None, names: Mapping[str, str]) -> str:
+    """An owner for people: the id and the name beside it (``101 Ana Ng``), from the
+    workspace's owners (:meth:`Workspace.owner_names`); ``-`` for no owner."""
+    if owner_id is None:
+        return "-"
+    name = names.get(owner_id)
+    return f"{owner_id} {name}" if name else owner_id
+
+
+def escape(text: str) -> str:
+    """``text`` with Rich markup made literal, for a line that also has markup."""
+    return text.replace("[", r"\[")
+
+
+def dead_letters(summary: Mapping[str, Any]) -> None:
+    """The dead letters of an ingest or an inbox run (the JSON of an ingest summary), on
+    stderr, and how many more there are than the summary kept."""
+    shown = summary["dead_letters"] + summary["failed"]
+    for dead in shown:
+        note(f"dead letter: {dead['where']}: {dead['error']}")
+    hidden = summary["dead_letter_count"] + summary["failed_count"] - len(shown)
+    if hidden > 0:
+        note(f"… and {hidden} more: leadsync dead-letters list")

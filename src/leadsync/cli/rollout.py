@@ -1,0 +1,223 @@
+"""``leadsync preview``, ``replay`` and ``rollout promote|abort``: trying settings before they
+apply to every record.
+
+The text forms read a result's JSON (:func:`leadsync.cli.render.json_of`), the shape the
+result declares, so that ``--json`` and the text never disagree about a name.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import SINCE_HELP, JsonOption, app, handle_errors, rollout_app, workspace
+from leadsync.errors import UserError
+from leadsync.model import display_ts
+from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN, inbox_size, replay, since_ts
+from leadsync.progress import WorkProgress
+from leadsync.settings import IntegrationSettings, integration_to_dict, load_proposed_file
+from leadsync.workspace import Workspace
+
+_SETTINGS_HELP = (
+    "Proposed settings: a whole workspace file (owners and integrations) replaces the "
+    "integration's settings; one integration's settings, whole or in part, are merged over "
+    "the current ones."
+)
+
+
+def _proposed_settings(
+    ws: Workspace, integration: str, path: Path, as_json: bool
+) -> IntegrationSettings:
+    """The ``--settings`` file read for ``integration``, saying how (merged or replacing):
+    on stdout before the result, or on stderr beside JSON."""
+    ws.integration(integration)  # an unknown integration is the first thing to say
+    read = load_proposed_file(path, integration, ws.export_config())
+    if as_json:
+        render.note(read.describe())
+    else:
+        render.line(read.describe())
+    return read.settings
+
+
+@app.command("preview")
+def preview_command(
+    integration: Annotated[str, typer.Argument(help="The integration the events come from.")],
+    file: Annotated[str, typer.Argument(help="Events as `ingest` reads them, or - for stdin.")],
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N events of the file.")
+    ] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option("--settings", help=_SETTINGS_HELP),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What events would do — records matched or created, owner decisions with reasons,
+    activities created or skipped, associations — decided by the real engine; nothing is
+    written."""
+    with workspace() as ws:
+        proposed = None
+        if settings_file is not None:
+            proposed = _proposed_settings(ws, integration, settings_file, as_json)
+        if file == "-":
+            result = ws.preview(integration, sys.stdin, "<stdin>", sample, proposed)
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise UserError(f"{file}: no such file")
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                result = ws.preview(integration, handle, file, sample, proposed)
+    if as_json:
+        render.print_json(result)
+    else:
+        _print_preview(render.json_of(result))
+
+
+def _print_preview(result: Mapping[str, Any]) -> None:
+    for entry in result["events"]:
+        render.line(
+            f"[bold]{render.escape(entry['where'])}[/] {entry['type']} "
+            f"{render.escape(entry['event_id'])}",
+            markup=True,
+        )
+        if entry["record"] is not None:
+            record = entry["record"]
+            verb = "creates" if record["created"] else "matches"
+            render.line(f"  {verb} {record['type']} {record['id']}")
+        if entry["activity"] is not None:
+            activity = entry["activity"]
+            what = f"  {activity['type']} {activity['outcome']}"
+            if activity.get("reason"):
+                what += f": {activity['reason']}"
+            render.line(what)
+            for link in entry["associations"]:
+                render.line(f"    -> {link['type']} {link['id']} ({link['source']})")
+        for decision in entry["owner_decisions"]:
+            record = decision["record"]
+            render.line(f"  {record['type']} {record['id']}: {decision['reason']}")
+    for item in result["duplicates"]:
+        render.line(f"{item['where']}: already in the inbox, not applied again")
+    for item in result["unreadable"]:
+        render.note(f"{item['where']}: {item['error']}")
+    summary = result["summary"]
+    owners, acts = summary["owners"], summary["activities"]
+    render.line(
+        f"preview of {summary['events']} events (nothing written): "
+        f"{summary['records_created']} records created; owners {owners['set']} set, "
+        f"{owners['kept']} kept, {owners['ignored']} ignored; activities {acts['created']} "
+        f"created, {acts['updated']} updated, {acts['merged']} merged, "
+        f"{acts['skipped']} skipped"
+    )
+    for reason, count in summary["skipped_by_reason"].items():
+        render.line(f"  skipped {count}: {reason}")
+
+
+@app.command("replay")
+def replay_command(
+    integration: Annotated[str, typer.Argument(help="The integration whose settings change.")],
+    settings_file: Annotated[Path, typer.Option("--settings", help=_SETTINGS_HELP)],
+    since: Annotated[
+        str | None,
+        typer.Option(help=f"Only events since then: {SINCE_HELP}."),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1, help="List at most this many records whose owner would differ (all counted)."
+        ),
+    ] = SHOWN,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="text; json (as --json); or csv: every difference, one row each, never cut.",
+        ),
+    ] = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Decide the inbox's events again under the current and the proposed settings (each
+    in a scratch database; the workspace is not touched) and show what would differ:
+    owners (with both reasons), activities that appear or disappear, associations."""
+    with handle_errors():
+        if output not in ("text", "json", "csv"):
+            raise UserError(f"--format {output!r} is not allowed; allowed: text, json, csv")
+        if as_json and output not in ("text", "json"):
+            raise UserError(f"--json is --format json: give one of --json and --format {output}")
+    output = "json" if as_json else output
+    with workspace() as ws:
+        proposed = _proposed_settings(ws, integration, settings_file, output != "text")
+        cutoff = since_ts(since) if since is not None else None
+        names = ws.owner_names()
+        write_row = render.csv_rows(DIFFERENCE_FIELDS).writerow if output == "csv" else None
+        with WorkProgress(render.err, "replay", inbox_size(ws.engine, cutoff)) as progress:
+            result = replay(ws, integration, proposed, cutoff, progress.advance, limit, write_row)
+    if output == "json":
+        render.print_json(result)
+    elif output == "text":
+        _print_replay(render.json_of(result), cutoff, names)
+
+
+def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[str, str]) -> None:
+    render.line(
+        f"replayed {result['events']} inbox events"
+        + (f" since {display_ts(cutoff)}" if cutoff else "")
+        + f" ({result['unreadable']} unreadable); {result['records_compared']} records compared"
+    )
+    render.line(f"owners that would differ: {result['owners_differ']}")
+    for change in result["owner_changes"]:
+        render.line(
+            f"  {change['type']} {change['record']}: "
+            f"{render.owner(change['current_owner_id'], names)} -> "
+            f"{render.owner(change['proposed_owner_id'], names)}"
+        )
+        render.line(f"      now:      {change['current_reason']}")
+        render.line(f"      proposed: {change['proposed_reason']}")
+    more = result["owners_differ"] - len(result["owner_changes"])
+    if more > 0:
+        render.line(f"  … and {more} more (--limit N lists more; --format csv lists every one)")
+    for label, counts in (
+        ("activities that would disappear", result["activities_disappear"]),
+        ("activities that would appear", result["activities_appear"]),
+    ):
+        render.line(f"{label}: {sum(counts.values())}")
+        for key, count in counts.items():
+            render.line(f"  {key}: {count}")
+    render.line(
+        "activities whose associations would differ: "
+        f"{result['activities_with_other_associations']}"
+    )
+    if not result["changed"]:
+        render.line("no difference")
+
+
+@rollout_app.command("promote")
+def rollout_promote(
+    integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make the rollout's proposed settings the integration's settings for every record."""
+    with workspace() as ws:
+        settings = ws.rollout_promote(integration)
+    if as_json:
+        render.print_json(integration_to_dict(settings))
+    else:
+        render.line(f"{integration}: the rollout's settings are now current")
+
+
+@rollout_app.command("abort")
+def rollout_abort(
+    integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    as_json: JsonOption = False,
+) -> None:
+    """Drop the rollout: every record gets the current settings again."""
+    with workspace() as ws:
+        settings = ws.rollout_abort(integration)
+    if as_json:
+        render.print_json(integration_to_dict(settings))
+    else:
+        render.line(f"{integration}: rollout dropped; the current settings apply to all")

@@ -1,0 +1,138 @@
+"""``leadsync serve``, ``worker`` and ``demo``: the processes that run until stopped, and the
+demo that runs the whole path once.
+
+Their heavy imports (uvicorn, the ASGI service, the HubSpot stand-in) are made inside the
+commands, so that every other command starts without them.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import suppress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadsync.cli import render
+from leadsync.cli.app import app, handle_errors, state, workspace
+from leadsync.pipeline.inbox import DEFAULT_BATCH
+from leadsync.workspace import Workspace
+
+DEMO_FILE = "leadsync-demo.db"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Apply events in this process too (off when `leadsync worker` runs beside).",
+        ),
+    ] = True,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest webhook body accepted (413 above).")
+    ] = 1024 * 1024,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL vendors call (https://…), when a proxy sits in front; HubSpot signs it."
+        ),
+    ] = None,
+    max_lag_s: Annotated[
+        float,
+        typer.Option(min=0, help="/readyz answers 503 when the oldest pending event is older."),
+    ] = 300.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push/--no-push", help="Push to the configured destination (HubSpot) in this process."
+        ),
+    ] = True,
+) -> None:
+    """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz and the admin API
+    (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from leadsync.api.app import ServiceOptions, create_service
+
+    with handle_errors():
+        ws = Workspace(state.db, create=False)
+    options = ServiceOptions(
+        admin_token=os.environ.get("LEADSYNC_ADMIN_TOKEN") or None,
+        max_body=max_body_bytes,
+        worker=worker,
+        public_url=public_url,
+        max_lag_s=max_lag_s,
+        push=push,
+    )
+    if options.admin_token is None:
+        render.note("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401")
+    try:
+        uvicorn.run(
+            create_service(ws, options),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=log_level in ("trace", "debug", "info"),
+        )
+    finally:
+        ws.close()
+
+
+@app.command("worker")
+def worker_command(
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between looks when idle.")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Drain what is pending, then exit.")] = False,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push/--no-push", help="Push to the configured destination (HubSpot) as well."
+        ),
+    ] = True,
+) -> None:
+    """Apply events from the inbox as they arrive (beside `leadsync serve --no-worker`, as
+    many processes as the load needs); with a destination, push to it too."""
+    import signal
+
+    from leadsync.pipeline.worker import Worker
+
+    with workspace() as ws:
+        loop = Worker(ws.engine, batch_size=batch_size, poll_s=poll)
+        if once:
+            result = loop.run_once()
+            render.line(f"applied {result.events} events")
+            return
+        pusher = ws.push_loop(poll) if push else None
+        signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
+        render.note("worker: applying events as they arrive (Ctrl-C to stop)")
+        if pusher is not None:
+            render.note("worker: pushing to the destination as changes are queued")
+            pusher.start()
+        try:
+            with suppress(KeyboardInterrupt):
+                loop.run()
+        finally:
+            if pusher is not None:
+                pusher.stop()
+        render.note(f"worker: applied {loop.applied} events")
+
+
+@app.command()
+def demo(
+    path: Annotated[
+        Path, typer.Option("--file", help="The demo's own workspace file (made anew each run).")
+    ] = Path(DEMO_FILE),
+) -> None:
+    """The whole path on the bundled sample, in a workspace file of its own (never --db or
+    LEADSYNC_DB): a local HubSpot STAND-IN starts, owners are pulled from it, the sample is
+    ingested, decisions are pushed, and the contact is shown as HubSpot now has it."""
+    from leadsync.demo import run_demo
+
+    with handle_errors():
+        run_demo(path, render.out)

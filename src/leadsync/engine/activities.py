@@ -1,0 +1,295 @@
+"""Deciding an activity event: its memory, the activity filters, the association rules, the
+dedupe rules (one activity several tools logged), and the owner a rep's activity may give
+the records it names.
+
+Functions over a :class:`~leadsync.engine.decide.BatchDecider` (the batch's state in
+memory); pure like it. The rules they apply are in :mod:`leadsync.rules.activities`,
+:mod:`~leadsync.rules.associations`, :mod:`~leadsync.rules.dedupe` and
+:mod:`~leadsync.rules.activity_memory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from leadsync.engine.state import (
+    ActivityState,
+    EventTrace,
+    RecordState,
+    SourceKey,
+    activity_candidate,
+    activity_properties,
+)
+from leadsync.model import ActivitySkip, Event, RecordRef
+from leadsync.rules import activity_memory, dedupe
+from leadsync.rules.activities import activity_owner, draft_reason, skip_reason, skip_with_earlier
+from leadsync.rules.associations import choose_associations, primary_index
+from leadsync.settings import DedupeRule, IntegrationSettings
+from leadsync.store.schema import ACTIVITY_COLUMNS
+
+if TYPE_CHECKING:
+    from leadsync.engine.decide import BatchDecider
+
+EMPTY_ACTIVITY_COLUMNS: dict[str, Any] = dict.fromkeys(ACTIVITY_COLUMNS.values())
+
+
+def sample_key(d: BatchDecider, event: Event) -> str:
+    """An activity's rollout sample key: the id of the first record it names that exists
+    already, else its own external id (or event id)."""
+    for ref in event.associations:
+        record_id = d.existing_record_id(event.integration, ref)
+        if record_id is not None:
+            return str(record_id)
+    return f"activity:{event.external_id or event.id}"
+
+
+def skipped_for(
+    d: BatchDecider, event: Event, settings: IntegrationSettings
+) -> tuple[RecordRef | None, int | None]:
+    """The record a skipped activity was for: the primary record the event names (as the
+    association rules pick it; else the first it names), and its id if it exists."""
+    refs = event.associations
+    index = primary_index([r.type for r in refs], settings.associations.primary)
+    ref = refs[index if index is not None else 0] if refs else None
+    return ref, d.existing_record_id(event.integration, ref) if ref is not None else None
+
+
+def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings) -> None:
+    assert event.activity is not None
+    key = (
+        (event.integration, event.activity._value_, event.external_id)
+        if event.external_id is not None
+        else None
+    )
+    existing = d.activities.get(key) if key is not None else None
+    latest_id = event.id
+    if key is not None:
+        # The activity as all its events so far say, merged by the vendor's clock: the
+        # same whatever order they arrived in.
+        memory = d.memory.get(key)
+        if memory is None and existing is not None and not existing.deleted:
+            memory = activity_memory.seed(existing.row, activity_properties(existing.row))
+        memory = activity_memory.merge(memory, event)
+        d.memory[key] = memory
+        d.memory_changed.add(key)
+        event = activity_memory.effective_event(memory, event)
+        latest_id = activity_memory.latest_event_id(memory)
+    assert event.activity is not None
+    if event.draft:
+        if d.traces is not None:
+            d.traces[event.id] = EventTrace(
+                event.id,
+                activity=(event.activity._value_, None, "skipped"),
+                skip_reason=draft_reason(event.activity, event.integration),
+            )
+        return
+    if event.integration in d.rules.rollouts:
+        settings, variant = d.rules.settings_for(event.integration, sample_key(d, event))
+    else:
+        variant = None
+    merged = dict(event.properties)
+    skip = skip_reason(event.activity, merged, settings.activities, event.integration)
+    if skip is not None:
+        live = existing is not None and not existing.deleted
+        reason, remove = skip_with_earlier(
+            skip.reason, live, existing is not None and existing.id in d.sources
+        )
+        if remove:
+            assert existing is not None
+            existing.deleted = True
+        if d.traces is not None:
+            d.traces[event.id] = EventTrace(
+                event.id,
+                activity=(event.activity._value_, None, "skipped"),
+                skip_reason=reason,
+                settings=variant,
+            )
+        record_ref, record_id = skipped_for(d, event, settings)
+        d.skips.append(
+            ActivitySkip(
+                event_id=event.id,
+                integration=event.integration,
+                type=event.activity,
+                external_id=event.external_id,
+                occurred_at=event.occurred_at,
+                reason=reason,
+                kind=skip.kind,
+                record=record_ref,
+                record_id=record_id,
+                settings=variant,
+            )
+        )
+        d.result.activities_skipped += 1
+        return
+
+    owner_id = activity_owner(d.map_rep(event, settings))
+    named: list[tuple[RecordState, bool]] = [
+        d.resolve(event.integration, ref, event.occurred_at) for ref in event.associations
+    ]
+    chosen = choose_associations([(r.id, r.type) for r, _ in named], settings.associations, d)
+    fresh = existing is None or existing.deleted
+    merge_reason = None
+    twins = d.dedupe_rules.get((event.activity.value, event.integration))
+    if twins is not None and key is not None:
+        if fresh:
+            found = join_twin(d, twins, key, event, owner_id, merged, named)
+            if found is not None:
+                existing, merge_reason = found
+        if existing is not None and existing.id in d.sources:
+            merged, at = combined(d, existing, twins)
+            event = replace(event, occurred_at=at or event.occurred_at)
+    assert event.activity is not None
+    activity = _upsert_activity(d, event, key, existing, owner_id, merged, latest_id)
+    if twins is not None and fresh and merge_reason is None:
+        d.activity_by_id[activity.id] = activity
+        d.candidates[event.activity.value].append(
+            activity_candidate(activity.row, {r.id for r, _ in named})
+        )
+    if d.traces is not None:
+        d.traces[event.id] = EventTrace(
+            event.id,
+            activity=(
+                event.activity._value_,
+                activity.id,
+                "merged" if merge_reason else "created" if fresh else "updated",
+            ),
+            associations=[(c.record_type._value_, c.record_id, c.source) for c in chosen],
+            merge_reason=merge_reason,
+            settings=variant,
+        )
+    for choice in chosen:
+        link_key = (activity.id, choice.record_id)
+        if link_key not in d.new_activity_links:
+            d.new_activity_links[link_key] = {
+                "activity_id": activity.id,
+                "record_id": choice.record_id,
+                "record_type": choice.record_type._value_,
+                "source": choice.source,
+            }
+    for record, created in named:
+        if record.owner_id is None:
+            d.assign_on_activity(record, created, event)
+
+
+def join_twin(
+    d: BatchDecider,
+    rule: DedupeRule,
+    key: SourceKey,
+    event: Event,
+    owner_id: str | None,
+    properties: Mapping[str, Any],
+    named: Sequence[tuple[RecordState, bool]],
+) -> tuple[ActivityState, str] | None:
+    """The activity another tool logged that this new one is (dedupe rule), joined as one
+    more of its sources, with the reason; None when there is none."""
+    new = activity_candidate(
+        {
+            **properties,
+            "integration": event.integration,
+            "owner_id": owner_id,
+            "occurred_at": event.occurred_at,
+            "external_id": event.external_id,
+            "id": None,
+        },
+        {r.id for r, _ in named},
+    )
+    # An activity this integration is a source of already is not joined twice.
+    pool = [
+        c
+        for c in d.candidates[rule.activity.value]
+        if c.activity_id is not None
+        and all(k[0] != event.integration for k in d.sources.get(c.activity_id, ()))
+    ]
+    twin = dedupe.find_twin(rule, new, pool)
+    if twin is None:
+        return None
+    candidate, reason = twin
+    assert candidate.activity_id is not None
+    activity = d.activity_by_id[candidate.activity_id]
+    d.activities[key] = activity
+    d.sources.setdefault(activity.id, []).append(key)
+    d.new_sources.append(
+        {
+            "integration": key[0],
+            "type": key[1],
+            "external_id": key[2],
+            "activity_id": activity.id,
+            "merged_at": event.occurred_at,
+            "reason": reason,
+        }
+    )
+    d.result.activities_merged += 1
+    return activity, reason
+
+
+def combined(
+    d: BatchDecider, activity: ActivityState, rule: DedupeRule
+) -> tuple[dict[str, Any], str | None]:
+    """The properties and time of an activity several tools logged: every source's
+    memory, the preferred integration's values (and time) winning where both have one."""
+    row = activity.row
+    keys = [(row["integration"], row["type"], row["external_id"]), *d.sources[activity.id]]
+    keys.sort(key=lambda k: k[0] == rule.preferred)  # the preferred one last: it wins
+    out: dict[str, Any] = {}
+    at: str | None = None
+    for k in keys:
+        memory = d.memory.get(k)
+        if memory is not None:
+            out.update({p: v[0] for p, v in memory["p"].items()})
+            at = activity_memory.activity_time(memory)
+    return out, at
+
+
+def _upsert_activity(
+    d: BatchDecider,
+    event: Event,
+    key: SourceKey | None,
+    existing: ActivityState | None,
+    owner_id: str | None,
+    properties: dict[str, Any],
+    latest_id: str,
+) -> ActivityState:
+    """Create the activity, or rewrite the existing one from ``properties`` (all of them:
+    the memory's merge, not this event's alone)."""
+    assert event.activity is not None
+    columns = dict(EMPTY_ACTIVITY_COLUMNS)
+    extra: dict[str, Any] = {}
+    for prop, value in properties.items():
+        column = ACTIVITY_COLUMNS.get(prop)
+        if column is None:
+            extra[prop] = value
+        else:
+            columns[column] = value
+    if existing is not None:
+        row = existing.row
+        existing.deleted = False
+        row.update(columns)
+        row["properties"] = extra
+        row["event_id"] = latest_id
+        if owner_id is not None:
+            row["owner_id"] = owner_id
+        row["occurred_at"] = event.occurred_at
+        existing.dirty = True
+        d.result.activities_updated += 1
+        return existing
+    state = d.state
+    row = {
+        "id": state.next_activity_id,
+        "type": event.activity._value_,
+        "integration": event.integration,
+        "external_id": event.external_id,
+        "event_id": latest_id,
+        "owner_id": owner_id,
+        "occurred_at": event.occurred_at,
+        **columns,
+        "properties": extra,
+    }
+    activity = ActivityState(state.next_activity_id, row, new=True)
+    state.next_activity_id += 1
+    d.new_activities.append(activity)
+    if key is not None:
+        d.activities[key] = activity
+    d.result.activities_created += 1
+    return activity

@@ -1,0 +1,527 @@
+"""The decide step: every event of a batch, in arrival order, against the loaded state.
+
+Pure: no connection and no clock. The state comes from :func:`leadsync.engine.load.load`
+(or, in tests, from memory), the time of writing is passed in, and the answer is a
+:class:`~leadsync.engine.rows.Decided` — the rows to write, each decision with its reason.
+The rules themselves are in :mod:`leadsync.rules`; this module folds their verdicts into
+records, links and activities, so a record created by one event is found by the next.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from leadsync.engine import activities
+from leadsync.engine.load import remember_link
+from leadsync.engine.rows import Decided, collect
+from leadsync.engine.state import (
+    ActivityState,
+    BatchResult,
+    EventTrace,
+    LoadedState,
+    RecordState,
+    SourceKey,
+    domain_key,
+    email_key,
+)
+from leadsync.model import (
+    ASSIGN_ON_ACTIVITY,
+    ASSOCIATION_RANK,
+    CRM_SOURCE,
+    MANUAL_STRATEGY,
+    ActivitySkip,
+    Event,
+    EventType,
+    MappingResult,
+    Outcome,
+    OwnerDecision,
+    RecordRef,
+    RecordType,
+    Strategy,
+)
+from leadsync.rules.mapping import map_external_user, round_robin_pick
+from leadsync.rules.ownership import (
+    Verdict,
+    assign_on_activity_strategy,
+    decide_crm_change,
+    decide_owner,
+    echo_verdict,
+)
+from leadsync.rules.records import core_fields
+from leadsync.rules.workspace import WorkspaceRules
+from leadsync.settings import IntegrationSettings
+from leadsync.store.batch import ROUND_ROBIN_PREFIX
+
+
+class BatchDecider:
+    """A batch being decided: the loaded state, changed in memory event by event, and the
+    decisions, skips and writes collected on the way.
+
+    With ``trace``, every event also leaves an :class:`EventTrace` (a preview's detail); a
+    normal run keeps none. The state's maps are shared, not copied: after the run they hold
+    the batch's end state.
+    """
+
+    def __init__(self, state: LoadedState, rules: WorkspaceRules, trace: bool = False):
+        self.state = state
+        self.rules = rules
+        self.traces: dict[str, EventTrace] | None = {} if trace else None
+        self.records = state.records
+        self.identity = state.identity
+        self.by_email = state.by_email
+        self.by_domain = state.by_domain
+        self.links = state.links
+        self.primary = state.primary
+        self.deal_info = state.deal_info
+        self.round_robin = state.round_robin
+        self.activities = state.activities
+        self.activity_by_id = state.activity_by_id
+        self.memory = state.memory
+        self.sources = state.sources
+        self.candidates = state.candidates
+        self.learned_emails = state.learned_emails
+        self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}
+        # Settings and owners do not change within a batch: one mapping per distinct rep.
+        self.mappings: dict[tuple[str, str | None, str | None, str | None, int], MappingResult] = {}
+
+        # Writes collected while deciding.
+        self.memory_changed: set[SourceKey] = set()
+        self.round_robin_changed: dict[str, int] = {}
+        self.new_identities: list[dict[str, Any]] = []
+        self.new_links: list[dict[str, Any]] = []
+        self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
+        self.new_activities: list[ActivityState] = []
+        self.new_sources: list[dict[str, Any]] = []
+        self.decisions: list[OwnerDecision] = []
+        self.skips: list[ActivitySkip] = []
+        self.owner_changes: list[OwnerDecision] = []
+        self.external_users: dict[tuple[str, str], dict[str, Any]] = {}
+        self.result = BatchResult()
+        self.decided: Decided | None = None
+
+    # ------------------------------------------------ association graph (for rules)
+
+    def primary_company(self, record_id: int) -> int | None:
+        return self.primary.get(record_id)
+
+    def open_deals_of(self, record_id: int) -> list[tuple[str, int]]:
+        """(updated_at, deal id) of the open deals associated with a record."""
+        records, info = self.records, self.deal_info
+        found: list[tuple[str, int]] = []
+        for n in self.links.get(record_id, ()):
+            record = records.get(n)
+            if record is not None:
+                if record.type is RecordType.DEAL and not record.is_closed:
+                    found.append((record.updated_at, n))
+            else:
+                summary = info.get(n)
+                if summary is not None and not summary[0]:
+                    found.append((summary[1], n))
+        return found
+
+    # ------------------------------------------------------------------ records
+
+    def resolve(self, integration: str, ref: RecordRef, at: str) -> tuple[RecordState, bool]:
+        """The record ``ref`` names: by identity, else email/domain, else a new placeholder."""
+        record_id: int | None = None
+        key = None
+        if ref.external_id is not None:
+            key = (integration, ref.type._value_, ref.external_id)
+            record_id = self.identity.get(key)
+        if record_id is None:
+            email, domain = email_key(ref), domain_key(ref)
+            if email is not None:
+                record_id = self.by_email.get(email)
+            elif domain is not None:
+                record_id = self.by_domain.get(domain)
+            if record_id is not None and key is not None:
+                self._add_identity(key, record_id)
+        if record_id is not None:
+            return self.records[record_id], False
+        state = self.state
+        record = RecordState(
+            id=state.next_record_id,
+            type=ref.type,
+            owner_id=None,
+            email=email_key(ref),
+            domain=domain_key(ref),
+            name=None,
+            stage=None,
+            is_closed=None,
+            properties={},
+            placeholder=True,
+            created_at=at,
+            updated_at=at,
+            created_by=integration,
+            owner_changed_at=None,
+            owner_source=None,
+            manual_owner_at=None,
+            new=True,
+        )
+        state.next_record_id += 1
+        self.records[record.id] = record
+        self.result.records_created += 1
+        if key is not None:
+            self._add_identity(key, record.id)
+        if record.email is not None:
+            self.by_email.setdefault(record.email, record.id)
+        if record.domain is not None:
+            self.by_domain.setdefault(record.domain, record.id)
+        return record, True
+
+    def _add_identity(self, key: SourceKey, record_id: int) -> None:
+        self.identity[key] = record_id
+        self.new_identities.append(
+            {"integration": key[0], "type": key[1], "external_id": key[2], "record_id": record_id}
+        )
+
+    def existing_record_id(self, integration: str, ref: RecordRef) -> int | None:
+        """The id of the record ``ref`` names when the workspace (or this batch) has it, by
+        identity, else email or domain; nothing is created."""
+        record_id: int | None = None
+        if ref.external_id is not None:
+            record_id = self.identity.get((integration, ref.type._value_, ref.external_id))
+        if record_id is None and (email := email_key(ref)) is not None:
+            record_id = self.by_email.get(email)
+        if record_id is None and (domain := domain_key(ref)) is not None:
+            record_id = self.by_domain.get(domain)
+        return record_id
+
+    def fill_record(self, record: RecordState, properties: Mapping[str, Any], at: str) -> None:
+        """Merge an event's properties into a record; the core fields follow them
+        (:func:`~leadsync.rules.records.core_fields`), and so do the email and domain
+        indexes (the lowest id holding an email or domain is the one found)."""
+        props: dict[str, Any] = (
+            json.loads(record.properties)
+            if isinstance(record.properties, str)
+            else record.properties
+        )
+        props.update(properties)
+        record.properties = props
+        record.placeholder = False
+        record.updated_at = max(record.updated_at, at)
+        fields = core_fields(record.type, props, record.core_fields())
+        if fields.email != record.email and fields.email is not None:
+            current = self.by_email.get(fields.email)
+            self.by_email[fields.email] = record.id if current is None else min(current, record.id)
+        if fields.domain != record.domain and fields.domain is not None:
+            current = self.by_domain.get(fields.domain)
+            self.by_domain[fields.domain] = (
+                record.id if current is None else min(current, record.id)
+            )
+        record.email, record.domain, record.name = fields.email, fields.domain, fields.name
+        record.stage, record.is_closed = fields.stage, fields.is_closed
+        record.dirty = True
+        record.fields_dirty = True
+
+    def link(self, a: RecordState, b: RecordState) -> None:
+        """Associate two records (a contact's first company becomes its primary one)."""
+        if a.id == b.id or a.type is b.type:
+            return
+        left, right = (a, b) if ASSOCIATION_RANK[a.type] < ASSOCIATION_RANK[b.type] else (b, a)
+        if (left.id, right.id) in self.state.known_links:
+            return
+        is_primary = (
+            right.type is RecordType.COMPANY
+            and left.type in (RecordType.CONTACT, RecordType.LEAD)
+            and left.id not in self.primary
+        )
+        remember_link(self.state, left.id, right.id, is_primary)
+        self.new_links.append(
+            {
+                "left_id": left.id,
+                "right_id": right.id,
+                "left_type": left.type._value_,
+                "right_type": right.type._value_,
+                "is_primary": is_primary,
+            }
+        )
+
+    # ------------------------------------------------------------------- owners
+
+    def round_robin_key(self, integration: str, team: str) -> str:
+        return f"{ROUND_ROBIN_PREFIX}{integration}:{team}"
+
+    def map_rep(self, event: Event, settings: IntegrationSettings) -> MappingResult | None:
+        if event.owner is None:
+            return None
+        rep = event.owner
+        learned = (
+            self.learned_emails.get((event.integration, rep.id)) if rep.id is not None else None
+        )
+        key = (event.integration, rep.id, rep.email, learned, id(settings))
+        mapping = self.mappings.get(key)
+        if mapping is None:
+            mapping = map_external_user(rep, settings.users, self.rules.directory, learned)
+            self.mappings[key] = mapping
+        return mapping
+
+    def learn_rep(self, event: Event) -> None:
+        """Remember the external user an event names (the user directory that fills itself);
+        a user event introduces one without counting as an event it sent."""
+        rep = event.owner
+        if rep is None or rep.id is None:
+            return
+        key = (event.integration, rep.id)
+        if rep.email:
+            self.learned_emails[key] = rep.email
+        sent = 0 if event.type is EventType.USER else 1
+        name = event.properties.get("name") if event.type is EventType.USER else None
+        seen = self.external_users.get(key)
+        if seen is None:
+            self.external_users[key] = {
+                "integration": event.integration,
+                "external_id": rep.id,
+                "email": rep.email,
+                "name": name,
+                "first_seen_at": event.occurred_at,
+                "last_seen_at": event.occurred_at,
+                "events": sent,
+            }
+        else:
+            seen["email"] = rep.email or seen["email"]
+            seen["name"] = name or seen["name"]
+            seen["last_seen_at"] = max(seen["last_seen_at"], event.occurred_at)
+            seen["first_seen_at"] = min(seen["first_seen_at"], event.occurred_at)
+            seen["events"] += sent
+
+    def decide(
+        self,
+        record: RecordState,
+        is_new: bool,
+        event: Event,
+        strategy: Strategy,
+        protect_days: float,
+        mapping: MappingResult | None,
+        label: str | None = None,
+        variant: str | None = None,
+    ) -> Verdict:
+        candidate = None
+        rr_key = None
+        if mapping is not None and mapping.round_robin_team is not None:
+            rr_key = self.round_robin_key(event.integration, mapping.round_robin_team)
+            members = self.rules.directory.active_team(mapping.round_robin_team)
+            candidate = round_robin_pick(members, self.round_robin.get(rr_key, 0))
+        verdict = decide_owner(
+            record.owner_context(is_new),
+            event.occurred_at,
+            strategy,
+            protect_days,
+            mapping,
+            candidate,
+            event.integration,
+        )
+        self.record_verdict(
+            record, event, verdict, label or strategy._value_, event.integration, variant
+        )
+        if verdict.outcome is Outcome.SET and rr_key is not None:
+            self.round_robin[rr_key] = self.round_robin.get(rr_key, 0) + 1
+            self.round_robin_changed[rr_key] = self.round_robin[rr_key]
+        return verdict
+
+    def record_verdict(
+        self,
+        record: RecordState,
+        event: Event | None,
+        verdict: Verdict,
+        strategy: str,
+        source: str,
+        variant: str | None = None,
+        at: str | None = None,
+    ) -> OwnerDecision:
+        """Store a verdict as a decision and, when it sets the owner, apply it to the record
+        (``source`` becomes the record's owner source) and queue it for the outbox. Without
+        an event (a person's change told to leadsync directly), ``at`` is its time."""
+        if event is not None:
+            at = event.occurred_at
+        assert at is not None
+        decision = OwnerDecision(
+            record_id=record.id,
+            record_type=record.type,
+            event_id=event.id if event is not None else None,
+            integration=event.integration if event is not None else None,
+            strategy=strategy,
+            at=at,
+            previous_owner_id=record.owner_id,
+            proposed_owner_id=verdict.proposed_owner_id,
+            owner_id=verdict.owner_id,
+            outcome=verdict.outcome,
+            reason=verdict.reason,
+            external_user=event.owner.describe()
+            if event is not None and event.owner is not None and strategy != CRM_SOURCE
+            else None,
+            flagged=verdict.flagged,
+            settings=variant,
+        )
+        self.decisions.append(decision)
+        self.result.owners[verdict.outcome._value_] += 1
+        if verdict.flagged:
+            self.result.flagged += 1
+        if verdict.outcome is Outcome.SET:
+            record.owner_id = verdict.owner_id
+            record.owner_changed_at = max(record.owner_changed_at or "", at)
+            record.owner_source = source
+            record.dirty = True
+            self.owner_changes.append(decision)
+        return decision
+
+    def change_in_crm(
+        self,
+        record: RecordState,
+        owner_id: str | None,
+        at: str,
+        by_person: bool,
+        event: Event | None = None,
+    ) -> OwnerDecision:
+        """The record's owner was changed in the CRM: reported by a CRM integration's
+        ``event``, or — with no event — a person's change told to leadsync directly
+        (``records set-owner``; recorded as strategy ``manual``, no integration). Taken unless
+        a more recent owner change is known (:func:`decide_crm_change`); a person's change
+        starts ``protect_manual_days``; the record's ``updated_at`` follows; the outbox and
+        push queue get it when the batch is written."""
+        known = owner_id is not None and owner_id in self.rules.directory.owners
+        verdict = decide_crm_change(
+            record.owner_context(False),
+            at,
+            owner_id,
+            known,
+            event.integration if event is not None else None,
+            by_person,
+        )
+        strategy = CRM_SOURCE if event is not None else MANUAL_STRATEGY
+        decision = self.record_verdict(record, event, verdict, strategy, CRM_SOURCE, at=at)
+        if verdict.outcome is Outcome.SET:
+            if by_person:
+                record.manual_owner_at = at
+            record.updated_at = max(record.updated_at, at)
+        return decision
+
+    def assign_on_activity(self, record: RecordState, created: bool, event: Event) -> None:
+        """An activity by a mapped rep fills a named record's empty owner when the settings
+        the record gets say ``assign_on_activity``, under the strategy those settings give it
+        as :func:`~leadsync.rules.ownership.assign_on_activity_strategy` weakens it. A record
+        in a staged rollout gets the rollout's settings here as for its own events."""
+        settings, variant = self.rules.settings_for(event.integration, str(record.id))
+        ownership = settings.ownership
+        if not ownership.assign_on_activity:
+            return
+        mapping = self.map_rep(event, settings)
+        if mapping is None or not mapping.mapped:
+            return
+        strategy = self.rules.strategy_under(event.integration, record.type, settings, variant)
+        self.decide(
+            record,
+            created or record.awaits_first_owner(),
+            event,
+            assign_on_activity_strategy(strategy),
+            ownership.protect_manual_days,
+            mapping,
+            label=ASSIGN_ON_ACTIVITY,
+            variant=variant,
+        )
+
+    # ------------------------------------------------------------------- events
+
+    def apply(self, event: Event) -> None:
+        settings = self.rules.integrations[event.integration]
+        self.result.events += 1
+        if settings.is_crm:
+            self.apply_crm(event)
+            return
+        self.learn_rep(event)
+        if event.type is EventType.ACTIVITY:
+            activities.apply_activity(self, event, settings)
+        elif event.type is not EventType.USER:
+            self.apply_record(event, settings)
+
+    def apply_record(self, event: Event, settings: IntegrationSettings) -> None:
+        subject = event.subject_ref()
+        assert subject is not None
+        record, created = self.resolve(event.integration, subject, event.occurred_at)
+        settings, variant = self.rules.settings_for(event.integration, str(record.id))
+        if self.traces is not None:
+            self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
+        is_new = created or record.awaits_first_owner()
+        if event.type is EventType.RECORD:
+            self.fill_record(record, event.properties, event.occurred_at)
+        else:
+            record.updated_at = max(record.updated_at, event.occurred_at)
+            record.dirty = True
+        if event.owner is not None or event.type is EventType.OWNER or created:
+            ownership = settings.ownership
+            self.decide(
+                record,
+                is_new,
+                event,
+                self.rules.strategy_under(event.integration, record.type, settings, variant),
+                ownership.protect_manual_days,
+                self.map_rep(event, settings),
+                variant=variant,
+            )
+        for ref in event.associations:
+            other, _ = self.resolve(event.integration, ref, event.occurred_at)
+            self.link(record, other)
+
+    def apply_crm(self, event: Event) -> None:
+        """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and
+        its owner changes are changes made in the CRM (a person's when ``manual``), sent on to
+        the bidirectional integrations but never back to the CRM."""
+        if event.type is EventType.ACTIVITY or event.type is EventType.USER:
+            return
+        subject = event.subject_ref()
+        assert subject is not None
+        record, created = self.resolve(event.integration, subject, event.occurred_at)
+        if self.traces is not None:
+            self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
+        if event.type is EventType.RECORD:
+            self.fill_record(record, event.properties, event.occurred_at)
+        if event.type is not EventType.OWNER and event.owner is None:
+            return
+        owner_id = event.owner.id if event.owner is not None else None
+        if owner_id in self.state.pushed_owners.get(record.id, ()):
+            verdict = echo_verdict(record.owner_id, owner_id, event.integration)
+            self.record_verdict(record, event, verdict, CRM_SOURCE, CRM_SOURCE)
+            return
+        self.change_in_crm(record, owner_id, event.occurred_at, event.manual, event)
+
+    def sample_key(self, event: Event) -> str:
+        """An activity's rollout sample key: the id of the first record it names that exists
+        already, else its own external id (or event id)."""
+        return activities.sample_key(self, event)
+
+    def finish(self, now: str) -> Decided:
+        """The rows to write, stamped ``now`` (the time of writing, passed in)."""
+        self.decided = collect(self, now)
+        return self.decided
+
+
+def decide(
+    state: LoadedState,
+    rules: WorkspaceRules,
+    events: Sequence[Event],
+    now: str,
+    trace: bool = False,
+) -> Decided:
+    """Decide ``events`` in order against ``state`` (changed in place) and return what to
+    write. Pure: the same state, rules, events and ``now`` give the same rows."""
+    decided = run(state, rules, events, now, trace).decided
+    assert decided is not None
+    return decided
+
+
+def run(
+    state: LoadedState,
+    rules: WorkspaceRules,
+    events: Sequence[Event],
+    now: str,
+    trace: bool = False,
+) -> BatchDecider:
+    """:func:`decide`, keeping the decider (its records, mappings and traces) for callers
+    that look further than the rows, as the test lead's checks do."""
+    decider = BatchDecider(state, rules, trace)
+    for event in events:
+        decider.apply(event)
+    decider.finish(now)
+    return decider

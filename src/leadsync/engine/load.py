@@ -1,0 +1,248 @@
+"""The load step: everything a batch's decisions may read, in a few set-based queries
+(:mod:`leadsync.store.batch`), whatever the batch's size.
+
+The records the events name (by identity, email or domain), their links and the deals and
+companies those lead to, the activities the batch may update with their memories and
+merged sources, the dedupe rules' candidates over the batch's time span, the reps' learned
+emails, the round-robin positions and the next ids. Run inside the batch's transaction,
+after its lock is taken (see :mod:`leadsync.store.batch`): the counters are only read here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+
+from sqlalchemy.engine import Connection
+
+from leadsync.engine.state import (
+    ActivityState,
+    LoadedState,
+    RecordState,
+    SourceKey,
+    activity_candidate,
+    domain_key,
+    email_key,
+)
+from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
+from leadsync.rules import activity_memory
+from leadsync.rules.workspace import WorkspaceRules
+from leadsync.store import batch as store
+from leadsync.store import push as push_store
+from leadsync.store.schema import records as records_table
+
+RECORD_TYPES = {t.value: t for t in RecordType}
+
+
+def load(
+    connection: Connection,
+    rules: WorkspaceRules,
+    events: Sequence[Event],
+    record_ids: Collection[int] = (),
+) -> LoadedState:
+    """The state ``events`` need, plus the records ``record_ids`` names directly (a change
+    told to leadsync about a record by id, as ``records set-owner`` does)."""
+    refs: list[tuple[str, RecordRef]] = []
+    activity_keys: set[SourceKey] = set()
+    rep_keys: set[tuple[str, str]] = set()
+    for event in events:
+        subject = event.subject_ref()
+        if subject is not None:
+            refs.append((event.integration, subject))
+        refs.extend((event.integration, ref) for ref in event.associations)
+        if event.type is EventType.ACTIVITY and event.external_id is not None:
+            assert event.activity is not None
+            activity_keys.add((event.integration, event.activity._value_, event.external_id))
+        if event.owner is not None and event.owner.id is not None:
+            rep_keys.add((event.integration, event.owner.id))
+
+    # What earlier events of these activities said: their records are named too.
+    memory = store.load_activity_memory(connection, activity_keys)
+    for (integration, _t, _e), remembered in memory.items():
+        refs.extend((integration, ref) for ref in activity_memory.refs(remembered))
+
+    counts = store.read_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+    round_robin = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
+    identity = store.load_identities(
+        connection,
+        {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},
+    )
+    by_email = store.load_ids_by_key(
+        connection,
+        records_table.c.email,
+        RecordType.CONTACT.value,
+        {e for _, r in refs if (e := email_key(r))},
+    )
+    by_domain = store.load_ids_by_key(
+        connection,
+        records_table.c.domain,
+        RecordType.COMPANY.value,
+        {d for _, r in refs if (d := domain_key(r))},
+    )
+    direct = (
+        set(identity.values()) | set(by_email.values()) | set(by_domain.values()) | set(record_ids)
+    )
+    records = _load_records(connection, direct)
+    state = LoadedState(
+        next_record_id=counts[store.RECORD_ID] + 1,
+        next_activity_id=counts[store.ACTIVITY_ID] + 1,
+        round_robin=round_robin,
+        identity=identity,
+        by_email=by_email,
+        by_domain=by_domain,
+        records=records,
+        links=defaultdict(set),
+        primary={},
+        known_links=set(),
+        deal_info={},
+        # The owners leadsync last wrote to the CRM: a CRM webhook reporting one of them is
+        # the echo of our own write, not a change made there.
+        pushed_owners=(
+            push_store.pushed_owners(connection, set(records))
+            if rules.push and any(e.integration in rules.crm_integrations for e in events)
+            else {}
+        ),
+        activities={},
+        activity_by_id={},
+        memory=memory,
+        sources={},
+        candidates=defaultdict(list),
+        learned_emails={},
+    )
+    _load_neighbourhood(connection, state, set(records))
+    for row in store.load_activities(connection, activity_keys):
+        data = dict(row._mapping)
+        key = (data["integration"], data["type"], data["external_id"])
+        state.activities[key] = ActivityState(int(data["id"]), data)
+    # Sources merged into another tool's activity find it through activity_sources.
+    by_id = {a.id: a for a in state.activities.values()}
+    for key, row in store.load_merged_activities(connection, activity_keys):
+        data = dict(row._mapping)
+        data.pop("source_external_id", None)
+        found = by_id.get(int(data["id"]))
+        if found is None:
+            found = by_id[int(data["id"])] = ActivityState(int(data["id"]), data)
+        state.activities[key] = found
+    _load_dedupe(connection, state, rules, events)
+    state.learned_emails = store.load_learned_emails(connection, rep_keys)
+    return state
+
+
+def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, RecordState]:
+    found: dict[int, RecordState] = {}
+    for (
+        rid,
+        rtype,
+        owner_id,
+        email,
+        domain,
+        name,
+        stage,
+        is_closed,
+        properties,
+        placeholder,
+        created_at,
+        updated_at,
+        created_by,
+        owner_changed_at,
+        owner_source,
+        manual_owner_at,
+    ) in store.load_records(connection, set(ids)):
+        found[rid] = RecordState(
+            rid,
+            RECORD_TYPES[rtype],
+            owner_id,
+            email,
+            domain,
+            name,
+            stage,
+            is_closed,
+            properties or "{}",
+            bool(placeholder),
+            created_at,
+            updated_at,
+            created_by,
+            owner_changed_at,
+            owner_source,
+            manual_owner_at,
+        )
+    return found
+
+
+def remember_link(state: LoadedState, left: int, right: int, is_primary: bool) -> None:
+    """Take one record association into the state (loaded, or made by the batch)."""
+    state.known_links.add((left, right))
+    state.links[left].add(right)
+    state.links[right].add(left)
+    if is_primary:
+        state.primary[left] = right
+
+
+def _load_neighbourhood(connection: Connection, state: LoadedState, ids: set[int]) -> None:
+    """Links of the batch's records, the deals and companies they lead to, and those
+    companies' deals: what the association rules may ask about.
+
+    Records reached only through links are never changed by the batch (an event that
+    changes a record names it, so it was loaded in full); for them the types on the link
+    rows suffice, and deals need only whether they are open and when they were updated.
+    """
+    records = state.records
+    lefts = {i for i in ids if records[i].type is not RecordType.COMPANY}
+    companies = {i for i in ids if records[i].type is RecordType.COMPANY}
+    deals: set[int] = set()
+    for left, right, _lt, right_type, is_primary in store.load_links_from(connection, lefts):
+        remember_link(state, left, right, bool(is_primary))
+        if right_type == "company":
+            companies.add(right)
+        elif right_type == "deal":
+            deals.add(right)
+    for left, right, _lt, _rt, is_primary in store.load_deal_links_to(connection, companies):
+        remember_link(state, left, right, bool(is_primary))
+        deals.add(left)
+    state.deal_info = store.load_deal_summaries(connection, {d for d in deals if d not in records})
+
+
+def _load_dedupe(
+    connection: Connection, state: LoadedState, rules: WorkspaceRules, events: Sequence[Event]
+) -> None:
+    """For the dedupe rules: the activities this batch's activities may duplicate (one
+    query per rule, over the batch's time span), the sources merged into every loaded
+    activity, and those sources' memories."""
+    memory = state.memory
+    state.activity_by_id = {a.id: a for a in state.activities.values()}
+    for rule in rules.dedupe:
+        # The batch's times of this rule's activities (their memories' too).
+        times = []
+        for event in events:
+            if event.activity is None or event.integration not in rule.integrations:
+                continue
+            if event.activity is not rule.activity:
+                continue
+            times.append(event.occurred_at)
+            key = (event.integration, event.activity.value, event.external_id or "")
+            if (remembered := memory.get(key)) is not None:
+                times.append(activity_memory.activity_time(remembered))
+        if not times:
+            continue
+        lo = add_days(min(times), -rule.window_s / 86_400)
+        hi = add_days(max(times), rule.window_s / 86_400)
+        found = store.load_dedupe_candidates(
+            connection, rule.activity.value, rule.integrations, lo, hi
+        )
+        for row, linked in found:
+            activity = state.activity_by_id.setdefault(
+                int(row["id"]), ActivityState(int(row["id"]), row)
+            )
+            state.candidates[rule.activity.value].append(activity_candidate(activity.row, linked))
+    state.sources = store.load_activity_sources(connection, set(state.activity_by_id))
+    wanted = {k for keys in state.sources.values() for k in keys}
+    # Creators' memories too: of merged activities, and of candidates (they may merge).
+    candidate_ids = {c.activity_id for cs in state.candidates.values() for c in cs}
+    wanted |= {
+        (a.row["integration"], a.row["type"], a.row["external_id"])
+        for a in state.activity_by_id.values()
+        if (a.id in state.sources or a.id in candidate_ids) and a.row["external_id"] is not None
+    }
+    missing = wanted - set(memory)
+    if missing:
+        memory.update(store.load_activity_memory(connection, missing))

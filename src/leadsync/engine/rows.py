@@ -1,0 +1,155 @@
+"""What a decided batch writes (:class:`Decided`): every table's rows, built once from the
+decider's end state, stamped with the time of writing that the caller passes in.
+
+Pure, like the decide step: :mod:`leadsync.engine.write` only hands these rows to the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from leadsync.engine.state import ActivityState, BatchResult, EventTrace
+from leadsync.model import ActivitySkip, OwnerDecision
+from leadsync.rules.workspace import WorkspaceRules
+from leadsync.store import push as push_store
+from leadsync.store.batch import ACTIVITY_ID, RECORD_ID
+
+if TYPE_CHECKING:
+    from leadsync.engine.decide import BatchDecider
+
+
+@dataclass(slots=True)
+class Decided:
+    """A batch's decisions with their reasons and the rows that carry them, table by table,
+    in the order they are written (see :func:`leadsync.engine.write.write`)."""
+
+    now: str
+    rules: WorkspaceRules
+    new_records: list[dict[str, Any]]
+    changed_records: list[dict[str, Any]]  # whole rows: properties or core fields changed
+    owner_rows: list[dict[str, Any]]  # owner and times only
+    identities: list[dict[str, Any]]
+    record_links: list[dict[str, Any]]
+    deleted_activities: list[int]
+    new_activities: list[dict[str, Any]]
+    changed_activities: list[dict[str, Any]]
+    activity_links: list[dict[str, Any]]
+    memories: list[dict[str, Any]]
+    activity_sources: list[dict[str, Any]]
+    decisions: list[OwnerDecision]
+    skips: list[ActivitySkip]
+    # The push of the batch's own changes (empty without a destination); owner changes are
+    # queued with the outbox by write_owner_changes, except for records created here.
+    push: list[dict[str, Any]]
+    owner_changes: list[OwnerDecision]
+    created_records: set[int]
+    external_users: list[dict[str, Any]]
+    counters: dict[str, int]
+    result: BatchResult
+    traces: dict[str, EventTrace] | None = field(default=None)
+
+
+def collect(d: BatchDecider, now: str) -> Decided:
+    """The rows of a decided batch: records inserted or updated (the whole row when its
+    fields changed, else owner and times), activities inserted, updated or deleted (a
+    deleted one loses its links), links to live activities only, memories touched, and the
+    counters at the last ids used."""
+    records = d.records.values()
+    new_records = sorted((r.row() for r in records if r.new), key=lambda r: r["id"])
+    changed = [r for r in records if r.dirty and not r.new]
+    activities = _all_activities(d)
+    live = {a.id for a in activities if not a.deleted}
+    counters = dict(d.round_robin_changed)
+    counters[RECORD_ID] = d.state.next_record_id - 1
+    counters[ACTIVITY_ID] = d.state.next_activity_id - 1
+    return Decided(
+        now=now,
+        rules=d.rules,
+        new_records=new_records,
+        changed_records=[r.row() for r in changed if r.fields_dirty],
+        owner_rows=[r.owner_row() for r in changed if not r.fields_dirty],
+        identities=d.new_identities,
+        record_links=d.new_links,
+        deleted_activities=[a.id for a in activities if a.deleted and not a.new],
+        new_activities=[a.row for a in d.new_activities if not a.deleted],
+        changed_activities=[a.row for a in activities if a.dirty and not a.new and not a.deleted],
+        activity_links=[row for (aid, _), row in d.new_activity_links.items() if aid in live],
+        memories=[
+            {
+                "integration": key[0],
+                "type": key[1],
+                "external_id": key[2],
+                "state": d.memory[key],
+                "updated_at": now,
+            }
+            for key in sorted(d.memory_changed)
+        ],
+        activity_sources=d.new_sources,
+        decisions=d.decisions,
+        skips=d.skips,
+        push=_push_rows(d, activities, live, now) if d.rules.push else [],
+        owner_changes=d.owner_changes,
+        created_records={r.id for r in records if r.new},
+        external_users=list(d.external_users.values()),
+        counters=counters,
+        result=d.result,
+        traces=d.traces,
+    )
+
+
+def _all_activities(d: BatchDecider) -> list[ActivityState]:
+    """Every activity the batch holds: those found by key, and new ones without a key."""
+    return list(d.activities.values()) + [
+        a for a in d.new_activities if a.row["external_id"] is None
+    ]
+
+
+def _push_rows(
+    d: BatchDecider, activities: list[ActivityState], live: set[int], now: str
+) -> list[dict[str, Any]]:
+    """The batch's changes for the push queue (owner changes are queued with them by
+    :func:`~leadsync.engine.write.write_owner_changes`): records created or changed,
+    activities created, changed or removed, and links added to objects that existed before
+    the batch."""
+    rows: list[dict[str, Any]] = []
+
+    def row(
+        kind: str, local_id: int, object_type: str, change: str, other: int | None = None
+    ) -> None:
+        rows.append(
+            {
+                "kind": kind,
+                "local_id": local_id,
+                "object_type": object_type,
+                "change": change,
+                "other_id": other,
+                "queued_at": now,
+            }
+        )
+
+    records = d.records
+    pushed = push_store.PUSHED_RECORD_TYPES
+    for record in records.values():
+        if record.type._value_ not in pushed:
+            continue
+        if record.new:
+            row(push_store.RECORD, record.id, record.type._value_, "created")
+        elif record.fields_dirty:
+            row(push_store.RECORD, record.id, record.type._value_, "changed")
+    for link in d.new_links:
+        left = records.get(link["left_id"])
+        if left is not None and left.type._value_ in pushed and not left.new:
+            row(push_store.RECORD, left.id, left.type._value_, "associated", link["right_id"])
+    for a in activities:
+        if a.deleted and not a.new:
+            row(push_store.ACTIVITY, a.id, a.row["type"], "removed")
+        elif a.new and not a.deleted:
+            row(push_store.ACTIVITY, a.id, a.row["type"], "created")
+        elif a.dirty and not a.deleted:
+            row(push_store.ACTIVITY, a.id, a.row["type"], "changed")
+    older = {a.id: a.row["type"] for a in activities if not a.new}
+    for activity_id, record_id in d.new_activity_links:
+        if activity_id in live and activity_id in older:
+            row(push_store.ACTIVITY, activity_id, older[activity_id], "associated", record_id)
+    return rows

@@ -1,0 +1,217 @@
+"""The engine's in-memory view of a batch: the records, links and activities it touches as
+loaded (:class:`LoadedState`), and what deciding makes of them.
+
+Plain data: :mod:`leadsync.engine.load` fills it from the store, :mod:`leadsync.engine.decide`
+changes it in memory, :mod:`leadsync.engine.write` writes what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsync.model import Outcome, RecordRef, RecordType
+from leadsync.rules import dedupe
+from leadsync.rules.ownership import OwnerContext
+from leadsync.rules.records import CoreFields
+from leadsync.store.schema import ACTIVITY_COLUMNS
+
+# (integration, type, external id): an identity, or a source activity.
+SourceKey = tuple[str, str, str]
+
+COLUMN_PROPERTIES = {column: prop for prop, column in ACTIVITY_COLUMNS.items()}
+
+
+@dataclass(slots=True)
+class RecordState:
+    id: int
+    type: RecordType
+    owner_id: str | None
+    email: str | None
+    domain: str | None
+    name: str | None
+    stage: str | None
+    is_closed: bool | None
+    # A dict, or the stored JSON text until an event needs the properties (see fill_record).
+    properties: dict[str, Any] | str
+    placeholder: bool
+    created_at: str
+    updated_at: str
+    created_by: str | None
+    owner_changed_at: str | None
+    owner_source: str | None
+    manual_owner_at: str | None
+    new: bool = False
+    dirty: bool = False
+    # Properties or core fields changed (a full row update); otherwise only owner and times.
+    fields_dirty: bool = False
+
+    def owner_context(self, is_new: bool) -> OwnerContext:
+        """The record as the ownership rules see it."""
+        return OwnerContext(
+            record_type=self.type,
+            is_new=is_new,
+            owner_id=self.owner_id,
+            owner_changed_at=self.owner_changed_at,
+            owner_source=self.owner_source,
+            manual_owner_at=self.manual_owner_at,
+        )
+
+    def core_fields(self) -> CoreFields:
+        return CoreFields(self.email, self.domain, self.name, self.stage, self.is_closed)
+
+    def awaits_first_owner(self) -> bool:
+        """A placeholder nobody has given an owner yet: its first event counts as creating it
+        (for ``never_overwrite`` and the other strategies' "new record" case)."""
+        return self.placeholder and self.owner_changed_at is None
+
+    def owner_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner_id": self.owner_id,
+            "updated_at": self.updated_at,
+            "owner_changed_at": self.owner_changed_at,
+            "owner_source": self.owner_source,
+            "manual_owner_at": self.manual_owner_at,
+        }
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type._value_,
+            "owner_id": self.owner_id,
+            "email": self.email,
+            "domain": self.domain,
+            "name": self.name,
+            "stage": self.stage,
+            "is_closed": self.is_closed,
+            "properties": self.properties,
+            "placeholder": self.placeholder,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "created_by": self.created_by,
+            "owner_changed_at": self.owner_changed_at,
+            "owner_source": self.owner_source,
+            "manual_owner_at": self.manual_owner_at,
+        }
+
+
+@dataclass(slots=True)
+class ActivityState:
+    id: int
+    row: dict[str, Any]
+    new: bool = False
+    dirty: bool = False
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class LoadedState:
+    """Everything a batch's decisions may read, loaded before the first event is decided.
+
+    The decide step changes these maps in place (a record created by one event is found by
+    the next); nothing in it reads the database again.
+    """
+
+    # The next ids to allocate (from the counters the batch's lock holds).
+    next_record_id: int
+    next_activity_id: int
+    # Round-robin positions by counter name.
+    round_robin: dict[str, int]
+    # (integration, type, external id) -> record id.
+    identity: dict[SourceKey, int]
+    # Lowest contact id per email, lowest company id per domain.
+    by_email: dict[str, int]
+    by_domain: dict[str, int]
+    records: dict[int, RecordState]
+    # Record associations: neighbours both ways, a contact's primary company, known pairs.
+    links: dict[int, set[int]]
+    primary: dict[int, int]
+    known_links: set[tuple[int, int]]
+    # Deals reached only through links: id -> (is_closed, updated_at).
+    deal_info: dict[int, tuple[bool | None, str]]
+    # The owners leadsync last pushed to the CRM, per record (to recognise their echo).
+    pushed_owners: dict[int, set[str | None]]
+    # Activities by source key (merged sources point at the activity they joined).
+    activities: dict[SourceKey, ActivityState]
+    activity_by_id: dict[int, ActivityState]
+    # Activity memories by source key; sources merged into an activity, by activity id.
+    memory: dict[SourceKey, dict[str, Any]]
+    sources: dict[int, list[SourceKey]]
+    # Dedupe candidates per activity type.
+    candidates: dict[str, list[dedupe.Candidate]]
+    # Emails learned earlier for (integration, external user id).
+    learned_emails: dict[tuple[str, str], str]
+
+
+@dataclass
+class BatchResult:
+    """What one batch did, for summaries."""
+
+    events: int = 0
+    records_created: int = 0
+    owners: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    activities_created: int = 0
+    activities_updated: int = 0
+    activities_skipped: int = 0
+    activities_merged: int = 0
+    flagged: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.events += other.events
+        self.records_created += other.records_created
+        for k, v in other.owners.items():
+            self.owners[k] = self.owners.get(k, 0) + v
+        self.activities_created += other.activities_created
+        self.activities_updated += other.activities_updated
+        self.activities_skipped += other.activities_skipped
+        self.activities_merged += other.activities_merged
+        self.flagged += other.flagged
+
+
+@dataclass(slots=True)
+class EventTrace:
+    """What the engine did with one event, for a preview: the record it matched or created,
+    the activity it created, updated or skipped, and the associations chosen. The owner
+    decisions are in ``Decided.decisions`` (by event id)."""
+
+    event_id: str
+    record: tuple[str, int, bool] | None = None  # (type, id, created)
+    activity: tuple[str, int | None, str] | None = None  # (type, id, created|updated|skipped)
+    skip_reason: str | None = None
+    associations: list[tuple[str, int, str]] = field(default_factory=list)  # (type, id, source)
+    merge_reason: str | None = None  # merged into another tool's activity (dedupe), why
+    settings: str | None = None  # "rollout" when a rollout's settings decided the activity
+
+
+def email_key(ref: RecordRef) -> str | None:
+    return ref.email if ref.type is RecordType.CONTACT else None
+
+
+def domain_key(ref: RecordRef) -> str | None:
+    return ref.domain if ref.type is RecordType.COMPANY else None
+
+
+def activity_candidate(row: Mapping[str, Any], records: set[int]) -> dedupe.Candidate:
+    """What dedupe matching needs of an activity row (or of a new activity's properties)."""
+    duration = row.get("duration_s")
+    return dedupe.Candidate(
+        integration=str(row["integration"]),
+        external_id=row.get("external_id"),
+        activity_id=row.get("id"),
+        owner_id=row.get("owner_id"),
+        at=str(row["occurred_at"]),
+        duration_s=float(duration) if duration is not None else None,
+        direction=row.get("direction"),
+        from_number=row.get("from_number"),
+        to_number=row.get("to_number"),
+        records=records,
+    )
+
+
+def activity_properties(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored activity's properties: its property columns and its extra properties."""
+    props = {prop: row[col] for col, prop in COLUMN_PROPERTIES.items() if row.get(col) is not None}
+    props.update(row.get("properties") or {})
+    return props

@@ -1,0 +1,142 @@
+"""The write step: a decided batch's rows, one executemany per table, in the caller's
+transaction; and what every owner change sends on (outbox, push), shared with
+``records set-owner``, undo and the push's own re-decisions.
+
+No decisions are made here. The only read is of the identities the outbox needs (which
+bidirectional integrations know a changed record), done only when one may.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from leadsync.engine.rows import Decided
+from leadsync.model import ActivitySkip, OwnerDecision, RecordType, now_ts
+from leadsync.rules.mapping import external_owner_id
+from leadsync.rules.workspace import WorkspaceRules
+from leadsync.store import batch as store
+from leadsync.store import push as push_store
+
+
+def write(connection: Connection, decided: Decided) -> None:
+    """Write ``decided``: records, identities and links first (activities and decisions
+    name them), the counters last."""
+    c = connection
+    rules = decided.rules
+    store.insert_records(c, decided.new_records)
+    store.update_records(c, decided.changed_records)
+    store.update_records(c, decided.owner_rows)
+    store.insert_identities(c, decided.identities)
+    store.insert_record_links(c, decided.record_links)
+    store.delete_activities(c, decided.deleted_activities)
+    store.insert_activities(c, decided.new_activities)
+    store.update_activities(c, decided.changed_activities)
+    store.insert_activity_links(c, decided.activity_links)
+    store.save_activity_memory(c, decided.memories)
+    store.insert_activity_sources(c, decided.activity_sources)
+    store.insert_owner_decisions(c, decided.decisions)
+    store.insert_activity_skips(c, [_skip_row(s) for s in decided.skips])
+    # The batch's own changes first: a record created here carries its owner already.
+    if rules.push:
+        push_store.enqueue(c, decided.push)
+    write_owner_changes(
+        c, rules, decided.owner_changes, queued=decided.created_records, at=decided.now
+    )
+    store.upsert_external_users(c, decided.external_users)
+    store.write_counters(c, decided.counters)
+
+
+def _skip_row(s: ActivitySkip) -> dict[str, Any]:
+    return {
+        "event_id": s.event_id,
+        "integration": s.integration,
+        "type": s.type.value,
+        "external_id": s.external_id,
+        "occurred_at": s.occurred_at,
+        "reason": s.reason,
+        "kind": s.kind,
+        "record_type": s.record.type.value if s.record is not None else None,
+        "record_named": s.record.named_as if s.record is not None else None,
+        "record_id": s.record_id,
+        "settings": s.settings,
+    }
+
+
+def write_owner_changes(
+    connection: Connection,
+    rules: WorkspaceRules,
+    changes: Sequence[OwnerDecision],
+    queued: Collection[int] = (),
+    at: str | None = None,
+) -> None:
+    """Everything an owner change sends on, in the caller's transaction: the outbox rows of
+    the bidirectional integrations, and (with a destination) the push of the record's owner.
+    The engine, a person's change, undo and the push's own re-decisions all come here;
+    ``queued``: records whose push is queued already in this transaction (created ones);
+    ``at``: when they are queued (now when not given)."""
+    store.insert_outbox(connection, outbox_rows(connection, rules, changes))
+    if rules.push and changes:
+        queued_at = at or now_ts()
+        push_store.enqueue(
+            connection,
+            [
+                {
+                    "kind": push_store.RECORD,
+                    "local_id": d.record_id,
+                    "object_type": d.record_type.value,
+                    "change": "owner",
+                    "other_id": None,
+                    "queued_at": queued_at,
+                }
+                for d in changes
+                if d.record_type.value in push_store.PUSHED_RECORD_TYPES
+                and d.record_id not in queued
+            ],
+        )
+
+
+def outbox_rows(
+    connection: Connection,
+    rules: WorkspaceRules,
+    changes: Sequence[OwnerDecision],
+) -> list[dict[str, Any]]:
+    """Owner changes to send to every bidirectional integration that knows the record, except
+    the integration the change came from (no echo)."""
+    targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
+    relevant = [d for d in changes if targets_by_type[d.record_type] - {d.integration or ""}]
+    if not relevant:
+        return []
+    known: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for record_id, integration, external_id in store.load_identities_of_records(
+        connection, {d.record_id for d in relevant}
+    ):
+        known[record_id].append((integration, external_id))
+    rows: list[dict[str, Any]] = []
+    for d in relevant:
+        targets = targets_by_type[d.record_type] - {d.integration or ""}
+        source = d.integration or "crm"
+        for integration, external_id in known.get(d.record_id, ()):
+            if integration not in targets:
+                continue
+            rows.append(
+                {
+                    "integration": integration,
+                    "record_id": d.record_id,
+                    "record_type": d.record_type.value,
+                    "external_id": external_id,
+                    "owner_id": d.owner_id,
+                    "external_owner_id": external_owner_id(
+                        rules.integrations[integration].users, d.owner_id, rules.directory
+                    ),
+                    "previous_owner_id": d.previous_owner_id,
+                    "changed_at": d.at,
+                    "source": source,
+                    "reason": d.reason,
+                    "status": "pending",
+                }
+            )
+    return rows

@@ -1,0 +1,103 @@
+"""Retrying and dismissing dead letters: the checks, and the words when one cannot be
+retried. A letter is kept either way, marked resolved (:mod:`leadsync.store.deadletters`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import WorkspaceRules
+from leadsync.errors import EventError, NotFoundError, UserError, WorkspaceError
+from leadsync.model import now_ts
+from leadsync.pipeline import inbox
+from leadsync.sources.hygiene import representable
+from leadsync.store import deadletters as dead_letter_store
+from leadsync.store import views
+from leadsync.workspace_config import integration_settings
+
+
+def _who(by: str | None) -> str:
+    """Who resolved a dead letter, as stored (at most 200 characters)."""
+    return representable((by or "").strip() or "unknown")[:200]
+
+
+def _dismiss_hint(letter_id: int) -> str:
+    return f"dismiss it with leadsync dead-letters dismiss {letter_id} --reason TEXT"
+
+
+def _check_open(letter: dict[str, Any]) -> None:
+    """WorkspaceError for a dead letter already retried or dismissed."""
+    if letter["state"] == "dismissed":
+        raise WorkspaceError(
+            f"dead letter {letter['id']} was dismissed at {letter['resolved_at']} by "
+            f"{letter['resolved_by'] or 'unknown'}: {letter['dismissed_reason']}"
+        )
+    if letter["state"] == "retried":
+        raise WorkspaceError(
+            f"dead letter {letter['id']} was already retried at "
+            f"{letter['resolved_at']} ({letter['resolution']})"
+        )
+
+
+def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
+    """Why a dead letter cannot be retried, in plain words: what is wrong with it, that it
+    came so (a retry reads the same text again), and how to dismiss it."""
+    what = f"its {detail}" if detail.startswith("body ") else f"it still cannot be read: {detail}"
+    if letter["source"] == "webhook":
+        origin = "the vendor sent it so"
+    elif letter["line_no"] is not None:
+        origin = f"so it was at {letter['source'] or 'line'}:{letter['line_no']}"
+    else:
+        origin = "it was received so"
+    return (
+        f"dead letter {letter['id']} cannot be retried: {what} ({origin}); "
+        f"{_dismiss_hint(int(letter['id']))}"
+    )
+
+
+def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None) -> dict[str, Any]:
+    """See :meth:`leadsync.workspace.Workspace.retry_dead_letter`."""
+    with engine.begin() as connection:
+        letter = views.dead_letter(connection, letter_id)
+        if letter is None:
+            raise NotFoundError(f"no dead letter with id {letter_id}")
+        _check_open(letter)
+        integration = letter["integration"]
+        try:
+            integration_settings(rules, integration)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"dead letter {letter_id} cannot be retried: {exc}; configure it again "
+                f"(leadsync apply), or {_dismiss_hint(letter_id)}"
+            ) from None
+        try:
+            resolution = inbox.requeue(connection, rules, letter)
+        except EventError as exc:
+            raise EventError(_cannot_retry(letter, exc.detail)) from None
+        dead_letter_store.mark_retried(connection, letter_id, now_ts(), resolution, _who(by))
+    return {"id": letter_id, "integration": integration, "resolution": resolution}
+
+
+def dismiss(
+    engine: Engine,
+    ids: Sequence[int] | None,
+    reason: str,
+    by: str | None = None,
+    integration: str | None = None,
+) -> list[int]:
+    """See :meth:`leadsync.workspace.Workspace.dismiss_dead_letters`."""
+    text = representable(reason).strip()
+    if not text:
+        raise UserError("a dismissal needs a reason (--reason TEXT); it is kept with the letter")
+    with engine.begin() as connection:
+        if ids is not None:
+            for letter_id in sorted(set(ids)):
+                letter = views.dead_letter(connection, letter_id)
+                if letter is None:
+                    raise NotFoundError(f"no dead letter with id {letter_id}")
+                _check_open(letter)
+        chosen = views.open_dead_letter_ids(connection, ids, integration)
+        dead_letter_store.mark_dismissed(connection, chosen, now_ts(), _who(by), text)
+    return chosen

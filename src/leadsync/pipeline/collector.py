@@ -1,0 +1,50 @@
+"""Python's cyclic garbage collector, kept off the long-lived objects while batches run."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class _GcPause:
+    """How many runs, in any thread, are inside :func:`batch_friendly_gc`, and the collector's
+    thresholds to restore when the last one leaves; changed only under ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.thresholds: tuple[int, int, int] = gc.get_threshold()
+
+
+_gc_pause = _GcPause()
+
+
+@contextmanager
+def batch_friendly_gc() -> Iterator[None]:
+    """Keep Python's cyclic collector off the long-lived objects while batches run.
+
+    Every full collection walks every tracked object: the modules, SQLAlchemy's metadata and
+    statement caches, the settings. Freezing what exists when a run starts (after collecting
+    the garbage) and collecting the young generation less often cuts an ingest's time by
+    about a sixth (see docs/PERFORMANCE.md). The collector is process-wide and runs overlap
+    (the service's worker, intake, several threads): the first run to enter pauses it, the
+    last to leave restores it, whatever the order they leave in.
+    """
+    pause = _gc_pause
+    with pause.lock:
+        pause.depth += 1
+        if pause.depth == 1:
+            pause.thresholds = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, pause.thresholds[1], pause.thresholds[2])
+    try:
+        yield
+    finally:
+        with pause.lock:
+            pause.depth -= 1
+            if pause.depth == 0:
+                gc.set_threshold(*pause.thresholds)
+                gc.unfreeze()

@@ -1,0 +1,358 @@
+"""Reading lines into the inbox: files of canonical events or captured vendor webhooks
+(``leadsync ingest``), and dead letters read again (``dead-letters retry``).
+
+A line becomes inbox items through the integration's adapter, as a webhook would
+(:func:`items_of_line`); a line that cannot be read is a dead letter with its place and error,
+and the lines beside it go in. Lines are taken a chunk at a time, so memory stays bounded
+whatever the input's length. When nothing older is pending, a chunk is written already
+applied and applied in the same transaction (its rows are written once); otherwise, or when
+that transaction is refused, it is written as pending and drained
+(:mod:`leadsync.pipeline.drain`), which retries failures one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import BatchResult, WorkspaceRules, apply_batch
+from leadsync.errors import EventError
+from leadsync.model import Event, now_ts
+from leadsync.pipeline import inbox
+from leadsync.pipeline.collector import batch_friendly_gc
+from leadsync.pipeline.drain import defect_text, drain
+from leadsync.pipeline.fallback import Refusal, attempt
+from leadsync.pipeline.inbox import DEFAULT_BATCH, DeadLetter, InboxItem, IngestSummary
+from leadsync.sources import adapter_for
+from leadsync.sources.base import ENVELOPE_KEYS, Adapter, WebhookRequest, decode_json
+from leadsync.sources.hygiene import Headers, representable
+from leadsync.store import batch as counters
+from leadsync.store import inbox as inbox_store
+from leadsync.store.inbox import DeadLetterRow
+
+
+def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
+    """A captured webhook as ``leadsync ingest`` reads it: one body per line, or an envelope
+    ``{"headers": {...}, "body": ...}`` when headers matter. A string body is the raw body as
+    received (a Salesforce SOAP message); anything else is re-encoded as JSON."""
+    data = decode_json(line.encode("utf-8", "surrogatepass"))
+    headers: dict[str, str] = {}
+    body: Any = data
+    if isinstance(data, dict) and "body" in data and ENVELOPE_KEYS.issuperset(data):
+        raw_headers = data.get("headers") or {}
+        if not isinstance(raw_headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
+        ):
+            raise EventError('field "headers": must be an object of strings')
+        repeated = Headers(raw_headers.items()).conflicting()
+        if raw_headers and not repeated:
+            repeated = _repeated_json_keys(line)
+        if repeated:
+            raise EventError(
+                f'field "headers": header {repeated[0]!r} is given more than once with '
+                "different values; allowed: one value"
+            )
+        headers = {k.lower(): v for k, v in raw_headers.items()}
+        body = data["body"]
+    if isinstance(body, str):
+        raw = body.encode("utf-8", "surrogatepass")  # a lone surrogate: not valid UTF-8
+        default_type = "text/xml" if body.lstrip().startswith("<") else adapter.content_types[0]
+    else:
+        raw = line.encode("utf-8") if body is data else _json_bytes(body)
+        default_type = "application/json"
+    headers.setdefault("content-type", default_type)
+    return WebhookRequest("POST", "", headers, raw)
+
+
+class _Object(dict[str, Any]):
+    """A decoded JSON object that remembers the keys its text gave twice with different
+    values (JSON keeps the last copy silently)."""
+
+    repeated: list[str]
+
+
+def _object_of(pairs: list[tuple[str, Any]]) -> _Object:
+    found = _Object(pairs)
+    found.repeated = []
+    if len(found) < len(pairs):
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen and seen[key] != value and key not in found.repeated:
+                found.repeated.append(key)
+            seen.setdefault(key, value)
+    return found
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_object_of)
+
+
+def _repeated_json_keys(line: str) -> list[str]:
+    """Header names an envelope line's ``headers`` object gives twice (read once more, only
+    for envelopes with headers)."""
+    try:
+        data = _PAIRS_DECODER.decode(line)
+    except (ValueError, RecursionError):  # pragma: no cover - decoded strictly already
+        return []
+    headers = data.get("headers") if isinstance(data, dict) else None
+    return list(headers.repeated) if isinstance(headers, _Object) else []
+
+
+def _json_bytes(data: Any) -> bytes:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return representable(text).encode("utf-8")  # a lone surrogate stays an escape
+
+
+def items_of_line(
+    adapter: Adapter,
+    raw: str,
+    where: str,
+    line_no: int | None = None,
+    *,
+    request: bool = False,
+) -> list[InboxItem]:
+    """The inbox items of one input line, with their events. A line that cannot be cut into
+    identified events raises EventError (naming ``where``); a piece of it that cannot become
+    events is an item with its ``error``, and the pieces beside it go in (as over HTTP).
+
+    ``request``: the line is a webhook request kept as a dead letter (an envelope of its kept
+    headers and its body as received), read as the service reads a request, whatever the
+    kind; otherwise the line of a kind that stores canonical events (the generic kind) is one
+    canonical event."""
+    if adapter.stores_canonical and not request:
+        event = adapter.events_of(raw, "", 0, where)[0]
+        return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
+    try:
+        pieces = adapter.pieces(vendor_line_request(raw, adapter))
+    except EventError as exc:
+        raise EventError(exc.detail, where) from None
+    items = []
+    for index, piece in enumerate(pieces):
+        payload = piece.payload()
+        place = where if len(pieces) == 1 else f"{where} [{index}]"
+        item = InboxItem(piece.key, piece.occurred_at, payload, where=place, line_no=line_no)
+        try:
+            item.events = adapter.events_of(payload, piece.key, 0, place)
+        except EventError as exc:
+            item.error = exc.detail
+        items.append(item)
+    return items
+
+
+@dataclass
+class _Chunk:
+    """One chunk of input lines, parsed: the good items and the dead-letter rows."""
+
+    good: list[InboxItem]
+    dead: list[DeadLetterRow]
+    at: str
+
+
+def _parse_chunk(
+    integration: str,
+    adapter: Adapter,
+    lines: Sequence[tuple[int, str, str | None]],
+    source: str | None,
+    summary: IngestSummary,
+) -> _Chunk:
+    at = now_ts()
+    chunk = _Chunk([], [], at)
+    for line_no, raw, problem in lines:
+        where = f"{source}:{line_no}" if source else f"line {line_no}"
+        try:
+            if problem is not None:
+                raise EventError(problem, where)
+            items = items_of_line(adapter, raw, where, line_no)
+        except Exception as exc:  # EventError; anything else is a defect this line met
+            detail = exc.detail if isinstance(exc, EventError) else defect_text(exc)
+            summary.dead_letters.append(DeadLetter(where, detail))
+            kept = adapter.redact(raw)
+            chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, detail, at))
+            continue
+        chunk.good.extend(items)
+    return chunk
+
+
+def _write_inbox(
+    connection: sa.Connection,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+    status: str,
+    *,
+    locked: bool = False,
+) -> tuple[list[tuple[int, InboxItem]], int]:
+    """The chunk's new items (and its dead letters), written with ``status``
+    (:func:`~leadsync.pipeline.inbox.write_items`)."""
+    # Through the module, so that bench/engine_profile.py's clock around it is seen.
+    written, duplicates = inbox.write_items(
+        connection, integration, chunk.good, chunk.at, source, status, locked=locked
+    )
+    inbox_store.insert_dead_letters(connection, chunk.dead)
+    return written, duplicates
+
+
+def _events(written: Sequence[tuple[int, InboxItem]]) -> list[Event]:
+    events: list[Event] = []
+    for seq, item in written:
+        for event in item.events or ():
+            event.seq = seq
+            events.append(event)
+    return events
+
+
+def _append(
+    engine: Engine,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+    summary: IngestSummary,
+    parsed: dict[int, list[Event]],
+) -> None:
+    """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
+    ``parsed`` by inbox sequence so that the drain need not read them again."""
+    with engine.begin() as connection:
+        written, duplicates = _write_inbox(
+            connection, integration, chunk, source, inbox_store.PENDING
+        )
+    parsed.update((seq, item.events or []) for seq, item in written if item.error is None)
+    summary.count(written, duplicates)
+
+
+class _NotDirectly(Exception):
+    """Something older is pending: the chunk must wait its turn in the inbox."""
+
+
+def _write_and_apply(
+    connection: sa.Connection,
+    rules: WorkspaceRules,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+) -> tuple[list[tuple[int, InboxItem]], int, BatchResult]:
+    counters.lock_counters(
+        connection, [counters.INBOX_SEQ, counters.RECORD_ID, counters.ACTIVITY_ID]
+    )
+    if inbox_store.has_pending(connection):
+        raise _NotDirectly
+    written, duplicates = _write_inbox(
+        connection, integration, chunk, source, inbox_store.APPLIED, locked=True
+    )
+    return written, duplicates, apply_batch(connection, rules, _events(written))
+
+
+def _apply_directly(
+    engine: Engine,
+    rules: WorkspaceRules,
+    integration: str,
+    chunk: _Chunk,
+    source: str | None,
+    summary: IngestSummary,
+) -> bool:
+    """Write a chunk to the inbox and apply it in the same transaction, when nothing older
+    is still pending (arrival order): the inbox rows are then written once, already
+    applied. False, with nothing written, when that is not possible or the transaction is
+    refused; the caller then takes the two-step path (append as pending, then drain), which
+    retries failures one by one."""
+    outcome = attempt(engine, _write_and_apply, rules, integration, chunk, source)
+    if isinstance(outcome, Refusal):
+        return False
+    written, duplicates, result = outcome
+    summary.count(written, duplicates)
+    summary.applied.add(result)
+    return True
+
+
+def ingest(
+    engine: Engine,
+    rules: WorkspaceRules,
+    integration: str,
+    lines: Iterable[str | bytes],
+    source: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Read numbered lines into the inbox a chunk at a time and apply them; memory stays
+    bounded by the chunk size, whatever the input's length."""
+    with batch_friendly_gc():
+        return _ingest(engine, rules, integration, lines, source, batch_size, on_progress)
+
+
+def _ingest(
+    engine: Engine,
+    rules: WorkspaceRules,
+    integration: str,
+    lines: Iterable[str | bytes],
+    source: str | None,
+    batch_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> IngestSummary:
+    settings = rules.integrations[integration]
+    adapter = adapter_for(settings.kind, integration, settings.vendor_options())
+    summary = IngestSummary(integration)
+    parsed: dict[int, list[Event]] = {}
+
+    def flush(lines: list[tuple[int, str, str | None]]) -> None:
+        chunk = _parse_chunk(integration, adapter, lines, source, summary)
+        if not _apply_directly(engine, rules, integration, chunk, source, summary):
+            _append(engine, integration, chunk, source, summary, parsed)
+            summary.applied.add(drain(engine, rules, batch_size, parsed, failures=summary.failed))
+        if on_progress is not None:
+            on_progress(len(lines))
+
+    chunk: list[tuple[int, str, str | None]] = []
+    for line_no, line in enumerate(lines, start=1):
+        problem = None
+        if isinstance(line, bytes):
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = line.decode("utf-8", errors="replace")
+                problem = f"not valid UTF-8 at byte {exc.start}"
+        else:
+            text = representable(line)  # text a caller decoded leniently (lone surrogates)
+        text = text.strip()
+        if not text:
+            continue
+        summary.lines += 1
+        chunk.append((line_no, text, problem))
+        if len(chunk) >= batch_size:
+            flush(chunk)
+            chunk = []
+    if chunk:
+        flush(chunk)
+    return summary
+
+
+def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[str, Any]) -> str:
+    """Put a dead letter's event back in the inbox as pending, in the caller's transaction;
+    returns what was done. EventError when it still cannot be read."""
+    integration = letter["integration"]
+    settings = rules.integrations[integration]
+    adapter = adapter_for(settings.kind, integration, settings.vendor_options())
+    key = letter["event_id"]
+    if key is not None:
+        seqs = inbox_store.failed_seqs(connection, integration, key)
+        if seqs:
+            inbox_store.set_status(connection, seqs, inbox_store.PENDING)
+            return f"inbox #{seqs[0]} is pending again"
+    # A request the service refused whole (source "webhook", no event id) is kept as the
+    # request; anything else as the line or stored event it was.
+    rejected_request = letter["source"] == "webhook" and key is None
+    where = f"dead letter {letter['id']}"
+    items = items_of_line(adapter, letter["raw"], where, request=rejected_request)
+    for item in items:
+        if item.error is not None:
+            raise EventError(item.error, item.where)
+    written, duplicates = inbox.write_items(
+        connection, integration, items, now_ts(), letter["source"], inbox_store.PENDING
+    )
+    if not written:
+        return f"already in the inbox ({duplicates} duplicate events); nothing added"
+    return f"added to the inbox as #{written[0][0]}" + (
+        f" to #{written[-1][0]}" if len(written) > 1 else ""
+    )

@@ -1,0 +1,20 @@
+"""The base of every result a face shows: preview, replay, report, undo, test lead, ingest.
+
+A result is a pydantic model whose JSON form is ``model_dump(mode="json")``: the CLI's
+``--json``, the admin API's responses (and their OpenAPI schemas) and the console all read
+that one serialization, so a result's shape is declared once, by its fields. Where a Python
+attribute keeps an older or clearer name than its JSON key, the field's alias is the JSON key
+and the model serializes by alias; computed fields (``@computed_field``) are JSON keys worked
+out from the others.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ResultModel(BaseModel):
+    """A result: built by its producer field by field (names or aliases), serialized by
+    alias. Not validated on assignment: producers fill it in as they go."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)

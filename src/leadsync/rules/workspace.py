@@ -1,0 +1,93 @@
+"""What the rules need from the workspace's configuration, read once per run, and the
+staged rollout's sample.
+
+Pure: built from the owners and the integrations' settings, never from the database; the
+engine, the preview, the push and the report all decide with the same object.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from leadsync.model import RecordType, Strategy
+from leadsync.rules.mapping import OwnerDirectory
+from leadsync.settings import DedupeRule, IntegrationSettings
+
+# The label recorded on decisions made with a rollout's proposed settings.
+ROLLOUT = "rollout"
+
+
+def in_rollout(sample_key: str, percent: float) -> bool:
+    """Whether a record belongs to a rollout's sample: a stable hash of its key (CRC-32,
+    the same in every process and version) against the percentage, in steps of 0.01%."""
+    return zlib.crc32(sample_key.encode()) % 10_000 < round(percent * 100)
+
+
+@dataclass(slots=True)
+class WorkspaceRules:
+    """What the rules need from the workspace's configuration, read once per run."""
+
+    directory: OwnerDirectory
+    integrations: Mapping[str, IntegrationSettings]
+    # A destination is configured: every change is also queued for the push (push_queue).
+    push: bool = False
+    # Activities several tools log once each: one activity (see Dedupe).
+    dedupe: tuple[DedupeRule, ...] = ()
+    # (integration, record type) -> strategy, resolved once: it is asked for every event.
+    strategies: dict[tuple[str, str], Strategy] = field(init=False)
+
+    # integration -> (percent, the proposed settings) of a staged rollout.
+    rollouts: dict[str, tuple[float, IntegrationSettings]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.strategies = {
+            (name, t): s.ownership.strategy_for(t)
+            for name, s in self.integrations.items()
+            for t in RecordType
+        }
+        self.rollouts = {}
+        for name, settings in self.integrations.items():
+            proposed = settings.proposed()
+            if proposed is not None and settings.rollout is not None:
+                self.rollouts[name] = (settings.rollout.percent, proposed)
+
+    @property
+    def crm_integrations(self) -> set[str]:
+        return {name for name, s in self.integrations.items() if s.is_crm}
+
+    def strategy(self, integration: str, record_type: RecordType) -> Strategy:
+        return self.strategies[(integration, record_type)]
+
+    def settings_for(
+        self, integration: str, sample_key: str | None
+    ) -> tuple[IntegrationSettings, str | None]:
+        """The settings an event gets: the rollout's proposed ones when its sample key (a
+        record id) falls in the rollout's percentage, else the current ones; with the label
+        recorded on its decisions ("rollout", or None for the current settings)."""
+        rollout = self.rollouts.get(integration)
+        if rollout is not None and sample_key is not None and in_rollout(sample_key, rollout[0]):
+            return rollout[1], ROLLOUT
+        return self.integrations[integration], None
+
+    def strategy_under(
+        self,
+        integration: str,
+        record_type: RecordType,
+        settings: IntegrationSettings,
+        variant: str | None,
+    ) -> Strategy:
+        """The strategy ``settings`` (as :meth:`settings_for` gave them, with ``variant``)
+        give a record type: the one resolved once for the current settings, else the
+        rollout's own."""
+        if variant is None:
+            return self.strategies[(integration, record_type)]
+        return settings.ownership.strategy_for(record_type)
+
+    def bidirectional_integrations(self, record_type: RecordType) -> set[str]:
+        return {
+            name
+            for name, s in self.integrations.items()
+            if s.ownership.strategy_for(record_type) is Strategy.BIDIRECTIONAL
+        }

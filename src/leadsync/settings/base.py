@@ -1,0 +1,263 @@
+"""What every settings model shares: the base class, the field types, and the problems.
+
+Every model of the workspace file derives from :class:`SettingsModel`: immutable, unknown keys
+refused, checks across keys that never hide another mistake, and the file's short form when
+dumped with ``exclude_defaults`` (what :mod:`leadsync.settings.export` writes). Problems are
+``(key path, message)`` pairs; :mod:`leadsync.settings.errors` puts them at ``FILE:LINE``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, to_jsonable_python
+
+from leadsync.sources.options import OWN_ERROR, Id, Name, StrictBool, own_error, show
+from leadsync.values import valid_email
+
+__all__ = [
+    "INTEGRATION_NAME_RE",
+    "OWN_ERROR",
+    "OWN_PROBLEMS",
+    "PathPart",
+    "SECRET_ENV_RE",
+    "Email",
+    "Id",
+    "IntegrationName",
+    "KeyPath",
+    "Name",
+    "OutcomeName",
+    "SettingsModel",
+    "StrictBool",
+    "Text",
+    "entries",
+    "env_var_name",
+    "format_path",
+    "given_fields",
+    "id_text",
+    "key_text",
+    "listing",
+    "own_error",
+    "problems_error",
+    "show",
+    "with_problems",
+]
+
+SECRET_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+INTEGRATION_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+"""Integration names appear in URLs and table rows, so they are kept URL- and shell-safe."""
+
+MAX_LISTED = 20
+"""Cap on the known values a message lists, so a large workspace still gets a readable line."""
+
+# Error types of our own (with OWN_ERROR); their messages are final text, never reworded.
+OWN_PROBLEMS = "leadsync_problems"
+
+PathPart = str | int
+KeyPath = tuple[PathPart, ...]
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def listing(values: Any, limit: int = MAX_LISTED) -> str:
+    items = [str(v) for v in values]
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
+    return ", ".join(items)
+
+
+def problems_error(problems: list[tuple[KeyPath, str]]) -> PydanticCustomError:
+    """Several problems found by one model check, each at its own key path below the model."""
+    summary = "; ".join(f"{format_path(path) or '(here)'}: {msg}" for path, msg in problems)
+    return PydanticCustomError(
+        OWN_PROBLEMS, "{message}", {"message": summary, "problems": problems}
+    )
+
+
+def key_text(key: Any) -> str:
+    """A mapping key as text in a key path; YAML spellings for the odd non-string keys."""
+    if isinstance(key, bool) or key is None:
+        return show(key)
+    return str(key)
+
+
+def format_path(path: KeyPath) -> str:
+    """``a.b[2].c``; keys that would read ambiguously are quoted (``map["u.9"]``)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += f".{part}" if out else part
+        else:
+            out += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+    return out
+
+
+def with_problems(
+    exc: ValidationError, problems: list[tuple[KeyPath, str]], title: str, data: Any
+) -> ValidationError:
+    """The errors pydantic found, and the problems of the checks across keys, as one error."""
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        context = dict(error.get("ctx") or {})
+        context.setdefault("message", error["msg"])
+        details.append(
+            InitErrorDetails(
+                type=PydanticCustomError(error["type"], "{message}", context),
+                loc=error["loc"],
+                input=error["input"],
+            )
+        )
+    details.append(InitErrorDetails(type=problems_error(problems), loc=(), input=data))
+    return ValidationError.from_exception_data(title, details)
+
+
+def given_fields(value: Any) -> Mapping[str, Any] | None:
+    """A mapping as given (YAML, JSON), or the fields set on a model built in code; None for
+    anything else. The checks across keys read data through this, before it is validated."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, BaseModel):
+        return {name: getattr(value, name) for name in value.model_fields_set}
+    return None
+
+
+def entries(value: Any) -> list[Any]:
+    """The items of a list as given; nothing for anything else (its own error says so)."""
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def id_text(value: Any) -> str | None:
+    """An id (or name) as validation will make it, or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def _check_email(value: Any) -> Any:
+    """An email address as :func:`leadsync.values.valid_email` takes it; kept as written."""
+    if isinstance(value, str) and not valid_email(value):
+        rule = "no spaces" if len(value.split()) > 1 else "one '@'"
+        raise own_error(f"expected an email address with {rule}; got {show(value)}")
+    return value
+
+
+def env_var_name(value: str, example: str) -> str:
+    """The name of the environment variable that holds a secret (never the secret)."""
+    if not SECRET_ENV_RE.match(value):
+        raise own_error(
+            f"{show(value)} is not an environment variable name; allowed: letters, digits "
+            f"and _, not starting with a digit (e.g. {example})"
+        )
+    return value
+
+
+def _check_integration_name(value: Any) -> Any:
+    if not isinstance(value, str) or not INTEGRATION_NAME_RE.fullmatch(value):
+        raise own_error(
+            f"{show(value)} is not a valid integration name; allowed: lowercase letters, "
+            "digits, '_' and '-', starting with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+Email = Annotated[str, BeforeValidator(_check_email), StringConstraints(strip_whitespace=True)]
+IntegrationName = Annotated[str, BeforeValidator(_check_integration_name)]
+OutcomeName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
+
+
+class SettingsModel(BaseModel):
+    """Base of every settings model: immutable, and unknown keys are errors (typos matter).
+
+    Checks that relate several keys (a policy and its target, owners a team names) are
+    :meth:`_problems_across_keys`: they read the data as given and run whether or not its
+    fields are valid, so one mistake never hides another and a file's problems are all
+    reported at once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    # Container keys where an empty YAML value (``users:`` with everything commented out)
+    # means "use the default" rather than a type error.
+    _null_is_default: ClassVar[frozenset[str]] = frozenset()
+
+    # Fields the file's short form shows even at their default (a dedupe rule's window).
+    _always_shown: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _short_form(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """With ``exclude_defaults``, the shape people write: a field whose default is a
+        container (a section, a list; not None, not required) and that dumps empty is left
+        out like a default (an
+        integration's ``users`` indexed by its vendor's ids is still "nothing set"), and the
+        :attr:`_always_shown` fields are there. Other dumps are pydantic's own."""
+        data = handler(self)
+        if not info.exclude_defaults or not isinstance(data, dict):
+            return data
+        fields = type(self).model_fields
+        shown = {
+            name: to_jsonable_python(getattr(self, name))
+            if name in self._always_shown and name not in data
+            else data[name]
+            for name in fields
+            if name in data or name in self._always_shown
+        }
+        return self._shorter(
+            {
+                name: value
+                for name, value in shown.items()
+                if value not in ({}, [])
+                or fields[name].is_required()
+                or fields[name].default is None
+            }
+        )
+
+    def _shorter(self, data: dict[str, Any]) -> Any:
+        """The short form of this model's dump; a model with a shorthand overrides it."""
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_null_containers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls._null_is_default:
+            return {k: v for k, v in data.items() if not (v is None and k in cls._null_is_default)}
+        return data
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        """Problems between keys of this mapping, at key paths below it. ``data`` is not
+        validated yet: a value of the wrong shape is skipped (its own error says what is
+        wrong), and nothing is reported that follows only from another mistake."""
+        return iter(())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        problems = list(cls._problems_across_keys(data)) if isinstance(data, dict) else []
+        try:
+            result = handler(data)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            raise with_problems(exc, problems, cls.__name__, data) from None
+        if problems:
+            raise problems_error(problems)
+        return result

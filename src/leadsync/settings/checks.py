@@ -1,0 +1,155 @@
+"""Checks across the workspace file: owners unique, references to owners and teams that
+exist, dedupe rules over configured integrations. They read the document as given (before
+it is validated), skip what has its own error, and yield ``(key path, message)`` problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from leadsync.model import ActivityType
+from leadsync.settings.base import KeyPath, entries, given_fields, id_text, key_text, listing
+
+__all__ = ["dedupe_problems", "reference_problems"]
+
+
+def dedupe_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """Dedupe rules name configured integrations, and one (type, integration) is in one rule."""
+    configured = given_fields(data.get("integrations"))
+    names = None if configured is None else {key_text(name) for name in configured}
+    seen: dict[tuple[str, str], int] = {}
+    for index, rule in enumerate(entries(data.get("dedupe"))):
+        fields = given_fields(rule)
+        if fields is None:
+            continue
+        activity = fields.get("activity")
+        known_type = (
+            activity if isinstance(activity, str) and activity in set(ActivityType) else None
+        )
+        for position, name in enumerate(entries(fields.get("integrations"))):
+            if not isinstance(name, str):
+                continue
+            if names is not None and name not in names:
+                known = ", ".join(sorted(names)) or "none"
+                yield (
+                    ("dedupe", index, "integrations", position),
+                    f"unknown integration {name!r}; configured: {known}",
+                )
+            if known_type is None:
+                continue
+            key = (str(known_type), name)
+            if key in seen and seen[key] != index:  # twice in one rule: the rule's own check
+                yield (
+                    ("dedupe", index, "integrations", position),
+                    f"{name} {known_type}s are already deduplicated by dedupe"
+                    f"[{seen[key]}]; an integration's activity type is in one rule",
+                )
+            else:
+                seen[key] = index
+
+
+class KnownIds:
+    """The ids a workspace document declares, for its references. When one cannot be read
+    (an owner without a readable id), references are not checked: calling them unknown
+    would only repeat that mistake."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.owners: dict[str, int] = {}
+        self.owners_readable = True
+        owners = data.get("owners")
+        if owners is not None and not isinstance(owners, list | tuple):
+            self.owners_readable = False
+        for index, owner in enumerate(entries(owners)):
+            fields = given_fields(owner)
+            owner_id = id_text(fields.get("id")) if fields is not None else None
+            if owner_id is None:
+                self.owners_readable = False
+            elif owner_id not in self.owners:
+                self.owners[owner_id] = index
+        self.teams: dict[str, list[Any] | None] = {}
+        self.teams_readable = True
+        teams = data.get("teams")
+        if teams is not None and given_fields(teams) is None:
+            self.teams_readable = False
+        for name, members in (given_fields(teams) or {}).items():
+            team = id_text(name)
+            if team is None:
+                self.teams_readable = False
+            else:
+                self.teams[team] = entries(members) if isinstance(members, list | tuple) else None
+
+    def unknown_owner(self, value: Any) -> str | None:
+        """The problem with a reference to an owner, if any."""
+        owner_id = id_text(value)
+        if owner_id is None or not self.owners_readable or owner_id in self.owners:
+            return None
+        if not self.owners:
+            return f"unknown owner {owner_id!r}; no owners are defined"
+        return f"unknown owner {owner_id!r}; known owners: {listing(self.owners)}"
+
+    def unknown_team(self, value: Any) -> str | None:
+        """The problem with a reference to a round-robin team, if any."""
+        team = id_text(value)
+        if team is None or not self.teams_readable:
+            return None
+        if team not in self.teams:
+            known = f"known teams: {listing(self.teams)}" if self.teams else "no teams are defined"
+            return f"unknown team {team!r}; {known}"
+        if self.teams[team] == []:
+            return f"team {team!r} has no members to take turns"
+        return None
+
+
+def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """Owners are unique (id, email) and every owner and team a reference names exists."""
+    known = KnownIds(data)
+    ids: dict[str, int] = {}
+    emails: dict[str, int] = {}
+    for index, owner in enumerate(entries(data.get("owners"))):
+        fields = given_fields(owner) or {}
+        owner_id = id_text(fields.get("id"))
+        if owner_id is not None and owner_id in ids:
+            yield (
+                ("owners", index, "id"),
+                f"duplicate owner id {owner_id!r} (also owners[{ids[owner_id]}])",
+            )
+        elif owner_id is not None:
+            ids[owner_id] = index
+        email = fields.get("email")
+        if isinstance(email, str):
+            email = email.strip()
+            if email.lower() in emails:
+                yield (
+                    ("owners", index, "email"),
+                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}])",
+                )
+            else:
+                emails[email.lower()] = index
+
+    for team, members in (given_fields(data.get("teams")) or {}).items():
+        for index, member in enumerate(entries(members)):
+            if (problem := known.unknown_owner(member)) is not None:
+                yield ("teams", key_text(team), index), problem
+
+    for name, integration in (given_fields(data.get("integrations")) or {}).items():
+        settings = given_fields(integration) or {}
+        path: KeyPath = ("integrations", key_text(name))
+        yield from _user_references((*path, "users"), settings.get("users"), known)
+        rollout = given_fields(settings.get("rollout")) or {}
+        proposed = given_fields(rollout.get("settings")) or {}
+        yield from _user_references(
+            (*path, "rollout", "settings", "users"), proposed.get("users"), known
+        )
+
+
+def _user_references(path: KeyPath, users: Any, known: KnownIds) -> Iterator[tuple[KeyPath, str]]:
+    """Owners and teams a user mapping names must exist (and a round-robin team have members)."""
+    fields = given_fields(users) or {}
+    for external_id, owner_id in (given_fields(fields.get("map")) or {}).items():
+        if (problem := known.unknown_owner(owner_id)) is not None:
+            yield (*path, "map", key_text(external_id)), problem
+    unmapped = given_fields(fields.get("unmapped")) or {}
+    if (problem := known.unknown_owner(unmapped.get("owner"))) is not None:
+        yield (*path, "unmapped", "owner"), problem
+    if (problem := known.unknown_team(unmapped.get("team"))) is not None:
+        yield (*path, "unmapped", "team"), problem

@@ -1,0 +1,259 @@
+"""Pydantic's errors as the messages people read: ``FILE:LINE: key.path: what; allowed: ...``.
+
+Every problem of a document is collected and reported at once, in document order, as one
+:class:`~leadsync.errors.ConfigError`. Messages of our own checks (error types ``OWN_ERROR``
+and ``OWN_PROBLEMS``) are shown as written; pydantic's are reworded here, once, with the
+allowed values read from the schema (an enum's members, a model's keys).
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Iterator
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, Tag, ValidationError
+from pydantic_core import ErrorDetails
+
+from leadsync.errors import ConfigError
+from leadsync.settings.base import (
+    OWN_ERROR,
+    OWN_PROBLEMS,
+    KeyPath,
+    PathPart,
+    format_path,
+    key_text,
+    listing,
+    show,
+)
+from leadsync.settings.workspace import CRM_TAG, LIST_TAG
+
+__all__ = ["Place", "messages", "validate_as"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# --------------------------------------------------------------- error translation
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` down to the type that says what is expected."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or origin is types.UnionType:
+            rest = [a for a in get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+def _annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
+    """The declared type a pydantic error location points at (None when it cannot be told)."""
+    annotation: Any = root
+    parts = list(loc)
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
+        if part in (LIST_TAG, CRM_TAG):
+            # A tagged union (``owners``): the member the tag names.
+            annotation = next(
+                (a for a in get_args(annotation) if Tag(str(part)) in get_args(a)[1:]), None
+            )
+            if annotation is None:
+                return None
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif origin is Union or origin is types.UnionType:
+            # One of several models (``vendor``: the options of each kind): one with that key.
+            annotation = next(
+                (
+                    member.model_fields[str(part)].annotation
+                    for member in get_args(annotation)
+                    if isinstance(member, type)
+                    and issubclass(member, BaseModel)
+                    and str(part) in member.model_fields
+                ),
+                None,
+            )
+            if annotation is None:
+                return None
+        elif origin in (tuple, list):
+            annotation = get_args(annotation)[0]
+        elif origin is dict:
+            key_type, value_type = get_args(annotation)
+            is_key = index + 1 < len(parts) and parts[index + 1] == "[key]"
+            annotation = key_type if is_key else value_type
+            index += 1 if is_key else 0
+        else:
+            return None
+        index += 1
+    return _unwrap(annotation)
+
+
+def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
+    """A pydantic location as a key path into the document (list index vs mapping key)."""
+    path: list[PathPart] = []
+    node = raw
+    for part in loc:
+        if part == "[key]" or part in (LIST_TAG, CRM_TAG):
+            continue  # the problem is the key itself; its line is the key's line
+        if isinstance(node, list | tuple) and isinstance(part, int):
+            path.append(part)
+            node = node[part] if 0 <= part < len(node) else None
+        elif isinstance(node, dict):
+            # pydantic reports a `true` key as 1: prefer an exact match, then equality.
+            key = next((k for k in node if k == part and type(k) is type(part)), None)
+            if key is None:
+                key = next((k for k in node if k == part), None)
+            if key is None:
+                key = next((k for k in node if key_text(k) == str(part)), part)
+            path.append(key_text(key))
+            node = node.get(key)
+        else:
+            path.append(str(part))
+            node = None
+    return tuple(path)
+
+
+_TYPE_MESSAGES = {
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
+    "string_type": "expected a string",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+}
+
+_BOUND_MESSAGES = {
+    "greater_than_equal": ("ge", "must be at least"),
+    "greater_than": ("gt", "must be more than"),
+    "less_than_equal": ("le", "must be at most"),
+    "less_than": ("lt", "must be less than"),
+}
+
+
+def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[tuple[KeyPath, str]]:
+    """One pydantic error as (key path, human message) pairs."""
+    loc = error["loc"]
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    value = error.get("input")
+    path = _resolve(loc, raw)
+    if kind == OWN_PROBLEMS:
+        for suffix, message in ctx["problems"]:
+            yield (*path, *suffix), message
+        return
+    if kind == OWN_ERROR:
+        yield path, str(ctx["message"])
+    elif kind == "missing":
+        yield path, "required"
+    elif kind == "extra_forbidden":
+        model = _annotation_at(root, loc[:-1])
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        allowed = listing(model.model_fields) if is_model else "?"
+        yield path, f"unknown key; allowed: {allowed}"
+    elif kind in ("enum", "literal_error"):
+        expected = _annotation_at(root, loc)
+        if isinstance(expected, type) and issubclass(expected, enum.Enum):
+            allowed = listing(m.value for m in expected)
+        else:
+            allowed = str(ctx.get("expected", "?"))
+        yield path, f"{show(value)} is not allowed; allowed: {allowed}"
+    elif kind in _TYPE_MESSAGES:
+        yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)}"
+    elif kind in _BOUND_MESSAGES:
+        key, words = _BOUND_MESSAGES[kind]
+        yield path, f"{words} {show(ctx.get(key))}; got {show(value)}"
+    elif kind in ("string_too_short", "too_short") and isinstance(value, str):
+        yield path, "must not be empty"
+    else:  # a kind we did not foresee: pydantic's own words, which carry no URL here
+        message = error["msg"]
+        yield path, message[:1].lower() + message[1:]
+
+
+class Place:
+    """Where a document came from, and the line of each key path (for YAML).
+
+    What is validated may be more than the document: proposed settings are checked as part
+    of the whole workspace. ``moved`` maps the validated part back to the document (problems
+    below ``moved[0]`` are shown at ``moved[1]`` + the rest, and have lines; others are shown
+    as they are, without one). ``unwritten`` is said of a problem at a key the document does
+    not write (it came from the settings the document amends); ``note`` of every problem.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        lines: dict[KeyPath, int] | None,
+        key_prefix: str = "",
+        moved: tuple[KeyPath, KeyPath] = ((), ()),
+        unwritten: str | None = None,
+        note: str = "",
+    ) -> None:
+        self.source = source
+        self.lines = lines
+        self.key_prefix = key_prefix
+        self.moved = moved
+        self.unwritten = unwritten
+        self.note = note
+
+    def line_of(self, path: KeyPath) -> int | None:
+        if self.lines is None:
+            return None
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return 1
+
+    def problem(self, path: KeyPath, message: str) -> tuple[int, str]:
+        validated, document = self.moved
+        line: int | None = None
+        if path[: len(validated)] == validated:
+            path = (*document, *path[len(validated) :])
+            line = self.line_of(path)
+            written = self.lines is None or path in self.lines or path[:-1] in self.lines
+            if self.unwritten and not written:
+                message = f"{message} ({self.unwritten})"
+        key = format_path(path)
+        if self.key_prefix:
+            key = self.key_prefix + (("" if key.startswith("[") else ".") + key if key else "")
+        where = self.source if line is None else f"{self.source}:{line}"
+        text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
+        return (line or 0, text + self.note)
+
+
+def validate_as(
+    model: type[M], data: Any, place: Place, early: list[tuple[int, str]] | None = None
+) -> M:
+    """Validate and raise one ConfigError listing every problem, in document order."""
+    problems = list(early or [])
+    result: M | None = None
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            for path, message in messages(error, model, data):
+                problems.append(place.problem(path, message))
+    if problems or result is None:
+        problems.sort(key=lambda item: item[0])
+        raise ConfigError([text for _, text in problems])
+    return result

@@ -1,0 +1,103 @@
+"""Settings out, in the shape people write: ``leadsync export``, the database, the admin API.
+
+The shape is the models' own dump (``model_dump(mode="json", exclude_defaults=True)``): keys
+in the order the models declare them, defaults left out, secrets never there (only the names
+of the variables that hold them). The few choices a file reader expects are declared on the
+models (:meth:`~leadsync.settings.base.SettingsModel._short_form`: an activity type that is
+only on or off is ``true``/``false``, a dedupe rule shows its window and preferred integration,
+a destination its ``token_env``), and one is made here for every number: whole numbers are
+written without ``.0``, as people wrote ``14``, not ``14.0``.
+:func:`~leadsync.settings.loading.load_config` reads the output back to an equal config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from leadsync.settings.integration import IntegrationSettings
+from leadsync.settings.workspace import (
+    DedupeRule,
+    DestinationSettings,
+    MonitoringSettings,
+    WorkspaceConfig,
+)
+
+__all__ = [
+    "config_to_dict",
+    "dedupe_to_list",
+    "destination_to_dict",
+    "dump_config",
+    "integration_to_dict",
+    "monitoring_to_dict",
+]
+
+
+def _whole_numbers(value: Any) -> Any:
+    """``value`` with whole floats as ints (below 2**53, where a float is exact)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
+def _exported(model: BaseModel) -> dict[str, Any]:
+    data: dict[str, Any] = _whole_numbers(model.model_dump(mode="json", exclude_defaults=True))
+    return data
+
+
+def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
+    """The workspace in the file's shape: plain JSON-able types, keys in a stable order."""
+    return _exported(config)
+
+
+def integration_to_dict(settings: IntegrationSettings) -> dict[str, Any]:
+    """One integration in the file's shape; defaults are left out to keep it short."""
+    return _exported(settings)
+
+
+def monitoring_to_dict(monitoring: MonitoringSettings) -> dict[str, Any]:
+    """The thresholds that differ from the defaults."""
+    return _exported(monitoring)
+
+
+def destination_to_dict(destination: DestinationSettings) -> dict[str, Any]:
+    """The destination block: kind and token_env always, the rest where not the default."""
+    return _exported(destination)
+
+
+def dedupe_to_list(rules: Sequence[DedupeRule]) -> list[dict[str, Any]]:
+    """The dedupe rules, each with its window and preferred integration."""
+    return [_exported(rule) for rule in rules]
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, minus a round-trip bug with Unicode line breaks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # With allow_unicode, PyYAML writes U+0085 (NEL) raw into a single-quoted scalar, where the
+    # reader folds it; double quotes make the emitter escape it (``\N``).
+    style = '"' if any(ch in data for ch in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_config(config: WorkspaceConfig) -> str:
+    """YAML text that :func:`~leadsync.settings.loading.load_config` reads back to an equal
+    config."""
+    return yaml.dump(
+        config_to_dict(config),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )

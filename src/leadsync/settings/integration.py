@@ -1,0 +1,430 @@
+"""The settings of one integration: user mapping, ownership, activities, associations,
+the ``vendor:`` options of its kind, and a staged rollout of proposed settings.
+
+The engine and the rules read these per event, so what they ask often (a strategy per record
+type, a user's owner by the vendor's form of its id) is resolved once when the settings are
+built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from leadsync.model import (
+    CALL_OUTCOMES,
+    MEETING_OUTCOMES,
+    ActivityType,
+    AssociationMode,
+    AutoMatch,
+    CompanyAssociation,
+    DealAssociation,
+    RecordType,
+    Strategy,
+    UnmappedPolicy,
+)
+from leadsync.settings.base import (
+    Id,
+    KeyPath,
+    Name,
+    OutcomeName,
+    SettingsModel,
+    StrictBool,
+    Text,
+    entries,
+    env_var_name,
+    given_fields,
+    id_text,
+    key_text,
+    listing,
+    own_error,
+    problems_error,
+    show,
+    with_problems,
+)
+from leadsync.sources import KINDS, adapter_class
+from leadsync.sources.options import OPTION_MODELS, NoOptions, VendorOptions
+from leadsync.values import normalize_email
+
+__all__ = [
+    "KNOWN_KINDS",
+    "ActivitySettings",
+    "ActivityTypeSettings",
+    "AssociationSettings",
+    "DirectoryUser",
+    "IntegrationSettings",
+    "OwnershipSettings",
+    "ProposedSettings",
+    "RolloutSettings",
+    "UnmappedSettings",
+    "UserMappingSettings",
+    "kinds_taking",
+]
+
+KNOWN_KINDS: tuple[str, ...] = KINDS
+"""Vendor kinds that have an adapter; an integration of any other kind could never run."""
+
+
+class DirectoryUser(SettingsModel):
+    """An external user the tool knows; its email lets auto-matching find the owner."""
+
+    id: Id
+    email: Text | None = None
+    name: Text | None = None
+
+
+class UnmappedSettings(SettingsModel):
+    """What to do with an external user that maps to no owner."""
+
+    policy: UnmappedPolicy = UnmappedPolicy.LEAVE
+    owner: Id | None = None
+    team: Name | None = None
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        try:
+            policy = UnmappedPolicy(data.get("policy", UnmappedPolicy.LEAVE))
+        except ValueError:
+            return  # not a policy: its own error
+        needed = {
+            UnmappedPolicy.LEAVE: None,
+            UnmappedPolicy.FALLBACK: "owner",
+            UnmappedPolicy.ROUND_ROBIN: "team",
+        }[policy]
+        for key in ("owner", "team"):
+            given = data.get(key) is not None
+            if key == needed and not given:
+                yield (key,), f"required when policy is {policy.value}"
+            elif key != needed and given:
+                allowed = f"allowed: {needed}" if needed else "it takes no owner or team"
+                yield (key,), f"not allowed when policy is {policy.value}; {allowed}"
+
+
+def _id_as_given(record_type: str | None, value: str) -> str:
+    return value
+
+
+class UserMappingSettings(SettingsModel):
+    """How the tool's users become CRM owners: explicit map first, then auto-match."""
+
+    _null_is_default = frozenset({"map", "directory", "unmapped"})
+
+    auto_match: AutoMatch = AutoMatch.EMAIL
+    map: dict[Id, Id] = Field(default_factory=dict)
+    directory: tuple[DirectoryUser, ...] = ()
+    unmapped: UnmappedSettings = UnmappedSettings()
+
+    _emails: dict[str, str | None] = PrivateAttr(default_factory=dict)
+    _targets: dict[str, str] = PrivateAttr(default_factory=dict)
+    # (record type, id) -> the vendor's canonical id; a named function or a classmethod, so
+    # that two equal settings compare equal.
+    _canonical: Callable[[str | None, str], str] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        first: dict[str, int] = {}
+        for index, user in enumerate(entries(data.get("directory"))):
+            fields = given_fields(user)
+            user_id = id_text(fields.get("id")) if fields is not None else None
+            if user_id is None:
+                continue
+            if user_id in first:
+                yield (
+                    ("directory", index, "id"),
+                    f"duplicate directory id {user_id!r} (also directory[{first[user_id]}])",
+                )
+            else:
+                first[user_id] = index
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.index_ids(_id_as_given)
+
+    def index_ids(self, canonical: Callable[[str | None, str], str]) -> None:
+        """Index the map and the directory by the vendor's canonical form of a user id (a
+        Salesforce 15-character id is its 18-character form, as events name it); looked up
+        per event by the engine, so built once. The settings keep the ids as written."""
+        self._canonical = canonical
+        self._targets = {canonical(None, k): v for k, v in self.map.items()}
+        self._emails = {
+            canonical(None, u.id): (normalize_email(u.email) or None) if u.email else None
+            for u in self.directory
+        }
+
+    def canonical_id(self, external_id: str) -> str:
+        return external_id if self._canonical is None else self._canonical(None, external_id)
+
+    def target_of(self, external_id: str) -> str | None:
+        """The owner the explicit map gives that external user (None: not in the map)."""
+        return self._targets.get(self.canonical_id(external_id))
+
+    def directory_email(self, external_id: str) -> str | None:
+        """The directory's email for that external user, normalized for matching."""
+        return self._emails.get(self.canonical_id(external_id))
+
+
+class OwnershipSettings(SettingsModel):
+    """Which owner wins when the integration and the CRM disagree, per record type."""
+
+    default: Strategy = Strategy.FILL_IF_EMPTY
+    contact: Strategy | None = None
+    company: Strategy | None = None
+    deal: Strategy | None = None
+    ticket: Strategy | None = None
+    lead: Strategy | None = None
+    protect_manual_days: float = Field(default=0.0, ge=0, strict=True, allow_inf_nan=False)
+    assign_on_activity: StrictBool = False
+
+    _by_type: dict[str, Strategy] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Asked once per event by the engine: resolve the per-type fallbacks once.
+        for record_type in RecordType:
+            specific: Strategy | None = getattr(self, record_type._value_)
+            self._by_type[record_type._value_] = specific or self.default
+
+    def strategy_for(self, record_type: RecordType | str) -> Strategy:
+        """The per-type strategy when set, else the default."""
+        return self._by_type[record_type]
+
+
+class ActivityTypeSettings(SettingsModel):
+    """Whether one activity type is created, and which of them to skip."""
+
+    enabled: StrictBool = True
+    min_duration_s: float | None = Field(default=None, ge=0, strict=True, allow_inf_nan=False)
+    skip_outcomes: tuple[OutcomeName, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bool_shorthand(cls, data: Any) -> Any:
+        # `meeting: true` is the common case; it means {enabled: true}.
+        if isinstance(data, bool):
+            return {"enabled": data}
+        if not isinstance(data, dict | ActivityTypeSettings):
+            raise own_error(f"expected true, false or a mapping; got {show(data)}")
+        return data
+
+    def _shorter(self, data: dict[str, Any]) -> Any:
+        # Nothing but `enabled` is set: `true`/`false` says it all; else `enabled` comes first.
+        if set(data) <= {"enabled"}:
+            return self.enabled
+        return {"enabled": self.enabled, **data}
+
+
+_OUTCOMES: dict[ActivityType, tuple[str, ...]] = {
+    ActivityType.CALL: CALL_OUTCOMES,
+    ActivityType.MEETING: MEETING_OUTCOMES,
+}
+
+
+class ActivitySettings(SettingsModel):
+    """Per activity type settings; every type is created unless disabled."""
+
+    call: ActivityTypeSettings = ActivityTypeSettings()
+    email: ActivityTypeSettings = ActivityTypeSettings()
+    meeting: ActivityTypeSettings = ActivityTypeSettings()
+    note: ActivityTypeSettings = ActivityTypeSettings()
+    task: ActivityTypeSettings = ActivityTypeSettings()
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        # Durations and outcomes exist only on some types; saying them elsewhere is a mistake.
+        for activity_type in ActivityType:
+            name = activity_type.value
+            settings = given_fields(data.get(name))
+            if settings is None:
+                continue  # absent, the true/false shorthand, or a mistake of its own
+            duration = settings.get("min_duration_s")
+            if duration is not None and activity_type is not ActivityType.CALL:
+                yield (name, "min_duration_s"), f"not allowed for {name} activities; allowed: call"
+            outcomes = entries(settings.get("skip_outcomes"))
+            allowed = _OUTCOMES.get(activity_type)
+            if allowed is None:
+                if outcomes:
+                    yield (
+                        (name, "skip_outcomes"),
+                        f"not allowed for {name} activities; allowed: "
+                        + ", ".join(t.value for t in _OUTCOMES),
+                    )
+                continue
+            for index, outcome in enumerate(outcomes):
+                word = outcome.strip().lower() if isinstance(outcome, str) else ""
+                if word and word not in allowed:
+                    yield (
+                        (name, "skip_outcomes", index),
+                        f"{word!r} is not allowed; allowed: {', '.join(allowed)}",
+                    )
+
+    def for_type(self, activity_type: ActivityType | str) -> ActivityTypeSettings:
+        settings: ActivityTypeSettings = getattr(self, activity_type)
+        return settings
+
+
+_PRIMARY_TYPES = (RecordType.CONTACT, RecordType.LEAD)
+
+
+class AssociationSettings(SettingsModel):
+    """Which records an activity is attached to."""
+
+    mode: AssociationMode = AssociationMode.AUTOMATIC
+    primary: RecordType = RecordType.CONTACT
+    company: CompanyAssociation = CompanyAssociation.PRIMARY
+    deal: DealAssociation = DealAssociation.MOST_RECENT_OPEN
+    max_deals: int = Field(default=5, ge=1, le=100, strict=True)
+
+    @field_validator("primary")
+    @classmethod
+    def _person_record(cls, value: RecordType) -> RecordType:
+        # Activities hang off a person; companies and deals are reached through them.
+        if value not in _PRIMARY_TYPES:
+            raise own_error(
+                f"{show(value.value)} is not allowed; allowed: "
+                + ", ".join(t.value for t in _PRIMARY_TYPES)
+            )
+        return value
+
+
+def kinds_taking(option: str) -> tuple[str, ...]:
+    """The kinds whose adapter's options model has the ``vendor:`` option, in the order of
+    :data:`KNOWN_KINDS` (every adapter is imported: this is for messages and tests)."""
+    return tuple(
+        kind for kind in KNOWN_KINDS if option in adapter_class(kind).options_model.model_fields
+    )
+
+
+def _option_problem(kind: str, model: type[VendorOptions], option: Any) -> str:
+    """Why ``option`` is refused in the ``vendor:`` block of an integration of ``kind``."""
+    kinds = kinds_taking(option) if isinstance(option, str) else ()
+    if kinds:
+        return f"not allowed for kind {kind}; only for {', '.join(kinds)}"
+    if model.model_fields:
+        return f"unknown key; allowed: {listing(model.model_fields)}"
+    return f"unknown key; kind {kind} takes no vendor options"
+
+
+if TYPE_CHECKING:
+    AnyVendorOptions = VendorOptions
+else:
+    # The schema of ``vendor:`` is one of the kinds' models (anyOf in the OpenAPI document);
+    # which one is the kind's, chosen by IntegrationSettings._options_of_kind.
+    AnyVendorOptions = Union[OPTION_MODELS]  # noqa: UP007
+
+
+class ProposedSettings(SettingsModel):
+    """The sections a staged rollout may change (``rollout.settings``); absent ones stay."""
+
+    users: UserMappingSettings | None = None
+    ownership: OwnershipSettings | None = None
+    activities: ActivitySettings | None = None
+    associations: AssociationSettings | None = None
+
+
+class RolloutSettings(SettingsModel):
+    """Proposed settings applied to ``percent`` % of records, chosen by record id (stable:
+    the same record is always in or out); ``leadsync rollout promote`` makes them current."""
+
+    percent: float = Field(gt=0, le=100)
+    settings: ProposedSettings
+
+
+class IntegrationSettings(SettingsModel):
+    """Everything one connected tool is allowed to do.
+
+    ``secret_env`` names the environment variable that holds the webhook secret (a token, a
+    signing key, ``user:password`` for Pipedrive); the secret itself is never in the file,
+    the database, an export or a message.
+    """
+
+    _null_is_default = frozenset({"users", "ownership", "activities", "associations", "vendor"})
+
+    kind: str = Field(json_schema_extra={"enum": list(KNOWN_KINDS)})
+    secret_env: str | None = None
+    vendor: AnyVendorOptions = Field(default_factory=NoOptions, validate_default=True)
+    users: UserMappingSettings = UserMappingSettings()
+    ownership: OwnershipSettings = OwnershipSettings()
+    activities: ActivitySettings = ActivitySettings()
+    associations: AssociationSettings = AssociationSettings()
+    rollout: RolloutSettings | None = None
+
+    _is_crm: bool = PrivateAttr(default=False)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Vendor facts, read once from the adapter class: the vendor's form of a user id,
+        # and whether it is the CRM.
+        if self.kind in KNOWN_KINDS:
+            adapter = adapter_class(self.kind)
+            self.users.index_ids(adapter.normalize_external_id)
+            self._is_crm = adapter.is_crm
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KNOWN_KINDS:
+            raise own_error(f"{show(value)} is not a known kind; allowed: {', '.join(KNOWN_KINDS)}")
+        return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        return None if value is None else env_var_name(value, "AIRCALL_WEBHOOK_TOKEN")
+
+    @field_validator("vendor", mode="before")
+    @classmethod
+    def _options_of_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        """The ``vendor:`` block read by the options model of the kind's adapter. An option
+        of another kind is refused as such (``not allowed for kind K; only for ...``), and
+        every problem of the block is reported at once, each at its option."""
+        kind = info.data.get("kind")
+        if kind is None:
+            return NoOptions()  # the kind is wrong (its own error): its options cannot be told
+        model = adapter_class(kind).options_model
+        if isinstance(value, model):
+            return value
+        given = given_fields(value)
+        if given is None:
+            raise own_error(f"expected a mapping; got {show(value)}")
+        problems: list[tuple[KeyPath, str]] = [
+            ((key_text(name),), _option_problem(kind, model, name))
+            for name in given
+            if name not in model.model_fields
+        ]
+        known = {name: option for name, option in given.items() if name in model.model_fields}
+        try:
+            options = model.model_validate(known)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            raise with_problems(exc, problems, model.__name__, known) from None
+        if problems:
+            raise problems_error(problems)
+        return options
+
+    def proposed(self) -> IntegrationSettings | None:
+        """The settings the rollout sample gets: these, with the proposed sections."""
+        if self.rollout is None:
+            return None
+        changes = {
+            name: value
+            for name in ("users", "ownership", "activities", "associations")
+            if (value := getattr(self.rollout.settings, name)) is not None
+        }
+        return self.model_copy(update={**changes, "rollout": None})
+
+    def vendor_options(self) -> VendorOptions:
+        """The options an adapter receives: an instance of its ``options_model``."""
+        return self.vendor
+
+    @property
+    def is_crm(self) -> bool:
+        """The integration is the CRM itself (its adapter's ``is_crm``): its owner ids are
+        owner ids, and its owner changes are the CRM's own."""
+        return self._is_crm

@@ -1,0 +1,189 @@
+"""Reading settings in: YAML with the line of every key path, and plain data (the database,
+an API body), validated with the file's checks and every problem reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leadsync.errors import ConfigError
+from leadsync.settings.base import KeyPath, format_path, key_text, show
+from leadsync.settings.errors import Place, validate_as
+from leadsync.settings.integration import IntegrationSettings
+from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
+
+__all__ = [
+    "config_from_dict",
+    "dedupe_from_list",
+    "destination_from_dict",
+    "integration_from_dict",
+    "load_config",
+    "load_config_file",
+    "parse_yaml",
+    "read_text",
+]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with a line number for values it cannot build (``2024-02-30``)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read{shown}: {exc}", node.start_mark
+            ) from None
+
+
+def _yaml_problem(exc: Exception, text: str, source: str) -> ConfigError:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        line = exc.problem_mark.line + 1
+        what = exc.problem or str(exc)
+        if exc.context:
+            started = exc.context_mark.line + 1 if exc.context_mark is not None else line
+            opened = f" (opened on line {started})" if started != line else ""
+            what = f"{exc.context}{opened}, {what}"
+        return ConfigError([f"{source}:{line}: invalid YAML: {what}"])
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        return ConfigError(
+            [f"{source}:{line}: invalid YAML: character #x{exc.character:04x} is not allowed"]
+        )
+    return ConfigError([f"{source}: invalid YAML: {exc}"])
+
+
+def _line_map(
+    root: yaml.Node, loader: _Loader, source: str
+) -> tuple[dict[KeyPath, int], list[tuple[int, str]]]:
+    """The line of every key path in the document, and duplicate-key problems.
+
+    An aliased node is walked once only: paths below a later alias take the alias's line,
+    which is where that copy is, and alias bombs cannot make this walk explode.
+    """
+    lines: dict[KeyPath, int] = {(): root.start_mark.line + 1}
+    duplicates: list[tuple[int, str]] = []
+    walked: set[int] = set()
+    pending: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while pending:
+        node, path = pending.pop()
+        if id(node) in walked:
+            continue
+        walked.add(id(node))
+        children: list[tuple[yaml.Node, KeyPath]] = []
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # merged keys take the line of the mapping they land in
+                key = key_text(loader.construct_object(key_node, deep=True))
+                line = key_node.start_mark.line + 1
+                child = (*path, key)
+                if key in seen:
+                    where = f"{source}:{line}: {format_path(child)}"
+                    duplicates.append((line, f"{where}: duplicate key (also line {seen[key]})"))
+                seen[key] = line
+                lines[child] = line
+                children.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                children.append((item, (*path, index)))
+        # Document order, so an anchor is walked where it is written, before its aliases.
+        pending.extend(reversed(children))
+    return lines, duplicates
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int], list[tuple[int, str]]]:
+    """The document, the line of every key path in it, and duplicate-key problems."""
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader rejects some characters up front
+        raise _yaml_problem(exc, text, source) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {(): 1}, []
+        lines, duplicates = _line_map(node, loader, source)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_problem(exc, text, source) from None
+    finally:
+        loader.dispose()
+    return data, lines, duplicates
+
+
+def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
+    """Read a workspace YAML document; ``source`` names it in messages (usually the path)."""
+    data, lines, duplicates = parse_yaml(text, source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        line = lines[()]
+        raise ConfigError(
+            [
+                f"{source}:{line}: the top level must be a mapping with keys owners, teams, "
+                f"integrations; got {show(data)}"
+            ]
+        )
+    return validate_as(WorkspaceConfig, data, Place(source, lines, ""), duplicates)
+
+
+def config_from_dict(data: Any, source: str = "<settings>") -> WorkspaceConfig:
+    """A whole workspace from plain data (an API body), with the file's checks and key paths
+    (no line numbers)."""
+    place = Place(source, None, "")
+    if not isinstance(data, dict):
+        _, text = place.problem((), f"expected a mapping; got {show(data)}")
+        raise ConfigError([text])
+    return validate_as(WorkspaceConfig, data, place)
+
+
+def read_text(path: str | Path) -> str:
+    """A settings file's text; a missing or unreadable file is a ConfigError naming it."""
+    source = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{source}: not UTF-8 text ({exc.reason})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+
+
+def load_config_file(path: str | Path) -> WorkspaceConfig:
+    """Read a workspace file; a missing or unreadable file is a ConfigError naming it."""
+    return load_config(read_text(path), str(path))
+
+
+def integration_from_dict(
+    data: dict[str, Any], source: str = "<settings>", key_prefix: str = ""
+) -> IntegrationSettings:
+    """Integration settings from plain data (the database, an API) with the file's checks.
+
+    Workspace cross references (owners, teams) are not checked here: they need the workspace.
+    Messages have no line numbers; ``key_prefix`` (e.g. ``integrations.dialer``) starts each
+    key path so the message reads as it would for the file.
+    """
+    place = Place(source, None, key_prefix)
+    if not isinstance(data, dict):
+        _, text = place.problem((), f"expected a mapping; got {show(data)}")
+        raise ConfigError([text])
+    return validate_as(IntegrationSettings, data, place)
+
+
+def dedupe_from_list(data: list[dict[str, Any]]) -> tuple[DedupeRule, ...]:
+    """The dedupe rules as stored in the workspace."""
+    return tuple(
+        validate_as(DedupeRule, item, Place("<workspace>", None, f"dedupe[{i}]"))
+        for i, item in enumerate(data)
+    )
+
+
+def destination_from_dict(data: dict[str, Any]) -> DestinationSettings:
+    """The destination block as stored in the workspace."""
+    return validate_as(DestinationSettings, data, Place("<workspace>", None, "destination"))

@@ -1,0 +1,204 @@
+"""Proposed settings for one integration (``preview``/``replay --settings``, the admin API):
+a whole workspace file that replaces, or part of one that amends the current settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leadsync.errors import ConfigError
+from leadsync.model import ActivityType
+from leadsync.settings.base import KeyPath, format_path, given_fields, key_text, show
+from leadsync.settings.errors import Place, validate_as
+from leadsync.settings.export import config_to_dict, integration_to_dict
+from leadsync.settings.integration import IntegrationSettings
+from leadsync.settings.loading import parse_yaml, read_text
+from leadsync.settings.workspace import WorkspaceConfig
+
+__all__ = ["ProposedIntegration", "load_proposed", "load_proposed_file", "proposed_from_data"]
+
+_PARTIAL_HINT = (
+    "a whole workspace file (owners and integrations) or one integration's settings, "
+    "whole or in part"
+)
+_NOTE_WHOLE = " (in the workspace: preview and replay decide with its owners and teams)"
+
+
+@dataclass(frozen=True)
+class ProposedIntegration:
+    """Proposed settings for one integration (``preview``/``replay --settings``), read from
+    a file or an API body, and how.
+
+    A **whole** workspace file (one with both ``owners`` and ``integrations``, as ``apply``
+    takes) *replaces*: its entry for the integration is the proposal, checked as ``apply``
+    checks the file. Anything else is **partial** and *amends* the current settings: one
+    integration's settings (``ownership: ...`` at the top) or ``integrations: {NAME: ...}``.
+    Amending merges mappings key by key (``users.map`` gains or changes entries, a section
+    keeps the keys it does not name); a list or a value replaces; ``null`` puts a key back to
+    its default; ``users.unmapped`` with a ``policy`` replaces the whole block (its targets
+    follow the policy); an activity type's ``true``/``false`` means ``{enabled: ...}``.
+    Either way the result is checked against the workspace (owners and teams it names must
+    exist there), and problems are reported as ``apply`` reports them, at the file's lines
+    and key paths.
+    """
+
+    integration: str
+    settings: IntegrationSettings
+    source: str
+    whole: bool
+    sections: tuple[str, ...] = ()
+    """The key paths a partial file sets (``integrations.dialer.ownership``)."""
+
+    def describe(self) -> str:
+        """One line saying how the proposal was read, for the output."""
+        if self.whole:
+            return (
+                f"settings: {self.source} is a whole workspace file; it replaces the current "
+                f"settings of integrations.{self.integration}"
+            )
+        changed = ", ".join(self.sections) or "nothing changed"
+        return f"settings: {self.source} merged over the current settings ({changed})"
+
+
+def load_proposed(
+    text: str, source: str, integration: str, current: WorkspaceConfig | None
+) -> ProposedIntegration:
+    """Proposed settings for ``integration`` from YAML text, amending (partial) or replacing
+    (whole) its settings in ``current`` (see :class:`ProposedIntegration`). Read as ``apply``
+    reads a file: duplicate keys refused, every problem at once with its line."""
+    data, lines, duplicates = parse_yaml(text, source)
+    return _proposed(data, Place(source, lines), duplicates, integration, current)
+
+
+def load_proposed_file(
+    path: str | Path, integration: str, current: WorkspaceConfig | None
+) -> ProposedIntegration:
+    """:func:`load_proposed` of a file; a missing or unreadable file is a ConfigError."""
+    return load_proposed(read_text(path), str(path), integration, current)
+
+
+def proposed_from_data(
+    data: Any, source: str, integration: str, current: WorkspaceConfig | None
+) -> ProposedIntegration:
+    """:func:`load_proposed` of plain data (an API body); key paths are the workspace's
+    (``integrations.NAME.ownership.default``), as the admin API says them elsewhere."""
+    return _proposed(data, Place(source, None), [], integration, current, api=True)
+
+
+def _proposed(
+    data: Any,
+    place: Place,
+    duplicates: list[tuple[int, str]],
+    name: str,
+    current: WorkspaceConfig | None,
+    api: bool = False,
+) -> ProposedIntegration:
+    problems: list[tuple[int, str]] = []
+
+    def refused() -> ConfigError:
+        found = sorted([*duplicates, *problems], key=lambda item: item[0])
+        return ConfigError([text for _, text in found])
+
+    if data is None:
+        problems.append(place.problem((), f"no settings; expected {_PARTIAL_HINT}"))
+        raise refused()
+    if not isinstance(data, dict):
+        problems.append(place.problem((), f"expected a mapping: {_PARTIAL_HINT}; got {show(data)}"))
+        raise refused()
+    where: KeyPath = ("integrations", name)
+    if "owners" in data and "integrations" in data:
+        return _whole(data, place, duplicates, name, current)
+    entry: Any = data
+    document: KeyPath = ()
+    if "integrations" in data:
+        for key in data:
+            if key != "integrations":
+                problems.append(
+                    place.problem(
+                        (key_text(key),),
+                        f"not read from a partial settings file (one without owners): only "
+                        f"integrations.{name} is; a whole workspace file has owners and "
+                        "integrations",
+                    )
+                )
+        found = given_fields(data["integrations"]) or {}
+        key = next((k for k in found if key_text(k) == name), None)
+        if key is None:
+            problems.append(place.problem(("integrations",), f"has no integration {name!r}"))
+            raise refused()
+        entry, document = found[key], where
+    if not isinstance(entry, dict) or not entry:
+        got = show(entry) if entry else "nothing"
+        problems.append(
+            place.problem(document, f"expected the integration's settings (a mapping); got {got}")
+        )
+    if problems:
+        raise refused()
+    before = current.integrations.get(name) if current is not None else None
+    base = integration_to_dict(before) if before is not None else {}
+    merged = _amend(base, entry, ())
+    shown = where if api else document
+    if current is None:
+        located = Place(place.source, place.lines, moved=((), shown))
+        settings = validate_as(IntegrationSettings, merged, located, duplicates)
+    else:
+        workspace = config_to_dict(current)
+        workspace["integrations"] = {**workspace.get("integrations", {}), name: merged}
+        located = Place(
+            place.source, place.lines, moved=(where, shown), unwritten="in the current settings"
+        )
+        settings = validate_as(WorkspaceConfig, workspace, located, duplicates).integrations[name]
+    sections = tuple(
+        f"integrations.{name}.{format_path((key_text(key),))}"
+        for key, value in entry.items()
+        if not (key == "kind" and value == base.get("kind"))
+    )
+    return ProposedIntegration(name, settings, place.source, whole=False, sections=sections)
+
+
+def _whole(
+    data: dict[Any, Any],
+    place: Place,
+    duplicates: list[tuple[int, str]],
+    name: str,
+    current: WorkspaceConfig | None,
+) -> ProposedIntegration:
+    """A whole workspace file: checked as ``apply`` checks it, then its entry for ``name``
+    against the workspace's owners and teams, which decide a preview or replay."""
+    config = validate_as(WorkspaceConfig, data, place, duplicates)
+    settings = config.integrations.get(name)
+    if settings is None:
+        _, text = place.problem(("integrations",), f"has no integration {name!r}")
+        raise ConfigError([text])
+    if current is not None:
+        entry = next(v for k, v in data["integrations"].items() if key_text(k) == name)
+        workspace = config_to_dict(current)
+        workspace["integrations"] = {**workspace.get("integrations", {}), name: entry}
+        where: KeyPath = ("integrations", name)
+        located = Place(place.source, place.lines, moved=(where, where), note=_NOTE_WHOLE)
+        settings = validate_as(WorkspaceConfig, workspace, located).integrations[name]
+    return ProposedIntegration(name, settings, place.source, whole=True)
+
+
+_ABSENT: Any = object()
+
+
+def _amend(base: Any, change: Any, path: KeyPath) -> Any:
+    """``change`` over ``base`` by the rules of :class:`ProposedIntegration`."""
+    if len(path) in (2, 4) and path[-2] == "activities" and path[-1] in set(ActivityType):
+        # An activity type's true/false is {enabled: ...}: it keeps the filters.
+        base = {"enabled": base} if isinstance(base, bool) else base
+        change = {"enabled": change} if isinstance(change, bool) else change
+    if not isinstance(change, dict):
+        return change
+    if not isinstance(base, dict) or (path[-1:] == ("unmapped",) and "policy" in change):
+        base = {}
+    out = dict(base)
+    for key, value in change.items():
+        text = key_text(key).strip()
+        same = next((k for k in out if key_text(k).strip() == text), _ABSENT)
+        old = _ABSENT if same is _ABSENT else out.pop(same)
+        if value is not None:  # null: the key is left out, so it takes its default
+            out[key] = _amend({} if old is _ABSENT else old, value, (*path, text))
+    return out

@@ -1,0 +1,217 @@
+"""The workspace file: owners, teams, integrations, monitoring thresholds, the HubSpot
+destination and the dedupe rules, with the checks across them (:mod:`.checks`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
+
+from leadsync.model import ActivityType
+from leadsync.settings.base import (
+    Email,
+    Id,
+    IntegrationName,
+    KeyPath,
+    Name,
+    SettingsModel,
+    StrictBool,
+    Text,
+    entries,
+    env_var_name,
+    given_fields,
+    own_error,
+    show,
+)
+from leadsync.settings.checks import dedupe_problems, reference_problems
+from leadsync.settings.integration import IntegrationSettings
+
+__all__ = [
+    "CRM_TAG",
+    "DEFAULT_HUBSPOT_API_VERSION",
+    "HUBSPOT_API_VERSION_RE",
+    "LIST_TAG",
+    "DedupeRule",
+    "DestinationSettings",
+    "MonitoringSettings",
+    "OwnerSpec",
+    "OwnersFromCrm",
+    "RateLimits",
+    "WorkspaceConfig",
+]
+
+
+class OwnerSpec(SettingsModel):
+    """A CRM owner as declared in the workspace file."""
+
+    id: Id
+    email: Email
+    first_name: Text = ""
+    last_name: Text = ""
+    active: StrictBool = True
+
+
+class MonitoringSettings(SettingsModel):
+    """Thresholds of the health report (``leadsync report``); each alert's meaning is in
+    docs/MONITORING.md."""
+
+    flapping_changes: int = Field(3, ge=2)
+    unowned_after_minutes: float = Field(60, ge=0)
+    timeline_max_per_day: int = Field(25, ge=1)
+    drop_percent: float = Field(50, gt=0, le=100)
+    baseline_days: int = Field(7, ge=1, le=90)
+    min_baseline_per_day: float = Field(5, ge=0)
+    max_inbox_lag_minutes: float = Field(15, ge=0)
+    max_dead_letters: int = Field(0, ge=0)
+    max_push_lag_minutes: float = Field(15, ge=0)
+    max_push_failures: int = Field(0, ge=0)
+
+
+HUBSPOT_API_VERSION_RE = re.compile(r"^(v3|20[2-9][0-9]-(0[1-9]|1[0-2]))$")
+DEFAULT_HUBSPOT_API_VERSION = "2026-03"
+
+
+class RateLimits(SettingsModel):
+    """HubSpot's request limits for the app: per rolling 10 seconds, and per day."""
+
+    per_10s: int = Field(190, ge=1, le=10_000)
+    daily: int = Field(625_000, ge=1)
+
+
+class DestinationSettings(SettingsModel):
+    """Where decisions are pushed: a HubSpot portal. The token is read from the environment
+    variable ``token_env`` at the moment of a request; it is never in the file, the database,
+    an export or a message."""
+
+    # The file says which variable holds the token even when it is the default one.
+    _always_shown = ("kind", "token_env")
+
+    kind: Literal["hubspot"]
+    token_env: str = "HUBSPOT_TOKEN"
+    base_url: str = "https://api.hubapi.com"
+    api_version: str = DEFAULT_HUBSPOT_API_VERSION
+    limits: RateLimits = RateLimits()
+    app_id: Id | None = None
+    # How often serve/worker pull owners again when ``owners: {source: hubspot}``.
+    owners_refresh_minutes: float = Field(15, gt=0, le=1440)
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env_name(cls, value: str) -> str:
+        return env_var_name(value, "HUBSPOT_TOKEN")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(:[0-9]+)?/?$", value):
+            raise own_error(
+                f"{show(value)} is not a base URL; allowed: http(s)://host[:port], no path "
+                "(e.g. https://api.hubapi.com)"
+            )
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not HUBSPOT_API_VERSION_RE.match(value):
+            raise own_error(
+                f"{show(value)} is not a HubSpot API version; allowed: v3, or a dated "
+                f"version YYYY-MM (e.g. {DEFAULT_HUBSPOT_API_VERSION})"
+            )
+        return value
+
+
+class DedupeRule(SettingsModel):
+    """One activity logged by several tools is one: ``{activity: call, integrations: [phone,
+    outreach], window_s: 120, prefer: phone}``. Two activities of that type from two of those
+    integrations are the same when the rep maps to the same owner, the counterpart is the same
+    (phone number in E.164, or a record both name) and they started within ``window_s``
+    (durations close where both have one). ``prefer``'s values win where both have one."""
+
+    activity: ActivityType
+    integrations: tuple[IntegrationName, ...] = Field(min_length=2)
+    _always_shown = ("window_s", "prefer")
+
+    window_s: float = Field(120, gt=0, le=86_400)
+    # The first integration unless one is named: set when validated, so that a rule read
+    # back from an export (which names it) equals the rule it was written from.
+    prefer: IntegrationName | None = Field(None, validate_default=True)
+
+    @field_validator("prefer")
+    @classmethod
+    def _first_unless_named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        integrations = info.data.get("integrations")
+        return value if value is not None or not integrations else str(integrations[0])
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        names = [n for n in entries(data.get("integrations")) if isinstance(n, str)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            yield ("integrations",), f"names {', '.join(twice)} twice; each integration once"
+        prefer = data.get("prefer")
+        if isinstance(prefer, str) and names and prefer not in names:
+            yield ("prefer",), f"prefer {prefer!r} is not one of integrations ({', '.join(names)})"
+
+    @property
+    def preferred(self) -> str:
+        return self.prefer or self.integrations[0]
+
+
+# Tags of the two forms of ``owners:`` (a list, or {source: hubspot}); they never show in a
+# key path (see _resolve).
+LIST_TAG = "__list__"
+CRM_TAG = "__crm__"
+
+
+def _owners_form(value: Any) -> str:
+    return CRM_TAG if isinstance(value, dict | OwnersFromCrm) else LIST_TAG
+
+
+class OwnersFromCrm(SettingsModel):
+    """``owners: {source: hubspot}``: owners and teams come from ``leadsync owners pull``;
+    ``apply`` leaves them alone."""
+
+    source: Literal["hubspot"]
+
+
+class WorkspaceConfig(SettingsModel):
+    """The whole workspace file. Cross references are checked once the parts are valid."""
+
+    _null_is_default = frozenset({"owners", "teams", "integrations", "monitoring", "dedupe"})
+
+    owners: Annotated[
+        Annotated[tuple[OwnerSpec, ...], Tag(LIST_TAG)] | Annotated[OwnersFromCrm, Tag(CRM_TAG)],
+        Discriminator(_owners_form),
+    ] = ()
+    teams: dict[Name, tuple[Id, ...]] = Field(default_factory=dict)
+    integrations: dict[IntegrationName, IntegrationSettings] = Field(default_factory=dict)
+    monitoring: MonitoringSettings = MonitoringSettings()
+    destination: DestinationSettings | None = None
+    dedupe: tuple[DedupeRule, ...] = ()
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        from_crm = given_fields(data.get("owners"))
+        if from_crm is not None:
+            if from_crm.get("source") == "hubspot" and data.get("destination") is None:
+                yield (
+                    ("owners", "source"),
+                    "owners from hubspot need a destination: {kind: hubspot, ...} block",
+                )
+        else:
+            # With owners from HubSpot, references are checked against the pulled owners
+            # when the file is applied.
+            yield from reference_problems(data)
+        yield from dedupe_problems(data)
+
+    @property
+    def owners_from_crm(self) -> bool:
+        return isinstance(self.owners, OwnersFromCrm)
+
+    @property
+    def owner_specs(self) -> tuple[OwnerSpec, ...]:
+        """The owners the file lists (none when they come from HubSpot)."""
+        return () if isinstance(self.owners, OwnersFromCrm) else self.owners

@@ -1,0 +1,329 @@
+"""Reading a Pipedrive webhook whichever version sent it: v1 or v2 (see
+:mod:`leadsync.sources.pipedrive`, whose docstring describes both payloads).
+
+:func:`read_event` tells the version, action and entity of a stored body and gives a
+:class:`PipedriveEvent` that says where the object is (v2's ``data``, v1's ``current``); the
+readers below take it, so the mapping in ``pipedrive.py`` is written once for both versions.
+Times, id references (an integer, a string or v1's ``{"value": id}``), ``[{value, primary}]``
+lists and the fields a change changed are read here, each one way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leadsync.errors import EventError
+from leadsync.sources.base import (
+    describe,
+    event_name_error,
+    get_path,
+    obj,
+    refuse,
+    text,
+    time_from_epoch,
+    time_from_iso,
+)
+
+__all__ = [
+    "ACTIONS",
+    "ENTITIES",
+    "ID_FORMS",
+    "TIME_FORMS",
+    "V1_ACTIONS",
+    "PipedriveEvent",
+    "changed_fields",
+    "due",
+    "duration_seconds",
+    "epoch_in",
+    "flag",
+    "id_value",
+    "is_counter",
+    "is_v1",
+    "participants",
+    "pipedrive_time",
+    "primary",
+    "read_event",
+    "refs",
+    "unique",
+    "update_time",
+    "user",
+]
+
+ACTIONS = ("create", "change", "delete")
+ENTITIES = ("person", "organization", "deal", "lead", "note", "activity")
+#: Webhooks v1 action -> the v2 action it is read as (None: accepted, gives nothing).
+V1_ACTIONS: dict[str, str | None] = {
+    "added": "create",
+    "updated": "change",
+    "deleted": "delete",
+    "merged": None,  # (?) v2 sends a delete and a change instead; the survivor's next change
+}
+#: The forms of a time Pipedrive sends (``meta.timestamp``).
+TIME_FORMS = "an ISO 8601 time or a unix time in seconds or milliseconds"
+#: The forms of an id field (``owner_id``, ``org_id`` …).
+ID_FORMS = 'an id (an integer or a string) or {"value": id, ...}'
+_CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
+_TIME_OF_DAY = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)
+_DIGITS = re.compile(r"\d+(\.\d+)?", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class PipedriveEvent:
+    """One stored Pipedrive event as the converters read it, whichever version sent it."""
+
+    item: Any
+    version: int  # 1 or 2
+    action: str | None  # create | change | delete; None: a v1 merge (nothing to do)
+    entity: str
+    root: str  # where the object is: "data" (v2) or "current" (v1)
+
+    def path(self, field: str) -> str:
+        return f"{self.root}.{field}"
+
+
+# ------------------------------------------------------------------ versions
+
+
+def is_v1(item: Any, meta: Mapping[str, Any]) -> bool:
+    """Whether a body is a webhooks v1 one (see the module docstring)."""
+    version = meta.get("version")
+    if (isinstance(version, str) and version.strip().startswith("2")) or "entity" in meta:
+        return False
+    return (
+        "object" in meta
+        or "current" in item
+        or isinstance(item.get("event"), str)
+        or 1 in (meta.get("v"), item.get("v"))
+    )
+
+
+def read_event(item: Any) -> PipedriveEvent:
+    """The version, action and entity of one event; EventError for unknown names."""
+    meta = obj(item, "meta", required=True)
+    assert meta is not None
+    if not is_v1(item, meta):
+        action = text(item, "meta.action", required=True)
+        entity = text(item, "meta.entity", required=True)
+        if action not in ACTIONS:
+            event_name_error("meta.action", action, ACTIONS)
+        if entity not in ENTITIES:
+            event_name_error("meta.entity", entity, ENTITIES)
+        assert entity is not None
+        return PipedriveEvent(item, 2, action, entity, "data")
+    # v1: meta.action / meta.object, else the two halves of "event" ("added.person").
+    named = text(item, "event")
+    first, _, second = (named or "").partition(".")
+    v1_action, action_path = text(item, "meta.action") or first, "meta.action"
+    v1_entity, entity_path = text(item, "meta.object") or second, "meta.object"
+    if get_path(item, "meta.action") is None and named is not None:
+        action_path = "event"
+    if get_path(item, "meta.object") is None and named is not None:
+        entity_path = "event"
+    if not v1_action:
+        refuse("meta.action", 'required (v1: "added", "updated", "deleted" or "merged")')
+    if v1_action not in V1_ACTIONS:
+        event_name_error(action_path, v1_action, tuple(V1_ACTIONS))
+    if not v1_entity:
+        refuse("meta.object", "required (v1: the object, e.g. person)")
+    if v1_entity not in ENTITIES:
+        event_name_error(entity_path, v1_entity, ENTITIES)
+    return PipedriveEvent(item, 1, V1_ACTIONS[v1_action], v1_entity, "current")
+
+
+def changed_fields(ev: PipedriveEvent) -> set[str] | None:
+    """The fields a change changed, or None when the event does not say (no ``previous``).
+
+    v2's ``previous`` holds only the changed fields; v1's holds the whole object before the
+    change, so a field changed when its value differs from ``current``'s (an id compared by
+    its value, whatever its form)."""
+    previous = obj(ev.item, "previous")
+    if previous is None:
+        return None
+    if ev.version == 2:
+        return set(previous)
+    current = obj(ev.item, ev.root) or {}
+    return {
+        field
+        for field, old in previous.items()
+        if _comparable(old) != _comparable(current.get(field))
+    }
+
+
+def _comparable(value: Any) -> Any:
+    return value.get("value") if isinstance(value, dict) and "value" in value else value
+
+
+def is_counter(ev: PipedriveEvent, field: str) -> bool:
+    """A count Pipedrive keeps itself (v1's ``followers_count`` …), not someone's edit (?)."""
+    return ev.version == 1 and field.endswith("_count")
+
+
+# ------------------------------------------------------------------ times
+
+
+def pipedrive_time(value: Any, path: str) -> str | None:
+    """A Pipedrive time as a canonical time: an ISO 8601 string, or a unix time (a number or a
+    string of digits) in seconds, milliseconds or microseconds, told apart by magnitude."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        raw = value.strip()
+        if _DIGITS.fullmatch(raw) is None:
+            try:
+                return time_from_iso(raw, path)
+            except EventError:
+                refuse(path, f"must be {TIME_FORMS}, got {value[:40]!r}")
+        value = float(raw)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        refuse(path, f"must be {TIME_FORMS}, got {describe(value)}")
+    magnitude = abs(value)
+    if magnitude >= 1e14:
+        return time_from_epoch(value / 1000, path, "ms")  # microseconds
+    return time_from_epoch(value, path, "ms" if magnitude >= 1e11 else "s")
+
+
+def epoch_in(item: Any, path: str, per_second: int) -> str | None:
+    """v1's ``timestamp_micro`` / ``timestamp_milli``: a unix time in a known unit."""
+    value = get_path(item, path)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        refuse(path, f"must be a unix time (a number), got {describe(value)}")
+    return time_from_epoch(value * 1000 / per_second, path, "ms")
+
+
+def update_time(item: Any, root: str) -> str | None:
+    path = f"{root}.update_time"
+    return time_from_iso(get_path(item, path), path)
+
+
+# ------------------------------------------------------------------ parts
+
+
+def id_value(value: Any, path: str) -> str | None:
+    """A Pipedrive id: an integer or a string, or v1's ``{"value": id, ...}`` object."""
+    if isinstance(value, dict):
+        if "value" not in value:
+            keys = ", ".join(sorted(str(k) for k in value)[:5]) or "none"
+            refuse(path, f"must be {ID_FORMS}, got an object without value (keys: {keys})")
+        value = value["value"]
+        path += ".value"
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        refuse(path, f"must be {ID_FORMS}, got {describe(value)}")
+    return str(value).strip() or None
+
+
+def user(ev: PipedriveEvent, field: str) -> dict[str, str] | None:
+    path = ev.path(field)
+    user_id = id_value(get_path(ev.item, path), path)
+    return {"id": user_id} if user_id is not None else None
+
+
+def refs(ev: PipedriveEvent, *pairs: tuple[str, str]) -> list[dict[str, str]]:
+    """Associations ``(object, field of the object)`` for the fields that name a record."""
+    out = []
+    for record_type, field in pairs:
+        path = ev.path(field)
+        external_id = id_value(get_path(ev.item, path), path)
+        if external_id is not None:
+            out.append({"object": record_type, "external_id": external_id})
+    return out
+
+
+def participants(ev: PipedriveEvent) -> list[dict[str, str]]:
+    """The contacts of ``participants[].person_id``."""
+    path = ev.path("participants")
+    participants = get_path(ev.item, path)
+    if participants is None:
+        return []
+    if not isinstance(participants, list):
+        refuse(path, f"must be an array, got {describe(participants)}")
+    out = []
+    for index, entry in enumerate(participants):
+        where = f"{path}[{index}]"
+        if not isinstance(entry, dict):
+            refuse(where, f"must be an object {{person_id, primary}}, got {describe(entry)}")
+        external_id = id_value(entry.get("person_id"), f"{where}.person_id")
+        if external_id is not None:
+            out.append({"object": "contact", "external_id": external_id})
+    return out
+
+
+def unique(refs: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref["object"], ref["external_id"])
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
+
+
+def primary(item: Any, path: str) -> str | None:
+    """The primary value of a ``[{value, primary, label}]`` list, else the first one."""
+    entries = get_path(item, path)
+    if entries is None:
+        return None
+    if not isinstance(entries, list):
+        refuse(path, f"must be an array of {{value, primary, label}}, got {describe(entries)}")
+    values: list[tuple[bool, str]] = []
+    for index, entry in enumerate(entries):
+        where = f"{path}[{index}]"
+        if not isinstance(entry, dict):
+            refuse(where, f"must be an object {{value, primary, label}}, got {describe(entry)}")
+        value = entry.get("value")
+        if value is not None and not isinstance(value, str):
+            refuse(f"{where}.value", f"must be a string, got {describe(value)}")
+        if value and value.strip():
+            values.append((entry.get("primary") is True, value.strip()))
+    for is_primary, value in values:
+        if is_primary:
+            return value
+    return values[0][1] if values else None
+
+
+def flag(item: Any, path: str) -> bool | None:
+    """True or false (v1 sends 1 and 0)."""
+    value = get_path(item, path)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    refuse(path, f"must be true or false, got {describe(value)}")
+
+
+def duration_seconds(item: Any, path: str) -> int | None:
+    """A duration ``HH:MM`` (or ``HH:MM:SS``) in seconds."""
+    value = text(item, path)
+    if value is None:
+        return None
+    match = _CLOCK.fullmatch(value)
+    if match is None:
+        refuse(path, f"must be a duration HH:MM, got {value[:40]!r}")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
+
+
+def due(ev: PipedriveEvent) -> tuple[str | None, str | None]:
+    """``(due, moment)`` of an activity: ``due`` is the time, or the date alone when there is
+    no ``due_time``; ``moment`` is a time either way (midnight UTC for a date)."""
+    day_path, clock_path = ev.path("due_date"), ev.path("due_time")
+    day = text(ev.item, day_path)
+    moment = time_from_iso(day, day_path)
+    if day is None or moment is None:
+        return None, None
+    clock = text(ev.item, clock_path)
+    if clock is None:
+        return day, moment
+    if _TIME_OF_DAY.fullmatch(clock) is None:
+        refuse(clock_path, f"must be a time HH:MM (UTC), got {clock[:40]!r}")
+    moment = time_from_iso(f"{day}T{clock}Z", clock_path)
+    return moment, moment

@@ -1,0 +1,336 @@
+"""Salesforce sObjects as canonical events: the mapping both channels share.
+
+An Outbound Message's notification and a change event carry the same sObject fields; a
+:class:`Fields` view reads them wherever they are in the stored piece (and, on an UPDATE,
+only the changed ones), and :func:`sobject_events` maps a Lead, Contact, Account,
+Opportunity, Task or Event to canonical dicts. The mapping table, the vocabularies and the
+guesses are described in :mod:`leadsync.sources.salesforce`'s docstring. Ids are read in
+their 18-character form (:func:`id18`) everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leadsync.sources.base import (
+    compact,
+    describe,
+    domain_or_none,
+    get_path,
+    number,
+    put,
+    refuse,
+    text,
+    time_from_epoch,
+    time_from_iso,
+    whole,
+)
+
+__all__ = [
+    "CALL_DISPOSITIONS",
+    "CALL_TYPES",
+    "CONTACT_PREFIXES",
+    "SOBJECTS",
+    "TASK_PRIORITIES",
+    "TASK_STATUSES",
+    "TASK_SUBTYPES",
+    "WHAT_PREFIXES",
+    "Fields",
+    "id18",
+    "id_of",
+    "read_id",
+    "read_time",
+    "sobject_events",
+]
+
+SOBJECTS = ("Lead", "Contact", "Account", "Opportunity", "Task", "Event")
+
+CALL_DISPOSITIONS: dict[str, str] = {  # (?) free text: lowercased, _ and - read as spaces
+    "connected": "connected",
+    "answered": "connected",
+    "no answer": "no_answer",
+    "busy": "busy",
+    "voicemail": "voicemail",
+    "left voicemail": "voicemail",
+    "left message": "left_live_message",
+    "left live message": "left_live_message",
+    "wrong number": "wrong_number",
+    "failed": "failed",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+}
+CALL_TYPES: dict[str, str] = {"inbound": "inbound", "outbound": "outbound"}  # Internal: none
+TASK_STATUSES: dict[str, str] = {
+    "not started": "not_started",
+    "in progress": "in_progress",
+    "completed": "completed",
+    "waiting on someone else": "waiting",
+    "deferred": "deferred",
+}
+TASK_PRIORITIES: dict[str, str] = {"high": "high", "normal": "medium", "low": "low"}
+TASK_SUBTYPES: dict[str, str] = {"Call": "call", "Email": "email"}  # any other: task
+
+# Key prefixes of the records associations may name.
+CONTACT_PREFIXES = ("00Q", "003")
+WHAT_PREFIXES = {"006": "deal", "001": "company"}
+
+_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?", re.ASCII)
+_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def id18(value: str) -> str | None:
+    """The 18-character form of a Salesforce id, or None when ``value`` is not one.
+
+    The suffix encodes which of the first 15 characters are capitals, so an 18-character id
+    whose letters lost their case is restored before the suffix is recomputed.
+    """
+    if not _ID.fullmatch(value):
+        return None
+    base = value[:15]
+    if len(value) == 18:
+        suffix = value[15:].upper()
+        if any(c not in _CHECKSUM for c in suffix):
+            return None
+        chars = list(base)
+        for block, code in enumerate(suffix):
+            bits = _CHECKSUM.index(code)
+            for offset in range(5):
+                at = block * 5 + offset
+                chars[at] = chars[at].upper() if bits >> offset & 1 else chars[at].lower()
+        base = "".join(chars)
+    blocks = (base[i : i + 5] for i in range(0, 15, 5))
+    suffix = "".join(
+        _CHECKSUM[sum(1 << i for i, c in enumerate(block) if "A" <= c <= "Z")] for block in blocks
+    )
+    return base + suffix
+
+
+# ------------------------------------------------------------------ fields
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """An sObject's fields inside a stored piece: ``prefix`` locates them (for error paths);
+    on an UPDATE only the ``changed`` fields count."""
+
+    root: Any
+    prefix: str
+    changed: frozenset[str] | None
+    is_update: bool
+
+    def counts(self, name: str) -> bool:
+        return self.changed is None or name in self.changed or name.split(".")[0] in self.changed
+
+    def text(self, name: str) -> str | None:
+        return text(self.root, self.prefix + name) if self.counts(name) else None
+
+    def name_part(self, part: str) -> str | None:
+        """``FirstName`` or ``LastName``: a field, or a part of the compound ``Name``."""
+        if isinstance(get_path(self.root, self.prefix + "Name"), dict):
+            return self.text(f"Name.{part}")
+        return self.text(part)
+
+    def number(self, name: str) -> int | float | None:
+        return whole(number(self.root, self.prefix + name)) if self.counts(name) else None
+
+    def flag(self, name: str) -> bool | None:
+        if not self.counts(name):
+            return None
+        path = self.prefix + name
+        value = get_path(self.root, path)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if value is not None and not isinstance(value, bool):
+            refuse(path, f"must be true or false, got {describe(value)}")
+        return value
+
+    def time(self, name: str) -> str | None:
+        return read_time(self.root, self.prefix + name) if self.counts(name) else None
+
+    def id(self, name: str) -> str | None:
+        return read_id(self.root, self.prefix + name) if self.counts(name) else None
+
+    def vocabulary(
+        self,
+        name: str,
+        table: Mapping[str, str],
+        key: str,
+        raw_key: str,
+        properties: dict[str, Any],
+    ) -> None:
+        """Put a vendor value mapped by ``table`` as ``key`` and the raw value as ``raw_key``
+        (the raw value alone when the table does not know it)."""
+        raw = self.text(name)
+        if raw is not None:
+            properties[raw_key] = raw
+            put(properties, key, table.get(" ".join(re.split(r"[\s_-]+", raw.lower()))))
+
+
+def read_time(root: Any, path: str) -> str | None:
+    value = get_path(root, path)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return time_from_epoch(value, path, "ms")
+    return time_from_iso(value, path)
+
+
+def read_id(root: Any, path: str, required: bool = False) -> str | None:
+    raw = text(root, path, required)
+    return id_of(raw, path) if raw is not None else None
+
+
+def id_of(raw: str, path: str) -> str:
+    converted = id18(raw.strip())
+    if converted is None:
+        refuse(path, f"must be a Salesforce id (15 or 18 letters and digits), got {raw[:40]!r}")
+    return converted
+
+
+# ------------------------------------------------------------------ mapping
+
+
+def sobject_events(
+    sobject: str | None,
+    sobject_path: str,
+    view: Fields,
+    record_id: str,
+    event_id: str,
+    when: str,
+) -> list[dict[str, Any]]:
+    if sobject in _RECORDS:
+        return _record_events(_RECORDS[sobject], view, record_id, event_id, when)
+    if sobject == "Task":
+        return [_task(view, record_id, event_id, when)]
+    if sobject == "Event":
+        return [_meeting(view, record_id, event_id, when)]
+    shown = repr(sobject) if isinstance(sobject, str) else describe(sobject)
+    refuse(sobject_path, f"sObject {shown} is not supported; allowed: {', '.join(SOBJECTS)}")
+
+
+def _record_events(
+    mapper: Callable[[Fields], Mapped], view: Fields, record_id: str, event_id: str, when: str
+) -> list[dict[str, Any]]:
+    record_type, properties, refs = mapper(view)
+    owner_id = view.id("OwnerId")
+    owner = {"id": owner_id} if owner_id is not None else None
+    named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": record_id}
+    if not properties and not refs:
+        return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
+    parts = {"owner": owner, "properties": properties, "associations": refs}
+    return [compact({**named, "type": "record", **parts})]
+
+
+Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
+
+
+def _contact(view: Fields) -> Mapped:
+    properties: dict[str, Any] = {}
+    put(properties, "email", view.text("Email"))
+    put(properties, "firstname", view.name_part("FirstName"))
+    put(properties, "lastname", view.name_part("LastName"))
+    put(properties, "phone", view.text("Phone"))
+    put(properties, "company", view.text("Company"))
+    return "contact", properties, _refs(view, ("company", "AccountId"))
+
+
+def _account(view: Fields) -> Mapped:
+    properties: dict[str, Any] = {}
+    put(properties, "name", view.text("Name"))
+    website = view.text("Website")
+    if website is not None:
+        properties["domain" if (domain_or_none(website) is not None) else "website"] = website
+    return "company", properties, []
+
+
+def _opportunity(view: Fields) -> Mapped:
+    properties: dict[str, Any] = {}
+    put(properties, "name", view.text("Name"))
+    put(properties, "stage", view.text("StageName"))
+    put(properties, "is_closed", view.flag("IsClosed"))
+    put(properties, "amount", view.number("Amount"))
+    refs = _refs(view, ("company", "AccountId"), ("contact", "ContactId"))
+    return "deal", properties, refs
+
+
+_RECORDS = {"Lead": _contact, "Contact": _contact, "Account": _account, "Opportunity": _opportunity}
+
+
+def _task(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
+    subtype = text(view.root, view.prefix + "TaskSubtype")  # what it is, changed or not
+    if subtype is None and view.is_update:
+        refuse(
+            view.prefix + "TaskSubtype",
+            "required on a Task update to know which activity it changes: enrich the Task"
+            " change events with TaskSubtype",
+        )
+    activity = TASK_SUBTYPES.get(subtype or "", "task")
+    properties: dict[str, Any] = {}
+    put(properties, "title" if activity == "call" else "subject", view.text("Subject"))
+    put(properties, "body", view.text("Description"))
+    if activity == "call":
+        put(properties, "duration_s", view.number("CallDurationInSeconds"))
+        view.vocabulary("CallType", CALL_TYPES, "direction", "salesforce_call_type", properties)
+        view.vocabulary(
+            "CallDisposition",
+            CALL_DISPOSITIONS,
+            "outcome",
+            "salesforce_call_disposition",
+            properties,
+        )
+    elif activity == "task":
+        view.vocabulary("Status", TASK_STATUSES, "status", "salesforce_status", properties)
+        view.vocabulary("Priority", TASK_PRIORITIES, "priority", "salesforce_priority", properties)
+        put(properties, "due", view.text("ActivityDate"))
+    happened = read_time(view.root, view.prefix + "CreatedDate") or when
+    return _activity(activity, view, record_id, event_id, happened, properties)
+
+
+def _meeting(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    put(properties, "title", view.text("Subject"))
+    put(properties, "body", view.text("Description"))
+    put(properties, "start", view.time("StartDateTime"))
+    put(properties, "end", view.time("EndDateTime"))
+    happened = read_time(view.root, view.prefix + "StartDateTime") or when
+    return _activity("meeting", view, record_id, event_id, happened, properties)
+
+
+def _activity(
+    activity: str,
+    view: Fields,
+    record_id: str,
+    event_id: str,
+    happened: str,
+    properties: dict[str, Any],
+) -> dict[str, Any]:
+    owner_id = view.id("OwnerId")
+    refs = []
+    who = view.id("WhoId")
+    if who is not None and who.startswith(CONTACT_PREFIXES):
+        refs.append({"object": "contact", "external_id": who})
+    what = view.id("WhatId")
+    if what is not None and what[:3] in WHAT_PREFIXES:
+        refs.append({"object": WHAT_PREFIXES[what[:3]], "external_id": what})
+    named = {
+        "id": event_id,
+        "occurred_at": happened,
+        "activity": activity,
+        "external_id": record_id,
+    }
+    owner = {"id": owner_id} if owner_id is not None else None
+    parts = {"owner": owner, "properties": properties, "associations": refs}
+    return compact({**named, "type": "activity", **parts})
+
+
+# ------------------------------------------------------------------ parts
+
+
+def _refs(view: Fields, *pairs: tuple[str, str]) -> list[dict[str, str]]:
+    out = []
+    for record_type, field in pairs:
+        external_id = view.id(field)
+        if external_id is not None:
+            out.append({"object": record_type, "external_id": external_id})
+    return out

@@ -1,0 +1,33 @@
+"""Resolving dead letters: a letter is never deleted, it is marked retried or dismissed (when,
+by whom, how, and for a dismissal why). The reads are in :mod:`leadsync.store.views`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.schema import dead_letters
+
+
+def mark_retried(connection: Connection, letter_id: int, at: str, resolution: str, by: str) -> None:
+    """Mark a dead letter resolved by a retry (``resolution`` says what became of it)."""
+    connection.execute(
+        sa.update(dead_letters)
+        .where(dead_letters.c.id == letter_id)
+        .values(resolved_at=at, resolution=resolution, resolved_by=by)
+    )
+
+
+def mark_dismissed(
+    connection: Connection, letter_ids: Collection[int], at: str, by: str, reason: str
+) -> None:
+    """Mark the open ones of ``letter_ids`` dismissed, with the reason."""
+    if not letter_ids:
+        return
+    connection.execute(
+        sa.update(dead_letters)
+        .where(dead_letters.c.id.in_(list(letter_ids)), dead_letters.c.resolved_at.is_(None))
+        .values(resolved_at=at, resolution="dismissed", resolved_by=by, dismissed_reason=reason)
+    )

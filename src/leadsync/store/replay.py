@@ -1,0 +1,223 @@
+"""Replay's SQL: reading the inbox a chunk at a time, and comparing two scratch SQLite
+workspaces in one connection (the proposed one attached as ``p``).
+
+Records are matched by what names them in both runs (an integration's external id, else a
+contact's email or a company's domain), activities by their natural key, since ids may
+differ between the two runs. Each comparison is a join or a set difference over indexed
+temporary tables, never a scan per row; the temporary tables die with the connection. What
+the differences mean, and how they are reported, is :mod:`leadsync.ops.replay`'s.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.schema import inbox
+
+
+def inbox_size(connection: Connection, since: str | None = None) -> int:
+    """How many inbox rows happened since ``since`` (all without it)."""
+    query = sa.select(sa.func.count()).select_from(inbox)
+    if since is not None:
+        query = query.where(inbox.c.occurred_at >= since)
+    return int(connection.execute(query).scalar_one())
+
+
+def inbox_chunk(
+    connection: Connection, after_seq: int, since: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The next ``limit`` inbox rows after ``after_seq`` in arrival order (keyset pagination
+    on seq), that happened since ``since``: ``seq``, ``integration``, ``event_id``,
+    ``occurred_at``, ``payload``."""
+    query = (
+        sa.select(
+            inbox.c.seq, inbox.c.integration, inbox.c.event_id, inbox.c.occurred_at, inbox.c.payload
+        )
+        .where(inbox.c.seq > after_seq)
+        .order_by(inbox.c.seq)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(inbox.c.occurred_at >= since)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+@contextmanager
+def both_runs(current: Path, proposed: Path) -> Iterator[sqlite3.Connection]:
+    """One SQLite connection on the current run's database with the proposed run's attached
+    as ``p``; closed (its temporary tables with it) on leaving."""
+    connection = sqlite3.connect(current)
+    try:
+        connection.execute("ATTACH DATABASE ? AS p", (str(proposed),))
+        yield connection
+    finally:
+        connection.close()
+
+
+def _count(connection: sqlite3.Connection, sql: str) -> int:
+    return int(connection.execute(sql).fetchone()[0])
+
+
+# A record's name in both runs: its first identity, else a contact's email or a company's
+# domain.
+_NAME = """
+coalesce(
+  (SELECT min(i.integration || ':' || i.type || ':' || i.external_id)
+     FROM {db}record_identities i WHERE i.record_id = r.id),
+  CASE WHEN r.email IS NOT NULL THEN 'email:' || r.email END,
+  CASE WHEN r.domain IS NOT NULL THEN 'domain:' || r.domain END,
+  'record:' || r.id)
+"""
+
+
+def _names(db: str) -> str:
+    return f"""SELECT r.id AS id, r.type AS type, r.owner_id AS owner_id,
+        {_NAME.format(db=db)} AS name,
+        (SELECT d.reason FROM {db}owner_decisions d WHERE d.record_id = r.id
+          ORDER BY d.id DESC LIMIT 1) AS reason
+        FROM {db}records r"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCounts:
+    compared: int  # named in both runs
+    only_in_current: int
+    only_in_proposed: int
+    owners_differ: int
+
+
+_OWNERS_DIFFER = """FROM cur JOIN pro ON pro.name = cur.name
+    WHERE coalesce(cur.owner_id, '') != coalesce(pro.owner_id, '')"""
+
+
+def compare_records(connection: sqlite3.Connection) -> RecordCounts:
+    """Name every record of both runs (temporary tables ``cur`` and ``pro``: id, type,
+    owner, name, latest reason) and count them: in both, in one only, with other owners.
+    Must run before the other comparisons, which read those tables."""
+    connection.execute(f"CREATE TEMP TABLE cur AS {_names('main.')}")
+    connection.execute(f"CREATE TEMP TABLE pro AS {_names('p.')}")
+    for side in ("cur", "pro"):
+        connection.execute(f"CREATE INDEX temp.ix_{side}_name ON {side}(name)")
+        connection.execute(f"CREATE INDEX temp.ix_{side}_id ON {side}(id)")
+    return RecordCounts(
+        compared=_count(connection, "SELECT count(*) FROM cur JOIN pro USING (name)"),
+        only_in_current=_count(
+            connection, "SELECT count(*) FROM cur WHERE name NOT IN (SELECT name FROM pro)"
+        ),
+        only_in_proposed=_count(
+            connection, "SELECT count(*) FROM pro WHERE name NOT IN (SELECT name FROM cur)"
+        ),
+        owners_differ=_count(connection, f"SELECT count(*) {_OWNERS_DIFFER}"),
+    )
+
+
+def owner_differences(
+    connection: sqlite3.Connection, limit: int | None
+) -> Iterator[tuple[str, str, int, str | None, str | None, str | None, str | None]]:
+    """The records whose owner differs, by current id (at most ``limit``; all with None):
+    (name, type, current id, current owner, current reason, proposed owner, proposed
+    reason)."""
+    bound = "" if limit is None else f"LIMIT {int(limit)}"
+    yield from connection.execute(
+        f"""SELECT cur.name, cur.type, cur.id, cur.owner_id, cur.reason, pro.owner_id, pro.reason
+        {_OWNERS_DIFFER} ORDER BY cur.id {bound}"""
+    )
+
+
+_ACTIVITY_KEY = (
+    "a.integration || ':' || a.type || ':' || coalesce(a.external_id, 'event:' || a.event_id)"
+)
+
+_ONE_WAY = """SELECT * FROM (
+    SELECT activity, record FROM {a} WHERE activity IN (SELECT activity FROM {b})
+    EXCEPT SELECT activity, record FROM {b})"""
+# Activities in both runs whose associated records differ.
+_CHANGED_LINKS = (
+    "SELECT DISTINCT activity FROM ("
+    + _ONE_WAY.format(a="cur_links", b="pro_links")
+    + " UNION ALL "
+    + _ONE_WAY.format(a="pro_links", b="cur_links")
+    + ")"
+)
+
+
+def compare_activities(connection: sqlite3.Connection) -> None:
+    """Key every activity of both runs (``cur_acts``, ``pro_acts``: key and ``integration
+    type`` label) and its associated records by name (``cur_links``, ``pro_links``), indexed.
+    Needs :func:`compare_records` first."""
+    for side, db in (("cur", "main."), ("pro", "p.")):
+        connection.execute(
+            f"""CREATE TEMP TABLE {side}_acts AS
+            SELECT {_ACTIVITY_KEY} AS activity, a.integration || ' ' || a.type AS label
+            FROM {db}activities a"""
+        )
+        connection.execute(f"CREATE INDEX temp.ix_{side}_acts ON {side}_acts(activity)")
+        connection.execute(
+            f"""CREATE TEMP TABLE {side}_links AS
+            SELECT {_ACTIVITY_KEY} AS activity, n.name AS record
+            FROM {db}activity_associations aa
+            JOIN {db}activities a ON a.id = aa.activity_id
+            JOIN {side} n ON n.id = aa.record_id"""
+        )
+        connection.execute(f"CREATE INDEX temp.ix_{side}_links ON {side}_links(activity)")
+
+
+def _one_side(appear: bool) -> tuple[str, str, str]:
+    """(activities of the side, activities of the other, links of the side)."""
+    return (
+        ("pro_acts", "cur_acts", "pro_links") if appear else ("cur_acts", "pro_acts", "cur_links")
+    )
+
+
+def activities_only_in_one(connection: sqlite3.Connection, appear: bool) -> dict[str, int]:
+    """Activities only the proposed run has (``appear``) or only the current one has, counted
+    by ``integration type`` label. Needs :func:`compare_activities` first."""
+    acts, other, _links = _one_side(appear)
+    rows = connection.execute(
+        f"""SELECT label, count(*) FROM {acts}
+        WHERE activity NOT IN (SELECT activity FROM {other})
+        GROUP BY label ORDER BY label"""
+    )
+    return {key: int(count) for key, count in rows}
+
+
+def count_association_differences(connection: sqlite3.Connection) -> int:
+    """How many activities of both runs have other associated records."""
+    return _count(connection, f"SELECT count(*) FROM ({_CHANGED_LINKS})")
+
+
+def _records_of(links: str) -> str:
+    """An activity's associated records (by name, space-separated), for ``x.activity``."""
+    return f"""(SELECT group_concat(record, ' ') FROM
+        (SELECT record FROM {links} l WHERE l.activity = x.activity ORDER BY record))"""
+
+
+def activities_only_in_one_listed(
+    connection: sqlite3.Connection, appear: bool
+) -> Iterator[tuple[str, str | None]]:
+    """Each activity only one run has (see :func:`activities_only_in_one`), by key: (key,
+    its associated records by name, space-separated)."""
+    acts, other, links = _one_side(appear)
+    yield from connection.execute(
+        f"""SELECT x.activity, {_records_of(links)} FROM {acts} x
+        WHERE x.activity NOT IN (SELECT activity FROM {other}) ORDER BY x.activity"""
+    )
+
+
+def association_differences(
+    connection: sqlite3.Connection,
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """Each activity whose associated records differ, by key: (key, current records,
+    proposed records)."""
+    yield from connection.execute(
+        f"""SELECT x.activity, {_records_of("cur_links")}, {_records_of("pro_links")}
+        FROM ({_CHANGED_LINKS}) x ORDER BY x.activity"""
+    )

@@ -1,0 +1,160 @@
+"""The workspace's configuration in its database: applying a :class:`WorkspaceConfig`,
+exporting it back, and loading it as the rules need it.
+
+The configuration lives in tables (owners, teams, integrations: :mod:`leadsync.store.config`)
+and in named workspace settings (monitoring, destination, dedupe rules, where owners come
+from, HubSpot's portal facts, the push backfill). This module is the one translation between
+those rows and the settings' models, so the file, the API and the scratch workspaces of a
+replay all store and read a configuration the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from leadsync.engine import WorkspaceRules
+from leadsync.errors import ConfigError, NotFoundError
+from leadsync.rules.mapping import OwnerDirectory
+from leadsync.settings import (
+    IntegrationSettings,
+    MonitoringSettings,
+    OwnersFromCrm,
+    OwnerSpec,
+    WorkspaceConfig,
+    config_from_dict,
+    config_to_dict,
+    dedupe_from_list,
+    dedupe_to_list,
+    destination_from_dict,
+    destination_to_dict,
+    integration_from_dict,
+    integration_to_dict,
+    monitoring_to_dict,
+)
+from leadsync.store import config as config_store
+
+# The names of the workspace settings (rows of ``workspace_settings``) beside the tables.
+MONITORING_SETTING = "monitoring"
+DESTINATION_SETTING = "destination"
+DEDUPE_SETTING = "dedupe"
+OWNERS_SOURCE_SETTING = "owners_source"
+HUBSPOT_PORTAL_SETTING = "hubspot_portal"
+PUSH_BACKFILL_SETTING = "push_backfill"
+
+
+def settings_of(name: str, data: dict[str, Any]) -> IntegrationSettings:
+    """An integration's stored settings as a model (checked again, like the file)."""
+    return integration_from_dict(data, source="<workspace>", key_prefix=f"integrations.{name}")
+
+
+def load_rules(engine: Engine) -> WorkspaceRules:
+    """The workspace's configuration as the rules need it."""
+    with engine.connect() as connection:
+        owners = config_store.owners_by_id(connection)
+        teams = config_store.read_teams(connection)
+        integration_rows = config_store.read_integrations(connection)
+        destination = config_store.read_setting(connection, DESTINATION_SETTING)
+        dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
+    return WorkspaceRules(
+        directory=OwnerDirectory.build(owners, teams),
+        integrations={name: settings_of(name, s) for name, _, s in integration_rows},
+        push=bool(destination),
+        dedupe=dedupe_from_list(dedupe),
+    )
+
+
+def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> None:
+    """With owners from HubSpot, the owners the file names must be among the pulled ones."""
+    data = config_to_dict(config)
+    data["owners"] = [
+        {"id": o, "email": f"owner-{n}@owner.invalid"}
+        for n, o in enumerate(sorted(config_store.owners_by_id(connection)))
+    ]
+    data.pop("destination", None)
+    try:
+        config_from_dict(data, "<owners from hubspot>")
+    except ConfigError as exc:  # the same checks as the file's, against the pulled owners
+        raise ConfigError(
+            [f"{p} (run `leadsync owners pull` first?)" for p in exc.problems]
+        ) from None
+
+
+def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:
+    """Make the workspace's owners, teams, integrations and settings those of ``config``, in
+    one transaction; applying the same configuration again changes nothing."""
+    owner_rows = [
+        {
+            "id": o.id,
+            "email": o.email,
+            "first_name": o.first_name,
+            "last_name": o.last_name,
+            "active": o.active,
+        }
+        for o in config.owner_specs
+    ]
+    integration_rows = [
+        {"name": name, "kind": s.kind, "settings": integration_to_dict(s)}
+        for name, s in config.integrations.items()
+    ]
+    destination = None if config.destination is None else destination_to_dict(config.destination)
+    settings = (
+        # (setting, stored value, what ``changes.settings_changed`` calls it)
+        (MONITORING_SETTING, monitoring_to_dict(config.monitoring), "monitoring"),
+        (DESTINATION_SETTING, destination, "destination"),
+        (DEDUPE_SETTING, dedupe_to_list(config.dedupe) or None, "dedupe"),
+        (OWNERS_SOURCE_SETTING, "hubspot" if config.owners_from_crm else None, "owners"),
+    )
+    with engine.begin() as connection:
+        if config.owners_from_crm:
+            _check_owner_references(connection, config)
+        changes = config_store.replace_config(
+            connection,
+            None if config.owners_from_crm else owner_rows,
+            dict(config.teams),
+            integration_rows,
+        )
+        for name, value, shown in settings:
+            if config_store.write_setting(connection, name, value):
+                changes.settings_changed.append(shown)
+        return changes
+
+
+def export_config(engine: Engine) -> WorkspaceConfig:
+    """The workspace's configuration as a file would declare it (archived owners left out)."""
+    with engine.connect() as connection:
+        owner_rows = config_store.read_owners(connection, include_archived=False)
+        teams = config_store.read_teams(connection)
+        integration_rows = config_store.read_integrations(connection)
+        monitoring = config_store.read_setting(connection, MONITORING_SETTING) or {}
+        destination = config_store.read_setting(connection, DESTINATION_SETTING)
+        dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
+        from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+    owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
+        OwnerSpec(
+            id=r["id"],
+            email=r["email"],
+            first_name=r["first_name"],
+            last_name=r["last_name"],
+            active=bool(r["active"]),
+        )
+        for r in owner_rows
+    )
+    return WorkspaceConfig(
+        monitoring=MonitoringSettings(**monitoring),
+        destination=destination_from_dict(destination) if destination else None,
+        dedupe=dedupe_from_list(dedupe),
+        owners=OwnersFromCrm(source="hubspot") if from_crm else owners,
+        teams=teams,
+        integrations={name: settings_of(name, s) for name, _, s in integration_rows},
+    )
+
+
+def integration_settings(rules: WorkspaceRules, name: str) -> IntegrationSettings:
+    """The settings of a configured integration; NotFoundError naming the configured ones."""
+    settings = rules.integrations.get(name)
+    if settings is None:
+        known = ", ".join(sorted(rules.integrations)) or "none (run leadsync apply FILE)"
+        raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
+    return settings

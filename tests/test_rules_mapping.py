@@ -1,0 +1,105 @@
+"""User mapping rules, without a database: map, auto-match, unmapped policies, round robin,
+and the way back (an owner as an integration's external user, for the outbox)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from leadsync.model import ExternalUserRef, Owner
+from leadsync.rules.mapping import (
+    OwnerDirectory,
+    external_owner_id,
+    map_external_user,
+    round_robin_pick,
+)
+from leadsync.settings import UserMappingSettings
+from tests.helpers import OWNERS, settings, workspace_config
+
+DIRECTORY = OwnerDirectory.build(
+    {o["id"]: Owner(o["id"], o["email"], active=o.get("active", True)) for o in OWNERS},
+    {"sdr": ("101", "102"), "gone": ("103",)},
+)
+
+
+def users(**overrides: Any) -> UserMappingSettings:
+    """The example's user mapping (map u-9 -> 102; directory u-1 ana, u-3 cy; round robin
+    over sdr) with keys replaced by ``overrides``."""
+    base = settings()["users"]
+    config = workspace_config({"dialer": settings(users={**base, **overrides})})
+    return config.integrations["dialer"].users
+
+
+@pytest.mark.parametrize(
+    ("rep", "learned", "overrides", "owner", "mapped", "how"),
+    [
+        (("u-9", None), None, {}, "102", True, "by the explicit map"),
+        (("u-1", None), None, {}, "101", True, "by email ana@acme.test"),
+        (("x-1", "BO@acme.test "), None, {}, "102", True, "by email bo@acme.test"),
+        (("x-2", None), "di@acme.test", {}, "104", True, "by email di@acme.test"),
+        (("u-3", None), None, {}, None, False, "who is inactive"),
+        (("x-3", None), None, {}, None, False, "team sdr takes it in round robin"),
+        (("u-1", None), None, {"auto_match": "none"}, None, False, "auto_match is none"),
+        (
+            ("x-3", None),
+            None,
+            {"unmapped": {"policy": "fallback", "owner": "104"}},
+            "104",
+            False,
+            "the fallback owner 104 is used",
+        ),
+        (
+            ("x-3", None),
+            None,
+            {"unmapped": {"policy": "fallback", "owner": "103"}},
+            None,
+            False,
+            "the fallback owner 103 is inactive",
+        ),
+        (("x-3", None), None, {"unmapped": {"policy": "leave"}}, None, False, "policy is leave"),
+    ],
+)
+def test_map_external_user(
+    rep: tuple[str, str | None],
+    learned: str | None,
+    overrides: dict[str, Any],
+    owner: str | None,
+    mapped: bool,
+    how: str,
+) -> None:
+    result = map_external_user(ExternalUserRef(*rep), users(**overrides), DIRECTORY, learned)
+    assert (result.owner_id, result.mapped) == (owner, mapped)
+    assert how in result.how
+
+
+def test_an_unmapped_rep_flags_unless_a_round_robin_or_fallback_owner_takes_it() -> None:
+    stranger = ExternalUserRef("x-3", None)
+    assert not map_external_user(stranger, users(), DIRECTORY).flagged
+    leave = users(unmapped={"policy": "leave"})
+    assert map_external_user(stranger, leave, DIRECTORY).flagged
+    inactive_team = OwnerDirectory.build(DIRECTORY.owners, {"sdr": ("103",)})
+    result = map_external_user(stranger, users(), inactive_team)
+    assert result.flagged and result.round_robin_team is None
+    assert "has no active owner" in result.how
+
+
+def test_round_robin_takes_turns_from_the_persisted_position() -> None:
+    members = DIRECTORY.active_team("sdr")
+    assert [round_robin_pick(members, n) for n in range(4)] == ["101", "102", "101", "102"]
+    assert DIRECTORY.active_team("gone") == ()
+
+
+@pytest.mark.parametrize(
+    ("owner", "overrides", "external"),
+    [
+        ("102", {}, "u-9"),  # the explicit map
+        ("102", {"map": {"u-9": "102", "u-2": "102"}}, "u-2"),  # several: the lowest id
+        ("101", {}, "u-1"),  # the directory, by the owner's email (case ignored)
+        ("104", {}, None),  # neither knows the owner
+        ("999", {}, None),  # not an owner at all
+        (None, {}, None),
+    ],
+)
+def test_external_owner_id(owner: str | None, overrides: dict[str, Any], external: str) -> None:
+    assert external_owner_id(users(**overrides), owner, DIRECTORY) == external
