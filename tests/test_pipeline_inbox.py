@@ -130,6 +130,26 @@ def test_drain_applies_in_sequence_order_and_dead_letters_only_the_unreadable_ro
     assert drain(ws.engine, ws.rules()).events == 0  # nothing pending: nothing claimed
 
 
+def test_a_row_retried_alone_after_another_worker_took_it_is_not_applied_twice(
+    ws: Workspace,
+) -> None:
+    # Between a refused batch's rollback and its one-by-one retry the lock is free: another
+    # worker may apply (or fail) some of its rows. The retry leaves those alone.
+    from leadsync.pipeline.drain import _Drainer, adapters_for
+
+    write(ws, "dialer", [InboxItem("c1", None, contact_line("p-1", "u-1", event_id="c1"))])
+    rules = ws.rules()
+    assert drain(ws.engine, rules).events == 1  # "the other worker"
+    drainer = _Drainer(ws.engine, rules, adapters_for(rules), 10)
+    row = {"seq": 1, "integration": "dialer"}
+    with ws.engine.begin() as connection:
+        assert drainer.apply_row(connection, row).events == 0
+    drainer.refuse_row(row, RuntimeError("refused"))
+    assert [s for *_, s in statuses(ws)] == ["applied"]
+    assert ws.dead_letters() == []
+    assert len(ws.decisions(limit=100)) == 1
+
+
 # ------------------------------------------------------------------ requeue
 
 

@@ -121,7 +121,9 @@ class _Drainer:
         """One row of a refused batch alone; an unreadable one is dead-lettered."""
         seq = int(row["seq"])
         counters.lock_counters(connection, _LOCKED)
-        claimed = inbox_store.load_row(connection, seq)
+        claimed = inbox_store.load_pending_row(connection, seq)
+        if claimed is None:  # taken by another worker since the batch was refused
+            return BatchResult()
         events, unreadable = self._parse_rows([claimed])
         if unreadable:
             fail_rows(connection, unreadable, self.failures)
@@ -133,8 +135,9 @@ class _Drainer:
     def refuse_row(self, row: Mapping[str, Any], error: Exception) -> None:
         """A row refused alone: marked failed and dead-lettered, with why."""
         with self.engine.begin() as connection:
-            claimed = inbox_store.load_row(connection, int(row["seq"]))
-            fail_rows(connection, [(claimed, failure_text(error))], self.failures)
+            claimed = inbox_store.load_pending_row(connection, int(row["seq"]))
+            if claimed is not None:
+                fail_rows(connection, [(claimed, failure_text(error))], self.failures)
 
     def _claim(self, connection: sa.Connection) -> list[dict[str, Any]]:
         """The oldest pending rows; payloads are read only for events not parsed already."""

@@ -98,10 +98,14 @@ def load_payloads(connection: Connection, seqs: Collection[int]) -> dict[int, st
     return {seq: payload for seq, payload in connection.execute(query).all()}
 
 
-def load_row(connection: Connection, seq: int) -> dict[str, Any]:
-    """One row with its payload, whatever its status (NoResultFound when there is none)."""
-    query = sa.select(*_CLAIMED, inbox.c.payload).where(inbox.c.seq == seq)
-    return dict(connection.execute(query).one()._mapping)
+def load_pending_row(connection: Connection, seq: int) -> dict[str, Any] | None:
+    """One row with its payload while it is still pending; None once it is not (another
+    worker applied or failed it between a refused batch and its one-by-one retry)."""
+    query = sa.select(*_CLAIMED, inbox.c.payload).where(
+        inbox.c.seq == seq, inbox.c.status == PENDING
+    )
+    row = connection.execute(query).one_or_none()
+    return None if row is None else dict(row._mapping)
 
 
 def mark_applied(connection: Connection, first_seq: int, last_seq: int) -> None:
