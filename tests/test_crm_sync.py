@@ -277,7 +277,7 @@ def test_a_dead_letter_is_retried_once_its_cause_is_fixed(workspace: Workspace) 
         workspace.retry_dead_letter(letter["id"])
     workspace.apply_config(with_dialer)
     result = workspace.retry_dead_letter(letter["id"])
-    assert "pending again" in result["resolution"]
+    assert "pending again" in result.resolution
     workspace.process_inbox()
     assert record_by_external(workspace, "p-1")["owner_id"] == "101"
     assert workspace.dead_letters("dialer") == []

@@ -158,7 +158,7 @@ def test_a_failed_inbox_event_is_requeued_in_place(ws: Workspace) -> None:
     assert inbox.process(ws.engine, ws.rules()).failed.total == 1
     [letter] = ws.dead_letters()
     ws.apply_config(workspace_config({"dialer": settings(), "gone": settings()}))  # back again
-    assert ws.retry_dead_letter(letter["id"])["resolution"] == "inbox #1 is pending again"
+    assert ws.retry_dead_letter(letter["id"]).resolution == "inbox #1 is pending again"
     assert [s for *_, s in statuses(ws)] == ["pending"]
     assert ws.process_inbox().events == 1
 

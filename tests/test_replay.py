@@ -7,13 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
-from leadsync.errors import UserError
 from leadsync.ops.preview import settings_from_file
-from leadsync.ops.replay import replay, since_ts
+from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, ev, settings, setup, workspace_config
 from tests.test_preview import whole_database
@@ -37,7 +35,7 @@ def proposed(**overrides: Any) -> Any:
 def test_the_same_settings_make_no_difference(workspace: Workspace) -> None:
     setup(workspace)
     workspace.ingest("dialer", HISTORY)
-    result = replay(workspace, "dialer", proposed())
+    result = workspace.replay("dialer", proposed())
     assert result.events == len(HISTORY)
     assert result.records_compared == 3
     assert not result.changed and result.owner_changes == []
@@ -49,7 +47,7 @@ def test_integration_wins_shows_exactly_the_records_whose_owner_would_differ(
     setup(workspace)  # fill_if_empty
     workspace.ingest("dialer", HISTORY)
     before = whole_database(workspace)
-    result = replay(workspace, "dialer", proposed(ownership={"default": "integration_wins"}))
+    result = workspace.replay("dialer", proposed(ownership={"default": "integration_wins"}))
     assert whole_database(workspace) == before  # the workspace is not touched
     changes = {c["record"]: c for c in result.owner_changes}
     assert set(changes) == {"dialer:contact:p-1", "dialer:contact:p-3"}
@@ -67,11 +65,11 @@ def test_a_stricter_call_filter_shows_the_calls_that_would_disappear(
     setup(workspace)  # min_duration_s 10
     workspace.ingest("dialer", HISTORY)
     stricter = proposed(activities={"call": {"enabled": True, "min_duration_s": 60}})
-    result = replay(workspace, "dialer", stricter)
+    result = workspace.replay("dialer", stricter)
     assert result.activities_disappear == {"dialer call": 1}  # c-2 lasted 40 s
     assert result.activities_appear == {}
     looser = proposed(activities={"call": {"enabled": True, "min_duration_s": 50}})
-    assert replay(workspace, "dialer", looser).activities_disappear == {"dialer call": 1}
+    assert workspace.replay("dialer", looser).activities_disappear == {"dialer call": 1}
 
 
 def test_associations_that_would_change_are_counted(workspace: Workspace) -> None:
@@ -88,7 +86,7 @@ def test_associations_that_would_change_are_counted(workspace: Workspace) -> Non
     )
     workspace.ingest("dialer", [company, *HISTORY])
     manual = proposed(associations={"mode": "manual"})
-    result = replay(workspace, "dialer", manual)
+    result = workspace.replay("dialer", manual)
     assert result.associations_differ == 1  # c-1 no longer gets p-1's primary company
 
 
@@ -96,15 +94,9 @@ def test_since_replays_only_recent_events(workspace: Workspace) -> None:
     setup(workspace)
     workspace.ingest("dialer", HISTORY)
     cutoff = since_ts("2026-11-02T00:00:00Z")
-    result = replay(workspace, "dialer", proposed(), since=cutoff)
+    assert workspace.inbox_size(cutoff) == 5 and workspace.inbox_size() == len(HISTORY)
+    result = workspace.replay("dialer", proposed(), since=cutoff)
     assert result.events == 5  # the second-day owner events and the two calls
-    assert since_ts("7d", now="2026-11-10T00:00:00.000Z") == "2026-11-03T00:00:00.000Z"
-    assert since_ts("90m", now="2026-11-10T00:00:00.000Z") == "2026-11-09T22:30:00.000Z"
-    for far in ("969108d", "999999999h"):
-        with pytest.raises(UserError, match="too far back"):
-            since_ts(far)
-    with pytest.raises(UserError, match="expected a duration"):
-        since_ts("soon")
 
 
 def test_the_cli_reports_the_difference(tmp_path: Path, db_url: str) -> None:
@@ -125,16 +117,6 @@ def test_the_cli_reports_the_difference(tmp_path: Path, db_url: str) -> None:
     )
     assert "owners that would differ: 2" in text.stdout
     assert "101 Ana Ng -> 102 Bo Li" in text.stdout
-
-
-def test_since_takes_a_date_or_a_time_without_offset_as_utc() -> None:
-    assert since_ts("2026-11-01") == "2026-11-01T00:00:00.000Z"
-    assert since_ts(" 2026-11-01T09:30 ") == "2026-11-01T09:30:00.000Z"
-    assert since_ts("2026-11-01 09:30:00") == "2026-11-01T09:30:00.000Z"
-    assert since_ts("2026-11-01T09:30:00+01:00") == "2026-11-01T08:30:00.000Z"
-    for wrong in ("2026-13-01", "yesterday", "0999-01-01"):
-        with pytest.raises(UserError, match=r"a date \(2026-11-01\)"):
-            since_ts(wrong)
 
 
 def _replay_cli(db_url: str, tmp_path: Path, *args: str) -> Any:

@@ -63,6 +63,25 @@ def test_set_owner_moves_updated_at(workspace: Workspace) -> None:
     assert row["manual_owner_at"] == "2026-11-03T09:00:00.000Z" and row["owner_source"] == "crm"
 
 
+def test_the_decision_has_one_json_form(workspace: Workspace) -> None:
+    """What `records set-owner --json` prints: the record, when, both owners, the outcome and
+    its reason; serialized by the result model, not by the face."""
+    _workspace(workspace)
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z")])
+    kim = record_by_external(workspace, "p-1")
+    cleared = workspace.set_owner("contact", kim["id"], None, at="2026-11-03T09:00:00.000Z")
+    assert cleared.model_dump(mode="json") == {
+        "record_id": kim["id"],
+        "type": "contact",
+        "at": "2026-11-03T09:00:00.000Z",
+        "previous_owner_id": "101",
+        "owner_id": None,
+        "outcome": "set",
+        "reason": cleared.reason,
+    }
+    assert "a person changed the owner in the CRM (was 101)" in cleared.reason
+
+
 def test_set_owner_leaves_a_record_as_the_crms_manual_change_does(workspace: Workspace) -> None:
     _workspace(workspace)
     workspace.ingest(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from leadsync.errors import ConfigError, EventError, UserError
-from leadsync.ops.replay import since_ts
 from leadsync.settings import load_config
 from leadsync.sources.base import domain_or_none, email_or_none, time_from_epoch, time_from_iso
 from leadsync.sources.canonical import parse_event
@@ -14,6 +13,7 @@ from leadsync.values import (
     normalize_domain,
     normalize_email,
     parse_time,
+    since_ts,
     valid_domain,
     valid_email,
 )
@@ -105,6 +105,27 @@ def test_a_plain_date_is_its_midnight_utc_where_the_caller_allows_it() -> None:
         parse_time("0999-01-01", plain_date=True)
     with pytest.raises(ValueError, match="has no time zone offset"):
         parse_time("2026-11-01T09:00", plain_date=True)
+
+
+def test_since_is_a_duration_ago_with_the_year_1000_the_earliest() -> None:
+    assert since_ts("7d", now="2026-11-10T00:00:00.000Z") == "2026-11-03T00:00:00.000Z"
+    assert since_ts("12h", now="2026-11-10T00:00:00.000Z") == "2026-11-09T12:00:00.000Z"
+    assert since_ts("90m", now="2026-11-10T00:00:00.000Z") == "2026-11-09T22:30:00.000Z"
+    for far in ("969108d", "999999999h"):
+        with pytest.raises(UserError, match="too far back"):
+            since_ts(far)
+    with pytest.raises(UserError, match="expected a duration"):
+        since_ts("soon")
+
+
+def test_since_takes_a_date_or_a_time_without_offset_as_utc() -> None:
+    assert since_ts("2026-11-01") == "2026-11-01T00:00:00.000Z"
+    assert since_ts(" 2026-11-01T09:30 ") == "2026-11-01T09:30:00.000Z"
+    assert since_ts("2026-11-01 09:30:00") == "2026-11-01T09:30:00.000Z"
+    assert since_ts("2026-11-01T09:30:00+01:00") == "2026-11-01T08:30:00.000Z"
+    for wrong in ("2026-13-01", "yesterday", "0999-01-01"):
+        with pytest.raises(UserError, match=r"a date \(2026-11-01\)"):
+            since_ts(wrong)
 
 
 def test_every_time_reader_uses_it_and_names_its_own_place() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from leadsync.errors import NotFoundError, UserError, WorkspaceError
+from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, settings, setup, workspace_config
 
@@ -125,3 +126,32 @@ def test_a_dead_letter_that_still_cannot_be_read_is_not_retried(workspace: Works
     assert workspace.dead_letter(letter["id"])["state"] == "open"
     with pytest.raises(NotFoundError, match="no dead letter with id 999"):
         workspace.retry_dead_letter(999)
+
+
+def test_a_retried_dead_letter_is_applied_at_once_only_when_asked(workspace: Workspace) -> None:
+    """The CLI's retry applies the inbox at once (``applied``); the API's leaves it to the
+    worker (``applied`` null). Both get the same result type, serialized once."""
+    setup(workspace)
+    items = [
+        InboxItem(f"g{n}", None, contact_line(f"p-{n}", "u-1", event_id=f"g{n}")) for n in (1, 2)
+    ]
+    with workspace.engine.begin() as connection:  # events of an integration not configured
+        write_items(connection, "gone", items, "2026-11-01T09:00:01.000Z", "test", "pending")
+    assert workspace.process_inbox().failed.total == 2
+    first, second = sorted(letter["id"] for letter in workspace.dead_letters())
+    workspace.apply_config(workspace_config({"dialer": settings(), "gone": settings()}))
+
+    later = workspace.retry_dead_letter(first)
+    assert later.applied is None
+    assert [r["status"] for r in workspace.inbox_rows(integration="gone")].count("pending") == 1
+
+    now = workspace.retry_dead_letter(second, by="ops", apply=True)
+    assert now.applied == 2  # whatever the inbox held pending: both letters' events
+    assert workspace.inbox_rows(status="pending") == []
+    assert now.model_dump(mode="json") == {
+        "id": second,
+        "integration": "gone",
+        "resolution": now.resolution,
+        "applied": 2,
+    }
+    assert "pending again" in now.resolution

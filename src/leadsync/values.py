@@ -4,14 +4,18 @@ Every reader of a time — canonical events, vendor payloads, ``--since``, ``--a
 through :func:`parse_time`; every email and domain through :func:`normalize_email` /
 :func:`valid_email` and :func:`normalize_domain` / :func:`valid_domain`. What a caller may
 allow differs (epochs for a vendor that sends them, no offset for ``--since``) and is a
-parameter, never a second parser.
+parameter, never a second parser. A ``since`` of the faces (``30d``, a date, a time) is
+read by :func:`since_ts`, which adds durations ago and reads the rest with
+:func:`parse_time`.
 
 :func:`parse_time` raises ``ValueError`` with a message that says what is wrong with the value
 (``'yesterday' is not an ISO 8601 time with offset (e.g. 2026-11-01T09:00:00Z)``) but not
-where: each caller names its own field, JSON path or option.
+where: each caller names its own field, JSON path or option. :func:`since_ts` is the one
+reader of every ``since`` (the CLI's ``--since``, the admin API's ``since``), so it names the
+value itself and raises UserError (exit 2, HTTP 400).
 
-Imports only :mod:`leadsync.model` (the fixed-width time format), so every layer above it —
-settings, rules, sources, the faces — may use it.
+Imports only :mod:`leadsync.model` (the fixed-width time format) and :mod:`leadsync.errors`,
+so every layer above it — settings, rules, sources, the faces — may use it.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ import re
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from leadsync.model import format_ts
+from leadsync.errors import UserError
+from leadsync.model import add_days, format_ts, now_ts
 
 __all__ = [
     "EpochUnit",
     "normalize_domain",
     "normalize_email",
     "parse_time",
+    "since_ts",
     "valid_domain",
     "valid_email",
 ]
@@ -80,6 +86,31 @@ def parse_time(
     if epoch is not None:
         wanted += f" or a unix time in {epoch}"
     raise ValueError(f"expected {wanted} ({TIME_EXAMPLE}), got {_show(value)}")
+
+
+def since_ts(text: str, now: str | None = None) -> str:
+    """``30d``, ``12h``, ``90m`` ago (of ``now``, default the clock), a date (``2026-11-01``:
+    its midnight, UTC) or an ISO time (without an offset: UTC), as a canonical time. The one
+    reader of every ``--since`` (and the admin API's ``since``); UserError naming the value
+    and what is allowed."""
+    now = now or now_ts()
+    units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
+    value = text.strip()
+    if value[:-1].isdigit() and value[-1:] in units:
+        try:
+            moment = add_days(now, -int(value[:-1]) * units[value[-1]])
+        except (OverflowError, ValueError):
+            moment = ""
+        if len(moment) != len(now) or moment[:4] < "1000":  # before year 1000: not a time
+            raise UserError(f"since {text!r}: too far back; the earliest is the year 1000")
+        return moment
+    try:
+        return parse_time(value, naive_is_utc=True, plain_date=True)
+    except ValueError:
+        raise UserError(
+            f"since {text!r}: expected a duration (30d, 12h, 90m), a date (2026-11-01) or an "
+            "ISO time (2026-11-01T09:00:00Z; without an offset it is UTC)"
+        ) from None
 
 
 def _in_calendar(text: str) -> bool:

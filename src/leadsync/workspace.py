@@ -1,5 +1,7 @@
-"""The Python API of a leadsync workspace; the CLI (and later the HTTP API) are thin faces
-over it.
+"""The Python API of a leadsync workspace: the one class the faces (the CLI, the admin API,
+the demo) call, each command or endpoint a few lines over a method, and each method a few
+lines over a function of :mod:`leadsync.ops`, :mod:`leadsync.workspace_config` or the
+pipeline, returning the typed result the faces serialize once.
 
     >>> ws = Workspace("sqlite:///leadsync.db")
     >>> ws.apply_config(load_config_file("leadsync.yaml"))
@@ -9,45 +11,47 @@ over it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from leadsync import workspace_config
-from leadsync.destinations.hubspot import portal
-from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
+from leadsync.destinations.hubspot.client import HubSpotClient
 from leadsync.destinations.hubspot.loop import PushLoop
-from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport
-from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
-from leadsync.engine import WorkspaceRules, change_owner_in_crm
+from leadsync.destinations.hubspot.pusher import Pusher, PushResult
+from leadsync.engine import WorkspaceRules
 from leadsync.errors import NotFoundError, UserError, WorkspaceError
-from leadsync.model import (
-    ActivityType,
-    Outcome,
-    OwnerDecision,
-    RecordType,
-    now_ts,
-)
+from leadsync.model import ActivityType, Outcome, RecordType, now_ts
 from leadsync.ops import deadletters as dead_letter_ops
+from leadsync.ops import destination as hubspot
+from leadsync.ops import replay as replay_ops
+from leadsync.ops.deadletters import RetryResult
+from leadsync.ops.health import Readiness, readiness
 from leadsync.ops.monitor import Report, report
+from leadsync.ops.overview import Overview, overview
+from leadsync.ops.owners import ManualOwnerChange, set_owner
 from leadsync.ops.preview import PreviewResult, preview, read_events, with_settings
 from leadsync.ops.push_status import push_status, resolve_failures
-from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids, run_test_lead
+from leadsync.ops.replay import ReplayResult
+from leadsync.ops.testlead import TestLeadResult, run_test_lead
 from leadsync.ops.testlead import cleanup as cleanup_test_leads
 from leadsync.ops.undo import UndoResult, undo
 from leadsync.ops.users import external_users
 from leadsync.pipeline import inbox
+from leadsync.pipeline.inbox import DEFAULT_BATCH
+from leadsync.pipeline.worker import Worker
 from leadsync.rules.associations import why_associated
 from leadsync.settings import (
     DestinationSettings,
     IntegrationSettings,
+    ProposedIntegration,
     WorkspaceConfig,
-    config_from_dict,
-    config_to_dict,
-    destination_from_dict,
     integration_to_dict,
+    load_proposed_file,
+    proposed_from_data,
 )
 from leadsync.sources import adapter_class
 from leadsync.store import batch as store
@@ -62,16 +66,9 @@ from leadsync.store.database import (
     shown_url,
 )
 from leadsync.values import normalize_domain
-from leadsync.workspace_config import (
-    DESTINATION_SETTING,
-    HUBSPOT_PORTAL_SETTING,
-    OWNERS_SOURCE_SETTING,
-    PUSH_BACKFILL_SETTING,
-    integration_settings,
-    load_rules,
-)
+from leadsync.workspace_config import integration_settings, load_rules
 
-__all__ = ["Workspace", "load_rules"]
+__all__ = ["DEFAULT_BATCH", "Workspace", "load_rules"]
 
 
 def _activity_type(value: str | None) -> str | None:
@@ -137,54 +134,23 @@ class Workspace:
 
     def destination(self) -> DestinationSettings:
         """The configured destination; a WorkspaceError naming the missing block if none."""
-        with self.engine.connect() as connection:
-            data = config_store.read_setting(connection, DESTINATION_SETTING)
-        if not data:
-            raise WorkspaceError(
-                "no destination is configured; add a block like "
-                "`destination: {kind: hubspot, token_env: HUBSPOT_TOKEN}` to the workspace "
-                "file and run `leadsync apply`"
-            )
-        return destination_from_dict(data)
+        return hubspot.destination(self.engine)
 
     def hubspot_client(self, **options: Any) -> HubSpotClient:
         """A client on the workspace's destination, drawing on its shared request budget."""
-        settings = self.destination()
-        budget = RateBudget(self.engine, settings.app_id or "default", settings.limits.per_10s)
-        return HubSpotClient(settings, budget, transport=self.hubspot_transport, **options)
+        return hubspot.hubspot_client(self.engine, self.hubspot_transport, **options)
 
     def hubspot_setup(self) -> SetupReport:
         """Check the token's scopes; create the unique ``leadsync_id`` properties if missing."""
-        settings = self.destination()
-        with self.hubspot_client() as client:
-            report = portal.setup(client, Paths(settings.api_version), read_token(settings))
-        with self.engine.begin() as connection:
-            config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
-        return report
+        return hubspot.setup(self.engine, self.hubspot_transport)
 
     def pull_owners(self) -> config_store.ConfigChanges:
         """Owners and teams from HubSpot: added, updated, and the ones gone archived."""
-        settings = self.destination()
-        with self.hubspot_client() as client:
-            pulled = portal.pull_owners(client, Paths(settings.api_version))
-        changes = config_store.ConfigChanges()
-        with self.engine.begin() as connection:
-            config_store.replace_owners(connection, pulled.owners, changes)
-            config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
-        return changes
+        return hubspot.pull_owners(self.engine, self.hubspot_transport)
 
     def pusher(self, *, dry_run: bool = False, holder: str | None = None, **options: Any) -> Pusher:
-        settings = self.destination()
-        with self.engine.connect() as connection:
-            portal_info = config_store.read_setting(connection, HUBSPOT_PORTAL_SETTING) or {}
-        return Pusher(
-            self.engine,
-            self.hubspot_client(**options),
-            self.rules,
-            version=settings.api_version,
-            dry_run=dry_run,
-            holder=holder,
-            skip_types=() if portal_info.get("leads", True) else ("lead",),
+        return hubspot.pusher(
+            self.engine, self.hubspot_transport, dry_run=dry_run, holder=holder, **options
         )
 
     def push(
@@ -197,58 +163,28 @@ class Workspace:
         """Drain the push queue into HubSpot and stop (``dry_run``: only list the requests);
         ``on_progress`` gets the changes each cycle pushed (of ``push_status()``'s
         ``queued_total``)."""
-        pusher = self.pusher(dry_run=dry_run)
-        try:
-            return pusher.drain(max_cycles, on_progress)
-        finally:
-            if not dry_run:
-                pusher.release()
-            pusher.client.close()
+        return hubspot.push(
+            self.engine,
+            self.hubspot_transport,
+            dry_run=dry_run,
+            max_cycles=max_cycles,
+            on_progress=on_progress,
+        )
+
+    def push_dry_run(self) -> list[hubspot.SentRequest]:
+        """The requests a push would send now, as (method, path, JSON body); none is sent,
+        nothing is written, and no token needs to be set."""
+        return hubspot.push_dry_run(self.engine, self.hubspot_transport)
 
     def push_loop(self, poll_s: float = 1.0) -> PushLoop | None:
         """The push as a background loop (serve, worker), or None without a destination. It
         drains the queue as it fills and, with owners from HubSpot, pulls them again every
         ``owners_refresh_minutes``."""
-        with self.engine.connect() as connection:
-            data = config_store.read_setting(connection, DESTINATION_SETTING)
-            from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
-        if not data:
-            return None
-        settings = destination_from_dict(data)
-        pushers: list[Pusher] = []
-        holder = pusher_name()  # one name for the process: it keeps its lease across errors
-
-        def push_once() -> int:
-            if not pushers:
-                pushers.append(self.pusher(holder=holder))
-            try:
-                return pushers[0].run_once().changes
-            except BaseException:
-                pushers.pop().client.close()  # a fresh client (and token) next time
-                raise
-
-        return PushLoop(
-            push_once,
-            poll_s=poll_s,
-            refresh_owners=self.pull_owners if from_crm else None,
-            refresh_s=settings.owners_refresh_minutes * 60,
-        )
+        return hubspot.push_loop(self.engine, self.hubspot_transport, poll_s)
 
     def backfill_push(self) -> int:
         """Queue, once, everything the workspace held before the destination was added."""
-        self.destination()
-        with self.engine.begin() as connection:
-            if config_store.read_setting(connection, PUSH_BACKFILL_SETTING):
-                raise WorkspaceError(
-                    "the backfill was queued already (it runs once); later changes are queued "
-                    "as they happen"
-                )
-            at = now_ts()
-            queued = push_store.queue_backfill(connection, at, RECORD_TYPES)
-            config_store.write_setting(
-                connection, PUSH_BACKFILL_SETTING, {"at": at, "queued": queued}
-            )
-        return queued
+        return hubspot.backfill(self.engine)
 
     def push_status(self) -> dict[str, Any]:
         """Queue depth per object type, oldest pending, pushed in the last hour, failures, the
@@ -280,6 +216,20 @@ class Workspace:
     def integration(self, name: str, rules: WorkspaceRules | None = None) -> IntegrationSettings:
         return integration_settings(rules or self.rules(), name)
 
+    def proposed_settings(self, integration: str, path: str | Path) -> ProposedIntegration:
+        """Proposed settings for ``integration`` from a file (``--settings``): a whole
+        workspace file replaces its settings, anything else is merged over them; the result
+        says which (``describe()``). An unknown integration is the first error."""
+        self.integration(integration)
+        return load_proposed_file(path, integration, self.export_config())
+
+    def proposed_settings_from_data(
+        self, integration: str, data: Any, source: str = "<api>"
+    ) -> ProposedIntegration:
+        """:meth:`proposed_settings` of plain data (an API body) rather than a file."""
+        self.integration(integration)
+        return proposed_from_data(data, source, integration, self.export_config())
+
     # ---------------------------------------------------------------------- events
 
     def ingest(
@@ -287,7 +237,7 @@ class Workspace:
         integration: str,
         lines: Iterable[str | bytes],
         source: str | None = None,
-        batch_size: int = inbox.DEFAULT_BATCH,
+        batch_size: int = DEFAULT_BATCH,
         on_progress: Callable[[int], None] | None = None,
     ) -> inbox.IngestSummary:
         """Write events to the durable inbox, then apply them; see :mod:`leadsync.pipeline.inbox`."""
@@ -317,10 +267,44 @@ class Workspace:
         ``monitoring`` thresholds."""
         return report(self.engine, self.rules(), self.export_config().monitoring, since, now)
 
-    def process_inbox(self, batch_size: int = inbox.DEFAULT_BATCH) -> inbox.IngestSummary:
+    def replay(
+        self,
+        integration: str,
+        proposed: IntegrationSettings,
+        since: str | None = None,
+        *,
+        shown: int = replay_ops.SHOWN,
+        on_progress: Callable[[int], None] | None = None,
+        on_difference: Callable[[replay_ops.Difference], None] | None = None,
+    ) -> ReplayResult:
+        """The inbox (since ``since``, a canonical time) decided again under the current and
+        the ``proposed`` settings of ``integration`` in scratch databases, and the difference;
+        the workspace is not touched. See :func:`leadsync.ops.replay.replay`."""
+        return replay_ops.replay(
+            self.engine, integration, proposed, since, on_progress, shown, on_difference
+        )
+
+    def inbox_size(self, since: str | None = None) -> int:
+        """How many inbox rows a replay since ``since`` reads (its progress total)."""
+        return replay_ops.inbox_size(self.engine, since)
+
+    def process_inbox(self, batch_size: int = DEFAULT_BATCH) -> inbox.IngestSummary:
         """Apply whatever the inbox still holds as pending (after a crash, or from intake);
         the summary has :meth:`ingest`'s shape (no lines read)."""
         return inbox.process(self.engine, self.rules(), batch_size)
+
+    def worker(self, batch_size: int = DEFAULT_BATCH, poll_s: float = 1.0) -> Worker:
+        """A worker that applies the inbox as rows arrive (``run``, ``start``; ``run_once``
+        drains what is pending), re-reading the configuration as it changes."""
+        return Worker(self.engine, batch_size=batch_size, poll_s=poll_s)
+
+    def inbox_lag(self) -> views.InboxLag:
+        """Pending inbox rows and the age of the oldest."""
+        return views.inbox_lag(self.engine)
+
+    def readiness(self, max_lag_s: float) -> Readiness:
+        """Whether the database answers and the inbox is at most ``max_lag_s`` behind."""
+        return readiness(self.engine, max_lag_s)
 
     # --------------------------------------------------------------------- records
 
@@ -373,7 +357,7 @@ class Workspace:
         record_id: int,
         owner_id: str | None,
         at: str | None = None,
-    ) -> OwnerDecision:
+    ) -> ManualOwnerChange:
         """A person changes the record's owner in the CRM (``None`` clears it).
 
         Decided and written by the engine's own path for a change made in the CRM
@@ -384,23 +368,7 @@ class Workspace:
         outbox of every bidirectional integration that knows the record (and for the push).
         """
         rtype = RecordType(record_type)
-        at = at or now_ts()
-        rules = self.rules()
-        if owner_id is not None:
-            owner = rules.directory.owners.get(owner_id)
-            if owner is None:
-                known = ", ".join(sorted(rules.directory.owners)[:20]) or "none"
-                raise NotFoundError(f"unknown owner {owner_id!r}; known owners: {known}")
-            if not owner.active:
-                raise WorkspaceError(
-                    f"owner {owner_id} is inactive; only active owners can be given records"
-                )
-        with self.engine.begin() as connection:
-            # The engine's own path for a change made in the CRM, as one small batch.
-            decision = change_owner_in_crm(connection, rules, rtype, record_id, owner_id, at)
-            if decision is None:
-                raise NotFoundError(f"no {rtype.value} with id {record_id}")
-        return decision
+        return set_owner(self.engine, self.rules(), rtype, record_id, owner_id, at or now_ts())
 
     def undo(
         self,
@@ -451,8 +419,11 @@ class Workspace:
             raise NotFoundError(f"no dead letter with id {letter_id}")
         return letter
 
-    def retry_dead_letter(self, letter_id: int, by: str | None = None) -> dict[str, Any]:
-        """Put a dead letter back in the inbox under the current settings.
+    def retry_dead_letter(
+        self, letter_id: int, by: str | None = None, *, apply: bool = False
+    ) -> RetryResult:
+        """Put a dead letter back in the inbox under the current settings; with ``apply``,
+        apply the inbox at once (``applied``: the events it applied), else a worker will.
 
         An event that failed in the inbox is set pending again; a line or request that never
         got in is read again as it would be by ``ingest`` (a request as the service reads
@@ -461,7 +432,10 @@ class Workspace:
         to dismiss it, and nothing changes; a pending event that fails again becomes a new
         dead letter.
         """
-        return dead_letter_ops.retry(self.engine, self.rules(), letter_id, by)
+        result = dead_letter_ops.retry(self.engine, self.rules(), letter_id, by)
+        if apply:
+            result.applied = self.process_inbox().events
+        return result
 
     def dismiss_dead_letters(
         self,
@@ -498,20 +472,7 @@ class Workspace:
         return self._set_integration(name, data, new=True)
 
     def _set_integration(self, name: str, data: Any, new: bool) -> IntegrationSettings:
-        current = config_to_dict(self.export_config())
-        integrations = dict(current.get("integrations") or {})
-        if new and name in integrations:
-            raise WorkspaceError(
-                f"integration {name!r} exists already; replace its settings instead"
-            )
-        if not new and name not in integrations:
-            known = ", ".join(sorted(integrations)) or "none"
-            raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
-        integrations[name] = data
-        current["integrations"] = integrations
-        config = config_from_dict(current, source="<api>")
-        self.apply_config(config)
-        return config.integrations[name]
+        return workspace_config.set_integration(self.engine, name, data, new)
 
     def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
         """Send a marked test lead and test call by ``rep`` through the engine and check the
@@ -520,22 +481,8 @@ class Workspace:
         self.integration(integration, rules)
         result = run_test_lead(self.engine, rules, integration, rep, at)
         if rules.push and result.record_id is not None:
-            self._check_test_lead_in_hubspot(result)
+            hubspot.check_test_lead(self.engine, self.hubspot_transport, result)
         return result
-
-    def _check_test_lead_in_hubspot(self, result: TestLeadResult) -> None:
-        """Push, then read the test lead back from HubSpot (its owner; the call's links)."""
-        self.push()
-        settings = self.destination()
-        paths = Paths(settings.api_version)
-        ids = pushed_ids(self.engine, result)
-        with self.hubspot_client() as client:
-            hubspot_checks(
-                result,
-                ids,
-                lambda contact: portal.read_owner(client, paths, "contact", contact),
-                lambda call, to_type: portal.read_links(client, paths, "call", call, to_type),
-            )
 
     def cleanup_test_leads(self) -> dict[str, int]:
         """Remove every test lead and test call (with a destination: archived in HubSpot at
@@ -624,12 +571,12 @@ class Workspace:
                 link["why"] = why_associated(link["type"], link["source"])
         return rows
 
+    def overview(self, environ: Mapping[str, str], now: str | None = None) -> Overview:
+        """Each integration at a glance (the console's front page); see :mod:`leadsync.ops.overview`."""
+        monitoring = self.export_config().monitoring
+        return overview(self.engine, self.rules(), monitoring, environ, now or now_ts())
+
     def owner_names(self) -> dict[str, str]:
         """Each owner's name by id, archived owners too (records and history still name
         them); an owner with no name has its email."""
-        with self.engine.connect() as connection:
-            rows = config_store.read_owners(connection)
-        return {
-            r["id"]: f"{r['first_name'] or ''} {r['last_name'] or ''}".strip() or r["email"]
-            for r in rows
-        }
+        return workspace_config.owner_names(self.engine)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.errors import ConfigError, NotFoundError
+from leadsync.errors import ConfigError, NotFoundError, WorkspaceError
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.settings import (
     IntegrationSettings,
@@ -151,6 +151,25 @@ def export_config(engine: Engine) -> WorkspaceConfig:
     )
 
 
+def set_integration(engine: Engine, name: str, data: Any, new: bool) -> IntegrationSettings:
+    """Create (``new``) or replace one integration's settings from data in the YAML's schema,
+    checked as the file is (owners and teams included), the rest of the configuration as it
+    is. WorkspaceError when a new name is configured already; NotFoundError, naming the
+    configured ones, when a replaced one is not."""
+    current = config_to_dict(export_config(engine))
+    integrations = dict(current.get("integrations") or {})
+    if new and name in integrations:
+        raise WorkspaceError(f"integration {name!r} exists already; replace its settings instead")
+    if not new and name not in integrations:
+        known = ", ".join(sorted(integrations)) or "none"
+        raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
+    integrations[name] = data
+    current["integrations"] = integrations
+    config = config_from_dict(current, source="<api>")
+    apply_config(engine, config)
+    return config.integrations[name]
+
+
 def integration_settings(rules: WorkspaceRules, name: str) -> IntegrationSettings:
     """The settings of a configured integration; NotFoundError naming the configured ones."""
     settings = rules.integrations.get(name)
@@ -158,3 +177,14 @@ def integration_settings(rules: WorkspaceRules, name: str) -> IntegrationSetting
         known = ", ".join(sorted(rules.integrations)) or "none (run leadsync apply FILE)"
         raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
     return settings
+
+
+def owner_names(engine: Engine) -> dict[str, str]:
+    """Each owner's name by id, archived owners too (records and history still name them);
+    an owner with no name has its email."""
+    with engine.connect() as connection:
+        rows = config_store.read_owners(connection)
+    return {
+        r["id"]: f"{r['first_name'] or ''} {r['last_name'] or ''}".strip() or r["email"]
+        for r in rows
+    }

@@ -21,16 +21,16 @@ from leadsync.errors import (
     NotFoundError,
 )
 from leadsync.model import RecordType
+from leadsync.ops.deadletters import RetryResult
 from leadsync.ops.monitor import Report
 from leadsync.ops.preview import PreviewResult
-from leadsync.ops.replay import ReplayResult, replay, since_ts
+from leadsync.ops.replay import ReplayResult
 from leadsync.settings import (
     INTEGRATION_NAME_RE,
     IntegrationSettings,
     integration_to_dict,
-    proposed_from_data,
 )
-from leadsync.store.views import inbox_lag
+from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
 from .problems import PROBLEM_RESPONSES, ProblemError
@@ -164,12 +164,6 @@ class ReplayRequest(BaseModel):
     integration: str
     settings: dict[str, Any] = Field(description=PROPOSED_SETTINGS)
     since: str | None = Field(None, description="30d, 12h, 90m, or an ISO time.")
-
-
-class RetryResult(BaseModel):
-    id: int
-    integration: str
-    resolution: str
 
 
 class ExternalUser(BaseModel):
@@ -350,7 +344,7 @@ def build_router(
 
     @router.get("/inbox/counts", summary="Inbox rows by integration and status, and the lag")
     def inbox_counts() -> InboxCounts:
-        lag = inbox_lag(workspace.engine)
+        lag = workspace.inbox_lag()
         return InboxCounts(
             counts=[InboxCount(**c) for c in workspace.inbox_counts()],
             pending=lag.pending,
@@ -374,8 +368,7 @@ def build_router(
     def proposed(name: str, data: dict[str, Any]) -> IntegrationSettings:
         """The body's settings: a whole workspace replaces the integration's, anything else
         is merged over them (as ``--settings`` files are)."""
-        workspace.integration(name)  # an unknown integration is a 404 first
-        return proposed_from_data(data, "<api>", name, workspace.export_config()).settings
+        return workspace.proposed_settings_from_data(name, data).settings
 
     @router.post(
         "/preview",
@@ -402,7 +395,7 @@ def build_router(
         reasons), activities that would appear or disappear, associations."""
         settings = proposed(request.integration, request.settings)
         since = since_ts(request.since) if request.since is not None else None
-        return replay(workspace, request.integration, settings, since)
+        return workspace.replay(request.integration, settings, since)
 
     @router.get("/report", summary="The health report")
     def get_report(
@@ -434,7 +427,7 @@ def build_router(
         result = workspace.retry_dead_letter(letter_id, by=ADMIN_API)
         if on_requeue is not None:
             on_requeue()
-        return RetryResult(**result)
+        return result
 
     @router.post(
         "/dead-letters/{letter_id}/dismiss",

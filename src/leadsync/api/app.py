@@ -14,19 +14,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from leadsync.ops.health import Readiness
 from leadsync.pipeline.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
-from leadsync.pipeline.worker import Worker
 from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
-from leadsync.store.views import inbox_lag
 from leadsync.workspace import Workspace
 
 from . import admin
@@ -83,15 +81,6 @@ class Health(BaseModel):
     status: str
 
 
-class Readiness(BaseModel):
-    status: str
-    database: str
-    pending: int
-    oldest_pending_at: str | None
-    lag_s: float
-    max_lag_s: float
-
-
 _WEBHOOK_BODY = {
     "required": True,
     "description": "The vendor's webhook body, as the vendor sends it (docs/WEBHOOKS.md); "
@@ -113,11 +102,7 @@ def _problem_ref(why: str) -> dict[str, Any]:
 def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> FastAPI:
     """The service for one workspace."""
     opts = options or ServiceOptions()
-    worker = (
-        Worker(workspace.engine, batch_size=opts.batch_size, poll_s=opts.poll_s)
-        if opts.worker
-        else None
-    )
+    worker = workspace.worker(opts.batch_size, opts.poll_s) if opts.worker else None
     writer = GroupCommitWriter(
         workspace.engine, on_commit=worker.wake if worker is not None else None
     )
@@ -222,28 +207,8 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         responses={503: {"model": Readiness, "description": "Not ready"}},
     )
     def readyz() -> Any:
-        try:
-            lag = inbox_lag(workspace.engine)
-        except sa.exc.SQLAlchemyError as exc:
-            body = Readiness(
-                status="not ready",
-                database=f"unreachable ({type(exc).__name__})",
-                pending=0,
-                oldest_pending_at=None,
-                lag_s=0.0,
-                max_lag_s=opts.max_lag_s,
-            )
-            return JSONResponse(body.model_dump(), status_code=503)
-        ready = lag.lag_s <= opts.max_lag_s
-        body = Readiness(
-            status="ready" if ready else "lagging",
-            database="ok",
-            pending=lag.pending,
-            oldest_pending_at=lag.oldest_pending_at,
-            lag_s=lag.lag_s,
-            max_lag_s=opts.max_lag_s,
-        )
-        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+        body = workspace.readiness(opts.max_lag_s)
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
     app.include_router(
         admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)

@@ -10,7 +10,7 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, workspace
 from leadsync.model import display_ts
-from leadsync.ops.replay import since_ts
+from leadsync.values import since_ts
 
 _TYPE_HELP = "Only this type: call, email, meeting, note or task."
 

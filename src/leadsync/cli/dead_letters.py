@@ -121,10 +121,8 @@ def dead_letters_retry(
 ) -> None:
     """Put a dead letter back in the inbox under the current settings and apply it."""
     with workspace() as ws:
-        result = ws.retry_dead_letter(letter_id, by=_user_name())
-        applied = ws.process_inbox()
-    result["applied"] = applied.events
+        result = ws.retry_dead_letter(letter_id, by=_user_name(), apply=True)
     if as_json:
         render.print_json(result)
         return
-    render.line(f"dead letter {letter_id}: {result['resolution']}; applied {applied.events} events")
+    render.line(f"dead letter {letter_id}: {result.resolution}; applied {result.applied} events")

@@ -94,16 +94,12 @@ def push(
             queued = ws.backfill_push()
             render.note(f"backfill: queued {queued} objects")
         if dry_run:
-            pusher = ws.pusher(dry_run=True, token="dry-run")
-            try:
-                pusher.drain()
-            finally:
-                pusher.client.close()
-            for method, path, body in pusher.sent:
+            requests = ws.push_dry_run()
+            for method, path, body in requests:
                 render.line(f"{method} {path}")
                 if body is not None:
                     render.print_json(body)
-            render.note(f"dry run: {len(pusher.sent)} requests, nothing sent")
+            render.note(f"dry run: {len(requests)} requests, nothing sent")
             return
         queued = ws.push_status()["queued_total"]
         with WorkProgress(render.err, "push", queued, unit="changes") as progress:

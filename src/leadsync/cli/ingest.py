@@ -15,9 +15,9 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, inbox_app, outbox_app, workspace
 from leadsync.errors import UserError
-from leadsync.pipeline.inbox import DEFAULT_BATCH, IngestSummary
+from leadsync.pipeline.inbox import IngestSummary
 from leadsync.progress import WorkProgress
-from leadsync.workspace import Workspace
+from leadsync.workspace import DEFAULT_BATCH, Workspace
 
 
 @app.command()

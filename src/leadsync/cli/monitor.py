@@ -16,7 +16,7 @@ from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, app, workspace
 from leadsync.errors import UserError
 from leadsync.model import display_ts
-from leadsync.ops.replay import since_ts
+from leadsync.values import since_ts
 
 ROWS_SHOWN = 20  # rows of a finding printed as text; --json has them all
 

@@ -18,7 +18,7 @@ from leadsync.cli.app import (
     workspace,
 )
 from leadsync.errors import UserError
-from leadsync.model import OwnerDecision, RecordType, display_ts
+from leadsync.model import RecordType, display_ts
 from leadsync.values import parse_time
 
 _BY_A_PERSON = "a person in the CRM"  # the maker of a decision without an integration
@@ -177,22 +177,9 @@ def records_set_owner(
         target = None if owner_id.lower() in ("none", "") else owner_id
         decision = ws.set_owner(rtype, record_id, target, when)
     if as_json:
-        render.print_json(_set_owner_json(decision))
+        render.print_json(decision)
     else:
         render.line(f"{rtype.value} {record_id}: {decision.reason}")
-
-
-def _set_owner_json(decision: OwnerDecision) -> dict[str, Any]:
-    """The JSON of ``set-owner``: the decision's record, times, owners and reason."""
-    return {
-        "record_id": decision.record_id,
-        "type": decision.record_type.value,
-        "at": decision.at,
-        "previous_owner_id": decision.previous_owner_id,
-        "owner_id": decision.owner_id,
-        "outcome": decision.outcome.value,
-        "reason": decision.reason,
-    }
 
 
 @decisions_app.command("list")

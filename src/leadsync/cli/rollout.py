@@ -18,9 +18,10 @@ from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, app, handle_errors, rollout_app, workspace
 from leadsync.errors import UserError
 from leadsync.model import display_ts
-from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN, inbox_size, replay, since_ts
+from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
 from leadsync.progress import WorkProgress
-from leadsync.settings import IntegrationSettings, integration_to_dict, load_proposed_file
+from leadsync.settings import IntegrationSettings, integration_to_dict
+from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
 _SETTINGS_HELP = (
@@ -35,8 +36,7 @@ def _proposed_settings(
 ) -> IntegrationSettings:
     """The ``--settings`` file read for ``integration``, saying how (merged or replacing):
     on stdout before the result, or on stderr beside JSON."""
-    ws.integration(integration)  # an unknown integration is the first thing to say
-    read = load_proposed_file(path, integration, ws.export_config())
+    read = ws.proposed_settings(integration, path)
     if as_json:
         render.note(read.describe())
     else:
@@ -154,8 +154,15 @@ def replay_command(
         cutoff = since_ts(since) if since is not None else None
         names = ws.owner_names()
         write_row = render.csv_rows(DIFFERENCE_FIELDS).writerow if output == "csv" else None
-        with WorkProgress(render.err, "replay", inbox_size(ws.engine, cutoff)) as progress:
-            result = replay(ws, integration, proposed, cutoff, progress.advance, limit, write_row)
+        with WorkProgress(render.err, "replay", ws.inbox_size(cutoff)) as progress:
+            result = ws.replay(
+                integration,
+                proposed,
+                cutoff,
+                shown=limit,
+                on_progress=progress.advance,
+                on_difference=write_row,
+            )
     if output == "json":
         render.print_json(result)
     elif output == "text":

@@ -16,8 +16,7 @@ import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import app, handle_errors, state, workspace
-from leadsync.pipeline.inbox import DEFAULT_BATCH
-from leadsync.workspace import Workspace
+from leadsync.workspace import DEFAULT_BATCH, Workspace
 
 DEMO_FILE = "leadsync-demo.db"
 
@@ -100,10 +99,8 @@ def worker_command(
     many processes as the load needs); with a destination, push to it too."""
     import signal
 
-    from leadsync.pipeline.worker import Worker
-
     with workspace() as ws:
-        loop = Worker(ws.engine, batch_size=batch_size, poll_s=poll)
+        loop = ws.worker(batch_size, poll)
         if once:
             result = loop.run_once()
             render.line(f"applied {result.events} events")

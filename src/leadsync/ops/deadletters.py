@@ -6,16 +6,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import EventError, NotFoundError, UserError, WorkspaceError
 from leadsync.model import now_ts
 from leadsync.pipeline import inbox
+from leadsync.results import ResultModel
 from leadsync.sources.hygiene import representable
 from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import views
 from leadsync.workspace_config import integration_settings
+
+
+class RetryResult(ResultModel):
+    """A dead letter put back in the inbox (the JSON of ``dead-letters retry --json`` and of
+    the admin API's retry)."""
+
+    id: int
+    integration: str
+    resolution: str = Field(description="How it went back: set pending again, or read again.")
+    applied: int | None = Field(
+        None,
+        description="Events the inbox applied right after the retry (the CLI applies at "
+        "once); null when a worker applies it.",
+    )
 
 
 def _who(by: str | None) -> str:
@@ -57,7 +73,7 @@ def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
     )
 
 
-def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None) -> dict[str, Any]:
+def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None) -> RetryResult:
     """See :meth:`leadsync.workspace.Workspace.retry_dead_letter`."""
     with engine.begin() as connection:
         letter = views.dead_letter(connection, letter_id)
@@ -77,7 +93,7 @@ def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None)
         except EventError as exc:
             raise EventError(_cannot_retry(letter, exc.detail)) from None
         dead_letter_store.mark_retried(connection, letter_id, now_ts(), resolution, _who(by))
-    return {"id": letter_id, "integration": integration, "resolution": resolution}
+    return RetryResult(id=letter_id, integration=integration, resolution=resolution)
 
 
 def dismiss(

@@ -23,22 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, computed_field
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, Engine
 from typing_extensions import TypedDict
 
+from leadsync import workspace_config
 from leadsync.engine import WorkspaceRules, apply_batch
-from leadsync.errors import EventError, UserError
-from leadsync.model import Event, add_days, now_ts
+from leadsync.errors import EventError
+from leadsync.model import Event
 from leadsync.ops.preview import with_settings
 from leadsync.pipeline import inbox
+from leadsync.pipeline.fallback import apply_with_fallback
 from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
 from leadsync.store import replay as replay_store
-from leadsync.values import parse_time
-from leadsync.workspace import Workspace
+from leadsync.store.database import create_db_engine, migrate
 
 CHUNK = 10_000  # rows per replayed batch: the engine's default batch
 SHOWN = 1_000  # differing records listed in full; all are counted
@@ -111,7 +111,7 @@ DIFFERENCE_FIELDS = (
 
 
 def replay(
-    workspace: Workspace,
+    engine: Engine,
     integration: str,
     proposed: IntegrationSettings,
     since: str | None = None,
@@ -119,30 +119,35 @@ def replay(
     shown: int = SHOWN,
     on_difference: Callable[[Difference], None] | None = None,
 ) -> ReplayResult:
-    """Replay the workspace's inbox (events since ``since``) under its current settings and
-    under ``proposed`` settings for ``integration``; report the difference: every count, the
-    first ``shown`` records whose owner would differ, and — to ``on_difference``, streamed
-    from the comparison — every difference, one by one (keys: ``DIFFERENCE_FIELDS``)."""
-    rules = workspace.rules()
-    workspace.integration(integration, rules)
-    config = workspace.export_config()
+    """Replay the inbox of the workspace at ``engine`` (events since ``since``) under its
+    current settings and under ``proposed`` settings for ``integration``; report the
+    difference: every count, the first ``shown`` records whose owner would differ, and — to
+    ``on_difference``, streamed from the comparison, with the owners' names — every
+    difference, one by one (keys: ``DIFFERENCE_FIELDS``). ``on_progress`` gets the inbox rows
+    of each chunk replayed (of :func:`inbox_size`)."""
+    rules = workspace_config.load_rules(engine)
+    workspace_config.integration_settings(rules, integration)
+    config = workspace_config.export_config(engine)
     result = ReplayResult(integration=integration, since=since)
     proposed_rules = with_settings(rules, integration, proposed)
     adapters = inbox.adapters_for(rules)
     with _scratch() as folder:
-        current = _scratch_workspace(folder / "current.db", config, rules)
-        other = _scratch_workspace(folder / "proposed.db", config, proposed_rules)
-        with current, other, inbox.batch_friendly_gc():
-            for chunk in _inbox_chunks(workspace.engine, since):
+        with (
+            _scratch_workspace(folder / "current.db", config, rules) as current,
+            _scratch_workspace(folder / "proposed.db", config, proposed_rules) as other,
+            inbox.batch_friendly_gc(),
+        ):
+            for chunk in _inbox_chunks(engine, since):
                 events, unreadable = _read(chunk, adapters)
                 result.events += len(events)
                 result.unreadable += unreadable
-                result.refused += _apply(current.engine, rules, chunk, events)
-                result.refused += _apply(other.engine, proposed_rules, chunk, events)
+                result.refused += _apply(current, rules, chunk, events)
+                result.refused += _apply(other, proposed_rules, chunk, events)
                 if on_progress is not None:
                     on_progress(len(chunk))
         if on_difference is not None:
-            on_difference = _with_owner_names(on_difference, workspace.owner_names())
+            names = workspace_config.owner_names(engine)
+            on_difference = _with_owner_names(on_difference, names)
         _compare(folder / "current.db", folder / "proposed.db", result, shown, on_difference)
     return result
 
@@ -176,11 +181,19 @@ def _scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _scratch_workspace(path: Path, config: WorkspaceConfig, rules: WorkspaceRules) -> Workspace:
+@contextmanager
+def _scratch_workspace(
+    path: Path, config: WorkspaceConfig, rules: WorkspaceRules
+) -> Iterator[Engine]:
     """An empty workspace with the same owners and teams, and ``rules``' integrations."""
-    scratch = Workspace(f"sqlite:///{path}")
-    scratch.apply_config(config.model_copy(update={"integrations": dict(rules.integrations)}))
-    return scratch
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+        scratch_config = config.model_copy(update={"integrations": dict(rules.integrations)})
+        workspace_config.apply_config(engine, scratch_config)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _inbox_chunks(engine: Engine, since: str | None) -> Iterator[list[dict[str, Any]]]:
@@ -224,29 +237,29 @@ def _apply(
     events: dict[int, list[Event]],
 ) -> int:
     """One chunk into a scratch workspace, in arrival order, in one transaction; a chunk the
-    engine refuses is applied row by row, and the rows it refuses are left out (as the real
-    run made them dead letters). Returns how many rows were left out."""
-    try:
-        _apply_events(engine, rules, [e for row in rows for e in events.get(int(row["seq"]), ())])
-    except OperationalError:
-        raise
-    except Exception:
-        failed = 0
-        for row in rows:
-            try:
-                _apply_events(engine, rules, events.get(int(row["seq"]), []))
-            except OperationalError:
-                raise
-            except Exception:
-                failed += 1
-        return failed
-    return 0
+    engine refuses is applied row by row (:func:`~leadsync.pipeline.fallback.apply_with_fallback`,
+    as the drain does), and the rows it refuses are left out (as the real run made them dead
+    letters). Returns how many rows were left out."""
+    left_out: list[dict[str, Any]] = []
+
+    def each(connection: Connection, row: dict[str, Any]) -> None:
+        _apply_events(connection, rules, events.get(int(row["seq"]), []))
+
+    apply_with_fallback(
+        engine,
+        lambda connection: _apply_events(
+            connection, rules, [e for row in rows for e in events.get(int(row["seq"]), ())]
+        ),
+        rows,
+        each,
+        lambda row, _error: left_out.append(row),
+    )
+    return len(left_out)
 
 
-def _apply_events(engine: Engine, rules: WorkspaceRules, events: list[Event]) -> None:
-    with engine.begin() as connection:
-        store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-        apply_batch(connection, rules, events)
+def _apply_events(connection: Connection, rules: WorkspaceRules, events: list[Event]) -> None:
+    store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+    apply_batch(connection, rules, events)
 
 
 def _compare(
@@ -332,27 +345,3 @@ def _each_activity_difference(
                 proposed_records=proposed,
             )
         )
-
-
-def since_ts(text: str, now: str | None = None) -> str:
-    """``30d``, ``12h``, ``90m`` ago, a date (``2026-11-01``: its midnight, UTC) or an ISO
-    time (without an offset: UTC), as a canonical time. The one reader of every ``--since``
-    (and the admin API's ``since``)."""
-    now = now or now_ts()
-    units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
-    value = text.strip()
-    if value[:-1].isdigit() and value[-1:] in units:
-        try:
-            moment = add_days(now, -int(value[:-1]) * units[value[-1]])
-        except (OverflowError, ValueError):
-            moment = ""
-        if len(moment) != len(now) or moment[:4] < "1000":  # before year 1000: not a time
-            raise UserError(f"since {text!r}: too far back; the earliest is the year 1000")
-        return moment
-    try:
-        return parse_time(value, naive_is_utc=True, plain_date=True)
-    except ValueError:
-        raise UserError(
-            f"since {text!r}: expected a duration (30d, 12h, 90m), a date (2026-11-01) or an "
-            "ISO time (2026-11-01T09:00:00Z; without an offset it is UTC)"
-        ) from None

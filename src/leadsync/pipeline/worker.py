@@ -21,7 +21,7 @@ from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
 from leadsync.pipeline.inbox import DEFAULT_BATCH
 from leadsync.store import inbox as inbox_store
-from leadsync.workspace import load_rules
+from leadsync.workspace_config import load_rules
 
 log = logging.getLogger("leadsync.worker")
 

@@ -1,0 +1,198 @@
+"""The workspace's HubSpot destination: its settings, a client drawing on the shared request
+budget, the portal's setup, owners pulled, the push (drained, dry, or as a loop), the backfill,
+and a test lead read back.
+
+Each function takes the workspace's engine and, where it talks to HubSpot, the HTTP
+transport (None: the network; tests and the demo pass the stand-in's), so that
+:class:`~leadsync.workspace.Workspace` stays a few lines per method over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from leadsync.destinations.hubspot import portal
+from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
+from leadsync.destinations.hubspot.loop import PushLoop
+from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
+from leadsync.destinations.hubspot.portal import SetupReport
+from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
+from leadsync.errors import WorkspaceError
+from leadsync.model import now_ts
+from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids
+from leadsync.settings import DestinationSettings, destination_from_dict
+from leadsync.store import config as config_store
+from leadsync.store import push as push_store
+from leadsync.workspace_config import (
+    DESTINATION_SETTING,
+    HUBSPOT_PORTAL_SETTING,
+    OWNERS_SOURCE_SETTING,
+    PUSH_BACKFILL_SETTING,
+    load_rules,
+)
+
+Transport = httpx.BaseTransport | None
+SentRequest = tuple[str, str, Any]
+"""A request a dry run would send: (method, path, JSON body or None)."""
+
+
+def destination(engine: Engine) -> DestinationSettings:
+    """The configured destination; a WorkspaceError naming the missing block if none."""
+    with engine.connect() as connection:
+        data = config_store.read_setting(connection, DESTINATION_SETTING)
+    if not data:
+        raise WorkspaceError(
+            "no destination is configured; add a block like "
+            "`destination: {kind: hubspot, token_env: HUBSPOT_TOKEN}` to the workspace "
+            "file and run `leadsync apply`"
+        )
+    return destination_from_dict(data)
+
+
+def hubspot_client(engine: Engine, transport: Transport, **options: Any) -> HubSpotClient:
+    """A client on the workspace's destination, drawing on its shared request budget."""
+    settings = destination(engine)
+    budget = RateBudget(engine, settings.app_id or "default", settings.limits.per_10s)
+    return HubSpotClient(settings, budget, transport=transport, **options)
+
+
+def setup(engine: Engine, transport: Transport) -> SetupReport:
+    """Check the token's scopes; create the unique ``leadsync_id`` properties if missing; keep
+    what the portal offers (the leads object) for the pusher."""
+    settings = destination(engine)
+    with hubspot_client(engine, transport) as client:
+        report = portal.setup(client, Paths(settings.api_version), read_token(settings))
+    with engine.begin() as connection:
+        config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
+    return report
+
+
+def pull_owners(engine: Engine, transport: Transport) -> config_store.ConfigChanges:
+    """Owners and teams from HubSpot: added, updated, and the ones gone archived."""
+    settings = destination(engine)
+    with hubspot_client(engine, transport) as client:
+        pulled = portal.pull_owners(client, Paths(settings.api_version))
+    changes = config_store.ConfigChanges()
+    with engine.begin() as connection:
+        config_store.replace_owners(connection, pulled.owners, changes)
+        config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
+    return changes
+
+
+def pusher(
+    engine: Engine,
+    transport: Transport,
+    *,
+    dry_run: bool = False,
+    holder: str | None = None,
+    **options: Any,
+) -> Pusher:
+    """A pusher on the destination (``options`` go to its client); it reads the rules afresh
+    each cycle, and skips leads when the portal has no leads object."""
+    settings = destination(engine)
+    with engine.connect() as connection:
+        portal_info = config_store.read_setting(connection, HUBSPOT_PORTAL_SETTING) or {}
+    return Pusher(
+        engine,
+        hubspot_client(engine, transport, **options),
+        partial(load_rules, engine),
+        version=settings.api_version,
+        dry_run=dry_run,
+        holder=holder,
+        skip_types=() if portal_info.get("leads", True) else ("lead",),
+    )
+
+
+def push(
+    engine: Engine,
+    transport: Transport,
+    *,
+    dry_run: bool = False,
+    max_cycles: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> PushResult:
+    """Drain the push queue and stop; the lease is given up after (not held by a dry run)."""
+    sender = pusher(engine, transport, dry_run=dry_run)
+    try:
+        return sender.drain(max_cycles, on_progress)
+    finally:
+        if not dry_run:
+            sender.release()
+        sender.client.close()
+
+
+def push_dry_run(engine: Engine, transport: Transport) -> list[SentRequest]:
+    """The requests one push cycle would send now, built from the queue, listed and sent
+    nowhere; nothing is written and no lease is taken. The token is a placeholder: a dry
+    run needs none set."""
+    sender = pusher(engine, transport, dry_run=True, token="dry-run")
+    try:
+        sender.drain()
+    finally:
+        sender.client.close()
+    return list(sender.sent)
+
+
+def push_loop(engine: Engine, transport: Transport, poll_s: float) -> PushLoop | None:
+    """The push as a background loop, or None without a destination; with owners from
+    HubSpot it pulls them again every ``owners_refresh_minutes``."""
+    with engine.connect() as connection:
+        data = config_store.read_setting(connection, DESTINATION_SETTING)
+        from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+    if not data:
+        return None
+    settings = destination_from_dict(data)
+    pushers: list[Pusher] = []
+    holder = pusher_name()  # one name for the process: it keeps its lease across errors
+
+    def push_once() -> int:
+        if not pushers:
+            pushers.append(pusher(engine, transport, holder=holder))
+        try:
+            return pushers[0].run_once().changes
+        except BaseException:
+            pushers.pop().client.close()  # a fresh client (and token) next time
+            raise
+
+    return PushLoop(
+        push_once,
+        poll_s=poll_s,
+        refresh_owners=partial(pull_owners, engine, transport) if from_crm else None,
+        refresh_s=settings.owners_refresh_minutes * 60,
+    )
+
+
+def backfill(engine: Engine) -> int:
+    """Queue, once, everything the workspace held before the destination was added; a
+    WorkspaceError the second time (later changes are queued as they happen)."""
+    destination(engine)
+    with engine.begin() as connection:
+        if config_store.read_setting(connection, PUSH_BACKFILL_SETTING):
+            raise WorkspaceError(
+                "the backfill was queued already (it runs once); later changes are queued "
+                "as they happen"
+            )
+        at = now_ts()
+        queued = push_store.queue_backfill(connection, at, RECORD_TYPES)
+        config_store.write_setting(connection, PUSH_BACKFILL_SETTING, {"at": at, "queued": queued})
+    return queued
+
+
+def check_test_lead(engine: Engine, transport: Transport, result: TestLeadResult) -> None:
+    """Push, then read the test lead back from HubSpot (its owner; the call's links) into
+    ``result``'s checks."""
+    push(engine, transport)
+    paths = Paths(destination(engine).api_version)
+    ids = pushed_ids(engine, result)
+    with hubspot_client(engine, transport) as client:
+        hubspot_checks(
+            result,
+            ids,
+            lambda contact: portal.read_owner(client, paths, "contact", contact),
+            lambda call, to_type: portal.read_links(client, paths, "call", call, to_type),
+        )
