@@ -1,5 +1,6 @@
-"""The ASGI application: ``POST /webhooks/{integration}``, ``/healthz``, ``/readyz`` and the
-admin API under ``/api``, with its OpenAPI document at ``/openapi.json``.
+"""The ASGI application: ``POST /webhooks/{integration}``, ``/healthz``, ``/readyz``, the
+admin API under ``/api``, with its OpenAPI document at ``/openapi.json``, and the web
+console at ``/`` (:mod:`leadsync.web`, left out of that document).
 
 A webhook is answered 2xx only once its rows are committed in the inbox (see
 :mod:`leadsync.pipeline.intake`); a worker thread in the same process applies them afterwards (unless
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -25,6 +26,7 @@ from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
+from leadsync.web import ConsoleOptions, add_console
 from leadsync.workspace import Workspace
 
 from . import admin
@@ -67,6 +69,9 @@ class ServiceOptions:
     fast_path: bool = True
     # Push to the configured destination in a thread (when the workspace has one).
     push: bool = True
+    # The web console at / (leadsync.web): its password, viewer token and session secret;
+    # None: no console.
+    console: ConsoleOptions | None = field(default_factory=ConsoleOptions)
 
 
 class WebhookReceipt(BaseModel):
@@ -213,6 +218,16 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     app.include_router(
         admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)
     )
+    if opts.console is not None:
+        add_console(
+            app,
+            workspace,
+            opts.console,
+            admin_token=opts.admin_token,
+            public_url=opts.public_url,
+            environ=opts.environ,
+            on_requeue=worker.wake if worker is not None else None,
+        )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -53,16 +53,25 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz and the admin API
-    (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json)."""
+    """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz, the admin API
+    (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json) and the web
+    console at / (sign in with LEADSYNC_ADMIN_TOKEN or LEADSYNC_CONSOLE_PASSWORD;
+    LEADSYNC_VIEWER_TOKEN: read-only; LEADSYNC_SESSION_SECRET keeps sessions across restarts)."""
     import uvicorn
 
     from leadsync.api.app import ServiceOptions, create_service
+    from leadsync.web import ConsoleOptions
 
     with handle_errors():
         ws = Workspace(state.db, create=False)
+    console = ConsoleOptions(
+        password=os.environ.get("LEADSYNC_CONSOLE_PASSWORD") or None,
+        viewer_token=os.environ.get("LEADSYNC_VIEWER_TOKEN") or None,
+        session_secret=os.environ.get("LEADSYNC_SESSION_SECRET") or None,
+    )
     options = ServiceOptions(
         admin_token=os.environ.get("LEADSYNC_ADMIN_TOKEN") or None,
+        console=console,
         max_body=max_body_bytes,
         worker=worker,
         public_url=public_url,
@@ -71,9 +80,13 @@ def serve(
     )
     if options.admin_token is None:
         render.note("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401")
+    if console.session_secret is None:
+        render.note("note: LEADSYNC_SESSION_SECRET is not set; console sessions end at restart")
     try:
+        with handle_errors():  # a session secret too short to sign with, say
+            service = create_service(ws, options)
         uvicorn.run(
-            create_service(ws, options),
+            service,
             host=host,
             port=port,
             log_level=log_level,

@@ -1,0 +1,133 @@
+"""Each integration at a glance: what the console's front page shows.
+
+Per integration: its kind, where its vendor sends webhooks, whether its secret is set (the
+variable's name, never its value), events received today and the newest, open dead letters,
+and a health badge read from the health report (:mod:`leadsync.ops.monitor`) — ``alert``
+when a firing check names the integration in its rows, ``waiting`` before its first event,
+else ``ok``. Firing checks that name no integration (the inbox's lag, an owner flapping
+between integrations) are the workspace's own alerts. The numbers come from two grouped
+queries (:mod:`leadsync.store.overview`) and the report, whatever the number of integrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import WorkspaceRules
+from leadsync.model import add_days
+from leadsync.ops.monitor import Finding, report
+from leadsync.results import ResultModel
+from leadsync.settings import MonitoringSettings
+from leadsync.sources import adapter_class
+from leadsync.store import overview as overview_store
+
+#: The health badge reads the report over this many days (the report's own default window).
+HEALTH_DAYS = 7
+
+SecretState = Literal["set", "not set", "not needed"]
+Health = Literal["ok", "alert", "waiting"]
+
+
+class Alert(ResultModel):
+    """A firing check of the report, in its own sentence."""
+
+    check: str
+    summary: str
+
+
+class IntegrationOverview(ResultModel):
+    name: str
+    kind: str
+    webhook_path: str = Field(description="Where the vendor posts, below the service's URL.")
+    secret_env: str | None = Field(description="The variable that holds the webhook secret.")
+    secret: SecretState = Field(
+        description="Whether that variable is set in the service's environment; 'not needed' "
+        "for a kind that verifies requests without one and names no variable."
+    )
+    events_today: int = Field(description="Inbox rows received since 00:00 UTC.")
+    last_event_at: str | None = Field(description="When the newest inbox row was received.")
+    dead_letters: int = Field(description="Open dead letters (neither retried nor dismissed).")
+    health: Health
+    alerts: list[Alert] = Field(default_factory=list)
+
+
+class Overview(ResultModel):
+    """Every integration, by name, and the report's alerts that name none of them."""
+
+    day_start: str
+    report_since: str
+    integrations: list[IntegrationOverview] = Field(default_factory=list)
+    workspace_alerts: list[Alert] = Field(default_factory=list)
+
+
+def overview(
+    engine: Engine,
+    rules: WorkspaceRules,
+    monitoring: MonitoringSettings,
+    environ: Mapping[str, str],
+    now: str,
+) -> Overview:
+    """The overview at ``now`` (a canonical time); ``environ`` is the service's environment,
+    read only to tell whether each ``secret_env`` is set."""
+    day_start = now[:10] + "T00:00:00.000Z"
+    health = report(engine, rules, monitoring, add_days(now, -HEALTH_DAYS), now)
+    with engine.connect() as connection:
+        received = overview_store.inbox_by_integration(connection, day_start)
+        letters = overview_store.open_dead_letters_by_integration(connection)
+    alerts_of: dict[str, list[Alert]] = {name: [] for name in rules.integrations}
+    result = Overview(day_start=day_start, report_since=health.since)
+    for finding in health.alerts:
+        alert = Alert(check=finding.check, summary=finding.summary)
+        named = [name for name in _integrations_named(finding) if name in alerts_of]
+        for name in named:
+            alerts_of[name].append(alert)
+        if not named:
+            result.workspace_alerts.append(alert)
+    for name, settings in sorted(rules.integrations.items()):
+        today, last = received.get(name, (0, None))
+        result.integrations.append(
+            IntegrationOverview(
+                name=name,
+                kind=settings.kind,
+                webhook_path=f"/webhooks/{name}",
+                secret_env=settings.secret_env,
+                secret=_secret_state(settings.kind, settings.secret_env, environ),
+                events_today=today,
+                last_event_at=last,
+                dead_letters=letters.get(name, 0),
+                health="alert" if alerts_of[name] else "waiting" if last is None else "ok",
+                alerts=alerts_of[name],
+            )
+        )
+    return result
+
+
+def _secret_state(kind: str, secret_env: str | None, environ: Mapping[str, str]) -> SecretState:
+    if secret_env is None:
+        return "not set" if adapter_class(kind).secret_required else "not needed"
+    return "set" if environ.get(secret_env) else "not set"
+
+
+def _integrations_named(finding: Finding) -> list[str]:
+    """The integrations a finding's rows name, in the keys the report's checks use."""
+    names: dict[str, None] = {}
+    for row in finding.rows:
+        for name in _names_in(row):
+            names[name] = None
+    return list(names)
+
+
+def _names_in(row: Mapping[str, Any]) -> Iterable[str]:
+    for key in ("integration", "first", "merged"):
+        if isinstance(row.get(key), str):
+            yield row[key]
+    mapped_from = row.get("still_mapped_from")
+    if isinstance(mapped_from, str):
+        yield mapped_from.partition(":")[0]
+    for source in row.get("from") or ():
+        if isinstance(source, Mapping) and isinstance(source.get("integration"), str):
+            yield source["integration"]

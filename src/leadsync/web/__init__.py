@@ -1,0 +1,54 @@
+"""The web console: server-rendered pages (Jinja2) with htmx for partial updates, served by
+``leadsync serve`` at ``/`` beside the webhooks and the admin API.
+
+A face like the CLI and the API: it holds no logic. Conventions every page follows:
+
+**A page is a module** of this package with ``router = page_router()`` (from :mod:`.console`:
+an ``APIRouter`` whose routes answer in HTML and are left out of the OpenAPI document),
+added to ``PAGES`` in :mod:`.app`. A handler is a few lines:
+it takes a :class:`~leadsync.web.console.Page` through a dependency, calls ``Workspace``
+(or an ``ops`` result that ``Workspace`` returns), and returns ``page.render("x.html",
+name=value)``. No SQL, no rule, no threshold in a handler or a template: a number the page
+needs and ``Workspace`` lacks becomes a ``Workspace`` method over ``ops``/``store`` first
+(see :mod:`leadsync.ops.overview` for the front page's).
+
+**Access.** Declare the handler's page as ``Viewing`` (any signed-in session; GET pages)
+or ``Changing`` (an admin session and the session's CSRF token: every POST/PUT/DELETE that
+changes something). ``Posting`` is CSRF without the admin role (sign-out only). Without a
+session the browser goes to ``/login?next=…``; a viewer's change and a missing or wrong
+CSRF token are 403 pages, and nothing changed. Never check ``session.role`` by hand.
+
+**Errors.** Raise leadsync's errors (``NotFoundError`` …) or :class:`~.console.Refused`;
+the route class renders ``error.html`` with their status. For an htmx request the error is
+swapped into ``#messages`` (``HX-Retarget``), whatever the request targeted. Messages never
+hold a secret: a malformed form's 400 names the fields, never their values.
+
+**Templates** (``templates/``) start with ``{% extends layout %}``: ``layout`` is
+``base.html`` (the whole page: skip link, navigation, sign-out) or ``fragment.html`` (only
+``{% block content %}``, for an htmx request), so one template serves both. A fragment
+swapped into part of a page is a template of its own (``test_lead_result.html``), included
+by the full page. Every change form has ``{{ csrf_field() }}`` and its button is
+``{{ change_button(label, can_change) }}`` (``macros.html``): disabled for a viewer, with
+the reason beside it. htmx requests carry the token in ``X-CSRF-Token`` (set on ``<body>``).
+Every control has a ``<label for>``; tables sit in ``.table-wrap`` (they scroll on a
+phone); times go through the ``when`` filter. Pages must work without JavaScript (forms
+post and redirect); htmx only saves a reload.
+
+**Assets** (``static/``, at ``/static``) come from the package, never a CDN: htmx 2 and
+uPlot (for charts) are vendored in ``static/vendor/`` with their licences (README.txt there
+says which versions); ``console.css`` is ours.
+
+**Sign-in and sessions**: :mod:`.auth` (admin token or console password → admin; viewer
+token → viewer; signed, expiring, HttpOnly SameSite=Strict cookies, Secure over https).
+
+**Tests**: ``tests/test_console_*.py``; plain HTTP against a live server for the rules
+(SQLite and PostgreSQL), Playwright in Debian's Chromium for what a person does
+(``tests/browser.py``).
+"""
+
+from __future__ import annotations
+
+from .app import add_console
+from .console import ConsoleOptions
+
+__all__ = ["ConsoleOptions", "add_console"]

@@ -1,0 +1,50 @@
+"""Mounting the console on the service: its state, its assets and every page's router."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from leadsync.workspace import Workspace
+
+from . import dead_letters, overview, signin, test_lead
+from .auth import Credentials, SessionKeys
+from .console import Console, ConsoleOptions, templates
+
+STATIC = Path(__file__).parent / "static"
+#: Every page module, in the navigation's order; a new page adds its module here.
+PAGES = (signin, overview, dead_letters, test_lead)
+
+
+def add_console(
+    app: FastAPI,
+    workspace: Workspace,
+    options: ConsoleOptions,
+    *,
+    admin_token: str | None,
+    public_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    on_requeue: Callable[[], None] | None = None,
+) -> None:
+    """Serve the console at ``/`` and its assets at ``/static`` on ``app``."""
+    credentials = Credentials(admin_token, options.password, options.viewer_token)
+    keys = (
+        SessionKeys(credentials, options.session_secret, options.session_hours)
+        if options.session_secret
+        else SessionKeys.generated(credentials, options.session_hours)
+    )
+    app.state.console = Console(
+        workspace,
+        keys,
+        templates(),
+        public_url,
+        environ if environ is not None else os.environ,
+        on_requeue,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for page in PAGES:
+        app.include_router(page.router)

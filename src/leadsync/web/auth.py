@@ -1,0 +1,219 @@
+"""Who may use the console, and proof that a change request came from one of its pages.
+
+Sign-in takes one secret and finds which credential it is, comparing it in constant time
+with every configured one (no early exit): the admin token (``LEADSYNC_ADMIN_TOKEN``, the
+admin API's) or the console password (``LEADSYNC_CONSOLE_PASSWORD``) sign in as ``admin``;
+the viewer token (``LEADSYNC_VIEWER_TOKEN``) as ``viewer``, who sees every page and changes
+nothing.
+
+A session is a cookie signed with the session secret (itsdangerous): a random session id,
+which credential signed in, a fingerprint of that credential — so that changing the token
+or password ends the sessions it opened — and when it expires (``session_hours`` after
+sign-in, by the keys' clock, which the tests set); signing out ends it in this process at once (the ids of ended sessions are
+kept until they would have expired anyway). Without ``LEADSYNC_SESSION_SECRET`` the secret is
+generated per process: sessions then end when the service restarts, and several ``serve``
+processes behind one balancer need the variable set to the same value.
+
+CSRF: every change request carries a token derived from the session id with the session
+secret (an HMAC; nothing to store), in the form field ``csrf_token`` or the header
+``X-CSRF-Token``. The sign-in form, which has no session yet, is bound the same way to a
+short-lived signed cookie of its own. Nothing here logs or returns a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from leadsync.errors import ConfigError
+
+Role = Literal["admin", "viewer"]
+#: Which credential opened a session; the role follows from it.
+Via = Literal["token", "password", "viewer"]
+ROLE_OF: dict[Via, Role] = {"token": "admin", "password": "admin", "viewer": "viewer"}
+
+SESSION_COOKIE = "leadsync_session"
+SIGN_IN_COOKIE = "leadsync_sign_in"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SIGN_IN_FORM_SECONDS = 3600
+MIN_SECRET_CHARS = 32
+
+
+def _bytes(text: str) -> bytes:
+    # surrogatepass: a lone surrogate from a form encodes to bytes no real secret has,
+    # instead of raising in the middle of a comparison.
+    return text.encode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The secrets that sign in; None where not configured (an empty value counts as none)."""
+
+    admin_token: str | None = None
+    password: str | None = None
+    viewer_token: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("admin_token", "password", "viewer_token"):
+            if getattr(self, name) == "":
+                object.__setattr__(self, name, None)
+
+    @property
+    def any(self) -> bool:
+        return any(self.of(via) for via in ROLE_OF)
+
+    def of(self, via: Via) -> str | None:
+        return {"token": self.admin_token, "password": self.password, "viewer": self.viewer_token}[
+            via
+        ]
+
+    def match(self, given: str) -> Via | None:
+        """Which credential ``given`` is. Every configured one is compared, in constant time,
+        whatever matched before; admin credentials win over the viewer token if equal."""
+        found: Via | None = None
+        for via in ("viewer", "password", "token"):
+            expected = self.of(via)
+            if expected is not None and hmac.compare_digest(_bytes(given), _bytes(expected)):
+                found = via
+        return found
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser: its id, how it signed in, and its CSRF token."""
+
+    sid: str
+    via: Via
+    csrf: str
+
+    @property
+    def role(self) -> Role:
+        return ROLE_OF[self.via]
+
+    @property
+    def can_change(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def who(self) -> str:
+        """Who a change is recorded as: the console and the credential, never its value."""
+        return f"console ({self.via})"
+
+
+@dataclass
+class SessionKeys:
+    """Signs and reads session cookies and CSRF tokens with one secret."""
+
+    credentials: Credentials
+    secret: str
+    session_hours: float = 12.0
+    clock: Callable[[], float] = time.time
+    _ended: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < MIN_SECRET_CHARS:
+            raise ConfigError(
+                [
+                    f"LEADSYNC_SESSION_SECRET has {len(self.secret)} characters; use at least "
+                    f"{MIN_SECRET_CHARS} random ones (python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'), or unset it for one per process"
+                ]
+            )
+        self._sessions = URLSafeSerializer(self.secret, salt="leadsync.console.session")
+        self._sign_in = URLSafeSerializer(self.secret, salt="leadsync.console.sign-in")
+
+    @classmethod
+    def generated(cls, credentials: Credentials, session_hours: float = 12.0) -> SessionKeys:
+        """Keys with a secret made for this process (sessions end at restart)."""
+        return cls(credentials, secrets.token_urlsafe(32), session_hours)
+
+    def _load(self, serializer: URLSafeSerializer, cookie: str | None) -> dict[str, object] | None:
+        """A signed value this service made and that has not expired, else None."""
+        if not cookie:
+            return None
+        try:
+            data = serializer.loads(cookie)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict):
+            return None
+        expires = data.get("exp")
+        if not isinstance(expires, int | float) or expires <= self.clock():
+            return None
+        return data
+
+    @property
+    def max_age_s(self) -> int:
+        return int(self.session_hours * 3600)
+
+    def _mac(self, *parts: str) -> str:
+        message = "\0".join(parts)
+        return hmac.new(_bytes(self.secret), _bytes(message), hashlib.sha256).hexdigest()
+
+    # ----------------------------------------------------------------------- sessions
+
+    def open(self, via: Via) -> tuple[Session, str]:
+        """A new session for a credential that matched, and its cookie value."""
+        sid = secrets.token_urlsafe(18)
+        credential = self.credentials.of(via) or ""
+        fingerprint = self._mac("credential", via, credential)[:32]
+        expires = self.clock() + self.max_age_s
+        cookie = self._sessions.dumps({"sid": sid, "via": via, "fp": fingerprint, "exp": expires})
+        return Session(sid, via, self._mac("csrf", sid)), cookie
+
+    def read(self, cookie: str | None) -> Session | None:
+        """The session a cookie holds, or None: absent, forged, expired, signed out, or
+        opened with a credential that has changed since."""
+        data = self._load(self._sessions, cookie)
+        if data is None:
+            return None
+        sid, via, fingerprint = data.get("sid"), data.get("via"), data.get("fp")
+        if not isinstance(sid, str) or via not in ROLE_OF or not isinstance(fingerprint, str):
+            return None
+        credential = self.credentials.of(via)
+        if credential is None:
+            return None
+        if not hmac.compare_digest(fingerprint, self._mac("credential", via, credential)[:32]):
+            return None
+        with self._lock:
+            if sid in self._ended:
+                return None
+        return Session(sid, via, self._mac("csrf", sid))
+
+    def end(self, session: Session) -> None:
+        """Sign out: the session's cookie is refused from now on by this process."""
+        now = self.clock()
+        with self._lock:
+            self._ended = {s: t for s, t in self._ended.items() if t > now}
+            self._ended[session.sid] = now + self.max_age_s
+
+    # --------------------------------------------------------------------------- CSRF
+
+    @staticmethod
+    def csrf_matches(session: Session, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(_bytes(given), _bytes(session.csrf))
+
+    def sign_in_form(self) -> tuple[str, str]:
+        """A (cookie value, form token) pair that binds one sign-in form to one browser."""
+        nonce = secrets.token_urlsafe(18)
+        cookie = self._sign_in.dumps({"nonce": nonce, "exp": self.clock() + SIGN_IN_FORM_SECONDS})
+        return cookie, self._mac("sign-in", nonce)
+
+    def sign_in_form_matches(self, cookie: str | None, given: str | None) -> bool:
+        data = self._load(self._sign_in, cookie)
+        nonce = data.get("nonce") if data is not None else None
+        return (
+            isinstance(nonce, str)
+            and given is not None
+            and hmac.compare_digest(_bytes(given), _bytes(self._mac("sign-in", nonce)))
+        )

@@ -1,0 +1,99 @@
+"""Signing in and out: ``GET/POST /login`` and ``POST /logout``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from .auth import SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_FORM_SECONDS
+from .console import Posting, Refused, console_of, page_router, render, safe_next
+
+router = page_router()
+
+
+def _sign_in_page(
+    request: Request, target: str, status: int = 200, failed: bool = False
+) -> Response:
+    console = console_of(request)
+    cookie, token = console.keys.sign_in_form()
+    response = render(
+        request,
+        console,
+        "login.html",
+        status,
+        next=target,
+        sign_in_token=token,
+        enabled=console.keys.credentials.any,
+        failed=failed,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        cookie,
+        max_age=SIGN_IN_FORM_SECONDS,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=console.secure(request),
+    )
+    return response
+
+
+@router.get("/login")
+def sign_in_form(request: Request, next: str | None = None) -> Response:
+    target = safe_next(next)
+    if console_of(request).keys.read(request.cookies.get(SESSION_COOKIE)) is not None:
+        return RedirectResponse(target, status_code=303)
+    return _sign_in_page(request, target)
+
+
+@router.post("/login")
+def sign_in(
+    request: Request,
+    secret: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """A matching credential opens a session (303 to ``next``); a wrong one shows the form
+    again with 401, saying only that it did not match."""
+    console = console_of(request)
+    if not console.keys.sign_in_form_matches(request.cookies.get(SIGN_IN_COOKIE), csrf_token):
+        raise Refused(
+            403,
+            "Sign-in form expired",
+            "This sign-in form is too old or was not opened in this browser. "
+            "Open the sign-in page again.",
+        )
+    target = safe_next(next)
+    via = console.keys.credentials.match(secret)
+    if via is None:
+        return _sign_in_page(request, target, status=401, failed=True)
+    _, cookie = console.keys.open(via)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=console.keys.max_age_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=console.secure(request),
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def sign_out(page: Posting) -> Response:
+    """The session ends here and now (its cookie is refused even if replayed)."""
+    page.console.keys.end(page.session)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=page.console.secure(page.request),
+    )
+    return response
