@@ -5,9 +5,10 @@ The same workload as ``bench/engine_bench.py`` (``bench/synth.py``'s events, a f
 file or with ``--postgres URL`` a scratch database), run twice:
 
 1. **Phase clocks**: the functions that hold a batch's phases (parsing the lines, writing the
-   inbox rows, loading the state, deciding each event, writing the rows) are wrapped at run
-   time with this process's CPU clock (``time.process_time``). Nothing else is slowed, so
-   these shares are the real ones.
+   inbox rows, the engine's load, deciding each event, collecting the rows, the engine's
+   write) are wrapped at run time with this process's CPU clock (``time.process_time``).
+   Nothing else is slowed, so these shares are the real ones. Python's garbage collector is
+   clocked beside them (``gc.callbacks``): its passes land inside whichever phase runs.
 2. **cProfile** with the same CPU clock: the profiler slows every Python call and barely the
    C ones, so its shares lean towards Python code; it says which functions to look at, and
    the driver's own ``executemany`` and commits (C calls, timed almost as they are) are
@@ -15,6 +16,7 @@ file or with ``--postgres URL`` a scratch database), run twice:
 
     .venv/bin/python bench/engine_profile.py                      # 200,000 events
     .venv/bin/python bench/engine_profile.py --events 50000 --out engine.pstats --top 30
+    .venv/bin/python bench/engine_profile.py --events 50000 --no-profile    # phase clocks only
     .venv/bin/python bench/engine_profile.py --postgres postgresql://postgres@127.0.0.1:5432/test
 """
 
@@ -23,7 +25,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import gc
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -41,12 +45,16 @@ from leadsync.settings import load_config
 from leadsync.workspace import Workspace
 
 # (label, owner, attribute, its file): the phase is the time spent inside owner.attribute.
+# The engine's steps are patched where ``engine.decide_batch`` looks them up: the package's
+# own names ``load`` and ``write`` (functions of engine/load.py and engine/write.py), and the
+# decider's methods (``run`` calls ``apply`` per event, then ``finish``).
 PHASES: list[tuple[str, Any, str, str]] = [
     ("parsing the lines", pipeline_ingest, "_parse_chunk", "leadsync/pipeline/ingest.py"),
     ("writing the inbox rows", inbox, "write_items", "leadsync/pipeline/inbox.py"),
-    ("loading the batch's state", engine.BatchState, "__init__", "leadsync/engine.py"),
-    ("deciding (every event)", engine.BatchState, "apply", "leadsync/engine.py"),
-    ("writing the batch's rows", engine.BatchState, "write", "leadsync/engine.py"),
+    ("loading the batch's state", engine, "load", "leadsync/engine/load.py"),
+    ("deciding (every event)", engine.BatchDecider, "apply", "leadsync/engine/decide.py"),
+    ("collecting the rows to write", engine.BatchDecider, "finish", "leadsync/engine/decide.py"),
+    ("writing the batch's rows", engine, "write", "leadsync/engine/write.py"),
 ]
 # (label, file name ending, function name) of C or driver calls read from the profile.
 DRIVER = [
@@ -65,11 +73,16 @@ class Clocks:
         self.spent: dict[str, dict[int, float]] = {label: {} for label, _, _, _ in PHASES}
         self.totals: dict[int, float] = {}
         self.mark = time.process_time()
+        # Python's cyclic collector: its passes land inside whichever phase is running.
+        self.collecting: dict[int, float] = {}
+        self.collections: dict[int, int] = {}
+        self.collector_started = 0.0
 
     def start(self) -> None:
         """Start the first batch's clock (what ran before is not counted)."""
         self.batch = 0
         self.spent = {label: {} for label in self.spent}
+        self.collecting, self.collections = {}, {}
         self.totals = {}
         self.mark = time.process_time()
 
@@ -78,6 +91,16 @@ class Clocks:
         self.totals[self.batch] = now - self.mark
         self.mark = now
         self.batch += 1
+
+    def on_collection(self, phase: str, info: dict[str, int]) -> None:
+        """``gc.callbacks`` hook: the CPU time of every collection, by generation."""
+        if phase == "start":
+            self.collector_started = time.process_time()
+            return
+        generation = info["generation"]
+        spent = time.process_time() - self.collector_started
+        self.collecting[generation] = self.collecting.get(generation, 0.0) + spent
+        self.collections[generation] = self.collections.get(generation, 0) + 1
 
     def add(self, label: str, seconds: float) -> None:
         per_batch = self.spent[label]
@@ -112,9 +135,11 @@ def phase_clocks() -> Iterator[Clocks]:
                 clocks.add(_label, time.process_time() - start)
 
         setattr(owner, name, functools.wraps(original)(clocked))
+    gc.callbacks.append(clocks.on_collection)
     try:
         yield clocks
     finally:
+        gc.callbacks.remove(clocks.on_collection)
         for owner, name, original in originals:
             setattr(owner, name, original)
 
@@ -126,8 +151,9 @@ def ingest(
     events_file: Path,
     profile: Any = None,
     clocks: Clocks | None = None,
-) -> float:
-    """CPU seconds of one ingest into a fresh database (profiled when ``profile`` is given)."""
+) -> tuple[float, float, float]:
+    """CPU seconds of one ingest into a fresh database, and its user and system parts
+    (profiled when ``profile`` is given)."""
     target = Target(tmp, None, args.postgres)
     try:
         ws = Workspace(target.fresh(run))
@@ -135,6 +161,7 @@ def ingest(
             ws.apply_config(load_config(synth.config_text(), "bench.yaml"))
             with events_file.open("rb") as handle:
                 start = time.process_time()
+                usage = resource.getrusage(resource.RUSAGE_SELF)
                 if clocks is not None:
                     clocks.start()
                 if profile is not None:
@@ -147,7 +174,9 @@ def ingest(
                 )
                 if profile is not None:
                     profile.disable()
-                return time.process_time() - start
+                spent = time.process_time() - start
+                end = resource.getrusage(resource.RUSAGE_SELF)
+                return spent, end.ru_utime - usage.ru_utime, end.ru_stime - usage.ru_stime
         finally:
             ws.close()
     finally:
@@ -172,17 +201,24 @@ def main() -> int:
     parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server")
     parser.add_argument("--out", type=Path, help="save the pstats file here")
     parser.add_argument("--top", type=int, default=25, help="functions by own time (default 25)")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="the phase clocks only (no cProfile run)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="leadsync-profile-") as tmp:
         events_file = Path(tmp) / "events.jsonl"
         synth.write_jsonl(events_file, args.events, args.seed)
         with phase_clocks() as clocks:
-            total = ingest(args, Path(tmp), "clocked", events_file, None, clocks)
+            total, user, system = ingest(args, Path(tmp), "clocked", events_file, None, clocks)
         profile = cProfile.Profile(time.process_time)
-        profiled = ingest(args, Path(tmp), "profiled", events_file, profile)
+        if not args.no_profile:
+            profiled = ingest(args, Path(tmp), "profiled", events_file, profile)[0]
 
-    print(f"{args.events:,} events: {total:.2f} CPU s ({total / args.events * 1e6:.1f} µs/event)")
+    print(
+        f"{args.events:,} events: {total:.2f} CPU s ({total / args.events * 1e6:.1f} µs/event;"
+        f" user {user:.2f} s, system {system:.2f} s)"
+    )
     print(
         f"{'phase (clocked, no profiler)':<44}{'CPU s':>8}{'share':>8}"
         f"{'first 3 batches':>17}{'last 3':>9}  (ms per batch)"
@@ -201,6 +237,17 @@ def main() -> int:
     first, last = clocks.first_and_last(clocks.totals)
     print(f"{'all':<44}{total:>8.2f}{1:>8.1%}{first:>17.0f}{last:>9.0f}")
     print("(parsing does not depend on the database: its change is the machine's drift)")
+    collected = sum(clocks.collecting.values())
+    by_generation = ", ".join(
+        f"gen {g}: {clocks.collections[g]:,} in {clocks.collecting[g]:.2f} s"
+        for g in sorted(clocks.collecting)
+    )
+    print(
+        f"{'of all: the garbage collector':<44}{collected:>8.2f}{collected / total:>8.1%}"
+        f"  ({by_generation or 'no collection'})"
+    )
+    if args.no_profile:
+        return 0
 
     stats = pstats.Stats(profile)
     if args.out:

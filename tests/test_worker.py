@@ -267,3 +267,35 @@ def test_the_collector_pause_lasts_until_the_last_run_in_any_thread_leaves() -> 
     for t in threads:
         t.join()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_the_collector_is_off_during_a_batch_until_the_last_batch_in_any_thread_ends() -> None:
+    import gc
+
+    from leadsync.pipeline.collector import collector_off_during_batch
+
+    assert gc.isenabled()
+    inside, leave = threading.Event(), threading.Event()
+
+    def first_batch() -> None:
+        with collector_off_during_batch():
+            inside.set()
+            leave.wait(timeout=10)
+
+    thread = threading.Thread(target=first_batch)
+    thread.start()
+    assert inside.wait(timeout=10)
+    with collector_off_during_batch():
+        assert not gc.isenabled()
+        leave.set()
+        thread.join(timeout=10)  # the first batch ended while this one still runs
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+    gc.disable()  # turned off by someone else: a batch leaves it off
+    try:
+        with collector_off_during_batch():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

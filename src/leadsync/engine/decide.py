@@ -82,6 +82,7 @@ class BatchDecider:
         self.sources = state.sources
         self.candidates = state.candidates
         self.learned_emails = state.learned_emails
+        self.crm_integrations = rules.crm_integrations
         self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}
         # Settings and owners do not change within a batch: one mapping per distinct rep.
         self.mappings: dict[tuple[str, str | None, str | None, str | None, int], MappingResult] = {}
@@ -425,11 +426,11 @@ class BatchDecider:
     # ------------------------------------------------------------------- events
 
     def apply(self, event: Event) -> None:
-        settings = self.rules.integrations[event.integration]
         self.result.events += 1
-        if settings.is_crm:
+        if event.integration in self.crm_integrations:
             self.apply_crm(event)
             return
+        settings = self.rules.integrations[event.integration]
         self.learn_rep(event)
         if event.type is EventType.ACTIVITY:
             activities.apply_activity(self, event, settings)

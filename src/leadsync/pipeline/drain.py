@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from leadsync.engine import BatchResult, WorkspaceRules, apply_batch
 from leadsync.errors import EventError
 from leadsync.model import Event, now_ts
-from leadsync.pipeline.collector import batch_friendly_gc
+from leadsync.pipeline.collector import batch_friendly_gc, collector_off_during_batch
 from leadsync.pipeline.fallback import apply_with_fallback, failure_text
 from leadsync.pipeline.inbox import (
     DEFAULT_BATCH,
@@ -62,13 +62,14 @@ def drain(
     total = BatchResult()
     with batch_friendly_gc():
         while True:
-            results = apply_with_fallback(
-                engine,
-                drainer.apply_claimed,
-                drainer.claimed,
-                drainer.apply_row,
-                drainer.refuse_row,
-            )
+            with collector_off_during_batch():
+                results = apply_with_fallback(
+                    engine,
+                    drainer.apply_claimed,
+                    drainer.claimed,
+                    drainer.apply_row,
+                    drainer.refuse_row,
+                )
             if not drainer.claimed:
                 return total
             for row in drainer.claimed:

@@ -24,7 +24,7 @@ from leadsync.engine import BatchResult, WorkspaceRules, apply_batch
 from leadsync.errors import EventError
 from leadsync.model import Event, now_ts
 from leadsync.pipeline import inbox
-from leadsync.pipeline.collector import batch_friendly_gc
+from leadsync.pipeline.collector import batch_friendly_gc, collector_off_during_batch
 from leadsync.pipeline.drain import defect_text, drain
 from leadsync.pipeline.fallback import Refusal, attempt
 from leadsync.pipeline.inbox import DEFAULT_BATCH, DeadLetter, InboxItem, IngestSummary
@@ -297,10 +297,14 @@ def _ingest(
     parsed: dict[int, list[Event]] = {}
 
     def flush(lines: list[tuple[int, str, str | None]]) -> None:
-        chunk = _parse_chunk(integration, adapter, lines, source, summary)
-        if not _apply_directly(engine, rules, integration, chunk, source, summary):
-            _append(engine, integration, chunk, source, summary, parsed)
-            summary.applied.add(drain(engine, rules, batch_size, parsed, failures=summary.failed))
+        summary.lines += len(lines)  # counted per chunk: the summary is a pydantic model
+        with collector_off_during_batch():
+            chunk = _parse_chunk(integration, adapter, lines, source, summary)
+            if not _apply_directly(engine, rules, integration, chunk, source, summary):
+                _append(engine, integration, chunk, source, summary, parsed)
+                done = drain(engine, rules, batch_size, parsed, failures=summary.failed)
+                summary.applied.add(done)
+            del chunk  # freed before the collector is back (see collector_off_during_batch)
         if on_progress is not None:
             on_progress(len(lines))
 
@@ -318,7 +322,6 @@ def _ingest(
         text = text.strip()
         if not text:
             continue
-        summary.lines += 1
         chunk.append((line_no, text, problem))
         if len(chunk) >= batch_size:
             flush(chunk)

@@ -74,8 +74,9 @@ def merge(memory: Memory | None, event: Event) -> Memory:
     refs = {tuple(r) for r in out["a"]}
     for ref in event.associations:
         refs.add((ref.type.value, ref.external_id, ref.email, ref.domain))
-    out["a"] = sorted(refs, key=lambda r: tuple("" if x is None else x for x in r))
-    out["a"] = [list(r) for r in out["a"]]
+    # Sorted with None as "" (a ref is (type, external id, email, domain)).
+    ordered = sorted(refs, key=lambda r: (r[0], r[1] or "", r[2] or "", r[3] or ""))
+    out["a"] = [list(r) for r in ordered]
     # A draft's time (when it was drafted) counts only until the activity is real.
     slot = "draft_at" if event.draft else "at"
     if out.get(slot) is None or event.occurred_at < out[slot]:

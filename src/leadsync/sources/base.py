@@ -311,13 +311,17 @@ class Adapter(abc.ABC):
         try:
             events = self.to_events(body, headers, event_id, seq)
             # The vendor's time of this change orders an activity's events (the events
-            # themselves are timed when the activity happened).
-            changed_at = self.occurred_at(body, headers) if events else None
+            # themselves are timed when the activity happened). A canonical event states its
+            # own (``changed_at``): there is nothing to add, and asking would parse it again.
+            changed_at = (
+                self.occurred_at(body, headers) if events and not self.stores_canonical else None
+            )
         except EventError as exc:
             raise EventError(exc.detail, where) from None
-        for event in events:
-            if event.changed_at is None and changed_at != event.occurred_at:
-                event.changed_at = changed_at
+        if changed_at is not None:
+            for event in events:
+                if event.changed_at is None and changed_at != event.occurred_at:
+                    event.changed_at = changed_at
         if may_hold_unstorable(payload):
             try:
                 check_events(events)  # the same refusal on SQLite and PostgreSQL
