@@ -27,7 +27,11 @@ from leadsync.errors import NotFoundError, UserError, WorkspaceError
 from leadsync.model import ActivityType, Outcome, RecordType, now_ts
 from leadsync.ops import deadletters as dead_letter_ops
 from leadsync.ops import destination as hubspot
+from leadsync.ops import records as record_ops
 from leadsync.ops import replay as replay_ops
+from leadsync.ops import settings_change
+from leadsync.ops import settings_form as form_ops
+from leadsync.ops.dashboard import Dashboard, dashboard
 from leadsync.ops.deadletters import RetryResult
 from leadsync.ops.health import Readiness, readiness
 from leadsync.ops.monitor import Report, report
@@ -36,6 +40,7 @@ from leadsync.ops.owners import ManualOwnerChange, set_owner
 from leadsync.ops.preview import PreviewResult, preview, read_events, with_settings
 from leadsync.ops.push_status import push_status, resolve_failures
 from leadsync.ops.replay import ReplayResult
+from leadsync.ops.settings_change import PYTHON_API, Actor, AuditPage, ManagedBy
 from leadsync.ops.testlead import TestLeadResult, run_test_lead
 from leadsync.ops.testlead import cleanup as cleanup_test_leads
 from leadsync.ops.undo import UndoResult, undo
@@ -49,11 +54,9 @@ from leadsync.settings import (
     IntegrationSettings,
     ProposedIntegration,
     WorkspaceConfig,
-    integration_to_dict,
     load_proposed_file,
     proposed_from_data,
 )
-from leadsync.sources import adapter_class
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
@@ -201,10 +204,27 @@ class Workspace:
 
     # --------------------------------------------------------------- configuration
 
-    def apply_config(self, config: WorkspaceConfig) -> config_store.ConfigChanges:
+    def apply_config(
+        self, config: WorkspaceConfig, by: Actor | None = None, managed: ManagedBy | None = None
+    ) -> config_store.ConfigChanges:
         """Make the workspace's owners, teams and integrations those of ``config``, in one
-        transaction; applying the same configuration again changes nothing."""
-        return workspace_config.apply_config(self.engine, config)
+        transaction (idempotent); with ``by``, audited (:func:`.ops.settings_change.apply_config`)."""
+        return settings_change.apply_config(self.engine, config, by, managed)
+
+    def audit_log(self, before: int | None = None, integration: str | None = None) -> AuditPage:
+        """Configuration changes, newest first, a page at a time (``before``: an entry id)."""
+        return settings_change.audit_log(self.engine, before, integration)
+
+    def settings_form(
+        self, name: str, proposed: IntegrationSettings | None = None
+    ) -> form_ops.SettingsForm:
+        """What the console's settings page of integration ``name`` shows."""
+        return form_ops.settings_form(self.engine, name, proposed)
+
+    def preview_settings_change(self, name: str, data: Any, since: str) -> form_ops.Proposal:
+        """Settings read from ``data`` as :meth:`proposed_settings_from_data` reads them, the
+        replay since ``since`` under them and the YAML diff; nothing is written."""
+        return form_ops.preview_change(self.engine, name, data, since)
 
     def export_config(self) -> WorkspaceConfig:
         return workspace_config.export_config(self.engine)
@@ -336,20 +356,21 @@ class Workspace:
                 raise UserError(
                     f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
                 )
-            ext = (name, self._vendor_external_id(name, external_id))
+            ext = (name, record_ops.vendor_external_id(self.rules(), name, external_id))
         norm_domain = normalize_domain(domain) if domain is not None else None
         with self.engine.connect() as connection:
             ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
             return views.found_records(connection, ids)
 
-    def _vendor_external_id(self, integration: str, external_id: str) -> str:
-        """An external id as the integration's events spell it (its adapter's
-        ``normalize_external_id``: a Salesforce 15-character id becomes 18); as given for an
-        integration that is not configured."""
-        settings = self.rules().integrations.get(integration)
-        if settings is None:
-            return external_id
-        return adapter_class(settings.kind).normalize_external_id(None, external_id)
+    def search_records(
+        self, by: str, text: str, after: tuple[str, int] | None = None
+    ) -> record_ops.RecordSearch:
+        """A page of records whose email, domain, name or external id starts with ``text``."""
+        return record_ops.search(self.engine, self.rules(), by, text, after)
+
+    def record_hubspot(self, record_id: int) -> record_ops.HubSpotState:
+        """What HubSpot has of a record: its id, last push, waiting changes, last refusal."""
+        return record_ops.hubspot_state(self.engine, self.rules(), record_id)
 
     def set_owner(
         self,
@@ -460,19 +481,18 @@ class Workspace:
         with self.engine.connect() as connection:
             return views.inbox_rows(connection, status, integration, limit)
 
-    def replace_integration(self, name: str, data: Any) -> IntegrationSettings:
-        """Replace an existing integration's settings with data in the YAML's schema, checked
-        like the file (owners and teams included). NotFoundError for a name that is not
-        configured: creating one is :meth:`add_integration`, never a side effect."""
-        return self._set_integration(name, data, new=False)
+    def replace_integration(
+        self, name: str, data: Any, by: Actor = PYTHON_API, previewed: str | None = None
+    ) -> IntegrationSettings:
+        """Replace a configured integration's settings with data in the YAML's schema, checked
+        like the file, audited as ``by``'s; see :func:`.ops.settings_change.save_integration`
+        (NotFoundError: creating one is :meth:`add_integration`, never a side effect)."""
+        return settings_change.save_integration(self.engine, name, data, False, by, previewed)
 
-    def add_integration(self, name: str, data: Any) -> IntegrationSettings:
+    def add_integration(self, name: str, data: Any, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Create an integration from settings in the YAML's schema, checked like the file;
         WorkspaceError when the name is configured already."""
-        return self._set_integration(name, data, new=True)
-
-    def _set_integration(self, name: str, data: Any, new: bool) -> IntegrationSettings:
-        return workspace_config.set_integration(self.engine, name, data, new)
+        return settings_change.save_integration(self.engine, name, data, new=True, by=by)
 
     def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
         """Send a marked test lead and test call by ``rep`` through the engine and check the
@@ -489,21 +509,13 @@ class Workspace:
         the next push)."""
         return cleanup_test_leads(self.engine, push=self.rules().push)
 
-    def rollout_promote(self, integration: str) -> IntegrationSettings:
+    def rollout_promote(self, integration: str, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Make an integration's rollout settings its current settings (for every record)."""
-        settings = self.integration(integration)
-        proposed = settings.proposed()
-        if proposed is None:
-            raise WorkspaceError(f"integration {integration} has no rollout to promote")
-        return self.replace_integration(integration, integration_to_dict(proposed))
+        return settings_change.rollout_promote(self.engine, integration, by)
 
-    def rollout_abort(self, integration: str) -> IntegrationSettings:
+    def rollout_abort(self, integration: str, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Drop an integration's rollout: every record gets the current settings again."""
-        settings = self.integration(integration)
-        if settings.rollout is None:
-            raise WorkspaceError(f"integration {integration} has no rollout to abort")
-        current = settings.model_copy(update={"rollout": None})
-        return self.replace_integration(integration, integration_to_dict(current))
+        return settings_change.rollout_abort(self.engine, integration, by)
 
     def external_users(self, integration: str) -> list[dict[str, Any]]:
         """The integration's external users, learned from its events and its directory, with
@@ -575,6 +587,11 @@ class Workspace:
         """Each integration at a glance (the console's front page); see :mod:`leadsync.ops.overview`."""
         monitoring = self.export_config().monitoring
         return overview(self.engine, self.rules(), monitoring, environ, now or now_ts())
+
+    def dashboard(self, now: str | None = None) -> Dashboard:
+        """The report's checks as cards and per-day charts; see :mod:`leadsync.ops.dashboard`."""
+        monitoring = self.export_config().monitoring
+        return dashboard(self.engine, self.rules(), monitoring, now or now_ts())
 
     def owner_names(self) -> dict[str, str]:
         """Each owner's name by id, archived owners too (records and history still name

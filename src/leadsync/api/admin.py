@@ -25,6 +25,7 @@ from leadsync.ops.deadletters import RetryResult
 from leadsync.ops.monitor import Report
 from leadsync.ops.preview import PreviewResult
 from leadsync.ops.replay import ReplayResult
+from leadsync.ops.settings_change import API_ACTOR
 from leadsync.settings import (
     INTEGRATION_NAME_RE,
     IntegrationSettings,
@@ -282,6 +283,8 @@ def build_router(
         summary="Replace an integration's settings",
         openapi_extra=SETTINGS_BODY,
         responses={
+            409: PROBLEM_RESPONSES[400]
+            | {"description": "The workspace is managed by file (`leadsync apply --managed`)"},
             422: PROBLEM_RESPONSES[400]
             | {"description": "Invalid settings: every problem with its key path"},
         },
@@ -300,9 +303,11 @@ def build_router(
         """Checked exactly like the file (owners and teams included); problems come back as
         422 with one line per problem, `integrations.NAME.key.path: what is wrong; allowed: …`.
         Nothing changes unless every check passes. An integration that is not configured is
-        404: creating one is `POST /api/integrations`, never a side effect of a typo."""
+        404: creating one is `POST /api/integrations`, never a side effect of a typo. A
+        workspace managed by file (`leadsync apply --managed FILE`) refuses with 409; each
+        change is recorded in the audit log (the console's audit page)."""
         try:
-            result = workspace.replace_integration(name, settings)
+            result = workspace.replace_integration(name, settings, by=API_ACTOR)
         except NotFoundError as exc:
             raise NotFoundError(
                 f"{exc}; create it with POST /api/integrations, or declare it in the "
@@ -325,7 +330,7 @@ def build_router(
         """The settings are checked exactly like the file's (422 with every problem); the
         `Location` header names the new integration's settings. The workspace file is not
         written: `leadsync export` gives the YAML that now matches the database."""
-        result = workspace.add_integration(request.name, request.settings)
+        result = workspace.add_integration(request.name, request.settings, by=API_ACTOR)
         response.headers["Location"] = f"/api/integrations/{request.name}/settings"
         return integration_to_dict(result)
 

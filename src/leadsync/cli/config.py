@@ -9,6 +9,7 @@ import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, handle_errors, workspace
+from leadsync.ops.settings_change import Actor, ManagedBy
 from leadsync.settings import dump_config, load_config_file
 
 
@@ -23,13 +24,25 @@ def init() -> None:
 @app.command()
 def apply(
     file: Annotated[Path, typer.Argument(help="The workspace file (YAML).", show_default=False)],
+    managed: Annotated[
+        bool | None,
+        typer.Option(
+            "--managed/--unmanaged",
+            help="Mark the workspace managed by this file: the console and the admin API "
+            "then show or refuse changes instead of saving them (--unmanaged: no longer).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing)."""
+    """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing;
+    recorded in the audit log)."""
     with handle_errors():
         config = load_config_file(file)
+    by = Actor("admin", f"cli: leadsync apply {file}")
     with workspace(create=True) as ws:
-        changes = ws.apply_config(config)
+        marked = None if managed is None else ManagedBy(str(file), managed)
+        changes = ws.apply_config(config, by=by, managed=marked)
     if as_json:
         render.print_json({"changed": changes.changed, **render.json_of(changes)})
         return

@@ -29,9 +29,44 @@ from leadsync.store.schema import (
 Rows = Sequence[Row[Any]]
 
 
-def _not_test(table: sa.Table, test_prefix: str) -> sa.ColumnElement[bool]:
+def not_test(table: sa.Table, test_prefix: str) -> sa.ColumnElement[bool]:
     """Activities whose external id does not carry the test mark."""
     return sa.or_(table.c.external_id.is_(None), table.c.external_id.not_like(f"{test_prefix}%"))
+
+
+# The rows each check counts, as filters: the report's queries and the console's per-day
+# charts (:mod:`leadsync.store.dashboard`) both use them, so a chart's days add up to the
+# report's count.
+
+
+def owner_changed_since(since: str) -> list[sa.ColumnElement[bool]]:
+    """Owner decisions that changed the owner, since ``since``."""
+    d = owner_decisions
+    return [d.c.outcome == "set", d.c.at >= since]
+
+
+def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnElement[bool]]:
+    """Contacts and leads created between ``since`` and ``settled`` that have no owner (test
+    leads left out)."""
+    r = records
+    return [
+        r.c.type.in_(("contact", "lead")),
+        r.c.owner_id.is_(None),
+        sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
+        r.c.created_at >= since,
+        r.c.created_at <= settled,
+    ]
+
+
+def skipped_since(since: str) -> sa.ColumnElement[bool]:
+    """Activities received but not created, that happened since ``since``."""
+    return activity_skips.c.occurred_at >= since
+
+
+def open_dead_letters_since(since: str) -> list[sa.ColumnElement[bool]]:
+    """Dead letters received since ``since`` and neither retried nor dismissed."""
+    dl = dead_letters
+    return [dl.c.resolved_at.is_(None), dl.c.received_at >= since]
 
 
 def flapping_records(
@@ -44,7 +79,7 @@ def flapping_records(
     # walks the whole table in record order to save a sort (ten times slower on a big one).
     recent = (
         sa.select(d.c.record_id, d.c.record_type)
-        .where(d.c.outcome == "set", d.c.at >= since)
+        .where(*owner_changed_since(since))
         .cte("recent_changes")
         .prefix_with("MATERIALIZED")
     )
@@ -68,7 +103,7 @@ def owner_changes_since(connection: Connection, record_ids: Collection[int], sin
     d = owner_decisions
     return connection.execute(
         sa.select(d.c.record_id, d.c.at, d.c.owner_id, d.c.integration, d.c.strategy)
-        .where(d.c.record_id.in_(list(record_ids)), d.c.outcome == "set", d.c.at >= since)
+        .where(d.c.record_id.in_(list(record_ids)), *owner_changed_since(since))
         .order_by(d.c.record_id, d.c.at, d.c.id)
     ).all()
 
@@ -100,11 +135,7 @@ def unowned_new_records(
     )
     base = (
         sa.select(r.c.id, r.c.type, r.c.created_by, r.c.created_at, latest.label("reason")).where(
-            r.c.type.in_(("contact", "lead")),
-            r.c.owner_id.is_(None),
-            sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
-            r.c.created_at >= since,
-            r.c.created_at <= settled,
+            *unowned_new(since, settled, test_domain)
         )
     ).subquery()
     why = sa.case(
@@ -133,7 +164,7 @@ def busy_record_days(
     return connection.execute(
         sa.select(aa.c.record_id, day, sa.func.count().label("n"))
         .select_from(aa.join(a, a.c.id == aa.c.activity_id))
-        .where(a.c.occurred_at >= since, _not_test(a, test_prefix))
+        .where(a.c.occurred_at >= since, not_test(a, test_prefix))
         .group_by(aa.c.record_id, day)
         .having(sa.func.count() > max_per_day)
     ).all()
@@ -169,7 +200,7 @@ def skips_by_kind(connection: Connection, since: str, limit: int) -> tuple[int, 
     """Activities skipped since ``since``: how many, and the ``limit`` largest groups by
     (``integration``, ``type``, ``kind``, ``n``) — the kind of reason, not each value."""
     s = activity_skips
-    window = s.c.occurred_at >= since
+    window = skipped_since(since)
     total = connection.execute(sa.select(sa.func.count()).where(window)).scalar_one()
     groups = connection.execute(
         sa.select(s.c.integration, s.c.type, s.c.kind, sa.func.count().label("n"))
@@ -209,7 +240,7 @@ def calls_and_emails_per_period(
             a.c.type.in_(("call", "email")),
             a.c.occurred_at >= base_start,
             a.c.occurred_at < until,
-            _not_test(a, test_prefix),
+            not_test(a, test_prefix),
         )
         .group_by(a.c.integration, a.c.type)
         .order_by(a.c.integration, a.c.type)
@@ -249,7 +280,7 @@ def open_dead_letters_by_integration(connection: Connection, since: str) -> Rows
     dl = dead_letters
     return connection.execute(
         sa.select(dl.c.integration, sa.func.count().label("n"))
-        .where(dl.c.resolved_at.is_(None), dl.c.received_at >= since)
+        .where(*open_dead_letters_since(since))
         .group_by(dl.c.integration)
         .order_by(dl.c.integration)
     ).all()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -118,6 +119,8 @@ records = Table(
     Index("ix_records_owner", "owner_id"),
     Index("ix_records_created", "created_at"),
 )
+# The console's name search: a case-insensitive prefix walked as a range, in keyset order.
+Index("ix_records_name_lower", func.lower(records.c.name), records.c.id)
 
 record_identities = Table(
     "record_identities",
@@ -288,6 +291,8 @@ inbox = Table(
     Column("source", Text),
     Column("error", Text),
     UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
+    # The dashboard's events per day: a window of the inbox read from the index alone.
+    Index("ix_inbox_received", "received_at", "integration"),
     # Only pending rows are indexed: the index stays as small as the backlog.
     Index(
         "ix_inbox_pending",
@@ -430,8 +435,25 @@ push_lease = Table(
     Column("until", Float, nullable=False),
 )
 
+# Who changed the configuration, what and when: one row per change saved from the console,
+# the admin API or ``leadsync apply``. ``who`` labels the session or the command (never a
+# token); ``yaml_diff`` is the unified diff of the exported workspace file, before → after.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("who", String(200), nullable=False),
+    Column("integration", String(63)),
+    Column("summary", Text, nullable=False),
+    Column("yaml_diff", Text, nullable=False),
+    Index("ix_audit_log_integration", "integration", "id"),
+)
+
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
+    audit_log,
     push_lease,
     push_queue,
     push_objects,
@@ -452,6 +474,7 @@ DATA_TABLES = (
     external_users,
     team_members,
     integrations,
+    workspace_settings,
     owners,
     counters,
 )

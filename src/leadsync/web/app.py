@@ -11,13 +11,31 @@ from fastapi.staticfiles import StaticFiles
 
 from leadsync.workspace import Workspace
 
-from . import dead_letters, overview, signin, test_lead
+from . import (
+    audit_page,
+    dashboard,
+    dead_letters,
+    overview,
+    records_page,
+    settings_page,
+    signin,
+    test_lead,
+)
 from .auth import Credentials, SessionKeys
 from .console import Console, ConsoleOptions, templates
 
 STATIC = Path(__file__).parent / "static"
 #: Every page module, in the navigation's order; a new page adds its module here.
-PAGES = (signin, overview, dead_letters, test_lead)
+PAGES = (
+    signin,
+    overview,
+    settings_page,
+    records_page,
+    dashboard,
+    dead_letters,
+    test_lead,
+    audit_page,
+)
 
 
 def add_console(

@@ -1,0 +1,285 @@
+"""Changing the configuration with a record of it: every save of an integration's settings
+(the console, the admin API, rollout promote/abort) and every ``leadsync apply`` goes
+through here, so each is refused alike when the workspace is **managed by file** and each
+leaves an audit entry (who, when, the YAML diff of the exported workspace file, a summary).
+
+Managed by file is a workspace setting, set by ``leadsync apply --managed FILE`` (and
+cleared by ``--unmanaged``): the team keeps the configuration in git, so the console shows
+the YAML a change would produce and the command to run instead of saving, and the admin
+API's changes are a 409.
+
+The change and its audit entry are two transactions (applying a configuration owns its
+own): an entry is written right after the change it records, never for a change refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy.engine import Engine
+
+from leadsync import workspace_config
+from leadsync.errors import WorkspaceError
+from leadsync.model import now_ts
+from leadsync.results import ResultModel
+from leadsync.settings import (
+    IntegrationSettings,
+    WorkspaceConfig,
+    dump_config,
+    integration_to_dict,
+)
+from leadsync.store import audit as audit_store
+from leadsync.store import config as config_store
+
+MANAGED_SETTING = "managed_by_file"
+AUDIT_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, as the audit log names it: a role and a label of the session or
+    the command. Never a token or a password."""
+
+    role: str
+    who: str
+
+
+@dataclass(frozen=True)
+class ManagedBy:
+    """``leadsync apply --managed FILE`` (``on``) or ``--unmanaged`` (not ``on``)."""
+
+    file: str
+    on: bool = True
+
+
+PYTHON_API = Actor("admin", "python API")
+API_ACTOR = Actor("admin", "admin API (admin token)")
+
+
+class AuditEntry(ResultModel):
+    """One recorded change."""
+
+    id: int
+    at: str
+    role: str
+    who: str
+    integration: str | None = Field(description="None: the whole workspace (leadsync apply).")
+    summary: str
+    yaml_diff: str = Field(description="Unified diff of the exported workspace file.")
+
+
+class AuditPage(ResultModel):
+    """Entries newest first; ``older`` is the ``before`` of the next page (None: the last)."""
+
+    entries: list[AuditEntry]
+    older: int | None = None
+
+
+# ------------------------------------------------------------------- managed by file
+
+
+def managed_file(engine: Engine) -> str | None:
+    """The file a workspace managed by file is applied from, else None."""
+    with engine.connect() as connection:
+        value = config_store.read_setting(connection, MANAGED_SETTING)
+    return str(value["file"]) if value else None
+
+
+def refuse_if_managed(engine: Engine, integration: str) -> None:
+    """WorkspaceError (409) when the workspace is managed by file: saying which file, the
+    command that changes the settings, and how to stop managing by file."""
+    file = managed_file(engine)
+    if file is not None:
+        raise WorkspaceError(
+            f"the workspace is managed by file ({file}): change integrations.{integration} "
+            f"there and run `leadsync apply {file}`; `leadsync apply --unmanaged {file}` "
+            "lets the console and the admin API change settings again"
+        )
+
+
+# ------------------------------------------------------------------------ the diff
+
+
+def yaml_text(config: WorkspaceConfig) -> str:
+    """The workspace file as ``leadsync export`` writes it."""
+    return dump_config(config)
+
+
+def yaml_diff(before: str, after: str) -> str:
+    """Unified diff of two workspace files ('' when equal)."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        "current.yaml",
+        "proposed.yaml",
+    )
+    return "".join(lines)
+
+
+def fingerprint(before: str, after: str) -> str:
+    """What a preview showed, in a few characters: saving it requires the same pair, so a
+    change made meanwhile (by anyone) or a form edited after its preview is not saved
+    unseen."""
+    return hashlib.sha256(f"{before}\0{after}".encode()).hexdigest()[:20]
+
+
+def with_integration(
+    config: WorkspaceConfig, name: str, settings: IntegrationSettings
+) -> WorkspaceConfig:
+    """The workspace with one integration's settings replaced (its place kept)."""
+    return config.model_copy(update={"integrations": {**config.integrations, name: settings}})
+
+
+def _flat(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every key path of a settings dump with its value; unset values (None, {}) are left out."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flat(item, f"{path}.{key}" if path else str(key))
+    elif value is not None:
+        yield path, value
+
+
+def _shown(value: Any) -> str:
+    if value is _UNSET:
+        return "(not set)"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return str(value)
+
+
+_UNSET = object()
+
+
+def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Each changed key path of two full dumps of one integration's settings (``model_dump``:
+    every field, so a value at its default is shown as it is), ``path: old → new`` in the
+    order of the settings after the change, keys no longer set last."""
+    old, new = dict(_flat(dict(before))), dict(_flat(dict(after)))
+    paths = list(new) + [p for p in old if p not in new]
+    changed = [
+        f"{path}: {_shown(old.get(path, _UNSET))} → {_shown(new.get(path, _UNSET))}"
+        for path in paths
+        if old.get(path, _UNSET) != new.get(path, _UNSET)
+    ]
+    return "; ".join(changed) or "no change"
+
+
+# ---------------------------------------------------------------------- the changes
+
+
+def _record(engine: Engine, by: Actor, integration: str | None, summary: str, diff: str) -> None:
+    with engine.begin() as connection:
+        audit_store.add_entry(
+            connection,
+            at=now_ts(),
+            role=by.role,
+            who=by.who,
+            integration=integration,
+            summary=summary,
+            yaml_diff=diff,
+        )
+
+
+def save_integration(
+    engine: Engine,
+    name: str,
+    data: Any,
+    new: bool,
+    by: Actor = PYTHON_API,
+    previewed: str | None = None,
+) -> IntegrationSettings:
+    """Create (``new``) or replace one integration's settings from data in the YAML's schema
+    (checked like the file), and record who did it. Refused when the workspace is managed by
+    file (409), and, with ``previewed`` (a preview's :func:`fingerprint`), when the current
+    settings or the change are not those the preview showed (409: preview again). Saving
+    settings equal to the current ones changes nothing and records nothing."""
+    refuse_if_managed(engine, name)
+    current = workspace_config.export_config(engine)
+    before = yaml_text(current)
+    if previewed is not None:
+        proposed = workspace_config.settings_of(name, data)
+        if previewed != fingerprint(before, yaml_text(with_integration(current, name, proposed))):
+            raise WorkspaceError(
+                f"the settings of {name} changed since the preview was made (another change "
+                "was saved, or the form was edited after it): preview again, then save"
+            )
+    old = current.integrations.get(name)
+    settings = workspace_config.set_integration(engine, name, data, new)
+    after = yaml_text(workspace_config.export_config(engine))
+    diff = yaml_diff(before, after)
+    if diff:
+        was = old.model_dump(mode="json") if old is not None else {}
+        summary = summarize(was, settings.model_dump(mode="json"))
+        _record(engine, by, name, ("created: " if new else "") + summary, diff)
+    return settings
+
+
+def apply_config(
+    engine: Engine,
+    config: WorkspaceConfig,
+    by: Actor | None = None,
+    managed: ManagedBy | None = None,
+) -> config_store.ConfigChanges:
+    """Make the configuration that of ``config`` and, with ``managed``, mark the workspace
+    managed by its file or not. With ``by`` (``leadsync apply``), record an entry when
+    anything changed; without (tests, the demo), apply only. ``changes.settings_changed``
+    names ``managed_by_file`` when that changed."""
+    if by is None and managed is None:
+        return workspace_config.apply_config(engine, config)
+    before = yaml_text(workspace_config.export_config(engine))
+    changes = workspace_config.apply_config(engine, config)
+    if managed is not None:
+        value = {"file": managed.file} if managed.on else None
+        with engine.begin() as connection:
+            if config_store.write_setting(connection, MANAGED_SETTING, value):
+                changes.settings_changed.append(MANAGED_SETTING)
+    if changes.changed and by is not None:
+        after = yaml_text(workspace_config.export_config(engine))
+        parts = [
+            f"{key.replace('_', ' ')}: {', '.join(shown)}"
+            for key, items in changes.to_dict().items()
+            if (shown := [item for item in items if item != MANAGED_SETTING])
+        ]
+        if managed is not None and MANAGED_SETTING in changes.settings_changed:
+            state = f"on ({managed.file})" if managed.on else "off"
+            parts.append(f"managed by file: {state}")
+        _record(engine, by, None, "; ".join(parts), yaml_diff(before, after))
+    return changes
+
+
+def rollout_promote(engine: Engine, name: str, by: Actor) -> IntegrationSettings:
+    """An integration's rollout settings become its current settings, for every record."""
+    settings = workspace_config.integration_settings(workspace_config.load_rules(engine), name)
+    proposed = settings.proposed()
+    if proposed is None:
+        raise WorkspaceError(f"integration {name} has no rollout to promote")
+    return save_integration(engine, name, integration_to_dict(proposed), new=False, by=by)
+
+
+def rollout_abort(engine: Engine, name: str, by: Actor) -> IntegrationSettings:
+    """An integration's rollout is dropped: every record gets the current settings again."""
+    settings = workspace_config.integration_settings(workspace_config.load_rules(engine), name)
+    if settings.rollout is None:
+        raise WorkspaceError(f"integration {name} has no rollout to abort")
+    current = integration_to_dict(settings.model_copy(update={"rollout": None}))
+    return save_integration(engine, name, current, new=False, by=by)
+
+
+def audit_log(
+    engine: Engine,
+    before: int | None = None,
+    integration: str | None = None,
+    limit: int = AUDIT_PAGE,
+) -> AuditPage:
+    """A page of the audit log, newest first (see :class:`AuditPage`)."""
+    with engine.connect() as connection:
+        rows = audit_store.entries(connection, limit + 1, before, integration)
+    entries = [AuditEntry(**row) for row in rows[:limit]]
+    return AuditPage(entries=entries, older=entries[-1].id if len(rows) > limit else None)

@@ -1,0 +1,97 @@
+"""The health dashboard's charts: counts per day (and per integration where it has one), each
+one grouped query over a time index.
+
+The rows a chart counts are the report's own filters (:mod:`leadsync.store.reports`:
+``owner_changed_since``, ``unowned_new``, ``skipped_since``, ``open_dead_letters_since``,
+``not_test``), so the days of a chart add up to the number the report's check gives for the
+same window. A day is the first ten characters of a stored time (``YYYY-MM-DD``, UTC).
+Every function returns ``(day, integration, n)`` rows (``integration`` None where the
+count has none), ordered by day then integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from leadsync.store import reports
+from leadsync.store.schema import (
+    activities,
+    activity_skips,
+    dead_letters,
+    inbox,
+    owner_decisions,
+    records,
+)
+
+Rows = Sequence[Row[Any]]
+
+
+def _per_day(
+    connection: Connection,
+    at: sa.ColumnElement[str],
+    integration: sa.ColumnElement[Any] | None,
+    where: Sequence[sa.ColumnElement[bool]],
+) -> Rows:
+    day = sa.func.substr(at, 1, 10).label("day")
+    group = integration if integration is not None else sa.null()
+    query = (
+        sa.select(day, group.label("integration"), sa.func.count().label("n"))
+        .where(*where)
+        .group_by(day, *(() if integration is None else (integration,)))
+        .order_by(day, *(() if integration is None else (integration,)))
+    )
+    return connection.execute(query).all()
+
+
+def events_per_day(connection: Connection, since: str, until: str) -> Rows:
+    """Events received (inbox rows, whatever became of them) per day and integration."""
+    i = inbox
+    return _per_day(
+        connection,
+        i.c.received_at,
+        i.c.integration,
+        [i.c.received_at >= since, i.c.received_at < until],
+    )
+
+
+def activities_per_day(connection: Connection, since: str, until: str, test_prefix: str) -> Rows:
+    """Activities created (by when they happened) per day and integration, test calls left
+    out."""
+    a = activities
+    where = [a.c.occurred_at >= since, a.c.occurred_at < until, reports.not_test(a, test_prefix)]
+    return _per_day(connection, a.c.occurred_at, a.c.integration, where)
+
+
+def skips_per_day(connection: Connection, since: str, until: str) -> Rows:
+    """Activities received but not created, per day and integration."""
+    s = activity_skips
+    where = [reports.skipped_since(since), s.c.occurred_at < until]
+    return _per_day(connection, s.c.occurred_at, s.c.integration, where)
+
+
+def owner_changes_per_day(connection: Connection, since: str, until: str) -> Rows:
+    """Owner changes per day (``integration``: which one decided; None for a person's change
+    in the CRM)."""
+    d = owner_decisions
+    where = [*reports.owner_changed_since(since), d.c.at < until]
+    return _per_day(connection, d.c.at, d.c.integration, where)
+
+
+def unowned_new_per_day(connection: Connection, since: str, settled: str, test_domain: str) -> Rows:
+    """Contacts and leads still without an owner, per day they were created (the report's
+    ``unowned_new_leads``)."""
+    r = records
+    return _per_day(
+        connection, r.c.created_at, None, reports.unowned_new(since, settled, test_domain)
+    )
+
+
+def open_dead_letters_per_day(connection: Connection, since: str, until: str) -> Rows:
+    """Dead letters not resolved, per day received and integration."""
+    dl = dead_letters
+    where = [*reports.open_dead_letters_since(since), dl.c.received_at < until]
+    return _per_day(connection, dl.c.received_at, dl.c.integration, where)

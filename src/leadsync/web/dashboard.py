@@ -1,0 +1,16 @@
+"""``GET /health``: the health dashboard — the report's checks as cards that link to the
+records behind them, and charts per day drawn by ``static/charts.js`` (uPlot) from the same
+numbers the page lists as tables (:meth:`Workspace.dashboard`)."""
+
+from __future__ import annotations
+
+from fastapi import Response
+
+from .console import Viewing, page_router
+
+router = page_router()
+
+
+@router.get("/health")
+def dashboard_page(page: Viewing) -> Response:
+    return page.render("dashboard.html", dashboard=page.workspace.dashboard())

@@ -1,0 +1,142 @@
+"""The health dashboard: its per-day queries give exact counts on a small known workspace
+(SQLite and PostgreSQL) and add up to the report's numbers; in Chromium the page shows the
+report's checks as cards linking to their records, and charts drawn with their tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.model import add_days, now_ts
+from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
+from leadsync.store import dashboard as per_day
+from leadsync.workspace import Workspace
+from tests.browser import PASSWORD, WIDE, chromium, console_server, sign_in
+from tests.live import LiveServer
+from tests.test_console_records import build_known_workspace
+
+DAY1, DAY2 = "2026-11-08", "2026-11-09"
+NOW = "2026-11-10T12:00:00.000Z"
+SINCE, UNTIL = "2026-11-01T00:00:00.000Z", "2026-11-30T00:00:00.000Z"
+
+
+def rows(found: Any) -> list[tuple[str, str | None, int]]:
+    return [(day, integration, int(n)) for day, integration, n in found]
+
+
+def test_each_per_day_query_counts_the_known_workspace(workspace: Workspace) -> None:
+    build_known_workspace(workspace, DAY1, DAY2)
+    received = {row["received_at"][:10] for row in workspace.inbox_rows()}
+    assert len(received) == 1  # every line was received in one run, today
+    today = received.pop()
+    wide = ("2026-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z")
+    with workspace.engine.connect() as c:
+        assert rows(per_day.events_per_day(c, *wide)) == [(today, "dialer", 8)]
+        assert rows(per_day.activities_per_day(c, SINCE, UNTIL, TEST_PREFIX)) == [
+            (DAY1, "dialer", 1),
+            (DAY2, "dialer", 1),
+        ]
+        assert rows(per_day.skips_per_day(c, SINCE, UNTIL)) == [(DAY1, "dialer", 1)]
+        assert rows(per_day.owner_changes_per_day(c, SINCE, UNTIL)) == [
+            (DAY1, "dialer", 1),  # Kim set; Sam's unmapped rep was ignored
+            (DAY2, "dialer", 3),  # p-3 set, Kim moved, Globex set
+        ]
+        assert rows(per_day.unowned_new_per_day(c, SINCE, UNTIL, TEST_DOMAIN)) == [(DAY1, None, 1)]
+        assert rows(per_day.open_dead_letters_per_day(c, *wide)) == [(today, "dialer", 1)]
+        # The windows are half-open: nothing of DAY2 before DAY2, nothing at or after until.
+        assert rows(per_day.activities_per_day(c, SINCE, f"{DAY2}T00:00:00.000Z", TEST_PREFIX)) == [
+            (DAY1, "dialer", 1)
+        ]
+        assert rows(per_day.skips_per_day(c, f"{DAY2}T00:00:00.000Z", UNTIL)) == []
+
+
+def test_the_charts_add_up_to_the_reports_numbers(workspace: Workspace) -> None:
+    build_known_workspace(workspace, DAY1, DAY2)
+    board = workspace.dashboard(NOW)
+    assert board.days[0] == "2026-11-03" and board.days[-1] == "2026-11-10"
+    charts = {chart.key: chart for chart in board.charts}
+    report = {f.check: f for f in workspace.report(board.since, NOW).findings}
+    unowned = report["unowned_new_leads"]
+    assert charts["unowned"].total == sum(r["records"] for r in unowned.rows if "records" in r) == 1
+    assert charts["skipped"].total == 1
+    assert report["activities_not_created"].summary.startswith("1 activities")
+    series = {s.label: s.values for s in charts["activities"].series}
+    assert series == {"dialer": [0, 0, 0, 0, 0, 1, 1, 0]}
+    owner_changes = {s.label: s.values for s in charts["owner_changes"].series}
+    assert owner_changes == {"dialer": [0, 0, 0, 0, 0, 1, 3, 0]}
+    cards = {card.check: card for card in board.cards}
+    assert [(r.type, r.id) for r in cards["unowned_new_leads"].records] == [("contact", 2)]
+    assert cards["unowned_new_leads"].alert and not cards["owner_flapping"].alert
+    assert board.push is None  # no destination
+
+
+# ------------------------------------------------------------------------ in Chromium
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def days() -> tuple[str, str]:
+    today = now_ts()
+    return add_days(today, -2)[:10], add_days(today, -1)[:10]
+
+
+@pytest.fixture
+def live(tmp_path: Path, sqlite_template: Path, days: tuple[str, str]) -> Iterator[LiveServer]:
+    path = tmp_path / "health.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    with Workspace(f"sqlite:///{path}") as ws:
+        build_known_workspace(ws, *days)
+        with console_server(ws) as server:
+            yield server
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=WIDE)
+    yield context.new_page()
+    context.close()
+
+
+def test_the_dashboard_draws_its_charts_with_tables_of_the_same_counts(
+    live: LiveServer, page: Any, days: tuple[str, str]
+) -> None:
+    sign_in(page, live, PASSWORD, "/health")
+    assert page.get_by_role("heading", level=1).inner_text() == "Health"
+    for key in ("events", "activities", "skipped", "owner_changes", "unowned", "dead_letters"):
+        page.locator(f"#chart-{key} canvas").wait_for()  # drawn by uPlot
+    activities = page.locator("#chart-activities")
+    table = activities.locator(".chart-table table")
+    assert not table.is_visible()
+    activities.get_by_text("Activities created as a table").click()
+    assert table.is_visible()
+    assert table.locator("thead th").all_inner_texts() == ["Day", "dialer"]
+    for day in days:
+        assert table.locator(f'tr[data-day="{day}"] td').inner_text() == "1"
+    changes = page.locator(f'#chart-owner_changes tr[data-day="{days[1]}"] td')
+    assert changes.text_content() == "3"
+    assert page.locator("#chart-skipped h3").inner_text() == "Activities skipped (1 in all)"
+
+
+def test_a_checks_card_links_to_its_records(live: LiveServer, page: Any) -> None:
+    sign_in(page, live, PASSWORD, "/health")
+    unowned = page.locator('li.card[data-check="unowned_new_leads"]')
+    assert unowned.locator(".badge").inner_text() == "alert"
+    assert page.locator('li.card[data-check="owner_flapping"] .badge').inner_text() == "ok"
+    letters = page.locator('li.card[data-check="dead_letters"]')
+    assert letters.get_by_role("link", name="dialer").get_attribute("href") == (
+        "/dead-letters?integration=dialer"
+    )
+    unowned.get_by_role("link", name="contact 2").click()
+    page.wait_for_url(f"{live.base_url}/records/contact/2")
+    assert page.get_by_role("heading", level=1).inner_text() == "Contact 2: Sam"
+    assert page.locator("dd.owner").inner_text() == "no owner"
+    reason = page.locator("table.owner-history td.reason").inner_text()
+    assert reason.startswith("ignored: rep u-7 has no known email")
