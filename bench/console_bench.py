@@ -11,7 +11,10 @@ and measure the engine, not the console).
 Then each page is requested in process (httpx's ASGI transport on the app ``leadsync serve``
 runs, signed in with the admin token; no lifespan, so no worker runs beside it): wall time
 and process CPU per request, p50 and p95 over ``--runs``, beside the ceiling measured in the
-same run — the same app answering a static file (``/static/console.css``).
+same run — the same app answering a static file (``/static/console.css``). The integrations
+and health pages read the health snapshot (:mod:`leadsync.ops.snapshot`): the front page is
+timed before the first exists (the placeholder), then the snapshot's own cost (what the
+service's thread pays each interval), then every page with it.
 
     .venv/bin/python bench/console_bench.py                       # 1M records
     .venv/bin/python bench/console_bench.py --records 100000 --runs 10
@@ -35,6 +38,7 @@ import httpx
 
 from leadsync.api.app import ServiceOptions, create_service
 from leadsync.model import add_days, now_ts
+from leadsync.ops.snapshot import SnapshotKeeper
 from leadsync.settings import config_from_dict
 from leadsync.web import ConsoleOptions
 from leadsync.workspace import Workspace
@@ -242,6 +246,22 @@ async def time_pages(app: object, pages: list[tuple[str, str]], runs: int) -> No
             )
 
 
+def time_snapshots(snapshots: SnapshotKeeper, runs: int) -> None:
+    """The cost of one health snapshot (the report and the charts), as the service's thread
+    pays it every interval and after each settings save."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu, wall = time.process_time(), time.perf_counter()
+        snapshots.refresh()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    print(
+        f"health snapshot refresh: p50 {percentile(walls, 0.5) * 1000:.0f} ms, "
+        f"max {max(walls) * 1000:.0f} ms, CPU p50 {statistics.median(cpus) * 1000:.0f} ms "
+        f"({runs} runs)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -284,8 +304,13 @@ def main() -> None:
                 ("health dashboard", "/health"),
                 ("dead letters", "/dead-letters"),
             ]
-            # In process, without the lifespan: no worker or push loop runs beside the pages.
+            # In process, without the lifespan: no worker, push loop or snapshot thread runs
+            # beside the pages. The snapshot the service's thread would take is taken here.
             app = create_service(ws, options)
+            snapshots = app.app.state.snapshots
+            placeholder = [("before the first snapshot (/)", "/")]
+            asyncio.run(time_pages(app, placeholder, args.runs))
+            time_snapshots(snapshots, max(3, args.runs // 5))
             asyncio.run(time_pages(app, pages, args.runs))
 
 

@@ -423,10 +423,10 @@ def test_map_a_rep_change_a_strategy_preview_save_and_the_engine_follows(
     assert tab.locator('tr[data-user="u-7"] .maps-today').inner_text() == "map → Di Ro"
 
     # The engine decides with the new settings: a new contact of u-7 is Di's, and u-9's
-    # newer owner now replaces Ana's (integration_wins). Ingested through the workspace: the
-    # service's worker takes new settings within its 2 s re-read, a webhook may come sooner.
+    # newer owner now replaces Ana's (integration_wins). Posted to the service at once: the
+    # save told its worker to re-read the settings before its next batch.
     later = [contact("n1", "p-3", "u-7", 0.1), owner_change("n2", "p-2", "u-9", 0.1)]
-    ws.ingest("dialer", [json.dumps(e) for e in later], source="after-save.jsonl")
+    post(ws, live, *later)
     assert owner_of(ws, "p-3") == "104" and owner_of(ws, "p-2") == "102"
     [found] = ws.find(external="dialer:p-3")
     tab.goto(f"{live.base_url}/records/contact/{found['id']}")

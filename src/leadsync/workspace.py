@@ -23,13 +23,13 @@ from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.portal import SetupReport
 from leadsync.destinations.hubspot.pusher import Pusher, PushResult
 from leadsync.engine import WorkspaceRules
-from leadsync.errors import NotFoundError, UserError, WorkspaceError
-from leadsync.model import ActivityType, Outcome, RecordType, now_ts
+from leadsync.errors import WorkspaceError
+from leadsync.model import Outcome, RecordType, now_ts
 from leadsync.ops import deadletters as dead_letter_ops
 from leadsync.ops import destination as hubspot
+from leadsync.ops import listings, settings_change
 from leadsync.ops import records as record_ops
 from leadsync.ops import replay as replay_ops
-from leadsync.ops import settings_change
 from leadsync.ops import settings_form as form_ops
 from leadsync.ops.dashboard import Dashboard, dashboard
 from leadsync.ops.deadletters import RetryResult
@@ -41,6 +41,8 @@ from leadsync.ops.preview import PreviewResult, preview, read_events, with_setti
 from leadsync.ops.push_status import push_status, resolve_failures
 from leadsync.ops.replay import ReplayResult
 from leadsync.ops.settings_change import PYTHON_API, Actor, AuditPage, ManagedBy
+from leadsync.ops.snapshot import HealthSnapshot
+from leadsync.ops.snapshot import take as take_snapshot
 from leadsync.ops.testlead import TestLeadResult, run_test_lead
 from leadsync.ops.testlead import cleanup as cleanup_test_leads
 from leadsync.ops.undo import UndoResult, undo
@@ -48,7 +50,6 @@ from leadsync.ops.users import external_users
 from leadsync.pipeline import inbox
 from leadsync.pipeline.inbox import DEFAULT_BATCH
 from leadsync.pipeline.worker import Worker
-from leadsync.rules.associations import why_associated
 from leadsync.settings import (
     DestinationSettings,
     IntegrationSettings,
@@ -59,7 +60,6 @@ from leadsync.settings import (
 )
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
-from leadsync.store import push as push_store
 from leadsync.store import views
 from leadsync.store.database import (
     create_db_engine,
@@ -68,21 +68,9 @@ from leadsync.store.database import (
     redact,
     shown_url,
 )
-from leadsync.values import normalize_domain
 from leadsync.workspace_config import integration_settings, load_rules
 
 __all__ = ["DEFAULT_BATCH", "Workspace", "load_rules"]
-
-
-def _activity_type(value: str | None) -> str | None:
-    """An activity type as a filter, checked: an unknown one is an error, not an empty list."""
-    if value is None:
-        return None
-    try:
-        return ActivityType(value.strip().lower()).value
-    except ValueError:
-        allowed = ", ".join(t.value for t in ActivityType)
-        raise UserError(f"activity type {value!r} is not allowed; allowed: {allowed}") from None
 
 
 class Workspace:
@@ -118,6 +106,18 @@ class Workspace:
             raise
         # The HTTP transport to HubSpot: None for the network; tests pass the stand-in's.
         self.hubspot_transport = hubspot_transport
+        self._settings_listeners: list[Callable[[], None]] = []
+
+    def on_settings_saved(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after each configuration change made through this object (the
+        service's worker, intake and health snapshot re-read at once); returns the call that
+        removes it. Other processes see a change within their own re-read (2 s)."""
+        self._settings_listeners.append(listener)
+        return lambda: self._settings_listeners.remove(listener)
+
+    def _saved(self) -> None:
+        for listener in list(self._settings_listeners):
+            listener()
 
     @property
     def url(self) -> str:
@@ -195,8 +195,7 @@ class Workspace:
         return push_status(self.engine, self.destination())
 
     def push_failures(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            return push_store.open_failures(connection, limit)
+        return listings.push_failures(self.engine, limit)
 
     def resolve_push_failures(self, ids: Sequence[int], action: str) -> int:
         """``retry``: queue the objects again; ``dismiss``: close the failures as they are."""
@@ -209,7 +208,9 @@ class Workspace:
     ) -> config_store.ConfigChanges:
         """Make the workspace's owners, teams and integrations those of ``config``, in one
         transaction (idempotent); with ``by``, audited (:func:`.ops.settings_change.apply_config`)."""
-        return settings_change.apply_config(self.engine, config, by, managed)
+        changes = settings_change.apply_config(self.engine, config, by, managed)
+        self._saved()
+        return changes
 
     def audit_log(self, before: int | None = None, integration: str | None = None) -> AuditPage:
         """Configuration changes, newest first, a page at a time (``before``: an entry id)."""
@@ -332,12 +333,7 @@ class Workspace:
         self, record_type: RecordType | str, record_id: int, limit: int | None = None
     ) -> dict[str, Any]:
         """A record with its owner history and timeline (the JSON of ``records show``)."""
-        rtype = RecordType(record_type)
-        with self.engine.connect() as connection:
-            row = views.record_row(connection, record_id)
-            if row is None or row["type"] != rtype.value:
-                raise NotFoundError(f"no {rtype.value} with id {record_id}")
-            return views.record_view(connection, row, limit)
+        return listings.record(self.engine, RecordType(record_type), record_id, limit)
 
     def find(
         self,
@@ -346,21 +342,7 @@ class Workspace:
         external: str | None = None,
     ) -> list[dict[str, Any]]:
         """Records by contact email, company domain, or ``INTEGRATION:EXTERNAL_ID``."""
-        given = [x for x in (email, domain, external) if x is not None]
-        if len(given) != 1:
-            raise UserError("give exactly one of --email, --domain, --external")
-        ext: tuple[str, str] | None = None
-        if external is not None:
-            name, sep, external_id = external.partition(":")
-            if not sep or not name or not external_id:
-                raise UserError(
-                    f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
-                )
-            ext = (name, record_ops.vendor_external_id(self.rules(), name, external_id))
-        norm_domain = normalize_domain(domain) if domain is not None else None
-        with self.engine.connect() as connection:
-            ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
-            return views.found_records(connection, ids)
+        return listings.find(self.engine, self.rules, email, domain, external)
 
     def search_records(
         self, by: str, text: str, after: tuple[str, int] | None = None
@@ -416,29 +398,19 @@ class Workspace:
     # ------------------------------------------------------------------ operations
 
     def owners(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            teams = config_store.read_teams(connection)
-            rows = config_store.read_owners(connection)
-        member_of = config_store.teams_by_owner(teams)
-        return [{**r, "teams": member_of.get(r["id"], [])} for r in rows]
+        return listings.owners(self.engine)
 
     def dead_letters(
         self, integration: str | None = None, limit: int = 100, include_resolved: bool = False
     ) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            return views.dead_letter_rows(connection, integration, limit, include_resolved)
+        return listings.dead_letters(self.engine, integration, limit, include_resolved)
 
     def dead_letter_count(self, integration: str | None = None) -> int:
-        with self.engine.connect() as connection:
-            return views.dead_letter_count(connection, integration)
+        return listings.dead_letter_count(self.engine, integration)
 
     def dead_letter(self, letter_id: int) -> dict[str, Any]:
         """One dead letter, with its ``state`` (open, retried or dismissed)."""
-        with self.engine.connect() as connection:
-            letter = views.dead_letter(connection, letter_id)
-        if letter is None:
-            raise NotFoundError(f"no dead letter with id {letter_id}")
-        return letter
+        return listings.dead_letter(self.engine, letter_id)
 
     def retry_dead_letter(
         self, letter_id: int, by: str | None = None, *, apply: bool = False
@@ -475,11 +447,7 @@ class Workspace:
     def inbox_rows(
         self, status: str | None = None, integration: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
-        allowed = ("pending", "applied", "failed")
-        if status is not None and status not in allowed:
-            raise UserError(f"status {status!r} is not allowed; allowed: {', '.join(allowed)}")
-        with self.engine.connect() as connection:
-            return views.inbox_rows(connection, status, integration, limit)
+        return listings.inbox_rows(self.engine, status, integration, limit)
 
     def replace_integration(
         self, name: str, data: Any, by: Actor = PYTHON_API, previewed: str | None = None
@@ -487,12 +455,16 @@ class Workspace:
         """Replace a configured integration's settings with data in the YAML's schema, checked
         like the file, audited as ``by``'s; see :func:`.ops.settings_change.save_integration`
         (NotFoundError: creating one is :meth:`add_integration`, never a side effect)."""
-        return settings_change.save_integration(self.engine, name, data, False, by, previewed)
+        saved = settings_change.save_integration(self.engine, name, data, False, by, previewed)
+        self._saved()
+        return saved
 
     def add_integration(self, name: str, data: Any, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Create an integration from settings in the YAML's schema, checked like the file;
         WorkspaceError when the name is configured already."""
-        return settings_change.save_integration(self.engine, name, data, new=True, by=by)
+        saved = settings_change.save_integration(self.engine, name, data, new=True, by=by)
+        self._saved()
+        return saved
 
     def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
         """Send a marked test lead and test call by ``rep`` through the engine and check the
@@ -511,11 +483,15 @@ class Workspace:
 
     def rollout_promote(self, integration: str, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Make an integration's rollout settings its current settings (for every record)."""
-        return settings_change.rollout_promote(self.engine, integration, by)
+        saved = settings_change.rollout_promote(self.engine, integration, by)
+        self._saved()
+        return saved
 
     def rollout_abort(self, integration: str, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Drop an integration's rollout: every record gets the current settings again."""
-        return settings_change.rollout_abort(self.engine, integration, by)
+        saved = settings_change.rollout_abort(self.engine, integration, by)
+        self._saved()
+        return saved
 
     def external_users(self, integration: str) -> list[dict[str, Any]]:
         """The integration's external users, learned from its events and its directory, with
@@ -526,12 +502,10 @@ class Workspace:
         return external_users(self.engine, rules, integration)
 
     def inbox_counts(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            return views.inbox_counts(connection)
+        return listings.inbox_counts(self.engine)
 
     def outbox(self, integration: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            return views.outbox_rows(connection, integration, limit)
+        return listings.outbox(self.engine, integration, limit)
 
     def decisions(
         self,
@@ -541,16 +515,7 @@ class Workspace:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """The newest owner decisions across records (each with its reason)."""
-        wanted = None
-        if outcome is not None:
-            allowed = [o.value for o in Outcome]
-            if outcome not in allowed:
-                raise UserError(
-                    f"outcome {outcome!r} is not allowed; allowed: {', '.join(allowed)}"
-                )
-            wanted = str(outcome)
-        with self.engine.connect() as connection:
-            return views.decision_rows(connection, integration, wanted, flagged, limit)
+        return listings.decisions(self.engine, integration, outcome, flagged, limit)
 
     def skipped_activities(
         self,
@@ -561,9 +526,7 @@ class Workspace:
     ) -> list[dict[str, Any]]:
         """The newest activities received but not created (since ``since``, a canonical
         time), each with why and the record it was for."""
-        wanted = _activity_type(activity_type)
-        with self.engine.connect() as connection:
-            return views.skipped_rows(connection, integration, limit, since, wanted)
+        return listings.skipped_activities(self.engine, integration, limit, since, activity_type)
 
     def activities(
         self,
@@ -575,23 +538,33 @@ class Workspace:
         """The newest activities created (that happened since ``since``, a canonical time),
         each with its ``records`` — how each came to be associated (``source``: ``event`` or
         ``auto``; ``why``, in words) — and the other tools' activities merged into it."""
-        wanted = _activity_type(activity_type)
-        with self.engine.connect() as connection:
-            rows = views.activity_rows(connection, integration, since, wanted, limit)
-        for row in rows:
-            for link in row["records"]:
-                link["why"] = why_associated(link["type"], link["source"])
-        return rows
+        return listings.activities(self.engine, integration, since, activity_type, limit)
 
-    def overview(self, environ: Mapping[str, str], now: str | None = None) -> Overview:
-        """Each integration at a glance (the console's front page); see :mod:`leadsync.ops.overview`."""
+    def health_snapshot(self, now: str | None = None) -> HealthSnapshot:
+        """The 7-day report and the per-day charts, taken now (seconds on a large workspace:
+        the service keeps one, see :mod:`leadsync.ops.snapshot`)."""
         monitoring = self.export_config().monitoring
-        return overview(self.engine, self.rules(), monitoring, environ, now or now_ts())
+        return take_snapshot(self.engine, self.rules(), monitoring, now or now_ts())
 
-    def dashboard(self, now: str | None = None) -> Dashboard:
-        """The report's checks as cards and per-day charts; see :mod:`leadsync.ops.dashboard`."""
-        monitoring = self.export_config().monitoring
-        return dashboard(self.engine, self.rules(), monitoring, now or now_ts())
+    def overview(
+        self,
+        environ: Mapping[str, str],
+        now: str | None = None,
+        snapshot: HealthSnapshot | None = None,
+    ) -> Overview:
+        """Each integration at a glance (the console's front page), its health from
+        ``snapshot`` (None: one taken now); see :mod:`leadsync.ops.overview`."""
+        at = now or now_ts()
+        health = (snapshot or self.health_snapshot(at)).report
+        return overview(self.engine, self.rules(), health, environ, at)
+
+    def dashboard(
+        self, now: str | None = None, snapshot: HealthSnapshot | None = None
+    ) -> Dashboard:
+        """The report's checks as cards and per-day charts, from ``snapshot`` (None: one
+        taken now); see :mod:`leadsync.ops.dashboard`."""
+        at = now or now_ts()
+        return dashboard(self.engine, self.rules(), snapshot or self.health_snapshot(at), at)
 
     def owner_names(self) -> dict[str, str]:
         """Each owner's name by id, archived owners too (records and history still name

@@ -4,7 +4,10 @@ console at ``/`` (:mod:`leadsync.web`, left out of that document).
 
 A webhook is answered 2xx only once its rows are committed in the inbox (see
 :mod:`leadsync.pipeline.intake`); a worker thread in the same process applies them afterwards (unless
-the service runs with ``worker=False`` beside ``leadsync worker`` processes).
+the service runs with ``worker=False`` beside ``leadsync worker`` processes). With the
+console, a thread takes the health snapshot its pages read (:mod:`leadsync.ops.snapshot`).
+A settings save through the service's ``Workspace`` reaches the intake, the worker and the
+snapshot at once (``Workspace.on_settings_saved``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from leadsync.ops.health import Readiness
+from leadsync.ops.snapshot import DEFAULT_INTERVAL_S, SnapshotKeeper
 from leadsync.pipeline.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
 from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
@@ -72,6 +76,9 @@ class ServiceOptions:
     # The web console at / (leadsync.web): its password, viewer token and session secret;
     # None: no console.
     console: ConsoleOptions | None = field(default_factory=ConsoleOptions)
+    # How often the health snapshot (the console's report and charts) is taken, in seconds;
+    # also at once after a settings save in this process.
+    snapshot_s: float = DEFAULT_INTERVAL_S
 
 
 class WebhookReceipt(BaseModel):
@@ -120,17 +127,37 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     )
 
     pusher = workspace.push_loop(opts.poll_s) if opts.push else None
+    snapshots = (
+        SnapshotKeeper(workspace.health_snapshot, opts.snapshot_s)
+        if opts.console is not None
+        else None
+    )
+
+    def settings_saved() -> None:
+        """A save through ``workspace`` (console, admin API): decide the next request and
+        the next batch under it, and take the health report again."""
+        intake.reload_settings()
+        if worker is not None:
+            worker.reload_rules()
+        if snapshots is not None:
+            snapshots.request_refresh()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop_listening = workspace.on_settings_saved(settings_saved)
         intake.start()
         if worker is not None:
             worker.start()
         if pusher is not None:
             pusher.start()
+        if snapshots is not None:
+            snapshots.start()
         try:
             yield
         finally:
+            stop_listening()
+            if snapshots is not None:
+                snapshots.stop()
             intake.stop()
             if worker is not None:
                 worker.stop()
@@ -149,6 +176,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     add_docs(app)
     app.state.intake = intake
     app.state.worker = worker
+    app.state.snapshots = snapshots
     add_problem_handlers(app)
 
     @app.post(
@@ -227,6 +255,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             public_url=opts.public_url,
             environ=opts.environ,
             on_requeue=worker.wake if worker is not None else None,
+            snapshots=snapshots,
         )
 
     def openapi() -> dict[str, Any]:

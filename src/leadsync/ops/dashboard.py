@@ -2,7 +2,9 @@
 window.
 
 The cards are the report (:func:`leadsync.ops.monitor.report`) as it is, each with the
-records its rows name (the console links them). The charts are the per-day queries of
+records its rows name (the console links them). Both come from a health snapshot
+(:mod:`leadsync.ops.snapshot`), which the service takes in the background. The charts are
+the per-day queries of
 :mod:`leadsync.store.dashboard`, which count with the report's own filters: the days of
 "unowned new leads", "activities skipped" and "dead letters" add up to the numbers of the
 report's checks. With a HubSpot destination, the push queue's depth and the request budget
@@ -13,20 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from sqlalchemy.engine import Connection, Engine, Row
 
 from leadsync.engine import WorkspaceRules
 from leadsync.model import add_days, ts_to_datetime
-from leadsync.ops.monitor import Finding, report
-from leadsync.ops.overview import HEALTH_DAYS
+from leadsync.ops.monitor import Finding
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.results import ResultModel
 from leadsync.settings import MonitoringSettings
 from leadsync.store import dashboard as dashboard_store
 from leadsync.store import push as push_store
+
+if TYPE_CHECKING:  # the snapshot is taken from this module's charts
+    from leadsync.ops.snapshot import HealthSnapshot
 
 #: The series of a person's owner change in the CRM (a decision without an integration).
 BY_A_PERSON = "a person in the CRM"
@@ -101,15 +105,26 @@ class Dashboard(ResultModel):
     push: PushHealth | None = Field(default=None, description="None without a destination.")
 
 
-def dashboard(
-    engine: Engine, rules: WorkspaceRules, monitoring: MonitoringSettings, now: str
-) -> Dashboard:
-    """The dashboard for the ``HEALTH_DAYS`` before ``now`` (the overview's window)."""
-    since = add_days(now, -HEALTH_DAYS)
-    health = report(engine, rules, monitoring, since, now)
+def dashboard(engine: Engine, rules: WorkspaceRules, health: HealthSnapshot, now: str) -> Dashboard:
+    """The dashboard of a health snapshot (:mod:`leadsync.ops.snapshot`: the report and the
+    charts of the ``HEALTH_DAYS`` before it was taken); the push's queue and budget are read
+    as they are at ``now``."""
     result = Dashboard(
-        since=since, until=now, days=_days(since, now), cards=[_card(f) for f in health.findings]
+        since=health.report.since,
+        until=health.taken_at,
+        days=health.days,
+        cards=[_card(f) for f in health.report.findings],
+        charts=health.charts,
     )
+    if rules.push:
+        with engine.connect() as c:
+            result.push = _push(c, now)
+    return result
+
+
+def charts(engine: Engine, monitoring: MonitoringSettings, since: str, now: str) -> list[Chart]:
+    """The per-day charts from ``since`` to ``now``, with the report's own filters."""
+    days = days_of(since, now)
     settled = add_days(now, -monitoring.unowned_after_minutes / 1440)
     with engine.connect() as c:
         per_day = (
@@ -151,16 +166,14 @@ def dashboard(
                 dashboard_store.open_dead_letters_per_day(c, since, now),
             ),
         )
-        result.charts = [
-            Chart(key=key, title=title, description=text, series=_series(result.days, rows))
+        return [
+            Chart(key=key, title=title, description=text, series=_series(days, rows))
             for key, title, text, rows in per_day
         ]
-        if rules.push:
-            result.push = _push(c, now)
-    return result
 
 
-def _days(since: str, until: str) -> list[str]:
+def days_of(since: str, until: str) -> list[str]:
+    """Every day (UTC) from ``since``'s to ``until``'s, oldest first."""
     first, last = ts_to_datetime(since).date(), ts_to_datetime(until).date()
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 

@@ -2,11 +2,12 @@
 
 Per integration: its kind, where its vendor sends webhooks, whether its secret is set (the
 variable's name, never its value), events received today and the newest, open dead letters,
-and a health badge read from the health report (:mod:`leadsync.ops.monitor`) — ``alert``
-when a firing check names the integration in its rows, ``waiting`` before its first event,
-else ``ok``. Firing checks that name no integration (the inbox's lag, an owner flapping
+and a health badge read from the health report (:mod:`leadsync.ops.monitor`, as the newest
+health snapshot holds it) — ``alert`` when a firing check names the integration in its
+rows, ``waiting`` before its first event, else ``ok``. Firing checks that name no integration (the inbox's lag, an owner flapping
 between integrations) are the workspace's own alerts. The numbers come from two grouped
-queries (:mod:`leadsync.store.overview`) and the report, whatever the number of integrations.
+queries (:mod:`leadsync.store.overview`), read at each view, and the snapshot's report,
+whatever the number of integrations.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import add_days
-from leadsync.ops.monitor import Finding, report
+from leadsync.ops.monitor import Finding, Report
 from leadsync.results import ResultModel
-from leadsync.settings import MonitoringSettings
 from leadsync.sources import adapter_class
 from leadsync.store import overview as overview_store
 
@@ -60,6 +59,7 @@ class Overview(ResultModel):
 
     day_start: str
     report_since: str
+    report_until: str = Field(description="When the report behind the badges was taken.")
     integrations: list[IntegrationOverview] = Field(default_factory=list)
     workspace_alerts: list[Alert] = Field(default_factory=list)
 
@@ -67,19 +67,19 @@ class Overview(ResultModel):
 def overview(
     engine: Engine,
     rules: WorkspaceRules,
-    monitoring: MonitoringSettings,
+    health: Report,
     environ: Mapping[str, str],
     now: str,
 ) -> Overview:
-    """The overview at ``now`` (a canonical time); ``environ`` is the service's environment,
-    read only to tell whether each ``secret_env`` is set."""
+    """The overview at ``now`` (a canonical time), its badges from ``health`` (the report of
+    a health snapshot, :mod:`leadsync.ops.snapshot`, taken at ``health.until``); ``environ``
+    is the service's environment, read only to tell whether each ``secret_env`` is set."""
     day_start = now[:10] + "T00:00:00.000Z"
-    health = report(engine, rules, monitoring, add_days(now, -HEALTH_DAYS), now)
     with engine.connect() as connection:
         received = overview_store.inbox_by_integration(connection, day_start)
         letters = overview_store.open_dead_letters_by_integration(connection)
     alerts_of: dict[str, list[Alert]] = {name: [] for name in rules.integrations}
-    result = Overview(day_start=day_start, report_since=health.since)
+    result = Overview(day_start=day_start, report_since=health.since, report_until=health.until)
     for finding in health.alerts:
         alert = Alert(check=finding.check, summary=finding.summary)
         named = [name for name in _integrations_named(finding) if name in alerts_of]

@@ -73,17 +73,25 @@ class Receipt:
 class _Integrations:
     """The configured integrations and their adapters, re-read at most every ``ttl_s`` (and
     at once when asked for a name it does not know), so that ``leadsync apply`` from another
-    process is seen without a restart."""
+    process is seen without a restart; after :meth:`invalidate` (a save in this process), at
+    the next request."""
 
     def __init__(self, engine: Engine, ttl_s: float = 2.0) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._loaded_at = -1e18
+        self._stale = True
         self.adapters: dict[str, Adapter] = {}
         self.secret_env: dict[str, str | None] = {}
 
+    def invalidate(self) -> None:
+        """Re-read before the next request (a save may land while a read is under way: the
+        flag is cleared before reading, so that read does not count as the new one)."""
+        self._stale = True
+
     def refresh(self) -> None:
+        self._stale = False
         with self.engine.connect() as connection:
             rows = config_store.read_integrations(connection)
         adapters: dict[str, Adapter] = {}
@@ -97,7 +105,7 @@ class _Integrations:
             self._loaded_at = time.monotonic()
 
     def get(self, name: str) -> tuple[Adapter, str | None] | None:
-        if time.monotonic() - self._loaded_at > self.ttl_s:
+        if self._stale or time.monotonic() - self._loaded_at > self.ttl_s:
             self.refresh()
         adapter = self.adapters.get(name)
         if adapter is None and time.monotonic() - self._loaded_at > 0.2:
@@ -155,6 +163,10 @@ class Intake:
 
     def stop(self) -> None:
         self.writer.stop()
+
+    def reload_settings(self) -> None:
+        """The configuration changed in this process: read it before the next request."""
+        self.integrations.invalidate()
 
     def check(
         self, integration: str, request: WebhookRequest

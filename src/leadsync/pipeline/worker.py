@@ -26,17 +26,30 @@ from leadsync.workspace_config import load_rules
 log = logging.getLogger("leadsync.worker")
 
 
-def rules_loader(engine: Engine, ttl_s: float = 2.0) -> Callable[[], WorkspaceRules]:
-    """The workspace's rules, re-read at most every ``ttl_s`` (for long-running workers)."""
-    cached: list[tuple[float, WorkspaceRules]] = []
+class RulesCache:
+    """The workspace's rules, re-read at most every ``ttl_s`` (for long-running workers), and
+    at the next call after :meth:`invalidate` (a save in this process)."""
 
-    def load() -> WorkspaceRules:
+    def __init__(self, engine: Engine, ttl_s: float = 2.0) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._stale = True
+        self._loaded: tuple[float, WorkspaceRules] | None = None
+
+    def invalidate(self) -> None:
+        self._stale = True
+
+    def __call__(self) -> WorkspaceRules:
         now = time.monotonic()
-        if not cached or now - cached[0][0] > ttl_s:
-            cached[:] = [(now, load_rules(engine))]
-        return cached[0][1]
+        if self._stale or self._loaded is None or now - self._loaded[0] > self.ttl_s:
+            self._stale = False  # before reading: a save during the read marks it stale again
+            self._loaded = (now, load_rules(self.engine))
+        return self._loaded[1]
 
-    return load
+
+def rules_loader(engine: Engine, ttl_s: float = 2.0) -> RulesCache:
+    """The workspace's rules as a long-running worker reads them (:class:`RulesCache`)."""
+    return RulesCache(engine, ttl_s)
 
 
 class Worker:
@@ -64,6 +77,13 @@ class Worker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def reload_rules(self) -> None:
+        """The configuration changed in this process: the next drain reads it again (a
+        drain under way finishes with the rules it started with)."""
+        invalidate = getattr(self.rules, "invalidate", None)
+        if invalidate is not None:
+            invalidate()
 
     def run_once(self) -> BatchResult:
         """Apply every pending row now (nothing when the inbox has none)."""

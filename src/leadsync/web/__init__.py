@@ -12,6 +12,13 @@ name=value)``. No SQL, no rule, no threshold in a handler or a template: a numbe
 needs and ``Workspace`` lacks becomes a ``Workspace`` method over ``ops``/``store`` first
 (see :mod:`leadsync.ops.overview` for the front page's).
 
+**Slow numbers come from the health snapshot.** The 7-day report and the per-day charts
+take seconds on a large workspace, so no page computes them: ``Console.health_snapshot()``
+is the service's newest (:mod:`leadsync.ops.snapshot`, taken in a thread), or None while
+the first is taken — then the page renders ``snapshot_pending.html`` at once, which polls
+(:mod:`.health_snapshot`). A page that shows it includes ``snapshot_status.html`` ("as of",
+"Refresh now"). Without the service's thread, each view takes its own.
+
 **Access.** Declare the handler's page as ``Viewing`` (any signed-in session; GET pages)
 or ``Changing`` (an admin session and the session's CSRF token: every POST/PUT/DELETE that
 changes something). ``Posting`` is CSRF without the admin role (sign-out only). Without a

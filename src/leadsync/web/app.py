@@ -9,12 +9,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from leadsync.ops.snapshot import SnapshotKeeper
 from leadsync.workspace import Workspace
 
 from . import (
     audit_page,
     dashboard,
     dead_letters,
+    health_snapshot,
     overview,
     records_page,
     settings_page,
@@ -35,6 +37,7 @@ PAGES = (
     dead_letters,
     test_lead,
     audit_page,
+    health_snapshot,
 )
 
 
@@ -47,6 +50,7 @@ def add_console(
     public_url: str | None = None,
     environ: Mapping[str, str] | None = None,
     on_requeue: Callable[[], None] | None = None,
+    snapshots: SnapshotKeeper | None = None,
 ) -> None:
     """Serve the console at ``/`` and its assets at ``/static`` on ``app``."""
     credentials = Credentials(admin_token, options.password, options.viewer_token)
@@ -62,6 +66,7 @@ def add_console(
         public_url,
         environ if environ is not None else os.environ,
         on_requeue,
+        snapshots,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for page in PAGES:

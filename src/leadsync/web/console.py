@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from leadsync.errors import LeadsyncError
 from leadsync.model import display_ts
+from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.workspace import Workspace
 
 from .auth import (
@@ -55,6 +56,21 @@ class Console:
     public_url: str | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     on_requeue: Callable[[], None] | None = None
+    # The service's health snapshots; None: each view takes its own (a console without the
+    # service's thread, as in tests that mount it alone).
+    snapshots: SnapshotKeeper | None = None
+
+    def health_snapshot(self) -> HealthSnapshot | None:
+        """The snapshot the integrations and health pages show; None while the service's
+        first is still being taken (the pages say so and poll)."""
+        if self.snapshots is None:
+            return self.workspace.health_snapshot()
+        return self.snapshots.current
+
+    @property
+    def refreshing(self) -> bool:
+        """A newer snapshot is asked for or being taken."""
+        return self.snapshots is not None and self.snapshots.refreshing
 
     def secure(self, request: Request) -> bool:
         """Cookies get ``Secure`` when the service is reached over https."""

@@ -1,0 +1,181 @@
+"""The workspace's read-only lists: records by key, owners, inbox, outbox, dead letters,
+push failures, decisions, activities created and skipped — what ``leadsync records``/``inbox``/``decisions``
+… print and the admin API answers, through ``Workspace``.
+
+Each is a query of :mod:`leadsync.store.views` in one connection, with its filters checked
+first: an unknown status, outcome or activity type is a UserError naming the allowed values,
+never an empty list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import WorkspaceRules
+from leadsync.errors import NotFoundError, UserError
+from leadsync.model import ActivityType, Outcome, RecordType
+from leadsync.ops import records as record_ops
+from leadsync.rules.associations import why_associated
+from leadsync.store import config as config_store
+from leadsync.store import push as push_store
+from leadsync.store import views
+from leadsync.values import normalize_domain
+
+INBOX_STATUSES = ("pending", "applied", "failed")
+
+
+def _allowed(what: str, value: str, allowed: list[str] | tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise UserError(f"{what} {value!r} is not allowed; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _activity_type(value: str | None) -> str | None:
+    """An activity type as a filter, checked (case and spaces forgiven)."""
+    if value is None:
+        return None
+    try:
+        return ActivityType(value.strip().lower()).value
+    except ValueError:
+        allowed = ", ".join(t.value for t in ActivityType)
+        raise UserError(f"activity type {value!r} is not allowed; allowed: {allowed}") from None
+
+
+def record(
+    engine: Engine, record_type: RecordType, record_id: int, limit: int | None
+) -> dict[str, Any]:
+    """A record with its owner history and timeline (the JSON of ``records show``)."""
+    with engine.connect() as connection:
+        row = views.record_row(connection, record_id)
+        if row is None or row["type"] != record_type.value:
+            raise NotFoundError(f"no {record_type.value} with id {record_id}")
+        return views.record_view(connection, row, limit)
+
+
+def find(
+    engine: Engine,
+    rules: Callable[[], WorkspaceRules],
+    email: str | None,
+    domain: str | None,
+    external: str | None,
+) -> list[dict[str, Any]]:
+    """Records by contact email, company domain, or ``INTEGRATION:EXTERNAL_ID`` (spelt as
+    the integration's events spell it; ``rules`` is read only for that one)."""
+    given = [x for x in (email, domain, external) if x is not None]
+    if len(given) != 1:
+        raise UserError("give exactly one of --email, --domain, --external")
+    ext: tuple[str, str] | None = None
+    if external is not None:
+        name, sep, external_id = external.partition(":")
+        if not sep or not name or not external_id:
+            raise UserError(
+                f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
+            )
+        ext = (name, record_ops.vendor_external_id(rules(), name, external_id))
+    norm_domain = normalize_domain(domain) if domain is not None else None
+    with engine.connect() as connection:
+        ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
+        return views.found_records(connection, ids)
+
+
+def owners(engine: Engine) -> list[dict[str, Any]]:
+    """Every owner with the teams it belongs to."""
+    with engine.connect() as connection:
+        teams = config_store.read_teams(connection)
+        rows = config_store.read_owners(connection)
+    member_of = config_store.teams_by_owner(teams)
+    return [{**r, "teams": member_of.get(r["id"], [])} for r in rows]
+
+
+def dead_letters(
+    engine: Engine, integration: str | None, limit: int, include_resolved: bool
+) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return views.dead_letter_rows(connection, integration, limit, include_resolved)
+
+
+def dead_letter_count(engine: Engine, integration: str | None) -> int:
+    with engine.connect() as connection:
+        return views.dead_letter_count(connection, integration)
+
+
+def dead_letter(engine: Engine, letter_id: int) -> dict[str, Any]:
+    """One dead letter, with its ``state`` (open, retried or dismissed)."""
+    with engine.connect() as connection:
+        letter = views.dead_letter(connection, letter_id)
+    if letter is None:
+        raise NotFoundError(f"no dead letter with id {letter_id}")
+    return letter
+
+
+def inbox_rows(
+    engine: Engine, status: str | None, integration: str | None, limit: int
+) -> list[dict[str, Any]]:
+    if status is not None:
+        _allowed("status", status, INBOX_STATUSES)
+    with engine.connect() as connection:
+        return views.inbox_rows(connection, status, integration, limit)
+
+
+def inbox_counts(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return views.inbox_counts(connection)
+
+
+def outbox(engine: Engine, integration: str | None, limit: int) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return views.outbox_rows(connection, integration, limit)
+
+
+def push_failures(engine: Engine, limit: int) -> list[dict[str, Any]]:
+    """The push's unresolved failures, newest first."""
+    with engine.connect() as connection:
+        return push_store.open_failures(connection, limit)
+
+
+def decisions(
+    engine: Engine,
+    integration: str | None,
+    outcome: Outcome | str | None,
+    flagged: bool,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The newest owner decisions across records (each with its reason)."""
+    wanted = None
+    if outcome is not None:
+        wanted = _allowed("outcome", str(outcome), [o.value for o in Outcome])
+    with engine.connect() as connection:
+        return views.decision_rows(connection, integration, wanted, flagged, limit)
+
+
+def skipped_activities(
+    engine: Engine,
+    integration: str | None,
+    limit: int,
+    since: str | None,
+    activity_type: str | None,
+) -> list[dict[str, Any]]:
+    """The newest activities received but not created, each with why and its record."""
+    wanted = _activity_type(activity_type)
+    with engine.connect() as connection:
+        return views.skipped_rows(connection, integration, limit, since, wanted)
+
+
+def activities(
+    engine: Engine,
+    integration: str | None,
+    since: str | None,
+    activity_type: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The newest activities created, each record link with ``why`` it is associated."""
+    wanted = _activity_type(activity_type)
+    with engine.connect() as connection:
+        rows = views.activity_rows(connection, integration, since, wanted, limit)
+    for row in rows:
+        for link in row["records"]:
+            link["why"] = why_associated(link["type"], link["source"])
+    return rows
