@@ -64,6 +64,7 @@ def _pages(ws: Workspace) -> list[str]:
     return [
         "/",
         "/integrations/dialer/settings",
+        "/integrations/new",
         "/records?by=email&q=kim",
         f"/records/{record['type']}/{record['id']}",
         "/health",

@@ -466,6 +466,11 @@ class Workspace:
         self._saved()
         return saved
 
+    def managed_file(self) -> str | None:
+        """The file a workspace managed by file is applied from (its changes are refused
+        elsewhere), else None."""
+        return settings_change.managed_file(self.engine)
+
     def test_lead(self, integration: str, rep: str, at: str | None = None) -> TestLeadResult:
         """Send a marked test lead and test call by ``rep`` through the engine and check the
         owner and timeline the settings promise; see :mod:`leadsync.ops.testlead`."""

@@ -17,6 +17,7 @@ from . import (
     dashboard,
     dead_letters,
     health_snapshot,
+    integration_new,
     overview,
     records_page,
     settings_page,
@@ -31,6 +32,7 @@ STATIC = Path(__file__).parent / "static"
 PAGES = (
     signin,
     overview,
+    integration_new,
     settings_page,
     records_page,
     dashboard,

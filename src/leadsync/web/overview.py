@@ -22,5 +22,6 @@ def overview_page(page: Viewing) -> Response:
         base_url=page.console.base_url(page.request),
         snapshot=snapshot,
         refreshing=page.console.refreshing,
+        managed_file=page.workspace.managed_file(),
         back="/",
     )

@@ -61,7 +61,10 @@ def _redirect(page: Page, url: str) -> Response:
 def settings_page(page: Viewing, name: str, done: str | None = None) -> Response:
     ws = page.workspace
     form = ws.settings_form(name)
-    return page.render("integration_settings.html", form=form, preview=None, done=done)
+    webhook_url = f"{page.console.base_url(page.request)}/webhooks/{quote(name, safe='')}"
+    return page.render(
+        "integration_settings.html", form=form, preview=None, done=done, webhook_url=webhook_url
+    )
 
 
 @router.post("/integrations/{name}/settings/preview")
