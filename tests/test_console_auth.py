@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from leadsync.errors import ConfigError
-from leadsync.web.auth import SESSION_COOKIE, Credentials, SessionKeys
+from leadsync.web.auth import (
+    FAILED_SIGN_IN_WINDOW_S,
+    MAX_FAILED_SIGN_INS,
+    SESSION_COOKIE,
+    Credentials,
+    SessionKeys,
+)
 from leadsync.workspace import Workspace
 from tests.browser import (
     PASSWORD,
@@ -135,6 +141,22 @@ def test_a_wrong_secret_is_refused_and_not_echoed(live: LiveServer, browser: Bro
     assert wrong not in response.text
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
     assert client.get("/").status_code == 303
+
+
+def test_repeated_failed_sign_ins_make_the_address_wait(live: LiveServer, browser: Browser) -> None:
+    client = browser()
+
+    def attempt(secret: str) -> httpx.Response:
+        form = client.get("/login")
+        token = form_token(form.text, "/login")
+        return client.post("/login", data={"secret": secret, "csrf_token": token})
+
+    for n in range(MAX_FAILED_SIGN_INS):
+        assert attempt(f"guess-{n}").status_code == 401
+    refused = attempt(ADMIN_TOKEN)  # even the right token waits now
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins" in refused.text and "Try again in" in refused.text
+    assert SESSION_COOKIE not in refused.headers.get("set-cookie", "")
 
 
 def test_the_sign_in_form_is_bound_to_its_browser(live: LiveServer, browser: Browser) -> None:
@@ -323,6 +345,22 @@ def test_a_session_expires_after_its_hours() -> None:
     assert session_keys.read(cookie) == session
     clock.now += 1
     assert session_keys.read(cookie) is None
+
+
+def test_failed_sign_ins_wait_out_the_window_per_address() -> None:
+    clock = Clock()
+    session_keys = keys(Credentials(admin_token=ADMIN_TOKEN), clock)
+    for _ in range(MAX_FAILED_SIGN_INS - 1):
+        session_keys.sign_in_failed("10.0.0.1")
+        clock.now += 1
+    assert session_keys.sign_in_wait_s("10.0.0.1") == 0
+    session_keys.sign_in_failed("10.0.0.1")
+    assert session_keys.sign_in_wait_s("10.0.0.1") == FAILED_SIGN_IN_WINDOW_S - (
+        MAX_FAILED_SIGN_INS - 1
+    )
+    assert session_keys.sign_in_wait_s("10.0.0.2") == 0  # another address is not held
+    clock.now += FAILED_SIGN_IN_WINDOW_S - (MAX_FAILED_SIGN_INS - 1)
+    assert session_keys.sign_in_wait_s("10.0.0.1") == 0  # the oldest failure left the window
 
 
 def test_changing_a_credential_ends_the_sessions_it_opened() -> None:

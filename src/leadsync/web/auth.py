@@ -46,6 +46,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SIGN_IN_FORM_SECONDS = 3600
 MIN_SECRET_CHARS = 32
+# Failed sign-ins one address may make within the window before it must wait.
+MAX_FAILED_SIGN_INS = 10
+FAILED_SIGN_IN_WINDOW_S = 600.0
 
 
 def _bytes(text: str) -> bytes:
@@ -119,6 +122,8 @@ class SessionKeys:
     clock: Callable[[], float] = time.time
     _ended: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Failed sign-ins per client address, the times within the last window.
+    _failures: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_SECRET_CHARS:
@@ -196,6 +201,34 @@ class SessionKeys:
         with self._lock:
             self._ended = {s: t for s, t in self._ended.items() if t > now}
             self._ended[session.sid] = now + self.max_age_s
+
+    # ------------------------------------------------------------ failed sign-ins
+
+    def sign_in_wait_s(self, client: str) -> float:
+        """Seconds ``client`` must wait before its next try: 0 while it has had fewer than
+        :data:`MAX_FAILED_SIGN_INS` failures in :data:`FAILED_SIGN_IN_WINDOW_S`, else until
+        the oldest of them leaves the window. Guessing a token or password is then a few
+        tries per minute per address (per process), not thousands per second."""
+        now = self.clock()
+        with self._lock:
+            recent = [
+                t for t in self._failures.get(client, ()) if t > now - FAILED_SIGN_IN_WINDOW_S
+            ]
+            if recent:
+                self._failures[client] = recent
+            else:
+                self._failures.pop(client, None)
+            if len(recent) < MAX_FAILED_SIGN_INS:
+                return 0.0
+            return recent[0] + FAILED_SIGN_IN_WINDOW_S - now
+
+    def sign_in_failed(self, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) >= 10_000:  # bounded memory: forget addresses gone quiet
+                since = now - FAILED_SIGN_IN_WINDOW_S
+                self._failures = {c: ts for c, ts in self._failures.items() if ts[-1] > since}
+            self._failures.setdefault(client, []).append(now)
 
     # --------------------------------------------------------------------------- CSRF
 

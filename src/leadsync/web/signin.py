@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from math import ceil
 from typing import Annotated
 
 from fastapi import Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from .auth import SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_FORM_SECONDS
+from .auth import (
+    FAILED_SIGN_IN_WINDOW_S,
+    MAX_FAILED_SIGN_INS,
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    SIGN_IN_FORM_SECONDS,
+)
 from .console import Posting, Refused, console_of, page_router, render, safe_next
 
 router = page_router()
@@ -66,8 +73,18 @@ def sign_in(
             "Open the sign-in page again.",
         )
     target = safe_next(next)
+    client = request.client.host if request.client is not None else "unknown"
+    wait_s = console.keys.sign_in_wait_s(client)
+    if wait_s > 0:
+        raise Refused(
+            429,
+            "Too many failed sign-ins",
+            f"This address failed to sign in {MAX_FAILED_SIGN_INS} times in "
+            f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes. Try again in {ceil(wait_s)} s.",
+        )
     via = console.keys.credentials.match(secret)
     if via is None:
+        console.keys.sign_in_failed(client)
         return _sign_in_page(request, target, status=401, failed=True)
     _, cookie = console.keys.open(via)
     response = RedirectResponse(target, status_code=303)
