@@ -1,4 +1,5 @@
-"""The values leadsync reads from outside, read the same way everywhere: times, emails, domains.
+"""The values leadsync reads from outside, read the same way everywhere: times, emails, domains,
+phone numbers.
 
 Every reader of a time — canonical events, vendor payloads, ``--since``, ``--at`` — goes
 through :func:`parse_time`; every email and domain through :func:`normalize_email` /
@@ -22,8 +23,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Literal
+
+import phonenumbers
 
 from leadsync.errors import UserError
 from leadsync.model import add_days, format_ts, now_ts
@@ -32,6 +37,8 @@ __all__ = [
     "EpochUnit",
     "normalize_domain",
     "normalize_email",
+    "PhoneNumber",
+    "read_phone",
     "parse_time",
     "since_ts",
     "valid_domain",
@@ -215,3 +222,64 @@ def valid_domain(domain: str) -> bool:
     """Whether a domain as :func:`normalize_domain` returns it is one: it has a dot, no ``@``
     and no whitespace (``"globex"`` and ``"n/a"`` are not)."""
     return "." in domain and "@" not in domain and _SPACE.search(domain) is None
+
+
+# ------------------------------------------------------------------- phone numbers
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A phone number as leadsync matches it.
+
+    ``number`` is the E.164 form (``+442079460000``) when the text reads as a possible number
+    of some country — international (``+44 …``, ``0044 …``), or national in ``region`` —
+    and None when it does not (then the number is kept as given, and flagged). Formatting,
+    a national trunk ``(0)`` and an extension (``ext. 12``, ``x 12``) do not matter: an
+    office line is one number whatever extension is dialled. ``digits``: its digits, for
+    looser comparisons (the dedupe rules compare unreadable numbers by them).
+    """
+
+    given: str
+    number: str | None
+    digits: str
+
+    @property
+    def key(self) -> str:
+        """What the phone index holds: the E.164 form, else the number as given."""
+        return self.number or self.given
+
+
+def read_phone(text: object, region: str | None = None) -> PhoneNumber | None:
+    """A phone property or a call's number as a :class:`PhoneNumber`; None when there is no
+    number at all (empty, not text, or no digit). ``region``: the ISO 3166 country national
+    numbers are read in (an integration's ``region:``)."""
+    if not isinstance(text, str | int) or isinstance(text, bool):
+        return None
+    return _read_phone(str(text).strip(), region)
+
+
+@lru_cache(maxsize=65_536)
+def _read_phone(given: str, region: str | None) -> PhoneNumber | None:
+    digits = "".join(ch for ch in given if ch.isdigit())
+    if not digits:
+        return None
+    attempts = [given]
+    if not given.startswith("+"):
+        if given.startswith("00"):
+            attempts = ["+" + given[2:].lstrip()]  # the international call prefix stands for +
+        elif region is None and len(digits) >= 11:
+            attempts.append("+" + digits)  # a full international number written without +
+    for attempt in attempts:
+        try:
+            parsed = phonenumbers.parse(attempt, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            return PhoneNumber(given, e164, digits)
+    return PhoneNumber(given, None, digits)
+
+
+def valid_region(region: str) -> bool:
+    """Whether ``region`` is a country phonenumbers knows (``GB``, ``US``, ``DE``, …)."""
+    return region in phonenumbers.SUPPORTED_REGIONS

@@ -30,6 +30,7 @@ from leadsync.ops import destination as hubspot
 from leadsync.ops import listings, settings_change
 from leadsync.ops import records as record_ops
 from leadsync.ops import replay as replay_ops
+from leadsync.ops import review as review_ops
 from leadsync.ops import settings_form as form_ops
 from leadsync.ops.dashboard import Dashboard, dashboard
 from leadsync.ops.deadletters import RetryResult
@@ -575,3 +576,25 @@ class Workspace:
         """Each owner's name by id, archived owners too (records and history still name
         them); an owner with no name has its email."""
         return workspace_config.owner_names(self.engine)
+
+    def review_items(self, status: str | None = "open", **filters: Any) -> review_ops.ReviewPage:
+        """A page of the review queue, oldest first (``kind``, ``integration``, ``limit``,
+        ``after``); held activities whose hold ended are queued first."""
+        review_ops.expire_holds(self.engine, self.rules())
+        return review_ops.page(self.engine, status, **filters)
+
+    def review_item(self, item_id: int) -> review_ops.ReviewItem:
+        return review_ops.show(self.engine, item_id)  # with its activity
+
+    def resolve_review(
+        self, item_id: int, choose: str | None = None, skip: bool = False, by: Actor = PYTHON_API
+    ) -> review_ops.Resolution:
+        """Answer a question of the queue; see :func:`leadsync.ops.review.resolve`."""
+        resolution = review_ops.resolve(self.engine, self.rules(), item_id, choose, skip, by)
+        if resolution.item.kind == "owner":
+            self._saved()
+        return resolution
+
+    def expire_holds(self, now: str | None = None) -> int:
+        """Queue the held activities whose hold ended; returns how many."""
+        return review_ops.expire_holds(self.engine, self.rules(), now)

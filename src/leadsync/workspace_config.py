@@ -2,8 +2,8 @@
 exporting it back, and loading it as the rules need it.
 
 The configuration lives in tables (owners, teams, integrations: :mod:`leadsync.store.config`)
-and in named workspace settings (monitoring, destination, dedupe rules, where owners come
-from, HubSpot's portal facts, the push backfill). This module is the one translation between
+and in named workspace settings (monitoring, destination, dedupe rules, the free-mail
+overrides, where owners come from, HubSpot's portal facts, the push backfill). This module is the one translation between
 those rows and the settings' models, so the file, the API and the scratch workspaces of a
 replay all store and read a configuration the same way.
 """
@@ -16,8 +16,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import ConfigError, NotFoundError, WorkspaceError
+from leadsync.rules.domains import DomainPolicy
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.settings import (
+    FreeMailSettings,
     IntegrationSettings,
     MonitoringSettings,
     OwnersFromCrm,
@@ -29,16 +31,19 @@ from leadsync.settings import (
     dedupe_to_list,
     destination_from_dict,
     destination_to_dict,
+    free_mail_to_dict,
     integration_from_dict,
     integration_to_dict,
     monitoring_to_dict,
 )
+from leadsync.settings.errors import Place, validate_as
 from leadsync.store import config as config_store
 
 # The names of the workspace settings (rows of ``workspace_settings``) beside the tables.
 MONITORING_SETTING = "monitoring"
 DESTINATION_SETTING = "destination"
 DEDUPE_SETTING = "dedupe"
+FREE_MAIL_SETTING = "free_mail"
 OWNERS_SOURCE_SETTING = "owners_source"
 HUBSPOT_PORTAL_SETTING = "hubspot_portal"
 PUSH_BACKFILL_SETTING = "push_backfill"
@@ -49,6 +54,11 @@ def settings_of(name: str, data: dict[str, Any]) -> IntegrationSettings:
     return integration_from_dict(data, source="<workspace>", key_prefix=f"integrations.{name}")
 
 
+def free_mail_of(data: dict[str, Any] | None) -> FreeMailSettings:
+    """The stored free-mail overrides as a model (none stored: the empty lists)."""
+    return validate_as(FreeMailSettings, data or {}, Place("<workspace>", None, "free_mail"))
+
+
 def load_rules(engine: Engine) -> WorkspaceRules:
     """The workspace's configuration as the rules need it."""
     with engine.connect() as connection:
@@ -57,11 +67,13 @@ def load_rules(engine: Engine) -> WorkspaceRules:
         integration_rows = config_store.read_integrations(connection)
         destination = config_store.read_setting(connection, DESTINATION_SETTING)
         dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
+        free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
     return WorkspaceRules(
         directory=OwnerDirectory.build(owners, teams),
         integrations={name: settings_of(name, s) for name, _, s in integration_rows},
         push=bool(destination),
         dedupe=dedupe_from_list(dedupe),
+        domains=DomainPolicy.from_settings(free_mail_of(free_mail)),
     )
 
 
@@ -104,6 +116,7 @@ def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.Config
         (MONITORING_SETTING, monitoring_to_dict(config.monitoring), "monitoring"),
         (DESTINATION_SETTING, destination, "destination"),
         (DEDUPE_SETTING, dedupe_to_list(config.dedupe) or None, "dedupe"),
+        (FREE_MAIL_SETTING, free_mail_to_dict(config.free_mail) or None, "free_mail"),
         (OWNERS_SOURCE_SETTING, "hubspot" if config.owners_from_crm else None, "owners"),
     )
     with engine.begin() as connection:
@@ -130,6 +143,7 @@ def export_config(engine: Engine) -> WorkspaceConfig:
         monitoring = config_store.read_setting(connection, MONITORING_SETTING) or {}
         destination = config_store.read_setting(connection, DESTINATION_SETTING)
         dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
+        free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
         from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
     owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
         OwnerSpec(
@@ -145,6 +159,7 @@ def export_config(engine: Engine) -> WorkspaceConfig:
         monitoring=MonitoringSettings(**monitoring),
         destination=destination_from_dict(destination) if destination else None,
         dedupe=dedupe_from_list(dedupe),
+        free_mail=free_mail_of(free_mail),
         owners=OwnersFromCrm(source="hubspot") if from_crm else owners,
         teams=teams,
         integrations={name: settings_of(name, s) for name, _, s in integration_rows},

@@ -14,10 +14,12 @@ The whole batch is one transaction, the caller's, whose lock the caller has take
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from leadsync.engine import counterparts
 from leadsync.engine.decide import BatchDecider, decide, run
 from leadsync.engine.load import load
 from leadsync.engine.rows import Decided
@@ -30,6 +32,8 @@ from leadsync.engine.state import (
 )
 from leadsync.engine.write import outbox_rows, write, write_owner_changes
 from leadsync.model import Event, OwnerDecision, RecordType, now_ts
+from leadsync.rules.associations import ChosenAssociation
+from leadsync.rules.counterparts import BY_PERSON
 from leadsync.rules.mapping import external_owner_id
 from leadsync.rules.workspace import ROLLOUT, WorkspaceRules, in_rollout
 from leadsync.store import batch as store
@@ -49,6 +53,7 @@ __all__ = [
     "RecordState",
     "WorkspaceRules",
     "apply_batch",
+    "attach_activity",
     "change_owner_in_crm",
     "decide",
     "decide_batch",
@@ -104,3 +109,30 @@ def change_owner_in_crm(
     decision = decider.change_in_crm(record, owner_id, at, by_person=True)
     write(connection, decider.finish(now_ts()))
     return decision
+
+
+def attach_activity(
+    connection: Connection,
+    rules: WorkspaceRules,
+    activity: Mapping[str, Any],
+    record_id: int,
+    reason: str,
+) -> list[ChosenAssociation] | None:
+    """A person's answer to a review question: attach ``activity`` (its stored row) to the
+    record, with what the association rules add for it (its primary company, its open
+    deal), by the same code as a held activity attaching when its number appears; written
+    as a batch of its own, under the batch lock. None, with nothing written, when there is
+    no such record."""
+    store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+    state = load(connection, rules, [], record_ids={record_id})
+    record = state.records.get(record_id)
+    settings = rules.integrations.get(activity["integration"])
+    if record is None or settings is None:
+        return None
+    now = now_ts()
+    decider = BatchDecider(state, rules, now=now)
+    chosen = counterparts.attach(
+        decider, int(activity["id"]), activity["type"], settings, record, BY_PERSON, reason
+    )
+    write(connection, decider.finish(now))
+    return chosen

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from leadsync.engine import counterparts
 from leadsync.engine.state import (
     ActivityState,
     EventTrace,
@@ -26,6 +27,7 @@ from leadsync.model import ActivitySkip, Event, RecordRef
 from leadsync.rules import activity_memory, dedupe
 from leadsync.rules.activities import activity_owner, draft_reason, skip_reason, skip_with_earlier
 from leadsync.rules.associations import choose_associations, primary_index
+from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import DedupeRule, IntegrationSettings
 from leadsync.store.schema import ACTIVITY_COLUMNS
 
@@ -92,56 +94,45 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     merged = dict(event.properties)
     skip = skip_reason(event.activity, merged, settings.activities, event.integration)
     if skip is not None:
-        live = existing is not None and not existing.deleted
-        reason, remove = skip_with_earlier(
-            skip.reason, live, existing is not None and existing.id in d.sources
-        )
-        if remove:
-            assert existing is not None
-            existing.deleted = True
-        if d.traces is not None:
-            d.traces[event.id] = EventTrace(
-                event.id,
-                activity=(event.activity._value_, None, "skipped"),
-                skip_reason=reason,
-                settings=variant,
-            )
-        record_ref, record_id = skipped_for(d, event, settings)
-        d.skips.append(
-            ActivitySkip(
-                event_id=event.id,
-                integration=event.integration,
-                type=event.activity,
-                external_id=event.external_id,
-                occurred_at=event.occurred_at,
-                reason=reason,
-                kind=skip.kind,
-                record=record_ref,
-                record_id=record_id,
-                settings=variant,
-            )
-        )
-        d.result.activities_skipped += 1
+        _skip(d, event, settings, skip.reason, skip.kind, existing, variant)
         return
 
     owner_id = activity_owner(d.map_rep(event, settings))
-    named: list[tuple[RecordState, bool]] = [
-        d.resolve(event.integration, ref, event.occurred_at) for ref in event.associations
-    ]
-    chosen = choose_associations([(r.id, r.type) for r, _ in named], settings.associations, d)
     fresh = existing is None or existing.deleted
+    found = counterparts.Found()
+    refs = counterparts.ambiguous_refs(d, event, settings, found)
+    named: list[tuple[RecordState, bool]] = [
+        d.resolve(event.integration, ref, event.occurred_at) for ref in refs
+    ]
+    if not any(r.type in PHONE_RECORD_TYPES for r, _ in named) and (
+        fresh or (existing is not None and existing.id not in d.attached)
+    ):
+        by_number = counterparts.find_by_number(d, event, settings, merged)
+        if by_number is not None:
+            if by_number.skip is not None and fresh:
+                _skip(d, event, settings, by_number.skip, "unknown_counterpart", None, variant)
+                return
+            named.extend(by_number.named)
+            by_number.questions[:0] = found.questions
+            by_number.company = by_number.company or found.company
+            found = by_number
+    ties: list[int] = []
+    chosen = choose_associations([(r.id, r.type) for r, _ in named], settings.associations, d, ties)
     merge_reason = None
     twins = d.dedupe_rules.get((event.activity.value, event.integration))
     if twins is not None and key is not None:
         if fresh:
-            found = join_twin(d, twins, key, event, owner_id, merged, named)
-            if found is not None:
-                existing, merge_reason = found
+            found_twin = join_twin(d, twins, key, event, owner_id, merged, named)
+            if found_twin is not None:
+                existing, merge_reason = found_twin
         if existing is not None and existing.id in d.sources:
             merged, at = combined(d, existing, twins)
             event = replace(event, occurred_at=at or event.occurred_at)
     assert event.activity is not None
     activity = _upsert_activity(d, event, key, existing, owner_id, merged, latest_id)
+    counterparts.settle(d, event, activity.id, found, chosen)
+    if ties:
+        counterparts.tied_deals(d, event, settings, activity.id, ties)
     if twins is not None and fresh and merge_reason is None:
         d.activity_by_id[activity.id] = activity
         d.candidates[event.activity.value].append(
@@ -158,19 +149,56 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             associations=[(c.record_type._value_, c.record_id, c.source) for c in chosen],
             merge_reason=merge_reason,
             settings=variant,
+            counterpart=found.trace,
         )
     for choice in chosen:
-        link_key = (activity.id, choice.record_id)
-        if link_key not in d.new_activity_links:
-            d.new_activity_links[link_key] = {
-                "activity_id": activity.id,
-                "record_id": choice.record_id,
-                "record_type": choice.record_type._value_,
-                "source": choice.source,
-            }
+        d.link_activity(activity.id, choice)
     for record, created in named:
         if record.owner_id is None:
             d.assign_on_activity(record, created, event)
+
+
+def _skip(
+    d: BatchDecider,
+    event: Event,
+    settings: IntegrationSettings,
+    reason: str,
+    kind: str,
+    existing: ActivityState | None,
+    variant: str | None,
+) -> None:
+    """The activity is not created (or no longer exists): why, counted per rule."""
+    assert event.activity is not None
+    live = existing is not None and not existing.deleted
+    reason, remove = skip_with_earlier(
+        reason, live, existing is not None and existing.id in d.sources
+    )
+    if remove:
+        assert existing is not None
+        existing.deleted = True
+    if d.traces is not None:
+        d.traces[event.id] = EventTrace(
+            event.id,
+            activity=(event.activity._value_, None, "skipped"),
+            skip_reason=reason,
+            settings=variant,
+        )
+    record_ref, record_id = skipped_for(d, event, settings)
+    d.skips.append(
+        ActivitySkip(
+            event_id=event.id,
+            integration=event.integration,
+            type=event.activity,
+            external_id=event.external_id,
+            occurred_at=event.occurred_at,
+            reason=reason,
+            kind=kind,
+            record=record_ref,
+            record_id=record_id,
+            settings=variant,
+        )
+    )
+    d.result.activities_skipped += 1
 
 
 def join_twin(

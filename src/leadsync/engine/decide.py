@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities
+from leadsync.engine import activities, counterparts
 from leadsync.engine.load import remember_link
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
@@ -40,7 +40,9 @@ from leadsync.model import (
     RecordRef,
     RecordType,
     Strategy,
+    display_ts,
 )
+from leadsync.rules.associations import ChosenAssociation
 from leadsync.rules.mapping import map_external_user, round_robin_pick
 from leadsync.rules.ownership import (
     Verdict,
@@ -49,7 +51,7 @@ from leadsync.rules.ownership import (
     decide_owner,
     echo_verdict,
 )
-from leadsync.rules.records import core_fields
+from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
@@ -64,9 +66,17 @@ class BatchDecider:
     the batch's end state.
     """
 
-    def __init__(self, state: LoadedState, rules: WorkspaceRules, trace: bool = False):
+    def __init__(
+        self,
+        state: LoadedState,
+        rules: WorkspaceRules,
+        trace: bool = False,
+        now: str | None = None,
+    ):
         self.state = state
         self.rules = rules
+        # The time of writing, when known before deciding (review questions carry it).
+        self.now = now
         self.traces: dict[str, EventTrace] | None = {} if trace else None
         self.records = state.records
         self.identity = state.identity
@@ -82,6 +92,10 @@ class BatchDecider:
         self.sources = state.sources
         self.candidates = state.candidates
         self.learned_emails = state.learned_emails
+        self.by_phone = state.by_phone
+        self.held = state.held
+        self.attached = state.attached
+        self.email_holders = state.email_holders
         self.crm_integrations = rules.crm_integrations
         self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}
         # Settings and owners do not change within a batch: one mapping per distinct rep.
@@ -99,6 +113,15 @@ class BatchDecider:
         self.skips: list[ActivitySkip] = []
         self.owner_changes: list[OwnerDecision] = []
         self.external_users: dict[tuple[str, str], dict[str, Any]] = {}
+        # Counterparts: phone rows by (record, property) (None: removed), activities held,
+        # questions for the review queue, activities of earlier batches attached now (id ->
+        # type), activities held no more, their open questions closed.
+        self.phone_rows: dict[tuple[int, str], dict[str, Any] | None] = {}
+        self.new_holds: list[dict[str, Any]] = []
+        self.questions: list[dict[str, Any]] = []
+        self.late_attached: dict[int, str] = {}
+        self.released: set[int] = set()
+        self.closing: list[dict[str, Any]] = []
         self.result = BatchResult()
         self.decided: Decided | None = None
 
@@ -121,6 +144,25 @@ class BatchDecider:
                 if summary is not None and not summary[0]:
                     found.append((summary[1], n))
         return found
+
+    def deal_updated_at(self, deal_id: int) -> str:
+        record = self.records.get(deal_id)
+        if record is not None:
+            return display_ts(record.updated_at)
+        summary = self.deal_info.get(deal_id)
+        return display_ts(summary[1]) if summary is not None else "-"
+
+    def link_activity(self, activity_id: int, choice: ChosenAssociation) -> None:
+        """Attach an activity to a record (once; the first reason stays)."""
+        key = (activity_id, choice.record_id)
+        if key not in self.new_activity_links:
+            self.new_activity_links[key] = {
+                "activity_id": activity_id,
+                "record_id": choice.record_id,
+                "record_type": choice.record_type._value_,
+                "source": choice.source,
+                "reason": choice.reason,
+            }
 
     # ------------------------------------------------------------------ records
 
@@ -190,10 +232,15 @@ class BatchDecider:
             record_id = self.by_domain.get(domain)
         return record_id
 
-    def fill_record(self, record: RecordState, properties: Mapping[str, Any], at: str) -> None:
-        """Merge an event's properties into a record; the core fields follow them
-        (:func:`~leadsync.rules.records.core_fields`), and so do the email and domain
-        indexes (the lowest id holding an email or domain is the one found)."""
+    def fill_record(
+        self, record: RecordState, properties: Mapping[str, Any], at: str, integration: str
+    ) -> None:
+        """Merge an event's properties (from ``integration``) into a record; the core fields
+        follow them (:func:`~leadsync.rules.records.core_fields`), and so do the email and
+        domain indexes (the lowest id holding an email or domain is the one found) and the
+        phone index (read in the integration's region; held activities attach)."""
+        if record.type in PHONE_RECORD_TYPES:
+            counterparts.take_phones(self, record, properties, integration, at)
         props: dict[str, Any] = (
             json.loads(record.properties)
             if isinstance(record.properties, str)
@@ -207,6 +254,11 @@ class BatchDecider:
         if fields.email != record.email and fields.email is not None:
             current = self.by_email.get(fields.email)
             self.by_email[fields.email] = record.id if current is None else min(current, record.id)
+            if current is not None and current != record.id:
+                holders = self.email_holders.setdefault(fields.email, [current])
+                if record.id not in holders:
+                    holders.append(record.id)
+                    holders.sort()
         if fields.domain != record.domain and fields.domain is not None:
             current = self.by_domain.get(fields.domain)
             self.by_domain[fields.domain] = (
@@ -446,7 +498,7 @@ class BatchDecider:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         is_new = created or record.awaits_first_owner()
         if event.type is EventType.RECORD:
-            self.fill_record(record, event.properties, event.occurred_at)
+            self.fill_record(record, event.properties, event.occurred_at, event.integration)
         else:
             record.updated_at = max(record.updated_at, event.occurred_at)
             record.dirty = True
@@ -477,7 +529,7 @@ class BatchDecider:
         if self.traces is not None:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         if event.type is EventType.RECORD:
-            self.fill_record(record, event.properties, event.occurred_at)
+            self.fill_record(record, event.properties, event.occurred_at, event.integration)
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None
@@ -521,7 +573,7 @@ def run(
 ) -> BatchDecider:
     """:func:`decide`, keeping the decider (its records, mappings and traces) for callers
     that look further than the rows, as the test lead's checks do."""
-    decider = BatchDecider(state, rules, trace)
+    decider = BatchDecider(state, rules, trace, now)
     for event in events:
         decider.apply(event)
     decider.finish(now)

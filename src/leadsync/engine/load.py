@@ -11,12 +11,14 @@ after its lock is taken (see :mod:`leadsync.store.batch`): the counters are only
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from leadsync.engine.state import (
     ActivityState,
+    HeldActivity,
     LoadedState,
     RecordState,
     SourceKey,
@@ -26,8 +28,11 @@ from leadsync.engine.state import (
 )
 from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
 from leadsync.rules import activity_memory
+from leadsync.rules.counterparts import counterpart_numbers
+from leadsync.rules.records import PHONE_RECORD_TYPES, phones
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
+from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
 from leadsync.store.schema import records as records_table
 
@@ -67,20 +72,27 @@ def load(
         connection,
         {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},
     )
-    by_email = store.load_ids_by_key(
-        connection,
-        records_table.c.email,
-        RecordType.CONTACT.value,
-        {e for _, r in refs if (e := email_key(r))},
+    email_holders = counterpart_store.load_email_holders(
+        connection, {e for _, r in refs if (e := email_key(r))}
     )
+    by_email = {email: ids[0] for email, ids in email_holders.items()}
     by_domain = store.load_ids_by_key(
         connection,
         records_table.c.domain,
         RecordType.COMPANY.value,
         {d for _, r in refs if (d := domain_key(r))},
     )
+    asked, given = _numbers(rules, events, memory)
+    by_phone = counterpart_store.load_phone_holders(connection, asked | given)
+    holders = {record_id for found in by_phone.values() for record_id, _ in found}
+    many = {i for ids in email_holders.values() if len(ids) > 1 for i in ids}
     direct = (
-        set(identity.values()) | set(by_email.values()) | set(by_domain.values()) | set(record_ids)
+        set(identity.values())
+        | set(by_email.values())
+        | set(by_domain.values())
+        | set(record_ids)
+        | holders
+        | many
     )
     records = _load_records(connection, direct)
     state = LoadedState(
@@ -108,6 +120,9 @@ def load(
         sources={},
         candidates=defaultdict(list),
         learned_emails={},
+        by_phone=by_phone,
+        held=_held(connection, given),
+        email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
     )
     _load_neighbourhood(connection, state, set(records))
     for row in store.load_activities(connection, activity_keys):
@@ -123,9 +138,63 @@ def load(
         if found is None:
             found = by_id[int(data["id"])] = ActivityState(int(data["id"]), data)
         state.activities[key] = found
+    if asked:
+        state.attached = counterpart_store.load_attached(
+            connection, {a.id for a in state.activities.values()}
+        )
     _load_dedupe(connection, state, rules, events)
     state.learned_emails = store.load_learned_emails(connection, rep_keys)
     return state
+
+
+def _numbers(
+    rules: WorkspaceRules, events: Sequence[Event], memory: Mapping[SourceKey, Any]
+) -> tuple[set[str], set[str]]:
+    """The phone numbers a batch asks about: its activities' counterparts (of those that
+    name no contact or lead), and the numbers its record events give contacts and leads
+    (held activities may wait for them)."""
+    asked: set[str] = set()
+    given: set[str] = set()
+    for event in events:
+        settings = rules.integrations.get(event.integration)
+        region = settings.region if settings is not None else None
+        if event.type is EventType.ACTIVITY:
+            if event.activity is None:
+                continue
+            key = (event.integration, event.activity.value, event.external_id or "")
+            remembered = memory.get(key)
+            refs = list(event.associations)
+            properties = event.properties
+            if remembered is not None:
+                refs.extend(activity_memory.refs(remembered))
+                properties = {**{p: v[0] for p, v in remembered["p"].items()}, **properties}
+            if any(r.type in PHONE_RECORD_TYPES for r in refs):
+                continue
+            asked.update(
+                p.number for p in counterpart_numbers(properties, region) if p.number is not None
+            )
+        elif event.type is EventType.RECORD and event.object in PHONE_RECORD_TYPES:
+            for phone in phones(event.object, event.properties, region).values():
+                if phone is not None and phone.number is not None:
+                    given.add(phone.number)
+    return asked, given
+
+
+def _held(connection: Connection, numbers: Collection[str]) -> dict[str, list[HeldActivity]]:
+    held: dict[str, list[HeldActivity]] = {}
+    for (
+        activity_id,
+        number,
+        integration,
+        held_at,
+        queued,
+        activity_type,
+    ) in counterpart_store.load_held(connection, numbers):
+        held.setdefault(number, []).append(
+            HeldActivity(int(activity_id), integration, number, held_at, activity_type,
+                         bool(queued))
+        )  # fmt: skip
+    return held
 
 
 def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, RecordState]:
@@ -147,6 +216,7 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
         owner_changed_at,
         owner_source,
         manual_owner_at,
+        origin,
     ) in store.load_records(connection, set(ids)):
         found[rid] = RecordState(
             rid,
@@ -165,6 +235,7 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
             owner_changed_at,
             owner_source,
             manual_owner_at,
+            origin,
         )
     return found
 

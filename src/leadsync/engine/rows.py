@@ -48,6 +48,14 @@ class Decided:
     counters: dict[str, int]
     result: BatchResult
     traces: dict[str, EventTrace] | None = field(default=None)
+    # Counterparts: contacts' and leads' phone rows set and removed, activities held and
+    # released, review questions asked, open ones closed (their activity found its record).
+    phones: list[dict[str, Any]] = field(default_factory=list)
+    phones_removed: list[tuple[int, str]] = field(default_factory=list)
+    holds: list[dict[str, Any]] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    closing: list[dict[str, Any]] = field(default_factory=list)
 
 
 def collect(d: BatchDecider, now: str) -> Decided:
@@ -59,7 +67,8 @@ def collect(d: BatchDecider, now: str) -> Decided:
     new_records = sorted((r.row() for r in records if r.new), key=lambda r: r["id"])
     changed = [r for r in records if r.dirty and not r.new]
     activities = _all_activities(d)
-    live = {a.id for a in activities if not a.deleted}
+    live = {a.id for a in activities if not a.deleted} | set(d.late_attached)
+    deleted = {a.id for a in activities if a.deleted}
     counters = dict(d.round_robin_changed)
     counters[RECORD_ID] = d.state.next_record_id - 1
     counters[ACTIVITY_ID] = d.state.next_activity_id - 1
@@ -95,6 +104,12 @@ def collect(d: BatchDecider, now: str) -> Decided:
         counters=counters,
         result=d.result,
         traces=d.traces,
+        phones=[row for row in d.phone_rows.values() if row is not None],
+        phones_removed=[key for key, row in d.phone_rows.items() if row is None],
+        holds=[h for h in d.new_holds if h["activity_id"] not in d.released | deleted],
+        released=sorted(d.released | deleted),
+        questions=d.questions,
+        closing=d.closing,
     )
 
 
@@ -149,6 +164,8 @@ def _push_rows(
         elif a.dirty and not a.deleted:
             row(push_store.ACTIVITY, a.id, a.row["type"], "changed")
     older = {a.id: a.row["type"] for a in activities if not a.new}
+    new = {a.id for a in activities if a.new}
+    older.update((i, t) for i, t in d.late_attached.items() if i not in new)
     for activity_id, record_id in d.new_activity_links:
         if activity_id in live and activity_id in older:
             row(push_store.ACTIVITY, activity_id, older[activity_id], "associated", record_id)

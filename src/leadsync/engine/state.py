@@ -42,6 +42,8 @@ class RecordState:
     owner_changed_at: str | None
     owner_source: str | None
     manual_owner_at: str | None
+    # How the record came to be when no tool sent it ("unknown_number"), else None.
+    origin: str | None = None
     new: bool = False
     dirty: bool = False
     # Properties or core fields changed (a full row update); otherwise only owner and times.
@@ -94,6 +96,7 @@ class RecordState:
             "owner_changed_at": self.owner_changed_at,
             "owner_source": self.owner_source,
             "manual_owner_at": self.manual_owner_at,
+            "origin": self.origin,
         }
 
 
@@ -143,6 +146,26 @@ class LoadedState:
     candidates: dict[str, list[dedupe.Candidate]]
     # Emails learned earlier for (integration, external user id).
     learned_emails: dict[tuple[str, str], str]
+    # Calls' counterparts (rules/counterparts.py): contacts and leads by phone number (the
+    # numbers the batch asks about, then as the batch changes them) as (record id, phone
+    # property); activities held for a number, by number; activities of the batch that are
+    # attached to a contact or lead already; emails several contacts have, with their ids.
+    by_phone: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    held: dict[str, list[HeldActivity]] = field(default_factory=dict)
+    attached: set[int] = field(default_factory=set)
+    email_holders: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HeldActivity:
+    """An activity kept unattached until a contact or lead gets its counterpart's number."""
+
+    activity_id: int
+    integration: str
+    number: str
+    held_at: str
+    activity_type: str
+    queued: bool = False
 
 
 @dataclass
@@ -157,6 +180,12 @@ class BatchResult:
     activities_skipped: int = 0
     activities_merged: int = 0
     flagged: int = 0
+    # Counterparts: activities matched to a record by number, held for an unknown number,
+    # held ones attached, questions put in the review queue.
+    matched_by_number: int = 0
+    held: int = 0
+    attached_later: int = 0
+    queued: int = 0
 
     def add(self, other: BatchResult) -> None:
         self.events += other.events
@@ -168,6 +197,10 @@ class BatchResult:
         self.activities_skipped += other.activities_skipped
         self.activities_merged += other.activities_merged
         self.flagged += other.flagged
+        self.matched_by_number += other.matched_by_number
+        self.held += other.held
+        self.attached_later += other.attached_later
+        self.queued += other.queued
 
 
 @dataclass(slots=True)
@@ -182,6 +215,8 @@ class EventTrace:
     skip_reason: str | None = None
     associations: list[tuple[str, int, str]] = field(default_factory=list)  # (type, id, source)
     merge_reason: str | None = None  # merged into another tool's activity (dedupe), why
+    # How the counterpart was found, held or queued (a number, an ambiguous email or deal).
+    counterpart: str | None = None
     settings: str | None = None  # "rollout" when a rollout's settings decided the activity
 
 

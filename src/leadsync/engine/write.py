@@ -19,6 +19,7 @@ from leadsync.model import ActivitySkip, OwnerDecision, RecordType, now_ts
 from leadsync.rules.mapping import external_owner_id
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
+from leadsync.store import counterparts
 from leadsync.store import push as push_store
 
 
@@ -36,6 +37,11 @@ def write(connection: Connection, decided: Decided) -> None:
     store.insert_activities(c, decided.new_activities)
     store.update_activities(c, decided.changed_activities)
     store.insert_activity_links(c, decided.activity_links)
+    counterparts.save_phones(c, decided.phones, decided.phones_removed)
+    counterparts.release(c, decided.released)
+    counterparts.hold(c, decided.holds)
+    counterparts.queue(c, decided.questions)
+    counterparts.close_open_items_of(c, decided.closing)
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
     store.insert_owner_decisions(c, decided.decisions)

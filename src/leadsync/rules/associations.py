@@ -35,14 +35,21 @@ class AssociationGraph(Protocol):
 class ChosenAssociation:
     record_id: int
     record_type: RecordType
-    source: str  # "event" (named by the event) or "auto" (chosen by these rules)
+    # "event" (named by the event) or "auto" (chosen by these rules); the engine adds
+    # "number", "held" and "person" (see leadsync.rules.counterparts), with a reason.
+    source: str
+    reason: str | None = None
 
 
 def choose_associations(
     named: Sequence[tuple[int, RecordType]],
     settings: AssociationSettings,
     graph: AssociationGraph,
+    ties: list[int] | None = None,
 ) -> list[ChosenAssociation]:
+    """The records an activity attaches to. With ``most_recent_open``, when the newest open
+    deals were updated at the same moment none of them is taken (that would be a guess):
+    their ids go to ``ties`` (when given) for a person to choose."""
     chosen = [ChosenAssociation(rid, rtype, "event") for rid, rtype in named]
     if settings.mode is AssociationMode.MANUAL:
         return chosen
@@ -66,7 +73,13 @@ def choose_associations(
     if not open_deals:
         return chosen
     limit = 1 if settings.deal is DealAssociation.MOST_RECENT_OPEN else settings.max_deals
-    newest_first = sorted(open_deals, reverse=True)[:limit]
+    newest_first = sorted(open_deals, reverse=True)
+    if limit == 1 and len(newest_first) > 1 and newest_first[1][0] == newest_first[0][0]:
+        tied = [deal for at, deal in newest_first if at == newest_first[0][0]]
+        if ties is not None and not seen.intersection(tied):
+            ties.extend(sorted(tied))
+        return chosen
+    newest_first = newest_first[:limit]
     for _, deal in newest_first:
         if deal not in seen:
             seen.add(deal)
@@ -96,6 +109,12 @@ def why_associated(record_type: str, source: str) -> str:
     rule chose it (the only records the rules add are a primary company and open deals)."""
     if source == "event":
         return "named by the event"
+    if source == "number":
+        return "has the activity's counterpart number"
+    if source == "held":
+        return "got the held activity's number later"
+    if source == "person":
+        return "chosen by a person in the review queue"
     if record_type == RecordType.COMPANY.value:
         return "the named record's primary company (associations.company)"
     return "an open deal of the named record or its company (associations.deal)"

@@ -20,34 +20,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-import phonenumbers
-
 from leadsync.model import display_ts, ts_to_datetime
 from leadsync.settings import DedupeRule
+from leadsync.values import read_phone
 
 DURATION_SLACK_S = 15.0
 DURATION_SLACK_RATIO = 0.2
 
 
 def e164(number: str | None) -> str | None:
-    """A phone number in E.164 (``+14155550100``), or its digits when it cannot be read as
-    an international number (a national number without a country is compared by digits)."""
-    if not number:
-        return None
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if not digits:
-        return None
-    if digits.startswith("00") and not number.lstrip().startswith("+"):
-        digits = digits[2:]  # the international call prefix 00 stands for "+"
-        number = "+" + digits
-    for candidate in (number, "+" + digits) if len(digits) >= 11 else (number,):
-        try:
-            parsed = phonenumbers.parse(candidate, None)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_possible_number(parsed):
-            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return digits
+    """A counterpart's number as dedupe compares it: E.164 (``+14155550100``) when it reads
+    as one (:func:`leadsync.values.read_phone`, international forms only: the two tools may
+    be set up for different regions), else its digits."""
+    phone = read_phone(number)
+    return None if phone is None else phone.number or phone.digits
 
 
 @dataclass

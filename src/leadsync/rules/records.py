@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadsync.model import RecordType
+from leadsync.values import PhoneNumber, read_phone
+
+# The properties that hold a person's phone numbers (HubSpot's names; adapters map theirs
+# onto these), and the record types whose numbers identify them.
+PHONE_PROPERTIES = ("phone", "mobilephone")
+PHONE_RECORD_TYPES = (RecordType.CONTACT, RecordType.LEAD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +63,35 @@ def core_fields(
         name = get("name") or get("subject") or name
         stage = get("stage") or get("status") or stage
     return CoreFields(email, domain, name, stage, is_closed)
+
+
+def phones(
+    record_type: RecordType | str, properties: Mapping[str, Any], region: str | None
+) -> dict[str, PhoneNumber | None]:
+    """The phone numbers ``properties`` give a contact or lead, by property, read in
+    ``region`` (the integration that sent them); a property given empty is None (the number
+    is removed). Nothing for other record types or when no phone property is given."""
+    if record_type not in PHONE_RECORD_TYPES:
+        return {}
+    return {
+        prop: read_phone(properties[prop], region)
+        for prop in PHONE_PROPERTIES
+        if prop in properties
+    }
+
+
+def phone_rows(
+    record_id: int, record_type: str, properties: Mapping[str, Any], region: str | None
+) -> list[dict[str, Any]]:
+    """The ``record_phones`` rows of a contact's or lead's phone properties."""
+    return [
+        {
+            "record_id": record_id,
+            "property": prop,
+            "record_type": record_type,
+            "number": phone.key,
+            "valid": phone.number is not None,
+        }
+        for prop, phone in phones(record_type, properties, region).items()
+        if phone is not None
+    ]

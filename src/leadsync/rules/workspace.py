@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from leadsync.model import RecordType, Strategy
+from leadsync.rules.domains import DomainPolicy
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.settings import DedupeRule, IntegrationSettings
 
@@ -35,6 +36,8 @@ class WorkspaceRules:
     push: bool = False
     # Activities several tools log once each: one activity (see Dedupe).
     dedupe: tuple[DedupeRule, ...] = ()
+    # Free-mail and disposable domains (with the workspace's overrides): never a company's.
+    domains: DomainPolicy = field(default_factory=DomainPolicy.default)
     # (integration, record type) -> strategy, resolved once: it is asked for every event.
     strategies: dict[tuple[str, str], Strategy] = field(init=False)
 

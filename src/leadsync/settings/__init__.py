@@ -12,7 +12,8 @@ The package, by concern (each module imports only those above it):
 - :mod:`.integration` — one integration's settings, its kind's ``vendor:`` options (the model
   its adapter declares, :mod:`leadsync.sources.options`), a staged rollout;
 - :mod:`.checks` — checks across the file (unique owners, references, dedupe rules);
-- :mod:`.workspace` — the whole file: owners, teams, monitoring, destination, dedupe;
+- :mod:`.workspace` — the whole file: owners, teams, monitoring, destination, dedupe,
+  free-mail overrides;
 - :mod:`.errors` — pydantic's errors as ``FILE:LINE: key.path: message``;
 - :mod:`.loading` — YAML and plain data in; :mod:`.export` — the file's shape out;
 - :mod:`.proposed` — proposed settings for preview and replay.
@@ -26,6 +27,7 @@ from leadsync.settings.export import (
     dedupe_to_list,
     destination_to_dict,
     dump_config,
+    free_mail_to_dict,
     integration_to_dict,
     monitoring_to_dict,
 )
@@ -33,12 +35,16 @@ from leadsync.settings.integration import (
     KNOWN_KINDS,
     ActivitySettings,
     ActivityTypeSettings,
+    Ambiguity,
+    AmbiguitySettings,
     AssociationSettings,
+    CounterpartPolicy,
     DirectoryUser,
     IntegrationSettings,
     OwnershipSettings,
     ProposedSettings,
     RolloutSettings,
+    UnknownCounterpartSettings,
     UnmappedSettings,
     UserMappingSettings,
     kinds_taking,
@@ -62,6 +68,7 @@ from leadsync.settings.workspace import (
     HUBSPOT_API_VERSION_RE,
     DedupeRule,
     DestinationSettings,
+    FreeMailSettings,
     MonitoringSettings,
     OwnersFromCrm,
     OwnerSpec,
@@ -78,10 +85,13 @@ __all__ = [
     "SECRET_ENV_RE",
     "ActivitySettings",
     "ActivityTypeSettings",
+    "Ambiguity",
+    "AmbiguitySettings",
     "AssociationSettings",
     "DedupeRule",
     "DestinationSettings",
     "DirectoryUser",
+    "FreeMailSettings",
     "IntegrationSettings",
     "MonitoringSettings",
     "OwnerSpec",
@@ -91,6 +101,8 @@ __all__ = [
     "ProposedSettings",
     "RateLimits",
     "RolloutSettings",
+    "CounterpartPolicy",
+    "UnknownCounterpartSettings",
     "UnmappedSettings",
     "UserMappingSettings",
     "VendorOptions",
@@ -102,6 +114,7 @@ __all__ = [
     "destination_from_dict",
     "destination_to_dict",
     "dump_config",
+    "free_mail_to_dict",
     "integration_from_dict",
     "integration_to_dict",
     "kinds_taking",

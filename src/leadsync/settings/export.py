@@ -22,6 +22,7 @@ from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import (
     DedupeRule,
     DestinationSettings,
+    FreeMailSettings,
     MonitoringSettings,
     WorkspaceConfig,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "dedupe_to_list",
     "destination_to_dict",
     "dump_config",
+    "free_mail_to_dict",
     "integration_to_dict",
     "monitoring_to_dict",
 ]
@@ -75,6 +77,11 @@ def destination_to_dict(destination: DestinationSettings) -> dict[str, Any]:
 def dedupe_to_list(rules: Sequence[DedupeRule]) -> list[dict[str, Any]]:
     """The dedupe rules, each with its window and preferred integration."""
     return [_exported(rule) for rule in rules]
+
+
+def free_mail_to_dict(free_mail: FreeMailSettings) -> dict[str, Any]:
+    """The free-mail overrides: the lists that are not empty."""
+    return _exported(free_mail)
 
 
 class _Dumper(yaml.SafeDumper):

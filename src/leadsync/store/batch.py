@@ -433,7 +433,7 @@ def delete_activities(connection: Connection, ids: Collection[int]) -> None:
 
 
 def insert_activity_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    columns = ("activity_id", "record_id", "record_type", "source")
+    columns = ("activity_id", "record_id", "record_type", "source", "reason")
     _insert(connection, activity_associations, columns, rows, _DO_NOTHING)
 
 

@@ -114,6 +114,9 @@ records = Table(
     Column("owner_changed_at", TS),
     Column("owner_source", String(63)),
     Column("manual_owner_at", TS),
+    # How the record came to be when no tool sent it: "unknown_number" (a contact created
+    # for a call's number that no contact had: unknown_counterpart policy create).
+    Column("origin", String(16)),
     Index("ix_records_type_email", "type", "email"),
     Index("ix_records_type_domain", "type", "domain"),
     Index("ix_records_owner", "owner_id"),
@@ -199,9 +202,70 @@ activity_associations = Table(
     Column("activity_id", BigInteger, primary_key=True),
     Column("record_id", BigInteger, primary_key=True),
     Column("record_type", String(16), nullable=False),
-    # "event": the event named the record; "auto": chosen by the association rules.
+    # "event": the event named the record; "auto": chosen by the association rules;
+    # "number": the record has the activity's counterpart number; "held": attached later,
+    # when a record got that number; "person": chosen in the review queue.
     Column("source", String(8), nullable=False),
+    # Why, in words, where the source alone does not say (number matches, late attaches).
+    Column("reason", Text),
     Index("ix_activity_associations_record", "record_id"),
+)
+
+# The phone numbers of contacts and leads, one row per phone property: ``number`` is the
+# E.164 form, or the text as given when it does not read as a number (``valid`` false:
+# kept, flagged, never matched). Calls whose counterpart is only a number find their
+# contact here.
+record_phones = Table(
+    "record_phones",
+    metadata,
+    Column("record_id", BigInteger, primary_key=True),
+    Column("property", String(64), primary_key=True),
+    Column("record_type", String(16), nullable=False),
+    Column("number", Text, nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Index("ix_record_phones_number", "number"),
+)
+
+# Activities kept unattached because their counterpart's number was on no contact
+# (unknown_counterpart policy hold): attached when a contact or lead gets the number; past
+# ``expires_at`` also in the review queue (``queued``), until attached or resolved.
+held_activities = Table(
+    "held_activities",
+    metadata,
+    Column("activity_id", BigInteger, primary_key=True),
+    Column("number", Text, primary_key=True),
+    Column("integration", String(63), nullable=False),
+    Column("held_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("queued", Boolean, nullable=False, default=False),
+    Index("ix_held_activities_number", "number"),
+    Index("ix_held_activities_expiry", "queued", "expires_at"),
+)
+
+# Questions the rules could not answer, for a person: a number or an email several contacts
+# have, several equally recent open deals, a rep matching several owners, a held activity
+# that expired. ``key`` makes one open question of the same thing; ``candidates`` lists each
+# possible answer with why it matched; closing records who answered, how and why.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("integration", String(63), nullable=False),
+    Column("activity_id", BigInteger),
+    Column("event_id", String(200)),
+    Column("subject", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("candidates", Json, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved | skipped | attached
+    Column("closed_at", TS),
+    Column("closed_by", String(200)),
+    Column("choice", String(200)),
+    Column("outcome", Text),
+    Index("ix_review_items_status", "status", "created_at"),
+    Index("ix_review_items_activity", "activity_id"),
 )
 
 owner_decisions = Table(
@@ -466,6 +530,9 @@ DATA_TABLES = (
     activity_skips,
     activity_sources,
     activity_memory,
+    review_items,
+    held_activities,
+    record_phones,
     activity_associations,
     activities,
     record_associations,

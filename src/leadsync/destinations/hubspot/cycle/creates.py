@@ -1,7 +1,8 @@
 """Creates: objects whose create may have reached HubSpot before a crash are read back by
 ``leadsync_id`` (reconcile), companies HubSpot has already are found by domain (match), and
 the rest are created with their associations; a conflict naming the existing object is a
-match too.
+match too. A free-mail or disposable domain (``rules.domains``) is a person's: no company is
+found by it.
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ class CreatesMixin(ResultsMixin, LinksMixin):
         """Companies HubSpot has already, by domain (a search; HubSpot does not keep domains
         unique, so a create would not say). Contacts need no read: HubSpot keeps emails
         unique and answers the create of a known email with the existing contact's id
-        (``refused``), which is then matched like these."""
+        (``refused``), which is then matched like these. A company whose domain is a
+        person's (gmail.com: ``rules.domains``) is not searched for: it is created like a
+        company without a domain."""
         if not objs or objs[0].kind != push_store.RECORD:
             return []
         found: list[PushObject] = []
         if objs[0].type == "company":
-            with_domain = [o for o in objs if o.row and o.row.get("domain")]
             by_domain: dict[str, list[PushObject]] = defaultdict(list)
-            for o in with_domain:
-                assert o.row is not None
-                by_domain[str(o.row["domain"]).lower()].append(o)
+            for o in objs:
+                domain = str(o.row.get("domain") or "") if o.row else ""
+                if domain and self.rules.domains.personal(domain) is None:
+                    by_domain[domain.lower()].append(o)
             # One search asks for up to 500 domains (5 filter groups, OR-ed, of an IN with
             # 100 values), paged: HubSpot answers at most 200 results a page.
             domains = sorted(by_domain)

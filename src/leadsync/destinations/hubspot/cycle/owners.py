@@ -7,6 +7,7 @@ is recorded with its reason and passed on to the bidirectional integrations.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -153,6 +154,6 @@ class OwnersMixin(ResultsMixin):
 
 
 def _without_push(rules: WorkspaceRules) -> WorkspaceRules:
-    """The rules with pushing off: HubSpot's own owner is not pushed back to it."""
-    copy = WorkspaceRules(directory=rules.directory, integrations=rules.integrations, push=False)
-    return copy
+    """The rules with pushing off: HubSpot's own owner is not pushed back to it (the rest,
+    dedupe rules and free-mail domains included, as they are)."""
+    return replace(rules, push=False)

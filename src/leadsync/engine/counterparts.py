@@ -1,0 +1,379 @@
+"""Finding an activity's people when the event does not name them for certain: its
+counterpart's phone number (matched, held, a contact created, or skipped), emails and
+numbers several contacts share, tied open deals, and held activities attaching when a
+record gets their number later.
+
+Functions over a :class:`~leadsync.engine.decide.BatchDecider`; pure like it. The rules
+and their sentences are in :mod:`leadsync.rules.counterparts`; what the engine cannot
+decide becomes a question in the review queue, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from leadsync.engine.state import HeldActivity, RecordState
+from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
+from leadsync.rules import counterparts as rules
+from leadsync.rules.associations import ChosenAssociation, choose_associations
+from leadsync.rules.records import PHONE_RECORD_TYPES, phones
+from leadsync.settings import Ambiguity, CounterpartPolicy, IntegrationSettings
+from leadsync.values import PhoneNumber, read_phone
+
+if TYPE_CHECKING:
+    from leadsync.engine.decide import BatchDecider
+
+
+@dataclass(slots=True)
+class Found:
+    """What looking for an activity's counterpart came to."""
+
+    # Records found (or created) for it, with the link's source and reason.
+    named: list[tuple[RecordState, bool]] = field(default_factory=list)
+    links: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # Numbers to hold the activity for, with the hold's length in days.
+    hold: list[PhoneNumber] = field(default_factory=list)
+    hold_days: float = 0.0
+    # Questions for the review queue (without the activity id, not known yet).
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    # A company every candidate shares (certain while the person is not).
+    company: tuple[int, str] | None = None
+    # The activity is not created (unknown_counterpart: skip), with the reason.
+    skip: str | None = None
+    # One line for a preview: how the counterpart was found, held or queued.
+    trace: str | None = None
+
+
+def ambiguous_refs(
+    d: BatchDecider, event: Event, settings: IntegrationSettings, found: Found
+) -> list[RecordRef]:
+    """The records an activity names, without the contacts named by an email that several
+    contacts have (and no identity): each of those is a question instead."""
+    kept: list[RecordRef] = []
+    for ref in event.associations:
+        ids = _email_holders(d, event.integration, ref)
+        if len(ids) < 2:
+            kept.append(ref)
+            continue
+        assert ref.email is not None
+        candidates = [_candidate(d, i, f"contact {i} has {ref.email}") for i in ids]
+        question = f"{len(ids)} contacts have {ref.email}: which one was on this {_noun(event)}?"
+        _ask(d, found, settings, "email", event, ref.email, question, candidates, ref.email)
+        _certain_company(d, found, ids, f"the company of every contact with {ref.email}")
+    return kept
+
+
+def find_by_number(
+    d: BatchDecider, event: Event, settings: IntegrationSettings, properties: Mapping[str, Any]
+) -> Found | None:
+    """The counterpart of an activity that names no contact or lead, by its number; None
+    when it has no number."""
+    numbers = rules.counterpart_numbers(properties, settings.region)
+    if not numbers:
+        return None
+    found = Found()
+    types = {rid: r.type for rid, r in d.records.items()}
+    holders = rules.holders(numbers, d.by_phone, types, settings.associations.primary)
+    if len(holders) == 1:
+        holder = holders[0]
+        found.named.append((d.records[holder.record_id], False))
+        found.links[holder.record_id] = (rules.BY_NUMBER, rules.matched_reason(holder))
+        found.trace = rules.matched_reason(holder)
+        d.result.matched_by_number += 1
+        return found
+    if holders:
+        question = rules.several_question(_noun(event), numbers, holders)
+        candidates = [_candidate(d, h.record_id, h.why()) for h in holders]
+        subject = holders[0].number
+        _ask(d, found, settings, "number", event, subject, question, candidates, None)
+        ids = [h.record_id for h in holders]
+        _certain_company(d, found, ids, f"the company of every record with {subject}")
+        found.trace = question
+        return found
+    policy = settings.unknown_counterpart
+    if policy.policy is CounterpartPolicy.SKIP:
+        found.skip = rules.skipped_reason(_noun(event), event.external_id, numbers)
+    elif policy.policy is CounterpartPolicy.CREATE:
+        record = _create_contact(d, event, numbers[0])
+        found.named.append((record, True))
+        reason = rules.created_reason(record.id, numbers)
+        found.links[record.id] = (rules.BY_NUMBER, reason)
+        found.trace = reason
+    else:
+        found.hold = list(numbers)
+        found.hold_days = policy.hold_days
+        found.trace = rules.held_reason(numbers, policy.hold_days)
+    return found
+
+
+def settle(
+    d: BatchDecider, event: Event, activity_id: int, found: Found, chosen: list[ChosenAssociation]
+) -> None:
+    """After the activity is created or updated: its links' sources and reasons, the
+    company every candidate shares, the hold, and the questions with its id."""
+    for choice in chosen:
+        link = found.links.get(choice.record_id)
+        if link is not None:
+            choice.source, choice.reason = link
+    if found.company is not None and all(c.record_id != found.company[0] for c in chosen):
+        chosen.append(
+            ChosenAssociation(found.company[0], RecordType.COMPANY, "auto", found.company[1])
+        )
+    if found.links or found.hold:
+        d.attached.add(activity_id)
+    for phone in found.hold:
+        held = HeldActivity(
+            activity_id, event.integration, phone.key, event.occurred_at, event.activity or ""
+        )
+        d.held.setdefault(phone.key, []).append(held)
+        d.new_holds.append(
+            {
+                "activity_id": activity_id,
+                "number": phone.key,
+                "integration": event.integration,
+                "held_at": event.occurred_at,
+                "expires_at": add_days(event.occurred_at, found.hold_days),
+                "queued": False,
+            }
+        )
+    if found.hold:
+        d.result.held += 1
+    for question in found.questions:
+        question["key"] = question["key"].format(activity=activity_id)
+        question["activity_id"] = activity_id
+        d.questions.append(question)
+
+
+def tied_deals(
+    d: BatchDecider, event: Event, settings: IntegrationSettings, activity_id: int, ties: list[int]
+) -> None:
+    """Several open deals are equally recent where one is wanted: none is attached; the
+    question goes to the queue."""
+    found = Found()
+    candidates = [
+        _candidate(d, deal, f"deal {deal} is open and was updated {d.deal_updated_at(deal)}")
+        for deal in ties
+    ]
+    question = (
+        f"{len(ties)} open deals were updated at the same time: which one is this "
+        f"{_noun(event)} about?"
+    )
+    _ask(d, found, settings, "deal", event, f"deals {', '.join(map(str, ties))}", question,
+         candidates, None)  # fmt: skip
+    settle(d, event, activity_id, found, [])
+
+
+# ------------------------------------------------------------ records and their numbers
+
+
+def take_phones(
+    d: BatchDecider, record: RecordState, properties: Mapping[str, Any], integration: str, at: str
+) -> None:
+    """A contact's or lead's phone properties change: the phone index follows, and the
+    activities held for a number it gets attach to it (or, when other records have that
+    number too, become a question)."""
+    if record.type not in PHONE_RECORD_TYPES:
+        return
+    settings = d.rules.integrations.get(integration)
+    region = settings.region if settings is not None else None
+    given = phones(record.type, properties, region)
+    if not given:
+        return
+    old = _properties(record)
+    for prop, phone in given.items():
+        if old.get(prop) == properties[prop] and not record.new:
+            continue
+        before = rules_key(old.get(prop), region)
+        if before is not None:
+            holders = d.by_phone.get(before)
+            if holders is not None and (record.id, prop) in holders:
+                holders.remove((record.id, prop))
+        if phone is None:
+            d.phone_rows[(record.id, prop)] = None
+            continue
+        d.phone_rows[(record.id, prop)] = {
+            "record_id": record.id,
+            "property": prop,
+            "record_type": record.type._value_,
+            "number": phone.key,
+            "valid": phone.number is not None,
+        }
+        if phone.number is None:
+            continue
+        d.by_phone.setdefault(phone.number, []).append((record.id, prop))
+        for held in list(d.held.get(phone.number, ())):
+            _attach_held(d, held, record, phone.number, at)
+
+
+def rules_key(text: Any, region: str | None) -> str | None:
+    """The index key of a stored phone property (its E.164 form), if it has one."""
+    phone = read_phone(text, region) if text is not None else None
+    return phone.number if phone is not None else None
+
+
+def _attach_held(
+    d: BatchDecider, held: HeldActivity, record: RecordState, number: str, at: str
+) -> None:
+    others = sorted(
+        {rid for rid, _ in d.by_phone.get(number, ()) if rid != record.id and rid in d.records}
+    )
+    for lst in d.held.values():
+        if held in lst:
+            lst.remove(held)
+    settings = d.rules.integrations.get(held.integration)
+    if settings is None:
+        return
+    if others:
+        found = Found()
+        ids = [record.id, *others]
+        candidates = [_candidate(d, i, f"{d.records[i].type.value} {i} has {number}") for i in ids]
+        question = f"{len(ids)} records have {number}: which one was on this {held.activity_type}?"
+        asking = Event(id="", integration=held.integration, type=EventType.ACTIVITY, occurred_at=at)
+        _ask(d, found, settings, "number", asking, number, question, candidates, None)
+        settle(d, asking, held.activity_id, found, [])
+        d.released.add(held.activity_id)
+        return
+    reason = rules.attached_later_reason(record.type.value, record.id, number, held.held_at, at)
+    attach(d, held.activity_id, held.activity_type, settings, record, rules.HELD, reason)
+    d.result.attached_later += 1
+
+
+def attach(
+    d: BatchDecider,
+    activity_id: int,
+    activity_type: str,
+    settings: IntegrationSettings,
+    record: RecordState,
+    source: str,
+    reason: str,
+) -> list[ChosenAssociation]:
+    """Attach an activity from an earlier batch to ``record`` (a late match, or a person's
+    choice): the record with ``reason``, then what the association rules add for it (its
+    primary company, its open deal); the activity is held no more and its open question
+    about a number is closed."""
+    ties: list[int] = []
+    chosen = choose_associations([(record.id, record.type)], settings.associations, d, ties)
+    chosen[0].source, chosen[0].reason = source, reason
+    for choice in chosen:
+        d.link_activity(activity_id, choice)
+    d.late_attached[activity_id] = activity_type
+    d.attached.add(activity_id)
+    d.released.add(activity_id)
+    d.closing.append(
+        {
+            "activity_id": activity_id,
+            "status": "attached",
+            "closed_at": d.now,
+            "closed_by": "leadsync" if source != rules.BY_PERSON else None,
+            "outcome": reason,
+        }
+    )
+    return chosen
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _email_holders(d: BatchDecider, integration: str, ref: RecordRef) -> list[int]:
+    if ref.type is not RecordType.CONTACT or ref.email is None:
+        return []
+    if ref.external_id is not None and (
+        (integration, ref.type._value_, ref.external_id) in d.identity
+    ):
+        return []
+    return d.email_holders.get(ref.email, [])
+
+
+def _ask(
+    d: BatchDecider,
+    found: Found,
+    settings: IntegrationSettings,
+    kind: str,
+    event: Event,
+    subject: str,
+    question: str,
+    candidates: list[dict[str, Any]],
+    extra_key: str | None,
+) -> None:
+    """A question for the review queue, or — when the integration says ``skip`` for this
+    kind — the same question closed at once as left unanswered."""
+    policy: Ambiguity = getattr(settings.ambiguous, kind)
+    skipped = policy is Ambiguity.SKIP
+    found.questions.append(
+        {
+            "key": f"{kind}:{{activity}}" + (f":{extra_key}" if extra_key else ""),
+            "kind": kind,
+            "integration": event.integration,
+            "event_id": event.id or None,
+            "subject": subject,
+            "question": question,
+            "candidates": candidates,
+            "created_at": d.now or event.occurred_at,
+            "status": "skipped" if skipped else "open",
+            "closed_at": (d.now or event.occurred_at) if skipped else None,
+            "closed_by": "leadsync" if skipped else None,
+            "choice": None,
+            "outcome": f"left unanswered (ambiguous.{kind}: skip)" if skipped else None,
+        }
+    )
+    if not skipped:
+        d.result.queued += 1
+
+
+def _certain_company(d: BatchDecider, found: Found, ids: Sequence[int], why: str) -> None:
+    companies = {d.primary.get(i) for i in ids}
+    if len(companies) == 1 and (company := companies.pop()) is not None:
+        found.company = (company, why)
+
+
+def _candidate(d: BatchDecider, record_id: int, why: str) -> dict[str, Any]:
+    record = d.records.get(record_id)
+    return {
+        "record_id": record_id,
+        "record_type": record.type._value_ if record is not None else "deal",
+        "name": (record.name or record.email) if record is not None else None,
+        "why": why,
+    }
+
+
+def _create_contact(d: BatchDecider, event: Event, phone: PhoneNumber) -> RecordState:
+    """A contact for an unknown number: the number, nothing invented (no name)."""
+    state = d.state
+    record = RecordState(
+        id=state.next_record_id,
+        type=RecordType.CONTACT,
+        owner_id=None,
+        email=None,
+        domain=None,
+        name=None,
+        stage=None,
+        is_closed=None,
+        properties={},
+        placeholder=False,
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        created_by=event.integration,
+        owner_changed_at=None,
+        owner_source=None,
+        manual_owner_at=None,
+        origin=rules.UNKNOWN_NUMBER,
+        new=True,
+    )
+    state.next_record_id += 1
+    d.records[record.id] = record
+    d.result.records_created += 1
+    d.fill_record(record, {"phone": phone.number or phone.given}, event.occurred_at,
+                  event.integration)  # fmt: skip
+    return record
+
+
+def _properties(record: RecordState) -> dict[str, Any]:
+    props = record.properties
+    return json.loads(props) if isinstance(props, str) else props
+
+
+def _noun(event: Event) -> str:
+    return event.activity.value if event.activity is not None else "activity"

@@ -1,0 +1,293 @@
+"""The review queue: the questions the engine would not guess (a number or an email several
+contacts have, tied open deals, a rep matching several owners, held activities whose number
+nobody got in time), listed, shown and answered by a person.
+
+Answering applies the choice through the engine (:func:`leadsync.engine.attach_activity`:
+the record, then what the association rules add for it) and records it as "resolved by a
+person"; a rep's question becomes an entry of the integration's ``users.map``, saved like
+any settings change (audited; refused when the workspace is managed by file). Held
+activities enter the queue when their hold ends (:func:`expire_holds`, run by the worker
+and before the queue is listed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import WorkspaceRules, attach_activity
+from leadsync.errors import NotFoundError, UserError, WorkspaceError
+from leadsync.model import display_ts, now_ts
+from leadsync.ops import settings_change
+from leadsync.ops.settings_change import Actor
+from leadsync.results import ResultModel
+from leadsync.rules import counterparts as rules
+from leadsync.store import batch as batch_store
+from leadsync.store import review as store
+
+STATUSES = ("open", "resolved", "skipped", "attached")
+PAGE = 50
+_ACTIVITY_KINDS = (rules.NUMBER, rules.EMAIL, rules.UNKNOWN)
+
+
+class ReviewCandidate(ResultModel):
+    """One possible answer and why it matched."""
+
+    record_id: int | None = Field(default=None, description="A record's id (null: an owner).")
+    record_type: str | None = None
+    owner_id: str | None = None
+    name: str | None = None
+    why: str
+
+
+class ReviewItem(ResultModel):
+    """A question in the review queue."""
+
+    id: int
+    kind: str = Field(description="number, email, deal, owner or unknown")
+    integration: str
+    activity_id: int | None
+    event_id: str | None
+    subject: str = Field(description="What it is about: the number, the email, the rep.")
+    question: str
+    candidates: list[ReviewCandidate]
+    created_at: str
+    status: str = Field(description="open, resolved, skipped or attached")
+    closed_at: str | None = None
+    closed_by: str | None = None
+    choice: str | None = None
+    outcome: str | None = None
+    activity: dict[str, Any] | None = Field(
+        default=None, description="The activity it is about, as stored (show only)."
+    )
+
+
+class ReviewPage(ResultModel):
+    """A page of the queue, oldest first."""
+
+    items: list[ReviewItem]
+    open: int = Field(description="Open questions in the whole queue.")
+    next_after: int | None = Field(description="Pass as after= for the next page; null: last.")
+
+
+class Resolution(ResultModel):
+    """What answering a question did."""
+
+    item: ReviewItem
+    applied: list[str] = Field(description="What the engine did, one sentence each.")
+
+
+def _item(row: dict[str, Any], activity: dict[str, Any] | None = None) -> ReviewItem:
+    candidates = row["candidates"]
+    return ReviewItem(
+        id=row["id"],
+        kind=row["kind"],
+        integration=row["integration"],
+        activity_id=row["activity_id"],
+        event_id=row["event_id"],
+        subject=row["subject"],
+        question=row["question"],
+        candidates=[ReviewCandidate(**c) for c in candidates or []],
+        created_at=row["created_at"],
+        status=row["status"],
+        closed_at=row["closed_at"],
+        closed_by=row["closed_by"],
+        choice=row["choice"],
+        outcome=row["outcome"],
+        activity=activity,
+    )
+
+
+def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None) -> int:
+    """Held activities whose hold ended (``hold_days`` after the activity) become questions
+    of kind ``unknown``; they stay held, so a record that gets the number later still
+    takes them (and closes the question). Returns how many were queued."""
+    now = now or now_ts()
+    with engine.begin() as connection:
+        batch_store.lock_counters(connection, [batch_store.RECORD_ID, batch_store.ACTIVITY_ID])
+        due = store.expired_holds(connection, now)
+        if not due:
+            return 0
+        by_activity: dict[int, list[dict[str, Any]]] = {}
+        for row in due:
+            by_activity.setdefault(int(row["activity_id"]), []).append(row)
+        questions = []
+        for activity_id, held in by_activity.items():
+            first = held[0]
+            settings = rules_.integrations.get(first["integration"])
+            days = settings.unknown_counterpart.hold_days if settings is not None else 0.0
+            numbers = " or ".join(h["number"] for h in held)
+            questions.append(
+                {
+                    "key": f"{rules.UNKNOWN}:{activity_id}",
+                    "kind": rules.UNKNOWN,
+                    "integration": first["integration"],
+                    "activity_id": activity_id,
+                    "event_id": None,
+                    "subject": numbers,
+                    "question": rules.expired_question(
+                        first["type"], numbers, first["held_at"], days
+                    ),
+                    "candidates": [],
+                    "created_at": now,
+                    "status": store.OPEN,
+                    "closed_at": None,
+                    "closed_by": None,
+                    "choice": None,
+                    "outcome": None,
+                }
+            )
+        store.ask(connection, questions)
+        store.mark_queued(connection, list(by_activity))
+        return len(by_activity)
+
+
+def page(
+    engine: Engine,
+    status: str | None = "open",
+    kind: str | None = None,
+    integration: str | None = None,
+    limit: int = PAGE,
+    after: int | None = None,
+) -> ReviewPage:
+    if status is not None and status not in STATUSES:
+        raise UserError(f"status {status!r} is not allowed; allowed: {', '.join(STATUSES)}")
+    if kind is not None and kind not in rules.KINDS:
+        raise UserError(f"kind {kind!r} is not allowed; allowed: {', '.join(rules.KINDS)}")
+    if limit < 1:
+        raise UserError(f"limit {limit} is not allowed; allowed: 1 or more")
+    with engine.connect() as connection:
+        rows = store.page(connection, status, kind, integration, limit + 1, after)
+        total = store.count_open(connection)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ReviewPage(
+        items=[_item(r) for r in rows],
+        open=total,
+        next_after=rows[-1]["id"] if more else None,
+    )
+
+
+def show(engine: Engine, item_id: int) -> ReviewItem:
+    with engine.connect() as connection:
+        row = store.one(connection, item_id)
+        if row is None:
+            raise NotFoundError(f"review item {item_id} does not exist")
+        activity = (
+            store.activity_of(connection, row["activity_id"])
+            if row["activity_id"] is not None
+            else None
+        )
+    return _item(row, activity)
+
+
+def resolve(
+    engine: Engine,
+    rules_: WorkspaceRules,
+    item_id: int,
+    choose: str | None,
+    skip: bool,
+    by: Actor,
+) -> Resolution:
+    """Answer a question: ``choose`` a record id (an owner id for a rep's question), or
+    ``skip`` it (the activity stays where it is and is held no more). The choice need not
+    be one of the candidates (a person may know better); it must be a record of a type the
+    question is about, and the answer says when it was not a candidate."""
+    if (choose is None) == (not skip):
+        raise UserError("answer with exactly one of --choose RECORD or --skip")
+    item = show(engine, item_id)
+    if item.status != store.OPEN:
+        raise WorkspaceError(
+            f"review item {item_id} is {item.status} already"
+            + (f" (by {item.closed_by} at {display_ts(item.closed_at)})" if item.closed_by else "")
+        )
+    who = f"{by.who} ({by.role})"
+    now = now_ts()
+    if skip:
+        outcome = f"skipped by a person ({who}): left without a record"
+        with engine.begin() as connection:
+            batch_store.lock_counters(connection, [batch_store.RECORD_ID])
+            if not store.close(connection, item_id, "skipped", now, by.who, None, outcome):
+                raise WorkspaceError(f"review item {item_id} was closed meanwhile")
+            if item.activity_id is not None and item.kind in _ACTIVITY_KINDS:
+                store.release_holds(connection, [item.activity_id])
+        return Resolution(item=show(engine, item_id), applied=[outcome])
+    assert choose is not None
+    if item.kind == rules.OWNER:
+        return _choose_owner(engine, rules_, item, choose, by, now)
+    return _choose_record(engine, rules_, item, choose, by, now)
+
+
+def _choose_record(
+    engine: Engine,
+    rules_: WorkspaceRules,
+    item: ReviewItem,
+    choose: str,
+    by: Actor,
+    now: str,
+) -> Resolution:
+    try:
+        record_id = int(choose)
+    except ValueError:
+        raise UserError(f"--choose {choose!r} is not a record id; allowed: a number") from None
+    wanted = ("deal",) if item.kind == rules.DEAL else ("contact", "lead")
+    listed = any(c.record_id == record_id for c in item.candidates)
+    note = "" if listed or not item.candidates else " (not one of the candidates)"
+    reason = f"resolved by a person ({by.who}, {by.role}) in review item {item.id}{note}"
+    with engine.begin() as connection:
+        found = store.record_type_of(connection, record_id)
+        if found is None:
+            raise NotFoundError(f"record {record_id} does not exist")
+        if found not in wanted:
+            raise UserError(
+                f"record {record_id} is a {found}; review item {item.id} asks for a "
+                + " or ".join(wanted)
+            )
+        activity = store.activity_of(connection, item.activity_id or 0)
+        if activity is None:
+            raise NotFoundError(f"activity {item.activity_id} of review item {item.id} is gone")
+        # Closed as the person's answer first: attaching closes the activity's other open
+        # questions about its number as answered by it.
+        if not store.close(connection, item.id, "resolved", now, by.who, str(record_id), reason):
+            raise WorkspaceError(f"review item {item.id} was closed meanwhile")
+        chosen = attach_activity(connection, rules_, activity, record_id, reason)
+        if chosen is None:
+            raise NotFoundError(f"record {record_id} does not exist")
+    applied = [
+        f"{activity['type']} {activity['id']} attached to {c.record_type.value} {c.record_id}"
+        + (f" ({c.reason})" if c.reason else " (association rules)")
+        for c in chosen
+    ]
+    return Resolution(item=show(engine, item.id), applied=applied)
+
+
+def _choose_owner(
+    engine: Engine,
+    rules_: WorkspaceRules,
+    item: ReviewItem,
+    choose: str,
+    by: Actor,
+    now: str,
+) -> Resolution:
+    owner = rules_.directory.owners.get(choose)
+    if owner is None or not owner.active:
+        raise UserError(f"--choose {choose!r} is not an active owner")
+    settings = rules_.integrations.get(item.integration)
+    if settings is None:
+        raise NotFoundError(f"integration {item.integration} no longer exists")
+    rep = item.subject
+    data = settings.model_dump(mode="json", exclude_defaults=True)
+    data.setdefault("users", {}).setdefault("map", {})[rep] = choose
+    settings_change.save_integration(engine, item.integration, data, False, by)
+    reason = (
+        f"resolved by a person ({by.who}, {by.role}) in review item {item.id}: "
+        f"users.map {rep} -> {choose}"
+    )
+    with engine.begin() as connection:
+        store.close(connection, item.id, "resolved", now, by.who, choose, reason)
+    return Resolution(
+        item=show(engine, item.id),
+        applied=[f"{item.integration}: rep {rep} now maps to owner {choose} ({owner.name})"],
+    )

@@ -1,0 +1,163 @@
+"""Who the other party of an activity is when the activity names nobody but a phone number,
+and the sentences that say so.
+
+A call's counterpart is the number that is not the rep's line: ``to_number`` when outbound,
+``from_number`` when inbound, either when the direction is unknown. It is read as E.164 in
+the integration's ``region`` (:func:`leadsync.values.read_phone`) and looked up among the
+phone numbers of contacts and leads (``phone``, ``mobilephone``):
+
+- one record has it: the activity is attached to it ("matched by number");
+- several have it: nothing is guessed — the question goes to the review queue (or is
+  left, by ``ambiguous.number: skip``), with each candidate and why it matched;
+- nobody has it: the integration's ``unknown_counterpart`` policy — ``hold`` the activity
+  until a contact or lead gets the number, ``create`` a contact with the number and nothing
+  else, or ``skip`` the activity.
+
+Pure: the engine hands in the numbers it loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from leadsync.model import RecordType, display_ts, ts_to_datetime
+from leadsync.rules.records import PHONE_RECORD_TYPES
+from leadsync.values import PhoneNumber, read_phone
+
+# Review queue kinds.
+NUMBER = "number"  # a number several contacts have
+EMAIL = "email"  # an email several contacts have
+DEAL = "deal"  # several equally recent open deals where one is wanted
+OWNER = "owner"  # a rep's email several active owners have
+UNKNOWN = "unknown"  # a held activity whose number nobody got in time
+KINDS = (NUMBER, EMAIL, DEAL, OWNER, UNKNOWN)
+
+# Activity association sources beyond "event" and "auto".
+BY_NUMBER = "number"
+HELD = "held"
+BY_PERSON = "person"
+
+UNKNOWN_NUMBER = "unknown_number"  # records.origin of a contact created for one
+
+
+def counterpart_numbers(properties: Mapping[str, Any], region: str | None) -> list[PhoneNumber]:
+    """The other party's numbers of an activity (none when it has no numbers)."""
+    direction = properties.get("direction")
+    if direction == "outbound":
+        raw = [properties.get("to_number")]
+    elif direction == "inbound":
+        raw = [properties.get("from_number")]
+    else:
+        raw = [properties.get("to_number"), properties.get("from_number")]
+    found: list[PhoneNumber] = []
+    for text in raw:
+        phone = read_phone(text, region)
+        if phone is not None and all(p.key != phone.key for p in found):
+            found.append(phone)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A record that has a number: which record, of which type, in which property."""
+
+    record_id: int
+    record_type: RecordType
+    number: str
+    property: str
+
+    def why(self) -> str:
+        return f"{self.record_type.value} {self.record_id} has {self.number} as {self.property}"
+
+
+def holders(
+    numbers: Sequence[PhoneNumber],
+    by_phone: Mapping[str, Sequence[tuple[int, str]]],
+    types: Mapping[int, RecordType],
+    preferred: RecordType,
+) -> list[Holder]:
+    """The records that have one of ``numbers``: those of the ``preferred`` type (the
+    association rules' primary type) when there are any, else the other person type; one
+    entry per record, in the order of the numbers, then of the record ids."""
+    found: dict[int, Holder] = {}
+    for phone in numbers:
+        if phone.number is None:
+            continue  # kept as given, never matched
+        for record_id, prop in sorted(by_phone.get(phone.number, ())):
+            rtype = types.get(record_id)
+            if rtype in PHONE_RECORD_TYPES and record_id not in found:
+                found[record_id] = Holder(record_id, rtype, phone.number, prop)
+    of_preferred = [h for h in found.values() if h.record_type is preferred]
+    return of_preferred or list(found.values())
+
+
+def shown(numbers: Sequence[PhoneNumber]) -> str:
+    """The numbers for a sentence: E.164 where readable, else as given and marked."""
+    return " or ".join(
+        p.number if p.number is not None else f"{p.given!r} (not readable as a phone number)"
+        for p in numbers
+    )
+
+
+def matched_reason(holder: Holder) -> str:
+    return f"matched by number: {holder.why()}"
+
+
+def several_question(activity: str, numbers: Sequence[PhoneNumber], found: Sequence[Holder]) -> str:
+    kinds = {h.record_type.value for h in found}
+    noun = "records" if len(kinds) > 1 else f"{next(iter(kinds))}s"
+    return f"{len(found)} {noun} have {shown(numbers)}: which one was on this {activity}?"
+
+
+def held_reason(numbers: Sequence[PhoneNumber], hold_days: float) -> str:
+    return (
+        f"held: no contact or lead has {shown(numbers)} yet; attached when one gets it, "
+        f"else in the review queue after {_days(hold_days)} (unknown_counterpart: hold)"
+    )
+
+
+def created_reason(record_id: int, numbers: Sequence[PhoneNumber]) -> str:
+    return (
+        f"contact {record_id} created for the unknown number {shown(numbers[:1])} "
+        "(unknown_counterpart: create)"
+    )
+
+
+def skipped_reason(activity: str, external_id: str | None, numbers: Sequence[PhoneNumber]) -> str:
+    named = f" {external_id}" if external_id else ""
+    return (
+        f"{activity}{named} names only {shown(numbers)}, which no contact or lead has "
+        "(unknown_counterpart: skip)"
+    )
+
+
+def attached_later_reason(
+    record_type: str, record_id: int, number: str, held_at: str, at: str
+) -> str:
+    return f"attached {_later(held_at, at)} when {record_type} {record_id} got {number}"
+
+
+def expired_question(activity: str, number: str, held_at: str, hold_days: float) -> str:
+    return (
+        f"the {activity} of {display_ts(held_at)} names only {number}; no contact or lead got "
+        f"that number within {_days(hold_days)}: which record should it be on?"
+    )
+
+
+def _days(days: float) -> str:
+    whole = int(days) if float(days).is_integer() else days
+    return f"{whole} day" if whole == 1 else f"{whole} days"
+
+
+def _later(start: str, end: str) -> str:
+    """How long after ``start`` ``end`` is, in words ("2 days later", "at once")."""
+    seconds = (ts_to_datetime(end) - ts_to_datetime(start)).total_seconds()
+    if seconds < 60:
+        return "at once" if seconds >= 0 else "before the call"
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'' if n == 1 else 's'} later"
+    return "later"  # pragma: no cover - every positive span is at least a minute here

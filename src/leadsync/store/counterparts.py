@@ -1,0 +1,184 @@
+"""The engine's SQL for counterparts: phone numbers of contacts and leads, held activities,
+questions put in the review queue; one set-based query per load and one executemany per
+write, like :mod:`leadsync.store.batch`. The queue's own reads are in
+:mod:`leadsync.store.review`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.database import executemany, in_values, insert_sql, json_text
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    held_activities,
+    record_phones,
+    records,
+    review_items,
+)
+
+_PERSON_TYPES = ("contact", "lead")
+
+
+def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
+    return in_values(column, values, connection.dialect.name)
+
+
+# ------------------------------------------------------------------------------ loads
+
+
+def load_phone_holders(
+    connection: Connection, numbers: Collection[str]
+) -> dict[str, list[tuple[int, str]]]:
+    """number -> (record id, phone property) of the contacts and leads that have it."""
+    found: dict[str, list[tuple[int, str]]] = {n: [] for n in numbers}
+    if not numbers:
+        return found
+    t = record_phones
+    rows = connection.execute(
+        sa.select(t.c.number, t.c.record_id, t.c.property).where(
+            _in(connection, t.c.number, numbers), t.c.valid.is_(True)
+        )
+    )
+    for number, record_id, prop in rows:
+        found[number].append((int(record_id), prop))
+    return found
+
+
+def load_held(connection: Connection, numbers: Collection[str]) -> list[sa.Row[Any]]:
+    """The activities held for these numbers, with their type: (activity_id, number,
+    integration, held_at, queued, type)."""
+    if not numbers:
+        return []
+    h = held_activities
+    return list(
+        connection.execute(
+            sa.select(h.c.activity_id, h.c.number, h.c.integration, h.c.held_at, h.c.queued)
+            .add_columns(activities.c.type)
+            .join(activities, activities.c.id == h.c.activity_id)
+            .where(_in(connection, h.c.number, numbers))
+            .order_by(h.c.held_at, h.c.activity_id)
+        ).all()
+    )
+
+
+def load_attached(connection: Connection, activity_ids: Collection[int]) -> set[int]:
+    """Which of these activities are on a contact or lead already, or held (their
+    counterpart was looked for when they were created)."""
+    if not activity_ids:
+        return set()
+    aa, h = activity_associations, held_activities
+    linked = sa.select(aa.c.activity_id).where(
+        _in(connection, aa.c.activity_id, activity_ids), aa.c.record_type.in_(_PERSON_TYPES)
+    )
+    held = sa.select(h.c.activity_id).where(_in(connection, h.c.activity_id, activity_ids))
+    return {int(i) for (i,) in connection.execute(sa.union(linked, held))}
+
+
+def load_email_holders(connection: Connection, emails: Collection[str]) -> dict[str, list[int]]:
+    """email -> the ids of every contact with it, lowest first."""
+    if not emails:
+        return {}
+    found: dict[str, list[int]] = defaultdict(list)
+    rows = connection.execute(
+        sa.select(records.c.email, records.c.id)
+        .where(records.c.type == "contact", _in(connection, records.c.email, emails))
+        .order_by(records.c.id)
+    )
+    for email, record_id in rows:
+        found[email].append(int(record_id))
+    return dict(found)
+
+
+# ----------------------------------------------------------------------------- writes
+
+_PHONE_COLUMNS = ("record_id", "property", "record_type", "number", "valid")
+_HELD_COLUMNS = ("activity_id", "number", "integration", "held_at", "expires_at", "queued")
+_REVIEW_COLUMNS = (
+    "key",
+    "kind",
+    "integration",
+    "activity_id",
+    "event_id",
+    "subject",
+    "question",
+    "created_at",
+    "status",
+    "closed_at",
+    "closed_by",
+    "choice",
+    "outcome",
+)
+
+
+def save_phones(
+    connection: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    removed: Sequence[tuple[int, str]],
+) -> None:
+    """Set the phone rows of (record, property) pairs (``rows``) and remove others."""
+    touched = [(r["record_id"], r["property"]) for r in rows] + list(removed)
+    if touched:
+        t = record_phones
+        quote = connection.dialect.identifier_preparer.quote
+        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        executemany(
+            connection,
+            f"DELETE FROM {quote(t.name)} WHERE record_id = {mark} AND property = {mark}",
+            touched,
+        )
+    if rows:
+        sql = insert_sql(connection, record_phones, _PHONE_COLUMNS)
+        executemany(connection, sql, [tuple(r[c] for c in _PHONE_COLUMNS) for r in rows])
+
+
+def hold(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        sql = insert_sql(connection, held_activities, _HELD_COLUMNS, "ON CONFLICT DO NOTHING")
+        executemany(connection, sql, [tuple(r[c] for c in _HELD_COLUMNS) for r in rows])
+
+
+def release(connection: Connection, activity_ids: Collection[int]) -> None:
+    """Held activities that were attached, resolved or removed are held no more."""
+    if activity_ids:
+        h = held_activities
+        connection.execute(sa.delete(h).where(_in(connection, h.c.activity_id, activity_ids)))
+
+
+def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Put questions in the review queue; one already asked (same key) is not asked again."""
+    if rows:
+        names = [*_REVIEW_COLUMNS, "candidates"]
+        sql = insert_sql(connection, review_items, names, "ON CONFLICT DO NOTHING")
+        executemany(
+            connection,
+            sql,
+            [(*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"])) for r in rows],
+        )
+
+
+def close_open_items_of(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Close the open questions about activities that found their record (rows of
+    activity_id, status, closed_at, closed_by, outcome)."""
+    if rows:
+        t = review_items
+        quote = connection.dialect.identifier_preparer.quote
+        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        sql = (
+            f"UPDATE {quote(t.name)} SET status = {mark}, closed_at = {mark}, "
+            f"closed_by = {mark}, outcome = {mark} "
+            f"WHERE activity_id = {mark} AND status = 'open' AND kind IN ('number', 'unknown')"
+        )
+        executemany(
+            connection,
+            sql,
+            [
+                (r["status"], r["closed_at"], r["closed_by"], r["outcome"], r["activity_id"])
+                for r in rows
+            ],
+        )

@@ -1,0 +1,148 @@
+"""The review queue's SQL: pages of questions (oldest open first), one question, closing
+one, the held activities whose time ran out, and the queue's figures for the report. The
+engine's inserts are in :mod:`leadsync.store.counterparts`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.counterparts import queue, release
+from leadsync.store.schema import activities, held_activities, records, review_items
+
+OPEN = "open"
+
+
+def page(
+    connection: Connection,
+    status: str | None,
+    kind: str | None,
+    integration: str | None,
+    limit: int,
+    after: int | None,
+) -> list[dict[str, Any]]:
+    """Questions in id order (the oldest first), after ``after`` (a keyset page)."""
+    t = review_items
+    query = sa.select(t).order_by(t.c.id).limit(limit)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if kind is not None:
+        query = query.where(t.c.kind == kind)
+    if integration is not None:
+        query = query.where(t.c.integration == integration)
+    if after is not None:
+        query = query.where(t.c.id > after)
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def count_open(connection: Connection) -> int:
+    t = review_items
+    found = connection.execute(
+        sa.select(sa.func.count()).select_from(t).where(t.c.status == OPEN)
+    ).scalar_one()
+    return int(found)
+
+
+def one(connection: Connection, item_id: int) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(review_items).where(review_items.c.id == item_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def close(
+    connection: Connection,
+    item_id: int,
+    status: str,
+    at: str,
+    by: str,
+    choice: str | None,
+    outcome: str,
+) -> bool:
+    """Close an open question; False when it was closed meanwhile."""
+    t = review_items
+    done = connection.execute(
+        sa.update(t)
+        .where(t.c.id == item_id, t.c.status == OPEN)
+        .values(status=status, closed_at=at, closed_by=by, choice=choice, outcome=outcome)
+    )
+    return bool(done.rowcount)
+
+
+def activity_of(connection: Connection, activity_id: int) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def record_type_of(connection: Connection, record_id: int) -> str | None:
+    found = connection.execute(
+        sa.select(records.c.type).where(records.c.id == record_id)
+    ).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+def expired_holds(connection: Connection, now: str) -> list[dict[str, Any]]:
+    """Held activities past their time, not queued yet, with what the question names:
+    (activity_id, number, integration, held_at, expires_at, type, external_id)."""
+    h, a = held_activities, activities
+    rows = connection.execute(
+        sa.select(
+            h.c.activity_id,
+            h.c.number,
+            h.c.integration,
+            h.c.held_at,
+            h.c.expires_at,
+            a.c.type,
+            a.c.external_id,
+        )  # fmt: skip
+        .join(a, a.c.id == h.c.activity_id)
+        .where(h.c.queued.is_(False), h.c.expires_at <= now)
+        .order_by(h.c.expires_at, h.c.activity_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def mark_queued(connection: Connection, activity_ids: Sequence[int]) -> None:
+    if activity_ids:
+        h = held_activities
+        connection.execute(
+            sa.update(h).where(h.c.activity_id.in_(list(activity_ids))).values(queued=True)
+        )
+
+
+def ask(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    queue(connection, rows)
+
+
+def release_holds(connection: Connection, activity_ids: Sequence[int]) -> None:
+    release(connection, activity_ids)
+
+
+def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
+    """For the report: open questions per kind with the oldest's time; held activities,
+    those whose hold ends before ``soon``; contacts created for unknown numbers since
+    ``since``."""
+    t, h = review_items, held_activities
+    per_kind = connection.execute(
+        sa.select(t.c.kind, sa.func.count(), sa.func.min(t.c.created_at))
+        .where(t.c.status == OPEN)
+        .group_by(t.c.kind)
+    ).all()
+    held = connection.execute(
+        sa.select(
+            sa.func.count(sa.distinct(h.c.activity_id)),
+            sa.func.count(sa.distinct(sa.case((h.c.expires_at <= soon, h.c.activity_id)))),
+        ).where(h.c.queued.is_(False))
+    ).one()
+    created = connection.execute(
+        sa.select(sa.func.count())
+        .select_from(records)
+        .where(records.c.origin == "unknown_number", records.c.created_at >= since)
+    ).scalar_one()
+    return {
+        "open": {kind: (int(n), oldest) for kind, n, oldest in per_kind},
+        "held": int(held[0]),
+        "expiring": int(held[1]),
+        "created_since": int(created),
+    }
