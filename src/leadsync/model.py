@@ -262,6 +262,8 @@ class MappingResult:
     how: str
     flagged: bool = False
     round_robin_team: str | None = None
+    # Owners the rep's email matches equally (several active owners share it): a question.
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -97,6 +97,8 @@ def _print_preview(result: Mapping[str, Any]) -> None:
             render.line(what)
             for link in entry["associations"]:
                 render.line(f"    -> {link['type']} {link['id']} ({link['source']})")
+        if entry.get("counterpart"):
+            render.line(f"  {render.escape(entry['counterpart'])}")
         for decision in entry["owner_decisions"]:
             record = decision["record"]
             render.line(f"  {record['type']} {record['id']}: {decision['reason']}")
@@ -115,6 +117,13 @@ def _print_preview(result: Mapping[str, Any]) -> None:
     )
     for reason, count in summary["skipped_by_reason"].items():
         render.line(f"  skipped {count}: {reason}")
+    found = summary["counterparts"]
+    if any(found.values()):
+        render.line(
+            f"  counterparts: {found['matched_by_number']} matched by number, {found['held']} "
+            f"held, {found['attached_later']} held ones attached, "
+            f"{found['queued_for_review']} questions for the review queue"
+        )
 
 
 @app.command("replay")
@@ -198,6 +207,15 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         "activities whose associations would differ: "
         f"{result['activities_with_other_associations']}"
     )
+    runs = result["counterparts"]
+    if runs and runs.get("current") != runs.get("proposed"):
+        for name in ("current", "proposed"):
+            found = runs[name]
+            render.line(
+                f"counterparts under the {name} settings: {found['matched_by_number']} "
+                f"matched by number, {found['held']} held, {found['attached_later']} attached "
+                f"later, {found['queued_for_review']} questions for the review queue"
+            )
     if not result["changed"]:
         render.line("no difference")
 

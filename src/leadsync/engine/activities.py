@@ -100,7 +100,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     owner_id = activity_owner(d.map_rep(event, settings))
     fresh = existing is None or existing.deleted
     found = counterparts.Found()
-    refs = counterparts.ambiguous_refs(d, event, settings, found)
+    refs = counterparts.certain_refs(d, event, settings, found)
     named: list[tuple[RecordState, bool]] = [
         d.resolve(event.integration, ref, event.occurred_at) for ref in refs
     ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leadsync.engine.state import HeldActivity, RecordState
-from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
+from leadsync.model import Event, EventType, MappingResult, RecordRef, RecordType, add_days
 from leadsync.rules import counterparts as rules
 from leadsync.rules.associations import ChosenAssociation, choose_associations
 from leadsync.rules.records import PHONE_RECORD_TYPES, phones
@@ -47,13 +47,17 @@ class Found:
     trace: str | None = None
 
 
-def ambiguous_refs(
+def certain_refs(
     d: BatchDecider, event: Event, settings: IntegrationSettings, found: Found
 ) -> list[RecordRef]:
     """The records an activity names, without the contacts named by an email that several
-    contacts have (and no identity): each of those is a question instead."""
+    contacts have (and no identity) — each of those is a question instead — and without a
+    company named only by a free-mail or disposable domain."""
     kept: list[RecordRef] = []
     for ref in event.associations:
+        if (why := d.personal_company(ref)) is not None:
+            found.trace = why
+            continue
         ids = _email_holders(d, event.integration, ref)
         if len(ids) < 2:
             kept.append(ref)
@@ -164,6 +168,43 @@ def tied_deals(
     _ask(d, found, settings, "deal", event, f"deals {', '.join(map(str, ties))}", question,
          candidates, None)  # fmt: skip
     settle(d, event, activity_id, found, [])
+
+
+def ask_owner(
+    d: BatchDecider, event: Event, settings: IntegrationSettings, mapping: MappingResult
+) -> None:
+    """A rep whose email several active owners have: which owner it is, is a question
+    (one per rep; answering it adds the rep to ``users.map``)."""
+    rep = event.owner
+    assert rep is not None
+    name = rep.id or rep.email or "?"
+    directory = d.rules.directory
+    d.questions.append(
+        {
+            "key": f"owner:{event.integration}:{name}",
+            "kind": "owner",
+            "integration": event.integration,
+            "activity_id": None,
+            "event_id": event.id,
+            "subject": name,
+            "question": f"{mapping.how.split(':')[0]}: which owner is rep {rep.describe()}?",
+            "candidates": [
+                {
+                    "owner_id": owner_id,
+                    "name": directory.owners[owner_id].name,
+                    "why": f"owner {owner_id} is active with that email",
+                }
+                for owner_id in mapping.candidates
+            ],
+            "created_at": d.now or event.occurred_at,
+            "status": "open",
+            "closed_at": None,
+            "closed_by": None,
+            "choice": None,
+            "outcome": None,
+        }
+    )
+    d.result.queued += 1
 
 
 # ------------------------------------------------------------ records and their numbers

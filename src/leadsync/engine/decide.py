@@ -53,7 +53,7 @@ from leadsync.rules.ownership import (
 )
 from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields
 from leadsync.rules.workspace import WorkspaceRules
-from leadsync.settings import IntegrationSettings
+from leadsync.settings import Ambiguity, IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
 
 
@@ -177,7 +177,7 @@ class BatchDecider:
             email, domain = email_key(ref), domain_key(ref)
             if email is not None:
                 record_id = self.by_email.get(email)
-            elif domain is not None:
+            elif domain is not None and not self.rules.domains.personal(domain):
                 record_id = self.by_domain.get(domain)
             if record_id is not None and key is not None:
                 self._add_identity(key, record_id)
@@ -210,9 +210,17 @@ class BatchDecider:
             self._add_identity(key, record.id)
         if record.email is not None:
             self.by_email.setdefault(record.email, record.id)
-        if record.domain is not None:
+        if record.domain is not None and not self.rules.domains.personal(record.domain):
             self.by_domain.setdefault(record.domain, record.id)
         return record, True
+
+    def personal_company(self, ref: RecordRef) -> str | None:
+        """Why ``ref`` names no company: a company named only by a free-mail or disposable
+        domain (rules/domains.py) is neither matched nor made; None for any other ref."""
+        if ref.type is not RecordType.COMPANY or ref.external_id is not None or not ref.domain:
+            return None
+        why = self.rules.domains.personal(ref.domain)
+        return f"no company is made of {ref.domain}: {why}" if why else None
 
     def _add_identity(self, key: SourceKey, record_id: int) -> None:
         self.identity[key] = record_id
@@ -229,7 +237,7 @@ class BatchDecider:
         if record_id is None and (email := email_key(ref)) is not None:
             record_id = self.by_email.get(email)
         if record_id is None and (domain := domain_key(ref)) is not None:
-            record_id = self.by_domain.get(domain)
+            record_id = None if self.rules.domains.personal(domain) else self.by_domain.get(domain)
         return record_id
 
     def fill_record(
@@ -259,7 +267,11 @@ class BatchDecider:
                 if record.id not in holders:
                     holders.append(record.id)
                     holders.sort()
-        if fields.domain != record.domain and fields.domain is not None:
+        if (
+            fields.domain != record.domain
+            and fields.domain is not None
+            and not self.rules.domains.personal(fields.domain)
+        ):
             current = self.by_domain.get(fields.domain)
             self.by_domain[fields.domain] = (
                 record.id if current is None else min(current, record.id)
@@ -307,8 +319,11 @@ class BatchDecider:
         key = (event.integration, rep.id, rep.email, learned, id(settings))
         mapping = self.mappings.get(key)
         if mapping is None:
-            mapping = map_external_user(rep, settings.users, self.rules.directory, learned)
+            review = settings.ambiguous.owner is Ambiguity.QUEUE
+            mapping = map_external_user(rep, settings.users, self.rules.directory, learned, review)
             self.mappings[key] = mapping
+            if mapping.candidates:
+                counterparts.ask_owner(self, event, settings, mapping)
         return mapping
 
     def learn_rep(self, event: Event) -> None:
@@ -492,6 +507,10 @@ class BatchDecider:
     def apply_record(self, event: Event, settings: IntegrationSettings) -> None:
         subject = event.subject_ref()
         assert subject is not None
+        if (why := self.personal_company(subject)) is not None:
+            if self.traces is not None:
+                self.traces[event.id] = EventTrace(event.id, counterpart=why)
+            return
         record, created = self.resolve(event.integration, subject, event.occurred_at)
         settings, variant = self.rules.settings_for(event.integration, str(record.id))
         if self.traces is not None:
@@ -514,8 +533,9 @@ class BatchDecider:
                 variant=variant,
             )
         for ref in event.associations:
-            other, _ = self.resolve(event.integration, ref, event.occurred_at)
-            self.link(record, other)
+            if self.personal_company(ref) is None:
+                other, _ = self.resolve(event.integration, ref, event.occurred_at)
+                self.link(record, other)
 
     def apply_crm(self, event: Event) -> None:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and

@@ -76,11 +76,13 @@ def load(
         connection, {e for _, r in refs if (e := email_key(r))}
     )
     by_email = {email: ids[0] for email, ids in email_holders.items()}
+    # A free-mail or disposable domain never matches a company (rules/domains.py).
+    personal = rules.domains.personal
     by_domain = store.load_ids_by_key(
         connection,
         records_table.c.domain,
         RecordType.COMPANY.value,
-        {d for _, r in refs if (d := domain_key(r))},
+        {d for _, r in refs if (d := domain_key(r)) and not personal(d)},
     )
     asked, given = _numbers(rules, events, memory)
     by_phone = counterpart_store.load_phone_holders(connection, asked | given)

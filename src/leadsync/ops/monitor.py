@@ -27,6 +27,7 @@ from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
 from leadsync.store import reports as report_store
+from leadsync.store import review as review_store
 from leadsync.store.views import inbox_lag
 
 SHOWN = 50  # rows listed per finding; counts are always complete
@@ -82,10 +83,78 @@ def report(
         result.findings.append(_unmapped(connection, rules, since))
         result.findings.append(_inactive_owners(connection, rules))
         result.findings.append(_dead_letters(connection, monitoring, since))
+        result.findings.extend(_counterparts(connection, monitoring, since, until))
         if rules.push:
             result.findings.extend(_push(connection, monitoring, until))
     result.findings.append(_lag(engine, monitoring))
     return result
+
+
+def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) -> list[Finding]:
+    """The review queue's size and age; activities held for an unknown number, and those
+    that reach the queue within a day; contacts created for unknown numbers; phone numbers
+    that do not read as numbers (never matched)."""
+    figures = review_store.figures(c, since, add_days(until, 1))
+    open_items = figures["open"]
+    total = sum(n for n, _ in open_items.values())
+    oldest = min((at for _, at in open_items.values()), default=None)
+    age_h = (ts_to_datetime(until) - ts_to_datetime(oldest)).total_seconds() / 3600 if oldest else 0
+    queue = Finding(
+        check="review_queue",
+        alert=age_h > m.max_review_age_hours,
+        summary=(
+            f"{total} questions wait in the review queue, the oldest for {age_h:.0f} h "
+            f"(leadsync review list)"
+            if total
+            else "the review queue is empty"
+        ),
+        rows=[
+            {"kind": kind, "open": n, "oldest": display_ts(at)}
+            for kind, (n, at) in sorted(open_items.items())
+        ],
+    )
+    held = Finding(
+        check="held_activities",
+        alert=figures["expiring"] > 0,
+        summary=(
+            f"{figures['held']} activities are held for a number no contact has; "
+            f"{figures['expiring']} reach the review queue within a day"
+        ),
+    )
+    contacts = review_store.unknown_number_contacts(c, since, SHOWN)
+    created = Finding(
+        check="unknown_number_contacts",
+        alert=False,
+        summary=f"{figures['created_since']} contacts were created for unknown numbers "
+        "(unknown_counterpart: create)",
+        rows=[
+            {
+                "record": f"contact {r['id']}",
+                "number": r["number"],
+                "created_at": display_ts(r["created_at"]),
+                "by": r["created_by"],
+            }
+            for r in contacts
+        ],
+    )
+    count, unreadable = review_store.unreadable_phones(c, SHOWN)
+    numbers = Finding(
+        check="unreadable_numbers",
+        alert=False,
+        summary=f"{count} phone numbers of contacts and leads do not read as numbers and are "
+        "never matched (national numbers need the integration's region:, e.g. region: GB)"
+        if count
+        else "every phone number of contacts and leads reads as a number",
+        rows=[
+            {
+                "record": f"{r['record_type']} {r['record_id']}",
+                "property": r["property"],
+                "given": r["number"],
+            }
+            for r in unreadable
+        ],
+    )
+    return [queue, held, created, numbers]
 
 
 def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:

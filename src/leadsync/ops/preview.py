@@ -97,6 +97,11 @@ class EventPreview(ResultModel):
     owner: list[DecisionSeen] = Field(default_factory=list, alias="owner_decisions")
     activity: ActivitySeen | None = None
     associations: list[AssociationSeen] = Field(default_factory=list)
+    counterpart: str | None = Field(
+        default=None,
+        description="How the activity's people were found when the event did not name them "
+        "for certain: matched by number, held, a contact created, a question queued.",
+    )
 
 
 class OwnerCounts(ResultModel):
@@ -123,6 +128,10 @@ class PreviewSummary(ResultModel):
     owners: OwnerCounts
     activities: ActivityCounts
     skipped_by_reason: dict[str, int] = Field(description="Activities skipped, by reason.")
+    counterparts: dict[str, int] = Field(
+        description="Activities matched by number, held for an unknown number, held ones "
+        "attached, questions that would go to the review queue."
+    )
 
 
 class PreviewResult(ResultModel):
@@ -131,6 +140,7 @@ class PreviewResult(ResultModel):
 
     integration: str = Field(exclude=True)
     records_created: int = Field(0, exclude=True)
+    counterpart_counts: dict[str, int] = Field(default_factory=dict, exclude=True)
     events: list[EventPreview] = Field(default_factory=list)
     unreadable: list[Unreadable] = Field(default_factory=list)
     duplicates: list[Duplicate] = Field(default_factory=list)
@@ -159,6 +169,7 @@ class PreviewResult(ResultModel):
                 **{k: activities.get(k, 0) for k in ("created", "updated", "merged", "skipped")}
             ),
             skipped_by_reason=dict(skipped.most_common()),
+            counterparts=self.counterpart_counts,
         )
 
 
@@ -227,6 +238,13 @@ def preview(
         decisions.setdefault(decision.event_id or "", []).append(decision)
     traces = state.traces or {}
     result.records_created = state.result.records_created
+    found = state.result
+    result.counterpart_counts = {
+        "matched_by_number": found.matched_by_number,
+        "held": found.held,
+        "attached_later": found.attached_later,
+        "queued_for_review": found.queued,
+    }
     for where, _, event in fresh:
         trace = traces.get(event.id)
         entry = EventPreview(event_id=event.id, line=where, type=event.type.value)
@@ -247,6 +265,8 @@ def preview(
             entry.associations = [
                 {"type": t, "id": i, "source": s} for t, i, s in trace.associations
             ]
+        if trace is not None:
+            entry.counterpart = trace.counterpart
         entry.owner = [_decision(decision) for decision in decisions.get(event.id, [])]
         result.events.append(entry)
     return result

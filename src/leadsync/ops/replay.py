@@ -38,6 +38,7 @@ from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
 from leadsync.store import replay as replay_store
+from leadsync.store import review as review_store
 from leadsync.store.database import create_db_engine, migrate
 
 CHUNK = 10_000  # rows per replayed batch: the engine's default batch
@@ -76,6 +77,11 @@ class ReplayResult(ResultModel):
     activities_disappear: dict[str, int] = Field(default_factory=dict)
     activities_appear: dict[str, int] = Field(default_factory=dict)
     associations_differ: int = Field(0, alias="activities_with_other_associations")
+    counterparts: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Per run (current, proposed): activities matched by number, held for an "
+        "unknown number, held ones attached later, questions open in the review queue.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -88,6 +94,7 @@ class ReplayResult(ResultModel):
             or self.associations_differ
             or self.only_in_current
             or self.only_in_proposed
+            or self.counterparts.get("current") != self.counterparts.get("proposed")
         )
 
 
@@ -145,6 +152,9 @@ def replay(
                 result.refused += _apply(other, proposed_rules, chunk, events)
                 if on_progress is not None:
                     on_progress(len(chunk))
+            for name, scratch in (("current", current), ("proposed", other)):
+                with scratch.connect() as connection:
+                    result.counterparts[name] = review_store.counterpart_counts(connection)
         if on_difference is not None:
             names = workspace_config.owner_names(engine)
             on_difference = _with_owner_names(on_difference, names)

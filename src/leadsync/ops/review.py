@@ -22,6 +22,7 @@ from leadsync.errors import NotFoundError, UserError, WorkspaceError
 from leadsync.model import display_ts, now_ts
 from leadsync.ops import settings_change
 from leadsync.ops.settings_change import Actor
+from leadsync.pipeline.expiry import expire_holds as expire_holds
 from leadsync.results import ResultModel
 from leadsync.rules import counterparts as rules
 from leadsync.store import batch as batch_store
@@ -98,50 +99,6 @@ def _item(row: dict[str, Any], activity: dict[str, Any] | None = None) -> Review
         outcome=row["outcome"],
         activity=activity,
     )
-
-
-def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None) -> int:
-    """Held activities whose hold ended (``hold_days`` after the activity) become questions
-    of kind ``unknown``; they stay held, so a record that gets the number later still
-    takes them (and closes the question). Returns how many were queued."""
-    now = now or now_ts()
-    with engine.begin() as connection:
-        batch_store.lock_counters(connection, [batch_store.RECORD_ID, batch_store.ACTIVITY_ID])
-        due = store.expired_holds(connection, now)
-        if not due:
-            return 0
-        by_activity: dict[int, list[dict[str, Any]]] = {}
-        for row in due:
-            by_activity.setdefault(int(row["activity_id"]), []).append(row)
-        questions = []
-        for activity_id, held in by_activity.items():
-            first = held[0]
-            settings = rules_.integrations.get(first["integration"])
-            days = settings.unknown_counterpart.hold_days if settings is not None else 0.0
-            numbers = " or ".join(h["number"] for h in held)
-            questions.append(
-                {
-                    "key": f"{rules.UNKNOWN}:{activity_id}",
-                    "kind": rules.UNKNOWN,
-                    "integration": first["integration"],
-                    "activity_id": activity_id,
-                    "event_id": None,
-                    "subject": numbers,
-                    "question": rules.expired_question(
-                        first["type"], numbers, first["held_at"], days
-                    ),
-                    "candidates": [],
-                    "created_at": now,
-                    "status": store.OPEN,
-                    "closed_at": None,
-                    "closed_by": None,
-                    "choice": None,
-                    "outcome": None,
-                }
-            )
-        store.ask(connection, questions)
-        store.mark_queued(connection, list(by_activity))
-        return len(by_activity)
 
 
 def page(

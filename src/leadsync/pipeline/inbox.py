@@ -117,6 +117,13 @@ class ActivityTotals(TypedDict):
     merged: int
 
 
+class CounterpartTotals(TypedDict):
+    matched_by_number: int
+    held: int
+    attached_later: int
+    queued_for_review: int
+
+
 class IngestSummary(ResultModel):
     """What an ingest did: lines read, accepted, duplicates, dead letters, and the decisions.
 
@@ -189,6 +196,19 @@ class IngestSummary(ResultModel):
             "updated": result.activities_updated,
             "skipped": result.activities_skipped,
             "merged": result.activities_merged,
+        }
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def counterparts(self) -> CounterpartTotals:
+        """Activities matched to a record by number, held for an unknown number, held ones
+        attached now, and questions put in the review queue."""
+        result = self.applied
+        return {
+            "matched_by_number": result.matched_by_number,
+            "held": result.held,
+            "attached_later": result.attached_later,
+            "queued_for_review": result.queued,
         }
 
     @computed_field  # type: ignore[prop-decorator]

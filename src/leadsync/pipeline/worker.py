@@ -19,11 +19,15 @@ from sqlalchemy.engine import Engine
 from leadsync.engine import BatchResult, WorkspaceRules
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
+from leadsync.pipeline.expiry import expire_holds
 from leadsync.pipeline.inbox import DEFAULT_BATCH
 from leadsync.store import inbox as inbox_store
 from leadsync.workspace_config import load_rules
 
 log = logging.getLogger("leadsync.worker")
+
+# How often the worker queues the held activities whose hold ended.
+EXPIRY_EVERY_S = 60.0
 
 
 class RulesCache:
@@ -74,6 +78,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self.applied = 0
         self.errors = 0
+        self._next_expiry = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -86,7 +91,12 @@ class Worker:
             invalidate()
 
     def run_once(self) -> BatchResult:
-        """Apply every pending row now (nothing when the inbox has none)."""
+        """Apply every pending row now (nothing when the inbox has none); once a minute,
+        queue the held activities whose hold ended (:func:`leadsync.ops.review.expire_holds`)."""
+        now = time.monotonic()
+        if now >= self._next_expiry:
+            self._next_expiry = now + EXPIRY_EVERY_S
+            expire_holds(self.engine, self.rules())
         with self.engine.connect() as connection:
             if not inbox_store.has_pending(connection):
                 return BatchResult()

@@ -30,13 +30,24 @@ class OwnerDirectory:
     owners: Mapping[str, Owner]
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     active_by_email: Mapping[str, str] = field(default_factory=dict)
+    # Emails several active owners have (owners pulled from the CRM may share one): a rep
+    # with such an email maps to nobody by email; which owner it is, is a person's question.
+    shared_emails: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls, owners: Mapping[str, Owner], teams: Mapping[str, tuple[str, ...]]
     ) -> OwnerDirectory:
-        by_email = {normalize_email(o.email): o.id for o in owners.values() if o.active}
-        return cls(owners=owners, teams=teams, active_by_email=by_email)
+        by_email: dict[str, list[str]] = {}
+        for o in owners.values():
+            if o.active:
+                by_email.setdefault(normalize_email(o.email), []).append(o.id)
+        return cls(
+            owners=owners,
+            teams=teams,
+            active_by_email={e: ids[0] for e, ids in by_email.items() if len(ids) == 1},
+            shared_emails={e: tuple(sorted(ids)) for e, ids in by_email.items() if len(ids) > 1},
+        )
 
     def is_active(self, owner_id: str) -> bool:
         owner = self.owners.get(owner_id)
@@ -90,8 +101,12 @@ def map_external_user(
     users: UserMappingSettings,
     directory: OwnerDirectory,
     learned_email: str | None = None,
+    ambiguous_to_review: bool = True,
 ) -> MappingResult:
-    """The owner that ``ref`` stands for, or the unmapped policy's answer, with how."""
+    """The owner that ``ref`` stands for, or the unmapped policy's answer, with how. A rep
+    whose email several active owners have maps to nobody: with ``ambiguous_to_review`` the
+    result names them (``candidates``) for the review queue, else the unmapped policy
+    applies."""
     rep = ref.describe()
     target = users.target_of(ref.id) if ref.id is not None else None
     if target is not None:
@@ -104,6 +119,19 @@ def map_external_user(
         )
         if email:
             email = normalize_email(email)
+            shared = directory.shared_emails.get(email)
+            if shared is not None:
+                why = f"has email {email}, which {len(shared)} active owners have"
+                if not ambiguous_to_review:
+                    return _unmapped(rep, why + " (ambiguous.owner: skip)", users, directory)
+                return MappingResult(
+                    owner_id=None,
+                    mapped=False,
+                    how=f"rep {rep} {why} ({', '.join(shared)}): which one is a question in "
+                    "the review queue; no owner is given meanwhile",
+                    flagged=True,
+                    candidates=shared,
+                )
             owner_id = directory.active_by_email.get(email)
             if owner_id is not None:
                 return MappingResult(

@@ -70,6 +70,7 @@ class MonitoringSettings(SettingsModel):
     max_dead_letters: int = Field(0, ge=0)
     max_push_lag_minutes: float = Field(15, ge=0)
     max_push_failures: int = Field(0, ge=0)
+    max_review_age_hours: float = Field(24, gt=0)
 
 
 HUBSPOT_API_VERSION_RE = re.compile(r"^(v3|20[2-9][0-9]-(0[1-9]|1[0-2]))$")

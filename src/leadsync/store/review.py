@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.counterparts import queue, release
-from leadsync.store.schema import activities, held_activities, records, review_items
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    held_activities,
+    record_phones,
+    records,
+    review_items,
+)
 
 OPEN = "open"
 
@@ -82,7 +89,9 @@ def record_type_of(connection: Connection, record_id: int) -> str | None:
     return str(found) if found is not None else None
 
 
-def expired_holds(connection: Connection, now: str) -> list[dict[str, Any]]:
+def expired_holds(
+    connection: Connection, now: str, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Held activities past their time, not queued yet, with what the question names:
     (activity_id, number, integration, held_at, expires_at, type, external_id)."""
     h, a = held_activities, activities
@@ -99,6 +108,7 @@ def expired_holds(connection: Connection, now: str) -> list[dict[str, Any]]:
         .join(a, a.c.id == h.c.activity_id)
         .where(h.c.queued.is_(False), h.c.expires_at <= now)
         .order_by(h.c.expires_at, h.c.activity_id)
+        .limit(limit)
     )
     return [dict(r._mapping) for r in rows]
 
@@ -145,4 +155,56 @@ def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
         "held": int(held[0]),
         "expiring": int(held[1]),
         "created_since": int(created),
+    }
+
+
+def unknown_number_contacts(connection: Connection, since: str, limit: int) -> list[dict[str, Any]]:
+    """Contacts created for an unknown number since ``since``, newest first."""
+    r, p = records, record_phones
+    rows = connection.execute(
+        sa.select(r.c.id, r.c.created_at, r.c.created_by, r.c.owner_id, p.c.number)
+        .outerjoin(p, sa.and_(p.c.record_id == r.c.id, p.c.property == "phone"))
+        .where(r.c.origin == "unknown_number", r.c.created_at >= since)
+        .order_by(r.c.created_at.desc(), r.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def unreadable_phones(connection: Connection, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """Phone numbers of contacts and leads that do not read as numbers: how many, and some."""
+    p = record_phones
+    total = connection.execute(
+        sa.select(sa.func.count()).select_from(p).where(p.c.valid.is_(False))
+    ).scalar_one()
+    rows = connection.execute(
+        sa.select(p.c.record_id, p.c.record_type, p.c.property, p.c.number)
+        .where(p.c.valid.is_(False))
+        .order_by(p.c.record_id.desc())
+        .limit(limit)
+    )
+    return int(total), [dict(row._mapping) for row in rows]
+
+
+def counterpart_counts(connection: Connection) -> dict[str, int]:
+    """A workspace's counterparts as a whole: activities on a record by number, held ones,
+    held ones attached later, open questions (a replay compares two runs by these)."""
+    aa, h, t = activity_associations, held_activities, review_items
+    by_source: dict[str, int] = {
+        source: int(n)
+        for source, n in connection.execute(
+            sa.select(aa.c.source, sa.func.count(sa.distinct(aa.c.activity_id)))
+            .where(aa.c.source.in_(("number", "held")))
+            .group_by(aa.c.source)
+        )
+    }
+    held = connection.execute(sa.select(sa.func.count(sa.distinct(h.c.activity_id)))).scalar_one()
+    queued = connection.execute(
+        sa.select(sa.func.count()).select_from(t).where(t.c.status == OPEN)
+    ).scalar_one()
+    return {
+        "matched_by_number": int(by_source.get("number", 0)),
+        "held": int(held),
+        "attached_later": int(by_source.get("held", 0)),
+        "queued_for_review": int(queued),
     }

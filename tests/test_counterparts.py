@@ -1,0 +1,487 @@
+"""Calls find their people: phone numbers as identities, held activities, the unknown
+counterpart policies, the review queue's questions, free-mail domains (issue 13)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadsync.errors import UserError, WorkspaceError
+from leadsync.store.schema import activity_associations, held_activities, record_phones, records
+from leadsync.values import read_phone
+from leadsync.workspace import Workspace
+from tests.helpers import ev, run, workspace_config
+from tests.helpers import settings as integration_settings
+
+# --------------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize(
+    ("given_text", "region", "number"),
+    [
+        ("+14155550100", None, "+14155550100"),
+        ("+1 (415) 555-0100", None, "+14155550100"),
+        ("(415) 555-0100", "US", "+14155550100"),
+        ("(415) 555-0100", None, None),  # national, no region: kept as given, flagged
+        ("020 7946 0000", "GB", "+442079460000"),
+        ("+44 (0)20 7946 0000", None, "+442079460000"),
+        ("0044 20 7946 0000", None, "+442079460000"),
+        ("00 44 20 7946 0000", "GB", "+442079460000"),
+        ("442079460000", None, "+442079460000"),  # international without the +
+        ("+44 20 7946 0000 ext. 12", None, "+442079460000"),  # extensions do not matter
+        ("+1 415 555 0100 x 33", "US", "+14155550100"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("01 23 45 67 89", "FR", "+33123456789"),
+        ("030 123456", "DE", "+4930123456"),
+        ("12", None, None),
+        ("12", "GB", None),
+    ],
+)
+def test_numbers_read_as_e164_in_the_integrations_region(
+    given_text: str, region: str | None, number: str | None
+) -> None:
+    phone = read_phone(given_text, region)
+    assert phone is not None
+    assert phone.number == number
+    assert phone.key == (number or given_text)  # unreadable: kept as given
+
+
+@pytest.mark.parametrize("nothing", ["", "   ", "n/a", None, True, 3.5, ["+14155550100"]])
+def test_no_number_at_all_is_none(nothing: Any) -> None:
+    assert read_phone(nothing) is None
+
+
+def test_a_region_that_is_not_a_country_is_refused_at_its_key() -> None:
+    with pytest.raises(UserError) as err:
+        workspace_config({"dialer": integration_settings(region="XX")})
+    assert "integrations.dialer.region" in str(err.value)
+    assert "'XX'" in str(err.value) and "GB" in str(err.value)
+
+
+# ---------------------------------------------------------------------- the engine
+
+AT = "2026-11-01T10:00:00Z"
+
+
+def _setup(ws: Workspace, **dialer: Any) -> None:
+    """A dialer (numbers read in GB) and a CRM-like tool sending contacts (in FR)."""
+    ws.apply_config(
+        workspace_config(
+            {
+                "dialer": integration_settings(region="GB", **dialer),
+                "crm": integration_settings(region="FR"),
+            }
+        )
+    )
+
+
+def _call(
+    ext: str,
+    number: str,
+    at: str = AT,
+    direction: str = "outbound",
+    owner: str = "u-1",
+    **extra: Any,
+) -> dict[str, Any]:
+    ours = "+441130000000"
+    numbers = (
+        {"from_number": ours, "to_number": number}
+        if direction == "outbound"
+        else {"from_number": number, "to_number": ours}
+    )
+    return ev(
+        "activity",
+        at,
+        activity="call",
+        external_id=ext,
+        owner=owner,
+        properties={"duration_s": 60, "outcome": "connected", "direction": direction, **numbers},
+        **extra,
+    )
+
+
+def _contact(ext: str, at: str = AT, **properties: Any) -> dict[str, Any]:
+    return ev(
+        "record",
+        at,
+        object="contact",
+        external_id=ext,
+        properties={"email": f"{ext}@globex.test", **properties},
+    )
+
+
+def _links(ws: Workspace) -> list[tuple[int, int, str, str, str | None]]:
+    with ws.engine.connect() as c:
+        rows = c.execute(
+            sa.select(
+                activity_associations.c.activity_id,
+                activity_associations.c.record_id,
+                activity_associations.c.record_type,
+                activity_associations.c.source,
+                activity_associations.c.reason,
+            ).order_by(activity_associations.c.activity_id, activity_associations.c.record_id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _id(ws: Workspace, integration: str, ext: str) -> int:
+    found = ws.find(external=f"{integration}:{ext}")
+    assert len(found) == 1, found
+    return int(found[0]["id"])
+
+
+def test_a_call_naming_only_a_number_lands_on_the_contact_with_it(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _contact("k1", mobilephone="+44 20 7946 0000"), integration="crm")
+    summary = run(workspace, _call("c1", "020 7946 0000 ext 4"))
+    assert summary.applied.matched_by_number == 1
+    contact = _id(workspace, "crm", "k1")
+    [(_, record_id, rtype, source, reason)] = _links(workspace)
+    assert (record_id, rtype, source) == (contact, "contact", "number")
+    assert reason == f"matched by number: contact {contact} has +442079460000 as mobilephone"
+
+
+def test_an_inbound_call_uses_the_callers_number_not_the_reps_line(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(
+        workspace,
+        _contact("rep-line", phone="+441130000000"),  # the rep's own line is on a contact
+        _contact("k1", phone="+33 1 23 45 67 89"),
+        integration="crm",
+    )
+    run(workspace, _call("c1", "0033123456789", direction="inbound"))
+    [(_, record_id, _, source, _)] = _links(workspace)
+    assert record_id == _id(workspace, "crm", "k1") and source == "number"
+
+
+def test_a_call_before_its_contact_is_held_then_attached_when_the_contact_arrives_elsewhere(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    first = run(workspace, _call("c1", "07700 900123"))
+    assert first.applied.held == 1 and _links(workspace) == []
+    with workspace.engine.connect() as c:
+        [held] = c.execute(sa.select(held_activities)).all()
+    assert held.number == "+447700900123" and held.expires_at == "2026-11-08T10:00:00.000Z"
+    # Two days later the CRM sends the contact, its number in international form.
+    later = run(
+        workspace,
+        _contact("k9", at="2026-11-03T10:00:00Z", phone="+44 7700 900123"),
+        integration="crm",
+    )
+    assert later.applied.attached_later == 1
+    contact = _id(workspace, "crm", "k9")
+    [(_, record_id, _, source, reason)] = _links(workspace)
+    assert (record_id, source) == (contact, "held")
+    assert reason == f"attached 2 days later when contact {contact} got +447700900123"
+    with workspace.engine.connect() as c:
+        assert c.execute(sa.select(held_activities)).all() == []
+    # The record page says why the call is on the timeline.
+    [item] = workspace.record("contact", contact)["timeline"]
+    assert item["id"] == 1
+
+
+def test_held_and_its_contact_in_one_batch_attach_too(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _call("c1", "+447700900123"), _contact("k1", phone="+447700900123"))
+    [(_, _, _, source, _)] = _links(workspace)
+    assert source == "held"
+
+
+def test_a_held_activity_expires_into_the_queue_and_still_attaches_later(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    run(workspace, _call("c1", "+447700900123"))
+    assert workspace.expire_holds(now="2026-11-08T09:59:59Z") == 0
+    assert workspace.expire_holds(now="2026-11-08T10:00:00Z") == 1
+    assert workspace.expire_holds(now="2026-11-09T00:00:00Z") == 0  # asked once
+    [item] = workspace.review_items().items
+    assert item.kind == "unknown" and item.activity_id == 1 and item.candidates == []
+    assert "+447700900123" in item.question and "within 7 days" in item.question
+    run(workspace, _contact("k1", at="2026-11-12T10:00:00Z", phone="+447700900123"))
+    assert workspace.review_items().items == []
+    closed = workspace.review_item(item.id)
+    assert closed.status == "attached" and "11 days later" in (closed.outcome or "")
+
+
+def test_policy_create_makes_a_contact_with_the_number_and_nothing_invented(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace, unknown_counterpart={"policy": "create"})
+    summary = run(workspace, _call("c1", "+447700900123"))
+    assert summary.applied.records_created == 1
+    # The call's later event does not make a second contact: the first has the number.
+    run(workspace, _call("c1", "+447700900123", at="2026-11-01T10:05:00Z"))
+    with workspace.engine.connect() as c:
+        rows = c.execute(sa.select(records)).all()
+    [contact] = rows
+    assert contact.origin == "unknown_number" and contact.name is None and contact.email is None
+    props = contact.properties
+    assert (json.loads(props) if isinstance(props, str) else props) == {"phone": "+447700900123"}
+    [(_, record_id, _, source, reason)] = _links(workspace)
+    assert record_id == contact.id and source == "number"
+    assert reason == (
+        f"contact {contact.id} created for the unknown number +447700900123 "
+        "(unknown_counterpart: create)"
+    )
+    report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-02T00:00:00Z")
+    [created] = [f for f in report.findings if f.check == "unknown_number_contacts"]
+    assert created.summary.startswith("1 contacts were created")
+    assert created.rows[0]["number"] == "+447700900123"
+
+
+def test_policy_skip_counts_the_call_with_its_reason(workspace: Workspace) -> None:
+    _setup(workspace, unknown_counterpart={"policy": "skip"})
+    summary = run(workspace, _call("c1", "+447700900123"))
+    assert summary.applied.activities_skipped == 1 and summary.applied.activities_created == 0
+    [skip] = workspace.skipped_activities()
+    assert skip["reason"] == (
+        "call c1 names only +447700900123, which no contact or lead has (unknown_counterpart: skip)"
+    )
+
+
+def test_a_shared_number_is_a_question_with_its_candidates_not_a_guess(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    company = ev("record", AT, object="company", external_id="co", properties={"domain": "g.test"})
+    at_company = [{"object": "company", "external_id": "co"}]
+    run(
+        workspace,
+        company,
+        ev("record", AT, object="contact", external_id="k1", associations=at_company,
+           properties={"email": "k1@g.test", "phone": "020 7946 0000"}),
+        ev("record", AT, object="contact", external_id="k2", associations=at_company,
+           properties={"email": "k2@g.test", "mobilephone": "+442079460000"}),
+    )  # fmt: skip
+    summary = run(workspace, _call("c1", "+44 20 7946 0000"))
+    assert summary.applied.queued == 1
+    k1, k2, co = (_id(workspace, "dialer", e) for e in ("k1", "k2", "co"))
+    # What is certain is applied: both contacts are at the company, the call goes there.
+    [(_, record_id, _, source, reason)] = _links(workspace)
+    assert (record_id, source) == (co, "auto")
+    assert reason == "the company of every record with +442079460000"
+    [item] = workspace.review_items().items
+    assert item.kind == "number" and item.subject == "+442079460000"
+    assert [(c.record_id, c.why) for c in item.candidates] == [
+        (k1, f"contact {k1} has +442079460000 as phone"),
+        (k2, f"contact {k2} has +442079460000 as mobilephone"),
+    ]
+    # A person answers: the call lands on the chosen contact, resolved by a person.
+    resolution = workspace.resolve_review(item.id, choose=str(k2))
+    assert resolution.item.status == "resolved" and resolution.item.choice == str(k2)
+    links = {(r, s) for _, r, _, s, _ in _links(workspace)}
+    assert (k2, "person") in links and (k1, "person") not in links
+    with pytest.raises(WorkspaceError, match="resolved already"):
+        workspace.resolve_review(item.id, skip=True)
+
+
+def test_ambiguous_number_skip_leaves_the_question_closed_with_its_reason(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace, ambiguous={"number": "skip"})
+    run(workspace, _contact("k1", phone="+442079460000"), _contact("k2", phone="+442079460000"))
+    summary = run(workspace, _call("c1", "+442079460000"))
+    assert summary.applied.queued == 0 and _links(workspace) == []
+    assert workspace.review_items().items == []
+    [item] = workspace.review_items(status="skipped").items
+    assert item.outcome == "left unanswered (ambiguous.number: skip)"
+
+
+def test_an_email_several_contacts_have_is_a_question(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _contact("k1", email="same@globex.test"))
+    # The CRM's contact is known by its id first, then gets the same email: two contacts.
+    run(workspace, _contact("k2"), integration="crm")
+    run(workspace, _contact("k2", email="same@globex.test"), integration="crm")
+    call = ev("activity", AT, activity="call", external_id="c1", owner="u-1",
+              properties={"duration_s": 60, "outcome": "connected"},
+              associations=[{"object": "contact", "email": "same@globex.test"}])  # fmt: skip
+    run(workspace, call)
+    assert _links(workspace) == []
+    [item] = workspace.review_items().items
+    assert item.kind == "email" and len(item.candidates) == 2
+
+
+def test_tied_open_deals_are_a_question_and_neither_is_attached(workspace: Workspace) -> None:
+    _setup(workspace)
+    contact = [{"object": "contact", "external_id": "k1"}]
+    run(
+        workspace,
+        _contact("k1"),
+        ev("record", AT, object="deal", external_id="d1", associations=contact,
+           properties={"name": "One"}),
+        ev("record", AT, object="deal", external_id="d2", associations=contact,
+           properties={"name": "Two"}),
+    )  # fmt: skip
+    call = ev("activity", "2026-11-02T10:00:00Z", activity="call", external_id="c1",
+              owner="u-1", properties={"duration_s": 60, "outcome": "connected"},
+              associations=contact)  # fmt: skip
+    run(workspace, call)
+    k1, d1, d2 = (_id(workspace, "dialer", e) for e in ("k1", "d1", "d2"))
+    assert {(r, s) for _, r, _, s, _ in _links(workspace)} == {(k1, "event")}
+    [item] = workspace.review_items().items
+    assert item.kind == "deal" and [c.record_id for c in item.candidates] == [d1, d2]
+    with pytest.raises(UserError, match="is a contact"):
+        workspace.resolve_review(item.id, choose=str(k1))
+    workspace.resolve_review(item.id, choose=str(d2))
+    assert (d2, "person") in {(r, s) for _, r, _, s, _ in _links(workspace)}
+
+
+def test_skipping_a_question_releases_the_held_call(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _call("c1", "+447700900123"))
+    workspace.expire_holds(now="2026-12-01T00:00:00Z")
+    [item] = workspace.review_items().items
+    resolution = workspace.resolve_review(item.id, skip=True)
+    assert resolution.item.status == "skipped"
+    run(workspace, _contact("k1", at="2026-12-02T00:00:00Z", phone="+447700900123"))
+    assert _links(workspace) == []  # no longer waiting for the number
+
+
+def test_numbers_of_contacts_are_indexed_as_read_and_unreadable_ones_reported(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    run(workspace, _contact("k1", phone="01 23 45 67 89", mobilephone="12"), integration="crm")
+    run(workspace, _contact("k1", phone=""), integration="crm")  # the phone is removed
+    with workspace.engine.connect() as c:
+        rows = c.execute(sa.select(record_phones.c.property, record_phones.c.number,
+                                   record_phones.c.valid)).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [("mobilephone", "12", False)]
+    report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-02T00:00:00Z")
+    [unreadable] = [f for f in report.findings if f.check == "unreadable_numbers"]
+    assert unreadable.summary.startswith("1 phone numbers") and unreadable.rows[0]["given"] == "12"
+
+
+def test_the_report_counts_held_calls_about_to_expire_and_the_queues_age(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    run(
+        workspace,
+        _call("c1", "+447700900123"),
+        _call("c2", "+447700900124", at="2026-11-05T00:00:00Z"),
+    )
+    report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-07T12:00:00Z")
+    [held] = [f for f in report.findings if f.check == "held_activities"]
+    assert held.alert and held.summary.startswith("2 activities are held")
+    assert "1 reach the review queue within a day" in held.summary
+    workspace.expire_holds(now="2026-11-08T10:00:00Z")
+    report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-10T12:00:00Z")
+    [queue] = [f for f in report.findings if f.check == "review_queue"]
+    assert queue.alert and queue.rows == [
+        {"kind": "unknown", "open": 1, "oldest": "2026-11-08T10:00:00Z"}
+    ]
+
+
+def test_preview_shows_the_match_and_what_would_be_queued(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _contact("k1", phone="+442079460000"), _contact("k2", phone="+447700900123"))
+    lines = [json.dumps(_call("c1", "020 7946 0000")), json.dumps(_call("c2", "+15555550100"))]
+    result = workspace.preview("dialer", lines, "calls.jsonl")
+    first, second = result.events
+    assert first.counterpart is not None and first.counterpart.startswith("matched by number")
+    assert second.counterpart is not None and second.counterpart.startswith("held:")
+    assert result.counts.counterparts == {
+        "matched_by_number": 1, "held": 1, "attached_later": 0, "queued_for_review": 0,
+    }  # fmt: skip
+    assert _links(workspace) == []  # nothing written
+
+
+# ------------------------------------------------------------------- free-mail domains
+
+
+def test_a_free_mail_domain_makes_no_company_and_matches_none(workspace: Workspace) -> None:
+    _setup(workspace)
+    gmail = [{"object": "company", "domain": "gmail.com"}]
+    run(
+        workspace,
+        ev("record", AT, object="contact", external_id="k1", associations=gmail,
+           properties={"email": "k1@gmail.com"}),
+        ev("activity", AT, activity="note", external_id="n1", owner="u-1",
+           properties={"body": "hi"},
+           associations=[{"object": "contact", "external_id": "k1"}, *gmail]),
+    )  # fmt: skip
+    with workspace.engine.connect() as c:
+        types = [r.type for r in c.execute(sa.select(records.c.type))]
+    assert types == ["contact"]
+    # A company that does use the domain, when the workspace allows it.
+    config = workspace.export_config().model_dump(mode="json", exclude_defaults=True)
+    config["free_mail"] = {"allow": ["gmail.com"]}
+    workspace.apply_config(workspace_config_from(config))
+    run(workspace, ev("record", AT, object="contact", external_id="k2", associations=gmail,
+                      properties={"email": "k2@gmail.com"}))  # fmt: skip
+    with workspace.engine.connect() as c:
+        types = sorted(r.type for r in c.execute(sa.select(records.c.type)))
+    assert types == ["company", "contact", "contact"]
+
+
+def workspace_config_from(data: dict[str, Any]) -> Any:
+    from leadsync.settings import load_config
+
+    return load_config(json.dumps(data), "test.yaml")
+
+
+# ------------------------------------------------------------ arrival order (property)
+
+CONTACT_NUMBERS = ["+447700900101", "+447700900102", "+447700900103"]
+
+
+def _events_for_order() -> list[tuple[str, dict[str, Any]]]:
+    """Three contacts (two from the CRM tool), each with its own number, four calls: three
+    to those numbers (national and international forms) and one to nobody's."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, number in enumerate(CONTACT_NUMBERS):
+        integration = "crm" if i else "dialer"
+        shown = "+44 " + number[3:] if i == 2 else number
+        out.append((integration, _contact(f"k{i}", at=f"2026-11-0{i + 1}T09:00:00Z", phone=shown)))
+    for i, number in enumerate([*CONTACT_NUMBERS, "+447700900199"]):
+        national = "0" + number[3:] if i % 2 else number
+        out.append(("dialer", _call(f"c{i}", national, at=f"2026-11-0{i + 1}T12:00:00Z")))
+    return out
+
+
+def _attachments(ws: Workspace) -> set[tuple[str, str]]:
+    with ws.engine.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT a.external_id, i.external_id FROM activity_associations l "
+                "JOIN activities a ON a.id = l.activity_id "
+                "JOIN record_identities i ON i.record_id = l.record_id"
+            )
+        ).all()
+    return {(a, r) for a, r in rows}
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(order=st.permutations(range(7)), cut=st.integers(min_value=1, max_value=7))
+def test_any_arrival_order_gives_the_same_attachments(
+    db_url: str, order: list[int], cut: int
+) -> None:
+    from tests.helpers import reset_database
+
+    events = _events_for_order()
+    with Workspace(db_url) as ws:
+        reset_database(ws.engine)
+        _setup(ws)
+        arrived = [events[i] for i in order]
+        # Split into two ingests at ``cut``, each grouped by integration in arrival order.
+        for part in (arrived[:cut], arrived[cut:]):
+            for integration, group in itertools.groupby(part, key=lambda pair: pair[0]):
+                run(ws, *(e for _, e in group), integration=integration)
+        assert _attachments(ws) == {("c0", "k0"), ("c1", "k1"), ("c2", "k2")}
+        with ws.engine.connect() as c:
+            held = c.execute(sa.select(held_activities.c.number)).scalars().all()
+        assert held == ["+447700900199"]
