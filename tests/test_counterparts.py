@@ -485,3 +485,48 @@ def test_any_arrival_order_gives_the_same_attachments(
         with ws.engine.connect() as c:
             held = c.execute(sa.select(held_activities.c.number)).scalars().all()
         assert held == ["+447700900199"]
+
+
+# ------------------------------------------------------- a rep matching several owners
+
+
+def test_a_rep_whose_email_two_active_owners_share_is_a_question_not_a_guess() -> None:
+    from dataclasses import replace
+
+    from leadsync.engine import decide
+    from leadsync.model import Owner
+    from leadsync.rules.mapping import OwnerDirectory
+    from leadsync.sources.canonical import parse_event
+    from tests.test_properties import NOW, empty_state, memory_rules
+
+    rules = memory_rules("fill_if_empty", False)
+    # Owners pulled from the CRM can share an email (the file's own owners cannot).
+    owners = dict(rules.directory.owners)
+    owners["105"] = Owner("105", "ana@acme.test", "Ana", "Twin")
+    rules = replace(rules, directory=OwnerDirectory.build(owners, {"sdr": ("101", "102")}))
+    contact = {
+        "id": "e1", "type": "record", "object": "contact", "external_id": "p-1",
+        "occurred_at": "2026-11-01T09:00:00Z", "owner": "u-1",
+        "properties": {"email": "kim@globex.test"},
+    }  # fmt: skip
+    decided = decide(empty_state(), rules, [parse_event(contact, "dialer")], NOW)
+    [decision] = decided.decisions
+    assert decision.owner_id is None and decision.flagged
+    assert "which 2 active owners have (101, 105)" in decision.reason
+    [question] = decided.questions
+    assert question["kind"] == "owner" and question["subject"] == "u-1"
+    assert [c["owner_id"] for c in question["candidates"]] == ["101", "105"]
+    # With ambiguous.owner: skip the unmapped policy applies instead (round robin here).
+    skipping = replace(
+        rules,
+        integrations={
+            "dialer": rules.integrations["dialer"].model_copy(
+                update={"ambiguous": rules.integrations["dialer"].ambiguous.model_copy(
+                    update={"owner": "skip"})}
+            )
+        },
+    )  # fmt: skip
+    decided = decide(empty_state(), skipping, [parse_event(contact, "dialer")], NOW)
+    assert decided.questions == []
+    [decision] = decided.decisions
+    assert decision.owner_id == "101" and "(ambiguous.owner: skip)" in decision.reason

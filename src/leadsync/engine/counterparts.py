@@ -10,7 +10,6 @@ decide becomes a question in the review queue, never a guess.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from leadsync.engine.state import HeldActivity, RecordState
 from leadsync.model import Event, EventType, MappingResult, RecordRef, RecordType, add_days
 from leadsync.rules import counterparts as rules
 from leadsync.rules.associations import ChosenAssociation, choose_associations
-from leadsync.rules.records import PHONE_RECORD_TYPES, phones
+from leadsync.rules.records import PHONE_PROPERTIES, PHONE_RECORD_TYPES
 from leadsync.settings import Ambiguity, CounterpartPolicy, IntegrationSettings
 from leadsync.values import PhoneNumber, read_phone
 
@@ -211,7 +210,12 @@ def ask_owner(
 
 
 def take_phones(
-    d: BatchDecider, record: RecordState, properties: Mapping[str, Any], integration: str, at: str
+    d: BatchDecider,
+    record: RecordState,
+    properties: Mapping[str, Any],
+    old: Mapping[str, Any],
+    integration: str,
+    at: str,
 ) -> None:
     """A contact's or lead's phone properties change: the phone index follows, and the
     activities held for a number it gets attach to it (or, when other records have that
@@ -220,13 +224,10 @@ def take_phones(
         return
     settings = d.rules.integrations.get(integration)
     region = settings.region if settings is not None else None
-    given = phones(record.type, properties, region)
-    if not given:
-        return
-    old = _properties(record)
-    for prop, phone in given.items():
-        if old.get(prop) == properties[prop] and not record.new:
-            continue
+    for prop in PHONE_PROPERTIES:
+        if prop not in properties or old.get(prop) == properties[prop]:
+            continue  # not given, or unchanged
+        phone = read_phone(properties[prop], region)
         before = rules_key(old.get(prop), region)
         if before is not None:
             holders = d.by_phone.get(before)
@@ -409,11 +410,6 @@ def _create_contact(d: BatchDecider, event: Event, phone: PhoneNumber) -> Record
     d.fill_record(record, {"phone": phone.number or phone.given}, event.occurred_at,
                   event.integration)  # fmt: skip
     return record
-
-
-def _properties(record: RecordState) -> dict[str, Any]:
-    props = record.properties
-    return json.loads(props) if isinstance(props, str) else props
 
 
 def _noun(event: Event) -> str:

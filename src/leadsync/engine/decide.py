@@ -247,13 +247,13 @@ class BatchDecider:
         follow them (:func:`~leadsync.rules.records.core_fields`), and so do the email and
         domain indexes (the lowest id holding an email or domain is the one found) and the
         phone index (read in the integration's region; held activities attach)."""
-        if record.type in PHONE_RECORD_TYPES:
-            counterparts.take_phones(self, record, properties, integration, at)
         props: dict[str, Any] = (
             json.loads(record.properties)
             if isinstance(record.properties, str)
             else record.properties
         )
+        if record.type in PHONE_RECORD_TYPES:
+            counterparts.take_phones(self, record, properties, props, integration, at)
         props.update(properties)
         record.properties = props
         record.placeholder = False
