@@ -22,6 +22,12 @@ from leadsync.store.database import create_db_engine, migrate, resolve_url
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN, OWNERS, reset_database
 
+# The CLI's Rich consoles read COLUMNS once, when leadsync.cli.render is imported; pytest-xdist
+# workers inherit a COLUMNS=80 the CLI tests did not set. Without it the tests' own COLUMNS
+# (CliRunner's env) decides each invocation's width, as in a run without workers.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 PG_ENV = "LEADSYNC_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgres"]
 

@@ -31,6 +31,9 @@ PROBLEM = "application/problem+json"
 
 # Every admin operation, with values for its path parameters.
 ADMIN_OPERATIONS = [
+    ("get", "/api/review"),
+    ("get", "/api/review/{item_id}"),
+    ("post", "/api/review/{item_id}/resolve"),
     ("get", "/api/records/{record_type}/{record_id}"),
     ("post", "/api/preview"),
     ("post", "/api/replay"),
@@ -51,6 +54,7 @@ ADMIN_OPERATIONS = [
     ("post", "/api/dead-letters/{letter_id}/dismiss"),
 ]
 PATH_VALUES = {
+    "item_id": "1",
     "record_type": "contact",
     "record_id": "1",
     "name": "dialer",

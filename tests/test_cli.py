@@ -258,7 +258,8 @@ def test_help_lists_the_commands_in_their_order() -> None:
     assert list(getattr(command, "commands", {})) == [
         *("init", "apply", "export", "ingest", "preview", "replay", "report", "undo"),
         *("test-lead", "serve", "worker", "demo", "records", "decisions", "activities"),
-        *("owners", "inbox", "dead-letters", "outbox", "users", "rollout", "hubspot", "push"),
+        *("owners", "inbox", "dead-letters", "review", "outbox", "users", "rollout"),
+        *("hubspot", "push"),
     ]
 
 
@@ -323,6 +324,8 @@ COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
     ("records", "find"): ["--email", "kim@globex.test"],
     ("records", "set-owner"): ["contact", "1", "101"],
     ("dead-letters", "retry"): ["1"],
+    ("review", "show"): ["1"],
+    ("review", "resolve"): ["1", "--skip"],
     ("dead-letters", "dismiss"): ["1", "--reason", "a typo"],
     ("users", "list"): ["dialer"],
     ("rollout", "promote"): ["dialer"],

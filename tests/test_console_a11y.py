@@ -13,6 +13,7 @@ import pytest
 from leadsync.workspace import Workspace
 from tests.browser import WIDE, chromium, console_server, sign_in
 from tests.live import ADMIN_TOKEN, LiveServer, compact, configure, wait_applied
+from tests.test_review_faces import queue_questions
 
 PHONE = {"width": 390, "height": 844}
 EVENT = {
@@ -53,6 +54,7 @@ def live(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[Workspace, Liv
     path.write_bytes(sqlite_template.read_bytes())
     with Workspace(f"sqlite:///{path}") as ws:
         configure(ws)
+        queue_questions(ws)  # the review page with a question to answer
         with console_server(ws) as server:
             assert server.post_generic("dialer", compact(EVENT)).status_code == 200
             wait_applied(ws)
@@ -67,6 +69,8 @@ def _pages(ws: Workspace) -> list[str]:
         "/integrations/new",
         "/records?by=email&q=kim",
         f"/records/{record['type']}/{record['id']}",
+        "/review",
+        "/review/1",
         "/health",
         "/dead-letters",
         "/test-lead",

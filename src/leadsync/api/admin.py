@@ -1,6 +1,6 @@
 """The admin API: read records, create an integration or read and replace its settings, look
-at the inbox and the dead letters, retry or dismiss a dead letter. Behind a bearer token
-(``LEADSYNC_ADMIN_TOKEN``).
+at the inbox and the dead letters, retry or dismiss a dead letter, list and answer the review
+queue's questions. Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
 
 Each endpoint is a few lines over :class:`~leadsync.workspace.Workspace`; the JSON is the
 CLI's ``--json`` output.
@@ -25,6 +25,7 @@ from leadsync.ops.deadletters import RetryResult
 from leadsync.ops.monitor import Report
 from leadsync.ops.preview import PreviewResult
 from leadsync.ops.replay import ReplayResult
+from leadsync.ops.review import PAGE, Resolution, ReviewItem, ReviewPage
 from leadsync.ops.settings_change import API_ACTOR
 from leadsync.settings import (
     INTEGRATION_NAME_RE,
@@ -178,6 +179,35 @@ class ExternalUser(BaseModel):
     first_seen_at: str | None
     last_seen_at: str | None
 
+
+class ChooseAnswer(BaseModel):
+    """Answer a review question with a record (an owner for a rep's question)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    choose: str = Field(
+        min_length=1,
+        max_length=200,
+        description="A record's id (an owner's id for a rep's question); it need not be one "
+        "of the candidates, but must be a record of the type the question asks for.",
+        examples=["41"],
+    )
+
+
+class SkipAnswer(BaseModel):
+    """Answer a review question by leaving it without a record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skip: Literal[True] = Field(
+        description="Leave the activity without a record; it is held no more."
+    )
+
+
+# The queue's states and kinds (leadsync.ops.review.STATUSES, leadsync.rules.counterparts.KINDS;
+# a test checks they agree), and "all" for every state.
+ReviewStatus = Literal["open", "resolved", "skipped", "attached", "all"]
+ReviewKind = Literal["number", "email", "deal", "owner", "unknown"]
 
 ADMIN_API = "admin API"
 SINCE_PATTERN = r"^(\d{1,6}[dhm]|\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2}))$"
@@ -444,5 +474,70 @@ def build_router(
         longer counts in the report's dead-letter check: `leadsync dead-letters dismiss`."""
         workspace.dismiss_dead_letters([letter_id], request.reason, request.by or ADMIN_API)
         return DeadLetter(**workspace.dead_letter(letter_id))
+
+    @router.get("/review", summary="The review queue, oldest first")
+    def list_review(
+        status: ReviewStatus = "open",
+        kind: ReviewKind | None = None,
+        integration: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = PAGE,
+        after: Annotated[
+            int | None,
+            Query(ge=0, le=2**63 - 1, description="The `next_after` of the previous page."),
+        ] = None,
+    ) -> ReviewPage:
+        """Questions the engine would not guess (a number or an email several contacts
+        have, tied open deals, a rep matching several owners, a held activity whose hold
+        ended), each with its candidates and why each matched; `open` counts the whole
+        queue. The JSON of `leadsync review list --json`."""
+        return workspace.review_items(
+            None if status == "all" else status,
+            kind=kind,
+            integration=integration,
+            limit=limit,
+            after=after,
+        )
+
+    @router.get("/review/{item_id}", summary="A review question with its activity")
+    def get_review_item(item_id: PositiveId) -> ReviewItem:
+        """The question, its candidates, the activity it is about (as stored) and, once
+        answered, who answered, the choice and what it did: `leadsync review show --json`."""
+        return workspace.review_item(item_id)
+
+    @router.post(
+        "/review/{item_id}/resolve",
+        summary="Answer a review question",
+        responses={
+            400: PROBLEM_RESPONSES[400]
+            | {
+                "description": "Not a record of the type the question asks for (or not an "
+                "active owner)"
+            },
+            409: PROBLEM_RESPONSES[400]
+            | {
+                "description": "Already answered, or the workspace is managed by file (a rep's "
+                "question saves a users.map entry)"
+            },
+        },
+    )
+    def resolve_review(
+        item_id: PositiveId,
+        answer: Annotated[
+            ChooseAnswer | SkipAnswer,
+            Body(
+                openapi_examples={
+                    "choose": {"summary": "Choose a record", "value": {"choose": "41"}},
+                    "skip": {"summary": "Leave it without a record", "value": {"skip": True}},
+                }
+            ),
+        ],
+    ) -> Resolution:
+        """The choice is applied through the engine — the activity attached to the record,
+        then what the association rules add for it; for a rep's question, a `users.map`
+        entry saved like any settings change — and recorded as resolved by a person (the
+        admin API). `applied` says what was done: `leadsync review resolve --json`."""
+        if isinstance(answer, ChooseAnswer):
+            return workspace.resolve_review(item_id, choose=answer.choose, by=API_ACTOR)
+        return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
 
     return router

@@ -9,8 +9,8 @@ Every read has ``--json``; errors a user can fix print one clear message and exi
   (preview, replay, rollout), :mod:`~leadsync.cli.monitor` (report, undo, test-lead),
   :mod:`~leadsync.cli.serve` (serve, worker, demo), :mod:`~leadsync.cli.records` (records,
   decisions, owners), :mod:`~leadsync.cli.activities`, :mod:`~leadsync.cli.users`,
-  :mod:`~leadsync.cli.dead_letters`, :mod:`~leadsync.cli.hubspot` (owners pull, hubspot,
-  push)
+  :mod:`~leadsync.cli.dead_letters`, :mod:`~leadsync.cli.review` (the review queue),
+  :mod:`~leadsync.cli.hubspot` (owners pull, hubspot, push)
 
 Importing a group's module attaches its commands to the app; ``leadsync --help`` lists the
 top-level commands in the order of the imports below.
@@ -29,6 +29,7 @@ from leadsync.cli import records  # records, decisions, owners list
 from leadsync.cli import activities
 from leadsync.cli import users
 from leadsync.cli import dead_letters
+from leadsync.cli import review  # review list, show, resolve
 from leadsync.cli import hubspot  # owners pull, hubspot, push
 
 # isort: on
@@ -44,6 +45,7 @@ __all__ = [
     "main",
     "monitor",
     "records",
+    "review",
     "rollout",
     "serve",
     "users",

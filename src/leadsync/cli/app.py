@@ -47,6 +47,9 @@ activities_app = _group("activities", "Activities received from integrations.")
 owners_app = _group("owners", "The CRM owners of the workspace.")
 inbox_app = _group("inbox", "The durable inbox of events.")
 dead_letters_app = _group("dead-letters", "Events that could not be read or applied.")
+review_app = _group(
+    "review", "Questions the engine would not guess: list them, see one, answer it."
+)
 outbox_app = _group("outbox", "Owner changes queued for bidirectional integrations.")
 users_app = _group("users", "External users of an integration and how they map to owners.")
 rollout_app = _group("rollout", "Staged rollouts: proposed settings for a share of records.")

@@ -102,7 +102,10 @@ def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
         for k, v in p.items()
         if k != "body"
     )
-    links = ", ".join(f"{a['type']} {a['id']}" for a in item["associations"])
+    links = ", ".join(
+        f"{a['type']} {a['id']}" + (f" ({a['reason']})" if a.get("reason") else "")
+        for a in item["associations"]
+    )
     render.line(
         f"  {display_ts(item['occurred_at'])}  {item['type']:<8} "
         f"owner {render.owner(item['owner_id'], names)}"

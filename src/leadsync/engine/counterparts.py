@@ -309,7 +309,7 @@ def attach(
             "activity_id": activity_id,
             "status": "attached",
             "closed_at": d.now,
-            "closed_by": "leadsync" if source != rules.BY_PERSON else None,
+            "closed_by": "leadsync",
             "outcome": reason,
         }
     )

@@ -172,9 +172,8 @@ def _numbers(
                 properties = {**{p: v[0] for p, v in remembered["p"].items()}, **properties}
             if any(r.type in PHONE_RECORD_TYPES for r in refs):
                 continue
-            asked.update(
-                p.number for p in counterpart_numbers(properties, region) if p.number is not None
-            )
+            # Unreadable numbers too: they match nobody, but the activity may be held.
+            asked.update(p.key for p in counterpart_numbers(properties, region))
         elif event.type is EventType.RECORD and event.object in PHONE_RECORD_TYPES:
             for phone in phones(event.object, event.properties, region).values():
                 if phone is not None and phone.number is not None:

@@ -177,5 +177,5 @@ def activities(
         rows = views.activity_rows(connection, integration, since, wanted, limit)
     for row in rows:
         for link in row["records"]:
-            link["why"] = why_associated(link["type"], link["source"])
+            link["why"] = link.get("reason") or why_associated(link["type"], link["source"])
     return rows

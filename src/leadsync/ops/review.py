@@ -153,7 +153,7 @@ def resolve(
     be one of the candidates (a person may know better); it must be a record of a type the
     question is about, and the answer says when it was not a candidate."""
     if (choose is None) == (not skip):
-        raise UserError("answer with exactly one of --choose RECORD or --skip")
+        raise UserError("answer with exactly one of: choose a record, or skip")
     item = show(engine, item_id)
     if item.status != store.OPEN:
         raise WorkspaceError(
@@ -188,11 +188,11 @@ def _choose_record(
     try:
         record_id = int(choose)
     except ValueError:
-        raise UserError(f"--choose {choose!r} is not a record id; allowed: a number") from None
+        raise UserError(f"choice {choose!r} is not a record id; allowed: a number") from None
     wanted = ("deal",) if item.kind == rules.DEAL else ("contact", "lead")
     listed = any(c.record_id == record_id for c in item.candidates)
     note = "" if listed or not item.candidates else " (not one of the candidates)"
-    reason = f"resolved by a person ({by.who}, {by.role}) in review item {item.id}{note}"
+    reason = f"resolved by a person in review item {item.id}{note}: {by.who} ({by.role})"
     with engine.begin() as connection:
         found = store.record_type_of(connection, record_id)
         if found is None:
@@ -230,7 +230,7 @@ def _choose_owner(
 ) -> Resolution:
     owner = rules_.directory.owners.get(choose)
     if owner is None or not owner.active:
-        raise UserError(f"--choose {choose!r} is not an active owner")
+        raise UserError(f"choice {choose!r} is not an active owner")
     settings = rules_.integrations.get(item.integration)
     if settings is None:
         raise NotFoundError(f"integration {item.integration} no longer exists")
@@ -239,7 +239,7 @@ def _choose_owner(
     data.setdefault("users", {}).setdefault("map", {})[rep] = choose
     settings_change.save_integration(engine, item.integration, data, False, by)
     reason = (
-        f"resolved by a person ({by.who}, {by.role}) in review item {item.id}: "
+        f"resolved by a person in review item {item.id}: {by.who} ({by.role}) set "
         f"users.map {rep} -> {choose}"
     )
     with engine.begin() as connection:

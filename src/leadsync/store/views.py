@@ -103,19 +103,21 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
 
 def _activity_links(connection: Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """The records each activity is associated with (one ``IN`` query per 900 activities),
-    each with its source: ``event`` (named by the event) or ``auto`` (the association rules)."""
+    each with its source — ``event`` (named by the event), ``auto`` (the association rules),
+    ``number``, ``held`` or ``person`` (rules/counterparts.py) — and its reason when stored."""
     aa = activity_associations
     links: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for chunk in _chunks(ids):
         link_rows = connection.execute(
-            sa.select(aa.c.activity_id, aa.c.record_id, aa.c.record_type, aa.c.source)
+            sa.select(aa.c.activity_id, aa.c.record_id, aa.c.record_type, aa.c.source, aa.c.reason)
             .where(aa.c.activity_id.in_(chunk))
             .order_by(aa.c.activity_id, aa.c.record_id)
         )
         for link in link_rows:
-            links[link.activity_id].append(
-                {"type": link.record_type, "id": link.record_id, "source": link.source}
-            )
+            item = {"type": link.record_type, "id": link.record_id, "source": link.source}
+            if link.reason is not None:  # a match by number, a late attach, a person's answer
+                item["reason"] = link.reason
+            links[link.activity_id].append(item)
     return links
 
 
