@@ -312,10 +312,68 @@ def test_contact_created_becomes_a_contact_record_without_owner() -> None:
         "lastname": "Lee",
         "company": "Globex",
         "email": "kim.lee@globex.test",
-        "phone": "+14155550142",
+        "mobilephone": "+14155550142",  # labelled Mobile
     }
     assert event.owner is None
     assert event.associations == ()
+
+
+def test_a_contact_with_both_numbers_maps_both_as_given() -> None:
+    """The first Mobile number (any case) is the mobile, the first other one the phone;
+    numbers are only trimmed, never reformatted (the engine reads them as E.164)."""
+    event = only("contact.updated.phones")
+    assert event.properties["phone"] == "+33 1 76 36 06 95"  # Work; Home comes after it
+    assert event.properties["mobilephone"] == "+33 6 12 34 56 78"
+
+
+@pytest.mark.parametrize(
+    ("numbers", "expected"),
+    [
+        ([{"label": "Work", "value": "+1 555 0100"}], {"phone": "+1 555 0100"}),
+        ([{"label": "MOBILE", "value": "+1 555 0142"}], {"mobilephone": "+1 555 0142"}),
+        ([{"label": None, "value": "+1 555 0100"}], {"phone": "+1 555 0100"}),
+        ([{"value": "+1 555 0100"}], {"phone": "+1 555 0100"}),
+        (
+            [
+                {"label": "Home", "value": "+1 555 0177"},
+                {"label": "Mobile", "value": " "},
+                {"label": " mobile ", "value": "+1 555 0142"},
+                {"label": "Mobile", "value": "+1 555 0143"},
+                {"label": "Work", "value": "+1 555 0100"},
+            ],
+            {"phone": "+1 555 0177", "mobilephone": "+1 555 0142"},
+        ),
+        ([], {}),
+        (None, {}),
+    ],
+)
+def test_contact_numbers_by_label(
+    numbers: list[dict[str, Any]] | None, expected: dict[str, str]
+) -> None:
+    body = load("contact.created")
+    body["data"]["phone_numbers"] = numbers
+    [event] = convert(body)[1]
+    found = {k: v for k, v in event.properties.items() if k in ("phone", "mobilephone")}
+    assert found == expected
+
+
+def test_a_call_with_no_contact_keeps_its_numbers_and_direction() -> None:
+    """Aircall knew nobody with the number: the call is still an activity (not a dead
+    letter) with the other party's number, for the engine to match by number."""
+    body = load("call.ended.unknown_caller")
+    assert body["data"]["contact"] is None
+    event = only("call.ended.unknown_caller")
+    assert event.type is EventType.ACTIVITY
+    assert event.activity is ActivityType.CALL
+    assert event.associations == ()
+    assert event.properties["direction"] == "inbound"
+    assert event.properties["from_number"] == "+1 415-555-0199"  # raw_digits, as sent
+    assert event.properties["to_number"] == "+1 415-555-0100"  # the Aircall line
+    assert owner_dict(event) == AGENT
+    for name in CALL_EVENTS:  # every event of such a call, final or not
+        body["event"] = name
+        [event] = convert(body)[1]
+        assert {"direction", "from_number", "to_number"} <= set(event.properties)
 
 
 def test_contact_updated_leaves_out_what_it_lacks() -> None:
@@ -485,6 +543,9 @@ def test_a_contact_phone_that_is_not_a_string_is_refused() -> None:
     body = load("contact.created")
     body["data"]["phone_numbers"] = [{"value": 4155550142}]
     with pytest.raises(EventError, match='field "data.phone_numbers.0.value"'):
+        convert(body)
+    body["data"]["phone_numbers"] = [{"label": 3, "value": "+14155550142"}]
+    with pytest.raises(EventError, match='field "data.phone_numbers.0.label": must be a string'):
         convert(body)
 
 

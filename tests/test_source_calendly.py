@@ -211,6 +211,46 @@ def test_a_one_word_name_is_a_first_name_and_no_memberships_is_no_owner() -> Non
     assert meeting.associations == (RecordRef(RecordType.CONTACT, email="cher@music.test"),)
 
 
+def test_the_invitees_numbers_go_to_the_contact_as_given() -> None:
+    """The SMS reminder number is the mobile, the number the host calls (an outbound_call
+    location) the phone: so the rep's calls find the invitee's contact by number."""
+    meeting, contact = convert(load("invitee.created.phones"))[1]
+    assert contact.properties == {
+        "email": "dana.cruz@umbrella.test",
+        "firstname": "Dana",
+        "lastname": "Cruz",
+        "mobilephone": "+1 415-555-0142",
+        "phone": "+1 415-555-0110",
+    }
+    assert not {"phone", "mobilephone"} & set(meeting.properties)
+
+
+@pytest.mark.parametrize(
+    ("location", "reminder", "expected"),
+    [
+        ({"type": "outbound_call", "location": "+1 555 0110"}, None, {"phone": "+1 555 0110"}),
+        # the host's own line: not the invitee's number
+        ({"type": "inbound_call", "location": "+1 555 0100"}, None, {}),
+        (
+            {"type": "physical", "location": "1 Main St"},
+            "+1 555 0142",
+            {"mobilephone": "+1 555 0142"},
+        ),
+        ({"type": "outbound_call", "location": None}, " ", {}),
+        (None, None, {}),
+    ],
+)
+def test_which_numbers_are_the_invitees(
+    location: dict[str, Any] | None, reminder: str | None, expected: dict[str, str]
+) -> None:
+    body = load("invitee.created.phones")
+    body["payload"]["scheduled_event"]["location"] = location
+    body["payload"]["text_reminder_number"] = reminder
+    contact = convert(body)[1][1]
+    found = {k: v for k, v in contact.properties.items() if k in ("phone", "mobilephone")}
+    assert found == expected
+
+
 @pytest.mark.parametrize(
     ("memberships", "owner"),
     [
@@ -284,6 +324,12 @@ def test_unknown_event_names_are_event_errors(name: Any) -> None:
         (
             setter("payload.scheduled_event.event_memberships.0.user", {"uri": "u"}),
             "payload.scheduled_event.event_memberships.0.user",
+        ),
+        (setter("payload.text_reminder_number", 4155550142), "payload.text_reminder_number"),
+        (setter("payload.scheduled_event.location", "Zoom"), "payload.scheduled_event.location"),
+        (
+            setter("payload.scheduled_event.location", {"type": "outbound_call", "location": 1}),
+            "payload.scheduled_event.location.location",
         ),
         (setter("payload.scheduled_event", "EVT1"), "payload.scheduled_event"),
         (setter("payload", "invitee"), "payload"),

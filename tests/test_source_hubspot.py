@@ -145,6 +145,13 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     "deal.propertyChange.dealstage": [
         record("1026", "deal", "7301", properties={"stage": "contractsent"})
     ],
+    # the numbers calls are matched by, as HubSpot holds them (only trimmed)
+    "contact.propertyChange.phone": [
+        record("1031", "contact", "5101", properties={"phone": "+1 (415) 555-0110"}, manual=True)
+    ],
+    "contact.propertyChange.mobilephone": [
+        record("1032", "contact", "5101", properties={"mobilephone": "+1 415 555 0142"})
+    ],
     "ticket.propertyChange.subject": [
         record("1027", "ticket", "8401", properties={"subject": "Login fails"}, manual=True)
     ],
@@ -289,7 +296,12 @@ def test_echo_of_leadsync_own_app(
         ("company.propertyChange", "email", "info@acme.test", None),
         ("deal.propertyChange", "name", "Acme pilot", None),
         ("ticket.propertyChange", "dealstage", "closedwon", None),
-        ("contact.propertyChange", "phone", "+1 555 0100", None),
+        ("contact.propertyChange", "phone", "+1 555 0100", {"phone": "+1 555 0100"}),
+        ("contact.propertyChange", "mobilephone", "+1 555 0142", {"mobilephone": "+1 555 0142"}),
+        ("contact.propertyChange", "phone", "", {"phone": None}),
+        ("contact.propertyChange", "mobilephone", None, {"mobilephone": None}),
+        ("company.propertyChange", "phone", "+1 555 0100", None),
+        ("contact.propertyChange", "hs_whatsapp_phone_number", "+1 555 0100", None),
     ],
 )
 def test_property_table(

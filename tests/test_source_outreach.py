@@ -177,6 +177,36 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         }
     ],
     "account.destroyed": [],
+    # The first work number and the first mobile one, as given (trimmed).
+    "prospect.created-phones": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1003",
+            "owner": "7",
+            "properties": {
+                "firstname": "Dana",
+                "lastname": "Cruz",
+                "company": "Umbrella",
+                "email": "dana.cruz@umbrella.test",
+                "mobilephone": "+1 415 555 0142",
+                "phone": "+1 415 555 0110",
+            },
+        }
+    ],
+    # An update of the home number alone says nothing of the work number: no phone.
+    "prospect.updated-phones": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T11:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1003",
+            "properties": {"mobilephone": "+1 415 555 0143"},
+        }
+    ],
     "opportunity.created": [
         {
             "id": "KEY",
@@ -250,6 +280,22 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "owner": "7",
             "properties": {"outreach_outcome": "Not Answered", "outcome": "no_answer"},
             "associations": [{"object": "contact", "external_id": "1002"}],
+        }
+    ],
+    # No prospect: still the call, with its numbers, for the engine to match by number.
+    "call.created-no-prospect": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-05T11:00:00.000Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": "9003",
+            "owner": "7",
+            "properties": {
+                "from_number": "+1 415 555 0199",
+                "to_number": "+15550100",
+                "direction": "inbound",
+            },
         }
     ],
     "call.destroyed": [],
@@ -604,6 +650,93 @@ def test_a_mailing_is_an_activity_once_sent(
     body = with_value(body, "data.attributes.deliveredAt", delivered_at)
     (email,) = converted(body)
     assert email.get("draft", False) is not is_activity
+
+
+# ------------------------------------------------------------------ phone numbers
+
+
+def phones_of(name: str, **attributes: Any) -> dict[str, Any]:
+    body = fixture(name)
+    body["data"]["attributes"] = {
+        "updatedAt": "2026-11-04T12:00:00.000Z",
+        "title": "CRO",  # so that an update without numbers is still a record event
+        **attributes,
+    }
+    (record,) = converted(body)
+    return {k: v for k, v in record["properties"].items() if k in ("phone", "mobilephone")}
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "expected"),
+    [
+        # created: the first work number, else other, home, voip (in that order)
+        (
+            "prospect.created",
+            {"workPhones": ["+1 555 0110"], "otherPhones": ["+1 555 0120"]},
+            {"phone": "+1 555 0110"},
+        ),
+        (
+            "prospect.created",
+            {"workPhones": [], "voipPhones": ["+1 555 0140"], "homePhones": ["+1 555 0130"]},
+            {"phone": "+1 555 0130"},
+        ),
+        (
+            "prospect.created",
+            {"otherPhones": ["  ", "+1 555 0120"], "homePhones": ["+1 555 0130"]},
+            {"phone": "+1 555 0120"},
+        ),
+        ("prospect.created", {"voipPhones": ["+1 555 0140"]}, {"phone": "+1 555 0140"}),
+        # a mobile number is never the phone
+        ("prospect.created", {"mobilePhones": ["+1 555 0142"]}, {"mobilephone": "+1 555 0142"}),
+        # updated: other kinds stand in only when the update says there is no work number
+        ("prospect.updated", {"homePhones": ["+1 555 0130"]}, {}),
+        (
+            "prospect.updated",
+            {"workPhones": [], "homePhones": ["+1 555 0130"]},
+            {"phone": "+1 555 0130"},
+        ),
+        (
+            "prospect.updated",
+            {"workPhones": ["+1 555 0111"], "homePhones": ["+1 555 0130"]},
+            {"phone": "+1 555 0111"},
+        ),
+        (
+            "prospect.updated",
+            {"mobilePhones": [None, "+1 555 0143"]},
+            {"mobilephone": "+1 555 0143"},
+        ),
+        ("prospect.updated", {"workPhones": None, "mobilePhones": []}, {}),
+    ],
+)
+def test_prospect_numbers(name: str, attributes: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert phones_of(name, **attributes) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("data.attributes.workPhones", "+1 555 0110", "data.attributes.workPhones"),
+        ("data.attributes.mobilePhones", [15550142], "data.attributes.mobilePhones[0]"),
+        ("data.attributes.homePhones", {"number": "x"}, "data.attributes.homePhones"),
+    ],
+)
+def test_a_phone_list_of_another_shape_names_its_path(path: str, value: Any, message: str) -> None:
+    body = with_value(fixture("prospect.created"), "data.attributes.workPhones", [])
+    with pytest.raises(EventError, match=re.escape(f'field "{message}": must be')):
+        events(with_value(body, path, value))
+
+
+def test_a_call_without_prospect_keeps_its_numbers_and_direction() -> None:
+    for name in ("call.created", "call.created-flat-relationships"):
+        body = fixture(name)
+        del body["data"]["relationships"]["prospect"]
+        (call,) = converted(body)
+        assert "associations" not in call or all(
+            a["object"] != "contact" for a in call["associations"]
+        )
+        assert set(call["properties"]) >= {"direction", "from_number", "to_number"}
+        assert call["properties"]["from_number"] == body["data"]["attributes"]["from"]
+        assert call["properties"]["to_number"] == body["data"]["attributes"]["to"]
 
 
 # ------------------------------------------------------------------ bad input

@@ -75,6 +75,25 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "associations": [GLOBEX],
         }
     ],
+    # The mobile number (primary here) is the mobile, the first of the others the phone.
+    "create.person.phones": [
+        {
+            "id": event_id(43),
+            "occurred_at": "2026-11-04T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "43",
+            "owner": "7",
+            "properties": {
+                "name": "Dana Cruz",
+                "firstname": "Dana",
+                "lastname": "Cruz",
+                "email": "dana.cruz@umbrella.test",
+                "phone": "+1 415 555 0110",
+                "mobilephone": "+1 415 555 0142",
+            },
+        }
+    ],
     # The owner changed along with other fields: a record event that carries the owner.
     "change.person": [
         {
@@ -436,6 +455,25 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "associations": [GLOBEX],
         }
     ],
+    # v1's phone list: a label in any case, the value trimmed.
+    "v1.added.person.phones": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-04T09:00:00.250Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "44",
+            "owner": "7",
+            "properties": {
+                "name": "Dana Cruz",
+                "firstname": "Dana",
+                "lastname": "Cruz",
+                "email": "dana.cruz@umbrella.test",
+                "phone": "+1 415 555 0188",
+                "mobilephone": "+1 415 555 0142",
+            },
+        }
+    ],
     # v1's previous is the whole object: only the label differs, so the owner is not sent.
     "v1.updated.person": [
         {
@@ -644,6 +682,13 @@ def mutate(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("create.person", "data.emails", "kim@globex.test", "data.emails"),
         ("create.person", "data.emails", ["kim@globex.test"], "data.emails[0]"),
         ("create.person", "data.phones", [{"value": 5551234}], "data.phones[0].value"),
+        (
+            "create.person",
+            "data.phones",
+            [{"value": "+1 555 0100", "label": 1}],
+            "data.phones[0].label",
+        ),
+        ("create.person", "data.phones", "+1 555 0100", "data.phones"),
         ("create.person", "data.owner_id", [7], "data.owner_id"),
         ("create.person", "data.org_id", True, "data.org_id"),
         ("create.person", "data.name", {"first": "Kim"}, "data.name"),
@@ -871,6 +916,58 @@ def test_v1_style_ids_and_flags_are_read() -> None:
 def test_duration_with_seconds() -> None:
     body = mutate(body_of("create.activity.call"), "data.duration", "01:02:03")
     assert convert(body)[0]["properties"]["duration_s"] == 3723
+
+
+# ------------------------------------------------------------------ phone numbers
+
+
+@pytest.mark.parametrize(
+    ("phones", "expected"),
+    [
+        # the primary of each kind, else its first
+        (
+            [
+                {"value": "+1 555 0177", "primary": False, "label": "home"},
+                {"value": "+1 555 0110", "primary": True, "label": "work"},
+                {"value": "+1 555 0142", "primary": False, "label": "mobile"},
+                {"value": "+1 555 0143", "primary": False, "label": "mobile"},
+            ],
+            {"phone": "+1 555 0110", "mobilephone": "+1 555 0142"},
+        ),
+        # a primary mobile number is the mobile, never the phone
+        (
+            [{"value": "+1 555 0142", "primary": True, "label": "mobile"}],
+            {"mobilephone": "+1 555 0142"},
+        ),
+        # no label (or another one): the phone
+        ([{"value": "+1 555 0100", "primary": True}], {"phone": "+1 555 0100"}),
+        ([{"value": "+1 555 0100", "label": None}], {"phone": "+1 555 0100"}),
+        # empty values are no number
+        (
+            [{"value": "", "primary": True, "label": "mobile"}, {"value": "+1 555 0100"}],
+            {"phone": "+1 555 0100"},
+        ),
+        ([], {}),
+        (None, {}),
+    ],
+)
+def test_person_numbers(phones: Any, expected: dict[str, str]) -> None:
+    for fixture, field in (("create.person", "data.phones"), ("v1.added.person", "current.phone")):
+        body = mutate(body_of(fixture), field, phones)
+        (record,) = convert(body)
+        found = {k: v for k, v in record["properties"].items() if k in ("phone", "mobilephone")}
+        assert found == expected, fixture
+
+
+def test_a_call_activity_without_a_person_is_still_the_call() -> None:
+    """Pipedrive's activities carry no numbers: a call is named by its person only, and one
+    without a person is the call alone (not a dead letter)."""
+    body = mutate(body_of("create.activity.call"), "data.person_id", None)
+    body = mutate(body, "data.participants", [])
+    (call,) = convert(body)
+    assert call["activity"] == "call"
+    assert all(a["object"] != "contact" for a in call.get("associations", []))
+    assert not {"from_number", "to_number"} & set(call["properties"])
 
 
 # ------------------------------------------------------------------ vocabularies

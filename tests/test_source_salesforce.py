@@ -131,6 +131,25 @@ OUTBOUND: dict[str, list[dict[str, Any]]] = {
             "associations": [company(INITECH)],
         }
     ],
+    # Phone and MobilePhone, as given.
+    "om_lead_phones.xml": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-01T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "00Q5g00000AbCdFEAV",
+            "owner": REP,
+            "properties": {
+                "email": "kim.lee@globex.test",
+                "firstname": "Kim",
+                "lastname": "Lee",
+                "phone": "+1 555 0100",
+                "mobilephone": "+1 415 555 0142",
+                "company": "Globex",
+            },
+        }
+    ],
     "om_account.xml": [
         {
             "id": KEY,
@@ -387,6 +406,36 @@ CHANGES: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
+    # Phone and MobilePhone as given (trimmed); HomePhone is not read.
+    "cdc_create_contact_phones.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-04T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "0035g00000QwErUAAV",
+            "owner": REP,
+            "properties": {
+                "email": "dana.cruz@umbrella.test",
+                "firstname": "Dana",
+                "lastname": "Cruz",
+                "phone": "(415) 555-0110",
+                "mobilephone": "+1 415 555 0142",
+            },
+            "associations": [company(INITECH)],
+        }
+    ],
+    # An UPDATE of the mobile number alone: a record event with it (not an owner event).
+    "cdc_update_lead_mobile.json": [
+        {
+            "id": KEY,
+            "occurred_at": "2026-11-04T10:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": KIM_LEAD,
+            "properties": {"mobilephone": "+1 415 555 0143"},
+        }
+    ],
     # UPDATE: only the changed fields (no owner: it did not change).
     "cdc_update_contact.json": [
         {
@@ -631,6 +680,35 @@ def test_wrong_change_event_types_name_the_json_path(path: str, value: Any, name
     assert f'field "{named}":' in str(caught.value)
 
 
+@pytest.mark.parametrize("sobject", ["Lead", "Contact"])
+def test_a_person_with_both_numbers_maps_both_and_only_changed_ones_on_update(
+    sobject: str,
+) -> None:
+    body = copy.deepcopy(body_of("cdc_create_contact_phones.json"))
+    body["ChangeEventHeader"]["entityName"] = sobject
+    (event,) = convert(body)
+    assert event["properties"]["phone"] == "(415) 555-0110"
+    assert event["properties"]["mobilephone"] == "+1 415 555 0142"
+    body["ChangeEventHeader"].update(changeType="UPDATE", changedFields=["Phone"])
+    (event,) = convert(body)
+    assert event["properties"] == {"phone": "(415) 555-0110"}  # MobilePhone did not change
+    body["ChangeEventHeader"]["changedFields"] = ["MobilePhone"]
+    body["MobilePhone"] = ["+1 415 555 0142"]
+    with pytest.raises(EventError, match='field "MobilePhone": must be a string'):
+        convert(body)
+
+
+def test_a_call_task_without_a_person_is_still_the_call() -> None:
+    """A Task has no numbers: a call is named by its WhoId, and one without is the call
+    alone (not a dead letter)."""
+    body = copy.deepcopy(body_of("cdc_create_task_call.json"))
+    body.pop("WhoId", None)
+    (event,) = convert(body)
+    assert event["activity"] == "call"
+    assert all(a["object"] != "contact" for a in event.get("associations", []))
+    assert "direction" in event["properties"]
+
+
 def test_a_body_that_is_neither_object_nor_array_is_refused() -> None:
     with pytest.raises(EventError, match="must be a change event or an array"):
         ADAPTER("crm-salesforce", OPTIONS).pieces(request(b'"hello"', "application/json"))
@@ -797,7 +875,7 @@ def test_different_events_have_different_keys() -> None:
         for name in sorted(OUTBOUND) + sorted(CHANGES)
         for p in adapter.pieces(request(raw_of(name)))
     ]
-    assert len(keys) == len(set(keys)) == 24
+    assert len(keys) == len(set(keys)) == 27
 
 
 # ------------------------------------------------------------------ authenticity

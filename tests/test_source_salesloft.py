@@ -115,6 +115,43 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "properties": {"lastname": "Lee-Park"},
         }
     ],
+    # Work and mobile numbers as given (trimmed; the extension is not appended).
+    "person_created-phones": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T09:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1702",
+            "owner": "7",
+            "properties": {
+                "firstname": "Dana",
+                "lastname": "Cruz",
+                "phone": "+1 (415) 555-0110",
+                "mobilephone": "+1 415 555 0142",
+                "company": "Umbrella",
+                "email": "dana.cruz@umbrella.test",
+            },
+        }
+    ],
+    # No work number: the home number is the phone.
+    "person_updated-home-phone": [
+        {
+            "id": "KEY",
+            "occurred_at": "2026-11-04T12:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "1702",
+            "owner": "7",
+            "properties": {
+                "firstname": "Dana",
+                "lastname": "Cruz",
+                "company": "Umbrella",
+                "email": "dana.cruz@umbrella.test",
+                "phone": "+1 415 555 0177",
+            },
+        }
+    ],
     "person_deleted": [],
     "account_created": [
         {
@@ -594,6 +631,51 @@ def test_note_associations(associated_type: str | None, association: dict[str, s
     assert note.get("associations") == ([association] if association else None)
 
 
+# ------------------------------------------------------------------ phone numbers
+
+
+@pytest.mark.parametrize(
+    ("numbers", "expected"),
+    [
+        (
+            {"phone": "+1 555 0110", "mobile_phone": "+1 555 0142", "home_phone": "+1 555 0177"},
+            {"phone": "+1 555 0110", "mobilephone": "+1 555 0142"},
+        ),
+        ({"phone": " ", "home_phone": "+1 555 0177"}, {"phone": "+1 555 0177"}),
+        ({"mobile_phone": "+1 555 0142"}, {"mobilephone": "+1 555 0142"}),
+        ({"phone": None, "mobile_phone": None, "home_phone": None}, {}),
+    ],
+)
+def test_person_numbers(numbers: dict[str, Any], expected: dict[str, str]) -> None:
+    event, body = fixture("person_created")
+    body.update({"phone": None, **numbers})
+    (record,) = converted(event, body)
+    found = {k: v for k, v in record["properties"].items() if k in ("phone", "mobilephone")}
+    assert found == expected
+
+
+def test_a_home_phone_of_another_type_names_its_path_when_it_is_read() -> None:
+    event, body = fixture("person_created")
+    body.update(phone=None, home_phone={"value": "+1 555 0177"})
+    with pytest.raises(EventError, match=re.escape('field "home_phone": must be a string')):
+        events(event, body)
+
+
+def test_a_call_with_no_person_keeps_its_numbers_and_direction() -> None:
+    event, body = fixture("call_data_record_created-unlinked")
+    assert body["called_person"] is None and body["call"] is None
+    (call,) = converted(event, body)
+    assert "associations" not in call
+    assert call["properties"]["direction"] == "inbound"
+    assert call["properties"]["from_number"] == "+15550200"
+    assert call["properties"]["to_number"] == "+15550001"
+    event, body = fixture("call_created")
+    body["called_person"] = None
+    (call,) = converted(event, body)
+    assert "associations" not in call
+    assert call["properties"]["to_number"] == "+15550100"  # a call has no from, no direction
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -630,6 +712,7 @@ def test_a_stored_piece_without_the_event_header_is_a_dead_letter() -> None:
         ("person_created", "account.id", {"id": 501}, "account.id"),
         ("person_created", "id", None, "id"),
         ("person_created", "updated_at", 1794000000, "updated_at"),
+        ("person_created", "mobile_phone", ["+1 555 0142"], "mobile_phone"),
         ("account_created", "domain", 42.5, "domain"),
         ("call_created", "duration", "long", "duration"),
         ("call_created", "duration", -5, "duration"),

@@ -37,9 +37,11 @@ call.voicemail_left        ``outcome`` (see below), ``recording_url`` (``recordi
                            ``aircall_missed_call_reason``.
 contact.created,           a ``contact`` record, ``external_id`` = ``data.id``: ``email``
 contact.updated            (first ``emails[].value``), ``firstname`` / ``lastname``
-                           (``first_name`` / ``last_name``), ``phone`` (first
-                           ``phone_numbers[].value``), ``company`` (``company_name``,
-                           HubSpot's contact property). No owner.
+                           (``first_name`` / ``last_name``), ``phone`` (the first
+                           ``phone_numbers[].value`` whose ``label`` is not Mobile),
+                           ``mobilephone`` (the first whose ``label`` is Mobile, any
+                           case), ``company`` (``company_name``, HubSpot's contact
+                           property). No owner.
 user.created,              a ``user`` event ``{"id": data.id, "email": data.email}`` with
 user.updated (?),          ``name``, which fills the external-user directory; ``[]`` when the
 user.opened, user.closed,  user has no id. User events V1.
@@ -68,7 +70,11 @@ Calls
 -----
 Owner: ``data.user`` as ``{"id", "email"}`` (a null user means no owner); the agent's email
 teaches the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
-its first email; a call without a contact names no record (``raw_digits`` alone names nobody).
+its first email. A call without a contact (``"contact": null``: Aircall knew nobody with the
+number) is still the call activity, with its ``direction`` and numbers and no association:
+the engine finds the other party by number (``raw_digits``). Numbers are passed as Aircall
+sends them (``+1 415-555-0142``), trimmed; the engine reads them as E.164. A call without a
+``direction`` carries no numbers (which one is the rep's line is unknown).
 
 Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
 ``call.voicemail_left`` carry final values; the earlier events of a call never carry
@@ -184,6 +190,8 @@ MISSED_CALL_OUTCOMES: dict[str, str] = {
     "abandoned_in_classic": "no_answer",
 }
 CALL_TITLE = "Aircall call"
+#: The ``label`` (compared lowercased) of a contact's mobile number in ``phone_numbers``.
+MOBILE_LABEL = "mobile"
 
 
 class AircallAdapter(Adapter):
@@ -373,10 +381,10 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
         value = string(body, path)
         if value is not None:
             properties[key] = value
-    for key, path in (("email", "data.emails"), ("phone", "data.phone_numbers")):
-        values = _texts_in(body, path, "value")
-        if values:
-            properties[key] = values[0]
+    emails = _texts_in(body, "data.emails", "value")
+    if emails:
+        properties["email"] = emails[0]
+    properties.update(_contact_phones(body, "data.phone_numbers"))
     return {
         "id": event_id,
         "occurred_at": at,
@@ -385,6 +393,20 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
         "external_id": text(body, "data.id", required=True),
         "properties": properties,
     }
+
+
+def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str]:
+    """``phone`` and ``mobilephone`` of a contact's ``phone_numbers`` (``[{label, value}]``):
+    the first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the mobile, the
+    first other one the phone; each number as given, trimmed."""
+    phones: dict[str, str] = {}
+    for where, element, value in _entries(body, path, "value"):
+        label = element.get("label")
+        if label is not None and not isinstance(label, str):
+            refuse(f"{where}.label", f"must be a string, got {describe(label)}")
+        mobile = (label or "").strip().lower() == MOBILE_LABEL
+        phones.setdefault("mobilephone" if mobile else "phone", value)
+    return phones
 
 
 def _user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] | None:
@@ -419,12 +441,18 @@ def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
 def _texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:
     """The non-empty ``field`` strings of the objects in the array at ``path``
     (``data.tags`` -> tag names); errors name the element (``data.tags.0.name``)."""
+    return [value for _, _, value in _entries(body, path, field)]
+
+
+def _entries(body: dict[str, Any], path: str, field: str) -> list[tuple[str, dict[str, Any], str]]:
+    """``(where, object, value)`` of each object in the array at ``path`` whose ``field`` is a
+    non-empty string (trimmed); ``where`` is the element's path (``data.tags.0``)."""
     items = get_path(body, path)
     if items is None:
         return []
     if not isinstance(items, list):
         refuse(path, f"must be an array, got {describe(items)}")
-    values: list[str] = []
+    found: list[tuple[str, dict[str, Any], str]] = []
     for index, element in enumerate(items):
         where = f"{path}.{index}"
         if not isinstance(element, dict):
@@ -435,5 +463,5 @@ def _texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:
         if not isinstance(value, str):
             refuse(f"{where}.{field}", f"must be a string, got {describe(value)}")
         if value.strip():
-            values.append(value.strip())
-    return values
+            found.append((where, element, value.strip()))
+    return found

@@ -61,11 +61,17 @@ Its email teaches the user directory.
 The lead is the invitee: the meeting is associated with the contact named by
 ``payload.email``, and a contact record event ``<id>#contact`` (no owner, occurred_at =
 ``created_at``) carries ``email`` and the name, so a new contact gets one: ``firstname`` /
-``lastname`` from ``first_name`` / ``last_name``, else ``name`` cut at its first space. A
-payload without an email names no contact and gives the meeting alone.
+``lastname`` from ``first_name`` / ``last_name``, else ``name`` cut at its first space. It
+carries the invitee's numbers too, as given (trimmed), so the rep's calls find the contact:
+``mobilephone`` from ``text_reminder_number`` (the number Calendly texts reminders to) (?),
+and ``phone`` from ``scheduled_event.location.location`` when the location's ``type`` is
+:data:`INVITEE_PHONE_LOCATION` (``outbound_call``: the host calls the invitee at the number
+the invitee gave) (?). Another location type's number (``inbound_call``: the host's own line)
+is not the invitee's and is not read. A payload without an email names no contact and gives
+the meeting alone.
 
-Ignored: ``created_by``, questions and answers, tracking, payment, location, ``event_guests``
-and the memberships after the first.
+Ignored: ``created_by``, questions and answers, tracking, payment, other locations,
+``event_guests`` and the memberships after the first.
 """
 
 from __future__ import annotations
@@ -114,6 +120,8 @@ RESCHEDULED_OUTCOME = "rescheduled"
 NO_SHOW_EVENTS = ("invitee_no_show.created", "invitee_no_show.deleted")
 IGNORED_EVENTS = ("routing_form_submission.created",)
 KNOWN_EVENTS = (*OUTCOMES, *IGNORED_EVENTS)
+#: (?) The location type whose ``location`` is the invitee's number (the host calls it).
+INVITEE_PHONE_LOCATION = "outbound_call"
 #: (?) Where an InviteeNoShow-shaped payload keeps the invitee uri.
 NO_SHOW_INVITEE_FIELD = "invitee"
 
@@ -161,7 +169,7 @@ class CalendlyAdapter(Adapter):
             "occurred_at": at,
             "type": "record",
             "object": "contact",
-            "properties": {"email": email, **_invitee_name(body)},
+            "properties": {"email": email, **_invitee_name(body), **_invitee_phones(body)},
         }
         return [
             parse_event(meeting, self.integration, seq),
@@ -257,6 +265,19 @@ def _invitee_name(body: dict[str, Any]) -> dict[str, str]:
         head, _, rest = full.partition(" ")
         first, last = head, rest.strip() or None
     return {key: value for key, value in (("firstname", first), ("lastname", last)) if value}
+
+
+def _invitee_phones(body: dict[str, Any]) -> dict[str, str]:
+    """``phone`` / ``mobilephone`` of the invitee, as far as the payload has them."""
+    phones: dict[str, str] = {}
+    mobile = string(body, "payload.text_reminder_number")
+    if mobile is not None:
+        phones["mobilephone"] = mobile
+    if string(body, "payload.scheduled_event.location.type") == INVITEE_PHONE_LOCATION:
+        phone = string(body, "payload.scheduled_event.location.location")
+        if phone is not None:
+            phones["phone"] = phone
+    return phones
 
 
 def _flag(body: dict[str, Any], path: str) -> bool:

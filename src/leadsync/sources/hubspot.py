@@ -60,7 +60,7 @@ Any other name is an EventError (the row becomes a dead letter).
 Kept properties (``KEPT_PROPERTIES``, HubSpot name -> canonical name):
 
 =========  ==================================================
-contact    ``email`` -> ``email``, ``firstname``, ``lastname``
+contact    ``email`` -> ``email``, ``firstname``, ``lastname``, ``phone``, ``mobilephone``
 company    ``domain`` -> ``domain``, ``name``
 deal       ``dealname`` -> ``name``, ``dealstage`` -> ``stage``
 ticket     ``subject``, ``hs_pipeline_stage`` -> ``stage``
@@ -156,6 +156,9 @@ KEPT_PROPERTIES: dict[tuple[RecordType, str], str] = {
     (RecordType.CONTACT, "email"): "email",
     (RecordType.CONTACT, "firstname"): "firstname",
     (RecordType.CONTACT, "lastname"): "lastname",
+    # The numbers a call is matched by (as HubSpot holds them; the engine reads them as E.164).
+    (RecordType.CONTACT, "phone"): "phone",
+    (RecordType.CONTACT, "mobilephone"): "mobilephone",
     (RecordType.COMPANY, "domain"): "domain",
     (RecordType.COMPANY, "name"): "name",
     (RecordType.DEAL, "dealname"): "name",

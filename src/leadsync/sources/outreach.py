@@ -42,14 +42,16 @@ Events
 =====================================  =======================================================
 ``prospect.created`` / ``.updated``    contact record ``data.id``: ``email`` = first of
                                        ``emails``, firstname, lastname, title, company,
-                                       occupation, city, state, country (:data:`PROSPECT_FIELDS`);
+                                       occupation, city, state, country (:data:`PROSPECT_FIELDS`),
+                                       ``phone`` and ``mobilephone`` (see *Phone numbers*);
                                        association ``account`` -> company
 ``account.created`` / ``.updated``     company record: name, ``domain``, website, industry
 ``opportunity.created`` / ``.updated`` deal record: name, amount, probability, closedate,
                                        opportunity_type, ``stage`` = the opportunityStage id (?);
                                        association ``account`` -> company
 ``call.created`` / ``.updated``        call activity ``data.id`` (events of one call merge):
-                                       direction, from/to numbers, recording_url, body (note),
+                                       direction, ``from`` -> from_number, ``to`` ->
+                                       to_number, recording_url, body (note),
                                        outcome (:data:`CALL_OUTCOMES`, raw kept as
                                        ``outreach_outcome``), ``duration_s`` = completedAt -
                                        answeredAt when both are in the event; owner ``user``;
@@ -72,7 +74,18 @@ anything else                          EventError (the row becomes a dead letter
 =====================================  =======================================================
 
 Activities name their records through the relationships ``prospect`` (contact), ``account``
-(company) and ``opportunity`` (deal), when present.
+(company) and ``opportunity`` (deal), when present. A call naming no prospect is still the
+call, with its direction and numbers: the engine finds the other party by number.
+
+Phone numbers
+-------------
+A prospect's numbers are arrays of strings by kind (:data:`PHONE_ATTRIBUTES`): ``phone`` is the
+first of ``workPhones``, else of ``otherPhones``, ``homePhones``, ``voipPhones`` in that order;
+``mobilephone`` is the first of ``mobilePhones``. Numbers are passed as given, trimmed (the
+engine reads them as E.164). An update carries only the arrays that changed, so the fallback
+to other kinds is taken only when the event says the prospect has no work number (a
+``created`` event, or ``workPhones`` in the update): an update of ``homePhones`` alone never
+puts a home number over a work number leadsync already has.
 
 Owners
 ------
@@ -166,6 +179,9 @@ CALL_FIELDS = {
     "note": "body",
 }
 MAILING_FIELDS = {"subject": "subject", "bodyText": "body"}
+#: A prospect's phone arrays, in the order ``phone`` is taken from; the mobile ones.
+PHONE_ATTRIBUTES = ("workPhones", "otherPhones", "homePhones", "voipPhones")
+MOBILE_PHONES = "mobilePhones"
 TASK_FIELDS = {"note": "body", "taskType": "outreach_task_type"}
 
 #: Outreach call ``outcome`` (case-insensitive) -> canonical call outcome.
@@ -268,7 +284,25 @@ def _prospect(d: _Delivery) -> list[dict[str, Any]]:
     email = _first_email(d.item, ATTR + "emails")
     if email is not None:
         properties["email"] = email
+    properties.update(_prospect_phones(d))
     return _record_events(d, "contact", properties, _links(d.item, RECORD_LINKS))
+
+
+def _prospect_phones(d: _Delivery) -> dict[str, str]:
+    """``phone`` and ``mobilephone`` (see *Phone numbers* in the module docstring)."""
+    phones: dict[str, str] = {}
+    mobile = _first_text(d.item, ATTR + MOBILE_PHONES)
+    if mobile is not None:
+        phones["mobilephone"] = mobile
+    work, *others = PHONE_ATTRIBUTES
+    attributes = obj(d.item, "data.attributes") or {}
+    kinds = [work, *others] if d.action == "created" or work in attributes else [work]
+    for kind in kinds:
+        phone = _first_text(d.item, ATTR + kind)
+        if phone is not None:
+            phones["phone"] = phone
+            break
+    return phones
 
 
 def _account(d: _Delivery) -> list[dict[str, Any]]:
@@ -497,6 +531,19 @@ def _first_email(item: Any, path: str) -> str | None:
         if not isinstance(value, str):
             refuse(f"{path}[{index}]", "must be a string")
     return email_or_none(values[0]) if values else None
+
+
+def _first_text(item: Any, path: str) -> str | None:
+    """The first non-empty string of a list of strings (``workPhones``), trimmed."""
+    values = get_path(item, path)
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        refuse(path, f"must be an array of strings, got {describe(values)}")
+    for index, value in enumerate(values):
+        if value is not None and not isinstance(value, str):
+            refuse(f"{path}[{index}]", f"must be a string, got {describe(value)}")
+    return next((v.strip() for v in values if isinstance(v, str) and v.strip()), None)
 
 
 _Converter = Callable[[_Delivery], list[dict[str, Any]]]

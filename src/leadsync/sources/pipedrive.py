@@ -52,8 +52,10 @@ Event names (action x entity)
 
 ``person``
     A ``contact`` record: ``name``, ``first_name`` -> ``firstname``, ``last_name`` ->
-    ``lastname``, the primary (else first) of ``emails`` (or v1's ``email``) -> ``email``, the
-    same of ``phones``/``phone`` -> ``phone``; ``org_id`` -> a company association.
+    ``lastname``, the primary (else first) of ``emails`` (or v1's ``email``) -> ``email``; of
+    ``phones`` (or v1's ``phone``), the primary (else first) number labelled ``mobile`` ->
+    ``mobilephone`` and the primary (else first) of the others -> ``phone``, as given
+    (trimmed); ``org_id`` -> a company association.
 ``organization``
     A ``company`` record: ``name``; ``domain`` from the first of :data:`DOMAIN_FIELDS` that is
     present (?) and looks like a domain (a value that does not is kept as ``website``).
@@ -79,7 +81,8 @@ Event names (action x entity)
     planned call's duration is not a final value. Owner ``owner_id`` (``user_id`` as a
     fallback: v1's assignee); associations ``person_id``, ``org_id``, ``deal_id``,
     ``lead_id`` and every ``participants[].person_id``. The raw type key is kept as
-    ``pipedrive_type``.
+    ``pipedrive_type``. An activity carries no phone numbers (Pipedrive's call logs, which
+    have them, send no webhooks): a call is matched to its person by ``person_id`` only.
 
 ``delete`` of any of them gives ``[]``: deletions are not propagated. Any other action or
 entity (v1's ``pipeline``, ``stage``, ``user``, ``product`` …) is an
@@ -376,9 +379,11 @@ def _person(ev: PipedriveEvent) -> Mapped:
     put(
         properties, "email", payload.primary(item, p("emails")) or payload.primary(item, p("email"))
     )
-    put(
-        properties, "phone", payload.primary(item, p("phones")) or payload.primary(item, p("phone"))
-    )
+    phone, mobile = payload.phones(item, p("phones"))
+    if phone is None and mobile is None:
+        phone, mobile = payload.phones(item, p("phone"))  # v1's name
+    put(properties, "phone", phone)
+    put(properties, "mobilephone", mobile)
     return "contact", properties, payload.refs(ev, ("company", "org_id"))
 
 

@@ -11,7 +11,7 @@ lists and the fields a change changed are read here, each one way.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "is_counter",
     "is_v1",
     "participants",
+    "phones",
     "pipedrive_time",
     "primary",
     "read_event",
@@ -65,6 +66,9 @@ V1_ACTIONS: dict[str, str | None] = {
 TIME_FORMS = "an ISO 8601 time or a unix time in seconds or milliseconds"
 #: The forms of an id field (``owner_id``, ``org_id`` …).
 ID_FORMS = 'an id (an integer or a string) or {"value": id, ...}'
+#: The ``label`` of a mobile number in a person's phone list (Pipedrive's labels are work,
+#: home, mobile and other).
+MOBILE_LABEL = "mobile"
 _CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _TIME_OF_DAY = re.compile(r"\d{2}:\d{2}(:\d{2})?", re.ASCII)
 _DIGITS = re.compile(r"\d+(\.\d+)?", re.ASCII)
@@ -267,25 +271,48 @@ def unique(refs: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def primary(item: Any, path: str) -> str | None:
     """The primary value of a ``[{value, primary, label}]`` list, else the first one."""
+    return _primary_of(_labelled(item, path))
+
+
+def phones(item: Any, path: str) -> tuple[str | None, str | None]:
+    """``(phone, mobile)`` of a person's ``[{value, primary, label}]`` phone list: the mobile
+    is the primary (else first) number labelled ``mobile`` (:data:`MOBILE_LABEL`, any case),
+    the phone the primary (else first) of the others; each as given, trimmed."""
+    entries = _labelled(item, path)
+    mobile = [entry for entry in entries if entry[1] == MOBILE_LABEL]
+    others = [entry for entry in entries if entry[1] != MOBILE_LABEL]
+    return _primary_of(others), _primary_of(mobile)
+
+
+def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
+    """``(primary, label, value)`` of each entry with a non-empty value (the label
+    lowercased and the value trimmed); errors name the entry (``data.phones[0].label``)."""
     entries = get_path(item, path)
     if entries is None:
-        return None
+        return []
     if not isinstance(entries, list):
         refuse(path, f"must be an array of {{value, primary, label}}, got {describe(entries)}")
-    values: list[tuple[bool, str]] = []
+    values: list[tuple[bool, str | None, str]] = []
     for index, entry in enumerate(entries):
         where = f"{path}[{index}]"
         if not isinstance(entry, dict):
             refuse(where, f"must be an object {{value, primary, label}}, got {describe(entry)}")
-        value = entry.get("value")
+        value, label = entry.get("value"), entry.get("label")
         if value is not None and not isinstance(value, str):
             refuse(f"{where}.value", f"must be a string, got {describe(value)}")
+        if label is not None and not isinstance(label, str):
+            refuse(f"{where}.label", f"must be a string, got {describe(label)}")
         if value and value.strip():
-            values.append((entry.get("primary") is True, value.strip()))
-    for is_primary, value in values:
+            label = label.strip().lower() if label is not None else None
+            values.append((entry.get("primary") is True, label, value.strip()))
+    return values
+
+
+def _primary_of(entries: Sequence[tuple[bool, str | None, str]]) -> str | None:
+    for is_primary, _, value in entries:
         if is_primary:
             return value
-    return values[0][1] if values else None
+    return entries[0][2] if entries else None
 
 
 def flag(item: Any, path: str) -> bool | None:

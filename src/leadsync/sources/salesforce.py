@@ -28,8 +28,9 @@ Mapping (both channels)
 =============  =========  ================================================================
 sObject        becomes    fields
 =============  =========  ================================================================
-Lead, Contact  contact    Email, FirstName -> firstname, LastName -> lastname, Phone,
-                          Company (free); Contact AccountId -> company association
+Lead, Contact  contact    Email, FirstName -> firstname, LastName -> lastname, Phone ->
+                          phone, MobilePhone -> mobilephone, Company (free); Contact
+                          AccountId -> company association
 Account        company    Name, Website -> domain (``website`` when it names no domain)
 Opportunity    deal       Name, StageName -> stage, IsClosed -> is_closed, Amount; AccountId
                           -> company, ContactId -> contact associations
@@ -55,6 +56,11 @@ counts as unmapped. A record change that names nothing leadsync maps but the own
 ``owner`` event; one that names nothing at all gives ``[]``. Activities: ``WhoId`` (``00Q``,
 ``003``) -> contact, ``WhatId`` ``006`` -> deal, ``001`` -> company (others are ignored); a
 task happened at ``CreatedDate``, a meeting at ``StartDateTime``, else at the event's time.
+
+Phone numbers are passed as given, trimmed (the engine reads them as E.164). A Contact's
+HomePhone, OtherPhone and AssistantPhone are not read (an UPDATE carries only the changed
+fields, so none can stand in for an unchanged Phone). A Task carries no phone numbers: a call
+is matched to its person by ``WhoId`` only, and one without a ``WhoId`` is the call alone.
 
 Guesses and limits: :data:`CALL_DISPOSITIONS` (?) (CallDisposition is free text from the
 telephony integration). A Task UPDATE must carry ``TaskSubtype`` (enrich the Task change

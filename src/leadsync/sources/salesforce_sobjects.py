@@ -231,6 +231,7 @@ def _contact(view: Fields) -> Mapped:
     put(properties, "firstname", view.name_part("FirstName"))
     put(properties, "lastname", view.name_part("LastName"))
     put(properties, "phone", view.text("Phone"))
+    put(properties, "mobilephone", view.text("MobilePhone"))
     put(properties, "company", view.text("Company"))
     return "contact", properties, _refs(view, ("company", "AccountId"))
 

@@ -29,12 +29,14 @@ Events
 ------
 =================================  ==========================================================
 ``person_created`` / ``_updated``  contact record ``id``: email (email_address), firstname,
-                                   lastname, title, phone, company (person_company_name),
-                                   city, state, country, crm_id; owner ``owner.id``;
-                                   association ``account.id`` -> company
+                                   lastname, title, phone (``phone``, else ``home_phone``),
+                                   mobilephone (``mobile_phone``), company
+                                   (person_company_name), city, state, country, crm_id;
+                                   owner ``owner.id``; association ``account.id`` -> company
 ``account_created`` / ``_updated`` company record ``id``: name, domain, website, industry,
                                    phone; owner ``owner.id``
-``call_created`` / ``_updated``    call activity ``id``: to_number (to), duration_s
+``call_created`` / ``_updated``    call activity ``id``: to_number (to; a call has no
+                                   ``from`` and no direction), duration_s
                                    (duration), outcome from ``disposition``
                                    (:data:`DISPOSITION_OUTCOMES`, raw kept as
                                    ``salesloft_disposition``), ``salesloft_sentiment``,
@@ -78,6 +80,11 @@ updated`` (?)                      email gives ``[]``): direction outbound, subj
                                    jobs and link swaps mean nothing to leadsync
 anything else                      EventError (the row becomes a dead letter)
 =================================  ==========================================================
+
+Phone numbers are passed as given, trimmed (the engine reads them as E.164; a person's
+``phone_extension`` is not appended). A call or call data record naming no person
+(``called_person`` null) is still the call, with its numbers: the engine finds the other party
+by number.
 
 Types are strict (EventError naming the JSON path); values are lenient where a dead letter
 would help nobody: an email without one ``@`` or a domain without a dot is left out.
@@ -141,12 +148,15 @@ PERSON_FIELDS = {
     "last_name": "lastname",
     "title": "title",
     "phone": "phone",
+    "mobile_phone": "mobilephone",
     "person_company_name": "company",
     "city": "city",
     "state": "state",
     "country": "country",
     "crm_id": "crm_id",
 }
+#: A person's ``phone`` when the work ``phone`` is empty.
+HOME_PHONE_FIELD = "home_phone"
 ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", "phone": "phone"}
 CALL_FIELDS = {"to": "to_number", "sentiment": "salesloft_sentiment"}
 CDR_FIELDS = {"from": "from_number", "to": "to_number", "recording.url": "recording_url"}
@@ -270,6 +280,10 @@ def _event_name(headers: Mapping[str, str]) -> str:
 
 def _person(d: _Delivery) -> list[dict[str, Any]]:
     properties = _texts(d.item, PERSON_FIELDS)
+    if "phone" not in properties:  # bodies are whole: no phone means none, so home is it
+        home = text(d.item, HOME_PHONE_FIELD)
+        if home is not None:
+            properties["phone"] = home
     email = email_or_none(text(d.item, "email_address"))
     if email is not None:
         properties["email"] = email
