@@ -530,3 +530,51 @@ def test_a_rep_whose_email_two_active_owners_share_is_a_question_not_a_guess() -
     assert decided.questions == []
     [decision] = decided.decisions
     assert decision.owner_id == "101" and "(ambiguous.owner: skip)" in decision.reason
+
+
+# ------------------------------------- real payloads: Aircall's call with no contact
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "webhooks"
+
+
+def _fixture_body(kind: str, name: str) -> Any:
+    return json.loads((FIXTURES / kind / name).read_text())["body"]
+
+
+@pytest.mark.parametrize("call_first", [False, True], ids=["contact-first", "call-first"])
+def test_aircalls_published_call_with_no_contact_lands_on_the_hubspot_contact_with_its_number(
+    workspace: Workspace, call_first: bool
+) -> None:
+    """Aircall's call.ended names the caller only by ``raw_digits``; HubSpot's contact has the
+    number in national form, read in the CRM integration's region. Either order ends with
+    the call on that contact's timeline."""
+    workspace.apply_config(
+        workspace_config(
+            {
+                "phone": {"kind": "aircall", "region": "US"},
+                "crm": {"kind": "hubspot", "region": "US", "vendor": {"app_id": "777"}},
+            }
+        )
+    )
+    contact = _fixture_body("hubspot", "contact.propertyChange.phone.json")
+    contact[0]["propertyValue"] = "(415) 555-0199"  # as a person typed it in HubSpot
+    call = _fixture_body("aircall", "call.ended.unknown_caller.json")
+    steps = [("crm", json.dumps(contact)), ("phone", json.dumps(call))]
+    for integration, line in reversed(steps) if call_first else steps:
+        summary = workspace.ingest(integration, [line], source=f"{integration}.jsonl")
+        assert summary.ok and summary.applied.events == 1
+    contact_id = _id(workspace, "crm", "5101")
+    [(_, record_id, _, source, reason)] = _links(workspace)
+    assert record_id == contact_id
+    if call_first:
+        assert source == "held"
+        assert reason == (
+            f"attached when contact {contact_id} got +14155550199 "
+            "(a change dated before the call, received after it)"
+        )
+    else:
+        assert source == "number"
+        assert reason == f"matched by number: contact {contact_id} has +14155550199 as phone"
+    [activity] = workspace.record("contact", contact_id)["timeline"]
+    assert activity["integration"] == "phone" and activity["external_id"] == "812401"

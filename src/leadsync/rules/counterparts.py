@@ -136,7 +136,15 @@ def skipped_reason(activity: str, external_id: str | None, numbers: Sequence[Pho
 def attached_later_reason(
     record_type: str, record_id: int, number: str, held_at: str, at: str
 ) -> str:
-    return f"attached {_later(held_at, at)} when {record_type} {record_id} got {number}"
+    """Why a held activity is on a record: when (after the activity) the record got its
+    number, by the times the two events carry."""
+    seconds = (ts_to_datetime(at) - ts_to_datetime(held_at)).total_seconds()
+    got = f"{record_type} {record_id} got {number}"
+    if seconds < 0:
+        return f"attached when {got} (a change dated before the call, received after it)"
+    if seconds < 60:
+        return f"attached when {got}, right after the call"
+    return f"attached {_later(seconds)} when {got}"
 
 
 def expired_question(activity: str, number: str, held_at: str, hold_days: float) -> str:
@@ -151,13 +159,10 @@ def _days(days: float) -> str:
     return f"{whole} day" if whole == 1 else f"{whole} days"
 
 
-def _later(start: str, end: str) -> str:
-    """How long after ``start`` ``end`` is, in words ("2 days later", "at once")."""
-    seconds = (ts_to_datetime(end) - ts_to_datetime(start)).total_seconds()
-    if seconds < 60:
-        return "at once" if seconds >= 0 else "before the call"
+def _later(seconds: float) -> str:
+    """A span of at least a minute in words: "2 days later", "3 hours later"."""
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds // size)
             return f"{n} {unit}{'' if n == 1 else 's'} later"
-    return "later"  # pragma: no cover - every positive span is at least a minute here
+    return "later"
