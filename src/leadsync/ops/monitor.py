@@ -129,7 +129,8 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         "(unknown_counterpart: create)",
         rows=[
             {
-                "record": f"contact {r['id']}",
+                "record": {"type": "contact", "id": r["id"]},
+                "show": _show("contact", r["id"]),
                 "number": r["number"],
                 "created_at": display_ts(r["created_at"]),
                 "by": r["created_by"],
@@ -147,7 +148,8 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         else "every phone number of contacts and leads reads as a number",
         rows=[
             {
-                "record": f"{r['record_type']} {r['record_id']}",
+                "record": {"type": r["record_type"], "id": r["record_id"]},
+                "show": _show(r["record_type"], r["record_id"]),
                 "property": r["property"],
                 "given": r["number"],
             }
