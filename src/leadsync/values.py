@@ -25,7 +25,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import phonenumbers
@@ -56,6 +56,8 @@ _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # One @ with text on both sides, and no whitespace anywhere (after trimming).
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _SPACE = re.compile(r"\s")
+# A number written in E.164 already: + and 7 to 15 digits, no leading zero.
+_E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
 
 
 # --------------------------------------------------------------------------- times
@@ -260,6 +262,8 @@ def read_phone(text: object, region: str | None = None) -> PhoneNumber | None:
 
 @lru_cache(maxsize=65_536)
 def _read_phone(given: str, region: str | None) -> PhoneNumber | None:
+    if _E164.fullmatch(given) and _possible_e164(given[1:]):
+        return PhoneNumber(given, given, given[1:])  # already E.164: no parse (40 µs) needed
     digits = "".join(ch for ch in given if ch.isdigit())
     if not digits:
         return None
@@ -278,6 +282,44 @@ def _read_phone(given: str, region: str | None) -> PhoneNumber | None:
             e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
             return PhoneNumber(given, e164, digits)
     return PhoneNumber(given, None, digits)
+
+
+def _possible_e164(digits: str) -> bool:
+    """Whether the digits after ``+`` are a possible number exactly as phonenumbers would
+    read them: a country calling code (codes are prefix-free: one of 1–3 digits matches)
+    and a national number of a possible length for it. Where the full parse could read the
+    national part otherwise — it starts with a zero (Italy keeps one) or with what the
+    country's national prefix for parsing matches (a carrier code, US "1") — this says no
+    and the full parse decides."""
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        prefix = _national_prefix(code)
+        if prefix is not None:
+            rest = digits[size:]
+            if not rest or rest[0] == "0" or (prefix and prefix.match(rest)):
+                return False
+            return _possible_length(code, len(rest))
+    return False
+
+
+@cache
+def _possible_length(code: int, length: int) -> bool:
+    """Whether a national number of ``length`` digits is possible for the calling code:
+    phonenumbers judges possibility by the length alone, against the code's main region."""
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int("9" * length))
+    return bool(phonenumbers.is_possible_number(number))
+
+
+@cache
+def _national_prefix(code: int) -> re.Pattern[str] | Literal[""] | None:
+    """The country calling code's national prefix for parsing as a pattern ("" when it has
+    none); None when the code is not a country calling code."""
+    if code not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        return None
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    pattern = getattr(metadata, "national_prefix_for_parsing", None) if metadata else None
+    return re.compile(pattern) if pattern else ""
 
 
 def valid_region(region: str) -> bool:

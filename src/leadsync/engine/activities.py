@@ -99,13 +99,14 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
 
     owner_id = activity_owner(d.map_rep(event, settings))
     fresh = existing is None or existing.deleted
-    found = counterparts.Found()
-    refs = counterparts.certain_refs(d, event, settings, found)
+    refs, found = counterparts.certain_refs(d, event, settings)
     named: list[tuple[RecordState, bool]] = [
         d.resolve(event.integration, ref, event.occurred_at) for ref in refs
     ]
-    if not any(r.type in PHONE_RECORD_TYPES for r, _ in named) and (
-        fresh or (existing is not None and existing.id not in d.attached)
+    if (
+        ("to_number" in merged or "from_number" in merged)
+        and (fresh or (existing is not None and existing.id not in d.attached))
+        and not any(r.type in PHONE_RECORD_TYPES for r, _ in named)
     ):
         by_number = counterparts.find_by_number(d, event, settings, merged)
         if by_number is not None:
@@ -113,8 +114,9 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
                 _skip(d, event, settings, by_number.skip, "unknown_counterpart", None, variant)
                 return
             named.extend(by_number.named)
-            by_number.questions[:0] = found.questions
-            by_number.company = by_number.company or found.company
+            if found is not None:
+                by_number.questions[:0] = found.questions
+                by_number.company = by_number.company or found.company
             found = by_number
     ties: list[int] = []
     chosen = choose_associations([(r.id, r.type) for r, _ in named], settings.associations, d, ties)
@@ -130,7 +132,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             event = replace(event, occurred_at=at or event.occurred_at)
     assert event.activity is not None
     activity = _upsert_activity(d, event, key, existing, owner_id, merged, latest_id)
-    counterparts.settle(d, event, activity.id, found, chosen)
+    if found is not None:
+        counterparts.settle(d, event, activity.id, found, chosen)
     if ties:
         counterparts.tied_deals(d, event, settings, activity.id, ties)
     if twins is not None and fresh and merge_reason is None:
@@ -149,10 +152,19 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             associations=[(c.record_type._value_, c.record_id, c.source) for c in chosen],
             merge_reason=merge_reason,
             settings=variant,
-            counterpart=found.trace,
+            counterpart=found.trace if found is not None else None,
         )
+    links = d.new_activity_links
     for choice in chosen:
-        d.link_activity(activity.id, choice)
+        link_key = (activity.id, choice.record_id)
+        if link_key not in links:
+            links[link_key] = {
+                "activity_id": activity.id,
+                "record_id": choice.record_id,
+                "record_type": choice.record_type._value_,
+                "source": choice.source,
+                "reason": choice.reason,
+            }
     for record, created in named:
         if record.owner_id is None:
             d.assign_on_activity(record, created, event)

@@ -47,14 +47,25 @@ class Found:
 
 
 def certain_refs(
-    d: BatchDecider, event: Event, settings: IntegrationSettings, found: Found
-) -> list[RecordRef]:
+    d: BatchDecider, event: Event, settings: IntegrationSettings
+) -> tuple[Sequence[RecordRef], Found | None]:
     """The records an activity names, without the contacts named by an email that several
     contacts have (and no identity) — each of those is a question instead — and without a
-    company named only by a free-mail or disposable domain."""
+    company named only by a free-mail or disposable domain; with what was found on the way
+    (None: nothing, the common case)."""
+    shared = d.email_holders
+    refs = event.associations
+    for ref in refs:
+        if (ref.external_id is None and ref.type is RecordType.COMPANY) or (
+            shared and ref.email in shared
+        ):
+            break
+    else:
+        return refs, None  # the common case: nothing to set aside
+    found = Found()
     kept: list[RecordRef] = []
-    for ref in event.associations:
-        if (why := d.personal_company(ref)) is not None:
+    for ref in refs:
+        if ref.external_id is None and (why := d.personal_company(ref)) is not None:
             found.trace = why
             continue
         ids = _email_holders(d, event.integration, ref)
@@ -66,7 +77,7 @@ def certain_refs(
         question = f"{len(ids)} contacts have {ref.email}: which one was on this {_noun(event)}?"
         _ask(d, found, settings, "email", event, ref.email, question, candidates, ref.email)
         _certain_company(d, found, ids, f"the company of every contact with {ref.email}")
-    return kept
+    return kept, found
 
 
 def find_by_number(
@@ -117,6 +128,8 @@ def settle(
 ) -> None:
     """After the activity is created or updated: its links' sources and reasons, the
     company every candidate shares, the hold, and the questions with its id."""
+    if not (found.links or found.hold or found.questions or found.company):
+        return
     for choice in chosen:
         link = found.links.get(choice.record_id)
         if link is not None:

@@ -252,7 +252,9 @@ class BatchDecider:
             if isinstance(record.properties, str)
             else record.properties
         )
-        if record.type in PHONE_RECORD_TYPES:
+        if record.type in PHONE_RECORD_TYPES and (
+            "phone" in properties or "mobilephone" in properties
+        ):
             counterparts.take_phones(self, record, properties, props, integration, at)
         props.update(properties)
         record.properties = props
@@ -533,9 +535,14 @@ class BatchDecider:
                 variant=variant,
             )
         for ref in event.associations:
-            if self.personal_company(ref) is None:
-                other, _ = self.resolve(event.integration, ref, event.occurred_at)
-                self.link(record, other)
+            if (
+                ref.type is RecordType.COMPANY
+                and ref.external_id is None
+                and self.personal_company(ref) is not None
+            ):
+                continue  # a company named only by a free-mail domain is not made
+            other, _ = self.resolve(event.integration, ref, event.occurred_at)
+            self.link(record, other)
 
     def apply_crm(self, event: Event) -> None:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and

@@ -82,10 +82,13 @@ def load(
         connection,
         records_table.c.domain,
         RecordType.COMPANY.value,
-        {d for _, r in refs if (d := domain_key(r)) and not personal(d)},
+        {d for d in {domain_key(r) for _, r in refs} if d and not personal(d)},
     )
-    asked, given = _numbers(rules, events, memory)
-    by_phone = counterpart_store.load_phone_holders(connection, asked | given)
+    asked, given = _numbers(rules, events, memory, counterpart_store.any_held(connection))
+    held = _held(connection, given)
+    # Who has a number: for the activities that ask, and for the numbers that activities
+    # wait for (a record getting one that another record has too is a question).
+    by_phone = counterpart_store.load_phone_holders(connection, asked | set(held))
     holders = {record_id for found in by_phone.values() for record_id, _ in found}
     many = {i for ids in email_holders.values() if len(ids) > 1 for i in ids}
     direct = (
@@ -123,7 +126,7 @@ def load(
         candidates=defaultdict(list),
         learned_emails={},
         by_phone=by_phone,
-        held=_held(connection, given),
+        held=held,
         email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
     )
     _load_neighbourhood(connection, state, set(records))
@@ -150,35 +153,50 @@ def load(
 
 
 def _numbers(
-    rules: WorkspaceRules, events: Sequence[Event], memory: Mapping[SourceKey, Any]
+    rules: WorkspaceRules,
+    events: Sequence[Event],
+    memory: Mapping[SourceKey, Any],
+    holding: bool,
 ) -> tuple[set[str], set[str]]:
     """The phone numbers a batch asks about: its activities' counterparts (of those that
-    name no contact or lead), and the numbers its record events give contacts and leads
-    (held activities may wait for them)."""
+    name no contact or lead), and — when any activity is ``holding`` — the numbers its
+    record events give contacts and leads (held activities may wait for them). Activities
+    held in this batch find this batch's records in memory, by the decide step."""
     asked: set[str] = set()
     given: set[str] = set()
+    person = PHONE_RECORD_TYPES
     for event in events:
-        settings = rules.integrations.get(event.integration)
-        region = settings.region if settings is not None else None
         if event.type is EventType.ACTIVITY:
             if event.activity is None:
                 continue
             key = (event.integration, event.activity.value, event.external_id or "")
             remembered = memory.get(key)
-            refs = list(event.associations)
             properties = event.properties
             if remembered is not None:
-                refs.extend(activity_memory.refs(remembered))
                 properties = {**{p: v[0] for p, v in remembered["p"].items()}, **properties}
-            if any(r.type in PHONE_RECORD_TYPES for r in refs):
-                continue
+            if "to_number" not in properties and "from_number" not in properties:
+                continue  # no number: nothing to look up
+            refs = event.associations
+            if remembered is not None:
+                refs = (*refs, *activity_memory.refs(remembered))
+            if any(r.type in person for r in refs):
+                continue  # it names its person
             # Unreadable numbers too: they match nobody, but the activity may be held.
+            region = _region(rules, event.integration)
             asked.update(p.key for p in counterpart_numbers(properties, region))
-        elif event.type is EventType.RECORD and event.object in PHONE_RECORD_TYPES:
+        elif holding and event.type is EventType.RECORD and event.object in person:
+            if "phone" not in event.properties and "mobilephone" not in event.properties:
+                continue
+            region = _region(rules, event.integration)
             for phone in phones(event.object, event.properties, region).values():
                 if phone is not None and phone.number is not None:
                     given.add(phone.number)
     return asked, given
+
+
+def _region(rules: WorkspaceRules, integration: str) -> str | None:
+    settings = rules.integrations.get(integration)
+    return settings.region if settings is not None else None
 
 
 def _held(connection: Connection, numbers: Collection[str]) -> dict[str, list[HeldActivity]]:

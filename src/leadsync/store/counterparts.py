@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,12 @@ def load_phone_holders(
     for number, record_id, prop in rows:
         found[number].append((int(record_id), prop))
     return found
+
+
+def any_held(connection: Connection) -> bool:
+    """Whether any activity is held (most batches then need no numbers of their records)."""
+    h = held_activities
+    return connection.execute(sa.select(h.c.activity_id).limit(1)).first() is not None
 
 
 def load_held(connection: Connection, numbers: Collection[str]) -> list[sa.Row[Any]]:
@@ -98,6 +105,10 @@ def load_email_holders(connection: Connection, emails: Collection[str]) -> dict[
 # ----------------------------------------------------------------------------- writes
 
 _PHONE_COLUMNS = ("record_id", "property", "record_type", "number", "valid")
+_PHONE_UPSERT = (
+    "ON CONFLICT (record_id, property) DO UPDATE SET record_type = excluded.record_type, "
+    "number = excluded.number, valid = excluded.valid"
+)
 _HELD_COLUMNS = ("activity_id", "number", "integration", "held_at", "expires_at", "queued")
 _REVIEW_COLUMNS = (
     "key",
@@ -121,20 +132,20 @@ def save_phones(
     rows: Sequence[Mapping[str, Any]],
     removed: Sequence[tuple[int, str]],
 ) -> None:
-    """Set the phone rows of (record, property) pairs (``rows``) and remove others."""
-    touched = [(r["record_id"], r["property"]) for r in rows] + list(removed)
-    if touched:
+    """Set the phone rows of (record, property) pairs (``rows``, an upsert) and remove
+    others."""
+    if removed:
         t = record_phones
         quote = connection.dialect.identifier_preparer.quote
         mark = "?" if connection.dialect.name == "sqlite" else "%s"
         executemany(
             connection,
             f"DELETE FROM {quote(t.name)} WHERE record_id = {mark} AND property = {mark}",
-            touched,
+            list(removed),
         )
     if rows:
-        sql = insert_sql(connection, record_phones, _PHONE_COLUMNS)
-        executemany(connection, sql, [tuple(r[c] for c in _PHONE_COLUMNS) for r in rows])
+        sql = insert_sql(connection, record_phones, _PHONE_COLUMNS, _PHONE_UPSERT)
+        executemany(connection, sql, list(map(itemgetter(*_PHONE_COLUMNS), rows)))
 
 
 def hold(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
