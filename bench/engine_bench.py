@@ -427,6 +427,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--by-number",
+        type=float,
+        default=0.0,
+        help="share of calls naming their person only by number (matched, held); default 0",
+    )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--ceiling-runs", type=int, default=3, help="best of N (default 3)")
     parser.add_argument("--db", type=Path, help="SQLite file for the engine run (must not exist)")
@@ -451,7 +457,7 @@ def main() -> int:
         target = Target(Path(tmp), args.db, args.postgres)
         try:
             events_file = Path(tmp) / "events.jsonl"
-            size = synth.write_jsonl(events_file, args.events, args.seed)
+            size = synth.write_jsonl(events_file, args.events, args.seed, args.by_number)
             engine_url = target.fresh("engine")
             run = run_engine(target, engine_url, events_file, args.batch_size)
             engine_rss = peak_rss_mb()
@@ -533,6 +539,7 @@ def report(
         "database": "postgresql" if args.postgres else "sqlite",
         "events": events,
         "seed": args.seed,
+        "by_number": args.by_number,
         "batch_size": args.batch_size,
         "jsonl_mb": round(size / 2**20, 1),
         "engine": timing_dict(run.timing, events),

@@ -197,6 +197,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--by-number", type=float, default=0.0, help="as engine_bench.py")
     parser.add_argument("--batch-size", type=int, default=inbox.DEFAULT_BATCH)
     parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server")
     parser.add_argument("--out", type=Path, help="save the pstats file here")
@@ -208,7 +209,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="leadsync-profile-") as tmp:
         events_file = Path(tmp) / "events.jsonl"
-        synth.write_jsonl(events_file, args.events, args.seed)
+        synth.write_jsonl(events_file, args.events, args.seed, args.by_number)
         with phase_clocks() as clocks:
             total, user, system = ingest(args, Path(tmp), "clocked", events_file, None, clocks)
         profile = cProfile.Profile(time.process_time)

@@ -110,9 +110,12 @@ def _ts(seconds: int) -> str:
 class _Feed:
     """The generator's memory: how many records exist, which activities are recent."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, by_number: float = 0.0) -> None:
         self.rng = Random(seed)
         self.seed = seed
+        # The share of calls that name their person only by number (a dialer's traffic):
+        # most reach a contact's phone, some a number nobody has (held).
+        self.by_number = by_number
         self.contacts = 0
         self.companies = 0
         self.deals = 0
@@ -252,6 +255,21 @@ class _Feed:
             self.activities += 1
             self.recent_activities.append((external_id, kind))
         props = self.activity_properties(kind)
+        if kind == "call" and self.by_number and rng.random() < self.by_number:
+            known = rng.random() < 0.9
+            n = self.pick(self.contacts) if known else 10**6 + rng.randrange(10**6)
+            number = f"+1555{n:07d}"
+            numbers = {"from_number": "+15550000000", "to_number": number}
+            if props["direction"] == "inbound":
+                numbers = {"from_number": number, "to_number": "+15550000000"}
+            props.update(numbers)
+            return {
+                "type": "activity",
+                "activity": kind,
+                "external_id": external_id,
+                "owner": self.rep(),
+                "properties": props,
+            }
         associations = [self.contact_ref()]
         if self.deals and rng.random() < 0.2:
             associations.append({"object": "deal", "external_id": f"d-{self.pick(self.deals)}"})
@@ -318,15 +336,16 @@ class _Feed:
         return {"id": f"ev-{self.seed}-{index}", "occurred_at": _ts(at), **event}
 
 
-def event_lines(count: int, seed: int = 1) -> Iterator[str]:
-    """``count`` JSONL lines (with the trailing newline), generated one at a time."""
-    feed = _Feed(seed)
+def event_lines(count: int, seed: int = 1, by_number: float = 0.0) -> Iterator[str]:
+    """``count`` JSONL lines (with the trailing newline), generated one at a time;
+    ``by_number``: the share of calls naming only a number."""
+    feed = _Feed(seed, by_number)
     for index in range(count):
         yield json.dumps(feed.next(index), separators=(",", ":")) + "\n"
 
 
-def write_jsonl(path: Path, count: int, seed: int = 1) -> int:
+def write_jsonl(path: Path, count: int, seed: int = 1, by_number: float = 0.0) -> int:
     """Write ``count`` events to ``path``; returns the file's size in bytes."""
     with path.open("w", encoding="utf-8") as handle:
-        handle.writelines(event_lines(count, seed))
+        handle.writelines(event_lines(count, seed, by_number))
     return path.stat().st_size

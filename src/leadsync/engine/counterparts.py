@@ -89,8 +89,7 @@ def find_by_number(
     if not numbers:
         return None
     found = Found()
-    types = {rid: r.type for rid, r in d.records.items()}
-    holders = rules.holders(numbers, d.by_phone, types, settings.associations.primary)
+    holders = rules.holders(numbers, d.by_phone, d.record_type, settings.associations.primary)
     if len(holders) == 1:
         holder = holders[0]
         found.named.append((d.records[holder.record_id], False))

@@ -145,6 +145,10 @@ class BatchDecider:
                     found.append((summary[1], n))
         return found
 
+    def record_type(self, record_id: int) -> RecordType | None:
+        record = self.records.get(record_id)
+        return record.type if record is not None else None
+
     def deal_updated_at(self, deal_id: int) -> str:
         record = self.records.get(deal_id)
         if record is not None:

@@ -18,7 +18,7 @@ Pure: the engine hands in the numbers it loaded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,7 @@ class Holder:
 def holders(
     numbers: Sequence[PhoneNumber],
     by_phone: Mapping[str, Sequence[tuple[int, str]]],
-    types: Mapping[int, RecordType],
+    type_of: Callable[[int], RecordType | None],
     preferred: RecordType,
 ) -> list[Holder]:
     """The records that have one of ``numbers``: those of the ``preferred`` type (the
@@ -86,7 +86,7 @@ def holders(
         if phone.number is None:
             continue  # kept as given, never matched
         for record_id, prop in sorted(by_phone.get(phone.number, ())):
-            rtype = types.get(record_id)
+            rtype = type_of(record_id)
             if rtype in PHONE_RECORD_TYPES and record_id not in found:
                 found[record_id] = Holder(record_id, rtype, phone.number, prop)
     of_preferred = [h for h in found.values() if h.record_type is preferred]
