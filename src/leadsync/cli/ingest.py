@@ -108,13 +108,7 @@ def _print_summary(s: Mapping[str, Any]) -> None:
         f"{acts['updated']} updated ({acts['merged']} merged with another tool's), "
         f"{acts['skipped']} skipped"
     )
-    found = s["counterparts"]
-    if any(found.values()):
-        render.line(
-            f"counterparts: {found['matched_by_number']} matched by number, {found['held']} "
-            f"held for an unknown number, {found['attached_later']} held ones attached, "
-            f"{found['queued_for_review']} questions for the review queue (leadsync review list)"
-        )
+    render.counterparts(s["counterparts"])
     render.dead_letters(s)
 
 

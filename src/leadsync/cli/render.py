@@ -135,6 +135,19 @@ def escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
+def counterparts(
+    found: Mapping[str, int], indent: str = "", label: str = "counterparts", zero: bool = False
+) -> None:
+    """The counterpart counts of an ingest, a preview or one run of a replay, in one line
+    (nothing when all are zero, unless ``zero``)."""
+    if zero or any(found.values()):
+        line(
+            f"{indent}{label}: {found['matched_by_number']} matched by number, "
+            f"{found['held']} held for an unknown number, {found['attached_later']} held ones "
+            f"attached, {found['queued_for_review']} questions for the review queue"
+        )
+
+
 def dead_letters(summary: Mapping[str, Any]) -> None:
     """The dead letters of an ingest or an inbox run (the JSON of an ingest summary), on
     stderr, and how many more there are than the summary kept."""

@@ -117,13 +117,7 @@ def _print_preview(result: Mapping[str, Any]) -> None:
     )
     for reason, count in summary["skipped_by_reason"].items():
         render.line(f"  skipped {count}: {reason}")
-    found = summary["counterparts"]
-    if any(found.values()):
-        render.line(
-            f"  counterparts: {found['matched_by_number']} matched by number, {found['held']} "
-            f"held, {found['attached_later']} held ones attached, "
-            f"{found['queued_for_review']} questions for the review queue"
-        )
+    render.counterparts(summary["counterparts"], indent="  ")
 
 
 @app.command("replay")
@@ -210,12 +204,8 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
     runs = result["counterparts"]
     if runs and runs.get("current") != runs.get("proposed"):
         for name in ("current", "proposed"):
-            found = runs[name]
-            render.line(
-                f"counterparts under the {name} settings: {found['matched_by_number']} "
-                f"matched by number, {found['held']} held, {found['attached_later']} attached "
-                f"later, {found['queued_for_review']} questions for the review queue"
-            )
+            label = f"counterparts under the {name} settings"
+            render.counterparts(runs[name], label=label, zero=True)
     if not result["changed"]:
         render.line("no difference")
 

@@ -395,30 +395,10 @@ def _candidate(d: BatchDecider, record_id: int, why: str) -> dict[str, Any]:
 
 def _create_contact(d: BatchDecider, event: Event, phone: PhoneNumber) -> RecordState:
     """A contact for an unknown number: the number, nothing invented (no name)."""
-    state = d.state
-    record = RecordState(
-        id=state.next_record_id,
-        type=RecordType.CONTACT,
-        owner_id=None,
-        email=None,
-        domain=None,
-        name=None,
-        stage=None,
-        is_closed=None,
-        properties={},
-        placeholder=False,
-        created_at=event.occurred_at,
-        updated_at=event.occurred_at,
-        created_by=event.integration,
-        owner_changed_at=None,
-        owner_source=None,
-        manual_owner_at=None,
+    record = d.new_record(
+        RecordType.CONTACT, event.occurred_at, event.integration, placeholder=False,
         origin=rules.UNKNOWN_NUMBER,
-        new=True,
-    )
-    state.next_record_id += 1
-    d.records[record.id] = record
-    d.result.records_created += 1
+    )  # fmt: skip
     d.fill_record(record, {"phone": phone.number or phone.given}, event.occurred_at,
                   event.integration)  # fmt: skip
     return record

@@ -187,29 +187,10 @@ class BatchDecider:
                 self._add_identity(key, record_id)
         if record_id is not None:
             return self.records[record_id], False
-        state = self.state
-        record = RecordState(
-            id=state.next_record_id,
-            type=ref.type,
-            owner_id=None,
-            email=email_key(ref),
+        record = self.new_record(
+            ref.type, at, integration, placeholder=True, email=email_key(ref),
             domain=domain_key(ref),
-            name=None,
-            stage=None,
-            is_closed=None,
-            properties={},
-            placeholder=True,
-            created_at=at,
-            updated_at=at,
-            created_by=integration,
-            owner_changed_at=None,
-            owner_source=None,
-            manual_owner_at=None,
-            new=True,
-        )
-        state.next_record_id += 1
-        self.records[record.id] = record
-        self.result.records_created += 1
+        )  # fmt: skip
         if key is not None:
             self._add_identity(key, record.id)
         if record.email is not None:
@@ -225,6 +206,43 @@ class BatchDecider:
             return None
         why = self.rules.domains.personal(ref.domain)
         return f"no company is made of {ref.domain}: {why}" if why else None
+
+    def new_record(
+        self,
+        record_type: RecordType,
+        at: str,
+        integration: str,
+        placeholder: bool,
+        email: str | None = None,
+        domain: str | None = None,
+        origin: str | None = None,
+    ) -> RecordState:
+        """A record the batch creates, with the next id, counted as created."""
+        state = self.state
+        record = RecordState(
+            id=state.next_record_id,
+            type=record_type,
+            owner_id=None,
+            email=email,
+            domain=domain,
+            name=None,
+            stage=None,
+            is_closed=None,
+            properties={},
+            placeholder=placeholder,
+            created_at=at,
+            updated_at=at,
+            created_by=integration,
+            owner_changed_at=None,
+            owner_source=None,
+            manual_owner_at=None,
+            origin=origin,
+            new=True,
+        )
+        state.next_record_id += 1
+        self.records[record.id] = record
+        self.result.records_created += 1
+        return record
 
     def _add_identity(self, key: SourceKey, record_id: int) -> None:
         self.identity[key] = record_id

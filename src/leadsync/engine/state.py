@@ -187,6 +187,15 @@ class BatchResult:
     attached_later: int = 0
     queued: int = 0
 
+    def counterparts(self) -> dict[str, int]:
+        """The counterpart counts as every face shows them (ingest, preview, replay)."""
+        return {
+            "matched_by_number": self.matched_by_number,
+            "held": self.held,
+            "attached_later": self.attached_later,
+            "queued_for_review": self.queued,
+        }
+
     def add(self, other: BatchResult) -> None:
         self.events += other.events
         self.records_created += other.records_created

@@ -238,13 +238,7 @@ def preview(
         decisions.setdefault(decision.event_id or "", []).append(decision)
     traces = state.traces or {}
     result.records_created = state.result.records_created
-    found = state.result
-    result.counterpart_counts = {
-        "matched_by_number": found.matched_by_number,
-        "held": found.held,
-        "attached_later": found.attached_later,
-        "queued_for_review": found.queued,
-    }
+    result.counterpart_counts = state.result.counterparts()
     for where, _, event in fresh:
         trace = traces.get(event.id)
         entry = EventPreview(event_id=event.id, line=where, type=event.type.value)

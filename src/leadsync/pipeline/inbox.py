@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from pydantic import ConfigDict, Field, computed_field
@@ -203,13 +203,7 @@ class IngestSummary(ResultModel):
     def counterparts(self) -> CounterpartTotals:
         """Activities matched to a record by number, held for an unknown number, held ones
         attached now, and questions put in the review queue."""
-        result = self.applied
-        return {
-            "matched_by_number": result.matched_by_number,
-            "held": result.held,
-            "attached_later": result.attached_later,
-            "queued_for_review": result.queued,
-        }
+        return cast(CounterpartTotals, self.applied.counterparts())
 
     @computed_field  # type: ignore[prop-decorator]
     @property
