@@ -154,17 +154,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             settings=variant,
             counterpart=found.trace if found is not None else None,
         )
-    links = d.new_activity_links
     for choice in chosen:
-        link_key = (activity.id, choice.record_id)
-        if link_key not in links:
-            links[link_key] = {
-                "activity_id": activity.id,
-                "record_id": choice.record_id,
-                "record_type": choice.record_type._value_,
-                "source": choice.source,
-                "reason": choice.reason,
-            }
+        counterparts.link_activity(d, activity.id, choice)
     for record, created in named:
         if record.owner_id is None:
             d.assign_on_activity(record, created, event)

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leadsync.engine.state import HeldActivity, RecordState
-from leadsync.model import Event, EventType, MappingResult, RecordRef, RecordType, add_days
+from leadsync.model import (
+    Event,
+    EventType,
+    MappingResult,
+    RecordRef,
+    RecordType,
+    add_days,
+    display_ts,
+)
 from leadsync.rules import counterparts as rules
 from leadsync.rules.associations import ChosenAssociation, choose_associations
 from leadsync.rules.records import PHONE_PROPERTIES, PHONE_RECORD_TYPES
@@ -89,7 +97,13 @@ def find_by_number(
     if not numbers:
         return None
     found = Found()
-    holders = rules.holders(numbers, d.by_phone, d.record_type, settings.associations.primary)
+    records = d.records
+
+    def type_of(record_id: int) -> RecordType | None:
+        record = records.get(record_id)
+        return record.type if record is not None else None
+
+    holders = rules.holders(numbers, d.by_phone, type_of, settings.associations.primary)
     if len(holders) == 1:
         holder = holders[0]
         found.named.append((d.records[holder.record_id], False))
@@ -169,7 +183,7 @@ def tied_deals(
     question goes to the queue."""
     found = Found()
     candidates = [
-        _candidate(d, deal, f"deal {deal} is open and was updated {d.deal_updated_at(deal)}")
+        _candidate(d, deal, f"deal {deal} is open and was updated {_deal_updated_at(d, deal)}")
         for deal in ties
     ]
     question = (
@@ -312,7 +326,7 @@ def attach(
     chosen = choose_associations([(record.id, record.type)], settings.associations, d, ties)
     chosen[0].source, chosen[0].reason = source, reason
     for choice in chosen:
-        d.link_activity(activity_id, choice)
+        link_activity(d, activity_id, choice)
     d.late_attached[activity_id] = activity_type
     d.attached.add(activity_id)
     d.released.add(activity_id)
@@ -329,6 +343,27 @@ def attach(
 
 
 # ------------------------------------------------------------------------ helpers
+
+
+def link_activity(d: BatchDecider, activity_id: int, choice: ChosenAssociation) -> None:
+    """Attach an activity to a record (once; the first reason stays)."""
+    key = (activity_id, choice.record_id)
+    if key not in d.new_activity_links:
+        d.new_activity_links[key] = {
+            "activity_id": activity_id,
+            "record_id": choice.record_id,
+            "record_type": choice.record_type._value_,
+            "source": choice.source,
+            "reason": choice.reason,
+        }
+
+
+def _deal_updated_at(d: BatchDecider, deal_id: int) -> str:
+    record = d.records.get(deal_id)
+    if record is not None:
+        return display_ts(record.updated_at)
+    summary = d.deal_info.get(deal_id)
+    return display_ts(summary[1]) if summary is not None else "-"
 
 
 def _email_holders(d: BatchDecider, integration: str, ref: RecordRef) -> list[int]:

@@ -40,9 +40,7 @@ from leadsync.model import (
     RecordRef,
     RecordType,
     Strategy,
-    display_ts,
 )
-from leadsync.rules.associations import ChosenAssociation
 from leadsync.rules.mapping import map_external_user, round_robin_pick
 from leadsync.rules.ownership import (
     Verdict,
@@ -144,29 +142,6 @@ class BatchDecider:
                 if summary is not None and not summary[0]:
                     found.append((summary[1], n))
         return found
-
-    def record_type(self, record_id: int) -> RecordType | None:
-        record = self.records.get(record_id)
-        return record.type if record is not None else None
-
-    def deal_updated_at(self, deal_id: int) -> str:
-        record = self.records.get(deal_id)
-        if record is not None:
-            return display_ts(record.updated_at)
-        summary = self.deal_info.get(deal_id)
-        return display_ts(summary[1]) if summary is not None else "-"
-
-    def link_activity(self, activity_id: int, choice: ChosenAssociation) -> None:
-        """Attach an activity to a record (once; the first reason stays)."""
-        key = (activity_id, choice.record_id)
-        if key not in self.new_activity_links:
-            self.new_activity_links[key] = {
-                "activity_id": activity_id,
-                "record_id": choice.record_id,
-                "record_type": choice.record_type._value_,
-                "source": choice.source,
-                "reason": choice.reason,
-            }
 
     # ------------------------------------------------------------------ records
 
@@ -587,11 +562,6 @@ class BatchDecider:
             self.record_verdict(record, event, verdict, CRM_SOURCE, CRM_SOURCE)
             return
         self.change_in_crm(record, owner_id, event.occurred_at, event.manual, event)
-
-    def sample_key(self, event: Event) -> str:
-        """An activity's rollout sample key: the id of the first record it names that exists
-        already, else its own external id (or event id)."""
-        return activities.sample_key(self, event)
 
     def finish(self, now: str) -> Decided:
         """The rows to write, stamped ``now`` (the time of writing, passed in)."""

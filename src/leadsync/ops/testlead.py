@@ -22,7 +22,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
 from typing_extensions import TypedDict
 
-from leadsync.engine import BatchState, WorkspaceRules, decide_batch
+from leadsync.engine import BatchState, WorkspaceRules, activities, decide_batch
 from leadsync.model import ActivityType, Event, RecordType, now_ts
 from leadsync.results import ResultModel
 from leadsync.rules.activities import skip_reason
@@ -195,7 +195,7 @@ def _call_check(
     lead, or not created (a disabled type, a filter) — which passes, with a note."""
     traces = state.traces or {}
     trace = traces.get(call.id)
-    settings, _ = rules.settings_for(call.integration, state.sample_key(call))
+    settings, _ = rules.settings_for(call.integration, activities.sample_key(state, call))
     skip = skip_reason(ActivityType.CALL, call.properties, settings.activities, call.integration)
     why = skip.reason if skip is not None else None
     activity = trace.activity if trace is not None else None
