@@ -19,7 +19,7 @@ import leadsync.cli.review  # noqa: F401  (attaches `leadsync review` to the app
 from leadsync.cli import app
 from leadsync.ops.review import STATUSES
 from leadsync.rules.counterparts import KINDS
-from leadsync.store import review as review_store
+from leadsync.store import counterparts as counterpart_store
 from leadsync.workspace import Workspace
 from tests.browser import (
     PASSWORD,
@@ -254,7 +254,7 @@ def ask_owner(ws: Workspace) -> int:
         "outcome": None,
     }
     with ws.engine.begin() as connection:
-        review_store.ask(connection, [question])
+        counterpart_store.queue(connection, [question])
     return ws.review_items(kind="owner").items[0].id
 
 

@@ -171,7 +171,9 @@ def settle(
     if found.hold:
         d.result.held += 1
     for question in found.questions:
-        question["key"] = question["key"].format(activity=activity_id)
+        # Asked once per kind and activity (and email): redeliveries do not ask again.
+        suffix = question.pop("key_suffix")
+        question["key"] = f"{question['kind']}:{activity_id}{suffix}"
         question["activity_id"] = activity_id
         d.questions.append(question)
 
@@ -212,7 +214,8 @@ def ask_owner(
             "activity_id": None,
             "event_id": event.id,
             "subject": name,
-            "question": f"{mapping.how.split(':')[0]}: which owner is rep {rep.describe()}?",
+            "question": f"{len(mapping.candidates)} active owners have the email of rep "
+            f"{rep.describe()}: which owner is it?",
             "candidates": [
                 {
                     "owner_id": owner_id,
@@ -254,7 +257,7 @@ def take_phones(
         if prop not in properties or old.get(prop) == properties[prop]:
             continue  # not given, or unchanged
         phone = read_phone(properties[prop], region)
-        before = rules_key(old.get(prop), region)
+        before = _index_key(old.get(prop), region)
         if before is not None:
             holders = d.by_phone.get(before)
             if holders is not None and (record.id, prop) in holders:
@@ -276,7 +279,7 @@ def take_phones(
             _attach_held(d, held, record, phone.number, at)
 
 
-def rules_key(text: Any, region: str | None) -> str | None:
+def _index_key(text: Any, region: str | None) -> str | None:
     """The index key of a stored phone property (its E.164 form), if it has one."""
     phone = read_phone(text, region) if text is not None else None
     return phone.number if phone is not None else None
@@ -393,7 +396,7 @@ def _ask(
     skipped = policy is Ambiguity.SKIP
     found.questions.append(
         {
-            "key": f"{kind}:{{activity}}" + (f":{extra_key}" if extra_key else ""),
+            "key_suffix": f":{extra_key}" if extra_key else "",
             "kind": kind,
             "integration": event.integration,
             "event_id": event.id or None,

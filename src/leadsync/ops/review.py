@@ -26,6 +26,7 @@ from leadsync.pipeline.expiry import expire_holds as expire_holds
 from leadsync.results import ResultModel
 from leadsync.rules import counterparts as rules
 from leadsync.store import batch as batch_store
+from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
 
 STATUSES = ("open", "resolved", "skipped", "attached")
@@ -169,7 +170,7 @@ def resolve(
             if not store.close(connection, item_id, "skipped", now, by.who, None, outcome):
                 raise WorkspaceError(f"review item {item_id} was closed meanwhile")
             if item.activity_id is not None and item.kind in _ACTIVITY_KINDS:
-                store.release_holds(connection, [item.activity_id])
+                counterpart_store.release(connection, [item.activity_id])
         return Resolution(item=show(engine, item_id), applied=[outcome])
     assert choose is not None
     if item.kind == rules.OWNER:
@@ -230,7 +231,11 @@ def _choose_owner(
 ) -> Resolution:
     owner = rules_.directory.owners.get(choose)
     if owner is None or not owner.active:
-        raise UserError(f"choice {choose!r} is not an active owner")
+        listed = ", ".join(c.owner_id for c in item.candidates if c.owner_id) or "none"
+        raise UserError(
+            f"choice {choose!r} is not an active owner; allowed: an active owner's id "
+            f"(the candidates: {listed})"
+        )
     settings = rules_.integrations.get(item.integration)
     if settings is None:
         raise NotFoundError(f"integration {item.integration} no longer exists")

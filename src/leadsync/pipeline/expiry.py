@@ -16,6 +16,7 @@ from leadsync.model import now_ts
 from leadsync.rules import counterparts as rules
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as batch_store
+from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
 
 
@@ -61,6 +62,6 @@ def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None)
                     "outcome": None,
                 }
             )
-        store.ask(connection, questions)
+        counterpart_store.queue(connection, questions)
         store.mark_queued(connection, list(by_activity))
         return len(by_activity)

@@ -4,13 +4,12 @@ engine's inserts are in :mod:`leadsync.store.counterparts`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.counterparts import queue, release
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -119,14 +118,6 @@ def mark_queued(connection: Connection, activity_ids: Sequence[int]) -> None:
         connection.execute(
             sa.update(h).where(h.c.activity_id.in_(list(activity_ids))).values(queued=True)
         )
-
-
-def ask(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    queue(connection, rows)
-
-
-def release_holds(connection: Connection, activity_ids: Sequence[int]) -> None:
-    release(connection, activity_ids)
 
 
 def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
