@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from leadsync.engine import counterparts
 from leadsync.engine.state import (
+    ACTIVITY_IDS,
     ActivityState,
     EventTrace,
     RecordState,
     SourceKey,
     activity_candidate,
     activity_properties,
+    take_id,
 )
 from leadsync.model import ActivitySkip, Event, RecordRef
 from leadsync.rules import activity_memory, dedupe
@@ -305,9 +307,9 @@ def _upsert_activity(
         existing.dirty = True
         d.result.activities_updated += 1
         return existing
-    state = d.state
+    activity_id = take_id(d.state, ACTIVITY_IDS)
     row = {
-        "id": state.next_activity_id,
+        "id": activity_id,
         "type": event.activity._value_,
         "integration": event.integration,
         "external_id": event.external_id,
@@ -317,8 +319,7 @@ def _upsert_activity(
         **columns,
         "properties": extra,
     }
-    activity = ActivityState(state.next_activity_id, row, new=True)
-    state.next_activity_id += 1
+    activity = ActivityState(activity_id, row, new=True)
     d.new_activities.append(activity)
     if key is not None:
         d.activities[key] = activity

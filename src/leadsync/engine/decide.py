@@ -17,6 +17,7 @@ from leadsync.engine import activities, counterparts
 from leadsync.engine.load import remember_link
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
+    RECORD_IDS,
     ActivityState,
     BatchResult,
     EventTrace,
@@ -25,6 +26,7 @@ from leadsync.engine.state import (
     SourceKey,
     domain_key,
     email_key,
+    take_id,
 )
 from leadsync.model import (
     ASSIGN_ON_ACTIVITY,
@@ -193,9 +195,8 @@ class BatchDecider:
         origin: str | None = None,
     ) -> RecordState:
         """A record the batch creates, with the next id, counted as created."""
-        state = self.state
         record = RecordState(
-            id=state.next_record_id,
+            id=take_id(self.state, RECORD_IDS),
             type=record_type,
             owner_id=None,
             email=email,
@@ -214,7 +215,6 @@ class BatchDecider:
             origin=origin,
             new=True,
         )
-        state.next_record_id += 1
         self.records[record.id] = record
         self.result.records_created += 1
         return record

@@ -21,6 +21,7 @@ from leadsync.engine.state import (
     HeldActivity,
     LoadedState,
     RecordState,
+    SequenceIds,
     SourceKey,
     activity_candidate,
     domain_key,
@@ -34,6 +35,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
+from leadsync.store import routing as routing_store
 from leadsync.store.schema import records as records_table
 
 RECORD_TYPES = {t.value: t for t in RecordType}
@@ -128,6 +130,11 @@ def load(
         by_phone=by_phone,
         held=held,
         email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
+        ids=(
+            SequenceIds(routing_store.id_source(connection))
+            if routing_store.parallel(connection)
+            else None
+        ),
     )
     _load_neighbourhood(connection, state, set(records))
     for row in store.load_activities(connection, activity_keys):

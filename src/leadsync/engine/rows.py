@@ -69,9 +69,10 @@ def collect(d: BatchDecider, now: str) -> Decided:
     activities = _all_activities(d)
     live = {a.id for a in activities if not a.deleted} | set(d.late_attached)
     deleted = {a.id for a in activities if a.deleted}
-    counters = dict(d.round_robin_changed)
-    counters[RECORD_ID] = d.state.next_record_id - 1
-    counters[ACTIVITY_ID] = d.state.next_activity_id - 1
+    counters = dict(sorted(d.round_robin_changed.items()))
+    if d.state.ids is None:  # else the ids came from sequences
+        counters[RECORD_ID] = d.state.next_record_id - 1
+        counters[ACTIVITY_ID] = d.state.next_activity_id - 1
     return Decided(
         now=now,
         rules=d.rules,
@@ -100,7 +101,8 @@ def collect(d: BatchDecider, now: str) -> Decided:
         push=_push_rows(d, activities, live, now) if d.rules.push else [],
         owner_changes=d.owner_changes,
         created_records={r.id for r in records if r.new},
-        external_users=list(d.external_users.values()),
+        # In key order: parallel workers upserting the same reps never wait in a cycle.
+        external_users=[d.external_users[k] for k in sorted(d.external_users)],
         counters=counters,
         result=d.result,
         traces=d.traces,

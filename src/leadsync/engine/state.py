@@ -7,7 +7,8 @@ changes it in memory, :mod:`leadsync.engine.write` writes what changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +118,8 @@ class LoadedState:
     the next); nothing in it reads the database again.
     """
 
-    # The next ids to allocate (from the counters the batch's lock holds).
+    # The next ids to allocate (from the counters the batch's lock holds), unless ``ids``
+    # hands them out from sequences (PostgreSQL: see :class:`SequenceIds`).
     next_record_id: int
     next_activity_id: int
     # Round-robin positions by counter name.
@@ -154,6 +156,45 @@ class LoadedState:
     held: dict[str, list[HeldActivity]] = field(default_factory=dict)
     attached: set[int] = field(default_factory=set)
     email_holders: dict[str, list[int]] = field(default_factory=dict)
+    ids: SequenceIds | None = None
+
+
+RECORD_IDS = "record"
+ACTIVITY_IDS = "activity"
+
+
+class SequenceIds:
+    """Ids reserved from the database's sequences as the decide step needs them, so that
+    batches of parallel workers never wait on one counter (PostgreSQL). ``reserve(kind, n)``
+    returns ``n`` fresh ids of ``kind`` (:data:`RECORD_IDS` or :data:`ACTIVITY_IDS`); the
+    reservations double (1, 1, 2, 4, ...), so a batch asks a few times whatever its size and
+    leaves at most as many ids unused as it used (a gap, as a rolled-back insert leaves)."""
+
+    __slots__ = ("_asked", "_reserve", "_spare")
+
+    def __init__(self, reserve: Callable[[str, int], list[int]]) -> None:
+        self._reserve = reserve
+        self._spare: dict[str, deque[int]] = {RECORD_IDS: deque(), ACTIVITY_IDS: deque()}
+        self._asked = {RECORD_IDS: 0, ACTIVITY_IDS: 0}
+
+    def take(self, kind: str) -> int:
+        spare = self._spare[kind]
+        if not spare:
+            n = max(1, self._asked[kind])
+            self._asked[kind] += n
+            spare.extend(self._reserve(kind, n))
+        return spare.popleft()
+
+
+def take_id(state: LoadedState, kind: str) -> int:
+    """The next id of ``kind`` for a record or activity the batch creates."""
+    if state.ids is not None:
+        return state.ids.take(kind)
+    if kind == RECORD_IDS:
+        state.next_record_id += 1
+        return state.next_record_id - 1
+    state.next_activity_id += 1
+    return state.next_activity_id - 1
 
 
 @dataclass(slots=True)

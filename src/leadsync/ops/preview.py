@@ -25,6 +25,7 @@ from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_proposed
 from leadsync.sources import adapter_for
 from leadsync.store import batch as store
+from leadsync.store import routing as routing_store
 
 
 def with_settings(
@@ -230,7 +231,8 @@ def preview(
                     continue
                 seen.add(key)
                 fresh.append((where, key, event))
-            state = decide_batch(connection, rules, [e for _, _, e in fresh], trace=True)
+            with routing_store.rolled_back(connection):
+                state = decide_batch(connection, rules, [e for _, _, e in fresh], trace=True)
         finally:
             transaction.rollback()
     decisions: dict[str, list[OwnerDecision]] = {}

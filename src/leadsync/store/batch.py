@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import OwnerDecision
+from leadsync.store import routing
 from leadsync.store.database import (
     executemany,
     in_values,
@@ -70,8 +71,12 @@ def _by_integration_and_type(
 def lock_counters(connection: Connection, names: Sequence[str]) -> dict[str, int]:
     """Lock and read the named counters (created at 0 when missing), in a stable order (by
     name, so two transactions never wait on each other in a cycle). Locking a counter the
-    transaction holds already waits for nothing."""
+    transaction holds already waits for nothing. On PostgreSQL it also takes the batch lock
+    exclusively (:func:`leadsync.store.routing.lock_batch`): the caller has the workspace to
+    itself, as parallel workers' batches hold that lock shared."""
     names = sorted(set(names))
+    if routing.parallel(connection):  # parallel workers' batches hold the lock shared
+        routing.lock_batch(connection, shared=False)
     connection.execute(
         insert_ignore(connection, counters), [{"name": n, "value": 0} for n in names]
     )

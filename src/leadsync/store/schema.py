@@ -354,6 +354,10 @@ inbox = Table(
     Column("status", String(8), nullable=False),
     Column("source", Text),
     Column("error", Text),
+    # PostgreSQL: the id of the transaction that wrote the row (its default), and the part
+    # of the inbox the router put it in (store/routing.py); both stay NULL on SQLite.
+    Column("txid", BigInteger),
+    Column("part", BigInteger),
     UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
     # The dashboard's events per day: a window of the inbox read from the index alone.
     Index("ix_inbox_received", "received_at", "integration"),
@@ -363,6 +367,21 @@ inbox = Table(
         "seq",
         sqlite_where=sa_text("status = 'pending'"),
         postgresql_where=sa_text("status = 'pending'"),
+    ),
+    Index(
+        "ix_inbox_part",
+        "part",
+        "txid",
+        "seq",
+        sqlite_where=sa_text("status = 'pending' AND part IS NOT NULL"),
+        postgresql_where=sa_text("status = 'pending' AND part IS NOT NULL"),
+    ),
+    Index(
+        "ix_inbox_unrouted",
+        "txid",
+        "seq",
+        sqlite_where=sa_text("status = 'pending' AND part IS NULL"),
+        postgresql_where=sa_text("status = 'pending' AND part IS NULL"),
     ),
 )
 
@@ -515,6 +534,24 @@ audit_log = Table(
     Index("ix_audit_log_integration", "integration", "id"),
 )
 
+# The parts a router cut the inbox's pending rows into (PostgreSQL's parallel workers): the
+# rows of one part touch records no other open part touches; a worker holds a part's lock
+# while it applies the part, and marks it done when no row of it is pending.
+route_parts = Table(
+    "route_parts",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("created_at", TS, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("done", Boolean, nullable=False),
+    Index(
+        "ix_route_parts_open",
+        "id",
+        sqlite_where=sa_text("NOT done"),
+        postgresql_where=sa_text("NOT done"),
+    ),
+)
+
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
     audit_log,
@@ -523,6 +560,7 @@ DATA_TABLES = (
     push_objects,
     push_failures,
     push_budget,
+    route_parts,
     inbox,
     dead_letters,
     outbox,

@@ -1,0 +1,193 @@
+"""The SQL of parallel workers on PostgreSQL (see :mod:`leadsync.pipeline.routing`).
+
+- Which inbox rows may be routed: pending, in no part yet, and written by a transaction that
+  is over — ``txid < xmin`` of the current snapshot, so no transaction still running can
+  commit a row that belongs before them — in ``(txid, seq)`` order: the order in which their
+  writers committed as far as anyone could tell (a request answered before another was sent
+  has the smaller transaction id).
+- The parts: ``route_parts`` rows; a worker claims a part with a session advisory lock
+  (released by ``unlock``, or by PostgreSQL when the worker's connection ends, crash
+  included), applies its rows a batch at a time, and marks it done.
+- The batch lock: every part's batch holds the shared batch lock; whatever needs the whole
+  workspace still (preview, replay, undo, the test lead, ``records set-owner``, hold expiry,
+  an ingest's direct apply) takes it exclusively through
+  :func:`leadsync.store.batch.lock_counters`, and waits for the parts' batches under way.
+- Ids from sequences (``record_ids``, ``activity_ids``): no counter row to wait on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.database import executemany, in_values, update_sql
+from leadsync.store.schema import inbox, route_parts
+
+# Advisory lock keys (two int4 form): the batch lock, the router's lock, and one per part.
+_NAMESPACE = 0x6C73
+_BATCH = 0
+_ROUTER = 1
+_PART_NAMESPACE = 0x6C74
+
+_SEQUENCES = {"record": "record_ids", "activity": "activity_ids"}
+
+
+def parallel(connection: Connection) -> bool:
+    """Whether this database runs parallel workers (PostgreSQL) or one writer (SQLite)."""
+    return connection.dialect.name == "postgresql"
+
+
+def lock_batch(connection: Connection, shared: bool) -> None:
+    """Take the batch lock for the transaction: shared for a part's batch, exclusive for
+    work that needs the whole workspace to itself."""
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    connection.exec_driver_sql(f"SELECT {fn}({_NAMESPACE}, {_BATCH})")
+
+
+def try_lock_router(connection: Connection) -> bool:
+    """The router's lock for the transaction, if no other worker is routing."""
+    sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_ROUTER})"
+    return bool(connection.exec_driver_sql(sql).scalar())
+
+
+def reserve_ids(connection: Connection, kind: str, n: int) -> list[int]:
+    """``n`` fresh ids for records or activities (``kind``), from their sequence."""
+    sql = f"SELECT nextval('{_SEQUENCES[kind]}') FROM generate_series(1, %(n)s)"
+    return [int(v) for v in connection.exec_driver_sql(sql, {"n": n}).scalars()]
+
+
+_DRY_RUN = "leadsync.rolled_back"
+
+
+@contextmanager
+def rolled_back(connection: Connection) -> Iterator[None]:
+    """Mark the transaction as one its caller rolls back (a preview, under the exclusive
+    batch lock): its ids are the ones the real run would take next, read from the sequences
+    without taking them, so what a preview shows is what the run does."""
+    connection.info[_DRY_RUN] = True
+    try:
+        yield
+    finally:
+        connection.info.pop(_DRY_RUN, None)
+
+
+def id_source(connection: Connection) -> Callable[[str, int], list[int]]:
+    """Where a batch on this connection takes new ids from (:func:`reserve_ids`, or the
+    next values of the sequences, unconsumed, in a transaction marked :func:`rolled_back`)."""
+    if not connection.info.get(_DRY_RUN):
+        return partial(reserve_ids, connection)
+    following: dict[str, int] = {}
+
+    def peek(kind: str, n: int) -> list[int]:
+        if kind not in following:
+            sql = f"SELECT last_value, is_called FROM {_SEQUENCES[kind]}"
+            last, called = connection.exec_driver_sql(sql).one()
+            following[kind] = int(last) + 1 if called else int(last)
+        first = following[kind]
+        following[kind] = first + n
+        return list(range(first, first + n))
+
+    return peek
+
+
+_ROUTABLE = (
+    "SELECT seq, integration, source, event_id, payload FROM inbox "
+    "WHERE status = 'pending' AND part IS NULL "
+    "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+    "ORDER BY txid, seq LIMIT %(n)s"
+)
+
+
+def routable(connection: Connection, limit: int) -> list[dict[str, Any]]:
+    """The oldest ``limit`` pending rows no part holds yet and no running transaction can
+    still come before, with their payloads, in commit order."""
+    result = connection.exec_driver_sql(_ROUTABLE, {"n": limit})
+    return [dict(row._mapping) for row in result]
+
+
+def unrouted_waiting(connection: Connection) -> bool:
+    """Whether any pending row waits for a part (routable now or once its writer is over)."""
+    query = sa.select(inbox.c.seq).where(inbox.c.status == "pending", inbox.c.part.is_(None))
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def create_parts(connection: Connection, sizes: Sequence[int], at: str) -> list[int]:
+    """New open parts of ``sizes`` events each; their ids, in order."""
+    ids = []
+    for size in sizes:  # a few per window
+        query = sa.insert(route_parts).values(created_at=at, events=size, done=False)
+        ids.append(int(connection.execute(query.returning(route_parts.c.id)).scalar_one()))
+    return ids
+
+
+def assign(connection: Connection, rows: Sequence[tuple[int, int]]) -> None:
+    """Put inbox rows in parts: (part id, seq) pairs."""
+    executemany(connection, update_sql(connection, inbox, ("part",), "seq"), rows)
+
+
+def open_parts(connection: Connection) -> list[int]:
+    """The parts not done, oldest first."""
+    query = sa.select(route_parts.c.id).where(route_parts.c.done.is_(False))
+    return [int(i) for i in connection.execute(query.order_by(route_parts.c.id)).scalars()]
+
+
+def try_claim(connection: Connection, part: int) -> bool:
+    """A session lock on ``part`` for this connection, if no other holds it."""
+    sql = f"SELECT pg_try_advisory_lock({_PART_NAMESPACE}, {_part_key(part)})"
+    return bool(connection.exec_driver_sql(sql).scalar())
+
+
+def unlock(connection: Connection, part: int) -> None:
+    sql = f"SELECT pg_advisory_unlock({_PART_NAMESPACE}, {_part_key(part)})"
+    connection.exec_driver_sql(sql)
+
+
+def _part_key(part: int) -> int:
+    return int(part) % 2_147_483_647
+
+
+_PART_ROWS = (
+    "SELECT seq, integration, source, event_id, payload FROM inbox "
+    "WHERE part = %(part)s AND status = 'pending' ORDER BY txid, seq LIMIT %(n)s"
+)
+
+
+def part_rows(connection: Connection, part: int, limit: int) -> list[dict[str, Any]]:
+    """The next ``limit`` pending rows of a part, in commit order, with their payloads."""
+    result = connection.exec_driver_sql(_PART_ROWS, {"part": part, "n": limit})
+    return [dict(row._mapping) for row in result]
+
+
+def finish(connection: Connection, part: int) -> bool:
+    """Mark ``part`` done if none of its rows is pending; whether it is done."""
+    pending = sa.select(inbox.c.seq).where(inbox.c.part == part, inbox.c.status == "pending")
+    if connection.execute(pending.limit(1)).first() is not None:
+        return False
+    connection.execute(sa.update(route_parts).where(route_parts.c.id == part).values(done=True))
+    return True
+
+
+def mark_applied(connection: Connection, seqs: Collection[int]) -> None:
+    """Mark these pending rows applied (by their sequence numbers: on PostgreSQL a range
+    may hold a row another transaction committed late, which the batch never claimed)."""
+    if seqs:
+        seq = inbox.c.seq
+        connection.execute(
+            sa.update(inbox)
+            .where(in_values(seq, seqs, connection.dialect.name), inbox.c.status == "pending")
+            .values(status="applied")
+        )
+
+
+def unroute(connection: Connection, seqs: Collection[int]) -> None:
+    """Take rows out of their part (a dead letter put back in the inbox is routed again)."""
+    if seqs:
+        seq = inbox.c.seq
+        connection.execute(
+            sa.update(inbox).where(in_values(seq, seqs, connection.dialect.name)).values(part=None)
+        )
