@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -437,10 +439,11 @@ def test_concurrent_requests_are_each_committed(ws: Workspace, server: LiveServe
 def test_healthz_and_readyz_report_the_inbox(ws: Workspace) -> None:
     with serve(ws, worker=False) as live:
         health = live.client.get("/healthz")
-        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+        process = f"{socket.gethostname()}:{os.getpid()}"  # which process answered
+        assert (health.status_code, health.json()) == (200, {"status": "ok", "process": process})
         ready = live.client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json()["database"] == "ok"
+        assert (ready.json()["database"], ready.json()["process"]) == ("ok", process)
         assert (ready.json()["status"], ready.json()["pending"]) == ("ready", 0)
         assert ready.json()["oldest_pending_at"] is None
         assert (

@@ -238,6 +238,9 @@ class Event:
     # An activity that does not exist yet (a drafted or scheduled mailing): what it says is
     # remembered for the event that makes it real, nothing is created.
     draft: bool = False
+    # The ids reserved for its row in arrival order (parallel workers): [next record id, end,
+    # next activity id, end], shared by the row's events (engine/state.py SequenceIds).
+    ids: list[int] | None = None
 
     def subject_ref(self) -> RecordRef | None:
         """The record a record/owner event is about."""

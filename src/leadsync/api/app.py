@@ -1,28 +1,33 @@
-"""The ASGI application: ``POST /webhooks/{integration}``, ``/healthz``, ``/readyz``, the
-admin API under ``/api``, with its OpenAPI document at ``/openapi.json``, and the web
-console at ``/`` (:mod:`leadsync.web`, left out of that document).
+"""The ASGI application: ``POST /webhooks/{integration}``, ``/healthz``, ``/readyz``,
+``/metrics`` (Prometheus, behind the admin token), the admin API under ``/api``, with its
+OpenAPI document at ``/openapi.json``, and the web console at ``/`` (:mod:`leadsync.web`,
+left out of that document).
 
 A webhook is answered 2xx only once its rows are committed in the inbox (see
 :mod:`leadsync.pipeline.intake`); a worker thread in the same process applies them afterwards (unless
 the service runs with ``worker=False`` beside ``leadsync worker`` processes). With the
 console, a thread takes the health snapshot its pages read (:mod:`leadsync.ops.snapshot`).
 A settings save through the service's ``Workspace`` reaches the intake, the worker and the
-snapshot at once (``Workspace.on_settings_saved``).
+snapshot at once (``Workspace.on_settings_saved``). Health, readiness and the metrics name
+the process that answers (:func:`leadsync.observability.process_name`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
+from leadsync.observability import Metrics, process_name
 from leadsync.ops.health import Readiness
 from leadsync.ops.snapshot import DEFAULT_INTERVAL_S, SnapshotKeeper
 from leadsync.pipeline.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
@@ -79,6 +84,11 @@ class ServiceOptions:
     # How often the health snapshot (the console's report and charts) is taken, in seconds;
     # also at once after a settings save in this process.
     snapshot_s: float = DEFAULT_INTERVAL_S
+    # This process's metrics (GET /metrics; the caller may serve them on a port of its own
+    # too, --metrics-port); None: the service makes its own.
+    metrics: Metrics | None = None
+    # How /healthz, /readyz and the metrics name this process; None: process_name().
+    process: str | None = None
 
 
 class WebhookReceipt(BaseModel):
@@ -91,6 +101,9 @@ class WebhookReceipt(BaseModel):
 
 class Health(BaseModel):
     status: str
+    process: str = Field(
+        description="The process that answered: LEADSYNC_PROCESS_NAME, else HOST:PID."
+    )
 
 
 _WEBHOOK_BODY = {
@@ -114,7 +127,11 @@ def _problem_ref(why: str) -> dict[str, Any]:
 def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> FastAPI:
     """The service for one workspace."""
     opts = options or ServiceOptions()
+    process = opts.process or process_name()
+    metrics = opts.metrics or Metrics(workspace.engine, process=process)
     worker = workspace.worker(opts.batch_size, opts.poll_s) if opts.worker else None
+    if worker is not None:
+        metrics.watch_worker(worker)
     writer = GroupCommitWriter(
         workspace.engine, on_commit=worker.wake if worker is not None else None
     )
@@ -123,10 +140,12 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         max_body=opts.max_body,
         environ=opts.environ,
         writer=writer,
-        **({"clock": opts.clock} if opts.clock is not None else {}),
+        clock=opts.clock or time.time,
     )
 
     pusher = workspace.push_loop(opts.poll_s) if opts.push else None
+    if pusher is not None:
+        metrics.watch_push(pusher)
     snapshots = (
         SnapshotKeeper(workspace.health_snapshot, opts.snapshot_s)
         if opts.console is not None
@@ -177,6 +196,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     app.state.intake = intake
     app.state.worker = worker
     app.state.snapshots = snapshots
+    app.state.metrics = metrics
     add_problem_handlers(app)
 
     @app.post(
@@ -231,7 +251,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> Health:
-        return Health(status="ok")
+        return Health(status="ok", process=process)
 
     @app.get(
         "/readyz",
@@ -240,8 +260,26 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         responses={503: {"model": Readiness, "description": "Not ready"}},
     )
     def readyz() -> Any:
-        body = workspace.readiness(opts.max_lag_s)
+        body = workspace.readiness(opts.max_lag_s).model_copy(update={"process": process})
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="This process's metrics, in Prometheus's text format (docs/MONITORING.md)",
+        dependencies=[Depends(admin.require_admin(opts.admin_token))],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The metrics; the database's gauges are read now, and left "
+                "out (leadsync_database_up 0) when it does not answer",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            401: _problem_ref("Missing or wrong admin token"),
+        },
+    )
+    def get_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(
         admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)

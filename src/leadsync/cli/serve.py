@@ -3,12 +3,19 @@ demo that runs the whole path once.
 
 Their heavy imports (uvicorn, the ASGI service, the HubSpot stand-in) are made inside the
 commands, so that every other command starts without them.
+
+``serve`` and ``worker`` log through :func:`leadsync.observability.configure_logging`
+(``--log-format json``: one JSON object per line, uvicorn's lines too) and may serve their
+metrics on a port of their own (``--metrics-port``, no authentication, bound to
+``--metrics-host``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import suppress
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +23,74 @@ import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import app, handle_errors, state, workspace
+from leadsync.errors import UserError
+from leadsync.observability import (
+    LOG_FORMAT_ENV,
+    Metrics,
+    MetricsListener,
+    configure_logging,
+    serve_metrics,
+)
 from leadsync.workspace import DEFAULT_BATCH, Workspace
 
 DEMO_FILE = "leadsync-demo.db"
+
+log = logging.getLogger("leadsync.cli")
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        envvar=LOG_FORMAT_ENV,
+        case_sensitive=False,
+        help="Log lines as text, or as one JSON object per line (ts, level, logger, message, "
+        "process; exc for a defect's traceback).",
+    ),
+]
+LogLevelOption = Annotated[str, typer.Option(help="Log level (uvicorn's too).")]
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=65535,
+        help="Also serve GET /metrics on this port, without authentication (see --metrics-host).",
+    ),
+]
+MetricsHostOption = Annotated[
+    str, typer.Option(help="Interface of the --metrics-port listener (keep it private).")
+]
+
+
+def _start_logging(log_format: LogFormat, log_level: str) -> None:
+    configure_logging(log_format.value, log_level)
+
+
+def _note(log_format: LogFormat, text: str) -> None:
+    """A line about the process on stderr: as a log line when logs are JSON, so that every
+    line of the stream parses."""
+    if log_format is LogFormat.json:
+        log.info(text)
+    else:
+        render.note(text)
+
+
+def _metrics_listener(
+    metrics: Metrics, host: str, port: int | None, log_format: LogFormat
+) -> MetricsListener | None:
+    if port is None:
+        return None
+    with handle_errors():
+        try:
+            listener = serve_metrics(metrics, host, port)
+        except OSError as exc:
+            raise UserError(f"--metrics-port {port}: cannot listen on {host}: {exc}") from exc
+    _note(log_format, f"metrics at http://{host}:{listener.port}/metrics")
+    return listener
 
 
 @app.command()
@@ -45,23 +117,28 @@ def serve(
         float,
         typer.Option(min=0, help="/readyz answers 503 when the oldest pending event is older."),
     ] = 300.0,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: LogLevelOption = "info",
     push: Annotated[
         bool,
         typer.Option(
             "--push/--no-push", help="Push to the configured destination (HubSpot) in this process."
         ),
     ] = True,
+    log_format: LogFormatOption = LogFormat.text,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
     """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz, the admin API
     (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json) and the web
     console at / (sign in with LEADSYNC_ADMIN_TOKEN or LEADSYNC_CONSOLE_PASSWORD;
-    LEADSYNC_VIEWER_TOKEN: read-only; LEADSYNC_SESSION_SECRET keeps sessions across restarts)."""
+    LEADSYNC_VIEWER_TOKEN: read-only; LEADSYNC_SESSION_SECRET keeps sessions across restarts).
+    GET /metrics (Prometheus) takes the admin token too, or --metrics-port serves it apart."""
     import uvicorn
 
     from leadsync.api.app import ServiceOptions, create_service
     from leadsync.web import ConsoleOptions
 
+    _start_logging(log_format, log_level)
     with handle_errors():
         ws = Workspace(state.db, create=False)
     console = ConsoleOptions(
@@ -77,22 +154,31 @@ def serve(
         public_url=public_url,
         max_lag_s=max_lag_s,
         push=push,
+        metrics=Metrics(ws.engine),
     )
     if options.admin_token is None:
-        render.note("note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401")
+        _note(log_format, "note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401")
     if console.session_secret is None:
-        render.note("note: LEADSYNC_SESSION_SECRET is not set; console sessions end at restart")
+        _note(
+            log_format, "note: LEADSYNC_SESSION_SECRET is not set; console sessions end at restart"
+        )
+    listener: MetricsListener | None = None
     try:
         with handle_errors():  # a session secret too short to sign with, say
             service = create_service(ws, options)
+        assert options.metrics is not None
+        listener = _metrics_listener(options.metrics, metrics_host, metrics_port, log_format)
         uvicorn.run(
             service,
             host=host,
             port=port,
             log_level=log_level,
+            log_config=None,  # configure_logging's handler, for uvicorn's lines too
             access_log=log_level in ("trace", "debug", "info"),
         )
     finally:
+        if listener is not None:
+            listener.stop()
         ws.close()
 
 
@@ -107,22 +193,33 @@ def worker_command(
             "--push/--no-push", help="Push to the configured destination (HubSpot) as well."
         ),
     ] = True,
+    log_format: LogFormatOption = LogFormat.text,
+    log_level: LogLevelOption = "info",
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
     """Apply events from the inbox as they arrive (beside `leadsync serve --no-worker`, as
-    many processes as the load needs); with a destination, push to it too."""
+    many processes as the load needs); with a destination, push to it too. --metrics-port
+    serves this process's metrics (events applied, errors, the database's gauges)."""
     import signal
 
+    _start_logging(log_format, log_level)
     with workspace() as ws:
         loop = ws.worker(batch_size, poll)
         if once:
             result = loop.run_once()
             render.line(f"applied {result.events} events")
             return
+        metrics = Metrics(ws.engine)
+        metrics.watch_worker(loop)
         pusher = ws.push_loop(poll) if push else None
-        signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
-        render.note("worker: applying events as they arrive (Ctrl-C to stop)")
         if pusher is not None:
-            render.note("worker: pushing to the destination as changes are queued")
+            metrics.watch_push(pusher)
+        listener = _metrics_listener(metrics, metrics_host, metrics_port, log_format)
+        signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
+        _note(log_format, "worker: applying events as they arrive (Ctrl-C to stop)")
+        if pusher is not None:
+            _note(log_format, "worker: pushing to the destination as changes are queued")
             pusher.start()
         try:
             with suppress(KeyboardInterrupt):
@@ -130,7 +227,9 @@ def worker_command(
         finally:
             if pusher is not None:
                 pusher.stop()
-        render.note(f"worker: applied {loop.applied} events")
+            if listener is not None:
+                listener.stop()
+        _note(log_format, f"worker: applied {loop.applied} events")
 
 
 @app.command()

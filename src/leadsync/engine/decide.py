@@ -326,8 +326,7 @@ class BatchDecider:
         return mapping
 
     def learn_rep(self, event: Event) -> None:
-        """Remember the external user an event names (the user directory that fills itself);
-        a user event introduces one without counting as an event it sent."""
+        """Remember the rep an event names (a user event introduces one, counting no event)."""
         rep = event.owner
         if rep is None or rep.id is None:
             return
@@ -493,6 +492,8 @@ class BatchDecider:
 
     def apply(self, event: Event) -> None:
         self.result.events += 1
+        if self.state.ids is not None:
+            self.state.ids.enter(event.ids)
         if event.integration in self.crm_integrations:
             self.apply_crm(event)
             return
@@ -590,8 +591,7 @@ def run(
     now: str,
     trace: bool = False,
 ) -> BatchDecider:
-    """:func:`decide`, keeping the decider (its records, mappings and traces) for callers
-    that look further than the rows, as the test lead's checks do."""
+    """:func:`decide`, keeping the decider (records, mappings, traces) for the test lead."""
     decider = BatchDecider(state, rules, trace, now)
     for event in events:
         decider.apply(event)

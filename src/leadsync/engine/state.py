@@ -164,20 +164,35 @@ ACTIVITY_IDS = "activity"
 
 
 class SequenceIds:
-    """Ids reserved from the database's sequences as the decide step needs them, so that
-    batches of parallel workers never wait on one counter (PostgreSQL). ``reserve(kind, n)``
-    returns ``n`` fresh ids of ``kind`` (:data:`RECORD_IDS` or :data:`ACTIVITY_IDS`); the
-    reservations double (1, 1, 2, 4, ...), so a batch asks a few times whatever its size and
-    leaves at most as many ids unused as it used (a gap, as a rolled-back insert leaves)."""
+    """Ids from the database's sequences, so that batches of parallel workers never wait on
+    one counter (PostgreSQL).
 
-    __slots__ = ("_asked", "_reserve", "_spare")
+    An event the router reserved ids for (``Event.ids``: its row's block, taken in arrival
+    order) takes them from there: ids then grow in arrival order across workers, as they do
+    under one writer, and "the lowest id" (the first record with an email) means the same.
+    Any other id comes from ``reserve(kind, n)`` (``n`` fresh ids of :data:`RECORD_IDS` or
+    :data:`ACTIVITY_IDS`), as needed; the reservations double (1, 1, 2, 4, ...), so a batch
+    asks a few times whatever its size and leaves at most as many ids unused as it used."""
+
+    __slots__ = ("_asked", "_block", "_reserve", "_spare")
 
     def __init__(self, reserve: Callable[[str, int], list[int]]) -> None:
         self._reserve = reserve
         self._spare: dict[str, deque[int]] = {RECORD_IDS: deque(), ACTIVITY_IDS: deque()}
         self._asked = {RECORD_IDS: 0, ACTIVITY_IDS: 0}
+        self._block: list[int] | None = None
+
+    def enter(self, block: list[int] | None) -> None:
+        """The event about to be decided has this block (or none)."""
+        self._block = block
 
     def take(self, kind: str) -> int:
+        block = self._block
+        if block is not None:
+            at = 0 if kind == RECORD_IDS else 2
+            if block[at] < block[at + 1]:
+                block[at] += 1
+                return block[at] - 1
         spare = self._spare[kind]
         if not spare:
             n = max(1, self._asked[kind])

@@ -1,12 +1,19 @@
-"""Readiness: whether the workspace's database answers and its inbox keeps up (``/readyz``)."""
+"""Readiness: whether the workspace's database answers and its inbox keeps up (``/readyz``),
+and which process answers (several ``serve`` processes sit behind one load balancer)."""
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
+from leadsync.observability import database_outage, process_name
 from leadsync.results import ResultModel
 from leadsync.store.views import inbox_lag
+
+log = logging.getLogger("leadsync.health")
 
 
 class Readiness(ResultModel):
@@ -19,6 +26,10 @@ class Readiness(ResultModel):
     oldest_pending_at: str | None
     lag_s: float
     max_lag_s: float
+    process: str = Field(
+        default_factory=process_name,
+        description="The process that answered: LEADSYNC_PROCESS_NAME, else HOST:PID.",
+    )
 
     @property
     def ready(self) -> bool:
@@ -27,10 +38,16 @@ class Readiness(ResultModel):
 
 def readiness(engine: Engine, max_lag_s: float) -> Readiness:
     """The readiness of the workspace at ``engine``. A database that cannot be reached is an
-    answer (``not ready``, naming the error's class), never an exception: a probe asks."""
+    answer (``not ready``, naming the error's class), never an exception: a probe asks. An
+    outage is one warning line; another database error (a defect) is logged with its
+    traceback."""
     try:
         lag = inbox_lag(engine)
     except sa.exc.SQLAlchemyError as exc:
+        if database_outage(exc):
+            log.warning("readiness: database unavailable (%s)", type(exc).__name__)
+        else:
+            log.exception("readiness: reading the inbox failed")
         return Readiness(
             status="not ready",
             database=f"unreachable ({type(exc).__name__})",

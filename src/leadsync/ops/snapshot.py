@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.model import add_days
+from leadsync.observability import database_outage
 from leadsync.ops.dashboard import Chart, charts, days_of
 from leadsync.ops.monitor import Report, report
 from leadsync.ops.overview import HEALTH_DAYS
@@ -69,7 +70,9 @@ class SnapshotKeeper:
     wakes the thread (a settings save, "refresh now"); :meth:`refresh` takes one in the
     caller's thread. Snapshots are taken one at a time: a refresh asked while one runs is
     taken after it, so the newest always reflects the newest settings. A failed snapshot is
-    logged and the previous one kept; the thread tries again at its next turn.
+    logged and the previous one kept; the thread tries again at its next turn. The database
+    being away is one warning line per failed turn; anything else is a defect, logged with
+    its traceback.
     """
 
     def __init__(
@@ -112,8 +115,14 @@ class SnapshotKeeper:
         while not self._stop.is_set():
             try:
                 self.refresh()
-            except Exception:
-                log.exception("health snapshot failed; the previous one is kept")
+            except Exception as exc:
+                if database_outage(exc):
+                    log.warning(
+                        "health snapshot: database unavailable (%s); the previous one is kept",
+                        type(exc).__name__,
+                    )
+                else:
+                    log.exception("health snapshot failed; the previous one is kept")
             self._asked.wait(self.interval_s)
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ cannot be read, is marked failed and dead-lettered, and the rows beside it go th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from leadsync.engine import BatchResult, WorkspaceRules, apply_batch
+from leadsync.engine import BatchResult, WorkspaceRules, apply_batch, conflicts
 from leadsync.errors import EventError
 from leadsync.model import Event, now_ts
+from leadsync.pipeline import routing
 from leadsync.pipeline.collector import batch_friendly_gc, collector_off_during_batch
 from leadsync.pipeline.fallback import apply_with_fallback, failure_text
 from leadsync.pipeline.inbox import (
@@ -32,6 +34,7 @@ from leadsync.sources.base import Adapter
 from leadsync.sources.hygiene import representable
 from leadsync.store import batch as counters
 from leadsync.store import inbox as inbox_store
+from leadsync.store import routing as routing_store
 
 _LOCKED = [counters.RECORD_ID, counters.ACTIVITY_ID]
 
@@ -51,33 +54,100 @@ def drain(
     parsed: dict[int, list[Event]] | None = None,
     on_batch: Callable[[int], None] | None = None,
     failures: Problems | None = None,
+    parts: int = routing.DEFAULT_PARTS,
 ) -> BatchResult:
     """Apply every pending inbox row, oldest first, a batch at a time.
 
     ``parsed`` holds events an ingest read already, by inbox sequence (their payloads are
     not read again; each is dropped once its row is done); ``on_batch`` is told each batch's
-    row count; ``failures`` collects the rows that became dead letters."""
+    row count; ``failures`` collects the rows that became dead letters. On PostgreSQL the
+    rows go through the router's parts (``parts`` per window), side by side with other
+    workers (:func:`_drain_parts`); on SQLite, in sequence order under the one write lock."""
     parsed = parsed if parsed is not None else {}
     drainer = _Drainer(engine, rules, adapters_for(rules), batch_size, parsed, failures)
     total = BatchResult()
     with batch_friendly_gc():
+        if engine.dialect.name == "postgresql":
+            _drain_parts(drainer, total, on_batch, parts)
+        else:
+            _drain_rows(drainer, total, on_batch)
+    return total
+
+
+def _drain_rows(
+    drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None
+) -> None:
+    """Apply batches of what the drainer claims until it claims nothing."""
+    while True:
+        with collector_off_during_batch():
+            results = apply_with_fallback(
+                drainer.engine,
+                drainer.apply_claimed,
+                drainer.claimed,
+                drainer.apply_row,
+                drainer.refuse_row,
+            )
+        if not drainer.claimed:
+            return
+        for row in drainer.claimed:
+            drainer.parsed.pop(int(row["seq"]), None)
+        for result in results:
+            total.add(result)
+        if on_batch is not None:
+            on_batch(len(drainer.claimed))
+
+
+# How long a worker waits before looking again when the parts left are other workers'.
+PART_WAIT_S = 0.02
+
+
+def _drain_parts(
+    drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None, parts: int
+) -> None:
+    """PostgreSQL: take an open part no other worker holds and apply it; when none is left,
+    route the next window (:func:`leadsync.pipeline.routing.route_window`); wait while
+    other workers finish the last parts of a window; return when nothing is left to route.
+
+    A part is held by a session lock on a connection of its own, released when the part is
+    done, or by PostgreSQL when the worker dies: another worker then takes the part over
+    where its last committed batch left it."""
+    engine = drainer.engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         while True:
-            with collector_off_during_batch():
-                results = apply_with_fallback(
-                    engine,
-                    drainer.apply_claimed,
-                    drainer.claimed,
-                    drainer.apply_row,
-                    drainer.refuse_row,
+            part = _claim_part(holder)
+            if part is not None:
+                try:
+                    drainer.part = part
+                    _drain_rows(drainer, total, on_batch)
+                    with engine.begin() as connection:
+                        routing_store.finish(connection, part)
+                finally:
+                    drainer.part = None
+                    routing_store.unlock(holder, part)
+                continue
+            with engine.begin() as connection:
+                routed = routing.route_window(
+                    connection, drainer.rules, drainer.parse_row, drainer.batch_size, parts
                 )
-            if not drainer.claimed:
-                return total
-            for row in drainer.claimed:
-                drainer.parsed.pop(int(row["seq"]), None)
-            for result in results:
-                total.add(result)
-            if on_batch is not None:
-                on_batch(len(drainer.claimed))
+                busy = routed is None and bool(routing_store.open_parts(connection))
+            if routed is not None:
+                for row, events in routed:
+                    if events is not None:
+                        drainer.parsed.setdefault(int(row["seq"]), events)
+                continue
+            if not busy:
+                return
+            time.sleep(PART_WAIT_S)
+
+
+def _claim_part(holder: sa.Connection) -> int | None:
+    """An open part this worker now holds, or None when every open part is held."""
+    for part in routing_store.open_parts(holder):
+        if routing_store.try_claim(holder, part):
+            if not routing_store.finish(holder, part):
+                return part
+            routing_store.unlock(holder, part)  # done meanwhile
+    return None
 
 
 def process(
@@ -102,26 +172,39 @@ class _Drainer:
     failures: Problems | None = None
     # The rows the current batch claimed, kept should its transaction be refused.
     claimed: list[dict[str, Any]] = field(default_factory=list)
+    # The part whose rows are claimed (PostgreSQL's parallel workers), or None: the oldest
+    # pending rows, under the one write lock.
+    part: int | None = None
 
     def apply_claimed(self, connection: sa.Connection) -> BatchResult:
         """Claim the oldest pending rows, apply them, dead-letter the unreadable ones and
         mark the rest applied."""
         claimed = self.claimed
         claimed.clear()
-        counters.lock_counters(connection, _LOCKED)
+        self._lock(connection)
         claimed.extend(self._claim(connection))
         if not claimed:
             return BatchResult()
         events, unreadable = self._parse_rows(claimed)
         result = apply_batch(connection, self.rules, events)
         fail_rows(connection, unreadable, self.failures)
-        inbox_store.mark_applied(connection, int(claimed[0]["seq"]), int(claimed[-1]["seq"]))
+        if self.part is None:
+            inbox_store.mark_applied(connection, int(claimed[0]["seq"]), int(claimed[-1]["seq"]))
+        else:  # the unreadable ones are failed already
+            routing_store.mark_applied(connection, [int(r["seq"]) for r in claimed])
         return result
+
+    def _lock(self, connection: sa.Connection) -> None:
+        """The batch's lock: shared with the other parts' batches, or the one write lock."""
+        if self.part is None:
+            counters.lock_counters(connection, _LOCKED)
+        else:
+            routing_store.lock_batch(connection, shared=True)
 
     def apply_row(self, connection: sa.Connection, row: Mapping[str, Any]) -> BatchResult:
         """One row of a refused batch alone; an unreadable one is dead-lettered."""
         seq = int(row["seq"])
-        counters.lock_counters(connection, _LOCKED)
+        self._lock(connection)
         claimed = inbox_store.load_pending_row(connection, seq)
         if claimed is None:  # taken by another worker since the batch was refused
             return BatchResult()
@@ -130,7 +213,7 @@ class _Drainer:
             fail_rows(connection, unreadable, self.failures)
             return BatchResult()
         result = apply_batch(connection, self.rules, events)
-        inbox_store.mark_applied(connection, seq, seq)
+        routing_store.mark_applied(connection, [seq])
         return result
 
     def refuse_row(self, row: Mapping[str, Any], error: Exception) -> None:
@@ -141,7 +224,10 @@ class _Drainer:
                 fail_rows(connection, [(claimed, failure_text(error))], self.failures)
 
     def _claim(self, connection: sa.Connection) -> list[dict[str, Any]]:
-        """The oldest pending rows; payloads are read only for events not parsed already."""
+        """The part's next pending rows (with their payloads), or the oldest pending rows,
+        whose payloads are read only for events not parsed already."""
+        if self.part is not None:
+            return routing_store.part_rows(connection, self.part, self.batch_size)
         rows = inbox_store.claim_pending(connection, self.batch_size)
         missing = [row["seq"] for row in rows if row["seq"] not in self.parsed]
         payloads = inbox_store.load_payloads(connection, missing)
@@ -157,14 +243,20 @@ class _Drainer:
         unreadable: list[tuple[Mapping[str, Any], str]] = []
         for row in rows:
             try:
-                events.extend(self._parse_row(row))
+                found = self.parse_row(row)
+                block = _id_block(row, found)
+                for event in found:
+                    event.ids = block
+                events.extend(found)
             except EventError as exc:
                 unreadable.append((row, str(exc)))
             except Exception as exc:  # a defect this row meets: its own dead letter
                 unreadable.append((row, f"inbox #{row['seq']}: {defect_text(exc)}"))
         return events, unreadable
 
-    def _parse_row(self, row: Mapping[str, Any]) -> list[Event]:
+    def parse_row(self, row: Mapping[str, Any]) -> list[Event]:
+        """A row's events (from the parsed cache, else its payload); EventError when it
+        cannot be read."""
         seq = int(row["seq"])
         cached = self.parsed.get(seq)
         if cached is not None:
@@ -179,6 +271,23 @@ class _Drainer:
             )
         where = f"{row['source']} (inbox #{seq})" if row["source"] else f"inbox #{seq}"
         return adapter.events_of(row["payload"], row["event_id"], seq, where)
+
+
+def _id_block(row: Mapping[str, Any], events: Sequence[Event]) -> list[int] | None:
+    """The ids the router reserved for a row (a fresh list each time: a refused batch's
+    retry takes them again), or None."""
+    records_from, activities_from = row.get("record_ids_from"), row.get("activity_ids_from")
+    if records_from is None and activities_from is None:
+        return None
+    records, activities = conflicts.id_bounds(events)
+    r = int(records_from) if records_from is not None else 0
+    a = int(activities_from) if activities_from is not None else 0
+    return [
+        r,
+        r + records if records_from is not None else r,
+        a,
+        a + activities if activities_from is not None else a,
+    ]
 
 
 def defect_text(exc: Exception) -> str:

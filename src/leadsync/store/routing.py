@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -26,7 +27,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.database import executemany, in_values, update_sql
-from leadsync.store.schema import inbox, route_parts
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    activity_sources,
+    inbox,
+    route_parts,
+)
 
 # Advisory lock keys (two int4 form): the batch lock, the router's lock, and one per part.
 _NAMESPACE = 0x6C73
@@ -44,9 +51,28 @@ def parallel(connection: Connection) -> bool:
 
 def lock_batch(connection: Connection, shared: bool) -> None:
     """Take the batch lock for the transaction: shared for a part's batch, exclusive for
-    work that needs the whole workspace to itself."""
+    work that needs the whole workspace to itself.
+
+    Exclusive work may change what the open parts were cut by (it links an activity to a
+    record, undoes a batch, ...): it takes their pending rows back, to be routed again after
+    it, in the same order (:func:`reroute_open`)."""
     fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     connection.exec_driver_sql(f"SELECT {fn}({_NAMESPACE}, {_BATCH})")
+    if not shared:
+        reroute_open(connection)
+
+
+def reroute_open(connection: Connection) -> None:
+    """Close every open part, its pending rows back to the router."""
+    open_ids = sa.select(route_parts.c.id).where(route_parts.c.done.is_(False))
+    connection.execute(
+        sa.update(inbox)
+        .where(inbox.c.part.in_(open_ids), inbox.c.status == "pending")
+        .values(part=None, record_ids_from=None, activity_ids_from=None)
+    )
+    connection.execute(
+        sa.update(route_parts).where(route_parts.c.done.is_(False)).values(done=True)
+    )
 
 
 def try_lock_router(connection: Connection) -> bool:
@@ -125,9 +151,10 @@ def create_parts(connection: Connection, sizes: Sequence[int], at: str) -> list[
     return ids
 
 
-def assign(connection: Connection, rows: Sequence[tuple[int, int]]) -> None:
-    """Put inbox rows in parts: (part id, seq) pairs."""
-    executemany(connection, update_sql(connection, inbox, ("part",), "seq"), rows)
+def assign(connection: Connection, rows: Sequence[tuple[int, int | None, int | None, int]]) -> None:
+    """Put inbox rows in parts: (part id, first record id, first activity id, seq)."""
+    columns = ("part", "record_ids_from", "activity_ids_from")
+    executemany(connection, update_sql(connection, inbox, columns, "seq"), rows)
 
 
 def open_parts(connection: Connection) -> list[int]:
@@ -152,7 +179,8 @@ def _part_key(part: int) -> int:
 
 
 _PART_ROWS = (
-    "SELECT seq, integration, source, event_id, payload FROM inbox "
+    "SELECT seq, integration, source, event_id, payload, record_ids_from, "
+    "activity_ids_from FROM inbox "
     "WHERE part = %(part)s AND status = 'pending' ORDER BY txid, seq LIMIT %(n)s"
 )
 
@@ -191,3 +219,41 @@ def unroute(connection: Connection, seqs: Collection[int]) -> None:
         connection.execute(
             sa.update(inbox).where(in_values(seq, seqs, connection.dialect.name)).values(part=None)
         )
+
+
+def activity_ids(
+    connection: Connection, keys: Collection[tuple[str, str, str]]
+) -> list[tuple[tuple[str, str, str], int]]:
+    """(integration, type, external id) -> activity id, for the source keys that have one,
+    their own or the one they were merged into."""
+    if not keys:
+        return []
+    out: list[tuple[tuple[str, str, str], int]] = []
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for integration, atype, external_id in keys:
+        grouped[(integration, atype)].add(external_id)
+    dialect = connection.dialect.name
+    for (integration, atype), ids in grouped.items():
+        for table, column in (
+            (activities, activities.c.id),
+            (activity_sources, activity_sources.c.activity_id),
+        ):
+            query = sa.select(table.c.external_id, column).where(
+                table.c.integration == integration,
+                table.c.type == atype,
+                in_values(table.c.external_id, ids, dialect),
+            )
+            for external_id, activity_id in connection.execute(query):
+                out.append(((integration, atype, str(external_id)), int(activity_id)))
+    return out
+
+
+def activity_records(connection: Connection, ids: Collection[int]) -> list[tuple[int, int]]:
+    """(activity id, record id) of every record these activities are attached to."""
+    if not ids:
+        return []
+    aa = activity_associations
+    query = sa.select(aa.c.activity_id, aa.c.record_id).where(
+        in_values(aa.c.activity_id, ids, connection.dialect.name)
+    )
+    return [(int(a), int(r)) for a, r in connection.execute(query)]

@@ -354,10 +354,13 @@ inbox = Table(
     Column("status", String(8), nullable=False),
     Column("source", Text),
     Column("error", Text),
-    # PostgreSQL: the id of the transaction that wrote the row (its default), and the part
-    # of the inbox the router put it in (store/routing.py); both stay NULL on SQLite.
+    # PostgreSQL: the id of the transaction that wrote the row (its default), the part of
+    # the inbox the router put it in, and the first of the record and activity ids it
+    # reserved for the row in arrival order (store/routing.py); all NULL on SQLite.
     Column("txid", BigInteger),
     Column("part", BigInteger),
+    Column("record_ids_from", BigInteger),
+    Column("activity_ids_from", BigInteger),
     UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
     # The dashboard's events per day: a window of the inbox read from the index alone.
     Index("ix_inbox_received", "received_at", "integration"),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from leadsync.destinations.hubspot.client import DailyLimitReached
 from leadsync.errors import LeadsyncError, TransientError, UserError
+from leadsync.observability import database_outage
 
 log = logging.getLogger("leadsync.push")
 
@@ -70,9 +71,12 @@ class PushLoop:
             self.errors += 1
             log.exception("push failed")
             return 60.0
-        except Exception:
+        except Exception as exc:
             self.errors += 1
-            log.exception("push: a cycle failed; retrying")
+            if database_outage(exc):  # expected: one line, no traceback
+                log.warning("push: database unavailable (%s); retrying", type(exc).__name__)
+            else:
+                log.exception("push: a cycle failed; retrying")
             return float(min(60.0, self.poll_s * 2.0 ** min(self.errors, 6)))
 
     def run(self) -> None:

@@ -32,6 +32,8 @@ _SEQUENCES = {
 def upgrade() -> None:
     op.add_column("inbox", sa.Column("txid", sa.BigInteger(), nullable=True))
     op.add_column("inbox", sa.Column("part", sa.BigInteger(), nullable=True))
+    op.add_column("inbox", sa.Column("record_ids_from", sa.BigInteger(), nullable=True))
+    op.add_column("inbox", sa.Column("activity_ids_from", sa.BigInteger(), nullable=True))
     op.create_table(
         "route_parts",
         sa.Column("id", _SERIAL, autoincrement=True, nullable=False),
@@ -88,5 +90,7 @@ def downgrade() -> None:
     op.drop_index("ix_route_parts_open", table_name="route_parts")
     op.drop_table("route_parts")
     with op.batch_alter_table("inbox") as batch:
+        batch.drop_column("activity_ids_from")
+        batch.drop_column("record_ids_from")
         batch.drop_column("part")
         batch.drop_column("txid")

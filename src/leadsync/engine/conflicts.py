@@ -1,0 +1,262 @@
+"""What an event may read or change beyond itself, as keys: two events that share a key (or
+are joined through the database's records) must apply in arrival order, one after the other;
+events that share none may apply side by side (:mod:`leadsync.pipeline.routing`).
+
+The keys over-approximate what :func:`leadsync.engine.load.load` reads for an event, with
+the same lookups, so that two events whose loads could meet always meet here:
+
+- the records it names — by identity, email (a contact) or domain (a company, unless a
+  free-mail or disposable one: rules/domains.py) — and, through the database, the records
+  those already are, every contact with that email, the contacts and leads with its
+  numbers, and the records linked to any of them (their companies and deals, and those
+  companies' deals: what the association rules read);
+- the activity it creates or changes, what earlier events of that activity named (its
+  memory), the records it is attached to, and the activities held for a number it gives;
+- the counterpart numbers of a call that names nobody, and the numbers a contact gets;
+- the rep: the events of one rep are joined only when an event of the window changes the
+  email leadsync learned for it (the others read it); events whose rep the mapping sends to
+  a round-robin team share that team's turn counter; a rep whose email several owners
+  share, that question.
+
+Nothing here decides: the mapping is :func:`leadsync.rules.mapping.map_external_user`, the
+same call the engine makes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy.engine import Connection
+
+from leadsync.engine.state import domain_key, email_key
+from leadsync.model import Event, EventType, RecordRef, RecordType
+from leadsync.rules import activity_memory
+from leadsync.rules.counterparts import counterpart_numbers
+from leadsync.rules.mapping import map_external_user
+from leadsync.rules.records import PHONE_RECORD_TYPES, phones
+from leadsync.rules.workspace import WorkspaceRules
+from leadsync.settings import Ambiguity
+from leadsync.store import batch as store
+from leadsync.store import counterparts as counterpart_store
+from leadsync.store import routing as routing_store
+from leadsync.store.schema import records as records_table
+
+# A key is a tuple whose first item says its kind: ("i", integration, type, external id),
+# ("e", email), ("d", domain), ("p", number), ("a", integration, type, external id),
+# ("r", record id), ("A", activity id), ("u", integration, rep), ("rr", integration, team),
+# ("o", integration, rep).
+Key = tuple[str, ...]
+
+
+def event_keys(event: Event, rules: WorkspaceRules) -> list[Key]:
+    """The keys an event names itself (the database adds to them: :func:`resolve`)."""
+    keys: list[Key] = []
+    integration = event.integration
+    subject = event.subject_ref()
+    if subject is not None:
+        keys.extend(_ref_keys(integration, subject, rules))
+    for ref in event.associations:
+        keys.extend(_ref_keys(integration, ref, rules))
+    region = _region(rules, integration)
+    if event.type is EventType.ACTIVITY and event.activity is not None:
+        if event.external_id is not None:
+            keys.append(("a", integration, event.activity._value_, event.external_id))
+        keys.extend(("p", p.key) for p in counterpart_numbers(event.properties, region))
+    elif event.type is EventType.RECORD and event.object in PHONE_RECORD_TYPES:
+        for phone in phones(event.object, event.properties, region).values():
+            if phone is not None and phone.number is not None:
+                keys.append(("p", phone.number))
+    return keys
+
+
+def id_bounds(events: Sequence[Event]) -> tuple[int, int]:
+    """How many record and activity ids a row's events may take, at most, beyond what the
+    memory of a drafted activity names: a record event its subject and a placeholder per
+    record it names; an activity event a placeholder per record it names, a contact for an
+    unknown number, and itself. The router reserves that many per row, in arrival order."""
+    records = sum(1 + len(e.associations) for e in events)
+    activities = sum(1 for e in events if e.type is EventType.ACTIVITY)
+    return records, activities
+
+
+def _ref_keys(integration: str, ref: RecordRef, rules: WorkspaceRules) -> Iterator[Key]:
+    if ref.external_id is not None:
+        yield ("i", integration, ref.type._value_, ref.external_id)
+    if (email := email_key(ref)) is not None:
+        yield ("e", email)
+    if (domain := domain_key(ref)) is not None and not rules.domains.personal(domain):
+        yield ("d", domain)
+
+
+def _region(rules: WorkspaceRules, integration: str) -> str | None:
+    settings = rules.integrations.get(integration)
+    return settings.region if settings is not None else None
+
+
+def rep_keys(
+    connection: Connection, rules: WorkspaceRules, events: Sequence[Sequence[Event]]
+) -> list[list[Key]]:
+    """Per row (its events), the keys its rep adds: see the module's docstring. One query
+    for the learned emails of the window's reps."""
+    reps = {
+        (e.integration, e.owner.id)
+        for row in events
+        for e in row
+        if e.owner is not None and e.owner.id is not None
+    }
+    learned = store.load_learned_emails(connection, reps)
+    changed: set[tuple[str, str]] = set()
+    for row in events:
+        for event in row:
+            rep = event.owner
+            if rep is None or rep.id is None or not rep.email:
+                continue
+            key = (event.integration, rep.id)
+            if learned.get(key) != rep.email:
+                changed.add(key)
+                learned[key] = rep.email
+    out: list[list[Key]] = []
+    mappings: dict[tuple[str, str | None, str | None], list[Key]] = {}
+    for row in events:
+        keys: list[Key] = []
+        for event in row:
+            rep = event.owner
+            settings = rules.integrations.get(event.integration)
+            if rep is None or settings is None:
+                continue
+            key = (event.integration, rep.id or "")
+            if key in changed:
+                keys.append(("u", *key))
+            cached = (event.integration, rep.id, rep.email)
+            found = mappings.get(cached)
+            if found is None:
+                found = mappings[cached] = _mapping_keys(event, rules, learned.get(key))
+            keys.extend(found)
+        out.append(keys)
+    return out
+
+
+def _mapping_keys(event: Event, rules: WorkspaceRules, learned: str | None) -> list[Key]:
+    assert event.owner is not None
+    settings = rules.integrations[event.integration]
+    review = settings.ambiguous.owner is Ambiguity.QUEUE
+    mapping = map_external_user(event.owner, settings.users, rules.directory, learned, review)
+    keys: list[Key] = []
+    if mapping.round_robin_team is not None:
+        keys.append(("rr", event.integration, mapping.round_robin_team))
+    if mapping.candidates:
+        keys.append(("o", event.integration, event.owner.describe()))
+    return keys
+
+
+def resolve(
+    connection: Connection, rules: WorkspaceRules, keys: Iterable[Key]
+) -> list[tuple[Key, Key]]:
+    """Pairs of keys the database joins (a key and the record or activity it stands for; a
+    record and its neighbours), a few set-based queries for a whole window."""
+    keys = set(keys)
+    pairs: list[tuple[Key, Key]] = []
+    activity_keys = {(k[1], k[2], k[3]) for k in keys if k[0] == "a"}
+    # What earlier events of these activities named, and the numbers they gave.
+    memory = store.load_activity_memory(connection, activity_keys)
+    named: set[Key] = set()
+    for (integration, atype, external_id), remembered in memory.items():
+        activity: Key = ("a", integration, atype, external_id)
+        for ref in activity_memory.refs(remembered):
+            for key in _ref_keys(integration, ref, rules):
+                pairs.append((activity, key))
+                named.add(key)
+        properties = {p: v[0] for p, v in remembered.get("p", {}).items()}
+        for phone in counterpart_numbers(properties, _region(rules, integration)):
+            pairs.append((activity, ("p", phone.key)))
+            named.add(("p", phone.key))
+    keys |= named
+    records: set[int] = set()
+    identities = {(k[1], k[2], k[3]) for k in keys if k[0] == "i"}
+    for (integration, rtype, external_id), record_id in store.load_identities(
+        connection, identities
+    ).items():
+        pairs.append((("i", integration, rtype, external_id), ("r", str(record_id))))
+        records.add(record_id)
+    emails = {k[1] for k in keys if k[0] == "e"}
+    for email, ids in counterpart_store.load_email_holders(connection, emails).items():
+        for record_id in ids:
+            pairs.append((("e", email), ("r", str(record_id))))
+            records.add(record_id)
+    domains = {k[1] for k in keys if k[0] == "d"}
+    by_domain = store.load_ids_by_key(
+        connection, records_table.c.domain, RecordType.COMPANY.value, domains
+    )
+    for domain, record_id in by_domain.items():
+        pairs.append((("d", domain), ("r", str(record_id))))
+        records.add(record_id)
+    numbers = {k[1] for k in keys if k[0] == "p"}
+    for number, holders in counterpart_store.load_phone_holders(connection, numbers).items():
+        for record_id, _property in holders:
+            pairs.append((("p", number), ("r", str(record_id))))
+            records.add(record_id)
+    activities: set[int] = set()
+    for row in counterpart_store.load_held(connection, numbers):
+        pairs.append((("p", str(row[1])), ("A", str(row[0]))))
+        activities.add(int(row[0]))
+    for (integration, atype, external_id), activity_id in routing_store.activity_ids(
+        connection, activity_keys
+    ):
+        pairs.append((("a", integration, atype, external_id), ("A", str(activity_id))))
+        activities.add(activity_id)
+    for activity_id, record_id in routing_store.activity_records(connection, activities):
+        pairs.append((("A", str(activity_id)), ("r", str(record_id))))
+        records.add(record_id)
+    pairs.extend(_neighbours(connection, records))
+    return pairs
+
+
+def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Key]]:
+    """Each record with the records it is linked to, and the deals of the companies among
+    them (the neighbourhood :func:`leadsync.engine.load.load` reads)."""
+    pairs: list[tuple[Key, Key]] = []
+    companies: set[int] = set(records)
+    for left, right, _lt, right_type, _p in store.load_links_from(connection, records):
+        pairs.append((("r", str(left)), ("r", str(right))))
+        if right_type == "company":
+            companies.add(int(right))
+    for left, right, *_ in store.load_deal_links_to(connection, companies):
+        pairs.append((("r", str(left)), ("r", str(right))))
+    return pairs
+
+
+def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
+    """The component of every row: rows that share a key, directly or through ``pairs``,
+    get one number (the index of their component's first row)."""
+    parent: dict[Key, Key] = {}
+
+    def find(key: Key) -> Key:
+        root = key
+        while (up := parent.get(root, root)) != root:
+            root = up
+        while key != root:  # path compression
+            parent[key], key = root, parent.get(key, key)
+        return root
+
+    def union(a: Key, b: Key) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+
+    for a, b in pairs:
+        union(a, b)
+    first_row: dict[Key, int] = {}
+    out: list[int] = []
+    by_root: dict[Key, list[int]] = defaultdict(list)
+    for index, keys in enumerate(row_keys):
+        row: Key = ("row", str(index))
+        for key in keys:
+            union(row, key)
+    for index in range(len(row_keys)):
+        by_root[find(("row", str(index)))].append(index)
+    for root, rows in by_root.items():
+        first_row[root] = rows[0]
+    for index in range(len(row_keys)):
+        out.append(first_row[find(("row", str(index)))])
+    return out

@@ -1,0 +1,420 @@
+"""Operating leadsync as a service: which process answers, its Prometheus metrics, its logs.
+
+- :func:`process_name` names this process (``LEADSYNC_PROCESS_NAME``, else ``HOST:PID``):
+  ``/healthz``, ``/readyz``, every JSON log line and ``leadsync_process_info`` carry it, so
+  behind a load balancer an answer says which ``serve`` or ``worker`` gave it.
+- :class:`Metrics` is one process's metrics in a registry of its own (never the global one:
+  a test builds many apps). Counters and histograms are fed by cheap hooks
+  (:meth:`Metrics.webhook`, :meth:`Metrics.commit`, :meth:`Metrics.applied`,
+  :meth:`Metrics.batch`); the database's gauges (inbox depth and lag, dead letters, review
+  queue, push queue, HubSpot's budget) are read at scrape time, one query each
+  (:mod:`leadsync.store.metrics`). A database that is away is ``leadsync_database_up 0``
+  and one warning line, never a failed scrape. docs/MONITORING.md lists every metric.
+- :func:`configure_logging` sends every logger (uvicorn's included) through one handler on
+  stderr, as text or as one JSON object per line.
+- :func:`database_outage` tells an expected outage (one warning line) from a defect
+  (``log.exception``, with its traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+    start_http_server,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from leadsync.store.metrics import Gauges, read_gauges
+
+log = logging.getLogger("leadsync.metrics")
+
+# Counters and histograms without their ``_created`` twin series (Prometheus does not need
+# them, and they double what a scrape carries).
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+PROCESS_ENV = "LEADSYNC_PROCESS_NAME"
+LOG_FORMAT_ENV = "LEADSYNC_LOG_FORMAT"
+# A refused webhook for an integration nobody configured is counted under this name, so a
+# scan of random paths cannot make a label per path.
+UNKNOWN_INTEGRATION = "(unknown)"
+
+# Group commit takes about a millisecond on SQLite and a few on PostgreSQL; a fsync stall
+# or a lock wait shows in the upper buckets.
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+ROW_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def process_name(environ: dict[str, str] | None = None) -> str:
+    """This process as health answers, logs and metrics name it: ``LEADSYNC_PROCESS_NAME``
+    when set (a pod's name, say), else ``HOSTNAME:PID``."""
+    env = os.environ if environ is None else environ
+    return env.get(PROCESS_ENV) or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def leadsync_version() -> str:
+    try:
+        return metadata.version("leadsync")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+def database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database being away (refused, dropped, restarting, a lost
+    connection), which a loop logs as one line and waits out, rather than a defect."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+# ------------------------------------------------------------------------------ metrics
+
+
+class _ReadAtScrape(Collector):
+    """Counters a loop keeps as plain attributes (the worker's and the pusher's errors),
+    read when Prometheus asks."""
+
+    def __init__(self) -> None:
+        self._counters: list[tuple[str, str, Callable[[], float]]] = []
+
+    def add(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self._counters.append((name, documentation, read))
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        for name, documentation, read in self._counters:
+            yield CounterMetricFamily(name, documentation, value=read())
+
+
+class _DatabaseGauges(Collector):
+    """The database's gauges, read at each scrape (:func:`leadsync.store.metrics.read_gauges`)."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # nothing is read when the collector is registered
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "leadsync_database_up", "1 when the workspace database answered this scrape."
+        )
+        try:
+            with self.engine.connect() as connection:
+                gauges = read_gauges(connection, self.clock())
+        except Exception as exc:
+            if database_outage(exc):
+                log.warning("metrics: database unavailable (%s); gauges left out", _name(exc))
+            else:
+                log.exception("metrics: reading the gauges failed; gauges left out")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from _gauge_families(gauges)
+
+
+def _name(exc: BaseException) -> str:
+    """An error's class, with the driver's underneath (``OperationalError``)."""
+    orig = getattr(exc, "orig", None)
+    if orig is not None and type(orig).__name__ != type(exc).__name__:
+        return f"{type(exc).__name__}: {type(orig).__name__}"
+    return type(exc).__name__
+
+
+def _gauge_families(gauges: Gauges) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "leadsync_inbox_pending", "Inbox rows waiting to be applied.", value=gauges.inbox_pending
+    )
+    yield GaugeMetricFamily(
+        "leadsync_inbox_lag_seconds",
+        "Seconds since the oldest pending inbox row was received (0 when none is pending).",
+        value=round(gauges.inbox_lag_s, 3),
+    )
+    letters = GaugeMetricFamily(
+        "leadsync_dead_letters_open",
+        "Dead letters neither retried nor dismissed, per integration.",
+        labels=["integration"],
+    )
+    for integration, count in sorted(gauges.dead_letters_open.items()):
+        letters.add_metric([integration], count)
+    yield letters
+    review = GaugeMetricFamily(
+        "leadsync_review_open", "Open questions of the review queue, per kind.", labels=["kind"]
+    )
+    for kind, count in sorted(gauges.review_open.items()):
+        review.add_metric([kind], count)
+    yield review
+    queued = GaugeMetricFamily(
+        "leadsync_push_queue_depth",
+        "Changes waiting to be pushed to HubSpot, per object type.",
+        labels=["object_type"],
+    )
+    for object_type, count in sorted(gauges.push_queued.items()):
+        queued.add_metric([object_type], count)
+    yield queued
+    yield GaugeMetricFamily(
+        "leadsync_push_lag_seconds",
+        "Age of the oldest change waiting to be pushed (0 when the queue is empty).",
+        value=round(gauges.push_lag_s, 3),
+    )
+    used = GaugeMetricFamily(
+        "leadsync_hubspot_requests_10s",
+        "Requests to HubSpot in the last ten seconds (answered or in flight), all processes.",
+        labels=["app"],
+    )
+    remaining = GaugeMetricFamily(
+        "leadsync_hubspot_budget_remaining",
+        "Requests HubSpot's last answer said remain, per window (10s, daily).",
+        labels=["app", "window"],
+    )
+    paused = GaugeMetricFamily(
+        "leadsync_hubspot_paused",
+        "1 while every process holds its requests (a daily limit or a 429).",
+        labels=["app"],
+    )
+    for budget in gauges.budgets:
+        used.add_metric([budget.app], budget.used_10s)
+        if budget.remaining_10s is not None:
+            remaining.add_metric([budget.app, "10s"], budget.remaining_10s)
+        if budget.remaining_daily is not None:
+            remaining.add_metric([budget.app, "daily"], budget.remaining_daily)
+        paused.add_metric([budget.app], 1 if budget.paused else 0)
+    yield used
+    yield remaining
+    yield paused
+
+
+class Metrics:
+    """One process's metrics (``registry``), exposed by ``GET /metrics`` or
+    :func:`serve_metrics`. The hooks are cheap enough for the request path: a label pair's
+    child is made once and kept."""
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        process: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.process = process or process_name()
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self._webhooks = Counter(
+            "leadsync_webhook_requests",
+            "Webhook requests answered, per integration and HTTP status.",
+            ["integration", "status"],
+            registry=registry,
+        )
+        self._webhook_children: dict[tuple[str, int], Any] = {}
+        self._commit_seconds = Histogram(
+            "leadsync_inbox_commit_seconds",
+            "Time of one group commit of webhook rows to the inbox.",
+            buckets=COMMIT_BUCKETS,
+            registry=registry,
+        )
+        self._commit_rows = Histogram(
+            "leadsync_inbox_commit_rows",
+            "Inbox rows written by one group commit.",
+            buckets=ROW_BUCKETS,
+            registry=registry,
+        )
+        self._events = Counter(
+            "leadsync_events_applied", "Inbox events applied by this process.", registry=registry
+        )
+        self._batches = Counter(
+            "leadsync_batches_applied", "Batches applied by this process.", registry=registry
+        )
+        self._batch_seconds = Histogram(
+            "leadsync_batch_seconds",
+            "Time of one batch: claim, load, decide, write, commit.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        Info("leadsync_process", "Which process this is.", registry=registry).info(
+            {
+                "process": self.process,
+                "hostname": socket.gethostname(),
+                "pid": str(os.getpid()),
+                "version": leadsync_version(),
+            }
+        )
+        ProcessCollector(registry=registry)  # CPU, memory, open files of this process
+        self._loops = _ReadAtScrape()
+        registry.register(self._loops)
+        if engine is not None:
+            registry.register(_DatabaseGauges(engine, clock))
+
+    def webhook(self, integration: str, status: int) -> None:
+        """A webhook request was answered with ``status``."""
+        key = (integration, status)
+        child = self._webhook_children.get(key)
+        if child is None:
+            label = UNKNOWN_INTEGRATION if status == 404 else integration
+            child = self._webhooks.labels(label, str(status))
+            if status != 404:
+                self._webhook_children[key] = child
+        child.inc()
+
+    def commit(self, seconds: float, rows: int) -> None:
+        """One group commit of ``rows`` inbox rows took ``seconds``."""
+        self._commit_seconds.observe(seconds)
+        self._commit_rows.observe(rows)
+
+    def applied(self, events: int) -> None:
+        """The worker applied ``events`` more events."""
+        self._events.inc(events)
+
+    def batch(self, seconds: float) -> None:
+        """One batch was applied in ``seconds``."""
+        self._batches.inc()
+        self._batch_seconds.observe(seconds)
+
+    def watch_worker(self, worker: Any) -> None:
+        """The worker's failed drains (its ``errors``) and its applied events
+        (``on_result``)."""
+        self._loops.add(
+            "leadsync_worker_errors",
+            "Drains that failed (retried after a pause).",
+            lambda: worker.errors,
+        )
+        previous = worker.on_result
+
+        def on_result(result: Any) -> None:
+            self.applied(result.events)
+            if previous is not None:
+                previous(result)
+
+        worker.on_result = on_result
+
+    def watch_push(self, pusher: Any) -> None:
+        """The push loop's changes pushed and failed cycles."""
+        self._loops.add(
+            "leadsync_push_changes",
+            "Changes pushed to HubSpot by this process.",
+            lambda: pusher.pushed,
+        )
+        self._loops.add(
+            "leadsync_push_errors",
+            "Push cycles that failed (retried later).",
+            lambda: pusher.errors,
+        )
+
+
+@dataclass
+class MetricsListener:
+    """``/metrics`` on a port of its own, without authentication (bind it to a private
+    interface): what ``--metrics-port`` starts."""
+
+    host: str
+    port: int
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+def serve_metrics(metrics: Metrics, host: str, port: int) -> MetricsListener:
+    """Serve ``metrics`` on ``host:port`` (0: a free port, see ``.port``) in a thread."""
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    return MetricsListener(host, int(server.server_port), server, thread)
+
+
+# ------------------------------------------------------------------------------ logging
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts`` (UTC, ms), ``level``, ``logger``, ``message``,
+    ``process`` (:func:`process_name`), ``pid``; ``exc`` (the traceback, as one string) only when the record carries one —
+    a defect; uvicorn's access lines add ``client``, ``method``, ``path``, ``status``."""
+
+    def __init__(self, process: str | None = None) -> None:
+        super().__init__()
+        self.process = process or process_name()
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        line: dict[str, Any] = {
+            "ts": f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": self.process,
+            "pid": record.process,
+        }
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            client, method, path, _version, status = args
+            line.update(client=client, method=method, path=path, status=status)
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def configure_logging(fmt: str = "text", level: str = "info", process: str | None = None) -> None:
+    """Every log line of the process — leadsync's and uvicorn's (run it with
+    ``log_config=None``) — through one handler on stderr, as text or JSON (``fmt``).
+    Calling it again replaces the handler it installed."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name("leadsync")
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter(process))
+    else:
+        text = logging.Formatter(TEXT_FORMAT, "%Y-%m-%dT%H:%M:%S")
+        text.converter = time.gmtime  # UTC, like every time leadsync writes
+        handler.setFormatter(text)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "leadsync"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(_level(level))
+    # Alembic says which dialect it migrates at every start; only its warnings are news.
+    quiet = root.level > logging.DEBUG
+    logging.getLogger("alembic").setLevel(logging.WARNING if quiet else logging.NOTSET)
+    for name in _UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+
+
+def _level(level: str) -> int:
+    value = logging.getLevelName(level.upper())
+    if level.lower() == "trace":  # uvicorn's own level, below debug
+        return 5
+    return value if isinstance(value, int) else logging.INFO

@@ -1,0 +1,109 @@
+"""The router of parallel workers (PostgreSQL): the next window of the inbox cut into parts
+whose events touch disjoint records, so that workers apply the parts side by side and every
+record still sees its events in arrival order.
+
+One worker at a time routes (the router's lock), and only when every part of the last window
+is done (a barrier): the database then holds every effect of the events before the window,
+so looking up what the window's events name finds every record they can meet. A window is
+the oldest routable rows (:func:`leadsync.store.routing.routable`: in commit order, never past
+a writer still running), ``batch_size × parts`` of them. Each row's keys
+(:mod:`leadsync.engine.conflicts`) join rows into components; the components are packed
+into at most ``parts`` parts of about equal size (largest first, into the emptiest part),
+each keeping its rows in arrival order. See docs/ARCHITECTURE.md, "Parallel workers".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from leadsync.engine import conflicts
+from leadsync.engine.state import ACTIVITY_IDS, RECORD_IDS
+from leadsync.model import Event, now_ts
+from leadsync.rules.workspace import WorkspaceRules
+from leadsync.store import routing as routing_store
+
+DEFAULT_PARTS = 4
+"""Parts per window: enough for four workers each to take one; one worker applies them in
+turn at the cost of the same batches."""
+
+
+def route_window(
+    connection: Connection,
+    rules: WorkspaceRules,
+    parse: Callable[[Mapping[str, Any]], list[Event]],
+    batch_size: int,
+    parts: int = DEFAULT_PARTS,
+) -> list[tuple[dict[str, Any], list[Event] | None]] | None:
+    """Route the next window in the caller's transaction: its rows with their events (None
+    for a row that cannot be read), or None when no window was routed (another worker is routing, a
+    part of the last window is not done, or no row is routable)."""
+    if not routing_store.try_lock_router(connection):
+        return None
+    if routing_store.open_parts(connection):
+        return None
+    # Shared: no exclusive work (which takes ids) runs while the window's ids are reserved.
+    routing_store.lock_batch(connection, shared=True)
+    rows = routing_store.routable(connection, batch_size * max(1, parts))
+    if not rows:
+        return None
+    parsed: list[list[Event] | None] = []
+    for row in rows:
+        try:
+            parsed.append(parse(row))
+        except Exception:  # unreadable: the drain dead-letters it, alone in its component
+            parsed.append(None)
+    events = [found or [] for found in parsed]
+    row_keys = [[k for e in found for k in conflicts.event_keys(e, rules)] for found in events]
+    for keys, more in zip(row_keys, conflicts.rep_keys(connection, rules, events), strict=True):
+        keys.extend(more)
+    pairs = conflicts.resolve(connection, rules, {k for keys in row_keys for k in keys})
+    component = conflicts.components(row_keys, pairs)
+    bins = pack(component, parts)
+    ids = routing_store.create_parts(connection, [len(b) for b in bins], now_ts())
+    firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
+    routing_store.assign(
+        connection,
+        [
+            (part, *firsts[i], int(rows[i]["seq"]))
+            for part, b in zip(ids, bins, strict=True)
+            for i in b
+        ],
+    )
+    return list(zip(rows, parsed, strict=True))
+
+
+def _reserve(
+    connection: Connection, bounds: Sequence[tuple[int, int]]
+) -> list[tuple[int | None, int | None]]:
+    """The first record and activity id of every row's block, reserved in arrival order
+    (None when the sequence did not give one run of ids: the rows then take theirs as they
+    go, in no particular order)."""
+    out: list[list[int | None]] = [[None, None] for _ in bounds]
+    for column, kind in enumerate((RECORD_IDS, ACTIVITY_IDS)):
+        total = sum(b[column] for b in bounds)
+        if not total:
+            continue
+        reserved = routing_store.reserve_ids(connection, kind, total)
+        if reserved[-1] - reserved[0] + 1 != total:
+            continue
+        at = reserved[0]
+        for row, bound in zip(out, bounds, strict=True):
+            row[column] = at
+            at += bound[column]
+    return [(r, a) for r, a in out]
+
+
+def pack(component: Sequence[int], parts: int) -> list[list[int]]:
+    """Rows (by index) packed into at most ``parts`` non-empty bins of about equal size, a
+    component never split: largest component first, into the emptiest bin; each bin's rows
+    in their order."""
+    members: dict[int, list[int]] = {}
+    for index, first in enumerate(component):
+        members.setdefault(first, []).append(index)
+    bins: list[list[int]] = [[] for _ in range(max(1, parts))]
+    for rows in sorted(members.values(), key=lambda r: (-len(r), r[0])):
+        min(bins, key=len).extend(rows)
+    return [sorted(b) for b in bins if b]

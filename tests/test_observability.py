@@ -1,0 +1,605 @@
+"""Operating leadsync as a service: /metrics (behind the admin token, or on a listener of its
+own), JSON log lines, an outage as one line, health that names the process, and settings saved
+in one process reaching another.
+
+The service runs for real (uvicorn on a local port, or ``leadsync serve``/``worker`` as
+subprocesses); metrics are read with prometheus_client's own parser.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from leadsync.destinations.hubspot.loop import PushLoop
+from leadsync.model import now_ts
+from leadsync.observability import JsonFormatter, Metrics, database_outage, serve_metrics
+from leadsync.store import counterparts as counterpart_store
+from leadsync.store import push as push_store
+from leadsync.store.database import create_db_engine, migrate, resolve_url
+from leadsync.workspace import Workspace
+from tests.helpers import owner_of, workspace_config
+from tests.live import (
+    ADMIN_TOKEN,
+    DIALER_SECRET,
+    HUBSPOT_SECRET,
+    LiveServer,
+    compact,
+    configure,
+    integrations,
+    serve,
+    wait_applied,
+    wait_until,
+)
+
+LEADSYNC = Path(sys.executable).with_name("leadsync")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture
+def ws(db_url: str) -> Iterator[Workspace]:
+    workspace = Workspace(db_url)
+    configure(workspace)
+    yield workspace
+    workspace.close()
+
+
+def contact(n: int, owner: str = "u-1") -> dict[str, Any]:
+    return {
+        "id": f"c{n}",
+        "occurred_at": "2026-11-01T09:00:00Z",
+        "type": "record",
+        "object": "contact",
+        "external_id": f"p-{n}",
+        "properties": {"email": f"kim{n}@globex.test"},
+        "owner": owner,
+    }
+
+
+def parse(text: str) -> Samples:
+    """Every sample of a scrape, by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def names(samples: Samples) -> set[str]:
+    return {name for name, _ in samples}
+
+
+def scrape(live: LiveServer) -> Samples:
+    response = live.client.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+# ------------------------------------------------------------------ /metrics
+
+
+def test_metrics_need_the_admin_token(ws: Workspace) -> None:
+    with serve(ws, worker=False) as live:
+        bare = httpx.get(f"{live.base_url}/metrics")
+        assert bare.status_code == 401
+        assert bare.headers["content-type"] == "application/problem+json"
+        assert bare.headers["www-authenticate"] == "Bearer"
+        wrong = httpx.get(f"{live.base_url}/metrics", headers={"authorization": "Bearer nope"})
+        assert (wrong.status_code, wrong.json()["detail"]) == (401, "wrong admin token")
+        assert ADMIN_TOKEN not in wrong.text
+        samples = scrape(live)
+        assert value(samples, "leadsync_database_up") == 1.0
+    with serve(ws, worker=False, admin_token=None) as live:
+        refused = httpx.get(f"{live.base_url}/metrics")
+        assert refused.status_code == 401 and "LEADSYNC_ADMIN_TOKEN" in refused.json()["detail"]
+
+
+def test_metrics_after_webhooks_and_a_drain(ws: Workspace) -> None:
+    """Events applied by the service's worker, the inbox empty again, and the hooks the
+    intake calls (webhook, commit) counted once each."""
+    with serve(ws) as live:
+        for first in (0, 3):
+            events = [contact(first + n) for n in range(3)]
+            assert live.post_generic("dialer", compact(events)).status_code == 200
+        wait_applied(ws)
+        metrics: Metrics = live.app.state.metrics
+        # What the intake's hooks will call (issue 14: wired with the intake's rework).
+        metrics.webhook("dialer", 200)
+        metrics.webhook("dialer", 200)
+        metrics.webhook("dialer", 401)
+        metrics.webhook("no-such-integration", 404)
+        metrics.webhook("another-unknown", 404)
+        metrics.commit(0.004, 3)
+
+        def counted() -> Samples | None:
+            samples = scrape(live)
+            return samples if value(samples, "leadsync_events_applied_total") == 6 else None
+
+        samples = wait_until(counted, "the worker's events in the metrics")
+    assert value(samples, "leadsync_inbox_pending") == 0
+    assert value(samples, "leadsync_inbox_lag_seconds") == 0
+    requests = "leadsync_webhook_requests_total"
+    assert value(samples, requests, integration="dialer", status="200") == 2
+    assert value(samples, requests, integration="dialer", status="401") == 1
+    # Refusals for names nobody configured share one label: a scan makes no new series.
+    assert value(samples, requests, integration="(unknown)", status="404") == 2
+    assert value(samples, "leadsync_inbox_commit_seconds_count") == 1
+    assert value(samples, "leadsync_inbox_commit_seconds_bucket", le="0.005") == 1
+    assert value(samples, "leadsync_inbox_commit_seconds_bucket", le="0.0025") == 0
+    assert value(samples, "leadsync_inbox_commit_rows_sum") == 3
+    assert value(samples, "leadsync_worker_errors_total") == 0
+    info = [labels for name, labels in samples if name == "leadsync_process_info"]
+    assert len(info) == 1
+    assert dict(info[0])["pid"] == str(os.getpid())
+    assert "process_cpu_seconds_total" in names(samples)
+    assert not any(name.endswith("_created") for name in names(samples))
+
+
+def test_database_gauges_are_read_at_scrape_time(ws: Workspace) -> None:
+    ws.ingest("dialer", [json.dumps(contact(1)), "not json"])  # a dead letter
+    ws.ingest("phone", ["{}"])  # and another, of another integration
+    at = now_ts()
+    with ws.engine.begin() as connection:
+        push_store.enqueue(
+            connection,
+            [
+                {"kind": "record", "local_id": n, "object_type": "contact", "change": "created"}
+                | {"other_id": None, "queued_at": at}
+                for n in (1, 2)
+            ]
+            + [
+                {"kind": "activity", "local_id": 9, "object_type": "call", "change": "created"}
+                | {"other_id": None, "queued_at": at}
+            ],
+        )
+        budget = push_store.lock_budget(connection, "777")
+        budget.sent = [time.time() - 1.0, time.time() - 2.0, time.time() - 60.0]
+        budget.header_remaining, budget.header_daily_remaining = 17, 249_000
+        push_store.write_budget(connection, budget)
+        counterpart_store.queue(
+            connection,
+            [
+                {
+                    "key": f"number:{n}",
+                    "kind": "number",
+                    "integration": "phone",
+                    "subject": "a call",
+                    "question": "Which contact?",
+                    "candidates": [],
+                    "created_at": at,
+                    "status": "open",
+                }
+                for n in (1, 2)
+            ],
+        )
+    with serve(ws, worker=False) as live:
+        body = compact([contact(10), contact(11), contact(12)])
+        assert live.post_generic("dialer", body).status_code == 200
+        samples = scrape(live)
+    assert value(samples, "leadsync_database_up") == 1
+    assert value(samples, "leadsync_inbox_pending") == 3
+    lag = value(samples, "leadsync_inbox_lag_seconds")
+    assert lag is not None and lag >= 0
+    assert value(samples, "leadsync_dead_letters_open", integration="dialer") == 1
+    assert value(samples, "leadsync_dead_letters_open", integration="phone") == 1
+    assert value(samples, "leadsync_review_open", kind="number") == 2
+    assert value(samples, "leadsync_push_queue_depth", object_type="contact") == 2
+    assert value(samples, "leadsync_push_queue_depth", object_type="call") == 1
+    assert value(samples, "leadsync_hubspot_requests_10s", app="777") == 2
+    assert value(samples, "leadsync_hubspot_budget_remaining", app="777", window="10s") == 17
+    assert value(samples, "leadsync_hubspot_budget_remaining", app="777", window="daily") == 249_000
+    assert value(samples, "leadsync_hubspot_paused", app="777") == 0
+
+
+def test_a_metrics_listener_of_its_own_needs_no_token(ws: Workspace) -> None:
+    metrics = Metrics(ws.engine, process="worker-3")
+    metrics.applied(5)
+    listener = serve_metrics(metrics, "127.0.0.1", 0)
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{listener.port}/metrics")
+        assert answer.status_code == 200
+        samples = parse(answer.text)
+        assert value(samples, "leadsync_events_applied_total") == 5
+        assert value(samples, "leadsync_database_up") == 1
+        info = [dict(labels) for name, labels in samples if name == "leadsync_process_info"]
+        assert info[0]["process"] == "worker-3"
+    finally:
+        listener.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{listener.port}/metrics")
+
+
+# ------------------------------------------------------------------ outages: one line
+
+
+def away_url(kind: str, tmp_path: Path) -> str:
+    """A database that cannot be reached: a PostgreSQL port nothing listens on, a SQLite file
+    in a folder that does not exist."""
+    if kind == "postgres":
+        return "postgresql://postgres@127.0.0.1:1/leadsync"
+    return f"sqlite:///{tmp_path / 'gone' / 'leadsync.db'}"
+
+
+def only_outage_lines(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    """The lines ``logger`` wrote: warnings without a traceback, and nothing else."""
+    records = [r for r in caplog.records if r.name == logger]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records), records
+    return [r.getMessage() for r in records]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite"])
+def test_a_scrape_without_the_database_is_one_line(
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_db_engine(away_url(kind, tmp_path))
+    try:
+        samples = parse(generate_latest(Metrics(engine).registry).decode())
+    finally:
+        engine.dispose()
+    assert value(samples, "leadsync_database_up") == 0
+    assert "leadsync_inbox_pending" not in names(samples)
+    assert "leadsync_process_info" in names(samples)
+    lines = only_outage_lines(caplog, "leadsync.metrics")
+    assert len(lines) == 1 and "database unavailable (OperationalError" in lines[0]
+    assert "Traceback" not in caplog.text
+
+
+def test_the_push_loop_logs_an_outage_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_db_engine(away_url("postgres", tmp_path))
+
+    def push_once() -> int:
+        with engine.connect():
+            return 0
+
+    loop = PushLoop(push_once, poll_s=0.5)
+    try:
+        waits = [loop.step(), loop.step()]
+    finally:
+        engine.dispose()
+    assert waits == [1.0, 2.0] and loop.errors == 2  # backing off
+    lines = only_outage_lines(caplog, "leadsync.push")
+    assert lines == ["push: database unavailable (OperationalError); retrying"] * 2
+
+
+def test_a_defect_keeps_its_traceback() -> None:
+    assert not database_outage(ValueError("a bug"))
+    assert not database_outage(sa.exc.ProgrammingError("SELECT", {}, Exception("syntax")))
+    assert database_outage(sa.exc.OperationalError("SELECT", {}, Exception("refused")))
+    assert database_outage(ConnectionRefusedError())
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own, for a test that drops it."""
+    admin_url = os.environ.get("LEADSYNC_TEST_POSTGRES_URL")
+    if not admin_url:
+        pytest.skip("needs LEADSYNC_TEST_POSTGRES_URL")
+    name = f"leadsync_obs_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(resolve_url(admin_url)).set(database=name)
+    text = url.render_as_string(hide_password=False)
+    engine = create_db_engine(text)
+    migrate(engine)
+    engine.dispose()
+    try:
+        yield text
+    finally:
+        drop(admin_url, name)
+        admin.dispose()
+
+
+def drop(admin_url: str, name: str) -> None:
+    admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def drop_own(url: str) -> None:
+    drop(os.environ["LEADSYNC_TEST_POSTGRES_URL"], str(sa.engine.make_url(url).database))
+
+
+def test_a_dropped_database_is_one_line_per_failure(
+    own_postgres: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The service's database is dropped under it: /metrics still answers (database down),
+    /readyz says not ready, the health snapshot keeps the previous one — each failure one
+    warning line, no traceback."""
+    caplog.set_level(logging.INFO)
+    with Workspace(own_postgres) as ws:
+        configure(ws)
+        with serve(ws, worker=False) as live:
+            wait_until(lambda: live.app.state.snapshots.current, "the first health snapshot")
+            drop_own(own_postgres)
+            caplog.clear()
+            samples = scrape(live)
+            assert value(samples, "leadsync_database_up") == 0
+            assert "leadsync_inbox_pending" not in names(samples)
+            ready = live.client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+            live.app.state.snapshots.request_refresh()
+            wait_until(
+                lambda: any(r.name == "leadsync.snapshot" for r in caplog.records),
+                "the snapshot's failure",
+            )
+    assert len(only_outage_lines(caplog, "leadsync.metrics")) == 1
+    assert only_outage_lines(caplog, "leadsync.health") == [
+        "readiness: database unavailable (OperationalError)"
+    ]
+    snapshot_lines = only_outage_lines(caplog, "leadsync.snapshot")
+    assert snapshot_lines and "database unavailable (OperationalError)" in snapshot_lines[0]
+    assert "Traceback" not in caplog.text
+
+
+# ------------------------------------------------------------------ health names the process
+
+
+def test_health_and_readiness_name_the_process(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(ws, worker=False) as live:
+        default = f"{socket.gethostname()}:{os.getpid()}"
+        assert live.client.get("/healthz").json() == {"status": "ok", "process": default}
+        assert live.client.get("/readyz").json()["process"] == default
+    monkeypatch.setenv("LEADSYNC_PROCESS_NAME", "web-2")
+    with serve(ws, worker=False) as live:
+        assert live.client.get("/healthz").json() == {"status": "ok", "process": "web-2"}
+        assert live.client.get("/readyz").json()["process"] == "web-2"
+        info = [dict(labels) for n, labels in scrape(live) if n == "leadsync_process_info"]
+        assert info[0]["process"] == "web-2"
+
+
+# ------------------------------------------------------------------ JSON logs
+
+
+def test_a_json_line_carries_its_fields_and_a_defects_traceback() -> None:
+    formatter = JsonFormatter("web-1")
+    plain = logging.LogRecord(
+        "leadsync.worker", logging.WARNING, __file__, 1, "away (%s)", ("X",), None
+    )
+    line = json.loads(formatter.format(plain))
+    assert {k: line[k] for k in ("level", "logger", "message", "process")} == {
+        "level": "warning",
+        "logger": "leadsync.worker",
+        "message": "away (X)",
+        "process": "web-1",
+    }
+    assert line["ts"].endswith("Z") and len(line["ts"]) == 24 and "exc" not in line
+    try:
+        raise ValueError("a defect")
+    except ValueError:
+        defect = logging.LogRecord(
+            "leadsync.push", logging.ERROR, __file__, 1, "failed", None, sys.exc_info()
+        )
+    rendered = formatter.format(defect)
+    assert "\n" not in rendered  # one line, the traceback inside a string
+    assert "ValueError: a defect" in json.loads(rendered)["exc"]
+
+
+class Process:
+    """A ``leadsync`` command as a subprocess, its stderr read line by line as it comes."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [str(LEADSYNC), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def message(self, starts: str) -> str:
+        """The message of the first JSON line starting with ``starts``, once written."""
+
+        def found() -> str | None:
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            for line in list(self.lines):
+                message = str(json.loads(line)["message"])
+                if message.startswith(starts):
+                    return message
+            return None
+
+        return str(wait_until(found, f"a log line {starts!r}"))
+
+    def stop(self) -> list[dict[str, Any]]:
+        """SIGTERM, then every stderr line, each parsed as JSON."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        self._reader.join(timeout=10)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        return [json.loads(line) for line in self.lines]
+
+
+def port_of(message: str) -> int:
+    """The port of the first ``http://127.0.0.1:PORT`` in a log message."""
+    return int(message.split("http://127.0.0.1:", 1)[1].split("/")[0].split(" ")[0])
+
+
+def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
+    """`leadsync serve --log-format json --metrics-port 0`: every stderr line is one JSON
+    object naming the process, uvicorn's included; /metrics takes the token on the main
+    port and none on its own."""
+    with Workspace(db_url) as ws:
+        configure(ws)
+    env = {"LEADSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "LEADSYNC_PROCESS_NAME": "web-7"}
+    server = Process(
+        *("--db", db_url, "serve", "--port", "0", "--metrics-port", "0", "--log-format", "json"),
+        env=env,
+    )
+    try:
+        main = port_of(server.message("Uvicorn running on"))
+        apart = port_of(server.message("metrics at"))
+        base = f"http://127.0.0.1:{main}"
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok", "process": "web-7"}
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        token = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert (
+            value(parse(httpx.get(f"{base}/metrics", headers=token).text), "leadsync_database_up")
+            == 1
+        )
+        samples = parse(httpx.get(f"http://127.0.0.1:{apart}/metrics").text)
+        info = [dict(labels) for name, labels in samples if name == "leadsync_process_info"]
+        assert info[0]["process"] == "web-7"
+    finally:
+        lines = server.stop()
+    assert all({"ts", "level", "logger", "message", "process"} <= line.keys() for line in lines)
+    assert {line["process"] for line in lines} == {"web-7"}
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert {(line["path"], line["status"]) for line in access} >= {
+        ("/healthz", 200),
+        ("/metrics", 401),
+        ("/metrics", 200),
+    }
+    assert not [line for line in lines if "exc" in line]
+    assert ADMIN_TOKEN not in json.dumps(lines)
+
+
+def test_a_worker_process_counts_and_survives_its_database(
+    db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """`leadsync worker --metrics-port 0 --log-format json` applies what the service
+    committed and counts it; on PostgreSQL its database is then dropped: the metrics say so
+    and the log has one-line warnings, no traceback."""
+    url = db_url
+    if request.node.callspec.params["db_url"] == "postgres":
+        url = request.getfixturevalue("own_postgres")
+    with Workspace(url) as ws:
+        configure(ws)
+        with serve(ws, worker=False) as live:
+            for first in (0, 4):
+                body = compact([contact(first + n) for n in range(4)])
+                assert live.post_generic("dialer", body).status_code == 200
+        worker = Process(
+            *("--db", url, "worker", "--poll", "0.05", "--metrics-port", "0"),
+            *("--log-format", "json"),
+            env={"LEADSYNC_PROCESS_NAME": "worker-1"},
+        )
+        try:
+            metrics_url = f"http://127.0.0.1:{port_of(worker.message('metrics at'))}/metrics"
+
+            def applied() -> Samples | None:
+                samples = parse(httpx.get(metrics_url).text)
+                return samples if value(samples, "leadsync_events_applied_total") == 8 else None
+
+            samples = wait_until(applied, "the worker to apply and count 8 events")
+            assert value(samples, "leadsync_inbox_pending") == 0
+            assert ws.inbox_counts() == [{"integration": "dialer", "status": "applied", "count": 8}]
+            if url != db_url:
+                ws.engine.dispose()
+                drop_own(url)
+                wait_until(
+                    lambda: value(parse(httpx.get(metrics_url).text), "leadsync_database_up") == 0,
+                    "the worker's metrics to see the database gone",
+                )
+                worker.message("worker: database unavailable")
+        finally:
+            lines = worker.stop()
+    assert {line["process"] for line in lines} == {"worker-1"}
+    assert not [line for line in lines if "exc" in line]
+    assert "Traceback" not in json.dumps(lines)
+    if url != db_url:
+        warnings = [line["message"] for line in lines if line["level"] == "warning"]
+        assert warnings and all("database unavailable" in message for message in warnings)
+
+
+# ------------------------------------------------------------------ settings reach every process
+
+
+def test_a_settings_change_reaches_another_process(db_url: str) -> None:
+    """Two services on one database (two processes behind a load balancer): a change saved
+    through one is used by the other's intake and worker within their re-read (2 s); polled
+    with a generous deadline, never timed."""
+    with Workspace(db_url) as ws_a, Workspace(db_url) as ws_b:
+        configure(ws_a)
+        with serve(ws_a, worker=False) as a, serve(ws_b) as b:
+            settings = a.client.get("/api/integrations/dialer/settings").json()
+            settings["secret_env"] = "HUBSPOT_SECRET"
+            settings["users"]["map"] = {"u-9": "104"}
+            saved = a.client.put("/api/integrations/dialer/settings", json=settings)
+            assert saved.status_code == 200, saved.text
+            # A's own intake takes the new secret at once (a save in this process).
+            assert a.post_generic("dialer", compact([contact(0)])).status_code == 401
+            # B's intake: the old secret until it re-reads, then only the new one.
+            numbers = iter(range(1, 10_000))
+
+            def takes_new_secret() -> bool:
+                body = compact([contact(next(numbers), owner="u-9")])
+                return b.post_generic("dialer", body, secret=HUBSPOT_SECRET).status_code == 200
+
+            wait_until(takes_new_secret, "B's intake to take the new secret")
+            old = b.post_generic("dialer", compact([contact(0)]), secret=DIALER_SECRET)
+            assert old.status_code == 401
+            # B's worker: the new map (u-9 -> 104) for what it applies after its re-read.
+            wait_until(lambda: owner_of_next(b, ws_b, numbers) == "104", "B's worker: u-9 -> 104")
+            # `leadsync apply` (the Python API it runs), from a third process: u-9 -> 101.
+            with Workspace(db_url) as ws_c:
+                dialer = {**integrations()["dialer"], "secret_env": "HUBSPOT_SECRET"}
+                dialer["users"] = {**dialer["users"], "map": {"u-9": "101"}}
+                ws_c.apply_config(workspace_config({**integrations(), "dialer": dialer}))
+            wait_until(lambda: owner_of_next(b, ws_b, numbers) == "101", "B's worker: u-9 -> 101")
+
+
+def owner_of_next(live: LiveServer, ws: Workspace, numbers: Iterator[int]) -> str | None:
+    """Post the next contact of rep u-9 to ``live``; once applied, its owner."""
+    number = next(numbers)
+    body = compact([contact(number, owner="u-9")])
+    assert live.post_generic("dialer", body, secret=HUBSPOT_SECRET).status_code == 200
+    wait_applied(ws)
+    return owner_of(ws, f"p-{number}")
+
+
+def test_the_monitoring_doc_names_every_metric(ws: Workspace) -> None:
+    """docs/MONITORING.md's Metrics section lists every leadsync_ metric a scrape has."""
+    doc = (Path(__file__).parent.parent / "docs" / "MONITORING.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Metrics") : doc.index("## Logs")]
+    metrics = Metrics(ws.engine)
+    with ws.engine.begin() as connection:
+        push_store.lock_budget(connection, "777")  # so the budget's families have a sample
+    families = text_string_to_metric_families(generate_latest(metrics.registry).decode())
+    documented = {family.name for family in families if family.name.startswith("leadsync_")}
+    missing = sorted(
+        name
+        for name in documented
+        if name not in section and f"{name}_total" not in section and f"{name}_info" not in section
+    )
+    assert len(documented) > 15 and not missing, missing

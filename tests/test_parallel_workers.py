@@ -1,0 +1,348 @@
+"""Parallel workers on PostgreSQL end exactly where one worker applying the inbox in arrival
+order ends: owners, decisions with their reasons, activities, their links, round-robin turns,
+learned reps, skips, holds and questions — for random streams over records that overlap
+(one email in two integrations, companies by domain, deals, calls by number, reps whose
+email changes, a round-robin team).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadsync.pipeline.drain import drain
+from leadsync.store.schema import (
+    activities,
+    activity_associations,
+    activity_skips,
+    counters,
+    external_users,
+    held_activities,
+    inbox,
+    owner_decisions,
+    record_associations,
+    record_identities,
+    record_phones,
+    records,
+    review_items,
+)
+from leadsync.workspace import Workspace
+from leadsync.workspace_config import load_rules
+from tests.conftest import _truncate
+from tests.helpers import settings as integration_settings
+from tests.helpers import workspace_config
+
+PEOPLE = 6
+COMPANIES = 3
+REPS = [
+    {"id": "u-1"},  # maps to 101 (directory)
+    {"id": "u-9"},  # mapped by hand to 102
+    {"id": "u-5"},  # unmapped: round robin on the dialer
+    {"id": "u-5"},
+    {"id": "u-7", "email": "bo@acme.test"},  # its email changes along the stream
+    {"id": "u-7", "email": "di@acme.test"},
+    {"id": "u-7"},
+]
+
+
+def _config() -> Any:
+    dialer = integration_settings(
+        unknown_counterpart={"policy": "hold", "hold_days": 7}, region="GB"
+    )
+    crm = integration_settings(
+        users={"auto_match": "email", "unmapped": {"policy": "leave"}},
+        ownership={"default": "integration_wins", "protect_manual_days": 0},
+        region="GB",
+    )
+    return workspace_config({"dialer": dialer, "crm": crm})
+
+
+def _phone(person: int) -> str:
+    return f"+44 20 7946 0{person:03d}"
+
+
+def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
+    """``n`` events (integration, canonical event) over a few people, companies and deals."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    minute = 0
+    calls = 0
+    for i in range(n):
+        minute += rng.randint(0, 3)
+        at = f"2026-11-01T{9 + minute // 60:02d}:{minute % 60:02d}:00Z"
+        person = rng.randrange(PEOPLE)
+        company = person % COMPANIES
+        email = f"p{person}@globex{company}.test"
+        rep = rng.choice(REPS)
+        kind = rng.random()
+        if i == 0:  # a round-robin turn in every stream: an unmapped rep's new contact
+            rep, kind = {"id": "u-5"}, 0.0
+        event: dict[str, Any] = {"id": f"e{i}", "occurred_at": at}
+        if kind < 0.3:
+            integration = "dialer" if i == 0 else rng.choice(["dialer", "crm"])
+            properties: dict[str, Any] = {"email": email, "firstname": f"P{person}-{i}"}
+            if rng.random() < 0.5:
+                properties["phone"] = _phone(person)
+            event.update(
+                type="record",
+                object="contact",
+                external_id=f"{integration[0]}-{person}",
+                properties=properties,
+                owner=rep,
+                associations=[{"object": "company", "domain": f"globex{company}.test"}],
+            )
+        elif kind < 0.45:
+            integration = "crm"
+            event.update(type="owner", object="contact", external_id=f"c-{person}", owner=rep)
+        elif kind < 0.55:
+            integration = "crm"
+            event.update(
+                type="record",
+                object="deal",
+                external_id=f"d-{company}-{rng.randrange(2)}",
+                properties={"name": f"Deal {i}", "is_closed": rng.random() < 0.3},
+                owner=rep,
+                associations=[{"object": "company", "domain": f"globex{company}.test"}],
+            )
+        else:
+            integration = "dialer"
+            if calls and rng.random() < 0.3:
+                external_id = f"call-{rng.randrange(calls)}"  # a later event of a call
+            else:
+                external_id = f"call-{calls}"
+                calls += 1
+            properties = {
+                "direction": "outbound",
+                "duration_s": rng.choice([5, 60, 300]),
+                "outcome": rng.choice(["connected", "no_answer"]),
+            }
+            associations = []
+            how = rng.random()
+            if how < 0.4:
+                associations = [{"object": "contact", "email": email}]
+            elif how < 0.6:
+                associations = [{"object": "contact", "external_id": f"d-{person}"}]
+            else:
+                properties["to_number"] = _phone(person)
+            event.update(
+                type="activity",
+                activity="call",
+                external_id=external_id,
+                owner=rep,
+                properties=properties,
+                associations=associations,
+            )
+        out.append((integration, event))
+    return out
+
+
+def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """The stream into the inbox as pending rows, in one transaction, in arrival order."""
+    with ws.engine.begin() as connection:
+        connection.execute(
+            sa.insert(inbox),
+            [
+                {
+                    "seq": seq,
+                    "integration": integration,
+                    "event_id": event["id"],
+                    "received_at": event["occurred_at"],
+                    "occurred_at": event["occurred_at"],
+                    "payload": json.dumps(event),
+                    "status": "pending",
+                    "source": "model",
+                }
+                for seq, (integration, event) in enumerate(events, start=1)
+            ],
+        )
+
+
+def _run(url: str, events: list[tuple[str, dict[str, Any]]], workers: int) -> dict[str, Any]:
+    """The stream applied by ``workers`` threads side by side (one: in arrival order, one
+    part per window), then the state, canonical."""
+    _truncate(url)
+    ws = Workspace(url)
+    try:
+        ws.apply_config(_config())
+        _load(ws, events)
+        rules = load_rules(ws.engine)
+        parts = 1 if workers == 1 else 4
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                drain(ws.engine, rules, batch_size=3, parts=parts)
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        with ws.engine.connect() as connection:
+            statuses = Counter(connection.execute(sa.select(inbox.c.status)).scalars().all())
+            assert statuses == {"applied": len(events)}, statuses
+            return canonical_state(connection)
+    finally:
+        ws.close()
+
+
+_IDS_IN_TEXT = re.compile(r"\b(contact|company|deal|lead|ticket|record|activity) (\d+)\b")
+
+
+def canonical_state(connection: sa.Connection) -> dict[str, Any]:
+    """Every table of decided state with ids replaced by what the records and activities
+    are (their identities, email or domain; an activity's source key), reasons included."""
+    names: dict[int, str] = {}
+    idents: dict[int, list[str]] = {}
+    for record_id, integration, rtype, external_id in connection.execute(
+        sa.select(
+            record_identities.c.record_id,
+            record_identities.c.integration,
+            record_identities.c.type,
+            record_identities.c.external_id,
+        )
+    ):
+        idents.setdefault(int(record_id), []).append(f"{integration}:{rtype}:{external_id}")
+    rows = [dict(r._mapping) for r in connection.execute(sa.select(records))]
+    for row in rows:
+        rid = int(row["id"])
+        names[rid] = "|".join(sorted(idents.get(rid, []))) or (
+            f"{row['type']}:{row['email'] or row['domain'] or row['name'] or row['origin']}"
+        )
+    activity_names = {
+        int(r.id): f"{r.integration}:{r.type}:{r.external_id}"
+        for r in connection.execute(
+            sa.select(activities.c.id, activities.c.integration, activities.c.type,
+                      activities.c.external_id)
+        )
+    }  # fmt: skip
+
+    def text(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+
+        def swap(m: re.Match[str]) -> str:
+            n = int(m.group(2))
+            if m.group(1) == "activity":
+                return f"activity <{activity_names.get(n, n)}>"
+            return f"{m.group(1)} <{names.get(n, n)}>"
+
+        return _IDS_IN_TEXT.sub(swap, value)
+
+    def rec(value: Any) -> Any:
+        return None if value is None else names.get(int(value), f"? {value}")
+
+    state: dict[str, Any] = {}
+    state["records"] = sorted(
+        json.dumps(
+            {**{k: text(v) for k, v in row.items() if k not in ("id",)}, "key": names[row["id"]]},
+            sort_keys=True,
+            default=str,
+        )
+        for row in rows
+    )
+    state["record_links"] = sorted(
+        (rec(r.left_id), rec(r.right_id), bool(r.is_primary))
+        for r in connection.execute(sa.select(record_associations))
+    )
+    state["decisions"] = sorted(
+        json.dumps(
+            {
+                **{k: text(v) for k, v in dict(r._mapping).items() if k not in ("id",)},
+                "record_id": rec(r.record_id),
+            },
+            sort_keys=True,
+            default=str,
+        )
+        for r in connection.execute(sa.select(owner_decisions))
+    )
+    state["activities"] = sorted(
+        json.dumps(
+            {k: text(v) for k, v in dict(r._mapping).items() if k != "id"}
+            | {"key": activity_names[int(r.id)]},
+            sort_keys=True,
+            default=str,
+        )
+        for r in connection.execute(sa.select(activities))
+    )
+    state["activity_links"] = sorted(
+        (activity_names[int(r.activity_id)], rec(r.record_id), r.source, text(r.reason))
+        for r in connection.execute(sa.select(activity_associations))
+    )
+    state["skips"] = sorted(
+        json.dumps(
+            {k: text(v) for k, v in dict(r._mapping).items() if k != "id"}
+            | {"record_id": rec(r.record_id)},
+            sort_keys=True,
+            default=str,
+        )
+        for r in connection.execute(sa.select(activity_skips))
+    )
+    state["round_robin"] = sorted(
+        (r.name, int(r.value))
+        for r in connection.execute(sa.select(counters).where(counters.c.name.startswith("rr:")))
+    )
+    state["reps"] = sorted(tuple(r) for r in connection.execute(sa.select(external_users)))
+    state["phones"] = sorted(
+        (rec(r.record_id), r.property, r.number, bool(r.valid))
+        for r in connection.execute(sa.select(record_phones))
+    )
+    state["held"] = sorted(
+        (activity_names.get(int(r.activity_id)), r.number, bool(r.queued))
+        for r in connection.execute(sa.select(held_activities))
+    )
+    state["questions"] = sorted(
+        (r.kind, text(r.key), r.status) for r in connection.execute(sa.select(review_items))
+    )
+    return state
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    yield postgres_url
+
+
+def _difference(a: dict[str, Any], b: dict[str, Any]) -> str:
+    for table in a:
+        if a[table] != b[table]:
+            only_a = [x for x in a[table] if x not in b[table]][:3]
+            only_b = [x for x in b[table] if x not in a[table]][:3]
+            return f"{table}: one worker only {only_a}; parallel only {only_b}"
+    return ""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
+    pg_url: str, seed: int
+) -> None:
+    events = stream(random.Random(seed), 160)
+    one = _run(pg_url, events, 1)
+    assert one["decisions"] and one["activity_links"] and one["round_robin"]
+    for workers in (2, 4):
+        many = _run(pg_url, events, workers)
+        assert many == one, f"{workers} workers: {_difference(one, many)}"
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(20, 90))
+def test_any_stream_parallel_equals_serial(pg_url: str, seed: int, size: int) -> None:
+    events = stream(random.Random(seed), size)
+    one = _run(pg_url, events, 1)
+    many = _run(pg_url, events, 3)
+    assert many == one, _difference(one, many)
