@@ -31,6 +31,7 @@ from leadsync.observability import (
     configure_logging,
     serve_metrics,
 )
+from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.workspace import DEFAULT_BATCH, Workspace
 
 DEMO_FILE = "leadsync-demo.db"
@@ -193,19 +194,30 @@ def worker_command(
             "--push/--no-push", help="Push to the configured destination (HubSpot) as well."
         ),
     ] = True,
+    parts: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="PostgreSQL: parts per routed window of the inbox; at least the number of "
+            "worker processes you run (each applies one part at a time).",
+        ),
+    ] = DEFAULT_PARTS,
     log_format: LogFormatOption = LogFormat.text,
     log_level: LogLevelOption = "info",
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
     """Apply events from the inbox as they arrive (beside `leadsync serve --no-worker`, as
-    many processes as the load needs); with a destination, push to it too. --metrics-port
-    serves this process's metrics (events applied, errors, the database's gauges)."""
+    many processes as the load needs: on PostgreSQL they apply disjoint parts of the inbox
+    side by side); with a destination, push to it too. --metrics-port serves this process's
+    metrics (events applied, errors, the database's gauges)."""
     import signal
 
     _start_logging(log_format, log_level)
     with workspace() as ws:
         loop = ws.worker(batch_size, poll)
+        loop.parts = parts
         if once:
             result = loop.run_once()
             render.line(f"applied {result.events} events")

@@ -1,9 +1,11 @@
 """The worker loop: apply what the inbox holds as pending, then wait for more.
 
 The service runs one in a thread beside the HTTP server (woken after each group commit);
-``leadsync worker`` runs it on its own, as many processes as the load needs. Workers are safe
-side by side: a batch is claimed and applied under the counters' lock in one transaction, so
-no row is applied twice and arrival order holds.
+``leadsync worker`` runs it on its own, as many processes as the load needs. On PostgreSQL
+the workers apply disjoint parts of the inbox side by side (pipeline/routing.py); on SQLite a
+batch is claimed and applied under the one write lock. Either way a batch commits with its
+rows marked applied, so no row is applied twice, and each record sees its events in
+arrival order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
 from leadsync.pipeline.expiry import expire_holds
 from leadsync.pipeline.inbox import DEFAULT_BATCH
+from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.store import inbox as inbox_store
 from leadsync.workspace_config import load_rules
 
@@ -78,6 +81,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         self.applied = 0
         self.errors = 0
+        # PostgreSQL: parts per routed window (pipeline/routing.py).
+        self.parts = DEFAULT_PARTS
         self._next_expiry = 0.0
 
     def wake(self) -> None:
@@ -100,7 +105,7 @@ class Worker:
         with self.engine.connect() as connection:
             if not inbox_store.has_pending(connection):
                 return BatchResult()
-        result = drain(self.engine, self.rules(), self.batch_size)
+        result = drain(self.engine, self.rules(), self.batch_size, parts=self.parts)
         self.applied += result.events
         if self.on_result is not None and result.events:
             self.on_result(result)
