@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 import random
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.pipeline.drain import drain
+from leadsync.store.database import create_db_engine
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -57,7 +63,7 @@ REPS = [
 
 def _config() -> Any:
     dialer = integration_settings(
-        unknown_counterpart={"policy": "hold", "hold_days": 7}, region="GB"
+        unknown_counterpart={"policy": "hold", "hold_days": 90}, region="GB"
     )
     crm = integration_settings(
         users={"auto_match": "email", "unmapped": {"policy": "leave"}},
@@ -346,3 +352,76 @@ def test_any_stream_parallel_equals_serial(pg_url: str, seed: int, size: int) ->
     one = _run(pg_url, events, 1)
     many = _run(pg_url, events, 3)
     assert many == one, _difference(one, many)
+
+
+LEADSYNC = Path(sys.executable).parent / "leadsync"
+
+
+def _worker(url: str) -> subprocess.Popen[bytes]:
+    """A real ``leadsync worker`` process draining what is pending, in small batches."""
+    return subprocess.Popen(
+        [str(LEADSYNC), "--db", url, "worker", "--once", "--no-push", "--batch-size", "3"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _progress(url: str) -> tuple[int, int]:
+    """(rows applied, parts held by a worker right now)."""
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            applied = connection.execute(
+                sa.select(sa.func.count()).where(inbox.c.status == "applied")
+            ).scalar_one()
+            held = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = 27764 AND granted"  # 0x6C74: the parts' session locks
+            ).scalar_one()
+        return int(applied), int(held)
+    finally:
+        engine.dispose()
+
+
+def test_workers_killed_with_parts_held_are_taken_over_nothing_lost_or_applied_twice(
+    pg_url: str,
+) -> None:
+    events = stream(random.Random(11), 240)
+    one = _run(pg_url, events, 1)
+    _truncate(pg_url)
+    ws = Workspace(pg_url)
+    try:
+        ws.apply_config(_config())
+        _load(ws, events)
+    finally:
+        ws.close()
+    rng = random.Random(5)
+    killed_holding = 0
+    workers = [_worker(pg_url) for _ in range(3)]
+    for target in (40, 110, 180):  # three rounds: kill mid-run, start replacements
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            applied, held = _progress(pg_url)
+            if applied >= target and held:
+                break
+            if all(w.poll() is not None for w in workers):
+                break
+            time.sleep(0.005)
+        if held and applied < len(events):
+            killed_holding += 1
+        for victim in rng.sample(workers, 2):
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+        workers = [w for w in workers if w.poll() is None] + [_worker(pg_url) for _ in range(2)]
+    for w in workers:
+        assert w.wait(timeout=300) == 0
+    assert killed_holding, "no worker was killed while parts were held"
+    engine = create_db_engine(pg_url)
+    try:
+        with engine.connect() as connection:
+            statuses = Counter(connection.execute(sa.select(inbox.c.status)).scalars().all())
+            assert statuses == {"applied": len(events)}, statuses
+            after = canonical_state(connection)
+    finally:
+        engine.dispose()
+    assert after == one, _difference(one, after)

@@ -67,8 +67,9 @@ def collect(d: BatchDecider, now: str) -> Decided:
     new_records = sorted((r.row() for r in records if r.new), key=lambda r: r["id"])
     changed = [r for r in records if r.dirty and not r.new]
     activities = _all_activities(d)
-    live = {a.id for a in activities if not a.deleted} | set(d.late_attached)
     deleted = {a.id for a in activities if a.deleted}
+    # A held activity attached late and removed by a later event of the batch gets no links.
+    live = {a.id for a in activities if not a.deleted} | (set(d.late_attached) - deleted)
     counters = dict(sorted(d.round_robin_changed.items()))
     if d.state.ids is None:  # else the ids came from sequences
         counters[RECORD_ID] = d.state.next_record_id - 1

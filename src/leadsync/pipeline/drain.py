@@ -97,8 +97,10 @@ def _drain_rows(
             on_batch(len(drainer.claimed))
 
 
-# How long a worker waits before looking again when the parts left are other workers'.
+# How long a worker waits before looking again when the parts left are other workers'; and
+# how long a drain waits at most for rows whose writers' transactions are still running.
 PART_WAIT_S = 0.02
+ROUTE_WAIT_S = 10.0
 
 
 def _drain_parts(
@@ -112,6 +114,7 @@ def _drain_parts(
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
     where its last committed batch left it."""
     engine = drainer.engine
+    waiting_since: float | None = None
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         while True:
             part = _claim_part(holder)
@@ -130,13 +133,21 @@ def _drain_parts(
                     connection, drainer.rules, drainer.parse_row, drainer.batch_size, parts
                 )
                 busy = routed is None and bool(routing_store.open_parts(connection))
+                # Rows whose writer's transaction (or an older one, anywhere on the server)
+                # is still running wait for it, a while.
+                blocked = routed is None and routing_store.unrouted_waiting(connection)
             if routed is not None:
+                waiting_since = None
                 for row, events in routed:
                     if events is not None:
                         drainer.parsed.setdefault(int(row["seq"]), events)
                 continue
             if not busy:
-                return
+                if not blocked:
+                    return
+                waiting_since = waiting_since or time.monotonic()
+                if time.monotonic() - waiting_since > ROUTE_WAIT_S:
+                    return  # the worker's loop comes back for them
             time.sleep(PART_WAIT_S)
 
 
