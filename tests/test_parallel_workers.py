@@ -63,7 +63,9 @@ REPS = [
 
 def _config() -> Any:
     dialer = integration_settings(
-        unknown_counterpart={"policy": "hold", "hold_days": 90}, region="GB"
+        unknown_counterpart={"policy": "hold", "hold_days": 90},
+        region="GB",
+        ownership={"assign_on_activity": True},
     )
     crm = integration_settings(
         users={"auto_match": "email", "unmapped": {"policy": "leave"}},

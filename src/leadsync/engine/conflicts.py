@@ -138,15 +138,22 @@ def rep_keys(
 
 
 def _mapping_keys(event: Event, rules: WorkspaceRules, learned: str | None) -> list[Key]:
+    """The round-robin team an event may take a turn from, and a rep question it may ask,
+    under the integration's settings and its staged rollout's. Only record and owner events
+    take turns: an activity fills an owner only for a mapped rep (``assign_on_activity``)."""
     assert event.owner is not None
-    settings = rules.integrations[event.integration]
-    review = settings.ambiguous.owner is Ambiguity.QUEUE
-    mapping = map_external_user(event.owner, settings.users, rules.directory, learned, review)
     keys: list[Key] = []
-    if mapping.round_robin_team is not None:
-        keys.append(("rr", event.integration, mapping.round_robin_team))
-    if mapping.candidates:
-        keys.append(("o", event.integration, event.owner.describe()))
+    variants = [rules.integrations[event.integration]]
+    if (rollout := rules.rollouts.get(event.integration)) is not None:
+        variants.append(rollout[1])
+    turns = event.type in (EventType.RECORD, EventType.OWNER)
+    for settings in variants:
+        review = settings.ambiguous.owner is Ambiguity.QUEUE
+        mapping = map_external_user(event.owner, settings.users, rules.directory, learned, review)
+        if turns and mapping.round_robin_team is not None:
+            keys.append(("rr", event.integration, mapping.round_robin_team))
+        if mapping.candidates:
+            keys.append(("o", event.integration, event.owner.describe()))
     return keys
 
 
