@@ -298,8 +298,8 @@ class Metrics:
         self._batch_seconds.observe(seconds)
 
     def watch_worker(self, worker: Any) -> None:
-        """The worker's failed drains (its ``errors``) and its applied events
-        (``on_result``)."""
+        """The worker's failed drains (its ``errors``), its applied events (``on_result``)
+        and its batches (``on_batch_seconds``)."""
         self._loops.add(
             "leadsync_worker_errors",
             "Drains that failed (retried after a pause).",
@@ -313,6 +313,7 @@ class Metrics:
                 previous(result)
 
         worker.on_result = on_result
+        worker.on_batch_seconds = self.batch
 
     def watch_push(self, pusher: Any) -> None:
         """The push loop's changes pushed and failed cycles."""

@@ -83,6 +83,8 @@ class Worker:
         self.errors = 0
         # PostgreSQL: parts per routed window (pipeline/routing.py).
         self.parts = DEFAULT_PARTS
+        # Told the seconds of each batch (from the end of the one before: claim included).
+        self.on_batch_seconds: Callable[[float], None] | None = None
         self._next_expiry = 0.0
 
     def wake(self) -> None:
@@ -105,11 +107,26 @@ class Worker:
         with self.engine.connect() as connection:
             if not inbox_store.has_pending(connection):
                 return BatchResult()
-        result = drain(self.engine, self.rules(), self.batch_size, parts=self.parts)
+        result = drain(
+            self.engine, self.rules(), self.batch_size, on_batch=self._timer(), parts=self.parts
+        )
         self.applied += result.events
         if self.on_result is not None and result.events:
             self.on_result(result)
         return result
+
+    def _timer(self) -> Callable[[int], None] | None:
+        report = self.on_batch_seconds
+        if report is None:
+            return None
+        last = [time.perf_counter()]
+
+        def on_batch(_rows: int) -> None:
+            now = time.perf_counter()
+            report(now - last[0])
+            last[0] = now
+
+        return on_batch
 
     def run(self) -> None:
         """Loop until :meth:`stop`; a database outage is logged and retried with a pause."""
