@@ -427,3 +427,39 @@ def test_workers_killed_with_parts_held_are_taken_over_nothing_lost_or_applied_t
     finally:
         engine.dispose()
     assert after == one, _difference(one, after)
+
+
+def test_every_event_that_may_take_a_turn_shares_the_team_key_whatever_came_first(
+    workspace: Workspace,
+) -> None:
+    """A rep's activity first in a window (it takes no turn) does not hide the turns its
+    record and owner events take; disjoint records join through the team only."""
+    from leadsync.engine import conflicts
+    from leadsync.sources.canonical import parse_event
+
+    workspace.apply_config(_config())
+    rules = load_rules(workspace.engine)
+    rows = [
+        {"type": "activity", "activity": "call", "external_id": "c-1", "owner": "u-5",
+         "properties": {"duration_s": 60}, "associations": [{"object": "contact",
+                                                            "external_id": "d-1"}]},
+        {"type": "record", "object": "contact", "external_id": "d-2", "owner": "u-5",
+         "properties": {"email": "two@globex.test"}},
+        {"type": "owner", "object": "contact", "external_id": "d-3", "owner": "u-5"},
+        {"type": "record", "object": "contact", "external_id": "d-4", "owner": "u-1",
+         "properties": {"email": "four@globex.test"}},
+    ]  # fmt: skip
+    events = [
+        [parse_event({"id": f"e{i}", "occurred_at": "2026-11-01T09:00:00Z", **row}, "dialer")]
+        for i, row in enumerate(rows)
+    ]
+    with workspace.engine.connect() as connection:
+        keys = [
+            [k for e in row for k in conflicts.event_keys(e, rules)] + more
+            for row, more in zip(events, conflicts.rep_keys(connection, rules, events), strict=True)
+        ]
+        pairs = conflicts.resolve(connection, rules, {k for ks in keys for k in ks})
+    component = conflicts.components(keys, pairs)
+    assert ("rr", "dialer", "sdr") not in keys[0]
+    assert component[1] == component[2]  # both may take the team's next turn
+    assert len({component[0], component[1], component[3]}) == 3

@@ -117,7 +117,7 @@ def rep_keys(
                 changed.add(key)
                 learned[key] = rep.email
     out: list[list[Key]] = []
-    mappings: dict[tuple[str, str | None, str | None], list[Key]] = {}
+    mappings: dict[tuple[str, str | None, str | None, EventType], list[Key]] = {}
     for row in events:
         keys: list[Key] = []
         for event in row:
@@ -128,7 +128,7 @@ def rep_keys(
             key = (event.integration, rep.id or "")
             if key in changed:
                 keys.append(("u", *key))
-            cached = (event.integration, rep.id, rep.email)
+            cached = (event.integration, rep.id, rep.email, event.type)
             found = mappings.get(cached)
             if found is None:
                 found = mappings[cached] = _mapping_keys(event, rules, learned.get(key))

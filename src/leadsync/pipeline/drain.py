@@ -119,6 +119,7 @@ def _drain_parts(
         while True:
             part = _claim_part(holder)
             if part is not None:
+                waiting_since = None  # only an uninterrupted wait counts
                 try:
                     drainer.part = part
                     _drain_rows(drainer, total, on_batch)
@@ -142,7 +143,9 @@ def _drain_parts(
                     if events is not None:
                         drainer.parsed.setdefault(int(row["seq"]), events)
                 continue
-            if not busy:
+            if busy:
+                waiting_since = None
+            else:
                 if not blocked:
                     return
                 waiting_since = waiting_since or time.monotonic()
