@@ -24,7 +24,7 @@ same call the engine makes.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
@@ -233,9 +233,23 @@ def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Ke
     return pairs
 
 
-def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
-    """The component of every row: rows that share a key, directly or through ``pairs``,
-    get one number (the index of their component's first row)."""
+def key_hash(key: Key) -> int:
+    """A stable signed 64-bit hash of a key (kept for open parts: store/routing.py)."""
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def read_keys(events: Sequence[Event]) -> list[Key]:
+    """What a row only reads that another part may change: its reps' learned emails."""
+    return [("u", e.integration, e.owner.id) for e in events if e.owner is not None and e.owner.id]
+
+
+def components(
+    row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]
+) -> tuple[list[int], dict[int, set[Key]]]:
+    """The component of every row — rows that share a key, directly or through ``pairs``,
+    get one number (the index of their component's first row) — and every key of each
+    component (its rows' and those the database joined to them)."""
     parent: dict[Key, Key] = {}
 
     def find(key: Key) -> Key:
@@ -251,19 +265,23 @@ def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key
         if ra != rb:
             parent[rb] = ra
 
+    seen: set[Key] = set()
     for a, b in pairs:
         union(a, b)
-    first_row: dict[Key, int] = {}
-    out: list[int] = []
-    by_root: dict[Key, list[int]] = defaultdict(list)
-    for index, keys in enumerate(row_keys):
-        row: Key = ("row", str(index))
+        seen.add(a)
+        seen.add(b)
+    rows: list[Key] = [("row", str(index)) for index in range(len(row_keys))]
+    for row, keys in zip(rows, row_keys, strict=True):
         for key in keys:
             union(row, key)
-    for index in range(len(row_keys)):
-        by_root[find(("row", str(index)))].append(index)
-    for root, rows in by_root.items():
-        first_row[root] = rows[0]
-    for index in range(len(row_keys)):
-        out.append(first_row[find(("row", str(index)))])
-    return out
+    first: dict[Key, int] = {}
+    out: list[int] = []
+    for index, row in enumerate(rows):
+        out.append(first.setdefault(find(row), index))
+    keys_of: dict[int, set[Key]] = {}
+    for key in seen:
+        if (owner := first.get(find(key))) is not None:
+            keys_of.setdefault(owner, set()).add(key)
+    for index, keys in enumerate(row_keys):
+        keys_of.setdefault(out[index], set()).update(keys)
+    return out, keys_of
