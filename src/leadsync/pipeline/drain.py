@@ -101,6 +101,9 @@ def _drain_rows(
 # how long a drain waits at most for rows whose writers' transactions are still running.
 PART_WAIT_S = 0.02
 ROUTE_WAIT_S = 10.0
+# Windows of parsed events a worker keeps at most (the router's parse, reused by whoever of
+# the workers applies the row: a long drain must not keep every row it routed).
+PARSED_KEPT = 4
 
 
 def _drain_parts(
@@ -145,6 +148,8 @@ def _drain_parts(
                 blocked = routed is None and routing_store.unrouted_waiting(connection)
             if routed is not None:
                 waiting_since = None
+                if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
+                    drainer.parsed.clear()  # rows other workers applied: read again if need be
                 for row, events, _put in routed:
                     if events is not None:
                         drainer.parsed.setdefault(int(row["seq"]), events)
