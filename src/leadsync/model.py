@@ -117,15 +117,14 @@ ASSIGN_ON_ACTIVITY = "assign_on_activity"
 
 # ------------------------------------------------------------------------- times
 
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 def format_ts(moment: datetime) -> str:
     """A tz-aware datetime as the fixed-width UTC string used everywhere (ms precision)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: a time zone is required")
-    moment = moment.astimezone(UTC)
-    return f"{moment.strftime(_TS_FORMAT)}.{moment.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: a third of the cost, and years below 1000 keep four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def ts_to_datetime(ts: str) -> datetime:
