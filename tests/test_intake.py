@@ -8,6 +8,7 @@ import concurrent.futures
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,6 @@ import sqlalchemy as sa
 from leadsync.pipeline.inbox import InboxItem
 from leadsync.pipeline.intake import GroupCommitWriter, Intake, IntakeError, Receipt
 from leadsync.sources.base import WebhookRequest
-from leadsync.store.batch import INBOX_SEQ, lock_counters
 from leadsync.workspace import Workspace
 from tests.helpers import contact_line, settings, workspace_config
 
@@ -111,21 +111,51 @@ def item(key: str) -> list[InboxItem]:
 
 
 def test_requests_waiting_for_a_commit_share_the_next_one(workspace: Workspace) -> None:
-    commits: list[int] = []
-    writer = GroupCommitWriter(workspace.engine, on_commit=lambda: commits.append(1))
+    entered, gate = threading.Event(), threading.Event()
+    commits: list[tuple[float, int]] = []
+    wakes: list[int] = []
+
+    def hold_the_first(seconds: float, rows: int) -> None:
+        commits.append((seconds, rows))
+        if len(commits) == 1:  # the writer waits here: the requests below queue up
+            entered.set()
+            gate.wait(30)
+
+    writer = GroupCommitWriter(
+        workspace.engine, on_commit=hold_the_first, wake=lambda: wakes.append(1)
+    )
     writer.start()
     try:
-        # Hold the inbox counter's lock: the writer cannot commit until it is released,
-        # so every request below is queued while (at most) the first one waits.
-        with workspace.engine.begin() as connection:
-            lock_counters(connection, [INBOX_SEQ])
-            futures = [writer.submit("dialer", item(f"k{n}"), None) for n in range(10)]
-        receipts = [future.result(timeout=60) for future in futures]
+        first = writer.submit("dialer", item("k-first"), None)
+        assert entered.wait(30)
+        futures = [writer.submit("dialer", item(f"k{n}"), None) for n in range(10)]
+        gate.set()
+        receipts = [future.result(timeout=60) for future in [first, *futures]]
+        again = writer.submit("dialer", item("k3"), None).result(timeout=60)
+    finally:
+        gate.set()
+        writer.stop()
+    assert [(r.accepted, r.duplicates) for r in receipts] == [(1, 0)] * 11
+    assert (again.accepted, again.duplicates) == (0, 1)
+    # The first request alone, the ten that waited in one commit, the redelivery alone:
+    # every commit is heard with the rows it added; the worker is woken for new rows only.
+    assert writer.jobs == 12 and writer.groups == 3
+    assert [rows for _, rows in commits] == [1, 10, 0]
+    assert all(seconds >= 0 for seconds, _ in commits) and len(wakes) == 2
+    assert len(workspace.inbox_rows()) == 11
+
+
+def test_a_hook_without_arguments_is_taken_as_the_wake_up(workspace: Workspace) -> None:
+    """The older form, ``on_commit=worker.wake``: called after a commit that added rows."""
+    wakes: list[int] = []
+    writer = GroupCommitWriter(workspace.engine, on_commit=lambda: wakes.append(1))
+    assert writer.on_commit is None and writer.wake is not None
+    writer.start()
+    try:
+        writer.submit("dialer", item("k1"), None).result(timeout=60)
     finally:
         writer.stop()
-    assert [(r.accepted, r.duplicates) for r in receipts] == [(1, 0)] * 10
-    assert writer.jobs == 10 and writer.groups <= 2 and len(commits) == writer.groups
-    assert len(workspace.inbox_rows()) == 10
+    assert wakes == [1]
 
 
 def test_a_failed_commit_fails_every_request_in_it_and_loses_nothing_acknowledged(

@@ -65,15 +65,18 @@ def test_write_items_numbers_new_items_in_order_and_counts_redeliveries(ws: Work
     # integration also uses (not a duplicate: dedupe is per integration).
     again = [first[1], first[2], InboxItem("e3", AT, "{}"), InboxItem("e3", AT, "{}")]
     written, duplicates = write(ws, "dialer", again)
-    assert [(seq, item.key) for seq, item in written] == [(4, "e3")] and duplicates == 3
+    # SQLite numbers without gaps; PostgreSQL's sequence gives a redelivery a number it
+    # then does not use (its numbers have gaps anyway: see store/inbox.py).
+    e3 = 4 if ws.engine.dialect.name == "sqlite" else 6
+    assert [(seq, item.key) for seq, item in written] == [(e3, "e3")] and duplicates == 3
     written, duplicates = write(ws, "other", [InboxItem("e0", None, "{}")])
-    assert [seq for seq, _ in written] == [5] and duplicates == 0
+    assert [seq for seq, _ in written] == [e3 + 1] and duplicates == 0
     assert statuses(ws) == [
         (1, "dialer", "e0", "pending"),
         (2, "dialer", "e1", "pending"),
         (3, "dialer", "e2", "pending"),
-        (4, "dialer", "e3", "pending"),
-        (5, "other", "e0", "pending"),
+        (e3, "dialer", "e3", "pending"),
+        (e3 + 1, "other", "e0", "pending"),
     ]
     [row] = ws.inbox_rows(integration="other")
     assert row["occurred_at"] == AT  # no vendor time: the time it was received
@@ -121,7 +124,9 @@ def test_drain_applies_in_sequence_order_and_dead_letters_only_the_unreadable_ro
     batches: list[int] = []
     failures = inbox.Problems()
     result = drain(ws.engine, ws.rules(), batch_size=2, on_batch=batches.append, failures=failures)
-    assert result.events == 2 and batches == [2, 2]
+    assert result.events == 2 and sum(batches) == 4
+    if ws.engine.dialect.name == "sqlite":  # PostgreSQL's router cuts its own parts
+        assert batches == [2, 2]
     assert [s for *_, s in statuses(ws)] == ["applied", "failed", "applied", "failed"]
     errors = {d.where: d.error for d in failures}
     assert sorted(errors) == ["inbox #2", "inbox #4"]

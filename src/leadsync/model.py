@@ -118,7 +118,6 @@ ASSIGN_ON_ACTIVITY = "assign_on_activity"
 # ------------------------------------------------------------------------- times
 
 
-
 def format_ts(moment: datetime) -> str:
     """A tz-aware datetime as the fixed-width UTC string used everywhere (ms precision)."""
     if moment.tzinfo is None:

@@ -133,7 +133,9 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     if worker is not None:
         metrics.watch_worker(worker)
     writer = GroupCommitWriter(
-        workspace.engine, on_commit=worker.wake if worker is not None else None
+        workspace.engine,
+        wake=worker.wake if worker is not None else None,
+        on_commit=metrics.commit,
     )
     intake = Intake(
         workspace.engine,
@@ -141,6 +143,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         environ=opts.environ,
         writer=writer,
         clock=opts.clock or time.time,
+        on_request=metrics.webhook,
     )
 
     pusher = workspace.push_loop(opts.poll_s) if opts.push else None

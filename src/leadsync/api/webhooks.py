@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadsync.pipeline.intake import Intake, IntakeError
+from leadsync.pipeline.intake import (
+    Intake,
+    IntakeError,
+    Receipt,
+    WriterStopped,
+    database_unavailable,
+)
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
 
@@ -53,23 +59,35 @@ class BodyTooLarge(Exception):
 async def answer_webhook(
     intake: Intake, integration: str, request: WebhookRequest, path: str
 ) -> Answer:
-    """Check, store (committed) and answer one webhook request."""
+    """Check, store (committed) and answer one webhook request; ``intake.on_request`` hears
+    of the answer.
+
+    An expected outage (the database away: :func:`database_unavailable`) is a 503 and one log
+    line (the writer's, for a commit that failed); anything else unexpected while checking
+    is a defect: logged with its traceback, answered 500."""
+    answer = await _answer(intake, integration, request, path)
+    if intake.on_request is not None:
+        intake.on_request(intake.label(integration), answer.status)
+    return answer
+
+
+async def _answer(intake: Intake, integration: str, request: WebhookRequest, path: str) -> Answer:
     try:
         waiter = intake.receive_async(integration, request)
-    except IntakeError as exc:
+    except IntakeError as exc:  # refused
         return _problem(exc.status, exc.title, exc.detail, path)
+    except Exception as exc:
+        return _unexpected(exc, integration, path)
     try:
         receipt = await waiter
     except IntakeError as exc:  # its rows alone were refused: kept as a dead letter
         return _problem(exc.status, exc.title, exc.detail, path)
-    except Exception as exc:
-        log.warning("webhook for %s not committed: %s", integration, type(exc).__name__)
-        return _problem(
-            503,
-            "Service unavailable",
-            "the inbox could not commit the request; retry later",
-            path,
-        )
+    except Exception:  # not committed (the writer logged why): the vendor retries
+        return _unavailable(path)
+    return _accepted(receipt)
+
+
+def _accepted(receipt: Receipt) -> Answer:
     if receipt.ack is not None:
         media_type, content = receipt.ack
         return Answer(200, media_type, content)
@@ -79,6 +97,25 @@ async def answer_webhook(
         f'"duplicates":{receipt.duplicates}}}'
     )
     return Answer(200, "application/json", text.encode())
+
+
+def _unexpected(exc: Exception, integration: str, path: str) -> Answer:
+    """Not a refusal, while checking: the database away (reading the integrations, keeping
+    a dead letter), the service stopping, or a defect."""
+    if database_unavailable(exc):
+        log.warning("intake: database unavailable (%s); answered 503", type(exc).__name__)
+        return _unavailable(path)
+    if isinstance(exc, WriterStopped):
+        log.warning("intake: %s; answered 503", exc)
+        return _unavailable(path)
+    log.exception("webhook for %s: unexpected error; answered 500", integration)
+    return _problem(500, "Internal error", "the request could not be handled", path)
+
+
+def _unavailable(path: str) -> Answer:
+    return _problem(
+        503, "Service unavailable", "the inbox could not commit the request; retry later", path
+    )
 
 
 def too_large(limit: int, size: str, path: str) -> Answer:
@@ -118,7 +155,10 @@ class WebhookFastPath:
         try:
             body = await read_body(receive, headers.get("content-length"), self.max_body)
         except BodyTooLarge as exc:
-            await _send(send, too_large(self.max_body, exc.size, path))
+            answer = too_large(self.max_body, exc.size, path)
+            if self.intake.on_request is not None:
+                self.intake.on_request(self.intake.label(path[len(PREFIX) :]), answer.status)
+            await _send(send, answer)
             return
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
         query = scope.get("query_string", b"").decode("latin-1")

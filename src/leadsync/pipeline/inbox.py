@@ -1,11 +1,12 @@
 """The durable inbox: its items, written with dedupe, and its dead letters.
 
-Everything that fills the inbox comes through :func:`write_items`: an ingest's chunks
-(:mod:`leadsync.pipeline.ingest`), intake's group commits (:mod:`leadsync.pipeline.intake`)
-and a dead letter's retry. It allocates sequence numbers under the ``inbox_seq`` counter's
-lock, so rows commit in sequence order, and skips a piece whose dedupe key the inbox already
-holds for the integration (a redelivery: counted as a duplicate, not written again). Rows are
-taken out in that order by :mod:`leadsync.pipeline.drain`.
+Everything that fills the inbox comes through :func:`write_items` (an ingest's chunks,
+:mod:`leadsync.pipeline.ingest`, and a dead letter's retry) or, for webhook intake's group
+commits (:mod:`leadsync.pipeline.intake`), the same rows (:func:`inbox_row`) appended in a
+transaction of their own. Both go through :func:`leadsync.store.inbox.append`, which gives
+sequence numbers (PostgreSQL's sequence, SQLite's counter) and skips a piece whose dedupe key
+the inbox already holds for the integration (a redelivery: counted as a duplicate, not
+written again). Rows are taken out by :mod:`leadsync.pipeline.drain`.
 
 The functions that grew out of this module (ingest, drain, requeue) are still importable
 from it; they are loaded on first use, since their modules build on this one.
@@ -28,7 +29,6 @@ from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.results import ResultModel
 from leadsync.sources.base import Piece
 from leadsync.sources.hygiene import representable
-from leadsync.store import batch as counters
 from leadsync.store import inbox as inbox_store
 from leadsync.store.inbox import DeadLetterRow, InboxRow
 
@@ -45,6 +45,7 @@ __all__ = [
     "adapters_for",
     "batch_friendly_gc",
     "dead_letter_row",
+    "inbox_row",
     "drain",
     "ingest",
     "items_of_line",
@@ -281,52 +282,41 @@ def write_items(
     """Insert the items the inbox does not hold yet, with ``status``, in the caller's
     transaction; an item with an ``error`` is written as failed, with its dead letter.
 
-    Sequence numbers come from the ``inbox_seq`` counter, which this locks; ``locked``: the
-    caller's transaction holds that lock already (it locked it with the others it needs,
-    so the transaction takes its lock once), and the counter is only read.
+    Sequence numbers are :func:`~leadsync.store.inbox.append`'s: PostgreSQL's sequence, no
+    lock taken; SQLite's ``inbox_seq`` counter, under the write lock (``locked``: the
+    caller's transaction holds it already, having locked the counters it needs).
 
     Returns the (sequence, item) pairs written, in order, and how many the inbox already held
     (duplicates: a redelivery, acknowledged and not written again).
     """
-    take = counters.read_counters if locked else counters.lock_counters
-    seq = take(connection, [counters.INBOX_SEQ])[counters.INBOX_SEQ]
-    known = inbox_store.known_event_ids(connection, integration, {item.key for item in items})
-    rows: list[InboxRow] = []
-    written: list[tuple[int, InboxItem]] = []
-    duplicates = 0
-    for item in items:
-        if item.key in known:
-            duplicates += 1
-            continue
-        known.add(item.key)
-        seq += 1
-        error = item.error
-        rows.append(
-            InboxRow(
-                seq,
-                integration,
-                item.key,
-                at,
-                item.occurred_at or at,
-                representable(item.payload),
-                status if error is None else inbox_store.FAILED,
-                source,
-                None if error is None else representable(error),
-            )
-        )
-        written.append((seq, item))
-    if rows:
-        inbox_store.insert_rows(connection, rows)
-        counters.write_counters(connection, {counters.INBOX_SEQ: seq})
-        failed = [
-            dead_letter_row(
-                integration, source, item.line_no, item.payload, item.error, at, item.key
-            )
-            for _, item in written
-            if item.error is not None
-        ]
-        inbox_store.insert_dead_letters(connection, failed)
-    return written, duplicates
+    rows = [inbox_row(integration, item, at, source, status) for item in items]
+    seqs = inbox_store.append(connection, rows, locked=locked)
+    written = [(seq, item) for seq, item in zip(seqs, items, strict=True) if seq is not None]
+    failed = [
+        dead_letter_row(integration, source, item.line_no, item.payload, item.error, at, item.key)
+        for _, item in written
+        if item.error is not None
+    ]
+    inbox_store.insert_dead_letters(connection, failed)
+    return written, len(items) - len(written)
+
+
+def inbox_row(
+    integration: str, item: InboxItem, at: str, source: str | None, status: str
+) -> InboxRow:
+    """The row an item is written as: ``status``, or failed with its error; the vendor's time,
+    else the time it was received; text every database can hold."""
+    error = item.error
+    return InboxRow(
+        integration,
+        item.key,
+        at,
+        item.occurred_at or at,
+        representable(item.payload),
+        status if error is None else inbox_store.FAILED,
+        source,
+        None if error is None else representable(error),
+    )
 
 
 def pieces_to_items(pieces: Sequence[Piece]) -> list[InboxItem]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import os
 import queue
@@ -39,10 +40,12 @@ from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
 from leadsync.store import config as config_store
-from leadsync.store.batch import INBOX_SEQ, lock_counters
-from leadsync.store.inbox import PENDING
+from leadsync.store.inbox import PENDING, Appender
 
 log = logging.getLogger("leadsync.intake")
+
+SOURCE = "webhook"
+"""The inbox's ``source`` of a row a webhook request brought."""
 
 DEFAULT_MAX_BODY = 1024 * 1024
 """Largest webhook body accepted, in bytes (HubSpot's 100-event batches stay far below)."""
@@ -58,6 +61,10 @@ class IntakeError(Exception):
         self.status = status
         self.title = title
         self.detail = detail
+
+
+class WriterStopped(RuntimeError):
+    """A request came while the group-commit writer is not running (the service stopping)."""
 
 
 @dataclass(slots=True)
@@ -80,7 +87,7 @@ class _Integrations:
         self.engine = engine
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._loaded_at = -1e18
+        self._loaded_at = -1.0  # never read
         self._stale = True
         self.adapters: dict[str, Adapter] = {}
         self.secret_env: dict[str, str | None] = {}
@@ -104,22 +111,46 @@ class _Integrations:
             self.adapters, self.secret_env = adapters, secret_env
             self._loaded_at = time.monotonic()
 
+    def _refresh_or_keep(self) -> None:
+        """:meth:`refresh`; while the database is away, the integrations as last read are
+        kept (for ``ttl_s``, one log line each time): the commit will tell the vendor to
+        retry. With none read yet, the outage is raised (a 503)."""
+        try:
+            self.refresh()
+        except Exception as exc:
+            if not database_unavailable(exc) or self._loaded_at < 0:
+                raise
+            log.warning(
+                "intake: database unavailable (%s); integrations as last read",
+                type(exc).__name__,
+            )
+            self._loaded_at = time.monotonic()
+
     def get(self, name: str) -> tuple[Adapter, str | None] | None:
         if self._stale or time.monotonic() - self._loaded_at > self.ttl_s:
-            self.refresh()
+            self._refresh_or_keep()
         adapter = self.adapters.get(name)
         if adapter is None and time.monotonic() - self._loaded_at > 0.2:
-            self.refresh()
+            self._refresh_or_keep()
             adapter = self.adapters.get(name)
         if adapter is None:
             return None
         return adapter, self.secret_env.get(name)
 
 
+UNKNOWN_INTEGRATION = "(unknown)"
+"""How :attr:`Intake.on_request` names a request for no configured integration (a 404):
+never the path's text, so a scan of made-up names adds no label to the metrics."""
+
+
 class Intake:
     """Checks and stores webhook requests. ``environ`` supplies secrets (``secret_env``),
     ``clock`` the time for signature windows; both are parameters so that tests pass their
-    own."""
+    own. ``on_request(integration, status)``, when set, is called once for every webhook
+    request answered (:func:`leadsync.api.webhooks.answer_webhook`): accepted, duplicate,
+    refused (4xx), 503; ``integration`` is :data:`UNKNOWN_INTEGRATION` for a name not
+    configured. The group commits' hook is the writer's (``GroupCommitWriter(on_commit=…)``).
+    """
 
     def __init__(
         self,
@@ -129,6 +160,7 @@ class Intake:
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         writer: GroupCommitWriter | None = None,
+        on_request: Callable[[str, int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.max_body = max_body
@@ -136,6 +168,12 @@ class Intake:
         self.clock = clock
         self.integrations = _Integrations(engine)
         self.writer = writer or GroupCommitWriter(engine)
+        self.on_request = on_request
+
+    def label(self, integration: str) -> str:
+        """``integration`` if it is configured (as last read), else
+        :data:`UNKNOWN_INTEGRATION`: the name :attr:`on_request` is given."""
+        return integration if integration in self.integrations.adapters else UNKNOWN_INTEGRATION
 
     def start(self) -> None:
         self.writer.start()
@@ -242,7 +280,7 @@ class Intake:
         """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
         raw = self._rejected_raw(adapter, request)
         with self.engine.begin() as connection:
-            inbox.record_rejected(connection, integration, "webhook", raw, error)
+            inbox.record_rejected(connection, integration, SOURCE, raw, error)
 
     def receive(
         self, integration: str, request: WebhookRequest
@@ -305,26 +343,47 @@ class _Job:
 class GroupCommitWriter:
     """One thread that commits queued requests' rows together.
 
-    It takes every job waiting (up to ``max_group``), writes them in one transaction (one
-    deduplication query and one insert per integration), commits, then resolves each job's
-    future. Under load the group grows by itself: the longer a commit takes, the more
-    requests the next one carries. ``on_commit`` is called after each commit (the service
-    wakes its worker with it).
+    It takes every job waiting (up to ``max_group``), appends their rows in one transaction
+    through the bare driver (:class:`~leadsync.store.inbox.Appender`: on PostgreSQL one
+    statement, no lock but the new rows'), then resolves each job's future. Under load the
+    group grows by itself: the longer a commit takes, the more requests the next one carries.
+
+    Hooks, each called in the writer's thread after a commit's requests are answered, and
+    costing nothing when unset: ``wake()`` after a commit that stored something (the service
+    wakes its worker with it); ``on_commit(seconds, rows)`` after every commit, with how long
+    the commit took and how many rows it added (metrics). A no-argument ``on_commit`` (the
+    older form) is taken as ``wake``.
     """
 
     def __init__(
         self,
         engine: Engine,
         max_group: int = 1000,
-        on_commit: Callable[[], None] | None = None,
+        on_commit: Callable[[float, int], None] | Callable[[], None] | None = None,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.max_group = max_group
+        self.appender = Appender(engine)
+        self.wake = wake
         self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._timings: list[tuple[float, int]] = []
         self.groups = 0
         self.jobs = 0
+
+    @property
+    def on_commit(self) -> Callable[[float, int], None] | None:
+        return self._on_commit
+
+    @on_commit.setter
+    def on_commit(self, hook: Callable[[float, int], None] | Callable[[], None] | None) -> None:
+        self._on_commit: Callable[[float, int], None] | None = None
+        if hook is not None and _takes_no_argument(hook):
+            self.wake = hook  # type: ignore[assignment]
+        else:
+            self._on_commit = hook  # type: ignore[assignment]
 
     def start(self) -> None:
         if self._thread is None:
@@ -336,6 +395,7 @@ class GroupCommitWriter:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+            self.appender.close()
             log.info("writer: %d requests committed in %d groups", self.jobs, self.groups)
 
     def submit(
@@ -364,7 +424,7 @@ class GroupCommitWriter:
 
     def _put(self, job: _Job) -> None:
         if self._thread is None:
-            raise RuntimeError("the writer is not running")
+            raise WriterStopped("the writer is not running")
         self._queue.put(job)
 
     def _run(self) -> None:
@@ -401,22 +461,31 @@ class GroupCommitWriter:
         for loop, settled in by_loop.items():
             with suppress(RuntimeError):  # the loop closed while we wrote: nobody waits
                 loop.call_soon_threadsafe(_settle, settled)
-        if self.on_commit is not None and any(isinstance(o, Receipt) for o in outcomes):
-            self.on_commit()
+        timings, self._timings = self._timings, []
+        if self._on_commit is not None:
+            for seconds, rows in timings:
+                self._on_commit(seconds, rows)
+        if self.wake is not None and any(rows for _, rows in timings):
+            self.wake()
 
     def _write(self, jobs: Sequence[_Job]) -> list[Receipt | BaseException]:
         """Commit the jobs' rows together, one outcome per job.
 
-        When the database is away (see :func:`_unavailable`) every job fails: the vendors
-        retry. When the commit fails for something in the rows, the group is committed again
-        in halves, down to the one request that cannot be stored, which is kept as a dead
-        letter and refused with a 400 (:meth:`_refuse`): the others are committed."""
+        When the database is away (see :func:`database_unavailable`) every job fails, with
+        one log line: the vendors retry. When the commit fails for something in the rows,
+        the group is committed again in halves, down to the one request that cannot be
+        stored, which is kept as a dead letter and refused with a 400 (:meth:`_refuse`): the
+        others are committed."""
         try:
-            receipts = write_jobs(self.engine, jobs)
+            started = time.perf_counter()
+            receipts, rows = write_jobs(self.appender, jobs)
+            self._timings.append((time.perf_counter() - started, rows))
         except Exception as exc:
-            if _unavailable(exc):
+            if database_unavailable(exc):
                 log.warning(
-                    "inbox commit failed for %d requests: %s", len(jobs), type(exc).__name__
+                    "intake: database unavailable (%s); %d request(s) answered 503",
+                    type(exc).__name__,
+                    len(jobs),
                 )
                 return [exc] * len(jobs)
             if len(jobs) == 1:
@@ -428,7 +497,7 @@ class GroupCommitWriter:
             )
             middle = len(jobs) // 2
             first = self._write(jobs[:middle])
-            away = [o for o in first if isinstance(o, BaseException) and _unavailable(o)]
+            away = [o for o in first if isinstance(o, BaseException) and database_unavailable(o)]
             if away:  # the database went away meanwhile: the rest would fail alike
                 return first + [away[0]] * (len(jobs) - middle)
             return first + self._write(jobs[middle:])
@@ -447,18 +516,17 @@ class GroupCommitWriter:
         detail = f"the inbox cannot store this request ({reason}); it is kept as a dead letter"
         try:
             with self.engine.begin() as connection:
-                inbox.record_rejected(
-                    connection, job.integration, "webhook", job.kept_text(), detail
-                )
+                inbox.record_rejected(connection, job.integration, SOURCE, job.kept_text(), detail)
         except Exception as again:  # not even kept: the vendor must retry
             log.warning("dead letter for %s not kept: %s", job.integration, type(again).__name__)
             return again
         return IntakeError(400, "Malformed body", detail)
 
 
-def _unavailable(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """The database is away or broken for every request alike (connection lost, locked, a
-    table missing), rather than refusing something in the rows (a value it cannot hold)."""
+    table missing), rather than refusing something in the rows (a value it cannot hold): an
+    expected outage, logged in one line and answered 503."""
     return isinstance(
         exc,
         sa.exc.OperationalError
@@ -468,6 +536,16 @@ def _unavailable(exc: BaseException) -> bool:
         | sa.exc.DisconnectionError
         | sa.exc.TimeoutError,
     )
+
+
+def _takes_no_argument(hook: Callable[..., Any]) -> bool:
+    try:
+        inspect.signature(hook).bind(0.0, 0)
+    except TypeError:
+        return True
+    except ValueError:  # no signature to read (a builtin): called with the arguments
+        return False
+    return False
 
 
 def _refusal_text(exc: BaseException) -> str:
@@ -488,32 +566,23 @@ def _settle(settled: list[tuple[asyncio.Future[Receipt], Any]]) -> None:
             waiter.set_result(outcome)
 
 
-def write_jobs(engine: Engine, jobs: Sequence[_Job]) -> list[Receipt]:
-    """Write every job's rows as pending in one transaction; one receipt per job."""
-    by_integration: dict[str, list[inbox.InboxItem]] = defaultdict(list)
-    for job in jobs:
-        by_integration[job.integration].extend(job.items)
+def write_jobs(appender: Appender, jobs: Sequence[_Job]) -> tuple[list[Receipt], int]:
+    """Append every job's rows as pending in one committed transaction: one receipt per job,
+    and how many rows were added. (A request's items are read by a worker later: none
+    carries an ``error`` here.)"""
     at = now_ts()
-    new: set[int] = set()
-    with engine.begin() as connection:
-        lock_counters(connection, [INBOX_SEQ])
-        for integration, items in by_integration.items():
-            written, _ = inbox.write_items(
-                connection, integration, items, at, "webhook", PENDING, locked=True
-            )
-            new.update(id(item) for _, item in written)
+    rows = [
+        inbox.inbox_row(job.integration, item, at, SOURCE, PENDING)
+        for job in jobs
+        for item in job.items
+    ]
+    seqs = appender.append(rows)
     receipts = []
+    start = added = 0
     for job in jobs:
-        accepted = sum(1 for item in job.items if id(item) in new)
-        receipts.append(
-            Receipt(
-                job.integration,
-                accepted,
-                len(job.items) - accepted,
-                job.ack,
-            )
-        )
-    return receipts
-
-
-# ------------------------------------------------------------------ health
+        end = start + len(job.items)
+        accepted = len(job.items) - seqs[start:end].count(None)
+        receipts.append(Receipt(job.integration, accepted, end - start - accepted, job.ack))
+        added += accepted
+        start = end
+    return receipts, added

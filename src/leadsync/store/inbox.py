@@ -1,21 +1,41 @@
-"""The inbox and the dead letters in the database: writing rows, claiming them in order,
+"""The inbox and the dead letters in the database: appending rows, claiming them in order,
 marking what became of them, and the dedupe lookup.
 
-The writes go through the bare driver (:func:`~leadsync.store.database.executemany` over
-tuples): an ingest writes every line it reads here, and intake every webhook piece, so
-SQLAlchemy's per-row parameter processing would be paid once per event. The pipeline
-(:mod:`leadsync.pipeline`) decides what to write and when; nothing here commits.
+Every inbox row is appended by :func:`append` (in the caller's transaction: an ingest's
+chunks, a dead letter's retry) or an :class:`Appender` (transactions of their own, through
+the bare driver: webhook intake's group commits). Both give each new row its sequence number
+and skip a row whose ``(integration, event_id)`` the inbox already holds, the same way:
+
+- **PostgreSQL**: ONE statement, ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING
+  RETURNING seq``: the sequence number is the column's default (``nextval('inbox_seqs')``),
+  the writing transaction's id is ``txid``'s default, and no row is locked but the new ones,
+  so any number of writers (several ``serve`` processes, an ingest) append side by side.
+  Their rows may commit out of ``seq`` order; the router takes rows only once their
+  transaction is over, in ``(txid, seq)`` order (:mod:`leadsync.store.routing`). Two writers
+  racing on one event: the second waits for the first, then skips it.
+- **SQLite**: one writer at a time holds the database's write lock, so the ``inbox_seq``
+  counter gives the numbers (one ``UPSERT … RETURNING``, which takes the lock), and rows
+  commit in ``seq`` order, which the drain's claim and :func:`mark_applied` rely on. The rows
+  are inserted with ``ON CONFLICT DO NOTHING``; only when that skipped some (a redelivery)
+  are they looked up and written again, so the usual append is two statements.
+
+The writes go through the bare driver (plain tuples, or arrays on PostgreSQL): intake writes
+every webhook piece here and an ingest every line, so SQLAlchemy's per-statement and per-row
+work would be paid per event. The pipeline (:mod:`leadsync.pipeline`) decides what to write
+and when; nothing here commits but an :class:`Appender`.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Sequence
-from typing import Any, NamedTuple
+from contextlib import suppress
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from leadsync.store.database import executemany, in_values, insert_sql, update_sql
+from leadsync.store.database import executemany, in_values, insert_sql, json_text, update_sql
 from leadsync.store.schema import dead_letters, inbox
 
 PENDING = "pending"
@@ -24,9 +44,9 @@ FAILED = "failed"
 
 
 class InboxRow(NamedTuple):
-    """One inbox row to insert, in the column order of the insert."""
+    """One inbox row to append, in the column order of the insert; its sequence number is
+    :func:`append`'s to give."""
 
-    seq: int
     integration: str
     event_id: str
     received_at: str
@@ -49,9 +69,232 @@ class DeadLetterRow(NamedTuple):
     error: str
 
 
-def insert_rows(connection: Connection, rows: Sequence[InboxRow]) -> None:
-    """Insert inbox rows (sequence numbers allocated by the caller under the counter's lock)."""
-    executemany(connection, insert_sql(connection, inbox, InboxRow._fields), rows)
+# ------------------------------------------------------------------ appending
+
+
+_COLUMNS = InboxRow._fields
+# No join for the planner to choose: a redelivery is skipped by the unique index's own check
+# (it takes a number it does not use: PostgreSQL's numbers have gaps anyway, from rolled back
+# transactions). A lookup joined here would be planned once for the prepared statement, and
+# a plan made while the inbox was small (a hash join over a table scan) scans the whole
+# inbox on every commit once it is not.
+_PG_APPEND = (
+    f"INSERT INTO inbox ({', '.join(_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(['%s::text[]'] * len(_COLUMNS))}) "
+    "ON CONFLICT (integration, event_id) DO NOTHING "
+    "RETURNING seq, integration, event_id"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO inbox (seq, {', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(['?'] * (1 + len(_COLUMNS)))}) "
+    "ON CONFLICT (integration, event_id) DO NOTHING"
+)
+# The numbers: the counter's new value is the last one given (and the statement takes the
+# write lock, when the transaction does not hold it yet).
+_SQLITE_COUNT = (
+    "INSERT INTO counters (name, value) VALUES ('inbox_seq', ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value"
+)
+_SQLITE_SET_COUNT = "UPDATE counters SET value = ? WHERE name = 'inbox_seq'"
+_SQLITE_TAKE_BACK = "DELETE FROM inbox WHERE seq BETWEEN ? AND ?"
+_SQLITE_KNOWN = (
+    "SELECT event_id FROM inbox WHERE integration = ? "
+    "AND event_id IN (SELECT value FROM json_each(?))"
+)
+
+
+class _Statements(Protocol):
+    def rows(self, sql: str, params: Sequence[Any], prepare: bool = False) -> list[Any]:
+        """Run ``sql`` once; the rows it returns (none for a statement without)."""
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` for each row; the rows it changed."""
+
+
+class _Through:
+    """Statements on a SQLAlchemy connection, sent as written (``exec_driver_sql``)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def rows(self, sql: str, params: Sequence[Any], prepare: bool = False) -> list[Any]:
+        result = self.connection.exec_driver_sql(sql, tuple(params))
+        return list(result.fetchall()) if result.returns_rows else []
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        return int(self.connection.exec_driver_sql(sql, list(rows)).rowcount)
+
+
+class _Bare:
+    """Statements on a driver cursor (:class:`Appender`)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def rows(self, sql: str, params: Sequence[Any], prepare: bool = False) -> list[Any]:
+        if prepare:  # psycopg: the same statement every commit, planned once per connection
+            self.cursor.execute(sql, params, prepare=True)
+        else:
+            self.cursor.execute(sql, params)
+        return list(self.cursor.fetchall()) if self.cursor.description is not None else []
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        self.cursor.executemany(sql, rows)
+        return int(self.cursor.rowcount)
+
+
+def _firsts(rows: Sequence[InboxRow]) -> list[int]:
+    """Indexes of the rows whose (integration, event_id) no earlier row of ``rows`` has."""
+    seen: set[tuple[str, str]] = set()
+    firsts = []
+    for index, row in enumerate(rows):
+        key = (row.integration, row.event_id)
+        if key not in seen:
+            seen.add(key)
+            firsts.append(index)
+    return firsts
+
+
+def _append(statements: _Statements, dialect: str, rows: Sequence[InboxRow]) -> list[int | None]:
+    seqs: list[int | None] = [None] * len(rows)
+    firsts = _firsts(rows)
+    if not firsts:
+        return seqs
+    if dialect == "postgresql":
+        columns = [[rows[i][c] for i in firsts] for c in range(len(_COLUMNS))]
+        returned = statements.rows(_PG_APPEND, columns, prepare=True)
+        given = {(integration, event_id): int(seq) for seq, integration, event_id in returned}
+        for index in firsts:
+            seqs[index] = given.get((rows[index].integration, rows[index].event_id))
+        return seqs
+    # SQLite, under the write lock from the counter's statement on: number every row and
+    # insert; the usual case (no redelivery) ends there. When the inbox held some, the range
+    # is taken back and written again without them, so numbers stay without gaps.
+    [(last,)] = statements.rows(_SQLITE_COUNT, (len(firsts),))
+    first = int(last) - len(firsts) + 1
+    numbered = [(first + n, *rows[i]) for n, i in enumerate(firsts)]
+    if statements.many(_SQLITE_INSERT, numbered) == len(firsts):
+        for n, index in enumerate(firsts):
+            seqs[index] = first + n
+        return seqs
+    statements.rows(_SQLITE_TAKE_BACK, (first, int(last)))
+    known = _sqlite_known(statements, [rows[i] for i in firsts])
+    new = [i for i in firsts if (rows[i].integration, rows[i].event_id) not in known]
+    statements.rows(_SQLITE_SET_COUNT, (first - 1 + len(new),))
+    statements.many(_SQLITE_INSERT, [(first + n, *rows[i]) for n, i in enumerate(new)])
+    for n, index in enumerate(new):
+        seqs[index] = first + n
+    return seqs
+
+
+def _sqlite_known(statements: _Statements, rows: Sequence[InboxRow]) -> set[tuple[str, str]]:
+    """The (integration, event_id) of ``rows`` the inbox holds."""
+    by_integration: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_integration[row.integration].append(row.event_id)
+    known: set[tuple[str, str]] = set()
+    for integration, keys in by_integration.items():
+        found = statements.rows(_SQLITE_KNOWN, (integration, json_text(keys)))
+        known.update((integration, event_id) for (event_id,) in found)
+    return known
+
+
+def append(
+    connection: Connection, rows: Sequence[InboxRow], *, locked: bool = False
+) -> list[int | None]:
+    """Append the rows the inbox does not hold yet, in the caller's transaction: for each
+    row its sequence number, or None when the inbox holds its ``(integration, event_id)``
+    already, or an earlier row of ``rows`` has it (a redelivery, written once). Numbers
+    increase in the order of ``rows``.
+
+    ``locked`` says the transaction locked the counters already (SQLite's write lock);
+    nothing depends on it: the first statement takes the lock when it is not held."""
+    del locked
+    return _append(_Through(connection), connection.dialect.name, rows)
+
+
+class Appender:
+    """:func:`append` in transactions of their own, each committed — on disk — before
+    :meth:`append` returns, through the driver on one connection the appender keeps (webhook
+    intake's group commits: no SQLAlchemy statement, no pool checkout per commit).
+
+    PostgreSQL: the one statement is its own transaction (autocommit: one round trip).
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock first. Errors are SQLAlchemy's, as from
+    a connection (``sa.exc.OperationalError`` when the database is away); a connection the
+    driver reports broken is dropped, and the next call opens another. One thread appends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._pooled: Any = None
+
+    def append(self, rows: Sequence[InboxRow]) -> list[int | None]:
+        if self._pooled is None:
+            self._pooled = self.engine.raw_connection()
+        driver = self._pooled.driver_connection
+        try:
+            if self.engine.dialect.name == "postgresql":
+                return _committed_postgresql(driver, rows)
+            return _committed_sqlite(driver, rows)
+        except Exception as exc:
+            raise self._translated(exc) from exc
+
+    def close(self) -> None:
+        """Give the connection back to the pool."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:
+            pooled.close()
+
+    def _translated(self, exc: Exception) -> Exception:
+        """A driver error as SQLAlchemy raises it from a connection (its ``orig`` is the
+        driver's); the connection dropped when the error says it is broken."""
+        dialect = self.engine.dialect
+        dbapi = dialect.loaded_dbapi
+        if not isinstance(exc, dbapi.Error):
+            return exc
+        broken = bool(dialect.is_disconnect(exc, self._pooled.driver_connection, None))
+        if broken:
+            self._pooled.invalidate(exc)
+            self.close()
+        return sa.exc.DBAPIError.instance(
+            "inbox append",
+            None,
+            exc,
+            dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=broken,
+            dialect=dialect,
+        )
+
+
+def _committed_postgresql(driver: Any, rows: Sequence[InboxRow]) -> list[int | None]:
+    driver.autocommit = True
+    try:
+        with driver.cursor() as cursor:
+            return _append(_Bare(cursor), "postgresql", rows)
+    finally:
+        with suppress(Exception):  # a broken connection is dropped anyway
+            driver.autocommit = False
+
+
+def _committed_sqlite(driver: Any, rows: Sequence[InboxRow]) -> list[int | None]:
+    cursor = driver.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            seqs = _append(_Bare(cursor), "sqlite", rows)
+            cursor.execute("COMMIT")
+        except BaseException:
+            if driver.in_transaction:
+                with suppress(Exception):
+                    cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return seqs
 
 
 def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> None:
@@ -111,9 +354,10 @@ def load_pending_row(connection: Connection, seq: int) -> dict[str, Any] | None:
 def mark_applied(connection: Connection, first_seq: int, last_seq: int) -> None:
     """Mark the pending rows of a claimed range applied, in one statement.
 
-    Safe because appends allocate sequence numbers under the ``inbox_seq`` counter's lock and
-    commit in that order: once a batch has claimed up to ``last_seq``, no row below it can
-    still be uncommitted, so every pending row in the range is one the batch claimed.
+    Safe on SQLite only, where appends take their numbers under the write lock and commit
+    in that order: once a batch has claimed up to ``last_seq``, no row below it can still be
+    uncommitted, so every pending row in the range is one the batch claimed. On PostgreSQL
+    rows commit out of ``seq`` order (see the module's docstring): mark them by number.
     """
     connection.execute(
         sa.update(inbox)
