@@ -459,7 +459,7 @@ def test_every_event_that_may_take_a_turn_shares_the_team_key_whatever_came_firs
             for row, more in zip(events, conflicts.rep_keys(connection, rules, events), strict=True)
         ]
         pairs = conflicts.resolve(connection, rules, {k for ks in keys for k in ks})
-    component, _keys = conflicts.components(keys, pairs)
+    component = conflicts.components(keys, pairs)
     assert ("rr", "dialer", "sdr") not in keys[0]
     assert component[1] == component[2]  # both may take the team's next turn
     assert len({component[0], component[1], component[3]}) == 3

@@ -24,7 +24,7 @@ same call the engine makes.
 
 from __future__ import annotations
 
-import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
@@ -105,7 +105,8 @@ def rep_keys(
         for e in row
         if e.owner is not None and e.owner.id is not None
     }
-    learned = store.load_learned_emails(connection, reps)
+    stored = store.load_learned_emails(connection, reps)
+    learned = dict(stored)
     changed: set[tuple[str, str]] = set()
     for row in events:
         for event in row:
@@ -116,8 +117,11 @@ def rep_keys(
             if learned.get(key) != rep.email:
                 changed.add(key)
                 learned[key] = rep.email
+    # Again in arrival order: each event is mapped with the email learned by then (its own
+    # included, as the engine learns a rep before mapping it).
+    learned = dict(stored)
     out: list[list[Key]] = []
-    mappings: dict[tuple[str, str | None, str | None, EventType], list[Key]] = {}
+    mappings: dict[tuple[str, str | None, str | None, str | None, EventType], list[Key]] = {}
     for row in events:
         keys: list[Key] = []
         for event in row:
@@ -128,10 +132,13 @@ def rep_keys(
             key = (event.integration, rep.id or "")
             if key in changed:
                 keys.append(("u", *key))
-            cached = (event.integration, rep.id, rep.email, event.type)
+            if rep.id is not None and rep.email:
+                learned[key] = rep.email
+            now = learned.get(key)
+            cached = (event.integration, rep.id, rep.email, now, event.type)
             found = mappings.get(cached)
             if found is None:
-                found = mappings[cached] = _mapping_keys(event, rules, learned.get(key))
+                found = mappings[cached] = _mapping_keys(event, rules, now)
             keys.extend(found)
         out.append(keys)
     return out
@@ -233,23 +240,9 @@ def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Ke
     return pairs
 
 
-def key_hash(key: Key) -> int:
-    """A stable signed 64-bit hash of a key (kept for open parts: store/routing.py)."""
-    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def read_keys(events: Sequence[Event]) -> list[Key]:
-    """What a row only reads that another part may change: its reps' learned emails."""
-    return [("u", e.integration, e.owner.id) for e in events if e.owner is not None and e.owner.id]
-
-
-def components(
-    row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]
-) -> tuple[list[int], dict[int, set[Key]]]:
-    """The component of every row — rows that share a key, directly or through ``pairs``,
-    get one number (the index of their component's first row) — and every key of each
-    component (its rows' and those the database joined to them)."""
+def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
+    """The component of every row: rows that share a key, directly or through ``pairs``,
+    get one number (the index of their component's first row)."""
     parent: dict[Key, Key] = {}
 
     def find(key: Key) -> Key:
@@ -265,23 +258,19 @@ def components(
         if ra != rb:
             parent[rb] = ra
 
-    seen: set[Key] = set()
     for a, b in pairs:
         union(a, b)
-        seen.add(a)
-        seen.add(b)
-    rows: list[Key] = [("row", str(index)) for index in range(len(row_keys))]
-    for row, keys in zip(rows, row_keys, strict=True):
+    first_row: dict[Key, int] = {}
+    out: list[int] = []
+    by_root: dict[Key, list[int]] = defaultdict(list)
+    for index, keys in enumerate(row_keys):
+        row: Key = ("row", str(index))
         for key in keys:
             union(row, key)
-    first: dict[Key, int] = {}
-    out: list[int] = []
-    for index, row in enumerate(rows):
-        out.append(first.setdefault(find(row), index))
-    keys_of: dict[int, set[Key]] = {}
-    for key in seen:
-        if (owner := first.get(find(key))) is not None:
-            keys_of.setdefault(owner, set()).add(key)
-    for index, keys in enumerate(row_keys):
-        keys_of.setdefault(out[index], set()).update(keys)
-    return out, keys_of
+    for index in range(len(row_keys)):
+        by_root[find(("row", str(index)))].append(index)
+    for root, rows in by_root.items():
+        first_row[root] = rows[0]
+    for index in range(len(row_keys)):
+        out.append(first_row[find(("row", str(index)))])
+    return out

@@ -110,16 +110,14 @@ def _drain_parts(
     drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None, parts: int
 ) -> None:
     """PostgreSQL: take an open part no other worker holds and apply it; when none is left,
-    route the next window (:func:`leadsync.pipeline.routing.route_window`: its rows that
-    could meet an open part wait behind it); wait while other workers hold the last parts;
-    return when nothing is left to route.
+    route the next window (:func:`leadsync.pipeline.routing.route_window`); wait while
+    other workers finish the last parts of a window; return when nothing is left to route.
 
     A part is held by a session lock on a connection of its own, released when the part is
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
     where its last committed batch left it."""
     engine = drainer.engine
     waiting_since: float | None = None
-    held_behind: list[int] | None = None  # the open parts a whole window waited behind
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         while True:
             part = _claim_part(holder)
@@ -134,15 +132,11 @@ def _drain_parts(
                     drainer.part = None
                     routing_store.unlock(holder, part)
                 continue
-            if held_behind is not None and routing_store.open_parts(holder) == held_behind:
-                time.sleep(PART_WAIT_S)  # nothing to route until one of them is done
-                continue
-            held_behind = None
             with engine.begin() as connection:
                 routed = routing.route_window(
                     connection, drainer.rules, drainer.parse_row, drainer.batch_size, parts
                 )
-                open_now = routing_store.open_parts(connection)
+                busy = routed is None and bool(routing_store.open_parts(connection))
                 # Rows whose writer's transaction (or an older one, anywhere on the server)
                 # is still running wait for it, a while.
                 blocked = routed is None and routing_store.unrouted_waiting(connection)
@@ -150,13 +144,11 @@ def _drain_parts(
                 waiting_since = None
                 if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
                     drainer.parsed.clear()  # rows other workers applied: read again if need be
-                for row, events, _put in routed:
+                for row, events in routed:
                     if events is not None:
                         drainer.parsed.setdefault(int(row["seq"]), events)
-                if not any(put for _row, _events, put in routed):
-                    held_behind = open_now
                 continue
-            if open_now:  # other workers' parts, or another worker routing
+            if busy:
                 waiting_since = None
             else:
                 if not blocked:

@@ -26,13 +26,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import executemany, in_values, insert_sql
+from leadsync.store.database import executemany, in_values, update_sql
 from leadsync.store.schema import (
     activities,
     activity_associations,
     activity_sources,
     inbox,
-    route_keys,
     route_parts,
 )
 
@@ -69,12 +68,11 @@ def reroute_open(connection: Connection) -> None:
     connection.execute(
         sa.update(inbox)
         .where(inbox.c.part.in_(open_ids), inbox.c.status == "pending")
-        .values(part=None)  # their reserved ids stay: they keep their place
+        .values(part=None, record_ids_from=None, activity_ids_from=None)
     )
     connection.execute(
         sa.update(route_parts).where(route_parts.c.done.is_(False)).values(done=True)
     )
-    connection.execute(sa.delete(route_keys))
 
 
 def try_lock_router(connection: Connection) -> bool:
@@ -124,8 +122,7 @@ def id_source(connection: Connection) -> Callable[[str, int], list[int]]:
 
 
 _ROUTABLE = (
-    "SELECT seq, integration, source, event_id, payload, record_ids_from, "
-    "activity_ids_from FROM inbox "
+    "SELECT seq, integration, source, event_id, payload FROM inbox "
     "WHERE status = 'pending' AND part IS NULL "
     "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
     "ORDER BY txid, seq LIMIT %(n)s"
@@ -154,37 +151,10 @@ def create_parts(connection: Connection, sizes: Sequence[int], at: str) -> list[
     return ids
 
 
-_ASSIGN = (
-    "UPDATE inbox SET part = v.part, record_ids_from = v.r, activity_ids_from = v.a "
-    "FROM unnest(%(part)s::bigint[], %(r)s::bigint[], %(a)s::bigint[], %(seq)s::bigint[]) "
-    "AS v(part, r, a, seq) WHERE inbox.seq = v.seq"
-)
-
-
-def assign(
-    connection: Connection, rows: Sequence[tuple[int | None, int | None, int | None, int]]
-) -> None:
-    """Put inbox rows in parts, with the ids reserved for them: (part id or None for a row
-    held back, first record id, first activity id, seq); one statement."""
-    if rows:
-        part, r, a, seq = (list(column) for column in zip(*rows, strict=True))
-        connection.exec_driver_sql(_ASSIGN, {"part": part, "r": r, "a": a, "seq": seq})
-
-
-def open_keys(connection: Connection) -> tuple[set[int], set[int]]:
-    """The open parts' key hashes: (written or joined, only read)."""
-    written: set[int] = set()
-    read: set[int] = set()
-    for key, reads in connection.execute(sa.select(route_keys.c.key, route_keys.c.reads)):
-        (read if reads else written).add(int(key))
-    return written, read
-
-
-def save_keys(connection: Connection, rows: Sequence[tuple[int, int, bool]]) -> None:
-    """(part, key hash, reads) of new parts."""
-    if rows:
-        sql = insert_sql(connection, route_keys, ("part", "key", "reads"))
-        executemany(connection, sql, rows)
+def assign(connection: Connection, rows: Sequence[tuple[int, int | None, int | None, int]]) -> None:
+    """Put inbox rows in parts: (part id, first record id, first activity id, seq)."""
+    columns = ("part", "record_ids_from", "activity_ids_from")
+    executemany(connection, update_sql(connection, inbox, columns, "seq"), rows)
 
 
 def open_parts(connection: Connection) -> list[int]:
@@ -227,7 +197,6 @@ def finish(connection: Connection, part: int) -> bool:
     if connection.execute(pending.limit(1)).first() is not None:
         return False
     connection.execute(sa.update(route_parts).where(route_parts.c.id == part).values(done=True))
-    connection.execute(sa.delete(route_keys).where(route_keys.c.part == part))
     return True
 
 

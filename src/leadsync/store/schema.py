@@ -555,17 +555,6 @@ route_parts = Table(
     ),
 )
 
-# The keys of the open parts' events (64-bit hashes; ``reads``: a rep's learned email they
-# only read): the router holds back a new window's rows that could meet them.
-route_keys = Table(
-    "route_keys",
-    metadata,
-    Column("part", BigInteger, nullable=False),
-    Column("key", BigInteger, nullable=False),
-    Column("reads", Boolean, nullable=False),
-    Index("ix_route_keys_part", "part"),
-)
-
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
     audit_log,
@@ -574,7 +563,6 @@ DATA_TABLES = (
     push_objects,
     push_failures,
     push_budget,
-    route_keys,
     route_parts,
     inbox,
     dead_letters,

@@ -42,13 +42,6 @@ def upgrade() -> None:
         sa.Column("done", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_table(
-        "route_keys",
-        sa.Column("part", sa.BigInteger(), nullable=False),
-        sa.Column("key", sa.BigInteger(), nullable=False),
-        sa.Column("reads", sa.Boolean(), nullable=False),
-    )
-    op.create_index("ix_route_keys_part", "route_keys", ["part"])
     op.create_index(
         "ix_route_parts_open",
         "route_parts",
@@ -96,8 +89,6 @@ def downgrade() -> None:
     op.drop_index("ix_inbox_part", table_name="inbox")
     op.drop_index("ix_route_parts_open", table_name="route_parts")
     op.drop_table("route_parts")
-    op.drop_index("ix_route_keys_part", table_name="route_keys")
-    op.drop_table("route_keys")
     with op.batch_alter_table("inbox") as batch:
         batch.drop_column("activity_ids_from")
         batch.drop_column("record_ids_from")
