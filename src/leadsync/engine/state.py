@@ -195,7 +195,9 @@ class SequenceIds:
                 return block[at] - 1
         spare = self._spare[kind]
         if not spare:
-            n = max(1, self._asked[kind])
+            # A local source (ids counted on from the sequence's value, no query) is asked
+            # one at a time: what it hands out is exactly what the batch takes.
+            n = 1 if getattr(self._reserve, "local", False) else max(1, self._asked[kind])
             self._asked[kind] += n
             spare.extend(self._reserve(kind, n))
         return spare.popleft()

@@ -21,6 +21,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts
 from leadsync.store import push as push_store
+from leadsync.store import routing as routing_store
 
 
 def write(connection: Connection, decided: Decided) -> None:
@@ -54,6 +55,8 @@ def write(connection: Connection, decided: Decided) -> None:
     )
     store.upsert_external_users(c, decided.external_users)
     store.write_counters(c, decided.counters)
+    if routing_store.parallel(c):
+        routing_store.advance_sequences(c)
 
 
 def _skip_row(s: ActivitySkip) -> dict[str, Any]:

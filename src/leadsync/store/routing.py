@@ -58,6 +58,8 @@ def lock_batch(connection: Connection, shared: bool) -> None:
     it, in the same order (:func:`reroute_open`)."""
     fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     connection.exec_driver_sql(f"SELECT {fn}({_NAMESPACE}, {_BATCH})")
+    connection.info[_EXCLUSIVE] = not shared
+    connection.info.pop(_PEEKED, None)
     if not shared:
         reroute_open(connection)
 
@@ -102,12 +104,20 @@ def rolled_back(connection: Connection) -> Iterator[None]:
         connection.info.pop(_DRY_RUN, None)
 
 
+_EXCLUSIVE = "leadsync.exclusive"
+_PEEKED = "leadsync.peeked_ids"
+
+
 def id_source(connection: Connection) -> Callable[[str, int], list[int]]:
-    """Where a batch on this connection takes new ids from (:func:`reserve_ids`, or the
-    next values of the sequences, unconsumed, in a transaction marked :func:`rolled_back`)."""
-    if not connection.info.get(_DRY_RUN):
+    """Where a batch on this connection takes new ids from: under the exclusive batch lock
+    (nobody else takes ids meanwhile) the next values of the sequences, one after another
+    with no gap, the sequences set past them when the batch is written
+    (:func:`advance_sequences`; a transaction marked :func:`rolled_back` leaves them); a
+    part's batch :func:`reserve_ids`."""
+    if not connection.info.get(_EXCLUSIVE) and not connection.info.get(_DRY_RUN):
         return partial(reserve_ids, connection)
     following: dict[str, int] = {}
+    connection.info[_PEEKED] = following
 
     def peek(kind: str, n: int) -> list[int]:
         if kind not in following:
@@ -118,7 +128,19 @@ def id_source(connection: Connection) -> Callable[[str, int], list[int]]:
         following[kind] = first + n
         return list(range(first, first + n))
 
+    peek.local = True  # type: ignore[attr-defined]
     return peek
+
+
+def advance_sequences(connection: Connection) -> None:
+    """Set the sequences past the ids an exclusive batch took (see :func:`id_source`)."""
+    following = connection.info.pop(_PEEKED, None)
+    if not following or connection.info.get(_DRY_RUN):
+        return
+    for kind, after in following.items():
+        connection.exec_driver_sql(
+            f"SELECT setval('{_SEQUENCES[kind]}', %(v)s)", {"v": int(after) - 1}
+        )
 
 
 _ROUTABLE = (
