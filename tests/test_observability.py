@@ -295,7 +295,11 @@ def own_postgres() -> Iterator[str]:
     """A migrated PostgreSQL database of this test's own, for a test that drops it."""
     admin_url = os.environ.get("LEADSYNC_TEST_POSTGRES_URL")
     if not admin_url:
-        pytest.skip("needs LEADSYNC_TEST_POSTGRES_URL")
+        # Loud, as conftest says it for every PostgreSQL test not run.
+        pytest.skip(
+            "PostgreSQL test skipped: set LEADSYNC_TEST_POSTGRES_URL "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/test) to run it"
+        )
     name = f"leadsync_obs_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
