@@ -98,9 +98,9 @@ def _drain_rows(
 
 
 # How long a worker waits before looking again when the parts left are other workers'; and
-# how long a drain waits at most for rows whose writers' transactions are still running.
+# how long a drain waits at most for rows behind a transaction of this database still running.
 PART_WAIT_S = 0.02
-ROUTE_WAIT_S = 60.0
+ROUTE_WAIT_S = 10.0
 # Windows of parsed events a worker keeps at most (the router's parse, reused by whoever of
 # the workers applies the row: a long drain must not keep every row it routed).
 PARSED_KEPT = 4

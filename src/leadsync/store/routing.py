@@ -1,8 +1,8 @@
 """The SQL of parallel workers on PostgreSQL (see :mod:`leadsync.pipeline.routing`).
 
 - Which inbox rows may be routed: pending, in no part yet, and written by a transaction that
-  is over — ``txid < xmin`` of the current snapshot, so no transaction still running can
-  commit a row that belongs before them — in ``(txid, seq)`` order: the order in which their
+  is over — ``txid`` below :func:`horizon`, so no transaction of this database still running
+  can commit a row that belongs before them — in ``(txid, seq)`` order: the order in which their
   writers committed as far as anyone could tell (a request answered before another was sent
   has the smaller transaction id).
 - The parts: ``route_parts`` rows; a worker claims a part with a session advisory lock
@@ -143,18 +143,46 @@ def advance_sequences(connection: Connection) -> None:
         )
 
 
+# The horizon: rows below it were written by transactions that are over, and so was every
+# older one that could write here. Only this database's transactions can write its inbox, so
+# transactions in other databases (a long one in a neighbour's database) hold nothing back.
+# Three steps, each after the one before: the snapshot's xmax (every xid below it is over or
+# still running), then this database's running xids (read afresh: pg_stat_clear_snapshot),
+# then the rows. An xid below the horizon was over or running at the first step; it was not
+# running here at the second; so it was over before the rows' snapshot was taken, and what it
+# wrote is seen. pg_stat_activity shows every backend's xid and database to every role.
+_XMAX = (
+    "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax, "
+    "pg_stat_clear_snapshot() IS NULL AS cleared"
+)
+# The running xids are 32-bit; they are within 2^31 of xmax, which gives their epoch.
+_RUNNING_HERE = (
+    "SELECT min(%(xmax)s + ((x - %(xmax)s %% 4294967296 + 6442450944) %% 4294967296) "
+    "- 2147483648) FROM ("
+    "SELECT backend_xid::text::bigint AS x FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+    "UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts "
+    "WHERE database = current_database()) AS running"
+)
 _ROUTABLE = (
     "SELECT seq, integration, source, event_id, payload FROM inbox "
-    "WHERE status = 'pending' AND part IS NULL "
-    "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+    "WHERE status = 'pending' AND part IS NULL AND txid < %(horizon)s "
     "ORDER BY txid, seq LIMIT %(n)s"
 )
 
 
+def horizon(connection: Connection) -> int:
+    """The transaction id below which every writer of this database's inbox is over."""
+    xmax = int(connection.exec_driver_sql(_XMAX).scalar_one())
+    running = connection.exec_driver_sql(_RUNNING_HERE, {"xmax": xmax}).scalar_one()
+    return xmax if running is None else min(xmax, int(running))
+
+
 def routable(connection: Connection, limit: int) -> list[dict[str, Any]]:
-    """The oldest ``limit`` pending rows no part holds yet and no running transaction can
-    still come before, with their payloads, in commit order."""
-    result = connection.exec_driver_sql(_ROUTABLE, {"n": limit})
+    """The oldest ``limit`` pending rows no part holds yet and no running transaction of this
+    database can still come before, with their payloads, in commit order."""
+    params = {"horizon": horizon(connection), "n": limit}
+    result = connection.exec_driver_sql(_ROUTABLE, params)
     return [dict(row._mapping) for row in result]
 
 

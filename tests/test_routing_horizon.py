@@ -1,0 +1,73 @@
+"""Which inbox rows the router may take on PostgreSQL: never a row behind a transaction of
+this database still running (it could commit a row that belongs before), and never held back
+by a transaction in another database (it cannot write this inbox)."""
+
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+
+from leadsync.store import routing
+from leadsync.store.database import create_db_engine, resolve_url
+from leadsync.store.inbox import PENDING, InboxRow, append
+from tests.conftest import PG_ENV
+
+
+def _row(event_id: str) -> InboxRow:
+    at = "2026-12-03T10:00:00.000Z"
+    return InboxRow("dialer", event_id, at, at, "{}", PENDING, "test", None)
+
+
+def _routable_ids(engine: sa.Engine) -> list[str]:
+    with engine.begin() as connection:
+        seqs = [row["seq"] for row in routing.routable(connection, 100)]
+        query = sa.text("SELECT event_id FROM inbox WHERE seq = ANY(:s) ORDER BY txid, seq")
+        return list(connection.execute(query, {"s": seqs}).scalars())
+
+
+def test_a_running_writer_here_holds_later_rows_back_until_it_is_over(
+    postgres_url: str,
+) -> None:
+    engine = create_db_engine(postgres_url)
+    try:
+        with engine.begin() as connection:
+            append(connection, [_row("before")])
+        slow = engine.connect()
+        slow_tx = slow.begin()
+        append(slow, [_row("slow")])  # written, not committed: it has the smaller txid
+        with engine.begin() as connection:
+            append(connection, [_row("after")])
+        assert _routable_ids(engine) == ["before"]
+        slow_tx.commit()
+        slow.close()
+        assert _routable_ids(engine) == ["before", "slow", "after"]
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM inbox")
+        engine.dispose()
+
+
+def test_a_transaction_in_another_database_holds_nothing_back(postgres_url: str) -> None:
+    engine = create_db_engine(postgres_url)
+    # The admin database (another database on the same server) with a transaction that has
+    # an id and stays open: it is older than every row written below.
+    elsewhere = sa.create_engine(resolve_url(os.environ[PG_ENV]))
+    try:
+        with elsewhere.connect() as other:
+            other.exec_driver_sql("SELECT pg_current_xact_id()")
+            with engine.begin() as connection:
+                append(connection, [_row("one"), _row("two")])
+            with engine.connect() as connection:
+                older = connection.exec_driver_sql(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+                ).scalar_one()
+                txid = connection.exec_driver_sql("SELECT max(txid) FROM inbox").scalar_one()
+            assert older <= txid  # the server-wide horizon would hold the rows back
+            assert _routable_ids(engine) == ["one", "two"]
+            other.rollback()
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM inbox")
+        elsewhere.dispose()
+        engine.dispose()
