@@ -314,7 +314,11 @@ def test_assets_are_served_from_the_package_and_pages_stay_out_of_openapi(
     assert htmx.status_code == 200 and "htmx" in htmx.text
     assert live.client.get("/static/console.css").status_code == 200
     paths = live.client.get("/openapi.json").json()["paths"]
-    assert not [p for p in paths if not p.startswith(("/api", "/webhooks", "/healthz", "/readyz", "/metrics"))]
+    assert not [
+        p
+        for p in paths
+        if not p.startswith(("/api", "/webhooks", "/healthz", "/readyz", "/metrics"))
+    ]
 
 
 def test_without_a_console_the_root_is_not_found(ws: Workspace) -> None:
