@@ -295,9 +295,13 @@ def _upsert_activity(
             extra[prop] = value
         else:
             columns[column] = value
+    if existing is not None and existing.deleted:
+        # Removed earlier in the batch: made anew, with an id of its own, as it would be by
+        # a later batch (the removed one stays removed).
+        d.retired.append(existing)
+        existing = None
     if existing is not None:
         row = existing.row
-        existing.deleted = False
         row.update(columns)
         row["properties"] = extra
         row["event_id"] = latest_id

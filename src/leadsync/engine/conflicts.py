@@ -24,7 +24,6 @@ same call the engine makes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
@@ -243,34 +242,34 @@ def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Ke
 def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
     """The component of every row: rows that share a key, directly or through ``pairs``,
     get one number (the index of their component's first row)."""
-    parent: dict[Key, Key] = {}
+    # Nodes are numbers: rows 0..n-1, then each key as first met.
+    parent = list(range(len(row_keys)))
+    number: dict[Key, int] = {}
 
-    def find(key: Key) -> Key:
-        root = key
-        while (up := parent.get(root, root)) != root:
-            root = up
-        while key != root:  # path compression
-            parent[key], key = root, parent.get(key, key)
+    def node(key: Key) -> int:
+        found = number.get(key)
+        if found is None:
+            found = number[key] = len(parent)
+            parent.append(found)
+        return found
+
+    def find(at: int) -> int:
+        root = at
+        while parent[root] != root:
+            root = parent[root]
+        while parent[at] != root:  # path compression
+            parent[at], at = root, parent[at]
         return root
 
-    def union(a: Key, b: Key) -> None:
+    def union(a: int, b: int) -> None:
         ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[rb] = ra
+        if ra != rb:  # the smaller number stays the root: a row's, when the set has one
+            parent[max(ra, rb)] = min(ra, rb)
 
-    for a, b in pairs:
-        union(a, b)
-    first_row: dict[Key, int] = {}
-    out: list[int] = []
-    by_root: dict[Key, list[int]] = defaultdict(list)
     for index, keys in enumerate(row_keys):
-        row: Key = ("row", str(index))
         for key in keys:
-            union(row, key)
-    for index in range(len(row_keys)):
-        by_root[find(("row", str(index)))].append(index)
-    for root, rows in by_root.items():
-        first_row[root] = rows[0]
-    for index in range(len(row_keys)):
-        out.append(first_row[find(("row", str(index)))])
-    return out
+            union(index, node(key))
+    for a, b in pairs:
+        union(node(a), node(b))
+    # Every set with a row has its first row as root (the smallest number of the set).
+    return [find(index) for index in range(len(row_keys))]

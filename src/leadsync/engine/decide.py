@@ -108,6 +108,7 @@ class BatchDecider:
         self.new_links: list[dict[str, Any]] = []
         self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
         self.new_activities: list[ActivityState] = []
+        self.retired: list[ActivityState] = []  # removed, then made anew under their key
         self.new_sources: list[dict[str, Any]] = []
         self.decisions: list[OwnerDecision] = []
         self.skips: list[ActivitySkip] = []

@@ -117,9 +117,12 @@ def collect(d: BatchDecider, now: str) -> Decided:
 
 
 def _all_activities(d: BatchDecider) -> list[ActivityState]:
-    """Every activity the batch holds: those found by key, and new ones without a key."""
-    return list(d.activities.values()) + [
-        a for a in d.new_activities if a.row["external_id"] is None
+    """Every activity the batch holds: those found by key, those removed and then made anew
+    under their key, and new ones without a key."""
+    return [
+        *d.activities.values(),
+        *d.retired,
+        *(a for a in d.new_activities if a.row["external_id"] is None),
     ]
 
 

@@ -115,48 +115,92 @@ def _drain_parts(
 
     A part is held by a session lock on a connection of its own, released when the part is
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
-    where its last committed batch left it."""
+    where its last committed batch left it. A worker left with nothing to apply while others
+    finish their parts reads and parses the next window meanwhile, and is the one that
+    routes it (:func:`leadsync.store.routing.try_elect`)."""
+    holder = drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        _parts_loop(drainer, total, on_batch, parts, holder)
+    finally:
+        routing_store.resign(holder)
+        holder.close()
+
+
+def _parts_loop(
+    drainer: _Drainer,
+    total: BatchResult,
+    on_batch: Callable[[int], None] | None,
+    parts: int,
+    holder: sa.Connection,
+) -> None:
+    """:func:`_drain_parts`'s loop, with ``holder`` holding this worker's session locks."""
     engine = drainer.engine
     waiting_since: float | None = None
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        while True:
-            part = _claim_part(holder)
-            if part is not None:
-                waiting_since = None  # only an uninterrupted wait counts
-                try:
-                    drainer.part = part
-                    _drain_rows(drainer, total, on_batch)
-                    with engine.begin() as connection:
-                        routing_store.finish(connection, part)
-                finally:
-                    drainer.part = None
-                    routing_store.unlock(holder, part)
-                continue
-            with engine.begin() as connection:
-                routed = routing.route_window(
-                    connection, drainer.rules, drainer.parse_row, drainer.batch_size, parts
-                )
-                busy = routed is None and bool(routing_store.open_parts(connection))
-                # Rows whose writer's transaction (or an older one, anywhere on the server)
-                # is still running wait for it, a while.
-                blocked = routed is None and routing_store.unrouted_waiting(connection)
-            if routed is not None:
-                waiting_since = None
-                if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
-                    drainer.parsed.clear()  # rows other workers applied: read again if need be
-                for row, events in routed:
-                    if events is not None:
-                        drainer.parsed.setdefault(int(row["seq"]), events)
-                continue
-            if busy:
-                waiting_since = None
-            else:
-                if not blocked:
-                    return
-                waiting_since = waiting_since or time.monotonic()
-                if time.monotonic() - waiting_since > ROUTE_WAIT_S:
-                    return  # the worker's loop comes back for them
-            time.sleep(PART_WAIT_S)
+    read_ahead = elected = False
+    while True:
+        part = _claim_part(holder)
+        if part is not None:
+            waiting_since = None  # only an uninterrupted wait counts
+            try:
+                drainer.part = part
+                _drain_rows(drainer, total, on_batch)
+                with engine.begin() as connection:
+                    routing_store.finish(connection, part)
+            finally:
+                drainer.part = None
+                routing_store.unlock(holder, part)
+            continue
+        with engine.begin() as connection:
+            routed = routing.route_window(
+                connection,
+                drainer.rules,
+                drainer.parse_row,
+                drainer.batch_size,
+                parts,
+                elected=elected,
+            )
+            busy = routed is None and bool(routing_store.open_parts(connection))
+            # Rows whose writer's transaction (or an older one of this database) is still
+            # running wait for it, a while.
+            blocked = routed is None and routing_store.unrouted_waiting(connection)
+        if routed is not None:
+            waiting_since = None
+            if elected:
+                routing_store.resign(holder)
+            read_ahead = elected = False
+            if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
+                drainer.parsed.clear()  # rows other workers applied: read again if need be
+            for row, events in routed:
+                if events is not None:
+                    drainer.parsed.setdefault(int(row["seq"]), events)
+            continue
+        if busy:
+            waiting_since = None
+            if not read_ahead:  # once per wait: the next window, parsed while others apply
+                read_ahead = True
+                elected = routing_store.try_elect(holder)
+                if elected:
+                    _read_ahead(drainer, drainer.batch_size * max(1, parts))
+                    continue
+        else:
+            if not blocked:
+                return
+            waiting_since = waiting_since or time.monotonic()
+            if time.monotonic() - waiting_since > ROUTE_WAIT_S:
+                return  # the worker's loop comes back for them
+        time.sleep(PART_WAIT_S)
+
+
+def _read_ahead(drainer: _Drainer, window: int) -> None:
+    """Parse the rows the next window will take (as far as they are routable now) into the
+    drainer's cache: the router then finds them parsed."""
+    with drainer.engine.connect() as connection:
+        rows = routing_store.routable(connection, window)
+    for row in rows:
+        try:
+            drainer.parsed.setdefault(int(row["seq"]), drainer.parse_row(row))
+        except Exception:  # noqa: S112 - the router meets it again and dead-letters it
+            continue
 
 
 def _claim_part(holder: sa.Connection) -> int | None:

@@ -36,11 +36,13 @@ def route_window(
     parse: Callable[[Mapping[str, Any]], list[Event]],
     batch_size: int,
     parts: int = DEFAULT_PARTS,
+    elected: bool = False,
 ) -> list[tuple[dict[str, Any], list[Event] | None]] | None:
     """Route the next window in the caller's transaction: its rows with their events (None
-    for a row that cannot be read), or None when no window was routed (another worker is routing, a
-    part of the last window is not done, or no row is routable)."""
-    if not routing_store.try_lock_router(connection):
+    for a row that cannot be read), or None when no window was routed (another worker is
+    routing, or is elected to route next while ``elected`` says this one is not; a part of
+    the last window is not done; or no row is routable)."""
+    if not routing_store.try_lock_router(connection, elected):
         return None
     if routing_store.open_parts(connection):
         return None
@@ -86,10 +88,9 @@ def _reserve(
         total = sum(b[column] for b in bounds)
         if not total:
             continue
-        reserved = routing_store.reserve_ids(connection, kind, total)
-        if reserved[-1] - reserved[0] + 1 != total:
+        at = routing_store.reserve_run(connection, kind, total)
+        if at is None:
             continue
-        at = reserved[0]
         for row, bound in zip(out, bounds, strict=True):
             row[column] = at
             at += bound[column]

@@ -3,8 +3,8 @@
 A batch runs inside one transaction that starts by locking the id counters
 (:func:`lock_counters`): on SQLite that takes the write lock, on PostgreSQL the counter rows,
 so batches from several workers apply one after another, each seeing the last one's writes.
-Loads take a few ``IN`` queries per batch whatever its size; writes take one executemany per
-table.
+Loads take a few ``IN`` queries per batch whatever its size; writes take one statement per
+table (:func:`leadsync.store.database.insert_rows`).
 
 Who takes the lock: the code that begins the batch's transaction, once, before its first
 read — the pipeline's drain, direct apply and event-by-event retry (``pipeline/``, which also
@@ -27,12 +27,11 @@ from sqlalchemy.engine import Connection
 from leadsync.model import OwnerDecision
 from leadsync.store import routing
 from leadsync.store.database import (
-    executemany,
     in_values,
     insert_ignore,
-    insert_sql,
+    insert_rows,
     json_text,
-    update_sql,
+    update_rows,
 )
 
 # The inbox's SQL is in store/inbox.py; this name stays importable from here for preview.
@@ -106,13 +105,8 @@ def read_counters_with_prefix(connection: Connection, prefix: str) -> dict[str, 
 
 def write_counters(connection: Connection, values: Mapping[str, int]) -> None:
     if values:
-        sql = insert_sql(
-            connection,
-            counters,
-            ("name", "value"),
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        )
-        executemany(connection, sql, list(values.items()))
+        upsert = "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        insert_rows(connection, counters, ("name", "value"), list(values.items()), upsert)
 
 
 # ------------------------------------------------------------------------------ loads
@@ -335,9 +329,10 @@ def load_learned_emails(
 
 # ----------------------------------------------------------------------------- writes
 #
-# Every write is one statement over the batch's rows as plain tuples, run by the driver's own
-# executemany (store.database.executemany): the SQL text is written once per dialect, and no
-# row goes through SQLAlchemy's per-row parameter processing. JSON columns go last in each
+# Every write is one statement over the batch's rows as plain tuples (store.database's
+# insert_rows and update_rows: on PostgreSQL one statement over an array per column, on SQLite
+# sqlite3's executemany): the SQL text is written once per dialect, and no row goes through
+# SQLAlchemy's per-row parameter processing. JSON columns go last in each
 # statement's column list, encoded here.
 
 _RECORD_COLUMNS = tuple(c.name for c in records.c if c.name != "properties")
@@ -371,11 +366,12 @@ def _insert(
     rows: Sequence[Mapping[str, Any]],
     on_conflict: str = "",
     json_column: str | None = None,
+    unique: Sequence[str] = (),
 ) -> None:
     if rows:
         names = [*columns, json_column] if json_column else columns
-        sql = insert_sql(connection, table, names, on_conflict)
-        executemany(connection, sql, _params(rows, columns, json_column))
+        params = _params(rows, columns, json_column)
+        insert_rows(connection, table, names, params, on_conflict, unique=unique)
 
 
 def _update_many(
@@ -385,7 +381,7 @@ def _update_many(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str] | None = None,
 ) -> None:
-    """One executemany ``UPDATE ... WHERE key = ?`` over rows that all carry the same columns
+    """One ``UPDATE ... WHERE key = ?`` (:func:`update_rows`) over rows that all carry the same columns
     (``columns``, or every key of the first row but ``key``)."""
     if not rows:
         return
@@ -394,8 +390,7 @@ def _update_many(
     json_column = "properties" if "properties" in columns else None
     plain = [c for c in columns if c != json_column]
     names = [*plain, json_column] if json_column else plain
-    sql = update_sql(connection, table, names, key)
-    executemany(connection, sql, _params(rows, plain, json_column, key))
+    update_rows(connection, table, names, key, _params(rows, plain, json_column, key))
 
 
 def insert_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -452,6 +447,7 @@ def save_activity_memory(connection: Connection, rows: Sequence[Mapping[str, Any
         "ON CONFLICT (integration, type, external_id) DO UPDATE SET "
         "state = excluded.state, updated_at = excluded.updated_at",
         json_column="state",
+        unique=("integration", "type", "external_id"),
     )
 
 
@@ -482,10 +478,10 @@ def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDeci
     """The owner history: one row per decision, applied or not, with its reason."""
     if not decisions:
         return
-    sql = insert_sql(connection, owner_decisions, _DECISION_COLUMNS)
-    executemany(
+    insert_rows(
         connection,
-        sql,
+        owner_decisions,
+        _DECISION_COLUMNS,
         [
             (
                 d.record_id,
@@ -534,4 +530,5 @@ def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, An
         "last_seen_at = CASE WHEN excluded.last_seen_at > external_users.last_seen_at "
         "THEN excluded.last_seen_at ELSE external_users.last_seen_at END, "
         "events = external_users.events + excluded.events",
+        unique=("integration", "external_id"),
     )

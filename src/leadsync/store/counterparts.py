@@ -1,5 +1,5 @@
 """The engine's SQL for counterparts: phone numbers of contacts and leads, held activities,
-questions put in the review queue; one set-based query per load and one executemany per
+questions put in the review queue; one set-based query per load and one statement per
 write, like :mod:`leadsync.store.batch`. The queue's own reads are in
 :mod:`leadsync.store.review`."""
 
@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import executemany, in_values, insert_sql, json_text
+from leadsync.store.database import executemany, in_values, insert_rows, json_text
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -144,14 +144,15 @@ def save_phones(
             list(removed),
         )
     if rows:
-        sql = insert_sql(connection, record_phones, _PHONE_COLUMNS, _PHONE_UPSERT)
-        executemany(connection, sql, list(map(itemgetter(*_PHONE_COLUMNS), rows)))
+        values = list(map(itemgetter(*_PHONE_COLUMNS), rows))
+        unique = ("record_id", "property")
+        insert_rows(connection, record_phones, _PHONE_COLUMNS, values, _PHONE_UPSERT, unique=unique)
 
 
 def hold(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        sql = insert_sql(connection, held_activities, _HELD_COLUMNS, "ON CONFLICT DO NOTHING")
-        executemany(connection, sql, [tuple(r[c] for c in _HELD_COLUMNS) for r in rows])
+        values = [tuple(r[c] for c in _HELD_COLUMNS) for r in rows]
+        insert_rows(connection, held_activities, _HELD_COLUMNS, values, "ON CONFLICT DO NOTHING")
 
 
 def release(connection: Connection, activity_ids: Collection[int]) -> None:
@@ -165,12 +166,8 @@ def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Put questions in the review queue; one already asked (same key) is not asked again."""
     if rows:
         names = [*_REVIEW_COLUMNS, "candidates"]
-        sql = insert_sql(connection, review_items, names, "ON CONFLICT DO NOTHING")
-        executemany(
-            connection,
-            sql,
-            [(*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"])) for r in rows],
-        )
+        values = [(*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"])) for r in rows]
+        insert_rows(connection, review_items, names, values, "ON CONFLICT DO NOTHING")
 
 
 def close_open_items_of(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -296,3 +296,97 @@ def executemany(connection: Connection, sql: str, rows: Sequence[Sequence[Any]])
 # reference cycles, which values decoded from JSON cannot have: it takes half the time of
 # encoding an activity's memory.
 json_text: Callable[[Any], str] = json.JSONEncoder(check_circular=False).encode
+
+
+# PostgreSQL takes a batch's rows as one statement over arrays, a column each
+# (``INSERT ... SELECT FROM unnest(...)``): psycopg's pipelined executemany sends a Bind and an
+# Execute per row, and the row's cost in the client and the server was most of a batch's
+# write (bench/drain_bench.py --profile). SQLite keeps sqlite3's executemany, in C already.
+
+
+def insert_rows(
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    on_conflict: str = "",
+    *,
+    unique: Sequence[str] = (),
+) -> None:
+    """Insert rows (tuples in ``columns`` order, values as :func:`executemany` wants them)
+    with ``on_conflict`` as written. Rows go in their order (ids from a sequence follow it).
+    ``unique`` names the columns an ``ON CONFLICT (...) DO UPDATE`` targets: PostgreSQL
+    cannot update one row twice in a statement, so rows that repeat a key go one by one."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql" or _repeats(rows, columns, unique):
+        executemany(connection, insert_sql(connection, table, columns, on_conflict), rows)
+        return
+
+    def build(quote: Callable[[str], str], mark: str) -> str:
+        names = ", ".join(quote(c) for c in columns)
+        suffix = f" {on_conflict}" if on_conflict else ""
+        return f"INSERT INTO {quote(table.name)} ({names}) {_unnest(connection, table, columns)}{suffix}"
+
+    sql = driver_sql(connection, ("insert-unnest", table.name, tuple(columns), on_conflict), build)
+    connection.exec_driver_sql(sql, _arrays(table, columns, rows))
+
+
+def update_rows(
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    key: str,
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """``UPDATE table SET columns WHERE key = ...`` for rows of the columns' values then the
+    key's; a key given twice is set in the rows' order (the last one stays)."""
+    if not rows:
+        return
+    every = (*columns, key)
+    if connection.dialect.name != "postgresql" or _repeats(rows, every, (key,)):
+        executemany(connection, update_sql(connection, table, columns, key), rows)
+        return
+
+    def build(quote: Callable[[str], str], mark: str) -> str:
+        sets = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        names = ", ".join(quote(c) for c in every)
+        return (
+            f"UPDATE {quote(table.name)} SET {sets} FROM ({_unnest(connection, table, every)}) "
+            f"AS v ({names}) WHERE {quote(table.name)}.{quote(key)} = v.{quote(key)}"
+        )
+
+    sql = driver_sql(connection, ("update-unnest", table.name, tuple(columns), key), build)
+    connection.exec_driver_sql(sql, _arrays(table, every, rows))
+
+
+def _unnest(connection: Connection, table: sa.Table, columns: Sequence[str]) -> str:
+    """``SELECT * FROM unnest(%s::type[], ...)``: one array parameter per column, cast to the
+    column's type."""
+    dialect = connection.dialect
+    casts = ", ".join(f"%s::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
+    return f"SELECT * FROM unnest({casts})"
+
+
+def _arrays(
+    table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[Any, ...]:
+    """The rows as one list per column; a float column's whole numbers as floats (psycopg
+    types a list by its first value)."""
+    arrays = [list(values) for values in zip(*rows, strict=True)]
+    for index, name in enumerate(columns):
+        if isinstance(table.c[name].type, sa.Float):
+            arrays[index] = [None if v is None else float(v) for v in arrays[index]]
+    return tuple(arrays)
+
+
+def _repeats(rows: Sequence[Sequence[Any]], columns: Sequence[str], key: Sequence[str]) -> bool:
+    """Whether two rows have the same values in the ``key`` columns."""
+    if not key:
+        return False
+    at = [columns.index(c) for c in key]
+    if len(at) == 1:
+        keys: set[Any] = {row[at[0]] for row in rows}
+    else:
+        keys = {tuple(row[i] for i in at) for row in rows}
+    return len(keys) < len(rows)

@@ -35,7 +35,12 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.store.database import executemany, in_values, insert_sql, json_text, update_sql
+from leadsync.store.database import (
+    in_values,
+    insert_rows,
+    json_text,
+    update_rows,
+)
 from leadsync.store.schema import dead_letters, inbox
 
 PENDING = "pending"
@@ -298,7 +303,7 @@ def _committed_sqlite(driver: Any, rows: Sequence[InboxRow]) -> list[int | None]
 
 
 def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> None:
-    executemany(connection, insert_sql(connection, dead_letters, DeadLetterRow._fields), rows)
+    insert_rows(connection, dead_letters, DeadLetterRow._fields, rows)
 
 
 def known_event_ids(
@@ -370,8 +375,7 @@ def set_status(
     connection: Connection, seqs: Sequence[int], status: str, error: str | None = None
 ) -> None:
     """Set the status (and error) of the rows ``seqs``."""
-    sql = update_sql(connection, inbox, ("status", "error"), "seq")
-    executemany(connection, sql, [(status, error, seq) for seq in seqs])
+    update_rows(connection, inbox, ("status", "error"), "seq", [(status, error, s) for s in seqs])
 
 
 def failed_seqs(connection: Connection, integration: str, event_id: str) -> list[int]:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import PUSHED_RECORD_TYPES as PUSHED
-from leadsync.store.database import executemany, in_values, insert_ignore, insert_sql, upsert
+from leadsync.store.database import in_values, insert_ignore, insert_rows, upsert
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -46,11 +46,10 @@ _QUEUE_COLUMNS = ("kind", "local_id", "object_type", "change", "other_id", "queu
 
 def enqueue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue changes: dicts with kind, local_id, object_type, change, other_id, queued_at
-    (the engine queues one per change of a batch: written by the driver's executemany)."""
+    (the engine queues one per change of a batch: one statement, :func:`insert_rows`)."""
     if rows:
         get = itemgetter(*_QUEUE_COLUMNS)
-        sql = insert_sql(connection, push_queue, _QUEUE_COLUMNS)
-        executemany(connection, sql, [get(r) for r in rows])
+        insert_rows(connection, push_queue, _QUEUE_COLUMNS, [get(r) for r in rows])
 
 
 def queue_slice(connection: Connection, limit: int) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import executemany, in_values, update_sql
+from leadsync.store.database import in_values, update_rows
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -39,6 +39,7 @@ from leadsync.store.schema import (
 _NAMESPACE = 0x6C73
 _BATCH = 0
 _ROUTER = 1
+_NEXT = 2
 _PART_NAMESPACE = 0x6C74
 
 _SEQUENCES = {"record": "record_ids", "activity": "activity_ids"}
@@ -77,16 +78,51 @@ def reroute_open(connection: Connection) -> None:
     )
 
 
-def try_lock_router(connection: Connection) -> bool:
-    """The router's lock for the transaction, if no other worker is routing."""
+def try_lock_router(connection: Connection, elected: bool = False) -> bool:
+    """The router's lock for the transaction, if no other worker is routing and none is
+    elected to route next (``elected``: this worker is, :func:`try_elect`)."""
     sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_ROUTER})"
+    if not connection.exec_driver_sql(sql).scalar():
+        return False
+    if elected:
+        return True
+    sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_NEXT})"
     return bool(connection.exec_driver_sql(sql).scalar())
+
+
+def try_elect(holder: Connection) -> bool:
+    """Be the worker that routes the next window, if no other is (a session lock on the
+    worker's own connection: it reads the window ahead while the last parts are applied, and
+    the others leave the routing to it; released by :func:`resign`, or when its connection
+    ends, crash included)."""
+    sql = f"SELECT pg_try_advisory_lock({_NAMESPACE}, {_NEXT})"
+    return bool(holder.exec_driver_sql(sql).scalar())
+
+
+def resign(holder: Connection) -> None:
+    """No longer the next router (nothing when this connection was not)."""
+    holder.exec_driver_sql(
+        f"SELECT pg_advisory_unlock({_NAMESPACE}, {_NEXT}) FROM pg_locks "
+        f"WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = {_NAMESPACE} "
+        f"AND objid = {_NEXT} AND objsubid = 2"
+    )
 
 
 def reserve_ids(connection: Connection, kind: str, n: int) -> list[int]:
     """``n`` fresh ids for records or activities (``kind``), from their sequence."""
     sql = f"SELECT nextval('{_SEQUENCES[kind]}') FROM generate_series(1, %(n)s)"
     return [int(v) for v in connection.exec_driver_sql(sql, {"n": n}).scalars()]
+
+
+def reserve_run(connection: Connection, kind: str, n: int) -> int | None:
+    """Take ``n`` fresh ids of ``kind``: the first, when they are one run (None when another
+    session took some in between; the ids are taken all the same)."""
+    sql = (
+        f"SELECT min(v), max(v) FROM (SELECT nextval('{_SEQUENCES[kind]}') AS v "
+        "FROM generate_series(1, %(n)s)) AS taken"
+    )
+    first, last = connection.exec_driver_sql(sql, {"n": n}).one()
+    return int(first) if int(last) - int(first) + 1 == n else None
 
 
 _DRY_RUN = "leadsync.rolled_back"
@@ -203,8 +239,7 @@ def create_parts(connection: Connection, sizes: Sequence[int], at: str) -> list[
 
 def assign(connection: Connection, rows: Sequence[tuple[int, int | None, int | None, int]]) -> None:
     """Put inbox rows in parts: (part id, first record id, first activity id, seq)."""
-    columns = ("part", "record_ids_from", "activity_ids_from")
-    executemany(connection, update_sql(connection, inbox, columns, "seq"), rows)
+    update_rows(connection, inbox, ("part", "record_ids_from", "activity_ids_from"), "seq", rows)
 
 
 def open_parts(connection: Connection) -> list[int]:

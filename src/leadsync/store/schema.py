@@ -2,9 +2,9 @@
 that the migrations and these definitions agree.
 
 Times are fixed-width UTC strings (see ``leadsync.model.format_ts``), so they sort and compare
-the same way on SQLite and PostgreSQL. Record and activity ids are allocated by the engine from
-``counters`` inside the batch transaction, so a whole batch can be written with one
-executemany per table, associations included.
+the same way on SQLite and PostgreSQL. Record and activity ids are allocated by the engine
+(from ``counters`` on SQLite, from sequences on PostgreSQL) before the batch is written, so a
+whole batch can be written with one statement per table, associations included.
 """
 
 from __future__ import annotations
