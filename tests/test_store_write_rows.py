@@ -4,6 +4,7 @@ statement over arrays), in the rows' order, repeated keys included."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from leadsync.store.database import create_db_engine, insert_rows, update_rows
@@ -84,3 +85,15 @@ def test_typed_columns_and_nulls_keep_their_values(db_url: str) -> None:
     engine.dispose()
     assert got == [(1, 30.0, {"a": 1}), (2, 12.5, {}), (3, None, {"b": [1, 2]})]
     assert valid == {"phone": True, "mobile": False}
+
+
+def test_text_too_long_for_its_column_is_refused_not_cut_on_postgresql(postgres_url: str) -> None:
+    engine = create_db_engine(postgres_url)
+    try:
+        with pytest.raises(sa.exc.DataError, match="too long"), engine.begin() as connection:
+            insert_rows(connection, counters, ("name", "value"), [("n" * 201, 1), ("ok", 2)])
+        with engine.begin() as connection:
+            names = set(connection.execute(sa.select(counters.c.name)).scalars())
+        assert "ok" not in names  # the statement's good row went back with it: nothing half done
+    finally:
+        engine.dispose()

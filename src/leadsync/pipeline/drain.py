@@ -118,12 +118,14 @@ def _drain_parts(
     where its last committed batch left it. A worker left with nothing to apply while others
     finish their parts reads and parses the next window meanwhile, and is the one that
     routes it (:func:`leadsync.store.routing.try_elect`)."""
-    holder = drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        _parts_loop(drainer, total, on_batch, parts, holder)
-    finally:
-        routing_store.resign(holder)
-        holder.close()
+    with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        try:
+            _parts_loop(drainer, total, on_batch, parts, holder)
+        finally:
+            try:
+                routing_store.resign(holder)
+            except sa.exc.DBAPIError:  # its session is gone, or goes now: so is the lock
+                holder.invalidate()
 
 
 def _parts_loop(

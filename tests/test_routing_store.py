@@ -1,6 +1,7 @@
-"""Which inbox rows the router may take on PostgreSQL: never a row behind a transaction of
-this database still running (it could commit a row that belongs before), and never held back
-by a transaction in another database (it cannot write this inbox)."""
+"""The router's SQL on PostgreSQL: which inbox rows it may take — never a row behind a
+transaction of this database still running (it could commit a row that belongs before), and
+never held back by a transaction in another database (it cannot write this inbox) — and who
+routes: the worker elected to route next, when one is."""
 
 from __future__ import annotations
 
@@ -70,4 +71,23 @@ def test_a_transaction_in_another_database_holds_nothing_back(postgres_url: str)
         with engine.begin() as connection:
             connection.exec_driver_sql("DELETE FROM inbox")
         elsewhere.dispose()
+        engine.dispose()
+
+
+def test_a_worker_elected_to_route_next_is_the_only_one_that_routes(postgres_url: str) -> None:
+    engine = create_db_engine(postgres_url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as elected:
+            assert routing.try_elect(elected)
+            with engine.connect() as other:
+                assert not routing.try_elect(other)  # one at a time
+            with engine.begin() as connection:
+                assert not routing.try_lock_router(connection)  # the others leave it
+            with engine.begin() as connection:
+                assert routing.try_lock_router(connection, elected=True)
+            routing.resign(elected)
+            routing.resign(elected)  # not elected any more: nothing to release, no error
+            with engine.begin() as connection:
+                assert routing.try_lock_router(connection)
+    finally:
         engine.dispose()
