@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,29 +44,48 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own on the test server, dropped afterwards
+    (whatever a test did to it, dropping it included); the test is skipped, saying what to
+    set, without a server."""
     admin_url = os.environ.get(PG_ENV)
     if not admin_url:
         pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} to run them")
-    name = f"leadsync_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        # Tests need no durability across a crash of the server; commits get fast.
-        connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    url = sa.engine.make_url(resolve_url(admin_url)).set(database=name)
-    test_url = url.render_as_string(hide_password=False)
-    engine = create_db_engine(test_url)
-    migrate(engine)
-    engine.dispose()
-    yield test_url
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            # Tests need no durability across a crash of the server; commits get fast.
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        url = sa.engine.make_url(resolve_url(admin_url)).set(database=name)
+        test_url = url.render_as_string(hide_password=False)
+        engine = create_db_engine(test_url)
+        migrate(engine)
+        engine.dispose()
+        yield test_url
+    finally:
+        drop_postgres(name)
+        admin.dispose()
+
+
+def drop_postgres(name: str) -> None:
+    """Drop a database of the test server, its sessions ended first."""
+    admin = sa.create_engine(resolve_url(os.environ[PG_ENV]), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
 
 
-def _truncate(url: str) -> None:
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with scratch_postgres("leadsync_test") as url:
+        yield url
+
+
+def truncate_database(url: str) -> None:
+    """Empty every table of a workspace database (the sequences start again)."""
     engine = create_db_engine(url)
     reset_database(engine)
     engine.dispose()
@@ -79,7 +99,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         shutil.copyfile(sqlite_template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    _truncate(url)
+    truncate_database(url)
     return url
 
 

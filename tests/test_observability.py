@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,9 @@ from leadsync.model import now_ts
 from leadsync.observability import JsonFormatter, Metrics, database_outage, serve_metrics
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
-from leadsync.store.database import create_db_engine, migrate, resolve_url
+from leadsync.store.database import create_db_engine
 from leadsync.workspace import Workspace
+from tests.conftest import drop_postgres, scratch_postgres
 from tests.helpers import owner_of, workspace_config
 from tests.live import (
     ADMIN_TOKEN,
@@ -293,38 +293,12 @@ def test_a_defect_keeps_its_traceback() -> None:
 @pytest.fixture
 def own_postgres() -> Iterator[str]:
     """A migrated PostgreSQL database of this test's own, for a test that drops it."""
-    admin_url = os.environ.get("LEADSYNC_TEST_POSTGRES_URL")
-    if not admin_url:
-        # Loud, as conftest says it for every PostgreSQL test not run.
-        pytest.skip(
-            "PostgreSQL test skipped: set LEADSYNC_TEST_POSTGRES_URL "
-            "(e.g. postgresql://postgres@127.0.0.1:5432/test) to run it"
-        )
-    name = f"leadsync_obs_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(resolve_url(admin_url)).set(database=name)
-    text = url.render_as_string(hide_password=False)
-    engine = create_db_engine(text)
-    migrate(engine)
-    engine.dispose()
-    try:
-        yield text
-    finally:
-        drop(admin_url, name)
-        admin.dispose()
-
-
-def drop(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(resolve_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_postgres("leadsync_obs") as url:
+        yield url
 
 
 def drop_own(url: str) -> None:
-    drop(os.environ["LEADSYNC_TEST_POSTGRES_URL"], str(sa.engine.make_url(url).database))
+    drop_postgres(str(sa.engine.make_url(url).database))
 
 
 def test_a_dropped_database_is_one_line_per_failure(

@@ -44,7 +44,7 @@ from leadsync.store.schema import (
 )
 from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
-from tests.conftest import _truncate
+from tests.conftest import truncate_database
 from tests.helpers import settings as integration_settings
 from tests.helpers import workspace_config
 
@@ -177,7 +177,7 @@ def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]]) -> None:
 def _run(url: str, events: list[tuple[str, dict[str, Any]]], workers: int) -> dict[str, Any]:
     """The stream applied by ``workers`` threads side by side (one: in arrival order, one
     part per window), then the state, canonical."""
-    _truncate(url)
+    truncate_database(url)
     ws = Workspace(url)
     try:
         ws.apply_config(_config())
@@ -390,7 +390,7 @@ def test_workers_killed_with_parts_held_are_taken_over_nothing_lost_or_applied_t
 ) -> None:
     events = stream(random.Random(11), 240)
     one = _run(pg_url, events, 1)
-    _truncate(pg_url)
+    truncate_database(pg_url)
     ws = Workspace(pg_url)
     try:
         ws.apply_config(_config())

@@ -160,6 +160,7 @@ def _parts_loop(
                 drainer.batch_size,
                 parts,
                 elected=elected,
+                known=drainer.parsed,
             )
             busy = routed is None and bool(routing_store.open_parts(connection))
             # Rows whose writer's transaction (or an older one of this database) is still
@@ -197,7 +198,7 @@ def _read_ahead(drainer: _Drainer, window: int) -> None:
     """Parse the rows the next window will take (as far as they are routable now) into the
     drainer's cache: the router then finds them parsed."""
     with drainer.engine.connect() as connection:
-        rows = routing_store.routable(connection, window)
+        rows = routing_store.routable(connection, window, drainer.parsed)
     for row in rows:
         try:
             drainer.parsed.setdefault(int(row["seq"]), drainer.parse_row(row))
@@ -292,7 +293,7 @@ class _Drainer:
         """The part's next pending rows (with their payloads), or the oldest pending rows,
         whose payloads are read only for events not parsed already."""
         if self.part is not None:
-            return routing_store.part_rows(connection, self.part, self.batch_size)
+            return routing_store.part_rows(connection, self.part, self.batch_size, self.parsed)
         rows = inbox_store.claim_pending(connection, self.batch_size)
         missing = [row["seq"] for row in rows if row["seq"] not in self.parsed]
         payloads = inbox_store.load_payloads(connection, missing)

@@ -14,7 +14,7 @@ each keeping its rows in arrival order. See docs/ARCHITECTURE.md, "Parallel work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -37,18 +37,20 @@ def route_window(
     batch_size: int,
     parts: int = DEFAULT_PARTS,
     elected: bool = False,
+    known: Container[int] = (),
 ) -> list[tuple[dict[str, Any], list[Event] | None]] | None:
     """Route the next window in the caller's transaction: its rows with their events (None
     for a row that cannot be read), or None when no window was routed (another worker is
     routing, or is elected to route next while ``elected`` says this one is not; a part of
-    the last window is not done; or no row is routable)."""
+    the last window is not done; or no row is routable). The payloads of the rows in
+    ``known`` (by sequence number) are not read: ``parse`` has their events."""
     if not routing_store.try_lock_router(connection, elected):
         return None
     if routing_store.open_parts(connection):
         return None
     # Shared: no exclusive work (which takes ids) runs while the window's ids are reserved.
     routing_store.lock_batch(connection, shared=True)
-    rows = routing_store.routable(connection, batch_size * max(1, parts))
+    rows = routing_store.routable(connection, batch_size * max(1, parts), known)
     if not rows:
         return None
     parsed: list[list[Event] | None] = []

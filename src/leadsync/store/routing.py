@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.database import in_values, update_rows
+from leadsync.store.inbox import load_payloads
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -201,7 +202,7 @@ _RUNNING_HERE = (
     "WHERE database = current_database()) AS running"
 )
 _ROUTABLE = (
-    "SELECT seq, integration, source, event_id, payload FROM inbox "
+    "SELECT seq, integration, source, event_id FROM inbox "
     "WHERE status = 'pending' AND part IS NULL AND txid < %(horizon)s "
     "ORDER BY txid, seq LIMIT %(n)s"
 )
@@ -214,12 +215,24 @@ def horizon(connection: Connection) -> int:
     return xmax if running is None else min(xmax, int(running))
 
 
-def routable(connection: Connection, limit: int) -> list[dict[str, Any]]:
+def routable(
+    connection: Connection, limit: int, parsed: Container[int] = ()
+) -> list[dict[str, Any]]:
     """The oldest ``limit`` pending rows no part holds yet and no running transaction of this
-    database can still come before, with their payloads, in commit order."""
+    database can still come before, in commit order, with their payloads (but for the rows
+    whose events the caller has, by sequence number in ``parsed``)."""
     params = {"horizon": horizon(connection), "n": limit}
-    result = connection.exec_driver_sql(_ROUTABLE, params)
-    return [dict(row._mapping) for row in result]
+    rows = [dict(row._mapping) for row in connection.exec_driver_sql(_ROUTABLE, params)]
+    return _with_payloads(connection, rows, parsed)
+
+
+def _with_payloads(
+    connection: Connection, rows: list[dict[str, Any]], parsed: Container[int]
+) -> list[dict[str, Any]]:
+    payloads = load_payloads(connection, [r["seq"] for r in rows if r["seq"] not in parsed])
+    for row in rows:
+        row["payload"] = payloads.get(row["seq"])
+    return rows
 
 
 def unrouted_waiting(connection: Connection) -> bool:
@@ -264,16 +277,19 @@ def _part_key(part: int) -> int:
 
 
 _PART_ROWS = (
-    "SELECT seq, integration, source, event_id, payload, record_ids_from, "
+    "SELECT seq, integration, source, event_id, record_ids_from, "
     "activity_ids_from FROM inbox "
     "WHERE part = %(part)s AND status = 'pending' ORDER BY txid, seq LIMIT %(n)s"
 )
 
 
-def part_rows(connection: Connection, part: int, limit: int) -> list[dict[str, Any]]:
-    """The next ``limit`` pending rows of a part, in commit order, with their payloads."""
+def part_rows(
+    connection: Connection, part: int, limit: int, parsed: Container[int] = ()
+) -> list[dict[str, Any]]:
+    """The next ``limit`` pending rows of a part, in commit order, with their payloads (but
+    for the rows in ``parsed``, as :func:`routable`)."""
     result = connection.exec_driver_sql(_PART_ROWS, {"part": part, "n": limit})
-    return [dict(row._mapping) for row in result]
+    return _with_payloads(connection, [dict(row._mapping) for row in result], parsed)
 
 
 def finish(connection: Connection, part: int) -> bool:
