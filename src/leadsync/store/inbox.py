@@ -83,9 +83,12 @@ _COLUMNS = InboxRow._fields
 # transactions). A lookup joined here would be planned once for the prepared statement, and
 # a plan made while the inbox was small (a hash join over a table scan) scans the whole
 # inbox on every commit once it is not.
+# The rows come as one JSON array (the json module's C encoder), as the engine's writes do
+# (store.database.insert_rows): psycopg escapes a text array value by value in Python.
 _PG_APPEND = (
     f"INSERT INTO inbox ({', '.join(_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(['%s::text[]'] * len(_COLUMNS))}) "
+    f"SELECT {', '.join(f'e->>{i}' for i in range(len(_COLUMNS)))} "
+    "FROM jsonb_array_elements(%s::jsonb) AS e "
     "ON CONFLICT (integration, event_id) DO NOTHING "
     "RETURNING seq, integration, event_id"
 )
@@ -170,8 +173,7 @@ def _append(statements: _Statements, dialect: str, rows: Sequence[InboxRow]) -> 
     if not firsts:
         return seqs
     if dialect == "postgresql":
-        columns = [[rows[i][c] for i in firsts] for c in range(len(_COLUMNS))]
-        returned = statements.rows(_PG_APPEND, columns, prepare=True)
+        returned = statements.rows(_PG_APPEND, (json_text([rows[i] for i in firsts]),), True)
         given = {(integration, event_id): int(seq) for seq, integration, event_id in returned}
         for index in firsts:
             seqs[index] = given.get((rows[index].integration, rows[index].event_id))
