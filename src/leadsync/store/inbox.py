@@ -6,8 +6,8 @@ chunks, a dead letter's retry) or an :class:`Appender` (transactions of their ow
 the bare driver: webhook intake's group commits). Both give each new row its sequence number
 and skip a row whose ``(integration, event_id)`` the inbox already holds, the same way:
 
-- **PostgreSQL**: ONE statement, ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING
-  RETURNING seq``: the sequence number is the column's default (``nextval('inbox_seqs')``),
+- **PostgreSQL**: ONE statement, ``INSERT … SELECT … FROM jsonb_array_elements(…) ON
+  CONFLICT DO NOTHING RETURNING seq`` over the rows as one JSON array: the sequence number is the column's default (``nextval('inbox_seqs')``),
   the writing transaction's id is ``txid``'s default, and no row is locked but the new ones,
   so any number of writers (several ``serve`` processes, an ingest) append side by side.
   Their rows may commit out of ``seq`` order; the router takes rows only once their

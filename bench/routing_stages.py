@@ -1,0 +1,82 @@
+"""Where a window's routing goes on PostgreSQL: each stage of ``route_window`` timed.
+
+A scratch database gets ``--events`` synthetic events as pending inbox rows (as
+``bench/drain_bench.py`` prepares them), then one worker drains it (``drain`` with
+``--parts``, batch ``--batch-size``) while the router's store calls and engine steps are
+timed by wrappers: wall seconds summed over the drain's windows. With one worker every
+window's rows are parsed at the barrier (the rest of ``route_window``'s time beyond the
+stages listed); with several, the elected worker parses them ahead.
+
+    .venv/bin/python bench/routing_stages.py --events 40000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import drain_bench
+from leadsync.engine import conflicts
+from leadsync.pipeline import routing
+from leadsync.pipeline.drain import drain
+from leadsync.store import routing as routing_store
+from leadsync.workspace import Workspace
+from leadsync.workspace_config import load_rules
+
+STORE = ("routable", "assign", "reserve_run", "create_parts", "open_parts", "lock_batch")
+ENGINE = ("resolve", "rep_keys", "components", "event_keys")
+
+
+def timed(spent: Counter[str], module: Any, name: str) -> None:
+    """Replace ``module.name`` with a wrapper adding its wall time to ``spent[name]``."""
+    inner: Callable[..., Any] = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - started
+
+    setattr(module, name, wrapper)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=drain_bench.DEFAULT_POSTGRES)
+    parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--parts", type=int, default=4)
+    args = parser.parse_args()
+
+    spent: Counter[str] = Counter()
+    for name in STORE:
+        timed(spent, routing_store, name)
+    for name in ENGINE:
+        timed(spent, conflicts, name)
+    timed(spent, routing, "route_window")
+    server = drain_bench.Server(args.postgres)
+    name = f"leadsync_bench_stages_{args.events}"
+    try:
+        print(drain_bench.prepare(server, name, args.events, 1, 5000))
+        ws = Workspace(drain_bench._driver_url(server.url, name), create=False)
+        try:
+            started = time.perf_counter()
+            drain(ws.engine, load_rules(ws.engine), args.batch_size, parts=args.parts)
+            wall = time.perf_counter() - started
+        finally:
+            ws.close()
+    finally:
+        server.close()
+    windows = -(-args.events // (args.batch_size * args.parts))
+    print(f"drain {wall:.1f} s, {windows} windows; seconds summed over them, and per window:")
+    for stage, seconds in spent.most_common():
+        print(f"  {stage:14s} {seconds:7.2f} s  {seconds / windows:6.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
