@@ -130,10 +130,15 @@ def create_db_engine(url: str | None = None) -> Engine:
         # (``= ANY``); once such a statement is prepared and run five times, PostgreSQL may
         # switch it to a generic plan, which cannot hash the array and compares every row
         # with every key: on 200,000 events a load took 12 s instead of 25 ms.
-        connect_args = {"prepare_threshold": _NEVER} if backend == "postgresql" else {}
-        engine = sa.create_engine(
-            resolved, use_insertmanyvalues=backend == "sqlite", connect_args=connect_args
-        )
+        options: dict[str, Any] = {}
+        if backend == "postgresql":
+            # READ COMMITTED whatever the server's default: every statement sees what committed
+            # before it began, which the router's horizon relies on (store.routing).
+            options = {
+                "connect_args": {"prepare_threshold": _NEVER},
+                "isolation_level": "READ COMMITTED",
+            }
+        engine = sa.create_engine(resolved, use_insertmanyvalues=backend == "sqlite", **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
         raise UserError(f"database {shown_url(url)} is not usable: {exc}; {_ALLOWED}") from None
     if backend == "sqlite":
