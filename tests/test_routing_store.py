@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from leadsync.store import routing
 from leadsync.store.database import create_db_engine, resolve_url
 from leadsync.store.inbox import PENDING, InboxRow, append
-from tests.conftest import PG_ENV
+from tests.conftest import PG_ENV, truncate_database
 
 
 def _row(event_id: str) -> InboxRow:
@@ -30,26 +30,26 @@ def _routable_ids(engine: sa.Engine) -> list[str]:
 def test_a_running_writer_here_holds_later_rows_back_until_it_is_over(
     postgres_url: str,
 ) -> None:
+    truncate_database(postgres_url)  # the session's database: other tests' rows out
     engine = create_db_engine(postgres_url)
     try:
         with engine.begin() as connection:
             append(connection, [_row("before")])
-        slow = engine.connect()
-        slow_tx = slow.begin()
-        append(slow, [_row("slow")])  # written, not committed: it has the smaller txid
-        with engine.begin() as connection:
-            append(connection, [_row("after")])
-        assert _routable_ids(engine) == ["before"]
-        slow_tx.commit()
-        slow.close()
+        with engine.connect() as slow:
+            slow_tx = slow.begin()
+            append(slow, [_row("slow")])  # written, not committed: it has the smaller txid
+            with engine.begin() as connection:
+                append(connection, [_row("after")])
+            assert _routable_ids(engine) == ["before"]
+            slow_tx.commit()
         assert _routable_ids(engine) == ["before", "slow", "after"]
     finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DELETE FROM inbox")
+        truncate_database(postgres_url)
         engine.dispose()
 
 
 def test_a_transaction_in_another_database_holds_nothing_back(postgres_url: str) -> None:
+    truncate_database(postgres_url)
     engine = create_db_engine(postgres_url)
     # The admin database (another database on the same server) with a transaction that has
     # an id and stays open: it is older than every row written below.
@@ -68,8 +68,7 @@ def test_a_transaction_in_another_database_holds_nothing_back(postgres_url: str)
             assert _routable_ids(engine) == ["one", "two"]
             other.rollback()
     finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DELETE FROM inbox")
+        truncate_database(postgres_url)
         elsewhere.dispose()
         engine.dispose()
 
