@@ -67,12 +67,12 @@ import psycopg
 import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
+from procfs import TICK, proc_stat
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_SPEEDUP_2 = 1.6
 TARGET_LOCK_SHARE = 0.05
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------------ the worker
@@ -288,16 +288,7 @@ def machine_busy() -> float:
     """CPU seconds the whole machine has been busy (all cores, /proc/stat)."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / _TICK
-
-
-def proc_stat(pid: int) -> tuple[str, float] | None:
-    """A local process's state letter and user + system CPU seconds (None once gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[0], (int(fields[11]) + int(fields[12])) / _TICK
+    return (user + nice + system + irq + softirq + steal) / TICK
 
 
 @dataclass

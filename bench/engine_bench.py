@@ -52,6 +52,7 @@ from leadsync.settings import load_config
 from leadsync.store.database import create_db_engine, migrate
 from leadsync.store.schema import DATA_TABLES
 from leadsync.workspace import Workspace
+from procfs import process_cpu
 
 TARGET_CPU_RATIO = 0.4
 TARGET_GROWTH = 1.15
@@ -138,18 +139,6 @@ class Target:
             for database in self.created:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         self.admin.dispose()
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float | None:
-    """User + system CPU seconds of a local process, from /proc (None when unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 class ServerClock:

@@ -65,6 +65,8 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from procfs import cpu_seconds, free_port, process_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LEADSYNC = str(Path(PYTHON).parent / "leadsync")
@@ -251,12 +253,6 @@ class Target:
     figures: list[dict[str, Any]] = field(default_factory=list)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_ready(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -266,12 +262,6 @@ def wait_ready(port: int, timeout: float = 60) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit("the server did not start")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def driver_url(url: str) -> str:
@@ -395,12 +385,14 @@ def paced_run(args: argparse.Namespace, target: Target, databases: Databases, po
                 cpu_start = cpu_seconds(server.pid)
                 if target.scratch is not None:
                     backends = databases.backend_pids(target.scratch)
-                    db_cpu_start = sum(_cpu_or_zero(pid) for pid in backends)
+                    db_cpu_start = sum((process_cpu(pid) or 0.0) for pid in backends)
             else:
                 figures = message
                 figures["server_cpu_s"] = cpu_seconds(server.pid) - cpu_start
                 if backends:
-                    figures["db_cpu_s"] = sum(_cpu_or_zero(p) for p in backends) - db_cpu_start
+                    figures["db_cpu_s"] = (
+                        sum((process_cpu(p) or 0.0) for p in backends) - db_cpu_start
+                    )
     figures["rows"] = count_rows(target)
     target.figures.append(figures)
     ok = sum(n for status, n in figures["statuses"].items() if status.startswith("2"))
@@ -418,13 +410,6 @@ def _per_request(runs: list[dict[str, Any]]) -> float:
 
 def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
-
-
-def _cpu_or_zero(pid: int) -> float:
-    try:
-        return cpu_seconds(pid)
-    except OSError:  # the backend ended
-        return 0.0
 
 
 def show_paced(name: str, f: dict[str, Any]) -> None:

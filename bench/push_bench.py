@@ -40,7 +40,6 @@ import logging
 import os
 import pstats
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from leadsync.destinations.hubspot.objects import OBJECT_NAMES
 from leadsync.settings import config_from_dict
 from leadsync.store import batch as batch_store
 from leadsync.workspace import Workspace
+from procfs import cpu_seconds, free_port
 
 LEADSYNC = str(Path(sys.executable).parent / "leadsync")
 TOKEN_ENV = "BENCH_HUBSPOT_TOKEN"
@@ -77,24 +77,12 @@ MEMORY_OWNERS = synth.OWNER_IDS[:8]
 # ------------------------------------------------------------------------------ helpers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def rss_mb() -> float:
     """The current resident set size of this process (VmRSS), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler(threading.Thread):

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+
+from procfs import cpu_seconds, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADSYNC = str(Path(sys.executable).parent / "leadsync")
@@ -69,12 +70,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_ready(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,12 +78,6 @@ def wait_ready(url: str, timeout: float = 30) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit("the server did not start")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def parse_wrk(text: str) -> dict[str, float]:

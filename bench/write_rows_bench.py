@@ -28,7 +28,6 @@ import argparse
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -36,15 +35,10 @@ import sqlalchemy as sa
 
 from leadsync.store.database import create_db_engine, insert_rows, json_text, migrate, resolve_url
 from leadsync.store.schema import activities
+from procfs import cpu_seconds
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-_TICK = os.sysconf("SC_CLK_TCK")
 COLUMNS = tuple(c.name for c in activities.c if c.name != "properties") + ("properties",)
-
-
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def batch(first_id: int, n: int) -> list[tuple[Any, ...]]:
@@ -139,12 +133,12 @@ def report(engine: sa.Engine, bare: psycopg.Connection[Any], n: int, repeats: in
             client = server = wall = 0.0
             for r in range(repeats):
                 rows = batch(r * n + 1, n)
-                c0, s0, w0 = time.process_time(), backend_cpu(pid), time.perf_counter()
+                c0, s0, w0 = time.process_time(), cpu_seconds(pid), time.perf_counter()
                 write(rows)
                 connection.commit()
                 client += time.process_time() - c0
                 wall += time.perf_counter() - w0
-                server += backend_cpu(pid) - s0
+                server += cpu_seconds(pid) - s0
                 with bare.cursor() as cursor:
                     cursor.execute("TRUNCATE activities")
                 bare.commit()

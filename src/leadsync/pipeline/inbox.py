@@ -276,21 +276,19 @@ def write_items(
     at: str,
     source: str | None,
     status: str,
-    *,
-    locked: bool = False,
 ) -> tuple[list[tuple[int, InboxItem]], int]:
     """Insert the items the inbox does not hold yet, with ``status``, in the caller's
     transaction; an item with an ``error`` is written as failed, with its dead letter.
 
     Sequence numbers are :func:`~leadsync.store.inbox.append`'s: PostgreSQL's sequence, no
-    lock taken; SQLite's ``inbox_seq`` counter, under the write lock (``locked``: the
-    caller's transaction holds it already, having locked the counters it needs).
+    lock taken; SQLite's ``inbox_seq`` counter, under the write lock (taken by the append when
+    the caller's transaction does not hold it yet).
 
     Returns the (sequence, item) pairs written, in order, and how many the inbox already held
     (duplicates: a redelivery, acknowledged and not written again).
     """
     rows = [inbox_row(integration, item, at, source, status) for item in items]
-    seqs = inbox_store.append(connection, rows, locked=locked)
+    seqs = inbox_store.append(connection, rows)
     written = [(seq, item) for seq, item in zip(seqs, items, strict=True) if seq is not None]
     failed = [
         dead_letter_row(integration, source, item.line_no, item.payload, item.error, at, item.key)

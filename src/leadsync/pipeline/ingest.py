@@ -184,14 +184,12 @@ def _write_inbox(
     chunk: _Chunk,
     source: str | None,
     status: str,
-    *,
-    locked: bool = False,
 ) -> tuple[list[tuple[int, InboxItem]], int]:
     """The chunk's new items (and its dead letters), written with ``status``
     (:func:`~leadsync.pipeline.inbox.write_items`)."""
     # Through the module, so that bench/engine_profile.py's clock around it is seen.
     written, duplicates = inbox.write_items(
-        connection, integration, chunk.good, chunk.at, source, status, locked=locked
+        connection, integration, chunk.good, chunk.at, source, status
     )
     inbox_store.insert_dead_letters(connection, chunk.dead)
     return written, duplicates
@@ -240,9 +238,7 @@ def _write_and_apply(
     )
     if inbox_store.has_pending(connection):
         raise _NotDirectly
-    written, duplicates = _write_inbox(
-        connection, integration, chunk, source, inbox_store.APPLIED, locked=True
-    )
+    written, duplicates = _write_inbox(connection, integration, chunk, source, inbox_store.APPLIED)
     return written, duplicates, apply_batch(connection, rules, _events(written))
 
 

@@ -210,17 +210,12 @@ def _sqlite_known(statements: _Statements, rows: Sequence[InboxRow]) -> set[tupl
     return known
 
 
-def append(
-    connection: Connection, rows: Sequence[InboxRow], *, locked: bool = False
-) -> list[int | None]:
+def append(connection: Connection, rows: Sequence[InboxRow]) -> list[int | None]:
     """Append the rows the inbox does not hold yet, in the caller's transaction: for each
     row its sequence number, or None when the inbox holds its ``(integration, event_id)``
     already, or an earlier row of ``rows`` has it (a redelivery, written once). Numbers
-    increase in the order of ``rows``.
-
-    ``locked`` says the transaction locked the counters already (SQLite's write lock);
-    nothing depends on it: the first statement takes the lock when it is not held."""
-    del locked
+    increase in the order of ``rows``. On SQLite the first statement takes the write lock
+    when the transaction does not hold it yet."""
     return _append(_Through(connection), connection.dialect.name, rows)
 
 
