@@ -959,3 +959,33 @@ def test_serving_in_a_thread_shares_the_double() -> None:
         assert response.status_code == 201
     assert [o["properties"]["name"] for o in double.objects("companies")] == ["Thread"]
     assert len(double.contract_violations) == 1
+
+
+def test_a_request_whose_client_went_away_before_its_body_is_not_handled() -> None:
+    """A pusher killed mid-send: the body never arrived, so the double (as HubSpot) neither
+    answers nor judges it; only a whole request is checked against the contract."""
+    import asyncio
+
+    from leadsync.destinations.hubspot.fake.serving import DoubleApp
+    from tests.helpers import HUBSPOT_TOKEN
+
+    double = HubSpotDouble(HUBSPOT_TOKEN)
+    messages = iter([{"type": "http.request", "body": b'{"inp', "more_body": True}])
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/crm/objects/2026-03/contacts/batch/read",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {HUBSPOT_TOKEN}".encode())],
+    }
+    asyncio.run(DoubleApp(double)(scope, receive, send))
+    assert sent == []
+    assert double.contract_violations == []

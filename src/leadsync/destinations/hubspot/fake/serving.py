@@ -54,6 +54,10 @@ class DoubleApp:
         chunks = []
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The client went away before its body was complete (a pusher killed
+                # mid-send): HubSpot never sees such a request, so neither does the double.
+                return
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
