@@ -1,7 +1,7 @@
 """The router's SQL on PostgreSQL: which inbox rows it may take — never a row behind a
 transaction of this database still running (it could commit a row that belongs before), and
 never held back by a transaction in another database (it cannot write this inbox) — and who
-routes: one worker at a time holds the router's role."""
+routes: the worker elected to route next, when one is."""
 
 from __future__ import annotations
 
@@ -73,24 +73,20 @@ def test_a_transaction_in_another_database_holds_nothing_back(postgres_url: str)
         engine.dispose()
 
 
-def test_one_worker_at_a_time_is_the_router_until_it_resigns_or_its_session_ends(
-    postgres_url: str,
-) -> None:
+def test_a_worker_elected_to_route_next_is_the_only_one_that_routes(postgres_url: str) -> None:
     engine = create_db_engine(postgres_url)
     try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as router:
-            assert routing.try_become_router(router)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other:
-                assert not routing.try_become_router(other)  # one at a time
-                routing.resign(router)
-                routing.resign(router)  # not the router any more: nothing to release
-                assert routing.try_become_router(other)
-                assert not routing.try_become_router(router)
-                other.invalidate()  # its session ends, as when its worker dies: so does the role
-            assert routing.try_become_router(router)
-            with engine.begin() as connection:  # a routing's own lock, beside the role
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as elected:
+            assert routing.try_elect(elected)
+            with engine.connect() as other:
+                assert not routing.try_elect(other)  # one at a time
+            with engine.begin() as connection:
+                assert not routing.try_lock_router(connection)  # the others leave it
+            with engine.begin() as connection:
+                assert routing.try_lock_router(connection, elected=True)
+            routing.resign(elected)
+            routing.resign(elected)  # not elected any more: nothing to release, no error
+            with engine.begin() as connection:
                 assert routing.try_lock_router(connection)
-                with engine.begin() as second:
-                    assert not routing.try_lock_router(second)
     finally:
         engine.dispose()

@@ -24,7 +24,7 @@ same call the engine makes.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -94,18 +94,10 @@ def _region(rules: WorkspaceRules, integration: str) -> str | None:
 
 
 def rep_keys(
-    connection: Connection,
-    rules: WorkspaceRules,
-    events: Sequence[Sequence[Event]],
-    pending: Mapping[tuple[str, str], str] | None = None,
-    held: Container[Key] = (),
+    connection: Connection, rules: WorkspaceRules, events: Sequence[Sequence[Event]]
 ) -> list[list[Key]]:
     """Per row (its events), the keys its rep adds: see the module's docstring. One query
-    for the learned emails of the window's reps.
-
-    ``pending`` are the emails that rows routed before, not all applied yet, teach reps
-    (they count as learned); ``held`` are keys of those rows: a rep whose email they change
-    (its ``u`` key) joins every event of that rep here to them."""
+    for the learned emails of the window's reps."""
     reps = {
         (e.integration, e.owner.id)
         for row in events
@@ -113,10 +105,8 @@ def rep_keys(
         if e.owner is not None and e.owner.id is not None
     }
     stored = store.load_learned_emails(connection, reps)
-    if pending:
-        stored.update((rep, pending[rep]) for rep in reps if rep in pending)
     learned = dict(stored)
-    changed: set[tuple[str, str]] = {rep for rep in reps if ("u", *rep) in held}
+    changed: set[tuple[str, str]] = set()
     for row in events:
         for event in row:
             rep = event.owner
@@ -252,18 +242,6 @@ def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Ke
 def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
     """The component of every row: rows that share a key, directly or through ``pairs``,
     get one number (the index of their component's first row)."""
-    return partition(row_keys, pairs, {})[0]
-
-
-def partition(
-    row_keys: Sequence[Sequence[Key]],
-    pairs: Iterable[tuple[Key, Key]],
-    held: Mapping[Key, int],
-) -> tuple[list[int], dict[int, set[int]], dict[int, list[Key]]]:
-    """:func:`components`, with keys ``held`` by groups cut before (a key to its group: an
-    open part's), each group joining every row that meets it: the component of every row;
-    for each component (by its number), the groups it meets and every key it has, the
-    database's included."""
     # Nodes are numbers: rows 0..n-1, then each key as first met.
     parent = list(range(len(row_keys)))
     number: dict[Key, int] = {}
@@ -293,24 +271,5 @@ def partition(
             union(index, node(key))
     for a, b in pairs:
         union(node(a), node(b))
-    # A group joins every row that meets it: what meets one open part comes after its rows,
-    # in arrival order among themselves too.
-    groups: dict[int, int] = {}
-    for key, at in list(number.items()):
-        group = held.get(key)
-        if group is not None:
-            if group not in groups:
-                groups[group] = len(parent)
-                parent.append(len(parent))
-            union(at, groups[group])
     # Every set with a row has its first row as root (the smallest number of the set).
-    component = [find(index) for index in range(len(row_keys))]
-    meets: dict[int, set[int]] = {}
-    for group, at in groups.items():
-        meets.setdefault(find(at), set()).add(group)
-    keys_of: dict[int, list[Key]] = {}
-    for key, at in number.items():
-        root = find(at)
-        if root < len(row_keys):  # else keys only the database joined to each other
-            keys_of.setdefault(root, []).append(key)
-    return component, meets, keys_of
+    return [find(index) for index in range(len(row_keys))]

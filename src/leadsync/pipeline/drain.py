@@ -75,13 +75,9 @@ def drain(
 
 
 def _drain_rows(
-    drainer: _Drainer,
-    total: BatchResult,
-    on_batch: Callable[[int], None] | None,
-    between: Callable[[], object] | None = None,
+    drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None
 ) -> None:
-    """Apply batches of what the drainer claims until it claims nothing; ``between`` is
-    called after each batch."""
+    """Apply batches of what the drainer claims until it claims nothing."""
     while True:
         with collector_off_during_batch():
             results = apply_with_fallback(
@@ -99,8 +95,6 @@ def _drain_rows(
             total.add(result)
         if on_batch is not None:
             on_batch(len(drainer.claimed))
-        if between is not None:
-            between()
 
 
 # How long a worker waits before looking again when the parts left are other workers'; and
@@ -110,28 +104,23 @@ ROUTE_WAIT_S = 10.0
 # Windows of parsed events a worker keeps at most (the router's parse, reused by whoever of
 # the workers applies the row: a long drain must not keep every row it routed).
 PARSED_KEPT = 4
-# The router routes the next window, between its own batches, when fewer open parts than
-# this wait for a worker: the others find a part ready when they finish theirs.
-SPARE_PARTS = 2
 
 
 def _drain_parts(
     drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None, parts: int
 ) -> None:
-    """PostgreSQL: take an open part no other worker holds and apply it; route the next
-    window when this worker is the router (:class:`leadsync.pipeline.routing.Router`) and
-    few parts are left to take — between its own batches too, so that the others never
-    wait for a routing; wait while other workers finish their parts; return when nothing is
-    left to route or apply.
+    """PostgreSQL: take an open part no other worker holds and apply it; when none is left,
+    route the next window (:func:`leadsync.pipeline.routing.route_window`); wait while
+    other workers finish the last parts of a window; return when nothing is left to route.
 
     A part is held by a session lock on a connection of its own, released when the part is
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
-    where its last committed batch left it. The router's role is a session lock too: when
-    its worker ends or dies, the next worker with nothing to apply takes it."""
+    where its last committed batch left it. A worker left with nothing to apply while others
+    finish their parts reads and parses the next window meanwhile, and is the one that
+    routes it (:func:`leadsync.store.routing.try_elect`)."""
     with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        loop = _PartsLoop(drainer, total, on_batch, parts, holder)
         try:
-            loop.run()
+            _parts_loop(drainer, total, on_batch, parts, holder)
         finally:
             try:
                 routing_store.resign(holder)
@@ -139,95 +128,89 @@ def _drain_parts(
                 holder.invalidate()
 
 
-@dataclass
-class _PartsLoop:
+def _parts_loop(
+    drainer: _Drainer,
+    total: BatchResult,
+    on_batch: Callable[[int], None] | None,
+    parts: int,
+    holder: sa.Connection,
+) -> None:
     """:func:`_drain_parts`'s loop, with ``holder`` holding this worker's session locks."""
-
-    drainer: _Drainer
-    total: BatchResult
-    on_batch: Callable[[int], None] | None
-    parts: int
-    holder: sa.Connection
-    router: routing.Router | None = None
-
-    def run(self) -> None:
-        engine = self.drainer.engine
-        waiting_since: float | None = None
-        while True:
-            part = _claim_part(engine, self.holder)
-            if part is not None:
-                waiting_since = None  # only an uninterrupted wait counts
-                self.apply(part)
-                continue
-            if self.router is None and routing_store.try_become_router(self.holder):
-                self.router = routing.Router(
-                    self.drainer.rules, self.drainer.batch_size, self.parts
-                )
-            if self.router is not None and self.route():
-                waiting_since = None
-                continue
-            with engine.connect() as connection:
-                busy = bool(routing_store.open_parts(connection))
-                # Rows whose writer's transaction (or an older one of this database) is still
-                # running wait for it, a while; so do rows another worker routes.
-                blocked = not busy and routing_store.unrouted_waiting(connection)
-            if busy:
-                waiting_since = None
-            elif not blocked:
+    engine = drainer.engine
+    waiting_since: float | None = None
+    read_ahead = elected = False
+    while True:
+        part = _claim_part(holder)
+        if part is not None:
+            waiting_since = None  # only an uninterrupted wait counts
+            try:
+                drainer.part = part
+                _drain_rows(drainer, total, on_batch)
+                with engine.begin() as connection:
+                    routing_store.finish(connection, part)
+            finally:
+                drainer.part = None
+                routing_store.unlock(holder, part)
+            continue
+        with engine.begin() as connection:
+            routed = routing.route_window(
+                connection,
+                drainer.rules,
+                drainer.parse_row,
+                drainer.batch_size,
+                parts,
+                elected=elected,
+                known=drainer.parsed,
+            )
+            busy = routed is None and bool(routing_store.open_parts(connection))
+            # Rows whose writer's transaction (or an older one of this database) is still
+            # running wait for it, a while.
+            blocked = routed is None and routing_store.unrouted_waiting(connection)
+        if routed is not None:
+            waiting_since = None
+            if elected:
+                routing_store.resign(holder)
+            read_ahead = elected = False
+            if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
+                drainer.parsed.clear()  # rows other workers applied: read again if need be
+            for row, events in routed:
+                if events is not None:
+                    drainer.parsed.setdefault(int(row["seq"]), events)
+            continue
+        if busy:
+            waiting_since = None
+            if not read_ahead:  # once per wait: the next window, parsed while others apply
+                read_ahead = True
+                elected = routing_store.try_elect(holder)
+                if elected:
+                    _read_ahead(drainer, drainer.batch_size * max(1, parts))
+                    continue
+        else:
+            if not blocked:
                 return
-            else:
-                waiting_since = waiting_since or time.monotonic()
-                if time.monotonic() - waiting_since > ROUTE_WAIT_S:
-                    return  # the worker's loop comes back for them
-            time.sleep(PART_WAIT_S)
+            waiting_since = waiting_since or time.monotonic()
+            if time.monotonic() - waiting_since > ROUTE_WAIT_S:
+                return  # the worker's loop comes back for them
+        time.sleep(PART_WAIT_S)
 
-    def apply(self, part: int) -> None:
-        """Apply ``part`` until it is done: rows the router adds meanwhile included."""
-        drainer = self.drainer
+
+def _read_ahead(drainer: _Drainer, window: int) -> None:
+    """Parse the rows the next window will take (as far as they are routable now) into the
+    drainer's cache: the router then finds them parsed."""
+    with drainer.engine.connect() as connection:
+        rows = routing_store.routable(connection, window, drainer.parsed)
+    for row in rows:
         try:
-            drainer.part = part
-            while True:
-                _drain_rows(drainer, self.total, self.on_batch, self.route_ahead)
-                with drainer.engine.begin() as connection:
-                    if routing_store.finish(connection, part):
-                        return
-        finally:
-            drainer.part = None
-            routing_store.unlock(self.holder, part)
-
-    def route_ahead(self) -> None:
-        """Between this worker's batches: if it is the router and few parts wait for a
-        worker, route the next window."""
-        if self.router is None:
-            return
-        with self.drainer.engine.connect() as connection:
-            spare = routing_store.unclaimed_parts(connection)
-        if spare < SPARE_PARTS:
-            self.route()
-
-    def route(self) -> bool:
-        """Route the next window; whether it put rows in parts."""
-        drainer = self.drainer
-        assert self.router is not None
-        with drainer.engine.begin() as connection:
-            routed = self.router.route(connection, drainer.parse_row, drainer.parsed)
-        if routed is None or not routed.rows:
-            return False
-        if len(drainer.parsed) > PARSED_KEPT * self.router.window:
-            drainer.parsed.clear()  # rows other workers applied: read again if need be
-        for row, events in routed.rows:
-            if events is not None:
-                drainer.parsed.setdefault(int(row["seq"]), events)
-        return True
+            drainer.parsed.setdefault(int(row["seq"]), drainer.parse_row(row))
+        except Exception:  # noqa: S112 - the router meets it again and dead-letters it
+            continue
 
 
-def _claim_part(engine: Engine, holder: sa.Connection) -> int | None:
+def _claim_part(holder: sa.Connection) -> int | None:
     """An open part this worker now holds, or None when every open part is held."""
     for part in routing_store.open_parts(holder):
         if routing_store.try_claim(holder, part):
-            with engine.begin() as connection:
-                done = routing_store.finish(connection, part)
-            if not done:
+            if not routing_store.finish(holder, part):
                 return part
             routing_store.unlock(holder, part)  # done meanwhile
     return None

@@ -36,12 +36,11 @@ from leadsync.store.schema import (
     route_parts,
 )
 
-# Advisory lock keys (two int4 form): the batch lock, the routing's lock (a transaction's),
-# the router's role (a worker's session), and one per part.
+# Advisory lock keys (two int4 form): the batch lock, the router's lock, and one per part.
 _NAMESPACE = 0x6C73
 _BATCH = 0
 _ROUTER = 1
-_ROUTER_ROLE = 2
+_NEXT = 2
 _PART_NAMESPACE = 0x6C74
 
 _SEQUENCES = {"record": "record_ids", "activity": "activity_ids"}
@@ -68,21 +67,11 @@ def lock_batch(connection: Connection, shared: bool) -> None:
 
 
 def reroute_open(connection: Connection) -> None:
-    """Close every open part, its pending rows back to the router; the ids reserved for
-    them, and for rows the router left for later, are given up (they take new ones after
-    the exclusive work's, as they would after it on one writer)."""
+    """Close every open part, its pending rows back to the router."""
     open_ids = sa.select(route_parts.c.id).where(route_parts.c.done.is_(False))
     connection.execute(
         sa.update(inbox)
-        .where(sa.or_(inbox.c.part.in_(open_ids), inbox.c.part.is_(None)))
-        .where(inbox.c.status == "pending")
-        .where(
-            sa.or_(
-                inbox.c.part.is_not(None),
-                inbox.c.record_ids_from.is_not(None),
-                inbox.c.activity_ids_from.is_not(None),
-            )
-        )
+        .where(inbox.c.part.in_(open_ids), inbox.c.status == "pending")
         .values(part=None, record_ids_from=None, activity_ids_from=None)
     )
     connection.execute(
@@ -90,27 +79,33 @@ def reroute_open(connection: Connection) -> None:
     )
 
 
-def try_lock_router(connection: Connection) -> bool:
-    """The routing's lock for the transaction, if no other transaction is routing."""
+def try_lock_router(connection: Connection, elected: bool = False) -> bool:
+    """The router's lock for the transaction, if no other worker is routing and none is
+    elected to route next (``elected``: this worker is, :func:`try_elect`)."""
     sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_ROUTER})"
+    if not connection.exec_driver_sql(sql).scalar():
+        return False
+    if elected:
+        return True
+    sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_NEXT})"
     return bool(connection.exec_driver_sql(sql).scalar())
 
 
-def try_become_router(holder: Connection) -> bool:
-    """Be the one worker that routes, if no other is: a session lock on the worker's own
-    connection, kept while it drains (it remembers what the parts it cut hold, which lets it
-    route the next window while they are applied); released by :func:`resign`, or when its
-    connection ends, crash included."""
-    sql = f"SELECT pg_try_advisory_lock({_NAMESPACE}, {_ROUTER_ROLE})"
+def try_elect(holder: Connection) -> bool:
+    """Be the worker that routes the next window, if no other is (a session lock on the
+    worker's own connection: it reads the window ahead while the last parts are applied, and
+    the others leave the routing to it; released by :func:`resign`, or when its connection
+    ends, crash included)."""
+    sql = f"SELECT pg_try_advisory_lock({_NAMESPACE}, {_NEXT})"
     return bool(holder.exec_driver_sql(sql).scalar())
 
 
 def resign(holder: Connection) -> None:
-    """No longer the router (nothing when this connection was not)."""
+    """No longer the next router (nothing when this connection was not)."""
     holder.exec_driver_sql(
-        f"SELECT pg_advisory_unlock({_NAMESPACE}, {_ROUTER_ROLE}) FROM pg_locks "
+        f"SELECT pg_advisory_unlock({_NAMESPACE}, {_NEXT}) FROM pg_locks "
         f"WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = {_NAMESPACE} "
-        f"AND objid = {_ROUTER_ROLE} AND objsubid = 2"
+        f"AND objid = {_NEXT} AND objsubid = 2"
     )
 
 
@@ -207,7 +202,7 @@ _RUNNING_HERE = (
     "WHERE database = current_database()) AS running"
 )
 _ROUTABLE = (
-    "SELECT seq, integration, source, event_id, record_ids_from, activity_ids_from FROM inbox "
+    "SELECT seq, integration, source, event_id FROM inbox "
     "WHERE status = 'pending' AND part IS NULL AND txid < %(horizon)s "
     "ORDER BY txid, seq LIMIT %(n)s"
 )
@@ -225,8 +220,7 @@ def routable(
 ) -> list[dict[str, Any]]:
     """The oldest ``limit`` pending rows no part holds yet and no running transaction of this
     database can still come before, in commit order, with their payloads (but for the rows
-    whose events the caller has, by sequence number in ``parsed``) and the ids reserved for
-    those the router left for later."""
+    whose events the caller has, by sequence number in ``parsed``)."""
     params = {"horizon": horizon(connection), "n": limit}
     rows = [dict(row._mapping) for row in connection.exec_driver_sql(_ROUTABLE, params)]
     return _with_payloads(connection, rows, parsed)
@@ -256,11 +250,8 @@ def create_parts(connection: Connection, sizes: Sequence[int], at: str) -> list[
     return ids
 
 
-def assign(
-    connection: Connection, rows: Sequence[tuple[int | None, int | None, int | None, int]]
-) -> None:
-    """Put inbox rows in parts: (part id, first record id, first activity id, seq); a row
-    left for later (no part) keeps the ids reserved for it."""
+def assign(connection: Connection, rows: Sequence[tuple[int, int | None, int | None, int]]) -> None:
+    """Put inbox rows in parts: (part id, first record id, first activity id, seq)."""
     update_rows(connection, inbox, ("part", "record_ids_from", "activity_ids_from"), "seq", rows)
 
 
@@ -302,45 +293,12 @@ def part_rows(
 
 
 def finish(connection: Connection, part: int) -> bool:
-    """Mark ``part`` done, in the caller's transaction, if none of its rows is pending;
-    whether it is done. The part's row is locked first, so a router adding rows to it
-    (:func:`lock_open`) either finds it done or has its rows seen here."""
-    lock = sa.select(route_parts.c.done).where(route_parts.c.id == part).with_for_update()
-    if connection.execute(lock).scalar() in (None, True):
-        return True
+    """Mark ``part`` done if none of its rows is pending; whether it is done."""
     pending = sa.select(inbox.c.seq).where(inbox.c.part == part, inbox.c.status == "pending")
     if connection.execute(pending.limit(1)).first() is not None:
         return False
     connection.execute(sa.update(route_parts).where(route_parts.c.id == part).values(done=True))
     return True
-
-
-def lock_open(connection: Connection, parts: Collection[int]) -> set[int]:
-    """Which of ``parts`` are still open, each locked for the transaction: rows put in them
-    now are seen by the worker that would mark them done (:func:`finish`)."""
-    if not parts:
-        return set()
-    query = (
-        sa.select(route_parts.c.id)
-        .where(route_parts.c.id.in_(sorted(parts)), route_parts.c.done.is_(False))
-        .order_by(route_parts.c.id)
-        .with_for_update()
-    )
-    return {int(i) for i in connection.execute(query).scalars()}
-
-
-_UNCLAIMED = (
-    "SELECT count(*) FROM route_parts p WHERE NOT p.done AND NOT EXISTS ("
-    "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
-    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    f"AND l.classid = {_PART_NAMESPACE} AND l.objsubid = 2 "
-    "AND l.objid = (p.id %% 2147483647)::oid)"
-)
-
-
-def unclaimed_parts(connection: Connection) -> int:
-    """How many open parts no worker holds."""
-    return int(connection.exec_driver_sql(_UNCLAIMED).scalar_one())
 
 
 def mark_applied(connection: Connection, seqs: Collection[int]) -> None:
