@@ -130,11 +130,7 @@ def load(
         by_phone=by_phone,
         held=held,
         email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
-        ids=(
-            SequenceIds(routing_store.id_source(connection))
-            if routing_store.parallel(connection)
-            else None
-        ),
+        ids=_sequence_ids(connection) if routing_store.parallel(connection) else None,
     )
     _load_neighbourhood(connection, state, set(records))
     for row in store.load_activities(connection, activity_keys):
@@ -343,3 +339,8 @@ def _load_dedupe(
     missing = wanted - set(memory)
     if missing:
         memory.update(store.load_activity_memory(connection, missing))
+
+
+def _sequence_ids(connection: Connection) -> SequenceIds:
+    source = routing_store.id_source(connection)
+    return SequenceIds(source.reserve, source.local)

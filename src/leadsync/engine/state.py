@@ -172,12 +172,15 @@ class SequenceIds:
     under one writer, and "the lowest id" (the first record with an email) means the same.
     Any other id comes from ``reserve(kind, n)`` (``n`` fresh ids of :data:`RECORD_IDS` or
     :data:`ACTIVITY_IDS`), as needed; the reservations double (1, 1, 2, 4, ...), so a batch
-    asks a few times whatever its size and leaves at most as many ids unused as it used."""
+    asks a few times whatever its size and leaves at most as many ids unused as it used. A
+    ``local`` source (ids counted on from the sequence's value, no query) is asked one at a
+    time: what it hands out is exactly what the batch takes."""
 
-    __slots__ = ("_asked", "_block", "_reserve", "_spare")
+    __slots__ = ("_asked", "_block", "_local", "_reserve", "_spare")
 
-    def __init__(self, reserve: Callable[[str, int], list[int]]) -> None:
+    def __init__(self, reserve: Callable[[str, int], list[int]], local: bool = False) -> None:
         self._reserve = reserve
+        self._local = local
         self._spare: dict[str, deque[int]] = {RECORD_IDS: deque(), ACTIVITY_IDS: deque()}
         self._asked = {RECORD_IDS: 0, ACTIVITY_IDS: 0}
         self._block: list[int] | None = None
@@ -195,9 +198,7 @@ class SequenceIds:
                 return block[at] - 1
         spare = self._spare[kind]
         if not spare:
-            # A local source (ids counted on from the sequence's value, no query) is asked
-            # one at a time: what it hands out is exactly what the batch takes.
-            n = 1 if getattr(self._reserve, "local", False) else max(1, self._asked[kind])
+            n = 1 if self._local else max(1, self._asked[kind])
             self._asked[kind] += n
             spare.extend(self._reserve(kind, n))
         return spare.popleft()

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -145,14 +146,24 @@ _EXCLUSIVE = "leadsync.exclusive"
 _PEEKED = "leadsync.peeked_ids"
 
 
-def id_source(connection: Connection) -> Callable[[str, int], list[int]]:
+@dataclass(frozen=True)
+class IdSource:
+    """Where a batch takes new ids: ``reserve(kind, n)`` gives ``n`` of them. ``local`` when
+    it counts on from the sequences' values without a query: it is then asked one id at a
+    time, so what it hands out is exactly what the batch takes."""
+
+    reserve: Callable[[str, int], list[int]]
+    local: bool = False
+
+
+def id_source(connection: Connection) -> IdSource:
     """Where a batch on this connection takes new ids from: under the exclusive batch lock
     (nobody else takes ids meanwhile) the next values of the sequences, one after another
     with no gap, the sequences set past them when the batch is written
     (:func:`advance_sequences`; a transaction marked :func:`rolled_back` leaves them); a
     part's batch :func:`reserve_ids`."""
     if not connection.info.get(_EXCLUSIVE) and not connection.info.get(_DRY_RUN):
-        return partial(reserve_ids, connection)
+        return IdSource(partial(reserve_ids, connection))
     following: dict[str, int] = {}
     connection.info[_PEEKED] = following
 
@@ -165,8 +176,7 @@ def id_source(connection: Connection) -> Callable[[str, int], list[int]]:
         following[kind] = first + n
         return list(range(first, first + n))
 
-    peek.local = True  # type: ignore[attr-defined]
-    return peek
+    return IdSource(peek, local=True)
 
 
 def advance_sequences(connection: Connection) -> None:
