@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -149,6 +149,14 @@ def _name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _labelled(name: str, help_text: str, label: str, counts: Mapping[str, int]) -> Metric:
+    """A gauge with one label, a sample per key of ``counts`` (in key order)."""
+    family = GaugeMetricFamily(name, help_text, labels=[label])
+    for key, count in sorted(counts.items()):
+        family.add_metric([key], count)
+    return family
+
+
 def _gauge_families(gauges: Gauges) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "leadsync_inbox_pending", "Inbox rows waiting to be applied.", value=gauges.inbox_pending
@@ -158,28 +166,24 @@ def _gauge_families(gauges: Gauges) -> Iterator[Metric]:
         "Seconds since the oldest pending inbox row was received (0 when none is pending).",
         value=round(gauges.inbox_lag_s, 3),
     )
-    letters = GaugeMetricFamily(
+    yield _labelled(
         "leadsync_dead_letters_open",
         "Dead letters neither retried nor dismissed, per integration.",
-        labels=["integration"],
+        "integration",
+        gauges.dead_letters_open,
     )
-    for integration, count in sorted(gauges.dead_letters_open.items()):
-        letters.add_metric([integration], count)
-    yield letters
-    review = GaugeMetricFamily(
-        "leadsync_review_open", "Open questions of the review queue, per kind.", labels=["kind"]
+    yield _labelled(
+        "leadsync_review_open",
+        "Open questions of the review queue, per kind.",
+        "kind",
+        gauges.review_open,
     )
-    for kind, count in sorted(gauges.review_open.items()):
-        review.add_metric([kind], count)
-    yield review
-    queued = GaugeMetricFamily(
+    yield _labelled(
         "leadsync_push_queue_depth",
         "Changes waiting to be pushed to HubSpot, per object type.",
-        labels=["object_type"],
+        "object_type",
+        gauges.push_queued,
     )
-    for object_type, count in sorted(gauges.push_queued.items()):
-        queued.add_metric([object_type], count)
-    yield queued
     yield GaugeMetricFamily(
         "leadsync_push_lag_seconds",
         "Age of the oldest change waiting to be pushed (0 when the queue is empty).",
