@@ -43,7 +43,8 @@ def route_window(
     for a row that cannot be read), or None when no window was routed (another worker is
     routing, or is elected to route next while ``elected`` says this one is not; a part of
     the last window is not done; or no row is routable). The payloads of the rows in
-    ``known`` (by sequence number) are not read: ``parse`` has their events."""
+    ``known`` (by sequence number) are not read: ``parse`` has their events. With one part
+    per window the window is that part, in arrival order: nothing is looked up."""
     if not routing_store.try_lock_router(connection, elected):
         return None
     if routing_store.open_parts(connection):
@@ -60,12 +61,7 @@ def route_window(
         except Exception:  # unreadable: the drain dead-letters it, alone in its component
             parsed.append(None)
     events = [found or [] for found in parsed]
-    row_keys = [[k for e in found for k in conflicts.event_keys(e, rules)] for found in events]
-    for keys, more in zip(row_keys, conflicts.rep_keys(connection, rules, events), strict=True):
-        keys.extend(more)
-    pairs = conflicts.resolve(connection, rules, {k for keys in row_keys for k in keys})
-    component = conflicts.components(row_keys, pairs)
-    bins = pack(component, parts)
+    bins = [list(range(len(rows)))] if parts <= 1 else _cut(connection, rules, events, parts)
     ids = routing_store.create_parts(connection, [len(b) for b in bins], now_ts())
     firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
     routing_store.assign(
@@ -77,6 +73,17 @@ def route_window(
         ],
     )
     return list(zip(rows, parsed, strict=True))
+
+
+def _cut(
+    connection: Connection, rules: WorkspaceRules, events: Sequence[list[Event]], parts: int
+) -> list[list[int]]:
+    """The window's rows (by index) in at most ``parts`` parts whose events cannot meet."""
+    row_keys = [[k for e in found for k in conflicts.event_keys(e, rules)] for found in events]
+    for keys, more in zip(row_keys, conflicts.rep_keys(connection, rules, events), strict=True):
+        keys.extend(more)
+    pairs = conflicts.resolve(connection, rules, {k for keys in row_keys for k in keys})
+    return pack(conflicts.components(row_keys, pairs), parts)
 
 
 def _reserve(
