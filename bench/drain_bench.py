@@ -68,6 +68,7 @@ import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
 from procfs import TICK, proc_stat
+from scratch import Scratch
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -164,30 +165,14 @@ def _conninfo(url: str, database: str) -> str:
     )
 
 
-class Server:
-    """The PostgreSQL server: an autocommit connection to the admin database (the URL's)."""
+class Server(Scratch):
+    """The PostgreSQL server of ``url`` and the scratch databases the bench makes on it;
+    ``admin_db`` is the URL's own database (the sampler connects there)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        super().__init__(url)
+        self.server_url = url
         self.admin_db = sa.engine.make_url(url).database or "postgres"
-        self.conn = psycopg.connect(_conninfo(url, self.admin_db), autocommit=True)
-        self.created: list[str] = []
-
-    def create(self, name: str, template: str | None = None) -> None:
-        self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        clause = f' TEMPLATE "{template}"' if template else ""
-        self.conn.execute(f'CREATE DATABASE "{name}"{clause}')
-        self.created.append(name)
-
-    def drop(self, name: str) -> None:
-        self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if name in self.created:
-            self.created.remove(name)
-
-    def close(self) -> None:
-        for name in list(reversed(self.created)):
-            self.drop(name)
-        self.conn.close()
 
 
 def prepare(server: Server, name: str, events: int, seed: int, chunk: int) -> dict[str, Any]:
@@ -203,7 +188,7 @@ def prepare(server: Server, name: str, events: int, seed: int, chunk: int) -> di
 
     server.create(name)
     started = time.perf_counter()
-    ws = Workspace(_driver_url(server.url, name), create=True)
+    ws = Workspace(_driver_url(server.server_url, name), create=True)
     unreadable = 0
     try:
         ws.apply_config(load_config(synth.config_text(), "bench.yaml"))
@@ -230,7 +215,7 @@ def prepare(server: Server, name: str, events: int, seed: int, chunk: int) -> di
     finally:
         ws.close()
     written = time.perf_counter() - started
-    with psycopg.connect(_conninfo(server.url, name), autocommit=True) as conn:
+    with psycopg.connect(_conninfo(server.server_url, name), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         rows = conn.execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall()
@@ -250,7 +235,7 @@ def probe_routing(server: Server, template: str, name: str, batch: int, parts: i
     from leadsync.workspace_config import load_rules
 
     server.create(name, template)
-    engine = create_db_engine(_driver_url(server.url, name))
+    engine = create_db_engine(_driver_url(server.server_url, name))
     try:
         rules = load_rules(engine)
         adapter = adapters_for(rules)[synth.INTEGRATION]
@@ -310,7 +295,7 @@ class Sampler:
     background: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.conn = psycopg.connect(_conninfo(self.server.url, self.server.admin_db))
+        self.conn = psycopg.connect(_conninfo(self.server.server_url, self.server.admin_db))
         self.conn.autocommit = True
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -619,7 +604,7 @@ _COUNTED = (
 
 def check_state(server: Server, database: str) -> dict[str, Any]:
     """The inbox's statuses, the routing's parts and the decided state's fingerprint."""
-    with psycopg.connect(_conninfo(server.url, database), autocommit=True) as conn:
+    with psycopg.connect(_conninfo(server.server_url, database), autocommit=True) as conn:
         statuses = "SELECT status, count(*) FROM inbox GROUP BY status"
         inbox: dict[Any, Any] = dict(conn.execute(statuses).fetchall())
         counts = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _COUNTED}  # type: ignore[index]

@@ -53,6 +53,7 @@ from leadsync.store.database import create_db_engine, migrate
 from leadsync.store.schema import DATA_TABLES
 from leadsync.workspace import Workspace
 from procfs import process_cpu
+from scratch import Scratch
 
 TARGET_CPU_RATIO = 0.4
 TARGET_GROWTH = 1.15
@@ -98,10 +99,7 @@ class Target:
         self.tmp = tmp
         self.engine_db = engine_db
         self.postgres = postgres
-        self.created: list[str] = []
-        self.admin: sa.Engine | None = None
-        if postgres is not None:
-            self.admin = create_db_engine(postgres).execution_options(isolation_level="AUTOCOMMIT")
+        self.admin = Scratch(postgres) if postgres is not None else None
 
     @property
     def is_postgres(self) -> bool:
@@ -112,33 +110,17 @@ class Target:
         if self.admin is None:
             path = self.engine_db if name == "engine" and self.engine_db else self.tmp / name
             return f"sqlite:///{path}"
-        assert self.postgres is not None
-        database = f"leadsync_bench_{os.getpid()}_{name}"
-        with self.admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}"')
-            connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-        self.created.append(database)
-        url = sa.engine.make_url(self.postgres.replace("postgresql://", "postgresql+psycopg://"))
-        return url.set(database=database).render_as_string(hide_password=False)
+        return self.admin.url(self.admin.create(f"leadsync_bench_{os.getpid()}_{name}"))
 
     def backend_pids(self, url: str) -> list[int]:
         """The server processes connected to the database of ``url`` (PostgreSQL only)."""
         if self.admin is None:
             return []
-        database = sa.engine.make_url(url).database
-        with self.admin.connect() as connection:
-            rows = connection.execute(
-                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
-            )
-            return [int(pid) for (pid,) in rows]
+        return self.admin.backend_pids(str(sa.engine.make_url(url).database))
 
     def close(self) -> None:
-        if self.admin is None:
-            return
-        with self.admin.connect() as connection:
-            for database in self.created:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        self.admin.dispose()
+        if self.admin is not None:
+            self.admin.close()
 
 
 class ServerClock:

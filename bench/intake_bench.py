@@ -66,6 +66,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from procfs import cpu_seconds, free_port, process_cpu
+from scratch import Scratch, driver_url
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -264,22 +265,13 @@ def wait_ready(port: int, timeout: float = 60) -> None:
     raise SystemExit("the server did not start")
 
 
-def driver_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
 class Databases:
     """Fresh databases of one backend: SQLite files in a scratch folder, or PostgreSQL
     databases created on the server named by ``--db`` (dropped at the end)."""
 
     def __init__(self, admin_url: str | None, folder: Path) -> None:
         self.folder = folder
-        self.admin = (
-            sa.create_engine(driver_url(admin_url), isolation_level="AUTOCOMMIT")
-            if admin_url
-            else None
-        )
-        self.created: list[str] = []
+        self.admin = Scratch(admin_url) if admin_url else None
 
     @property
     def postgres(self) -> bool:
@@ -289,29 +281,16 @@ class Databases:
         """(URL, PostgreSQL database name or None) of a new empty database."""
         if self.admin is None:
             return f"sqlite:///{self.folder / f'{name}.db'}", None
-        scratch = f"leadsync_intake_{name}_{os.getpid()}"
-        with self.admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}"')
-            connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        self.created.append(scratch)
-        url = sa.engine.make_url(str(self.admin.url)).set(database=scratch)
-        return url.render_as_string(hide_password=False), scratch
+        scratch = self.admin.create(f"leadsync_intake_{name}_{os.getpid()}")
+        return self.admin.url(scratch), scratch
 
     def backend_pids(self, scratch: str) -> list[int]:
         assert self.admin is not None
-        with self.admin.connect() as connection:
-            rows = connection.exec_driver_sql(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (scratch,)
-            )
-            return [int(pid) for (pid,) in rows]
+        return self.admin.backend_pids(scratch)
 
     def drop_all(self) -> None:
-        if self.admin is None:
-            return
-        with self.admin.connect() as connection:
-            for scratch in self.created:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        self.admin.dispose()
+        if self.admin is not None:
+            self.admin.close()
 
 
 def make_target(name: str, databases: Databases, port: int) -> Target:

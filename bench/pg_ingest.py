@@ -15,10 +15,9 @@ import argparse
 import os
 import time
 
-import sqlalchemy as sa
-
 from leadsync.settings import config_from_dict
 from leadsync.workspace import Workspace
+from scratch import Scratch
 from synth import INTEGRATION, config_dict, event_lines
 
 
@@ -28,13 +27,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    name = f"leadsync_pg_bench_{os.getpid()}"
-    admin_url = args.url.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = sa.engine.make_url(args.url).set(database=name).render_as_string(False)
+    with Scratch(args.url) as scratch:
+        url = scratch.url(scratch.create(f"leadsync_pg_bench_{os.getpid()}"))
         with Workspace(url) as ws:
             ws.apply_config(config_from_dict(config_dict()))
             lines = list(event_lines(args.events, args.seed))
@@ -45,9 +39,6 @@ def main() -> None:
             raise SystemExit(f"FAILED: {summary.to_dict()}")
         print(f"events     {args.events:,}  (seed {args.seed})")
         print(f"ingest     {seconds:.2f} s  {args.events / seconds:,.0f} events/s")
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

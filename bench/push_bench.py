@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 import synth  # bench/synth.py: the script's directory is on sys.path
 from leadsync.destinations.hubspot import cycle as cycle_module
@@ -63,6 +62,7 @@ from leadsync.settings import config_from_dict
 from leadsync.store import batch as batch_store
 from leadsync.workspace import Workspace
 from procfs import cpu_seconds, free_port
+from scratch import Scratch
 
 LEADSYNC = str(Path(sys.executable).parent / "leadsync")
 TOKEN_ENV = "BENCH_HUBSPOT_TOKEN"
@@ -113,19 +113,8 @@ def scratch_database(url: str | None, tmp: Path) -> Iterator[str]:
     if not url:
         yield f"sqlite:///{tmp / 'push.db'}"
         return
-    name = f"leadsync_push_bench_{os.getpid()}"
-    admin = sa.create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.engine.make_url(url).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with Scratch(url) as scratch:
+        yield scratch.url(scratch.create(f"leadsync_push_bench_{os.getpid()}"))
 
 
 # ------------------------------------------------------------------------ the stand-in

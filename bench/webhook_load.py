@@ -36,6 +36,7 @@ import httpx
 import sqlalchemy as sa
 
 from procfs import cpu_seconds, free_port
+from scratch import Scratch
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADSYNC = str(Path(sys.executable).parent / "leadsync")
@@ -113,14 +114,9 @@ def main() -> None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="leadsync-load-"))
-    scratch = None
-    if args.db:
-        # A database of its own on that server, dropped afterwards.
-        scratch = f"leadsync_load_{os.getpid()}"
-        admin = sa.create_engine(_driver(args.db), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        db = sa.engine.make_url(args.db).set(database=scratch).render_as_string(False)
+    scratch = Scratch(args.db) if args.db else None
+    if scratch is not None:  # a database of its own on that server, dropped afterwards
+        db = scratch.url(scratch.create(f"leadsync_load_{os.getpid()}"))
     else:
         db = f"sqlite:///{tmp / 'load.db'}"
     (tmp / "ws.yaml").write_text(WORKSPACE)
@@ -183,8 +179,7 @@ def main() -> None:
     print(f"rows in the inbox  {stored} (still pending after stop: {pending})")
     shutil.rmtree(tmp, ignore_errors=True)
     if scratch is not None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        scratch.close()
     if stored < ok:
         raise SystemExit("FAILED: fewer rows in the inbox than 2xx responses")
 

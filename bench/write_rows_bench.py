@@ -33,9 +33,10 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from leadsync.store.database import create_db_engine, insert_rows, json_text, migrate, resolve_url
+from leadsync.store.database import create_db_engine, insert_rows, json_text, migrate
 from leadsync.store.schema import activities
 from procfs import cpu_seconds
+from scratch import Scratch
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 COLUMNS = tuple(c.name for c in activities.c if c.name != "properties") + ("properties",)
@@ -72,22 +73,16 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
 
-    name = f"leadsync_bench_rows_{os.getpid()}"
-    admin = sa.create_engine(resolve_url(args.postgres), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(resolve_url(args.postgres)).set(database=name)
-    engine = create_db_engine(url.render_as_string(hide_password=False))
-    try:
-        migrate(engine)
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo) as bare:
-            report(engine, bare, args.rows, args.repeats)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with Scratch(args.postgres) as scratch:
+        url = sa.engine.make_url(scratch.url(scratch.create(f"leadsync_bench_rows_{os.getpid()}")))
+        engine = create_db_engine(url.render_as_string(hide_password=False))
+        try:
+            migrate(engine)
+            conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(conninfo) as bare:
+                report(engine, bare, args.rows, args.repeats)
+        finally:
+            engine.dispose()
     return 0
 
 
