@@ -8,6 +8,7 @@ subprocesses); metrics are read with prometheus_client's own parser.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -29,7 +30,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.model import now_ts
-from leadsync.observability import JsonFormatter, Metrics, database_outage, serve_metrics
+from leadsync.observability import (
+    JsonFormatter,
+    Metrics,
+    configure_logging,
+    database_outage,
+    serve_metrics,
+)
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
 from leadsync.store.database import create_db_engine
@@ -429,6 +436,35 @@ class Process:
 def port_of(message: str) -> int:
     """The port of the first ``http://127.0.0.1:PORT`` in a log message."""
     return int(message.split("http://127.0.0.1:", 1)[1].split("/")[0].split(" ")[0])
+
+
+def test_log_lines_go_to_the_stderr_of_the_moment_not_a_closed_stand_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A CLI run in-process (a test runner's capture) installs the handler while stderr is a
+    stand-in it closes afterwards; a line another thread logs later goes to stderr as it is
+    then, not to the closed stand-in ("Logging error: I/O operation on closed file")."""
+    root = logging.getLogger()
+    level = root.level
+    stand_in, later = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stand_in)
+    configure_logging("text", "info")
+    try:
+        logging.getLogger("leadsync.test").info("while the stand-in is stderr")
+        stand_in.close()
+        monkeypatch.setattr(sys, "stderr", later)
+        thread = threading.Thread(
+            target=logging.getLogger("leadsync.test").info, args=("from another thread",)
+        )
+        thread.start()
+        thread.join()
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "leadsync"]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    written = later.getvalue()
+    assert "Logging error" not in written, written
+    assert written.rstrip().endswith("INFO leadsync.test: from another thread"), written
 
 
 def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:

@@ -392,11 +392,26 @@ TEXT_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler on whatever ``sys.stderr`` is when a line is written, not the stream it was
+    when the handler was made: a caller that swaps stderr for a while (a test runner, a CLI
+    run in-process) and closes its stand-in does not leave later lines — another thread's —
+    writing to a closed file."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        """StreamHandler sets it when made; the stream is always the current stderr."""
+
+
 def configure_logging(fmt: str = "text", level: str = "info", process: str | None = None) -> None:
     """Every log line of the process — leadsync's and uvicorn's (run it with
     ``log_config=None``) — through one handler on stderr, as text or JSON (``fmt``).
     Calling it again replaces the handler it installed."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.set_name("leadsync")
     if fmt == "json":
         handler.setFormatter(JsonFormatter(process))
