@@ -175,7 +175,9 @@ class Server(Scratch):
         self.admin_db = sa.engine.make_url(url).database or "postgres"
 
 
-def prepare(server: Server, name: str, events: int, seed: int, chunk: int) -> dict[str, Any]:
+def prepare(
+    server: Server, name: str, events: int, seed: int, chunk: int, unmapped: str
+) -> dict[str, Any]:
     """The template: migrated, configured, ``events`` pending inbox rows (none applied)."""
     from leadsync.model import now_ts
     from leadsync.pipeline.drain import adapters_for
@@ -191,7 +193,7 @@ def prepare(server: Server, name: str, events: int, seed: int, chunk: int) -> di
     ws = Workspace(_driver_url(server.server_url, name), create=True)
     unreadable = 0
     try:
-        ws.apply_config(load_config(synth.config_text(), "bench.yaml"))
+        ws.apply_config(load_config(synth.config_text(unmapped), "bench.yaml"))
         adapter = adapters_for(load_rules(ws.engine))[synth.INTEGRATION]
         lines = synth.event_lines(events, seed)
         line_no = 0
@@ -721,7 +723,7 @@ def print_report(result: dict[str, Any]) -> None:
     a, p = result["args"], result["prepare"]
     print(
         f"events          {a['events']:,} (seed {a['seed']}), batch {a['batch_size']}, "
-        f"parts {a['parts']}, {_mode(a)}"
+        f"parts {a['parts']}, {_mode(a)}, unmapped reps: {a.get('unmapped', 'round_robin')}"
     )
     print(f"code            {result['code']}")
     print(
@@ -815,6 +817,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs of each worker count")
     parser.add_argument("--sample-ms", type=float, default=20.0)
     parser.add_argument("--chunk", type=int, default=5000, help="inbox rows per prepare txn")
+    parser.add_argument(
+        "--unmapped",
+        choices=sorted(synth.UNMAPPED),
+        default="round_robin",
+        help="the unmapped reps' policy (default: the workload's round robin, whose team "
+        "turns join every event that may take one)",
+    )
     parser.add_argument("--cli", action="store_true", help="run `leadsync worker --once`")
     parser.add_argument(
         "--repoll",
@@ -845,7 +854,7 @@ def main() -> int:
     base = f"leadsync_bench_{os.getpid()}"
     runs: list[dict[str, Any]] = []
     try:
-        prepared = prepare(server, base, args.events, args.seed, args.chunk)
+        prepared = prepare(server, base, args.events, args.seed, args.chunk, args.unmapped)
         probe = None
         if not args.no_probe:
             probe = probe_routing(server, base, f"{base}_probe", args.batch_size, args.parts)

@@ -38,8 +38,17 @@ def _owner_email(owner_id: str) -> str:
     return f"owner{owner_id}@acme.test"
 
 
-def config_dict() -> dict[str, Any]:
-    """The workspace configuration (what ``leadsync apply`` reads), as plain data."""
+UNMAPPED = {
+    "round_robin": {"policy": "round_robin", "team": "sdr"},
+    "fallback": {"policy": "fallback", "owner": OWNER_IDS[0]},
+    "leave": {"policy": "leave"},
+}
+"""The unmapped reps' policies a bench may ask for; ``round_robin`` is the workload's own."""
+
+
+def config_dict(unmapped: str = "round_robin") -> dict[str, Any]:
+    """The workspace configuration (what ``leadsync apply`` reads), as plain data; ``unmapped``
+    names the policy for the 20 unmapped reps (:data:`UNMAPPED`)."""
     owners = [
         {
             "id": oid,
@@ -66,7 +75,7 @@ def config_dict() -> dict[str, Any]:
                     "auto_match": "email",
                     "map": {REPS[20 + i]: OWNER_IDS[(i * 3) % 20] for i in range(10)},
                     "directory": directory,
-                    "unmapped": {"policy": "round_robin", "team": "sdr"},
+                    "unmapped": UNMAPPED[unmapped],
                 },
                 "ownership": {
                     "default": "fill_if_empty",
@@ -98,9 +107,9 @@ def config_dict() -> dict[str, Any]:
     }
 
 
-def config_text() -> str:
+def config_text(unmapped: str = "round_robin") -> str:
     """The configuration as a YAML document (JSON is YAML)."""
-    return json.dumps(config_dict(), indent=2)
+    return json.dumps(config_dict(unmapped), indent=2)
 
 
 def _ts(seconds: int) -> str:
