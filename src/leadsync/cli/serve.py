@@ -204,7 +204,8 @@ def worker_command(
             min=1,
             max=256,
             help="PostgreSQL: parts per routed window of the inbox; at least the number of "
-            "worker processes you run (each applies one part at a time).",
+            "worker processes you run (each applies one part at a time). 1 for a worker that "
+            "runs alone: its windows are applied in arrival order with nothing looked up.",
         ),
     ] = DEFAULT_PARTS,
     log_format: LogFormatOption = LogFormat.text,
