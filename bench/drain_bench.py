@@ -660,11 +660,17 @@ def verdicts(result: dict[str, Any]) -> list[str]:
         by_workers.setdefault(r["workers"], []).append(r)
     walls = {w: statistics.median(r["wall_s"] for r in rs) for w, rs in by_workers.items()}
     if 1 in walls and 2 in walls:
-        speedup = walls[1] / walls[2]
+        # One worker's best setup: the same parts, or alone with one part per window (the
+        # serial reference: nothing looked up), whichever drained faster.
+        lone = [r["wall_s"] for r in runs if r["reference"]]
+        one = min([walls[1], *([statistics.median(lone)] if lone else [])])
+        how = "one part per window" if one < walls[1] else f"{by_workers[1][0]['parts']} parts"
+        speedup = one / walls[2]
         ok = speedup >= TARGET_SPEEDUP_2
         lines.append(
-            f"{'PASS' if ok else 'NOT MET'}: 2 workers {speedup:.2f}x one "
-            f"(target >= {TARGET_SPEEDUP_2}x; median walls {walls[1]:.1f} s / {walls[2]:.1f} s)"
+            f"{'PASS' if ok else 'NOT MET'}: 2 workers {speedup:.2f}x one worker's best setup "
+            f"({how}; target >= {TARGET_SPEEDUP_2}x; median walls {one:.1f} s / "
+            f"{walls[2]:.1f} s; {walls[1] / walls[2]:.2f}x one worker with the same parts)"
         )
     worst = max(runs, key=lambda r: r["lock_wait_share"])
     ok = worst["lock_wait_share"] < TARGET_LOCK_SHARE
