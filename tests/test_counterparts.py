@@ -310,6 +310,40 @@ def test_an_email_several_contacts_have_is_a_question(workspace: Workspace) -> N
     assert item.kind == "email" and len(item.candidates) == 2
 
 
+def _held_ids(ws: Workspace) -> list[int]:
+    with ws.engine.connect() as c:
+        return sorted(c.execute(sa.select(held_activities.c.activity_id)).scalars())
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_a_matched_call_updated_with_an_email_two_contacts_have_is_not_held(
+    workspace: Workspace, alone: bool
+) -> None:
+    """A call matched by its number, updated later with an email two contacts have (a
+    question, so no person is certain): it is on its contact already, so it is neither held
+    nor matched again — whether or not another call in the same batch looks a number up
+    (the batch's loads once depended on it; the found state must not)."""
+    _setup(workspace)
+    run(workspace, _contact("k1", email="same@globex.test"))
+    run(workspace, _contact("k2"), integration="crm")
+    run(workspace, _contact("k2", email="same@globex.test"), integration="crm")
+    run(workspace, _contact("k3", phone="+44 20 7946 0000"), integration="crm")
+    first = run(workspace, _call("c1", "020 7946 0000"))
+    assert first.applied.matched_by_number == 1
+    update = ev("activity", "2026-11-01T11:00:00Z", activity="call", external_id="c1",
+                owner="u-1", properties={"duration_s": 90, "outcome": "connected"},
+                associations=[{"object": "contact", "email": "same@globex.test"}])  # fmt: skip
+    beside = [] if alone else [_call("c2", "020 7946 0099")]  # a call that asks a number
+    run(workspace, update, *beside)
+    with workspace.engine.connect() as c:
+        calls = set(
+            c.execute(sa.text("SELECT id FROM activities WHERE external_id = 'c1'")).scalars()
+        )
+    assert calls.isdisjoint(_held_ids(workspace))
+    contact = _id(workspace, "crm", "k3")
+    assert [(r, s) for a, r, _, s, _ in _links(workspace) if a in calls] == [(contact, "number")]
+
+
 def test_tied_open_deals_are_a_question_and_neither_is_attached(workspace: Workspace) -> None:
     _setup(workspace)
     contact = [{"object": "contact", "external_id": "k1"}]

@@ -161,10 +161,16 @@ def _numbers(
     memory: Mapping[SourceKey, Any],
     holding: bool,
 ) -> tuple[set[str], set[str]]:
-    """The phone numbers a batch asks about: its activities' counterparts (of those that
-    name no contact or lead), and — when any activity is ``holding`` — the numbers its
-    record events give contacts and leads (held activities may wait for them). Activities
-    held in this batch find this batch's records in memory, by the decide step."""
+    """The phone numbers a batch asks about: its activities' counterparts, and — when any
+    activity is ``holding`` — the numbers its record events give contacts and leads (held
+    activities may wait for them). Activities held in this batch find this batch's records
+    in memory, by the decide step.
+
+    An activity that names its contact asks too: the decide step sets aside a contact named
+    by an email several contacts have (a question, :func:`engine.counterparts.certain_refs`)
+    — the email may become shared within this very batch — and then looks for the number;
+    so does it for an activity it finds already attached. What a batch loads must not
+    depend on the other events beside it."""
     asked: set[str] = set()
     given: set[str] = set()
     person = PHONE_RECORD_TYPES
@@ -179,11 +185,6 @@ def _numbers(
                 properties = {**{p: v[0] for p, v in remembered["p"].items()}, **properties}
             if "to_number" not in properties and "from_number" not in properties:
                 continue  # no number: nothing to look up
-            refs = event.associations
-            if remembered is not None:
-                refs = (*refs, *activity_memory.refs(remembered))
-            if any(r.type in person for r in refs):
-                continue  # it names its person
             # Unreadable numbers too: they match nobody, but the activity may be held.
             region = _region(rules, event.integration)
             asked.update(p.key for p in counterpart_numbers(properties, region))
