@@ -451,6 +451,7 @@ def test_log_lines_go_to_the_stderr_of_the_moment_not_a_closed_stand_in(
     configure_logging("text", "info")
     try:
         logging.getLogger("leadsync.test").info("while the stand-in is stderr")
+        assert stand_in.getvalue().rstrip().endswith("leadsync.test: while the stand-in is stderr")
         stand_in.close()
         monkeypatch.setattr(sys, "stderr", later)
         thread = threading.Thread(

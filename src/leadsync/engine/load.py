@@ -167,10 +167,11 @@ def _numbers(
     in memory, by the decide step.
 
     An activity that names its contact asks too: the decide step sets aside a contact named
-    by an email several contacts have (a question, :func:`engine.counterparts.certain_refs`)
-    — the email may become shared within this very batch — and then looks for the number;
-    so does it for an activity it finds already attached. What a batch loads must not
-    depend on the other events beside it."""
+    by an email several contacts have (a question, :func:`engine.counterparts.certain_refs`;
+    the email may become shared within this very batch) and then looks for the number,
+    unless the activity is on a contact already — which the load reads (``attached``) only
+    for a batch that asks a number. So what a batch loads for an event never depends on the
+    other events beside it."""
     asked: set[str] = set()
     given: set[str] = set()
     person = PHONE_RECORD_TYPES
