@@ -607,7 +607,7 @@ def test_pending_inbox_rows_apply_before_newer_input(workspace: Workspace) -> No
     in arrival order: they are applied before the next input, and `process_inbox` drains them."""
     import sqlalchemy as sa
 
-    from leadsync.store.schema import counters, inbox
+    from leadsync.store.schema import inbox
 
     setup(workspace, ownership={"default": "integration_wins"})
     older = contact("p-1", owner="u-1", at="2026-11-01T09:00:00Z")
@@ -627,7 +627,6 @@ def test_pending_inbox_rows_apply_before_newer_input(workspace: Workspace) -> No
                 }
             ],
         )
-        connection.execute(sa.insert(counters), [{"name": "inbox_seq", "value": 1}])
         if connection.dialect.name == "postgresql":  # numbers come from a sequence there
             connection.execute(sa.text("SELECT setval('inbox_seqs', 1)"))
     run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-01T10:00:00Z"))

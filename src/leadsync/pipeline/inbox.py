@@ -281,8 +281,8 @@ def write_items(
     transaction; an item with an ``error`` is written as failed, with its dead letter.
 
     Sequence numbers are :func:`~leadsync.store.inbox.append`'s: PostgreSQL's sequence, no
-    lock taken; SQLite's ``inbox_seq`` counter, under the write lock (taken by the append when
-    the caller's transaction does not hold it yet).
+    lock taken; SQLite's rowid, under the write lock (taken by the append when the caller's
+    transaction does not hold it yet).
 
     Returns the (sequence, item) pairs written, in order, and how many the inbox already held
     (duplicates: a redelivery, acknowledged and not written again).

@@ -233,9 +233,7 @@ def _write_and_apply(
     chunk: _Chunk,
     source: str | None,
 ) -> tuple[list[tuple[int, InboxItem]], int, BatchResult]:
-    counters.lock_counters(
-        connection, [counters.INBOX_SEQ, counters.RECORD_ID, counters.ACTIVITY_ID]
-    )
+    counters.lock_counters(connection, [counters.RECORD_ID, counters.ACTIVITY_ID])
     if inbox_store.has_pending(connection):
         raise _NotDirectly
     written, duplicates = _write_inbox(connection, integration, chunk, source, inbox_store.APPLIED)

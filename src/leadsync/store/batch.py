@@ -7,8 +7,7 @@ Loads take a few ``IN`` queries per batch whatever its size; writes take one sta
 table (:func:`leadsync.store.database.insert_rows`).
 
 Who takes the lock: the code that begins the batch's transaction, once, before its first
-read — the pipeline's drain, direct apply and event-by-event retry (``pipeline/``, which also
-locks ``inbox_seq`` when it writes inbox rows), preview, replay, the test lead, undo,
+read — the pipeline's drain, direct apply and event-by-event retry (``pipeline/``), preview, replay, the test lead, undo,
 and :func:`leadsync.engine.change_owner_in_crm` for ``records set-owner``. The engine's load
 step only reads the counters (:func:`read_counters`) under that lock; it never takes it.
 """
@@ -53,7 +52,6 @@ from leadsync.store.schema import (
 
 RECORD_ID = "record_id"
 ACTIVITY_ID = "activity_id"
-INBOX_SEQ = "inbox_seq"
 ROUND_ROBIN_PREFIX = "rr:"
 
 

@@ -13,11 +13,13 @@ and skip a row whose ``(integration, event_id)`` the inbox already holds, the sa
   Their rows may commit out of ``seq`` order; the router takes rows only once their
   transaction is over, in ``(txid, seq)`` order (:mod:`leadsync.store.routing`). Two writers
   racing on one event: the second waits for the first, then skips it.
-- **SQLite**: one writer at a time holds the database's write lock, so the ``inbox_seq``
-  counter gives the numbers (one ``UPSERT … RETURNING``, which takes the lock), and rows
-  commit in ``seq`` order, which the drain's claim and :func:`mark_applied` rely on. The rows
-  are inserted with ``ON CONFLICT DO NOTHING``; only when that skipped some (a redelivery)
-  are they looked up and written again, so the usual append is two statements.
+- **SQLite**: one writer at a time holds the database's write lock (the insert takes it), so
+  rows commit in ``seq`` order, which the drain's claim and :func:`mark_applied` rely on.
+  ``seq`` is the table's rowid: a row inserted without one gets the largest plus one, and a
+  redelivery skipped by ``ON CONFLICT DO NOTHING`` takes none, so the numbers have no gaps
+  (inbox rows are never deleted). One ``executemany`` and ``last_insert_rowid()`` give the
+  numbers; only when some rows were skipped are the new ones read back. No counters row is
+  written: an extra page per commit (docs/PERFORMANCE.md).
 
 The writes go through the bare driver (plain tuples, or arrays on PostgreSQL): intake writes
 every webhook piece here and an ingest every line, so SQLAlchemy's per-statement and per-row
@@ -27,7 +29,6 @@ and when; nothing here commits but an :class:`Appender`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from contextlib import suppress
 from typing import Any, NamedTuple, Protocol
@@ -93,22 +94,15 @@ _PG_APPEND = (
     "RETURNING seq, integration, event_id"
 )
 _SQLITE_INSERT = (
-    f"INSERT INTO inbox (seq, {', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join(['?'] * (1 + len(_COLUMNS)))}) "
+    f"INSERT INTO inbox ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(['?'] * len(_COLUMNS))}) "
     "ON CONFLICT (integration, event_id) DO NOTHING"
 )
-# The numbers: the counter's new value is the last one given (and the statement takes the
-# write lock, when the transaction does not hold it yet).
-_SQLITE_COUNT = (
-    "INSERT INTO counters (name, value) VALUES ('inbox_seq', ?) "
-    "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value"
-)
-_SQLITE_SET_COUNT = "UPDATE counters SET value = ? WHERE name = 'inbox_seq'"
-_SQLITE_TAKE_BACK = "DELETE FROM inbox WHERE seq BETWEEN ? AND ?"
-_SQLITE_KNOWN = (
-    "SELECT event_id FROM inbox WHERE integration = ? "
-    "AND event_id IN (SELECT value FROM json_each(?))"
-)
+# ``seq`` is the table's rowid: a row inserted without one gets the largest plus one, and a
+# row skipped as a redelivery takes no number. Rows are never deleted, so the numbers have
+# no gaps and are never given twice.
+_SQLITE_LAST = "SELECT last_insert_rowid()"
+_SQLITE_SINCE = "SELECT seq, integration, event_id FROM inbox WHERE seq > ?"
 
 
 class _Statements(Protocol):
@@ -178,36 +172,24 @@ def _append(statements: _Statements, dialect: str, rows: Sequence[InboxRow]) -> 
         for index in firsts:
             seqs[index] = given.get((rows[index].integration, rows[index].event_id))
         return seqs
-    # SQLite, under the write lock from the counter's statement on: number every row and
-    # insert; the usual case (no redelivery) ends there. When the inbox held some, the range
-    # is taken back and written again without them, so numbers stay without gaps.
-    [(last,)] = statements.rows(_SQLITE_COUNT, (len(firsts),))
-    first = int(last) - len(firsts) + 1
-    numbered = [(first + n, *rows[i]) for n, i in enumerate(firsts)]
-    if statements.many(_SQLITE_INSERT, numbered) == len(firsts):
+    # SQLite: the insert takes the write lock (when the transaction does not hold it yet),
+    # so the new rows' numbers are the ones after the largest, in the order of ``rows``.
+    inserted = statements.many(_SQLITE_INSERT, [rows[i] for i in firsts])
+    if not inserted:
+        return seqs
+    [(last,)] = statements.rows(_SQLITE_LAST, ())
+    first = int(last) - inserted + 1
+    if inserted == len(firsts):  # the usual case: no redelivery
         for n, index in enumerate(firsts):
             seqs[index] = first + n
         return seqs
-    statements.rows(_SQLITE_TAKE_BACK, (first, int(last)))
-    known = _sqlite_known(statements, [rows[i] for i in firsts])
-    new = [i for i in firsts if (rows[i].integration, rows[i].event_id) not in known]
-    statements.rows(_SQLITE_SET_COUNT, (first - 1 + len(new),))
-    statements.many(_SQLITE_INSERT, [(first + n, *rows[i]) for n, i in enumerate(new)])
-    for n, index in enumerate(new):
-        seqs[index] = first + n
+    given = {
+        (integration, event_id): int(seq)
+        for seq, integration, event_id in statements.rows(_SQLITE_SINCE, (first - 1,))
+    }
+    for index in firsts:
+        seqs[index] = given.get((rows[index].integration, rows[index].event_id))
     return seqs
-
-
-def _sqlite_known(statements: _Statements, rows: Sequence[InboxRow]) -> set[tuple[str, str]]:
-    """The (integration, event_id) of ``rows`` the inbox holds."""
-    by_integration: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        by_integration[row.integration].append(row.event_id)
-    known: set[tuple[str, str]] = set()
-    for integration, keys in by_integration.items():
-        found = statements.rows(_SQLITE_KNOWN, (integration, json_text(keys)))
-        known.update((integration, event_id) for (event_id,) in found)
-    return known
 
 
 def append(connection: Connection, rows: Sequence[InboxRow]) -> list[int | None]:
