@@ -83,10 +83,11 @@ integrations:
 """
 
 
-def body(run: str, n: int) -> bytes:
-    """One Aircall ``call.ended`` webhook, new call id ``run-n``."""
+def body(run: str, n: int, timestamp: int) -> bytes:
+    """One Aircall ``call.ended`` webhook, new call id ``run-n``, sent at ``timestamp`` (unix
+    seconds: Aircall's events carry the time they were sent, so the load's do too)."""
     return (
-        '{"resource":"call","event":"call.ended","timestamp":1767600000,'
+        f'{{"resource":"call","event":"call.ended","timestamp":{timestamp},'
         f'"token":"{TOKEN}","data":{{"id":"{run}-{n}","direction":"outbound",'
         '"status":"done","started_at":1767599900,"answered_at":1767599905,'
         '"ended_at":1767599990,"duration":85,"raw_digits":"+15550100",'
@@ -153,7 +154,7 @@ class Loader:
 
     async def one(self, n: int, due: float, measured: bool) -> None:
         loop = asyncio.get_running_loop()
-        content = body(self.run, n)
+        content = body(self.run, n, int(time.time()))
         connection = await self._connection()
         try:
             connection.writer.write(self.head + b"%d\r\n\r\n" % len(content) + content)

@@ -388,7 +388,7 @@ def test_contact_updated_leaves_out_what_it_lacks() -> None:
 )
 def test_deletions_and_users_without_id_give_no_events(name: str) -> None:
     piece, found = convert(load(name))
-    assert piece.key.startswith("h:")
+    assert piece.key.startswith(f"t:{piece.occurred_at}:")
     assert found == []
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.sources.base import WebhookRequest, stable_key
+from leadsync.sources.base import WebhookRequest, stable_key, timed_key
 from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
 from tests import adapters as harness
 
@@ -145,7 +145,10 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     "create.person.no_event_id": [
         {
             # No meta.id: the key is a hash of what identifies the event.
-            "id": stable_key("pipedrive", "create", "person", "44", "2026-11-01T11:00:00.000Z"),
+            "id": timed_key(
+                stable_key("pipedrive", "create", "person", "44", "2026-11-01T11:00:00.000Z"),
+                "2026-11-01T11:00:00.000Z",
+            ),
             "occurred_at": "2026-11-01T11:00:00.000Z",
             "type": "record",
             "object": "contact",
@@ -588,7 +591,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
 def v1_key(body: dict[str, Any]) -> str:
     """The dedupe key of a webhooks v1 body (v1 has no event id)."""
     meta = body["meta"]
-    return stable_key(
+    hashed = stable_key(
         "pipedrive",
         "v1",
         body.get("event"),
@@ -598,6 +601,7 @@ def v1_key(body: dict[str, Any]) -> str:
         meta.get("timestamp"),
         meta.get("timestamp_micro") or meta.get("timestamp_milli"),
     )
+    return timed_key(hashed, ADAPTER("crm-pipedrive").occurred_at(body, {}))
 
 
 def expected(name: str) -> list[dict[str, Any]]:
@@ -834,7 +838,7 @@ def test_v1_keys_hash_the_event_since_v1_has_no_event_id() -> None:
     adapter = ADAPTER("crm-pipedrive")
     body = body_of("v1.updated.person.owner_only")
     (piece,) = adapter.pieces(request(body))
-    assert piece.key == v1_key(body) and piece.key.startswith("h:")
+    assert piece.key == v1_key(body) and piece.key.startswith(f"t:{piece.occurred_at}:")
     assert piece.key != "43"  # meta.id is the person's id, not the event's
     retried = mutate(mutate(body, "retry", 2), "meta.webhook_id", "3399")
     assert adapter.pieces(request(retried))[0].key == piece.key
@@ -1054,7 +1058,7 @@ def test_without_an_event_id_the_key_is_a_hash_of_what_identifies_the_event() ->
     later = mutate(body, "meta.timestamp", "2026-11-01T11:00:05.000Z")
     (other,) = adapter.pieces(request(later))
     assert piece.key == again.key
-    assert piece.key.startswith("h:")
+    assert piece.key.startswith(f"t:{piece.occurred_at}:")
     assert other.key != piece.key
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources import KINDS, adapter_class
-from leadsync.sources.base import WebhookRequest, stable_key
+from leadsync.sources.base import WebhookRequest, stable_key, timed_key
 from leadsync.sources.salesforce import ACK, ADAPTER, SalesforceAdapter, id18
 from tests import adapters as harness
 
@@ -849,14 +849,19 @@ def test_change_event_key_is_the_transaction_and_sequence() -> None:
     (piece,) = ADAPTER("crm-salesforce", OPTIONS).pieces(
         request(raw_of("cdc_update_owner_only.json"))
     )
-    assert piece.key == stable_key("salesforce", "0002c4a1-aaaa", 2)
     assert piece.occurred_at == "2026-11-01T11:00:00.000Z"
+    assert piece.key == timed_key(stable_key("salesforce", "0002c4a1-aaaa", 2), piece.occurred_at)
 
 
 def test_without_a_transaction_key_the_key_hashes_entity_ids_type_and_time() -> None:
     body = body_of("cdc_update_contact.json")
     (piece,) = ADAPTER("crm-salesforce", OPTIONS).pieces(request(body))
-    assert piece.key == stable_key("salesforce", "Contact", [BO], "UPDATE", 1793527200000)
+    hashed = stable_key("salesforce", "Contact", [BO], "UPDATE", 1793527200000)
+    assert (
+        piece.key
+        == timed_key(hashed, "2026-11-01T10:00:00.000Z")
+        == timed_key(hashed, piece.occurred_at)
+    )
 
 
 @pytest.mark.parametrize("name", ["om_lead.xml", "cdc_create_lead.json", "cdc_update_contact.json"])

@@ -30,12 +30,13 @@ and when; nothing here commits but an :class:`Appender`.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from contextlib import suppress
+from contextlib import closing, suppress
 from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from leadsync.model import epoch_ts
 from leadsync.store.database import (
     in_values,
     insert_rows,
@@ -105,6 +106,27 @@ _SQLITE_LAST = "SELECT last_insert_rowid()"
 _SQLITE_SINCE = "SELECT seq, integration, event_id FROM inbox WHERE seq > ?"
 
 
+# Keys had no time before migration 0012 (sources.base.timed_key): ``t:<time>:<hash>`` was
+# ``h:<hash>``. For events older than this counter (epoch ms, written by the migration only
+# when the inbox held rows then), a redelivery is also looked for under that form.
+UNTIMED_UNTIL = "inbox_untimed_keys_until"
+_TIMED_LENGTH = len("t:") + len("2026-01-01T00:00:00.000Z") + len(":") + 40
+_UNTIMED_SQL = {
+    "sqlite": "SELECT event_id FROM inbox WHERE integration = ? "
+    "AND event_id IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT event_id FROM inbox WHERE integration = %s "
+    "AND event_id IN (SELECT jsonb_array_elements_text(%s::jsonb))",
+}
+_UNTIL_SQL = f"SELECT value FROM counters WHERE name = '{UNTIMED_UNTIL}'"
+
+
+def untimed_key(event_id: str) -> str | None:
+    """The form a timed key (``t:<time>:<hash>``) had before keys had their time, else None."""
+    if len(event_id) == _TIMED_LENGTH and event_id.startswith("t:") and event_id[26] == ":":
+        return "h:" + event_id[27:]
+    return None
+
+
 class _Statements(Protocol):
     def rows(self, sql: str, params: Sequence[Any], prepare: bool = False) -> list[Any]:
         """Run ``sql`` once; the rows it returns (none for a statement without)."""
@@ -161,9 +183,44 @@ def _firsts(rows: Sequence[InboxRow]) -> list[int]:
     return firsts
 
 
-def _append(statements: _Statements, dialect: str, rows: Sequence[InboxRow]) -> list[int | None]:
+def _untimed_until(statements: _Statements) -> str | None:
+    """Events older than this time may be in the inbox under their untimed key; None when
+    the inbox has only ever held timed keys."""
+    found = statements.rows(_UNTIL_SQL, ())
+    return epoch_ts(int(found[0][0]) / 1000) if found else None
+
+
+def _not_held_untimed(
+    statements: _Statements,
+    dialect: str,
+    rows: Sequence[InboxRow],
+    firsts: list[int],
+    until: str | None,
+) -> list[int]:
+    """``firsts`` without the rows the inbox holds under their untimed key (a redelivery of
+    an event first stored before keys had their time)."""
+    if until is None:
+        return firsts
+    old: dict[str, dict[str, int]] = {}
+    for index in firsts:
+        row = rows[index]
+        untimed = untimed_key(row.event_id) if row.occurred_at < until else None
+        if untimed is not None:
+            old.setdefault(row.integration, {})[untimed] = index
+    if not old:
+        return firsts
+    held: set[int] = set()
+    for integration, by_key in old.items():
+        found = statements.rows(_UNTIMED_SQL[dialect], (integration, json_text(list(by_key))))
+        held.update(by_key[event_id] for (event_id,) in found)
+    return [index for index in firsts if index not in held]
+
+
+def _append(
+    statements: _Statements, dialect: str, rows: Sequence[InboxRow], until: str | None
+) -> list[int | None]:
     seqs: list[int | None] = [None] * len(rows)
-    firsts = _firsts(rows)
+    firsts = _not_held_untimed(statements, dialect, rows, _firsts(rows), until)
     if not firsts:
         return seqs
     if dialect == "postgresql":
@@ -198,7 +255,8 @@ def append(connection: Connection, rows: Sequence[InboxRow]) -> list[int | None]
     already, or an earlier row of ``rows`` has it (a redelivery, written once). Numbers
     increase in the order of ``rows``. On SQLite the first statement takes the write lock
     when the transaction does not hold it yet."""
-    return _append(_Through(connection), connection.dialect.name, rows)
+    statements, dialect = _Through(connection), connection.dialect.name
+    return _append(statements, dialect, rows, _untimed_until(statements))
 
 
 class Appender:
@@ -214,15 +272,23 @@ class Appender:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._pooled: Any = None
+        self._until: str | None = None
+        self._until_read = False  # read once: only a migration writes it
 
     def append(self, rows: Sequence[InboxRow]) -> list[int | None]:
         if self._pooled is None:
             self._pooled = self.engine.raw_connection()
         driver = self._pooled.driver_connection
+        dialect = self.engine.dialect.name
         try:
-            if self.engine.dialect.name == "postgresql":
-                return _committed_postgresql(driver, rows)
-            return _committed_sqlite(driver, rows)
+            if not self._until_read:
+                with closing(driver.cursor()) as cursor:
+                    self._until = _untimed_until(_Bare(cursor))
+                driver.commit()
+                self._until_read = True
+            if dialect == "postgresql":
+                return _committed_postgresql(driver, rows, self._until)
+            return _committed_sqlite(driver, rows, self._until)
         except Exception as exc:
             raise self._translated(exc) from exc
 
@@ -254,22 +320,24 @@ class Appender:
         )
 
 
-def _committed_postgresql(driver: Any, rows: Sequence[InboxRow]) -> list[int | None]:
+def _committed_postgresql(
+    driver: Any, rows: Sequence[InboxRow], until: str | None
+) -> list[int | None]:
     driver.autocommit = True
     try:
         with driver.cursor() as cursor:
-            return _append(_Bare(cursor), "postgresql", rows)
+            return _append(_Bare(cursor), "postgresql", rows, until)
     finally:
         with suppress(Exception):  # a broken connection is dropped anyway
             driver.autocommit = False
 
 
-def _committed_sqlite(driver: Any, rows: Sequence[InboxRow]) -> list[int | None]:
+def _committed_sqlite(driver: Any, rows: Sequence[InboxRow], until: str | None) -> list[int | None]:
     cursor = driver.cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            seqs = _append(_Bare(cursor), "sqlite", rows)
+            seqs = _append(_Bare(cursor), "sqlite", rows, until)
             cursor.execute("COMMIT")
         except BaseException:
             if driver.in_transaction:
@@ -288,14 +356,17 @@ def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -
 def known_event_ids(
     connection: Connection, integration: str, event_ids: Collection[str]
 ) -> set[str]:
-    """The ones among ``event_ids`` the inbox already holds for the integration."""
+    """The ones among ``event_ids`` the inbox already holds for the integration (a timed key
+    also under its untimed form, see :func:`untimed_key`)."""
     if not event_ids:
         return set()
+    untimed = {old: key for key in event_ids if (old := untimed_key(key)) is not None}
     query = sa.select(inbox.c.event_id).where(
         inbox.c.integration == integration,
-        in_values(inbox.c.event_id, event_ids, connection.dialect.name),
+        in_values(inbox.c.event_id, {*event_ids, *untimed}, connection.dialect.name),
     )
-    return set(connection.scalars(query).all())
+    found = set(connection.scalars(query).all())
+    return (found & set(event_ids)) | {untimed[key] for key in found if key in untimed}
 
 
 def has_pending(connection: Connection) -> bool:
