@@ -110,7 +110,8 @@ _SQLITE_SINCE = "SELECT seq, integration, event_id FROM inbox WHERE seq > ?"
 # ``h:<hash>``. For events older than this counter (epoch ms, written by the migration only
 # when the inbox held rows then), a redelivery is also looked for under that form.
 UNTIMED_UNTIL = "inbox_untimed_keys_until"
-_TIMED_LENGTH = len("t:") + len("2026-01-01T00:00:00.000Z") + len(":") + 40
+_TIME_END = len("t:2026-01-01T00:00:00.000Z")  # canonical times have one width
+_TIMED_LENGTH = _TIME_END + len(":") + 40
 _UNTIMED_SQL = {
     "sqlite": "SELECT event_id FROM inbox WHERE integration = ? "
     "AND event_id IN (SELECT value FROM json_each(?))",
@@ -122,8 +123,8 @@ _UNTIL_SQL = f"SELECT value FROM counters WHERE name = '{UNTIMED_UNTIL}'"
 
 def untimed_key(event_id: str) -> str | None:
     """The form a timed key (``t:<time>:<hash>``) had before keys had their time, else None."""
-    if len(event_id) == _TIMED_LENGTH and event_id.startswith("t:") and event_id[26] == ":":
-        return "h:" + event_id[27:]
+    if len(event_id) == _TIMED_LENGTH and event_id[:2] == "t:" and event_id[_TIME_END] == ":":
+        return "h:" + event_id[_TIME_END + 1 :]
     return None
 
 
