@@ -21,6 +21,7 @@ so every layer above it — settings, rules, sources, the faces — may use it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -163,6 +164,7 @@ def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
     return format_ts(moment)
 
 
+@functools.lru_cache(maxsize=1024)  # webhooks a second apart share their second
 def _from_epoch(value: int | float, unit: EpochUnit) -> str:
     try:
         moment = datetime.fromtimestamp(float(value) / (1000 if unit == "ms" else 1), UTC)

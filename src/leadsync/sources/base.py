@@ -138,10 +138,11 @@ def stable_key(*parts: Any) -> str:
     Parts are JSON values from the payload; their ``repr`` is unambiguous (strings are
     quoted, ``None`` is not ``"None"``). A dict part is hashed with its keys sorted.
     """
-    if not any(isinstance(part, dict | list | tuple) for part in parts):
-        text = repr(parts)  # the usual case: names, ids and times
-    else:
-        text = repr(tuple(_canonical(part) for part in parts))
+    text = repr(parts)  # the usual case: names, ids and times
+    for part in parts:
+        if isinstance(part, dict | list | tuple):
+            text = repr(tuple(_canonical(part) for part in parts))
+            break
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 

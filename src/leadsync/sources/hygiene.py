@@ -252,6 +252,11 @@ class Headers(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._first[name.lower()]
 
+    def get(self, name: str, default: Any = None) -> Any:
+        # Mapping's get goes through __getitem__ and a KeyError for every header not sent:
+        # this runs a few times per webhook request.
+        return self._first.get(name.lower(), default)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._first
 
@@ -270,6 +275,8 @@ class Headers(Mapping[str, str]):
 
     def conflicting(self, names: Iterable[str] | None = None) -> list[str]:
         """The headers (of ``names``, else all) sent more than once with different values."""
+        if not self._all:  # the usual request: no header sent twice
+            return []
         wanted = self._all if names is None else [n.lower() for n in names]
         return [n for n in wanted if n in self._all and len(set(self._all[n])) > 1]
 
