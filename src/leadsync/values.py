@@ -164,7 +164,7 @@ def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
     return format_ts(moment)
 
 
-@functools.lru_cache(maxsize=1024)  # webhooks a second apart share their second
+@functools.lru_cache(maxsize=1024)  # the webhooks of one second share their epoch time
 def _from_epoch(value: int | float, unit: EpochUnit) -> str:
     try:
         moment = datetime.fromtimestamp(float(value) / (1000 if unit == "ms" else 1), UTC)

@@ -7,8 +7,9 @@ Loads take a few ``IN`` queries per batch whatever its size; writes take one sta
 table (:func:`leadsync.store.database.insert_rows`).
 
 Who takes the lock: the code that begins the batch's transaction, once, before its first
-read — the pipeline's drain, direct apply and event-by-event retry (``pipeline/``), preview, replay, the test lead, undo,
-and :func:`leadsync.engine.change_owner_in_crm` for ``records set-owner``. The engine's load
+read — the pipeline's drain, direct apply and event-by-event retry (``pipeline/``),
+preview, replay, the test lead, undo, and :func:`leadsync.engine.change_owner_in_crm` for
+``records set-owner``. The engine's load
 step only reads the counters (:func:`read_counters`) under that lock; it never takes it.
 """
 
