@@ -5,6 +5,7 @@ transaction); the migration that marks when untimed keys stopped being written."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leadsync.model import ts_to_datetime
 from leadsync.pipeline.intake import Intake
@@ -22,7 +25,8 @@ from leadsync.sources.base import WebhookRequest, stable_key, timed_key
 from leadsync.store import inbox as inbox_store
 from leadsync.store.database import MIGRATIONS, create_db_engine, migrate
 from leadsync.workspace import Workspace
-from tests.helpers import settings, workspace_config
+from tests.helpers import settings as integration_settings
+from tests.helpers import workspace_config
 
 TOKEN = "aircall-token"
 FIXTURE = Path(__file__).parent / "fixtures" / "webhooks" / "aircall" / "call.ended.json"
@@ -49,7 +53,7 @@ def key_of(body: bytes) -> str:
 
 @pytest.fixture
 def intake(workspace: Workspace) -> Iterator[Intake]:
-    config = {"phone": settings(kind="aircall", secret_env="PHONE_TOKEN")}
+    config = {"phone": integration_settings(kind="aircall", secret_env="PHONE_TOKEN")}
     workspace.apply_config(workspace_config(config))
     service = Intake(workspace.engine, environ={"PHONE_TOKEN": TOKEN})
     service.start()
@@ -196,3 +200,90 @@ def test_the_migration_marks_an_inbox_that_held_rows_and_down_restores_the_count
     held.dispose()
     # The older code numbers SQLite's rows with this counter: it goes on after the last.
     assert counters == [("inbox_seq", 2)]
+
+
+# ------------------------------------------------------------------ appends, against a model
+
+_HASHES = [hashlib.sha256(str(n).encode()).hexdigest()[:40] for n in range(12)]
+_BEFORE, _MARK, _AFTER = (
+    "2026-01-01T00:00:00.000Z",
+    "2026-02-01T00:00:00.000Z",
+    "2026-03-01T00:00:00.000Z",
+)
+
+# (integration, event, after the mark?) — the event's timed key, or its untimed one when stored
+# by an older version before the test's appends.
+_row = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 11), st.booleans())
+
+
+def _inbox_row(integration: str, event: int, late: bool) -> inbox_store.InboxRow:
+    at = _AFTER if late else _BEFORE
+    key = f"t:{at}:{_HASHES[event]}"
+    return inbox_store.InboxRow(integration, key, at, at, "{}", "pending", "test", None)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    old=st.lists(_row, max_size=6),
+    marked=st.booleans(),
+    commits=st.lists(st.lists(_row, min_size=1, max_size=6), min_size=1, max_size=6),
+)
+def test_appends_number_and_skip_rows_as_a_model_says(
+    workspace: Workspace,
+    old: list[tuple[str, int, bool]],
+    marked: bool,
+    commits: list[list[tuple[str, int, bool]]],
+) -> None:
+    """Group commits (the Appender) and appends in a transaction (an ingest), in turn: each
+    row gets the next number unless the inbox holds its key — or, for an event older than the
+    mark, its untimed key — or an earlier row of the same append has it. SQLite's numbers have
+    no gaps; PostgreSQL's grow in the order of the rows."""
+    engine = workspace.engine
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM inbox"))
+        connection.execute(sa.text("DELETE FROM counters"))
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT setval('inbox_seqs', 1, false)"))
+        for integration, event, _ in dict.fromkeys(old):
+            inbox_store.append(
+                connection,
+                [_inbox_row(integration, event, False)._replace(event_id=f"h:{_HASHES[event]}")],
+            )
+        if marked:
+            connection.execute(
+                sa.text("INSERT INTO counters (name, value) VALUES (:n, :v)"),
+                {"n": inbox_store.UNTIMED_UNTIL, "v": _epoch_ms(_MARK)},
+            )
+    held = {(integration, f"h:{_HASHES[event]}") for integration, event, _ in old}
+    appender = inbox_store.Appender(engine)
+    numbers: list[int] = []
+    try:
+        for turn, commit in enumerate(commits):
+            rows = [_inbox_row(*row) for row in commit]
+            expected_new: list[bool] = []
+            for row, (integration, event, late) in zip(rows, commit, strict=True):
+                untimed = (integration, f"h:{_HASHES[event]}")
+                new = (integration, row.event_id) not in held and not (
+                    marked and not late and untimed in held
+                )
+                expected_new.append(new)
+                held.add((integration, row.event_id))
+            if turn % 2:
+                seqs = appender.append(rows)
+            else:
+                with engine.begin() as connection:
+                    seqs = inbox_store.append(connection, rows)
+            assert [seq is not None for seq in seqs] == expected_new
+            given = [seq for seq in seqs if seq is not None]
+            assert given == sorted(given) and all(not numbers or s > numbers[-1] for s in given)
+            numbers += given
+    finally:
+        appender.close()
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT seq, integration, event_id FROM inbox")).all()
+    assert sorted(seq for seq, _, _ in stored if seq in numbers) == numbers
+    assert len({(i, e) for _, i, e in stored}) == len(stored)
+    if engine.dialect.name == "sqlite":
+        assert sorted(seq for seq, _, _ in stored) == list(range(1, len(stored) + 1))
