@@ -21,7 +21,6 @@ so every layer above it — settings, rules, sources, the faces — may use it.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass
@@ -164,7 +163,7 @@ def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
     return format_ts(moment)
 
 
-@functools.lru_cache(maxsize=1024)  # the webhooks of one second share their epoch time
+@lru_cache(maxsize=1024)  # the webhooks of one second share their epoch time
 def _from_epoch(value: int | float, unit: EpochUnit) -> str:
     try:
         moment = datetime.fromtimestamp(float(value) / (1000 if unit == "ms" else 1), UTC)

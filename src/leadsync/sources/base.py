@@ -7,7 +7,7 @@ A webhook request travels through an adapter in two steps, at two different time
    data, :meth:`Adapter.split` cuts it into the vendor's single events (a HubSpot array, a
    Salesforce ``notifications`` list, one object for most vendors) and for each one
    :meth:`Adapter.identify` gives the key the inbox deduplicates on (a hashed key with the
-   time in front: :func:`timed_key`) and :meth:`Adapter.occurred_at` the vendor's time.
+   time in front: :func:`leadsync.model.timed_key`) and :meth:`Adapter.occurred_at` the vendor's time.
    Each piece is stored as one inbox row whose payload is the envelope
    ``{"headers": {...}, "body": <piece>}`` (see :func:`envelope_text`). Nothing here may be slow: it is on the request's path.
 2. **In a worker**, later: :meth:`Adapter.to_events` turns one stored envelope into canonical
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import Event
+from leadsync.model import Event, timed_key
 from leadsync.sources.hygiene import (
     check_events,
     finite_float,
@@ -141,26 +141,9 @@ def stable_key(*parts: Any) -> str:
     text = repr(parts)  # the usual case: names, ids and times
     for part in parts:
         if isinstance(part, dict | list | tuple):
-            text = repr(tuple(_canonical(part) for part in parts))
+            text = repr(tuple(_canonical(p) for p in parts))
             break
     return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
-
-
-def timed_key(key: str, at: str | None) -> str:
-    """The key the inbox keeps for a piece: a hashed key (``h:<hash>``, :func:`stable_key` or
-    an over-long id) with the vendor's time of the event in front, ``t:<time>:<hash>``, when
-    the event has one; any other key as it is.
-
-    The time comes from the event's own fields (:meth:`Adapter.occurred_at`), so a
-    redelivery still has the same key. It is there for the inbox's unique index: a hash
-    lands anywhere in it, so each new row reads and dirties a page of its own; keys that
-    begin with the time land beside the last ones (on an inbox of 1,500,000 rows, a fifth to
-    two fifths less CPU per appended row and a tenth of the page reads: docs/PERFORMANCE.md).
-    An inbox written before keys had their time holds ``h:<hash>``;
-    :mod:`leadsync.store.inbox` looks that form up for events older than the change."""
-    if at is None or not key.startswith("h:"):
-        return key
-    return f"t:{at}:{key[2:]}"
 
 
 def _canonical(value: Any) -> Any:

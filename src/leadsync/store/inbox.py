@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.model import epoch_ts
+from leadsync.model import epoch_ts, untimed_key
 from leadsync.store.database import (
     in_values,
     insert_rows,
@@ -106,12 +106,10 @@ _SQLITE_LAST = "SELECT last_insert_rowid()"
 _SQLITE_SINCE = "SELECT seq, integration, event_id FROM inbox WHERE seq > ?"
 
 
-# Keys had no time before migration 0012 (sources.base.timed_key): ``t:<time>:<hash>`` was
+# Keys had no time before migration 0012 (model.timed_key): ``t:<time>:<hash>`` was
 # ``h:<hash>``. For events older than this counter (epoch ms, written by the migration only
 # when the inbox held rows then), a redelivery is also looked for under that form.
 UNTIMED_UNTIL = "inbox_untimed_keys_until"
-_TIME_END = len("t:2026-01-01T00:00:00.000Z")  # canonical times have one width
-_TIMED_LENGTH = _TIME_END + len(":") + 40
 _UNTIMED_SQL = {
     "sqlite": "SELECT event_id FROM inbox WHERE integration = ? "
     "AND event_id IN (SELECT value FROM json_each(?))",
@@ -119,13 +117,6 @@ _UNTIMED_SQL = {
     "AND event_id IN (SELECT jsonb_array_elements_text(%s::jsonb))",
 }
 _UNTIL_SQL = f"SELECT value FROM counters WHERE name = '{UNTIMED_UNTIL}'"
-
-
-def untimed_key(event_id: str) -> str | None:
-    """The form a timed key (``t:<time>:<hash>``) had before keys had their time, else None."""
-    if len(event_id) == _TIMED_LENGTH and event_id[:2] == "t:" and event_id[_TIME_END] == ":":
-        return "h:" + event_id[_TIME_END + 1 :]
-    return None
 
 
 class _Statements(Protocol):
@@ -358,7 +349,7 @@ def known_event_ids(
     connection: Connection, integration: str, event_ids: Collection[str]
 ) -> set[str]:
     """The ones among ``event_ids`` the inbox already holds for the integration (a timed key
-    also under its untimed form, see :func:`untimed_key`)."""
+    also under its untimed form, see :func:`leadsync.model.untimed_key`)."""
     if not event_ids:
         return set()
     untimed = {old: key for key in event_ids if (old := untimed_key(key)) is not None}
