@@ -1,18 +1,22 @@
 """Inbox dedupe keys on a big inbox: hashed keys (``h:<hash>``, before migration 0012) against
-timed keys (``t:<event time>:<hash>``, what intake writes now), and keys in arrival order
-(the ceiling for the unique index: every new key after the last).
+timed keys (``t:<event time>:<hash>``, from 0012 to 0013), timed keys with the object's id
+(``t:<event time>:<id>:<hash>``, what intake writes now for a vendor that numbers its
+objects), and keys in arrival order (the ceiling for the unique index: every new key after
+the last).
 
 Each variant gets its own SQLite workspace filled with ``--rows`` inbox rows keyed its way
 (the unique index far larger than SQLite's cache), then appends ``--commits`` group commits of
 ``--per-commit`` new rows through the product's ``store.inbox.Appender`` (what webhook intake
 runs), events 1/``--rate`` s apart. Printed per appended row: this process's CPU (user +
 system) and wall time, page reads (``read`` syscalls, ``/proc/self/io``) and bytes written
-(the WAL). The variants alternate, ``--rounds`` times.
+(the WAL). The variants alternate, ``--rounds`` times. ``--seconds`` gives the events times to
+the second, as most vendors send them (several events then share a time).
 
 Usage::
 
     python bench/inbox_keys_bench.py                           # 1,500,000 rows, 3,000 commits of 1
     python bench/inbox_keys_bench.py --per-commit 3 --commits 2000
+    python bench/inbox_keys_bench.py --rows 30000 --rate 3000 --per-commit 6 --seconds --rounds 3
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ LEADSYNC = str(Path(sys.executable).parent / "leadsync")
 WORKSPACE = "integrations:\n  aircall: {kind: aircall, secret_env: BENCH_TOKEN}\n"
 PAYLOAD = '{"body":{"resource":"call","event":"call.ended","data":{"id":812345}}}' * 4
 START = 1_700_000_000.0
-VARIANTS = ("hashed", "timed", "arrival")
+VARIANTS = ("hashed", "timed", "with-id", "arrival")
 
 
 def key(variant: str, n: int, at: float) -> str:
@@ -44,10 +48,12 @@ def key(variant: str, n: int, at: float) -> str:
         return f"h:{digest}"
     if variant == "timed":
         return f"t:{epoch_ts(at)}:{digest}"
+    if variant == "with-id":
+        return f"t:{epoch_ts(at)}:{n}:{digest}"
     return f"a:{n:012d}"
 
 
-def fill(path: Path, variant: str, rows: int, rate: float) -> None:
+def fill(path: Path, variant: str, rows: int, rate: float, seconds: bool) -> None:
     env = {**os.environ, "LEADSYNC_DB": f"sqlite:///{path}"}
     workspace = path.with_suffix(".yaml")
     workspace.write_text(WORKSPACE)
@@ -62,6 +68,8 @@ def fill(path: Path, variant: str, rows: int, rate: float) -> None:
         batch = []
         for n in range(first, min(rows, first + 100_000)):
             at = START + n / rate
+            if seconds:
+                at = float(int(at))
             batch.append((key(variant, n, at), epoch_ts(at), epoch_ts(at), PAYLOAD))
         connection.execute("BEGIN")
         connection.executemany(insert, batch)
@@ -82,6 +90,8 @@ def append(path: Path, variant: str, first: int, args: argparse.Namespace) -> st
         for k in range(args.per_commit):
             n = first + g * args.per_commit + k
             at = START + n / args.rate
+            if args.seconds:
+                at = float(int(at))
             ts = epoch_ts(at)
             rows.append(
                 InboxRow(
@@ -112,11 +122,12 @@ def main() -> None:
     parser.add_argument("--per-commit", type=int, default=1)
     parser.add_argument("--rate", type=float, default=50.0, help="events per second")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", action="store_true", help="times to the second")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadsync-keys-") as folder:
         paths = {v: Path(folder) / f"{v}.db" for v in VARIANTS}
         for variant, path in paths.items():
-            fill(path, variant, args.rows, args.rate)
+            fill(path, variant, args.rows, args.rate, args.seconds)
         print(f"{args.rows} rows in each inbox; {args.commits} commits of {args.per_commit} rows")
         first = args.rows
         for round_ in range(1, args.rounds + 1):

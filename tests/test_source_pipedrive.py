@@ -146,7 +146,9 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         {
             # No meta.id: the key is a hash of what identifies the event.
             "id": timed_key(
-                stable_key("pipedrive", "create", "person", "44", "2026-11-01T11:00:00.000Z"),
+                stable_key(
+                    "pipedrive", "create", "person", "44", "2026-11-01T11:00:00.000Z", order="44"
+                ),
                 "2026-11-01T11:00:00.000Z",
             ),
             "occurred_at": "2026-11-01T11:00:00.000Z",
@@ -600,6 +602,7 @@ def v1_key(body: dict[str, Any]) -> str:
         meta.get("id"),
         meta.get("timestamp"),
         meta.get("timestamp_micro") or meta.get("timestamp_milli"),
+        order=meta.get("id"),
     )
     return timed_key(hashed, ADAPTER("crm-pipedrive").occurred_at(body, {}))
 
@@ -838,7 +841,7 @@ def test_v1_keys_hash_the_event_since_v1_has_no_event_id() -> None:
     adapter = ADAPTER("crm-pipedrive")
     body = body_of("v1.updated.person.owner_only")
     (piece,) = adapter.pieces(request(body))
-    assert piece.key == v1_key(body) and piece.key.startswith(f"t:{piece.occurred_at}:")
+    assert piece.key == v1_key(body) and piece.key.startswith(f"t:{piece.occurred_at}:43:")
     assert piece.key != "43"  # meta.id is the person's id, not the event's
     retried = mutate(mutate(body, "retry", 2), "meta.webhook_id", "3399")
     assert adapter.pieces(request(retried))[0].key == piece.key

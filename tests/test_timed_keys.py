@@ -1,7 +1,8 @@
-"""Hashed dedupe keys begin with the event's time (``t:<time>:<hash>``), and an inbox written
-before that still recognizes a redelivery stored under the untimed form (``h:<hash>``), on
-SQLite and PostgreSQL, through webhook intake (group commits) and an ingest (the caller's
-transaction); the migration that marks when untimed keys stopped being written."""
+"""Hashed dedupe keys begin with the event's time and the object's id
+(``t:<time>:<id>:<hash>``), and an inbox written before that still recognizes a redelivery
+stored under an older form (``h:<hash>`` before migration 0012, ``t:<time>:<hash>`` before
+0013), on SQLite and PostgreSQL, through webhook intake (group commits) and an ingest (the
+caller's transaction); the migrations that mark when the older forms stopped being written."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsync.model import ts_to_datetime
+from leadsync.model import hashed_key, older_keys, ts_to_datetime
 from leadsync.pipeline.intake import Intake
 from leadsync.sources import adapter_for
 from leadsync.sources.base import WebhookRequest, stable_key, timed_key
@@ -63,9 +64,9 @@ def intake(workspace: Workspace) -> Iterator[Intake]:
         service.stop()
 
 
-def stored_before_timed_keys(workspace: Workspace, event_id: str, until: str) -> None:
-    """An inbox row as a version before timed keys wrote it, and the mark migration 0012
-    leaves when the inbox held rows (epoch ms)."""
+def stored_by_an_older_version(workspace: Workspace, event_id: str, until: str) -> None:
+    """An inbox row as an older version wrote it, and the mark migrations 0012 and 0013
+    leave when the inbox held rows (epoch ms)."""
     until_ms = _epoch_ms(until)
     with workspace.engine.begin() as connection:
         connection.execute(
@@ -78,7 +79,7 @@ def stored_before_timed_keys(workspace: Workspace, event_id: str, until: str) ->
         )
         connection.execute(
             sa.text("INSERT INTO counters (name, value) VALUES (:n, :v)"),
-            {"n": inbox_store.UNTIMED_UNTIL, "v": until_ms},
+            {"n": inbox_store.OLDER_KEYS_UNTIL, "v": until_ms},
         )
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT setval('inbox_seqs', 1)"))
@@ -88,29 +89,67 @@ def _epoch_ms(ts: str) -> int:
     return int(ts_to_datetime(ts).timestamp() * 1000)
 
 
-def test_a_hashed_key_begins_with_the_event_time_and_keeps_the_hash() -> None:
+AT = "2025-11-02T15:00:00.000Z"
+
+
+def test_a_hashed_key_begins_with_the_event_time_and_the_call_id_and_keeps_the_hash() -> None:
     body = call_body(812345, 1_762_095_600)  # 2025-11-02T15:00:00Z
     key = key_of(body)
     untimed = stable_key("aircall", "call.ended", 812345, 1_762_095_600)
-    assert key == "t:2025-11-02T15:00:00.000Z:" + untimed.removeprefix("h:")
-    assert inbox_store.untimed_key(key) == untimed
-    # The same body delivered again has the same key; another time is another event.
+    digest = untimed.removeprefix("h:")
+    assert key == f"t:{AT}:812345:{digest}"
+    # The forms an older version stored it under: before migration 0012, before 0013.
+    assert older_keys(key) == (untimed, f"t:{AT}:{digest}")
+    assert older_keys(f"t:{AT}:{digest}") == (untimed,)
+    # The same body delivered again has the same key; another time is another event, and
+    # so is another call at the same time.
     assert key_of(body) == key
     assert key_of(call_body(812345, 1_762_095_601)) != key
-    # Keys a vendor gives, and hashed keys of events without a time, are left as they are.
-    assert timed_key("evt-1", "2026-11-01T09:00:00.000Z") == "evt-1"
-    assert timed_key(untimed, None) == untimed
-    assert inbox_store.untimed_key("evt-1") is None
-    assert inbox_store.untimed_key(untimed) is None
+    assert key_of(call_body(812346, 1_762_095_600)) == f"t:{AT}:812346:" + stable_key(
+        "aircall", "call.ended", 812346, 1_762_095_600
+    ).removeprefix("h:")
+    # Keys a vendor gives are left as they are, and so is their (absent) older form.
+    assert timed_key("evt-1", AT) == "evt-1"
+    assert timed_key("h:not-a-hash", AT) == "h:not-a-hash"
+    assert older_keys("evt-1") == older_keys(untimed) == older_keys(f"t:{AT}:x") == ()
+    # A hashed key of an event without a time is the one form it always had.
+    assert timed_key(stable_key("aircall", "x", 1, None, order=1), None) == stable_key(
+        "aircall", "x", 1, None
+    )
 
 
-def test_a_redelivery_stored_under_its_untimed_key_is_recognized(
-    workspace: Workspace, intake: Intake
+@pytest.mark.parametrize(
+    ("order", "kept"),
+    [
+        (812345, "812345"),
+        ("0034x00001AbCdEf", "0034x00001AbCdEf"),
+        ("run-12.v_2", "run-12.v_2"),
+        ("x" * 32, "x" * 32),
+        (None, None),
+        (True, None),  # a boolean is no id
+        (1.5, None),
+        ("x" * 33, None),  # too long for the index's sake
+        ("a b", None),  # not plain: spaces, colons, slashes, other letters
+        ("a:b", None),
+        ("https://api.calendly.com/invitees/AAA", None),
+        ("é1", None),
+        ("", None),
+    ],
+)
+def test_only_a_plain_object_id_goes_into_the_key(order: object, kept: str | None) -> None:
+    digest = "0123456789abcdef0123456789abcdef01234567"
+    key = timed_key(hashed_key(digest, order), AT)
+    assert key == (f"t:{AT}:{kept}:{digest}" if kept else f"t:{AT}:{digest}")
+    assert older_keys(key)[0] == f"h:{digest}"
+
+
+@pytest.mark.parametrize("form", [0, 1], ids=["untimed", "timed-without-id"])
+def test_a_redelivery_stored_under_an_older_key_is_recognized(
+    workspace: Workspace, intake: Intake, form: int
 ) -> None:
     body = call_body(812345, 1_762_095_600)
-    untimed = inbox_store.untimed_key(key_of(body))
-    assert untimed is not None
-    stored_before_timed_keys(workspace, untimed, until="2026-01-01T00:00:00.000Z")
+    untimed = older_keys(key_of(body))[form]
+    stored_by_an_older_version(workspace, untimed, until="2026-01-01T00:00:00.000Z")
     receipt = intake.receive("phone", request(body)).result(timeout=60)
     assert (receipt.accepted, receipt.duplicates) == (0, 1)
     # A new event beside it in the same commit is still written, numbered after the old row.
@@ -131,24 +170,27 @@ def test_a_redelivery_stored_under_its_untimed_key_is_recognized(
     assert known == {key_of(body), key_of(other)}
 
 
-def test_an_ingest_recognizes_an_untimed_key_too(workspace: Workspace, intake: Intake) -> None:
+@pytest.mark.parametrize("form", [0, 1], ids=["untimed", "timed-without-id"])
+def test_an_ingest_recognizes_an_older_key_too(
+    workspace: Workspace, intake: Intake, form: int
+) -> None:
     body = call_body(812345, 1_762_095_600)
-    untimed = inbox_store.untimed_key(key_of(body))
-    assert untimed is not None
-    stored_before_timed_keys(workspace, untimed, until="2026-01-01T00:00:00.000Z")
+    untimed = older_keys(key_of(body))[form]
+    stored_by_an_older_version(workspace, untimed, until="2026-01-01T00:00:00.000Z")
     result = workspace.ingest("phone", [body.decode()])
     assert (result.accepted, result.duplicates) == (0, 1)
 
 
-def test_events_after_the_mark_are_not_looked_up_under_an_untimed_key(
-    workspace: Workspace, intake: Intake
+@pytest.mark.parametrize("form", [0, 1], ids=["untimed", "timed-without-id"])
+def test_events_after_the_mark_are_not_looked_up_under_an_older_key(
+    workspace: Workspace, intake: Intake, form: int
 ) -> None:
-    """Only events older than the mark can have been stored untimed: a newer one costs no
-    lookup (and an untimed row of it, which no version writes any more, is not looked for)."""
+    """Only events older than the mark can have been stored under an older form: a newer one
+    costs no lookup (and such a row of it, which no version writes any more, is not looked
+    for)."""
     body = call_body(812345, 1_762_095_600)  # 2025-11-02: after the mark below
-    untimed = inbox_store.untimed_key(key_of(body))
-    assert untimed is not None
-    stored_before_timed_keys(workspace, untimed, until="2025-11-01T00:00:00.000Z")
+    untimed = older_keys(key_of(body))[form]
+    stored_by_an_older_version(workspace, untimed, until="2025-11-01T00:00:00.000Z")
     receipt = intake.receive("phone", request(body)).result(timeout=60)
     assert (receipt.accepted, receipt.duplicates) == (1, 0)
 
@@ -192,7 +234,7 @@ def test_the_migration_marks_an_inbox_that_held_rows_and_down_restores_the_count
     with held.connect() as connection:
         [(name, until)] = connection.execute(sa.text("SELECT name, value FROM counters")).all()
     # A day from the migration on: time for the older version's last rows and retries.
-    assert name == inbox_store.UNTIMED_UNTIL and until > (time.time() + 23 * 3600) * 1000
+    assert name == inbox_store.OLDER_KEYS_UNTIL and until > (time.time() + 23 * 3600) * 1000
     with held.begin() as connection:
         command.downgrade(_migrations(connection), "0011")
     with held.connect() as connection:
@@ -200,6 +242,53 @@ def test_the_migration_marks_an_inbox_that_held_rows_and_down_restores_the_count
     held.dispose()
     # The older code numbers SQLite's rows with this counter: it goes on after the last.
     assert counters == [("inbox_seq", 2)]
+
+
+def _held_row(engine: sa.Engine, seq: int, event_id: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO inbox (seq, integration, event_id, received_at, occurred_at, "
+                "payload, status) VALUES (:s, 'phone', :e, '2026-11-01T09:00:01.000Z', "
+                "'2026-11-01T09:00:00.000Z', '{}', 'applied')"
+            ),
+            {"s": seq, "e": event_id},
+        )
+
+
+def _counters(engine: sa.Engine) -> list[tuple[str, int]]:
+    with engine.connect() as connection:
+        return [
+            tuple(row) for row in connection.execute(sa.text("SELECT name, value FROM counters"))
+        ]
+
+
+def test_migration_0013_marks_an_inbox_that_held_keys_without_the_id(tmp_path: Path) -> None:
+    # Empty when 0012 ran (no mark), then rows written as t:<time>:<hash>: 0013 marks it.
+    written = _at(f"sqlite:///{tmp_path / 'written.db'}", "0012")
+    _held_row(written, 1, "t:2026-11-01T09:00:00.000Z:" + "a" * 40)
+    assert _counters(written) == []
+    assert migrate(written) is True
+    [(name, until)] = _counters(written)
+    assert name == inbox_store.OLDER_KEYS_UNTIL and until > (time.time() + 23 * 3600) * 1000
+    written.dispose()
+
+    # A mark further ahead (a clock that ran ahead when 0012 ran) is kept as it is.
+    ahead = _at(f"sqlite:///{tmp_path / 'ahead.db'}", "0012")
+    _held_row(ahead, 1, "h:" + "a" * 40)
+    far = int((time.time() + 30 * 86400) * 1000)
+    with ahead.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO counters (name, value) VALUES (:n, :v)"),
+            {"v": far, "n": inbox_store.OLDER_KEYS_UNTIL},
+        )
+    assert migrate(ahead) is True
+    assert _counters(ahead) == [(inbox_store.OLDER_KEYS_UNTIL, far)]
+    # Down to 0012 the mark stays (the older code then looks h:<hash> up, never wrongly).
+    with ahead.begin() as connection:
+        command.downgrade(_migrations(connection), "0012")
+    assert _counters(ahead) == [(inbox_store.OLDER_KEYS_UNTIL, far)]
+    ahead.dispose()
 
 
 # ------------------------------------------------------------------ appends, against a model
@@ -211,22 +300,28 @@ _BEFORE, _MARK, _AFTER = (
     "2026-03-01T00:00:00.000Z",
 )
 
-# (integration, event, after the mark?) — the event's timed key, or its untimed one when stored
-# by an older version before the test's appends.
+# (integration, event, after the mark?) — the event's key (with its time and id), appended.
 _row = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 11), st.booleans())
+# (integration, event, form) — the event (before the mark) as an older version stored it:
+# ``h:<hash>`` (form 0) or ``t:<time>:<hash>`` (form 1).
+_old = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 11), st.integers(0, 1))
 
 
 def _inbox_row(integration: str, event: int, late: bool) -> inbox_store.InboxRow:
     at = _AFTER if late else _BEFORE
-    key = f"t:{at}:{_HASHES[event]}"
+    key = f"t:{at}:{event}:{_HASHES[event]}"
     return inbox_store.InboxRow(integration, key, at, at, "{}", "pending", "test", None)
 
 
+def _older(event: int, form: int) -> str:
+    return f"h:{_HASHES[event]}" if form == 0 else f"t:{_BEFORE}:{_HASHES[event]}"
+
+
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    old=st.lists(_row, max_size=6),
+    old=st.lists(_old, max_size=6),
     marked=st.booleans(),
     commits=st.lists(st.lists(_row, min_size=1, max_size=6), min_size=1, max_size=6),
 )
@@ -238,25 +333,25 @@ def test_appends_number_and_skip_rows_as_a_model_says(
 ) -> None:
     """Group commits (the Appender) and appends in a transaction (an ingest), in turn: each
     row gets the next number unless the inbox holds its key — or, for an event older than the
-    mark, its untimed key — or an earlier row of the same append has it. SQLite's numbers have
-    no gaps; PostgreSQL's grow in the order of the rows."""
+    mark, one of its older keys — or an earlier row of the same append has it. SQLite's
+    numbers have no gaps; PostgreSQL's grow in the order of the rows."""
     engine = workspace.engine
     with engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM inbox"))
         connection.execute(sa.text("DELETE FROM counters"))
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT setval('inbox_seqs', 1, false)"))
-        for integration, event, _ in dict.fromkeys(old):
+        for integration, event, form in dict.fromkeys(old):
             inbox_store.append(
                 connection,
-                [_inbox_row(integration, event, False)._replace(event_id=f"h:{_HASHES[event]}")],
+                [_inbox_row(integration, event, False)._replace(event_id=_older(event, form))],
             )
         if marked:
             connection.execute(
                 sa.text("INSERT INTO counters (name, value) VALUES (:n, :v)"),
-                {"n": inbox_store.UNTIMED_UNTIL, "v": _epoch_ms(_MARK)},
+                {"n": inbox_store.OLDER_KEYS_UNTIL, "v": _epoch_ms(_MARK)},
             )
-    held = {(integration, f"h:{_HASHES[event]}") for integration, event, _ in old}
+    held = {(integration, _older(event, form)) for integration, event, form in old}
     appender = inbox_store.Appender(engine)
     numbers: list[int] = []
     try:
@@ -264,9 +359,9 @@ def test_appends_number_and_skip_rows_as_a_model_says(
             rows = [_inbox_row(*row) for row in commit]
             expected_new: list[bool] = []
             for row, (integration, event, late) in zip(rows, commit, strict=True):
-                untimed = (integration, f"h:{_HASHES[event]}")
+                stored_older = any((integration, _older(event, f)) in held for f in (0, 1))
                 new = (integration, row.event_id) not in held and not (
-                    marked and not late and untimed in held
+                    marked and not late and stored_older
                 )
                 expected_new.append(new)
                 held.add((integration, row.event_id))

@@ -14,8 +14,10 @@ A body that is not a JSON object carrying a token is refused the same way.
 Dedupe key and times
 --------------------
 Aircall sends no event id, so a piece's key is
-``stable_key("aircall", event, data.id, timestamp)``: a redelivery has the same key, and two
-events about the same call (``call.created`` then ``call.ended``) have different ones. The
+``stable_key("aircall", event, data.id, timestamp, order=data.id)``: a redelivery has the same
+key, and two events about the same call (``call.created`` then ``call.ended``) have different
+ones; the inbox keeps it as ``t:<timestamp>:<data.id>:<hash>`` (Aircall numbers its calls in
+the order it makes them: the events of one second land beside each other). The
 inbox's ``occurred_at`` is ``timestamp`` (unix seconds). ``resource``, when present, must be
 the first part of ``event`` (``call`` for ``call.ended``).
 
@@ -218,9 +220,8 @@ class AircallAdapter(Adapter):
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         body = body_object(item)
-        return stable_key(
-            "aircall", body.get("event"), get_path(body, "data.id"), body.get("timestamp")
-        )
+        call = get_path(body, "data.id")
+        return stable_key("aircall", body.get("event"), call, body.get("timestamp"), order=call)
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return time_from_epoch(body_object(item).get("timestamp"), "timestamp")

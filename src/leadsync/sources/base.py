@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import Event, timed_key
+from leadsync.model import Event, hashed_key, timed_key
 from leadsync.sources.hygiene import (
     check_events,
     finite_float,
@@ -131,19 +131,21 @@ def read_envelope(text: str, where: str | None = None) -> tuple[dict[str, str], 
     return {k.lower(): v for k, v in headers.items()}, data["body"]
 
 
-def stable_key(*parts: Any) -> str:
+def stable_key(*parts: Any, order: Any = None) -> str:
     """A deduplication key for vendors that send no event id: a hash of what identifies the
     event (its name, the object's id, the vendor's timestamp). Same parts, same key.
 
     Parts are JSON values from the payload; their ``repr`` is unambiguous (strings are
     quoted, ``None`` is not ``"None"``). A dict part is hashed with its keys sorted.
+    ``order`` is the object's id when the vendor numbers its objects in the order it makes
+    them: the inbox keeps it after the event's time (:func:`leadsync.model.timed_key`).
     """
     text = repr(parts)  # the usual case: names, ids and times
     for part in parts:
         if isinstance(part, dict | list | tuple):
             text = repr(tuple(_canonical(p) for p in parts))
             break
-    return "h:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    return hashed_key(hashlib.sha256(text.encode()).hexdigest()[:40], order)
 
 
 def _canonical(value: Any) -> Any:

@@ -39,9 +39,10 @@ Authentication is HTTP Basic (the only thing Pipedrive offers): the integration'
 Dedupe key and times
 --------------------
 v2: the key is ``meta.id`` (the event's uuid), else ``stable_key("pipedrive", action, entity,
-entity_id, timestamp)``. v1 (no event id): ``stable_key("pipedrive", "v1", event, action,
-object, id, timestamp, timestamp_micro or timestamp_milli)`` (a retry has the same values;
-``retry`` and ``webhook_id`` are left out). The vendor's event time is ``meta.timestamp`` (v1:
+entity_id, timestamp, order=entity_id)``. v1 (no event id): ``stable_key("pipedrive", "v1",
+event, action, object, id, timestamp, timestamp_micro or timestamp_milli, order=id)`` (a retry
+has the same values; ``retry`` and ``webhook_id`` are left out). A hashed key is kept as
+``t:<time>:<object id>:<hash>``. The vendor's event time is ``meta.timestamp`` (v1:
 its finer ``timestamp_micro`` / ``timestamp_milli`` first), else the object's
 ``update_time``: it is what record and owner events carry, so that an older change that
 arrives late stays older.
@@ -232,6 +233,7 @@ class PipedriveAdapter(Adapter):
                 meta.get("id"),
                 meta.get("timestamp"),
                 meta.get("timestamp_micro") or meta.get("timestamp_milli"),
+                order=meta.get("id"),
             )
         event_id = text(item, "meta.id")
         if event_id is not None:
@@ -242,6 +244,7 @@ class PipedriveAdapter(Adapter):
             meta.get("entity"),
             meta.get("entity_id"),
             meta.get("timestamp"),
+            order=meta.get("entity_id"),
         )
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:

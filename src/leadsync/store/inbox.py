@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.model import epoch_ts, untimed_key
+from leadsync.model import epoch_ts, older_keys
 from leadsync.store.database import (
     in_values,
     insert_rows,
@@ -106,17 +106,18 @@ _SQLITE_LAST = "SELECT last_insert_rowid()"
 _SQLITE_SINCE = "SELECT seq, integration, event_id FROM inbox WHERE seq > ?"
 
 
-# Keys had no time before migration 0012 (model.timed_key): ``t:<time>:<hash>`` was
-# ``h:<hash>``. For events older than this counter (epoch ms, written by the migration only
-# when the inbox held rows then), a redelivery is also looked for under that form.
-UNTIMED_UNTIL = "inbox_untimed_keys_until"
-_UNTIMED_SQL = {
+# Hashed keys had no time before migration 0012 (``h:<hash>``) and no object id before 0013
+# (``t:<time>:<hash>``; model.timed_key). For events older than this counter (epoch ms,
+# written by each migration only when the inbox held rows then), a redelivery is also looked
+# for under those forms (model.older_keys).
+OLDER_KEYS_UNTIL = "inbox_untimed_keys_until"  # the name migration 0012 gave it
+_OLDER_SQL = {
     "sqlite": "SELECT event_id FROM inbox WHERE integration = ? "
     "AND event_id IN (SELECT value FROM json_each(?))",
     "postgresql": "SELECT event_id FROM inbox WHERE integration = %s "
     "AND event_id IN (SELECT jsonb_array_elements_text(%s::jsonb))",
 }
-_UNTIL_SQL = f"SELECT value FROM counters WHERE name = '{UNTIMED_UNTIL}'"
+_UNTIL_SQL = f"SELECT value FROM counters WHERE name = '{OLDER_KEYS_UNTIL}'"
 
 
 class _Statements(Protocol):
@@ -175,35 +176,35 @@ def _firsts(rows: Sequence[InboxRow]) -> list[int]:
     return firsts
 
 
-def _untimed_until(statements: _Statements) -> str | None:
-    """Events older than this time may be in the inbox under their untimed key; None when
-    the inbox has only ever held timed keys."""
+def _older_keys_until(statements: _Statements) -> str | None:
+    """Events older than this time may be in the inbox under an older form of their key;
+    None when the inbox has only ever held the current forms."""
     found = statements.rows(_UNTIL_SQL, ())
     return epoch_ts(int(found[0][0]) / 1000) if found else None
 
 
-def _not_held_untimed(
+def _not_held_older(
     statements: _Statements,
     dialect: str,
     rows: Sequence[InboxRow],
     firsts: list[int],
     until: str | None,
 ) -> list[int]:
-    """``firsts`` without the rows the inbox holds under their untimed key (a redelivery of
-    an event first stored before keys had their time)."""
+    """``firsts`` without the rows the inbox holds under an older form of their key (a
+    redelivery of an event first stored before keys had their time or object id)."""
     if until is None:
         return firsts
     old: dict[str, dict[str, int]] = {}
     for index in firsts:
         row = rows[index]
-        untimed = untimed_key(row.event_id) if row.occurred_at < until else None
-        if untimed is not None:
-            old.setdefault(row.integration, {})[untimed] = index
+        if row.occurred_at < until:
+            for older in older_keys(row.event_id):
+                old.setdefault(row.integration, {})[older] = index
     if not old:
         return firsts
     held: set[int] = set()
     for integration, by_key in old.items():
-        found = statements.rows(_UNTIMED_SQL[dialect], (integration, json_text(list(by_key))))
+        found = statements.rows(_OLDER_SQL[dialect], (integration, json_text(list(by_key))))
         held.update(by_key[event_id] for (event_id,) in found)
     return [index for index in firsts if index not in held]
 
@@ -212,7 +213,7 @@ def _append(
     statements: _Statements, dialect: str, rows: Sequence[InboxRow], until: str | None
 ) -> list[int | None]:
     seqs: list[int | None] = [None] * len(rows)
-    firsts = _not_held_untimed(statements, dialect, rows, _firsts(rows), until)
+    firsts = _not_held_older(statements, dialect, rows, _firsts(rows), until)
     if not firsts:
         return seqs
     if dialect == "postgresql":
@@ -248,7 +249,7 @@ def append(connection: Connection, rows: Sequence[InboxRow]) -> list[int | None]
     increase in the order of ``rows``. On SQLite the first statement takes the write lock
     when the transaction does not hold it yet."""
     statements, dialect = _Through(connection), connection.dialect.name
-    return _append(statements, dialect, rows, _untimed_until(statements))
+    return _append(statements, dialect, rows, _older_keys_until(statements))
 
 
 class Appender:
@@ -275,7 +276,7 @@ class Appender:
         try:
             if not self._until_read:
                 with closing(driver.cursor()) as cursor:
-                    self._until = _untimed_until(_Bare(cursor))
+                    self._until = _older_keys_until(_Bare(cursor))
                 driver.commit()
                 self._until_read = True
             if dialect == "postgresql":
@@ -349,16 +350,16 @@ def known_event_ids(
     connection: Connection, integration: str, event_ids: Collection[str]
 ) -> set[str]:
     """The ones among ``event_ids`` the inbox already holds for the integration (a timed key
-    also under its untimed form, see :func:`leadsync.model.untimed_key`)."""
+    also under its older forms, see :func:`leadsync.model.older_keys`)."""
     if not event_ids:
         return set()
-    untimed = {old: key for key in event_ids if (old := untimed_key(key)) is not None}
+    older = {form: key for key in event_ids for form in older_keys(key)}
     query = sa.select(inbox.c.event_id).where(
         inbox.c.integration == integration,
-        in_values(inbox.c.event_id, {*event_ids, *untimed}, connection.dialect.name),
+        in_values(inbox.c.event_id, {*event_ids, *older}, connection.dialect.name),
     )
     found = set(connection.scalars(query).all())
-    return (found & set(event_ids)) | {untimed[key] for key in found if key in untimed}
+    return (found & set(event_ids)) | {older[key] for key in found if key in older}
 
 
 def has_pending(connection: Connection) -> bool:
