@@ -35,6 +35,7 @@ from typing import Any, ClassVar, NoReturn
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event, hashed_key, timed_key
+from leadsync.sources import jsontext
 from leadsync.sources.hygiene import (
     check_events,
     finite_float,
@@ -112,13 +113,13 @@ def envelope_text(headers: Mapping[str, str], body: Any) -> str:
     data: dict[str, Any] = {"body": body}
     if headers:
         data = {"headers": dict(headers), "body": body}
-    return _ENCODER.encode(data)
+    return jsontext.dumps(data, _ENCODER.encode)
 
 
 def read_envelope(text: str, where: str | None = None) -> tuple[dict[str, str], Any]:
     """The (headers, body) of a stored envelope; EventError when it is not one."""
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text, json.loads)
     except (json.JSONDecodeError, RecursionError):
         raise EventError("the stored payload is not valid JSON", where) from None
     if not isinstance(data, dict) or "body" not in data or not ENVELOPE_KEYS.issuperset(data):
@@ -346,6 +347,10 @@ def decode_json(raw: bytes) -> Any:
     """Strict JSON (UTF-8, no NaN/Infinity, numbers Python can read: no float out of a
     double's range, no integer longer than ``sys.get_int_max_str_digits()``); EventError
     naming the line and column on failure."""
+    return jsontext.loads(raw, _decode_json_exactly)
+
+
+def _decode_json_exactly(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
