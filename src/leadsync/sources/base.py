@@ -6,8 +6,9 @@ A webhook request travels through an adapter in two steps, at two different time
    :meth:`Adapter.verify` checks authenticity, :meth:`Adapter.decode` turns the raw body into
    data, :meth:`Adapter.split` cuts it into the vendor's single events (a HubSpot array, a
    Salesforce ``notifications`` list, one object for most vendors) and for each one
-   :meth:`Adapter.identify` gives the key the inbox deduplicates on (a hashed key with the
-   time in front: :func:`leadsync.model.timed_key`) and :meth:`Adapter.occurred_at` the vendor's time.
+   :meth:`Adapter.identify` gives the key the inbox deduplicates on (a hashed key gets the
+   time and the object's id in front: :func:`leadsync.model.timed_key`) and
+   :meth:`Adapter.occurred_at` the vendor's time.
    Each piece is stored as one inbox row whose payload is the envelope
    ``{"headers": {...}, "body": <piece>}`` (see :func:`envelope_text`). Nothing here may be slow: it is on the request's path.
 2. **In a worker**, later: :meth:`Adapter.to_events` turns one stored envelope into canonical
