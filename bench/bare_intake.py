@@ -4,10 +4,10 @@ durably with group commit, and does nothing else.
 ``bench/intake_bench.py`` runs it beside ``leadsync serve`` in the same run, under the same
 uvicorn (httptools, uvloop, access log off) and on the same core, and compares the server CPU
 each spends per durable request. It is what intake cannot be cheaper than: one Starlette
-route reads the body, reads the event id out of it (``orjson.loads``, the fastest JSON reader,
-as the product's: the dedupe key the inbox needs), and hands (integration, event id, body) to one writer thread that commits every
-waiting request's row in one transaction — one ``executemany`` of ``INSERT … ON CONFLICT DO
-NOTHING`` into a leadsync workspace's own ``inbox`` table (the same row, the same indexes)
+route reads the body, reads the event id out of it (``orjson.loads``, the fastest JSON
+reader, as the product's: the dedupe key the inbox needs), and hands (integration, event id,
+body) to one writer thread that commits every waiting request's row in one transaction —
+one ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING`` into a leadsync workspace's own ``inbox`` table (the same row, the same indexes)
 through the bare driver (``sqlite3`` with WAL and ``synchronous=FULL``, or psycopg with
 PostgreSQL's default ``synchronous_commit=on``) — then settles the waiting requests' futures
 with one event-loop wake-up. No signature, no vendor parsing, no dead letters.

@@ -168,9 +168,10 @@ def now_ts() -> str:
 #                             one (since migration 0013)
 #
 # They are built and read here only.
-_HASHED = re.compile(r"h:(?:([0-9A-Za-z._-]{1,32}):)?([0-9a-f]{40})")
-_TIMED = re.compile(r"t:(.{24}):(?:([0-9A-Za-z._-]{1,32}):)?([0-9a-f]{40})")
-_ORDER = re.compile(r"[0-9A-Za-z._-]{1,32}")
+_ORDER_TEXT = r"[0-9A-Za-z._-]{1,32}"  # a plain object id
+_ORDER = re.compile(_ORDER_TEXT)
+_HASHED = re.compile(rf"h:(?:({_ORDER_TEXT}):)?([0-9a-f]{{40}})")
+_TIMED = re.compile(rf"t:(.{{24}}):(?:({_ORDER_TEXT}):)?([0-9a-f]{{40}})")
 
 
 def hashed_key(digest: str, order: object = None) -> str:

@@ -21,7 +21,7 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-_UNTIL = "inbox_untimed_keys_until"  # store.inbox.UNTIMED_UNTIL (migrations keep their own)
+_UNTIL = "inbox_untimed_keys_until"  # store.inbox.OLDER_KEYS_UNTIL (migrations keep their own)
 _MARGIN_S = 24 * 3600  # an event's time may run ahead of ours, or be stored a little later
 
 
