@@ -61,8 +61,8 @@ def main() -> int:
     server = drain_bench.Server(args.postgres)
     name = f"leadsync_bench_stages_{args.events}"
     try:
-        print(drain_bench.prepare(server, name, args.events, 1, 5000))
-        ws = Workspace(drain_bench._driver_url(server.url, name), create=False)
+        print(drain_bench.prepare(server, name, args.events, 1, 5000, "round_robin"))
+        ws = Workspace(drain_bench._driver_url(server.server_url, name), create=False)
         try:
             started = time.perf_counter()
             drain(ws.engine, load_rules(ws.engine), args.batch_size, parts=args.parts)

@@ -90,3 +90,55 @@ def test_a_worker_elected_to_route_next_is_the_only_one_that_routes(postgres_url
                 assert routing.try_lock_router(connection)
     finally:
         engine.dispose()
+
+
+def test_a_part_lists_its_rows_and_gives_them_back_when_closed(postgres_url: str) -> None:
+    truncate_database(postgres_url)
+    engine = create_db_engine(postgres_url)
+    try:
+        with engine.begin() as connection:
+            seqs = [int(s) for s in append(connection, [_row(f"e{i}") for i in range(7)]) if s]
+        first, second = seqs[:5], seqs[5:]
+        with engine.begin() as connection:
+            routing.create_parts(
+                connection,
+                [(first, [100 + i for i in range(5)], [None, 7, None, 8, 9])],
+                "2026-12-04T00:00:00.000Z",
+            )
+            part_id = routing.open_parts(connection)[0]
+        with engine.begin() as connection:
+            # Rows of an open part are not routable; the others are, in commit order.
+            assert [r["seq"] for r in routing.routable(connection, 100)] == second
+            assert routing.unrouted_waiting(connection)
+            part = routing.open_part(connection, part_id)
+            assert part is not None and part.seqs == first
+            rows, end = routing.part_rows(connection, part, 2)
+            assert [(r["seq"], r["record_ids_from"], r["activity_ids_from"]) for r in rows] == [
+                (first[0], 100, None),
+                (first[1], 101, 7),
+            ]
+            assert end == 2
+            routing.mark_applied(connection, [first[0], first[1], first[3]])
+        with engine.begin() as connection:
+            # Taken over from the start: applied stretches and rows are passed over.
+            taken = routing.open_part(connection, part_id)
+            assert taken is not None and taken.at == 0
+            rows, end = routing.part_rows(connection, taken, 2)
+            assert [r["seq"] for r in rows] == [first[2]] and end == 4
+            assert not routing.finish(connection, part_id)  # rows of it still pending
+            # A dead letter of the part put back: the part closes, its rows are routed again.
+            routing.unroute(connection, [first[2]])
+            assert routing.open_part(connection, part_id) is None
+            assert routing.part_rows(connection, taken, 2) == ([], 0)
+            assert [r["seq"] for r in routing.routable(connection, 100)] == [
+                first[2],
+                first[4],
+                *second,
+            ]
+        with engine.begin() as connection:
+            routing.mark_applied(connection, seqs)
+            assert routing.finish(connection, part_id)
+            assert not routing.unrouted_waiting(connection)
+    finally:
+        truncate_database(postgres_url)
+        engine.dispose()

@@ -89,6 +89,8 @@ def _drain_rows(
             )
         if not drainer.claimed:
             return
+        if drainer.part is not None:
+            drainer.part.at = drainer.claimed_to
         for row in drainer.claimed:
             drainer.parsed.pop(int(row["seq"]), None)
         for result in results:
@@ -147,10 +149,10 @@ def _parts_loop(
                 drainer.part = part
                 _drain_rows(drainer, total, on_batch)
                 with engine.begin() as connection:
-                    routing_store.finish(connection, part)
+                    routing_store.finish(connection, part.id)
             finally:
                 drainer.part = None
-                routing_store.unlock(holder, part)
+                routing_store.unlock(holder, part.id)
             continue
         with engine.begin() as connection:
             routed = routing.route_window(
@@ -165,7 +167,7 @@ def _parts_loop(
             busy = routed is None and bool(routing_store.open_parts(connection))
             # Rows whose writer's transaction (or an older one of this database) is still
             # running wait for it, a while.
-            blocked = routed is None and routing_store.unrouted_waiting(connection)
+            blocked = routed is None and not busy and routing_store.unrouted_waiting(connection)
         if routed is not None:
             waiting_since = None
             if elected:
@@ -206,12 +208,13 @@ def _read_ahead(drainer: _Drainer, window: int) -> None:
             continue
 
 
-def _claim_part(holder: sa.Connection) -> int | None:
+def _claim_part(holder: sa.Connection) -> routing_store.Part | None:
     """An open part this worker now holds, or None when every open part is held."""
     for part in routing_store.open_parts(holder):
         if routing_store.try_claim(holder, part):
-            if not routing_store.finish(holder, part):
-                return part
+            found = routing_store.open_part(holder, part)
+            if found is not None:
+                return found
             routing_store.unlock(holder, part)  # done meanwhile
     return None
 
@@ -239,8 +242,9 @@ class _Drainer:
     # The rows the current batch claimed, kept should its transaction be refused.
     claimed: list[dict[str, Any]] = field(default_factory=list)
     # The part whose rows are claimed (PostgreSQL's parallel workers), or None: the oldest
-    # pending rows, under the one write lock.
-    part: int | None = None
+    # pending rows, under the one write lock; and where in it the claimed stretch ends.
+    part: routing_store.Part | None = None
+    claimed_to: int = 0
 
     def apply_claimed(self, connection: sa.Connection) -> BatchResult:
         """Claim the oldest pending rows, apply them, dead-letter the unreadable ones and
@@ -274,6 +278,8 @@ class _Drainer:
         claimed = inbox_store.load_pending_row(connection, seq)
         if claimed is None:  # taken by another worker since the batch was refused
             return BatchResult()
+        for reserved in ("record_ids_from", "activity_ids_from"):  # the router's, if any
+            claimed[reserved] = row.get(reserved)
         events, unreadable = self._parse_rows([claimed])
         if unreadable:
             fail_rows(connection, unreadable, self.failures)
@@ -293,7 +299,10 @@ class _Drainer:
         """The part's next pending rows (with their payloads), or the oldest pending rows,
         whose payloads are read only for events not parsed already."""
         if self.part is not None:
-            return routing_store.part_rows(connection, self.part, self.batch_size, self.parsed)
+            rows, self.claimed_to = routing_store.part_rows(
+                connection, self.part, self.batch_size, self.parsed
+            )
+            return rows
         rows = inbox_store.claim_pending(connection, self.batch_size)
         missing = [row["seq"] for row in rows if row["seq"] not in self.parsed]
         payloads = inbox_store.load_payloads(connection, missing)

@@ -62,15 +62,14 @@ def route_window(
             parsed.append(None)
     events = [found or [] for found in parsed]
     bins = [list(range(len(rows)))] if parts <= 1 else _cut(connection, rules, events, parts)
-    ids = routing_store.create_parts(connection, [len(b) for b in bins], now_ts())
     firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
-    routing_store.assign(
+    routing_store.create_parts(
         connection,
         [
-            (part, *firsts[i], int(rows[i]["seq"]))
-            for part, b in zip(ids, bins, strict=True)
-            for i in b
+            ([int(rows[i]["seq"]) for i in b], [firsts[i][0] for i in b], [firsts[i][1] for i in b])
+            for b in bins
         ],
+        now_ts(),
     )
     return list(zip(rows, parsed, strict=True))
 

@@ -1,13 +1,15 @@
 """The SQL of parallel workers on PostgreSQL (see :mod:`leadsync.pipeline.routing`).
 
-- Which inbox rows may be routed: pending, in no part yet, and written by a transaction that
+- Which inbox rows may be routed: pending, in no open part, and written by a transaction that
   is over — ``txid`` below :func:`horizon`, so no transaction of this database still running
   can commit a row that belongs before them — in ``(txid, seq)`` order: the order in which their
   writers committed as far as anyone could tell (a request answered before another was sent
   has the smaller transaction id).
-- The parts: ``route_parts`` rows; a worker claims a part with a session advisory lock
-  (released by ``unlock``, or by PostgreSQL when the worker's connection ends, crash
-  included), applies its rows a batch at a time, and marks it done.
+- The parts: ``route_parts`` rows, each listing its inbox rows in arrival order with the
+  ids reserved for them (the inbox's rows are not written to route them); a worker claims a
+  part with a session advisory lock (released by ``unlock``, or by PostgreSQL when the
+  worker's connection ends, crash included), applies its rows a batch at a time
+  (:class:`Part` keeps its place), and marks it done.
 - The batch lock: every part's batch holds the shared batch lock; whatever needs the whole
   workspace still (preview, replay, undo, the test lead, ``records set-owner``, hold expiry,
   an ingest's direct apply) takes it exclusively through
@@ -27,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import in_values, update_rows
+from leadsync.store.database import in_values
 from leadsync.store.inbox import load_payloads
 from leadsync.store.schema import (
     activities,
@@ -68,13 +70,8 @@ def lock_batch(connection: Connection, shared: bool) -> None:
 
 
 def reroute_open(connection: Connection) -> None:
-    """Close every open part, its pending rows back to the router."""
-    open_ids = sa.select(route_parts.c.id).where(route_parts.c.done.is_(False))
-    connection.execute(
-        sa.update(inbox)
-        .where(inbox.c.part.in_(open_ids), inbox.c.status == "pending")
-        .values(part=None, record_ids_from=None, activity_ids_from=None)
-    )
+    """Close every open part: its pending rows go back to the router (a pending row in no
+    open part is routable)."""
     connection.execute(
         sa.update(route_parts).where(route_parts.c.done.is_(False)).values(done=True)
     )
@@ -211,9 +208,11 @@ _RUNNING_HERE = (
     "UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts "
     "WHERE database = current_database()) AS running"
 )
+# The rows of open parts (none at the barrier: the elected router reads ahead past them).
+_HELD = "SELECT unnest(seqs) FROM route_parts WHERE NOT done"
 _ROUTABLE = (
     "SELECT seq, integration, source, event_id FROM inbox "
-    "WHERE status = 'pending' AND part IS NULL AND txid < %(horizon)s "
+    f"WHERE status = 'pending' AND txid < %(horizon)s AND seq NOT IN ({_HELD}) "
     "ORDER BY txid, seq LIMIT %(n)s"
 )
 
@@ -245,24 +244,58 @@ def _with_payloads(
     return rows
 
 
+_UNROUTED = f"SELECT 1 FROM inbox WHERE status = 'pending' AND seq NOT IN ({_HELD}) LIMIT 1"
+
+
 def unrouted_waiting(connection: Connection) -> bool:
     """Whether any pending row waits for a part (routable now or once its writer is over)."""
-    query = sa.select(inbox.c.seq).where(inbox.c.status == "pending", inbox.c.part.is_(None))
-    return connection.execute(query.limit(1)).first() is not None
+    return connection.exec_driver_sql(_UNROUTED).first() is not None
 
 
-def create_parts(connection: Connection, sizes: Sequence[int], at: str) -> list[int]:
-    """New open parts of ``sizes`` events each; their ids, in order."""
-    ids = []
-    for size in sizes:  # a few per window
-        query = sa.insert(route_parts).values(created_at=at, events=size, done=False)
-        ids.append(int(connection.execute(query.returning(route_parts.c.id)).scalar_one()))
-    return ids
+@dataclass
+class Part:
+    """An open part as a worker holds it: its rows (inbox sequence numbers, in arrival
+    order), the first record and activity id reserved for each (None: the row takes its ids
+    as it goes), and how far the worker has applied them (``at``: the rows before it are
+    applied or failed)."""
+
+    id: int
+    seqs: list[int]
+    record_ids_from: list[int | None]
+    activity_ids_from: list[int | None]
+    at: int = 0
 
 
-def assign(connection: Connection, rows: Sequence[tuple[int, int | None, int | None, int]]) -> None:
-    """Put inbox rows in parts: (part id, first record id, first activity id, seq)."""
-    update_rows(connection, inbox, ("part", "record_ids_from", "activity_ids_from"), "seq", rows)
+def create_parts(
+    connection: Connection,
+    parts: Sequence[tuple[Sequence[int], Sequence[int | None], Sequence[int | None]]],
+    at: str,
+) -> None:
+    """New open parts, each (its rows' sequence numbers in arrival order, their first record
+    ids, their first activity ids)."""
+    for seqs, records_from, activities_from in parts:  # a few per window
+        query = sa.insert(route_parts).values(
+            created_at=at,
+            events=len(seqs),
+            done=False,
+            seqs=list(seqs),
+            record_ids_from=list(records_from),
+            activity_ids_from=list(activities_from),
+        )
+        connection.execute(query)
+
+
+def open_part(connection: Connection, part: int) -> Part | None:
+    """An open part's rows (None once it is done)."""
+    c = route_parts.c
+    query = sa.select(c.seqs, c.record_ids_from, c.activity_ids_from).where(
+        c.id == part, c.done.is_(False)
+    )
+    found = connection.execute(query).first()
+    if found is None:
+        return None
+    seqs, records_from, activities_from = found
+    return Part(part, list(seqs or ()), list(records_from or ()), list(activities_from or ()))
 
 
 def open_parts(connection: Connection) -> list[int]:
@@ -287,25 +320,48 @@ def _part_key(part: int) -> int:
 
 
 _PART_ROWS = (
-    "SELECT seq, integration, source, event_id, record_ids_from, "
-    "activity_ids_from FROM inbox "
-    "WHERE part = %(part)s AND status = 'pending' ORDER BY txid, seq LIMIT %(n)s"
+    "SELECT seq, integration, source, event_id FROM inbox "
+    "WHERE seq = ANY(%(seqs)s::bigint[]) AND status = 'pending'"
 )
+_STILL_OPEN = "SELECT 1 FROM route_parts WHERE id = %(part)s AND NOT done"
 
 
 def part_rows(
-    connection: Connection, part: int, limit: int, parsed: Container[int] = ()
-) -> list[dict[str, Any]]:
-    """The next ``limit`` pending rows of a part, in commit order, with their payloads (but
-    for the rows in ``parsed``, as :func:`routable`)."""
-    result = connection.exec_driver_sql(_PART_ROWS, {"part": part, "n": limit})
-    return _with_payloads(connection, [dict(row._mapping) for row in result], parsed)
+    connection: Connection, part: Part, limit: int, parsed: Container[int] = ()
+) -> tuple[list[dict[str, Any]], int]:
+    """The pending rows among the next ``limit`` of a part from ``part.at`` on (past stretches
+    with none pending: a part taken over), in its order, with their reserved ids and their
+    payloads (but for the rows in ``parsed``, as :func:`routable`); and where the stretch
+    ends, for ``part.at`` once they are applied. No row once the part is done or closed."""
+    at = part.at
+    while at < len(part.seqs):
+        if connection.exec_driver_sql(_STILL_OPEN, {"part": part.id}).first() is None:
+            break  # closed: its pending rows are the router's again
+        end = min(at + limit, len(part.seqs))
+        result = connection.exec_driver_sql(_PART_ROWS, {"seqs": part.seqs[at:end]})
+        found = {int(row.seq): dict(row._mapping) for row in result}
+        if found:
+            rows = []
+            for i in range(at, end):
+                row = found.get(part.seqs[i])
+                if row is not None:
+                    row["record_ids_from"] = part.record_ids_from[i]
+                    row["activity_ids_from"] = part.activity_ids_from[i]
+                    rows.append(row)
+            return _with_payloads(connection, rows, parsed), end
+        at = end  # applied before this worker took the part over
+    return [], at
+
+
+_PART_PENDING = (
+    "SELECT 1 FROM inbox WHERE status = 'pending' AND seq = ANY(("
+    "SELECT seqs FROM route_parts WHERE id = %(part)s)::bigint[]) LIMIT 1"
+)
 
 
 def finish(connection: Connection, part: int) -> bool:
     """Mark ``part`` done if none of its rows is pending; whether it is done."""
-    pending = sa.select(inbox.c.seq).where(inbox.c.part == part, inbox.c.status == "pending")
-    if connection.execute(pending.limit(1)).first() is not None:
+    if connection.exec_driver_sql(_PART_PENDING, {"part": part}).first() is not None:
         return False
     connection.execute(sa.update(route_parts).where(route_parts.c.id == part).values(done=True))
     return True
@@ -324,11 +380,12 @@ def mark_applied(connection: Connection, seqs: Collection[int]) -> None:
 
 
 def unroute(connection: Connection, seqs: Collection[int]) -> None:
-    """Take rows out of their part (a dead letter put back in the inbox is routed again)."""
-    if seqs:
-        seq = inbox.c.seq
-        connection.execute(
-            sa.update(inbox).where(in_values(seq, seqs, connection.dialect.name)).values(part=None)
+    """Take rows out of their part (a dead letter put back in the inbox is routed again):
+    an open part that lists one of them is closed, its pending rows routed again too."""
+    if seqs and parallel(connection):
+        connection.exec_driver_sql(
+            "UPDATE route_parts SET done = true WHERE NOT done AND seqs && %(seqs)s::bigint[]",
+            {"seqs": [int(s) for s in seqs]},
         )
 
 

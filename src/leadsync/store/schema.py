@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy import text as sa_text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -354,13 +354,9 @@ inbox = Table(
     Column("status", String(8), nullable=False),
     Column("source", Text),
     Column("error", Text),
-    # PostgreSQL: the id of the transaction that wrote the row (its default), the part of
-    # the inbox the router put it in, and the first of the record and activity ids it
-    # reserved for the row in arrival order (store/routing.py); all NULL on SQLite.
+    # PostgreSQL: the id of the transaction that wrote the row (its default: the router
+    # takes rows in commit order, store/routing.py); NULL on SQLite.
     Column("txid", BigInteger),
-    Column("part", BigInteger),
-    Column("record_ids_from", BigInteger),
-    Column("activity_ids_from", BigInteger),
     UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
     # The dashboard's events per day: a window of the inbox read from the index alone.
     Index("ix_inbox_received", "received_at", "integration"),
@@ -371,20 +367,13 @@ inbox = Table(
         sqlite_where=sa_text("status = 'pending'"),
         postgresql_where=sa_text("status = 'pending'"),
     ),
+    # The router's window: pending rows in commit order (PostgreSQL).
     Index(
-        "ix_inbox_part",
-        "part",
+        "ix_inbox_routable",
         "txid",
         "seq",
-        sqlite_where=sa_text("status = 'pending' AND part IS NOT NULL"),
-        postgresql_where=sa_text("status = 'pending' AND part IS NOT NULL"),
-    ),
-    Index(
-        "ix_inbox_unrouted",
-        "txid",
-        "seq",
-        sqlite_where=sa_text("status = 'pending' AND part IS NULL"),
-        postgresql_where=sa_text("status = 'pending' AND part IS NULL"),
+        sqlite_where=sa_text("status = 'pending'"),
+        postgresql_where=sa_text("status = 'pending'"),
     ),
 )
 
@@ -539,7 +528,10 @@ audit_log = Table(
 
 # The parts a router cut the inbox's pending rows into (PostgreSQL's parallel workers): the
 # rows of one part touch records no other open part touches; a worker holds a part's lock
-# while it applies the part, and marks it done when no row of it is pending.
+# while it applies the part, and marks it done when no row of it is pending. A part lists
+# its rows (inbox sequence numbers, in arrival order) and the first record and activity id
+# the router reserved for each: the inbox's wide rows are not written to route them.
+IdList = ARRAY(BigInteger).with_variant(JSON(), "sqlite")
 route_parts = Table(
     "route_parts",
     metadata,
@@ -547,6 +539,10 @@ route_parts = Table(
     Column("created_at", TS, nullable=False),
     Column("events", Integer, nullable=False),
     Column("done", Boolean, nullable=False),
+    # NULL in the parts of an older version (done when it was upgraded).
+    Column("seqs", IdList),
+    Column("record_ids_from", IdList),
+    Column("activity_ids_from", IdList),
     Index(
         "ix_route_parts_open",
         "id",
