@@ -26,7 +26,7 @@ from leadsync.store import routing as routing_store
 from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
 
-STORE = ("routable", "assign", "reserve_run", "create_parts", "open_parts", "lock_batch")
+STORE = ("routable", "reserve_run", "create_parts", "open_parts", "lock_batch")
 ENGINE = ("resolve", "rep_keys", "components", "event_keys")
 
 

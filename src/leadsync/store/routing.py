@@ -266,6 +266,13 @@ class Part:
     at: int = 0
 
 
+_CREATE_PART = (
+    "INSERT INTO route_parts (created_at, events, done, seqs, record_ids_from, "
+    "activity_ids_from) VALUES (%(at)s, %(events)s, false, %(seqs)s::bigint[], "
+    "%(records)s::bigint[], %(activities)s::bigint[])"
+)
+
+
 def create_parts(
     connection: Connection,
     parts: Sequence[tuple[Sequence[int], Sequence[int | None], Sequence[int | None]]],
@@ -274,15 +281,9 @@ def create_parts(
     """New open parts, each (its rows' sequence numbers in arrival order, their first record
     ids, their first activity ids)."""
     for seqs, records_from, activities_from in parts:  # a few per window
-        query = sa.insert(route_parts).values(
-            created_at=at,
-            events=len(seqs),
-            done=False,
-            seqs=list(seqs),
-            record_ids_from=list(records_from),
-            activity_ids_from=list(activities_from),
-        )
-        connection.execute(query)
+        values = {"at": at, "events": len(seqs), "seqs": list(seqs)}
+        values |= {"records": list(records_from), "activities": list(activities_from)}
+        connection.exec_driver_sql(_CREATE_PART, values)
 
 
 def open_part(connection: Connection, part: int) -> Part | None:
