@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,12 +227,38 @@ def upsert(
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
 
 
+_BIGINTS = postgresql.ARRAY(sa.BigInteger)
+_TEXTS = postgresql.ARRAY(sa.Text)
+
+
+def id_array(values: Iterable[int | None]) -> str:
+    """Integers (None for NULL) as PostgreSQL's array literal, for a ``%s::bigint[]``
+    parameter: psycopg adapts a list item by item in Python, ten times slower."""
+    items = list(values)
+    if None in items:
+        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in items) + "}"
+    return "{" + ",".join(map(str, map(int, items))) + "}"  # type: ignore[arg-type]
+
+
+def _array_item(value: object) -> str:
+    """A text in PostgreSQL's array literal: quoted, its backslashes and quotes escaped."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def in_values(column: sa.ColumnElement[Any], values: Collection[Any], dialect: str) -> Any:
     """``column IN values`` as ONE bound parameter, whatever the number of values: a JSON
     array read by ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL. One query per
     load, no per-value parameter to build, no limit on the count."""
     items = sorted(values)
     if dialect == "postgresql":
+        # The array as its text form, cast by the server: psycopg adapts a list item by
+        # item in Python (about 0.6 µs each, and the loads pass thousands per batch).
+        if isinstance(column.type, sa.Integer):
+            text = id_array(items)
+            return column == sa.any_(sa.cast(sa.bindparam(None, text, type_=sa.Text), _BIGINTS))
+        if isinstance(column.type, sa.String):
+            text = "{" + ",".join(map(_array_item, items)) + "}"
+            return column == sa.any_(sa.cast(sa.bindparam(None, text, type_=sa.Text), _TEXTS))
         return column == sa.any_(sa.bindparam(None, items, type_=postgresql.ARRAY(column.type)))
     listed = sa.func.json_each(sa.bindparam(None, json.dumps(items), type_=sa.Text)).table_valued(
         "value"

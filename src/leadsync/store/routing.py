@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import in_values
+from leadsync.store.database import id_array, in_values
 from leadsync.store.inbox import load_payloads
 from leadsync.store.schema import (
     activities,
@@ -281,8 +281,8 @@ def create_parts(
     """New open parts, each (its rows' sequence numbers in arrival order, their first record
     ids, their first activity ids)."""
     for seqs, records_from, activities_from in parts:  # a few per window
-        values = {"at": at, "events": len(seqs), "seqs": list(seqs)}
-        values |= {"records": list(records_from), "activities": list(activities_from)}
+        values = {"at": at, "events": len(seqs), "seqs": id_array(seqs)}
+        values |= {"records": id_array(records_from), "activities": id_array(activities_from)}
         connection.exec_driver_sql(_CREATE_PART, values)
 
 
@@ -339,7 +339,7 @@ def part_rows(
         if connection.exec_driver_sql(_STILL_OPEN, {"part": part.id}).first() is None:
             break  # closed: its pending rows are the router's again
         end = min(at + limit, len(part.seqs))
-        result = connection.exec_driver_sql(_PART_ROWS, {"seqs": part.seqs[at:end]})
+        result = connection.exec_driver_sql(_PART_ROWS, {"seqs": id_array(part.seqs[at:end])})
         found = {int(row.seq): dict(row._mapping) for row in result}
         if found:
             rows = []
@@ -386,7 +386,7 @@ def unroute(connection: Connection, seqs: Collection[int]) -> None:
     if seqs and parallel(connection):
         connection.exec_driver_sql(
             "UPDATE route_parts SET done = true WHERE NOT done AND seqs && %(seqs)s::bigint[]",
-            {"seqs": [int(s) for s in seqs]},
+            {"seqs": id_array(seqs)},
         )
 
 
