@@ -51,11 +51,12 @@ def _wrap_route(module: Any, ahead: bool, profile: str | None) -> None:
     profiler = cProfile.Profile(time.process_time) if profile else None
 
     def wrapper(connection: Any, rules: Any, parse: Any, batch: int, parts: int, **kw: Any) -> Any:
-        known = kw.get("known")
-        if ahead and isinstance(known, dict):
+        known, named = kw.get("known"), kw.get("named")
+        if ahead and isinstance(known, dict) and isinstance(named, dict):
             with connection.engine.connect() as other:
                 for row in routing_store.routable(other, batch * parts, known):
-                    known.setdefault(int(row["seq"]), parse(row))
+                    events = known.setdefault(int(row["seq"]), parse(row))
+                    named[int(row["seq"])] = conflicts.row_keys(events, rules)
         if profiler is not None:
             profiler.enable()
         try:

@@ -69,6 +69,11 @@ def event_keys(event: Event, rules: WorkspaceRules) -> list[Key]:
     return keys
 
 
+def row_keys(events: Sequence[Event], rules: WorkspaceRules) -> list[Key]:
+    """The keys an inbox row's events name themselves (:func:`event_keys`, in order)."""
+    return [key for event in events for key in event_keys(event, rules)]
+
+
 def id_bounds(events: Sequence[Event]) -> tuple[int, int]:
     """How many record and activity ids a row's events may take, at most, beyond what the
     memory of a drafted activity names: a record event its subject and a placeholder per

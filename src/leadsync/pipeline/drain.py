@@ -163,6 +163,7 @@ def _parts_loop(
                 parts,
                 elected=elected,
                 known=drainer.parsed,
+                named=drainer.named,
             )
             busy = routed is None and bool(routing_store.open_parts(connection))
             # Rows whose writer's transaction (or an older one of this database) is still
@@ -175,6 +176,7 @@ def _parts_loop(
             read_ahead = elected = False
             if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
                 drainer.parsed.clear()  # rows other workers applied: read again if need be
+            drainer.named.clear()  # routed: their parts hold them now
             for row, events in routed:
                 if events is not None:
                     drainer.parsed.setdefault(int(row["seq"]), events)
@@ -203,7 +205,9 @@ def _read_ahead(drainer: _Drainer, window: int) -> None:
         rows = routing_store.routable(connection, window, drainer.parsed)
     for row in rows:
         try:
-            drainer.parsed.setdefault(int(row["seq"]), drainer.parse_row(row))
+            seq = int(row["seq"])
+            events = drainer.parsed.setdefault(seq, drainer.parse_row(row))
+            drainer.named[seq] = conflicts.row_keys(events, drainer.rules)
         except Exception:  # noqa: S112 - the router meets it again and dead-letters it
             continue
 
@@ -239,6 +243,8 @@ class _Drainer:
     batch_size: int
     parsed: dict[int, list[Event]] = field(default_factory=dict)
     failures: Problems | None = None
+    # The keys the events of rows read ahead name (the router's first step, done ahead).
+    named: dict[int, list[conflicts.Key]] = field(default_factory=dict)
     # The rows the current batch claimed, kept should its transaction be refused.
     claimed: list[dict[str, Any]] = field(default_factory=list)
     # The part whose rows are claimed (PostgreSQL's parallel workers), or None: the oldest

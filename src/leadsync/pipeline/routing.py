@@ -38,12 +38,14 @@ def route_window(
     parts: int = DEFAULT_PARTS,
     elected: bool = False,
     known: Container[int] = (),
+    named: Mapping[int, Sequence[conflicts.Key]] | None = None,
 ) -> list[tuple[dict[str, Any], list[Event] | None]] | None:
     """Route the next window in the caller's transaction: its rows with their events (None
     for a row that cannot be read), or None when no window was routed (another worker is
     routing, or is elected to route next while ``elected`` says this one is not; a part of
     the last window is not done; or no row is routable). The payloads of the rows in
-    ``known`` (by sequence number) are not read: ``parse`` has their events. With one part
+    ``known`` (by sequence number) are not read: ``parse`` has their events; ``named`` may
+    hold the keys those events name (:func:`leadsync.engine.conflicts.row_keys`). With one part
     per window the window is that part, in arrival order: nothing is looked up."""
     if not routing_store.try_lock_router(connection, elected):
         return None
@@ -61,7 +63,11 @@ def route_window(
         except Exception:  # unreadable: the drain dead-letters it, alone in its component
             parsed.append(None)
     events = [found or [] for found in parsed]
-    bins = [list(range(len(rows)))] if parts <= 1 else _cut(connection, rules, events, parts)
+    if parts <= 1:
+        bins = [list(range(len(rows)))]
+    else:
+        seqs = [int(row["seq"]) for row in rows]
+        bins = _cut(connection, rules, seqs, events, parts, named or {})
     firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
     routing_store.create_parts(
         connection,
@@ -75,10 +81,18 @@ def route_window(
 
 
 def _cut(
-    connection: Connection, rules: WorkspaceRules, events: Sequence[list[Event]], parts: int
+    connection: Connection,
+    rules: WorkspaceRules,
+    seqs: Sequence[int],
+    events: Sequence[list[Event]],
+    parts: int,
+    named: Mapping[int, Sequence[conflicts.Key]],
 ) -> list[list[int]]:
     """The window's rows (by index) in at most ``parts`` parts whose events cannot meet."""
-    row_keys = [[k for e in found for k in conflicts.event_keys(e, rules)] for found in events]
+    row_keys = [
+        list(named[seq]) if seq in named else conflicts.row_keys(found, rules)
+        for seq, found in zip(seqs, events, strict=True)
+    ]
     for keys, more in zip(row_keys, conflicts.rep_keys(connection, rules, events), strict=True):
         keys.extend(more)
     pairs = conflicts.resolve(connection, rules, {k for keys in row_keys for k in keys})

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.model import epoch_ts, older_keys
 from leadsync.store.database import (
+    dicts,
     in_values,
     insert_rows,
     json_text,
@@ -376,7 +377,7 @@ def claim_pending(connection: Connection, limit: int) -> list[dict[str, Any]]:
     chunk an ingest parsed already needs none: :func:`load_payloads` reads the others).
     Claiming is safe only under the counters' lock the batch holds."""
     query = sa.select(*_CLAIMED).where(inbox.c.status == PENDING).order_by(inbox.c.seq)
-    return [dict(row._mapping) for row in connection.execute(query.limit(limit))]
+    return dicts(connection.execute(query.limit(limit)))
 
 
 def load_payloads(connection: Connection, seqs: Collection[int]) -> dict[int, str]:

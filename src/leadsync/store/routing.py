@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import id_array, in_values
+from leadsync.store.database import dicts, id_array, in_values
 from leadsync.store.inbox import load_payloads
 from leadsync.store.schema import (
     activities,
@@ -231,7 +231,7 @@ def routable(
     database can still come before, in commit order, with their payloads (but for the rows
     whose events the caller has, by sequence number in ``parsed``)."""
     params = {"horizon": horizon(connection), "n": limit}
-    rows = [dict(row._mapping) for row in connection.exec_driver_sql(_ROUTABLE, params)]
+    rows = dicts(connection.exec_driver_sql(_ROUTABLE, params))
     return _with_payloads(connection, rows, parsed)
 
 
@@ -340,7 +340,7 @@ def part_rows(
             break  # closed: its pending rows are the router's again
         end = min(at + limit, len(part.seqs))
         result = connection.exec_driver_sql(_PART_ROWS, {"seqs": id_array(part.seqs[at:end])})
-        found = {int(row.seq): dict(row._mapping) for row in result}
+        found = {int(row["seq"]): row for row in dicts(result)}
         if found:
             rows = []
             for i in range(at, end):
