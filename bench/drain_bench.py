@@ -79,6 +79,32 @@ TARGET_LOCK_SHARE = 0.05
 # ------------------------------------------------------------------------ the worker
 
 
+def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
+    """Time the router's steps into ``inside`` (the routing under way: ``child`` keeps those
+    of the routings that routed), and the elected worker's reading ahead into ``ahead``."""
+    from leadsync.engine import conflicts
+    from leadsync.pipeline import drain
+    from leadsync.store import routing as routing_store
+
+    def wrap(module: Any, name: str, into: Counter[str]) -> None:
+        inner = getattr(module, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                into[name] += time.perf_counter() - started
+
+        setattr(module, name, timed)
+
+    for name in ("resolve", "rep_keys", "components", "row_keys"):
+        wrap(conflicts, name, inside)
+    for name in ("routable", "create_parts", "reserve_run", "lock_batch"):
+        wrap(routing_store, name, inside)
+    wrap(drain, "_read_ahead", ahead)
+
+
 def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | None) -> int:
     """One worker process: ready after its imports and first connection; drains at "go"
     (one ``run_once``, as ``leadsync worker --once``; with ``repoll``, again while rows are
@@ -89,17 +115,22 @@ def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | N
     from leadsync.workspace import Workspace
 
     routed: list[float] = []  # seconds of each window this worker routed
+    stages: Counter[str] = Counter()  # seconds in the router's steps, in routings that routed
+    inside: Counter[str] = Counter()  # the steps of the routing under way
     route_window = routing.route_window
 
     def timed_route(*args: Any, **kwargs: Any) -> Any:
         """The router, timed (the drain looks it up on the module at each call)."""
+        inside.clear()
         started = time.perf_counter()
         result = route_window(*args, **kwargs)
         if result is not None:
             routed.append(time.perf_counter() - started)
+            stages.update(inside)
         return result
 
     routing.route_window = timed_route
+    _time_steps(inside, stages)
 
     ws = Workspace(url, create=False)
     loop = ws.worker(batch_size)
@@ -129,6 +160,7 @@ def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | N
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     report = {"events": events, "run_once_calls": calls, "cpu_s": cpu}
     report |= {"windows_routed": len(routed), "routing_s": round(sum(routed), 3)}
+    report |= {"routing_steps_s": {k: round(v, 3) for k, v in stages.most_common()}}
     print(json.dumps(report), flush=True)
     sys.stdin.readline()  # quit
     ws.close()
@@ -781,6 +813,12 @@ def print_report(result: dict[str, Any]) -> None:
             f"server CPU {bk}; workers ended at +{r['worker_ends_s']} s, applied "
             f"{[w.get('events', w.get('output')) for w in r['worker_reports']]}"
         )
+        steps: Counter[str] = Counter()
+        for report in r["worker_reports"]:
+            steps.update(report.get("routing_steps_s", {}))
+        if steps:
+            shown = ", ".join(f"{k} {v:.1f}" for k, v in steps.most_common())
+            print(f"      routing steps s (reading ahead apart): {shown}")
         for what, n in r["lock_waits"].items():
             print(f"      lock wait x{n}: {what}")
     s = result["runs"][0]["state"] if result["runs"] else None
