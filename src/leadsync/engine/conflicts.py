@@ -247,34 +247,41 @@ def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Ke
 def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
     """The component of every row: rows that share a key, directly or through ``pairs``,
     get one number (the index of their component's first row)."""
-    # Nodes are numbers: rows 0..n-1, then each key as first met.
+    # Union-find over numbers: rows 0..n-1, then each key as first met. The smaller root
+    # stays the root, so every set with a row has its first row as root. Written out in
+    # loops (no helper calls): a window of 8,000 rows makes a million of these steps.
     parent = list(range(len(row_keys)))
     number: dict[Key, int] = {}
-
-    def node(key: Key) -> int:
-        found = number.get(key)
-        if found is None:
-            found = number[key] = len(parent)
-            parent.append(found)
-        return found
-
-    def find(at: int) -> int:
-        root = at
-        while parent[root] != root:
-            root = parent[root]
-        while parent[at] != root:  # path compression
-            parent[at], at = root, parent[at]
-        return root
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:  # the smaller number stays the root: a row's, when the set has one
-            parent[max(ra, rb)] = min(ra, rb)
-
+    edges: list[tuple[int, int]] = []
     for index, keys in enumerate(row_keys):
         for key in keys:
-            union(index, node(key))
+            at = number.get(key)
+            if at is None:
+                at = number[key] = len(parent)
+                parent.append(at)
+            edges.append((index, at))
     for a, b in pairs:
-        union(node(a), node(b))
-    # Every set with a row has its first row as root (the smallest number of the set).
-    return [find(index) for index in range(len(row_keys))]
+        na, nb = number.get(a), number.get(b)
+        if na is None:
+            na = number[a] = len(parent)
+            parent.append(na)
+        if nb is None:
+            nb = number[b] = len(parent)
+            parent.append(nb)
+        edges.append((na, nb))
+    for x, y in edges:
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]  # path halving
+        while parent[y] != y:
+            parent[y] = y = parent[parent[y]]
+        if x < y:
+            parent[y] = x
+        elif y < x:
+            parent[x] = y
+    out = []
+    for index in range(len(row_keys)):
+        root = index
+        while parent[root] != root:
+            parent[root] = root = parent[parent[root]]
+        out.append(root)
+    return out
