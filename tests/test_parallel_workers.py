@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.pipeline.drain import drain
+from leadsync.store import routing as routing_store
 from leadsync.store.database import create_db_engine
 from leadsync.store.schema import (
     activities,
@@ -42,6 +44,7 @@ from leadsync.store.schema import (
     record_phones,
     records,
     review_items,
+    route_parts,
 )
 from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
@@ -194,17 +197,44 @@ def _run(url: str, events: list[tuple[str, dict[str, Any]]], workers: int) -> di
                 errors.append(exc)
 
         threads = [threading.Thread(target=work) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with _enlisted(ws.engine, workers if workers > 1 else 0):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         assert not errors, errors
         with ws.engine.connect() as connection:
             statuses = Counter(connection.execute(sa.select(inbox.c.status)).scalars().all())
             assert statuses == {"applied": len(events)}, statuses
+            if workers > 1:  # windows were cut in parts, not taken whole
+                assert _parts_and_windows(connection)[0] > _parts_and_windows(connection)[1]
             return canonical_state(connection)
     finally:
         ws.close()
+
+
+@contextmanager
+def _enlisted(engine: sa.Engine, n: int) -> Iterator[None]:
+    """``n`` workers counted as draining from the start (the threads enlist as they start,
+    one after another: the first window would otherwise be cut for fewer)."""
+    holders = [engine.connect() for _ in range(n)]
+    try:
+        for holder in holders:
+            routing_store.enlist(holder)
+        yield
+    finally:
+        for holder in holders:
+            routing_store.leave(holder)  # a pooled connection would keep its session lock
+            holder.close()
+
+
+def _parts_and_windows(connection: sa.Connection) -> tuple[int, int]:
+    """How many parts the routers cut, in how many windows (a window's parts share their
+    time of creation)."""
+    c = route_parts.c
+    query = sa.select(sa.func.count(), sa.func.count(sa.distinct(c.created_at)))
+    parts, windows = connection.execute(query.select_from(route_parts)).one()
+    return int(parts), int(windows)
 
 
 _IDS_IN_TEXT = re.compile(r"\b(contact|company|deal|lead|ticket|record|activity) (\d+)\b")
@@ -468,3 +498,30 @@ def test_every_event_that_may_take_a_turn_shares_the_team_key_whatever_came_firs
     assert ("rr", "dialer", "sdr") not in keys[0]
     assert component[1] == component[2]  # both may take the team's next turn
     assert len({component[0], component[1], component[3]}) == 3
+
+
+def test_a_lone_worker_takes_each_window_whole_and_looks_nothing_up(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadsync.engine import conflicts
+
+    def looked_up(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a lone worker's window is one part: nothing to look up")
+
+    monkeypatch.setattr(conflicts, "resolve", looked_up)
+    events = stream(random.Random(5), 40)
+    truncate_database(pg_url)
+    ws = Workspace(pg_url)
+    try:
+        ws.apply_config(_config())
+        _load(ws, events)
+        drain(ws.engine, load_rules(ws.engine), batch_size=3, parts=4)
+        with ws.engine.connect() as connection:
+            statuses = Counter(connection.execute(sa.select(inbox.c.status)).scalars().all())
+            assert statuses == {"applied": len(events)}
+            parts, windows = _parts_and_windows(connection)
+            sizes = connection.execute(sa.select(route_parts.c.events)).scalars().all()
+        assert parts == windows == 4  # windows of batch x parts = 12 rows: 12, 12, 12, 4
+        assert sorted(sizes) == [4, 12, 12, 12]
+    finally:
+        ws.close()

@@ -119,14 +119,17 @@ def _drain_parts(
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
     where its last committed batch left it. A worker left with nothing to apply while others
     finish their parts reads and parses the next window meanwhile, and is the one that
-    routes it (:func:`leadsync.store.routing.try_elect`)."""
+    routes it (:func:`leadsync.store.routing.try_elect`). The workers draining are counted
+    (:func:`leadsync.store.routing.enlist`): a window is cut in no more parts than them."""
     with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         try:
+            routing_store.enlist(holder)
             _parts_loop(drainer, total, on_batch, parts, holder)
         finally:
             try:
                 routing_store.resign(holder)
-            except sa.exc.DBAPIError:  # its session is gone, or goes now: so is the lock
+                routing_store.leave(holder)
+            except sa.exc.DBAPIError:  # its session is gone, or goes now: so are the locks
                 holder.invalidate()
 
 

@@ -63,6 +63,8 @@ def route_window(
         except Exception:  # unreadable: the drain dead-letters it, alone in its component
             parsed.append(None)
     events = [found or [] for found in parsed]
+    if parts > 1:  # no more parts than workers to take them: a lone worker looks nothing up
+        parts = min(parts, routing_store.draining(connection))
     if parts <= 1:
         bins = [list(range(len(rows)))]
     else:

@@ -44,6 +44,7 @@ _NAMESPACE = 0x6C73
 _BATCH = 0
 _ROUTER = 1
 _NEXT = 2
+_DRAINING = 3
 _PART_NAMESPACE = 0x6C74
 
 _SEQUENCES = {"record": "record_ids", "activity": "activity_ids"}
@@ -96,6 +97,27 @@ def try_elect(holder: Connection) -> bool:
     ends, crash included)."""
     sql = f"SELECT pg_try_advisory_lock({_NAMESPACE}, {_NEXT})"
     return bool(holder.exec_driver_sql(sql).scalar())
+
+
+def enlist(holder: Connection) -> None:
+    """Count this worker among the ones draining (a shared session lock on its own connection,
+    released by :func:`leave` or when the connection ends, crash included)."""
+    holder.exec_driver_sql(f"SELECT pg_advisory_lock_shared({_NAMESPACE}, {_DRAINING})")
+
+
+def leave(holder: Connection) -> None:
+    """No longer count this worker among the ones draining."""
+    holder.exec_driver_sql(f"SELECT pg_advisory_unlock_shared({_NAMESPACE}, {_DRAINING})")
+
+
+def draining(connection: Connection) -> int:
+    """How many workers are draining now (:func:`enlist`)."""
+    sql = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        f"AND classid = {_NAMESPACE} AND objid = {_DRAINING} AND objsubid = 2 "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return int(connection.exec_driver_sql(sql).scalar_one())
 
 
 def resign(holder: Connection) -> None:
