@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from leadsync.store import routing
-from leadsync.store.database import create_db_engine, resolve_url
+from leadsync.store.database import MIGRATIONS, create_db_engine, resolve_url
 from leadsync.store.inbox import PENDING, InboxRow, append
-from tests.conftest import PG_ENV, truncate_database
+from tests.conftest import PG_ENV, scratch_postgres, truncate_database
 
 
 def _row(event_id: str) -> InboxRow:
@@ -142,3 +144,43 @@ def test_a_part_lists_its_rows_and_gives_them_back_when_closed(postgres_url: str
     finally:
         truncate_database(postgres_url)
         engine.dispose()
+
+
+def test_migration_0014_closes_open_parts_and_their_pending_rows_are_routed_again() -> None:
+    with scratch_postgres("leadsync_part_lists") as url:
+        engine = create_db_engine(url)
+        try:
+            with engine.begin() as connection:
+                command.downgrade(_migrations(connection), "0013")
+            with engine.begin() as connection:  # routed by an older version: ids in the rows
+                part = connection.exec_driver_sql(
+                    "INSERT INTO route_parts (created_at, events, done) "
+                    "VALUES ('2026-12-04T00:00:00.000Z', 3, false) RETURNING id"
+                ).scalar_one()
+                for event_id, status in (("a", "pending"), ("b", "applied"), ("c", "pending")):
+                    connection.exec_driver_sql(
+                        "INSERT INTO inbox (integration, event_id, received_at, occurred_at, "
+                        "payload, status, part, record_ids_from) VALUES ('dialer', %(e)s, "
+                        "'2026-12-04T00:00:00.000Z', '2026-12-04T00:00:00.000Z', '{}', "
+                        "%(s)s, %(p)s, 7)",
+                        {"e": event_id, "s": status, "p": part},
+                    )
+            with engine.begin() as connection:
+                command.upgrade(_migrations(connection), "head")
+            with engine.begin() as connection:
+                assert routing.open_parts(connection) == []
+                pending = [r["event_id"] for r in routing.routable(connection, 10)]
+                assert pending == ["a", "c"]  # the router takes them again, in their order
+            with engine.begin() as connection:  # and back: the older columns return, empty
+                command.downgrade(_migrations(connection), "0013")
+                rows = connection.exec_driver_sql("SELECT part FROM inbox").scalars().all()
+                assert rows == [None, None, None]
+        finally:
+            engine.dispose()
+
+
+def _migrations(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
