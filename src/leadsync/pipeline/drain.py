@@ -93,6 +93,7 @@ def _drain_rows(
             drainer.part.at = drainer.claimed_to
         for row in drainer.claimed:
             drainer.parsed.pop(int(row["seq"]), None)
+            drainer.named.pop(int(row["seq"]), None)
         for result in results:
             total.add(result)
         if on_batch is not None:
@@ -119,7 +120,9 @@ def _drain_parts(
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
     where its last committed batch left it. A worker left with nothing to apply while others
     finish their parts reads and parses the next window meanwhile, and is the one that
-    routes it (:func:`leadsync.store.routing.try_elect`). The workers draining are counted
+    routes it (:func:`leadsync.store.routing.try_elect`); one of the workers waiting while it
+    routes parses that window too (:func:`leadsync.store.routing.try_help`), so the part it
+    takes next is read already. The workers draining are counted
     (:func:`leadsync.store.routing.enlist`): a window is cut in no more parts than them."""
     with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         try:
@@ -148,6 +151,7 @@ def _parts_loop(
         part = _claim_part(holder)
         if part is not None:
             waiting_since = None  # only an uninterrupted wait counts
+            read_ahead = elected  # a wait is over: the next one may read ahead again
             try:
                 drainer.part = part
                 _drain_rows(drainer, total, on_batch)
@@ -195,6 +199,14 @@ def _parts_loop(
         else:
             if not blocked:
                 return
+            if not read_ahead:  # once per wait: the window another worker is routing now
+                read_ahead = True
+                if routing_store.try_help(holder):
+                    try:
+                        _read_ahead(drainer, drainer.batch_size * max(1, parts))
+                    finally:
+                        routing_store.stop_helping(holder)
+                    continue
             waiting_since = waiting_since or time.monotonic()
             if time.monotonic() - waiting_since > ROUTE_WAIT_S:
                 return  # the worker's loop comes back for them
@@ -204,6 +216,9 @@ def _parts_loop(
 def _read_ahead(drainer: _Drainer, window: int) -> None:
     """Parse the rows the next window will take (as far as they are routable now) into the
     drainer's cache: the router then finds them parsed."""
+    if len(drainer.parsed) > PARSED_KEPT * window:  # rows other workers applied
+        drainer.parsed.clear()
+        drainer.named.clear()
     with drainer.engine.connect() as connection:
         rows = routing_store.routable(connection, window, drainer.parsed)
     for row in rows:
