@@ -120,9 +120,7 @@ def _drain_parts(
     done, or by PostgreSQL when the worker dies: another worker then takes the part over
     where its last committed batch left it. A worker left with nothing to apply while others
     finish their parts reads and parses the next window meanwhile, and is the one that
-    routes it (:func:`leadsync.store.routing.try_elect`); one of the workers waiting while it
-    routes parses that window too (:func:`leadsync.store.routing.try_help`), so the part it
-    takes next is read already. The workers draining are counted
+    routes it (:func:`leadsync.store.routing.try_elect`). The workers draining are counted
     (:func:`leadsync.store.routing.enlist`): a window is cut in no more parts than them."""
     with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         try:
@@ -199,14 +197,6 @@ def _parts_loop(
         else:
             if not blocked:
                 return
-            if not read_ahead:  # once per wait: the window another worker is routing now
-                read_ahead = True
-                if routing_store.try_help(holder):
-                    try:
-                        _read_ahead(drainer, drainer.batch_size * max(1, parts))
-                    finally:
-                        routing_store.stop_helping(holder)
-                    continue
             waiting_since = waiting_since or time.monotonic()
             if time.monotonic() - waiting_since > ROUTE_WAIT_S:
                 return  # the worker's loop comes back for them

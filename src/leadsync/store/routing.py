@@ -45,7 +45,6 @@ _BATCH = 0
 _ROUTER = 1
 _NEXT = 2
 _DRAINING = 3
-_HELPER = 4
 _PART_NAMESPACE = 0x6C74
 
 _SEQUENCES = {"record": "record_ids", "activity": "activity_ids"}
@@ -98,18 +97,6 @@ def try_elect(holder: Connection) -> bool:
     ends, crash included)."""
     sql = f"SELECT pg_try_advisory_lock({_NAMESPACE}, {_NEXT})"
     return bool(holder.exec_driver_sql(sql).scalar())
-
-
-def try_help(holder: Connection) -> bool:
-    """Be the one worker that parses the window being routed while it waits (a session lock
-    on its own connection, released by :func:`stop_helping`): several would only take the
-    router's CPU."""
-    sql = f"SELECT pg_try_advisory_lock({_NAMESPACE}, {_HELPER})"
-    return bool(holder.exec_driver_sql(sql).scalar())
-
-
-def stop_helping(holder: Connection) -> None:
-    holder.exec_driver_sql(f"SELECT pg_advisory_unlock({_NAMESPACE}, {_HELPER})")
 
 
 def enlist(holder: Connection) -> None:
