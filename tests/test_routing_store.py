@@ -128,8 +128,9 @@ def test_a_part_lists_its_rows_and_gives_them_back_when_closed(postgres_url: str
             rows, end = routing.part_rows(connection, taken, 2)
             assert [r["seq"] for r in rows] == [first[2]] and end == 4
             assert not routing.finish(connection, part_id)  # rows of it still pending
-            # A dead letter of the part put back: the part closes, its rows are routed again.
-            routing.unroute(connection, [first[2]])
+            # Closed (exclusive work took the rows back): its pending rows are routable again,
+            # in their order, and the worker holding it takes no more of them.
+            routing.reroute_open(connection)
             assert routing.open_part(connection, part_id) is None
             assert routing.part_rows(connection, taken, 2) == ([], 0)
             assert [r["seq"] for r in routing.routable(connection, 100)] == [

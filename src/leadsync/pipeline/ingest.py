@@ -33,7 +33,6 @@ from leadsync.sources.base import ENVELOPE_KEYS, Adapter, WebhookRequest, decode
 from leadsync.sources.hygiene import Headers, representable
 from leadsync.store import batch as counters
 from leadsync.store import inbox as inbox_store
-from leadsync.store import routing as routing_store
 from leadsync.store.inbox import DeadLetterRow
 
 
@@ -336,8 +335,10 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
     if key is not None:
         seqs = inbox_store.failed_seqs(connection, integration, key)
         if seqs:
+            # Pending again: routed in a later window, or (PostgreSQL) applied by its part if
+            # that part is still open (a row fails only once its part has passed it, so the
+            # part is taken again for it: store.routing.finish).
             inbox_store.set_status(connection, seqs, inbox_store.PENDING)
-            routing_store.unroute(connection, seqs)  # out of its old part, routed again
             return f"inbox #{seqs[0]} is pending again"
     # A request the service refused whole (source "webhook", no event id) is kept as the
     # request; anything else as the line or stored event it was.

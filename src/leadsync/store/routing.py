@@ -402,16 +402,6 @@ def mark_applied(connection: Connection, seqs: Collection[int]) -> None:
         )
 
 
-def unroute(connection: Connection, seqs: Collection[int]) -> None:
-    """Take rows out of their part (a dead letter put back in the inbox is routed again):
-    an open part that lists one of them is closed, its pending rows routed again too."""
-    if seqs and parallel(connection):
-        connection.exec_driver_sql(
-            "UPDATE route_parts SET done = true WHERE NOT done AND seqs && %(seqs)s::bigint[]",
-            {"seqs": id_array(seqs)},
-        )
-
-
 def activity_ids(
     connection: Connection, keys: Collection[tuple[str, str, str]]
 ) -> list[tuple[tuple[str, str, str], int]]:
