@@ -525,3 +525,50 @@ def test_a_lone_worker_takes_each_window_whole_and_looks_nothing_up(
         assert sorted(sizes) == [4, 12, 12, 12]
     finally:
         ws.close()
+
+
+def test_rows_of_a_part_taken_back_are_not_retried_alone_by_its_worker(pg_url: str) -> None:
+    """Exclusive work (a preview, an undo, ...) closes the open parts between a refused
+    batch and its rows retried alone: those rows are the router's again (another worker may
+    apply them now), so the part's worker neither applies nor fails them."""
+    from leadsync.pipeline.drain import _Drainer, adapters_for
+
+    events = stream(random.Random(7), 3)
+    serial = _run(pg_url, events, 1)
+    truncate_database(pg_url)
+    ws = Workspace(pg_url)
+    try:
+        ws.apply_config(_config())
+        _load(ws, events)
+        rules = load_rules(ws.engine)
+        with ws.engine.begin() as connection:
+            rows = routing_store.routable(connection, 10)
+            seqs = [int(r["seq"]) for r in rows]
+            routing_store.create_parts(
+                connection, [(seqs, [None] * 3, [None] * 3)], "2026-12-04T00:00:00.000Z"
+            )
+            (part_id,) = routing_store.open_parts(connection)
+        drainer = _Drainer(ws.engine, rules, adapters_for(rules), 10)
+        with ws.engine.connect() as connection:
+            drainer.part = routing_store.open_part(connection, part_id)
+        with ws.engine.begin() as connection:  # still its own: applied
+            assert drainer.apply_row(connection, rows[0]).events == 1
+        with ws.engine.begin() as connection:  # what exclusive work does first
+            routing_store.lock_batch(connection, shared=False)
+        with ws.engine.begin() as connection:
+            assert drainer.apply_row(connection, rows[1]).events == 0
+        drainer.refuse_row(rows[2], RuntimeError("refused"))
+        with ws.engine.connect() as connection:
+            statuses = connection.execute(
+                sa.select(inbox.c.seq, inbox.c.status).order_by(inbox.c.seq)
+            ).all()
+        assert [s for _, s in statuses] == ["applied", "pending", "pending"]
+        assert ws.dead_letters() == []
+        drain(ws.engine, rules, batch_size=2, parts=1)  # the router's again: applied once
+        with ws.engine.connect() as connection:
+            assert Counter(connection.execute(sa.select(inbox.c.status)).scalars()) == {
+                "applied": 3
+            }
+            assert canonical_state(connection) == serial
+    finally:
+        ws.close()

@@ -289,6 +289,8 @@ class _Drainer:
         """One row of a refused batch alone; an unreadable one is dead-lettered."""
         seq = int(row["seq"])
         self._lock(connection)
+        if self._taken_back(connection):
+            return BatchResult()
         claimed = inbox_store.load_pending_row(connection, seq)
         if claimed is None:  # taken by another worker since the batch was refused
             return BatchResult()
@@ -305,9 +307,20 @@ class _Drainer:
     def refuse_row(self, row: Mapping[str, Any], error: Exception) -> None:
         """A row refused alone: marked failed and dead-lettered, with why."""
         with self.engine.begin() as connection:
+            if self.part is not None:
+                routing_store.lock_batch(connection, shared=True)
+                if self._taken_back(connection):
+                    return
             claimed = inbox_store.load_pending_row(connection, int(row["seq"]))
             if claimed is not None:
                 fail_rows(connection, [(claimed, failure_text(error))], self.failures)
+
+    def _taken_back(self, connection: sa.Connection) -> bool:
+        """Whether the part whose rows this worker applies was closed since it claimed them
+        (exclusive work, between a refused batch and its rows retried alone, handed its
+        pending rows back to the router: another worker may apply them now). Asked under the
+        shared batch lock, which such work waits for."""
+        return self.part is not None and not routing_store.is_open(connection, self.part.id)
 
     def _claim(self, connection: sa.Connection) -> list[dict[str, Any]]:
         """The part's next pending rows (with their payloads), or the oldest pending rows,

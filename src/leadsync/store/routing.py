@@ -349,6 +349,11 @@ _PART_ROWS = (
 _STILL_OPEN = "SELECT 1 FROM route_parts WHERE id = %(part)s AND NOT done"
 
 
+def is_open(connection: Connection, part: int) -> bool:
+    """Whether ``part`` is still open (not done, not closed by exclusive work)."""
+    return connection.exec_driver_sql(_STILL_OPEN, {"part": part}).first() is not None
+
+
 def part_rows(
     connection: Connection, part: Part, limit: int, parsed: Container[int] = ()
 ) -> tuple[list[dict[str, Any]], int]:
@@ -358,7 +363,7 @@ def part_rows(
     ends, for ``part.at`` once they are applied. No row once the part is done or closed."""
     at = part.at
     while at < len(part.seqs):
-        if connection.exec_driver_sql(_STILL_OPEN, {"part": part.id}).first() is None:
+        if not is_open(connection, part.id):
             break  # closed: its pending rows are the router's again
         end = min(at + limit, len(part.seqs))
         result = connection.exec_driver_sql(_PART_ROWS, {"seqs": id_array(part.seqs[at:end])})
