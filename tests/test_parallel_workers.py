@@ -213,6 +213,20 @@ def _run(url: str, events: list[tuple[str, dict[str, Any]]], workers: int) -> di
         ws.close()
 
 
+def _serial_then_pending(url: str, events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The state one worker reaches applying ``events`` in arrival order; then the
+    database starts afresh with the events in its inbox, pending."""
+    one = _run(url, events, 1)
+    truncate_database(url)
+    ws = Workspace(url)
+    try:
+        ws.apply_config(_config())
+        _load(ws, events)
+    finally:
+        ws.close()
+    return one
+
+
 @contextmanager
 def _enlisted(engine: sa.Engine, n: int) -> Iterator[None]:
     """``n`` workers counted as draining from the start (the threads enlist as they start,
@@ -424,14 +438,7 @@ def test_workers_killed_with_parts_held_are_taken_over_nothing_lost_or_applied_t
     pg_url: str,
 ) -> None:
     events = stream(random.Random(11), 240)
-    one = _run(pg_url, events, 1)
-    truncate_database(pg_url)
-    ws = Workspace(pg_url)
-    try:
-        ws.apply_config(_config())
-        _load(ws, events)
-    finally:
-        ws.close()
+    one = _serial_then_pending(pg_url, events)
     rng = random.Random(5)
     killed_holding = 0
     workers = [_worker(pg_url) for _ in range(3)]
@@ -533,13 +540,9 @@ def test_rows_of_a_part_taken_back_are_not_retried_alone_by_its_worker(pg_url: s
     apply them now), so the part's worker neither applies nor fails them."""
     from leadsync.pipeline.drain import _Drainer, adapters_for
 
-    events = stream(random.Random(7), 3)
-    serial = _run(pg_url, events, 1)
-    truncate_database(pg_url)
+    serial = _serial_then_pending(pg_url, stream(random.Random(7), 3))
     ws = Workspace(pg_url)
     try:
-        ws.apply_config(_config())
-        _load(ws, events)
         rules = load_rules(ws.engine)
         with ws.engine.begin() as connection:
             rows = routing_store.routable(connection, 10)
