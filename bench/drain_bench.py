@@ -80,6 +80,20 @@ TARGET_LOCK_SHARE = 0.05
 # ------------------------------------------------------------------------ the worker
 
 
+def timed(spent: Counter[str], module: Any, name: str) -> None:
+    """Replace ``module.name`` with a wrapper adding its wall time to ``spent[name]``."""
+    inner = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - started
+
+    setattr(module, name, wrapper)
+
+
 def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     """Time the router's steps into ``inside`` (the routing under way: ``child`` keeps those
     of the routings that routed), and the elected worker's reading ahead into ``ahead``."""
@@ -87,23 +101,11 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     from leadsync.pipeline import drain
     from leadsync.store import routing as routing_store
 
-    def wrap(module: Any, name: str, into: Counter[str]) -> None:
-        inner = getattr(module, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                into[name] += time.perf_counter() - started
-
-        setattr(module, name, timed)
-
     for name in ("resolve", "rep_keys", "components", "row_keys"):
-        wrap(conflicts, name, inside)
+        timed(inside, conflicts, name)
     for name in ("routable", "create_parts", "reserve_run", "lock_batch"):
-        wrap(routing_store, name, inside)
-    wrap(drain, "_read_ahead", ahead)
+        timed(inside, routing_store, name)
+    timed(ahead, drain, "_read_ahead")
 
 
 def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | None) -> int:

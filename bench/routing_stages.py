@@ -31,20 +31,6 @@ STORE = ("routable", "reserve_run", "create_parts", "open_parts", "lock_batch")
 ENGINE = ("resolve", "rep_keys", "components", "event_keys")
 
 
-def timed(spent: Counter[str], module: Any, name: str) -> None:
-    """Replace ``module.name`` with a wrapper adding its wall time to ``spent[name]``."""
-    inner: Callable[..., Any] = getattr(module, name)
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            spent[name] += time.perf_counter() - started
-
-    setattr(module, name, wrapper)
-
-
 def _wrap_route(module: Any, ahead: bool, profile: str | None) -> None:
     """Parse each window before ``route_window`` (``ahead``) and profile its CPU time."""
     inner: Callable[..., Any] = module.route_window
@@ -85,10 +71,10 @@ def main() -> int:
 
     spent: Counter[str] = Counter()
     for name in STORE:
-        timed(spent, routing_store, name)
+        drain_bench.timed(spent, routing_store, name)
     for name in ENGINE:
-        timed(spent, conflicts, name)
-    timed(spent, routing, "route_window")
+        drain_bench.timed(spent, conflicts, name)
+    drain_bench.timed(spent, routing, "route_window")
     if args.ahead or args.profile:
         _wrap_route(routing, args.ahead, args.profile)
     server = drain_bench.Server(args.postgres)

@@ -308,7 +308,7 @@ class _Drainer:
         """A row refused alone: marked failed and dead-lettered, with why."""
         with self.engine.begin() as connection:
             if self.part is not None:
-                routing_store.lock_batch(connection, shared=True)
+                self._lock(connection)
                 if self._taken_back(connection):
                     return
             claimed = inbox_store.load_pending_row(connection, int(row["seq"]))
