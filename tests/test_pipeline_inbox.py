@@ -211,6 +211,18 @@ def test_a_vendor_line_is_read_as_the_webhook_it_was_captured_from(ws: Workspace
     assert "tok-4f1c9a0e" not in row["payload"]  # Aircall's token is not kept
 
 
+def test_an_aircall_recording_ready_after_the_call_ended_lands_on_the_call(ws: Workspace) -> None:
+    ended = json.loads((AIRCALL / "call.ended.json").read_text())["body"]
+    ended["data"].update(recording=None, asset=None)
+    assets = json.loads((AIRCALL / "call.comm_assets_generated.json").read_text())["body"]
+    late = {**ended, "timestamp": assets["timestamp"] + 60}  # a redelivery without links
+    summary = ws.ingest("aircall", [json.dumps(b) for b in (ended, assets, late)])
+    assert (summary.accepted, len(summary.failed)) == (3, 0)
+    [call] = ws.activities(integration="aircall")
+    assert call["properties"]["recording_url"] == assets["data"]["asset"]
+    assert call["properties"]["duration_s"] == ended["data"]["duration"]
+
+
 def test_a_generic_line_is_one_canonical_event_stored_as_written(ws: Workspace) -> None:
     line = contact_line("p-1", "u-1", event_id="x1")
     [item] = items_of_line(adapter_for("generic", "dialer"), line, "f:1", 1)

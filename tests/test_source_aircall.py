@@ -14,6 +14,7 @@ from leadsync.errors import EventError, SignatureError
 from leadsync.model import CALL_OUTCOMES, ActivityType, Event, EventType, RecordRef, RecordType
 from leadsync.sources.aircall import (
     ADAPTER,
+    ASSETS_READY,
     CALL_EVENTS,
     FINAL_CALL_EVENTS,
     KNOWN_EVENTS,
@@ -239,13 +240,50 @@ def test_outcome_rules_are_applied_in_order(data: dict[str, Any], outcome: str) 
     assert event.properties["outcome"] == outcome
 
 
-@pytest.mark.parametrize("name", sorted(set(CALL_EVENTS) - set(FINAL_CALL_EVENTS)))
+@pytest.mark.parametrize("name", sorted(set(CALL_EVENTS) - {*FINAL_CALL_EVENTS, ASSETS_READY}))
 def test_only_final_events_carry_final_values(name: str) -> None:
     body = load("call.ended")
     body["event"] = name
     [event] = convert(body)[1]
     assert FINAL_KEYS.isdisjoint(event.properties)
     assert event.properties["tags"] == ["Hot lead"]
+
+
+def test_assets_ready_carries_the_recording_alone_as_its_lasting_page() -> None:
+    event = only(ASSETS_READY)
+    assert event.external_id == CALL_ID
+    assert event.properties == {
+        **INBOUND,
+        "tags": ["Hot lead"],
+        "comments": ["Asked for pricing"],
+        "recording_url": "https://assets.aircall.test/calls/812345/recording",
+    }
+
+
+@pytest.mark.parametrize(
+    ("links", "expected"),
+    [
+        (
+            {"asset": "https://a.test/page", "recording": "https://r.test/1.mp3"},
+            "https://a.test/page",
+        ),
+        ({"asset": None, "recording": "https://r.test/1.mp3"}, "https://r.test/1.mp3"),
+        (
+            {"asset": None, "recording": None, "voicemail": "https://v.test/1.mp3"},
+            "https://v.test/1.mp3",
+        ),
+        ({"asset": None, "recording": None, "voicemail": None}, None),
+    ],
+)
+def test_the_recording_link_prefers_the_lasting_asset_page(
+    links: dict[str, Any], expected: str | None
+) -> None:
+    for name in ("call.ended", ASSETS_READY):
+        body = load("call.ended")
+        body["event"] = name
+        body["data"].update(links)
+        [event] = convert(body)[1]
+        assert event.properties.get("recording_url") == expected, name
 
 
 def test_nulls_give_absent_fields() -> None:

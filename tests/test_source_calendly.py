@@ -291,6 +291,31 @@ def test_unknown_event_names_are_event_errors(name: Any) -> None:
     assert "invitee_no_show.created" in str(caught.value)
 
 
+def test_a_legacy_v1_webhook_is_a_dead_letter_that_says_to_subscribe_with_v2() -> None:
+    # Calendly's API v1 shape: a top-level time, the booking under payload.event, the invitee
+    # under payload.invitee, and no created_at.
+    body = {
+        "event": "invitee.created",
+        "time": "2026-11-02T15:00:01Z",
+        "payload": {
+            "event_type": {"uuid": "ET1", "kind": "One-on-One", "name": "Intro", "duration": 15},
+            "event": {
+                "uuid": "EV1",
+                "start_time": "2026-11-03T12:00:00Z",
+                "end_time": "2026-11-03T12:15:00Z",
+                "extended_assigned_to": [{"name": "Ana Ng", "email": "ana@acme.test"}],
+            },
+            "invitee": {"uuid": "IN1", "name": "Kim Lee", "email": "kim.lee@globex.test"},
+        },
+    }
+    piece = receive(body)  # stored, then dead-lettered by the worker
+    with pytest.raises(EventError) as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+    message = str(caught.value)
+    assert 'field "created_at": missing: this is a Calendly API v1 (legacy) webhook' in message
+    assert "subscribe with API v2" in message
+
+
 @pytest.mark.parametrize(
     ("change", "path"),
     [

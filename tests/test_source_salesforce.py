@@ -648,6 +648,20 @@ def test_update_without_changed_fields_uses_every_field_present() -> None:
     }
 
 
+@pytest.mark.parametrize("bitmaps", [["0x4000008", "3-0x02"], ["3-0x02"], ["0x4000008"]])
+def test_changed_fields_as_pub_sub_bitmaps_are_a_dead_letter_not_an_empty_change(
+    bitmaps: list[str],
+) -> None:
+    body = copy.deepcopy(body_of("cdc_update_contact.json"))
+    body["ChangeEventHeader"]["changedFields"] = bitmaps
+    body["OwnerId"] = REP_2
+    with pytest.raises(EventError) as caught:
+        convert(body)
+    message = str(caught.value)
+    assert f'field "ChangeEventHeader.changedFields": holds field bitmaps ({bitmaps[0]}' in message
+    assert "decode them" in message
+
+
 def test_a_field_present_but_not_changed_is_not_sent() -> None:
     body = copy.deepcopy(body_of("cdc_update_contact.json"))
     body["OwnerId"] = REP_2  # present (enriched), but not in changedFields

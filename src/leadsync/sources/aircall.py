@@ -33,10 +33,13 @@ call.hungup,               ``direction``; ``from_number`` / ``to_number`` (inbou
 call.tagged,               ``raw_digits``, to = ``number.digits``; outbound: the reverse);
 call.commented,            ``title`` "Aircall call"; ``tags`` (tag names) and ``comments``
 call.assigned              (comment texts) only when the call has some.
-call.ended,                the same, plus the final values: ``duration_s`` (``duration``),
-call.voicemail_left        ``outcome`` (see below), ``recording_url`` (``recording``, else
-                           ``voicemail``), and the raw ``aircall_status`` /
-                           ``aircall_missed_call_reason``.
+call.ended,                the same, plus the final values: ``duration_s`` (``duration``:
+call.voicemail_left        Aircall's whole call, ``started_at`` to ``ended_at``, ringing
+                           included), ``outcome`` (see below), ``recording_url`` (below),
+                           and the raw ``aircall_status`` / ``aircall_missed_call_reason``.
+call.comm_assets_generated the same as call.tagged, plus ``recording_url``: Aircall sends it
+                           once the recording or voicemail is ready, which may be after
+                           ``call.ended`` (whose links are then null).
 contact.created,           a ``contact`` record, ``external_id`` = ``data.id``: ``email``
 contact.updated            (first ``emails[].value``), ``firstname`` / ``lastname``
                            (``first_name`` / ``last_name``), ``phone`` (the first
@@ -81,7 +84,12 @@ sends them (``+1 415-555-0142``), trimmed; the engine reads them as E.164. A cal
 Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
 ``call.voicemail_left`` carry final values; the earlier events of a call never carry
 ``duration_s``, ``outcome``, ``recording_url`` or the raw status, so a late ``call.created``
-cannot wipe them. Absent or null fields never become properties (null would clear a value).
+cannot wipe them (``call.comm_assets_generated`` carries ``recording_url`` alone). Absent or
+null fields never become properties (null would clear a value).
+
+``recording_url`` is the call's ``asset`` (Aircall's lasting, secured page of the recording
+or voicemail), else ``recording``, else ``voicemail`` (direct links to the file, which
+expire within minutes: a CRM timeline would keep a dead link).
 
 Outcome of a finished call, first rule that holds:
 
@@ -127,6 +135,7 @@ from leadsync.sources.signatures import verify_aircall
 __all__ = [
     "ADAPTER",
     "CALL_EVENTS",
+    "ASSETS_READY",
     "CONTACT_EVENTS",
     "FINAL_CALL_EVENTS",
     "IGNORED_EVENTS",
@@ -140,6 +149,9 @@ __all__ = [
 VOICEMAIL_LEFT = "call.voicemail_left"
 #: Events of a call that carry its final values (duration, outcome, recording).
 FINAL_CALL_EVENTS = ("call.ended", VOICEMAIL_LEFT)
+#: Sent once a call's recording or voicemail is ready, which may be after ``call.ended``
+#: (whose links may then be null): it carries the call's assets, read as ``recording_url``.
+ASSETS_READY = "call.comm_assets_generated"
 CALL_EVENTS = (
     "call.created",
     "call.ringing_on_agent",
@@ -148,6 +160,7 @@ CALL_EVENTS = (
     "call.tagged",
     "call.commented",
     "call.assigned",
+    ASSETS_READY,
     *FINAL_CALL_EVENTS,
 )
 CONTACT_EVENTS = ("contact.created", "contact.updated")
@@ -286,6 +299,8 @@ def _call_event(body: dict[str, Any], name: str, event_id: str, at: str) -> dict
             properties[key] = values
     if name in FINAL_CALL_EVENTS:
         properties.update(_final_values(body, name))
+    elif name == ASSETS_READY:
+        properties.update(_recording(body))
     event: dict[str, Any] = {
         "id": event_id,
         "occurred_at": started or at,
@@ -330,9 +345,7 @@ def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
         if duration < 0:
             refuse("data.duration", f"must be a number of seconds >= 0, got {duration:g}")
         values["duration_s"] = whole(duration)
-    recording = string(body, "data.recording") or string(body, "data.voicemail")
-    if recording is not None:
-        values["recording_url"] = recording
+    values.update(_recording(body))
     for key, path in (
         ("aircall_status", "data.status"),
         ("aircall_missed_call_reason", "data.missed_call_reason"),
@@ -341,6 +354,17 @@ def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
         if raw is not None:
             values[key] = raw
     return values
+
+
+def _recording(body: dict[str, Any]) -> dict[str, str]:
+    """``recording_url``: the call's ``asset`` (Aircall's lasting, secured page of the
+    recording or voicemail), else ``recording``, else ``voicemail`` (direct links that expire
+    within minutes); nothing when the call has none."""
+    for path in ("data.asset", "data.recording", "data.voicemail"):
+        link = string(body, path)
+        if link is not None:
+            return {"recording_url": link}
+    return {}
 
 
 def _outcome(body: dict[str, Any], name: str) -> str:

@@ -44,6 +44,8 @@ routing_form_submission.created   ``[]``: a form submission names no meeting
 ================================  =========================================================
 
 Any other ``event`` is an :class:`~leadsync.errors.EventError` (the row becomes a dead letter).
+So is a webhook of Calendly's retired API v1 (``{"event", "time", "payload": {"event_type",
+"event", "invitee"}}``): its error says to subscribe with API v2.
 
 Each invitee event gives ONE ``meeting`` activity whose ``external_id`` is the invitee uri, so
 a cancellation or a no-show updates the meeting the booking created (the engine merges an
@@ -157,6 +159,13 @@ class CalendlyAdapter(Adapter):
             return []
         at = time_from_iso(body.get("created_at"), "created_at")
         if at is None:
+            if "time" in body and isinstance(get_path(body, "payload.invitee"), dict):
+                refuse(
+                    "created_at",
+                    "missing: this is a Calendly API v1 (legacy) webhook (a top-level time and"
+                    " payload.invitee), which Calendly has retired; subscribe with API v2"
+                    " (POST /webhook_subscriptions), whose payloads leadsync reads",
+                )
             refuse("created_at", "required: when Calendly created the event (ISO 8601)")
         obj(body, "payload", required=True)
         meeting = _meeting(body, name, event_id, at)

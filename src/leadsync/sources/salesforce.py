@@ -18,7 +18,8 @@ organization id is checked). Key: ``stable_key("salesforce", transactionKey, seq
 ``stable_key("salesforce", entityName, sorted recordIds, changeType, commitTimestamp)``. Time:
 ``commitTimestamp``. One event per record id (``#<id18>`` appended when there are several).
 ``CREATE`` maps every field present; ``UPDATE`` only those in ``changedFields`` (every field
-present when it is empty); ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
+present when it is empty; the Pub/Sub API's undecoded bitmaps, ``"0x…"``, are an EventError
+asking the relay to decode them); ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
 propagated); ``GAP_*`` and ``OVERFLOW`` are an EventError asking for a resync (the subscriber
 lost changes). Compound names arrive as ``Name: {FirstName, LastName}``; datetimes as ISO
 strings or epoch milliseconds (a Pub/Sub relay).
@@ -72,6 +73,7 @@ never sent on, so that a partial update cannot wipe values.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -289,6 +291,10 @@ def _record_ids(item: Any) -> list[str]:
     return ids
 
 
+# A changed-fields bitmap of the Pub/Sub API: "0x…", or "<index>-0x…" for a compound field's.
+_BITMAP = re.compile(r"(\d+-)?0x[0-9a-fA-F]+")
+
+
 def _changed_fields(item: Any) -> frozenset[str] | None:
     names = get_path(item, "ChangeEventHeader.changedFields")
     if names is None or names == []:
@@ -296,6 +302,14 @@ def _changed_fields(item: Any) -> frozenset[str] | None:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         refuse(
             "ChangeEventHeader.changedFields", f"must be an array of strings, got {describe(names)}"
+        )
+    bitmaps = [n for n in names if _BITMAP.fullmatch(n)]
+    if bitmaps:  # what the Pub/Sub API sends: read as names, they would match no field
+        refuse(
+            "ChangeEventHeader.changedFields",
+            f"holds field bitmaps ({', '.join(bitmaps[:3])}), not field names: the Pub/Sub API"
+            " encodes them; the relay must decode them with the event's schema and send the"
+            " names (as the Streaming API does)",
         )
     return frozenset(names)
 
