@@ -1006,3 +1006,40 @@ def test_a_typo_is_a_dead_letter_not_a_call_past_the_filter(workspace: Workspace
         'field "properties.duration": unknown property; did you mean duration_s?'
     )
     assert json.loads(letter["raw"])["properties"] == {"duration": 3, "outcome": "connected"}
+
+
+@pytest.mark.parametrize("key", ["duration_s", "seats"])
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 123456789012345678901234567890])
+def test_a_whole_number_no_column_holds_is_refused_naming_the_property(
+    workspace: Workspace, key: str, value: int
+) -> None:
+    # It reached the write as a defect ("Python int too large to convert to SQLite INTEGER"),
+    # a dead letter naming no field and no line, while the lines beside it were applied.
+    setup(workspace)
+    good = json.dumps(_base_call(id="ok", properties={key: 2**63 - 1}))
+    if key == "duration_s" and value < 0:
+        value = 2**64  # a negative duration is refused as such
+    bad = json.dumps(_base_call(id="big", properties={key: value}))
+    summary = workspace.ingest("dialer", [good, bad], source="calls.jsonl")
+    assert (summary.accepted, len(summary.dead_letters), summary.applied.events) == (1, 1, 1)
+    [letter] = workspace.dead_letters()
+    assert (letter["source"], letter["line_no"]) == ("calls.jsonl", 2)
+    assert letter["error"].startswith(f'field "properties.{key}": whole number out of range (')
+    assert "allowed: -9223372036854775808 to 9223372036854775807" in letter["error"]
+
+
+def test_a_file_ingested_again_keeps_one_dead_letter_per_bad_line(workspace: Workspace) -> None:
+    setup(workspace)
+    good = json.dumps(_base_call(id="ok"))
+    bad = json.dumps(_base_call(id="bad", properties={"duration_s": "abc"}))
+    lines = [good, bad, "{not json"]
+    first = workspace.ingest("dialer", lines, source="calls.jsonl")
+    again = workspace.ingest("dialer", lines, source="calls.jsonl")
+    # Told each time (the lines are still bad), kept once.
+    assert len(first.dead_letters) == len(again.dead_letters) == 2
+    assert again.duplicates == 1
+    assert sorted(d["line_no"] for d in workspace.dead_letters()) == [2, 3]
+    # Another file with the same lines, or a line that changed, is a letter of its own.
+    workspace.ingest("dialer", lines, source="other.jsonl")
+    workspace.ingest("dialer", [good, bad.replace("abc", "abd")], source="calls.jsonl")
+    assert len(workspace.dead_letters()) == 5

@@ -568,6 +568,9 @@ ESCAPED_TOKENS = [
     '{"tok\\u0065n": "%s',  # cut inside the token
     '{"a": "x, "tok\\u0065n": "%s"}',  # not JSON: a quote missing before the key
     '{"body": "{\\"token\\": \\"%s\\", ',  # not JSON, the token in an escaped body
+    '{"Token": "%s", "event": 1}',  # another case, blanks around it: the same field
+    '{"TOKEN ": "%s"}',
+    '{"Tok\\u0065n": "%s", "data": ',  # not JSON, another case
 ]
 
 

@@ -190,7 +190,7 @@ def _write_inbox(
     written, duplicates = inbox.write_items(
         connection, integration, chunk.good, chunk.at, source, status
     )
-    inbox_store.insert_dead_letters(connection, chunk.dead)
+    inbox_store.insert_new_dead_letters(connection, chunk.dead)  # a file ingested again
     return written, duplicates
 
 

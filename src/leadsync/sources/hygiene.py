@@ -351,11 +351,17 @@ def _redact_data(data: Any, fields: frozenset[str], depth: int) -> bool:
 def _redact_fields(body: Any, fields: frozenset[str]) -> bool:
     changed = False
     if isinstance(body, dict):
-        for name in fields:
-            if name in body and body[name] != REDACTED:
+        for name in body:
+            if _named(name, fields) and body[name] != REDACTED:
                 body[name] = REDACTED
                 changed = True
     return changed
+
+
+def _named(key: str, fields: frozenset[str]) -> bool:
+    """Whether ``key`` names one of the (lowercase) secret ``fields``, whatever its case
+    and surrounding blanks: ``"Token "`` holds the token as surely as ``"token"``."""
+    return key in fields or key.strip().lower() in fields
 
 
 _SPACE = re.compile(r"\s*")
@@ -387,7 +393,7 @@ def _redact_strings(text: str, fields: frozenset[str], depth: int) -> str:
         value = _decode_string(text[start:end])
         after = _SPACE.match(text, end).end()  # type: ignore[union-attr]
         if value is not None and after < len(text) and text[after] == ":":
-            if value in wanted or value.lower() in CREDENTIAL_HEADERS:
+            if _named(value, wanted):
                 begin = _SPACE.match(text, after + 1).end()  # type: ignore[union-attr]
                 out.append(text[kept_to:begin])
                 out.append(json.dumps(REDACTED))

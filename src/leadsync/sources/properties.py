@@ -202,6 +202,8 @@ def parse_properties(value: Any, fields: TypedProperties | None) -> dict[str, An
         if item is not None:
             if check is not None:
                 item = check(item, key)
+            elif type(item) is int:
+                item = _whole_in_range(item, key)
             elif type(item) not in _PLAIN_TYPES:
                 item = _free_value(item, key)
         out[key] = item
@@ -245,12 +247,26 @@ def _free_value(value: Any, key: str) -> Any:
     )
 
 
+# Whole numbers fit a signed 64-bit column (SQLite's INTEGER, PostgreSQL's bigint).
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
 def _is_number(value: Any) -> bool:
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
-        and (type(value) is int or math.isfinite(value))
+        and (math.isfinite(value) if type(value) is not int else _INT_MIN <= value <= _INT_MAX)
     )
+
+
+def _whole_in_range(value: int, key: str) -> int:
+    if not _INT_MIN <= value <= _INT_MAX:
+        fail(
+            f"properties.{key}",
+            f"whole number out of range ({len(str(abs(value)))} digits); allowed: "
+            f"{_INT_MIN} to {_INT_MAX}",
+        )
+    return value
 
 
 def _text(value: Any, key: str) -> str:
@@ -278,12 +294,16 @@ def _flag(value: Any, key: str) -> bool:
 def _number(value: Any, key: str) -> int | float:
     if _is_number(value):
         return value  # type: ignore[no-any-return]
+    if type(value) is int:
+        _whole_in_range(value, key)
     fail(f"properties.{key}", f"expected a number, got {show(value)}")
 
 
 def _duration(value: Any, key: str) -> int | float:
     if _is_number(value) and value >= 0:
         return value  # type: ignore[no-any-return]
+    if type(value) is int and value >= 0:
+        _whole_in_range(value, key)
     fail(f"properties.{key}", f"expected a number >= 0, got {show(value)}")
 
 

@@ -347,6 +347,28 @@ def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -
     insert_rows(connection, dead_letters, DeadLetterRow._fields, rows)
 
 
+def insert_new_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> None:
+    """Insert the lines of a file that are not open dead letters already: the same
+    integration, source, line number, text and error (the file ingested again). One query
+    per call, for the call's line numbers."""
+    lines = {row.line_no for row in rows if row.source is not None and row.line_no is not None}
+    if lines:
+        d = dead_letters.c
+        query = sa.select(d.integration, d.source, d.line_no, d.raw, d.error).where(
+            d.resolved_at.is_(None),
+            d.integration.in_({row.integration for row in rows}),
+            d.source.in_({row.source for row in rows if row.source is not None}),
+            in_values(d.line_no, lines, connection.dialect.name),
+        )
+        kept = {tuple(found) for found in connection.execute(query)}
+        rows = [
+            row
+            for row in rows
+            if (row.integration, row.source, row.line_no, row.raw, row.error) not in kept
+        ]
+    insert_dead_letters(connection, rows)
+
+
 def known_event_ids(
     connection: Connection, integration: str, event_ids: Collection[str]
 ) -> set[str]:
