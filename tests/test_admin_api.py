@@ -26,6 +26,7 @@ from tests.live import (
     serve,
     wait_applied,
 )
+from tests.test_review_faces import queue_questions
 
 PROBLEM = "application/problem+json"
 
@@ -130,7 +131,12 @@ def call_operation(client: httpx.Client, method: str, path: str) -> httpx.Respon
 REFUSED_CREDENTIALS = {
     "no token": ({}, "missing header Authorization: Bearer <token>"),
     "wrong token": ({"authorization": "Bearer not-the-token"}, "wrong admin token"),
-    "not bearer": ({"authorization": f"Basic {ADMIN_TOKEN}"}, "missing header Authorization"),
+    "not bearer": (
+        {"authorization": f"Basic {ADMIN_TOKEN}"},
+        "header Authorization uses the scheme 'Basic'; allowed: Bearer <token>",
+    ),
+    "no scheme": ({"authorization": ADMIN_TOKEN}, "header Authorization has no scheme"),
+    "empty bearer": ({"authorization": "Bearer"}, "header Authorization names no token"),
 }
 
 
@@ -144,6 +150,7 @@ def test_every_admin_operation_needs_the_token(
                 with subtests.test(credentials=case, operation=f"{method.upper()} {path}"):
                     response = call_operation(anonymous, method, path)
                     assert detail in problem_of(response, 401)["detail"]
+                    assert ADMIN_TOKEN not in response.text  # never shown back
                     assert response.headers["www-authenticate"] == "Bearer"
     assert config_to_dict(ws.export_config()) == before
 
@@ -187,7 +194,8 @@ def test_records_by_id_and_by_email_domain_external(ws: Workspace, server: LiveS
 
 
 LOOKUP_FAILURES = [
-    ("/api/records/widget/1", 404, "allowed: contact"),
+    ("/api/records/widget/1", 400, "path.record_type: Input should be 'contact', 'company'"),
+    ("/api/records/contacts/1", 400, "or 'lead'; got 'contacts'"),
     ("/api/records/contact/999", 404, "no contact with id 999"),
     ("/api/records/company/1", 404, "no company with id 1"),
     ("/api/records/contact/abc", 400, "record_id"),
@@ -260,7 +268,8 @@ def test_a_new_integration_is_checked_like_the_file(ws: Workspace, server: LiveS
     bad = {"name": "chat", "settings": {"kind": "aircall", "secret_env": "1BAD"}}
     problem = problem_of(server.client.post("/api/integrations", json=bad), 422)
     assert any(
-        "integrations.chat.secret_env: '1BAD' is not an environment variable name" in line
+        "integrations.chat.secret_env: a value of 4 characters (not shown) is not an "
+        "environment variable name" in line
         for line in problem["problems"]
     ), problem["problems"]
     for body in (
@@ -346,7 +355,9 @@ def test_inbox_and_dead_letters_are_listed_and_counted(ws: Workspace, server: Li
     assert server.client.get("/api/inbox", params={"integration": "phone"}).json() == []
     assert len(server.client.get("/api/inbox", params={"limit": 1}).json()) == 1
     bad = problem_of(server.client.get("/api/inbox", params={"status": "done"}), 400)
-    assert bad["detail"] == "query.status: Input should be 'pending', 'applied' or 'failed'"
+    assert bad["detail"] == (
+        "query.status: Input should be 'pending', 'applied' or 'failed'; got 'done'"
+    )
     problem_of(server.client.get("/api/inbox", params={"limit": 0}), 400)
 
     counts = server.client.get("/api/inbox/counts").json()
@@ -565,3 +576,185 @@ def test_docs_page_loads_swagger_ui_from_the_service_itself(server: LiveServer) 
         assert answer.status_code == 200, url
         assert answer.content, url
     assert httpx.get(f"{server.base_url}/redoc").status_code == 404  # it needs a CDN
+
+
+def test_every_error_response_is_documented_as_a_problem_only(server: LiveServer) -> None:
+    """The server sends errors as application/problem+json only, so the document says so,
+    with the Problem schema (not an empty one, and no application/json beside it)."""
+    spec = server.client.get("/openapi.json").json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and path != "/readyz":
+                    where = f"{method.upper()} {path} {status}"
+                    assert response["content"] == {PROBLEM: {"schema": problem}}, where
+    readyz = spec["paths"]["/readyz"]["get"]["responses"]
+    readiness = {"$ref": "#/components/schemas/Readiness"}
+    assert readyz["200"]["content"]["application/json"]["schema"] == readiness
+    assert readyz["503"]["content"]["application/json"]["schema"] == readiness
+    record = spec["paths"]["/api/records/{record_type}/{record_id}"]["get"]
+    [kind] = [p for p in record["parameters"] if p["name"] == "record_type"]
+    enum = spec["components"]["schemas"][kind["schema"]["$ref"].rsplit("/", 1)[1]]["enum"]
+    assert enum == [t.value for t in RecordType]
+    for method, path in ADMIN_OPERATIONS:
+        if method in ("post", "put"):  # the body's limit and media type (app.ApiRequests)
+            assert {"413", "415"} <= set(spec["paths"][path][method]["responses"]), path
+
+
+# ------------------------------------------------------------------ request bodies
+
+JSON_HEADERS = {"content-type": "application/json"}
+NEW_CHAT = {"name": "chat", "settings": {"kind": "generic"}}
+
+
+def test_api_bodies_over_the_limit_are_refused_before_they_are_read(ws: Workspace) -> None:
+    before = config_to_dict(ws.export_config())
+    body = compact({**NEW_CHAT, "pad": "x" * 2000})
+    with serve(ws, max_api_body=1000) as live:
+        declared = live.client.post("/api/integrations", content=body, headers=JSON_HEADERS)
+        problem = problem_of(declared, 413)
+        assert problem["detail"] == f"the body has {len(body)} bytes; at most 1000 are accepted"
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted while reading
+            yield from (body[i : i + 100] for i in range(0, len(body), 100))
+
+        chunked = live.client.post("/api/integrations", content=chunks(), headers=JSON_HEADERS)
+        assert "more than 1000" in problem_of(chunked, 413)["detail"]
+        small = live.client.post("/api/integrations", json=NEW_CHAT)
+        assert small.status_code == 201, small.text
+    assert config_to_dict(ws.export_config()) != before  # only the small one was taken
+    assert sorted(ws.rules().integrations) == sorted([*integrations(), "chat"])
+
+
+BAD_BODIES = [
+    # (method, path, content type, body, status, detail)
+    (
+        "POST",
+        "/api/integrations",
+        "application/json",
+        b"{bad",
+        400,
+        "body: not valid JSON at character 1: Expecting property name enclosed in double quotes",
+    ),
+    (
+        "PUT",
+        "/api/integrations/dialer/settings",
+        "text/plain",
+        b'{"kind": "generic"}',
+        415,
+        "content type 'text/plain' is not accepted; allowed: application/json",
+    ),
+    (
+        "POST",
+        "/api/preview",
+        None,
+        b'{"integration": "dialer", "events": []}',
+        415,
+        "header Content-Type is missing; allowed: application/json",
+    ),
+    (
+        "POST",
+        "/api/integrations",
+        "application/json",
+        b'{"name": "a", "name": "b", "settings": {"kind": "generic"}}',
+        400,
+        "body: key 'name' is given more than once; allowed: each key once",
+    ),
+    (
+        "PUT",
+        "/api/integrations/dialer/settings",
+        "application/json",
+        b'{"kind": "generic", "users": {"map": {"u-1": "101", "u-1": "102"}}}',
+        400,
+        "body.users.map: key 'u-1' is given more than once; allowed: each key once",
+    ),
+    (
+        "POST",
+        "/api/preview",
+        "application/json; charset=utf-8",
+        b'{"integration": "dialer", "events": [{"a": 1, "a": 2}]}',
+        400,
+        "body.events.0: key 'a' is given more than once",
+    ),
+    (
+        "POST",
+        "/api/preview",
+        "application/json",
+        b'{"integration": "dialer", "events": [], "smaple": 3}',
+        400,
+        "body.smaple: Extra inputs are not permitted",
+    ),
+    (
+        "POST",
+        "/api/replay",
+        "application/json",
+        b'{"integration": "dialer", "settings": {}, "snice": "30d"}',
+        400,
+        "body.snice: Extra inputs are not permitted",
+    ),
+    (
+        "POST",
+        "/api/integrations",
+        "application/json",
+        b'{"name": "\xff"}',
+        400,
+        "body: not valid JSON: not UTF-8 text at byte 10",
+    ),
+]
+
+
+def test_api_bodies_that_are_not_one_json_document_say_what_and_where(
+    ws: Workspace, server: LiveServer, subtests: pytest.Subtests
+) -> None:
+    before = config_to_dict(ws.export_config())
+    for method, path, content_type, body, status, detail in BAD_BODIES:
+        with subtests.test(path=path, body=body):
+            headers = {} if content_type is None else {"content-type": content_type}
+            response = server.client.request(method, path, content=body, headers=headers)
+            assert detail in problem_of(response, status)["detail"]
+    assert config_to_dict(ws.export_config()) == before
+
+
+def test_report_since_takes_every_form_since_takes_elsewhere(
+    server: LiveServer, subtests: pytest.Subtests
+) -> None:
+    for since, start in [
+        ("2026-11-01", "2026-11-01T00:00:00.000Z"),
+        ("2026-11-01T09:30:00", "2026-11-01T09:30:00.000Z"),
+        ("2026-11-01T09:30:00+01:00", "2026-11-01T08:30:00.000Z"),
+    ]:
+        with subtests.test(since=since):
+            report = server.client.get("/api/report", params={"since": since})
+            assert report.status_code == 200, report.text
+            assert report.json()["since"] == start
+    assert server.client.get("/api/report", params={"since": "30d"}).status_code == 200
+    refused = problem_of(server.client.get("/api/report", params={"since": "yesterday"}), 400)
+    assert refused["detail"].startswith("since 'yesterday': expected a duration (30d, 12h, 90m)")
+    spec = server.client.get("/openapi.json").json()
+    [param] = spec["paths"]["/api/report"]["get"]["parameters"]
+    assert "pattern" not in param["schema"]
+    replay = spec["components"]["schemas"]["ReplayRequest"]["properties"]["since"]
+    assert param["description"] == replay["description"]  # described once, the same
+
+
+def test_api_paths_take_a_trailing_slash_like_none(server: LiveServer) -> None:
+    listed = server.client.get("/api/integrations/")
+    assert listed.status_code == 200, listed.text  # never a bare 307
+    assert listed.json() == server.client.get("/api/integrations").json()
+    assert problem_of(server.client.get("/api/nothing/"), 404)
+
+
+def test_choosing_a_record_that_does_not_exist_is_a_bad_answer(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """Not 404: the question exists; the answer names no record (like a record of another
+    type, a 400)."""
+    queue_questions(ws)
+    answer = server.client.post("/api/review/1/resolve", json={"choose": "99999"})
+    assert problem_of(answer, 400)["detail"] == (
+        "record 99999 does not exist; allowed: the id of a contact or lead"
+    )
+    assert ws.review_item(1).status == "open"
+    unknown = server.client.post("/api/review/77/resolve", json={"choose": "99999"})
+    assert problem_of(unknown, 404)["detail"] == "review item 77 does not exist"

@@ -102,7 +102,9 @@ def test_find_by_external_id_takes_either_salesforce_id_form(cli: Cli, files: Pa
         assert cli.json("records", "find", "--external", f"crm:{typed}") == [kim], typed
     # Only Salesforce ids are rewritten: another integration's ids are taken as given.
     assert cli.json("records", "find", "--external", f"dialer:{LEAD_15}") == []
-    assert cli.json("records", "find", "--external", f"nowhere:{LEAD_15}") == []
+    unknown = cli("records", "find", "--external", f"nowhere:{LEAD_15}", "--json")
+    assert unknown.exit_code == 2
+    assert "unknown integration 'nowhere'; configured integrations: crm, dialer" in unknown.stderr
 
 
 def test_a_bad_config_names_file_line_and_key_and_changes_nothing(cli: Cli, files: Path) -> None:
@@ -197,6 +199,21 @@ def test_ingest_show_find_and_set_owner(cli: Cli, files: Path) -> None:
         (["records", "set-owner", "contact", "1", "101", "--at", "yesterday"], "--at 'yesterday'"),
         (["records", "find", "--external", "p-1"], "expected INTEGRATION:EXTERNAL_ID"),
         (["records", "find"], "give exactly one of"),
+        (["records", "find", "--external", "nosuch:p-1"], "unknown integration 'nosuch'"),
+        (["activities", "list", "--integration", "nosuch"], "unknown integration 'nosuch'"),
+        (["activities", "skipped", "--integration", "nosuch"], "unknown integration 'nosuch'"),
+        (["review", "list", "--integration", "nosuch"], "unknown integration 'nosuch'"),
+        (["dead-letters", "list", "--integration", "nosuch"], "unknown integration 'nosuch'"),
+        (
+            ["dead-letters", "dismiss", "--all", "--integration", "nosuch", "--reason", "x"],
+            "unknown integration 'nosuch'; configured integrations: dialer",
+        ),
+        (["ingest", "dialer", "."], ".: cannot read: Is a directory"),
+        (["preview", "dialer", "."], ".: cannot read: Is a directory"),
+        (["preview", "dialer", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["records", "set-owner", "contact", "1", ""], "OWNER_ID is empty; allowed: an owner"),
+        (["records", "set-owner", "contact", "1", "  "], "or none to clear the owner"),
+        (["apply", "leadsync.yaml", "--managed", "--unmanaged"], "contradict each other"),
         (["decisions", "list", "--outcome", "maybe"], "allowed: set, kept, ignored"),
     ],
 )
@@ -209,6 +226,66 @@ def test_bad_input_exits_2_with_a_clear_message(
     result = cli(*args)
     assert result.exit_code == 2, result.stdout + result.stderr
     assert message in result.stderr
+
+
+def test_an_integration_removed_from_the_file_can_still_be_filtered_on(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    cli("apply", "leadsync.yaml")
+    cli("ingest", "dialer", "events.jsonl")
+    (files / "other.yaml").write_text(EXAMPLE.replace("  dialer:", "  phone:"))
+    assert cli("apply", "other.yaml").exit_code == 0
+    # Its rows stay, and can be listed by its name.
+    assert len(cli.json("activities", "list", "--integration", "dialer")) == 1
+    assert cli.json("records", "find", "--external", "dialer:p-1")[0]["id"] == 1
+    refused = cli("activities", "list", "--integration", "nosuch")
+    assert refused.exit_code == 2
+    assert "configured integrations: phone" in refused.stderr
+
+
+def test_finding_no_record_is_no_error(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    text = cli("records", "find", "--email", "nobody@x.test")
+    assert (text.exit_code, text.stdout) == (0, "no records found\n")
+    assert cli.json("records", "find", "--email", "nobody@x.test") == []
+
+
+def test_set_owner_none_clears_and_blank_changes_nothing(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    cli("ingest", "dialer", str(files / "events.jsonl"))
+    before = cli.json("records", "show", "contact", "1")["owner_id"]
+    assert before is not None
+    assert cli("records", "set-owner", "contact", "1", "").exit_code == 2
+    assert cli.json("records", "show", "contact", "1")["owner_id"] == before
+    assert cli("records", "set-owner", "contact", "1", "none").exit_code == 0
+    assert cli.json("records", "show", "contact", "1")["owner_id"] is None
+
+
+def test_an_empty_file_is_not_applied(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    (files / "empty.yaml").write_text("# all commented out\n")
+    result = cli("apply", str(files / "empty.yaml"))
+    assert result.exit_code == 2
+    assert "the file declares nothing (it is empty)" in result.stderr
+    assert [o["id"] for o in cli.json("owners", "list") if not o["archived"]] == [
+        "101",
+        "102",
+        "103",
+    ]
+
+
+def test_a_team_member_twice_is_a_config_problem_with_the_others(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    text = EXAMPLE.replace('sdr: ["101", "102"]', 'sdr: ["101", "102", "102"]')
+    (files / "dupes.yaml").write_text(text.replace("max_deals: 5", "max_deals: 0"))
+    result = cli("apply", "dupes.yaml")
+    assert result.exit_code == 2, result.stderr
+    assert "dupes.yaml:6: teams.sdr[2]: duplicate member 102 (also teams.sdr[1])" in result.stderr
+    assert "dupes.yaml:33: integrations.dialer.associations.max_deals" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_ingest_with_bad_lines_applies_the_rest_and_exits_2(cli: Cli, files: Path) -> None:
@@ -402,12 +479,37 @@ def test_a_plain_path_is_a_sqlite_file_from_db_or_leadsync_db(
     assert not (files / "other.db").exists()
 
 
+def test_an_empty_db_and_a_missing_folder_are_refused(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    monkeypatch.delenv("LEADSYNC_DB", raising=False)
+    runner = CliRunner()
+    for empty in ("", " "):
+        result = runner.invoke(app, ["--db", empty, "init"])
+        assert result.exit_code == 2, result.stderr
+        assert "--db is empty" in result.stderr
+    assert not (files / "leadsync.db").exists()  # not the default instead
+    missing = files / "no" / "such" / "x.db"
+    for how in ("--db", "LEADSYNC_DB"):
+        args = ["--db", str(missing), "init"] if how == "--db" else ["init"]
+        result = runner.invoke(app, args, env={"LEADSYNC_DB": str(missing)})
+        assert result.exit_code == 2, result.stderr
+        assert f"the folder {files / 'no' / 'such'} does not exist; create it first" in (
+            result.stderr
+        )
+    result = runner.invoke(app, ["--db", f"sqlite:///{missing}", "apply", "leadsync.yaml"])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert not (files / "no").exists()
+
+
 DATABASE_MESSAGES = [
     # (what was typed, exit code, what the message says)
     ("postgresql://kim:hunter2@127.0.0.1:1/leadsync", 1, "postgresql://kim:***@127.0.0.1:1/"),
     ("postgresql://kim:hunter2@127.0.0.1:5x/leadsync", 2, "postgresql://kim:***@127.0.0.1:5x/"),
     ("postgresql://kim@h/db?password=hunter2", 1, "postgresql://kim@h/db?password=***"),
     ("mysql://kim:hunter2@h/db", 2, "mysql://kim:***@h/db"),
+    ("sqlite://kim:hunter2@localhost/x.db", 2, "sqlite://kim:***@localhost/x.db"),
 ]
 
 

@@ -111,7 +111,9 @@ def test_activities_list_shows_created_activities_with_their_records_and_why(cli
     ]
     assert call["merged_from"] == []
     assert cli.json("activities", "list", "--type", "email") == []
-    assert cli.json("activities", "list", "--integration", "elsewhere") == []
+    unknown = cli("activities", "list", "--integration", "elsewhere", "--json")
+    assert unknown.exit_code == 2
+    assert "unknown integration 'elsewhere'; configured integrations: dialer" in unknown.stderr
     assert cli.json("activities", "list", "--since", "2026-11-02") == []
     assert len(cli.json("activities", "list", "--since", "2026-11-01")) == 1
     shown = text(cli, "activities", "list")

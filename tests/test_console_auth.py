@@ -4,6 +4,7 @@ read-only role, sign-out and expiry, redirects; and that no secret reaches a pag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
 from typing import Any
@@ -155,7 +156,10 @@ def test_repeated_failed_sign_ins_make_the_address_wait(live: LiveServer, browse
         assert attempt(f"guess-{n}").status_code == 401
     refused = attempt(ADMIN_TOKEN)  # even the right token waits now
     assert refused.status_code == 429
-    assert "Too many failed sign-ins" in refused.text and "Try again in" in refused.text
+    assert "Too many failed sign-ins" in refused.text
+    wait_s = int(refused.headers["retry-after"])  # the seconds left, as the page says
+    assert 0 < wait_s <= FAILED_SIGN_IN_WINDOW_S
+    assert f"Try again in {wait_s} s." in refused.text
     assert SESSION_COOKIE not in refused.headers.get("set-cookie", "")
 
 
@@ -254,6 +258,85 @@ def test_an_incomplete_form_names_the_field_not_the_value(
     assert response.status_code == 400
     assert "Check these fields: reason" in response.text
     assert ws.dead_letter(letter)["state"] == "open"
+
+
+def test_a_retry_that_cannot_work_points_to_the_dismiss_form_on_the_page(
+    ws: Workspace, live: LiveServer, browser: Browser
+) -> None:
+    body = {**fixture("aircall", "call.ended.json")["body"], "timestamp": "soon"}
+    live.client.post(
+        "/webhooks/phone", content=compact(body), headers={"content-type": "application/json"}
+    )
+    [letter] = ws.dead_letters("phone")
+    client = browser(ADMIN_TOKEN)
+    token = form_token(client.get(f"/dead-letters/{letter['id']}").text)
+    response = client.post(f"/dead-letters/{letter['id']}/retry", data={"csrf_token": token})
+    assert response.status_code == 422
+    assert f"dead letter {letter['id']} cannot be retried" in response.text
+    assert "the Dismiss form on this page" in response.text
+    assert "leadsync dead-letters dismiss" not in response.text
+    assert form_token(response.text, f"/dead-letters/{letter['id']}/dismiss") == token
+    assert AIRCALL_TOKEN not in response.text
+    htmx = client.post(
+        f"/dead-letters/{letter['id']}/retry",
+        headers={"hx-request": "true", "x-csrf-token": token},
+    )
+    assert (htmx.status_code, htmx.headers["hx-retarget"]) == (422, "#messages")
+    assert "the Dismiss form on this page" in htmx.text and "leadsync dead-letters" not in htmx.text
+    assert ws.dead_letter(letter["id"])["state"] == "open"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        (
+            "/records/widget/1",
+            404,
+            "In the address /records/{record type}/{record id}, the record type is not one "
+            "that exists here; allowed: one of contact, company, deal, ticket, lead.",
+        ),
+        ("/records/contact/0", 404, "the record id is not one that exists here; allowed: a "),
+        (
+            "/dead-letters/abc",
+            404,
+            "In the address /dead-letters/{letter id}, the letter id is not one that exists "
+            "here; allowed: a positive whole number.",
+        ),
+        ("/audit?before=-1", 400, "the query parameter before is not allowed as given; "),
+        (
+            "/audit?before=abc",
+            400,
+            "In the address /audit, the query parameter before is not allowed as given; "
+            "allowed: a positive whole number.",
+        ),
+        (
+            "/review?status=bogus",
+            400,
+            "the query parameter status is not one of those allowed; allowed: open, resolved, "
+            "skipped, attached, all.",
+        ),
+        ("/dead-letters?resolved=maybe", 400, "resolved is not allowed as given; allowed: true "),
+    ],
+)
+def test_a_wrong_part_of_the_address_is_named_with_what_is_allowed(
+    live: LiveServer, browser: Browser, path: str, status: int, says: str
+) -> None:
+    response = browser(VIEWER_TOKEN).get(path)
+    assert response.status_code == status
+    assert "Incomplete form" not in response.text and "Check these fields" not in response.text
+    assert says in response.text.replace("&#39;", "'")
+    for value in ("widget", "abc", "bogus", "maybe", "-1"):  # never echoed
+        assert f">{value}<" not in response.text and f" {value}" not in response.text
+
+
+def test_every_state_the_review_page_offers_is_accepted(live: LiveServer, browser: Browser) -> None:
+    client = browser(VIEWER_TOKEN)
+    select = re.search(r'<select id="filter-status".*?</select>', client.get("/review").text, re.S)
+    assert select
+    offered = re.findall(r'<option value="([a-z]+)"', select.group(0))
+    assert "all" in offered
+    for state in offered:
+        assert client.get(f"/review?status={state}").status_code == 200, state
 
 
 def test_a_dead_letters_body_is_shown_without_its_secret(

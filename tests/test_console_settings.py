@@ -322,6 +322,25 @@ def test_the_admin_api_put_is_audited_and_refused_when_managed(
     assert workspace.integration("dialer").associations.max_deals == 3
 
 
+def test_the_audit_log_links_only_integrations_that_still_exist(
+    workspace: Workspace, live: LiveServer
+) -> None:
+    workspace.add_integration("crm4", {"kind": "generic"}, by=ADMIN)
+    data = integration_to_dict(workspace.integration("dialer"))
+    data["ownership"] = {**data["ownership"], "default": "integration_wins"}
+    workspace.replace_integration("dialer", data, by=ADMIN)
+    config = workspace.export_config()
+    del config.integrations["crm4"]
+    workspace.apply_config(config, Actor("admin", "cli: leadsync apply leadsync.yaml"))
+    assert "crm4" not in workspace.rules().integrations
+    with httpx.Client(base_url=live.base_url, timeout=60) as viewer:
+        page = signed_in(viewer, VIEWER_TOKEN).get("/audit").text
+        links = re.findall(r'href="(/integrations/[^"]+/settings)"', page)
+        assert links == ["/integrations/dialer/settings"]
+        assert all(viewer.get(link).status_code == 200 for link in links)
+    assert '<span class="removed-integration">crm4 (removed)</span>' in page
+
+
 def test_the_viewer_sees_the_page_disabled_and_cannot_save(
     workspace: Workspace, live: LiveServer
 ) -> None:

@@ -650,6 +650,11 @@ def test_a_signed_timestamp_is_checked_against_the_tolerance() -> None:
         verify_generic(secret, body, body_only, NOW, require_timestamp=True)
     with pytest.raises(SignatureError, match="must be a non-negative integer"):
         verify_generic(secret, body, {**ok, "x-leadsync-timestamp": "soon"}, NOW)
+    huge = {**ok, "x-leadsync-timestamp": "1" + "0" * 40}  # an integer, but no time
+    with pytest.raises(
+        SignatureError, match=r"X-Leadsync-Timestamp is out of range \(41 digits\); allowed: "
+    ):
+        verify_generic(secret, body, huge, NOW)
 
 
 def test_the_generic_tolerance_is_the_integrations_setting(ws: Workspace, live: LiveServer) -> None:

@@ -10,7 +10,8 @@ integration settings (replaced, or given to a new integration) are checked like 
 file, which accepts shorthands (`meeting: true`, numeric ids) and needs owners and teams that
 exist; retrying a dead letter
 answers 422 when the stored letter still cannot be read; preview and replay take proposed
-settings, checked like the file; a report's `since` must also be a real date. Those rules have their own tests
+settings, checked like the file; a report's `since` is read by `since_ts` (30d, a date, an
+ISO time: no JSON Schema pattern says which strings are times). Those rules have their own tests
 (test_service.py, test_admin_api.py); every other check still runs on them.
 """
 

@@ -22,6 +22,7 @@ from leadsync.sources.hubspot import sign_v3
 from leadsync.workspace import Workspace
 from tests.helpers import record_by_external
 from tests.live import (
+    ADMIN_TOKEN,
     AIRCALL_TOKEN,
     DIALER_SECRET,
     FIXTURES,
@@ -38,6 +39,7 @@ from tests.live import (
 
 MAX_BODY = 16_384
 PROBLEM = "application/problem+json"
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
@@ -151,6 +153,27 @@ def test_signed_generic_events_are_committed_then_applied(
                 assert decision["integration"] == "dialer"
                 assert decision["external_user"] == event["owner"]
             assert [c["status"] for c in ws.inbox_counts()] == ["applied"]
+
+
+def test_a_trailing_slash_is_the_same_webhook_not_a_redirect(
+    ws: Workspace, either: LiveServer
+) -> None:
+    """Vendors do not follow redirects on POST: /webhooks/NAME/ is answered like
+    /webhooks/NAME, never with a 307."""
+    body = compact([contact(1)])
+    response = either.client.post(
+        "/webhooks/dialer/",
+        content=body,
+        headers={"content-type": "application/json", **generic_signature(body)},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"integration": "dialer", "accepted": 1, "duplicates": 0}
+    wait_applied(ws)
+    assert record_by_external(ws, "p-1")["owner_id"] == OWNER_OF["u-1"]
+    unsigned = either.client.post("/webhooks/dialer/", content=body, headers=JSON)
+    assert unsigned.status_code == 401 and unsigned.headers["content-type"] == PROBLEM
+    nested = either.client.post("/webhooks/dialer/x", content=body, headers=JSON)
+    assert nested.status_code == 404 and nested.headers["content-type"] == PROBLEM
 
 
 def test_redelivery_is_acknowledged_and_applied_once(ws: Workspace, server: LiveServer) -> None:
@@ -318,6 +341,10 @@ REFUSALS: dict[str, tuple[str, bytes, Headers, int, str, str, bool]] = {
         "dialer", compact(contact(1)), signed("text/plain"), 415, "Unsupported media type",
         "'text/plain' is not accepted for generic; allowed: application/json", False,
     ),
+    "no content type": (
+        "dialer", compact(contact(1)), signed(""), 415, "Unsupported media type",
+        "^header Content-Type is missing for generic; allowed: application/json, ", False,
+    ),
 }  # fmt: skip
 
 
@@ -479,3 +506,48 @@ def test_a_database_that_refuses_gets_503_and_nothing_is_acknowledged(ws: Worksp
                 connection.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")
         taken = live.post_generic("dialer", body)
         assert (taken.status_code, taken.json()["accepted"]) == (200, 1)
+
+
+def test_head_answers_like_get_without_the_body(ws: Workspace) -> None:
+    """Load balancers probe with HEAD: the health, readiness and metrics endpoints (and any
+    other GET resource, the console's included) answer it as their GET, headers only."""
+    token = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    with serve(ws, worker=False) as live:
+        for path, headers in [
+            ("/healthz", {}),
+            ("/readyz", {}),
+            ("/metrics", token),
+            ("/api/integrations", token),
+            ("/openapi.json", {}),
+            ("/", {}),  # the console: to its sign-in page
+            ("/login", {}),
+        ]:
+            got = live.client.get(path, headers=headers)
+            head = live.client.head(path, headers=headers)
+            assert head.status_code == got.status_code, path
+            for header in ("content-type", "location"):
+                assert head.headers.get(header) == got.headers.get(header), (path, header)
+            assert head.content == b"", path
+        refused = httpx.head(f"{live.base_url}/metrics")  # no token
+        assert (refused.status_code, refused.content) == (401, b"")
+        post_only = live.client.head("/webhooks/dialer")
+        assert post_only.status_code == 405 and post_only.headers["allow"] == "POST"
+        assert live.client.put("/healthz").headers["allow"] == "GET, HEAD"
+
+
+def test_metrics_follow_accept_like_the_metrics_port(ws: Workspace) -> None:
+    """Prometheus's negotiation (prometheus_client's choose_encoder), as --metrics-port does."""
+    token = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    with serve(ws, worker=False) as live:
+        for accept, media in [
+            (None, "text/plain; version=0.0.4"),
+            ("text/plain;version=0.0.4", "text/plain; version=0.0.4"),
+            ("text/plain;version=1.0.0", "text/plain; version=1.0.0"),
+            ("application/openmetrics-text; version=1.0.0", "application/openmetrics-text"),
+        ]:
+            headers = token if accept is None else {**token, "accept": accept}
+            answer = live.client.get("/metrics", headers=headers)
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith(media), accept
+            assert "leadsync_database_up" in answer.text
+        assert answer.text.endswith("# EOF\n")  # OpenMetrics' end marker

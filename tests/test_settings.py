@@ -106,9 +106,21 @@ def test_example_is_accepted_and_read(tmp_path: Path, monkeypatch: pytest.Monkey
     assert associations.max_deals == 5
 
 
-def test_empty_file_is_an_empty_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_config_file(write(tmp_path, monkeypatch, "# nothing yet\n")) == WorkspaceConfig()
-    assert load_config("") == WorkspaceConfig()
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "\n\n", "---\n", "~\n"])
+def test_an_empty_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # Applied, it would archive every owner and remove every integration.
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert problems == [
+        "team.yaml: the file declares nothing (it is empty); to remove every owner and "
+        "integration, apply a file that says so: owners: [] and integrations: {}"
+    ]
+
+
+def test_a_file_that_declares_nothing_explicitly_is_an_empty_config() -> None:
+    assert load_config("owners: []\nintegrations: {}\n") == WorkspaceConfig()
+    assert load_config("{}") == WorkspaceConfig()
 
 
 def test_empty_sections_mean_defaults() -> None:
@@ -261,14 +273,77 @@ BAD: list[tuple[str, str, int, str, str]] = [
         edit('id: "103"', 'id: "102"'),
         4,
         "owners[2].id",
-        "duplicate owner id '102' (also owners[1])",
+        "duplicate owner id '102' (also owners[1]); allowed: each id once",
+    ),
+    (
+        "a member twice in a team",
+        edit('sdr: ["101", "102"]', 'sdr: ["102", "101", "102"]'),
+        6,
+        "teams.sdr[2]",
+        "duplicate member 102 (also teams.sdr[0]); allowed: each owner once in a team",
+    ),
+    (
+        "directory email without @",
+        edit("email: ANA@acme.test", "email: bad"),
+        14,
+        "integrations.dialer.users.directory[0].email",
+        "expected an email address with one '@'; got 'bad'",
+    ),
+    (
+        "directory email with a space",
+        edit("email: cy@acme.test}", 'email: "a b@x.test"}'),
+        15,
+        "integrations.dialer.users.directory[1].email",
+        "expected an email address with no spaces; got 'a b@x.test'",
+    ),
+    (
+        "YAML 1.1 reads NO as false",
+        edit("    kind: generic\n", "    kind: generic\n    region: NO\n"),
+        10,
+        "integrations.dialer.region",
+        'expected a string; got false (YAML reads NO as false; quote it: "NO")',
+    ),
+    (
+        "YAML 1.1 reads 0x1F as a number where text is wanted",
+        edit("first_name: Bo,", "first_name: 0x1F,"),
+        3,
+        "owners[1].first_name",
+        'expected a string; got 31 (YAML reads 0x1F as the number 31; quote it: "0x1F")',
+    ),
+    (
+        "a null key in the map",
+        edit('map: {"u-9": "102"}', 'map: {"u-9": "102", ~: "101"}'),
+        12,
+        "integrations.dialer.users.map.null",
+        'expected an id (text or a whole number); got null (YAML reads ~ as null; quote it: "~")',
+    ),
+    (
+        "a float bound shown as people write it",
+        edit("protect_manual_days: 14", "protect_manual_days: -1"),
+        20,
+        "integrations.dialer.ownership.protect_manual_days",
+        "must be at least 0; got -1",
+    ),
+    (
+        "a dedupe rule over one integration",
+        EXAMPLE + "dedupe:\n  - {activity: call, integrations: [dialer]}\n",
+        EXAMPLE.count("\n") + 2,
+        "dedupe[0].integrations",
+        "has 1 item; allowed: at least 2",
+    ),
+    (
+        "a required key whose values can be listed",
+        EXAMPLE + "destination: {token_env: HUBSPOT_TOKEN}\n",
+        EXAMPLE.count("\n") + 1,
+        "destination.kind",
+        "required; allowed: hubspot",
     ),
     (
         "duplicate owner email, other case",
         edit("email: cy@acme.test, first", "email: BO@acme.test, first"),
         4,
         "owners[2].email",
-        "duplicate owner email 'BO@acme.test' (also owners[1])",
+        "duplicate owner email 'BO@acme.test' (also owners[1]); allowed: each email once",
     ),
     (
         "owner email without @",
@@ -409,6 +484,47 @@ def test_unreadable_documents(
     assert fragment in problems[0]
 
 
+def test_yaml_1_1_numbers_where_an_id_is_wanted_are_kept_as_written() -> None:
+    # YAML 1.1 reads 0101 as 65, 0x1F as 31, 1_000 as 1000 and 1:20 as 80; ids (owners,
+    # team members, map keys and values) are the text as written.
+    config = load_config(
+        "owners:\n"
+        "  - {id: 0101, email: oct@acme.test}\n"
+        "  - {id: 1_000, email: under@acme.test}\n"
+        "  - {id: 0x1F, email: hex@acme.test}\n"
+        "  - {id: 1:20, email: sexa@acme.test}\n"
+        "  - {id: 102, email: plain@acme.test}\n"
+        "teams: {sdr: [0101, 1_000, 0x1F, 1:20]}\n"
+        "integrations:\n"
+        "  d:\n"
+        "    kind: generic\n"
+        "    users: {map: {0123: 0101, 7: 102}}\n"
+        "    associations: {max_deals: 0x0A}\n"
+    )
+    assert [o.id for o in config.owners] == ["0101", "1_000", "0x1F", "1:20", "102"]
+    assert config.teams == {"sdr": ("0101", "1_000", "0x1F", "1:20")}
+    assert config.integrations["d"].users.map == {"0123": "0101", "7": "102"}
+    assert config.integrations["d"].associations.max_deals == 10  # a number where one is wanted
+    # ... and they are written back quoted, so they read back the same.
+    assert load_config(dump_config(config)) == config
+
+
+def test_a_secret_in_place_of_a_variable_name_is_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = edit("    kind: generic\n", '    kind: generic\n    secret_env: "whsec_9f8e-REAL"\n')
+    text += "destination: {kind: hubspot, token_env: pat-na1-1111-REALTOKEN}\n"
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert [p.split(": ")[0:2] for p in problems] == [
+        ["team.yaml:10", "integrations.dialer.secret_env"],
+        [f"team.yaml:{text.count(chr(10))}", "destination.token_env"],
+    ]
+    assert all("REAL" not in p for p in problems), problems
+    assert (
+        "a value of 15 characters (not shown) is not an environment variable name" in (problems[0])
+    )
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as caught:
@@ -503,6 +619,11 @@ _TEXT = st.text(
     max_size=12,
 )
 _WORD = st.text(alphabet="abcXYZ019_-. :#'\"", min_size=1, max_size=8).filter(str.strip)
+_EMAIL = st.builds(
+    "{}@{}".format,
+    _WORD.filter(lambda w: "@" not in w and " " not in w),
+    _WORD.filter(lambda w: "@" not in w and " " not in w),
+)
 _NUMBER = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
 
 
@@ -520,7 +641,7 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
         for index, owner_id in enumerate(owner_ids)
     ]
     known = [o.strip() for o in owner_ids]
-    members = st.lists(st.sampled_from(known), max_size=3) if known else st.just([])
+    members = st.lists(st.sampled_from(known), max_size=3, unique=True) if known else st.just([])
     teams = draw(st.dictionaries(_WORD, members, max_size=2))
     teams = {name.strip(): value for name, value in teams.items()}
     staffed = [name for name, value in teams.items() if value]
@@ -568,7 +689,7 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
                 "directory": [
                     {
                         "id": directory_id,
-                        "email": draw(st.none() | _TEXT),
+                        "email": draw(st.none() | _EMAIL),
                         "name": draw(st.none() | _TEXT),
                     }
                     for directory_id in directory_ids

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,7 @@ def require_admin(token: str | None) -> Callable[..., None]:
     """A dependency that lets a request in only with ``Authorization: Bearer <token>``."""
 
     def check(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
         challenge = {"WWW-Authenticate": "Bearer"}
@@ -58,13 +59,25 @@ def require_admin(token: str | None) -> Callable[..., None]:
             raise ProblemError(
                 401,
                 "Unauthorized",
-                "missing header Authorization: Bearer <token>",
+                _not_bearer(request.headers.get("authorization")),
                 headers=challenge,
             )
         if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
             raise ProblemError(401, "Unauthorized", "wrong admin token", headers=challenge)
 
     return check
+
+
+def _not_bearer(given: str | None) -> str:
+    """Why ``Authorization`` gave no bearer token, never showing its credentials."""
+    if given is None:
+        return "missing header Authorization: Bearer <token>"
+    scheme, _, rest = given.strip().partition(" ")
+    if scheme.lower() == "bearer" and not rest.strip():
+        return "header Authorization names no token; allowed: Bearer <token>"
+    if not rest.strip() or not scheme.isalpha() or len(scheme) > 20:
+        return "header Authorization has no scheme; allowed: Bearer <token>"
+    return f"header Authorization uses the scheme {scheme!r}; allowed: Bearer <token>"
 
 
 # ------------------------------------------------------------------ response models
@@ -151,7 +164,15 @@ PROPOSED_SETTINGS = (
 )
 
 
+SINCE = (
+    "30d, 12h, 90m ago, a date (2026-11-01: its midnight, UTC) or an ISO time "
+    "(2026-11-01T09:00:00Z; without an offset it is UTC); 400 otherwise."
+)
+
+
 class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     integration: str
     events: list[Any] = Field(
         description="Events as `leadsync ingest` reads them: canonical event objects for a "
@@ -163,9 +184,11 @@ class PreviewRequest(BaseModel):
 
 
 class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     integration: str
     settings: dict[str, Any] = Field(description=PROPOSED_SETTINGS)
-    since: str | None = Field(None, description="30d, 12h, 90m, or an ISO time.")
+    since: str | None = Field(None, description=SINCE)
 
 
 class ExternalUser(BaseModel):
@@ -210,7 +233,6 @@ ReviewStatus = Literal["open", "resolved", "skipped", "attached", "all"]
 ReviewKind = Literal["number", "email", "deal", "owner", "unknown"]
 
 ADMIN_API = "admin API"
-SINCE_PATTERN = r"^(\d{1,6}[dhm]|\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:\d{2}))$"
 Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
 PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 InboxStatus = Literal["pending", "applied", "failed"]
@@ -247,16 +269,6 @@ class NewIntegration(BaseModel):
     settings: dict[str, Any] = Field(json_schema_extra=_settings_schema)
 
 
-def _record_type(value: str) -> RecordType:
-    try:
-        return RecordType(value)
-    except ValueError:
-        allowed = ", ".join(t.value for t in RecordType)
-        raise ProblemError(
-            404, "Not found", f"record type {value!r} is not allowed; allowed: {allowed}"
-        ) from None
-
-
 def build_router(
     workspace: Workspace, token: str | None, on_requeue: Callable[[], None] | None = None
 ) -> APIRouter:
@@ -290,10 +302,13 @@ def build_router(
         return matches(limit, external=f"{integration}:{external_id}")
 
     @router.get("/records/{record_type}/{record_id}", summary="A record by id")
-    def get_record(record_type: str, record_id: PositiveId, limit: Limit = None) -> dict[str, Any]:
+    def get_record(
+        record_type: RecordType, record_id: PositiveId, limit: Limit = None
+    ) -> dict[str, Any]:
         """The record with its identities, associations, owner history (every decision and
-        its reason) and timeline: the JSON of `leadsync records show --json`."""
-        return workspace.record(_record_type(record_type), record_id, limit)
+        its reason) and timeline: the JSON of `leadsync records show --json`. A type not
+        listed is 400 naming the allowed ones."""
+        return workspace.record(record_type, record_id, limit)
 
     @router.get("/integrations", summary="Configured integrations")
     def list_integrations() -> list[IntegrationSummary]:
@@ -434,13 +449,7 @@ def build_router(
 
     @router.get("/report", summary="The health report")
     def get_report(
-        since: Annotated[
-            str,
-            Query(
-                pattern=SINCE_PATTERN,
-                description="7d, 24h, 90m, or an ISO time with offset (400 otherwise).",
-            ),
-        ] = "7d",
+        since: Annotated[str, Query(description=SINCE)] = "7d",
     ) -> Report:
         """The JSON of `leadsync report --json`; `alerts` counts the findings that fire."""
         return workspace.report(since_ts(since))
@@ -536,8 +545,8 @@ def build_router(
         then what the association rules add for it; for a rep's question, a `users.map`
         entry saved like any settings change — and recorded as resolved by a person (the
         admin API). `applied` says what was done: `leadsync review resolve --json`."""
-        if isinstance(answer, ChooseAnswer):
-            return workspace.resolve_review(item_id, choose=answer.choose, by=API_ACTOR)
-        return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
+        if isinstance(answer, SkipAnswer):
+            return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
+        return workspace.resolve_review(item_id, choose=answer.choose, by=API_ACTOR)
 
     return router

@@ -10,10 +10,15 @@ console, a thread takes the health snapshot its pages read (:mod:`leadsync.ops.s
 A settings save through the service's ``Workspace`` reaches the intake, the worker and the
 snapshot at once (``Workspace.on_settings_saved``). Health, readiness and the metrics name
 the process that answers (:func:`leadsync.observability.process_name`).
+
+Before routing, :class:`ApiRequests` checks the admin API's bodies (size, JSON, repeated
+keys) and :class:`HeadAsGet` answers ``HEAD`` on every GET resource; a trailing slash on
+``/api/…`` and ``/webhooks/NAME/`` is taken as none, never redirected.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -24,7 +29,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 from pydantic import BaseModel, Field
 
 from leadsync.observability import Metrics, process_name
@@ -41,21 +47,31 @@ from leadsync.workspace import Workspace
 from . import admin
 from .docs import add_docs
 from .problems import (
-    PROBLEM_TYPE,
     Problem,
     add_problem_handlers,
     problem,
+    problem_ref,
 )
 from .webhooks import (
+    ASGIApp,
     BodyTooLarge,
+    Message,
+    Receive,
+    Scope,
+    Send,
     WebhookFastPath,
     answer_webhook,
+    problem_answer,
     public_uri,
     read_body,
+    send_answer,
     too_large,
 )
 
 log = logging.getLogger("leadsync.api")
+
+
+DEFAULT_MAX_API_BODY = 1 << 20  # 1 MiB: a whole workspace's settings are a few kB
 
 
 @dataclass
@@ -65,6 +81,8 @@ class ServiceOptions:
 
     admin_token: str | None = None
     max_body: int = DEFAULT_MAX_BODY
+    # The admin API's request bodies (/api): larger ones are refused with 413 before parsing.
+    max_api_body: int = DEFAULT_MAX_API_BODY
     worker: bool = True
     # The in-process worker's batch: smaller than ingest's, so that a batch holds the
     # database's write lock (SQLite) for a short time and intake commits keep flowing.
@@ -115,13 +133,6 @@ _WEBHOOK_BODY = {
         for media in sorted({m for kind in KINDS for m in adapter_class(kind).content_types})
     },
 }
-
-
-def _problem_ref(why: str) -> dict[str, Any]:
-    return {
-        "description": why,
-        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
 
 
 def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> FastAPI:
@@ -201,7 +212,13 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     app.state.snapshots = snapshots
     app.state.metrics = metrics
     add_problem_handlers(app)
+    app.add_middleware(ApiRequests, limit=opts.max_api_body)
+    app.add_middleware(HeadAsGet)
 
+    @app.post(
+        "/webhooks/{integration}/",
+        include_in_schema=False,  # the same as without the slash (never a redirect)
+    )
     @app.post(
         "/webhooks/{integration}",
         tags=["webhooks"],
@@ -216,14 +233,14 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
                     "text/xml": {"schema": {"type": "string"}},
                 },
             },
-            400: _problem_ref(
+            400: problem_ref(
                 "Malformed body: what and where (an authentic one is kept as a dead letter)"
             ),
-            401: _problem_ref("Bad or missing signature"),
-            404: _problem_ref("Unknown integration"),
-            413: _problem_ref("Body over the configured limit"),
-            415: _problem_ref("Content type not accepted for the integration's kind"),
-            503: _problem_ref("The inbox could not commit; retry later"),
+            401: problem_ref("Bad or missing signature"),
+            404: problem_ref("Unknown integration"),
+            413: problem_ref("Body over the configured limit"),
+            415: problem_ref("Content type not accepted for the integration's kind"),
+            503: problem_ref("The inbox could not commit; retry later"),
         },
     )
     async def receive_webhook(integration: str, request: Request) -> Response:
@@ -260,7 +277,11 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         "/readyz",
         tags=["health"],
         summary="The database answers and the inbox is not too far behind",
-        responses={503: {"model": Readiness, "description": "Not ready"}},
+        response_model=Readiness,
+        responses={
+            200: {"description": "Ready"},
+            503: {"model": Readiness, "description": "Not ready"},
+        },
     )
     def readyz() -> Any:
         body = workspace.readiness(opts.max_lag_s).model_copy(update={"process": process})
@@ -275,14 +296,20 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         responses={
             200: {
                 "description": "The metrics; the database's gauges are read now, and left "
-                "out (leadsync_database_up 0) when it does not answer",
-                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "out (leadsync_database_up 0) when it does not answer. The format follows "
+                "`Accept`, as on --metrics-port: Prometheus text 0.0.4 by default, 1.0.0 or "
+                "OpenMetrics when asked",
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    OPENMETRICS.split(";")[0]: {"schema": {"type": "string"}},
+                },
             },
-            401: _problem_ref("Missing or wrong admin token"),
+            401: problem_ref("Missing or wrong admin token"),
         },
     )
-    def get_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    def get_metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(metrics.registry), media_type=content_type)
 
     app.include_router(
         admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)
@@ -313,6 +340,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
                 schemas.update(found.pop("$defs", {}))
                 schemas[model.__name__] = found
             _drop_fastapi_validation_errors(schema)
+            _document_api_bodies(schema, opts.max_api_body)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -340,9 +368,142 @@ def _drop_fastapi_validation_errors(schema: dict[str, Any]) -> None:
             media = responses.get("422", {}).get("content", {}).get("application/json", {})
             if media.get("schema", {}).get("$ref") == fastapi_ref:
                 del responses["422"]
-                responses.setdefault("400", _problem_ref("Malformed request: what and where"))
+                responses.setdefault("400", problem_ref("Malformed request: what and where"))
     for name in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(name, None)
+
+
+def _document_api_bodies(schema: dict[str, Any], limit: int) -> None:
+    """The answers of :class:`ApiRequests` on every admin operation that takes a body."""
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if path.startswith(API_PREFIX) and method in BODY_METHODS:
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("413", problem_ref(f"Body over {limit} bytes"))
+                responses.setdefault(
+                    "415", problem_ref(f"Content type not accepted; allowed: {JSON}")
+                )
+
+
+API_PREFIX = "/api/"
+BODY_METHODS = ("post", "put", "patch")
+JSON = "application/json"
+
+
+class ApiRequests:
+    """ASGI middleware for the admin API (``/api/…``), before FastAPI reads anything:
+
+    - a body over ``limit`` bytes is refused with 413, before reading when
+      ``Content-Length`` says so, else while reading (the webhooks' :func:`read_body`);
+    - a body of a POST, PUT or PATCH must be JSON (``application/json``, or a ``+json``
+      type): any other content type, or none, is 415;
+    - a JSON object that repeats a key is 400 naming the key and where (``json.loads``
+      would keep the last copy silently; the YAML file refuses them too);
+    - a trailing slash is taken the same as none (``/api/integrations/``), never
+      redirected, as on ``/webhooks/NAME/``.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers.from_raw(scope["headers"])
+        try:
+            body = await read_body(receive, headers.get("content-length"), self.limit)
+        except BodyTooLarge as exc:
+            await send_answer(send, too_large(self.limit, exc.size, path))
+            return
+        if body and scope["method"].lower() in BODY_METHODS:
+            refusal = _refuse_body(headers.get("content-type"), body)
+            if refusal is not None:
+                status, title, detail = refusal
+                await send_answer(send, problem_answer(status, title, detail, path))
+                return
+        if path.endswith("/") and len(path) > len(API_PREFIX):
+            scope = {**scope, "path": path[:-1]}
+        given = False
+
+        async def replay() -> Message:
+            nonlocal given
+            if given:
+                return await receive()
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _refuse_body(content_type: str | None, body: bytes) -> tuple[int, str, str] | None:
+    """Why an admin API body is refused before FastAPI reads it (status, title, detail);
+    None to go on. JSON that does not parse goes on: FastAPI's error says where."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if not media:
+        return 415, "Unsupported media type", f"header Content-Type is missing; allowed: {JSON}"
+    if media != JSON and not (media.startswith("application/") and media.endswith("+json")):
+        return (
+            415,
+            "Unsupported media type",
+            f"content type {media[:100]!r} is not accepted; allowed: {JSON}",
+        )
+    try:
+        document = json.loads(body, object_pairs_hook=_Pairs)
+    except UnicodeDecodeError as exc:
+        return 400, "Bad request", f"body: not valid JSON: not UTF-8 text at byte {exc.start}"
+    except (ValueError, RecursionError):
+        return None
+    repeated = _repeated_key(document)
+    return None if repeated is None else (400, "Bad request", repeated)
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its pairs in order, repeats kept (``object_pairs_hook``)."""
+
+
+def _repeated_key(document: Any) -> str | None:
+    """The first object key given twice in one object, with its place
+    (``body.settings: key 'kind' is given more than once; allowed: each key once``)."""
+    pending: list[tuple[Any, str]] = [(document, "body")]
+    while pending:
+        node, where = pending.pop()
+        if isinstance(node, _Pairs):
+            seen: set[str] = set()
+            for key, _ in node:
+                if key in seen:
+                    shown = key[:100]
+                    return f"{where}: key {shown!r} is given more than once; allowed: each key once"
+                seen.add(key)
+            pending.extend((child, f"{where}.{key}") for key, child in reversed(node))
+        elif isinstance(node, list):
+            pending.extend((child, f"{where}.{i}") for i, child in reversed(list(enumerate(node))))
+    return None
+
+
+class HeadAsGet:
+    """ASGI middleware: ``HEAD`` on any resource is answered as its ``GET``, headers only
+    (load balancers probe ``/healthz`` and ``/readyz`` with HEAD); a resource without GET
+    answers 405 with its ``Allow``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 __all__ = ["ServiceOptions", "create_app", "create_service", "problem"]

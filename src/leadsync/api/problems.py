@@ -103,6 +103,8 @@ def _allowed_methods(request: Request) -> list[str]:
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
             methods.update(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # answered as the GET without its body (app.HeadAsGet)
     return sorted(methods)
 
 
@@ -113,8 +115,17 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _where(error: Any) -> str:
-    loc = ".".join(str(part) for part in error.get("loc", ()))
-    return f"{loc}: {error.get('msg', 'invalid')}"
+    loc = error.get("loc", ())
+    if error.get("type") == "json_invalid":  # FastAPI's: ("body", character position)
+        why = (error.get("ctx") or {}).get("error", "cannot be read")
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return f"body: not valid JSON{at}: {why}"
+    where = ".".join(str(part) for part in loc)
+    message = error.get("msg", "invalid")
+    value = error.get("input")
+    if error.get("type") in ("enum", "literal_error") and isinstance(value, str):
+        message += f"; got {value[:100]!r}"  # the value refused, beside what is allowed
+    return f"{where}: {message}"
 
 
 def add_problem_handlers(app: FastAPI) -> None:
@@ -126,8 +137,17 @@ def add_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
 
+def problem_ref(why: str) -> dict[str, Any]:
+    """A documented error response: a :class:`Problem`, as ``application/problem+json`` only
+    (what the server sends; the app puts the schema in the document's components)."""
+    return {
+        "description": why,
+        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM_TYPE: {}}, "description": why}
+    code: problem_ref(why)
     for code, why in {
         400: "Malformed request",
         401: "Missing or wrong credentials",

@@ -45,7 +45,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _problem(status: int, title: str, detail: str, instance: str) -> Answer:
+def problem_answer(status: int, title: str, detail: str, instance: str) -> Answer:
+    """A problem document as an :class:`Answer` (plain ASGI: no FastAPI response)."""
     body = Problem(title=title, status=status, detail=detail, instance=instance)
     headers = {"Retry-After": "5"} if status == 503 else {}
     return Answer(status, PROBLEM_TYPE, body.model_dump_json(exclude_none=True).encode(), headers)
@@ -75,13 +76,13 @@ async def _answer(intake: Intake, integration: str, request: WebhookRequest, pat
     try:
         waiter = intake.receive_async(integration, request)
     except IntakeError as exc:  # refused
-        return _problem(exc.status, exc.title, exc.detail, path)
+        return problem_answer(exc.status, exc.title, exc.detail, path)
     except Exception as exc:
         return _unexpected(exc, integration, path)
     try:
         receipt = await waiter
     except IntakeError as exc:  # its rows alone were refused: kept as a dead letter
-        return _problem(exc.status, exc.title, exc.detail, path)
+        return problem_answer(exc.status, exc.title, exc.detail, path)
     except Exception:  # not committed (the writer logged why): the vendor retries
         return _unavailable(path)
     return _accepted(receipt)
@@ -109,17 +110,17 @@ def _unexpected(exc: Exception, integration: str, path: str) -> Answer:
         log.warning("intake: %s; answered 503", exc)
         return _unavailable(path)
     log.exception("webhook for %s: unexpected error; answered 500", integration)
-    return _problem(500, "Internal error", "the request could not be handled", path)
+    return problem_answer(500, "Internal error", "the request could not be handled", path)
 
 
 def _unavailable(path: str) -> Answer:
-    return _problem(
+    return problem_answer(
         503, "Service unavailable", "the inbox could not commit the request; retry later", path
     )
 
 
 def too_large(limit: int, size: str, path: str) -> Answer:
-    return _problem(
+    return problem_answer(
         413, "Body too large", f"the body has {size} bytes; at most {limit} are accepted", path
     )
 
@@ -142,13 +143,8 @@ class WebhookFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not path.startswith(PREFIX)
-            or "/" in path[len(PREFIX) :]
-            or len(path) == len(PREFIX)
-        ):
+        integration = webhook_integration(path)
+        if scope["type"] != "http" or scope["method"] != "POST" or integration is None:
             await self.app(scope, receive, send)
             return
         headers = Headers.from_raw(scope["headers"])  # every copy of a repeated header
@@ -157,14 +153,25 @@ class WebhookFastPath:
         except BodyTooLarge as exc:
             answer = too_large(self.max_body, exc.size, path)
             if self.intake.on_request is not None:
-                self.intake.on_request(self.intake.label(path[len(PREFIX) :]), answer.status)
-            await _send(send, answer)
+                self.intake.on_request(self.intake.label(integration), answer.status)
+            await send_answer(send, answer)
             return
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
         query = scope.get("query_string", b"").decode("latin-1")
         uri = public_uri(scope.get("scheme", "http"), host, path, query, self.public_url)
         request = WebhookRequest("POST", uri, headers, body)
-        await _send(send, await answer_webhook(self.intake, path[len(PREFIX) :], request, path))
+        await send_answer(send, await answer_webhook(self.intake, integration, request, path))
+
+
+def webhook_integration(path: str) -> str | None:
+    """The integration a webhook path names: ``/webhooks/NAME``, or ``/webhooks/NAME/`` (a
+    trailing slash is taken the same, never redirected: vendors do not follow redirects on
+    POST); None for any other path."""
+    if not path.startswith(PREFIX):
+        return None
+    name = path[len(PREFIX) :]
+    name = name[:-1] if name.endswith("/") else name
+    return name if name and "/" not in name else None
 
 
 async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
@@ -188,7 +195,8 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
     return b"".join(chunks)
 
 
-async def _send(send: Send, answer: Answer) -> None:
+async def send_answer(send: Send, answer: Answer) -> None:
+    """Send ``answer`` as the whole response (plain ASGI)."""
     headers = [
         (b"content-type", answer.media_type.encode()),
         (b"content-length", str(len(answer.body)).encode()),

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, BinaryIO, Literal, TextIO, overload
 
+import sqlalchemy as sa
 import typer
 
 from leadsync.cli import render
-from leadsync.errors import LeadsyncError
+from leadsync.errors import LeadsyncError, UserError
+from leadsync.store.database import resolve_url, shown_url
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -92,6 +95,12 @@ def _main(
     ] = None,
 ) -> None:
     # LEADSYNC_DB is read by the workspace (store.database), whose messages then say so.
+    if db is not None and not db.strip():
+        with handle_errors():
+            raise UserError(
+                "--db is empty; allowed: a database URL or a plain path (a SQLite file), or "
+                "no --db for LEADSYNC_DB, else sqlite:///leadsync.db"
+            )
     state.db = db
 
 
@@ -116,11 +125,64 @@ def workspace(create: bool = False) -> Iterator[Workspace]:
     ``apply``) pass ``create``: the others refuse a database that holds no workspace, so a
     mistyped name is caught rather than becoming an empty workspace."""
     with handle_errors():
+        if create:
+            _check_folder(state.db)
         ws = Workspace(state.db, create=create)
         try:
             yield ws
         finally:
             ws.close()
+
+
+def _check_folder(db: str | None) -> None:
+    """A SQLite file can be created only in a folder that exists: say so (exit 2) rather
+    than "unable to open database file"."""
+    try:
+        url = sa.engine.make_url(resolve_url(db))
+    except (sa.exc.ArgumentError, ValueError):
+        return  # the workspace says what is wrong with the URL
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return
+    if database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(
+            f"database {shown_url(db)}: the folder {folder} {what}; create it first, or name "
+            "a database in a folder that exists"
+        )
+
+
+def check_integration(ws: Workspace, name: str | None) -> None:
+    """An ``--integration`` filter names a configured integration, or one the workspace has
+    events or dead letters of (configured once, removed since: its rows stay); else the
+    unknown integration is refused (exit 2, naming the configured ones) rather than listing
+    nothing."""
+    if name is None or name in ws.rules().integrations:
+        return
+    if ws.dead_letter_count(name) or any(row["integration"] == name for row in ws.inbox_counts()):
+        return
+    ws.integration(name)  # NotFoundError: unknown integration ...; configured integrations: ...
+
+
+@overload
+def open_input(file: str, binary: Literal[True]) -> BinaryIO: ...
+@overload
+def open_input(file: str, binary: Literal[False]) -> TextIO: ...
+def open_input(file: str, binary: bool) -> BinaryIO | TextIO:
+    """A file named on the command line, open for reading (text: UTF-8, undecodable bytes
+    replaced); one that is missing, a folder or unreadable is a UserError naming it."""
+    path = Path(file)
+    if not path.exists():
+        raise UserError(f"{file}: no such file")
+    try:
+        if binary:
+            return path.open("rb")
+        return path.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UserError(f"{file}: cannot read: {exc.strerror or exc}") from None
 
 
 def main() -> None:

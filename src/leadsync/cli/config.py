@@ -9,6 +9,7 @@ import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, handle_errors, workspace
+from leadsync.errors import UserError
 from leadsync.ops.settings_change import Actor, ManagedBy
 from leadsync.settings import dump_config, load_config_file
 
@@ -25,23 +26,28 @@ def init() -> None:
 def apply(
     file: Annotated[Path, typer.Argument(help="The workspace file (YAML).", show_default=False)],
     managed: Annotated[
-        bool | None,
+        bool,
         typer.Option(
-            "--managed/--unmanaged",
+            "--managed",
             help="Mark the workspace managed by this file: the console and the admin API "
-            "then show or refuse changes instead of saving them (--unmanaged: no longer).",
-            show_default=False,
+            "then show or refuse changes instead of saving them.",
         ),
-    ] = None,
+    ] = False,
+    unmanaged: Annotated[
+        bool,
+        typer.Option("--unmanaged", help="The workspace is no longer managed by a file."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing;
     recorded in the audit log)."""
     with handle_errors():
+        if managed and unmanaged:
+            raise UserError("--managed and --unmanaged contradict each other; give one")
         config = load_config_file(file)
     by = Actor("admin", f"cli: leadsync apply {file}")
     with workspace(create=True) as ws:
-        marked = None if managed is None else ManagedBy(str(file), managed)
+        marked = ManagedBy(str(file), managed) if managed or unmanaged else None
         changes = ws.apply_config(config, by=by, managed=marked)
     if as_json:
         render.print_json({"changed": changes.changed, **render.json_of(changes)})

@@ -9,7 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, dead_letters_app, handle_errors, workspace
+from leadsync.cli.app import (
+    JsonOption,
+    check_integration,
+    dead_letters_app,
+    handle_errors,
+    workspace,
+)
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 
@@ -38,6 +44,7 @@ def dead_letters_list(
     """The newest dead letters: where each came from and why it failed; with --all, those
     retried or dismissed too (by whom, when, and why)."""
     with workspace() as ws:
+        check_integration(ws, integration)
         rows = ws.dead_letters(integration, limit, include_resolved)
     if as_json:
         render.print_json(rows)
@@ -98,6 +105,7 @@ def dead_letters_dismiss(
         if not reason.strip():
             raise UserError("give --reason TEXT: why the letters cannot be fixed (kept with each)")
     with workspace() as ws:
+        check_integration(ws, integration)
         dismissed = ws.dismiss_dead_letters(
             None if every else letter_ids, reason, by or _user_name(), integration
         )

@@ -7,14 +7,12 @@ import os
 import stat
 import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, app, inbox_app, outbox_app, workspace
-from leadsync.errors import UserError
+from leadsync.cli.app import JsonOption, app, inbox_app, open_input, outbox_app, workspace
 from leadsync.pipeline.inbox import IngestSummary
 from leadsync.progress import WorkProgress
 from leadsync.workspace import DEFAULT_BATCH, Workspace
@@ -41,10 +39,7 @@ def ingest(
         if file == "-":
             summary = _ingest(ws, integration, sys.stdin.buffer, "<stdin>", batch_size)
         else:
-            path = Path(file)
-            if not path.is_file():
-                raise UserError(f"{file}: no such file")
-            with path.open("rb") as handle:
+            with open_input(file, binary=True) as handle:
                 summary = _ingest(ws, integration, handle, file, batch_size)
     if as_json:
         render.print_json(summary)

@@ -11,6 +11,7 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import (
     JsonOption,
+    check_integration,
     decisions_app,
     handle_errors,
     owners_app,
@@ -130,8 +131,10 @@ def records_find(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find records by email, domain or external id."""
+    """Find records by email, domain or external id (finding none is no error: exit 0)."""
     with workspace() as ws:
+        if external is not None and ":" in external:
+            check_integration(ws, external.strip().partition(":")[0])
         found = ws.find(email=email, domain=domain, external=external)
         names = ws.owner_names()
     if as_json:
@@ -139,7 +142,7 @@ def records_find(
         return
     if not found:
         render.line("no records found")
-        raise typer.Exit(1)
+        return
     render.table(
         ("type", "id", "owner", "name", "email / domain"),
         (
@@ -170,6 +173,8 @@ def records_set_owner(
     """Record a manual owner change made by a person in the CRM."""
     with handle_errors():
         rtype = _record_type(record_type)
+        if not owner_id.strip():
+            raise UserError("OWNER_ID is empty; allowed: an owner id, or none to clear the owner")
     with workspace() as ws:
         when = None
         if at is not None:
@@ -177,7 +182,7 @@ def records_set_owner(
                 when = parse_time(at)
             except ValueError as exc:
                 raise UserError(f"--at {at!r}: {exc}") from None
-        target = None if owner_id.lower() in ("none", "") else owner_id
+        target = None if owner_id.strip().lower() == "none" else owner_id
         decision = ws.set_owner(rtype, record_id, target, when)
     if as_json:
         render.print_json(decision)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, handle_errors, review_app, workspace
+from leadsync.cli.app import JsonOption, check_integration, handle_errors, review_app, workspace
 from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
@@ -57,6 +57,7 @@ def review_list(
                 f"--status {status!r} is not allowed; allowed: {', '.join(STATUS_CHOICES)}"
             )
     with workspace() as ws:
+        check_integration(ws, integration)
         page = ws.review_items(
             None if status == ALL else status,
             kind=kind,

@@ -15,7 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import SINCE_HELP, JsonOption, app, handle_errors, rollout_app, workspace
+from leadsync.cli.app import (
+    SINCE_HELP,
+    JsonOption,
+    app,
+    handle_errors,
+    open_input,
+    rollout_app,
+    workspace,
+)
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
@@ -67,10 +75,7 @@ def preview_command(
         if file == "-":
             result = ws.preview(integration, sys.stdin, "<stdin>", sample, proposed)
         else:
-            path = Path(file)
-            if not path.is_file():
-                raise UserError(f"{file}: no such file")
-            with path.open(encoding="utf-8", errors="replace") as handle:
+            with open_input(file, binary=False) as handle:
                 result = ws.preview(integration, handle, file, sample, proposed)
     if as_json:
         render.print_json(result)

@@ -194,10 +194,13 @@ def _choose_record(
     listed = any(c.record_id == record_id for c in item.candidates)
     note = "" if listed or not item.candidates else " (not one of the candidates)"
     reason = f"resolved by a person in review item {item.id}{note}: {by.who} ({by.role})"
+    missing = UserError(  # a wrong answer (exit 2, 400), not an unknown question (404)
+        f"record {record_id} does not exist; allowed: the id of a {' or '.join(wanted)}"
+    )
     with engine.begin() as connection:
         found = store.record_type_of(connection, record_id)
         if found is None:
-            raise NotFoundError(f"record {record_id} does not exist")
+            raise missing
         if found not in wanted:
             raise UserError(
                 f"record {record_id} is a {found}; review item {item.id} asks for a "
@@ -212,7 +215,7 @@ def _choose_record(
             raise WorkspaceError(f"review item {item.id} was closed meanwhile")
         chosen = attach_activity(connection, rules_, activity, record_id, reason)
         if chosen is None:
-            raise NotFoundError(f"record {record_id} does not exist")
+            raise missing
     applied = [
         f"{activity['type']} {activity['id']} attached to {c.record_type.value} {c.record_id}"
         + (f" ({c.reason})" if c.reason else " (association rules)")

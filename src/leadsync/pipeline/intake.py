@@ -237,12 +237,15 @@ class Intake:
                 "allowed: one value (identical copies are fine)",
             )
         if request.content_type not in adapter.content_types:
-            shown = request.content_type or "none"
+            given = (
+                f"content type {request.content_type!r} is not accepted"
+                if request.content_type
+                else "header Content-Type is missing"
+            )
             raise IntakeError(
                 415,
                 "Unsupported media type",
-                f"content type {shown!r} is not accepted for {adapter.kind}; allowed: "
-                + ", ".join(adapter.content_types),
+                f"{given} for {adapter.kind}; allowed: " + ", ".join(adapter.content_types),
             )
         secret = self.environ.get(secret_env) if secret_env else None
         try:

@@ -162,9 +162,12 @@ def _check_email(value: Any) -> Any:
 def env_var_name(value: str, example: str) -> str:
     """The name of the environment variable that holds a secret (never the secret)."""
     if not SECRET_ENV_RE.match(value):
+        # Never shown: what is here instead of a name is often the secret itself.
         raise own_error(
-            f"{show(value)} is not an environment variable name; allowed: letters, digits "
-            f"and _, not starting with a digit (e.g. {example})"
+            f"a value of {len(value)} characters (not shown) is not an environment variable "
+            "name: if it is the secret itself, put it in an environment variable and name "
+            f"that variable here; allowed: letters, digits and _, not starting with a digit "
+            f"(e.g. {example})"
         )
     return value
 

@@ -8,9 +8,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from leadsync.model import ActivityType
-from leadsync.settings.base import KeyPath, entries, given_fields, id_text, key_text, listing
+from leadsync.settings.base import (
+    KeyPath,
+    entries,
+    format_path,
+    given_fields,
+    id_text,
+    key_text,
+    listing,
+)
 
-__all__ = ["dedupe_problems", "reference_problems"]
+__all__ = ["dedupe_problems", "reference_problems", "team_problems"]
 
 
 def dedupe_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
@@ -100,6 +108,25 @@ class KnownIds:
         return None
 
 
+def team_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """A team lists each member once (the round-robin order is the list's)."""
+    for team, members in (given_fields(data.get("teams")) or {}).items():
+        first: dict[str, int] = {}
+        for index, member in enumerate(entries(members)):
+            owner_id = id_text(member)
+            if owner_id is None:
+                continue
+            if owner_id in first:
+                yield (
+                    ("teams", key_text(team), index),
+                    f"duplicate member {owner_id} (also "
+                    f"{format_path(('teams', key_text(team), first[owner_id]))}); allowed: "
+                    "each owner once in a team",
+                )
+            else:
+                first[owner_id] = index
+
+
 def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
     """Owners are unique (id, email) and every owner and team a reference names exists."""
     known = KnownIds(data)
@@ -111,7 +138,8 @@ def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]
         if owner_id is not None and owner_id in ids:
             yield (
                 ("owners", index, "id"),
-                f"duplicate owner id {owner_id!r} (also owners[{ids[owner_id]}])",
+                f"duplicate owner id {owner_id!r} (also owners[{ids[owner_id]}]); allowed: "
+                "each id once",
             )
         elif owner_id is not None:
             ids[owner_id] = index
@@ -121,7 +149,8 @@ def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]
             if email.lower() in emails:
                 yield (
                     ("owners", index, "email"),
-                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}])",
+                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}]); "
+                    "allowed: each email once, in any case",
                 )
             else:
                 emails[email.lower()] = index

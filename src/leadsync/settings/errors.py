@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Iterator
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
 from pydantic_core import ErrorDetails
@@ -29,7 +29,7 @@ from leadsync.settings.base import (
 )
 from leadsync.settings.workspace import CRM_TAG, LIST_TAG
 
-__all__ = ["Place", "messages", "validate_as"]
+__all__ = ["KeyLines", "Place", "messages", "validate_as"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -111,12 +111,16 @@ def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
             path.append(part)
             node = node[part] if 0 <= part < len(node) else None
         elif isinstance(node, dict):
-            # pydantic reports a `true` key as 1: prefer an exact match, then equality.
-            key = next((k for k in node if k == part and type(k) is type(part)), None)
-            if key is None:
-                key = next((k for k in node if k == part), None)
-            if key is None:
-                key = next((k for k in node if key_text(k) == str(part)), part)
+            # pydantic reports a `true` key as 1 and a `null` key as 'None': prefer an exact
+            # match, then equality, then the same text.
+            matches = (
+                [k for k in node if k == part and type(k) is type(part)],
+                [k for k in node if k == part],
+                [k for k in node if str(k) == str(part)],
+                [k for k in node if key_text(k) == str(part)],
+                [part],
+            )
+            key = next(found[0] for found in matches if found)
             path.append(key_text(key))
             node = node.get(key)
         else:
@@ -150,6 +154,23 @@ _BOUND_MESSAGES = {
 }
 
 
+def _number(value: Any) -> str:
+    """A bound as people write it: ``0`` for 0.0 (a bound of a float field is a float)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return show(value)
+
+
+def _allowed_of(expected: Any) -> str:
+    """``; allowed: ...`` for a required key whose values can be listed (an enum, a
+    literal), else nothing."""
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        return f"; allowed: {listing(m.value for m in expected)}"
+    if get_origin(expected) is Literal:
+        return f"; allowed: {listing(get_args(expected))}"
+    return ""
+
+
 def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[tuple[KeyPath, str]]:
     """One pydantic error as (key path, human message) pairs."""
     loc = error["loc"]
@@ -164,7 +185,7 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
     if kind == OWN_ERROR:
         yield path, str(ctx["message"])
     elif kind == "missing":
-        yield path, "required"
+        yield path, "required" + _allowed_of(_annotation_at(root, loc))
     elif kind == "extra_forbidden":
         model = _annotation_at(root, loc[:-1])
         is_model = isinstance(model, type) and issubclass(model, BaseModel)
@@ -181,12 +202,47 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
         yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)}"
     elif kind in _BOUND_MESSAGES:
         key, words = _BOUND_MESSAGES[kind]
-        yield path, f"{words} {show(ctx.get(key))}; got {show(value)}"
+        yield path, f"{words} {_number(ctx.get(key))}; got {show(value)}"
     elif kind in ("string_too_short", "too_short") and isinstance(value, str):
         yield path, "must not be empty"
+    elif kind == "too_short":
+        least = ctx.get("min_length")
+        count = ctx.get("actual_length")
+        yield path, f"has {count} item{'' if count == 1 else 's'}; allowed: at least {least}"
     else:  # a kind we did not foresee: pydantic's own words, which carry no URL here
         message = error["msg"]
         yield path, message[:1].lower() + message[1:]
+
+
+class KeyLines(dict[KeyPath, int]):
+    """The line of each key path of a YAML document, and the text of the plain scalars YAML
+    read as something else than text (``NO`` as false, ``0101`` as 65): ``written`` of
+    values, ``written_keys`` of mapping keys, by key path."""
+
+    def __init__(self, lines: dict[KeyPath, int]) -> None:
+        super().__init__(lines)
+        self.written: dict[KeyPath, str] = {}
+        self.written_keys: dict[KeyPath, str] = {}
+
+    def read_as(self, path: KeyPath, value: Any, is_key: bool) -> str:
+        """`` (YAML reads NO as false; quote it: "NO")`` when the value at ``path`` (or its
+        key) is not what was written there; else nothing."""
+        written = (self.written_keys if is_key else self.written).get(path)
+        if written is None or not written.strip() or isinstance(value, str):
+            return ""
+        if not (value is None or isinstance(value, bool | int | float)):
+            return ""
+        shown = show(value)
+        if written.lower() == shown.lower():
+            return ""
+        what = shown if value is None or isinstance(value, bool) else f"the number {shown}"
+        quoted = '"' + written.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f" (YAML reads {written} as {what}; quote it: {quoted})"
+
+
+# Problems where the value YAML read is beside the point (the key, a missing key).
+_NOT_ABOUT_THE_VALUE = frozenset({"missing", "extra_forbidden", OWN_PROBLEMS})
+_NO_VALUE = object()
 
 
 class Place:
@@ -224,12 +280,18 @@ class Place:
                 return line
         return 1
 
-    def problem(self, path: KeyPath, message: str) -> tuple[int, str]:
+    def problem(
+        self, path: KeyPath, message: str, value: Any = _NO_VALUE, is_key: bool = False
+    ) -> tuple[int, str]:
+        """The problem ``message`` at ``path`` as ``(line, text)``; ``value`` is what was
+        read there (a key when ``is_key``), to say when YAML read it as no text."""
         validated, document = self.moved
         line: int | None = None
         if path[: len(validated)] == validated:
             path = (*document, *path[len(validated) :])
             line = self.line_of(path)
+            if isinstance(self.lines, KeyLines) and value is not _NO_VALUE:
+                message += self.lines.read_as(path, value, is_key)
             written = self.lines is None or path in self.lines or path[:-1] in self.lines
             if self.unwritten and not written:
                 message = f"{message} ({self.unwritten})"
@@ -251,8 +313,12 @@ def validate_as(
         result = model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
+            is_key = "[key]" in error["loc"]
+            value = error.get("input", _NO_VALUE)
+            if error["type"] in _NOT_ABOUT_THE_VALUE:
+                value = _NO_VALUE
             for path, message in messages(error, model, data):
-                problems.append(place.problem(path, message))
+                problems.append(place.problem(path, message, value, is_key))
     if problems or result is None:
         problems.sort(key=lambda item: item[0])
         raise ConfigError([text for _, text in problems])

@@ -34,6 +34,7 @@ from leadsync.model import (
     UnmappedPolicy,
 )
 from leadsync.settings.base import (
+    Email,
     Id,
     KeyPath,
     Name,
@@ -83,7 +84,7 @@ class DirectoryUser(SettingsModel):
     """An external user the tool knows; its email lets auto-matching find the owner."""
 
     id: Id
-    email: Text | None = None
+    email: Email | None = None  # checked as an owner's is (docs/FORMAT.md)
     name: Text | None = None
 
 

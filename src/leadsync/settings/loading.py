@@ -10,7 +10,7 @@ import yaml
 
 from leadsync.errors import ConfigError
 from leadsync.settings.base import KeyPath, format_path, key_text, show
-from leadsync.settings.errors import Place, validate_as
+from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
 
@@ -26,8 +26,32 @@ __all__ = [
 ]
 
 
+class WrittenInt(int):
+    """A whole number YAML 1.1 reads from a plain scalar written otherwise than the number
+    (``0101`` is 65, ``0x1F`` 31, ``1_000`` 1000, ``1:20`` 80). It is the number where one is
+    expected, and the text as written where text is (an id, a key: ``str()`` gives the text),
+    so that ``id: 0101`` stays ``"0101"``."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+    def __str__(self) -> str:
+        return self.written
+
+
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, with a line number for values it cannot build (``2024-02-30``)."""
+    """PyYAML's safe loader, with a line number for values it cannot build (``2024-02-30``),
+    and whole numbers written otherwise than as the number kept with their text
+    (:class:`WrittenInt`)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        number = super().construct_yaml_int(node)
+        text = str(node.value)
+        return number if text == str(number) else WrittenInt(number, text)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -37,6 +61,22 @@ class _Loader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read{shown}: {exc}", node.start_mark
             ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+# Plain scalars YAML 1.1 reads as something else than text (``NO`` is false, ``0101`` is 65):
+# their text is kept, so that a problem with the value can say what was written.
+_NOT_TEXT = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("bool", "int", "float", "null", "timestamp")
+)
+
+
+def _written(node: yaml.Node) -> str | None:
+    """A plain scalar's text when YAML did not read it as text."""
+    if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in _NOT_TEXT:
+        return str(node.value)
+    return None
 
 
 def _yaml_problem(exc: Exception, text: str, source: str) -> ConfigError:
@@ -58,13 +98,14 @@ def _yaml_problem(exc: Exception, text: str, source: str) -> ConfigError:
 
 def _line_map(
     root: yaml.Node, loader: _Loader, source: str
-) -> tuple[dict[KeyPath, int], list[tuple[int, str]]]:
-    """The line of every key path in the document, and duplicate-key problems.
+) -> tuple[KeyLines, list[tuple[int, str]]]:
+    """The line of every key path in the document (with what was written where YAML read
+    no text: :class:`KeyLines`), and duplicate-key problems.
 
     An aliased node is walked once only: paths below a later alias take the alias's line,
     which is where that copy is, and alias bombs cannot make this walk explode.
     """
-    lines: dict[KeyPath, int] = {(): root.start_mark.line + 1}
+    lines = KeyLines({(): root.start_mark.line + 1})
     duplicates: list[tuple[int, str]] = []
     walked: set[int] = set()
     pending: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
@@ -73,6 +114,8 @@ def _line_map(
         if id(node) in walked:
             continue
         walked.add(id(node))
+        if (text := _written(node)) is not None:
+            lines.written[path] = text
         children: list[tuple[yaml.Node, KeyPath]] = []
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
@@ -87,6 +130,8 @@ def _line_map(
                     duplicates.append((line, f"{where}: duplicate key (also line {seen[key]})"))
                 seen[key] = line
                 lines[child] = line
+                if (text := _written(key_node)) is not None:
+                    lines.written_keys[child] = text
                 children.append((value_node, child))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
@@ -106,7 +151,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int], list[tu
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, {(): 1}, []
+            return None, KeyLines({(): 1}), []
         lines, duplicates = _line_map(node, loader, source)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
@@ -120,7 +165,14 @@ def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
     """Read a workspace YAML document; ``source`` names it in messages (usually the path)."""
     data, lines, duplicates = parse_yaml(text, source)
     if data is None:
-        data = {}
+        # An empty file would archive every owner and remove every integration: more likely
+        # a truncated or wrong file than what is meant, which can be said explicitly.
+        raise ConfigError(
+            [
+                f"{source}: the file declares nothing (it is empty); to remove every owner "
+                "and integration, apply a file that says so: owners: [] and integrations: {}"
+            ]
+        )
     if not isinstance(data, dict):
         line = lines[()]
         raise ConfigError(

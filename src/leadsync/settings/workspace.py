@@ -26,7 +26,7 @@ from leadsync.settings.base import (
     own_error,
     show,
 )
-from leadsync.settings.checks import dedupe_problems, reference_problems
+from leadsync.settings.checks import dedupe_problems, reference_problems, team_problems
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.values import normalize_domain, valid_domain
 
@@ -257,6 +257,7 @@ class WorkspaceConfig(SettingsModel):
             # With owners from HubSpot, references are checked against the pulled owners
             # when the file is applied.
             yield from reference_problems(data)
+        yield from team_problems(data)
         yield from dedupe_problems(data)
 
     @property

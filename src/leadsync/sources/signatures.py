@@ -65,7 +65,8 @@ GENERIC_SIGNATURE = "X-Leadsync-Signature"
 GENERIC_TIMESTAMP = "X-Leadsync-Timestamp"
 GENERIC_WINDOW_S = 300.0
 
-_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only; int() would also take "1_000", "١٢", " +1"
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only; int() would also take "1_000", "١٢", " +1"
+_MOST_DIGITS = 20
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -261,6 +262,11 @@ def _parse_int(text: str, where: str, unit: str) -> int:
     text = text.strip()
     if not _DIGITS.fullmatch(text):
         raise SignatureError(f"{where} must be a non-negative integer ({unit})")
+    if len(text) > _MOST_DIGITS:
+        raise SignatureError(
+            f"{where} is out of range ({len(text)} digits); allowed: {unit}, at most "
+            f"{_MOST_DIGITS} digits"
+        )
     return int(text)
 
 

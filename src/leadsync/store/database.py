@@ -64,7 +64,10 @@ def mask_password(text: str) -> str:
     query parameter) replaced by ``***``; everything else exactly as typed. Works on text
     that does not parse as a URL too."""
     scheme = _SCHEME.match(text)
-    if scheme is None or text.lower().startswith("sqlite"):
+    # A SQLite path (sqlite:///a@b.db) has no authority to mask; sqlite://u:pw@host/x.db does.
+    if scheme is None or (
+        text.lower().startswith("sqlite") and text[scheme.end() :].startswith("/")
+    ):
         return text
     rest = text[scheme.end() :]
     at = rest.rfind("@")

@@ -28,7 +28,9 @@ CSRF token are 403 pages, and nothing changed. Never check ``session.role`` by h
 **Errors.** Raise leadsync's errors (``NotFoundError`` …) or :class:`~.console.Refused`;
 the route class renders ``error.html`` with their status. For an htmx request the error is
 swapped into ``#messages`` (``HX-Retarget``), whatever the request targeted. Messages never
-hold a secret: a malformed form's 400 names the fields, never their values.
+hold a secret: a malformed form's 400 names the fields, never their values. A wrong part of
+the address is named with what it allows, never echoed: a path segment is 404, a query
+parameter 400 — and so is one the page does not take (a GET page ignores no parameter).
 
 **Templates** (``templates/``) start with ``{% extends layout %}``: ``layout`` is
 ``base.html`` (the whole page: skip link, navigation, sign-out) or ``fragment.html`` (only

@@ -1,5 +1,6 @@
 """``GET /audit``: who changed the configuration, what and when, newest first, a page at a
-time (:meth:`Workspace.audit_log`)."""
+time (:meth:`Workspace.audit_log`). An entry links to its integration's settings while it is
+configured; one removed since is named, marked removed, without a link."""
 
 from __future__ import annotations
 

@@ -6,19 +6,24 @@ package docstring for the conventions).
 
 from __future__ import annotations
 
+import enum
 import json
 import os
-from collections.abc import Callable, Coroutine, Mapping
+import types
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from functools import cached_property
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic.fields import FieldInfo
 
 from leadsync.errors import LeadsyncError
 from leadsync.model import display_ts
@@ -89,11 +94,15 @@ class SignInRequired(Exception):
 
 class Refused(Exception):
     """A request the console answers with an error page (403 for a viewer's change or a
-    missing CSRF token, 404, 400 ...). ``detail`` is shown: it never holds a secret."""
+    missing CSRF token, 404, 400 ...). ``detail`` is shown: it never holds a secret;
+    ``headers`` go with the page (``Retry-After`` …)."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
+        self.headers = dict(headers or {})
 
 
 @dataclass
@@ -201,10 +210,80 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def allowed(info: FieldInfo) -> str:
+    """What a path or query parameter accepts, in words (from its type and bounds)."""
+    kind = info.annotation
+    if get_origin(kind) in (Union, types.UnionType):
+        kind = next((a for a in get_args(kind) if a is not type(None)), kind)
+    bound = {
+        name: value
+        for m in info.metadata
+        for name in ("ge", "le", "max_length")
+        if (value := getattr(m, name, None)) is not None
+    }
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return "one of " + ", ".join(str(m.value) for m in kind)
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        low = bound.get("ge")
+        words = "a whole number" if low is None else f"a whole number from {low}"
+        words = "a positive whole number" if low == 1 else words
+        return words + (f" up to {bound['le']}" if "le" in bound else "")
+    longest = bound.get("max_length")
+    return "text" + (f" of at most {longest} characters" if longest is not None else "")
+
+
 class ConsoleRoute(APIRoute):
     """Every console route answers in HTML: no session → the sign-in page (``next`` kept
     for a GET); :class:`Refused` and leadsync's errors → an error page with their status;
+    a wrong part of the address → 404 (path) or 400 (query) naming it and what it allows;
     a malformed form → 400 naming the fields (never echoing their values)."""
+
+    @cached_property
+    def path_fields(self) -> dict[str, FieldInfo]:
+        return self._fields(params.Path)
+
+    @cached_property
+    def query_fields(self) -> dict[str, FieldInfo]:
+        return self._fields(params.Query)
+
+    def _fields(self, kind: type[FieldInfo]) -> dict[str, FieldInfo]:
+        found = get_flat_params(self.dependant)
+        return {f.alias: f.field_info for f in found if isinstance(f.field_info, kind)}
+
+    def bad_address(self, name: str, part: str) -> Refused:
+        """The page for a wrong part of this route's address: a path segment (``part``
+        "path": 404, no such page) or a query parameter's value (400), naming it — never
+        echoing its value — and what is allowed. (A query parameter the page does not take
+        is ignored, as web pages do.)"""
+        shape = self.path_format
+        for each in self.path_fields:
+            shape = shape.replace("{" + each + "}", "{" + each.replace("_", " ") + "}")
+        if part == "path":
+            label = name.replace("_", " ")
+            return Refused(
+                404,
+                "Page not found",
+                f"In the address {shape}, the {label} is not one that exists here; "
+                f"allowed: {allowed(self.path_fields[name])}.",
+            )
+        return Refused(
+            400,
+            "Invalid address",
+            f"In the address {shape}, the query parameter {name} is not allowed as given; "
+            f"allowed: {allowed(self.query_fields[name])}.",
+        )
+
+    def _address_error(self, errors: Sequence[Any]) -> Refused | None:
+        """The first wrong path segment, else the first wrong query parameter; None when
+        only the form is wrong."""
+        for part, fields in (("path", self.path_fields), ("query", self.query_fields)):
+            for error in errors:
+                loc = error["loc"]
+                if len(loc) >= 2 and loc[0] == part and str(loc[1]) in fields:
+                    return self.bad_address(str(loc[1]), part)
+        return None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -215,8 +294,11 @@ class ConsoleRoute(APIRoute):
             except SignInRequired:
                 return sign_in_redirect(request)
             except Refused as exc:
-                return error_page(request, exc.status, exc.title, exc.detail)
+                return error_page(request, exc.status, exc.title, exc.detail, exc.headers)
             except RequestValidationError as exc:
+                address = self._address_error(exc.errors())
+                if address is not None:
+                    return error_page(request, address.status, address.title, address.detail)
                 fields = sorted({".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()})
                 detail = "Check these fields: " + ", ".join(f or "the form" for f in fields)
                 return error_page(request, 400, "Incomplete form", detail)
@@ -234,10 +316,17 @@ def sign_in_redirect(request: Request) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
-def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+def error_page(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
     console = console_of(request)
     session = console.keys.read(request.cookies.get(SESSION_COOKIE))
     response = render(request, console, "error.html", status, session, title=title, detail=detail)
+    response.headers.update(headers or {})
     if is_htmx(request):  # shown in the page's message area, whatever the request targeted
         response.headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
     return response

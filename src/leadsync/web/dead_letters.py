@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Form, Path, Response
 from fastapi.responses import RedirectResponse
 
-from .console import Changing, Viewing, page_router
+from leadsync.errors import LeadsyncError
+
+from .console import Changing, Refused, Viewing, is_htmx, page_router
 
 router = page_router()
 
@@ -34,13 +36,32 @@ def dead_letter_list(
 
 @router.get("/dead-letters/{letter_id}")
 def dead_letter_page(page: Viewing, letter_id: LetterId, done: str | None = None) -> Response:
-    return page.render("dead_letter.html", letter=page.workspace.dead_letter(letter_id), done=done)
+    letter = page.workspace.dead_letter(letter_id)
+    return page.render("dead_letter.html", letter=letter, done=done, refused=None)
+
+
+#: How the workspace's refusal of a retry says to dismiss (the CLI's words) ...
+CLI_DISMISS = "dismiss it with leadsync dead-letters dismiss {id} --reason TEXT"
+#: ... and what the console says instead: the form on the letter's page (shown with it).
+FORM_DISMISS = "dismiss it with the Dismiss form on this page (give the reason it cannot be fixed)"
 
 
 @router.post("/dead-letters/{letter_id}/retry")
 def retry(page: Changing, letter_id: LetterId) -> Response:
-    """Back into the inbox under the current settings; the service's worker applies it."""
-    page.workspace.retry_dead_letter(letter_id, by=page.session.who)
+    """Back into the inbox under the current settings; the service's worker applies it.
+    When it cannot be retried, the letter's page again with why, pointing to its Dismiss
+    form (not to the CLI) and nothing changed."""
+    try:
+        page.workspace.retry_dead_letter(letter_id, by=page.session.who)
+    except LeadsyncError as exc:
+        hint = CLI_DISMISS.format(id=letter_id)
+        if hint not in str(exc):
+            raise
+        why = str(exc).replace(hint, FORM_DISMISS)
+        if is_htmx(page.request):  # shown in the page's messages, above the form
+            raise Refused(exc.http_status, exc.title, why) from None
+        letter = page.workspace.dead_letter(letter_id)
+        return page.render("dead_letter.html", exc.http_status, letter=letter, refused=why)
     if page.console.on_requeue is not None:
         page.console.on_requeue()
     return RedirectResponse(f"/dead-letters/{letter_id}?done=retried", status_code=303)

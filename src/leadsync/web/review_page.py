@@ -30,10 +30,18 @@ def review_list(
     integration: str = "",
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> Response:
-    """A page of questions, oldest first; a filter left empty (or ``all``) takes every one."""
+    """A page of questions, oldest first; a filter left empty (or ``all``) takes every one.
+    A state the page does not offer is refused with the ones it does."""
+    if status not in (*STATUSES, ALL, ""):
+        raise Refused(
+            400,
+            "Invalid address",
+            "In the address /review, the query parameter status is not one of those allowed; "
+            f"allowed: {', '.join((*STATUSES, ALL))}.",
+        )
     ws = page.workspace
     found = ws.review_items(
-        None if status == ALL else status,
+        None if status in (ALL, "") else status,
         kind=kind or None,
         integration=integration or None,
         limit=PAGE,
@@ -45,7 +53,7 @@ def review_list(
         statuses=(*STATUSES, ALL),
         kinds=KINDS,
         integrations=sorted(ws.rules().integrations),
-        state=status,  # (``status`` is the response's)
+        state=status or ALL,  # (``status`` is the response's)
         kind=kind,
         integration=integration,
         after=after,

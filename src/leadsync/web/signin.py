@@ -81,6 +81,7 @@ def sign_in(
             "Too many failed sign-ins",
             f"This address failed to sign in {MAX_FAILED_SIGN_INS} times in "
             f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes. Try again in {ceil(wait_s)} s.",
+            headers={"Retry-After": str(ceil(wait_s))},
         )
     via = console.keys.credentials.match(secret)
     if via is None:
