@@ -224,8 +224,20 @@ MALFORMED: list[tuple[str, Callable[[], None], str]] = [
             ),
             "X-HubSpot-Request-Timestamp must be a non-negative integer",
         )
-        for ts in ["abc", "1.5e12", "-1", "1_790_000_000_000", "٣", "9" * 400]
+        for ts in ["abc", "1.5e12", "-1", "1_790_000_000_000", "٣"]
     ],
+    (
+        "hubspot timestamp of 400 digits",
+        lambda: verify_hubspot_v3(
+            SECRET,
+            METHOD,
+            URI,
+            BODY,
+            {**hubspot_headers(SECRET, BODY, 0), "X-HubSpot-Request-Timestamp": "9" * 400},
+            NOW,
+        ),
+        "X-HubSpot-Request-Timestamp is out of range (400 digits)",
+    ),
     # Calendly
     *[
         (
