@@ -39,7 +39,9 @@ def _who(by: str | None) -> str:
     return representable((by or "").strip() or "unknown")[:200]
 
 
-def _dismiss_hint(letter_id: int) -> str:
+def dismiss_hint(letter_id: int) -> str:
+    """How a refused retry says to dismiss the letter (a face may point to its own way
+    instead: the console to its Dismiss form)."""
     return f"dismiss it with leadsync dead-letters dismiss {letter_id} --reason TEXT"
 
 
@@ -69,7 +71,7 @@ def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
         origin = "it was received so"
     return (
         f"dead letter {letter['id']} cannot be retried: {what} ({origin}); "
-        f"{_dismiss_hint(int(letter['id']))}"
+        f"{dismiss_hint(int(letter['id']))}"
     )
 
 
@@ -86,7 +88,7 @@ def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None)
         except NotFoundError as exc:
             raise NotFoundError(
                 f"dead letter {letter_id} cannot be retried: {exc}; configure it again "
-                f"(leadsync apply), or {_dismiss_hint(letter_id)}"
+                f"(leadsync apply), or {dismiss_hint(letter_id)}"
             ) from None
         try:
             resolution = inbox.requeue(connection, rules, letter)

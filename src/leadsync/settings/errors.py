@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import types
 from collections.abc import Iterator
+from itertools import chain
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
@@ -113,14 +114,15 @@ def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
         elif isinstance(node, dict):
             # pydantic reports a `true` key as 1 and a `null` key as 'None': prefer an exact
             # match, then equality, then the same text.
-            matches = (
-                [k for k in node if k == part and type(k) is type(part)],
-                [k for k in node if k == part],
-                [k for k in node if str(k) == str(part)],
-                [k for k in node if key_text(k) == str(part)],
-                [part],
+            key = next(
+                chain(
+                    (k for k in node if k == part and type(k) is type(part)),
+                    (k for k in node if k == part),
+                    (k for k in node if str(k) == str(part)),
+                    (k for k in node if key_text(k) == str(part)),
+                ),
+                part,
             )
-            key = next(found[0] for found in matches if found)
             path.append(key_text(key))
             node = node.get(key)
         else:

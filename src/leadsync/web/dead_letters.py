@@ -9,6 +9,7 @@ from fastapi import Form, Path, Response
 from fastapi.responses import RedirectResponse
 
 from leadsync.errors import LeadsyncError
+from leadsync.ops.deadletters import dismiss_hint
 
 from .console import Changing, Refused, Viewing, is_htmx, page_router
 
@@ -40,9 +41,8 @@ def dead_letter_page(page: Viewing, letter_id: LetterId, done: str | None = None
     return page.render("dead_letter.html", letter=letter, done=done, refused=None)
 
 
-#: How the workspace's refusal of a retry says to dismiss (the CLI's words) ...
-CLI_DISMISS = "dismiss it with leadsync dead-letters dismiss {id} --reason TEXT"
-#: ... and what the console says instead: the form on the letter's page (shown with it).
+#: What the console says instead of the workspace's dismiss hint (the CLI's command): the
+#: form on the letter's page (shown with it).
 FORM_DISMISS = "dismiss it with the Dismiss form on this page (give the reason it cannot be fixed)"
 
 
@@ -54,7 +54,7 @@ def retry(page: Changing, letter_id: LetterId) -> Response:
     try:
         page.workspace.retry_dead_letter(letter_id, by=page.session.who)
     except LeadsyncError as exc:
-        hint = CLI_DISMISS.format(id=letter_id)
+        hint = dismiss_hint(letter_id)
         if hint not in str(exc):
             raise
         why = str(exc).replace(hint, FORM_DISMISS)
