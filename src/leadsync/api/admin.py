@@ -545,8 +545,8 @@ def build_router(
         then what the association rules add for it; for a rep's question, a `users.map`
         entry saved like any settings change — and recorded as resolved by a person (the
         admin API). `applied` says what was done: `leadsync review resolve --json`."""
-        if isinstance(answer, SkipAnswer):
-            return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
-        return workspace.resolve_review(item_id, choose=answer.choose, by=API_ACTOR)
+        if isinstance(answer, ChooseAnswer):
+            return workspace.resolve_review(item_id, choose=answer.choose, by=API_ACTOR)
+        return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
 
     return router
