@@ -230,6 +230,17 @@ def test_a_metrics_listener_of_its_own_needs_no_token(ws: Workspace) -> None:
         assert value(samples, "leadsync_database_up") == 1
         info = [dict(labels) for name, labels in samples if name == "leadsync_process_info"]
         assert info[0]["process"] == "worker-3"
+        # Only /metrics: another path is no copy of the metrics.
+        for path in ("/", "/api/integrations", "/metrics/x"):
+            other = httpx.get(f"http://127.0.0.1:{listener.port}{path}")
+            assert other.status_code == 404, path
+            assert other.headers["content-type"] == "application/problem+json"
+            assert "leadsync_events_applied_total" not in other.text
+        asked = httpx.get(
+            f"http://127.0.0.1:{listener.port}/metrics",
+            headers={"accept": "application/openmetrics-text; version=1.0.0"},
+        )
+        assert asked.headers["content-type"].startswith("application/openmetrics-text")
     finally:
         listener.stop()
     with pytest.raises(httpx.ConnectError):

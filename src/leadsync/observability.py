@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import sqlalchemy as sa
 from prometheus_client import (
@@ -39,9 +40,10 @@ from prometheus_client import (
     Info,
     ProcessCollector,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
@@ -349,10 +351,45 @@ class MetricsListener:
         self._thread.join(timeout=10)
 
 
+METRICS_PATH = "/metrics"
+
+
 def serve_metrics(metrics: Metrics, host: str, port: int) -> MetricsListener:
-    """Serve ``metrics`` on ``host:port`` (0: a free port, see ``.port``) in a thread."""
-    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    """Serve ``metrics`` at ``/metrics`` on ``host:port`` (0: a free port, see ``.port``) in
+    a thread; any other path is 404 (prometheus_client's own server answers every path)."""
+    exposition = make_wsgi_app(metrics.registry)  # the format follows Accept
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == METRICS_PATH:
+            return exposition(environ, start_response)  # type: ignore[no-any-return]
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Not found",
+                "status": 404,
+                "detail": f"this listener serves {METRICS_PATH} only",
+            }
+        ).encode()
+        start_response(
+            "404 Not Found",
+            [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = make_server(host, port, app, Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
     return MetricsListener(host, int(server.server_port), server, thread)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access line on stderr per scrape."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
 
 
 # ------------------------------------------------------------------------------ logging
