@@ -14,6 +14,9 @@ import typer
 from typer.testing import CliRunner
 
 from leadsync.cli import app
+from leadsync.model import now_ts
+from leadsync.pipeline.inbox import InboxItem, write_items
+from leadsync.workspace import Workspace
 from tests.helpers import EXAMPLE_YAML as EXAMPLE
 from tests.helpers import snapshot
 
@@ -534,6 +537,33 @@ def test_database_messages_show_what_was_typed_but_never_a_password(
 
 
 # ------------------------------------------------------------------ dead letters
+
+
+def test_a_retried_event_that_fails_again_is_said_and_exits_2(cli: Cli, files: Path) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    # A row the inbox took but the drain cannot read (as a webhook's is), then processed.
+    bad = json.dumps({"id": "bad-1", "occurred_at": "2026-11-01T09:00:00Z", "type": "meeting"})
+    with Workspace(cli.db_url) as ws:
+        with ws.engine.begin() as connection:
+            write_items(
+                connection, "dialer", [InboxItem("bad-1", None, bad)], now_ts(), "test", "pending"
+            )
+        assert ws.process_inbox().failed.total == 1
+    [letter] = cli.json("dead-letters", "list")
+    retried = cli("dead-letters", "retry", str(letter["id"]))
+    assert retried.exit_code == 2, retried.stdout + retried.stderr
+    assert f"dead letter {letter['id']}: " in retried.stdout
+    assert "failed again (a new dead letter): inbox #" in retried.stdout
+    assert letter["error"] in retried.stdout
+    [new] = cli.json("dead-letters", "list")
+    assert new["id"] != letter["id"] and new["error"] == letter["error"]
+    as_json = cli("dead-letters", "retry", str(new["id"]), "--json")
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["failed_again"] == [
+        line.removeprefix("failed again (a new dead letter): ")
+        for line in retried.stdout.splitlines()
+        if line.startswith("failed again")
+    ]
 
 
 def test_dead_letters_can_be_dismissed_with_a_reason_and_stop_the_alert(

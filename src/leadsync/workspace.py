@@ -428,7 +428,7 @@ class Workspace:
         """
         result = dead_letter_ops.retry(self.engine, self.rules(), letter_id, by)
         if apply:
-            result.applied = self.process_inbox().events
+            result.record_applied(self.process_inbox())
         return result
 
     def dismiss_dead_letters(

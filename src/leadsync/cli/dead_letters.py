@@ -132,5 +132,11 @@ def dead_letters_retry(
         result = ws.retry_dead_letter(letter_id, by=_user_name(), apply=True)
     if as_json:
         render.print_json(result)
+        if result.failed_again:
+            raise typer.Exit(2)
         return
     render.line(f"dead letter {letter_id}: {result.resolution}; applied {result.applied} events")
+    for failure in result.failed_again:
+        render.line(f"failed again (a new dead letter): {failure}")
+    if result.failed_again:
+        raise typer.Exit(2)  # as ingest does when an event becomes a dead letter

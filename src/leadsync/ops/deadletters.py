@@ -32,6 +32,16 @@ class RetryResult(ResultModel):
         description="Events the inbox applied right after the retry (the CLI applies at "
         "once); null when a worker applies it.",
     )
+    failed_again: list[str] = Field(
+        default_factory=list,
+        description="Applied at once: the errors of the events that failed again (each a "
+        "new dead letter); empty when a worker applies it.",
+    )
+
+    def record_applied(self, summary: inbox.IngestSummary) -> None:
+        """What applying the inbox right after the retry did."""
+        self.applied = summary.events
+        self.failed_again = [f"{f.where}: {f.error}" for f in summary.failed.items]
 
 
 def _who(by: str | None) -> str:
