@@ -36,7 +36,7 @@ def test_the_same_settings_make_no_difference(workspace: Workspace) -> None:
     setup(workspace)
     workspace.ingest("dialer", HISTORY)
     result = workspace.replay("dialer", proposed())
-    assert result.events == len(HISTORY)
+    assert result.events == result.integration_events == len(HISTORY)
     assert result.records_compared == 3
     assert not result.changed and result.owner_changes == []
 
@@ -117,6 +117,16 @@ def test_the_cli_reports_the_difference(tmp_path: Path, db_url: str) -> None:
     )
     assert "owners that would differ: 2" in text.stdout
     assert "101 Ana Ng -> 102 Bo Li" in text.stdout
+    assert f"replayed {len(HISTORY)} inbox events ({len(HISTORY)} of them dialer's)" in text.stdout
+
+
+def test_replay_says_how_many_of_the_events_are_the_integrations(workspace: Workspace) -> None:
+    # Every integration's events are replayed (they meet the same records); the count of the
+    # integration's own tells a replay of a quiet integration from a busy one.
+    workspace.apply_config(workspace_config({"dialer": settings(), "other": settings()}))
+    workspace.ingest("dialer", HISTORY[:3])
+    result = workspace.replay("other", proposed())
+    assert (result.events, result.integration_events) == (3, 0)
 
 
 def _replay_cli(db_url: str, tmp_path: Path, *args: str) -> Any:

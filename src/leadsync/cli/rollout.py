@@ -181,6 +181,7 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
     render.line(
         f"replayed {result['events']} inbox events"
         + (f" since {display_ts(cutoff)}" if cutoff else "")
+        + f" ({result['integration_events']} of them {result['integration']}'s)"
         + f" ({result['unreadable']} unreadable); {result['records_compared']} records compared"
     )
     render.line(f"owners that would differ: {result['owners_differ']}")

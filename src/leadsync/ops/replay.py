@@ -64,7 +64,8 @@ class ReplayResult(ResultModel):
 
     integration: str
     since: str | None
-    events: int = 0
+    events: int = Field(0, description="Events replayed: every integration's (they interact).")
+    integration_events: int = Field(0, description="Of them, the integration's own.")
     unreadable: int = 0
     refused: int = 0
     records_compared: int = 0
@@ -147,6 +148,9 @@ def replay(
             for chunk in _inbox_chunks(engine, since):
                 events, unreadable = _read(chunk, adapters)
                 result.events += len(events)
+                result.integration_events += sum(
+                    row["integration"] == integration for row in chunk if int(row["seq"]) in events
+                )
                 result.unreadable += unreadable
                 result.refused += _apply(current, rules, chunk, events)
                 result.refused += _apply(other, proposed_rules, chunk, events)
