@@ -47,7 +47,16 @@ def test_an_iso_time_with_an_offset_becomes_the_fixed_utc_form(written: str, sto
             "yesterday",
             "'yesterday' is not an ISO 8601 time with offset (e.g. 2026-11-01T09:00:00Z)",
         ),
-        ("2026-02-30T09:00:00Z", "'2026-02-30T09:00:00Z' is not an ISO 8601 time with offset"),
+        (
+            "2026-02-30T09:00:00Z",
+            "'2026-02-30T09:00:00Z' is not an ISO 8601 time with offset: there is no day "
+            "2026-02-30 (e.g. 2026-11-01T09:00:00Z)",
+        ),
+        ("2026-11-01T25:00:00Z", "offset: 25:00:00 is no time of day ("),
+        (
+            "2026-11-01T09:00:00+99:00",
+            "offset: the offset +99:00 is out of range; allowed: -23:59 to +23:59 (",
+        ),
         ("2026-11-01T09:00:00.+12Z", "'2026-11-01T09:00:00.+12Z' is not an ISO 8601 time"),
         ("0999-01-01T00:00:00Z", "'0999-01-01T00:00:00Z' is not an ISO 8601 time in the years"),
         ("0001-01-01T00:00:00+01:00", "' is not an ISO 8601 time in the years 1000 to 9999"),

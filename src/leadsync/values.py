@@ -148,7 +148,7 @@ def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
     except ValueError:
         offset = "" if naive_is_utc else " with offset"
         raise ValueError(
-            f"{_quote(text)} is not an ISO 8601 time{offset} ({TIME_EXAMPLE})"
+            f"{_quote(text)} is not an ISO 8601 time{offset}{_why_not(raw)} ({TIME_EXAMPLE})"
         ) from None
     if moment.tzinfo is None:
         if not naive_is_utc:
@@ -161,6 +161,30 @@ def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
     if not 1000 <= moment.year <= 9999:
         raise ValueError(f"{_quote(text)} is not an ISO 8601 time in the years 1000 to 9999")
     return format_ts(moment)
+
+
+_ISO_SHAPE = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:([+-])(\d{2}):?(\d{2}))?",
+    re.ASCII,
+)
+
+
+def _why_not(raw: str) -> str:
+    """``: <which part is wrong>`` for a time written in the ISO shape that names no moment
+    (``2026-02-30``, ``25:00``, an offset of ``+99:00``); nothing for another shape."""
+    shape = _ISO_SHAPE.fullmatch(raw)
+    if shape is None:
+        return ""
+    day, hour, minute, second, sign, off_h, off_m = shape.groups()
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return f": there is no day {day}"
+    if int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59:
+        return f": {hour}:{minute}{':' + second if second else ''} is no time of day"
+    if sign is not None and (int(off_h) > 23 or int(off_m) > 59):
+        return f": the offset {sign}{off_h}:{off_m} is out of range; allowed: -23:59 to +23:59"
+    return ""
 
 
 @lru_cache(maxsize=1024)  # the webhooks of one second share their epoch time
