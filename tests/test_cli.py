@@ -453,12 +453,17 @@ def test_commands_refuse_a_database_without_a_workspace_and_create_none(
     assert runner.invoke(app, ["--db", typed, "owners", "list", "--json"]).stdout.strip() == "[]"
 
 
-def test_a_plain_path_is_a_sqlite_file_from_db_or_leadsync_db(
-    files: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def runner(files: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner in the files' folder with no LEADSYNC_DB: only what --db names counts."""
     monkeypatch.chdir(files)
     monkeypatch.delenv("LEADSYNC_DB", raising=False)
-    runner = CliRunner()
+    return CliRunner()
+
+
+def test_a_plain_path_is_a_sqlite_file_from_db_or_leadsync_db(
+    files: Path, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
+) -> None:
     missing = runner.invoke(app, ["--db", "leadsync.db", "owners", "list"])
     assert missing.exit_code == 2
     assert "no workspace at leadsync.db; run leadsync init" in missing.stderr
@@ -483,11 +488,8 @@ def test_a_plain_path_is_a_sqlite_file_from_db_or_leadsync_db(
 
 
 def test_an_empty_db_and_a_missing_folder_are_refused(
-    files: Path, monkeypatch: pytest.MonkeyPatch
+    files: Path, monkeypatch: pytest.MonkeyPatch, runner: CliRunner
 ) -> None:
-    monkeypatch.chdir(files)
-    monkeypatch.delenv("LEADSYNC_DB", raising=False)
-    runner = CliRunner()
     for empty in ("", " "):
         result = runner.invoke(app, ["--db", empty, "init"])
         assert result.exit_code == 2, result.stderr
