@@ -153,5 +153,6 @@ def test_a_retried_dead_letter_is_applied_at_once_only_when_asked(workspace: Wor
         "integration": "gone",
         "resolution": now.resolution,
         "applied": 2,
+        "failed_again": [],
     }
     assert "pending again" in now.resolution
