@@ -12,7 +12,12 @@ A run: W worker processes drain a copy side by side. Each worker is ``Workspace(
 signal; the wall time runs from that signal to the last worker's end of drain (``--cli``
 runs the command itself instead: from spawn to the last exit, imports included). First, a
 serial reference: one worker, ``--parts 1`` (each window one part, in arrival order); every
-run must end in its state. Measured:
+run must end in its state. Then the ceiling, for each worker count W above one: W workers
+each drain a copy of their own, alone in its database — W times the one worker's whole drain
+at once, nothing shared and nothing routed — so W × (one worker's wall) / (their wall) is what
+W workers can give on this machine at this hour, whatever the design (the cores PostgreSQL and
+the workers share, their caches, the host's other guests); every copy must end in the serial
+state too. Measured:
 
 - each worker's CPU (user + sys, ``getrusage`` in the worker from the signal to its end;
   ``wait4`` of the whole process beside it), and the server's: ``/proc/<pid>/stat`` of every
@@ -297,7 +302,8 @@ def probe_routing(server: Server, template: str, name: str, batch: int, parts: i
 
 _ACTIVITY = (
     "SELECT pid, application_name, state, wait_event_type, wait_event, backend_type, "
-    "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity WHERE datname = %s"
+    "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity "
+    "WHERE datname = ANY(%s)"
 )
 _BACKGROUND = (
     "SELECT pid FROM pg_stat_activity WHERE backend_type IN "
@@ -318,7 +324,7 @@ class Sampler:
     """pg_stat_activity and /proc, every ``period`` seconds, on a thread of its own."""
 
     server: Server
-    database: str
+    databases: list[str]
     workers: dict[str, int]  # application_name -> worker process id
     period: float
     done: set[str] = field(default_factory=set)  # workers whose drain is over
@@ -350,7 +356,7 @@ class Sampler:
         self.thread.start()
 
     def _activity(self) -> list[tuple[Any, ...]]:
-        return self.conn.execute(_ACTIVITY, (self.database,)).fetchall()
+        return self.conn.execute(_ACTIVITY, (self.databases,)).fetchall()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -447,18 +453,29 @@ def _wait4(proc: Proc) -> None:
 
 
 def run(
-    server: Server, template: str, name: str, workers: int, parts: int, args: argparse.Namespace
+    server: Server,
+    template: str,
+    name: str,
+    workers: int,
+    parts: int,
+    args: argparse.Namespace,
+    independent: bool = False,
 ) -> dict[str, Any]:
     """Copy the template, drain it with ``workers`` processes cutting ``parts`` parts per
-    window, measure, check, drop."""
+    window, measure, check, drop. ``independent``: the ceiling instead — each worker drains
+    a copy of its own, alone in its database (no record shared, nothing routed: one worker's
+    drain, ``workers`` times at once)."""
     copy_started = time.perf_counter()
-    server.create(name, template)
+    databases = [f"{name}_c{i + 1}" for i in range(workers)] if independent else [name]
+    for database in databases:
+        server.create(database, template)
     copy_s = time.perf_counter() - copy_started
     procs: list[Proc] = []
     try:
         for i in range(workers):
             app = f"drain-w{i + 1}"
-            url = _driver_url(args.postgres, name, application_name=app)
+            database = databases[i % len(databases)]
+            url = _driver_url(args.postgres, database, application_name=app)
             options = ["--batch-size", str(args.batch_size), "--parts", str(parts)]
             if args.cli:
                 command = [_leadsync(), "--db", url, "worker", "--once", *options]
@@ -477,7 +494,9 @@ def run(
                 assert proc.popen.stdout is not None
                 if proc.popen.stdout.readline().strip() != "ready":
                     raise RuntimeError(f"{proc.name} did not start")
-        sampler = Sampler(server, name, {p.name: p.popen.pid for p in procs}, args.sample_ms / 1000)
+        sampler = Sampler(
+            server, databases, {p.name: p.popen.pid for p in procs}, args.sample_ms / 1000
+        )
         sampler.begin()
         machine_at_start = machine_busy()
         started = time.perf_counter()
@@ -514,8 +533,14 @@ def run(
                 proc.popen.stdin.write("quit\n")
                 proc.popen.stdin.close()
                 _wait4(proc)
-        state = check_state(server, name)
-        figures = _figures(args, workers, wall, procs, sampler, server_cpu, state)
+        states = [check_state(server, database) for database in databases]
+        events = args.events * len(databases)
+        figures = _figures(args, events, workers, wall, procs, sampler, server_cpu, states[0])
+        figures["independent"] = independent
+        figures["copies_agree"] = all(
+            (s["counts"], s["fingerprint"]) == (states[0]["counts"], states[0]["fingerprint"])
+            for s in states
+        )
         ours = figures["worker_cpu_s"] + sum(server_cpu.values())
         cores = os.cpu_count() or 1
         figures["machine"] = {
@@ -532,15 +557,17 @@ def run(
             if proc.exit_code is None:
                 proc.popen.kill()
                 _wait4(proc)
-        if args.keep:
-            server.created.remove(name)
-            print(f"kept database {name}", file=sys.stderr)
-        else:
-            server.drop(name)
+        for database in databases:
+            if args.keep:
+                server.created.remove(database)
+                print(f"kept database {database}", file=sys.stderr)
+            else:
+                server.drop(database)
 
 
 def _figures(
     args: argparse.Namespace,
+    events: int,
     workers: int,
     wall: float,
     procs: Sequence[Proc],
@@ -548,7 +575,6 @@ def _figures(
     server_cpu: dict[str, float],
     state: dict[str, Any],
 ) -> dict[str, Any]:
-    events = args.events
     worker_cpu = sum(
         (p.rusage or 0.0) if args.cli else float(p.report.get("cpu_s", 0.0)) for p in procs
     )
@@ -689,8 +715,11 @@ def verdicts(result: dict[str, Any]) -> list[str]:
     runs = result["runs"]
     lines = []
     by_setup: dict[tuple[int, int], list[float]] = {}
+    ceiling: dict[int, list[float]] = {}
     for r in runs:
-        if not r["reference"]:
+        if r.get("independent"):
+            ceiling.setdefault(r["workers"], []).append(r["wall_s"])
+        elif not r["reference"]:
             by_setup.setdefault((r["workers"], r["parts"]), []).append(r["wall_s"])
     # Each worker count's best setup: the median wall of its fastest parts setting; one
     # worker may also run alone with one part per window (the serial reference: nothing
@@ -718,6 +747,16 @@ def verdicts(result: dict[str, Any]) -> list[str]:
             f"best setup ({how_one}; target >= {TARGET_SPEEDUP_2}x; median walls {one:.1f} s / "
             f"{two:.1f} s; with the same parts: {', '.join(same) or '-'})"
         )
+    if 1 in best:
+        for workers, walls in sorted(ceiling.items()):
+            bound = workers * best[1][0] / statistics.median(walls)
+            reached = best[1][0] / best[workers][0] if workers in best else None
+            of = f"; {workers} workers reach {reached / bound:.0%} of it" if reached else ""
+            lines.append(
+                f"CEILING: {workers} workers each draining a copy of their own, alone "
+                f"(nothing shared, nothing routed): {bound:.2f}x one worker's throughput on "
+                f"this machine now{of}"
+            )
     worst = max(runs, key=lambda r: r["lock_wait_share"])
     ok = worst["lock_wait_share"] < TARGET_LOCK_SHARE
     lines.append(
@@ -746,6 +785,8 @@ def problems_of(runs: Sequence[dict[str, Any]], events: int) -> list[str]:
                 f"{label}: {inbox.get('failed', 0)} failed rows, "
                 f"{state['counts']['dead_letters']} dead letters"
             )
+        if not r.get("copies_agree", True):
+            out.append(f"{label}: the independent copies ended in different states")
         if any(code != 0 for code in r["worker_exit_codes"]):
             out.append(f"{label}: worker exit codes {r['worker_exit_codes']}")
         if first is not None and (state["counts"], state["fingerprint"]) != (
@@ -801,9 +842,12 @@ def print_report(result: dict[str, Any]) -> None:
             one.setdefault(r["parts"], []).append(r["wall_s"])
     for r in result["runs"]:
         base = statistics.median(one[r["parts"]]) if r["parts"] in one else None
+        if base and r.get("independent"):  # W drains of the whole inbox
+            base *= r["workers"]
         speedup = f"{base / r['wall_s']:.2f}x" if base else "-"
+        workers = f"{r['workers']}{' ind' if r.get('independent') else ''}"
         print(
-            f"{r['run']:>3} {r['workers']:>7} {r['parts']:>5} {r['wall_s']:>7.1f} {r['events_per_s']:>9,} "
+            f"{r['run']:>3} {workers:>7} {r['parts']:>5} {r['wall_s']:>7.1f} {r['events_per_s']:>9,} "
             f"{speedup:>8} {r['worker_cpu_s']:>12.1f} {r['server_cpu_s']:>12.1f} "
             f"{r['cpu_us_per_event']:>9} {r['lock_wait_share']:>9.1%} "
             f"{r['barrier_idle_share']:>7.1%} {r['routing_s']:>9.1f}"
@@ -908,6 +952,12 @@ def main() -> int:
         action="store_true",
         help="skip the serial reference run (1 worker, --parts 1: arrival order)",
     )
+    parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip the ceiling runs (each of W workers draining a copy of its own, alone: "
+        "what W workers can do on this machine when nothing is shared and nothing routed)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's database")
     parser.add_argument("--no-probe", action="store_true", help="skip timing one routing")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -925,23 +975,22 @@ def main() -> int:
         probe = None
         if not args.no_probe:
             probe = probe_routing(server, base, f"{base}_probe", args.batch_size, part_counts[0])
-        plan = [] if args.no_reference else [(0, 1, 1)]
-        plan += [
-            (repeat + 1, w, p)
-            for repeat in range(args.repeats)
-            for p in part_counts
-            for w in counts
-        ]
-        for repeat, workers, parts in plan:
-            figures = run(server, base, f"{base}_run{len(runs) + 1}", workers, parts, args)
+        plan = [] if args.no_reference else [(0, 1, 1, False)]
+        for repeat in range(args.repeats):
+            plan += [(repeat + 1, w, p, False) for p in part_counts for w in counts]
+            if not args.no_ceiling:  # the ceiling: each worker alone on a copy of its own
+                plan += [(repeat + 1, w, part_counts[0], True) for w in counts if w > 1]
+        for repeat, workers, parts, independent in plan:
+            name = f"{base}_run{len(runs) + 1}"
+            figures = run(server, base, name, workers, parts, args, independent)
             figures["run"] = len(runs) + 1
             figures["reference"] = repeat == 0
             figures["repeat"] = repeat
             runs.append(figures)
             if not args.json:
+                kind = " independent (the ceiling)" if independent else f", {parts} parts"
                 print(
-                    f"run {figures['run']}: {workers} workers, {parts} parts, "
-                    f"{figures['wall_s']} s",
+                    f"run {figures['run']}: {workers} workers{kind}, {figures['wall_s']} s",
                     file=sys.stderr,
                 )
     finally:
