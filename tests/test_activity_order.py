@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -149,11 +150,20 @@ def _meeting_events() -> list[dict[str, Any]]:
     ]
 
 
-def test_a_cancellation_that_arrives_before_its_booking_stays_canceled(tmp_path: Path) -> None:
+def _fresh(template: Path, path: Path) -> Workspace:
+    """A new SQLite workspace at ``path``: the migrated template copied, then set up."""
+    shutil.copyfile(template, path)
+    ws = Workspace(f"sqlite:///{path}")
+    setup(ws)
+    return ws
+
+
+def test_a_cancellation_that_arrives_before_its_booking_stays_canceled(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     results = []
     for n, order in enumerate(itertools.permutations(_meeting_events())):
-        with Workspace(f"sqlite:///{tmp_path / f'o{n}.db'}") as ws:
-            setup(ws)
+        with _fresh(sqlite_template, tmp_path / f"o{n}.db") as ws:
             for event in order:  # one batch each: the arrival order is the order
                 assert run(ws, event).ok
             results.append(_activity(ws))
@@ -196,7 +206,7 @@ def test_a_delivered_update_naming_nothing_lands_where_its_draft_said(db_url: st
 )
 @given(st.permutations(range(4)), st.permutations(range(4)))
 def test_any_arrival_order_gives_the_same_activity(
-    tmp_path_factory: Any, first: list[int], second: list[int]
+    tmp_path_factory: Any, sqlite_template: Path, first: list[int], second: list[int]
 ) -> None:
     events = _meeting_events()
     events.append(
@@ -211,9 +221,7 @@ def test_any_arrival_order_gives_the_same_activity(
     )
     outcomes = []
     for order in (first, second):
-        path = tmp_path_factory.mktemp("order") / "ws.db"
-        with Workspace(f"sqlite:///{path}") as ws:
-            setup(ws)
+        with _fresh(sqlite_template, tmp_path_factory.mktemp("order") / "ws.db") as ws:
             for i in order:
                 assert run(ws, events[i]).ok
             outcomes.append(_activity(ws))

@@ -40,17 +40,21 @@ def batch_friendly_gc() -> Iterator[None]:
 
     Every full collection walks every tracked object: the modules, SQLAlchemy's metadata and
     statement caches, the settings. Freezing what exists when a run starts (after collecting
-    the garbage) and collecting the young generation less often cuts an ingest's time by
-    about a sixth (see docs/PERFORMANCE.md). The collector is process-wide and runs overlap
-    (the service's worker, intake, several threads): the first run to enter pauses it, the
-    last to leave restores it, whatever the order they leave in.
+    the young generations' garbage) and collecting the young generation less often cuts an
+    ingest's time by about a sixth (see docs/PERFORMANCE.md). No full collection on entry:
+    it would walk the whole heap at every run — in a process that calls ingest again and
+    again (an application embedding leadsync, the test suite) that heap is large, and a full
+    collection took 70 ms to half a second; the old generation's garbage is frozen with the
+    rest and collectable again once the run ends. The collector is process-wide and runs
+    overlap (the service's worker, intake, several threads): the first run to enter pauses
+    it, the last to leave restores it, whatever the order they leave in.
     """
     pause = _gc_pause
     with pause.lock:
         pause.depth += 1
         if pause.depth == 1:
             pause.thresholds = gc.get_threshold()
-            gc.collect()
+            gc.collect(1)
             gc.freeze()
             gc.set_threshold(50_000, pause.thresholds[1], pause.thresholds[2])
     try:
