@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -49,6 +49,20 @@ IN_FLIGHT_POLL_S = 0.02
 # The 429 of the search endpoints' own limit (a few per second): the search waits a second
 # and is resent; the other requests go on.
 SEARCH_POLICY = "SECONDLY"
+# HubSpot resets its daily limit at midnight in the portal's time zone, which the API does not
+# tell (developers.hubspot.com/apisbytier, "API usage guidelines"). Time zones are whole
+# quarter hours off UTC, so after a DAILY 429 the push looks again at the next quarter hour:
+# one request each time (at most 96 a day), where waiting for UTC midnight would stall a
+# portal in the Americas for most of a day after its own reset.
+DAILY_PROBE_S = 900.0
+# 423 Locked: HubSpot's lock lasts 2 s; wait at least that before the request is resent
+# (docs/api-reference/error-handling).
+LOCKED_WAIT_S = 2.0
+# 477 Migration in Progress: the portal moves between data centres and HubSpot says in
+# Retry-After (seconds, up to a day) when to come back. A wait up to this long is slept and
+# the request resent; a longer one (or none said) pauses the push (HubSpotMigrating).
+MIGRATION_SLEEP_MAX_S = 60.0
+MIGRATION_DEFAULT_WAIT_S = 300.0
 
 
 class HubSpotRefused(UserError):
@@ -61,11 +75,27 @@ class DailyLimitReached(TransientError):
     def __init__(self, until: float) -> None:
         self.until = until
         moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        super().__init__(f"HubSpot's daily request limit is reached; pushing pauses until {moment}")
+        super().__init__(
+            "HubSpot's daily request limit is reached (it resets at midnight in the portal's "
+            f"time zone); pushing tries again at {moment}"
+        )
 
 
 class HubSpotUnavailable(TransientError):
     """HubSpot kept answering 5xx (or could not be reached) through every attempt."""
+
+
+class HubSpotMigrating(TransientError):
+    """HubSpot answered 477 Migration in Progress: pushing pauses until ``until`` (epoch
+    seconds), as its Retry-After header said."""
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+        moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(
+            "HubSpot is migrating the portal between data hosting locations (477); "
+            f"pushing pauses until {moment}"
+        )
 
 
 @dataclass
@@ -90,9 +120,19 @@ class Answer:
         return f"{category}: {message}" if category else message
 
 
-def next_utc_midnight(now: float) -> float:
-    day = datetime.fromtimestamp(now, UTC).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+def next_daily_probe(now: float) -> float:
+    """When to look again after a DAILY 429: the next quarter hour (a midnight somewhere)."""
+    return (math.floor(now / DAILY_PROBE_S) + 1) * DAILY_PROBE_S
+
+
+def retry_after_s(answer: Answer) -> float | None:
+    """The Retry-After header in seconds (None: absent or not a number of seconds)."""
+    value = answer.header("retry-after")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
 class RateBudget:
@@ -104,8 +144,8 @@ class RateBudget:
     process and written with its next transaction on the row (the next slot it takes, or
     headers it saves, or ``flush``): until then the slot counts as in flight, which only
     errs on the safe side. HubSpot's headers narrow it: a lower ``-Max`` becomes the limit,
-    ``-Remaining: 0`` holds requests for a second, and a DAILY 429 pauses everyone until the
-    next UTC midnight."""
+    ``-Remaining: 0`` holds requests for a second, a DAILY 429 pauses everyone until the
+    next quarter hour (see DAILY_PROBE_S), and a 477 until its Retry-After."""
 
     def __init__(
         self,
@@ -146,6 +186,8 @@ class RateBudget:
             if row.paused_until is not None and row.paused_until > now:
                 if row.pause_reason == "daily":
                     raise DailyLimitReached(row.paused_until)
+                if row.pause_reason == "migration":
+                    raise HubSpotMigrating(row.paused_until)
                 return row.paused_until - now, 0.0
             answered = self._write_answered(row)
             limit = self._limit(row)
@@ -238,7 +280,7 @@ class RateBudget:
                 row.rate_limited += 1
                 policy = answer.body.get("policyName")
                 if policy == "DAILY":
-                    row.paused_until = next_utc_midnight(now)
+                    row.paused_until = next_daily_probe(now)
                     row.pause_reason = "daily"
                 elif policy == SEARCH_POLICY:
                     pass  # the search limit's own (per second): only that search waits
@@ -249,6 +291,12 @@ class RateBudget:
                     # room left is resent without holding anyone.)
                     row.paused_until = now + TEN_SECONDLY_PAUSE_S
                     row.pause_reason = "ten_secondly"
+            elif answer.status == 477:
+                wait = retry_after_s(answer)
+                wait = MIGRATION_DEFAULT_WAIT_S if wait is None else wait
+                if wait > MIGRATION_SLEEP_MAX_S:
+                    row.paused_until = now + wait
+                    row.pause_reason = "migration"
             elif row.header_remaining == 0 and answer.ok and self._room(row, now):
                 row.paused_until = now + TEN_SECONDLY_PAUSE_S
                 row.pause_reason = "remaining 0"
@@ -280,9 +328,11 @@ class HubSpotClient:
     """JSON requests to HubSpot through the shared budget, with bounded retries.
 
     5xx and network errors: exponential backoff with full jitter, ``max_attempts`` in all, then
-    HubSpotUnavailable. A TEN_SECONDLY 429: wait and resend (it does not use an attempt, up
-    to ``max_rate_limited``). A DAILY 429: DailyLimitReached. 401/403: HubSpotRefused.
-    Any other answer (2xx, 207, 4xx) is returned for the caller to read per input.
+    HubSpotUnavailable. 423 Locked: the same, waiting at least 2 s. A TEN_SECONDLY 429: wait
+    and resend (it does not use an attempt, up to ``max_rate_limited``). A DAILY 429:
+    DailyLimitReached. 477: its Retry-After slept when short, else HubSpotMigrating.
+    401/403: HubSpotRefused. Any other answer (2xx, 207, 4xx) is returned for the caller to
+    read per input.
     """
 
     def __init__(
@@ -363,7 +413,7 @@ class HubSpotClient:
                 self.budget.observe(answer, stamp)
             if answer.status == 429:
                 if answer.body.get("policyName") == "DAILY":
-                    raise DailyLimitReached(next_utc_midnight(time.time()))
+                    raise DailyLimitReached(next_daily_probe(time.time()))
                 limited += 1
                 if limited > self.max_rate_limited:
                     raise HubSpotUnavailable(
@@ -372,11 +422,22 @@ class HubSpotClient:
                 if self.budget is None or answer.body.get("policyName") == SEARCH_POLICY:
                     self.sleep(1.0)
                 continue
-            if answer.status >= 500:
+            if answer.status == 477:
+                wait = retry_after_s(answer)
+                if wait is None or wait > MIGRATION_SLEEP_MAX_S:
+                    wait = MIGRATION_DEFAULT_WAIT_S if wait is None else wait
+                    raise HubSpotMigrating(time.time() + wait)
+                last = f"HTTP 477 {answer.error_text()}"
+                attempt += 1
+                log.warning("HubSpot %s %s: %s; retrying in %.0f s", method, path, last, wait)
+                self.sleep(wait)
+                continue
+            if answer.status >= 500 or answer.status == 423:
                 last = f"HTTP {answer.status} {answer.error_text()}"
                 attempt += 1
                 log.warning("HubSpot %s %s: %s; retrying", method, path, last)
-                self.sleep(self._backoff(attempt))
+                wait = self._backoff(attempt)
+                self.sleep(max(wait, LOCKED_WAIT_S) if answer.status == 423 else wait)
                 continue
             if answer.status == 401:
                 raise HubSpotRefused(

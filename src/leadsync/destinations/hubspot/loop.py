@@ -1,7 +1,7 @@
 """The push as a background loop of ``serve`` and ``worker``: drain the queue whenever it has
 rows, pull owners again every ``owners_refresh_minutes`` when they come from HubSpot, and
-wait out what HubSpot says (a daily pause, an outage) without losing anything: the queue is
-in the database, so a stopped loop resumes where it was."""
+wait out what HubSpot says (a daily pause, a portal migration, an outage) without losing
+anything: the queue is in the database, so a stopped loop resumes where it was."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from leadsync.destinations.hubspot.client import DailyLimitReached
+from leadsync.destinations.hubspot.client import DailyLimitReached, HubSpotMigrating
 from leadsync.errors import LeadsyncError, TransientError, UserError
 from leadsync.observability import database_outage
 
@@ -55,7 +55,7 @@ class PushLoop:
             changes = self.push_once()
             self.pushed += changes
             return 0.0 if changes else self.poll_s
-        except DailyLimitReached as exc:
+        except (DailyLimitReached, HubSpotMigrating) as exc:
             log.warning("push: %s", exc)
             return max(self.poll_s, min(exc.until - now, 3600.0))
         except TransientError as exc:

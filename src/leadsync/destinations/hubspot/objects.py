@@ -213,7 +213,10 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
     """The HubSpot properties of an activity (without owner and leadsync_id)."""
     out: dict[str, str] = {}
     kind = activity["type"]
-    _put(out, "hs_timestamp", hubspot_time(activity["occurred_at"]))
+    # A task's hs_timestamp is its due date in HubSpot (the tasks API guide); every other
+    # activity's is when it happened.
+    when = activity.get("due_at") if kind == "task" else None
+    _put(out, "hs_timestamp", hubspot_time(when or activity["occurred_at"]))
     title = activity.get("title") or activity.get("subject")
     body = activity.get("body")
     if kind == "call":

@@ -1,6 +1,6 @@
 """Properties: definitions (read, create, added by an admin) and the checks HubSpot makes
-on the property values of one write input (unknown, read-only, type, option, owner, required,
-unique).
+on the property values of one write input (unknown, read-only, type, option, email, owner,
+required, unique).
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ class PropertiesMixin(DoubleCore):
                 )
             elif value == "":
                 continue
+            elif object_type == "contacts" and name == "email" and not _email_ok(value):
+                refuse(name, "INVALID_EMAIL", f"Email address {value} is invalid")
             elif name == "hubspot_owner_id":
                 if value not in self._owners:
                     refuse(name, "INVALID_OWNER_ID", f"{value} was not a valid owner id")
@@ -219,3 +221,15 @@ class PropertiesMixin(DoubleCore):
                 "were applied.",
             )
         return None
+
+
+def _email_ok(value: str) -> bool:
+    """Whether HubSpot takes ``value`` as a contact's email. HubSpot answers INVALID_EMAIL
+    ("Email address ... is invalid") for one without an ``@`` or without a part on either
+    side of it. Assumed: also for whitespace, a second ``@``, and a domain without a dot or
+    with an empty label (no top-level domain)."""
+    local, at, domain = value.partition("@")
+    if not at or not local or "@" in domain or any(c.isspace() for c in value):
+        return False
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(labels)

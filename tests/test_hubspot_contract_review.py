@@ -1,0 +1,261 @@
+"""The push against HubSpot's documented answers that the stand-in does not make on its own
+(423 Locked, 477 Migration in Progress), its daily reset, a task's due date, and the
+stand-in's own checks of property values.
+
+HubSpot's pages relied on: the error handling reference (423: locks last 2 s, wait at least
+that; 477: Retry-After in seconds, up to a day), the API usage guidelines (the daily limit
+resets at midnight in the portal's time zone) and the tasks API guide (a task's
+``hs_timestamp`` is its due date)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from leadsync.destinations.hubspot.client import (
+    Answer,
+    DailyLimitReached,
+    HubSpotMigrating,
+    RateBudget,
+)
+from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.destinations.hubspot.loop import PushLoop
+from leadsync.store import push as push_store
+from leadsync.workspace import Workspace
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
+from tests.helpers import ev, run
+from tests.test_hubspot_push import company_contact_call, config
+
+
+class Interposed:
+    """The stand-in behind a transport that answers chosen requests itself first: each
+    planned (path fragment, status, headers, body) answers the next request whose path
+    holds the fragment, once; everything else reaches the stand-in."""
+
+    def __init__(self, hub: HubSpotDouble) -> None:
+        self.inner = hub.transport()
+        self.plan: list[tuple[str, int, dict[str, str], dict[str, Any]]] = []
+        self.answered: list[tuple[str, int]] = []
+
+    def add(
+        self, fragment: str, status: int, body: dict[str, Any], headers: dict[str, str] | None
+    ) -> None:
+        self.plan.append((fragment, status, headers or {}, body))
+
+    def transport(self) -> httpx.MockTransport:
+        def answer(request: httpx.Request) -> httpx.Response:
+            for index, (fragment, status, headers, body) in enumerate(self.plan):
+                if fragment in request.url.path:
+                    del self.plan[index]
+                    self.answered.append((request.url.path, status))
+                    return httpx.Response(status, headers=headers, json=body)
+            return self.inner.handle_request(request)
+
+        return httpx.MockTransport(answer)
+
+
+@pytest.fixture
+def wire(hub: HubSpotDouble) -> Interposed:
+    return Interposed(hub)
+
+
+@pytest.fixture
+def ws(db_url: str, wire: Interposed, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    workspace = Workspace(db_url, hubspot_transport=wire.transport())
+    workspace.apply_config(config())
+    workspace.hubspot_setup()
+    yield workspace
+    workspace.close()
+
+
+def drain(ws: Workspace, sleeps: list[float]) -> Any:
+    pusher = ws.pusher(sleep=sleeps.append)
+    try:
+        return pusher.drain()
+    finally:
+        pusher.release()
+
+
+def error_body(category: str, message: str) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": "0b3c9a1e-1f2d-4c5b-9a8e-7d6f5e4d3c2b",
+        "category": category,
+    }
+
+
+# ------------------------------------------------------------------ 423 Locked
+
+
+def test_a_423_locked_answer_is_resent_after_two_seconds_not_refused(
+    ws: Workspace, hub: HubSpotDouble, wire: Interposed
+) -> None:
+    run(ws, *company_contact_call())
+    wire.add("/batch/create", 423, error_body("LOCKED", "Resource is locked"), None)
+    sleeps: list[float] = []
+    result = drain(ws, sleeps)
+    assert wire.answered and wire.answered[0][1] == 423
+    assert result.failures == 0 and ws.push_failures() == []
+    assert len(hub.objects("companies")) == 1
+    assert len(hub.objects("contacts")) == 1 and len(hub.objects("calls")) == 1
+    assert any(s >= 2.0 for s in sleeps), sleeps
+    assert ws.push_status()["queued_total"] == 0
+
+
+# ------------------------------------------------------- 477 Migration in Progress
+
+
+def test_a_477_with_a_short_retry_after_is_waited_out_and_resent(
+    ws: Workspace, hub: HubSpotDouble, wire: Interposed
+) -> None:
+    run(ws, *company_contact_call())
+    wire.add(
+        "/batch/create",
+        477,
+        error_body("MIGRATION_IN_PROGRESS", "Migration in progress"),
+        {"Retry-After": "30"},
+    )
+    sleeps: list[float] = []
+    result = drain(ws, sleeps)
+    assert wire.answered[0][1] == 477
+    assert 30.0 in sleeps
+    assert result.failures == 0 and ws.push_failures() == []
+    assert len(hub.objects("companies")) == 1 and len(hub.objects("calls")) == 1
+
+
+def test_a_477_with_a_long_retry_after_pauses_the_push_and_loses_nothing(
+    ws: Workspace, hub: HubSpotDouble, wire: Interposed
+) -> None:
+    run(ws, *company_contact_call())
+    queued = ws.push_status()["queued_total"]
+    wire.add(
+        "/batch/create",
+        477,
+        error_body("MIGRATION_IN_PROGRESS", "Migration in progress"),
+        {"Retry-After": "7200"},
+    )
+    before = datetime.now(UTC).timestamp()
+    with pytest.raises(HubSpotMigrating) as raised:
+        drain(ws, [])
+    assert 7200 <= raised.value.until - before < 7300
+    assert ws.push_failures() == []  # not the inputs' fault
+    status = ws.push_status()
+    assert status["pause_reason"] == "migration"
+    assert status["queued_total"] == queued
+    # Every process holds: the next push sends nothing until the time HubSpot said.
+    requests = hub.stats()["requests"]
+    with pytest.raises(HubSpotMigrating):
+        drain(ws, [])
+    assert hub.stats()["requests"] == requests
+    assert hub.objects("companies") == []
+
+
+def test_the_push_loop_waits_out_a_migration_rather_than_retrying_every_minute() -> None:
+    now = 1_000_000.0
+
+    def push_once() -> int:
+        raise HubSpotMigrating(now + 7200)
+
+    loop = PushLoop(push_once, clock=lambda: now)
+    assert loop.step() == 3600.0
+
+
+# ------------------------------------------------------------------ daily reset
+
+
+def test_a_daily_429_looks_again_by_the_portals_own_midnight_not_utc_midnight(
+    db_url: str,
+) -> None:
+    """A portal on US Eastern time resets at 05:00 UTC; its DAILY 429 at 04:50 UTC must not
+    hold the push until the next UTC midnight, 19 hours after HubSpot's reset."""
+    ws = Workspace(db_url)
+    now = [datetime(2026, 11, 2, 4, 50, tzinfo=UTC).timestamp()]
+    budget = RateBudget(ws.engine, "app", 10, clock=lambda: now[0], sleep=lambda s: None)
+    stamp = budget.acquire()
+    budget.observe(Answer(429, {"policyName": "DAILY", "errorType": "RATE_LIMIT"}), stamp)
+    with ws.engine.connect() as connection:
+        row = push_store.read_budget(connection, "app")
+    assert row is not None and row.pause_reason == "daily"
+    eastern_midnight = datetime(2026, 11, 2, 5, 0, tzinfo=UTC).timestamp()
+    assert row.paused_until is not None and now[0] < row.paused_until <= eastern_midnight
+    with pytest.raises(DailyLimitReached):
+        budget.acquire()
+    now[0] = eastern_midnight
+    budget.acquire()  # HubSpot has reset: the push goes on
+    ws.close()
+
+
+def test_a_daily_limit_during_a_push_is_tried_again_within_a_quarter_hour(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    run(ws, *company_contact_call())
+    hub.set_faults(daily_cap=hub.stats()["requests"])
+    before = datetime.now(UTC).timestamp()
+    with pytest.raises(DailyLimitReached) as raised:
+        drain(ws, [])
+    assert raised.value.until - before <= 900.0
+    assert ws.push_status()["pause_reason"] == "daily"
+
+
+# ------------------------------------------------------------------ tasks
+
+
+def test_a_tasks_hs_timestamp_is_its_due_date(ws: Workspace, hub: HubSpotDouble) -> None:
+    run(
+        ws,
+        *company_contact_call(),
+        ev(
+            "activity",
+            "2026-11-01T11:00:00Z",
+            activity="task",
+            external_id="t-1",
+            owner="u-1",
+            properties={
+                "subject": "Send the proposal",
+                "due": "2026-11-05T15:00:00Z",
+                "status": "not_started",
+            },
+            associations=[{"object": "contact", "external_id": "p-1"}],
+        ),
+    )
+    assert drain(ws, []).failures == 0
+    [task] = hub.objects("tasks")
+    assert task["properties"]["hs_task_subject"] == "Send the proposal"
+    assert task["properties"]["hs_timestamp"] == "2026-11-05T15:00:00.000Z"
+
+
+# ------------------------------------------------------------------ the stand-in
+
+
+def test_the_stand_in_refuses_an_invalid_email_as_hubspot_does(hub: HubSpotDouble) -> None:
+    inputs = [
+        {"properties": {"email": email}, "associations": [], "objectWriteTraceId": f"t{i}"}
+        for i, email in enumerate(["ok@globex.test", "example.lcom", "dsfsafas@", "kim@globex"])
+    ]
+    with httpx.Client(
+        transport=hub.transport(),
+        base_url="https://api.hubapi.com",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as client:
+        response = client.post("/crm/v3/objects/contacts/batch/create", json={"inputs": inputs})
+        assert response.status_code == 207
+        body = response.json()
+        assert [r["properties"]["email"] for r in body["results"]] == ["ok@globex.test"]
+        assert body["numErrors"] == 3
+        for error in body["errors"]:
+            assert error["category"] == "VALIDATION_ERROR"
+            details = json.loads(error["message"].split(": ", 1)[1])
+            assert [d["error"] for d in details] == ["INVALID_EMAIL"]
+        # Without trace ids the batch is refused whole, naming the bad address.
+        plain = [{"properties": {"email": "example.lcom"}, "associations": []}]
+        refused = client.post("/crm/v3/objects/contacts/batch/create", json={"inputs": plain})
+        assert refused.status_code == 400
+        assert "Email address example.lcom is invalid" in refused.json()["message"]
+    assert len(hub.objects("contacts")) == 1
