@@ -418,21 +418,17 @@ def test_retrying_a_dead_letter_after_fixing_its_cause(ws: Workspace) -> None:
         )
 
 
-def test_a_retried_event_that_fails_again_is_a_new_dead_letter(
+def test_a_retried_event_that_still_cannot_be_read_is_refused_and_nothing_changes(
     ws: Workspace, server: LiveServer
 ) -> None:
     post(server, "dialer", UNKNOWN_TYPE)
     wait_applied(ws)
     [letter] = server.client.get("/api/dead-letters").json()
-    retried = server.client.post(f"/api/dead-letters/{letter['id']}/retry")
-    assert retried.status_code == 200, retried.text
-    wait_applied(ws)
-    [new] = server.client.get("/api/dead-letters").json()
-    assert new["id"] != letter["id"]
-    assert new["event_id"] == letter["event_id"]
-    assert new["error"] == letter["error"]
+    retry = problem_of(server.client.post(f"/api/dead-letters/{letter['id']}/retry"), 422)
+    assert "it still cannot be read" in retry["detail"]
     every = server.client.get("/api/dead-letters", params={"include_resolved": True}).json()
-    assert [d["id"] for d in every] == [new["id"], letter["id"]]
+    assert every == [letter]  # still open, no new letter
+    assert [r["status"] for r in ws.inbox_rows()] == ["failed"]
 
 
 def test_retrying_a_body_that_still_cannot_be_read_changes_nothing(

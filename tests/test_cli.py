@@ -18,7 +18,7 @@ from leadsync.model import now_ts
 from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.workspace import Workspace
 from tests.helpers import EXAMPLE_YAML as EXAMPLE
-from tests.helpers import snapshot
+from tests.helpers import contact_line, snapshot
 
 EVENTS = """\
 {"id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact", "external_id": "p-1", "properties": {"email": "kim@globex.test", "firstname": "Kim"}, "owner": "u-1", "associations": [{"object": "company", "external_id": "a-1"}]}
@@ -541,7 +541,9 @@ def test_database_messages_show_what_was_typed_but_never_a_password(
 # ------------------------------------------------------------------ dead letters
 
 
-def test_a_retried_event_that_fails_again_is_said_and_exits_2(cli: Cli, files: Path) -> None:
+def test_a_retried_event_that_still_cannot_be_read_is_refused_and_exits_2(
+    cli: Cli, files: Path
+) -> None:
     cli("apply", str(files / "leadsync.yaml"))
     # A row the inbox took but the drain cannot read (as a webhook's is), then processed.
     bad = json.dumps({"id": "bad-1", "occurred_at": "2026-11-01T09:00:00Z", "type": "meeting"})
@@ -554,17 +556,46 @@ def test_a_retried_event_that_fails_again_is_said_and_exits_2(cli: Cli, files: P
     [letter] = cli.json("dead-letters", "list")
     retried = cli("dead-letters", "retry", str(letter["id"]))
     assert retried.exit_code == 2, retried.stdout + retried.stderr
+    assert f"dead letter {letter['id']} cannot be retried: it still cannot be read" in (
+        retried.stderr
+    )
+    assert cli.json("dead-letters", "list") == [letter]  # still open, nothing new
+
+
+def test_a_retried_event_that_fails_again_is_said_and_exits_2(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadsync.pipeline import drain as drain_module
+
+    cli("apply", str(files / "leadsync.yaml"))
+    line = contact_line("p-1", "u-1", event_id="e-1")
+    with Workspace(cli.db_url) as ws, ws.engine.begin() as connection:
+        write_items(
+            connection, "dialer", [InboxItem("e-1", None, line)], now_ts(), "x.jsonl", "pending"
+        )
+    applying = drain_module.apply_batch
+
+    def refused(connection: Any, rules: Any, events: Any) -> Any:
+        if any(e.id == "e-1" for e in events):  # the database refuses this one
+            raise ValueError("refused by the test")
+        return applying(connection, rules, events)
+
+    monkeypatch.setattr(drain_module, "apply_batch", refused)
+    with Workspace(cli.db_url) as ws:
+        assert ws.process_inbox().failed.total == 1
+    [letter] = cli.json("dead-letters", "list")
+    retried = cli("dead-letters", "retry", str(letter["id"]))
+    assert retried.exit_code == 2, retried.stdout + retried.stderr
     assert f"dead letter {letter['id']}: " in retried.stdout
-    assert "failed again (a new dead letter): inbox #" in retried.stdout
-    assert letter["error"] in retried.stdout
+    [said] = [line for line in retried.stdout.splitlines() if line.startswith("failed again")]
+    assert said.startswith("failed again (a new dead letter): inbox #")
+    assert said.count("inbox #") == 1 and "refused by the test" in said
     [new] = cli.json("dead-letters", "list")
     assert new["id"] != letter["id"] and new["error"] == letter["error"]
     as_json = cli("dead-letters", "retry", str(new["id"]), "--json")
     assert as_json.exit_code == 2
     assert json.loads(as_json.stdout)["failed_again"] == [
-        line.removeprefix("failed again (a new dead letter): ")
-        for line in retried.stdout.splitlines()
-        if line.startswith("failed again")
+        said.removeprefix("failed again (a new dead letter): ")
     ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from leadsync.errors import NotFoundError, WorkspaceError
+from leadsync.errors import EventError, NotFoundError, WorkspaceError
 from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.sources.salesforce import id18
 from leadsync.workspace import Workspace
@@ -305,10 +305,11 @@ def test_one_bad_event_in_a_captured_batch_does_not_sink_the_others(
     again = workspace.ingest("crm", [line], source="hs.jsonl")
     assert again.duplicates == 2 and again.dead_letters.total == 0
     assert len(workspace.dead_letters("crm")) == 1
-    # Retried, it fails again (the name is still unknown): a new dead letter, the row failed.
-    workspace.retry_dead_letter(letter["id"])
-    workspace.process_inbox()
-    assert [d["event_id"] for d in workspace.dead_letters("crm")] == ["1:31"]
+    # Retried, it still cannot be read (the name is still unknown): refused, nothing changes.
+    with pytest.raises(EventError, match="contact.teleported"):
+        workspace.retry_dead_letter(letter["id"])
+    assert [d["id"] for d in workspace.dead_letters("crm")] == [letter["id"]]
+    assert sorted(r["status"] for r in workspace.inbox_rows(integration="crm")) == statuses
 
 
 def test_a_secret_in_a_captured_line_is_not_kept(workspace: Workspace) -> None:

@@ -168,6 +168,36 @@ def test_a_failed_inbox_event_is_requeued_in_place(ws: Workspace) -> None:
     assert ws.process_inbox().events == 1
 
 
+def test_an_event_that_still_cannot_be_read_is_not_put_back(ws: Workspace) -> None:
+    body = json.loads((AIRCALL / "call.ended.json").read_text())["body"]
+    lines = [json.dumps(body), json.dumps({**body, "event": "number.opened"})]
+    ws.ingest("aircall", lines, source="captured.jsonl")
+    [letter] = ws.dead_letters("aircall")
+    assert letter["line_no"] == 2 and letter["event_id"]  # it is in the inbox, failed
+    before = statuses(ws)
+    with pytest.raises(EventError, match="number.opened"):
+        ws.retry_dead_letter(letter["id"])
+    assert statuses(ws) == before  # still failed, not pending to fail again
+    assert ws.dead_letter(letter["id"])["state"] == "open"
+
+
+def test_an_event_that_fails_again_keeps_its_file_and_line(ws: Workspace) -> None:
+    from leadsync.pipeline.drain import fail_rows
+
+    first = inbox.dead_letter_row("dialer", "events.jsonl", 7, "{}", "events.jsonl:7: no", AT, "e1")
+    with ws.engine.begin() as connection:
+        inbox_store.insert_dead_letters(connection, [first])
+    written, _duplicates = write(ws, "dialer", [InboxItem("e1", None, "{}")])
+    seq = written[0][0]
+    problems = inbox.Problems()
+    with ws.engine.begin() as connection:
+        row = {"seq": seq, "integration": "dialer", "source": "events.jsonl", "event_id": "e1"}
+        fail_rows(connection, [({**row, "payload": "{}"}, "it failed again")], problems)
+    assert [(d.where, d.error) for d in problems] == [("events.jsonl:7", "it failed again")]
+    again = max(ws.dead_letters("dialer"), key=lambda d: d["id"])
+    assert (again["line_no"], again["error"]) == (7, "events.jsonl:7: it failed again")
+
+
 def test_a_dead_line_is_read_again_and_added_once(ws: Workspace) -> None:
     summary = ws.ingest("dialer", ["{broken", contact_line("p-1", "u-1", event_id="ok")])
     [letter] = ws.dead_letters("dialer")

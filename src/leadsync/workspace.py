@@ -419,12 +419,12 @@ class Workspace:
         """Put a dead letter back in the inbox under the current settings; with ``apply``,
         apply the inbox at once (``applied``: the events it applied), else a worker will.
 
-        An event that failed in the inbox is set pending again; a line or request that never
-        got in is read again as it would be by ``ingest`` (a request as the service reads
-        one) and, when it reads now, added. The dead letter is kept, marked resolved (by
-        ``by``). When it still cannot be read, EventError saying why in plain words and how
-        to dismiss it, and nothing changes; a pending event that fails again becomes a new
-        dead letter.
+        An event that failed in the inbox is read again and, when it reads now, set pending;
+        a line or request that never got in is read again as ``ingest`` would (a request as
+        the service reads one) and, when it reads now, added. The dead letter is kept, marked
+        resolved (by ``by``). When it still cannot be read, EventError saying why in plain
+        words and how to dismiss it, and nothing changes; an event that reads but fails again
+        becomes a new dead letter, with the file and line of the first.
         """
         result = dead_letter_ops.retry(self.engine, self.rules(), letter_id, by)
         if apply:

@@ -9,7 +9,7 @@ cannot be read, is marked failed and dead-lettered, and the rows beside it go th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter
 from leadsync.sources.hygiene import representable
 from leadsync.store import batch as counters
+from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import inbox as inbox_store
 from leadsync.store import routing as routing_store
 
@@ -351,9 +352,9 @@ class _Drainer:
                     event.ids = block
                 events.extend(found)
             except EventError as exc:
-                unreadable.append((row, str(exc)))
+                unreadable.append((row, exc.detail))
             except Exception as exc:  # a defect this row meets: its own dead letter
-                unreadable.append((row, f"inbox #{row['seq']}: {defect_text(exc)}"))
+                unreadable.append((row, defect_text(exc)))
         return events, unreadable
 
     def parse_row(self, row: Mapping[str, Any]) -> list[Event]:
@@ -400,28 +401,35 @@ def defect_text(exc: Exception) -> str:
 
 def fail_rows(
     connection: sa.Connection,
-    failed: Iterable[tuple[Mapping[str, Any], str]],
+    failed: Sequence[tuple[Mapping[str, Any], str]],
     failures: Problems | None,
 ) -> None:
-    """Mark rows failed and copy each to the dead letters with its error."""
+    """Mark rows failed and copy each to the dead letters with why (``failed``: each row and
+    the reason, without its place). The place is the row's file and line when an earlier
+    dead letter of the event gave them (a retried event that fails again), else its inbox
+    position."""
+    if not failed:
+        return
     at = now_ts()
-    for row, unsafe in failed:
+    keyed = [(str(row["integration"]), row.get("event_id")) for row, _why in failed]
+    lines = dead_letter_store.line_numbers(
+        connection, {(i, str(e)) for i, e in keyed if e is not None}
+    )
+    for (row, why), (integration, event_id) in zip(failed, keyed, strict=True):
         seq = int(row["seq"])
-        error = representable(unsafe)  # an error may quote what the database cannot hold
+        line_no = lines.get((integration, str(event_id))) if event_id is not None else None
+        source = row["source"]
+        where = f"{source}:{line_no}" if source and line_no else f"inbox #{seq}"
+        reason = representable(why)  # an error may quote what the database cannot hold
+        error = f"{where}: {reason}"
         inbox_store.set_status(connection, [seq], inbox_store.FAILED, error)
         inbox_store.insert_dead_letters(
             connection,
             [
                 dead_letter_row(
-                    row["integration"],
-                    row["source"],
-                    None,
-                    row["payload"],
-                    error,
-                    at,
-                    row.get("event_id"),
+                    integration, source, line_no, row["payload"], error, at, event_id
                 )
             ],
         )
         if failures is not None:
-            failures.append(DeadLetter(f"inbox #{seq}", error))
+            failures.append(DeadLetter(where, reason))

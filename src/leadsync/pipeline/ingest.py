@@ -335,6 +335,9 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
     if key is not None:
         seqs = inbox_store.failed_seqs(connection, integration, key)
         if seqs:
+            # Read first, as a worker will: one that still cannot be read changes nothing.
+            for seq, payload in inbox_store.load_payloads(connection, seqs).items():
+                adapter.events_of(payload, key, seq, f"dead letter {letter['id']}")
             # Pending again: routed in a later window, or (PostgreSQL) applied by its part if
             # that part is still open (a row fails only once its part has passed it, so the
             # part is taken again for it: store.routing.finish).

@@ -31,3 +31,28 @@ def mark_dismissed(
         .where(dead_letters.c.id.in_(list(letter_ids)), dead_letters.c.resolved_at.is_(None))
         .values(resolved_at=at, resolution="dismissed", resolved_by=by, dismissed_reason=reason)
     )
+
+
+def line_numbers(
+    connection: Connection, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(integration, event id) -> the line number the latest dead letter of that event gave
+    (an event that failed again keeps the place in its file); keys with none are left out."""
+    out: dict[tuple[str, str], int] = {}
+    by_integration: dict[str, set[str]] = {}
+    for integration, event_id in keys:
+        by_integration.setdefault(integration, set()).add(event_id)
+    c = dead_letters.c
+    for integration, event_ids in by_integration.items():
+        query = (
+            sa.select(c.event_id, c.line_no)
+            .where(
+                c.integration == integration,
+                c.event_id.in_(sorted(event_ids)),
+                c.line_no.is_not(None),
+            )
+            .order_by(c.id)
+        )
+        for event_id, line_no in connection.execute(query):
+            out[(integration, str(event_id))] = int(line_no)  # the latest wins
+    return out
