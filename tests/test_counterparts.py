@@ -414,6 +414,10 @@ def test_the_report_counts_held_calls_about_to_expire_and_the_queues_age(
     assert queue.alert and queue.rows == [
         {"kind": "unknown", "open": 1, "oldest": "2026-11-08T10:00:00Z"}
     ]
+    # The queued call stays held (a later contact still takes it): still counted.
+    [held] = [f for f in report.findings if f.check == "held_activities"]
+    assert held.summary.startswith("2 activities are held for a number no contact has")
+    assert "(1 of them also in the review queue)" in held.summary
 
 
 def test_preview_shows_the_match_and_what_would_be_queued(workspace: Workspace) -> None:

@@ -117,8 +117,13 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         check="held_activities",
         alert=figures["expiring"] > 0,
         summary=(
-            f"{figures['held']} activities are held for a number no contact has; "
-            f"{figures['expiring']} reach the review queue within a day"
+            f"{figures['held']} activities are held for a number no contact has"
+            + (
+                f" ({figures['queued']} of them also in the review queue)"
+                if figures["queued"]
+                else ""
+            )
+            + f"; {figures['expiring']} reach the review queue within a day"
         ),
     )
     contacts = review_store.unknown_number_contacts(c, since, SHOWN)

@@ -122,7 +122,7 @@ def mark_queued(connection: Connection, activity_ids: Sequence[int]) -> None:
 
 def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
     """For the report: open questions per kind with the oldest's time; held activities,
-    those whose hold ends before ``soon``; contacts created for unknown numbers since
+    those of them also in the review queue, those whose hold ends before ``soon``; contacts created for unknown numbers since
     ``since``."""
     t, h = review_items, held_activities
     per_kind = connection.execute(
@@ -130,11 +130,20 @@ def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
         .where(t.c.status == OPEN)
         .group_by(t.c.kind)
     ).all()
+    # Every held activity (a queued one stays held: a later contact still takes it), those
+    # also in the review queue, and those reaching it before ``soon``.
     held = connection.execute(
         sa.select(
             sa.func.count(sa.distinct(h.c.activity_id)),
-            sa.func.count(sa.distinct(sa.case((h.c.expires_at <= soon, h.c.activity_id)))),
-        ).where(h.c.queued.is_(False))
+            sa.func.count(sa.distinct(sa.case((h.c.queued.is_(True), h.c.activity_id)))),
+            sa.func.count(
+                sa.distinct(
+                    sa.case(
+                        (sa.and_(h.c.queued.is_(False), h.c.expires_at <= soon), h.c.activity_id)
+                    )
+                )
+            ),
+        )
     ).one()
     created = connection.execute(
         sa.select(sa.func.count())
@@ -144,7 +153,8 @@ def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
     return {
         "open": {kind: (int(n), oldest) for kind, n, oldest in per_kind},
         "held": int(held[0]),
-        "expiring": int(held[1]),
+        "queued": int(held[1]),
+        "expiring": int(held[2]),
         "created_since": int(created),
     }
 
