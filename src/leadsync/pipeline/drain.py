@@ -425,11 +425,7 @@ def fail_rows(
         inbox_store.set_status(connection, [seq], inbox_store.FAILED, error)
         inbox_store.insert_dead_letters(
             connection,
-            [
-                dead_letter_row(
-                    integration, source, line_no, row["payload"], error, at, event_id
-                )
-            ],
+            [dead_letter_row(integration, source, line_no, row["payload"], error, at, event_id)],
         )
         if failures is not None:
             failures.append(DeadLetter(where, reason))
