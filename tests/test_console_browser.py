@@ -101,7 +101,7 @@ def test_the_overview_shows_each_integration_with_its_numbers(
     with page.expect_navigation():
         page.get_by_role("button", name="Refresh now").click()
     assert dialer.locator(".badge").inner_text() == "alert"
-    assert dialer.locator(".reasons").inner_text().startswith("1 unresolved dead letters")
+    assert dialer.locator(".reasons").inner_text().startswith("1 unresolved dead letter ")
     assert page.locator('tr[data-integration="router"] .badge').inner_text() == "waiting"
     nosecret = page.locator('tr[data-integration="nosecret"]')
     assert nosecret.locator("td").nth(2).inner_text() == "not set (UNSET_SECRET_FOR_TESTS)"
@@ -116,19 +116,38 @@ def test_the_overview_shows_each_integration_with_its_numbers(
 
 
 def test_a_dead_letter_is_retried_and_another_dismissed(
-    ws: Workspace, live: LiveServer, page: Any
+    ws: Workspace, live: LiveServer, page: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    post(ws, live, UNREADABLE, {**UNREADABLE, "id": "bad-2"})
-    first, second = sorted(letter["id"] for letter in ws.dead_letters())
+    # The first reads but the database refuses it (it can be retried); the second cannot
+    # be read at all (a retry is refused: it is dismissed).
+    from leadsync.pipeline import drain as drain_module
+
+    applying = drain_module.apply_batch
+
+    def refused(connection: Any, rules: Any, events: Any) -> Any:
+        if any(e.id == "kim-refused" for e in events):
+            raise ValueError("refused by the test")
+        return applying(connection, rules, events)
+
+    monkeypatch.setattr(drain_module, "apply_batch", refused)
+    post(ws, live, {**KIM, "id": "kim-refused"}, UNREADABLE)
+    letters = ws.dead_letters()
+    [first] = [d["id"] for d in letters if d["event_id"] == "kim-refused"]
+    [second] = [d["id"] for d in letters if d["id"] != first]
     sign_in(page, live, ADMIN_TOKEN, "/dead-letters")
     page.get_by_role("link", name=f"#{first}").click()
-    assert '"type": "meeting_booked"' in page.locator("pre.body").inner_text()
+    assert '"id": "kim-refused"' in page.locator("pre.body").inner_text()
     page.get_by_role("button", name="Retry").click()
     page.wait_for_url(f"{live.base_url}/dead-letters/{first}?done=retried")
     assert page.locator("dd.state").inner_text().startswith("retried by console (token)")
     assert ws.dead_letter(first)["state"] == "retried"
 
     page.goto(f"{live.base_url}/dead-letters/{second}")
+    assert '"type": "meeting_booked"' in page.locator("pre.body").inner_text()
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_load_state()
+    assert "it still cannot be read" in page.content()
+    assert ws.dead_letter(second)["state"] == "open"
     page.get_by_label("Why it cannot be fixed (kept with the letter)").fill("a malformed test")
     page.get_by_role("button", name="Dismiss").click()
     page.wait_for_url(f"{live.base_url}/dead-letters/{second}?done=dismissed")

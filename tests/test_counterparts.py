@@ -233,7 +233,7 @@ def test_policy_create_makes_a_contact_with_the_number_and_nothing_invented(
     )
     report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-02T00:00:00Z")
     [created] = [f for f in report.findings if f.check == "unknown_number_contacts"]
-    assert created.summary.startswith("1 contacts were created")
+    assert created.summary.startswith("1 contact was created")
     assert created.rows[0]["number"] == "+447700900123"
 
 

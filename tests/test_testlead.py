@@ -177,7 +177,7 @@ def test_the_cli_passes_a_disabled_call_with_a_note(db_url: str) -> None:
     assert "pass call:" in passed.stdout and "note: " in passed.stdout
     assert "call activities are disabled for dialer" in passed.stdout
     cleaned = runner.invoke(app, ["test-lead", "--cleanup"], env=env)
-    assert cleaned.exit_code == 0 and "removed 1 test records" in cleaned.stdout
+    assert cleaned.exit_code == 0 and "removed 1 test record" in cleaned.stdout
 
 
 def test_the_cli_exits_1_on_a_failed_check(

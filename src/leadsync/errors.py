@@ -72,7 +72,8 @@ class ConfigError(UserError):
         return list(self.problems)
 
     def problem_detail(self) -> tuple[str, list[str] | None]:
-        return f"{len(self.problems)} problem(s)", self.problems
+        n = len(self.problems)
+        return f"{n} problem{'' if n == 1 else 's'}", self.problems
 
 
 class EventError(UserError):

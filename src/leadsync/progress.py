@@ -34,10 +34,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from leadsync.results import counted
+
 INTERVAL_ENV = "LEADSYNC_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL_S = 5.0
 
 Unit = Literal["bytes", "events", "changes"]
+_ONE = {"events": "event", "changes": "change"}  # a unit's noun for a count of 1
 
 
 def progress_interval() -> float:
@@ -78,12 +81,12 @@ class WorkProgress:
             self.task = self.bar.add_task(label, total=total)
 
     def _columns(self) -> list[ProgressColumn | str]:
-        counted: ProgressColumn = DownloadColumn() if self.unit == "bytes" else MofNCompleteColumn()
+        amount: ProgressColumn = DownloadColumn() if self.unit == "bytes" else MofNCompleteColumn()
         columns: list[ProgressColumn | str] = [
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
-            counted,
+            amount,
         ]
         if self.unit != "bytes":
             columns.append(TextColumn(self.unit))
@@ -133,28 +136,25 @@ class WorkProgress:
     def _counts(self) -> str:
         """What was done: ``12,000 lines, 3.1 MB`` or ``40,000 events``."""
         if self.unit == "bytes":
-            lines = "" if self.lines is None else f"{_count(self.lines, 'line')}, "
+            lines = "" if self.lines is None else f"{counted(self.lines, 'line')}, "
             return lines + _size(self.done)
-        return f"{self.done:,} {self.unit}"
+        return counted(self.done, _ONE[self.unit], self.unit)
 
     def _line(self, now: float) -> str:
         if self.total is None:
             return self._counts()
         share = min(100, 100 * self.done // self.total) if self.total else 100
         if self.unit == "bytes":
-            lines = "" if self.lines is None else f"{_count(self.lines, 'line')}, "
+            lines = "" if self.lines is None else f"{counted(self.lines, 'line')}, "
             text = f"{lines}{_size(self.done)} of {_size(self.total)} ({share} %)"
         else:
-            text = f"{self.done:,} of {self.total:,} {self.unit} ({share} %)"
+            of = counted(self.total, _ONE[self.unit], self.unit)
+            text = f"{self.done:,} of {of} ({share} %)"
         elapsed = now - self.started
         left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
         if self.done < self.total and left >= 1:
             text += f", about {_duration(left)} left"
         return text
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _size(n: float) -> str:

@@ -6,6 +6,8 @@ that one serialization, so a result's shape is declared once, by its fields. Whe
 attribute keeps an older or clearer name than its JSON key, the field's alias is the JSON key
 and the model serializes by alias; computed fields (``@computed_field``) are JSON keys worked
 out from the others.
+
+:func:`counted` is how every face says a count in words (``1 alert``, ``2 alerts``).
 """
 
 from __future__ import annotations
@@ -18,3 +20,10 @@ class ResultModel(BaseModel):
     alias. Not validated on assignment: producers fill it in as they go."""
 
     model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with the noun that goes with it, for people: ``1 alert``, ``0 alerts``,
+    ``12,000 lines``. ``plural`` is for a noun whose plural is not ``noun + "s"``
+    (``counted(n, "activity", "activities")``)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -125,16 +125,22 @@ def workspace(create: bool = False) -> Iterator[Workspace]:
     ``apply``) pass ``create``: the others refuse a database that holds no workspace, so a
     mistyped name is caught rather than becoming an empty workspace."""
     with handle_errors():
-        if create:
-            _check_folder(state.db)
-        ws = Workspace(state.db, create=create)
+        ws = open_workspace(create)
         try:
             yield ws
         finally:
             ws.close()
 
 
-def _check_folder(db: str | None) -> None:
+def open_workspace(create: bool = False) -> Workspace:
+    """The workspace of --db / LEADSYNC_DB (see :func:`workspace`); with ``create``, a SQLite
+    file in a folder that does not exist is said as such (UserError, exit 2)."""
+    if create:
+        _check_sqlite_folder(state.db)
+    return Workspace(state.db, create=create)
+
+
+def _check_sqlite_folder(db: str | None) -> None:
     """A SQLite file can be created only in a folder that exists: say so (exit 2) rather
     than "unable to open database file"."""
     try:
@@ -146,12 +152,18 @@ def _check_folder(db: str | None) -> None:
         return
     if database.startswith("file:"):
         return
-    folder = Path(database).expanduser().parent
+    check_folder(Path(database), f"database {shown_url(db)}")
+
+
+def check_folder(file: Path, named: str) -> None:
+    """A file can be created only in a folder that exists: a UserError (exit 2) naming the
+    folder, with ``named`` (how the user gave the file) before it, when it does not."""
+    folder = file.expanduser().parent
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise UserError(
-            f"database {shown_url(db)}: the folder {folder} {what}; create it first, or name "
-            "a database in a folder that exists"
+            f"{named}: the folder {folder} {what}; create it first, or name a file in a "
+            "folder that exists"
         )
 
 

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, app, handle_errors, workspace
+from leadsync.cli.app import JsonOption, app, handle_errors, state, workspace
 from leadsync.errors import UserError
 from leadsync.ops.settings_change import Actor, ManagedBy
 from leadsync.settings import dump_config, load_config_file
+from leadsync.store.database import shown_url
 
 
 @app.command()
@@ -19,7 +20,7 @@ def init() -> None:
     """Create the workspace database, or bring its schema up to date."""
     with workspace(create=True) as ws:
         what = "created or upgraded" if ws.migrated else "already up to date"
-        render.line(f"workspace {ws.url}: schema {what}")
+        render.line(f"workspace {shown_url(state.db)}: schema {what}")
 
 
 @app.command()

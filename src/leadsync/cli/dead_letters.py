@@ -18,6 +18,7 @@ from leadsync.cli.app import (
 )
 from leadsync.errors import UserError
 from leadsync.model import display_ts
+from leadsync.results import counted
 
 DISMISSED_SHOWN = 20  # ids of dismissed letters named in the text; --json has them all
 
@@ -119,7 +120,7 @@ def dead_letters_dismiss(
         return
     shown = ", ".join(map(str, dismissed[:DISMISSED_SHOWN]))
     more = " …" if len(dismissed) > DISMISSED_SHOWN else ""
-    render.line(f"dismissed {len(dismissed)} dead letters ({shown}{more})")
+    render.line(f"dismissed {counted(len(dismissed), 'dead letter')} ({shown}{more})")
 
 
 @dead_letters_app.command("retry")
@@ -135,7 +136,8 @@ def dead_letters_retry(
         if result.failed_again:
             raise typer.Exit(2)
         return
-    render.line(f"dead letter {letter_id}: {result.resolution}; applied {result.applied} events")
+    applied = counted(result.applied or 0, "event")  # set: the CLI applies at once
+    render.line(f"dead letter {letter_id}: {result.resolution}; applied {applied}")
     for failure in result.failed_again:
         render.line(f"failed again (a new dead letter): {failure}")
     if result.failed_again:

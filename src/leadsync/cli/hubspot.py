@@ -19,6 +19,7 @@ from leadsync.cli.app import (
     workspace,
 )
 from leadsync.model import display_ts
+from leadsync.ops import destination as destination_ops
 from leadsync.progress import WorkProgress
 
 
@@ -90,17 +91,21 @@ def push(
     if ctx.invoked_subcommand is not None:
         return
     with workspace() as ws:
-        if backfill:
-            queued = ws.backfill_push()
-            render.note(f"backfill: queued {queued} objects")
         if dry_run:
-            requests = ws.push_dry_run()
+            if backfill:  # queued and listed in one transaction, rolled back
+                queued, requests = destination_ops.backfill_dry_run(ws.engine, ws.hubspot_transport)
+                render.note(f"backfill: would queue {queued} objects")
+            else:
+                requests = ws.push_dry_run()
             for method, path, body in requests:
                 render.line(f"{method} {path}")
                 if body is not None:
                     render.print_json(body)
-            render.note(f"dry run: {len(requests)} requests, nothing sent")
+            render.note(f"dry run: {len(requests)} requests, nothing sent or written")
             return
+        if backfill:
+            queued = ws.backfill_push()
+            render.note(f"backfill: queued {queued} objects")
         queued = ws.push_status()["queued_total"]
         with WorkProgress(render.err, "push", queued, unit="changes") as progress:
             result = ws.push(on_progress=progress.advance)
@@ -174,6 +179,10 @@ def failures_list(
     """Inputs HubSpot refused, newest first, with HubSpot's message and correlation id."""
     with workspace() as ws:
         rows = ws.push_failures(limit)
+        if not rows:
+            # Nothing to list and no destination: the error every push command gives. The
+            # failures of an earlier destination are still listed (to retry or dismiss).
+            ws.destination()
     if as_json:
         render.print_json(rows)
         return

@@ -15,6 +15,7 @@ from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, inbox_app, open_input, outbox_app, workspace
 from leadsync.pipeline.inbox import IngestSummary
 from leadsync.progress import WorkProgress
+from leadsync.results import counted
 from leadsync.workspace import DEFAULT_BATCH, Workspace
 
 
@@ -92,16 +93,18 @@ def _file_size(handle: BinaryIO) -> int | None:
 def _print_summary(s: Mapping[str, Any]) -> None:
     owners = s["owners"]
     acts = s["activities"]
+    dead = s["dead_letter_count"] + s["failed_count"]
     render.line(
-        f"{s['integration']}: {s['lines']} lines, {s['accepted']} accepted, "
-        f"{s['duplicates']} duplicates, {s['dead_letter_count'] + s['failed_count']} dead letters"
+        f"{s['integration']}: {counted(s['lines'], 'line')}, {s['accepted']:,} accepted, "
+        f"{counted(s['duplicates'], 'duplicate')}, {counted(dead, 'dead letter')}"
     )
     render.line(
-        f"applied {s['applied']} events: {s['records_created']} records created; owners "
-        f"{owners['set']} set, {owners['kept']} kept, {owners['ignored']} ignored "
-        f"({s['flagged']} flagged); activities {acts['created']} created, "
-        f"{acts['updated']} updated ({acts['merged']} merged with another tool's), "
-        f"{acts['skipped']} skipped"
+        f"applied {counted(s['applied'], 'event')}: "
+        f"{counted(s['records_created'], 'record')} created; owners "
+        f"{owners['set']:,} set, {owners['kept']:,} kept, {owners['ignored']:,} ignored "
+        f"({s['flagged']:,} flagged); activities {acts['created']:,} created, "
+        f"{acts['updated']:,} updated ({acts['merged']:,} merged with another tool's), "
+        f"{acts['skipped']:,} skipped"
     )
     render.counterparts(s["counterparts"])
     render.dead_letters(s)
@@ -133,7 +136,7 @@ def inbox_process(
     if as_json:
         render.print_json(summary)
     else:
-        render.line(f"applied {summary.events} pending events")
+        render.line(f"applied {counted(summary.events, 'pending event')}")
         render.dead_letters(render.json_of(summary))
 
 

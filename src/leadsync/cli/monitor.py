@@ -16,6 +16,7 @@ from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, app, workspace
 from leadsync.errors import UserError
 from leadsync.model import display_ts
+from leadsync.results import counted
 from leadsync.values import since_ts
 
 ROWS_SHOWN = 20  # rows of a finding printed as text; --json has them all
@@ -43,7 +44,7 @@ def report_command(
 def _print_report(result: Mapping[str, Any], names: Mapping[str, str]) -> None:
     render.line(
         f"health report from {display_ts(result['since'])} to {display_ts(result['until'])}: "
-        f"{result['alerts']} alerts"
+        f"{counted(result['alerts'], 'alert')}"
     )
     for finding in result["findings"]:
         mark = "[bold red]ALERT[/]" if finding["alert"] else "ok   "
@@ -142,10 +143,9 @@ def test_lead_command(
             if as_json:
                 render.print_json(removed)
             else:
-                render.line(
-                    f"removed {removed['records']} test records and {removed['activities']} "
-                    "test activities"
-                )
+                records = counted(removed["records"], "test record")
+                activities = counted(removed["activities"], "test activity", "test activities")
+                render.line(f"removed {records} and {activities}")
             return
         if integration is None or rep is None:
             raise UserError("give INTEGRATION and --rep EXTERNAL_USER_ID (or --cleanup)")

@@ -20,6 +20,7 @@ from leadsync.cli.app import (
 )
 from leadsync.errors import UserError
 from leadsync.model import RecordType, display_ts
+from leadsync.results import counted
 from leadsync.values import parse_time
 
 _BY_A_PERSON = "a person in the CRM"  # the maker of a decision without an integration
@@ -76,12 +77,13 @@ def _print_record(record: Mapping[str, Any], names: Mapping[str, str]) -> None:
 
     render.line()
     history = record["owner_history"]
-    render.line(f"[bold]owner history[/] ({len(history)} decisions)", markup=True)
+    render.line(f"[bold]owner history[/] ({counted(len(history), 'decision')})", markup=True)
     for h in history:
         render.line(f"  {_decision_text(h, names)}")
         render.line(f"      {h['reason']}")
     render.line()
-    render.line(f"[bold]timeline[/] ({len(record['timeline'])} activities)", markup=True)
+    timeline = counted(len(record["timeline"]), "activity", "activities")
+    render.line(f"[bold]timeline[/] ({timeline})", markup=True)
     for item in record["timeline"]:
         _print_activity(item, names)
 

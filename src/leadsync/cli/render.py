@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from leadsync.results import counted
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -88,17 +90,22 @@ def table(
     *,
     fold: bool = False,
     right: Collection[str] = (),
+    whole: Collection[str] = (),
     title: str | None = None,
 ) -> None:
     """A table on stdout: ``columns`` are the headings, each row a cell per column (text as
-    it is, never markup). ``fold`` wraps long cells instead of cutting them; ``right`` names
-    the columns aligned right (numbers)."""
+    it is, never markup). Cells wrap at word boundaries; a word longer than its column is
+    folded onto the next line with ``fold``, else cut with an ellipsis. ``right`` names the
+    columns aligned right (numbers); ``whole`` the columns never wrapped nor narrowed (ids,
+    counts, short names; a cell may hold lines of its own), so that the others, long text,
+    get the width left."""
     grid = Table(title=title)
     for column in columns:
         grid.add_column(
             column,
             overflow="fold" if fold else "ellipsis",
             justify="right" if column in right else "left",
+            no_wrap=column in whole,
         )
     for row in rows:
         grid.add_row(*(Text(cell) for cell in row))
@@ -142,9 +149,10 @@ def counterparts(
     (nothing when all are zero, unless ``zero``)."""
     if zero or any(found.values()):
         line(
-            f"{indent}{label}: {found['matched_by_number']} matched by number, "
-            f"{found['held']} held for an unknown number, {found['attached_later']} held ones "
-            f"attached, {found['queued_for_review']} questions for the review queue"
+            f"{indent}{label}: {found['matched_by_number']:,} matched by number, "
+            f"{found['held']:,} held for an unknown number, "
+            f"{counted(found['attached_later'], 'held one')} attached, "
+            f"{counted(found['queued_for_review'], 'question')} for the review queue"
         )
 
 

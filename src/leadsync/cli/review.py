@@ -26,6 +26,7 @@ from leadsync.ops.settings_change import Actor
 
 ALL = "all"
 STATUS_CHOICES = (*STATUSES, ALL)
+KIND = "kind\nintegration"  # the heading of the column of both, one above the other
 
 
 def _actor() -> Actor:
@@ -68,31 +69,38 @@ def review_list(
     if as_json:
         render.print_json(page)
         return
-    columns = ["id", "kind", "integration", "activity", "subject", "question", "candidates"]
-    columns += ["created"] if status == "open" else ["created", "status"]
+    # Every column but the question is short and kept whole, so that the question gets the
+    # width left and wraps at word boundaries, even at 80 columns. The subject (named in the
+    # question) and the activity are for `review show` and --json.
+    columns = ["id", KIND, "question", "candidates", "created"]
+    columns += [] if status == "open" else ["status"]
     render.table(
         columns,
         (
             [
                 str(item.id),
-                item.kind,
-                item.integration,
-                str(item.activity_id) if item.activity_id is not None else "-",
-                item.subject,
+                f"{item.kind}\n{item.integration}",
                 item.question,
                 str(len(item.candidates)),
-                display_ts(item.created_at),
+                _date_then_time(item.created_at),
             ]
             + ([] if status == "open" else [item.status])
             for item in page.items
         ),
         fold=True,
-        right=("id", "activity", "candidates"),
+        right=("id", "candidates"),
+        whole=("id", KIND, "candidates", "created", "status"),
     )
     footer = f"{page.open} open in the queue"
     if page.next_after is not None:
         footer += f"; next page: --after {page.next_after}"
     render.line(footer)
+
+
+def _date_then_time(ts: str) -> str:
+    """A stored time in a narrow cell: the date, and the time (UTC, to the second) below."""
+    date, _, time = display_ts(ts).partition("T")
+    return f"{date}\n{time[:8]}Z" if time else date
 
 
 @review_app.command("show")

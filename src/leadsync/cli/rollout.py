@@ -28,6 +28,7 @@ from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
 from leadsync.progress import WorkProgress
+from leadsync.results import counted
 from leadsync.settings import IntegrationSettings, integration_to_dict
 from leadsync.values import since_ts
 from leadsync.workspace import Workspace
@@ -114,11 +115,11 @@ def _print_preview(result: Mapping[str, Any]) -> None:
     summary = result["summary"]
     owners, acts = summary["owners"], summary["activities"]
     render.line(
-        f"preview of {summary['events']} events (nothing written): "
-        f"{summary['records_created']} records created; owners {owners['set']} set, "
-        f"{owners['kept']} kept, {owners['ignored']} ignored; activities {acts['created']} "
-        f"created, {acts['updated']} updated, {acts['merged']} merged, "
-        f"{acts['skipped']} skipped"
+        f"preview of {counted(summary['events'], 'event')} (nothing written): "
+        f"{counted(summary['records_created'], 'record')} created; owners {owners['set']:,} set, "
+        f"{owners['kept']:,} kept, {owners['ignored']:,} ignored; activities "
+        f"{acts['created']:,} created, {acts['updated']:,} updated, {acts['merged']:,} merged, "
+        f"{acts['skipped']:,} skipped"
     )
     for reason, count in summary["skipped_by_reason"].items():
         render.line(f"  skipped {count}: {reason}")
@@ -179,10 +180,11 @@ def replay_command(
 
 def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[str, str]) -> None:
     render.line(
-        f"replayed {result['events']} inbox events"
+        f"replayed {counted(result['events'], 'inbox event')}"
         + (f" since {display_ts(cutoff)}" if cutoff else "")
-        + f" ({result['integration_events']} of them {result['integration']}'s)"
-        + f" ({result['unreadable']} unreadable); {result['records_compared']} records compared"
+        + f" ({result['integration_events']:,} of them {result['integration']}'s)"
+        + f" ({result['unreadable']:,} unreadable); "
+        + f"{counted(result['records_compared'], 'record')} compared"
     )
     render.line(f"owners that would differ: {result['owners_differ']}")
     for change in result["owner_changes"]:

@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import app, handle_errors, state, workspace
+from leadsync.cli.app import app, check_folder, handle_errors, open_workspace, workspace
 from leadsync.errors import UserError
 from leadsync.observability import (
     LOG_FORMAT_ENV,
@@ -33,7 +33,8 @@ from leadsync.observability import (
     serve_metrics,
 )
 from leadsync.pipeline.routing import DEFAULT_PARTS
-from leadsync.workspace import DEFAULT_BATCH, Workspace
+from leadsync.results import counted
+from leadsync.workspace import DEFAULT_BATCH
 
 DEMO_FILE = "leadsync-demo.db"
 
@@ -142,7 +143,7 @@ def serve(
 
     _start_logging(log_format, log_level)
     with handle_errors():
-        ws = Workspace(state.db, create=False)
+        ws = open_workspace()
     console = ConsoleOptions(
         password=os.environ.get("LEADSYNC_CONSOLE_PASSWORD") or None,
         viewer_token=os.environ.get("LEADSYNC_VIEWER_TOKEN") or None,
@@ -225,7 +226,7 @@ def worker_command(
         loop.parts = parts
         if once:
             result = loop.run_once()
-            render.line(f"applied {result.events} events")
+            render.line(f"applied {counted(result.events, 'event')}")
             return
         metrics = Metrics(ws.engine)
         metrics.watch_worker(loop)
@@ -246,7 +247,7 @@ def worker_command(
                 pusher.stop()
             if listener is not None:
                 listener.stop()
-        _note(log_format, f"worker: applied {loop.applied} events")
+        _note(log_format, f"worker: applied {counted(loop.applied, 'event')}")
 
 
 @app.command()
@@ -261,4 +262,5 @@ def demo(
     from leadsync.demo import run_demo
 
     with handle_errors():
+        check_folder(path, f"--file {path}")
         run_demo(path, render.out)

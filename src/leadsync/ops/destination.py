@@ -14,14 +14,14 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from leadsync.destinations.hubspot import portal
 from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport
-from leadsync.destinations.hubspot.pusher import Pusher, PushResult, pusher_name
+from leadsync.destinations.hubspot.pusher import Pusher, PushResult, make_push_key, pusher_name
 from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
 from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids
@@ -63,12 +63,14 @@ def hubspot_client(engine: Engine, transport: Transport, **options: Any) -> HubS
 
 def setup(engine: Engine, transport: Transport) -> SetupReport:
     """Check the token's scopes; create the unique ``leadsync_id`` properties if missing; keep
-    what the portal offers (the leads object) for the pusher."""
+    what the portal offers (the leads object) for the pusher, and make the workspace key the
+    ``leadsync_id`` values begin with (so that a dry run, which makes nothing, shows them)."""
     settings = destination(engine)
     with hubspot_client(engine, transport) as client:
         report = portal.setup(client, Paths(settings.api_version), read_token(settings))
     with engine.begin() as connection:
         config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
+        make_push_key(connection)
     return report
 
 
@@ -90,13 +92,15 @@ def pusher(
     *,
     dry_run: bool = False,
     holder: str | None = None,
+    connection: Connection | None = None,
     **options: Any,
 ) -> Pusher:
     """A pusher on the destination (``options`` go to its client); it reads the rules afresh
-    each cycle, and skips leads when the portal has no leads object."""
+    each cycle, and skips leads when the portal has no leads object. A dry run's
+    ``connection``: see :class:`~leadsync.destinations.hubspot.pusher.Pusher`."""
     settings = destination(engine)
-    with engine.connect() as connection:
-        portal_info = config_store.read_setting(connection, HUBSPOT_PORTAL_SETTING) or {}
+    with engine.connect() as reading:
+        portal_info = config_store.read_setting(reading, HUBSPOT_PORTAL_SETTING) or {}
     return Pusher(
         engine,
         hubspot_client(engine, transport, **options),
@@ -105,6 +109,7 @@ def pusher(
         dry_run=dry_run,
         holder=holder,
         skip_types=() if portal_info.get("leads", True) else ("lead",),
+        connection=connection,
     )
 
 
@@ -130,12 +135,34 @@ def push_dry_run(engine: Engine, transport: Transport) -> list[SentRequest]:
     """The requests one push cycle would send now, built from the queue, listed and sent
     nowhere; nothing is written and no lease is taken. The token is a placeholder: a dry
     run needs none set."""
-    sender = pusher(engine, transport, dry_run=True, token="dry-run")
-    try:
-        sender.drain()
-    finally:
-        sender.client.close()
-    return list(sender.sent)
+    return _dry_run(engine, transport, backfill=False)[1]
+
+
+def backfill_dry_run(engine: Engine, transport: Transport) -> tuple[int, list[SentRequest]]:
+    """What ``push --backfill`` would do now: the objects the backfill would queue, and the
+    requests one push cycle would then send. Nothing is written: the backfill is queued by
+    the same code as :func:`backfill`, in a transaction rolled back once the requests are
+    listed (a WorkspaceError, as there, when it was queued already)."""
+    return _dry_run(engine, transport, backfill=True)
+
+
+def _dry_run(
+    engine: Engine, transport: Transport, *, backfill: bool
+) -> tuple[int, list[SentRequest]]:
+    """(objects the backfill queued, requests listed), all in one transaction rolled back."""
+    destination(engine)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            queued = _queue_backfill(connection) if backfill else 0
+            sender = pusher(engine, transport, dry_run=True, connection=connection, token="dry-run")
+            try:
+                sender.drain()
+            finally:
+                sender.client.close()
+        finally:
+            transaction.rollback()
+    return queued, list(sender.sent)
 
 
 def push_loop(engine: Engine, transport: Transport, poll_s: float) -> PushLoop | None:
@@ -172,14 +199,18 @@ def backfill(engine: Engine) -> int:
     WorkspaceError the second time (later changes are queued as they happen)."""
     destination(engine)
     with engine.begin() as connection:
-        if config_store.read_setting(connection, PUSH_BACKFILL_SETTING):
-            raise WorkspaceError(
-                "the backfill was queued already (it runs once); later changes are queued "
-                "as they happen"
-            )
-        at = now_ts()
-        queued = push_store.queue_backfill(connection, at, RECORD_TYPES)
-        config_store.write_setting(connection, PUSH_BACKFILL_SETTING, {"at": at, "queued": queued})
+        return _queue_backfill(connection)
+
+
+def _queue_backfill(connection: Connection) -> int:
+    if config_store.read_setting(connection, PUSH_BACKFILL_SETTING):
+        raise WorkspaceError(
+            "the backfill was queued already (it runs once); later changes are queued "
+            "as they happen"
+        )
+    at = now_ts()
+    queued = push_store.queue_backfill(connection, at, RECORD_TYPES)
+    config_store.write_setting(connection, PUSH_BACKFILL_SETTING, {"at": at, "queued": queued})
     return queued
 
 

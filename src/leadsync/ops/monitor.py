@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
-from leadsync.results import ResultModel
+from leadsync.results import ResultModel, counted
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
@@ -103,7 +103,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         check="review_queue",
         alert=age_h > m.max_review_age_hours,
         summary=(
-            f"{total} questions wait in the review queue, the oldest for {age_h:.0f} h "
+            f"{counted(total, 'question')} {_verb(total, 'waits', 'wait')} in the review queue, the oldest for {age_h:.0f} h "
             f"(leadsync review list)"
             if total
             else "the review queue is empty"
@@ -117,7 +117,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         check="held_activities",
         alert=figures["expiring"] > 0,
         summary=(
-            f"{figures['held']} activities are held for a number no contact has"
+            f"{counted(figures['held'], 'activity', 'activities')} {_verb(figures['held'], 'is', 'are')} held for a number no contact has"
             + (
                 f" ({figures['queued']} of them also in the review queue)"
                 if figures["queued"]
@@ -130,7 +130,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
     created = Finding(
         check="unknown_number_contacts",
         alert=False,
-        summary=f"{figures['created_since']} contacts were created for unknown numbers "
+        summary=f"{counted(figures['created_since'], 'contact')} {_verb(figures['created_since'], 'was', 'were')} created for unknown numbers "
         "(unknown_counterpart: create)",
         rows=[
             {
@@ -178,7 +178,7 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
     lag = Finding(
         check="push_lag",
         alert=lag_s > m.max_push_lag_minutes * 60,
-        summary=f"{queued} changes wait to be pushed; the oldest for {lag_s:.0f} s"
+        summary=f"{counted(queued, 'change')} {_verb(queued, 'waits', 'wait')} to be pushed; the oldest for {lag_s:.0f} s"
         if queued
         else "nothing waits to be pushed to HubSpot",
         rows=[
@@ -190,7 +190,7 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
     refused = Finding(
         check="push_failures",
         alert=failures > m.max_push_failures,
-        summary=f"{failures} inputs refused by HubSpot (leadsync push failures list)",
+        summary=f"{counted(failures, 'input')} refused by HubSpot (leadsync push failures list)",
         rows=[
             {
                 "object": f"{r['object_type']} {r['local_id']}",
@@ -252,7 +252,7 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
         for r in top
     ]
     summary = (
-        f"{total} records changed owner {m.flapping_changes} or more times"
+        f"{counted(total, 'record')} changed owner {m.flapping_changes} or more times"
         if total
         else f"no record changed owner {m.flapping_changes} or more times"
     )
@@ -335,7 +335,9 @@ def _skipped(c: Connection, since: str) -> Finding:
         {"integration": g.integration, "type": g.type, "reason": g.kind, "activities": int(g.n)}
         for g in groups
     ]
-    summary = f"{total} activities received but not created (by the filters)"
+    summary = (
+        f"{counted(total, 'activity', 'activities')} received but not created (by the filters)"
+    )
     return Finding(check="activities_not_created", alert=False, summary=summary, rows=rows)
 
 
@@ -347,8 +349,9 @@ def _merged(c: Connection, since: str) -> Finding:
     ]
     total = sum(r["activities"] for r in rows)
     pairs = "; ".join(f"{r['first']} + {r['merged']}: {r['activities']} {r['type']}s" for r in rows)
-    summary = f"{total} activities logged by two tools were merged into one" + (
-        f" ({pairs})" if pairs else ""
+    summary = (
+        f"{counted(total, 'activity', 'activities')} logged by two tools {_verb(total, 'was', 'were')} merged into one"
+        + (f" ({pairs})" if pairs else "")
     )
     return Finding(check="activities_merged", alert=False, summary=summary, rows=rows[:SHOWN])
 
@@ -433,7 +436,7 @@ def _dead_letters(c: Connection, m: MonitoringSettings, since: str) -> Finding:
     rows = [{"integration": g.integration, "dead_letters": int(g.n)} for g in groups]
     # Dismissed letters are resolved: a person looked and decided none can be fixed.
     summary = (
-        f"{total} unresolved dead letters (leadsync dead-letters list; one that cannot be "
+        f"{counted(total, 'unresolved dead letter')} (leadsync dead-letters list; one that cannot be "
         "fixed: leadsync dead-letters dismiss ID --reason TEXT)"
     )
     return Finding(
@@ -445,7 +448,7 @@ def _lag(engine: Engine, m: MonitoringSettings) -> Finding:
     lag = inbox_lag(engine)
     alert = lag.lag_s > m.max_inbox_lag_minutes * 60
     summary = (
-        f"{lag.pending} events pending; the oldest waits {lag.lag_s:.0f} s"
+        f"{counted(lag.pending, 'event')} pending; the oldest waits {lag.lag_s:.0f} s"
         if lag.pending
         else "the inbox has nothing pending"
     )
@@ -455,3 +458,8 @@ def _lag(engine: Engine, m: MonitoringSettings) -> Finding:
         summary=summary,
         rows=[{"pending": lag.pending, "lag_s": lag.lag_s}],
     )
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    """The verb that agrees with a count (``1 question waits``, ``2 questions wait``)."""
+    return one if n == 1 else many

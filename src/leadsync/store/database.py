@@ -79,9 +79,13 @@ def mask_password(text: str) -> str:
 
 
 def redact(url: str) -> str:
-    """A URL safe to print: the password is never shown."""
+    """A URL safe to print: the password is never shown, nor the driver leadsync chose
+    (``postgresql://``, as users write it, rather than ``postgresql+psycopg://``). Where
+    the user named the database, show :func:`shown_url` instead: it is as typed."""
     try:
-        return mask_password(sa.engine.make_url(url).render_as_string(hide_password=True))
+        parsed = sa.engine.make_url(url)
+        parsed = parsed.set(drivername=parsed.get_backend_name())
+        return mask_password(parsed.render_as_string(hide_password=True))
     except (sa.exc.ArgumentError, ValueError):
         return mask_password(url)
 
@@ -168,6 +172,9 @@ def _revision(engine: Engine, shown: str) -> str | None:
     try:
         return current_revision(engine)
     except sa.exc.OperationalError as exc:
+        missing = _missing_database(engine.url, exc)
+        if missing is not None:  # a mistyped name is the user's to fix, not an outage
+            raise UserError(f"database {shown}: {missing}") from None
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
     except sa.exc.DatabaseError as exc:
         if engine.url.get_backend_name() == "sqlite":  # "file is not a database"
@@ -205,6 +212,32 @@ def migrate(engine: Engine, shown: str | None = None) -> bool:
     except sa.exc.OperationalError as exc:
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
     return True
+
+
+# What PostgreSQL answers a connection to a database it does not have (the driver gives no
+# error code for a connection that failed: its words are all there is).
+_NO_DATABASE = re.compile(r'database "(?P<name>[^"]+)" does not exist')
+
+
+def _missing_database(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
+    """What to tell the user when PostgreSQL refused to connect to a database it does not
+    have; None for any other failure (a server that is down stays transient)."""
+    found = _NO_DATABASE.search(str(exc.orig))
+    if found is None or url.get_backend_name() != "postgresql":
+        return None
+    name = found["name"]
+    server = f"server at {url.host}:{url.port or 5432}" if url.host else "local server"
+    createdb = " ".join(
+        ["createdb"]
+        + ([f"-h {url.host}"] if url.host else [])
+        + ([f"-p {url.port}"] if url.port else [])
+        + ([f"-U {url.username}"] if url.username else [])
+        + [name]
+    )
+    return (
+        f"{name} does not exist on the PostgreSQL {server}; create it first ({createdb}), "
+        "then run leadsync init, which creates the tables but not the database"
+    )
 
 
 def insert_ignore(connection: Connection, table: sa.Table) -> Any:

@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -238,10 +238,14 @@ class RateBudget:
                 row.sent[row.sent.index(-stamp)] = at
         return bool(answered)
 
-    def observe(self, answer: Answer, stamp: float | None = None) -> None:
+    def observe(
+        self, answer: Answer, stamp: float | None = None, *, expected: Collection[int] = ()
+    ) -> None:
         """Settle the request's slot (``stamp``, from ``acquire``), take in HubSpot's rate
         headers and count errors; a 429 pauses every process. ``-Max`` lower than the
-        configured limit becomes the limit."""
+        configured limit becomes the limit. A status in ``expected`` is the answer the caller
+        asked for (the 404 of an existence check), not an error: HubSpot's 5 % guideline,
+        which the count is read against, is about real errors."""
         headers = {k.lower(): v for k, v in answer.headers.items()}
 
         def number(name: str) -> int | None:
@@ -255,12 +259,16 @@ class RateBudget:
             self.settle(stamp)
         remaining = number("remaining")
         now = self.clock()
+        error = answer.status >= 400 and answer.status not in expected
+        rated = any(name.startswith("x-hubspot-ratelimit-") for name in headers)
         if (
-            answer.status < 400
+            not error
             and remaining != 0
-            and now - self._headers_saved_at < HEADERS_SAVE_EVERY_S
+            and (not rated or now - self._headers_saved_at < HEADERS_SAVE_EVERY_S)
         ):
-            return  # nothing to act on; the headers were saved a moment ago
+            # Nothing to act on: no rate headers (the token's description), or they were
+            # saved a moment ago.
+            return
         self._headers_saved_at = now
         with self._row_lock, self.engine.begin() as connection:
             row = push_store.lock_budget(connection, self.app)
@@ -274,7 +282,7 @@ class RateBudget:
             if (dr := number("daily-remaining")) is not None:
                 row.header_daily_remaining = dr
             row.headers_at = now
-            if answer.status >= 400:
+            if error:
                 row.errors += 1
             if answer.status == 429:
                 row.rate_limited += 1
@@ -332,7 +340,8 @@ class HubSpotClient:
     and resend (it does not use an attempt, up to ``max_rate_limited``). A DAILY 429:
     DailyLimitReached. 477: its Retry-After slept when short, else HubSpotMigrating.
     401/403: HubSpotRefused. Any other answer (2xx, 207, 4xx) is returned for the caller to
-    read per input.
+    read per input; one whose status the caller names in ``expected`` (the 404 of an
+    existence check) is not counted as an error answer.
     """
 
     def __init__(
@@ -391,6 +400,8 @@ class HubSpotClient:
         path: str,
         body: Any = None,
         params: Mapping[str, Any] | None = None,
+        *,
+        expected: Collection[int] = (),
     ) -> Answer:
         attempt = 0
         limited = 0
@@ -410,7 +421,7 @@ class HubSpotClient:
                 continue
             answer = _answer(response)
             if self.budget is not None:
-                self.budget.observe(answer, stamp)
+                self.budget.observe(answer, stamp, expected=expected)
             if answer.status == 429:
                 if answer.body.get("policyName") == "DAILY":
                     raise DailyLimitReached(next_daily_probe(time.time()))

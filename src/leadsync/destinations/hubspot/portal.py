@@ -112,7 +112,8 @@ def setup(client: HubSpotClient, paths: Paths, token: str) -> SetupReport:
     for object_type in OBJECT_NAMES:
         if object_type == "lead" and not report.leads:
             continue
-        found = client.request("GET", paths.property(object_type, LEADSYNC_ID))
+        # A 404 is the answer to "is it there?", not an error (push status counts errors).
+        found = client.request("GET", paths.property(object_type, LEADSYNC_ID), expected=(404,))
         if found.ok:
             if not found.body.get("hasUniqueValue"):
                 raise HubSpotRefused(

@@ -25,8 +25,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -35,6 +36,7 @@ from leadsync.destinations.hubspot.client import HubSpotClient
 from leadsync.destinations.hubspot.cycle import Cycle, PushResult, leadsync_id
 from leadsync.destinations.hubspot.objects import Paths
 from leadsync.engine import WorkspaceRules
+from leadsync.errors import WorkspaceError
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 
@@ -43,16 +45,29 @@ LEASE_TTL_S = 60.0
 PUSH_KEY_SETTING = "push_key"
 
 
-def workspace_push_key(engine: Engine, create: bool = True) -> str:
-    """The workspace's prefix of ``leadsync_id`` values (made once, kept in the workspace), so
-    that two workspaces pushing into one portal never claim each other's objects."""
+def read_push_key(connection: Connection) -> str | None:
+    """The workspace's prefix of ``leadsync_id`` values, or None before it is made."""
+    key = config_store.read_setting(connection, PUSH_KEY_SETTING)
+    return str(key) if key else None
+
+
+def make_push_key(connection: Connection) -> str:
+    """The workspace's prefix of ``leadsync_id`` values, made if missing (by ``hubspot setup``,
+    else the first push) and kept in the workspace, so that two workspaces pushing into one
+    portal never claim each other's objects. A dry run only reads it (:func:`read_push_key`):
+    one it made would be gone with its rolled-back transaction, and the ids it showed with it
+    would not be the ones the push sends."""
+    key = read_push_key(connection)
+    if key is None:
+        key = secrets.token_hex(4)
+        config_store.write_setting(connection, PUSH_KEY_SETTING, key)
+    return key
+
+
+def workspace_push_key(engine: Engine) -> str:
+    """:func:`make_push_key` in a transaction of its own."""
     with engine.begin() as connection:
-        key = config_store.read_setting(connection, PUSH_KEY_SETTING)
-        if not key:
-            key = secrets.token_hex(4)
-            if create:
-                config_store.write_setting(connection, PUSH_KEY_SETTING, key)
-        return str(key)
+        return make_push_key(connection)
 
 
 def pusher_name() -> str:
@@ -65,6 +80,11 @@ class Pusher:
 
     Only the holder of the workspace's push lease pushes (see ``push_lease``), so two
     processes never send the same object; the others find ``busy`` and wait.
+
+    A dry run sends nothing, writes nothing and takes no lease; given ``connection``, it reads
+    the workspace through it, so that it sees what its caller wrote there and rolls back (a
+    backfill's queue rows). It needs the workspace key (``hubspot setup`` makes it) to show
+    the ``leadsync_id`` values the push will send.
     """
 
     def __init__(
@@ -80,8 +100,10 @@ class Pusher:
         clock: Callable[[], float] = time.time,
         dry_run: bool = False,
         skip_types: Sequence[str] = (),
+        connection: Connection | None = None,
     ) -> None:
         self.engine = engine
+        self.connection = connection
         # Types the portal cannot take (leads without the leads object): dequeued unsent.
         self.skip_types = frozenset(skip_types)
         self.client = client
@@ -93,9 +115,30 @@ class Pusher:
         self._pool: ThreadPoolExecutor | None = None
         self.clock = clock
         self.dry_run = dry_run
-        self.key = workspace_push_key(engine, create=not dry_run)
+        self.key = self._dry_run_key() if dry_run else workspace_push_key(engine)
         self._lease_renewed_at = float("-inf")
         self.sent: list[tuple[str, str, Any]] = []  # (method, path, body) in a dry run
+
+    def _dry_run_key(self) -> str:
+        with self.transaction() as connection:
+            key = read_push_key(connection)
+        if key is None:
+            raise WorkspaceError(
+                "a dry run shows the leadsync_id values the push will send, and they begin "
+                "with the workspace key that `leadsync hubspot setup` makes; run it first "
+                "(a dry run writes nothing, so it cannot make the key)"
+            )
+        return key
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """The dry run's connection (its caller's transaction), else a transaction of its
+        own."""
+        if self.connection is not None:
+            yield self.connection
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     # ---------------------------------------------------------------- the loop
 
@@ -130,7 +173,7 @@ class Pusher:
 
     def run_once(self) -> PushResult:
         result = PushResult(cycles=1)
-        with self.engine.begin() as connection:
+        with self.transaction() as connection:
             if not self.dry_run and not push_store.take_lease(
                 connection, LEASE, self.holder, self.clock(), LEASE_TTL_S
             ):
@@ -162,4 +205,12 @@ class Pusher:
             self._lease_renewed_at = now
 
 
-__all__ = ["Pusher", "PushResult", "leadsync_id", "pusher_name", "workspace_push_key"]
+__all__ = [
+    "Pusher",
+    "PushResult",
+    "leadsync_id",
+    "make_push_key",
+    "pusher_name",
+    "read_push_key",
+    "workspace_push_key",
+]

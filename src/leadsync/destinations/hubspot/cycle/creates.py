@@ -40,6 +40,8 @@ class CreateBatch:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     by_lid: dict[str, PushObject] = field(default_factory=dict)
     owners: dict[int, str | None] = field(default_factory=dict)
+    # The counterparts (type, HubSpot id) each create links to.
+    links: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class CreatesMixin(ResultsMixin, LinksMixin):
@@ -167,7 +169,8 @@ class CreatesMixin(ResultsMixin, LinksMixin):
                 props["hubspot_owner_id"] = owner
             batch.owners[obj.id] = owner
             lid = self.lid(obj)
-            associations = self.create_associations(obj)
+            links = self.create_associations(obj)
+            associations = [association for _type, association in links]
             if obj.type == "lead" and not associations:
                 self.fail(
                     obj,
@@ -181,6 +184,7 @@ class CreatesMixin(ResultsMixin, LinksMixin):
                 )
                 continue
             batch.by_lid[lid] = obj
+            batch.links[obj.id] = [(t, a["to"]["id"]) for t, a in links]
             batch.inputs.append(
                 {"properties": props, "associations": associations, "objectWriteTraceId": lid}
             )
@@ -222,6 +226,7 @@ class CreatesMixin(ResultsMixin, LinksMixin):
                     self.refused(bad, "create", answer, error)
         for obj in created:
             self.result.count(self.result.created, obj.type)
+            self.made_with_create(obj, batch.links[obj.id])
             hubspot_owners[obj.id] = batch.owners[obj.id]
         self.save(created, hubspot_owners)
         return created

@@ -20,9 +20,10 @@ log = logging.getLogger("leadsync.push")
 class LinksMixin(CycleBase):
     """Sending associations."""
 
-    def create_associations(self, obj: PushObject) -> list[dict[str, Any]]:
-        """The links sent with a create: to every counterpart HubSpot has, where HubSpot
-        defines the type from this side (the others follow through the v4 API)."""
+    def create_associations(self, obj: PushObject) -> list[tuple[str, dict[str, Any]]]:
+        """The links sent with a create, each with the counterpart's type: to every
+        counterpart HubSpot has, where HubSpot defines the type from this side (the others
+        follow through the v4 API)."""
         out = []
         lead_contact = False
         for other_kind, other_id, primary in self.links_of(obj):
@@ -36,15 +37,28 @@ class LinksMixin(CycleBase):
             type_ids = association_type_ids(obj.type, other_type, primary)
             if type_ids:
                 out.append(
-                    {
-                        "to": {"id": other_hs},
-                        "types": [
-                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}
-                            for t in type_ids
-                        ],
-                    }
+                    (
+                        other_type,
+                        {
+                            "to": {"id": other_hs},
+                            "types": [
+                                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}
+                                for t in type_ids
+                            ],
+                        },
+                    )
                 )
         return out
+
+    def made_with_create(self, obj: PushObject, counterparts: Sequence[tuple[str, str]]) -> None:
+        """Count the links a create made (``counterparts``: their type and HubSpot id): an
+        object is created with its links or not at all."""
+        mine = self.ids[(obj.kind, obj.id)]
+        for other_type, other_hs in counterparts:
+            link = link_of(obj.type, mine, other_type, other_hs)
+            if link not in self.linked:
+                self.linked.add(link)
+                self.result.associations += 1
 
     def late_links(self, created: Sequence[PushObject]) -> None:
         """Links of new objects to counterparts HubSpot has, that the create could not carry
@@ -98,11 +112,11 @@ class LinksMixin(CycleBase):
 
     def send_links(self, pairs: Sequence[tuple[str, str, str, str, list[int]]]) -> None:
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        seen: set[tuple[str, str, str, str]] = set()
         for from_type, to_type, from_id, to_id, type_ids in pairs:
-            if (from_type, to_type, from_id, to_id) in seen:
-                continue
-            seen.add((from_type, to_type, from_id, to_id))
+            link = link_of(from_type, from_id, to_type, to_id)
+            if link in self.linked:
+                continue  # made this cycle already: with a create, or from the other side
+            self.linked.add(link)
             grouped[(from_type, to_type)].append(
                 {
                     "from": {"id": from_id},
@@ -129,6 +143,11 @@ class LinksMixin(CycleBase):
             self.result.associations += len(body["inputs"]) - len(errors)
             for error in errors[:5]:
                 log.warning("HubSpot refused an association (%s): %s", path, error.get("message"))
+
+
+def link_of(type_a: str, id_a: str, type_b: str, id_b: str) -> frozenset[tuple[str, str]]:
+    """A link between two HubSpot objects, whichever side it is made from."""
+    return frozenset(((type_a, id_a), (type_b, id_b)))
 
 
 def association_type_ids(from_type: str, to_type: str, primary: bool) -> list[int]:

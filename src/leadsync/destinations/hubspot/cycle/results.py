@@ -30,7 +30,7 @@ class PushResult:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     matched: dict[str, int] = field(default_factory=dict)
-    associations: int = 0
+    associations: int = 0  # made: with the creates, and through the associations API
     archived: int = 0
     failures: int = 0
     owner_checks: int = 0

@@ -76,6 +76,9 @@ class CycleBase:
         # Objects HubSpot had before we created them (email, domain, a conflict naming the
         # existing id, or a create that reached HubSpot before a crash): owners compared.
         self.matched: set[tuple[str, int]] = set()
+        # Links made (or sent) this cycle, by their ends' type and HubSpot id: each is made
+        # and counted once, though both its objects' changes name it.
+        self.linked: set[frozenset[tuple[str, str]]] = set()
         for row in rows:
             key = (row["kind"], int(row["local_id"]))
             obj = self.objects.get(key)
@@ -89,7 +92,7 @@ class CycleBase:
     def _load(self) -> None:
         record_ids = {i for k, i in self.objects if k == push_store.RECORD}
         activity_ids = {i for k, i in self.objects if k == push_store.ACTIVITY}
-        with self.p.engine.connect() as c:
+        with self.p.transaction() as c:
             recs = push_store.load_records(c, record_ids)
             acts = push_store.load_activities(c, activity_ids)
             self.activity_links = push_store.links_of_activities(c, activity_ids)

@@ -1,0 +1,254 @@
+"""The command line's messages as a new user reads them: counts whose noun agrees with the
+number, the database named as it was typed, mistakes the user can fix said as such (exit 2),
+and a table that wraps at word boundaries at 80 columns."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from rich.console import Console
+from typer.testing import CliRunner
+
+from leadsync.cli import app, render
+from leadsync.progress import WorkProgress
+from leadsync.results import counted
+from leadsync.store.database import redact, resolve_url
+from leadsync.workspace import Workspace
+from tests.conftest import PG_ENV
+from tests.helpers import EXAMPLE_YAML
+from tests.live import configure
+from tests.test_review_faces import ask_owner, queue_questions
+
+CONTACT = {
+    "id": "e1",
+    "occurred_at": "2026-11-01T09:00:00Z",
+    "type": "record",
+    "object": "contact",
+    "external_id": "p-1",
+    "properties": {"email": "kim@globex.test"},
+    "owner": "u-1",
+}
+CALL = {
+    "id": "e2",
+    "occurred_at": "2026-11-01T09:10:00Z",
+    "type": "activity",
+    "activity": "call",
+    "external_id": "c-1",
+    "owner": "u-1",
+    "properties": {"direction": "outbound", "duration_s": 95, "outcome": "connected"},
+    "associations": [{"object": "contact", "external_id": "p-1"}],
+}
+
+
+class Cli:
+    def __init__(self, db: str) -> None:
+        self.db, self.runner = db, CliRunner()
+
+    def __call__(self, *args: str, code: int = 0, input: str | None = None) -> Any:
+        result = self.runner.invoke(app, ["--db", self.db, *args], input=input)
+        assert result.exit_code == code, result.stdout + result.stderr
+        return result
+
+
+# ------------------------------------------------------------------- counts in words
+
+
+@pytest.mark.parametrize(
+    ("n", "noun", "plural", "text"),
+    [
+        (0, "alert", None, "0 alerts"),
+        (1, "alert", None, "1 alert"),
+        (2, "alert", None, "2 alerts"),
+        (1, "activity", "activities", "1 activity"),
+        (3, "activity", "activities", "3 activities"),
+        (1, "dead letter", None, "1 dead letter"),
+        (12_000, "line", None, "12,000 lines"),
+    ],
+)
+def test_a_count_says_its_noun_in_the_number_it_has(
+    n: int, noun: str, plural: str | None, text: str
+) -> None:
+    assert counted(n, noun, plural) == text
+
+
+def test_the_commands_say_one_of_a_thing_in_the_singular(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "leadsync.yaml").write_text(EXAMPLE_YAML)
+    (tmp_path / "contact.jsonl").write_text(json.dumps(CONTACT) + "\n")
+    (tmp_path / "call.jsonl").write_text(json.dumps(CALL) + "\n")
+    cli = Cli(db_url)
+    cli("apply", str(tmp_path / "leadsync.yaml"))
+
+    ingested = cli("ingest", "dialer", str(tmp_path / "contact.jsonl")).stdout
+    assert "dialer: 1 line, 1 accepted, 0 duplicates, 0 dead letters\n" in ingested
+    assert "applied 1 event: 1 record created; owners 1 set," in ingested
+    replayed = cli("replay", "dialer", "--settings", str(tmp_path / "leadsync.yaml")).stdout
+    assert "replayed 1 inbox event (1 of them dialer's) (0 unreadable); 1 record compared" in (
+        replayed
+    )
+    previewed = cli("preview", "dialer", str(tmp_path / "call.jsonl")).stdout
+    assert "preview of 1 event (nothing written): 0 records created;" in previewed
+    cli("ingest", "dialer", str(tmp_path / "call.jsonl"))
+    [found] = json.loads(cli("records", "find", "--email", "kim@globex.test", "--json").stdout)
+    shown = cli("records", "show", "contact", str(found["id"])).stdout
+    assert "owner history (1 decision)" in shown and "timeline (1 activity)" in shown
+
+    cli("ingest", "dialer", "-", input="not json\n", code=2)
+    report = cli("report", "--since", "3650d", code=1).stdout
+    assert re.search(r": 1 alert\n", report), report
+    assert (
+        "dismissed 1 dead letter ("
+        in cli("dead-letters", "dismiss", "--all", "--reason", "a typo").stdout
+    )
+    assert re.search(r": 0 alerts\n", cli("report", "--since", "3650d").stdout)
+
+    cli("test-lead", "dialer", "--rep", "u-1")
+    removed = cli("test-lead", "--cleanup").stdout
+    assert removed == "removed 1 test record and 1 test activity\n"
+    assert cli("inbox", "process").stdout == "applied 0 pending events\n"
+    assert cli("worker", "--once").stdout == "applied 0 events\n"
+
+
+def test_the_counterparts_line_says_one_in_the_singular(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    found = {"matched_by_number": 1, "held": 1, "attached_later": 1, "queued_for_review": 1}
+    render.counterparts(found)
+    assert capsys.readouterr().out == (
+        "counterparts: 1 matched by number, 1 held for an unknown number, 1 held one "
+        "attached, 1 question for the review queue\n"
+    )
+
+
+def test_progress_of_one_event_says_event() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    ticks = iter([0.0, 1.0, 2.0])
+    with WorkProgress(console, "replay", 1, interval_s=0, clock=lambda: next(ticks)) as work:
+        work.update(1)
+    assert out.getvalue().splitlines() == [
+        "replay: 1 of 1 event (100 %)",
+        "replay: done: 1 event in 2 s",
+    ]
+
+
+# -------------------------------------------------------------- the database as typed
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The current folder, with no LEADSYNC_DB: only what a test names counts."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LEADSYNC_DB", raising=False)
+    return tmp_path
+
+
+def test_init_names_the_database_as_typed(folder: Path) -> None:
+    runner = CliRunner()
+    for typed in ("scratch1.db", f"sqlite:///{folder / 'scratch2.db'}"):
+        result = runner.invoke(app, ["--db", typed, "init"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"workspace {typed}: schema created or upgraded\n"
+    from_env = runner.invoke(app, ["init"], env={"LEADSYNC_DB": "scratch1.db"})
+    assert (
+        from_env.stdout == "workspace scratch1.db (from LEADSYNC_DB): schema already up to date\n"
+    )
+
+
+def test_init_names_a_postgresql_database_as_typed(postgres_url: str) -> None:
+    typed = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    result = CliRunner().invoke(app, ["--db", typed, "init"])
+    assert result.exit_code == 0, result.stderr
+    shown = sa.engine.make_url(postgres_url).render_as_string(hide_password=True)
+    shown = shown.replace("postgresql+psycopg://", "postgresql://", 1)
+    assert result.stdout == f"workspace {shown}: schema already up to date\n"
+
+
+def test_a_url_made_safe_to_print_shows_no_driver_and_no_password() -> None:
+    assert redact(resolve_url("postgresql://kim:hunter2@h:5432/db")) == (
+        "postgresql://kim:***@h:5432/db"
+    )
+    assert redact(resolve_url("postgres://kim@h/db")) == "postgresql://kim@h/db"
+    assert redact(resolve_url("x.db")) == "sqlite:///x.db"
+
+
+# --------------------------------------------------- what the user can fix: exit 2
+
+
+def test_the_demo_into_a_folder_that_does_not_exist_names_the_folder(folder: Path) -> None:
+    target = folder / "no" / "such" / "x.db"
+    result = CliRunner().invoke(app, ["demo", "--file", str(target)])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(
+        f"error: --file {target}: the folder {target.parent} does not exist; create it first"
+    )
+    assert "sqlite:" not in result.stderr and "unreachable" not in result.stderr
+    assert not (folder / "no").exists()
+
+
+def test_a_postgresql_database_that_does_not_exist_is_the_users_to_fix() -> None:
+    admin = os.environ.get(PG_ENV)
+    if not admin:
+        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} to run them")
+    server = sa.engine.make_url(resolve_url(admin))
+    name = f"leadsync_no_such_{uuid.uuid4().hex[:8]}"
+    typed = server.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    runner = CliRunner()
+    for command in (["owners", "list"], ["init"]):
+        result = runner.invoke(app, ["--db", typed, *command])
+        assert result.exit_code == 2, result.stderr
+        message = " ".join(result.stderr.split())
+        assert "unreachable" not in message
+        assert f"{name} does not exist on the PostgreSQL server at {server.host}:" in message
+        assert "then run leadsync init, which creates the tables but not the database" in message
+        assert f"createdb -h {server.host}" in message and message.count(name) >= 2
+    engine = sa.create_engine(resolve_url(admin))
+    with engine.connect() as connection:
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).first()
+    engine.dispose()
+    assert exists is None  # init made nothing
+
+
+def test_a_server_that_does_not_answer_stays_transient(folder: Path) -> None:
+    typed = "postgresql://kim@127.0.0.1:1/leadsync"
+    result = CliRunner().invoke(app, ["--db", typed, "owners", "list"])
+    assert result.exit_code == 1, result.stderr
+    assert f"database {typed} unreachable" in result.stderr
+
+
+# ------------------------------------------------------------- tables at 80 columns
+
+
+def words_of(output: str) -> set[str]:
+    """The words a table shows: what lies between blanks and the box's borders."""
+    return set(re.findall(r"[^\s│┃]+", output))
+
+
+@pytest.mark.parametrize("status", ["open", "all"])
+def test_review_list_never_cuts_a_word_at_80_columns(db_url: str, status: str) -> None:
+    with Workspace(db_url) as ws:
+        configure(ws)
+        queue_questions(ws)
+        ask_owner(ws)
+        items = ws.review_items().items
+    result = CliRunner().invoke(
+        app, ["--db", db_url, "review", "list", "--status", status], env={"COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    shown = words_of(result.stdout)
+    headings = {"id", "kind", "integration", "question", "candidates", "created"}
+    assert headings | ({"status"} if status == "all" else set()) <= shown
+    for item in items:
+        assert {item.kind, item.integration, item.status} <= shown
+        assert set(item.question.split()) <= shown, (item.question, result.stdout)
