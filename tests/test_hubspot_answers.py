@@ -259,3 +259,22 @@ def test_the_stand_in_refuses_an_invalid_email_as_hubspot_does(hub: HubSpotDoubl
         assert refused.status_code == 400
         assert "Email address example.lcom is invalid" in refused.json()["message"]
     assert len(hub.objects("contacts")) == 1
+
+
+def test_a_portal_that_cannot_be_reached_is_named_with_the_cause() -> None:
+    from leadsync.destinations.hubspot.client import HubSpotClient, HubSpotUnavailable
+    from leadsync.settings.workspace import DestinationSettings
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    settings = DestinationSettings(kind="hubspot", base_url="http://127.0.0.1:9")
+    client = HubSpotClient(
+        settings, None, token=TOKEN, transport=httpx.MockTransport(refuse), sleep=lambda _s: None
+    )
+    with pytest.raises(HubSpotUnavailable) as raised:
+        client.request("GET", "/crm/v3/owners/")
+    text = str(raised.value)
+    assert "GET http://127.0.0.1:9/crm/v3/owners/ failed 6 times" in text
+    assert "ConnectError: [Errno 111] Connection refused" in text
+    assert TOKEN not in text

@@ -90,7 +90,7 @@ def run_demo(path: Path, out: Console) -> None:
     ws = _fresh_workspace(path)
     try:
         with serving(double) as base_url:
-            out.print(f"demo workspace: {ws.url} (its own file; your workspace is untouched)")
+            out.print(f"demo workspace: {path} (its own file; your workspace is untouched)")
             out.print(f"HubSpot: a local STAND-IN at {base_url} (not HubSpot)")
             data = _sample_config(base_url)
             # Owners come from HubSpot: the destination first, then the pull, then the rest.

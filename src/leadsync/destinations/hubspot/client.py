@@ -414,7 +414,7 @@ class HubSpotClient:
             except httpx.TransportError as exc:
                 if self.budget is not None and stamp is not None:
                     self.budget.settle(stamp)
-                last = f"{type(exc).__name__}"
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 attempt += 1
                 log.warning("HubSpot %s %s: %s; retrying", method, path, last)
                 self.sleep(self._backoff(attempt))
@@ -462,7 +462,8 @@ class HubSpotClient:
                 )
             return answer
         raise HubSpotUnavailable(
-            f"HubSpot {method} {path} failed {self.max_attempts} times; last: {last}"
+            f"HubSpot {method} {self.settings.base_url.rstrip('/')}{path} failed "
+            f"{self.max_attempts} times; last: {last}"
         )
 
 
