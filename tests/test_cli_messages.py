@@ -252,3 +252,19 @@ def test_review_list_never_cuts_a_word_at_80_columns(db_url: str, status: str) -
     for item in items:
         assert {item.kind, item.integration, item.status} <= shown
         assert set(item.question.split()) <= shown, (item.question, result.stdout)
+
+
+def test_the_command_list_flows_each_docstring_at_80_columns() -> None:
+    from typer.testing import CliRunner
+
+    from leadsync.cli import app
+
+    shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    # A line break of the docstring no longer ends a line early: the sentence runs on.
+    [apply] = [line for line in lines if "│ apply " in line]
+    assert "(idempotent; all or nothing; recorded" in " ".join(
+        lines[lines.index(apply) : lines.index(apply) + 2]
+    )
+    assert all(len(line) <= 80 for line in lines)

@@ -33,7 +33,9 @@ from leadsync.cli import review  # review list, show, resolve
 from leadsync.cli import hubspot  # owners pull, hubspot, push
 
 # isort: on
-from leadsync.cli.app import app, main
+from leadsync.cli.app import app, flow_help, main
+
+flow_help(app)
 
 __all__ = [
     "activities",

@@ -8,6 +8,7 @@ modules are imported by :mod:`leadsync.cli`).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,20 @@ def _group(
     )
     parent.add_typer(group, name=name)
     return group
+
+
+def flow_help(group: typer.Typer) -> None:
+    """Each command's line in its group's list: the first paragraph of its docstring as one
+    line, for Rich to wrap (it keeps a docstring's line breaks there, and the list came out
+    ragged at 80 columns). A command's own ``--help`` is left as written."""
+    for info in group.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        first = doc.split("\n\n")[0]
+        if info.short_help is None and "\n" in first:
+            info.short_help = " ".join(first.split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            flow_help(sub.typer_instance)
 
 
 records_app = _group("records", "Read records, find them, and change their owner.")
