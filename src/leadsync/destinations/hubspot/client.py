@@ -69,15 +69,25 @@ class HubSpotRefused(UserError):
     """HubSpot refused the credentials (401) or a scope is missing (403)."""
 
 
-class DailyLimitReached(TransientError):
-    """HubSpot's daily limit is used up; pushing pauses until ``until`` (epoch seconds)."""
+class PushPaused(TransientError):
+    """HubSpot said to stop for a while: pushing pauses until ``until`` (epoch seconds), every
+    process (the loop waits it out: :mod:`leadsync.destinations.hubspot.loop`)."""
 
-    def __init__(self, until: float) -> None:
+    def __init__(self, until: float, why: str, then: str = "pushing pauses until") -> None:
         self.until = until
         moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(f"{why}; {then} {moment}")
+
+
+class DailyLimitReached(PushPaused):
+    """HubSpot's daily limit is used up."""
+
+    def __init__(self, until: float) -> None:
         super().__init__(
+            until,
             "HubSpot's daily request limit is reached (it resets at midnight in the portal's "
-            f"time zone); pushing tries again at {moment}"
+            "time zone)",
+            "pushing tries again at",
         )
 
 
@@ -85,16 +95,13 @@ class HubSpotUnavailable(TransientError):
     """HubSpot kept answering 5xx (or could not be reached) through every attempt."""
 
 
-class HubSpotMigrating(TransientError):
-    """HubSpot answered 477 Migration in Progress: pushing pauses until ``until`` (epoch
-    seconds), as its Retry-After header said."""
+class HubSpotMigrating(PushPaused):
+    """HubSpot answered 477 Migration in Progress, for longer than is worth sleeping through
+    (its Retry-After header says until when)."""
 
     def __init__(self, until: float) -> None:
-        self.until = until
-        moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
         super().__init__(
-            "HubSpot is migrating the portal between data hosting locations (477); "
-            f"pushing pauses until {moment}"
+            until, "HubSpot is migrating the portal between data hosting locations (477)"
         )
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from leadsync.destinations.hubspot.client import DailyLimitReached, HubSpotMigrating
+from leadsync.destinations.hubspot.client import PushPaused
 from leadsync.errors import LeadsyncError, TransientError, UserError
 from leadsync.observability import database_outage
 
@@ -55,7 +55,7 @@ class PushLoop:
             changes = self.push_once()
             self.pushed += changes
             return 0.0 if changes else self.poll_s
-        except (DailyLimitReached, HubSpotMigrating) as exc:
+        except PushPaused as exc:
             log.warning("push: %s", exc)
             return max(self.poll_s, min(exc.until - now, 3600.0))
         except TransientError as exc:
