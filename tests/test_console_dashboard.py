@@ -62,7 +62,7 @@ def test_the_charts_add_up_to_the_reports_numbers(workspace: Workspace) -> None:
     unowned = report["unowned_new_leads"]
     assert charts["unowned"].total == sum(r["records"] for r in unowned.rows if "records" in r) == 1
     assert charts["skipped"].total == 1
-    assert report["activities_not_created"].summary.startswith("1 activities")
+    assert report["activities_not_created"].summary.startswith("1 activity received")
     series = {s.label: s.values for s in charts["activities"].series}
     assert series == {"dialer": [0, 0, 0, 0, 0, 1, 1, 0]}
     owner_changes = {s.label: s.values for s in charts["owner_changes"].series}
