@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.sources.base import WebhookRequest, stable_key, timed_key
+from leadsync.sources.base import WebhookRequest, get_path, stable_key, timed_key
 from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
 from tests import adapters as harness
 
@@ -923,6 +923,55 @@ def test_v1_style_ids_and_flags_are_read() -> None:
 def test_duration_with_seconds() -> None:
     body = mutate(body_of("create.activity.call"), "data.duration", "01:02:03")
     assert convert(body)[0]["properties"]["duration_s"] == 3723
+
+
+def test_v2_times_as_objects_with_a_timezone_are_read_like_the_flat_ones() -> None:
+    """Webhooks v2 may send ``due_time`` and ``duration`` as ``{timezone_id, value}``; an
+    empty value is no time (the rest of the event still applies)."""
+    flat = convert(body_of("create.activity.call"))[0]
+    body = body_of("create.activity.call")
+    due_time = get_path(body, "data.due_time")
+    duration = get_path(body, "data.duration")
+    body = mutate(body, "data.due_time", {"timezone_id": None, "value": due_time})
+    body = mutate(body, "data.duration", {"timezone_id": None, "value": duration})
+    assert convert(body)[0]["properties"] == flat["properties"]
+    assert convert(body)[0]["occurred_at"] == flat["occurred_at"]
+    empty = mutate(body, "data.due_time", {"timezone_id": None, "value": ""})
+    empty = mutate(empty, "data.duration", {"timezone_id": None, "value": ""})
+    (event,) = convert(empty)
+    assert "duration_s" not in event["properties"]
+    assert event["properties"].get("title") == flat["properties"].get("title")
+
+
+@pytest.mark.parametrize(
+    ("emails", "expected"),
+    [
+        # junk is passed over, not a reason to refuse the person
+        ([{"label": "work", "value": "234234", "primary": True}], None),
+        (
+            [
+                {"label": "work", "value": "n/a", "primary": True},
+                {"label": "home", "value": "Kim@Globex.test", "primary": False},
+            ],
+            "kim@globex.test",
+        ),
+        (
+            [
+                {"label": "home", "value": "other@globex.test", "primary": False},
+                {"label": "work", "value": "kim@globex.test", "primary": True},
+            ],
+            "kim@globex.test",
+        ),
+    ],
+)
+def test_a_persons_email_is_its_first_real_one_primary_first(
+    emails: Any, expected: str | None
+) -> None:
+    for fixture, field in (("create.person", "data.emails"), ("v1.added.person", "current.email")):
+        body = mutate(body_of(fixture), field, emails)
+        (record,) = convert(body)
+        assert record["properties"].get("email") == expected, fixture
+        assert record["properties"].get("name"), fixture  # the rest of the person is kept
 
 
 # ------------------------------------------------------------------ phone numbers

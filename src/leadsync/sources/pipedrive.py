@@ -380,7 +380,9 @@ def _person(ev: PipedriveEvent) -> Mapped:
     put(properties, "firstname", text(item, p("first_name")))
     put(properties, "lastname", text(item, p("last_name")))
     put(
-        properties, "email", payload.primary(item, p("emails")) or payload.primary(item, p("email"))
+        properties,
+        "email",
+        payload.primary_email(item, p("emails")) or payload.primary_email(item, p("email")),
     )
     phone, mobile = payload.phones(item, p("phones"))
     if phone is None and mobile is None:

@@ -18,6 +18,7 @@ from typing import Any
 from leadsync.errors import EventError
 from leadsync.sources.base import (
     describe,
+    email_or_none,
     event_name_error,
     get_path,
     obj,
@@ -46,6 +47,7 @@ __all__ = [
     "phones",
     "pipedrive_time",
     "primary",
+    "primary_email",
     "read_event",
     "refs",
     "unique",
@@ -274,6 +276,18 @@ def primary(item: Any, path: str) -> str | None:
     return _primary_of(_labelled(item, path))
 
 
+def primary_email(item: Any, path: str) -> str | None:
+    """The primary email of a ``[{value, primary, label}]`` list, else the first one that is
+    an email: one that is not (``234234``, ``n/a``) is passed over rather than refusing the
+    whole person (:func:`leadsync.sources.base.email_or_none`)."""
+    entries = sorted(_labelled(item, path), key=lambda entry: not entry[0])  # primary first
+    for _primary, _label, value in entries:
+        email = email_or_none(value)
+        if email is not None:
+            return email
+    return None
+
+
 def phones(item: Any, path: str) -> tuple[str | None, str | None]:
     """``(phone, mobile)`` of a person's ``[{value, primary, label}]`` phone list: the mobile
     is the primary (else first) number labelled ``mobile`` (:data:`MOBILE_LABEL`, any case),
@@ -327,9 +341,19 @@ def flag(item: Any, path: str) -> bool | None:
     refuse(path, f"must be true or false, got {describe(value)}")
 
 
+def clock_text(item: Any, path: str) -> str | None:
+    """A time of day or a duration as text: v1's ``"HH:MM"``, or webhooks v2's
+    ``{"timezone_id": …, "value": "HH:MM"}`` (an empty value: none). Assumed: v2's value is
+    UTC like the flat field (Pipedrive's examples carry ``timezone_id`` null)."""
+    value = get_path(item, path)
+    if isinstance(value, dict):
+        return text(value, "value") if "value" in value else None
+    return text(item, path)
+
+
 def duration_seconds(item: Any, path: str) -> int | None:
     """A duration ``HH:MM`` (or ``HH:MM:SS``) in seconds."""
-    value = text(item, path)
+    value = clock_text(item, path)
     if value is None:
         return None
     match = _CLOCK.fullmatch(value)
@@ -347,7 +371,7 @@ def due(ev: PipedriveEvent) -> tuple[str | None, str | None]:
     moment = time_from_iso(day, day_path)
     if day is None or moment is None:
         return None, None
-    clock = text(ev.item, clock_path)
+    clock = clock_text(ev.item, clock_path)
     if clock is None:
         return day, moment
     if _TIME_OF_DAY.fullmatch(clock) is None:
