@@ -282,6 +282,17 @@ def test_manual_change_is_protected_then_released(workspace: Workspace) -> None:
     assert manual["strategy"] == "manual" and manual["integration"] is None
 
 
+def test_the_longest_protection_allowed_still_decides(workspace: Workspace) -> None:
+    """A century of protection (the most the settings take) is a date the engine can reach:
+    the protection holds, no overflow turns the event into a dead letter."""
+    setup(workspace, ownership={"default": "integration_wins", "protect_manual_days": 36_500})
+    run(workspace, contact("p-1", owner="u-1", at="2026-11-01T09:00:00Z"))
+    kim = record_by_external(workspace, "p-1")
+    workspace.set_owner("contact", kim["id"], "104", at="2026-11-02T09:00:00.000Z")
+    summary = run(workspace, owner_event("contact", "p-1", "u-9", "2100-01-01T09:00:00Z"))
+    assert summary.ok and owner_of(workspace, "p-1") == "104"
+
+
 def test_event_without_owner_never_clears_one(workspace: Workspace) -> None:
     setup(workspace, ownership={"default": "integration_wins"})
     run(workspace, contact("p-1", owner="u-1"))

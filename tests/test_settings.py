@@ -106,6 +106,31 @@ def test_example_is_accepted_and_read(tmp_path: Path, monkeypatch: pytest.Monkey
     assert associations.max_deals == 5
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "says"),
+    [
+        (
+            "integrations: {d: {kind: generic, ownership: {protect_manual_days: 1.0e+20}}}",
+            "integrations.d.ownership.protect_manual_days: must be at most 36500",
+        ),
+        (
+            "integrations: {d: {kind: generic, activities: {call: {min_duration_s: 90000}}}}",
+            "integrations.d.activities.call.min_duration_s: must be at most 86400",
+        ),
+        ("monitoring: {unowned_after_minutes: .inf}", "monitoring.unowned_after_minutes"),
+        ("monitoring: {max_review_age_hours: 1.0e+9}", "monitoring.max_review_age_hours"),
+        ("monitoring: {timeline_max_per_day: 99999999999999999999}", "timeline_max_per_day"),
+        ("destination: {kind: hubspot, limits: {daily: 1.0e+12}}", "destination.limits.daily"),
+    ],
+)
+def test_numbers_past_what_a_date_or_a_query_can_hold_are_refused(
+    yaml_text: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(yaml_text)
+    assert says in str(refused.value)
+
+
 @pytest.mark.parametrize("text", ["", "# nothing yet\n", "\n\n", "---\n", "~\n"])
 def test_an_empty_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
@@ -624,7 +649,8 @@ _EMAIL = st.builds(
     _WORD.filter(lambda w: "@" not in w and " " not in w),
     _WORD.filter(lambda w: "@" not in w and " " not in w),
 )
-_NUMBER = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+_NUMBER = st.floats(min_value=0, max_value=36_500, allow_nan=False, allow_infinity=False)
+_SECONDS = st.floats(min_value=0, max_value=86_400, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
@@ -668,7 +694,7 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
                 st.fixed_dictionaries(
                     {"enabled": st.booleans()},
                     optional={
-                        **({"min_duration_s": _NUMBER} if duration else {}),
+                        **({"min_duration_s": _SECONDS} if duration else {}),
                         **(
                             {"skip_outcomes": st.lists(st.sampled_from(outcomes))}
                             if outcomes

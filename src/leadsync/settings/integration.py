@@ -186,7 +186,10 @@ class OwnershipSettings(SettingsModel):
     deal: Strategy | None = None
     ticket: Strategy | None = None
     lead: Strategy | None = None
-    protect_manual_days: float = Field(default=0.0, ge=0, strict=True, allow_inf_nan=False)
+    # At most a century: "always" in practice, and a number a date can still be added to.
+    protect_manual_days: float = Field(
+        default=0.0, ge=0, le=36_500, strict=True, allow_inf_nan=False
+    )
     assign_on_activity: StrictBool = False
 
     _by_type: dict[str, Strategy] = PrivateAttr(default_factory=dict)
@@ -206,7 +209,9 @@ class ActivityTypeSettings(SettingsModel):
     """Whether one activity type is created, and which of them to skip."""
 
     enabled: StrictBool = True
-    min_duration_s: float | None = Field(default=None, ge=0, strict=True, allow_inf_nan=False)
+    min_duration_s: float | None = Field(
+        default=None, ge=0, le=86_400, strict=True, allow_inf_nan=False
+    )
     skip_outcomes: tuple[OutcomeName, ...] = ()
 
     @model_validator(mode="before")

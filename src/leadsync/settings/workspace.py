@@ -56,21 +56,26 @@ class OwnerSpec(SettingsModel):
     active: StrictBool = True
 
 
+_YEAR_MINUTES = 366 * 24 * 60
+
+
 class MonitoringSettings(SettingsModel):
     """Thresholds of the health report (``leadsync report``); each alert's meaning is in
     docs/MONITORING.md."""
 
-    flapping_changes: int = Field(3, ge=2)
-    unowned_after_minutes: float = Field(60, ge=0)
-    timeline_max_per_day: int = Field(25, ge=1)
-    drop_percent: float = Field(50, gt=0, le=100)
+    # Each bounded: a time that a date can still be moved by (a year at most), a count a
+    # query parameter can hold.
+    flapping_changes: int = Field(3, ge=2, le=10_000)
+    unowned_after_minutes: float = Field(60, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
+    timeline_max_per_day: int = Field(25, ge=1, le=1_000_000)
+    drop_percent: float = Field(50, gt=0, le=100, allow_inf_nan=False)
     baseline_days: int = Field(7, ge=1, le=90)
-    min_baseline_per_day: float = Field(5, ge=0)
-    max_inbox_lag_minutes: float = Field(15, ge=0)
-    max_dead_letters: int = Field(0, ge=0)
-    max_push_lag_minutes: float = Field(15, ge=0)
-    max_push_failures: int = Field(0, ge=0)
-    max_review_age_hours: float = Field(24, gt=0)
+    min_baseline_per_day: float = Field(5, ge=0, le=1_000_000, allow_inf_nan=False)
+    max_inbox_lag_minutes: float = Field(15, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
+    max_dead_letters: int = Field(0, ge=0, le=1_000_000_000)
+    max_push_lag_minutes: float = Field(15, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
+    max_push_failures: int = Field(0, ge=0, le=1_000_000_000)
+    max_review_age_hours: float = Field(24, gt=0, le=_YEAR_MINUTES / 60, allow_inf_nan=False)
 
 
 HUBSPOT_API_VERSION_RE = re.compile(r"^(v3|20[2-9][0-9]-(0[1-9]|1[0-2]))$")
@@ -81,7 +86,7 @@ class RateLimits(SettingsModel):
     """HubSpot's request limits for the app: per rolling 10 seconds, and per day."""
 
     per_10s: int = Field(190, ge=1, le=10_000)
-    daily: int = Field(625_000, ge=1)
+    daily: int = Field(625_000, ge=1, le=1_000_000_000)
 
 
 class DestinationSettings(SettingsModel):
