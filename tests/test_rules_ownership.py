@@ -76,7 +76,7 @@ CASES = [
     # a record with no owner
     ("empty", EMPTY, MAPPED, IW, SET, "102", "had no owner"),
     ("empty", EMPTY, MAPPED, FIE, SET, "102", "had no owner"),
-    ("empty", EMPTY, MAPPED, NO, KEPT, None, "even when the owner is empty"),
+    ("empty", EMPTY, MAPPED, NO, KEPT, None, "created without one stays so"),
     ("empty", EMPTY, MAPPED, BI, SET, "102", "had no owner"),
     # an owned record
     ("owned", OWNED, MAPPED, IW, SET, "102", "integration_wins replaces 101"),

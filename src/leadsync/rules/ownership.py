@@ -164,8 +164,9 @@ def _strategy_refusal(ctx: OwnerContext, strategy: Strategy) -> str | None:
     if strategy is Strategy.NEVER_OVERWRITE:
         if current is None:
             return (
-                f"kept no owner: never_overwrite and the {kind} already existed; only a {kind} "
-                "the integration creates gets an owner, even when the owner is empty"
+                f"kept no owner: never_overwrite and the {kind} already existed; an owner is "
+                f"set only by the event that creates the {kind}, and a {kind} that was created "
+                "without one stays so"
             )
         return f"kept {current}: never_overwrite and the {kind} already existed"
     return None
