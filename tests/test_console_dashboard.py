@@ -40,7 +40,7 @@ def test_each_per_day_query_counts_the_known_workspace(workspace: Workspace) -> 
             (DAY2, "dialer", 1),
         ]
         assert rows(per_day.skips_per_day(c, SINCE, UNTIL)) == [(DAY1, "dialer", 1)]
-        assert rows(per_day.owner_changes_per_day(c, SINCE, UNTIL)) == [
+        assert rows(per_day.owner_changes_per_day(c, SINCE, UNTIL, TEST_DOMAIN)) == [
             (DAY1, "dialer", 1),  # Kim set; Sam's unmapped rep was ignored
             (DAY2, "dialer", 3),  # p-3 set, Kim moved, Globex set
         ]

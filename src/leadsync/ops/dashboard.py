@@ -150,7 +150,7 @@ def charts(engine: Engine, monitoring: MonitoringSettings, since: str, now: str)
                 "owner_changes",
                 "Owner changes",
                 "Records whose owner changed, per day, by who decided.",
-                dashboard_store.owner_changes_per_day(c, since, now),
+                dashboard_store.owner_changes_per_day(c, since, now, TEST_DOMAIN),
             ),
             (
                 "unowned",

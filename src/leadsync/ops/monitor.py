@@ -14,6 +14,7 @@ records, dead letters and inbox lag.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import Field, computed_field
@@ -21,13 +22,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
-from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
+from leadsync.ops.testlead import CHANGES_PREFIX, TEST_DOMAIN, TEST_PREFIX
 from leadsync.results import ResultModel, counted
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
 from leadsync.store import reports as report_store
 from leadsync.store import review as review_store
+from leadsync.store import testlead as testlead_store
 from leadsync.store.views import inbox_lag
 
 SHOWN = 50  # rows listed per finding; counts are always complete
@@ -41,6 +43,26 @@ class Finding(ResultModel):
     alert: bool
     summary: str
     rows: list[dict[str, Any]] = Field(default_factory=list)
+    parts: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """Each integration's own part of a check counted per integration, in the summary's words
+    with that integration's numbers (the console's Integrations page shows a row its own);
+    empty for a check that is not counted per integration. Not in the JSON."""
+    workspace_part: str | None = Field(default=None, exclude=True)
+    """The part of a check counted per integration that is no integration's (a deactivated
+    owner's open records). Not in the JSON."""
+
+
+def names_in(row: Mapping[str, Any]) -> Iterable[str]:
+    """The integrations a finding's row names, in the keys the checks use."""
+    for key in ("integration", "first", "merged"):
+        if isinstance(row.get(key), str):
+            yield row[key]
+    mapped_from = row.get("still_mapped_from")
+    if isinstance(mapped_from, str):
+        yield mapped_from.partition(":")[0]
+    for source in row.get("from") or ():
+        if isinstance(source, Mapping) and isinstance(source.get("integration"), str):
+            yield source["integration"]
 
 
 class Report(ResultModel):
@@ -231,9 +253,9 @@ def _show(record_type: str, record_id: int) -> str:
 
 
 def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
-    total, top = report_store.flapping_records(c, since, m.flapping_changes, SHOWN)
+    total, top = report_store.flapping_records(c, since, m.flapping_changes, SHOWN, TEST_DOMAIN)
     changes: dict[int, list[dict[str, Any]]] = {r.record_id: [] for r in top}
-    for row in report_store.owner_changes_since(c, list(changes), since):
+    for row in report_store.owner_changes_since(c, list(changes), since, TEST_DOMAIN):
         changes[row.record_id].append(
             {
                 "at": row.at,
@@ -288,13 +310,26 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
     rows += [
         {"record": {"type": e.type, "id": e.id}, "show": _show(e.type, e.id)} for e in examples
     ]
-    summary = (
-        f"{total} contacts or leads created since {since} still have no owner after "
-        f"{m.unowned_after_minutes:g} minutes"
-        if total
-        else "every new contact and lead has an owner"
+
+    def said(n: int) -> str:
+        return (
+            f"{n} contacts or leads created since {since} still have no owner after "
+            f"{m.unowned_after_minutes:g} minutes"
+            if n
+            else "every new contact and lead has an owner"
+        )
+
+    per: dict[str, int] = {}
+    for g in groups:
+        if g.created_by is not None:
+            per[g.created_by] = per.get(g.created_by, 0) + int(g.n)
+    return Finding(
+        check="unowned_new_leads",
+        alert=total > 0,
+        summary=said(total),
+        rows=rows,
+        parts={name: said(n) for name, n in per.items()},
     )
-    return Finding(check="unowned_new_leads", alert=total > 0, summary=summary, rows=rows)
 
 
 def _overload(c: Connection, m: MonitoringSettings, since: str) -> Finding:
@@ -324,7 +359,19 @@ def _overload(c: Connection, m: MonitoringSettings, since: str) -> Finding:
         if over
         else f"no timeline has more than {m.timeline_max_per_day} activities a day"
     )
-    return Finding(check="timeline_overload", alert=bool(over), summary=summary, rows=rows)
+    per: dict[str, int] = {}
+    for shown in rows:
+        for name in set(names_in(shown)):
+            per[name] = per.get(name, 0) + 1
+    among = f" (of the {len(top)} busiest of {len(over)})" if len(over) > len(top) else ""
+    parts = {
+        name: f"{counted(n, 'record-day')} with more than {m.timeline_max_per_day} activities "
+        f"{_verb(n, 'has', 'have')} some of its own{among}"
+        for name, n in per.items()
+    }
+    return Finding(
+        check="timeline_overload", alert=bool(over), summary=summary, rows=rows, parts=parts
+    )
 
 
 def _skipped(c: Connection, since: str) -> Finding:
@@ -381,14 +428,34 @@ def _drops(c: Connection, m: MonitoringSettings, until: str) -> Finding:
         if rows
         else "calls and emails arrive at their usual rate"
     )
-    return Finding(check="activity_drop", alert=bool(rows), summary=summary, rows=rows)
+    parts: dict[str, list[str]] = {}
+    for r in rows:
+        parts.setdefault(r["integration"], []).append(
+            f"{r['last_day']} {r['type']}s against a daily average of {r['daily_average']}"
+        )
+    return Finding(
+        check="activity_drop",
+        alert=bool(rows),
+        summary=summary,
+        rows=rows,
+        parts={
+            name: f"far fewer calls or emails in the last day than usual ({'; '.join(figures)})"
+            for name, figures in parts.items()
+        },
+    )
 
 
 def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
+    """External users that sent events since ``since`` and map to no owner; the test leads'
+    events are left out (a rep only test leads used is not listed)."""
+    tests = _test_lead_users(c)
     rows = []
     for user in report_store.external_users_seen(c, since):
         settings = rules.integrations.get(user.integration)
         if settings is None or settings.is_crm:
+            continue
+        events, last_seen = _real_use(user, tests.get((user.integration, user.external_id), []))
+        if events <= 0 or last_seen is None or last_seen < since:
             continue
         ref = ExternalUserRef(user.external_id, user.email)
         result = map_external_user(ref, settings.users, rules.directory, user.email)
@@ -398,18 +465,51 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
                     "integration": user.integration,
                     "external_user": user.external_id,
                     "email": user.email,
-                    "events": int(user.events),
+                    "events": events,
                     "how": result.how,
                 }
             )
-    summary = (
-        f"{len(rows)} external users sent events and map to no owner"
-        if rows
-        else "every external user that sent events maps to an owner"
-    )
+
+    def said(n: int) -> str:
+        return (
+            f"{n} external users sent events and map to no owner"
+            if n
+            else "every external user that sent events maps to an owner"
+        )
+
+    per: dict[str, int] = {}
+    for row in rows:
+        per[row["integration"]] = per.get(row["integration"], 0) + 1
     return Finding(
-        check="unmapped_external_users", alert=bool(rows), summary=summary[:500], rows=rows[:SHOWN]
+        check="unmapped_external_users",
+        alert=bool(rows),
+        summary=said(len(rows))[:500],
+        rows=rows[:SHOWN],
+        parts={name: said(n) for name, n in per.items()},
     )
+
+
+def _test_lead_users(c: Connection) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """What each test lead not yet cleaned up added to its rep (recorded beside the test by
+    :func:`leadsync.ops.testlead.run_test_lead`), by (integration, external id)."""
+    tests: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _name, change in testlead_store.recorded_changes(c, CHANGES_PREFIX):
+        user = change.get("external_user") or {}
+        if user.get("events"):
+            tests.setdefault((str(user["integration"]), str(user["id"])), []).append(user)
+    return tests
+
+
+def _real_use(user: Any, tests: list[dict[str, Any]]) -> tuple[int, str | None]:
+    """An external user's events without the test leads', and when it was last seen before
+    them (None: only test leads used it)."""
+    events = int(user.events) - sum(int(t["events"]) for t in tests)
+    last_seen: str | None = user.last_seen_at
+    for test in sorted(tests, key=lambda t: str(t["at"]), reverse=True):
+        if last_seen != test["at"]:
+            break
+        last_seen = test["last_seen_at"] if test["existed"] else None
+    return events, last_seen
 
 
 def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
@@ -427,7 +527,26 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
         if rows
         else "no deactivated owner is mapped or owns open records"
     )
-    return Finding(check="deactivated_owners", alert=bool(rows), summary=summary, rows=rows[:SHOWN])
+    per: dict[str, int] = {}
+    for row in rows:
+        for name in names_in(row):
+            per[name] = per.get(name, 0) + 1
+    owning = sum(1 for row in rows if "still_owns" in row)
+    parts = {
+        name: f"{counted(n, 'external user')} of this integration {_verb(n, 'is', 'are')} "
+        "still mapped to a deactivated owner"
+        for name, n in per.items()
+    }
+    return Finding(
+        check="deactivated_owners",
+        alert=bool(rows),
+        summary=summary,
+        rows=rows[:SHOWN],
+        parts=parts,
+        workspace_part=f"{owning} findings on deactivated owners that still own open records"
+        if owning
+        else None,
+    )
 
 
 def _dead_letters(c: Connection, m: MonitoringSettings, since: str) -> Finding:
@@ -439,8 +558,18 @@ def _dead_letters(c: Connection, m: MonitoringSettings, since: str) -> Finding:
         f"{counted(total, 'unresolved dead letter')} (leadsync dead-letters list; one that cannot be "
         "fixed: leadsync dead-letters dismiss ID --reason TEXT)"
     )
+    # The threshold is the workspace's: an integration's part says its own count and the total.
+    parts = {
+        str(g.integration): f"{counted(int(g.n), 'unresolved dead letter')} of the workspace's "
+        f"{total} (the alert is on the workspace's total, over {m.max_dead_letters})"
+        for g in groups
+    }
     return Finding(
-        check="dead_letters", alert=total > m.max_dead_letters, summary=summary, rows=rows
+        check="dead_letters",
+        alert=total > m.max_dead_letters,
+        summary=summary,
+        rows=rows,
+        parts=parts,
     )
 
 

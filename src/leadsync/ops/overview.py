@@ -4,22 +4,27 @@ Per integration: its kind, where its vendor sends webhooks, whether its secret i
 variable's name, never its value), events received today and the newest, open dead letters,
 and a health badge read from the health report (:mod:`leadsync.ops.monitor`, as the newest
 health snapshot holds it) — ``alert`` when a firing check names the integration in its
-rows, ``waiting`` before its first event, else ``ok``. Firing checks that name no integration (the inbox's lag, an owner flapping
-between integrations) are the workspace's own alerts. The numbers come from two grouped
-queries (:mod:`leadsync.store.overview`), read at each view, and the snapshot's report,
-whatever the number of integrations.
+rows, ``waiting`` before its first event, else ``ok``. A row's alert says the integration's
+own part of the check (:attr:`Finding.parts`, the report's words with its numbers); a check
+not counted per integration says that its number is the workspace's. Firing checks that
+name no configured integration (the inbox's lag, an owner flapping between integrations),
+or that name one no longer configured (a removed integration's dead letters), are also the
+workspace's own alerts, with their totals; so is the part of a check that is no
+integration's (:attr:`Finding.workspace_part`: a deactivated owner's open records). The
+numbers come from two grouped queries (:mod:`leadsync.store.overview`), read at each view,
+and the snapshot's report, whatever the number of integrations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.ops.monitor import Finding, Report
+from leadsync.ops.monitor import Finding, Report, names_in
 from leadsync.results import ResultModel
 from leadsync.sources import adapter_class
 from leadsync.store import overview as overview_store
@@ -81,12 +86,16 @@ def overview(
     alerts_of: dict[str, list[Alert]] = {name: [] for name in rules.integrations}
     result = Overview(day_start=day_start, report_since=health.since, report_until=health.until)
     for finding in health.alerts:
-        alert = Alert(check=finding.check, summary=finding.summary)
-        named = [name for name in _integrations_named(finding) if name in alerts_of]
+        named = _integrations_named(finding)
         for name in named:
-            alerts_of[name].append(alert)
-        if not named:
-            result.workspace_alerts.append(alert)
+            if name in alerts_of:
+                alerts_of[name].append(Alert(check=finding.check, summary=_part(finding, name)))
+        if not named or any(name not in alerts_of for name in named):
+            result.workspace_alerts.append(Alert(check=finding.check, summary=finding.summary))
+        elif finding.workspace_part:
+            result.workspace_alerts.append(
+                Alert(check=finding.check, summary=finding.workspace_part)
+            )
     for name, settings in sorted(rules.integrations.items()):
         today, last = received.get(name, (0, None))
         result.integrations.append(
@@ -113,21 +122,18 @@ def _secret_state(kind: str, secret_env: str | None, environ: Mapping[str, str])
 
 
 def _integrations_named(finding: Finding) -> list[str]:
-    """The integrations a finding's rows name, in the keys the report's checks use."""
-    names: dict[str, None] = {}
+    """The integrations a finding's rows name (:func:`leadsync.ops.monitor.names_in`)."""
+    names: dict[str, None] = dict.fromkeys(finding.parts)
     for row in finding.rows:
-        for name in _names_in(row):
+        for name in names_in(row):
             names[name] = None
     return list(names)
 
 
-def _names_in(row: Mapping[str, Any]) -> Iterable[str]:
-    for key in ("integration", "first", "merged"):
-        if isinstance(row.get(key), str):
-            yield row[key]
-    mapped_from = row.get("still_mapped_from")
-    if isinstance(mapped_from, str):
-        yield mapped_from.partition(":")[0]
-    for source in row.get("from") or ():
-        if isinstance(source, Mapping) and isinstance(source.get("integration"), str):
-            yield source["integration"]
+def _part(finding: Finding, name: str) -> str:
+    """The integration's own part of a finding; for a check not counted per integration,
+    the workspace's summary said to be the workspace's."""
+    part = finding.parts.get(name)
+    if part is not None:
+        return part
+    return f"for the whole workspace, not {name} alone: {finding.summary}"

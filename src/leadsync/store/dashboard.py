@@ -73,11 +73,11 @@ def skips_per_day(connection: Connection, since: str, until: str) -> Rows:
     return _per_day(connection, s.c.occurred_at, s.c.integration, where)
 
 
-def owner_changes_per_day(connection: Connection, since: str, until: str) -> Rows:
+def owner_changes_per_day(connection: Connection, since: str, until: str, test_domain: str) -> Rows:
     """Owner changes per day (``integration``: which one decided; None for a person's change
-    in the CRM)."""
+    in the CRM), test leads' left out."""
     d = owner_decisions
-    where = [*reports.owner_changed_since(since), d.c.at < until]
+    where = [*reports.owner_changed_since(since, test_domain), d.c.at < until]
     return _per_day(connection, d.c.at, d.c.integration, where)
 
 

@@ -39,10 +39,16 @@ def not_test(table: sa.Table, test_prefix: str) -> sa.ColumnElement[bool]:
 # report's count.
 
 
-def owner_changed_since(since: str) -> list[sa.ColumnElement[bool]]:
-    """Owner decisions that changed the owner, since ``since``."""
+def not_test_record(record_id: sa.ColumnElement[Any], test_domain: str) -> sa.ColumnElement[bool]:
+    """``record_id`` names no test record (a record with an email at ``test_domain``)."""
+    r = records
+    return ~sa.exists().where(r.c.id == record_id, r.c.email.like(f"%@{test_domain}"))
+
+
+def owner_changed_since(since: str, test_domain: str) -> list[sa.ColumnElement[bool]]:
+    """Owner decisions that changed the owner, since ``since`` (test leads left out)."""
     d = owner_decisions
-    return [d.c.outcome == "set", d.c.at >= since]
+    return [d.c.outcome == "set", d.c.at >= since, not_test_record(d.c.record_id, test_domain)]
 
 
 def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnElement[bool]]:
@@ -70,7 +76,7 @@ def open_dead_letters_since(since: str) -> list[sa.ColumnElement[bool]]:
 
 
 def flapping_records(
-    connection: Connection, since: str, min_changes: int, limit: int
+    connection: Connection, since: str, min_changes: int, limit: int, test_domain: str
 ) -> tuple[int, Rows]:
     """How many records had at least ``min_changes`` owner changes since ``since``, and the
     ``limit`` with the most (``record_id``, ``record_type``, ``changes``)."""
@@ -79,7 +85,7 @@ def flapping_records(
     # walks the whole table in record order to save a sort (ten times slower on a big one).
     recent = (
         sa.select(d.c.record_id, d.c.record_type)
-        .where(*owner_changed_since(since))
+        .where(*owner_changed_since(since, test_domain))
         .cte("recent_changes")
         .prefix_with("MATERIALIZED")
     )
@@ -95,7 +101,9 @@ def flapping_records(
     return int(total), top
 
 
-def owner_changes_since(connection: Connection, record_ids: Collection[int], since: str) -> Rows:
+def owner_changes_since(
+    connection: Connection, record_ids: Collection[int], since: str, test_domain: str
+) -> Rows:
     """The owner changes of ``record_ids`` since ``since``, in order per record
     (``record_id``, ``at``, ``owner_id``, ``integration``, ``strategy``)."""
     if not record_ids:
@@ -103,7 +111,7 @@ def owner_changes_since(connection: Connection, record_ids: Collection[int], sin
     d = owner_decisions
     return connection.execute(
         sa.select(d.c.record_id, d.c.at, d.c.owner_id, d.c.integration, d.c.strategy)
-        .where(d.c.record_id.in_(list(record_ids)), *owner_changed_since(since))
+        .where(d.c.record_id.in_(list(record_ids)), *owner_changed_since(since, test_domain))
         .order_by(d.c.record_id, d.c.at, d.c.id)
     ).all()
 
@@ -249,10 +257,10 @@ def calls_and_emails_per_period(
 
 def external_users_seen(connection: Connection, since: str) -> Rows:
     """External users seen since ``since`` (``integration``, ``external_id``, ``email``,
-    ``events``), by integration and id."""
+    ``events``, ``last_seen_at``), by integration and id."""
     u = external_users
     return connection.execute(
-        sa.select(u.c.integration, u.c.external_id, u.c.email, u.c.events)
+        sa.select(u.c.integration, u.c.external_id, u.c.email, u.c.events, u.c.last_seen_at)
         .where(u.c.last_seen_at >= since)
         .order_by(u.c.integration, u.c.external_id)
     ).all()
