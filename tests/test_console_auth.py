@@ -256,7 +256,10 @@ def test_an_incomplete_form_names_the_field_not_the_value(
         f"/dead-letters/{letter}/dismiss", data={"reason": "   ", "csrf_token": token}
     )
     assert response.status_code == 400
-    assert "Check these fields: reason" in response.text
+    assert "Give the reason it cannot be fixed" in response.text  # at the field, on its page
+    assert 'aria-describedby="dismiss-reason-error"' in response.text
+    assert form_token(response.text, f"/dead-letters/{letter}/dismiss") == token
+    assert 'pattern=".*\\S.*"' in response.text  # the browser refuses only spaces too
     assert ws.dead_letter(letter)["state"] == "open"
 
 
@@ -270,8 +273,12 @@ def test_a_retry_that_cannot_work_points_to_the_dismiss_form_on_the_page(
     [letter] = ws.dead_letters("phone")
     client = browser(ADMIN_TOKEN)
     token = form_token(client.get(f"/dead-letters/{letter['id']}").text)
-    response = client.post(f"/dead-letters/{letter['id']}/retry", data={"csrf_token": token})
-    assert response.status_code == 422
+    posted = client.post(f"/dead-letters/{letter['id']}/retry", data={"csrf_token": token})
+    # Post/redirect/get: the letter's own address (a reload re-posts nothing).
+    assert posted.status_code == 303
+    assert posted.headers["location"] == f"/dead-letters/{letter['id']}?done=refused"
+    response = client.get(posted.headers["location"])
+    assert response.status_code == 200 and "Not retried" in response.text
     assert f"dead letter {letter['id']} cannot be retried" in response.text
     assert "the Dismiss form on this page" in response.text
     assert "leadsync dead-letters dismiss" not in response.text

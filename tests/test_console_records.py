@@ -193,7 +193,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 def search_in(page: Any, by: str, text: str) -> Any:
     page.get_by_label("Search by").select_option(label=by)
-    page.get_by_label("Starts with").fill(text)
+    page.get_by_label("Search for").fill(text)
     page.get_by_role("button", name="Search").click()
     page.wait_for_load_state()
     return page.locator("table.records tbody tr")
@@ -245,3 +245,23 @@ def test_an_unknown_record_is_a_404_page(live: LiveServer, page: Any) -> None:
     response = page.goto(f"{live.base_url}/records/deal/1")
     assert response.status == 404
     assert "no deal with id 1" in page.locator("main").inner_text()
+
+
+def test_a_search_the_page_cannot_take_keeps_the_form_with_the_error_beside_it(
+    live: LiveServer, page: Any
+) -> None:
+    sign_in(page, live, PASSWORD, "/records")
+    field = page.get_by_label("Search for")
+    assert field.get_attribute("placeholder") == "kim@globex.test"  # the default: Email
+    for typed in ("p-1", "dialer:"):
+        search_in(page, "External id", typed)
+        assert "Bad request" not in page.content()
+        assert page.get_by_role("heading", level=1).inner_text() == "Records"
+        assert field.input_value() == typed
+        assert page.get_by_label("Search by").input_value() == "external"
+        assert "expected INTEGRATION:EXTERNAL_ID" in page.locator("#search-error").inner_text()
+        assert field.get_attribute("aria-invalid") == "true"
+        assert field.get_attribute("placeholder") == "dialer:p-1"
+    assert search_in(page, "External id", "dialer:p-9").count() == 0
+    assert page.locator(".no-match").inner_text() == "No record has the external id “dialer:p-9”."
+    assert page.locator("#search-error").count() == 0

@@ -408,14 +408,16 @@ def test_console_lists_questions_and_resolves_with_the_session_token(
     missing = client.post("/review/1/resolve", data={"choice": str(ids["k2"])})
     assert missing.status_code == 403
     neither = client.post("/review/1/resolve", data={"csrf_token": token})
-    assert neither.status_code == 400 and "pick a candidate" in neither.text
+    assert neither.status_code == 400 and "Pick a candidate" in neither.text
     two = {"csrf_token": token, "choice": str(ids["k1"]), "other": str(ids["k2"])}
     assert client.post("/review/1/resolve", data=two).status_code == 400
     wrong = client.post("/review/1/resolve", data={"csrf_token": token, "other": str(ids["a1"])})
     assert wrong.status_code == 400 and "is a company" in wrong.text
     assert on_record(ws, ids["k2"], "c1") == []
 
-    done = client.post("/review/1/resolve", data={"csrf_token": token, "choice": str(ids["k2"])})
+    posted = client.post("/review/1/resolve", data={"csrf_token": token, "choice": str(ids["k2"])})
+    assert (posted.status_code, posted.headers["location"]) == (303, "/review/1?done=resolved")
+    done = client.get(posted.headers["location"])
     assert done.status_code == 200, done.text
     assert f"attached to contact {ids['k2']}" in done.text
     item = ws.review_item(1)
@@ -423,8 +425,9 @@ def test_console_lists_questions_and_resolves_with_the_session_token(
     assert [link["source"] for link in on_record(ws, ids["k2"], "c1")] == ["person"]
     again = client.post("/review/1/skip", data={"csrf_token": token})
     assert again.status_code == 409 and "is resolved already" in again.text
-    skipped = client.post("/review/2/skip", data={"csrf_token": token})
+    skipped = client.post("/review/2/skip", data={"csrf_token": token}, follow_redirects=True)
     assert skipped.status_code == 200 and "left without a record" in skipped.text
+    assert str(skipped.url).endswith("/review/2?done=skipped")
     assert "No open questions." in client.get("/review").text
 
 
@@ -438,7 +441,11 @@ def test_console_offers_a_reps_question_as_owners(
     assert 'name="choice" value="104"' in html
     assert "owner 104 Di Ro — owner 104 is active with that email" in html
     token = form_token(html, f"/review/{item_id}/resolve")
-    done = client.post(f"/review/{item_id}/resolve", data={"csrf_token": token, "choice": "104"})
+    done = client.post(
+        f"/review/{item_id}/resolve",
+        data={"csrf_token": token, "choice": "104"},
+        follow_redirects=True,
+    )
     assert done.status_code == 200, done.text
     assert "dialer: rep u-77 now maps to owner 104 (Di Ro)" in done.text
     assert ws.integration("dialer").users.map["u-77"] == "104"
@@ -505,7 +512,7 @@ def test_a_person_picks_the_second_candidate_and_the_call_is_on_that_contact(
     page.keyboard.press("Space")  # usable from the keyboard
     assert choice.is_checked()
     question.get_by_role("button", name="Resolve").click()
-    page.wait_for_url(f"{live.base_url}/review/1/resolve")
+    page.wait_for_url(f"{live.base_url}/review/1?done=resolved")
     applied = page.locator("section.applied")
     activity_id = ws.review_item(1).activity_id
     assert f"call {activity_id} attached to contact {ids['k2']}" in applied.inner_text()
@@ -531,3 +538,44 @@ def test_the_viewer_sees_the_question_with_its_controls_disabled(
     assert page.get_by_role("button", name="Skip").is_disabled()
     assert "call" in page.locator("dl.activity").inner_text()
     assert ws.review_item(1).status == "open"
+
+
+def test_console_wrong_answer_shows_the_question_again_with_the_error_and_the_input(
+    ws: Workspace, ids: dict[str, int], console: LiveServer
+) -> None:
+    client = signed_in(console.client, PASSWORD)
+    token = form_token(client.get("/review/1").text, "/review/1/resolve")
+    for typed, says in (
+        ("abc", "is not a record id"),
+        ("999999", "does not exist"),
+        (str(ids["a1"]), "is a company"),
+    ):
+        wrong = client.post("/review/1/resolve", data={"csrf_token": token, "other": typed})
+        assert wrong.status_code == 400, wrong.text
+        html = wrong.text
+        assert "Bad request" not in html and "Question #1" in html  # the question, not a bare page
+        assert says in html and 'id="review-1-error"' in html
+        assert (
+            f'name="other" type="text" maxlength="200" autocomplete="off" value="{typed}"' in html
+        )
+        assert 'aria-invalid="true"' in html
+        assert form_token(html, "/review/1/resolve") == token
+    nothing = client.post("/review/1/resolve", data={"csrf_token": token})
+    assert nothing.status_code == 400 and "Question #1" in nothing.text
+    assert "Pick a candidate" in nothing.text
+    assert ws.review_item(1).status == "open"
+
+
+def test_console_answer_redirects_so_a_reload_does_not_post_again(
+    ws: Workspace, ids: dict[str, int], console: LiveServer
+) -> None:
+    client = signed_in(console.client, PASSWORD)
+    token = form_token(client.get("/review/1").text, "/review/1/resolve")
+    posted = client.post("/review/1/resolve", data={"csrf_token": token, "choice": str(ids["k2"])})
+    assert (posted.status_code, posted.headers["location"]) == (303, "/review/1?done=resolved")
+    first = client.get("/review/1?done=resolved")
+    assert f"attached to contact {ids['k2']}" in first.text and "section" in first.text
+    reload = client.get("/review/1?done=resolved")  # shown once; the outcome stays
+    assert reload.status_code == 200 and "what was applied" in reload.text
+    assert "resolved by a person in review item 1" in reload.text
+    assert client.get("/review/1?done=maybe").status_code == 400

@@ -27,7 +27,11 @@ CSRF token are 403 pages, and nothing changed. Never check ``session.role`` by h
 
 **Errors.** Raise leadsync's errors (``NotFoundError`` …) or :class:`~.console.Refused`;
 the route class renders ``error.html`` with their status. For an htmx request the error is
-swapped into ``#messages`` (``HX-Retarget``), whatever the request targeted. Messages never
+swapped into ``#messages`` (``HX-Retarget``), whatever the request targeted. A form whose
+input is wrong renders its own page again with the error beside the field and what was
+typed kept; a form that did its work redirects (303) to its page, with what it has to say
+in a one-time message (:mod:`.flash`). A browser's 404/405 outside any page gets the error
+page in the console's layout (:mod:`.html_errors`). Messages never
 hold a secret: a malformed form's 400 names the fields, never their values. A wrong part of
 the address is named with what it allows, never echoed: a path segment is 404, a query
 parameter 400 — and so is one the page does not take (a GET page ignores no parameter).

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 
 from leadsync.ops.snapshot import SnapshotKeeper
@@ -27,6 +27,7 @@ from . import (
 )
 from .auth import Credentials, SessionKeys
 from .console import Console, ConsoleOptions, templates
+from .html_errors import add_html_errors
 
 STATIC = Path(__file__).parent / "static"
 #: Every page module, in the navigation's order; a new page adds its module here.
@@ -73,5 +74,24 @@ def add_console(
         snapshots,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     for page in PAGES:
         app.include_router(page.router)
+    add_html_errors(app)
+
+
+#: The console's icon (in the module: the package ships ``static/`` by pattern).
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#1f4e79"/>'
+    '<path d="M9 7h4v14h10v4H9z" fill="#fff"/></svg>'
+)
+
+
+def favicon() -> Response:
+    """The console's icon where browsers look for it first (pages link it too)."""
+    return Response(
+        FAVICON,
+        media_type="image/svg+xml",
+        headers={"cache-control": "public, max-age=86400"},
+    )

@@ -345,6 +345,15 @@ def _pretty_body(text: str) -> str:
         return text
 
 
+def plural(noun: str) -> str:
+    """An English plural of a record or activity type: company → companies, call → calls."""
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    return noun + "s"
+
+
 def templates() -> Jinja2Templates:
     env = Environment(
         loader=PackageLoader("leadsync.web", "templates"),
@@ -354,4 +363,5 @@ def templates() -> Jinja2Templates:
     )
     env.filters["when"] = display_ts
     env.filters["pretty_body"] = _pretty_body
+    env.filters["plural"] = plural
     return Jinja2Templates(env=env)

@@ -11,12 +11,15 @@ from fastapi.responses import RedirectResponse
 from leadsync.errors import LeadsyncError
 from leadsync.ops.deadletters import dismiss_hint
 
+from . import flash
 from .console import Changing, Refused, Viewing, is_htmx, page_router
 
 router = page_router()
 
 LetterId = Annotated[int, Path(ge=1)]
 SHOWN = 200
+#: ``done`` after a refused retry: the letter's page shows why (left by the redirect).
+REFUSED = "refused"
 
 
 @router.get("/dead-letters")
@@ -38,7 +41,11 @@ def dead_letter_list(
 @router.get("/dead-letters/{letter_id}")
 def dead_letter_page(page: Viewing, letter_id: LetterId, done: str | None = None) -> Response:
     letter = page.workspace.dead_letter(letter_id)
-    return page.render("dead_letter.html", letter=letter, done=done, refused=None)
+    kept = flash.message(page) if done == REFUSED else None
+    refused = " ".join(kept) if kept else None
+    shown = None if done == REFUSED else done
+    response = page.render("dead_letter.html", letter=letter, done=shown, refused=refused)
+    return flash.shown(page, response)
 
 
 #: What the console says instead of the workspace's dismiss hint (the CLI's command): the
@@ -60,8 +67,8 @@ def retry(page: Changing, letter_id: LetterId) -> Response:
         why = str(exc).replace(hint, FORM_DISMISS)
         if is_htmx(page.request):  # shown in the page's messages, above the form
             raise Refused(exc.http_status, exc.title, why) from None
-        letter = page.workspace.dead_letter(letter_id)
-        return page.render("dead_letter.html", exc.http_status, letter=letter, refused=why)
+        # Post/redirect/get: the letter's own address, with why (reload re-posts nothing).
+        return flash.redirect_with(page, f"/dead-letters/{letter_id}", f"done={REFUSED}", [why])
     if page.console.on_requeue is not None:
         page.console.on_requeue()
     return RedirectResponse(f"/dead-letters/{letter_id}?done=retried", status_code=303)
@@ -71,8 +78,20 @@ def retry(page: Changing, letter_id: LetterId) -> Response:
 def dismiss(
     page: Changing,
     letter_id: LetterId,
-    reason: Annotated[str, Form(min_length=1, max_length=2000, pattern=r"\S")],
+    reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Kept, listed as dismissed with the reason; no longer counted by the report."""
+    """Kept, listed as dismissed with the reason; no longer counted by the report. Without
+    a reason (blank), the letter's page again with the error at the field."""
+    if not reason.strip():
+        letter = page.workspace.dead_letter(letter_id)
+        return page.render(
+            "dead_letter.html",
+            400,
+            letter=letter,
+            refused=None,
+            reason=reason,
+            reason_error="Give the reason it cannot be fixed: more than spaces (nothing "
+            "was changed).",
+        )
     page.workspace.dismiss_dead_letters([letter_id], reason.strip(), by=page.session.who)
     return RedirectResponse(f"/dead-letters/{letter_id}?done=dismissed", status_code=303)

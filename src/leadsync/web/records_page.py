@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, Response
 
+from leadsync.errors import UserError
 from leadsync.model import RecordType
 from leadsync.ops.records import SEARCH_BY
 from leadsync.rules.associations import why_associated
@@ -30,15 +31,24 @@ def record_search(
     after: Annotated[str | None, Query(max_length=1000)] = None,
     after_id: int | None = None,
 ) -> Response:
-    """The form alone until a text is given; a page of matches after it."""
+    """The form alone until a text is given; a page of matches after it. A text the search
+    cannot take (an external id without its integration) shows the form again with the
+    error beside the field and the text kept (400)."""
     cursor = (after, after_id) if after is not None and after_id is not None else None
-    found = page.workspace.search_records(by, q, cursor) if q.strip() else None
+    found, error = None, None
+    if q.strip():
+        try:
+            found = page.workspace.search_records(by, q, cursor)
+        except UserError as exc:
+            error = str(exc)
     return page.render(
         "records.html",
+        400 if error else 200,
         search_by=SEARCH_BY,
         by=by,
         q=q,
         found=found,
+        error=error,
         owners=page.workspace.owner_names() if found else {},
     )
 

@@ -6,13 +6,16 @@ state, kind, integration; keyset pages), each with its candidates to choose from
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 from fastapi import Form, Path, Query, Response
 
+from leadsync.errors import UserError
 from leadsync.ops.review import PAGE, STATUSES, Resolution, ReviewItem
 from leadsync.rules.counterparts import KINDS
 
+from . import flash
 from .console import Changing, Page, Refused, Viewing, page_router
 from .settings_page import actor
 
@@ -20,6 +23,13 @@ router = page_router()
 
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ALL = "all"
+
+
+class Done(enum.StrEnum):
+    """What the question's page says was just done (the answer's redirect)."""
+
+    RESOLVED = "resolved"
+    SKIPPED = "skipped"
 
 
 @router.get("/review")
@@ -62,8 +72,16 @@ def review_list(
 
 
 @router.get("/review/{item_id}")
-def review_item_page(page: Viewing, item_id: ItemId) -> Response:
-    return _item_page(page, page.workspace.review_item(item_id), None)
+def review_item_page(
+    page: Viewing,
+    item_id: ItemId,
+    done: Annotated[Done | None, Query()] = None,
+) -> Response:
+    """The question; after an answer (``done``), what was applied (left by the answer's
+    redirect, else the question's stored outcome)."""
+    item = page.workspace.review_item(item_id)
+    applied = _applied_shown(page, item) if done is not None else None
+    return flash.shown(page, _item_page(page, item, applied))
 
 
 @router.post("/review/{item_id}/resolve")
@@ -73,39 +91,68 @@ def resolve(
     choice: Annotated[str, Form(max_length=200)] = "",
     other: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """A candidate (``choice``) or another record's id (``other``), not both; the question's
-    page then shows what the engine applied."""
+    """A candidate (``choice``) or another record's id (``other``), not both; then the
+    question's page (a redirect) shows what the engine applied. A wrong answer shows the
+    question again with the error beside the form and what was typed kept."""
     picked, typed = choice.strip(), other.strip()
+    problem = None
     if picked and typed and picked != typed:
-        raise Refused(
-            400,
-            "Two answers",
-            f"Review item {item_id}: pick a candidate or type another record's id, not both "
-            "(nothing was changed).",
+        problem = "Pick a candidate or type another record's id, not both (nothing was changed)."
+    elif not (typed or picked):
+        problem = (
+            "Pick a candidate or type another record's id, or skip the question "
+            "(nothing was changed)."
         )
-    chosen = typed or picked
-    if not chosen:
-        raise Refused(
-            400,
-            "No answer",
-            f"Review item {item_id}: pick a candidate or type another record's id, or skip "
-            "it (nothing was changed).",
-        )
-    resolution = page.workspace.resolve_review(item_id, choose=chosen, by=actor(page))
-    return _item_page(page, resolution.item, resolution)
+    if problem is None:
+        try:
+            resolution = page.workspace.resolve_review(
+                item_id, choose=typed or picked, by=actor(page)
+            )
+        except UserError as exc:  # a wrong answer, not a closed or unknown question
+            problem = f"{exc} (nothing was changed)."
+        else:
+            return _answered(page, resolution, Done.RESOLVED)
+    item = page.workspace.review_item(item_id)
+    return _item_page(page, item, None, 400, answer_error=problem, picked=picked, typed=other)
 
 
 @router.post("/review/{item_id}/skip")
 def skip(page: Changing, item_id: ItemId) -> Response:
-    """Leave it without a record; the question's page then says so."""
+    """Leave it without a record; the question's page (a redirect) then says so."""
     resolution = page.workspace.resolve_review(item_id, skip=True, by=actor(page))
-    return _item_page(page, resolution.item, resolution)
+    return _answered(page, resolution, Done.SKIPPED)
 
 
-def _item_page(page: Page, item: ReviewItem, resolution: Resolution | None) -> Response:
+def _item_url(item_id: int) -> str:
+    return f"/review/{item_id}"
+
+
+def _answered(page: Page, resolution: Resolution, done: Done) -> Response:
+    """Post/redirect/get: the question's page, with what was applied for it."""
+    url = _item_url(resolution.item.id)
+    return flash.redirect_with(page, url, f"done={done.value}", resolution.applied)
+
+
+def _applied_shown(page: Page, item: ReviewItem) -> list[str] | None:
+    """What the answer applied (left by its redirect), else the question's outcome; None
+    while it is still open."""
+    if item.status == "open":
+        return None
+    return flash.message(page) or ([item.outcome] if item.outcome else [])
+
+
+def _item_page(
+    page: Page,
+    item: ReviewItem,
+    applied: list[str] | None,
+    status: int = 200,
+    **answer: str | None,
+) -> Response:
     return page.render(
         "review_item.html",
+        status,
         item=item,
-        resolution=resolution,
+        applied=applied,
         owners=page.workspace.owner_names(),
+        answer=answer,
     )

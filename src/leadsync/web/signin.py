@@ -16,6 +16,7 @@ from .auth import (
     SIGN_IN_FORM_SECONDS,
 )
 from .console import Posting, Refused, console_of, page_router, render, safe_next
+from .html_errors import is_page
 
 router = page_router()
 
@@ -47,9 +48,16 @@ def _sign_in_page(
     return response
 
 
+def _landing(request: Request, target: str | None) -> str:
+    """Where signing in lands: ``next`` when it is a page of this site (a GET), else ``/``
+    (``next=/logout`` would land on a form's address)."""
+    path = safe_next(target)
+    return path if is_page(request, path.split("?", 1)[0]) else "/"
+
+
 @router.get("/login")
 def sign_in_form(request: Request, next: str | None = None) -> Response:
-    target = safe_next(next)
+    target = _landing(request, next)
     if console_of(request).keys.read(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(target, status_code=303)
     return _sign_in_page(request, target)
@@ -72,7 +80,7 @@ def sign_in(
             "This sign-in form is too old or was not opened in this browser. "
             "Open the sign-in page again.",
         )
-    target = safe_next(next)
+    target = _landing(request, next)
     client = request.client.host if request.client is not None else "unknown"
     wait_s = console.keys.sign_in_wait_s(client)
     if wait_s > 0:
