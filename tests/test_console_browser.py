@@ -157,8 +157,13 @@ def test_a_dead_letter_is_retried_and_another_dismissed(
 
 def test_the_test_lead_shows_each_check(ws: Workspace, live: LiveServer, page: Any) -> None:
     post(ws, live, KIM)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     sign_in(page, live, ADMIN_TOKEN, "/test-lead")
-    page.get_by_label("Integration").select_option("dialer")
+    with page.expect_response(lambda r: "/test-lead/reps" in r.url):
+        page.get_by_label("Integration").select_option("dialer")
+    page.wait_for_load_state("networkidle")
+    assert errors == []  # the rep list loads without htmx complaining
     page.get_by_label("Rep (external user id)").fill("u-1")
     page.get_by_role("button", name="Run the test lead").click()
     result = page.locator("#test-lead-result section")
