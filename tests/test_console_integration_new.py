@@ -88,12 +88,24 @@ def test_an_added_integration_is_audited_and_leads_to_its_webhook_url(
     page = admin.get(created.headers["location"])
     assert f"{live.base_url}/webhooks/aircall-emea" in page.text.replace("<wbr>", "")  # wraps at /
     assert "Added, and recorded in the audit log" in page.text
+    assert "set AIRCALL_EMEA_TOKEN, the environment variable holding its secret" in page.text
 
     again = admin.post(NEW, data={**EMEA, "kind": "generic", "csrf_token": token(admin)})
     assert again.status_code == 409
     assert "integration &#39;aircall-emea&#39; exists already" in again.text
     assert workspace.integration("aircall-emea").kind == "aircall"
     assert len(workspace.audit_log().entries) == 1
+
+
+def test_an_integration_added_without_a_secret_variable_says_its_webhooks_are_refused(
+    workspace: Workspace, admin: httpx.Client
+) -> None:
+    bare = {**EMEA, "name": "files-only", "secret_env": ""}
+    created = admin.post(NEW, data={**bare, "csrf_token": token(admin)})
+    assert created.status_code == 303
+    page = admin.get(created.headers["location"]).text
+    assert "names no environment variable for its webhook secret" in page
+    assert "refused (401)" in page and "set the secret" not in page
 
 
 def test_a_post_without_the_form_token_creates_nothing(
