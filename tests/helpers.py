@@ -233,3 +233,15 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
                 tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in rows
             )
     return out
+
+
+# Kim's contact from the dialer, rep u-1 (Ana, owner 101): the event the face tests send first.
+KIM_CONTACT: dict[str, Any] = {
+    "id": "e1",
+    "occurred_at": "2026-11-01T09:00:00Z",
+    "type": "record",
+    "object": "contact",
+    "external_id": "p-1",
+    "properties": {"email": "kim@globex.test"},
+    "owner": "u-1",
+}

@@ -8,18 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from leadsync.workspace import Workspace
-from tests.helpers import settings
+from tests.helpers import KIM_CONTACT, settings
 from tests.live import LiveServer, configure, serve
 
-KIM = {
-    "id": "e1",
-    "occurred_at": "2026-11-01T09:00:00Z",
-    "type": "record",
-    "object": "contact",
-    "external_id": "p-1",
-    "properties": {"email": "kim@globex.test"},
-    "owner": "u-1",
-}
+KIM = KIM_CONTACT
 
 
 @pytest.fixture

@@ -23,19 +23,11 @@ from leadsync.results import counted
 from leadsync.store.database import redact, resolve_url
 from leadsync.workspace import Workspace
 from tests.conftest import PG_ENV
-from tests.helpers import EXAMPLE_YAML
+from tests.helpers import EXAMPLE_YAML, KIM_CONTACT
 from tests.live import configure
 from tests.test_review_faces import ask_owner, queue_questions
 
-CONTACT = {
-    "id": "e1",
-    "occurred_at": "2026-11-01T09:00:00Z",
-    "type": "record",
-    "object": "contact",
-    "external_id": "p-1",
-    "properties": {"email": "kim@globex.test"},
-    "owner": "u-1",
-}
+CONTACT = KIM_CONTACT
 CALL = {
     "id": "e2",
     "occurred_at": "2026-11-01T09:10:00Z",
@@ -193,10 +185,9 @@ def test_the_demo_into_a_folder_that_does_not_exist_names_the_folder(folder: Pat
     assert not (folder / "no").exists()
 
 
-def test_a_postgresql_database_that_does_not_exist_is_the_users_to_fix() -> None:
-    admin = os.environ.get(PG_ENV)
-    if not admin:
-        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} to run them")
+def test_a_postgresql_database_that_does_not_exist_is_the_users_to_fix(postgres_url: str) -> None:
+    # The fixture: the server is there (or the test is skipped, as every PostgreSQL test).
+    admin = os.environ[PG_ENV]
     server = sa.engine.make_url(resolve_url(admin))
     name = f"leadsync_no_such_{uuid.uuid4().hex[:8]}"
     typed = server.set(drivername="postgresql", database=name).render_as_string(hide_password=False)

@@ -19,17 +19,10 @@ from tests.browser import (
     console_server,
     sign_in,
 )
+from tests.helpers import KIM_CONTACT
 from tests.live import ADMIN_TOKEN, LiveServer, compact, configure, wait_applied
 
-KIM = {
-    "id": "e1",
-    "occurred_at": "2026-11-01T09:00:00Z",
-    "type": "record",
-    "object": "contact",
-    "external_id": "p-1",
-    "properties": {"email": "kim@globex.test"},
-    "owner": "u-1",
-}
+KIM = KIM_CONTACT
 UNREADABLE = {**KIM, "id": "bad-1", "type": "meeting_booked"}
 
 

@@ -53,8 +53,8 @@ def test_each_row_shows_its_own_part_of_the_findings(workspace: Workspace) -> No
     assert rows["aircall"]["dead_letters"].startswith("1 unresolved dead letter of")
     assert rows["dialer"]["unmapped_external_users"].startswith("2 external users")
     assert rows["aircall"]["unmapped_external_users"].startswith("1 external users")
-    assert rows["dialer"]["unowned_new_leads"].startswith("2 contacts or leads")
-    assert rows["aircall"]["unowned_new_leads"].startswith("1 contacts or leads")
+    assert rows["dialer"]["unowned_new_leads"].startswith("2 contacts or leads created")
+    assert rows["aircall"]["unowned_new_leads"].startswith("1 contact or lead created")
     # The quiet integration has none of them; the legacy letters are the workspace's alone.
     assert rows["quiet"] == {}
     assert [row.health for row in result.integrations] == ["alert", "alert", "ok"]

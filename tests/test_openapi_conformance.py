@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from leadsync.workspace import Workspace
+from tests.helpers import KIM_CONTACT
 from tests.live import ADMIN_TOKEN, LiveServer, configure, serve
 
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
@@ -49,15 +50,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path: Path = tmp_path_factory.mktemp("openapi") / "leadsync.db"
     with Workspace(f"sqlite:///{path}") as ws:
         configure(ws)
-        contact = {
-            "id": "e1",
-            "occurred_at": "2026-11-01T09:00:00Z",
-            "type": "record",
-            "object": "contact",
-            "external_id": "p-1",
-            "properties": {"email": "kim@globex.test"},
-            "owner": "u-1",
-        }
+        contact = KIM_CONTACT
         ws.ingest("dialer", [json.dumps(contact), "not json"])  # a record and a dead letter
         with serve(ws) as server:
             yield server

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from leadsync.cli import app
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.errors import WorkspaceError
-from leadsync.ops import destination as destination_ops
 from leadsync.store.schema import DATA_TABLES
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
@@ -99,7 +98,7 @@ def test_a_backfill_dry_run_writes_nothing_and_lists_what_the_push_then_sends(
     assert '"leadsync_id"' in first[1]
     assert dry_run_cli(db_url) == first  # the same requests, the same leadsync_id values
 
-    queued, shown = destination_ops.backfill_dry_run(ws.engine, ws.hubspot_transport)
+    queued, shown = ws.push_dry_run(backfill=True)
     assert queued == 3 and every_row(ws) == before
     recorded.requests.clear()
     assert ws.backfill_push() == 3  # the backfill was not taken by the dry runs
@@ -114,8 +113,8 @@ def test_a_plain_dry_run_shows_the_leadsync_ids_the_push_sends(
 ) -> None:
     ws.backfill_push()
     before = every_row(ws)
-    shown = ws.push_dry_run()
-    assert ws.push_dry_run() == shown and every_row(ws) == before
+    _none, shown = ws.push_dry_run()
+    assert ws.push_dry_run() == (0, shown) and every_row(ws) == before
     recorded.requests.clear()
     ws.push()
     assert creates(shown) == creates(recorded.requests)

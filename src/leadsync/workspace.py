@@ -175,10 +175,10 @@ class Workspace:
             on_progress=on_progress,
         )
 
-    def push_dry_run(self) -> list[hubspot.SentRequest]:
-        """The requests a push would send now, as (method, path, JSON body); none is sent,
-        nothing is written, and no token needs to be set."""
-        return hubspot.push_dry_run(self.engine, self.hubspot_transport)
+    def push_dry_run(self, backfill: bool = False) -> tuple[int, list[hubspot.SentRequest]]:
+        """(objects ``backfill`` would queue first; the requests a push would send) as (method,
+        path, JSON body); none is sent, nothing is written, no token needs to be set."""
+        return hubspot.push_dry_run(self.engine, self.hubspot_transport, backfill)
 
     def push_loop(self, poll_s: float = 1.0) -> PushLoop | None:
         """The push as a background loop (serve, worker), or None without a destination. It

@@ -19,7 +19,6 @@ from leadsync.cli.app import (
     workspace,
 )
 from leadsync.model import display_ts
-from leadsync.ops import destination as destination_ops
 from leadsync.progress import WorkProgress
 
 
@@ -92,11 +91,9 @@ def push(
         return
     with workspace() as ws:
         if dry_run:
-            if backfill:  # queued and listed in one transaction, rolled back
-                queued, requests = destination_ops.backfill_dry_run(ws.engine, ws.hubspot_transport)
+            queued, requests = ws.push_dry_run(backfill)  # one transaction, rolled back
+            if backfill:
                 render.note(f"backfill: would queue {queued} objects")
-            else:
-                requests = ws.push_dry_run()
             for method, path, body in requests:
                 render.line(f"{method} {path}")
                 if body is not None:

@@ -131,25 +131,14 @@ def push(
         sender.client.close()
 
 
-def push_dry_run(engine: Engine, transport: Transport) -> list[SentRequest]:
-    """The requests one push cycle would send now, built from the queue, listed and sent
-    nowhere; nothing is written and no lease is taken. The token is a placeholder: a dry
-    run needs none set."""
-    return _dry_run(engine, transport, backfill=False)[1]
-
-
-def backfill_dry_run(engine: Engine, transport: Transport) -> tuple[int, list[SentRequest]]:
-    """What ``push --backfill`` would do now: the objects the backfill would queue, and the
-    requests one push cycle would then send. Nothing is written: the backfill is queued by
-    the same code as :func:`backfill`, in a transaction rolled back once the requests are
-    listed (a WorkspaceError, as there, when it was queued already)."""
-    return _dry_run(engine, transport, backfill=True)
-
-
-def _dry_run(
-    engine: Engine, transport: Transport, *, backfill: bool
+def push_dry_run(
+    engine: Engine, transport: Transport, backfill: bool = False
 ) -> tuple[int, list[SentRequest]]:
-    """(objects the backfill queued, requests listed), all in one transaction rolled back."""
+    """(the objects ``backfill`` queues first, 0 without it; the requests one push cycle would
+    then send), built from the queue and sent nowhere. Nothing is written and no lease is
+    taken: the backfill is queued by the same code as :func:`backfill` (a WorkspaceError, as
+    there, when it was queued already) in a transaction rolled back once the requests are
+    listed. The token is a placeholder: a dry run needs none set."""
     destination(engine)
     with engine.connect() as connection:
         transaction = connection.begin()

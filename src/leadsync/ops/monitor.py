@@ -313,7 +313,8 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
 
     def said(n: int) -> str:
         return (
-            f"{n} contacts or leads created since {since} still have no owner after "
+            f"{counted(n, 'contact or lead', 'contacts or leads')} created since {since} "
+            f"still {_verb(n, 'has', 'have')} no owner after "
             f"{m.unowned_after_minutes:g} minutes"
             if n
             else "every new contact and lead has an owner"
