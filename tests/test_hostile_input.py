@@ -571,6 +571,7 @@ ESCAPED_TOKENS = [
     '{"Token": "%s", "event": 1}',  # another case, blanks around it: the same field
     '{"TOKEN ": "%s"}',
     '{"Tok\\u0065n": "%s", "data": ',  # not JSON, another case
+    '{"a": "x, " Token ": "%s"}',  # not JSON, out of step, blanks around another case
 ]
 
 
@@ -606,6 +607,24 @@ def test_an_escaped_token_key_is_not_kept_over_http_or_from_ingest(
     ws.ingest("aircall", [line, line[:-40]], source="calls.jsonl")
     letters = ws.dead_letters(limit=10)
     assert len(letters) == 3
+    assert not any(AIRCALL_TOKEN in text for text in stored_texts(ws))
+
+
+def test_a_token_key_in_another_case_is_not_kept_in_a_good_event(
+    ws: Workspace, live: LiveServer
+) -> None:
+    """A readable Aircall body whose token key is spelled ``Token`` / ``TOKEN`` (beside the
+    real ``token``, or alone in a captured line) is taken, and the secret is in no stored
+    payload, dead letter or error."""
+    body = json.loads((FIXTURES / "aircall" / "call.ended.json").read_text())["body"]
+    sent = {**body, "token": AIRCALL_TOKEN, "TOKEN": AIRCALL_TOKEN}
+    response = post(live, "aircall", compact(sent))
+    assert response.status_code == 200, response.text
+    captured = {**body, "timestamp": body["timestamp"] + 1, "Token": AIRCALL_TOKEN}
+    line = compact({"body": captured}).replace(b'"token"', b'"TOK\\u0045N"')
+    summary = ws.ingest("aircall", [line], source="calls.jsonl")
+    assert summary.accepted == 1 and not summary.dead_letters
+    wait_until(lambda: not any(c["status"] == "pending" for c in ws.inbox_counts()), "the worker")
     assert not any(AIRCALL_TOKEN in text for text in stored_texts(ws))
 
 

@@ -633,6 +633,31 @@ def test_the_token_is_checked_but_never_stored() -> None:
     assert TOKEN not in piece.payload() and "token" not in piece.body
 
 
+@pytest.mark.parametrize("key", ["Token", "TOKEN", " token ", "tok\u0065N"])
+def test_the_token_is_never_stored_whatever_the_case_of_its_key(key: str) -> None:
+    """Aircall's own ``token`` is checked; the same field spelled in another case (or with
+    blanks around it) is the same secret: it is not kept in the stored piece either, and the
+    event is read as before."""
+    body = load("call.ended")
+    body["token"] = TOKEN
+    body[key] = TOKEN + "-copy"
+    request_ = request(body)
+    adapter.verify(request_, TOKEN, NOW)
+    piece = harness.receive(adapter, request_)
+    assert TOKEN not in piece.payload()
+    assert all(k.strip().lower() != "token" for k in piece.body)
+    [event] = harness.convert(adapter, piece, 7)
+    assert event.external_id == CALL_ID
+
+
+def test_a_captured_line_with_only_a_capitalised_token_does_not_keep_it() -> None:
+    """``leadsync ingest`` does not verify (the line was captured after its check): a
+    ``Token`` key is stripped all the same."""
+    body = {key: value for key, value in load("call.ended").items() if key != "token"}
+    piece = receive({**body, "Token": TOKEN})
+    assert TOKEN not in piece.payload() and "Token" not in piece.body
+
+
 def test_token_errors_never_show_the_token() -> None:
     with pytest.raises(SignatureError) as caught:
         adapter.verify(request({"token": "tok-wrong"}), TOKEN, NOW)

@@ -130,6 +130,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.hygiene import without_secret_fields
 from leadsync.sources.signatures import verify_aircall
 
 __all__ = [
@@ -214,8 +215,9 @@ class AircallAdapter(Adapter):
 
     kind: ClassVar[str] = "aircall"
     signature_scheme: ClassVar[str] = "none; the body's token field equals the secret"
-    #: The body's ``token`` is the integration's secret: ``"[redacted]"`` in a dead letter,
-    #: however its key is spelled (``"tok\u0065n"``); see Adapter.redact.
+    #: The body's ``token`` is the integration's secret: never stored (:meth:`split`) and
+    #: ``"[redacted]"`` in a dead letter, however its key is spelled (``"tok\u0065n"``,
+    #: ``"Token"``); see Adapter.redact.
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
@@ -226,10 +228,10 @@ class AircallAdapter(Adapter):
         verify_aircall(token, body.get("token"))
 
     def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
-        """The body without its ``token``: the secret is checked, never stored."""
-        if isinstance(body, dict):
-            body = {key: value for key, value in body.items() if key != "token"}
-        return [body]
+        """The body without its ``token``: the secret is checked, never stored. A key
+        spelled in another case or with blanks around it (``"Token"``, ``"TOKEN "``) is the
+        same field and is dropped too (:func:`~leadsync.sources.hygiene.without_secret_fields`)."""
+        return [without_secret_fields(body, self.secret_fields)]
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         body = body_object(item)

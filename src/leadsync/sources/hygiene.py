@@ -28,7 +28,9 @@ says which number, where (line and column) and what is allowed.
 a bad copy sent before a good one and refuses the request.
 
 **Secrets in kept text.** :func:`redact_text` replaces secret fields after parsing the text and
-writes it out again, so no spelling of a key (``"tok\\u0065n"``) slips through.
+writes it out again, so no spelling of a key (``"tok\\u0065n"``) slips through; a stored body
+drops them (:func:`without_secret_fields`). A key names a secret field whatever its case and
+the blanks around it (:func:`is_secret_field`): ``"Token "`` is the token.
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ __all__ = [
     "NumberOutOfRange",
     "check_events",
     "finite_float",
+    "is_secret_field",
     "may_hold_unstorable",
     "number_problem",
     "redact_text",
     "representable",
     "storable_key",
     "unstorable_at",
+    "without_secret_fields",
 ]
 
 # ------------------------------------------------------------------ text the database can hold
@@ -352,16 +356,24 @@ def _redact_fields(body: Any, fields: frozenset[str]) -> bool:
     changed = False
     if isinstance(body, dict):
         for name in body:
-            if _named(name, fields) and body[name] != REDACTED:
+            if is_secret_field(name, fields) and body[name] != REDACTED:
                 body[name] = REDACTED
                 changed = True
     return changed
 
 
-def _named(key: str, fields: frozenset[str]) -> bool:
-    """Whether ``key`` names one of the (lowercase) secret ``fields``, whatever its case
-    and surrounding blanks: ``"Token "`` holds the token as surely as ``"token"``."""
-    return key in fields or key.strip().lower() in fields
+def is_secret_field(key: str, fields: Collection[str]) -> bool:
+    """Whether body key ``key`` names one of the (lowercase) secret ``fields``, whatever its
+    case and surrounding blanks: ``"Token "`` holds the token as surely as ``"token"``."""
+    return key in fields or key.strip().casefold() in fields
+
+
+def without_secret_fields(body: Any, fields: Collection[str]) -> Any:
+    """``body`` as it may be stored: a JSON object without its top-level keys that name a
+    secret field (:func:`is_secret_field`); any other body is returned as given."""
+    if not fields or not isinstance(body, dict):
+        return body
+    return {key: value for key, value in body.items() if not is_secret_field(key, fields)}
 
 
 _SPACE = re.compile(r"\s*")
@@ -393,7 +405,7 @@ def _redact_strings(text: str, fields: frozenset[str], depth: int) -> str:
         value = _decode_string(text[start:end])
         after = _SPACE.match(text, end).end()  # type: ignore[union-attr]
         if value is not None and after < len(text) and text[after] == ":":
-            if _named(value, wanted):
+            if is_secret_field(value, wanted):
                 begin = _SPACE.match(text, after + 1).end()  # type: ignore[union-attr]
                 out.append(text[kept_to:begin])
                 out.append(json.dumps(REDACTED))
@@ -432,7 +444,7 @@ def _redact_keys_anywhere(text: str, wanted: frozenset[str]) -> str:
             break
         key = _SHORT_KEY.match(text, start)
         name = None if key is None else _decode_string(f'"{key.group(1)}"')
-        if key is None or name is None or not (name in wanted or name.lower() in wanted):
+        if key is None or name is None or not is_secret_field(name, wanted):
             position = start + 1
             continue
         begin = key.end()

@@ -1,0 +1,412 @@
+"""Payloads the vendors (or public SDKs and connectors) published, fed through leadsync as a
+user would: cut on receipt and read by a worker (the adapter), and ``ingest`` of a captured
+file into a scratch workspace. Each sample is in ``tests/fixtures/published/<kind>/``, kept as
+published (XML as sent; the JavaScript object literals of connector test files as the JSON
+they spell); :data:`SOURCES` says where each one comes from.
+
+These are not the made-up fixtures of ``tests/fixtures/webhooks`` (whose golden files pin
+every field): each test here checks what the vendor means by its sample — the event and
+record type, ids, emails, numbers in E.164, the owner, times in UTC — or, for a sample
+leadsync cannot read, that it is a dead letter naming the field and what is allowed, with the
+readable samples beside it applied all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.errors import EventError
+from leadsync.model import ActivityType, Event, EventType, RecordType
+from leadsync.pipeline.inbox import vendor_line_request
+from leadsync.sources import adapter_for
+from leadsync.sources.base import Piece
+from leadsync.sources.canonical import event_to_dict, parse_event
+from leadsync.values import read_phone
+from leadsync.workspace import Workspace
+from tests.adapters import owner_dict
+from tests.helpers import workspace_config
+
+PUBLISHED = Path(__file__).parent / "fixtures" / "published"
+
+SOURCES: dict[str, str] = {
+    # Aircall
+    "aircall/call.created.docs.json": "Aircall API reference, 'call.created' webhook sample, as "
+    "quoted in github.com/hookdeck/webhook-skills skills/aircall-webhooks/references/overview.md",
+    "aircall/number.closed.docs.json": "the same page: Aircall's documented 'number.closed' sample",
+    "aircall/contact.created.activepieces.json": "github.com/activepieces/activepieces "
+    "packages/pieces/community/aircall/src/lib/triggers/new-contact.ts (sampleData)",
+    "aircall/call.ended.activepieces.json": "github.com/activepieces/activepieces "
+    "packages/pieces/community/aircall/src/lib/triggers/new-call-ended.ts (sampleData: times "
+    "as ISO strings, which Aircall does not send)",
+    # Calendly
+    "calendly/invitee.created.api_reference.json": "Calendly API reference, GET "
+    "/sample_webhook_data example (developer.calendly.com/api-docs/calendly-api/webhooks/"
+    "get-sample-webhook-data), mirrored in a public docs repo",
+    "calendly/invitee.created.hull.json": "github.com/hull/hull-connectors packages/connectors/"
+    "hull-calendly/test/unit/purplefusion/fixtures/webhook-invitee-created.js (input.body)",
+    "calendly/invitee.canceled.hull.json": "github.com/hull/hull-connectors packages/connectors/"
+    "hull-calendly/test/unit/purplefusion/fixtures/webhook-invitee-canceled.js (input.body)",
+    # Outreach
+    "outreach/account.created.amp_labs.json": "github.com/amp-labs/connectors, Outreach "
+    "subscription event tests (TestCollapsedSubscriptionEvent_Created)",
+    "outreach/prospect.updated.amp_labs.json": "the same file (..._Updated)",
+    "outreach/task.destroyed.amp_labs.json": "the same file (..._Destroyed)",
+    "outreach/sequence.created.amp_labs.json": "the same file (TestSubscriptionEvent_NumericId)",
+    "outreach/prospect.updated.hull.json": "github.com/hull/hull-connectors, Outreach incoming "
+    "webhook test fixture (input.data.body)",
+    # Pipedrive
+    "pipedrive/change.lead.pipedream.json": "github.com/PipedreamHQ/pipedream "
+    "components/pipedrive/sources/updated-lead-instant/test-event.mjs (webhooks v2)",
+    "pipedrive/v1.updated.person.pipedream.json": "github.com/PipedreamHQ/pipedream "
+    "components/pipedrive/sources/updated-person-instant/test-event.mjs (webhooks v1)",
+    # Salesloft
+    "salesloft/person_updated.api_docs.json": "Salesloft API reference person example "
+    "(developers.salesloft.com/docs/api/people-show), mirrored as a Ruby SAMPLE_RESPONSE in a "
+    "public repo; sent as the body of a person_updated webhook",
+    # HubSpot
+    "hubspot/contact.propertyChange.sensitive.json": "HubSpot docs, Sensitive Data: 'Example "
+    "webhook payload' (developers.hubspot.com/docs/api/sensitive-data)",
+    "hubspot/test_payloads.json": "HubSpot's 'Test' webhook payloads (contact.creation with "
+    "changeFlag NEW, contact.propertyChange), as quoted in a public repo's comments",
+    "hubspot/contact.propertyChange.test_firstname.json": "HubSpot's 'Test' payload with "
+    "isSensitive, as quoted in a public repo's comments",
+    # Salesforce
+    "salesforce/om_lead.novopayment.xml": "a Lead Outbound Message captured in a public PHP "
+    "repo's comment (organization 00Do0000000e0vQEAQ; its copy had the xsi namespace cut "
+    "short by a terminal, restored here)",
+    "salesforce/om_lead.umbraco.xml": "Umbraco.Automate.Salesforce tests, ParseOutboundMessage"
+    "ActionTests.SampleOutboundMessage",
+}
+
+ORGANIZATIONS = {
+    "om_lead.novopayment.xml": "00Do0000000e0vQEAQ",
+    "om_lead.umbraco.xml": "00Dxx0000000001",
+}
+AIRCALL_DOCS_TOKENS = ("cebcaac65XXXXXXXXXx", "45XXYYZZa08")
+
+
+def adapter_of(kind: str, path: Path) -> Any:
+    options: dict[str, Any] | None = None
+    if kind == "salesforce":
+        options = {"organization_id": ORGANIZATIONS[path.name]}
+    return adapter_for(kind, kind, options)
+
+
+def line_of(path: Path) -> str:
+    """A sample as a line of ``leadsync ingest``: the bare body, an envelope as kept, or an
+    XML body as a JSON string."""
+    text = path.read_text("utf-8")
+    if path.suffix == ".xml":
+        return json.dumps({"body": text})
+    return json.dumps(json.loads(text))
+
+
+def read(name: str) -> tuple[list[Piece], list[list[Event]]]:
+    """Pieces and events of the sample ``<kind>/<file>``, as intake and a worker make them."""
+    path = PUBLISHED / name
+    kind = path.parent.name
+    adapter = adapter_of(kind, path)
+    pieces = adapter.pieces(vendor_line_request(line_of(path), adapter))
+    events = [adapter.events_of(p.payload(), p.key, 1, name) for p in pieces]
+    return pieces, events
+
+
+def only(name: str) -> Event:
+    _, groups = read(name)
+    found = [event for group in groups for event in group]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def refused(name: str) -> str:
+    with pytest.raises(EventError) as caught:
+        read(name)
+    return caught.value.detail
+
+
+def e164(value: Any) -> str | None:
+    phone = read_phone(value)
+    return None if phone is None else phone.number
+
+
+def test_every_sample_names_its_source() -> None:
+    found = {str(p.relative_to(PUBLISHED)) for p in PUBLISHED.glob("*/*") if p.is_file()}
+    assert found == set(SOURCES)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_a_sample_gives_canonical_events_or_a_named_dead_letter(name: str) -> None:
+    try:
+        pieces, groups = read(name)
+    except EventError as exc:
+        assert re.match(r'field "[\w.\[\]]+": \S', exc.detail), exc.detail
+        return
+    for piece, group in zip(pieces, groups, strict=True):
+        for event in group:
+            assert event.id == piece.key or event.id.startswith(piece.key + "#")
+            assert parse_event(event_to_dict(event), event.integration, 1) == event
+
+
+# ------------------------------------------------------------------ Aircall
+
+
+def test_aircall_documented_call_created_is_an_outbound_call_to_the_dialled_number() -> None:
+    """``user``, ``contact`` and ``number`` are empty objects while the call is new: no owner,
+    no association, and no final value (``duration: 0`` is not the call's duration yet)."""
+    pieces, [[event]] = read("aircall/call.created.docs.json")
+    assert event.type is EventType.ACTIVITY and event.activity is ActivityType.CALL
+    assert event.external_id == "123"
+    assert event.occurred_at == "2024-11-26T12:08:15.000Z"  # started_at 1732622895, UTC
+    assert pieces[0].occurred_at == "2024-11-26T12:08:16.000Z"  # the envelope's timestamp
+    assert event.owner is None and not event.associations
+    assert event.properties == {
+        "title": "Aircall call",
+        "direction": "outbound",
+        "to_number": "+1 800-123-4567",
+    }
+    assert e164(event.properties["to_number"]) == "+18001234567"
+
+
+def test_aircall_documented_token_is_checked_and_never_stored() -> None:
+    path = PUBLISHED / "aircall/call.created.docs.json"
+    adapter = adapter_of("aircall", path)
+    request = vendor_line_request(line_of(path), adapter)
+    adapter.verify(request, "cebcaac65XXXXXXXXXx", 1732622900.0)
+    [piece] = adapter.pieces(request)
+    assert "cebcaac65XXXXXXXXXx" not in piece.payload()
+
+
+def test_aircall_contact_created_sample_keeps_work_and_mobile_numbers_apart() -> None:
+    event = only("aircall/contact.created.activepieces.json")
+    assert event.type is EventType.RECORD and event.object is RecordType.CONTACT
+    assert event.external_id == "456" and event.owner is None
+    assert event.properties == {
+        "firstname": "John",
+        "lastname": "Doe",
+        "company": "Acme Corp",
+        "email": "john.doe@acme.com",
+        "phone": "+1234567890",  # labelled Work
+        "mobilephone": "+1234567891",  # labelled Mobile
+    }
+
+
+def test_aircall_number_event_is_a_dead_letter_naming_the_known_events() -> None:
+    detail = refused("aircall/number.closed.docs.json")
+    assert detail.startswith("field \"event\": unknown event 'number.closed'; known: ")
+    assert "call.ended" in detail
+
+
+def test_aircall_call_with_iso_times_is_a_dead_letter_naming_the_time_field() -> None:
+    """A connector's invented shape (ISO strings where Aircall sends unix seconds) is not
+    read as some other time: the field and the allowed form are named."""
+    detail = refused("aircall/call.ended.activepieces.json")
+    assert (
+        detail == "field \"data.started_at\": must be a unix time in s, got '2023-07-31T10:30:00Z'"
+    )
+
+
+# ------------------------------------------------------------------ Calendly
+
+
+def test_calendly_reference_sample_is_a_meeting_with_its_host_and_invitee() -> None:
+    _, [[meeting, contact]] = read("calendly/invitee.created.api_reference.json")
+    assert meeting.activity is ActivityType.MEETING
+    assert meeting.external_id == (
+        "https://calendly.com/scheduled_events/AAAAAAAAAAAAAAAA/invitees/AAAAAAAAAAAAAAAA"
+    )
+    assert owner_dict(meeting) == {
+        "id": "https://api.calendly.com/users/GBGBDCAADAEDCRZ2",
+        "email": "user@example.com",
+    }
+    assert meeting.occurred_at == "2019-08-24T14:15:22.000Z"
+    assert meeting.properties["outcome"] == "scheduled"
+    assert meeting.properties["title"] == "15 Minute Meeting"
+    assert [a.email for a in meeting.associations] == ["test@example.com"]
+    assert contact.object is RecordType.CONTACT and contact.owner is None
+    assert contact.properties["email"] == "test@example.com"
+    assert (contact.properties["firstname"], contact.properties["lastname"]) == ("John", "Doe")
+    assert e164(contact.properties["mobilephone"]) == "+14045551234"  # text_reminder_number
+    assert "phone" not in contact.properties  # a physical location is no number
+
+
+def test_calendly_early_v2_shape_without_scheduled_event_is_still_the_booking() -> None:
+    """The first API v2 payloads named the scheduled event by uri only (``payload.event``):
+    the booking is a meeting at ``created_at`` with no host and no times."""
+    _, [[meeting, contact]] = read("calendly/invitee.created.hull.json")
+    assert meeting.activity is ActivityType.MEETING and meeting.owner is None
+    assert meeting.occurred_at == "2020-12-22T18:15:56.000Z"
+    assert meeting.properties == {"outcome": "scheduled", "calendly_status": "active"}
+    assert contact.properties == {"email": "betty@rei.com", "firstname": "Betty"}
+
+
+def test_calendly_early_v2_cancellation_updates_the_same_meeting() -> None:
+    _, [[booked, _]] = read("calendly/invitee.created.hull.json")
+    _, [[canceled, contact]] = read("calendly/invitee.canceled.hull.json")
+    assert canceled.external_id == booked.external_id
+    assert canceled.properties == {"outcome": "canceled", "calendly_status": "canceled"}
+    assert contact.properties == {"email": "betty@rei.com"}  # name null: no name
+
+
+# ------------------------------------------------------------------ Outreach
+
+
+def test_outreach_account_with_a_flat_owner_relationship_and_a_pacific_offset() -> None:
+    pieces, [[event]] = read("outreach/account.created.amp_labs.json")
+    assert event.object is RecordType.COMPANY and event.external_id == "13"
+    assert owner_dict(event) == {"id": "2", "email": None}
+    assert event.properties == {"name": "this is a test", "domain": "test.com"}
+    assert event.occurred_at == "2025-11-04T09:40:36.000Z"
+    assert pieces[0].occurred_at == "2025-11-04T09:40:36.000Z"
+
+
+def test_outreach_prospect_update_carries_only_what_changed() -> None:
+    event = only("outreach/prospect.updated.amp_labs.json")
+    assert event.object is RecordType.CONTACT and event.external_id == "456"
+    assert event.owner is None
+    assert event.properties == {"firstname": "John", "lastname": "Doe"}
+    assert event.occurred_at == "2025-11-05T10:30:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("name", "at"),
+    [
+        # deliveredAt 07:00 at -08:00 is 15:00 UTC
+        ("outreach/task.destroyed.amp_labs.json", "2025-11-06T15:00:00.000Z"),
+        ("outreach/sequence.created.amp_labs.json", "2025-11-07T12:00:00.000Z"),
+        ("outreach/prospect.updated.hull.json", "2019-08-12T18:57:15.340Z"),
+    ],
+)
+def test_outreach_events_that_change_nothing_are_taken_and_give_no_event(
+    name: str, at: str
+) -> None:
+    pieces, groups = read(name)
+    assert groups == [[]]
+    assert pieces[0].occurred_at == at
+
+
+# ------------------------------------------------------------------ Pipedrive
+
+
+def test_pipedrive_v2_lead_change_without_an_owner_change_sends_no_owner() -> None:
+    pieces, [[event]] = read("pipedrive/change.lead.pipedream.json")
+    assert pieces[0].key == "123456789-1234-1234-1234-123456789012"  # meta.id
+    assert event.object is RecordType.LEAD
+    assert event.external_id == "123456789-1234-1234-1234-123456789012"
+    assert event.owner is None  # owner_id is not in previous: unchanged
+    assert event.properties == {"name": "Lead Title"}
+    assert [(a.type, a.external_id) for a in event.associations] == [(RecordType.CONTACT, "12")]
+    assert event.occurred_at == "2025-06-19T16:07:36.754Z"
+
+
+def test_pipedrive_v1_person_update_skips_empty_email_and_phone() -> None:
+    """Pipedrive v1 renders an empty email and phone as ``[{"value": "", "primary": true}]``:
+    no email and no number, not an empty one."""
+    event = only("pipedrive/v1.updated.person.pipedream.json")
+    assert event.object is RecordType.CONTACT and event.external_id == "11"
+    assert event.owner is None  # the same owner_id before and after
+    assert event.properties == {
+        "name": "Person Name",
+        "firstname": "Person Name",
+        "lastname": "Surname",
+    }
+    assert event.occurred_at == "2025-02-17T21:26:58.595Z"  # timestamp_micro, UTC
+
+
+# ------------------------------------------------------------------ Salesloft
+
+
+def test_salesloft_documented_person_is_a_contact_with_its_owner_and_numbers() -> None:
+    event = only("salesloft/person_updated.api_docs.json")
+    assert event.object is RecordType.CONTACT and event.external_id == "1"
+    assert owner_dict(event) == {"id": "1", "email": None}
+    assert event.properties["email"] == "pat.johnson@example.com"
+    assert e164(event.properties["phone"]) == "+14445556666"
+    assert e164(event.properties["mobilephone"]) == "+14445556666"
+    assert event.properties["crm_id"] == "003i000001mnhpD"
+    assert event.occurred_at == "2020-04-16T18:26:36.213Z"
+    assert [(a.type, a.external_id) for a in event.associations] == [(RecordType.COMPANY, "1")]
+
+
+# ------------------------------------------------------------------ HubSpot
+
+
+def test_hubspot_sensitive_property_sample_is_taken_and_changes_nothing() -> None:
+    pieces, groups = read("hubspot/contact.propertyChange.sensitive.json")
+    assert [p.key for p in pieces] == ["686627:3029365631"]
+    assert groups == [[]]
+
+
+def test_hubspot_test_payloads_create_the_contact() -> None:
+    pieces, groups = read("hubspot/test_payloads.json")
+    assert [p.key for p in pieces] == ["2881778:100", "2902227:100"]
+    [created], untracked = groups
+    assert created.object is RecordType.CONTACT and created.external_id == "123"
+    assert created.occurred_at == "2024-11-14T19:22:39.499Z"
+    assert untracked == []  # the 'message' property is not one leadsync keeps
+
+
+def test_hubspot_test_firstname_change() -> None:
+    event = only("hubspot/contact.propertyChange.test_firstname.json")
+    assert event.external_id == "123" and event.properties == {"firstname": "sample-value"}
+    assert event.occurred_at == "2024-06-27T02:15:44.267Z"
+
+
+# ------------------------------------------------------------------ Salesforce
+
+
+@pytest.mark.parametrize("name", ["om_lead.novopayment.xml", "om_lead.umbraco.xml"])
+def test_salesforce_message_without_a_modification_time_names_what_to_select(name: str) -> None:
+    detail = refused(f"salesforce/{name}")
+    assert detail == (
+        'field "fields.LastModifiedDate": required: select LastModifiedDate (or '
+        "SystemModstamp) in the Outbound Message"
+    )
+
+
+# ------------------------------------------------------------------ ingest
+
+
+def integrations() -> dict[str, dict[str, Any]]:
+    leave = {"unmapped": {"policy": "leave"}}
+    found: dict[str, dict[str, Any]] = {
+        kind: {"kind": kind, "users": leave}
+        for kind in ("aircall", "calendly", "outreach", "pipedrive", "salesloft", "hubspot")
+    }
+    found["hubspot"]["vendor"] = {"app_id": "777"}
+    return found
+
+
+def test_ingest_of_the_aircall_samples_applies_the_readable_ones_beside_the_others(
+    db_url: str,
+) -> None:
+    paths = sorted((PUBLISHED / "aircall").glob("*.json"))
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config(integrations()))
+        summary = ws.ingest("aircall", [line_of(p) for p in paths], source="aircall.jsonl")
+        names = [p.name for p in paths]
+        dead = {names[int(d.where.split(":")[1]) - 1]: d.error for d in summary.dead_letters}
+        assert set(dead) == {"call.ended.activepieces.json", "number.closed.docs.json"}
+        assert dead["call.ended.activepieces.json"].startswith('field "data.started_at": ')
+        assert summary.accepted == 2
+        [contact] = ws.find(external="aircall:456")
+        assert contact["email"] == "john.doe@acme.com"
+        [call] = ws.activities(integration="aircall")
+        assert (call["external_id"], call["type"]) == ("123", "call")
+        kept = [letter["raw"] for letter in ws.dead_letters(limit=10)]
+        kept += [row["payload"] for row in ws.inbox_rows(limit=10)]
+        assert kept and not any(token in text for text in kept for token in AIRCALL_DOCS_TOKENS)
+
+
+@pytest.mark.parametrize("kind", ["calendly", "outreach", "pipedrive", "salesloft", "hubspot"])
+def test_ingest_of_the_other_samples_takes_every_line(db_url: str, kind: str) -> None:
+    paths = sorted((PUBLISHED / kind).glob("*.json"))
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config(integrations()))
+        summary = ws.ingest(kind, [line_of(p) for p in paths], source=f"{kind}.jsonl")
+        assert list(summary.dead_letters) == [] and list(summary.failed) == []
+        assert summary.accepted >= len(paths)
