@@ -455,7 +455,7 @@ def test_map_a_rep_change_a_strategy_preview_save_and_the_engine_follows(
     entry = tab.locator("li.audit-entry").first
     assert entry.locator(".audit-who").inner_text().startswith("console (token) · session ")
     summary = entry.locator(".summary").inner_text()
-    assert "users.map.u-7: (not set) → 104" in summary
+    assert "users.map.u-7: (not set) → Di Ro (104)" in summary
     assert "ownership.default: fill_if_empty → integration_wins" in summary
     entry.get_by_text("YAML diff").click()
     assert "+        u-7: '104'" in entry.locator("pre.diff .add").all_inner_texts()

@@ -75,3 +75,23 @@ def test_sql_is_written_in_store_only() -> None:
             if SQL.search(line) and not line.lstrip().startswith("#"):
                 found.append(f"{_relative(path)}:{number}: {line.strip()}")
     assert not found, "SQL outside store/:\n" + "\n".join(found)
+
+
+def test_every_file_the_package_reads_is_in_its_package_data() -> None:
+    """A built package holds the files its ``package-data`` globs name: a template, a
+    stylesheet or a script left out works from a checkout and breaks once installed."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["leadsync"]
+    package = ROOT / "src" / "leadsync"
+    left_out = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*"))
+        if path.is_file()
+        and path.suffix not in (".py", ".pyc")
+        and "__pycache__" not in path.parts
+        and not any(fnmatch.fnmatch(str(path.relative_to(package)), g) for g in globs)
+    ]
+    assert left_out == []

@@ -10,7 +10,7 @@ import enum
 import json
 import os
 import types
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from pydantic.fields import FieldInfo
 
 from leadsync.errors import LeadsyncError
@@ -139,12 +140,12 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """A template with what every page shows: the session's role and CSRF token, and
-    ``layout`` — the full page, or only the content for an htmx request."""
+    ``layout`` — the full page, or only the content for an htmx request (unless given)."""
+    context.setdefault("layout", "fragment.html" if is_htmx(request) else "base.html")
     context.update(
         session=session,
         can_change=session is not None and session.can_change,
         csrf_token=session.csrf if session is not None else "",
-        layout="fragment.html" if is_htmx(request) else "base.html",
     )
     response = console.templates.TemplateResponse(request, template, context, status_code=status)
     response.headers["cache-control"] = "no-store"
@@ -354,6 +355,50 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
+def filter_integrations(
+    workspace: Workspace, seen: Iterable[str | None], has_entries: Callable[[str], bool]
+) -> list[str]:
+    """The integrations a list's filter offers: every configured one, and every other that
+    has entries in the list — a removed integration's letters or audit entries stay
+    filterable. Candidates besides the configured ones are the integrations of the inbox
+    (a removed integration's events stay there) and those ``seen`` on the page; each is
+    offered only when ``has_entries`` says so (one indexed query each, and few of them)."""
+    configured = set(workspace.rules().integrations)
+    candidates = {row["integration"] for row in workspace.inbox_counts()}
+    candidates |= {name for name in seen if name}
+    others = {name for name in candidates - configured if has_entries(name)}
+    return sorted(configured | others)
+
+
+#: Hints to the CLI in the workspace's messages (the health report's summaries, a refused
+#: retry's reason) where a console page does the same: the page, linked, instead. A hint
+#: with no page in the console (``leadsync push failures list`` …) is left as it is.
+CLI_HINTS = (
+    (
+        "(leadsync review list)",
+        '(answer them on the <a href="/review">Review</a> page)',
+    ),
+    (
+        "(leadsync dead-letters list; one that cannot be fixed: leadsync dead-letters "
+        "dismiss ID --reason TEXT)",
+        '(open each on the <a href="/dead-letters">Dead letters</a> page to retry it, or '
+        "dismiss one that cannot be fixed)",
+    ),
+    (
+        "configure it again (leadsync apply)",
+        'add it again (<a href="/integrations/new">Add an integration</a>)',
+    ),
+)
+
+
+def console_hints(text: str) -> Markup:
+    """``text`` escaped, each CLI hint of :data:`CLI_HINTS` as a link to its page."""
+    html = str(escape(text))
+    for cli, page in CLI_HINTS:
+        html = html.replace(str(escape(cli)), page)
+    return Markup(html)  # escaped above; the links are ours
+
+
 def templates() -> Jinja2Templates:
     env = Environment(
         loader=PackageLoader("leadsync.web", "templates"),
@@ -364,4 +409,5 @@ def templates() -> Jinja2Templates:
     env.filters["when"] = display_ts
     env.filters["pretty_body"] = _pretty_body
     env.filters["plural"] = plural
+    env.filters["console_hints"] = console_hints
     return Jinja2Templates(env=env)

@@ -12,7 +12,7 @@ from leadsync.errors import LeadsyncError
 from leadsync.ops.deadletters import dismiss_hint
 
 from . import flash
-from .console import Changing, Refused, Viewing, is_htmx, page_router
+from .console import Changing, Refused, Viewing, filter_integrations, is_htmx, page_router
 
 router = page_router()
 
@@ -27,11 +27,16 @@ def dead_letter_list(
     page: Viewing, integration: str | None = None, resolved: bool = False
 ) -> Response:
     ws = page.workspace
+    letters = ws.dead_letters(integration or None, SHOWN, include_resolved=resolved)
+    seen = [integration, *(letter["integration"] for letter in letters)]
     return page.render(
         "dead_letters.html",
-        letters=ws.dead_letters(integration or None, SHOWN, include_resolved=resolved),
+        letters=letters,
         open_count=ws.dead_letter_count(integration or None),
-        integrations=sorted(ws.rules().integrations),
+        integrations=filter_integrations(
+            ws, seen, lambda name: bool(ws.dead_letters(name, 1, include_resolved=True))
+        ),
+        configured=set(ws.rules().integrations),
         integration=integration or "",
         resolved=resolved,
         shown=SHOWN,

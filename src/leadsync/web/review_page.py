@@ -16,7 +16,7 @@ from leadsync.ops.review import PAGE, STATUSES, Resolution, ReviewItem
 from leadsync.rules.counterparts import KINDS
 
 from . import flash
-from .console import Changing, Page, Refused, Viewing, page_router
+from .console import Changing, Page, Refused, Viewing, filter_integrations, page_router
 from .settings_page import actor
 
 router = page_router()
@@ -62,7 +62,12 @@ def review_list(
         found=found,
         statuses=(*STATUSES, ALL),
         kinds=KINDS,
-        integrations=sorted(ws.rules().integrations),
+        integrations=filter_integrations(
+            ws,
+            [integration, *(item.integration for item in found.items)],
+            lambda name: bool(ws.review_items(None, integration=name, limit=1).items),
+        ),
+        configured=set(ws.rules().integrations),
         state=status or ALL,  # (``status`` is the response's)
         kind=kind,
         integration=integration,

@@ -5,24 +5,41 @@ The form becomes proposed settings by :func:`~leadsync.ops.settings_form.change_
 read like the admin API's proposed settings; saving is :meth:`Workspace.replace_integration`
 (the API's PUT), with the preview's fingerprint, so what is saved is what was previewed, and
 the session is recorded in the audit log (its role and a digest of its id, never a secret).
+
+A preview or save the settings' check refuses shows the page again as it was sent, each
+problem beside its field in the form's own words (:func:`field_errors`) and summarised at
+the top (focused, linking to the fields), and no preview: one made before would be of
+other settings than those on the page. ``static/settings.js`` puts a preview away as soon
+as the form is edited after it, for the same reason.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from leadsync.errors import ConfigError
+from leadsync.model import RecordType
 from leadsync.ops.settings_change import Actor
 from leadsync.ops.settings_form import Form as FormFields
-from leadsync.ops.settings_form import change_from_form
+from leadsync.ops.settings_form import SettingsForm, change_from_form
 from leadsync.settings import integration_to_dict
+from leadsync.settings.integration import (
+    ActivityTypeSettings,
+    AssociationSettings,
+    OwnershipSettings,
+)
 from leadsync.values import since_ts
 
-from .console import Changing, Page, Viewing, is_htmx, page_router
+from .audit_page import changes
+from .console import Changing, Page, Viewing, is_htmx, page_router, plural
 
 router = page_router()
 
@@ -37,6 +54,244 @@ async def form_fields(request: Request) -> FormFields:
 
 
 Fields = Annotated[FormFields, Depends(form_fields)]
+
+#: The form's labels by the id of their control; the page prints them from here, so an error
+#: names a field exactly as the form does.
+LABELS = {
+    "auto-match": "Auto-match by email",
+    "unmapped-policy": "When a user maps to no owner",
+    "unmapped-owner": "Fallback owner",
+    "unmapped-team": "Round-robin team",
+    "strategy-default": "Strategy for every record type",
+    "protect-days": "Protect an owner a person set in the CRM for (days)",
+    "assign-on-activity": "Assign on activity: an activity by a mapped rep gives an ownerless "
+    "record that rep as owner",
+    "min-duration": "Skip calls shorter than (seconds)",
+    "assoc-mode": "Mode",
+    "assoc-primary": "Person record",
+    "assoc-company": "Company",
+    "assoc-deal": "Deals",
+    "assoc-max-deals": "At most this many deals",
+    "rollout-percent": "Share of records on the proposed settings (%)",
+}
+#: The control of each key path below ``integrations.NAME`` that has one of its own.
+CONTROLS = {
+    ("users", "auto_match"): "auto-match",
+    ("users", "unmapped", "policy"): "unmapped-policy",
+    ("users", "unmapped", "owner"): "unmapped-owner",
+    ("users", "unmapped", "team"): "unmapped-team",
+    ("ownership", "default"): "strategy-default",
+    ("ownership", "protect_manual_days"): "protect-days",
+    ("ownership", "assign_on_activity"): "assign-on-activity",
+    ("activities", "call", "min_duration_s"): "min-duration",
+    ("associations", "mode"): "assoc-mode",
+    ("associations", "primary"): "assoc-primary",
+    ("associations", "company"): "assoc-company",
+    ("associations", "deal"): "assoc-deal",
+    ("associations", "max_deals"): "assoc-max-deals",
+    ("rollout", "percent"): "rollout-percent",
+}
+#: Each section's fieldset (its id is the section's) by its legend, for a problem in a
+#: section that has no control of its own on the page.
+SECTION_TITLES = {
+    "users": "User mapping",
+    "ownership": "Ownership",
+    "activities": "Activities",
+    "associations": "Associations",
+    "rollout": "Staged rollout",
+}
+#: The unmapped policies as the form offers them.
+POLICY_WORDS = {
+    "leave": "Leave the record's owner as it is (flagged)",
+    "fallback": "Give the record to a fallback owner",
+    "round_robin": "Give records in turn to a team (round robin)",
+}
+#: What an emptied number field means: the setting's default (None: no minimum).
+DEFAULTS = {
+    "protect_manual_days": OwnershipSettings().protect_manual_days,
+    "max_deals": AssociationSettings().max_deals,
+    "min_duration_s": ActivityTypeSettings().min_duration_s,
+}
+#: The settings' messages (:mod:`leadsync.settings.errors`) in the form's words; the value
+#: is left out: the field beside the message shows it as typed.
+WORDS = (
+    (r"must be at least (?P<n>\S+); got .*", "must be {n} or more"),
+    (r"must be more than (?P<n>\S+); got .*", "must be more than {n}"),
+    (r"must be at most (?P<n>\S+); got .*", "must be {n} or less"),
+    (r"must be less than (?P<n>\S+); got .*", "must be less than {n}"),
+    (r"expected a whole number; got .*", "must be a whole number"),
+    (r"expected a (?:finite )?number; got .*", "must be a number"),
+    (r"expected true or false; got .*", "must be ticked or not"),
+    (r"required when policy is (?P<policy>\w+)", "needed with “{policy}”: choose one"),
+    (r"required", "must be given"),
+    (
+        r"unknown owner '(?P<v>.*)'; .*",
+        "{v} is no longer one of the workspace's owners: choose another",
+    ),
+    (
+        r"unknown team '(?P<v>.*)'; .*",
+        "{v} is no longer one of the workspace's teams: choose another",
+    ),
+    (
+        r"team '(?P<v>.*)' has no members to take turns",
+        "the team {v} has no members to take turns: choose another",
+    ),
+    (r"'(?P<v>.*)' is not allowed; allowed: .*", "“{v}” is not one of the choices"),
+)
+#: One part of a key path as :func:`leadsync.settings.base.format_path` writes it.
+PART = re.compile(r'(?P<key>[A-Za-z0-9_-]+)|\[(?P<index>\d+)\]|\["(?P<quoted>(?:[^"\\]|\\.)*)"\]')
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem of a refused form: ``field`` is the id it is shown beside (a control, or
+    a section's fieldset), ``target`` the id the summary links to (a control to focus)."""
+
+    field: str
+    target: str
+    label: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The form as it was sent, to fill the page again after a refusal (``fields`` None:
+    the page shows the settings)."""
+
+    fields: FormFields | None = None
+
+    def value(self, name: str, current: Any) -> Any:
+        """A select's or a number's value: as sent, else ``current``."""
+        if self.fields is None or name not in self.fields or not self.fields[name]:
+            return current
+        return self.fields[name][-1]
+
+    def ticked(self, name: str, current: bool, value: str = "true") -> bool:
+        """A checkbox: ticked as sent when its section was sent (unticked is not sent)."""
+        if self.fields is None or name.split(".")[0] not in self.fields.get("sections", ()):
+            return current
+        return value in self.fields.get(name, ())
+
+
+def _key_path(text: str) -> tuple[tuple[str | int, ...], str] | None:
+    """``(key path, message)`` of a problem's text after its source (``a.b[0]: what``)."""
+    parts: list[str | int] = []
+    at = 0
+    while found := PART.match(text, at):
+        if found["key"] is not None:
+            parts.append(found["key"])
+        elif found["index"] is not None:
+            parts.append(int(found["index"]))
+        else:
+            parts.append(re.sub(r"\\(.)", r"\1", found["quoted"]))
+        at = found.end()
+        if text.startswith(": ", at):
+            return tuple(parts), text[at + 2 :]
+        at += text.startswith(".", at)
+    return None
+
+
+def _in_words(message: str) -> str:
+    for pattern, words in WORDS:
+        if found := re.fullmatch(pattern, message):
+            named = found.groupdict()
+            if "policy" in named:
+                named["policy"] = POLICY_WORDS.get(named["policy"], named["policy"])
+            return words.format(**named)
+    return message
+
+
+def _control(form: SettingsForm, path: Sequence[str | int]) -> tuple[str, str, str]:
+    """``(field, target, label)`` of the control a key path below the integration names."""
+    key = tuple(p for p in path if isinstance(p, str))
+    if key in CONTROLS:
+        control = CONTROLS[key]
+        return control, control, LABELS[control]
+    users = [str(user["id"]) for user in form.users]
+    match key:
+        case ("users", "map", user) if user in users:
+            control = f"map-{users.index(user) + 1}"
+            return control, control, f"Owner for {user}"
+        case ("ownership", record_type) if record_type in tuple(RecordType):
+            return (
+                f"strategy-{record_type}",
+                f"strategy-{record_type}",
+                (f"Strategy for {plural(record_type)}"),
+            )
+        case ("activities", kind, "enabled"):
+            return f"activity-{kind}", f"activity-{kind}", f"Log {plural(kind)}"
+        case ("activities", kind, "skip_outcomes") if kind in form.outcomes:
+            first = form.outcomes[kind][0]
+            return f"skip-{kind}", f"skip-{kind}-{first}", f"Skip {plural(kind)} with the outcome"
+    if key and key[0] in SECTION_TITLES:
+        return key[0], key[0], SECTION_TITLES[key[0]]
+    return "settings-form", "settings-form", "The settings"
+
+
+def field_errors(form: SettingsForm, error: ConfigError) -> list[FieldError]:
+    """Each problem of ``error`` at the control of its key path, in the form's words; one
+    that names no control of the page, at its section (or the form) as written. In the
+    page's order: by section, a problem of the whole form first."""
+    ranked: list[tuple[int, FieldError]] = []
+    sections = list(SECTION_TITLES)
+    for problem in error.problems:
+        text = problem.split(": ", 1)[1] if problem.startswith("<") else problem
+        parsed = _key_path(text)
+        if parsed is None or parsed[0][:2] != ("integrations", form.integration):
+            ranked.append((-1, FieldError("settings-form", "settings-form", "The settings", text)))
+            continue
+        path, message = parsed
+        field, target, label = _control(form, path[2:])
+        rank = sections.index(path[2]) if len(path) > 2 and path[2] in sections else -1
+        ranked.append((rank, FieldError(field, target, label, _in_words(message))))
+    return [each for _, each in sorted(ranked, key=lambda pair: pair[0])]
+
+
+def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> HTMLResponse:
+    """The settings page of ``form`` (the context a caller leaves out: no preview, no
+    refusal, the form's own settings)."""
+    context.setdefault("preview", None)
+    context.setdefault("done", None)
+    context.setdefault("sent", Sent())
+    context.setdefault("field_errors", [])
+    errors: dict[str, list[str]] = {}
+    for each in context["field_errors"]:
+        errors.setdefault(each.field, []).append(f"{each.message[:1].upper()}{each.message[1:]}.")
+    return page.render(
+        "integration_settings.html",
+        status,
+        form=form,
+        errors=errors,
+        labels=LABELS,
+        policy_words=POLICY_WORDS,
+        defaults=DEFAULTS,
+        changes=changes,
+        owner_names=context.pop("owner_names", {}),
+        **context,
+    )
+
+
+def _whole_page(response: HTMLResponse) -> HTMLResponse:
+    """For htmx (its form targets the preview): the response replaces the page's content."""
+    response.headers.update(
+        {"HX-Retarget": "#main", "HX-Reswap": "outerHTML", "HX-Reselect": "#main"}
+    )
+    return response
+
+
+def _refused(page: Page, name: str, fields: FormFields, error: ConfigError, what: str) -> Response:
+    """The page as sent with each problem beside its field (422); nothing was ``what``."""
+    form = page.workspace.settings_form(name)
+    response = _page(
+        page,
+        form,
+        error.http_status,
+        sent=Sent(fields),
+        field_errors=field_errors(form, error),
+        refused=what,
+        layout="base.html",
+    )
+    return _whole_page(response) if is_htmx(page.request) else response
 
 
 def actor(page: Page) -> Actor:
@@ -59,31 +314,29 @@ def _redirect(page: Page, url: str) -> Response:
 
 @router.get("/integrations/{name}/settings")
 def settings_page(page: Viewing, name: str, done: str | None = None) -> Response:
-    ws = page.workspace
-    form = ws.settings_form(name)
     webhook_url = f"{page.console.base_url(page.request)}/webhooks/{quote(name, safe='')}"
-    return page.render(
-        "integration_settings.html", form=form, preview=None, done=done, webhook_url=webhook_url
-    )
+    return _page(page, page.workspace.settings_form(name), done=done, webhook_url=webhook_url)
 
 
 @router.post("/integrations/{name}/settings/preview")
 def preview_change(page: Changing, name: str, fields: Fields) -> Response:
     """Nothing is written: the replay runs in scratch databases. An htmx request gets the
-    preview alone (the form stays as edited); a plain post, the page with the form as sent."""
+    preview alone (the form stays as edited) — the whole page after a refusal, whose errors
+    must go; a plain post, the page with the form as sent. Settings the check refuses: the
+    page as sent with the problems (422), no preview."""
     ws = page.workspace
-    proposal = ws.preview_settings_change(name, change_from_form(fields), since_ts(REPLAYED))
+    try:
+        proposal = ws.preview_settings_change(name, change_from_form(fields), since_ts(REPLAYED))
+    except ConfigError as exc:
+        return _refused(page, name, fields, exc, "previewed")
     preview, owner_names = proposal.preview, ws.owner_names()
-    if is_htmx(page.request):
-        return page.render("integration_preview.html", preview=preview, owner_names=owner_names)
+    if is_htmx(page.request) and "shown_errors" not in fields:
+        return page.render(
+            "integration_preview.html", preview=preview, owner_names=owner_names, changes=changes
+        )
     form = ws.settings_form(name, proposal.settings)
-    return page.render(
-        "integration_settings.html",
-        form=form,
-        done=None,
-        preview=preview,
-        owner_names=owner_names,
-    )
+    response = _page(page, form, preview=preview, owner_names=owner_names, layout="base.html")
+    return _whole_page(response) if is_htmx(page.request) else response
 
 
 @router.post("/integrations/{name}/settings")
@@ -96,7 +349,10 @@ def save_change(
     """The same save as the admin API's PUT; refused (409) when the workspace is managed by
     file or the change is not the one previewed."""
     ws = page.workspace
-    proposal = ws.proposed_settings_from_data(name, change_from_form(fields), "<console>")
+    try:
+        proposal = ws.proposed_settings_from_data(name, change_from_form(fields), "<console>")
+    except ConfigError as exc:
+        return _refused(page, name, fields, exc, "saved")
     data = integration_to_dict(proposal.settings)
     ws.replace_integration(name, data, by=actor(page), previewed=previewed)
     return _redirect(page, _settings_url(name, "saved"))

@@ -7,23 +7,46 @@ from typing import Annotated
 
 from fastapi import Form, Response
 
+from . import flash
 from .console import Changing, Viewing, page_router
 
 router = page_router()
 
 
+#: ``done`` after the test records were removed (the redirect of the button's POST).
+CLEANED = "cleaned"
+
+
 @router.get("/test-lead")
-def test_lead_form(page: Viewing, integration: str | None = None) -> Response:
+def test_lead_form(
+    page: Viewing, integration: str | None = None, done: str | None = None
+) -> Response:
     ws = page.workspace
     names = sorted(ws.rules().integrations)
     chosen = integration if integration in names else (names[0] if names else None)
-    return page.render(
+    cleaned = flash.message(page) if done == CLEANED else None
+    response = page.render(
         "test_lead.html",
         integrations=names,
         integration=chosen,
         reps=ws.external_users(chosen) if chosen else [],
         result=None,
+        cleaned=" ".join(cleaned) if cleaned else None,
     )
+    return flash.shown(page, response)
+
+
+@router.post("/test-lead/cleanup")
+def cleanup(page: Changing) -> Response:
+    """Every test lead and test call removed (``leadsync test-lead --cleanup``); the page
+    again, saying how many."""
+    removed = page.workspace.cleanup_test_leads()
+    records, calls = removed["records"], removed["activities"]
+    said = (
+        f"Removed {records} test record{'' if records == 1 else 's'} and {calls} test "
+        f"activit{'y' if calls == 1 else 'ies'}."
+    )
+    return flash.redirect_with(page, "/test-lead", f"done={CLEANED}", [said])
 
 
 @router.get("/test-lead/reps")
