@@ -103,7 +103,7 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     """Time the router's steps into ``inside`` (the routing under way: ``child`` keeps those
     of the routings that routed), and the elected worker's reading ahead into ``ahead``."""
     from leadsync.engine import conflicts
-    from leadsync.pipeline import drain
+    from leadsync.pipeline import drain, routing
     from leadsync.store import routing as routing_store
 
     for name in ("resolve", "rep_keys", "components", "row_keys"):
@@ -111,6 +111,7 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     for name in ("routable", "create_parts", "reserve_run", "lock_batch"):
         timed(inside, routing_store, name)
     timed(ahead, drain, "_read_ahead")
+    timed(ahead, routing, "cut_ahead")
 
 
 def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | None) -> int:

@@ -15,6 +15,7 @@ each keeping its rows in arrival order. See docs/ARCHITECTURE.md, "Parallel work
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -30,15 +31,30 @@ DEFAULT_PARTS = 4
 turn at the cost of the same batches."""
 
 
+Parse = Callable[[Mapping[str, Any]], list[Event]]
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The next window cut while the last one's parts were still applied
+    (:func:`cut_ahead`): its rows (inbox sequence numbers, in arrival order), its parts (the
+    rows by index) and the routing epoch it was cut at."""
+
+    seqs: tuple[int, ...]
+    bins: list[list[int]]
+    epoch: int
+
+
 def route_window(
     connection: Connection,
     rules: WorkspaceRules,
-    parse: Callable[[Mapping[str, Any]], list[Event]],
+    parse: Parse,
     batch_size: int,
     parts: int = DEFAULT_PARTS,
     elected: bool = False,
     known: Container[int] = (),
     named: Mapping[int, Sequence[conflicts.Key]] | None = None,
+    ahead: Ahead | None = None,
 ) -> list[tuple[dict[str, Any], list[Event] | None]] | None:
     """Route the next window in the caller's transaction: its rows with their events (None
     for a row that cannot be read), or None when no window was routed (another worker is
@@ -46,7 +62,9 @@ def route_window(
     the last window is not done; or no row is routable). The payloads of the rows in
     ``known`` (by sequence number) are not read: ``parse`` has their events; ``named`` may
     hold the keys those events name (:func:`leadsync.engine.conflicts.row_keys`). With one part
-    per window the window is that part, in arrival order: nothing is looked up."""
+    per window the window is that part, in arrival order: nothing is looked up. A window cut
+    ``ahead`` is taken as it was cut while it still holds: its rows are still the first
+    routable ones and no exclusive work ran since (the routing epoch)."""
     if not routing_store.try_lock_router(connection, elected):
         return None
     if routing_store.open_parts(connection):
@@ -56,20 +74,21 @@ def route_window(
     rows = routing_store.routable(connection, batch_size * max(1, parts), known)
     if not rows:
         return None
-    parsed: list[list[Event] | None] = []
-    for row in rows:
-        try:
-            parsed.append(parse(row))
-        except Exception:  # unreadable: the drain dead-letters it, alone in its component
-            parsed.append(None)
+    if ahead is not None and not _holds(connection, ahead, rows):
+        ahead = None
+    if ahead is not None:
+        rows = rows[: len(ahead.seqs)]
+    parsed = [_events(parse, row) for row in rows]
     events = [found or [] for found in parsed]
     if parts > 1:  # no more parts than workers to take them: a lone worker looks nothing up
         parts = min(parts, routing_store.draining(connection))
     if parts <= 1:
         bins = [list(range(len(rows)))]
+    elif ahead is not None:
+        bins = ahead.bins
     else:
         seqs = [int(row["seq"]) for row in rows]
-        bins = _cut(connection, rules, seqs, events, parts, named or {})
+        bins = pack(_components(connection, rules, seqs, events, named or {}), parts)
     firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
     routing_store.create_parts(
         connection,
@@ -82,15 +101,69 @@ def route_window(
     return list(zip(rows, parsed, strict=True))
 
 
-def _cut(
+def cut_ahead(
+    connection: Connection,
+    rules: WorkspaceRules,
+    parse: Parse,
+    batch_size: int,
+    parts: int = DEFAULT_PARTS,
+    known: Container[int] = (),
+    named: Mapping[int, Sequence[conflicts.Key]] | None = None,
+) -> Ahead | None:
+    """Cut the next window while the last window's parts are still applied, in the caller's
+    transaction (the elected router, waiting for the others: :func:`route_window` then takes
+    the cut as it is). None when there is nothing to cut, a lone worker drains, or the open
+    parts still have more than ``batch_size`` rows pending.
+
+    The database does not hold the effects of the open parts' pending rows yet, so those
+    rows are analysed beside the window, as if they were its first rows: every relation they
+    may still make (a record getting an email, a number, a company; an activity its record; a
+    rep a new email) is between keys they name or find (the keys of ``conflicts``), so any two
+    rows of the window that will meet through them are joined here; what they were already
+    applied to, the lookups find. They are read before the lookups (a row applied in between
+    is counted twice, never missed), under the shared batch lock, and the routing epoch read
+    with them tells the router whether exclusive work changed anything since."""
+    if parts <= 1:
+        return None
+    routing_store.lock_batch(connection, shared=True)
+    epoch = routing_store.epoch(connection)
+    if routing_store.held_more_than(connection, batch_size):
+        return None
+    parts = min(parts, routing_store.draining(connection))
+    rows = routing_store.routable(connection, batch_size * parts, known) if parts > 1 else []
+    if not rows:
+        return None
+    held = routing_store.held_pending(connection, known)
+    both = held + rows
+    events = [_events(parse, row) or [] for row in both]
+    seqs = [int(row["seq"]) for row in both]
+    component = _components(connection, rules, seqs, events, named or {})
+    return Ahead(tuple(seqs[len(held) :]), pack(component[len(held) :], parts), epoch)
+
+
+def _holds(connection: Connection, ahead: Ahead, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a window cut ahead still holds: its rows are the first routable ones (no row
+    was handed back or put back before them) and no exclusive work ran since it was cut."""
+    first = [int(row["seq"]) for row in rows[: len(ahead.seqs)]]
+    return first == list(ahead.seqs) and routing_store.epoch(connection) == ahead.epoch
+
+
+def _events(parse: Parse, row: Mapping[str, Any]) -> list[Event] | None:
+    try:
+        return parse(row)
+    except Exception:  # unreadable: the drain dead-letters it, alone in its component
+        return None
+
+
+def _components(
     connection: Connection,
     rules: WorkspaceRules,
     seqs: Sequence[int],
     events: Sequence[list[Event]],
-    parts: int,
     named: Mapping[int, Sequence[conflicts.Key]],
-) -> list[list[int]]:
-    """The window's rows (by index) in at most ``parts`` parts whose events cannot meet."""
+) -> list[int]:
+    """The component of every row (:func:`leadsync.engine.conflicts.components`): rows whose
+    events can meet share one."""
     row_keys = [
         list(named[seq]) if seq in named else conflicts.row_keys(found, rules)
         for seq, found in zip(seqs, events, strict=True)
@@ -98,7 +171,7 @@ def _cut(
     for keys, more in zip(row_keys, conflicts.rep_keys(connection, rules, events), strict=True):
         keys.extend(more)
     pairs = conflicts.resolve(connection, rules, {k for keys in row_keys for k in keys})
-    return pack(conflicts.components(row_keys, pairs), parts)
+    return conflicts.components(row_keys, pairs)
 
 
 def _reserve(

@@ -67,7 +67,15 @@ def lock_batch(connection: Connection, shared: bool) -> None:
     connection.info[_EXCLUSIVE] = not shared
     connection.info.pop(_PEEKED, None)
     if not shared:
+        connection.exec_driver_sql("SELECT nextval('routing_epoch')")
         reroute_open(connection)
+
+
+def epoch(connection: Connection) -> int:
+    """How far work holding the batch lock exclusively has gone (:func:`lock_batch` advances
+    it): read under the shared batch lock, an unchanged value means no such work ran since."""
+    sql = "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM routing_epoch"
+    return int(connection.exec_driver_sql(sql).scalar_one())
 
 
 def reroute_open(connection: Connection) -> None:
@@ -264,6 +272,28 @@ def _with_payloads(
     for row in rows:
         row["payload"] = payloads.get(row["seq"])
     return rows
+
+
+_HELD_PENDING = (
+    "SELECT seq, integration, source, event_id FROM inbox "
+    f"WHERE status = 'pending' AND seq IN ({_HELD}) ORDER BY txid, seq"
+)
+_HELD_MORE_THAN = (
+    f"SELECT count(*) > %(n)s FROM (SELECT 1 FROM inbox WHERE status = 'pending' "
+    f"AND seq IN ({_HELD}) LIMIT %(n)s + 1) AS held"
+)
+
+
+def held_more_than(connection: Connection, limit: int) -> bool:
+    """Whether the open parts have more than ``limit`` rows pending."""
+    return bool(connection.exec_driver_sql(_HELD_MORE_THAN, {"n": limit}).scalar_one())
+
+
+def held_pending(connection: Connection, parsed: Container[int] = ()) -> list[dict[str, Any]]:
+    """The pending rows of the open parts in arrival order, with their payloads (but for the
+    rows in ``parsed``, as :func:`routable`)."""
+    rows = dicts(connection.exec_driver_sql(_HELD_PENDING))
+    return _with_payloads(connection, rows, parsed)
 
 
 _UNROUTED = f"SELECT 1 FROM inbox WHERE status = 'pending' AND seq NOT IN ({_HELD}) LIMIT 1"
