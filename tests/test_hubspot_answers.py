@@ -275,6 +275,6 @@ def test_a_portal_that_cannot_be_reached_is_named_with_the_cause() -> None:
     with pytest.raises(HubSpotUnavailable) as raised:
         client.request("GET", "/crm/v3/owners/")
     text = str(raised.value)
-    assert "GET http://127.0.0.1:9/crm/v3/owners/ failed 6 times" in text
+    assert "GET http://127.0.0.1:9/crm/v3/owners/ failed 12 times" in text
     assert "ConnectError: [Errno 111] Connection refused" in text
     assert TOKEN not in text

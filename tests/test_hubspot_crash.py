@@ -257,7 +257,11 @@ def test_sigkill_mid_batch_then_restart_leaves_no_duplicate_and_nothing_missing(
             hub.set_faults(latency_ms=40, apply_then_fail_rate=0.05, seed=seed)
 
             interrupted = 0
-            for kill in range(KILLS):
+            # A push may end before its kill lands (a loaded machine feeds fewer events while
+            # it runs): past KILLS, kill again (up to three times as often) until half hit one.
+            for kill in range(3 * KILLS):
+                if kill >= KILLS and interrupted >= KILLS // 2:
+                    break
                 phase = events.phase(kill + 1, new_contacts=20, new_calls=40)
                 before = hub.stats()["requests"]
                 log = tmp_path / f"push-{kill}.log"
@@ -290,7 +294,7 @@ def test_sigkill_mid_batch_then_restart_leaves_no_duplicate_and_nothing_missing(
                     _expire_lease(ws)
                     print(f"kill {kill}: exited {proc.returncode} first")
             # The kills must have hit running pushes, or the test proves nothing.
-            assert interrupted >= KILLS // 2, f"only {interrupted} of {KILLS} kills hit a push"
+            assert interrupted >= KILLS // 2, f"only {interrupted} of {kill + 1} kills hit a push"
 
             hub.set_faults(latency_ms=0, apply_then_fail_rate=0.0)
             done = subprocess.run(command, env=env, capture_output=True, timeout=120)

@@ -99,7 +99,7 @@ def test_merge_rules() -> None:
     read = proposed(
         "users:\n"
         "  map: {u-7: '101'}\n"  # a mapping: merged key by key
-        "  unmapped: {policy: fallback, owner: '103'}\n"  # a policy: replaces the block
+        "  unmapped: {policy: fallback, owner: '104'}\n"  # a policy: replaces the block
         "ownership: {deal: null}\n"  # null: back to the default
         "activities:\n"
         "  call: false\n"  # true/false means {enabled: ...}: the filters stay
@@ -108,7 +108,7 @@ def test_merge_rules() -> None:
     )
     users = read.settings.users
     assert users.map == {"u-9": "102", "u-7": "101"}
-    assert users.unmapped == UnmappedSettings(policy=UnmappedPolicy.FALLBACK, owner="103")
+    assert users.unmapped == UnmappedSettings(policy=UnmappedPolicy.FALLBACK, owner="104")
     assert [u.id for u in users.directory] == ["u-1", "u-3"]
     assert read.settings.ownership.deal is None
     activities = read.settings.activities

@@ -14,6 +14,7 @@ from leadsync.rules.mapping import (
     map_external_user,
     round_robin_pick,
 )
+from leadsync.rules.workspace import WorkspaceRules, configuration_problems
 from leadsync.settings import UserMappingSettings
 from tests.helpers import OWNERS, settings, workspace_config
 
@@ -49,14 +50,6 @@ def users(**overrides: Any) -> UserMappingSettings:
             False,
             "the fallback owner 104 is used",
         ),
-        (
-            ("x-3", None),
-            None,
-            {"unmapped": {"policy": "fallback", "owner": "103"}},
-            None,
-            False,
-            "the fallback owner 103 is inactive",
-        ),
         (("x-3", None), None, {"unmapped": {"policy": "leave"}}, None, False, "policy is leave"),
     ],
 )
@@ -82,6 +75,52 @@ def test_an_unmapped_rep_flags_unless_a_round_robin_or_fallback_owner_takes_it()
     result = map_external_user(stranger, users(), inactive_team)
     assert result.flagged and result.round_robin_team is None
     assert "has no active owner" in result.how
+
+
+def test_a_fallback_owner_deactivated_after_the_settings_were_saved_is_not_used() -> None:
+    # Saved while 104 was active (an inactive one is refused where settings are written);
+    # 104 left since: the rep gets nobody, flagged, and the reason says why.
+    fallback = users(unmapped={"policy": "fallback", "owner": "104"})
+    owners = {**DIRECTORY.owners, "104": Owner("104", "di@acme.test", active=False)}
+    gone = OwnerDirectory.build(owners, DIRECTORY.teams)
+    result = map_external_user(ExternalUserRef("x-3", None), fallback, gone)
+    assert (result.owner_id, result.mapped, result.flagged) == (None, False, True)
+    assert "the fallback owner 104 is inactive" in result.how
+    dialer = settings(users={**settings()["users"], "unmapped": fallback.unmapped.model_dump()})
+    rules = WorkspaceRules(gone, workspace_config({"dialer": dialer}).integrations)
+    assert configuration_problems(rules) == [
+        "integrations.dialer.users.unmapped.owner: the fallback owner 104 is inactive or "
+        "archived: reps of dialer that map to nobody get no owner (their decisions are "
+        "flagged); name an active owner (active owners: 101, 102)"
+    ]
+
+
+@pytest.mark.parametrize("email", ["not an email", "bo at acme.test", "a b@x.test", ""])
+def test_an_owner_whose_email_is_not_an_address_is_kept_but_never_matched_by_email(
+    email: str,
+) -> None:
+    # Stored so by an older version or pulled from HubSpot: the directory still loads.
+    owners = {**DIRECTORY.owners, "105": Owner("105", email, "Ed", "Wu")}
+    directory = OwnerDirectory.build(owners, {"sdr": ("101", "105")})
+    assert directory.unmatchable == ("105",)
+    assert directory.is_active("105") and directory.active_team("sdr") == ("101", "105")
+    assert email.strip().lower() not in directory.active_by_email
+    assert directory.owner_with_email(email.strip().lower()) is None
+    # A rep said to have the same text is not matched to it either.
+    leave = users(unmapped={"policy": "leave"})
+    result = map_external_user(ExternalUserRef("u-5", email or None), leave, directory)
+    assert (result.owner_id, result.mapped) == (None, False)
+    # The explicit map still reaches it, and the way back never names it by email.
+    mapped = users(map={"u-5": "101"})
+    assert map_external_user(ExternalUserRef("u-5", None), mapped, directory).owner_id == "101"
+    assert external_owner_id(users(), "105", directory) is None
+    rules = WorkspaceRules(directory, {})
+    assert configuration_problems(rules) == [
+        f"owner 105 (Ed Wu) has the email {email!r}, which is not an email address: the "
+        "owner is kept (records, history, the map and teams still name it) but no rep is "
+        "matched to it by email; correct the email in the workspace file and run leadsync "
+        "apply (owners from HubSpot: correct it there, then leadsync owners pull)"
+    ]
 
 
 def test_round_robin_takes_turns_from_the_persisted_position() -> None:

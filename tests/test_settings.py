@@ -667,6 +667,8 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
         for index, owner_id in enumerate(owner_ids)
     ]
     known = [o.strip() for o in owner_ids]
+    # A fallback owner is an active one (an inactive one is refused where it is written).
+    active = [o["id"].strip() for o in owners if o["active"]]
     members = st.lists(st.sampled_from(known), max_size=3, unique=True) if known else st.just([])
     teams = draw(st.dictionaries(_WORD, members, max_size=2))
     teams = {name.strip(): value for name, value in teams.items()}
@@ -677,12 +679,12 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
         st.lists(st.from_regex(r"[a-z0-9][a-z0-9_-]{0,6}", fullmatch=True), max_size=2)
     ):
         policies = (
-            ["leave"] + (["fallback"] if known else []) + (["round_robin"] if staffed else [])
+            ["leave"] + (["fallback"] if active else []) + (["round_robin"] if staffed else [])
         )
         policy = draw(st.sampled_from(policies))
         unmapped: dict[str, Any] = {"policy": policy}
         if policy == "fallback":
-            unmapped["owner"] = draw(st.sampled_from(known))
+            unmapped["owner"] = draw(st.sampled_from(active))
         elif policy == "round_robin":
             unmapped["team"] = draw(st.sampled_from(staffed))
         directory_ids = draw(st.lists(_WORD, max_size=3, unique_by=str.strip))

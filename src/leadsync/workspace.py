@@ -34,7 +34,7 @@ from leadsync.ops import review as review_ops
 from leadsync.ops import settings_form as form_ops
 from leadsync.ops.dashboard import Dashboard, dashboard
 from leadsync.ops.deadletters import RetryResult
-from leadsync.ops.health import Readiness, readiness
+from leadsync.ops.health import Readiness, forget_warnings, readiness
 from leadsync.ops.monitor import Report, report
 from leadsync.ops.overview import Overview, overview
 from leadsync.ops.owners import ManualOwnerChange, set_owner
@@ -107,7 +107,7 @@ class Workspace:
             raise
         # The HTTP transport to HubSpot: None for the network; tests pass the stand-in's.
         self.hubspot_transport = hubspot_transport
-        self._settings_listeners: list[Callable[[], None]] = []
+        self._settings_listeners: list[Callable[[], None]] = [lambda: forget_warnings(self.engine)]
 
     def on_settings_saved(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` after each configuration change made through this object (the

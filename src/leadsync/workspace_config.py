@@ -36,6 +36,7 @@ from leadsync.settings import (
     integration_to_dict,
     monitoring_to_dict,
 )
+from leadsync.settings.base import Written
 from leadsync.settings.errors import Place, validate_as
 from leadsync.store import config as config_store
 
@@ -80,9 +81,10 @@ def load_rules(engine: Engine) -> WorkspaceRules:
 def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> None:
     """With owners from HubSpot, the owners the file names must be among the pulled ones."""
     data = config_to_dict(config)
+    owners = config_store.owners_by_id(connection)
     data["owners"] = [
-        {"id": o, "email": f"owner-{n}@owner.invalid"}
-        for n, o in enumerate(sorted(config_store.owners_by_id(connection)))
+        {"id": o, "email": f"owner-{n}@owner.invalid", "active": owners[o].active}
+        for n, o in enumerate(sorted(owners))
     ]
     data.pop("destination", None)
     try:
@@ -180,7 +182,9 @@ def set_integration(engine: Engine, name: str, data: Any, new: bool) -> Integrat
         raise NotFoundError(f"unknown integration {name!r}; configured integrations: {known}")
     integrations[name] = data
     current["integrations"] = integrations
-    config = config_from_dict(current, source="<api>")
+    # Only this integration is written: another's fallback owner archived since stays
+    # readable (the health checks name it), as the owners do.
+    config = config_from_dict(current, source="<api>", written=Written.only([name]))
     apply_config(engine, config)
     return config.integrations[name]
 

@@ -9,6 +9,7 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, users_app, workspace
 from leadsync.model import display_ts
+from leadsync.ops.users import mapping_problems
 
 
 @users_app.command("list")
@@ -17,10 +18,15 @@ def users_list(
     as_json: JsonOption = False,
 ) -> None:
     """External users seen in events or configured, how each maps, and how many events each
-    sent: mapped (the explicit map), auto-matched (by email) or unmapped."""
+    sent: mapped (the explicit map), auto-matched (by email) or unmapped. What in the
+    configuration keeps reps from being mapped (an owner's email that is not an address, an
+    inactive fallback owner) is said on stderr."""
     with workspace() as ws:
         rows = ws.external_users(integration)
         names = ws.owner_names()
+        problems = mapping_problems(ws.rules(), integration)
+    for problem in problems:
+        render.note(f"warning: {problem}")
     if as_json:
         render.print_json(rows)
         return

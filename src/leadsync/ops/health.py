@@ -1,17 +1,23 @@
 """Readiness: whether the workspace's database answers and its inbox keeps up (``/readyz``),
-and which process answers (several ``serve`` processes sit behind one load balancer)."""
+which process answers (several ``serve`` processes sit behind one load balancer), and what in
+the configuration needs a person though the workspace keeps working (``warnings``)."""
 
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
+from leadsync.errors import ConfigError
 from leadsync.observability import database_outage, process_name
 from leadsync.results import ResultModel
+from leadsync.rules.workspace import configuration_problems
 from leadsync.store.views import inbox_lag
+from leadsync.workspace_config import load_rules
 
 log = logging.getLogger("leadsync.health")
 
@@ -30,6 +36,12 @@ class Readiness(ResultModel):
         default_factory=process_name,
         description="The process that answered: LEADSYNC_PROCESS_NAME, else HOST:PID.",
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What in the configuration needs a person, though the workspace keeps "
+        "working (an owner whose email is not an address, an inactive fallback owner); "
+        "they do not change the status.",
+    )
 
     @property
     def ready(self) -> bool:
@@ -43,6 +55,7 @@ def readiness(engine: Engine, max_lag_s: float) -> Readiness:
     traceback."""
     try:
         lag = inbox_lag(engine)
+        warnings = configuration_warnings(engine)
     except sa.exc.SQLAlchemyError as exc:
         if database_outage(exc):
             log.warning("readiness: database unavailable (%s)", type(exc).__name__)
@@ -63,4 +76,31 @@ def readiness(engine: Engine, max_lag_s: float) -> Readiness:
         oldest_pending_at=lag.oldest_pending_at,
         lag_s=lag.lag_s,
         max_lag_s=max_lag_s,
+        warnings=warnings,
     )
+
+
+# A load balancer asks for readiness every few seconds: the configuration's warnings (the
+# whole rules loaded) are read again at most this often per workspace.
+WARNINGS_TTL_S = 30.0
+_warnings: weakref.WeakKeyDictionary[Engine, tuple[float, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def forget_warnings(engine: Engine) -> None:
+    """Read the warnings again at the next readiness (the configuration changed)."""
+    _warnings.pop(engine, None)
+
+
+def configuration_warnings(engine: Engine) -> list[str]:
+    """:func:`~leadsync.rules.workspace.configuration_problems` of the stored configuration
+    (read again at most every :data:`WARNINGS_TTL_S`); stored settings that cannot be read at
+    all are each a warning too (every command that needs them says so as well)."""
+    cached = _warnings.get(engine)
+    if cached is not None and time.monotonic() - cached[0] < WARNINGS_TTL_S:
+        return list(cached[1])
+    try:
+        found = configuration_problems(load_rules(engine))
+    except ConfigError as exc:
+        found = [f"the stored configuration cannot be read: {p}" for p in exc.problems]
+    _warnings[engine] = (time.monotonic(), found)
+    return list(found)

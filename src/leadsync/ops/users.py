@@ -1,4 +1,5 @@
-"""An integration's external users and how each maps to an owner, as the rules map them."""
+"""An integration's external users and how each maps to an owner, as the rules map them,
+and what in the configuration keeps reps of that integration from being mapped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.engine import Engine
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef
 from leadsync.rules.mapping import map_external_user
+from leadsync.rules.workspace import configuration_problems
 from leadsync.store import views
 
 
@@ -50,3 +52,15 @@ def external_users(engine: Engine, rules: WorkspaceRules, integration: str) -> l
             }
         )
     return out
+
+
+def mapping_problems(rules: WorkspaceRules, integration: str) -> list[str]:
+    """The configuration problems that bear on how ``integration``'s reps map: owners never
+    matched by email (their email is not an address) and the integration's inactive fallback
+    owner (see :func:`leadsync.rules.workspace.configuration_problems`)."""
+    own = f"integrations.{integration}."
+    return [
+        p
+        for p in configuration_problems(rules)
+        if p.startswith(own) or not p.startswith("integrations.")
+    ]

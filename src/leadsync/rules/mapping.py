@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from leadsync.model import ExternalUserRef, MappingResult, Owner, UnmappedPolicy
 from leadsync.settings import UserMappingSettings
-from leadsync.values import normalize_email
+from leadsync.values import normalize_email, valid_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +33,40 @@ class OwnerDirectory:
     # Emails several active owners have (owners pulled from the CRM may share one): a rep
     # with such an email maps to nobody by email; which owner it is, is a person's question.
     shared_emails: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Owners whose stored email is not an email address (pulled from the CRM, or stored by
+    # an older version): kept — records and history name them, the map and teams may — but
+    # never matched by email; the health checks name them.
+    unmatchable: tuple[str, ...] = ()
 
     @classmethod
     def build(
         cls, owners: Mapping[str, Owner], teams: Mapping[str, tuple[str, ...]]
     ) -> OwnerDirectory:
         by_email: dict[str, list[str]] = {}
+        unmatchable = []
         for o in owners.values():
-            if o.active:
+            if not valid_email(o.email):
+                unmatchable.append(o.id)
+            elif o.active:
                 by_email.setdefault(normalize_email(o.email), []).append(o.id)
         return cls(
             owners=owners,
             teams=teams,
             active_by_email={e: ids[0] for e, ids in by_email.items() if len(ids) == 1},
             shared_emails={e: tuple(sorted(ids)) for e, ids in by_email.items() if len(ids) > 1},
+            unmatchable=tuple(unmatchable),
+        )
+
+    def owner_with_email(self, email: str) -> Owner | None:
+        """The first owner, active or not, with that (normalized) email; an owner whose
+        email is not an address is never one."""
+        return next(
+            (
+                o
+                for o in self.owners.values()
+                if o.id not in self.unmatchable and normalize_email(o.email) == email
+            ),
+            None,
         )
 
     def is_active(self, owner_id: str) -> bool:
@@ -137,13 +157,10 @@ def map_external_user(
                 return MappingResult(
                     owner_id, True, f"rep {rep} maps to {owner_id} by email {email}"
                 )
-            inactive = next(
-                (o.id for o in directory.owners.values() if normalize_email(o.email) == email),
-                None,
-            )
+            inactive = directory.owner_with_email(email)
             if inactive is not None:
                 return _unmapped(
-                    rep, f"matches owner {inactive} by email, who is inactive", users, directory
+                    rep, f"matches owner {inactive.id} by email, who is inactive", users, directory
                 )
             why = (
                 "matches no active owner by email"
@@ -172,7 +189,7 @@ def external_owner_id(
     if mapped:
         return mapped[0]
     known = directory.owners.get(owner)
-    if known is None:
+    if known is None or owner in directory.unmatchable:
         return None
     email = known.email.strip().lower()
     for user in users.directory:

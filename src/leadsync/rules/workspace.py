@@ -1,5 +1,5 @@
-"""What the rules need from the workspace's configuration, read once per run, and the
-staged rollout's sample.
+"""What the rules need from the workspace's configuration, read once per run, the staged
+rollout's sample, and what in that configuration needs a person's attention.
 
 Pure: built from the owners and the integrations' settings, never from the database; the
 engine, the preview, the push and the report all decide with the same object.
@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from leadsync.model import RecordType, Strategy
+from leadsync.model import RecordType, Strategy, UnmappedPolicy
 from leadsync.rules.domains import DomainPolicy
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.settings import DedupeRule, IntegrationSettings
@@ -94,3 +94,46 @@ class WorkspaceRules:
             for name, s in self.integrations.items()
             if s.ownership.strategy_for(record_type) is Strategy.BIDIRECTIONAL
         }
+
+
+def configuration_problems(rules: WorkspaceRules) -> list[str]:
+    """What in the workspace's stored configuration needs a person, though leadsync keeps
+    working with it: owners whose email is not an address (kept, never matched by email),
+    and fallback owners (``users.unmapped``) that are inactive or archived — deactivated
+    after the settings were saved, or pulled from HubSpot so — for whom reps that map to
+    nobody get no owner and are flagged. One sentence each, naming the owner, the key path
+    and what to do."""
+    directory = rules.directory
+    problems = []
+    for owner_id in directory.unmatchable:
+        owner = directory.owners[owner_id]
+        problems.append(
+            f"owner {owner_id} ({owner.name}) has the email {owner.email!r}, which is not an "
+            "email address: the owner is kept (records, history, the map and teams still "
+            "name it) but no rep is matched to it by email; correct the email in the "
+            "workspace file and run leadsync apply (owners from HubSpot: correct it there, "
+            "then leadsync owners pull)"
+        )
+    for name, settings in sorted(rules.integrations.items()):
+        candidates = [(f"integrations.{name}.users.unmapped.owner", settings)]
+        proposed = settings.proposed()
+        if proposed is not None:
+            candidates.append(
+                (f"integrations.{name}.rollout.settings.users.unmapped.owner", proposed)
+            )
+        for where, each in candidates:
+            unmapped = each.users.unmapped
+            if unmapped.policy is not UnmappedPolicy.FALLBACK or unmapped.owner is None:
+                continue
+            if directory.is_active(unmapped.owner):
+                continue
+            known = directory.owners.get(unmapped.owner)
+            what = "is not a known owner" if known is None else "is inactive or archived"
+            active = sorted(o.id for o in directory.owners.values() if o.active)
+            allowed = ", ".join(active[:20]) or "none"
+            problems.append(
+                f"{where}: the fallback owner {unmapped.owner} {what}: reps of {name} that map "
+                "to nobody get no owner (their decisions are flagged); name an active owner "
+                f"(active owners: {allowed})"
+            )
+    return problems

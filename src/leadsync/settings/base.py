@@ -9,7 +9,8 @@ dumped with ``exclude_defaults`` (what :mod:`leadsync.settings.export` writes). 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     model_serializer,
     model_validator,
 )
@@ -40,10 +42,13 @@ __all__ = [
     "IntegrationName",
     "KeyPath",
     "Name",
+    "OwnerEmail",
     "OutcomeName",
     "SettingsModel",
     "StrictBool",
     "Text",
+    "WRITTEN",
+    "Written",
     "entries",
     "env_var_name",
     "format_path",
@@ -55,6 +60,7 @@ __all__ = [
     "problems_error",
     "show",
     "with_problems",
+    "written_in",
 ]
 
 SECRET_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -70,6 +76,45 @@ OWN_PROBLEMS = "leadsync_problems"
 
 PathPart = str | int
 KeyPath = tuple[PathPart, ...]
+
+WRITTEN = "leadsync_written"
+"""The validation context's key for :class:`Written`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What of the data being validated a person writes now (a file, an API body, the
+    console's form), as opposed to what the workspace stored earlier and reads back.
+
+    A few checks guard what is written and only that: an owner's email (and owners sharing
+    one), and a fallback owner who is inactive. A value the workspace already holds — an
+    owner pulled from HubSpot or stored by an older version, a fallback owner archived
+    since — stays readable, so every command keeps working and the health checks say what
+    to fix. Validation without this context (a model built in code from stored rows) makes
+    none of these checks."""
+
+    # The owners in the data are written (a file's owners:), not read back from the workspace.
+    owners: bool = True
+    # The integrations written; None: every integration in the data.
+    integrations: frozenset[str] | None = None
+
+    @classmethod
+    def only(cls, integrations: Iterable[str]) -> Written:
+        """These integrations are written; the owners and the other integrations are the
+        workspace's as stored."""
+        return cls(owners=False, integrations=frozenset(integrations))
+
+    def integration(self, name: str) -> bool:
+        return self.integrations is None or name in self.integrations
+
+    def context(self) -> dict[str, Any]:
+        return {WRITTEN: self}
+
+
+def written_in(context: Any) -> Written | None:
+    """The :class:`Written` of a validation context (None: nothing is written)."""
+    found = context.get(WRITTEN) if isinstance(context, dict) else None
+    return found if isinstance(found, Written) else None
 
 
 # ------------------------------------------------------------------------ helpers
@@ -159,6 +204,14 @@ def _check_email(value: Any) -> Any:
     return value
 
 
+def _check_owner_email(value: Any, info: ValidationInfo) -> Any:
+    """An owner's email is checked where it is written; as stored, it is taken as it is (an
+    owner from HubSpot or from an older version with an address the check refuses is kept,
+    never matched by email, and reported: :mod:`leadsync.rules.workspace`)."""
+    written = written_in(info.context)
+    return _check_email(value) if written is not None and written.owners else value
+
+
 def env_var_name(value: str, example: str) -> str:
     """The name of the environment variable that holds a secret (never the secret)."""
     if not SECRET_ENV_RE.match(value):
@@ -183,6 +236,9 @@ def _check_integration_name(value: Any) -> Any:
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 Email = Annotated[str, BeforeValidator(_check_email), StringConstraints(strip_whitespace=True)]
+OwnerEmail = Annotated[
+    str, BeforeValidator(_check_owner_email), StringConstraints(strip_whitespace=True)
+]
 IntegrationName = Annotated[str, BeforeValidator(_check_integration_name)]
 OutcomeName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
 
@@ -251,10 +307,23 @@ class SettingsModel(BaseModel):
         wrong), and nothing is reported that follows only from another mistake."""
         return iter(())
 
+    @classmethod
+    def _problems_as_written(
+        cls, data: Mapping[str, Any], written: Written
+    ) -> Iterator[tuple[KeyPath, str]]:
+        """Problems between keys that are problems only in what is written now (see
+        :class:`Written`); read like :meth:`_problems_across_keys`."""
+        return iter(())
+
     @model_validator(mode="wrap")
     @classmethod
-    def _every_problem(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+    def _every_problem(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Any], info: ValidationInfo
+    ) -> Any:
         problems = list(cls._problems_across_keys(data)) if isinstance(data, dict) else []
+        written = written_in(info.context)
+        if written is not None and isinstance(data, dict):
+            problems.extend(cls._problems_as_written(data, written))
         try:
             result = handler(data)
         except ValidationError as exc:

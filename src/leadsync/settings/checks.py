@@ -1,6 +1,9 @@
 """Checks across the workspace file: owners unique, references to owners and teams that
-exist, dedupe rules over configured integrations. They read the document as given (before
-it is validated), skip what has its own error, and yield ``(key path, message)`` problems."""
+exist, a fallback owner who is active, dedupe rules over configured integrations. They read
+the document as given (before it is validated), skip what has its own error, and yield
+``(key path, message)`` problems. :func:`written_problems` are problems only in what a
+person writes now (:class:`~leadsync.settings.base.Written`), not in what the workspace
+stored earlier."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from leadsync.model import ActivityType
 from leadsync.settings.base import (
     KeyPath,
+    Written,
     entries,
     format_path,
     given_fields,
@@ -18,7 +22,7 @@ from leadsync.settings.base import (
     listing,
 )
 
-__all__ = ["dedupe_problems", "reference_problems", "team_problems"]
+__all__ = ["dedupe_problems", "reference_problems", "team_problems", "written_problems"]
 
 
 def dedupe_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
@@ -63,6 +67,8 @@ class KnownIds:
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.owners: dict[str, int] = {}
+        # Owners the document declares inactive (``active: false``), by id.
+        self.inactive: dict[str, int] = {}
         self.owners_readable = True
         owners = data.get("owners")
         if owners is not None and not isinstance(owners, list | tuple):
@@ -74,6 +80,8 @@ class KnownIds:
                 self.owners_readable = False
             elif owner_id not in self.owners:
                 self.owners[owner_id] = index
+                if fields is not None and fields.get("active") is False:
+                    self.inactive[owner_id] = index
         self.teams: dict[str, list[Any] | None] = {}
         self.teams_readable = True
         teams = data.get("teams")
@@ -94,6 +102,18 @@ class KnownIds:
         if not self.owners:
             return f"unknown owner {owner_id!r}; no owners are defined"
         return f"unknown owner {owner_id!r}; known owners: {listing(self.owners)}"
+
+    def inactive_owner(self, value: Any) -> str | None:
+        """The problem with a fallback owner the document declares inactive, if any."""
+        owner_id = id_text(value)
+        if owner_id is None or owner_id not in self.inactive:
+            return None
+        active = [o for o in self.owners if o not in self.inactive]
+        allowed = f"an active owner: {listing(active)}" if active else "no owner is active"
+        return (
+            f"owner {owner_id!r} is inactive (owners[{self.inactive[owner_id]}] has active: "
+            f"false), so reps that map to nobody would get no owner; allowed: {allowed}"
+        )
 
     def unknown_team(self, value: Any) -> str | None:
         """The problem with a reference to a round-robin team, if any."""
@@ -128,10 +148,9 @@ def team_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
 
 
 def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """Owners are unique (id, email) and every owner and team a reference names exists."""
+    """Owner ids are unique and every owner and team a reference names exists."""
     known = KnownIds(data)
     ids: dict[str, int] = {}
-    emails: dict[str, int] = {}
     for index, owner in enumerate(entries(data.get("owners"))):
         fields = given_fields(owner) or {}
         owner_id = id_text(fields.get("id"))
@@ -143,17 +162,6 @@ def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]
             )
         elif owner_id is not None:
             ids[owner_id] = index
-        email = fields.get("email")
-        if isinstance(email, str):
-            email = email.strip()
-            if email.lower() in emails:
-                yield (
-                    ("owners", index, "email"),
-                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}]); "
-                    "allowed: each email once, in any case",
-                )
-            else:
-                emails[email.lower()] = index
 
     for team, members in (given_fields(data.get("teams")) or {}).items():
         for index, member in enumerate(entries(members)):
@@ -182,3 +190,42 @@ def _user_references(path: KeyPath, users: Any, known: KnownIds) -> Iterator[tup
         yield (*path, "unmapped", "owner"), problem
     if (problem := known.unknown_team(unmapped.get("team"))) is not None:
         yield (*path, "unmapped", "team"), problem
+
+
+def written_problems(data: Mapping[str, Any], written: Written) -> Iterator[tuple[KeyPath, str]]:
+    """Of a document that lists its owners: written owners have an email each (owners pulled
+    from a CRM may share one: leadsync asks a person which one a rep is), and a written
+    integration's fallback owner (its rollout's too) is active. A fallback owner archived or
+    deactivated after the settings were saved is not refused where the settings are read
+    back (nothing is written then): the health checks say so
+    (:func:`leadsync.rules.workspace.configuration_problems`)."""
+    if written.owners:
+        emails: dict[str, int] = {}
+        for index, owner in enumerate(entries(data.get("owners"))):
+            email = (given_fields(owner) or {}).get("email")
+            if not isinstance(email, str):
+                continue
+            email = email.strip()
+            if email.lower() in emails:
+                yield (
+                    ("owners", index, "email"),
+                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}]); "
+                    "allowed: each email once, in any case",
+                )
+            else:
+                emails[email.lower()] = index
+    known = KnownIds(data)
+    for name, integration in (given_fields(data.get("integrations")) or {}).items():
+        if not written.integration(key_text(name)):
+            continue
+        settings = given_fields(integration) or {}
+        path: KeyPath = ("integrations", key_text(name))
+        rollout = given_fields(settings.get("rollout")) or {}
+        proposed = given_fields(rollout.get("settings")) or {}
+        for where, users in (
+            ((*path, "users"), settings.get("users")),
+            ((*path, "rollout", "settings", "users"), proposed.get("users")),
+        ):
+            unmapped = given_fields((given_fields(users) or {}).get("unmapped")) or {}
+            if (problem := known.inactive_owner(unmapped.get("owner"))) is not None:
+                yield (*where, "unmapped", "owner"), problem

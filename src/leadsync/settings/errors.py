@@ -23,6 +23,7 @@ from leadsync.settings.base import (
     OWN_PROBLEMS,
     KeyPath,
     PathPart,
+    Written,
     format_path,
     key_text,
     listing,
@@ -306,13 +307,19 @@ class Place:
 
 
 def validate_as(
-    model: type[M], data: Any, place: Place, early: list[tuple[int, str]] | None = None
+    model: type[M],
+    data: Any,
+    place: Place,
+    early: list[tuple[int, str]] | None = None,
+    written: Written | None = None,
 ) -> M:
-    """Validate and raise one ConfigError listing every problem, in document order."""
+    """Validate and raise one ConfigError listing every problem, in document order.
+    ``written``: what of ``data`` a person writes now, checked as such (None: the data is
+    the workspace's as stored)."""
     problems = list(early or [])
     result: M | None = None
     try:
-        result = model.model_validate(data)
+        result = model.model_validate(data, context=None if written is None else written.context())
     except ValidationError as exc:
         for error in exc.errors():
             is_key = "[key]" in error["loc"]

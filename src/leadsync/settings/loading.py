@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from leadsync.errors import ConfigError
-from leadsync.settings.base import KeyPath, format_path, key_text, show
+from leadsync.settings.base import KeyPath, Written, format_path, key_text, show
 from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
@@ -181,17 +181,24 @@ def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 f"integrations; got {show(data)}"
             ]
         )
-    return validate_as(WorkspaceConfig, data, Place(source, lines, ""), duplicates)
+    return validate_as(WorkspaceConfig, data, Place(source, lines, ""), duplicates, Written())
 
 
-def config_from_dict(data: Any, source: str = "<settings>") -> WorkspaceConfig:
-    """A whole workspace from plain data (an API body), with the file's checks and key paths
-    (no line numbers)."""
+def config_from_dict(
+    data: Any, source: str = "<settings>", written: Written | None = None
+) -> WorkspaceConfig:
+    """A whole workspace from plain data, with the file's checks and key paths (no line
+    numbers). ``written`` says what of it a person writes now; by default every integration
+    (its fallback owner must be active), the owners being the workspace's as stored (an
+    integration saved through the API or the console is validated with the workspace's
+    current owners around it: an owner's email is not checked again). A caller that knows
+    which integration it writes passes ``Written.only([NAME])``: the others are then taken
+    as stored too."""
     place = Place(source, None, "")
     if not isinstance(data, dict):
         _, text = place.problem((), f"expected a mapping; got {show(data)}")
         raise ConfigError([text])
-    return validate_as(WorkspaceConfig, data, place)
+    return validate_as(WorkspaceConfig, data, place, written=written or Written(owners=False))
 
 
 def read_text(path: str | Path) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from leadsync.errors import ConfigError
 from leadsync.model import ActivityType
-from leadsync.settings.base import KeyPath, format_path, given_fields, key_text, show
+from leadsync.settings.base import KeyPath, Written, format_path, given_fields, key_text, show
 from leadsync.settings.errors import Place, validate_as
 from leadsync.settings.export import config_to_dict, integration_to_dict
 from leadsync.settings.integration import IntegrationSettings
@@ -148,7 +148,9 @@ def _proposed(
         located = Place(
             place.source, place.lines, moved=(where, shown), unwritten="in the current settings"
         )
-        settings = validate_as(WorkspaceConfig, workspace, located, duplicates).integrations[name]
+        settings = validate_as(
+            WorkspaceConfig, workspace, located, duplicates, Written.only([name])
+        ).integrations[name]
     sections = tuple(
         f"integrations.{name}.{format_path((key_text(key),))}"
         for key, value in entry.items()
@@ -166,7 +168,7 @@ def _whole(
 ) -> ProposedIntegration:
     """A whole workspace file: checked as ``apply`` checks it, then its entry for ``name``
     against the workspace's owners and teams, which decide a preview or replay."""
-    config = validate_as(WorkspaceConfig, data, place, duplicates)
+    config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
     settings = config.integrations.get(name)
     if settings is None:
         _, text = place.problem(("integrations",), f"has no integration {name!r}")
@@ -177,7 +179,9 @@ def _whole(
         workspace["integrations"] = {**workspace.get("integrations", {}), name: entry}
         where: KeyPath = ("integrations", name)
         located = Place(place.source, place.lines, moved=(where, where), note=_NOTE_WHOLE)
-        settings = validate_as(WorkspaceConfig, workspace, located).integrations[name]
+        settings = validate_as(
+            WorkspaceConfig, workspace, located, written=Written.only([name])
+        ).integrations[name]
     return ProposedIntegration(name, settings, place.source, whole=True)
 
 

@@ -12,21 +12,27 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo,
 
 from leadsync.model import ActivityType
 from leadsync.settings.base import (
-    Email,
     Id,
     IntegrationName,
     KeyPath,
     Name,
+    OwnerEmail,
     SettingsModel,
     StrictBool,
     Text,
+    Written,
     entries,
     env_var_name,
     given_fields,
     own_error,
     show,
 )
-from leadsync.settings.checks import dedupe_problems, reference_problems, team_problems
+from leadsync.settings.checks import (
+    dedupe_problems,
+    reference_problems,
+    team_problems,
+    written_problems,
+)
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.values import normalize_domain, valid_domain
 
@@ -47,10 +53,11 @@ __all__ = [
 
 
 class OwnerSpec(SettingsModel):
-    """A CRM owner as declared in the workspace file."""
+    """A CRM owner as declared in the workspace file (its email checked where it is
+    written: :class:`~leadsync.settings.base.Written`)."""
 
     id: Id
-    email: Email
+    email: OwnerEmail
     first_name: Text = ""
     last_name: Text = ""
     active: StrictBool = True
@@ -264,6 +271,13 @@ class WorkspaceConfig(SettingsModel):
             yield from reference_problems(data)
         yield from team_problems(data)
         yield from dedupe_problems(data)
+
+    @classmethod
+    def _problems_as_written(
+        cls, data: Mapping[str, Any], written: Written
+    ) -> Iterator[tuple[KeyPath, str]]:
+        if given_fields(data.get("owners")) is None:  # owners listed here, not from HubSpot
+            yield from written_problems(data, written)
 
     @property
     def owners_from_crm(self) -> bool:

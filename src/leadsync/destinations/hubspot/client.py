@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,40 @@ LOCKED_WAIT_S = 2.0
 # the request resent; a longer one (or none said) pauses the push (HubSpotMigrating).
 MIGRATION_SLEEP_MAX_S = 60.0
 MIGRATION_DEFAULT_WAIT_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a request HubSpot answered 5xx (or that did not reach it) is sent again.
+
+    HubSpot's advice for 502/504, 503 and 521 is to pause a few seconds, then retry
+    (docs/api-reference/error-handling). The waits grow from ``first_wait_s``, doubling, up
+    to ``max_wait_s`` each, with "equal jitter" (each is half its step plus a random part of
+    the other half) so that processes hit by one outage do not come back together, and
+    never shorter than half a step, so the span is what it says: with the defaults the
+    request is sent ``max_attempts`` = 12 times over 56 to 111 s of waiting — a lone 5xx
+    costs a tenth of a second, a few seconds' pause comes by the fifth resend, a short
+    HubSpot outage is waited out, a long one still ends in HubSpotUnavailable (the push
+    loop tries again on its next cycle; a CLI ``push`` exits 1: try again). A Retry-After
+    that HubSpot sends is honoured (the wait is at least that); one longer than
+    ``max_retry_after_s`` is not slept through: the request fails at once, saying so."""
+
+    max_attempts: int = 12
+    first_wait_s: float = 0.1
+    max_wait_s: float = 30.0
+    max_retry_after_s: float = 120.0
+
+    def wait_s(self, retry: int, rng: random.Random) -> float:
+        """The pause before the ``retry``-th resend (1 for the first)."""
+        step = min(self.max_wait_s, self.first_wait_s * 2.0 ** max(retry - 1, 0))
+        return step / 2 + rng.uniform(0, step / 2)
+
+    def span_s(self) -> tuple[float, float]:
+        """The least and the most time waited between the first and the last attempt."""
+        steps = [
+            min(self.max_wait_s, self.first_wait_s * 2.0**k) for k in range(self.max_attempts - 1)
+        ]
+        return sum(steps) / 2, float(sum(steps))
 
 
 class HubSpotRefused(UserError):
@@ -342,8 +376,10 @@ def read_token(settings: DestinationSettings) -> str:
 class HubSpotClient:
     """JSON requests to HubSpot through the shared budget, with bounded retries.
 
-    5xx and network errors: exponential backoff with full jitter, ``max_attempts`` in all, then
-    HubSpotUnavailable. 423 Locked: the same, waiting at least 2 s. A TEN_SECONDLY 429: wait
+    5xx and network errors: capped exponential backoff with jitter and Retry-After honoured,
+    as ``retry`` (:class:`RetryPolicy`) says, then HubSpotUnavailable; ``sleep`` and ``rng``
+    are the seams tests replace (nothing waits for real). 423 Locked: the same, waiting at
+    least 2 s. A TEN_SECONDLY 429: wait
     and resend (it does not use an attempt, up to ``max_rate_limited``). A DAILY 429:
     DailyLimitReached. 477: its Retry-After slept when short, else HubSpotMigrating.
     401/403: HubSpotRefused. Any other answer (2xx, 207, 4xx) is returned for the caller to
@@ -358,18 +394,20 @@ class HubSpotClient:
         *,
         token: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        max_attempts: int = 6,
+        retry: RetryPolicy | None = None,
+        max_attempts: int | None = None,
         max_rate_limited: int = 50,
-        backoff_s: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         timeout_s: float = 30.0,
     ) -> None:
         self.settings = settings
         self.budget = budget
-        self.max_attempts = max_attempts
+        retry = retry or RetryPolicy()
+        if max_attempts is not None:  # a shorthand for the attempts alone
+            retry = replace(retry, max_attempts=max_attempts)
+        self.retry = retry
         self.max_rate_limited = max_rate_limited
-        self.backoff_s = backoff_s
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.requests = 0
@@ -398,8 +436,20 @@ class HubSpotClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _backoff(self, attempt: int) -> float:
-        return float(self.rng.uniform(0, min(30.0, self.backoff_s * 2**attempt)))
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.max_attempts
+
+    def _pause(self, attempt: int, what: str, least_s: float = 0.0) -> None:
+        """After failed attempt number ``attempt`` (``what`` went wrong): wait before the
+        next one, at least ``least_s``; nothing after the last."""
+        if attempt >= self.retry.max_attempts:
+            return
+        wait = max(self.retry.wait_s(attempt, self.rng), least_s)
+        log.warning(
+            "%s; attempt %d of %d, next in %.1f s", what, attempt, self.retry.max_attempts, wait
+        )
+        self.sleep(wait)
 
     def request(
         self,
@@ -423,8 +473,7 @@ class HubSpotClient:
                     self.budget.settle(stamp)
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 attempt += 1
-                log.warning("HubSpot %s %s: %s; retrying", method, path, last)
-                self.sleep(self._backoff(attempt))
+                self._pause(attempt, f"HubSpot {method} {path}: {last}")
                 continue
             answer = _answer(response)
             if self.budget is not None:
@@ -453,9 +502,15 @@ class HubSpotClient:
             if answer.status >= 500 or answer.status == 423:
                 last = f"HTTP {answer.status} {answer.error_text()}"
                 attempt += 1
-                log.warning("HubSpot %s %s: %s; retrying", method, path, last)
-                wait = self._backoff(attempt)
-                self.sleep(max(wait, LOCKED_WAIT_S) if answer.status == 423 else wait)
+                asked = retry_after_s(answer)
+                if asked is not None and asked > self.retry.max_retry_after_s:
+                    raise HubSpotUnavailable(
+                        f"HubSpot {method} {self.settings.base_url.rstrip('/')}{path}: {last}; "
+                        f"it asks to retry after {asked:.0f} s (Retry-After), longer than "
+                        f"{self.retry.max_retry_after_s:.0f} s: try again later"
+                    )
+                least = LOCKED_WAIT_S if answer.status == 423 else 0.0
+                self._pause(attempt, f"HubSpot {method} {path}: {last}", max(least, asked or 0))
                 continue
             if answer.status == 401:
                 raise HubSpotRefused(

@@ -14,7 +14,8 @@ tests), :meth:`HubSpotDouble.asgi_app` (a plain ASGI app) and :func:`serve_doubl
 Every API request goes through, in this order:
 
 1. the contract: it is validated against ``openapi.yaml`` (leadsync's own description of
-   these endpoints); what is wrong is appended to ``contract_violations``;
+   these endpoints); what is wrong is appended to ``contract_violations``; then, while the
+   ``outage_s`` fault lasts, 503 SERVICE_UNAVAILABLE (nothing applied);
 2. auth (``Authorization: Bearer <token>``) -> 401 ``INVALID_AUTHENTICATION``;
 3. rate limits: the token's rolling 10 s window (``per_10s``), the daily cap on the double's
    clock, search's own 5/s -> 429 ``RATE_LIMIT``; then the ``rate_429_rate`` fault;
@@ -177,6 +178,9 @@ class HubSpotDouble(ControlMixin, AccessMixin, SearchMixin):
         problems: list[str],
         body: Any,
     ) -> Answer:
+        if now < self._outage_until:
+            category, message = SERVER_ERRORS[503]
+            return self._error(503, category, message)
         if route is not None and route.kind == "token_info":
             if problems:
                 return self._invalid(problems)

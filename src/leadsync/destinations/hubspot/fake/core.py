@@ -117,6 +117,7 @@ class DoubleCore:
             self._day = math.floor(self._clock() / DAY_S)
             self._day_count = 0
             self._stats = Stats()
+            self._outage_until = -math.inf
             self.contract_violations.clear()
 
     @property
@@ -129,6 +130,8 @@ class DoubleCore:
             self._faults.update(changes)
             if "seed" in changes:
                 self._random = random.Random(self._faults.seed)
+            if "outage_s" in changes:
+                self._outage_until = self._clock() + self._faults.outage_s
             return self._faults.as_dict()
 
     def _correlation_id(self) -> str:

@@ -30,7 +30,10 @@ class Faults:
     with a per-input VALIDATION_ERROR, the rest applied (a create batch without trace ids is
     all-or-nothing, so there it fails the batch). ``apply_then_fail_rate``: requests applied,
     then answered 502 (a lost response). ``daily_cap`` and ``per_10s``: the rate limits.
-    ``search_index_lag_s``: how long a write stays invisible to search. ``seed``: the random
+    ``search_index_lag_s``: how long a write stays invisible to search. ``outage_s``: from
+    the moment it is set, for that many seconds on the double's clock, every API request is
+    answered 503 SERVICE_UNAVAILABLE, nothing applied (HubSpot down for a while; like
+    HubSpot, with no Retry-After, which it does not promise). ``seed``: the random
     generator's seed (setting it restarts the sequence). ``contract_sample_rate``: the share of
     requests checked against openapi.yaml (1: every one, as the tests keep it; a benchmark may
     check fewer, and says so, since the check is most of the double's CPU).
@@ -46,6 +49,7 @@ class Faults:
         "daily_cap",
         "per_10s",
         "search_index_lag_s",
+        "outage_s",
         "seed",
     )
 
@@ -59,6 +63,7 @@ class Faults:
         self.daily_cap = daily_cap
         self.per_10s = per_10s
         self.search_index_lag_s = 0.0
+        self.outage_s = 0.0
         self.seed = seed
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,0 +1,180 @@
+"""Owners the workspace stored that its checks would refuse now, and fallback owners who
+left: leadsync keeps working, the checks where settings are written refuse them, and the
+health checks (readiness, ``users list``) say what to fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.errors import ConfigError
+from leadsync.ops.settings_change import Actor
+from leadsync.settings import dump_config, load_config
+from leadsync.store.schema import owners
+from leadsync.workspace import Workspace
+from tests.helpers import OWNERS, ev, run, settings, setup, workspace_config
+
+OWNER_102 = (
+    "owner 102 (Bo Li) has the email 'bo acme.test', which is not an email address: the "
+    "owner is kept (records, history, the map and teams still name it) but no rep is matched "
+    "to it by email; correct the email in the workspace file and run leadsync apply (owners "
+    "from HubSpot: correct it there, then leadsync owners pull)"
+)
+
+
+def store_owner(ws: Workspace, owner_id: str, **values: Any) -> None:
+    """An owner row as an older version (or a pull) left it, written past today's checks."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(owners).where(owners.c.id == owner_id).values(**values))
+
+
+def fallback(owner: str) -> dict[str, Any]:
+    return settings(
+        users={**settings()["users"], "unmapped": {"policy": "fallback", "owner": owner}}
+    )
+
+
+def test_an_owner_stored_with_an_email_that_is_not_an_address_stops_nothing(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    setup(ws)
+    # Stored before 'a b@x.test' was refused everywhere (or pulled so from the CRM).
+    store_owner(ws, "102", email="bo acme.test")
+
+    # Every face that read the configuration back failed on it (a pydantic traceback).
+    exported = ws.export_config()
+    assert [o.email for o in exported.owner_specs if o.id == "102"] == ["bo acme.test"]
+    assert ws.report("2026-10-01T00:00:00.000Z").findings
+    assert ws.health_snapshot() is not None
+    rules = ws.rules()
+    assert rules.directory.unmatchable == ("102",) and rules.directory.is_active("102")
+    # The owner is kept: the map still reaches it; events still apply.
+    summary = run(ws, ev("record", object="contact", external_id="p-1", owner="u-9"))
+    assert summary.owners["set"] == 1
+    assert ws.record("contact", 1)["owner_id"] == "102"
+    # A settings change through the API or the console is not refused for it ...
+    saved = ws.replace_integration("dialer", settings(ownership={"protect_manual_days": 3}))
+    assert saved.ownership.protect_manual_days == 3
+    # ... and the health checks say what to fix.
+    assert ws.readiness(60).warnings == [OWNER_102]
+    assert ws.readiness(60).status == "ready"
+
+    # Where the email is written, it is refused: the exported file names the place.
+    text = dump_config(ws.export_config())
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "leadsync.yaml")
+    line = text.splitlines().index("  email: bo acme.test") + 1
+    assert refused.value.problems == [
+        f"leadsync.yaml:{line}: owners[1].email: expected an email address with no spaces; "
+        "got 'bo acme.test'"
+    ]
+    # The corrected file applies, audited (reading the configuration before it works).
+    fixed = load_config(text.replace("bo acme.test", "bo@acme.test"), "leadsync.yaml")
+    changes = ws.apply_config(fixed, by=Actor("admin", "cli: test"))
+    assert changes.owners_updated == ["102"]
+    assert ws.readiness(60).warnings == []
+
+
+def test_stored_owners_sharing_an_email_stop_nothing(workspace: Workspace) -> None:
+    ws = workspace
+    setup(ws)
+    store_owner(ws, "104", email="BO@acme.test")  # as owners pulled from a CRM may
+    assert [o.email for o in ws.export_config().owner_specs][3] == "BO@acme.test"
+    assert ws.rules().directory.shared_emails == {"bo@acme.test": ("102", "104")}
+    with pytest.raises(ConfigError, match=r"owners\[3\]\.email: duplicate owner email"):
+        load_config(dump_config(ws.export_config()), "leadsync.yaml")
+
+
+def test_users_list_warns_of_owners_never_matched_by_email(workspace: Workspace) -> None:
+    ws = workspace
+    setup(ws)
+    store_owner(ws, "102", email="bo acme.test")
+    result = CliRunner().invoke(app, ["--db", ws.url, "users", "list", "dialer", "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {OWNER_102}" in " ".join(result.stderr.split())
+    assert json.loads(result.stdout)[0]["id"] == "u-1"  # the JSON is the rows, as before
+
+
+def test_an_inactive_fallback_owner_is_refused_where_settings_are_written(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    doc = {"owners": OWNERS, "teams": {"sdr": ["101", "102"]}, "integrations": {}}
+    allowed = "allowed: an active owner: 101, 102, 104"
+    # The file.
+    text = json.dumps({**doc, "integrations": {"dialer": fallback("103")}}, indent=1)
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "leadsync.yaml")
+    [problem] = refused.value.problems
+    assert problem.endswith(
+        "integrations.dialer.users.unmapped.owner: owner '103' is inactive (owners[2] has "
+        f"active: false), so reps that map to nobody would get no owner; {allowed}"
+    )
+    # A rollout's proposed settings too.
+    rollout = {**settings(), "rollout": {"percent": 10, "settings": fallback("103")}}
+    with pytest.raises(
+        ConfigError, match=r"rollout\.settings\.users\.unmapped\.owner: owner '103'"
+    ):
+        workspace_config({"dialer": rollout})
+    # The admin API and the console save through the same checks.
+    setup(ws)
+    with pytest.raises(ConfigError) as refused:
+        ws.replace_integration("dialer", fallback("103"))
+    assert refused.value.problems == [
+        "<api>: integrations.dialer.users.unmapped.owner: owner '103' is inactive (owners[2] "
+        f"has active: false), so reps that map to nobody would get no owner; {allowed}"
+    ]
+    with pytest.raises(ConfigError, match="owner '103' is inactive"):
+        ws.proposed_settings_from_data("dialer", {"users": {"unmapped": {"owner": "103"}}})
+    assert ws.integration("dialer").users.unmapped.team == "sdr"  # nothing changed
+    ws.replace_integration("dialer", fallback("104"))  # an active one is taken
+
+
+def test_a_fallback_owner_who_left_after_the_settings_were_saved_is_reported(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.apply_config(workspace_config({"dialer": fallback("104"), "phone": fallback("101")}))
+    store_owner(ws, "104", active=False)  # deactivated in HubSpot, then pulled
+    # Nothing fails: the rules load, events apply (the rep gets nobody, flagged).
+    summary = run(ws, ev("record", object="contact", external_id="p-1", owner="x-7"))
+    assert (summary.owners["ignored"], summary.flagged) == (1, 1)
+    decision = ws.record("contact", 1)["owner_history"][0]
+    assert "the fallback owner 104 is inactive" in decision["reason"]
+    assert ws.report("2026-10-01T00:00:00.000Z").findings
+    assert ws.export_config().integrations["dialer"].users.unmapped.owner == "104"
+    # Readiness names the key path and who may take over.
+    assert ws.readiness(60).warnings == [
+        "integrations.dialer.users.unmapped.owner: the fallback owner 104 is inactive or "
+        "archived: reps of dialer that map to nobody get no owner (their decisions are "
+        "flagged); name an active owner (active owners: 101, 102)"
+    ]
+    # A preview of another integration's change is not refused for it ...
+    preview = ws.proposed_settings_from_data("phone", {"ownership": {"default": "fill_if_empty"}})
+    assert preview.settings.users.unmapped.owner == "101"
+    with pytest.raises(ConfigError, match="owner '104' is inactive"):
+        ws.proposed_settings_from_data("dialer", {"ownership": {"default": "integration_wins"}})
+    # Saving another integration is not refused for it either (only what is saved is
+    # written) ...
+    ws.replace_integration("phone", fallback("102"))
+    # ... and naming an active fallback owner is how it is fixed.
+    ws.replace_integration("dialer", fallback("102"))
+    assert ws.readiness(60).warnings == []
+
+
+def test_an_inactive_fallback_owner_pulled_from_hubspot_is_refused(workspace: Workspace) -> None:
+    hubspot = {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"}
+    doc: dict[str, Any] = {"owners": {"source": "hubspot"}, "destination": hubspot}
+    workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
+    workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    doc["integrations"] = {"dialer": fallback("103")}  # 103 is archived in HubSpot
+    with pytest.raises(ConfigError, match="owner '103' is inactive"):
+        workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    doc["integrations"] = {"dialer": fallback("104")}
+    workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
