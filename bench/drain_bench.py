@@ -103,7 +103,7 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     """Time the router's steps into ``inside`` (the routing under way: ``child`` keeps those
     of the routings that routed), and the elected worker's reading ahead into ``ahead``."""
     from leadsync.engine import conflicts
-    from leadsync.pipeline import drain, routing
+    from leadsync.pipeline import drain
     from leadsync.store import routing as routing_store
 
     for name in ("resolve", "rep_keys", "components", "row_keys"):
@@ -111,7 +111,6 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     for name in ("routable", "create_parts", "reserve_run", "lock_batch"):
         timed(inside, routing_store, name)
     timed(ahead, drain, "_read_ahead")
-    timed(ahead, routing, "cut_ahead")
 
 
 def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | None) -> int:
@@ -126,19 +125,24 @@ def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | N
     routed: list[float] = []  # seconds of each window this worker routed
     stages: Counter[str] = Counter()  # seconds in the router's steps, in routings that routed
     inside: Counter[str] = Counter()  # the steps of the routing under way
-    route_window = routing.route_window
+    cuts: Counter[str] = Counter()  # windows cut at the barrier and while parts were open
 
-    def timed_route(*args: Any, **kwargs: Any) -> Any:
-        """The router, timed (the drain looks it up on the module at each call)."""
-        inside.clear()
-        started = time.perf_counter()
-        result = route_window(*args, **kwargs)
-        if result is not None:
-            routed.append(time.perf_counter() - started)
-            stages.update(inside)
-        return result
+    def timed_router(route: Any, kind: str) -> Any:
+        def timed_route(*args: Any, **kwargs: Any) -> Any:
+            """The router, timed (the drain looks it up on the module at each call)."""
+            inside.clear()
+            started = time.perf_counter()
+            result = route(*args, **kwargs)
+            if result is not None:
+                routed.append(time.perf_counter() - started)
+                stages.update(inside)
+                cuts[kind] += 1
+            return result
 
-    routing.route_window = timed_route
+        return timed_route
+
+    routing.route_window = timed_router(routing.route_window, "at the barrier")
+    routing.cut_next = timed_router(routing.cut_next, "while parts were open")
     _time_steps(inside, stages)
 
     ws = Workspace(url, create=False)
@@ -170,6 +174,7 @@ def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | N
     report = {"events": events, "run_once_calls": calls, "cpu_s": cpu}
     report |= {"windows_routed": len(routed), "routing_s": round(sum(routed), 3)}
     report |= {"routing_steps_s": {k: round(v, 3) for k, v in stages.most_common()}}
+    report |= {"windows_cut": dict(cuts)}
     print(json.dumps(report), flush=True)
     sys.stdin.readline()  # quit
     ws.close()
@@ -881,6 +886,11 @@ def print_report(result: dict[str, Any]) -> None:
         if steps:
             shown = ", ".join(f"{k} {v:.1f}" for k, v in steps.most_common())
             print(f"      routing steps s (reading ahead apart): {shown}")
+        cut: Counter[str] = Counter()
+        for report in r["worker_reports"]:
+            cut.update(report.get("windows_cut", {}))
+        if cut:
+            print("      windows cut: " + ", ".join(f"{n} {k}" for k, n in cut.most_common()))
         for what, n in r["lock_waits"].items():
             print(f"      lock wait x{n}: {what}")
     s = result["runs"][0]["state"] if result["runs"] else None

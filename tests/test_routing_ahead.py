@@ -1,6 +1,7 @@
-"""The next window cut ahead (PostgreSQL): the elected router cuts it while the last parts
-are still applied, with their pending rows analysed beside it, and the barrier takes the cut
-as it is while it holds (its rows still first, no exclusive work since)."""
+"""The next window cut while parts are still open (PostgreSQL): the elected router analyses
+the open parts' pending rows beside it; what meets none of them is taken at once, what meets
+some waits for their parts (``route_parts.after``); either way every record sees its events
+in arrival order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from leadsync.engine import BatchResult, conflicts
+from leadsync.engine import BatchResult
 from leadsync.pipeline import routing
 from leadsync.pipeline.drain import _drain_rows, _Drainer, adapters_for, drain
 from leadsync.store import routing as routing_store
@@ -95,70 +96,36 @@ def _drainer(ws: Workspace) -> _Drainer:
     return _Drainer(ws.engine, rules, adapters_for(rules), 3)
 
 
-def _cut(ws: Workspace, drainer: _Drainer) -> routing.Ahead | None:
+def _cut(ws: Workspace, drainer: _Drainer) -> Any:
     with _enlisted(ws.engine, 2), ws.engine.begin() as connection:
-        return routing.cut_ahead(connection, drainer.rules, drainer.parse_row, 3, parts=2)
+        return routing.cut_next(connection, drainer.rules, drainer.parse_row, 3, parts=2)
 
 
-def _finish_open_part(ws: Workspace, drainer: _Drainer) -> None:
-    """The open part applied and done, as the worker holding it would."""
+def _parts(ws: Workspace) -> list[tuple[int, list[int], list[int], bool]]:
+    """Every part: its id, rows, the parts it waits for, done."""
     with ws.engine.connect() as connection:
-        (part_id,) = routing_store.open_parts(connection)
-        drainer.part = routing_store.open_part(connection, part_id)
+        rows = connection.exec_driver_sql(
+            "SELECT id, seqs, coalesce(after, '{}'), done FROM route_parts ORDER BY id"
+        ).all()
+    return [(int(i), list(seqs), list(after), bool(done)) for i, seqs, after, done in rows]
+
+
+def _ready(ws: Workspace) -> list[int]:
+    with ws.engine.connect() as connection:
+        return routing_store.ready_parts(connection)
+
+
+def _finish_first_part(ws: Workspace, drainer: _Drainer) -> None:
+    """The part open before the cut applied and done, as the worker holding it would."""
+    with ws.engine.connect() as connection:
+        drainer.part = routing_store.open_part(connection, 1)
     _drain_rows(drainer, BatchResult(), None)
     with ws.engine.begin() as connection:
-        assert routing_store.finish(connection, part_id)
+        assert routing_store.finish(connection, 1)
     drainer.part = None
 
 
-def _route(ws: Workspace, drainer: _Drainer, ahead: routing.Ahead | None) -> list[list[int]]:
-    """Route the next window with the cut made ahead; the parts it made (their rows)."""
-    with _enlisted(ws.engine, 2), ws.engine.begin() as connection:
-        routed = routing.route_window(
-            connection, drainer.rules, drainer.parse_row, 3, parts=2, ahead=ahead
-        )
-        assert routed is not None
-        rows = connection.exec_driver_sql(
-            "SELECT seqs FROM route_parts WHERE NOT done ORDER BY id"
-        ).scalars()
-        return [list(r) for r in rows]
-
-
-def test_rows_that_meet_only_through_an_open_parts_pending_row_are_cut_together(
-    ws: Workspace,
-) -> None:
-    drainer = _drainer(ws)
-    ahead = _cut(ws, drainer)
-    assert ahead is not None
-    assert ahead.seqs == (2, 3, 4)
-    # The call (by number) and the contact (by email) join through the pending row.
-    assert sorted(sorted(b) for b in ahead.bins) == [[0, 1], [2]]
-    # Without the pending row beside them the database finds nothing to join them: the cut
-    # would put them side by side.
-    with ws.engine.connect() as connection:
-        rows = routing_store.routable(connection, 6)
-        events = [drainer.parse_row(row) for row in rows]
-        alone = routing._components(connection, drainer.rules, [2, 3, 4], events, {})
-    assert alone[0] != alone[1]
-
-
-def test_the_barrier_takes_the_cut_made_ahead_and_ends_in_the_serial_state(
-    ws: Workspace, postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    drainer = _drainer(ws)
-    ahead = _cut(ws, drainer)
-    assert ahead is not None
-    _finish_open_part(ws, drainer)
-    resolved: list[int] = []
-    inner = conflicts.resolve
-    monkeypatch.setattr(conflicts, "resolve", lambda *a, **k: resolved.append(1) or inner(*a, **k))
-    parts = _route(ws, drainer, ahead)
-    assert not resolved  # nothing looked up at the barrier
-    assert sorted(parts) == [[2, 3], [4]]
-    drain(ws.engine, drainer.rules, batch_size=3, parts=2)
-    with ws.engine.connect() as connection:
-        assert Counter(connection.execute(sa.select(inbox.c.status)).scalars()) == {"applied": 4}
-        parallel = canonical_state(connection)
+def _serial(postgres_url: str) -> dict[str, Any]:
     truncate_database(postgres_url)
     serial = Workspace(postgres_url)
     try:
@@ -166,49 +133,70 @@ def test_the_barrier_takes_the_cut_made_ahead_and_ends_in_the_serial_state(
         _load(serial, EVENTS)
         drain(serial.engine, load_rules(serial.engine), batch_size=3, parts=1)
         with serial.engine.connect() as connection:
-            assert canonical_state(connection) == parallel
+            return canonical_state(connection)
     finally:
         serial.close()
 
 
-def test_exclusive_work_since_the_cut_makes_the_barrier_cut_again(
-    ws: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    drainer = _drainer(ws)
-    ahead = _cut(ws, drainer)
-    assert ahead is not None
-    _finish_open_part(ws, drainer)
-    with ws.engine.begin() as connection:  # what a preview, an undo, a review answer take
-        routing_store.lock_batch(connection, shared=False)
-    resolved: list[int] = []
-    inner = conflicts.resolve
-    monkeypatch.setattr(conflicts, "resolve", lambda *a, **k: resolved.append(1) or inner(*a, **k))
-    assert sorted(_route(ws, drainer, ahead)) == [[2, 3], [4]]
-    assert resolved  # cut again, at the barrier
-
-
-def test_a_row_handed_back_before_the_cut_makes_the_barrier_cut_again(
-    ws: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    drainer = _drainer(ws)
-    ahead = _cut(ws, drainer)
-    assert ahead is not None
-    with ws.engine.begin() as connection:  # the open part closed with its row pending
-        routing_store.reroute_open(connection)
-    resolved: list[int] = []
-    inner = conflicts.resolve
-    monkeypatch.setattr(conflicts, "resolve", lambda *a, **k: resolved.append(1) or inner(*a, **k))
-    parts = _route(ws, drainer, ahead)
-    assert resolved
-    assert sorted(parts) == [[1, 2, 3], [4]]  # the handed-back row first, with what it meets
-
-
-def test_no_cut_ahead_while_the_open_parts_have_more_than_a_batch_pending(
+def test_rows_that_meet_only_through_an_open_parts_pending_row_wait_for_its_part(
     ws: Workspace,
 ) -> None:
     drainer = _drainer(ws)
+    routed = _cut(ws, drainer)
+    assert [int(row["seq"]) for row, _events in routed] == [2, 3, 4]
+    # The call (by number) and the contact (by email) meet through the pending row: they
+    # wait for its part; the other contact is a part to take at once.
+    assert _parts(ws) == [(1, [1], [], False), (2, [4], [], False), (3, [2, 3], [1], False)]
+    assert _ready(ws) == [1, 2]
+    # Without the pending row beside them the database finds nothing to join them: they
+    # would have been cut apart and applied side by side.
+    with ws.engine.connect() as connection:
+        rows = [r for r in routing_store.held_pending(connection) if r["seq"] in (2, 3, 4)]
+        events = [drainer.parse_row(row) for row in rows]
+        alone = routing._components(connection, drainer.rules, [2, 3, 4], events, {})
+    assert alone[0] != alone[1]
+
+
+def test_a_part_that_waits_is_taken_once_its_parts_are_done_and_ends_in_the_serial_state(
+    ws: Workspace, postgres_url: str
+) -> None:
+    drainer = _drainer(ws)
+    assert _cut(ws, drainer) is not None
+    assert 3 not in _ready(ws)
+    _finish_first_part(ws, drainer)
+    assert _ready(ws) == [2, 3]
+    drain(ws.engine, drainer.rules, batch_size=3, parts=2)
+    with ws.engine.connect() as connection:
+        assert Counter(connection.execute(sa.select(inbox.c.status)).scalars()) == {"applied": 4}
+        parallel = canonical_state(connection)
+    assert parallel == _serial(postgres_url)
+
+
+def test_exclusive_work_closes_the_parts_that_wait_too(ws: Workspace, postgres_url: str) -> None:
+    drainer = _drainer(ws)
+    assert _cut(ws, drainer) is not None
+    with ws.engine.begin() as connection:  # what a preview, an undo, a review answer take
+        routing_store.lock_batch(connection, shared=False)
+    assert [done for *_rest, done in _parts(ws)] == [True, True, True]
+    with ws.engine.connect() as connection:
+        assert [int(r["seq"]) for r in routing_store.routable(connection, 10)] == [1, 2, 3, 4]
+    drain(ws.engine, drainer.rules, batch_size=3, parts=2)
+    with ws.engine.connect() as connection:
+        parallel = canonical_state(connection)
+    assert parallel == _serial(postgres_url)
+
+
+def test_no_cut_while_the_open_parts_have_more_than_a_window_pending(ws: Workspace) -> None:
+    drainer = _drainer(ws)
     with ws.engine.begin() as connection:
         routing_store.reroute_open(connection)
-        routing_store.create_parts(connection, [([1, 2, 3, 4], [None] * 4, [None] * 4)], AT)
-    with _enlisted(ws.engine, 2), ws.engine.begin() as connection:
-        assert routing.cut_ahead(connection, drainer.rules, drainer.parse_row, 3, 2) is None
+        routing_store.create_parts(connection, [([1, 2, 3], [None] * 3, [None] * 3)], AT)
+    with _enlisted(ws.engine, 2), ws.engine.begin() as connection:  # windows of 1 x 2 rows
+        assert routing.cut_next(connection, drainer.rules, drainer.parse_row, 1, 2) is None
+    assert len(_parts(ws)) == 2
+
+
+def test_a_lone_worker_cuts_nothing_ahead(ws: Workspace) -> None:
+    drainer = _drainer(ws)
+    with _enlisted(ws.engine, 1), ws.engine.begin() as connection:
+        assert routing.cut_next(connection, drainer.rules, drainer.parse_row, 3, parts=2) is None

@@ -170,15 +170,24 @@ def _parts_loop(
                 elected=elected,
                 known=drainer.parsed,
                 named=drainer.named,
-                ahead=drainer.ahead,
             )
             busy = routed is None and bool(routing_store.open_parts(connection))
             # Rows whose writer's transaction (or an older one of this database) is still
             # running wait for it, a while.
             blocked = routed is None and not busy and routing_store.unrouted_waiting(connection)
+        if busy and elected and read_ahead:  # the next window, cut while the last parts end
+            with engine.begin() as connection:
+                routed = routing.cut_next(
+                    connection,
+                    drainer.rules,
+                    drainer.parse_row,
+                    drainer.batch_size,
+                    parts,
+                    known=drainer.parsed,
+                    named=drainer.named,
+                )
         if routed is not None:
             waiting_since = None
-            drainer.ahead = None
             if elected:
                 routing_store.resign(holder)
             read_ahead = elected = False
@@ -196,19 +205,6 @@ def _parts_loop(
                 elected = routing_store.try_elect(holder)
                 if elected:
                     _read_ahead(drainer, drainer.batch_size * max(1, parts))
-                    continue
-            elif elected and drainer.ahead is None:  # the next window cut before the barrier
-                with engine.begin() as connection:
-                    drainer.ahead = routing.cut_ahead(
-                        connection,
-                        drainer.rules,
-                        drainer.parse_row,
-                        drainer.batch_size,
-                        parts,
-                        known=drainer.parsed,
-                        named=drainer.named,
-                    )
-                if drainer.ahead is not None:
                     continue
         else:
             if not blocked:
@@ -237,8 +233,9 @@ def _read_ahead(drainer: _Drainer, window: int) -> None:
 
 
 def _claim_part(holder: sa.Connection) -> routing_store.Part | None:
-    """An open part this worker now holds, or None when every open part is held."""
-    for part in routing_store.open_parts(holder):
+    """An open part this worker now holds (one whose parts to wait for are done), or None
+    when every such part is held."""
+    for part in routing_store.ready_parts(holder):
         if routing_store.try_claim(holder, part):
             found = routing_store.open_part(holder, part)
             if found is not None:
@@ -269,8 +266,6 @@ class _Drainer:
     failures: Problems | None = None
     # The keys the events of rows read ahead name (the router's first step, done ahead).
     named: dict[int, list[conflicts.Key]] = field(default_factory=dict)
-    # The next window, cut by the elected router while the last parts were applied.
-    ahead: routing.Ahead | None = None
     # The rows the current batch claimed, kept should its transaction be refused.
     claimed: list[dict[str, Any]] = field(default_factory=list)
     # The part whose rows are claimed (PostgreSQL's parallel workers), or None: the oldest

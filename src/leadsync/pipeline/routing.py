@@ -2,20 +2,21 @@
 whose events touch disjoint records, so that workers apply the parts side by side and every
 record still sees its events in arrival order.
 
-One worker at a time routes (the router's lock), and only when every part of the last window
-is done (a barrier): the database then holds every effect of the events before the window,
-so looking up what the window's events name finds every record they can meet. A window is
-the oldest routable rows (:func:`leadsync.store.routing.routable`: in commit order, never past
-a writer still running), ``batch_size × parts`` of them. Each row's keys
-(:mod:`leadsync.engine.conflicts`) join rows into components; the components are packed
-into at most ``parts`` parts of about equal size (largest first, into the emptiest part),
-each keeping its rows in arrival order. See docs/ARCHITECTURE.md, "Parallel workers".
+One worker at a time routes (the router's lock). At the barrier (:func:`route_window`, every
+part of the last window done) the database holds every effect of the events before the
+window, so looking up what the window's events name finds every record they can meet. The
+elected worker does not wait for it (:func:`cut_next`): it cuts the window beside the open
+parts' pending rows, and what meets those rows waits for their parts. A window is the oldest
+routable rows (:func:`leadsync.store.routing.routable`: in commit order, never past a writer
+still running), ``batch_size × parts`` of them. Each row's keys
+(:mod:`leadsync.engine.conflicts`) join rows into components; the components are packed into
+at most ``parts`` parts of about equal size (largest first, into the emptiest part), each
+keeping its rows in arrival order. See docs/ARCHITECTURE.md, "Parallel workers".
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -32,17 +33,7 @@ turn at the cost of the same batches."""
 
 
 Parse = Callable[[Mapping[str, Any]], list[Event]]
-
-
-@dataclass(frozen=True)
-class Ahead:
-    """The next window cut while the last one's parts were still applied
-    (:func:`cut_ahead`): its rows (inbox sequence numbers, in arrival order), its parts (the
-    rows by index) and the routing epoch it was cut at."""
-
-    seqs: tuple[int, ...]
-    bins: list[list[int]]
-    epoch: int
+Routed = list[tuple[dict[str, Any], list[Event] | None]]
 
 
 def route_window(
@@ -54,17 +45,14 @@ def route_window(
     elected: bool = False,
     known: Container[int] = (),
     named: Mapping[int, Sequence[conflicts.Key]] | None = None,
-    ahead: Ahead | None = None,
-) -> list[tuple[dict[str, Any], list[Event] | None]] | None:
+) -> Routed | None:
     """Route the next window in the caller's transaction: its rows with their events (None
     for a row that cannot be read), or None when no window was routed (another worker is
-    routing, or is elected to route next while ``elected`` says this one is not; a part of
-    the last window is not done; or no row is routable). The payloads of the rows in
-    ``known`` (by sequence number) are not read: ``parse`` has their events; ``named`` may
-    hold the keys those events name (:func:`leadsync.engine.conflicts.row_keys`). With one part
-    per window the window is that part, in arrival order: nothing is looked up. A window cut
-    ``ahead`` is taken as it was cut while it still holds: its rows are still the first
-    routable ones and no exclusive work ran since (the routing epoch)."""
+    routing, or is elected to route next while ``elected`` says this one is not; a part is
+    still open; or no row is routable). The payloads of the rows in ``known`` (by sequence
+    number) are not read: ``parse`` has their events; ``named`` may hold the keys those events
+    name (:func:`leadsync.engine.conflicts.row_keys`). With one part per window the window is
+    that part, in arrival order: nothing is looked up."""
     if not routing_store.try_lock_router(connection, elected):
         return None
     if routing_store.open_parts(connection):
@@ -74,34 +62,20 @@ def route_window(
     rows = routing_store.routable(connection, batch_size * max(1, parts), known)
     if not rows:
         return None
-    if ahead is not None and not _holds(connection, ahead, rows):
-        ahead = None
-    if ahead is not None:
-        rows = rows[: len(ahead.seqs)]
     parsed = [_events(parse, row) for row in rows]
     events = [found or [] for found in parsed]
     if parts > 1:  # no more parts than workers to take them: a lone worker looks nothing up
         parts = min(parts, routing_store.draining(connection))
     if parts <= 1:
         bins = [list(range(len(rows)))]
-    elif ahead is not None:
-        bins = ahead.bins
     else:
         seqs = [int(row["seq"]) for row in rows]
         bins = pack(_components(connection, rules, seqs, events, named or {}), parts)
-    firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
-    routing_store.create_parts(
-        connection,
-        [
-            ([int(rows[i]["seq"]) for i in b], [firsts[i][0] for i in b], [firsts[i][1] for i in b])
-            for b in bins
-        ],
-        now_ts(),
-    )
+    _create(connection, rows, events, bins, [])
     return list(zip(rows, parsed, strict=True))
 
 
-def cut_ahead(
+def cut_next(
     connection: Connection,
     rules: WorkspaceRules,
     parse: Parse,
@@ -109,43 +83,80 @@ def cut_ahead(
     parts: int = DEFAULT_PARTS,
     known: Container[int] = (),
     named: Mapping[int, Sequence[conflicts.Key]] | None = None,
-) -> Ahead | None:
-    """Cut the next window while the last window's parts are still applied, in the caller's
-    transaction (the elected router, waiting for the others: :func:`route_window` then takes
-    the cut as it is). None when there is nothing to cut, a lone worker drains, or the open
-    parts still have more than ``batch_size`` rows pending.
+) -> Routed | None:
+    """Cut the next window while parts are still open, in the caller's transaction (the
+    elected router, whose own part is done): as :func:`route_window`, or None when another
+    worker is routing, a lone worker drains, nothing is routable, or the open parts still
+    have more than ``batch_size`` rows pending.
 
     The database does not hold the effects of the open parts' pending rows yet, so those
     rows are analysed beside the window, as if they were its first rows: every relation they
     may still make (a record getting an email, a number, a company; an activity its record; a
-    rep a new email) is between keys they name or find (the keys of ``conflicts``), so any two
-    rows of the window that will meet through them are joined here; what they were already
-    applied to, the lookups find. They are read before the lookups (a row applied in between
-    is counted twice, never missed), under the shared batch lock, and the routing epoch read
-    with them tells the router whether exclusive work changed anything since."""
-    if parts <= 1:
+    rep a new learned email) is between keys they name or find (``conflicts``' keys), so
+    whatever of the window will meet them, directly or through the database, is in a
+    component with them; what was applied before the lookups, the lookups find (the pending
+    rows are read first: a row applied in between is counted twice, never missed). The
+    window's components that hold none of those rows are parts to take at once; the others
+    are parts that wait for the open parts whose rows they hold (``route_parts.after``)."""
+    if parts <= 1 or not routing_store.try_lock_router(connection, elected=True):
         return None
     routing_store.lock_batch(connection, shared=True)
-    epoch = routing_store.epoch(connection)
-    if routing_store.held_more_than(connection, batch_size):
+    window = batch_size * parts
+    if routing_store.held_more_than(connection, window):
         return None
     parts = min(parts, routing_store.draining(connection))
-    rows = routing_store.routable(connection, batch_size * parts, known) if parts > 1 else []
+    rows = routing_store.routable(connection, window, known) if parts > 1 else []
     if not rows:
         return None
     held = routing_store.held_pending(connection, known)
-    both = held + rows
-    events = [_events(parse, row) or [] for row in both]
-    seqs = [int(row["seq"]) for row in both]
-    component = _components(connection, rules, seqs, events, named or {})
-    return Ahead(tuple(seqs[len(held) :]), pack(component[len(held) :], parts), epoch)
+    parsed = [_events(parse, row) for row in rows]
+    events = [found or [] for found in parsed]
+    seqs = [int(row["seq"]) for row in held + rows]
+    held_events = [_events(parse, row) or [] for row in held]
+    component = _components(connection, rules, seqs, held_events + events, named or {})
+    waits: dict[int, set[int]] = {}  # component -> the open parts it meets
+    for index, row in enumerate(held):
+        waits.setdefault(component[index], set()).add(int(row["part"]))
+    mine = component[len(held) :]
+    free = [i for i, c in enumerate(mine) if c not in waits]
+    bound = [i for i, c in enumerate(mine) if c in waits]
+
+    def _bins(rows: Sequence[int]) -> int:  # no part of less than a batch, if it can be
+        return max(1, min(parts, -(-len(rows) // batch_size)))
+
+    bins = [[free[i] for i in b] for b in pack([mine[i] for i in free], _bins(free))]
+    after: list[set[int]] = [set() for _ in bins]
+    if bound:
+        for b in pack([mine[i] for i in bound], _bins(bound)):
+            rows_of = [bound[i] for i in b]
+            bins.append(rows_of)
+            after.append(set().union(*(waits[mine[i]] for i in rows_of)))
+    _create(connection, rows, events, bins, after)
+    return list(zip(rows, parsed, strict=True))
 
 
-def _holds(connection: Connection, ahead: Ahead, rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether a window cut ahead still holds: its rows are the first routable ones (no row
-    was handed back or put back before them) and no exclusive work ran since it was cut."""
-    first = [int(row["seq"]) for row in rows[: len(ahead.seqs)]]
-    return first == list(ahead.seqs) and routing_store.epoch(connection) == ahead.epoch
+def _create(
+    connection: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    events: Sequence[list[Event]],
+    bins: Sequence[Sequence[int]],
+    after: Sequence[set[int]],
+) -> None:
+    """The window's parts, with every row's ids reserved in arrival order."""
+    firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
+    routing_store.create_parts(
+        connection,
+        [
+            (
+                [int(rows[i]["seq"]) for i in sorted(b)],
+                [firsts[i][0] for i in sorted(b)],
+                [firsts[i][1] for i in sorted(b)],
+            )
+            for b in bins
+        ],
+        now_ts(),
+        after,
+    )
 
 
 def _events(parse: Parse, row: Mapping[str, Any]) -> list[Event] | None:

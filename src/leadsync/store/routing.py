@@ -9,7 +9,8 @@
   ids reserved for them (the inbox's rows are not written to route them); a worker claims a
   part with a session advisory lock (released by ``unlock``, or by PostgreSQL when the
   worker's connection ends, crash included), applies its rows a batch at a time
-  (:class:`Part` keeps its place), and marks it done.
+  (:class:`Part` keeps its place), and marks it done. A part cut while others were open may
+  wait for some of them (``after``): it is taken only once they are done (:func:`ready_parts`).
 - The batch lock: every part's batch holds the shared batch lock; whatever needs the whole
   workspace still (preview, replay, undo, the test lead, ``records set-owner``, hold expiry,
   an ingest's direct apply) takes it exclusively through
@@ -67,15 +68,7 @@ def lock_batch(connection: Connection, shared: bool) -> None:
     connection.info[_EXCLUSIVE] = not shared
     connection.info.pop(_PEEKED, None)
     if not shared:
-        connection.exec_driver_sql("SELECT nextval('routing_epoch')")
         reroute_open(connection)
-
-
-def epoch(connection: Connection) -> int:
-    """How far work holding the batch lock exclusively has gone (:func:`lock_batch` advances
-    it): read under the shared batch lock, an unchanged value means no such work ran since."""
-    sql = "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM routing_epoch"
-    return int(connection.exec_driver_sql(sql).scalar_one())
 
 
 def reroute_open(connection: Connection) -> None:
@@ -275,8 +268,10 @@ def _with_payloads(
 
 
 _HELD_PENDING = (
-    "SELECT seq, integration, source, event_id FROM inbox "
-    f"WHERE status = 'pending' AND seq IN ({_HELD}) ORDER BY txid, seq"
+    "SELECT i.seq, i.integration, i.source, i.event_id, p.id AS part "
+    "FROM route_parts AS p CROSS JOIN LATERAL unnest(p.seqs) AS s(seq) "
+    "JOIN inbox AS i ON i.seq = s.seq WHERE NOT p.done AND i.status = 'pending' "
+    "ORDER BY i.txid, i.seq"
 )
 _HELD_MORE_THAN = (
     f"SELECT count(*) > %(n)s FROM (SELECT 1 FROM inbox WHERE status = 'pending' "
@@ -290,8 +285,8 @@ def held_more_than(connection: Connection, limit: int) -> bool:
 
 
 def held_pending(connection: Connection, parsed: Container[int] = ()) -> list[dict[str, Any]]:
-    """The pending rows of the open parts in arrival order, with their payloads (but for the
-    rows in ``parsed``, as :func:`routable`)."""
+    """The pending rows of the open parts in arrival order, each with its part (``part``)
+    and its payload (but for the rows in ``parsed``, as :func:`routable`)."""
     rows = dicts(connection.exec_driver_sql(_HELD_PENDING))
     return _with_payloads(connection, rows, parsed)
 
@@ -320,8 +315,8 @@ class Part:
 
 _CREATE_PART = (
     "INSERT INTO route_parts (created_at, events, done, seqs, record_ids_from, "
-    "activity_ids_from) VALUES (%(at)s, %(events)s, false, %(seqs)s::bigint[], "
-    "%(records)s::bigint[], %(activities)s::bigint[])"
+    "activity_ids_from, after) VALUES (%(at)s, %(events)s, false, %(seqs)s::bigint[], "
+    "%(records)s::bigint[], %(activities)s::bigint[], %(after)s::bigint[])"
 )
 
 
@@ -329,12 +324,16 @@ def create_parts(
     connection: Connection,
     parts: Sequence[tuple[Sequence[int], Sequence[int | None], Sequence[int | None]]],
     at: str,
+    after: Sequence[Collection[int]] = (),
 ) -> None:
     """New open parts, each (its rows' sequence numbers in arrival order, their first record
-    ids, their first activity ids)."""
-    for seqs, records_from, activities_from in parts:  # a few per window
+    ids, their first activity ids); ``after``, for each, the parts it waits for (none when
+    not given)."""
+    for index, (seqs, records_from, activities_from) in enumerate(parts):  # a few per window
+        waits = sorted(after[index]) if index < len(after) else []
         values = {"at": at, "events": len(seqs), "seqs": id_array(seqs)}
         values |= {"records": id_array(records_from), "activities": id_array(activities_from)}
+        values |= {"after": id_array(waits) if waits else None}
         connection.exec_driver_sql(_CREATE_PART, values)
 
 
@@ -355,6 +354,18 @@ def open_parts(connection: Connection) -> list[int]:
     """The parts not done, oldest first."""
     query = sa.select(route_parts.c.id).where(route_parts.c.done.is_(False))
     return [int(i) for i in connection.execute(query.order_by(route_parts.c.id)).scalars()]
+
+
+_READY = (
+    "SELECT id FROM route_parts AS p WHERE NOT done AND (after IS NULL OR NOT EXISTS ("
+    "SELECT 1 FROM route_parts AS q WHERE q.id = ANY(p.after) AND NOT q.done)) ORDER BY id"
+)
+
+
+def ready_parts(connection: Connection) -> list[int]:
+    """The open parts a worker may take now (every part each waits for is done), oldest
+    first."""
+    return [int(i) for i in connection.exec_driver_sql(_READY).scalars()]
 
 
 def try_claim(connection: Connection, part: int) -> bool:

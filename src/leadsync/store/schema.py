@@ -543,6 +543,8 @@ route_parts = Table(
     Column("seqs", IdList),
     Column("record_ids_from", IdList),
     Column("activity_ids_from", IdList),
+    # The parts that must be done before this one is taken (cut while they were open).
+    Column("after", IdList),
     Index(
         "ix_route_parts_open",
         "id",
