@@ -520,7 +520,7 @@ def test_other_call_events_update_the_call_without_final_values() -> None:
     assert "outcome" not in event.properties and "duration_s" not in event.properties
 
 
-@pytest.mark.parametrize("name", ["number.created", "Call.Ended", "", None, 5])
+@pytest.mark.parametrize("name", ["numbers.created", "webhook.created", "Call.Ended", "", None, 5])
 def test_unknown_event_names_are_event_errors(name: Any) -> None:
     body = load("call.ended")
     body["event"] = name

@@ -195,10 +195,16 @@ def test_aircall_contact_created_sample_keeps_work_and_mobile_numbers_apart() ->
     }
 
 
-def test_aircall_number_event_is_a_dead_letter_naming_the_known_events() -> None:
-    detail = refused("aircall/number.closed.docs.json")
-    assert detail.startswith("field \"event\": unknown event 'number.closed'; known: ")
-    assert "call.ended" in detail
+def test_aircall_number_event_is_acknowledged_and_read_as_nothing() -> None:
+    """A phone line closed: a webhook subscribed to every event sends these; they are not
+    dead letters (nothing to fix), and not events either."""
+    body = json.loads((PUBLISHED / "aircall/number.closed.docs.json").read_text())
+    adapter = adapter_for("aircall", "aircall", {})
+    assert adapter.to_events(body, {}, "e-1", 1) == []
+    for other in ("message.received", "message.sent", "number.created"):
+        assert adapter.to_events({**body, "event": other, "resource": None}, {}, "e", 1) == []
+    with pytest.raises(EventError, match="unknown event 'numbers.closed'; known: "):
+        adapter.to_events({**body, "event": "numbers.closed", "resource": None}, {}, "e", 1)
 
 
 def test_aircall_call_with_iso_times_is_a_dead_letter_naming_the_time_field() -> None:
@@ -390,9 +396,9 @@ def test_ingest_of_the_aircall_samples_applies_the_readable_ones_beside_the_othe
         summary = ws.ingest("aircall", [line_of(p) for p in paths], source="aircall.jsonl")
         names = [p.name for p in paths]
         dead = {names[int(d.where.split(":")[1]) - 1]: d.error for d in summary.dead_letters}
-        assert set(dead) == {"call.ended.activepieces.json", "number.closed.docs.json"}
+        assert set(dead) == {"call.ended.activepieces.json"}
         assert dead["call.ended.activepieces.json"].startswith('field "data.started_at": ')
-        assert summary.accepted == 2
+        assert summary.accepted == 3  # the contact, the call, and the line closed (no event)
         [contact] = ws.find(external="aircall:456")
         assert contact["email"] == "john.doe@acme.com"
         [call] = ws.activities(integration="aircall")

@@ -99,7 +99,10 @@ Outcome of a finished call, first rule that holds:
    ``no_answer``);
 4. otherwise (an outbound call nobody answered): ``no_answer``.
 
-Ignored: ``number``, ``message`` and other resources (unknown events), ``ended_at``,
+Ignored (acknowledged, no event): every ``number.*`` and ``message.*`` event (phone lines and
+SMS, which leadsync does not sync: :data:`IGNORED_RESOURCES`) — a webhook subscribed to every
+event sends them daily; an event of another resource Aircall does not list is a dead letter
+naming the known ones. Also ignored: ``ended_at``,
 ``answered_at`` beyond the outcome, the ``number``'s name, comment authors and tag ids.
 (?) ``user.updated`` is in neither of Aircall's published user event lists (V1 or V2); it is
 still read. There is no ``user.updated.v2``: an unlisted ``*.v2`` name is a dead letter.
@@ -140,6 +143,7 @@ __all__ = [
     "CONTACT_EVENTS",
     "FINAL_CALL_EVENTS",
     "IGNORED_EVENTS",
+    "IGNORED_RESOURCES",
     "KNOWN_EVENTS",
     "MISSED_CALL_OUTCOMES",
     "USER_EVENTS",
@@ -188,6 +192,9 @@ USER_EVENTS_V2 = (
 )
 #: Deletions are not propagated.
 IGNORED_EVENTS = ("contact.deleted", "user.deleted", "user.deleted.v2")
+#: Resources whose events leadsync reads as nothing: phone lines (``number.created``,
+#: ``number.opened``, ``number.closed`` …) and SMS (``message.sent``, ``message.received`` …).
+IGNORED_RESOURCES = ("number", "message")
 KNOWN_EVENTS = (
     *CALL_EVENTS,
     *CONTACT_EVENTS,
@@ -246,7 +253,7 @@ class AircallAdapter(Adapter):
     ) -> list[Event]:
         body = body_object(item)
         name = _event_name(body)
-        if name in IGNORED_EVENTS:
+        if name in IGNORED_EVENTS or name.split(".", 1)[0] in IGNORED_RESOURCES:
             return []
         at = time_from_epoch(body.get("timestamp"), "timestamp")
         if at is None:
@@ -275,13 +282,14 @@ def _event_name(body: dict[str, Any]) -> str:
     ``call.transferred``, ``call.archived`` …) is a non-final update of the call, like
     ``call.tagged``, rather than a dead letter."""
     name = body.get("event")
-    other_call_event = isinstance(name, str) and name.startswith("call.")
-    if not isinstance(name, str) or (name not in KNOWN_EVENTS and not other_call_event):
+    family = name.split(".", 1)[0] if isinstance(name, str) else None
+    ignored = family in IGNORED_RESOURCES and "." in str(name)
+    if not isinstance(name, str) or (name not in KNOWN_EVENTS and family != "call" and not ignored):
         event_name_error("event", name, KNOWN_EVENTS)
     resource = string(body, "resource")
-    if resource is not None and resource != name.split(".", 1)[0]:
+    if resource is not None and resource != family:
         refuse("resource", f"{resource!r} does not match event {name!r}")
-    return name if name in KNOWN_EVENTS else "call.tagged"
+    return name if name in KNOWN_EVENTS or ignored else "call.tagged"
 
 
 # ------------------------------------------------------------------ calls
