@@ -225,6 +225,16 @@ def _wait_for_first_request(hub: HubSpotDouble, proc: subprocess.Popen[bytes], b
         time.sleep(0.005)
 
 
+def _wait_for_requests(
+    hub: HubSpotDouble, proc: subprocess.Popen[bytes], before: int, n: int
+) -> None:
+    """Until the pusher has sent ``n`` requests since ``before``, or has exited."""
+    deadline = time.monotonic() + 30
+    while hub.stats()["requests"] - before < n and proc.poll() is None:
+        assert time.monotonic() < deadline, f"the pusher sent fewer than {n} requests in 30 s"
+        time.sleep(0.002)
+
+
 @pytest.mark.parametrize(("seed", "api_version"), [(1, "v3"), (2, "2026-03")])
 def test_sigkill_mid_batch_then_restart_leaves_no_duplicate_and_nothing_missing(
     db_url: str,
@@ -272,7 +282,11 @@ def test_sigkill_mid_batch_then_restart_leaves_no_duplicate_and_nothing_missing(
                     # Load: events keep arriving while the pusher drains.
                     feeder = threading.Thread(target=_feed, args=(ws, phase, fed))
                     feeder.start()
-                    time.sleep(rng.uniform(0.05, 1.2))
+                    # The kill lands after a random number of the push's requests (and a
+                    # little more, to fall inside one now and then): by its progress, not by
+                    # the clock, which a loaded machine or a fast push would make miss.
+                    _wait_for_requests(hub, proc, before, rng.randint(1, 3))
+                    time.sleep(rng.uniform(0, 0.03))
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(timeout=30)
                     feeder.join(timeout=60)
