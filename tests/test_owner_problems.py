@@ -20,10 +20,10 @@ from leadsync.workspace import Workspace
 from tests.helpers import OWNERS, ev, run, settings, setup, workspace_config
 
 OWNER_102 = (
-    "owner 102 (Bo Li) has the email 'bo acme.test', which is not an email address: the "
-    "owner is kept (records, history, the map and teams still name it) but no rep is matched "
-    "to it by email; correct the email in the workspace file and run leadsync apply (owners "
-    "from HubSpot: correct it there, then leadsync owners pull)"
+    "owner 102 has a stored email that is not an email address (leadsync owners list shows "
+    "it): the owner is kept (records, history, the map and teams still name it) but no rep is "
+    "matched to it by email; correct the email in the workspace file and run leadsync apply "
+    "(owners from HubSpot: correct it there, then leadsync owners pull)"
 )
 
 

@@ -101,15 +101,14 @@ def configuration_problems(rules: WorkspaceRules) -> list[str]:
     working with it: owners whose email is not an address (kept, never matched by email),
     and fallback owners (``users.unmapped``) that are inactive or archived — deactivated
     after the settings were saved, or pulled from HubSpot so — for whom reps that map to
-    nobody get no owner and are flagged. One sentence each, naming the owner, the key path
-    and what to do."""
+    nobody get no owner and are flagged. One sentence each, naming the owner by id (never its
+    name or email: ``/readyz`` answers anyone), the key path and what to do."""
     directory = rules.directory
     problems = []
     for owner_id in directory.unmatchable:
-        owner = directory.owners[owner_id]
         problems.append(
-            f"owner {owner_id} ({owner.name}) has the email {owner.email!r}, which is not an "
-            "email address: the owner is kept (records, history, the map and teams still "
+            f"owner {owner_id} has a stored email that is not an email address (leadsync "
+            "owners list shows it): the owner is kept (records, history, the map and teams still "
             "name it) but no rep is matched to it by email; correct the email in the "
             "workspace file and run leadsync apply (owners from HubSpot: correct it there, "
             "then leadsync owners pull)"
