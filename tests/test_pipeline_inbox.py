@@ -170,12 +170,12 @@ def test_a_failed_inbox_event_is_requeued_in_place(ws: Workspace) -> None:
 
 def test_an_event_that_still_cannot_be_read_is_not_put_back(ws: Workspace) -> None:
     body = json.loads((AIRCALL / "call.ended.json").read_text())["body"]
-    lines = [json.dumps(body), json.dumps({**body, "event": "number.opened"})]
+    lines = [json.dumps(body), json.dumps({**body, "event": "webhook.opened", "resource": None})]
     ws.ingest("aircall", lines, source="captured.jsonl")
     [letter] = ws.dead_letters("aircall")
     assert letter["line_no"] == 2 and letter["event_id"]  # it is in the inbox, failed
     before = statuses(ws)
-    with pytest.raises(EventError, match="number.opened"):
+    with pytest.raises(EventError, match="webhook.opened"):
         ws.retry_dead_letter(letter["id"])
     assert statuses(ws) == before  # still failed, not pending to fail again
     assert ws.dead_letter(letter["id"])["state"] == "open"

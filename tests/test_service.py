@@ -391,9 +391,9 @@ UNREADABLE: dict[str, tuple[str, dict[str, Any], str]] = {
     "generic": ("dialer", {**contact(1), "type": "meeting_booked"}, 'field "type"'),
     "aircall": (
         "phone",
-        {"resource": "number", "event": "number.created", "timestamp": 1793631735,
+        {"resource": "webhook", "event": "webhook.created", "timestamp": 1793631735,
          "token": AIRCALL_TOKEN, "data": {"id": 77}},
-        "unknown event 'number.created'",
+        "unknown event 'webhook.created'",
     ),
 }  # fmt: skip
 
