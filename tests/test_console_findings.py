@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from leadsync.ops.settings_change import Actor
+from leadsync.pipeline.inbox import dead_letter_row
 from leadsync.settings import integration_to_dict
+from leadsync.store.inbox import insert_dead_letters
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, WIDE, chromium, console_server, form_token, sign_in, signed_in
 from tests.helpers import settings, workspace_config
@@ -29,6 +31,7 @@ from tests.test_review_faces import K1, K2, SHARED_CALL, call, record
 PHONE = {"width": 390, "height": 844}
 ADMIN = Actor("admin", "console (token) · session 0123abcd")
 LONG = "x" * 90
+AT_NOON = "2026-11-01T12:00:00.000Z"
 PROTECT = "Protect an owner a person set in the CRM for (days)"
 
 
@@ -276,11 +279,18 @@ def test_the_filters_offer_removed_integrations_that_have_entries(
 
     letters = offered("/dead-letters", "filter-integration")
     assert letters == ["All", "crm4 (removed)", "dialer"]
+    # A letter with no inbox row (a refused webhook kept as it came), not on the page shown.
+    row = dead_letter_row("crm6", None, None, "{}", "webhook: refused", AT_NOON, None)
+    with ws.engine.begin() as connection:
+        insert_dead_letters(connection, [row])
+    letters = offered("/dead-letters?integration=crm4", "filter-integration")
+    assert letters == ["All", "crm4 (removed)", "crm6 (removed)", "dialer"]
     assert "#1" in client.get("/dead-letters?integration=crm4").text
     audit = offered("/audit", "audit-integration")
     assert audit == ["All", "crm4 (removed)", "crm5 (removed)", "dialer"]
     assert "crm5" in client.get("/audit?integration=crm5").text
     assert offered("/review", "filter-integration") == ["All", "dialer"]
+
 
 
 # ------------------------------------------------ 4. console pages instead of commands

@@ -125,6 +125,13 @@ def inbox_counts(engine: Engine) -> list[dict[str, Any]]:
         return views.inbox_counts(connection)
 
 
+def named_integrations(engine: Engine) -> dict[str, list[str]]:
+    """The integrations the dead letters, the audit log and the review queue name, removed
+    ones included (a list's filter offers them: :func:`.store.views.named_integrations`)."""
+    with engine.connect() as connection:
+        return views.named_integrations(connection)
+
+
 def outbox(engine: Engine, integration: str | None, limit: int) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         return views.outbox_rows(connection, integration, limit)

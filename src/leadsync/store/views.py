@@ -20,6 +20,7 @@ from leadsync.store.schema import (
     activity_associations,
     activity_skips,
     activity_sources,
+    audit_log,
     dead_letters,
     external_users,
     inbox,
@@ -28,6 +29,7 @@ from leadsync.store.schema import (
     record_associations,
     record_identities,
     records,
+    review_items,
 )
 
 
@@ -297,6 +299,16 @@ def inbox_counts(connection: Connection) -> list[dict[str, Any]]:
     return [
         {"integration": i, "status": s, "count": int(n)} for i, s, n in connection.execute(query)
     ]
+
+
+def named_integrations(connection: Connection) -> dict[str, list[str]]:
+    """The integrations each list names — ``dead_letters``, ``audit_log``, ``review_items`` —
+    removed ones included (their entries stay)."""
+    out: dict[str, list[str]] = {}
+    for table in (dead_letters, audit_log, review_items):
+        query = sa.select(table.c.integration).where(table.c.integration.is_not(None))
+        out[table.name] = sorted(connection.execute(query.distinct()).scalars())
+    return out
 
 
 def outbox_rows(

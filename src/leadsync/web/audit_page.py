@@ -79,16 +79,13 @@ def audit_log_page(
 ) -> Response:
     ws = page.workspace
     log = ws.audit_log(before, integration or None)
-    seen = [integration, *(entry.integration for entry in log.entries)]
     return page.render(
         "audit_log.html",
         log=log,
         before=before,
         integration=integration or "",
         configured=set(ws.rules().integrations),
-        integrations=filter_integrations(
-            ws, seen, lambda name: bool(ws.audit_log(None, name).entries)
-        ),
+        integrations=filter_integrations(ws, "audit_log"),
         changes=changes,
         owners=ws.owner_names(),
     )

@@ -10,7 +10,7 @@ import enum
 import json
 import os
 import types
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 
 from leadsync.errors import LeadsyncError
 from leadsync.model import display_ts
+from leadsync.ops import listings
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.workspace import Workspace
 
@@ -355,19 +356,12 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def filter_integrations(
-    workspace: Workspace, seen: Iterable[str | None], has_entries: Callable[[str], bool]
-) -> list[str]:
+def filter_integrations(workspace: Workspace, listed: str) -> list[str]:
     """The integrations a list's filter offers: every configured one, and every other that
-    has entries in the list — a removed integration's letters or audit entries stay
-    filterable. Candidates besides the configured ones are the integrations of the inbox
-    (a removed integration's events stay there) and those ``seen`` on the page; each is
-    offered only when ``has_entries`` says so (one indexed query each, and few of them)."""
-    configured = set(workspace.rules().integrations)
-    candidates = {row["integration"] for row in workspace.inbox_counts()}
-    candidates |= {name for name in seen if name}
-    others = {name for name in candidates - configured if has_entries(name)}
-    return sorted(configured | others)
+    has entries in the list (``dead_letters``, ``audit_log`` or ``review_items``) — a removed
+    integration's letters, audit entries and questions stay filterable."""
+    named = listings.named_integrations(workspace.engine)[listed]
+    return sorted(set(workspace.rules().integrations) | set(named))
 
 
 #: Hints to the CLI in the workspace's messages (the health report's summaries, a refused

@@ -28,14 +28,11 @@ def dead_letter_list(
 ) -> Response:
     ws = page.workspace
     letters = ws.dead_letters(integration or None, SHOWN, include_resolved=resolved)
-    seen = [integration, *(letter["integration"] for letter in letters)]
     return page.render(
         "dead_letters.html",
         letters=letters,
         open_count=ws.dead_letter_count(integration or None),
-        integrations=filter_integrations(
-            ws, seen, lambda name: bool(ws.dead_letters(name, 1, include_resolved=True))
-        ),
+        integrations=filter_integrations(ws, "dead_letters"),
         configured=set(ws.rules().integrations),
         integration=integration or "",
         resolved=resolved,

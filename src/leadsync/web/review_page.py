@@ -62,11 +62,7 @@ def review_list(
         found=found,
         statuses=(*STATUSES, ALL),
         kinds=KINDS,
-        integrations=filter_integrations(
-            ws,
-            [integration, *(item.integration for item in found.items)],
-            lambda name: bool(ws.review_items(None, integration=name, limit=1).items),
-        ),
+        integrations=filter_integrations(ws, "review_items"),
         configured=set(ws.rules().integrations),
         state=status or ALL,  # (``status`` is the response's)
         kind=kind,
