@@ -123,13 +123,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _on_postgres(item: pytest.Item) -> bool:
+    """A test of the PostgreSQL half: the ``db_url`` fixture's PostgreSQL side, or any test
+    asking for the PostgreSQL server itself (``postgres_url``, directly or through another
+    fixture)."""
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and callspec.params.get("db_url") == "postgres"
+    if callspec is not None and callspec.params.get("db_url") == "postgres":
+        return True
+    return "postgres_url" in getattr(item, "fixturenames", ())
 
 
 _PG_NOT_RUN = pytest.StashKey[int]()
 
 
+@pytest.hookimpl(trylast=True)  # after the other summaries: the line before the counts
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     count = config.stash.get(_PG_NOT_RUN, 0)
     if count:

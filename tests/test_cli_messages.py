@@ -259,3 +259,22 @@ def test_the_command_list_flows_each_docstring_at_80_columns() -> None:
         lines[lines.index(apply) : lines.index(apply) + 2]
     )
     assert all(len(line) <= 80 for line in lines)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["hubspot", "fake"]])
+def test_a_port_taken_is_exit_2_naming_the_option_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    import socket
+
+    monkeypatch.setenv("HUBSPOT_TOKEN", "t")
+    db = f"sqlite:///{tmp_path / 'ws.db'}"
+    assert CliRunner().invoke(app, ["--db", db, "init"]).exit_code == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["--db", db, *command, "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"--port {port}: cannot listen on 127.0.0.1: [Errno 98]" in result.output
+    assert "STAND-IN" not in result.output  # it says where it runs only once it can

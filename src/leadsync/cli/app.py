@@ -216,3 +216,22 @@ def open_input(file: str, binary: bool) -> BinaryIO | TextIO:
 def main() -> None:
     """The console script ``leadsync``."""
     app()
+
+
+def check_port(option: str, host: str, port: int) -> None:
+    """Exit 2 naming ``option`` when nothing can listen on ``host:port`` (taken, or an
+    address this machine does not have), before the server starts and says it runs there:
+    uvicorn's own refusal is a log line and exit 3. Port 0 (any free one) always can."""
+    import socket
+
+    if port == 0:
+        return
+    with handle_errors():
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            family, kind, proto, _name, address = infos[0]
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+                probe.bind(address)
+        except OSError as exc:
+            raise UserError(f"{option} {port}: cannot listen on {host}: {exc}") from exc

@@ -12,6 +12,7 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import (
     JsonOption,
+    check_port,
     hubspot_app,
     owners_app,
     push_app,
@@ -67,6 +68,7 @@ def hubspot_fake(
     token = os.environ.get(token_env, "")
     if not token:
         raise typer.BadParameter(f"set {token_env} to the token the stand-in should accept")
+    check_port("--port", host, port)
     render.note(f"HubSpot STAND-IN (not HubSpot) on http://{host}:{port}; limits {per_10s}/10 s")
     serve_double(host, port, token, per_10s=per_10s, daily=daily)
 

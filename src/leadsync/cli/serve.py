@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import app, check_folder, handle_errors, open_workspace, workspace
+from leadsync.cli.app import app, check_folder, check_port, handle_errors, open_workspace, workspace
 from leadsync.errors import UserError
 from leadsync.observability import (
     LOG_FORMAT_ENV,
@@ -167,6 +167,7 @@ def serve(
         )
     listener: MetricsListener | None = None
     try:
+        check_port("--port", host, port)
         with handle_errors():  # a session secret too short to sign with, say
             service = create_service(ws, options)
         assert options.metrics is not None
