@@ -292,7 +292,6 @@ def test_the_filters_offer_removed_integrations_that_have_entries(
     assert offered("/review", "filter-integration") == ["All", "dialer"]
 
 
-
 # ------------------------------------------------ 4. console pages instead of commands
 
 
