@@ -174,7 +174,9 @@ def test_an_inactive_fallback_owner_pulled_from_hubspot_is_refused(workspace: Wo
     workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
     workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
     doc["integrations"] = {"dialer": fallback("103")}  # 103 is archived in HubSpot
-    with pytest.raises(ConfigError, match="owner '103' is inactive"):
+    with pytest.raises(ConfigError, match="owner '103' is inactive") as refused:
         workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    assert "archived or deactivated in HubSpot" in str(refused.value)
+    assert "owners[" not in str(refused.value) and "first?" not in str(refused.value)
     doc["integrations"] = {"dialer": fallback("104")}
     workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))

@@ -10,6 +10,7 @@ replay all store and read a configuration the same way.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -90,9 +91,19 @@ def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> 
     try:
         config_from_dict(data, "<owners from hubspot>")
     except ConfigError as exc:  # the same checks as the file's, against the pulled owners
-        raise ConfigError(
-            [f"{p} (run `leadsync owners pull` first?)" for p in exc.problems]
-        ) from None
+        raise ConfigError([_pulled(p) for p in exc.problems]) from None
+
+
+def _pulled(problem: str) -> str:
+    """A problem found against the owners pulled from HubSpot, in their terms: the owners
+    list it names is the pull's, not the file's."""
+    if "unknown owner" in problem:
+        return f"{problem} (run `leadsync owners pull` first?)"
+    return re.sub(
+        r"\(owners\[\d+\] has active: false\)",
+        "(archived or deactivated in HubSpot, as `leadsync owners pull` last found it)",
+        problem,
+    )
 
 
 def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:
