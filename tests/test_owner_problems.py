@@ -147,7 +147,13 @@ def test_a_fallback_owner_who_left_after_the_settings_were_saved_is_reported(
     assert (summary.owners["ignored"], summary.flagged) == (1, 1)
     decision = ws.record("contact", 1)["owner_history"][0]
     assert "the fallback owner 104 is inactive" in decision["reason"]
-    assert ws.report("2026-10-01T00:00:00.000Z").findings
+    report = ws.report("2026-10-01T00:00:00.000Z")
+    [deactivated] = [f for f in report.findings if f.check == "deactivated_owners"]
+    assert deactivated.alert and {"owner_id": "104", "fallback_of": "dialer"} in deactivated.rows
+    assert deactivated.parts["dialer"] == (
+        "1 mapping of this integration (its external users', its fallback owner) still names a "
+        "deactivated owner"
+    )
     assert ws.export_config().integrations["dialer"].users.unmapped.owner == "104"
     # Readiness names the key path and who may take over.
     assert ws.readiness(60).warnings == [

@@ -54,7 +54,7 @@ class Finding(ResultModel):
 
 def names_in(row: Mapping[str, Any]) -> Iterable[str]:
     """The integrations a finding's row names, in the keys the checks use."""
-    for key in ("integration", "first", "merged"):
+    for key in ("integration", "first", "merged", "fallback_of"):
         if isinstance(row.get(key), str):
             yield row[key]
     mapped_from = row.get("still_mapped_from")
@@ -523,10 +523,14 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
         for external, owner in sorted(settings.users.map.items()):
             if owner in inactive:
                 rows.append({"owner_id": owner, "still_mapped_from": f"{name}:{external}"})
+        unmapped = settings.users.unmapped  # a fallback owner who left: reps get nobody
+        if unmapped.policy == "fallback" and unmapped.owner in inactive:
+            rows.append({"owner_id": unmapped.owner, "fallback_of": name})
     summary = (
-        f"{len(rows)} findings on deactivated owners that are still mapped or own open records"
+        f"{len(rows)} findings on deactivated owners that are still mapped, named as a fallback "
+        "or own open records"
         if rows
-        else "no deactivated owner is mapped or owns open records"
+        else "no deactivated owner is mapped, named as a fallback or owns open records"
     )
     per: dict[str, int] = {}
     for row in rows:
@@ -534,8 +538,8 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
             per[name] = per.get(name, 0) + 1
     owning = sum(1 for row in rows if "still_owns" in row)
     parts = {
-        name: f"{counted(n, 'external user')} of this integration {_verb(n, 'is', 'are')} "
-        "still mapped to a deactivated owner"
+        name: f"{counted(n, 'mapping')} of this integration (its external users', its fallback "
+        f"owner) still {_verb(n, 'names', 'name')} a deactivated owner"
         for name, n in per.items()
     }
     return Finding(
