@@ -211,3 +211,29 @@ def test_a_push_during_a_short_hubspot_outage_goes_through(
         assert json.dumps(down.stats()).count("503") >= 1
     finally:
         ws.close()
+
+
+def _unresolved() -> httpx.ConnectError:
+    """What httpx raises for a host name that does not resolve (the resolver's error as its
+    cause)."""
+    import socket
+
+    try:
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except socket.gaierror as cause:
+            raise httpx.ConnectError("[Errno -2] Name or service not known") from cause
+    except httpx.ConnectError as exc:
+        return exc
+
+
+def test_a_host_name_that_does_not_resolve_fails_within_a_few_tries() -> None:
+    # A wrong base_url or no network: said in a second or so, not after minutes of waits.
+    transport, seen = scripted(*[_unresolved() for _ in range(20)])
+    sleeps = Sleeps()
+    with pytest.raises(HubSpotUnavailable) as raised:
+        client(transport, sleeps).request("GET", "/crm/v3/owners/")
+    assert len(seen) == 3 and sum(sleeps.waits) <= 0.3
+    assert "failed 3 times; last: ConnectError: [Errno -2] Name or service not known" in str(
+        raised.value
+    )

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
-from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
 from leadsync.destinations.hubspot.objects import Paths
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
@@ -111,3 +111,22 @@ def test_failures_of_an_earlier_destination_are_still_listed(ws: Workspace, db_u
     code, out, _err = push_cli(db_url, "failures", "list", "--json")
     assert code == 0
     assert [r["message"] for r in json.loads(out)] == ["Email address kim@ is invalid"]
+
+
+def test_a_push_with_changes_hubspot_refused_exits_2_and_says_what_to_run(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    with serving(hub) as base_url, Workspace(db_url) as ws:
+        ws.apply_config(config(base_url=base_url))
+        ws.hubspot_setup()
+        run(ws, *company_contact_call())
+        assert push_cli(db_url)[0] == 0  # everything taken
+        run(ws, ev("record", "2026-11-01T11:00:00Z", object="contact", external_id="p-9"))
+        hub.reset()  # a portal without the leadsync_id property: the create is refused
+        code, out, _err = push_cli(db_url)
+        assert code == 2
+        assert "refused by HubSpot: 1 (see `leadsync push failures list`" in out
+        assert "run `leadsync hubspot setup`" in out
+        code, out, _err = push_cli(db_url, "--json")  # nothing left to refuse: nothing sent
+        assert code == 0 and json.loads(out)["failures"] == 0

@@ -112,6 +112,8 @@ def push(
         render.print_json(result)
     else:
         _print_push(render.json_of(result))
+    if result.failures:  # as ingest's dead letters: the rest went; these need a person
+        raise typer.Exit(2)
 
 
 def _print_push(r: Mapping[str, Any]) -> None:
@@ -131,7 +133,10 @@ def _print_push(r: Mapping[str, Any]) -> None:
         f"owners checked in HubSpot: {r['owner_checks']}  decided again: {r['owner_redecided']}"
     )
     if r["failures"]:
-        render.line(f"refused by HubSpot: {r['failures']} (see `leadsync push failures list`)")
+        render.line(
+            f"refused by HubSpot: {r['failures']} (see `leadsync push failures list`; a "
+            "property that does not exist: run `leadsync hubspot setup`)"
+        )
 
 
 @push_app.command("status")

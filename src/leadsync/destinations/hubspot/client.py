@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -123,6 +124,21 @@ class DailyLimitReached(PushPaused):
             "time zone)",
             "pushing tries again at",
         )
+
+
+# A host name that does not resolve is tried this many times (a second or so), not over the
+# policy's minutes: it is a wrong base_url or no network far more often than a blip.
+UNRESOLVED_ATTEMPTS = 3
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """Whether a transport error comes from a host name that does not resolve."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class HubSpotUnavailable(TransientError):
@@ -473,6 +489,8 @@ class HubSpotClient:
                     self.budget.settle(stamp)
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 attempt += 1
+                if _unresolved(exc) and attempt >= UNRESOLVED_ATTEMPTS:
+                    break  # a name that does not resolve: a typo or no network, said at once
                 self._pause(attempt, f"HubSpot {method} {path}: {last}")
                 continue
             answer = _answer(response)
@@ -525,7 +543,7 @@ class HubSpotClient:
             return answer
         raise HubSpotUnavailable(
             f"HubSpot {method} {self.settings.base_url.rstrip('/')}{path} failed "
-            f"{self.max_attempts} times; last: {last}"
+            f"{attempt} times; last: {last}"
         )
 
 
