@@ -130,3 +130,29 @@ def test_a_push_with_changes_hubspot_refused_exits_2_and_says_what_to_run(
         assert "run `leadsync hubspot setup`" in out
         code, out, _err = push_cli(db_url, "--json")  # nothing left to refuse: nothing sent
         assert code == 0 and json.loads(out)["failures"] == 0
+
+
+def test_a_record_nothing_names_yet_is_said_not_created_rather_than_pushed(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    named_by_id_only = ev(
+        "record",
+        object="contact",
+        external_id="p-1",
+        properties={"email": "kim@globex.test"},
+        associations=[{"object": "company", "external_id": "acc-7"}],  # a placeholder
+    )
+    with serving(hub) as base_url, Workspace(db_url) as ws:
+        ws.apply_config(config(base_url=base_url))
+        ws.hubspot_setup()
+        run(ws, named_by_id_only)
+        code, out, _err = push_cli(db_url)
+        assert code == 0
+        assert "not created in HubSpot yet: 1 company (nothing names them" in out
+        assert hub.objects("companies") == [] and len(hub.objects("contacts")) == 1
+        # Once an event names it, it goes.
+        run(ws, ev("record", object="company", external_id="acc-7", properties={"name": "Acme"}))
+        code, out, _err = push_cli(db_url, "--json")
+        assert code == 0 and json.loads(out)["unnamed"] == {}
+        assert [c["properties"]["name"] for c in hub.objects("companies")] == ["Acme"]

@@ -124,7 +124,7 @@ def _print_push(r: Mapping[str, Any]) -> None:
     def listing(d: Mapping[str, int]) -> str:
         return ", ".join(f"{n} {t}" for t, n in sorted(d.items())) or "none"
 
-    render.line(f"changes pushed: {r['changes']} in {r['requests']} requests")
+    render.line(f"changes taken from the queue: {r['changes']} in {r['requests']} requests")
     render.line(f"created: {listing(r['created'])}")
     render.line(f"updated: {listing(r['updated'])}")
     render.line(f"matched existing: {listing(r['matched'])}")
@@ -132,6 +132,11 @@ def _print_push(r: Mapping[str, Any]) -> None:
     render.line(
         f"owners checked in HubSpot: {r['owner_checks']}  decided again: {r['owner_redecided']}"
     )
+    if r["unnamed"]:
+        render.line(
+            f"not created in HubSpot yet: {listing(r['unnamed'])} (nothing names them: no name, "
+            "domain or email; the change that names one queues it again)"
+        )
     if r["failures"]:
         render.line(
             f"refused by HubSpot: {r['failures']} (see `leadsync push failures list`; a "

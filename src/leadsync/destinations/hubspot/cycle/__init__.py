@@ -49,6 +49,9 @@ class Cycle(CreatesMixin, UpdatesMixin):
         if removed:
             self.archive([o for o in removed if (o.kind, o.id) in self.ids])
         live = [o for o in objs if o.row is not None]
+        for o in live:
+            if (kind, o.id) not in self.ids and self.unnamed(o):
+                self.result.count(self.result.unnamed, o.type)
         new = self.hold_back([o for o in live if (kind, o.id) not in self.ids and self.ready(o)])
         hubspot_owners: dict[int, str | None] = {}
         if new:
@@ -101,13 +104,20 @@ class Cycle(CreatesMixin, UpdatesMixin):
 
     def ready(self, obj: PushObject) -> bool:
         """A record is worth creating once it has something that names it."""
-        row = obj.row
-        assert row is not None
         if obj.kind == push_store.ACTIVITY:
             return True
-        if obj.type not in RECORD_TYPES:
-            return False
-        return not row["placeholder"] or bool(row["email"] or row["domain"] or row["name"])
+        return obj.type in RECORD_TYPES and not self.unnamed(obj)
+
+    @staticmethod
+    def unnamed(obj: PushObject) -> bool:
+        """A placeholder record nothing names yet (no name, domain or email)."""
+        row = obj.row
+        assert row is not None
+        return (
+            obj.kind == push_store.RECORD
+            and bool(row["placeholder"])
+            and not (row["email"] or row["domain"] or row["name"])
+        )
 
 
 __all__ = ["BATCH", "Cycle", "PushResult", "leadsync_id"]

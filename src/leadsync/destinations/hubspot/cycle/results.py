@@ -35,6 +35,9 @@ class PushResult:
     failures: int = 0
     owner_checks: int = 0
     owner_redecided: int = 0
+    # Records not created, by type: nothing names them yet (a placeholder with no name,
+    # domain or email); the change that names one queues it again.
+    unnamed: dict[str, int] = field(default_factory=dict)
     busy: bool = False  # another pusher holds the lease
 
     def count(self, table: dict[str, int], key: str, n: int = 1) -> None:
@@ -48,6 +51,7 @@ class PushResult:
             (self.created, other.created),
             (self.updated, other.updated),
             (self.matched, other.matched),
+            (self.unnamed, other.unnamed),
         ):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
