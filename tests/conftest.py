@@ -120,6 +120,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=postgres)
         items[:] = [item for item in items if not _on_postgres(item)]
     config.stash[_PG_NOT_RUN] = len(postgres)
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller collects nothing
+        config.workeroutput["pg_not_run"] = len(postgres)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """With xdist, the count each worker found (every worker collects every test)."""
+    found = getattr(node, "workeroutput", {}).get("pg_not_run", 0)
+    node.config.stash[_PG_NOT_RUN] = max(node.config.stash.get(_PG_NOT_RUN, 0), found)
 
 
 def _on_postgres(item: pytest.Item) -> bool:
