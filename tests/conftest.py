@@ -156,6 +156,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium (the system's, through Playwright), one per test module."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture
 def hub() -> Iterator[HubSpotDouble]:
     """The in-process HubSpot stand-in, with the test owners; a test that sent a request

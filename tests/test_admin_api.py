@@ -15,7 +15,7 @@ import pytest
 from leadsync.model import RecordType, Strategy
 from leadsync.settings import config_to_dict, integration_to_dict
 from leadsync.workspace import Workspace
-from tests.helpers import record_by_external, settings, workspace_config
+from tests.helpers import KIM_CONTACT, record_by_external, settings, workspace_config
 from tests.live import (
     ADMIN_TOKEN,
     LiveServer,
@@ -66,16 +66,7 @@ PATH_VALUES = {
     "external_id": "p-1",
 }
 
-KIM = {
-    "id": "e1",
-    "occurred_at": "2026-11-01T09:00:00Z",
-    "type": "record",
-    "object": "contact",
-    "external_id": "p-1",
-    "properties": {"email": "kim@globex.test"},
-    "owner": "u-1",
-    "associations": [{"object": "company", "domain": "globex.test"}],
-}
+KIM = {**KIM_CONTACT, "associations": [{"object": "company", "domain": "globex.test"}]}
 CALL = {
     "id": "e2",
     "occurred_at": "2026-11-01T09:10:00Z",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from leadsync.workspace import Workspace
-from tests.browser import WIDE, chromium, console_server, sign_in
+from tests.browser import WIDE, console_server, sign_in
 from tests.live import ADMIN_TOKEN, LiveServer, compact, configure, wait_applied
 from tests.test_review_faces import queue_questions
 
@@ -40,12 +40,6 @@ AUDIT = """() => {
   const skip = document.querySelector('a[href="#main"], a[href="#content"]');
   return {unlabelled, overflow, skip: skip ? skip.getAttribute('href') : null};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from tests.browser import (
     PASSWORD,
     VIEWER_TOKEN,
     WIDE,
-    chromium,
     console_server,
     sign_in,
 )
@@ -24,12 +23,6 @@ from tests.live import ADMIN_TOKEN, LiveServer, compact, configure, wait_applied
 
 KIM = KIM_CONTACT
 UNREADABLE = {**KIM, "id": "bad-1", "type": "meeting_booked"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from leadsync.model import add_days, now_ts
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.store import dashboard as per_day
 from leadsync.workspace import Workspace
-from tests.browser import PASSWORD, WIDE, chromium, console_server, sign_in
+from tests.browser import PASSWORD, WIDE, console_server, sign_in
 from tests.live import LiveServer
 from tests.test_console_records import build_known_workspace
 
@@ -74,12 +74,6 @@ def test_the_charts_add_up_to_the_reports_numbers(workspace: Workspace) -> None:
 
 
 # ------------------------------------------------------------------------ in Chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from leadsync.workspace import Workspace
-from tests.browser import PASSWORD, WIDE, chromium, console_server, sign_in, signed_in
+from tests.browser import PASSWORD, WIDE, console_server, sign_in, signed_in
 from tests.live import LiveServer
 from tests.test_console_settings import configured
 
@@ -83,12 +83,6 @@ def test_signing_in_towards_a_form_address_lands_on_the_front_page(live: LiveSer
 
 
 # ------------------------------------------------------------------------ in Chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

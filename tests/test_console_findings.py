@@ -22,7 +22,7 @@ from leadsync.pipeline.inbox import dead_letter_row
 from leadsync.settings import integration_to_dict
 from leadsync.store.inbox import insert_dead_letters
 from leadsync.workspace import Workspace
-from tests.browser import PASSWORD, WIDE, chromium, console_server, form_token, sign_in, signed_in
+from tests.browser import PASSWORD, WIDE, console_server, form_token, sign_in, signed_in
 from tests.helpers import settings, workspace_config
 from tests.live import ADMIN_TOKEN, LiveServer, configure, wait_until
 from tests.test_console_settings import LEAVE, PREVIEW, SAVE, configured, form
@@ -33,12 +33,6 @@ ADMIN = Actor("admin", "console (token) · session 0123abcd")
 LONG = "x" * 90
 AT_NOON = "2026-11-01T12:00:00.000Z"
 PROTECT = "Protect an owner a person set in the CRM for (days)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

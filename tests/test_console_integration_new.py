@@ -24,7 +24,6 @@ from tests.browser import (
     PASSWORD,
     VIEWER_TOKEN,
     WIDE,
-    chromium,
     console_server,
     form_token,
     sign_in,
@@ -136,12 +135,6 @@ def test_managed_by_file_shows_the_command_and_refuses_the_post(
 
 
 # ------------------------------------------------------------- in Chromium (SQLite)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

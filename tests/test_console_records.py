@@ -15,7 +15,7 @@ from leadsync.errors import UserError
 from leadsync.model import add_days, now_ts
 from leadsync.ops.records import search
 from leadsync.workspace import Workspace
-from tests.browser import PASSWORD, WIDE, chromium, console_server, sign_in
+from tests.browser import PASSWORD, WIDE, console_server, sign_in
 from tests.helpers import call_line, ev, run, setup
 from tests.live import LiveServer
 
@@ -160,12 +160,6 @@ def test_hubspot_state_without_a_destination(workspace: Workspace) -> None:
 
 
 # ------------------------------------------------------------------------ in Chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from tests.browser import (
     PASSWORD,
     VIEWER_TOKEN,
     WIDE,
-    chromium,
     console_server,
     form_token,
     sign_in,
@@ -372,12 +371,6 @@ def test_a_console_save_without_its_preview_is_refused(
 
 
 # ------------------------------------------------------------- in Chromium (SQLite)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -19,6 +19,15 @@ from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import views
 from leadsync.workspace_config import integration_settings
 
+# The CLI commands the workspace's messages point to where a person acts: one spelling,
+# which the console (web/console.CLI_HINTS) turns into links to its own pages.
+REVIEW_HINT = "(leadsync review list)"
+DEAD_LETTERS_HINT = (
+    "(leadsync dead-letters list; one that cannot be fixed: leadsync dead-letters dismiss ID "
+    "--reason TEXT)"
+)
+READD_HINT = "configure it again (leadsync apply)"
+
 
 class RetryResult(ResultModel):
     """A dead letter put back in the inbox (the JSON of ``dead-letters retry --json`` and of
@@ -97,8 +106,8 @@ def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None)
             integration_settings(rules, integration)
         except NotFoundError as exc:
             raise NotFoundError(
-                f"dead letter {letter_id} cannot be retried: {exc}; configure it again "
-                f"(leadsync apply), or {dismiss_hint(letter_id)}"
+                f"dead letter {letter_id} cannot be retried: {exc}; {READD_HINT}, or "
+                f"{dismiss_hint(letter_id)}"
             ) from None
         try:
             resolution = inbox.requeue(connection, rules, letter)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
+from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
 from leadsync.ops.testlead import CHANGES_PREFIX, TEST_DOMAIN, TEST_PREFIX
 from leadsync.results import ResultModel, counted
 from leadsync.rules.mapping import map_external_user
@@ -126,7 +127,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         alert=age_h > m.max_review_age_hours,
         summary=(
             f"{counted(total, 'question')} {_verb(total, 'waits', 'wait')} in the review queue, the oldest for {age_h:.0f} h "
-            f"(leadsync review list)"
+            + REVIEW_HINT
             if total
             else "the review queue is empty"
         ),
@@ -559,10 +560,7 @@ def _dead_letters(c: Connection, m: MonitoringSettings, since: str) -> Finding:
     total = sum(int(g.n) for g in groups)
     rows = [{"integration": g.integration, "dead_letters": int(g.n)} for g in groups]
     # Dismissed letters are resolved: a person looked and decided none can be fixed.
-    summary = (
-        f"{counted(total, 'unresolved dead letter')} (leadsync dead-letters list; one that cannot be "
-        "fixed: leadsync dead-letters dismiss ID --reason TEXT)"
-    )
+    summary = f"{counted(total, 'unresolved dead letter')} {DEAD_LETTERS_HINT}"
     # The threshold is the workspace's: an integration's part says its own count and the total.
     parts = {
         str(g.integration): f"{counted(int(g.n), 'unresolved dead letter')} of the workspace's "

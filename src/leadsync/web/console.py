@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 from leadsync.errors import LeadsyncError
 from leadsync.model import display_ts
 from leadsync.ops import listings
+from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.workspace import Workspace
 
@@ -368,20 +369,13 @@ def filter_integrations(workspace: Workspace, listed: str) -> list[str]:
 #: retry's reason) where a console page does the same: the page, linked, instead. A hint
 #: with no page in the console (``leadsync push failures list`` …) is left as it is.
 CLI_HINTS = (
+    (REVIEW_HINT, '(answer them on the <a href="/review">Review</a> page)'),
     (
-        "(leadsync review list)",
-        '(answer them on the <a href="/review">Review</a> page)',
-    ),
-    (
-        "(leadsync dead-letters list; one that cannot be fixed: leadsync dead-letters "
-        "dismiss ID --reason TEXT)",
+        DEAD_LETTERS_HINT,
         '(open each on the <a href="/dead-letters">Dead letters</a> page to retry it, or '
         "dismiss one that cannot be fixed)",
     ),
-    (
-        "configure it again (leadsync apply)",
-        'add it again (<a href="/integrations/new">Add an integration</a>)',
-    ),
+    (READD_HINT, 'add it again (<a href="/integrations/new">Add an integration</a>)'),
 )
 
 
