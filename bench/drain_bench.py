@@ -57,6 +57,7 @@ import cProfile
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -318,6 +319,22 @@ _BACKGROUND = (
 CATEGORIES = ("lock", "lwlock", "io", "server", "client_in_txn", "working", "sleeping")
 
 
+_SERVER_STATS = """
+    SELECT w.wal_records, w.wal_fpi, w.wal_bytes, w.wal_write, b.checkpoints_timed,
+           b.checkpoints_req, b.buffers_checkpoint, b.buffers_clean, b.buffers_backend,
+           b.buffers_alloc
+    FROM pg_stat_wal w, pg_stat_bgwriter b"""
+
+
+def server_stats(server: Server) -> dict[str, float]:
+    """The cluster's WAL and buffer-write counters (PostgreSQL 14+), to take differences of."""
+    with psycopg.connect(_conninfo(server.server_url, server.admin_db), autocommit=True) as conn:
+        cursor = conn.execute(_SERVER_STATS)
+        row = cursor.fetchone()
+        names = [d.name for d in cursor.description or ()]
+    return {n: float(v) for n, v in zip(names, row or (), strict=True)}
+
+
 def machine_busy() -> float:
     """CPU seconds the whole machine has been busy (all cores, /proc/stat)."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -504,6 +521,15 @@ def run(
             server, databases, {p.name: p.popen.pid for p in procs}, args.sample_ms / 1000
         )
         sampler.begin()
+        perf = None
+        if args.perf is not None:  # the whole machine's CPU, by process and symbol
+            args.perf.mkdir(parents=True, exist_ok=True)
+            perf = subprocess.Popen(
+                ["perf", "record", "-a", "-F", "499", "-o", str(args.perf / f"{name}.data")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        stats_at_start = server_stats(server)
         machine_at_start = machine_busy()
         started = time.perf_counter()
 
@@ -531,7 +557,11 @@ def run(
             thread.join()
         wall = max(p.done_at or started for p in procs) - started
         machine = machine_busy() - machine_at_start
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
         sampler.stop()
+        stats = server_stats(server)
         server_cpu = sampler.server_cpu()
         if not args.cli:
             for proc in procs:
@@ -556,6 +586,7 @@ def run(
             "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
         }
         figures["copy_s"] = round(copy_s, 1)
+        figures["server_stats"] = {k: stats[k] - stats_at_start.get(k, 0.0) for k in stats}
         figures["parts"] = parts
         return figures
     finally:
@@ -866,6 +897,17 @@ def print_report(result: dict[str, Any]) -> None:
             f"{m['cores_left_to_the_run']} cores left to the run "
             f"(load {' '.join(m['loadavg_end'])})"
         )
+    print("server writes (whole cluster, during the run):")
+    for r in result["runs"]:
+        st = r["server_stats"]
+        checkpoints = st["checkpoints_timed"] + st["checkpoints_req"]
+        print(
+            f"  run {r['run']} ({r['workers']}w): WAL {st['wal_bytes'] / 2**20:,.0f} MB "
+            f"({st['wal_records']:,.0f} records, {st['wal_fpi']:,.0f} full pages, "
+            f"{st['wal_write']:,.0f} writes), checkpoints {checkpoints:.0f}, buffers written by backends "
+            f"{st['buffers_backend']:,.0f}, by the checkpointer {st['buffers_checkpoint']:,.0f}, "
+            f"by the bgwriter {st['buffers_clean']:,.0f}, read in {st['buffers_alloc']:,.0f}"
+        )
     print("worker time by state (share of draining workers' samples):")
     for r in result["runs"]:
         shares = " ".join(f"{c} {r['share'][c]:.1%}" for c in CATEGORIES)
@@ -968,6 +1010,12 @@ def main() -> int:
         action="store_true",
         help="skip the ceiling runs (each of W workers draining a copy of its own, alone: "
         "what W workers can do on this machine when nothing is shared and nothing routed)",
+    )
+    parser.add_argument(
+        "--perf",
+        type=Path,
+        metavar="DIR",
+        help="`perf record -a` each run into DIR/<run db>.data (perf report --sort comm,dso,sym)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each run's database")
     parser.add_argument("--no-probe", action="store_true", help="skip timing one routing")

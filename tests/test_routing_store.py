@@ -185,3 +185,45 @@ def _migrations(connection: sa.Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
+
+
+def _grown(engine: sa.Engine, rows: int, start: int) -> list[str]:
+    with engine.begin() as connection:
+        append(connection, [_row(f"e{start + i}") for i in range(rows)])
+        connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")  # counted at once
+    with engine.begin() as connection:
+        return routing.analyze_grown(connection)
+
+
+def _estimated(engine: sa.Engine, table: str) -> float:
+    with engine.connect() as connection:
+        sql = "SELECT reltuples FROM pg_class WHERE relname = %(t)s"
+        return float(connection.exec_driver_sql(sql, {"t": table}).scalar_one())
+
+
+def test_a_table_grown_far_past_its_statistics_is_analyzed_by_one_worker_at_a_time() -> None:
+    with scratch_postgres("leadsync_statistics") as url:
+        engine = create_db_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE")  # every table: empty, as a new workspace
+            assert _estimated(engine, "inbox") == 0
+            least = routing.STATISTICS_LEAST
+            assert _grown(engine, least, 0) == []  # not past the least change
+            assert _grown(engine, 100, least) == ["inbox"]
+            assert _estimated(engine, "inbox") == least + 100
+            # Now it holds 1,100 rows by its statistics: 3 x 1,100 + 1,000 changes more.
+            assert _grown(engine, 4000, 2000) == []
+            with engine.connect() as other:  # another worker is analyzing
+                other.exec_driver_sql(
+                    f"SELECT pg_advisory_lock({routing._NAMESPACE}, {routing._STATISTICS})"
+                )
+                assert _grown(engine, 400, 6000) == []
+                other.exec_driver_sql(
+                    f"SELECT pg_advisory_unlock({routing._NAMESPACE}, {routing._STATISTICS})"
+                )
+            with engine.begin() as connection:
+                assert routing.analyze_grown(connection) == ["inbox"]
+            assert _estimated(engine, "inbox") == least + 100 + 4400
+        finally:
+            engine.dispose()

@@ -8,6 +8,7 @@ cannot be read, is marked failed and dead-lettered, and the rows beside it go th
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import inbox as inbox_store
 from leadsync.store import routing as routing_store
 
+log = logging.getLogger("leadsync.drain")
 _LOCKED = [counters.RECORD_ID, counters.ACTIVITY_ID]
 
 
@@ -198,6 +200,7 @@ def _parts_loop(
             for row, events in routed:
                 if events is not None:
                     drainer.parsed.setdefault(int(row["seq"]), events)
+            _keep_statistics(engine)
             continue
         if busy:
             waiting_since = None
@@ -214,6 +217,15 @@ def _parts_loop(
             if time.monotonic() - waiting_since > ROUTE_WAIT_S:
                 return  # the worker's loop comes back for them
         time.sleep(PART_WAIT_S)
+
+
+def _keep_statistics(engine: Engine) -> None:
+    """Once a window is routed: the planner statistics of the tables that grew past them
+    (:func:`leadsync.store.routing.analyze_grown`)."""
+    with engine.begin() as connection:
+        grown = routing_store.analyze_grown(connection)
+    if grown:
+        log.debug("statistics taken again (grown since the last): %s", ", ".join(grown))
 
 
 def _read_ahead(drainer: _Drainer, window: int) -> None:

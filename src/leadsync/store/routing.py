@@ -37,6 +37,7 @@ from leadsync.store.schema import (
     activity_associations,
     activity_sources,
     inbox,
+    metadata,
     route_parts,
 )
 
@@ -46,6 +47,7 @@ _BATCH = 0
 _ROUTER = 1
 _NEXT = 2
 _DRAINING = 3
+_STATISTICS = 4
 _PART_NAMESPACE = 0x6C74
 
 _SEQUENCES = {"record": "record_ids", "activity": "activity_ids"}
@@ -484,3 +486,36 @@ def activity_records(connection: Connection, ids: Collection[int]) -> list[tuple
         in_values(aa.c.activity_id, ids, connection.dialect.name)
     )
     return [(int(a), int(r)) for a, r in connection.execute(query)]
+
+
+# A table is analyzed again once it has changed by three times as many rows as it held at its
+# last statistics, and by at least this many: the planner's picture of it is then off by 4x
+# or more (autovacuum's own threshold is a tenth of the rows; this only catches what it
+# did not do, as each ANALYZE costs tens of milliseconds).
+STATISTICS_LEAST = 1000
+STATISTICS_GROWTH = 3
+_GROWN = f"""
+    SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema() AND s.relname = ANY(%(tables)s::text[])
+      AND s.n_mod_since_analyze > {STATISTICS_LEAST} + {STATISTICS_GROWTH} * greatest(c.reltuples, 0)
+    ORDER BY s.relname"""
+
+
+def analyze_grown(connection: Connection) -> list[str]:
+    """``ANALYZE`` the workspace's tables that changed by more than three times the rows they
+    held at their last statistics (the server's autovacuum analyzes far sooner when it runs; where it
+    is off or behind, a workspace's tables that started empty would keep the statistics of
+    an empty table, and the planner would scan an integration's whole range for each batch
+    instead of looking its keys up). One worker at a time; the names analyzed."""
+    if not parallel(connection):
+        return []
+    sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_STATISTICS})"
+    if not connection.exec_driver_sql(sql).scalar():
+        return []  # another worker is at it
+    grown = [
+        str(name)
+        for (name,) in connection.exec_driver_sql(_GROWN, {"tables": sorted(metadata.tables)})
+    ]
+    for name in grown:
+        connection.exec_driver_sql(f'ANALYZE "{name}"')
+    return grown
