@@ -5,16 +5,22 @@ routes: the worker elected to route next, when one is."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from leadsync.pipeline.drain import drain
 from leadsync.store import routing
 from leadsync.store.database import MIGRATIONS, create_db_engine, resolve_url
 from leadsync.store.inbox import PENDING, InboxRow, append
+from leadsync.store.schema import inbox
+from leadsync.workspace import Workspace
+from leadsync.workspace_config import load_rules
 from tests.conftest import PG_ENV, scratch_postgres, truncate_database
+from tests.test_parallel_workers import _config
 
 
 def _row(event_id: str) -> InboxRow:
@@ -227,3 +233,43 @@ def test_a_table_grown_far_past_its_statistics_is_analyzed_by_one_worker_at_a_ti
             assert _estimated(engine, "inbox") == least + 100 + 4400
         finally:
             engine.dispose()
+
+
+def test_a_drain_keeps_the_statistics_of_the_tables_it_grows() -> None:
+    """The router takes the statistics of tables grown past them once it has routed a
+    window: a workspace analyzed empty (as a new one is) ends its drain with statistics that
+    know its rows, not an empty table's (whose plans walk a whole range per batch)."""
+    with scratch_postgres("leadsync_drain_statistics") as url:
+        ws = Workspace(url)
+        try:
+            ws.apply_config(_config())
+            with ws.engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE")  # every table analyzed empty
+                connection.execute(sa.insert(inbox), [_contact(n) for n in range(1, 1501)])
+                connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+            drain(ws.engine, load_rules(ws.engine), batch_size=100, parts=4)
+            assert _estimated(ws.engine, "inbox") == 1500  # analyzed at the first window
+        finally:
+            ws.close()
+
+
+def _contact(seq: int) -> dict[str, object]:
+    event = {
+        "id": f"e{seq}",
+        "occurred_at": "2026-12-05T10:00:00Z",
+        "type": "record",
+        "object": "contact",
+        "external_id": f"c-{seq}",
+        "properties": {"email": f"p{seq}@example.test"},
+    }
+    at = "2026-12-05T10:00:00.000Z"
+    return {
+        "seq": seq,
+        "integration": "crm",
+        "event_id": event["id"],
+        "received_at": at,
+        "occurred_at": at,
+        "payload": json.dumps(event),
+        "status": PENDING,
+        "source": "test",
+    }
