@@ -503,10 +503,12 @@ _GROWN = f"""
 
 def analyze_grown(connection: Connection) -> list[str]:
     """``ANALYZE`` the workspace's tables that changed by more than three times the rows they
-    held at their last statistics (the server's autovacuum analyzes far sooner when it runs; where it
-    is off or behind, a workspace's tables that started empty would keep the statistics of
-    an empty table, and the planner would scan an integration's whole range for each batch
-    instead of looking its keys up). One worker at a time; the names analyzed."""
+    held at their last statistics. The server's autovacuum analyzes far sooner when it runs;
+    where it is off or behind, tables that started empty would keep an empty table's
+    statistics, and the planner would walk an integration's whole range for each batch
+    instead of looking its keys up. One worker at a time (the others go on); the names
+    analyzed. A table the database user does not own is skipped by PostgreSQL with a
+    warning."""
     if not parallel(connection):
         return []
     sql = f"SELECT pg_try_advisory_xact_lock({_NAMESPACE}, {_STATISTICS})"
