@@ -241,16 +241,39 @@ def test_aircall_call_with_iso_times_is_a_dead_letter_naming_the_time_field() ->
     )
 
 
-def test_aircall_integration_deleted_is_a_dead_letter_naming_the_event() -> None:
-    """Aircall's uninstall notice (sent to OAuth apps) is no call, contact or user: a dead
-    letter that names the event and the ones leadsync reads, as the adapter documents for a
-    resource it does not list, and not read as some call."""
-    detail = refused("aircall/integration.deleted.docs.json")
-    assert detail.startswith("field \"event\": unknown event 'integration.deleted'; known: ")
-    assert "call.ended" in detail and "contact.created" in detail
+def test_aircall_integration_deleted_is_acknowledged_and_read_as_nothing() -> None:
+    """Aircall's uninstall notice (sent to OAuth apps) is no call, contact or user, and
+    nothing to fix: acknowledged, no event, no dead letter; the token is not kept."""
     [piece] = read_pieces("aircall/integration.deleted.docs.json")
     assert piece.occurred_at == "1975-01-10T03:00:19.000Z"  # 158554819 s, as published
     assert "45XXYYZZa08" not in piece.payload()
+    assert read("aircall/integration.deleted.docs.json")[1] == [[]]
+
+
+@pytest.mark.parametrize(
+    ("event", "resource"),
+    [
+        ("transcription.created", "conversation_intelligence"),
+        ("summary.created", "conversation_intelligence"),
+        ("sentiment.created", "conversation_intelligence"),
+        ("call_evaluation.updated", "conversation_intelligence"),
+        ("group_message.received", "message"),
+        ("ai_voice_agent.ended", "ai_voice_agent"),
+        ("analytics.report_created", "analytics"),
+    ],
+)
+def test_aircall_published_events_leadsync_does_not_sync_are_read_as_nothing(
+    event: str, resource: str
+) -> None:
+    """A webhook created without an event list gets every event Aircall publishes, the
+    Conversation Intelligence ones several times a call: each is acknowledged as nothing (the
+    envelope of the documented number.closed sample, with Aircall's published event names and
+    resources), not a dead letter nobody can fix."""
+    body = json.loads((PUBLISHED / "aircall/number.closed.docs.json").read_text())
+    adapter = adapter_for("aircall", "aircall", {})
+    assert adapter.to_events({**body, "event": event, "resource": resource}, {}, "e", 1) == []
+    with pytest.raises(EventError, match=f"'user' does not match event '{event}'"):
+        adapter.to_events({**body, "event": event, "resource": "user"}, {}, "e", 1)
 
 
 # ------------------------------------------------------------------ Calendly
@@ -535,10 +558,9 @@ def test_ingest_of_the_aircall_samples_applies_the_readable_ones_beside_the_othe
         summary = ws.ingest("aircall", [line_of(p) for p in paths], source="aircall.jsonl")
         names = [p.name for p in paths]
         dead = {names[int(d.where.split(":")[1]) - 1]: d.error for d in summary.dead_letters}
-        assert set(dead) == {"call.ended.activepieces.json", "integration.deleted.docs.json"}
+        assert set(dead) == {"call.ended.activepieces.json"}
         assert dead["call.ended.activepieces.json"].startswith('field "data.started_at": ')
-        assert dead["integration.deleted.docs.json"].startswith('field "event": unknown event ')
-        assert summary.accepted == 3  # the contact, the call, and the line closed (no event)
+        assert summary.accepted == 4  # the contact, the call; the line closed, the uninstall
         [contact] = ws.find(external="aircall:456")
         assert contact["email"] == "john.doe@acme.com"
         [call] = ws.activities(integration="aircall")

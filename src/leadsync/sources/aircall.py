@@ -99,9 +99,10 @@ Outcome of a finished call, first rule that holds:
    ``no_answer``);
 4. otherwise (an outbound call nobody answered): ``no_answer``.
 
-Ignored (acknowledged, no event): every ``number.*`` and ``message.*`` event (phone lines and
-SMS, which leadsync does not sync: :data:`IGNORED_RESOURCES`) — a webhook subscribed to every
-event sends them daily; an event of another resource Aircall does not list is a dead letter
+Ignored (acknowledged, no event): the events Aircall publishes of what leadsync does not sync
+(:data:`IGNORED_FAMILIES`: phone lines, messages, Conversation Intelligence, the AI Voice
+Agent, analytics, an app's uninstall) — a webhook created without an event list gets them all,
+some several times a call; an event of another family Aircall does not list is a dead letter
 naming the known ones. Also ignored: ``ended_at``,
 ``answered_at`` beyond the outcome, the ``number``'s name, comment authors and tag ids.
 (?) ``user.updated`` is in neither of Aircall's published user event lists (V1 or V2); it is
@@ -143,6 +144,7 @@ __all__ = [
     "CONTACT_EVENTS",
     "FINAL_CALL_EVENTS",
     "IGNORED_EVENTS",
+    "IGNORED_FAMILIES",
     "IGNORED_RESOURCES",
     "KNOWN_EVENTS",
     "MISSED_CALL_OUTCOMES",
@@ -192,9 +194,32 @@ USER_EVENTS_V2 = (
 )
 #: Deletions are not propagated.
 IGNORED_EVENTS = ("contact.deleted", "user.deleted", "user.deleted.v2")
-#: Resources whose events leadsync reads as nothing: phone lines (``number.created``,
-#: ``number.opened``, ``number.closed`` …) and SMS (``message.sent``, ``message.received`` …).
-IGNORED_RESOURCES = ("number", "message")
+#: What Aircall publishes events of and leadsync does not sync, by the event name's family
+#: (before its first ``.``): read as nothing, as a webhook created without an event list gets
+#: every one of them — phone lines (``number.opened`` …), SMS and WhatsApp messages and group
+#: messages, Conversation Intelligence (``transcription.created``, ``summary.created`` …, several
+#: for each call with the AI Assist add-on), the AI Voice Agent, analytics exports, and an OAuth
+#: app's uninstall (``integration.deleted``).
+IGNORED_FAMILIES = (
+    "number",
+    "message",
+    "group_message",
+    "transcription",
+    "realtime_transcription",
+    "summary",
+    "custom_summary",
+    "topics",
+    "sentiment",
+    "action_item",
+    "playbook_result",
+    "call_evaluation",
+    "ai_voice_agent",
+    "analytics",
+    "integration",
+)
+#: The ``resource`` those events come under: their family, or one of these (Conversation
+#: Intelligence events come as ``conversation_intelligence``, group messages with the messages).
+IGNORED_RESOURCES = (*IGNORED_FAMILIES, "conversation_intelligence")
 KNOWN_EVENTS = (
     *CALL_EVENTS,
     *CONTACT_EVENTS,
@@ -253,7 +278,7 @@ class AircallAdapter(Adapter):
     ) -> list[Event]:
         body = body_object(item)
         name = _event_name(body)
-        if name in IGNORED_EVENTS or name.split(".", 1)[0] in IGNORED_RESOURCES:
+        if name in IGNORED_EVENTS or name.split(".", 1)[0] in IGNORED_FAMILIES:
             return []
         at = time_from_epoch(body.get("timestamp"), "timestamp")
         if at is None:
@@ -283,11 +308,12 @@ def _event_name(body: dict[str, Any]) -> str:
     ``call.tagged``, rather than a dead letter."""
     name = body.get("event")
     family = name.split(".", 1)[0] if isinstance(name, str) else None
-    ignored = family in IGNORED_RESOURCES and "." in str(name)
+    ignored = family in IGNORED_FAMILIES and "." in str(name)
     if not isinstance(name, str) or (name not in KNOWN_EVENTS and family != "call" and not ignored):
         event_name_error("event", name, KNOWN_EVENTS)
     resource = string(body, "resource")
-    if resource is not None and resource != family:
+    matches = resource in IGNORED_RESOURCES if ignored else resource == family
+    if resource is not None and not matches:
         refuse("resource", f"{resource!r} does not match event {name!r}")
     return name if name in KNOWN_EVENTS or ignored else "call.tagged"
 
