@@ -105,6 +105,8 @@ def test_an_integration_added_without_a_secret_variable_says_its_webhooks_are_re
     page = admin.get(created.headers["location"]).text
     assert "names no environment variable for its webhook secret" in page
     assert "refused (401)" in page and "set the secret" not in page
+    assert 'name one under <a href="#webhook">Webhook secret</a> below' in page
+    assert 'id="secret-env"' in page
 
 
 def test_a_post_without_the_form_token_creates_nothing(

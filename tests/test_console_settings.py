@@ -88,7 +88,8 @@ def form(**fields: str | list[str]) -> dict[str, list[str]]:
     """A submitted settings form: every section's fields as the page sends them now, with
     ``fields`` (dots as in the page's names, ``__`` here) replaced."""
     base: dict[str, list[str]] = {
-        "sections": ["users", "ownership", "activities", "associations"],
+        "sections": ["webhook", "users", "ownership", "activities", "associations"],
+        "secret_env": ["DIALER_SECRET"],
         "users.auto_match": ["email"],
         "users.map.u-7": [""],
         "users.map.u-9": ["102"],
@@ -347,7 +348,7 @@ def test_the_viewer_sees_the_page_disabled_and_cannot_save(
         page = signed_in(viewer, VIEWER_TOKEN).get(SAVE)
         assert page.status_code == 200
         fieldsets = re.findall(r'<fieldset class="section" id="\w+"( disabled)?>', page.text)
-        assert fieldsets == [" disabled"] * 4
+        assert fieldsets == [" disabled"] * 5
         token = form_token(page.text, PREVIEW)
         for path in (PREVIEW, SAVE, "/integrations/dialer/rollout/abort"):
             sent = {**form(**{"ownership.default": "integration_wins"}), "previewed": ["x"]}
@@ -368,6 +369,32 @@ def test_a_console_save_without_its_preview_is_refused(
         stale = admin.post(SAVE, data={**sent, "previewed": ["0" * 20]})
         assert stale.status_code == 409 and "preview again" in stale.text
     assert workspace.integration("dialer").ownership.default == "fill_if_empty"
+
+
+def test_the_webhook_secret_variable_is_named_previewed_and_saved_in_the_console(
+    workspace: Workspace, live: LiveServer
+) -> None:
+    """An integration added without a secret variable can be given one on its settings page
+    (the way the page that adds one takes it): a wrong name is refused beside its field,
+    a good one previewed, saved and audited; emptied, it names none again."""
+    with httpx.Client(base_url=live.base_url, timeout=60) as admin:
+        page = signed_in(admin, PASSWORD).get(SAVE).text
+        assert 'id="secret-env"' in page and 'value="DIALER_SECRET"' in page
+        token = form_token(page, PREVIEW)
+        wrong = admin.post(PREVIEW, data={**form(secret_env="1X"), "csrf_token": [token]})
+        assert 'id="secret-env-error"' in wrong.text
+        assert "is not an environment variable name" in wrong.text
+        for named, then in (("DIALER_TOKEN_2", "DIALER_TOKEN_2"), ("", None)):
+            sent = {**form(secret_env=named), "csrf_token": [token]}
+            preview = admin.post(PREVIEW, data=sent)
+            assert preview.status_code == 200, preview.text
+            [previewed] = re.findall(r'name="previewed" value="(\w+)"', preview.text)
+            saved = admin.post(SAVE, data={**sent, "previewed": [previewed]})
+            assert saved.status_code == 303, saved.text
+            assert workspace.integration("dialer").secret_env == then
+    first, second = reversed(workspace.audit_log().entries)
+    assert first.summary == "secret_env: DIALER_SECRET → DIALER_TOKEN_2"
+    assert second.summary == "secret_env: DIALER_TOKEN_2 → (not set)"
 
 
 # ------------------------------------------------------------- in Chromium (SQLite)

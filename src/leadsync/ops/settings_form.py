@@ -48,7 +48,7 @@ from leadsync.store import config as config_store
 Form = Mapping[str, Sequence[str]]
 #: The sections a form may carry; each fieldset names its own in a hidden ``sections`` field,
 #: so that an unticked box of a section on the form means false, not "not on the form".
-SECTIONS = ("users", "ownership", "activities", "associations", "rollout")
+SECTIONS = ("webhook", "users", "ownership", "activities", "associations", "rollout")
 OUTCOMES = {ActivityType.CALL.value: CALL_OUTCOMES, ActivityType.MEETING.value: MEETING_OUTCOMES}
 
 
@@ -141,6 +141,8 @@ def change_from_form(form: Form) -> dict[str, Any]:
     mapping" leaves the map). Pure: no check here, the proposed-settings reader does them."""
     sections = set(form.get("sections", ()))
     data: dict[str, Any] = {}
+    if "webhook" in sections:
+        data["secret_env"] = _one(form, "secret_env") or None
     if "users" in sections:
         policy = _one(form, "users.unmapped.policy") or UnmappedPolicy.LEAVE.value
         unmapped: dict[str, Any] = {"policy": policy}

@@ -58,6 +58,7 @@ Fields = Annotated[FormFields, Depends(form_fields)]
 #: The form's labels by the id of their control; the page prints them from here, so an error
 #: names a field exactly as the form does.
 LABELS = {
+    "secret-env": "Environment variable holding its webhook secret",
     "auto-match": "Auto-match by email",
     "unmapped-policy": "When a user maps to no owner",
     "unmapped-owner": "Fallback owner",
@@ -76,6 +77,7 @@ LABELS = {
 }
 #: The control of each key path below ``integrations.NAME`` that has one of its own.
 CONTROLS = {
+    ("secret_env",): "secret-env",
     ("users", "auto_match"): "auto-match",
     ("users", "unmapped", "policy"): "unmapped-policy",
     ("users", "unmapped", "owner"): "unmapped-owner",
@@ -94,6 +96,7 @@ CONTROLS = {
 #: Each section's fieldset (its id is the section's) by its legend, for a problem in a
 #: section that has no control of its own on the page.
 SECTION_TITLES = {
+    "webhook": "Webhook secret",
     "users": "User mapping",
     "ownership": "Ownership",
     "activities": "Activities",
