@@ -174,6 +174,22 @@ def test_a_fallback_owner_who_left_after_the_settings_were_saved_is_reported(
     assert ws.readiness(60).warnings == []
 
 
+def test_an_owner_not_pulled_from_hubspot_is_refused_at_its_key_path(
+    workspace: Workspace,
+) -> None:
+    hubspot = {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"}
+    doc: dict[str, Any] = {"owners": {"source": "hubspot"}, "destination": hubspot}
+    workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
+    doc["integrations"] = {"dialer": fallback("999")}
+    with pytest.raises(ConfigError) as refused:
+        workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    [problem] = refused.value.problems
+    assert problem == (
+        "<owners from hubspot>: integrations.dialer.users.unmapped.owner: unknown owner '999'; "
+        "owners pulled from HubSpot: 101, 102, 103, 104 (run `leadsync owners pull` first?)"
+    )
+
+
 def test_an_inactive_fallback_owner_pulled_from_hubspot_is_refused(workspace: Workspace) -> None:
     hubspot = {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"}
     doc: dict[str, Any] = {"owners": {"source": "hubspot"}, "destination": hubspot}

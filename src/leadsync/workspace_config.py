@@ -10,7 +10,6 @@ replay all store and read a configuration the same way.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -38,6 +37,7 @@ from leadsync.settings import (
     monitoring_to_dict,
 )
 from leadsync.settings.base import Written
+from leadsync.settings.checks import KnownIds, reference_problems, written_problems
 from leadsync.settings.errors import Place, validate_as
 from leadsync.store import config as config_store
 
@@ -80,30 +80,18 @@ def load_rules(engine: Engine) -> WorkspaceRules:
 
 
 def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> None:
-    """With owners from HubSpot, the owners the file names must be among the pulled ones."""
+    """With owners from HubSpot, the owners the file names must be among the pulled ones,
+    and an integration's fallback owner active there: the file's own checks, against them."""
     data = config_to_dict(config)
-    owners = config_store.owners_by_id(connection)
-    data["owners"] = [
-        {"id": o, "email": f"owner-{n}@owner.invalid", "active": owners[o].active}
-        for n, o in enumerate(sorted(owners))
+    pulled = {o: owner.active for o, owner in config_store.owners_by_id(connection).items()}
+    known = KnownIds(data, pulled=pulled)
+    found = [
+        *reference_problems(data, known),
+        *written_problems(data, Written(owners=False), known),
     ]
-    data.pop("destination", None)
-    try:
-        config_from_dict(data, "<owners from hubspot>")
-    except ConfigError as exc:  # the same checks as the file's, against the pulled owners
-        raise ConfigError([_pulled(p) for p in exc.problems]) from None
-
-
-def _pulled(problem: str) -> str:
-    """A problem found against the owners pulled from HubSpot, in their terms: the owners
-    list it names is the pull's, not the file's."""
-    if "unknown owner" in problem:
-        return f"{problem} (run `leadsync owners pull` first?)"
-    return re.sub(
-        r"\(owners\[\d+\] has active: false\)",
-        "(archived or deactivated in HubSpot, as `leadsync owners pull` last found it)",
-        problem,
-    )
+    if found:
+        place = Place("<owners from hubspot>", None, "")
+        raise ConfigError([place.problem(path, message)[1] for path, message in found])
 
 
 def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:

@@ -63,15 +63,20 @@ def dedupe_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
 class KnownIds:
     """The ids a workspace document declares, for its references. When one cannot be read
     (an owner without a readable id), references are not checked: calling them unknown
-    would only repeat that mistake."""
+    would only repeat that mistake. ``pulled``: the owners are not the document's but those
+    last pulled from HubSpot (id -> active), as for a file whose owners come from there; the
+    problems then say so."""
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], pulled: Mapping[str, bool] | None = None) -> None:
         self.owners: dict[str, int] = {}
         # Owners the document declares inactive (``active: false``), by id.
         self.inactive: dict[str, int] = {}
         self.owners_readable = True
-        owners = data.get("owners")
-        if owners is not None and not isinstance(owners, list | tuple):
+        self.pulled = pulled is not None
+        owners: Any = data.get("owners")
+        if pulled is not None:
+            owners = [{"id": o, "active": active} for o, active in sorted(pulled.items())]
+        elif owners is not None and not isinstance(owners, list | tuple):
             self.owners_readable = False
         for index, owner in enumerate(entries(owners)):
             fields = given_fields(owner)
@@ -99,6 +104,12 @@ class KnownIds:
         owner_id = id_text(value)
         if owner_id is None or not self.owners_readable or owner_id in self.owners:
             return None
+        if self.pulled:
+            known = listing(self.owners) if self.owners else "none"
+            return (
+                f"unknown owner {owner_id!r}; owners pulled from HubSpot: {known} (run "
+                "`leadsync owners pull` first?)"
+            )
         if not self.owners:
             return f"unknown owner {owner_id!r}; no owners are defined"
         return f"unknown owner {owner_id!r}; known owners: {listing(self.owners)}"
@@ -110,9 +121,14 @@ class KnownIds:
             return None
         active = [o for o in self.owners if o not in self.inactive]
         allowed = f"an active owner: {listing(active)}" if active else "no owner is active"
+        why = (
+            "archived or deactivated in HubSpot, as `leadsync owners pull` last found it"
+            if self.pulled
+            else f"owners[{self.inactive[owner_id]}] has active: false"
+        )
         return (
-            f"owner {owner_id!r} is inactive (owners[{self.inactive[owner_id]}] has active: "
-            f"false), so reps that map to nobody would get no owner; allowed: {allowed}"
+            f"owner {owner_id!r} is inactive ({why}), so reps that map to nobody would get no "
+            f"owner; allowed: {allowed}"
         )
 
     def unknown_team(self, value: Any) -> str | None:
@@ -147,9 +163,12 @@ def team_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
                 first[owner_id] = index
 
 
-def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """Owner ids are unique and every owner and team a reference names exists."""
-    known = KnownIds(data)
+def reference_problems(
+    data: Mapping[str, Any], known: KnownIds | None = None
+) -> Iterator[tuple[KeyPath, str]]:
+    """Owner ids are unique and every owner and team a reference names exists (among
+    ``known``'s owners when given, else the document's)."""
+    known = known or KnownIds(data)
     ids: dict[str, int] = {}
     for index, owner in enumerate(entries(data.get("owners"))):
         fields = given_fields(owner) or {}
@@ -192,7 +211,9 @@ def _user_references(path: KeyPath, users: Any, known: KnownIds) -> Iterator[tup
         yield (*path, "unmapped", "team"), problem
 
 
-def written_problems(data: Mapping[str, Any], written: Written) -> Iterator[tuple[KeyPath, str]]:
+def written_problems(
+    data: Mapping[str, Any], written: Written, known: KnownIds | None = None
+) -> Iterator[tuple[KeyPath, str]]:
     """Of a document that lists its owners: written owners have an email each (owners pulled
     from a CRM may share one: leadsync asks a person which one a rep is), and a written
     integration's fallback owner (its rollout's too) is active. A fallback owner archived or
@@ -214,7 +235,7 @@ def written_problems(data: Mapping[str, Any], written: Written) -> Iterator[tupl
                 )
             else:
                 emails[email.lower()] = index
-    known = KnownIds(data)
+    known = known or KnownIds(data)
     for name, integration in (given_fields(data.get("integrations")) or {}).items():
         if not written.integration(key_text(name)):
             continue
