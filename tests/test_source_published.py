@@ -272,8 +272,10 @@ def test_aircall_published_events_leadsync_does_not_sync_are_read_as_nothing(
     body = json.loads((PUBLISHED / "aircall/number.closed.docs.json").read_text())
     adapter = adapter_for("aircall", "aircall", {})
     assert adapter.to_events({**body, "event": event, "resource": resource}, {}, "e", 1) == []
-    with pytest.raises(EventError, match=f"'user' does not match event '{event}'"):
+    with pytest.raises(EventError, match=f"'user' does not match event '{event}'") as refused:
         adapter.to_events({**body, "event": event, "resource": "user"}, {}, "e", 1)
+    assert "allowed: number, message, group_message" in refused.value.detail
+    assert "conversation_intelligence (or none)" in refused.value.detail
 
 
 # ------------------------------------------------------------------ Calendly

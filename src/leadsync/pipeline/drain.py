@@ -124,8 +124,10 @@ def _drain_parts(
     where its last committed batch left it. A worker left with nothing to apply while others
     finish their parts reads and parses the next window meanwhile, and is the one that
     routes it (:func:`leadsync.store.routing.try_elect`) — at once, beside the open parts'
-    pending rows (:func:`leadsync.pipeline.routing.cut_next`), not waiting for them. The workers draining are counted
-    (:func:`leadsync.store.routing.enlist`): a window is cut in no more parts than them."""
+    pending rows (:func:`leadsync.pipeline.routing.cut_next`), not waiting for them. The
+    workers draining are counted (:func:`leadsync.store.routing.enlist`): a window is cut in
+    no more parts than them. Once a window is routed, tables grown past their planner
+    statistics are analyzed (:func:`_keep_statistics`)."""
     with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         try:
             routing_store.enlist(holder)

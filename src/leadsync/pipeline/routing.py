@@ -87,7 +87,7 @@ def cut_next(
     """Cut the next window while parts are still open, in the caller's transaction (the
     elected router, whose own part is done): as :func:`route_window`, or None when another
     worker is routing, a lone worker drains, nothing is routable, or the open parts still
-    have more than ``batch_size`` rows pending.
+    have more than a window (``batch_size × parts``) of rows pending.
 
     The database does not hold the effects of the open parts' pending rows yet, so those
     rows are analysed beside the window, as if they were its first rows: every relation they
@@ -142,16 +142,13 @@ def _create(
     bins: Sequence[Sequence[int]],
     after: Sequence[set[int]],
 ) -> None:
-    """The window's parts, with every row's ids reserved in arrival order."""
+    """The window's parts (each bin's rows by index, in arrival order), with every row's ids
+    reserved in arrival order."""
     firsts = _reserve(connection, [conflicts.id_bounds(found) for found in events])
     routing_store.create_parts(
         connection,
         [
-            (
-                [int(rows[i]["seq"]) for i in sorted(b)],
-                [firsts[i][0] for i in sorted(b)],
-                [firsts[i][1] for i in sorted(b)],
-            )
+            ([int(rows[i]["seq"]) for i in b], [firsts[i][0] for i in b], [firsts[i][1] for i in b])
             for b in bins
         ],
         now_ts(),

@@ -312,9 +312,12 @@ def _event_name(body: dict[str, Any]) -> str:
     if not isinstance(name, str) or (name not in KNOWN_EVENTS and family != "call" and not ignored):
         event_name_error("event", name, KNOWN_EVENTS)
     resource = string(body, "resource")
-    matches = resource in IGNORED_RESOURCES if ignored else resource == family
-    if resource is not None and not matches:
-        refuse("resource", f"{resource!r} does not match event {name!r}")
+    allowed: tuple[str, ...] = IGNORED_RESOURCES if ignored else (str(family),)
+    if resource is not None and resource not in allowed:
+        refuse(
+            "resource",
+            f"{resource!r} does not match event {name!r}; allowed: {', '.join(allowed)} (or none)",
+        )
     return name if name in KNOWN_EVENTS or ignored else "call.tagged"
 
 
