@@ -334,6 +334,39 @@ def test_a_user_without_id_or_email_is_no_owner() -> None:
     assert event.owner is None
 
 
+def test_text_that_is_not_an_email_is_passed_over_not_the_call() -> None:
+    """A redacted or mistyped agent address (``fr222er.com``) and a contact's ``n/a`` do not
+    make the call a dead letter nobody can fix: the agent is named by its id, the contact by
+    its id and its next email (as the other adapters drop a vendor's junk address)."""
+    body = load("call.ended")
+    body["data"]["user"] = {"id": 456, "email": "fr222er.com", "name": "Fred"}
+    body["data"]["contact"] = {
+        "id": 77,
+        "emails": [{"label": "Work", "value": "n/a"}, {"label": "Home", "value": " Kim@X.Test "}],
+    }
+    [event] = convert(body)[1]
+    assert event.owner is not None
+    assert (event.owner.id, event.owner.email) == ("456", None)
+    assert event.associations == (
+        RecordRef(RecordType.CONTACT, external_id="77", email="kim@x.test"),
+    )
+    assert event.properties["duration_s"] == body["data"]["duration"]
+
+    body["data"]["user"] = {"id": None, "email": "nobody"}
+    body["data"]["contact"] = {"id": None, "emails": [{"value": "unknown"}]}
+    [event] = convert(body)[1]
+    assert (event.owner, event.associations) == (None, ())
+
+
+def test_a_contact_whose_only_email_is_not_one_is_still_the_contact() -> None:
+    body = load("contact.created")
+    body["data"]["emails"] = [{"label": "Work", "value": "—"}]
+    [event] = convert(body)[1]
+    assert event.external_id == "9001"
+    assert "email" not in event.properties
+    assert event.email is None
+
+
 # ------------------------------------------------------------------ contacts and users
 
 

@@ -75,7 +75,9 @@ Calls
 -----
 Owner: ``data.user`` as ``{"id", "email"}`` (a null user means no owner); the agent's email
 teaches the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
-its first email. A call without a contact (``"contact": null``: Aircall knew nobody with the
+its first email. Text that is not an email address (a contact's ``n/a``, an agent's mistyped
+address) is passed over, not a refusal of the call: the contact's next email is taken, and
+the agent is named by its id alone. A call without a contact (``"contact": null``: Aircall knew nobody with the
 number) is still the call activity, with its ``direction`` and numbers and no association:
 the engine finds the other party by number (``raw_digits``). Numbers are passed as Aircall
 sends them (``+1 415-555-0142``), trimmed; the engine reads them as E.164. A call without a
@@ -121,6 +123,7 @@ from leadsync.sources.base import (
     WebhookRequest,
     body_object,
     describe,
+    email_or_none,
     event_name_error,
     get_path,
     number,
@@ -426,9 +429,9 @@ def _contact_ref(body: dict[str, Any]) -> dict[str, Any] | None:
     contact_id = text(body, "data.contact.id")
     if contact_id is not None:
         ref["external_id"] = contact_id
-    emails = _texts_in(body, "data.contact.emails", "value")
-    if emails:
-        ref["email"] = emails[0]
+    email = _first_email(body, "data.contact.emails")
+    if email is not None:
+        ref["email"] = email
     return ref if len(ref) > 1 else None
 
 
@@ -445,9 +448,9 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
         value = string(body, path)
         if value is not None:
             properties[key] = value
-    emails = _texts_in(body, "data.emails", "value")
-    if emails:
-        properties["email"] = emails[0]
+    email = _first_email(body, "data.emails")
+    if email is not None:
+        properties["email"] = email
     properties.update(_contact_phones(body, "data.phone_numbers"))
     return {
         "id": event_id,
@@ -495,11 +498,20 @@ def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
         key: value
         for key, value in (
             ("id", text(body, f"{path}.id")),
-            ("email", string(body, f"{path}.email")),
+            ("email", email_or_none(string(body, f"{path}.email"))),
         )
         if value is not None
     }
     return person or None
+
+
+def _first_email(body: dict[str, Any], path: str) -> str | None:
+    """The first of the ``value`` strings in the array at ``path`` that is an email address
+    (:func:`leadsync.sources.base.email_or_none`: a contact's ``n/a`` does not refuse it)."""
+    for value in _texts_in(body, path, "value"):
+        if (email := email_or_none(value)) is not None:
+            return email
+    return None
 
 
 def _texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:
