@@ -109,9 +109,15 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
 
     for name in ("resolve", "rep_keys", "components", "row_keys"):
         timed(inside, conflicts, name)
-    for name in ("routable", "create_parts", "reserve_run", "lock_batch"):
+    from leadsync.pipeline import routing
+
+    for name in ("routable", "held_pending", "held_more_than", "draining", "create_parts"):
         timed(inside, routing_store, name)
+    for name in ("reserve_run", "lock_batch", "try_lock_router"):
+        timed(inside, routing_store, name)
+    timed(inside, routing, "_events")  # parsing what was not read ahead
     timed(ahead, drain, "_read_ahead")
+    timed(ahead, drain, "_keep_statistics")
 
 
 def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | None) -> int:
