@@ -900,6 +900,37 @@ def test_entity_id_falls_back_to_data_id() -> None:
     assert convert(body)[0]["external_id"] == "77"
 
 
+@pytest.mark.parametrize(
+    ("fixture", "meta_id", "object_id"),
+    [("create.deal", "meta.entity_id", "data.id"), ("v1.added.deal", "meta.id", "current.id")],
+)
+def test_the_object_is_named_by_its_own_id_over_the_meta_one(
+    fixture: str, meta_id: str, object_id: str
+) -> None:
+    """A ``meta`` id that disagrees with the object's own (connectors' samples hold
+    placeholders there) does not put the object's fields on another record."""
+    body = mutate(body_of(fixture), meta_id, "999")
+    (event,) = convert(body)
+    assert event["external_id"] == str(get_path(body, object_id)) != "999"
+
+
+def test_the_meta_id_names_an_object_without_one() -> None:
+    body = copy.deepcopy(body_of("create.deal"))
+    del body["data"]["id"]
+    assert convert(body)[0]["external_id"] == str(body["meta"]["entity_id"])
+
+
+def test_an_object_named_nowhere_is_a_dead_letter_naming_both_places() -> None:
+    body = mutate(body_of("create.deal"), "meta.entity_id", None)
+    del body["data"]["id"]
+    with pytest.raises(EventError) as caught:
+        convert(body)
+    assert str(caught.value) == (
+        'inbox:1: field "meta.entity_id": required when data.id is missing (the changed'
+        " object's id)"
+    )
+
+
 def test_owner_only_change_without_a_new_owner_gives_nothing() -> None:
     body = mutate(body_of("change.person.owner_only"), "data.owner_id", None)
     assert convert(body) == []

@@ -25,7 +25,7 @@ Webhooks **v1** (no ``meta.version``; ``meta.object`` instead of ``meta.entity``
 
 v1's actions are ``added``, ``updated``, ``deleted`` and ``merged`` (read as v2's ``create``,
 ``change``, ``delete``; a merge gives ``[]`` (?)), its object is ``meta.object`` (else the
-second half of ``event``), the object's id is ``meta.id`` (there is no event id), the object is
+second half of ``event``), ``meta.id`` names the object (there is no event id), the object is
 ``current`` (read exactly like v2's ``data``; errors name ``current.…``), times are unix
 seconds (``timestamp``; ``timestamp_micro`` / ``timestamp_milli`` when present, for
 sub-second order) and ``previous`` holds the whole object, so a field changed when its value
@@ -88,6 +88,11 @@ Event names (action x entity)
 ``delete`` of any of them gives ``[]``: deletions are not propagated. Any other action or
 entity (v1's ``pipeline``, ``stage``, ``user``, ``product`` …) is an
 :class:`~leadsync.errors.EventError` (a dead letter).
+
+The changed object is named by its own ``id`` (``data.id``, v1's ``current.id``): the record
+that gets the object's fields is the object itself, even where ``meta.entity_id`` (v1:
+``meta.id``) says otherwise, as in connectors' samples whose ``meta`` holds placeholders. The
+``meta`` id names it only when the object has no ``id``; both are type-checked.
 
 References
 ----------
@@ -273,9 +278,10 @@ class PipedriveAdapter(Adapter):
         if when is None:
             refuse("meta.timestamp", "required (the time of the change)")
         id_path = "meta.entity_id" if ev.version == 2 else "meta.id"
-        external_id = text(item, id_path) or text(item, ev.path("id"))
+        meta_id = text(item, id_path)  # type-checked even when the object names itself
+        external_id = text(item, ev.path("id")) or meta_id
         if external_id is None:
-            refuse(id_path, "required (the id of the changed object)")
+            refuse(id_path, f"required when {ev.path('id')} is missing (the changed object's id)")
         obj(item, ev.root, required=True)
         if ev.entity == "note":
             dicts = [_note(ev, event_id, external_id, when)]
