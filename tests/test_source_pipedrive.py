@@ -13,7 +13,9 @@ import pytest
 from leadsync.errors import EventError, SignatureError
 from leadsync.sources.base import WebhookRequest, get_path, stable_key, timed_key
 from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
+from leadsync.workspace import Workspace
 from tests import adapters as harness
+from tests.helpers import workspace_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "pipedrive"
 SECRET = "leadsync-hook:pa55-w0rd:with-colon"
@@ -510,7 +512,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     ],
     "v1.deleted.person": [],
     "v1.merged.person": [],
-    # A v1 deal's owner is user_id, here the API's {id, name, email, value} object.
+    # A v1 deal's owner is user_id, here the API's {id, name, email, value} object: its
+    # email comes along (it teaches the user directory).
     "v1.added.deal": [
         {
             "id": "V1KEY",
@@ -518,7 +521,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "record",
             "object": "deal",
             "external_id": "80",
-            "owner": "9",
+            "owner": {"id": "9", "email": "bo@acme.test"},
             "properties": {
                 "name": "Globex add-on",
                 "amount": 2100,
@@ -929,6 +932,24 @@ def test_an_object_named_nowhere_is_a_dead_letter_naming_both_places() -> None:
         'inbox:1: field "meta.entity_id": required when data.id is missing (the changed'
         " object's id)"
     )
+
+
+@pytest.mark.parametrize("email", ["n/a", 42, None])
+def test_a_v1_user_email_that_is_not_one_is_passed_over(email: Any) -> None:
+    body = mutate(body_of("v1.added.deal"), "current.user_id.email", email)
+    assert convert(body)[0]["owner"] == "9"
+
+
+def test_a_v1_owner_email_maps_the_rep_by_auto_match_without_a_directory(db_url: str) -> None:
+    """The v1 user object's email teaches leadsync the rep's email: auto-match finds the owner
+    with it (bo@acme.test is owner 102), as a directory entry would."""
+    with Workspace(db_url) as ws:
+        users = {"auto_match": "email", "unmapped": {"policy": "leave"}}
+        ws.apply_config(workspace_config({"crm": {"kind": "pipedrive", "users": users}}))
+        summary = ws.ingest("crm", [json.dumps(body_of("v1.added.deal"))], source="pd.jsonl")
+        assert summary.dead_letter_count == 0
+        [deal] = ws.find(external="crm:80")
+        assert deal["owner_id"] == "102"
 
 
 def test_owner_only_change_without_a_new_owner_gives_nothing() -> None:

@@ -103,7 +103,9 @@ shape never silently loses an owner or an association.
 
 Owners
 ------
-A record's owner is ``{"id": owner_id}`` (Pipedrive names users by id only). On ``create`` the
+A record's owner is ``{"id": owner_id}`` (v2 names users by id only; v1's user object adds
+the user's ``email``, which teaches the user directory, so that auto-match by email maps the
+rep without a directory; text that is not an email is passed over). On ``create`` the
 owner is always sent. On ``change`` it is sent only when the owner really changed (v2:
 ``previous`` has ``owner_id``; v1: ``previous.owner_id`` differs from ``current``'s): an
 unrelated edit must not re-assert an owner that someone else may have changed since. When the

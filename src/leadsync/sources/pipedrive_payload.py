@@ -225,9 +225,16 @@ def id_value(value: Any, path: str) -> str | None:
 
 
 def user(ev: PipedriveEvent, field: str) -> dict[str, str] | None:
+    """The user a field names, ``{"id"}``; v1's user object (``{"value", "email", …}``) adds
+    its ``email`` when it is one (:func:`leadsync.sources.base.email_or_none`)."""
     path = ev.path(field)
-    user_id = id_value(get_path(ev.item, path), path)
-    return {"id": user_id} if user_id is not None else None
+    raw = get_path(ev.item, path)
+    user_id = id_value(raw, path)
+    if user_id is None:
+        return None
+    given = raw.get("email") if isinstance(raw, dict) else None
+    email = email_or_none(given) if isinstance(given, str) else None
+    return {"id": user_id} if email is None else {"id": user_id, "email": email}
 
 
 def refs(ev: PipedriveEvent, *pairs: tuple[str, str]) -> list[dict[str, str]]:
