@@ -275,6 +275,21 @@ def test_the_host_is_the_first_membership(
     assert owner_dict(meeting) == owner
 
 
+def test_an_invitee_or_host_email_that_is_not_one_is_passed_over_not_the_meeting() -> None:
+    """Text that is not an email address does not make the booking a dead letter: an
+    invitee's gives the meeting alone (no contact to name), a host's leaves the host named by
+    its user uri."""
+    body = load("invitee.created")
+    body["payload"]["email"] = "n/a"
+    body["payload"]["scheduled_event"]["event_memberships"] = [
+        {"user": "https://api.calendly.com/users/U1", "user_email": "bo at acme"}
+    ]
+    [meeting] = convert(body)[1]
+    assert meeting.activity is ActivityType.MEETING and meeting.associations == ()
+    assert owner_dict(meeting) == {"id": "https://api.calendly.com/users/U1", "email": None}
+    assert meeting.properties["outcome"] == "scheduled"
+
+
 # ------------------------------------------------------------------ refusals
 
 

@@ -69,8 +69,9 @@ carries the invitee's numbers too, as given (trimmed), so the rep's calls find t
 and ``phone`` from ``scheduled_event.location.location`` when the location's ``type`` is
 :data:`INVITEE_PHONE_LOCATION` (``outbound_call``: the host calls the invitee at the number
 the invitee gave) (?). Another location type's number (``inbound_call``: the host's own line)
-is not the invitee's and is not read. A payload without an email names no contact and gives
-the meeting alone.
+is not the invitee's and is not read. A payload without an email (or whose ``email`` is not
+an email address) names no contact and gives the meeting alone; a host's ``user_email`` that
+is not one is passed over the same way (the host is then named by its user uri).
 
 Ignored: ``created_by``, questions and answers, tracking, payment, other locations,
 ``event_guests`` and the memberships after the first.
@@ -87,6 +88,7 @@ from leadsync.sources.base import (
     WebhookRequest,
     body_object,
     describe,
+    email_or_none,
     event_name_error,
     get_path,
     obj,
@@ -169,7 +171,7 @@ class CalendlyAdapter(Adapter):
             refuse("created_at", "required: when Calendly created the event (ISO 8601)")
         obj(body, "payload", required=True)
         meeting = _meeting(body, name, event_id, at)
-        email = string(body, "payload.email")
+        email = email_or_none(string(body, "payload.email"))
         if email is None:
             return [parse_event(meeting, self.integration, seq)]
         meeting["associations"] = [{"object": "contact", "email": email}]
@@ -248,8 +250,9 @@ def _host(body: dict[str, Any]) -> dict[str, str] | None:
     if not isinstance(first, dict):
         refuse(f"{path}.0", f"must be an object, got {describe(first)}")
     user = _member_text(first, f"{path}.0", "user")
-    email = _member_text(first, f"{path}.0", "user_email")
-    host = {key: value for key, value in (("id", user or email), ("email", email)) if value}
+    given = _member_text(first, f"{path}.0", "user_email")
+    email = email_or_none(given)
+    host = {key: value for key, value in (("id", user or given), ("email", email)) if value}
     return host or None
 
 
