@@ -77,11 +77,11 @@ Owner: ``data.user`` as ``{"id", "email"}`` (a null user means no owner); the ag
 teaches the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
 its first email. Text that is not an email address (a contact's ``n/a``, an agent's mistyped
 address) is passed over, not a refusal of the call: the contact's next email is taken, and
-the agent is named by its id alone. A call without a contact (``"contact": null``: Aircall knew nobody with the
-number) is still the call activity, with its ``direction`` and numbers and no association:
-the engine finds the other party by number (``raw_digits``). Numbers are passed as Aircall
-sends them (``+1 415-555-0142``), trimmed; the engine reads them as E.164. A call without a
-``direction`` carries no numbers (which one is the rep's line is unknown).
+the agent is named by its id alone. A call without a contact (``"contact": null``: Aircall
+knew nobody with the number) is still the call activity, with its ``direction`` and numbers
+and no association: the engine finds the other party by number (``raw_digits``). Numbers are
+passed as Aircall sends them (``+1 415-555-0142``), trimmed; the engine reads them as E.164.
+A call without a ``direction`` carries no numbers (which one is the rep's line is unknown).
 
 Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
 ``call.voicemail_left`` carry final values; the earlier events of a call never carry
