@@ -68,6 +68,21 @@ def test_apply_is_idempotent_and_export_round_trips(cli: Cli, files: Path) -> No
     assert cli("export").stdout == exported.stdout
 
 
+def test_export_to_a_path_it_cannot_write_names_it_without_a_traceback(
+    cli: Cli, files: Path
+) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    for target, why in ((files / "missing" / "x.yaml", "No such file"), (files, "Is a directory")):
+        result = cli("export", "-o", str(target))
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.startswith(f"error: {target}: cannot write: {why}")
+        assert "allowed: a file path in a folder that exists" in result.stderr
+        assert "Traceback" not in result.stderr
+    written = files / "out.yaml"
+    assert cli("export", "-o", str(written)).exit_code == 0
+    assert "kind: generic" in written.read_text()
+
+
 # A Salesforce integration beside the example's. A Salesforce id has two forms: 15 characters
 # (case-sensitive, as the UI shows it) and 18 (those plus a 3-character case checksum).
 SALESFORCE_YAML = """\

@@ -73,5 +73,12 @@ def export(
     if output is None:
         render.document(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        with handle_errors():
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:  # a folder that does not exist, a folder, no permission
+                raise UserError(
+                    f"{output}: cannot write: {exc.strerror or exc}; allowed: a file path in "
+                    "a folder that exists, writable"
+                ) from None
         render.note(f"wrote {output}")
