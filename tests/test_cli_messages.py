@@ -209,6 +209,45 @@ def test_a_postgresql_database_that_does_not_exist_is_the_users_to_fix(postgres_
     assert exists is None  # init made nothing
 
 
+def test_a_role_the_server_does_not_have_is_the_users_to_fix(postgres_url: str) -> None:
+    """The server answered and refused for good (FATAL): exit 2, not "unreachable" (exit 1,
+    which a cron job would retry forever)."""
+    server = sa.engine.make_url(resolve_url(os.environ[PG_ENV]))
+    role = f"no_such_role_{uuid.uuid4().hex[:6]}"
+    typed = server.set(drivername="postgresql", username=role, password=None).render_as_string()
+    result = CliRunner().invoke(app, ["--db", typed, "owners", "list"])
+    assert result.exit_code == 2, result.stderr
+    message = " ".join(result.stderr.split())
+    assert f'the server refused the connection: role "{role}" does not exist' in message
+    assert "unreachable" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("sslmode=bogus", 'invalid sslmode value: "bogus"'),
+        ("connect_timeout=abc", "bad value for connect_timeout: 'abc'"),
+        ("bogusopt=1", 'invalid connection option "bogusopt"'),
+    ],
+)
+def test_a_url_option_the_driver_refuses_is_named_without_a_traceback(
+    query: str, said: str
+) -> None:
+    """Refused before any connection, whatever the server: exit 2, the password hidden."""
+    typed = f"postgresql://kim:s3cret-pw@127.0.0.1:1/leadsync?{query}"
+    result = CliRunner().invoke(app, ["--db", typed, "owners", "list"])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: database postgresql://kim:***@127.0.0.1:1/")
+    assert said in result.stderr and "allowed: sqlite:///PATH" in result.stderr
+    assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_port_that_is_not_a_number_is_said_so(folder: Path) -> None:
+    result = CliRunner().invoke(app, ["--db", "postgresql://kim@h:port5/db", "owners", "list"])
+    assert result.exit_code == 2, result.stderr
+    assert "is not a URL (its port is not a number)" in result.stderr
+
+
 def test_a_server_that_does_not_answer_stays_transient(folder: Path) -> None:
     typed = "postgresql://kim@127.0.0.1:1/leadsync"
     result = CliRunner().invoke(app, ["--db", typed, "owners", "list"])

@@ -121,6 +121,8 @@ def create_db_engine(url: str | None = None) -> Engine:
         backend = sa.engine.make_url(resolved).get_backend_name()
     except (sa.exc.ArgumentError, ValueError) as exc:
         why = "" if isinstance(exc, sa.exc.ArgumentError) else f" ({exc})"
+        if "invalid literal for int()" in why:  # the port
+            why = " (its port is not a number)"
         raise UserError(f"database {shown_url(url)} is not a URL{why}; {_ALLOWED}") from None
     if backend not in ("sqlite", "postgresql"):
         raise UserError(
@@ -172,14 +174,16 @@ def _revision(engine: Engine, shown: str) -> str | None:
     try:
         return current_revision(engine)
     except sa.exc.OperationalError as exc:
-        missing = _missing_database(engine.url, exc)
-        if missing is not None:  # a mistyped name is the user's to fix, not an outage
-            raise UserError(f"database {shown}: {missing}") from None
+        refused = _refused(engine.url, exc)
+        if refused is not None:  # a mistyped name or option is the user's to fix
+            raise UserError(f"database {shown}: {refused}") from None
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
     except sa.exc.DatabaseError as exc:
         if engine.url.get_backend_name() == "sqlite":  # "file is not a database"
             raise UserError(f"{shown} is not a leadsync workspace: {exc.orig}") from None
-        raise
+        # The driver refused the URL's options (``connect_timeout=abc``, an unknown query
+        # parameter), or the server a statement (no permission on the workspace's tables).
+        raise UserError(f"database {shown}: {_first_line(exc.orig)}; {_ALLOWED}") from None
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -217,15 +221,41 @@ def migrate(engine: Engine, shown: str | None = None) -> bool:
 # What PostgreSQL answers a connection to a database it does not have (the driver gives no
 # error code for a connection that failed: its words are all there is).
 _NO_DATABASE = re.compile(r'database "(?P<name>[^"]+)" does not exist')
+# A server that answered and refused the connection for good (a role it does not have, a
+# wrong password, no pg_hba.conf entry) says FATAL; these FATALs pass by themselves.
+_FATAL = re.compile(r"FATAL:\s+(?P<why>[^\n]+)")
+_PASSING = ("starting up", "shutting down", "recovery mode", "too many", "terminating")
+# libpq refusing the URL before any connection: ``invalid sslmode value: "bogus"``.
+_BAD_OPTION = re.compile(r"\binvalid [\w ]+ value\b|\binvalid (URI|connection option)\b")
 
 
-def _missing_database(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
-    """What to tell the user when PostgreSQL refused to connect to a database it does not
-    have; None for any other failure (a server that is down stays transient)."""
-    found = _NO_DATABASE.search(str(exc.orig))
-    if found is None or url.get_backend_name() != "postgresql":
+def _first_line(exc: BaseException | None) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _refused(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
+    """What to tell the user when PostgreSQL (or the driver, for the URL's options) refused
+    the connection for a reason that does not pass by itself; None for any other failure (a
+    server that is down or starting stays transient)."""
+    if url.get_backend_name() != "postgresql":
         return None
-    name = found["name"]
+    text = str(exc.orig)
+    if (missing := _NO_DATABASE.search(text)) is not None:
+        return _missing_database(url, missing["name"])
+    fatal = _FATAL.search(text)
+    if fatal is not None and not any(word in fatal["why"] for word in _PASSING):
+        return (
+            f"the server refused the connection: {fatal['why'].strip()} (check the URL's "
+            "user, password and database)"
+        )
+    if _BAD_OPTION.search(text):
+        return f"{_first_line(exc.orig).removeprefix('connection is bad: ')}; {_ALLOWED}"
+    return None
+
+
+def _missing_database(url: sa.URL, name: str) -> str:
+    """What to tell the user when PostgreSQL refused to connect to a database it does not
+    have."""
     server = f"server at {url.host}:{url.port or 5432}" if url.host else "local server"
     createdb = " ".join(
         ["createdb"]
