@@ -192,9 +192,10 @@ def test_ingest_show_find_and_set_owner(cli: Cli, files: Path) -> None:
     assert "kept 101: fill_if_empty and the contact already has an owner" in human.stdout
 
     changed = cli.json(
-        "records", "set-owner", "contact", str(kim["id"]), "102", "--at", "2026-11-02T10:00:00Z"
-    )
+        "records", "set-owner", "contact", str(kim["id"]), "102", "--at", "2026-11-02T10:00:00"
+    )  # without an offset: UTC, as every --since reads it
     assert changed["outcome"] == "set" and changed["owner_id"] == "102"
+    assert changed["at"] == "2026-11-02T10:00:00.000Z"
     assert cli.json("records", "show", "contact", str(kim["id"]))["owner_id"] == "102"
 
     decisions = cli.json("decisions", "list", "--outcome", "kept")

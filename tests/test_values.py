@@ -127,6 +127,15 @@ def test_since_is_a_duration_ago_with_the_year_1000_the_earliest() -> None:
         since_ts("soon")
 
 
+def test_a_since_in_the_future_is_refused_not_an_empty_window() -> None:
+    """``report --since 2030-01-01`` in a cron job would say all clear for ever."""
+    now = "2026-11-10T00:00:00.000Z"
+    assert since_ts("2026-11-10T00:00:00Z", now=now) == now  # now itself: an empty window
+    for future in ("2030-01-01", "2026-11-10T00:00:01Z", "2026-11-10T01:00:00+00:00"):
+        with pytest.raises(UserError, match=r"in the future \(it is 2026-11-10T00:00:00.000Z"):
+            since_ts(future, now=now)
+
+
 def test_since_takes_a_date_or_a_time_without_offset_as_utc() -> None:
     assert since_ts("2026-11-01") == "2026-11-01T00:00:00.000Z"
     assert since_ts(" 2026-11-01T09:30 ") == "2026-11-01T09:30:00.000Z"

@@ -114,12 +114,15 @@ def since_ts(text: str, now: str | None = None) -> str:
             raise UserError(f"since {text!r}: too far back; the earliest is the year 1000")
         return moment
     try:
-        return parse_time(value, naive_is_utc=True, plain_date=True)
+        moment = parse_time(value, naive_is_utc=True, plain_date=True)
     except ValueError:
         raise UserError(
             f"since {text!r}: expected a duration (30d, 12h, 90m), a date (2026-11-01) or an "
             "ISO time (2026-11-01T09:00:00Z; without an offset it is UTC)"
         ) from None
+    if moment > now:  # nothing happened since then: a typo that would hide every alert
+        raise UserError(f"since {text!r}: in the future (it is {now} now); allowed: a past time")
+    return moment
 
 
 def _in_calendar(text: str) -> bool:

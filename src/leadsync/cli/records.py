@@ -168,7 +168,10 @@ def records_set_owner(
         str, typer.Argument(metavar="OWNER_ID", help="An owner id, or none to clear.")
     ],
     at: Annotated[
-        str | None, typer.Option(help="When the person made the change (ISO 8601; default now).")
+        str | None,
+        typer.Option(
+            help="When the person made the change (ISO 8601, without an offset UTC; default now)."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -181,7 +184,7 @@ def records_set_owner(
         when = None
         if at is not None:
             try:
-                when = parse_time(at)
+                when = parse_time(at, naive_is_utc=True)  # as every --since reads it
             except ValueError as exc:
                 raise UserError(f"--at {at!r}: {exc}") from None
         target = None if owner_id.strip().lower() == "none" else owner_id
