@@ -272,6 +272,41 @@ def test_leadsync_apply_is_audited_and_marks_the_workspace_managed(
         assert ws.settings_form("dialer").managed_file == str(file)
 
 
+def test_applying_another_file_to_a_workspace_managed_by_file_is_refused(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Managed by leadsync.yaml, a plain ``apply other.yaml`` would leave the console and
+    the API telling admins to apply leadsync.yaml — which would undo other.yaml. It is
+    refused, nothing applied; ``--managed`` moves the mark, explicitly. The mark holds the
+    file's full path, so the same file is recognised from any folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leadsync.yaml").write_text(dump_config(workspace_config()), encoding="utf-8")
+    other = workspace_config({"dialer": settings(), "phone": settings()})
+    (tmp_path / "other.yaml").write_text(dump_config(other), encoding="utf-8")
+    runner = CliRunner()
+
+    def apply(*args: str) -> Any:
+        return runner.invoke(cli_app, ["--db", db_url, "apply", *args])
+
+    assert apply("leadsync.yaml", "--managed").exit_code == 0
+    marked = str(tmp_path / "leadsync.yaml")
+    refused = apply("other.yaml")
+    assert refused.exit_code == 2, refused.output
+    message = " ".join(refused.stderr.split())
+    assert f"other.yaml: the workspace is managed by {marked}" in message
+    assert "pass --managed to make other.yaml the workspace's file" in message
+    with Workspace(db_url) as ws:
+        assert set(ws.export_config().integrations) == {"dialer"}  # nothing applied
+        assert ws.managed_file() == marked
+    monkeypatch.chdir(tmp_path.parent)  # the same file from elsewhere: taken
+    assert apply(str(tmp_path / "leadsync.yaml")).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert apply("other.yaml", "--managed").exit_code == 0
+    with Workspace(db_url) as ws:
+        assert set(ws.export_config().integrations) == {"dialer", "phone"}
+        assert ws.managed_file() == str(tmp_path / "other.yaml")
+
+
 @pytest.mark.parametrize(
     ("before", "after", "summary"),
     [

@@ -48,7 +48,16 @@ def apply(
         config = load_config_file(file)
     by = Actor("admin", f"cli: leadsync apply {file}")
     with workspace(create=True) as ws:
-        marked = ManagedBy(str(file), managed) if managed or unmanaged else None
+        current = ws.managed_file()
+        if current is not None and not (managed or unmanaged) and not _same_file(current, file):
+            raise UserError(
+                f"{file}: the workspace is managed by {current} (leadsync apply --managed); "
+                f"applying another file would leave the console and the admin API pointing "
+                f"admins at {current}. Apply {current}, or pass --managed to make {file} the "
+                "workspace's file (--unmanaged: managed by no file)"
+            )
+        # Marked by its full path: the same file, wherever apply runs from.
+        marked = ManagedBy(str(file.resolve()), managed) if managed or unmanaged else None
         changes = ws.apply_config(config, by=by, managed=marked)
     if as_json:
         render.print_json({"changed": changes.changed, **render.json_of(changes)})
@@ -59,6 +68,15 @@ def apply(
     for key, items in render.json_of(changes).items():
         if items:
             render.line(f"{key.replace('_', ' ')}: {', '.join(items)}")
+
+
+def _same_file(marked: str, file: Path) -> bool:
+    """Whether ``file`` is the file the workspace is marked managed by (a mark made before
+    marks held full paths is read from the current folder)."""
+    try:
+        return Path(marked).resolve() == file.resolve() or Path(marked).samefile(file)
+    except OSError:
+        return False
 
 
 @app.command()
