@@ -202,3 +202,26 @@ def test_an_inactive_fallback_owner_pulled_from_hubspot_is_refused(workspace: Wo
     assert "owners[" not in str(refused.value) and "first?" not in str(refused.value)
     doc["integrations"] = {"dialer": fallback("104")}
     workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+
+
+def test_an_owner_beside_one_removed_is_not_reported_updated(workspace: Workspace) -> None:
+    """Removing 102 shifts 103 and 104 in the list: they did not change, and the summary (and
+    the audit log) does not name them; an owner really moved, or changed, is."""
+    ws = workspace
+    setup(ws)
+
+    def applied(owner_list: list[dict[str, Any]]) -> Any:
+        doc = json.loads(json.dumps({"owners": owner_list, "teams": {"sdr": ["101"]}}))
+        doc["integrations"] = {"dialer": {"kind": "generic"}}
+        return ws.apply_config(load_config(json.dumps(doc), "test.yaml"))
+
+    without_102 = applied([o for o in OWNERS if o["id"] != "102"])
+    assert (without_102.owners_archived, without_102.owners_updated) == (["102"], [])
+    back = applied(OWNERS)
+    assert back.owners_updated == ["102"]  # archived, now listed again
+    assert [o.id for o in ws.export_config().owner_specs] == ["101", "102", "103", "104"]
+    moved = applied([OWNERS[3], *OWNERS[:3]])
+    assert "104" in moved.owners_updated
+    assert [o.id for o in ws.export_config().owner_specs] == ["104", "101", "102", "103"]
+    renamed = applied([{**o, "first_name": "Dee"} if o["id"] == "104" else o for o in OWNERS])
+    assert "104" in renamed.owners_updated

@@ -98,6 +98,11 @@ def replace_owners(
     """Owners listed are added or updated; owners not listed are archived (never deleted)."""
     existing = {r["id"]: r for r in read_owners(connection)}
     declared = {r["id"] for r in owner_rows}
+    # An owner moved when its place among the owners both lists hold changed: one removed or
+    # added beside it shifts its position, which is no change of it (but is written).
+    kept = [r["id"] for r in owner_rows if r["id"] in existing]
+    before = sorted(kept, key=lambda owner_id: existing[owner_id]["position"])
+    moved = {owner_id for owner_id, was in zip(kept, before, strict=True) if owner_id != was}
     for position, row in enumerate(owner_rows):
         wanted = {**row, "archived": row.get("archived", False), "position": position}
         old = existing.get(row["id"])
@@ -106,7 +111,8 @@ def replace_owners(
             changes.owners_added.append(row["id"])
         elif any(old[k] != v for k, v in wanted.items()):
             connection.execute(sa.update(owners).where(owners.c.id == row["id"]).values(**wanted))
-            changes.owners_updated.append(row["id"])
+            if row["id"] in moved or any(old[k] != v for k, v in wanted.items() if k != "position"):
+                changes.owners_updated.append(row["id"])
     for owner_id, old in existing.items():
         if owner_id not in declared and not old["archived"]:
             connection.execute(
