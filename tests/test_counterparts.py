@@ -420,6 +420,21 @@ def test_the_report_counts_held_calls_about_to_expire_and_the_queues_age(
     assert "(1 of them also in the review queue)" in held.summary
 
 
+def test_the_report_queues_holds_that_ended_before_it_counts_them(workspace: Workspace) -> None:
+    """A workspace only ingested into (no worker ran since): a call whose hold ended long ago
+    is reported in the review queue, not as reaching it "within a day"."""
+    _setup(workspace)
+    run(workspace, _call("c1", "+447700900123"))
+    report = workspace.report("2026-10-01T00:00:00Z", now="2026-12-01T00:00:00Z")
+    by_check = {f.check: f for f in report.findings}
+    assert by_check["review_queue"].rows == [
+        {"kind": "unknown", "open": 1, "oldest": "2026-12-01T00:00:00Z"}
+    ]
+    held = by_check["held_activities"]
+    assert "(1 of them also in the review queue)" in held.summary
+    assert "0 reach the review queue within a day" in held.summary and not held.alert
+
+
 def test_preview_shows_the_match_and_what_would_be_queued(workspace: Workspace) -> None:
     _setup(workspace)
     run(workspace, _contact("k1", phone="+442079460000"), _contact("k2", phone="+447700900123"))
