@@ -604,7 +604,7 @@ def test_a_retried_event_that_fails_again_is_said_and_exits_2(
     assert retried.exit_code == 2, retried.stdout + retried.stderr
     assert f"dead letter {letter['id']}: " in retried.stdout
     [said] = [line for line in retried.stdout.splitlines() if line.startswith("failed again")]
-    assert said.startswith("failed again (a new dead letter): inbox #")
+    assert said.startswith("failed again (a new dead letter): x.jsonl (inbox #")
     assert said.count("inbox #") == 1 and "refused by the test" in said
     [new] = cli.json("dead-letters", "list")
     assert new["id"] != letter["id"] and new["error"] == letter["error"]

@@ -129,8 +129,8 @@ def test_drain_applies_in_sequence_order_and_dead_letters_only_the_unreadable_ro
         assert batches == [2, 2]
     assert [s for *_, s in statuses(ws)] == ["applied", "failed", "applied", "failed"]
     errors = {d.where: d.error for d in failures}
-    assert sorted(errors) == ["inbox #2", "inbox #4"]
-    assert "integration 'gone' is no longer configured" in errors["inbox #4"]
+    assert sorted(errors) == ["test (inbox #2)", "test (inbox #4)"]  # the rows' source named
+    assert "integration 'gone' is no longer configured" in errors["test (inbox #4)"]
     assert {letter["event_id"] for letter in ws.dead_letters()} == {"junk", "g1"}
     assert drain(ws.engine, ws.rules()).events == 0  # nothing pending: nothing claimed
 

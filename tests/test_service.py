@@ -417,6 +417,7 @@ def test_verified_events_that_cannot_be_read_become_dead_letters(
     [letter] = ws.dead_letters()
     assert letter["integration"] == integration
     assert error in letter["error"]
+    assert letter["error"].startswith(f"webhook (inbox #{row['seq']}): ")  # docs/WEBHOOKS.md
     assert letter["event_id"] == row["event_id"]
     assert not any(AIRCALL_TOKEN in text for text in every_stored_text(ws))
 
