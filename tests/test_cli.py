@@ -234,6 +234,9 @@ def test_ingest_show_find_and_set_owner(cli: Cli, files: Path) -> None:
         (["records", "set-owner", "contact", "1", "  "], "or none to clear the owner"),
         (["apply", "leadsync.yaml", "--managed", "--unmanaged"], "contradict each other"),
         (["decisions", "list", "--outcome", "maybe"], "allowed: set, kept, ignored"),
+        (["records", "find", "--email", "notanemail"], "'notanemail' is not an email address"),
+        (["records", "find", "--domain", "acme"], "--domain 'acme' is not a domain"),
+        (["report", "--since", "2999-01-01"], "in the future"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(
