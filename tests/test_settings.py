@@ -495,7 +495,12 @@ def test_bad_input_is_pinned(
         ("owners:\n  - {id: 1\n", 3, "invalid YAML: "),
         ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
         ("x: 2024-02-30\n", 1, "invalid YAML: cannot read '2024-02-30'"),
-        ("- owners\n- teams\n", 1, "the top level must be a mapping"),
+        (
+            "- owners\n- teams\n",
+            1,
+            "the top level must be a mapping; allowed keys: owners, teams, integrations, "
+            "monitoring, destination, dedupe, free_mail; got a list",
+        ),
         ("just text\n", 1, "the top level must be a mapping"),
     ],
     ids=["unclosed flow list", "unclosed flow mapping", "two documents", "bad date", "list", "str"],

@@ -177,8 +177,8 @@ def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
         line = lines[()]
         raise ConfigError(
             [
-                f"{source}:{line}: the top level must be a mapping with keys owners, teams, "
-                f"integrations; got {show(data)}"
+                f"{source}:{line}: the top level must be a mapping; allowed keys: "
+                f"{', '.join(WorkspaceConfig.model_fields)}; got {show(data)}"
             ]
         )
     return validate_as(WorkspaceConfig, data, Place(source, lines, ""), duplicates, Written())
