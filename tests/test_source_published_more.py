@@ -228,7 +228,16 @@ def test_ingest_of_the_outreach_capture_puts_the_email_and_task_on_the_prospect(
     lines = [line_of(PUBLISHED / "outreach" / name) for name in OUTREACH_CAPTURE]
     with Workspace(db_url) as ws:
         ws.apply_config(workspace_config(integrations()))
+        preview = ws.preview("outreach", lines, "outreach.jsonl").counts.activities
         summary = ws.ingest("outreach", lines, source="outreach.jsonl")
+        # The preview predicts the run: the draft is remembered, neither created nor skipped.
+        assert preview.model_dump() == summary.activities == {
+            "created": 2,
+            "updated": 2,
+            "skipped": 0,
+            "merged": 0,
+        }
+        assert ws.skipped_activities() == []
         assert summary.accepted == 7 and summary.dead_letter_count == 0
         [luke] = ws.find(external="outreach:3")
         assert luke["name"] == "Luke Skywalker" and luke["owner_id"] is None

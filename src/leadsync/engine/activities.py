@@ -83,9 +83,9 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     assert event.activity is not None
     if event.draft:
         if d.traces is not None:
-            d.traces[event.id] = EventTrace(
+            d.traces[event.id] = EventTrace(  # not skipped: the run keeps no skip of it
                 event.id,
-                activity=(event.activity._value_, None, "skipped"),
+                activity=(event.activity._value_, None, "drafted"),
                 skip_reason=draft_reason(event.activity, event.integration),
             )
         return
