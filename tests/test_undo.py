@@ -38,9 +38,12 @@ def test_undo_an_event_restores_the_owner_and_records_why(workspace: Workspace) 
     last = kim["owner_history"][-1]
     assert (last["strategy"], last["outcome"], last["owner_id"]) == ("undo", "set", "101")
     assert "undo of decision" in last["reason"] and "event bad" in last["reason"]
-    # Undoing the same event again finds nothing newer to undo: the undo superseded it.
+    # Undoing the same event again finds nothing to undo, and says it was undone already.
     again = workspace.undo(event_id="bad", at="2026-11-03T10:00:00.000Z")
-    assert again.restored == [] and "superseded" in again.skipped[0]["reason"]
+    assert again.restored == [] and again.skipped[0]["reason"].startswith(
+        "already undone: decision #"
+    )
+    assert "a person in the CRM" not in again.skipped[0]["reason"]
 
 
 def test_a_later_change_is_respected(workspace: Workspace) -> None:

@@ -141,14 +141,18 @@ def undo(
         newest = latest[record_id]  # it has at least the changes to undo
         if newest != last.id:
             later = superseding[newest]
-            who = later.integration or "a person in the CRM"
-            result.skipped.append(
-                {
-                    "record": record,
-                    "reason": f"superseded: decision #{later.id} by {who} ({later.strategy}) "
-                    f"changed the owner at {display_ts(later.at)}, after the change to undo",
-                }
-            )
+            if later.strategy == UNDO_STRATEGY:  # an earlier undo of these changes
+                reason = (
+                    f"already undone: decision #{later.id} (undo) put the owner back at "
+                    f"{display_ts(later.at)}"
+                )
+            else:
+                who = later.integration or "a person in the CRM"
+                reason = (
+                    f"superseded: decision #{later.id} by {who} ({later.strategy}) changed "
+                    f"the owner at {display_ts(later.at)}, after the change to undo"
+                )
+            result.skipped.append({"record": record, "reason": reason})
             continue
         owner = current.get(record_id)
         target = first.previous_owner_id
