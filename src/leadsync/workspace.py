@@ -286,12 +286,8 @@ class Workspace:
 
     def report(self, since: str, now: str | None = None) -> Report:
         """The health report since ``since`` (a canonical time), with the workspace's
-        ``monitoring`` thresholds. Held activities whose hold ended are queued first (as a
-        worker does every minute, and listing the queue does): a workspace only ingested
-        into is reported as it is, not as it was when its holds ended."""
-        rules = self.rules()
-        review_ops.expire_holds(self.engine, rules, now)
-        return report(self.engine, rules, self.export_config().monitoring, since, now)
+        ``monitoring`` thresholds."""
+        return report(self.engine, self.rules(), self.export_config().monitoring, since, now)
 
     def replay(
         self,

@@ -21,7 +21,13 @@ from leadsync.cli.app import (
 from leadsync.errors import UserError
 from leadsync.model import RecordType, display_ts
 from leadsync.results import counted
-from leadsync.values import parse_time
+from leadsync.values import (
+    normalize_domain,
+    normalize_email,
+    parse_time,
+    valid_domain,
+    valid_email,
+)
 
 _BY_A_PERSON = "a person in the CRM"  # the maker of a decision without an integration
 
@@ -134,6 +140,14 @@ def records_find(
     as_json: JsonOption = False,
 ) -> None:
     """Find records by email, domain or external id (finding none is no error: exit 0)."""
+    with handle_errors():  # a typo is said, not answered "no records found"
+        if email is not None and not valid_email(normalize_email(email)):
+            raise UserError(
+                f"--email {email!r} is not an email address; allowed: one @ with text on both "
+                "sides, no spaces (--domain finds a company)"
+            )
+        if domain is not None and not valid_domain(normalize_domain(domain)):
+            raise UserError(f"--domain {domain!r} is not a domain; allowed: a name like acme.com")
     with workspace() as ws:
         if external is not None and ":" in external:
             check_integration(ws, external.strip().partition(":")[0])

@@ -22,7 +22,7 @@ from leadsync.rules.associations import why_associated
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import views
-from leadsync.values import normalize_domain, normalize_email, valid_domain, valid_email
+from leadsync.values import normalize_domain
 
 INBOX_STATUSES = ("pending", "applied", "failed")
 
@@ -75,14 +75,7 @@ def find(
                 f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
             )
         ext = (name, record_ops.vendor_external_id(rules(), name, external_id))
-    if email is not None and not valid_email(normalize_email(email)):
-        raise UserError(
-            f"--email {email!r} is not an email address; allowed: one @ with text on both "
-            "sides, no spaces (--domain finds a company)"
-        )
     norm_domain = normalize_domain(domain) if domain is not None else None
-    if norm_domain is not None and not valid_domain(norm_domain):
-        raise UserError(f"--domain {domain!r} is not a domain; allowed: a name like acme.com")
     with engine.connect() as connection:
         ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
         return views.found_records(connection, ids)

@@ -24,6 +24,7 @@ from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
 from leadsync.ops.testlead import CHANGES_PREFIX, TEST_DOMAIN, TEST_PREFIX
+from leadsync.pipeline.expiry import expire_holds
 from leadsync.results import ResultModel, counted
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
@@ -92,8 +93,10 @@ def report(
     since: str,
     now: str | None = None,
 ) -> Report:
-    """The health report for events since ``since`` (canonical times)."""
+    """The health report for events since ``since`` (canonical times); held activities whose
+    hold ended are queued first, as a worker does every minute."""
     until = now or now_ts()
+    expire_holds(engine, rules, now)
     result = Report(since=since, until=until)
     with engine.connect() as connection:
         result.findings.append(_flapping(connection, monitoring, since))
