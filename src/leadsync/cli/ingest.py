@@ -3,17 +3,16 @@ through, filled from a file and drained."""
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
-from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, BinaryIO
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, inbox_app, open_input, outbox_app, workspace
 from leadsync.pipeline.inbox import IngestSummary
+from leadsync.pipeline.ingest import WHOLE_FILE_MAX_BYTES, InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.workspace import DEFAULT_BATCH, Workspace
@@ -25,8 +24,10 @@ def ingest(
     file: Annotated[
         str,
         typer.Argument(
-            help="A JSONL file, or - for stdin: canonical events for a generic integration; "
-            'for a vendor, one captured webhook body per line (or {"headers": ..., "body": ...}).'
+            help="A JSONL file, or - for stdin: canonical events (one, or an array, per line) "
+            "for a generic integration; for a vendor, one captured webhook body per line (or "
+            '{"headers": ..., "body": ...}). A file of one pretty-printed JSON document (at '
+            f"most {WHOLE_FILE_MAX_BYTES // 2**20} MiB) is read whole."
         ),
     ],
     batch_size: Annotated[
@@ -37,11 +38,12 @@ def ingest(
     """Write events to the durable inbox, then apply them. Exits 2 when a line failed."""
     with workspace() as ws:
         ws.integration(integration)
-        if file == "-":
-            summary = _ingest(ws, integration, sys.stdin.buffer, "<stdin>", batch_size)
+        if file == "-":  # a stream: read line by line as it comes
+            stdin = InputFile(sys.stdin.buffer, whole=False)
+            summary = _ingest(ws, integration, stdin, "<stdin>", batch_size)
         else:
             with open_input(file, binary=True) as handle:
-                summary = _ingest(ws, integration, handle, file, batch_size)
+                summary = _ingest(ws, integration, InputFile(handle), file, batch_size)
     if as_json:
         render.print_json(summary)
     else:
@@ -51,12 +53,11 @@ def ingest(
 
 
 def _ingest(
-    ws: Workspace, integration: str, handle: BinaryIO, source: str, batch_size: int
+    ws: Workspace, integration: str, lines: InputFile, source: str, batch_size: int
 ) -> IngestSummary:
     """``ws.ingest`` with its progress on stderr: bytes read of the file's size (unknown for
     a pipe), and lines read."""
-    lines = _LinesRead(handle)
-    with WorkProgress(render.err, "ingest", _file_size(handle), unit="bytes") as progress:
+    with WorkProgress(render.err, "ingest", lines.size, unit="bytes") as progress:
         return ws.ingest(
             integration,
             lines,
@@ -64,30 +65,6 @@ def _ingest(
             batch_size=batch_size,
             on_progress=lambda _applied: progress.update(lines.bytes, lines=lines.lines),
         )
-
-
-class _LinesRead:
-    """A binary file's lines, counting the lines and bytes read so far."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-        self.lines = 0
-        self.bytes = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for line in self.handle:
-            self.lines += 1
-            self.bytes += len(line)
-            yield line
-
-
-def _file_size(handle: BinaryIO) -> int | None:
-    """The size of a regular file (stdin too, when redirected from one); None for a pipe."""
-    try:
-        status = os.fstat(handle.fileno())
-    except (OSError, ValueError):  # no file descriptor (a test's stdin), or closed
-        return None
-    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _print_summary(s: Mapping[str, Any]) -> None:

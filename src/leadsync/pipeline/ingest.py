@@ -3,19 +3,22 @@
 
 A line becomes inbox items through the integration's adapter, as a webhook would
 (:func:`items_of_line`); a line that cannot be read is a dead letter with its place and error,
-and the lines beside it go in. Lines are taken a chunk at a time, so memory stays bounded
-whatever the input's length. When nothing older is pending, a chunk is written already
-applied and applied in the same transaction (its rows are written once); otherwise, or when
-that transaction is refused, it is written as pending and drained
-(:mod:`leadsync.pipeline.drain`), which retries failures one by one.
+and the lines beside it go in. A file of one JSON document over several lines (a
+pretty-printed capture) is read whole, as one line (:class:`InputFile`). Lines are taken a
+chunk at a time, so memory stays bounded whatever the input's length. When nothing older is
+pending, a chunk is written already applied and applied in the same transaction (its rows
+are written once); otherwise, or when that transaction is refused, it is written as pending
+and drained (:mod:`leadsync.pipeline.drain`), which retries failures one by one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -122,8 +125,9 @@ def items_of_line(
     ``request``: the line is a webhook request kept as a dead letter (an envelope of its kept
     headers and its body as received), read as the service reads a request, whatever the
     kind; otherwise the line of a kind that stores canonical events (the generic kind) is one
-    canonical event."""
-    if adapter.stores_canonical and not request:
+    canonical event, stored as written, or what its webhook takes besides: an array of
+    events, cut by the adapter as a JSON body is (each event ``where [INDEX]``)."""
+    if adapter.stores_canonical and not request and not _is_array(raw):
         event = adapter.events_of(raw, "", 0, where)[0]
         return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:
@@ -143,6 +147,11 @@ def items_of_line(
     return items
 
 
+def _is_array(line: str) -> bool:
+    """A line that is a JSON array: for the generic kind, a batch of events."""
+    return line.lstrip("\ufeff \t\r\n")[:1] == "["
+
+
 @dataclass
 class _Chunk:
     """One chunk of input lines, parsed: the good items and the dead-letter rows."""
@@ -158,6 +167,7 @@ def _parse_chunk(
     lines: Sequence[tuple[int, str, str | None]],
     source: str | None,
     summary: IngestSummary,
+    hints: Mapping[int, str],
 ) -> _Chunk:
     at = now_ts()
     chunk = _Chunk([], [], at)
@@ -169,6 +179,8 @@ def _parse_chunk(
             items = items_of_line(adapter, raw, where, line_no)
         except Exception as exc:  # EventError; anything else is a defect this line met
             detail = exc.detail if isinstance(exc, EventError) else defect_text(exc)
+            if line_no in hints:  # the input is not JSON lines: say what ingest reads
+                detail = f"{detail}; {hints[line_no]}"
             summary.dead_letters.append(DeadLetter(where, detail))
             kept = adapter.redact(raw)
             chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, detail, at))
@@ -261,6 +273,141 @@ def _apply_directly(
     return True
 
 
+# ------------------------------------------------------------------ reading the input
+
+#: The largest file :func:`ingest` reads whole when it is one JSON document spread over
+#: several lines (a pretty-printed capture); a larger one is read line by line.
+WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024
+
+#: A line as read: its number, its text (stripped) and why it cannot be read, if it cannot.
+_Line = tuple[int, str, str | None]
+
+
+class InputFile:
+    """A file given to :func:`ingest` (``leadsync ingest FILE``), read as binary lines,
+    counting the lines and bytes read so far (for progress).
+
+    ``whole``: a file that does not read as JSON lines because it is one JSON document spread
+    over several lines (its first non-blank line is not a complete JSON value, and the whole
+    file, of at most :data:`WHOLE_FILE_MAX_BYTES`, is one) is read as one line, its line 1.
+    False for stdin, a stream read as it comes."""
+
+    def __init__(self, handle: BinaryIO, *, whole: bool = True) -> None:
+        self.handle = handle
+        self.whole = whole
+        self.lines = 0
+        self.bytes = 0
+
+    @property
+    def size(self) -> int | None:
+        """The size of a regular file (stdin too, when redirected from one); None for a
+        pipe."""
+        try:
+            status = os.fstat(self.handle.fileno())
+        except (OSError, ValueError):  # no file descriptor (a test's stdin), or closed
+            return None
+        return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.handle:
+            self.lines += 1
+            self.bytes += len(line)
+            yield line
+
+
+class _Lines:
+    """The numbered non-blank lines of an input, decoded and stripped.
+
+    When the first one is not a complete JSON value, the input is not JSON lines (or that
+    line is bad): an :class:`InputFile` that is one JSON document over several lines, up to
+    :data:`WHOLE_FILE_MAX_BYTES`, is read ahead (memory stays bounded by that size) and
+    becomes one line, numbered 1; otherwise its lines are read one by one as always, and the
+    first one's error says what ``ingest`` reads (``hints``, by line number)."""
+
+    def __init__(self, lines: Iterable[str | bytes], adapter: Adapter) -> None:
+        self.lines = lines
+        self.hints: dict[int, str] = {}
+        self.file = isinstance(lines, InputFile) and lines.whole
+        # A larger file is not read ahead; a pipe's size is unknown (None): read ahead as far.
+        small = isinstance(lines, InputFile) and (lines.size or 0) <= WHOLE_FILE_MAX_BYTES
+        self.limit = WHOLE_FILE_MAX_BYTES if self.file and small else 0
+        self.what, self.one = (
+            ("one JSON event, or array of events, per line", "one event or array")
+            if adapter.stores_canonical
+            else ("one JSON body per line", "one body")
+        )
+
+    def __iter__(self) -> Iterator[_Line]:
+        numbered = enumerate(self.lines, start=1)
+        for line_no, line in numbered:
+            text, problem = _decoded(line)
+            if not text.strip():
+                continue
+            if problem is None and not _one_json_value(text.strip()):
+                first = (line_no, text, problem)
+                yield from self._not_json_lines(first, len(line), numbered)
+            else:
+                yield (line_no, text.strip(), problem)
+            break
+        for line_no, line in numbered:
+            text, problem = _decoded(line)
+            text = text.strip()
+            if text:
+                yield (line_no, text, problem)
+
+    def _not_json_lines(
+        self,
+        first: _Line,
+        size: int,
+        rest: Iterator[tuple[int, str | bytes]],
+    ) -> Iterator[_Line]:
+        """The lines of an input whose first non-blank line (``first``, not stripped) is not
+        a complete JSON value: one document read whole, or each line as it is."""
+        held = [first]
+        if self.limit:
+            for line_no, line in rest:
+                size += len(line)
+                held.append((line_no, *_decoded(line)))
+                if size > self.limit:
+                    break
+            else:  # the whole file is read: is it one JSON value?
+                document = "".join(text for _, text, _ in held).strip()
+                if all(problem is None for _, _, problem in held) and _one_json_value(document):
+                    yield (1, document, None)  # the file's line breaks kept: errors say where
+                    return
+        mib = f"{WHOLE_FILE_MAX_BYTES / 2**20:g} MiB"
+        whole = f"read whole up to {mib}" + ("" if self.file else " when named, not from stdin")
+        self.hints[first[0]] = (
+            f"ingest reads {self.what} (a pretty-printed file of {self.one} is {whole}; "
+            "compact others with `jq -c`)"
+        )
+        for line_no, text, problem in held:
+            if text.strip():
+                yield (line_no, text.strip(), problem)
+
+
+def _decoded(line: str | bytes) -> tuple[str, str | None]:
+    """A line as text, and why it cannot be read if it cannot (not UTF-8)."""
+    if isinstance(line, bytes):
+        try:
+            return line.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            return line.decode("utf-8", errors="replace"), f"not valid UTF-8 at byte {exc.start}"
+    return representable(line), None  # text a caller decoded leniently (lone surrogates)
+
+
+# Syntax alone: a number out of range or NaN is a JSON value whose line says what is wrong.
+_SYNTAX = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
+
+
+def _one_json_value(text: str) -> bool:
+    try:
+        _SYNTAX.decode(text.removeprefix("\ufeff"))
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def ingest(
     engine: Engine,
     rules: WorkspaceRules,
@@ -290,10 +437,12 @@ def _ingest(
     summary = IngestSummary(integration)
     parsed: dict[int, list[Event]] = {}
 
-    def flush(lines: list[tuple[int, str, str | None]]) -> None:
+    read = _Lines(lines, adapter)
+
+    def flush(lines: list[_Line]) -> None:
         summary.lines += len(lines)  # counted per chunk: the summary is a pydantic model
         with collector_off_during_batch():
-            chunk = _parse_chunk(integration, adapter, lines, source, summary)
+            chunk = _parse_chunk(integration, adapter, lines, source, summary, read.hints)
             if not _apply_directly(engine, rules, integration, chunk, source, summary):
                 _append(engine, integration, chunk, source, summary, parsed)
                 done = drain(engine, rules, batch_size, parsed, failures=summary.failed)
@@ -302,21 +451,9 @@ def _ingest(
         if on_progress is not None:
             on_progress(len(lines))
 
-    chunk: list[tuple[int, str, str | None]] = []
-    for line_no, line in enumerate(lines, start=1):
-        problem = None
-        if isinstance(line, bytes):
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                text = line.decode("utf-8", errors="replace")
-                problem = f"not valid UTF-8 at byte {exc.start}"
-        else:
-            text = representable(line)  # text a caller decoded leniently (lone surrogates)
-        text = text.strip()
-        if not text:
-            continue
-        chunk.append((line_no, text, problem))
+    chunk: list[_Line] = []
+    for line in read:
+        chunk.append(line)
         if len(chunk) >= batch_size:
             flush(chunk)
             chunk = []

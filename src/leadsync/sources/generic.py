@@ -2,8 +2,9 @@
 
 The format and its parser are :mod:`leadsync.sources.canonical` (specified in
 docs/FORMAT.md); this adapter only verifies the signature, cuts a body into events and reads
-each one with that parser. A generic integration's JSONL files need no adapter at all: each
-line is a canonical event.
+each one with that parser. A line of a generic integration's JSONL file is a canonical event,
+read by the parser alone, or a JSON array of events, which ``leadsync ingest`` cuts with this
+adapter as it cuts a JSON body (:func:`leadsync.pipeline.ingest.items_of_line`).
 """
 
 from __future__ import annotations
