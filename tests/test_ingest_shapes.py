@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from leadsync.cli import app
 from leadsync.model import now_ts
 from leadsync.pipeline import ingest as ingest_module
 from leadsync.pipeline.inbox import dead_letter_row
@@ -28,6 +26,7 @@ from leadsync.sources import adapter_for
 from leadsync.sources.base import WebhookRequest
 from leadsync.store import inbox as inbox_store
 from leadsync.workspace import Workspace
+from tests import test_cli
 from tests.helpers import contact_line, settings, workspace_config
 
 PUBLISHED = Path(__file__).parent / "fixtures" / "published"
@@ -38,14 +37,7 @@ HINT = (
 )
 
 
-class Cli:
-    def __init__(self, db_url: str) -> None:
-        self.db_url = db_url
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None) -> Any:
-        return self.runner.invoke(app, ["--db", self.db_url, *args], input=input)
-
+class Cli(test_cli.Cli):
     def ingest(self, integration: str, file: str, *, input: str | None = None) -> Any:
         """The summary of ``ingest --json``, and the exit code."""
         result = self("ingest", integration, file, "--json", input=input)
