@@ -32,7 +32,7 @@ from tests.helpers import contact_line, settings, workspace_config
 PUBLISHED = Path(__file__).parent / "fixtures" / "published"
 CALL_CREATED = PUBLISHED / "aircall" / "call.created.docs.json"  # 37 lines, one call
 HINT = (
-    "ingest reads one JSON body per line (a pretty-printed file of one body is read whole up "
+    "ingest reads one JSON body per line (a pretty-printed file of bodies is read whole up "
     "to 4 MiB; compact others with `jq -c`)"
 )
 
@@ -109,14 +109,41 @@ def test_a_pretty_printed_capture_that_cannot_be_read_is_one_dead_letter_at_line
     assert row["line_no"] == 1 and "45XXYYZZa08" not in row["raw"]  # the token is redacted
 
 
-def test_a_file_that_is_not_one_json_value_is_read_by_line_and_says_what_ingest_reads(
+def test_pretty_printed_documents_one_after_another_are_read_each_where_it_starts(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """``jq .`` of several bodies: each is a line of its own, numbered where it starts (a
+    body sent twice is a duplicate, as on the wire)."""
+    text = CALL_CREATED.read_text()
+    contact = (PUBLISHED / "aircall" / "contact.created.activepieces.json").read_text()
+    several = tmp_path / "several.json"
+    several.write_text(text + "\n" + contact + text)
+    summary, code = cli.ingest("aircall", str(several))
+    assert (code, summary["lines"], summary["accepted"], summary["duplicates"]) == (0, 3, 2, 1)
+    assert summary["dead_letter_count"] == 0
+    ended = (PUBLISHED / "aircall" / "call.ended.activepieces.json").read_text()  # unreadable
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(contact + ended)
+    summary, code = cli.ingest("aircall", str(mixed))
+    [letter] = summary["dead_letters"]
+    assert code == 2 and letter["where"] == f"{mixed}:{len(contact.splitlines()) + 1}"
+    assert letter["error"].startswith('field "data.started_at": ')
+    broken = tmp_path / "broken.json"  # the second one cut short: not JSON values
+    broken.write_text(text + "\n" + contact[: len(contact) // 2])
+    summary, code = cli.ingest("aircall", str(broken))
+    [where] = {d["where"] for d in summary["dead_letters"] if d["error"].endswith(HINT)}
+    assert code == 2 and where == f"{broken}:1"
+    assert summary["dead_letter_count"] == len(broken.read_text().splitlines()) - 1  # one blank
+
+
+def test_a_file_that_is_not_json_values_is_read_by_line_and_says_what_ingest_reads(
     cli: Cli, tmp_path: Path
 ) -> None:
     text = CALL_CREATED.read_text()
     two = tmp_path / "two.json"
-    two.write_text(text + text)  # two documents: not one JSON value
+    two.write_text(text + text[:-10])  # the second document cut short
     summary, code = cli.ingest("aircall", str(two))
-    lines = len((text + text).splitlines())
+    lines = len((text + text[:-10]).splitlines())
     assert (code, summary["lines"], summary["accepted"]) == (2, lines, 0)
     assert summary["dead_letter_count"] == lines
     first, second, *_ = summary["dead_letters"]
@@ -144,7 +171,7 @@ def test_a_pretty_printed_file_over_the_limit_is_read_by_line(
     assert (code, summary["lines"], summary["accepted"]) == (2, lines, 0)
     assert summary["dead_letters"][0]["where"] == f"{path}:1"
     assert summary["dead_letters"][0]["error"].endswith(
-        "; ingest reads one JSON body per line (a pretty-printed file of one body is read "
+        "; ingest reads one JSON body per line (a pretty-printed file of bodies is read "
         "whole up to 1 MiB; compact others with `jq -c`)"
     )
     assert sum("ingest reads" in d["error"] for d in summary["dead_letters"]) == 1
@@ -160,7 +187,7 @@ def test_stdin_is_read_line_by_line_and_says_a_named_file_is_read_whole(cli: Cli
     first = summary["dead_letters"][0]
     assert first["where"] == "<stdin>:1"
     assert first["error"].endswith(
-        "; ingest reads one JSON body per line (a pretty-printed file of one body is read "
+        "; ingest reads one JSON body per line (a pretty-printed file of bodies is read "
         "whole up to 4 MiB when named, not from stdin; compact others with `jq -c`)"
     )
     compacted, code = cli.ingest("aircall", "-", input=compact(CALL_CREATED) + "\n")
@@ -188,7 +215,7 @@ def test_json_lines_with_a_bad_line_keep_the_good_ones_and_only_a_bad_first_line
     assert letter["where"] == f"{first}:1"
     assert letter["error"].endswith(
         "; ingest reads one JSON event, or array of events, per line (a pretty-printed file "
-        "of one event or array is read whole up to 4 MiB; compact others with `jq -c`)"
+        "of events or arrays is read whole up to 4 MiB; compact others with `jq -c`)"
     )
 
 

@@ -26,8 +26,8 @@ def ingest(
         typer.Argument(
             help="A JSONL file, or - for stdin: canonical events (one, or an array, per line) "
             "for a generic integration; for a vendor, one captured webhook body per line (or "
-            '{"headers": ..., "body": ...}). A file of one pretty-printed JSON document (at '
-            f"most {WHOLE_FILE_MAX_BYTES // 2**20} MiB) is read whole."
+            '{"headers": ..., "body": ...}). A file of pretty-printed JSON documents (at '
+            f"most {WHOLE_FILE_MAX_BYTES // 2**20} MiB) is read whole, a line per document."
         ),
     ],
     batch_size: Annotated[

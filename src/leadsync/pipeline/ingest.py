@@ -4,17 +4,19 @@
 A line becomes inbox items through the integration's adapter, as a webhook would
 (:func:`items_of_line`); a line that cannot be read is a dead letter with its place and error,
 and the lines beside it go in. A file of one JSON document over several lines (a
-pretty-printed capture) is read whole, as one line (:class:`InputFile`). Lines are taken a
-chunk at a time, so memory stays bounded whatever the input's length. When nothing older is
-pending, a chunk is written already applied and applied in the same transaction (its rows
-are written once); otherwise, or when that transaction is refused, it is written as pending
-and drained (:mod:`leadsync.pipeline.drain`), which retries failures one by one.
+pretty-printed capture) is read whole, as one line; several, a line each
+(:class:`InputFile`). Lines are taken a chunk at a time, so memory stays bounded whatever
+the input's length. When nothing older is pending, a chunk is written already applied and
+applied in the same transaction (its rows are written once); otherwise, or when that
+transaction is refused, it is written as pending and drained (:mod:`leadsync.pipeline.drain`),
+which retries failures one by one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -289,8 +291,9 @@ class InputFile:
 
     ``whole``: a file that does not read as JSON lines because it is one JSON document spread
     over several lines (its first non-blank line is not a complete JSON value, and the whole
-    file, of at most :data:`WHOLE_FILE_MAX_BYTES`, is one) is read as one line, its line 1.
-    False for stdin, a stream read as it comes."""
+    file, of at most :data:`WHOLE_FILE_MAX_BYTES`, is one) is read as one line, its line 1;
+    several such documents one after another, a line each, numbered where it starts. False
+    for stdin, a stream read as it comes."""
 
     def __init__(self, handle: BinaryIO, *, whole: bool = True) -> None:
         self.handle = handle
@@ -332,9 +335,9 @@ class _Lines:
         small = isinstance(lines, InputFile) and (lines.size or 0) <= WHOLE_FILE_MAX_BYTES
         self.limit = WHOLE_FILE_MAX_BYTES if self.file and small else 0
         self.what, self.one = (
-            ("one JSON event, or array of events, per line", "one event or array")
+            ("one JSON event, or array of events, per line", "events or arrays")
             if adapter.stores_canonical
-            else ("one JSON body per line", "one body")
+            else ("one JSON body per line", "bodies")
         )
 
     def __iter__(self) -> Iterator[_Line]:
@@ -370,10 +373,15 @@ class _Lines:
                 held.append((line_no, *_decoded(line)))
                 if size > self.limit:
                     break
-            else:  # the whole file is read: is it one JSON value?
-                document = "".join(text for _, text, _ in held).strip()
-                if all(problem is None for _, _, problem in held) and _one_json_value(document):
-                    yield (1, document, None)  # the file's line breaks kept: errors say where
+            else:  # the whole file is read: is it one JSON value, or several one after another?
+                document = "".join(text for _, text, _ in held)
+                values = _json_values(document) if all(p is None for *_, p in held) else []
+                if len(values) == 1:
+                    yield (1, values[0][1], None)  # the file's line breaks kept: errors say where
+                    return
+                if values:  # `jq .` of several bodies: each from the line where it starts
+                    for breaks, text in values:
+                        yield (held[0][0] + breaks, text, None)
                     return
         mib = f"{WHOLE_FILE_MAX_BYTES / 2**20:g} MiB"
         whole = f"read whole up to {mib}" + ("" if self.file else " when named, not from stdin")
@@ -406,6 +414,32 @@ def _one_json_value(text: str) -> bool:
     except (ValueError, RecursionError):
         return False
     return True
+
+
+def _json_values(text: str) -> list[tuple[int, str]]:
+    """The JSON values ``text`` is, one after another with blanks between, each with the
+    number of line breaks before it; empty when it is not that."""
+    values: list[tuple[int, str]] = []
+    breaks = counted = 0
+    at = _skip(text, 0, _LEADING)
+    while at < len(text):
+        try:
+            _, end = _SYNTAX.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            return []
+        breaks += text.count("\n", counted, at)
+        values.append((breaks, text[at:end]))
+        counted, at = at, _skip(text, end, _BLANKS)
+    return values
+
+
+_LEADING = re.compile(r"[\ufeff \t\r\n]*")
+_BLANKS = re.compile(r"[ \t\r\n]*")
+
+
+def _skip(text: str, at: int, blanks: re.Pattern[str]) -> int:
+    found = blanks.match(text, at)
+    return found.end() if found is not None else at
 
 
 def ingest(
