@@ -317,3 +317,28 @@ def test_a_port_taken_is_exit_2_naming_the_option_before_anything_starts(
     assert result.exit_code == 2, result.output
     assert f"--port {port}: cannot listen on 127.0.0.1: [Errno 98]" in result.output
     assert "STAND-IN" not in result.output  # it says where it runs only once it can
+
+
+@pytest.mark.parametrize(
+    ("said", "fixable"),
+    [
+        ('FATAL:  role "kim" does not exist', True),
+        ('FATAL:  password authentication failed for user "kim"', True),
+        ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "kim"', True),
+        ("FATAL:  the database system is starting up", False),
+        ("FATAL:  the database system is in recovery mode", False),
+        ("FATAL:  the database system is not yet accepting connections", False),
+        ("FATAL:  sorry, too many clients already", False),
+        ("FATAL:  remaining connection slots are reserved for roles with privileges", False),
+        ("FATAL:  terminating connection due to administrator command", False),
+        ("Connection refused\n\tIs the server running on that host?", False),
+    ],
+)
+def test_which_refusals_are_the_users_to_fix_and_which_pass(said: str, fixable: bool) -> None:
+    """A refusal that does not pass by itself is exit 2; a server down, starting, full or
+    restarting stays exit 1 (try again)."""
+    from leadsync.store.database import _refused
+
+    url = sa.engine.make_url("postgresql://kim@127.0.0.1/leadsync")
+    error = sa.exc.OperationalError("connect", {}, Exception(f"connection failed: {said}"))
+    assert (_refused(url, error) is not None) is fixable

@@ -224,7 +224,16 @@ _NO_DATABASE = re.compile(r'database "(?P<name>[^"]+)" does not exist')
 # A server that answered and refused the connection for good (a role it does not have, a
 # wrong password, no pg_hba.conf entry) says FATAL; these FATALs pass by themselves.
 _FATAL = re.compile(r"FATAL:\s+(?P<why>[^\n]+)")
-_PASSING = ("starting up", "shutting down", "recovery mode", "too many", "terminating")
+_PASSING = (
+    "starting up",
+    "shutting down",
+    "recovery mode",
+    "not yet accepting",
+    "too many",
+    "connection slots",
+    "terminating",
+    "timeout",
+)
 # libpq refusing the URL before any connection: ``invalid sslmode value: "bogus"``.
 _BAD_OPTION = re.compile(r"\binvalid [\w ]+ value\b|\binvalid (URI|connection option)\b")
 
