@@ -22,7 +22,7 @@ from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.store.database import redact, resolve_url
 from leadsync.workspace import Workspace
-from tests.conftest import PG_ENV
+from tests.conftest import PG_ENV, scratch_postgres
 from tests.helpers import EXAMPLE_YAML, KIM_CONTACT
 from tests.live import configure
 from tests.test_review_faces import ask_owner, queue_questions
@@ -342,3 +342,26 @@ def test_which_refusals_are_the_users_to_fix_and_which_pass(said: str, fixable: 
     url = sa.engine.make_url("postgresql://kim@127.0.0.1/leadsync")
     error = sa.exc.OperationalError("connect", {}, Exception(f"connection failed: {said}"))
     assert (_refused(url, error) is not None) is fixable
+
+
+def test_a_role_without_rights_on_the_workspace_is_told_so_not_given_url_forms() -> None:
+    """The server refused a statement (permission denied: it names an SQLSTATE): exit 2 with
+    its words, and no list of URL forms, which would point at the wrong thing."""
+    role = f"ls_no_rights_{uuid.uuid4().hex[:6]}"
+    with scratch_postgres("leadsync_rights") as url:
+        admin = sa.create_engine(resolve_url(url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        try:
+            typed = sa.engine.make_url(resolve_url(url)).set(username=role, password=None)
+            shown = typed.render_as_string()
+            result = CliRunner().invoke(app, ["--db", shown, "owners", "list"])
+            assert result.exit_code == 2, result.stderr
+            message = " ".join(result.stderr.split())
+            assert "permission denied for table alembic_version" in message
+            assert "allowed: sqlite:///PATH" not in message and "Traceback" not in message
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"DROP OWNED BY {role}")
+                connection.exec_driver_sql(f"DROP ROLE {role}")
+            admin.dispose()

@@ -334,7 +334,7 @@ class _Lines:
         # A larger file is not read ahead; a pipe's size is unknown (None): read ahead as far.
         small = isinstance(lines, InputFile) and (lines.size or 0) <= WHOLE_FILE_MAX_BYTES
         self.limit = WHOLE_FILE_MAX_BYTES if self.file and small else 0
-        self.what, self.one = (
+        self.what, self.many = (
             ("one JSON event, or array of events, per line", "events or arrays")
             if adapter.stores_canonical
             else ("one JSON body per line", "bodies")
@@ -346,7 +346,7 @@ class _Lines:
             text, problem = _decoded(line)
             if not text.strip():
                 continue
-            if problem is None and not _one_json_value(text.strip()):
+            if problem is None and len(_json_values(text)) != 1:
                 first = (line_no, text, problem)
                 yield from self._not_json_lines(first, len(line), numbered)
             else:
@@ -376,7 +376,7 @@ class _Lines:
             else:  # the whole file is read: is it one JSON value, or several one after another?
                 document = "".join(text for _, text, _ in held)
                 values = _json_values(document) if all(p is None for *_, p in held) else []
-                if len(values) == 1:
+                if len(values) == 1:  # the usual capture: one body
                     yield (1, values[0][1], None)  # the file's line breaks kept: errors say where
                     return
                 if values:  # `jq .` of several bodies: each from the line where it starts
@@ -386,7 +386,7 @@ class _Lines:
         mib = f"{WHOLE_FILE_MAX_BYTES / 2**20:g} MiB"
         whole = f"read whole up to {mib}" + ("" if self.file else " when named, not from stdin")
         self.hints[first[0]] = (
-            f"ingest reads {self.what} (a pretty-printed file of {self.one} is {whole}; "
+            f"ingest reads {self.what} (a pretty-printed file of {self.many} is {whole}; "
             "compact others with `jq -c`)"
         )
         for line_no, text, problem in held:
@@ -406,14 +406,6 @@ def _decoded(line: str | bytes) -> tuple[str, str | None]:
 
 # Syntax alone: a number out of range or NaN is a JSON value whose line says what is wrong.
 _SYNTAX = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
-
-
-def _one_json_value(text: str) -> bool:
-    try:
-        _SYNTAX.decode(text.removeprefix("\ufeff"))
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 def _json_values(text: str) -> list[tuple[int, str]]:

@@ -109,9 +109,9 @@ def replace_owners(
         if old is None:
             connection.execute(sa.insert(owners).values(**wanted))
             changes.owners_added.append(row["id"])
-        elif any(old[k] != v for k, v in wanted.items()):
+        elif differs := {k for k, v in wanted.items() if old[k] != v}:
             connection.execute(sa.update(owners).where(owners.c.id == row["id"]).values(**wanted))
-            if row["id"] in moved or any(old[k] != v for k, v in wanted.items() if k != "position"):
+            if row["id"] in moved or differs - {"position"}:
                 changes.owners_updated.append(row["id"])
     for owner_id, old in existing.items():
         if owner_id not in declared and not old["archived"]:

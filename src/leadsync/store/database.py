@@ -181,9 +181,12 @@ def _revision(engine: Engine, shown: str) -> str | None:
     except sa.exc.DatabaseError as exc:
         if engine.url.get_backend_name() == "sqlite":  # "file is not a database"
             raise UserError(f"{shown} is not a leadsync workspace: {exc.orig}") from None
-        # The driver refused the URL's options (``connect_timeout=abc``, an unknown query
-        # parameter), or the server a statement (no permission on the workspace's tables).
-        raise UserError(f"database {shown}: {_first_line(exc.orig)}; {_ALLOWED}") from None
+        # The server refused a statement (no permission on the workspace's tables: it names
+        # an SQLSTATE), or the driver the URL's options (``connect_timeout=abc``, an unknown
+        # query parameter: none), which the URL's allowed forms then follow.
+        server = getattr(exc.orig, "sqlstate", None) is not None
+        said = _first_line(exc.orig) + ("" if server else f"; {_ALLOWED}")
+        raise UserError(f"database {shown}: {said}") from None
 
 
 def _alembic_config(connection: Connection) -> Config:
