@@ -799,6 +799,21 @@ def test_a_timestamp_of_another_form_names_the_allowed_ones(timestamp: Any, got:
 
 
 @pytest.mark.parametrize(
+    ("fixture", "field"),
+    [("create.person", "meta.timestamp"), ("v1.added.person", "meta.timestamp_micro")],
+)
+def test_a_unix_time_too_large_for_a_float_is_refused_naming_its_field(
+    fixture: str, field: str
+) -> None:
+    """Found by the fuzz test: an integer of hundreds of digits overflowed a division into a
+    defect ("internal error: OverflowError"); it is a refusal of that field."""
+    body = mutate(body_of(fixture), field, int("7" * 400))
+    with pytest.raises(EventError) as caught:
+        ADAPTER("crm-pipedrive").pieces(request(body))
+    assert str(caught.value).startswith(f'field "{field}": must be a unix time in ms, got ')
+
+
+@pytest.mark.parametrize(
     ("drop", "occurred_at"),
     [
         ((), "2026-11-03T09:00:00.250Z"),  # timestamp_micro

@@ -187,7 +187,7 @@ def pipedrive_time(value: Any, path: str) -> str | None:
         refuse(path, f"must be {TIME_FORMS}, got {describe(value)}")
     magnitude = abs(value)
     if magnitude >= 1e14:
-        return time_from_epoch(value / 1000, path, "ms")  # microseconds
+        return time_from_epoch(_in_ms(value, 1_000_000), path, "ms")  # microseconds
     return time_from_epoch(value, path, "ms" if magnitude >= 1e11 else "s")
 
 
@@ -198,7 +198,16 @@ def epoch_in(item: Any, path: str, per_second: int) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         refuse(path, f"must be a unix time (a number), got {describe(value)}")
-    return time_from_epoch(value * 1000 / per_second, path, "ms")
+    return time_from_epoch(_in_ms(value, per_second), path, "ms")
+
+
+def _in_ms(value: int | float, per_second: int) -> int | float:
+    """A unix time in ``1 / per_second`` units, in milliseconds. An integer stays one: an
+    integer too large for a float is then refused by the time reader, naming its field,
+    rather than overflowing here."""
+    if isinstance(value, int):
+        return value * 1000 // per_second
+    return value * 1000 / per_second
 
 
 def update_time(item: Any, root: str) -> str | None:
