@@ -229,7 +229,13 @@ class Server(Scratch):
 
 
 def prepare(
-    server: Server, name: str, events: int, seed: int, chunk: int, unmapped: str
+    server: Server,
+    name: str,
+    events: int,
+    seed: int,
+    chunk: int,
+    unmapped: str,
+    destination: bool = False,
 ) -> dict[str, Any]:
     """The template: migrated, configured, ``events`` pending inbox rows (none applied)."""
     from leadsync.model import now_ts
@@ -246,7 +252,10 @@ def prepare(
     ws = Workspace(_driver_url(server.server_url, name), create=True)
     unreadable = 0
     try:
-        ws.apply_config(load_config(synth.config_text(unmapped), "bench.yaml"))
+        config = synth.config_dict(unmapped)
+        if destination:  # every change queued for HubSpot in its transaction; nothing sent
+            config["destination"] = {"kind": "hubspot", "token_env": "LEADSYNC_BENCH_TOKEN"}
+        ws.apply_config(load_config(json.dumps(config), "bench.yaml"))
         adapter = adapters_for(load_rules(ws.engine))[synth.INTEGRATION]
         lines = synth.event_lines(events, seed)
         line_no = 0
@@ -686,6 +695,13 @@ _LINES = {
     "round_robin": "SELECT name || '=' || value FROM counters WHERE name LIKE 'rr:%'",
     "reps": """
         SELECT concat_ws('/', integration, external_id, email, events) FROM external_users""",
+    # The objects queued for the push (--destination), not its rows: a record created and
+    # changed by one batch is one row, by two batches two — the pusher sends the object once.
+    "pushed": f"""
+        SELECT DISTINCT concat_ws('/', q.kind, rk.k, a.integration, a.type, a.external_id)
+        FROM push_queue q LEFT JOIN ({_RECORD_KEY}) rk ON q.kind = 'record' AND rk.id = q.local_id
+        LEFT JOIN activities a ON q.kind = 'activity' AND a.id = q.local_id
+        WHERE rk.k IS NOT NULL OR a.id IS NOT NULL""",
 }
 _FINGERPRINT = {
     name: f"SELECT md5(string_agg(line, ',' ORDER BY line)) FROM ({sql}) t(line)"
@@ -993,6 +1009,12 @@ def main() -> int:
         help="the unmapped reps' policy (default: the workload's round robin, whose team "
         "turns join every event that may take one)",
     )
+    parser.add_argument(
+        "--destination",
+        action="store_true",
+        help="the workspace has a HubSpot destination, as in production: every change is also "
+        "queued for the push in its transaction (nothing is sent)",
+    )
     parser.add_argument("--cli", action="store_true", help="run `leadsync worker --once`")
     parser.add_argument(
         "--repoll",
@@ -1036,7 +1058,9 @@ def main() -> int:
     base = f"leadsync_bench_{os.getpid()}"
     runs: list[dict[str, Any]] = []
     try:
-        prepared = prepare(server, base, args.events, args.seed, args.chunk, args.unmapped)
+        prepared = prepare(
+            server, base, args.events, args.seed, args.chunk, args.unmapped, args.destination
+        )
         probe = None
         if not args.no_probe:
             probe = probe_routing(server, base, f"{base}_probe", args.batch_size, part_counts[0])

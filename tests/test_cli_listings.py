@@ -100,6 +100,7 @@ def test_activities_list_shows_created_activities_with_their_records_and_why(cli
     [call] = cli.json("activities", "list")
     assert (call["integration"], call["type"], call["external_id"]) == ("dialer", "call", "c-1")
     assert call["owner_id"] == "101" and call["properties"]["duration_s"] == 95
+    assert type(call["properties"]["duration_s"]) is int  # as the event gave it, not 95.0
     assert call["records"] == [
         {"type": "contact", "id": 1, "source": "event", "why": "named by the event"},
         {
@@ -164,3 +165,18 @@ def test_since_takes_a_date_and_a_time_without_offset_everywhere(cli: Cli) -> No
         assert report.exit_code in (0, 1), report.output
     bad = cli("activities", "list", "--since", "2026-13-01")
     assert bad.exit_code == 2 and "2026-11-01" in bad.stderr  # says what it takes
+
+
+def test_decisions_say_who_made_each_an_integration_an_admins_undo_a_person(cli: Cli) -> None:
+    """A decision without an integration is an admin's undo or a person's change in the CRM,
+    each said as such (an undo is not "a person in the CRM")."""
+    [first] = [d for d in cli.json("decisions", "list") if d["event_id"] == "e1"]
+    assert cli("undo", "--event", "e1").exit_code == 0
+    changed = cli("records", "set-owner", first["record_type"], str(first["record_id"]), "102")
+    assert changed.exit_code == 0
+    listed = text(cli, "decisions", "list")
+    assert "by an admin (undo)" in listed
+    assert "by a person in the CRM (manual)" in listed
+    assert "by dialer (" in listed
+    shown = text(cli, "records", "show", first["record_type"], str(first["record_id"]))
+    assert "by an admin (undo)" in shown and "by a person in the CRM (manual)" in shown

@@ -40,9 +40,10 @@ def test_each_per_day_query_counts_the_known_workspace(workspace: Workspace) -> 
             (DAY2, "dialer", 1),
         ]
         assert rows(per_day.skips_per_day(c, SINCE, UNTIL)) == [(DAY1, "dialer", 1)]
-        assert rows(per_day.owner_changes_per_day(c, SINCE, UNTIL, TEST_DOMAIN)) == [
-            (DAY1, "dialer", 1),  # Kim set; Sam's unmapped rep was ignored
-            (DAY2, "dialer", 3),  # p-3 set, Kim moved, Globex set
+        changes = per_day.owner_changes_per_day(c, SINCE, UNTIL, TEST_DOMAIN)
+        assert [(day, i, strategy, int(n)) for day, i, strategy, n in changes] == [
+            (DAY1, "dialer", None, 1),  # Kim set; Sam's unmapped rep was ignored
+            (DAY2, "dialer", None, 3),  # p-3 set, Kim moved, Globex set
         ]
         assert rows(per_day.unowned_new_per_day(c, SINCE, UNTIL, TEST_DOMAIN)) == [(DAY1, None, 1)]
         assert rows(per_day.open_dead_letters_per_day(c, *wide)) == [(today, "dialer", 1)]
@@ -71,6 +72,31 @@ def test_the_charts_add_up_to_the_reports_numbers(workspace: Workspace) -> None:
     assert [(r.type, r.id) for r in cards["unowned_new_leads"].records] == [("contact", 2)]
     assert cards["unowned_new_leads"].alert and not cards["owner_flapping"].alert
     assert board.push is None  # no destination
+
+
+def test_owner_changes_are_charted_by_who_made_them(workspace: Workspace) -> None:
+    """Owner changes made without an integration are charted by who made them (a person in
+    the CRM, an admin's undo), each its own series; a count without integrations is "all"."""
+    build_known_workspace(workspace, DAY1, DAY2)
+    lee = workspace.find(email="lee@globex.test")[0]
+    # Undo the dialer's changes of DAY2 (p-3 set, Kim moved, Globex set), then a person sets
+    # p-3's owner in the CRM: all on DAY2.
+    undone = workspace.undo(
+        integration="dialer", since=f"{DAY2}T00:00:00.000Z", at=f"{DAY2}T12:00:00.000Z"
+    )
+    assert len(undone.restored) == 3
+    workspace.set_owner("contact", lee["id"], "101", at=f"{DAY2}T13:00:00.000Z")
+    board = workspace.dashboard(NOW)
+    changes = {
+        s.label: s.values for s in next(c for c in board.charts if c.key == "owner_changes").series
+    }
+    assert changes == {
+        "dialer": [0, 0, 0, 0, 0, 1, 3, 0],
+        "an admin": [0, 0, 0, 0, 0, 0, 3, 0],
+        "a person in the CRM": [0, 0, 0, 0, 0, 0, 1, 0],
+    }
+    unowned = next(c for c in board.charts if c.key == "unowned").series
+    assert [s.label for s in unowned] == ["all"]
 
 
 # ------------------------------------------------------------------------ in Chromium

@@ -111,6 +111,21 @@ CRM_SOURCE = "crm"
 
 
 MANUAL_STRATEGY = "manual"
+# The strategy of an owner set back by ``leadsync undo`` (an admin's, not an integration's).
+UNDO_STRATEGY = "undo"
+
+
+def decided_by(integration: str | None, strategy: str) -> str:
+    """Who made an owner decision, for people: its integration; else an admin's undo, a
+    person in the CRM (a manual change), or the push (leadsync deciding again on an owner it
+    met in the CRM as it pushed)."""
+    if integration is not None:
+        return integration
+    if strategy == UNDO_STRATEGY:
+        return "an admin"
+    return "a person in the CRM" if strategy == MANUAL_STRATEGY else "the push"
+
+
 # Record types pushed to the CRM, in the order they are created there (a contact's company
 # first; a lead after its contact). Tickets are not leadsync's to write.
 PUSHED_RECORD_TYPES = ("company", "contact", "deal", "lead")

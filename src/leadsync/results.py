@@ -27,3 +27,8 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     ``12,000 lines``. ``plural`` is for a noun whose plural is not ``noun + "s"``
     (``counted(n, "activity", "activities")``)."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def agreeing(n: int, one: str, many: str) -> str:
+    """The verb that agrees with a count (``1 question waits``, ``2 questions wait``)."""
+    return one if n == 1 else many

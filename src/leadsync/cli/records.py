@@ -19,7 +19,7 @@ from leadsync.cli.app import (
     workspace,
 )
 from leadsync.errors import UserError
-from leadsync.model import RecordType, display_ts
+from leadsync.model import RecordType, decided_by, display_ts
 from leadsync.results import counted
 from leadsync.values import (
     normalize_domain,
@@ -28,8 +28,6 @@ from leadsync.values import (
     valid_domain,
     valid_email,
 )
-
-_BY_A_PERSON = "a person in the CRM"  # the maker of a decision without an integration
 
 
 def _record_type(value: str) -> RecordType:
@@ -96,7 +94,7 @@ def _print_record(record: Mapping[str, Any], names: Mapping[str, str]) -> None:
 
 def _decision_text(decision: Mapping[str, Any], names: Mapping[str, str]) -> str:
     """``TIME  OUTCOME FROM -> TO  by WHO (STRATEGY)``: one owner decision on one line."""
-    who = decision["integration"] or _BY_A_PERSON
+    who = decided_by(decision["integration"], decision["strategy"])
     return (
         f"{display_ts(decision['at'])}  {decision['outcome']:<7} "
         f"{render.owner(decision['previous_owner_id'], names)} -> "
@@ -225,7 +223,7 @@ def decisions_list(
         render.print_json(rows)
         return
     for r in rows:
-        who = r["integration"] or _BY_A_PERSON
+        who = decided_by(r["integration"], r["strategy"])
         render.line(
             f"{display_ts(r['at'])}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
             f"{render.owner(r['previous_owner_id'], names)} -> "

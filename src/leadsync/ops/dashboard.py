@@ -21,7 +21,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection, Engine, Row
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import add_days, ts_to_datetime
+from leadsync.model import add_days, decided_by, ts_to_datetime
 from leadsync.ops.monitor import Finding
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.results import ResultModel
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the snapshot is taken from this module's charts
     from leadsync.ops.snapshot import HealthSnapshot
 
 #: The series of a person's owner change in the CRM (a decision without an integration).
-BY_A_PERSON = "a person in the CRM"
+ALL = "all"  # the one series of a chart that counts without integrations
 
 
 class RecordLink(ResultModel):
@@ -179,14 +179,18 @@ def days_of(since: str, until: str) -> list[str]:
 
 
 def _series(days: list[str], rows: Iterable[Row[Any]]) -> list[Series]:
-    """One series per integration (or one, "all", for a count without integration), a value
-    for every day (0 where the query had no row)."""
+    """One series per integration (or one, "all", for a count without integration; owner
+    changes: per who decided, :func:`leadsync.model.decided_by`), a value for every day (0
+    where the query had no row)."""
     position = {day: n for n, day in enumerate(days)}
     by_label: dict[str, list[int]] = {}
-    for day, integration, n in rows:
-        label = BY_A_PERSON if integration is None else str(integration)
+    for day, integration, *strategy, n in rows:
+        if strategy:
+            label = decided_by(integration, strategy[0])
+        else:
+            label = ALL if integration is None else str(integration)
         values = by_label.setdefault(label, [0] * len(days))
-        values[position[day]] = int(n)
+        values[position[day]] += int(n)
     if not by_label:
         return []
     return [Series(label=label, values=by_label[label]) for label in sorted(by_label)]

@@ -20,12 +20,13 @@ from typing import Any
 from pydantic import Field, computed_field
 from sqlalchemy.engine import Connection, Engine
 
+from leadsync import model
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
 from leadsync.ops.testlead import CHANGES_PREFIX, TEST_DOMAIN, TEST_PREFIX
 from leadsync.pipeline.expiry import expire_holds
-from leadsync.results import ResultModel, counted
+from leadsync.results import ResultModel, agreeing, counted
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
@@ -129,7 +130,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         check="review_queue",
         alert=age_h > m.max_review_age_hours,
         summary=(
-            f"{counted(total, 'question')} {_verb(total, 'waits', 'wait')} in the review queue, the oldest for {age_h:.0f} h "
+            f"{counted(total, 'question')} {agreeing(total, 'waits', 'wait')} in the review queue, the oldest for {age_h:.0f} h "
             + REVIEW_HINT
             if total
             else "the review queue is empty"
@@ -143,7 +144,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         check="held_activities",
         alert=figures["expiring"] > 0,
         summary=(
-            f"{counted(figures['held'], 'activity', 'activities')} {_verb(figures['held'], 'is', 'are')} held for a number no contact has"
+            f"{counted(figures['held'], 'activity', 'activities')} {agreeing(figures['held'], 'is', 'are')} held for a number no contact has"
             + (
                 f" ({figures['queued']} of them also in the review queue)"
                 if figures["queued"]
@@ -156,7 +157,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
     created = Finding(
         check="unknown_number_contacts",
         alert=False,
-        summary=f"{counted(figures['created_since'], 'contact')} {_verb(figures['created_since'], 'was', 'were')} created for unknown numbers "
+        summary=f"{counted(figures['created_since'], 'contact')} {agreeing(figures['created_since'], 'was', 'were')} created for unknown numbers "
         "(unknown_counterpart: create)",
         rows=[
             {
@@ -204,7 +205,7 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
     lag = Finding(
         check="push_lag",
         alert=lag_s > m.max_push_lag_minutes * 60,
-        summary=f"{counted(queued, 'change')} {_verb(queued, 'waits', 'wait')} to be pushed; the oldest for {lag_s:.0f} s"
+        summary=f"{counted(queued, 'change')} {agreeing(queued, 'waits', 'wait')} to be pushed; the oldest for {lag_s:.0f} s"
         if queued
         else "nothing waits to be pushed to HubSpot",
         rows=[
@@ -264,7 +265,7 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
             {
                 "at": row.at,
                 "owner_id": row.owner_id,
-                "by": row.integration or "a person in the CRM",
+                "by": model.decided_by(row.integration, row.strategy),
                 "strategy": row.strategy,
             }
         )
@@ -318,7 +319,7 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
     def said(n: int) -> str:
         return (
             f"{counted(n, 'contact or lead', 'contacts or leads')} created since {since} "
-            f"still {_verb(n, 'has', 'have')} no owner after "
+            f"still {agreeing(n, 'has', 'have')} no owner after "
             f"{m.unowned_after_minutes:g} minutes"
             if n
             else "every new contact and lead has an owner"
@@ -371,7 +372,7 @@ def _overload(c: Connection, m: MonitoringSettings, since: str) -> Finding:
     among = f" (of the {len(top)} busiest of {len(over)})" if len(over) > len(top) else ""
     parts = {
         name: f"{counted(n, 'record-day')} with more than {m.timeline_max_per_day} activities "
-        f"{_verb(n, 'has', 'have')} some of its own{among}"
+        f"{agreeing(n, 'has', 'have')} some of its own{among}"
         for name, n in per.items()
     }
     return Finding(
@@ -402,7 +403,7 @@ def _merged(c: Connection, since: str) -> Finding:
     total = sum(r["activities"] for r in rows)
     pairs = "; ".join(f"{r['first']} + {r['merged']}: {r['activities']} {r['type']}s" for r in rows)
     summary = (
-        f"{counted(total, 'activity', 'activities')} logged by two tools {_verb(total, 'was', 'were')} merged into one"
+        f"{counted(total, 'activity', 'activities')} logged by two tools {agreeing(total, 'was', 'were')} merged into one"
         + (f" ({pairs})" if pairs else "")
     )
     return Finding(check="activities_merged", alert=False, summary=summary, rows=rows[:SHOWN])
@@ -543,7 +544,7 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
     owning = sum(1 for row in rows if "still_owns" in row)
     parts = {
         name: f"{counted(n, 'mapping')} of this integration (its external users', its fallback "
-        f"owner) still {_verb(n, 'names', 'name')} a deactivated owner"
+        f"owner) still {agreeing(n, 'names', 'name')} a deactivated owner"
         for name, n in per.items()
     }
     return Finding(
@@ -593,8 +594,3 @@ def _lag(engine: Engine, m: MonitoringSettings) -> Finding:
         summary=summary,
         rows=[{"pending": lag.pending, "lag_s": lag.lag_s}],
     )
-
-
-def _verb(n: int, one: str, many: str) -> str:
-    """The verb that agrees with a count (``1 question waits``, ``2 questions wait``)."""
-    return one if n == 1 else many

@@ -21,12 +21,17 @@ from typing_extensions import TypedDict
 
 from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.errors import NotFoundError, UserError
-from leadsync.model import Outcome, OwnerDecision, RecordType, display_ts
+from leadsync.model import (
+    UNDO_STRATEGY,
+    Outcome,
+    OwnerDecision,
+    RecordType,
+    decided_by,
+    display_ts,
+)
 from leadsync.results import ResultModel
 from leadsync.store import batch as store
 from leadsync.store import undo as undo_store
-
-UNDO_STRATEGY = "undo"
 
 
 class RecordKey(TypedDict):
@@ -147,7 +152,7 @@ def undo(
                     f"{display_ts(later.at)}"
                 )
             else:
-                who = later.integration or "a person in the CRM"
+                who = decided_by(later.integration, later.strategy)
                 reason = (
                     f"superseded: decision #{later.id} by {who} ({later.strategy}) changed "
                     f"the owner at {display_ts(later.at)}, after the change to undo"

@@ -35,14 +35,17 @@ def _per_day(
     at: sa.ColumnElement[str],
     integration: sa.ColumnElement[Any] | None,
     where: Sequence[sa.ColumnElement[bool]],
+    *more: sa.ColumnElement[Any],
 ) -> Rows:
+    """``(day, integration, *more, n)`` rows: ``more`` are further columns to count by."""
     day = sa.func.substr(at, 1, 10).label("day")
+    keys = (*(() if integration is None else (integration,)), *more)
     group = integration if integration is not None else sa.null()
     query = (
-        sa.select(day, group.label("integration"), sa.func.count().label("n"))
+        sa.select(day, group.label("integration"), *more, sa.func.count().label("n"))
         .where(*where)
-        .group_by(day, *(() if integration is None else (integration,)))
-        .order_by(day, *(() if integration is None else (integration,)))
+        .group_by(day, *keys)
+        .order_by(day, *keys)
     )
     return connection.execute(query).all()
 
@@ -74,11 +77,13 @@ def skips_per_day(connection: Connection, since: str, until: str) -> Rows:
 
 
 def owner_changes_per_day(connection: Connection, since: str, until: str, test_domain: str) -> Rows:
-    """Owner changes per day (``integration``: which one decided; None for a person's change
-    in the CRM), test leads' left out."""
+    """Owner changes per day, ``(day, integration, strategy, n)``: the integration that
+    decided, or None with the strategy of a change made without one (a person's in the CRM,
+    an undo, the push's); test leads' left out."""
     d = owner_decisions
     where = [*reports.owner_changed_since(since, test_domain), d.c.at < until]
-    return _per_day(connection, d.c.at, d.c.integration, where)
+    strategy = sa.case((d.c.integration.is_(None), d.c.strategy)).label("strategy")
+    return _per_day(connection, d.c.at, d.c.integration, where, strategy)
 
 
 def unowned_new_per_day(connection: Connection, since: str, settled: str, test_domain: str) -> Rows:

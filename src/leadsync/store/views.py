@@ -83,8 +83,16 @@ def timeline(
     return items
 
 
+def _as_given(value: Any) -> Any:
+    """A typed column's value as the event gave it: a whole number read back from a REAL
+    column (a call's ``duration_s``: 95, not 95.0) is an integer again."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _activity_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    properties = {name: row[col] for name, col in ACTIVITY_COLUMNS.items() if row[col] is not None}
+    properties = {
+        name: _as_given(row[col]) for name, col in ACTIVITY_COLUMNS.items() if row[col] is not None
+    }
     properties.update(row["properties"] or {})
     return {
         "id": row["id"],

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from pydantic.fields import FieldInfo
 
 from leadsync.errors import LeadsyncError
-from leadsync.model import display_ts
+from leadsync.model import decided_by, display_ts
 from leadsync.ops import listings
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
@@ -395,6 +395,7 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = display_ts
+    env.filters["decided_by"] = decided_by
     env.filters["pretty_body"] = _pretty_body
     env.filters["plural"] = plural
     env.filters["console_hints"] = console_hints
