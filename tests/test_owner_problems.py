@@ -225,3 +225,47 @@ def test_an_owner_beside_one_removed_is_not_reported_updated(workspace: Workspac
     assert [o.id for o in ws.export_config().owner_specs] == ["104", "101", "102", "103"]
     renamed = applied([{**o, "first_name": "Dee"} if o["id"] == "104" else o for o in OWNERS])
     assert "104" in renamed.owners_updated
+
+
+def test_owners_are_written_in_a_few_statements_whatever_their_number(
+    workspace: Workspace,
+) -> None:
+    """A portal's thousands of owners (pulled, or listed in the file) are added, changed and
+    archived a statement each, not a statement per owner (50,000 owners took minutes), and
+    the rows are the ones listed."""
+    ws = workspace
+    setup(ws)
+
+    def many(n: int, name: str) -> list[dict[str, Any]]:
+        return [
+            {"id": str(1000 + i), "email": f"o{i}@corp.test", "first_name": name, "last_name": "X"}
+            for i in range(n)
+        ]
+
+    def writes(owner_list: list[dict[str, Any]]) -> int:
+        doc = {"owners": [*OWNERS, *owner_list], "integrations": {"dialer": {"kind": "generic"}}}
+        seen: list[str] = []
+
+        def count(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+            if statement.lstrip().upper().startswith(("INSERT INTO OWNERS", "UPDATE OWNERS")):
+                seen.append(statement)
+
+        sa.event.listen(ws.engine, "before_cursor_execute", count)
+        try:
+            ws.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+        finally:
+            sa.event.remove(ws.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    # 6 added (an insert); 3 renamed and 3 archived (an update each way).
+    assert [writes(many(6, "A")), writes(many(3, "B"))] == [1, 2]
+    # 594 added and 6 changed back; 300 renamed and 300 archived: still a statement each.
+    assert [writes(many(600, "A")), writes(many(300, "B"))] == [2, 2]
+    stored = {o.id: o for o in ws.export_config().owner_specs}
+    assert len(stored) == len(OWNERS) + 300
+    assert stored["1299"].first_name == "B" and "1300" not in stored
+    with ws.engine.connect() as connection:
+        archived = connection.execute(
+            sa.select(sa.func.count()).where(owners.c.archived.is_(True))
+        ).scalar_one()
+    assert archived == 300  # 1300-1599; 1003-1005, archived by the second apply, are back

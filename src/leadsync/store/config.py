@@ -103,22 +103,32 @@ def replace_owners(
     kept = [r["id"] for r in owner_rows if r["id"] in existing]
     before = sorted(kept, key=lambda owner_id: existing[owner_id]["position"])
     moved = {owner_id for owner_id, was in zip(kept, before, strict=True) if owner_id != was}
+    added: list[dict[str, Any]] = []
+    updated: list[dict[str, Any]] = []
     for position, row in enumerate(owner_rows):
         wanted = {**row, "archived": row.get("archived", False), "position": position}
         old = existing.get(row["id"])
         if old is None:
-            connection.execute(sa.insert(owners).values(**wanted))
+            added.append(wanted)
             changes.owners_added.append(row["id"])
         elif differs := {k for k, v in wanted.items() if old[k] != v}:
-            connection.execute(sa.update(owners).where(owners.c.id == row["id"]).values(**wanted))
+            updated.append(wanted)
             if row["id"] in moved or differs - {"position"}:
                 changes.owners_updated.append(row["id"])
-    for owner_id, old in existing.items():
-        if owner_id not in declared and not old["archived"]:
-            connection.execute(
-                sa.update(owners).where(owners.c.id == owner_id).values(archived=True)
-            )
-            changes.owners_archived.append(owner_id)
+    archived = [i for i, old in existing.items() if i not in declared and not old["archived"]]
+    changes.owners_archived.extend(archived)
+    # A statement each, whatever the number of owners (a portal's thousands, pulled).
+    if added:
+        connection.execute(sa.insert(owners), [{c: r[c] for c in _OWNER_FIELDS} for r in added])
+    if updated:
+        columns = {c: sa.bindparam(f"new_{c}") for c in _OWNER_FIELDS if c != "id"}
+        statement = sa.update(owners).where(owners.c.id == sa.bindparam("new_id")).values(columns)
+        connection.execute(statement, [{f"new_{c}": r[c] for c in _OWNER_FIELDS} for r in updated])
+    if archived:
+        connection.execute(sa.update(owners).where(owners.c.id.in_(archived)).values(archived=True))
+
+
+_OWNER_FIELDS = tuple(owners.c.keys())
 
 
 def replace_teams(
