@@ -121,7 +121,7 @@ def replace_owners(
     if added:
         connection.execute(sa.insert(owners), [{c: r[c] for c in _OWNER_FIELDS} for r in added])
     if updated:
-        columns = {c: sa.bindparam(f"new_{c}") for c in _OWNER_FIELDS if c != "id"}
+        columns: dict[str, Any] = {c: sa.bindparam(f"new_{c}") for c in _OWNER_FIELDS if c != "id"}
         statement = sa.update(owners).where(owners.c.id == sa.bindparam("new_id")).values(columns)
         connection.execute(statement, [{f"new_{c}": r[c] for c in _OWNER_FIELDS} for r in updated])
     if archived:
