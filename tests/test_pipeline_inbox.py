@@ -5,6 +5,7 @@ one "batch, else each alone" fallback every batched apply goes through."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from leadsync.errors import EventError
+from leadsync.model import ts_to_datetime
 from leadsync.pipeline import inbox
 from leadsync.pipeline.drain import drain
 from leadsync.pipeline.fallback import Refusal, apply_with_fallback, attempt, failure_text
@@ -123,6 +125,7 @@ def test_drain_applies_in_sequence_order_and_dead_letters_only_the_unreadable_ro
     write(ws, "gone", [InboxItem("g1", None, contact_line("p-3", "u-1", event_id="g1"))])
     batches: list[int] = []
     failures = inbox.Problems()
+    started = datetime.now(UTC).replace(microsecond=0)
     result = drain(ws.engine, ws.rules(), batch_size=2, on_batch=batches.append, failures=failures)
     assert result.events == 2 and sum(batches) == 4
     if ws.engine.dialect.name == "sqlite":  # PostgreSQL's router cuts its own parts
@@ -133,6 +136,31 @@ def test_drain_applies_in_sequence_order_and_dead_letters_only_the_unreadable_ro
     assert "integration 'gone' is no longer configured" in errors["test (inbox #4)"]
     assert {letter["event_id"] for letter in ws.dead_letters()} == {"junk", "g1"}
     assert drain(ws.engine, ws.rules()).events == 0  # nothing pending: nothing claimed
+    # When each letter was made: a time (the place is in the error, not in received_at).
+    for letter in ws.dead_letters():
+        assert started <= ts_to_datetime(letter["received_at"]) <= datetime.now(UTC)
+
+
+def test_a_worker_dead_letters_a_row_numbered_past_ten_million(ws: Workspace) -> None:
+    """A row whose place is long ("test (inbox #10000001)") is dead-lettered with its time:
+    the place once went into the 24-character time column, which PostgreSQL refused, and the
+    drain retried that batch for ever."""
+    if ws.engine.dialect.name == "postgresql":
+        with ws.engine.begin() as connection:
+            connection.exec_driver_sql("SELECT setval('inbox_seqs', 10000000)")
+    else:
+        write(ws, "dialer", [InboxItem("filler", None, "{}")], status="applied")
+        with ws.engine.begin() as connection:
+            connection.execute(sa.update(inbox_store.inbox).values(seq=10_000_000))
+    write(ws, "dialer", [InboxItem("junk", None, "{not json")])
+    write(ws, "dialer", [InboxItem("c1", None, contact_line("p-1", "u-1", event_id="c1"))])
+    failures = inbox.Problems()
+    assert drain(ws.engine, ws.rules(), failures=failures).events == 1
+    [failure] = failures
+    assert failure.where == "test (inbox #10000001)"
+    [letter] = ws.dead_letters()
+    assert letter["error"].startswith("test (inbox #10000001): ")
+    assert ts_to_datetime(letter["received_at"]) <= datetime.now(UTC)
 
 
 def test_a_row_retried_alone_after_another_worker_took_it_is_not_applied_twice(

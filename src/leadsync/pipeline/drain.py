@@ -446,8 +446,8 @@ def fail_rows(
         seq = int(row["seq"])
         line_no = lines.get((integration, str(event_id))) if event_id is not None else None
         source = row["source"]
-        at = f"{source} (inbox #{seq})" if source else f"inbox #{seq}"  # "webhook (inbox #7)"
-        where = f"{source}:{line_no}" if source and line_no else at
+        place = f"{source} (inbox #{seq})" if source else f"inbox #{seq}"  # "webhook (inbox #7)"
+        where = f"{source}:{line_no}" if source and line_no else place
         reason = representable(why)  # an error may quote what the database cannot hold
         error = f"{where}: {reason}"
         inbox_store.set_status(connection, [seq], inbox_store.FAILED, error)
