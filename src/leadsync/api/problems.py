@@ -3,8 +3,10 @@ vendor's delivery log or an admin's terminal can show."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,8 +14,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.errors import LeadsyncError
+from leadsync.pipeline.intake import database_unavailable
 
 PROBLEM_TYPE = "application/problem+json"
+log = logging.getLogger("leadsync.api")
 
 
 class Problem(BaseModel):
@@ -128,13 +132,33 @@ def _where(error: Any) -> str:
     return f"{where}: {message}"
 
 
+async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database away (an expected outage, :func:`database_unavailable`): 503 with
+    ``Retry-After`` and one log line, never a traceback; any other database error is a defect
+    (raised again: 500, with its traceback)."""
+    if not database_unavailable(exc):
+        raise exc
+    log.warning(
+        "%s %s: database unavailable (%s); answered 503",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    detail = "the database cannot be reached; try again in a moment"
+    return problem(503, "Service unavailable", detail, request.url.path, headers=RETRY)
+
+
+RETRY = {"Retry-After": "5"}
+
+
 def add_problem_handlers(app: FastAPI) -> None:
     """Answer every error as a problem: ours (:class:`ProblemError`, leadsync's own errors),
-    Starlette's (404, 405) and FastAPI's request validation (400)."""
+    Starlette's (404, 405), FastAPI's request validation (400) and a database outage (503)."""
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(LeadsyncError, on_leadsync_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(sa.exc.SQLAlchemyError, on_database_error)
 
 
 def problem_ref(why: str) -> dict[str, Any]:
@@ -152,5 +176,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Malformed request",
         401: "Missing or wrong credentials",
         404: "Not found",
+        503: "The database cannot be reached (an outage); try again after Retry-After",
     }.items()
 }

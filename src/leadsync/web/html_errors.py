@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -44,8 +45,9 @@ def is_page(request: Request, path: str) -> bool:
 
 
 def add_html_errors(app: FastAPI) -> None:
-    """Answer 404 and 405 with the console's error page for a browser; every other error,
-    and every other client, as the service's handler does (added before the console)."""
+    """Answer 404 and 405, and a database outage (503), with the console's error page for a
+    browser; every other error, and every other client, as the service's handler does (added
+    after the service's handlers, before the console)."""
     fallback: Handler | None = app.exception_handlers.get(StarletteHTTPException)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -61,3 +63,17 @@ def add_html_errors(app: FastAPI) -> None:
         return answer if isinstance(answer, Response) else await answer
 
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    on_database: Handler | None = app.exception_handlers.get(sa.exc.SQLAlchemyError)
+
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if on_database is None:
+            raise exc
+        answer = on_database(request, exc)  # the 503 of an outage, logged; or raised again
+        answer = answer if isinstance(answer, Response) else await answer
+        if not wants_html(request):
+            return answer
+        detail = "The database cannot be reached just now. Try again in a moment."
+        retry = {"Retry-After": answer.headers.get("Retry-After", "5")}
+        return error_page(request, answer.status_code, "Database unavailable", detail, retry)
+
+    app.add_exception_handler(sa.exc.SQLAlchemyError, on_database_error)
