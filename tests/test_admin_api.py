@@ -193,6 +193,11 @@ LOOKUP_FAILURES = [
     ("/api/records/contact/0", 400, "record_id"),
     ("/api/lookup/external/dialer", 404, "Not Found"),
     ("/api/records/contact/1?limit=0", 400, "limit"),
+    # A mistyped integration is not an empty answer (as the CLI refuses it).
+    ("/api/lookup/external/nope/q-1", 404, "unknown integration 'nope'; configured"),
+    ("/api/inbox?integration=nope", 404, "unknown integration 'nope'"),
+    ("/api/dead-letters?integration=nope", 404, "unknown integration 'nope'"),
+    ("/api/dead-letters/count?integration=nope", 404, "unknown integration 'nope'"),
 ]
 
 

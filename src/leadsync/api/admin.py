@@ -21,6 +21,7 @@ from leadsync.errors import (
     NotFoundError,
 )
 from leadsync.model import RecordType
+from leadsync.ops import listings
 from leadsync.ops.deadletters import RetryResult
 from leadsync.ops.monitor import Report
 from leadsync.ops.preview import PreviewResult
@@ -279,6 +280,9 @@ def build_router(
         responses=PROBLEM_RESPONSES,
     )
 
+    def known(integration: str | None) -> None:  # not an empty list for a mistyped name
+        listings.check_integration(workspace.engine, workspace.rules(), integration)
+
     def matches(limit: int | None, **key: str) -> RecordList:
         found = workspace.find(**key)
         return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
@@ -298,7 +302,8 @@ def build_router(
         summary="Records by the id a tool gave them",
     )
     def records_by_external(integration: str, external_id: str, limit: Limit = None) -> RecordList:
-        """Every record the integration knows by that external id, in full."""
+        """Every record the integration knows by that external id, in full; an integration
+        neither configured nor with rows here is 404."""
         return matches(limit, external=f"{integration}:{external_id}")
 
     @router.get("/records/{record_type}/{record_id}", summary="A record by id")
@@ -390,6 +395,8 @@ def build_router(
         integration: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[InboxRow]:
+        """An `integration` neither configured nor with rows here is 404."""
+        known(integration)
         return [InboxRow(**row) for row in workspace.inbox_rows(status, integration, limit)]
 
     @router.get("/inbox/counts", summary="Inbox rows by integration and status, and the lag")
@@ -408,11 +415,15 @@ def build_router(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         include_resolved: bool = False,
     ) -> list[DeadLetter]:
+        """An `integration` neither configured nor with rows here is 404."""
+        known(integration)
         rows = workspace.dead_letters(integration, limit, include_resolved)
         return [DeadLetter(**row) for row in rows]
 
     @router.get("/dead-letters/count", summary="How many dead letters are open")
     def count_dead_letters(integration: str | None = None) -> Count:
+        """An `integration` neither configured nor with rows here is 404."""
+        known(integration)
         return Count(count=workspace.dead_letter_count(integration))
 
     def proposed(name: str, data: dict[str, Any]) -> IntegrationSettings:

@@ -19,6 +19,7 @@ import typer
 
 from leadsync.cli import render
 from leadsync.errors import LeadsyncError, UserError
+from leadsync.ops import listings
 from leadsync.store.database import resolve_url, shown_url
 from leadsync.workspace import Workspace
 
@@ -183,16 +184,10 @@ def check_folder(file: Path, named: str) -> None:
 
 
 def check_integration(ws: Workspace, name: str | None) -> None:
-    """An ``--integration`` filter names a configured integration, or one the workspace has
-    events or dead letters of (configured once, removed since: its rows stay); else the
-    unknown integration is refused (exit 2, naming the configured ones) rather than listing
-    nothing."""
-    if name is None or name in ws.rules().integrations:
-        return
-    # One row of its own is enough (the inbox's (integration, event_id) key finds it).
-    if ws.dead_letter_count(name) or ws.inbox_rows(integration=name, limit=1):
-        return
-    ws.integration(name)  # NotFoundError: unknown integration ...; configured integrations: ...
+    """An ``--integration`` filter names a known integration, else it is refused (exit 2,
+    naming the configured ones) rather than listing nothing
+    (:func:`leadsync.ops.listings.check_integration`)."""
+    listings.check_integration(ws.engine, ws.rules(), name)
 
 
 @overload

@@ -11,7 +11,6 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import (
     JsonOption,
-    check_integration,
     decisions_app,
     handle_errors,
     owners_app,
@@ -147,8 +146,6 @@ def records_find(
         if domain is not None and not valid_domain(normalize_domain(domain)):
             raise UserError(f"--domain {domain!r} is not a domain; allowed: a name like acme.com")
     with workspace() as ws:
-        if external is not None and ":" in external:
-            check_integration(ws, external.strip().partition(":")[0])
         found = ws.find(email=email, domain=domain, external=external)
         names = ws.owner_names()
     if as_json:

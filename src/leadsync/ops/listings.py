@@ -23,6 +23,7 @@ from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import views
 from leadsync.values import normalize_domain
+from leadsync.workspace_config import integration_settings
 
 INBOX_STATUSES = ("pending", "applied", "failed")
 
@@ -74,11 +75,24 @@ def find(
             raise UserError(
                 f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
             )
+        check_integration(engine, rules(), name)
         ext = (name, record_ops.vendor_external_id(rules(), name, external_id))
     norm_domain = normalize_domain(domain) if domain is not None else None
     with engine.connect() as connection:
         ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
         return views.found_records(connection, ids)
+
+
+def check_integration(engine: Engine, rules: WorkspaceRules, name: str | None) -> None:
+    """A name to filter or look up by is a configured integration, or one the workspace has
+    events or dead letters of (configured once, removed since: its rows stay); else
+    NotFoundError naming the configured ones, rather than finding nothing."""
+    if name is None or name in rules.integrations:
+        return
+    # One row of its own is enough (the inbox's (integration, event_id) key finds it).
+    if dead_letter_count(engine, name) or inbox_rows(engine, None, name, 1):
+        return
+    integration_settings(rules, name)
 
 
 def owners(engine: Engine) -> list[dict[str, Any]]:
