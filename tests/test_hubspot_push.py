@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -331,6 +332,11 @@ def test_test_lead_checks_what_hubspot_shows(ws: Workspace, hub: HubSpotDouble) 
     checks = {c["check"]: c for c in result.checks}
     assert checks["hubspot_owner"]["passed"], checks
     assert checks["hubspot_call"]["passed"], checks
+    # Said in words: "HubSpot call 7 is associated with contact 5", not a Python list.
+    assert re.fullmatch(
+        r"HubSpot call \d+ is associated with contact \d+(, company \d+)?",
+        checks["hubspot_call"]["detail"],
+    ), checks["hubspot_call"]["detail"]
     assert result.passed
     # A person reassigns the test contact in HubSpot: the next check would see it.
     contact = next(

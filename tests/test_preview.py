@@ -104,6 +104,9 @@ def test_proposed_settings_change_the_answer_not_the_workspace(workspace: Worksp
     then = workspace.preview("dialer", later, proposed=proposed)
     assert [d["outcome"] for d in now.events[0].owner] == ["kept"]
     assert [(d["outcome"], d["owner_id"]) for d in then.events[0].owner] == [("set", "102")]
+    # Each decision names the settings it was made under: the proposed ones, not "current".
+    assert [d["settings"] for d in now.events[0].owner] == ["current"]
+    assert [d["settings"] for d in then.events[0].owner] == ["proposed"]
     assert workspace.integration("dialer").ownership.default.value == "fill_if_empty"
 
 

@@ -282,7 +282,7 @@ class Workspace:
         if proposed is not None:
             rules = with_settings(rules, integration, proposed)
         events, unreadable = read_events(rules, integration, lines, source, sample)
-        return preview(self.engine, rules, integration, events, unreadable)
+        return preview(self.engine, rules, integration, events, unreadable, proposed is not None)
 
     def report(self, since: str, now: str | None = None) -> Report:
         """The health report since ``since`` (a canonical time), with the workspace's

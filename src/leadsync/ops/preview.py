@@ -214,10 +214,12 @@ def preview(
     integration: str,
     events: Sequence[tuple[str, str, Event]],
     unreadable: Sequence[Unreadable] = (),
+    proposed: bool = False,
 ) -> PreviewResult:
     """Decide ``events`` against the current workspace in a transaction that is rolled back.
     Events the inbox already holds (or that repeat one earlier in the sample) are listed as
-    duplicates: a real run would not apply them again."""
+    duplicates: a real run would not apply them again. ``proposed``: ``rules`` carry proposed
+    settings for the integration, and what they decide says ``proposed``, not ``current``."""
     result = PreviewResult(integration=integration, unreadable=list(unreadable))
     with engine.connect() as connection:
         transaction = connection.begin()
@@ -253,7 +255,7 @@ def preview(
                 "type": atype,
                 "id": aid,
                 "outcome": outcome,
-                "settings": settings_used(trace.settings),
+                "settings": _settings(trace.settings, proposed),
             }
             reason = trace.merge_reason if trace.merge_reason is not None else trace.skip_reason
             if reason is not None:
@@ -263,12 +265,18 @@ def preview(
             ]
         if trace is not None:
             entry.counterpart = trace.counterpart
-        entry.owner = [_decision(decision) for decision in decisions.get(event.id, [])]
+        entry.owner = [_decision(d, proposed) for d in decisions.get(event.id, [])]
         result.events.append(entry)
     return result
 
 
-def _decision(d: OwnerDecision) -> DecisionSeen:
+def _settings(stored: str | None, proposed: bool) -> str:
+    """Which settings decided: a rollout's, or the integration's — proposed ones in a preview
+    under ``--settings``."""
+    return "proposed" if proposed and stored is None else settings_used(stored)
+
+
+def _decision(d: OwnerDecision, proposed: bool) -> DecisionSeen:
     return {
         "record": {"type": d.record_type.value, "id": d.record_id},
         "strategy": d.strategy,
@@ -277,7 +285,7 @@ def _decision(d: OwnerDecision) -> DecisionSeen:
         "outcome": d.outcome.value,
         "reason": d.reason,
         "flagged": d.flagged,
-        "settings": settings_used(d.settings),
+        "settings": _settings(d.settings, proposed),
     }
 
 

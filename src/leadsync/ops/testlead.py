@@ -278,7 +278,9 @@ def hubspot_checks(
             "check": "hubspot_call",
             "passed": not missing,
             "detail": f"HubSpot call {call} is associated with "
-            + ", ".join(f"{t} {sorted(ids)}" for t, ids in sorted(by_type.items()))
+            + ", ".join(
+                f"{t} {', '.join(sorted(ids)) or 'none'}" for t, ids in sorted(by_type.items())
+            )
             + (f"; missing: {', '.join(missing)}" if missing else ""),
         }
     )
