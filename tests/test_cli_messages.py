@@ -108,6 +108,25 @@ def test_the_commands_say_one_of_a_thing_in_the_singular(db_url: str, tmp_path: 
     assert cli("worker", "--once").stdout == "applied 0 events\n"
 
 
+def test_worker_once_says_the_dead_letters_it_made(db_url: str, tmp_path: Path) -> None:
+    """``worker --once`` says each row it dead-lettered, as ``inbox process`` does, instead of
+    only "applied 0 events"."""
+    from leadsync.pipeline.inbox import InboxItem, write_items
+
+    (tmp_path / "leadsync.yaml").write_text(EXAMPLE_YAML)
+    cli = Cli(db_url)
+    cli("apply", str(tmp_path / "leadsync.yaml"))
+    with Workspace(db_url) as ws, ws.engine.begin() as connection:
+        item = InboxItem("e-1", None, json.dumps(CONTACT))
+        write_items(connection, "gone", [item], "2026-11-01T09:00:00.000Z", "webhook", "pending")
+    ran = cli("worker", "--once", "--no-push")
+    assert ran.stdout == "applied 0 events\n"
+    assert re.fullmatch(
+        r"dead letter: webhook \(inbox #\d+\): integration 'gone' is no longer configured\n",
+        ran.stderr,
+    ), ran.stderr
+
+
 def test_the_counterparts_line_says_one_in_the_singular(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -32,6 +32,7 @@ from leadsync.observability import (
     configure_logging,
     serve_metrics,
 )
+from leadsync.pipeline.inbox import Problems
 from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.results import counted
 from leadsync.workspace import DEFAULT_BATCH
@@ -226,8 +227,14 @@ def worker_command(
         loop = ws.worker(batch_size, poll)
         loop.parts = parts
         if once:
-            result = loop.run_once()
+            failures = Problems()
+            result = loop.run_once(failures)
             render.line(f"applied {counted(result.events, 'event')}")
+            for failed in failures:  # as inbox process says them
+                render.note(f"dead letter: {failed.where}: {failed.error}")
+            if len(failures) > len(failures.items):
+                hidden = len(failures) - len(failures.items)
+                render.note(f"… and {hidden} more: leadsync dead-letters list")
             return
         metrics = Metrics(ws.engine)
         metrics.watch_worker(loop)

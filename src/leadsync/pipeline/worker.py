@@ -22,7 +22,7 @@ from leadsync.engine import BatchResult, WorkspaceRules
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
 from leadsync.pipeline.expiry import expire_holds
-from leadsync.pipeline.inbox import DEFAULT_BATCH
+from leadsync.pipeline.inbox import DEFAULT_BATCH, Problems
 from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.store import inbox as inbox_store
 from leadsync.workspace_config import load_rules
@@ -97,9 +97,10 @@ class Worker:
         if invalidate is not None:
             invalidate()
 
-    def run_once(self) -> BatchResult:
+    def run_once(self, failures: Problems | None = None) -> BatchResult:
         """Apply every pending row now (nothing when the inbox has none); once a minute,
-        queue the held activities whose hold ended (:func:`leadsync.ops.review.expire_holds`)."""
+        queue the held activities whose hold ended (:func:`leadsync.ops.review.expire_holds`).
+        ``failures`` collects the rows that became dead letters."""
         now = time.monotonic()
         if now >= self._next_expiry:
             self._next_expiry = now + EXPIRY_EVERY_S
@@ -108,7 +109,12 @@ class Worker:
             if not inbox_store.has_pending(connection):
                 return BatchResult()
         result = drain(
-            self.engine, self.rules(), self.batch_size, on_batch=self._timer(), parts=self.parts
+            self.engine,
+            self.rules(),
+            self.batch_size,
+            on_batch=self._timer(),
+            failures=failures,
+            parts=self.parts,
         )
         self.applied += result.events
         if self.on_result is not None and result.events:
