@@ -478,7 +478,8 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
 
     def said(n: int) -> str:
         return (
-            f"{n} external users sent events and map to no owner"
+            f"{counted(n, 'external user')} sent events and {agreeing(n, 'maps', 'map')} to "
+            "no owner"
             if n
             else "every external user that sent events maps to an owner"
         )
