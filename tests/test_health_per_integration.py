@@ -52,7 +52,9 @@ def test_each_row_shows_its_own_part_of_the_findings(workspace: Workspace) -> No
     )
     assert rows["aircall"]["dead_letters"].startswith("1 unresolved dead letter of")
     assert rows["dialer"]["unmapped_external_users"].startswith("2 external users")
-    assert rows["aircall"]["unmapped_external_users"].startswith("1 external user sent events and maps to no owner")
+    assert rows["aircall"]["unmapped_external_users"].startswith(
+        "1 external user sent events and maps to no owner"
+    )
     assert rows["dialer"]["unowned_new_leads"].startswith("2 contacts or leads created")
     assert rows["aircall"]["unowned_new_leads"].startswith("1 contact or lead created")
     # The quiet integration has none of them; the legacy letters are the workspace's alone.
