@@ -71,6 +71,10 @@ def test_the_cli_promotes(db_url: str) -> None:
     assert json.loads(done.stdout)["ownership"]["default"] == "integration_wins"
     again = runner.invoke(app, ["rollout", "abort", "dialer"], env={"LEADSYNC_DB": db_url})
     assert again.exit_code == 2 and "no rollout to abort" in again.output
+    with Workspace(db_url) as ws:  # the audit log names the command, not "python API"
+        newest = ws.audit_log().entries[0]
+    assert (newest.role, newest.integration) == ("admin", "dialer")
+    assert newest.who.startswith("cli: leadsync rollout promote dialer (")
 
 
 @pytest.mark.parametrize(

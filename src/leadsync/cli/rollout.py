@@ -24,9 +24,11 @@ from leadsync.cli.app import (
     rollout_app,
     workspace,
 )
+from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
+from leadsync.ops.settings_change import Actor
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.settings import IntegrationSettings, integration_to_dict
@@ -218,6 +220,11 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         render.line("no difference")
 
 
+def _by(verb: str, integration: str) -> Actor:
+    """Who changed the settings, as the audit log names it (like ``leadsync apply FILE``)."""
+    return Actor("admin", f"cli: leadsync rollout {verb} {integration} ({_user_name()})")
+
+
 @rollout_app.command("promote")
 def rollout_promote(
     integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
@@ -225,7 +232,7 @@ def rollout_promote(
 ) -> None:
     """Make the rollout's proposed settings the integration's settings for every record."""
     with workspace() as ws:
-        settings = ws.rollout_promote(integration)
+        settings = ws.rollout_promote(integration, _by("promote", integration))
     if as_json:
         render.print_json(integration_to_dict(settings))
     else:
@@ -239,7 +246,7 @@ def rollout_abort(
 ) -> None:
     """Drop the rollout: every record gets the current settings again."""
     with workspace() as ws:
-        settings = ws.rollout_abort(integration)
+        settings = ws.rollout_abort(integration, _by("abort", integration))
     if as_json:
         render.print_json(integration_to_dict(settings))
     else:
