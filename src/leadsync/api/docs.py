@@ -1,7 +1,8 @@
 """``GET /docs``: Swagger UI on the service's own OpenAPI document, from the assets the
-``swagger-ui-bundle`` package ships (served under ``/docs/assets``). The page names no
-other host, so it works offline and behind a firewall; FastAPI's default page loads Swagger
-UI from a CDN and stays blank without one."""
+``swagger-ui-py`` package ships (Swagger UI 5, which reads OpenAPI 3.1: the 4.x of
+``swagger-ui-bundle`` refused the document; served under ``/docs/assets``). The page names
+no other host, so it works offline and behind a firewall; FastAPI's default page loads
+Swagger UI from a CDN and stays blank without one."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import html
 import json
 from pathlib import Path
 
+import swagger_ui
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
-SWAGGER_UI = Path(swagger_ui_path)
+SWAGGER_UI = Path(swagger_ui.__file__).parent / "static"
 DOCS_PATH = "/docs"
 ASSETS_PATH = "/docs/assets"
 
