@@ -350,6 +350,11 @@ def test_inbox_and_dead_letters_are_listed_and_counted(ws: Workspace, server: Li
     assert 'field "type"' in failed["error"]
     assert server.client.get("/api/inbox", params={"integration": "phone"}).json() == []
     assert len(server.client.get("/api/inbox", params={"limit": 1}).json()) == 1
+    # Pages: the next is before the last row's seq, to the end.
+    pages = [server.client.get("/api/inbox", params={"limit": 2}).json()]
+    pages.append(server.client.get("/api/inbox", params={"limit": 2, "before": 2}).json())
+    assert [[r["seq"] for r in page] for page in pages] == [[3, 2], [1]]
+    assert server.client.get("/api/inbox", params={"before": 1}).json() == []
     bad = problem_of(server.client.get("/api/inbox", params={"status": "done"}), 400)
     assert bad["detail"] == (
         "query.status: Input should be 'pending', 'applied' or 'failed'; got 'done'"
@@ -371,6 +376,9 @@ def test_inbox_and_dead_letters_are_listed_and_counted(ws: Workspace, server: Li
     count = server.client.get("/api/dead-letters/count", params={"integration": "phone"})
     assert count.json() == {"count": 0}
     assert server.client.get("/api/dead-letters", params={"integration": "phone"}).json() == []
+    older = server.client.get("/api/dead-letters", params={"before": letter["id"]})
+    assert older.json() == []
+    problem_of(server.client.get("/api/dead-letters", params={"before": 0}), 400)
 
 
 def test_retrying_a_dead_letter_after_fixing_its_cause(ws: Workspace) -> None:
@@ -462,6 +470,7 @@ def test_a_dismissed_dead_letter_is_kept_and_stops_counting(
     assert "dead_letters" in alerts
     url = f"/api/dead-letters/{letter['id']}/dismiss"
     problem_of(server.client.post(url, json={"reason": "   "}), 400)
+    problem_of(server.client.post(url, json={"reason": "\u001e"}), 400)  # a control character
     dismissed = server.client.post(url, json={"reason": "the vendor's test ping"})
     assert dismissed.status_code == 200, dismissed.text
     got = dismissed.json()

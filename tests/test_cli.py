@@ -322,6 +322,14 @@ def test_ingest_with_bad_lines_applies_the_rest_and_exits_2(cli: Cli, files: Pat
     assert "occurred_at" in summary["dead_letters"][0]["error"]
     dead = cli.json("dead-letters", "list")
     assert {d["line_no"] for d in dead} == {2, 3}
+    # A page at a time, and the page says when more are older, with the command.
+    first = cli("dead-letters", "list", "--limit", "1")
+    newest, oldest = sorted(d["id"] for d in dead)[::-1]
+    assert first.stderr.strip() == (
+        f"… more are older: leadsync dead-letters list --before {newest} --limit 1"
+    )
+    rest = cli("dead-letters", "list", "--limit", "1", "--before", str(newest), "--json")
+    assert [d["id"] for d in json.loads(rest.stdout)] == [oldest] and rest.stderr == ""
     assert cli.json("inbox", "status") == [
         {"integration": "dialer", "status": "applied", "count": 4}
     ]

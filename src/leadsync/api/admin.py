@@ -145,7 +145,7 @@ class DismissRequest(BaseModel):
     reason: str = Field(
         min_length=1,
         max_length=2000,
-        pattern=r"\S",
+        pattern=r"[^\s\x00-\x1f\x7f]",  # some text: not only spaces or control characters
         description="Why the letter cannot be fixed; kept with it.",
     )
     by: str | None = Field(
@@ -236,6 +236,12 @@ ReviewKind = Literal["number", "email", "deal", "owner", "unknown"]
 ADMIN_API = "admin API"
 Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
 PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Before = Annotated[
+    int | None,
+    Query(
+        ge=1, le=2**63 - 1, description="The next page: the id (seq) of the last row of this one."
+    ),
+]
 InboxStatus = Literal["pending", "applied", "failed"]
 
 
@@ -394,10 +400,13 @@ def build_router(
         status: InboxStatus | None = None,
         integration: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        before: Before = None,
     ) -> list[InboxRow]:
-        """An `integration` neither configured nor with rows here is 404."""
+        """A page: the next is `before` the last row's `seq`. An `integration` neither
+        configured nor with rows here is 404."""
         known(integration)
-        return [InboxRow(**row) for row in workspace.inbox_rows(status, integration, limit)]
+        rows = listings.inbox_rows(workspace.engine, status, integration, limit, before)
+        return [InboxRow(**row) for row in rows]
 
     @router.get("/inbox/counts", summary="Inbox rows by integration and status, and the lag")
     def inbox_counts() -> InboxCounts:
@@ -414,10 +423,13 @@ def build_router(
         integration: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         include_resolved: bool = False,
+        before: Before = None,
     ) -> list[DeadLetter]:
-        """An `integration` neither configured nor with rows here is 404."""
+        """A page: the next is `before` the last letter's `id`. An `integration` neither
+        configured nor with rows here is 404."""
         known(integration)
-        rows = workspace.dead_letters(integration, limit, include_resolved)
+        engine = workspace.engine
+        rows = listings.dead_letters(engine, integration, limit, include_resolved, before)
         return [DeadLetter(**row) for row in rows]
 
     @router.get("/dead-letters/count", summary="How many dead letters are open")

@@ -18,6 +18,7 @@ from leadsync.cli.app import (
 )
 from leadsync.errors import UserError
 from leadsync.model import display_ts
+from leadsync.ops import listings
 from leadsync.results import counted
 
 DISMISSED_SHOWN = 20  # ids of dismissed letters named in the text; --json has them all
@@ -33,20 +34,28 @@ def _user_name() -> str:
         return "unknown"
 
 
+DEFAULT_LIMIT = 100
+
+
 @dead_letters_app.command("list")
 def dead_letters_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 100,
+    limit: Annotated[int, typer.Option(min=1)] = DEFAULT_LIMIT,
     include_resolved: Annotated[
         bool, typer.Option("--all", help="Also those already retried or dismissed.")
     ] = False,
+    before: Annotated[
+        int | None, typer.Option(min=1, help="The next page: letters older than this id.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The newest dead letters: where each came from and why it failed; with --all, those
-    retried or dismissed too (by whom, when, and why)."""
+    retried or dismissed too (by whom, when, and why). When more are older than the last one
+    listed, says so, with the command that lists them."""
     with workspace() as ws:
         check_integration(ws, integration)
-        rows = ws.dead_letters(integration, limit, include_resolved)
+        rows = listings.dead_letters(ws.engine, integration, limit + 1, include_resolved, before)
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         render.print_json(rows)
         return
@@ -65,6 +74,13 @@ def dead_letters_list(
         ),
         fold=True,
     )
+    if more:  # a page: the rest are a command away
+        render.note(
+            f"… more are older: leadsync dead-letters list --before {rows[-1]['id']}"
+            + (f" --integration {integration}" if integration else "")
+            + (f" --limit {limit}" if limit != DEFAULT_LIMIT else "")
+            + (" --all" if include_resolved else "")
+        )
 
 
 def _letter_state(letter: Mapping[str, Any]) -> str:

@@ -127,7 +127,7 @@ def dismiss(
     """See :meth:`leadsync.workspace.Workspace.dismiss_dead_letters`."""
     text = representable(reason).strip()
     if not text:
-        raise UserError("a dismissal needs a reason (--reason TEXT); it is kept with the letter")
+        raise UserError("a dismissal needs a reason (some text); it is kept with the letter")
     with engine.begin() as connection:
         if ids is not None:
             for letter_id in sorted(set(ids)):

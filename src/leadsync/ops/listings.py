@@ -105,10 +105,15 @@ def owners(engine: Engine) -> list[dict[str, Any]]:
 
 
 def dead_letters(
-    engine: Engine, integration: str | None, limit: int, include_resolved: bool
+    engine: Engine,
+    integration: str | None,
+    limit: int,
+    include_resolved: bool,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
+    """The newest dead letters (a page: older than id ``before``, when given)."""
     with engine.connect() as connection:
-        return views.dead_letter_rows(connection, integration, limit, include_resolved)
+        return views.dead_letter_rows(connection, integration, limit, include_resolved, before)
 
 
 def dead_letter_count(engine: Engine, integration: str | None) -> int:
@@ -126,12 +131,17 @@ def dead_letter(engine: Engine, letter_id: int) -> dict[str, Any]:
 
 
 def inbox_rows(
-    engine: Engine, status: str | None, integration: str | None, limit: int
+    engine: Engine,
+    status: str | None,
+    integration: str | None,
+    limit: int,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
+    """The newest inbox rows (a page: before sequence number ``before``, when given)."""
     if status is not None:
         _allowed("status", status, INBOX_STATUSES)
     with engine.connect() as connection:
-        return views.inbox_rows(connection, status, integration, limit)
+        return views.inbox_rows(connection, status, integration, limit, before)
 
 
 def inbox_counts(engine: Engine) -> list[dict[str, Any]]:

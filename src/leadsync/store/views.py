@@ -244,10 +244,14 @@ def dead_letter_rows(
     integration: str | None = None,
     limit: int = 100,
     include_resolved: bool = False,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest dead letters first, each with its ``state``; resolved ones (retried or
-    dismissed) only when asked for."""
+    """The newest dead letters first (older than id ``before``, the last of a page, when
+    given), each with its ``state``; resolved ones (retried or dismissed) only when asked
+    for."""
     query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(dead_letters.c.id < before)
     if integration is not None:
         query = query.where(dead_letters.c.integration == integration)
     if not include_resolved:
@@ -288,9 +292,13 @@ def inbox_rows(
     status: str | None = None,
     integration: str | None = None,
     limit: int = 100,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest inbox rows first, with their stored payloads."""
+    """The newest inbox rows first (before sequence number ``before``, the last of a page,
+    when given), with their stored payloads."""
     query = sa.select(inbox).order_by(inbox.c.seq.desc()).limit(limit)
+    if before is not None:
+        query = query.where(inbox.c.seq < before)
     if status is not None:
         query = query.where(inbox.c.status == status)
     if integration is not None:
