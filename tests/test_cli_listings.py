@@ -180,3 +180,15 @@ def test_decisions_say_who_made_each_an_integration_an_admins_undo_a_person(cli:
     assert "by dialer (" in listed
     shown = text(cli, "records", "show", first["record_type"], str(first["record_id"]))
     assert "by an admin (undo)" in shown and "by a person in the CRM (manual)" in shown
+
+
+def test_a_table_into_a_pipe_keeps_each_row_on_one_line(cli: Cli) -> None:
+    """Piped (no terminal, no COLUMNS), a table is as wide as its cells: each row one line
+    that grep finds whole, not wrapped at 80 columns (a time cut as 2026-11-01T09:1 / 0Z)."""
+    from leadsync.cli import app
+
+    piped = cli.runner.invoke(app, ["--db", cli.db_url, "activities", "list"], env={"COLUMNS": ""})
+    assert piped.exit_code == 0, piped.output
+    [row] = [line for line in piped.stdout.splitlines() if "c-1" in line]
+    assert "2026-11-01T09:10:00Z" in row and "dialer" in row and "101 Ana Ng" in row
+    assert 80 < max(len(line) for line in piped.stdout.splitlines()) < 200  # no padding

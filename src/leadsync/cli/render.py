@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -109,7 +110,20 @@ def table(
         )
     for row in rows:
         grid.add_row(*(Text(cell) for cell in row))
-    out.print(grid)
+    if _fitted():
+        out.print(grid)
+    else:  # as wide as its cells
+        Console(file=out.file, width=PIPED_WIDTH, highlight=False).print(grid)
+
+
+# A table printed into a pipe or a file keeps each row on one line (grep, awk, sort), however
+# wide: a terminal's width is a person's, and a pipe has none (Rich would assume 80).
+PIPED_WIDTH = 10_000
+
+
+def _fitted() -> bool:
+    """Whether tables fit a width: a terminal's, or ``COLUMNS`` when set."""
+    return out.is_terminal or bool(os.environ.get("COLUMNS"))
 
 
 def plain(value: Any) -> str:
