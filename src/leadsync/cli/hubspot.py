@@ -139,8 +139,8 @@ def _print_push(r: Mapping[str, Any]) -> None:
         )
     if r["failures"]:
         render.line(
-            f"refused by HubSpot: {r['failures']} (see `leadsync push failures list`; a "
-            "property that does not exist: run `leadsync hubspot setup`)"
+            f"refused by HubSpot: {r['failures']} (each with HubSpot's reason: "
+            "`leadsync push failures list`)"
         )
 
 
