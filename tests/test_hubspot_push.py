@@ -300,6 +300,7 @@ def test_refused_inputs_become_failures_and_the_rest_goes_through(
     result = ws.push()
     failures = ws.push_failures()
     assert result.failures == len(failures) > 0
+    assert result.missing_property == 0  # refused for other reasons: no `hubspot setup` hint
     assert len(hub.objects("contacts")) == 40 - len(failures)
     assert all(f["status"] >= 400 and f["message"] and f["correlation_id"] for f in failures)
     assert ws.push_status()["queued_total"] == 0  # a refused input leaves the queue
@@ -708,3 +709,32 @@ def test_the_push_reports_its_progress_against_the_queue(ws: Workspace) -> None:
     pushed: list[int] = []
     result = ws.push(on_progress=pushed.append)
     assert pushed and sum(pushed) == result.changes == queued
+
+
+def test_a_record_whose_refusal_was_dismissed_says_so(ws: Workspace, hub: HubSpotDouble) -> None:
+    """After ``push failures dismiss``, a record HubSpot refused is neither "refused" nor
+    "not pushed yet" (which reads as queued): it is not in HubSpot, its refusal dismissed —
+    on the console's record page and in ``records show``."""
+    from typer.testing import CliRunner
+
+    from leadsync.cli import app
+
+    run(ws, *many_contacts(1))
+    hub.set_faults(partial_207_rate=1.0, seed=1)
+    ws.push()
+    [failure] = ws.push_failures()
+    refused = ws.record_hubspot(failure["local_id"])
+    assert refused.state == "refused by HubSpot" and refused.dismissed is None
+    assert ws.resolve_push_failures([failure["id"]], "dismiss") == 1
+    state = ws.record_hubspot(failure["local_id"])
+    assert (state.failure, state.queued, state.hubspot_id) == (None, 0, None)
+    assert state.state.startswith("not in HubSpot: its refusal was dismissed")
+    assert state.dismissed is not None and state.dismissed["message"] == failure["message"]
+    shown = CliRunner().invoke(
+        app,
+        ["--db", str(ws.engine.url.render_as_string(hide_password=False)), "records", "show",
+         "contact", str(failure["local_id"])],
+        env={"HS_TEST_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert f"HubSpot: {state.state}: {failure['message']}" in shown.stdout

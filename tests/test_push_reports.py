@@ -126,8 +126,11 @@ def test_a_push_with_changes_hubspot_refused_exits_2_and_says_what_to_run(
         hub.reset()  # a portal without the leadsync_id property: the create is refused
         code, out, _err = push_cli(db_url)
         assert code == 2
-        assert "refused by HubSpot: 1 (see `leadsync push failures list`" in out
-        assert "run `leadsync hubspot setup`" in out
+        assert out.splitlines()[-1] == (
+            "refused by HubSpot: 1 (each with HubSpot's reason: `leadsync push failures list`; 1 "
+            "for a property the portal does not have: run `leadsync hubspot setup`, then "
+            "`leadsync push failures retry` with their ids)"
+        )
         code, out, _err = push_cli(db_url, "--json")  # nothing left to refuse: nothing sent
         assert code == 0 and json.loads(out)["failures"] == 0
 

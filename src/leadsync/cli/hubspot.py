@@ -140,7 +140,13 @@ def _print_push(r: Mapping[str, Any]) -> None:
     if r["failures"]:
         render.line(
             f"refused by HubSpot: {r['failures']} (each with HubSpot's reason: "
-            "`leadsync push failures list`)"
+            "`leadsync push failures list`"
+            + (
+                f"; {r['missing_property']} for a property the portal does not have: run "
+                "`leadsync hubspot setup`, then `leadsync push failures retry` with their ids)"
+                if r["missing_property"]
+                else ")"
+            )
         )
 
 

@@ -19,6 +19,7 @@ from leadsync.cli.app import (
 )
 from leadsync.errors import UserError
 from leadsync.model import RecordType, decided_by, display_ts
+from leadsync.ops.records import HubSpotState
 from leadsync.results import counted
 from leadsync.values import (
     normalize_domain,
@@ -52,19 +53,26 @@ def records_show(
     with workspace() as ws:
         record = ws.record(rtype, record_id, limit)
         names = ws.owner_names()
+        pushed = ws.record_hubspot(record_id) if not as_json else None
     if as_json:
         render.print_json(record)
     else:
-        _print_record(record, names)
+        _print_record(record, names, pushed)
 
 
-def _print_record(record: Mapping[str, Any], names: Mapping[str, str]) -> None:
+def _print_record(
+    record: Mapping[str, Any], names: Mapping[str, str], pushed: HubSpotState | None = None
+) -> None:
     title = record["name"] or record["email"] or record["domain"] or ""
     render.line(f"[bold]{record['type']} {record['id']}[/] {render.escape(title)}", markup=True)
     render.line(f"owner: {render.owner(record['owner_id'], names)}")
     if record.get("hubspot"):
         hs = record["hubspot"]
         render.line(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
+    elif pushed is not None and pushed.destination:  # what the push did with it, if not that
+        refused = pushed.failure or pushed.dismissed
+        why = f": {refused['message']}" if refused is not None else ""
+        render.line(f"HubSpot: {pushed.state}{why}")
     if record["identities"]:
         ids = ", ".join(f"{i['integration']}:{i['external_id']}" for i in record["identities"])
         render.line(f"known as: {ids}")

@@ -59,17 +59,25 @@ class HubSpotState(ResultModel):
     failure: dict[str, Any] | None = Field(
         None, description="The newest unresolved input HubSpot refused for the record."
     )
+    dismissed: dict[str, Any] | None = Field(
+        None, description="Its newest refusal, when a person dismissed it (push failures)."
+    )
 
     @property
     def state(self) -> str:
-        """In a few words: no destination, not pushed yet, pushed, queued, or refused."""
+        """In a few words: no destination, not pushed yet, pushed, queued, refused, or not
+        pushed since a refusal was dismissed."""
         if not self.destination:
             return "no destination"
         if self.failure is not None:
             return "refused by HubSpot"
         if self.queued:
             return "changes waiting to be pushed"
-        return "pushed" if self.hubspot_id else "not pushed yet"
+        if self.hubspot_id:
+            return "pushed"
+        if self.dismissed is not None:
+            return "not in HubSpot: its refusal was dismissed (the next change queues it again)"
+        return "not pushed yet"
 
 
 def search(

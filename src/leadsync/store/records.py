@@ -109,8 +109,9 @@ def _cursor_values(by: SearchBy, after: Cursor) -> Sequence[Any]:
 
 def push_state(connection: Connection, kind: str, local_id: int) -> dict[str, Any]:
     """What the push has still to do for one object: changes queued (``queued``, the oldest
-    ``queued_since``) and the newest input HubSpot refused that nobody resolved
-    (``failure``: operation, status, message, at; None without one)."""
+    ``queued_since``), the newest input HubSpot refused that nobody resolved (``failure``:
+    operation, status, message, at; None without one) and, when its newest refusal was
+    dismissed, that one (``dismissed``, with ``resolved_at``)."""
     q = push_queue
     queued, since = connection.execute(
         sa.select(sa.func.count(), sa.func.min(q.c.queued_at)).where(
@@ -118,14 +119,24 @@ def push_state(connection: Connection, kind: str, local_id: int) -> dict[str, An
         )
     ).one()
     f = push_failures
-    failure = connection.execute(
-        sa.select(f.c.operation, f.c.status, f.c.message, f.c.at)
-        .where(f.c.kind == kind, f.c.local_id == local_id, f.c.resolved_at.is_(None))
+    newest = connection.execute(
+        sa.select(f.c.operation, f.c.status, f.c.message, f.c.at, f.c.resolution, f.c.resolved_at)
+        .where(f.c.kind == kind, f.c.local_id == local_id)
         .order_by(f.c.id.desc())
         .limit(1)
     ).first()
+    found = dict(newest._mapping) if newest is not None else {}
     return {
         "queued": int(queued),
         "queued_since": since,
-        "failure": dict(failure._mapping) if failure is not None else None,
+        "failure": _without(found, "resolution", "resolved_at")
+        if found and found["resolved_at"] is None
+        else None,
+        "dismissed": _without(found, "resolution")
+        if found.get("resolution") == "dismissed"
+        else None,
     }
+
+
+def _without(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in keys}

@@ -18,6 +18,7 @@ from leadsync.model import now_ts
 from leadsync.store import push as push_store
 
 log = logging.getLogger("leadsync.push")
+MISSING_PROPERTY = "PROPERTY_DOESNT_EXIST"  # HubSpot's error code, in the input's message
 
 
 @dataclass
@@ -33,6 +34,9 @@ class PushResult:
     associations: int = 0  # made: with the creates, and through the associations API
     archived: int = 0
     failures: int = 0
+    # Of them, refused for a property the portal does not have (``hubspot setup`` makes
+    # leadsync's own; HubSpot's PROPERTY_DOESNT_EXIST).
+    missing_property: int = 0
     owner_checks: int = 0
     owner_redecided: int = 0
     # Records not created, by type: nothing names them yet (a placeholder with no name,
@@ -58,6 +62,7 @@ class PushResult:
         self.associations += other.associations
         self.archived += other.archived
         self.failures += other.failures
+        self.missing_property += other.missing_property
         self.owner_checks += other.owner_checks
         self.owner_redecided += other.owner_redecided
         self.busy = other.busy
@@ -93,6 +98,8 @@ class ResultsMixin(CycleBase):
             or None,
             "at": now_ts(),
         }
+        if MISSING_PROPERTY in str(row["message"]) or row["category"] == MISSING_PROPERTY:
+            self.result.missing_property += 1
         log.warning("HubSpot refused %s %s %s: %s", operation, obj.type, obj.id, row["message"])
         self.write(lambda c: push_store.add_failures(c, [row]))
 
