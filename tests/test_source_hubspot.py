@@ -565,6 +565,19 @@ def test_bad_signatures_are_refused(req: WebhookRequest, message: str) -> None:
         make().verify(req, SECRET, NOW)
 
 
+def test_a_bad_signature_names_the_uri_it_was_checked_against() -> None:
+    """Behind a proxy the URI leadsync sees is not the one HubSpot signed: the refusal says
+    which one it checked, and what sets it."""
+    signed = "https://leadsync.example.com/webhooks/hubspot"  # what HubSpot called
+    with pytest.raises(SignatureError) as refused:
+        make().verify(request(BODY, uri=signed), SECRET, NOW)  # leadsync sees URI
+    assert str(refused.value).endswith(
+        f"bad signature for POST {URI.partition('?')[0]}?… (the URI HubSpot signs; behind a "
+        "proxy, set serve --public-url to the address HubSpot calls)"
+    )  # the query is signed too, but not repeated: it may hold a token
+    assert SECRET not in str(refused.value) and "integration=crm" not in str(refused.value)
+
+
 def test_the_window_is_five_minutes_inclusive() -> None:
     make().verify(request(BODY, ts_ms=NOW_MS - 300_000), SECRET, NOW)
 

@@ -92,7 +92,12 @@ def verify_hubspot_v3(
     message = method.encode() + uri.encode() + body + timestamp.encode()
     expected = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     if not hmac.compare_digest(received, expected):
-        raise SignatureError(f"header {HUBSPOT_SIGNATURE}: bad signature")
+        address, query = uri.partition("?")[::2]  # a query may hold a token: not said
+        shown = f"{address}?…" if query else address
+        raise SignatureError(
+            f"header {HUBSPOT_SIGNATURE}: bad signature for {method} {shown} (the URI HubSpot "
+            "signs; behind a proxy, set serve --public-url to the address HubSpot calls)"
+        )
 
 
 def verify_calendly(
