@@ -47,6 +47,14 @@ def test_sampled_records_get_the_proposed_settings_and_say_so(workspace: Workspa
             assert later["settings"] == "current" and later["outcome"] == "kept"
             assert record["owner_id"] == "101"  # fill_if_empty
     assert 0 < sampled < 40
+    # The text says it too, as the JSON does: a decision under the rollout is marked.
+    listed = CliRunner().invoke(
+        app, ["--db", workspace.engine.url.render_as_string(hide_password=False), "decisions",
+              "list", "--limit", "80"], env={"COLUMNS": "250"}
+    )  # fmt: skip
+    lines = [line for line in listed.stdout.splitlines() if "(integration_wins)" in line]
+    assert len(lines) == 2 * sampled  # each sampled record: set, then moved
+    assert all(line.endswith("  [rollout]") for line in lines)
 
 
 def test_promote_and_abort(workspace: Workspace) -> None:

@@ -106,7 +106,15 @@ def _decision_text(decision: Mapping[str, Any], names: Mapping[str, str]) -> str
         f"{display_ts(decision['at'])}  {decision['outcome']:<7} "
         f"{render.owner(decision['previous_owner_id'], names)} -> "
         f"{render.owner(decision['owner_id'], names)}  by {who} ({decision['strategy']})"
+        f"{_marks(decision)}"
     )
+
+
+def _marks(decision: Mapping[str, Any]) -> str:
+    """What else a decision line says: made under a staged rollout's settings, flagged."""
+    marks = ["rollout"] if decision.get("settings") == "rollout" else []
+    marks += ["flagged"] if decision.get("flagged") else []
+    return "".join(f"  [{mark}]" for mark in marks)
 
 
 def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
@@ -233,7 +241,7 @@ def decisions_list(
             f"{display_ts(r['at'])}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
             f"{render.owner(r['previous_owner_id'], names)} -> "
             f"{render.owner(r['owner_id'], names)}  "
-            f"by {who} ({r['strategy']}){'  [flagged]' if r['flagged'] else ''}"
+            f"by {who} ({r['strategy']}){_marks(r)}"
         )
         render.line(f"    {r['reason']}")
 
