@@ -63,6 +63,21 @@ def test_a_rep_mapped_by_an_email_learned_from_earlier_events_passes(
     assert result.owner_id == "102"
     [owner] = [c for c in result.checks if c["check"] == "owner"]
     assert "owner 102; expected 102" in owner["detail"] and "bo@acme.test" in owner["detail"]
+    assert "note" not in owner  # a rep the integration has sent events of
+
+
+def test_a_rep_nobody_knows_passes_with_a_note_that_it_may_be_mistyped(
+    workspace: Workspace,
+) -> None:
+    setup(workspace)  # unmapped reps: leave
+    result = workspace.test_lead("dialer", "u-nobdy", at=AT)
+    assert result.passed, result.checks  # the unmapped policy does what it says
+    owner = result.checks[0]
+    assert owner["check"] == "owner" and owner["note"] == (
+        "dialer has never sent an event of rep 'u-nobdy', and neither its map nor its "
+        "directory names it: the test ran it as a rep nobody knows (mistyped?)"
+    )
+    assert "note" not in workspace.test_lead("dialer", "u-1", at=AT).checks[0]  # in the map
 
 
 def test_a_test_lead_in_a_rollout_expects_the_proposed_mapping(workspace: Workspace) -> None:

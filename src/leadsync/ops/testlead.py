@@ -139,6 +139,12 @@ def run_test_lead(
         _owner_check(state, rules, lead, owner, record_id, turns, created),
         _call_check(state, rules, call, record_id),
     ]
+    users = rules.integrations[integration].users
+    if seen is None and rep not in users.map and all(u.id != rep for u in users.directory):
+        checks[0]["note"] = (  # it passes as an unmapped rep: maybe not the one meant
+            f"{integration} has never sent an event of rep {rep!r}, and neither its map nor "
+            "its directory names it: the test ran it as a rep nobody knows (mistyped?)"
+        )
     result = TestLeadResult(
         passed=all(c["passed"] for c in checks), record_id=record_id, checks=checks
     )
