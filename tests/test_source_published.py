@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,16 +145,21 @@ def read_pieces(name: str) -> list[Piece]:
     return adapter.pieces(vendor_line_request(line_of(path), adapter))
 
 
-def only(name: str) -> Event:
-    _, groups = read(name)
+Reader = Callable[[str], tuple[list[Piece], list[list[Event]]]]
+
+
+def only(name: str, reader: Reader | None = None) -> Event:
+    """The one event of a sample (read by ``reader``, else :func:`read`)."""
+    _, groups = (reader or read)(name)
     found = [event for group in groups for event in group]
     assert len(found) == 1, found
     return found[0]
 
 
-def refused(name: str) -> str:
+def refused(name: str, reader: Reader | None = None) -> str:
+    """Why a sample is a dead letter (read by ``reader``, else :func:`read`)."""
     with pytest.raises(EventError) as caught:
-        read(name)
+        (reader or read)(name)
     return caught.value.detail
 
 

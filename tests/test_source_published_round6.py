@@ -124,16 +124,11 @@ def read(name: str) -> tuple[list[Piece], list[list[Event]]]:
 
 
 def only(name: str) -> Event:
-    _, groups = read(name)
-    found = [event for group in groups for event in group]
-    assert len(found) == 1, found
-    return found[0]
+    return published.only(name, read)
 
 
 def refused(name: str) -> str:
-    with pytest.raises(EventError) as caught:
-        read(name)
-    return caught.value.detail
+    return published.refused(name, read)
 
 
 def refs(event: Event) -> list[tuple[RecordType, str | None]]:
