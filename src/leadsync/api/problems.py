@@ -17,6 +17,7 @@ from leadsync.errors import LeadsyncError
 from leadsync.pipeline.intake import database_unavailable
 
 PROBLEM_TYPE = "application/problem+json"
+RETRY = {"Retry-After": "5"}  # a 503's: when to try again, in seconds
 log = logging.getLogger("leadsync.api")
 
 
@@ -146,9 +147,6 @@ async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
     )
     detail = "the database cannot be reached; try again in a moment"
     return problem(503, "Service unavailable", detail, request.url.path, headers=RETRY)
-
-
-RETRY = {"Retry-After": "5"}
 
 
 def add_problem_handlers(app: FastAPI) -> None:

@@ -24,7 +24,7 @@ from leadsync.pipeline.intake import (
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
 
-from .problems import PROBLEM_TYPE, Problem
+from .problems import PROBLEM_TYPE, RETRY, Problem
 
 log = logging.getLogger("leadsync.api")
 
@@ -48,7 +48,7 @@ class Answer:
 def problem_answer(status: int, title: str, detail: str, instance: str) -> Answer:
     """A problem document as an :class:`Answer` (plain ASGI: no FastAPI response)."""
     body = Problem(title=title, status=status, detail=detail, instance=instance)
-    headers = {"Retry-After": "5"} if status == 503 else {}
+    headers = dict(RETRY) if status == 503 else {}
     return Answer(status, PROBLEM_TYPE, body.model_dump_json(exclude_none=True).encode(), headers)
 
 

@@ -73,7 +73,7 @@ def add_html_errors(app: FastAPI) -> None:
         if not wants_html(request):
             return answer
         detail = "The database cannot be reached just now. Try again in a moment."
-        retry = {"Retry-After": answer.headers.get("Retry-After", "5")}
+        retry = {"Retry-After": answer.headers["Retry-After"]}  # the 503 of an outage
         return error_page(request, answer.status_code, "Database unavailable", detail, retry)
 
     app.add_exception_handler(sa.exc.SQLAlchemyError, on_database_error)
