@@ -17,12 +17,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadsync.errors import (
-    NotFoundError,
-)
+from leadsync.errors import LeadsyncError, NotFoundError
 from leadsync.model import RecordType
 from leadsync.ops import listings
-from leadsync.ops.deadletters import RetryResult
+from leadsync.ops.deadletters import RetryResult, dismiss_hint
 from leadsync.ops.monitor import Report
 from leadsync.ops.preview import PreviewResult
 from leadsync.ops.replay import ReplayResult
@@ -491,7 +489,16 @@ def build_router(
         that fails again becomes a new dead letter. The dead letter is kept, marked resolved.
         A line or request that never reached the inbox is read again first: when it still
         cannot be read, 422 saying why (and that it can be dismissed) and nothing changes."""
-        result = workspace.retry_dead_letter(letter_id, by=ADMIN_API)
+        try:
+            result = workspace.retry_dead_letter(letter_id, by=ADMIN_API)
+        except LeadsyncError as exc:  # the way out for this API, not the CLI's
+            hint = dismiss_hint(letter_id)
+            if hint not in str(exc):
+                raise
+            api_hint = f"dismiss it with POST /api/dead-letters/{letter_id}/dismiss"
+            raise ProblemError(
+                exc.http_status, exc.title, str(exc).replace(hint, api_hint)
+            ) from None
         if on_requeue is not None:
             on_requeue()
         return result
