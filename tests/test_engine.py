@@ -266,6 +266,33 @@ def test_bidirectional_ignores_stale_events(workspace: Workspace) -> None:
     assert "stale" in kim["owner_history"][-1]["reason"]
 
 
+@pytest.mark.parametrize("batches", [1, 4])  # one batch, or each event a batch of its own
+def test_an_older_event_arriving_after_one_that_gave_the_owner_again_is_stale(
+    workspace: Workspace, batches: int
+) -> None:
+    """integration_wins: the dialer gives 102 at 09:00, gives 102 again at 11:00 (kept: already
+    the owner), and an event of 10:00 giving 101 arrives last. At 11:00 the dialer said 102:
+    the 10:00 event is stale, as it is when the 11:00 one changed the owner — the order the
+    events arrive in does not decide the owner."""
+    setup(workspace, ownership={"default": "integration_wins"})
+    events = [
+        contact("p-1", owner="u-1", at="2026-11-01T08:00:00Z"),
+        owner_event("contact", "p-1", "u-9", "2026-11-01T09:00:00Z"),
+        owner_event("contact", "p-1", "u-9", "2026-11-01T11:00:00Z"),
+        owner_event("contact", "p-1", "u-1", "2026-11-01T10:00:00Z"),  # late
+    ]
+    for part in [events] if batches == 1 else [[e] for e in events]:
+        run(workspace, *part)
+    kim = record_by_external(workspace, "p-1")
+    assert kim["owner_id"] == "102"
+    last = kim["owner_history"][-1]
+    assert (last["outcome"], last["owner_id"]) == ("ignored", "102")
+    assert last["reason"].startswith(
+        "ignored: stale: the event happened at 2026-11-01T10:00:00Z, before the owner dialer "
+        "gave at 2026-11-01T11:00:00Z (it arrived out of order)"
+    )
+
+
 def test_manual_change_is_protected_then_released(workspace: Workspace) -> None:
     setup(workspace, ownership={"default": "integration_wins", "protect_manual_days": 14})
     run(workspace, contact("p-1", owner="u-1", at="2026-11-01T09:00:00Z"))

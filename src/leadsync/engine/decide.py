@@ -4,8 +4,7 @@ Pure: no connection and no clock. The state comes from :func:`leadsync.engine.lo
 (or, in tests, from memory), the time of writing is passed in, and the answer is a
 :class:`~leadsync.engine.rows.Decided` — the rows to write, each decision with its reason.
 The rules themselves are in :mod:`leadsync.rules`; this module folds their verdicts into
-records, links and activities, so a record created by one event is found by the next.
-"""
+records, links and activities, so a record created by one event is found by the next."""
 
 from __future__ import annotations
 
@@ -63,8 +62,7 @@ class BatchDecider:
 
     With ``trace``, every event also leaves an :class:`EventTrace` (a preview's detail); a
     normal run keeps none. The state's maps are shared, not copied: after the run they hold
-    the batch's end state.
-    """
+    the batch's end state."""
 
     def __init__(
         self,
@@ -432,6 +430,8 @@ class BatchDecider:
             record.owner_source = source
             record.dirty = True
             self.owner_changes.append(decision)
+        else:
+            record.owner_given_again(verdict.proposed_owner_id, source, at)
         return decision
 
     def change_in_crm(

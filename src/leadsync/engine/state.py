@@ -69,6 +69,15 @@ class RecordState:
         (for ``never_overwrite`` and the other strategies' "new record" case)."""
         return self.placeholder and self.owner_changed_at is None
 
+    def owner_given_again(self, owner_id: str | None, source: str, at: str) -> None:
+        """The source that gave the owner gives the same one again at ``at``, a later time:
+        as of then it still says so, and an older event of it arriving after this one is
+        stale (rules/ownership.py, check 2)."""
+        same = owner_id is not None and owner_id == self.owner_id
+        if same and source == self.owner_source and at > (self.owner_changed_at or at):
+            self.owner_changed_at = at
+            self.dirty = True
+
     def owner_row(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -5,9 +5,10 @@ answer is a :class:`Verdict` with a reason a RevOps admin can read.
 
 The checks, in order (the first that applies decides):
 1. the event names no owner: ignored — an event without an owner never clears one;
-2. the event is older than the record's last owner change, and that change came from the same
-   integration (a redelivery out of order) or the strategy is ``bidirectional`` (most recent
-   change wins): ignored (stale);
+2. the event is older than the record's owner as last given — the change that set it, or a
+   later event of the same source giving that owner again — and that came from the same
+   integration (an event arriving out of order) or the strategy is ``bidirectional`` (most
+   recent change wins): ignored (stale);
 3. the rep maps to nobody and the policy leaves it so: ignored, flagged;
 4. a person set the owner in the CRM less than ``protect_manual_days`` before the event: kept;
 5. the strategy: a new record always takes the owner; on an existing record
@@ -99,7 +100,7 @@ def decide_owner(
                 current,
                 proposed,
                 f"ignored: stale under bidirectional: the event happened at "
-                f"{display_ts(occurred_at)}, before the last owner change at "
+                f"{display_ts(occurred_at)}, before the owner was last given, at "
                 f"{display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
             )
         if integration is not None and ctx.owner_source == integration:
@@ -108,8 +109,8 @@ def decide_owner(
                 current,
                 proposed,
                 f"ignored: stale: the event happened at {display_ts(occurred_at)}, before the "
-                f"owner change {integration} made at {display_ts(ctx.owner_changed_at)} (it "
-                f"arrived out of order); the owner stays {_who(current)}",
+                f"owner {integration} gave at {display_ts(ctx.owner_changed_at)} (it arrived "
+                f"out of order); the owner stays {_who(current)}",
             )
     if proposed is None:
         return Verdict(
