@@ -297,6 +297,28 @@ def test_an_empty_file_is_not_applied(cli: Cli, files: Path) -> None:
     ]
 
 
+def test_a_file_without_owners_is_not_applied_over_a_workspace_that_has_some(
+    cli: Cli, files: Path
+) -> None:
+    """A file with integrations but no owners: key would archive every owner, as an empty
+    file would: refused (exit 2, nothing applied); owners: [] says it on purpose."""
+    cli("apply", str(files / "leadsync.yaml"))
+    (files / "only.yaml").write_text("integrations:\n  dialer:\n    kind: generic\n")
+    result = cli("apply", str(files / "only.yaml"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: {files / 'only.yaml'}: the file lists no owners (no owners: key), so applying "
+        "it would archive every owner of the workspace (101, 102, 103); list them, write "
+        "owners: [] to archive them all, or owners: {source: hubspot} to take them from HubSpot"
+    )
+    active = [o["id"] for o in cli.json("owners", "list") if not o["archived"]]
+    assert active == ["101", "102", "103"]
+    (files / "none.yaml").write_text("owners: []\nintegrations:\n  dialer:\n    kind: generic\n")
+    assert cli("apply", str(files / "none.yaml")).exit_code == 0
+    assert not [o for o in cli.json("owners", "list") if not o["archived"]]
+    assert cli("apply", str(files / "only.yaml")).exit_code == 0  # no owner left to archive
+
+
 def test_a_team_member_twice_is_a_config_problem_with_the_others(
     cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from leadsync.errors import UserError
 from leadsync.ops.settings_change import Actor, ManagedBy
 from leadsync.settings import dump_config, load_config_file
 from leadsync.store.database import shown_url
+from leadsync.workspace import Workspace
 
 
 @app.command()
@@ -56,6 +57,8 @@ def apply(
                 f"admins at {current}. Apply {current}, or pass --managed to make {file} the "
                 "workspace's file (--unmanaged: managed by no file)"
             )
+        if "owners" not in config.model_fields_set:
+            _refuse_archiving_every_owner(ws, file)
         # Marked by its full path: the same file, wherever apply runs from.
         marked = ManagedBy(str(file.resolve()), managed) if managed or unmanaged else None
         changes = ws.apply_config(config, by=by, managed=marked)
@@ -68,6 +71,20 @@ def apply(
     for key, items in render.json_of(changes).items():
         if items:
             render.line(f"{key.replace('_', ' ')}: {', '.join(items)}")
+
+
+def _refuse_archiving_every_owner(ws: Workspace, file: Path) -> None:
+    """A file that lists no owners would archive every owner the workspace has, as an empty
+    file would (refused when it is read): more likely a file cut short, or one meant for
+    another command, than what is meant; it is said explicitly with ``owners: []``."""
+    kept = [o["id"] for o in ws.owners() if not o["archived"]]
+    if kept:
+        shown = ", ".join(kept[:5]) + (f" … ({len(kept) - 5} more)" if len(kept) > 5 else "")
+        raise UserError(
+            f"{file}: the file lists no owners (no owners: key), so applying it would archive "
+            f"every owner of the workspace ({shown}); list them, write owners: [] to archive "
+            "them all, or owners: {source: hubspot} to take them from HubSpot"
+        )
 
 
 def _same_file(marked: str, file: Path) -> bool:
