@@ -928,6 +928,8 @@ def test_each_kind_reads_its_vendor_options_with_its_adapter_s_model() -> None:
 
     crm = integration_from_dict({"kind": "hubspot", "vendor": {"app_id": 777}})
     assert crm.vendor == HubSpotOptions(app_id="777")
+    spaced = integration_from_dict({"kind": "hubspot", "vendor": {"app_id": " 777 "}})
+    assert spaced.vendor == HubSpotOptions(app_id="777")
     assert integration_from_dict({"kind": "aircall"}).vendor == NoOptions()
     deals = integration_from_dict(
         {"kind": "pipedrive", "vendor": {"activity_types": {"lunch": "meeting"}}}
@@ -948,6 +950,11 @@ def test_each_kind_reads_its_vendor_options_with_its_adapter_s_model() -> None:
                 "vendor.app_id: expected an id (text or a whole number); got true",
             ],
         ),
+        (
+            {"kind": "hubspot", "vendor": {"app_id": "app:777 "}},  # never matches a sourceId
+            ["vendor.app_id: 'app:777' is not a HubSpot app id; allowed: the app's number"],
+        ),
+        ({"kind": "hubspot", "vendor": {"app_id": "-5"}}, ["vendor.app_id: '-5' is not a Hub"]),
         ({"kind": "generic", "vendor": {"app": "1"}}, ["vendor.app: unknown key; allowed: "]),
         (
             {"kind": "aircall", "vendor": {"app": "1"}},
@@ -1015,7 +1022,9 @@ _VENDOR = {
             "require_timestamp": st.booleans(),
         },
     ),
-    "hubspot": st.fixed_dictionaries({}, optional={"app_id": _WORD}),
+    "hubspot": st.fixed_dictionaries(
+        {}, optional={"app_id": st.from_regex(r"[0-9]{1,12}", fullmatch=True)}
+    ),
     "pipedrive": st.fixed_dictionaries(
         {},
         optional={
@@ -1100,3 +1109,17 @@ def test_round_trip_of_every_part_of_the_file(config: WorkspaceConfig) -> None:
     assert config_from_dict(config_to_dict(config)) == config
     # Whole numbers are written as people write them (a string may end in ".0": not a number).
     assert not re.search(r"^\s*[\w-]+: -?\d+\.0$", text, re.MULTILINE), text
+
+
+def test_the_destinations_app_id_is_the_apps_number() -> None:
+    """The destination's ``app_id`` (HubSpot webhooks from it are leadsync's own) is checked
+    as the HubSpot integration's is: anything but the app's number never matches."""
+    text = "owners: []\ndestination:\n  kind: hubspot\n  app_id: my-app\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(text, "ws.yaml")
+    assert caught.value.problems == [
+        "ws.yaml:4: destination.app_id: 'my-app' is not a HubSpot app id; allowed: the app's "
+        "number (the app's settings, Auth tab: App ID), e.g. 1234567"
+    ]
+    good = load_config(text.replace("my-app", "'1234567'"), "ws.yaml")
+    assert good.destination is not None and good.destination.app_id == "1234567"

@@ -34,6 +34,7 @@ from leadsync.settings.checks import (
     written_problems,
 )
 from leadsync.settings.integration import IntegrationSettings
+from leadsync.sources.options import hubspot_app_id
 from leadsync.values import normalize_domain, valid_domain
 
 __all__ = [
@@ -117,6 +118,11 @@ class DestinationSettings(SettingsModel):
     @classmethod
     def _token_env_name(cls, value: str) -> str:
         return env_var_name(value, "HUBSPOT_TOKEN")
+
+    @field_validator("app_id")
+    @classmethod
+    def _app_id(cls, value: str | None) -> str | None:
+        return hubspot_app_id(value)
 
     @field_validator("base_url")
     @classmethod

@@ -121,6 +121,22 @@ class HubSpotOptions(VendorOptions):
 
     app_id: Id | None = None
 
+    @field_validator("app_id")
+    @classmethod
+    def _app_id(cls, value: str | None) -> str | None:
+        return hubspot_app_id(value)
+
+
+def hubspot_app_id(value: str | None) -> str | None:
+    """A HubSpot app id as written (the app's number), else an error saying what is allowed:
+    anything else never matches the ``sourceId`` of the app's changes, silently."""
+    if value is not None and not re.fullmatch(r"[0-9]+", value.strip()):
+        raise own_error(
+            f"{show(value)} is not a HubSpot app id; allowed: the app's number (the app's "
+            "settings, Auth tab: App ID), e.g. 1234567"
+        )
+    return value.strip() if value is not None else None
+
 
 class SalesforceOptions(VendorOptions):
     """``organization_id``: the org whose Outbound Messages are accepted (they carry no
