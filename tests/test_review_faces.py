@@ -273,6 +273,20 @@ def test_a_reps_question_names_owners_and_its_answer_maps_the_rep(
     assert ws.integration("dialer").users.map["u-77"] == "104"
     [change] = ws.audit_log().entries[:1]
     assert change.who.startswith("cli: ") and change.integration == "dialer"
+    closed = ws.review_item(item_id)
+    assert closed.choice == "104" and "(not one of the candidates)" not in (closed.outcome or "")
+
+
+def test_a_reps_question_answered_with_an_owner_not_among_its_candidates_says_so(
+    ws: Workspace, ids: dict[str, int], cli: Cli
+) -> None:
+    item_id = ask_owner(ws)
+    assert cli("resolve", str(item_id), "--choose", "102").exit_code == 0  # active, not asked
+    closed = ws.review_item(item_id)
+    assert closed.choice == "102"
+    assert (closed.outcome or "").startswith(
+        f"resolved by a person in review item {item_id} (not one of the candidates): cli: "
+    )
 
 
 # ------------------------------------------------------------------------ the admin API
