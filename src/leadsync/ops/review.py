@@ -246,8 +246,8 @@ def _choose_owner(
     data = settings.model_dump(mode="json", exclude_defaults=True)
     data.setdefault("users", {}).setdefault("map", {})[rep] = choose
     settings_change.save_integration(engine, item.integration, data, False, by)
-    listed = any(c.owner_id == choose for c in item.candidates)
-    note = "" if listed or not item.candidates else " (not one of the candidates)"
+    asked = any(c.owner_id == choose for c in item.candidates)
+    note = "" if asked or not item.candidates else " (not one of the candidates)"
     reason = (
         f"resolved by a person in review item {item.id}{note}: {by.who} ({by.role}) set "
         f"users.map {rep} -> {choose}"
