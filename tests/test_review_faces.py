@@ -150,18 +150,23 @@ def test_cli_lists_shows_and_resolves_a_question(
     assert [i["id"] for i in cli.json("list", "--kind", "unknown")["items"]] == [2]
     assert cli.json("list", "--integration", "router")["items"] == []
 
+    ws.set_owner("contact", ids["k1"], "101")  # Kim is Ana's; Kay is nobody's
     shown = cli("show", "1")
     assert shown.exit_code == 0, shown.stderr
     assert "question: 2 contacts have +442079460000: which one was on this call?" in shown.stdout
-    assert f"contact {ids['k1']} Kim: contact {ids['k1']} has +442079460000 as phone" in (
-        shown.stdout
+    # Each record candidate with its owner now: a clue for who answers.
+    assert (
+        f"contact {ids['k1']} Kim (owner 101 Ana Ng): contact {ids['k1']} has +442079460000 as "
+        "phone" in shown.stdout
     )
-    assert f"contact {ids['k2']} Kay: contact {ids['k2']} has +442079460000 as mobilephone" in (
-        shown.stdout
+    assert (
+        f"contact {ids['k2']} Kay (owner -): contact {ids['k2']} has +442079460000 as "
+        "mobilephone" in shown.stdout
     )
+    detail = cli.json("show", "1")
+    assert [c["owner_id"] for c in detail["candidates"]] == ["101", None]
     assert "activity: call " in shown.stdout and "owner 101 Ana Ng" in shown.stdout
     assert "from +442079460000" in shown.stdout
-    detail = cli.json("show", "1")
     assert detail["activity"]["external_id"] == "c1" and detail["status"] == "open"
 
     resolved = cli("resolve", "1", "--choose", str(ids["k2"]))

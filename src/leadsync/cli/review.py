@@ -145,11 +145,13 @@ def review_show(
 
 
 def _candidate(candidate: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    """A candidate for people: ``contact 2 Kim Lee``, or an owner as ``owner 101 Ana Ng``."""
+    """A candidate for people: ``contact 2 Kim Lee (owner 101 Ana Ng)``, or an owner as
+    ``owner 101 Ana Ng``."""
     if candidate["record_id"] is None:
         return f"owner {render.owner(candidate['owner_id'], names)}"
     name = f" {candidate['name']}" if candidate["name"] else ""
-    return f"{candidate['record_type']} {candidate['record_id']}{name}"
+    owner = f"owner {render.owner(candidate['owner_id'], names)}"
+    return f"{candidate['record_type']} {candidate['record_id']}{name} ({owner})"
 
 
 def _activity(activity: Mapping[str, Any], names: Mapping[str, str]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules, attach_activity
 from leadsync.errors import NotFoundError, UserError, WorkspaceError
@@ -39,7 +39,9 @@ class ReviewCandidate(ResultModel):
 
     record_id: int | None = Field(default=None, description="A record's id (null: an owner).")
     record_type: str | None = None
-    owner_id: str | None = None
+    owner_id: str | None = Field(
+        default=None, description="The owner proposed; for a record, the record's owner now."
+    )
     name: str | None = None
     why: str
 
@@ -119,12 +121,12 @@ def page(
     with engine.connect() as connection:
         rows = store.page(connection, status, kind, integration, limit + 1, after)
         total = store.count_open(connection)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        items = _with_owners(connection, [_item(r) for r in rows[:limit]])
     return ReviewPage(
-        items=[_item(r) for r in rows],
+        items=items,
         open=total,
-        next_after=rows[-1]["id"] if more else None,
+        next_after=items[-1].id if more else None,
     )
 
 
@@ -138,7 +140,19 @@ def show(engine: Engine, item_id: int) -> ReviewItem:
             if row["activity_id"] is not None
             else None
         )
-    return _item(row, activity)
+        return _with_owners(connection, [_item(row, activity)])[0]
+
+
+def _with_owners(connection: Connection, items: list[ReviewItem]) -> list[ReviewItem]:
+    """Each record candidate with its record's owner now (a clue for who answers: the caller's
+    rep may own one of them), read for a page at once."""
+    ids = {c.record_id for item in items for c in item.candidates if c.record_id is not None}
+    owners = store.owners_of(connection, ids)
+    for item in items:
+        for candidate in item.candidates:
+            if candidate.record_id is not None:
+                candidate.owner_id = owners.get(candidate.record_id)
+    return items
 
 
 def resolve(

@@ -4,12 +4,13 @@ engine's inserts are in :mod:`leadsync.store.counterparts`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadsync.store.database import in_values
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -79,6 +80,16 @@ def close(
 def activity_of(connection: Connection, activity_id: int) -> dict[str, Any] | None:
     row = connection.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
     return dict(row._mapping) if row is not None else None
+
+
+def owners_of(connection: Connection, record_ids: Collection[int]) -> dict[int, str | None]:
+    """The current owner of each of these records (by id; a record that is gone is absent)."""
+    if not record_ids:
+        return {}
+    query = sa.select(records.c.id, records.c.owner_id).where(
+        in_values(records.c.id, record_ids, connection.dialect.name)
+    )
+    return {int(i): o for i, o in connection.execute(query)}
 
 
 def record_type_of(connection: Connection, record_id: int) -> str | None:
