@@ -75,8 +75,9 @@ def find(
             raise UserError(
                 f"--external {external!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1"
             )
-        check_integration(engine, rules(), name)
-        ext = (name, record_ops.vendor_external_id(rules(), name, external_id))
+        known = rules()  # read once, for the check and the spelling
+        check_integration(engine, known, name)
+        ext = (name, record_ops.vendor_external_id(known, name, external_id))
     norm_domain = normalize_domain(domain) if domain is not None else None
     with engine.connect() as connection:
         ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
