@@ -31,7 +31,14 @@ from leadsync.engine.state import (
     RecordState,
 )
 from leadsync.engine.write import outbox_rows, write, write_owner_changes
-from leadsync.model import Event, OwnerDecision, RecordType, now_ts
+from leadsync.model import (
+    Event,
+    EventType,
+    ExternalUserRef,
+    OwnerDecision,
+    RecordType,
+    now_ts,
+)
 from leadsync.rules.associations import ChosenAssociation
 from leadsync.rules.counterparts import BY_PERSON
 from leadsync.rules.mapping import external_owner_id
@@ -57,6 +64,7 @@ __all__ = [
     "change_owner_in_crm",
     "decide",
     "decide_batch",
+    "decide_for_rep",
     "external_owner_id",
     "in_rollout",
     "load",
@@ -136,3 +144,45 @@ def attach_activity(
     )
     write(connection, decider.finish(now))
     return chosen
+
+
+def decide_for_rep(
+    connection: Connection,
+    rules: WorkspaceRules,
+    integration: str,
+    rep: ExternalUserRef,
+    asked: Sequence[Mapping[str, Any]],
+    note: str,
+) -> list[OwnerDecision]:
+    """Decide again, now that ``rules`` map the rep, the owner of records its events left
+    without one (``asked``: ``record_id``, ``event_id`` and ``at`` of each record's last
+    such decision, ``first`` when that event created the record): each as its event would
+    have been decided, at its time, by the same
+    code (:meth:`BatchDecider.decide`: the strategy the record gets, a person's protection,
+    a newer owner), its reason ending with ``note``; written as a batch of its own, under
+    the batch lock. A record that is gone is passed over."""
+    store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+    state = load(connection, rules, [], record_ids={int(a["record_id"]) for a in asked})
+    now = now_ts()
+    decider = BatchDecider(state, rules, now=now)
+    decisions: list[OwnerDecision] = []
+    for row in asked:
+        record = state.records.get(int(row["record_id"]))
+        if record is None:
+            continue
+        event = Event(row["event_id"] or "", integration, EventType.OWNER, row["at"], owner=rep)
+        settings, variant = rules.settings_for(integration, str(record.id))
+        decider.decide(
+            record,
+            bool(row["first"]) or record.awaits_first_owner(),
+            event,
+            rules.strategy_under(integration, record.type, settings, variant),
+            settings.ownership.protect_manual_days,
+            decider.map_rep(event, settings),
+            variant=variant,
+        )
+        decision = decider.decisions[-1]
+        decision.reason = f"{decision.reason} ({note})"
+        decisions.append(decision)
+    write(connection, decider.finish(now))
+    return decisions

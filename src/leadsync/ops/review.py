@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.engine import WorkspaceRules, attach_activity
+from leadsync.engine import WorkspaceRules, attach_activity, decide_for_rep
 from leadsync.errors import NotFoundError, UserError, WorkspaceError
-from leadsync.model import display_ts, now_ts
+from leadsync.model import ExternalUserRef, display_ts, now_ts
 from leadsync.ops import settings_change
 from leadsync.ops.settings_change import Actor
 from leadsync.pipeline.expiry import expire_holds as expire_holds
@@ -28,6 +28,7 @@ from leadsync.rules import counterparts as rules
 from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
+from leadsync.workspace_config import load_rules
 
 STATUSES = ("open", "resolved", "skipped", "attached")
 PAGE = 50
@@ -266,9 +267,22 @@ def _choose_owner(
         f"resolved by a person in review item {item.id}{note}: {by.who} ({by.role}) set "
         f"users.map {rep} -> {choose}"
     )
+    rules_ = load_rules(engine)  # with the rep in the map
     with engine.begin() as connection:
         store.close(connection, item.id, "resolved", now, by.who, choose, reason)
-    return Resolution(
-        item=show(engine, item.id),
-        applied=[f"{item.integration}: rep {rep} now maps to owner {choose} ({owner.name})"],
-    )
+        left = store.left_by_rep(connection, item.integration, rep)
+        decided = decide_for_rep(
+            connection,
+            rules_,
+            item.integration,
+            ExternalUserRef(rep),
+            left,
+            f"decided again: review item {item.id} answered by {by.who} ({by.role})",
+        )
+    applied = [f"{item.integration}: rep {rep} now maps to owner {choose} ({owner.name})"]
+    applied += [
+        f"{d.record_type.value} {d.record_id}: {d.outcome.value}, owner "
+        f"{d.owner_id or 'none'} ({d.reason})"
+        for d in decided
+    ]
+    return Resolution(item=show(engine, item.id), applied=applied)

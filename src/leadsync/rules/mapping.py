@@ -128,7 +128,10 @@ def map_external_user(
     result names them (``candidates``) for the review queue, else the unmapped policy
     applies."""
     rep = ref.describe()
-    target = users.target_of(ref.id) if ref.id is not None else None
+    # A rep its tool names only by email is in the map by that email (a review answer puts
+    # it there).
+    named = ref.id if ref.id is not None else ref.email
+    target = users.target_of(named) if named is not None else None
     if target is not None:
         if directory.is_active(target):
             return MappingResult(target, True, f"rep {rep} maps to {target} by the explicit map")

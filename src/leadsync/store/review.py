@@ -15,6 +15,7 @@ from leadsync.store.schema import (
     activities,
     activity_associations,
     held_activities,
+    owner_decisions,
     record_phones,
     records,
     review_items,
@@ -90,6 +91,50 @@ def owners_of(connection: Connection, record_ids: Collection[int]) -> dict[int, 
         in_values(records.c.id, record_ids, connection.dialect.name)
     )
     return {int(i): o for i, o in connection.execute(query)}
+
+
+def left_by_rep(connection: Connection, integration: str, rep: str) -> list[dict[str, Any]]:
+    """The records a rep's events left without the owner they named (the rep mapped to
+    nobody: a flagged decision that proposed no owner) and whose owner nothing set since:
+    per record its last such decision (``record_id``, ``event_id``, ``at``; ``first`` when
+    it is the record's first decision: its event created the record), by record id.
+    ``rep`` is the rep as its question names it (its external id, else its email); the
+    decisions name it as ``id (email)`` or alone."""
+    d = owner_decisions
+    later = owner_decisions.alias("later")
+    set_since = (
+        sa.exists()
+        .where(later.c.record_id == d.c.record_id, later.c.id > d.c.id)
+        .where(later.c.outcome == "set")
+    )
+    ranked = (
+        sa.select(
+            d.c.record_id,
+            d.c.event_id,
+            d.c.at,
+            ~sa.exists()
+            .where(later.c.record_id == d.c.record_id, later.c.id < d.c.id)
+            .label("first"),
+            sa.func.row_number()
+            .over(partition_by=d.c.record_id, order_by=d.c.id.desc())
+            .label("n"),
+        )
+        .where(d.c.integration == integration, d.c.flagged.is_(True))
+        .where(d.c.outcome != "set", d.c.proposed_owner_id.is_(None))
+        .where(
+            sa.or_(
+                d.c.external_user == rep, d.c.external_user.startswith(f"{rep} (", autoescape=True)
+            )
+        )
+        .where(~set_since)
+        .subquery()
+    )
+    query = (
+        sa.select(ranked.c.record_id, ranked.c.event_id, ranked.c.at, ranked.c.first)
+        .where(ranked.c.n == 1)
+        .order_by(ranked.c.record_id)
+    )
+    return [dict(r._mapping) for r in connection.execute(query)]
 
 
 def record_type_of(connection: Connection, record_id: int) -> str | None:

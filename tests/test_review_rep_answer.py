@@ -1,0 +1,154 @@
+"""A rep's question answered decides again the records its events left without an owner.
+
+A rep whose email two active owners share maps to nobody: its events give no owner and ask
+which owner it is (one question per rep). Answering it puts the rep in ``users.map`` and
+decides the records those events left unowned again, each as its event would have been
+decided with the rep mapped (the strategy the record gets, at the event's time) — but not a
+record whose owner something set since. On SQLite and PostgreSQL, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+import leadsync.cli.review  # noqa: F401  (attaches `leadsync review` to the app)
+from leadsync.cli import app
+from leadsync.store.schema import owners
+from leadsync.workspace import Workspace
+from tests.helpers import settings, workspace_config
+
+ANA = "ana@acme.test"  # owner 101's email, and owner 104's too below
+
+
+def line(event_id: str, at: str, kind: str, ext: str, owner: Any, **props: Any) -> str:
+    event: dict[str, Any] = {
+        "id": event_id,
+        "occurred_at": f"2026-11-01T{at}:00Z",
+        "type": "record",
+        "object": kind,
+        "external_id": ext,
+        "properties": props,
+    }
+    if owner is not None:
+        event["owner"] = owner
+    return json.dumps(event)
+
+
+@pytest.fixture
+def ws(db_url: str) -> Iterator[Workspace]:
+    with Workspace(db_url) as workspace:
+        # fill_if_empty for contacts, never_overwrite for deals; u-1 is ANA in the
+        # directory; u-9 maps to 102; the unmapped policy is round robin (not used here:
+        # an ambiguous rep is a question, not a turn).
+        workspace.apply_config(workspace_config({"dialer": settings()}))
+        with workspace.engine.begin() as connection:  # as owners pulled from a CRM may
+            connection.execute(sa.update(owners).where(owners.c.id == "104").values(email=ANA))
+        yield workspace
+
+
+def record_of(ws: Workspace, ext: str) -> dict[str, Any]:
+    [found] = ws.find(external=f"dialer:{ext}")
+    return found
+
+
+def owner_of(ws: Workspace, kind: str, ext: str) -> str | None:
+    found = record_of(ws, ext)
+    assert found["type"] == kind
+    owner: str | None = found["owner_id"]
+    return owner
+
+
+def resolve(db_url: str, item_id: int, owner: str) -> Any:
+    runner = CliRunner()
+    args = ["--db", db_url, "review", "resolve", str(item_id), "--choose", owner, "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_answering_a_reps_question_owns_the_records_it_left_unowned(
+    ws: Workspace, db_url: str
+) -> None:
+    lines = [
+        line("e1", "09:00", "contact", "p1", "u-1", email="p1@globex.test"),
+        line("e2", "09:05", "contact", "p2", "u-1", email="p2@globex.test"),
+        line("e3", "09:10", "deal", "d1", "u-1", name="Renewal"),
+        # p3: left unowned by u-1, then given an owner by u-9 (102): not decided again.
+        line("e4", "09:15", "contact", "p3", "u-1", email="p3@globex.test"),
+        line("e5", "10:00", "contact", "p3", "u-9"),
+        # p5: owned by u-9 first; u-1's later event left it as it was (fill if empty).
+        line("e6", "09:20", "contact", "p5", "u-9", email="p5@globex.test"),
+        line("e7", "09:25", "contact", "p5", "u-1"),
+        # p6: another rep's unmapped record (a directory email nobody has): not this rep's.
+        line("e8", "09:30", "contact", "p6", {"id": "u-5", "email": "zed@acme.test"}),
+    ]
+    ws.ingest("dialer", lines)
+    assert [owner_of(ws, "contact", p) for p in ("p1", "p2", "p3", "p5")] == [
+        None,
+        None,
+        "102",
+        "102",
+    ]
+    assert owner_of(ws, "deal", "d1") is None
+    [question] = ws.review_items(kind="owner").items
+    assert question.subject == "u-1"
+    p6 = owner_of(ws, "contact", "p6")  # round robin's turn: 101
+
+    answer = resolve(db_url, question.id, "104")
+
+    assert [owner_of(ws, "contact", p) for p in ("p1", "p2", "p3", "p5", "p6")] == [
+        "104",
+        "104",
+        "102",
+        "102",
+        p6,
+    ]
+    assert owner_of(ws, "deal", "d1") == "104"  # a new deal gets its first owner
+    applied = answer["applied"]
+    assert applied[0] == "dialer: rep u-1 now maps to owner 104 (Di Ro)"
+    outcomes = sorted(a.split(" (", 1)[0] for a in applied[1:])
+    ids = {p: record_of(ws, p)["id"] for p in ("p1", "p2", "p5")}
+    deal = record_of(ws, "d1")
+    assert outcomes == sorted(
+        [
+            f"contact {ids['p1']}: set, owner 104",
+            f"contact {ids['p2']}: set, owner 104",
+            f"contact {ids['p5']}: kept, owner 102",
+            f"deal {deal['id']}: set, owner 104",
+        ]
+    )
+    # Each decision says why, and that an answer decided it again.
+    [decision] = [
+        d
+        for d in ws.record("contact", ids["p1"])["owner_history"]
+        if d["owner_id"] == "104" and d["outcome"] == "set"
+    ]
+    assert "rep u-1 maps to 104 by the explicit map" in decision["reason"]
+    assert f"decided again: review item {question.id} answered by cli: " in decision["reason"]
+    assert decision["event_id"] == "e1" and decision["at"].startswith("2026-11-01T09:00")
+
+    # Later events of the rep map by the answer; answering again is refused.
+    ws.ingest("dialer", [line("e9", "11:00", "contact", "p7", "u-1", email="p7@globex.test")])
+    assert owner_of(ws, "contact", "p7") == "104"
+    assert ws.review_items(kind="owner", status="open").items == []
+
+
+def test_a_rep_named_only_by_email_is_mapped_by_it(ws: Workspace, db_url: str) -> None:
+    rep = {"email": ANA}
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p1", rep, email="p1@globex.test")])
+    assert owner_of(ws, "contact", "p1") is None
+    [question] = ws.review_items(kind="owner").items
+    assert question.subject == ANA
+
+    resolve(db_url, question.id, "101")
+
+    assert ws.integration("dialer").users.map[ANA] == "101"
+    assert owner_of(ws, "contact", "p1") == "101"
+    ws.ingest("dialer", [line("e2", "10:00", "contact", "p2", rep, email="p2@globex.test")])
+    assert owner_of(ws, "contact", "p2") == "101"  # the map's email entry is read
+    assert ws.review_items(kind="owner", status="open").items == []
