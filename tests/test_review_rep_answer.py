@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ import leadsync.cli.review  # noqa: F401  (attaches `leadsync review` to the app
 from leadsync.cli import app
 from leadsync.store.schema import owners
 from leadsync.workspace import Workspace
-from tests.helpers import settings, workspace_config
+from tests.helpers import OWNERS, settings, workspace_config
 
 ANA = "ana@acme.test"  # owner 101's email, and owner 104's too below
 
@@ -37,6 +38,25 @@ def line(event_id: str, at: str, kind: str, ext: str, owner: Any, **props: Any) 
     if owner is not None:
         event["owner"] = owner
     return json.dumps(event)
+
+
+def call(event_id: str, at: str, ext: str, owner: str, contact: str) -> str:
+    return json.dumps(
+        {
+            "id": event_id,
+            "occurred_at": f"2026-11-01T{at}:00Z",
+            "type": "activity",
+            "activity": "call",
+            "external_id": ext,
+            "owner": owner,
+            "properties": {"duration_s": 60, "outcome": "connected", "direction": "outbound"},
+            "associations": [{"object": "contact", "external_id": contact}],
+        }
+    )
+
+
+def call_owners(ws: Workspace) -> dict[str, str | None]:
+    return {a["external_id"]: a["owner_id"] for a in ws.activities()}
 
 
 @pytest.fixture
@@ -86,6 +106,9 @@ def test_answering_a_reps_question_owns_the_records_it_left_unowned(
         line("e7", "09:25", "contact", "p5", "u-1"),
         # p6: another rep's unmapped record (a directory email nobody has): not this rep's.
         line("e8", "09:30", "contact", "p6", {"id": "u-5", "email": "zed@acme.test"}),
+        # Calls: u-1's on p1 (no owner: its rep maps to nobody), u-9's (owner 102).
+        call("c1", "09:40", "k-1", "u-1", "p1"),
+        call("c2", "09:45", "k-2", "u-9", "p1"),
     ]
     ws.ingest("dialer", lines)
     assert [owner_of(ws, "contact", p) for p in ("p1", "p2", "p3", "p5")] == [
@@ -95,6 +118,7 @@ def test_answering_a_reps_question_owns_the_records_it_left_unowned(
         "102",
     ]
     assert owner_of(ws, "deal", "d1") is None
+    assert call_owners(ws) == {"k-1": None, "k-2": "102"}
     [question] = ws.review_items(kind="owner").items
     assert question.subject == "u-1"
     p6 = owner_of(ws, "contact", "p6")  # round robin's turn: 101
@@ -109,9 +133,12 @@ def test_answering_a_reps_question_owns_the_records_it_left_unowned(
         p6,
     ]
     assert owner_of(ws, "deal", "d1") == "104"  # a new deal gets its first owner
+    assert call_owners(ws) == {"k-1": "104", "k-2": "102"}  # the rep's call gets its owner
     applied = answer["applied"]
     assert applied[0] == "dialer: rep u-1 now maps to owner 104 (Di Ro)"
-    outcomes = sorted(a.split(" (", 1)[0] for a in applied[1:])
+    k1 = next(a["id"] for a in ws.activities() if a["external_id"] == "k-1")
+    assert applied[-1] == f"call {k1}: owner 104 (its rep's)"
+    outcomes = sorted(a.split(" (", 1)[0] for a in applied[1:-1])
     ids = {p: record_of(ws, p)["id"] for p in ("p1", "p2", "p5")}
     deal = record_of(ws, "d1")
     assert outcomes == sorted(
@@ -152,3 +179,79 @@ def test_a_rep_named_only_by_email_is_mapped_by_it(ws: Workspace, db_url: str) -
     ws.ingest("dialer", [line("e2", "10:00", "contact", "p2", rep, email="p2@globex.test")])
     assert owner_of(ws, "contact", "p2") == "101"  # the map's email entry is read
     assert ws.review_items(kind="owner", status="open").items == []
+
+
+def review(db_url: str, *args: str) -> Any:
+    return CliRunner().invoke(app, ["--db", db_url, "review", *args])
+
+
+def test_a_skipped_reps_question_is_asked_again_by_its_next_event(
+    ws: Workspace, db_url: str
+) -> None:
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p1", "u-1", email="p1@globex.test")])
+    [question] = ws.review_items(kind="owner").items
+    skipped = review(db_url, "resolve", str(question.id), "--skip")
+    assert skipped.exit_code == 0, skipped.stderr
+    closed = ws.review_item(question.id)
+    assert closed.status == "skipped"
+    assert closed.outcome is not None and closed.outcome.endswith(
+        "rep u-1 stays mapped to nobody; its next event asks again"
+    )
+    assert ws.review_items(kind="owner").items == []
+
+    ws.ingest("dialer", [line("e2", "10:00", "contact", "p2", "u-1", email="p2@globex.test")])
+
+    [again] = ws.review_items(kind="owner").items  # the same question, open again
+    assert (again.id, again.status, again.event_id) == (question.id, "open", "e2")
+    assert again.closed_by is None and again.outcome is None
+    resolve(db_url, again.id, "101")
+    assert [owner_of(ws, "contact", p) for p in ("p1", "p2")] == ["101", "101"]
+
+
+def test_a_workspace_managed_by_file_is_answered_once_the_file_maps_the_rep(
+    ws: Workspace, db_url: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "leadsync.yaml"
+    doc = {"owners": OWNERS, "teams": {"sdr": ["101", "102"]}, "integrations": {}}
+    doc["integrations"] = {"dialer": settings()}
+    file.write_text(json.dumps(doc))
+    cli = CliRunner()
+    assert cli.invoke(app, ["--db", db_url, "apply", str(file), "--managed"]).exit_code == 0
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(owners).where(owners.c.id == "104").values(email=ANA))
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p1", "u-1", email="p1@globex.test")])
+    [question] = ws.review_items(kind="owner").items
+
+    refused = review(db_url, "resolve", str(question.id), "--choose", "104")
+    assert refused.exit_code == 2
+    said = " ".join(refused.stderr.split())
+    assert f"the workspace is managed by file ({file})" in said
+    assert 'users: {map: {"u-1": "104"}}' in said and "then answer again" in said
+    assert owner_of(ws, "contact", "p1") is None
+    assert ws.review_item(question.id).status == "open"
+
+    doc["integrations"]["dialer"]["users"]["map"]["u-1"] = "104"
+    file.write_text(json.dumps(doc))
+    assert cli.invoke(app, ["--db", db_url, "apply", str(file)]).exit_code == 0
+    resolve(db_url, question.id, "104")
+    assert owner_of(ws, "contact", "p1") == "104"
+    outcome = ws.review_item(question.id).outcome or ""
+    assert outcome.endswith("found users.map u-1 -> 104")
+
+
+def test_an_ingest_counts_the_questions_it_put_in_the_queue_not_those_asked_again(
+    ws: Workspace,
+) -> None:
+    # The rep named with and without its email: two asks of one question.
+    first = ws.ingest(
+        "dialer",
+        [
+            line("e1", "09:00", "contact", "p1", {"id": "u-1", "email": ANA}, email="p1@x.test"),
+            line("e2", "09:05", "contact", "p2", "u-1", email="p2@globex.test"),
+        ],
+    )
+    assert first.counterparts["queued_for_review"] == 1
+    assert len(ws.review_items(kind="owner").items) == 1
+    again = ws.ingest("dialer", [line("e3", "10:00", "contact", "p3", "u-1", email="p3@x.test")])
+    assert again.counterparts["queued_for_review"] == 0  # open already: not put again
+    assert len(ws.review_items().items) == 1

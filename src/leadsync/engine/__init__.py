@@ -15,6 +15,7 @@ The whole batch is one transaction, the caller's, whose lock the caller has take
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -32,6 +33,7 @@ from leadsync.engine.state import (
 )
 from leadsync.engine.write import outbox_rows, write, write_owner_changes
 from leadsync.model import (
+    ActivityType,
     Event,
     EventType,
     ExternalUserRef,
@@ -39,6 +41,7 @@ from leadsync.model import (
     RecordType,
     now_ts,
 )
+from leadsync.rules.activities import activity_owner
 from leadsync.rules.associations import ChosenAssociation
 from leadsync.rules.counterparts import BY_PERSON
 from leadsync.rules.mapping import external_owner_id
@@ -58,6 +61,7 @@ __all__ = [
     "EventTrace",
     "LoadedState",
     "RecordState",
+    "RepDecided",
     "WorkspaceRules",
     "apply_batch",
     "attach_activity",
@@ -88,7 +92,8 @@ def decide_batch(
     preview runs it in a transaction it rolls back, so the real path is the one previewed."""
     decider = run(load(connection, rules, events), rules, events, now_ts(), trace)
     assert decider.decided is not None
-    write(connection, decider.decided)
+    # The questions put in the queue, not asked: one asked already is asked no more.
+    decider.result.queued = write(connection, decider.decided)
     return decider
 
 
@@ -152,20 +157,32 @@ def decide_for_rep(
     integration: str,
     rep: ExternalUserRef,
     asked: Sequence[Mapping[str, Any]],
+    ownerless: Sequence[Mapping[str, Any]],
     note: str,
-) -> list[OwnerDecision]:
-    """Decide again, now that ``rules`` map the rep, the owner of records its events left
-    without one (``asked``: ``record_id``, ``event_id`` and ``at`` of each record's last
-    such decision, ``first`` when that event created the record): each as its event would
-    have been decided, at its time, by the same
-    code (:meth:`BatchDecider.decide`: the strategy the record gets, a person's protection,
-    a newer owner), its reason ending with ``note``; written as a batch of its own, under
-    the batch lock. A record that is gone is passed over."""
+) -> RepDecided:
+    """Decide again, now that ``rules`` map the rep, what its events left without an owner
+    for want of one; written as a batch of its own, under the batch lock.
+
+    - Records (``asked``: ``record_id``, ``event_id`` and ``at`` of each record's last such
+      decision, ``first`` when that event created the record): each as its event would have
+      been decided, at its time, by the same code (:meth:`BatchDecider.decide`: the
+      strategy the record gets, a person's protection, a newer owner), its reason ending
+      with ``note``. A record that is gone is passed over.
+    - Activities (``ownerless``: ``type`` and ``external_id`` of the integration's
+      activities with no owner whose events name the rep): each gets the owner the rep maps
+      to now (:func:`leadsync.rules.activities.activity_owner`), as its next event would
+      give it.
+    """
     store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-    state = load(connection, rules, [], record_ids={int(a["record_id"]) for a in asked})
+    keys = [
+        Event("", integration, EventType.ACTIVITY, "", activity=ActivityType(a["type"]),
+              external_id=a["external_id"])
+        for a in ownerless
+    ]  # fmt: skip
+    state = load(connection, rules, keys, record_ids={int(a["record_id"]) for a in asked})
     now = now_ts()
     decider = BatchDecider(state, rules, now=now)
-    decisions: list[OwnerDecision] = []
+    out = RepDecided()
     for row in asked:
         record = state.records.get(int(row["record_id"]))
         if record is None:
@@ -183,6 +200,28 @@ def decide_for_rep(
         )
         decision = decider.decisions[-1]
         decision.reason = f"{decision.reason} ({note})"
-        decisions.append(decision)
+        out.decisions.append(decision)
+    for key_event in keys:
+        assert key_event.activity is not None and key_event.external_id is not None
+        activity = state.activities.get(
+            (integration, key_event.activity.value, key_event.external_id)
+        )
+        if activity is None or activity.row["owner_id"] is not None:
+            continue
+        settings, _ = rules.settings_for(integration, str(activity.id))
+        owner = activity_owner(decider.map_rep(replace(key_event, owner=rep), settings))
+        if owner is not None:
+            activity.row["owner_id"] = owner
+            activity.dirty = True
+            out.activities.append((activity.row["type"], activity.id, owner))
     write(connection, decider.finish(now))
-    return decisions
+    return out
+
+
+@dataclass
+class RepDecided:
+    """What :func:`decide_for_rep` did: the records' decisions, and the activities that got
+    an owner (type, id, owner)."""
+
+    decisions: list[OwnerDecision] = field(default_factory=list)
+    activities: list[tuple[str, int, str]] = field(default_factory=list)

@@ -232,7 +232,6 @@ def ask_owner(
             "outcome": None,
         }
     )
-    d.result.queued += 1
 
 
 # ------------------------------------------------------------ records and their numbers
@@ -411,8 +410,6 @@ def _ask(
             "outcome": f"left unanswered (ambiguous.{kind}: skip)" if skipped else None,
         }
     )
-    if not skipped:
-        d.result.queued += 1
 
 
 def _certain_company(d: BatchDecider, found: Found, ids: Sequence[int], why: str) -> None:

@@ -24,9 +24,10 @@ from leadsync.store import push as push_store
 from leadsync.store import routing as routing_store
 
 
-def write(connection: Connection, decided: Decided) -> None:
+def write(connection: Connection, decided: Decided) -> int:
     """Write ``decided``: records, identities and links first (activities and decisions
-    name them), the counters last."""
+    name them), the counters last. Returns the questions it put in the review queue (new,
+    or open again: one asked already is not counted)."""
     c = connection
     rules = decided.rules
     store.insert_records(c, decided.new_records)
@@ -41,7 +42,7 @@ def write(connection: Connection, decided: Decided) -> None:
     counterparts.save_phones(c, decided.phones, decided.phones_removed)
     counterparts.release(c, decided.released)
     counterparts.hold(c, decided.holds)
-    counterparts.queue(c, decided.questions)
+    questions = counterparts.queue(c, decided.questions)
     counterparts.close_open_items_of(c, decided.closing)
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
@@ -57,6 +58,7 @@ def write(connection: Connection, decided: Decided) -> None:
     store.write_counters(c, decided.counters)
     if routing_store.parallel(c):
         routing_store.advance_sequences(c)
+    return questions
 
 
 def _skip_row(s: ActivitySkip) -> dict[str, Any]:

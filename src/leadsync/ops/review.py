@@ -179,7 +179,11 @@ def resolve(
     who = f"{by.who} ({by.role})"
     now = now_ts()
     if skip:
-        outcome = f"skipped by a person ({who}): left without a record"
+        outcome = f"skipped by a person ({who}): " + (
+            f"rep {item.subject} stays mapped to nobody; its next event asks again"
+            if item.kind == rules.OWNER
+            else "left without a record"
+        )
         with engine.begin() as connection:
             batch_store.lock_counters(connection, [batch_store.RECORD_ID])
             if not store.close(connection, item_id, "skipped", now, by.who, None, outcome):
@@ -258,31 +262,43 @@ def _choose_owner(
     if settings is None:
         raise NotFoundError(f"integration {item.integration} no longer exists")
     rep = item.subject
-    data = settings.model_dump(mode="json", exclude_defaults=True)
-    data.setdefault("users", {}).setdefault("map", {})[rep] = choose
-    settings_change.save_integration(engine, item.integration, data, False, by)
+    mapped = settings.users.target_of(rep) == choose  # a file applied since gave the entry
+    if not mapped:
+        file = settings_change.managed_file(engine)
+        if file is not None:
+            raise WorkspaceError(
+                f"the workspace is managed by file ({file}): add {rep!r}: {choose!r} to "
+                f"integrations.{item.integration}.users.map there (users: {{map: "
+                f'{{"{rep}": "{choose}"}}}}), run `leadsync apply {file}`, then answer '
+                "again: the records its events left unowned are decided then"
+            )
+        data = settings.model_dump(mode="json", exclude_defaults=True)
+        data.setdefault("users", {}).setdefault("map", {})[rep] = choose
+        settings_change.save_integration(engine, item.integration, data, False, by)
     asked = any(c.owner_id == choose for c in item.candidates)
     note = "" if asked or not item.candidates else " (not one of the candidates)"
     reason = (
-        f"resolved by a person in review item {item.id}{note}: {by.who} ({by.role}) set "
-        f"users.map {rep} -> {choose}"
+        f"resolved by a person in review item {item.id}{note}: {by.who} ({by.role}) "
+        + ("found" if mapped else "set")
+        + f" users.map {rep} -> {choose}"
     )
     rules_ = load_rules(engine)  # with the rep in the map
     with engine.begin() as connection:
         store.close(connection, item.id, "resolved", now, by.who, choose, reason)
-        left = store.left_by_rep(connection, item.integration, rep)
         decided = decide_for_rep(
             connection,
             rules_,
             item.integration,
             ExternalUserRef(rep),
-            left,
+            store.left_by_rep(connection, item.integration, rep),
+            store.ownerless_activities(connection, item.integration, rep),
             f"decided again: review item {item.id} answered by {by.who} ({by.role})",
         )
     applied = [f"{item.integration}: rep {rep} now maps to owner {choose} ({owner.name})"]
     applied += [
         f"{d.record_type.value} {d.record_id}: {d.outcome.value}, owner "
         f"{d.owner_id or 'none'} ({d.reason})"
-        for d in decided
+        for d in decided.decisions
     ]
+    applied += [f"{kind} {i}: owner {o} (its rep's)" for kind, i, o in decided.activities]
     return Resolution(item=show(engine, item.id), applied=applied)

@@ -162,12 +162,36 @@ def release(connection: Connection, activity_ids: Collection[int]) -> None:
         connection.execute(sa.delete(h).where(_in(connection, h.c.activity_id, activity_ids)))
 
 
-def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Put questions in the review queue; one already asked (same key) is not asked again."""
-    if rows:
-        names = [*_REVIEW_COLUMNS, "candidates"]
-        values = [(*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"])) for r in rows]
-        insert_rows(connection, review_items, names, values, "ON CONFLICT DO NOTHING")
+OWNER_KIND = "owner"  # leadsync.rules.counterparts.OWNER: a rep's question (one per rep)
+# A rep's question closed earlier (skipped, or answered by a map entry since removed) is
+# open again when the rep's events need it again: its events give no owner meanwhile, as
+# their reasons say.
+_REOPEN = (
+    'ON CONFLICT ("key") DO UPDATE SET status = excluded.status, closed_at = NULL, '
+    "closed_by = NULL, choice = NULL, outcome = NULL, event_id = excluded.event_id, "
+    "question = excluded.question, candidates = excluded.candidates, "
+    "created_at = excluded.created_at WHERE review_items.status <> 'open'"
+)
+
+
+def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Put questions in the review queue; one already asked (same key) is not asked again,
+    but a rep's question that was closed is open again. Returns the open questions put
+    (new, or open again; not one closed as it was asked, as ``ambiguous: skip`` does)."""
+    names = [*_REVIEW_COLUMNS, "candidates"]
+    put = 0
+    for reps, on_conflict in ((False, "ON CONFLICT DO NOTHING"), (True, _REOPEN)):
+        for status_open in (True, False):
+            values = [
+                (*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"]))
+                for r in rows
+                if (r["kind"] == OWNER_KIND) is reps and (r["status"] == "open") is status_open
+            ]
+            done = insert_rows(
+                connection, review_items, names, values, on_conflict, unique=("key",)
+            )
+            put += done if status_open else 0
+    return put
 
 
 def close_open_items_of(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

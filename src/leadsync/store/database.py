@@ -405,14 +405,17 @@ def update_sql(connection: Connection, table: sa.Table, columns: Sequence[str], 
     return driver_sql(connection, ("update", table.name, tuple(columns), key), build)
 
 
-def executemany(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+def executemany(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
     """Run ``sql`` over rows of plain tuples with the driver's own executemany (sqlite3's, or
     psycopg's pipelined one). It goes through ``exec_driver_sql``, so the transaction, the
     events and the errors (``sa.exc.OperationalError`` for an outage) are SQLAlchemy's as
     for every other statement; only the per-row parameter processing is skipped, so values
-    must be what the driver stores: JSON as text (``json_text``), booleans as ``bool``."""
-    if rows:
-        connection.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
+    must be what the driver stores: JSON as text (``json_text``), booleans as ``bool``.
+    Returns the rows the statements changed (the driver's count)."""
+    if not rows:
+        return 0
+    done = connection.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
+    return max(0, done.rowcount)
 
 
 # The text json.dumps writes (what SQLAlchemy's JSON type stores), without the check for
@@ -437,16 +440,16 @@ def insert_rows(
     on_conflict: str = "",
     *,
     unique: Sequence[str] = (),
-) -> None:
+) -> int:
     """Insert rows (tuples in ``columns`` order, values as :func:`executemany` wants them)
     with ``on_conflict`` as written. Rows go in their order (ids from a sequence follow it).
     ``unique`` names the columns an ``ON CONFLICT (...) DO UPDATE`` targets: PostgreSQL
-    cannot update one row twice in a statement, so rows that repeat a key go one by one."""
+    cannot update one row twice in a statement, so rows that repeat a key go one by one.
+    Returns the rows inserted or updated (not those a conflict left alone)."""
     if not rows:
-        return
+        return 0
     if connection.dialect.name != "postgresql" or _repeats(rows, columns, unique):
-        executemany(connection, insert_sql(connection, table, columns, on_conflict), rows)
-        return
+        return executemany(connection, insert_sql(connection, table, columns, on_conflict), rows)
 
     def build(quote: Callable[[str], str], mark: str) -> str:
         names = ", ".join(quote(c) for c in columns)
@@ -455,7 +458,7 @@ def insert_rows(
         return f"INSERT INTO {quote(table.name)} ({names}) {select}{suffix}"
 
     sql = driver_sql(connection, ("insert-json", table.name, tuple(columns), on_conflict), build)
-    connection.exec_driver_sql(sql, (json_text(rows),))
+    return max(0, connection.exec_driver_sql(sql, (json_text(rows),)).rowcount)
 
 
 def update_rows(

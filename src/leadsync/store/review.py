@@ -14,6 +14,7 @@ from leadsync.store.database import in_values
 from leadsync.store.schema import (
     activities,
     activity_associations,
+    activity_memory,
     held_activities,
     owner_decisions,
     record_phones,
@@ -133,6 +134,31 @@ def left_by_rep(connection: Connection, integration: str, rep: str) -> list[dict
         sa.select(ranked.c.record_id, ranked.c.event_id, ranked.c.at, ranked.c.first)
         .where(ranked.c.n == 1)
         .order_by(ranked.c.record_id)
+    )
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def ownerless_activities(
+    connection: Connection, integration: str, rep: str
+) -> list[dict[str, Any]]:
+    """The integration's activities that have no owner and whose events name the rep (as
+    its question names it: its id, else its email; the memory's ``o`` is ``[id, email,
+    …]``): ``type`` and ``external_id``, by id."""
+    a, m = activities, activity_memory
+    rep_id, rep_email = m.c.state[("o", 0)].as_string(), m.c.state[("o", 1)].as_string()
+    query = (
+        sa.select(a.c.type, a.c.external_id)
+        .join(
+            m,
+            sa.and_(
+                m.c.integration == a.c.integration,
+                m.c.type == a.c.type,
+                m.c.external_id == a.c.external_id,
+            ),
+        )
+        .where(a.c.integration == integration, a.c.owner_id.is_(None))
+        .where(sa.or_(rep_id == rep, sa.and_(rep_id.is_(None), rep_email == rep)))
+        .order_by(a.c.id)
     )
     return [dict(r._mapping) for r in connection.execute(query)]
 
