@@ -60,6 +60,7 @@ def _pages(ws: Workspace) -> list[str]:
     return [
         "/",
         "/integrations/dialer/settings",
+        "/integrations/sf/settings",  # vendor options: text, number, checkbox, "Clear"
         "/integrations/new",
         "/records?by=email&q=kim",
         f"/records/{record['type']}/{record['id']}",

@@ -5,15 +5,21 @@ that proposal — the replay of the last days under it and the YAML diff — bef
 The form becomes *partial* settings data, the shape the admin API's proposed settings and
 ``leadsync replay --settings`` take (:class:`~leadsync.settings.ProposedIntegration`): read
 by the same function, checked the same way, merged over the current settings the same way.
+
+The ``vendor:`` options are not written into the page: :func:`vendor_options` reads them
+from the kind's options model (``sources/options.py``), each with the control its type takes
+and its ``Field`` description, so an option added to a model is on the page as it is.
 """
 
 from __future__ import annotations
 
+import enum
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from leadsync import workspace_config
@@ -42,13 +48,14 @@ from leadsync.ops.settings_change import (
 from leadsync.ops.users import external_users
 from leadsync.results import ResultModel
 from leadsync.settings import DedupeRule, IntegrationSettings, proposed_from_data
+from leadsync.sources.options import NoOptions, VendorOptions
 from leadsync.store import config as config_store
 
 #: The submitted form: every field's values, as a multi-valued form gives them.
 Form = Mapping[str, Sequence[str]]
 #: The sections a form may carry; each fieldset names its own in a hidden ``sections`` field,
 #: so that an unticked box of a section on the form means false, not "not on the form".
-SECTIONS = ("webhook", "users", "ownership", "activities", "associations", "rollout")
+SECTIONS = ("webhook", "vendor", "users", "ownership", "activities", "associations", "rollout")
 OUTCOMES = {ActivityType.CALL.value: CALL_OUTCOMES, ActivityType.MEETING.value: MEETING_OUTCOMES}
 
 
@@ -59,6 +66,142 @@ class OwnerChoice:
     id: str
     name: str
     active: bool
+
+
+class Control(enum.StrEnum):
+    """The control a ``vendor:`` option's type takes on the page."""
+
+    CHECKBOX = "checkbox"  # a bool
+    NUMBER = "number"  # an int or a float
+    TEXT = "text"  # text (ids, names)
+    CHOICE = "choice"  # an enum: a select
+    LINES = "lines"  # a list: a textarea, one item a line
+    PAIRS = "pairs"  # a mapping: a textarea, one ``key: value`` a line
+    GROUP = "group"  # a nested model: a heading; its fields follow as options of their own
+
+
+@dataclass(frozen=True)
+class VendorOption:
+    """One ``vendor:`` option as the settings page shows it and reads it back: ``path``
+    below ``vendor`` (a nested model's fields are options of their own, after its group),
+    the ``control`` its type takes, its ``Field`` description, the ``current`` value of the
+    settings the page shows and the ``default`` (``choices``: an enum's values, or of a
+    mapping's values)."""
+
+    path: tuple[str, ...]
+    control: Control
+    description: str
+    current: Any
+    default: Any
+    choices: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The key path as the file writes it below ``vendor`` (the form field's name after
+        ``vendor.``; the label)."""
+        return ".".join(self.path)
+
+    @property
+    def id(self) -> str:
+        """The id of its control on the page."""
+        return "vendor-" + "-".join(self.path)
+
+    @property
+    def text(self) -> str:
+        """The current value as its control shows it (a checkbox: see :attr:`ticked`)."""
+        return _text(self.current)
+
+    @property
+    def ticked(self) -> bool:
+        """A checkbox's current state."""
+        return self.current is True
+
+    @property
+    def default_text(self) -> str:
+        """The default in words, for "back to the default"."""
+        if self.default is None:
+            return "not set"
+        if self.control is Control.CHECKBOX:
+            return "on" if self.default else "off"
+        return _text(self.default).replace("\n", ", ") or "none"
+
+    @property
+    def is_set(self) -> bool:
+        """It differs from the default: the page offers to put the default back."""
+        return self.control is not Control.GROUP and self.current != self.default
+
+
+def _text(value: Any) -> str:
+    """A value as a control shows it: a list one item a line, a mapping ``key: value``."""
+    if value is None:
+        return ""
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, Mapping):
+        return "\n".join(f"{_text(k)}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return "\n".join(_text(item) for item in value)
+    return str(value)
+
+
+def _bare(annotation: Any) -> Any:
+    """A field's type without ``Annotated`` and ``| None``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        given = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(given) == 1:
+            return _bare(given[0])
+    return annotation
+
+
+def _scalar(annotation: Any) -> tuple[Control, tuple[str, ...]] | None:
+    """The control of a one-value type, and an enum's values; None: not one value."""
+    kind = _bare(annotation)
+    if kind is bool:
+        return Control.CHECKBOX, ()
+    if kind in (int, float):
+        return Control.NUMBER, ()
+    if kind is str:
+        return Control.TEXT, ()
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return Control.CHOICE, tuple(str(member.value) for member in kind)
+    return None
+
+
+def vendor_options(options: BaseModel, within: tuple[str, ...] = ()) -> list[VendorOption]:
+    """Every option of ``options``' model (a kind's ``options_model``), in its order, with
+    the control its type takes; a nested model is a group followed by its own fields. A
+    type no control fits is a TypeError naming the option: a new option must get one here
+    (``tests/test_console_vendor_options.py`` checks every kind's)."""
+    found: list[VendorOption] = []
+    for name, info in type(options).model_fields.items():
+        path, current = (*within, name), getattr(options, name)
+        default = info.get_default(call_default_factory=True)
+        kind = _bare(info.annotation)
+        args, described = get_args(kind), info.description or ""
+        scalar = _scalar(kind)
+        if scalar is not None:
+            control, choices = scalar
+        elif get_origin(kind) is dict and _scalar(args[0]) and (values := _scalar(args[1])):
+            control, choices = Control.PAIRS, values[1]
+        elif get_origin(kind) in (list, tuple, set, frozenset) and all(
+            arg is Ellipsis or _scalar(arg) for arg in args
+        ):
+            control, choices = Control.LINES, ()
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            doc = (kind.__doc__ or "").strip()
+            group = VendorOption(path, Control.GROUP, described or doc, current, default)
+            found += [group, *vendor_options(current, path)]
+            continue
+        else:
+            raise TypeError(f"vendor option {'.'.join(path)}: no control for {info.annotation}")
+        found.append(VendorOption(path, control, described, current, default, choices))
+    return found
 
 
 @dataclass(frozen=True)
@@ -83,6 +226,11 @@ class SettingsForm:
     primaries: tuple[str, ...] = (RecordType.CONTACT, RecordType.LEAD)
     company_choices: tuple[str, ...] = tuple(CompanyAssociation)
     deal_choices: tuple[str, ...] = tuple(DealAssociation)
+
+    @property
+    def vendor_options(self) -> list[VendorOption]:
+        """The ``vendor:`` options of the integration's kind (none: the kind takes none)."""
+        return vendor_options(self.settings.vendor)
 
 
 def settings_form(
@@ -135,14 +283,69 @@ def _number(text: str | None) -> Any:
     return text
 
 
-def change_from_form(form: Form) -> dict[str, Any]:
+def _option_value(form: Form, option: VendorOption) -> Any:
+    """What the form says of one ``vendor:`` option: ``None`` puts its default back (an
+    emptied field, or its "Clear" ticked: ``vendor.clear`` names it)."""
+    key = f"vendor.{option.name}"
+    if option.name in form.get("vendor.clear", ()):
+        return None
+    text = _one(form, key)
+    match option.control:
+        case Control.CHECKBOX:
+            if key in form:
+                return True
+            # Unticked is off: "not set" when that is the default, unless the page showed
+            # the option set to false (``vendor.set_false``), which it then stays.
+            if option.default is None and option.name not in form.get("vendor.set_false", ()):
+                return None
+            return False
+        case Control.NUMBER:
+            return _number(text)
+        case Control.LINES:
+            return [line.strip() for line in (text or "").splitlines() if line.strip()] or None
+        case Control.PAIRS:
+            pairs: dict[str, str] = {}
+            for line in (text or "").splitlines():
+                if line.strip():
+                    key_part, _, value = line.partition(":")
+                    pairs[key_part.strip()] = value.strip()
+            # A mapping is merged key by key over the current one: a line taken out is null.
+            gone = {_text(k): None for k in option.current or {} if _text(k) not in pairs}
+            return gone | pairs if pairs else None
+    return text or None
+
+
+def _vendor_change(form: Form, options: VendorOptions) -> dict[str, Any]:
+    """The ``vendor:`` block the form proposes for options of ``options``' model; a
+    ``vendor.X`` field the model lacks is passed on, for the settings to refuse as such."""
+    data: dict[str, Any] = {}
+    known = {"vendor.clear", "vendor.set_false"}
+    for option in vendor_options(options):
+        if option.control is Control.GROUP:
+            continue
+        known.add(f"vendor.{option.name}")
+        block = data
+        for part in option.path[:-1]:
+            block = block.setdefault(part, {})
+        block[option.path[-1]] = _option_value(form, option)
+    for key in form:
+        if key.startswith("vendor.") and key not in known:
+            data[key.removeprefix("vendor.")] = _one(form, key)
+    return data
+
+
+def change_from_form(form: Form, vendor: VendorOptions | None = None) -> dict[str, Any]:
     """The settings a submitted settings form proposes, as partial data (only the sections
     the form carries; ``null`` puts a key back to its default; a user set to "no explicit
-    mapping" leaves the map). Pure: no check here, the proposed-settings reader does them."""
+    mapping" leaves the map). ``vendor``: the integration's options now, whose model says
+    what the form's ``vendor.*`` fields are (and what an unticked box or a line taken out
+    of a mapping changes). Pure: no check here, the proposed-settings reader does them."""
     sections = set(form.get("sections", ()))
     data: dict[str, Any] = {}
     if "webhook" in sections:
         data["secret_env"] = _one(form, "secret_env") or None
+    if "vendor" in sections:
+        data["vendor"] = _vendor_change(form, vendor or NoOptions())
     if "users" in sections:
         policy = _one(form, "users.unmapped.policy") or UnmappedPolicy.LEAVE.value
         unmapped: dict[str, Any] = {"policy": policy}

@@ -103,9 +103,23 @@ class NoOptions(VendorOptions):
 # set); ``require_timestamp``: refuse requests without one (not set: senders that sign the
 # body alone keep working). One type each, so that both kinds read them alike.
 TimestampTolerance = Annotated[
-    float | None, Field(gt=0, le=86_400, strict=True, allow_inf_nan=False)
+    float | None,
+    Field(
+        gt=0,
+        le=86_400,
+        strict=True,
+        allow_inf_nan=False,
+        description="How far, in seconds, the signed X-Leadsync-Timestamp may be from now, "
+        "either way: more than 0, at most 86400. Not set: 300.",
+    ),
 ]
-RequireTimestamp = StrictBool | None
+RequireTimestamp = Annotated[
+    StrictBool | None,
+    Field(
+        description="Refuse (401) a request that carries no X-Leadsync-Timestamp. Not set: "
+        "off, so senders that sign the body alone keep working (with no replay window)."
+    ),
+]
 
 
 class GenericOptions(VendorOptions):
@@ -119,7 +133,12 @@ class HubSpotOptions(VendorOptions):
     """``app_id``: the HubSpot app leadsync writes with; changes it made are echoes and are
     ignored."""
 
-    app_id: Id | None = None
+    app_id: Id | None = Field(
+        default=None,
+        description="The HubSpot app leadsync writes with: its number (the app's settings, "
+        "Auth tab: App ID), e.g. 1234567. Changes that app made are leadsync's own echoes "
+        "and are ignored. Not set: every change is taken, leadsync's own too.",
+    )
 
     @field_validator("app_id")
     @classmethod
@@ -142,7 +161,12 @@ class SalesforceOptions(VendorOptions):
     """``organization_id``: the org whose Outbound Messages are accepted (they carry no
     signature); the signed timestamp of change events, as for the generic kind."""
 
-    organization_id: Id | None = None
+    organization_id: Id | None = Field(
+        default=None,
+        description="The Salesforce org whose Outbound Messages are accepted (they carry no "
+        "signature): 00D followed by 12 or 15 letters and digits (Setup > Company "
+        "Information). Not set: every Outbound Message is refused (401).",
+    )
     timestamp_tolerance_s: TimestampTolerance = None
     require_timestamp: RequireTimestamp = None
 
@@ -161,8 +185,16 @@ class PipedriveOptions(VendorOptions):
     """``activity_types``: Pipedrive activity type key -> activity (``{lunch: meeting}``);
     ``other_activity_types``: the activity of type keys not mapped (task when not set)."""
 
-    activity_types: dict[Name, ActivityType] = Field(default_factory=dict)
-    other_activity_types: ActivityType | None = None
+    activity_types: dict[Name, ActivityType] = Field(
+        default_factory=dict,
+        description="Pipedrive activity type keys and the activity each becomes (call, "
+        "email, meeting, note or task), e.g. lunch: meeting. They come before the built-in "
+        "ones (call, meeting, task, email; deadline: task; lunch: meeting).",
+    )
+    other_activity_types: ActivityType | None = Field(
+        default=None,
+        description="The activity of a type key neither mapped here nor built in. Not set: task.",
+    )
 
 
 OPTION_MODELS: tuple[type[VendorOptions], ...] = (

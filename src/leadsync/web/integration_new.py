@@ -6,7 +6,9 @@ checked like the file, refused when the name exists or the workspace is managed 
 recorded in the audit log. A problem the settings find in a field is shown beside it, in the
 settings' own words; then the browser goes to the new integration's settings page, which
 shows the webhook URL to paste into the vendor. The secret is never typed here: only the
-name of the environment variable that holds it.
+name of the environment variable that holds it. A kind's ``vendor:`` options are set on that
+settings page (its "Vendor options" section, generated from the kind's options model); this
+page names the options each kind takes, so that nobody is surprised by them.
 """
 
 from __future__ import annotations
@@ -32,14 +34,23 @@ FIELDS = ("name", "kind", "secret_env")
 
 @dataclass(frozen=True)
 class KindChoice:
-    """One option of the kind select: the kind and how its adapter checks a webhook."""
+    """One option of the kind select: the kind, how its adapter checks a webhook, and the
+    ``vendor:`` options it takes (set on the settings page once added)."""
 
     kind: str
     signature_scheme: str
+    options: tuple[str, ...]
 
 
 def kind_choices() -> list[KindChoice]:
-    return [KindChoice(kind, adapter_class(kind).signature_scheme) for kind in KINDS]
+    return [
+        KindChoice(
+            kind,
+            adapter_class(kind).signature_scheme,
+            tuple(adapter_class(kind).options_model.model_fields),
+        )
+        for kind in KINDS
+    ]
 
 
 def field_problems(name: str, problems: list[str]) -> dict[str, list[str]]:

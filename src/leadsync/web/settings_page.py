@@ -11,6 +11,10 @@ problem beside its field in the form's own words (:func:`field_errors`) and summ
 the top (focused, linking to the fields), and no preview: one made before would be of
 other settings than those on the page. ``static/settings.js`` puts a preview away as soon
 as the form is edited after it, for the same reason.
+
+The "Vendor options" section is generated from the kind's options model
+(:func:`~leadsync.ops.settings_form.vendor_options`): a problem at ``vendor.X`` is shown
+beside option X's control, one inside a list or a mapping naming its entry.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from leadsync.errors import ConfigError
 from leadsync.model import RecordType
 from leadsync.ops.settings_change import Actor
+from leadsync.ops.settings_form import Control, SettingsForm, change_from_form
 from leadsync.ops.settings_form import Form as FormFields
-from leadsync.ops.settings_form import SettingsForm, change_from_form
 from leadsync.settings import integration_to_dict
+from leadsync.settings.base import format_path
 from leadsync.settings.integration import (
     ActivityTypeSettings,
     AssociationSettings,
@@ -97,6 +102,7 @@ CONTROLS = {
 #: section that has no control of its own on the page.
 SECTION_TITLES = {
     "webhook": "Webhook secret",
+    "vendor": "Vendor options",
     "users": "User mapping",
     "ownership": "Ownership",
     "activities": "Activities",
@@ -231,6 +237,19 @@ def _control(form: SettingsForm, path: Sequence[str | int]) -> tuple[str, str, s
     return "settings-form", "settings-form", "The settings"
 
 
+def _vendor_error(form: SettingsForm, path: Sequence[str | int], message: str) -> FieldError | None:
+    """A problem at ``vendor.PATH`` beside its option's control (None: no option of the
+    page's kind; its section shows it): in the form's words, or naming the entry of a list
+    or a mapping it is about."""
+    for option in form.vendor_options:
+        size = len(option.path)
+        if option.control is not Control.GROUP and tuple(path[:size]) == option.path:
+            entry = format_path(tuple(path[size:]))
+            words = f"for {entry}: {message}" if entry else _in_words(message)
+            return FieldError(option.id, option.id, option.name, words)
+    return None
+
+
 def field_errors(form: SettingsForm, error: ConfigError) -> list[FieldError]:
     """Each problem of ``error`` at the control of its key path, in the form's words; one
     that names no control of the page, at its section (or the form) as written. In the
@@ -244,8 +263,11 @@ def field_errors(form: SettingsForm, error: ConfigError) -> list[FieldError]:
             ranked.append((-1, FieldError("settings-form", "settings-form", "The settings", text)))
             continue
         path, message = parsed
-        field, target, label = _control(form, path[2:])
         rank = sections.index(path[2]) if len(path) > 2 and path[2] in sections else -1
+        if path[2:3] == ("vendor",) and (option := _vendor_error(form, path[3:], message)):
+            ranked.append((rank, option))
+            continue
+        field, target, label = _control(form, path[2:])
         ranked.append((rank, FieldError(field, target, label, _in_words(message))))
     return [each for _, each in sorted(ranked, key=lambda pair: pair[0])]
 
@@ -328,8 +350,9 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
     must go; a plain post, the page with the form as sent. Settings the check refuses: the
     page as sent with the problems (422), no preview."""
     ws = page.workspace
+    change = change_from_form(fields, ws.integration(name).vendor)
     try:
-        proposal = ws.preview_settings_change(name, change_from_form(fields), since_ts(REPLAYED))
+        proposal = ws.preview_settings_change(name, change, since_ts(REPLAYED))
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "previewed")
     preview, owner_names = proposal.preview, ws.owner_names()
@@ -352,8 +375,9 @@ def save_change(
     """The same save as the admin API's PUT; refused (409) when the workspace is managed by
     file or the change is not the one previewed."""
     ws = page.workspace
+    change = change_from_form(fields, ws.integration(name).vendor)
     try:
-        proposal = ws.proposed_settings_from_data(name, change_from_form(fields), "<console>")
+        proposal = ws.proposed_settings_from_data(name, change, "<console>")
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "saved")
     data = integration_to_dict(proposal.settings)
