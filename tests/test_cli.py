@@ -460,7 +460,7 @@ COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
     ("rollout", "promote"): ["dialer"],
     ("rollout", "abort"): ["dialer"],
     ("push", "failures", "retry"): ["1"],
-    ("push", "failures", "dismiss"): ["1"],
+    ("push", "failures", "dismiss"): ["1", "--reason", "a test record"],
 }
 # Only these create a workspace (the demo makes its own file; the stand-in has none).
 CREATING = {("init",), ("apply",), ("demo",), ("hubspot", "fake")}

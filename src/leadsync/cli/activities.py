@@ -58,14 +58,15 @@ def activities_list(
 
 
 def _records_why(activity: Mapping[str, Any]) -> str:
-    """The records an activity is on, each with why, then the activities merged into it."""
-    records = "; ".join(
-        f"{link['type']} {link['id']}: {link['why']}" for link in activity["records"]
-    )
+    """The records an activity is on, each with why, its hold (a call waiting for a contact
+    with its number), then the activities merged into it."""
+    parts = [f"{link['type']} {link['id']}: {link['why']}" for link in activity["records"]]
+    if activity["held"] is not None:
+        parts.append(activity["held"]["why"])
     merged = "".join(
         f"; merged: {m['integration']}:{m['external_id']}" for m in activity["merged_from"]
     )
-    return (records or "none") + merged
+    return ("; ".join(parts) or "none") + merged
 
 
 @activities_app.command("skipped")

@@ -13,13 +13,18 @@ from leadsync.cli import render
 from leadsync.cli.app import (
     JsonOption,
     check_port,
+    handle_errors,
     hubspot_app,
     owners_app,
     push_app,
     push_failures_app,
     workspace,
 )
+from leadsync.cli.dead_letters import _user_name
+from leadsync.errors import UserError
 from leadsync.model import display_ts
+from leadsync.ops import listings
+from leadsync.ops.push_status import resolve_failures
 from leadsync.progress import WorkProgress
 
 
@@ -189,11 +194,17 @@ def push_status(as_json: JsonOption = False) -> None:
 
 @push_failures_app.command("list")
 def failures_list(
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100, as_json: JsonOption = False
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    include_resolved: Annotated[
+        bool,
+        typer.Option("--all", help="Also those retried, dismissed or pushed since."),
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Inputs HubSpot refused, newest first, with HubSpot's message and correlation id."""
+    """Inputs HubSpot refused, newest first, with HubSpot's message and correlation id; with
+    --all, those resolved too (retried or dismissed: by whom, when, and why)."""
     with workspace() as ws:
-        rows = ws.push_failures(limit)
+        rows = listings.push_failures(ws.engine, limit, include_resolved)
         if not rows:
             # Nothing to list and no destination: the error every push command gives. The
             # failures of an earlier destination are still listed (to retry or dismiss).
@@ -202,10 +213,11 @@ def failures_list(
         render.print_json(rows)
         return
     if not rows:
-        render.line("no open push failures")
+        render.line("no push failures" if include_resolved else "no open push failures")
         return
+    columns = ("id", "object", "operation", "status", "message", "correlation id", "at")
     render.table(
-        ("id", "object", "operation", "status", "message", "correlation id", "at"),
+        (*columns, "state") if include_resolved else columns,
         (
             (
                 str(r["id"]),
@@ -215,10 +227,25 @@ def failures_list(
                 f"{r['category'] + ': ' if r['category'] else ''}{r['message']}",
                 r["correlation_id"] or "-",
                 display_ts(r["at"]),
+                *([_failure_state(r)] if include_resolved else []),
             )
             for r in rows
         ),
+        fold=include_resolved,
     )
+
+
+def _failure_state(failure: Mapping[str, Any]) -> str:
+    """open; or how it was resolved, when, by whom and (dismissed) why — as the dead letters'."""
+    if failure["state"] == "open":
+        return "open"
+    when = display_ts(failure["resolved_at"])
+    if failure["state"] == "pushed":
+        return f"pushed {when}"
+    who = failure["resolved_by"] or "unknown"
+    if failure["state"] == "dismissed":
+        return f"dismissed {when} by {who}: {failure['dismissed_reason'] or '(no reason given)'}"
+    return f"{failure['state']} {when} by {who}"
 
 
 @push_failures_app.command("retry")
@@ -227,7 +254,7 @@ def failures_retry(
 ) -> None:
     """Queue the objects again (after fixing what HubSpot refused)."""
     with workspace() as ws:
-        n = ws.resolve_push_failures(ids, "retry")
+        n = resolve_failures(ws.engine, ids, "retry", by=_user_name())
     if as_json:
         render.print_json({"retried": n})
         return
@@ -236,12 +263,23 @@ def failures_retry(
 
 @push_failures_app.command("dismiss")
 def failures_dismiss(
-    ids: Annotated[list[int], typer.Argument(help="Failure ids.")], as_json: JsonOption = False
+    ids: Annotated[list[int], typer.Argument(help="Failure ids.")],
+    reason: Annotated[
+        str, typer.Option(help="Why (kept with each failure).", show_default=False)
+    ] = "",
+    by: Annotated[
+        str | None, typer.Option(help="Who dismisses them (default: your user name).")
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Close failures without pushing the objects."""
+    """Close failures without pushing the objects: they are kept and listed as dismissed by
+    `push failures list --all` (with the reason, who and when)."""
+    with handle_errors():
+        if not reason.strip():
+            raise UserError("give --reason TEXT: why the failures are not pushed (kept with each)")
     with workspace() as ws:
-        n = ws.resolve_push_failures(ids, "dismiss")
+        n = resolve_failures(ws.engine, ids, "dismiss", reason, by or _user_name())
     if as_json:
-        render.print_json({"dismissed": n})
+        render.print_json({"dismissed": n, "reason": reason.strip()})
         return
-    render.line(f"dismissed: {n}")
+    render.line(f"dismissed: {n} (see `leadsync push failures list --all`)")

@@ -16,12 +16,13 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import NotFoundError, UserError
-from leadsync.model import ActivityType, Outcome, RecordType
+from leadsync.model import ActivityType, Outcome, RecordType, display_ts
 from leadsync.ops import records as record_ops
+from leadsync.ops.deadletters import REVIEW_HINT
 from leadsync.rules.associations import why_associated
 from leadsync.store import config as config_store
+from leadsync.store import holds, views
 from leadsync.store import push as push_store
-from leadsync.store import views
 from leadsync.values import normalize_domain
 from leadsync.workspace_config import integration_settings
 
@@ -162,10 +163,13 @@ def outbox(engine: Engine, integration: str | None, limit: int) -> list[dict[str
         return views.outbox_rows(connection, integration, limit)
 
 
-def push_failures(engine: Engine, limit: int) -> list[dict[str, Any]]:
-    """The push's unresolved failures, newest first."""
+def push_failures(
+    engine: Engine, limit: int, include_resolved: bool = False
+) -> list[dict[str, Any]]:
+    """The push's unresolved failures, newest first; with ``include_resolved`` those retried,
+    dismissed or pushed since too (who resolved each, and a dismissal's reason)."""
     with engine.connect() as connection:
-        return push_store.open_failures(connection, limit)
+        return push_store.open_failures(connection, limit, include_resolved)
 
 
 def decisions(
@@ -203,11 +207,32 @@ def activities(
     activity_type: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The newest activities created, each record link with ``why`` it is associated."""
+    """The newest activities created, each record link with ``why`` it is associated, and
+    ``held`` (None unless the activity waits for a contact or lead to get its number: the
+    numbers, when it was held, ``expires_at``, ``queued`` and ``why``)."""
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
         rows = views.activity_rows(connection, integration, since, wanted, limit)
+        held = holds.holds_of(connection, [r["id"] for r in rows])
     for row in rows:
         for link in row["records"]:
             link["why"] = link.get("reason") or why_associated(link["type"], link["source"])
+        hold = held.get(row["id"])
+        row["held"] = {**hold, "why": _held_why(hold)} if hold is not None else None
     return rows
+
+
+def _held_why(hold: dict[str, Any]) -> str:
+    """Why a held activity is on no person yet, and what happens next (the words of the
+    engine's trace, :func:`leadsync.rules.counterparts.held_reason`, with the hold's end)."""
+    numbers = " or ".join(hold["numbers"])
+    until = display_ts(hold["expires_at"])
+    if hold["queued"]:
+        return (
+            f"held: no contact or lead got {numbers} by {until}; in the review queue "
+            f"{REVIEW_HINT}, still attached if one gets it"
+        )
+    return (
+        f"held: no contact or lead has {numbers} yet; attached when one gets it, else in the "
+        f"review queue after {until}"
+    )

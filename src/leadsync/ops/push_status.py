@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from leadsync.errors import NotFoundError
 from leadsync.model import epoch_ts, format_ts, now_ts, ts_to_datetime
 from leadsync.settings import DestinationSettings
+from leadsync.sources.hygiene import representable
 from leadsync.store import push as push_store
 
 
@@ -67,9 +68,19 @@ def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]
     }
 
 
-def resolve_failures(engine: Engine, ids: Sequence[int], action: str) -> int:
+def resolve_failures(
+    engine: Engine,
+    ids: Sequence[int],
+    action: str,
+    reason: str | None = None,
+    by: str | None = None,
+) -> int:
     """See :meth:`leadsync.workspace.Workspace.resolve_push_failures`: all or nothing, an id
-    that is not an open failure is NotFoundError."""
+    that is not an open failure is NotFoundError. ``by`` (who) is kept with the failures
+    closed, and with ``dismiss`` the ``reason`` too (``push failures list --all`` shows both);
+    the failures closed are every open one of the objects the ids name."""
+    text = representable(reason or "").strip() or None
+    who = representable((by or "").strip())[:200] or None
     with engine.begin() as connection:
         rows = [r for r in push_store.failures_by_id(connection, ids) if r["resolved_at"] is None]
         missing = sorted(set(ids) - {int(r["id"]) for r in rows})
@@ -88,5 +99,7 @@ def resolve_failures(engine: Engine, ids: Sequence[int], action: str) -> int:
                 [r["local_id"] for r in rows if r["kind"] == kind],
                 at,
                 "retried" if action == "retry" else "dismissed",
+                by=who,
+                reason=text if action == "dismiss" else None,
             )
     return len(rows)

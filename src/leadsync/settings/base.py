@@ -212,17 +212,63 @@ def _check_owner_email(value: Any, info: ValidationInfo) -> Any:
     return _check_email(value) if written is not None and written.owners else value
 
 
-def env_var_name(value: str, example: str) -> str:
-    """The name of the environment variable that holds a secret (never the secret)."""
-    if not SECRET_ENV_RE.match(value):
-        # Never shown: what is here instead of a name is often the secret itself.
+# The starts of well-known tokens and keys that are also valid variable names (Stripe's
+# keys and webhook secrets, GitHub's, Shopify's and npm's tokens, AWS access keys): such a
+# value is the secret, never the name of a variable.
+_SECRET_PREFIX_RE = re.compile(
+    r"(sk|rk|pk)_(live|test)_|whsec_|gh[pousr]_|github_pat_|shp(at|ss|ca|pa)_|npm_|xapp_"
+    r"|(AKIA|ASIA)[A-Z0-9]{16}$"
+)
+
+
+def _looks_like_a_secret(value: str) -> bool:
+    """A valid variable name that is a token all the same: a well-known token's start, or a
+    part (between ``_``) of 16 characters or more that is random text — digits only, or
+    switching between lowercase, uppercase and digits at least 4 times, as a hex digest or
+    a base62 token does (a name's words, ``AIRCALL2024_TOKEN``, switch once or twice)."""
+    if _SECRET_PREFIX_RE.match(value):
+        return True
+    for part in value.split("_"):
+        if len(part) < 16:
+            continue
+        kinds = ["d" if c.isdigit() else "u" if c.isupper() else "l" for c in part]
+        switches = sum(a != b for a, b in zip(kinds, kinds[1:], strict=False))
+        if part.isdigit() or switches >= 4:
+            return True
+    return False
+
+
+def env_var_name(value: Any, example: str, info: ValidationInfo) -> Any:
+    """The name of the environment variable that holds a secret (never the secret), checked
+    before pydantic reads it as text: a problem never shows the value, which is often the
+    secret itself (a number too: YAML reads a numeric token as one). Where a person writes
+    it now (:class:`Written`), a value that is a name only in form is refused too: a line
+    break after it, or a token that happens to be letters, digits and ``_``. As stored it is
+    taken as it is, so a workspace saved earlier stays readable."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # At the key (not as a value of it): the file's text of a number is never quoted.
+        raise problems_error([((), _not_a_name("a number (not shown)", example))])
+    if not isinstance(value, str):
+        return value  # None (no secret), or pydantic's "expected a string; got a list"
+    written = written_in(info.context) is not None
+    shown = f"a value of {len(value)} characters (not shown)"
+    if not SECRET_ENV_RE.match(value) or (written and not SECRET_ENV_RE.fullmatch(value)):
+        raise own_error(_not_a_name(shown, example))
+    if written and _looks_like_a_secret(value):
         raise own_error(
-            f"a value of {len(value)} characters (not shown) is not an environment variable "
-            "name: if it is the secret itself, put it in an environment variable and name "
-            f"that variable here; allowed: letters, digits and _, not starting with a digit "
-            f"(e.g. {example})"
+            f"must be the name of an environment variable, not the secret: {shown} looks "
+            "like a token or key itself; put it in an environment variable and name that "
+            f"variable here (e.g. {example})"
         )
     return value
+
+
+def _not_a_name(shown: str, example: str) -> str:
+    return (
+        f"{shown} is not an environment variable name: if it is the secret itself, put it "
+        "in an environment variable and name that variable here; allowed: letters, digits "
+        f"and _, not starting with a digit (e.g. {example})"
+    )
 
 
 def _check_integration_name(value: Any) -> Any:

@@ -433,10 +433,10 @@ class IntegrationSettings(SettingsModel):
             raise own_error(f"{show(value)} is not a known kind; allowed: {', '.join(KNOWN_KINDS)}")
         return value
 
-    @field_validator("secret_env")
+    @field_validator("secret_env", mode="before")
     @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        return None if value is None else env_var_name(value, "AIRCALL_WEBHOOK_TOKEN")
+    def _env_name(cls, value: Any, info: ValidationInfo) -> Any:
+        return env_var_name(value, "AIRCALL_WEBHOOK_TOKEN", info)
 
     @field_validator("region")
     @classmethod

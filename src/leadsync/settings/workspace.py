@@ -114,10 +114,10 @@ class DestinationSettings(SettingsModel):
     # How often serve/worker pull owners again when ``owners: {source: hubspot}``.
     owners_refresh_minutes: float = Field(15, gt=0, le=1440)
 
-    @field_validator("token_env")
+    @field_validator("token_env", mode="before")
     @classmethod
-    def _token_env_name(cls, value: str) -> str:
-        return env_var_name(value, "HUBSPOT_TOKEN")
+    def _token_env_name(cls, value: Any, info: ValidationInfo) -> Any:
+        return env_var_name(value, "HUBSPOT_TOKEN", info)
 
     @field_validator("app_id")
     @classmethod

@@ -279,9 +279,16 @@ def add_failures(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> N
 
 
 def resolve_failures(
-    connection: Connection, kind: str, local_ids: Collection[int], at: str, resolution: str
+    connection: Connection,
+    kind: str,
+    local_ids: Collection[int],
+    at: str,
+    resolution: str,
+    by: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Close the open failures of objects (pushed after all, retried, dismissed)."""
+    """Close the open failures of objects (pushed after all, retried, dismissed), with who
+    did it and the reason given for a dismissal."""
     if local_ids:
         connection.execute(
             sa.update(push_failures)
@@ -290,7 +297,7 @@ def resolve_failures(
                 push_failures.c.resolved_at.is_(None),
                 _in(connection, push_failures.c.local_id, local_ids),
             )
-            .values(resolved_at=at, resolution=resolution)
+            .values(resolved_at=at, resolution=resolution, resolved_by=by, dismissed_reason=reason)
         )
 
 
@@ -312,14 +319,18 @@ def open_failure_keys(
     return out
 
 
-def open_failures(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
-    rows = connection.execute(
-        sa.select(push_failures)
-        .where(push_failures.c.resolved_at.is_(None))
-        .order_by(push_failures.c.id.desc())
-        .limit(limit)
-    )
-    return [dict(r._mapping) for r in rows]
+def open_failures(
+    connection: Connection, limit: int = 100, include_resolved: bool = False
+) -> list[dict[str, Any]]:
+    """The newest failures first, each with its ``state`` (open, or how it was resolved:
+    retried, dismissed, pushed); resolved ones only when asked for."""
+    query = sa.select(push_failures).order_by(push_failures.c.id.desc()).limit(limit)
+    if not include_resolved:
+        query = query.where(push_failures.c.resolved_at.is_(None))
+    return [
+        {**r._mapping, "state": r.resolution if r.resolved_at is not None else "open"}
+        for r in connection.execute(query)
+    ]
 
 
 def failures_by_id(connection: Connection, ids: Collection[int]) -> list[dict[str, Any]]:

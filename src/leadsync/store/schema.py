@@ -475,6 +475,10 @@ push_failures = Table(
     Column("at", TS, nullable=False),
     Column("resolved_at", TS),
     Column("resolution", String(16)),  # retried | dismissed | pushed
+    # Who retried or dismissed it (none when the push itself went through), and the reason
+    # a person gave for a dismissal, as for dead letters.
+    Column("resolved_by", String(200)),
+    Column("dismissed_reason", Text),
     Index("ix_push_failures_object", "kind", "local_id"),
     Index("ix_push_failures_open", "resolved_at", "id"),
 )

@@ -1,0 +1,40 @@
+"""Held activities as the lists show them (``leadsync activities list``): for a page of
+activities, the numbers each waits for and until when. The engine's own reads and writes of
+holds are in :mod:`leadsync.store.counterparts`, the review queue's in
+:mod:`leadsync.store.review`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.database import in_values
+from leadsync.store.schema import held_activities
+
+
+def holds_of(connection: Connection, activity_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """activity id -> its hold, for those of ``activity_ids`` that are held: ``numbers``
+    (the counterpart numbers it waits for, in order), ``held_at``, ``expires_at`` (when it
+    goes to the review queue) and ``queued`` (it is there already; still held). One query."""
+    if not activity_ids:
+        return {}
+    h = held_activities
+    rows = connection.execute(
+        sa.select(h.c.activity_id, h.c.number, h.c.held_at, h.c.expires_at, h.c.queued)
+        .where(in_values(h.c.activity_id, activity_ids, connection.dialect.name))
+        .order_by(h.c.activity_id, h.c.number)
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for activity_id, number, held_at, expires_at, queued in rows:
+        hold = found.setdefault(
+            int(activity_id),
+            {"numbers": [], "held_at": held_at, "expires_at": expires_at, "queued": False},
+        )
+        hold["numbers"].append(number)
+        hold["held_at"] = min(hold["held_at"], held_at)
+        hold["expires_at"] = min(hold["expires_at"], expires_at)
+        hold["queued"] = hold["queued"] or bool(queued)
+    return found

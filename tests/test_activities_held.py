@@ -1,0 +1,66 @@
+"""``leadsync activities list`` shows a held call (waiting for a contact or lead to get its
+number) as held, with its number and until when, rather than on no record."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.workspace import Workspace
+from tests.helpers import run
+from tests.test_counterparts import _call, _contact, _setup
+
+
+def listed(ws: Workspace, *args: str) -> Any:
+    result = CliRunner().invoke(
+        app,
+        ["--db", ws.engine.url.render_as_string(hide_password=False), "activities", "list", *args],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_a_held_call_is_listed_as_held_until_its_hold_ends(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _call("c1", "07700 900123"))
+    [call] = json.loads(listed(workspace, "--json"))
+    assert call["records"] == []
+    waiting = (
+        "held: no contact or lead has +447700900123 yet; attached when one gets it, else in "
+        "the review queue after 2026-11-08T10:00:00Z"
+    )
+    assert call["held"] == {
+        "numbers": ["+447700900123"],
+        "held_at": "2026-11-01T10:00:00.000Z",
+        "expires_at": "2026-11-08T10:00:00.000Z",
+        "queued": False,
+        "why": waiting,
+    }
+    shown = listed(workspace)
+    assert waiting in shown and "none" not in shown
+    # Its hold over: in the review queue, held still.
+    assert workspace.expire_holds(now="2026-11-08T10:00:00Z") == 1
+    [call] = json.loads(listed(workspace, "--json"))
+    assert call["held"]["queued"] is True
+    queued = (
+        "held: no contact or lead got +447700900123 by 2026-11-08T10:00:00Z; in the review "
+        "queue (leadsync review list), still attached if one gets it"
+    )
+    assert call["held"]["why"] == queued and queued in listed(workspace)
+    # A contact gets the number: the call is on it, held no more.
+    run(workspace, _contact("k1", at="2026-11-12T10:00:00Z", phone="+447700900123"))
+    [call] = json.loads(listed(workspace, "--json"))
+    assert call["held"] is None and [r["type"] for r in call["records"]] == ["contact"]
+    assert "held" not in listed(workspace)
+
+
+def test_an_activity_not_held_has_no_hold(workspace: Workspace) -> None:
+    _setup(workspace)
+    run(workspace, _contact("k1", mobilephone="+44 20 7946 0000"), integration="crm")
+    run(workspace, _call("c1", "020 7946 0000"))
+    [call] = json.loads(listed(workspace, "--json"))
+    assert call["held"] is None and call["records"][0]["why"].startswith("matched by number")
