@@ -257,3 +257,40 @@ def test_the_report_text_is_plain_words_with_owner_names(db_url: str) -> None:
     assert "103 Cy Oh" in shown.stdout
     assert "call: shorter than min_duration_s (10 s): 2" in shown.stdout
     assert "u-404" in shown.stdout and "no email" in shown.stdout
+
+
+def undo_two_records(workspace: Workspace) -> None:
+    """p-1 changes owner twice, p-2 three times; then an admin's undo puts both back to no
+    owner."""
+    setup(workspace, ownership={"default": "integration_wins"})
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-1", "2026-11-05T09:00:00Z"),
+            contact_line("p-1", "u-9", "2026-11-06T09:00:00Z"),
+            contact_line("p-2", "u-1", "2026-11-05T09:00:00Z"),
+            contact_line("p-2", "u-9", "2026-11-06T09:00:00Z"),
+            contact_line("p-2", "u-1", "2026-11-07T09:00:00Z"),
+        ],
+    )
+    undone = workspace.undo(
+        integration="dialer", since="2026-11-04T00:00:00.000Z", at="2026-11-09T09:00:00.000Z"
+    )
+    assert [r["owner_id"] for r in undone.restored] == [None, None]
+
+
+def test_an_admins_undo_is_not_counted_as_flapping(workspace: Workspace) -> None:
+    """p-1's two changes and the undo are not three changes: no flapping. p-2 changed three
+    times before the undo: it flaps, and its history shows the undo, by an admin."""
+    undo_two_records(workspace)
+    [row] = alerts(workspace)["owner_flapping"].rows
+    assert row["record"]["id"] == workspace.find(external="dialer:p-2")[0]["id"]
+    assert row["changes"] == 3
+    assert [(h["by"], h["strategy"]) for h in row["history"]][-1] == ("an admin", "undo")
+
+
+def test_a_record_an_undo_left_without_owner_says_so(workspace: Workspace) -> None:
+    undo_two_records(workspace)
+    unowned = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
+    assert groups == {("dialer", "put back to no owner by an undo"): 2}

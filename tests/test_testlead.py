@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from tests.helpers import (
 )
 
 AT = "2026-11-10T09:00:00.000Z"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_a_mapped_rep_passes(workspace: Workspace) -> None:
@@ -218,3 +220,70 @@ def test_the_cli_exits_1_on_a_failed_check(
     assert out["passed"] is False
     [hubspot] = [c for c in out["checks"] if c["check"] == "hubspot_owner"]
     assert not hubspot["passed"] and "not pushed" in hubspot["detail"]
+
+
+CRM = {"kind": "hubspot", "secret_env": "HS_SECRET", "vendor": {"app_id": 777}}
+
+
+def test_a_test_lead_from_the_crm_expects_the_crm_change_and_no_call(db_url: str) -> None:
+    """A hubspot integration is the CRM: its owner ids are owner ids, and the engine takes
+    its events as changes made in the CRM and creates none of its activities. The test lead
+    expects that (the engine's own rule), and passes."""
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings(), "hubspot": CRM}))
+        result = ws.test_lead("hubspot", "101", at=AT)
+        assert result.passed, result.checks
+        owner, call = result.checks
+        assert owner == {
+            "check": "owner",
+            "passed": True,
+            "detail": "owner 101; expected 101: set 101: the owner was changed in the CRM "
+            "(hubspot; was no owner)",
+        }
+        assert call["passed"] and "the CRM keeps its own timeline" in call["detail"]
+        assert "hubspot is the CRM" in call["note"] and "test an integration" in call["note"]
+        assert result.activity_id is None
+        # An owner id nobody has is taken (and flagged) as the engine takes it: a note.
+        unknown = ws.test_lead("hubspot", "999", at="2026-11-10T09:30:00.000Z")
+        assert unknown.passed and unknown.owner_id == "999"
+        assert "'999' is none of the workspace's owners" in unknown.checks[0]["note"]
+        assert ws.cleanup_test_leads() == {"records": 2, "activities": 0}
+    runner = CliRunner()
+    shown = runner.invoke(
+        app, ["test-lead", "hubspot", "--rep", "101"], env={"LEADSYNC_DB": db_url}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "pass owner: owner 101; expected 101" in shown.stdout
+    assert "pass call: the call was not created" in shown.stdout
+
+
+SALESFORCE = {"kind": "salesforce", "vendor": {"organization_id": "00D5g000004Xyz1"}}
+REP_18 = "0055g00000XyZaBAAV"  # as Salesforce's events name the rep
+REP_2_18 = "0055g00000XyZaCAAV"
+
+
+def test_a_salesforce_rep_given_in_15_characters_is_the_18_character_one(db_url: str) -> None:
+    """``--rep`` copied from Salesforce's UI (15 characters) is the rep its events name in 18,
+    as users.map and the directory take it: no "never sent an event" note, and the test's
+    events (the lead and the call) are counted on that rep, not on a new one. A rep the
+    directory lists in 15 characters, given in 18, is named by it: no note either."""
+    directory = [{"id": REP_2_18[:15], "email": "bo@acme.test"}]
+    with Workspace(db_url) as ws:
+        ws.apply_config(
+            workspace_config({"salesforce": {**SALESFORCE, "users": {"directory": directory}}})
+        )
+        raw = (FIXTURES / "webhooks" / "salesforce" / "cdc_create_lead.json").read_text()
+        ws.ingest("salesforce", [json.dumps(json.loads(raw))])  # an event of REP_18
+        result = ws.test_lead("salesforce", REP_18[:15], at=AT)
+        assert result.passed, result.checks
+        owner = result.checks[0]
+        assert "note" not in owner, owner
+        assert owner["detail"].startswith(f"owner none; expected no owner: rep {REP_18} ")
+        events = [(u["id"], u["events"]) for u in ws.external_users("salesforce")]
+        assert (REP_18, 3) in events and REP_18[:15] not in dict(events)  # the lead and call
+        listed = ws.test_lead("salesforce", REP_2_18, at="2026-11-10T09:30:00.000Z")
+        assert listed.passed and listed.owner_id == "102", listed.checks
+        assert "note" not in listed.checks[0], listed.checks[0]
+        ws.cleanup_test_leads()
+        events = [(u["id"], u["events"]) for u in ws.external_users("salesforce")]
+        assert sorted(events) == [(REP_18, 1), (REP_2_18, 0)]  # REP_2: the directory's

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.errors import NotFoundError, UserError
+from leadsync.ops.undo import decision_ids
+from leadsync.store.schema import owner_decisions
 from leadsync.workspace import Workspace
 from tests.helpers import (
     contact_line,
@@ -183,3 +186,50 @@ def test_a_dry_run_shows_what_would_change_and_writes_nothing(
     assert done.exit_code == 0 and "1 restored" in done.stdout
     assert owner_of(workspace, "s-1", "seq") == "101"
     assert owner_of(workspace, "p-1") == "102"
+
+
+def test_the_reason_names_the_records_own_decisions_not_a_range_over_others(
+    workspace: Workspace,
+) -> None:
+    """p-1's changes since the 4th are interleaved with p-2's and p-3's: its undo names its
+    own decisions, never a range that takes in the others'."""
+    setup(workspace, ownership={"default": "integration_wins"})
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z"),
+            contact_line("p-1", "u-9", "2026-11-05T09:00:00Z"),
+            contact_line("p-2", "u-1", "2026-11-05T09:00:00Z"),
+            contact_line("p-2", "u-9", "2026-11-06T09:00:00Z"),
+            contact_line("p-3", "u-1", "2026-11-06T09:00:00Z"),
+            contact_line("p-1", "u-1", "2026-11-06T10:00:00Z"),
+            contact_line("p-1", "u-9", "2026-11-07T09:00:00Z"),
+        ],
+    )
+    kim = record_by_external(workspace, "p-1")["id"]
+    with workspace.engine.connect() as connection:
+        own = connection.execute(
+            sa.select(owner_decisions.c.id)
+            .where(
+                owner_decisions.c.record_id == kim,
+                owner_decisions.c.at >= "2026-11-04T00:00:00.000Z",
+            )
+            .order_by(owner_decisions.c.id)
+        ).scalars()
+        first, second, third = own.all()
+    assert second - first > 1  # others' decisions lie between
+    result = workspace.undo(integration="dialer", since="2026-11-04T00:00:00.000Z")
+    [restored] = [r for r in result.restored if r["record"]["id"] == kim]
+    assert restored["reason"] == (
+        f"set 101: undo of decisions #{first}, #{second}, #{third} (dialer); the owner "
+        "before them was 101 (was 102)"
+    )
+
+
+def test_decision_ids_are_named_compactly_and_truly() -> None:
+    assert decision_ids([14]) == "#14"
+    assert decision_ids([14, 20, 21]) == "#14, #20, #21"
+    assert decision_ids([1, 2, 3, 7, 9, 10, 11]) == "#1 to #3, #7, #9 to #11"
+    assert decision_ids(list(range(0, 40, 2))) == (
+        "#0, #2, #4, #6, #8, #10, #12, #14 and 12 more (the last #38)"
+    )

@@ -24,7 +24,8 @@ from leadsync import model
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
-from leadsync.ops.testlead import CHANGES_PREFIX, TEST_DOMAIN, TEST_PREFIX
+from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX, real_use, users_of_test_leads
+from leadsync.ops.undo import UNDONE_TO_NO_OWNER
 from leadsync.pipeline.expiry import expire_holds
 from leadsync.results import ResultModel, agreeing, counted
 from leadsync.rules.mapping import map_external_user
@@ -32,7 +33,6 @@ from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
 from leadsync.store import reports as report_store
 from leadsync.store import review as review_store
-from leadsync.store import testlead as testlead_store
 from leadsync.store.views import inbox_lag
 
 SHOWN = 50  # rows listed per finding; counts are always complete
@@ -258,7 +258,11 @@ def _show(record_type: str, record_id: int) -> str:
 
 
 def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
-    total, top = report_store.flapping_records(c, since, m.flapping_changes, SHOWN, TEST_DOMAIN)
+    """Records whose owner changed ``flapping_changes`` times or more; an admin's undo puts
+    owners back and is not counted (its change still shows in the record's history)."""
+    total, top = report_store.flapping_records(
+        c, since, m.flapping_changes, SHOWN, TEST_DOMAIN, not_counted=model.UNDO_STRATEGY
+    )
     changes: dict[int, list[dict[str, Any]]] = {r.record_id: [] for r in top}
     for row in report_store.owner_changes_since(c, list(changes), since, TEST_DOMAIN):
         changes[row.record_id].append(
@@ -289,6 +293,7 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
 # Why a new contact or lead has no owner, from its latest decision's reason: the first
 # (LIKE pattern, words) that matches.
 _UNOWNED_BECAUSE = (
+    (f"{UNDONE_TO_NO_OWNER}%", "put back to no owner by an undo"),
     ("%unmapped policy is leave%", "unmapped rep, policy leave"),
     ("%names no owner%", "no owner in the event"),
     ("%has no active owner%", "round robin team has no active owner"),
@@ -454,13 +459,13 @@ def _drops(c: Connection, m: MonitoringSettings, until: str) -> Finding:
 def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
     """External users that sent events since ``since`` and map to no owner; the test leads'
     events are left out (a rep only test leads used is not listed)."""
-    tests = _test_lead_users(c)
+    tests = users_of_test_leads(c)
     rows = []
     for user in report_store.external_users_seen(c, since):
         settings = rules.integrations.get(user.integration)
         if settings is None or settings.is_crm:
             continue
-        events, last_seen = _real_use(user, tests.get((user.integration, user.external_id), []))
+        events, last_seen = real_use(user, tests.get((user.integration, user.external_id), []))
         if events <= 0 or last_seen is None or last_seen < since:
             continue
         ref = ExternalUserRef(user.external_id, user.email)
@@ -494,29 +499,6 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
         rows=rows[:SHOWN],
         parts={name: said(n) for name, n in per.items()},
     )
-
-
-def _test_lead_users(c: Connection) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """What each test lead not yet cleaned up added to its rep (recorded beside the test by
-    :func:`leadsync.ops.testlead.run_test_lead`), by (integration, external id)."""
-    tests: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for _name, change in testlead_store.recorded_changes(c, CHANGES_PREFIX):
-        user = change.get("external_user") or {}
-        if user.get("events"):
-            tests.setdefault((str(user["integration"]), str(user["id"])), []).append(user)
-    return tests
-
-
-def _real_use(user: Any, tests: list[dict[str, Any]]) -> tuple[int, str | None]:
-    """An external user's events without the test leads', and when it was last seen before
-    them (None: only test leads used it)."""
-    events = int(user.events) - sum(int(t["events"]) for t in tests)
-    last_seen: str | None = user.last_seen_at
-    for test in sorted(tests, key=lambda t: str(t["at"]), reverse=True):
-        if last_seen != test["at"]:
-            break
-        last_seen = test["last_seen_at"] if test["existed"] else None
-    return events, last_seen
 
 
 def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:

@@ -7,7 +7,11 @@ what the settings promise, worked out by the rules' own functions over the batch
 (the emails it learned from earlier events, the round robin's turn, a rollout's settings):
 the owner the user mapping and strategy name, and the call on the contact's timeline with the
 expected associations — or, when the settings skip the call (a disabled type, a filter), no
-call, which passes with a note. Test records are left out of the health report; ``cleanup``
+call, which passes with a note. For the CRM itself (a ``hubspot`` integration, whose
+events the engine takes as changes made in the CRM: ``BatchDecider.apply_crm``) the rep is an
+owner id, the owner expected is the one :func:`~leadsync.rules.ownership.decide_crm_change`
+takes, and the call is expected not to be created (the engine takes no activity from the
+CRM), which passes with a note. Test records are left out of the health report; ``cleanup``
 removes every one of them and takes back what else the test changed (the round robin's turns,
 the rep's event count and last-seen time), recorded beside the test in
 ``workspace_settings``.
@@ -16,7 +20,7 @@ the rep's event count and last-seen time), recorded beside the test in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NotRequired
+from typing import Any, NotRequired
 
 from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
@@ -27,7 +31,8 @@ from leadsync.model import ActivityType, Event, RecordType, now_ts
 from leadsync.results import ResultModel
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.mapping import round_robin_pick
-from leadsync.rules.ownership import OwnerContext, decide_owner
+from leadsync.rules.ownership import OwnerContext, decide_crm_change, decide_owner
+from leadsync.settings import UserMappingSettings
 from leadsync.sources.canonical import parse_event
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
@@ -70,6 +75,11 @@ def run_test_lead(
     engine: Engine, rules: WorkspaceRules, integration: str, rep: str, at: str | None = None
 ) -> TestLeadResult:
     at = at or now_ts()
+    # The rep as the integration's events name it (a Salesforce 15-character user id is its
+    # 18-character form): the one form the map, the directory and the events agree on.
+    users = rules.integrations[integration].users
+    rep = users.canonical_id(rep.strip())
+    crm = integration in rules.crm_integrations
     stamp = at.replace("-", "").replace(":", "").replace(".", "").lower()
     email = f"{TEST_PREFIX}{stamp}@{TEST_DOMAIN}"
     lead = parse_event(
@@ -135,16 +145,24 @@ def run_test_lead(
     record = state.records.get(record_id) if record_id is not None else None
     owner = record.owner_id if record is not None else None
     created = record_trace is not None and record_trace[2]
-    checks = [
-        _owner_check(state, rules, lead, owner, record_id, turns, created),
-        _call_check(state, rules, call, record_id),
-    ]
-    users = rules.integrations[integration].users
-    if seen is None and rep not in users.map and all(u.id != rep for u in users.directory):
-        checks[0]["note"] = (  # it passes as an unmapped rep: maybe not the one meant
-            f"{integration} has never sent an event of rep {rep!r}, and neither its map nor "
-            "its directory names it: the test ran it as a rep nobody knows (mistyped?)"
-        )
+    if crm:
+        checks = [_crm_owner_check(rules, lead, owner, created), _crm_call_check(state, call)]
+        if rep not in rules.directory.owners:
+            checks[0]["note"] = (  # the CRM's change is taken, and flagged: maybe a typo
+                f"{integration} is the CRM: its reps are owner ids, and {rep!r} is none of the "
+                "workspace's owners (leadsync owners list): the test ran it as an owner nobody "
+                "knows (mistyped?)"
+            )
+    else:
+        checks = [
+            _owner_check(state, rules, lead, owner, record_id, turns, created),
+            _call_check(state, rules, call, record_id),
+        ]
+        if seen is None and not _named(users, rep):
+            checks[0]["note"] = (  # it passes as an unmapped rep: maybe not the one meant
+                f"{integration} has never sent an event of rep {rep!r}, and neither its map "
+                "nor its directory names it: the test ran it as a rep nobody knows (mistyped?)"
+            )
     result = TestLeadResult(
         passed=all(c["passed"] for c in checks), record_id=record_id, checks=checks
     )
@@ -191,6 +209,58 @@ def _owner_check(
         "check": "owner",
         "passed": owner == expected,
         "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}",
+    }
+
+
+def _named(users: UserMappingSettings, rep: str) -> bool:
+    """The map or the directory names the rep (in any of the vendor's forms of its id)."""
+    return users.target_of(rep) is not None or any(
+        users.canonical_id(u.id) == rep for u in users.directory
+    )
+
+
+def _crm_owner_check(rules: WorkspaceRules, lead: Event, owner: str | None, created: bool) -> Check:
+    """The owner of a new contact the CRM reports with the rep as its owner: the CRM's change
+    as the engine takes it (:func:`decide_crm_change`, the engine's own rule for a CRM
+    integration's events), with no owner before (a new record was never pushed, so the
+    change cannot be the echo of a push)."""
+    assert lead.owner is not None
+    verdict = decide_crm_change(
+        OwnerContext(record_type=RecordType.CONTACT, is_new=created, owner_id=None),
+        lead.occurred_at,
+        lead.owner.id,
+        lead.owner.id in rules.directory.owners,
+        lead.integration,
+        lead.manual,
+    )
+    expected = verdict.owner_id
+    return {
+        "check": "owner",
+        "passed": owner == expected,
+        "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {verdict.reason}",
+    }
+
+
+def _crm_call_check(state: BatchState, call: Event) -> Check:
+    """The CRM keeps its own timeline: the engine takes no activity from a CRM integration,
+    so the test call is expected not to be created (which passes, with a note)."""
+    trace = (state.traces or {}).get(call.id)
+    activity = trace.activity if trace is not None else None
+    if activity is not None and activity[2] != "skipped":
+        return {
+            "check": "call",
+            "passed": False,
+            "detail": f"call {activity[1]} {activity[2]}, but {call.integration} is the CRM: "
+            "its activities are never created",
+        }
+    return {
+        "check": "call",
+        "passed": True,
+        "detail": f"the call was not created, as for every activity of the CRM "
+        f"({call.integration}): the CRM keeps its own timeline",
+        "note": f"{call.integration} is the CRM, whose activities leadsync does not create, "
+        "so the timeline was not checked; to check a call on the timeline, test an "
+        "integration that sends activities",
     }
 
 
@@ -365,3 +435,26 @@ def _take_back(connection: Connection, emails: set[str]) -> None:
         if change["external_user"]["events"]:
             testlead_store.take_back_external_user(connection, change["external_user"])
     testlead_store.forget_changes(connection, [name for name, _value in rows])
+
+
+def users_of_test_leads(connection: Connection) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """What each test lead not yet cleaned up added to its rep (recorded beside the test by
+    :func:`run_test_lead`), for the health report, by (integration, external id)."""
+    tests: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _name, change in testlead_store.recorded_changes(connection, CHANGES_PREFIX):
+        user = change.get("external_user") or {}
+        if user.get("events"):
+            tests.setdefault((str(user["integration"]), str(user["id"])), []).append(user)
+    return tests
+
+
+def real_use(user: Any, tests: list[dict[str, Any]]) -> tuple[int, str | None]:
+    """An external user's events without the test leads', and when it was last seen before
+    them (None: only test leads used it)."""
+    events = int(user.events) - sum(int(t["events"]) for t in tests)
+    last_seen: str | None = user.last_seen_at
+    for test in sorted(tests, key=lambda t: str(t["at"]), reverse=True):
+        if last_seen != test["at"]:
+            break
+        last_seen = test["last_seen_at"] if test["existed"] else None
+    return events, last_seen

@@ -33,6 +33,10 @@ from leadsync.results import ResultModel
 from leadsync.store import batch as store
 from leadsync.store import undo as undo_store
 
+# How the reason of an undo that puts a record back to no owner starts (the health report
+# tells those records apart by it: :mod:`leadsync.ops.monitor`).
+UNDONE_TO_NO_OWNER = "set no owner: undo of "
+
 
 class RecordKey(TypedDict):
     type: str
@@ -73,6 +77,30 @@ class _Change:
     event_id: str | None
     previous_owner_id: str | None
     owner_id: str | None
+
+
+SHOWN_IDS = 8  # runs of ids named in an undo's reason; the rest are counted
+
+
+def decision_ids(ids: list[int]) -> str:
+    """A record's own decision ids, ascending, in words: runs of three or more consecutive
+    ids (every one of them the record's) as ``#a to #c``, the rest one by one (``#14, #20,
+    #21``), never a range over other records' ids; past ``SHOWN_IDS`` runs, the rest are
+    counted (``and 12 more (the last #300)``)."""
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    parts: list[str] = []
+    for run in runs[:SHOWN_IDS]:
+        if len(run) >= 3:
+            parts.append(f"#{run[0]} to #{run[-1]}")
+        else:
+            parts.extend(f"#{i}" for i in run)
+    rest = sum(len(run) for run in runs[SHOWN_IDS:])
+    return ", ".join(parts) + (f" and {rest} more (the last #{ids[-1]})" if rest else "")
 
 
 def event_integration(connection: Connection, event_id: str, integration: str | None) -> str:
@@ -161,11 +189,14 @@ def undo(
             continue
         owner = current.get(record_id)
         target = first.previous_owner_id
-        what = f"decision #{first.id}" if first is last else f"decisions #{first.id} to #{last.id}"
+        what = ("decision " if first is last else "decisions ") + decision_ids(
+            [c.id for c in touched]
+        )
         source = f"event {event_id} of {integration}" if event_id is not None else f"{integration}"
+        head = UNDONE_TO_NO_OWNER if target is None else f"set {target}: undo of "
         reason = (
-            f"set {target or 'no owner'}: undo of {what} ({source}); the owner before them "
-            f"was {target or 'no owner'} (was {owner or 'no owner'})"
+            f"{head}{what} ({source}); the owner before them was {target or 'no owner'} "
+            f"(was {owner or 'no owner'})"
         )
         decisions.append(
             OwnerDecision(

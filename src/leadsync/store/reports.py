@@ -76,16 +76,23 @@ def open_dead_letters_since(since: str) -> list[sa.ColumnElement[bool]]:
 
 
 def flapping_records(
-    connection: Connection, since: str, min_changes: int, limit: int, test_domain: str
+    connection: Connection,
+    since: str,
+    min_changes: int,
+    limit: int,
+    test_domain: str,
+    *,
+    not_counted: str,
 ) -> tuple[int, Rows]:
     """How many records had at least ``min_changes`` owner changes since ``since``, and the
-    ``limit`` with the most (``record_id``, ``record_type``, ``changes``)."""
+    ``limit`` with the most (``record_id``, ``record_type``, ``changes``); the changes of
+    strategy ``not_counted`` (an admin's undo) are not counted."""
     d = owner_decisions
     # The window's rows first (the time index), then grouped: left to itself the planner
     # walks the whole table in record order to save a sort (ten times slower on a big one).
     recent = (
         sa.select(d.c.record_id, d.c.record_type)
-        .where(*owner_changed_since(since, test_domain))
+        .where(*owner_changed_since(since, test_domain), d.c.strategy != not_counted)
         .cte("recent_changes")
         .prefix_with("MATERIALIZED")
     )
