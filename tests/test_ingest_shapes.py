@@ -2,9 +2,10 @@
 PostgreSQL, through the command line and the Workspace API:
 
 - a file of one JSON document spread over several lines (a pretty-printed capture, as every
-  sample of ``tests/fixtures/published`` is) is read whole, as its line 1; a file that is not
-  one JSON value either (or is larger than the limit, or stdin) is read line by line as
-  always, and its first line's error says what ingest reads;
+  sample of ``tests/fixtures/published`` is) is read whole, as its line 1 (one cut short:
+  tests/test_ingest_documents.py); a file that is not JSON documents either (or is larger
+  than the limit, or stdin) is read line by line as always, and its first line's error says
+  what ingest reads;
 - a line of a generic integration may be what its webhook takes: one event or an array of
   events, cut by the same code, each event with its own place (``FILE:LINE [INDEX]``); a dead
   letter of such a line can be retried.
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from leadsync.model import now_ts
-from leadsync.pipeline import ingest as ingest_module
+from leadsync.pipeline import input_file
 from leadsync.pipeline.inbox import dead_letter_row
 from leadsync.pipeline.ingest import InputFile
 from leadsync.sources import adapter_for
@@ -128,31 +129,47 @@ def test_pretty_printed_documents_one_after_another_are_read_each_where_it_start
     [letter] = summary["dead_letters"]
     assert code == 2 and letter["where"] == f"{mixed}:{len(contact.splitlines()) + 1}"
     assert letter["error"].startswith('field "data.started_at": ')
-    broken = tmp_path / "broken.json"  # the second one cut short: not JSON values
+    broken = tmp_path / "broken.json"  # the second one cut short: one dead letter
     broken.write_text(text + "\n" + contact[: len(contact) // 2])
     summary, code = cli.ingest("aircall", str(broken))
-    [where] = {d["where"] for d in summary["dead_letters"] if d["error"].endswith(HINT)}
-    assert code == 2 and where == f"{broken}:1"
-    assert summary["dead_letter_count"] == len(broken.read_text().splitlines()) - 1  # one blank
+    assert (code, summary["lines"], summary["duplicates"], summary["dead_letter_count"]) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    [letter] = summary["dead_letters"]
+    begins = len(text.splitlines()) + 2  # after a blank line
+    assert letter["where"] == f"{broken}:{begins}"
+    assert letter["error"].startswith("body is not valid JSON: ")
+    assert letter["error"].endswith(
+        f"; lines {begins}-{len(broken.read_text().splitlines())} are read as one "
+        "pretty-printed document"
+    )
+    two = tmp_path / "two.json"  # the same, with no blank line between
+    two.write_text(text + text[:-10])
+    summary, code = cli.ingest("aircall", str(two))
+    assert (code, summary["lines"], summary["duplicates"], summary["dead_letter_count"]) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    assert summary["dead_letters"][0]["where"] == f"{two}:{len(text.splitlines()) + 1}"
 
 
 def test_a_file_that_is_not_json_values_is_read_by_line_and_says_what_ingest_reads(
     cli: Cli, tmp_path: Path
 ) -> None:
-    text = CALL_CREATED.read_text()
-    two = tmp_path / "two.json"
-    two.write_text(text + text[:-10])  # the second document cut short
-    summary, code = cli.ingest("aircall", str(two))
-    lines = len((text + text[:-10]).splitlines())
-    assert (code, summary["lines"], summary["accepted"]) == (2, lines, 0)
-    assert summary["dead_letter_count"] == lines
+    calls = tmp_path / "calls.csv"  # an export that is not JSON from its first character
+    calls.write_text("id,direction\n812345,inbound\n812346,outbound\n")
+    summary, code = cli.ingest("aircall", str(calls))
+    assert (code, summary["lines"], summary["accepted"]) == (2, 3, 0)
+    assert summary["dead_letter_count"] == 3
     first, second, *_ = summary["dead_letters"]
-    assert first["where"] == f"{two}:1"
-    assert first["error"] == (
-        "body is not valid JSON: Expecting property name enclosed in double quotes (line 1, "
-        f"column 2); {HINT}"
-    )
-    assert second["where"] == f"{two}:2" and "ingest reads" not in second["error"]
+    assert first["where"] == f"{calls}:1"
+    assert first["error"] == (f"body is not valid JSON: Expecting value (line 1, column 1); {HINT}")
+    assert second["where"] == f"{calls}:2" and "ingest reads" not in second["error"]
     result = cli("dead-letters", "list", "--json")
     stored = {row["line_no"]: row["error"] for row in json.loads(result.stdout)}
     assert stored[1].endswith(HINT) and not stored[2].endswith(HINT)
@@ -161,7 +178,7 @@ def test_a_file_that_is_not_json_values_is_read_by_line_and_says_what_ingest_rea
 def test_a_pretty_printed_file_over_the_limit_is_read_by_line(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "WHOLE_FILE_MAX_BYTES", 2**20)
+    monkeypatch.setattr(input_file, "WHOLE_FILE_MAX_BYTES", 2**20)
     body = json.loads(CALL_CREATED.read_text())
     body["data"]["padding"] = "x" * 2**20  # one JSON value, over 1 MiB
     path = tmp_path / "large.json"
@@ -176,7 +193,7 @@ def test_a_pretty_printed_file_over_the_limit_is_read_by_line(
     )
     assert sum("ingest reads" in d["error"] for d in summary["dead_letters"]) == 1
     # Just under the limit, it is read whole.
-    monkeypatch.setattr(ingest_module, "WHOLE_FILE_MAX_BYTES", path.stat().st_size)
+    monkeypatch.setattr(input_file, "WHOLE_FILE_MAX_BYTES", path.stat().st_size)
     summary, code = cli.ingest("aircall", str(path))
     assert (code, summary["lines"], summary["accepted"]) == (0, 1, 1)
 
@@ -256,7 +273,7 @@ def test_a_generic_line_may_be_an_array_of_events_as_its_webhook_takes(cli: Cli)
         assert (summary.lines, summary.accepted, summary.applied.events) == (3, 4, 4)
         [letter] = summary.dead_letters
         assert letter.where == "events.jsonl:2 [1]"  # the line, and the event's index in it
-        assert letter.error == 'field "occurred_at": required'
+        assert letter.error == 'field "[1].occurred_at": required'
         # The keys the webhook gives the same body: a later delivery is a duplicate.
         adapter = adapter_for("generic", "dialer")
         request = WebhookRequest("POST", "", {"content-type": "application/json"}, line.encode())
@@ -282,7 +299,7 @@ def test_the_cli_ingests_generic_arrays_compact_or_pretty_printed(cli: Cli, tmp_
     assert (code, summary["lines"], summary["accepted"], summary["applied"]) == (2, 2, 3, 3)
     [letter] = summary["dead_letters"]
     assert letter["where"] == f"{path}:1 [2]"
-    assert letter["error"] == "an event must be a JSON object, got a number"
+    assert letter["error"] == 'field "[2]": an event must be a JSON object, got a number'
     pretty = tmp_path / "export.json"
     pretty.write_text(json.dumps(events(3, 4, 5), indent=2))
     summary, code = cli.ingest("dialer", str(pretty))

@@ -12,7 +12,7 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, inbox_app, open_input, outbox_app, workspace
 from leadsync.pipeline.inbox import IngestSummary
-from leadsync.pipeline.ingest import WHOLE_FILE_MAX_BYTES, InputFile
+from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES, InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.workspace import DEFAULT_BATCH, Workspace
@@ -27,7 +27,9 @@ def ingest(
             help="A JSONL file, or - for stdin: canonical events (one, or an array, per line) "
             "for a generic integration; for a vendor, one captured webhook body per line (or "
             '{"headers": ..., "body": ...}). A file of pretty-printed JSON documents (at '
-            f"most {WHOLE_FILE_MAX_BYTES // 2**20} MiB) is read whole, a line per document."
+            f"most {WHOLE_FILE_MAX_BYTES // 2**20} MiB) is read whole, a line per document; "
+            "one of an XML document (a Salesforce Outbound Message, from stdin too) is one "
+            "body."
         ),
     ],
     batch_size: Annotated[

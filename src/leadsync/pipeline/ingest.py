@@ -4,23 +4,21 @@
 A line becomes inbox items through the integration's adapter, as a webhook would
 (:func:`items_of_line`); a line that cannot be read is a dead letter with its place and error,
 and the lines beside it go in. A file of one JSON document over several lines (a
-pretty-printed capture) is read whole, as one line; several, a line each
-(:class:`InputFile`). Lines are taken a chunk at a time, so memory stays bounded whatever
-the input's length. When nothing older is pending, a chunk is written already applied and
-applied in the same transaction (its rows are written once); otherwise, or when that
-transaction is refused, it is written as pending and drained (:mod:`leadsync.pipeline.drain`),
-which retries failures one by one.
+pretty-printed capture), or of one XML document, is read whole, as one line; several JSON
+documents, a line each (:mod:`leadsync.pipeline.input_file`). Lines are taken a chunk at a
+time, so memory stays bounded whatever the input's length. When nothing older is pending, a
+chunk is written already applied and applied in the same transaction (its rows are written
+once); otherwise, or when that transaction is refused, it is written as pending and drained
+(:mod:`leadsync.pipeline.drain`), which retries failures one by one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -33,6 +31,9 @@ from leadsync.pipeline.collector import batch_friendly_gc, collector_off_during_
 from leadsync.pipeline.drain import defect_text, drain
 from leadsync.pipeline.fallback import Refusal, attempt
 from leadsync.pipeline.inbox import DEFAULT_BATCH, DeadLetter, InboxItem, IngestSummary
+from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES as WHOLE_FILE_MAX_BYTES
+from leadsync.pipeline.input_file import InputFile as InputFile
+from leadsync.pipeline.input_file import Line, Lines, is_xml, xml_media_type
 from leadsync.sources import adapter_for
 from leadsync.sources.base import ENVELOPE_KEYS, Adapter, WebhookRequest, decode_json
 from leadsync.sources.hygiene import Headers, representable
@@ -44,8 +45,13 @@ from leadsync.store.inbox import DeadLetterRow
 def vendor_line_request(line: str, adapter: Adapter) -> WebhookRequest:
     """A captured webhook as ``leadsync ingest`` reads it: one body per line, or an envelope
     ``{"headers": {...}, "body": ...}`` when headers matter. A string body is the raw body as
-    received (a Salesforce SOAP message); anything else is re-encoded as JSON."""
-    data = decode_json(line.encode("utf-8", "surrogatepass"))
+    received (a Salesforce SOAP message); anything else is re-encoded as JSON. A line that is
+    an XML document (a file of one, read whole) is the raw body as received too; EventError
+    for a kind that takes no XML."""
+    raw = line.encode("utf-8", "surrogatepass")  # a lone surrogate: not valid UTF-8
+    if is_xml(line):
+        return WebhookRequest("POST", "", {"content-type": xml_media_type(adapter)}, raw)
+    data = decode_json(raw)
     headers: dict[str, str] = {}
     body: Any = data
     if isinstance(data, dict) and "body" in data and ENVELOPE_KEYS.issuperset(data):
@@ -129,13 +135,19 @@ def items_of_line(
     kind; otherwise the line of a kind that stores canonical events (the generic kind) is one
     canonical event, stored as written, or what its webhook takes besides: an array of
     events, cut by the adapter as a JSON body is (each event ``where [INDEX]``)."""
-    if adapter.stores_canonical and not request and not _is_array(raw):
+    if adapter.stores_canonical and not request and not _is_array(raw) and not is_xml(raw):
         event = adapter.events_of(raw, "", 0, where)[0]
         return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:
-        pieces = adapter.pieces(vendor_line_request(raw, adapter))
+        webhook = vendor_line_request(raw, adapter)
+        pieces = adapter.pieces(webhook)
     except EventError as exc:
         raise EventError(exc.detail, where) from None
+    # A body that is an array of events (a HubSpot batch, generic events): a piece's place
+    # and the fields its error names are the element's, [INDEX] (when there are several).
+    body = webhook.decoded
+    elements = isinstance(body, list) and len(body) == len(pieces)
+    elements = elements and all(p.body is item for p, item in zip(pieces, body, strict=True))
     items = []
     for index, piece in enumerate(pieces):
         payload = piece.payload()
@@ -144,7 +156,8 @@ def items_of_line(
         try:
             item.events = adapter.events_of(payload, piece.key, 0, place)
         except EventError as exc:
-            item.error = exc.detail
+            several = elements and len(pieces) > 1
+            item.error = in_element(exc.detail, index) if several else exc.detail
         items.append(item)
     return items
 
@@ -152,6 +165,31 @@ def items_of_line(
 def _is_array(line: str) -> bool:
     """A line that is a JSON array: for the generic kind, a batch of events."""
     return line.lstrip("\ufeff \t\r\n")[:1] == "["
+
+
+# ``field "PATH": …`` or ``fields "A", "B": …``, as adapters (base.refuse) and the canonical
+# format name what is wrong.
+_FIELDS = re.compile(r'(fields?) ("[^"]*"(?:, "[^"]*")*): ')
+_FIELD = re.compile(r'"([^"]*)"')
+
+
+def in_element(detail: str, index: int) -> str:
+    """An error about one element of an array body, its field paths made the body's:
+    ``field "propertyValue": …`` of element 1 is ``field "[1].propertyValue": …`` (as the
+    adapters name a field of an array body: ``field "[3].eventId"``); an error that names no
+    field is about the element itself (``field "[1]": …``)."""
+
+    def prefixed(path: re.Match[str]) -> str:
+        inner = path[1]
+        if inner == "(body)":
+            return f'"[{index}]"'
+        return f'"[{index}]{inner}"' if inner.startswith("[") else f'"[{index}].{inner}"'
+
+    found = _FIELDS.match(detail)
+    if found is None:
+        return f'field "[{index}]": {detail}'
+    paths = _FIELD.sub(prefixed, found[2])
+    return f"{found[1]} {paths}: {detail[found.end() :]}"
 
 
 @dataclass
@@ -275,165 +313,6 @@ def _apply_directly(
     return True
 
 
-# ------------------------------------------------------------------ reading the input
-
-#: The largest file :func:`ingest` reads whole when it is one JSON document spread over
-#: several lines (a pretty-printed capture); a larger one is read line by line.
-WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024
-
-#: A line as read: its number, its text (stripped) and why it cannot be read, if it cannot.
-_Line = tuple[int, str, str | None]
-
-
-class InputFile:
-    """A file given to :func:`ingest` (``leadsync ingest FILE``), read as binary lines,
-    counting the lines and bytes read so far (for progress).
-
-    ``whole``: a file that does not read as JSON lines because it is one JSON document spread
-    over several lines (its first non-blank line is not a complete JSON value, and the whole
-    file, of at most :data:`WHOLE_FILE_MAX_BYTES`, is one) is read as one line, its line 1;
-    several such documents one after another, a line each, numbered where it starts. False
-    for stdin, a stream read as it comes."""
-
-    def __init__(self, handle: BinaryIO, *, whole: bool = True) -> None:
-        self.handle = handle
-        self.whole = whole
-        self.lines = 0
-        self.bytes = 0
-
-    @property
-    def size(self) -> int | None:
-        """The size of a regular file (stdin too, when redirected from one); None for a
-        pipe."""
-        try:
-            status = os.fstat(self.handle.fileno())
-        except (OSError, ValueError):  # no file descriptor (a test's stdin), or closed
-            return None
-        return status.st_size if stat.S_ISREG(status.st_mode) else None
-
-    def __iter__(self) -> Iterator[bytes]:
-        for line in self.handle:
-            self.lines += 1
-            self.bytes += len(line)
-            yield line
-
-
-class _Lines:
-    """The numbered non-blank lines of an input, decoded and stripped.
-
-    When the first one is not a complete JSON value, the input is not JSON lines (or that
-    line is bad): an :class:`InputFile` that is one JSON document over several lines, up to
-    :data:`WHOLE_FILE_MAX_BYTES`, is read ahead (memory stays bounded by that size) and
-    becomes one line, numbered 1; otherwise its lines are read one by one as always, and the
-    first one's error says what ``ingest`` reads (``hints``, by line number)."""
-
-    def __init__(self, lines: Iterable[str | bytes], adapter: Adapter) -> None:
-        self.lines = lines
-        self.hints: dict[int, str] = {}
-        self.file = isinstance(lines, InputFile) and lines.whole
-        # A larger file is not read ahead; a pipe's size is unknown (None): read ahead as far.
-        small = isinstance(lines, InputFile) and (lines.size or 0) <= WHOLE_FILE_MAX_BYTES
-        self.limit = WHOLE_FILE_MAX_BYTES if self.file and small else 0
-        self.what, self.many = (
-            ("one JSON event, or array of events, per line", "events or arrays")
-            if adapter.stores_canonical
-            else ("one JSON body per line", "bodies")
-        )
-
-    def __iter__(self) -> Iterator[_Line]:
-        numbered = enumerate(self.lines, start=1)
-        for line_no, line in numbered:
-            text, problem = _decoded(line)
-            if not text.strip():
-                continue
-            if problem is None and len(_json_values(text)) != 1:
-                first = (line_no, text, problem)
-                yield from self._not_json_lines(first, len(line), numbered)
-            else:
-                yield (line_no, text.strip(), problem)
-            break
-        for line_no, line in numbered:
-            text, problem = _decoded(line)
-            text = text.strip()
-            if text:
-                yield (line_no, text, problem)
-
-    def _not_json_lines(
-        self,
-        first: _Line,
-        size: int,
-        rest: Iterator[tuple[int, str | bytes]],
-    ) -> Iterator[_Line]:
-        """The lines of an input whose first non-blank line (``first``, not stripped) is not
-        a complete JSON value: one document read whole, or each line as it is."""
-        held = [first]
-        if self.limit:
-            for line_no, line in rest:
-                size += len(line)
-                held.append((line_no, *_decoded(line)))
-                if size > self.limit:
-                    break
-            else:  # the whole file is read: is it one JSON value, or several one after another?
-                document = "".join(text for _, text, _ in held)
-                values = _json_values(document) if all(p is None for *_, p in held) else []
-                if len(values) == 1:  # the usual capture: one body
-                    yield (1, values[0][1], None)  # the file's line breaks kept: errors say where
-                    return
-                if values:  # `jq .` of several bodies: each from the line where it starts
-                    for breaks, text in values:
-                        yield (held[0][0] + breaks, text, None)
-                    return
-        mib = f"{WHOLE_FILE_MAX_BYTES / 2**20:g} MiB"
-        whole = f"read whole up to {mib}" + ("" if self.file else " when named, not from stdin")
-        self.hints[first[0]] = (
-            f"ingest reads {self.what} (a pretty-printed file of {self.many} is {whole}; "
-            "compact others with `jq -c`)"
-        )
-        for line_no, text, problem in held:
-            if text.strip():
-                yield (line_no, text.strip(), problem)
-
-
-def _decoded(line: str | bytes) -> tuple[str, str | None]:
-    """A line as text, and why it cannot be read if it cannot (not UTF-8)."""
-    if isinstance(line, bytes):
-        try:
-            return line.decode("utf-8"), None
-        except UnicodeDecodeError as exc:
-            return line.decode("utf-8", errors="replace"), f"not valid UTF-8 at byte {exc.start}"
-    return representable(line), None  # text a caller decoded leniently (lone surrogates)
-
-
-# Syntax alone: a number out of range or NaN is a JSON value whose line says what is wrong.
-_SYNTAX = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
-
-
-def _json_values(text: str) -> list[tuple[int, str]]:
-    """The JSON values ``text`` is, one after another with blanks between, each with the
-    number of line breaks before it; empty when it is not that."""
-    values: list[tuple[int, str]] = []
-    breaks = counted = 0
-    at = _skip(text, 0, _LEADING)
-    while at < len(text):
-        try:
-            _, end = _SYNTAX.raw_decode(text, at)
-        except (ValueError, RecursionError):
-            return []
-        breaks += text.count("\n", counted, at)
-        values.append((breaks, text[at:end]))
-        counted, at = at, _skip(text, end, _BLANKS)
-    return values
-
-
-_LEADING = re.compile(r"[\ufeff \t\r\n]*")
-_BLANKS = re.compile(r"[ \t\r\n]*")
-
-
-def _skip(text: str, at: int, blanks: re.Pattern[str]) -> int:
-    found = blanks.match(text, at)
-    return found.end() if found is not None else at
-
-
 def ingest(
     engine: Engine,
     rules: WorkspaceRules,
@@ -463,9 +342,9 @@ def _ingest(
     summary = IngestSummary(integration)
     parsed: dict[int, list[Event]] = {}
 
-    read = _Lines(lines, adapter)
+    read = Lines(lines, adapter)
 
-    def flush(lines: list[_Line]) -> None:
+    def flush(lines: list[Line]) -> None:
         summary.lines += len(lines)  # counted per chunk: the summary is a pydantic model
         with collector_off_during_batch():
             chunk = _parse_chunk(integration, adapter, lines, source, summary, read.hints)
@@ -477,7 +356,7 @@ def _ingest(
         if on_progress is not None:
             on_progress(len(lines))
 
-    chunk: list[_Line] = []
+    chunk: list[Line] = []
     for line in read:
         chunk.append(line)
         if len(chunk) >= batch_size:

@@ -1,0 +1,304 @@
+"""What ``leadsync ingest`` reads: a file (or stdin, or lines given in code) cut into numbered
+lines, each one body or canonical event for :mod:`leadsync.pipeline.ingest`.
+
+JSON lines are read a line at a time. A file that is not (its first non-blank line is not a
+complete JSON value) is read ahead, up to :data:`WHOLE_FILE_MAX_BYTES`:
+
+- one JSON document spread over several lines (a pretty-printed capture) is one line, its
+  line 1; several, one after another (``jq .``), a line each, numbered where it starts;
+- a document cut short or broken (it goes on over several lines, and no line of it reads
+  alone as a JSON object or array, as the good lines of JSON lines beside a bad one do) is
+  one dead letter numbered where it starts, naming the file's line and column of the error;
+  the documents before it are read;
+- anything else is read line by line, as always, its first line's error saying what ingest
+  reads.
+
+A file (or stdin) that starts with ``<`` is one XML document (a Salesforce Outbound Message
+as received), read whole, up to the same size, as one body: never line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from leadsync.errors import EventError
+from leadsync.sources import KINDS, adapter_class
+from leadsync.sources.base import Adapter
+from leadsync.sources.hygiene import representable
+
+#: The largest file read whole when it is one document spread over several lines (a
+#: pretty-printed JSON capture, or an XML one); a larger JSON one is read line by line.
+WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024
+
+#: A line as read: its number, its text (stripped) and why it cannot be read, if it cannot.
+Line = tuple[int, str, str | None]
+
+
+class InputFile:
+    """A file given to ``leadsync ingest FILE``, read as binary lines, counting the lines and
+    bytes read so far (for progress).
+
+    ``whole``: a file that does not read as JSON lines because it is a pretty-printed JSON
+    document (see the module docstring) is read whole; False for stdin, a stream read as it
+    comes (an XML document is read whole all the same: it has no lines to read one by one)."""
+
+    def __init__(self, handle: BinaryIO, *, whole: bool = True) -> None:
+        self.handle = handle
+        self.whole = whole
+        self.lines = 0
+        self.bytes = 0
+
+    @property
+    def size(self) -> int | None:
+        """The size of a regular file (stdin too, when redirected from one); None for a
+        pipe."""
+        try:
+            status = os.fstat(self.handle.fileno())
+        except (OSError, ValueError):  # no file descriptor (a test's stdin), or closed
+            return None
+        return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.handle:
+            self.lines += 1
+            self.bytes += len(line)
+            yield line
+
+
+def is_xml(text: str) -> bool:
+    """Text that is an XML document: it starts with ``<`` (after a byte order mark and
+    blanks)."""
+    return text.lstrip("\ufeff \t\r\n")[:1] == "<"
+
+
+def _takes_xml(content_type: str) -> bool:
+    return content_type.endswith(("/xml", "+xml"))
+
+
+def xml_media_type(adapter: Adapter) -> str:
+    """The media type an XML body is given to ``adapter`` with (``text/xml``); EventError,
+    saying which kinds take XML, for a kind that takes none."""
+    for content_type in adapter.content_types:
+        if _takes_xml(content_type):
+            return content_type
+    kinds = [k for k in KINDS if any(map(_takes_xml, adapter_class(k).content_types))]
+    reads = "canonical JSON events" if adapter.stores_canonical else "JSON bodies"
+    raise EventError(
+        f"body is XML, not JSON: kind {adapter.kind} reads {reads}; "
+        f"the kinds that take XML: {', '.join(kinds)}"
+    )
+
+
+class Lines:
+    """The numbered non-blank lines of an input, decoded and stripped, read as the module
+    docstring says. The first line's error of an input read line by line although it is not
+    JSON lines says what ``ingest`` reads (``hints``, by line number)."""
+
+    def __init__(self, lines: Iterable[str | bytes], adapter: Adapter) -> None:
+        self.lines = lines
+        self.adapter = adapter
+        self.hints: dict[int, str] = {}
+        self.file = isinstance(lines, InputFile) and lines.whole
+        # A larger file is not read ahead; a pipe's size is unknown (None): read ahead as far.
+        small = isinstance(lines, InputFile) and (lines.size or 0) <= WHOLE_FILE_MAX_BYTES
+        self.limit = WHOLE_FILE_MAX_BYTES if self.file and small else 0
+        self.xml_limit = WHOLE_FILE_MAX_BYTES if small else 0  # stdin too
+        self.xml = isinstance(lines, InputFile)  # lines given in code are lines
+        self.json = "not valid JSON" if adapter.stores_canonical else "body is not valid JSON"
+        self.what, self.many = (
+            ("one JSON event, or array of events, per line", "events or arrays")
+            if adapter.stores_canonical
+            else ("one JSON body per line", "bodies")
+        )
+
+    def __iter__(self) -> Iterator[Line]:
+        numbered = enumerate(self.lines, start=1)
+        for line_no, line in numbered:
+            text, problem = _decoded(line)
+            if not text.lstrip("\ufeff").strip():  # a byte order mark alone too
+                continue
+            if self.xml and is_xml(text):
+                yield self._xml_document(line_no, line, numbered)
+                return
+            if problem is None and not _one_value(text):
+                first = (line_no, text, problem)
+                yield from self._not_json_lines(first, len(line), numbered)
+            else:
+                yield (line_no, text.strip(), problem)
+            break
+        for line_no, line in numbered:
+            text, problem = _decoded(line)
+            text = text.strip()
+            if text:
+                yield (line_no, text, problem)
+
+    def _xml_document(
+        self, line_no: int, first: str | bytes, rest: Iterator[tuple[int, str | bytes]]
+    ) -> Line:
+        """An input that starts with ``<`` (its first non-blank line is ``first``): one XML
+        document, read whole up to :data:`WHOLE_FILE_MAX_BYTES`; a larger one is one dead
+        letter (what was read ahead of it kept)."""
+        held, size = [first], len(first)
+        over = not self.xml_limit
+        if not over:
+            for _, line in rest:
+                held.append(line)
+                size += len(line)
+                if size > self.xml_limit:
+                    over = True
+                    break
+        text, problem = _decoded(_joined(held))
+        if over:
+            for _ in rest:  # the rest of the document: read (progress counts it), not kept
+                pass
+            mib = f"{WHOLE_FILE_MAX_BYTES / 2**20:g} MiB"
+            try:
+                xml_media_type(self.adapter)
+            except EventError as exc:
+                problem = exc.detail
+            else:
+                problem = (
+                    f"body is an XML document of more than {mib}; ingest reads one whole up "
+                    f"to {mib}"
+                )
+        return (line_no, text.strip(), problem)
+
+    def _not_json_lines(
+        self,
+        first: Line,
+        size: int,
+        rest: Iterator[tuple[int, str | bytes]],
+    ) -> Iterator[Line]:
+        """The lines of an input whose first non-blank line (``first``, not stripped) is not
+        a complete JSON value: documents read whole, or each line as it is."""
+        held = [first]
+        if self.limit:
+            for line_no, line in rest:
+                size += len(line)
+                held.append((line_no, *_decoded(line)))
+                if size > self.limit:
+                    break
+            else:  # the whole file is read: is it JSON documents, one after another?
+                documents = self._documents(held)
+                if documents is not None:
+                    yield from documents
+                    return
+        mib = f"{WHOLE_FILE_MAX_BYTES / 2**20:g} MiB"
+        whole = f"read whole up to {mib}" + ("" if self.file else " when named, not from stdin")
+        self.hints[first[0]] = (
+            f"ingest reads {self.what} (a pretty-printed file of {self.many} is {whole}; "
+            "compact others with `jq -c`)"
+        )
+        for line_no, text, problem in held:
+            if text.strip():
+                yield (line_no, text.strip(), problem)
+
+    def _documents(self, held: list[Line]) -> list[Line] | None:
+        """The documents of a file read whole (``held``: its lines from the first non-blank
+        one, not stripped), a line each; None when it is to be read line by line."""
+        if any(problem is not None for *_, problem in held):
+            return None
+        start = held[0][0]
+        values, broken = _json_values("".join(text for _, text, _ in held))
+        if broken is None and len(values) == 1:  # the usual capture: one body
+            return [(1, values[0][1], None)]  # the file's line breaks kept: errors say where
+        # `jq .` of several bodies: each from the line where it starts
+        documents: list[Line] = [(start + breaks, text, None) for breaks, text in values]
+        if broken is None:
+            return documents
+        begins = start + broken.breaks
+        if broken.line is None or not _one_document(held, begins, start + broken.line - 1):
+            return None
+        last = max(line_no for line_no, text, _ in held if text.strip())
+        error = (
+            f"{self.json}: {broken.error} (line {start + broken.line - 1}, column "
+            f"{broken.column}); lines {begins}-{last} are read as one pretty-printed document"
+        )
+        return [*documents, (begins, broken.text.strip(), error)]
+
+
+def _one_document(held: list[Line], begins: int, error_line: int) -> bool:
+    """Whether the JSON value at line ``begins`` that cannot be read is one document cut short
+    or broken, rather than a bad line of JSON lines: it goes on over several lines (its error
+    is on a later line), and none of its other lines reads alone as a JSON object or array
+    (what the good lines beside a bad one hold)."""
+    return error_line > begins and not any(
+        line_no > begins and text.strip()[:1] in ("{", "[") and _one_value(text)
+        for line_no, text, _ in held
+    )
+
+
+def _joined(lines: list[str | bytes]) -> str | bytes:
+    if all(isinstance(line, bytes) for line in lines):
+        return b"".join(line for line in lines if isinstance(line, bytes))
+    return "".join(
+        line if isinstance(line, str) else line.decode("utf-8", "replace") for line in lines
+    )
+
+
+def _decoded(line: str | bytes) -> tuple[str, str | None]:
+    """A line as text, and why it cannot be read if it cannot (not UTF-8)."""
+    if isinstance(line, bytes):
+        try:
+            return line.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            return line.decode("utf-8", errors="replace"), f"not valid UTF-8 at byte {exc.start}"
+    return representable(line), None  # text a caller decoded leniently (lone surrogates)
+
+
+@dataclass(frozen=True, slots=True)
+class _Broken:
+    """The first value of a text that cannot be read: the line breaks before it, its text,
+    and the error, with its line and column in the text (None: it cannot say where)."""
+
+    breaks: int
+    text: str
+    error: str
+    line: int | None
+    column: int | None
+
+
+# Syntax alone: a number out of range or NaN is a JSON value whose line says what is wrong.
+_SYNTAX = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
+
+
+def _json_values(text: str) -> tuple[list[tuple[int, str]], _Broken | None]:
+    """The JSON values ``text`` is, one after another with blanks between, each with the
+    number of line breaks before it; and the first one that cannot be read, if any (the
+    values after it are not looked for)."""
+    values: list[tuple[int, str]] = []
+    breaks = counted = 0
+    at = _skip(text, 0, _LEADING)
+    while at < len(text):
+        breaks += text.count("\n", counted, at)
+        counted = at
+        try:
+            _, end = _SYNTAX.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            return values, _Broken(breaks, text[at:], exc.msg, exc.lineno, exc.colno)
+        except (ValueError, RecursionError):
+            return values, _Broken(breaks, text[at:], "nested too deeply", None, None)
+        values.append((breaks, text[at:end]))
+        at = _skip(text, end, _BLANKS)
+    return values, None
+
+
+def _one_value(text: str) -> bool:
+    """Whether ``text`` is exactly one JSON value (blanks around it)."""
+    values, broken = _json_values(text)
+    return broken is None and len(values) == 1
+
+
+_LEADING = re.compile(r"[\ufeff \t\r\n]*")
+_BLANKS = re.compile(r"[ \t\r\n]*")
+
+
+def _skip(text: str, at: int, blanks: re.Pattern[str]) -> int:
+    found = blanks.match(text, at)
+    return found.end() if found is not None else at
