@@ -35,6 +35,7 @@ from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
 from .problems import PROBLEM_RESPONSES, ProblemError
+from .review_answer import Answer, ChooseAnswer
 
 _bearer = HTTPBearer(auto_error=False, description="The value of LEADSYNC_ADMIN_TOKEN.")
 
@@ -200,30 +201,6 @@ class ExternalUser(BaseModel):
     events: int
     first_seen_at: str | None
     last_seen_at: str | None
-
-
-class ChooseAnswer(BaseModel):
-    """Answer a review question with a record (an owner for a rep's question)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    choose: str = Field(
-        min_length=1,
-        max_length=200,
-        description="A record's id (an owner's id for a rep's question); it need not be one "
-        "of the candidates, but must be a record of the type the question asks for.",
-        examples=["41"],
-    )
-
-
-class SkipAnswer(BaseModel):
-    """Answer a review question by leaving it without a record."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    skip: Literal[True] = Field(
-        description="Leave the activity without a record; it is held no more."
-    )
 
 
 # The queue's states and kinds (leadsync.ops.review.STATUSES, leadsync.rules.counterparts.KINDS;
@@ -528,7 +505,9 @@ def build_router(
         """Questions the engine would not guess (a number or an email several contacts
         have, tied open deals, a rep matching several owners, a held activity whose hold
         ended), each with its candidates and why each matched; `open` counts the whole
-        queue. The JSON of `leadsync review list --json`."""
+        queue. The JSON of `leadsync review list --json`. An `integration` neither
+        configured nor with rows here is 404."""
+        known(integration)
         return workspace.review_items(
             None if status == "all" else status,
             kind=kind,
@@ -562,7 +541,7 @@ def build_router(
     def resolve_review(
         item_id: PositiveId,
         answer: Annotated[
-            ChooseAnswer | SkipAnswer,
+            Answer,
             Body(
                 openapi_examples={
                     "choose": {"summary": "Choose a record", "value": {"choose": "41"}},
@@ -576,7 +555,7 @@ def build_router(
         entry saved like any settings change — and recorded as resolved by a person (the
         admin API). `applied` says what was done: `leadsync review resolve --json`."""
         if isinstance(answer, ChooseAnswer):
-            return workspace.resolve_review(item_id, choose=answer.choose, by=API_ACTOR)
+            return workspace.resolve_review(item_id, choose=str(answer.choose), by=API_ACTOR)
         return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
 
     return router

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, check_integration, workspace
+from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, workspace
 from leadsync.model import display_ts
 from leadsync.values import since_ts
 
@@ -33,7 +33,6 @@ def activities_list(
     """Activities created, newest first: the records each is on and why (named by the event,
     or chosen by the association rules), and other tools' activities merged into it."""
     with workspace() as ws:
-        check_integration(ws, integration)
         cutoff = since_ts(since) if since is not None else None
         rows = ws.activities(integration, cutoff, activity_type, limit)
         names = ws.owner_names()
@@ -79,7 +78,6 @@ def activities_skipped(
 ) -> None:
     """Activities that were received but not created: why, and the record each was for."""
     with workspace() as ws:
-        check_integration(ws, integration)
         cutoff = since_ts(since) if since is not None else None
         rows = ws.skipped_activities(integration, limit, cutoff, activity_type)
     if as_json:

@@ -70,7 +70,7 @@ def preview_command(
 ) -> None:
     """What events would do — records matched or created, owner decisions with reasons,
     activities created or skipped, associations — decided by the real engine; nothing is
-    written."""
+    written. Exits 2 when a line could not be read (as ingest does when a line fails)."""
     with workspace() as ws:
         proposed = None
         if settings_file is not None:
@@ -84,6 +84,8 @@ def preview_command(
         render.print_json(result)
     else:
         _print_preview(render.json_of(result))
+    if result.unreadable:
+        raise typer.Exit(2)
 
 
 def _print_preview(result: Mapping[str, Any]) -> None:
@@ -122,6 +124,12 @@ def _print_preview(result: Mapping[str, Any]) -> None:
         f"{owners['kept']:,} kept, {owners['ignored']:,} ignored; activities "
         f"{acts['created']:,} created, {acts['updated']:,} updated, {acts['merged']:,} merged, "
         f"{acts['skipped']:,} skipped"
+        + (
+            f"; {summary['unreadable']:,} unreadable (on stderr, each with why; ingest would "
+            "make it a dead letter)"
+            if summary["unreadable"]
+            else ""
+        )
     )
     for reason, count in summary["skipped_by_reason"].items():
         render.line(f"  skipped {count}: {reason}")
@@ -190,8 +198,9 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
     )
     render.line(f"owners that would differ: {result['owners_differ']}")
     for change in result["owner_changes"]:
+        here = "not in the workspace" if change["id"] is None else f"id {change['id']}"
         render.line(
-            f"  {change['type']} {change['record']}: "
+            f"  {change['type']} {change['record']} ({here}): "
             f"{render.owner(change['current_owner_id'], names)} -> "
             f"{render.owner(change['proposed_owner_id'], names)}"
         )

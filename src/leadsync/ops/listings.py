@@ -4,7 +4,9 @@ push failures, decisions, activities created and skipped — what ``leadsync rec
 
 Each is a query of :mod:`leadsync.store.views` in one connection, with its filters checked
 first: an unknown status, outcome or activity type is a UserError naming the allowed values,
-never an empty list.
+and an integration neither configured nor with rows here a NotFoundError naming the
+configured ones (:func:`check_integration`), never an empty list. (The inbox and dead-letter
+lists are checked by their faces, before the page is read.)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from leadsync.store import config as config_store
 from leadsync.store import holds, views
 from leadsync.store import push as push_store
 from leadsync.values import normalize_domain
-from leadsync.workspace_config import integration_settings
+from leadsync.workspace_config import integration_settings, load_rules
 
 INBOX_STATUSES = ("pending", "applied", "failed")
 
@@ -97,6 +99,13 @@ def check_integration(engine: Engine, rules: WorkspaceRules, name: str | None) -
     integration_settings(rules, name)
 
 
+def _checked(engine: Engine, integration: str | None) -> None:
+    """A list's integration filter, checked (:func:`check_integration`) against the
+    configuration as it is now."""
+    if integration is not None:
+        check_integration(engine, load_rules(engine), integration)
+
+
 def owners(engine: Engine) -> list[dict[str, Any]]:
     """Every owner with the teams it belongs to."""
     with engine.connect() as connection:
@@ -159,6 +168,7 @@ def named_integrations(engine: Engine) -> dict[str, list[str]]:
 
 
 def outbox(engine: Engine, integration: str | None, limit: int) -> list[dict[str, Any]]:
+    _checked(engine, integration)
     with engine.connect() as connection:
         return views.outbox_rows(connection, integration, limit)
 
@@ -180,6 +190,7 @@ def decisions(
     limit: int,
 ) -> list[dict[str, Any]]:
     """The newest owner decisions across records (each with its reason)."""
+    _checked(engine, integration)
     wanted = None
     if outcome is not None:
         wanted = _allowed("outcome", str(outcome), [o.value for o in Outcome])
@@ -195,6 +206,7 @@ def skipped_activities(
     activity_type: str | None,
 ) -> list[dict[str, Any]]:
     """The newest activities received but not created, each with why and its record."""
+    _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
         return views.skipped_rows(connection, integration, limit, since, wanted)
@@ -210,6 +222,7 @@ def activities(
     """The newest activities created, each record link with ``why`` it is associated, and
     ``held`` (None unless the activity waits for a contact or lead to get its number: the
     numbers, when it was held, ``expires_at``, ``queued`` and ``why``)."""
+    _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
         rows = views.activity_rows(connection, integration, since, wanted, limit)

@@ -123,7 +123,10 @@ class PreviewSummary(ResultModel):
 
     integration: str
     events: int
-    unreadable: int
+    unreadable: int = Field(
+        description="Lines (or pieces of a line) that could not be read, each listed in "
+        "`unreadable`: `ingest` would make each a dead letter, and `leadsync preview` exits 2."
+    )
     duplicates: int
     records_created: int
     owners: OwnerCounts

@@ -6,7 +6,9 @@ workspace's owners, teams and integrations, the proposed settings swapped in on 
 fed from the inbox a chunk at a time, so memory stays bounded whatever the history's size.
 The difference is computed in SQL across the two databases (``ATTACH``, in
 :mod:`leadsync.store.replay`), matching records by what names them (an integration's external
-id, else a contact's email or a company's domain), since ids may differ between the two runs.
+id — the replayed integration's when the record has one —, else a contact's email or a
+company's domain), since ids may differ between the two runs; and by that name a record whose
+owner would differ is found in the workspace, to give its id there.
 
 With ``since``, only events that happened since then are replayed, starting from an empty
 workspace: records first met before are new to both sides.
@@ -47,12 +49,13 @@ SHOWN = 1_000  # differing records listed in full; all are counted
 
 class OwnerChange(TypedDict):
     """A record whose owner would differ, with both sides' reasons: ``record`` is what names
-    it in both runs, ``id`` its id in the current run. (A typed dict: the faces read its
-    keys.)"""
+    it in both runs, ``id`` the workspace's id of that record (found by that name; None when
+    the workspace has no such record: only the replay made it). (A typed dict: the faces read
+    its keys.)"""
 
     record: str
     type: str
-    id: int
+    id: int | None
     current_owner_id: str | None
     current_reason: str | None
     proposed_owner_id: str | None
@@ -162,8 +165,22 @@ def replay(
         if on_difference is not None:
             names = workspace_config.owner_names(engine)
             on_difference = _with_owner_names(on_difference, names)
-        _compare(folder / "current.db", folder / "proposed.db", result, shown, on_difference)
+        keys = _compare(
+            folder / "current.db", folder / "proposed.db", integration, result, shown, on_difference
+        )
+    _ids_in_workspace(engine, result.owner_changes, keys)
     return result
+
+
+def _ids_in_workspace(
+    engine: Engine, changes: list[OwnerChange], names: list[replay_store.RecordName]
+) -> None:
+    """Each change's ``id``: the workspace's record of its name (``names``, in the same
+    order), found in one query for all; None when the workspace has none."""
+    with engine.connect() as connection:
+        found = replay_store.workspace_ids(connection, names)
+    for change, name in zip(changes, names, strict=True):
+        change["id"] = found.get(name)
 
 
 def _with_owner_names(
@@ -279,21 +296,24 @@ def _apply_events(connection: Connection, rules: WorkspaceRules, events: list[Ev
 def _compare(
     current: Path,
     proposed: Path,
+    integration: str,
     result: ReplayResult,
     shown: int,
     on_difference: Callable[[Difference], None] | None,
-) -> None:
-    """Both scratch databases compared in one SQLite connection; every count into
-    ``result``, the first ``shown`` owner changes listed, every difference streamed to
-    ``on_difference``."""
+) -> list[replay_store.RecordName]:
+    """Both scratch databases compared in one SQLite connection (records named by
+    ``integration``'s identities first); every count into ``result``, the first ``shown``
+    owner changes listed (their ``id`` not yet known), every difference streamed to
+    ``on_difference``. Returns what names each listed change's record."""
     with replay_store.both_runs(current, proposed) as connection:
-        _compare_owners(connection, result, shown, on_difference)
+        names = _compare_owners(connection, integration, result, shown, on_difference)
         replay_store.compare_activities(connection)
         result.activities_disappear = replay_store.activities_only_in_one(connection, False)
         result.activities_appear = replay_store.activities_only_in_one(connection, True)
         result.associations_differ = replay_store.count_association_differences(connection)
         if on_difference is not None:
             _each_activity_difference(connection, on_difference)
+    return names
 
 
 def _difference(kind: str, **values: Any) -> Difference:
@@ -304,41 +324,45 @@ def _difference(kind: str, **values: Any) -> Difference:
 
 def _compare_owners(
     connection: sqlite3.Connection,
+    integration: str,
     result: ReplayResult,
     shown: int,
     on_difference: Callable[[Difference], None] | None,
-) -> None:
-    counts = replay_store.compare_records(connection)
+) -> list[replay_store.RecordName]:
+    counts = replay_store.compare_records(connection, integration)
     result.records_compared = counts.compared
     result.only_in_current = counts.only_in_current
     result.only_in_proposed = counts.only_in_proposed
     result.owners_differ = counts.owners_differ
+    names: list[replay_store.RecordName] = []
     rows = replay_store.owner_differences(connection, None if on_difference is not None else shown)
-    for name, rtype, rid, owner, reason, new_owner, new_reason in rows:
+    for row in rows:
         if len(result.owner_changes) < shown:
             result.owner_changes.append(
                 OwnerChange(
-                    record=name,
-                    type=rtype,
-                    id=rid,
-                    current_owner_id=owner,
-                    current_reason=reason,
-                    proposed_owner_id=new_owner,
-                    proposed_reason=new_reason,
+                    record=row.name,
+                    type=row.type,
+                    id=None,  # the scratch id means nothing in the workspace: set later
+                    current_owner_id=row.owner_id,
+                    current_reason=row.reason,
+                    proposed_owner_id=row.proposed_owner_id,
+                    proposed_reason=row.proposed_reason,
                 )
             )
+            names.append(row.key)
         if on_difference is not None:
             on_difference(
                 _difference(
                     "owner",
-                    record=name,
-                    record_type=rtype,
-                    current_owner_id=owner,
-                    proposed_owner_id=new_owner,
-                    current_reason=reason,
-                    proposed_reason=new_reason,
+                    record=row.name,
+                    record_type=row.type,
+                    current_owner_id=row.owner_id,
+                    proposed_owner_id=row.proposed_owner_id,
+                    current_reason=row.reason,
+                    proposed_reason=row.proposed_reason,
                 )
             )
+    return names
 
 
 def _each_activity_difference(

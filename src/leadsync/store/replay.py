@@ -1,21 +1,24 @@
 """Replay's SQL: reading the inbox a chunk at a time, and comparing two scratch SQLite
 workspaces in one connection (the proposed one attached as ``p``).
 
-Records are matched by what names them in both runs (an integration's external id, else a
-contact's email or a company's domain), activities by their natural key, since ids may
-differ between the two runs. Each comparison is a join or a set difference over indexed
-temporary tables, never a scan per row; the temporary tables die with the connection. What
-the differences mean, and how they are reported, is :mod:`leadsync.ops.replay`'s.
+Records are matched by what names them in both runs (an integration's external id — the
+replayed integration's when the record has one —, else a contact's email or a company's
+domain), activities by their natural key, since ids may differ between the two runs. Each
+comparison is a join or a set difference over indexed temporary tables, never a scan per row;
+the temporary tables die with the connection. A name is looked up in the workspace itself in
+one query for all (:func:`workspace_ids`). What the differences mean, and how they are
+reported, is :mod:`leadsync.ops.replay`'s.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -66,24 +69,29 @@ def _count(connection: sqlite3.Connection, sql: str) -> int:
     return int(connection.execute(sql).fetchone()[0])
 
 
-# A record's name in both runs: its first identity, else a contact's email or a company's
-# domain.
+# A record's name in both runs: its identity (``k``: the replayed integration's when it has
+# one, else the first), else a contact's email or a company's domain; with what it is made of,
+# to find the record in the workspace (:func:`workspace_ids`).
 _NAME = """
-coalesce(
-  (SELECT min(i.integration || ':' || i.type || ':' || i.external_id)
-     FROM {db}record_identities i WHERE i.record_id = r.id),
-  CASE WHEN r.email IS NOT NULL THEN 'email:' || r.email END,
-  CASE WHEN r.domain IS NOT NULL THEN 'domain:' || r.domain END,
-  'record:' || r.id)
+CASE WHEN k.record_id IS NOT NULL THEN k.integration || ':' || k.type || ':' || k.external_id
+  WHEN r.email IS NOT NULL THEN 'email:' || r.email
+  WHEN r.domain IS NOT NULL THEN 'domain:' || r.domain
+  ELSE 'record:' || r.id END
 """
+_IDENTITY = """LEFT JOIN {db}record_identities k ON k.rowid = (
+    SELECT i.rowid FROM {db}record_identities i WHERE i.record_id = r.id
+    ORDER BY i.integration != :integration, i.integration || ':' || i.type || ':' || i.external_id
+    LIMIT 1)"""
 
 
 def _names(db: str) -> str:
     return f"""SELECT r.id AS id, r.type AS type, r.owner_id AS owner_id,
-        {_NAME.format(db=db)} AS name,
+        {_NAME} AS name,
         (SELECT d.reason FROM {db}owner_decisions d WHERE d.record_id = r.id
-          ORDER BY d.id DESC LIMIT 1) AS reason
-        FROM {db}records r"""
+          ORDER BY d.id DESC LIMIT 1) AS reason,
+        k.integration AS key_integration, k.type AS key_type, k.external_id AS key_external_id,
+        r.email AS email, r.domain AS domain
+        FROM {db}records r {_IDENTITY.format(db=db)}"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +106,14 @@ _OWNERS_DIFFER = """FROM cur JOIN pro ON pro.name = cur.name
     WHERE coalesce(cur.owner_id, '') != coalesce(pro.owner_id, '')"""
 
 
-def compare_records(connection: sqlite3.Connection) -> RecordCounts:
+def compare_records(connection: sqlite3.Connection, integration: str) -> RecordCounts:
     """Name every record of both runs (temporary tables ``cur`` and ``pro``: id, type,
-    owner, name, latest reason) and count them: in both, in one only, with other owners.
-    Must run before the other comparisons, which read those tables."""
-    connection.execute(f"CREATE TEMP TABLE cur AS {_names('main.')}")
-    connection.execute(f"CREATE TEMP TABLE pro AS {_names('p.')}")
+    owner, name — by ``integration``'s identity first —, latest reason, what the name is
+    made of) and count them: in both, in one only, with other owners. Must run before the
+    other comparisons, which read those tables."""
+    given = {"integration": integration}
+    connection.execute(f"CREATE TEMP TABLE cur AS {_names('main.')}", given)
+    connection.execute(f"CREATE TEMP TABLE pro AS {_names('p.')}", given)
     for side in ("cur", "pro"):
         connection.execute(f"CREATE INDEX temp.ix_{side}_name ON {side}(name)")
         connection.execute(f"CREATE INDEX temp.ix_{side}_id ON {side}(id)")
@@ -119,17 +129,95 @@ def compare_records(connection: sqlite3.Connection) -> RecordCounts:
     )
 
 
+class RecordName(NamedTuple):
+    """What a record's name is made of: its type and identity (integration, external id),
+    else a contact's email or a company's domain (the rest None); only the type for a record
+    named by its id, which the workspace cannot know."""
+
+    type: str
+    integration: str | None
+    external_id: str | None
+    email: str | None
+    domain: str | None
+
+
+class OwnerDifference(NamedTuple):
+    """A record whose owner differs: its name in both runs, its type and id in the current
+    run, both owners and reasons, and what the name is made of."""
+
+    name: str
+    type: str
+    id: int
+    owner_id: str | None
+    reason: str | None
+    proposed_owner_id: str | None
+    proposed_reason: str | None
+    key: RecordName
+
+
 def owner_differences(
     connection: sqlite3.Connection, limit: int | None
-) -> Iterator[tuple[str, str, int, str | None, str | None, str | None, str | None]]:
-    """The records whose owner differs, by current id (at most ``limit``; all with None):
-    (name, type, current id, current owner, current reason, proposed owner, proposed
-    reason)."""
+) -> Iterator[OwnerDifference]:
+    """The records whose owner differs, by current id (at most ``limit``; all with None)."""
     bound = "" if limit is None else f"LIMIT {int(limit)}"
-    yield from connection.execute(
-        f"""SELECT cur.name, cur.type, cur.id, cur.owner_id, cur.reason, pro.owner_id, pro.reason
+    rows = connection.execute(
+        f"""SELECT cur.name, cur.type, cur.id, cur.owner_id, cur.reason, pro.owner_id, pro.reason,
+        cur.key_type, cur.key_integration, cur.key_external_id, cur.email, cur.domain
         {_OWNERS_DIFFER} ORDER BY cur.id {bound}"""
     )
+    for row in rows:
+        key_type, integration, external_id, email, domain = row[7:]
+        if integration is not None:
+            key = RecordName(key_type, integration, external_id, None, None)
+        elif email is not None:
+            key = RecordName(row[1], None, None, email, None)
+        else:  # by its domain, or (no domain either) by its id: no key
+            key = RecordName(row[1], None, None, None, domain)
+        name, rtype, rid, owner, reason, new_owner, new_reason = row[:7]
+        yield OwnerDifference(name, rtype, rid, owner, reason, new_owner, new_reason, key)
+
+
+def workspace_ids(connection: Connection, names: Iterable[RecordName]) -> dict[RecordName, int]:
+    """The workspace's record of each name, in ONE query for all: by its identity, else the
+    lowest id of its type with that email or domain (as the engine finds one); a name the
+    workspace has no record of is left out."""
+    wanted = set(names)
+    identities = sorted(
+        [n.integration, n.type, n.external_id] for n in wanted if n.integration is not None
+    )
+    emails = sorted([n.type, n.email] for n in wanted if n.email is not None)
+    domains = sorted([n.type, n.domain] for n in wanted if n.domain is not None)
+    if not (identities or emails or domains):
+        return {}
+    if connection.dialect.name == "postgresql":
+        listed = "SELECT {} FROM jsonb_array_elements(CAST(:{} AS jsonb)) AS e"
+        item = "e->>{}"
+    else:
+        listed = "SELECT {} FROM json_each(:{})"
+        item = "json_extract(value, '$[{}]')"
+
+    def keys(name: str, width: int) -> str:
+        return listed.format(", ".join(item.format(n) for n in range(width)), name)
+
+    rows = connection.execute(
+        sa.text(
+            f"""SELECT i.type, i.integration, i.external_id, NULL, NULL, i.record_id
+            FROM record_identities i
+            WHERE (i.integration, i.type, i.external_id) IN ({keys("identities", 3)})
+            UNION ALL
+            SELECT r.type, NULL, NULL, r.email, NULL, min(r.id) FROM records r
+            WHERE (r.type, r.email) IN ({keys("emails", 2)}) GROUP BY r.type, r.email
+            UNION ALL
+            SELECT r.type, NULL, NULL, NULL, r.domain, min(r.id) FROM records r
+            WHERE (r.type, r.domain) IN ({keys("domains", 2)}) GROUP BY r.type, r.domain"""
+        ),
+        {
+            "identities": json.dumps(identities),
+            "emails": json.dumps(emails),
+            "domains": json.dumps(domains),
+        },
+    )
+    return {RecordName(*row[:5]): int(row[5]) for row in rows}
 
 
 _ACTIVITY_KEY = (

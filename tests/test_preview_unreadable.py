@@ -1,0 +1,58 @@
+"""A preview of a file with a line that cannot be read says so as ``ingest`` does: the line on
+stderr with why, counted in the summary (text and ``--json``), and exit code 2 — after the
+whole result, the other lines previewed all the same. A file that reads whole exits 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.workspace import Workspace
+from tests.helpers import call_line, contact_line, setup
+
+GOOD = [contact_line("p-1", "u-1"), contact_line("p-2", "u-9"), call_line("c-1", "p-2", 95)]
+BAD = "{not json"
+WHY = "not valid JSON: Expecting property name enclosed in double quotes (column 2)"
+
+
+def test_an_unreadable_line_is_counted_and_exits_2_like_ingest(
+    workspace: Workspace, db_url: str, tmp_path: Path
+) -> None:
+    setup(workspace)
+    events = tmp_path / "sample.jsonl"
+    events.write_text("\n".join([*GOOD[:2], BAD, GOOD[2]]) + "\n")
+    runner = CliRunner()
+    env = {"LEADSYNC_DB": db_url}
+
+    text = runner.invoke(app, ["preview", "dialer", str(events)], env=env)
+    assert text.exit_code == 2, text.output
+    assert f"{events}:3: {WHY}\n" in text.stderr
+    [summary] = [line for line in text.stdout.splitlines() if line.startswith("preview of")]
+    assert summary.startswith("preview of 3 events (nothing written): 2 records created;")
+    assert summary.endswith(
+        "; 1 unreadable (on stderr, each with why; ingest would make it a dead letter)"
+    )
+
+    as_json = runner.invoke(app, ["preview", "dialer", str(events), "--json"], env=env)
+    assert as_json.exit_code == 2, as_json.output
+    result = json.loads(as_json.stdout)
+    assert (result["summary"]["events"], result["summary"]["unreadable"]) == (3, 1)
+    assert result["unreadable"] == [{"where": f"{events}:3", "error": WHY}]
+
+    ingested = runner.invoke(app, ["ingest", "dialer", str(events)], env=env)
+    assert ingested.exit_code == 2  # the same file, the same exit code
+
+
+def test_a_file_that_reads_whole_exits_0_and_says_nothing_of_unreadable_lines(
+    workspace: Workspace, db_url: str, tmp_path: Path
+) -> None:
+    setup(workspace)
+    events = tmp_path / "sample.jsonl"
+    events.write_text("\n".join(GOOD) + "\n")
+    text = CliRunner().invoke(app, ["preview", "dialer", str(events)], env={"LEADSYNC_DB": db_url})
+    assert text.exit_code == 0, text.output
+    assert "unreadable" not in text.stdout and text.stderr == ""
+    assert "preview of 3 events (nothing written)" in text.stdout
