@@ -22,7 +22,7 @@ import pytest
 from leadsync.pipeline import input_file
 from leadsync.pipeline.ingest import in_element
 from leadsync.workspace import Workspace
-from tests import test_cli
+from tests import test_ingest_shapes
 from tests.helpers import contact_line, settings, workspace_config
 
 WEBHOOKS = Path(__file__).parent / "fixtures" / "webhooks"
@@ -34,13 +34,7 @@ XML_NOT_JSON = (
 )
 
 
-class Cli(test_cli.Cli):
-    def ingest(self, integration: str, file: str, *, input: str | None = None) -> Any:
-        """The summary of ``ingest --json``, and the exit code."""
-        result = self("ingest", integration, file, "--json", input=input)
-        assert "Traceback" not in result.output + result.stderr
-        return json.loads(result.stdout), result.exit_code
-
+class Cli(test_ingest_shapes.Cli):
     def letters(self) -> list[dict[str, Any]]:
         return list(json.loads(self("dead-letters", "list", "--json").stdout))
 
