@@ -56,3 +56,39 @@ def test_a_file_that_reads_whole_exits_0_and_says_nothing_of_unreadable_lines(
     assert text.exit_code == 0, text.output
     assert "unreadable" not in text.stdout and text.stderr == ""
     assert "preview of 3 events (nothing written)" in text.stdout
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
+
+
+def test_a_file_previews_as_ingest_reads_it_pretty_printed_or_xml(
+    workspace: Workspace, db_url: str, tmp_path: Path
+) -> None:
+    """A pretty-printed file of documents and an XML capture are each read whole by the
+    preview, as by ``ingest`` (it read them line by line: a dead letter per line)."""
+    from tests.helpers import settings, workspace_config
+
+    org = "00D5g000004Xyz1EAC"  # the organization of the Salesforce fixtures
+    leave = {"unmapped": {"policy": "leave"}}
+    workspace.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(),
+                "sf": {"kind": "salesforce", "users": leave, "vendor": {"organization_id": org}},
+            }
+        )
+    )
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("\n".join(json.dumps(json.loads(line), indent=2) for line in GOOD) + "\n")
+    runner, env = CliRunner(), {"LEADSYNC_DB": db_url}
+    shown = runner.invoke(app, ["preview", "dialer", str(pretty), "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    result = json.loads(shown.stdout)
+    assert (result["summary"]["events"], result["summary"]["unreadable"]) == (3, 0)
+
+    capture = FIXTURES / "salesforce" / "om_contact.xml"
+    shown = runner.invoke(app, ["preview", "sf", str(capture), "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    result = json.loads(shown.stdout)
+    assert result["summary"]["unreadable"] == 0 and result["summary"]["events"] >= 1
+    assert all(e["where"].startswith(f"{capture}:1") for e in result["events"])

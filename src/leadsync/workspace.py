@@ -270,7 +270,7 @@ class Workspace:
     def preview(
         self,
         integration: str,
-        lines: Iterable[str],
+        lines: Iterable[str | bytes],
         source: str = "<input>",
         sample: int | None = None,
         proposed: IntegrationSettings | None = None,

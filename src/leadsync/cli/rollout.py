@@ -29,6 +29,7 @@ from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
 from leadsync.ops.settings_change import Actor
+from leadsync.pipeline.input_file import InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.settings import IntegrationSettings, integration_to_dict
@@ -75,11 +76,12 @@ def preview_command(
         proposed = None
         if settings_file is not None:
             proposed = _proposed_settings(ws, integration, settings_file, as_json)
-        if file == "-":
-            result = ws.preview(integration, sys.stdin, "<stdin>", sample, proposed)
+        if file == "-":  # read as ingest reads it
+            stdin = InputFile(sys.stdin.buffer, whole=False)
+            result = ws.preview(integration, stdin, "<stdin>", sample, proposed)
         else:
-            with open_input(file, binary=False) as handle:
-                result = ws.preview(integration, handle, file, sample, proposed)
+            with open_input(file, binary=True) as handle:
+                result = ws.preview(integration, InputFile(handle), file, sample, proposed)
     if as_json:
         render.print_json(result)
     else:

@@ -20,7 +20,8 @@ from typing_extensions import TypedDict
 from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
 from leadsync.model import Event, OwnerDecision, settings_used
-from leadsync.pipeline import inbox
+from leadsync.pipeline.ingest import line_items
+from leadsync.pipeline.input_file import Lines
 from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_proposed
 from leadsync.sources import adapter_for
@@ -180,7 +181,7 @@ class PreviewResult(ResultModel):
 def read_events(
     rules: WorkspaceRules,
     integration: str,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     source: str,
     sample: int | None = None,
 ) -> tuple[list[tuple[str, str, Event]], list[Unreadable]]:
@@ -191,15 +192,13 @@ def read_events(
     adapter = adapter_for(settings.kind, integration, settings.vendor_options())
     events: list[tuple[str, str, Event]] = []
     unreadable: list[Unreadable] = []
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text:
-            continue
+    read = Lines(lines, adapter)  # as ingest reads them (an XML or pretty-printed file whole)
+    for line in read:
         if sample is not None and len(events) >= sample:
             break
-        where = f"{source}:{number}"
+        where = f"{source}:{line[0]}"
         try:
-            items = inbox.items_of_line(adapter, text, where, number)
+            items = line_items(adapter, line, where, read.hints)
         except EventError as exc:
             unreadable.append({"where": where, "error": exc.detail})
             continue

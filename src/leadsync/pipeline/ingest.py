@@ -201,6 +201,24 @@ class _Chunk:
     at: str
 
 
+def line_items(
+    adapter: Adapter, line: Line, where: str, hints: Mapping[int, str]
+) -> list[InboxItem]:
+    """The items of one line as :class:`Lines` read it, or EventError saying why it cannot
+    be read (with what ``ingest`` reads when the input is not JSON lines: ``hints``). The
+    preview reads lines with it too, so that both read a file alike."""
+    line_no, raw, problem = line
+    try:
+        if problem is not None:
+            raise EventError(problem, where)
+        return items_of_line(adapter, raw, where, line_no)
+    except Exception as exc:  # EventError; anything else is a defect this line met
+        detail = exc.detail if isinstance(exc, EventError) else defect_text(exc)
+        if line_no in hints:  # the input is not JSON lines: say what ingest reads
+            detail = f"{detail}; {hints[line_no]}"
+        raise EventError(detail, where) from exc
+
+
 def _parse_chunk(
     integration: str,
     adapter: Adapter,
@@ -214,13 +232,9 @@ def _parse_chunk(
     for line_no, raw, problem in lines:
         where = f"{source}:{line_no}" if source else f"line {line_no}"
         try:
-            if problem is not None:
-                raise EventError(problem, where)
-            items = items_of_line(adapter, raw, where, line_no)
-        except Exception as exc:  # EventError; anything else is a defect this line met
-            detail = exc.detail if isinstance(exc, EventError) else defect_text(exc)
-            if line_no in hints:  # the input is not JSON lines: say what ingest reads
-                detail = f"{detail}; {hints[line_no]}"
+            items = line_items(adapter, (line_no, raw, problem), where, hints)
+        except EventError as exc:
+            detail = exc.detail
             summary.dead_letters.append(DeadLetter(where, detail))
             kept = adapter.redact(raw)
             chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, detail, at))
