@@ -383,7 +383,7 @@ def test_the_viewer_sees_the_page_disabled_and_cannot_save(
         page = signed_in(viewer, VIEWER_TOKEN).get(SAVE)
         assert page.status_code == 200
         fieldsets = re.findall(r'<fieldset class="section" id="\w+"( disabled)?>', page.text)
-        assert fieldsets == [" disabled"] * 6  # webhook, vendor options, users ... associations
+        assert fieldsets == [" disabled"] * 7  # webhook, vendor options, users ... phones
         token = form_token(page.text, PREVIEW)
         for path in (PREVIEW, SAVE, "/integrations/dialer/rollout/abort"):
             sent = {**form(**{"ownership.default": "integration_wins"}), "previewed": ["x"]}

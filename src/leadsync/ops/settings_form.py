@@ -6,6 +6,10 @@ The form becomes *partial* settings data, the shape the admin API's proposed set
 ``leadsync replay --settings`` take (:class:`~leadsync.settings.ProposedIntegration`): read
 by the same function, checked the same way, merged over the current settings the same way.
 
+The "phones" section carries three top-level keys of an integration: ``region`` (the
+country its national phone numbers are read in), ``unknown_counterpart`` (a call naming only
+a number nobody has) and ``ambiguous`` (several equally good answers: queue or skip).
+
 The ``vendor:`` options are not written into the page: :func:`vendor_options` reads them
 from the kind's options model (``sources/options.py``), each with the control its type takes
 and its ``Field`` description, so an option added to a model is on the page as it is.
@@ -47,7 +51,14 @@ from leadsync.ops.settings_change import (
 )
 from leadsync.ops.users import external_users
 from leadsync.results import ResultModel
-from leadsync.settings import DedupeRule, IntegrationSettings, proposed_from_data
+from leadsync.settings import (
+    Ambiguity,
+    AmbiguitySettings,
+    CounterpartPolicy,
+    DedupeRule,
+    IntegrationSettings,
+    proposed_from_data,
+)
 from leadsync.sources.options import NoOptions, VendorOptions
 from leadsync.store import config as config_store
 
@@ -55,7 +66,18 @@ from leadsync.store import config as config_store
 Form = Mapping[str, Sequence[str]]
 #: The sections a form may carry; each fieldset names its own in a hidden ``sections`` field,
 #: so that an unticked box of a section on the form means false, not "not on the form".
-SECTIONS = ("webhook", "vendor", "users", "ownership", "activities", "associations", "rollout")
+SECTIONS = (
+    "webhook",
+    "vendor",
+    "users",
+    "ownership",
+    "activities",
+    "associations",
+    "phones",
+    "rollout",
+)
+#: The questions ``ambiguous:`` says what to do with (number, email, deal, owner).
+AMBIGUOUS = tuple(AmbiguitySettings.model_fields)
 OUTCOMES = {ActivityType.CALL.value: CALL_OUTCOMES, ActivityType.MEETING.value: MEETING_OUTCOMES}
 
 
@@ -226,6 +248,9 @@ class SettingsForm:
     primaries: tuple[str, ...] = (RecordType.CONTACT, RecordType.LEAD)
     company_choices: tuple[str, ...] = tuple(CompanyAssociation)
     deal_choices: tuple[str, ...] = tuple(DealAssociation)
+    counterpart_policies: tuple[str, ...] = tuple(CounterpartPolicy)
+    ambiguous_kinds: tuple[str, ...] = AMBIGUOUS
+    ambiguities: tuple[str, ...] = tuple(Ambiguity)
 
     @property
     def vendor_options(self) -> list[VendorOption]:
@@ -384,6 +409,15 @@ def change_from_form(form: Form, vendor: VendorOptions | None = None) -> dict[st
         data["associations"] = {
             key: _one(form, f"associations.{key}") for key in ("mode", "primary", "company", "deal")
         } | {"max_deals": _number(_one(form, "associations.max_deals"))}
+    if "phones" in sections:
+        # An emptied region is none (national numbers unreadable); an emptied hold_days its
+        # default; the settings' check reads the rest (a region in any case, trimmed).
+        data["region"] = _one(form, "region") or None
+        data["unknown_counterpart"] = {
+            "policy": _one(form, "unknown_counterpart.policy") or None,
+            "hold_days": _number(_one(form, "unknown_counterpart.hold_days")),
+        }
+        data["ambiguous"] = {kind: _one(form, f"ambiguous.{kind}") or None for kind in AMBIGUOUS}
     if "rollout" in sections:
         data["rollout"] = {"percent": _number(_one(form, "rollout.percent"))}
     return data

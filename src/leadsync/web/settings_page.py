@@ -15,6 +15,10 @@ as the form is edited after it, for the same reason.
 The "Vendor options" section is generated from the kind's options model
 (:func:`~leadsync.ops.settings_form.vendor_options`): a problem at ``vendor.X`` is shown
 beside option X's control, one inside a list or a mapping naming its entry.
+
+"Phone numbers and questions" (section ``phones``) sets three top-level keys of the
+integration — ``region``, ``unknown_counterpart``, ``ambiguous`` — through the same form,
+preview and save; a problem at any of them is shown beside its control, or at the section.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from leadsync.errors import ConfigError
 from leadsync.model import RecordType
 from leadsync.ops.settings_change import Actor
-from leadsync.ops.settings_form import Control, SettingsForm, change_from_form
+from leadsync.ops.settings_form import AMBIGUOUS, Control, SettingsForm, change_from_form
 from leadsync.ops.settings_form import Form as FormFields
 from leadsync.settings import integration_to_dict
 from leadsync.settings.base import format_path
@@ -40,6 +44,7 @@ from leadsync.settings.integration import (
     ActivityTypeSettings,
     AssociationSettings,
     OwnershipSettings,
+    UnknownCounterpartSettings,
 )
 from leadsync.values import since_ts
 
@@ -78,10 +83,17 @@ LABELS = {
     "assoc-company": "Company",
     "assoc-deal": "Deals",
     "assoc-max-deals": "At most this many deals",
+    "region": "Country of this tool's national phone numbers",
+    "counterpart-policy": "A call naming only a number no contact or lead has",
+    "hold-days": "Days a held call waits before the review queue",
+    "ambiguous-number": "A number several contacts or leads have",
+    "ambiguous-email": "An email several contacts have",
+    "ambiguous-deal": "Several equally recent open deals where one is wanted",
+    "ambiguous-owner": "A rep's email several active owners have",
     "rollout-percent": "Share of records on the proposed settings (%)",
 }
 #: The control of each key path below ``integrations.NAME`` that has one of its own.
-CONTROLS = {
+CONTROLS: dict[tuple[str, ...], str] = {
     ("secret_env",): "secret-env",
     ("users", "auto_match"): "auto-match",
     ("users", "unmapped", "policy"): "unmapped-policy",
@@ -96,6 +108,10 @@ CONTROLS = {
     ("associations", "company"): "assoc-company",
     ("associations", "deal"): "assoc-deal",
     ("associations", "max_deals"): "assoc-max-deals",
+    ("region",): "region",
+    ("unknown_counterpart", "policy"): "counterpart-policy",
+    ("unknown_counterpart", "hold_days"): "hold-days",
+    **{("ambiguous", kind): f"ambiguous-{kind}" for kind in AMBIGUOUS},
     ("rollout", "percent"): "rollout-percent",
 }
 #: Each section's fieldset (its id is the section's) by its legend, for a problem in a
@@ -107,16 +123,31 @@ SECTION_TITLES = {
     "ownership": "Ownership",
     "activities": "Activities",
     "associations": "Associations",
+    "phones": "Phone numbers and questions",
     "rollout": "Staged rollout",
 }
+#: The section of each top-level key that is not a section of its own.
+SECTION_OF = {"region": "phones", "unknown_counterpart": "phones", "ambiguous": "phones"}
 #: The unmapped policies as the form offers them.
 POLICY_WORDS = {
     "leave": "Leave the record's owner as it is (flagged)",
     "fallback": "Give the record to a fallback owner",
     "round_robin": "Give records in turn to a team (round robin)",
 }
+#: What a call naming only an unknown number does, as the form offers it.
+COUNTERPART_WORDS = {
+    "hold": "Hold it unattached until a contact or lead gets the number",
+    "create": "Create a contact with the number and nothing else",
+    "skip": "Skip it: not created, counted with its reason",
+}
+#: What a question with several equally good answers becomes, as the form offers it.
+AMBIGUITY_WORDS = {
+    "queue": "Ask: a question in the review queue",
+    "skip": "Skip: left unanswered, with its reason",
+}
 #: What an emptied number field means: the setting's default (None: no minimum).
 DEFAULTS = {
+    "hold_days": UnknownCounterpartSettings().hold_days,
     "protect_manual_days": OwnershipSettings().protect_manual_days,
     "max_deals": AssociationSettings().max_deals,
     "min_duration_s": ActivityTypeSettings().min_duration_s,
@@ -232,8 +263,9 @@ def _control(form: SettingsForm, path: Sequence[str | int]) -> tuple[str, str, s
         case ("activities", kind, "skip_outcomes") if kind in form.outcomes:
             first = form.outcomes[kind][0]
             return f"skip-{kind}", f"skip-{kind}-{first}", f"Skip {plural(kind)} with the outcome"
-    if key and key[0] in SECTION_TITLES:
-        return key[0], key[0], SECTION_TITLES[key[0]]
+    section = SECTION_OF.get(key[0], key[0]) if key else ""
+    if section in SECTION_TITLES:
+        return section, section, SECTION_TITLES[section]
     return "settings-form", "settings-form", "The settings"
 
 
@@ -263,7 +295,9 @@ def field_errors(form: SettingsForm, error: ConfigError) -> list[FieldError]:
             ranked.append((-1, FieldError("settings-form", "settings-form", "The settings", text)))
             continue
         path, message = parsed
-        rank = sections.index(path[2]) if len(path) > 2 and path[2] in sections else -1
+        top = path[2] if len(path) > 2 else None
+        section = SECTION_OF.get(top, top) if isinstance(top, str) else None
+        rank = sections.index(section) if section in sections else -1
         if path[2:3] == ("vendor",) and (option := _vendor_error(form, path[3:], message)):
             ranked.append((rank, option))
             continue
@@ -289,6 +323,8 @@ def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> 
         errors=errors,
         labels=LABELS,
         policy_words=POLICY_WORDS,
+        counterpart_words=COUNTERPART_WORDS,
+        ambiguity_words=AMBIGUITY_WORDS,
         defaults=DEFAULTS,
         changes=changes,
         owner_names=context.pop("owner_names", {}),

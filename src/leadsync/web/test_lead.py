@@ -1,11 +1,17 @@
 """The test lead: run it for an integration and a rep, see each check pass or fail
-(:meth:`Workspace.test_lead`)."""
+(:meth:`Workspace.test_lead`).
+
+The rep picker offers the integration's external users; for the CRM itself (kind
+``hubspot``), whose reps are owner ids and which has no external users, the workspace's
+active owners, and the page says so."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Response
+
+from leadsync.workspace import Workspace
 
 from . import flash
 from .console import Changing, Viewing, page_router
@@ -15,6 +21,24 @@ router = page_router()
 
 #: ``done`` after the test records were removed (the redirect of the button's POST).
 CLEANED = "cleaned"
+
+
+def rep_choices(ws: Workspace, integration: str | None) -> dict[str, Any]:
+    """What the rep picker offers for ``integration``: ``reps`` (id, name, what each is) and
+    ``crm`` — the integration is the CRM, its reps are owner ids: the active owners."""
+    if integration is None:
+        return {"reps": [], "crm": False, "kind": None}
+    settings = ws.integration(integration)
+    if not settings.is_crm:
+        users = ws.external_users(integration)
+        reps = [
+            {"id": u["id"], "name": u["name"] or u["email"], "what": u["status"]} for u in users
+        ]
+        return {"reps": reps, "crm": False, "kind": settings.kind}
+    names = ws.owner_names()
+    owners = [o for o in ws.owners() if o["active"] and not o["archived"]]
+    reps = [{"id": o["id"], "name": names.get(o["id"]), "what": "owner"} for o in owners]
+    return {"reps": reps, "crm": True, "kind": settings.kind}
 
 
 @router.get("/test-lead")
@@ -29,7 +53,7 @@ def test_lead_form(
         "test_lead.html",
         integrations=names,
         integration=chosen,
-        reps=ws.external_users(chosen) if chosen else [],
+        **rep_choices(ws, chosen),
         result=None,
         cleaned=" ".join(cleaned) if cleaned else None,
     )
@@ -52,7 +76,9 @@ def cleanup(page: Changing) -> Response:
 @router.get("/test-lead/reps")
 def rep_options(page: Viewing, integration: str) -> Response:
     """The rep choices of one integration (htmx swaps them in when the integration changes)."""
-    return page.render("test_lead_reps.html", reps=page.workspace.external_users(integration))
+    return page.render(
+        "test_lead_reps.html", integration=integration, **rep_choices(page.workspace, integration)
+    )
 
 
 @router.post("/test-lead")
@@ -70,7 +96,7 @@ def run_test_lead(
         "test_lead.html",
         integrations=names,
         integration=integration,
-        reps=ws.external_users(integration),
+        **rep_choices(ws, integration),
         rep=rep,
         result=result,
     )
