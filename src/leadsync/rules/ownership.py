@@ -268,6 +268,15 @@ def decide_against_crm(
             f"before the push, the CRM's owner had been changed to {_who(crm_owner)} "
             f"(seen at {display_ts(seen_at)}{was})"
         )
+    if verdict.owner_id != ours:  # the CRM's owner stays: leadsync's record takes it
+        return Verdict(
+            Outcome.SET,
+            verdict.owner_id,
+            ours,
+            f"{why}: {verdict.reason}; so leadsync's owner becomes {_who(verdict.owner_id)} "
+            f"(was {_who(ours)})",
+            verdict.flagged,
+        )
     return Verdict(
         verdict.outcome, verdict.owner_id, ours, f"{why}: {verdict.reason}", verdict.flagged
     )
