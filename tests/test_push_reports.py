@@ -1,22 +1,29 @@
 """What the push says about itself: the error answers ``push status`` counts, the associations
-its summary counts, and ``push failures list`` without a destination."""
+its summary counts, ``push failures list`` without a destination, an input leadsync's own
+check did not send (no HTTP status: "not sent"), and the daily pause as a canonical time."""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
 from leadsync.destinations.hubspot.objects import Paths
-from leadsync.model import now_ts
+from leadsync.model import epoch_ts, now_ts
 from leadsync.store import push as push_store
+from leadsync.store.database import MIGRATIONS, create_db_engine, migrate
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
-from tests.helpers import ev, run
+from tests.helpers import ev, record_by_external, run
 from tests.test_hubspot_push import company_contact_call, config
 
 
@@ -159,3 +166,110 @@ def test_a_record_nothing_names_yet_is_said_not_created_rather_than_pushed(
         code, out, _err = push_cli(db_url, "--json")
         assert code == 0 and json.loads(out)["unnamed"] == {}
         assert [c["properties"]["name"] for c in hub.objects("companies")] == ["Acme"]
+
+
+def test_a_lead_leadsyncs_own_check_keeps_back_is_not_sent_not_refused_by_hubspot(
+    db_url: str,
+    hub: HubSpotDouble,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    no_contact = ev(
+        "record", object="lead", external_id="l-1", owner="u-1", properties={"name": "Expansion"}
+    )
+    with serving(hub) as base_url, Workspace(db_url) as ws:
+        ws.apply_config(config(base_url=base_url))
+        ws.hubspot_setup()
+        run(ws, no_contact)
+        lead = record_by_external(ws, "l-1")["id"]
+        with caplog.at_level(logging.WARNING, logger="leadsync.push"):
+            code, out, _err = push_cli(db_url)
+        assert code == 2  # as for a refusal: a person has to act on it
+        assert (
+            "not sent: 1 (leadsync's own check before sending, e.g. a lead with no contact: "
+            "`leadsync push failures list`)"
+        ) in out
+        assert "refused by HubSpot" not in out
+        logged = [r.getMessage() for r in caplog.records]
+        assert f"not sent: create lead {lead}: a lead needs a contact in HubSpot" in logged[0]
+        assert not [m for m in logged if "HubSpot refused" in m]
+        assert hub.objects("leads") == []
+
+        code, out, _err = push_cli(db_url, "failures", "list", "--json")
+        (row,) = json.loads(out)
+        assert row["status"] is None and row["refused_by"] == "leadsync"
+        assert row["category"] == "LEADSYNC_PRECONDITION"
+        code, out, _err = push_cli(db_url, "failures", "list")
+        assert code == 0 and "400" not in out
+        text = " ".join(out.split())
+        assert "│ create │ - │ not sent: a lead needs a contact in HubSpot" in text
+        assert ws.record_hubspot(lead).state == "not sent (leadsync's own check before sending)"
+        assert ws.push_status()["failures_not_sent"] == 1
+        assert (
+            "open failures: 1 (1 not sent: leadsync's own check)" in push_cli(db_url, "status")[1]
+        )
+        findings = {f.check: f for f in ws.report("2026-01-01T00:00:00Z").findings}
+        failures = findings["push_failures"]
+        assert failures.alert and failures.summary == (
+            "0 inputs refused by HubSpot, 1 not sent (leadsync's own check) "
+            "(leadsync push failures list)"
+        )
+        assert failures.rows[0]["refused_by"] == "leadsync"
+
+
+def test_the_push_pause_is_a_canonical_time_in_the_report_as_in_push_status(
+    ws: Workspace, db_url: str
+) -> None:
+    until = float(int(time.time()) + 3600)
+    with ws.engine.begin() as connection:
+        budget = push_store.lock_budget(connection, "default")
+        budget.paused_until, budget.pause_reason = until, "daily"
+        push_store.write_budget(connection, budget)
+    canonical = epoch_ts(until)
+    assert ws.push_status()["paused_until"] == canonical
+    result = CliRunner().invoke(app, ["--db", db_url, "report", "--json"])
+    findings = {f["check"]: f for f in json.loads(result.stdout)["findings"]}
+    assert findings["push_daily_budget"]["alert"]
+    assert findings["push_daily_budget"]["rows"][0]["paused_until"] == canonical
+    result = CliRunner().invoke(app, ["--db", db_url, "report"])
+    assert result.exit_code == 1
+    assert f"paused until {canonical}" in result.stdout
+    assert str(int(until)) not in result.stdout
+    assert ws.dashboard().push is not None
+    assert ws.dashboard().push.budgets[0].paused_until == canonical
+
+
+def _migrations(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_an_older_not_sent_failure_stored_as_a_400_loses_the_status_on_upgrade(
+    db_url: str,
+) -> None:
+    engine = create_db_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(_migrations(connection), "0016")
+        with engine.begin() as connection:
+            for local_id, category in ((3, push_store.PRECONDITION), (4, "VALIDATION_ERROR")):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO push_failures (kind, local_id, object_type, operation, "
+                        "status, category, message, at) VALUES ('record', :id, 'lead', "
+                        "'create', 400, :category, 'm', '2026-11-01T00:00:00.000Z')"
+                    ),
+                    {"id": local_id, "category": category},
+                )
+        assert migrate(engine) is True
+        with engine.connect() as connection:
+            rows = push_store.open_failures(connection)
+    finally:
+        engine.dispose()
+    assert {r["local_id"]: (r["status"], r["refused_by"]) for r in rows} == {
+        3: (None, "leadsync"),
+        4: (400, "hubspot"),
+    }

@@ -76,7 +76,7 @@ def test_the_cli_promotes(db_url: str) -> None:
         app, ["rollout", "promote", "dialer", "--json"], env={"LEADSYNC_DB": db_url}
     )
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["ownership"]["default"] == "integration_wins"
+    assert json.loads(done.stdout)["settings"]["ownership"]["default"] == "integration_wins"
     again = runner.invoke(app, ["rollout", "abort", "dialer"], env={"LEADSYNC_DB": db_url})
     assert again.exit_code == 2 and "no rollout to abort" in again.output
     with Workspace(db_url) as ws:  # the audit log names the command, not "python API"

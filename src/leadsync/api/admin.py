@@ -1,6 +1,7 @@
-"""The admin API: read records, create an integration or read and replace its settings, look
-at the inbox and the dead letters, retry or dismiss a dead letter, list and answer the review
-queue's questions. Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
+"""The admin API: read records, create an integration or read and replace its settings, see,
+promote or abort its staged rollout (:mod:`.rollout`), look at the inbox and the dead
+letters, retry or dismiss a dead letter, list and answer the review queue's questions.
+Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
 
 Each endpoint is a few lines over :class:`~leadsync.workspace.Workspace`; the JSON is the
 CLI's ``--json`` output.
@@ -34,6 +35,7 @@ from leadsync.settings import (
 from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
+from . import rollout
 from .problems import PROBLEM_RESPONSES, ProblemError
 from .review_answer import Answer, ChooseAnswer
 
@@ -558,4 +560,5 @@ def build_router(
             return workspace.resolve_review(item_id, choose=str(answer.choose), by=API_ACTOR)
         return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
 
+    rollout.add_routes(router, workspace)
     return router

@@ -26,6 +26,7 @@ from leadsync.model import display_ts
 from leadsync.ops import listings
 from leadsync.ops.push_status import resolve_failures
 from leadsync.progress import WorkProgress
+from leadsync.results import agreeing, counted
 
 
 @owners_app.command("pull")
@@ -142,9 +143,21 @@ def _print_push(r: Mapping[str, Any]) -> None:
             f"not created in HubSpot yet: {listing(r['unnamed'])} (nothing names them: no name, "
             "domain or email; the change that names one queues it again)"
         )
-    if r["failures"]:
+    if r["waiting_links"]:
         render.line(
-            f"refused by HubSpot: {r['failures']} (each with HubSpot's reason: "
+            f"links waiting: {r['waiting_links']} (objects in HubSpot without their link to a "
+            f"record not created there yet — in all {listing(r['waiting_records'])}; each link "
+            "is made when its record is created: `leadsync push status`)"
+        )
+    if r["not_sent"]:
+        render.line(
+            f"not sent: {r['not_sent']} (leadsync's own check before sending, e.g. a lead with no "
+            "contact: `leadsync push failures list`)"
+        )
+    refused = r["failures"] - r["not_sent"]
+    if refused:
+        render.line(
+            f"refused by HubSpot: {refused} (each with HubSpot's reason: "
             "`leadsync push failures list`"
             + (
                 f"; {r['missing_property']} for a property the portal does not have: run "
@@ -179,7 +192,11 @@ def push_status(as_json: JsonOption = False) -> None:
         f"oldest pending: {display_ts(status['oldest_pending'])}"
         + (f" ({age:g} s ago)" if age is not None else "")
     )
-    render.line(f"open failures: {status['failures']}")
+    not_sent = status["failures_not_sent"]
+    render.line(
+        f"open failures: {status['failures']}"
+        + (f" ({not_sent} not sent: leadsync's own check)" if not_sent else "")
+    )
     b = status["budget"]
     render.line(
         f"budget: {b['remaining_10s']}/{b['per_10s']} left in 10 s; daily remaining "
@@ -189,7 +206,42 @@ def push_status(as_json: JsonOption = False) -> None:
     )
     if status["paused_until"]:
         render.line(f"PAUSED until {display_ts(status['paused_until'])}: {status['pause_reason']}")
-    render.line(f"pusher: {status['pusher'] or 'none running'}")
+    waiting = status["not_created"]
+    if waiting["total"]:
+        render.line(_not_created_line(waiting["records"], waiting["links_waiting"]))
+        for r in waiting["first"]:
+            links = counted(r["links"], "link")
+            since = f" since {display_ts(r['since'])}" if r["since"] else ""
+            render.line(f"  {r['type']} {r['id']}: {links} waiting{since}  ({r['show']})")
+    render.line(f"pusher: {_lease_text(status['lease'])}")
+
+
+def _not_created_line(records: Mapping[str, int], links: int) -> str:
+    """The records the push cannot create yet and the links waiting for them, in words."""
+    kinds = ", ".join(f"{n} {t}" for t, n in sorted(records.items()))
+    them = agreeing(sum(records.values()), "it", "them")
+    return (
+        f"not created in HubSpot: {kinds} (nothing names {them} yet: no name, domain or email; "
+        f"created once an event does); {counted(links, 'link')} of objects HubSpot has "
+        f"{agreeing(links, 'waits', 'wait')} for {them}"
+    )
+
+
+def _lease_text(lease: Mapping[str, Any] | None) -> str:
+    """Who holds the push lease, since when and until when; or who held it last and how it
+    ended (given up at a clean stop; lapsed: the holder died without giving it up)."""
+    if lease is None:
+        return "none running"
+    since = f"since {display_ts(lease['since'])}" if lease["since"] else "since ?"
+    until = display_ts(lease["until"]) if lease["until"] else "?"
+    if lease["held"]:
+        return (
+            f"{lease['holder']}, holding the push lease {since} (renewed "
+            f"{display_ts(lease['renewed'])}, at least every {lease['renewed_within_s']:g} s; until {until} "
+            "unless renewed)"
+        )
+    ended = "gave it up" if lease["state"] == "given up" else "stopped renewing it: lapsed"
+    return f"none running (last {lease['holder']}, {since}; {ended} at {until})"
 
 
 @push_failures_app.command("list")
@@ -201,7 +253,8 @@ def failures_list(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Inputs HubSpot refused, newest first, with HubSpot's message and correlation id; with
+    """Inputs HubSpot refused, newest first, with HubSpot's message and correlation id, and
+    those leadsync's own check kept from being sent (no HTTP status: "not sent: …"); with
     --all, those resolved too (retried or dismissed: by whom, when, and why)."""
     with workspace() as ws:
         rows = listings.push_failures(ws.engine, limit, include_resolved)
@@ -223,8 +276,8 @@ def failures_list(
                 str(r["id"]),
                 f"{r['object_type']} {r['local_id']}",
                 r["operation"],
-                str(r["status"]),
-                f"{r['category'] + ': ' if r['category'] else ''}{r['message']}",
+                str(r["status"]) if r["status"] is not None else "-",
+                _failure_message(r),
                 r["correlation_id"] or "-",
                 display_ts(r["at"]),
                 *([_failure_state(r)] if include_resolved else []),
@@ -233,6 +286,14 @@ def failures_list(
         ),
         fold=include_resolved,
     )
+
+
+def _failure_message(failure: Mapping[str, Any]) -> str:
+    """HubSpot's refusal as ``CATEGORY: message``; leadsync's own check (HubSpot never saw
+    the input) as ``not sent: message``."""
+    if failure["refused_by"] == "leadsync":
+        return f"not sent: {failure['message']}"
+    return f"{failure['category'] + ': ' if failure['category'] else ''}{failure['message']}"
 
 
 def _failure_state(failure: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from leadsync.cli.app import (
 )
 from leadsync.errors import UserError
 from leadsync.model import RecordType, decided_by, display_ts
+from leadsync.ops import listings
 from leadsync.ops.records import HubSpotState
 from leadsync.results import counted
 from leadsync.values import (
@@ -141,6 +142,13 @@ def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
     if item.get("hubspot"):
         hs = item["hubspot"]
         render.line(f"      in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
+        waiting = hs.get("links_waiting") or []
+        if waiting:
+            targets = ", ".join(f"{w['type']} {w['id']}" for w in waiting)
+            render.line(
+                f"      not linked there to {targets} yet: the link waits for "
+                f"{'it' if len(waiting) == 1 else 'them'} to be created in HubSpot"
+            )
 
 
 @records_app.command("find")
@@ -225,12 +233,17 @@ def decisions_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
     outcome: Annotated[str | None, typer.Option(help="Only set, kept or ignored.")] = None,
     flagged: Annotated[bool, typer.Option(help="Only decisions about unmapped reps.")] = False,
+    rollout: Annotated[
+        bool,
+        typer.Option("--rollout", help="Only decisions a staged rollout's proposed settings made."),
+    ] = False,
     limit: Annotated[int, typer.Option(min=1)] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest owner decisions across all records, each with its reason."""
+    """The newest owner decisions across all records, each with its reason; one made under
+    a staged rollout's settings is marked [rollout]."""
     with workspace() as ws:
-        rows = ws.decisions(integration, outcome, flagged, limit)
+        rows = listings.decisions(ws.engine, integration, outcome, flagged, limit, rollout)
         names = ws.owner_names()
     if as_json:
         render.print_json(rows)

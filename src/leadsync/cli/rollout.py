@@ -1,5 +1,6 @@
-"""``leadsync preview``, ``replay`` and ``rollout promote|abort``: trying settings before they
-apply to every record.
+"""``leadsync preview``, ``replay`` and ``rollout promote|abort|status``: trying settings before
+they apply to every record (promote and abort say which keys they change; ``--dry-run`` only
+says it).
 
 The text forms read a result's JSON (:func:`leadsync.cli.render.json_of`), the shape the
 result declares, so that ``--json`` and the text never disagree about a name.
@@ -27,12 +28,14 @@ from leadsync.cli.app import (
 from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
+from leadsync.ops import rollout as rollout_ops
 from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
+from leadsync.ops.rollout import RolloutChange, RolloutState
 from leadsync.ops.settings_change import Actor
 from leadsync.pipeline.input_file import InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
-from leadsync.settings import IntegrationSettings, integration_to_dict
+from leadsync.settings import IntegrationSettings
 from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
@@ -236,29 +239,129 @@ def _by(verb: str, integration: str) -> Actor:
     return Actor("admin", f"cli: leadsync rollout {verb} {integration} ({_user_name()})")
 
 
+_DRY_RUN_HELP = "Show what would change; change nothing."
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help=_DRY_RUN_HELP)]
+
+
+def _rollout_change(integration: str, action: str, dry_run: bool, as_json: bool) -> None:
+    """Promote or abort (or, ``dry_run``, only show it): what changes is the result."""
+    with workspace() as ws:
+        if dry_run:
+            change = rollout_ops.plan(ws.engine, integration, action)
+        else:
+            save = ws.rollout_promote if action == "promote" else ws.rollout_abort
+            by = _by(action, integration)
+            change = rollout_ops.carry_out(ws.engine, integration, action, save, by)
+    if as_json:
+        render.print_json(change)
+    else:
+        _print_change(change)
+
+
+def _print_change(change: RolloutChange) -> None:
+    name, share = change.integration, f"{change.percent:g}%"
+    promote = change.action == "promote"
+    if not change.dry_run:
+        render.line(
+            f"{name}: rollout promoted; its settings are now current for every record "
+            f"({share} had them)"
+            if promote
+            else f"{name}: rollout aborted; the current settings apply to every record "
+            f"again ({share} had the rollout's)"
+        )
+    else:
+        render.line(
+            f"{name}: promoting would make the rollout's settings current for every record "
+            f"({share} have them); nothing changed (--dry-run)"
+            if promote
+            else f"{name}: aborting would give every record the current settings again "
+            f"({share} have the rollout's); nothing changed (--dry-run)"
+        )
+    whom = "the records outside the sample" if promote else f"the {share} in the sample"
+    verb = "change" if not change.dry_run else "would change"
+    named = ", ".join(change.sections)
+    render.line(
+        f"keys that {verb} for {whom} (the rollout names {named}; each replaces the current "
+        "section whole):"
+        if promote
+        else f"keys that {verb} for {whom}:"
+    )
+    for each in change.changes:
+        render.line(f"  {each}")
+    if not change.changes:
+        render.line("  none: the proposed settings are the current ones")
+    if any(None in (each.before, each.after) for each in change.changes):
+        render.line("(not set): the key's default applies")
+    if promote and change.dry_run and change.changes:
+        render.line(
+            "to keep a current value, give it in the rollout's section too "
+            f"(integrations.{name}.rollout.settings), then promote"
+        )
+    if change.dry_run and change.managed_file is not None:
+        render.line(f"the workspace is managed by file ({change.managed_file}): {change.in_file}")
+
+
 @rollout_app.command("promote")
 def rollout_promote(
     integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Make the rollout's proposed settings the integration's settings for every record."""
-    with workspace() as ws:
-        settings = ws.rollout_promote(integration, _by("promote", integration))
-    if as_json:
-        render.print_json(integration_to_dict(settings))
-    else:
-        render.line(f"{integration}: the rollout's settings are now current")
+    """Make the rollout's proposed settings the integration's settings for every record, and
+    say which keys that changes (a section the rollout names replaces the current one whole:
+    keys it leaves out go back to their defaults)."""
+    _rollout_change(integration, "promote", dry_run, as_json)
 
 
 @rollout_app.command("abort")
 def rollout_abort(
     integration: Annotated[str, typer.Argument(metavar="INTEGRATION")],
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Drop the rollout: every record gets the current settings again."""
+    """Drop the rollout: every record gets the current settings again; says which keys that
+    changes for the records in the sample."""
+    _rollout_change(integration, "abort", dry_run, as_json)
+
+
+@rollout_app.command("status")
+def rollout_status(
+    integration: Annotated[
+        str | None, typer.Argument(metavar="[INTEGRATION]", help="Only this integration.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each staged rollout: its share of records, what its proposed settings change against
+    the current ones, and the owner decisions and activity skips made under it so far."""
     with workspace() as ws:
-        settings = ws.rollout_abort(integration, _by("abort", integration))
+        result = rollout_ops.status(ws.engine, integration)
     if as_json:
-        render.print_json(integration_to_dict(settings))
+        render.print_json(result)
+        return
+    if not result.rollouts:
+        render.line("no integration has a rollout")
+    for state in result.rollouts:
+        _print_state(state)
+
+
+def _print_state(state: RolloutState) -> None:
+    name, counts = state.integration, state.under_rollout
+    if state.percent is None:
+        render.line(f"{name}: no rollout")
     else:
-        render.line(f"{integration}: rollout dropped; the current settings apply to all")
+        render.line(
+            f"{name}: rollout to {state.percent:g}% of records; it names "
+            f"{', '.join(state.sections)} (each replaces the current section whole)"
+        )
+        render.line("  what its settings change against the current ones:")
+        for each in state.changes:
+            render.line(f"    {each}")
+        if not state.changes:
+            render.line("    nothing: the proposed settings are the current ones")
+    outcomes = ", ".join(f"{n:,} {outcome}" for outcome, n in counts.by_outcome.items())
+    made = f"  under the rollout so far: {counted(counts.decisions, 'owner decision')}"
+    if counts.decisions:
+        made += f" ({outcomes}; {display_ts(counts.first_at)} to {display_ts(counts.last_at)})"
+    render.line(f"{made}, {counted(counts.skips, 'activity skipped', 'activities skipped')}")
+    for kind, n in counts.skips_by_kind.items():
+        render.line(f"    skipped {n:,}: {kind}")

@@ -21,7 +21,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection, Engine, Row
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import add_days, decided_by, ts_to_datetime
+from leadsync.model import add_days, decided_by, epoch_ts, ts_to_datetime
 from leadsync.ops.monitor import Finding
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.results import ResultModel
@@ -83,7 +83,7 @@ class Budget(ResultModel):
     per_10s: int | None = Field(description="HubSpot's 10-second limit, from its headers.")
     daily: int | None
     daily_remaining: int | None
-    paused_until: float | None
+    paused_until: str | None = Field(description="Until when it is paused (a canonical time).")
     pause_reason: str | None
 
 
@@ -225,7 +225,7 @@ def _push(c: Connection, now: str) -> PushHealth:
                 per_10s=b.header_max,
                 daily=b.header_daily,
                 daily_remaining=b.header_daily_remaining,
-                paused_until=b.paused_until,
+                paused_until=epoch_ts(b.paused_until) if b.paused_until else None,
                 pause_reason=b.pause_reason,
             )
             for b in push_store.read_budgets(c)

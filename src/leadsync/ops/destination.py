@@ -21,7 +21,13 @@ from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport
-from leadsync.destinations.hubspot.pusher import Pusher, PushResult, make_push_key, pusher_name
+from leadsync.destinations.hubspot.pusher import (
+    Pusher,
+    PushResult,
+    make_push_key,
+    pusher_name,
+    release_lease,
+)
 from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
 from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids
@@ -175,11 +181,23 @@ def push_loop(engine: Engine, transport: Transport, poll_s: float) -> PushLoop |
             pushers.pop().client.close()  # a fresh client (and token) next time
             raise
 
+    def stopped() -> None:
+        """The loop stopped cleanly: the lease is given up (held or not: one statement)."""
+        try:
+            if pushers:
+                pushers[0].release()
+            else:
+                release_lease(engine, holder)
+        finally:
+            while pushers:
+                pushers.pop().client.close()
+
     return PushLoop(
         push_once,
         poll_s=poll_s,
         refresh_owners=partial(pull_owners, engine, transport) if from_crm else None,
         refresh_s=settings.owners_refresh_minutes * 60,
+        on_stop=stopped,
     )
 
 

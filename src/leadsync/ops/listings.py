@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from leadsync.engine import WorkspaceRules
+from leadsync.engine import ROLLOUT, WorkspaceRules
 from leadsync.errors import NotFoundError, UserError
 from leadsync.model import ActivityType, Outcome, RecordType, display_ts
 from leadsync.ops import records as record_ops
@@ -188,14 +188,17 @@ def decisions(
     outcome: Outcome | str | None,
     flagged: bool,
     limit: int,
+    rollout: bool = False,
 ) -> list[dict[str, Any]]:
-    """The newest owner decisions across records (each with its reason)."""
+    """The newest owner decisions across records (each with its reason); ``rollout``: only
+    those a staged rollout's proposed settings made (``settings: rollout``)."""
     _checked(engine, integration)
     wanted = None
     if outcome is not None:
         wanted = _allowed("outcome", str(outcome), [o.value for o in Outcome])
+    label = ROLLOUT if rollout else None
     with engine.connect() as connection:
-        return views.decision_rows(connection, integration, wanted, flagged, limit)
+        return views.decision_rows(connection, integration, wanted, flagged, limit, label)
 
 
 def skipped_activities(

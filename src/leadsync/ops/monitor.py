@@ -9,7 +9,8 @@ holds what the rows mean: thresholds, which come from the workspace's ``monitori
 Alerts: owner flapping, unowned new leads, timeline overload, missing activities (skips by
 reason, dead letters, a drop in daily calls or emails against the integration's own
 baseline), unmapped external users and deactivated owners still mapped or still owning open
-records, dead letters and inbox lag.
+records, dead letters, the push (lag, refusals, links waiting for records it cannot create
+yet, the daily limit) and inbox lag.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from leadsync import model
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
+from leadsync.ops.push_status import not_created_rows, not_created_summary
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX, real_use, users_of_test_leads
 from leadsync.ops.undo import UNDONE_TO_NO_OWNER
 from leadsync.pipeline.expiry import expire_holds
@@ -31,6 +33,7 @@ from leadsync.results import ResultModel, agreeing, counted
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
+from leadsync.store import push_waiting
 from leadsync.store import reports as report_store
 from leadsync.store import review as review_store
 from leadsync.store.views import inbox_lag
@@ -192,16 +195,13 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
 
 
 def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
-    """The HubSpot push: how far behind the queue is, inputs HubSpot refused, and a pause
-    for the daily limit."""
+    """The HubSpot push: how far behind the queue is, inputs HubSpot refused (or leadsync's
+    own check did not send), records it cannot create yet with links waiting for them, and a
+    pause for the daily limit."""
     depth = push_store.queue_depth(c)
     queued = sum(int(d["queued"]) for d in depth)
     oldest = min((d["oldest"] for d in depth), default=None)
-    lag_s = (
-        max(0.0, (ts_to_datetime(until) - ts_to_datetime(oldest)).total_seconds())
-        if oldest
-        else 0.0
-    )
+    lag_s = _seconds_between(oldest, until)
     lag = Finding(
         check="push_lag",
         alert=lag_s > m.max_push_lag_minutes * 60,
@@ -214,19 +214,31 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
         ],
     )
     failures = push_store.count_open_failures(c)
+    not_sent = push_store.count_open_failures(c, not_sent=True)
     refused = Finding(
         check="push_failures",
         alert=failures > m.max_push_failures,
-        summary=f"{counted(failures, 'input')} refused by HubSpot (leadsync push failures list)",
+        summary=f"{counted(failures - not_sent, 'input')} refused by HubSpot"
+        + (f", {not_sent} not sent (leadsync's own check)" if not_sent else "")
+        + " (leadsync push failures list)",
         rows=[
             {
                 "object": f"{r['object_type']} {r['local_id']}",
                 "operation": r["operation"],
+                "refused_by": r["refused_by"],
                 "message": r["message"],
                 "correlation_id": r["correlation_id"],
             }
             for r in push_store.open_failures(c, SHOWN)
         ],
+    )
+    waiting = push_waiting.unnamed(c, SHOWN)
+    waited_s = _seconds_between(waiting.since, until)
+    unnamed = Finding(
+        check="push_not_created",
+        alert=waiting.links > 0 and waited_s > m.max_push_lag_minutes * 60,
+        summary=not_created_summary(waiting, waited_s),
+        rows=not_created_rows(waiting),
     )
     now = ts_to_datetime(until).timestamp()
     budgets = push_store.read_budgets(c)
@@ -244,13 +256,17 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
                 "app": b.app,
                 "daily": b.header_daily,
                 "daily_remaining": b.header_daily_remaining,
-                "paused_until": b.paused_until,
+                "paused_until": epoch_ts(b.paused_until) if b.paused_until else None,
                 "reason": b.pause_reason,
             }
             for b in budgets
         ],
     )
-    return [lag, refused, budget]
+    return [lag, refused, unnamed, budget]
+
+
+def _seconds_between(ts: str | None, until: str) -> float:
+    return max(0.0, (ts_to_datetime(until) - ts_to_datetime(ts)).total_seconds()) if ts else 0.0
 
 
 def _show(record_type: str, record_id: int) -> str:

@@ -1,5 +1,6 @@
 """How the push to HubSpot stands, for ``leadsync push status`` and the console: the queue,
-the failures, the request budget as both sides count it, any pause, and who pushes."""
+the failures, the records it cannot create yet and the links waiting for them, the request
+budget as both sides count it, any pause, and who pushes (since when, until when)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from leadsync.destinations.hubspot.pusher import LEASE, LEASE_TTL_S, holder_label
 from leadsync.errors import NotFoundError
 from leadsync.model import epoch_ts, format_ts, now_ts, ts_to_datetime
+from leadsync.results import agreeing, counted
 from leadsync.settings import DestinationSettings
 from leadsync.sources.hygiene import representable
 from leadsync.store import push as push_store
+from leadsync.store import push_waiting
+
+SHOWN = 10  # records that cannot be created listed by ``push status`` (counts are complete)
 
 
 def _age_s(ts: str | None) -> float | None:
@@ -24,8 +30,11 @@ def _age_s(ts: str | None) -> float | None:
 
 
 def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]:
-    """Queue depth per object type, oldest pending, pushed in the last hour, failures, the
-    request budget (10 s and daily, from HubSpot's headers) and any pause."""
+    """Queue depth per object type, oldest pending, pushed in the last hour, failures (and of
+    them those leadsync's own check did not send), the records the push cannot create yet
+    with the links waiting for them (``not_created``), the request budget (10 s and daily,
+    from HubSpot's headers), any pause, and the lease: its holder while held (``pusher``),
+    and who held it last, since and until when, and how it ended (``lease``)."""
     now = time.time()
     with engine.connect() as connection:
         depth = push_store.queue_depth(connection)
@@ -33,8 +42,10 @@ def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]
             connection, format_ts(datetime.now(UTC) - timedelta(hours=1))
         )
         failures = push_store.count_open_failures(connection)
+        not_sent = push_store.count_open_failures(connection, not_sent=True)
         budget = push_store.read_budget(connection, settings.app_id or "default")
-        holder = push_store.lease_holder(connection, "hubspot", now)
+        lease = push_store.read_lease(connection, LEASE)
+        waiting = push_waiting.unnamed(connection, SHOWN)
     oldest = min((d["oldest"] for d in depth), default=None)
     window = [t for t in (budget.sent if budget else []) if t > now - 10]
     limit = settings.limits.per_10s
@@ -48,6 +59,7 @@ def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]
         "oldest_pending_age_s": _age_s(oldest),
         "pushed_last_hour": pushed,
         "failures": failures,
+        "failures_not_sent": not_sent,
         "budget": {
             "per_10s": limit,
             "remaining_10s": max(0, limit - len(window)),
@@ -64,7 +76,76 @@ def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]
             else None
         ),
         "pause_reason": budget.pause_reason if paused and budget is not None else None,
-        "pusher": holder,
+        "pusher": holder_label(lease["holder"]) if lease and lease["until"] >= now else None,
+        "lease": lease_state(lease, now),
+        "not_created": not_created(waiting),
+    }
+
+
+def lease_state(lease: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+    """Who holds the push lease or held it last, in canonical times: ``held`` (renewed within
+    its TTL), ``since`` (taken), ``renewed`` (last, while held), ``until`` (lapses unless
+    renewed; for one given up, when it was), and ``state``: held, given up (a clean stop) or
+    lapsed (its holder stopped renewing it without giving it up: it died or hangs). None when
+    no process ever pushed."""
+    if lease is None:
+        return None
+    held = lease["until"] >= now
+    released = lease["released_at"]
+    return {
+        "holder": holder_label(lease["holder"]),
+        "held": held,
+        "state": "held" if held else "given up" if released is not None else "lapsed",
+        "since": epoch_ts(lease["since"]) if lease["since"] is not None else None,
+        # A live holder renews it at least this often (each cycle, and within a long one):
+        # a renewal older than that, it may be gone.
+        "renewed": epoch_ts(lease["until"] - LEASE_TTL_S) if held else None,
+        "renewed_within_s": LEASE_TTL_S / 4,
+        "until": epoch_ts(released if released is not None else lease["until"])
+        if released is not None or lease["until"] > 0
+        else None,
+    }
+
+
+def not_created_summary(waiting: push_waiting.Unnamed, waited_s: float) -> str:
+    """The report's ``push_not_created`` sentence: what cannot be created and what waits."""
+    if not waiting.total:
+        return "the push can create every record (none waits for a name, domain or email)"
+    kinds = ", ".join(f"{n} {t}" for t, n in sorted(waiting.records.items()))
+    links = counted(waiting.links, "link")
+    return (
+        f"{kinds} cannot be created in HubSpot yet (nothing names "
+        f"{agreeing(waiting.total, 'it', 'them')}: no name, domain or email; created once an "
+        f"event does); {links} of objects HubSpot has {agreeing(waiting.links, 'waits', 'wait')}"
+        + (f", the oldest for {waited_s:.0f} s" if waiting.links else "")
+    )
+
+
+def not_created_rows(waiting: push_waiting.Unnamed) -> list[dict[str, Any]]:
+    """The first records that cannot be created, as report rows (``records show`` lines)."""
+    return [
+        {
+            "record": {"type": r["type"], "id": r["id"]},
+            "show": f"leadsync records show {r['type']} {r['id']}",
+            "links_waiting": r["links"],
+            **({"oldest_link_pushed": r["since"]} if r["since"] else {}),
+        }
+        for r in waiting.first
+    ]
+
+
+def not_created(waiting: push_waiting.Unnamed) -> dict[str, Any]:
+    """The records the push cannot create yet (by type, their total, the first few with the
+    ``records show`` line) and the links waiting for them, with since when the oldest waits:
+    ``push status`` and the push's summary say them alike."""
+    return {
+        "records": waiting.records,
+        "total": waiting.total,
+        "links_waiting": waiting.links,
+        "waiting_since": waiting.since,
+        "first": [
+            {**r, "show": f"leadsync records show {r['type']} {r['id']}"} for r in waiting.first
+        ],
     }
 
 

@@ -16,15 +16,25 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import UserError
-from leadsync.results import ResultModel
+from leadsync.model import PUSHED_RECORD_TYPES
+from leadsync.results import ResultModel, agreeing, counted
 from leadsync.sources import adapter_class
 from leadsync.store import push as push_store
+from leadsync.store import push_waiting
 from leadsync.store import records as records_store
 from leadsync.store.records import Cursor, SearchBy
 from leadsync.values import normalize_domain, normalize_email
 
 PAGE = 25
 SEARCH_BY: tuple[str, ...] = get_args(SearchBy)
+# What names a record of each pushed type (HubSpot finds a contact by its email, a company
+# by its domain): a placeholder with none of them is not created.
+NAMED_BY = {
+    "contact": "email or name",
+    "company": "domain or name",
+    "deal": "name",
+    "lead": "name or email",
+}
 
 
 class FoundRecord(ResultModel):
@@ -62,21 +72,52 @@ class HubSpotState(ResultModel):
     dismissed: dict[str, Any] | None = Field(
         None, description="Its newest refusal, when a person dismissed it (push failures)."
     )
+    record_type: str | None = Field(None, description="The record's type.")
+    unnamed: bool = Field(
+        False,
+        description="The push cannot create it yet: a placeholder nothing names (no name, "
+        "domain or email); an event that names it queues it.",
+    )
+    links_waiting: int = Field(
+        0,
+        description="Links of objects HubSpot has (activities, records) to this record, "
+        "which HubSpot lacks until the record is created there.",
+    )
 
     @property
     def state(self) -> str:
-        """In a few words: no destination, not pushed yet, pushed, queued, refused, or not
-        pushed since a refusal was dismissed."""
+        """In a few words: no destination, not pushed yet, pushed, queued, refused (or not
+        sent: leadsync's own check), not created (nothing names it, or a type the push does
+        not send), or not pushed since a refusal was dismissed."""
         if not self.destination:
             return "no destination"
         if self.failure is not None:
+            if self.failure.get("refused_by") == "leadsync":
+                return "not sent (leadsync's own check before sending)"
             return "refused by HubSpot"
+        if self.unnamed:
+            links = (
+                f"; {counted(self.links_waiting, 'link')} of objects HubSpot has "
+                f"{agreeing(self.links_waiting, 'waits', 'wait')} for it, made then"
+                if self.links_waiting
+                else ""
+            )
+            named_by = NAMED_BY.get(str(self.record_type), "name")
+            return (
+                f"not created: nothing names it yet (it has no {named_by}); "
+                f"created once an event gives it one{links}"
+            )
         if self.queued:
             return "changes waiting to be pushed"
         if self.hubspot_id:
             return "pushed"
         if self.dismissed is not None:
             return "not in HubSpot: its refusal was dismissed (the next change queues it again)"
+        if self.record_type is not None and self.record_type not in PUSHED_RECORD_TYPES:
+            return (
+                "not pushed: the push sends contacts, companies, deals and leads, "
+                f"not {self.record_type}s"
+            )
         return "not pushed yet"
 
 
@@ -138,9 +179,14 @@ def hubspot_state(engine: Engine, rules: WorkspaceRules, record_id: int) -> HubS
     with engine.connect() as connection:
         pushed = push_store.load_pushed(connection, push_store.RECORD, [record_id]).get(record_id)
         waiting = records_store.push_state(connection, push_store.RECORD, record_id)
+        unnamed = push_waiting.unnamed(connection, 1, [record_id])
+        record_type = push_store.record_types(connection, [record_id]).get(record_id)
     return HubSpotState(
         destination=True,
         hubspot_id=pushed["hubspot_id"] if pushed else None,
         pushed_at=pushed["pushed_at"] if pushed else None,
+        record_type=record_type,
+        unnamed=bool(unnamed.total),
+        links_waiting=unnamed.links,
         **waiting,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,15 +90,35 @@ def managed_file(engine: Engine) -> str | None:
     return str(value["file"]) if value else None
 
 
-def refuse_if_managed(engine: Engine, integration: str) -> None:
+def rollout_in_file(integration: str, action: str, file: str) -> str:
+    """How to promote (or abort) a staged rollout in the workspace file itself, then apply
+    it: the words the refusals, ``rollout promote --dry-run`` and the console's settings page
+    all say."""
+    where = f"integrations.{integration}"
+    steps = (
+        f"copy each section under {where}.rollout.settings into {where} (it replaces the "
+        f"section of that name whole) and delete {where}.rollout"
+        if action == "promote"
+        else f"delete {where}.rollout"
+    )
+    return f"{action} in the file: {steps}, then run `leadsync apply {file}`"
+
+
+def refuse_if_managed(engine: Engine, integration: str, rollout: str | None = None) -> None:
     """WorkspaceError (409) when the workspace is managed by file: saying which file, the
-    command that changes the settings, and how to stop managing by file."""
+    command that changes the settings — for a rollout's ``promote`` or ``abort``, how to do
+    that in the file (:func:`rollout_in_file`) — and how to stop managing by file."""
     file = managed_file(engine)
     if file is not None:
+        change = (
+            rollout_in_file(integration, rollout, file)
+            if rollout is not None
+            else f"change integrations.{integration} there and run `leadsync apply {file}`"
+        )
         raise WorkspaceError(
-            f"the workspace is managed by file ({file}): change integrations.{integration} "
-            f"there and run `leadsync apply {file}`; `leadsync apply --unmanaged {file}` "
-            "lets the console and the admin API change settings again"
+            f"the workspace is managed by file ({file}): {change}; "
+            f"`leadsync apply --unmanaged {file}` lets the console and the admin API change "
+            "settings again"
         )
 
 
@@ -145,7 +165,7 @@ def _flat(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _shown(value: Any) -> str:
-    if value is _UNSET:
+    if value is None:
         return "(not set)"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -154,21 +174,38 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-_UNSET = object()
+class KeyChange(ResultModel):
+    """One key path whose value changes (None: not set, its default applies)."""
+
+    path: str
+    before: Any = None
+    after: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.path}: {_shown(self.before)} → {_shown(self.after)}"
+
+
+def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[KeyChange]:
+    """Each changed key path of two full dumps of one integration's settings (``model_dump``:
+    every field, so a value at its default is shown as it is), in the order of the settings
+    after the change, keys no longer set last."""
+    old, new = dict(_flat(dict(before))), dict(_flat(dict(after)))
+    paths = list(new) + [p for p in old if p not in new]
+    return [
+        KeyChange(path=path, before=old.get(path), after=new.get(path))
+        for path in paths
+        if old.get(path) != new.get(path)
+    ]
+
+
+def summary_of(changes: Iterable[KeyChange]) -> str:
+    """Changed keys in a line, ``path: old → new; …`` (the audit log's summary)."""
+    return "; ".join(str(change) for change in changes) or "no change"
 
 
 def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
-    """Each changed key path of two full dumps of one integration's settings (``model_dump``:
-    every field, so a value at its default is shown as it is), ``path: old → new`` in the
-    order of the settings after the change, keys no longer set last."""
-    old, new = dict(_flat(dict(before))), dict(_flat(dict(after)))
-    paths = list(new) + [p for p in old if p not in new]
-    changed = [
-        f"{path}: {_shown(old.get(path, _UNSET))} → {_shown(new.get(path, _UNSET))}"
-        for path in paths
-        if old.get(path, _UNSET) != new.get(path, _UNSET)
-    ]
-    return "; ".join(changed) or "no change"
+    """:func:`changed_keys` of two dumps in a line (:func:`summary_of`)."""
+    return summary_of(changed_keys(before, after))
 
 
 # ---------------------------------------------------------------------- the changes
@@ -254,22 +291,31 @@ def apply_config(
     return changes
 
 
+def rollout_outcome(settings: IntegrationSettings, name: str, action: str) -> IntegrationSettings:
+    """An integration's settings once its rollout is promoted (its proposed sections current,
+    each replacing its section whole) or aborted (dropped); WorkspaceError without one."""
+    if settings.rollout is None:
+        raise WorkspaceError(f"integration {name} has no rollout to {action}")
+    if action == "promote":
+        return settings.proposed() or settings
+    return settings.model_copy(update={"rollout": None})
+
+
+def _rollout_change(engine: Engine, name: str, action: str, by: Actor) -> IntegrationSettings:
+    settings = workspace_config.integration_settings(workspace_config.load_rules(engine), name)
+    outcome = rollout_outcome(settings, name, action)
+    refuse_if_managed(engine, name, rollout=action)
+    return save_integration(engine, name, integration_to_dict(outcome), new=False, by=by)
+
+
 def rollout_promote(engine: Engine, name: str, by: Actor) -> IntegrationSettings:
     """An integration's rollout settings become its current settings, for every record."""
-    settings = workspace_config.integration_settings(workspace_config.load_rules(engine), name)
-    proposed = settings.proposed()
-    if proposed is None:
-        raise WorkspaceError(f"integration {name} has no rollout to promote")
-    return save_integration(engine, name, integration_to_dict(proposed), new=False, by=by)
+    return _rollout_change(engine, name, "promote", by)
 
 
 def rollout_abort(engine: Engine, name: str, by: Actor) -> IntegrationSettings:
     """An integration's rollout is dropped: every record gets the current settings again."""
-    settings = workspace_config.integration_settings(workspace_config.load_rules(engine), name)
-    if settings.rollout is None:
-        raise WorkspaceError(f"integration {name} has no rollout to abort")
-    current = integration_to_dict(settings.model_copy(update={"rollout": None}))
-    return save_integration(engine, name, current, new=False, by=by)
+    return _rollout_change(engine, name, "abort", by)
 
 
 def audit_log(

@@ -32,6 +32,15 @@ from leadsync.store.schema import (
 RECORD = "record"
 ACTIVITY = "activity"
 PUSHED_RECORD_TYPES = frozenset(PUSHED)
+# The category of an input leadsync's own check kept from being sent (no HTTP status):
+# HubSpot never saw it. Every other failure is HubSpot's refusal, with its status.
+PRECONDITION = "LEADSYNC_PRECONDITION"
+
+
+def refused_by(category: str | None) -> str:
+    """Who refused a push failure's input: ``leadsync`` (its own check, before sending: not
+    sent) or ``hubspot``."""
+    return "leadsync" if category == PRECONDITION else "hubspot"
 
 
 def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
@@ -322,13 +331,18 @@ def open_failure_keys(
 def open_failures(
     connection: Connection, limit: int = 100, include_resolved: bool = False
 ) -> list[dict[str, Any]]:
-    """The newest failures first, each with its ``state`` (open, or how it was resolved:
-    retried, dismissed, pushed); resolved ones only when asked for."""
+    """The newest failures first, each with who refused it (``refused_by``: leadsync's own
+    check, whose ``status`` is None, or HubSpot) and its ``state`` (open, or how it was
+    resolved: retried, dismissed, pushed); resolved ones only when asked for."""
     query = sa.select(push_failures).order_by(push_failures.c.id.desc()).limit(limit)
     if not include_resolved:
         query = query.where(push_failures.c.resolved_at.is_(None))
     return [
-        {**r._mapping, "state": r.resolution if r.resolved_at is not None else "open"}
+        {
+            **r._mapping,
+            "refused_by": refused_by(r.category),
+            "state": r.resolution if r.resolved_at is not None else "open",
+        }
         for r in connection.execute(query)
     ]
 
@@ -342,21 +356,25 @@ def failures_by_id(connection: Connection, ids: Collection[int]) -> list[dict[st
     return [dict(r._mapping) for r in rows]
 
 
-def count_open_failures(connection: Connection) -> int:
-    return int(
-        connection.execute(
-            sa.select(sa.func.count()).where(push_failures.c.resolved_at.is_(None))
-        ).scalar_one()
-    )
+def count_open_failures(connection: Connection, not_sent: bool = False) -> int:
+    """Open failures; with ``not_sent``, only those leadsync's own check kept from HubSpot."""
+    query = sa.select(sa.func.count()).where(push_failures.c.resolved_at.is_(None))
+    if not_sent:
+        query = query.where(push_failures.c.category == PRECONDITION)
+    return int(connection.execute(query).scalar_one())
 
 
 # ----------------------------------------------------------------------------- lease
 
 
 def take_lease(connection: Connection, name: str, holder: str, now: float, ttl_s: float) -> bool:
-    """Take or renew the lease ``name`` for ``holder`` unless another holder's is current."""
+    """Take or renew the lease ``name`` for ``holder`` unless another holder's is current;
+    ``since`` stays while the holder renews its own current lease."""
     connection.execute(
         insert_ignore(connection, push_lease), [{"name": name, "holder": holder, "until": 0.0}]
+    )
+    renewing = sa.and_(
+        push_lease.c.holder == holder, push_lease.c.until >= now, push_lease.c.since.is_not(None)
     )
     result = connection.execute(
         sa.update(push_lease)
@@ -364,24 +382,35 @@ def take_lease(connection: Connection, name: str, holder: str, now: float, ttl_s
             push_lease.c.name == name,
             sa.or_(push_lease.c.holder == holder, push_lease.c.until < now),
         )
-        .values(holder=holder, until=now + ttl_s)
+        .values(
+            holder=holder,
+            until=now + ttl_s,
+            since=sa.case((renewing, push_lease.c.since), else_=sa.literal(now, sa.Float)),
+            released_at=None,
+        )
     )
     return result.rowcount == 1
 
 
-def release_lease(connection: Connection, name: str, holder: str) -> None:
+def release_lease(connection: Connection, name: str, holder: str, now: float) -> None:
+    """Give the lease up (a clean stop): another holder may take it at once; when it was
+    given up is kept, so that ``push status`` tells a stop from a death."""
     connection.execute(
         sa.update(push_lease)
         .where(push_lease.c.name == name, push_lease.c.holder == holder)
-        .values(until=0.0)
+        .values(until=0.0, released_at=now)
     )
 
 
-def lease_holder(connection: Connection, name: str, now: float) -> str | None:
+def read_lease(connection: Connection, name: str) -> dict[str, Any] | None:
+    """The lease's row: holder, since, until (0 once given up) and released_at; None when
+    nobody ever took it."""
     row = connection.execute(
-        sa.select(push_lease.c.holder, push_lease.c.until).where(push_lease.c.name == name)
+        sa.select(
+            push_lease.c.holder, push_lease.c.since, push_lease.c.until, push_lease.c.released_at
+        ).where(push_lease.c.name == name)
     ).first()
-    return str(row.holder) if row is not None and row.until >= now else None
+    return dict(row._mapping) if row is not None else None
 
 
 # ---------------------------------------------------------------------------- budget

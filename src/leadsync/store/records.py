@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import RecordType
+from leadsync.store.push import refused_by
 from leadsync.store.schema import push_failures, push_queue, record_identities, records
 
 SearchBy = Literal["email", "domain", "name", "external"]
@@ -109,9 +110,10 @@ def _cursor_values(by: SearchBy, after: Cursor) -> Sequence[Any]:
 
 def push_state(connection: Connection, kind: str, local_id: int) -> dict[str, Any]:
     """What the push has still to do for one object: changes queued (``queued``, the oldest
-    ``queued_since``), the newest input HubSpot refused that nobody resolved (``failure``:
-    operation, status, message, at; None without one) and, when its newest refusal was
-    dismissed, that one (``dismissed``, with ``resolved_at``)."""
+    ``queued_since``), the newest input HubSpot refused (or leadsync's own check kept from
+    being sent: ``refused_by``) that nobody resolved (``failure``: operation, status,
+    category, message, at; None without one) and, when its newest refusal was dismissed, that
+    one (``dismissed``, with ``resolved_at``)."""
     q = push_queue
     queued, since = connection.execute(
         sa.select(sa.func.count(), sa.func.min(q.c.queued_at)).where(
@@ -120,12 +122,22 @@ def push_state(connection: Connection, kind: str, local_id: int) -> dict[str, An
     ).one()
     f = push_failures
     newest = connection.execute(
-        sa.select(f.c.operation, f.c.status, f.c.message, f.c.at, f.c.resolution, f.c.resolved_at)
+        sa.select(
+            f.c.operation,
+            f.c.status,
+            f.c.category,
+            f.c.message,
+            f.c.at,
+            f.c.resolution,
+            f.c.resolved_at,
+        )
         .where(f.c.kind == kind, f.c.local_id == local_id)
         .order_by(f.c.id.desc())
         .limit(1)
     ).first()
     found = dict(newest._mapping) if newest is not None else {}
+    if found:
+        found["refused_by"] = refused_by(found["category"])
     return {
         "queued": int(queued),
         "queued_since": since,

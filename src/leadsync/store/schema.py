@@ -124,6 +124,14 @@ records = Table(
 )
 # The console's name search: a case-insensitive prefix walked as a range, in keyset order.
 Index("ix_records_name_lower", func.lower(records.c.name), records.c.id)
+# Placeholders until an event fills one in (store/push_waiting.py: WHERE records.placeholder).
+Index(
+    "ix_records_placeholder",
+    records.c.type,
+    records.c.id,
+    sqlite_where=sa_text("placeholder = 1"),
+    postgresql_where=sa_text("placeholder"),
+)
 
 record_identities = Table(
     "record_identities",
@@ -468,7 +476,7 @@ push_failures = Table(
     Column("local_id", BigInteger, nullable=False),
     Column("object_type", String(16), nullable=False),
     Column("operation", String(16), nullable=False),
-    Column("status", Integer, nullable=False),
+    Column("status", Integer),  # NULL: leadsync's own check did not send it (PRECONDITION)
     Column("category", String(64)),
     Column("message", Text, nullable=False),
     Column("correlation_id", String(64)),
@@ -512,6 +520,8 @@ push_lease = Table(
     Column("name", String(32), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("until", Float, nullable=False),
+    Column("since", Float),  # taken (kept while renewed)
+    Column("released_at", Float),  # given up (a clean stop; a lapsed lease's holder died)
 )
 
 # Who changed the configuration, what and when: one row per change saved from the console,

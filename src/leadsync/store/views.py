@@ -342,8 +342,10 @@ def decision_rows(
     outcome: str | None = None,
     flagged: bool = False,
     limit: int = 100,
+    settings: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest owner decisions across records, optionally narrowed."""
+    """The newest owner decisions across records, optionally narrowed (``settings``: those
+    stored with that label, e.g. a rollout's)."""
     t = owner_decisions
     query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
     if integration is not None:
@@ -352,6 +354,8 @@ def decision_rows(
         query = query.where(t.c.outcome == outcome)
     if flagged:
         query = query.where(t.c.flagged.is_(True))
+    if settings is not None:
+        query = query.where(t.c.settings == settings)
     return [
         {**r._mapping, "settings": settings_used(r.settings)} for r in connection.execute(query)
     ]
@@ -436,15 +440,25 @@ def record_view(
     connection: Connection, row: Mapping[str, Any], limit: int | None
 ) -> dict[str, Any]:
     """A record (its ``record_row``) with its identities, associations, owner history and
-    timeline (the newest ``limit`` activities), and the HubSpot ids of it and its activities:
-    the JSON of ``records show``."""
+    timeline (the newest ``limit`` activities), and the HubSpot ids of it and its activities
+    (an activity's with the links HubSpot lacks, ``links_waiting``: to records it has no id
+    for yet): the JSON of ``records show``."""
     record_id = int(row["id"])
     items = timeline(connection, record_id, limit)
     pushed_activities = _hubspot_ids(
         push_store.load_pushed(connection, push_store.ACTIVITY, [item["id"] for item in items])
     )
+    linked = {a["id"] for item in items for a in item["associations"]}
+    pushed_records = _hubspot_ids(push_store.load_pushed(connection, push_store.RECORD, linked))
     for item in items:
-        item["hubspot"] = pushed_activities.get(item["id"])
+        pushed = item["hubspot"] = pushed_activities.get(item["id"])
+        if pushed is not None:
+            # Its links HubSpot lacks: to records it has no id for yet (made when they are).
+            pushed["links_waiting"] = [
+                {"type": a["type"], "id": a["id"]}
+                for a in item["associations"]
+                if a["type"] in push_store.PUSHED_RECORD_TYPES and a["id"] not in pushed_records
+            ]
     hubspot = _hubspot_ids(push_store.load_pushed(connection, push_store.RECORD, [record_id]))
     return {
         "id": row["id"],

@@ -19,6 +19,13 @@ beside option X's control, one inside a list or a mapping naming its entry.
 "Phone numbers and questions" (section ``phones``) sets three top-level keys of the
 integration — ``region``, ``unknown_counterpart``, ``ambiguous`` — through the same form,
 preview and save; a problem at any of them is shown beside its control, or at the section.
+
+A staged rollout's section says what its proposed settings change against the current ones
+(:func:`~leadsync.ops.rollout.difference`). Promote and abort are confirmed: the button asks
+for the page with ``?confirm=promote`` (or ``abort``), which shows the keys it changes and
+the YAML diff (:func:`~leadsync.ops.rollout.plan`); only that confirmation posts, with the
+plan's fingerprint, and a post without one (or with a stale one) gets the confirmation
+(again) instead of a change. Managed by file, the page says how to do either in the file.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from leadsync.errors import ConfigError
 from leadsync.model import RecordType
-from leadsync.ops.settings_change import Actor
+from leadsync.ops import rollout as rollout_ops
+from leadsync.ops.rollout import Action
+from leadsync.ops.settings_change import Actor, rollout_in_file, summary_of
 from leadsync.ops.settings_form import AMBIGUOUS, Control, SettingsForm, change_from_form
 from leadsync.ops.settings_form import Form as FormFields
 from leadsync.settings import integration_to_dict
@@ -313,6 +322,14 @@ def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> 
     context.setdefault("done", None)
     context.setdefault("sent", Sent())
     context.setdefault("field_errors", [])
+    context.setdefault("confirm", None)
+    rollout_changes = summary_of(rollout_ops.difference(form.settings))
+    file = form.managed_file
+    in_file = (
+        {a: rollout_in_file(form.integration, a, file) for a in rollout_ops.ACTIONS}
+        if file is not None
+        else None
+    )
     errors: dict[str, list[str]] = {}
     for each in context["field_errors"]:
         errors.setdefault(each.field, []).append(f"{each.message[:1].upper()}{each.message[1:]}.")
@@ -328,6 +345,8 @@ def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> 
         defaults=DEFAULTS,
         changes=changes,
         owner_names=context.pop("owner_names", {}),
+        rollout_changes=rollout_changes,
+        rollout_in_file=in_file,
         **context,
     )
 
@@ -374,9 +393,25 @@ def _redirect(page: Page, url: str) -> Response:
 
 
 @router.get("/integrations/{name}/settings")
-def settings_page(page: Viewing, name: str, done: str | None = None) -> Response:
+def settings_page(
+    page: Viewing, name: str, done: str | None = None, confirm: Action | None = None
+) -> Response:
+    """``confirm``: what promoting or aborting the rollout changes, with the button that does
+    it (unless there is no rollout, or the workspace is managed by file)."""
+    ws = page.workspace
     webhook_url = f"{page.console.base_url(page.request)}/webhooks/{quote(name, safe='')}"
-    return _page(page, page.workspace.settings_form(name), done=done, webhook_url=webhook_url)
+    form = ws.settings_form(name)
+    plan = None
+    if confirm is not None and form.settings.rollout is not None and not form.managed_file:
+        plan = rollout_ops.plan(ws.engine, name, confirm)
+    return _page(
+        page,
+        form,
+        done=done,
+        webhook_url=webhook_url,
+        confirm=plan,
+        owner_names=ws.owner_names(),
+    )
 
 
 @router.post("/integrations/{name}/settings/preview")
@@ -421,15 +456,34 @@ def save_change(
     return _redirect(page, _settings_url(name, "saved"))
 
 
+def _rollout(page: Page, name: str, action: Action, seen: str | None) -> Response:
+    """Promote or abort as confirmed: without the confirmation's fingerprint, the
+    confirmation; with one no longer current (the settings changed since), the confirmation
+    of what it would change now (409); else done, and the page says so."""
+    ws = page.workspace
+    if seen is None:
+        return _redirect(page, f"{_settings_url(name)}?confirm={action}#rollout-actions")
+    plan = rollout_ops.plan(ws.engine, name, action)
+    if plan.fingerprint != seen:
+        form = ws.settings_form(name)
+        owner_names = ws.owner_names()
+        response = _page(page, form, 409, confirm=plan, stale=True, owner_names=owner_names)
+        return _whole_page(response) if is_htmx(page.request) else response
+    save = ws.rollout_promote if action == "promote" else ws.rollout_abort
+    rollout_ops.carry_out(ws.engine, name, action, save, actor(page), seen=seen)
+    return _redirect(page, _settings_url(name, "promoted" if action == "promote" else "aborted"))
+
+
+Seen = Annotated[str | None, Form(max_length=64)]
+
+
 @router.post("/integrations/{name}/rollout/promote")
-def promote(page: Changing, name: str) -> Response:
-    """The rollout's settings become the current ones, for every record."""
-    page.workspace.rollout_promote(name, by=actor(page))
-    return _redirect(page, _settings_url(name, "promoted"))
+def promote(page: Changing, name: str, seen: Seen = None) -> Response:
+    """The rollout's settings become the current ones, for every record — once confirmed."""
+    return _rollout(page, name, "promote", seen)
 
 
 @router.post("/integrations/{name}/rollout/abort")
-def abort(page: Changing, name: str) -> Response:
-    """Every record gets the current settings again."""
-    page.workspace.rollout_abort(name, by=actor(page))
-    return _redirect(page, _settings_url(name, "aborted"))
+def abort(page: Changing, name: str, seen: Seen = None) -> Response:
+    """Every record gets the current settings again — once confirmed."""
+    return _rollout(page, name, "abort", seen)

@@ -19,7 +19,8 @@ log = logging.getLogger("leadsync.push")
 
 class PushLoop:
     """Runs ``push_once`` (drain) every ``poll_s`` and ``refresh_owners`` every
-    ``refresh_s`` (when given), in a thread."""
+    ``refresh_s`` (when given), in a thread; ``on_stop`` runs once the loop has stopped
+    (gives up the push lease: another process pushes at once, not when it lapses)."""
 
     def __init__(
         self,
@@ -29,8 +30,10 @@ class PushLoop:
         refresh_owners: Callable[[], object] | None = None,
         refresh_s: float = 900.0,
         clock: Callable[[], float] = time.time,
+        on_stop: Callable[[], object] | None = None,
     ) -> None:
         self.push_once = push_once
+        self.on_stop = on_stop
         self.poll_s = poll_s
         self.refresh_owners = refresh_owners
         self.refresh_s = refresh_s
@@ -93,8 +96,15 @@ class PushLoop:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop after the turn under way (its results recorded), then ``on_stop``: a clean
+        stop (SIGTERM, the end of serve or worker) gives the lease up."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.on_stop is not None:
+            try:
+                self.on_stop()
+            except Exception as exc:  # the database away at shutdown: the lease lapses
+                log.warning("push: the lease was not given up (%s); it lapses in a minute", exc)

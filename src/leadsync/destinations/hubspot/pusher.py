@@ -37,8 +37,10 @@ from leadsync.destinations.hubspot.cycle import Cycle, PushResult, leadsync_id
 from leadsync.destinations.hubspot.objects import Paths
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import WorkspaceError
+from leadsync.observability import process_name
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
+from leadsync.store import push_waiting
 
 LEASE = "hubspot"
 LEASE_TTL_S = 60.0
@@ -70,9 +72,29 @@ def workspace_push_key(engine: Engine) -> str:
         return make_push_key(connection)
 
 
-def pusher_name() -> str:
-    """A name for the push lease that says which process holds it."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+def pusher_name(environ: dict[str, str] | None = None) -> str:
+    """The push lease's holder: the process as every other surface names it (``/healthz``,
+    logs, ``leadsync_process_info``: ``LEADSYNC_PROCESS_NAME``, else ``HOST:PID``), with its
+    ``HOST:PID`` beside a name set by hand, then ``#`` and a token of its own (two pushers of
+    one process, or two processes given one name, are two holders): ``worker-2 (vm:21413)
+    #3f2a1c``. :func:`holder_label` is the part before the token."""
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    name = process_name(environ)
+    label = here if name == here else f"{name[:60]} ({here})"
+    return f"{label[:119]} #{secrets.token_hex(3)}"  # the column holds 128
+
+
+def holder_label(holder: str) -> str:
+    """The process a lease holder names, without its token (an older holder as stored)."""
+    label, sep, _token = holder.rpartition(" #")
+    return label if sep else holder
+
+
+def release_lease(engine: Engine, holder: str) -> None:
+    """Give up the push lease ``holder`` holds (nothing when it holds none): at a clean stop,
+    so that another process pushes at once rather than after the lease lapses."""
+    with engine.begin() as connection:
+        push_store.release_lease(connection, LEASE, holder, time.time())
 
 
 class Pusher:
@@ -156,6 +178,10 @@ class Pusher:
             if result.busy or result.changes == 0 or self.dry_run:
                 break
         self.client.flush()
+        if not self.dry_run and not total.busy:
+            with self.engine.connect() as connection:
+                waiting = push_waiting.unnamed(connection, limit=0)
+            total.waiting_records, total.waiting_links = waiting.records, waiting.links
         return total
 
     def pool(self) -> ThreadPoolExecutor:
@@ -168,8 +194,7 @@ class Pusher:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        with self.engine.begin() as connection:
-            push_store.release_lease(connection, LEASE, self.holder)
+        release_lease(self.engine, self.holder)
 
     def run_once(self) -> PushResult:
         result = PushResult(cycles=1)
@@ -210,7 +235,9 @@ __all__ = [
     "PushResult",
     "leadsync_id",
     "make_push_key",
+    "holder_label",
     "pusher_name",
     "read_push_key",
+    "release_lease",
     "workspace_push_key",
 ]

@@ -77,6 +77,7 @@ class Cycle(CreatesMixin, UpdatesMixin):
             hubspot_owners,
             self.matched,
         )
+        self.links_of_matched([o for o in fresh if (kind, o.id) not in self.failed])
 
     def hold_back(self, objs: list[PushObject]) -> list[PushObject]:
         """The objects to send now. With more changes queued behind the slice, a type that

@@ -172,15 +172,11 @@ class CreatesMixin(ResultsMixin, LinksMixin):
             links = self.create_associations(obj)
             associations = [association for _type, association in links]
             if obj.type == "lead" and not associations:
-                self.fail(
+                self.not_sent(
                     obj,
                     "create",
-                    Answer(400, {}),
-                    {
-                        "message": "a lead needs a contact in HubSpot (HubSpot requires "
-                        "leads to be associated with a contact); this lead has none yet",
-                        "category": "LEADSYNC_PRECONDITION",
-                    },
+                    "a lead needs a contact in HubSpot (HubSpot requires leads to be "
+                    "associated with a contact); this lead has none yet",
                 )
                 continue
             batch.by_lid[lid] = obj

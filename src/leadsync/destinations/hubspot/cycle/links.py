@@ -79,6 +79,29 @@ class LinksMixin(CycleBase):
                     )
         self.send_links(pairs)
 
+    def links_of_matched(self, objs: Sequence[PushObject]) -> None:
+        """Every link of objects HubSpot had before we created them (a contact matched by
+        its email, a company by its domain, a conflict naming the object) to counterparts
+        HubSpot has. No create carried them: the one sent was refused, or none was; and
+        activities pushed while the object had no HubSpot id (a call whose contact waited for
+        its email) went without their link to it. HubSpot keeps a link once: sending one it
+        has changes nothing."""
+        pairs: list[tuple[str, str, str, str, list[int]]] = []
+        for obj in objs:
+            mine = self.ids.get((obj.kind, obj.id))
+            if mine is None:
+                continue
+            for other_kind, other_id, primary in self.links_of(obj):
+                other_hs = self.ids.get((other_kind, other_id))
+                other_type = self.other_type(other_kind, other_id)
+                if other_hs is None or other_type is None:
+                    continue  # its own create carries the link
+                if forward := association_type_ids(obj.type, other_type, primary):
+                    pairs.append((obj.type, other_type, mine, other_hs, forward))
+                elif reverse := association_type_ids(other_type, obj.type, primary):
+                    pairs.append((other_type, obj.type, other_hs, mine, reverse))
+        self.send_links(pairs)
+
     def send_association_changes(self, objs: Sequence[PushObject]) -> None:
         pairs: list[tuple[str, str, str, str, list[int]]] = []
         for obj in objs:

@@ -37,11 +37,18 @@ class PushResult:
     # Of them, refused for a property the portal does not have (``hubspot setup`` makes
     # leadsync's own; HubSpot's PROPERTY_DOESNT_EXIST).
     missing_property: int = 0
+    # Of them, not sent at all: leadsync's own check refused them first (a lead with no
+    # contact); HubSpot never saw them.
+    not_sent: int = 0
     owner_checks: int = 0
     owner_redecided: int = 0
     # Records not created, by type: nothing names them yet (a placeholder with no name,
     # domain or email); the change that names one queues it again.
     unnamed: dict[str, int] = field(default_factory=dict)
+    # After the push, in the whole workspace (``Pusher.drain``): the records it cannot create
+    # yet, by type, and the links of objects HubSpot has that wait for them.
+    waiting_records: dict[str, int] = field(default_factory=dict)
+    waiting_links: int = 0
     busy: bool = False  # another pusher holds the lease
 
     def count(self, table: dict[str, int], key: str, n: int = 1) -> None:
@@ -63,6 +70,7 @@ class PushResult:
         self.archived += other.archived
         self.failures += other.failures
         self.missing_property += other.missing_property
+        self.not_sent += other.not_sent
         self.owner_checks += other.owner_checks
         self.owner_redecided += other.owner_redecided
         self.busy = other.busy
@@ -74,12 +82,34 @@ class PushResult:
 class ResultsMixin(CycleBase):
     """Recording answers: saved objects and failures."""
 
-    def fail(
-        self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
-    ) -> None:
+    def not_sent(self, obj: PushObject, operation: str, message: str) -> None:
+        """An input leadsync's own check keeps from being sent: a push failure with no HTTP
+        status (HubSpot never saw it), category ``LEADSYNC_PRECONDITION``."""
+        self._failed(obj)
+        self.result.not_sent += 1
+        row = {
+            "kind": obj.kind,
+            "local_id": obj.id,
+            "object_type": obj.type,
+            "operation": operation,
+            "status": None,
+            "category": push_store.PRECONDITION,
+            "message": message,
+            "correlation_id": None,
+            "at": now_ts(),
+        }
+        log.warning("not sent: %s %s %s: %s", operation, obj.type, obj.id, message)
+        self.write(lambda c: push_store.add_failures(c, [row]))
+
+    def _failed(self, obj: PushObject) -> None:
         self.failed.add((obj.kind, obj.id))
         self.open_failures.add((obj.kind, obj.id))
         self.result.failures += 1
+
+    def fail(
+        self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
+    ) -> None:
+        self._failed(obj)
         row = {
             "kind": obj.kind,
             "local_id": obj.id,

@@ -1,0 +1,57 @@
+"""What a staged rollout has done so far: the owner decisions and activity skips its proposed
+settings made, counted per integration in the database (two grouped queries, whatever the
+number of rows), never read row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadsync.store.database import in_values
+from leadsync.store.schema import activity_skips, owner_decisions
+
+
+def counts(
+    connection: Connection, integrations: Collection[str], settings: str
+) -> dict[str, dict[str, Any]]:
+    """For each of ``integrations``: its owner decisions stored with ``settings`` (the label
+    a rollout's decisions carry) by outcome, with the first and last one's time, and its
+    activity skips stored with it by kind. Every integration asked for is in the answer
+    (zeros when none)."""
+    found: dict[str, dict[str, Any]] = {
+        name: {"by_outcome": {}, "first_at": None, "last_at": None, "skips_by_kind": {}}
+        for name in integrations
+    }
+    if not found:
+        return found
+    dialect = connection.dialect.name
+    d = owner_decisions
+    decisions = (
+        sa.select(
+            d.c.integration,
+            d.c.outcome,
+            sa.func.count().label("n"),
+            sa.func.min(d.c.at).label("first_at"),
+            sa.func.max(d.c.at).label("last_at"),
+        )
+        .where(d.c.settings == settings, in_values(d.c.integration, found, dialect))
+        .group_by(d.c.integration, d.c.outcome)
+    )
+    for row in connection.execute(decisions):
+        each = found[row.integration]
+        each["by_outcome"][row.outcome] = int(row.n)
+        each["first_at"] = min(filter(None, (each["first_at"], row.first_at)))
+        each["last_at"] = max(filter(None, (each["last_at"], row.last_at)))
+    s = activity_skips
+    skips = (
+        sa.select(s.c.integration, s.c.kind, sa.func.count().label("n"))
+        .where(s.c.settings == settings, in_values(s.c.integration, found, dialect))
+        .group_by(s.c.integration, s.c.kind)
+        .order_by(s.c.integration, sa.func.count().desc(), s.c.kind)
+    )
+    for row in connection.execute(skips):
+        found[row.integration]["skips_by_kind"][row.kind] = int(row.n)
+    return found

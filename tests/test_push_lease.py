@@ -1,0 +1,133 @@
+"""The push lease: a push loop that stops cleanly (SIGTERM, the end of serve or worker) gives
+it up, so another process pushes at once rather than a minute later; ``push status`` names
+its holder as every other surface names a process (``LEADSYNC_PROCESS_NAME``, with its host
+and pid), with since when it holds it and until when, and tells a holder that gave it up
+from one that died (its lease lapsed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.destinations.hubspot.pusher import LEASE, Pusher, holder_label, pusher_name
+from leadsync.observability import process_name
+from leadsync.store import push as push_store
+from leadsync.workspace import Workspace
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
+from tests.helpers import run
+from tests.test_hubspot_push import company_contact_call, config
+
+HERE = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@pytest.fixture
+def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    monkeypatch.setenv("LEADSYNC_PROCESS_NAME", "worker-2")
+    workspace = Workspace(db_url, hubspot_transport=hub.transport())
+    workspace.apply_config(config())
+    workspace.hubspot_setup()
+    yield workspace
+    workspace.close()
+
+
+def status_text(db_url: str) -> str:
+    result = CliRunner().invoke(app, ["--db", db_url, "push", "status"])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.stdout.split())
+
+
+def test_a_push_loop_that_stops_gives_the_lease_up_at_once(ws: Workspace, db_url: str) -> None:
+    run(ws, *company_contact_call())
+    loop = ws.push_loop(poll_s=0.01)
+    assert loop is not None
+    loop.start()
+    deadline = time.monotonic() + 20
+    while ws.push_status()["queued_total"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ws.push_status()["pusher"] == f"worker-2 ({HERE})"  # it holds the lease
+    loop.stop()
+    status = ws.push_status()
+    assert status["pusher"] is None
+    assert status["lease"]["state"] == "given up" and not status["lease"]["held"]
+    # Another process takes it at once (before: busy until the lease lapsed, 60 s later).
+    other = ws.pusher(holder="worker-3 (elsewhere:1) #000001")
+    try:
+        assert not other.run_once().busy
+        assert ws.push_status()["pusher"] == "worker-3 (elsewhere:1)"
+    finally:
+        other.release()
+    assert "none running (last worker-3 (elsewhere:1), since " in status_text(db_url)
+
+
+def test_a_loop_stopped_after_a_failed_cycle_still_gives_the_lease_up(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = ws.push_loop(poll_s=0.01)
+    assert loop is not None
+    loop.step()  # takes the lease (nothing queued)
+
+    def fails(self: Pusher) -> None:
+        raise RuntimeError("a cycle failed")
+
+    monkeypatch.setattr(Pusher, "run_once", fails)
+    loop.step()  # the loop drops its pusher (a fresh one next time); the lease stays held
+    assert loop.errors == 1 and ws.push_status()["lease"]["held"]
+    loop.stop()
+    assert ws.push_status()["lease"]["state"] == "given up"
+
+
+def test_push_status_names_the_holder_as_every_surface_names_the_process(
+    ws: Workspace, db_url: str
+) -> None:
+    assert process_name() == "worker-2"  # /healthz, /readyz, logs, leadsync_process_info
+    assert holder_label(pusher_name()) == f"worker-2 ({HERE})"
+    loop = ws.push_loop(poll_s=0.01)
+    assert loop is not None
+    loop.step()
+    first = ws.push_status()["lease"]
+    assert first["holder"] == f"worker-2 ({HERE})" and first["held"]
+    assert first["state"] == "held"
+    assert first["since"].endswith("Z") and first["until"] > first["since"]
+    assert first["since"] <= first["renewed"] < first["until"]
+    time.sleep(0.02)
+    loop.step()  # renewing keeps since when it holds it
+    assert ws.push_status()["lease"]["since"] == first["since"]
+    text = status_text(db_url)
+    assert f"pusher: worker-2 ({HERE}), holding the push lease since " in text
+    assert ", at least every 15 s; until " in text and " unless renewed)" in text
+    out = CliRunner().invoke(app, ["--db", db_url, "push", "status", "--json"]).stdout
+    assert json.loads(out)["pusher"] == f"worker-2 ({HERE})"
+    loop.stop()
+
+
+def test_a_holder_that_died_is_told_from_one_that_stopped(ws: Workspace, db_url: str) -> None:
+    # A process SIGKILLed two minutes ago: its lease lapsed a minute ago, never given up.
+    with ws.engine.begin() as connection:
+        taken = time.time() - 120
+        push_store.take_lease(connection, LEASE, "worker-1 (vm:21413) #326324", taken, 60)
+    status = ws.push_status()
+    assert status["pusher"] is None
+    lease = status["lease"]
+    assert (lease["holder"], lease["state"], lease["held"]) == (
+        "worker-1 (vm:21413)",
+        "lapsed",
+        False,
+    )
+    assert lease["since"] < lease["until"]
+    assert "none running (last worker-1 (vm:21413), since " in status_text(db_url)
+    assert "stopped renewing it: lapsed at " in status_text(db_url)
+    # The next pusher takes the lapsed lease over, from its own time.
+    loop = ws.push_loop(poll_s=0.01)
+    assert loop is not None
+    loop.step()
+    assert ws.push_status()["lease"]["since"] > lease["until"]
+    loop.stop()
