@@ -8,7 +8,6 @@ the one HubSpot has."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,9 @@ from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, console_server, signed_in
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import ev, record_by_external, run
-from tests.test_hubspot_push import company_contact_call, config, linked_ids, only
+from tests.test_hubspot_push import company_contact_call, config, linked_ids, only, ws
+
+__all__ = ["ws"]  # the fixture: a workspace pushing to the stand-in
 
 
 def call_for_a_contact_nothing_names() -> list[dict[str, Any]]:
@@ -53,16 +54,6 @@ def its_email() -> dict[str, Any]:
 def cli(db_url: str, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["--db", db_url, *args])
     return result.exit_code, result.stdout
-
-
-@pytest.fixture
-def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
-    workspace = Workspace(db_url, hubspot_transport=hub.transport())
-    workspace.apply_config(config())
-    workspace.hubspot_setup()
-    yield workspace
-    workspace.close()
 
 
 def test_every_surface_says_what_waits_for_a_record_nothing_names(
