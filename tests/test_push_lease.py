@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -16,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
-from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
 from leadsync.destinations.hubspot.pusher import LEASE, Pusher, holder_label, pusher_name
 from leadsync.observability import process_name
 from leadsync.store import push as push_store
@@ -24,6 +26,7 @@ from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import run
 from tests.test_hubspot_push import company_contact_call, config
+from tests.test_observability import LEADSYNC
 
 HERE = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -131,3 +134,38 @@ def test_a_holder_that_died_is_told_from_one_that_stopped(ws: Workspace, db_url:
     loop.step()
     assert ws.push_status()["lease"]["since"] > lease["until"]
     loop.stop()
+
+
+def test_a_one_shot_push_stopped_by_sigterm_gives_the_lease_up(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kill`` (a deploy, a container stop) ends `leadsync push` through its cleanup, as
+    Ctrl-C does: the lease is given up, not left to lapse a minute later."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    monkeypatch.setenv("LEADSYNC_PROCESS_NAME", "pusher-1")
+    with serving(hub) as base_url, Workspace(db_url) as ws:
+        ws.apply_config(config(base_url=base_url))
+        ws.hubspot_setup()
+        run(ws, *company_contact_call())
+        hub.set_faults(latency_ms=300)  # every request slow: the push is under way for seconds
+        before = hub.stats()["requests"]
+        command = [str(LEADSYNC), "--db", db_url, "push"]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while hub.stats()["requests"] == before:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the push sent nothing in 60 s"
+                time.sleep(0.01)
+            assert ws.push_status()["lease"]["held"]
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 143, err
+        assert "Traceback" not in err.decode()
+        lease = ws.push_status()["lease"]
+        assert lease["state"] == "given up" and not lease["held"]
+        assert lease["holder"].startswith("pusher-1 (")

@@ -209,8 +209,20 @@ def open_input(file: str, binary: bool) -> BinaryIO | TextIO:
 
 
 def main() -> None:
-    """The console script ``leadsync``."""
+    """The console script ``leadsync``. SIGTERM (a deploy, ``kill``, a container stop) ends a
+    command as Ctrl-C does, through its cleanup — a one-shot ``push`` gives its lease up, a
+    transaction under way is rolled back — with exit 143; ``serve`` and ``worker`` put their
+    own handler in its place (stop after the work under way)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    # Nothing printed: serve's uvicorn raises the signal again once it has shut down (and
+    # logged so, perhaps as JSON lines), which lands here.
+    raise SystemExit(128 + signum)
 
 
 def check_port(option: str, host: str, port: int) -> None:
