@@ -54,6 +54,7 @@ ADMIN_OPERATIONS = [
     ("get", "/api/inbox/counts"),
     ("get", "/api/dead-letters"),
     ("get", "/api/dead-letters/count"),
+    ("get", "/api/dead-letters/{letter_id}"),
     ("post", "/api/dead-letters/{letter_id}/retry"),
     ("post", "/api/dead-letters/{letter_id}/dismiss"),
 ]
@@ -376,6 +377,9 @@ def test_inbox_and_dead_letters_are_listed_and_counted(ws: Workspace, server: Li
     assert letter["error"] == failed["error"]
     assert letter["resolved_at"] is None
     assert server.client.get("/api/dead-letters/count").json() == {"count": 1}
+    assert server.client.get(f"/api/dead-letters/{letter['id']}").json() == letter
+    missing = problem_of(server.client.get("/api/dead-letters/999"), 404)
+    assert missing["detail"] == "no dead letter with id 999"
     count = server.client.get("/api/dead-letters/count", params={"integration": "phone"})
     assert count.json() == {"count": 0}
     assert server.client.get("/api/dead-letters", params={"integration": "phone"}).json() == []

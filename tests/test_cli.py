@@ -347,9 +347,10 @@ def test_ingest_with_bad_lines_applies_the_rest_and_exits_2(cli: Cli, files: Pat
     # A page at a time, and the page says when more are older, with the command.
     first = cli("dead-letters", "list", "--limit", "1")
     newest, oldest = sorted(d["id"] for d in dead)[::-1]
-    assert first.stderr.strip() == (
-        f"… more are older: leadsync dead-letters list --before {newest} --limit 1"
-    )
+    assert first.stderr.strip().splitlines() == [
+        f"one letter whole, with its body: leadsync dead-letters show {newest}",
+        f"… more are older: leadsync dead-letters list --before {newest} --limit 1",
+    ]
     rest = cli("dead-letters", "list", "--limit", "1", "--before", str(newest), "--json")
     assert [d["id"] for d in json.loads(rest.stdout)] == [oldest] and rest.stderr == ""
     assert cli.json("inbox", "status") == [
@@ -453,6 +454,7 @@ COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
     ("records", "find"): ["--email", "kim@globex.test"],
     ("records", "set-owner"): ["contact", "1", "101"],
     ("dead-letters", "retry"): ["1"],
+    ("dead-letters", "show"): ["1"],
     ("review", "show"): ["1"],
     ("review", "resolve"): ["1", "--skip"],
     ("dead-letters", "dismiss"): ["1", "--reason", "a typo"],
@@ -588,6 +590,42 @@ def test_database_messages_show_what_was_typed_but_never_a_password(
 
 
 # ------------------------------------------------------------------ dead letters
+
+
+def test_dead_letters_show_gives_one_letter_whole_with_what_resolves_it(
+    cli: Cli, files: Path
+) -> None:
+    cli("apply", str(files / "leadsync.yaml"))
+    bad = files / "bad.jsonl"
+    bad.write_text(
+        contact_line("p-1", "u-1", event_id="e-1")
+        + "\n"
+        + json.dumps({"id": "e-2", "type": "record", "object": "contact"})
+        + "\n"
+    )
+    assert cli("ingest", "dialer", str(bad)).exit_code == 2
+    [letter] = cli.json("dead-letters", "list")
+    shown = cli("dead-letters", "show", str(letter["id"]))
+    assert shown.exit_code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"dead letter {letter['id']}"
+    assert f"  where:       {bad}:2" in lines
+    assert f"  error:       {letter['error']}" in lines
+    assert "  state:       open" in lines
+    body = shown.stdout.split("body (as kept: secrets redacted):\n", 1)[1]
+    assert json.loads(body) == {"id": "e-2", "type": "record", "object": "contact"}
+    assert body.startswith('{\n  "id": "e-2",')  # indented for reading
+    assert f"leadsync dead-letters retry {letter['id']}" in " ".join(shown.stderr.split())
+    assert cli.json("dead-letters", "show", str(letter["id"])) == letter
+
+    cli("dead-letters", "dismiss", str(letter["id"]), "--reason", "a test line")
+    shown = cli("dead-letters", "show", str(letter["id"]))
+    assert "  state:       dismissed " in shown.stdout and ": a test line" in shown.stdout
+    assert "retry" not in shown.stderr  # nothing left to resolve
+
+    missing = cli("dead-letters", "show", "999")
+    assert missing.exit_code == 2
+    assert "no dead letter with id 999" in missing.stderr
 
 
 def test_a_retried_event_that_still_cannot_be_read_is_refused_and_exits_2(

@@ -415,6 +415,16 @@ def build_router(
         known(integration)
         return Count(count=workspace.dead_letter_count(integration))
 
+    @router.get(
+        "/dead-letters/{letter_id}",
+        summary="One dead letter",
+        responses={404: PROBLEM_RESPONSES[404]},
+    )
+    def get_dead_letter(letter_id: PositiveId) -> DeadLetter:
+        """Where it came from, why it failed, its state, and its body as kept (secrets
+        redacted): `leadsync dead-letters show ID --json`."""
+        return DeadLetter(**workspace.dead_letter(letter_id))
+
     def proposed(name: str, data: dict[str, Any]) -> IntegrationSettings:
         """The body's settings: a whole workspace replaces the integration's, anything else
         is merged over them (as ``--settings`` files are)."""

@@ -1,4 +1,4 @@
-"""``leadsync dead-letters list|dismiss|retry``: events that could not be read or applied,
+"""``leadsync dead-letters list|show|dismiss|retry``: events that could not be read or applied,
 and what a person decided about each."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from leadsync.cli.app import (
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops import listings
+from leadsync.ops.deadletters import dismiss_hint, pretty_body
 from leadsync.results import counted
 
 DISMISSED_SHOWN = 20  # ids of dismissed letters named in the text; --json has them all
@@ -74,12 +75,49 @@ def dead_letters_list(
         ),
         fold=True,
     )
+    if rows:
+        render.note(f"one letter whole, with its body: leadsync dead-letters show {rows[0]['id']}")
     if more:  # a page: the rest are a command away
         render.note(
             f"… more are older: leadsync dead-letters list --before {rows[-1]['id']}"
             + (f" --integration {integration}" if integration else "")
             + (f" --limit {limit}" if limit != DEFAULT_LIMIT else "")
             + (" --all" if include_resolved else "")
+        )
+
+
+@dead_letters_app.command("show")
+def dead_letters_show(
+    letter_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """One dead letter: where it came from, why it failed, its state and its body as kept
+    (secrets redacted; JSON indented), with the commands that resolve it."""
+    with workspace() as ws:
+        letter = ws.dead_letter(letter_id)
+    if as_json:
+        render.print_json(letter)
+        return
+    where = letter["source"] or ""
+    if letter["line_no"]:
+        where += f":{letter['line_no']}"
+    facts = [
+        ("integration", letter["integration"]),
+        ("received", display_ts(letter["received_at"])),
+        ("where", where or "-"),
+        ("event id", letter["event_id"] or "-"),
+        ("state", _letter_state(letter)),
+        ("error", letter["error"]),
+    ]
+    render.line(f"dead letter {letter['id']}")
+    for name, value in facts:
+        render.line(f"  {name + ':':<12} {value}")
+    render.line("body (as kept: secrets redacted):")
+    render.line(pretty_body(letter["raw"] or ""))
+    if letter["state"] == "open":
+        render.note(
+            f"retry it under the current settings with leadsync dead-letters retry "
+            f"{letter['id']}, or {dismiss_hint(letter['id'])}"
         )
 
 

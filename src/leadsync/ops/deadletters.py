@@ -3,6 +3,7 @@ retried. A letter is kept either way, marked resolved (:mod:`leadsync.store.dead
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,15 @@ def dismiss_hint(letter_id: int) -> str:
     """How a refused retry says to dismiss the letter (a face may point to its own way
     instead: the console to its Dismiss form)."""
     return f"dismiss it with leadsync dead-letters dismiss {letter_id} --reason TEXT"
+
+
+def pretty_body(text: str) -> str:
+    """A stored body for reading (the console's page, ``dead-letters show``): indented when
+    it is JSON, else as stored."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def _check_open(letter: dict[str, Any]) -> None:

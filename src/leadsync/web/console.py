@@ -7,7 +7,6 @@ package docstring for the conventions).
 from __future__ import annotations
 
 import enum
-import json
 import os
 import types
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -29,7 +28,7 @@ from pydantic.fields import FieldInfo
 from leadsync.errors import LeadsyncError
 from leadsync.model import decided_by, display_ts
 from leadsync.ops import listings
-from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT
+from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT, pretty_body
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.workspace import Workspace
 
@@ -340,14 +339,6 @@ def page_router() -> APIRouter:
     return APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def _pretty_body(text: str) -> str:
-    """A stored body for reading: indented when it is JSON, else as stored."""
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
-
-
 def plural(noun: str) -> str:
     """An English plural of a record or activity type: company → companies, call → calls."""
     if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
@@ -396,7 +387,7 @@ def templates() -> Jinja2Templates:
     )
     env.filters["when"] = display_ts
     env.filters["decided_by"] = decided_by
-    env.filters["pretty_body"] = _pretty_body
+    env.filters["pretty_body"] = pretty_body
     env.filters["plural"] = plural
     env.filters["console_hints"] = console_hints
     return Jinja2Templates(env=env)
