@@ -41,6 +41,7 @@ LOOSE = [
     "/api/preview",
     "/api/replay",
     "/api/report",
+    "/api/integrations/{name}/rollout",  # since: a duration, date or time (values.since_ts)
 ]
 INPUT_CHECKS = "positive_data_acceptance,negative_data_rejection"
 

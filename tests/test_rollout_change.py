@@ -23,7 +23,7 @@ from leadsync.settings import load_config
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, VIEWER_TOKEN, console_server, form_token, signed_in
 from tests.helpers import call_line, contact_line, settings, workspace_config
-from tests.live import ADMIN_TOKEN, LiveServer
+from tests.live import ADMIN_TOKEN, LiveServer, serve
 
 # The audit's example: the rollout names ownership, which replaces the current section whole.
 AUDIT_YAML = """\
@@ -203,6 +203,36 @@ def test_status_counts_what_the_rollout_decided(db_url: str) -> None:
         text.stdout
     )
     assert f"    skipped {skipped}: shorter than min_duration_s (60 s)" in text.stdout
+
+
+def test_status_since_counts_a_recent_window(db_url: str) -> None:
+    """The moves of 2026-11-02 and the calls of the 3rd, not the creations of the 1st."""
+    with Workspace(db_url) as ws:
+        sampled, skipped = sampled_workspace(ws)
+    done = cli(db_url, "rollout", "status", "dialer", "--since", "2026-11-02", "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["since"] == "2026-11-02T00:00:00.000Z"
+    counts = result["rollouts"][0]["under_rollout"]
+    assert counts["by_outcome"] == {"set": sampled, "kept": 0, "ignored": 0}
+    assert counts["skips"] == skipped
+    later = cli(db_url, "rollout", "status", "dialer", "--since", "2026-11-03")
+    assert "  under the rollout since 2026-11-03T00:00:00Z: 0 owner decisions, " in (later.stdout)
+    assert f"{skipped} activities skipped" in later.stdout
+    bad = cli(db_url, "rollout", "status", "--since", "last week")
+    assert bad.exit_code == 2 and "since 'last week': expected a duration" in bad.output
+    with Workspace(db_url) as ws, serve(ws) as server:
+        answer = server.client.get(
+            "/api/integrations/dialer/rollout", params={"since": "2026-11-02"}, headers=API
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["under_rollout"]["decisions"] == sampled
+        everything = server.client.get("/api/integrations/dialer/rollout", headers=API)
+        assert everything.json()["under_rollout"]["decisions"] == 2 * sampled
+        refused = server.client.get(
+            "/api/integrations/dialer/rollout", params={"since": "soon"}, headers=API
+        )
+        assert refused.status_code == 400 and "since 'soon'" in refused.json()["detail"]
 
 
 def test_status_of_an_integration_without_a_rollout_and_of_none(db_url: str) -> None:

@@ -36,7 +36,7 @@ from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
 from . import rollout
-from .problems import PROBLEM_RESPONSES, ProblemError
+from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
 from .review_answer import Answer, ChooseAnswer
 
 _bearer = HTTPBearer(auto_error=False, description="The value of LEADSYNC_ADMIN_TOKEN.")
@@ -163,12 +163,6 @@ PROPOSED_SETTINGS = (
     "replaces the integration's settings; one integration's settings, whole or in part "
     "(or {integrations: {NAME: ...}}), are merged over the current ones: mappings key by "
     "key, lists and values replaced, null back to the default."
-)
-
-
-SINCE = (
-    "30d, 12h, 90m ago, a date (2026-11-01: its midnight, UTC) or an ISO time "
-    "(2026-11-01T09:00:00Z; without an offset it is UTC); 400 otherwise."
 )
 
 

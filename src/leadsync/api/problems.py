@@ -168,6 +168,13 @@ def problem_ref(why: str) -> dict[str, Any]:
     }
 
 
+SINCE = (
+    "30d, 12h, 90m ago, a date (2026-11-01: its midnight, UTC) or an ISO time "
+    "(2026-11-01T09:00:00Z; without an offset it is UTC); 400 otherwise."
+)
+"""What a ``since`` query parameter takes (:func:`leadsync.values.since_ts` reads it; a
+value it refuses is a 400 problem)."""
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: problem_ref(why)
     for code, why in {

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Query
 from leadsync.ops import rollout as rollout_ops
 from leadsync.ops.rollout import RolloutChange, RolloutState
 from leadsync.ops.settings_change import API_ACTOR
+from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
-from .problems import PROBLEM_RESPONSES
+from .problems import PROBLEM_RESPONSES, SINCE
 
 DryRun = Annotated[
     bool, Query(description="true: answer what it would change, and change nothing.")
@@ -38,12 +39,20 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
         save = workspace.rollout_promote if action == "promote" else workspace.rollout_abort
         return rollout_ops.carry_out(workspace.engine, name, action, save, API_ACTOR)
 
-    @router.get("/integrations/{name}/rollout", summary="An integration's staged rollout")
-    def get_rollout(name: str) -> RolloutState:
+    @router.get(
+        "/integrations/{name}/rollout",
+        summary="An integration's staged rollout",
+        responses={400: PROBLEM_RESPONSES[400]},
+    )
+    def get_rollout(
+        name: str, since: Annotated[str | None, Query(description=SINCE)] = None
+    ) -> RolloutState:
         """Its share of records (`percent` null: no rollout), each key its proposed settings
         change against the current ones, and the owner decisions and activity skips made
-        under it so far: `leadsync rollout status NAME --json`."""
-        [state] = rollout_ops.status(workspace.engine, name).rollouts
+        under it so far (`since`: of events in a recent window): `leadsync rollout status
+        NAME --json`."""
+        since_at = since_ts(since) if since is not None else None
+        [state] = rollout_ops.status(workspace.engine, name, since_at).rollouts
         return state
 
     @router.post(

@@ -329,22 +329,32 @@ def rollout_status(
     integration: Annotated[
         str | None, typer.Argument(metavar="[INTEGRATION]", help="Only this integration.")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Count only events at or after this: 30d, 12h, a date or a time "
+            "(default: every decision ever made under a rollout of the integration)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Each staged rollout: its share of records, what its proposed settings change against
-    the current ones, and the owner decisions and activity skips made under it so far."""
+    the current ones, and the owner decisions and activity skips made under it so far
+    (--since: in a recent window)."""
+    with handle_errors():
+        since_at = since_ts(since) if since is not None else None
     with workspace() as ws:
-        result = rollout_ops.status(ws.engine, integration)
+        result = rollout_ops.status(ws.engine, integration, since_at)
     if as_json:
         render.print_json(result)
         return
     if not result.rollouts:
         render.line("no integration has a rollout")
     for state in result.rollouts:
-        _print_state(state)
+        _print_state(state, result.since)
 
 
-def _print_state(state: RolloutState) -> None:
+def _print_state(state: RolloutState, since: str | None) -> None:
     name, counts = state.integration, state.under_rollout
     if state.percent is None:
         render.line(f"{name}: no rollout")
@@ -359,7 +369,8 @@ def _print_state(state: RolloutState) -> None:
         if not state.changes:
             render.line("    nothing: the proposed settings are the current ones")
     outcomes = ", ".join(f"{n:,} {outcome}" for outcome, n in counts.by_outcome.items())
-    made = f"  under the rollout so far: {counted(counts.decisions, 'owner decision')}"
+    window = f"since {display_ts(since)}" if since is not None else "so far"
+    made = f"  under the rollout {window}: {counted(counts.decisions, 'owner decision')}"
     if counts.decisions:
         made += f" ({outcomes}; {display_ts(counts.first_at)} to {display_ts(counts.last_at)})"
     render.line(f"{made}, {counted(counts.skips, 'activity skipped', 'activities skipped')}")

@@ -98,6 +98,9 @@ class RolloutState(ResultModel):
 
 class RolloutStatus(ResultModel):
     rollouts: list[RolloutState]
+    since: str | None = Field(
+        default=None, description="Counted only events at or after this time (None: all)."
+    )
 
 
 def difference(settings: IntegrationSettings, back: bool = False) -> list[KeyChange]:
@@ -175,17 +178,17 @@ def carry_out(
     return planned.model_copy(update={"dry_run": False, "settings": integration_to_dict(saved)})
 
 
-def status(engine: Engine, name: str | None = None) -> RolloutStatus:
+def status(engine: Engine, name: str | None = None, since: str | None = None) -> RolloutStatus:
     """Each integration's rollout (``name``'s alone when given, with or without one): its
     share, what it changes against the current settings, and the decisions and skips its
-    settings made so far."""
+    settings made so far (of events at or after ``since``, when given)."""
     rules = workspace_config.load_rules(engine)
     if name is not None:
         chosen = {name: workspace_config.integration_settings(rules, name)}
     else:
         chosen = {n: s for n, s in sorted(rules.integrations.items()) if s.rollout is not None}
     with engine.connect() as connection:
-        counted = rollout_store.counts(connection, list(chosen), ROLLOUT)
+        counted = rollout_store.counts(connection, list(chosen), ROLLOUT, since)
     states = []
     for each, settings in chosen.items():
         found = counted[each]
@@ -208,4 +211,4 @@ def status(engine: Engine, name: str | None = None) -> RolloutStatus:
                 ),
             )
         )
-    return RolloutStatus(rollouts=states)
+    return RolloutStatus(rollouts=states, since=since)

@@ -15,12 +15,12 @@ from leadsync.store.schema import activity_skips, owner_decisions
 
 
 def counts(
-    connection: Connection, integrations: Collection[str], settings: str
+    connection: Connection, integrations: Collection[str], settings: str, since: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """For each of ``integrations``: its owner decisions stored with ``settings`` (the label
     a rollout's decisions carry) by outcome, with the first and last one's time, and its
-    activity skips stored with it by kind. Every integration asked for is in the answer
-    (zeros when none)."""
+    activity skips stored with it by kind; only those of events at or after ``since`` when
+    given. Every integration asked for is in the answer (zeros when none)."""
     found: dict[str, dict[str, Any]] = {
         name: {"by_outcome": {}, "first_at": None, "last_at": None, "skips_by_kind": {}}
         for name in integrations
@@ -38,6 +38,7 @@ def counts(
             sa.func.max(d.c.at).label("last_at"),
         )
         .where(d.c.settings == settings, in_values(d.c.integration, found, dialect))
+        .where(d.c.at >= since if since is not None else sa.true())
         .group_by(d.c.integration, d.c.outcome)
     )
     for row in connection.execute(decisions):
@@ -49,6 +50,7 @@ def counts(
     skips = (
         sa.select(s.c.integration, s.c.kind, sa.func.count().label("n"))
         .where(s.c.settings == settings, in_values(s.c.integration, found, dialect))
+        .where(s.c.occurred_at >= since if since is not None else sa.true())
         .group_by(s.c.integration, s.c.kind)
         .order_by(s.c.integration, sa.func.count().desc(), s.c.kind)
     )
