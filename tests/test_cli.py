@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -379,6 +381,30 @@ def test_reads_offer_json_and_every_command_has_help() -> None:
             continue
         names = {o for p in cmd.params for o in getattr(p, "opts", [])}
         assert "--json" in names, f"leadsync {' '.join(path)} lacks --json"
+
+
+def test_help_shows_every_bracketed_word_it_is_written_with() -> None:
+    """Rich reads ``[word]`` in a help text as a style and drops it ("is marked ." for "is
+    marked [rollout]."): each one written must be shown (escaped as ``\\[word]``)."""
+    command = typer.main.get_command(app)
+
+    def walk(cmd: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    checked = 0
+    for path, cmd in walk(command, []):
+        texts = [cmd.help or "", *(getattr(p, "help", None) or "" for p in cmd.params)]
+        words = {w for t in texts for w in re.findall(r"\[[a-z][a-z_ -]*\]", t.replace("\\[", "["))}
+        if not words:
+            continue
+        shown = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "400"})
+        assert shown.exit_code == 0, shown.output
+        for word in words:
+            checked += 1
+            assert word in shown.output, f"leadsync {' '.join(path)} --help drops {word}"
+    assert checked >= 2  # decisions list and activities skipped mark [rollout]
 
 
 def test_help_lists_the_commands_in_their_order() -> None:

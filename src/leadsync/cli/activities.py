@@ -76,8 +76,8 @@ def activities_skipped(
     limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """Activities that were received but not created: why, and the record each was for; a
-    skip by a staged rollout's proposed settings is marked [rollout]."""
+    r"""Activities that were received but not created: why, and the record each was for; a
+    skip by a staged rollout's proposed settings is marked \[rollout]."""
     with workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
         rows = ws.skipped_activities(integration, limit, cutoff, activity_type)

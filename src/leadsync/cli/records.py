@@ -240,8 +240,8 @@ def decisions_list(
     limit: Annotated[int, typer.Option(min=1)] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest owner decisions across all records, each with its reason; one made under
-    a staged rollout's settings is marked [rollout]."""
+    r"""The newest owner decisions across all records, each with its reason; one made under
+    a staged rollout's settings is marked \[rollout]."""
     with workspace() as ws:
         rows = listings.decisions(ws.engine, integration, outcome, flagged, limit, rollout)
         names = ws.owner_names()
