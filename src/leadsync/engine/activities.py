@@ -69,10 +69,11 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     )
     existing = d.activities.get(key) if key is not None else None
     latest_id = event.id
+    refs_given, before = event.associations, None
     if key is not None:
         # The activity as all its events so far say, merged by the vendor's clock: the
         # same whatever order they arrived in.
-        memory = d.memory.get(key)
+        memory = before = d.memory.get(key)
         if memory is None and existing is not None and not existing.deleted:
             memory = activity_memory.seed(existing.row, activity_properties(existing.row))
         memory = activity_memory.merge(memory, event)
@@ -105,6 +106,9 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     named: list[tuple[RecordState, bool]] = [
         d.resolve(event.integration, ref, event.occurred_at) for ref in refs
     ]
+    if not fresh and refs_given:
+        assert existing is not None
+        counterparts.named_later(d, existing.id, event, before, refs_given, named)
     if (
         ("to_number" in merged or "from_number" in merged)
         and (fresh or (existing is not None and existing.id not in d.attached))
@@ -129,6 +133,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             found_twin = join_twin(d, twins, key, event, owner_id, merged, named)
             if found_twin is not None:
                 existing, merge_reason = found_twin
+                if refs_given:  # another tool's activity, maybe held: it names who now
+                    counterparts.named_later(d, existing.id, event, None, refs_given, named)
         if existing is not None and existing.id in d.sources:
             merged, at = combined(d, existing, twins)
             event = replace(event, occurred_at=at or event.occurred_at)
@@ -181,6 +187,7 @@ def _skip(
     if remove:
         assert existing is not None
         existing.deleted = True
+        counterparts.removed(d, existing.id, event.occurred_at, reason)
     if d.traces is not None:
         d.traces[event.id] = EventTrace(
             event.id,

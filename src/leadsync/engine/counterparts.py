@@ -121,19 +121,79 @@ def find_by_number(
         found.trace = question
         return found
     policy = settings.unknown_counterpart
+    known = rules.readable(numbers)
     if policy.policy is CounterpartPolicy.SKIP:
         found.skip = rules.skipped_reason(_noun(event), event.external_id, numbers)
+    elif not known:
+        # No contact or lead can ever have it: holding would wait for nothing, a contact
+        # made with it would be one more per call. A person says whose it is.
+        question = rules.unreadable_question(
+            _noun(event), event.occurred_at, numbers, policy.policy.value, settings.region
+        )
+        found.questions.append(_unknown_question(d, event, numbers, question))
+        found.trace = question
     elif policy.policy is CounterpartPolicy.CREATE:
-        record = _create_contact(d, event, numbers[0])
+        record = _create_contact(d, event, known[0])
         found.named.append((record, True))
-        reason = rules.created_reason(record.id, numbers)
+        reason = rules.created_reason(record.id, known)
         found.links[record.id] = (rules.BY_NUMBER, reason)
         found.trace = reason
     else:
-        found.hold = list(numbers)
+        found.hold = known
         found.hold_days = policy.hold_days
-        found.trace = rules.held_reason(numbers, policy.hold_days)
+        found.trace = rules.held_reason(known, policy.hold_days)
     return found
+
+
+def named_later(
+    d: BatchDecider,
+    activity_id: int,
+    event: Event,
+    before: Mapping[str, Any] | None,
+    refs: Sequence[RecordRef],
+    named: Sequence[tuple[RecordState, bool]],
+) -> None:
+    """An activity from an earlier event gets its contact or lead from a later event of it
+    (a call's end naming the contact its start did not): it waits for its number no more,
+    and its open question about a number is closed, with why. Only when the event names a
+    person its earlier events did not (``before``: the activity's memory until now)."""
+    person = next((r for r, _ in named if r.type in PHONE_RECORD_TYPES), None)
+    if person is None:
+        return
+    known = {tuple(r) for r in before["a"]} if before is not None else set()
+    if all(
+        (r.type.value, r.external_id, r.email, r.domain) in known
+        for r in refs
+        if r.type in PHONE_RECORD_TYPES
+    ):
+        return  # the same people as before (or none): nothing changes
+    _unhold(d, activity_id)
+    d.attached.add(activity_id)
+    d.closing.append(
+        {
+            "activity_id": activity_id,
+            "status": "attached",
+            "closed_at": d.now or event.occurred_at,
+            "closed_by": "leadsync",
+            "outcome": rules.named_later_reason(_noun(event), person.type.value, person.id),
+        }
+    )
+
+
+def removed(d: BatchDecider, activity_id: int, at: str, reason: str) -> None:
+    """An activity is removed (a later event of it made it filtered): it waits for no
+    number, and its open questions — whichever kind — are closed with the reason."""
+    _unhold(d, activity_id)
+    d.closing.append(
+        {
+            "activity_id": activity_id,
+            "status": "skipped",
+            "closed_at": d.now or at,
+            "closed_by": "leadsync",
+            "outcome": reason,
+            "removed": True,
+        }
+    )
 
 
 def settle(
@@ -256,11 +316,7 @@ def take_phones(
         if prop not in properties or old.get(prop) == properties[prop]:
             continue  # not given, or unchanged
         phone = read_phone(properties[prop], region)
-        before = _index_key(old.get(prop), region)
-        if before is not None:
-            holders = d.by_phone.get(before)
-            if holders is not None and (record.id, prop) in holders:
-                holders.remove((record.id, prop))
+        _unindex(d, record.id, prop, old.get(prop), region)
         if phone is None:
             d.phone_rows[(record.id, prop)] = None
             continue
@@ -278,10 +334,36 @@ def take_phones(
             _attach_held(d, held, record, phone.number, at)
 
 
+def _unindex(d: BatchDecider, record_id: int, prop: str, text: Any, region: str | None) -> None:
+    """The batch's phone index forgets the number a record's property had. It was read in
+    the region of the integration that gave it, which need not be this one's (a dialer in
+    GB, a CRM in FR): read in this region first, then in each other configured one."""
+    if text is None:
+        return
+    seen: set[str] = set()
+    for where in (region, *(s.region for s in d.rules.integrations.values()), None):
+        key = _index_key(text, where)
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        holders = d.by_phone.get(key)
+        if holders is not None and (record_id, prop) in holders:
+            holders.remove((record_id, prop))
+            return
+
+
 def _index_key(text: Any, region: str | None) -> str | None:
     """The index key of a stored phone property (its E.164 form), if it has one."""
     phone = read_phone(text, region) if text is not None else None
     return phone.number if phone is not None else None
+
+
+def _unhold(d: BatchDecider, activity_id: int) -> None:
+    """The activity waits for no number any more: out of the batch's held lists, and its
+    held rows are deleted."""
+    for held in d.held.values():
+        held[:] = [h for h in held if h.activity_id != activity_id]
+    d.released.add(activity_id)
 
 
 def _attach_held(
@@ -425,6 +507,28 @@ def _candidate(d: BatchDecider, record_id: int, why: str) -> dict[str, Any]:
         "record_type": record.type._value_ if record is not None else "deal",
         "name": (record.name or record.email) if record is not None else None,
         "why": why,
+    }
+
+
+def _unknown_question(
+    d: BatchDecider, event: Event, numbers: Sequence[PhoneNumber], question: str
+) -> dict[str, Any]:
+    """The question of an activity no number of which can be anybody's (kind ``unknown``,
+    as a hold that ended asks it: one per activity)."""
+    return {
+        "key_suffix": "",
+        "kind": rules.UNKNOWN,
+        "integration": event.integration,
+        "event_id": event.id or None,
+        "subject": " or ".join(p.key for p in numbers),
+        "question": question,
+        "candidates": [],
+        "created_at": d.now or event.occurred_at,
+        "status": "open",
+        "closed_at": None,
+        "closed_by": None,
+        "choice": None,
+        "outcome": None,
     }
 
 

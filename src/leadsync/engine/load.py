@@ -186,7 +186,8 @@ def _numbers(
                 properties = {**{p: v[0] for p, v in remembered["p"].items()}, **properties}
             if "to_number" not in properties and "from_number" not in properties:
                 continue  # no number: nothing to look up
-            # Unreadable numbers too: they match nobody, but the activity may be held.
+            # Unreadable numbers too: they match nobody, and are no longer held for (a
+            # question instead), but an activity held for one by an older version still is.
             region = _region(rules, event.integration)
             asked.update(p.key for p in counterpart_numbers(properties, region))
         elif holding and event.type is EventType.RECORD and event.object in person:

@@ -23,7 +23,9 @@ from leadsync.store import review as store
 def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None) -> int:
     """Held activities whose hold ended (``hold_days`` after the activity) become questions
     of kind ``unknown``; they stay held, so a record that gets the number later still
-    takes them (and closes the question). Returns how many were queued."""
+    takes them (and closes the question). Returns how many were queued. The question says
+    the hold each had (its rows' ``held_at`` to ``expires_at``), not today's ``hold_days``:
+    ``rules_`` is not read (kept for the callers)."""
     now = now or now_ts()
     with engine.connect() as connection:  # most minutes there is nothing: no lock taken
         if not store.expired_holds(connection, now, limit=1):
@@ -39,8 +41,6 @@ def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None)
         questions = []
         for activity_id, held in by_activity.items():
             first = held[0]
-            settings = rules_.integrations.get(first["integration"])
-            days = settings.unknown_counterpart.hold_days if settings is not None else 0.0
             numbers = " or ".join(h["number"] for h in held)
             questions.append(
                 {
@@ -51,7 +51,7 @@ def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None)
                     "event_id": None,
                     "subject": numbers,
                     "question": rules.expired_question(
-                        first["type"], numbers, first["held_at"], days
+                        first["type"], numbers, first["held_at"], first["expires_at"]
                     ),
                     "candidates": [],
                     "created_at": now,

@@ -11,7 +11,8 @@ phone numbers of contacts and leads (``phone``, ``mobilephone``):
   left, by ``ambiguous.number: skip``), with each candidate and why it matched;
 - nobody has it: the integration's ``unknown_counterpart`` policy — ``hold`` the activity
   until a contact or lead gets the number, ``create`` a contact with the number and nothing
-  else, or ``skip`` the activity.
+  else, or ``skip`` the activity. A number that does not read as one (``999``) is nobody's
+  ever: not held for, no contact made with it; a question for a person instead.
 
 Pure: the engine hands in the numbers it loaded.
 """
@@ -43,20 +44,32 @@ UNKNOWN_NUMBER = "unknown_number"  # records.origin of a contact created for one
 
 
 def counterpart_numbers(properties: Mapping[str, Any], region: str | None) -> list[PhoneNumber]:
-    """The other party's numbers of an activity (none when it has no numbers)."""
+    """The other party's numbers of an activity (none when it has no numbers). A number that
+    is the rep's own line too (the call's both ends read as one number: a call from the
+    company's line to itself, a transfer back) names no other party."""
     direction = properties.get("direction")
+    to_number, from_number = properties.get("to_number"), properties.get("from_number")
     if direction == "outbound":
-        raw = [properties.get("to_number")]
+        raw, ours = [to_number], [from_number]
     elif direction == "inbound":
-        raw = [properties.get("from_number")]
+        raw, ours = [from_number], [to_number]
     else:
-        raw = [properties.get("to_number"), properties.get("from_number")]
+        raw, ours = [to_number, from_number], []
+    own = {p.key for p in (read_phone(text, region) for text in ours) if p is not None}
     found: list[PhoneNumber] = []
     for text in raw:
         phone = read_phone(text, region)
-        if phone is not None and all(p.key != phone.key for p in found):
+        if phone is not None and phone.key not in own and all(p.key != phone.key for p in found):
             found.append(phone)
+    if not ours and len(found) == 1 and all(read_phone(t, region) is not None for t in raw):
+        return []  # direction unknown, both ends the same number: the line called itself
     return found
+
+
+def readable(numbers: Sequence[PhoneNumber]) -> list[PhoneNumber]:
+    """The numbers that read as E.164: only those can ever be a contact's or lead's (one kept
+    as given — ``999``, a national number from a tool without ``region:`` — matches none)."""
+    return [p for p in numbers if p.number is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +160,41 @@ def attached_later_reason(
     return f"attached {_later(seconds)} when {got}"
 
 
-def expired_question(activity: str, number: str, held_at: str, hold_days: float) -> str:
+def expired_question(activity: str, number: str, held_at: str, expires_at: str) -> str:
+    """The question of a held activity whose hold ended, with the hold's length as it was
+    held (the settings may have changed since, or the integration gone)."""
+    days = (ts_to_datetime(expires_at) - ts_to_datetime(held_at)).total_seconds() / 86_400
     return (
         f"the {activity} of {display_ts(held_at)} names only {number}; no contact or lead got "
-        f"that number within {_days(hold_days)}: which record should it be on?"
+        f"{'that number' if ' or ' not in number else 'either number'} within "
+        f"{_days(round(days, 3))}: which record should it be on?"
     )
+
+
+def unreadable_question(
+    activity: str, at: str, numbers: Sequence[PhoneNumber], policy: str, region: str | None
+) -> str:
+    """The question of an activity whose other party's number does not read as one: no
+    contact or lead can ever have it, so it is not held for it (nothing could attach it) and
+    no contact is made with it."""
+    done = "no contact is created for it" if policy == "create" else "it is not held"
+    hint = "" if region else "; a national number needs the integration's region:"
+    return (
+        f"the {activity} of {display_ts(at)} names only {shown(numbers)}, which no contact or "
+        f"lead can have, so {done} (unknown_counterpart: {policy}{hint}): which record should "
+        "it be on?"
+    )
+
+
+def named_later_reason(activity: str, record_type: str, record_id: int) -> str:
+    """Why a held (or questioned) activity is no longer waiting: a later event of it named
+    its person."""
+    return f"a later event of the {activity} names {record_type} {record_id}"
+
+
+def removed_reason(activity: str, why: str) -> str:
+    """Why a question about an activity was closed: the activity was removed."""
+    return f"the {activity} was removed: {why}"
 
 
 def _days(days: float) -> str:

@@ -196,21 +196,22 @@ def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
 
 def close_open_items_of(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Close the open questions about activities that found their record (rows of
-    activity_id, status, closed_at, closed_by, outcome)."""
-    if rows:
-        t = review_items
-        quote = connection.dialect.identifier_preparer.quote
-        mark = "?" if connection.dialect.name == "sqlite" else "%s"
-        sql = (
-            f"UPDATE {quote(t.name)} SET status = {mark}, closed_at = {mark}, "
-            f"closed_by = {mark}, outcome = {mark} "
-            f"WHERE activity_id = {mark} AND status = 'open' AND kind IN ('number', 'unknown')"
-        )
-        executemany(
-            connection,
-            sql,
-            [
-                (r["status"], r["closed_at"], r["closed_by"], r["outcome"], r["activity_id"])
-                for r in rows
-            ],
-        )
+    activity_id, status, closed_at, closed_by, outcome): those about a number (``number``,
+    ``unknown``); every open question of an activity that was removed (rows with
+    ``removed``), whatever its kind — nobody can answer it any more."""
+    t = review_items
+    quote = connection.dialect.identifier_preparer.quote
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    for removed, kinds in ((False, " AND kind IN ('number', 'unknown')"), (True, "")):
+        values = [
+            (r["status"], r["closed_at"], r["closed_by"], r["outcome"], r["activity_id"])
+            for r in rows
+            if bool(r.get("removed")) is removed
+        ]
+        if values:
+            sql = (
+                f"UPDATE {quote(t.name)} SET status = {mark}, closed_at = {mark}, "
+                f"closed_by = {mark}, outcome = {mark} "
+                f"WHERE activity_id = {mark} AND status = 'open'{kinds}"
+            )
+            executemany(connection, sql, values)
