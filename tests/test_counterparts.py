@@ -41,6 +41,12 @@ from tests.helpers import settings as integration_settings
         ("030 123456", "DE", "+4930123456"),
         ("12", None, None),
         ("12", "GB", None),
+        # Local-only lengths name no one line without their area code: no number.
+        ("555 0142", "US", None),
+        ("+1 555 0142", None, None),
+        ("61998", "GB", None),
+        ("+44 61998", None, None),
+        ("116 123", "GB", None),
     ],
 )
 def test_numbers_read_as_e164_in_the_integrations_region(

@@ -306,7 +306,7 @@ def _read_phone(given: str, region: str | None) -> PhoneNumber | None:
             parsed = phonenumbers.parse(attempt, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(parsed):
+        if _possible(parsed):
             e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
             return PhoneNumber(given, e164, digits)
     return PhoneNumber(given, None, digits)
@@ -335,7 +335,15 @@ def _possible_length(code: int, length: int) -> bool:
     """Whether a national number of ``length`` digits is possible for the calling code:
     phonenumbers judges possibility by the length alone, against the code's main region."""
     number = phonenumbers.PhoneNumber(country_code=code, national_number=int("9" * length))
-    return bool(phonenumbers.is_possible_number(number))
+    return _possible(number)
+
+
+def _possible(number: phonenumbers.PhoneNumber) -> bool:
+    """Whether a parsed number can be dialled as it stands, from anywhere: of a possible
+    length, and not one of a local-only length (``555 0142`` in the US, ``61998`` in GB),
+    which without its area code names no one line and would match strangers."""
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
 
 
 @cache
