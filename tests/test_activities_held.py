@@ -64,3 +64,22 @@ def test_an_activity_not_held_has_no_hold(workspace: Workspace) -> None:
     run(workspace, _call("c1", "020 7946 0000"))
     [call] = json.loads(listed(workspace, "--json"))
     assert call["held"] is None and call["records"][0]["why"].startswith("matched by number")
+
+
+def test_a_call_with_an_open_question_says_so_with_the_command(workspace: Workspace) -> None:
+    """A number two contacts have: the call is on neither, and the list says why and where
+    the question is, not "none"."""
+    _setup(workspace)
+    run(workspace, _contact("k1", phone="+447700900123"), _contact("k2", phone="+447700900123"))
+    run(workspace, _call("c1", "07700 900123", at="2026-11-01T11:00:00Z"))
+    [call] = json.loads(listed(workspace, "--json"))
+    [item] = workspace.review_items().items
+    assert call["questions"] == [{"id": item.id, "kind": "number", "subject": "+447700900123"}]
+    shown = listed(workspace)
+    assert f"open question about +447700900123: leadsync review show {item.id}" in shown
+    assert "none" not in shown
+    # Answered: the call is on the contact chosen, and no question is listed.
+    workspace.resolve_review(item.id, choose=str(item.candidates[0].record_id))
+    [call] = json.loads(listed(workspace, "--json"))
+    assert call["questions"] == [] and len(call["records"]) >= 1
+    assert "open question" not in listed(workspace)

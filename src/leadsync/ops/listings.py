@@ -222,19 +222,23 @@ def activities(
     activity_type: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The newest activities created, each record link with ``why`` it is associated, and
+    """The newest activities created, each record link with ``why`` it is associated,
     ``held`` (None unless the activity waits for a contact or lead to get its number: the
-    numbers, when it was held, ``expires_at``, ``queued`` and ``why``)."""
+    numbers, when it was held, ``expires_at``, ``queued`` and ``why``) and ``questions``: the
+    review queue's open questions about it (``id``, ``kind``, ``subject``)."""
     _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
         rows = views.activity_rows(connection, integration, since, wanted, limit)
-        held = holds.holds_of(connection, [r["id"] for r in rows])
+        ids = [r["id"] for r in rows]
+        held = holds.holds_of(connection, ids)
+        asked = holds.open_questions_of(connection, ids)
     for row in rows:
         for link in row["records"]:
             link["why"] = link.get("reason") or why_associated(link["type"], link["source"])
         hold = held.get(row["id"])
         row["held"] = {**hold, "why": _held_why(hold)} if hold is not None else None
+        row["questions"] = asked.get(row["id"], [])
     return rows
 
 

@@ -1,5 +1,6 @@
-"""Held activities as the lists show them (``leadsync activities list``): for a page of
-activities, the numbers each waits for and until when. The engine's own reads and writes of
+"""Held and questioned activities as the lists show them (``leadsync activities list``): for
+a page of activities, the numbers each waits for and until when, and the review queue's open
+questions about each. The engine's own reads and writes of
 holds are in :mod:`leadsync.store.counterparts`, the review queue's in
 :mod:`leadsync.store.review`."""
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.database import in_values
-from leadsync.store.schema import held_activities
+from leadsync.store.schema import held_activities, review_items
 
 
 def holds_of(connection: Connection, activity_ids: Collection[int]) -> dict[int, dict[str, Any]]:
@@ -37,4 +38,28 @@ def holds_of(connection: Connection, activity_ids: Collection[int]) -> dict[int,
         hold["held_at"] = min(hold["held_at"], held_at)
         hold["expires_at"] = min(hold["expires_at"], expires_at)
         hold["queued"] = hold["queued"] or bool(queued)
+    return found
+
+
+def open_questions_of(
+    connection: Connection, activity_ids: Collection[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """activity id -> the review queue's open questions about it (``id``, ``kind``,
+    ``subject``), oldest first, for those of ``activity_ids`` that have any. One query."""
+    if not activity_ids:
+        return {}
+    r = review_items
+    rows = connection.execute(
+        sa.select(r.c.activity_id, r.c.id, r.c.kind, r.c.subject)
+        .where(
+            r.c.status == "open",
+            in_values(r.c.activity_id, activity_ids, connection.dialect.name),
+        )
+        .order_by(r.c.activity_id, r.c.id)
+    )
+    found: dict[int, list[dict[str, Any]]] = {}
+    for activity_id, item_id, kind, subject in rows:
+        found.setdefault(int(activity_id), []).append(
+            {"id": int(item_id), "kind": kind, "subject": subject}
+        )
     return found
