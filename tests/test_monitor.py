@@ -230,6 +230,23 @@ def test_activities_not_created_are_grouped_by_kind_of_reason(workspace: Workspa
     assert "7 activities received but not created" in finding.summary
 
 
+def test_an_activity_skipped_by_several_events_counts_once(workspace: Workspace) -> None:
+    """A short call's webhooks (ringing, answered, ended: each an event of call c-1) are one
+    call not created, not three; calls with no id of their own stay one each."""
+    setup(workspace)
+    events = [
+        activity("call", "c-1", "p-1", f"{TODAY[:11]}0{hour}:00:00Z", duration_s=2)
+        for hour in (1, 2, 3)
+    ]
+    one = json.loads(activity("call", "x", "p-1", TODAY, duration_s=1))
+    del one["external_id"]
+    no_id = [json.dumps({**one, "id": f"n-{i}"}) for i in range(2)]
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY), *events, *no_id])
+    finding = {f.check: f for f in workspace.report(SINCE, NOW).findings}["activities_not_created"]
+    assert [r["activities"] for r in finding.rows] == [3]
+    assert finding.summary.startswith("3 activities received but not created")
+
+
 def test_the_report_text_is_plain_words_with_owner_names(db_url: str) -> None:
     """No Python values (None, False) in the text, and owners named beside their ids."""
     owners = [dict(o) for o in OWNERS]

@@ -213,15 +213,26 @@ def activities_of_day(connection: Connection, record_id: int, day: str) -> Rows:
 
 def skips_by_kind(connection: Connection, since: str, limit: int) -> tuple[int, Rows]:
     """Activities skipped since ``since``: how many, and the ``limit`` largest groups by
-    (``integration``, ``type``, ``kind``, ``n``) — the kind of reason, not each value."""
+    (``integration``, ``type``, ``kind``, ``n``) — the kind of reason, not each value. An
+    activity counts once however many of its events were skipped (a call's five webhooks:
+    one call); one with no id of its own is each event's."""
     s = activity_skips
     window = skipped_since(since)
-    total = connection.execute(sa.select(sa.func.count()).where(window)).scalar_one()
+    each = sa.func.count(
+        sa.distinct(
+            s.c.integration
+            + "\x1f"
+            + s.c.type
+            + "\x1f"
+            + sa.func.coalesce(s.c.external_id, "\x1e" + s.c.event_id)
+        )
+    )
+    total = connection.execute(sa.select(each).where(window)).scalar_one()
     groups = connection.execute(
-        sa.select(s.c.integration, s.c.type, s.c.kind, sa.func.count().label("n"))
+        sa.select(s.c.integration, s.c.type, s.c.kind, each.label("n"))
         .where(window)
         .group_by(s.c.integration, s.c.type, s.c.kind)
-        .order_by(sa.func.count().desc(), s.c.integration, s.c.type, s.c.kind)
+        .order_by(each.desc(), s.c.integration, s.c.type, s.c.kind)
         .limit(limit)
     ).all()
     return int(total), groups
