@@ -67,9 +67,7 @@ def _records_why(activity: Mapping[str, Any]) -> str:
     for item in activity["questions"]:
         if item["kind"] == "unknown" and held_and_queued:
             continue  # the hold's words say it is in the queue
-        parts.append(
-            f"open question about {item['subject']}: leadsync review show {item['id']}"
-        )
+        parts.append(f"open question about {item['subject']}: leadsync review show {item['id']}")
     merged = "".join(
         f"; merged: {m['integration']}:{m['external_id']}" for m in activity["merged_from"]
     )
