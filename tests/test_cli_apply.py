@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
+from leadsync.workspace import Workspace
 from tests.helpers import EXAMPLE_YAML
 
 
@@ -99,3 +100,155 @@ def test_the_summary_names_the_first_ten_ids_of_each_list(apply: Applied) -> Non
     assert result.exit_code == 0, result.stderr
     gone = ", ".join(str(i) for i in range(1016, 1026))
     assert result.stdout.splitlines() == [f"owners archived: {gone}"]
+
+
+# A workspace as a RevOps team keeps it in git: a dialer, a sales engagement tool with a
+# staged rollout, a scheduler, CRMs with vendor options, dedupe rules, free-mail overrides,
+# monitoring and a destination; values equal to their defaults written on purpose.
+GIT_YAML = """\
+owners:
+- id: '101'
+  email: ana@acme.test
+  first_name: Ana
+  last_name: Ng
+- id: '102'
+  email: bo@acme.test
+- id: '103'
+  email: cy@acme.test
+  active: false
+teams:
+  sdr:
+  - '102'
+  - '101'
+integrations:
+  phone:
+    kind: aircall
+    secret_env: AIRCALL_WEBHOOK_TOKEN
+    region: GB
+    users:
+      auto_match: email
+      map:
+        '9001': '101'
+      unmapped:
+        policy: fallback
+        owner: '102'
+    ownership:
+      default: fill_if_empty
+      contact: integration_wins
+      protect_manual_days: 14
+    activities:
+      call:
+        enabled: true
+        min_duration_s: 10
+        skip_outcomes:
+        - no_answer
+      email: false
+    associations:
+      mode: automatic
+      max_deals: 3
+    unknown_counterpart:
+      policy: hold
+      hold_days: 7
+  outreach:
+    kind: outreach
+    secret_env: OUTREACH_WEBHOOK_SECRET
+    users:
+      auto_match: none
+      unmapped:
+        policy: round_robin
+        team: sdr
+    rollout:
+      percent: 25
+      settings:
+        ownership:
+          default: fill_if_empty
+  scheduler:
+    kind: calendly
+    users:
+      unmapped:
+        policy: leave
+  crm:
+    kind: pipedrive
+    vendor:
+      activity_types:
+        lunch: meeting
+      other_activity_types: task
+  sfdc:
+    kind: salesforce
+    vendor:
+      organization_id: 00D5e000000abcdEAA
+      require_timestamp: true
+monitoring:
+  flapping_changes: 3
+destination:
+  kind: hubspot
+  token_env: HUBSPOT_PRIVATE_APP_TOKEN
+  api_version: 2026-03
+dedupe:
+- activity: call
+  integrations:
+  - phone
+  - outreach
+  window_s: 120
+  prefer: phone
+free_mail:
+  add:
+  - contractors-mail.test
+"""
+
+
+def exported(db_url: str) -> str:
+    result = CliRunner().invoke(app, ["--db", db_url, "export"])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_export_writes_back_the_file_as_written_and_apply_export_is_identical(
+    apply: Applied, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUBSPOT_PRIVATE_APP_TOKEN", "pat-na1-not-to-be-seen")
+    monkeypatch.setenv("AIRCALL_WEBHOOK_TOKEN", "aircall-not-to-be-seen")
+    assert apply(GIT_YAML).exit_code == 0
+    # Keys in the schema's order, comments-free, every value written kept (a default too:
+    # api_version pins the version, auto_match: email, policy: leave), no secret.
+    text = exported(db_url)
+    assert text == GIT_YAML
+    result = apply(text, name="exported.yaml")
+    assert (
+        result.stdout
+        == f"{apply.folder / 'exported.yaml'}: no changes; the workspace already matches\n"
+    )
+    assert exported(db_url) == text
+
+
+def test_a_dry_run_shows_the_change_and_changes_nothing(
+    apply: Applied, db_url: str, tmp_path: Path, workspace: Workspace
+) -> None:
+    assert apply(GIT_YAML).exit_code == 0
+    changed = GIT_YAML.replace("      max_deals: 3\n", "      max_deals: 4\n").replace(
+        "  email: bo@acme.test\n", "  email: bo@acme.test\n- id: '104'\n  email: di@acme.test\n"
+    )
+    result = apply(changed, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    file = tmp_path / "leadsync.yaml"
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        f"{file}: applying it would change (--dry-run: nothing changed):",
+        "owners added: 104",
+        "integrations updated: phone",
+    ]
+    assert lines[3:5] == ["--- current.yaml", "+++ proposed.yaml"]
+    assert "+- id: '104'" in lines and "-      max_deals: 3" in lines
+    assert "+      max_deals: 4" in lines
+    assert exported(db_url) == GIT_YAML  # nothing changed, nothing audited
+    assert len(workspace.audit_log().entries) == 1  # the first apply's
+    answer = json.loads(apply(changed, "--dry-run", "--json").stdout)
+    assert answer["dry_run"] is True and answer["owners_added"] == ["104"]
+    assert "+      max_deals: 4\n" in answer["yaml_diff"]
+    # Refused as apply would be, and a database with no workspace stays without one.
+    result = apply("integrations: {}\n", "--dry-run")
+    assert result.exit_code == 2 and "the file lists no owners" in result.stderr
+    fresh = tmp_path / "fresh.db"
+    result = CliRunner().invoke(app, ["--db", str(fresh), "apply", str(file), "--dry-run"])
+    assert result.exit_code == 2 and "no workspace at" in result.stderr
+    assert not fresh.exists()

@@ -180,9 +180,11 @@ def test_a_save_is_audited_with_who_and_the_yaml_diff(workspace: Workspace) -> N
     [entry] = ws.audit_log().entries
     assert (entry.role, entry.who, entry.integration) == ("admin", ADMIN.who, "dialer")
     assert entry.summary == "ownership.default: fill_if_empty → integration_wins"
+    # The file wrote the default (the export keeps it): the line changes.
     assert (
-        "     ownership:\n+      default: integration_wins\n" in entry.yaml_diff
-    )  # was the default
+        "     ownership:\n-      default: fill_if_empty\n+      default: integration_wins\n"
+        in entry.yaml_diff
+    )
     assert ws.integration("dialer").ownership.default == "integration_wins"
 
 

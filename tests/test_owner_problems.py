@@ -87,8 +87,40 @@ def test_stored_owners_sharing_an_email_stop_nothing(workspace: Workspace) -> No
     store_owner(ws, "104", email="BO@acme.test")  # as owners pulled from a CRM may
     assert [o.email for o in ws.export_config().owner_specs][3] == "BO@acme.test"
     assert ws.rules().directory.shared_emails == {"bo@acme.test": ("102", "104")}
-    with pytest.raises(ConfigError, match=r"owners\[3\]\.email: duplicate owner email"):
-        load_config(dump_config(ws.export_config()), "leadsync.yaml")
+    # The export applies (it was refused: export and apply disagreed), with a warning.
+    text = dump_config(ws.export_config())
+    warnings: list[str] = []
+    assert ws.apply_config(load_config(text, "leadsync.yaml", warnings)).changed is False
+    line = text.splitlines().index("  email: BO@acme.test") + 1
+    assert [w.split(" (both active)")[0] for w in warnings] == [
+        f"leadsync.yaml:{line}: owners[3].email: 'BO@acme.test' is also the email of owners[1]"
+    ]
+    assert dump_config(ws.export_config()) == text
+
+
+def test_an_archived_owner_a_team_or_the_map_still_names_is_exported_inactive(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    setup(ws)  # team sdr: 101, 102; the dialer maps u-9 to 102
+    store_owner(ws, "102", archived=True)  # as `leadsync owners pull` archives one gone
+    # The export, and every command that reads it (apply, report, a save), failed with a
+    # traceback (unknown owner '102'); the owner is written inactive, so the file applies.
+    config = ws.export_config()
+    assert [(o.id, o.active) for o in config.owner_specs] == [
+        ("101", True),
+        ("103", False),
+        ("104", True),
+        ("102", False),
+    ]
+    assert ws.report("2026-10-01T00:00:00.000Z") is not None
+    text = dump_config(config)
+    ws.apply_config(load_config(text, "leadsync.yaml"), by=Actor("admin", "cli: test"))
+    assert ws.rules().directory.is_active("102") is False
+    assert dump_config(ws.export_config()) == text
+    # An archived owner nothing names is left out, as before.
+    store_owner(ws, "103", archived=True)
+    assert "103" not in [o.id for o in ws.export_config().owner_specs]
 
 
 def test_users_list_warns_of_owners_never_matched_by_email(workspace: Workspace) -> None:

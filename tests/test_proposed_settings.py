@@ -18,6 +18,7 @@ from leadsync.settings import (
     ProposedIntegration,
     UnmappedSettings,
     WorkspaceConfig,
+    integration_to_dict,
     load_proposed,
 )
 from leadsync.workspace import Workspace
@@ -121,6 +122,33 @@ def test_merge_rules() -> None:
     assert [u.id for u in lists.directory] == ["u-5"]  # a list replaces
     round_robin = proposed("users:\n  unmapped: {team: sdr}\n").settings.users.unmapped
     assert round_robin == UnmappedSettings(policy=UnmappedPolicy.ROUND_ROBIN, team="sdr")
+
+
+def test_a_default_is_written_only_where_the_current_settings_write_it() -> None:
+    # The console sends its whole form: keys left as they were must neither gain written
+    # defaults nor lose those the file wrote (the export, and its YAML diff, would change).
+    untouched = (
+        "users: {auto_match: email, unmapped: {policy: round_robin, team: sdr}}\n"
+        "ownership: {default: fill_if_empty, contact: null, assign_on_activity: false}\n"
+        "associations: {mode: automatic, max_deals: 5}\n"
+        "unknown_counterpart: {policy: hold, hold_days: 7}\n"
+        "ambiguous: {number: queue, owner: queue}\n"
+        "activities: {call: {enabled: true, min_duration_s: 10, skip_outcomes: [no_answer, busy]}, "
+        "note: {enabled: true, skip_outcomes: []}}\n"
+    )
+    now = integration_to_dict(current().integrations["dialer"])
+    assert integration_to_dict(proposed(untouched).settings) == now
+    # A key put back to its default is no longer written, as null leaves it.
+    back = integration_to_dict(proposed("ownership: {protect_manual_days: 0}\n").settings)
+    assert back["ownership"] == {
+        k: v for k, v in now["ownership"].items() if k != "protect_manual_days"
+    }
+    # A rollout's sections replace whole: what it writes stays written.
+    rollout = "rollout: {percent: 10, settings: {ownership: {default: fill_if_empty}}}\n"
+    assert integration_to_dict(proposed(rollout).settings)["rollout"] == {
+        "percent": 10,
+        "settings": {"ownership": {"default": "fill_if_empty"}},
+    }
 
 
 # ------------------------------------------------------------------ mistakes, as apply says them

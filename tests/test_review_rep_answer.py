@@ -181,6 +181,19 @@ def test_a_rep_named_only_by_email_is_mapped_by_it(ws: Workspace, db_url: str) -
     assert ws.review_items(kind="owner", status="open").items == []
 
 
+def test_the_answer_keeps_the_keys_the_settings_wrote(ws: Workspace, db_url: str) -> None:
+    """The map's entry is added to the settings as written: keys written with their default
+    values (``auto_match: email``, ``assign_on_activity: false``) stay written, as
+    ``leadsync export`` shows them."""
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p1", "u-1", email="p1@globex.test")])
+    [question] = ws.review_items(kind="owner").items
+    resolve(db_url, question.id, "104")
+    exported = ws.export_config().integrations["dialer"]
+    assert exported.users.map["u-1"] == "104"
+    assert "auto_match" in exported.users.model_fields_set
+    assert "assign_on_activity" in exported.ownership.model_fields_set
+
+
 def review(db_url: str, *args: str) -> Any:
     return CliRunner().invoke(app, ["--db", db_url, "review", *args])
 

@@ -32,6 +32,7 @@ from leadsync.settings import (
     WorkspaceConfig,
     config_from_dict,
     config_to_dict,
+    destination_from_dict,
     dump_config,
     integration_from_dict,
     integration_to_dict,
@@ -200,9 +201,12 @@ def test_export_has_the_file_shape() -> None:
         "active": False,
     }
     dialer = data["integrations"]["dialer"]
+    # Every key the file writes, in the order the schema declares them: a value equal to its
+    # default too (auto_match: email, default: fill_if_empty, the associations).
     assert dialer == {
         "kind": "generic",
         "users": {
+            "auto_match": "email",
             "map": {"u-9": "102"},
             "directory": [
                 {"id": "u-1", "email": "ANA@acme.test"},
@@ -210,14 +214,61 @@ def test_export_has_the_file_shape() -> None:
             ],
             "unmapped": {"policy": "round_robin", "team": "sdr"},
         },
-        "ownership": {"deal": "never_overwrite", "protect_manual_days": 14},
+        "ownership": {
+            "default": "fill_if_empty",
+            "deal": "never_overwrite",
+            "protect_manual_days": 14,
+            "assign_on_activity": False,
+        },
         "activities": {
             "call": {"enabled": True, "min_duration_s": 10, "skip_outcomes": ["no_answer", "busy"]},
             "email": False,
+            "meeting": True,
+            "note": True,
+            "task": True,
+        },
+        "associations": {
+            "mode": "automatic",
+            "primary": "contact",
+            "company": "primary",
+            "deal": "most_recent_open",
+            "max_deals": 5,
         },
     }
     assert yaml.safe_load(yaml.safe_dump(data)) == data  # plain types only
     assert integration_to_dict(IntegrationSettings(kind="generic")) == {"kind": "generic"}
+
+
+def test_a_value_written_equal_to_its_default_is_kept_and_one_left_out_stays_out() -> None:
+    # Written, a default pins the value (a later leadsync's default does not move it); left
+    # out, it follows the default. The export, and what is stored, keep the difference.
+    pinned = load_config(
+        "destination: {kind: hubspot, api_version: '2026-03', owners_refresh_minutes: 15}\n"
+        "monitoring: {flapping_changes: 3}\n"
+        "integrations:\n"
+        "  d:\n"
+        "    kind: generic\n"
+        "    unknown_counterpart: {policy: hold}\n"
+        "    rollout: {percent: 10, settings: {ownership: {default: fill_if_empty}}}\n"
+    )
+    data = config_to_dict(pinned)
+    assert data["destination"] == {
+        "kind": "hubspot",
+        "token_env": "HUBSPOT_TOKEN",
+        "api_version": "2026-03",
+        "owners_refresh_minutes": 15,
+    }
+    assert data["monitoring"] == {"flapping_changes": 3}
+    assert data["integrations"]["d"] == {
+        "kind": "generic",
+        "unknown_counterpart": {"policy": "hold"},
+        "rollout": {"percent": 10, "settings": {"ownership": {"default": "fill_if_empty"}}},
+    }
+    text = dump_config(pinned)
+    assert config_to_dict(load_config(text)) == data and dump_config(load_config(text)) == text
+    # A null where null is the default says nothing: left out like an absent key.
+    nulls = load_config("integrations: {d: {kind: generic, region: null, rollout: null}}\n")
+    assert config_to_dict(nulls) == {"integrations": {"d": {"kind": "generic"}}}
 
 
 def test_integration_dict_round_trip() -> None:
@@ -364,13 +415,6 @@ BAD: list[tuple[str, str, int, str, str]] = [
         "required; allowed: hubspot",
     ),
     (
-        "duplicate owner email, other case",
-        edit("email: cy@acme.test, first", "email: BO@acme.test, first"),
-        4,
-        "owners[2].email",
-        "duplicate owner email 'BO@acme.test' (also owners[1]); allowed: each email once",
-    ),
-    (
         "owner email without @",
         edit("email: bo@acme.test", "email: bo.acme.test"),
         3,
@@ -502,8 +546,21 @@ def test_bad_input_is_pinned(
             "monitoring, destination, dedupe, free_mail; got a list",
         ),
         ("just text\n", 1, "the top level must be a mapping"),
+        (
+            "owners: []\nintegrations:\n\td: {kind: generic}\n",
+            3,
+            "found character '\\t' that cannot start any token; allowed: spaces, never tabs",
+        ),
     ],
-    ids=["unclosed flow list", "unclosed flow mapping", "two documents", "bad date", "list", "str"],
+    ids=[
+        "unclosed flow list",
+        "unclosed flow mapping",
+        "two documents",
+        "bad date",
+        "list",
+        "str",
+        "tab",
+    ],
 )
 def test_unreadable_documents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, fragment: str
@@ -553,6 +610,47 @@ def test_a_secret_in_place_of_a_variable_name_is_not_shown(
     assert (
         "a value of 15 characters (not shown) is not an environment variable name" in (problems[0])
     )
+
+
+def test_a_password_in_the_destination_url_is_refused_and_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = EXAMPLE + "destination: {kind: hubspot, base_url: 'https://me:hunter2@hs.test'}\n"
+    assert problems_of(tmp_path, monkeypatch, text) == [
+        f"team.yaml:{text.count(chr(10))}: destination.base_url: a URL with a user or "
+        "password before '@' (not shown) is not a base URL; allowed: http(s)://host[:port], "
+        "no path; the token is read from the variable token_env names"
+    ]
+    # As stored (by an older version), it is read: every command keeps working.
+    stored = destination_from_dict({"kind": "hubspot", "base_url": "https://me:pw@hs.test"})
+    assert stored.base_url == "https://me:pw@hs.test"
+
+
+def test_active_owners_sharing_an_email_are_taken_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As owners pulled from a CRM may, and as `leadsync export` writes them: the file applies.
+    text = edit(
+        "email: cy@acme.test, first_name: Cy, last_name: Oh, active: false", "email: x@acme.test"
+    )
+    text = edit(
+        '  - {id: "102", email: bo@acme.test,', '  - {id: "102", email: ANA@acme.test,', text
+    )
+    text = text.replace("teams:", '  - {id: "104", email: x@acme.test, active: false}\nteams:')
+    warnings: list[str] = []
+    config = load_config_file(write(tmp_path, monkeypatch, text), warnings)
+    assert [o.email for o in config.owner_specs] == [
+        "ana@acme.test",
+        "ANA@acme.test",
+        "x@acme.test",
+        "x@acme.test",
+    ]
+    # Said where both are active (a rep with that email is a person's question), with the line.
+    assert warnings == [
+        "team.yaml:3: owners[1].email: 'ANA@acme.test' is also the email of owners[0] (both "
+        "active): a rep with that email is matched by email to neither (ambiguous.owner: "
+        "queue asks a person which; an entry in users.map decides it)"
+    ]
 
 
 def test_missing_file_names_it(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ replay all store and read a configuration the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -97,6 +98,25 @@ def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> 
 def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:
     """Make the workspace's owners, teams, integrations and settings those of ``config``, in
     one transaction; applying the same configuration again changes nothing."""
+    with engine.begin() as connection:
+        return _apply(connection, config)
+
+
+def plan_config(
+    engine: Engine, config: WorkspaceConfig
+) -> tuple[config_store.ConfigChanges, WorkspaceConfig]:
+    """What :func:`apply_config` of ``config`` would change, and the configuration the
+    workspace would then export; nothing is written (``leadsync apply --dry-run``): it is
+    applied in a transaction that is rolled back, so its checks and its answer are apply's."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            return _apply(connection, config), _export(connection)
+        finally:
+            transaction.rollback()
+
+
+def _apply(connection: Connection, config: WorkspaceConfig) -> config_store.ConfigChanges:
     owner_rows = [
         {
             "id": o.id,
@@ -120,51 +140,83 @@ def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.Config
         (FREE_MAIL_SETTING, free_mail_to_dict(config.free_mail) or None, "free_mail"),
         (OWNERS_SOURCE_SETTING, "hubspot" if config.owners_from_crm else None, "owners"),
     )
-    with engine.begin() as connection:
-        if config.owners_from_crm:
-            _check_owner_references(connection, config)
-        changes = config_store.replace_config(
-            connection,
-            None if config.owners_from_crm else owner_rows,
-            dict(config.teams),
-            integration_rows,
-        )
-        for name, value, shown in settings:
-            if config_store.write_setting(connection, name, value):
-                changes.settings_changed.append(shown)
-        return changes
+    if config.owners_from_crm:
+        _check_owner_references(connection, config)
+    changes = config_store.replace_config(
+        connection,
+        None if config.owners_from_crm else owner_rows,
+        dict(config.teams),
+        integration_rows,
+    )
+    for name, value, shown in settings:
+        if config_store.write_setting(connection, name, value):
+            changes.settings_changed.append(shown)
+    return changes
 
 
 def export_config(engine: Engine) -> WorkspaceConfig:
-    """The workspace's configuration as a file would declare it (archived owners left out)."""
+    """The workspace's configuration as a file would declare it: archived owners are left
+    out, but for those a team or an integration still names (an owner ``leadsync owners
+    pull`` archived, the file still naming it), which are written ``active: false`` so that
+    the file applies — they count as inactive, as archived owners do. Stored settings that
+    no longer pass the file's checks are a ConfigError naming them, never a traceback."""
     with engine.connect() as connection:
-        owner_rows = config_store.read_owners(connection, include_archived=False)
-        teams = config_store.read_teams(connection)
-        integration_rows = config_store.read_integrations(connection)
-        monitoring = config_store.read_setting(connection, MONITORING_SETTING) or {}
-        destination = config_store.read_setting(connection, DESTINATION_SETTING)
-        dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
-        free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
-        from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+        return _export(connection)
+
+
+def _export(connection: Connection) -> WorkspaceConfig:
+    owner_rows = config_store.read_owners(connection)
+    teams = config_store.read_teams(connection)
+    integration_rows = config_store.read_integrations(connection)
+    monitoring = config_store.read_setting(connection, MONITORING_SETTING) or {}
+    destination = config_store.read_setting(connection, DESTINATION_SETTING)
+    dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
+    free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
+    from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+    integrations = {name: settings_of(name, s) for name, _, s in integration_rows}
+    named = _named_owners(teams, integrations.values())
     owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
-        OwnerSpec(
-            id=r["id"],
-            email=r["email"],
-            first_name=r["first_name"],
-            last_name=r["last_name"],
-            active=bool(r["active"]),
-        )
-        for r in owner_rows
+        _owner_spec(r) for r in owner_rows if not r["archived"] or r["id"] in named
     )
-    return WorkspaceConfig(
-        monitoring=MonitoringSettings(**monitoring),
-        destination=destination_from_dict(destination) if destination else None,
-        dedupe=dedupe_from_list(dedupe),
-        free_mail=free_mail_of(free_mail),
-        owners=OwnersFromCrm(source="hubspot") if from_crm else owners,
-        teams=teams,
-        integrations={name: settings_of(name, s) for name, _, s in integration_rows},
-    )
+    data = {
+        "owners": OwnersFromCrm(source="hubspot") if from_crm else owners,
+        "teams": teams,
+        "integrations": integrations,
+        "monitoring": validate_as(MonitoringSettings, monitoring, _stored("monitoring")),
+        "destination": destination_from_dict(destination) if destination else None,
+        "dedupe": dedupe_from_list(dedupe),
+        "free_mail": free_mail_of(free_mail),
+    }
+    return validate_as(WorkspaceConfig, data, _stored(""))
+
+
+def _stored(key_prefix: str) -> Place:
+    return Place("<workspace>", None, key_prefix)
+
+
+def _owner_spec(row: Mapping[str, Any]) -> OwnerSpec:
+    """An owner row in the file's shape: names and ``active`` only where they say something
+    (the columns cannot tell a value written from a default)."""
+    fields: dict[str, Any] = {"id": row["id"], "email": row["email"]}
+    fields |= {k: row[k] for k in ("first_name", "last_name") if row[k]}
+    if not row["active"] or row["archived"]:
+        fields["active"] = False
+    return OwnerSpec.model_validate(fields)
+
+
+def _named_owners(
+    teams: Mapping[str, Iterable[str]], integrations: Iterable[IntegrationSettings]
+) -> set[str]:
+    """The owners teams and integrations name (the map, the fallback, a rollout's too)."""
+    named = {member for members in teams.values() for member in members}
+    for settings in integrations:
+        proposed = settings.rollout.settings.users if settings.rollout is not None else None
+        for users in (settings.users, proposed):
+            if users is not None:
+                named.update(users.map.values())
+                if users.unmapped.owner is not None:
+                    named.add(users.unmapped.owner)
+    return named
 
 
 def set_integration(engine: Engine, name: str, data: Any, new: bool) -> IntegrationSettings:

@@ -302,7 +302,7 @@ def build_router(
 
     @router.get("/integrations/{name}/settings", summary="An integration's settings")
     def get_settings(name: str) -> dict[str, Any]:
-        """In the YAML file's schema (defaults left out), as `leadsync export` writes it."""
+        """In the YAML file's schema (the keys written), as `leadsync export` writes it."""
         return integration_to_dict(workspace.integration(name))
 
     @router.put(

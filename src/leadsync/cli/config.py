@@ -12,11 +12,12 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, handle_errors, open_workspace, state, workspace
 from leadsync.errors import LeadsyncError, UserError
-from leadsync.ops.settings_change import Actor, ManagedBy
+from leadsync.ops.settings_change import MANAGED_SETTING, Actor, ManagedBy, yaml_diff
 from leadsync.settings import WorkspaceConfig, dump_config, load_config_file
 from leadsync.store.config import ConfigChanges
 from leadsync.store.database import shown_url
 from leadsync.workspace import Workspace
+from leadsync.workspace_config import plan_config
 
 
 @app.command()
@@ -42,30 +43,54 @@ def apply(
         bool,
         typer.Option("--unmanaged", help="The workspace is no longer managed by a file."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what applying the file would change (the lists, then the YAML diff "
+            "of the exported workspace file) and change nothing; refused as apply would be.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing;
-    recorded in the audit log). With --json, a refusal is a JSON object on stdout too
-    ({"ok": false, "errors": [{"place", "message"}]}), with the same exit code."""
+    recorded in the audit log; --dry-run first shows what it would change). With --json, a
+    refusal is a JSON object on stdout too ({"ok": false, "errors": [{"place", "message"}]}),
+    with the same exit code."""
+    warnings: list[str] = []
+    diff = ""
     with handle_errors(), _refusal_as_json(file, as_json):
         if managed and unmanaged:
             raise UserError("--managed and --unmanaged contradict each other; give one")
-        config = load_config_file(file)
+        config = load_config_file(file, warnings)
         by = Actor("admin", f"cli: leadsync apply {file}")
-        ws = open_workspace(create=True)
+        # A dry run writes nothing: not even a new workspace.
+        ws = open_workspace(create=not dry_run)
         try:
-            changes = _apply(ws, config, file, by, managed, unmanaged)
+            if dry_run:
+                changes, diff = _plan(ws, config, file, managed, unmanaged)
+            else:
+                changes = _apply(ws, config, file, by, managed, unmanaged)
         finally:
             ws.close()
+    for warning in warnings:
+        render.note(f"warning: {warning}")
     if as_json:
-        render.print_json({"ok": True, "changed": changes.changed, **render.json_of(changes)})
+        answer = {"ok": True, "changed": changes.changed, **render.json_of(changes)}
+        extra = {"dry_run": True, "yaml_diff": diff} if dry_run else {}
+        render.print_json({**answer, **extra, "warnings": warnings})
         return
-    if not changes.changed:
+    if not changes.changed and not diff:
         render.line(f"{file}: no changes; the workspace already matches")
         return
+    if dry_run:
+        # (A diff without a change listed: integrations in another order, which is kept.)
+        render.line(f"{file}: applying it would change (--dry-run: nothing changed):")
     for key, items in render.json_of(changes).items():
         if items:
             render.line(f"{key.replace('_', ' ')}: {_first_few(items)}")
+    if diff:
+        render.document(diff)
 
 
 SUMMARY_SHOWN = 10  # ids of each list named in apply's summary; --json has them all
@@ -86,6 +111,29 @@ def _apply(
     managed: bool,
     unmanaged: bool,
 ) -> ConfigChanges:
+    marked = _checked(ws, config, file, managed, unmanaged)
+    return ws.apply_config(config, by=by, managed=marked)
+
+
+def _plan(
+    ws: Workspace, config: WorkspaceConfig, file: Path, managed: bool, unmanaged: bool
+) -> tuple[ConfigChanges, str]:
+    """``apply --dry-run``: what applying would change, and the YAML diff of the exported
+    workspace file (``current.yaml`` → ``proposed.yaml``, as the audit log has it); nothing
+    is written."""
+    marked = _checked(ws, config, file, managed, unmanaged)
+    changes, after = plan_config(ws.engine, config)
+    if marked is not None and ws.managed_file() != (marked.file if marked.on else None):
+        changes.settings_changed.append(MANAGED_SETTING)
+    return changes, yaml_diff(dump_config(ws.export_config()), dump_config(after))
+
+
+def _checked(
+    ws: Workspace, config: WorkspaceConfig, file: Path, managed: bool, unmanaged: bool
+) -> ManagedBy | None:
+    """apply's refusals before anything is applied (a file the workspace is not managed
+    by, a file that would archive every owner), and the mark ``--managed``/``--unmanaged``
+    asks for."""
     current = ws.managed_file()
     if current is not None and not (managed or unmanaged) and not _same_file(current, file):
         raise UserError(
@@ -97,8 +145,7 @@ def _apply(
     if "owners" not in config.model_fields_set:
         _refuse_archiving_every_owner(ws, file)
     # Marked by its full path: the same file, wherever apply runs from.
-    marked = ManagedBy(str(file.resolve()), managed) if managed or unmanaged else None
-    return ws.apply_config(config, by=by, managed=marked)
+    return ManagedBy(str(file.resolve()), managed) if managed or unmanaged else None
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from leadsync.ops.settings_change import Actor
 from leadsync.pipeline.expiry import expire_holds as expire_holds
 from leadsync.results import ResultModel
 from leadsync.rules import counterparts as rules
+from leadsync.settings import integration_to_dict
 from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
@@ -272,7 +273,7 @@ def _choose_owner(
                 f'{{"{rep}": "{choose}"}}}}), run `leadsync apply {file}`, then answer '
                 "again: the records its events left unowned are decided then"
             )
-        data = settings.model_dump(mode="json", exclude_defaults=True)
+        data = integration_to_dict(settings)  # the keys written stay written
         data.setdefault("users", {}).setdefault("map", {})[rep] = choose
         settings_change.save_integration(engine, item.integration, data, False, by)
     asked = any(c.owner_id == choose for c in item.candidates)

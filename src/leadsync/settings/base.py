@@ -2,7 +2,7 @@
 
 Every model of the workspace file derives from :class:`SettingsModel`: immutable, unknown keys
 refused, checks across keys that never hide another mistake, and the file's short form when
-dumped with ``exclude_defaults`` (what :mod:`leadsync.settings.export` writes). Problems are
+dumped with ``exclude_unset`` (what :mod:`leadsync.settings.export` writes). Problems are
 ``(key path, message)`` pairs; :mod:`leadsync.settings.errors` puts them at ``FILE:LINE``.
 """
 
@@ -26,6 +26,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError, to_jsonable_python
 
 from leadsync.sources.options import OWN_ERROR, Id, Name, StrictBool, own_error, show
@@ -86,8 +87,8 @@ class Written:
     """What of the data being validated a person writes now (a file, an API body, the
     console's form), as opposed to what the workspace stored earlier and reads back.
 
-    A few checks guard what is written and only that: an owner's email (and owners sharing
-    one), and a fallback owner who is inactive. A value the workspace already holds — an
+    A few checks guard what is written and only that: an owner's email, and a fallback
+    owner who is inactive. A value the workspace already holds — an
     owner pulled from HubSpot or stored by an older version, a fallback owner archived
     since — stays readable, so every command keeps working and the health checks say what
     to fix. Validation without this context (a model built in code from stored rows) makes
@@ -289,6 +290,17 @@ IntegrationName = Annotated[str, BeforeValidator(_check_integration_name)]
 OutcomeName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
 
 
+def _says(field: FieldInfo, value: Any) -> bool:
+    """Whether a dumped field says anything in the file's short form: a required one does;
+    one whose default is null unless it is null; else unless it is an empty section or
+    list."""
+    if field.is_required():
+        return True
+    if field.default is None:
+        return value is not None
+    return value not in ({}, [])
+
+
 class SettingsModel(BaseModel):
     """Base of every settings model: immutable, and unknown keys are errors (typos matter).
 
@@ -309,13 +321,15 @@ class SettingsModel(BaseModel):
 
     @model_serializer(mode="wrap")
     def _short_form(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        """With ``exclude_defaults``, the shape people write: a field whose default is a
-        container (a section, a list; not None, not required) and that dumps empty is left
-        out like a default (an
-        integration's ``users`` indexed by its vendor's ids is still "nothing set"), and the
-        :attr:`_always_shown` fields are there. Other dumps are pydantic's own."""
+        """With ``exclude_unset`` (the keys written, a default's value too: what
+        :mod:`leadsync.settings.export` writes) or ``exclude_defaults``, the shape people
+        write: a field whose default is a container (a section, a list; not None, not
+        required) and that dumps empty is left out like a default (an integration's ``users``
+        indexed by its vendor's ids is still "nothing set"), so is a null where null is the
+        default (``null`` means "not set"), and the :attr:`_always_shown` fields are there.
+        Other dumps are pydantic's own."""
         data = handler(self)
-        if not info.exclude_defaults or not isinstance(data, dict):
+        if not (info.exclude_unset or info.exclude_defaults) or not isinstance(data, dict):
             return data
         fields = type(self).model_fields
         shown = {
@@ -326,13 +340,7 @@ class SettingsModel(BaseModel):
             if name in data or name in self._always_shown
         }
         return self._shorter(
-            {
-                name: value
-                for name, value in shown.items()
-                if value not in ({}, [])
-                or fields[name].is_required()
-                or fields[name].default is None
-            }
+            {name: value for name, value in shown.items() if _says(fields[name], value)}
         )
 
     def _shorter(self, data: dict[str, Any]) -> Any:

@@ -3,7 +3,7 @@ exist, a fallback owner who is active, dedupe rules over configured integrations
 the document as given (before it is validated), skip what has its own error, and yield
 ``(key path, message)`` problems. :func:`written_problems` are problems only in what a
 person writes now (:class:`~leadsync.settings.base.Written`), not in what the workspace
-stored earlier."""
+stored earlier; :func:`shared_emails` are no problems, but what ``apply`` warns of."""
 
 from __future__ import annotations
 
@@ -21,8 +21,15 @@ from leadsync.settings.base import (
     key_text,
     listing,
 )
+from leadsync.values import normalize_email, valid_email
 
-__all__ = ["dedupe_problems", "reference_problems", "team_problems", "written_problems"]
+__all__ = [
+    "dedupe_problems",
+    "reference_problems",
+    "shared_emails",
+    "team_problems",
+    "written_problems",
+]
 
 
 def dedupe_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
@@ -214,27 +221,10 @@ def _user_references(path: KeyPath, users: Any, known: KnownIds) -> Iterator[tup
 def written_problems(
     data: Mapping[str, Any], written: Written, known: KnownIds | None = None
 ) -> Iterator[tuple[KeyPath, str]]:
-    """Of a document that lists its owners: written owners have an email each (owners pulled
-    from a CRM may share one: leadsync asks a person which one a rep is), and a written
-    integration's fallback owner (its rollout's too) is active. A fallback owner archived or
-    deactivated after the settings were saved is not refused where the settings are read
-    back (nothing is written then): the health checks say so
-    (:func:`leadsync.rules.workspace.configuration_problems`)."""
-    if written.owners:
-        emails: dict[str, int] = {}
-        for index, owner in enumerate(entries(data.get("owners"))):
-            email = (given_fields(owner) or {}).get("email")
-            if not isinstance(email, str):
-                continue
-            email = email.strip()
-            if email.lower() in emails:
-                yield (
-                    ("owners", index, "email"),
-                    f"duplicate owner email {email!r} (also owners[{emails[email.lower()]}]); "
-                    "allowed: each email once, in any case",
-                )
-            else:
-                emails[email.lower()] = index
+    """Of a document that lists its owners: a written integration's fallback owner (its
+    rollout's too) is active. A fallback owner archived or deactivated after the settings
+    were saved is not refused where the settings are read back (nothing is written then):
+    the health checks say so (:func:`leadsync.rules.workspace.configuration_problems`)."""
     known = known or KnownIds(data)
     for name, integration in (given_fields(data.get("integrations")) or {}).items():
         if not written.integration(key_text(name)):
@@ -250,3 +240,26 @@ def written_problems(
             unmapped = given_fields((given_fields(users) or {}).get("unmapped")) or {}
             if (problem := known.inactive_owner(unmapped.get("owner"))) is not None:
                 yield (*where, "unmapped", "owner"), problem
+
+
+def shared_emails(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """Active owners of a document that share an email (in any case): allowed — owners
+    pulled from a CRM may, and ``leadsync export`` writes them so — but worth a warning, as
+    a copied line left unchanged is one too: a rep with that email is matched by email to
+    none of them. At each owner after the first, naming the first."""
+    first: dict[str, int] = {}
+    for index, owner in enumerate(entries(data.get("owners"))):
+        fields = given_fields(owner) or {}
+        email = fields.get("email")
+        if not isinstance(email, str) or not valid_email(email) or fields.get("active") is False:
+            continue
+        key = normalize_email(email)
+        if key not in first:
+            first[key] = index
+            continue
+        yield (
+            ("owners", index, "email"),
+            f"{email.strip()!r} is also the email of owners[{first[key]}] (both active): a "
+            "rep with that email is matched by email to neither (ambiguous.owner: queue asks "
+            "a person which; an entry in users.map decides it)",
+        )

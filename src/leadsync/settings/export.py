@@ -1,8 +1,12 @@
 """Settings out, in the shape people write: ``leadsync export``, the database, the admin API.
 
-The shape is the models' own dump (``model_dump(mode="json", exclude_defaults=True)``): keys
-in the order the models declare them, defaults left out, secrets never there (only the names
-of the variables that hold them). The few choices a file reader expects are declared on the
+The shape is the models' own dump (``model_dump(mode="json", exclude_unset=True)``): keys
+in the order the models declare them, the keys written kept (a value equal to its default
+too: ``api_version: "2026-03"`` written pins it, where left out it follows leadsync's
+default) and the others left out, secrets never there (only the names of the variables that
+hold them). What is stored is this shape, so the export of a workspace writes back what its
+file, the admin API or the console wrote (owners excepted: their columns cannot tell a name
+or ``active: true`` written from a default, so those are left out). The few choices a file reader expects are declared on the
 models (:meth:`~leadsync.settings.base.SettingsModel._short_form`: an activity type that is
 only on or off is ``true``/``false``, a dedupe rule shows its window and preferred integration,
 a destination its ``token_env``), and one is made here for every number: whole numbers are
@@ -50,7 +54,7 @@ def _whole_numbers(value: Any) -> Any:
 
 
 def _exported(model: BaseModel) -> dict[str, Any]:
-    data: dict[str, Any] = _whole_numbers(model.model_dump(mode="json", exclude_defaults=True))
+    data: dict[str, Any] = _whole_numbers(model.model_dump(mode="json", exclude_unset=True))
     return data
 
 
@@ -60,17 +64,17 @@ def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
 
 
 def integration_to_dict(settings: IntegrationSettings) -> dict[str, Any]:
-    """One integration in the file's shape; defaults are left out to keep it short."""
+    """One integration in the file's shape: the keys written, the others left out."""
     return _exported(settings)
 
 
 def monitoring_to_dict(monitoring: MonitoringSettings) -> dict[str, Any]:
-    """The thresholds that differ from the defaults."""
+    """The thresholds written."""
     return _exported(monitoring)
 
 
 def destination_to_dict(destination: DestinationSettings) -> dict[str, Any]:
-    """The destination block: kind and token_env always, the rest where not the default."""
+    """The destination block: kind and token_env always, the rest where written."""
     return _exported(destination)
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from leadsync.errors import ConfigError
 from leadsync.settings.base import KeyPath, Written, format_path, key_text, show
+from leadsync.settings.checks import shared_emails
 from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
@@ -87,6 +88,8 @@ def _yaml_problem(exc: Exception, text: str, source: str) -> ConfigError:
             started = exc.context_mark.line + 1 if exc.context_mark is not None else line
             opened = f" (opened on line {started})" if started != line else ""
             what = f"{exc.context}{opened}, {what}"
+        if "'\\t'" in what:  # PyYAML's words for a tab where YAML takes none
+            what += "; allowed: spaces, never tabs, to indent and to separate"
         return ConfigError([f"{source}:{line}: invalid YAML: {what}"])
     if isinstance(exc, yaml.reader.ReaderError):
         line = text.count("\n", 0, exc.position) + 1
@@ -161,8 +164,12 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int], list[tu
     return data, lines, duplicates
 
 
-def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
-    """Read a workspace YAML document; ``source`` names it in messages (usually the path)."""
+def load_config(
+    text: str, source: str = "<config>", warnings: list[str] | None = None
+) -> WorkspaceConfig:
+    """Read a workspace YAML document; ``source`` names it in messages (usually the path).
+    ``warnings``, when given, receives what the document says that is allowed but may be a
+    mistake (active owners sharing an email), as ``FILE:LINE: key.path: message``."""
     data, lines, duplicates = parse_yaml(text, source)
     if data is None:
         # An empty file would archive every owner and remove every integration: more likely
@@ -181,7 +188,11 @@ def load_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 f"{', '.join(WorkspaceConfig.model_fields)}; got {show(data)}"
             ]
         )
-    return validate_as(WorkspaceConfig, data, Place(source, lines, ""), duplicates, Written())
+    place = Place(source, lines, "")
+    config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
+    if warnings is not None:
+        warnings.extend(place.problem(path, message)[1] for path, message in shared_emails(data))
+    return config
 
 
 def config_from_dict(
@@ -214,9 +225,10 @@ def read_text(path: str | Path) -> str:
         raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
 
 
-def load_config_file(path: str | Path) -> WorkspaceConfig:
-    """Read a workspace file; a missing or unreadable file is a ConfigError naming it."""
-    return load_config(read_text(path), str(path))
+def load_config_file(path: str | Path, warnings: list[str] | None = None) -> WorkspaceConfig:
+    """Read a workspace file; a missing or unreadable file is a ConfigError naming it
+    (``warnings``: as :func:`load_config`'s)."""
+    return load_config(read_text(path), str(path), warnings)
 
 
 def integration_from_dict(

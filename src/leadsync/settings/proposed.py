@@ -187,13 +187,39 @@ def _whole(
 
 _ABSENT: Any = object()
 
+# Every key of an integration's settings with its default (none for kind, vendor and a
+# rollout: required, the kind's own, or a proposal whose sections replace whole).
+_DEFAULTS: dict[str, Any] = {
+    key: value
+    for key, value in IntegrationSettings(kind="generic").model_dump(mode="json").items()
+    if key not in ("kind", "vendor", "rollout")
+}
 
-def _amend(base: Any, change: Any, path: KeyPath) -> Any:
-    """``change`` over ``base`` by the rules of :class:`ProposedIntegration`."""
+
+def _default_at(path: KeyPath) -> Any:
+    """The default of the key at ``path`` of an integration's settings (``_ABSENT``: none)."""
+    value: Any = _DEFAULTS
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return value
+
+
+def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any:
+    """``change`` over ``base`` by the rules of :class:`ProposedIntegration`. A key the
+    change sets to its default (or to an empty section) is left unwritten, as ``null``
+    leaves it, unless the current settings write that very value (``written``: the current
+    value at ``path``): the console sends its whole form, and what a person left as it was
+    must neither become written keys (the export and its YAML diff would grow with defaults
+    nobody chose) nor lose the ones the file wrote."""
+    written = base if written is _ABSENT else written
     if len(path) in (2, 4) and path[-2] == "activities" and path[-1] in set(ActivityType):
         # An activity type's true/false is {enabled: ...}: it keeps the filters.
-        base = {"enabled": base} if isinstance(base, bool) else base
-        change = {"enabled": change} if isinstance(change, bool) else change
+        base, change, written = (
+            {"enabled": value} if isinstance(value, bool) else value
+            for value in (base, change, written)
+        )
     if not isinstance(change, dict):
         return change
     if not isinstance(base, dict) or (path[-1:] == ("unmapped",) and "policy" in change):
@@ -203,6 +229,19 @@ def _amend(base: Any, change: Any, path: KeyPath) -> Any:
         text = key_text(key).strip()
         same = next((k for k in out if key_text(k).strip() == text), _ABSENT)
         old = _ABSENT if same is _ABSENT else out.pop(same)
-        if value is not None:  # null: the key is left out, so it takes its default
-            out[key] = _amend({} if old is _ABSENT else old, value, (*path, text))
+        was = next(
+            (
+                v
+                for k, v in (written.items() if isinstance(written, dict) else ())
+                if key_text(k).strip() == text
+            ),
+            _ABSENT,
+        )
+        if value is None:  # null: the key is left out, so it takes its default
+            continue
+        new = _amend({} if old is _ABSENT else old, value, (*path, text), was)
+        kept = was is not _ABSENT and was == new  # written so already: stays written
+        if not kept and path[:1] != ("rollout",) and new in ({}, _default_at((*path, text))):
+            continue  # put back to its default: not written
+        out[key] = new
     return out

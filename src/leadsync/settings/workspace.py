@@ -26,6 +26,7 @@ from leadsync.settings.base import (
     given_fields,
     own_error,
     show,
+    written_in,
 )
 from leadsync.settings.checks import (
     dedupe_problems,
@@ -126,7 +127,16 @@ class DestinationSettings(SettingsModel):
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        credentials = re.match(r"^[a-z]+://[^/?#]*@", value, re.IGNORECASE)
+        if credentials and written_in(info.context) is not None:
+            # A user and password in the URL would be a secret in the file, the database
+            # and every export: refused where written (and not shown); as stored, read.
+            raise own_error(
+                "a URL with a user or password before '@' (not shown) is not a base URL; "
+                "allowed: http(s)://host[:port], no path; the token is read from the "
+                "variable token_env names"
+            )
         if not re.match(r"^https?://[^\s/?#]+(:[0-9]+)?/?$", value):
             raise own_error(
                 f"{show(value)} is not a base URL; allowed: http(s)://host[:port], no path "
