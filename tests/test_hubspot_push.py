@@ -14,6 +14,8 @@ import pytest
 
 from leadsync.destinations.hubspot.client import Answer, RateBudget
 from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.errors import WorkspaceError
+from leadsync.ops.settings_change import ManagedBy
 from leadsync.settings import load_config
 from leadsync.store import push as push_store
 from leadsync.workspace import Workspace
@@ -596,6 +598,36 @@ def test_owners_pull_imports_all_pages_and_archives(
     ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
     assert all(not o["archived"] for o in ws.owners())
     assert ws.pull_owners().changed is False
+    ws.close()
+
+
+def test_owners_pull_is_refused_where_the_managing_file_lists_the_owners(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's next apply would archive what a pull adds: refused, saying how to take
+    owners from HubSpot in the file; with ``owners: {source: hubspot}`` there, it pulls."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    hub.add_owner("new@acme.test", "New", "Rep")
+    ws = Workspace(db_url, hubspot_transport=hub.transport())
+    listed = {
+        "owners": copy.deepcopy(OWNERS),
+        "integrations": {"dialer": {"kind": "generic"}},
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
+    }
+    ws.apply_config(load_config(json.dumps(listed), "team.yaml"), managed=ManagedBy("team.yaml"))
+    before = hub.stats()["requests"]
+    with pytest.raises(WorkspaceError) as refused:
+        ws.pull_owners()
+    assert "managed by file (team.yaml), which lists the owners" in str(refused.value)
+    assert "write `owners: {source: hubspot}` in team.yaml" in str(refused.value)
+    assert hub.stats()["requests"] == before  # nothing asked of HubSpot
+    assert "new@acme.test" not in {o["email"] for o in ws.owners()}
+    from_hubspot = {**listed, "owners": {"source": "hubspot"}}
+    ws.apply_config(
+        load_config(json.dumps(from_hubspot), "team.yaml"), managed=ManagedBy("team.yaml")
+    )
+    assert ws.pull_owners().changed
+    assert "new@acme.test" in {o["email"] for o in ws.owners()}
     ws.close()
 
 

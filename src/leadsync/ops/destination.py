@@ -30,6 +30,7 @@ from leadsync.destinations.hubspot.pusher import (
 )
 from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
+from leadsync.ops.settings_change import MANAGED_SETTING
 from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids
 from leadsync.settings import DestinationSettings, destination_from_dict
 from leadsync.store import config as config_store
@@ -81,8 +82,21 @@ def setup(engine: Engine, transport: Transport) -> SetupReport:
 
 
 def pull_owners(engine: Engine, transport: Transport) -> config_store.ConfigChanges:
-    """Owners and teams from HubSpot: added, updated, and the ones gone archived."""
+    """Owners and teams from HubSpot: added, updated, and the ones gone archived. Refused
+    (WorkspaceError, nothing asked of HubSpot) in a workspace managed by a file that lists
+    its owners: the file's next apply would archive what the pull added."""
     settings = destination(engine)
+    with engine.connect() as connection:
+        managed = config_store.read_setting(connection, MANAGED_SETTING)
+        from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+    if managed and not from_crm:
+        file = managed["file"]
+        raise WorkspaceError(
+            f"the workspace is managed by file ({file}), which lists the owners: its next "
+            "apply would archive the owners a pull adds; to take owners and teams from "
+            f"HubSpot, write `owners: {{source: hubspot}}` in {file} in place of the list, "
+            f"then run `leadsync apply {file}` and pull again"
+        )
     with hubspot_client(engine, transport) as client:
         pulled = portal.pull_owners(client, Paths(settings.api_version))
     changes = config_store.ConfigChanges()
