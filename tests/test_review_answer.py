@@ -27,6 +27,16 @@ REFUSED: list[tuple[Any, str]] = [
     ({"choose": ["41"]}, CHOOSE + '["41"]'),
     ({"choose": ""}, CHOOSE + '""'),
     ({}, SHAPES + "{}"),
+    (
+        {"choose": "41", "skip": True},
+        'body: give choose or skip, not both: the answer is {"choose": "41"} (a record\'s id) '
+        'or {"skip": true}; got {"choose": "41", "skip": true}',
+    ),
+    (
+        {"skip": True, "why": "spam"},
+        'body: unknown key \'why\': the answer is {"choose": "41"} (a record\'s id) or '
+        '{"skip": true}; got {"skip": true, "why": "spam"}',
+    ),
     ([41], SHAPES + "[41]"),
     (
         {"skip": False},

@@ -57,10 +57,15 @@ def _refused(message: str, value: Any) -> PydanticCustomError:
 
 
 def _read(body: Any) -> Any:
-    """The body as one of the two shapes would take it, or a refusal saying what is wrong.
-    A body with both keys (or others) is left to the models, which name the key too many."""
+    """The body as one of the two shapes would take it, or a refusal saying what is wrong:
+    not an object or neither key, both keys, a key of neither shape, a value of the wrong
+    kind."""
     if not isinstance(body, dict) or not ({"choose", "skip"} & body.keys()):
         raise _refused(SHAPES, body)
+    if {"choose", "skip"} <= body.keys():
+        raise _refused("give choose or skip, not both: " + SHAPES, body)
+    if other := sorted(str(k) for k in body.keys() - {"choose", "skip"}):
+        raise _refused(f"unknown key {', '.join(map(repr, other))}: " + SHAPES, body)
     if "choose" in body and "skip" not in body:
         choose = body["choose"]
         if isinstance(choose, int) and not isinstance(choose, bool):
