@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +28,9 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from leadsync.cli import app
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.model import now_ts
 from leadsync.observability import (
@@ -37,6 +40,8 @@ from leadsync.observability import (
     database_outage,
     serve_metrics,
 )
+from leadsync.pipeline.inbox import InboxItem, write_items
+from leadsync.pipeline.worker import Worker
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
 from leadsync.store.database import create_db_engine
@@ -162,6 +167,34 @@ def test_metrics_after_webhooks_and_a_drain(ws: Workspace) -> None:
     assert not any(name.endswith("_created") for name in names(samples))
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast path", "routed"])
+def test_every_refusal_is_counted_by_the_fast_path_and_the_route(
+    ws: Workspace, fast_path: bool
+) -> None:
+    """Both ways of answering a webhook count each answer under its status, a body over the
+    limit (413, refused before it is read) included."""
+    small = compact([contact(1)])
+    with serve(ws, worker=False, fast_path=fast_path, max_body=len(small)) as live:
+        assert live.post_generic("dialer", small).status_code == 200
+        assert live.post_generic("dialer", small, secret="wrong").status_code == 401
+        assert live.post_generic("dialer", small, content_type="text/plain").status_code == 415
+        assert live.post_generic("dialer", compact([contact(10)])).status_code == 413
+        assert live.post_generic("nobody", compact([contact(11)])).status_code == 413
+        samples = scrape(live)
+    counted = {
+        (dict(labels)["integration"], dict(labels)["status"]): found
+        for (name, labels), found in samples.items()
+        if name == "leadsync_webhook_requests_total"
+    }
+    assert counted == {
+        ("dialer", "200"): 1,
+        ("dialer", "401"): 1,
+        ("dialer", "415"): 1,
+        ("dialer", "413"): 1,
+        ("(unknown)", "413"): 1,
+    }
+
+
 def test_database_gauges_are_read_at_scrape_time(ws: Workspace) -> None:
     ws.ingest("dialer", [json.dumps(contact(1)), "not json"])  # a dead letter
     ws.ingest("phone", ["{}"])  # and another, of another integration
@@ -241,6 +274,11 @@ def test_a_metrics_listener_of_its_own_needs_no_token(ws: Workspace) -> None:
             headers={"accept": "application/openmetrics-text; version=1.0.0"},
         )
         assert asked.headers["content-type"].startswith("application/openmetrics-text")
+        # HEAD, as the service's port answers it (a probe's method): the GET's headers only.
+        head = httpx.head(f"http://127.0.0.1:{listener.port}/metrics")
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["content-type"] == answer.headers["content-type"]
+        assert int(head.headers["content-length"]) > 0
     finally:
         listener.stop()
     with pytest.raises(httpx.ConnectError):
@@ -299,6 +337,48 @@ def test_the_push_loop_logs_an_outage_in_one_line(
     assert waits == [1.0, 2.0] and loop.errors == 2  # backing off
     lines = only_outage_lines(caplog, "leadsync.push")
     assert lines == ["push: database unavailable (OperationalError); retrying"] * 2
+
+
+def test_the_worker_logs_any_outage_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only OperationalError: a connection the driver says is closed (InterfaceError) is
+    the database away too, for the worker as for the push loop and the scrape."""
+    worker = Worker(create_db_engine(away_url("sqlite", tmp_path)), poll_s=0.01)
+
+    def closed() -> None:
+        worker.stop_soon()
+        raise sa.exc.InterfaceError("SELECT 1", {}, sqlite3.InterfaceError("connection closed"))
+
+    worker.rules = closed  # type: ignore[assignment]  # the first thing a drain reads
+    worker.run()
+    assert worker.errors == 1
+    lines = only_outage_lines(caplog, "leadsync.worker")
+    assert lines == ["worker: database unavailable (InterfaceError); retrying"]
+
+
+def test_a_missing_table_is_an_outage_to_the_worker_and_the_scrape(
+    ws: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The workspace's tables gone (a database dropped and made again before `leadsync
+    init`, a restore under way) is an outage on PostgreSQL as on SQLite, as the admin API and
+    the intake take it: one warning line per failure, no traceback."""
+    with ws.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE inbox RENAME TO inbox_away")
+    worker = ws.worker(poll_s=0.01)
+    try:
+        samples = parse(generate_latest(Metrics(ws.engine).registry).decode())
+        worker.start()
+        wait_until(lambda: worker.errors >= 1, "the worker's failed drain")
+    finally:
+        worker.stop()
+        with ws.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")
+    assert value(samples, "leadsync_database_up") == 0
+    for logger in ("leadsync.metrics", "leadsync.worker"):
+        lines = only_outage_lines(caplog, logger)
+        assert lines and all("database unavailable" in line for line in lines), lines
+    assert "Traceback" not in caplog.text
 
 
 def test_a_defect_keeps_its_traceback() -> None:
@@ -488,6 +568,7 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
     env = {"LEADSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "LEADSYNC_PROCESS_NAME": "web-7"}
     server = Process(
         *("--db", db_url, "serve", "--port", "0", "--metrics-port", "0", "--log-format", "json"),
+        *("--log-level", "INFO"),  # as uvicorn takes it, access lines included
         env=env,
     )
     try:
@@ -516,6 +597,65 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
     }
     assert not [line for line in lines if "exc" in line]
     assert ADMIN_TOKEN not in json.dumps(lines)
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_an_unknown_log_level_is_refused_naming_the_allowed_ones(db_url: str, command: str) -> None:
+    """Not uvicorn's KeyError traceback once the service is built (serve), nor info without a
+    word (worker): exit 2 before anything starts."""
+    with Workspace(db_url) as ws:
+        configure(ws)
+    # --once: a worker that took the level would otherwise run until stopped.
+    rest = ["--port", "0"] if command == "serve" else ["--once"]
+    ran = CliRunner().invoke(app, ["--db", db_url, command, *rest, "--log-level", "verbose"])
+    assert ran.exit_code == 2, ran.stdout + ran.stderr
+    said = " ".join(ran.stderr.replace("│", " ").split())
+    assert (
+        "'verbose' is not one of 'critical', 'error', 'warning', 'info', 'debug', 'trace'" in said
+    )
+    assert "Traceback" not in said
+
+
+def run_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """A ``leadsync`` command run to its end with ``--log-format json``: its exit code and
+    its stderr, every line parsed as one JSON object."""
+    ran = subprocess.run(
+        [str(LEADSYNC), *args, "--log-format", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+    return ran.returncode, [json.loads(line) for line in ran.stderr.splitlines()]
+
+
+def test_with_json_logs_every_stderr_line_parses_errors_included(db_url: str) -> None:
+    """The commands' own lines — a port already taken, the database away at start, a dead
+    letter ``worker --once`` made — are JSON log lines too, never plain text beside them."""
+    with Workspace(db_url) as ws:
+        configure(ws)
+        with ws.engine.begin() as connection:
+            item = InboxItem("e-1", None, json.dumps(contact(1)))
+            write_items(connection, "gone", [item], now_ts(), "webhook", "pending")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, lines = run_json("--db", db_url, "serve", "--port", port)
+    assert code == 2
+    assert lines[-1]["level"] == "error"
+    assert lines[-1]["message"].startswith(f"--port {port}: cannot listen on 127.0.0.1")
+    away = "postgresql://leadsync:pw-never-shown@127.0.0.1:1/leadsync"
+    code, lines = run_json("--db", away, "worker")
+    assert code == 1
+    [line] = lines
+    assert line["level"] == "error" and "unreachable" in line["message"]
+    assert "pw-never-shown" not in json.dumps(line) and "exc" not in line
+    code, lines = run_json("--db", db_url, "worker", "--once", "--no-push")
+    assert code == 0
+    notes = [line["message"] for line in lines]
+    assert any(n.startswith("dead letter: webhook (inbox #") for n in notes), notes
 
 
 def test_a_worker_process_counts_and_survives_its_database(

@@ -536,6 +536,29 @@ def test_head_answers_like_get_without_the_body(ws: Workspace) -> None:
         assert live.client.put("/healthz").headers["allow"] == "GET, HEAD"
 
 
+def test_every_path_takes_a_trailing_slash_like_none(ws: Workspace) -> None:
+    """A load balancer's probe or a scraper configured with a trailing slash gets the answer,
+    never a redirect it would count as a failure (README: "A trailing slash … is taken the same
+    as none, never redirected")."""
+    token = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    with serve(ws, worker=False) as live:
+        for path, headers in [
+            ("/healthz", {}),
+            ("/readyz", {}),
+            ("/metrics", token),
+            ("/openapi.json", {}),
+            ("/login", {}),
+        ]:
+            plain = live.client.get(path, headers=headers)
+            slashed = live.client.get(f"{path}/", headers=headers)
+            assert (slashed.status_code, plain.status_code) == (200, 200), path
+            assert slashed.headers["content-type"] == plain.headers["content-type"], path
+        assert live.client.get("/healthz/").json() == live.client.get("/healthz").json()
+        refused = httpx.get(f"{live.base_url}/metrics/")  # still behind the token
+        assert refused.status_code == 401
+        assert live.client.get("/nothing/").status_code == 404
+
+
 def test_metrics_follow_accept_like_the_metrics_port(ws: Workspace) -> None:
     """Prometheus's negotiation (prometheus_client's choose_encoder), as --metrics-port does."""
     token = {"authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -82,14 +82,33 @@ def leadsync_version() -> str:
         return "unknown"
 
 
+# PostgreSQL's undefined_table: the workspace's tables are not there (a database dropped and
+# made again, restored, or not migrated yet), as SQLite's "no such table" (an
+# OperationalError) says on SQLite.
+UNDEFINED_TABLE = "42P01"
+
+
 def database_outage(exc: BaseException) -> bool:
     """Whether ``exc`` is the database being away (refused, dropped, restarting, a lost
-    connection), which a loop logs as one line and waits out, rather than a defect."""
+    connection, its tables gone), which a loop logs as one line and waits out, rather than a
+    defect."""
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
         return True
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, sa.exc.ProgrammingError):
+        return getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE
     return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def error_class(exc: BaseException) -> str:
+    """An error's class, with the driver's underneath when it says more
+    (``ProgrammingError: UndefinedTable``; ``OperationalError`` alone when both agree): what
+    an outage's one log line names."""
+    orig = getattr(exc, "orig", None)
+    if orig is not None and type(orig).__name__ != type(exc).__name__:
+        return f"{type(exc).__name__}: {type(orig).__name__}"
+    return type(exc).__name__
 
 
 # ------------------------------------------------------------------------------ metrics
@@ -132,7 +151,7 @@ class _DatabaseGauges(Collector):
                 gauges = read_gauges(connection, self.clock())
         except Exception as exc:
             if database_outage(exc):
-                log.warning("metrics: database unavailable (%s); gauges left out", _name(exc))
+                log.warning("metrics: database unavailable (%s); gauges left out", error_class(exc))
             else:
                 log.exception("metrics: reading the gauges failed; gauges left out")
             up.add_metric([], 0)
@@ -141,14 +160,6 @@ class _DatabaseGauges(Collector):
         up.add_metric([], 1)
         yield up
         yield from _gauge_families(gauges)
-
-
-def _name(exc: BaseException) -> str:
-    """An error's class, with the driver's underneath (``OperationalError``)."""
-    orig = getattr(exc, "orig", None)
-    if orig is not None and type(orig).__name__ != type(exc).__name__:
-        return f"{type(exc).__name__}: {type(orig).__name__}"
-    return type(exc).__name__
 
 
 def _labelled(name: str, help_text: str, label: str, counts: Mapping[str, int]) -> Metric:
@@ -356,11 +367,14 @@ METRICS_PATH = "/metrics"
 
 def serve_metrics(metrics: Metrics, host: str, port: int) -> MetricsListener:
     """Serve ``metrics`` at ``/metrics`` on ``host:port`` (0: a free port, see ``.port``) in
-    a thread; any other path is 404 (prometheus_client's own server answers every path)."""
+    a thread; any other path is 404 (prometheus_client's own server answers every path).
+    ``HEAD`` is answered as the ``GET``, headers only, as on the service's port."""
     exposition = make_wsgi_app(metrics.registry)  # the format follows Accept
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == METRICS_PATH:
+            if environ.get("REQUEST_METHOD") == "HEAD":
+                return _headers_only(exposition, environ, start_response)
             return exposition(environ, start_response)  # type: ignore[no-any-return]
         body = json.dumps(
             {
@@ -383,6 +397,24 @@ def serve_metrics(metrics: Metrics, host: str, port: int) -> MetricsListener:
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     return MetricsListener(host, int(server.server_port), server, thread)
+
+
+def _headers_only(
+    exposition: Callable[..., Iterable[bytes]],
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+) -> Iterable[bytes]:
+    """``HEAD /metrics``: the GET's status and headers (its length included), no body
+    (prometheus_client answers HEAD with 405)."""
+    answered: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def keep(status: str, headers: list[tuple[str, str]], _exc_info: Any = None) -> None:
+        answered.append((status, headers))
+
+    body = b"".join(exposition({**environ, "REQUEST_METHOD": "GET"}, keep))
+    status, headers = answered[0]
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return []
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -12,8 +12,9 @@ snapshot at once (``Workspace.on_settings_saved``). Health, readiness and the me
 the process that answers (:func:`leadsync.observability.process_name`).
 
 Before routing, :class:`ApiRequests` checks the admin API's bodies (size, JSON, repeated
-keys) and :class:`HeadAsGet` answers ``HEAD`` on every GET resource; a trailing slash on
-``/api/…`` and ``/webhooks/NAME/`` is taken as none, never redirected.
+keys), :class:`HeadAsGet` answers ``HEAD`` on every GET resource, and
+:class:`NoTrailingSlash` takes a trailing slash on any path (``/healthz/``, ``/api/…/``,
+``/webhooks/NAME/``) as none, never redirected.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from .problems import (
     problem,
     problem_ref,
 )
+from .webhooks import PREFIX as WEBHOOKS_PREFIX
 from .webhooks import (
     ASGIApp,
     BodyTooLarge,
@@ -66,6 +68,7 @@ from .webhooks import (
     read_body,
     send_answer,
     too_large,
+    webhook_too_large,
 )
 
 log = logging.getLogger("leadsync.api")
@@ -214,6 +217,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     add_problem_handlers(app)
     app.add_middleware(ApiRequests, limit=opts.max_api_body)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(NoTrailingSlash)
 
     @app.post(
         "/webhooks/{integration}/",
@@ -252,7 +256,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             declared = request.headers.get("content-length")
             body = await read_body(request.receive, declared, opts.max_body)
         except BodyTooLarge as exc:
-            answer = too_large(opts.max_body, exc.size, path)
+            answer = webhook_too_large(intake, integration, opts.max_body, exc.size, path)
         else:
             uri = public_uri(
                 request.url.scheme,
@@ -398,9 +402,7 @@ class ApiRequests:
     - a body of a POST, PUT or PATCH must be JSON (``application/json``, or a ``+json``
       type): any other content type, or none, is 415;
     - a JSON object that repeats a key is 400 naming the key and where (``json.loads``
-      would keep the last copy silently; the YAML file refuses them too);
-    - a trailing slash is taken the same as none (``/api/integrations/``), never
-      redirected, as on ``/webhooks/NAME/``.
+      would keep the last copy silently; the YAML file refuses them too).
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -424,8 +426,6 @@ class ApiRequests:
                 status, title, detail = refusal
                 await send_answer(send, problem_answer(status, title, detail, path))
                 return
-        if path.endswith("/") and len(path) > len(API_PREFIX):
-            scope = {**scope, "path": path[:-1]}
         given = False
 
         async def replay() -> Message:
@@ -481,6 +481,28 @@ def _repeated_key(document: Any) -> str | None:
         elif isinstance(node, list):
             pending.extend((child, f"{where}.{i}") for i, child in reversed(list(enumerate(node))))
     return None
+
+
+class NoTrailingSlash:
+    """ASGI middleware: a trailing slash is taken the same as none on every path but ``/``
+    (``/healthz/``, ``/metrics/``, ``/api/integrations/``, a console page), never
+    redirected: a load balancer's probe or a scraper takes a redirect as a failure.
+    ``/webhooks/NAME/`` keeps its path (a route of its own; HubSpot signs the URI as
+    called), as :class:`~leadsync.api.webhooks.WebhookFastPath` keeps it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and len(path) > 1
+            and path.endswith("/")
+            and not path.startswith(WEBHOOKS_PREFIX)
+        ):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self.app(scope, receive, send)
 
 
 class HeadAsGet:

@@ -66,7 +66,17 @@ async def answer_webhook(
     An expected outage (the database away: :func:`database_unavailable`) is a 503 and one log
     line (the writer's, for a commit that failed); anything else unexpected while checking
     is a defect: logged with its traceback, answered 500."""
-    answer = await _answer(intake, integration, request, path)
+    return heard(intake, integration, await _answer(intake, integration, request, path))
+
+
+def webhook_too_large(intake: Intake, integration: str, limit: int, size: str, path: str) -> Answer:
+    """The 413 of a webhook body over ``limit``, which ``intake.on_request`` hears of as of
+    any other answer (the fast path and the FastAPI route alike)."""
+    return heard(intake, integration, too_large(limit, size, path))
+
+
+def heard(intake: Intake, integration: str, answer: Answer) -> Answer:
+    """``answer``, once ``intake.on_request`` (the metrics) has heard of it."""
     if intake.on_request is not None:
         intake.on_request(intake.label(integration), answer.status)
     return answer
@@ -151,9 +161,7 @@ class WebhookFastPath:
         try:
             body = await read_body(receive, headers.get("content-length"), self.max_body)
         except BodyTooLarge as exc:
-            answer = too_large(self.max_body, exc.size, path)
-            if self.intake.on_request is not None:
-                self.intake.on_request(self.intake.label(integration), answer.status)
+            answer = webhook_too_large(self.intake, integration, self.max_body, exc.size, path)
             await send_answer(send, answer)
             return
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))

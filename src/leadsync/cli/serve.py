@@ -15,7 +15,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -56,7 +57,22 @@ LogFormatOption = Annotated[
         "process; exc for a defect's traceback).",
     ),
 ]
-LogLevelOption = Annotated[str, typer.Option(help="Log level (uvicorn's too).")]
+
+
+class LogLevel(StrEnum):
+    """uvicorn's levels (``trace`` is its own, below ``debug``)."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
+LogLevelOption = Annotated[
+    LogLevel, typer.Option(case_sensitive=False, help="Log level (uvicorn's too).")
+]
 MetricsPortOption = Annotated[
     int | None,
     typer.Option(
@@ -70,8 +86,28 @@ MetricsHostOption = Annotated[
 ]
 
 
-def _start_logging(log_format: LogFormat, log_level: str) -> None:
-    configure_logging(log_format.value, log_level)
+def _start_logging(log_format: LogFormat, log_level: LogLevel) -> None:
+    configure_logging(log_format.value, log_level.value)
+
+
+@contextmanager
+def _errors_logged(log_format: LogFormat) -> Iterator[None]:
+    """With JSON logs, the command's own ``error:`` lines (a port taken, the database away at
+    start: :func:`~leadsync.cli.app.handle_errors`) are log lines too, level ``error``, so
+    that every line of stderr parses; text logs keep them as they are."""
+    if log_format is not LogFormat.json:
+        yield
+        return
+    said = render.error
+    render.error = _log_error
+    try:
+        yield
+    finally:
+        render.error = said
+
+
+def _log_error(message: str) -> None:
+    log.error("%s", message)
 
 
 def _note(log_format: LogFormat, text: str) -> None:
@@ -121,7 +157,7 @@ def serve(
         float,
         typer.Option(min=0, help="/readyz answers 503 when the oldest pending event is older."),
     ] = 300.0,
-    log_level: LogLevelOption = "info",
+    log_level: LogLevelOption = LogLevel.info,
     push: Annotated[
         bool,
         typer.Option(
@@ -143,7 +179,7 @@ def serve(
     from leadsync.web import ConsoleOptions
 
     _start_logging(log_format, log_level)
-    with handle_errors():
+    with _errors_logged(log_format), handle_errors():
         ws = open_workspace()
     console = ConsoleOptions(
         password=os.environ.get("LEADSYNC_CONSOLE_PASSWORD") or None,
@@ -168,11 +204,12 @@ def serve(
         )
     listener: MetricsListener | None = None
     try:
-        check_port("--port", host, port)
-        with handle_errors():  # a session secret too short to sign with, say
-            service = create_service(ws, options)
-        assert options.metrics is not None
-        listener = _metrics_listener(options.metrics, metrics_host, metrics_port, log_format)
+        with _errors_logged(log_format):
+            check_port("--port", host, port)
+            with handle_errors():  # a session secret too short to sign with, say
+                service = create_service(ws, options)
+            assert options.metrics is not None
+            listener = _metrics_listener(options.metrics, metrics_host, metrics_port, log_format)
         # What start-up made (settings, adapters, the app, imported modules) lives as long as
         # the process: out of the collector's way, its full passes under load stay short.
         gc.freeze()
@@ -180,9 +217,9 @@ def serve(
             service,
             host=host,
             port=port,
-            log_level=log_level,
+            log_level=log_level.value,
             log_config=None,  # configure_logging's handler, for uvicorn's lines too
-            access_log=log_level in ("trace", "debug", "info"),
+            access_log=log_level in (LogLevel.trace, LogLevel.debug, LogLevel.info),
         )
     finally:
         if listener is not None:
@@ -212,7 +249,7 @@ def worker_command(
         ),
     ] = DEFAULT_PARTS,
     log_format: LogFormatOption = LogFormat.text,
-    log_level: LogLevelOption = "info",
+    log_level: LogLevelOption = LogLevel.info,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
@@ -223,7 +260,7 @@ def worker_command(
     import signal
 
     _start_logging(log_format, log_level)
-    with workspace() as ws:
+    with _errors_logged(log_format), workspace() as ws:
         loop = ws.worker(batch_size, poll)
         loop.parts = parts
         if once:
@@ -231,10 +268,10 @@ def worker_command(
             result = loop.run_once(failures)
             render.line(f"applied {counted(result.events, 'event')}")
             for failed in failures:  # as inbox process says them
-                render.note(f"dead letter: {failed.where}: {failed.error}")
+                _note(log_format, f"dead letter: {failed.where}: {failed.error}")
             if len(failures) > len(failures.items):
                 hidden = len(failures) - len(failures.items)
-                render.note(f"… and {hidden} more: leadsync dead-letters list")
+                _note(log_format, f"… and {hidden} more: leadsync dead-letters list")
             return
         metrics = Metrics(ws.engine)
         metrics.watch_worker(loop)

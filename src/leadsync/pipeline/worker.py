@@ -15,10 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import BatchResult, WorkspaceRules
+from leadsync.observability import database_outage, error_class
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
 from leadsync.pipeline.expiry import expire_holds
@@ -135,7 +135,9 @@ class Worker:
         return on_batch
 
     def run(self) -> None:
-        """Loop until :meth:`stop`; a database outage is logged and retried with a pause."""
+        """Loop until :meth:`stop`; a database outage
+        (:func:`~leadsync.observability.database_outage`) is one warning line, a defect is
+        logged with its traceback, and either is retried after a pause."""
         with batch_friendly_gc():
             self._loop()
 
@@ -146,13 +148,12 @@ class Worker:
             try:
                 self.run_once()
                 backoff = self.poll_s
-            except sa.exc.OperationalError as exc:
+            except Exception as exc:
                 self.errors += 1
-                log.warning("worker: database unavailable (%s); retrying", type(exc).__name__)
-                backoff = min(backoff * 2, 30.0)
-            except Exception:
-                self.errors += 1
-                log.exception("worker: a drain failed; retrying")
+                if database_outage(exc):  # expected: one line, no traceback
+                    log.warning("worker: database unavailable (%s); retrying", error_class(exc))
+                else:
+                    log.exception("worker: a drain failed; retrying")
                 backoff = min(backoff * 2, 30.0)
             self._wake.wait(backoff)
 
