@@ -169,3 +169,36 @@ def test_a_one_shot_push_stopped_by_sigterm_gives_the_lease_up(
         lease = ws.push_status()["lease"]
         assert lease["state"] == "given up" and not lease["held"]
         assert lease["holder"].startswith("pusher-1 (")
+
+
+def test_a_running_loop_takes_a_destination_added_or_removed_without_a_restart(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    with_destination = config()
+    without = with_destination.model_copy(update={"destination": None})
+
+    def lease(ws: Workspace) -> dict[str, object] | None:
+        with ws.engine.connect() as connection:
+            return push_store.read_lease(connection, LEASE)
+
+    with Workspace(db_url, hubspot_transport=hub.transport()) as ws:
+        ws.apply_config(without)
+        loop = ws.push_loop(poll_s=0.01)  # as serve and worker start it: no destination yet
+        assert loop.step() == 0.01 and lease(ws) is None
+        assert hub.stats()["requests"] == 0
+        # Added while the process runs (apply from elsewhere): pushed from the next turn.
+        ws.apply_config(with_destination)
+        ws.hubspot_setup()
+        run(ws, *company_contact_call())
+        loop.step()
+        assert len(hub.objects("contacts")) == 1 and len(hub.objects("calls")) == 1
+        assert ws.push_status()["lease"]["held"]
+        # Removed: the push stops and its lease is given up at once.
+        ws.apply_config(without)
+        before = hub.stats()["requests"]
+        loop.step()
+        given_up = lease(ws)
+        assert given_up is not None and given_up["released_at"] is not None
+        assert hub.stats()["requests"] == before
+        loop.stop()

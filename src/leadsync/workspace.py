@@ -180,10 +180,10 @@ class Workspace:
         path, JSON body); none is sent, nothing is written, no token needs to be set."""
         return hubspot.push_dry_run(self.engine, self.hubspot_transport, backfill)
 
-    def push_loop(self, poll_s: float = 1.0) -> PushLoop | None:
-        """The push as a background loop (serve, worker), or None without a destination. It
-        drains the queue as it fills and, with owners from HubSpot, pulls them again every
-        ``owners_refresh_minutes``."""
+    def push_loop(self, poll_s: float = 1.0) -> PushLoop:
+        """The push as a background loop (serve, worker). It drains the queue as it fills
+        and, with owners from HubSpot, pulls them again every ``owners_refresh_minutes``; a
+        destination added, changed or removed while it runs is taken from the next turn."""
         return hubspot.push_loop(self.engine, self.hubspot_transport, poll_s)
 
     def backfill_push(self) -> int:

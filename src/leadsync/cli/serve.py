@@ -25,7 +25,7 @@ import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import app, check_folder, check_port, handle_errors, open_workspace, workspace
-from leadsync.errors import UserError
+from leadsync.errors import UserError, WorkspaceError
 from leadsync.observability import (
     LOG_FORMAT_ENV,
     Metrics,
@@ -282,7 +282,12 @@ def worker_command(
         signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
         _note(log_format, "worker: applying events as they arrive (Ctrl-C to stop)")
         if pusher is not None:
-            _note(log_format, "worker: pushing to the destination as changes are queued")
+            try:
+                ws.destination()
+            except WorkspaceError:  # the loop reads the destination each turn: no restart
+                _note(log_format, "worker: no destination yet; pushing once one is added")
+            else:
+                _note(log_format, "worker: pushing to the destination as changes are queued")
             pusher.start()
         try:
             with suppress(KeyboardInterrupt):

@@ -9,6 +9,7 @@ transport (None: the network; tests and the demo pass the stand-in's), so that
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -174,29 +175,21 @@ def push_dry_run(
     return queued, list(sender.sent)
 
 
-def push_loop(engine: Engine, transport: Transport, poll_s: float) -> PushLoop | None:
-    """The push as a background loop, or None without a destination; with owners from
-    HubSpot it pulls them again every ``owners_refresh_minutes``."""
-    with engine.connect() as connection:
-        data = config_store.read_setting(connection, DESTINATION_SETTING)
-        from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
-    if not data:
-        return None
-    settings = destination_from_dict(data)
+def push_loop(engine: Engine, transport: Transport, poll_s: float) -> PushLoop:
+    """The push as a background loop. Each turn reads the destination (one small query), so
+    a process running when it changes needs no restart: one added is pushed to from the next
+    turn, one removed stops the push (the lease given up), one changed (its URL, version or
+    token variable) gets a new client. With owners from HubSpot, it pulls them again every
+    ``owners_refresh_minutes``, as set at the time."""
     pushers: list[Pusher] = []
     holder = pusher_name()  # one name for the process: it keeps its lease across errors
+    state: dict[str, Any] = {"destination": None, "next_pull": 0.0}
 
-    def push_once() -> int:
-        if not pushers:
-            pushers.append(pusher(engine, transport, holder=holder))
-        try:
-            return pushers[0].run_once().changes
-        except BaseException:
-            pushers.pop().client.close()  # a fresh client (and token) next time
-            raise
-
-    def stopped() -> None:
-        """The loop stopped cleanly: the lease is given up (held or not: one statement)."""
+    def give_up() -> None:
+        """The lease given up (held or not: one statement) and the client closed; nothing
+        to do while no destination was ever read (the loop never pushed)."""
+        if state["destination"] is None and not pushers:
+            return
         try:
             if pushers:
                 pushers[0].release()
@@ -206,13 +199,29 @@ def push_loop(engine: Engine, transport: Transport, poll_s: float) -> PushLoop |
             while pushers:
                 pushers.pop().client.close()
 
-    return PushLoop(
-        push_once,
-        poll_s=poll_s,
-        refresh_owners=partial(pull_owners, engine, transport) if from_crm else None,
-        refresh_s=settings.owners_refresh_minutes * 60,
-        on_stop=stopped,
-    )
+    def push_once() -> int:
+        with engine.connect() as connection:
+            data = config_store.read_setting(connection, DESTINATION_SETTING)
+            from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
+        if data != state["destination"]:  # added, removed or changed since the last turn
+            if state["destination"] is not None:
+                give_up()
+            state.update(destination=data, next_pull=0.0)
+        if not data:
+            return 0
+        if from_crm and time.time() >= state["next_pull"]:
+            pull_owners(engine, transport)
+            minutes = destination_from_dict(data).owners_refresh_minutes
+            state["next_pull"] = time.time() + minutes * 60
+        if not pushers:
+            pushers.append(pusher(engine, transport, holder=holder))
+        try:
+            return pushers[0].run_once().changes
+        except BaseException:
+            pushers.pop().client.close()  # a fresh client (and token) next time
+            raise
+
+    return PushLoop(push_once, poll_s=poll_s, on_stop=give_up)
 
 
 def backfill(engine: Engine) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from leadsync.destinations.hubspot.client import PushPaused
 from leadsync.errors import LeadsyncError, TransientError, UserError
-from leadsync.observability import database_outage
+from leadsync.observability import database_outage, error_class
 
 log = logging.getLogger("leadsync.push")
 
@@ -77,7 +77,7 @@ class PushLoop:
         except Exception as exc:
             self.errors += 1
             if database_outage(exc):  # expected: one line, no traceback
-                log.warning("push: database unavailable (%s); retrying", type(exc).__name__)
+                log.warning("push: database unavailable (%s); retrying", error_class(exc))
             else:
                 log.exception("push: a cycle failed; retrying")
             return float(min(60.0, self.poll_s * 2.0 ** min(self.errors, 6)))
@@ -107,4 +107,5 @@ class PushLoop:
             try:
                 self.on_stop()
             except Exception as exc:  # the database away at shutdown: the lease lapses
-                log.warning("push: the lease was not given up (%s); it lapses in a minute", exc)
+                why = error_class(exc) if database_outage(exc) else str(exc)
+                log.warning("push: the lease was not given up (%s); it lapses in a minute", why)
