@@ -767,3 +767,27 @@ def test_the_monitoring_doc_names_every_metric(ws: Workspace) -> None:
         if name not in section and f"{name}_total" not in section and f"{name}_info" not in section
     )
     assert len(documented) > 15 and not missing, missing
+
+
+def test_each_request_to_hubspot_is_no_log_line_below_debug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx logs every request at INFO: a pushing process would write a line per request
+    to HubSpot (quiet logs: only its warnings); at debug they are there."""
+    root = logging.getLogger()
+    level = root.level
+    chatty = [logging.getLogger(name) for name in ("httpx", "httpcore", "alembic")]
+    levels = [logger.level for logger in chatty]
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    try:
+        configure_logging("json", "info")
+        assert not any(logger.isEnabledFor(logging.INFO) for logger in chatty)
+        assert all(logger.isEnabledFor(logging.WARNING) for logger in chatty)
+        configure_logging("json", "debug")
+        assert all(logger.isEnabledFor(logging.DEBUG) for logger in chatty)
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "leadsync"]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        for logger, was in zip(chatty, levels, strict=True):
+            logger.setLevel(was)

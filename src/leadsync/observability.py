@@ -493,9 +493,11 @@ def configure_logging(fmt: str = "text", level: str = "info", process: str | Non
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_level(level))
-    # Alembic says which dialect it migrates at every start; only its warnings are news.
+    # Alembic says which dialect it migrates at every start, httpx every request the push
+    # sends to HubSpot (up to 19 a second): below debug, only their warnings are news.
     quiet = root.level > logging.DEBUG
-    logging.getLogger("alembic").setLevel(logging.WARNING if quiet else logging.NOTSET)
+    for chatty in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING if quiet else logging.NOTSET)
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
