@@ -18,6 +18,8 @@ from tests.helpers import OWNERS, contact_line, ev, settings, setup, workspace_c
 NOW = "2026-11-10T12:00:00.000Z"
 TODAY = "2026-11-10T09:00:00Z"  # inside the report window
 SINCE = "2026-11-03T12:00:00.000Z"
+# The command line's window: a fixed date, never "30d" (the clock moves; the events do not).
+FIXED_SINCE = "2026-11-01"
 
 
 def activity(kind: str, ext: str, contact_ext: str, at: str, **props: Any) -> str:
@@ -37,6 +39,27 @@ def activity(kind: str, ext: str, contact_ext: str, at: str, **props: Any) -> st
 def alerts(ws: Workspace) -> dict[str, Any]:
     result = ws.report(SINCE, NOW)
     return {f.check: f for f in result.alerts}
+
+
+def findings(ws: Workspace, now: str = NOW) -> dict[str, Any]:
+    """Every finding of the report from SINCE to ``now``, by check (alert or not)."""
+    return {f.check: f for f in ws.report(SINCE, now).findings}
+
+
+def setup_monitored(
+    ws: Workspace,
+    monitoring: dict[str, Any],
+    integrations: dict[str, dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> None:
+    """:func:`tests.helpers.setup` with a ``monitoring:`` block (and other integrations)."""
+    doc = {
+        "owners": OWNERS,
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": integrations or {"dialer": settings(**overrides)},
+        "monitoring": monitoring,
+    }
+    ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
 
 
 def test_a_clean_workspace_raises_no_alert(workspace: Workspace) -> None:
@@ -61,10 +84,42 @@ def test_owner_flapping_names_the_record_and_who_changed_it(workspace: Workspace
     workspace.ingest("dialer", lines + [contact_line("p-2", "u-1", TODAY)])
     finding = alerts(workspace)["owner_flapping"]
     [row] = finding.rows
-    assert row["changes"] == 4 and row["record"]["type"] == "contact"
-    assert [h["owner_id"] for h in row["history"]] == ["101", "102", "101", "102"]
-    assert {h["by"] for h in row["history"]} == {"dialer"}
+    # Its first owner is not a change: 101 replaced by 102, by 101, by 102.
+    assert row["changes"] == 3 and row["record"]["type"] == "contact"
+    assert [(h["from_owner_id"], h["owner_id"], h["counted"]) for h in row["history"]] == [
+        (None, "101", False),
+        ("101", "102", True),
+        ("102", "101", True),
+        ("101", "102", True),
+    ]
+    assert {h["by"] for h in row["history"]} == {"dialer"} and row["by"] == ["dialer"]
     assert row["show"] == f"leadsync records show contact {row['record']['id']}"
+    assert finding.summary == (
+        "1 record had its owner replaced or cleared 3 or more times since 2026-11-03T12:00:00Z"
+    )
+
+
+def test_a_records_first_owner_is_not_an_owner_change(workspace: Workspace) -> None:
+    """At the lowest threshold (2), one reassignment of a new record's owner is no flapping,
+    and neither is an empty owner filled then changed once; two reassignments are, exactly
+    at the threshold."""
+    setup_monitored(workspace, {"flapping_changes": 2}, ownership={"default": "integration_wins"})
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("once", "u-1", "2026-11-05T09:00:00Z"),
+            contact_line("once", "u-9", "2026-11-06T09:00:00Z"),
+            contact_line("filled", None, "2026-11-05T09:00:00Z"),
+            contact_line("filled", "u-1", "2026-11-06T09:00:00Z"),
+            contact_line("filled", "u-9", "2026-11-07T09:00:00Z"),
+            contact_line("twice", "u-1", "2026-11-05T09:00:00Z"),
+            contact_line("twice", "u-9", "2026-11-06T09:00:00Z"),
+            contact_line("twice", "u-1", "2026-11-07T09:00:00Z"),
+        ],
+    )
+    [row] = alerts(workspace)["owner_flapping"].rows
+    assert row["record"]["id"] == workspace.find(external="dialer:twice")[0]["id"]
+    assert row["changes"] == 2
 
 
 def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspace) -> None:
@@ -186,12 +241,12 @@ def test_the_cli_exits_1_on_an_alert_and_0_when_quiet(db_url: str) -> None:
     with Workspace(db_url) as ws:
         ws.apply_config(workspace_config({"dialer": settings()}))
         ws.ingest("dialer", [contact_line("p-1", "u-1", TODAY)])
-    quiet = runner.invoke(app, ["report", "--since", "30d", "--json"], env=env)
+    quiet = runner.invoke(app, ["report", "--since", FIXED_SINCE, "--json"], env=env)
     assert quiet.exit_code == 0, quiet.output
     assert json.loads(quiet.stdout)["alerts"] == 0
     with Workspace(db_url) as ws:
         ws.ingest("dialer", ["{not json"])
-    loud = runner.invoke(app, ["report", "--since", "30d"], env=env)
+    loud = runner.invoke(app, ["report", "--since", FIXED_SINCE], env=env)
     assert loud.exit_code == 1
     assert "ALERT dead_letters" in loud.stdout
 
@@ -267,7 +322,7 @@ def test_the_report_text_is_plain_words_with_owner_names(db_url: str) -> None:
                 activity("call", "c-2", "p-1", TODAY, duration_s=4),
             ],
         )
-    shown = CliRunner().invoke(app, ["report", "--since", "30d"], env={"LEADSYNC_DB": db_url})
+    shown = CliRunner().invoke(app, ["report", "--since", FIXED_SINCE], env={"LEADSYNC_DB": db_url})
     assert shown.exit_code == 1, shown.output
     for python in ("None", "False", "True", "=", "{"):
         assert python not in shown.stdout, python
@@ -277,17 +332,19 @@ def test_the_report_text_is_plain_words_with_owner_names(db_url: str) -> None:
 
 
 def undo_two_records(workspace: Workspace) -> None:
-    """p-1 changes owner twice, p-2 three times; then an admin's undo puts both back to no
-    owner."""
+    """p-1 gets an owner, which is then replaced twice; p-2's is replaced three times; then
+    an admin's undo puts both back to no owner."""
     setup(workspace, ownership={"default": "integration_wins"})
     workspace.ingest(
         "dialer",
         [
             contact_line("p-1", "u-1", "2026-11-05T09:00:00Z"),
             contact_line("p-1", "u-9", "2026-11-06T09:00:00Z"),
+            contact_line("p-1", "u-1", "2026-11-07T09:00:00Z"),
             contact_line("p-2", "u-1", "2026-11-05T09:00:00Z"),
             contact_line("p-2", "u-9", "2026-11-06T09:00:00Z"),
             contact_line("p-2", "u-1", "2026-11-07T09:00:00Z"),
+            contact_line("p-2", "u-9", "2026-11-08T09:00:00Z"),
         ],
     )
     undone = workspace.undo(
@@ -298,12 +355,14 @@ def undo_two_records(workspace: Workspace) -> None:
 
 def test_an_admins_undo_is_not_counted_as_flapping(workspace: Workspace) -> None:
     """p-1's two changes and the undo are not three changes: no flapping. p-2 changed three
-    times before the undo: it flaps, and its history shows the undo, by an admin."""
+    times before the undo: it flaps, and its history shows the undo, by an admin, not
+    counted."""
     undo_two_records(workspace)
     [row] = alerts(workspace)["owner_flapping"].rows
     assert row["record"]["id"] == workspace.find(external="dialer:p-2")[0]["id"]
-    assert row["changes"] == 3
-    assert [(h["by"], h["strategy"]) for h in row["history"]][-1] == ("an admin", "undo")
+    assert row["changes"] == 3 and row["by"] == ["dialer"]
+    last = row["history"][-1]
+    assert (last["by"], last["strategy"], last["counted"]) == ("an admin", "undo", False)
 
 
 def test_a_record_an_undo_left_without_owner_says_so(workspace: Workspace) -> None:
@@ -311,3 +370,96 @@ def test_a_record_an_undo_left_without_owner_says_so(workspace: Workspace) -> No
     unowned = alerts(workspace)["unowned_new_leads"]
     groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
     assert groups == {("dialer", "put back to no owner by an undo"): 2}
+
+
+def test_the_text_says_who_changed_a_flapping_records_owner(db_url: str) -> None:
+    """Each change under the record, owners named: by the integration (a staged rollout's
+    settings marked), by a person in the CRM; its first owner said not counted."""
+    rollout = {"percent": 100, "settings": {"ownership": {"default": "integration_wins"}}}
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings(rollout=rollout)}))
+        ws.ingest(
+            "dialer",
+            [
+                contact_line("p-1", "u-1", "2026-11-05T09:00:00Z"),
+                contact_line("p-1", "u-9", "2026-11-06T09:00:00Z"),
+            ],
+        )
+        [record] = ws.find(external="dialer:p-1")
+        ws.set_owner("contact", record["id"], "101", at="2026-11-06T10:00:00.000Z")
+        ws.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-06T11:00:00Z")])
+    env = {"LEADSYNC_DB": db_url}
+    shown = CliRunner().invoke(app, ["report", "--since", FIXED_SINCE], env=env)
+    assert shown.exit_code == 1, shown.output
+    text = shown.stdout
+    assert "contact 1, changes 3, by a person in the CRM, dialer" in text
+    assert (
+        "2026-11-05T09:00:00Z no owner -> 101 Ana Ng by dialer (integration_wins) [rollout], "
+        "not counted\n" in text
+    )
+    assert "2026-11-06T09:00:00Z 101 Ana Ng -> 102 Bo Li by dialer (integration_wins)" in text
+    assert "2026-11-06T10:00:00Z 102 Bo Li -> 101 Ana Ng by a person in the CRM (manual)\n" in text
+    as_json = CliRunner().invoke(app, ["report", "--since", FIXED_SINCE, "--json"], env=env)
+    [flapping] = [
+        f for f in json.loads(as_json.stdout)["findings"] if f["check"] == "owner_flapping"
+    ]
+    [row] = flapping["rows"]
+    assert [h["settings"] for h in row["history"]] == ["rollout", "rollout", "current", "rollout"]
+    assert sum(h["counted"] for h in row["history"]) == row["changes"] == 3
+
+
+def test_unowned_new_contacts_no_decision_was_made_for_say_why(workspace: Workspace) -> None:
+    """A contact only named by another event (a placeholder) and one created for a call's
+    unknown number have no decision: each says why it has no owner."""
+    setup(workspace, region="GB", unknown_counterpart={"policy": "create"})
+    call = {
+        "activity": "call",
+        "external_id": "c-1",
+        "owner": "u-1",
+        "properties": {"duration_s": 60, "to_number": "+447700900123", "direction": "outbound"},
+    }
+    workspace.ingest(
+        "dialer",
+        [
+            json.dumps(ev("activity", TODAY, **call)),
+            activity("note", "n-1", "ghost", TODAY, body="named only here"),
+        ],
+    )
+    unowned = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
+    assert groups == {
+        ("dialer", "only named by another event (its own event has not come)"): 1,
+        ("dialer", "created for a call's unknown number (unknown_counterpart: create)"): 1,
+    }
+    assert unowned.summary.startswith(
+        "2 contacts or leads created since 2026-11-03T12:00:00Z still have no owner"
+    )
+
+
+def test_an_unmapped_user_says_when_it_was_last_seen(workspace: Workspace) -> None:
+    """Its events are every event it has sent (counted since leadsync first saw it), so the
+    row says when it was last seen, in the window."""
+    setup(workspace, users={"unmapped": {"policy": "leave"}})
+    old = [contact_line(f"o-{n}", "u-404", "2026-10-01T09:00:00Z") for n in range(3)]
+    workspace.ingest("dialer", [*old, contact_line("p-1", "u-404", TODAY)])
+    [row] = alerts(workspace)["unmapped_external_users"].rows
+    assert (row["events"], row["last_seen"]) == (4, "2026-11-10T09:00:00Z")
+
+
+def test_a_test_leads_call_not_created_is_left_out(workspace: Workspace) -> None:
+    """With calls disabled, the test lead's call is not created and passes with a note; the
+    report counts the real call not created, not the test's."""
+    setup(workspace, activities={"call": {"enabled": False}})
+    real = activity("call", "c-1", "p-1", TODAY, duration_s=60)
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY), real])
+    assert workspace.test_lead("dialer", "u-1", at="2026-11-10T10:00:00.000Z").passed
+    finding = findings(workspace)["activities_not_created"]
+    assert finding.rows == [
+        {
+            "integration": "dialer",
+            "type": "call",
+            "reason": "call activities are disabled",
+            "activities": 1,
+        }
+    ]
+    assert finding.summary.startswith("1 activity received but not created")

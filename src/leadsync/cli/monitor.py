@@ -20,6 +20,7 @@ from leadsync.results import counted
 from leadsync.values import since_ts
 
 ROWS_SHOWN = 20  # rows of a finding printed as text; --json has them all
+HISTORY_SHOWN = 10  # owner changes printed under a flapping record
 
 
 @app.command("report")
@@ -52,18 +53,27 @@ def _print_report(result: Mapping[str, Any], names: Mapping[str, str]) -> None:
         if finding["alert"] or finding["check"] == "activities_not_created":
             for row in finding["rows"][:ROWS_SHOWN]:
                 render.line(f"        {_row_text(finding['check'], row, names)}")
+                for change in _history_text(row.get("history") or [], names):
+                    render.line(f"          {change}")
 
 
 def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> str:
     """A report row in plain words: ``contact 12, changes 4``, ``owner 103 Cy Oh, still
-    mapped from dialer:u-9``, ``no email``; skips as ``dialer call: REASON: COUNT``. Nested
-    lists are left to --json and the ``records show`` line."""
+    mapped from dialer:u-9``, ``no email``; skips as ``dialer call: REASON: COUNT``; a busy
+    day's sources as ``from dialer note 30``. Other nested lists are left to --json, the
+    ``records show`` line and, for a flapping record, :func:`_history_text`."""
     if check == "activities_not_created":
         return f"{row['integration']} {row['type']}: {row['reason']}: {row['activities']}"
     parts = []
     for key, value in row.items():
         label = key.replace("_", " ")
-        if key == "show" or isinstance(value, list):
+        if key == "from" and isinstance(value, list):  # a busy day's integrations and types
+            parts.append(
+                "from "
+                + ", ".join(f"{s['integration']} {s['type']} {s['activities']}" for s in value)
+            )
+            continue
+        if key == "show" or isinstance(value, list) and not all(isinstance(v, str) for v in value):
             continue
         if key == "record" and isinstance(value, dict):
             parts.append(render.plain(value))
@@ -74,6 +84,31 @@ def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> s
         else:
             parts.append(f"{label} {render.plain(value)}")
     return ", ".join(parts) + (f"  ({row['show']})" if "show" in row else "")
+
+
+def _history_text(history: list[Mapping[str, Any]], names: Mapping[str, str]) -> list[str]:
+    """A flapping record's owner changes, one line each (the latest ``HISTORY_SHOWN``):
+    ``2026-12-02T09:00:00Z 101 Ana Ng -> 102 Bo Li by dialer (integration_wins)``, those the
+    count leaves out (a first owner, an undo) marked so."""
+    lines = (
+        []
+        if len(history) <= HISTORY_SHOWN
+        else [f"… {len(history) - HISTORY_SHOWN} earlier (--json, or the records show line)"]
+    )
+    for change in history[-HISTORY_SHOWN:]:
+        text = (
+            f"{display_ts(change['at'])} {_owner_or_none(change['from_owner_id'], names)} -> "
+            f"{_owner_or_none(change['owner_id'], names)} by {change['by']} "
+            f"({change['strategy']})"
+        )
+        if change.get("settings") == "rollout":
+            text += " [rollout]"
+        lines.append(text if change["counted"] else f"{text}, not counted")
+    return lines
+
+
+def _owner_or_none(owner_id: str | None, names: Mapping[str, str]) -> str:
+    return "no owner" if owner_id is None else render.owner(owner_id, names)
 
 
 @app.command("undo")

@@ -6,16 +6,16 @@ loop over rows); only the rows behind an alert (capped) come back to Python. Thi
 holds what the rows mean: thresholds, which come from the workspace's ``monitoring:`` block
 (:class:`leadsync.settings.MonitoringSettings`), and the wording.
 
-Alerts: owner flapping, unowned new leads, timeline overload, missing activities (skips by
-reason, dead letters, a drop in daily calls or emails against the integration's own
-baseline), unmapped external users and deactivated owners still mapped or still owning open
-records, dead letters, the push (lag, refusals, links waiting for records it cannot create
+Alerts: owner flapping, unowned new leads, the checks of activities
+(:mod:`leadsync.ops.monitor_activities`: timeline overload, skips by reason, merges, a drop in
+calls or emails against the integration's usual rate), unmapped external users and
+deactivated owners still mapped or still owning open records, dead letters, the review queue
+and held activities, the push (lag, refusals, links waiting for records it cannot create
 yet, the daily limit) and inbox lag.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import Field, computed_field
@@ -24,12 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync import model
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
+from leadsync.ops import monitor_activities as activity_checks
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
+from leadsync.ops.findings import SHOWN, Finding, names_in, show
 from leadsync.ops.push_status import not_created_rows, not_created_summary
-from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX, real_use, users_of_test_leads
+from leadsync.ops.testlead import TEST_DOMAIN, real_use, users_of_test_leads
 from leadsync.ops.undo import UNDONE_TO_NO_OWNER
 from leadsync.pipeline.expiry import expire_holds
 from leadsync.results import ResultModel, agreeing, counted
+from leadsync.rules.counterparts import UNKNOWN_NUMBER
 from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
@@ -38,37 +41,7 @@ from leadsync.store import reports as report_store
 from leadsync.store import review as review_store
 from leadsync.store.views import inbox_lag
 
-SHOWN = 50  # rows listed per finding; counts are always complete
-
-
-class Finding(ResultModel):
-    """One check of the report: whether it fires, in a sentence, and the rows behind it
-    (their keys depend on the check)."""
-
-    check: str
-    alert: bool
-    summary: str
-    rows: list[dict[str, Any]] = Field(default_factory=list)
-    parts: dict[str, str] = Field(default_factory=dict, exclude=True)
-    """Each integration's own part of a check counted per integration, in the summary's words
-    with that integration's numbers (the console's Integrations page shows a row its own);
-    empty for a check that is not counted per integration. Not in the JSON."""
-    workspace_part: str | None = Field(default=None, exclude=True)
-    """The part of a check counted per integration that is no integration's (a deactivated
-    owner's open records). Not in the JSON."""
-
-
-def names_in(row: Mapping[str, Any]) -> Iterable[str]:
-    """The integrations a finding's row names, in the keys the checks use."""
-    for key in ("integration", "first", "merged", "fallback_of"):
-        if isinstance(row.get(key), str):
-            yield row[key]
-    mapped_from = row.get("still_mapped_from")
-    if isinstance(mapped_from, str):
-        yield mapped_from.partition(":")[0]
-    for source in row.get("from") or ():
-        if isinstance(source, Mapping) and isinstance(source.get("integration"), str):
-            yield source["integration"]
+__all__ = ["SHOWN", "Finding", "Report", "names_in", "report"]
 
 
 class Report(ResultModel):
@@ -105,11 +78,11 @@ def report(
     with engine.connect() as connection:
         result.findings.append(_flapping(connection, monitoring, since))
         result.findings.append(_unowned(connection, monitoring, since, until))
-        result.findings.append(_overload(connection, monitoring, since))
-        result.findings.append(_skipped(connection, since))
+        result.findings.append(activity_checks.timeline_overload(connection, monitoring, since))
+        result.findings.append(activity_checks.not_created(connection, since))
         if rules.dedupe:
-            result.findings.append(_merged(connection, since))
-        result.findings.append(_drops(connection, monitoring, until))
+            result.findings.append(activity_checks.merged(connection, since))
+        result.findings.append(activity_checks.activity_drop(connection, rules, monitoring, until))
         result.findings.append(_unmapped(connection, rules, since))
         result.findings.append(_inactive_owners(connection, rules))
         result.findings.append(_dead_letters(connection, monitoring, since))
@@ -165,7 +138,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         rows=[
             {
                 "record": {"type": "contact", "id": r["id"]},
-                "show": _show("contact", r["id"]),
+                "show": show("contact", r["id"]),
                 "number": r["number"],
                 "created_at": display_ts(r["created_at"]),
                 "by": r["created_by"],
@@ -184,7 +157,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
         rows=[
             {
                 "record": {"type": r["record_type"], "id": r["record_id"]},
-                "show": _show(r["record_type"], r["record_id"]),
+                "show": show(r["record_type"], r["record_id"]),
                 "property": r["property"],
                 "given": r["number"],
             }
@@ -269,39 +242,46 @@ def _seconds_between(ts: str | None, until: str) -> float:
     return max(0.0, (ts_to_datetime(until) - ts_to_datetime(ts)).total_seconds()) if ts else 0.0
 
 
-def _show(record_type: str, record_id: int) -> str:
-    return f"leadsync records show {record_type} {record_id}"
-
-
 def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
-    """Records whose owner changed ``flapping_changes`` times or more; an admin's undo puts
-    owners back and is not counted (its change still shows in the record's history)."""
+    """Records whose owner was overwritten ``flapping_changes`` times or more: a change that
+    replaced or cleared an owner counts, a record's first owner (a new record's, an empty
+    owner filled) does not, and neither does an admin's undo, which puts owners back. Each
+    row's history lists the window's owner changes (the latest ``SHOWN``), each saying
+    whether it is counted."""
     total, top = report_store.flapping_records(
         c, since, m.flapping_changes, SHOWN, TEST_DOMAIN, not_counted=model.UNDO_STRATEGY
     )
     changes: dict[int, list[dict[str, Any]]] = {r.record_id: [] for r in top}
-    for row in report_store.owner_changes_since(c, list(changes), since, TEST_DOMAIN):
+    for row in report_store.owner_histories(
+        c, list(changes), since, TEST_DOMAIN, SHOWN, not_counted=model.UNDO_STRATEGY
+    ):
         changes[row.record_id].append(
             {
                 "at": row.at,
+                "from_owner_id": row.previous_owner_id,
                 "owner_id": row.owner_id,
                 "by": model.decided_by(row.integration, row.strategy),
                 "strategy": row.strategy,
+                "settings": model.settings_used(row.settings),
+                "counted": bool(row.counted),
             }
         )
     rows = [
         {
             "record": {"type": r.record_type, "id": r.record_id},
-            "changes": r.changes,
+            "changes": int(r.changes),
+            "by": sorted({h["by"] for h in changes[r.record_id] if h["counted"]}),
             "history": changes[r.record_id],
-            "show": _show(r.record_type, r.record_id),
+            "show": show(r.record_type, r.record_id),
         }
         for r in top
     ]
+    times = f"{m.flapping_changes} or more times since {display_ts(since)}"
     summary = (
-        f"{counted(total, 'record')} changed owner {m.flapping_changes} or more times"
+        f"{counted(total, 'record')} had {agreeing(total, 'its', 'their')} owner replaced "
+        f"or cleared {times}"
         if total
-        else f"no record changed owner {m.flapping_changes} or more times"
+        else f"no record had its owner replaced or cleared {times}"
     )
     return Finding(check="owner_flapping", alert=total > 0, summary=summary, rows=rows)
 
@@ -315,6 +295,12 @@ _UNOWNED_BECAUSE = (
     ("%has no active owner%", "round robin team has no active owner"),
     ("%inactive%", "the mapped owner is inactive"),
 )
+# Why one without a decision has none: the first (origin, words) that fits it.
+_UNOWNED_UNDECIDED = (
+    ("placeholder", "only named by another event (its own event has not come)"),
+    (UNKNOWN_NUMBER, "created for a call's unknown number (unknown_counterpart: create)"),
+    (None, "no decision was made"),
+)
 
 
 def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Finding:
@@ -325,7 +311,7 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
         settled,
         TEST_DOMAIN,
         _UNOWNED_BECAUSE,
-        no_decision="no decision was made",
+        _UNOWNED_UNDECIDED,
         other="other (see the decision)",
         limit=SHOWN,
     )
@@ -333,13 +319,12 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
     rows: list[dict[str, Any]] = [
         {"integration": g.created_by, "why": g.why, "records": int(g.n)} for g in groups
     ]
-    rows += [
-        {"record": {"type": e.type, "id": e.id}, "show": _show(e.type, e.id)} for e in examples
-    ]
+    rows += [{"record": {"type": e.type, "id": e.id}, "show": show(e.type, e.id)} for e in examples]
 
     def said(n: int) -> str:
         return (
-            f"{counted(n, 'contact or lead', 'contacts or leads')} created since {since} "
+            f"{counted(n, 'contact or lead', 'contacts or leads')} created since "
+            f"{display_ts(since)} "
             f"still {agreeing(n, 'has', 'have')} no owner after "
             f"{m.unowned_after_minutes:g} minutes"
             if n
@@ -356,119 +341,6 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
         summary=said(total),
         rows=rows,
         parts={name: said(n) for name, n in per.items()},
-    )
-
-
-def _overload(c: Connection, m: MonitoringSettings, since: str) -> Finding:
-    """Record-days over the threshold; the types and sources of the ``SHOWN`` busiest are
-    read for those alone."""
-    over = report_store.busy_record_days(c, since, m.timeline_max_per_day, TEST_PREFIX)
-    top = sorted(over, key=lambda row: (-row.n, row.record_id))[:SHOWN]
-    types = report_store.record_types(c, [row.record_id for row in top])
-    rows = []
-    for row in top:
-        sources = report_store.activities_of_day(c, row.record_id, row.day)
-        record_type = types.get(row.record_id, "record")
-        rows.append(
-            {
-                "record": {"type": record_type, "id": row.record_id},
-                "day": row.day,
-                "activities": int(row.n),
-                "from": [
-                    {"integration": s.integration, "type": s.type, "activities": int(s.n)}
-                    for s in sources
-                ],
-                "show": _show(record_type, row.record_id),
-            }
-        )
-    summary = (
-        f"{len(over)} record-days have more than {m.timeline_max_per_day} activities"
-        if over
-        else f"no timeline has more than {m.timeline_max_per_day} activities a day"
-    )
-    per: dict[str, int] = {}
-    for shown in rows:
-        for name in set(names_in(shown)):
-            per[name] = per.get(name, 0) + 1
-    among = f" (of the {len(top)} busiest of {len(over)})" if len(over) > len(top) else ""
-    parts = {
-        name: f"{counted(n, 'record-day')} with more than {m.timeline_max_per_day} activities "
-        f"{agreeing(n, 'has', 'have')} some of its own{among}"
-        for name, n in per.items()
-    }
-    return Finding(
-        check="timeline_overload", alert=bool(over), summary=summary, rows=rows, parts=parts
-    )
-
-
-def _skipped(c: Connection, since: str) -> Finding:
-    """Skips by integration, type and kind of reason (the rule and its setting: "shorter than
-    min_duration_s (15 s)"), not by each activity's own values."""
-    total, groups = report_store.skips_by_kind(c, since, SHOWN)
-    rows = [
-        {"integration": g.integration, "type": g.type, "reason": g.kind, "activities": int(g.n)}
-        for g in groups
-    ]
-    summary = (
-        f"{counted(total, 'activity', 'activities')} received but not created (by the filters)"
-    )
-    return Finding(check="activities_not_created", alert=False, summary=summary, rows=rows)
-
-
-def _merged(c: Connection, since: str) -> Finding:
-    """Activities two tools logged, merged into one (dedupe rules), per pair of tools."""
-    rows = [
-        {"first": first, "merged": merged, "type": atype, "activities": int(n)}
-        for first, merged, atype, n in report_store.merges_by_pair(c, since)
-    ]
-    total = sum(r["activities"] for r in rows)
-    pairs = "; ".join(f"{r['first']} + {r['merged']}: {r['activities']} {r['type']}s" for r in rows)
-    summary = (
-        f"{counted(total, 'activity', 'activities')} logged by two tools {agreeing(total, 'was', 'were')} merged into one"
-        + (f" ({pairs})" if pairs else "")
-    )
-    return Finding(check="activities_merged", alert=False, summary=summary, rows=rows[:SHOWN])
-
-
-def _drops(c: Connection, m: MonitoringSettings, until: str) -> Finding:
-    """Calls and emails created over the last day against the integration's daily average
-    over the ``baseline_days`` before it."""
-    day_start = add_days(until, -1)
-    base_start = add_days(day_start, -m.baseline_days)
-    rows = []
-    for row in report_store.calls_and_emails_per_period(
-        c, base_start, day_start, until, TEST_PREFIX
-    ):
-        average = float(row.baseline or 0) / m.baseline_days
-        last = int(row.last_day or 0)
-        if average >= m.min_baseline_per_day and last < average * (1 - m.drop_percent / 100):
-            rows.append(
-                {
-                    "integration": row.integration,
-                    "type": row.type,
-                    "last_day": last,
-                    "daily_average": round(average, 1),
-                }
-            )
-    summary = (
-        f"{len(rows)} integrations sent far fewer calls or emails in the last day than usual"
-        if rows
-        else "calls and emails arrive at their usual rate"
-    )
-    parts: dict[str, list[str]] = {}
-    for r in rows:
-        parts.setdefault(r["integration"], []).append(
-            f"{r['last_day']} {r['type']}s against a daily average of {r['daily_average']}"
-        )
-    return Finding(
-        check="activity_drop",
-        alert=bool(rows),
-        summary=summary,
-        rows=rows,
-        parts={
-            name: f"far fewer calls or emails in the last day than usual ({'; '.join(figures)})"
-            for name, figures in parts.items()
-        },
     )
 
 
@@ -493,6 +365,7 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
                     "external_user": user.external_id,
                     "email": user.email,
                     "events": events,
+                    "last_seen": display_ts(last_seen),
                     "how": result.how,
                 }
             )
@@ -531,8 +404,8 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
         if unmapped.policy == "fallback" and unmapped.owner in inactive:
             rows.append({"owner_id": unmapped.owner, "fallback_of": name})
     summary = (
-        f"{len(rows)} findings on deactivated owners that are still mapped, named as a fallback "
-        "or own open records"
+        f"{counted(len(rows), 'finding')} on deactivated owners that are still mapped, named as a "
+        "fallback or own open records"
         if rows
         else "no deactivated owner is mapped, named as a fallback or owns open records"
     )
@@ -552,7 +425,8 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
         summary=summary,
         rows=rows[:SHOWN],
         parts=parts,
-        workspace_part=f"{owning} findings on deactivated owners that still own open records"
+        workspace_part=f"{counted(owning, 'finding')} on deactivated owners that still own open "
+        "records"
         if owning
         else None,
     )

@@ -85,14 +85,19 @@ def flapping_records(
     not_counted: str,
 ) -> tuple[int, Rows]:
     """How many records had at least ``min_changes`` owner changes since ``since``, and the
-    ``limit`` with the most (``record_id``, ``record_type``, ``changes``); the changes of
-    strategy ``not_counted`` (an admin's undo) are not counted."""
+    ``limit`` with the most (``record_id``, ``record_type``, ``changes``). A change counts
+    when it replaced or cleared an owner (:func:`owner_overwritten`); the changes of strategy
+    ``not_counted`` (an admin's undo) are not counted."""
     d = owner_decisions
     # The window's rows first (the time index), then grouped: left to itself the planner
     # walks the whole table in record order to save a sort (ten times slower on a big one).
     recent = (
         sa.select(d.c.record_id, d.c.record_type)
-        .where(*owner_changed_since(since, test_domain), d.c.strategy != not_counted)
+        .where(
+            *owner_changed_since(since, test_domain),
+            owner_overwritten(),
+            d.c.strategy != not_counted,
+        )
         .cte("recent_changes")
         .prefix_with("MATERIALIZED")
     )
@@ -108,18 +113,60 @@ def flapping_records(
     return int(total), top
 
 
-def owner_changes_since(
-    connection: Connection, record_ids: Collection[int], since: str, test_domain: str
+def owner_overwritten() -> sa.ColumnElement[bool]:
+    """An owner change that replaced or cleared an owner: a record's first owner (a new
+    record's, or an empty owner filled) is not an owner overwritten."""
+    return owner_decisions.c.previous_owner_id.is_not(None)
+
+
+def owner_histories(
+    connection: Connection,
+    record_ids: Collection[int],
+    since: str,
+    test_domain: str,
+    per_record: int,
+    *,
+    not_counted: str,
 ) -> Rows:
-    """The owner changes of ``record_ids`` since ``since``, in order per record
-    (``record_id``, ``at``, ``owner_id``, ``integration``, ``strategy``)."""
+    """The owner changes of ``record_ids`` since ``since``: the latest ``per_record`` of
+    each record, in time order per record (``record_id``, ``at``, ``previous_owner_id``,
+    ``owner_id``, ``integration``, ``strategy``, ``settings``, ``counted``: whether
+    :func:`flapping_records` counts it, by the same filters)."""
     if not record_ids:
         return []
     d = owner_decisions
+    latest_first = sa.func.row_number().over(
+        partition_by=d.c.record_id, order_by=(d.c.at.desc(), d.c.id.desc())
+    )
+    counted = sa.and_(owner_overwritten(), d.c.strategy != not_counted)
+    changes = (
+        sa.select(
+            d.c.id,
+            d.c.record_id,
+            d.c.at,
+            d.c.previous_owner_id,
+            d.c.owner_id,
+            d.c.integration,
+            d.c.strategy,
+            d.c.settings,
+            sa.case((counted, True), else_=False).label("counted"),
+            latest_first.label("nth_latest"),
+        ).where(d.c.record_id.in_(list(record_ids)), *owner_changed_since(since, test_domain))
+    ).subquery()
+    c = changes.c
     return connection.execute(
-        sa.select(d.c.record_id, d.c.at, d.c.owner_id, d.c.integration, d.c.strategy)
-        .where(d.c.record_id.in_(list(record_ids)), *owner_changed_since(since, test_domain))
-        .order_by(d.c.record_id, d.c.at, d.c.id)
+        sa.select(
+            c.record_id,
+            c.at,
+            c.previous_owner_id,
+            c.owner_id,
+            c.integration,
+            c.strategy,
+            c.settings,
+            c.counted,
+        )
+        .where(c.nth_latest <= per_record)
+        .order_by(c.record_id, c.at, c.id)
     ).all()
 
 
@@ -129,7 +176,7 @@ def unowned_new_records(
     settled: str,
     test_domain: str,
     reason_kinds: Sequence[tuple[str, str]],
-    no_decision: str,
+    undecided_kinds: Sequence[tuple[str | None, str]],
     other: str,
     limit: int,
 ) -> tuple[Rows, Rows]:
@@ -138,7 +185,10 @@ def unowned_new_records(
     Returns the groups (``created_by``, ``why``, ``n``; largest first) and the first
     ``limit`` of them (``id``, ``type``, ``created_by``). ``why`` names the kind of the
     record's latest decision: the label of the first ``(LIKE pattern, label)`` of
-    ``reason_kinds`` its reason matches, ``no_decision`` without one, else ``other``.
+    ``reason_kinds`` its reason matches, else ``other``; a record without a decision gets
+    the label of the first ``(origin, label)`` of ``undecided_kinds`` that fits it —
+    ``"placeholder"`` for a record only named by other events so far, a ``records.origin``
+    value, or None for any.
     """
     r, d = records, owner_decisions
     latest = (
@@ -149,19 +199,33 @@ def unowned_new_records(
         .scalar_subquery()
     )
     base = (
-        sa.select(r.c.id, r.c.type, r.c.created_by, r.c.created_at, latest.label("reason")).where(
-            *unowned_new(since, settled, test_domain)
-        )
+        sa.select(
+            r.c.id,
+            r.c.type,
+            r.c.created_by,
+            r.c.placeholder,
+            r.c.origin,
+            latest.label("reason"),
+        ).where(*unowned_new(since, settled, test_domain))
     ).subquery()
+    undecided = base.c.reason.is_(None)
+
+    def fits(origin: str | None) -> sa.ColumnElement[bool]:
+        if origin is None:
+            return undecided
+        if origin == "placeholder":
+            return sa.and_(undecided, base.c.placeholder.is_(True))
+        return sa.and_(undecided, base.c.origin == origin)
+
     why = sa.case(
-        (base.c.reason.is_(None), no_decision),
+        *((fits(origin), label) for origin, label in undecided_kinds),
         *((base.c.reason.like(pattern), label) for pattern, label in reason_kinds),
         else_=other,
     ).label("why")
     groups = connection.execute(
         sa.select(base.c.created_by, why, sa.func.count().label("n"))
         .group_by(base.c.created_by, why)
-        .order_by(sa.func.count().desc())
+        .order_by(sa.func.count().desc(), base.c.created_by, why)
     ).all()
     examples = connection.execute(
         sa.select(base.c.id, base.c.type, base.c.created_by).order_by(base.c.id).limit(limit)
@@ -172,52 +236,53 @@ def unowned_new_records(
 def busy_record_days(
     connection: Connection, since: str, max_per_day: int, test_prefix: str
 ) -> Rows:
-    """Every (``record_id``, ``day``, ``n``) with more than ``max_per_day`` activities since
-    ``since``: one grouped pass over the window's activities and their records."""
+    """Every (``record_id``, ``record_type``, ``day``, ``n``) with more than ``max_per_day``
+    activities since ``since`` (the start of a day, for whole days): one grouped pass over
+    the window's activities and their records."""
     a, aa = activities, activity_associations
     day = sa.func.substr(a.c.occurred_at, 1, 10).label("day")
     return connection.execute(
-        sa.select(aa.c.record_id, day, sa.func.count().label("n"))
+        sa.select(aa.c.record_id, aa.c.record_type, day, sa.func.count().label("n"))
         .select_from(aa.join(a, a.c.id == aa.c.activity_id))
         .where(a.c.occurred_at >= since, not_test(a, test_prefix))
-        .group_by(aa.c.record_id, day)
+        .group_by(aa.c.record_id, aa.c.record_type, day)
         .having(sa.func.count() > max_per_day)
     ).all()
 
 
-def record_types(connection: Connection, record_ids: Collection[int]) -> dict[int, str]:
-    """Each record's type by id (ids that name no record are absent)."""
+def sources_per_record_day(
+    connection: Connection, record_ids: Collection[int], since: str, test_prefix: str
+) -> Rows:
+    """The activities of ``record_ids`` since ``since``, counted as :func:`busy_record_days`
+    counts them, by (``record_id``, ``day``, ``integration``, ``type``, ``n``): one grouped
+    query for every record a finding lists."""
     if not record_ids:
-        return {}
-    r = records
-    query = sa.select(r.c.id, r.c.type).where(r.c.id.in_(list(record_ids)))
-    return {int(rid): str(rtype) for rid, rtype in connection.execute(query)}
-
-
-def activities_of_day(connection: Connection, record_id: int, day: str) -> Rows:
-    """A record's activities on ``day`` (``YYYY-MM-DD``) by (``integration``, ``type``, ``n``),
-    most first."""
+        return []
     a, aa = activities, activity_associations
+    day = sa.func.substr(a.c.occurred_at, 1, 10).label("day")
     return connection.execute(
-        sa.select(a.c.integration, a.c.type, sa.func.count().label("n"))
+        sa.select(aa.c.record_id, day, a.c.integration, a.c.type, sa.func.count().label("n"))
         .select_from(aa.join(a, a.c.id == aa.c.activity_id))
         .where(
-            aa.c.record_id == record_id,
-            a.c.occurred_at >= day,
-            a.c.occurred_at < day + "T99",
+            aa.c.record_id.in_(list(record_ids)),
+            a.c.occurred_at >= since,
+            not_test(a, test_prefix),
         )
-        .group_by(a.c.integration, a.c.type)
-        .order_by(sa.func.count().desc())
+        .group_by(aa.c.record_id, day, a.c.integration, a.c.type)
+        .order_by(aa.c.record_id, day, sa.func.count().desc(), a.c.integration, a.c.type)
     ).all()
 
 
-def skips_by_kind(connection: Connection, since: str, limit: int) -> tuple[int, Rows]:
+def skips_by_kind(
+    connection: Connection, since: str, limit: int, test_prefix: str
+) -> tuple[int, Rows]:
     """Activities skipped since ``since``: how many, and the ``limit`` largest groups by
     (``integration``, ``type``, ``kind``, ``n``) — the kind of reason, not each value. An
     activity counts once however many of its events were skipped (a call's five webhooks:
-    one call); one with no id of its own is each event's."""
+    one call); one with no id of its own is each event's. The test lead's calls (external
+    ids starting with ``test_prefix``) are left out."""
     s = activity_skips
-    window = skipped_since(since)
+    window = sa.and_(skipped_since(since), not_test(s, test_prefix))
     each = sa.func.count(
         sa.distinct(
             s.c.integration
@@ -252,20 +317,28 @@ def merges_by_pair(connection: Connection, since: str) -> Rows:
 
 
 def calls_and_emails_per_period(
-    connection: Connection, base_start: str, day_start: str, until: str, test_prefix: str
+    connection: Connection,
+    last_day: tuple[str, str],
+    baseline: Sequence[tuple[str, str]],
+    test_prefix: str,
 ) -> Rows:
-    """Per (``integration``, ``type``) of calls and emails: how many happened from
-    ``day_start`` to ``until`` (``last_day``) and from ``base_start`` to ``day_start``
-    (``baseline``)."""
+    """Per (``integration``, ``type``) of calls and emails: how many happened in the
+    ``last_day`` window (``last_day``, from its start to its end) and in the ``baseline``
+    windows together (``baseline``): one grouped pass from the earliest window's start."""
     a = activities
-    recent = sa.func.sum(sa.case((a.c.occurred_at >= day_start, 1), else_=0))
-    before = sa.func.sum(sa.case((a.c.occurred_at < day_start, 1), else_=0))
+
+    def within(window: tuple[str, str]) -> sa.ColumnElement[bool]:
+        return sa.and_(a.c.occurred_at >= window[0], a.c.occurred_at < window[1])
+
+    recent = sa.func.sum(sa.case((within(last_day), 1), else_=0))
+    before = sa.func.sum(sa.case((sa.or_(*(within(w) for w in baseline)), 1), else_=0))
+    start = min(w[0] for w in (last_day, *baseline))
     return connection.execute(
         sa.select(a.c.integration, a.c.type, recent.label("last_day"), before.label("baseline"))
         .where(
             a.c.type.in_(("call", "email")),
-            a.c.occurred_at >= base_start,
-            a.c.occurred_at < until,
+            a.c.occurred_at >= start,
+            a.c.occurred_at < last_day[1],
             not_test(a, test_prefix),
         )
         .group_by(a.c.integration, a.c.type)
