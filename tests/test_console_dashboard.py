@@ -15,6 +15,7 @@ from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.store import dashboard as per_day
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, WIDE, console_server, sign_in
+from tests.helpers import call_line
 from tests.live import LiveServer
 from tests.test_console_records import build_known_workspace
 
@@ -39,7 +40,7 @@ def test_each_per_day_query_counts_the_known_workspace(workspace: Workspace) -> 
             (DAY1, "dialer", 1),
             (DAY2, "dialer", 1),
         ]
-        assert rows(per_day.skips_per_day(c, SINCE, UNTIL)) == [(DAY1, "dialer", 1)]
+        assert rows(per_day.skips_per_day(c, SINCE, UNTIL, TEST_PREFIX)) == [(DAY1, "dialer", 1)]
         changes = per_day.owner_changes_per_day(c, SINCE, UNTIL, TEST_DOMAIN)
         assert [(day, i, strategy, int(n)) for day, i, strategy, n in changes] == [
             (DAY1, "dialer", None, 1),  # Kim set; Sam's unmapped rep was ignored
@@ -51,7 +52,7 @@ def test_each_per_day_query_counts_the_known_workspace(workspace: Workspace) -> 
         assert rows(per_day.activities_per_day(c, SINCE, f"{DAY2}T00:00:00.000Z", TEST_PREFIX)) == [
             (DAY1, "dialer", 1)
         ]
-        assert rows(per_day.skips_per_day(c, f"{DAY2}T00:00:00.000Z", UNTIL)) == []
+        assert rows(per_day.skips_per_day(c, f"{DAY2}T00:00:00.000Z", UNTIL, TEST_PREFIX)) == []
 
 
 def test_the_charts_add_up_to_the_reports_numbers(workspace: Workspace) -> None:
@@ -72,6 +73,22 @@ def test_the_charts_add_up_to_the_reports_numbers(workspace: Workspace) -> None:
     assert [(r.type, r.id) for r in cards["unowned_new_leads"].records] == [("contact", 2)]
     assert cards["unowned_new_leads"].alert and not cards["owner_flapping"].alert
     assert board.push is None  # no destination
+
+
+def test_the_skipped_chart_counts_activities_as_the_report_does(workspace: Workspace) -> None:
+    """A short call's three events are one call skipped, and the test lead's skipped call is
+    none: the chart's days add up to the report's count."""
+    build_known_workspace(workspace, DAY1, DAY2)
+    short = [call_line("c-9", "p-1", 3, f"{DAY2}T1{h}:00:00Z") for h in (1, 2, 3)]
+    workspace.ingest(
+        "dialer", [*short, call_line(f"{TEST_PREFIX}c", "p-1", 2, f"{DAY2}T15:00:00Z")]
+    )
+    board = workspace.dashboard(NOW)
+    skipped = next(c for c in board.charts if c.key == "skipped")
+    assert {s.label: s.values for s in skipped.series} == {"dialer": [0, 0, 0, 0, 0, 1, 1, 0]}
+    report = {f.check: f for f in workspace.report(board.since, NOW).findings}
+    assert skipped.total == 2
+    assert report["activities_not_created"].summary.startswith("2 activities received")
 
 
 def test_owner_changes_are_charted_by_who_made_them(workspace: Workspace) -> None:

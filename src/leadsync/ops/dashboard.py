@@ -144,7 +144,7 @@ def charts(engine: Engine, monitoring: MonitoringSettings, since: str, now: str)
                 "skipped",
                 "Activities skipped",
                 "Activities received but not created (the activity filters), by integration.",
-                dashboard_store.skips_per_day(c, since, now),
+                dashboard_store.skips_per_day(c, since, now, TEST_PREFIX),
             ),
             (
                 "owner_changes",

@@ -36,13 +36,16 @@ def _per_day(
     integration: sa.ColumnElement[Any] | None,
     where: Sequence[sa.ColumnElement[bool]],
     *more: sa.ColumnElement[Any],
+    count: sa.ColumnElement[int] | None = None,
 ) -> Rows:
-    """``(day, integration, *more, n)`` rows: ``more`` are further columns to count by."""
+    """``(day, integration, *more, n)`` rows: ``more`` are further columns to count by;
+    ``count`` what ``n`` counts (default: the rows)."""
     day = sa.func.substr(at, 1, 10).label("day")
     keys = (*(() if integration is None else (integration,)), *more)
     group = integration if integration is not None else sa.null()
+    n = count if count is not None else sa.func.count()
     query = (
-        sa.select(day, group.label("integration"), *more, sa.func.count().label("n"))
+        sa.select(day, group.label("integration"), *more, n.label("n"))
         .where(*where)
         .group_by(day, *keys)
         .order_by(day, *keys)
@@ -69,11 +72,18 @@ def activities_per_day(connection: Connection, since: str, until: str, test_pref
     return _per_day(connection, a.c.occurred_at, a.c.integration, where)
 
 
-def skips_per_day(connection: Connection, since: str, until: str) -> Rows:
-    """Activities received but not created, per day and integration."""
+def skips_per_day(connection: Connection, since: str, until: str, test_prefix: str) -> Rows:
+    """Activities received but not created, per day and integration, as the report counts
+    them (:func:`leadsync.store.reports.skipped_activities`, test calls left out; an
+    activity skipped on two days counts on each)."""
     s = activity_skips
-    where = [reports.skipped_since(since), s.c.occurred_at < until]
-    return _per_day(connection, s.c.occurred_at, s.c.integration, where)
+    where = [
+        reports.skipped_since(since),
+        s.c.occurred_at < until,
+        reports.not_test(s, test_prefix),
+    ]
+    count = reports.skipped_activities()
+    return _per_day(connection, s.c.occurred_at, s.c.integration, where, count=count)
 
 
 def owner_changes_per_day(connection: Connection, since: str, until: str, test_domain: str) -> Rows:
