@@ -130,7 +130,9 @@ def find_by_number(
         question = rules.unreadable_question(
             _noun(event), event.occurred_at, numbers, policy.policy.value, settings.region
         )
-        found.questions.append(_unknown_question(d, event, numbers, question))
+        # As a hold that ended asks it (kind unknown): one per activity.
+        subject = " or ".join(p.key for p in numbers)
+        found.questions.append(_question(d, event, rules.UNKNOWN, subject, question, []))
         found.trace = question
     elif policy.policy is CounterpartPolicy.CREATE:
         record = _create_contact(d, event, known[0])
@@ -474,24 +476,39 @@ def _ask(
     """A question for the review queue, or — when the integration says ``skip`` for this
     kind — the same question closed at once as left unanswered."""
     policy: Ambiguity = getattr(settings.ambiguous, kind)
-    skipped = policy is Ambiguity.SKIP
     found.questions.append(
-        {
-            "key_suffix": f":{extra_key}" if extra_key else "",
-            "kind": kind,
-            "integration": event.integration,
-            "event_id": event.id or None,
-            "subject": subject,
-            "question": question,
-            "candidates": candidates,
-            "created_at": d.now or event.occurred_at,
-            "status": "skipped" if skipped else "open",
-            "closed_at": (d.now or event.occurred_at) if skipped else None,
-            "closed_by": "leadsync" if skipped else None,
-            "choice": None,
-            "outcome": f"left unanswered (ambiguous.{kind}: skip)" if skipped else None,
-        }
+        _question(d, event, kind, subject, question, candidates, extra_key, policy)
     )
+
+
+def _question(
+    d: BatchDecider,
+    event: Event,
+    kind: str,
+    subject: str,
+    question: str,
+    candidates: list[dict[str, Any]],
+    extra_key: str | None = None,
+    policy: Ambiguity = Ambiguity.QUEUE,
+) -> dict[str, Any]:
+    """A review question's row about the activity of ``event`` (its key made by
+    :func:`settle`): open, or closed at once as left unanswered under ``skip``."""
+    skipped = policy is Ambiguity.SKIP
+    return {
+        "key_suffix": f":{extra_key}" if extra_key else "",
+        "kind": kind,
+        "integration": event.integration,
+        "event_id": event.id or None,
+        "subject": subject,
+        "question": question,
+        "candidates": candidates,
+        "created_at": d.now or event.occurred_at,
+        "status": "skipped" if skipped else "open",
+        "closed_at": (d.now or event.occurred_at) if skipped else None,
+        "closed_by": "leadsync" if skipped else None,
+        "choice": None,
+        "outcome": f"left unanswered (ambiguous.{kind}: skip)" if skipped else None,
+    }
 
 
 def _certain_company(d: BatchDecider, found: Found, ids: Sequence[int], why: str) -> None:
@@ -507,28 +524,6 @@ def _candidate(d: BatchDecider, record_id: int, why: str) -> dict[str, Any]:
         "record_type": record.type._value_ if record is not None else "deal",
         "name": (record.name or record.email) if record is not None else None,
         "why": why,
-    }
-
-
-def _unknown_question(
-    d: BatchDecider, event: Event, numbers: Sequence[PhoneNumber], question: str
-) -> dict[str, Any]:
-    """The question of an activity no number of which can be anybody's (kind ``unknown``,
-    as a hold that ended asks it: one per activity)."""
-    return {
-        "key_suffix": "",
-        "kind": rules.UNKNOWN,
-        "integration": event.integration,
-        "event_id": event.id or None,
-        "subject": " or ".join(p.key for p in numbers),
-        "question": question,
-        "candidates": [],
-        "created_at": d.now or event.occurred_at,
-        "status": "open",
-        "closed_at": None,
-        "closed_by": None,
-        "choice": None,
-        "outcome": None,
     }
 
 
