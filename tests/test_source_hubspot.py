@@ -143,7 +143,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         record("1025", "deal", "7301", properties={"name": "Globex renewal"}, manual=True)
     ],
     "deal.propertyChange.dealstage": [
-        record("1026", "deal", "7301", properties={"stage": "contractsent"})
+        record("1026", "deal", "7301", properties={"stage": "contractsent", "is_closed": False})
     ],
     # the numbers calls are matched by, as HubSpot holds them (only trimmed)
     "contact.propertyChange.phone": [
@@ -286,7 +286,29 @@ def test_echo_of_leadsync_own_app(
         ("company.propertyChange", "domain", "WWW.acme.test", {"domain": "acme.test"}),
         ("company.propertyChange", "name", "Acme", {"name": "Acme"}),
         ("deal.propertyChange", "dealname", "Acme pilot", {"name": "Acme pilot"}),
-        ("deal.propertyChange", "dealstage", "closedwon", {"stage": "closedwon"}),
+        # The default pipeline's stages say whether the deal is closed; another's do not.
+        (
+            "deal.propertyChange",
+            "dealstage",
+            "closedwon",
+            {"stage": "closedwon", "is_closed": True},
+        ),
+        (
+            "deal.propertyChange",
+            "dealstage",
+            "closedlost",
+            {"stage": "closedlost", "is_closed": True},
+        ),
+        (
+            "deal.propertyChange",
+            "dealstage",
+            "contractsent",
+            {"stage": "contractsent", "is_closed": False},
+        ),
+        ("deal.propertyChange", "dealstage", "93751841", {"stage": "93751841"}),
+        ("deal.propertyChange", "hs_is_closed", "true", {"is_closed": True}),
+        ("deal.propertyChange", "hs_is_closed", "false", {"is_closed": False}),
+        ("deal.propertyChange", "hs_is_closed", "", None),
         ("ticket.propertyChange", "subject", "Refund", {"subject": "Refund"}),
         ("ticket.propertyChange", "hs_pipeline_stage", "4", {"stage": "4"}),
         ("deal.propertyChange", "dealstage", None, {"stage": None}),

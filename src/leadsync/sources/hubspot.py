@@ -62,9 +62,14 @@ Kept properties (``KEPT_PROPERTIES``, HubSpot name -> canonical name):
 =========  ==================================================
 contact    ``email`` -> ``email``, ``firstname``, ``lastname``, ``phone``, ``mobilephone``
 company    ``domain`` -> ``domain``, ``name``
-deal       ``dealname`` -> ``name``, ``dealstage`` -> ``stage``
+deal       ``dealname`` -> ``name``, ``dealstage`` -> ``stage``, ``hs_is_closed`` -> ``is_closed``
 ticket     ``subject``, ``hs_pipeline_stage`` -> ``stage``
 =========  ==================================================
+
+A deal's ``is_closed`` (what "open deal" in the association rules reads) is HubSpot's
+``hs_is_closed`` where a change gives it, and a ``dealstage`` of the default pipeline
+(``DEFAULT_PIPELINE_STAGES``) says it too: ``closedwon`` and ``closedlost`` are closed, its
+other stages open. A stage of another pipeline (a number) says nothing of it.
 
 Manual changes and echoes
 -------------------------
@@ -163,8 +168,19 @@ KEPT_PROPERTIES: dict[tuple[RecordType, str], str] = {
     (RecordType.COMPANY, "name"): "name",
     (RecordType.DEAL, "dealname"): "name",
     (RecordType.DEAL, "dealstage"): "stage",
+    (RecordType.DEAL, "hs_is_closed"): "is_closed",
     (RecordType.TICKET, "subject"): "subject",
     (RecordType.TICKET, "hs_pipeline_stage"): "stage",
+}
+#: The default sales pipeline's stage ids, each with whether a deal there is closed.
+DEFAULT_PIPELINE_STAGES: dict[str, bool] = {
+    "appointmentscheduled": False,
+    "qualifiedtobuy": False,
+    "presentationscheduled": False,
+    "decisionmakerboughtin": False,
+    "contractsent": False,
+    "closedwon": True,
+    "closedlost": True,
 }
 #: ``changeSource`` values of a change a person made by hand.
 MANUAL_CHANGE_SOURCES = frozenset({"CRM_UI", "MOBILE_IOS", "MOBILE_ANDROID"})
@@ -324,7 +340,15 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
     if canonical is None:
         return False
     out["type"] = "record"
+    if canonical == "is_closed":
+        flag = {"true": True, "false": False}.get((value or "").lower())
+        out["properties"] = {} if flag is None else {"is_closed": flag}
+        return flag is not None
     out["properties"] = {canonical: value}
+    if canonical == "stage" and record_type is RecordType.DEAL:
+        closed = DEFAULT_PIPELINE_STAGES.get(value or "")
+        if closed is not None:
+            out["properties"]["is_closed"] = closed
     return True
 
 
