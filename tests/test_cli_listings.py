@@ -107,7 +107,8 @@ def test_activities_list_shows_created_activities_with_their_records_and_why(cli
             "type": "company",
             "id": 2,
             "source": "auto",
-            "why": "the named record's primary company (associations.company)",
+            "reason": "contact 1's primary company, by associations.company: primary",
+            "why": "contact 1's primary company, by associations.company: primary",
         },
     ]
     assert call["merged_from"] == []

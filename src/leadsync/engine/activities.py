@@ -28,7 +28,7 @@ from leadsync.engine.state import (
 from leadsync.model import ActivitySkip, Event, RecordRef
 from leadsync.rules import activity_memory, dedupe
 from leadsync.rules.activities import activity_owner, draft_reason, skip_reason, skip_with_earlier
-from leadsync.rules.associations import choose_associations, primary_index
+from leadsync.rules.associations import ChosenAssociation, choose_associations, primary_index
 from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import DedupeRule, IntegrationSettings
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -49,12 +49,39 @@ def sample_key(d: BatchDecider, event: Event) -> str:
     return f"activity:{event.external_id or event.id}"
 
 
+def given_first(refs: Sequence[RecordRef], given: Sequence[RecordRef]) -> list[RecordRef]:
+    """An activity's records (its memory keeps them sorted, whatever order named them) with
+    those this event names first, in the event's order: "the first named record" is the
+    event's first, not the one whose external id sorts first."""
+    position: dict[tuple[Any, ...], int] = {}
+    for i, ref in enumerate(given):
+        position.setdefault(_ref_key(ref), i)
+    return sorted(refs, key=lambda ref: position.get(_ref_key(ref), len(given)))
+
+
+def _ref_key(ref: RecordRef) -> tuple[Any, ...]:
+    return (ref.type, ref.external_id, ref.email, ref.domain)
+
+
+def gets_its_person(before: dict[str, Any] | None, given: Sequence[RecordRef]) -> bool:
+    """Whether this event names a contact or lead where the activity's earlier events
+    (``before``: its memory until now) named none."""
+    if not any(ref.type in PHONE_RECORD_TYPES for ref in given):
+        return False
+    earlier = activity_memory.refs(before) if before is not None else ()
+    return not any(ref.type in PHONE_RECORD_TYPES for ref in earlier)
+
+
 def skipped_for(
-    d: BatchDecider, event: Event, settings: IntegrationSettings
+    d: BatchDecider,
+    event: Event,
+    settings: IntegrationSettings,
+    given: Sequence[RecordRef] = (),
 ) -> tuple[RecordRef | None, int | None]:
     """The record a skipped activity was for: the primary record the event names (as the
-    association rules pick it; else the first it names), and its id if it exists."""
-    refs = event.associations
+    association rules pick it, ``given`` — the event's own records — first; else the first
+    it names), and its id if it exists."""
+    refs = given_first(event.associations, given)
     index = primary_index([r.type for r in refs], settings.associations.primary)
     ref = refs[index if index is not None else 0] if refs else None
     return ref, d.existing_record_id(event.integration, ref) if ref is not None else None
@@ -97,12 +124,18 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     merged = dict(event.properties)
     skip = skip_reason(event.activity, merged, settings.activities, event.integration)
     if skip is not None:
-        _skip(d, event, settings, skip.reason, skip.kind, existing, variant)
+        _skip(d, event, settings, skip.reason, skip.kind, existing, variant, refs_given)
         return
 
     owner_id = activity_owner(d.map_rep(event, settings))
     fresh = existing is None or existing.deleted
+    # The association rules run when the activity is made, and when it gets its first
+    # contact or lead later (named by this event, or found by its number below); an update
+    # otherwise adds the records it names and nothing else: the activity does not move, and
+    # a deal opened or closed since does not change it.
+    rules_apply = fresh or gets_its_person(before, refs_given)
     refs, found = counterparts.certain_refs(d, event, settings)
+    refs = given_first(refs, refs_given)
     named: list[tuple[RecordState, bool]] = [
         d.resolve(event.integration, ref, event.occurred_at) for ref in refs
     ]
@@ -117,15 +150,22 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         by_number = counterparts.find_by_number(d, event, settings, merged)
         if by_number is not None:
             if by_number.skip is not None and fresh:
-                _skip(d, event, settings, by_number.skip, "unknown_counterpart", None, variant)
+                kind = "unknown_counterpart"
+                _skip(d, event, settings, by_number.skip, kind, None, variant, refs_given)
                 return
             named.extend(by_number.named)
+            rules_apply = rules_apply or bool(by_number.named)
             if found is not None:
                 by_number.questions[:0] = found.questions
                 by_number.company = by_number.company or found.company
             found = by_number
     ties: list[int] = []
-    chosen = choose_associations([(r.id, r.type) for r, _ in named], settings.associations, d, ties)
+    pairs = [(r.id, r.type) for r, _ in named]
+    chosen = (
+        choose_associations(pairs, settings.associations, d, ties)
+        if rules_apply
+        else [ChosenAssociation(rid, rtype, "event") for rid, rtype in pairs]
+    )
     merge_reason = None
     twins = d.dedupe_rules.get((event.activity.value, event.integration))
     if twins is not None and key is not None:
@@ -177,8 +217,10 @@ def _skip(
     kind: str,
     existing: ActivityState | None,
     variant: str | None,
+    given: Sequence[RecordRef],
 ) -> None:
-    """The activity is not created (or no longer exists): why, counted per rule."""
+    """The activity is not created (or no longer exists): why, counted per rule; ``given``:
+    the records the event itself names, in its order."""
     assert event.activity is not None
     live = existing is not None and not existing.deleted
     reason, remove = skip_with_earlier(
@@ -195,7 +237,7 @@ def _skip(
             skip_reason=reason,
             settings=variant,
         )
-    record_ref, record_id = skipped_for(d, event, settings)
+    record_ref, record_id = skipped_for(d, event, settings, given)
     d.skips.append(
         ActivitySkip(
             event_id=event.id,

@@ -4,11 +4,14 @@ Manual mode: only the records the event names. Automatic mode, as HubSpot's own 
 associations do: the named records, plus the primary record's primary company
 (``company: primary``), plus open deals associated with that record or that company — the
 most recently updated one (``most_recent_open``) or all of them, newest first, up to
-``max_deals`` (``all_open``).
+``max_deals`` (``all_open``). The deals the event names count toward that number: an
+activity that names its deal gets no other with ``most_recent_open``.
 
 The primary record is the first named record of the configured ``primary`` type (contact or
 lead), else the first named contact or lead. When the event names no contact or lead, the
 first named company anchors the deals.
+
+Each record the rules add carries its reason: which rule, and for which record.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ class AssociationGraph(Protocol):
 class ChosenAssociation:
     record_id: int
     record_type: RecordType
-    # "event" (named by the event) or "auto" (chosen by these rules); the engine adds
-    # "number", "held" and "person" (see leadsync.rules.counterparts), with a reason.
+    # "event" (named by the event) or "auto" (chosen by these rules, with the reason); the
+    # engine adds "number", "held" and "person" (see leadsync.rules.counterparts).
     source: str
     reason: str | None = None
 
@@ -47,49 +50,66 @@ def choose_associations(
     graph: AssociationGraph,
     ties: list[int] | None = None,
 ) -> list[ChosenAssociation]:
-    """The records an activity attaches to. With ``most_recent_open``, when the newest open
-    deals were updated at the same moment none of them is taken (that would be a guess):
-    their ids go to ``ties`` (when given) for a person to choose."""
+    """The records an activity attaches to. With ``most_recent_open`` (or ``all_open`` with
+    ``max_deals: 1``), when the newest open deals were updated at the same moment none of
+    them is taken (that would be a guess): their ids go to ``ties`` (when given) for a person
+    to choose — unless the event names a deal, which is then the one."""
     chosen = [ChosenAssociation(rid, rtype, "event") for rid, rtype in named]
     if settings.mode is AssociationMode.MANUAL:
         return chosen
     seen = {rid for rid, _ in named}
     primary = _primary_record(named, settings.primary)
-    anchors: list[int] = []
+    # The records whose open deals are read, as the reasons name them.
+    anchors: list[tuple[int, str]] = []
     if primary is not None:
-        anchors.append(primary)
+        person = f"{primary[1].value} {primary[0]}"
+        anchors.append((primary[0], person))
         if settings.company is CompanyAssociation.PRIMARY:
-            company = graph.primary_company(primary)
+            company = graph.primary_company(primary[0])
             if company is not None:
-                anchors.append(company)
+                anchors.append((company, f"{person}'s primary company {company}"))
                 if company not in seen:
                     seen.add(company)
-                    chosen.append(ChosenAssociation(company, RecordType.COMPANY, "auto"))
+                    reason = f"{person}'s primary company, by associations.company: primary"
+                    chosen.append(ChosenAssociation(company, RecordType.COMPANY, "auto", reason))
     else:
-        anchors = [rid for rid, rtype in named if rtype is RecordType.COMPANY][:1]
+        companies = [rid for rid, rtype in named if rtype is RecordType.COMPANY]
+        anchors = [(companies[0], f"company {companies[0]}")] if companies else []
     if settings.deal is DealAssociation.NONE or not anchors:
         return chosen
-    open_deals = {pair for anchor in anchors for pair in graph.open_deals_of(anchor)}
-    if not open_deals:
-        return chosen
     limit = 1 if settings.deal is DealAssociation.MOST_RECENT_OPEN else settings.max_deals
-    newest_first = sorted(open_deals, reverse=True)
-    if limit == 1 and len(newest_first) > 1 and newest_first[1][0] == newest_first[0][0]:
-        tied = [deal for at, deal in newest_first if at == newest_first[0][0]]
-        if ties is not None and not seen.intersection(tied):
-            ties.extend(sorted(tied))
+    room = limit - sum(1 for _, rtype in named if rtype is RecordType.DEAL)
+    if room <= 0:
+        return chosen  # the event named its deal (or as many as the rule takes)
+    # deal id -> (updated_at, whose open deal it is)
+    found: dict[int, tuple[str, list[str]]] = {}
+    for anchor, described in anchors:
+        for at, deal in graph.open_deals_of(anchor):
+            if deal not in seen:
+                found.setdefault(deal, (at, []))[1].append(described)
+    newest_first = sorted(found.items(), key=lambda item: (item[1][0], item[0]), reverse=True)
+    if limit == 1 and len(newest_first) > 1 and newest_first[1][1][0] == newest_first[0][1][0]:
+        newest = newest_first[0][1][0]
+        if ties is not None:
+            ties.extend(sorted(deal for deal, (at, _) in newest_first if at == newest))
         return chosen
-    newest_first = newest_first[:limit]
-    for _, deal in newest_first:
-        if deal not in seen:
-            seen.add(deal)
-            chosen.append(ChosenAssociation(deal, RecordType.DEAL, "auto"))
+    for deal, (_, on) in newest_first[:room]:
+        where = " and of ".join(on)
+        if settings.deal is DealAssociation.MOST_RECENT_OPEN:
+            reason = f"the most recently updated open deal of {where}, by associations.deal: "
+            reason += "most_recent_open"
+        else:
+            reason = f"an open deal of {where}, by associations.deal: all_open, newest first "
+            reason += f"up to max_deals: {limit}"
+        chosen.append(ChosenAssociation(deal, RecordType.DEAL, "auto", reason))
     return chosen
 
 
-def _primary_record(named: Sequence[tuple[int, RecordType]], preferred: RecordType) -> int | None:
+def _primary_record(
+    named: Sequence[tuple[int, RecordType]], preferred: RecordType
+) -> tuple[int, RecordType] | None:
     index = primary_index([rtype for _, rtype in named], preferred)
-    return named[index][0] if index is not None else None
+    return named[index] if index is not None else None
 
 
 def primary_index(types: Sequence[RecordType], preferred: RecordType) -> int | None:
@@ -105,8 +125,9 @@ def primary_index(types: Sequence[RecordType], preferred: RecordType) -> int | N
 
 
 def why_associated(record_type: str, source: str) -> str:
-    """Why an activity is on a record, in words: the event named it, or which association
-    rule chose it (the only records the rules add are a primary company and open deals)."""
+    """Why an activity is on a record, in words, for a link stored without its reason: the
+    event named it, or which association rule chose it (the only records the rules add are a
+    primary company and open deals)."""
     if source == "event":
         return "named by the event"
     if source == "number":
