@@ -102,6 +102,36 @@ def test_crm_owner_changes_are_taken_sent_on_and_never_echoed(workspace: Workspa
     assert not [o for o in outbox if o["integration"] == "crm"]  # never back to the CRM
 
 
+def test_an_automations_change_in_the_crm_ends_a_persons_protection(
+    workspace: Workspace,
+) -> None:
+    """A person chose 102 in HubSpot; a workflow then gave the contact to 104. The owner is
+    no person's choice any more: protect_manual_days no longer keeps it, and no reason says a
+    person set it."""
+    crm_workspace(
+        workspace, {"ownership": {"default": "integration_wins", "protect_manual_days": 14}}
+    )
+    workspace.ingest(
+        "dialer",
+        [contact_line("p-1", None, "2026-11-01T08:00:00Z", event_id="d1", email="kim@x.test")],
+    )
+    email = {
+        **owner_change(501, "", NOV_1 - 1000, 1),
+        "propertyName": "email",
+        "propertyValue": "kim@x.test",
+    }
+    workflow = owner_change(501, "104", NOV_1 + 3_600_000, 3, "AUTOMATION_PLATFORM", "wf:1")
+    workspace.ingest("crm", [hubspot_batch(email, owner_change(501, "102", NOV_1, 2), workflow)])
+    assert record_by_external(workspace, "p-1")["owner_id"] == "104"
+    workspace.ingest(
+        "dialer", [contact_line("p-1", "u-1", "2026-11-03T08:00:00Z", email="kim@x.test")]
+    )
+    kim = record_by_external(workspace, "p-1")
+    last = kim["owner_history"][-1]
+    assert (kim["owner_id"], last["outcome"]) == ("101", "set"), last["reason"]
+    assert last["reason"].startswith("set 101: integration_wins replaces 104")
+
+
 def test_an_older_crm_change_arriving_late_is_stale(workspace: Workspace) -> None:
     crm_workspace(workspace)
     workspace.ingest(

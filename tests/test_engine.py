@@ -189,6 +189,27 @@ def test_round_robin_skips_inactive_members(workspace: Workspace) -> None:
     assert [owner_of(workspace, f"p-{i}") for i in range(4)] == ["101", "102", "101", "102"]
 
 
+def test_round_robin_does_not_deal_a_record_again_on_each_update(workspace: Workspace) -> None:
+    """An unmapped rep's updates of a record its team has already keep it with that member
+    (no flapping), and take no turn: the next new record gets the next member."""
+    setup(workspace, ownership={"default": "integration_wins"})
+    run(
+        workspace,
+        contact("p-1", owner="stranger"),
+        owner_event("contact", "p-1", "stranger", "2026-11-01T10:00:00Z"),
+        contact("p-1", owner="stranger", at="2026-11-01T11:00:00Z", firstname="Kim"),
+        contact("p-2", owner="stranger"),
+    )
+    history = record_by_external(workspace, "p-1")["owner_history"]
+    assert [(h["outcome"], h["owner_id"]) for h in history] == [
+        ("set", "101"),
+        ("kept", "101"),
+        ("kept", "101"),
+    ]
+    assert "is with 101 of team sdr already" in history[1]["reason"]
+    assert owner_of(workspace, "p-2") == "102"
+
+
 def test_unmapped_leave_keeps_owner_and_flags(workspace: Workspace) -> None:
     setup(
         workspace,

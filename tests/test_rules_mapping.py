@@ -143,3 +143,37 @@ def test_round_robin_takes_turns_from_the_persisted_position() -> None:
 )
 def test_external_owner_id(owner: str | None, overrides: dict[str, Any], external: str) -> None:
     assert external_owner_id(users(**overrides), owner, DIRECTORY) == external
+
+
+def test_a_rep_named_only_by_email_is_in_the_map_by_that_email_in_any_case() -> None:
+    """The map's entry for a rep its tool names only by email (as a review answer writes it)
+    is matched as emails are everywhere: trimmed, in any case. It beats auto-match."""
+    mapped = users(map={"Di@Acme.test": "101"})
+    for email in ("di@acme.test", "DI@acme.test"):
+        result = map_external_user(ExternalUserRef(None, email), mapped, DIRECTORY)
+        assert (result.owner_id, result.mapped) == ("101", True), result.how
+        assert result.how.endswith("maps to 101 by the explicit map")
+    # The entry is an email, not a rep id: a rep with an id is not matched by it.
+    other = map_external_user(ExternalUserRef("u-4", "di@acme.test"), mapped, DIRECTORY)
+    assert other.owner_id == "104"
+
+
+def test_the_reason_says_where_the_email_a_rep_is_matched_by_comes_from() -> None:
+    """The directory's email beats the event's, and a learned one is the last resort: the
+    reason says which it was when the event did not carry it."""
+    listed = map_external_user(ExternalUserRef("u-1", "bo@acme.test"), users(), DIRECTORY)
+    assert listed.owner_id == "101"
+    assert listed.how == (
+        "rep u-1 (bo@acme.test) maps to 101 by email ana@acme.test (the directory's for u-1)"
+    )
+    own = map_external_user(ExternalUserRef("u-1", " ANA@acme.test"), users(), DIRECTORY)
+    assert own.how == "rep u-1 ( ANA@acme.test) maps to 101 by email ana@acme.test"
+    learned = map_external_user(ExternalUserRef("x-2", None), users(), DIRECTORY, "di@acme.test")
+    assert learned.how == (
+        "rep x-2 maps to 104 by email di@acme.test (as an earlier event of the rep gave it)"
+    )
+    inactive = map_external_user(ExternalUserRef("u-3", None), users(), DIRECTORY)
+    assert inactive.how.startswith(
+        "rep u-3 matches owner 103 by email cy@acme.test (the directory's for u-3), who is "
+        "inactive, so team sdr takes it in round robin"
+    )

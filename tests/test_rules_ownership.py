@@ -240,3 +240,69 @@ def test_the_crms_echo_of_our_own_write_is_ignored_with_its_reason() -> None:
     )
     assert "its own change echoed back" in verdict.reason
     assert "reports no owner" in echo_verdict("101", None, "hubspot").reason
+
+
+@pytest.mark.parametrize("strategy", [IW, BI])
+def test_round_robin_never_takes_a_record_from_one_team_member_for_the_next(
+    strategy: Strategy,
+) -> None:
+    """An unmapped rep's every update would otherwise deal the record to the next member
+    (the owner flapping, a turn spent each time): a record an active member of the team
+    owns is kept, no turn taken. An owner outside the team is replaced in turn."""
+    team = ("101", "104")
+    verdict = decide_owner(OWNED, AT, strategy, 0, ROUND_ROBIN, "104", "dialer", team)
+    assert (verdict.outcome, verdict.owner_id, verdict.proposed_owner_id) == (KEPT, "101", "101")
+    assert verdict.reason == (
+        "kept 101: the contact is with 101 of team sdr already, and round robin never takes a "
+        "record from one member for the next (no turn is taken); rep u-7 …, so team sdr takes it"
+    )
+    outside = decide_owner(OWNED, AT, strategy, 0, ROUND_ROBIN, "104", "dialer", ("102", "104"))
+    assert (outside.outcome, outside.owner_id) == (SET, "104")
+    assert decide_owner(NEW, AT, strategy, 0, ROUND_ROBIN, "104", "dialer", team).owner_id == "104"
+
+
+def test_a_person_who_cleared_the_owner_is_said_to_have_cleared_it() -> None:
+    cleared = OwnerContext(
+        RecordType.CONTACT,
+        is_new=False,
+        owner_id=None,
+        owner_changed_at=MANUAL_RECENT.owner_changed_at,
+        owner_source=CRM_SOURCE,
+        manual_owner_at=MANUAL_RECENT.manual_owner_at,
+    )
+    verdict = decide_owner(cleared, AT, FIE, 14, MAPPED)
+    assert (verdict.outcome, verdict.owner_id) == (KEPT, None)
+    assert verdict.reason.startswith(
+        "kept no owner: a person cleared the owner in the CRM at 2026-11-05T12:00:00Z, "
+        "protected for 14 days"
+    )
+    assert "a person set the owner" in decide_owner(MANUAL_RECENT, AT, IW, 14, MAPPED).reason
+
+
+def test_the_reason_names_the_rule_an_activitys_rep_is_weighed_under() -> None:
+    """assign_on_activity weighs the rep under a weakened strategy: the reason names
+    assign_on_activity first, not only a strategy the settings may never have given."""
+    verdict = decide_owner(EMPTY, AT, FIE, 0, MAPPED, rule="assign_on_activity")
+    assert verdict.reason == (
+        "set 102: assign_on_activity (weighed as fill_if_empty) and the contact had no owner; "
+        "rep u-2 maps to 102 by email bo@acme.test"
+    )
+    assert decide_owner(NEW, AT, NO, 0, MAPPED, rule="assign_on_activity").reason.startswith(
+        "set 102: assign_on_activity (weighed as never_overwrite) and the contact is new"
+    )
+
+
+def test_a_person_choosing_the_owner_the_record_has_makes_it_their_choice() -> None:
+    verdict = decide_crm_change(OWNED, AT, "101", True, None, by_person=True)
+    assert (verdict.outcome, verdict.owner_id) == (KEPT, "101")
+    assert verdict.reason == (
+        "kept 101: a person chose the owner it already had, which counts as their choice from now"
+    )
+    by_hubspot = decide_crm_change(OWNED, AT, "101", True, "hubspot", by_person=True)
+    assert by_hubspot.reason == (
+        "kept 101: hubspot reports the same owner chosen by a person, which counts as their "
+        "choice from now"
+    )
+    assert decide_crm_change(OWNED, AT, "101", True, "hubspot").reason == (
+        "kept 101: hubspot reports the same owner"
+    )

@@ -153,3 +153,25 @@ def test_set_owner_queues_the_push_and_the_outbox(workspace: Workspace) -> None:
     with workspace.engine.connect() as connection:
         queued = connection.execute(sa.select(push_queue)).all()
     assert queued == []  # no destination: nothing to push
+
+
+def test_a_person_choosing_the_owner_the_record_has_is_protected_as_their_choice(
+    workspace: Workspace,
+) -> None:
+    """`records set-owner` to the owner the record has already is a person's choice all the
+    same: protect_manual_days counts from it (the dialer's rep does not replace it)."""
+    _workspace(workspace)
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z")])
+    kim = record_by_external(workspace, "p-1")
+    confirmed = workspace.set_owner("contact", kim["id"], "101", at="2026-11-03T09:00:00.000Z")
+    assert (confirmed.outcome.value, confirmed.owner_id) == ("kept", "101")
+    assert "counts as their choice from now" in confirmed.reason
+    assert workspace.outbox() == []  # nothing changed: nothing to send
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-04T09:00:00Z")])
+    assert owner_of(workspace, "p-1") == "101"
+    last = record_by_external(workspace, "p-1")["owner_history"][-1]
+    assert last["outcome"] == "kept"
+    assert last["reason"].startswith(
+        "kept 101: a person set the owner in the CRM at 2026-11-03T09:00:00Z, protected for "
+        "14 days until 2026-11-17T09:00:00Z"
+    )

@@ -363,21 +363,16 @@ class BatchDecider:
         label: str | None = None,
         variant: str | None = None,
     ) -> Verdict:
-        candidate = None
-        rr_key = None
+        candidate, rr_key = None, None
+        members: tuple[str, ...] = ()  # the round robin team's active owners
         if mapping is not None and mapping.round_robin_team is not None:
             rr_key = self.round_robin_key(event.integration, mapping.round_robin_team)
             members = self.rules.directory.active_team(mapping.round_robin_team)
             candidate = round_robin_pick(members, self.round_robin.get(rr_key, 0))
         verdict = decide_owner(
-            record.owner_context(is_new),
-            event.occurred_at,
-            strategy,
-            protect_days,
-            mapping,
-            candidate,
-            event.integration,
-        )
+            record.owner_context(is_new), event.occurred_at, strategy, protect_days, mapping,
+            candidate, event.integration, members, label,
+        )  # fmt: skip
         self.record_verdict(
             record, event, verdict, label or strategy._value_, event.integration, variant
         )
@@ -445,9 +440,10 @@ class BatchDecider:
         """The record's owner was changed in the CRM: reported by a CRM integration's
         ``event``, or — with no event — a person's change told to leadsync directly
         (``records set-owner``; recorded as strategy ``manual``, no integration). Taken unless
-        a more recent owner change is known (:func:`decide_crm_change`); a person's change
-        starts ``protect_manual_days``; the record's ``updated_at`` follows; the outbox and
-        push queue get it when the batch is written."""
+        a more recent owner change is known (:func:`decide_crm_change`); a person's change,
+        or a person choosing the owner the record has, starts ``protect_manual_days``, and
+        any other change ends it; the record's ``updated_at`` follows; the outbox and push
+        queue get it when the batch is written."""
         known = owner_id is not None and owner_id in self.rules.directory.owners
         verdict = decide_crm_change(
             record.owner_context(False),
@@ -460,9 +456,11 @@ class BatchDecider:
         strategy = CRM_SOURCE if event is not None else MANUAL_STRATEGY
         decision = self.record_verdict(record, event, verdict, strategy, CRM_SOURCE, at=at)
         if verdict.outcome is Outcome.SET:
-            if by_person:
-                record.manual_owner_at = at
             record.updated_at = max(record.updated_at, at)
+            record.manual_owner_at = None  # an automation's change is no person's choice
+        if by_person and verdict.outcome is not Outcome.IGNORED:  # set, or the owner it had
+            record.owner_changed_at = max(record.owner_changed_at or "", at)
+            record.owner_source, record.manual_owner_at, record.dirty = CRM_SOURCE, at, True
         return decision
 
     def assign_on_activity(self, record: RecordState, created: bool, event: Event) -> None:

@@ -3,14 +3,16 @@
 Pure: the owners, the settings and anything learned earlier are passed in.
 
 Order, as documented in the README:
-1. the integration's explicit ``map`` (external user id -> owner id) wins;
+1. the integration's explicit ``map`` (external user id -> owner id; a rep named only by
+   email, by that email, trimmed and in any case) wins;
 2. with ``auto_match: email``, the rep's email — from the ``directory`` declared in the
    settings, else from the event, else as learned from earlier events — matched trimmed and
    case-insensitively against **active** owners;
 3. a mapping to an inactive (or archived) owner counts as unmapped;
 4. an unmapped rep is handled by the ``unmapped`` policy: ``leave`` (nobody, flagged),
    ``fallback`` (the named owner, if active) or ``round_robin`` (the team's active owners in
-   turn; the engine turns the rotation only when the owner is actually used).
+   turn, per integration and team; the engine turns the rotation only when the owner is
+   actually used, and a record a member has already stays theirs: rules/ownership.py).
 """
 
 from __future__ import annotations
@@ -128,23 +130,17 @@ def map_external_user(
     result names them (``candidates``) for the review queue, else the unmapped policy
     applies."""
     rep = ref.describe()
-    # A rep its tool names only by email is in the map by that email (a review answer puts
-    # it there).
-    named = ref.id if ref.id is not None else ref.email
-    target = users.target_of(named) if named is not None else None
+    target = _map_target(ref, users)
     if target is not None:
         if directory.is_active(target):
             return MappingResult(target, True, f"rep {rep} maps to {target} by the explicit map")
         return _unmapped(rep, f"is mapped to {target}, who is inactive", users, directory)
     if users.auto_match.value == "email":
-        email = (users.directory_email(ref.id) if ref.id is not None else None) or (
-            ref.email or learned_email
-        )
+        email, source = _rep_email(ref, users, learned_email)
         if email:
-            email = normalize_email(email)
             shared = directory.shared_emails.get(email)
             if shared is not None:
-                why = f"has email {email}, which {len(shared)} active owners have"
+                why = f"has email {email}{source}, which {len(shared)} active owners have"
                 if not ambiguous_to_review:
                     return _unmapped(rep, why + " (ambiguous.owner: skip)", users, directory)
                 return MappingResult(
@@ -158,21 +154,51 @@ def map_external_user(
             owner_id = directory.active_by_email.get(email)
             if owner_id is not None:
                 return MappingResult(
-                    owner_id, True, f"rep {rep} maps to {owner_id} by email {email}"
+                    owner_id, True, f"rep {rep} maps to {owner_id} by email {email}{source}"
                 )
             inactive = directory.owner_with_email(email)
             if inactive is not None:
-                return _unmapped(
-                    rep, f"matches owner {inactive.id} by email, who is inactive", users, directory
-                )
+                why = f"matches owner {inactive.id} by email {email}{source}, who is inactive"
+                return _unmapped(rep, why, users, directory)
             why = (
                 "matches no active owner by email"
-                if ref.email == email
-                else f"has email {email}, which matches no active owner"
+                if not source
+                else f"has email {email}{source}, which matches no active owner"
             )
             return _unmapped(rep, why, users, directory)
         return _unmapped(rep, "has no known email and is not in the map", users, directory)
     return _unmapped(rep, "is not in the map (auto_match is none)", users, directory)
+
+
+def _map_target(ref: ExternalUserRef, users: UserMappingSettings) -> str | None:
+    """The owner the explicit map gives the rep: by its id; a rep its tool names only by email
+    (a review answer puts it there) by that email, trimmed and in any case, as emails are
+    matched everywhere else."""
+    if ref.id is not None:
+        return users.target_of(ref.id)
+    if ref.email is None:
+        return None
+    email = normalize_email(ref.email)
+    return users.target_of(ref.email) or next(
+        (users.map[k] for k in sorted(users.map) if normalize_email(k) == email), None
+    )
+
+
+def _rep_email(
+    ref: ExternalUserRef, users: UserMappingSettings, learned_email: str | None
+) -> tuple[str | None, str]:
+    """The rep's email for auto-match, normalized, and where it comes from when not from the
+    event itself (the directory's entry wins over the event; an email learned from an earlier
+    event of the rep is the last resort), for the reason."""
+    listed = users.directory_email(ref.id) if ref.id is not None else None
+    if listed:
+        same = ref.email is not None and normalize_email(ref.email) == listed
+        return listed, "" if same else f" (the directory's for {ref.id})"
+    if ref.email:
+        return normalize_email(ref.email), ""
+    if learned_email:
+        return normalize_email(learned_email), " (as an earlier event of the rep gave it)"
+    return None, ""
 
 
 def round_robin_pick(members: tuple[str, ...], position: int) -> str:

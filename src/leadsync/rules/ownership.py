@@ -14,7 +14,8 @@ The checks, in order (the first that applies decides):
 5. the strategy: a new record always takes the owner; on an existing record
    ``integration_wins`` and ``bidirectional`` set it, ``fill_if_empty`` only when it has none,
    ``never_overwrite`` never (not even an empty one);
-6. the proposed owner is already the owner: kept.
+6. the proposed owner is already the owner (for a round robin: an active member of the team
+   owns the record already): kept.
 """
 
 from __future__ import annotations
@@ -75,11 +76,17 @@ def decide_owner(
     mapping: MappingResult | None,
     round_robin_candidate: str | None = None,
     integration: str | None = None,
+    round_robin_members: tuple[str, ...] = (),
+    rule: str | None = None,
 ) -> Verdict:
     """Decide one record's owner for one event from ``integration``.
 
     ``round_robin_candidate`` is the owner whose turn it is when the mapping sends the rep to a
-    round robin; the caller turns the rotation only when the verdict is ``set``.
+    round robin, ``round_robin_members`` the team's active owners: a record one of them owns
+    already stays theirs (round robin deals a record to its team once; it never takes it
+    from one member for the next). The caller turns the rotation only when the verdict is
+    ``set``. ``rule`` names what weighs the owner in the reason when it is not the strategy
+    itself (``assign_on_activity``, weighed as ``strategy``).
     """
     current = ctx.owner_id
     kind = ctx.record_type.value
@@ -93,6 +100,10 @@ def decide_owner(
             "clears one",
         )
     proposed = mapping.owner_id if mapping.round_robin_team is None else round_robin_candidate
+    # A record one of the team's active owners has is the team's already: no turn is taken.
+    with_team = not ctx.is_new and current is not None and current in round_robin_members
+    if mapping.round_robin_team is not None and with_team:
+        proposed = current
     if not ctx.is_new and ctx.owner_changed_at is not None and occurred_at < ctx.owner_changed_at:
         if strategy is Strategy.BIDIRECTIONAL:
             return Verdict(
@@ -127,26 +138,33 @@ def decide_owner(
                 Outcome.KEPT,
                 current,
                 proposed,
-                f"kept {_who(current)}: a person set the owner in the CRM at "
-                f"{display_ts(ctx.manual_owner_at)}, protected for {protect_manual_days:g} days "
-                f"until {display_ts(until)}; {mapping.how}",
+                f"kept {_who(current)}: a person {'set' if current else 'cleared'} the owner "
+                f"in the CRM at {display_ts(ctx.manual_owner_at)}, protected for "
+                f"{protect_manual_days:g} days until {display_ts(until)}; {mapping.how}",
                 flagged=mapping.flagged,
             )
         refusal = _strategy_refusal(ctx, strategy)
         if refusal is not None:
             return Verdict(Outcome.KEPT, current, proposed, refusal, flagged=mapping.flagged)
     if proposed == current:
+        already = (
+            f"the {kind} is with {current} of team {mapping.round_robin_team} already, and "
+            "round robin never takes a record from one member for the next (no turn is taken)"
+            if mapping.round_robin_team is not None
+            else "already the owner"
+        )
         return Verdict(
             Outcome.KEPT,
             current,
             proposed,
-            f"kept {_who(current)}: already the owner; {mapping.how}",
+            f"kept {_who(current)}: {already}; {mapping.how}",
             flagged=mapping.flagged,
         )
+    name = strategy.value if rule is None else f"{rule} (weighed as {strategy.value})"
     if ctx.is_new:
-        why = f"{strategy.value} and the {kind} is new"
+        why = f"{name} and the {kind} is new"
     elif current is None:
-        why = f"{strategy.value} and the {kind} had no owner"
+        why = f"{name} and the {kind} had no owner"
     elif strategy is Strategy.BIDIRECTIONAL:
         why = f"bidirectional and this is the most recent change (was {current})"
     else:
@@ -186,7 +204,9 @@ def decide_crm_change(
 
     The CRM is the record of truth for its own changes, so a change is taken as it is,
     unless a more recent owner change is already known (most recent change wins). An owner
-    the workspace does not know is still taken, and flagged.
+    the workspace does not know is still taken, and flagged. A person (``by_person``) who
+    chooses the owner the record has makes it their choice all the same (kept, and the
+    caller starts ``protect_manual_days`` from it).
     """
     current = ctx.owner_id
     if ctx.owner_changed_at is not None and occurred_at < ctx.owner_changed_at:
@@ -204,10 +224,12 @@ def decide_crm_change(
         )
     if owner_id == current:
         same = (
-            f"{source} reports the same owner"
+            f"{source} reports the same owner{' chosen by a person' if by_person else ''}"
             if source is not None
             else "a person chose the owner it already had"
         )
+        if by_person:  # protect_manual_days counts from here (as for a change)
+            same += ", which counts as their choice from now"
         return Verdict(Outcome.KEPT, current, owner_id, f"kept {_who(current)}: {same}")
     unknown = "" if known_owner or owner_id is None else f"; {owner_id} is not a known owner"
     if source is None:
