@@ -12,7 +12,7 @@ from leadsync.rules.mapping import (
     OwnerDirectory,
     external_owner_id,
     map_external_user,
-    round_robin_pick,
+    round_robin_turn,
 )
 from leadsync.rules.workspace import WorkspaceRules, configuration_problems
 from leadsync.settings import UserMappingSettings
@@ -125,9 +125,27 @@ def test_an_owner_whose_email_is_not_an_address_is_kept_but_never_matched_by_ema
 
 
 def test_round_robin_takes_turns_from_the_persisted_position() -> None:
-    members = DIRECTORY.active_team("sdr")
-    assert [round_robin_pick(members, n) for n in range(4)] == ["101", "102", "101", "102"]
+    turns = [round_robin_turn(DIRECTORY, "sdr", n) for n in range(4)]
+    assert turns == [("101", 1), ("102", 2), ("101", 3), ("102", 4)]
     assert DIRECTORY.active_team("gone") == ()
+    assert round_robin_turn(DIRECTORY, "gone", 5) == (None, 5)  # 103 is inactive
+    assert round_robin_turn(DIRECTORY, "nobody", 0) == (None, 0)
+
+
+def test_a_member_made_inactive_costs_the_next_one_no_turn() -> None:
+    """[101, 102, 104], 101 made inactive after the first turn: 102 is due, then 104, then
+    102 again (not 104 twice, as a pick among the active members alone gave)."""
+    owners = {
+        o["id"]: Owner(o["id"], o["email"], active=o["id"] != "101" and o.get("active", True))
+        for o in OWNERS
+    }
+    three = OwnerDirectory.build(owners, {"sdr": ("101", "102", "104")})
+    position, picked = 1, []  # 101 took the first turn while active
+    for _ in range(4):
+        owner, position = round_robin_turn(three, "sdr", position)
+        picked.append(owner)
+    assert picked == ["102", "104", "102", "104"]
+    assert round_robin_turn(three, "sdr", 3) == ("102", 5)  # 101's turn passes to 102
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ from leadsync.model import (
     RecordType,
     Strategy,
 )
-from leadsync.rules.mapping import map_external_user, round_robin_pick
+from leadsync.rules.mapping import map_external_user, round_robin_turn
 from leadsync.rules.ownership import (
     Verdict,
     assign_on_activity_strategy,
@@ -363,12 +363,14 @@ class BatchDecider:
         label: str | None = None,
         variant: str | None = None,
     ) -> Verdict:
-        candidate, rr_key = None, None
+        candidate, rr_key, after = None, None, 0
         members: tuple[str, ...] = ()  # the round robin team's active owners
         if mapping is not None and mapping.round_robin_team is not None:
-            rr_key = self.round_robin_key(event.integration, mapping.round_robin_team)
-            members = self.rules.directory.active_team(mapping.round_robin_team)
-            candidate = round_robin_pick(members, self.round_robin.get(rr_key, 0))
+            team = mapping.round_robin_team
+            rr_key = self.round_robin_key(event.integration, team)
+            members = self.rules.directory.active_team(team)
+            turn = self.round_robin.get(rr_key, 0)
+            candidate, after = round_robin_turn(self.rules.directory, team, turn)
         verdict = decide_owner(
             record.owner_context(is_new), event.occurred_at, strategy, protect_days, mapping,
             candidate, event.integration, members, label,
@@ -376,9 +378,8 @@ class BatchDecider:
         self.record_verdict(
             record, event, verdict, label or strategy._value_, event.integration, variant
         )
-        if verdict.outcome is Outcome.SET and rr_key is not None:
-            self.round_robin[rr_key] = self.round_robin.get(rr_key, 0) + 1
-            self.round_robin_changed[rr_key] = self.round_robin[rr_key]
+        if verdict.outcome is Outcome.SET and rr_key is not None and candidate is not None:
+            self.round_robin[rr_key] = self.round_robin_changed[rr_key] = after
         return verdict
 
     def record_verdict(

@@ -30,7 +30,7 @@ from leadsync.engine import BatchState, WorkspaceRules, activities, decide_batch
 from leadsync.model import ActivityType, Event, RecordType, now_ts
 from leadsync.results import ResultModel
 from leadsync.rules.activities import skip_reason
-from leadsync.rules.mapping import round_robin_pick
+from leadsync.rules.mapping import round_robin_turn
 from leadsync.rules.ownership import OwnerContext, decide_crm_change, decide_owner
 from leadsync.settings import UserMappingSettings
 from leadsync.sources.canonical import parse_event
@@ -191,9 +191,9 @@ def _owner_check(
     mapping = state.map_rep(lead, settings)
     candidate = None
     if mapping is not None and mapping.round_robin_team is not None:
-        members = rules.directory.active_team(mapping.round_robin_team)
         key = state.round_robin_key(integration, mapping.round_robin_team)
-        candidate = round_robin_pick(members, turns.get(key, 0)) if members else None
+        turn = turns.get(key, 0)
+        candidate, _ = round_robin_turn(rules.directory, mapping.round_robin_team, turn)
     verdict = decide_owner(
         OwnerContext(record_type=RecordType.CONTACT, is_new=created, owner_id=None),
         lead.occurred_at,

@@ -201,9 +201,18 @@ def _rep_email(
     return None, ""
 
 
-def round_robin_pick(members: tuple[str, ...], position: int) -> str:
-    """The owner whose turn it is: deterministic from the persisted position."""
-    return members[position % len(members)]
+def round_robin_turn(directory: OwnerDirectory, team: str, position: int) -> tuple[str | None, int]:
+    """The owner whose turn it is, and the position once they have taken it: the team's
+    members in their order from the persisted ``position`` (modulo the team's size), an
+    inactive one passed over — so a member made inactive costs the next one no turn (a pick
+    among the active members alone shifted every turn after: ``[101, 102, 104]`` with 101
+    inactive went 104 where 102 was due). None when no member is active."""
+    members = directory.teams.get(team, ())
+    for step in range(len(members)):
+        member = members[(position + step) % len(members)]
+        if directory.is_active(member):
+            return member, position + step + 1
+    return None, position
 
 
 def external_owner_id(
