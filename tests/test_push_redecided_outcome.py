@@ -5,7 +5,10 @@ leadsync's owner goes to the CRM, leadsync's record keeps it."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.store.schema import records
 from leadsync.workspace import Workspace
 from tests.helpers import ev, run
 from tests.test_hubspot_push import company_contact_call, config, only, ws  # noqa: F401
@@ -67,3 +70,41 @@ def test_leadsyncs_owner_written_over_the_crms_keeps_leadsyncs_record(
     decision = last_decision(ws)
     assert decision["owner_id"] == "102"
     assert "leadsync's owner becomes" not in str(decision["reason"])
+
+
+def test_the_crms_owner_kept_ends_a_persons_earlier_protection(
+    ws: Workspace,  # noqa: F811
+    hub: HubSpotDouble,
+) -> None:
+    """HubSpot's owner taken at the push is nobody's known choice: the protection of what a
+    person chose earlier (``manual_owner_at``) ends with it, else that person's window would
+    guard an owner they never chose."""
+    ws.apply_config(config(ownership={"default": "bidirectional"}))
+    run(ws, *company_contact_call())
+    ws.push()
+    hub.set_owner("contacts", only(hub, "contacts")["id"], "104")
+    later = ev(
+        "record",
+        "2026-11-01T11:00:00Z",
+        object="contact",
+        external_id="p-1",
+        owner="u-9",
+        properties={"email": "kim@globex.test"},
+    )
+    run(ws, later)
+    record_id = ws.find(email="kim@globex.test")[0]["id"]
+    with ws.engine.begin() as connection:  # an earlier choice by a person, as stored
+        connection.execute(
+            sa.update(records)
+            .where(records.c.id == record_id)
+            .values(manual_owner_at="2026-11-01T10:30:00.000Z")
+        )
+    ws.push()
+    assert last_decision(ws)["owner_id"] == "104"
+    with ws.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(records.c.owner_id, records.c.manual_owner_at).where(
+                records.c.id == record_id
+            )
+        ).one()
+    assert (row.owner_id, row.manual_owner_at) == ("104", None)

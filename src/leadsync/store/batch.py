@@ -400,9 +400,17 @@ def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
     _update_many(connection, records, "id", rows)
 
 
-def set_owners(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Set records' owners: rows of id, owner_id, owner_changed_at, owner_source."""
-    _update_many(connection, records, "id", rows, _OWNER_COLUMNS)
+def set_owners(
+    connection: Connection, rows: Sequence[Mapping[str, Any]], *, end_protection: bool = False
+) -> None:
+    """Set records' owners: rows of id, owner_id, owner_changed_at, owner_source; with
+    ``end_protection``, a person's protected choice ends too (``manual_owner_at`` cleared:
+    an owner nobody is known to have chosen by hand)."""
+    if not end_protection:
+        _update_many(connection, records, "id", rows, _OWNER_COLUMNS)
+        return
+    cleared = [{**row, "manual_owner_at": None} for row in rows]
+    _update_many(connection, records, "id", cleared, (*_OWNER_COLUMNS, "manual_owner_at"))
 
 
 def insert_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -142,7 +142,9 @@ class OwnersMixin(ResultsMixin):
 
             def record(c: Connection) -> None:
                 batch_store.insert_owner_decisions(c, decisions)
-                batch_store.set_owners(c, updates)
+                # HubSpot's owner kept: whoever chose it there, it is not the choice a
+                # person made earlier, whose protection ends with it.
+                batch_store.set_owners(c, updates, end_protection=True)
                 # HubSpot's owner goes on to the bidirectional integrations; not to the push.
                 write_owner_changes(c, _without_push(self.rules), changed)
 
