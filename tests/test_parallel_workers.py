@@ -178,9 +178,13 @@ def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]]) -> None:
         )
 
 
-def _run(url: str, events: list[tuple[str, dict[str, Any]]], workers: int) -> dict[str, Any]:
+def _run(
+    url: str, events: list[tuple[str, dict[str, Any]]], workers: int, split: bool = False
+) -> dict[str, Any]:
     """The stream applied by ``workers`` threads side by side (one: in arrival order, one
-    part per window), then the state, canonical."""
+    part per window), then the state, canonical. ``split``: some window must have been cut
+    in several parts (a stream long enough for it; a short random one may hold one
+    component per window, as the property test's seed 24084 of 23 events does)."""
     truncate_database(url)
     ws = Workspace(url)
     try:
@@ -206,7 +210,7 @@ def _run(url: str, events: list[tuple[str, dict[str, Any]]], workers: int) -> di
         with ws.engine.connect() as connection:
             statuses = Counter(connection.execute(sa.select(inbox.c.status)).scalars().all())
             assert statuses == {"applied": len(events)}, statuses
-            if workers > 1:  # windows were cut in parts, not taken whole
+            if split and workers > 1:  # windows were cut in parts, not taken whole
                 assert _parts_and_windows(connection)[0] > _parts_and_windows(connection)[1]
             return canonical_state(connection)
     finally:
@@ -384,7 +388,7 @@ def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
     one = _run(pg_url, events, 1)
     assert one["decisions"] and one["activity_links"] and one["round_robin"]
     for workers in (2, 4):
-        many = _run(pg_url, events, workers)
+        many = _run(pg_url, events, workers, split=True)
         assert many == one, f"{workers} workers: {_difference(one, many)}"
 
 
