@@ -267,3 +267,34 @@ def test_a_call_from_the_companys_line_to_itself_is_on_no_contact(workspace: Wor
     summary = run(workspace, _call("c1", "+441130000000", direction="inbound"))
     assert summary.applied.matched_by_number == 0 and summary.applied.held == 0
     assert _links(workspace) == [] and _held_ids(workspace) == []
+
+
+def test_a_held_call_attached_to_a_contact_with_tied_deals_asks_which(
+    workspace: Workspace,
+) -> None:
+    """A held call that finds its contact later gets what the association rules add as a
+    call made now would: where two open deals are equally recent, the question which (it
+    got no deal and no question)."""
+    from tests.test_engine import _deal
+
+    _setup(workspace)
+    at = "2026-11-01T08:00:00Z"
+    run(
+        workspace,
+        _contact("k1", at=at),
+        _deal("d-1", at, contact="k1"),
+        _deal("d-2", at, contact="k1"),
+    )
+    run(workspace, _call("c1", "07700 900123"))
+    assert _held_ids(workspace) != []
+    run(workspace, _contact("k1", at="2026-11-01T12:00:00Z", phone="+447700900123"))
+    assert _held_ids(workspace) == []
+    k1 = _id(workspace, "dialer", "k1")
+    assert {(r, s) for _, r, _, s, _ in _links(workspace)} == {(k1, "held")}
+    [question] = [q for q in _questions(workspace) if q["kind"] == "deal"]
+    deals = sorted(_id(workspace, "dialer", d) for d in ("d-1", "d-2"))
+    assert question["status"] == "open"
+    assert sorted(c["record_id"] for c in question["candidates"]) == deals
+    assert question["question"] == (
+        "2 open deals were updated at the same time: which one is this call about?"
+    )

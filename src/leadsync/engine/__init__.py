@@ -145,7 +145,14 @@ def attach_activity(
     now = now_ts()
     decider = BatchDecider(state, rules, now=now)
     chosen = counterparts.attach(
-        decider, int(activity["id"]), activity["type"], settings, record, BY_PERSON, reason
+        decider,
+        int(activity["id"]),
+        activity["type"],
+        activity["integration"],
+        settings,
+        record,
+        BY_PERSON,
+        reason,
     )
     write(connection, decider.finish(now))
     return chosen

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadsync.engine.state import HeldActivity, RecordState
 from leadsync.model import (
+    ActivityType,
     Event,
     EventType,
     MappingResult,
@@ -391,7 +392,10 @@ def _attach_held(
         d.released.add(held.activity_id)
         return
     reason = rules.attached_later_reason(record.type.value, record.id, number, held.held_at, at)
-    attach(d, held.activity_id, held.activity_type, settings, record, rules.HELD, reason)
+    attach(
+        d, held.activity_id, held.activity_type, held.integration, settings, record,
+        rules.HELD, reason,
+    )  # fmt: skip
     d.result.attached_later += 1
 
 
@@ -399,6 +403,7 @@ def attach(
     d: BatchDecider,
     activity_id: int,
     activity_type: str,
+    integration: str,
     settings: IntegrationSettings,
     record: RecordState,
     source: str,
@@ -406,13 +411,23 @@ def attach(
 ) -> list[ChosenAssociation]:
     """Attach an activity from an earlier batch to ``record`` (a late match, or a person's
     choice): the record with ``reason``, then what the association rules add for it (its
-    primary company, its open deal); the activity is held no more and its open question
-    about a number is closed."""
+    primary company, its open deal — where several are equally recent, the question which,
+    as for an activity made now); the activity is held no more and its open question about
+    a number is closed."""
     ties: list[int] = []
     chosen = choose_associations([(record.id, record.type)], settings.associations, d, ties)
     chosen[0].source, chosen[0].reason = source, reason
     for choice in chosen:
         link_activity(d, activity_id, choice)
+    if ties:
+        asking = Event(
+            id="",
+            integration=integration,
+            type=EventType.ACTIVITY,
+            occurred_at=d.now or record.updated_at,
+            activity=ActivityType(activity_type),
+        )
+        tied_deals(d, asking, settings, activity_id, ties)
     d.late_attached[activity_id] = activity_type
     d.attached.add(activity_id)
     d.released.add(activity_id)
