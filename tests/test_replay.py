@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
@@ -196,3 +197,71 @@ def test_csv_rows_name_each_activity_that_would_disappear(tmp_path: Path, db_url
     assert [(r["difference"], r["activity"]) for r in rows] == [
         ("activity disappears", "dialer:call:c-2")
     ]
+
+
+HELD_CALL = json.dumps(
+    ev(
+        "activity",
+        "2026-11-03T11:00:00Z",
+        activity="call",
+        external_id="c-9",
+        owner="u-1",
+        properties={"duration_s": 50, "outcome": "connected", "to_number": "+14155550100"},
+    )
+)
+
+
+def test_a_held_call_the_proposed_settings_attach_counts_as_other_associations(
+    workspace: Workspace,
+) -> None:
+    # Held (associated with nothing) now; on a contact the proposed settings create.
+    setup(workspace)
+    workspace.ingest("dialer", [*HISTORY, HELD_CALL])
+    result = workspace.replay("dialer", proposed(unknown_counterpart={"policy": "create"}))
+    assert result.only_in_proposed == 1 and result.only_in_current == 0
+    assert result.associations_differ == 1
+    back = workspace.replay("dialer", proposed())  # and the other way round: none
+    assert back.associations_differ == 0 and not back.changed
+
+
+def test_records_only_one_run_makes_are_shown_and_are_csv_rows(tmp_path: Path, db_url: str) -> None:
+    import csv
+    import io
+
+    file = tmp_path / "create.yaml"
+    file.write_text(json.dumps({"unknown_counterpart": {"policy": "create"}}))
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        ws.ingest("dialer", [*HISTORY, HELD_CALL])
+    args = ["replay", "dialer", "--settings", str(file)]
+    env = {"LEADSYNC_DB": db_url}
+    text = CliRunner().invoke(app, args, env=env)
+    assert "records only the current settings make: 0\n" in text.stdout
+    assert "records only the proposed settings make: 1 (--format csv" in text.stdout
+    assert "activities whose associations would differ: 1" in text.stdout
+    shown = CliRunner().invoke(app, [*args, "--format", "csv"], env=env)
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert [r["difference"] for r in rows] == ["record only in proposed", "associations differ"]
+    assert rows[0]["record_type"] == "contact"
+    assert rows[1]["activity"] == "dialer:call:c-9" and rows[1]["current_records"] == ""
+    assert rows[1]["proposed_records"] == rows[0]["record"]
+
+
+def test_a_row_both_runs_refuse_is_counted_once(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadsync.ops.replay as replay_ops
+
+    real = replay_ops.apply_batch
+
+    def refusing(connection: Any, rules: Any, events: Any) -> Any:
+        if any(e.id == "bad" for e in events):
+            raise ValueError("refused")
+        return real(connection, rules, events)
+
+    setup(workspace)
+    workspace.ingest("dialer", [*HISTORY, contact_line("p-9", "u-1", event_id="bad")])
+    monkeypatch.setattr(replay_ops, "apply_batch", refusing)
+    result = workspace.replay("dialer", proposed())
+    assert result.refused == 1  # one inbox row, refused by both runs
+    assert result.events == len(HISTORY) + 1 and not result.changed

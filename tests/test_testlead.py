@@ -87,6 +87,19 @@ def test_a_test_lead_in_a_rollout_expects_the_proposed_mapping(workspace: Worksp
     result = workspace.test_lead("dialer", "u-1", at=AT)
     assert result.owner_id == "104"
     assert result.passed, result.checks
+    owner, call = result.checks
+    assert owner["detail"] == (
+        "owner 104; expected 104: rep u-1 maps to 104 by the explicit map (under the "
+        "rollout's settings: the test lead is in its sample)"
+    )
+    assert call["detail"].endswith("(under the rollout's settings: the test lead is in its sample)")
+
+
+def test_a_test_lead_outside_a_rollout_says_nothing_of_it(workspace: Workspace) -> None:
+    setup(workspace, rollout={"percent": 0.001, "settings": {"users": {"map": {"u-1": "104"}}}})
+    result = workspace.test_lead("dialer", "u-1", at=AT)
+    assert result.owner_id == "101" and result.passed, result.checks
+    assert not any("rollout" in check["detail"] for check in result.checks)
 
 
 def test_a_round_robin_rep_expects_the_owner_whose_turn_it_is(workspace: Workspace) -> None:

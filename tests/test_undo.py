@@ -233,3 +233,39 @@ def test_decision_ids_are_named_compactly_and_truly() -> None:
     assert decision_ids(list(range(0, 40, 2))) == (
         "#0, #2, #4, #6, #8, #10, #12, #14 and 12 more (the last #38)"
     )
+
+
+def test_an_undo_of_a_later_change_is_not_taken_for_an_undo_of_this_one(
+    workspace: Workspace,
+) -> None:
+    wins = settings(ownership={"default": "integration_wins"})
+    workspace.apply_config(workspace_config({"dialer": wins, "seq": wins}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1")])
+    workspace.ingest("seq", [contact_line("p-1", "u-9", "2026-11-02T09:00:00Z", "s1")])
+    workspace.undo(event_id="s1", at="2026-11-03T09:00:00.000Z")  # back to a1's 101
+    result = workspace.undo(event_id="a1", dry_run=True)
+    [skip] = result.skipped
+    assert skip["reason"].startswith("superseded: decision #3 by an admin (undo)")
+    again = workspace.undo(event_id="s1")  # this one really was undone
+    assert again.skipped[0]["reason"].startswith("already undone: decision #3 (undo)")
+
+
+def test_undo_since_keeps_another_integrations_change_between_the_ones_undone(
+    workspace: Workspace,
+) -> None:
+    # dialer sets 101, seq 102, dialer 104: undoing dialer's puts back seq's 102, not the
+    # owner before dialer's first change (seq's change superseded that one).
+    wins = settings(
+        ownership={"default": "integration_wins"}, users={"map": {"u-9": "102", "u-4": "104"}}
+    )
+    workspace.apply_config(workspace_config({"dialer": wins, "seq": wins}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1")])
+    workspace.ingest("seq", [contact_line("p-1", "u-9", "2026-11-02T09:00:00Z", "s1")])
+    workspace.ingest("dialer", [contact_line("p-1", "u-4", "2026-11-03T09:00:00Z", "a2")])
+    assert owner_of(workspace, "p-1") == "104"
+    result = workspace.undo(integration="dialer", since="2026-11-01T00:00:00.000Z")
+    [restored] = result.restored
+    assert (restored["owner_id"], restored["was"]) == ("102", "104")
+    assert "undo of decision #3 (dialer)" in restored["reason"]
+    assert "decision #1 left as it is: superseded by decision #2 by seq" in restored["reason"]
+    assert owner_of(workspace, "p-1") == "102"

@@ -198,7 +198,9 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         f"replayed {counted(result['events'], 'inbox event')}"
         + (f" since {display_ts(cutoff)}" if cutoff else "")
         + f" ({result['integration_events']:,} of them {result['integration']}'s)"
-        + f" ({result['unreadable']:,} unreadable); "
+        + f" ({result['unreadable']:,} unreadable"
+        + (f", {result['refused']:,} refused by the engine" if result["refused"] else "")
+        + "); "
         + f"{counted(result['records_compared'], 'record')} compared"
     )
     render.line(f"owners that would differ: {result['owners_differ']}")
@@ -214,6 +216,11 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
     more = result["owners_differ"] - len(result["owner_changes"])
     if more > 0:
         render.line(f"  … and {more} more (--limit N lists more; --format csv lists every one)")
+    for side in ("current", "proposed"):
+        render.line(
+            f"records only the {side} settings make: {result[f'records_only_in_{side}']:,}"
+            + (" (--format csv lists them)" if result[f"records_only_in_{side}"] else "")
+        )
     for label, counts in (
         ("activities that would disappear", result["activities_disappear"]),
         ("activities that would appear", result["activities_appear"]),

@@ -70,7 +70,11 @@ class ReplayResult(ResultModel):
     events: int = Field(0, description="Events replayed: every integration's (they interact).")
     integration_events: int = Field(0, description="Of them, the integration's own.")
     unreadable: int = 0
-    refused: int = 0
+    refused: int = Field(
+        0,
+        description="Inbox rows the engine refused in either run (left out of it, as the real "
+        "run made them dead letters), each counted once.",
+    )
     records_compared: int = 0
     owners_differ: int = 0
     owner_changes: list[OwnerChange] = Field(
@@ -103,8 +107,10 @@ class ReplayResult(ResultModel):
 
 
 Difference = dict[str, Any]
-# Every difference, one row each (``on_difference``, ``--format csv``): owners, activities
-# that would appear or disappear, activities whose associated records would change.
+# Every difference, one row each (``on_difference``, ``--format csv``): owners, records only
+# one run makes ("record only in current" / "record only in proposed", with its owner and
+# reason), activities that would appear or disappear, activities whose associated records
+# would change.
 DIFFERENCE_FIELDS = (
     "difference",
     "record",
@@ -150,13 +156,14 @@ def replay(
         ):
             for chunk in _inbox_chunks(engine, since):
                 events, unreadable = _read(chunk, adapters)
+                left_out = _apply(current, rules, chunk, events)
+                left_out |= _apply(other, proposed_rules, chunk, events)
                 result.events += len(events)
                 result.integration_events += sum(
                     row["integration"] == integration for row in chunk if int(row["seq"]) in events
                 )
                 result.unreadable += unreadable
-                result.refused += _apply(current, rules, chunk, events)
-                result.refused += _apply(other, proposed_rules, chunk, events)
+                result.refused += len(left_out)
                 if on_progress is not None:
                     on_progress(len(chunk))
             for name, scratch in (("current", current), ("proposed", other)):
@@ -266,11 +273,11 @@ def _apply(
     rules: WorkspaceRules,
     rows: list[dict[str, Any]],
     events: dict[int, list[Event]],
-) -> int:
+) -> set[int]:
     """One chunk into a scratch workspace, in arrival order, in one transaction; a chunk the
     engine refuses is applied row by row (:func:`~leadsync.pipeline.fallback.apply_with_fallback`,
     as the drain does), and the rows it refuses are left out (as the real run made them dead
-    letters). Returns how many rows were left out."""
+    letters). Returns the sequence numbers of the rows left out."""
     left_out: list[dict[str, Any]] = []
 
     def each(connection: Connection, row: dict[str, Any]) -> None:
@@ -285,7 +292,7 @@ def _apply(
         each,
         lambda row, _error: left_out.append(row),
     )
-    return len(left_out)
+    return {int(row["seq"]) for row in left_out}
 
 
 def _apply_events(connection: Connection, rules: WorkspaceRules, events: list[Event]) -> None:
@@ -312,6 +319,7 @@ def _compare(
         result.activities_appear = replay_store.activities_only_in_one(connection, True)
         result.associations_differ = replay_store.count_association_differences(connection)
         if on_difference is not None:
+            _each_record_only_in_one(connection, on_difference)
             _each_activity_difference(connection, on_difference)
     return names
 
@@ -363,6 +371,22 @@ def _compare_owners(
                 )
             )
     return names
+
+
+def _each_record_only_in_one(
+    connection: sqlite3.Connection, on_difference: Callable[[Difference], None]
+) -> None:
+    for side in ("current", "proposed"):
+        rows = replay_store.records_only_in_one(connection, side == "proposed")
+        for name, rtype, owner, reason in rows:
+            on_difference(
+                _difference(
+                    f"record only in {side}",
+                    record=name,
+                    record_type=rtype,
+                    **{f"{side}_owner_id": owner, f"{side}_reason": reason},
+                )
+            )
 
 
 def _each_activity_difference(

@@ -187,7 +187,7 @@ def _owner_check(
     learned earlier, under the settings the record gets, a rollout's included) and the round
     robin's turn before the test."""
     integration = lead.integration
-    settings, _ = rules.settings_for(integration, str(record_id) if record_id else None)
+    settings, label = rules.settings_for(integration, str(record_id) if record_id else None)
     mapping = state.map_rep(lead, settings)
     candidate = None
     if mapping is not None and mapping.round_robin_team is not None:
@@ -208,8 +208,19 @@ def _owner_check(
     return {
         "check": "owner",
         "passed": owner == expected,
-        "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}",
+        "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}"
+        + _under(label),
     }
+
+
+def _under(label: str | None) -> str:
+    """Which settings a check expected under: said when the rollout's (the test lead fell
+    in its sample), so that two runs of one test are not read as the same settings."""
+    return (
+        " (under the rollout's settings: the test lead is in its sample)"
+        if label == "rollout"
+        else ""
+    )
 
 
 def _named(users: UserMappingSettings, rep: str) -> bool:
@@ -271,7 +282,7 @@ def _call_check(
     lead, or not created (a disabled type, a filter) — which passes, with a note."""
     traces = state.traces or {}
     trace = traces.get(call.id)
-    settings, _ = rules.settings_for(call.integration, activities.sample_key(state, call))
+    settings, label = rules.settings_for(call.integration, activities.sample_key(state, call))
     skip = skip_reason(ActivityType.CALL, call.properties, settings.activities, call.integration)
     why = skip.reason if skip is not None else None
     activity = trace.activity if trace is not None else None
@@ -282,7 +293,7 @@ def _call_check(
             return {
                 "check": "call",
                 "passed": True,
-                "detail": f"the call was not created, as the settings say: {said}",
+                "detail": f"the call was not created, as the settings say: {said}" + _under(label),
                 "note": f"{why}, so no test call was created and the timeline was not checked",
             }
         return {"check": "call", "passed": False, "detail": f"the call was not created: {said}"}
@@ -300,7 +311,8 @@ def _call_check(
         "check": "call",
         "passed": on_lead,
         "detail": f"call {activity[1]} {activity[2]}, associated with {shown}"
-        + ("" if on_lead else f"; expected contact {record_id}"),
+        + ("" if on_lead else f"; expected contact {record_id}")
+        + _under(label),
     }
 
 

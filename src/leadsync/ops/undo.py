@@ -4,10 +4,13 @@ since, and record the undo as decisions with reasons.
 The decisions to undo are those that set an owner for one event (``event_id``, of one
 integration: event ids are unique per integration only, so an id that several integrations
 have is refused as ambiguous unless the integration is named) or for one integration since a
-time. For each record they touched, the owner goes back to what it was before the first of them — but only if the last of them is still the record's latest owner
-change; a later change (a person in the CRM, another integration, a later event) wins and
-the record is skipped, saying which change superseded it. A dry run decides the same and
-writes nothing.
+time. For each record they touched, only if the last of them is still the record's latest
+owner change: a later change (a person in the CRM, another integration, an undo of a later
+change) wins and the record is skipped, saying which change superseded it ("already undone"
+only when that change is an undo of these very changes). Otherwise the owner goes back to what
+it was before the last run of them that no other change interrupts: one of them that a change
+from elsewhere followed was superseded by it, stays so (that change's owner is put back), and
+the reason names both. A dry run decides the same and writes nothing.
 """
 
 from __future__ import annotations
@@ -163,19 +166,27 @@ def undo(
         by_record.setdefault(change.record_id, []).append(change)
     if not by_record:
         return UndoResult(dry_run=dry_run)
-    latest, superseding = undo_store.latest_owner_changes(connection, by_record)
+    history = undo_store.owner_changes_from(
+        connection, {record_id: touched[0].id for record_id, touched in by_record.items()}
+    )
     current = undo_store.current_owners(connection, by_record)
     result = UndoResult(dry_run=dry_run)
     decisions: list[OwnerDecision] = []
     updates: list[dict[str, Any]] = []
-    for record_id, touched in sorted(by_record.items()):
-        first, last = touched[0], touched[-1]
-        record: RecordKey = {"type": first.record_type, "id": record_id}
-        newest = latest[record_id]  # it has at least the changes to undo
-        if newest != last.id:
-            later = superseding[newest]
-            if later.strategy == UNDO_STRATEGY:  # an earlier undo of these changes
-                reason = (
+    for record_id, all_touched in sorted(by_record.items()):
+        record: RecordKey = {"type": all_touched[0].record_type, "id": record_id}
+        changes_since = history[record_id]  # it has at least the changes to undo
+        ids = {c.id for c in all_touched}
+        # The changes to undo that are still in force: the last run of them with no other
+        # change in between; an earlier one a change from elsewhere followed is superseded.
+        start = len(changes_since)
+        while start > 0 and changes_since[start - 1].id in ids:
+            start -= 1
+        if start == len(changes_since):  # the latest change is not one to undo
+            later = changes_since[-1]
+            before = changes_since[-2] if len(changes_since) > 1 else None
+            if later.strategy == UNDO_STRATEGY and before is not None and before.id in ids:
+                reason = (  # an undo of these very changes
                     f"already undone: decision #{later.id} (undo) put the owner back at "
                     f"{display_ts(later.at)}"
                 )
@@ -187,6 +198,20 @@ def undo(
                 )
             result.skipped.append({"record": record, "reason": reason})
             continue
+        touched = [c for c in all_touched if c.id >= changes_since[start].id]
+        first, last = touched[0], touched[-1]
+        left = [c.id for c in all_touched if c.id < first.id]
+        if left:
+            breaker = changes_since[start - 1]
+            kept = (
+                f"; {'decision' if len(left) == 1 else 'decisions'} {decision_ids(left)} "
+                f"left as {'it is' if len(left) == 1 else 'they are'}: superseded by "
+                f"decision #{breaker.id} by "
+                f"{decided_by(breaker.integration, breaker.strategy)} ({breaker.strategy}) "
+                f"at {display_ts(breaker.at)}"
+            )
+        else:
+            kept = ""
         owner = current.get(record_id)
         target = first.previous_owner_id
         what = ("decision " if first is last else "decisions ") + decision_ids(
@@ -196,7 +221,7 @@ def undo(
         head = UNDONE_TO_NO_OWNER if target is None else f"set {target}: undo of "
         reason = (
             f"{head}{what} ({source}); the owner before them was {target or 'no owner'} "
-            f"(was {owner or 'no owner'})"
+            f"(was {owner or 'no owner'}){kept}"
         )
         decisions.append(
             OwnerDecision(

@@ -129,6 +129,18 @@ def compare_records(connection: sqlite3.Connection, integration: str) -> RecordC
     )
 
 
+def records_only_in_one(
+    connection: sqlite3.Connection, in_proposed: bool
+) -> Iterator[tuple[str, str, str | None, str | None]]:
+    """Each record only the proposed run (``in_proposed``) or only the current run has, by
+    name: (name, type, owner, latest reason). Needs :func:`compare_records` first."""
+    side, other = ("pro", "cur") if in_proposed else ("cur", "pro")
+    yield from connection.execute(
+        f"""SELECT name, type, owner_id, reason FROM {side}
+        WHERE name NOT IN (SELECT name FROM {other}) ORDER BY name"""
+    )
+
+
 class RecordName(NamedTuple):
     """What a record's name is made of: its type and identity (integration, external id),
     else a contact's email or a company's domain (the rest None); only the type for a record
@@ -224,15 +236,17 @@ _ACTIVITY_KEY = (
     "a.integration || ':' || a.type || ':' || coalesce(a.external_id, 'event:' || a.event_id)"
 )
 
+# A link of one run's activity that the other run also has but without that record: an
+# activity associated with nothing in the other run (a held call, say) counts too.
 _ONE_WAY = """SELECT * FROM (
-    SELECT activity, record FROM {a} WHERE activity IN (SELECT activity FROM {b})
+    SELECT activity, record FROM {a} WHERE activity IN (SELECT activity FROM {b_acts})
     EXCEPT SELECT activity, record FROM {b})"""
 # Activities in both runs whose associated records differ.
 _CHANGED_LINKS = (
     "SELECT DISTINCT activity FROM ("
-    + _ONE_WAY.format(a="cur_links", b="pro_links")
+    + _ONE_WAY.format(a="cur_links", b_acts="pro_acts", b="pro_links")
     + " UNION ALL "
-    + _ONE_WAY.format(a="pro_links", b="cur_links")
+    + _ONE_WAY.format(a="pro_links", b_acts="cur_acts", b="cur_links")
     + ")"
 )
 

@@ -3,7 +3,7 @@ what each touched record looks like now. The decisions are in :mod:`leadsync.ops
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,27 +57,29 @@ def owner_changes(
     return [tuple(row) for row in connection.execute(query.order_by(d.c.id))]
 
 
-def latest_owner_changes(
-    connection: Connection, record_ids: Collection[int]
-) -> tuple[dict[int, int], dict[int, Any]]:
-    """Each record's latest owner-setting decision id, and those decisions (id, at,
-    integration, strategy) by id."""
+def owner_changes_from(
+    connection: Connection, first_ids: Mapping[int, int]
+) -> dict[int, list[Any]]:
+    """Each record's owner-setting decisions (id, at, integration, strategy, owner) from its
+    ``first_ids[record]`` on, in decision order: the changes to undo and every change after
+    or between them, whoever made it. One query for all the records."""
     d = owner_decisions
-    dialect = connection.dialect.name
-    latest = {
-        int(record_id): int(newest)
-        for record_id, newest in connection.execute(
-            sa.select(d.c.record_id, sa.func.max(d.c.id))
-            .where(d.c.outcome == Outcome.SET.value, in_values(d.c.record_id, record_ids, dialect))
-            .group_by(d.c.record_id)
-        )
-    }
+    if not first_ids:
+        return {}
     rows = connection.execute(
-        sa.select(d.c.id, d.c.at, d.c.integration, d.c.strategy).where(
-            in_values(d.c.id, set(latest.values()), dialect)
+        sa.select(d.c.id, d.c.record_id, d.c.at, d.c.integration, d.c.strategy, d.c.owner_id)
+        .where(
+            d.c.outcome == Outcome.SET.value,
+            d.c.id >= min(first_ids.values()),
+            in_values(d.c.record_id, first_ids, connection.dialect.name),
         )
+        .order_by(d.c.id)
     )
-    return latest, {row.id: row for row in rows}
+    history: dict[int, list[Any]] = {}
+    for row in rows:
+        if row.id >= first_ids[int(row.record_id)]:
+            history.setdefault(int(row.record_id), []).append(row)
+    return history
 
 
 def current_owners(connection: Connection, record_ids: Collection[int]) -> dict[int, str | None]:
