@@ -269,3 +269,16 @@ def test_undo_since_keeps_another_integrations_change_between_the_ones_undone(
     assert "undo of decision #3 (dialer)" in restored["reason"]
     assert "decision #1 left as it is: superseded by decision #2 by seq" in restored["reason"]
     assert owner_of(workspace, "p-1") == "102"
+
+
+def test_undo_of_an_event_that_changed_no_owner_says_so(workspace: Workspace, db_url: str) -> None:
+    """An event whose decisions kept the owner: "nothing to undo", not "0 restored, 0
+    skipped"."""
+    two_integrations_with_event_e1(workspace)
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-03T09:00:00Z", "k1")])
+    runner = CliRunner()
+    said = runner.invoke(
+        app, ["undo", "--event", "k1", "--integration", "dialer"], env={"LEADSYNC_DB": db_url}
+    )
+    assert said.exit_code == 0, said.output
+    assert said.stdout == "event k1 changed no owner: nothing to undo\n"

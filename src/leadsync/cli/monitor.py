@@ -139,10 +139,14 @@ def undo_command(
     if as_json:
         render.print_json(result)
     else:
-        _print_undo(render.json_of(result), dry_run)
+        what = f"event {event}" if event is not None else f"{integration} since {since}"
+        _print_undo(render.json_of(result), dry_run, what)
 
 
-def _print_undo(result: Mapping[str, Any], dry_run: bool) -> None:
+def _print_undo(result: Mapping[str, Any], dry_run: bool, what: str) -> None:
+    if not result["restored"] and not result["skipped"]:
+        render.line(f"{what} changed no owner: nothing to undo")
+        return
     restore = "would restore" if dry_run else "restored"
     for item in result["restored"]:
         record = item["record"]
