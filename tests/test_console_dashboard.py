@@ -14,9 +14,9 @@ from leadsync.model import add_days, now_ts
 from leadsync.ops.testlead import TEST_DOMAIN, TEST_PREFIX
 from leadsync.store import dashboard as per_day
 from leadsync.workspace import Workspace
-from tests.browser import PASSWORD, WIDE, console_server, sign_in
-from tests.helpers import call_line
-from tests.live import LiveServer
+from tests.browser import PASSWORD, WIDE, console_server, sign_in, signed_in
+from tests.helpers import call_line, contact_line, setup
+from tests.live import LiveServer, wait_until
 from tests.test_console_records import build_known_workspace
 
 DAY1, DAY2 = "2026-11-08", "2026-11-09"
@@ -177,3 +177,39 @@ def test_a_checks_card_links_to_its_records(live: LiveServer, page: Any) -> None
     assert page.locator("dd.owner").inner_text() == "no owner"
     reason = page.locator("table.owner-history td.reason").inner_text()
     assert reason.startswith("ignored: rep u-7 has no known email")
+
+
+def test_the_flapping_card_says_who_changed_each_record_and_its_history(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """As ``leadsync report`` lists them: each flapping record with its count, ``by`` and its
+    owner changes (the first owner marked as not counted), owners by name."""
+    path = tmp_path / "flapping.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    with Workspace(f"sqlite:///{path}") as ws:
+        setup(ws, ownership={"default": "integration_wins"})
+        owners = ("u-1", "u-9", "u-1", "u-9")
+        at = [add_days(now_ts(), n - 5)[:10] + "T09:00:00Z" for n in range(len(owners))]
+        ws.ingest("dialer", [contact_line("p-1", o, t) for o, t in zip(owners, at, strict=True)])
+        [contact] = ws.find(external="dialer:p-1")
+        with console_server(ws) as live:
+            client = signed_in(live.client, PASSWORD)
+
+            def card() -> str | None:
+                text = client.get("/health").text
+                found = text.partition('data-check="owner_flapping"')[2]
+                return found.partition('<li class="card')[0] or None
+
+            shown = wait_until(card, "the flapping card")
+    record = f"/records/contact/{contact['id']}"
+    assert f'<a href="{record}">contact {contact["id"]}</a>: 3 changes by dialer' in shown
+    history = [
+        line.strip()
+        for line in shown.split('<ol class="history">')[1].split("</ol>")[0].split("<li>")[1:]
+    ]
+    assert [h.split(": ", 1)[1].removesuffix("</li>").strip() for h in history] == [
+        "no owner → Ana Ng by dialer (integration_wins), not counted",
+        "Ana Ng → Bo Li by dialer (integration_wins)",
+        "Bo Li → Ana Ng by dialer (integration_wins)",
+        "Ana Ng → Bo Li by dialer (integration_wins)",
+    ]

@@ -5,11 +5,34 @@ snapshot (see :mod:`.health_snapshot`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Response
+
+from leadsync.ops.snapshot import HealthSnapshot
 
 from .console import Viewing, page_router
 
 router = page_router()
+
+#: Owner changes listed under a flapping record (the latest; the record's page has them all).
+HISTORY_SHOWN = 10
+
+
+def flapping_rows(snapshot: HealthSnapshot) -> list[dict[str, Any]]:
+    """The report's flapping records as ``leadsync report`` lists them: each with its count,
+    who changed it (``by``) and its latest owner changes (``history``, ``earlier`` left
+    out)."""
+    return [
+        {
+            **row,
+            "history": row["history"][-HISTORY_SHOWN:],
+            "earlier": len(row["history"][:-HISTORY_SHOWN]),
+        }
+        for finding in snapshot.report.findings
+        if finding.check == "owner_flapping"
+        for row in finding.rows
+    ]
 
 
 @router.get("/health")
@@ -20,6 +43,8 @@ def dashboard_page(page: Viewing) -> Response:
     return page.render(
         "dashboard.html",
         dashboard=page.workspace.dashboard(snapshot=snapshot),
+        flapping=flapping_rows(snapshot),
+        owners=page.workspace.owner_names(),
         snapshot=snapshot,
         refreshing=page.console.refreshing,
         back="/health",
