@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 from typer.testing import CliRunner
 
 from leadsync.cli import app
@@ -83,3 +84,38 @@ def test_a_call_with_an_open_question_says_so_with_the_command(workspace: Worksp
     [call] = json.loads(listed(workspace, "--json"))
     assert call["questions"] == [] and len(call["records"]) >= 1
     assert "open question" not in listed(workspace)
+
+
+def test_a_records_timeline_names_its_calls_open_questions(workspace: Workspace) -> None:
+    """Two open deals equally recent: the call is on the contact, and the question which deal
+    waits; ``records show`` (text and JSON) and the record's page name it, with where to
+    answer it."""
+    from tests.browser import console_server, signed_in
+    from tests.test_engine import _deal
+
+    _setup(workspace)
+    at = "2026-11-01T08:00:00Z"
+    run(
+        workspace,
+        _contact("k1", at=at),
+        _deal("d-1", at, contact="k1"),
+        _deal("d-2", at, contact="k1"),
+    )
+    run(
+        workspace,
+        _call("c1", "07700 900123", associations=[{"object": "contact", "external_id": "k1"}]),
+    )
+    [item] = workspace.review_items().items
+    contact = workspace.find(external="dialer:k1")[0]["id"]
+    [call] = workspace.record("contact", contact)["timeline"]
+    assert call["questions"] == [{"id": item.id, "kind": "deal", "subject": item.subject}]
+    shown = CliRunner().invoke(
+        app,
+        ["--db", workspace.engine.url.render_as_string(hide_password=False), "records", "show",
+         "contact", str(contact)],
+        env={"COLUMNS": "300"},
+    )  # fmt: skip
+    assert f"open question about {item.subject}: leadsync review show {item.id}" in shown.stdout
+    with console_server(workspace) as server, httpx.Client(base_url=server.base_url) as client:
+        page = signed_in(client).get(f"/records/contact/{contact}").text
+    assert f'<a href="/review/{item.id}">Open question #{item.id}</a>' in page

@@ -139,6 +139,11 @@ def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
     if p.get("body"):
         render.line(f'      "{p["body"]}"')
     render.line(f"      associated with {links or 'nothing'}")
+    for question in item.get("questions", ()):
+        render.line(
+            f"      open question about {question['subject']}: "
+            f"leadsync review show {question['id']}"
+        )
     if item.get("hubspot"):
         hs = item["hubspot"]
         render.line(f"      in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.model import settings_used, ts_to_datetime
+from leadsync.store import holds
 from leadsync.store import push as push_store
 from leadsync.store.schema import (
     ACTIVITY_COLUMNS,
@@ -445,6 +446,9 @@ def record_view(
     for yet): the JSON of ``records show``."""
     record_id = int(row["id"])
     items = timeline(connection, record_id, limit)
+    asked = holds.open_questions_of(connection, [item["id"] for item in items])
+    for item in items:  # the review queue's open questions about it (a tie of deals, say)
+        item["questions"] = asked.get(item["id"], [])
     pushed_activities = _hubspot_ids(
         push_store.load_pushed(connection, push_store.ACTIVITY, [item["id"] for item in items])
     )
