@@ -91,16 +91,9 @@ def test_a_records_timeline_names_its_calls_open_questions(workspace: Workspace)
     waits; ``records show`` (text and JSON) and the record's page name it, with where to
     answer it."""
     from tests.browser import console_server, signed_in
-    from tests.test_engine import _deal
+    from tests.test_counterparts_cases import contact_with_tied_deals
 
-    _setup(workspace)
-    at = "2026-11-01T08:00:00Z"
-    run(
-        workspace,
-        _contact("k1", at=at),
-        _deal("d-1", at, contact="k1"),
-        _deal("d-2", at, contact="k1"),
-    )
+    contact_with_tied_deals(workspace)
     run(
         workspace,
         _call("c1", "07700 900123", associations=[{"object": "contact", "external_id": "k1"}]),

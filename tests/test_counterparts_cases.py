@@ -269,12 +269,9 @@ def test_a_call_from_the_companys_line_to_itself_is_on_no_contact(workspace: Wor
     assert _links(workspace) == [] and _held_ids(workspace) == []
 
 
-def test_a_held_call_attached_to_a_contact_with_tied_deals_asks_which(
-    workspace: Workspace,
-) -> None:
-    """A held call that finds its contact later gets what the association rules add as a
-    call made now would: where two open deals are equally recent, the question which (it
-    got no deal and no question)."""
+def contact_with_tied_deals(workspace: Workspace) -> None:
+    """Contact k1 of the dialer (numbers in GB) with open deals d-1 and d-2, both updated at
+    one time: a call on k1 asks which deal it is about."""
     from tests.test_engine import _deal
 
     _setup(workspace)
@@ -285,6 +282,15 @@ def test_a_held_call_attached_to_a_contact_with_tied_deals_asks_which(
         _deal("d-1", at, contact="k1"),
         _deal("d-2", at, contact="k1"),
     )
+
+
+def test_a_held_call_attached_to_a_contact_with_tied_deals_asks_which(
+    workspace: Workspace,
+) -> None:
+    """A held call that finds its contact later gets what the association rules add as a
+    call made now would: where two open deals are equally recent, the question which (it
+    got no deal and no question)."""
+    contact_with_tied_deals(workspace)
     run(workspace, _call("c1", "07700 900123"))
     assert _held_ids(workspace) != []
     run(workspace, _contact("k1", at="2026-11-01T12:00:00Z", phone="+447700900123"))

@@ -16,6 +16,18 @@ from tests.test_hubspot_push import company_contact_call, config, only, ws  # no
 __all__ = ["ws"]
 
 
+def dialers_later_change() -> dict[str, object]:
+    """The dialer's rep u-9 (owner 102) on Kim at 11:00: an owner for the push to write."""
+    return ev(
+        "record",
+        "2026-11-01T11:00:00Z",
+        object="contact",
+        external_id="p-1",
+        owner="u-9",
+        properties={"email": "kim@globex.test"},
+    )
+
+
 def last_decision(workspace: Workspace) -> dict[str, object]:
     record = workspace.record("contact", workspace.find(email="kim@globex.test")[0]["id"])
     history: list[dict[str, object]] = record["owner_history"]
@@ -31,15 +43,9 @@ def test_the_crms_owner_kept_is_a_change_of_leadsyncs_record(
     ws.push()
     contact = only(hub, "contacts")
     hub.set_owner("contacts", contact["id"], "104")  # a person, in HubSpot
-    later = ev(
-        "record",
-        "2026-11-01T11:00:00Z",
-        object="contact",
-        external_id="p-1",
-        owner="u-9",
-        properties={"email": "kim@globex.test"},
-    )
-    run(ws, later)  # the dialer's 102, older than the person's change seen at the push
+    run(
+        ws, dialers_later_change()
+    )  # the dialer's 102, older than the person's change seen at the push
     ws.push()
     decision = last_decision(ws)
     assert decision["owner_id"] == "104"
@@ -56,15 +62,7 @@ def test_leadsyncs_owner_written_over_the_crms_keeps_leadsyncs_record(
     run(ws, *company_contact_call())
     ws.push()
     hub.set_owner("contacts", only(hub, "contacts")["id"], "104")
-    later = ev(
-        "record",
-        "2026-11-01T11:00:00Z",
-        object="contact",
-        external_id="p-1",
-        owner="u-9",
-        properties={"email": "kim@globex.test"},
-    )
-    run(ws, later)
+    run(ws, dialers_later_change())
     ws.push()
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
     decision = last_decision(ws)
@@ -83,15 +81,7 @@ def test_the_crms_owner_kept_ends_a_persons_earlier_protection(
     run(ws, *company_contact_call())
     ws.push()
     hub.set_owner("contacts", only(hub, "contacts")["id"], "104")
-    later = ev(
-        "record",
-        "2026-11-01T11:00:00Z",
-        object="contact",
-        external_id="p-1",
-        owner="u-9",
-        properties={"email": "kim@globex.test"},
-    )
-    run(ws, later)
+    run(ws, dialers_later_change())
     record_id = ws.find(email="kim@globex.test")[0]["id"]
     with ws.engine.begin() as connection:  # an earlier choice by a person, as stored
         connection.execute(
