@@ -171,9 +171,10 @@ def e164(value: Any) -> str | None:
 def test_every_sample_names_its_source() -> None:
     from tests.test_source_published_more import MORE_SOURCES
     from tests.test_source_published_round6 import ROUND6_SOURCES
+    from tests.test_source_published_round7 import ROUND7_SOURCES
 
     found = {str(p.relative_to(PUBLISHED)) for p in PUBLISHED.glob("*/*") if p.is_file()}
-    rounds = [set(SOURCES), set(MORE_SOURCES), set(ROUND6_SOURCES)]
+    rounds = [set(SOURCES), set(MORE_SOURCES), set(ROUND6_SOURCES), set(ROUND7_SOURCES)]
     assert found == set().union(*rounds) and sum(map(len, rounds)) == len(found)
 
 
@@ -589,7 +590,9 @@ def test_ingest_of_the_aircall_samples_applies_the_readable_ones_beside_the_othe
 
 
 #: Samples of events leadsync does not read, which ingest keeps as dead letters.
-INGEST_DEAD = {"calendly": {"event_type.created.api_reference.json"}}
+INGEST_DEAD = {
+    "calendly": {"event_type.created.api_reference.json"},
+}
 #: Samples that repeat another's vendor event id (Pipedream's share one placeholder meta.id).
 INGEST_DUPLICATES = {"pipedrive": 1}
 

@@ -85,9 +85,10 @@ Event names (action x entity)
     ``pipedrive_type``. An activity carries no phone numbers (Pipedrive's call logs, which
     have them, send no webhooks): a call is matched to its person by ``person_id`` only.
 
-``delete`` of any of them gives ``[]``: deletions are not propagated. Any other action or
-entity (v1's ``pipeline``, ``stage``, ``user``, ``product`` …) is an
-:class:`~leadsync.errors.EventError` (a dead letter).
+``delete`` of any of them gives ``[]``: deletions are not propagated. So does any event of
+an entity leadsync keeps nothing of (``IGNORED_ENTITIES``: ``pipeline``, ``stage``,
+``product``, ``user``, ``activityType``, which a ``*.*`` webhook sends too). Any other
+action or entity is an :class:`~leadsync.errors.EventError` (a dead letter).
 
 The changed object is named by its own ``id`` (``data.id``, v1's ``current.id``): the record
 that gets the object's fields is the object itself, even where ``meta.entity_id`` (v1:

@@ -57,6 +57,10 @@ __all__ = [
 
 ACTIONS = ("create", "change", "delete")
 ENTITIES = ("person", "organization", "deal", "lead", "note", "activity")
+#: Entities Pipedrive sends (a ``*.*`` webhook sends them all) that leadsync keeps nothing of:
+#: their events give nothing, as a deletion does (a dead letter each would be one nobody can
+#: fix, and the dead-letter alert would fire for every product or pipeline edited).
+IGNORED_ENTITIES = ("pipeline", "stage", "product", "user", "activityType", "activity_type")
 #: Webhooks v1 action -> the v2 action it is read as (None: accepted, gives nothing).
 V1_ACTIONS: dict[str, str | None] = {
     "added": "create",
@@ -115,6 +119,8 @@ def read_event(item: Any) -> PipedriveEvent:
         entity = text(item, "meta.entity", required=True)
         if action not in ACTIONS:
             event_name_error("meta.action", action, ACTIONS)
+        if entity in IGNORED_ENTITIES:
+            return PipedriveEvent(item, 2, None, entity, "data")  # gives nothing
         if entity not in ENTITIES:
             event_name_error("meta.entity", entity, ENTITIES)
         assert entity is not None
@@ -134,6 +140,8 @@ def read_event(item: Any) -> PipedriveEvent:
         event_name_error(action_path, v1_action, tuple(V1_ACTIONS))
     if not v1_entity:
         refuse("meta.object", "required (v1: the object, e.g. person)")
+    if v1_entity in IGNORED_ENTITIES:
+        return PipedriveEvent(item, 1, None, v1_entity, "current")  # gives nothing
     if v1_entity not in ENTITIES:
         event_name_error(entity_path, v1_entity, ENTITIES)
     return PipedriveEvent(item, 1, V1_ACTIONS[v1_action], v1_entity, "current")
