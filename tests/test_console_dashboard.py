@@ -213,3 +213,39 @@ def test_the_flapping_card_says_who_changed_each_record_and_its_history(
         "Bo Li → Ana Ng by dialer (integration_wins)",
         "Ana Ng → Bo Li by dialer (integration_wins)",
     ]
+
+
+def test_the_unowned_and_unmapped_cards_list_the_reports_rows(
+    tmp_path: Path, sqlite_template: Path, days: tuple[str, str]
+) -> None:
+    """As ``leadsync report`` lists them: unowned new leads per integration with why, and each
+    unmapped rep with its events, when last seen and how it found no owner — the report's own
+    rows, the integration linked to its settings."""
+    path = tmp_path / "cards.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    with Workspace(f"sqlite:///{path}") as ws:
+        build_known_workspace(ws, *days)
+        with console_server(ws) as live:
+            client = signed_in(live.client, PASSWORD)
+
+            def cards() -> dict[str, str] | None:
+                text = client.get("/health").text
+                card = '<li class="card'
+                found = {
+                    check: text.partition(f'data-check="{check}"')[2].partition(card)[0]
+                    for check in ("unowned_new_leads", "unmapped_external_users")
+                }
+                return found if all(found.values()) else None
+
+            shown = wait_until(cards, "the health cards")
+    unowned, unmapped = shown["unowned_new_leads"], shown["unmapped_external_users"]
+    assert (
+        '<li><a href="/integrations/dialer/settings">dialer</a>: 1 contact or lead — '
+        "unmapped rep, policy leave</li>"
+    ) in unowned
+    assert '<a href="/records/contact/2">contact 2</a>' in unowned  # the records, as before
+    assert (
+        '<li><a href="/integrations/dialer/settings#users">dialer</a>: rep <code>u-7</code> '
+        f"(no email): 1 event, last seen {days[0]}T09:10:00Z — rep u-7 has no known email and "
+        "is not in the map, and the unmapped policy is leave</li>"
+    ) in unmapped

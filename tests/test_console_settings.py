@@ -319,7 +319,7 @@ def test_applying_another_file_to_a_workspace_managed_by_file_is_refused(
             {"users": {"map": {"u-7": "104"}}},
             "users.map.u-7: (not set) → 104",
         ),
-        ({"x": [1, 2], "y": None}, {"y": 2.0}, "y: (not set) → 2; x: [1, 2] → (not set)"),
+        ({"x": [1, 2], "y": None}, {"y": 2.0}, "x: [1, 2] → (not set); y: (not set) → 2"),
         ({"a": 1, "b": 2}, {"a": 3, "b": 4}, "a: 1 → 3; b: 2 → 4"),
     ],
 )

@@ -34,6 +34,8 @@ from tests.browser import (
 from tests.live import LiveServer, configure, serve
 
 PROBLEM = "application/problem+json"
+#: Where answering question 1 with a contact leads (the chosen record's type named).
+RESOLVED_CONTACT = "/review/1?done=resolved&record=contact"
 
 # Two contacts with one number (+44 20 7946 0000, written two ways), a company, and calls.
 K1 = {"email": "k1@x.test", "firstname": "Kim", "phone": "+44 20 7946 0000"}
@@ -428,16 +430,21 @@ def test_console_lists_questions_and_resolves_with_the_session_token(
     token = form_token(html, "/review/1/resolve")
     missing = client.post("/review/1/resolve", data={"choice": str(ids["k2"])})
     assert missing.status_code == 403
-    neither = client.post("/review/1/resolve", data={"csrf_token": token})
-    assert neither.status_code == 400 and "Pick a candidate" in neither.text
+    neither = client.post("/review/1/resolve", data={"csrf_token": token}, follow_redirects=True)
+    assert neither.status_code == 200 and "Pick a candidate" in neither.text
     two = {"csrf_token": token, "choice": str(ids["k1"]), "other": str(ids["k2"])}
-    assert client.post("/review/1/resolve", data=two).status_code == 400
-    wrong = client.post("/review/1/resolve", data={"csrf_token": token, "other": str(ids["a1"])})
-    assert wrong.status_code == 400 and "is a company" in wrong.text
+    both = client.post("/review/1/resolve", data=two, follow_redirects=True)
+    assert "not both" in both.text
+    wrong = client.post(
+        "/review/1/resolve",
+        data={"csrf_token": token, "other": str(ids["a1"])},
+        follow_redirects=True,
+    )
+    assert str(wrong.url).endswith("/review/1?done=refused") and "is a company" in wrong.text
     assert on_record(ws, ids["k2"], "c1") == []
 
     posted = client.post("/review/1/resolve", data={"csrf_token": token, "choice": str(ids["k2"])})
-    assert (posted.status_code, posted.headers["location"]) == (303, "/review/1?done=resolved")
+    assert (posted.status_code, posted.headers["location"]) == (303, RESOLVED_CONTACT)
     done = client.get(posted.headers["location"])
     assert done.status_code == 200, done.text
     assert f"attached to contact {ids['k2']}" in done.text
@@ -533,7 +540,7 @@ def test_a_person_picks_the_second_candidate_and_the_call_is_on_that_contact(
     page.keyboard.press("Space")  # usable from the keyboard
     assert choice.is_checked()
     question.get_by_role("button", name="Resolve").click()
-    page.wait_for_url(f"{live.base_url}/review/1?done=resolved")
+    page.wait_for_url(f"{live.base_url}{RESOLVED_CONTACT}")
     applied = page.locator("section.applied")
     activity_id = ws.review_item(1).activity_id
     assert f"call {activity_id} attached to contact {ids['k2']}" in applied.inner_text()
@@ -572,8 +579,8 @@ def test_console_wrong_answer_shows_the_question_again_with_the_error_and_the_in
         (str(ids["a1"]), "is a company"),
     ):
         wrong = client.post("/review/1/resolve", data={"csrf_token": token, "other": typed})
-        assert wrong.status_code == 400, wrong.text
-        html = wrong.text
+        assert (wrong.status_code, wrong.headers["location"]) == (303, "/review/1?done=refused")
+        html = client.get(wrong.headers["location"]).text
         assert "Bad request" not in html and "Question #1" in html  # the question, not a bare page
         assert says in html and 'id="review-1-error"' in html
         assert (
@@ -581,8 +588,8 @@ def test_console_wrong_answer_shows_the_question_again_with_the_error_and_the_in
         )
         assert 'aria-invalid="true"' in html
         assert form_token(html, "/review/1/resolve") == token
-    nothing = client.post("/review/1/resolve", data={"csrf_token": token})
-    assert nothing.status_code == 400 and "Question #1" in nothing.text
+    nothing = client.post("/review/1/resolve", data={"csrf_token": token}, follow_redirects=True)
+    assert nothing.status_code == 200 and "Question #1" in nothing.text
     assert "Pick a candidate" in nothing.text
     assert ws.review_item(1).status == "open"
 
@@ -593,8 +600,8 @@ def test_console_answer_redirects_so_a_reload_does_not_post_again(
     client = signed_in(console.client, PASSWORD)
     token = form_token(client.get("/review/1").text, "/review/1/resolve")
     posted = client.post("/review/1/resolve", data={"csrf_token": token, "choice": str(ids["k2"])})
-    assert (posted.status_code, posted.headers["location"]) == (303, "/review/1?done=resolved")
-    first = client.get("/review/1?done=resolved")
+    assert (posted.status_code, posted.headers["location"]) == (303, RESOLVED_CONTACT)
+    first = client.get(RESOLVED_CONTACT)
     assert f"attached to contact {ids['k2']}" in first.text and "section" in first.text
     reload = client.get("/review/1?done=resolved")  # shown once; the outcome stays
     assert reload.status_code == 200 and "what was applied" in reload.text

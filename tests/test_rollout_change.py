@@ -36,8 +36,8 @@ integrations:
 """
 DROPPED = [
     "ownership.default: fill_if_empty → integration_wins",
-    "ownership.protect_manual_days: 14 → 0",
     "ownership.deal: never_overwrite → (not set)",
+    "ownership.protect_manual_days: 14 → 0",
 ]
 SETTINGS = "/integrations/dialer/settings"
 API = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -84,8 +84,8 @@ def test_promote_json_lists_the_changes_and_the_settings_after(db_url: str) -> N
     assert result["sections"] == ["ownership"]
     assert result["changes"] == [
         {"path": "ownership.default", "before": "fill_if_empty", "after": "integration_wins"},
-        {"path": "ownership.protect_manual_days", "before": 14, "after": 0},
         {"path": "ownership.deal", "before": "never_overwrite", "after": None},
+        {"path": "ownership.protect_manual_days", "before": 14, "after": 0},
     ]
     assert result["summary"] == "; ".join(DROPPED)
     assert "-    rollout:" in result["yaml_diff"]

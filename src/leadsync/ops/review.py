@@ -78,11 +78,22 @@ class ReviewPage(ResultModel):
     next_after: int | None = Field(description="Pass as after= for the next page; null: last.")
 
 
+class ChosenRecord(ResultModel):
+    """The record a question was answered with (its type as found when answering)."""
+
+    type: str = Field(description="contact, lead or deal")
+    id: int
+
+
 class Resolution(ResultModel):
     """What answering a question did."""
 
     item: ReviewItem
     applied: list[str] = Field(description="What the engine did, one sentence each.")
+    record: ChosenRecord | None = Field(
+        default=None,
+        description="The record chosen, listed or typed (null: skipped, or a rep's question).",
+    )
 
 
 def _item(row: dict[str, Any], activity: dict[str, Any] | None = None) -> ReviewItem:
@@ -241,7 +252,11 @@ def _choose_record(
         + (f" ({c.reason})" if c.reason else " (association rules)")
         for c in chosen
     ]
-    return Resolution(item=show(engine, item.id), applied=applied)
+    return Resolution(
+        item=show(engine, item.id),
+        applied=applied,
+        record=ChosenRecord(type=found, id=record_id),
+    )
 
 
 def _choose_owner(

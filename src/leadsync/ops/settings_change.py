@@ -180,19 +180,64 @@ class KeyChange(ResultModel):
     path: str
     before: Any = None
     after: Any = None
+    note: str | None = Field(default=None, exclude=True)
+    """Why a key is no longer set when the change drops it on purpose (shown in the line)."""
 
     def __str__(self) -> str:
-        return f"{self.path}: {_shown(self.before)} → {_shown(self.after)}"
+        after = _shown(self.after)
+        if self.note:
+            after = f"(not set: {self.note})" if self.after is None else f"{after} ({self.note})"
+        return f"{self.path}: {_shown(self.before)} → {after}"
+
+
+#: The unmapped policy's key each policy needs (the other is not allowed with it).
+_UNMAPPED_NEEDS = {"leave": None, "fallback": "owner", "round_robin": "team"}
+
+
+def _dropped_note(path: str, new: Mapping[str, Any]) -> str | None:
+    """Why ``path`` is no longer set when the new settings do not allow it: the unmapped
+    policy's owner or team that the new policy takes no part of."""
+    block, _, key = path.rpartition(".")
+    if not (block == "users.unmapped" or block.endswith(".users.unmapped")):
+        return None
+    policy = new.get(f"{block}.policy")
+    if key not in ("owner", "team") or policy not in _UNMAPPED_NEEDS:
+        return None
+    if _UNMAPPED_NEEDS[policy] == key:
+        return None
+    return f"not allowed with policy {policy}"
+
+
+def _in_order(old: list[str], new: list[str]) -> list[str]:
+    """The paths of both, in the settings' own order (the models' order, as ``leadsync
+    export`` writes them): those of the new settings as they are, each path only the old
+    had after the one it followed there."""
+    merged = list(new)
+    at = {path: n for n, path in enumerate(merged)}
+    previous: str | None = None
+    for path in old:
+        if path not in at:
+            place = at[previous] + 1 if previous is not None else 0
+            merged.insert(place, path)
+            at = {p: n for n, p in enumerate(merged)}
+        previous = path
+    return merged
 
 
 def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[KeyChange]:
     """Each changed key path of two full dumps of one integration's settings (``model_dump``:
-    every field, so a value at its default is shown as it is), in the order of the settings
-    after the change, keys no longer set last."""
+    every field, so a value at its default is shown as it is), in the settings' own order
+    (a key no longer set where it was); a key dropped because the new settings do not
+    allow it says so."""
     old, new = dict(_flat(dict(before))), dict(_flat(dict(after)))
-    paths = list(new) + [p for p in old if p not in new]
+    paths = _in_order(list(old), list(new))
     return [
-        KeyChange(path=path, before=old.get(path), after=new.get(path))
+        KeyChange(
+            path=path,
+            before=old.get(path),
+            after=new.get(path),
+            note=_dropped_note(path, new) if path not in new else None,
+        )
         for path in paths
         if old.get(path) != new.get(path)
     ]

@@ -35,6 +35,23 @@ def flapping_rows(snapshot: HealthSnapshot) -> list[dict[str, Any]]:
     ]
 
 
+def _rows(snapshot: HealthSnapshot, check: str) -> list[dict[str, Any]]:
+    return [row for f in snapshot.report.findings if f.check == check for row in f.rows]
+
+
+def unowned_rows(snapshot: HealthSnapshot) -> list[dict[str, Any]]:
+    """The report's unowned new leads per integration (the one that created them; None: no
+    integration) and why, as ``leadsync report`` lists them (the records it names are the
+    card's links)."""
+    return [row for row in _rows(snapshot, "unowned_new_leads") if "record" not in row]
+
+
+def unmapped_rows(snapshot: HealthSnapshot) -> list[dict[str, Any]]:
+    """The report's unmapped external users, one per integration and user, as ``leadsync
+    report`` lists them: events, last seen, and how the mapping found no owner."""
+    return _rows(snapshot, "unmapped_external_users")
+
+
 @router.get("/health")
 def dashboard_page(page: Viewing) -> Response:
     snapshot = page.console.health_snapshot()
@@ -44,6 +61,9 @@ def dashboard_page(page: Viewing) -> Response:
         "dashboard.html",
         dashboard=page.workspace.dashboard(snapshot=snapshot),
         flapping=flapping_rows(snapshot),
+        unowned=unowned_rows(snapshot),
+        unmapped=unmapped_rows(snapshot),
+        configured=set(page.workspace.rules().integrations),
         owners=page.workspace.owner_names(),
         snapshot=snapshot,
         refreshing=page.console.refreshing,

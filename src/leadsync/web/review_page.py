@@ -1,7 +1,9 @@
 """The review queue: the questions the engine would not guess, a page at a time (filters:
 state, kind, integration; keyset pages), each with its candidates to choose from, a free
 "other record" field, and skip (:meth:`Workspace.review_items`,
-:meth:`Workspace.resolve_review`). Answering shows what the engine applied.
+:meth:`Workspace.resolve_review`). Answering shows what the engine applied, linking the
+record chosen; a refused answer shows the question again with why and what was typed. Both
+by post/redirect/get (:mod:`.flash`): a reload posts nothing again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Annotated
 from fastapi import Form, Path, Query, Response
 
 from leadsync.errors import UserError
+from leadsync.model import RecordType
 from leadsync.ops.review import PAGE, STATUSES, Resolution, ReviewItem
 from leadsync.rules.counterparts import KINDS
 
@@ -30,6 +33,8 @@ class Done(enum.StrEnum):
 
     RESOLVED = "resolved"
     SKIPPED = "skipped"
+    #: An answer refused: why and what was sent are left by the redirect.
+    REFUSED = "refused"
 
 
 @router.get("/review")
@@ -77,12 +82,29 @@ def review_item_page(
     page: Viewing,
     item_id: ItemId,
     done: Annotated[Done | None, Query()] = None,
+    record: Annotated[RecordType | None, Query()] = None,
 ) -> Response:
     """The question; after an answer (``done``), what was applied (left by the answer's
-    redirect, else the question's stored outcome)."""
+    redirect, else the question's stored outcome) and a link to the record chosen (its type
+    is ``record``, given by the answer's redirect; else the candidate's); after a refused
+    answer, why beside the form, with what was sent (left by the redirect)."""
     item = page.workspace.review_item(item_id)
+    if done is Done.REFUSED:
+        why = flash.message(page)
+        sent = flash.kept(page)
+        answer = (
+            {
+                "answer_error": " ".join(why),
+                "picked": sent.get("picked", ""),
+                "typed": sent.get("typed", ""),
+            }
+            if why
+            else {}
+        )
+        return flash.shown(page, _item_page(page, item, None, answer=answer))
     applied = _applied_shown(page, item) if done is not None else None
-    return flash.shown(page, _item_page(page, item, applied))
+    chosen = _chosen(item, record) if applied is not None else None
+    return flash.shown(page, _item_page(page, item, applied, chosen=chosen))
 
 
 @router.post("/review/{item_id}/resolve")
@@ -93,8 +115,9 @@ def resolve(
     other: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """A candidate (``choice``) or another record's id (``other``), not both; then the
-    question's page (a redirect) shows what the engine applied. A wrong answer shows the
-    question again with the error beside the form and what was typed kept."""
+    question's page (a redirect) shows what the engine applied. A wrong answer: the
+    question's page again (a redirect too) with the error beside the form and what was
+    typed kept."""
     picked, typed = choice.strip(), other.strip()
     problem = None
     if picked and typed and picked != typed:
@@ -113,8 +136,8 @@ def resolve(
             problem = f"{exc} (nothing was changed)."
         else:
             return _answered(page, resolution, Done.RESOLVED)
-    item = page.workspace.review_item(item_id)
-    return _item_page(page, item, None, 400, answer_error=problem, picked=picked, typed=other)
+    sent = {"picked": picked, "typed": other}
+    return flash.redirect_with(page, _item_url(item_id), f"done={Done.REFUSED}", [problem], sent)
 
 
 @router.post("/review/{item_id}/skip")
@@ -131,7 +154,25 @@ def _item_url(item_id: int) -> str:
 def _answered(page: Page, resolution: Resolution, done: Done) -> Response:
     """Post/redirect/get: the question's page, with what was applied for it."""
     url = _item_url(resolution.item.id)
-    return flash.redirect_with(page, url, f"done={done.value}", resolution.applied)
+    query = f"done={done.value}"
+    if resolution.record is not None:
+        query += f"&record={resolution.record.type}"
+    return flash.redirect_with(page, url, query, resolution.applied)
+
+
+def _chosen(item: ReviewItem, record: RecordType | None) -> tuple[str, int] | None:
+    """The record the question was answered with, as (type, id): the type the answer's
+    redirect gave, else the candidate's; None for a rep's question or an unknown type."""
+    if item.kind == "owner" or not item.choice:
+        return None
+    try:
+        record_id = int(item.choice)
+    except ValueError:
+        return None
+    if record is not None:
+        return record.value, record_id
+    listed = [c.record_type for c in item.candidates if c.record_id == record_id]
+    return (listed[0], record_id) if listed and listed[0] else None
 
 
 def _applied_shown(page: Page, item: ReviewItem) -> list[str] | None:
@@ -146,14 +187,14 @@ def _item_page(
     page: Page,
     item: ReviewItem,
     applied: list[str] | None,
-    status: int = 200,
-    **answer: str | None,
+    chosen: tuple[str, int] | None = None,
+    answer: dict[str, str] | None = None,
 ) -> Response:
     return page.render(
         "review_item.html",
-        status,
         item=item,
         applied=applied,
+        chosen=chosen,
         owners=page.workspace.owner_names(),
-        answer=answer,
+        answer=answer or {},
     )
