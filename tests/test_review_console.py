@@ -12,20 +12,10 @@ import pytest
 from leadsync.ops.settings_change import Actor
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, console_server, form_token, signed_in
-from tests.live import LiveServer, configure
-from tests.test_review_faces import queue_questions
+from tests.live import LiveServer
+from tests.test_review_faces import ids, ws  # noqa: F401  (the same fixtures)
 
-
-@pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    with Workspace(db_url) as workspace:
-        configure(workspace)
-        yield workspace
-
-
-@pytest.fixture
-def ids(ws: Workspace) -> dict[str, int]:
-    return queue_questions(ws)
+__all__ = ["ids", "ws"]
 
 
 @pytest.fixture
