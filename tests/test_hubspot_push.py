@@ -14,7 +14,7 @@ import pytest
 
 from leadsync.destinations.hubspot.client import Answer, RateBudget
 from leadsync.destinations.hubspot.fake import HubSpotDouble
-from leadsync.errors import WorkspaceError
+from leadsync.errors import UserError, WorkspaceError
 from leadsync.ops.settings_change import ManagedBy
 from leadsync.settings import load_config
 from leadsync.store import push as push_store
@@ -757,7 +757,10 @@ def test_a_record_whose_refusal_was_dismissed_says_so(ws: Workspace, hub: HubSpo
     [failure] = ws.push_failures()
     refused = ws.record_hubspot(failure["local_id"])
     assert refused.state == "refused by HubSpot" and refused.dismissed is None
-    assert ws.resolve_push_failures([failure["id"]], "dismiss") == 1
+    with pytest.raises(UserError, match="a dismissal needs a reason"):
+        ws.resolve_push_failures([failure["id"]], "dismiss", "  ")
+    assert ws.push_failures() == [failure]  # refused: nothing closed
+    assert ws.resolve_push_failures([failure["id"]], "dismiss", "a test record") == 1
     state = ws.record_hubspot(failure["local_id"])
     assert (state.failure, state.queued, state.hubspot_id) == (None, 0, None)
     assert state.state.startswith("not in HubSpot: its refusal was dismissed")

@@ -198,9 +198,9 @@ class Workspace:
     def push_failures(self, limit: int = 100) -> list[dict[str, Any]]:
         return listings.push_failures(self.engine, limit)
 
-    def resolve_push_failures(self, ids: Sequence[int], action: str) -> int:
-        """``retry``: queue the objects again; ``dismiss``: close the failures as they are."""
-        return resolve_failures(self.engine, ids, action)
+    def resolve_push_failures(self, ids: Sequence[int], action: str, reason: str = "") -> int:
+        """``retry``: queue the objects again; ``dismiss``: close them, saying why (``reason``)."""
+        return resolve_failures(self.engine, ids, action, reason)
 
     # --------------------------------------------------------------- configuration
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from leadsync.destinations.hubspot.pusher import LEASE, LEASE_TTL_S, holder_label
-from leadsync.errors import NotFoundError
+from leadsync.errors import NotFoundError, UserError
 from leadsync.model import epoch_ts, format_ts, now_ts, ts_to_datetime
 from leadsync.results import agreeing, counted
 from leadsync.settings import DestinationSettings
@@ -159,8 +159,13 @@ def resolve_failures(
     """See :meth:`leadsync.workspace.Workspace.resolve_push_failures`: all or nothing, an id
     that is not an open failure is NotFoundError. ``by`` (who) is kept with the failures
     closed, and with ``dismiss`` the ``reason`` too (``push failures list --all`` shows both);
-    the failures closed are every open one of the objects the ids name."""
+    the failures closed are every open one of the objects the ids name. A dismissal without
+    a reason, or another action, is a UserError."""
+    if action not in ("retry", "dismiss"):
+        raise UserError(f"action {action!r}: allowed: retry, dismiss")
     text = representable(reason or "").strip() or None
+    if action == "dismiss" and text is None:
+        raise UserError("a dismissal needs a reason (some text); it is kept with the failure")
     who = representable((by or "").strip())[:200] or None
     with engine.begin() as connection:
         rows = [r for r in push_store.failures_by_id(connection, ids) if r["resolved_at"] is None]
