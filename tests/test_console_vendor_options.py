@@ -114,6 +114,17 @@ def field_error(page: str, control: str) -> str:
     return html.unescape(found.group(1))
 
 
+def refused_pages(client: httpx.Client, name: str, sent: dict[str, list[str]]) -> list[str]:
+    """``sent`` posted to the preview and to the save: each refused (422, nothing saved)
+    with the page filled back; the two pages, to check alike."""
+    pages = []
+    for path, extra in ((preview_url(name), {}), (page_url(name), {"previewed": ["x"]})):
+        refused = client.post(path, data={**sent, **extra})
+        assert refused.status_code == 422, refused.text
+        pages.append(refused.text)
+    return pages
+
+
 def previewed_and_saved(client: httpx.Client, name: str, sent: dict[str, list[str]]) -> None:
     """``sent`` previewed, then saved as a browser without JavaScript does: a plain post,
     whose answer is the page filled with the proposal, and its form posted by its Save."""
@@ -248,10 +259,7 @@ def test_a_wrong_organization_id_is_refused_beside_its_field_and_nothing_is_save
         "vendor.timestamp_tolerance_s": ["45"],
         "vendor.require_timestamp": ["true"],
     }
-    for path, extra in ((preview_url("sf"), {}), (page_url("sf"), {"previewed": ["x"]})):
-        refused = admin.post(path, data={**sent, **extra})
-        assert refused.status_code == 422, refused.text
-        text = refused.text
+    for text in refused_pages(admin, "sf", sent):
         assert field_error(text, "vendor-organization_id") == (
             "'00Dnope' is not a Salesforce organization id; allowed: 00D followed by 12 or 15 "
             "letters and digits (Setup > Company Information)."
