@@ -192,11 +192,6 @@ def named_later_reason(activity: str, record_type: str, record_id: int) -> str:
     return f"a later event of the {activity} names {record_type} {record_id}"
 
 
-def removed_reason(activity: str, why: str) -> str:
-    """Why a question about an activity was closed: the activity was removed."""
-    return f"the {activity} was removed: {why}"
-
-
 def _days(days: float) -> str:
     whole = int(days) if float(days).is_integer() else days
     return f"{whole} day" if whole == 1 else f"{whole} days"
