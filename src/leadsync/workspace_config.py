@@ -10,6 +10,7 @@ replay all store and read a configuration the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -149,9 +150,22 @@ def _apply(connection: Connection, config: WorkspaceConfig) -> config_store.Conf
         integration_rows,
     )
     for name, value, shown in settings:
-        if config_store.write_setting(connection, name, value):
+        was = config_store.read_setting(connection, name)
+        written = config_store.write_setting(connection, name, value)
+        if written and _meaning(name, was) != _meaning(name, value):
             changes.settings_changed.append(shown)
     return changes
+
+
+def _meaning(name: str, value: Any) -> Any:
+    """What the engine reads of a stored setting: the free-mail domains and the dedupe
+    rules are sets, their order only the file's (written, so that the export keeps it, but
+    no change to report)."""
+    if name == FREE_MAIL_SETTING:
+        return {key: sorted(items) for key, items in (value or {}).items()}
+    if name == DEDUPE_SETTING:
+        return sorted(json.dumps(rule, sort_keys=True) for rule in value or [])
+    return value
 
 
 def export_config(engine: Engine) -> WorkspaceConfig:

@@ -84,7 +84,8 @@ def apply(
         render.line(f"{file}: no changes; the workspace already matches")
         return
     if dry_run:
-        # (A diff without a change listed: integrations in another order, which is kept.)
+        # (A diff without a change listed: an order leadsync does not read, such as the
+        # teams' or the integrations', which is kept.)
         render.line(f"{file}: applying it would change (--dry-run: nothing changed):")
     for key, items in render.json_of(changes).items():
         if items:

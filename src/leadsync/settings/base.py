@@ -43,12 +43,14 @@ __all__ = [
     "IntegrationName",
     "KeyPath",
     "Name",
+    "Number",
     "OwnerEmail",
     "OutcomeName",
     "SettingsModel",
     "StrictBool",
     "Text",
     "WRITTEN",
+    "WholeNumber",
     "Written",
     "entries",
     "env_var_name",
@@ -280,6 +282,27 @@ def _check_integration_name(value: Any) -> Any:
         )
     return value
 
+
+def _no_text(error_type: str) -> BeforeValidator:
+    """Refuse what pydantic's lax mode would read as a number: text (``'3'``, quoted in
+    YAML or JSON) and ``true``/``false``; an int or a float goes on to the field's own
+    checks (a whole float is a whole number, as ``3.0`` always was). The error is pydantic's
+    own type error (``int_type``, ``float_type``), which :mod:`.errors` words with what was
+    given and what is allowed. A form's fields, text all, are numbers before they get here
+    (:mod:`leadsync.ops.settings_form`)."""
+
+    def refuse_text(value: Any) -> Any:
+        if isinstance(value, str | bytes | bool):
+            raise PydanticCustomError(error_type, "not a number: {value}", {"value": value})
+        return value
+
+    return BeforeValidator(refuse_text)
+
+
+WholeNumber = Annotated[int, _no_text("int_type")]
+"""A whole number as written (``3``, not ``'3'`` nor ``true``); bounds are the field's."""
+Number = Annotated[float, _no_text("float_type")]
+"""A number as written (``2.5`` or ``3``, not ``'2.5'`` nor ``true``)."""
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 Email = Annotated[str, BeforeValidator(_check_email), StringConstraints(strip_whitespace=True)]

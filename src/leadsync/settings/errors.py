@@ -9,12 +9,14 @@ allowed values read from the schema (an enum's members, a model's keys).
 from __future__ import annotations
 
 import enum
+import re
 import types
 from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from leadsync.errors import ConfigError
@@ -174,6 +176,69 @@ def _allowed_of(expected: Any) -> str:
     return ""
 
 
+# A number as YAML and JSON both read it unquoted (YAML 1.1 reads ``1e3`` as text).
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def _given(value: Any) -> str:
+    """What was given, said so that text that reads as a number or true/false is seen to be
+    text: quoted, it is no number (YAML's ``'3'``, JSON's ``"3"``)."""
+    shown = show(value)
+    if not isinstance(value, str):
+        return shown
+    text = value.strip()
+    if text.lower() in ("true", "false"):
+        return f"{shown} (text: write {text.lower()} without quotes)"
+    if _DECIMAL.fullmatch(text):
+        return f"{shown} (text: write {text} without quotes)"
+    return shown
+
+
+_NUMBER_KINDS = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a number",
+}
+
+
+def _field_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo | None:
+    """The model field a pydantic error location ends at (one of several models' too: the
+    ``vendor`` options of each kind); None when it ends elsewhere (a list's item)."""
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    parent = _annotation_at(root, loc[:-1])
+    members = get_args(parent) if get_origin(parent) in (Union, types.UnionType) else (parent,)
+    for member in members:
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            field = member.model_fields.get(loc[-1])
+            if field is not None:
+                return field
+    return None
+
+
+def _allowed_number(kind: str, root: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """``; allowed: a whole number from 2 to 10000`` where a number was expected, its bounds
+    read from the field; nothing for another type."""
+    number = _NUMBER_KINDS.get(kind)
+    field = _field_at(root, loc)
+    if number is None or field is None:
+        return ""
+    bounds = {
+        key: _number(getattr(item, key))
+        for key in ("ge", "gt", "le", "lt")  # the lower bound first, as it is read
+        for item in field.metadata
+        if getattr(item, key, None) is not None
+    }
+    if "ge" in bounds and "le" in bounds:
+        return f"; allowed: {number} from {bounds['ge']} to {bounds['le']}"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    said = ", ".join(f"{words[key]} {bound}" for key, bound in bounds.items())
+    return f"; allowed: {number}{' ' + said if said else ''}"
+
+
 def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[tuple[KeyPath, str]]:
     """One pydantic error as (key path, human message) pairs."""
     loc = error["loc"]
@@ -202,7 +267,7 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
             allowed = str(ctx.get("expected", "?"))
         yield path, f"{show(value)} is not allowed; allowed: {allowed}"
     elif kind in _TYPE_MESSAGES:
-        yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)}"
+        yield path, f"{_TYPE_MESSAGES[kind]}; got {_given(value)}{_allowed_number(kind, root, loc)}"
     elif kind in _BOUND_MESSAGES:
         key, words = _BOUND_MESSAGES[kind]
         yield path, f"{words} {_number(ctx.get(key))}; got {show(value)}"

@@ -1,15 +1,18 @@
 """Settings out, in the shape people write: ``leadsync export``, the database, the admin API.
 
 The shape is the models' own dump (``model_dump(mode="json", exclude_unset=True)``): keys
-in the order the models declare them, the keys written kept (a value equal to its default
-too: ``api_version: "2026-03"`` written pins it, where left out it follows leadsync's
-default) and the others left out, secrets never there (only the names of the variables that
-hold them). What is stored is this shape, so the export of a workspace writes back what its
-file, the admin API or the console wrote (owners excepted: their columns cannot tell a name
-or ``active: true`` written from a default, so those are left out). The few choices a file reader expects are declared on the
-models (:meth:`~leadsync.settings.base.SettingsModel._short_form`: an activity type that is
-only on or off is ``true``/``false``, a dedupe rule shows its window and preferred integration,
-a destination its ``token_env``), and one is made here for every number: whole numbers are
+in the order the models declare them, the keys of a mapping people name (teams,
+integrations, a ``users.map``) and every list in the order written (the store keeps it:
+:mod:`leadsync.store.config`), the keys written kept (a value equal to its default too:
+``api_version: "2026-03"`` written pins it, where left out it follows leadsync's default) and
+the others left out, secrets never there (only the names of the variables that hold them).
+What is stored is this shape, so the export of a workspace writes back what its file, the
+admin API or the console wrote (owners excepted: their columns cannot tell a name or
+``active: true`` written from a default, so those are left out). The few choices a file
+reader expects are declared on the models
+(:meth:`~leadsync.settings.base.SettingsModel._short_form`: an activity type that is only on
+or off is ``true``/``false``, a dedupe rule shows its window and preferred integration, a
+destination its ``token_env``), and one is made here for every number: whole numbers are
 written without ``.0``, as people wrote ``14``, not ``14.0``.
 :func:`~leadsync.settings.loading.load_config` reads the output back to an equal config.
 """

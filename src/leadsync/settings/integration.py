@@ -38,6 +38,7 @@ from leadsync.settings.base import (
     Id,
     KeyPath,
     Name,
+    Number,
     OutcomeName,
     SettingsModel,
     StrictBool,
@@ -379,7 +380,7 @@ class RolloutSettings(SettingsModel):
     """Proposed settings applied to ``percent`` % of records, chosen by record id (stable:
     the same record is always in or out); ``leadsync rollout promote`` makes them current."""
 
-    percent: float = Field(gt=0, le=100)
+    percent: Number = Field(gt=0, le=100)
     settings: ProposedSettings
 
 

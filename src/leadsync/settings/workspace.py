@@ -16,10 +16,12 @@ from leadsync.settings.base import (
     IntegrationName,
     KeyPath,
     Name,
+    Number,
     OwnerEmail,
     SettingsModel,
     StrictBool,
     Text,
+    WholeNumber,
     Written,
     entries,
     env_var_name,
@@ -74,17 +76,17 @@ class MonitoringSettings(SettingsModel):
 
     # Each bounded: a time that a date can still be moved by (a year at most), a count a
     # query parameter can hold.
-    flapping_changes: int = Field(3, ge=2, le=10_000)
-    unowned_after_minutes: float = Field(60, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
-    timeline_max_per_day: int = Field(25, ge=1, le=1_000_000)
-    drop_percent: float = Field(50, gt=0, le=100, allow_inf_nan=False)
-    baseline_days: int = Field(7, ge=1, le=90)
-    min_baseline_per_day: float = Field(5, ge=0, le=1_000_000, allow_inf_nan=False)
-    max_inbox_lag_minutes: float = Field(15, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
-    max_dead_letters: int = Field(0, ge=0, le=1_000_000_000)
-    max_push_lag_minutes: float = Field(15, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
-    max_push_failures: int = Field(0, ge=0, le=1_000_000_000)
-    max_review_age_hours: float = Field(24, gt=0, le=_YEAR_MINUTES / 60, allow_inf_nan=False)
+    flapping_changes: WholeNumber = Field(3, ge=2, le=10_000)
+    unowned_after_minutes: Number = Field(60, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
+    timeline_max_per_day: WholeNumber = Field(25, ge=1, le=1_000_000)
+    drop_percent: Number = Field(50, gt=0, le=100, allow_inf_nan=False)
+    baseline_days: WholeNumber = Field(7, ge=1, le=90)
+    min_baseline_per_day: Number = Field(5, ge=0, le=1_000_000, allow_inf_nan=False)
+    max_inbox_lag_minutes: Number = Field(15, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
+    max_dead_letters: WholeNumber = Field(0, ge=0, le=1_000_000_000)
+    max_push_lag_minutes: Number = Field(15, ge=0, le=_YEAR_MINUTES, allow_inf_nan=False)
+    max_push_failures: WholeNumber = Field(0, ge=0, le=1_000_000_000)
+    max_review_age_hours: Number = Field(24, gt=0, le=_YEAR_MINUTES / 60, allow_inf_nan=False)
 
 
 HUBSPOT_API_VERSION_RE = re.compile(r"^(v3|20[2-9][0-9]-(0[1-9]|1[0-2]))$")
@@ -94,8 +96,8 @@ DEFAULT_HUBSPOT_API_VERSION = "2026-03"
 class RateLimits(SettingsModel):
     """HubSpot's request limits for the app: per rolling 10 seconds, and per day."""
 
-    per_10s: int = Field(190, ge=1, le=10_000)
-    daily: int = Field(625_000, ge=1, le=1_000_000_000)
+    per_10s: WholeNumber = Field(190, ge=1, le=10_000)
+    daily: WholeNumber = Field(625_000, ge=1, le=1_000_000_000)
 
 
 class DestinationSettings(SettingsModel):
@@ -113,7 +115,7 @@ class DestinationSettings(SettingsModel):
     limits: RateLimits = RateLimits()
     app_id: Id | None = None
     # How often serve/worker pull owners again when ``owners: {source: hubspot}``.
-    owners_refresh_minutes: float = Field(15, gt=0, le=1440)
+    owners_refresh_minutes: Number = Field(15, gt=0, le=1440)
 
     @field_validator("token_env", mode="before")
     @classmethod
@@ -166,7 +168,7 @@ class DedupeRule(SettingsModel):
     integrations: tuple[IntegrationName, ...] = Field(min_length=2)
     _always_shown = ("window_s", "prefer")
 
-    window_s: float = Field(120, gt=0, le=86_400)
+    window_s: Number = Field(120, gt=0, le=86_400)
     # The first integration unless one is named: set when validated, so that a rule read
     # back from an export (which names it) equals the rule it was written from.
     prefer: IntegrationName | None = Field(None, validate_default=True)

@@ -3,6 +3,17 @@
 The configuration file declares the whole workspace. Applying it replaces teams and
 integrations; owners in the file are added or updated, owners no longer in it are archived
 (HubSpot keeps deactivated owners too: records and history still name them).
+
+Everything is kept in the order written, so that ``leadsync export`` gives the file back as
+it was: owners and integrations by their ``position``, an integration's settings as the JSON
+text written (its mappings' keys in order: a ``users.map``), and teams by the ``position`` of
+their members, which counts on across the teams (a team's members are its round-robin order,
+the teams follow one another; rows stored before that count from 0 in each team, and read in
+the same order, teams of equal positions by name). What is only an order is written but not
+reported as a change where the engine does not read it: the order of the teams and of the
+integrations, and the keys of a mapping in an integration's settings. A team's members, the
+owners and the lists in an integration's settings are reported when reordered; of a workspace
+setting, :func:`write_setting` says it was written, the caller whether that is a change.
 """
 
 from __future__ import annotations
@@ -55,8 +66,9 @@ def read_owners(connection: Connection, include_archived: bool = True) -> list[d
 
 
 def read_teams(connection: Connection) -> dict[str, tuple[str, ...]]:
+    """Each team's members in their round-robin order, the teams in the order written."""
     teams: dict[str, list[str]] = {}
-    query = sa.select(team_members).order_by(team_members.c.team, team_members.c.position)
+    query = sa.select(team_members).order_by(team_members.c.position, team_members.c.team)
     for row in connection.execute(query):
         teams.setdefault(row.team, []).append(row.owner_id)
     return {name: tuple(members) for name, members in teams.items()}
@@ -137,23 +149,36 @@ def replace_teams(
     changes: ConfigChanges,
     only_named: bool = False,
 ) -> None:
-    """Make the teams these; with ``only_named``, replace only the teams named and keep the
-    others."""
+    """Make the teams these, in this order; with ``only_named``, replace only the teams named
+    and keep the others (where they were; a new one after them). A team whose members changed
+    (or their order: whose turn is next) is reported; teams only reordered are written, not
+    reported. A team of no members is kept by none of its rows: it is nothing to the engine
+    (no round robin may name it), and applying it again is no change."""
     old_teams = read_teams(connection)
     wanted = {**old_teams, **teams} if only_named else dict(teams)
-    if old_teams == wanted:
+    wanted = {team: tuple(members) for team, members in wanted.items() if members}
+    if list(old_teams.items()) == list(wanted.items()):
         return
     changes.teams_changed = sorted(
         {t for t in set(old_teams) | set(wanted) if old_teams.get(t) != wanted.get(t)}
     )
     connection.execute(sa.delete(team_members))
+    members = [(team, owner_id) for team, ids in wanted.items() for owner_id in ids]
     rows = [
         {"team": team, "owner_id": owner_id, "position": position}
-        for team, members in wanted.items()
-        for position, owner_id in enumerate(members)
+        for position, (team, owner_id) in enumerate(members)
     ]
     if rows:
         connection.execute(sa.insert(team_members), rows)
+
+
+def _in_order(value: Any) -> Any:
+    """JSON data with each mapping as its list of items: equal only when in the same order."""
+    if isinstance(value, dict):
+        return [(key, _in_order(item)) for key, item in value.items()]
+    if isinstance(value, list | tuple):
+        return [_in_order(item) for item in value]
+    return value
 
 
 def read_setting(connection: Connection, name: str) -> Any:
@@ -165,8 +190,8 @@ def read_setting(connection: Connection, name: str) -> Any:
 
 
 def write_setting(connection: Connection, name: str, value: Any) -> bool:
-    """Store a workspace-wide setting; True when it changed (never set counts as empty, and
-    an empty value removes it)."""
+    """Store a workspace-wide setting; True when it changed, a list's order too (never set
+    counts as empty, and an empty value removes it)."""
     if (read_setting(connection, name) or {}) == (value or {}):
         return False
     connection.execute(sa.delete(workspace_settings).where(workspace_settings.c.name == name))
@@ -193,23 +218,28 @@ def replace_config(
         name: (kind, settings) for name, kind, settings in read_integrations(connection)
     }
     declared_names = {r["name"] for r in integration_rows}
+    positions = sa.select(integrations.c.name, integrations.c.position)
+    old_positions = {name: position for name, position in connection.execute(positions)}
     for position, row in enumerate(integration_rows):
         wanted = {**row, "position": position}
         old_int = old_integrations.get(row["name"])
         if old_int is None:
             connection.execute(sa.insert(integrations).values(**wanted))
             changes.integrations_added.append(row["name"])
-        elif old_int != (row["kind"], row["settings"]):
-            connection.execute(
-                sa.update(integrations).where(integrations.c.name == row["name"]).values(**wanted)
-            )
-            changes.integrations_updated.append(row["name"])
+            continue
+        # Equal dicts may differ in their keys' order (a map reordered): written, not
+        # reported, as a move among the integrations is.
+        if _in_order(old_int) != _in_order((row["kind"], row["settings"])):
+            values = wanted
+        elif old_positions[row["name"]] != position:
+            values = {"position": position}
         else:
-            connection.execute(
-                sa.update(integrations)
-                .where(integrations.c.name == row["name"])
-                .values(position=position)
-            )
+            continue
+        connection.execute(
+            sa.update(integrations).where(integrations.c.name == row["name"]).values(**values)
+        )
+        if old_int != (row["kind"], row["settings"]):
+            changes.integrations_updated.append(row["name"])
     for name in old_integrations:
         if name not in declared_names:
             connection.execute(sa.delete(integrations).where(integrations.c.name == name))

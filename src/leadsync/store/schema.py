@@ -71,7 +71,7 @@ integrations = Table(
     metadata,
     Column("name", String(63), primary_key=True),
     Column("kind", String(32), nullable=False),
-    Column("settings", Json, nullable=False),
+    Column("settings", JSON, nullable=False),  # not JSONB, which sorts keys (0018)
     Column("position", Integer, nullable=False, default=0),
 )
 
