@@ -384,6 +384,7 @@ def test_contact_created_becomes_a_contact_record_without_owner() -> None:
         "company": "Globex",
         "email": "kim.lee@globex.test",
         "mobilephone": "+14155550142",  # labelled Mobile
+        "phone": None,  # the whole list has no other number (phone_list_complete)
     }
     assert event.owner is None
     assert event.associations == ()
@@ -400,10 +401,20 @@ def test_a_contact_with_both_numbers_maps_both_as_given() -> None:
 @pytest.mark.parametrize(
     ("numbers", "expected"),
     [
-        ([{"label": "Work", "value": "+1 555 0100"}], {"phone": "+1 555 0100"}),
-        ([{"label": "MOBILE", "value": "+1 555 0142"}], {"mobilephone": "+1 555 0142"}),
-        ([{"label": None, "value": "+1 555 0100"}], {"phone": "+1 555 0100"}),
-        ([{"value": "+1 555 0100"}], {"phone": "+1 555 0100"}),
+        # The list is the contact's whole list: a kind of number it lacks is given null.
+        (
+            [{"label": "Work", "value": "+1 555 0100"}],
+            {"phone": "+1 555 0100", "mobilephone": None},
+        ),
+        (
+            [{"label": "MOBILE", "value": "+1 555 0142"}],
+            {"phone": None, "mobilephone": "+1 555 0142"},
+        ),
+        (
+            [{"label": None, "value": "+1 555 0100"}],
+            {"phone": "+1 555 0100", "mobilephone": None},
+        ),
+        ([{"value": "+1 555 0100"}], {"phone": "+1 555 0100", "mobilephone": None}),
         (
             [
                 {"label": "Home", "value": "+1 555 0177"},
@@ -414,12 +425,12 @@ def test_a_contact_with_both_numbers_maps_both_as_given() -> None:
             ],
             {"phone": "+1 555 0177", "mobilephone": "+1 555 0142"},
         ),
-        ([], {}),
-        (None, {}),
+        ([], {"phone": None, "mobilephone": None}),  # every number removed
+        (None, {}),  # no list: nothing said of the numbers
     ],
 )
 def test_contact_numbers_by_label(
-    numbers: list[dict[str, Any]] | None, expected: dict[str, str]
+    numbers: list[dict[str, Any]] | None, expected: dict[str, str | None]
 ) -> None:
     body = load("contact.created")
     body["data"]["phone_numbers"] = numbers

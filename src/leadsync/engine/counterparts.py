@@ -26,9 +26,11 @@ from leadsync.model import (
     display_ts,
 )
 from leadsync.rules import counterparts as rules
+from leadsync.rules import records as records_rules
 from leadsync.rules.associations import ChosenAssociation, choose_associations
-from leadsync.rules.records import PHONE_PROPERTIES, PHONE_RECORD_TYPES
+from leadsync.rules.records import PHONE_RECORD_TYPES, PHONE_SOURCES
 from leadsync.settings import Ambiguity, CounterpartPolicy, IntegrationSettings
+from leadsync.sources import adapter_class
 from leadsync.values import PhoneNumber, read_phone
 
 if TYPE_CHECKING:
@@ -307,18 +309,36 @@ def take_phones(
     old: Mapping[str, Any],
     integration: str,
     at: str,
-) -> None:
+) -> Mapping[str, Any]:
     """A contact's or lead's phone properties change: the phone index follows, and the
     activities held for a number it gets attach to it (or, when other records have that
-    number too, become a question)."""
+    number too, become a question). Returns the properties to merge into the record's:
+    ``properties`` with who gave each number (:data:`~leadsync.rules.records.PHONE_SOURCES`),
+    less the phone properties a tool that sends whole lists gave null where the number stays
+    (another tool gave it: :func:`~leadsync.rules.records.phone_changes`)."""
     if record.type not in PHONE_RECORD_TYPES:
-        return
+        return properties
     settings = d.rules.integrations.get(integration)
     region = settings.region if settings is not None else None
-    for prop in PHONE_PROPERTIES:
-        if prop not in properties or old.get(prop) == properties[prop]:
-            continue  # not given, or unchanged
-        phone = read_phone(properties[prop], region)
+    whole_list = settings is not None and adapter_class(settings.kind).phone_list_complete
+    changes = records_rules.phone_changes(
+        properties, old, integration, whole_list, region, at, record.created_by
+    )
+    merged = dict(properties)
+    stored = old.get(PHONE_SOURCES)
+    sources = dict(stored) if isinstance(stored, dict) else {}
+    for change in changes:
+        prop = change.prop
+        if change.source is not None:
+            sources[prop] = change.source
+        if change.outcome == records_rules.KEPT or (
+            change.outcome == records_rules.NONE and whole_list
+        ):
+            del merged[prop]  # the number it has stays (or it had none: nothing to note)
+            continue
+        if change.outcome in (records_rules.SAME, records_rules.NONE):
+            continue
+        phone = change.phone
         _unindex(d, record.id, prop, old.get(prop), region)
         if phone is None:
             d.phone_rows[(record.id, prop)] = None
@@ -335,6 +355,11 @@ def take_phones(
         d.by_phone.setdefault(phone.number, []).append((record.id, prop))
         for held in list(d.held.get(phone.number, ())):
             _attach_held(d, held, record, phone.number, at)
+    if sources and not (record.origin == rules.UNKNOWN_NUMBER and not old):
+        # (A contact made for a call's number has it from leadsync, not from a tool's
+        # contact: nothing is added to it, as its creation promises.)
+        merged[PHONE_SOURCES] = sources
+    return merged
 
 
 def _unindex(d: BatchDecider, record_id: int, prop: str, text: Any, region: str | None) -> None:

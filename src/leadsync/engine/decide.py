@@ -251,7 +251,7 @@ class BatchDecider:
         if record.type in PHONE_RECORD_TYPES and (
             "phone" in properties or "mobilephone" in properties
         ):
-            counterparts.take_phones(self, record, properties, props, integration, at)
+            properties = counterparts.take_phones(self, record, properties, props, integration, at)
         props.update(properties)
         record.properties = props
         record.placeholder = False

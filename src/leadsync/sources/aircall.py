@@ -46,7 +46,10 @@ contact.updated            (first ``emails[].value``), ``firstname`` / ``lastnam
                            ``phone_numbers[].value`` whose ``label`` is not Mobile),
                            ``mobilephone`` (the first whose ``label`` is Mobile, any
                            case), ``company`` (``company_name``, HubSpot's contact
-                           property). No owner.
+                           property). No owner. ``phone_numbers`` is the contact's
+                           whole list: when it is there, both phone properties are
+                           given, null where it has none (a number removed in Aircall
+                           leaves the contact); without it, neither.
 user.created,              a ``user`` event ``{"id": data.id, "email": data.email}`` with
 user.updated (?),          ``name``, which fills the external-user directory; ``[]`` when the
 user.opened, user.closed,  user has no id. User events V1.
@@ -254,6 +257,10 @@ class AircallAdapter(Adapter):
     #: ``"[redacted]"`` in a dead letter, however its key is spelled (``"tok\u0065n"``,
     #: ``"Token"``); see Adapter.redact.
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+    #: A contact event's ``data`` is the whole contact as it is now ("modelization of the
+    #: resource at the timestamp"), its ``phone_numbers`` every number it has: both phone
+    #: properties are given when the list is there (see :func:`_contact_phones`).
+    phone_list_complete: ClassVar[bool] = True
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
         token = signature_needs_secret(self.kind, secret)
@@ -462,17 +469,24 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
     }
 
 
-def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str]:
+def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
     """``phone`` and ``mobilephone`` of a contact's ``phone_numbers`` (``[{label, value}]``):
     the first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the mobile, the
-    first other one the phone; each number as given, trimmed."""
-    phones: dict[str, str] = {}
+    first other one the phone; each number as given, trimmed. The list is the contact's
+    whole list (``phone_list_complete``): when the payload has it, both are given, null
+    where it has no such number (an empty list: both null), so a number removed in Aircall
+    is removed from the contact; no list (the key absent, or null) gives neither."""
+    if get_path(body, path) is None:
+        return {}
+    phones: dict[str, str | None] = {"phone": None, "mobilephone": None}
     for where, element, value in _entries(body, path, "value"):
         label = element.get("label")
         if label is not None and not isinstance(label, str):
             refuse(f"{where}.label", f"must be a string, got {describe(label)}")
         mobile = (label or "").strip().lower() == MOBILE_LABEL
-        phones.setdefault("mobilephone" if mobile else "phone", value)
+        prop = "mobilephone" if mobile else "phone"
+        if phones[prop] is None:
+            phones[prop] = value
     return phones
 
 

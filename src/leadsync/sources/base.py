@@ -189,6 +189,13 @@ class Adapter(abc.ABC):
     #: The tool is the CRM itself: its owner ids are owner ids, and its owner changes are
     #: changes made in the CRM (bidirectional sync never echoes them back to it).
     is_crm: ClassVar[bool] = False
+    #: The vendor sends a person's whole list of numbers (Aircall's contact ``phone_numbers``),
+    #: and a record event giving a contact's or lead's ``phone`` or ``mobilephone`` gives both:
+    #: one given null is a number the tool has no more, so the engine takes back the number
+    #: this tool gave there (one other tools gave too stays); an event giving neither (the
+    #: payload had no list) changes none. False: a null phone property clears it, whoever
+    #: gave it (HubSpot's cleared field, the canonical format).
+    phone_list_complete: ClassVar[bool] = False
     #: The model of the ``vendor:`` options this kind takes (:mod:`.options`); the settings
     #: validate an integration's options with it and refuse any other option.
     options_model: ClassVar[type[VendorOptions]] = NoOptions

@@ -1,0 +1,402 @@
+"""A number removed from a person in a tool that sends the person's whole list of numbers
+(Aircall's contact ``phone_numbers``: ``phone_list_complete``) is removed from leadsync's
+record too, but only the numbers that tool gave: calls by it afterwards no longer land on the
+person, and a number another integration gave the same record stays."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from leadsync.rules.records import PHONE_SOURCES
+from leadsync.sources import KINDS, adapter_class, adapter_for
+from leadsync.store.schema import held_activities, record_phones, records, review_items
+from leadsync.workspace import Workspace
+from tests.helpers import ev, run, workspace_config
+
+PUBLISHED = Path(__file__).parent / "fixtures" / "published"
+
+WORK = "+33 1 76 36 06 95"
+MOBILE = "+33 6 12 34 56 78"
+OTHER = "+33 6 98 76 54 32"
+T0 = 1793632000  # 2026-11-02T15:06:40Z
+
+
+# ------------------------------------------------------------------ the statement
+
+
+def _published_contact() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (PUBLISHED / "aircall" / "contact.created.activepieces.json").read_text()
+    )
+    return data
+
+
+def _phones_of(body: dict[str, Any]) -> dict[str, Any]:
+    [event] = adapter_for("aircall", "phone").to_events(body, {}, "e1", 1)
+    return {k: v for k, v in event.properties.items() if k in ("phone", "mobilephone")}
+
+
+def test_aircall_says_its_contact_lists_are_whole_and_no_other_kind_does() -> None:
+    """Aircall's contact payload is the contact "at the timestamp" (its ``data`` is the
+    resource), so its ``phone_numbers`` is every number the contact has. The other kinds are
+    not known to send whole lists (docs/WEBHOOKS.md says why for each)."""
+    assert {kind for kind in KINDS if adapter_class(kind).phone_list_complete} == {"aircall"}
+
+
+def test_the_published_contact_gives_both_numbers_and_null_for_what_its_list_lacks() -> None:
+    body = _published_contact()
+    assert _phones_of(body) == {"phone": "+1234567890", "mobilephone": "+1234567891"}
+    no_mobile = copy.deepcopy(body)
+    no_mobile["data"]["phone_numbers"] = [
+        n for n in no_mobile["data"]["phone_numbers"] if n["label"] != "Mobile"
+    ]
+    assert _phones_of(no_mobile) == {"phone": "+1234567890", "mobilephone": None}
+    emptied = copy.deepcopy(body)
+    emptied["data"]["phone_numbers"] = []
+    assert _phones_of(emptied) == {"phone": None, "mobilephone": None}
+    without = copy.deepcopy(body)
+    del without["data"]["phone_numbers"]
+    assert _phones_of(without) == {}
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def _setup(ws: Workspace) -> None:
+    ws.apply_config(
+        workspace_config(
+            {
+                "phone": {"kind": "aircall", "region": "FR"},
+                "crm": {"kind": "generic", "region": "FR"},
+            }
+        )
+    )
+
+
+def _contact(
+    contact_id: int, at: int, numbers: list[tuple[str, str]] | None, email: str | None = None
+) -> dict[str, Any]:
+    """An Aircall contact event in the published shape; ``numbers`` as (label, value), None:
+    a payload without ``phone_numbers``."""
+    data: dict[str, Any] = {
+        "id": contact_id,
+        "first_name": f"P{contact_id}",
+        "last_name": None,
+        "emails": [{"id": 1, "label": "Work", "value": email or f"p{contact_id}@globex.test"}],
+    }
+    if numbers is not None:
+        data["phone_numbers"] = [
+            {"id": i, "label": label, "value": value} for i, (label, value) in enumerate(numbers)
+        ]
+    return {
+        "resource": "contact",
+        "event": "contact.updated",
+        "timestamp": at,
+        "token": "tok",
+        "data": data,
+    }
+
+
+def _call(call_id: int, at: int, caller: str) -> dict[str, Any]:
+    """An inbound Aircall call naming nobody but its caller's number."""
+    return {
+        "resource": "call",
+        "event": "call.ended",
+        "timestamp": at + 90,
+        "token": "tok",
+        "data": {
+            "id": call_id,
+            "direction": "inbound",
+            "status": "done",
+            "started_at": at,
+            "answered_at": at + 5,
+            "ended_at": at + 90,
+            "duration": 90,
+            "raw_digits": caller,
+            "user": {"id": 4411, "email": "ana@acme.test"},
+            "number": {"id": 77, "digits": "+33 1 00 00 00 01"},
+            "contact": None,
+        },
+    }
+
+
+def _ingest(ws: Workspace, integration: str, *bodies: Any) -> None:
+    summary = ws.ingest(integration, [json.dumps(b) for b in bodies], source="x.jsonl")
+    assert summary.ok, summary
+
+
+def _id(ws: Workspace, integration: str, external: str) -> int:
+    [found] = ws.find(external=f"{integration}:{external}")
+    return int(found["id"])
+
+
+def _phones(ws: Workspace, record_id: int) -> dict[str, str]:
+    with ws.engine.connect() as c:
+        rows = c.execute(
+            sa.select(record_phones.c.property, record_phones.c.number).where(
+                record_phones.c.record_id == record_id
+            )
+        ).all()
+    return {prop: number for prop, number in rows}
+
+
+def _held(ws: Workspace) -> list[str]:
+    with ws.engine.connect() as c:
+        return [n for (n,) in c.execute(sa.select(held_activities.c.number)).all()]
+
+
+def _open_questions(ws: Workspace) -> list[str]:
+    with ws.engine.connect() as c:
+        rows = c.execute(
+            sa.select(review_items.c.subject).where(review_items.c.status == "open")
+        ).all()
+    return [s for (s,) in rows]
+
+
+def test_a_number_removed_in_aircall_leaves_the_contact_and_later_calls_find_nobody(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
+    contact = _id(workspace, "phone", "9002")
+    assert _phones(workspace, contact) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    _ingest(workspace, "phone", _contact(9002, T0 + 60, [("Work", WORK)]))
+    assert _phones(workspace, contact) == {"phone": "+33176360695"}
+    record = workspace.record("contact", contact)
+    assert record["properties"]["mobilephone"] is None
+    assert record["properties"][PHONE_SOURCES]["mobilephone"] == {
+        "number": None,
+        "given_by": [],
+        "why": "+33612345678 removed at 2026-11-02T15:07:40Z: phone sends the whole list of "
+        "the person's numbers, and it is no longer on it",
+    }
+    assert record["properties"][PHONE_SOURCES]["phone"]["given_by"] == ["phone"]
+    _ingest(workspace, "phone", _call(5001, T0 + 120, MOBILE), _call(5002, T0 + 180, WORK))
+    assert _held(workspace) == ["+33612345678"]  # nobody has it: held for whoever gets it
+    calls = {a["external_id"]: a for a in _timeline(workspace, contact)}
+    assert set(calls) == {"5002"}
+
+
+def _timeline(ws: Workspace, record_id: int) -> list[dict[str, Any]]:
+    timeline: list[dict[str, Any]] = ws.record("contact", record_id)["timeline"]
+    return timeline
+
+
+def test_an_empty_list_removes_every_number_and_a_payload_without_one_changes_none(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
+    contact = _id(workspace, "phone", "9002")
+    _ingest(workspace, "phone", _contact(9002, T0 + 60, None))
+    assert _phones(workspace, contact) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    _ingest(workspace, "phone", _contact(9002, T0 + 120, []))
+    assert _phones(workspace, contact) == {}
+    properties = workspace.record("contact", contact)["properties"]
+    assert properties["phone"] is None and properties["mobilephone"] is None
+
+
+def test_a_number_that_moved_to_another_contact_makes_no_question(workspace: Workspace) -> None:
+    """The mobile moves from contact 9002 to 9003 in Aircall (9003's update arrives first):
+    a call by it afterwards lands on 9003 alone."""
+    _setup(workspace)
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)]))
+    _ingest(
+        workspace,
+        "phone",
+        _contact(9003, T0 + 60, [("Mobile", MOBILE)]),
+        _contact(9002, T0 + 60, []),
+        _call(5001, T0 + 120, MOBILE),
+    )
+    assert _open_questions(workspace) == []
+    new_owner = _id(workspace, "phone", "9003")
+    assert [a["external_id"] for a in _timeline(workspace, new_owner)] == ["5001"]
+    assert _timeline(workspace, _id(workspace, "phone", "9002")) == []
+
+
+def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Workspace) -> None:
+    """The CRM gave the contact (the same by email) its office line, and the mobile too:
+    Aircall's emptied list takes back only what Aircall alone gave."""
+    _setup(workspace)
+    email = "bo.park@initech.test"
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
+    contact = _id(workspace, "phone", "9002")
+    crm = ev(
+        "record",
+        "2026-11-02T15:07:40Z",
+        object="contact",
+        external_id="c-1",
+        properties={"email": email, "phone": WORK, "mobilephone": MOBILE},
+    )
+    run(workspace, crm, integration="crm")
+    assert _id(workspace, "crm", "c-1") == contact
+    sources = workspace.record("contact", contact)["properties"][PHONE_SOURCES]
+    assert sources["mobilephone"]["given_by"] == ["phone", "crm"]
+    assert sources["phone"]["given_by"] == ["crm"]
+    _ingest(workspace, "phone", _contact(9002, T0 + 120, [], email=email))
+    assert _phones(workspace, contact) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    record = workspace.record("contact", contact)
+    assert record["properties"]["phone"] == WORK
+    assert record["properties"]["mobilephone"] == MOBILE
+    assert record["properties"][PHONE_SOURCES]["mobilephone"] == {
+        "number": "+33612345678",
+        "given_by": ["crm"],
+        "why": "kept at 2026-11-02T15:08:40Z: phone no longer lists it, but crm gave it",
+    }
+    _ingest(workspace, "phone", _call(5001, T0 + 180, MOBILE))
+    assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
+
+
+def test_a_number_cleared_by_a_tool_without_whole_lists_is_removed_whoever_gave_it(
+    workspace: Workspace,
+) -> None:
+    """A null phone from the canonical format (or HubSpot's cleared field) still clears it."""
+    _setup(workspace)
+    email = "bo.park@initech.test"
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
+    contact = _id(workspace, "phone", "9002")
+    cleared = ev(
+        "record",
+        "2026-11-02T15:07:40Z",
+        object="contact",
+        external_id="c-1",
+        properties={"email": email, "mobilephone": None},
+    )
+    run(workspace, cleared, integration="crm")
+    assert _phones(workspace, contact) == {}
+    why = workspace.record("contact", contact)["properties"][PHONE_SOURCES]["mobilephone"]["why"]
+    assert why == "+33612345678 removed at 2026-11-02T15:07:40Z: crm cleared it"
+
+
+def test_a_removal_and_a_call_by_its_number_in_one_batch_apply_in_order(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
+    contact = _id(workspace, "phone", "9002")
+    _ingest(
+        workspace,
+        "phone",
+        _call(5001, T0 + 30, MOBILE),  # before the removal: on the contact
+        _contact(9002, T0 + 60, [("Work", WORK)]),
+        _call(5002, T0 + 120, MOBILE),  # after it: nobody has the number
+    )
+    assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
+    assert _held(workspace) == ["+33612345678"]
+
+
+def test_a_held_call_attached_when_the_number_came_stays_when_it_goes(
+    workspace: Workspace,
+) -> None:
+    _setup(workspace)
+    _ingest(workspace, "phone", _call(5001, T0, OTHER))
+    assert _held(workspace) == ["+33698765432"]
+    _ingest(workspace, "phone", _contact(9004, T0 + 60, [("Mobile", OTHER)]))
+    contact = _id(workspace, "phone", "9004")
+    assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
+    _ingest(workspace, "phone", _contact(9004, T0 + 120, []))
+    assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
+    assert _held(workspace) == [] and _open_questions(workspace) == []
+
+
+def test_an_open_question_about_the_number_stays_for_a_person_and_later_calls_match_one(
+    workspace: Workspace,
+) -> None:
+    """Two contacts had the number when the call came: which one it was on is still a
+    person's question after one of them loses the number (it had it then); a call after
+    the removal lands on the one that has it."""
+    _setup(workspace)
+    _ingest(
+        workspace,
+        "phone",
+        _contact(9002, T0, [("Mobile", MOBILE)]),
+        _contact(9003, T0, [("Mobile", MOBILE)]),
+        _call(5001, T0 + 30, MOBILE),
+    )
+    assert _open_questions(workspace) == ["+33612345678"]
+    _ingest(workspace, "phone", _contact(9002, T0 + 60, []), _call(5002, T0 + 120, MOBILE))
+    assert _open_questions(workspace) == ["+33612345678"]
+    remaining = _id(workspace, "phone", "9003")
+    assert [a["external_id"] for a in _timeline(workspace, remaining)] == ["5002"]
+
+
+def test_a_removal_and_a_call_by_its_number_share_a_part_of_a_window(workspace: Workspace) -> None:
+    """Parallel workers: the removal names no number (the number is the record's, not the
+    event's), so it meets a call by that number in the same window through the record —
+    its Aircall id and the number lead to the same contact — and they apply in arrival
+    order; a call by a number nobody has stays apart."""
+    from leadsync.engine import conflicts
+    from leadsync.workspace_config import load_rules
+
+    _setup(workspace)
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)]))
+    adapter = adapter_for("aircall", "phone")
+    bodies = [_contact(9002, T0 + 60, []), _call(5001, T0 + 120, MOBILE), _call(5002, T0, OTHER)]
+    events = [adapter.to_events(b, {}, f"e{i}", i) for i, b in enumerate(bodies)]
+    rules = load_rules(workspace.engine)
+    keys = [[k for e in row for k in conflicts.event_keys(e, rules)] for row in events]
+    assert not any(k[0] == "p" for k in keys[0])  # the event names no number
+    with workspace.engine.connect() as connection:
+        pairs = conflicts.resolve(connection, rules, {k for ks in keys for k in ks})
+    component = conflicts.components(keys, pairs)
+    assert component[0] == component[1] != component[2]
+
+
+def test_a_phone_hubspot_sends_emptied_is_cleared_as_before(workspace: Workspace) -> None:
+    """HubSpot is not a whole-list tool: it sends one property per change, and an emptied
+    ``phone`` (``propertyValue: ""``, the published propertyChange shape) is that field
+    cleared in the CRM — the record's own — so the number goes whoever gave it."""
+    workspace.apply_config(
+        workspace_config(
+            {
+                "phone": {"kind": "aircall", "region": "FR"},
+                "crm": {"kind": "hubspot", "region": "FR", "vendor": {"app_id": "777"}},
+            }
+        )
+    )
+    change = json.loads(
+        (PUBLISHED / "hubspot" / "contact.propertyChange.test_firstname.json").read_text()
+    )
+    change[0].update(propertyName="phone", propertyValue=MOBILE)
+    _ingest(workspace, "crm", change)
+    contact = _id(workspace, "crm", "123")
+    assert _phones(workspace, contact) == {"phone": "+33612345678"}
+    change[0].update(eventId=101, occurredAt=change[0]["occurredAt"] + 1000, propertyValue="")
+    _ingest(workspace, "crm", change)
+    assert _phones(workspace, contact) == {}
+    _ingest(workspace, "phone", _call(5001, T0, MOBILE))
+    assert _held(workspace) == ["+33612345678"]
+
+
+@pytest.mark.parametrize("made_by_aircall", [True, False])
+def test_numbers_given_before_givers_were_kept_go_only_from_records_aircall_made(
+    workspace: Workspace, made_by_aircall: bool
+) -> None:
+    """A workspace from before this keeps no givers: Aircall's whole list is believed for the
+    contacts Aircall made, and not for one another integration made (the number stays)."""
+    _setup(workspace)
+    email = "bo.park@initech.test"
+    crm = ev(
+        "record",
+        "2026-11-02T15:00:00Z",
+        object="contact",
+        external_id="c-1",
+        properties={"email": email},
+    )
+    if not made_by_aircall:
+        run(workspace, crm, integration="crm")
+    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
+    contact = _id(workspace, "phone", "9002")
+    with workspace.engine.begin() as c:  # as a version before this one left it
+        props = workspace.record("contact", contact)["properties"]
+        del props[PHONE_SOURCES]
+        c.execute(sa.update(records).where(records.c.id == contact).values(properties=props))
+    _ingest(workspace, "phone", _contact(9002, T0 + 60, [], email=email))
+    remaining = {"mobilephone": "+33612345678"}
+    assert _phones(workspace, contact) == ({} if made_by_aircall else remaining)
