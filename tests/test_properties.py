@@ -270,7 +270,8 @@ def _reloaded(state: LoadedState) -> LoadedState:
 
 class _Tables:
     """The tables a batch writes, kept in memory: each :class:`Decided` applied as the
-    store's statements apply it (inserts that ignore conflicts keep the first row)."""
+    store's statements apply it (inserts that ignore conflicts keep the first row; record
+    links are upserted)."""
 
     def __init__(self) -> None:
         self.records: dict[int, dict[str, Any]] = {}
@@ -291,8 +292,8 @@ class _Tables:
         for row in d.identities:
             key = (row["integration"], row["type"], row["external_id"])
             self.identities.setdefault(key, row["record_id"])
-        for row in d.record_links:
-            self.record_links.setdefault((row["left_id"], row["right_id"]), dict(row))
+        for row in d.record_links:  # an upsert: a moved primary company changes the flag
+            self.record_links[(row["left_id"], row["right_id"])] = dict(row)
         for activity_id in d.deleted_activities:
             del self.activities[activity_id]
             self.activity_links = {

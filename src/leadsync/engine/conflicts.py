@@ -9,7 +9,9 @@ the same lookups, so that two events whose loads could meet always meet here:
   free-mail or disposable one: rules/domains.py) — and, through the database, the records
   those already are, every contact with that email, the contacts and leads with its
   numbers, and the records linked to any of them (their companies and deals, and those
-  companies' deals: what the association rules read);
+  companies' deals: what the association rules read). A contact's primary company moving
+  (engine/links.py) changes only the contact's own links, to companies its event names: keys
+  the event carries, the old company joined through the contact's links;
 - the activity it creates or changes, what earlier events of that activity named (its
   memory), the records it is attached to, and the activities held for a number it gives;
 - the counterpart numbers of a call that names nobody, and the numbers a contact gets;

@@ -12,8 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities, counterparts
-from leadsync.engine.load import remember_link
+from leadsync.engine import activities, counterparts, links
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
     RECORD_IDS,
@@ -29,7 +28,6 @@ from leadsync.engine.state import (
 )
 from leadsync.model import (
     ASSIGN_ON_ACTIVITY,
-    ASSOCIATION_RANK,
     CRM_SOURCE,
     MANUAL_STRATEGY,
     ActivitySkip,
@@ -104,6 +102,8 @@ class BatchDecider:
         self.round_robin_changed: dict[str, int] = {}
         self.new_identities: list[dict[str, Any]] = []
         self.new_links: list[dict[str, Any]] = []
+        # Contacts and leads whose primary company moved: the one each had before the batch.
+        self.primary_before: dict[int, int | None] = {}
         self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
         self.new_activities: list[ActivityState] = []
         self.retired: list[ActivityState] = []  # removed, then made anew under their key
@@ -278,29 +278,6 @@ class BatchDecider:
         record.stage, record.is_closed = fields.stage, fields.is_closed
         record.dirty = True
         record.fields_dirty = True
-
-    def link(self, a: RecordState, b: RecordState) -> None:
-        """Associate two records (a contact's first company becomes its primary one)."""
-        if a.id == b.id or a.type is b.type:
-            return
-        left, right = (a, b) if ASSOCIATION_RANK[a.type] < ASSOCIATION_RANK[b.type] else (b, a)
-        if (left.id, right.id) in self.state.known_links:
-            return
-        is_primary = (
-            right.type is RecordType.COMPANY
-            and left.type in (RecordType.CONTACT, RecordType.LEAD)
-            and left.id not in self.primary
-        )
-        remember_link(self.state, left.id, right.id, is_primary)
-        self.new_links.append(
-            {
-                "left_id": left.id,
-                "right_id": right.id,
-                "left_type": left.type._value_,
-                "right_type": right.type._value_,
-                "is_primary": is_primary,
-            }
-        )
 
     # ------------------------------------------------------------------- owners
 
@@ -532,15 +509,7 @@ class BatchDecider:
                 self.map_rep(event, settings),
                 variant=variant,
             )
-        for ref in event.associations:
-            if (
-                ref.type is RecordType.COMPANY
-                and ref.external_id is None
-                and self.personal_company(ref) is not None
-            ):
-                continue  # a company named only by a free-mail domain is not made
-            other, _ = self.resolve(event.integration, ref, event.occurred_at)
-            self.link(record, other)
+        links.link_named(self, record, event)
 
     def apply_crm(self, event: Event) -> None:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and

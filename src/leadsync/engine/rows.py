@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from leadsync.engine import links
 from leadsync.engine.state import ActivityState, BatchResult, EventTrace
 from leadsync.model import ActivitySkip, OwnerDecision
 from leadsync.rules.workspace import WorkspaceRules
@@ -30,7 +31,7 @@ class Decided:
     changed_records: list[dict[str, Any]]  # whole rows: properties or core fields changed
     owner_rows: list[dict[str, Any]]  # owner and times only
     identities: list[dict[str, Any]]
-    record_links: list[dict[str, Any]]
+    record_links: list[dict[str, Any]]  # new, or a primary company moved: upserted
     deleted_activities: list[int]
     new_activities: list[dict[str, Any]]
     changed_activities: list[dict[str, Any]]
@@ -60,9 +61,10 @@ class Decided:
 
 def collect(d: BatchDecider, now: str) -> Decided:
     """The rows of a decided batch: records inserted or updated (the whole row when its
-    fields changed, else owner and times), activities inserted, updated or deleted (a
-    deleted one loses its links), links to live activities only, memories touched, and the
-    counters at the last ids used."""
+    fields changed, else owner and times), record links made or whose primary flag a moved
+    primary company changed, activities inserted, updated or deleted (a deleted one loses
+    its links), links to live activities only, memories touched, and the counters at the
+    last ids used."""
     records = d.records.values()
     new_records = sorted((r.row() for r in records if r.new), key=lambda r: r["id"])
     changed = [r for r in records if r.dirty and not r.new]
@@ -70,6 +72,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
     deleted = {a.id for a in activities if a.deleted}
     # A held activity attached late and removed by a later event of the batch gets no links.
     live = {a.id for a in activities if not a.deleted} | (set(d.late_attached) - deleted)
+    record_links = links.link_rows(d)
     counters = dict(sorted(d.round_robin_changed.items()))
     if d.state.ids is None:  # else the ids came from sequences
         counters[RECORD_ID] = d.state.next_record_id - 1
@@ -81,7 +84,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         changed_records=[r.row() for r in changed if r.fields_dirty],
         owner_rows=[r.owner_row() for r in changed if not r.fields_dirty],
         identities=d.new_identities,
-        record_links=d.new_links,
+        record_links=record_links,
         deleted_activities=[a.id for a in activities if a.deleted and not a.new],
         new_activities=[a.row for a in d.new_activities if not a.deleted],
         changed_activities=[a.row for a in activities if a.dirty and not a.new and not a.deleted],
@@ -158,10 +161,19 @@ def _push_rows(
             row(push_store.RECORD, record.id, record.type._value_, "created")
         elif record.fields_dirty:
             row(push_store.RECORD, record.id, record.type._value_, "changed")
+    # A contact's new primary company is sent labelled primary (HubSpot then demotes the
+    # old one), whether the link is new or the contact had that company already.
+    moved = links.new_primaries(d)
     for link in d.new_links:
         left = records.get(link["left_id"])
         if left is not None and left.type._value_ in pushed and not left.new:
             row(push_store.RECORD, left.id, left.type._value_, "associated", link["right_id"])
+            if moved.get(left.id) == link["right_id"]:
+                del moved[left.id]
+    for left_id, company_id in moved.items():
+        left = records[left_id]
+        if left.type._value_ in pushed and not left.new:
+            row(push_store.RECORD, left_id, left.type._value_, "associated", company_id)
     for a in activities:
         if a.deleted and not a.new:
             row(push_store.ACTIVITY, a.id, a.row["type"], "removed")

@@ -292,7 +292,9 @@ class EventTrace:
     skip_reason: str | None = None
     associations: list[tuple[str, int, str]] = field(default_factory=list)  # (type, id, source)
     merge_reason: str | None = None  # merged into another tool's activity (dedupe), why
-    # How the counterpart was found, held or queued (a number, an ambiguous email or deal).
+    # How the counterpart was found, held or queued (a number, an ambiguous email or deal);
+    # for a record event, what became of the companies it names (one not made, being a
+    # free-mail domain; the contact's primary company moved: engine/links.py).
     counterpart: str | None = None
     settings: str | None = None  # "rollout" when a rollout's settings decided the activity
 

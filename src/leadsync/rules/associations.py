@@ -2,10 +2,12 @@
 
 Manual mode: only the records the event names. Automatic mode, as HubSpot's own automatic
 associations do: the named records, plus the primary record's primary company
-(``company: primary``), plus open deals associated with that record or that company — the
-most recently updated one (``most_recent_open``) or all of them, newest first, up to
-``max_deals`` (``all_open``). The deals the event names count toward that number: an
-activity that names its deal gets no other with ``most_recent_open``.
+(``company: primary``; the one it has when the rules run, which follows the contact's
+latest event that names companies: :mod:`leadsync.engine.links`), plus open deals
+associated with that record or that company — the most recently updated one
+(``most_recent_open``) or all of them, newest first, up to ``max_deals`` (``all_open``). The
+deals the event names count toward that number: an activity that names its deal gets no
+other with ``most_recent_open``.
 
 The primary record is the first named record of the configured ``primary`` type (contact or
 lead), else the first named contact or lead. When the event names no contact or lead, the

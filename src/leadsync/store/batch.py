@@ -418,9 +418,15 @@ def insert_identities(connection: Connection, rows: Sequence[Mapping[str, Any]])
     _insert(connection, record_identities, columns, rows, _DO_NOTHING)
 
 
+_PRIMARY_FOLLOWS = "ON CONFLICT (left_id, right_id) DO UPDATE SET is_primary = excluded.is_primary"
+
+
 def insert_record_links(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record links as the batch ends, in one statement: new ones inserted, and an existing
+    one whose ``is_primary`` changed (a contact's primary company moved) updated."""
     columns = ("left_id", "right_id", "left_type", "right_type", "is_primary")
-    _insert(connection, record_associations, columns, rows, _DO_NOTHING)
+    unique = ("left_id", "right_id")
+    _insert(connection, record_associations, columns, rows, _PRIMARY_FOLLOWS, unique=unique)
 
 
 def insert_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
