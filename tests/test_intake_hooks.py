@@ -137,11 +137,13 @@ def test_an_outage_is_one_log_line_without_a_traceback_and_a_503_each(
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_a_dropped_connection_costs_one_commit_then_the_writer_reconnects(
+def test_a_restart_between_commits_costs_no_commit(
     workspace: Workspace, intake: Intake, held: Held, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """PostgreSQL restarting: the connection the writer keeps is gone. The commit that meets
-    it fails (503, one line), the connection is dropped, and the next commit opens another."""
+    """PostgreSQL restarting between two requests: every session is gone. The writer gave
+    its connection back to the pool once idle, and the pool replaces a session the server
+    ended before it is used (tests/test_ops_outage.py on a live service): the next commit
+    succeeds, with no 503 and no warning."""
     held.gate.set()
     caplog.set_level(logging.INFO, logger="leadsync")
 
@@ -152,15 +154,11 @@ def test_a_dropped_connection_costs_one_commit_then_the_writer_reconnects(
     with workspace.engine.connect() as connection:
         connection.execute(
             sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                # Each session gone before this returns (its timeout, ms).
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         )
-    assert asyncio.run(answer("e2")) == 503
-    assert asyncio.run(answer("e2")) == 200  # the vendor's retry
-    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [r.getMessage() for r in lines] == [
-        "intake: database unavailable (OperationalError); 1 request(s) answered 503"
-    ]
-    assert lines[0].exc_info is None
+    assert asyncio.run(answer("e2")) == 200
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert sorted(r["event_id"] for r in workspace.inbox_rows()) == ["e1", "e2"]

@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -61,6 +61,13 @@ LOG_FORMAT_ENV = "LEADSYNC_LOG_FORMAT"
 # scan of random paths cannot make a label per path.
 UNKNOWN_INTEGRATION = "(unknown)"
 
+# The counters the loops keep (Metrics.watch_worker, watch_push): name -> documentation.
+LOOP_COUNTERS = {
+    "leadsync_worker_errors": "Drains that failed (retried after a pause).",
+    "leadsync_push_changes": "Changes pushed to HubSpot by this process.",
+    "leadsync_push_errors": "Push cycles that failed (retried later).",
+}
+
 # Group commit takes about a millisecond on SQLite and a few on PostgreSQL; a fsync stall
 # or a lock wait shows in the upper buckets.
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -89,16 +96,21 @@ UNDEFINED_TABLE = "42P01"
 
 
 def database_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` is the database being away (refused, dropped, restarting, a lost
-    connection, its tables gone), which a loop logs as one line and waits out, rather than a
-    defect."""
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-        return True
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa.exc.ProgrammingError):
-        return getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE
-    return isinstance(exc, ConnectionError | TimeoutError)
+    """Whether ``exc`` is the database being away (refused, dropped, restarting, locked, a
+    lost connection, the pool waited out, its tables gone), which a loop logs as one line and
+    waits out, rather than a defect. The one definition: the intake's
+    :func:`~leadsync.pipeline.intake.database_unavailable` is this and a little more."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, sa.exc.ProgrammingError):
+            return getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE
+        # SQLite says "database is locked" and "no such table" with OperationalError too.
+        return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+    # The pool's own: a connection it found dead at checkout, none free in time.
+    return isinstance(
+        exc, sa.exc.DisconnectionError | sa.exc.TimeoutError | ConnectionError | TimeoutError
+    )
 
 
 def error_class(exc: BaseException) -> str:
@@ -116,20 +128,27 @@ def error_class(exc: BaseException) -> str:
 
 class _ReadAtScrape(Collector):
     """Counters a loop keeps as plain attributes (the worker's and the pusher's errors),
-    read when Prometheus asks."""
+    read when Prometheus asks. Every counter is declared when the collector is made, watched
+    or not: the registry learns a collector's names once, from :meth:`describe`, and a
+    scrape filtered by name (``name[]=``) asks only the collectors that named it."""
 
-    def __init__(self) -> None:
-        self._counters: list[tuple[str, str, Callable[[], float]]] = []
+    def __init__(self, declared: Mapping[str, str]) -> None:
+        self._declared = dict(declared)  # name -> documentation
+        self._reads: dict[str, Callable[[], float]] = {}
 
-    def add(self, name: str, documentation: str, read: Callable[[], float]) -> None:
-        self._counters.append((name, documentation, read))
+    def add(self, name: str, read: Callable[[], float]) -> None:
+        """Read the declared counter ``name`` with ``read`` at each scrape."""
+        if name not in self._declared:
+            raise ValueError(f"{name} is not declared; declared: {', '.join(self._declared)}")
+        self._reads[name] = read
 
     def describe(self) -> Iterable[Metric]:
-        return []
+        for name, documentation in self._declared.items():
+            yield CounterMetricFamily(name, documentation)
 
     def collect(self) -> Iterable[Metric]:
-        for name, documentation, read in self._counters:
-            yield CounterMetricFamily(name, documentation, value=read())
+        for name, read in self._reads.items():
+            yield CounterMetricFamily(name, self._declared[name], value=read())
 
 
 class _DatabaseGauges(Collector):
@@ -140,12 +159,12 @@ class _DatabaseGauges(Collector):
         self.clock = clock
 
     def describe(self) -> Iterable[Metric]:
-        return []  # nothing is read when the collector is registered
+        """Every family :meth:`collect` may yield, without reading the database."""
+        yield _up()
+        yield from _gauge_families(Gauges())
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "leadsync_database_up", "1 when the workspace database answered this scrape."
-        )
+        up = _up()
         try:
             with self.engine.connect() as connection:
                 gauges = read_gauges(connection, self.clock())
@@ -160,6 +179,12 @@ class _DatabaseGauges(Collector):
         up.add_metric([], 1)
         yield up
         yield from _gauge_families(gauges)
+
+
+def _up() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "leadsync_database_up", "1 when the workspace database answered this scrape."
+    )
 
 
 def _labelled(name: str, help_text: str, label: str, counts: Mapping[str, int]) -> Metric:
@@ -242,7 +267,9 @@ class Metrics:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.process = process or process_name()
-        self.registry = CollectorRegistry()
+        # auto_describe: a collector without describe() (prometheus_client's process
+        # collector) is named from a first collect, so that name[]= finds its series too.
+        self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         self._webhooks = Counter(
             "leadsync_webhook_requests",
@@ -284,10 +311,16 @@ class Metrics:
             }
         )
         ProcessCollector(registry=registry)  # CPU, memory, open files of this process
-        self._loops = _ReadAtScrape()
+        self._loops = _ReadAtScrape(LOOP_COUNTERS)
         registry.register(self._loops)
         if engine is not None:
             registry.register(_DatabaseGauges(engine, clock))
+
+    def only(self, names: Sequence[str]) -> Collector:
+        """What a scrape reads: the registry, or only the series ``names`` when some are
+        given (Prometheus' ``name[]=`` parameter, as prometheus_client's listener takes it:
+        series names, ``leadsync_worker_errors_total``, ``leadsync_inbox_pending``)."""
+        return self.registry.restricted_registry(names) if names else self.registry
 
     def webhook(self, integration: str, status: int) -> None:
         """A webhook request was answered with ``status``."""
@@ -317,11 +350,7 @@ class Metrics:
     def watch_worker(self, worker: Any) -> None:
         """The worker's failed drains (its ``errors``), its applied events (``on_result``)
         and its batches (``on_batch_seconds``)."""
-        self._loops.add(
-            "leadsync_worker_errors",
-            "Drains that failed (retried after a pause).",
-            lambda: worker.errors,
-        )
+        self._loops.add("leadsync_worker_errors", lambda: worker.errors)
         previous = worker.on_result
 
         def on_result(result: Any) -> None:
@@ -334,16 +363,8 @@ class Metrics:
 
     def watch_push(self, pusher: Any) -> None:
         """The push loop's changes pushed and failed cycles."""
-        self._loops.add(
-            "leadsync_push_changes",
-            "Changes pushed to HubSpot by this process.",
-            lambda: pusher.pushed,
-        )
-        self._loops.add(
-            "leadsync_push_errors",
-            "Push cycles that failed (retried later).",
-            lambda: pusher.errors,
-        )
+        self._loops.add("leadsync_push_changes", lambda: pusher.pushed)
+        self._loops.add("leadsync_push_errors", lambda: pusher.errors)
 
 
 @dataclass

@@ -313,7 +313,8 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     )
     def get_metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(metrics.registry), media_type=content_type)
+        scraped = metrics.only(request.query_params.getlist("name[]"))
+        return Response(encoder(scraped), media_type=content_type)
 
     app.include_router(
         admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)

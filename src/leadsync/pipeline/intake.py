@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import now_ts
+from leadsync.observability import database_outage
 from leadsync.pipeline import inbox
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
@@ -506,6 +507,10 @@ class GroupCommitWriter:
             return first + self._write(jobs[middle:])
         self.groups += 1
         self.jobs += len(jobs)
+        if self._queue.empty():
+            # Idle: the connection goes back to the pool, whose checkout replaces a session the
+            # server ended meanwhile (store.database). Under load the writer keeps it.
+            self.appender.close()
         return list(receipts)
 
     def _refuse(self, job: _Job, exc: Exception) -> BaseException:
@@ -527,18 +532,15 @@ class GroupCommitWriter:
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """The database is away or broken for every request alike (connection lost, locked, a
-    table missing), rather than refusing something in the rows (a value it cannot hold): an
-    expected outage, logged in one line and answered 503."""
-    return isinstance(
-        exc,
-        sa.exc.OperationalError
-        | sa.exc.InterfaceError
-        | sa.exc.ProgrammingError
-        | sa.exc.InternalError
-        | sa.exc.DisconnectionError
-        | sa.exc.TimeoutError,
-    )
+    """The database is away or broken for every request alike, rather than refusing
+    something in the rows (a value it cannot hold, a text the driver cannot encode): an
+    expected outage, logged in one line and answered 503. It is
+    :func:`~leadsync.observability.database_outage` and, wider on purpose, any statement the
+    database refuses whatever the rows (``ProgrammingError``, ``InternalError``: a permission
+    taken away, a schema older than this code): a loop asks "one line or a traceback?", the
+    intake "503, which the vendor retries, or 400 and a dead letter, which it does not?", and
+    only a request's own bytes may earn the 400."""
+    return database_outage(exc) or isinstance(exc, sa.exc.ProgrammingError | sa.exc.InternalError)
 
 
 def _takes_no_argument(hook: Callable[..., Any]) -> bool:

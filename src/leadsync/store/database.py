@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,36 @@ def create_db_engine(url: str | None = None) -> Engine:
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
+    else:
+        sa.event.listen(engine, "checkout", _drop_sessions_the_server_ended)
     return engine
+
+
+def _drop_sessions_the_server_ended(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection whose session the server ended while it sat in the
+    pool (a restart, a failover, ``pg_terminate_backend``, ``idle_session_timeout``) is
+    replaced at checkout, before anything is sent on it: the pool takes
+    ``DisconnectionError`` as "connect again" (SQLAlchemy's pessimistic disconnect handling).
+    Without it every process fails one request (a 503), or the worker one batch, per
+    connection it pooled before the server went away.
+
+    An idle session is asked nothing, so the server writes to it only to end it (its FATAL,
+    then end of file; leadsync never ``LISTEN``s): a socket with something to read is one the
+    server ended. Asking the kernel costs one ``poll``, 3 µs and no round trip, where
+    ``pool_pre_ping`` sends a statement at every checkout: a round trip, 190 µs to a local
+    server (a network's latency otherwise), two or three times in each batch of the worker and
+    on the intake's group commits (its appender takes its connection from the pool again
+    after the writer was idle). The other ways leave a request to fail first: SQLAlchemy
+    already drops the whole pool after a disconnect error (``handle_error``), and retrying
+    the failed transaction is only safe when nothing could have committed, which an error
+    from a connection lost mid-statement cannot tell. A server that vanishes without a word
+    (a host down, a network cut) is not seen here, nor by a ping before its timeout."""
+    if dbapi_connection.closed:
+        raise sa.exc.DisconnectionError("the connection is closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise sa.exc.DisconnectionError("the server ended the session")
 
 
 def has_workspace(engine: Engine, shown: str) -> bool:
@@ -231,7 +261,11 @@ _PASSING = (
     "starting up",
     "shutting down",
     "recovery mode",
-    "not yet accepting",
+    # "the database system is not yet accepting connections" (a standby not consistent
+    # yet), "the database system is not accepting connections" (a standby without
+    # hot_standby, until a failover promotes it), 'database "X" is not currently accepting
+    # connections' (its ALLOW_CONNECTIONS turned off for a while: a maintenance window).
+    "accepting connections",
     "too many",
     "connection slots",
     "terminating",

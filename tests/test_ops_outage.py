@@ -1,0 +1,138 @@
+"""PostgreSQL ends every session of the workspace's database (a restart, a failover,
+``pg_terminate_backend``) while a service runs: the next webhook is answered 2xx and its rows
+are in the inbox, the admin API answers, and a worker's next drain applies the next rows (no
+failed drain, which its loop would count as an error). Each process holds pooled connections
+(and the intake its appender's, given back when idle); a session the server ended is found
+before it is used (store/database.py, ``_drop_sessions_the_server_ended``), never by failing
+a request.
+
+The test has a database of its own on the test server, and terminates that database's
+sessions only (other tests run on the same server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from leadsync.pipeline.inbox import InboxItem
+from leadsync.pipeline.intake import GroupCommitWriter
+from leadsync.workspace import Workspace
+from tests.conftest import PG_ENV, scratch_postgres
+from tests.live import compact, configure, serve, wait_until
+
+pytestmark = pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"needs {PG_ENV}")
+
+
+@pytest.fixture
+def ws() -> Iterator[Workspace]:
+    with scratch_postgres("leadsync_stale") as url:
+        workspace = Workspace(url)
+        configure(workspace)
+        yield workspace
+        workspace.close()
+
+
+def contact(n: int) -> dict[str, object]:
+    return {
+        "id": f"c{n}",
+        "occurred_at": "2026-11-01T09:00:00Z",
+        "type": "record",
+        "object": "contact",
+        "external_id": f"p-{n}",
+        "properties": {"email": f"kim{n}@globex.test"},
+        "owner": "u-1",
+    }
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    url = sa.engine.make_url(os.environ[PG_ENV]).set(drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+def _others_idle(database: str) -> bool:
+    """Every other session of ``database`` is idle (none is in a statement or a transaction)."""
+    with _admin() as admin:
+        busy = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'",
+            (database,),
+        ).fetchone()
+    return busy is not None and busy[0] == 0
+
+
+def end_sessions(database: str) -> int:
+    """``pg_terminate_backend`` every session of ``database`` (the scratch one) but this one;
+    how many there were."""
+    with _admin() as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+        # pg_terminate_backend only signals: wait until the sessions are gone.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchone()
+            if left is not None and left[0] == 0:
+                break
+            time.sleep(0.01)
+    return int(ended[0]) if ended is not None else 0
+
+
+def test_a_webhook_after_the_server_ended_every_session_is_answered_and_kept(
+    ws: Workspace,
+) -> None:
+    """The intake and the admin API (the worker: the test below, where nothing else runs
+    that could be under way when the sessions end: a statement under way would rightly
+    fail)."""
+    database = str(ws.engine.url.database)
+    with serve(ws, console=None, worker=False) as live:
+        assert live.post_generic("dialer", compact([contact(1)])).status_code == 200
+        assert live.client.get("/api/inbox/counts").status_code == 200
+        wait_until(lambda: _others_idle(database), "the service's sessions to be idle")
+        assert end_sessions(database) >= 1
+
+        answer = live.post_generic("dialer", compact([contact(2)]))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["accepted"] == 1
+        assert {row["event_id"] for row in ws.inbox_rows()} == {"c1", "c2"}
+
+        end_sessions(database)
+        assert live.client.get("/api/inbox/counts").status_code == 200
+        scraped = live.client.get("/metrics").text
+    assert "leadsync_database_up 1.0" in scraped
+
+
+def test_the_worker_applies_its_next_batch_on_sessions_of_its_own(ws: Workspace) -> None:
+    """A worker whose pooled sessions the server ended applies the next rows at its next
+    drain: no failed drain, so its loop counts no error."""
+    worker = ws.worker()
+    received(ws, contact(1))
+    assert worker.run_once().events == 1
+    end_sessions(str(ws.engine.url.database))
+    received(ws, contact(2))
+    assert worker.run_once().events == 1
+
+
+def received(ws: Workspace, event: dict[str, object]) -> None:
+    """``event`` committed to the inbox by the intake of another process (sessions of its
+    own, opened now)."""
+    other = Workspace(ws.engine.url.render_as_string(hide_password=False))
+    writer = GroupCommitWriter(other.engine)
+    writer.start()
+    try:
+        item = InboxItem(str(event["id"]), None, json.dumps(event))
+        writer.submit("dialer", [item], None).result(timeout=30)
+    finally:
+        writer.stop()
+        other.close()
