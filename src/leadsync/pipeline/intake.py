@@ -507,10 +507,6 @@ class GroupCommitWriter:
             return first + self._write(jobs[middle:])
         self.groups += 1
         self.jobs += len(jobs)
-        if self._queue.empty():
-            # Idle: the connection goes back to the pool, whose checkout replaces a session the
-            # server ended meanwhile (store.database). Under load the writer keeps it.
-            self.appender.close()
         return list(receipts)
 
     def _refuse(self, job: _Job, exc: Exception) -> BaseException:

@@ -167,23 +167,28 @@ def _drop_sessions_the_server_ended(dbapi_connection: Any, _record: Any, _proxy:
     Without it every process fails one request (a 503), or the worker one batch, per
     connection it pooled before the server went away.
 
-    An idle session is asked nothing, so the server writes to it only to end it (its FATAL,
-    then end of file; leadsync never ``LISTEN``s): a socket with something to read is one the
-    server ended. Asking the kernel costs one ``poll``, 3 µs and no round trip, where
-    ``pool_pre_ping`` sends a statement at every checkout: a round trip, 190 µs to a local
-    server (a network's latency otherwise), two or three times in each batch of the worker and
-    on the intake's group commits (its appender takes its connection from the pool again
-    after the writer was idle). The other ways leave a request to fail first: SQLAlchemy
-    already drops the whole pool after a disconnect error (``handle_error``), and retrying
-    the failed transaction is only safe when nothing could have committed, which an error
-    from a connection lost mid-statement cannot tell. A server that vanishes without a word
-    (a host down, a network cut) is not seen here, nor by a ping before its timeout."""
+    Asking the kernel (:func:`session_ended`) costs one ``poll``, 3 µs and no round trip,
+    where ``pool_pre_ping`` sends a statement at every checkout: a round trip, 190 µs to a
+    local server (a network's latency otherwise), two or three times in each batch of the
+    worker. The other ways leave a request to fail first: SQLAlchemy already drops the whole
+    pool after a disconnect error (``handle_error``), and retrying the failed transaction is
+    only safe when nothing could have committed, which an error from a connection lost
+    mid-statement cannot tell. A server that vanishes without a word (a host down, a network
+    cut) is not seen here, nor by a ping before its timeout."""
+    if session_ended(dbapi_connection):
+        raise sa.exc.DisconnectionError("the server ended the session")
+
+
+def session_ended(dbapi_connection: Any) -> bool:
+    """Whether the server ended an idle PostgreSQL connection's session. An idle session is
+    asked nothing, so the server writes to it only to end it (its FATAL, then end of file;
+    leadsync never ``LISTEN``s): a socket with something to read is one the server ended (a
+    configuration reload's parameter report reads so too, and costs one reconnection)."""
     if dbapi_connection.closed:
-        raise sa.exc.DisconnectionError("the connection is closed")
+        return True
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN)
-    if poller.poll(0):
-        raise sa.exc.DisconnectionError("the server ended the session")
+    return bool(poller.poll(0))
 
 
 def has_workspace(engine: Engine, shown: str) -> bool:

@@ -42,6 +42,7 @@ from leadsync.store.database import (
     in_values,
     insert_rows,
     json_text,
+    session_ended,
     update_rows,
 )
 from leadsync.store.schema import dead_letters, inbox
@@ -261,7 +262,9 @@ class Appender:
     PostgreSQL: the one statement is its own transaction (autocommit: one round trip).
     SQLite: ``BEGIN IMMEDIATE`` takes the write lock first. Errors are SQLAlchemy's, as from
     a connection (``sa.exc.OperationalError`` when the database is away); a connection the
-    driver reports broken is dropped, and the next call opens another. One thread appends."""
+    driver reports broken is dropped, and the next call opens another, as is one whose session
+    the server ended while it was kept (:func:`~leadsync.store.database.session_ended`, asked
+    before each commit on PostgreSQL: a ``poll``, no round trip). One thread appends."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -270,10 +273,17 @@ class Appender:
         self._until_read = False  # read once: only a migration writes it
 
     def append(self, rows: Sequence[InboxRow]) -> list[int | None]:
+        dialect = self.engine.dialect.name
+        if (
+            self._pooled is not None
+            and dialect == "postgresql"
+            and session_ended(self._pooled.driver_connection)
+        ):  # the server ended the kept session while the writer was idle: a new one
+            self._pooled.invalidate()
+            self.close()
         if self._pooled is None:
             self._pooled = self.engine.raw_connection()
         driver = self._pooled.driver_connection
-        dialect = self.engine.dialect.name
         try:
             if not self._until_read:
                 with closing(driver.cursor()) as cursor:
