@@ -199,9 +199,9 @@ LOOKUP_FAILURES = [
     ("/api/records/contact/1?limit=0", 400, "limit"),
     # A mistyped integration is not an empty answer (as the CLI refuses it).
     ("/api/lookup/external/nope/q-1", 404, "unknown integration 'nope'; configured"),
-    ("/api/inbox?integration=nope", 404, "unknown integration 'nope'"),
-    ("/api/dead-letters?integration=nope", 404, "unknown integration 'nope'"),
-    ("/api/dead-letters/count?integration=nope", 404, "unknown integration 'nope'"),
+    ("/api/inbox?integration=nope", 400, "unknown integration 'nope'"),
+    ("/api/dead-letters?integration=nope", 400, "unknown integration 'nope'"),
+    ("/api/dead-letters/count?integration=nope", 400, "unknown integration 'nope'"),
 ]
 
 

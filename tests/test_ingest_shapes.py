@@ -5,7 +5,8 @@ PostgreSQL, through the command line and the Workspace API:
   sample of ``tests/fixtures/published`` is) is read whole, as its line 1 (one cut short:
   tests/test_ingest_documents.py); a file that is not JSON documents either (or is larger
   than the limit, or stdin) is read line by line as always, and its first line's error says
-  what ingest reads;
+  what ingest reads — unless none of its first 20 lines reads as JSON: then it is refused
+  whole, saying so, with nothing stored;
 - a line of a generic integration may be what its webhook takes: one event or an array of
   events, cut by the same code, each event with its own place (``FILE:LINE [INDEX]``); a dead
   letter of such a line can be retried.
@@ -158,15 +159,26 @@ def test_pretty_printed_documents_one_after_another_are_read_each_where_it_start
     assert summary["dead_letters"][0]["where"] == f"{two}:{len(text.splitlines()) + 1}"
 
 
-def test_a_file_that_is_not_json_values_is_read_by_line_and_says_what_ingest_reads(
+def test_a_file_that_is_not_json_values_is_refused_and_says_what_ingest_reads(
     cli: Cli, tmp_path: Path
 ) -> None:
+    """Not JSON from its first character, and none of its lines JSON (an export given by
+    mistake): refused whole, nothing stored, rather than a dead letter per line
+    (tests/test_faces_ingest_not_json.py); one JSON line among them and it is JSON lines."""
     calls = tmp_path / "calls.csv"  # an export that is not JSON from its first character
     calls.write_text("id,direction\n812345,inbound\n812346,outbound\n")
+    refused = cli("ingest", "aircall", str(calls))
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr == (
+        f"error: {calls}:1: not JSON lines: none of its 3 non-blank lines reads as JSON "
+        f"(line 1: 'id,direction'); {HINT}; nothing was stored\n"
+    )
+    assert json.loads(cli("dead-letters", "list", "--json").stdout) == []
+    calls.write_text("id,direction\n812345,inbound\n" + compact(CALL_CREATED) + "\n")
     summary, code = cli.ingest("aircall", str(calls))
-    assert (code, summary["lines"], summary["accepted"]) == (2, 3, 0)
-    assert summary["dead_letter_count"] == 3
-    first, second, *_ = summary["dead_letters"]
+    assert (code, summary["lines"], summary["accepted"]) == (2, 3, 1)
+    assert summary["dead_letter_count"] == 2
+    first, second = summary["dead_letters"]
     assert first["where"] == f"{calls}:1"
     assert first["error"] == (f"body is not valid JSON: Expecting value (line 1, column 1); {HINT}")
     assert second["where"] == f"{calls}:2" and "ingest reads" not in second["error"]
@@ -175,23 +187,22 @@ def test_a_file_that_is_not_json_values_is_read_by_line_and_says_what_ingest_rea
     assert stored[1].endswith(HINT) and not stored[2].endswith(HINT)
 
 
-def test_a_pretty_printed_file_over_the_limit_is_read_by_line(
+def test_a_pretty_printed_file_over_the_limit_is_refused_saying_so(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Over the size read whole, its lines alone are no JSON: refused, saying the limit."""
     monkeypatch.setattr(input_file, "WHOLE_FILE_MAX_BYTES", 2**20)
     body = json.loads(CALL_CREATED.read_text())
     body["data"]["padding"] = "x" * 2**20  # one JSON value, over 1 MiB
     path = tmp_path / "large.json"
     path.write_text(json.dumps(body, indent=2))
-    lines = len(path.read_text().splitlines())
-    summary, code = cli.ingest("aircall", str(path))
-    assert (code, summary["lines"], summary["accepted"]) == (2, lines, 0)
-    assert summary["dead_letters"][0]["where"] == f"{path}:1"
-    assert summary["dead_letters"][0]["error"].endswith(
+    refused = cli("ingest", "aircall", str(path))
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(f"error: {path}:1: not JSON lines: none of its first 20")
+    assert refused.stderr.endswith(
         "; ingest reads one JSON body per line (a pretty-printed file of bodies is read "
-        "whole up to 1 MiB; compact others with `jq -c`)"
+        "whole up to 1 MiB; compact others with `jq -c`); nothing was stored\n"
     )
-    assert sum("ingest reads" in d["error"] for d in summary["dead_letters"]) == 1
     # Just under the limit, it is read whole.
     monkeypatch.setattr(input_file, "WHOLE_FILE_MAX_BYTES", path.stat().st_size)
     summary, code = cli.ingest("aircall", str(path))
@@ -199,13 +210,13 @@ def test_a_pretty_printed_file_over_the_limit_is_read_by_line(
 
 
 def test_stdin_is_read_line_by_line_and_says_a_named_file_is_read_whole(cli: Cli) -> None:
-    summary, code = cli.ingest("aircall", "-", input=CALL_CREATED.read_text())
-    assert (code, summary["lines"], summary["accepted"]) == (2, 37, 0)
-    first = summary["dead_letters"][0]
-    assert first["where"] == "<stdin>:1"
-    assert first["error"].endswith(
+    refused = cli("ingest", "aircall", "-", input=CALL_CREATED.read_text())
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("error: <stdin>:1: not JSON lines: none of its first 20")
+    assert refused.stderr.endswith(
         "; ingest reads one JSON body per line (a pretty-printed file of bodies is read "
-        "whole up to 4 MiB when named, not from stdin; compact others with `jq -c`)"
+        "whole up to 4 MiB when named, not from stdin; compact others with `jq -c`); "
+        "nothing was stored\n"
     )
     compacted, code = cli.ingest("aircall", "-", input=compact(CALL_CREATED) + "\n")
     assert (code, compacted["accepted"]) == (0, 1)

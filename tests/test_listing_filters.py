@@ -1,6 +1,6 @@
 """Every list filtered by integration refuses a name that is neither configured nor in the
 workspace's rows, the same way everywhere — ``unknown integration 'nope'; configured
-integrations: …`` — exit 2 on the command line, 404 over the admin API, NotFoundError from the
+integrations: …`` — exit 2 on the command line, 400 over the admin API, NotFoundError from the
 Python API — rather than an empty list; an integration removed since still lists its rows."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_the_review_api_refuses_an_unknown_integration(workspace: Workspace) -> 
     setup(workspace)
     with serve(workspace) as live:
         answer = live.client.get("/api/review", params={"integration": "nope"})
-        assert answer.status_code == 404, answer.text
+        assert answer.status_code == 400, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["detail"] == UNKNOWN
         assert live.client.get("/api/review", params={"integration": "dialer"}).status_code == 200

@@ -11,8 +11,11 @@ file, which accepts shorthands (`meeting: true`, numeric ids) and needs owners a
 exist; retrying a dead letter
 answers 422 when the stored letter still cannot be read; preview and replay take proposed
 settings, checked like the file; a report's `since` is read by `since_ts` (30d, a date, an
-ISO time: no JSON Schema pattern says which strings are times). Those rules have their own tests
-(test_service.py, test_admin_api.py); every other check still runs on them.
+ISO time: no JSON Schema pattern says which strings are times); a list's `integration` filter
+(the inbox, dead letters, the review queue) names an integration the workspace knows, else
+400 naming the configured ones (the names change with the configuration: no schema holds
+them). Those rules have their own tests (test_service.py, test_admin_api.py,
+test_faces_integration_filter.py); every other check still runs on them.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ LOOSE = [
     "/api/replay",
     "/api/report",
     "/api/integrations/{name}/rollout",  # since: a duration, date or time (values.since_ts)
+    # integration: a name the workspace knows (ops.listings.check_filter), else 400
+    "/api/inbox",
+    "/api/dead-letters",
+    "/api/dead-letters/count",
+    "/api/review",
 ]
 INPUT_CHECKS = "positive_data_acceptance,negative_data_rejection"
 

@@ -84,7 +84,7 @@ def test_what_a_preview_says_is_what_the_run_does(workspace: Workspace) -> None:
     workspace.ingest("dialer", lines)
     done = [
         (d["record_id"], d["outcome"], d["owner_id"], d["reason"])
-        for d in reversed(workspace.decisions(limit=100))
+        for d in sorted(workspace.decisions(limit=100), key=lambda d: d["id"])  # as decided
     ]
     assert said == done
     skipped = [

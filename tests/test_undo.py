@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.errors import NotFoundError, UserError
+from leadsync.model import now_ts
 from leadsync.ops.undo import decision_ids
 from leadsync.store.schema import owner_decisions
 from leadsync.workspace import Workspace
@@ -76,16 +78,31 @@ def test_undo_an_integration_since_a_time_goes_back_before_the_first_change(
         [
             contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1"),
             contact_line("p-2", "u-1", "2026-11-01T09:00:00Z", "a2"),
+        ],
+    )
+    since = received_cut()  # --since is by when leadsync received the events
+    workspace.ingest(
+        "dialer",
+        [
             contact_line("p-1", "u-9", "2026-11-05T09:00:00Z", "b1"),
             contact_line("p-1", "u-1", "2026-11-06T09:00:00Z", "b2"),
             contact_line("p-1", "u-9", "2026-11-07T09:00:00Z", "b3"),
         ],
     )
-    result = workspace.undo(integration="dialer", since="2026-11-04T00:00:00.000Z")
+    result = workspace.undo(integration="dialer", since=since)
     assert [(r["record"]["id"], r["owner_id"], r["was"]) for r in result.restored] == [
         (record_by_external(workspace, "p-1")["id"], "101", "102")
     ]
     assert record_by_external(workspace, "p-2")["owner_id"] == "101"  # untouched
+
+
+def received_cut() -> str:
+    """A time between what was ingested before and what is ingested after (the inbox's
+    received times are in milliseconds)."""
+    time.sleep(0.005)
+    cut = now_ts()
+    time.sleep(0.005)
+    return cut
 
 
 def test_undo_needs_a_clear_target(workspace: Workspace) -> None:
@@ -194,10 +211,11 @@ def test_the_reason_names_the_records_own_decisions_not_a_range_over_others(
     """p-1's changes since the 4th are interleaved with p-2's and p-3's: its undo names its
     own decisions, never a range that takes in the others'."""
     setup(workspace, ownership={"default": "integration_wins"})
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z")])
+    since = received_cut()  # --since is by when leadsync received the events
     workspace.ingest(
         "dialer",
         [
-            contact_line("p-1", "u-1", "2026-11-01T09:00:00Z"),
             contact_line("p-1", "u-9", "2026-11-05T09:00:00Z"),
             contact_line("p-2", "u-1", "2026-11-05T09:00:00Z"),
             contact_line("p-2", "u-9", "2026-11-06T09:00:00Z"),
@@ -218,7 +236,7 @@ def test_the_reason_names_the_records_own_decisions_not_a_range_over_others(
         ).scalars()
         first, second, third = own.all()
     assert second - first > 1  # others' decisions lie between
-    result = workspace.undo(integration="dialer", since="2026-11-04T00:00:00.000Z")
+    result = workspace.undo(integration="dialer", since=since)
     [restored] = [r for r in result.restored if r["record"]["id"] == kim]
     assert restored["reason"] == (
         f"set 101: undo of decisions #{first}, #{second}, #{third} (dialer); the owner "

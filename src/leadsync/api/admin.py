@@ -258,7 +258,7 @@ def build_router(
     )
 
     def known(integration: str | None) -> None:  # not an empty list for a mistyped name
-        listings.check_integration(workspace.engine, workspace.rules(), integration)
+        listings.check_filter(workspace.engine, workspace.rules(), integration)
 
     def matches(limit: int | None, **key: str) -> RecordList:
         found = workspace.find(**key)
@@ -374,7 +374,7 @@ def build_router(
         before: Before = None,
     ) -> list[InboxRow]:
         """A page: the next is `before` the last row's `seq`. An `integration` neither
-        configured nor with rows here is 404."""
+        configured nor with rows here is 400, naming the configured ones."""
         known(integration)
         rows = listings.inbox_rows(workspace.engine, status, integration, limit, before)
         return [InboxRow(**row) for row in rows]
@@ -397,7 +397,7 @@ def build_router(
         before: Before = None,
     ) -> list[DeadLetter]:
         """A page: the next is `before` the last letter's `id`. An `integration` neither
-        configured nor with rows here is 404."""
+        configured nor with rows here is 400, naming the configured ones."""
         known(integration)
         engine = workspace.engine
         rows = listings.dead_letters(engine, integration, limit, include_resolved, before)
@@ -405,7 +405,8 @@ def build_router(
 
     @router.get("/dead-letters/count", summary="How many dead letters are open")
     def count_dead_letters(integration: str | None = None) -> Count:
-        """An `integration` neither configured nor with rows here is 404."""
+        """An `integration` neither configured nor with rows here is 400, naming the
+        configured ones."""
         known(integration)
         return Count(count=workspace.dead_letter_count(integration))
 
@@ -512,7 +513,7 @@ def build_router(
         have, tied open deals, a rep matching several owners, a held activity whose hold
         ended), each with its candidates and why each matched; `open` counts the whole
         queue. The JSON of `leadsync review list --json`. An `integration` neither
-        configured nor with rows here is 404."""
+        configured nor with rows here is 400, naming the configured ones."""
         known(integration)
         return workspace.review_items(
             None if status == "all" else status,

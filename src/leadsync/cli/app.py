@@ -185,9 +185,9 @@ def check_folder(file: Path, named: str) -> None:
 
 def check_integration(ws: Workspace, name: str | None) -> None:
     """An ``--integration`` filter names a known integration, else it is refused (exit 2,
-    naming the configured ones) rather than listing nothing
-    (:func:`leadsync.ops.listings.check_integration`)."""
-    listings.check_integration(ws.engine, ws.rules(), name)
+    naming the configured ones) rather than listing nothing: the core's one check
+    (:func:`leadsync.ops.listings.check_filter`), as the admin API and the console make."""
+    listings.check_filter(ws.engine, ws.rules(), name)
 
 
 @overload

@@ -125,7 +125,13 @@ def undo_command(
         str | None,
         typer.Option(help="The event's integration; or, with --since, undo its decisions."),
     ] = None,
-    since: Annotated[str | None, typer.Option(help=f"From when: {SINCE_HELP}.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Undo the decisions made since then: on the events leadsync received since "
+            f"then, whatever time they say they happened (a late event counts): {SINCE_HELP}."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,

@@ -89,7 +89,11 @@ def _print_record(
 
     render.line()
     history = record["owner_history"]
-    render.line(f"[bold]owner history[/] ({counted(len(history), 'decision')})", markup=True)
+    render.line(
+        f"[bold]owner history[/] ({counted(len(history), 'decision')}, in the order decided; "
+        "each time is its event's)",
+        markup=True,
+    )
     for h in history:
         render.line(f"  {_decision_text(h, names)}")
         render.line(f"      {h['reason']}")
@@ -245,8 +249,10 @@ def decisions_list(
     limit: Annotated[int, typer.Option(min=1)] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    r"""The newest owner decisions across all records, each with its reason; one made under
-    a staged rollout's settings is marked \[rollout]."""
+    r"""Owner decisions across all records, each with its reason, newest first by the time
+    each line shows (--json's at): "event" and the time its event happened — a late
+    event's decision sits at its own time — or "made" and when a person's change or an
+    undo was made; one made under a staged rollout's settings is marked \[rollout]."""
     with workspace() as ws:
         rows = listings.decisions(ws.engine, integration, outcome, flagged, limit, rollout)
         names = ws.owner_names()
@@ -256,7 +262,9 @@ def decisions_list(
     for r in rows:
         who = decided_by(r["integration"], r["strategy"])
         render.line(
-            f"{display_ts(r['at'])}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
+            f"{'event' if r['event_id'] else 'made'} {display_ts(r['at'])}  "
+            f"{r['record_type']} {r['record_id']}  "
+            f"{r['outcome']:<7} "
             f"{render.owner(r['previous_owner_id'], names)} -> "
             f"{render.owner(r['owner_id'], names)}  "
             f"by {who} ({r['strategy']}){_marks(r)}"

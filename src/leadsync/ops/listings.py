@@ -4,8 +4,9 @@ push failures, decisions, activities created and skipped — what ``leadsync rec
 
 Each is a query of :mod:`leadsync.store.views` in one connection, with its filters checked
 first: an unknown status, outcome or activity type is a UserError naming the allowed values,
-and an integration neither configured nor with rows here a NotFoundError naming the
-configured ones (:func:`check_integration`), never an empty list. (The inbox and dead-letter
+and an integration filter naming none the workspace knows an :class:`UnknownIntegration`
+naming the configured ones (:func:`check_filter`: exit 2 on the command line, 400 over the
+admin API, an error page in the console), never an empty list. (The inbox and dead-letter
 lists are checked by their faces, before the page is read.)
 """
 
@@ -87,23 +88,44 @@ def find(
         return views.found_records(connection, ids)
 
 
+class UnknownIntegration(NotFoundError):
+    """A list filtered by an integration the workspace does not know: a value the caller
+    gave wrong, not a resource that is missing — 400 over the admin API (exit 2 as every
+    UserError), and still a NotFoundError to Python callers."""
+
+    http_status = 400
+    title = "Unknown integration"
+
+
 def check_integration(engine: Engine, rules: WorkspaceRules, name: str | None) -> None:
     """A name to filter or look up by is a configured integration, or one the workspace has
-    events or dead letters of (configured once, removed since: its rows stay); else
-    NotFoundError naming the configured ones, rather than finding nothing."""
+    rows of — events, dead letters, audit entries or review questions (configured once,
+    removed since: its rows stay); else NotFoundError naming the configured ones, rather
+    than finding nothing."""
     if name is None or name in rules.integrations:
         return
-    # One row of its own is enough (the inbox's (integration, event_id) key finds it).
-    if dead_letter_count(engine, name) or inbox_rows(engine, None, name, 1):
-        return
+    with engine.connect() as connection:
+        if views.has_integration_rows(connection, name):
+            return
     integration_settings(rules, name)
 
 
+def check_filter(engine: Engine, rules: WorkspaceRules, name: str | None) -> None:
+    """A list's integration filter (``--integration``, ``?integration=``) names an
+    integration the workspace knows (:func:`check_integration`); else
+    :class:`UnknownIntegration` naming the configured ones. The one check the command
+    line, the admin API and the console make, so each refuses a typo the same way."""
+    try:
+        check_integration(engine, rules, name)
+    except NotFoundError as exc:
+        raise UnknownIntegration(str(exc)) from None
+
+
 def _checked(engine: Engine, integration: str | None) -> None:
-    """A list's integration filter, checked (:func:`check_integration`) against the
+    """A list's integration filter, checked (:func:`check_filter`) against the
     configuration as it is now."""
     if integration is not None:
-        check_integration(engine, load_rules(engine), integration)
+        check_filter(engine, load_rules(engine), integration)
 
 
 def owners(engine: Engine) -> list[dict[str, Any]]:
@@ -190,8 +212,9 @@ def decisions(
     limit: int,
     rollout: bool = False,
 ) -> list[dict[str, Any]]:
-    """The newest owner decisions across records (each with its reason); ``rollout``: only
-    those a staged rollout's proposed settings made (``settings: rollout``)."""
+    """The owner decisions of the newest events across records (each with its reason),
+    ordered by ``at``, the event's time, as every face shows it; ``rollout``: only those a
+    staged rollout's proposed settings made (``settings: rollout``)."""
     _checked(engine, integration)
     wanted = None
     if outcome is not None:

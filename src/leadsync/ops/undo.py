@@ -4,7 +4,10 @@ since, and record the undo as decisions with reasons.
 The decisions to undo are those that set an owner for one event (``event_id``, of one
 integration: event ids are unique per integration only, so an id that several integrations
 have is refused as ambiguous unless the integration is named) or for one integration since a
-time. For each record they touched, only if the last of them is still the record's latest
+time: the decisions leadsync made since then, on the events it received since then — by when
+an event arrived, not by the time it says it happened, so an event that arrives late (an old
+``occurred_at``, decided today) is undone with the others of the hour it arrived in. For each
+record they touched, only if the last of them is still the record's latest
 owner change: a later change (a person in the CRM, another integration, an undo of a later
 change) wins and the record is skipped, saying which change superseded it ("already undone"
 only when that change is an undo of these very changes). Otherwise the owner goes back to what

@@ -356,7 +356,7 @@ def _ingest(
     summary = IngestSummary(integration)
     parsed: dict[int, list[Event]] = {}
 
-    read = Lines(lines, adapter)
+    read = Lines(lines, adapter, source or "<input>")  # a file that is no JSON: refused
 
     def flush(lines: list[Line]) -> None:
         summary.lines += len(lines)  # counted per chunk: the summary is a pydantic model

@@ -15,6 +15,11 @@ complete JSON value) is read ahead, up to :data:`WHOLE_FILE_MAX_BYTES`:
 
 A file (or stdin) that starts with ``<`` is one XML document (a Salesforce Outbound Message
 as received), read whole, up to the same size, as one body: never line by line.
+
+A file that is not JSON at all (a CSV export given by mistake: none of its first
+:data:`SNIFFED_LINES` non-blank lines reads as a JSON value) is refused before anything is
+stored, when its name is given (``source``: ``leadsync ingest``), rather than becoming a dead
+letter per line; a file of JSON lines with some bad lines keeps its good lines.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ from leadsync.sources.hygiene import representable
 #: The largest file read whole when it is one document spread over several lines (a
 #: pretty-printed JSON capture, or an XML one); a larger JSON one is read line by line.
 WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024
+
+#: How many non-blank lines of an input that does not start as JSON lines are looked at
+#: before it is refused as not JSON at all (all of them, when it has fewer).
+SNIFFED_LINES = 20
 
 #: A line as read: its number, its text (stripped) and why it cannot be read, if it cannot.
 Line = tuple[int, str, str | None]
@@ -98,11 +107,19 @@ def xml_media_type(adapter: Adapter) -> str:
 class Lines:
     """The numbered non-blank lines of an input, decoded and stripped, read as the module
     docstring says. The first line's error of an input read line by line although it is not
-    JSON lines says what ``ingest`` reads (``hints``, by line number)."""
+    JSON lines says what ``ingest`` reads (``hints``, by line number).
 
-    def __init__(self, lines: Iterable[str | bytes], adapter: Adapter) -> None:
+    ``source``: the input's name (``events.csv``, ``<stdin>``), given by ``ingest``: a file
+    (or stdin) none of whose first :data:`SNIFFED_LINES` non-blank lines reads as JSON is
+    refused as a whole — EventError at ``source:LINE`` of its first line, raised before the
+    first line is yielded, so nothing is stored. Lines given in code are never refused so."""
+
+    def __init__(
+        self, lines: Iterable[str | bytes], adapter: Adapter, source: str | None = None
+    ) -> None:
         self.lines = lines
         self.adapter = adapter
+        self.source = source if isinstance(lines, InputFile) else None
         self.hints: dict[int, str] = {}
         self.file = isinstance(lines, InputFile) and lines.whole
         # A larger file is not read ahead; a pipe's size is unknown (None): read ahead as far.
@@ -195,9 +212,45 @@ class Lines:
             f"ingest reads {self.what} (a pretty-printed file of {self.many} is {whole}; "
             "compact others with `jq -c`)"
         )
+        if self.source is not None:
+            self._refuse_if_not_json(held, rest)
         for line_no, text, problem in held:
             if text.strip():
                 yield (line_no, text.strip(), problem)
+
+    def _refuse_if_not_json(
+        self, held: list[Line], rest: Iterator[tuple[int, str | bytes]]
+    ) -> None:
+        """EventError, naming the input's first line, when none of its first
+        :data:`SNIFFED_LINES` non-blank lines (``held``, topped up from ``rest`` as far as
+        needed: those read are kept in ``held``) reads as a JSON value: the input is not
+        JSON lines with bad lines among them but something else (a CSV export), and reading
+        it would make a dead letter of every line."""
+        sniffed = [line for line in held if line[1].strip()][:SNIFFED_LINES]
+        while len(sniffed) < SNIFFED_LINES:
+            line_no, raw = next(rest, (0, b""))
+            if not line_no:
+                break
+            line = (line_no, *_decoded(raw))
+            held.append(line)
+            if line[1].strip():
+                sniffed.append(line)
+        if any(problem is None and _one_value(text) for _, text, problem in sniffed):
+            return
+        first_no, first_text, _ = sniffed[0]
+        shown = first_text.strip()
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        if len(sniffed) == 1:
+            none = "its one non-blank line does not read as JSON"
+        elif len(sniffed) < SNIFFED_LINES:
+            none = f"none of its {len(sniffed)} non-blank lines reads as JSON"
+        else:
+            none = f"none of its first {SNIFFED_LINES} non-blank lines reads as JSON"
+        raise EventError(
+            f"not JSON lines: {none} (line {first_no}: {shown!r}); "
+            f"{self.hints[held[0][0]]}; nothing was stored",
+            f"{self.source}:{first_no}",
+        )
 
     def _documents(self, held: list[Line]) -> list[Line] | None:
         """The documents of a file read whole (``held``: its lines from the first non-blank

@@ -33,8 +33,10 @@ def owner_changes(
     skip_strategy: str,
 ) -> list[tuple[Any, ...]]:
     """(id, record id, record type, at, integration, event id, previous owner, owner) of the
-    decisions that set an owner for one event of the integration, or for the integration
-    since a time; in decision order; not those of ``skip_strategy`` (earlier undos)."""
+    decisions that set an owner for one event of the integration, or for the events of the
+    integration leadsync received since a time (the inbox's ``received_at``: when the event
+    arrived and was decided, not when it happened — a late event is among them); in
+    decision order; not those of ``skip_strategy`` (earlier undos)."""
     d = owner_decisions
     query = sa.select(
         d.c.id,
@@ -53,7 +55,16 @@ def owner_changes(
     if event_id is not None:
         query = query.where(d.c.event_id == event_id)
     else:
-        query = query.where(d.c.at >= since)
+        received = (inbox.c.integration == integration, inbox.c.received_at >= since)
+        keys = sa.select(inbox.c.event_id).where(*received)
+        # An inbox row's further events are KEY#suffix (an Outreach owner change beside its
+        # record's, a Salesforce message's second record): "KEY#" is what rtrim leaves of
+        # those, the same on SQLite and PostgreSQL (trailing characters other than "#").
+        stem = sa.func.rtrim(d.c.event_id, sa.func.replace(d.c.event_id, "#", ""))
+        stems = sa.select(inbox.c.event_id + "#").where(*received)
+        query = query.where(
+            sa.or_(d.c.event_id.in_(keys), sa.and_(d.c.event_id.contains("#"), stem.in_(stems)))
+        )
     return [tuple(row) for row in connection.execute(query.order_by(d.c.id))]
 
 

@@ -328,6 +328,15 @@ def named_integrations(connection: Connection) -> dict[str, list[str]]:
     return out
 
 
+def has_integration_rows(connection: Connection, name: str) -> bool:
+    """Whether the workspace has rows of integration ``name`` — events, dead letters, audit
+    entries or review questions — whether or not it is configured now: one row each is
+    enough (the inbox's is found by its (integration, event_id) key)."""
+    tables = (inbox, dead_letters, audit_log, review_items)
+    found = sa.or_(*(sa.exists().where(t.c.integration == name) for t in tables))
+    return bool(connection.execute(sa.select(found)).scalar_one())
+
+
 def outbox_rows(
     connection: Connection, integration: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
@@ -345,10 +354,12 @@ def decision_rows(
     limit: int = 100,
     settings: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest owner decisions across records, optionally narrowed (``settings``: those
-    stored with that label, e.g. a rollout's)."""
+    """The owner decisions of the newest events across records (by ``at``, the event's
+    time — the time each row shows — then the newest decision first), optionally narrowed
+    (``settings``: those stored with that label, e.g. a rollout's). Ordered by what is
+    shown: a late event's decision sits at its event's time, not above newer events."""
     t = owner_decisions
-    query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+    query = sa.select(t).order_by(t.c.at.desc(), t.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(t.c.integration == integration)
     if outcome is not None:
@@ -370,11 +381,12 @@ def skipped_rows(
     activity_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """The newest activities that were received but not created (those that happened since
-    ``since``, of one integration or type), with why and the record each was for: ``record``
-    is ``{"type", "id", "named"}`` (``id`` None when the workspace had no such record then;
+    ``since``, of one integration or type; newest by ``occurred_at``, the time each row
+    shows and ``since`` reads), with why and the record each was for: ``record`` is
+    ``{"type", "id", "named"}`` (``id`` None when the workspace had no such record then;
     None when the event named no record, or for skips stored before records were kept)."""
     t = activity_skips
-    query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+    query = sa.select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(t.c.integration == integration)
     if since is not None:

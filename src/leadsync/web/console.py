@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from pydantic.fields import FieldInfo
+from starlette.concurrency import run_in_threadpool
 
 from leadsync.errors import LeadsyncError
 from leadsync.model import decided_by, display_ts
@@ -240,7 +241,9 @@ class ConsoleRoute(APIRoute):
     """Every console route answers in HTML: no session → the sign-in page (``next`` kept
     for a GET); :class:`Refused` and leadsync's errors → an error page with their status;
     a wrong part of the address → 404 (path) or 400 (query) naming it and what it allows;
-    a malformed form → 400 naming the fields (never echoing their values)."""
+    an ``integration`` query parameter naming none the workspace knows → 400 naming the
+    configured ones (:meth:`check_integration`), never an empty list; a malformed form →
+    400 naming the fields (never echoing their values)."""
 
     @cached_property
     def path_fields(self) -> dict[str, FieldInfo]:
@@ -287,11 +290,30 @@ class ConsoleRoute(APIRoute):
                     return self.bad_address(str(loc[1]), part)
         return None
 
+    async def check_integration(self, request: Request) -> None:
+        """A page filtered by ``?integration=`` (the dead letters, the review queue, the
+        audit log …) names an integration the workspace knows, else
+        :class:`~leadsync.ops.listings.UnknownIntegration` — the core's one check
+        (:func:`~leadsync.ops.listings.check_filter`), as the command line and the admin
+        API make it. Only for a signed-in session: without one the page's own dependency
+        sends the browser to sign in, naming no integration."""
+        name = (
+            request.query_params.get("integration") if "integration" in self.query_fields else None
+        )
+        if not name:
+            return
+        console = console_of(request)
+        if console.keys.read(request.cookies.get(SESSION_COOKIE)) is None:
+            return
+        ws = console.workspace
+        await run_in_threadpool(lambda: listings.check_filter(ws.engine, ws.rules(), name))
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
             try:
+                await self.check_integration(request)
                 return await handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)

@@ -1,0 +1,123 @@
+"""``leadsync ingest FILE`` of a file that is not JSON lines at all — a CSV export given by
+mistake — is refused upfront, on SQLite and PostgreSQL: exit 2, nothing stored (no inbox
+row, no dead letter), an error naming the file's first line and what ingest reads. A file
+is refused only when none of its first 20 non-blank lines (all, when fewer) reads as JSON:
+JSON lines with bad lines among them keep a dead letter per bad line and apply the rest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.workspace import Workspace
+from tests.helpers import contact_line, settings, workspace_config
+from tests.test_cli import Cli
+
+HEADER = "email,first_name,last_name,phone"
+READS = (
+    "ingest reads one JSON event, or array of events, per line (a pretty-printed file of "
+    "events or arrays is read whole up to 4 MiB"
+)
+
+
+@pytest.fixture
+def cli(db_url: str) -> Cli:
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+    return Cli(db_url)
+
+
+def csv_lines(n: int) -> list[str]:
+    return [HEADER] + [f"rep{i}@globex.test,Kim,Ng {i},+1555{i:07d}" for i in range(1, n)]
+
+
+def stored(db_url: str) -> tuple[int, int]:
+    """(inbox rows, dead letters) of the workspace."""
+    with Workspace(db_url) as ws:
+        return len(ws.inbox_rows(None, None, 1000)), ws.dead_letter_count(None)
+
+
+def refused(result: Any, where: str, none: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {where}: not JSON lines: {none} (line ")
+    assert READS in result.stderr
+    assert result.stderr.rstrip().endswith("; nothing was stored")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_large_csv_is_refused_before_anything_is_stored(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """100,000 lines (over the 4 MiB read whole): one error, not 100,000 dead letters."""
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join(csv_lines(100_000)) + "\n")
+    assert path.stat().st_size > 4 * 2**20
+    result = cli("ingest", "dialer", str(path))
+    refused(result, f"{path}:1", "none of its first 20 non-blank lines reads as JSON")
+    assert f"(line 1: '{HEADER}')" in result.stderr
+    assert stored(db_url) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("lines", "none"),
+    [
+        (csv_lines(3), "none of its 3 non-blank lines reads as JSON"),
+        (["", HEADER, ""], "its one non-blank line does not read as JSON"),
+        (csv_lines(25), "none of its first 20 non-blank lines reads as JSON"),
+    ],
+    ids=["three lines", "one line", "small file"],
+)
+def test_a_small_file_that_is_no_json_is_refused(
+    cli: Cli, db_url: str, tmp_path: Path, lines: list[str], none: str
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    first = next(i for i, line in enumerate(lines, start=1) if line)
+    refused(cli("ingest", "dialer", str(path)), f"{path}:{first}", none)
+    assert stored(db_url) == (0, 0)
+
+
+def test_stdin_that_is_no_json_is_refused_too(cli: Cli, db_url: str) -> None:
+    result = cli("ingest", "dialer", "-", input="\n".join(csv_lines(50)) + "\n")
+    refused(result, "<stdin>:1", "none of its first 20 non-blank lines reads as JSON")
+    assert stored(db_url) == (0, 0)
+
+
+def test_json_lines_with_bad_lines_keep_their_good_lines(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """19 unreadable lines and then one event among the first 20: JSON lines with bad
+    lines — each bad one a dead letter, the event applied; 20 unreadable first: refused."""
+    good = contact_line("p-1", "u-1")
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([*csv_lines(19), good, *csv_lines(3)]) + "\n")
+    result = cli("ingest", "dialer", str(path), "--json")
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["accepted"], summary["applied"], summary["dead_letter_count"]) == (1, 1, 22)
+    assert stored(db_url) == (1, 22)
+    later = tmp_path / "later.jsonl"
+    later.write_text("\n".join([*csv_lines(20), contact_line("p-2", "u-1")]) + "\n")
+    refused(
+        cli("ingest", "dialer", str(later)),
+        f"{later}:1",
+        "none of its first 20 non-blank lines reads as JSON",
+    )
+    assert stored(db_url) == (1, 22)
+
+
+def test_a_pretty_printed_document_cut_short_is_still_one_dead_letter(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """A JSON document read whole, broken: one dead letter where it starts (as before)."""
+    text = json.dumps(json.loads(contact_line("p-1", "u-1")), indent=2)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) // 2] + "\n")
+    result = cli("ingest", "dialer", str(path), "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["dead_letter_count"] == 1
+    assert stored(db_url) == (0, 1)
