@@ -42,11 +42,13 @@ def _phones_of(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.properties.items() if k in ("phone", "mobilephone")}
 
 
-def test_aircall_says_its_contact_lists_are_whole_and_no_other_kind_does() -> None:
+def test_aircall_and_pipedrive_say_their_lists_are_whole_and_no_other_kind_does() -> None:
     """Aircall's contact payload is the contact "at the timestamp" (its ``data`` is the
-    resource), so its ``phone_numbers`` is every number the contact has. The other kinds are
-    not known to send whole lists (docs/WEBHOOKS.md says why for each)."""
-    assert {kind for kind in KINDS if adapter_class(kind).phone_list_complete} == {"aircall"}
+    resource), so its ``phone_numbers`` is every number the contact has; so is a Pipedrive
+    webhooks v1 person's ``current.phone`` (v2 events give only the numbers they have). The
+    other kinds are not known to send whole lists (docs/WEBHOOKS.md says why for each)."""
+    whole = {kind for kind in KINDS if adapter_class(kind).phone_list_complete}
+    assert whole == {"aircall", "pipedrive"}
 
 
 def test_the_published_contact_gives_both_numbers_and_null_for_what_its_list_lacks() -> None:

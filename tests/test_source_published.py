@@ -461,7 +461,10 @@ def test_pipedrive_v2_lead_change_without_an_owner_change_sends_no_owner() -> No
 
 def test_pipedrive_v1_person_update_skips_empty_email_and_phone() -> None:
     """Pipedrive v1 renders an empty email and phone as ``[{"value": "", "primary": true}]``:
-    no email and no number, not an empty one."""
+    no email and no number, not an empty one. The phone list is the person's whole list
+    (``current`` is the person as the API renders it, sent here for a label change): a person
+    with no number has neither phone nor mobile, so both are null (any number Pipedrive gave
+    the record before is taken back; no email is never a cleared one)."""
     event = only("pipedrive/v1.updated.person.pipedream.json")
     assert event.object is RecordType.CONTACT and event.external_id == "11"
     assert event.owner is None  # the same owner_id before and after
@@ -469,6 +472,8 @@ def test_pipedrive_v1_person_update_skips_empty_email_and_phone() -> None:
         "name": "Person Name",
         "firstname": "Person Name",
         "lastname": "Surname",
+        "phone": None,
+        "mobilephone": None,
     }
     assert event.occurred_at == "2025-02-17T21:26:58.595Z"  # timestamp_micro, UTC
 

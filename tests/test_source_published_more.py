@@ -302,7 +302,8 @@ def test_pipedrive_v2_change_without_previous_does_not_assert_the_owner() -> Non
 def test_pipedrive_v1_added_person_is_named_by_current_id() -> None:
     """Hull's v1 sample: ``meta.id`` is a placeholder (``someid``), the person is
     ``current.id`` 1; the owner is the v1 user object's ``value`` with its ``email``;
-    ``last_name`` null is no name; the work number has no country code (kept as given)."""
+    ``last_name`` null is no name; the work number has no country code (kept as given); the
+    phone list is the person's whole list, so the mobile it lacks is null."""
     person = only("pipedrive/v1.added.person.hull.json")
     assert person.object is RecordType.CONTACT and person.external_id == "1"
     assert owner_dict(person) == {"id": "10638921", "email": "tim@hull.io"}
@@ -311,6 +312,7 @@ def test_pipedrive_v1_added_person_is_named_by_current_id() -> None:
         "firstname": "Tim",
         "email": "timmy@theco.com",
         "phone": "5553452345",
+        "mobilephone": None,
     }
     assert e164(person.properties["phone"]) is None
     assert refs(person) == [(RecordType.COMPANY, "1")]

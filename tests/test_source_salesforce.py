@@ -106,8 +106,10 @@ OUTBOUND: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
-    # A queue owns it (no person: the mapping will count it as unmapped); nil fields are left
-    # out; SystemModstamp gives the time when LastModifiedDate is not selected.
+    # A queue owns it (no person: the mapping will count it as unmapped); a nil field is one
+    # emptied in Salesforce: FirstName clears the first name, Email is never cleared (the
+    # engine keeps a record's email); SystemModstamp gives the time when LastModifiedDate is
+    # not selected.
     "om_lead_queue_owner.xml": [
         {
             "id": KEY,
@@ -116,7 +118,7 @@ OUTBOUND: dict[str, list[dict[str, Any]]] = {
             "object": "contact",
             "external_id": "00Q5g00000AbCdFEAV",
             "owner": QUEUE,
-            "properties": {"lastname": "Queue", "company": "Initech"},
+            "properties": {"firstname": None, "lastname": "Queue", "company": "Initech"},
         }
     ],
     "om_contact.xml": [
@@ -211,7 +213,8 @@ OUTBOUND: dict[str, list[dict[str, Any]]] = {
             "associations": [contact(KIM_LEAD), company(INITECH)],
         }
     ],
-    # WhatId names a case (500): not a record leadsync keeps, so no association.
+    # WhatId names a case (500): not a record leadsync keeps, so no association; the nil
+    # Description is an emptied one (body null).
     "om_task.xml": [
         {
             "id": KEY,
@@ -222,6 +225,7 @@ OUTBOUND: dict[str, list[dict[str, Any]]] = {
             "owner": REP,
             "properties": {
                 "subject": "Send contract",
+                "body": None,
                 "salesforce_status": "Waiting on someone else",
                 "status": "waiting",
                 "salesforce_priority": "Normal",

@@ -56,7 +56,11 @@ Event names (action x entity)
     ``lastname``, the primary (else first) of ``emails`` (or v1's ``email``) -> ``email``; of
     ``phones`` (or v1's ``phone``), the primary (else first) number labelled ``mobile`` ->
     ``mobilephone`` and the primary (else first) of the others -> ``phone``, as given
-    (trimmed); ``org_id`` -> a company association.
+    (trimmed); ``org_id`` -> a company association. A v1 ``current`` is the whole person, so
+    its ``phone`` list is every number (``phone_list_complete``): both are given, null for
+    the one it lacks, and a number Pipedrive gave that is no longer on it leaves the record.
+    A v2 ``data`` holds "only crucial information" (Pipedrive's migration guide): its
+    ``phones`` gives the numbers it has, never null (?).
 ``organization``
     A ``company`` record: ``name``; ``domain`` from the first of :data:`DOMAIN_FIELDS` that is
     present (?) and looks like a domain (a value that does not is kept as ``website``).
@@ -139,7 +143,7 @@ raw property.
 
 Ignored: custom fields, ``meta.change_source``, ``meta.user_id`` (the actor), v1's
 ``matches_filters``, ``retry`` and ``*_name`` fields. A null or missing field is simply left
-out (null would clear a stored value).
+out (null would clear a stored value), but for a v1 person's phone numbers (above).
 """
 
 from __future__ import annotations
@@ -214,6 +218,12 @@ class PipedriveAdapter(Adapter):
     kind = "pipedrive"
     signature_scheme = "Authorization: Basic base64(user:password), equal to the secret"
     options_model = PipedriveOptions
+    #: A webhooks v1 person's ``current`` is the whole person as the API renders it, so its
+    #: ``phone`` is every number the person has (``[{"value": ""}]`` when none), on a change
+    #: of any field. A v2 ``data`` holds "only crucial information" (Pipedrive's migration
+    #: guide): its ``phones`` is not known to be every number, so a v2 event gives only the
+    #: numbers it has and never takes one back (:func:`_person`).
+    phone_list_complete = True
     options: PipedriveOptions
 
     # ---------------------------------------------------------- on receipt
@@ -396,8 +406,13 @@ def _person(ev: PipedriveEvent) -> Mapped:
     phone, mobile = payload.phones(item, p("phones"))
     if phone is None and mobile is None:
         phone, mobile = payload.phones(item, p("phone"))  # v1's name
-    put(properties, "phone", phone)
-    put(properties, "mobilephone", mobile)
+    if ev.version == 1 and any(get_path(item, p(name)) is not None for name in ("phones", "phone")):
+        # v1's ``current`` is the whole person: its list is every number (null where it has
+        # no such number), and a number it no longer has is taken back.
+        properties["phone"], properties["mobilephone"] = phone, mobile
+    else:
+        put(properties, "phone", phone)
+        put(properties, "mobilephone", mobile)
     return "contact", properties, payload.refs(ev, ("company", "org_id"))
 
 

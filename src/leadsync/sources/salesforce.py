@@ -19,7 +19,9 @@ organization id is checked). Key: ``stable_key("salesforce", transactionKey, seq
 ``commitTimestamp``. One event per record id (``#<id18>`` appended when there are several).
 ``CREATE`` maps every field present; ``UPDATE`` only those in ``changedFields`` (every field
 present when it is empty; the Pub/Sub API's undecoded bitmaps, ``"0x…"``, are an EventError
-asking the relay to decode them); ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
+asking the relay to decode them, in ``nulledFields`` too). A field an ``UPDATE`` set to null
+(named by ``nulledFields``, or listed in ``changedFields`` and given null or empty) is
+cleared: see "Cleared fields" below. ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
 propagated); ``GAP_*`` and ``OVERFLOW`` are an EventError asking for a resync (the subscriber
 lost changes). Compound names arrive as ``Name: {FirstName, LastName}``; datetimes as ISO
 strings or epoch milliseconds (a Pub/Sub relay).
@@ -63,11 +65,29 @@ HomePhone, OtherPhone and AssistantPhone are not read (an UPDATE carries only th
 fields, so none can stand in for an unchanged Phone). A Task carries no phone numbers: a call
 is matched to its person by ``WhoId`` only, and one without a ``WhoId`` is the call alone.
 
+Cleared fields
+--------------
+A field emptied in Salesforce gives its property null (a number leaves the contact or lead,
+so later calls by it no longer land there): in a change event, a field the header names as
+set to null (``nulledFields``, the Pub/Sub API's) or lists in ``changedFields`` with a null
+or empty value (the Streaming API sends a nulled field as null); in an Outbound Message, a
+field sent as ``xsi:nil="true"`` (the message carries the record's current values of the
+selected fields). A field absent, or null without being named as changed (a Pub/Sub body
+holds every field, the unchanged ones null), says nothing. Cleared this way: Phone,
+MobilePhone, FirstName, LastName, Company, Amount, and a Task's or Event's Subject,
+Description, CallDurationInSeconds, ActivityDate, CallType, CallDisposition, Status and
+Priority (with their raw ``salesforce_*``). Not cleared: Email and an Account's Name and
+Website (the engine never blanks a record's email, domain or name, by which records are
+found: null would only empty the copy in its properties), ids (OwnerId, AccountId, ContactId,
+WhoId, WhatId: an owner or an association is never taken back by an event), IsClosed, and an
+Event's StartDateTime and EndDateTime (when it happened).
+
 Guesses and limits: :data:`CALL_DISPOSITIONS` (?) (CallDisposition is free text from the
 telephony integration). A Task UPDATE must carry ``TaskSubtype`` (enrich the Task change
 events with it) to say which activity it changes; without it the event is an EventError,
-not an activity of the wrong type. A field cleared in Salesforce is not cleared here: null is
-never sent on, so that a partial update cannot wipe values.
+not an activity of the wrong type. (?) That Salesforce sends a selected Outbound Message
+field that has no value as ``xsi:nil`` rather than leaving it out is not confirmed; a field
+left out clears nothing.
 """
 
 from __future__ import annotations
@@ -244,7 +264,9 @@ class SalesforceAdapter(Adapter):
                 "required: select LastModifiedDate (or SystemModstamp) in the Outbound Message",
             )
         assert record_id is not None
-        view = Fields(item, "fields.", None, is_update=False)
+        fields = item["fields"]
+        nulled = frozenset(name for name, value in fields.items() if value is None)  # xsi:nil
+        view = Fields(item, "fields.", None, is_update=False, nulled=nulled)
         return sobject_events(sobject, "sobject", view, record_id, event_id, when)
 
     def _change_events(self, item: Any, event_id: str) -> list[dict[str, Any]]:
@@ -265,8 +287,11 @@ class SalesforceAdapter(Adapter):
         when = self.occurred_at(item, {})
         if when is None:
             refuse("ChangeEventHeader.commitTimestamp", "required (epoch milliseconds)")
-        changed = _changed_fields(item) if change == "UPDATE" else None
-        view = Fields(item, "", changed, is_update=change == "UPDATE")
+        changed = nulled = None
+        if change == "UPDATE":
+            changed = _field_names(item, "ChangeEventHeader.changedFields")
+            nulled = _nulled_fields(item, changed)
+        view = Fields(item, "", changed, change == "UPDATE", nulled or frozenset())
         events: list[dict[str, Any]] = []
         for record_id in record_ids:
             one_id = event_id if len(record_ids) == 1 else f"{event_id}#{record_id}"
@@ -295,23 +320,39 @@ def _record_ids(item: Any) -> list[str]:
 _BITMAP = re.compile(r"(\d+-)?0x[0-9a-fA-F]+")
 
 
-def _changed_fields(item: Any) -> frozenset[str] | None:
-    names = get_path(item, "ChangeEventHeader.changedFields")
+def _field_names(item: Any, path: str) -> frozenset[str] | None:
+    """The field names of a header list (``changedFields``, ``nulledFields``); None when it
+    is missing or empty."""
+    names = get_path(item, path)
     if names is None or names == []:
         return None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        refuse(
-            "ChangeEventHeader.changedFields", f"must be an array of strings, got {describe(names)}"
-        )
+        refuse(path, f"must be an array of strings, got {describe(names)}")
     bitmaps = [n for n in names if _BITMAP.fullmatch(n)]
     if bitmaps:  # what the Pub/Sub API sends: read as names, they would match no field
         refuse(
-            "ChangeEventHeader.changedFields",
+            path,
             f"holds field bitmaps ({', '.join(bitmaps[:3])}), not field names: the Pub/Sub API"
             " encodes them; the relay must decode them with the event's schema and send the"
             " names (as the Streaming API does)",
         )
     return frozenset(names)
+
+
+def _nulled_fields(item: Any, changed: frozenset[str] | None) -> frozenset[str]:
+    """The fields an UPDATE set to null: those ``nulledFields`` names (the Pub/Sub API's
+    header), and those ``changedFields`` names that the body gives as null or empty
+    (Salesforce lists a field set to null among the changed ones; the Streaming API sends
+    it as null). A field the body leaves out is not among them: nothing says it is empty."""
+    nulled = set(_field_names(item, "ChangeEventHeader.nulledFields") or ())
+    for name in changed or ():
+        parent, _, leaf = name.rpartition(".")
+        holder = get_path(item, parent) if parent else item
+        if isinstance(holder, dict) and leaf in holder:
+            value = holder[leaf]
+            if value is None or (isinstance(value, str) and not value.strip()):
+                nulled.add(name)
+    return frozenset(nulled)
 
 
 def _gap(change: str, entity: str | None, record_ids: list[str]) -> NoReturn:

@@ -5,7 +5,7 @@ A ``notifications`` element (namespace :data:`OUTBOUND_NS`) with ``OrganizationI
 ``xsi:type="sf:Lead"`` (etc.) and one child per selected field. Each notification is stored
 as one piece, ``{"channel": "outbound_message", "organization_id", "action_id",
 "notification_id", "sobject": "Lead", "fields": {"Id": …, "OwnerId": …}}``; values are the
-XML's strings and an ``xsi:nil`` field is left out. There is no signature: ``OrganizationId``
+XML's strings and an ``xsi:nil`` field is null (a selected field with no value: emptied). There is no signature: ``OrganizationId``
 must equal the integration's ``vendor: organization_id`` (15-character prefixes, constant
 time); without one configured every Outbound Message is refused. Key: the notification
 ``Id`` (the same across Salesforce's retries). Time: the record's ``LastModifiedDate`` (else
@@ -107,9 +107,11 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
         if not type_name:
             refuse(f"{where}.sObject", 'required: the xsi:type attribute ("sf:Lead")')
         fields = {
-            child.tag.rpartition("}")[2]: (child.text or "").strip()
+            child.tag.rpartition("}")[2]: (
+                None if child.get(f"{{{XSI_NS}}}nil") == "true" else (child.text or "").strip()
+            )
             for child in sobject
-            if len(child) == 0 and child.get(f"{{{XSI_NS}}}nil") != "true"
+            if len(child) == 0
         }
         pieces.append(
             {

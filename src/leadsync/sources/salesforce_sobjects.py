@@ -114,12 +114,15 @@ def id18(value: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Fields:
     """An sObject's fields inside a stored piece: ``prefix`` locates them (for error paths);
-    on an UPDATE only the ``changed`` fields count."""
+    on an UPDATE only the ``changed`` fields count. ``nulled`` names the fields the event
+    says Salesforce emptied (a change event's ``nulledFields`` and the ``changedFields``
+    given null; an Outbound Message's ``xsi:nil`` fields): see :meth:`cleared`."""
 
     root: Any
     prefix: str
     changed: frozenset[str] | None
     is_update: bool
+    nulled: frozenset[str] = frozenset()
 
     def counts(self, name: str) -> bool:
         return self.changed is None or name in self.changed or name.split(".")[0] in self.changed
@@ -127,11 +130,33 @@ class Fields:
     def text(self, name: str) -> str | None:
         return text(self.root, self.prefix + name) if self.counts(name) else None
 
+    def name_field(self, part: str) -> str:
+        """Where ``FirstName`` or ``LastName`` is: a field, or a part of the compound
+        ``Name`` (``Name.FirstName``)."""
+        if isinstance(get_path(self.root, self.prefix + "Name"), dict):
+            return f"Name.{part}"
+        return part
+
     def name_part(self, part: str) -> str | None:
         """``FirstName`` or ``LastName``: a field, or a part of the compound ``Name``."""
-        if isinstance(get_path(self.root, self.prefix + "Name"), dict):
-            return self.text(f"Name.{part}")
-        return self.text(part)
+        return self.text(self.name_field(part))
+
+    def cleared(self, name: str) -> bool:
+        """Salesforce emptied the field: the event names it as set to null (``nulled``) and
+        it holds no value. A field merely absent, or null in a body that lists every field
+        (the Pub/Sub API's), is not cleared: it says nothing."""
+        if name not in self.nulled:
+            return False
+        value = get_path(self.root, self.prefix + name)
+        return value is None or (isinstance(value, str) and not value.strip())
+
+    def give(self, properties: dict[str, Any], key: str, name: str, value: Any) -> None:
+        """Set ``key`` to the value read from field ``name``, or to null when Salesforce
+        emptied that field (null clears the property: a phone number leaves the record)."""
+        if value is not None:
+            properties[key] = value
+        elif self.cleared(name):
+            properties[key] = None
 
     def number(self, name: str) -> int | float | None:
         return whole(number(self.root, self.prefix + name)) if self.counts(name) else None
@@ -167,6 +192,8 @@ class Fields:
         if raw is not None:
             properties[raw_key] = raw
             put(properties, key, table.get(" ".join(re.split(r"[\s_-]+", raw.lower()))))
+        elif self.cleared(name):
+            properties[key] = properties[raw_key] = None
 
 
 def read_time(root: Any, path: str) -> str | None:
@@ -227,12 +254,14 @@ Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
 
 def _contact(view: Fields) -> Mapped:
     properties: dict[str, Any] = {}
+    # Not cleared: Email (the engine never blanks a record's email, by which records are
+    # found, so null would only empty the copy in its properties).
     put(properties, "email", view.text("Email"))
-    put(properties, "firstname", view.name_part("FirstName"))
-    put(properties, "lastname", view.name_part("LastName"))
-    put(properties, "phone", view.text("Phone"))
-    put(properties, "mobilephone", view.text("MobilePhone"))
-    put(properties, "company", view.text("Company"))
+    for part, key in (("FirstName", "firstname"), ("LastName", "lastname")):
+        view.give(properties, key, view.name_field(part), view.name_part(part))
+    view.give(properties, "phone", "Phone", view.text("Phone"))
+    view.give(properties, "mobilephone", "MobilePhone", view.text("MobilePhone"))
+    view.give(properties, "company", "Company", view.text("Company"))
     return "contact", properties, _refs(view, ("company", "AccountId"))
 
 
@@ -250,7 +279,7 @@ def _opportunity(view: Fields) -> Mapped:
     put(properties, "name", view.text("Name"))
     put(properties, "stage", view.text("StageName"))
     put(properties, "is_closed", view.flag("IsClosed"))
-    put(properties, "amount", view.number("Amount"))
+    view.give(properties, "amount", "Amount", view.number("Amount"))
     refs = _refs(view, ("company", "AccountId"), ("contact", "ContactId"))
     return "deal", properties, refs
 
@@ -268,10 +297,13 @@ def _task(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, A
         )
     activity = TASK_SUBTYPES.get(subtype or "", "task")
     properties: dict[str, Any] = {}
-    put(properties, "title" if activity == "call" else "subject", view.text("Subject"))
-    put(properties, "body", view.text("Description"))
+    view.give(
+        properties, "title" if activity == "call" else "subject", "Subject", view.text("Subject")
+    )
+    view.give(properties, "body", "Description", view.text("Description"))
     if activity == "call":
-        put(properties, "duration_s", view.number("CallDurationInSeconds"))
+        duration = view.number("CallDurationInSeconds")
+        view.give(properties, "duration_s", "CallDurationInSeconds", duration)
         view.vocabulary("CallType", CALL_TYPES, "direction", "salesforce_call_type", properties)
         view.vocabulary(
             "CallDisposition",
@@ -283,15 +315,15 @@ def _task(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, A
     elif activity == "task":
         view.vocabulary("Status", TASK_STATUSES, "status", "salesforce_status", properties)
         view.vocabulary("Priority", TASK_PRIORITIES, "priority", "salesforce_priority", properties)
-        put(properties, "due", view.text("ActivityDate"))
+        view.give(properties, "due", "ActivityDate", view.text("ActivityDate"))
     happened = read_time(view.root, view.prefix + "CreatedDate") or when
     return _activity(activity, view, record_id, event_id, happened, properties)
 
 
 def _meeting(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
     properties: dict[str, Any] = {}
-    put(properties, "title", view.text("Subject"))
-    put(properties, "body", view.text("Description"))
+    view.give(properties, "title", "Subject", view.text("Subject"))
+    view.give(properties, "body", "Description", view.text("Description"))
     put(properties, "start", view.time("StartDateTime"))
     put(properties, "end", view.time("EndDateTime"))
     happened = read_time(view.root, view.prefix + "StartDateTime") or when

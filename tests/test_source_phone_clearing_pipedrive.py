@@ -1,0 +1,186 @@
+"""A number removed from a person in Pipedrive leaves leadsync's record when the payload is
+certainly the person's whole list of numbers: a webhooks v1 ``current`` (the person "close to
+the responses you get from our API", Pipedrive's v2 migration guide), whose ``phone`` is every
+number, ``[{"value": "", "primary": true}]`` when there is none (the published sample of a
+label change). A v2 ``data`` "now contains only crucial information about the entity" (the
+same guide): its ``phones`` is not known to be every number, so a v2 event gives the numbers it
+has and never takes one back. Bodies are the published samples
+(``tests/fixtures/published/pipedrive``) with made-up numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadsync.rules.records import PHONE_SOURCES
+from leadsync.sources import adapter_for
+from leadsync.store.schema import held_activities, record_phones
+from leadsync.workspace import Workspace
+from tests.helpers import ev, run, workspace_config
+
+PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "pipedrive"
+WORK = "+33 1 76 36 06 95"
+MOBILE = "+33 6 12 34 56 78"
+T0 = 1793632000  # 2026-11-02T15:06:40Z
+
+
+def _published(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PUBLISHED / name).read_text())
+    return data
+
+
+def _v1_person(at: int, numbers: list[tuple[str, str]] | None) -> dict[str, Any]:
+    """The published v1 ``updated.person`` at ``at``; ``numbers`` as (label, value), None: a
+    payload whose ``current`` has no ``phone``."""
+    body = _published("v1.updated.person.pipedream.json")
+    body["meta"].update(timestamp=at, timestamp_micro=at * 1_000_000)
+    current = body["current"]
+    current["email"] = [{"value": "person11@globex.test", "primary": True}]
+    if numbers is None:
+        del current["phone"]
+    else:
+        current["phone"] = [
+            {"label": label, "value": value, "primary": i == 0}
+            for i, (label, value) in enumerate(numbers)
+        ] or [{"value": "", "primary": True}]
+    return body
+
+
+def _v2_person(at: str, phones: list[dict[str, Any]]) -> dict[str, Any]:
+    """The published v2 ``change`` of person 8 (a name change) with ``phones``."""
+    body = _published("change.person.migration_guide.json")
+    body["meta"]["timestamp"] = at
+    body["meta"]["id"] = f"ev-{at}"
+    body["data"]["phones"] = phones
+    return body
+
+
+def _phones_of(body: dict[str, Any]) -> dict[str, Any]:
+    [event] = adapter_for("pipedrive", "crm").to_events(body, {}, "e1", 1)
+    return {k: v for k, v in event.properties.items() if k in ("phone", "mobilephone")}
+
+
+def test_a_v1_person_gives_its_whole_list_and_a_v2_person_only_its_numbers() -> None:
+    assert _phones_of(_v1_person(T0, [("work", WORK)])) == {"phone": WORK, "mobilephone": None}
+    assert _phones_of(_v1_person(T0, [])) == {"phone": None, "mobilephone": None}
+    assert _phones_of(_v1_person(T0, None)) == {}
+    assert _phones_of(_v2_person("2026-11-02T15:06:40Z", [])) == {}
+    mobile = [{"value": MOBILE, "primary": True, "label": "mobile"}]
+    assert _phones_of(_v2_person("2026-11-02T15:06:40Z", mobile)) == {"mobilephone": MOBILE}
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def _setup(ws: Workspace) -> None:
+    ws.apply_config(
+        workspace_config(
+            {
+                "pd": {"kind": "pipedrive", "region": "FR"},
+                "phone": {"kind": "aircall", "region": "FR"},
+                "crm": {"kind": "generic", "region": "FR"},
+            }
+        )
+    )
+
+
+def _call(call_id: int, at: int, caller: str) -> dict[str, Any]:
+    """An inbound Aircall call naming nobody but its caller's number."""
+    return {
+        "resource": "call",
+        "event": "call.ended",
+        "timestamp": at + 90,
+        "token": "tok",
+        "data": {
+            "id": call_id,
+            "direction": "inbound",
+            "status": "done",
+            "started_at": at,
+            "answered_at": at + 5,
+            "ended_at": at + 90,
+            "duration": 90,
+            "raw_digits": caller,
+            "user": {"id": 4411, "email": "ana@acme.test"},
+            "number": {"id": 77, "digits": "+33 1 00 00 00 01"},
+            "contact": None,
+        },
+    }
+
+
+def _ingest(ws: Workspace, integration: str, *bodies: Any) -> None:
+    summary = ws.ingest(integration, [json.dumps(b) for b in bodies], source="x.jsonl")
+    assert summary.ok, summary
+
+
+def _id(ws: Workspace, integration: str, external: str) -> int:
+    [found] = ws.find(external=f"{integration}:{external}")
+    return int(found["id"])
+
+
+def _phones(ws: Workspace, record_id: int) -> dict[str, str]:
+    with ws.engine.connect() as c:
+        rows = c.execute(
+            sa.select(record_phones.c.property, record_phones.c.number).where(
+                record_phones.c.record_id == record_id
+            )
+        ).all()
+    return {prop: number for prop, number in rows}
+
+
+def test_a_number_removed_in_pipedrive_v1_leaves_the_person(workspace: Workspace) -> None:
+    _setup(workspace)
+    _ingest(workspace, "pd", _v1_person(T0, [("mobile", MOBILE), ("work", WORK)]))
+    person = _id(workspace, "pd", "11")
+    assert _phones(workspace, person) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    _ingest(workspace, "pd", _v1_person(T0 + 60, None))  # no list: nothing changes
+    assert _phones(workspace, person) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    _ingest(workspace, "pd", _v1_person(T0 + 120, [("work", WORK)]))
+    assert _phones(workspace, person) == {"phone": "+33176360695"}
+    why = workspace.record("contact", person)["properties"][PHONE_SOURCES]["mobilephone"]["why"]
+    assert why == (
+        "+33612345678 removed at 2026-11-02T15:08:40Z: pd sends the whole list of the "
+        "person's numbers, and it is no longer on it"
+    )
+    _ingest(workspace, "phone", _call(5001, T0 + 180, MOBILE), _call(5002, T0 + 240, WORK))
+    timeline = workspace.record("contact", person)["timeline"]
+    assert [a["external_id"] for a in timeline] == ["5002"]
+    with workspace.engine.connect() as c:
+        held = [n for (n,) in c.execute(sa.select(held_activities.c.number)).all()]
+    assert held == ["+33612345678"]
+
+
+def test_a_v1_list_takes_back_only_what_pipedrive_gave(workspace: Workspace) -> None:
+    """The CRM gave the same person (by email) the mobile too: Pipedrive's emptied list
+    leaves it."""
+    _setup(workspace)
+    _ingest(workspace, "pd", _v1_person(T0, [("mobile", MOBILE), ("work", WORK)]))
+    person = _id(workspace, "pd", "11")
+    crm = ev(
+        "record",
+        "2026-11-02T15:07:40Z",
+        object="contact",
+        external_id="c-1",
+        properties={"email": "person11@globex.test", "mobilephone": MOBILE},
+    )
+    run(workspace, crm, integration="crm")
+    assert _id(workspace, "crm", "c-1") == person
+    _ingest(workspace, "pd", _v1_person(T0 + 120, []))
+    assert _phones(workspace, person) == {"mobilephone": "+33612345678"}
+
+
+def test_a_v2_change_never_takes_a_number_back(workspace: Workspace) -> None:
+    _setup(workspace)
+    both = [
+        {"value": MOBILE, "primary": True, "label": "mobile"},
+        {"value": WORK, "primary": True, "label": "work"},
+    ]
+    _ingest(workspace, "pd", _v2_person("2026-11-02T15:06:40Z", both))
+    person = _id(workspace, "pd", "8")
+    expected = {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    assert _phones(workspace, person) == expected
+    _ingest(workspace, "pd", _v2_person("2026-11-02T15:07:40Z", both[1:]))
+    _ingest(workspace, "pd", _v2_person("2026-11-02T15:08:40Z", []))
+    assert _phones(workspace, person) == expected
