@@ -3,16 +3,16 @@ requests for every operation from the document served at /openapi.json and check
 answer against it — documented status codes, bodies matching their schemas, content types,
 `Allow` on 405, no server errors — on a live server.
 
-Three operations accept or refuse input by rules a JSON Schema cannot hold, so the two checks
-that compare the schema's idea of valid input with the server's are off for them (and only
-for them): a webhook body is whatever its vendor sends, authenticated by a signature;
-integration settings (replaced, or given to a new integration) are checked like the YAML
-file, which accepts shorthands (`meeting: true`, numeric ids) and needs owners and teams that
-exist; retrying a dead letter
-answers 422 when the stored letter still cannot be read; preview and replay take proposed
-settings, checked like the file; a report's `since` is read by `since_ts` (30d, a date, an
-ISO time: no JSON Schema pattern says which strings are times); a list's `integration` filter
-(the inbox, dead letters, the review queue) names an integration the workspace knows, else
+The operations on the paths of ``LOOSE`` below accept or refuse input by rules a JSON Schema
+cannot hold, so the two checks that compare the schema's idea of valid input with the
+server's are off for them (and only for them): a webhook body is whatever its vendor sends,
+authenticated by a signature; integration settings (replaced, or given to a new integration)
+are checked like the YAML file, which accepts shorthands (`meeting: true`, numeric ids) and
+needs owners and teams that exist; retrying a dead letter answers 422 when the stored letter
+still cannot be read; preview and replay take proposed settings, checked like the file; a
+report's and a rollout's `since` is read by `since_ts` (30d, a date, an ISO time: no JSON
+Schema pattern says which strings are times); a list's `integration` filter (the inbox, dead
+letters and their count, the review queue) names an integration the workspace knows, else
 400 naming the configured ones (the names change with the configuration: no schema holds
 them). Those rules have their own tests (test_service.py, test_admin_api.py,
 test_faces_integration_filter.py); every other check still runs on them.

@@ -151,9 +151,12 @@ def _apply(connection: Connection, config: WorkspaceConfig) -> config_store.Conf
     )
     for name, value, shown in settings:
         was = config_store.read_setting(connection, name)
-        written = config_store.write_setting(connection, name, value)
-        if written and _meaning(name, was) != _meaning(name, value):
+        if not config_store.write_setting(connection, name, value):
+            continue
+        if _meaning(name, was) != _meaning(name, value):
             changes.settings_changed.append(shown)
+        else:  # only an order the engine does not read: written, for the export
+            changes.reordered.append(shown)
     return changes
 
 

@@ -310,6 +310,25 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             },
             401: problem_ref("Missing or wrong admin token"),
         },
+        # Read from the query string as prometheus_client's listener reads it (the same on
+        # --metrics-port), so declared here rather than as a parameter FastAPI would parse.
+        openapi_extra={
+            "parameters": [
+                {
+                    "name": "name[]",
+                    "in": "query",
+                    "required": False,
+                    "style": "form",
+                    "explode": True,
+                    "description": "Only these series, by name, as Prometheus' "
+                    "`name[]` (`?name[]=leadsync_inbox_pending&name[]="
+                    "leadsync_worker_errors_total`): series names, a counter's with "
+                    "`_total`, a histogram's with `_bucket`, `_sum` or `_count`; a name "
+                    "nothing exposes adds nothing. Without it, every series",
+                    "schema": {"type": "array", "items": {"type": "string"}},
+                }
+            ]
+        },
     )
     def get_metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))

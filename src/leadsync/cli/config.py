@@ -12,7 +12,13 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, handle_errors, open_workspace, state, workspace
 from leadsync.errors import LeadsyncError, UserError
-from leadsync.ops.settings_change import MANAGED_SETTING, Actor, ManagedBy, yaml_diff
+from leadsync.ops.settings_change import (
+    MANAGED_SETTING,
+    Actor,
+    ManagedBy,
+    reordered_text,
+    yaml_diff,
+)
 from leadsync.settings import WorkspaceConfig, dump_config, load_config_file
 from leadsync.store.config import ConfigChanges
 from leadsync.store.database import shown_url
@@ -77,19 +83,26 @@ def apply(
         render.note(f"warning: {warning}")
     if as_json:
         answer = {"ok": True, "changed": changes.changed, **render.json_of(changes)}
+        answer["reordered"] = changes.reordered
         extra = {"dry_run": True, "yaml_diff": diff} if dry_run else {}
         render.print_json({**answer, **extra, "warnings": warnings})
         return
-    if not changes.changed and not diff:
+    if not changes.written and not diff:
         render.line(f"{file}: no changes; the workspace already matches")
         return
+    if not changes.changed and not dry_run:
+        render.line(
+            f"{file}: no change leadsync reads; the new order of "
+            f"{_first_few(changes.reordered)} is kept for export"
+        )
+        return
     if dry_run:
-        # (A diff without a change listed: an order leadsync does not read, such as the
-        # teams' or the integrations', which is kept.)
         render.line(f"{file}: applying it would change (--dry-run: nothing changed):")
     for key, items in render.json_of(changes).items():
         if items:
             render.line(f"{key.replace('_', ' ')}: {_first_few(items)}")
+    if changes.reordered:
+        render.line(reordered_text(_first_few(changes.reordered)))
     if diff:
         render.document(diff)
 

@@ -311,8 +311,9 @@ def apply_config(
 ) -> config_store.ConfigChanges:
     """Make the configuration that of ``config`` and, with ``managed``, mark the workspace
     managed by its file or not. With ``by`` (``leadsync apply``), record an entry when
-    anything changed; without (tests, the demo), apply only. ``changes.settings_changed``
-    names ``managed_by_file`` when that changed."""
+    anything was written — a change, or only an order the engine does not read, which the
+    export keeps (``changes.reordered``) —; without (tests, the demo), apply only.
+    ``changes.settings_changed`` names ``managed_by_file`` when that changed."""
     if by is None and managed is None:
         return workspace_config.apply_config(engine, config)
     before = yaml_text(workspace_config.export_config(engine))
@@ -322,7 +323,7 @@ def apply_config(
         with engine.begin() as connection:
             if config_store.write_setting(connection, MANAGED_SETTING, value):
                 changes.settings_changed.append(MANAGED_SETTING)
-    if changes.changed and by is not None:
+    if changes.written and by is not None:
         after = yaml_text(workspace_config.export_config(engine))
         parts = [
             f"{key.replace('_', ' ')}: {', '.join(shown)}"
@@ -332,8 +333,16 @@ def apply_config(
         if managed is not None and MANAGED_SETTING in changes.settings_changed:
             state = f"on ({managed.file})" if managed.on else "off"
             parts.append(f"managed by file: {state}")
+        if changes.reordered:
+            parts.append(reordered_text(", ".join(changes.reordered)))
         _record(engine, by, None, "; ".join(parts), yaml_diff(before, after))
     return changes
+
+
+def reordered_text(shown: str) -> str:
+    """What an apply wrote that is only an order the engine does not read, in words (the
+    audit log's summary, ``leadsync apply``'s output); ``shown`` names what was reordered."""
+    return f"new order kept for export (no change leadsync reads): {shown}"
 
 
 def rollout_outcome(settings: IntegrationSettings, name: str, action: str) -> IntegrationSettings:

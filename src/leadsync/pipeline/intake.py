@@ -21,6 +21,7 @@ import inspect
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections import defaultdict
@@ -535,8 +536,18 @@ def database_unavailable(exc: BaseException) -> bool:
     database refuses whatever the rows (``ProgrammingError``, ``InternalError``: a permission
     taken away, a schema older than this code): a loop asks "one line or a traceback?", the
     intake "503, which the vendor retries, or 400 and a dead letter, which it does not?", and
-    only a request's own bytes may earn the 400."""
-    return database_outage(exc) or isinstance(exc, sa.exc.ProgrammingError | sa.exc.InternalError)
+    only a request's own bytes may earn the 400. So is a SQLite file that is not (or no longer)
+    a database: "file is not a database", "database disk image is malformed" (SQLite's
+    ``SQLITE_NOTADB`` and ``SQLITE_CORRUPT``, a plain ``DatabaseError``), whatever the rows."""
+    if database_outage(exc) or isinstance(exc, sa.exc.ProgrammingError | sa.exc.InternalError):
+        return True
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    broken_file = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+    return (
+        isinstance(exc, sa.exc.DatabaseError)
+        and isinstance(code, int)
+        and code & 0xFF in broken_file
+    )
 
 
 def _takes_no_argument(hook: Callable[..., Any]) -> bool:

@@ -11,9 +11,11 @@ their members, which counts on across the teams (a team's members are its round-
 the teams follow one another; rows stored before that count from 0 in each team, and read in
 the same order, teams of equal positions by name). What is only an order is written but not
 reported as a change where the engine does not read it: the order of the teams and of the
-integrations, and the keys of a mapping in an integration's settings. A team's members, the
-owners and the lists in an integration's settings are reported when reordered; of a workspace
-setting, :func:`write_setting` says it was written, the caller whether that is a change.
+integrations, and the keys of a mapping in an integration's settings. Such a write is named
+in :attr:`ConfigChanges.reordered` instead (``apply`` says the new order is kept for export,
+and records it). A team's members, the owners and the lists in an integration's settings are
+reported when reordered; of a workspace setting, :func:`write_setting` says it was written,
+the caller whether that is a change.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from leadsync.store.schema import integrations, owners, team_members, workspace_
 
 @dataclass
 class ConfigChanges:
-    """What applying a configuration changed; empty when it was already in force."""
+    """What applying a configuration changed; empty when it was already in force.
+
+    ``reordered`` is apart: what was written though only its order changed, an order the
+    engine does not read (``teams``, ``integrations``, a mapping's key path such as
+    ``integrations.dialer.users.map``, ``free_mail``, ``dedupe``), so that the export keeps
+    it. It is no change (:attr:`changed` leaves it out), but it was written (:attr:`written`).
+    """
 
     owners_added: list[str] = field(default_factory=list)
     owners_updated: list[str] = field(default_factory=list)
@@ -40,10 +48,17 @@ class ConfigChanges:
     integrations_updated: list[str] = field(default_factory=list)
     integrations_removed: list[str] = field(default_factory=list)
     settings_changed: list[str] = field(default_factory=list)
+    reordered: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
+        """Whether anything the engine reads changed."""
         return any(bool(v) for v in self.to_dict().values())
+
+    @property
+    def written(self) -> bool:
+        """Whether anything was written: a change, or an order only the export keeps."""
+        return self.changed or bool(self.reordered)
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
@@ -162,6 +177,8 @@ def replace_teams(
     changes.teams_changed = sorted(
         {t for t in set(old_teams) | set(wanted) if old_teams.get(t) != wanted.get(t)}
     )
+    if _moved([t for t in wanted if t in old_teams], list(old_teams)):
+        changes.reordered.append("teams")
     connection.execute(sa.delete(team_members))
     members = [(team, owner_id) for team, ids in wanted.items() for owner_id in ids]
     rows = [
@@ -170,6 +187,30 @@ def replace_teams(
     ]
     if rows:
         connection.execute(sa.insert(team_members), rows)
+
+
+def _moved(kept: list[str], before: list[str]) -> bool:
+    """Whether the names ``kept`` (those both orders hold, in the new order) are in another
+    order than in ``before``: one added or removed beside them moves none."""
+    both = set(kept)
+    return kept != [name for name in before if name in both]
+
+
+def _reordered_keys(old: Any, new: Any, path: str) -> list[str]:
+    """The key paths of the mappings in ``new`` whose keys are those of ``old`` in another
+    order (``old == new``, as dicts are equal in any order)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = [path] if list(old) != list(new) else []
+        for key, item in new.items():
+            found.extend(_reordered_keys(old.get(key), item, f"{path}.{key}"))
+        return found
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple):
+        return [
+            found
+            for index, (was, item) in enumerate(zip(old, new, strict=False))
+            for found in _reordered_keys(was, item, f"{path}[{index}]")
+        ]
+    return []
 
 
 def _in_order(value: Any) -> Any:
@@ -220,6 +261,11 @@ def replace_config(
     declared_names = {r["name"] for r in integration_rows}
     positions = sa.select(integrations.c.name, integrations.c.position)
     old_positions = {name: position for name, position in connection.execute(positions)}
+    if _moved(
+        [r["name"] for r in integration_rows if r["name"] in old_integrations],
+        list(old_integrations),
+    ):
+        changes.reordered.append("integrations")
     for position, row in enumerate(integration_rows):
         wanted = {**row, "position": position}
         old_int = old_integrations.get(row["name"])
@@ -240,6 +286,9 @@ def replace_config(
         )
         if old_int != (row["kind"], row["settings"]):
             changes.integrations_updated.append(row["name"])
+        else:
+            path = f"integrations.{row['name']}"
+            changes.reordered.extend(_reordered_keys(old_int[1], row["settings"], path))
     for name in old_integrations:
         if name not in declared_names:
             connection.execute(sa.delete(integrations).where(integrations.c.name == name))
