@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.sources import KINDS, adapter_class, adapter_for
-from leadsync.store.schema import held_activities, record_phones, records, review_items
+from leadsync.store.schema import held_activities, records, review_items
 from leadsync.workspace import Workspace
 from tests.helpers import ev, run, workspace_config
+from tests.phone_helpers import indexed_phones, ingest_ok, number_call, record_id
 
 PUBLISHED = Path(__file__).parent / "fixtures" / "published"
 
@@ -105,49 +106,6 @@ def _contact(
     }
 
 
-def _call(call_id: int, at: int, caller: str) -> dict[str, Any]:
-    """An inbound Aircall call naming nobody but its caller's number."""
-    return {
-        "resource": "call",
-        "event": "call.ended",
-        "timestamp": at + 90,
-        "token": "tok",
-        "data": {
-            "id": call_id,
-            "direction": "inbound",
-            "status": "done",
-            "started_at": at,
-            "answered_at": at + 5,
-            "ended_at": at + 90,
-            "duration": 90,
-            "raw_digits": caller,
-            "user": {"id": 4411, "email": "ana@acme.test"},
-            "number": {"id": 77, "digits": "+33 1 00 00 00 01"},
-            "contact": None,
-        },
-    }
-
-
-def _ingest(ws: Workspace, integration: str, *bodies: Any) -> None:
-    summary = ws.ingest(integration, [json.dumps(b) for b in bodies], source="x.jsonl")
-    assert summary.ok, summary
-
-
-def _id(ws: Workspace, integration: str, external: str) -> int:
-    [found] = ws.find(external=f"{integration}:{external}")
-    return int(found["id"])
-
-
-def _phones(ws: Workspace, record_id: int) -> dict[str, str]:
-    with ws.engine.connect() as c:
-        rows = c.execute(
-            sa.select(record_phones.c.property, record_phones.c.number).where(
-                record_phones.c.record_id == record_id
-            )
-        ).all()
-    return {prop: number for prop, number in rows}
-
-
 def _held(ws: Workspace) -> list[str]:
     with ws.engine.connect() as c:
         return [n for (n,) in c.execute(sa.select(held_activities.c.number)).all()]
@@ -165,11 +123,14 @@ def test_a_number_removed_in_aircall_leaves_the_contact_and_later_calls_find_nob
     workspace: Workspace,
 ) -> None:
     _setup(workspace)
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
-    contact = _id(workspace, "phone", "9002")
-    assert _phones(workspace, contact) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
-    _ingest(workspace, "phone", _contact(9002, T0 + 60, [("Work", WORK)]))
-    assert _phones(workspace, contact) == {"phone": "+33176360695"}
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
+    contact = record_id(workspace, "phone", "9002")
+    assert indexed_phones(workspace, contact) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+    }
+    ingest_ok(workspace, "phone", _contact(9002, T0 + 60, [("Work", WORK)]))
+    assert indexed_phones(workspace, contact) == {"phone": "+33176360695"}
     record = workspace.record("contact", contact)
     assert record["properties"]["mobilephone"] is None
     assert record["properties"][PHONE_SOURCES]["mobilephone"] == {
@@ -179,7 +140,9 @@ def test_a_number_removed_in_aircall_leaves_the_contact_and_later_calls_find_nob
         "the person's numbers, and it is no longer on it",
     }
     assert record["properties"][PHONE_SOURCES]["phone"]["given_by"] == ["phone"]
-    _ingest(workspace, "phone", _call(5001, T0 + 120, MOBILE), _call(5002, T0 + 180, WORK))
+    ingest_ok(
+        workspace, "phone", number_call(5001, T0 + 120, MOBILE), number_call(5002, T0 + 180, WORK)
+    )
     assert _held(workspace) == ["+33612345678"]  # nobody has it: held for whoever gets it
     calls = {a["external_id"]: a for a in _timeline(workspace, contact)}
     assert set(calls) == {"5002"}
@@ -194,12 +157,15 @@ def test_an_empty_list_removes_every_number_and_a_payload_without_one_changes_no
     workspace: Workspace,
 ) -> None:
     _setup(workspace)
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
-    contact = _id(workspace, "phone", "9002")
-    _ingest(workspace, "phone", _contact(9002, T0 + 60, None))
-    assert _phones(workspace, contact) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
-    _ingest(workspace, "phone", _contact(9002, T0 + 120, []))
-    assert _phones(workspace, contact) == {}
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
+    contact = record_id(workspace, "phone", "9002")
+    ingest_ok(workspace, "phone", _contact(9002, T0 + 60, None))
+    assert indexed_phones(workspace, contact) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+    }
+    ingest_ok(workspace, "phone", _contact(9002, T0 + 120, []))
+    assert indexed_phones(workspace, contact) == {}
     properties = workspace.record("contact", contact)["properties"]
     assert properties["phone"] is None and properties["mobilephone"] is None
 
@@ -208,18 +174,18 @@ def test_a_number_that_moved_to_another_contact_makes_no_question(workspace: Wor
     """The mobile moves from contact 9002 to 9003 in Aircall (9003's update arrives first):
     a call by it afterwards lands on 9003 alone."""
     _setup(workspace)
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)]))
-    _ingest(
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)]))
+    ingest_ok(
         workspace,
         "phone",
         _contact(9003, T0 + 60, [("Mobile", MOBILE)]),
         _contact(9002, T0 + 60, []),
-        _call(5001, T0 + 120, MOBILE),
+        number_call(5001, T0 + 120, MOBILE),
     )
     assert _open_questions(workspace) == []
-    new_owner = _id(workspace, "phone", "9003")
+    new_owner = record_id(workspace, "phone", "9003")
     assert [a["external_id"] for a in _timeline(workspace, new_owner)] == ["5001"]
-    assert _timeline(workspace, _id(workspace, "phone", "9002")) == []
+    assert _timeline(workspace, record_id(workspace, "phone", "9002")) == []
 
 
 def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Workspace) -> None:
@@ -227,8 +193,8 @@ def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Worksp
     Aircall's emptied list takes back only what Aircall alone gave."""
     _setup(workspace)
     email = "bo.park@initech.test"
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
-    contact = _id(workspace, "phone", "9002")
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
+    contact = record_id(workspace, "phone", "9002")
     crm = ev(
         "record",
         "2026-11-02T15:07:40Z",
@@ -237,12 +203,15 @@ def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Worksp
         properties={"email": email, "phone": WORK, "mobilephone": MOBILE},
     )
     run(workspace, crm, integration="crm")
-    assert _id(workspace, "crm", "c-1") == contact
+    assert record_id(workspace, "crm", "c-1") == contact
     sources = workspace.record("contact", contact)["properties"][PHONE_SOURCES]
     assert sources["mobilephone"]["given_by"] == ["phone", "crm"]
     assert sources["phone"]["given_by"] == ["crm"]
-    _ingest(workspace, "phone", _contact(9002, T0 + 120, [], email=email))
-    assert _phones(workspace, contact) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
+    ingest_ok(workspace, "phone", _contact(9002, T0 + 120, [], email=email))
+    assert indexed_phones(workspace, contact) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+    }
     record = workspace.record("contact", contact)
     assert record["properties"]["phone"] == WORK
     assert record["properties"]["mobilephone"] == MOBILE
@@ -251,7 +220,7 @@ def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Worksp
         "given_by": ["crm"],
         "why": "kept at 2026-11-02T15:08:40Z: phone no longer lists it, but crm gave it",
     }
-    _ingest(workspace, "phone", _call(5001, T0 + 180, MOBILE))
+    ingest_ok(workspace, "phone", number_call(5001, T0 + 180, MOBILE))
     assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
 
 
@@ -261,8 +230,8 @@ def test_a_number_cleared_by_a_tool_without_whole_lists_is_removed_whoever_gave_
     """A null phone from the canonical format (or HubSpot's cleared field) still clears it."""
     _setup(workspace)
     email = "bo.park@initech.test"
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
-    contact = _id(workspace, "phone", "9002")
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
+    contact = record_id(workspace, "phone", "9002")
     cleared = ev(
         "record",
         "2026-11-02T15:07:40Z",
@@ -271,7 +240,7 @@ def test_a_number_cleared_by_a_tool_without_whole_lists_is_removed_whoever_gave_
         properties={"email": email, "mobilephone": None},
     )
     run(workspace, cleared, integration="crm")
-    assert _phones(workspace, contact) == {}
+    assert indexed_phones(workspace, contact) == {}
     why = workspace.record("contact", contact)["properties"][PHONE_SOURCES]["mobilephone"]["why"]
     assert why == "+33612345678 removed at 2026-11-02T15:07:40Z: crm cleared it"
 
@@ -280,14 +249,14 @@ def test_a_removal_and_a_call_by_its_number_in_one_batch_apply_in_order(
     workspace: Workspace,
 ) -> None:
     _setup(workspace)
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
-    contact = _id(workspace, "phone", "9002")
-    _ingest(
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE), ("Work", WORK)]))
+    contact = record_id(workspace, "phone", "9002")
+    ingest_ok(
         workspace,
         "phone",
-        _call(5001, T0 + 30, MOBILE),  # before the removal: on the contact
+        number_call(5001, T0 + 30, MOBILE),  # before the removal: on the contact
         _contact(9002, T0 + 60, [("Work", WORK)]),
-        _call(5002, T0 + 120, MOBILE),  # after it: nobody has the number
+        number_call(5002, T0 + 120, MOBILE),  # after it: nobody has the number
     )
     assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
     assert _held(workspace) == ["+33612345678"]
@@ -297,12 +266,12 @@ def test_a_held_call_attached_when_the_number_came_stays_when_it_goes(
     workspace: Workspace,
 ) -> None:
     _setup(workspace)
-    _ingest(workspace, "phone", _call(5001, T0, OTHER))
+    ingest_ok(workspace, "phone", number_call(5001, T0, OTHER))
     assert _held(workspace) == ["+33698765432"]
-    _ingest(workspace, "phone", _contact(9004, T0 + 60, [("Mobile", OTHER)]))
-    contact = _id(workspace, "phone", "9004")
+    ingest_ok(workspace, "phone", _contact(9004, T0 + 60, [("Mobile", OTHER)]))
+    contact = record_id(workspace, "phone", "9004")
     assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
-    _ingest(workspace, "phone", _contact(9004, T0 + 120, []))
+    ingest_ok(workspace, "phone", _contact(9004, T0 + 120, []))
     assert [a["external_id"] for a in _timeline(workspace, contact)] == ["5001"]
     assert _held(workspace) == [] and _open_questions(workspace) == []
 
@@ -314,17 +283,17 @@ def test_an_open_question_about_the_number_stays_for_a_person_and_later_calls_ma
     person's question after one of them loses the number (it had it then); a call after
     the removal lands on the one that has it."""
     _setup(workspace)
-    _ingest(
+    ingest_ok(
         workspace,
         "phone",
         _contact(9002, T0, [("Mobile", MOBILE)]),
         _contact(9003, T0, [("Mobile", MOBILE)]),
-        _call(5001, T0 + 30, MOBILE),
+        number_call(5001, T0 + 30, MOBILE),
     )
     assert _open_questions(workspace) == ["+33612345678"]
-    _ingest(workspace, "phone", _contact(9002, T0 + 60, []), _call(5002, T0 + 120, MOBILE))
+    ingest_ok(workspace, "phone", _contact(9002, T0 + 60, []), number_call(5002, T0 + 120, MOBILE))
     assert _open_questions(workspace) == ["+33612345678"]
-    remaining = _id(workspace, "phone", "9003")
+    remaining = record_id(workspace, "phone", "9003")
     assert [a["external_id"] for a in _timeline(workspace, remaining)] == ["5002"]
 
 
@@ -337,9 +306,13 @@ def test_a_removal_and_a_call_by_its_number_share_a_part_of_a_window(workspace: 
     from leadsync.workspace_config import load_rules
 
     _setup(workspace)
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)]))
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)]))
     adapter = adapter_for("aircall", "phone")
-    bodies = [_contact(9002, T0 + 60, []), _call(5001, T0 + 120, MOBILE), _call(5002, T0, OTHER)]
+    bodies = [
+        _contact(9002, T0 + 60, []),
+        number_call(5001, T0 + 120, MOBILE),
+        number_call(5002, T0, OTHER),
+    ]
     events = [adapter.to_events(b, {}, f"e{i}", i) for i, b in enumerate(bodies)]
     rules = load_rules(workspace.engine)
     keys = [[k for e in row for k in conflicts.event_keys(e, rules)] for row in events]
@@ -366,13 +339,13 @@ def test_a_phone_hubspot_sends_emptied_is_cleared_as_before(workspace: Workspace
         (PUBLISHED / "hubspot" / "contact.propertyChange.test_firstname.json").read_text()
     )
     change[0].update(propertyName="phone", propertyValue=MOBILE)
-    _ingest(workspace, "crm", change)
-    contact = _id(workspace, "crm", "123")
-    assert _phones(workspace, contact) == {"phone": "+33612345678"}
+    ingest_ok(workspace, "crm", change)
+    contact = record_id(workspace, "crm", "123")
+    assert indexed_phones(workspace, contact) == {"phone": "+33612345678"}
     change[0].update(eventId=101, occurredAt=change[0]["occurredAt"] + 1000, propertyValue="")
-    _ingest(workspace, "crm", change)
-    assert _phones(workspace, contact) == {}
-    _ingest(workspace, "phone", _call(5001, T0, MOBILE))
+    ingest_ok(workspace, "crm", change)
+    assert indexed_phones(workspace, contact) == {}
+    ingest_ok(workspace, "phone", number_call(5001, T0, MOBILE))
     assert _held(workspace) == ["+33612345678"]
 
 
@@ -393,12 +366,12 @@ def test_numbers_given_before_givers_were_kept_go_only_from_records_aircall_made
     )
     if not made_by_aircall:
         run(workspace, crm, integration="crm")
-    _ingest(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
-    contact = _id(workspace, "phone", "9002")
+    ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
+    contact = record_id(workspace, "phone", "9002")
     with workspace.engine.begin() as c:  # as a version before this one left it
         props = workspace.record("contact", contact)["properties"]
         del props[PHONE_SOURCES]
         c.execute(sa.update(records).where(records.c.id == contact).values(properties=props))
-    _ingest(workspace, "phone", _contact(9002, T0 + 60, [], email=email))
+    ingest_ok(workspace, "phone", _contact(9002, T0 + 60, [], email=email))
     remaining = {"mobilephone": "+33612345678"}
-    assert _phones(workspace, contact) == ({} if made_by_aircall else remaining)
+    assert indexed_phones(workspace, contact) == ({} if made_by_aircall else remaining)

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.sources import adapter_for
-from leadsync.store.schema import held_activities, record_phones
+from leadsync.store.schema import held_activities
 from leadsync.workspace import Workspace
 from tests.helpers import ev, run, workspace_config
+from tests.phone_helpers import indexed_phones, ingest_ok, number_call, record_id
 
 PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "pipedrive"
 WORK = "+33 1 76 36 06 95"
@@ -87,64 +88,29 @@ def _setup(ws: Workspace) -> None:
     )
 
 
-def _call(call_id: int, at: int, caller: str) -> dict[str, Any]:
-    """An inbound Aircall call naming nobody but its caller's number."""
-    return {
-        "resource": "call",
-        "event": "call.ended",
-        "timestamp": at + 90,
-        "token": "tok",
-        "data": {
-            "id": call_id,
-            "direction": "inbound",
-            "status": "done",
-            "started_at": at,
-            "answered_at": at + 5,
-            "ended_at": at + 90,
-            "duration": 90,
-            "raw_digits": caller,
-            "user": {"id": 4411, "email": "ana@acme.test"},
-            "number": {"id": 77, "digits": "+33 1 00 00 00 01"},
-            "contact": None,
-        },
-    }
-
-
-def _ingest(ws: Workspace, integration: str, *bodies: Any) -> None:
-    summary = ws.ingest(integration, [json.dumps(b) for b in bodies], source="x.jsonl")
-    assert summary.ok, summary
-
-
-def _id(ws: Workspace, integration: str, external: str) -> int:
-    [found] = ws.find(external=f"{integration}:{external}")
-    return int(found["id"])
-
-
-def _phones(ws: Workspace, record_id: int) -> dict[str, str]:
-    with ws.engine.connect() as c:
-        rows = c.execute(
-            sa.select(record_phones.c.property, record_phones.c.number).where(
-                record_phones.c.record_id == record_id
-            )
-        ).all()
-    return {prop: number for prop, number in rows}
-
-
 def test_a_number_removed_in_pipedrive_v1_leaves_the_person(workspace: Workspace) -> None:
     _setup(workspace)
-    _ingest(workspace, "pd", _v1_person(T0, [("mobile", MOBILE), ("work", WORK)]))
-    person = _id(workspace, "pd", "11")
-    assert _phones(workspace, person) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
-    _ingest(workspace, "pd", _v1_person(T0 + 60, None))  # no list: nothing changes
-    assert _phones(workspace, person) == {"mobilephone": "+33612345678", "phone": "+33176360695"}
-    _ingest(workspace, "pd", _v1_person(T0 + 120, [("work", WORK)]))
-    assert _phones(workspace, person) == {"phone": "+33176360695"}
+    ingest_ok(workspace, "pd", _v1_person(T0, [("mobile", MOBILE), ("work", WORK)]))
+    person = record_id(workspace, "pd", "11")
+    assert indexed_phones(workspace, person) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+    }
+    ingest_ok(workspace, "pd", _v1_person(T0 + 60, None))  # no list: nothing changes
+    assert indexed_phones(workspace, person) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+    }
+    ingest_ok(workspace, "pd", _v1_person(T0 + 120, [("work", WORK)]))
+    assert indexed_phones(workspace, person) == {"phone": "+33176360695"}
     why = workspace.record("contact", person)["properties"][PHONE_SOURCES]["mobilephone"]["why"]
     assert why == (
         "+33612345678 removed at 2026-11-02T15:08:40Z: pd sends the whole list of the "
         "person's numbers, and it is no longer on it"
     )
-    _ingest(workspace, "phone", _call(5001, T0 + 180, MOBILE), _call(5002, T0 + 240, WORK))
+    ingest_ok(
+        workspace, "phone", number_call(5001, T0 + 180, MOBILE), number_call(5002, T0 + 240, WORK)
+    )
     timeline = workspace.record("contact", person)["timeline"]
     assert [a["external_id"] for a in timeline] == ["5002"]
     with workspace.engine.connect() as c:
@@ -156,8 +122,8 @@ def test_a_v1_list_takes_back_only_what_pipedrive_gave(workspace: Workspace) -> 
     """The CRM gave the same person (by email) the mobile too: Pipedrive's emptied list
     leaves it."""
     _setup(workspace)
-    _ingest(workspace, "pd", _v1_person(T0, [("mobile", MOBILE), ("work", WORK)]))
-    person = _id(workspace, "pd", "11")
+    ingest_ok(workspace, "pd", _v1_person(T0, [("mobile", MOBILE), ("work", WORK)]))
+    person = record_id(workspace, "pd", "11")
     crm = ev(
         "record",
         "2026-11-02T15:07:40Z",
@@ -166,9 +132,9 @@ def test_a_v1_list_takes_back_only_what_pipedrive_gave(workspace: Workspace) -> 
         properties={"email": "person11@globex.test", "mobilephone": MOBILE},
     )
     run(workspace, crm, integration="crm")
-    assert _id(workspace, "crm", "c-1") == person
-    _ingest(workspace, "pd", _v1_person(T0 + 120, []))
-    assert _phones(workspace, person) == {"mobilephone": "+33612345678"}
+    assert record_id(workspace, "crm", "c-1") == person
+    ingest_ok(workspace, "pd", _v1_person(T0 + 120, []))
+    assert indexed_phones(workspace, person) == {"mobilephone": "+33612345678"}
 
 
 def test_a_v2_change_never_takes_a_number_back(workspace: Workspace) -> None:
@@ -177,10 +143,10 @@ def test_a_v2_change_never_takes_a_number_back(workspace: Workspace) -> None:
         {"value": MOBILE, "primary": True, "label": "mobile"},
         {"value": WORK, "primary": True, "label": "work"},
     ]
-    _ingest(workspace, "pd", _v2_person("2026-11-02T15:06:40Z", both))
-    person = _id(workspace, "pd", "8")
+    ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:06:40Z", both))
+    person = record_id(workspace, "pd", "8")
     expected = {"mobilephone": "+33612345678", "phone": "+33176360695"}
-    assert _phones(workspace, person) == expected
-    _ingest(workspace, "pd", _v2_person("2026-11-02T15:07:40Z", both[1:]))
-    _ingest(workspace, "pd", _v2_person("2026-11-02T15:08:40Z", []))
-    assert _phones(workspace, person) == expected
+    assert indexed_phones(workspace, person) == expected
+    ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:07:40Z", both[1:]))
+    ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:08:40Z", []))
+    assert indexed_phones(workspace, person) == expected

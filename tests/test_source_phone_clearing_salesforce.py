@@ -20,10 +20,11 @@ import sqlalchemy as sa
 
 from leadsync.errors import EventError
 from leadsync.sources.salesforce import ADAPTER
-from leadsync.store.schema import held_activities, record_phones
+from leadsync.store.schema import held_activities
 from leadsync.workspace import Workspace
 from tests import adapters as harness
 from tests.helpers import workspace_config
+from tests.phone_helpers import indexed_phones, ingest_ok, number_call
 
 PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "salesforce"
 OPTIONS = {"organization_id": "00Do0000000e0vQ"}
@@ -224,44 +225,6 @@ def _create_contact(at: int, phone: str, mobile: str) -> dict[str, Any]:
     }
 
 
-def _call(call_id: int, at: int, caller: str) -> dict[str, Any]:
-    """An inbound Aircall call naming nobody but its caller's number."""
-    return {
-        "resource": "call",
-        "event": "call.ended",
-        "timestamp": at + 90,
-        "token": "tok",
-        "data": {
-            "id": call_id,
-            "direction": "inbound",
-            "status": "done",
-            "started_at": at,
-            "answered_at": at + 5,
-            "ended_at": at + 90,
-            "duration": 90,
-            "raw_digits": caller,
-            "user": {"id": 4411, "email": "ana@acme.test"},
-            "number": {"id": 77, "digits": "+33 1 00 00 00 01"},
-            "contact": None,
-        },
-    }
-
-
-def _ingest(ws: Workspace, integration: str, *bodies: Any) -> None:
-    summary = ws.ingest(integration, [json.dumps(b) for b in bodies], source="x.jsonl")
-    assert summary.ok, summary
-
-
-def _phones(ws: Workspace, record_id: int) -> dict[str, str]:
-    with ws.engine.connect() as c:
-        rows = c.execute(
-            sa.select(record_phones.c.property, record_phones.c.number).where(
-                record_phones.c.record_id == record_id
-            )
-        ).all()
-    return {prop: number for prop, number in rows}
-
-
 def test_a_phone_cleared_in_salesforce_leaves_the_contact_and_later_calls_miss_it(
     workspace: Workspace,
 ) -> None:
@@ -273,17 +236,23 @@ def test_a_phone_cleared_in_salesforce_leaves_the_contact_and_later_calls_miss_i
             }
         )
     )
-    _ingest(workspace, "sf", _create_contact(T0, OFFICE, MOBILE))
+    ingest_ok(workspace, "sf", _create_contact(T0, OFFICE, MOBILE))
     [found] = workspace.find(external=f"sf:{CONTACT}")
     contact = int(found["id"])
-    assert _phones(workspace, contact) == {"phone": "+33176360695", "mobilephone": "+33612345678"}
+    assert indexed_phones(workspace, contact) == {
+        "phone": "+33176360695",
+        "mobilephone": "+33612345678",
+    }
     cleared = _streaming_update("Contact", CONTACT, T0 + 60_000, Phone=None)
-    _ingest(workspace, "sf", cleared)
-    assert _phones(workspace, contact) == {"mobilephone": "+33612345678"}
+    ingest_ok(workspace, "sf", cleared)
+    assert indexed_phones(workspace, contact) == {"mobilephone": "+33612345678"}
     assert workspace.record("contact", contact)["properties"]["phone"] is None
     seconds = T0 // 1000
-    _ingest(
-        workspace, "phone", _call(5001, seconds + 120, OFFICE), _call(5002, seconds + 180, MOBILE)
+    ingest_ok(
+        workspace,
+        "phone",
+        number_call(5001, seconds + 120, OFFICE),
+        number_call(5002, seconds + 180, MOBILE),
     )
     timeline = workspace.record("contact", contact)["timeline"]
     assert [a["external_id"] for a in timeline] == ["5002"]
