@@ -340,6 +340,23 @@ def test_a_refused_batch_with_nothing_to_isolate_raises(ws: Workspace, numbers: 
         assert list(connection.scalars(sa.select(numbers.c.n))) == []
 
 
+def test_a_table_gone_is_an_outage_not_a_dead_letter_per_row(ws: Workspace) -> None:
+    """A table the batch writes is missing (a database restored without it, a migration
+    not run): every row would fail alike, so nothing is dead-lettered for the database's
+    fault — the drain raises, and the rows wait for the table (SQLite says "no such table",
+    an OperationalError; PostgreSQL an UndefinedTable, a ProgrammingError)."""
+    items = [
+        InboxItem(f"c{i}", None, contact_line(f"p-{i}", "u-1", event_id=f"c{i}")) for i in (1, 2)
+    ]
+    write(ws, "dialer", items)
+    with ws.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE owner_decisions"))
+    with pytest.raises(sa.exc.DBAPIError):
+        drain(ws.engine, ws.rules())
+    assert [s for *_, s in statuses(ws)] == ["pending", "pending"]
+    assert ws.dead_letters() == []
+
+
 def test_an_outage_is_raised_not_taken_for_a_refusal(ws: Workspace) -> None:
     def outage(_connection: sa.Connection) -> None:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))

@@ -6,8 +6,10 @@ choice, written here once: try the whole batch in one transaction; when it is re
 it back and apply each unit (an inbox row, a scratch run's row) in a transaction of its own,
 so that only the units that fail alone are left out (the drain makes them dead letters).
 
-A database outage (``sa.exc.OperationalError``: connection lost, database locked) is never
-a refusal: the units would fail alike, so it is raised and the caller retries later.
+A database outage (:func:`leadsync.observability.database_outage`: connection lost or closed,
+database locked or restarting, the pool exhausted, a table missing) is never a refusal: the
+units would fail alike — each made a dead letter for the database's fault — so it is raised
+and the caller retries later.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from typing import Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from leadsync.observability import database_outage
+
 P = ParamSpec("P")
 R = TypeVar("R")
 U = TypeVar("U")
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database is away rather than refusing this work."""
-    return isinstance(exc, sa.exc.OperationalError)
+    """Whether ``exc`` says the database is away rather than refusing this work: the one
+    definition the loops' logs use too."""
+    return database_outage(exc)
 
 
 @dataclass(frozen=True, slots=True)
