@@ -223,12 +223,20 @@ def reset_database(engine: sa.Engine) -> None:
                 connection.execute(sa.delete(table))
 
 
+# Columns that say when a run happened, not what it decided: two runs of the same events
+# decide the same, each at its own time (an owner decision's decided_at).
+RUN_TIME_COLUMNS = {"owner_decisions": ("decided_at",)}
+
+
 def snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables that hold decided state, in a stable order."""
+    """Every row of the tables that hold decided state, in a stable order; without the
+    columns of when each run decided (``RUN_TIME_COLUMNS``), so two runs compare equal."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with ws.engine.connect() as connection:
         for table in STATE_TABLES:
-            rows = connection.execute(sa.select(table)).all()
+            left_out = RUN_TIME_COLUMNS.get(table.name, ())
+            columns = [c for c in table.c if c.name not in left_out]
+            rows = connection.execute(sa.select(*columns)).all()
             out[table.name] = sorted(
                 tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in rows
             )

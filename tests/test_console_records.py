@@ -219,14 +219,15 @@ def test_the_record_page_shows_owner_history_with_reasons_and_the_timeline(
     history = page.locator("table.owner-history tbody tr")
     assert history.count() == 2
     first, second = history.nth(0).locator("td"), history.nth(1).locator("td")
-    assert [first.nth(i).inner_text() for i in (1, 2, 3, 4, 5)] == [
+    # Decided and the event's time first (tests/test_faces_decision_order.py reads them).
+    assert [first.nth(i).inner_text() for i in (2, 3, 4, 5, 6)] == [
         "Ana Ng",
         "no owner",
         "dialer (u-1)",
         "integration_wins",
         "set",
     ]
-    assert second.nth(6).inner_text().startswith("set 102: integration_wins replaces 101")
+    assert second.nth(7).inner_text().startswith("set 102: integration_wins replaces 101")
     timeline = page.locator("table.timeline tbody tr")
     assert timeline.count() == 1  # the 4 s call was skipped
     assert "this contact (named by the event)" in timeline.locator(".associations").inner_text()

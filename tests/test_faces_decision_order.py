@@ -1,10 +1,11 @@
-"""The owner-decision list is ordered by the time it shows: each line's time is its event's
-(``event``; a person's change or an undo: when it was ``made``), newest first, in the text
-and in ``--json`` alike, so a late event's decision sits at its own time instead of on top
-of newer events. Skipped activities likewise (by the time shown, which ``--since`` reads).
-A record's owner history stays in the order decided — its last row is the owner now — and
-says so, and that each time is its event's (the command line, and the console in
-Chromium). On SQLite and PostgreSQL."""
+"""The owner-decision list is ordered by when leadsync made each decision, newest decided
+first, and shows both times by name: "decided" (``decided_at``) and "event" (``at``, when
+its event happened; "dated" for a person's change or an undo, which have no event) — in the
+text and in ``--json`` alike, so a late event's decision is listed where it was decided,
+with its older event time, and a change just made is on top. Skipped activities are listed
+by the time they show (which ``--since`` reads). A record's owner history is oldest decided
+first — its last row is the owner now — with both times (the command line, and the console
+in Chromium). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from leadsync.cli import app
+from leadsync.model import display_ts
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, WIDE, console_server, sign_in
 from tests.helpers import call_line, contact_line, record_by_external, setup
@@ -37,21 +41,30 @@ def late(workspace: Workspace) -> Workspace:
     return workspace
 
 
-def test_decisions_are_listed_by_the_time_they_show(late: Workspace, db_url: str) -> None:
+def test_decisions_are_listed_newest_decided_first_with_both_times(
+    late: Workspace, db_url: str
+) -> None:
     cli = Cli(db_url)
     rows = cli.json("decisions", "list")
-    shown = [(r["event_id"], r["at"]) for r in rows]
-    assert [e for e, _ in shown] == [None, "e11", "e10", "e08"]
-    assert [at for _, at in shown] == sorted((at for _, at in shown), reverse=True)
+    assert [(r["event_id"], r["at"][11:16]) for r in rows] == [
+        (None, "12:00"),  # the person's change, made last
+        ("e08", "08:00"),  # the late event, decided after e11
+        ("e11", "11:00"),
+        ("e10", "10:00"),
+    ]
+    decided = [r["decided_at"] for r in rows]
+    assert decided == sorted(decided, reverse=True)
     listed = cli("decisions", "list")
     assert listed.exit_code == 0, listed.output
     heads = listed.stdout.splitlines()[::2]
-    assert [h.split("  ")[0] for h in heads] == [
-        "made 2026-11-01T12:00:00Z",
-        "event 2026-11-01T11:00:00Z",
-        "event 2026-11-01T10:00:00Z",
-        "event 2026-11-01T08:00:00Z",
+    assert [h.split("  ")[:2] for h in heads] == [
+        [f"decided {display_ts(decided[0])}", "dated 2026-11-01T12:00:00Z"],
+        [f"decided {display_ts(decided[1])}", "event 2026-11-01T08:00:00Z"],
+        [f"decided {display_ts(decided[2])}", "event 2026-11-01T11:00:00Z"],
+        [f"decided {display_ts(decided[3])}", "event 2026-11-01T10:00:00Z"],
     ]
+    shown = CliRunner().invoke(app, ["decisions", "list", "--help"], env={"COLUMNS": "200"})
+    assert "newest decided first" in " ".join(shown.stdout.split())
 
 
 def test_skipped_activities_are_listed_by_the_time_they_show(late: Workspace, db_url: str) -> None:
@@ -59,12 +72,21 @@ def test_skipped_activities_are_listed_by_the_time_they_show(late: Workspace, db
     assert [s["external_id"] for s in skips] == ["c-10", "c-08"]
 
 
-def test_the_owner_history_says_its_order_and_whose_time(late: Workspace, db_url: str) -> None:
+def test_the_owner_history_shows_when_each_was_decided_and_its_event(
+    late: Workspace, db_url: str
+) -> None:
     p1 = record_by_external(late, "p-1")["id"]
-    shown = Cli(db_url)("records", "show", "contact", str(p1))
-    assert "owner history (2 decisions, in the order decided; each time is its event's)" in (
-        shown.stdout
-    )
+    cli = Cli(db_url)
+    history = cli.json("records", "show", "contact", str(p1))["owner_history"]
+    assert [(h["event_id"], h["at"][11:16]) for h in history] == [("e10", "10:00"), (None, "12:00")]
+    assert history[0]["decided_at"] <= history[1]["decided_at"]
+    shown = cli("records", "show", "contact", str(p1))
+    assert "owner history (2 decisions, oldest decided first)" in shown.stdout
+    lines = [line.strip() for line in shown.stdout.splitlines() if "decided 20" in line]
+    assert [line.split("  ")[:2] for line in lines] == [
+        [f"decided {display_ts(history[0]['decided_at'])}", "event 2026-11-01T10:00:00Z"],
+        [f"decided {display_ts(history[1]['decided_at'])}", "dated 2026-11-01T12:00:00Z"],
+    ]
 
 
 @pytest.fixture
@@ -73,7 +95,7 @@ def live(late: Workspace) -> Iterator[LiveServer]:
         yield server
 
 
-def test_the_record_page_names_the_time_of_its_owner_history(
+def test_the_record_page_shows_both_times_of_its_owner_history(
     late: Workspace, live: LiveServer, browser: Any
 ) -> None:
     p1 = record_by_external(late, "p-1")["id"]
@@ -82,9 +104,20 @@ def test_the_record_page_names_the_time_of_its_owner_history(
     try:
         sign_in(page, live, PASSWORD, f"/records/contact/{p1}")
         table = page.locator("table.owner-history")
-        assert table.locator("th").first.inner_text() == "Event time"
+        heads = table.locator("thead th").all_inner_texts()
+        assert heads[:2] == ["Decided", "Event time"]
+        history = late.record("contact", p1)["owner_history"]
+        cells = [
+            table.locator("tbody tr").nth(n).locator("td").all_inner_texts()[:2]
+            for n in range(len(history))
+        ]
+        assert cells == [
+            [display_ts(history[0]["decided_at"]), "2026-11-01T10:00:00Z"],
+            [display_ts(history[1]["decided_at"]), "2026-11-01T12:00:00Z (dated; no event)"],
+        ]
         note = page.locator("#history-order").inner_text()
-        assert note.startswith("In the order leadsync decided them. Each time is when its event")
+        assert note.startswith("Oldest decided first: the last row gave the owner the record")
+        assert "Decided is when leadsync made the decision" in note
         assert table.get_attribute("aria-describedby") == "history-order"
     finally:
         context.close()

@@ -1,8 +1,9 @@
 """``leadsync undo --integration NAME --since TIME`` undoes the decisions leadsync made since
-then — on the events it received since then — whatever time the events say they happened:
-an event that arrives late (an old ``occurred_at``, decided in the window) is undone with
-the others, and one received before the window is left, even when its vendor's clock says
-a later time. On SQLite and PostgreSQL, through the Python API and the command line."""
+then — by their decided time — whatever time their events say they happened: an event that
+arrives late (an old ``occurred_at``, decided in the window) is undone with the others, and
+one decided before the window is left, even when its vendor's clock says a later time. On
+SQLite and PostgreSQL, through the Python API and the command line (a backlog and a retried
+dead letter: tests/test_decided_at.py)."""
 
 from __future__ import annotations
 
@@ -51,10 +52,10 @@ def test_a_late_event_decided_in_the_window_is_undone(workspace: Workspace, db_u
     assert owner_of(workspace, "p-2") == "101"  # decided before the window: left as it is
 
 
-def test_the_help_says_since_is_by_when_events_were_received() -> None:
+def test_the_help_says_since_is_by_when_decisions_were_made() -> None:
     shown = CliRunner().invoke(app, ["undo", "--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
-    assert "Undo the decisions made since then: on the events leadsync received" in " ".join(
+    assert "Undo the decisions leadsync made since then (their decided time" in " ".join(
         shown.stdout.split()
     )
 
@@ -64,7 +65,7 @@ SALESFORCE = Path(__file__).parent / "fixtures" / "webhooks" / "salesforce"
 
 def test_an_events_further_decisions_are_undone_with_it(workspace: Workspace) -> None:
     """A change event naming two records is one inbox row whose events are KEY#RECORD:
-    both records' decisions were made on that row, so both are undone."""
+    both records' decisions were made in the window, so both are undone."""
     wins = settings(
         ownership={"default": "integration_wins"},
         users={

@@ -317,7 +317,10 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
     state["decisions"] = sorted(
         json.dumps(
             {
-                **{k: text(v) for k, v in dict(r._mapping).items() if k not in ("id",)},
+                # decided_at: when each run decided, not what (the runs differ in it).
+                **{
+                    k: text(v) for k, v in dict(r._mapping).items() if k not in ("id", "decided_at")
+                },
                 "record_id": rec(r.record_id),
             },
             sort_keys=True,

@@ -347,7 +347,16 @@ class MappingResult:
 
 @dataclass(slots=True)
 class OwnerDecision:
-    """One owner decision for one record, applied or not, with its reason."""
+    """One owner decision for one record, applied or not, with its reason.
+
+    ``at`` is when its event happened (with no event: the time its change is dated);
+    ``decided_at`` when leadsync made the decision — the time of writing the batch passes
+    to decide, stamped on every decision of the batch when it is finished (an undo gives
+    its own). None only until then, and from a maker that does not say: the store then
+    writes ``at`` (the push's re-decisions, dated by the push's clock when it makes them).
+    Two runs of the same events (a preview and the run, replay's two runs, a test lead's
+    expectation and its run) decide the same but at different times: equality leaves
+    ``decided_at`` out, and so must any other comparison of decisions."""
 
     record_id: int
     record_type: RecordType
@@ -364,6 +373,7 @@ class OwnerDecision:
     flagged: bool = False
     # "rollout" when a staged rollout's proposed settings decided it; None: the current ones.
     settings: str | None = None
+    decided_at: str | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

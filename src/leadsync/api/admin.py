@@ -287,9 +287,11 @@ def build_router(
     def get_record(
         record_type: RecordType, record_id: PositiveId, limit: Limit = None
     ) -> dict[str, Any]:
-        """The record with its identities, associations, owner history (every decision and
-        its reason) and timeline: the JSON of `leadsync records show --json`. A type not
-        listed is 400 naming the allowed ones."""
+        """The record with its identities, associations, owner history and timeline: the
+        JSON of `leadsync records show --json`. The owner history is oldest decided first,
+        each decision with its reason, `decided_at` (when leadsync made it) and `at` (when
+        its event happened; a person's change or an undo, with no `event_id`: the time the
+        change is dated). A type not listed is 400 naming the allowed ones."""
         return workspace.record(record_type, record_id, limit)
 
     @router.get("/integrations", summary="Configured integrations")

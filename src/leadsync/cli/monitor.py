@@ -128,8 +128,9 @@ def undo_command(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Undo the decisions made since then: on the events leadsync received since "
-            f"then, whatever time they say they happened (a late event counts): {SINCE_HELP}."
+            help="Undo the decisions leadsync made since then (their decided time, as "
+            "decisions list shows it), whatever time their events say they happened or "
+            f"arrived (a late event, a retried dead letter count): {SINCE_HELP}."
         ),
     ] = None,
     dry_run: Annotated[

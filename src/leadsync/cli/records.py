@@ -48,7 +48,11 @@ def records_show(
     limit: Annotated[int | None, typer.Option(help="Show at most this many activities.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A record with its owner history (every decision and its reason) and timeline."""
+    """A record with its owner history and timeline. The history is oldest decided first
+    (the last line gave the owner it has now): each decision with its reason, "decided" and
+    when leadsync made it, "event" and when its event happened ("dated" for a person's
+    change or an undo, which have no event: the time the change is dated); --json gives
+    decided_at and at."""
     with handle_errors():
         rtype = _record_type(record_type)
     with workspace() as ws:
@@ -90,8 +94,7 @@ def _print_record(
     render.line()
     history = record["owner_history"]
     render.line(
-        f"[bold]owner history[/] ({counted(len(history), 'decision')}, in the order decided; "
-        "each time is its event's)",
+        f"[bold]owner history[/] ({counted(len(history), 'decision')}, oldest decided first)",
         markup=True,
     )
     for h in history:
@@ -104,11 +107,19 @@ def _print_record(
         _print_activity(item, names)
 
 
+def _times(decision: Mapping[str, Any]) -> str:
+    """``decided TIME  event TIME``: when leadsync made a decision and when its event
+    happened (``dated``: a decision with no event, the time its change is dated)."""
+    event = "event" if decision["event_id"] else "dated"
+    return f"decided {display_ts(decision['decided_at'])}  {event} {display_ts(decision['at'])}"
+
+
 def _decision_text(decision: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    """``TIME  OUTCOME FROM -> TO  by WHO (STRATEGY)``: one owner decision on one line."""
+    """``decided TIME  event TIME  OUTCOME FROM -> TO  by WHO (STRATEGY)``: one owner
+    decision on one line."""
     who = decided_by(decision["integration"], decision["strategy"])
     return (
-        f"{display_ts(decision['at'])}  {decision['outcome']:<7} "
+        f"{_times(decision)}  {decision['outcome']:<7} "
         f"{render.owner(decision['previous_owner_id'], names)} -> "
         f"{render.owner(decision['owner_id'], names)}  by {who} ({decision['strategy']})"
         f"{_marks(decision)}"
@@ -249,10 +260,12 @@ def decisions_list(
     limit: Annotated[int, typer.Option(min=1)] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    r"""Owner decisions across all records, each with its reason, newest first by the time
-    each line shows (--json's at): "event" and the time its event happened — a late
-    event's decision sits at its own time — or "made" and when a person's change or an
-    undo was made; one made under a staged rollout's settings is marked \[rollout]."""
+    r"""Owner decisions across all records, each with its reason, newest decided first:
+    "decided" and when leadsync made the decision (--json's decided_at), then "event" and
+    when its event happened (--json's at; "dated" for a person's change or an undo, which
+    have no event: the time the change is dated) — a late event's decision is listed where
+    it was decided, with its older event time; one made under a staged rollout's settings
+    is marked \[rollout]."""
     with workspace() as ws:
         rows = listings.decisions(ws.engine, integration, outcome, flagged, limit, rollout)
         names = ws.owner_names()
@@ -262,9 +275,7 @@ def decisions_list(
     for r in rows:
         who = decided_by(r["integration"], r["strategy"])
         render.line(
-            f"{'event' if r['event_id'] else 'made'} {display_ts(r['at'])}  "
-            f"{r['record_type']} {r['record_id']}  "
-            f"{r['outcome']:<7} "
+            f"{_times(r)}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
             f"{render.owner(r['previous_owner_id'], names)} -> "
             f"{render.owner(r['owner_id'], names)}  "
             f"by {who} ({r['strategy']}){_marks(r)}"

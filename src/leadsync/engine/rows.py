@@ -1,5 +1,6 @@
 """What a decided batch writes (:class:`Decided`): every table's rows, built once from the
-decider's end state, stamped with the time of writing that the caller passes in.
+decider's end state, stamped with the time of writing that the caller passes in (the owner
+decisions' ``decided_at`` too).
 
 Pure, like the decide step: :mod:`leadsync.engine.write` only hands these rows to the store.
 """
@@ -100,7 +101,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
             for key in sorted(d.memory_changed)
         ],
         activity_sources=d.new_sources,
-        decisions=d.decisions,
+        decisions=_decided(d.decisions, now),
         skips=d.skips,
         push=_push_rows(d, activities, live, now) if d.rules.push else [],
         owner_changes=d.owner_changes,
@@ -117,6 +118,15 @@ def collect(d: BatchDecider, now: str) -> Decided:
         questions=d.questions,
         closing=d.closing,
     )
+
+
+def _decided(decisions: list[OwnerDecision], now: str) -> list[OwnerDecision]:
+    """The batch's owner decisions, each stamped ``decided_at``: the time of writing, when
+    leadsync made them (their ``at`` is their event's time). The same objects the decider
+    returned (a person's change reads its own back), so they carry it too."""
+    for decision in decisions:
+        decision.decided_at = now
+    return decisions
 
 
 def _all_activities(d: BatchDecider) -> list[ActivityState]:

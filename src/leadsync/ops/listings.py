@@ -212,9 +212,10 @@ def decisions(
     limit: int,
     rollout: bool = False,
 ) -> list[dict[str, Any]]:
-    """The owner decisions of the newest events across records (each with its reason),
-    ordered by ``at``, the event's time, as every face shows it; ``rollout``: only those a
-    staged rollout's proposed settings made (``settings: rollout``)."""
+    """The owner decisions across records, newest decided first (each with its reason,
+    ``decided_at``: when leadsync made it, and ``at``: when its event happened), as every
+    face shows them; ``rollout``: only those a staged rollout's proposed settings made
+    (``settings: rollout``)."""
     _checked(engine, integration)
     wanted = None
     if outcome is not None:

@@ -4,16 +4,18 @@ since, and record the undo as decisions with reasons.
 The decisions to undo are those that set an owner for one event (``event_id``, of one
 integration: event ids are unique per integration only, so an id that several integrations
 have is refused as ambiguous unless the integration is named) or for one integration since a
-time: the decisions leadsync made since then, on the events it received since then — by when
-an event arrived, not by the time it says it happened, so an event that arrives late (an old
-``occurred_at``, decided today) is undone with the others of the hour it arrived in. For each
+time: the decisions leadsync made since then, by when each was decided (``decided_at``), not
+by the time its event says it happened nor when it arrived — an event that arrives late (an
+old ``occurred_at``, decided today), a dead letter retried and a backlog drained since then
+are undone with the others decided in that hour. For each
 record they touched, only if the last of them is still the record's latest
 owner change: a later change (a person in the CRM, another integration, an undo of a later
 change) wins and the record is skipped, saying which change superseded it ("already undone"
 only when that change is an undo of these very changes). Otherwise the owner goes back to what
 it was before the last run of them that no other change interrupts: one of them that a change
 from elsewhere followed was superseded by it, stays so (that change's owner is put back), and
-the reason names both. A dry run decides the same and writes nothing.
+the reason names both. A dry run decides the same and writes nothing. The undo's own
+decisions are dated and decided at the undo's time (``at``).
 """
 
 from __future__ import annotations
@@ -239,6 +241,7 @@ def undo(
                 owner_id=target,
                 outcome=Outcome.SET,
                 reason=reason,
+                decided_at=at,
             )
         )
         updates.append(

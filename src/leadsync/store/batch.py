@@ -484,11 +484,15 @@ _DECISION_COLUMNS = (
     "external_user",
     "flagged",
     "settings",
+    "decided_at",
 )
 
 
 def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDecision]) -> None:
-    """The owner history: one row per decision, applied or not, with its reason."""
+    """The owner history: one row per decision, applied or not, with its reason, its event's
+    time and when it was decided (one statement for all; a decision whose maker gave no
+    ``decided_at`` — the push's re-decisions, made and dated at once — is decided at its
+    ``at``)."""
     if not decisions:
         return
     insert_rows(
@@ -511,6 +515,7 @@ def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDeci
                 d.external_user,
                 d.flagged,
                 d.settings,
+                d.decided_at or d.at,
             )
             for d in decisions
         ],

@@ -1,6 +1,12 @@
 """The tables of a workspace (SQLAlchemy Core). Alembic migrations create them; a test checks
 that the migrations and these definitions agree.
 
+This module declares the workspace's state — owners and teams, settings, records and their
+links, activities, owner decisions, skips, the review queue, the audit log; what passes
+through (the inbox, dead letters, the router's parts, the outbox, the HubSpot push) is in
+:mod:`leadsync.store.schema_flow`, with the one ``metadata`` and the column types. Every
+table is importable from here (``DATA_TABLES`` lists them all).
+
 Times are fixed-width UTC strings (see ``leadsync.model.format_ts``), so they sort and compare
 the same way on SQLite and PostgreSQL. Record and activity ids are allocated by the engine
 (from ``counters`` on SQLite, from sequences on PostgreSQL) before the batch is written, so a
@@ -17,7 +23,6 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -25,17 +30,63 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy import text as sa_text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-metadata = MetaData()
+from leadsync.store.schema_flow import (
+    TS,
+    AllocatedId,
+    IdList,
+    Json,
+    SerialId,
+    dead_letters,
+    inbox,
+    metadata,
+    outbox,
+    push_budget,
+    push_failures,
+    push_lease,
+    push_objects,
+    push_queue,
+    route_parts,
+)
 
-# An autoincrementing key: INTEGER (the rowid) on SQLite, BIGINT on PostgreSQL.
-SerialId = BigInteger().with_variant(Integer(), "sqlite")
-# A key the engine allocates itself: BIGINT on PostgreSQL; on SQLite INTEGER, so that it is
-# the rowid (one B-tree for the table, no separate key index).
-AllocatedId = BigInteger().with_variant(Integer(), "sqlite")
-Json = JSON().with_variant(JSONB(), "postgresql")
-TS = String(24)
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "DATA_TABLES",
+    "TS",
+    "AllocatedId",
+    "IdList",
+    "Json",
+    "SerialId",
+    "activities",
+    "activity_associations",
+    "activity_memory",
+    "activity_skips",
+    "activity_sources",
+    "audit_log",
+    "counters",
+    "dead_letters",
+    "external_users",
+    "held_activities",
+    "inbox",
+    "integrations",
+    "metadata",
+    "outbox",
+    "owner_decisions",
+    "owners",
+    "push_budget",
+    "push_failures",
+    "push_lease",
+    "push_objects",
+    "push_queue",
+    "record_associations",
+    "record_identities",
+    "record_phones",
+    "records",
+    "review_items",
+    "route_parts",
+    "team_members",
+    "workspace_settings",
+]
 
 counters = Table(
     "counters",
@@ -285,7 +336,12 @@ owner_decisions = Table(
     Column("event_id", String(200)),
     Column("integration", String(63)),
     Column("strategy", String(32), nullable=False),
+    # When the event happened (a decision without one: the time its change is dated).
     Column("at", TS, nullable=False),
+    # When leadsync made the decision: the batch's clock (the time of writing passed to
+    # decide), an undo's. Migration 0019 filled older rows from their event's inbox
+    # received_at, else their ``at``; NULL only from a writer that does not know it.
+    Column("decided_at", TS),
     Column("previous_owner_id", String(64)),
     Column("proposed_owner_id", String(64)),
     Column("owner_id", String(64)),
@@ -298,6 +354,12 @@ owner_decisions = Table(
     Index("ix_owner_decisions_record", "record_id", "id"),
     Index("ix_owner_decisions_integration_at", "integration", "at"),
     Index("ix_owner_decisions_at", "at"),
+    # The decisions list, newest decided first; filtered by integration, and undo --since
+    # (an integration's decisions made since then: the window only), the second. Without
+    # the second, SQLite (no statistics) would read all the integration's decisions through
+    # (integration, at) and sort them.
+    Index("ix_owner_decisions_decided", "decided_at", "id"),
+    Index("ix_owner_decisions_integration_decided", "integration", "decided_at", "id"),
 )
 
 # What every event of a source activity said, merged by the vendor's clock (see
@@ -349,181 +411,6 @@ activity_skips = Table(
     Index("ix_activity_skips_integration", "integration", "occurred_at"),
 )
 
-inbox = Table(
-    "inbox",
-    metadata,
-    Column("seq", AllocatedId, primary_key=True, autoincrement=False),
-    Column("integration", String(63), nullable=False),
-    Column("event_id", String(200), nullable=False),
-    Column("received_at", TS, nullable=False),
-    Column("occurred_at", TS, nullable=False),
-    Column("payload", Text, nullable=False),
-    # pending -> applied | failed
-    Column("status", String(8), nullable=False),
-    Column("source", Text),
-    Column("error", Text),
-    # PostgreSQL: the id of the transaction that wrote the row (its default: the router
-    # takes rows in commit order, store/routing.py); NULL on SQLite.
-    Column("txid", BigInteger),
-    UniqueConstraint("integration", "event_id", name="uq_inbox_event"),
-    # The dashboard's events per day: a window of the inbox read from the index alone.
-    Index("ix_inbox_received", "received_at", "integration"),
-    # Only pending rows are indexed: the index stays as small as the backlog.
-    Index(
-        "ix_inbox_pending",
-        "seq",
-        sqlite_where=sa_text("status = 'pending'"),
-        postgresql_where=sa_text("status = 'pending'"),
-    ),
-    # The router's window: pending rows in commit order (PostgreSQL).
-    Index(
-        "ix_inbox_routable",
-        "txid",
-        "seq",
-        sqlite_where=sa_text("status = 'pending'"),
-        postgresql_where=sa_text("status = 'pending'"),
-    ),
-)
-
-dead_letters = Table(
-    "dead_letters",
-    metadata,
-    Column("id", SerialId, primary_key=True, autoincrement=True),
-    Column("integration", String(63), nullable=False),
-    Column("received_at", TS, nullable=False),
-    Column("source", Text),
-    Column("line_no", BigInteger),
-    Column("event_id", String(200)),
-    Column("raw", Text, nullable=False),
-    Column("error", Text, nullable=False),
-    # Set when a retry put the event back in the inbox, or when a person dismissed the
-    # letter (it is kept either way, for the record): when, by whom, and what was done.
-    Column("resolved_at", TS),
-    Column("resolution", Text),
-    Column("resolved_by", String(200)),
-    # Only for a dismissed letter: the reason the person gave.
-    Column("dismissed_reason", Text),
-    Index("ix_dead_letters_integration", "integration", "id"),
-)
-
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", SerialId, primary_key=True, autoincrement=True),
-    Column("integration", String(63), nullable=False),
-    Column("record_id", BigInteger, nullable=False),
-    Column("record_type", String(16), nullable=False),
-    Column("external_id", String(200), nullable=False),
-    Column("owner_id", String(64)),
-    Column("external_owner_id", String(200)),
-    Column("previous_owner_id", String(64)),
-    Column("changed_at", TS, nullable=False),
-    Column("source", String(63), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("status", String(8), nullable=False),
-    Index("ix_outbox_integration_status", "integration", "status", "id"),
-)
-
-# ----------------------------------------------------------------- the HubSpot push
-# Every change the engine makes to a record or an activity is queued here in the same
-# transaction (a transactional outbox); the pusher drains it. A row names the object, not the
-# change's content: the pusher sends the object's state at the time it sends, so several
-# changes of one object coalesce into one write. ``change`` is created | changed | owner |
-# associated (``other_id``: the record linked) | removed | backfill | retry.
-push_queue = Table(
-    "push_queue",
-    metadata,
-    Column("id", SerialId, primary_key=True, autoincrement=True),
-    Column("kind", String(8), nullable=False),  # record | activity
-    Column("local_id", BigInteger, nullable=False),
-    Column("object_type", String(16), nullable=False),
-    Column("change", String(16), nullable=False),
-    Column("other_id", BigInteger),
-    Column("queued_at", TS, nullable=False),
-    Index("ix_push_queue_object", "kind", "local_id"),
-)
-
-# One row per object the pusher has dealt with: its HubSpot id, the owner leadsync last wrote
-# (the compare-and-set baseline, and how HubSpot's echo of our own write is recognized), and
-# when it was last pushed. ``create_sent_at`` is set (and committed) before a
-# create is sent: a pusher that finds it set without a HubSpot id reconciles by reading
-# HubSpot by ``leadsync_id`` before it sends the create again.
-push_objects = Table(
-    "push_objects",
-    metadata,
-    Column("kind", String(8), primary_key=True),
-    Column("local_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("object_type", String(16), nullable=False),
-    Column("hubspot_id", String(32)),
-    Column("create_sent_at", TS),
-    Column("pushed_at", TS),
-    Column("pushed_owner_id", String(64)),
-    # An owner write sent but not yet confirmed (set and committed before the update goes):
-    # HubSpot may hold either this or ``pushed_owner_id``; both count as leadsync's own.
-    Column("owner_sent_id", String(64)),
-    Column("owner_sent_at", TS),
-    Index("ix_push_objects_hubspot", "object_type", "hubspot_id"),
-    Index("ix_push_objects_pushed", "pushed_at"),
-)
-
-# Inputs HubSpot refused (a 4xx for that input): HubSpot's message and correlation id. The
-# object leaves the queue; ``push failures retry`` queues it again.
-push_failures = Table(
-    "push_failures",
-    metadata,
-    Column("id", SerialId, primary_key=True, autoincrement=True),
-    Column("kind", String(8), nullable=False),
-    Column("local_id", BigInteger, nullable=False),
-    Column("object_type", String(16), nullable=False),
-    Column("operation", String(16), nullable=False),
-    Column("status", Integer),  # NULL: leadsync's own check did not send it (PRECONDITION)
-    Column("category", String(64)),
-    Column("message", Text, nullable=False),
-    Column("correlation_id", String(64)),
-    Column("at", TS, nullable=False),
-    Column("resolved_at", TS),
-    Column("resolution", String(16)),  # retried | dismissed | pushed
-    # Who retried or dismissed it (none when the push itself went through), and the reason
-    # a person gave for a dismissal, as for dead letters.
-    Column("resolved_by", String(200)),
-    Column("dismissed_reason", Text),
-    Index("ix_push_failures_object", "kind", "local_id"),
-    Index("ix_push_failures_open", "resolved_at", "id"),
-)
-
-# The request budget of one HubSpot app, shared by every process of the workspace: the send
-# times of the last ``per_10s`` requests (a sliding log), what HubSpot's headers said last,
-# a pause (the daily limit), and request/error counts.
-push_budget = Table(
-    "push_budget",
-    metadata,
-    Column("app", String(64), primary_key=True),
-    Column("sent", Json, nullable=False),
-    Column("paused_until", Float),
-    Column("pause_reason", Text),
-    Column("header_max", Integer),
-    Column("header_remaining", Integer),
-    Column("header_daily", Integer),
-    Column("header_daily_remaining", Integer),
-    Column("headers_at", Float),
-    Column("requests", BigInteger, nullable=False, default=0),
-    Column("errors", BigInteger, nullable=False, default=0),
-    Column("rate_limited", BigInteger, nullable=False, default=0),
-)
-
-# Who pushes: one pusher per workspace at a time holds this lease (renewed every cycle; taken
-# over when it lapses). The request budget, not CPU, bounds the push, so more pushers would
-# only contend for it; the lease also keeps two processes from creating one object twice.
-push_lease = Table(
-    "push_lease",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("holder", String(128), nullable=False),
-    Column("until", Float, nullable=False),
-    Column("since", Float),  # taken (kept while renewed)
-    Column("released_at", Float),  # given up (a clean stop; a lapsed lease's holder died)
-)
-
 # Who changed the configuration, what and when: one row per change saved from the console,
 # the admin API or ``leadsync apply``. ``who`` labels the session or the command (never a
 # token); ``yaml_diff`` is the unified diff of the exported workspace file, before → after.
@@ -538,33 +425,6 @@ audit_log = Table(
     Column("summary", Text, nullable=False),
     Column("yaml_diff", Text, nullable=False),
     Index("ix_audit_log_integration", "integration", "id"),
-)
-
-# The parts a router cut the inbox's pending rows into (PostgreSQL's parallel workers): the
-# rows of one part touch records no other open part touches; a worker holds a part's lock
-# while it applies the part, and marks it done when no row of it is pending. A part lists
-# its rows (inbox sequence numbers, in arrival order) and the first record and activity id
-# the router reserved for each: the inbox's wide rows are not written to route them.
-IdList = ARRAY(BigInteger).with_variant(JSON(), "sqlite")
-route_parts = Table(
-    "route_parts",
-    metadata,
-    Column("id", SerialId, primary_key=True, autoincrement=True),
-    Column("created_at", TS, nullable=False),
-    Column("events", Integer, nullable=False),
-    Column("done", Boolean, nullable=False),
-    # NULL in the parts of an older version (done when it was upgraded).
-    Column("seqs", IdList),
-    Column("record_ids_from", IdList),
-    Column("activity_ids_from", IdList),
-    # The parts that must be done before this one is taken (cut while they were open).
-    Column("after", IdList),
-    Index(
-        "ix_route_parts_open",
-        "id",
-        sqlite_where=sa_text("NOT done"),
-        postgresql_where=sa_text("NOT done"),
-    ),
 )
 
 # Tables that hold a workspace's data, in an order safe for deleting and copying.

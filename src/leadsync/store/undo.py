@@ -33,9 +33,10 @@ def owner_changes(
     skip_strategy: str,
 ) -> list[tuple[Any, ...]]:
     """(id, record id, record type, at, integration, event id, previous owner, owner) of the
-    decisions that set an owner for one event of the integration, or for the events of the
-    integration leadsync received since a time (the inbox's ``received_at``: when the event
-    arrived and was decided, not when it happened — a late event is among them); in
+    decisions that set an owner for one event of the integration, or that leadsync made for
+    the integration since a time (``decided_at``: when each was decided, not when its event
+    happened or arrived — a late event, a retried dead letter, a backlog drained after
+    ``since`` are among them; read from the (decided_at, id) index, only the window); in
     decision order; not those of ``skip_strategy`` (earlier undos)."""
     d = owner_decisions
     query = sa.select(
@@ -55,16 +56,7 @@ def owner_changes(
     if event_id is not None:
         query = query.where(d.c.event_id == event_id)
     else:
-        received = (inbox.c.integration == integration, inbox.c.received_at >= since)
-        keys = sa.select(inbox.c.event_id).where(*received)
-        # An inbox row's further events are KEY#suffix (an Outreach owner change beside its
-        # record's, a Salesforce message's second record): "KEY#" is what rtrim leaves of
-        # those, the same on SQLite and PostgreSQL (trailing characters other than "#").
-        stem = sa.func.rtrim(d.c.event_id, sa.func.replace(d.c.event_id, "#", ""))
-        stems = sa.select(inbox.c.event_id + "#").where(*received)
-        query = query.where(
-            sa.or_(d.c.event_id.in_(keys), sa.and_(d.c.event_id.contains("#"), stem.in_(stems)))
-        )
+        query = query.where(d.c.decided_at >= since)
     return [tuple(row) for row in connection.execute(query.order_by(d.c.id))]
 
 

@@ -40,10 +40,14 @@ def record_row(connection: Connection, record_id: int) -> dict[str, Any] | None:
 
 
 def owner_history(connection: Connection, record_id: int) -> list[dict[str, Any]]:
+    """A record's owner decisions, oldest decided first (the last one gave the owner it has
+    now): each with ``decided_at``, when leadsync decided it, and ``at``, when its event
+    happened (with no event: the time its change is dated)."""
     t = owner_decisions
     query = sa.select(t).where(t.c.record_id == record_id).order_by(t.c.id)
     return [
         {
+            "decided_at": r.decided_at,
             "at": r.at,
             "owner_id": r.owner_id,
             "previous_owner_id": r.previous_owner_id,
@@ -354,12 +358,13 @@ def decision_rows(
     limit: int = 100,
     settings: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The owner decisions of the newest events across records (by ``at``, the event's
-    time — the time each row shows — then the newest decision first), optionally narrowed
-    (``settings``: those stored with that label, e.g. a rollout's). Ordered by what is
-    shown: a late event's decision sits at its event's time, not above newer events."""
+    """The newest decided owner decisions across records (by ``decided_at``, when leadsync
+    made each, then the newest id: the (decided_at, id) index read backwards), optionally
+    narrowed (``settings``: those stored with that label, e.g. a rollout's). Each row has
+    ``decided_at`` and ``at``, its event's time: a late event's decision sits where it was
+    decided, showing its older event time."""
     t = owner_decisions
-    query = sa.select(t).order_by(t.c.at.desc(), t.c.id.desc()).limit(limit)
+    query = sa.select(t).order_by(t.c.decided_at.desc(), t.c.id.desc()).limit(limit)
     if integration is not None:
         query = query.where(t.c.integration == integration)
     if outcome is not None:
