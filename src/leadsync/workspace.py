@@ -520,7 +520,7 @@ class Workspace:
         flagged: bool = False,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """The newest owner decisions across records (each with its reason)."""
+        """The newest decided owner decisions (reason, ``decided_at`` and event time ``at``)."""
         return listings.decisions(self.engine, integration, outcome, flagged, limit)
 
     def skipped_activities(

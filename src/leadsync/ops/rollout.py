@@ -77,8 +77,11 @@ class RolloutCounts(ResultModel):
 
     decisions: int
     by_outcome: dict[str, int] = Field(description="Owner decisions by outcome.")
-    first_at: str | None = Field(description="When the first of those decisions was made.")
-    last_at: str | None = Field(description="When the last one was made.")
+    first_at: str | None = Field(
+        description="The event time of the earliest of those decisions (as the window reads "
+        "it: skips have only their event's time)."
+    )
+    last_at: str | None = Field(description="The event time of the latest of them.")
     skips: int = Field(description="Activities skipped under the rollout's settings.")
     skips_by_kind: dict[str, int] = Field(description="Those skips by rule, most first.")
 

@@ -112,6 +112,7 @@ class OwnersMixin(ResultsMixin):
                     integration=None,
                     strategy=strategy.value,
                     at=now,
+                    decided_at=now,  # decided at the push, as it is dated
                     previous_owner_id=ours,
                     proposed_owner_id=verdict.proposed_owner_id,
                     owner_id=final,
