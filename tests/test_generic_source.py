@@ -501,8 +501,8 @@ BAD_LINES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "owner unknown key",
-        _dump(_base_record(owner={"id": "u-1", "name": "Bo"})),
-        ['field "owner.name": not allowed; allowed: id, email'],
+        _dump(_base_record(owner={"id": "u-1", "title": "AE"})),
+        ['field "owner.title": not allowed; allowed: id, email, name'],
     ),
     (
         "owner object empty",

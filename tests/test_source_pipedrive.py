@@ -452,7 +452,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "record",
             "object": "contact",
             "external_id": "43",
-            "owner": "7",
+            "owner": {"id": "7", "name": "Ana Ng"},
             "properties": {
                 "name": "Bo Park",
                 "firstname": "Bo",
@@ -472,7 +472,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "record",
             "object": "contact",
             "external_id": "44",
-            "owner": "7",
+            "owner": {"id": "7", "name": "Ana Ng"},
             "properties": {
                 "name": "Dana Cruz",
                 "firstname": "Dana",
@@ -511,13 +511,13 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "owner",
             "object": "contact",
             "external_id": "43",
-            "owner": "9",
+            "owner": {"id": "9", "name": "Bo Li"},
         }
     ],
     "v1.deleted.person": [],
     "v1.merged.person": [],
     # A v1 deal's owner is user_id, here the API's {id, name, email, value} object: its
-    # email comes along (it teaches the user directory).
+    # email and name come along (they teach the user directory).
     "v1.added.deal": [
         {
             "id": "V1KEY",
@@ -525,7 +525,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "record",
             "object": "deal",
             "external_id": "80",
-            "owner": {"id": "9", "email": "bo@acme.test"},
+            "owner": {"id": "9", "email": "bo@acme.test", "name": "Bo Li"},
             "properties": {
                 "name": "Globex add-on",
                 "amount": 2100,
@@ -887,7 +887,7 @@ def test_v1_owner_only_change_to_nobody_gives_nothing() -> None:
 def test_v1_another_change_with_the_owner_is_a_record_event_with_the_owner() -> None:
     body = mutate(body_of("v1.updated.person.owner_only"), "current.last_name", "Park-Li")
     (event,) = convert(body)
-    assert event["type"] == "record" and event["owner"] == "9"
+    assert event["type"] == "record" and event["owner"] == {"id": "9", "name": "Bo Li"}
     assert event["properties"]["lastname"] == "Park-Li"
 
 
@@ -964,7 +964,7 @@ def test_an_object_named_nowhere_is_a_dead_letter_naming_both_places() -> None:
 @pytest.mark.parametrize("email", ["n/a", 42, None])
 def test_a_v1_user_email_that_is_not_one_is_passed_over(email: Any) -> None:
     body = mutate(body_of("v1.added.deal"), "current.user_id.email", email)
-    assert convert(body)[0]["owner"] == "9"
+    assert convert(body)[0]["owner"] == {"id": "9", "name": "Bo Li"}
 
 
 def test_a_v1_owner_email_maps_the_rep_by_auto_match_without_a_directory(db_url: str) -> None:

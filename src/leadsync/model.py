@@ -255,10 +255,15 @@ class Owner:
 
 @dataclass(slots=True)
 class ExternalUserRef:
-    """The rep an event names: an external user id, and the email when the payload has it."""
+    """The rep an event names: an external user id, and the email when the payload has it.
+
+    ``name`` is the rep's display name when the payload gives one; it is not part of who the
+    rep is (two refs with the same id and email are the same rep, named or not).
+    """
 
     id: str | None
     email: str | None = None
+    name: str | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         if self.id and self.email:

@@ -310,7 +310,9 @@ class BatchDecider:
         if rep.email:
             self.learned_emails[key] = rep.email
         sent = 0 if event.type is EventType.USER else 1
-        name = event.properties.get("name") if event.type is EventType.USER else None
+        # The latest name given: a user event's ``name`` property, else the owner's name.
+        given = event.properties.get("name") if event.type is EventType.USER else None
+        name = given if isinstance(given, str) and given.strip() else rep.name
         seen = self.external_users.get(key)
         if seen is None:
             self.external_users[key] = {

@@ -363,6 +363,7 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
                 {
                     "integration": user.integration,
                     "external_user": user.external_id,
+                    "name": user.name,  # as its tool names the rep, when it does
                     "email": user.email,
                     "events": events,
                     "last_seen": display_ts(last_seen),

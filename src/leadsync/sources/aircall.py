@@ -76,8 +76,8 @@ Any other ``call.*`` event (Aircall adds some over time: ``call.transferred``,
 
 Calls
 -----
-Owner: ``data.user`` as ``{"id", "email"}`` (a null user means no owner); the agent's email
-teaches the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
+Owner: ``data.user`` as ``{"id", "email", "name"}`` (a null user means no owner); the agent's
+email and name teach the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
 its first email. Text that is not an email address (a contact's ``n/a``, an agent's mistyped
 address) is passed over, not a refusal of the call: the contact's next email is taken, and
 the agent is named by its id alone. A call without a contact (``"contact": null``: Aircall
@@ -132,6 +132,7 @@ from leadsync.sources.base import (
     number,
     obj,
     refuse,
+    rep_name,
     signature_needs_secret,
     stable_key,
     string,
@@ -505,7 +506,8 @@ def _user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] 
 
 
 def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
-    """An Aircall user at ``path`` as ``{"id", "email"}`` (what it has), or None."""
+    """An Aircall user at ``path`` as ``{"id", "email", "name"}`` (what it has), or None; the
+    name only alongside an id or an email (it names the rep, it is not the rep)."""
     if obj(body, path) is None:
         return None
     person = {
@@ -516,7 +518,12 @@ def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
         )
         if value is not None
     }
-    return person or None
+    if not person:
+        return None
+    name = rep_name(get_path(body, f"{path}.name"))
+    if name is not None:
+        person["name"] = name
+    return person
 
 
 def _first_email(body: dict[str, Any], path: str) -> str | None:

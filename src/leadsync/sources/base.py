@@ -539,6 +539,19 @@ def email_or_none(value: str | None) -> str | None:
     return email if valid_email(email) else None
 
 
+#: The longest rep name an adapter passes on (the canonical ``owner.name`` limit).
+MAX_REP_NAME = 200
+
+
+def rep_name(value: Any) -> str | None:
+    """A rep's display name as an owner's ``name``: a non-empty string, trimmed and cut to
+    :data:`MAX_REP_NAME`; None for anything else. A name only labels a rep, so a vendor's odd
+    value is passed over rather than refusing the event it came with."""
+    if not isinstance(value, str):
+        return None
+    return value.strip()[:MAX_REP_NAME].strip() or None
+
+
 def domain_or_none(value: str | None) -> str | None:
     """A domain as stored (see :func:`leadsync.values.normalize_domain`), or None for a
     website that names none (``n/a``)."""

@@ -57,8 +57,8 @@ activity's properties by external id). occurred_at = ``scheduled_event.start_tim
 the booking a reschedule moved to).
 
 Owner (the host): the first ``scheduled_event.event_memberships`` entry, as
-``{"id": <user uri, else user_email>, "email": user_email}``; no membership means no owner.
-Its email teaches the user directory.
+``{"id": <user uri, else user_email>, "email": user_email, "name": user_name}``; no
+membership means no owner. Its email and name teach the user directory.
 
 The lead is the invitee: the meeting is associated with the contact named by
 ``payload.email``, and a contact record event ``<id>#contact`` (no owner, occurred_at =
@@ -93,6 +93,7 @@ from leadsync.sources.base import (
     get_path,
     obj,
     refuse,
+    rep_name,
     signature_needs_secret,
     stable_key,
     string,
@@ -237,7 +238,7 @@ def _meeting(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[st
 
 
 def _host(body: dict[str, Any]) -> dict[str, str] | None:
-    """The first event membership as an owner ``{"id", "email"}``, or None."""
+    """The first event membership as an owner ``{"id", "email", "name"}``, or None."""
     path = "payload.scheduled_event.event_memberships"
     memberships = get_path(body, path)
     if memberships is None:
@@ -253,7 +254,12 @@ def _host(body: dict[str, Any]) -> dict[str, str] | None:
     given = _member_text(first, f"{path}.0", "user_email")
     email = email_or_none(given)
     host = {key: value for key, value in (("id", user or given), ("email", email)) if value}
-    return host or None
+    if not host:
+        return None
+    name = rep_name(first.get("user_name"))
+    if name is not None:
+        host["name"] = name
+    return host
 
 
 def _member_text(member: dict[str, Any], where: str, field: str) -> str | None:

@@ -83,7 +83,7 @@ ALLOWED_KEYS = (
     "changed_at",
     "draft",
 )
-OWNER_KEYS = ("id", "email")
+OWNER_KEYS = ("id", "email", "name")
 ASSOCIATION_KEYS = ("object", "external_id", "email", "domain")
 EVENT_TYPES = tuple(t.value for t in EventType)
 RECORD_TYPES = tuple(t.value for t in RecordType)
@@ -91,6 +91,8 @@ ACTIVITY_TYPES = tuple(t.value for t in ActivityType)
 # What the store keeps for an id (see leadsync.store.schema): a longer one is refused here,
 # with the field named, rather than by the database.
 MAX_ID_LENGTH = 200
+# A rep's display name (owner.name): generous, but a name, not a document.
+MAX_NAME_LENGTH = 200
 
 _ALLOWED_SET = frozenset(ALLOWED_KEYS)
 _OWNER_SET = frozenset(OWNER_KEYS)
@@ -397,10 +399,24 @@ def _owner(value: Any) -> ExternalUserRef | None:
             email = check_email(email, "owner.email")
         if user_id is None and email is None:
             fail("owner", "needs id or email (or both)")
-        return ExternalUserRef(user_id, email)
+        return ExternalUserRef(user_id, email, _owner_name(value.get("name")))
     if isinstance(value, str | int) and not isinstance(value, bool):
         return ExternalUserRef(_identifier(value, "owner"))
-    fail("owner", f'expected a user id or an object {{"id", "email"}}, got {show(value)}')
+    fail("owner", f'expected a user id or an object {{"id", "email", "name"}}, got {show(value)}')
+
+
+def _owner_name(value: Any) -> str | None:
+    """The rep's display name: a non-empty string (trimmed); None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        fail("owner.name", f"expected a string, got {show(value)}")
+    name = value.strip()
+    if not name:
+        fail("owner.name", "must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        fail("owner.name", f"at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    return name
 
 
 def _associations(value: Any, subject: RecordType | None) -> tuple[RecordRef, ...]:
@@ -443,13 +459,15 @@ def _association(item: Any, index: int, subject: RecordType | None) -> RecordRef
 
 
 def _owner_to_json(owner: ExternalUserRef) -> str | dict[str, str]:
-    if owner.email is None and owner.id is not None:
+    if owner.email is None and owner.name is None and owner.id is not None:
         return owner.id
     out: dict[str, str] = {}
     if owner.id is not None:
         out["id"] = owner.id
     if owner.email is not None:
         out["email"] = owner.email
+    if owner.name is not None:
+        out["name"] = owner.name
     return out
 
 

@@ -110,7 +110,8 @@ Owners
 ------
 A record's owner is ``{"id": owner_id}`` (v2 names users by id only; v1's user object adds
 the user's ``email``, which teaches the user directory, so that auto-match by email maps the
-rep without a directory; text that is not an email is passed over). On ``create`` the
+rep without a directory; text that is not an email is passed over). v1 also names the rep:
+the user object's ``name``, else the record's ``owner_name``, is the owner's ``name``. On ``create`` the
 owner is always sent. On ``change`` it is sent only when the owner really changed (v2:
 ``previous`` has ``owner_id``; v1: ``previous.owner_id`` differs from ``current``'s): an
 unrelated edit must not re-assert an owner that someone else may have changed since. When the
@@ -165,6 +166,7 @@ from leadsync.sources.base import (
     obj,
     put,
     refuse,
+    rep_name,
     signature_needs_secret,
     stable_key,
     text,
@@ -374,6 +376,11 @@ def _record_events(
     record_type, properties, refs = _RECORDS[ev.entity](ev)
     owner_field = V1_OWNER_FIELDS.get(ev.entity, OWNER_FIELD) if ev.version == 1 else OWNER_FIELD
     owner = payload.user(ev, owner_field)
+    if owner is not None and "name" not in owner and ev.version == 1:
+        # v1 renders the owner's name beside a plain id (``owner_name`` follows the owner).
+        name = rep_name(get_path(ev.item, ev.path("owner_name")))
+        if name is not None:
+            owner["name"] = name
     named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": external_id}
     if ev.action == "change":
         changed = payload.changed_fields(ev)

@@ -23,6 +23,7 @@ from leadsync.sources.base import (
     get_path,
     obj,
     refuse,
+    rep_name,
     text,
     time_from_epoch,
     time_from_iso,
@@ -242,16 +243,24 @@ def id_value(value: Any, path: str) -> str | None:
 
 
 def user(ev: PipedriveEvent, field: str) -> dict[str, str] | None:
-    """The user a field names, ``{"id"}``; v1's user object (``{"value", "email", …}``) adds
-    its ``email`` when it is one (:func:`leadsync.sources.base.email_or_none`)."""
+    """The user a field names, ``{"id"}``; v1's user object (``{"value", "email", "name",
+    …}``) adds its ``email`` when it is one (:func:`leadsync.sources.base.email_or_none`) and
+    its ``name`` (:func:`leadsync.sources.base.rep_name`)."""
     path = ev.path(field)
     raw = get_path(ev.item, path)
     user_id = id_value(raw, path)
     if user_id is None:
         return None
-    given = raw.get("email") if isinstance(raw, dict) else None
-    email = email_or_none(given) if isinstance(given, str) else None
-    return {"id": user_id} if email is None else {"id": user_id, "email": email}
+    found = {"id": user_id}
+    if isinstance(raw, dict):
+        given = raw.get("email")
+        email = email_or_none(given) if isinstance(given, str) else None
+        if email is not None:
+            found["email"] = email
+        name = rep_name(raw.get("name"))
+        if name is not None:
+            found["name"] = name
+    return found
 
 
 def refs(ev: PipedriveEvent, *pairs: tuple[str, str]) -> list[dict[str, str]]:

@@ -355,10 +355,12 @@ def calls_and_emails_per_period(
 
 def external_users_seen(connection: Connection, since: str) -> Rows:
     """External users seen since ``since`` (``integration``, ``external_id``, ``email``,
-    ``events``, ``last_seen_at``), by integration and id."""
+    ``name``, ``events``, ``last_seen_at``), by integration and id."""
     u = external_users
     return connection.execute(
-        sa.select(u.c.integration, u.c.external_id, u.c.email, u.c.events, u.c.last_seen_at)
+        sa.select(
+            u.c.integration, u.c.external_id, u.c.email, u.c.name, u.c.events, u.c.last_seen_at
+        )
         .where(u.c.last_seen_at >= since)
         .order_by(u.c.integration, u.c.external_id)
     ).all()
