@@ -539,7 +539,8 @@ def email_or_none(value: str | None) -> str | None:
     return email if valid_email(email) else None
 
 
-#: The longest rep name an adapter passes on (the canonical ``owner.name`` limit).
+#: The longest rep display name: what an adapter passes on, and the canonical ``owner.name``
+#: limit (generous, but a name, not a document).
 MAX_REP_NAME = 200
 
 

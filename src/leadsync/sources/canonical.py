@@ -28,7 +28,7 @@ from leadsync.model import (
     RecordRef,
     RecordType,
 )
-from leadsync.sources.base import describe
+from leadsync.sources.base import MAX_REP_NAME, describe
 from leadsync.sources.hygiene import finite_float, number_problem
 from leadsync.sources.properties import (
     ACTIVITY_FIELDS,
@@ -91,8 +91,6 @@ ACTIVITY_TYPES = tuple(t.value for t in ActivityType)
 # What the store keeps for an id (see leadsync.store.schema): a longer one is refused here,
 # with the field named, rather than by the database.
 MAX_ID_LENGTH = 200
-# A rep's display name (owner.name): generous, but a name, not a document.
-MAX_NAME_LENGTH = 200
 
 _ALLOWED_SET = frozenset(ALLOWED_KEYS)
 _OWNER_SET = frozenset(OWNER_KEYS)
@@ -414,8 +412,8 @@ def _owner_name(value: Any) -> str | None:
     name = value.strip()
     if not name:
         fail("owner.name", "must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        fail("owner.name", f"at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    if len(name) > MAX_REP_NAME:
+        fail("owner.name", f"at most {MAX_REP_NAME} characters, got {len(name)}")
     return name
 
 
