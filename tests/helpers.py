@@ -253,3 +253,9 @@ KIM_CONTACT: dict[str, Any] = {
     "properties": {"email": "kim@globex.test"},
     "owner": "u-1",
 }
+
+
+def help_words(output: str) -> str:
+    """A command's ``--help`` as one line of words: Rich wraps it in boxes at whatever width
+    its console took when first imported, so a phrase may be cut by a line and a border."""
+    return " ".join(output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())

@@ -19,7 +19,7 @@ from leadsync.cli import app
 from leadsync.model import display_ts
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, WIDE, console_server, sign_in
-from tests.helpers import call_line, contact_line, record_by_external, setup
+from tests.helpers import call_line, contact_line, help_words, record_by_external, setup
 from tests.live import LiveServer
 from tests.test_cli import Cli
 
@@ -64,7 +64,7 @@ def test_decisions_are_listed_newest_decided_first_with_both_times(
         [f"decided {display_ts(decided[3])}", "event 2026-11-01T10:00:00Z"],
     ]
     shown = CliRunner().invoke(app, ["decisions", "list", "--help"], env={"COLUMNS": "200"})
-    assert "newest decided first" in " ".join(shown.stdout.split())
+    assert "newest decided first" in help_words(shown.stdout)
 
 
 def test_skipped_activities_are_listed_by_the_time_they_show(late: Workspace, db_url: str) -> None:

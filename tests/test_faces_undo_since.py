@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.workspace import Workspace
-from tests.helpers import contact_line, owner_of, settings, setup, workspace_config
+from tests.helpers import contact_line, help_words, owner_of, settings, setup, workspace_config
 from tests.test_undo import received_cut
 
 
@@ -55,8 +55,8 @@ def test_a_late_event_decided_in_the_window_is_undone(workspace: Workspace, db_u
 def test_the_help_says_since_is_by_when_decisions_were_made() -> None:
     shown = CliRunner().invoke(app, ["undo", "--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
-    assert "Undo the decisions leadsync made since then (their decided time" in " ".join(
-        shown.stdout.split()
+    assert "Undo the decisions leadsync made since then (their decided time" in help_words(
+        shown.stdout
     )
 
 
