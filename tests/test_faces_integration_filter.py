@@ -86,7 +86,8 @@ def test_a_removed_integration_with_rows_is_still_a_filter(
         workspace.decisions("nope")
 
 
-def test_the_command_line_refuses_it_with_exit_2(live: LiveServer, db_url: str) -> None:
+def test_the_command_line_refuses_it_with_exit_2(workspace: Workspace, db_url: str) -> None:
+    setup(workspace)  # no server beside it: its log lines would share the captured stderr
     cli = Cli(db_url)
     refused = cli("dead-letters", "list", "--integration", "nope")
     assert refused.exit_code == 2
