@@ -46,6 +46,18 @@ def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iter
     workspace.close()
 
 
+def dialers_later_change() -> dict[str, object]:
+    """The dialer's rep u-9 (owner 102) on Kim at 11:00: an owner for the push to write."""
+    return ev(
+        "record",
+        "2026-11-01T11:00:00Z",
+        object="contact",
+        external_id="p-1",
+        owner="u-9",
+        properties={"email": "kim@globex.test"},
+    )
+
+
 def company_contact_call() -> list[dict[str, Any]]:
     return [
         ev(
@@ -186,17 +198,7 @@ def test_owner_is_compare_and_set_against_a_change_made_in_hubspot(
     # A person reassigns the contact in HubSpot; its webhook has not arrived yet.
     hub.set_owner("contacts", contact["id"], "104")
     # Meanwhile the dialer reassigns it (an older change than the person's, seen later).
-    run(
-        ws,
-        ev(
-            "record",
-            "2026-11-01T11:00:00Z",
-            object="contact",
-            external_id="p-1",
-            owner="u-9",
-            properties={"email": "kim@globex.test"},
-        ),
-    )
+    run(ws, dialers_later_change())
     result = ws.push()
     assert result.owner_checks == 1 and result.owner_redecided == 1
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "104"
@@ -213,17 +215,7 @@ def test_integration_wins_overwrites_without_reading_first(
     ws.push()
     contact = only(hub, "contacts")
     hub.set_owner("contacts", contact["id"], "104")
-    run(
-        ws,
-        ev(
-            "record",
-            "2026-11-01T11:00:00Z",
-            object="contact",
-            external_id="p-1",
-            owner="u-9",
-            properties={"email": "kim@globex.test"},
-        ),
-    )
+    run(ws, dialers_later_change())
     result = ws.push()
     assert result.owner_checks == 0
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
@@ -238,17 +230,7 @@ def test_our_own_write_echoed_by_hubspot_is_not_a_manual_change(
     contact = only(hub, "contacts")
     local_id = ws.find(email="kim@globex.test")[0]["id"]
     # The dialer changes the owner; leadsync pushes 102 to HubSpot.
-    run(
-        ws,
-        ev(
-            "record",
-            "2026-11-01T11:00:00Z",
-            object="contact",
-            external_id="p-1",
-            owner="u-9",
-            properties={"email": "kim@globex.test"},
-        ),
-    )
+    run(ws, dialers_later_change())
     ws.push()
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
     # HubSpot's webhook reports that change (made by a person's hand, as far as it says).

@@ -8,7 +8,6 @@ The errors are the databases' and drivers' own, caught from real statements."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -21,7 +20,6 @@ from leadsync.observability import database_outage
 from leadsync.pipeline.intake import database_unavailable
 from leadsync.store.database import create_db_engine
 from leadsync.workspace import Workspace
-from tests.conftest import PG_ENV
 from tests.live import compact, configure, serve
 
 # What each kind of failure is to the two predicates: (database_outage, database_unavailable).
@@ -114,7 +112,6 @@ def test_errors_before_any_database() -> None:
     assert judged(cases) == expected(cases)
 
 
-@pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"needs {PG_ENV}")
 def test_postgresql_errors(postgres_url: str) -> None:
     engine = create_db_engine(postgres_url)
 

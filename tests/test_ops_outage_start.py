@@ -35,7 +35,7 @@ def test_a_server_taking_no_connections_for_now_is_no_url_to_fix(said: str) -> N
     assert _refused(url, error) is None
 
 
-@pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"needs {PG_ENV}")
+@pytest.mark.usefixtures("postgres_url")  # PostgreSQL only: deselected, and said, without it
 @pytest.mark.parametrize("command", [["worker", "--once"], ["serve", "--port", "0"]])
 def test_serve_and_worker_exit_1_while_their_database_takes_no_connections(
     command: list[str],

@@ -10,22 +10,16 @@ import sqlalchemy as sa
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.store.schema import records
 from leadsync.workspace import Workspace
-from tests.helpers import ev, run
-from tests.test_hubspot_push import company_contact_call, config, only, ws  # noqa: F401
+from tests.helpers import run
+from tests.test_hubspot_push import (  # noqa: F401
+    company_contact_call,
+    config,
+    dialers_later_change,
+    only,
+    ws,
+)
 
 __all__ = ["ws"]
-
-
-def dialers_later_change() -> dict[str, object]:
-    """The dialer's rep u-9 (owner 102) on Kim at 11:00: an owner for the push to write."""
-    return ev(
-        "record",
-        "2026-11-01T11:00:00Z",
-        object="contact",
-        external_id="p-1",
-        owner="u-9",
-        properties={"email": "kim@globex.test"},
-    )
 
 
 def last_decision(workspace: Workspace) -> dict[str, object]:
