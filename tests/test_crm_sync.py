@@ -418,3 +418,81 @@ def test_an_older_owner_change_delivered_late_is_stale_for_every_vendor(
     outcomes = [(h["owner_id"], h["outcome"]) for h in record["owner_history"]]
     assert outcomes[-1] == ("102", "ignored") and ("102", "set") in outcomes
     assert "arrived out of order" in record["owner_history"][-1]["reason"]
+
+
+def link_change(
+    event_id: int, kind: str, from_id: int, to_id: int, primary: bool, removed: bool = False
+) -> dict[str, Any]:
+    """A HubSpot ``associationChange`` made by a person in the portal."""
+    subject = kind.split("_TO_")[0].lower()
+    return {
+        "eventId": event_id,
+        "subscriptionId": 9,
+        "occurredAt": NOV_1 + event_id,
+        "subscriptionType": f"{subject}.associationChange",
+        "associationType": kind,
+        "fromObjectId": from_id,
+        "toObjectId": to_id,
+        "associationRemoved": removed,
+        "isPrimaryAssociation": primary,
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:5",
+    }
+
+
+def test_a_company_moved_in_hubspot_is_the_contacts_primary_company(
+    workspace: Workspace,
+) -> None:
+    crm_workspace(workspace)
+    dialer_company = {"object": "company", "external_id": "a-1"}
+    kim = json.loads(contact_line("p-1", "u-1", "2026-11-01T08:00:00Z", event_id="d1"))
+    kim["associations"] = [dialer_company]
+    workspace.ingest("dialer", [json.dumps(kim)])
+    email = {**owner_change(501, "", NOV_1, 1), "propertyName": "email"}
+    email["propertyValue"] = "p-1@globex.test"  # HubSpot's contact 501 is the dialer's p-1
+    workspace.ingest("crm", [hubspot_batch(email)])
+
+    def companies() -> dict[str, bool]:
+        record = record_by_external(workspace, "p-1")
+        names = {}
+        for integration, external in (("dialer", "a-1"), ("crm", "601"), ("crm", "602")):
+            found = workspace.find(external=f"{integration}:{external}")
+            if found:
+                names[found[0]["id"]] = external
+        return {
+            names[a["id"]]: a["primary"] for a in record["associations"] if a["type"] == "company"
+        }
+
+    assert companies() == {"a-1": True}
+    # A person adds company 602 in HubSpot (HubSpot sends both sides), then makes 601 primary.
+    workspace.ingest(
+        "crm",
+        [
+            hubspot_batch(
+                link_change(10, "CONTACT_TO_COMPANY", 501, 602, primary=False),
+                link_change(11, "COMPANY_TO_CONTACT", 602, 501, primary=False),
+            ),
+            hubspot_batch(link_change(12, "CONTACT_TO_COMPANY", 501, 601, primary=True)),
+        ],
+    )
+    assert companies() == {"a-1": False, "601": True, "602": False}
+    # A link removed in HubSpot changes nothing (leadsync never ends a link).
+    workspace.ingest(
+        "crm", [hubspot_batch(link_change(13, "CONTACT_TO_COMPANY", 501, 602, False, True))]
+    )
+    assert companies() == {"a-1": False, "601": True, "602": False}
+    # The dialer's next call goes to the company the contact is at now.
+    call = {
+        "id": "c1",
+        "type": "activity",
+        "occurred_at": "2026-11-02T10:00:00Z",
+        "activity": "call",
+        "external_id": "call-1",
+        "owner": "u-1",
+        "properties": {"duration_s": 300, "outcome": "connected"},
+        "associations": [{"object": "contact", "external_id": "p-1"}],
+    }
+    workspace.ingest("dialer", [json.dumps(call)])
+    (item,) = record_by_external(workspace, "p-1")["timeline"]
+    [company_601] = workspace.find(external="crm:601")
+    assert company_601["id"] in {a["id"] for a in item["associations"]}

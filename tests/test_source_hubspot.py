@@ -105,6 +105,14 @@ def record(event_id: str, obj: str, external_id: str, **extra: Any) -> dict[str,
     }
 
 
+def contact_ref(external_id: str) -> dict[str, str]:
+    return {"object": "contact", "external_id": external_id}
+
+
+def company_ref(external_id: str) -> dict[str, str]:
+    return {"object": "company", "external_id": external_id}
+
+
 # ------------------------------------------------------------------ every event name
 
 EXPECTED: dict[str, list[dict[str, Any]]] = {
@@ -165,7 +173,26 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     "contact.deletion": [],
     "company.merge": [],
     "deal.restore": [],
-    "ticket.associationChange": [],
+    # an association added in HubSpot: the "from" record names the "to" record; between a
+    # contact and a company the primary flag says which side speaks
+    "ticket.associationChange": [
+        record("56:1043", "ticket", "8401", associations=[contact_ref("5101")])
+    ],
+    "contact.associationChange.primary": [
+        record("56:1044", "contact", "5101", associations=[company_ref("6201")], manual=True)
+    ],
+    "contact.associationChange.plain": [
+        record("56:1045", "company", "6202", associations=[contact_ref("5101")], manual=True)
+    ],
+    "company.associationChange.contact": [
+        record("56:1046", "company", "6202", associations=[contact_ref("5101")], manual=True)
+    ],
+    "object.associationChange.deal_company": [
+        record("56:1049", "deal", "7301", associations=[company_ref("6201")], manual=True)
+    ],
+    # a link removed (leadsync never ends one), a link to an object leadsync does not keep
+    "contact.associationChange.removed": [],
+    "deal.associationChange.line_item": [],
     "contact.privacyDeletion": [],
     "object.creation.custom_object": [],
     "product.creation": [],
@@ -211,6 +238,39 @@ def test_mixed_batch() -> None:
         [],
         [],
     ]
+
+
+def test_leadsync_own_association_coming_back_is_an_echo() -> None:
+    echo = {**LINK_ADDED, "changeSource": "INTEGRATION", "sourceId": f"app:{APP_ID}"}
+    assert events_of_one(echo) == []
+    assert events_of_one(echo, make({})) != []  # without app_id it is taken
+
+
+@pytest.mark.parametrize(
+    ("association_type", "expected"),
+    [
+        # fromObjectId 5101, toObjectId 6201, isPrimaryAssociation true: the person speaks
+        ("COMPANY_TO_CONTACT", ("contact", "6201", "company", "5101")),
+        ("DEAL_TO_CONTACT", ("deal", "5101", "contact", "6201")),
+        ("CONTACT_TO_DEAL", ("contact", "5101", "deal", "6201")),
+        ("DEAL_TO_COMPANY", ("deal", "5101", "company", "6201")),
+        ("contact_to_company_unlabeled", ("contact", "5101", "company", "6201")),
+        ("TICKET_TO_TICKET", None),
+        ("PARENT_TO_CHILD_COMPANY", None),
+        ("CONTACT_TO_LINE_ITEM", None),
+        ("CONTACTS", None),
+    ],
+)
+def test_association_types(association_type: str, expected: tuple[str, ...] | None) -> None:
+    element = {**LINK_ADDED, "associationType": association_type}
+    events = events_of_one(element)
+    if expected is None:
+        assert events == []
+        return
+    (event,) = events
+    subject, subject_id, other, other_id = expected
+    assert (event["object"], event["external_id"]) == (subject, subject_id)
+    assert event["associations"] == [{"object": other, "external_id": other_id}]
 
 
 def test_without_app_id_the_echo_is_taken() -> None:
@@ -380,6 +440,7 @@ def _without(element: dict[str, Any], key: str) -> dict[str, Any]:
 
 OWNER_CHANGE = load("contact.propertyChange.owner_crm_ui")[0]
 ECHO_CANDIDATE = {**OWNER_CHANGE, "changeSource": "INTEGRATION"}
+LINK_ADDED = load("contact.associationChange.primary")[0]
 
 
 @pytest.mark.parametrize(
@@ -427,6 +488,24 @@ ECHO_CANDIDATE = {**OWNER_CHANGE, "changeSource": "INTEGRATION"}
         (
             {**OWNER_CHANGE, "subscriptionType": "object.propertyChange"},
             'field "objectTypeId": required',
+        ),
+        (
+            _without(LINK_ADDED, "associationRemoved"),
+            'field "associationRemoved": must be true or false, missing',
+        ),
+        (
+            {**LINK_ADDED, "associationRemoved": "false"},
+            'field "associationRemoved": must be true or false, got a string',
+        ),
+        (
+            {**LINK_ADDED, "isPrimaryAssociation": 1},
+            'field "isPrimaryAssociation": must be true or false, got a number',
+        ),
+        (_without(LINK_ADDED, "toObjectId"), 'field "toObjectId": required'),
+        (_without(LINK_ADDED, "associationType"), 'field "associationType": required'),
+        (
+            {**LINK_ADDED, "subscriptionType": "object.associationChange"},
+            'field "fromObjectTypeId": required',
         ),
     ],
 )

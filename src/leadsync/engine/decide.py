@@ -526,6 +526,7 @@ class BatchDecider:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         if event.type is EventType.RECORD:
             self.fill_record(record, event.properties, event.occurred_at, event.integration)
+            links.link_named(self, record, event)  # an association made in the CRM
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None

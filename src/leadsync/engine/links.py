@@ -5,8 +5,10 @@ HubSpot keeps exactly one primary company per contact, and so does leadsync; it 
 the sources say now. A contact's or lead's own record event that names companies makes the
 first of them (in the event's order, as "the first named record" everywhere) its primary
 company, and events apply in arrival order: the latest such event decides. The company that
-was primary stays associated, as a plain association: no source says that a link ended
-(HubSpot's ``associationChange`` webhooks are ignored, the other tools never send one). An
+was primary stays associated, as a plain association: leadsync never ends a link (HubSpot's
+``associationChange`` webhooks say when one is removed; that is not applied, the other tools
+never say it). A link added in HubSpot is the CRM's record event naming the other record
+(sources/hubspot.py): a primary company is the contact's own event naming it. An
 event of another record that names the contact (a company's, a deal's) associates it and
 makes a company primary only for a contact that has none yet, as the first company always
 was.

@@ -45,11 +45,22 @@ property                           empty or null value is ``null``, i.e. HubSpot
 property
 ``creation``                       a **record** event with no owner and no properties: the
                                    record exists in the CRM
+``associationChange``, a link      a **record** event of the ``fromObjectId`` record naming the
+added (``associationRemoved``      ``toObjectId`` record (types from ``associationType``,
+false)                             ``CONTACT_TO_COMPANY``, or the generic ``fromObjectTypeId``
+                                   and ``toObjectTypeId``). Between a contact and a company the
+                                   contact speaks when ``isPrimaryAssociation`` is true (the
+                                   company becomes its primary one) and the company otherwise
+                                   (primary only for a contact without one)
+``associationChange``, a link      ``[]``: leadsync never ends a link; nor keeps one to a line
+removed, or to another object      item, a product, a company's parent or a custom object
 ``deletion``, ``merge``,           ``[]``: known and ignored; deletions are not propagated
-``restore``, ``associationChange``,
-``privacyDeletion``
+``restore``, ``privacyDeletion``
 =================================  ===========================================================
 
+An ``associationChange`` of records leadsync keeps without ``fromObjectId``, ``toObjectId``
+or a boolean ``associationRemoved`` (or ``isPrimaryAssociation`` given as anything but a
+boolean) is an EventError naming the field.
 A ``propertyChange`` without a ``propertyValue`` key is an EventError (``null`` and ``""``
 are a cleared value; a missing key is a malformed event, never a clear).
 
@@ -146,11 +157,14 @@ IGNORED_OBJECTS = frozenset({"product", "line_item", "conversation", "event"})
 #: Actions on records that leadsync turns into events.
 CREATION = "creation"
 PROPERTY_CHANGE = "propertyChange"
+ASSOCIATION_CHANGE = "associationChange"
 #: Actions on records that are known and ignored.
-IGNORED_ACTIONS = frozenset(
-    {"deletion", "merge", "restore", "associationChange", "privacyDeletion"}
-)
-ACTIONS = (CREATION, PROPERTY_CHANGE, *sorted(IGNORED_ACTIONS))
+IGNORED_ACTIONS = frozenset({"deletion", "merge", "restore", "privacyDeletion"})
+ACTIONS = (CREATION, PROPERTY_CHANGE, ASSOCIATION_CHANGE, *sorted(IGNORED_ACTIONS))
+#: The record types an ``associationType`` (``CONTACT_TO_COMPANY``) names, by its parts.
+ASSOCIATION_OBJECTS: dict[str, RecordType] = {
+    name.upper(): record_type for name, record_type in RECORD_OBJECTS.items()
+}
 KNOWN_EVENTS = (
     f"<object>.<action> with <object> one of {', '.join([*RECORD_OBJECTS, GENERIC_OBJECT])}"
     f" and <action> one of {', '.join(ACTIONS)}",
@@ -252,21 +266,21 @@ class HubSpotAdapter(Adapter):
             event_name_error("subscriptionType", name, KNOWN_EVENTS)
         if action in IGNORED_ACTIONS:
             return []
-        record_type = _record_type(data, subject)
-        if record_type is None or self._is_echo(data):
+        if self._is_echo(data):
             return []
-        canonical: dict[str, Any] = {
+        if action == ASSOCIATION_CHANGE:
+            fields = _added_link(data, subject == GENERIC_OBJECT)
+        else:
+            fields = _record_change(data, subject, action)
+        if fields is None:
+            return []
+        canonical = {
             "id": event_id,
             "occurred_at": _event_time(data.get("occurredAt"), "occurredAt"),
-            "object": record_type.value,
-            "external_id": text(data, "objectId", required=True),
+            **fields,
         }
         if text(data, "changeSource") in MANUAL_CHANGE_SOURCES:
             canonical["manual"] = True
-        if action == CREATION:
-            canonical["type"] = "record"
-        elif not _describe_change(data, record_type, canonical):
-            return []
         return [parse_event(canonical, self.integration, seq)]
 
     def _is_echo(self, data: dict[str, Any]) -> bool:
@@ -326,6 +340,23 @@ def _record_type(data: dict[str, Any], subject: str) -> RecordType | None:
     return OBJECT_TYPE_IDS.get(text(data, "objectTypeId", required=True) or "")
 
 
+def _record_change(data: dict[str, Any], subject: str, action: str) -> dict[str, Any] | None:
+    """A creation or property change as the canonical fields of its event; None for an object
+    or a property leadsync does not keep."""
+    record_type = _record_type(data, subject)
+    if record_type is None:
+        return None
+    out: dict[str, Any] = {
+        "object": record_type.value,
+        "external_id": text(data, "objectId", required=True),
+    }
+    if action == CREATION:
+        out["type"] = "record"
+    elif not _describe_change(data, record_type, out):
+        return None
+    return out
+
+
 def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[str, Any]) -> bool:
     """Fill ``out`` for a property change; False when the property is not one leadsync keeps."""
     prop = text(data, "propertyName", required=True)
@@ -350,6 +381,67 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
         if closed is not None:
             out["properties"]["is_closed"] = closed
     return True
+
+
+def _association_types(data: dict[str, Any], generic: bool) -> tuple[RecordType, RecordType] | None:
+    """The record types an association change links, from and to; None when either is not
+    one leadsync keeps (a line item, a product, a company's parent, a custom object)."""
+    if generic:
+        from_type = OBJECT_TYPE_IDS.get(text(data, "fromObjectTypeId", required=True) or "")
+        to_type = OBJECT_TYPE_IDS.get(text(data, "toObjectTypeId", required=True) or "")
+    else:
+        kind = (text(data, "associationType", required=True) or "").upper()
+        left, sep, right = kind.partition("_TO_")
+        from_type = ASSOCIATION_OBJECTS.get(left) if sep else None
+        # A labelled type ("CONTACT_TO_COMPANY_UNLABELED") names the object first.
+        to_type = ASSOCIATION_OBJECTS.get(right.split("_", 1)[0]) if sep else None
+    if from_type is None or to_type is None or from_type is to_type:
+        return None
+    return from_type, to_type
+
+
+def _added_link(data: dict[str, Any], generic: bool) -> dict[str, Any] | None:
+    """An association added in HubSpot as the canonical fields of a record event (``object``,
+    ``external_id``, ``associations``): the ``from`` record naming the ``to`` record. Between
+    a contact and a company, HubSpot's primary flag decides which side speaks: a primary
+    association is the contact's own event naming the company (it becomes the contact's
+    primary company, as a contact's event naming a company first does); a plain one is the
+    company's event naming the contact (primary only for a contact that has no company yet,
+    as HubSpot makes a first company primary). None for a link removed (leadsync never ends
+    a link) or between records leadsync does not keep."""
+    types = _association_types(data, generic)
+    if types is None or _flag(data, "associationRemoved", required=True):
+        return None
+    ids = {
+        types[0]: text(data, "fromObjectId", required=True),
+        types[1]: text(data, "toObjectId", required=True),
+    }
+    subject = types[0]
+    if _person_with_company(types):
+        primary = _flag(data, "isPrimaryAssociation")
+        subject = RecordType.CONTACT if primary else RecordType.COMPANY
+    (other,) = [t for t in types if t is not subject]
+    return {
+        "type": "record",
+        "object": subject.value,
+        "external_id": ids[subject],
+        "associations": [{"object": other.value, "external_id": ids[other]}],
+    }
+
+
+def _person_with_company(types: tuple[RecordType, RecordType]) -> bool:
+    return set(types) == {RecordType.CONTACT, RecordType.COMPANY}
+
+
+def _flag(data: dict[str, Any], name: str, required: bool = False) -> bool:
+    """A boolean field of the event (``true``/``false``); missing is False unless required."""
+    value = data.get(name)
+    if value is None and not required:
+        return False
+    if not isinstance(value, bool):
+        shown = "missing" if value is None else f"got {describe(value)}"
+        refuse(name, f"must be true or false, {shown}")
+    return value
 
 
 def _app_of(source_id: str) -> str | None:
