@@ -86,16 +86,19 @@ TARGET_LOCK_SHARE = 0.05
 # ------------------------------------------------------------------------ the worker
 
 
-def timed(spent: Counter[str], module: Any, name: str) -> None:
-    """Replace ``module.name`` with a wrapper adding its wall time to ``spent[name]``."""
+def timed(spent: Counter[str], module: Any, name: str, cpu: Counter[str] | None = None) -> None:
+    """Replace ``module.name`` with a wrapper adding its wall time to ``spent[name]`` (and
+    this thread's CPU time to ``cpu[name]``, when given)."""
     inner = getattr(module, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started, thread_cpu = time.perf_counter(), time.thread_time()
         try:
             return inner(*args, **kwargs)
         finally:
             spent[name] += time.perf_counter() - started
+            if cpu is not None:
+                cpu[name] += time.thread_time() - thread_cpu
 
     setattr(module, name, wrapper)
 

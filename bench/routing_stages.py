@@ -3,12 +3,13 @@
 A scratch database gets ``--events`` synthetic events as pending inbox rows (as
 ``bench/drain_bench.py`` prepares them), then one worker drains it (``drain`` with
 ``--parts``, batch ``--batch-size``) while the router's store calls and engine steps are
-timed by wrappers: wall seconds summed over the drain's windows. With one worker every
-window's rows are parsed at the barrier (the rest of ``route_window``'s time beyond the
-stages listed); with several, the elected worker parses them ahead.
+timed by wrappers: wall seconds and this process's CPU seconds summed over the drain's
+windows. Every window is cut in ``--parts`` parts, as that many workers draining would have
+it (a lone worker takes each window whole and looks nothing up); this worker applies them in
+turn. Each window's rows are parsed at the barrier (``_events``) unless ``--ahead``; with
+several workers, the elected worker parses them ahead.
 
-    .venv/bin/python bench/routing_stages.py --events 40000
-"""
+    .venv/bin/python bench/routing_stages.py --events 40000 --parts 2"""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
 
 STORE = ("routable", "reserve_run", "create_parts", "open_parts", "lock_batch")
-ENGINE = ("resolve", "rep_keys", "components", "event_keys")
+ENGINE = ("resolve", "rep_keys", "components", "row_keys")
 
 
 def _wrap_route(module: Any, ahead: bool, profile: str | None) -> None:
@@ -70,11 +71,16 @@ def main() -> int:
     args = parser.parse_args()
 
     spent: Counter[str] = Counter()
+    cpu: Counter[str] = Counter()
     for name in STORE:
-        drain_bench.timed(spent, routing_store, name)
+        drain_bench.timed(spent, routing_store, name, cpu)
     for name in ENGINE:
-        drain_bench.timed(spent, conflicts, name)
-    drain_bench.timed(spent, routing, "route_window")
+        drain_bench.timed(spent, conflicts, name, cpu)
+    drain_bench.timed(spent, routing, "_events", cpu)  # the parse (not read ahead)
+    drain_bench.timed(spent, routing, "route_window", cpu)
+    # Cut every window in --parts parts, as that many workers draining would have it (a lone
+    # worker takes each window whole and looks nothing up); this one applies them in turn.
+    routing_store.draining = lambda connection: args.parts
     if args.ahead or args.profile:
         _wrap_route(routing, args.ahead, args.profile)
     server = drain_bench.Server(args.postgres)
@@ -91,9 +97,16 @@ def main() -> int:
     finally:
         server.close()
     windows = -(-args.events // (args.batch_size * args.parts))
-    print(f"drain {wall:.1f} s, {windows} windows; seconds summed over them, and per window:")
+    print(
+        f"drain {wall:.1f} s, {windows} windows; wall and this process's CPU seconds summed"
+        " over them, CPU per window and per event:"
+    )
     for stage, seconds in spent.most_common():
-        print(f"  {stage:14s} {seconds:7.2f} s  {seconds / windows:6.3f} s")
+        used = cpu[stage]
+        print(
+            f"  {stage:14s} {seconds:7.2f} s wall {used:7.2f} s CPU  {used / windows:6.3f} s"
+            f"  {used / args.events * 1e6:5.1f} µs"
+        )
     return 0
 
 
