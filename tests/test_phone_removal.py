@@ -375,3 +375,55 @@ def test_numbers_given_before_givers_were_kept_go_only_from_records_aircall_made
     ingest_ok(workspace, "phone", _contact(9002, T0 + 60, [], email=email))
     remaining = {"mobilephone": "+33612345678"}
     assert indexed_phones(workspace, contact) == ({} if made_by_aircall else remaining)
+
+
+# ------------------------------------------------------------------ numbers beyond two
+
+HOME = "+33 1 40 20 50 50"
+DESK = "+33 1 45 67 89 10"
+
+
+def test_every_number_of_an_aircall_contact_finds_it_and_a_shorter_list_takes_back_the_rest(
+    workspace: Workspace,
+) -> None:
+    """A contact with four numbers: the two beyond a work and a mobile one are kept (never
+    pushed: HubSpot has no property for them) and calls from them land on its timeline; a
+    list that got shorter takes back what it no longer has, those numbers included."""
+    _setup(workspace)
+    four = [("Work", WORK), ("Mobile", MOBILE), ("Home", HOME), ("Other", DESK)]
+    ingest_ok(workspace, "phone", _contact(9003, T0, four))
+    contact = record_id(workspace, "phone", "9003")
+    assert indexed_phones(workspace, contact) == {
+        "phone": "+33176360695",
+        "mobilephone": "+33612345678",
+        "other_phone_1": "+33140205050",
+        "other_phone_2": "+33145678910",
+    }
+    ingest_ok(workspace, "phone", number_call(5101, T0 + 60, DESK))
+    assert {a["external_id"] for a in _timeline(workspace, contact)} == {"5101"}
+    assert _held(workspace) == []
+    # Home and the desk line leave Aircall's list (the desk line moves up a place first).
+    ingest_ok(workspace, "phone", _contact(9003, T0 + 120, [*four[:2], ("Other", DESK)]))
+    assert indexed_phones(workspace, contact)["other_phone_1"] == "+33145678910"
+    assert "other_phone_2" not in indexed_phones(workspace, contact)
+    ingest_ok(workspace, "phone", _contact(9003, T0 + 180, four[:2]))
+    assert indexed_phones(workspace, contact) == {
+        "phone": "+33176360695",
+        "mobilephone": "+33612345678",
+    }
+    properties = workspace.record("contact", contact)["properties"]
+    assert properties["other_phone_1"] is None and properties["other_phone_2"] is None
+    ingest_ok(workspace, "phone", number_call(5102, T0 + 240, HOME))
+    assert _held(workspace) == ["+33140205050"]  # nobody has it any more
+
+
+def test_an_aircall_list_longer_than_seven_keeps_the_first_seven() -> None:
+    numbers = [("Mobile" if i == 1 else "Work", f"+33 1 40 20 50 {i:02d}") for i in range(9)]
+    body = _contact(9004, T0, numbers)
+    [event] = adapter_for("aircall", "phone").to_events(body, {}, "e1", 1)
+    kept = {k: v for k, v in event.properties.items() if "phone" in k}
+    assert kept == {
+        "phone": "+33 1 40 20 50 00",
+        "mobilephone": "+33 1 40 20 50 01",
+        **{f"other_phone_{n}": f"+33 1 40 20 50 {n + 1:02d}" for n in range(1, 6)},
+    }

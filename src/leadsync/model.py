@@ -401,6 +401,12 @@ class ActivitySkip:
 
 
 # A pair of associated records is stored once, the record whose type ranks first on the left.
+#: A person's numbers beyond ``phone`` and ``mobilephone`` (a home line, a second work line, an
+#: assistant's), as canonical properties in the order the tool lists them: kept so that a call
+#: from any of them finds the person, never pushed (HubSpot's contacts have no property for
+#: them). A tool's numbers beyond these are not kept.
+OTHER_PHONES = tuple(f"other_phone_{n}" for n in range(1, 6))
+
 ASSOCIATION_RANK: dict[RecordType, int] = {
     RecordType.CONTACT: 0,
     RecordType.LEAD: 1,

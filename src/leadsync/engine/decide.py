@@ -48,7 +48,7 @@ from leadsync.rules.ownership import (
     decide_owner,
     echo_verdict,
 )
-from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields
+from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import Ambiguity, IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
@@ -248,9 +248,7 @@ class BatchDecider:
             if isinstance(record.properties, str)
             else record.properties
         )
-        if record.type in PHONE_RECORD_TYPES and (
-            "phone" in properties or "mobilephone" in properties
-        ):
+        if record.type in PHONE_RECORD_TYPES and gives_phones(properties):
             properties = counterparts.take_phones(self, record, properties, props, integration, at)
         props.update(properties)
         record.properties = props

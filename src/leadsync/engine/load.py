@@ -30,7 +30,7 @@ from leadsync.engine.state import (
 from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
-from leadsync.rules.records import PHONE_RECORD_TYPES, phones
+from leadsync.rules.records import PHONE_RECORD_TYPES, gives_phones, phones
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
@@ -191,7 +191,7 @@ def _numbers(
             region = _region(rules, event.integration)
             asked.update(p.key for p in counterpart_numbers(properties, region))
         elif holding and event.type is EventType.RECORD and event.object in person:
-            if "phone" not in event.properties and "mobilephone" not in event.properties:
+            if not gives_phones(event.properties):
                 continue
             region = _region(rules, event.integration)
             for phone in phones(event.object, event.properties, region).values():

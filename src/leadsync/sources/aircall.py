@@ -45,7 +45,9 @@ contact.updated            (first ``emails[].value``), ``firstname`` / ``lastnam
                            (``first_name`` / ``last_name``), ``phone`` (the first
                            ``phone_numbers[].value`` whose ``label`` is not Mobile),
                            ``mobilephone`` (the first whose ``label`` is Mobile, any
-                           case), ``company`` (``company_name``, HubSpot's contact
+                           case), ``other_phone_1``… (the numbers after those two, in
+                           list order, five at most: a call from any of them finds the
+                           contact; never pushed), ``company`` (``company_name``, HubSpot's contact
                            property). No owner. ``phone_numbers`` is the contact's
                            whole list: when it is there, both phone properties are
                            given, null where it has none (a number removed in Aircall
@@ -120,7 +122,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from leadsync.errors import SignatureError
-from leadsync.model import DIRECTIONS, Event
+from leadsync.model import DIRECTIONS, OTHER_PHONES, Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -473,13 +475,15 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
 def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
     """``phone`` and ``mobilephone`` of a contact's ``phone_numbers`` (``[{label, value}]``):
     the first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the mobile, the
-    first other one the phone; each number as given, trimmed. The list is the contact's
+    first other one the phone, the numbers after them ``other_phone_1``… in list order (the
+    first five: ``model.OTHER_PHONES``); each number as given, trimmed. The list is the contact's
     whole list (``phone_list_complete``): when the payload has it, both are given, null
     where it has no such number (an empty list: both null), so a number removed in Aircall
     is removed from the contact; no list (the key absent, or null) gives neither."""
     if get_path(body, path) is None:
         return {}
     phones: dict[str, str | None] = {"phone": None, "mobilephone": None}
+    others = iter(OTHER_PHONES)
     for where, element, value in _entries(body, path, "value"):
         label = element.get("label")
         if label is not None and not isinstance(label, str):
@@ -488,6 +492,8 @@ def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
         prop = "mobilephone" if mobile else "phone"
         if phones[prop] is None:
             phones[prop] = value
+        elif (other := next(others, None)) is not None:
+            phones[other] = value
     return phones
 
 
