@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import CALL_OUTCOMES, ActivityType, Event, EventType, RecordRef, RecordType
+from leadsync.model import (
+    CALL_OUTCOMES,
+    OTHER_PHONES,
+    ActivityType,
+    Event,
+    EventType,
+    RecordRef,
+    RecordType,
+)
 from leadsync.sources.aircall import (
     ADAPTER,
     ASSETS_READY,
@@ -385,6 +393,7 @@ def test_contact_created_becomes_a_contact_record_without_owner() -> None:
         "email": "kim.lee@globex.test",
         "mobilephone": "+14155550142",  # labelled Mobile
         "phone": None,  # the whole list has no other number (phone_list_complete)
+        **dict.fromkeys(OTHER_PHONES),
     }
     assert event.owner is None
     assert event.associations == ()

@@ -177,7 +177,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         }
     ],
     "account.destroyed": [],
-    # The first work number and the first mobile one, as given (trimmed).
+    # The first work number and the first mobile one, as given (trimmed); the second work
+    # number and the home one beside them (a created event has every array).
     "prospect.created-phones": [
         {
             "id": "KEY",
@@ -193,10 +194,13 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "email": "dana.cruz@umbrella.test",
                 "mobilephone": "+1 415 555 0142",
                 "phone": "+1 415 555 0110",
+                "other_phone_1": "+1 415 555 0111",
+                "other_phone_2": "+1 415 555 0177",
             },
         }
     ],
-    # An update of the home number alone says nothing of the work number: no phone.
+    # An update of the home number alone says nothing of the work number: no phone, and
+    # nothing of the other arrays: no other number either.
     "prospect.updated-phones": [
         {
             "id": "KEY",
@@ -663,53 +667,106 @@ def phones_of(name: str, **attributes: Any) -> dict[str, Any]:
         **attributes,
     }
     (record,) = converted(body)
-    return {k: v for k, v in record["properties"].items() if k in ("phone", "mobilephone")}
+    return {k: v for k, v in record["properties"].items() if k != "title"}
+
+
+W1, W2, W3 = "+1 555 0110", "+1 555 0111", "+1 555 0112"
+M1, M2 = "+1 555 0142", "+1 555 0143"
+O1, O2 = "+1 555 0120", "+1 555 0121"
+H1, V1, V2 = "+1 555 0130", "+1 555 0140", "+1 555 0141"
+#: An update carrying every phone array (so it speaks for all of a prospect's numbers).
+EVERY_ARRAY = {
+    "workPhones": [W1, W2],
+    "mobilePhones": [M1, M2],
+    "otherPhones": [O1],
+    "homePhones": [H1],
+    "voipPhones": [V1, V2],
+}
 
 
 @pytest.mark.parametrize(
     ("name", "attributes", "expected"),
     [
-        # created: the first work number, else other, home, voip (in that order)
+        # created: the first work number, else other, home, voip (in that order); the numbers
+        # left go to other_phone_1.. (the rest of work, of mobile, then other, home, voip)
         (
             "prospect.created",
-            {"workPhones": ["+1 555 0110"], "otherPhones": ["+1 555 0120"]},
-            {"phone": "+1 555 0110"},
+            {"workPhones": [W1], "otherPhones": [O1]},
+            {"phone": W1, "other_phone_1": O1},
         ),
         (
             "prospect.created",
-            {"workPhones": [], "voipPhones": ["+1 555 0140"], "homePhones": ["+1 555 0130"]},
-            {"phone": "+1 555 0130"},
+            {"workPhones": [], "voipPhones": [V1], "homePhones": [H1]},
+            {"phone": H1, "other_phone_1": V1},
         ),
         (
             "prospect.created",
-            {"otherPhones": ["  ", "+1 555 0120"], "homePhones": ["+1 555 0130"]},
-            {"phone": "+1 555 0120"},
+            {"otherPhones": ["  ", O1], "homePhones": [H1]},
+            {"phone": O1, "other_phone_1": H1},
         ),
-        ("prospect.created", {"voipPhones": ["+1 555 0140"]}, {"phone": "+1 555 0140"}),
+        ("prospect.created", {"voipPhones": [V1]}, {"phone": V1}),
         # a mobile number is never the phone
-        ("prospect.created", {"mobilePhones": ["+1 555 0142"]}, {"mobilephone": "+1 555 0142"}),
+        ("prospect.created", {"mobilePhones": [M1]}, {"mobilephone": M1}),
+        # five other numbers at most, in the documented order (V2 is the sixth)
+        (
+            "prospect.created",
+            EVERY_ARRAY,
+            {
+                "phone": W1,
+                "mobilephone": M1,
+                "other_phone_1": W2,
+                "other_phone_2": M2,
+                "other_phone_3": O1,
+                "other_phone_4": H1,
+                "other_phone_5": V1,
+            },
+        ),
+        # a number given twice (the same text, trimmed) is given once
+        (
+            "prospect.created",
+            {"workPhones": [W1, f" {W1} ", W2], "mobilePhones": [M1], "homePhones": [M1, W2, H1]},
+            {"phone": W1, "mobilephone": M1, "other_phone_1": W2, "other_phone_2": H1},
+        ),
         # updated: other kinds stand in only when the update says there is no work number
-        ("prospect.updated", {"homePhones": ["+1 555 0130"]}, {}),
-        (
-            "prospect.updated",
-            {"workPhones": [], "homePhones": ["+1 555 0130"]},
-            {"phone": "+1 555 0130"},
-        ),
-        (
-            "prospect.updated",
-            {"workPhones": ["+1 555 0111"], "homePhones": ["+1 555 0130"]},
-            {"phone": "+1 555 0111"},
-        ),
-        (
-            "prospect.updated",
-            {"mobilePhones": [None, "+1 555 0143"]},
-            {"mobilephone": "+1 555 0143"},
-        ),
+        ("prospect.updated", {"homePhones": [H1]}, {}),
+        ("prospect.updated", {"workPhones": [], "homePhones": [H1]}, {"phone": H1}),
+        ("prospect.updated", {"workPhones": [W2], "homePhones": [H1]}, {"phone": W2}),
+        ("prospect.updated", {"mobilePhones": [None, M2]}, {"mobilephone": M2}),
         ("prospect.updated", {"workPhones": None, "mobilePhones": []}, {}),
+        # an update speaks for the other numbers only when it carries every array ...
+        (
+            "prospect.updated",
+            {k: v for k, v in EVERY_ARRAY.items() if k != "voipPhones"},
+            {"phone": W1, "mobilephone": M1},
+        ),
+        ("prospect.updated", {"workPhones": [W1, W2, W3]}, {"phone": W1}),
+        ("prospect.updated", {"mobilePhones": [M1, M2]}, {"mobilephone": M1}),
+        (
+            "prospect.updated",
+            {**EVERY_ARRAY, "workPhones": None, "mobilePhones": [], "otherPhones": [O1, O2]},
+            {
+                "phone": O1,
+                "other_phone_1": O2,
+                "other_phone_2": H1,
+                "other_phone_3": V1,
+                "other_phone_4": V2,
+            },
+        ),
+        # ... and never gives null: emptied arrays clear nothing
+        ("prospect.updated", dict.fromkeys(EVERY_ARRAY, []), {}),
+        ("prospect.created", dict.fromkeys(EVERY_ARRAY), {}),
     ],
 )
 def test_prospect_numbers(name: str, attributes: dict[str, Any], expected: dict[str, Any]) -> None:
     assert phones_of(name, **attributes) == expected
+
+
+def test_an_update_reads_only_the_phone_arrays_it_speaks_for() -> None:
+    """A malformed array the event does not speak for is not read (an update of the mobile
+    numbers and the voip ones says nothing of where a voip number goes)."""
+    assert phones_of("prospect.updated", mobilePhones=[M1], voipPhones=[7]) == {"mobilephone": M1}
+    with pytest.raises(EventError, match=re.escape('"data.attributes.voipPhones[0]": must be')):
+        phones_of("prospect.updated", **{**EVERY_ARRAY, "voipPhones": [7]})
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,73 @@ def test_a_v2_change_never_takes_a_number_back(workspace: Workspace) -> None:
     ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:07:40Z", both[1:]))
     ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:08:40Z", []))
     assert indexed_phones(workspace, person) == expected
+
+
+# ------------------------------------------------------------------ numbers beyond two
+
+HOME = "+33 1 40 20 50 50"
+DESK = "+33 1 45 67 89 10"
+FOUR = [("mobile", MOBILE), ("work", WORK), ("home", HOME), ("other", DESK)]
+
+
+def _timeline(ws: Workspace, person: int) -> list[str]:
+    return [a["external_id"] for a in ws.record("contact", person)["timeline"]]
+
+
+def _held(ws: Workspace) -> list[str]:
+    with ws.engine.connect() as c:
+        return [n for (n,) in c.execute(sa.select(held_activities.c.number)).all()]
+
+
+def test_every_number_of_a_v1_person_finds_it_and_a_shorter_list_takes_back_the_rest(
+    workspace: Workspace,
+) -> None:
+    """A person with four numbers in Pipedrive: the two beyond the mobile and the phone are
+    kept, so that a call from them lands on the person; a v1 list that lost one takes it
+    back (the numbers after it move up a place)."""
+    _setup(workspace)
+    ingest_ok(workspace, "pd", _v1_person(T0, FOUR))
+    person = record_id(workspace, "pd", "11")
+    assert indexed_phones(workspace, person) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+        "other_phone_1": "+33140205050",
+        "other_phone_2": "+33145678910",
+    }
+    ingest_ok(
+        workspace, "phone", number_call(5101, T0 + 60, HOME), number_call(5102, T0 + 90, DESK)
+    )
+    assert sorted(_timeline(workspace, person)) == ["5101", "5102"]
+    assert _held(workspace) == []
+    # The home number leaves Pipedrive's list: the desk line moves up, the home number goes.
+    ingest_ok(workspace, "pd", _v1_person(T0 + 120, [*FOUR[:2], FOUR[3]]))
+    assert indexed_phones(workspace, person) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+        "other_phone_1": "+33145678910",
+    }
+    properties = workspace.record("contact", person)["properties"]
+    assert properties["other_phone_1"] == DESK and properties["other_phone_2"] is None
+    ingest_ok(
+        workspace, "phone", number_call(5103, T0 + 180, HOME), number_call(5104, T0 + 240, DESK)
+    )
+    assert sorted(_timeline(workspace, person)) == ["5101", "5102", "5104"]
+    assert _held(workspace) == ["+33140205050"]  # nobody has it any more
+
+
+def test_a_call_from_the_third_number_of_a_v2_person_lands_on_it(workspace: Workspace) -> None:
+    _setup(workspace)
+    four = [
+        {"value": value, "primary": i == 0, "label": label} for i, (label, value) in enumerate(FOUR)
+    ]
+    ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:06:40Z", four))
+    person = record_id(workspace, "pd", "8")
+    assert indexed_phones(workspace, person) == {
+        "mobilephone": "+33612345678",
+        "phone": "+33176360695",
+        "other_phone_1": "+33140205050",
+        "other_phone_2": "+33145678910",
+    }
+    ingest_ok(workspace, "phone", number_call(5201, T0 + 60, HOME))
+    assert _timeline(workspace, person) == ["5201"]
+    assert _held(workspace) == []

@@ -1,5 +1,6 @@
-"""A field emptied in Salesforce is emptied in leadsync: a Phone or MobilePhone cleared there
-leaves the contact or lead, so later calls by that number no longer land on the person.
+"""A field emptied in Salesforce is emptied in leadsync: a Phone or MobilePhone (or a
+Contact's HomePhone, OtherPhone or AssistantPhone, its other numbers) cleared there leaves the
+contact or lead, so later calls by that number no longer land on the person.
 
 Salesforce says which fields were set to null. Change Data Capture: an UPDATE lists them in
 ``ChangeEventHeader.changedFields`` ("The fields that have changed include fields set to
@@ -33,6 +34,9 @@ CONTACT = "0035g00000QwErTAAV"
 T0 = 1793527200000  # 2026-11-01T10:00:00Z, ms
 OFFICE = "+33 1 76 36 06 95"
 MOBILE = "+33 6 12 34 56 78"
+HOME = "+33 1 40 20 50 50"
+DESK = "+33 1 45 67 89 10"
+ASSISTANT = "+33 1 45 67 89 11"
 
 
 def _events(body: Any) -> list[dict[str, Any]]:
@@ -158,6 +162,64 @@ def test_an_opportunity_amount_cleared_is_cleared() -> None:
     assert _properties(body) == {"amount": None}
 
 
+def _pubsub_contact_update(changed: list[str], nulled: list[str], **values: Any) -> dict[str, Any]:
+    """The published Pub/Sub Contact event made an UPDATE: every field present and null but
+    ``values``, the header's field lists decoded to names as the relay must."""
+    body: dict[str, Any] = json.loads(
+        (PUBLISHED / "cdc_contact_create.lead_conversion.json").read_text()
+    )
+    header = body.pop("ChangeEventHeader")
+    body = dict.fromkeys(body)
+    header.update(changeType="UPDATE", changedFields=[*changed, "LastModifiedDate"])
+    header["nulledFields"] = nulled
+    return {"ChangeEventHeader": header, **body, "LastModifiedDate": T0, **values}
+
+
+def test_a_contacts_other_numbers_fill_fixed_slots_and_a_nulled_one_clears_only_its_own() -> None:
+    """HomePhone, OtherPhone and AssistantPhone are ``other_phone_1``, ``_2`` and ``_3``
+    whatever else the event gives: HomePhone nulled clears ``other_phone_1`` alone (an
+    OtherPhone and a Phone that did not change, null in the Pub/Sub body, say nothing)."""
+    given = _pubsub_contact_update(
+        ["HomePhone", "OtherPhone", "AssistantPhone"],
+        [],
+        HomePhone=HOME,
+        OtherPhone=DESK,
+        AssistantPhone=ASSISTANT,
+    )
+    assert _properties(given) == {
+        "other_phone_1": HOME,
+        "other_phone_2": DESK,
+        "other_phone_3": ASSISTANT,
+    }
+    assistant_only = _pubsub_contact_update(["AssistantPhone"], [], AssistantPhone=ASSISTANT)
+    assert _properties(assistant_only) == {"other_phone_3": ASSISTANT}
+    cleared = _pubsub_contact_update(["HomePhone"], ["HomePhone"])
+    assert _properties(cleared) == {"other_phone_1": None}
+
+
+def test_a_contacts_other_numbers_changed_to_null_are_cleared_in_a_streaming_update() -> None:
+    body = _streaming_update(
+        "Contact", CONTACT, T0, HomePhone=None, OtherPhone="", AssistantPhone=ASSISTANT
+    )
+    assert _properties(body) == {
+        "other_phone_1": None,
+        "other_phone_2": None,
+        "other_phone_3": ASSISTANT,
+    }
+
+
+def test_a_lead_has_no_other_numbers_to_read() -> None:
+    """A Lead has no HomePhone, OtherPhone or AssistantPhone in Salesforce: fields so named in
+    a Lead's event are not read, given or cleared."""
+    body = _streaming_update(
+        "Lead", LEAD, T0, HomePhone=HOME, OtherPhone=None, AssistantPhone=ASSISTANT
+    )
+    assert _events(body) == []
+    body["ChangeEventHeader"]["changedFields"].append("MobilePhone")
+    body["MobilePhone"] = MOBILE
+    assert _properties(body) == {"mobilephone": MOBILE}
+
+
 @pytest.mark.parametrize(
     ("nulled", "message"),
     [
@@ -201,10 +263,38 @@ def test_an_outbound_message_nil_field_is_an_emptied_one() -> None:
     assert "email" not in _properties(emailless)
 
 
+def _outbound_contact(*fields: str) -> bytes:
+    """The published Outbound Message of a Contact with ``fields`` in its sObject."""
+    raw = (PUBLISHED / "om_contact.freedom_nozzle.xml").read_text()
+    raw = raw.replace(
+        "<sf:LastName>dude</sf:LastName>", "<sf:LastName>dude</sf:LastName>" + "".join(fields)
+    )
+    return raw.encode()
+
+
+def test_an_outbound_contacts_other_numbers_are_given_and_a_nil_one_cleared() -> None:
+    properties = _properties(
+        _outbound_contact(
+            '<sf:HomePhone xsi:nil="true"/>',
+            f"<sf:OtherPhone>{DESK}</sf:OtherPhone>",
+            f"<sf:AssistantPhone> {ASSISTANT} </sf:AssistantPhone>",
+        )
+    )
+    others = {k: v for k, v in properties.items() if k.startswith("other_phone")}
+    assert others == {"other_phone_1": None, "other_phone_2": DESK, "other_phone_3": ASSISTANT}
+    assert "phone" not in properties and "mobilephone" not in properties
+    assert not any(k.startswith("other_phone") for k in _properties(_outbound_contact()))
+
+
+def test_an_outbound_leads_fields_named_like_a_contacts_other_numbers_are_not_read() -> None:
+    properties = _properties(_outbound_lead(f"<sf:HomePhone>{HOME}</sf:HomePhone>"))
+    assert not any(k.startswith("other_phone") for k in properties)
+
+
 # ------------------------------------------------------------------ the engine
 
 
-def _create_contact(at: int, phone: str, mobile: str) -> dict[str, Any]:
+def _create_contact(at: int, phone: str, mobile: str, **more: str) -> dict[str, Any]:
     return {
         "ChangeEventHeader": {
             "entityName": "Contact",
@@ -222,6 +312,7 @@ def _create_contact(at: int, phone: str, mobile: str) -> dict[str, Any]:
         "MobilePhone": mobile,
         "OwnerId": "0055f000005mc66AAA",
         "LastModifiedDate": at,
+        **more,
     }
 
 
@@ -256,6 +347,49 @@ def test_a_phone_cleared_in_salesforce_leaves_the_contact_and_later_calls_miss_i
     )
     timeline = workspace.record("contact", contact)["timeline"]
     assert [a["external_id"] for a in timeline] == ["5002"]
+    assert _held(workspace) == ["+33176360695"]
+
+
+def _held(workspace: Workspace) -> list[str]:
     with workspace.engine.connect() as c:
-        held = [n for (n,) in c.execute(sa.select(held_activities.c.number)).all()]
-    assert held == ["+33176360695"]
+        return [n for (n,) in c.execute(sa.select(held_activities.c.number)).all()]
+
+
+def test_a_call_by_a_contacts_home_phone_lands_on_it_until_salesforce_clears_the_number(
+    workspace: Workspace,
+) -> None:
+    """A call from another integration naming only the caller's number finds the Salesforce
+    contact by its HomePhone; HomePhone cleared in Salesforce leaves the phone index (the
+    contact's other numbers stay) and a later call by it finds nobody."""
+    workspace.apply_config(
+        workspace_config(
+            {
+                "phone": {"kind": "aircall", "region": "FR"},
+                "sf": {"kind": "salesforce", "region": "FR"},
+            }
+        )
+    )
+    ingest_ok(workspace, "sf", _create_contact(T0, OFFICE, MOBILE, HomePhone=HOME))
+    [found] = workspace.find(external=f"sf:{CONTACT}")
+    contact = int(found["id"])
+    assert indexed_phones(workspace, contact) == {
+        "phone": "+33176360695",
+        "mobilephone": "+33612345678",
+        "other_phone_1": "+33140205050",
+    }
+    seconds = T0 // 1000
+    ingest_ok(workspace, "phone", number_call(5101, seconds + 60, HOME))
+    timeline = workspace.record("contact", contact)["timeline"]
+    assert [a["external_id"] for a in timeline] == ["5101"]
+    assert _held(workspace) == []
+    cleared = _streaming_update("Contact", CONTACT, T0 + 120_000, HomePhone=None)
+    ingest_ok(workspace, "sf", cleared)
+    assert indexed_phones(workspace, contact) == {
+        "phone": "+33176360695",
+        "mobilephone": "+33612345678",
+    }
+    assert workspace.record("contact", contact)["properties"]["other_phone_1"] is None
+    ingest_ok(workspace, "phone", number_call(5102, seconds + 180, HOME))
+    timeline = workspace.record("contact", contact)["timeline"]
+    assert [a["external_id"] for a in timeline] == ["5101"]
+    assert _held(workspace) == ["+33140205050"]  # nobody has it any more

@@ -11,11 +11,16 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError, SignatureError
+from leadsync.model import OTHER_PHONES, PHONE_PROPERTIES
 from leadsync.sources.base import WebhookRequest, get_path, stable_key, timed_key
 from leadsync.sources.pipedrive import ACTIONS, ADAPTER, ENTITIES, V1_ACTIONS, PipedriveAdapter
 from leadsync.workspace import Workspace
 from tests import adapters as harness
 from tests.helpers import workspace_config
+
+# A whole list (v1) gives every phone property, null for what it lacks.
+NO_NUMBERS = dict.fromkeys(PHONE_PROPERTIES)
+NO_OTHERS = dict.fromkeys(OTHER_PHONES)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks" / "pipedrive"
 SECRET = "leadsync-hook:pa55-w0rd:with-colon"
@@ -77,7 +82,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "associations": [GLOBEX],
         }
     ],
-    # The mobile number (primary here) is the mobile, the first of the others the phone.
+    # The mobile number (primary here) is the mobile, the first of the others the phone, the
+    # number left the first other one.
     "create.person.phones": [
         {
             "id": event_id(43),
@@ -93,6 +99,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "email": "dana.cruz@umbrella.test",
                 "phone": "+1 415 555 0110",
                 "mobilephone": "+1 415 555 0142",
+                "other_phone_1": "+1 415 555 0177",
             },
         }
     ],
@@ -460,6 +467,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "email": "bo.park@globex.test",
                 "phone": "+1 555 0143",
                 "mobilephone": None,
+                **NO_OTHERS,
             },
             "associations": [GLOBEX],
         }
@@ -480,6 +488,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "email": "dana.cruz@umbrella.test",
                 "phone": "+1 415 555 0188",
                 "mobilephone": "+1 415 555 0142",
+                **NO_OTHERS,
             },
         }
     ],
@@ -499,6 +508,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "email": "bo.park@globex.test",
                 "phone": "+1 555 0143",
                 "mobilephone": None,
+                **NO_OTHERS,
             },
             "associations": [GLOBEX],
         }
@@ -1056,10 +1066,19 @@ def test_a_persons_email_is_its_first_real_one_primary_first(
 # ------------------------------------------------------------------ phone numbers
 
 
+PERSON_PHONES = ("phone", "mobilephone", *OTHER_PHONES)
+
+
+def numbers_of(fixture: str, field: str, phones: Any) -> dict[str, Any]:
+    """The phone properties of the person of ``fixture`` whose ``field`` is ``phones``."""
+    (record,) = convert(mutate(body_of(fixture), field, phones))
+    return {k: v for k, v in record["properties"].items() if k in PERSON_PHONES}
+
+
 @pytest.mark.parametrize(
     ("phones", "expected"),
     [
-        # the primary of each kind, else its first
+        # the primary of each kind, else its first; the numbers left in list order
         (
             [
                 {"value": "+1 555 0177", "primary": False, "label": "home"},
@@ -1067,20 +1086,38 @@ def test_a_persons_email_is_its_first_real_one_primary_first(
                 {"value": "+1 555 0142", "primary": False, "label": "mobile"},
                 {"value": "+1 555 0143", "primary": False, "label": "mobile"},
             ],
-            {"phone": "+1 555 0110", "mobilephone": "+1 555 0142"},
+            {
+                "phone": "+1 555 0110",
+                "mobilephone": "+1 555 0142",
+                "other_phone_1": "+1 555 0177",
+                "other_phone_2": "+1 555 0143",
+            },
         ),
         # a primary mobile number is the mobile, never the phone
         (
             [{"value": "+1 555 0142", "primary": True, "label": "mobile"}],
             {"mobilephone": "+1 555 0142"},
         ),
+        # only mobile numbers: the others are other numbers, never the phone
+        (
+            [
+                {"value": "+1 555 0142", "label": "mobile"},
+                {"value": "+1 555 0143", "primary": True, "label": "Mobile"},
+            ],
+            {"mobilephone": "+1 555 0143", "other_phone_1": "+1 555 0142"},
+        ),
         # no label (or another one): the phone
         ([{"value": "+1 555 0100", "primary": True}], {"phone": "+1 555 0100"}),
         ([{"value": "+1 555 0100", "label": None}], {"phone": "+1 555 0100"}),
-        # empty values are no number
+        # empty values are no number (nor an other one)
         (
-            [{"value": "", "primary": True, "label": "mobile"}, {"value": "+1 555 0100"}],
-            {"phone": "+1 555 0100"},
+            [
+                {"value": "", "primary": True, "label": "mobile"},
+                {"value": "+1 555 0100"},
+                {"value": "  ", "label": "home"},
+                {"value": " +1 555 0177 ", "label": "home"},
+            ],
+            {"phone": "+1 555 0100", "other_phone_1": "+1 555 0177"},
         ),
         ([], {}),
         (None, {}),
@@ -1088,17 +1125,63 @@ def test_a_persons_email_is_its_first_real_one_primary_first(
 )
 def test_person_numbers(phones: Any, expected: dict[str, str]) -> None:
     """v2 gives the numbers its ``data.phones`` has; v1's ``current.phone`` is the person's
-    whole list (``phone_list_complete``), so it gives both, null for the kind it lacks (both
-    null for an empty list), and neither when the payload has no list."""
-    whole = {"phone": None, "mobilephone": None, **expected} if phones is not None else expected
-    for fixture, field, wanted in (
-        ("create.person", "data.phones", expected),
-        ("v1.added.person", "current.phone", whole),
-    ):
-        body = mutate(body_of(fixture), field, phones)
-        (record,) = convert(body)
-        found = {k: v for k, v in record["properties"].items() if k in ("phone", "mobilephone")}
-        assert found == wanted, fixture
+    whole list (``phone_list_complete``), so it gives every phone property, null for what it
+    lacks (all null for an empty list), and none when the payload has no list."""
+    whole = {**NO_NUMBERS, **expected} if phones is not None else expected
+    assert numbers_of("create.person", "data.phones", phones) == expected
+    assert numbers_of("v1.added.person", "current.phone", phones) == whole
+
+
+def test_a_person_with_four_numbers_keeps_the_two_beyond_a_phone_and_a_mobile() -> None:
+    """The numbers after the phone and the mobile one go to ``other_phone_1``… in list order:
+    a call from any of them finds the person. Both versions give the numbers their list has;
+    v1's is the whole one, so it gives null for every phone property beyond them."""
+    four = [
+        {"label": "home", "value": "+1 415 555 0177", "primary": False},
+        {"label": "mobile", "value": "+1 415 555 0142", "primary": False},
+        {"label": "work", "value": "+1 415 555 0110", "primary": True},
+        {"label": "other", "value": "+1 415 555 0199", "primary": False},
+    ]
+    given = {
+        "phone": "+1 415 555 0110",
+        "mobilephone": "+1 415 555 0142",
+        "other_phone_1": "+1 415 555 0177",
+        "other_phone_2": "+1 415 555 0199",
+    }
+    assert numbers_of("create.person", "data.phones", four) == given
+    assert numbers_of("v1.added.person", "current.phone", four) == {**NO_NUMBERS, **given}
+    # A v1 list that lost its home number: the numbers after it move up a place.
+    assert numbers_of("v1.updated.person", "current.phone", four[1:]) == {
+        **NO_NUMBERS,
+        "phone": "+1 415 555 0110",
+        "mobilephone": "+1 415 555 0142",
+        "other_phone_1": "+1 415 555 0199",
+    }
+    # Only mobile numbers: a v1 list has no phone (null), the second mobile is an other one.
+    mobiles = [{**four[1], "primary": True}, {**four[0], "label": "Mobile"}]
+    assert numbers_of("v1.updated.person", "current.phone", mobiles) == {
+        **NO_NUMBERS,
+        "mobilephone": "+1 415 555 0142",
+        "other_phone_1": "+1 415 555 0177",
+    }
+
+
+def test_a_list_longer_than_seven_keeps_the_first_five_left() -> None:
+    numbers = [
+        {"label": "mobile" if i == 3 else "work", "value": f"+1 415 555 01{i:02d}"}
+        for i in range(10)
+    ]
+    kept = {
+        "phone": "+1 415 555 0100",
+        "mobilephone": "+1 415 555 0103",
+        "other_phone_1": "+1 415 555 0101",
+        "other_phone_2": "+1 415 555 0102",
+        "other_phone_3": "+1 415 555 0104",
+        "other_phone_4": "+1 415 555 0105",
+        "other_phone_5": "+1 415 555 0106",
+    }
+    assert numbers_of("create.person", "data.phones", numbers) == kept
+    assert numbers_of("v1.added.person", "current.phone", numbers) == kept
 
 
 def test_a_call_activity_without_a_person_is_still_the_call() -> None:

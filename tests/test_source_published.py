@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError
-from leadsync.model import ActivityType, Event, EventType, RecordType
+from leadsync.model import OTHER_PHONES, ActivityType, Event, EventType, RecordType
 from leadsync.pipeline.inbox import vendor_line_request
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Piece
@@ -234,6 +234,7 @@ def test_aircall_contact_created_sample_keeps_work_and_mobile_numbers_apart() ->
         "email": "john.doe@acme.com",
         "phone": "+1234567890",  # labelled Work
         "mobilephone": "+1234567891",  # labelled Mobile
+        **dict.fromkeys(OTHER_PHONES),  # the whole list has no more
     }
 
 
@@ -474,6 +475,7 @@ def test_pipedrive_v1_person_update_skips_empty_email_and_phone() -> None:
         "lastname": "Surname",
         "phone": None,
         "mobilephone": None,
+        **dict.fromkeys(OTHER_PHONES),  # the whole list has none
     }
     assert event.occurred_at == "2025-02-17T21:26:58.595Z"  # timestamp_micro, UTC
 

@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from leadsync.errors import SignatureError
-from leadsync.model import ActivityType, EventType, RecordType
+from leadsync.model import OTHER_PHONES, ActivityType, EventType, RecordType
 from leadsync.pipeline.inbox import vendor_line_request
 from leadsync.sources import adapter_for
 from leadsync.sources.salesforce import ACK, SalesforceAdapter, id18
@@ -313,6 +313,7 @@ def test_pipedrive_v1_added_person_is_named_by_current_id() -> None:
         "email": "timmy@theco.com",
         "phone": "5553452345",
         "mobilephone": None,
+        **dict.fromkeys(OTHER_PHONES),  # v1's list is whole
     }
     assert e164(person.properties["phone"]) is None
     assert refs(person) == [(RecordType.COMPANY, "1")]

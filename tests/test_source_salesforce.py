@@ -410,7 +410,8 @@ CHANGES: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
-    # Phone and MobilePhone as given (trimmed); HomePhone is not read.
+    # Phone and MobilePhone as given (trimmed); a Contact's HomePhone is other_phone_1 (its
+    # OtherPhone and AssistantPhone, null in a CREATE, give nothing).
     "cdc_create_contact_phones.json": [
         {
             "id": KEY,
@@ -425,6 +426,7 @@ CHANGES: dict[str, list[dict[str, Any]]] = {
                 "lastname": "Cruz",
                 "phone": "(415) 555-0110",
                 "mobilephone": "+1 415 555 0142",
+                "other_phone_1": "+1 415 555 0177",
             },
             "associations": [company(INITECH)],
         }
@@ -707,9 +709,15 @@ def test_a_person_with_both_numbers_maps_both_and_only_changed_ones_on_update(
     (event,) = convert(body)
     assert event["properties"]["phone"] == "(415) 555-0110"
     assert event["properties"]["mobilephone"] == "+1 415 555 0142"
+    # A Lead has no HomePhone in Salesforce: a field so named in its event is not read.
+    others = {k: v for k, v in event["properties"].items() if k.startswith("other_phone")}
+    assert others == ({"other_phone_1": "+1 415 555 0177"} if sobject == "Contact" else {})
     body["ChangeEventHeader"].update(changeType="UPDATE", changedFields=["Phone"])
     (event,) = convert(body)
     assert event["properties"] == {"phone": "(415) 555-0110"}  # MobilePhone did not change
+    body["ChangeEventHeader"]["changedFields"] = ["HomePhone"]
+    home = [{"other_phone_1": "+1 415 555 0177"}] if sobject == "Contact" else []
+    assert [e["properties"] for e in convert(body)] == home
     body["ChangeEventHeader"]["changedFields"] = ["MobilePhone"]
     body["MobilePhone"] = ["+1 415 555 0142"]
     with pytest.raises(EventError, match='field "MobilePhone": must be a string'):

@@ -115,7 +115,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "properties": {"lastname": "Lee-Park"},
         }
     ],
-    # Work and mobile numbers as given (trimmed; the extension is not appended).
+    # Work and mobile numbers as given (trimmed; the extension is not appended); the home
+    # number beside the work one.
     "person_created-phones": [
         {
             "id": "KEY",
@@ -129,6 +130,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "lastname": "Cruz",
                 "phone": "+1 (415) 555-0110",
                 "mobilephone": "+1 415 555 0142",
+                "other_phone_1": "+1 415 555 0177",
                 "company": "Umbrella",
                 "email": "dana.cruz@umbrella.test",
             },
@@ -637,12 +639,23 @@ def test_note_associations(associated_type: str | None, association: dict[str, s
 @pytest.mark.parametrize(
     ("numbers", "expected"),
     [
+        # the home number beside the work one: other_phone_1, so that calls from it find him
         (
             {"phone": "+1 555 0110", "mobile_phone": "+1 555 0142", "home_phone": "+1 555 0177"},
-            {"phone": "+1 555 0110", "mobilephone": "+1 555 0142"},
+            {"phone": "+1 555 0110", "mobilephone": "+1 555 0142", "other_phone_1": "+1 555 0177"},
         ),
+        ({"phone": "+1 555 0110", "home_phone": " "}, {"phone": "+1 555 0110"}),
+        # no work number: the home number is the phone (and not an other number too)
         ({"phone": " ", "home_phone": "+1 555 0177"}, {"phone": "+1 555 0177"}),
         ({"mobile_phone": "+1 555 0142"}, {"mobilephone": "+1 555 0142"}),
+        # a home number that is the phone or the mobile number (the same text) is kept once
+        ({"phone": "+1 555 0110", "home_phone": " +1 555 0110 "}, {"phone": "+1 555 0110"}),
+        (
+            {"phone": "+1 555 0110", "mobile_phone": "+1 555 0142", "home_phone": "+1 555 0142"},
+            {"phone": "+1 555 0110", "mobilephone": "+1 555 0142"},
+        ),
+        # null clears nothing: a home number gone gives no null for other_phone_1
+        ({"phone": "+1 555 0110", "home_phone": None}, {"phone": "+1 555 0110"}),
         ({"phone": None, "mobile_phone": None, "home_phone": None}, {}),
     ],
 )
@@ -650,13 +663,14 @@ def test_person_numbers(numbers: dict[str, Any], expected: dict[str, str]) -> No
     event, body = fixture("person_created")
     body.update({"phone": None, **numbers})
     (record,) = converted(event, body)
-    found = {k: v for k, v in record["properties"].items() if k in ("phone", "mobilephone")}
+    found = {k: v for k, v in record["properties"].items() if "phone" in k}
     assert found == expected
 
 
-def test_a_home_phone_of_another_type_names_its_path_when_it_is_read() -> None:
+@pytest.mark.parametrize("phone", [None, "+1 555 0110"])
+def test_a_home_phone_of_another_type_names_its_path(phone: str | None) -> None:
     event, body = fixture("person_created")
-    body.update(phone=None, home_phone={"value": "+1 555 0177"})
+    body.update(phone=phone, home_phone={"value": "+1 555 0177"})
     with pytest.raises(EventError, match=re.escape('field "home_phone": must be a string')):
         events(event, body)
 

@@ -406,6 +406,10 @@ class ActivitySkip:
 #: from any of them finds the person, never pushed (HubSpot's contacts have no property for
 #: them). A tool's numbers beyond these are not kept.
 OTHER_PHONES = tuple(f"other_phone_{n}" for n in range(1, 6))
+#: The properties that hold a person's phone numbers (HubSpot's names, then the other ones).
+#: An adapter whose tool sends a person's whole list of numbers gives them all on an event
+#: that has the list, null for what the list lacks.
+PHONE_PROPERTIES = ("phone", "mobilephone", *OTHER_PHONES)
 
 ASSOCIATION_RANK: dict[RecordType, int] = {
     RecordType.CONTACT: 0,

@@ -321,8 +321,6 @@ def take_phones(
     settings = d.rules.integrations.get(integration)
     region = settings.region if settings is not None else None
     whole_list = settings is not None and adapter_class(settings.kind).phone_list_complete
-    if whole_list:
-        properties = records_rules.whole_phone_list(properties)
     changes = records_rules.phone_changes(
         properties, old, integration, whole_list, region, at, record.created_by
     )

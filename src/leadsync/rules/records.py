@@ -11,27 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.model import OTHER_PHONES, RecordType, display_ts
+from leadsync.model import PHONE_PROPERTIES, RecordType, display_ts
 from leadsync.values import PhoneNumber, read_phone
 
-# The properties that hold a person's phone numbers (HubSpot's names and the other numbers;
-# adapters map theirs onto these), and the record types whose numbers identify them.
-PHONE_PROPERTIES = ("phone", "mobilephone", *OTHER_PHONES)
+# The properties that hold a person's phone numbers (model.PHONE_PROPERTIES: adapters map
+# theirs onto these), and the record types whose numbers identify them.
 PHONE_RECORD_TYPES = (RecordType.CONTACT, RecordType.LEAD)
 
 
 def gives_phones(properties: Mapping[str, Any]) -> bool:
     """Whether ``properties`` give (or clear) any phone number."""
     return any(prop in properties for prop in PHONE_PROPERTIES)
-
-
-def whole_phone_list(properties: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The properties of an event whose tool sends a person's whole list of numbers: when it
-    gives any, every phone property it leaves out is null (the list has no such number),
-    so a list that got shorter takes back the other numbers it gave."""
-    if not gives_phones(properties):
-        return properties
-    return {**dict.fromkeys(PHONE_PROPERTIES), **properties}
 
 
 @dataclass(frozen=True, slots=True)

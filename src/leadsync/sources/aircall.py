@@ -122,7 +122,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from leadsync.errors import SignatureError
-from leadsync.model import DIRECTIONS, OTHER_PHONES, Event
+from leadsync.model import DIRECTIONS, OTHER_PHONES, PHONE_PROPERTIES, Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -482,7 +482,7 @@ def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
     is removed from the contact; no list (the key absent, or null) gives neither."""
     if get_path(body, path) is None:
         return {}
-    phones: dict[str, str | None] = {"phone": None, "mobilephone": None}
+    phones: dict[str, str | None] = dict.fromkeys(PHONE_PROPERTIES)
     others = iter(OTHER_PHONES)
     for where, element, value in _entries(body, path, "value"):
         label = element.get("label")

@@ -43,8 +43,9 @@ Events
 ``prospect.created`` / ``.updated``    contact record ``data.id``: ``email`` = first of
                                        ``emails``, firstname, lastname, title, company,
                                        occupation, city, state, country (:data:`PROSPECT_FIELDS`),
-                                       ``phone`` and ``mobilephone`` (see *Phone numbers*);
-                                       association ``account`` -> company
+                                       ``phone``, ``mobilephone`` and ``other_phone_1``…
+                                       (see *Phone numbers*); association ``account`` ->
+                                       company
 ``account.created`` / ``.updated``     company record: name, ``domain``, website, industry
 ``opportunity.created`` / ``.updated`` deal record: name, amount, probability, closedate,
                                        opportunity_type, ``stage`` = the opportunityStage id (?);
@@ -81,11 +82,21 @@ Phone numbers
 -------------
 A prospect's numbers are arrays of strings by kind (:data:`PHONE_ATTRIBUTES`): ``phone`` is the
 first of ``workPhones``, else of ``otherPhones``, ``homePhones``, ``voipPhones`` in that order;
-``mobilephone`` is the first of ``mobilePhones``. Numbers are passed as given, trimmed (the
-engine reads them as E.164). An update carries only the arrays that changed, so the fallback
-to other kinds is taken only when the event says the prospect has no work number (a
-``created`` event, or ``workPhones`` in the update): an update of ``homePhones`` alone never
-puts a home number over a work number leadsync already has.
+``mobilephone`` is the first of ``mobilePhones``; the numbers left go to ``other_phone_1``…
+(the first five, ``model.OTHER_PHONES``: never pushed, kept so that a call from any of them
+finds the prospect) in the order of :data:`ALL_PHONE_ATTRIBUTES` (the rest of ``workPhones``,
+of ``mobilePhones``, then ``otherPhones``, ``homePhones``, ``voipPhones``), each number once
+(the same text). Numbers are passed as given, trimmed (the engine reads them as
+E.164). An update carries only the arrays that changed, so the fallback to other kinds is taken
+only when the event says the prospect has no work number (a ``created`` event, or
+``workPhones`` in the update): an update of ``homePhones`` alone never puts a home number over
+a work number leadsync already has. Where the other numbers go depends on every array, so only
+an event that has them all gives them (a ``created`` event, or an update carrying the five
+arrays): an update of ``homePhones`` alone gives no number (its home number in
+``other_phone_1`` could take the place of a second work number) and the new home number waits
+for such an event. No event gives null for a number: an emptied array clears nothing, and
+when fewer numbers are left the places after them keep what they had (a place Outreach leaves
+empty may hold another tool's number).
 
 Owners
 ------
@@ -127,7 +138,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from leadsync.model import DIRECTIONS, Event, ts_to_datetime
+from leadsync.model import DIRECTIONS, OTHER_PHONES, Event, ts_to_datetime
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -182,6 +193,8 @@ MAILING_FIELDS = {"subject": "subject", "bodyText": "body"}
 #: A prospect's phone arrays, in the order ``phone`` is taken from; the mobile ones.
 PHONE_ATTRIBUTES = ("workPhones", "otherPhones", "homePhones", "voipPhones")
 MOBILE_PHONES = "mobilePhones"
+#: Every phone array, in the order the numbers beyond those two go to ``other_phone_1``…
+ALL_PHONE_ATTRIBUTES = ("workPhones", MOBILE_PHONES, "otherPhones", "homePhones", "voipPhones")
 TASK_FIELDS = {"note": "body", "taskType": "outreach_task_type"}
 
 #: Outreach call ``outcome`` (case-insensitive) -> canonical call outcome.
@@ -290,19 +303,26 @@ def _prospect(d: _Delivery) -> list[dict[str, Any]]:
 
 
 def _prospect_phones(d: _Delivery) -> dict[str, str]:
-    """``phone`` and ``mobilephone`` (see *Phone numbers* in the module docstring)."""
-    phones: dict[str, str] = {}
-    mobile = _first_text(d.item, ATTR + MOBILE_PHONES)
-    if mobile is not None:
-        phones["mobilephone"] = mobile
-    work, *others = PHONE_ATTRIBUTES
+    """``phone``, ``mobilephone`` and ``other_phone_1``… (see *Phone numbers* in the module
+    docstring): only the arrays the event speaks for are read."""
     attributes = obj(d.item, "data.attributes") or {}
-    kinds = [work, *others] if d.action == "created" or work in attributes else [work]
-    for kind in kinds:
-        phone = _first_text(d.item, ATTR + kind)
-        if phone is not None:
-            phones["phone"] = phone
+    created = d.action == "created"
+    whole = created or all(kind in attributes for kind in ALL_PHONE_ATTRIBUTES)
+    work = PHONE_ATTRIBUTES[0]
+    phone_kinds = PHONE_ATTRIBUTES if created or work in attributes else (work,)
+    read = ALL_PHONE_ATTRIBUTES if whole else (MOBILE_PHONES, *phone_kinds)
+    numbers = {kind: _phone_texts(d.item, ATTR + kind) for kind in read}
+    phones: dict[str, str] = {}
+    if numbers[MOBILE_PHONES]:
+        phones["mobilephone"] = numbers[MOBILE_PHONES].pop(0)
+    for kind in phone_kinds:
+        if numbers[kind]:
+            phones["phone"] = numbers[kind].pop(0)
             break
+    if whole:  # the numbers left, each once, less those two
+        rest = dict.fromkeys(n for kind in ALL_PHONE_ATTRIBUTES for n in numbers[kind])
+        extra = [n for n in rest if n not in phones.values()]
+        phones.update(zip(OTHER_PHONES, extra, strict=False))
     return phones
 
 
@@ -534,17 +554,17 @@ def _first_email(item: Any, path: str) -> str | None:
     return email_or_none(values[0]) if values else None
 
 
-def _first_text(item: Any, path: str) -> str | None:
-    """The first non-empty string of a list of strings (``workPhones``), trimmed."""
+def _phone_texts(item: Any, path: str) -> list[str]:
+    """The non-empty strings of a list of strings (``workPhones``), trimmed, in order."""
     values = get_path(item, path)
     if values is None:
-        return None
+        return []
     if not isinstance(values, list):
         refuse(path, f"must be an array of strings, got {describe(values)}")
     for index, value in enumerate(values):
         if value is not None and not isinstance(value, str):
             refuse(f"{path}[{index}]", f"must be a string, got {describe(value)}")
-    return next((v.strip() for v in values if isinstance(v, str) and v.strip()), None)
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
 
 
 _Converter = Callable[[_Delivery], list[dict[str, Any]]]

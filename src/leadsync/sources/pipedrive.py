@@ -55,12 +55,14 @@ Event names (action x entity)
     A ``contact`` record: ``name``, ``first_name`` -> ``firstname``, ``last_name`` ->
     ``lastname``, the primary (else first) of ``emails`` (or v1's ``email``) -> ``email``; of
     ``phones`` (or v1's ``phone``), the primary (else first) number labelled ``mobile`` ->
-    ``mobilephone`` and the primary (else first) of the others -> ``phone``, as given
-    (trimmed); ``org_id`` -> a company association. A v1 ``current`` is the whole person, so
-    its ``phone`` list is every number (``phone_list_complete``): both are given, null for
-    the one it lacks, and a number Pipedrive gave that is no longer on it leaves the record.
-    A v2 ``data`` holds "only crucial information" (Pipedrive's migration guide): its
-    ``phones`` gives the numbers it has, never null (?).
+    ``mobilephone``, the primary (else first) of the others -> ``phone``, and the numbers
+    left, in list order -> ``other_phone_1`` ... ``other_phone_5`` (the first five:
+    :data:`~leadsync.model.OTHER_PHONES`; a call from any of them finds the person; never
+    pushed), each as given (trimmed); ``org_id`` -> a company association. A v1 ``current``
+    is the whole person, so its ``phone`` list is every number (``phone_list_complete``):
+    every phone property is given, null for what it lacks, and a number Pipedrive gave that
+    is no longer on it leaves the record. A v2 ``data`` holds "only crucial information"
+    (Pipedrive's migration guide): its ``phones`` gives the numbers it has, never null (?).
 ``organization``
     A ``company`` record: ``name``; ``domain`` from the first of :data:`DOMAIN_FIELDS` that is
     present (?) and looks like a domain (a value that does not is kept as ``website``).
@@ -154,7 +156,7 @@ from datetime import timedelta
 from typing import Any
 
 from leadsync.errors import SignatureError
-from leadsync.model import Event, format_ts, ts_to_datetime
+from leadsync.model import OTHER_PHONES, PHONE_PROPERTIES, Event, format_ts, ts_to_datetime
 from leadsync.sources import pipedrive_payload as payload
 from leadsync.sources.base import (
     Adapter,
@@ -224,7 +226,7 @@ class PipedriveAdapter(Adapter):
     #: ``phone`` is every number the person has (``[{"value": ""}]`` when none), on a change
     #: of any field. A v2 ``data`` holds "only crucial information" (Pipedrive's migration
     #: guide): its ``phones`` is not known to be every number, so a v2 event gives only the
-    #: numbers it has and never takes one back (:func:`_person`).
+    #: numbers it has, never a null (:func:`_person`).
     phone_list_complete = True
     options: PipedriveOptions
 
@@ -410,16 +412,18 @@ def _person(ev: PipedriveEvent) -> Mapped:
         "email",
         payload.primary_email(item, p("emails")) or payload.primary_email(item, p("email")),
     )
-    phone, mobile = payload.phones(item, p("phones"))
+    phone, mobile, others = payload.phones(item, p("phones"))
     if phone is None and mobile is None:
-        phone, mobile = payload.phones(item, p("phone"))  # v1's name
+        phone, mobile, others = payload.phones(item, p("phone"))  # v1's name
     if ev.version == 1 and any(get_path(item, p(name)) is not None for name in ("phones", "phone")):
         # v1's ``current`` is the whole person: its list is every number (null where it has
         # no such number), and a number it no longer has is taken back.
+        properties.update(dict.fromkeys(PHONE_PROPERTIES))
         properties["phone"], properties["mobilephone"] = phone, mobile
     else:
         put(properties, "phone", phone)
         put(properties, "mobilephone", mobile)
+    properties.update(zip(OTHER_PHONES, others, strict=False))  # the first five numbers left
     return "contact", properties, payload.refs(ev, ("company", "org_id"))
 
 

@@ -321,14 +321,20 @@ def primary_email(item: Any, path: str) -> str | None:
     return None
 
 
-def phones(item: Any, path: str) -> tuple[str | None, str | None]:
-    """``(phone, mobile)`` of a person's ``[{value, primary, label}]`` phone list: the mobile
-    is the primary (else first) number labelled ``mobile`` (:data:`MOBILE_LABEL`, any case),
-    the phone the primary (else first) of the others; each as given, trimmed."""
+def phones(item: Any, path: str) -> tuple[str | None, str | None, list[str]]:
+    """``(phone, mobile, others)`` of a person's ``[{value, primary, label}]`` phone list: the
+    mobile is the primary (else first) number labelled ``mobile`` (:data:`MOBILE_LABEL`, any
+    case), the phone the primary (else first) of the others, and ``others`` every number left
+    (neither of those two entries), in list order; each as given, trimmed."""
     entries = _labelled(item, path)
-    mobile = [entry for entry in entries if entry[1] == MOBILE_LABEL]
-    others = [entry for entry in entries if entry[1] != MOBILE_LABEL]
-    return _primary_of(others), _primary_of(mobile)
+    mobile = _primary_at(entries, [i for i, e in enumerate(entries) if e[1] == MOBILE_LABEL])
+    phone = _primary_at(entries, [i for i, e in enumerate(entries) if e[1] != MOBILE_LABEL])
+    others = [value for i, (_, _, value) in enumerate(entries) if i not in (phone, mobile)]
+    return (
+        entries[phone][2] if phone is not None else None,
+        entries[mobile][2] if mobile is not None else None,
+        others,
+    )
 
 
 def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
@@ -360,6 +366,14 @@ def _primary_of(entries: Sequence[tuple[bool, str | None, str]]) -> str | None:
         if is_primary:
             return value
     return entries[0][2] if entries else None
+
+
+def _primary_at(entries: Sequence[tuple[bool, str | None, str]], among: list[int]) -> int | None:
+    """The index of the primary entry among the entries at ``among``, else of the first."""
+    for index in among:
+        if entries[index][0]:
+            return index
+    return among[0] if among else None
 
 
 def flag(item: Any, path: str) -> bool | None:

@@ -33,7 +33,9 @@ sObject        becomes    fields
 =============  =========  ================================================================
 Lead, Contact  contact    Email, FirstName -> firstname, LastName -> lastname, Phone ->
                           phone, MobilePhone -> mobilephone, Company (free); Contact
-                          AccountId -> company association
+                          HomePhone -> other_phone_1, OtherPhone -> other_phone_2,
+                          AssistantPhone -> other_phone_3, AccountId -> company
+                          association
 Account        company    Name, Website -> domain (``website`` when it names no domain)
 Opportunity    deal       Name, StageName -> stage, IsClosed -> is_closed, Amount; AccountId
                           -> company, ContactId -> contact associations
@@ -61,9 +63,12 @@ counts as unmapped. A record change that names nothing leadsync maps but the own
 task happened at ``CreatedDate``, a meeting at ``StartDateTime``, else at the event's time.
 
 Phone numbers are passed as given, trimmed (the engine reads them as E.164). A Contact's
-HomePhone, OtherPhone and AssistantPhone are not read (an UPDATE carries only the changed
-fields, so none can stand in for an unchanged Phone). A Task carries no phone numbers: a call
-is matched to its person by ``WhoId`` only, and one without a ``WhoId`` is the call alone.
+HomePhone, OtherPhone and AssistantPhone are its other numbers (``model.OTHER_PHONES``: a call
+from any of them finds the contact; never pushed), each in a fixed slot, so clearing one
+field clears exactly its number; none stands in for an unchanged Phone (an UPDATE carries
+only the changed fields). A Lead has none of these three fields (its numbers are Phone,
+MobilePhone and Fax; Fax is not read). A Task carries no phone numbers: a call is matched to
+its person by ``WhoId`` only, and one without a ``WhoId`` is the call alone.
 
 Cleared fields
 --------------
@@ -74,9 +79,10 @@ or empty value (the Streaming API sends a nulled field as null); in an Outbound 
 field sent as ``xsi:nil="true"`` (the message carries the record's current values of the
 selected fields). A field absent, or null without being named as changed (a Pub/Sub body
 holds every field, the unchanged ones null), says nothing. Cleared this way: Phone,
-MobilePhone, FirstName, LastName, Company, Amount, and a Task's or Event's Subject,
-Description, CallDurationInSeconds, ActivityDate, CallType, CallDisposition, Status and
-Priority (with their raw ``salesforce_*``). Not cleared: Email and an Account's Name and
+MobilePhone, a Contact's HomePhone, OtherPhone and AssistantPhone, FirstName, LastName,
+Company, Amount, and a Task's or Event's Subject, Description, CallDurationInSeconds,
+ActivityDate, CallType, CallDisposition, Status and Priority (with their raw
+``salesforce_*``). Not cleared: Email and an Account's Name and
 Website (the engine never blanks a record's email, domain or name, by which records are
 found: null would only empty the copy in its properties), ids (OwnerId, AccountId, ContactId,
 WhoId, WhatId: an owner or an association is never taken back by an event), IsClosed, and an

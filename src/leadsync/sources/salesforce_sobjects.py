@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.model import OTHER_PHONES
 from leadsync.sources.base import (
     compact,
     describe,
@@ -32,6 +33,7 @@ from leadsync.sources.base import (
 __all__ = [
     "CALL_DISPOSITIONS",
     "CALL_TYPES",
+    "CONTACT_OTHER_PHONES",
     "CONTACT_PREFIXES",
     "SOBJECTS",
     "TASK_PRIORITIES",
@@ -72,6 +74,13 @@ TASK_STATUSES: dict[str, str] = {
 }
 TASK_PRIORITIES: dict[str, str] = {"high": "high", "normal": "medium", "low": "low"}
 TASK_SUBTYPES: dict[str, str] = {"Call": "call", "Email": "email"}  # any other: task
+
+# A Contact's numbers beyond Phone and MobilePhone, each in its own slot of
+# model.OTHER_PHONES (fixed, not packed: clearing one field clears exactly its number). A
+# Lead has none of these fields (its numbers are Phone, MobilePhone and Fax).
+CONTACT_OTHER_PHONES: tuple[tuple[str, str], ...] = tuple(
+    zip(("HomePhone", "OtherPhone", "AssistantPhone"), OTHER_PHONES[:3], strict=True)
+)
 
 # Key prefixes of the records associations may name.
 CONTACT_PREFIXES = ("00Q", "003")
@@ -252,7 +261,7 @@ def _record_events(
 Mapped = tuple[str, dict[str, Any], list[dict[str, str]]]
 
 
-def _contact(view: Fields) -> Mapped:
+def _person(view: Fields, other_phones: tuple[tuple[str, str], ...]) -> Mapped:
     properties: dict[str, Any] = {}
     # Not cleared: Email (the engine never blanks a record's email, by which records are
     # found, so null would only empty the copy in its properties).
@@ -261,8 +270,18 @@ def _contact(view: Fields) -> Mapped:
         view.give(properties, key, view.name_field(part), view.name_part(part))
     view.give(properties, "phone", "Phone", view.text("Phone"))
     view.give(properties, "mobilephone", "MobilePhone", view.text("MobilePhone"))
+    for field, key in other_phones:
+        view.give(properties, key, field, view.text(field))
     view.give(properties, "company", "Company", view.text("Company"))
     return "contact", properties, _refs(view, ("company", "AccountId"))
+
+
+def _lead(view: Fields) -> Mapped:
+    return _person(view, ())
+
+
+def _contact(view: Fields) -> Mapped:
+    return _person(view, CONTACT_OTHER_PHONES)
 
 
 def _account(view: Fields) -> Mapped:
@@ -284,7 +303,7 @@ def _opportunity(view: Fields) -> Mapped:
     return "deal", properties, refs
 
 
-_RECORDS = {"Lead": _contact, "Contact": _contact, "Account": _account, "Opportunity": _opportunity}
+_RECORDS = {"Lead": _lead, "Contact": _contact, "Account": _account, "Opportunity": _opportunity}
 
 
 def _task(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:

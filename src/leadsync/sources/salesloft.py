@@ -31,7 +31,8 @@ Events
 =================================  ==========================================================
 ``person_created`` / ``_updated``  contact record ``id``: email (email_address), firstname,
                                    lastname, title, phone (``phone``, else ``home_phone``),
-                                   mobilephone (``mobile_phone``), company
+                                   mobilephone (``mobile_phone``), other_phone_1
+                                   (``home_phone`` beside a ``phone``), company
                                    (person_company_name), city, state, country, crm_id;
                                    owner ``owner.id``; association ``account.id`` -> company
 ``account_created`` / ``_updated`` company record ``id``: name, domain, website, industry,
@@ -83,7 +84,11 @@ anything else                      EventError (the row becomes a dead letter)
 =================================  ==========================================================
 
 Phone numbers are passed as given, trimmed (the engine reads them as E.164; a person's
-``phone_extension`` is not appended). A call or call data record naming no person
+``phone_extension`` is not appended). A person's ``home_phone`` is its ``phone`` when it has no
+``phone``, else ``other_phone_1`` (never pushed: kept so that a call from it finds the person),
+unless it is the same text as the phone or the mobile number. A ``home_phone`` null clears no
+``other_phone_1``, like every null: the event cannot tell whether this adapter put the number
+there (another tool's may be in that place). A call or call data record naming no person
 (``called_person`` null) is still the call, with its numbers: the engine finds the other party
 by number.
 
@@ -115,7 +120,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from leadsync.errors import EventError
-from leadsync.model import DIRECTIONS, Event
+from leadsync.model import DIRECTIONS, OTHER_PHONES, Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -156,7 +161,7 @@ PERSON_FIELDS = {
     "country": "country",
     "crm_id": "crm_id",
 }
-#: A person's ``phone`` when the work ``phone`` is empty.
+#: A person's ``phone`` when the work ``phone`` is empty, else its ``other_phone_1``.
 HOME_PHONE_FIELD = "home_phone"
 ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", "phone": "phone"}
 CALL_FIELDS = {"to": "to_number", "sentiment": "salesloft_sentiment"}
@@ -281,10 +286,12 @@ def _event_name(headers: Mapping[str, str]) -> str:
 
 def _person(d: _Delivery) -> list[dict[str, Any]]:
     properties = _texts(d.item, PERSON_FIELDS)
+    home = text(d.item, HOME_PHONE_FIELD)
     if "phone" not in properties:  # bodies are whole: no phone means none, so home is it
-        home = text(d.item, HOME_PHONE_FIELD)
         if home is not None:
             properties["phone"] = home
+    elif home is not None and home not in (properties["phone"], properties.get("mobilephone")):
+        properties[OTHER_PHONES[0]] = home  # kept beside the phone, for calls from it
     email = email_or_none(text(d.item, "email_address"))
     if email is not None:
         properties["email"] = email
