@@ -123,7 +123,59 @@ def _time_steps(inside: Counter[str], ahead: Counter[str]) -> None:
     timed(ahead, drain, "_keep_statistics")
 
 
-def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | None) -> int:
+def _keys_given(ws: Any) -> None:
+    """A what-if, not the product (``--keys-given``): every pending row's events and the keys
+    they name are computed before the drain starts (untimed, as if the intake had stored
+    them), and the router reads them instead of parsing. The workers still parse the rows they
+    apply (the routed events are not handed to them) and the router still looks up the
+    database (``resolve``), the reps' keys and the union: what routing would cost if naming
+    the keys were free."""
+    from leadsync.engine import conflicts
+    from leadsync.pipeline import drain as drain_module
+    from leadsync.pipeline import routing
+    from leadsync.workspace_config import load_rules
+
+    rules = load_rules(ws.engine)
+    adapters = drain_module.adapters_for(rules)
+    events: dict[int, Any] = {}
+    keys: dict[int, Any] = {}
+    with ws.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT seq, integration, event_id, payload FROM inbox WHERE status = 'pending'"
+        ).all()
+    for seq, integration, event_id, payload in rows:
+        try:
+            found = adapters[integration].events_of(payload, event_id, int(seq), None)
+        except Exception:  # noqa: BLE001, S112 - the router parses it and dead-letters it
+            continue
+        events[int(seq)] = found
+        keys[int(seq)] = conflicts.row_keys(found, rules)
+
+    def parse(row: Any) -> Any:
+        return events[int(row["seq"])]
+
+    for name in ("route_window", "cut_next"):
+        inner = getattr(routing, name)
+
+        def given(
+            connection: Any, rules: Any, _parse: Any, *args: Any, _inner: Any = inner, **kwargs: Any
+        ) -> Any:
+            kwargs |= {"known": events, "named": keys}
+            routed = _inner(connection, rules, parse, *args, **kwargs)
+            return None if routed is None else [(row, None) for row, _ in routed]
+
+        setattr(routing, name, given)
+    drain_module._read_ahead = lambda drainer, window: None
+
+
+def child(
+    url: str,
+    batch_size: int,
+    parts: int,
+    repoll: bool,
+    profile: Path | None,
+    keys_given: bool = False,
+) -> int:
     """One worker process: ready after its imports and first connection; drains at "go"
     (one ``run_once``, as ``leadsync worker --once``; with ``repoll``, again while rows are
     pending, inside one ``batch_friendly_gc`` as ``Worker.run`` does), reports, and keeps its
@@ -160,6 +212,8 @@ def child(url: str, batch_size: int, parts: int, repoll: bool, profile: Path | N
     loop.parts = parts
     with ws.engine.connect():
         pass
+    if keys_given:
+        _keys_given(ws)
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
@@ -526,6 +580,8 @@ def run(
                     args.profile.mkdir(parents=True, exist_ok=True)
                     out = args.profile / f"{name}-{app}.pstats"
                     repoll += ["--profile", str(out)]
+                if args.keys_given:
+                    repoll.append("--keys-given")
                 command = [_python(), __file__, "--child", url, *options, *repoll]
             stdin = subprocess.DEVNULL if args.cli else subprocess.PIPE
             popen = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, text=True)
@@ -867,6 +923,8 @@ def problems_of(runs: Sequence[dict[str, Any]], events: int) -> list[str]:
 
 
 def _mode(a: dict[str, Any]) -> str:
+    if a.get("keys_given"):
+        return "worker processes, WHAT-IF: keys computed before the drain (--keys-given)"
     if a["cli"]:
         return "`leadsync worker --once` processes (wall from spawn to exit)"
     if a["repoll"]:
@@ -1048,13 +1106,27 @@ def main() -> int:
         metavar="DIR",
         help="`perf record -a` each run into DIR/<run db>.data (perf report --sort comm,dso,sym)",
     )
+    parser.add_argument(
+        "--keys-given",
+        action="store_true",
+        help="a what-if: each worker computes every row's events and keys before the drain "
+        "(untimed) and its router reads them instead of parsing (what routing costs if the "
+        "intake had stored the keys); not the product",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's database")
     parser.add_argument("--no-probe", action="store_true", help="skip timing one routing")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
     args = parser.parse_args()
     if args.child:
-        return child(args.child, args.batch_size, int(args.parts), args.repoll, args.profile)
+        return child(
+            args.child,
+            args.batch_size,
+            int(args.parts),
+            args.repoll,
+            args.profile,
+            args.keys_given,
+        )
     counts = [int(w) for w in args.workers.split(",")]
     part_counts = [int(p) for p in str(args.parts).split(",")]
     server = Server(args.postgres)
