@@ -3,6 +3,7 @@ letters and their retry, external users, and the OpenAPI document."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import pytest
 
 from leadsync.model import RecordType, Strategy
 from leadsync.settings import config_to_dict, integration_to_dict
+from leadsync.web import ConsoleOptions
+from leadsync.web.auth import FAILED_SIGN_IN_WINDOW_S, MAX_FAILED_SIGN_INS, FailedTries
 from leadsync.workspace import Workspace
 from tests.helpers import KIM_CONTACT, record_by_external, settings, workspace_config
 from tests.live import (
@@ -135,10 +138,14 @@ REFUSED_CREDENTIALS = {
 }
 
 
-def test_every_admin_operation_needs_the_token(
-    ws: Workspace, server: LiveServer, subtests: pytest.Subtests
-) -> None:
+def test_every_admin_operation_needs_the_token(ws: Workspace, subtests: pytest.Subtests) -> None:
     before = config_to_dict(ws.export_config())
+    with serve(ws, max_failed_sign_ins=0) as server:  # more wrong tokens than one may give
+        _every_operation_refuses(server, subtests)
+    assert config_to_dict(ws.export_config()) == before
+
+
+def _every_operation_refuses(server: LiveServer, subtests: pytest.Subtests) -> None:
     for case, (headers, detail) in REFUSED_CREDENTIALS.items():
         with httpx.Client(base_url=server.base_url, headers=headers) as anonymous:
             for method, path in ADMIN_OPERATIONS:
@@ -147,7 +154,63 @@ def test_every_admin_operation_needs_the_token(
                     assert detail in problem_of(response, 401)["detail"]
                     assert ADMIN_TOKEN not in response.text  # never shown back
                     assert response.headers["www-authenticate"] == "Bearer"
-    assert config_to_dict(ws.export_config()) == before
+
+
+def from_address(server: LiveServer, address: str, token: str | None) -> httpx.Client:
+    """A client whose requests come from ``address`` (any of 127.0.0.0/8 is this machine)."""
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=server.base_url, headers=headers, transport=transport)
+
+
+def test_wrong_tokens_make_the_address_wait_and_the_console_counts_with_them(
+    ws: Workspace,
+) -> None:
+    """Ten wrong secrets from one address (the admin API's token, the console's sign-in:
+    one count) and it waits, with 429 and Retry-After, even with the right token: the API
+    is no way around the console's limit. Other addresses go on; no token (a scraper not
+    set up yet) is not a guess."""
+    with serve(ws, console=ConsoleOptions()) as server:
+        with from_address(server, "127.0.0.2", "not-the-token") as guesser:
+            for _ in range(4):
+                problem_of(guesser.get("/api/integrations"), 401)
+        with from_address(server, "127.0.0.2", None) as browser:
+            problem_of(browser.get("/api/inbox/counts"), 401)  # no token: not counted
+            for n in range(6):  # six wrong sign-ins on the console's form
+                form = browser.get("/login")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert token is not None
+                answer = browser.post(
+                    "/login", data={"secret": f"guess-{n}", "csrf_token": token.group(1)}
+                )
+                assert answer.status_code == 401
+        with from_address(server, "127.0.0.2", ADMIN_TOKEN) as right:
+            refused = right.get("/api/integrations")
+            problem = problem_of(refused, 429)
+            assert problem["title"] == "Too many failed tries"
+            wait_s = int(refused.headers["retry-after"])
+            assert 0 < wait_s <= 600 and f"try again in {wait_s} s" in problem["detail"]
+            assert ADMIN_TOKEN not in refused.text
+            assert right.get("/metrics").status_code == 429
+        with from_address(server, "127.0.0.3", ADMIN_TOKEN) as other:
+            assert other.get("/api/integrations").status_code == 200
+
+
+def test_the_wait_ends_with_the_window() -> None:
+    tries = FailedTries(limit=3)
+    for at in (100.0, 200.0, 300.0):
+        assert tries.wait_s("10.0.0.1", at) == 0
+        tries.failed("10.0.0.1", at)
+    assert tries.wait_s("10.0.0.1", 300.0) == FAILED_SIGN_IN_WINDOW_S - 200
+    assert tries.wait_s("10.0.0.1", 100.0 + FAILED_SIGN_IN_WINDOW_S + 1) == 0
+    assert FailedTries(limit=0).wait_s("10.0.0.1", 0.0) == 0  # no limit
+
+
+def test_the_cli_default_is_the_consoles_limit() -> None:
+    from leadsync.cli.serve import serve as serve_command
+
+    default = inspect.signature(serve_command).parameters["max_failed_sign_ins"].default
+    assert default == MAX_FAILED_SIGN_INS
 
 
 def test_without_a_server_token_the_admin_api_is_disabled(ws: Workspace) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections.abc import Callable
+from math import ceil
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -33,6 +35,7 @@ from leadsync.settings import (
     integration_to_dict,
 )
 from leadsync.values import since_ts
+from leadsync.web.auth import FAILED_SIGN_IN_WINDOW_S, FailedTries
 from leadsync.workspace import Workspace
 
 from . import rollout
@@ -42,14 +45,28 @@ from .review_answer import Answer, ChooseAnswer
 _bearer = HTTPBearer(auto_error=False, description="The value of LEADSYNC_ADMIN_TOKEN.")
 
 
-def require_admin(token: str | None) -> Callable[..., None]:
-    """A dependency that lets a request in only with ``Authorization: Bearer <token>``."""
+def require_admin(
+    token: str | None, tries: FailedTries | None = None, clock: Callable[[], float] = time.time
+) -> Callable[..., None]:
+    """A dependency that lets a request in only with ``Authorization: Bearer <token>``. With
+    ``tries``, a wrong token counts against the client's address (with the console's failed
+    sign-ins, when they share it) and an address past the limit gets 429 with
+    ``Retry-After``, whatever token it gives, until the window lets it try again."""
 
     def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
         challenge = {"WWW-Authenticate": "Bearer"}
+        client = request.client.host if request.client is not None else "unknown"
+        if tries is not None and (wait_s := tries.wait_s(client, clock())) > 0:
+            raise ProblemError(
+                429,
+                "Too many failed tries",
+                f"this address gave a wrong secret {tries.limit} times in "
+                f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes; try again in {ceil(wait_s)} s",
+                headers={"Retry-After": str(ceil(wait_s))},
+            )
         if not token:
             raise ProblemError(
                 401,
@@ -65,6 +82,8 @@ def require_admin(token: str | None) -> Callable[..., None]:
                 headers=challenge,
             )
         if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            if tries is not None:
+                tries.failed(client, clock())
             raise ProblemError(401, "Unauthorized", "wrong admin token", headers=challenge)
 
     return check
@@ -248,12 +267,15 @@ class NewIntegration(BaseModel):
 
 
 def build_router(
-    workspace: Workspace, token: str | None, on_requeue: Callable[[], None] | None = None
+    workspace: Workspace,
+    token: str | None,
+    on_requeue: Callable[[], None] | None = None,
+    tries: FailedTries | None = None,
 ) -> APIRouter:
     router = APIRouter(
         prefix="/api",
         tags=["admin"],
-        dependencies=[Depends(require_admin(token))],
+        dependencies=[Depends(require_admin(token, tries))],
         responses=PROBLEM_RESPONSES,
     )
 

@@ -43,6 +43,7 @@ from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers
 from leadsync.web import ConsoleOptions, add_console
+from leadsync.web.auth import MAX_FAILED_SIGN_INS, FailedTries
 from leadsync.workspace import Workspace
 
 from . import admin
@@ -110,6 +111,9 @@ class ServiceOptions:
     metrics: Metrics | None = None
     # How /healthz, /readyz and the metrics name this process; None: process_name().
     process: str | None = None
+    # Wrong secrets (admin API token, console sign-in) an address may give in 10 minutes
+    # before it waits; 0: no limit (a proxy in front limits them).
+    max_failed_sign_ins: int = MAX_FAILED_SIGN_INS
 
 
 class WebhookReceipt(BaseModel):
@@ -200,6 +204,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             if pusher is not None:
                 pusher.stop()
 
+    tries = FailedTries(opts.max_failed_sign_ins)  # wrong secrets per address: API and console
     app = FastAPI(
         title="leadsync",
         summary="Keeps record ownership and activities right when sales tools write into the CRM.",
@@ -295,7 +300,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         "/metrics",
         tags=["health"],
         summary="This process's metrics, in Prometheus's text format (docs/MONITORING.md)",
-        dependencies=[Depends(admin.require_admin(opts.admin_token))],
+        dependencies=[Depends(admin.require_admin(opts.admin_token, tries))],
         response_class=Response,
         responses={
             200: {
@@ -309,6 +314,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
                 },
             },
             401: problem_ref("Missing or wrong admin token"),
+            429: problem_ref("Too many wrong secrets from this address; try after Retry-After"),
         },
         # Read from the query string as prometheus_client's listener reads it (the same on
         # --metrics-port), so declared here rather than as a parameter FastAPI would parse.
@@ -336,7 +342,9 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         return Response(encoder(scraped), media_type=content_type)
 
     app.include_router(
-        admin.build_router(workspace, opts.admin_token, worker.wake if worker is not None else None)
+        admin.build_router(
+            workspace, opts.admin_token, worker.wake if worker is not None else None, tries
+        )
     )
     if opts.console is not None:
         add_console(
@@ -348,6 +356,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             environ=opts.environ,
             on_requeue=worker.wake if worker is not None else None,
             snapshots=snapshots,
+            tries=tries,
         )
 
     def openapi() -> dict[str, Any]:

@@ -181,6 +181,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Malformed request",
         401: "Missing or wrong credentials",
         404: "Not found",
+        429: "Too many wrong secrets from this address; try again after Retry-After",
         503: "The database cannot be reached (an outage); try again after Retry-After",
     }.items()
 }

@@ -167,6 +167,15 @@ def serve(
     log_format: LogFormatOption = LogFormat.text,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = "127.0.0.1",
+    max_failed_sign_ins: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Wrong secrets (admin API token, console sign-in) one address may give in 10 "
+            "minutes before it waits (429, even with the right one); 0: no limit, for a "
+            "proxy in front that limits them (there every client has the proxy's address).",
+        ),
+    ] = 10,
 ) -> None:
     """Serve webhooks (POST /webhooks/INTEGRATION), /healthz, /readyz, the admin API
     (/api, bearer token from LEADSYNC_ADMIN_TOKEN; OpenAPI at /openapi.json) and the web
@@ -195,6 +204,7 @@ def serve(
         max_lag_s=max_lag_s,
         push=push,
         metrics=Metrics(ws.engine),
+        max_failed_sign_ins=max_failed_sign_ins,
     )
     if options.admin_token is None:
         _note(log_format, "note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401")

@@ -25,7 +25,7 @@ from . import (
     signin,
     test_lead,
 )
-from .auth import Credentials, SessionKeys
+from .auth import Credentials, FailedTries, SessionKeys
 from .console import Console, ConsoleOptions, templates
 from .html_errors import add_html_errors
 
@@ -56,13 +56,16 @@ def add_console(
     environ: Mapping[str, str] | None = None,
     on_requeue: Callable[[], None] | None = None,
     snapshots: SnapshotKeeper | None = None,
+    tries: FailedTries | None = None,
 ) -> None:
-    """Serve the console at ``/`` and its assets at ``/static`` on ``app``."""
+    """Serve the console at ``/`` and its assets at ``/static`` on ``app``; ``tries`` counts
+    failed sign-ins (the admin API's may share it)."""
     credentials = Credentials(admin_token, options.password, options.viewer_token)
+    tries = tries or FailedTries()
     keys = (
-        SessionKeys(credentials, options.session_secret, options.session_hours)
+        SessionKeys(credentials, options.session_secret, options.session_hours, tries=tries)
         if options.session_secret
-        else SessionKeys.generated(credentials, options.session_hours)
+        else SessionKeys.generated(credentials, options.session_hours, tries)
     )
     app.state.console = Console(
         workspace,

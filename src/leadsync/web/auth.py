@@ -113,6 +113,46 @@ class Session:
 
 
 @dataclass
+class FailedTries:
+    """Failed tries of a secret per client address, the times within the last window: the
+    console's sign-in form and the admin API's bearer token count in one (a guesser gains
+    nothing by switching). After ``limit`` failures (:data:`MAX_FAILED_SIGN_INS`) in
+    :data:`FAILED_SIGN_IN_WINDOW_S` an address waits: guessing a token or password is then a
+    few tries per minute per address (per process), not thousands per second. ``limit`` 0:
+    no wait (a proxy in front that limits them itself, where every client has its address)."""
+
+    limit: int = MAX_FAILED_SIGN_INS
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def wait_s(self, client: str, now: float) -> float:
+        """Seconds ``client`` must wait before its next try: 0 while it has had fewer than
+        ``limit`` failures in the window, else until the oldest of them leaves it."""
+        if self.limit <= 0:
+            return 0.0
+        with self._lock:
+            recent = [
+                t for t in self._failures.get(client, ()) if t > now - FAILED_SIGN_IN_WINDOW_S
+            ]
+            if recent:
+                self._failures[client] = recent
+            else:
+                self._failures.pop(client, None)
+            if len(recent) < self.limit:
+                return 0.0
+            return recent[-self.limit] + FAILED_SIGN_IN_WINDOW_S - now
+
+    def failed(self, client: str, now: float) -> None:
+        if self.limit <= 0:
+            return
+        with self._lock:
+            if len(self._failures) >= 10_000:  # bounded memory: forget addresses gone quiet
+                since = now - FAILED_SIGN_IN_WINDOW_S
+                self._failures = {c: ts for c, ts in self._failures.items() if ts[-1] > since}
+            self._failures.setdefault(client, []).append(now)
+
+
+@dataclass
 class SessionKeys:
     """Signs and reads session cookies and CSRF tokens with one secret."""
 
@@ -122,8 +162,8 @@ class SessionKeys:
     clock: Callable[[], float] = time.time
     _ended: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # Failed sign-ins per client address, the times within the last window.
-    _failures: dict[str, list[float]] = field(default_factory=dict)
+    # Failed sign-ins per client address (shared with the admin API's token: FailedTries).
+    tries: FailedTries = field(default_factory=FailedTries)
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_SECRET_CHARS:
@@ -138,9 +178,15 @@ class SessionKeys:
         self._sign_in = URLSafeSerializer(self.secret, salt="leadsync.console.sign-in")
 
     @classmethod
-    def generated(cls, credentials: Credentials, session_hours: float = 12.0) -> SessionKeys:
+    def generated(
+        cls,
+        credentials: Credentials,
+        session_hours: float = 12.0,
+        tries: FailedTries | None = None,
+    ) -> SessionKeys:
         """Keys with a secret made for this process (sessions end at restart)."""
-        return cls(credentials, secrets.token_urlsafe(32), session_hours)
+        secret = secrets.token_urlsafe(32)
+        return cls(credentials, secret, session_hours, tries=tries or FailedTries())
 
     def _load(self, serializer: URLSafeSerializer, cookie: str | None) -> dict[str, object] | None:
         """A signed value this service made and that has not expired, else None."""
@@ -205,30 +251,12 @@ class SessionKeys:
     # ------------------------------------------------------------ failed sign-ins
 
     def sign_in_wait_s(self, client: str) -> float:
-        """Seconds ``client`` must wait before its next try: 0 while it has had fewer than
-        :data:`MAX_FAILED_SIGN_INS` failures in :data:`FAILED_SIGN_IN_WINDOW_S`, else until
-        the oldest of them leaves the window. Guessing a token or password is then a few
-        tries per minute per address (per process), not thousands per second."""
-        now = self.clock()
-        with self._lock:
-            recent = [
-                t for t in self._failures.get(client, ()) if t > now - FAILED_SIGN_IN_WINDOW_S
-            ]
-            if recent:
-                self._failures[client] = recent
-            else:
-                self._failures.pop(client, None)
-            if len(recent) < MAX_FAILED_SIGN_INS:
-                return 0.0
-            return recent[0] + FAILED_SIGN_IN_WINDOW_S - now
+        """Seconds ``client`` must wait before its next try (:class:`FailedTries`, by the
+        keys' clock)."""
+        return self.tries.wait_s(client, self.clock())
 
     def sign_in_failed(self, client: str) -> None:
-        now = self.clock()
-        with self._lock:
-            if len(self._failures) >= 10_000:  # bounded memory: forget addresses gone quiet
-                since = now - FAILED_SIGN_IN_WINDOW_S
-                self._failures = {c: ts for c, ts in self._failures.items() if ts[-1] > since}
-            self._failures.setdefault(client, []).append(now)
+        self.tries.failed(client, self.clock())
 
     # --------------------------------------------------------------------------- CSRF
 

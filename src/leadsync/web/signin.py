@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse
 
 from .auth import (
     FAILED_SIGN_IN_WINDOW_S,
-    MAX_FAILED_SIGN_INS,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     SIGN_IN_FORM_SECONDS,
@@ -87,7 +86,7 @@ def sign_in(
         raise Refused(
             429,
             "Too many failed sign-ins",
-            f"This address failed to sign in {MAX_FAILED_SIGN_INS} times in "
+            f"This address failed to sign in {console.keys.tries.limit} times in "
             f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes. Try again in {ceil(wait_s)} s.",
             headers={"Retry-After": str(ceil(wait_s))},
         )
