@@ -435,7 +435,13 @@ def test_salesforce_opportunity_create_is_an_open_deal_without_an_amount() -> No
     deal = only("salesforce/cdc_opportunity_create.lead_conversion.json")
     assert deal.object is RecordType.DEAL and deal.external_id == "0065f00000UloqVAAR"
     assert owner_dict(deal) == {"id": OWNER_18, "email": None}
-    assert deal.properties == {"name": "Cadinal Inc.-", "stage": "Prospecting", "is_closed": False}
+    assert deal.properties == {
+        "name": "Cadinal Inc.-",
+        "stage": "Prospecting",
+        "is_closed": False,
+        "closedate": "2024-06-30T00:00:00.000Z",  # CloseDate 1719705600000: epoch ms, a date
+        "probability": 10,
+    }
     assert refs(deal) == [(RecordType.COMPANY, ACCOUNT_18)]
 
 

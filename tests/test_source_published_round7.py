@@ -333,6 +333,8 @@ def test_salesforce_opportunity_message_is_the_deal_with_its_account_and_contact
         "stage": "Negotiation/Review",
         "is_closed": False,
         "amount": 45000,
+        "closedate": "2020-07-11T00:00:00.000Z",  # <sf:CloseDate>2020-07-11: midnight UTC
+        "probability": 80,
     }
     assert refs(deal) == [
         (RecordType.COMPANY, "0015w00002BFDeLAAX"),

@@ -176,6 +176,7 @@ OUTBOUND: dict[str, list[dict[str, Any]]] = {
                 "stage": "Closed Won",
                 "is_closed": True,
                 "amount": 50000,
+                "closedate": "2026-11-30T00:00:00.000Z",
             },
             "associations": [company(INITECH)],
         }

@@ -37,8 +37,10 @@ Lead, Contact  contact    Email, FirstName -> firstname, LastName -> lastname, P
                           AssistantPhone -> other_phone_3, AccountId -> company
                           association
 Account        company    Name, Website -> domain (``website`` when it names no domain)
-Opportunity    deal       Name, StageName -> stage, IsClosed -> is_closed, Amount; AccountId
-                          -> company, ContactId -> contact associations
+Opportunity    deal       Name, StageName -> stage, IsClosed -> is_closed, Amount,
+                          CloseDate -> closedate (a date: that day at midnight UTC),
+                          Probability -> probability; AccountId -> company, ContactId ->
+                          contact associations
 Task: Call     call       Subject -> title, Description -> body, CallDurationInSeconds ->
                           duration_s, CallType -> direction, CallDisposition -> outcome
 Task: Email    email      Subject, Description -> body

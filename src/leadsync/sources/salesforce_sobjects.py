@@ -299,6 +299,10 @@ def _opportunity(view: Fields) -> Mapped:
     put(properties, "stage", view.text("StageName"))
     put(properties, "is_closed", view.flag("IsClosed"))
     view.give(properties, "amount", "Amount", view.number("Amount"))
+    # A Date: epoch milliseconds at midnight UTC in a change event, YYYY-MM-DD in an Outbound
+    # Message (that day at midnight UTC); HubSpot's closedate takes it.
+    view.give(properties, "closedate", "CloseDate", view.time("CloseDate"))
+    view.give(properties, "probability", "Probability", view.number("Probability"))
     refs = _refs(view, ("company", "AccountId"), ("contact", "ContactId"))
     return "deal", properties, refs
 
