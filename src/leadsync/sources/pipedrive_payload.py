@@ -306,7 +306,9 @@ def unique(refs: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def primary(item: Any, path: str) -> str | None:
     """The primary value of a ``[{value, primary, label}]`` list, else the first one."""
-    return _primary_of(_labelled(item, path))
+    entries = _labelled(item, path)
+    at = _primary_at(entries, list(range(len(entries))))
+    return entries[at][2] if at is not None else None
 
 
 def primary_email(item: Any, path: str) -> str | None:
@@ -359,13 +361,6 @@ def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
             label = label.strip().lower() if label is not None else None
             values.append((entry.get("primary") is True, label, value.strip()))
     return values
-
-
-def _primary_of(entries: Sequence[tuple[bool, str | None, str]]) -> str | None:
-    for is_primary, _, value in entries:
-        if is_primary:
-            return value
-    return entries[0][2] if entries else None
 
 
 def _primary_at(entries: Sequence[tuple[bool, str | None, str]], among: list[int]) -> int | None:
