@@ -755,3 +755,35 @@ def test_a_record_whose_refusal_was_dismissed_says_so(ws: Workspace, hub: HubSpo
     )  # fmt: skip
     assert shown.exit_code == 0, shown.output
     assert f"HubSpot: {state.state}: {failure['message']}" in shown.stdout
+
+
+def test_records_hubspots_webhooks_named_are_matched_by_their_id_never_created_again(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A contact HubSpot's webhook said was created there, and a company a person associated
+    with it in the portal, are HubSpot objects already: the push matches them by that id
+    (their HubSpot owner compared, not cleared) instead of creating copies."""
+    contact = hub.add_object("contacts", {"firstname": "Kim", "hubspot_owner_id": "102"})
+    company = hub.add_object("companies", {"name": "Globex"})
+    at = 1793000000000
+    common = {"subscriptionId": 1, "portalId": 1, "appId": 1, "attemptNumber": 0}
+    created = {"eventId": 1, "occurredAt": at, "subscriptionType": "contact.creation"}
+    linked = {
+        "eventId": 2,
+        "occurredAt": at + 1000,
+        "subscriptionType": "contact.associationChange",
+        "associationType": "CONTACT_TO_COMPANY",
+        "fromObjectId": int(contact),
+        "toObjectId": int(company),
+        "associationRemoved": False,
+        "isPrimaryAssociation": True,
+    }
+    body = [{**common, **created, "objectId": int(contact)}, {**common, **linked}]
+    summary = ws.ingest("crm", [json.dumps(body).encode()], source="hubspot.jsonl")
+    assert len(summary.dead_letters) == 0, summary.dead_letters.items
+    result = ws.push()
+    assert result.created == {} and result.failures == 0
+    assert result.matched == {"contact": 1, "company": 1}
+    assert len(hub.objects("contacts")) == 1 and len(hub.objects("companies")) == 1
+    assert hub.get_object("contacts", contact)["properties"]["hubspot_owner_id"] == "102"
+    assert ws.push().created == {}  # and not on a later cycle either

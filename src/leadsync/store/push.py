@@ -245,6 +245,23 @@ def add_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
         connection.execute(insert_ignore(connection, record_identities), list(rows))
 
 
+def crm_ids(
+    connection: Connection, integrations: Collection[str], record_ids: Collection[int]
+) -> dict[int, str]:
+    """The HubSpot id of each of these records that HubSpot's own webhooks named (an identity
+    of a HubSpot integration: the CRM the push writes to), by record: HubSpot has them."""
+    if not integrations or not record_ids:
+        return {}
+    t = record_identities
+    query = (
+        sa.select(t.c.record_id, sa.func.min(t.c.external_id))
+        .where(t.c.integration.in_(sorted(integrations)))
+        .where(_in(connection, t.c.record_id, record_ids))
+        .group_by(t.c.record_id)
+    )
+    return {int(record_id): str(hubspot_id) for record_id, hubspot_id in connection.execute(query)}
+
+
 def pushed_owners(
     connection: Connection, record_ids: Collection[int]
 ) -> dict[int, set[str | None]]:

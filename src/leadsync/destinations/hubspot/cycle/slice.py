@@ -110,6 +110,7 @@ class CycleBase:
                 c, push_store.ACTIVITY, other_activities
             )
             self.types = push_store.record_types(c, other_records)
+            crm_ids = push_store.crm_ids(c, self.hubspot_integrations, other_records)
             # Objects with an open push failure: a save closes it (read once, not per save).
             self.open_failures = push_store.open_failure_keys(c, record_ids, activity_ids)
         self.activity_types = {a: t for a, _r, _rt, t in self.record_activity_links}
@@ -141,6 +142,15 @@ class CycleBase:
         for lid, pushed in self.pushed_activities.items():
             if pushed.get("hubspot_id"):
                 self.ids[(push_store.ACTIVITY, lid)] = str(pushed["hubspot_id"])
+        # A record HubSpot's own webhooks named (a creation, an association made there) is a
+        # HubSpot object already: matched by that id, never created again.
+        for lid, hubspot_id in crm_ids.items():
+            key = (push_store.RECORD, lid)
+            if key not in self.ids:
+                self.ids[key] = hubspot_id
+                self.matched.add(key)
+                if key in self.objects:
+                    self.result.count(self.result.matched, self.objects[key].type)
 
     def send(self, method: str, path: str, body: Any = None) -> Answer:
         if self.p.dry_run:
