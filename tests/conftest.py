@@ -22,6 +22,7 @@ from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.store.database import create_db_engine, migrate, resolve_url
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN, OWNERS, reset_database
+from tests.live import configure
 
 # The CLI's Rich consoles read COLUMNS once, when leadsync.cli.render is imported; pytest-xdist
 # workers inherit a COLUMNS=80 the CLI tests did not set. Without it the tests' own COLUMNS
@@ -108,6 +109,14 @@ def workspace(db_url: str) -> Iterator[Workspace]:
     ws = Workspace(db_url)
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    """The workspace with the integrations the served tests use (``tests.live.configure``);
+    a module that needs another one defines its own ``ws``."""
+    configure(workspace)
+    return workspace
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -23,7 +23,6 @@ from tests.live import (
     ADMIN_TOKEN,
     LiveServer,
     compact,
-    configure,
     generic_signature,
     integrations,
     serve,
@@ -84,14 +83,6 @@ CALL = {
     "properties": {"duration_s": 60, "outcome": "connected"},
     "associations": [{"object": "contact", "external_id": "p-1"}],
 }
-
-
-@pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    workspace = Workspace(db_url)
-    configure(workspace)
-    yield workspace
-    workspace.close()
 
 
 @pytest.fixture
@@ -196,14 +187,20 @@ def test_wrong_tokens_make_the_address_wait_and_the_console_counts_with_them(
             assert other.get("/api/integrations").status_code == 200
 
 
-def test_the_wait_ends_with_the_window() -> None:
+def test_a_refusal_says_why_and_the_whole_seconds_left() -> None:
     tries = FailedTries(limit=3)
     for at in (100.0, 200.0, 300.0):
-        assert tries.wait_s("10.0.0.1", at) == 0
+        assert tries.refusal("10.0.0.1", at) is None
         tries.failed("10.0.0.1", at)
-    assert tries.wait_s("10.0.0.1", 300.0) == FAILED_SIGN_IN_WINDOW_S - 200
-    assert tries.wait_s("10.0.0.1", 100.0 + FAILED_SIGN_IN_WINDOW_S + 1) == 0
-    assert FailedTries(limit=0).wait_s("10.0.0.1", 0.0) == 0  # no limit
+    assert tries.refusal("10.0.0.1", 300.5) == (
+        FAILED_SIGN_IN_WINDOW_S - 200,  # 399.5 s left, rounded up
+        "this address gave a wrong secret 3 times in 10 minutes",
+    )
+    assert tries.refusal("10.0.0.1", 100.0 + FAILED_SIGN_IN_WINDOW_S + 1) is None
+    off = FailedTries(limit=0)  # no limit: nothing counted, nobody waits
+    for _ in range(20):
+        off.failed("10.0.0.1", 0.0)
+    assert off.refusal("10.0.0.1", 0.0) is None
 
 
 def test_the_cli_default_is_the_consoles_limit() -> None:

@@ -5,21 +5,10 @@ series only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from leadsync.workspace import Workspace
-from tests.live import configure, serve
-
-
-@pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    workspace = Workspace(db_url)
-    configure(workspace)
-    yield workspace
-    workspace.close()
+from tests.live import serve
 
 
 def test_the_document_declares_name_and_the_service_answers_it(ws: Workspace) -> None:

@@ -65,14 +65,6 @@ LEADSYNC = Path(sys.executable).with_name("leadsync")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    workspace = Workspace(db_url)
-    configure(workspace)
-    yield workspace
-    workspace.close()
-
-
 def contact(n: int, owner: str = "u-1") -> dict[str, Any]:
     return {
         "id": f"c{n}",

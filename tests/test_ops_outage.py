@@ -25,6 +25,7 @@ from leadsync.pipeline.intake import GroupCommitWriter
 from leadsync.workspace import Workspace
 from tests.conftest import PG_ENV, scratch_postgres
 from tests.live import compact, configure, serve, wait_until
+from tests.test_observability import contact
 
 # The PostgreSQL half: without a server, deselected and counted in the run's summary.
 pytestmark = pytest.mark.usefixtures("postgres_url")
@@ -37,18 +38,6 @@ def ws() -> Iterator[Workspace]:
         configure(workspace)
         yield workspace
         workspace.close()
-
-
-def contact(n: int) -> dict[str, object]:
-    return {
-        "id": f"c{n}",
-        "occurred_at": "2026-11-01T09:00:00Z",
-        "type": "record",
-        "object": "contact",
-        "external_id": f"p-{n}",
-        "properties": {"email": f"kim{n}@globex.test"},
-        "owner": "u-1",
-    }
 
 
 def _admin() -> psycopg.Connection[tuple[object, ...]]:

@@ -144,14 +144,6 @@ def test_postgresql_errors(postgres_url: str) -> None:
     assert judged(cases) == expected(cases)
 
 
-@pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    workspace = Workspace(db_url)
-    configure(workspace)
-    yield workspace
-    workspace.close()
-
-
 def rename(ws: Workspace, old: str, new: str) -> None:
     with ws.engine.begin() as connection:
         connection.exec_driver_sql(f"ALTER TABLE {old} RENAME TO {new}")

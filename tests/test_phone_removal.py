@@ -188,6 +188,19 @@ def test_a_number_that_moved_to_another_contact_makes_no_question(workspace: Wor
     assert _timeline(workspace, record_id(workspace, "phone", "9002")) == []
 
 
+def _crm_contact(
+    email: str, at: str = "2026-11-02T15:07:40Z", **properties: str | None
+) -> dict[str, Any]:
+    """The CRM's contact c-1 (the same person, by email) giving these phone properties."""
+    return ev(
+        "record",
+        at,
+        object="contact",
+        external_id="c-1",
+        properties={"email": email, **properties},
+    )
+
+
 def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Workspace) -> None:
     """The CRM gave the contact (the same by email) its office line, and the mobile too:
     Aircall's emptied list takes back only what Aircall alone gave."""
@@ -195,14 +208,7 @@ def test_numbers_other_integrations_gave_the_same_contact_stay(workspace: Worksp
     email = "bo.park@initech.test"
     ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
     contact = record_id(workspace, "phone", "9002")
-    crm = ev(
-        "record",
-        "2026-11-02T15:07:40Z",
-        object="contact",
-        external_id="c-1",
-        properties={"email": email, "phone": WORK, "mobilephone": MOBILE},
-    )
-    run(workspace, crm, integration="crm")
+    run(workspace, _crm_contact(email, phone=WORK, mobilephone=MOBILE), integration="crm")
     assert record_id(workspace, "crm", "c-1") == contact
     sources = workspace.record("contact", contact)["properties"][PHONE_SOURCES]
     assert sources["mobilephone"]["given_by"] == ["phone", "crm"]
@@ -232,14 +238,7 @@ def test_a_number_cleared_by_a_tool_without_whole_lists_is_removed_whoever_gave_
     email = "bo.park@initech.test"
     ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
     contact = record_id(workspace, "phone", "9002")
-    cleared = ev(
-        "record",
-        "2026-11-02T15:07:40Z",
-        object="contact",
-        external_id="c-1",
-        properties={"email": email, "mobilephone": None},
-    )
-    run(workspace, cleared, integration="crm")
+    run(workspace, _crm_contact(email, mobilephone=None), integration="crm")
     assert indexed_phones(workspace, contact) == {}
     why = workspace.record("contact", contact)["properties"][PHONE_SOURCES]["mobilephone"]["why"]
     assert why == "+33612345678 removed at 2026-11-02T15:07:40Z: crm cleared it"
@@ -357,15 +356,8 @@ def test_numbers_given_before_givers_were_kept_go_only_from_records_aircall_made
     contacts Aircall made, and not for one another integration made (the number stays)."""
     _setup(workspace)
     email = "bo.park@initech.test"
-    crm = ev(
-        "record",
-        "2026-11-02T15:00:00Z",
-        object="contact",
-        external_id="c-1",
-        properties={"email": email},
-    )
     if not made_by_aircall:
-        run(workspace, crm, integration="crm")
+        run(workspace, _crm_contact(email, "2026-11-02T15:00:00Z"), integration="crm")
     ingest_ok(workspace, "phone", _contact(9002, T0, [("Mobile", MOBILE)], email=email))
     contact = record_id(workspace, "phone", "9002")
     with workspace.engine.begin() as c:  # as a version before this one left it

@@ -98,13 +98,6 @@ def on_record(ws: Workspace, record_id: int, external_id: str) -> list[dict[str,
 
 
 @pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    with Workspace(db_url) as workspace:
-        configure(workspace)
-        yield workspace
-
-
-@pytest.fixture
 def ids(ws: Workspace) -> dict[str, int]:
     return queue_questions(ws)
 

@@ -30,7 +30,6 @@ from tests.live import (
     NOW_MS,
     LiveServer,
     compact,
-    configure,
     fixture,
     generic_signature,
     serve,
@@ -40,14 +39,6 @@ from tests.live import (
 MAX_BODY = 16_384
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture
-def ws(db_url: str) -> Iterator[Workspace]:
-    workspace = Workspace(db_url)
-    configure(workspace)
-    yield workspace
-    workspace.close()
 
 
 @pytest.fixture

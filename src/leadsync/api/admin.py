@@ -13,7 +13,6 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from math import ceil
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -35,7 +34,7 @@ from leadsync.settings import (
     integration_to_dict,
 )
 from leadsync.values import since_ts
-from leadsync.web.auth import FAILED_SIGN_IN_WINDOW_S, FailedTries
+from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
 from . import rollout
@@ -59,13 +58,14 @@ def require_admin(
     ) -> None:
         challenge = {"WWW-Authenticate": "Bearer"}
         client = request.client.host if request.client is not None else "unknown"
-        if tries is not None and (wait_s := tries.wait_s(client, clock())) > 0:
+        refused = tries.refusal(client, clock()) if tries is not None else None
+        if refused is not None:
+            wait_s, why = refused
             raise ProblemError(
                 429,
                 "Too many failed tries",
-                f"this address gave a wrong secret {tries.limit} times in "
-                f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes; try again in {ceil(wait_s)} s",
-                headers={"Retry-After": str(ceil(wait_s))},
+                f"{why}; try again in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
             )
         if not token:
             raise ProblemError(

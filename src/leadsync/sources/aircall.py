@@ -49,9 +49,9 @@ contact.updated            (first ``emails[].value``), ``firstname`` / ``lastnam
                            list order, five at most: a call from any of them finds the
                            contact; never pushed), ``company`` (``company_name``, HubSpot's contact
                            property). No owner. ``phone_numbers`` is the contact's
-                           whole list: when it is there, both phone properties are
+                           whole list: when it is there, every phone property is
                            given, null where it has none (a number removed in Aircall
-                           leaves the contact); without it, neither.
+                           leaves the contact); without it, none.
 user.created,              a ``user`` event ``{"id": data.id, "email": data.email}`` with
 user.updated (?),          ``name``, which fills the external-user directory; ``[]`` when the
 user.opened, user.closed,  user has no id. User events V1.
@@ -261,8 +261,8 @@ class AircallAdapter(Adapter):
     #: ``"Token"``); see Adapter.redact.
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
     #: A contact event's ``data`` is the whole contact as it is now ("modelization of the
-    #: resource at the timestamp"), its ``phone_numbers`` every number it has: both phone
-    #: properties are given when the list is there (see :func:`_contact_phones`).
+    #: resource at the timestamp"), its ``phone_numbers`` every number it has: every phone
+    #: property is given when the list is there (see :func:`_contact_phones`).
     phone_list_complete: ClassVar[bool] = True
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
@@ -473,13 +473,14 @@ def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, An
 
 
 def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
-    """``phone`` and ``mobilephone`` of a contact's ``phone_numbers`` (``[{label, value}]``):
-    the first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the mobile, the
-    first other one the phone, the numbers after them ``other_phone_1``… in list order (the
-    first five: ``model.OTHER_PHONES``); each number as given, trimmed. The list is the contact's
-    whole list (``phone_list_complete``): when the payload has it, both are given, null
-    where it has no such number (an empty list: both null), so a number removed in Aircall
-    is removed from the contact; no list (the key absent, or null) gives neither."""
+    """The phone properties of a contact's ``phone_numbers`` (``[{label, value}]``): the
+    first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the ``mobilephone``, the
+    first other one the ``phone``, the numbers after them ``other_phone_1``… in list order
+    (the first five: ``model.OTHER_PHONES``); each number as given, trimmed. The list is the
+    contact's whole list (``phone_list_complete``): when the payload has it, every phone
+    property is given, null where it has no such number (an empty list: all null), so a
+    number removed in Aircall is removed from the contact; no list (the key absent, or
+    null) gives none."""
     if get_path(body, path) is None:
         return {}
     phones: dict[str, str | None] = dict.fromkeys(PHONE_PROPERTIES)

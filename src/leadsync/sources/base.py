@@ -190,10 +190,10 @@ class Adapter(abc.ABC):
     #: changes made in the CRM (bidirectional sync never echoes them back to it).
     is_crm: ClassVar[bool] = False
     #: The vendor sends a person's whole list of numbers (Aircall's contact ``phone_numbers``),
-    #: and a record event giving a contact's or lead's ``phone`` or ``mobilephone`` gives both:
-    #: one given null is a number the tool has no more, so the engine takes back the number
-    #: this tool gave there (one other tools gave too stays); an event giving neither (the
-    #: payload had no list) changes none. False: a null phone property clears it, whoever
+    #: and a record event that has the list gives every phone property
+    #: (``model.PHONE_PROPERTIES``): one given null is a number the tool has no more, so the
+    #: engine takes back the number this tool gave there (one other tools gave too stays); an
+    #: event giving none (the payload had no list) changes none. False: a null phone property clears it, whoever
     #: gave it (HubSpot's cleared field, the canonical format).
     phone_list_complete: ClassVar[bool] = False
     #: The model of the ``vendor:`` options this kind takes (:mod:`.options`); the settings

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import ceil
 from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -142,6 +143,18 @@ class FailedTries:
                 return 0.0
             return recent[-self.limit] + FAILED_SIGN_IN_WINDOW_S - now
 
+    def refusal(self, client: str, now: float) -> tuple[int, str] | None:
+        """None while ``client`` may try; else the whole seconds it must wait (its
+        ``Retry-After``) and why, in words, for the console's page and the API's problem."""
+        wait_s = self.wait_s(client, now)
+        if wait_s <= 0:
+            return None
+        why = (
+            f"this address gave a wrong secret {self.limit} times in "
+            f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes"
+        )
+        return ceil(wait_s), why
+
     def failed(self, client: str, now: float) -> None:
         if self.limit <= 0:
             return
@@ -249,11 +262,6 @@ class SessionKeys:
             self._ended[session.sid] = now + self.max_age_s
 
     # ------------------------------------------------------------ failed sign-ins
-
-    def sign_in_wait_s(self, client: str) -> float:
-        """Seconds ``client`` must wait before its next try (:class:`FailedTries`, by the
-        keys' clock)."""
-        return self.tries.wait_s(client, self.clock())
 
     def sign_in_failed(self, client: str) -> None:
         self.tries.failed(client, self.clock())

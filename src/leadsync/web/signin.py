@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from math import ceil
 from typing import Annotated
 
 from fastapi import Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from .auth import (
-    FAILED_SIGN_IN_WINDOW_S,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     SIGN_IN_FORM_SECONDS,
@@ -81,14 +79,14 @@ def sign_in(
         )
     target = _landing(request, next)
     client = request.client.host if request.client is not None else "unknown"
-    wait_s = console.keys.sign_in_wait_s(client)
-    if wait_s > 0:
+    refused = console.keys.tries.refusal(client, console.keys.clock())
+    if refused is not None:
+        wait_s, why = refused
         raise Refused(
             429,
             "Too many failed sign-ins",
-            f"This address failed to sign in {console.keys.tries.limit} times in "
-            f"{FAILED_SIGN_IN_WINDOW_S / 60:g} minutes. Try again in {ceil(wait_s)} s.",
-            headers={"Retry-After": str(ceil(wait_s))},
+            f"{why[:1].upper()}{why[1:]}. Try again in {wait_s} s.",
+            headers={"Retry-After": str(wait_s)},
         )
     via = console.keys.credentials.match(secret)
     if via is None:
