@@ -13,9 +13,9 @@ from leadsync.ops.settings_change import Actor
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, console_server, form_token, signed_in
 from tests.live import LiveServer
-from tests.test_review_faces import ids, ws  # noqa: F401  (the same fixtures)
+from tests.test_review_faces import ids  # noqa: F401  (the same fixture)
 
-__all__ = ["ids", "ws"]
+__all__ = ["ids"]
 
 
 @pytest.fixture
