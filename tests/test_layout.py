@@ -77,6 +77,23 @@ def test_sql_is_written_in_store_only() -> None:
     assert not found, "SQL outside store/:\n" + "\n".join(found)
 
 
+def test_every_transaction_that_writes_begins_writing() -> None:
+    """A transaction is begun by ``begin_writing`` (store/database.py), never by a bare
+    ``begin()``: on SQLite a deferred BEGIN that reads first fails its write at once when
+    another writer committed meanwhile (tests/test_sqlite_write_lock.py). Reads use
+    ``connect()``."""
+    bare = re.compile(r"\.begin\(\)")
+    found = [
+        f"{_relative(path)}:{number}: {line.strip()}"
+        for path in _modules()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bare.search(line)
+        and "execution_options" not in line
+        and not line.lstrip().startswith(("#", '"""', "``"))
+    ]
+    assert not found, "transactions begun without begin_writing:\n" + "\n".join(found)
+
+
 def test_every_file_the_package_reads_is_in_its_package_data() -> None:
     """A built package holds the files its ``package-data`` globs name: a template, a
     stylesheet or a script left out works from a checkout and breaks once installed."""

@@ -5,7 +5,6 @@ one "batch, else each alone" fallback every batched apply goes through."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.pipeline.ingest import items_of_line, vendor_line_request
 from leadsync.sources import adapter_for
 from leadsync.store import inbox as inbox_store
+from leadsync.store.database import begin_writing
 from leadsync.workspace import Workspace
 from tests.helpers import contact_line, settings, workspace_config
 
@@ -45,7 +45,7 @@ def ws(workspace: Workspace) -> Workspace:
 
 
 def write(ws: Workspace, integration: str, items: list[InboxItem], status: str = "pending") -> Any:
-    with ws.engine.begin() as connection:
+    with begin_writing(ws.engine) as connection:
         return write_items(connection, integration, items, AT, "test", status)
 
 
@@ -368,38 +368,3 @@ def test_an_outage_is_raised_not_taken_for_a_refusal(ws: Workspace) -> None:
 
     with pytest.raises(sa.exc.OperationalError):
         apply_with_fallback(ws.engine, outage, [1], lambda c, u: None, never)
-
-
-def test_an_ingest_holds_sqlite_s_write_lock_before_it_reads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Another writer committing between the append's first read and its insert (the service
-    beside `leadsync ingest` on one file) made the insert fail at once with "database is
-    locked" (its snapshot was stale: the busy timeout never waits for that). The append now
-    holds the write lock before it reads: the other writer waits for it instead."""
-    path = str(tmp_path / "leadsync.db")  # SQLite's lock: PostgreSQL appends take none
-    ws = Workspace(f"sqlite:///{path}")
-    ws.apply_config(workspace_config({"dialer": settings()}))
-    read_first = inbox_store._older_keys_until
-    others: list[str] = []
-
-    def another_writer_commits_meanwhile(statements: Any) -> str | None:
-        until = read_first(statements)
-        other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
-        try:
-            other.execute("INSERT INTO counters (name, value) VALUES ('other', 1)")
-            others.append("committed")
-        except sqlite3.OperationalError as exc:
-            others.append(str(exc))
-        finally:
-            other.close()
-        return until
-
-    monkeypatch.setattr(inbox_store, "_older_keys_until", another_writer_commits_meanwhile)
-    items = [InboxItem(key="e1", payload=contact_line("p-1", "u-1"), occurred_at=AT)]
-    try:
-        written, duplicates = write(ws, "dialer", items)
-    finally:
-        ws.close()
-    assert (len(written), duplicates) == (1, 0)
-    assert others == ["database is locked"]  # it waited on the append's lock, in vain

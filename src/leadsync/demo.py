@@ -22,6 +22,7 @@ from leadsync.errors import WorkspaceError
 from leadsync.model import display_ts
 from leadsync.settings import config_from_dict, config_to_dict, load_config
 from leadsync.store import config as config_store
+from leadsync.store.database import begin_writing
 from leadsync.workspace import Workspace
 
 DEMO_MARK = "demo_workspace"
@@ -48,7 +49,7 @@ def _fresh_workspace(path: Path) -> Workspace:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     ws = Workspace(f"sqlite:///{path}")
-    with ws.engine.begin() as connection:
+    with begin_writing(ws.engine) as connection:
         config_store.write_setting(connection, DEMO_MARK, {"file": str(path)})
     return ws
 

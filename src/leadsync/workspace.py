@@ -63,6 +63,7 @@ from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import views
 from leadsync.store.database import (
+    begin_writing,
     create_db_engine,
     has_workspace,
     migrate,
@@ -382,17 +383,16 @@ class Workspace:
         at: str | None = None,
         dry_run: bool = False,
     ) -> UndoResult:
-        """Put back the owners that one event's decisions (of ``integration``; needed only
-        when several integrations have that event id) or an integration's since a time
-        changed, unless a later change superseded them; see :mod:`leadsync.ops.undo`. With
-        ``dry_run``, what would change, with nothing written."""
+        """Put back the owners changed by one event's decisions (``integration`` names it when
+        several have that event id) or by an integration's since a time, unless a later change
+        superseded them (:mod:`leadsync.ops.undo`); ``dry_run``: what would change, unwritten."""
         rules = self.rules()
         if integration is not None:
             self.integration(integration, rules)
         if dry_run:  # read only: rolled back, no lock taken
             with self.engine.connect() as connection:
                 return undo(connection, rules, at or now_ts(), event_id, integration, since, True)
-        with self.engine.begin() as connection:
+        with begin_writing(self.engine) as connection:
             store.lock_counters(connection, [store.RECORD_ID])
             return undo(connection, rules, at or now_ts(), event_id, integration, since)
 

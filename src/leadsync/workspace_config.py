@@ -42,6 +42,7 @@ from leadsync.settings.base import Written
 from leadsync.settings.checks import KnownIds, reference_problems, written_problems
 from leadsync.settings.errors import Place, validate_as
 from leadsync.store import config as config_store
+from leadsync.store.database import begin_writing
 
 # The names of the workspace settings (rows of ``workspace_settings``) beside the tables.
 MONITORING_SETTING = "monitoring"
@@ -99,7 +100,7 @@ def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> 
 def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:
     """Make the workspace's owners, teams, integrations and settings those of ``config``, in
     one transaction; applying the same configuration again changes nothing."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         return _apply(connection, config)
 
 
@@ -110,7 +111,7 @@ def plan_config(
     workspace would then export; nothing is written (``leadsync apply --dry-run``): it is
     applied in a transaction that is rolled back, so its checks and its answer are apply's."""
     with engine.connect() as connection:
-        transaction = connection.begin()
+        transaction = begin_writing(connection)
         try:
             return _apply(connection, config), _export(connection)
         finally:

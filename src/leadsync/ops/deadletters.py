@@ -18,6 +18,7 @@ from leadsync.results import ResultModel
 from leadsync.sources.hygiene import representable
 from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import views
+from leadsync.store.database import begin_writing
 from leadsync.workspace_config import integration_settings
 
 # The CLI commands the workspace's messages point to where a person acts: one spelling,
@@ -106,7 +107,7 @@ def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
 
 def retry(engine: Engine, rules: WorkspaceRules, letter_id: int, by: str | None) -> RetryResult:
     """See :meth:`leadsync.workspace.Workspace.retry_dead_letter`."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         letter = views.dead_letter(connection, letter_id)
         if letter is None:
             raise NotFoundError(f"no dead letter with id {letter_id}")
@@ -138,7 +139,7 @@ def dismiss(
     text = representable(reason).strip()
     if not text:
         raise UserError("a dismissal needs a reason (some text); it is kept with the letter")
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         if ids is not None:
             for letter_id in sorted(set(ids)):
                 letter = views.dead_letter(connection, letter_id)

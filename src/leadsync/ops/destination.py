@@ -36,6 +36,7 @@ from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids
 from leadsync.settings import DestinationSettings, destination_from_dict
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
+from leadsync.store.database import begin_writing
 from leadsync.workspace_config import (
     DESTINATION_SETTING,
     HUBSPOT_PORTAL_SETTING,
@@ -76,7 +77,7 @@ def setup(engine: Engine, transport: Transport) -> SetupReport:
     settings = destination(engine)
     with hubspot_client(engine, transport) as client:
         report = portal.setup(client, Paths(settings.api_version), read_token(settings))
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
         make_push_key(connection)
     return report
@@ -101,7 +102,7 @@ def pull_owners(engine: Engine, transport: Transport) -> config_store.ConfigChan
     with hubspot_client(engine, transport) as client:
         pulled = portal.pull_owners(client, Paths(settings.api_version))
     changes = config_store.ConfigChanges()
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         config_store.replace_owners(connection, pulled.owners, changes)
         config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
     return changes
@@ -162,7 +163,7 @@ def push_dry_run(
     listed. The token is a placeholder: a dry run needs none set."""
     destination(engine)
     with engine.connect() as connection:
-        transaction = connection.begin()
+        transaction = begin_writing(connection)
         try:
             queued = _queue_backfill(connection) if backfill else 0
             sender = pusher(engine, transport, dry_run=True, connection=connection, token="dry-run")
@@ -228,7 +229,7 @@ def backfill(engine: Engine) -> int:
     """Queue, once, everything the workspace held before the destination was added; a
     WorkspaceError the second time (later changes are queued as they happen)."""
     destination(engine)
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         return _queue_backfill(connection)
 
 

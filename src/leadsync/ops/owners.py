@@ -11,6 +11,7 @@ from leadsync.engine import WorkspaceRules, change_owner_in_crm
 from leadsync.errors import NotFoundError, WorkspaceError
 from leadsync.model import Outcome, OwnerDecision, RecordType
 from leadsync.results import ResultModel
+from leadsync.store.database import begin_writing
 
 
 class ManualOwnerChange(ResultModel):
@@ -57,7 +58,7 @@ def set_owner(
             raise WorkspaceError(
                 f"owner {owner_id} is inactive; only active owners can be given records"
             )
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         # The engine's own path for a change made in the CRM, as one small batch.
         decision = change_owner_in_crm(connection, rules, record_type, record_id, owner_id, at)
         if decision is None:

@@ -27,6 +27,7 @@ from leadsync.settings import IntegrationSettings, WorkspaceConfig, load_propose
 from leadsync.sources import adapter_for
 from leadsync.store import batch as store
 from leadsync.store import routing as routing_store
+from leadsync.store.database import begin_writing
 
 
 def with_settings(
@@ -224,7 +225,7 @@ def preview(
     settings for the integration, and what they decide says ``proposed``, not ``current``."""
     result = PreviewResult(integration=integration, unreadable=list(unreadable))
     with engine.connect() as connection:
-        transaction = connection.begin()
+        transaction = begin_writing(connection)
         try:
             store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
             seen = store.known_event_ids(connection, integration, {k for _, k, _ in events})

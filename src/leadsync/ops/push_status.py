@@ -19,6 +19,7 @@ from leadsync.settings import DestinationSettings
 from leadsync.sources.hygiene import representable
 from leadsync.store import push as push_store
 from leadsync.store import push_waiting
+from leadsync.store.database import begin_writing
 
 SHOWN = 10  # records that cannot be created listed by ``push status`` (counts are complete)
 
@@ -167,7 +168,7 @@ def resolve_failures(
     if action == "dismiss" and text is None:
         raise UserError("a dismissal needs a reason (some text); it is kept with the failure")
     who = representable((by or "").strip())[:200] or None
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         rows = [r for r in push_store.failures_by_id(connection, ids) if r["resolved_at"] is None]
         missing = sorted(set(ids) - {int(r["id"]) for r in rows})
         if missing:

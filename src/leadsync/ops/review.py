@@ -29,6 +29,7 @@ from leadsync.settings import integration_to_dict
 from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
+from leadsync.store.database import begin_writing
 from leadsync.workspace_config import load_rules
 
 STATUSES = ("open", "resolved", "skipped", "attached")
@@ -196,7 +197,7 @@ def resolve(
             if item.kind == rules.OWNER
             else "left without a record"
         )
-        with engine.begin() as connection:
+        with begin_writing(engine) as connection:
             batch_store.lock_counters(connection, [batch_store.RECORD_ID])
             if not store.close(connection, item_id, "skipped", now, by.who, None, outcome):
                 raise WorkspaceError(f"review item {item_id} was closed meanwhile")
@@ -228,7 +229,7 @@ def _choose_record(
     missing = UserError(  # a wrong answer (exit 2, 400), not an unknown question (404)
         f"record {record_id} does not exist; allowed: the id of a {' or '.join(wanted)}"
     )
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         found = store.record_type_of(connection, record_id)
         if found is None:
             raise missing
@@ -299,7 +300,7 @@ def _choose_owner(
         + f" users.map {rep} -> {choose}"
     )
     rules_ = load_rules(engine)  # with the rep in the map
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         store.close(connection, item.id, "resolved", now, by.who, choose, reason)
         decided = decide_for_rep(
             connection,

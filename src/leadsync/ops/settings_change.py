@@ -35,6 +35,7 @@ from leadsync.settings import (
 )
 from leadsync.store import audit as audit_store
 from leadsync.store import config as config_store
+from leadsync.store.database import begin_writing
 
 MANAGED_SETTING = "managed_by_file"
 AUDIT_PAGE = 50
@@ -257,7 +258,7 @@ def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
 
 
 def _record(engine: Engine, by: Actor, integration: str | None, summary: str, diff: str) -> None:
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         audit_store.add_entry(
             connection,
             at=now_ts(),
@@ -320,7 +321,7 @@ def apply_config(
     changes = workspace_config.apply_config(engine, config)
     if managed is not None:
         value = {"file": managed.file} if managed.on else None
-        with engine.begin() as connection:
+        with begin_writing(engine) as connection:
             if config_store.write_setting(connection, MANAGED_SETTING, value):
                 changes.settings_changed.append(MANAGED_SETTING)
     if changes.written and by is not None:

@@ -38,6 +38,7 @@ from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import testlead as testlead_store
+from leadsync.store.database import begin_writing
 
 TEST_DOMAIN = "leadsync.invalid"
 TEST_PREFIX = "leadsync-test-"
@@ -111,7 +112,7 @@ def run_test_lead(
         },
         integration,
     )
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
         turns = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
         seen = testlead_store.seen_times(connection, integration, rep)
@@ -394,7 +395,7 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
     """Remove every test record and what hangs from it (decisions, links, test calls, their
     memories and skips); with a destination, the pushed ones are queued for archiving in
     HubSpot. What else each test changed is taken back (:func:`_take_back`)."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         # Like a batch: batches wait, so none writes back a round robin read before this.
         store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
         found = testlead_store.test_records(connection, TEST_DOMAIN)

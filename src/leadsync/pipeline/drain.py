@@ -37,6 +37,7 @@ from leadsync.store import batch as counters
 from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import inbox as inbox_store
 from leadsync.store import routing as routing_store
+from leadsync.store.database import begin_writing
 
 log = logging.getLogger("leadsync.drain")
 _LOCKED = [counters.RECORD_ID, counters.ACTIVITY_ID]
@@ -159,13 +160,13 @@ def _parts_loop(
             try:
                 drainer.part = part
                 _drain_rows(drainer, total, on_batch)
-                with engine.begin() as connection:
+                with begin_writing(engine) as connection:
                     routing_store.finish(connection, part.id)
             finally:
                 drainer.part = None
                 routing_store.unlock(holder, part.id)
             continue
-        with engine.begin() as connection:
+        with begin_writing(engine) as connection:
             routed = routing.route_window(
                 connection,
                 drainer.rules,
@@ -181,7 +182,7 @@ def _parts_loop(
             # running wait for it, a while.
             blocked = routed is None and not busy and routing_store.unrouted_waiting(connection)
         if busy and elected and read_ahead:  # the next window, cut while the last parts end
-            with engine.begin() as connection:
+            with begin_writing(engine) as connection:
                 routed = routing.cut_next(
                     connection,
                     drainer.rules,
@@ -224,7 +225,7 @@ def _parts_loop(
 def _keep_statistics(engine: Engine) -> None:
     """Once a window is routed: the planner statistics of the tables that grew past them
     (:func:`leadsync.store.routing.analyze_grown`)."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         grown = routing_store.analyze_grown(connection)
     if grown:
         log.debug("statistics taken again (grown since the last): %s", ", ".join(grown))
@@ -334,7 +335,7 @@ class _Drainer:
 
     def refuse_row(self, row: Mapping[str, Any], error: Exception) -> None:
         """A row refused alone: marked failed and dead-lettered, with why."""
-        with self.engine.begin() as connection:
+        with begin_writing(self.engine) as connection:
             if self.part is not None:
                 self._lock(connection)
                 if self._taken_back(connection):

@@ -18,6 +18,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
+from leadsync.store.database import begin_writing
 
 
 def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None) -> int:
@@ -30,7 +31,7 @@ def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None)
     with engine.connect() as connection:  # most minutes there is nothing: no lock taken
         if not store.expired_holds(connection, now, limit=1):
             return 0
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         batch_store.lock_counters(connection, [batch_store.RECORD_ID, batch_store.ACTIVITY_ID])
         due = store.expired_holds(connection, now)
         if not due:

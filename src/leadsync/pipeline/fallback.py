@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.observability import database_outage
+from leadsync.store.database import begin_writing
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,7 +52,7 @@ def attempt(
     Anything it raises (the commit included) rolls the transaction back and is returned as
     a :class:`Refusal`, except an outage, which is raised."""
     try:
-        with engine.begin() as connection:
+        with begin_writing(engine) as connection:
             return work(connection, *args, **kwargs)
     except Exception as exc:
         if is_outage(exc):

@@ -39,6 +39,7 @@ from leadsync.sources.base import ENVELOPE_KEYS, Adapter, WebhookRequest, decode
 from leadsync.sources.hygiene import Headers, representable
 from leadsync.store import batch as counters
 from leadsync.store import inbox as inbox_store
+from leadsync.store.database import begin_writing
 from leadsync.store.inbox import DeadLetterRow
 
 
@@ -279,7 +280,7 @@ def _append(
 ) -> None:
     """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
     ``parsed`` by inbox sequence so that the drain need not read them again."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         written, duplicates = _write_inbox(
             connection, integration, chunk, source, inbox_store.PENDING
         )

@@ -42,6 +42,7 @@ from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
 from leadsync.store import config as config_store
+from leadsync.store.database import begin_writing
 from leadsync.store.inbox import PENDING, Appender
 
 log = logging.getLogger("leadsync.intake")
@@ -80,10 +81,9 @@ class Receipt:
 
 
 class _Integrations:
-    """The configured integrations and their adapters, re-read at most every ``ttl_s`` (and
-    at once when asked for a name it does not know), so that ``leadsync apply`` from another
-    process is seen without a restart; after :meth:`invalidate` (a save in this process), at
-    the next request."""
+    """The configured integrations and their adapters, re-read at most every ``ttl_s``, at
+    once for a name it does not know (``leadsync apply`` from another process is seen
+    without a restart), and after :meth:`invalidate` (a save in this process)."""
 
     def __init__(self, engine: Engine, ttl_s: float = 2.0) -> None:
         self.engine = engine
@@ -284,7 +284,7 @@ class Intake:
     ) -> None:
         """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
         raw = self._rejected_raw(adapter, request)
-        with self.engine.begin() as connection:
+        with begin_writing(self.engine) as connection:
             inbox.record_rejected(connection, integration, SOURCE, raw, error)
 
     def receive(
@@ -520,7 +520,7 @@ class GroupCommitWriter:
         )
         detail = f"the inbox cannot store this request ({reason}); it is kept as a dead letter"
         try:
-            with self.engine.begin() as connection:
+            with begin_writing(self.engine) as connection:
                 inbox.record_rejected(connection, job.integration, SOURCE, job.kept_text(), detail)
         except Exception as again:  # not even kept: the vendor must retry
             log.warning("dead letter for %s not kept: %s", job.integration, type(again).__name__)

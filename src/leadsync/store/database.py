@@ -106,8 +106,27 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The execution option that marks a transaction as one that writes (:func:`begin_writing`).
+_WRITES = "leadsync_writes"
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    writes = connection.get_execution_options().get(_WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def begin_writing(bind: Engine | Connection) -> Any:
+    """``bind.begin()`` for work that writes — every such transaction of leadsync begins so.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock at once, waiting the busy timeout for
+    another writer. A plain (deferred) BEGIN fixes the transaction's snapshot at its first
+    read, and a writer committing between that read and this transaction's first write
+    (the worker or the service beside a command on one file) makes the write fail at once
+    with "database is locked": SQLite cannot wait that out, the snapshot is stale. Reads
+    (``engine.connect()``) keep the plain BEGIN: they never wait for a writer, nor make one
+    wait. PostgreSQL: the same ``begin()``. As a context manager it yields the connection
+    (an engine's) or the transaction (a connection's, to roll back a dry run)."""
+    return bind.execution_options(**{_WRITES: True}).begin()
 
 
 # psycopg's prepare_threshold that no count of single executions reaches (see create_db_engine).
@@ -249,7 +268,7 @@ def migrate(engine: Engine, shown: str | None = None) -> bool:
     if _revision(engine, shown) == head_revision():
         return False
     try:
-        with engine.begin() as connection:
+        with begin_writing(engine) as connection:
             command.upgrade(_alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None

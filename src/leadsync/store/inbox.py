@@ -248,19 +248,11 @@ def append(connection: Connection, rows: Sequence[InboxRow]) -> list[int | None]
     """Append the rows the inbox does not hold yet, in the caller's transaction: for each
     row its sequence number, or None when the inbox holds its ``(integration, event_id)``
     already, or an earlier row of ``rows`` has it (a redelivery, written once). Numbers
-    increase in the order of ``rows``. On SQLite the first statement takes the write lock
-    when the transaction does not hold it yet: a write that changes nothing, before the
-    reads — a read first would fix the transaction's snapshot, and a writer committing
-    before the insert (the service beside an ingest) would make it fail at once with
-    "database is locked", the busy timeout never waited."""
+    increase in the order of ``rows``. The transaction is one that writes
+    (:func:`~leadsync.store.database.begin_writing`): on SQLite it holds the write lock
+    before the reads here fix its snapshot."""
     statements, dialect = _Through(connection), connection.dialect.name
-    if dialect == "sqlite":
-        connection.exec_driver_sql(_SQLITE_WRITE_LOCK)
     return _append(statements, dialect, rows, _older_keys_until(statements))
-
-
-# A write that changes no row: it takes SQLite's write lock (waiting the busy timeout).
-_SQLITE_WRITE_LOCK = "UPDATE inbox SET seq = seq WHERE 0"
 
 
 class Appender:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from leadsync.errors import TransientError, UserError
 from leadsync.settings import DestinationSettings
 from leadsync.store import push as push_store
+from leadsync.store.database import begin_writing
 
 log = logging.getLogger("leadsync.hubspot")
 
@@ -237,7 +238,7 @@ class RateBudget:
 
     def _try_acquire(self) -> tuple[float, float]:
         """(seconds to wait, 0) or (0, the stamp of the slot taken)."""
-        with self._row_lock, self.engine.begin() as connection:
+        with self._row_lock, begin_writing(self.engine) as connection:
             row = push_store.lock_budget(connection, self.app)
             now = self.clock()
             if row.paused_until is not None and row.paused_until > now:
@@ -270,7 +271,7 @@ class RateBudget:
     def flush(self) -> None:
         """Write the answer times kept in this process (when it stops sending)."""
         if self._answered:
-            with self._row_lock, self.engine.begin() as connection:
+            with self._row_lock, begin_writing(self.engine) as connection:
                 row = push_store.lock_budget(connection, self.app)
                 self._write_answered(row)
                 push_store.write_budget(connection, row)
@@ -327,7 +328,7 @@ class RateBudget:
             # saved a moment ago.
             return
         self._headers_saved_at = now
-        with self._row_lock, self.engine.begin() as connection:
+        with self._row_lock, begin_writing(self.engine) as connection:
             row = push_store.lock_budget(connection, self.app)
             self._write_answered(row)
             if (m := number("max")) is not None:

@@ -41,6 +41,7 @@ from leadsync.observability import process_name
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import push_waiting
+from leadsync.store.database import begin_writing
 
 LEASE = "hubspot"
 LEASE_TTL_S = 60.0
@@ -68,7 +69,7 @@ def make_push_key(connection: Connection) -> str:
 
 def workspace_push_key(engine: Engine) -> str:
     """:func:`make_push_key` in a transaction of its own."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         return make_push_key(connection)
 
 
@@ -93,7 +94,7 @@ def holder_label(holder: str) -> str:
 def release_lease(engine: Engine, holder: str) -> None:
     """Give up the push lease ``holder`` holds (nothing when it holds none): at a clean stop,
     so that another process pushes at once rather than after the lease lapses."""
-    with engine.begin() as connection:
+    with begin_writing(engine) as connection:
         push_store.release_lease(connection, LEASE, holder, time.time())
 
 
@@ -159,7 +160,7 @@ class Pusher:
         if self.connection is not None:
             yield self.connection
             return
-        with self.engine.begin() as connection:
+        with begin_writing(self.engine) as connection:
             yield connection
 
     # ---------------------------------------------------------------- the loop
@@ -216,7 +217,7 @@ class Pusher:
         done = [r["id"] for r in rows if (r["kind"], int(r["local_id"])) not in cycle.held]
         result.changes = len(done)
         if not self.dry_run:
-            with self.engine.begin() as connection:
+            with begin_writing(self.engine) as connection:
                 push_store.dequeue(connection, done)
         result.requests = self.client.requests - before
         return result

@@ -25,6 +25,7 @@ from leadsync.destinations.hubspot.objects import (
 )
 from leadsync.model import RecordType, Strategy
 from leadsync.store import push as push_store
+from leadsync.store.database import begin_writing
 
 if TYPE_CHECKING:
     from leadsync.destinations.hubspot.cycle.results import PushResult
@@ -218,7 +219,7 @@ class CycleBase:
     def write(self, fn: Callable[[Connection], None]) -> None:
         if self.p.dry_run:
             return
-        with self.p.engine.begin() as connection:
+        with begin_writing(self.p.engine) as connection:
             fn(connection)
             self.p.renew_lease(connection)
 
