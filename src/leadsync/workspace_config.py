@@ -101,7 +101,7 @@ def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.Config
     """Make the workspace's owners, teams, integrations and settings those of ``config``, in
     one transaction; applying the same configuration again changes nothing."""
     with begin_writing(engine) as connection:
-        return _apply(connection, config)
+        return apply_on(connection, config)
 
 
 def plan_config(
@@ -113,12 +113,15 @@ def plan_config(
     with engine.connect() as connection:
         transaction = begin_writing(connection)
         try:
-            return _apply(connection, config), _export(connection)
+            return apply_on(connection, config), export_on(connection)
         finally:
             transaction.rollback()
 
 
-def _apply(connection: Connection, config: WorkspaceConfig) -> config_store.ConfigChanges:
+def apply_on(connection: Connection, config: WorkspaceConfig) -> config_store.ConfigChanges:
+    """:func:`apply_config` in the caller's transaction (one that writes), the configuration
+    held first (:func:`leadsync.store.config.lock_config`)."""
+    config_store.lock_config(connection)
     owner_rows = [
         {
             "id": o.id,
@@ -179,10 +182,11 @@ def export_config(engine: Engine) -> WorkspaceConfig:
     the file applies — they count as inactive, as archived owners do. Stored settings that
     no longer pass the file's checks are a ConfigError naming them, never a traceback."""
     with engine.connect() as connection:
-        return _export(connection)
+        return export_on(connection)
 
 
-def _export(connection: Connection) -> WorkspaceConfig:
+def export_on(connection: Connection) -> WorkspaceConfig:
+    """:func:`export_config` in the caller's transaction."""
     owner_rows = config_store.read_owners(connection)
     teams = config_store.read_teams(connection)
     integration_rows = config_store.read_integrations(connection)
@@ -237,12 +241,15 @@ def _named_owners(
     return named
 
 
-def set_integration(engine: Engine, name: str, data: Any, new: bool) -> IntegrationSettings:
+def set_integration_on(
+    connection: Connection, name: str, data: Any, new: bool
+) -> IntegrationSettings:
     """Create (``new``) or replace one integration's settings from data in the YAML's schema,
     checked as the file is (owners and teams included), the rest of the configuration as it
-    is. WorkspaceError when a new name is configured already; NotFoundError, naming the
-    configured ones, when a replaced one is not."""
-    current = config_to_dict(export_config(engine))
+    is, in the caller's transaction (one that writes, holding the configuration:
+    :func:`leadsync.store.config.lock_config`). WorkspaceError when a new name is configured
+    already; NotFoundError, naming the configured ones, when a replaced one is not."""
+    current = config_to_dict(export_on(connection))
     integrations = dict(current.get("integrations") or {})
     if new and name in integrations:
         raise WorkspaceError(f"integration {name!r} exists already; replace its settings instead")
@@ -254,7 +261,7 @@ def set_integration(engine: Engine, name: str, data: Any, new: bool) -> Integrat
     # Only this integration is written: another's fallback owner archived since stays
     # readable (the health checks name it), as the owners do.
     config = config_from_dict(current, source="<api>", written=Written.only([name]))
-    apply_config(engine, config)
+    apply_on(connection, config)
     return config.integrations[name]
 
 

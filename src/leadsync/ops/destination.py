@@ -103,6 +103,7 @@ def pull_owners(engine: Engine, transport: Transport) -> config_store.ConfigChan
         pulled = portal.pull_owners(client, Paths(settings.api_version))
     changes = config_store.ConfigChanges()
     with begin_writing(engine) as connection:
+        config_store.lock_config(connection)
         config_store.replace_owners(connection, pulled.owners, changes)
         config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
     return changes

@@ -25,7 +25,7 @@ from leadsync.ops.settings_change import Actor
 from leadsync.pipeline.expiry import expire_holds as expire_holds
 from leadsync.results import ResultModel
 from leadsync.rules import counterparts as rules
-from leadsync.settings import integration_to_dict
+from leadsync.settings import IntegrationSettings, integration_to_dict
 from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
@@ -289,9 +289,16 @@ def _choose_owner(
                 f'{{"{rep}": "{choose}"}}}}), run `leadsync apply {file}`, then answer '
                 "again: the records its events left unowned are decided then"
             )
-        data = integration_to_dict(settings)  # the keys written stay written
-        data.setdefault("users", {}).setdefault("map", {})[rep] = choose
-        settings_change.save_integration(engine, item.integration, data, False, by)
+
+        def mapped_too(current: IntegrationSettings | None) -> Any:
+            """The settings as saved now (another change may have landed since they were
+            read), with the entry; the keys written stay written."""
+            data = integration_to_dict(current) if current is not None else None
+            if data is not None:
+                data.setdefault("users", {}).setdefault("map", {})[rep] = choose
+            return data
+
+        settings_change.edit_integration(engine, item.integration, mapped_too, False, by)
     asked = any(c.owner_id == choose for c in item.candidates)
     note = "" if asked or not item.candidates else " (not one of the candidates)"
     reason = (

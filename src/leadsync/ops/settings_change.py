@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from leadsync import workspace_config
 from leadsync.errors import WorkspaceError
@@ -87,7 +87,11 @@ class AuditPage(ResultModel):
 def managed_file(engine: Engine) -> str | None:
     """The file a workspace managed by file is applied from, else None."""
     with engine.connect() as connection:
-        value = config_store.read_setting(connection, MANAGED_SETTING)
+        return _managed_file(connection)
+
+
+def _managed_file(connection: Connection) -> str | None:
+    value = config_store.read_setting(connection, MANAGED_SETTING)
     return str(value["file"]) if value else None
 
 
@@ -105,11 +109,11 @@ def rollout_in_file(integration: str, action: str, file: str) -> str:
     return f"{action} in the file: {steps}, then run `leadsync apply {file}`"
 
 
-def refuse_if_managed(engine: Engine, integration: str, rollout: str | None = None) -> None:
+def refuse_if_managed(connection: Connection, integration: str, rollout: str | None = None) -> None:
     """WorkspaceError (409) when the workspace is managed by file: saying which file, the
     command that changes the settings — for a rollout's ``promote`` or ``abort``, how to do
     that in the file (:func:`rollout_in_file`) — and how to stop managing by file."""
-    file = managed_file(engine)
+    file = _managed_file(connection)
     if file is not None:
         change = (
             rollout_in_file(integration, rollout, file)
@@ -257,17 +261,18 @@ def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------- the changes
 
 
-def _record(engine: Engine, by: Actor, integration: str | None, summary: str, diff: str) -> None:
-    with begin_writing(engine) as connection:
-        audit_store.add_entry(
-            connection,
-            at=now_ts(),
-            role=by.role,
-            who=by.who,
-            integration=integration,
-            summary=summary,
-            yaml_diff=diff,
-        )
+def _record(
+    connection: Connection, by: Actor, integration: str | None, summary: str, diff: str
+) -> None:
+    audit_store.add_entry(
+        connection,
+        at=now_ts(),
+        role=by.role,
+        who=by.who,
+        integration=integration,
+        summary=summary,
+        yaml_diff=diff,
+    )
 
 
 def save_integration(
@@ -283,24 +288,45 @@ def save_integration(
     file (409), and, with ``previewed`` (a preview's :func:`fingerprint`), when the current
     settings or the change are not those the preview showed (409: preview again). Saving
     settings equal to the current ones changes nothing and records nothing."""
-    refuse_if_managed(engine, name)
-    current = workspace_config.export_config(engine)
-    before = yaml_text(current)
-    if previewed is not None:
-        proposed = workspace_config.settings_of(name, data)
-        if previewed != fingerprint(before, yaml_text(with_integration(current, name, proposed))):
-            raise WorkspaceError(
-                f"the settings of {name} changed since the preview was made (another change "
-                "was saved, or the form was edited after it): preview again, then save"
-            )
-    old = current.integrations.get(name)
-    settings = workspace_config.set_integration(engine, name, data, new)
-    after = yaml_text(workspace_config.export_config(engine))
-    diff = yaml_diff(before, after)
-    if diff:
-        was = old.model_dump(mode="json") if old is not None else {}
-        summary = summarize(was, settings.model_dump(mode="json"))
-        _record(engine, by, name, ("created: " if new else "") + summary, diff)
+    return edit_integration(engine, name, lambda _current: data, new, by, previewed)
+
+
+def edit_integration(
+    engine: Engine,
+    name: str,
+    edit: Callable[[IntegrationSettings | None], Any],
+    new: bool,
+    by: Actor = PYTHON_API,
+    previewed: str | None = None,
+    rollout: str | None = None,
+) -> IntegrationSettings:
+    """:func:`save_integration` of what ``edit`` makes of the integration's current settings
+    (None for a new one), read in the transaction that writes them, the configuration held
+    (:func:`leadsync.store.config.lock_config`): a change saved meanwhile by another admin,
+    process or review answer is edited, never undone. The check, the write and the audit
+    entry are one transaction. ``rollout``: the refusal of a managed workspace says how to
+    promote or abort in the file."""
+    with begin_writing(engine) as connection:
+        config_store.lock_config(connection)
+        refuse_if_managed(connection, name, rollout)
+        current = workspace_config.export_on(connection)
+        old = current.integrations.get(name)
+        data = edit(old)
+        before = yaml_text(current)
+        if previewed is not None:
+            proposed = workspace_config.settings_of(name, data)
+            after = yaml_text(with_integration(current, name, proposed))
+            if previewed != fingerprint(before, after):
+                raise WorkspaceError(
+                    f"the settings of {name} changed since the preview was made (another "
+                    "change was saved, or the form was edited after it): preview again, then save"
+                )
+        settings = workspace_config.set_integration_on(connection, name, data, new)
+        diff = yaml_diff(before, yaml_text(workspace_config.export_on(connection)))
+        if diff:
+            was = old.model_dump(mode="json") if old is not None else {}
+            summary = summarize(was, settings.model_dump(mode="json"))
+            _record(connection, by, name, ("created: " if new else "") + summary, diff)
     return settings
 
 
@@ -313,30 +339,30 @@ def apply_config(
     """Make the configuration that of ``config`` and, with ``managed``, mark the workspace
     managed by its file or not. With ``by`` (``leadsync apply``), record an entry when
     anything was written — a change, or only an order the engine does not read, which the
-    export keeps (``changes.reordered``) —; without (tests, the demo), apply only.
+    export keeps (``changes.reordered``) —; without (tests, the demo), apply only. One
+    transaction, the configuration held first (the entry's diff is this apply's alone).
     ``changes.settings_changed`` names ``managed_by_file`` when that changed."""
-    if by is None and managed is None:
-        return workspace_config.apply_config(engine, config)
-    before = yaml_text(workspace_config.export_config(engine))
-    changes = workspace_config.apply_config(engine, config)
-    if managed is not None:
-        value = {"file": managed.file} if managed.on else None
-        with begin_writing(engine) as connection:
+    with begin_writing(engine) as connection:
+        config_store.lock_config(connection)
+        before = yaml_text(workspace_config.export_on(connection)) if by is not None else ""
+        changes = workspace_config.apply_on(connection, config)
+        if managed is not None:
+            value = {"file": managed.file} if managed.on else None
             if config_store.write_setting(connection, MANAGED_SETTING, value):
                 changes.settings_changed.append(MANAGED_SETTING)
-    if changes.written and by is not None:
-        after = yaml_text(workspace_config.export_config(engine))
-        parts = [
-            f"{key.replace('_', ' ')}: {', '.join(shown)}"
-            for key, items in changes.to_dict().items()
-            if (shown := [item for item in items if item != MANAGED_SETTING])
-        ]
-        if managed is not None and MANAGED_SETTING in changes.settings_changed:
-            state = f"on ({managed.file})" if managed.on else "off"
-            parts.append(f"managed by file: {state}")
-        if changes.reordered:
-            parts.append(reordered_text(", ".join(changes.reordered)))
-        _record(engine, by, None, "; ".join(parts), yaml_diff(before, after))
+        if changes.written and by is not None:
+            after = yaml_text(workspace_config.export_on(connection))
+            parts = [
+                f"{key.replace('_', ' ')}: {', '.join(shown)}"
+                for key, items in changes.to_dict().items()
+                if (shown := [item for item in items if item != MANAGED_SETTING])
+            ]
+            if managed is not None and MANAGED_SETTING in changes.settings_changed:
+                state = f"on ({managed.file})" if managed.on else "off"
+                parts.append(f"managed by file: {state}")
+            if changes.reordered:
+                parts.append(reordered_text(", ".join(changes.reordered)))
+            _record(connection, by, None, "; ".join(parts), yaml_diff(before, after))
     return changes
 
 
@@ -357,10 +383,13 @@ def rollout_outcome(settings: IntegrationSettings, name: str, action: str) -> In
 
 
 def _rollout_change(engine: Engine, name: str, action: str, by: Actor) -> IntegrationSettings:
-    settings = workspace_config.integration_settings(workspace_config.load_rules(engine), name)
-    outcome = rollout_outcome(settings, name, action)
-    refuse_if_managed(engine, name, rollout=action)
-    return save_integration(engine, name, integration_to_dict(outcome), new=False, by=by)
+    def outcome(current: IntegrationSettings | None) -> Any:
+        # None: an unknown integration, which the save refuses naming the configured ones.
+        return (
+            None if current is None else integration_to_dict(rollout_outcome(current, name, action))
+        )
+
+    return edit_integration(engine, name, outcome, new=False, by=by, rollout=action)
 
 
 def rollout_promote(engine: Engine, name: str, by: Actor) -> IntegrationSettings:

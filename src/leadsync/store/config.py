@@ -222,6 +222,21 @@ def _in_order(value: Any) -> Any:
     return value
 
 
+# The configuration's lock: PostgreSQL's advisory key ("ls" and "conf" in ASCII).
+_CONFIG_LOCK = "SELECT pg_advisory_xact_lock(27763, 1668247142)"
+
+
+def lock_config(connection: Connection) -> None:
+    """Hold the configuration for the transaction, before reading what it will change: two
+    changes (two admins saving, a review answer beside a rollout promote) then apply one
+    after the other, the second reading what the first wrote — never both from one copy,
+    the later silently undoing the earlier. PostgreSQL: a transaction advisory lock (other
+    readers are not held). SQLite: the write lock the transaction's ``BEGIN IMMEDIATE`` took
+    (:func:`leadsync.store.database.begin_writing`)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_CONFIG_LOCK)
+
+
 def read_setting(connection: Connection, name: str) -> Any:
     """A workspace-wide setting (``monitoring``), or None when never set."""
     row = connection.execute(
