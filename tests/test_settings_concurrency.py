@@ -13,6 +13,7 @@ import pytest
 
 from leadsync import workspace_config
 from leadsync.errors import WorkspaceError
+from leadsync.ops import rollout as rollout_ops
 from leadsync.ops import settings_change
 from leadsync.ops.settings_change import Actor
 from leadsync.settings import integration_to_dict
@@ -133,3 +134,39 @@ def test_an_edit_beside_a_save_keeps_both(
     saved = second.integration("dialer")
     assert saved.activities.call.min_duration_s == 30  # A's change kept
     assert saved.users.target_of("u-7") == "101"  # B's entry added to it
+
+
+def test_a_promote_confirmed_from_what_a_save_then_changed_is_refused(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's promote carries the fingerprint of what it showed; a save landing
+    between that check and the write makes it refuse, not promote over the save."""
+    first, second = Workspace(db_url), Workspace(db_url)
+    try:
+        staged = {
+            **settings(),
+            "rollout": {"percent": 10, "settings": {"ownership": {"default": "fill_if_empty"}}},
+        }
+        first.apply_config(config_of({"dialer": staged}))
+        shown = rollout_ops.plan(second.engine, "dialer", "promote").fingerprint
+        inside, go = _paused_in_the_first_write(monkeypatch)
+        edited = {**staged, "activities": _with_call_settings(30)["activities"]}
+        thread_a, outcome_a = _in_thread(lambda: first.replace_integration("dialer", edited))
+        assert inside.wait(30)
+        thread_b, outcome_b = _in_thread(
+            lambda: second.rollout_promote("dialer", OTHER, seen=shown)
+        )
+        thread_b.join(0.5)
+        assert outcome_b == []
+        go.set()
+        thread_a.join(30)
+        thread_b.join(30)
+        assert not isinstance(outcome_a[0], Exception), outcome_a
+        assert isinstance(outcome_b[0], WorkspaceError)
+        assert "look at it again, then confirm" in str(outcome_b[0])
+        kept = second.integration("dialer")
+        assert kept.rollout is not None  # not promoted
+        assert kept.activities.call.min_duration_s == 30  # the save stays
+    finally:
+        first.close()
+        second.close()

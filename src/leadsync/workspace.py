@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -74,6 +74,8 @@ from leadsync.workspace_config import integration_settings, load_rules
 
 __all__ = ["DEFAULT_BATCH", "Workspace", "load_rules"]
 
+_T = TypeVar("_T")
+
 
 class Workspace:
     """One workspace database. Opening it brings its schema up to date.
@@ -117,9 +119,11 @@ class Workspace:
         self._settings_listeners.append(listener)
         return lambda: self._settings_listeners.remove(listener)
 
-    def _saved(self) -> None:
+    def _saved(self, saved: _T) -> _T:
+        """``saved``, once every listener knows the settings changed."""
         for listener in list(self._settings_listeners):
             listener()
+        return saved
 
     @property
     def url(self) -> str:
@@ -210,9 +214,7 @@ class Workspace:
     ) -> config_store.ConfigChanges:
         """Make the workspace's owners, teams and integrations those of ``config``, in one
         transaction (idempotent); with ``by``, audited (:func:`.ops.settings_change.apply_config`)."""
-        changes = settings_change.apply_config(self.engine, config, by, managed)
-        self._saved()
-        return changes
+        return self._saved(settings_change.apply_config(self.engine, config, by, managed))
 
     def audit_log(self, before: int | None = None, integration: str | None = None) -> AuditPage:
         """Configuration changes, newest first, a page at a time (``before``: an entry id)."""
@@ -456,16 +458,14 @@ class Workspace:
         """Replace a configured integration's settings with data in the YAML's schema, checked
         like the file, audited as ``by``'s; see :func:`.ops.settings_change.save_integration`
         (NotFoundError: creating one is :meth:`add_integration`, never a side effect)."""
-        saved = settings_change.save_integration(self.engine, name, data, False, by, previewed)
-        self._saved()
-        return saved
+        return self._saved(
+            settings_change.save_integration(self.engine, name, data, False, by, previewed)
+        )
 
     def add_integration(self, name: str, data: Any, by: Actor = PYTHON_API) -> IntegrationSettings:
         """Create an integration from settings in the YAML's schema, checked like the file;
         WorkspaceError when the name is configured already."""
-        saved = settings_change.save_integration(self.engine, name, data, new=True, by=by)
-        self._saved()
-        return saved
+        return self._saved(settings_change.save_integration(self.engine, name, data, True, by))
 
     def managed_file(self) -> str | None:
         """The file a workspace managed by file is applied from (its changes are refused
@@ -487,17 +487,18 @@ class Workspace:
         the next push)."""
         return cleanup_test_leads(self.engine, push=self.rules().push)
 
-    def rollout_promote(self, integration: str, by: Actor = PYTHON_API) -> IntegrationSettings:
-        """Make an integration's rollout settings its current settings (for every record)."""
-        saved = settings_change.rollout_promote(self.engine, integration, by)
-        self._saved()
-        return saved
+    def rollout_promote(
+        self, name: str, by: Actor = PYTHON_API, seen: str | None = None
+    ) -> IntegrationSettings:
+        """Make an integration's rollout settings its current settings (for every record);
+        ``seen``: the fingerprint of what was shown (refused when it changed since)."""
+        return self._saved(settings_change.rollout_promote(self.engine, name, by, seen))
 
-    def rollout_abort(self, integration: str, by: Actor = PYTHON_API) -> IntegrationSettings:
+    def rollout_abort(
+        self, name: str, by: Actor = PYTHON_API, seen: str | None = None
+    ) -> IntegrationSettings:
         """Drop an integration's rollout: every record gets the current settings again."""
-        saved = settings_change.rollout_abort(self.engine, integration, by)
-        self._saved()
-        return saved
+        return self._saved(settings_change.rollout_abort(self.engine, name, by, seen))
 
     def external_users(self, integration: str) -> list[dict[str, Any]]:
         """The integration's external users, learned from its events and its directory, with
@@ -591,9 +592,7 @@ class Workspace:
     ) -> review_ops.Resolution:
         """Answer a question of the queue; see :func:`leadsync.ops.review.resolve`."""
         resolution = review_ops.resolve(self.engine, self.rules(), item_id, choose, skip, by)
-        if resolution.item.kind == "owner":
-            self._saved()
-        return resolution
+        return self._saved(resolution) if resolution.item.kind == "owner" else resolution
 
     def expire_holds(self, now: str | None = None) -> int:
         """Queue the held activities whose hold ended; returns how many."""

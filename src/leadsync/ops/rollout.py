@@ -163,7 +163,7 @@ def carry_out(
     engine: Engine,
     name: str,
     action: str,
-    save: Callable[[str, Actor], IntegrationSettings],
+    save: Callable[[str, Actor, str | None], IntegrationSettings],
     by: Actor,
     seen: str | None = None,
 ) -> RolloutChange:
@@ -177,7 +177,7 @@ def carry_out(
             f"the settings of {name} changed since what {action} would change was shown: "
             "look at it again, then confirm"
         )
-    saved = save(name, by)
+    saved = save(name, by, seen)  # checked again where it writes: a change may land meanwhile
     return planned.model_copy(update={"dry_run": False, "settings": integration_to_dict(saved)})
 
 

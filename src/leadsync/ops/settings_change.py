@@ -318,7 +318,10 @@ def edit_integration(
             after = yaml_text(with_integration(current, name, proposed))
             if previewed != fingerprint(before, after):
                 raise WorkspaceError(
-                    f"the settings of {name} changed since the preview was made (another "
+                    f"the settings of {name} changed since what {rollout} would change was "
+                    "shown: look at it again, then confirm"
+                    if rollout is not None
+                    else f"the settings of {name} changed since the preview was made (another "
                     "change was saved, or the form was edited after it): preview again, then save"
                 )
         settings = workspace_config.set_integration_on(connection, name, data, new)
@@ -382,24 +385,32 @@ def rollout_outcome(settings: IntegrationSettings, name: str, action: str) -> In
     return settings.model_copy(update={"rollout": None})
 
 
-def _rollout_change(engine: Engine, name: str, action: str, by: Actor) -> IntegrationSettings:
+def _rollout_change(
+    engine: Engine, name: str, action: str, by: Actor, seen: str | None
+) -> IntegrationSettings:
     def outcome(current: IntegrationSettings | None) -> Any:
         # None: an unknown integration, which the save refuses naming the configured ones.
         return (
             None if current is None else integration_to_dict(rollout_outcome(current, name, action))
         )
 
-    return edit_integration(engine, name, outcome, new=False, by=by, rollout=action)
+    return edit_integration(engine, name, outcome, False, by, previewed=seen, rollout=action)
 
 
-def rollout_promote(engine: Engine, name: str, by: Actor) -> IntegrationSettings:
-    """An integration's rollout settings become its current settings, for every record."""
-    return _rollout_change(engine, name, "promote", by)
+def rollout_promote(
+    engine: Engine, name: str, by: Actor, seen: str | None = None
+) -> IntegrationSettings:
+    """An integration's rollout settings become its current settings, for every record. ``seen``: the fingerprint of what was shown (:func:`leadsync.ops.rollout.plan`),
+    checked in the transaction that writes."""
+    return _rollout_change(engine, name, "promote", by, seen)
 
 
-def rollout_abort(engine: Engine, name: str, by: Actor) -> IntegrationSettings:
-    """An integration's rollout is dropped: every record gets the current settings again."""
-    return _rollout_change(engine, name, "abort", by)
+def rollout_abort(
+    engine: Engine, name: str, by: Actor, seen: str | None = None
+) -> IntegrationSettings:
+    """An integration's rollout is dropped: every record gets the current settings again. ``seen``: the fingerprint of what was shown (:func:`leadsync.ops.rollout.plan`),
+    checked in the transaction that writes."""
+    return _rollout_change(engine, name, "abort", by, seen)
 
 
 def audit_log(
