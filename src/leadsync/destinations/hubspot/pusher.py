@@ -143,7 +143,7 @@ class Pusher:
         self.sent: list[tuple[str, str, Any]] = []  # (method, path, body) in a dry run
 
     def _dry_run_key(self) -> str:
-        with self.transaction() as connection:
+        with self.reading() as connection:
             key = read_push_key(connection)
         if key is None:
             raise WorkspaceError(
@@ -161,6 +161,16 @@ class Pusher:
             yield self.connection
             return
         with begin_writing(self.engine) as connection:
+            yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """The dry run's connection, else a read of its own: a slice's load takes no write
+        lock (on SQLite the intake and the worker commit beside it)."""
+        if self.connection is not None:
+            yield self.connection
+            return
+        with self.engine.connect() as connection:
             yield connection
 
     # ---------------------------------------------------------------- the loop

@@ -93,7 +93,7 @@ class CycleBase:
     def _load(self) -> None:
         record_ids = {i for k, i in self.objects if k == push_store.RECORD}
         activity_ids = {i for k, i in self.objects if k == push_store.ACTIVITY}
-        with self.p.transaction() as c:
+        with self.p.reading() as c:
             recs = push_store.load_records(c, record_ids)
             acts = push_store.load_activities(c, activity_ids)
             self.activity_links = push_store.links_of_activities(c, activity_ids)
