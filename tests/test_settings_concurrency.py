@@ -35,11 +35,12 @@ def two(db_url: str) -> Iterator[tuple[Workspace, Workspace]]:
     second.close()
 
 
-def _paused_in_the_first_write(
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[threading.Event, threading.Event]:
-    """The first settings write waits inside its transaction (after its reads) until
-    ``go`` is set; ``inside`` says it got there."""
+def _race(
+    monkeypatch: pytest.MonkeyPatch, first: Callable[[], Any], second: Callable[[], Any]
+) -> tuple[Any, Any]:
+    """``first`` runs until it is inside its settings write (after its reads, its transaction
+    open), paused there; ``second`` starts then and must wait for it; then ``first`` goes on.
+    What each returned, or raised."""
     inside, go = threading.Event(), threading.Event()
     write = workspace_config.set_integration_on
 
@@ -50,7 +51,16 @@ def _paused_in_the_first_write(
         return write(*args, **kwargs)
 
     monkeypatch.setattr(workspace_config, "set_integration_on", paused)
-    return inside, go
+    thread_a, outcome_a = _in_thread(first)
+    assert inside.wait(30)
+    thread_b, outcome_b = _in_thread(second)
+    thread_b.join(0.5)
+    assert outcome_b == []  # still waiting for the first
+    go.set()
+    thread_a.join(30)
+    thread_b.join(30)
+    assert not isinstance(outcome_a[0], Exception), outcome_a
+    return outcome_a[0], outcome_b[0]
 
 
 def _in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
@@ -81,24 +91,15 @@ def test_a_save_from_a_preview_another_save_overtook_is_refused(
     a, b = _with_call_settings(30), _with_call_settings(45)
     previewed_a = first.preview_settings_change("dialer", a, since).preview.fingerprint
     previewed_b = second.preview_settings_change("dialer", b, since).preview.fingerprint
-    inside, go = _paused_in_the_first_write(monkeypatch)
-    thread_a, outcome_a = _in_thread(
-        lambda: first.replace_integration("dialer", a, ADMIN, previewed_a)
-    )
-    assert inside.wait(30)
     # B, from a preview of the same settings, starts while A is between its check and its
     # write: it waits for A's transaction, then finds the settings changed.
-    thread_b, outcome_b = _in_thread(
-        lambda: second.replace_integration("dialer", b, OTHER, previewed_b)
+    _, refused = _race(
+        monkeypatch,
+        lambda: first.replace_integration("dialer", a, ADMIN, previewed_a),
+        lambda: second.replace_integration("dialer", b, OTHER, previewed_b),
     )
-    thread_b.join(0.5)
-    assert outcome_b == []  # still waiting for A
-    go.set()
-    thread_a.join(30)
-    thread_b.join(30)
-    assert not isinstance(outcome_a[0], Exception), outcome_a
-    assert isinstance(outcome_b[0], WorkspaceError)
-    assert "changed since the preview was made" in str(outcome_b[0])
+    assert isinstance(refused, WorkspaceError)
+    assert "changed since the preview was made" in str(refused)
     assert second.integration("dialer").activities.call.min_duration_s == 30
     entries = second.audit_log(integration="dialer").entries
     assert [e.who for e in entries] == ["ana"]
@@ -108,29 +109,21 @@ def test_an_edit_beside_a_save_keeps_both(
     two: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A review answer adds a users.map entry to the settings as they are when it writes:
-    a save that landed meanwhile stays (it was overwritten from the answer's older copy)."""
+    a save that landed meanwhile stays (it used to be overwritten from the answer's older
+    copy)."""
     first, second = two
-    inside, go = _paused_in_the_first_write(monkeypatch)
-    thread_a, outcome_a = _in_thread(
-        lambda: first.replace_integration("dialer", _with_call_settings(30), ADMIN)
-    )
-    assert inside.wait(30)
 
     def map_rep(current: Any) -> Any:
         data = integration_to_dict(current)
         data["users"]["map"]["u-7"] = "101"
         return data
 
-    thread_b, outcome_b = _in_thread(
-        lambda: settings_change.edit_integration(second.engine, "dialer", map_rep, False, OTHER)
+    _, edited = _race(
+        monkeypatch,
+        lambda: first.replace_integration("dialer", _with_call_settings(30), ADMIN),
+        lambda: settings_change.edit_integration(second.engine, "dialer", map_rep, False, OTHER),
     )
-    thread_b.join(0.5)
-    assert outcome_b == []
-    go.set()
-    thread_a.join(30)
-    thread_b.join(30)
-    assert not isinstance(outcome_a[0], Exception), outcome_a
-    assert not isinstance(outcome_b[0], Exception), outcome_b
+    assert not isinstance(edited, Exception), edited
     saved = second.integration("dialer")
     assert saved.activities.call.min_duration_s == 30  # A's change kept
     assert saved.users.target_of("u-7") == "101"  # B's entry added to it
@@ -149,21 +142,14 @@ def test_a_promote_confirmed_from_what_a_save_then_changed_is_refused(
         }
         first.apply_config(config_of({"dialer": staged}))
         shown = rollout_ops.plan(second.engine, "dialer", "promote").fingerprint
-        inside, go = _paused_in_the_first_write(monkeypatch)
         edited = {**staged, "activities": _with_call_settings(30)["activities"]}
-        thread_a, outcome_a = _in_thread(lambda: first.replace_integration("dialer", edited))
-        assert inside.wait(30)
-        thread_b, outcome_b = _in_thread(
-            lambda: second.rollout_promote("dialer", OTHER, seen=shown)
+        _, refused = _race(
+            monkeypatch,
+            lambda: first.replace_integration("dialer", edited),
+            lambda: second.rollout_promote("dialer", OTHER, seen=shown),
         )
-        thread_b.join(0.5)
-        assert outcome_b == []
-        go.set()
-        thread_a.join(30)
-        thread_b.join(30)
-        assert not isinstance(outcome_a[0], Exception), outcome_a
-        assert isinstance(outcome_b[0], WorkspaceError)
-        assert "look at it again, then confirm" in str(outcome_b[0])
+        assert isinstance(refused, WorkspaceError)
+        assert "look at it again, then confirm" in str(refused)
         kept = second.integration("dialer")
         assert kept.rollout is not None  # not promoted
         assert kept.activities.call.min_duration_s == 30  # the save stays
