@@ -248,6 +248,30 @@ def test_records_by_id_and_by_email_domain_external(ws: Workspace, server: LiveS
         assert found.json() == {"records": [as_json(ws.record(t, i)) for t, i in expected]}
 
 
+def test_an_external_id_or_email_holding_a_slash_is_found(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """Canonical external ids are free text: `acct/42` is one id, sent as is or as `%2F`."""
+    ingest(
+        ws,
+        {
+            **KIM,
+            "id": "e-slash",
+            "external_id": "acct/42",
+            "properties": {"email": "a/b@globex.test"},
+        },
+    )
+    [record] = ws.find(external="dialer:acct/42")
+    for url in (
+        "/api/lookup/external/dialer/acct/42",
+        "/api/lookup/external/dialer/acct%2F42",
+        "/api/lookup/email/a%2Fb@globex.test",
+    ):
+        found = server.client.get(url)
+        assert found.status_code == 200, (url, found.text)
+        assert [r["id"] for r in found.json()["records"]] == [record["id"]], url
+
+
 LOOKUP_FAILURES = [
     ("/api/records/widget/1", 400, "path.record_type: Input should be 'contact', 'company'"),
     ("/api/records/contacts/1", 400, "or 'lead'; got 'contacts'"),
@@ -823,6 +847,11 @@ def test_choosing_a_record_that_does_not_exist_is_a_bad_answer(
     assert problem_of(answer, 400)["detail"] == (
         "record 99999 does not exist; allowed: the id of a contact or lead"
     )
+    for beyond in ("9223372036854775808", 10**30, "-1"):  # past what the database holds
+        answer = server.client.post("/api/review/1/resolve", json={"choose": beyond})
+        assert problem_of(answer, 400)["detail"] == (
+            f"record {beyond} does not exist; allowed: the id of a contact or lead"
+        )
     assert ws.review_item(1).status == "open"
     unknown = server.client.post("/api/review/77/resolve", json={"choose": "99999"})
     assert problem_of(unknown, 404)["detail"] == "review item 77 does not exist"

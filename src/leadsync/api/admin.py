@@ -37,7 +37,8 @@ from leadsync.values import since_ts
 from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
-from . import rollout
+from . import lookups, rollout
+from .lookups import Limit
 from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
 from .review_answer import Answer, ChooseAnswer
 
@@ -102,12 +103,6 @@ def _not_bearer(given: str | None) -> str:
 
 
 # ------------------------------------------------------------------ response models
-
-
-class RecordList(BaseModel):
-    records: list[dict[str, Any]] = Field(
-        description="Each record as `GET /api/records/{type}/{id}` returns it."
-    )
 
 
 class IntegrationSummary(BaseModel):
@@ -224,7 +219,6 @@ ReviewStatus = Literal["open", "resolved", "skipped", "attached", "all"]
 ReviewKind = Literal["number", "email", "deal", "owner", "unknown"]
 
 ADMIN_API = "admin API"
-Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
 PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Before = Annotated[
     int | None,
@@ -281,29 +275,6 @@ def build_router(
 
     def known(integration: str | None) -> None:  # not an empty list for a mistyped name
         listings.check_filter(workspace.engine, workspace.rules(), integration)
-
-    def matches(limit: int | None, **key: str) -> RecordList:
-        found = workspace.find(**key)
-        return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
-
-    @router.get("/lookup/email/{email}", summary="Contacts by email")
-    def records_by_email(email: str, limit: Limit = None) -> RecordList:
-        """Every contact with that email (trimmed, case-insensitive), in full."""
-        return matches(limit, email=email)
-
-    @router.get("/lookup/domain/{domain}", summary="Companies by domain")
-    def records_by_domain(domain: str, limit: Limit = None) -> RecordList:
-        """Every company with that domain (lowercased, without `www.`), in full."""
-        return matches(limit, domain=domain)
-
-    @router.get(
-        "/lookup/external/{integration}/{external_id}",
-        summary="Records by the id a tool gave them",
-    )
-    def records_by_external(integration: str, external_id: str, limit: Limit = None) -> RecordList:
-        """Every record the integration knows by that external id, in full; an integration
-        neither configured nor with rows here is 404."""
-        return matches(limit, external=f"{integration}:{external_id}")
 
     @router.get("/records/{record_type}/{record_id}", summary="A record by id")
     def get_record(
@@ -589,5 +560,6 @@ def build_router(
             return workspace.resolve_review(item_id, choose=str(answer.choose), by=API_ACTOR)
         return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
 
+    lookups.add_routes(router, workspace)
     rollout.add_routes(router, workspace)
     return router

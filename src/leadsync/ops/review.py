@@ -229,6 +229,8 @@ def _choose_record(
     missing = UserError(  # a wrong answer (exit 2, 400), not an unknown question (404)
         f"record {record_id} does not exist; allowed: the id of a {' or '.join(wanted)}"
     )
+    if not 1 <= record_id <= 2**63 - 1:  # no record has it (nor could the database hold it)
+        raise missing
     with begin_writing(engine) as connection:
         found = store.record_type_of(connection, record_id)
         if found is None:

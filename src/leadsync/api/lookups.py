@@ -1,0 +1,70 @@
+"""The admin API's lookups: ``GET /api/lookup/email/{email}``, ``…/domain/{domain}`` and
+``…/external/{integration}/{external_id}``, each answering every record found, in full.
+
+A canonical external id is free text, and an email's local part may hold ``/``: such a value
+is one path parameter, sent as is or as ``%2F`` (which the server decodes before routing),
+never a 404 from the router. Added to the admin router by :func:`add_routes`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.convertors import Convertor, register_url_convertor
+
+from leadsync.workspace import Workspace
+
+Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
+
+
+class RecordList(BaseModel):
+    records: list[dict[str, Any]] = Field(
+        description="Each record as `GET /api/records/{type}/{id}` returns it."
+    )
+
+
+class _Text(Convertor[str]):
+    """``{name:text}``: one character or more, ``/`` included. Starlette's ``path`` takes none
+    too, and a path one segment short then matched it with a slash added: a 307, never an
+    answer."""
+
+    regex = ".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("text", _Text())
+
+
+def add_routes(router: APIRouter, workspace: Workspace) -> None:
+    """The lookups on the admin API's ``router``."""
+
+    def matches(limit: int | None, **key: str) -> RecordList:
+        found = workspace.find(**key)
+        return RecordList(records=[workspace.record(r["type"], r["id"], limit) for r in found])
+
+    @router.get("/lookup/email/{email:text}", summary="Contacts by email")
+    def records_by_email(email: str, limit: Limit = None) -> RecordList:
+        """Every contact with that email (trimmed, case-insensitive), in full."""
+        return matches(limit, email=email)
+
+    @router.get("/lookup/domain/{domain:text}", summary="Companies by domain")
+    def records_by_domain(domain: str, limit: Limit = None) -> RecordList:
+        """Every company with that domain (lowercased, without `www.`), in full."""
+        return matches(limit, domain=domain)
+
+    @router.get(
+        "/lookup/external/{integration}/{external_id:text}",
+        summary="Records by the id a tool gave them",
+    )
+    def records_by_external(integration: str, external_id: str, limit: Limit = None) -> RecordList:
+        """Every record the integration knows by that external id, in full (an id holding
+        `/` is taken whole, as sent or as `%2F`); an integration neither configured nor with
+        rows here is 404."""
+        return matches(limit, external=f"{integration}:{external_id}")
