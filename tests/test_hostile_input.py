@@ -293,10 +293,16 @@ def test_unstorable_characters_are_refused_alike_on_every_database(ws: Workspace
         {**call, "timestamp": 1, "data": {**data, "user": {"id": 1, "email": "a\x00@x.t"}}},
         {**call, "timestamp": 2, "data": {**data, "tags": [{"name": "\ud800"}]}},
         {**call, "timestamp": 3, "data": {**data, "id": "\x00"}},
+        {**call, "timestamp": 4, "data": {**data, "user": {"id": 1, "name": "\ud800"}}},
+        {**call, "timestamp": 5, "data": {**data, "user": {"id": 1, "name": "ok\x00"}}},
     ]
     summary = ws.ingest("aircall", [ascii_json(line) for line in lines], source="calls.jsonl")
     failed = {d.where: d.error for d in summary.dead_letters}
-    assert sorted(failed) == ["calls.jsonl:1", "calls.jsonl:2", "calls.jsonl:3"], failed
+    assert sorted(failed) == [f"calls.jsonl:{n}" for n in range(1, 6)], failed
+    # The rep's name too (it failed later, as a driver's UnicodeEncodeError naming no field,
+    # and a NUL in it was stored on SQLite).
+    assert 'field "owner.name": holds an unpaired surrogate' in failed["calls.jsonl:4"]
+    assert 'field "owner.name": holds a NUL character' in failed["calls.jsonl:5"]
     assert 'field "owner.email": holds a NUL character (\\u0000)' in failed["calls.jsonl:1"]
     assert (
         'field "properties.tags[0]": holds an unpaired surrogate (\\ud800) at character 1'

@@ -147,7 +147,7 @@ def _texts(event: Event) -> Iterator[tuple[str, str]]:
                 if isinstance(item, str):
                     yield f"properties.{key}[{index}]", item
     if event.owner is not None:
-        for name in ("id", "email"):
+        for name in ("id", "email", "name"):
             value = getattr(event.owner, name)
             if isinstance(value, str):
                 yield f"owner.{name}", value
