@@ -356,6 +356,7 @@ def test_a_new_integration_is_checked_like_the_file(ws: Workspace, server: LiveS
         "environment variable name" in line
         for line in problem["problems"]
     ), problem["problems"]
+    assert problem["detail"] == problem["problems"][0]  # one problem: the detail says it
     for body in (
         {"name": "Chat Room", "settings": {"kind": "generic"}},
         {"name": "chat"},
@@ -792,6 +793,53 @@ BAD_BODIES = [
         b'{"name": "\xff"}',
         400,
         "body: not valid JSON: not UTF-8 text at byte 10",
+    ),
+    # Numbers JSON has not, or Python cannot read: said so, with the place (FastAPI said
+    # "There was an error parsing the body", or took them as infinity).
+    (
+        "POST",
+        "/api/integrations",
+        "application/json",
+        b'{"name": "q", "settings": {"kind": "generic", "ownership": '
+        b'{"protect_manual_days": ' + b"9" * 5000 + b"}}}",
+        400,
+        "body: not valid JSON: the number 99999999999999999999... has 5000 digits; allowed: "
+        "integers of at most 4300 digits (line 1, column 84)",
+    ),
+    (
+        "POST",
+        "/api/integrations",
+        "application/json",
+        b'{"name": "q", "settings": {"kind": "generic", "ownership": '
+        b'{"protect_manual_days": 1e400}}}',
+        400,
+        "body: not valid JSON: the number 1e400 is out of range; allowed: numbers of magnitude",
+    ),
+    (
+        "POST",
+        "/api/preview",
+        "application/json",
+        b'{"integration": "dialer", "events": [{"duration_s": NaN}]}',
+        400,
+        "body: not valid JSON: NaN is not allowed; allowed: numbers",
+    ),
+    # A patch document would be read as whole settings, the rest of them lost.
+    (
+        "PUT",
+        "/api/integrations/dialer/settings",
+        "application/merge-patch+json",
+        b'{"kind": "generic"}',
+        415,
+        "content type 'application/merge-patch+json' is not accepted; allowed: application/json "
+        "with the whole document (no patch is taken)",
+    ),
+    (
+        "POST",
+        "/api/dead-letters/1/dismiss",
+        "application/json",
+        b'{"reason": "   "}',
+        400,
+        "body.reason: needs some text, not only blanks or control characters",
     ),
 ]
 

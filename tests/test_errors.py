@@ -94,7 +94,7 @@ def test_the_api_answers_with_the_status_of_the_class(cls: type[LeadsyncError]) 
         "/fail",
     )
     if isinstance(error, ConfigError):
-        assert body["detail"] == "2 problems"
+        assert body["detail"] == f"2 problems; the first: {error.problems[0]}"
         assert body["problems"] == error.problems
     else:
         assert body["detail"] == str(error)

@@ -72,8 +72,12 @@ class ConfigError(UserError):
         return list(self.problems)
 
     def problem_detail(self) -> tuple[str, list[str] | None]:
+        """The detail names the first problem (a client that logs only the detail learns
+        what and where); ``problems`` lists them all."""
         n = len(self.problems)
-        return f"{n} problem{'' if n == 1 else 's'}", self.problems
+        if n == 1:
+            return self.problems[0], self.problems
+        return f"{n} problems; the first: {self.problems[0]}", self.problems
 
 
 class EventError(UserError):

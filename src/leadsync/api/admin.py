@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from leadsync.errors import LeadsyncError, NotFoundError
 from leadsync.model import RecordType
@@ -154,14 +155,22 @@ class DeadLetter(BaseModel):
     )
 
 
+_SOME_TEXT = re.compile(r"[^\s\x00-\x1f\x7f]")
+
+
+def _some_text(value: str) -> str:
+    if not _SOME_TEXT.search(value):
+        raise ValueError("needs some text, not only blanks or control characters")
+    return value
+
+
 class DismissRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(
+    reason: Annotated[str, AfterValidator(_some_text)] = Field(
         min_length=1,
         max_length=2000,
-        pattern=r"[^\s\x00-\x1f\x7f]",  # some text: not only spaces or control characters
-        description="Why the letter cannot be fixed; kept with it.",
+        description="Why the letter cannot be fixed (some text, not only blanks); kept with it.",
     )
     by: str | None = Field(
         None, max_length=200, description="Who dismisses it (default: admin API)."

@@ -41,7 +41,7 @@ from leadsync.pipeline.intake import DEFAULT_MAX_BODY, GroupCommitWriter, Intake
 from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
-from leadsync.sources.hygiene import Headers
+from leadsync.sources.hygiene import Headers, finite_float, number_problem
 from leadsync.web import ConsoleOptions, add_console
 from leadsync.web.auth import MAX_FAILED_SIGN_INS, FailedTries
 from leadsync.workspace import Workspace
@@ -473,24 +473,54 @@ def _refuse_body(content_type: str | None, body: bytes) -> tuple[int, str, str] 
     media = (content_type or "").split(";")[0].strip().lower()
     if not media:
         return 415, "Unsupported media type", f"header Content-Type is missing; allowed: {JSON}"
-    if media != JSON and not (media.startswith("application/") and media.endswith("+json")):
+    # A patch document (merge-patch+json, json-patch+json) would be read as whole settings:
+    # a client sending part of them to change that part would lose the rest.
+    structured = media.startswith("application/") and media.endswith("+json")
+    if media != JSON and not (structured and not media.endswith("patch+json")):
         return (
             415,
             "Unsupported media type",
-            f"content type {media[:100]!r} is not accepted; allowed: {JSON}",
+            f"content type {media[:100]!r} is not accepted; allowed: {JSON}"
+            + (" with the whole document (no patch is taken)" if structured else ""),
         )
     try:
-        document = json.loads(body, object_pairs_hook=_Pairs)
+        document = _STRICT.decode(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return 400, "Bad request", f"body: not valid JSON: not UTF-8 text at byte {exc.start}"
-    except (ValueError, RecursionError):
-        return None
+    except _Constant as exc:
+        return 400, "Bad request", f"body: not valid JSON: {exc} is not allowed; allowed: numbers"
+    except json.JSONDecodeError:
+        return None  # FastAPI's error says where
+    except RecursionError:
+        return 400, "Bad request", "body: not valid JSON: nested too deeply"
+    except ValueError:  # a float out of range, or an integer Python will not read
+        problem = number_problem(body.decode("utf-8"))
+        what, place = problem or ("a number cannot be read", "")
+        return (
+            400,
+            "Bad request",
+            f"body: not valid JSON: {what}" + (f" ({place})" if place else ""),
+        )
     repeated = _repeated_key(document)
     return None if repeated is None else (400, "Bad request", repeated)
 
 
 class _Pairs(list[tuple[str, Any]]):
     """A JSON object as its pairs in order, repeats kept (``object_pairs_hook``)."""
+
+
+class _Constant(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's decoder takes them, JSON has none."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+# Strict JSON, every object as its pairs: no NaN or infinity, no float out of range.
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_Pairs, parse_constant=_refuse_constant, parse_float=finite_float
+)
 
 
 def _repeated_key(document: Any) -> str | None:

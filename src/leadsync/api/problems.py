@@ -127,6 +127,8 @@ def _where(error: Any) -> str:
         return f"body: not valid JSON{at}: {why}"
     where = ".".join(str(part) for part in loc)
     message = error.get("msg", "invalid")
+    if error.get("type") == "value_error":  # a check of ours: its sentence, not pydantic's prefix
+        message = message.removeprefix("Value error, ")
     value = error.get("input")
     if error.get("type") in ("enum", "literal_error") and isinstance(value, str):
         message += f"; got {value[:100]!r}"  # the value refused, beside what is allowed
