@@ -24,7 +24,7 @@ from leadsync.model import now_ts
 from leadsync.pipeline import input_file
 from leadsync.pipeline.inbox import dead_letter_row
 from leadsync.pipeline.ingest import InputFile
-from leadsync.sources import adapter_for
+from leadsync.sources import KINDS, adapter_for
 from leadsync.sources.base import WebhookRequest
 from leadsync.store import inbox as inbox_store
 from leadsync.workspace import Workspace
@@ -338,3 +338,30 @@ def test_a_dead_letter_of_an_array_line_is_retried(cli: Cli) -> None:
         }
         assert [r["email"] for r in ws.find(external="dialer:p-2")] == ["p-2@globex.test"]
         assert ws.dead_letter_count() == 0
+
+
+# ------------------------------------------------------------------ (D) bodies that say nothing
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_two_different_bodies_that_do_not_say_which_event_they_are_are_two_dead_letters(
+    tmp_path: Path, kind: str
+) -> None:
+    """A vendor with no event id keys a body by what identifies its event (its name, object
+    id, time); bodies lacking them (junk, or canonical lines sent to a vendor's integration)
+    shared one key: the second was counted a duplicate of the first, never read, never a
+    dead letter. Each is read and kept now."""
+    with Workspace(f"sqlite:///{tmp_path}/leadsync.db") as ws:
+        ws.apply_config(workspace_config({"tool": {"kind": kind}}))
+        lines = ['{"foo": 1}', '{"bar": 2}', contact_line("p-1", "u-1"), contact_line("p-2", "u-1")]
+        summary = ws.ingest("tool", lines, source="junk.jsonl")
+        if kind == "generic":  # the canonical lines are this kind's own events
+            assert (summary.accepted, len(summary.dead_letters)) == (2, 2)
+        else:
+            assert summary.duplicates == 0, summary
+            assert sorted(d.where for d in summary.dead_letters) == [
+                f"junk.jsonl:{n}" for n in range(1, 5)
+            ], summary.dead_letters
+        again = ws.ingest("tool", lines, source="junk.jsonl")  # held already, or refused again
+        assert again.accepted == 0
+        assert again.duplicates + len(again.dead_letters) == 4

@@ -281,7 +281,8 @@ class AircallAdapter(Adapter):
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         body = body_object(item)
         call = get_path(body, "data.id")
-        return stable_key("aircall", body.get("event"), call, body.get("timestamp"), order=call)
+        event, stamp = body.get("event"), body.get("timestamp")
+        return stable_key("aircall", event, call, stamp, order=call, body=body)
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return time_from_epoch(body_object(item).get("timestamp"), "timestamp")

@@ -133,7 +133,10 @@ def read_envelope(text: str, where: str | None = None) -> tuple[dict[str, str], 
     return {k.lower(): v for k, v in headers.items()}, data["body"]
 
 
-def stable_key(*parts: Any, order: Any = None) -> str:
+_WHOLE = object()
+
+
+def stable_key(*parts: Any, order: Any = None, body: Any = _WHOLE) -> str:
     """A deduplication key for vendors that send no event id: a hash of what identifies the
     event (its name, the object's id, the vendor's timestamp). Same parts, same key.
 
@@ -141,7 +144,15 @@ def stable_key(*parts: Any, order: Any = None) -> str:
     quoted, ``None`` is not ``"None"``). A dict part is hashed with its keys sorted.
     ``order`` is the object's id when the vendor numbers its objects in the order it makes
     them: the inbox keeps it after the event's time (:func:`leadsync.model.timed_key`).
+
+    ``body``: the whole payload, for parts every event of the vendor carries. When one is
+    missing (None) the payload does not say which event it is, and the key is the hash of the
+    body itself: two bodies that lack them (a misplaced line, a broken body) never share a
+    key — the second was counted a duplicate of the first and never read, never a dead
+    letter — while a redelivery, sent again as it was, keeps its key.
     """
+    if body is not _WHOLE and any(part is None for part in parts):
+        parts, order = (parts[0], "whole body", body), None
     text = repr(parts)  # the usual case: names, ids and times
     for part in parts:
         if isinstance(part, dict | list | tuple):

@@ -146,7 +146,7 @@ class CalendlyAdapter(Adapter):
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         body = body_object(item)
         invitee = get_path(body, _invitee_path(body))
-        return stable_key("calendly", body.get("event"), invitee, body.get("created_at"))
+        return stable_key("calendly", body.get("event"), invitee, body.get("created_at"), body=body)
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return time_from_iso(body_object(item).get("created_at"), "created_at")

@@ -267,6 +267,7 @@ class PipedriveAdapter(Adapter):
             meta.get("entity_id"),
             meta.get("timestamp"),
             order=meta.get("entity_id"),
+            body=item,
         )
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:

@@ -223,6 +223,7 @@ class SalesforceAdapter(Adapter):
             sorted(_record_ids(item)),
             header.get("changeType"),
             header.get("commitTimestamp"),
+            body=item,
         )
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
