@@ -218,6 +218,11 @@ def test_ingest_show_find_and_set_owner(cli: Cli, files: Path) -> None:
         (["records", "set-owner", "contact", "1", "999"], "unknown owner '999'"),
         (["records", "set-owner", "contact", "1", "103"], "owner 103 is inactive"),
         (["records", "set-owner", "contact", "1", "101", "--at", "yesterday"], "--at 'yesterday'"),
+        # A typo in the year would make every change until then stale, the owner protected.
+        (
+            ["records", "set-owner", "contact", "1", "101", "--at", "2999-01-01T00:00:00"],
+            "the change's time 2999-01-01T00:00:00.000Z is in the future",
+        ),
         (["records", "find", "--external", "p-1"], "expected INTEGRATION:EXTERNAL_ID"),
         (["records", "find"], "give exactly one of"),
         (["records", "find", "--external", "nosuch:p-1"], "unknown integration 'nosuch'"),

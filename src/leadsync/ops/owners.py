@@ -8,8 +8,8 @@ from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules, change_owner_in_crm
-from leadsync.errors import NotFoundError, WorkspaceError
-from leadsync.model import Outcome, OwnerDecision, RecordType
+from leadsync.errors import NotFoundError, UserError, WorkspaceError
+from leadsync.model import Outcome, OwnerDecision, RecordType, now_ts
 from leadsync.results import ResultModel
 from leadsync.store.database import begin_writing
 
@@ -48,7 +48,15 @@ def set_owner(
     at: str,
 ) -> ManualOwnerChange:
     """See :meth:`leadsync.workspace.Workspace.set_owner`: an unknown owner is NotFoundError
-    naming the known ones, an inactive one WorkspaceError, a missing record NotFoundError."""
+    naming the known ones, an inactive one WorkspaceError, a missing record NotFoundError, a
+    time in the future UserError (it would outdate every change made until then: each would
+    be ignored as stale, and the owner protected past it)."""
+    now = now_ts()
+    if at > now:
+        raise UserError(
+            f"the change's time {at} is in the future (it is {now} now); allowed: the time "
+            "the person made it, or none for now"
+        )
     if owner_id is not None:
         owner = rules.directory.owners.get(owner_id)
         if owner is None:
