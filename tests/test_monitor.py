@@ -194,6 +194,22 @@ def test_unmapped_users_and_deactivated_owners(workspace: Workspace) -> None:
     assert {"owner_id": "102", "still_mapped_from": "dialer:u-9"} in rows
 
 
+def test_an_unmapped_rep_is_named_as_users_list_names_it(workspace: Workspace) -> None:
+    """The directory's email and name, not only what the rep's events said (the report said
+    "no email" of a rep `users list` showed with the directory's)."""
+    directory = [{"id": "u-404", "email": "zed@nowhere.test", "name": "Zed Ray"}]
+    setup(workspace, users={"unmapped": {"policy": "leave"}, "directory": directory})
+    workspace.ingest("dialer", [contact_line("p-1", "u-404", TODAY)])
+    [row] = alerts(workspace)["unmapped_external_users"].rows
+    [listed] = [u for u in workspace.external_users("dialer") if u["id"] == "u-404"]
+    assert (row["email"], row["name"]) == ("zed@nowhere.test", "Zed Ray")
+    assert (row["email"], row["name"], row["how"]) == (
+        listed["email"],
+        listed["name"],
+        listed["how"],
+    )
+
+
 def test_dead_letters_and_inbox_lag(workspace: Workspace) -> None:
     setup(workspace)
     workspace.ingest("dialer", ["{not json"])

@@ -23,17 +23,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync import model
 from leadsync.engine import WorkspaceRules
-from leadsync.model import ExternalUserRef, add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
+from leadsync.model import add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops import monitor_activities as activity_checks
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
 from leadsync.ops.findings import SHOWN, Finding, names_in, show
 from leadsync.ops.push_status import not_created_rows, not_created_summary
 from leadsync.ops.testlead import TEST_DOMAIN, real_use, users_of_test_leads
 from leadsync.ops.undo import UNDONE_TO_NO_OWNER
+from leadsync.ops.users import known_user
 from leadsync.pipeline.expiry import expire_holds
 from leadsync.results import ResultModel, agreeing, counted
 from leadsync.rules.counterparts import UNKNOWN_NUMBER
-from leadsync.rules.mapping import map_external_user
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
 from leadsync.store import push_waiting
@@ -356,18 +356,17 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
         events, last_seen = real_use(user, tests.get((user.integration, user.external_id), []))
         if events <= 0 or last_seen is None or last_seen < since:
             continue
-        ref = ExternalUserRef(user.external_id, user.email)
-        result = map_external_user(ref, settings.users, rules.directory, user.email)
-        if not result.mapped:
+        known = known_user(rules, settings, user.external_id, user.email, user.name)
+        if not known.mapping.mapped:
             rows.append(
                 {
                     "integration": user.integration,
                     "external_user": user.external_id,
-                    "name": user.name,  # as its tool names the rep, when it does
-                    "email": user.email,
+                    "name": known.name,  # the directory's, else as its tool names the rep
+                    "email": known.email,
                     "events": events,
                     "last_seen": display_ts(last_seen),
-                    "how": result.how,
+                    "how": known.mapping.how,
                 }
             )
 

@@ -3,15 +3,43 @@ and what in the configuration keeps reps of that integration from being mapped."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import ExternalUserRef
+from leadsync.model import ExternalUserRef, MappingResult
 from leadsync.rules.mapping import map_external_user
 from leadsync.rules.workspace import configuration_problems
+from leadsync.settings import IntegrationSettings
 from leadsync.store import views
+
+
+@dataclass(frozen=True, slots=True)
+class KnownUser:
+    """A rep as leadsync knows it: the directory's email and name first, else what its events
+    said; and how it maps (the engine's own :func:`map_external_user`)."""
+
+    email: str | None
+    name: str | None
+    mapping: MappingResult
+
+
+def known_user(
+    rules: WorkspaceRules,
+    settings: IntegrationSettings,
+    user_id: str,
+    seen_email: str | None,
+    seen_name: str | None,
+) -> KnownUser:
+    """``users list``'s row and the report's unmapped reps, read one way."""
+    users = settings.users
+    email = users.directory_email(user_id) or seen_email
+    same = users.canonical_id(user_id)
+    name = next((u.name for u in users.directory if users.canonical_id(u.id) == same), None)
+    mapping = map_external_user(ExternalUserRef(user_id, email), users, rules.directory, seen_email)
+    return KnownUser(email, name or seen_name, mapping)
 
 
 def external_users(engine: Engine, rules: WorkspaceRules, integration: str) -> list[dict[str, Any]]:
@@ -27,13 +55,11 @@ def external_users(engine: Engine, rules: WorkspaceRules, integration: str) -> l
         | {canonical(u.id) for u in settings.users.directory}
         | {canonical(i) for i in settings.users.map}
     )
-    named = {canonical(u.id): u.name for u in settings.users.directory}
     out = []
     for user_id in sorted(ids):
         seen = learned.get(user_id, {})
-        email = settings.users.directory_email(user_id) or seen.get("email")
-        ref = ExternalUserRef(user_id, email)
-        result = map_external_user(ref, settings.users, rules.directory, seen.get("email"))
+        known = known_user(rules, settings, user_id, seen.get("email"), seen.get("name"))
+        result = known.mapping
         if result.mapped:
             status = "mapped" if settings.users.target_of(user_id) else "auto-matched"
         else:
@@ -41,8 +67,8 @@ def external_users(engine: Engine, rules: WorkspaceRules, integration: str) -> l
         out.append(
             {
                 "id": user_id,
-                "email": email,
-                "name": named.get(user_id) or seen.get("name"),
+                "email": known.email,
+                "name": known.name,
                 "status": status,
                 "owner_id": result.owner_id if result.mapped else None,
                 "how": result.how,
