@@ -166,6 +166,31 @@ def test_mistakes_name_the_line_and_the_key_path_of_the_file() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("activites:\n", "proposed.yaml:1: activites: unknown key; allowed: kind, secret_env"),
+        ("activites: {}\n", "proposed.yaml:1: activites: unknown key; allowed: kind"),
+        ("ownership: {defalt: null}\n", "proposed.yaml:1: ownership.defalt: unknown key"),
+        (
+            "integrations:\n  dialer:\n    activities: {call: {min_duraton_s: }}\n",
+            "proposed.yaml:3: integrations.dialer.activities.call.min_duraton_s: unknown key; "
+            "allowed: enabled, min_duration_s, skip_outcomes",
+        ),
+    ],
+)
+def test_a_misspelled_key_left_empty_is_refused_not_merged(text: str, expected: str) -> None:
+    """A key set to null or to nothing takes its default, so the merge leaves it out and the
+    checks of the merged settings never saw a misspelled one: it was said to be merged."""
+    [problem] = problems(text)
+    assert problem.startswith(expected), problem
+
+
+def test_null_still_puts_a_known_key_back_to_its_default() -> None:
+    amended = proposed("users: {map: {u-9: null}}\nactivities: {call: null}\n")
+    assert amended.settings.users.target_of("u-9") is None
+
+
 def test_every_mistake_at_once_duplicate_keys_included() -> None:
     text = (
         "kind: generic\n"

@@ -41,7 +41,7 @@ M = TypeVar("M", bound=BaseModel)
 # --------------------------------------------------------------- error translation
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_annotation(annotation: Any) -> Any:
     """Strip ``Annotated`` and ``X | None`` down to the type that says what is expected."""
     while True:
         origin = get_origin(annotation)
@@ -56,14 +56,14 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
+def annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
     """The declared type a pydantic error location points at (None when it cannot be told)."""
     annotation: Any = root
     parts = list(loc)
     index = 0
     while index < len(parts):
         part = parts[index]
-        annotation = _unwrap(annotation)
+        annotation = unwrap_annotation(annotation)
         origin = get_origin(annotation)
         if part in (LIST_TAG, CRM_TAG):
             # A tagged union (``owners``): the member the tag names.
@@ -101,7 +101,7 @@ def _annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
         else:
             return None
         index += 1
-    return _unwrap(annotation)
+    return unwrap_annotation(annotation)
 
 
 def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
@@ -209,7 +209,7 @@ def _field_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo | 
     ``vendor`` options of each kind); None when it ends elsewhere (a list's item)."""
     if not loc or not isinstance(loc[-1], str):
         return None
-    parent = _annotation_at(root, loc[:-1])
+    parent = annotation_at(root, loc[:-1])
     members = get_args(parent) if get_origin(parent) in (Union, types.UnionType) else (parent,)
     for member in members:
         if isinstance(member, type) and issubclass(member, BaseModel):
@@ -253,14 +253,14 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
     if kind == OWN_ERROR:
         yield path, str(ctx["message"])
     elif kind == "missing":
-        yield path, "required" + _allowed_of(_annotation_at(root, loc))
+        yield path, "required" + _allowed_of(annotation_at(root, loc))
     elif kind == "extra_forbidden":
-        model = _annotation_at(root, loc[:-1])
+        model = annotation_at(root, loc[:-1])
         is_model = isinstance(model, type) and issubclass(model, BaseModel)
         allowed = listing(model.model_fields) if is_model else "?"
         yield path, f"unknown key; allowed: {allowed}"
     elif kind in ("enum", "literal_error"):
-        expected = _annotation_at(root, loc)
+        expected = annotation_at(root, loc)
         if isinstance(expected, type) and issubclass(expected, enum.Enum):
             allowed = listing(m.value for m in expected)
         else:

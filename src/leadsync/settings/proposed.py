@@ -3,14 +3,25 @@ a whole workspace file that replaces, or part of one that amends the current set
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from leadsync.errors import ConfigError
 from leadsync.model import ActivityType
-from leadsync.settings.base import KeyPath, Written, format_path, given_fields, key_text, show
-from leadsync.settings.errors import Place, validate_as
+from leadsync.settings.base import (
+    KeyPath,
+    Written,
+    format_path,
+    given_fields,
+    key_text,
+    listing,
+    show,
+)
+from leadsync.settings.errors import Place, annotation_at, unwrap_annotation, validate_as
 from leadsync.settings.export import config_to_dict, integration_to_dict
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.loading import parse_yaml, read_text
@@ -133,6 +144,9 @@ def _proposed(
         problems.append(
             place.problem(document, f"expected the integration's settings (a mapping); got {got}")
         )
+    else:
+        for path, message in _unknown_keys(entry):
+            problems.append(place.problem((*document, *path), message))
     if problems:
         raise refused()
     before = current.integrations.get(name) if current is not None else None
@@ -204,6 +218,25 @@ def _default_at(path: KeyPath) -> Any:
             return _ABSENT
         value = value[part]
     return value
+
+
+def _unknown_keys(change: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
+    """Keys of a proposal no settings have, at any depth, with what is allowed there. The
+    merge leaves out a key set to null or to nothing (it takes its default), so the checks
+    of the merged settings never see it: a misspelled ``activites:`` left empty was taken,
+    and said to be merged."""
+    if not isinstance(change, dict) or path[:1] in (("vendor",), ("rollout",)):
+        return  # the kind's own options, and a rollout's sections, are checked whole
+    model = (
+        unwrap_annotation(annotation_at(IntegrationSettings, path)) if path else IntegrationSettings
+    )
+    fixed = isinstance(model, type) and issubclass(model, BaseModel)
+    for key, value in change.items():
+        text = key_text(key).strip()
+        if fixed and text not in model.model_fields:
+            yield (*path, text), f"unknown key; allowed: {listing(model.model_fields)}"
+        elif fixed:
+            yield from _unknown_keys(value, (*path, text))
 
 
 def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any:
