@@ -61,7 +61,7 @@ def test_a_secret_in_place_of_the_name_is_refused_at_its_key_and_never_shown(
     line = text.splitlines().index(f"    secret_env: {json.dumps(value)}") + 1
     assert problem.startswith(f"{tmp_path / 'team.yaml'}:{line}: integrations.dialer.secret_env: ")
     assert "environment variable" in problem and "(not shown)" in problem
-    assert "e.g. AIRCALL_WEBHOOK_TOKEN" in problem
+    assert "e.g. GENERIC_WEBHOOK_SECRET" in problem  # its kind's (it said Aircall's for all)
     assert not shown_anywhere(value, caught.value.problems), problem
 
 

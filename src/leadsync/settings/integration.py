@@ -437,7 +437,10 @@ class IntegrationSettings(SettingsModel):
     @field_validator("secret_env", mode="before")
     @classmethod
     def _env_name(cls, value: Any, info: ValidationInfo) -> Any:
-        return env_var_name(value, "AIRCALL_WEBHOOK_TOKEN", info)
+        kind = info.data.get("kind")  # validated before: the example names its kind's secret
+        word = "TOKEN" if kind == "aircall" else "SECRET"  # Aircall's is a token
+        example = f"{kind.upper()}_WEBHOOK_{word}" if isinstance(kind, str) else "WEBHOOK_SECRET"
+        return env_var_name(value, example, info)
 
     @field_validator("region")
     @classmethod
