@@ -388,6 +388,30 @@ def test_outbox_for_bidirectional_integrations_without_echo(workspace: Workspace
     assert later[0]["external_owner_id"] == "sf-2"
 
 
+def test_the_outbox_names_a_crms_owner_by_its_own_id(workspace: Workspace) -> None:
+    """A CRM integration's owner ids are the owners' own (it said `external owner ?`)."""
+    bi = {"default": "bidirectional", "protect_manual_days": 0}
+    hub = {"kind": "hubspot", "ownership": bi, "vendor": {"app_id": "777"}}
+    workspace.apply_config(workspace_config({"dialer": settings(ownership=bi), "hub": hub}))
+    email_set = {
+        "eventId": 1,
+        "subscriptionId": 1,
+        "portalId": 1,
+        "appId": 1,
+        "occurredAt": 1790000000000,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": 501,
+        "propertyName": "email",
+        "propertyValue": "kim@globex.test",
+        "changeSource": "CRM_UI",
+    }
+    workspace.ingest("hub", [json.dumps([email_set])])
+    run(workspace, contact("p-1", owner="u-1", email="kim@globex.test"))
+    [row] = [r for r in workspace.outbox() if r["integration"] == "hub"]
+    assert (row["external_id"], row["owner_id"], row["external_owner_id"]) == ("501", "101", "101")
+
+
 def test_activity_filters_record_why_they_skip(workspace: Workspace) -> None:
     setup(workspace)
     summary = run(

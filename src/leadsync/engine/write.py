@@ -140,9 +140,7 @@ def outbox_rows(
                     "record_type": d.record_type.value,
                     "external_id": external_id,
                     "owner_id": d.owner_id,
-                    "external_owner_id": external_owner_id(
-                        rules.integrations[integration].users, d.owner_id, rules.directory
-                    ),
+                    "external_owner_id": _external_owner(rules, integration, d.owner_id),
                     "previous_owner_id": d.previous_owner_id,
                     "changed_at": d.at,
                     "source": source,
@@ -151,3 +149,12 @@ def outbox_rows(
                 }
             )
     return rows
+
+
+def _external_owner(rules: WorkspaceRules, integration: str, owner_id: str | None) -> str | None:
+    """The owner as ``integration`` names it: a CRM's owner ids are the owners' own (as
+    ``apply_crm`` reads them), another tool's the user that maps to the owner."""
+    settings = rules.integrations[integration]
+    if settings.is_crm:
+        return owner_id
+    return external_owner_id(settings.users, owner_id, rules.directory)
