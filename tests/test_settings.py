@@ -653,6 +653,21 @@ def test_active_owners_sharing_an_email_are_taken_with_a_warning(
     ]
 
 
+def test_a_team_with_no_members_is_warned_of_not_dropped_silently() -> None:
+    """Kept by its members, an empty team is not stored (nor exported): apply says so."""
+    text = (
+        'owners:\n  - {id: "101", email: ana@acme.test}\n'
+        'teams:\n  sdr: ["101"]\n  later: []\n'
+        "integrations: {}\n"
+    )
+    warnings: list[str] = []
+    load_config(text, "team.yaml", warnings)
+    assert warnings == [
+        "team.yaml:5: teams.later: has no members: it is not kept (export leaves it out, and "
+        "no round robin may name it) until it lists an owner"
+    ]
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as caught:

@@ -3,7 +3,8 @@ exist, a fallback owner who is active, dedupe rules over configured integrations
 the document as given (before it is validated), skip what has its own error, and yield
 ``(key path, message)`` problems. :func:`written_problems` are problems only in what a
 person writes now (:class:`~leadsync.settings.base.Written`), not in what the workspace
-stored earlier; :func:`shared_emails` are no problems, but what ``apply`` warns of."""
+stored earlier; :func:`shared_emails` and :func:`empty_teams` are no problems, but what
+``apply`` warns of."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from leadsync.values import normalize_email, valid_email
 __all__ = [
     "dedupe_problems",
     "reference_problems",
+    "empty_teams",
     "shared_emails",
     "team_problems",
     "written_problems",
@@ -263,3 +265,16 @@ def shared_emails(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
             "rep with that email is matched by email to neither (ambiguous.owner: queue asks "
             "a person which; an entry in users.map decides it)",
         )
+
+
+def empty_teams(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """Teams of a document with no members: allowed (a team being set up), but a team is
+    kept by its members, so it is not stored — ``export`` leaves it out and a round robin
+    may not name it —: worth a warning rather than silence."""
+    for team, members in (given_fields(data.get("teams")) or {}).items():
+        if isinstance(members, list | tuple) and not members:
+            yield (
+                ("teams", key_text(team)),
+                "has no members: it is not kept (export leaves it out, and no round robin "
+                "may name it) until it lists an owner",
+            )

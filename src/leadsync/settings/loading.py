@@ -10,7 +10,7 @@ import yaml
 
 from leadsync.errors import ConfigError
 from leadsync.settings.base import KeyPath, Written, format_path, key_text, show
-from leadsync.settings.checks import shared_emails
+from leadsync.settings.checks import empty_teams, shared_emails
 from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
@@ -169,7 +169,8 @@ def load_config(
 ) -> WorkspaceConfig:
     """Read a workspace YAML document; ``source`` names it in messages (usually the path).
     ``warnings``, when given, receives what the document says that is allowed but may be a
-    mistake (active owners sharing an email), as ``FILE:LINE: key.path: message``."""
+    mistake (active owners sharing an email, a team with no members), as
+    ``FILE:LINE: key.path: message``."""
     data, lines, duplicates = parse_yaml(text, source)
     if data is None:
         # An empty file would archive every owner and remove every integration: more likely
@@ -191,7 +192,8 @@ def load_config(
     place = Place(source, lines, "")
     config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
     if warnings is not None:
-        warnings.extend(place.problem(path, message)[1] for path, message in shared_emails(data))
+        found = [*shared_emails(data), *empty_teams(data)]
+        warnings.extend(place.problem(path, message)[1] for path, message in found)
     return config
 
 
