@@ -107,7 +107,7 @@ def check_timestamp(value: Any, path: str, plain_date: bool = False) -> str:
 
 def check_email(value: Any, path: str) -> str:
     if not isinstance(value, str):
-        fail(path, f"expected an email address, got {show(value)}")
+        fail(path, f"expected an email address (text, e.g. kim@globex.test), got {show(value)}")
     email = normalize_email(value)
     if not valid_email(email):
         fail(
@@ -121,7 +121,7 @@ def check_email(value: Any, path: str) -> str:
 
 def check_domain(value: Any, path: str) -> str:
     if not isinstance(value, str):
-        fail(path, f"expected a domain, got {show(value)}")
+        fail(path, f"expected a domain (text, e.g. globex.test), got {show(value)}")
     domain = normalize_domain(value)
     if not valid_domain(domain):
         fail(path, f"{quote(value)} is not a domain (e.g. globex.test)")
