@@ -667,6 +667,11 @@ def test_an_entity_leadsync_keeps_nothing_of_gives_nothing(name: str) -> None:
     a deletion (a dead letter each, nobody could fix, and the dead-letter alert firing)."""
     assert convert(body_of(name)) == []
     body = body_of("create.product.unknown")
+    # v2's newer entities (its guide lists them): a deal's products and installments,
+    # projects with their boards, phases and tasks.
+    for entity in ("deal_product", "deal_installment", "project", "board", "phase", "task"):
+        body["meta"]["entity"] = entity
+        assert convert(body) == [], entity
     body["meta"]["entity"] = "widget"  # an entity Pipedrive does not send: still a question
     with pytest.raises(EventError, match="field \"meta.entity\": unknown event 'widget'"):
         convert(body)

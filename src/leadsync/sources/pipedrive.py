@@ -93,7 +93,8 @@ Event names (action x entity)
 
 ``delete`` of any of them gives ``[]``: deletions are not propagated. So does any event of
 an entity leadsync keeps nothing of (``IGNORED_ENTITIES``: ``pipeline``, ``stage``,
-``product``, ``user``, ``activityType``, which a ``*.*`` webhook sends too). Any other
+``product``, ``user``, ``activityType``, a deal's products and installments, projects with
+their boards, phases and tasks — a ``*.*`` webhook sends them too). Any other
 action or entity is an :class:`~leadsync.errors.EventError` (a dead letter).
 
 The changed object is named by its own ``id`` (``data.id``, v1's ``current.id``): the record

@@ -61,7 +61,24 @@ ENTITIES = ("person", "organization", "deal", "lead", "note", "activity")
 #: Entities Pipedrive sends (a ``*.*`` webhook sends them all) that leadsync keeps nothing of:
 #: their events give nothing, as a deletion does (a dead letter each would be one nobody can
 #: fix, and the dead-letter alert would fire for every product or pipeline edited).
-IGNORED_ENTITIES = ("pipeline", "stage", "product", "user", "activityType", "activity_type")
+# Entities a "*.*" webhook sends of which leadsync keeps nothing: accepted, giving nothing (a
+# dead letter each would bury the real ones). Projects and their boards, phases and tasks (a
+# project's task is not an activity), a deal's products and installments (Pipedrive's v2
+# guide lists them among v2's entities).
+IGNORED_ENTITIES = (
+    "pipeline",
+    "stage",
+    "product",
+    "user",
+    "activityType",
+    "activity_type",
+    "deal_product",
+    "deal_installment",
+    "project",
+    "board",
+    "phase",
+    "task",
+)
 #: Webhooks v1 action -> the v2 action it is read as (None: accepted, gives nothing).
 V1_ACTIONS: dict[str, str | None] = {
     "added": "create",
