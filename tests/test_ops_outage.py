@@ -21,7 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from leadsync.pipeline.inbox import InboxItem
-from leadsync.pipeline.intake import GroupCommitWriter
+from leadsync.pipeline.intake import GroupCommitWriter, database_unavailable
+from leadsync.store.database import create_db_engine
+from leadsync.store.inbox import Appender
 from leadsync.workspace import Workspace
 from tests.conftest import PG_ENV, scratch_postgres
 from tests.live import compact, configure, serve, wait_until
@@ -101,6 +103,40 @@ def test_a_webhook_after_the_server_ended_every_session_is_answered_and_kept(
         assert live.client.get("/api/inbox/counts").status_code == 200
         scraped = live.client.get("/metrics").text
     assert "leadsync_database_up 1.0" in scraped
+
+
+def test_an_inbox_writer_that_cannot_open_a_session_is_an_outage_never_a_dead_letter(
+    ws: Workspace,
+) -> None:
+    """The inbox writer's session gone while the database takes no new one (closed to
+    connections, starting up, out of slots) and another session still alive: the writer's
+    reconnect failed with the driver's own error, not taken for an outage — the request was
+    kept through the live session as a dead letter and answered 400, which vendors do not
+    retry. It is the 503 of an outage: the vendor retries."""
+    database = str(ws.engine.url.database)
+    writer = GroupCommitWriter(ws.engine)  # dead letters through the workspace's sessions
+    closed = create_db_engine(ws.engine.url.render_as_string(hide_password=False))
+    writer.appender = Appender(closed)  # the writer's own session: a new one, refused
+    writer.start()
+    try:
+        with _admin() as admin:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            try:
+                item = InboxItem(key="c2", payload=json.dumps(contact(2)), occurred_at=None)
+                future = writer.submit("dialer", [item], None)
+                try:
+                    outcome: object = future.result(timeout=60)
+                except Exception as exc:
+                    outcome = exc
+            finally:
+                admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    finally:
+        writer.stop()
+        closed.dispose()
+    assert isinstance(outcome, sa.exc.OperationalError), outcome
+    assert database_unavailable(outcome)  # answered 503, the vendor retries
+    assert ws.dead_letters() == []
+    assert ws.inbox_rows() == []
 
 
 def test_the_worker_applies_its_next_batch_on_sessions_of_its_own(ws: Workspace) -> None:

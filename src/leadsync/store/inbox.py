@@ -282,10 +282,10 @@ class Appender:
         ):  # the server ended the kept session while the writer was idle: a new one
             self._pooled.invalidate()
             self.close()
-        if self._pooled is None:
-            self._pooled = self.engine.raw_connection()
-        driver = self._pooled.driver_connection
         try:
+            if self._pooled is None:  # a new session: refused like any statement when away
+                self._pooled = self.engine.raw_connection()
+            driver = self._pooled.driver_connection
             if not self._until_read:
                 with closing(driver.cursor()) as cursor:
                     self._until = _older_keys_until(_Bare(cursor))
@@ -310,9 +310,11 @@ class Appender:
         dbapi = dialect.loaded_dbapi
         if not isinstance(exc, dbapi.Error):
             return exc
-        broken = bool(dialect.is_disconnect(exc, self._pooled.driver_connection, None))
-        if broken:
-            self._pooled.invalidate(exc)
+        pooled = self._pooled
+        # No session (its opening failed): the database is away, as for a lost one.
+        broken = pooled is None or bool(dialect.is_disconnect(exc, pooled.driver_connection, None))
+        if broken and pooled is not None:
+            pooled.invalidate(exc)
             self.close()
         return sa.exc.DBAPIError.instance(
             "inbox append",
