@@ -20,6 +20,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from leadsync.observability import database_outage
+from leadsync.pipeline import drain as drain_module
 from leadsync.pipeline.inbox import InboxItem
 from leadsync.pipeline.intake import GroupCommitWriter, database_unavailable
 from leadsync.store.database import create_db_engine
@@ -137,6 +139,34 @@ def test_an_inbox_writer_that_cannot_open_a_session_is_an_outage_never_a_dead_le
     assert database_unavailable(outcome)  # answered 503, the vendor retries
     assert ws.dead_letters() == []
     assert ws.inbox_rows() == []
+
+
+def test_a_drain_whose_lock_session_ends_fails_as_the_outage_it_is(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session holding a worker's part locks ended mid-drain: the drain fails with the
+    outage (one warning line from the worker's loop), not with the PendingRollbackError its
+    clean-up met on that session (a traceback, logged as a defect)."""
+
+    def session_ended_under_way(*args: object) -> None:
+        holder = args[-1]
+        assert isinstance(holder, sa.Connection)
+        pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with _admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        wait_until(lambda: not _alive(int(str(pid))), "the session to end")
+        holder.exec_driver_sql("SELECT 1")  # cut off
+
+    monkeypatch.setattr(drain_module, "_parts_loop", session_ended_under_way)
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        drain_module.drain(ws.engine, ws.rules())
+    assert database_outage(caught.value)
+
+
+def _alive(pid: int) -> bool:
+    with _admin() as admin:
+        found = admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+    return found is not None
 
 
 def test_the_worker_applies_its_next_batch_on_sessions_of_its_own(ws: Workspace) -> None:

@@ -137,7 +137,10 @@ def _drain_parts(
             try:
                 routing_store.resign(holder)
                 routing_store.leave(holder)
-            except sa.exc.DBAPIError:  # its session is gone, or goes now: so are the locks
+            # Its session is gone, or goes now: so are the locks. After a statement cut off
+            # (the error this drain raises), SQLAlchemy refuses the next one with
+            # PendingRollbackError: it must not take the outage's place (a traceback).
+            except (sa.exc.DBAPIError, sa.exc.PendingRollbackError):
                 holder.invalidate()
 
 
