@@ -141,3 +141,19 @@ def test_get_metrics_filters_by_name(ws: Workspace) -> None:
         )
     assert asked.headers["content-type"].startswith("application/openmetrics-text")
     assert asked.text.splitlines()[-2:] == ["leadsync_database_up 1.0", "# EOF"]
+
+
+def test_a_process_that_runs_no_worker_nor_push_says_0_of_their_counters(ws: Workspace) -> None:
+    """`serve --no-worker` left `leadsync_worker_errors_total` out (the README's example
+    scrape of it answered nothing there); a loop this process does not run did nothing."""
+    metrics = Metrics(ws.engine)  # no worker, no push loop watched
+    listener = serve_metrics(metrics, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.port}/metrics"
+    try:
+        found = series(httpx.get(url, params=[("name[]", "leadsync_worker_errors_total")]).text)
+        everything = httpx.get(url).text
+    finally:
+        listener.stop()
+    assert {name for name, _ in found} == {"leadsync_worker_errors_total"}
+    for counter in ("worker_errors", "push_changes", "push_errors"):
+        assert f"leadsync_{counter}_total 0.0" in everything, counter

@@ -147,8 +147,11 @@ class _ReadAtScrape(Collector):
             yield CounterMetricFamily(name, documentation)
 
     def collect(self) -> Iterable[Metric]:
-        for name, read in self._reads.items():
-            yield CounterMetricFamily(name, self._declared[name], value=read())
+        # A loop this process does not run did nothing: 0, as every other counter says it
+        # (a serve --no-worker's worker errors; a scrape's query finds the series).
+        for name, documentation in self._declared.items():
+            read = self._reads.get(name)
+            yield CounterMetricFamily(name, documentation, value=0 if read is None else read())
 
 
 class _DatabaseGauges(Collector):
