@@ -207,6 +207,21 @@ def test_owner_is_compare_and_set_against_a_change_made_in_hubspot(
     assert "changed to 104" in record["owner_history"][-1]["reason"]
 
 
+def test_a_persons_change_through_leadsync_reaches_hubspot(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """`records set-owner` is pushed — with the HubSpot integration named `crm` (as here),
+    the name a person's change was recorded under, the push took it for HubSpot's own
+    change and sent nothing."""
+    run(ws, *company_contact_call())
+    ws.push()
+    kim = ws.find(email="kim@globex.test")[0]["id"]
+    ws.set_owner("contact", kim, "104")
+    result = ws.push()
+    assert result.changes >= 1
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "104"
+
+
 def test_integration_wins_overwrites_without_reading_first(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadsync.model import CRM_SOURCE
 from leadsync.store.schema import push_queue, records
 from leadsync.workspace import Workspace
 from tests.helpers import contact_line, owner_of, record_by_external, settings, workspace_config
@@ -60,7 +61,9 @@ def test_set_owner_moves_updated_at(workspace: Workspace) -> None:
     workspace.set_owner("contact", kim["id"], "104", at="2026-11-03T09:00:00.000Z")
     row = _row(workspace, kim["id"])
     assert row["owner_id"] == "104" and row["updated_at"] == "2026-11-03T09:00:00.000Z"
-    assert row["manual_owner_at"] == "2026-11-03T09:00:00.000Z" and row["owner_source"] == "crm"
+    assert (
+        row["manual_owner_at"] == "2026-11-03T09:00:00.000Z" and row["owner_source"] == CRM_SOURCE
+    )
 
 
 def test_the_decision_has_one_json_form(workspace: Workspace) -> None:

@@ -106,8 +106,13 @@ MEETING_OUTCOMES = ("scheduled", "completed", "rescheduled", "no_show", "cancele
 TASK_STATUSES = ("not_started", "in_progress", "waiting", "completed", "deferred")
 TASK_PRIORITIES = ("none", "low", "medium", "high")
 
-# Where a manual change (a person in the CRM) is recorded instead of an integration name.
-CRM_SOURCE = "crm"
+# A record's owner source when its owner was set in the CRM (a person, there or through
+# ``records set-owner``; HubSpot's owner taken by the push) rather than by an integration's
+# rule: in parentheses, so that no integration's name (``[a-z0-9][a-z0-9_-]*``) is it — a
+# HubSpot integration named ``crm`` took a person's change for HubSpot's own, never pushed.
+CRM_SOURCE = "(crm)"
+# The strategy recorded on the decisions of those changes.
+CRM_STRATEGY = "crm"
 
 
 MANUAL_STRATEGY = "manual"

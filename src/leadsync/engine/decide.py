@@ -29,6 +29,7 @@ from leadsync.engine.state import (
 from leadsync.model import (
     ASSIGN_ON_ACTIVITY,
     CRM_SOURCE,
+    CRM_STRATEGY,
     MANUAL_STRATEGY,
     ActivitySkip,
     Event,
@@ -388,7 +389,7 @@ class BatchDecider:
             outcome=verdict.outcome,
             reason=verdict.reason,
             external_user=event.owner.describe()
-            if event is not None and event.owner is not None and strategy != CRM_SOURCE
+            if event is not None and event.owner is not None and strategy != CRM_STRATEGY
             else None,
             flagged=verdict.flagged,
             settings=variant,
@@ -431,7 +432,7 @@ class BatchDecider:
             event.integration if event is not None else None,
             by_person,
         )
-        strategy = CRM_SOURCE if event is not None else MANUAL_STRATEGY
+        strategy = CRM_STRATEGY if event is not None else MANUAL_STRATEGY
         decision = self.record_verdict(record, event, verdict, strategy, CRM_SOURCE, at=at)
         if verdict.outcome is Outcome.SET:
             record.updated_at = max(record.updated_at, at)
@@ -530,7 +531,7 @@ class BatchDecider:
         owner_id = event.owner.id if event.owner is not None else None
         if owner_id in self.state.pushed_owners.get(record.id, ()):
             verdict = echo_verdict(record.owner_id, owner_id, event.integration)
-            self.record_verdict(record, event, verdict, CRM_SOURCE, CRM_SOURCE)
+            self.record_verdict(record, event, verdict, CRM_STRATEGY, CRM_SOURCE)
             return
         self.change_in_crm(record, owner_id, event.occurred_at, event.manual, event)
 
