@@ -231,6 +231,32 @@ def test_a_tasks_hs_timestamp_is_its_due_date(ws: Workspace, hub: HubSpotDouble)
     assert task["properties"]["hs_timestamp"] == "2026-11-05T15:00:00.000Z"
 
 
+def test_a_meetings_hs_timestamp_is_its_start(ws: Workspace, hub: HubSpotDouble) -> None:
+    """Booked on the 1st for the 2nd: the timeline shows it on the 2nd (it showed the day it
+    was booked, a day off)."""
+    run(
+        ws,
+        *company_contact_call(),
+        ev(
+            "activity",
+            "2026-11-01T10:20:00Z",
+            activity="meeting",
+            external_id="m-1",
+            owner="u-1",
+            properties={
+                "title": "Demo",
+                "start": "2026-11-02T14:00:00Z",
+                "end": "2026-11-02T14:30:00Z",
+            },
+            associations=[{"object": "contact", "external_id": "p-1"}],
+        ),
+    )
+    assert drain(ws, []).failures == 0
+    [meeting] = hub.objects("meetings")
+    assert meeting["properties"]["hs_timestamp"] == "2026-11-02T14:00:00.000Z"
+    assert meeting["properties"]["hs_meeting_start_time"] == "2026-11-02T14:00:00.000Z"
+
+
 # ------------------------------------------------------------------ the stand-in
 
 

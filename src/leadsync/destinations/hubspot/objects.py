@@ -213,9 +213,10 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
     """The HubSpot properties of an activity (without owner and leadsync_id)."""
     out: dict[str, str] = {}
     kind = activity["type"]
-    # A task's hs_timestamp is its due date in HubSpot (the tasks API guide); every other
-    # activity's is when it happened.
-    when = activity.get("due_at") if kind == "task" else None
+    # A task's hs_timestamp is its due date in HubSpot (the tasks API guide), a meeting's its
+    # start (where HubSpot's timeline places it: it defaults hs_timestamp to the start time);
+    # every other activity's is when it happened.
+    when = {"task": activity.get("due_at"), "meeting": activity.get("start_at")}.get(kind)
     _put(out, "hs_timestamp", hubspot_time(when or activity["occurred_at"]))
     title = activity.get("title") or activity.get("subject")
     body = activity.get("body")
