@@ -112,6 +112,25 @@ def test_push_status_names_the_holder_as_every_surface_names_the_process(
     loop.stop()
 
 
+def test_push_beside_a_holder_says_who_holds_the_lease_and_until_when(
+    ws: Workspace, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder that was SIGKILLed a moment ago holds the lease until it lapses: a push then
+    says whose lease, since and until when (it only said "another pusher holds the lease")."""
+    run(ws, *company_contact_call())
+    with ws.engine.begin() as connection:
+        push_store.take_lease(connection, LEASE, "worker-1 (vm:21413) #326324", time.time(), 60)
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    result = CliRunner().invoke(app, ["--db", db_url, "push"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert (
+        "another pusher holds the lease: worker-1 (vm:21413), holding the push lease since" in said
+    )
+    assert "unless renewed); it pushes the " in said
+    assert "(if it stopped, push again once its lease lapses)" in said
+
+
 def test_a_holder_that_died_is_told_from_one_that_stopped(ws: Workspace, db_url: str) -> None:
     # A process SIGKILLed two minutes ago: its lease lapsed a minute ago, never given up.
     with ws.engine.begin() as connection:

@@ -114,8 +114,14 @@ def push(
         queued = ws.push_status()["queued_total"]
         with WorkProgress(render.err, "push", queued, unit="changes") as progress:
             result = ws.push(on_progress=progress.advance)
+        lease = ws.push_status()["lease"] if result.busy else None
     if as_json:
         render.print_json(result)
+    elif lease is not None:  # who, and until when: a holder that died holds it until then
+        render.line(
+            f"another pusher holds the lease: {_lease_text(lease)}; it pushes the "
+            f"{queued} queued changes (if it stopped, push again once its lease lapses)"
+        )
     else:
         _print_push(render.json_of(result))
     if result.failures:  # as ingest's dead letters: the rest went; these need a person
@@ -123,10 +129,6 @@ def push(
 
 
 def _print_push(r: Mapping[str, Any]) -> None:
-    if r["busy"]:
-        render.line("another pusher holds the lease; it pushes (see `leadsync push status`)")
-        return
-
     def listing(d: Mapping[str, int]) -> str:
         return ", ".join(f"{n} {t}" for t, n in sorted(d.items())) or "none"
 
