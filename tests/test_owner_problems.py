@@ -5,6 +5,7 @@ health checks (readiness, ``users list``) say what to fix."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,8 +219,28 @@ def test_an_owner_not_pulled_from_hubspot_is_refused_at_its_key_path(
     [problem] = refused.value.problems
     assert problem == (
         "<owners from hubspot>: integrations.dialer.users.unmapped.owner: unknown owner '999'; "
-        "owners pulled from HubSpot: 101, 102, 103, 104 (run `leadsync owners pull` first?)"
+        "owners pulled from HubSpot: 101, 102, 103, 104 (one added since? `leadsync owners "
+        "pull` again)"
     )
+
+
+def test_before_any_pull_the_refusal_says_how_to_set_up(tmp_path: Path) -> None:
+    """A pull needs the destination applied first: "run owners pull first" could not be
+    done on a new workspace. The refusal gives the order that works."""
+    with Workspace(f"sqlite:///{tmp_path / 'new.db'}") as fresh:
+        hubspot = {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"}
+        doc: dict[str, Any] = {"owners": {"source": "hubspot"}, "destination": hubspot}
+        doc["integrations"] = {"dialer": fallback("999")}
+        with pytest.raises(ConfigError) as refused:
+            fresh.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+        problem = refused.value.problems[-1]  # the fallback's (the map's 102 before it)
+        assert problem.endswith(
+            "unknown owner '999'; no owners are pulled from HubSpot yet: apply the file "
+            "without the entries that name owners (the destination and `owners: {source: "
+            "hubspot}` kept), run `leadsync owners pull`, then apply it whole"
+        )
+        del doc["integrations"]
+        fresh.apply_config(load_config(json.dumps(doc), "ws.yaml"))  # the first step goes
 
 
 def test_an_inactive_fallback_owner_pulled_from_hubspot_is_refused(workspace: Workspace) -> None:

@@ -113,11 +113,17 @@ class KnownIds:
         owner_id = id_text(value)
         if owner_id is None or not self.owners_readable or owner_id in self.owners:
             return None
-        if self.pulled:
-            known = listing(self.owners) if self.owners else "none"
+        if self.pulled and not self.owners:  # none pulled yet: a pull needs the destination
             return (
-                f"unknown owner {owner_id!r}; owners pulled from HubSpot: {known} (run "
-                "`leadsync owners pull` first?)"
+                f"unknown owner {owner_id!r}; no owners are pulled from HubSpot yet: apply "
+                "the file without the entries that name owners (the destination and "
+                "`owners: {source: hubspot}` kept), run `leadsync owners pull`, then apply "
+                "it whole"
+            )
+        if self.pulled:
+            return (
+                f"unknown owner {owner_id!r}; owners pulled from HubSpot: "
+                f"{listing(self.owners)} (one added since? `leadsync owners pull` again)"
             )
         if not self.owners:
             return f"unknown owner {owner_id!r}; no owners are defined"
