@@ -408,6 +408,36 @@ def test_a_console_save_without_its_preview_is_refused(
     assert workspace.integration("dialer").ownership.default == "fill_if_empty"
 
 
+def test_a_page_opened_before_another_save_previews_and_saves_nothing(
+    workspace: Workspace, live: LiveServer
+) -> None:
+    """Two tabs: B opened before A saved. B's form still held the older settings, so its
+    preview showed A's change undone as if it were B's edit, and its save undid it. Both are
+    refused (409), the page now showing the settings as saved."""
+    with httpx.Client(base_url=live.base_url, timeout=60) as admin:
+        page = signed_in(admin, PASSWORD).get(SAVE).text
+        token = form_token(page, PREVIEW)
+        [loaded] = re.findall(r'name="loaded" value="(\w+)"', page)
+        tab = {"csrf_token": [token], "loaded": [loaded]}
+        # Tab A: protect for 20 days, previewed and saved.
+        a = {**form(**{"ownership.protect_manual_days": "20"}), **tab}
+        [previewed] = re.findall(
+            r'name="previewed" value="(\w+)"', admin.post(PREVIEW, data=a).text
+        )
+        assert admin.post(SAVE, data={**a, "previewed": [previewed]}).status_code == 303
+        # Tab B, opened with A: calls of 25 s, from the form as it was (14 days).
+        b = {**form(**{"activities.call.min_duration_s": "25"}), **tab}
+        preview = admin.post(PREVIEW, data=b)
+        assert preview.status_code == 409, preview.text
+        assert "these settings changed since you opened the page" in preview.text
+        assert 'value="20"' in preview.text  # the form as saved now
+        saved = admin.post(SAVE, data={**b, "previewed": [previewed]})
+        assert saved.status_code == 409 and "Not saved" in saved.text
+    settings = workspace.integration("dialer")
+    assert settings.ownership.protect_manual_days == 20  # A's change stands
+    assert settings.activities.call.min_duration_s == 10
+
+
 def test_the_webhook_secret_variable_is_named_previewed_and_saved_in_the_console(
     workspace: Workspace, live: LiveServer
 ) -> None:

@@ -31,6 +31,7 @@ plan's fingerprint, and a post without one (or with a stale one) gets the confir
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from leadsync.ops.rollout import Action
 from leadsync.ops.settings_change import Actor, rollout_in_file, summary_of
 from leadsync.ops.settings_form import AMBIGUOUS, Control, SettingsForm, change_from_form
 from leadsync.ops.settings_form import Form as FormFields
-from leadsync.settings import integration_to_dict
+from leadsync.settings import IntegrationSettings, integration_to_dict
 from leadsync.settings.base import format_path
 from leadsync.settings.integration import (
     ActivityTypeSettings,
@@ -315,9 +316,32 @@ def field_errors(form: SettingsForm, error: ConfigError) -> list[FieldError]:
     return [each for _, each in sorted(ranked, key=lambda pair: pair[0])]
 
 
+def loaded_digest(settings: IntegrationSettings) -> str:
+    """What the form was filled from, as a digest the form carries (``loaded``): a preview or
+    a save from a page opened before another change was saved is refused, not made from the
+    page's older settings (which would undo that change as if it were this admin's)."""
+    text = json.dumps(integration_to_dict(settings), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _changed_meanwhile(page: Page, name: str, fields: FormFields, what: str) -> Response | None:
+    """The page as the settings are now (409) when the form was filled from other settings."""
+    sent = fields.get("loaded") or [""]
+    current = page.workspace.integration(name)
+    if not sent[-1] or sent[-1] == loaded_digest(current):
+        return None
+    form = page.workspace.settings_form(name)
+    response = _page(page, form, 409, changed_meanwhile=what, layout="base.html")
+    return _whole_page(response) if is_htmx(page.request) else response
+
+
 def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> HTMLResponse:
     """The settings page of ``form`` (the context a caller leaves out: no preview, no
-    refusal, the form's own settings)."""
+    refusal, the form's own settings; ``loaded``: the digest of the settings the page was
+    filled from, by default the workspace's now)."""
+    if "loaded" not in context:
+        context["loaded"] = loaded_digest(page.workspace.integration(form.integration))
+    context.setdefault("changed_meanwhile", None)
     context.setdefault("preview", None)
     context.setdefault("done", None)
     context.setdefault("sent", Sent())
@@ -370,6 +394,7 @@ def _refused(page: Page, name: str, fields: FormFields, error: ConfigError, what
         field_errors=field_errors(form, error),
         refused=what,
         layout="base.html",
+        loaded=(fields.get("loaded") or [""])[-1],
     )
     return _whole_page(response) if is_htmx(page.request) else response
 
@@ -421,6 +446,8 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
     must go; a plain post, the page with the form as sent. Settings the check refuses: the
     page as sent with the problems (422), no preview."""
     ws = page.workspace
+    if (stale := _changed_meanwhile(page, name, fields, "previewed")) is not None:
+        return stale
     change = change_from_form(fields, ws.integration(name).vendor)
     try:
         proposal = ws.preview_settings_change(name, change, since_ts(REPLAYED))
@@ -432,7 +459,10 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
             "integration_preview.html", preview=preview, owner_names=owner_names, changes=changes
         )
     form = ws.settings_form(name, proposal.settings)
-    response = _page(page, form, preview=preview, owner_names=owner_names, layout="base.html")
+    loaded = (fields.get("loaded") or [""])[-1]
+    response = _page(
+        page, form, preview=preview, owner_names=owner_names, layout="base.html", loaded=loaded
+    )
     return _whole_page(response) if is_htmx(page.request) else response
 
 
@@ -446,6 +476,8 @@ def save_change(
     """The same save as the admin API's PUT; refused (409) when the workspace is managed by
     file or the change is not the one previewed."""
     ws = page.workspace
+    if (stale := _changed_meanwhile(page, name, fields, "saved")) is not None:
+        return stale
     change = change_from_form(fields, ws.integration(name).vendor)
     try:
         proposal = ws.proposed_settings_from_data(name, change, "<console>")
