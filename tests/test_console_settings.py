@@ -161,6 +161,27 @@ def test_the_form_becomes_proposed_settings(workspace: Workspace) -> None:
     assert proposed.kind == "generic" and proposed.secret_env == "DIALER_SECRET"
 
 
+def test_a_form_saved_keeps_the_order_the_settings_were_written_in(workspace: Workspace) -> None:
+    """The page sends map entries and ticked outcomes in its own order: saved as they were
+    written (the export, kept in git, changed beyond the edit, and apply saw a change)."""
+    written = settings(
+        secret_env="DIALER_SECRET",
+        users={"map": {"u-9": "102", "u-1": "101"}, "unmapped": {"policy": "leave"}},
+    )
+    written["activities"]["call"]["skip_outcomes"] = ["busy", "no_answer"]
+    workspace.apply_config(workspace_config({"dialer": written}))
+    before = integration_to_dict(workspace.integration("dialer"))
+    sent = form(**{"ownership.default": "integration_wins", "users.map.u-1": "101"})
+    sent["activities.call.skip_outcomes"] = ["no_answer", "busy"]  # the page's order
+    del sent["users.map.u-7"]
+    sent = {"users.map.u-1": sent.pop("users.map.u-1"), **sent}  # u-1 sent before u-9
+    proposed = workspace.proposed_settings_from_data("dialer", change_from_form(sent)).settings
+    after = integration_to_dict(proposed)
+    assert list(after["users"]["map"]) == ["u-9", "u-1"]
+    assert after["activities"]["call"]["skip_outcomes"] == ["busy", "no_answer"]
+    assert summarize(before, after) == "ownership.default: fill_if_empty → integration_wins"
+
+
 def test_a_wrong_field_is_refused_at_its_key_path(workspace: Workspace) -> None:
     ws = configured(workspace)
     data = change_from_form(form(**{"users.map.u-7": "999", "associations.max_deals": "many"}))

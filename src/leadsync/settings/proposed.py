@@ -3,6 +3,7 @@ a whole workspace file that replaces, or part of one that amends the current set
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +254,8 @@ def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any
             {"enabled": value} if isinstance(value, bool) else value
             for value in (base, change, written)
         )
+    if isinstance(change, list) and _same_items(change, base):
+        return base  # the items written, in the order written (the form sends its own order)
     if not isinstance(change, dict):
         return change
     if not isinstance(base, dict) or (path[-1:] == ("unmapped",) and "policy" in change):
@@ -261,7 +264,7 @@ def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any
     for key, value in change.items():
         text = key_text(key).strip()
         same = next((k for k in out if key_text(k).strip() == text), _ABSENT)
-        old = _ABSENT if same is _ABSENT else out.pop(same)
+        old = _ABSENT if same is _ABSENT else out[same]
         was = next(
             (
                 v
@@ -270,11 +273,33 @@ def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any
             ),
             _ABSENT,
         )
-        if value is None:  # null: the key is left out, so it takes its default
-            continue
-        new = _amend({} if old is _ABSENT else old, value, (*path, text), was)
+        new = (
+            None
+            if value is None
+            else _amend({} if old is _ABSENT else old, value, (*path, text), was)
+        )
         kept = was is not _ABSENT and was == new  # written so already: stays written
-        if not kept and path[:1] != ("rollout",) and new in ({}, _default_at((*path, text))):
-            continue  # put back to its default: not written
-        out[key] = new
+        default = new in ({}, _default_at((*path, text))) and path[:1] != ("rollout",)
+        if new is None or (default and not kept):
+            # null, or put back to its default: the key is left out (it takes its default)
+            if same is not _ABSENT:
+                del out[same]
+        elif same is _ABSENT:
+            out[key] = new  # a new key: after those written
+        else:  # where it was written (a map's entries keep the file's order)
+            out = {(key if k == same else k): (new if k == same else v) for k, v in out.items()}
     return out
+
+
+def _same_items(change: list[Any], base: Any) -> bool:
+    """Whether two lists hold the same items, in any order."""
+    if not isinstance(base, list) or len(base) != len(change):
+        return False
+
+    def key(item: Any) -> str:
+        return json.dumps(item, sort_keys=True, default=str)
+
+    try:
+        return sorted(map(key, change)) == sorted(map(key, base))
+    except TypeError:
+        return False
