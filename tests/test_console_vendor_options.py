@@ -340,6 +340,21 @@ def test_a_mapping_option_loses_and_gains_lines_and_a_wrong_value_names_its_line
         "For webinar: 'lecture' is not allowed; allowed: call, email, meeting, note, task."
     )
     assert "demo: meeting\nwebinar: lecture</textarea>" in refused.text
+    # The text's own mistakes, beside the field (a key given twice was taken, the last line
+    # winning; a line without a colon said "For [...]: '' is not allowed").
+    for text, said in (
+        (
+            "demo: call\ndemo: meeting",
+            "Line 2 ('demo: meeting'): 'demo' is given on line 1 too; allowed: each key once.",
+        ),
+        (
+            "demo: call\nthis line has no colon",
+            "Line 2 ('this line has no colon'): write it as key: value.",
+        ),
+    ):
+        refused = admin.post(preview_url("pd"), data={**sent, "vendor.activity_types": [text]})
+        assert refused.status_code == 422, refused.text
+        assert field_error(refused.text, "vendor-activity_types") == said
     changed = {
         **sent,
         "vendor.activity_types": ["demo: meeting\r\n\r\nsite_visit: note\r\n"],

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from leadsync import workspace_config
+from leadsync.errors import ConfigError
 from leadsync.model import (
     CALL_OUTCOMES,
     MEETING_OUTCOMES,
@@ -308,10 +309,18 @@ def _number(text: str | None) -> Any:
     return text
 
 
-def _option_value(form: Form, option: VendorOption) -> Any:
+def _line_problem(where: str, number: int, line: str, why: str) -> ConfigError:
+    shown = line.strip()[:80]
+    return ConfigError([f"<console>: {where}: line {number} ({shown!r}): {why}"])
+
+
+def _option_value(form: Form, option: VendorOption, prefix: str = "") -> Any:
     """What the form says of one ``vendor:`` option: ``None`` puts its default back (an
-    emptied field, or its "Clear" ticked: ``vendor.clear`` names it)."""
+    emptied field, or its "Clear" ticked: ``vendor.clear`` names it). A mapping's lines are
+    the form's own text: one without a colon, or a key given twice, is a ConfigError at the
+    option (``prefix``: the integration's key path), as the file refuses a duplicate key."""
     key = f"vendor.{option.name}"
+    where = f"{prefix}vendor.{'.'.join(option.path)}"
     if option.name in form.get("vendor.clear", ()):
         return None
     text = _one(form, key)
@@ -330,17 +339,30 @@ def _option_value(form: Form, option: VendorOption) -> Any:
             return [line.strip() for line in (text or "").splitlines() if line.strip()] or None
         case Control.PAIRS:
             pairs: dict[str, str] = {}
-            for line in (text or "").splitlines():
-                if line.strip():
-                    key_part, _, value = line.partition(":")
-                    pairs[key_part.strip()] = value.strip()
+            first: dict[str, int] = {}
+            for number, line in enumerate((text or "").splitlines(), 1):
+                if not line.strip():
+                    continue
+                key_part, colon, value = line.partition(":")
+                name = key_part.strip()
+                if not colon or not name:
+                    raise _line_problem(where, number, line, "write it as key: value")
+                if name in first:
+                    raise _line_problem(
+                        where,
+                        number,
+                        line,
+                        f"{name!r} is given on line {first[name]} too; allowed: each key once",
+                    )
+                first[name] = number
+                pairs[name] = value.strip()
             # A mapping is merged key by key over the current one: a line taken out is null.
             gone = {_text(k): None for k in option.current or {} if _text(k) not in pairs}
             return gone | pairs if pairs else None
     return text or None
 
 
-def _vendor_change(form: Form, options: VendorOptions) -> dict[str, Any]:
+def _vendor_change(form: Form, options: VendorOptions, prefix: str = "") -> dict[str, Any]:
     """The ``vendor:`` block the form proposes for options of ``options``' model; a
     ``vendor.X`` field the model lacks is passed on, for the settings to refuse as such."""
     data: dict[str, Any] = {}
@@ -352,25 +374,30 @@ def _vendor_change(form: Form, options: VendorOptions) -> dict[str, Any]:
         block = data
         for part in option.path[:-1]:
             block = block.setdefault(part, {})
-        block[option.path[-1]] = _option_value(form, option)
+        block[option.path[-1]] = _option_value(form, option, prefix)
     for key in form:
         if key.startswith("vendor.") and key not in known:
             data[key.removeprefix("vendor.")] = _one(form, key)
     return data
 
 
-def change_from_form(form: Form, vendor: VendorOptions | None = None) -> dict[str, Any]:
+def change_from_form(
+    form: Form, vendor: VendorOptions | None = None, name: str | None = None
+) -> dict[str, Any]:
     """The settings a submitted settings form proposes, as partial data (only the sections
     the form carries; ``null`` puts a key back to its default; a user set to "no explicit
     mapping" leaves the map). ``vendor``: the integration's options now, whose model says
     what the form's ``vendor.*`` fields are (and what an unticked box or a line taken out
-    of a mapping changes). Pure: no check here, the proposed-settings reader does them."""
+    of a mapping changes). Pure: the settings' checks are the proposed-settings reader's;
+    only the form's own text (a mapping's lines) is read here, its problems a ConfigError
+    at the key path of integration ``name``."""
     sections = set(form.get("sections", ()))
     data: dict[str, Any] = {}
     if "webhook" in sections:
         data["secret_env"] = _one(form, "secret_env") or None
     if "vendor" in sections:
-        data["vendor"] = _vendor_change(form, vendor or NoOptions())
+        prefix = f"integrations.{name}." if name else ""
+        data["vendor"] = _vendor_change(form, vendor or NoOptions(), prefix)
     if "users" in sections:
         policy = _one(form, "users.unmapped.policy") or UnmappedPolicy.LEAVE.value
         unmapped: dict[str, Any] = {"policy": policy}

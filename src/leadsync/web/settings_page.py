@@ -448,8 +448,8 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
     ws = page.workspace
     if (stale := _changed_meanwhile(page, name, fields, "previewed")) is not None:
         return stale
-    change = change_from_form(fields, ws.integration(name).vendor)
     try:
+        change = change_from_form(fields, ws.integration(name).vendor, name)
         proposal = ws.preview_settings_change(name, change, since_ts(REPLAYED))
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "previewed")
@@ -478,8 +478,8 @@ def save_change(
     ws = page.workspace
     if (stale := _changed_meanwhile(page, name, fields, "saved")) is not None:
         return stale
-    change = change_from_form(fields, ws.integration(name).vendor)
     try:
+        change = change_from_form(fields, ws.integration(name).vendor, name)
         proposal = ws.proposed_settings_from_data(name, change, "<console>")
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "saved")
