@@ -171,6 +171,8 @@ class DismissRequest(BaseModel):
         min_length=1,
         max_length=2000,
         description="Why the letter cannot be fixed (some text, not only blanks); kept with it.",
+        # Declared in the document as the check reads it (the check's own words on refusal).
+        json_schema_extra={"pattern": _SOME_TEXT.pattern},
     )
     by: str | None = Field(
         None, max_length=200, description="Who dismisses it (default: admin API)."
