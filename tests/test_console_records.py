@@ -16,7 +16,7 @@ from leadsync.model import add_days, now_ts
 from leadsync.ops.records import search
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, WIDE, console_server, sign_in
-from tests.helpers import call_line, ev, run, setup
+from tests.helpers import call_line, ev, run, settings, setup, workspace_config
 from tests.live import LiveServer
 
 
@@ -89,7 +89,18 @@ def test_each_field_is_searched_by_its_start(workspace: Workspace) -> None:
     assert ids(workspace, "name", "S") == [sam]
     assert ids(workspace, "external", "dialer:p-3") == [lee]
     assert ids(workspace, "external", "dialer:p-") == []  # an external id is exact
-    assert ids(workspace, "external", "other:p-3") == []
+    workspace.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(
+                    ownership={"default": "integration_wins"},
+                    users={"unmapped": {"policy": "leave"}},
+                ),
+                "other": settings(),
+            }
+        )
+    )
+    assert ids(workspace, "external", "other:p-3") == []  # another integration's p-3: none
     found = workspace.search_records("email", "kim").records[0]
     assert (found.type, found.name, found.owner_id) == ("contact", "Kim Lee", "102")
 
@@ -102,6 +113,9 @@ def test_a_search_is_refused_when_it_cannot_mean_anything(workspace: Workspace) 
         workspace.search_records("name", "  ")
     with pytest.raises(UserError, match="expected INTEGRATION:EXTERNAL_ID"):
         workspace.search_records("external", "p-1")
+    # A mistyped integration is no "no record has it" (the CLI and the API refuse it).
+    with pytest.raises(UserError, match="unknown integration 'nope'; configured integrations"):
+        workspace.search_records("external", "nope:p-1")
 
 
 def test_pages_follow_each_other_by_key_then_id(workspace: Workspace) -> None:

@@ -22,12 +22,13 @@ from leadsync.errors import NotFoundError, UserError
 from leadsync.model import ActivityType, Outcome, RecordType, display_ts
 from leadsync.ops import records as record_ops
 from leadsync.ops.deadletters import REVIEW_HINT
+from leadsync.ops.records import check_integration
 from leadsync.rules.associations import why_associated
 from leadsync.store import config as config_store
 from leadsync.store import holds, views
 from leadsync.store import push as push_store
 from leadsync.values import normalize_domain
-from leadsync.workspace_config import integration_settings, load_rules
+from leadsync.workspace_config import load_rules
 
 INBOX_STATUSES = ("pending", "applied", "failed")
 
@@ -95,19 +96,6 @@ class UnknownIntegration(NotFoundError):
 
     http_status = 400
     title = "Unknown integration"
-
-
-def check_integration(engine: Engine, rules: WorkspaceRules, name: str | None) -> None:
-    """A name to filter or look up by is a configured integration, or one the workspace has
-    rows of — events, dead letters, audit entries or review questions (configured once,
-    removed since: its rows stay); else NotFoundError naming the configured ones, rather
-    than finding nothing."""
-    if name is None or name in rules.integrations:
-        return
-    with engine.connect() as connection:
-        if views.has_integration_rows(connection, name):
-            return
-    integration_settings(rules, name)
 
 
 def check_filter(engine: Engine, rules: WorkspaceRules, name: str | None) -> None:

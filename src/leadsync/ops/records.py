@@ -20,10 +20,11 @@ from leadsync.model import PUSHED_RECORD_TYPES
 from leadsync.results import ResultModel, agreeing, counted
 from leadsync.sources import adapter_class
 from leadsync.store import push as push_store
-from leadsync.store import push_waiting
+from leadsync.store import push_waiting, views
 from leadsync.store import records as records_store
 from leadsync.store.records import Cursor, SearchBy
 from leadsync.values import normalize_domain, normalize_email
+from leadsync.workspace_config import integration_settings
 
 PAGE = 25
 SEARCH_BY: tuple[str, ...] = get_args(SearchBy)
@@ -134,6 +135,8 @@ def search(
     if by not in SEARCH_BY:
         raise UserError(f"search by {by!r} is not allowed; allowed: {', '.join(SEARCH_BY)}")
     key = _normalized(rules, by, text)
+    if by == "external":  # a mistyped integration is no empty answer (as find refuses it)
+        check_integration(engine, rules, text.strip().partition(":")[0])
     cursor = Cursor(*after) if after is not None else None
     with engine.connect() as connection:
         rows, following = records_store.search(connection, cast(SearchBy, by), key, limit, cursor)
@@ -144,6 +147,19 @@ def search(
         next_key=following.key if following else None,
         next_id=following.id if following else None,
     )
+
+
+def check_integration(engine: Engine, rules: WorkspaceRules, name: str | None) -> None:
+    """A name to filter or look up by is a configured integration, or one the workspace has
+    rows of — events, dead letters, audit entries or review questions (configured once,
+    removed since: its rows stay); else NotFoundError naming the configured ones, rather
+    than finding nothing."""
+    if name is None or name in rules.integrations:
+        return
+    with engine.connect() as connection:
+        if views.has_integration_rows(connection, name):
+            return
+    integration_settings(rules, name)
 
 
 def _normalized(rules: WorkspaceRules, by: str, text: str) -> str:
