@@ -515,6 +515,34 @@ def post(ws: Workspace, live: LiveServer, *events: dict[str, Any]) -> None:
     wait_applied(ws)
 
 
+def test_a_refused_preview_logs_no_error_and_a_preview_takes_the_focus(
+    sqlite_ws: Workspace, sqlite_live: LiveServer, tab: Any
+) -> None:
+    """A form mistake (a 422) is the page's answer, not a failure of the page: htmx logged it
+    as an error in the console each time. A preview asked from the keyboard takes the focus
+    (the button, disabled while it ran, left it on the page's body)."""
+    errors: list[str] = []
+
+    def logged(message: Any) -> None:
+        # Chromium's own network line for any 4xx ("Failed to load resource") is not the page's.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    tab.on("console", logged)
+    sign_in(tab, sqlite_live, ADMIN_TOKEN, SAVE)
+    tab.get_by_label("When a user maps to no owner").select_option("fallback")
+    tab.get_by_role("button", name="Preview the change").click()  # no fallback owner chosen
+    tab.locator("#form-errors").wait_for()
+    assert errors == []
+    tab.get_by_label("Fallback owner").select_option(label="Di Ro")
+    button = tab.get_by_role("button", name="Preview the change")
+    button.focus()
+    tab.keyboard.press("Enter")
+    tab.locator("#preview section.preview").wait_for()
+    tab.wait_for_function("document.activeElement.matches('#preview section.preview')")
+    assert errors == []
+
+
 def test_map_a_rep_change_a_strategy_preview_save_and_the_engine_follows(
     sqlite_ws: Workspace, sqlite_live: LiveServer, tab: Any
 ) -> None:

@@ -5,6 +5,10 @@
 // save a change that was not previewed anyway) and the page says to preview again.
 //
 // A link of the error summary moves the focus to its field, not only the view.
+//
+// A preview swapped in takes the focus (the button that asked for it is disabled while it
+// runs, which left the focus on the page's body): keyboard and screen-reader users land on
+// what it says.
 (function () {
   "use strict";
 
@@ -20,6 +24,14 @@
       "would do, then save it.";
     preview.replaceChildren(note);
   }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    // The preview alone, or the whole page after a refusal (its errors then go).
+    var target = event.detail && event.detail.target;
+    if (!target || (target.id !== "preview" && target.id !== "main")) return;
+    var shown = document.querySelector("#preview section.preview");
+    if (shown) shown.focus();
+  });
 
   document.addEventListener("input", putAwayPreview);
   document.addEventListener("change", putAwayPreview);
