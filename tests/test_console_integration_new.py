@@ -92,6 +92,8 @@ def test_an_added_integration_is_audited_and_leads_to_its_webhook_url(
     again = admin.post(NEW, data={**EMEA, "kind": "generic", "csrf_token": token(admin)})
     assert again.status_code == 409
     assert "integration &#39;aircall-emea&#39; exists already" in again.text
+    # Beside the name field, marked as its problem (it stood at the top of the form).
+    assert 'id="name-error"' in again.text and 'aria-invalid="true"' in again.text
     assert workspace.integration("aircall-emea").kind == "aircall"
     assert len(workspace.audit_log().entries) == 1
 

@@ -422,8 +422,9 @@ def test_a_console_save_without_its_preview_is_refused(
     with httpx.Client(base_url=live.base_url, timeout=60) as admin:
         token = form_token(signed_in(admin, PASSWORD).get(SAVE).text, PREVIEW)
         sent = {**form(**{"ownership.default": "integration_wins"}), "csrf_token": [token]}
-        missing = admin.post(SAVE, data=sent)
-        assert missing.status_code == 400 and "previewed" in missing.text
+        missing = admin.post(SAVE, data=sent)  # said in words (it named the field "previewed")
+        assert missing.status_code == 422, missing.text
+        assert "preview the change first, then save what it shows" in missing.text
         stale = admin.post(SAVE, data={**sent, "previewed": ["0" * 20]})
         assert stale.status_code == 409 and "preview again" in stale.text
     assert workspace.integration("dialer").ownership.default == "fill_if_empty"

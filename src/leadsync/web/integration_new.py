@@ -107,6 +107,7 @@ def create_integration(
         page.workspace.add_integration(sent["name"], data, by=actor(page))
     except ConfigError as exc:
         return _form(page, 422, sent, field_problems(sent["name"], exc.problems))
-    except WorkspaceError as exc:
-        return _form(page, 409, sent, {"": [str(exc)]})
+    except WorkspaceError as exc:  # a name taken is the name field's problem
+        taken = sent["name"] in page.workspace.rules().integrations
+        return _form(page, 409, sent, {"name" if taken else "": [str(exc)]})
     return _redirect(page, _settings_url(sent["name"], "created"))

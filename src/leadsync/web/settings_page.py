@@ -471,13 +471,17 @@ def save_change(
     page: Changing,
     name: str,
     fields: Fields,
-    previewed: Annotated[str, Form(min_length=1, max_length=64)],
+    previewed: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """The same save as the admin API's PUT; refused (409) when the workspace is managed by
-    file or the change is not the one previewed."""
+    file or the change is not the one previewed, and in words when none was (a Save pressed
+    while its preview was still being made)."""
     ws = page.workspace
     if (stale := _changed_meanwhile(page, name, fields, "saved")) is not None:
         return stale
+    if not previewed:
+        unseen = ConfigError(["<console>: preview the change first, then save what it shows"])
+        return _refused(page, name, fields, unseen, "saved")
     try:
         change = change_from_form(fields, ws.integration(name).vendor, name)
         proposal = ws.proposed_settings_from_data(name, change, "<console>")
