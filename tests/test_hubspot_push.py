@@ -16,7 +16,7 @@ from leadsync.destinations.hubspot.client import Answer, RateBudget
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.errors import UserError, WorkspaceError
 from leadsync.ops.settings_change import ManagedBy
-from leadsync.settings import load_config
+from leadsync.settings import config_from_dict, config_to_dict, load_config
 from leadsync.store import push as push_store
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
@@ -220,6 +220,37 @@ def test_a_persons_change_through_leadsync_reaches_hubspot(
     result = ws.push()
     assert result.changes >= 1
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "104"
+
+
+def test_a_hubspot_integration_added_after_a_push_finds_the_records_pushed(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Its webhooks name objects by HubSpot's ids: the push gave those ids as identities to
+    the HubSpot integrations it knew; one added later made a second record of a contact
+    HubSpot had (and the push then pointed both at one object)."""
+    run(ws, *company_contact_call())
+    ws.push()
+    contact = only(hub, "contacts")
+    doc = config_to_dict(ws.export_config())
+    doc["integrations"]["hs"] = {"kind": "hubspot"}
+    ws.apply_config(config_from_dict(doc))
+    change = {
+        "eventId": 9,
+        "subscriptionId": 1,
+        "portalId": 1,
+        "appId": 1,
+        "occurredAt": 1790000000000,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(contact["id"]),
+        "propertyName": "firstname",
+        "propertyValue": "Kimberly",
+        "changeSource": "CRM_UI",
+    }
+    summary = ws.ingest("hs", [json.dumps([change])])
+    assert summary.records_created == 0
+    [kim] = ws.find(external=f"hs:{contact['id']}")
+    assert kim["id"] == ws.find(email="kim@globex.test")[0]["id"]
 
 
 def test_integration_wins_overwrites_without_reading_first(

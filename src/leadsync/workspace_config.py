@@ -42,6 +42,7 @@ from leadsync.settings.base import Written
 from leadsync.settings.checks import KnownIds, reference_problems, written_problems
 from leadsync.settings.errors import Place, validate_as
 from leadsync.store import config as config_store
+from leadsync.store import push as push_store
 from leadsync.store.database import begin_writing
 
 # The names of the workspace settings (rows of ``workspace_settings``) beside the tables.
@@ -153,6 +154,9 @@ def apply_on(connection: Connection, config: WorkspaceConfig) -> config_store.Co
         dict(config.teams),
         integration_rows,
     )
+    for name in [*changes.integrations_added, *changes.integrations_updated]:
+        if config.integrations[name].is_crm:  # records pushed before it: found by its ids
+            push_store.add_pushed_identities(connection, name)
     for name, value, shown in settings:
         was = config_store.read_setting(connection, name)
         if not config_store.write_setting(connection, name, value):

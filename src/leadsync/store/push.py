@@ -245,6 +245,23 @@ def add_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
         connection.execute(insert_ignore(connection, record_identities), list(rows))
 
 
+def add_pushed_identities(connection: Connection, integration: str) -> None:
+    """Give every record pushed so far an identity of ``integration`` (a HubSpot one added
+    after the push ran): its HubSpot id, as the push gives one to every HubSpot integration
+    it knows, so that the integration's webhooks find the record rather than make another.
+    One statement; identities held already are kept."""
+    pushed = sa.select(
+        sa.literal(integration).label("integration"),
+        push_objects.c.object_type,
+        push_objects.c.hubspot_id,
+        push_objects.c.local_id,
+    ).where(push_objects.c.kind == RECORD, push_objects.c.hubspot_id.is_not(None))
+    columns = ["integration", "type", "external_id", "record_id"]
+    connection.execute(
+        insert_ignore(connection, record_identities).from_select(columns, pushed)
+    )
+
+
 def crm_ids(
     connection: Connection, integrations: Collection[str], record_ids: Collection[int]
 ) -> dict[int, str]:
