@@ -8,6 +8,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -185,6 +186,28 @@ def test_existing_contact_is_matched_not_duplicated_and_its_owner_is_respected(
     assert record["owner_id"] == "102"
     assert "already existed in the CRM with owner 102" in record["owner_history"][-1]["reason"]
     assert linked_ids(only(hub, "calls"), "contacts") == {existing}
+
+
+def test_under_bidirectional_a_contact_hubspot_had_keeps_an_owner_assigned_later(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Matched in HubSpot, its owner assigned there after the dialer's change (HubSpot's
+    hubspot_owner_assigneddate): the most recent change wins, HubSpot's — the dialer's older
+    one overwrote it, the matched owner counting as undated."""
+    ws.apply_config(config(ownership={"default": "bidirectional"}))
+    existing = hub.add_object("contacts", {"email": "kim@globex.test", "hubspot_owner_id": "102"})
+    run(ws, *company_contact_call())  # Kim to u-1 (101) on 2026-11-01, before HubSpot's
+    ws.push()
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
+    record = ws.record("contact", ws.find(email="kim@globex.test")[0]["id"])
+    assert record["owner_id"] == "102"
+    # A change of the dialer's after HubSpot's assignment is the most recent: it is written.
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    stamp = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    run(ws, {**dialers_later_change(), "occurred_at": stamp, "owner": "u-1"})  # Ana, 101
+    ws.push()
+    contact = only(hub, "contacts")
+    assert (contact["id"], contact["properties"]["hubspot_owner_id"]) == (existing, "101")
 
 
 def test_owner_is_compare_and_set_against_a_change_made_in_hubspot(

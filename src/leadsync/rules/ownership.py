@@ -256,6 +256,7 @@ def decide_against_crm(
     protect_manual_days: float,
     matched: bool,
     last_written: str | None = None,
+    crm_changed_at: str | None = None,
 ) -> Verdict:
     """Before an owner is written to the CRM, the CRM's own owner turned out different from
     what leadsync last wrote (a person changed it there and its webhook has not arrived), or
@@ -264,14 +265,17 @@ def decide_against_crm(
     The pending change (``ctx.owner_id``, made at ``ctx.owner_changed_at``) is decided again
     by :func:`decide_owner` against the record as the CRM has it: a change seen in the CRM
     counts as made at ``seen_at`` (so under bidirectional it is the most recent one); a record
-    the CRM already had counts as existing. The verdict's ``owner_id`` is the owner to keep.
+    the CRM already had counts as existing, its owner dated ``crm_changed_at`` when the CRM
+    says when it was assigned (HubSpot's ``hubspot_owner_assigneddate``; under bidirectional,
+    an older change of leadsync's then does not replace it). The verdict's ``owner_id`` is
+    the owner to keep.
     """
     ours = ctx.owner_id
     crm = OwnerContext(
         record_type=ctx.record_type,
         is_new=False,
         owner_id=crm_owner,
-        owner_changed_at=None if matched else seen_at,
+        owner_changed_at=crm_changed_at if matched else seen_at,
         owner_source="crm-side",
     )
     mapping = (

@@ -257,9 +257,7 @@ def add_pushed_identities(connection: Connection, integration: str) -> None:
         push_objects.c.local_id,
     ).where(push_objects.c.kind == RECORD, push_objects.c.hubspot_id.is_not(None))
     columns = ["integration", "type", "external_id", "record_id"]
-    connection.execute(
-        insert_ignore(connection, record_identities).from_select(columns, pushed)
-    )
+    connection.execute(insert_ignore(connection, record_identities).from_select(columns, pushed))
 
 
 def crm_ids(

@@ -18,6 +18,7 @@ from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.model import CRM_SOURCE, OwnerDecision, RecordType, Strategy, epoch_ts
 from leadsync.rules.ownership import OwnerContext, decide_against_crm
 from leadsync.store import batch as batch_store
+from leadsync.values import parse_time
 
 
 class OwnersMixin(ResultsMixin):
@@ -33,6 +34,7 @@ class OwnersMixin(ResultsMixin):
         """Compare-and-set: read HubSpot's owners, and where HubSpot's owner is not the one
         leadsync last wrote, decide again with the engine's rule."""
         unknown = [o for o in objs if o.id not in hubspot_owners]
+        assigned: dict[int, str | None] = {}  # when HubSpot's owner was assigned, if it says
         chunks = [list(c) for c in in_chunks(unknown, BATCH)]
         answers = self.send_all(
             [
@@ -41,7 +43,7 @@ class OwnersMixin(ResultsMixin):
                     self.p.paths.batch(chunk[0].type, "read"),
                     {
                         "inputs": [{"id": self.ids[(o.kind, o.id)]} for o in chunk],
-                        "properties": ["hubspot_owner_id"],
+                        "properties": ["hubspot_owner_id", OWNER_ASSIGNED],
                     },
                 )
                 for chunk in chunks
@@ -52,8 +54,9 @@ class OwnersMixin(ResultsMixin):
             for item in answer.body.get("results") or []:
                 obj = by_hs.get(str(item["id"]))
                 if obj is not None:
-                    value = (item.get("properties") or {}).get("hubspot_owner_id")
-                    hubspot_owners[obj.id] = value or None
+                    properties = item.get("properties") or {}
+                    hubspot_owners[obj.id] = properties.get("hubspot_owner_id") or None
+                    assigned[obj.id] = _time_or_none(properties.get(OWNER_ASSIGNED))
         self.result.owner_checks += len(objs)
         decisions: list[OwnerDecision] = []
         updates: list[dict[str, Any]] = []
@@ -101,6 +104,7 @@ class OwnersMixin(ResultsMixin):
                 protect_manual_days=protect,
                 matched=is_matched,
                 last_written=last,
+                crm_changed_at=assigned.get(obj.id),
             )
             self.result.owner_redecided += 1
             final = verdict.owner_id
@@ -160,3 +164,21 @@ def _without_push(rules: WorkspaceRules) -> WorkspaceRules:
     """The rules with pushing off: HubSpot's own owner is not pushed back to it (the rest,
     dedupe rules and free-mail domains included, as they are)."""
     return replace(rules, push=False)
+
+
+# HubSpot's own property: set whenever a record's owner changes (contacts, companies, deals,
+# tickets), so a record found in HubSpot has a time for its owner too.
+OWNER_ASSIGNED = "hubspot_owner_assigneddate"
+
+
+def _time_or_none(value: Any) -> str | None:
+    """HubSpot's datetime (ISO 8601, or epoch milliseconds) as a canonical time; None when
+    absent or unreadable (the owner then counts as undated, as before)."""
+    if not value:
+        return None
+    try:
+        if str(value).isdigit():
+            return epoch_ts(int(value) / 1000)
+        return parse_time(str(value))
+    except (ValueError, OverflowError):
+        return None

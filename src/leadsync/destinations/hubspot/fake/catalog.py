@@ -153,6 +153,8 @@ def scope_object(object_type: str) -> str:
 
 # (name, label, type, fieldType) of HubSpot's default properties per object type.
 _OWNER = ("hubspot_owner_id", "Owner", "enumeration", "select")
+# Set by HubSpot whenever a record's owner changes (read only): when it was assigned.
+_ASSIGNED = ("hubspot_owner_assigneddate", "Owner assigned date", "datetime", "date")
 _RECORD_ID = ("hs_object_id", "Record ID", "number", "number")
 _CREATED = ("createdate", "Create Date", "datetime", "date")
 _MODIFIED = ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date")
@@ -179,6 +181,7 @@ DEFAULT_PROPERTIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("lifecyclestage", "Lifecycle Stage", "enumeration", "radio"),
         ("hs_lead_status", "Lead Status", "enumeration", "radio"),
         _OWNER,
+        _ASSIGNED,
         _CREATED,
         ("lastmodifieddate", "Last Modified Date", "datetime", "date"),
         _RECORD_ID,
@@ -196,6 +199,7 @@ DEFAULT_PROPERTIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("annualrevenue", "Annual Revenue", "number", "number"),
         ("lifecyclestage", "Lifecycle Stage", "enumeration", "radio"),
         _OWNER,
+        _ASSIGNED,
         _CREATED,
         _MODIFIED,
         _RECORD_ID,
@@ -210,6 +214,7 @@ DEFAULT_PROPERTIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox"),
         ("hs_is_closed_won", "Is Closed Won", "bool", "booleancheckbox"),
         _OWNER,
+        _ASSIGNED,
         _CREATED,
         _MODIFIED,
         _RECORD_ID,
@@ -221,6 +226,7 @@ DEFAULT_PROPERTIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("hs_lead_type", "Lead type", "enumeration", "select"),
         ("hs_lead_label", "Lead label", "enumeration", "select"),
         _OWNER,
+        _ASSIGNED,
         _CREATED,
         _MODIFIED,
         _RECORD_ID,
@@ -309,7 +315,13 @@ CREATED_PROPERTY = {
 MODIFIED_PROPERTY = {
     t: "lastmodifieddate" if t == "contacts" else "hs_lastmodifieddate" for t in OBJECT_TYPES
 }
-READ_ONLY = {"hs_object_id", "lastmodifieddate", "hs_lastmodifieddate"}
+READ_ONLY = {
+    "hs_object_id",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "hubspot_owner_assigneddate",
+}
+OWNER_ASSIGNED = "hubspot_owner_assigneddate"
 # What reads return when no properties are asked for.
 DEFAULT_READ = {
     "contacts": (

@@ -13,6 +13,7 @@ from leadsync.destinations.hubspot.fake.associations import AssociationsMixin
 from leadsync.destinations.hubspot.fake.catalog import (
     CREATED_PROPERTY,
     MODIFIED_PROPERTY,
+    OWNER_ASSIGNED,
 )
 from leadsync.destinations.hubspot.fake.core import unique_key
 from leadsync.destinations.hubspot.fake.properties import PropertiesMixin
@@ -43,6 +44,8 @@ class WritesMixin(PropertiesMixin, AssociationsMixin):
         stored["hs_object_id"] = new_id
         stored.setdefault(CREATED_PROPERTY[object_type], now_iso)
         stored[MODIFIED_PROPERTY[object_type]] = now_iso
+        if stored.get("hubspot_owner_id") and OWNER_ASSIGNED in self._defs(object_type):
+            stored[OWNER_ASSIGNED] = now_iso
         obj = StoredObject(object_type, new_id, stored, now_iso, now_iso)
         self._objects[object_type][new_id] = obj
         self._index_unique(obj, {})
@@ -70,6 +73,9 @@ class WritesMixin(PropertiesMixin, AssociationsMixin):
             )
         now_iso = iso_time(self._wall_clock())
         obj.properties[MODIFIED_PROPERTY[obj.type]] = now_iso
+        owner = obj.properties.get("hubspot_owner_id")
+        if owner != old.get("hubspot_owner_id") and OWNER_ASSIGNED in self._defs(obj.type):
+            obj.properties[OWNER_ASSIGNED] = now_iso  # HubSpot dates every reassignment
         obj.updated_at = now_iso
         self._index_unique(obj, old)
         self._stamp(obj, self._clock())
