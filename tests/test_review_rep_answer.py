@@ -239,17 +239,34 @@ def test_a_workspace_managed_by_file_is_answered_once_the_file_maps_the_rep(
     assert refused.exit_code == 2
     said = " ".join(refused.stderr.split())
     assert f"the workspace is managed by file ({file})" in said
-    assert 'users: {map: {"u-1": "104"}}' in said and "then answer again" in said
+    assert 'users: {map: {"u-1": "104"}}' in said and "that answers this question" in said
     assert owner_of(ws, "contact", "p1") is None
     assert ws.review_item(question.id).status == "open"
 
     doc["integrations"]["dialer"]["users"]["map"]["u-1"] = "104"
     file.write_text(json.dumps(doc))
     assert cli.invoke(app, ["--db", db_url, "apply", str(file)]).exit_code == 0
-    resolve(db_url, question.id, "104")
+    # The file's entry answers the question: closed, and the rep's record decided again.
     assert owner_of(ws, "contact", "p1") == "104"
-    outcome = ws.review_item(question.id).outcome or ""
-    assert outcome.endswith("found users.map u-1 -> 104")
+    answered = ws.review_item(question.id)
+    assert (answered.status, answered.choice) == ("resolved", "104")
+    assert "resolved by a settings change" in (answered.outcome or "")
+
+
+def test_a_rep_mapped_on_the_settings_page_answers_its_question(ws: Workspace) -> None:
+    """A users.map entry saved in the settings (the console, the API) is the answer: the
+    question closes and the records the rep's events left unowned get their owner (they
+    stayed ownerless until someone answered what the settings already said)."""
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p1", "u-1", email="p1@globex.test")])
+    [question] = ws.review_items(kind="owner").items
+    assert owner_of(ws, "contact", "p1") is None
+    data = settings()
+    data["users"]["map"]["u-1"] = "104"
+    ws.replace_integration("dialer", data)
+    assert owner_of(ws, "contact", "p1") == "104"
+    answered = ws.review_item(question.id)
+    assert (answered.status, answered.choice) == ("resolved", "104")
+    assert ws.review_items(kind="owner").items == []
 
 
 def test_an_ingest_counts_the_questions_it_put_in_the_queue_not_those_asked_again(

@@ -288,8 +288,8 @@ def _choose_owner(
             raise WorkspaceError(
                 f"the workspace is managed by file ({file}): add {rep!r}: {choose!r} to "
                 f"integrations.{item.integration}.users.map there (users: {{map: "
-                f'{{"{rep}": "{choose}"}}}}), run `leadsync apply {file}`, then answer '
-                "again: the records its events left unowned are decided then"
+                f'{{"{rep}": "{choose}"}}}}) and run `leadsync apply {file}`: that answers '
+                "this question, and the records its events left unowned are decided then"
             )
 
         def mapped_too(current: IntegrationSettings | None) -> Any:
@@ -300,7 +300,9 @@ def _choose_owner(
                 data.setdefault("users", {}).setdefault("map", {})[rep] = choose
             return data
 
-        settings_change.edit_integration(engine, item.integration, mapped_too, False, by)
+        settings_change.edit_integration(
+            engine, item.integration, mapped_too, False, by, settle=False
+        )
     asked = any(c.owner_id == choose for c in item.candidates)
     note = "" if asked or not item.candidates else " (not one of the candidates)"
     reason = (

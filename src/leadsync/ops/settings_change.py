@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync import workspace_config
 from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
+from leadsync.ops.rep_settle import settle_mapped_reps
 from leadsync.results import ResultModel
 from leadsync.settings import (
     IntegrationSettings,
@@ -299,13 +300,16 @@ def edit_integration(
     by: Actor = PYTHON_API,
     previewed: str | None = None,
     rollout: str | None = None,
+    settle: bool = True,
 ) -> IntegrationSettings:
     """:func:`save_integration` of what ``edit`` makes of the integration's current settings
     (None for a new one), read in the transaction that writes them, the configuration held
     (:func:`leadsync.store.config.lock_config`): a change saved meanwhile by another admin,
     process or review answer is edited, never undone. The check, the write and the audit
     entry are one transaction. ``rollout``: the refusal of a managed workspace says how to
-    promote or abort in the file."""
+    promote or abort in the file. Then the owner questions the new settings answer are
+    closed (:func:`leadsync.ops.rep_settle.settle_mapped_reps`; ``settle`` False: the
+    caller, answering one, does it its own way)."""
     with begin_writing(engine) as connection:
         config_store.lock_config(connection)
         refuse_if_managed(connection, name, rollout)
@@ -330,6 +334,8 @@ def edit_integration(
             was = old.model_dump(mode="json") if old is not None else {}
             summary = summarize(was, settings.model_dump(mode="json"))
             _record(connection, by, name, ("created: " if new else "") + summary, diff)
+    if settle:
+        settle_mapped_reps(engine, f"{by.who} ({by.role})")
     return settings
 
 
@@ -366,6 +372,8 @@ def apply_config(
             if changes.reordered:
                 parts.append(reordered_text(", ".join(changes.reordered)))
             _record(connection, by, None, "; ".join(parts), yaml_diff(before, after))
+    if changes.changed:
+        settle_mapped_reps(engine, f"{by.who} ({by.role})" if by is not None else "a file applied")
     return changes
 
 
