@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from leadsync.model import CRM_SOURCE
 from leadsync.workspace import Workspace
 from tests.helpers import ev, owner_of, record_by_external, run, settings, setup, workspace_config
 
@@ -377,7 +378,7 @@ def test_outbox_for_bidirectional_integrations_without_echo(workspace: Workspace
         ("crm2", "sf-p1", "104"),
     }
     crm2 = next(r for r in rows if r["integration"] == "crm2")
-    assert crm2["external_owner_id"] == "sf-4" and crm2["source"] == "crm"
+    assert crm2["external_owner_id"] == "sf-4" and crm2["source"] == CRM_SOURCE
 
     # a change that came from the dialer goes to crm2, never back to the dialer
     run(workspace, owner_event("contact", "p-1", "u-9", "2026-11-04T00:00:00Z"))

@@ -173,6 +173,11 @@ def test_mistakes_name_the_line_and_the_key_path_of_the_file() -> None:
         ("activites: {}\n", "proposed.yaml:1: activites: unknown key; allowed: kind"),
         ("ownership: {defalt: null}\n", "proposed.yaml:1: ownership.defalt: unknown key"),
         (
+            "rollout: {percent: 10, settings: {activites: null}}\n",
+            "proposed.yaml:1: rollout.settings.activites: unknown key",
+        ),
+        ("vendor: {nope: null}\n", "proposed.yaml:1: vendor.nope: unknown key; allowed: "),
+        (
             "integrations:\n  dialer:\n    activities: {call: {min_duraton_s: }}\n",
             "proposed.yaml:3: integrations.dialer.activities.call.min_duraton_s: unknown key; "
             "allowed: enabled, min_duration_s, skip_outcomes",

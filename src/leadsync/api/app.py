@@ -484,7 +484,7 @@ def _refuse_body(content_type: str | None, body: bytes) -> tuple[int, str, str] 
             + (" with the whole document (no patch is taken)" if structured else ""),
         )
     try:
-        document = _STRICT.decode(body.decode("utf-8"))
+        document = _STRICT.decode(body.decode("utf-8-sig"))  # as FastAPI reads it: BOM or not
     except UnicodeDecodeError as exc:
         return 400, "Bad request", f"body: not valid JSON: not UTF-8 text at byte {exc.start}"
     except _Constant as exc:
@@ -494,7 +494,7 @@ def _refuse_body(content_type: str | None, body: bytes) -> tuple[int, str, str] 
     except RecursionError:
         return 400, "Bad request", "body: not valid JSON: nested too deeply"
     except ValueError:  # a float out of range, or an integer Python will not read
-        problem = number_problem(body.decode("utf-8"))
+        problem = number_problem(body.decode("utf-8-sig"))
         what, place = problem or ("a number cannot be read", "")
         return (
             400,

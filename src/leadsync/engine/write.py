@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from leadsync.engine.rows import Decided
-from leadsync.model import ActivitySkip, OwnerDecision, RecordType, now_ts
+from leadsync.model import CRM_SOURCE, ActivitySkip, OwnerDecision, RecordType, now_ts
 from leadsync.rules.mapping import external_owner_id
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
@@ -129,7 +129,7 @@ def outbox_rows(
     rows: list[dict[str, Any]] = []
     for d in relevant:
         targets = targets_by_type[d.record_type] - {d.integration or ""}
-        source = d.integration or "crm"
+        source = d.integration or CRM_SOURCE  # a person's: no integration's name
         for integration, external_id in known.get(d.record_id, ()):
             if integration not in targets:
                 continue

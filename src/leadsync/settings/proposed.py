@@ -24,9 +24,10 @@ from leadsync.settings.base import (
 )
 from leadsync.settings.errors import Place, annotation_at, unwrap_annotation, validate_as
 from leadsync.settings.export import config_to_dict, integration_to_dict
-from leadsync.settings.integration import IntegrationSettings
+from leadsync.settings.integration import KNOWN_KINDS, IntegrationSettings
 from leadsync.settings.loading import parse_yaml, read_text
 from leadsync.settings.workspace import WorkspaceConfig
+from leadsync.sources import adapter_class
 
 __all__ = ["ProposedIntegration", "load_proposed", "load_proposed_file", "proposed_from_data"]
 
@@ -146,7 +147,13 @@ def _proposed(
             place.problem(document, f"expected the integration's settings (a mapping); got {got}")
         )
     else:
-        for path, message in _unknown_keys(entry):
+        kind = entry.get("kind") or (
+            current.integrations[name].kind
+            if current is not None and name in current.integrations
+            else None
+        )
+        options = adapter_class(kind).options_model if kind in KNOWN_KINDS else None
+        for path, message in _unknown_keys(entry, options):
             problems.append(place.problem((*document, *path), message))
     if problems:
         raise refused()
@@ -221,23 +228,29 @@ def _default_at(path: KeyPath) -> Any:
     return value
 
 
-def _unknown_keys(change: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
-    """Keys of a proposal no settings have, at any depth, with what is allowed there. The
-    merge leaves out a key set to null or to nothing (it takes its default), so the checks
-    of the merged settings never see it: a misspelled ``activites:`` left empty was taken,
-    and said to be merged."""
-    if not isinstance(change, dict) or path[:1] in (("vendor",), ("rollout",)):
-        return  # the kind's own options, and a rollout's sections, are checked whole
-    model = (
-        unwrap_annotation(annotation_at(IntegrationSettings, path)) if path else IntegrationSettings
-    )
+def _unknown_keys(
+    change: Any, vendor: type[BaseModel] | None, path: KeyPath = ()
+) -> Iterator[tuple[KeyPath, str]]:
+    """Keys of a proposal no settings have, at any depth (``vendor``: the kind's options
+    model, whose keys the ``vendor:`` block takes), with what is allowed there. The merge
+    leaves out a key set to null or to nothing (it takes its default), so the checks of the
+    merged settings never see it: a misspelled ``activites:`` left empty was taken, and said
+    to be merged."""
+    if not isinstance(change, dict):
+        return
+    if path[:1] == ("vendor",):
+        model: Any = vendor if len(path) == 1 else None  # an option's own value: its check's
+    elif path:
+        model = unwrap_annotation(annotation_at(IntegrationSettings, path))
+    else:
+        model = IntegrationSettings
     fixed = isinstance(model, type) and issubclass(model, BaseModel)
     for key, value in change.items():
         text = key_text(key).strip()
         if fixed and text not in model.model_fields:
             yield (*path, text), f"unknown key; allowed: {listing(model.model_fields)}"
         elif fixed:
-            yield from _unknown_keys(value, (*path, text))
+            yield from _unknown_keys(value, vendor, (*path, text))
 
 
 def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any:
@@ -284,9 +297,9 @@ def _amend(base: Any, change: Any, path: KeyPath, written: Any = _ABSENT) -> Any
             # null, or put back to its default: the key is left out (it takes its default)
             if same is not _ABSENT:
                 del out[same]
-        elif same is _ABSENT:
-            out[key] = new  # a new key: after those written
-        else:  # where it was written (a map's entries keep the file's order)
+        elif same is _ABSENT or same == key:
+            out[key] = new  # a new key after those written; a written one stays in its place
+        else:  # spelled otherwise: renamed where it was (a map keeps the file's order)
             out = {(key if k == same else k): (new if k == same else v) for k, v in out.items()}
     return out
 

@@ -60,11 +60,9 @@ ACTIONS = ("create", "change", "delete")
 ENTITIES = ("person", "organization", "deal", "lead", "note", "activity")
 #: Entities Pipedrive sends (a ``*.*`` webhook sends them all) that leadsync keeps nothing of:
 #: their events give nothing, as a deletion does (a dead letter each would be one nobody can
-#: fix, and the dead-letter alert would fire for every product or pipeline edited).
-# Entities a "*.*" webhook sends of which leadsync keeps nothing: accepted, giving nothing (a
-# dead letter each would bury the real ones). Projects and their boards, phases and tasks (a
-# project's task is not an activity), a deal's products and installments (Pipedrive's v2
-# guide lists them among v2's entities).
+#: fix, and the dead-letter alert would fire for every product or pipeline edited). Projects
+#: with their boards, phases and tasks (a project's task is no activity), a deal's products
+#: and installments: v2's guide lists them among its entities.
 IGNORED_ENTITIES = (
     "pipeline",
     "stage",

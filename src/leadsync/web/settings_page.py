@@ -320,7 +320,7 @@ def loaded_digest(settings: IntegrationSettings) -> str:
     """What the form was filled from, as a digest the form carries (``loaded``): a preview or
     a save from a page opened before another change was saved is refused, not made from the
     page's older settings (which would undo that change as if it were this admin's)."""
-    text = json.dumps(integration_to_dict(settings), sort_keys=True, default=str)
+    text = json.dumps(integration_to_dict(settings), default=str)  # its order too: stored
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
