@@ -276,6 +276,35 @@ def test_a_hubspot_integration_added_after_a_push_finds_the_records_pushed(
     assert kim["id"] == ws.find(email="kim@globex.test")[0]["id"]
 
 
+def test_hubspots_own_owner_change_is_never_written_back(ws: Workspace, hub: HubSpotDouble) -> None:
+    """A person reassigns the contact in HubSpot (its webhook arrives), then again before the
+    next push: the push wrote the first change back over the second — HubSpot had it, it was
+    HubSpot's own."""
+    run(ws, *company_contact_call())
+    ws.push()
+    contact = only(hub, "contacts")
+    hub.set_owner("contacts", contact["id"], "104")
+    change = {
+        "eventId": 7,
+        "subscriptionId": 1,
+        "portalId": 1,
+        "appId": 1,
+        "occurredAt": int(datetime.now(UTC).timestamp() * 1000),
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(contact["id"]),
+        "propertyName": "hubspot_owner_id",
+        "propertyValue": "104",
+        "changeSource": "CRM_UI",
+    }
+    ws.ingest("crm", [json.dumps([change])])
+    kim = ws.record("contact", ws.find(email="kim@globex.test")[0]["id"])
+    assert kim["owner_id"] == "104"
+    hub.set_owner("contacts", contact["id"], "102")  # again, its webhook not yet arrived
+    ws.push()
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
+
+
 def test_integration_wins_overwrites_without_reading_first(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:

@@ -151,7 +151,7 @@ def test_set_owner_queues_the_push_and_the_outbox(workspace: Workspace) -> None:
     kim = record_by_external(workspace, "p-1")
     workspace.set_owner("contact", kim["id"], "104", at="2026-11-03T09:00:00.000Z")
     assert [(r["integration"], r["owner_id"], r["source"]) for r in workspace.outbox()] == [
-        ("dialer", "104", "crm")
+        ("dialer", "104", CRM_SOURCE)
     ]
     with workspace.engine.connect() as connection:
         queued = connection.execute(sa.select(push_queue)).all()

@@ -91,6 +91,12 @@ def write_owner_changes(
     ``at``: when they are queued (now when not given)."""
     store.insert_outbox(connection, outbox_rows(connection, rules, changes))
     if rules.push and changes:
+        # A change HubSpot's own webhook reported: HubSpot has it; nothing to push back.
+        crm = rules.crm_integrations
+        push_store.note_hubspot_owners(
+            connection, {d.record_id: d.owner_id for d in changes if d.integration in crm}
+        )
+        changes = [d for d in changes if d.integration not in crm]
         queued_at = at or now_ts()
         push_store.enqueue(
             connection,

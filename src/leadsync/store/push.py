@@ -223,6 +223,22 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
     )
 
 
+def note_hubspot_owners(connection: Connection, owners: Mapping[int, str | None]) -> None:
+    """HubSpot's own webhooks reported these records' owners: HubSpot has them, as if the
+    push had written them (``pushed_owner_id``), so the push never writes one back — over a
+    later change a person made there meanwhile. Records HubSpot does not have yet: nothing."""
+    if owners:
+        connection.execute(
+            sa.update(push_objects)
+            .where(
+                push_objects.c.kind == RECORD,
+                push_objects.c.local_id == sa.bindparam("_id"),
+            )
+            .values(pushed_owner_id=sa.bindparam("_owner")),
+            [{"_id": lid, "_owner": owner} for lid, owner in owners.items()],
+        )
+
+
 def mark_owner_sent(connection: Connection, owners: Mapping[int, str | None], at: str) -> None:
     """Record, before sending, the owners about to be written to records HubSpot has; a
     pusher that finds one unconfirmed counts it as possibly in HubSpot (ours either way)."""
