@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import leadsync.cli.review  # noqa: F401  (attaches `leadsync review` to the app)
 from leadsync.cli import app
+from leadsync.ops import rep_settle
 from leadsync.store.schema import owners
 from leadsync.workspace import Workspace
 from tests.helpers import OWNERS, settings, workspace_config
@@ -285,3 +286,23 @@ def test_an_ingest_counts_the_questions_it_put_in_the_queue_not_those_asked_agai
     again = ws.ingest("dialer", [line("e3", "10:00", "contact", "p3", "u-1", email="p3@x.test")])
     assert again.counterparts["queued_for_review"] == 0  # open already: not put again
     assert len(ws.review_items().items) == 1
+
+
+def test_a_settlement_that_fails_leaves_the_save_done_and_the_question_open(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The save is committed before its questions are settled: a failure then is logged
+    and the question waits (the save answered an error after it was made)."""
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p1", "u-1", email="p1@globex.test")])
+    [question] = ws.review_items(kind="owner").items
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(rep_settle, "decide_for_rep", broken)
+    data = settings()
+    data["users"]["map"]["u-1"] = "104"
+    ws.replace_integration("dialer", data)  # no error: the settings are saved
+    assert ws.integration("dialer").users.target_of("u-1") == "104"
+    assert ws.review_item(question.id).status == "open"
+    assert any("stays open" in r.getMessage() for r in caplog.records)

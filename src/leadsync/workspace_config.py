@@ -68,12 +68,17 @@ def free_mail_of(data: dict[str, Any] | None) -> FreeMailSettings:
 def load_rules(engine: Engine) -> WorkspaceRules:
     """The workspace's configuration as the rules need it."""
     with engine.connect() as connection:
-        owners = config_store.owners_by_id(connection)
-        teams = config_store.read_teams(connection)
-        integration_rows = config_store.read_integrations(connection)
-        destination = config_store.read_setting(connection, DESTINATION_SETTING)
-        dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
-        free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
+        return rules_on(connection)
+
+
+def rules_on(connection: Connection) -> WorkspaceRules:
+    """:func:`load_rules` in the caller's transaction."""
+    owners = config_store.owners_by_id(connection)
+    teams = config_store.read_teams(connection)
+    integration_rows = config_store.read_integrations(connection)
+    destination = config_store.read_setting(connection, DESTINATION_SETTING)
+    dedupe = config_store.read_setting(connection, DEDUPE_SETTING) or []
+    free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
     return WorkspaceRules(
         directory=OwnerDirectory.build(owners, teams),
         integrations={name: settings_of(name, s) for name, _, s in integration_rows},

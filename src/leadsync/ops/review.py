@@ -17,10 +17,11 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.engine import WorkspaceRules, attach_activity, decide_for_rep
+from leadsync.engine import WorkspaceRules, attach_activity
 from leadsync.errors import NotFoundError, UserError, WorkspaceError
-from leadsync.model import ExternalUserRef, display_ts, now_ts
+from leadsync.model import display_ts, now_ts
 from leadsync.ops import settings_change
+from leadsync.ops.rep_settle import answer_rep_question
 from leadsync.ops.settings_change import Actor
 from leadsync.pipeline.expiry import expire_holds as expire_holds
 from leadsync.results import ResultModel
@@ -311,17 +312,12 @@ def _choose_owner(
         + f" users.map {rep} -> {choose}"
     )
     rules_ = load_rules(engine)  # with the rep in the map
+    row = {"id": item.id, "integration": item.integration, "subject": rep}
+    note = f"decided again: review item {item.id} answered by {by.who} ({by.role})"
     with begin_writing(engine) as connection:
-        store.close(connection, item.id, "resolved", now, by.who, choose, reason)
-        decided = decide_for_rep(
-            connection,
-            rules_,
-            item.integration,
-            ExternalUserRef(rep),
-            store.left_by_rep(connection, item.integration, rep),
-            store.ownerless_activities(connection, item.integration, rep),
-            f"decided again: review item {item.id} answered by {by.who} ({by.role})",
-        )
+        decided = answer_rep_question(connection, rules_, row, choose, by.who, reason, note)
+    if decided is None:
+        raise WorkspaceError(f"review item {item.id} was closed meanwhile")
     applied = [f"{item.integration}: rep {rep} now maps to owner {choose} ({owner.name})"]
     applied += [
         f"{d.record_type.value} {d.record_id}: {d.outcome.value}, owner "
