@@ -210,6 +210,18 @@ def test_under_bidirectional_a_contact_hubspot_had_keeps_an_owner_assigned_later
     assert (contact["id"], contact["properties"]["hubspot_owner_id"]) == (existing, "101")
 
 
+def test_under_bidirectional_a_company_matched_by_domain_keeps_an_owner_assigned_later(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Matched by the domain search (not read again): its owner's date comes with it."""
+    ws.apply_config(config(ownership={"default": "bidirectional"}))
+    hub.add_object("companies", {"domain": "globex.test", "hubspot_owner_id": "102"})
+    run(ws, *company_contact_call())  # Globex to u-1 (101) on 2026-11-01, before HubSpot's
+    ws.push()
+    assert only(hub, "companies")["properties"]["hubspot_owner_id"] == "102"
+    assert ws.record("company", ws.find(domain="globex.test")[0]["id"])["owner_id"] == "102"
+
+
 def test_owner_is_compare_and_set_against_a_change_made_in_hubspot(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:

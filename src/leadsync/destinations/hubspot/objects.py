@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsync.model import PUSHED_RECORD_TYPES, ts_to_datetime
+from leadsync.model import PUSHED_RECORD_TYPES, epoch_ts, ts_to_datetime
+from leadsync.values import parse_time
 
 # leadsync type -> HubSpot object name (the path segment).
 OBJECT_NAMES: dict[str, str] = {
@@ -263,3 +264,21 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
             out["hs_task_priority"] = priority.upper()
         out["hs_task_type"] = "TODO"
     return out
+
+
+# HubSpot's own property: set whenever a record's owner changes (contacts, companies, deals,
+# tickets), so a record found in HubSpot has a time for its owner too.
+OWNER_ASSIGNED = "hubspot_owner_assigneddate"
+
+
+def from_hubspot_time(value: Any) -> str | None:
+    """HubSpot's datetime (ISO 8601, or epoch milliseconds) as a canonical time; None when
+    absent or unreadable (the owner then counts as undated, as before)."""
+    if not value:
+        return None
+    try:
+        if str(value).isdigit():
+            return epoch_ts(int(value) / 1000)
+        return parse_time(str(value))
+    except (ValueError, OverflowError):
+        return None

@@ -22,7 +22,7 @@ from leadsync.destinations.hubspot.cycle.slice import (
     in_chunks,
     typed_chunks,
 )
-from leadsync.destinations.hubspot.objects import LEADSYNC_ID
+from leadsync.destinations.hubspot.objects import LEADSYNC_ID, OWNER_ASSIGNED, from_hubspot_time
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
 
@@ -103,11 +103,13 @@ class CreatesMixin(ResultsMixin, LinksMixin):
                     {"filters": [{"propertyName": "domain", "operator": "IN", "values": list(g)}]}
                     for g in in_chunks(chunk, BATCH)
                 ]
-                for item in self.search_all("company", groups, ["domain", "hubspot_owner_id"]):
+                wanted = ["domain", "hubspot_owner_id", OWNER_ASSIGNED]
+                for item in self.search_all("company", groups, wanted):
                     props = item.get("properties") or {}
                     for obj in by_domain.pop(str(props.get("domain") or "").lower(), []):
                         self.ids[(obj.kind, obj.id)] = str(item["id"])
                         owners[obj.id] = props.get("hubspot_owner_id") or None
+                        self.owner_assigned[obj.id] = from_hubspot_time(props.get(OWNER_ASSIGNED))
                         found.append(obj)
         for obj in found:
             self.result.count(self.result.matched, obj.type)

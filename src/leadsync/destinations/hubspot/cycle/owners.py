@@ -14,11 +14,11 @@ from sqlalchemy.engine import Connection
 
 from leadsync.destinations.hubspot.cycle.results import ResultsMixin
 from leadsync.destinations.hubspot.cycle.slice import BATCH, PushObject, in_chunks
+from leadsync.destinations.hubspot.objects import OWNER_ASSIGNED, from_hubspot_time
 from leadsync.engine import WorkspaceRules, write_owner_changes
 from leadsync.model import CRM_SOURCE, OwnerDecision, RecordType, Strategy, epoch_ts
 from leadsync.rules.ownership import OwnerContext, decide_against_crm
 from leadsync.store import batch as batch_store
-from leadsync.values import parse_time
 
 
 class OwnersMixin(ResultsMixin):
@@ -34,7 +34,7 @@ class OwnersMixin(ResultsMixin):
         """Compare-and-set: read HubSpot's owners, and where HubSpot's owner is not the one
         leadsync last wrote, decide again with the engine's rule."""
         unknown = [o for o in objs if o.id not in hubspot_owners]
-        assigned: dict[int, str | None] = {}  # when HubSpot's owner was assigned, if it says
+        assigned = self.owner_assigned  # when HubSpot's owner was assigned, if it says
         chunks = [list(c) for c in in_chunks(unknown, BATCH)]
         answers = self.send_all(
             [
@@ -56,7 +56,7 @@ class OwnersMixin(ResultsMixin):
                 if obj is not None:
                     properties = item.get("properties") or {}
                     hubspot_owners[obj.id] = properties.get("hubspot_owner_id") or None
-                    assigned[obj.id] = _time_or_none(properties.get(OWNER_ASSIGNED))
+                    assigned[obj.id] = from_hubspot_time(properties.get(OWNER_ASSIGNED))
         self.result.owner_checks += len(objs)
         decisions: list[OwnerDecision] = []
         updates: list[dict[str, Any]] = []
@@ -164,21 +164,3 @@ def _without_push(rules: WorkspaceRules) -> WorkspaceRules:
     """The rules with pushing off: HubSpot's own owner is not pushed back to it (the rest,
     dedupe rules and free-mail domains included, as they are)."""
     return replace(rules, push=False)
-
-
-# HubSpot's own property: set whenever a record's owner changes (contacts, companies, deals,
-# tickets), so a record found in HubSpot has a time for its owner too.
-OWNER_ASSIGNED = "hubspot_owner_assigneddate"
-
-
-def _time_or_none(value: Any) -> str | None:
-    """HubSpot's datetime (ISO 8601, or epoch milliseconds) as a canonical time; None when
-    absent or unreadable (the owner then counts as undated, as before)."""
-    if not value:
-        return None
-    try:
-        if str(value).isdigit():
-            return epoch_ts(int(value) / 1000)
-        return parse_time(str(value))
-    except (ValueError, OverflowError):
-        return None

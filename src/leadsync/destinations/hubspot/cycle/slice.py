@@ -77,6 +77,9 @@ class CycleBase:
         # Objects HubSpot had before we created them (email, domain, a conflict naming the
         # existing id, or a create that reached HubSpot before a crash): owners compared.
         self.matched: set[tuple[str, int]] = set()
+        # When HubSpot says each record's owner was assigned (hubspot_owner_assigneddate),
+        # read with the owner: by the match's search or the compare's read.
+        self.owner_assigned: dict[int, str | None] = {}
         # Links made (or sent) this cycle, by their ends' type and HubSpot id: each is made
         # and counted once, though both its objects' changes name it.
         self.linked: set[frozenset[tuple[str, str]]] = set()
