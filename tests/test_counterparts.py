@@ -47,6 +47,14 @@ from tests.helpers import settings as integration_settings
         ("61998", "GB", None),
         ("+44 61998", None, None),
         ("116 123", "GB", None),
+        # What people write around a number (a label, a stray "#", a spreadsheet's ".0"):
+        # read past, as the README's "formatting does not matter" says.
+        ("+44 20 7946 9100 (work)", None, "+442079469100"),
+        ("(415) 555-0177 (mobile)", "US", "+14155550177"),
+        ("+1 415 555 0177 #", None, "+14155550177"),
+        ("4155550177.0", "US", "+14155550177"),
+        ("020 7946 0001 Mob", "GB", "+442079460001"),
+        ("07700 900123 mobile", "GB", "+447700900123"),
     ],
 )
 def test_numbers_read_as_e164_in_the_integrations_region(
@@ -58,7 +66,13 @@ def test_numbers_read_as_e164_in_the_integrations_region(
     assert phone.key == (number or given_text)  # unreadable: kept as given
 
 
-@pytest.mark.parametrize("nothing", ["", "   ", "n/a", None, True, 3.5, ["+14155550100"]])
+def test_a_whole_number_written_as_a_decimal_is_read_by_its_digits() -> None:
+    """A CRM export's 442079469000.0 (a JSON number): its digits, as an integer's are."""
+    phone = read_phone(442079469000.0)
+    assert phone is not None and phone.number == "+442079469000"
+
+
+@pytest.mark.parametrize("nothing", ["", "   ", "n/a", "Mobile", None, True, 3.5, ["+14155550100"]])
 def test_no_number_at_all_is_none(nothing: Any) -> None:
     assert read_phone(nothing) is None
 

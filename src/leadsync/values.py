@@ -283,22 +283,46 @@ def read_phone(text: object, region: str | None = None) -> PhoneNumber | None:
     """A phone property or a call's number as a :class:`PhoneNumber`; None when there is no
     number at all (empty, not text, or no digit). ``region``: the ISO 3166 country national
     numbers are read in (an integration's ``region:``)."""
+    if isinstance(text, float) and text.is_integer() and abs(text) < 1e16:
+        text = int(text)  # a spreadsheet's or a CRM export's 442079469000.0: its digits
     if not isinstance(text, str | int) or isinstance(text, bool):
         return None
     return _read_phone(str(text).strip(), region)
+
+
+# What people write around a number that is no part of it: a label after it ("(work)",
+# "Mob", "mobile"), a stray "#", a spreadsheet's ".0". Extensions ("x12", "ext. 12") stay:
+# phonenumbers reads them (and they do not matter to the number).
+_TRAILING_LABEL = re.compile(
+    r"(?:\s*\([^()\d]*\)|\s+(?!(?:ext|extn|extension|x)\b)[^\W\d_]{2,}\.?|\s*#)\s*$",
+    re.IGNORECASE,
+)
+_DECIMAL_ZERO = re.compile(r"^\+?\d+\.0+$")
+
+
+def _without_labels(given: str) -> str:
+    """``given`` without what is written around the number (a label, a trailing "#", a
+    ".0"), for the parse; the number as given is kept as given."""
+    text = given
+    while (found := _TRAILING_LABEL.search(text)) is not None and found.start() > 0:
+        text = text[: found.start()]
+    if _DECIMAL_ZERO.fullmatch(text):
+        text = text.split(".", 1)[0]
+    return text.strip()
 
 
 @lru_cache(maxsize=65_536)
 def _read_phone(given: str, region: str | None) -> PhoneNumber | None:
     if _E164.fullmatch(given) and _possible_e164(given[1:]):
         return PhoneNumber(given, given, given[1:])  # already E.164: no parse (40 µs) needed
-    digits = "".join(ch for ch in given if ch.isdigit())
+    bare = _without_labels(given)
+    digits = "".join(ch for ch in bare if ch.isdigit())
     if not digits:
         return None
-    attempts = [given]
-    if not given.startswith("+"):
-        if given.startswith("00"):
-            attempts = ["+" + given[2:].lstrip()]  # the international call prefix stands for +
+    attempts = [bare]
+    if not bare.startswith("+"):
+        if bare.startswith("00"):
+            attempts = ["+" + bare[2:].lstrip()]  # the international call prefix stands for +
         elif region is None and len(digits) >= 11:
             attempts.append("+" + digits)  # a full international number written without +
     for attempt in attempts:
