@@ -257,6 +257,21 @@ def test_policy_create_makes_a_contact_with_the_number_and_nothing_invented(
     assert created.rows[0]["number"] == "+447700900123"
 
 
+def test_a_contact_made_for_a_number_takes_the_calls_held_for_it(workspace: Workspace) -> None:
+    """Held under hold, then the policy became create: the next call to that number makes a
+    contact, which takes the held call too — it stayed held, for a number a contact had."""
+    _setup(workspace)
+    run(workspace, _call("c1", "+447700900123"))
+    _setup(workspace, unknown_counterpart={"policy": "create"})
+    run(workspace, _call("c2", "+447700900123", at="2026-11-02T10:00:00Z"))
+    with workspace.engine.connect() as c:
+        [contact] = c.execute(sa.select(records)).all()
+        assert c.execute(sa.select(held_activities)).all() == []
+    sources = sorted((activity, source) for activity, record_id, _, source, _ in _links(workspace))
+    assert sources == [(1, "held"), (2, "number")]
+    assert all(record_id == contact.id for _, record_id, _, _, _ in _links(workspace))
+
+
 def test_policy_skip_counts_the_call_with_its_reason(workspace: Workspace) -> None:
     _setup(workspace, unknown_counterpart={"policy": "skip"})
     summary = run(workspace, _call("c1", "+447700900123"))

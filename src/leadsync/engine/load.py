@@ -162,8 +162,9 @@ def _numbers(
     holding: bool,
 ) -> tuple[set[str], set[str]]:
     """The phone numbers a batch asks about: its activities' counterparts, and — when any
-    activity is ``holding`` — the numbers its record events give contacts and leads (held
-    activities may wait for them). Activities held in this batch find this batch's records
+    activity is ``holding`` — the numbers its record events give contacts and leads, and its
+    activities' own (a contact made for one takes them), for which held activities may
+    wait. Activities held in this batch find this batch's records
     in memory, by the decide step.
 
     An activity that names its contact asks too: the decide step sets aside a contact named
@@ -189,7 +190,10 @@ def _numbers(
             # Unreadable numbers too: they match nobody, and are no longer held for (a
             # question instead), but an activity held for one by an older version still is.
             region = _region(rules, event.integration)
-            asked.update(p.key for p in counterpart_numbers(properties, region))
+            numbers = counterpart_numbers(properties, region)
+            asked.update(p.key for p in numbers)
+            if holding:  # a contact made for the number (policy create) takes its held ones
+                given.update(p.number for p in numbers if p.number is not None)
         elif holding and event.type is EventType.RECORD and event.object in person:
             if not gives_phones(event.properties):
                 continue
