@@ -6,16 +6,13 @@ named ``crm`` every ``crm`` row is rewritten; with one, only those a person's ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from leadsync.store.database import create_db_engine
-from tests.conftest import scratch_postgres
-from tests.test_decided_at_migration import _migrate
+from tests.test_decided_at_migration import _database, _migrate
 
 T0 = "2026-11-01T09:00:00.000Z"
 
@@ -26,15 +23,6 @@ OLD_ROWS = [
     (3, "dialer", None),
     (4, None, None),
 ]
-
-
-@contextmanager
-def _database(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        with scratch_postgres("leadsync_crm_source") as url:
-            yield url
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
