@@ -231,11 +231,11 @@ def _default_at(path: KeyPath) -> Any:
 def _unknown_keys(
     change: Any, vendor: type[BaseModel] | None, path: KeyPath = ()
 ) -> Iterator[tuple[KeyPath, str]]:
-    """Keys of a proposal no settings have, at any depth (``vendor``: the kind's options
-    model, whose keys the ``vendor:`` block takes), with what is allowed there. The merge
-    leaves out a key set to null or to nothing (it takes its default), so the checks of the
-    merged settings never see it: a misspelled ``activites:`` left empty was taken, and said
-    to be merged."""
+    """Keys of a proposal no settings have, set to null or to nothing, at any depth
+    (``vendor``: the kind's options model, whose keys the ``vendor:`` block takes), with what
+    is allowed there. The merge leaves such a key out (it takes its default), so the checks
+    of the merged settings never see it: a misspelled ``activites:`` left empty was taken,
+    and said to be merged. One with a value is theirs to refuse, in their words."""
     if not isinstance(change, dict):
         return
     if path[:1] == ("vendor",):
@@ -248,7 +248,8 @@ def _unknown_keys(
     for key, value in change.items():
         text = key_text(key).strip()
         if fixed and text not in model.model_fields:
-            yield (*path, text), f"unknown key; allowed: {listing(model.model_fields)}"
+            if value is None or value in ({}, [], ""):  # left out by the merge, so unseen
+                yield (*path, text), f"unknown key; allowed: {listing(model.model_fields)}"
         elif fixed:
             yield from _unknown_keys(value, vendor, (*path, text))
 
