@@ -259,3 +259,28 @@ def help_words(output: str) -> str:
     """A command's ``--help`` as one line of words: Rich wraps it in boxes at whatever width
     its console took when first imported, so a phrase may be cut by a line and a border."""
     return " ".join(output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+
+
+def hubspot_property_change(
+    object_id: int | str,
+    name: str,
+    value: str,
+    event_id: int = 1,
+    at_ms: int = 1_790_000_000_000,
+) -> str:
+    """A HubSpot webhook request body (a batch of one ``contact.propertyChange``, a person's
+    change in HubSpot's UI), as an ingest line."""
+    change = {
+        "eventId": event_id,
+        "subscriptionId": 1,
+        "portalId": 1,
+        "appId": 1,
+        "occurredAt": at_ms,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(object_id),
+        "propertyName": name,
+        "propertyValue": value,
+        "changeSource": "CRM_UI",
+    }
+    return json.dumps([change])

@@ -9,7 +9,16 @@ import pytest
 
 from leadsync.model import CRM_SOURCE
 from leadsync.workspace import Workspace
-from tests.helpers import ev, owner_of, record_by_external, run, settings, setup, workspace_config
+from tests.helpers import (
+    ev,
+    hubspot_property_change,
+    owner_of,
+    record_by_external,
+    run,
+    settings,
+    setup,
+    workspace_config,
+)
 
 ISSUE_LINES = [
     {
@@ -394,20 +403,7 @@ def test_the_outbox_names_a_crms_owner_by_its_own_id(workspace: Workspace) -> No
     bi = {"default": "bidirectional", "protect_manual_days": 0}
     hub = {"kind": "hubspot", "ownership": bi, "vendor": {"app_id": "777"}}
     workspace.apply_config(workspace_config({"dialer": settings(ownership=bi), "hub": hub}))
-    email_set = {
-        "eventId": 1,
-        "subscriptionId": 1,
-        "portalId": 1,
-        "appId": 1,
-        "occurredAt": 1790000000000,
-        "subscriptionType": "contact.propertyChange",
-        "attemptNumber": 0,
-        "objectId": 501,
-        "propertyName": "email",
-        "propertyValue": "kim@globex.test",
-        "changeSource": "CRM_UI",
-    }
-    workspace.ingest("hub", [json.dumps([email_set])])
+    workspace.ingest("hub", [hubspot_property_change(501, "email", "kim@globex.test")])
     run(workspace, contact("p-1", owner="u-1", email="kim@globex.test"))
     [row] = [r for r in workspace.outbox() if r["integration"] == "hub"]
     assert (row["external_id"], row["owner_id"], row["external_owner_id"]) == ("501", "101", "101")

@@ -21,7 +21,7 @@ from leadsync.settings import config_from_dict, config_to_dict, load_config
 from leadsync.store import push as push_store
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
-from tests.helpers import OWNERS, contact_line, ev, run, settings
+from tests.helpers import OWNERS, contact_line, ev, hubspot_property_change, run, settings
 
 
 def config(ownership: dict[str, Any] | None = None, **extra: Any) -> Any:
@@ -269,20 +269,8 @@ def test_a_hubspot_integration_added_after_a_push_finds_the_records_pushed(
     doc = config_to_dict(ws.export_config())
     doc["integrations"]["hs"] = {"kind": "hubspot"}
     ws.apply_config(config_from_dict(doc))
-    change = {
-        "eventId": 9,
-        "subscriptionId": 1,
-        "portalId": 1,
-        "appId": 1,
-        "occurredAt": 1790000000000,
-        "subscriptionType": "contact.propertyChange",
-        "attemptNumber": 0,
-        "objectId": int(contact["id"]),
-        "propertyName": "firstname",
-        "propertyValue": "Kimberly",
-        "changeSource": "CRM_UI",
-    }
-    summary = ws.ingest("hs", [json.dumps([change])])
+    change = hubspot_property_change(contact["id"], "firstname", "Kimberly", event_id=9)
+    summary = ws.ingest("hs", [change])
     assert summary.records_created == 0
     [kim] = ws.find(external=f"hs:{contact['id']}")
     assert kim["id"] == ws.find(email="kim@globex.test")[0]["id"]
@@ -296,20 +284,8 @@ def test_hubspots_own_owner_change_is_never_written_back(ws: Workspace, hub: Hub
     ws.push()
     contact = only(hub, "contacts")
     hub.set_owner("contacts", contact["id"], "104")
-    change = {
-        "eventId": 7,
-        "subscriptionId": 1,
-        "portalId": 1,
-        "appId": 1,
-        "occurredAt": int(datetime.now(UTC).timestamp() * 1000),
-        "subscriptionType": "contact.propertyChange",
-        "attemptNumber": 0,
-        "objectId": int(contact["id"]),
-        "propertyName": "hubspot_owner_id",
-        "propertyValue": "104",
-        "changeSource": "CRM_UI",
-    }
-    ws.ingest("crm", [json.dumps([change])])
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    ws.ingest("crm", [hubspot_property_change(contact["id"], "hubspot_owner_id", "104", 7, now_ms)])
     kim = ws.record("contact", ws.find(email="kim@globex.test")[0]["id"])
     assert kim["owner_id"] == "104"
     hub.set_owner("contacts", contact["id"], "102")  # again, its webhook not yet arrived
@@ -344,22 +320,8 @@ def test_our_own_write_echoed_by_hubspot_is_not_a_manual_change(
     ws.push()
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
     # HubSpot's webhook reports that change (made by a person's hand, as far as it says).
-    echo = [
-        {
-            "eventId": 9001,
-            "subscriptionId": 1,
-            "portalId": 1,
-            "appId": 1,
-            "occurredAt": 1793000000000,
-            "subscriptionType": "contact.propertyChange",
-            "attemptNumber": 0,
-            "objectId": int(contact["id"]),
-            "propertyName": "hubspot_owner_id",
-            "propertyValue": "102",
-            "changeSource": "CRM_UI",
-        }
-    ]
-    summary = ws.ingest("crm", [json.dumps(echo).encode()], source="hubspot.jsonl")
+    echo = hubspot_property_change(contact["id"], "hubspot_owner_id", "102", 9001, 1793000000000)
+    summary = ws.ingest("crm", [echo.encode()], source="hubspot.jsonl")
     assert len(summary.dead_letters) == 0, summary.dead_letters.items
     record = ws.record("contact", local_id)
     assert record["owner_id"] == "102"

@@ -54,7 +54,8 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
                     f"is owner {mapping.owner_id}"
                 )
                 note = f"decided again: review item {row['id']} {reason}"
-                if answer_rep_question(connection, rules, row, mapping.owner_id, who, reason, note):
+                owner = mapping.owner_id
+                if answer_rep_question(connection, rules, row, owner, who, now_ts(), reason, note):
                     settled += 1
         except Exception as exc:  # noqa: BLE001 - the save is committed; the question waits
             log.warning(
@@ -71,14 +72,16 @@ def answer_rep_question(
     row: Mapping[str, Any],
     owner_id: str,
     who: str,
+    at: str,
     reason: str,
     note: str,
 ) -> RepDecided | None:
-    """Close the rep's question ``row`` as resolved with ``owner_id`` and decide again what
-    the rep's events left without an owner (``note`` ends each reason), in the caller's
-    transaction; None when the question was closed meanwhile (nothing decided). The one
-    answer of a rep's question: the queue's and a settings change's."""
-    if not store.close(connection, row["id"], "resolved", now_ts(), who, owner_id, reason):
+    """Close the rep's question ``row`` as resolved with ``owner_id`` (by ``who``, at
+    ``at``) and decide again what the rep's events left without an owner (``note`` ends
+    each reason), in the caller's transaction; None when the question was closed meanwhile
+    (nothing decided). The one answer of a rep's question: the queue's and a settings
+    change's."""
+    if not store.close(connection, row["id"], "resolved", at, who, owner_id, reason):
         return None
     integration, rep = row["integration"], row["subject"]
     return decide_for_rep(

@@ -315,7 +315,7 @@ def _choose_owner(
     row = {"id": item.id, "integration": item.integration, "subject": rep}
     note = f"decided again: review item {item.id} answered by {by.who} ({by.role})"
     with begin_writing(engine) as connection:
-        decided = answer_rep_question(connection, rules_, row, choose, by.who, reason, note)
+        decided = answer_rep_question(connection, rules_, row, choose, by.who, now, reason, note)
     if decided is None:
         raise WorkspaceError(f"review item {item.id} was closed meanwhile")
     applied = [f"{item.integration}: rep {rep} now maps to owner {choose} ({owner.name})"]

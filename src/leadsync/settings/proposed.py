@@ -146,18 +146,14 @@ def _proposed(
         problems.append(
             place.problem(document, f"expected the integration's settings (a mapping); got {got}")
         )
-    else:
-        kind = entry.get("kind") or (
-            current.integrations[name].kind
-            if current is not None and name in current.integrations
-            else None
-        )
+    before = current.integrations.get(name) if current is not None else None
+    if isinstance(entry, dict) and entry:
+        kind = entry.get("kind") or (before.kind if before is not None else None)
         options = adapter_class(kind).options_model if kind in KNOWN_KINDS else None
         for path, message in _unknown_keys(entry, options):
             problems.append(place.problem((*document, *path), message))
     if problems:
         raise refused()
-    before = current.integrations.get(name) if current is not None else None
     base = integration_to_dict(before) if before is not None else {}
     merged = _amend(base, entry, ())
     shown = where if api else document

@@ -227,21 +227,19 @@ def note_hubspot_owners(connection: Connection, owners: Mapping[int, str | None]
     """HubSpot's own webhooks reported these records' owners: HubSpot has them, as if the
     push had written them (``pushed_owner_id``), so the push never writes one back — over a
     later change a person made there meanwhile. Records HubSpot does not have yet: nothing."""
-    if owners:
-        connection.execute(
-            sa.update(push_objects)
-            .where(
-                push_objects.c.kind == RECORD,
-                push_objects.c.local_id == sa.bindparam("_id"),
-            )
-            .values(pushed_owner_id=sa.bindparam("_owner")),
-            [{"_id": lid, "_owner": owner} for lid, owner in owners.items()],
-        )
+    _set_owners(connection, owners, "pushed_owner_id")
 
 
 def mark_owner_sent(connection: Connection, owners: Mapping[int, str | None], at: str) -> None:
     """Record, before sending, the owners about to be written to records HubSpot has; a
     pusher that finds one unconfirmed counts it as possibly in HubSpot (ours either way)."""
+    _set_owners(connection, owners, "owner_sent_id", owner_sent_at=at)
+
+
+def _set_owners(
+    connection: Connection, owners: Mapping[int, str | None], column: str, **also: Any
+) -> None:
+    """``column`` of each record's push row set to its owner (and ``also``), one statement."""
     if owners:
         connection.execute(
             sa.update(push_objects)
@@ -249,7 +247,7 @@ def mark_owner_sent(connection: Connection, owners: Mapping[int, str | None], at
                 push_objects.c.kind == RECORD,
                 push_objects.c.local_id == sa.bindparam("_id"),
             )
-            .values(owner_sent_id=sa.bindparam("_owner"), owner_sent_at=at),
+            .values({column: sa.bindparam("_owner"), **also}),
             [{"_id": lid, "_owner": owner} for lid, owner in owners.items()],
         )
 

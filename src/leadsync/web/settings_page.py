@@ -324,11 +324,15 @@ def loaded_digest(settings: IntegrationSettings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _sent_loaded(fields: FormFields) -> str:
+    """The digest the submitted form was filled from ("" from a page without one)."""
+    return (fields.get("loaded") or [""])[-1]
+
+
 def _changed_meanwhile(page: Page, name: str, fields: FormFields, what: str) -> Response | None:
     """The page as the settings are now (409) when the form was filled from other settings."""
-    sent = fields.get("loaded") or [""]
-    current = page.workspace.integration(name)
-    if not sent[-1] or sent[-1] == loaded_digest(current):
+    sent = _sent_loaded(fields)
+    if not sent or sent == loaded_digest(page.workspace.integration(name)):
         return None
     form = page.workspace.settings_form(name)
     response = _page(page, form, 409, changed_meanwhile=what, layout="base.html")
@@ -394,7 +398,7 @@ def _refused(page: Page, name: str, fields: FormFields, error: ConfigError, what
         field_errors=field_errors(form, error),
         refused=what,
         layout="base.html",
-        loaded=(fields.get("loaded") or [""])[-1],
+        loaded=_sent_loaded(fields),
     )
     return _whole_page(response) if is_htmx(page.request) else response
 
@@ -459,7 +463,7 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
             "integration_preview.html", preview=preview, owner_names=owner_names, changes=changes
         )
     form = ws.settings_form(name, proposal.settings)
-    loaded = (fields.get("loaded") or [""])[-1]
+    loaded = _sent_loaded(fields)
     response = _page(
         page, form, preview=preview, owner_names=owner_names, layout="base.html", loaded=loaded
     )
