@@ -144,7 +144,12 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         counterparts.named_later(d, existing.id, event, before, refs_given, named)
     if (
         ("to_number" in merged or "from_number" in merged)
-        and (fresh or (existing is not None and existing.id not in d.attached))
+        and (
+            existing is None
+            or fresh
+            or existing.id not in d.attached
+            or counterparts.numbers_changed(d, existing.id, settings, merged)
+        )
         and not any(r.type in PHONE_RECORD_TYPES for r, _ in named)
     ):
         by_number = counterparts.find_by_number(d, event, settings, merged)
@@ -153,6 +158,9 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
                 kind = "unknown_counterpart"
                 _skip(d, event, settings, by_number.skip, kind, None, variant, refs_given)
                 return
+            if not fresh:
+                assert existing is not None
+                counterparts.found_again(d, existing.id, event, by_number)
             named.extend(by_number.named)
             rules_apply = rules_apply or bool(by_number.named)
             if found is not None:

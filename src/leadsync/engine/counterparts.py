@@ -172,15 +172,48 @@ def named_later(
         if r.type in PHONE_RECORD_TYPES
     ):
         return  # the same people as before (or none): nothing changes
+    reason = rules.named_later_reason(_noun(event), person.type.value, person.id)
+    _found_at_last(d, activity_id, event, "attached", reason)
+
+
+def numbers_changed(
+    d: BatchDecider, activity_id: int, settings: IntegrationSettings, properties: Mapping[str, Any]
+) -> bool:
+    """A held activity whose later event gives other numbers than those it waits for (a
+    call that started as an unreadable or wrong number, a transfer): its counterpart is
+    looked for again, by the numbers it has now."""
+    waiting = d.held_for.get(activity_id)
+    if waiting is None:
+        return False
+    numbers = rules.readable(rules.counterpart_numbers(properties, settings.region))
+    return bool(numbers) and {p.key for p in numbers} != waiting
+
+
+def found_again(d: BatchDecider, activity_id: int, event: Event, found: Found) -> None:
+    """An activity of an earlier event looked for by its number again (it had none that
+    could be read, or other numbers than now): what it waited for is over — it waits no
+    more when found (its open question about a number closed, as matched), and for its
+    new numbers only when held again (a question about an unreadable number is then moot).
+    A question asked now (several records have the number) stays beside any earlier one."""
+    if found.named:
+        _found_at_last(d, activity_id, event, "attached", found.trace or "")
+    elif found.hold:
+        why = rules.held_again_reason(_noun(event), found.hold)
+        _found_at_last(d, activity_id, event, "resolved", why)  # settle holds it again
+    else:
+        _unhold(d, activity_id)
+
+
+def _found_at_last(d: BatchDecider, activity_id: int, event: Event, status: str, why: str) -> None:
     _unhold(d, activity_id)
     d.attached.add(activity_id)
     d.closing.append(
         {
             "activity_id": activity_id,
-            "status": "attached",
+            "status": status,
             "closed_at": d.now or event.occurred_at,
             "closed_by": "leadsync",
-            "outcome": rules.named_later_reason(_noun(event), person.type.value, person.id),
+            "outcome": why,
         }
     )
 
@@ -234,6 +267,7 @@ def settle(
             }
         )
     if found.hold:
+        d.held_for[activity_id] = {phone.key for phone in found.hold}
         d.result.held += 1
     for question in found.questions:
         # Asked once per kind and activity (and email): redeliveries do not ask again.
@@ -391,7 +425,15 @@ def _unhold(d: BatchDecider, activity_id: int) -> None:
     held rows are deleted."""
     for held in d.held.values():
         held[:] = [h for h in held if h.activity_id != activity_id]
+    _release(d, activity_id)
+
+
+def _release(d: BatchDecider, activity_id: int) -> None:
+    """The activity's held rows are deleted: those of earlier batches, and those this batch
+    made until now (a hold made after this, for other numbers, is kept)."""
     d.released.add(activity_id)
+    d.held_for.pop(activity_id, None)
+    d.new_holds[:] = [h for h in d.new_holds if h["activity_id"] != activity_id]
 
 
 def _attach_held(
@@ -414,7 +456,7 @@ def _attach_held(
         asking = Event(id="", integration=held.integration, type=EventType.ACTIVITY, occurred_at=at)
         _ask(d, found, settings, "number", asking, number, question, candidates, None)
         settle(d, asking, held.activity_id, found, [])
-        d.released.add(held.activity_id)
+        _release(d, held.activity_id)
         return
     reason = rules.attached_later_reason(record.type.value, record.id, number, held.held_at, at)
     attach(
@@ -455,7 +497,7 @@ def attach(
         tied_deals(d, asking, settings, activity_id, ties)
     d.late_attached[activity_id] = activity_type
     d.attached.add(activity_id)
-    d.released.add(activity_id)
+    _release(d, activity_id)
     d.closing.append(
         {
             "activity_id": activity_id,

@@ -92,6 +92,7 @@ class BatchDecider:
         self.by_phone = state.by_phone
         self.held = state.held
         self.attached = state.attached
+        self.held_for = state.held_for
         self.email_holders = state.email_holders
         self.crm_integrations = rules.crm_integrations
         self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}

@@ -147,7 +147,7 @@ def load(
             found = by_id[int(data["id"])] = ActivityState(int(data["id"]), data)
         state.activities[key] = found
     if asked:
-        state.attached = counterpart_store.load_attached(
+        state.attached, state.held_for = counterpart_store.load_attached(
             connection, {a.id for a in state.activities.values()}
         )
     _load_dedupe(connection, state, rules, events)

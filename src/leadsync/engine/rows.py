@@ -113,7 +113,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         traces=d.traces,
         phones=[row for row in d.phone_rows.values() if row is not None],
         phones_removed=[key for key, row in d.phone_rows.items() if row is None],
-        holds=[h for h in d.new_holds if h["activity_id"] not in d.released | deleted],
+        holds=[h for h in d.new_holds if h["activity_id"] not in deleted],
         released=sorted(d.released | deleted),
         questions=d.questions,
         closing=d.closing,

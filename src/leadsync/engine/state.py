@@ -160,10 +160,12 @@ class LoadedState:
     # Calls' counterparts (rules/counterparts.py): contacts and leads by phone number (the
     # numbers the batch asks about, then as the batch changes them) as (record id, phone
     # property); activities held for a number, by number; activities of the batch that are
-    # attached to a contact or lead already; emails several contacts have, with their ids.
+    # attached to a contact or lead already, or held (and the numbers those wait for);
+    # emails several contacts have, with their ids.
     by_phone: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     held: dict[str, list[HeldActivity]] = field(default_factory=dict)
     attached: set[int] = field(default_factory=set)
+    held_for: dict[int, set[str]] = field(default_factory=dict)
     email_holders: dict[str, list[int]] = field(default_factory=dict)
     ids: SequenceIds | None = None
 

@@ -186,6 +186,12 @@ def unreadable_question(
     )
 
 
+def held_again_reason(activity: str, numbers: Sequence[PhoneNumber]) -> str:
+    """Why an activity's question about its number closed: a later event of it gives a
+    number that can be read, which it is held for now."""
+    return f"a later event of the {activity} gives {shown(numbers)}: held for it instead"
+
+
 def named_later_reason(activity: str, record_type: str, record_id: int) -> str:
     """Why a held (or questioned) activity is no longer waiting: a later event of it named
     its person."""

@@ -74,17 +74,28 @@ def load_held(connection: Connection, numbers: Collection[str]) -> list[sa.Row[A
     )
 
 
-def load_attached(connection: Connection, activity_ids: Collection[int]) -> set[int]:
+def load_attached(
+    connection: Connection, activity_ids: Collection[int]
+) -> tuple[set[int], dict[int, set[str]]]:
     """Which of these activities are on a contact or lead already, or held (their
-    counterpart was looked for when they were created)."""
+    counterpart was looked for when they were created); and the numbers the held ones
+    wait for."""
     if not activity_ids:
-        return set()
+        return set(), {}
     aa, h = activity_associations, held_activities
-    linked = sa.select(aa.c.activity_id).where(
+    linked = sa.select(aa.c.activity_id, sa.null().label("number")).where(
         _in(connection, aa.c.activity_id, activity_ids), aa.c.record_type.in_(_PERSON_TYPES)
     )
-    held = sa.select(h.c.activity_id).where(_in(connection, h.c.activity_id, activity_ids))
-    return {int(i) for (i,) in connection.execute(sa.union(linked, held))}
+    held = sa.select(h.c.activity_id, h.c.number).where(
+        _in(connection, h.c.activity_id, activity_ids)
+    )
+    attached: set[int] = set()
+    held_for: dict[int, set[str]] = {}
+    for activity_id, number in connection.execute(sa.union_all(linked, held)):
+        attached.add(int(activity_id))
+        if number is not None:
+            held_for.setdefault(int(activity_id), set()).add(number)
+    return attached, held_for
 
 
 def load_email_holders(connection: Connection, emails: Collection[str]) -> dict[str, list[int]]:
