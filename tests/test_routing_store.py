@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -120,19 +121,21 @@ def test_a_part_lists_its_rows_and_gives_them_back_when_closed(postgres_url: str
             assert routing.unrouted_waiting(connection)
             part = routing.open_part(connection, part_id)
             assert part is not None and part.seqs == first
+            # Five rows at two a batch: three, then two (no batch of one).
             rows, end = routing.part_rows(connection, part, 2)
             assert [(r["seq"], r["record_ids_from"], r["activity_ids_from"]) for r in rows] == [
                 (first[0], 100, None),
                 (first[1], 101, 7),
+                (first[2], 102, None),
             ]
-            assert end == 2
+            assert end == 3
             routing.mark_applied(connection, [first[0], first[1], first[3]])
         with engine.begin() as connection:
             # Taken over from the start: applied stretches and rows are passed over.
             taken = routing.open_part(connection, part_id)
             assert taken is not None and taken.at == 0
             rows, end = routing.part_rows(connection, taken, 2)
-            assert [r["seq"] for r in rows] == [first[2]] and end == 4
+            assert [r["seq"] for r in rows] == [first[2]] and end == 3
             assert not routing.finish(connection, part_id)  # rows of it still pending
             # Closed (exclusive work took the rows back): its pending rows are routable again,
             # in their order, and the worker holding it takes no more of them.
@@ -273,3 +276,20 @@ def _contact(seq: int) -> dict[str, object]:
         "status": PENDING,
         "source": "test",
     }
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 2000])
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 160, 2999, 3001, 4160, 8000, 10_001])
+def test_a_part_is_cut_into_equal_batches_within_half_a_batch_of_the_size(
+    rows: int, limit: int
+) -> None:
+    """No tail batch of a few rows with a whole batch's fixed cost; none over 1.5 × limit."""
+    sizes = []
+    left = rows
+    while left:
+        size = routing._stretch(left, limit)
+        assert 0 < size <= left and size <= max(limit * 1.5, 1)
+        sizes.append(size)
+        left -= size
+    assert max(sizes) - min(sizes) <= 1
+    assert len(sizes) <= -(-rows // limit)  # never more batches than a plain cut

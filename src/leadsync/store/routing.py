@@ -408,7 +408,7 @@ def part_rows(
     while at < len(part.seqs):
         if not is_open(connection, part.id):
             break  # closed: its pending rows are the router's again
-        end = min(at + limit, len(part.seqs))
+        end = at + _stretch(len(part.seqs) - at, limit)
         result = connection.exec_driver_sql(_PART_ROWS, {"seqs": id_array(part.seqs[at:end])})
         found = {int(row["seq"]): row for row in dicts(result)}
         if found:
@@ -422,6 +422,15 @@ def part_rows(
             return _with_payloads(connection, rows, parsed), end
         at = end  # applied before this worker took the part over
     return [], at
+
+
+def _stretch(left: int, limit: int) -> int:
+    """How many of a part's ``left`` rows its next batch takes: the rest cut into equal
+    batches of about ``limit`` (none over 1.5 × ``limit``), so that a part of 4,160 rows at
+    2,000 a batch is two batches of 2,080, not a third of 160 with a batch's whole fixed
+    cost (its loads, writes and commit)."""
+    batches = max(1, round(left / limit))
+    return -(-left // batches)
 
 
 _PART_PENDING = (
