@@ -97,17 +97,20 @@ def test_a_hashed_key_begins_with_the_event_time_and_the_call_id_and_keeps_the_h
     key = key_of(body)
     untimed = stable_key("aircall", "call.ended", 812345, 1_762_095_600)
     digest = untimed.removeprefix("h:")
-    assert key == f"t:{AT}:812345:{digest}"
-    # The forms an older version stored it under: before migration 0012, before 0013.
-    assert older_keys(key) == (untimed, f"t:{AT}:{digest}")
+    content = key.rsplit(":", 1)[1]
+    assert key == f"t:{AT}:812345:{digest}:{content}" and len(content) == 16
+    # The forms an older version stored it under: before migration 0021, 0012, 0013.
+    assert older_keys(key) == (f"t:{AT}:812345:{digest}", untimed, f"t:{AT}:{digest}")
+    assert older_keys(f"t:{AT}:812345:{digest}") == (untimed, f"t:{AT}:{digest}")
     assert older_keys(f"t:{AT}:{digest}") == (untimed,)
     # The same body delivered again has the same key; another time is another event, and
     # so is another call at the same time.
     assert key_of(body) == key
     assert key_of(call_body(812345, 1_762_095_601)) != key
-    assert key_of(call_body(812346, 1_762_095_600)) == f"t:{AT}:812346:" + stable_key(
-        "aircall", "call.ended", 812346, 1_762_095_600
-    ).removeprefix("h:")
+    assert key_of(call_body(812346, 1_762_095_600)).startswith(
+        f"t:{AT}:812346:"
+        + stable_key("aircall", "call.ended", 812346, 1_762_095_600).removeprefix("h:")
+    )
     # Keys a vendor gives are left as they are, and so is their (absent) older form.
     assert timed_key("evt-1", AT) == "evt-1"
     assert timed_key("h:not-a-hash", AT) == "h:not-a-hash"
@@ -143,7 +146,7 @@ def test_only_a_plain_object_id_goes_into_the_key(order: object, kept: str | Non
     assert older_keys(key)[0] == f"h:{digest}"
 
 
-@pytest.mark.parametrize("form", [0, 1], ids=["untimed", "timed-without-id"])
+@pytest.mark.parametrize("form", [0, 1, 2], ids=["without-content", "untimed", "timed-without-id"])
 def test_a_redelivery_stored_under_an_older_key_is_recognized(
     workspace: Workspace, intake: Intake, form: int
 ) -> None:
@@ -170,7 +173,7 @@ def test_a_redelivery_stored_under_an_older_key_is_recognized(
     assert known == {key_of(body), key_of(other)}
 
 
-@pytest.mark.parametrize("form", [0, 1], ids=["untimed", "timed-without-id"])
+@pytest.mark.parametrize("form", [0, 1, 2], ids=["without-content", "untimed", "timed-without-id"])
 def test_an_ingest_recognizes_an_older_key_too(
     workspace: Workspace, intake: Intake, form: int
 ) -> None:
@@ -181,7 +184,7 @@ def test_an_ingest_recognizes_an_older_key_too(
     assert (result.accepted, result.duplicates) == (0, 1)
 
 
-@pytest.mark.parametrize("form", [0, 1], ids=["untimed", "timed-without-id"])
+@pytest.mark.parametrize("form", [0, 1, 2], ids=["without-content", "untimed", "timed-without-id"])
 def test_events_after_the_mark_are_not_looked_up_under_an_older_key(
     workspace: Workspace, intake: Intake, form: int
 ) -> None:
@@ -289,6 +292,27 @@ def test_migration_0013_marks_an_inbox_that_held_keys_without_the_id(tmp_path: P
         command.downgrade(_migrations(connection), "0012")
     assert _counters(ahead) == [(inbox_store.OLDER_KEYS_UNTIL, far)]
     ahead.dispose()
+
+
+def test_migration_0021_marks_an_inbox_that_held_keys_without_their_content(
+    tmp_path: Path,
+) -> None:
+    # At 0020 with rows (their mark long past): 0021 marks it again, a day ahead.
+    written = _at(f"sqlite:///{tmp_path / 'written.db'}", "0020")
+    _held_row(written, 1, "t:2026-11-01T09:00:00.000Z:812345:" + "a" * 40)
+    with written.begin() as connection:
+        connection.execute(sa.text("DELETE FROM counters"))
+    assert migrate(written) is True
+    [(name, until)] = _counters(written)
+    assert name == inbox_store.OLDER_KEYS_UNTIL and until > (time.time() + 23 * 3600) * 1000
+    written.dispose()
+    # An empty inbox needs no lookup: no mark.
+    empty = _at(f"sqlite:///{tmp_path / 'empty.db'}", "0020")
+    with empty.begin() as connection:
+        connection.execute(sa.text("DELETE FROM counters"))
+    assert migrate(empty) is True
+    assert _counters(empty) == []
+    empty.dispose()
 
 
 # ------------------------------------------------------------------ appends, against a model

@@ -187,28 +187,37 @@ def now_ts() -> str:
 #   t:<time>:<order>:<hash>   with the time and the object's id, when the vendor gave a plain
 #                             one (since migration 0013)
 #
+# each followed by ``:<content>`` (16 hex digits, since migration 0021) for the vendors whose
+# identifying parts can be the same for two different events (a time to the second: two
+# comments on one call in one second): a hash of what the event says, so that only a
+# redelivery — the same event sent again — has the same key.
+#
 # They are built and read here only.
 _ORDER_TEXT = r"[0-9A-Za-z._-]{1,32}"  # a plain object id
 _ORDER = re.compile(_ORDER_TEXT)
-_HASHED = re.compile(rf"h:(?:({_ORDER_TEXT}):)?([0-9a-f]{{40}})")
-_TIMED = re.compile(rf"t:(.{{24}}):(?:({_ORDER_TEXT}):)?([0-9a-f]{{40}})")
+_CONTENT = r"(?::([0-9a-f]{16}))?"
+_HASHED = re.compile(rf"h:(?:({_ORDER_TEXT}):)?([0-9a-f]{{40}}){_CONTENT}")
+_TIMED = re.compile(rf"t:(.{{24}}):(?:({_ORDER_TEXT}):)?([0-9a-f]{{40}}){_CONTENT}")
 
 
-def hashed_key(digest: str, order: object = None) -> str:
+def hashed_key(digest: str, order: object = None, content: str | None = None) -> str:
     """A hashed key as an adapter gives it: ``h:<digest>``, or ``h:<order>:<digest>`` when
     ``order`` (the object's id) is a plain one — an integer or up to 32 letters, digits,
-    ``.``, ``_`` and ``-`` — which :func:`timed_key` puts after the time."""
+    ``.``, ``_`` and ``-`` — which :func:`timed_key` puts after the time; with
+    ``:<content>`` after it when given (16 hex digits: what the event says, hashed)."""
     if isinstance(order, int) and not isinstance(order, bool):
         order = str(order)
+    tail = f":{content}" if content else ""
     if isinstance(order, str) and _ORDER.fullmatch(order):
-        return f"h:{order}:{digest}"
-    return f"h:{digest}"
+        return f"h:{order}:{digest}{tail}"
+    return f"h:{digest}{tail}"
 
 
 def timed_key(key: str, at: str | None) -> str:
     """The key the inbox keeps for a piece: a hashed key (:func:`hashed_key`) with the
     vendor's time of the event in front, ``t:<time>:<order>:<hash>`` (``t:<time>:<hash>``
-    without an order), when the event has a time, else ``h:<hash>``; any other key as it is.
+    without an order), when the event has a time, else ``h:<hash>`` (each with its
+    ``:<content>``, if any); any other key as it is.
 
     The time and the object's id come from the event's own fields, so a redelivery still has
     the same key. They are there for the inbox's unique index: a hash lands anywhere in it,
@@ -223,19 +232,24 @@ def timed_key(key: str, at: str | None) -> str:
     hashed = _HASHED.fullmatch(key)
     if hashed is None:
         return key
-    order, digest = hashed.groups()
+    order, digest, content = hashed.groups()
+    tail = f":{content}" if content else ""
     if at is None:
-        return f"h:{digest}"
-    return f"t:{at}:{order}:{digest}" if order else f"t:{at}:{digest}"
+        return f"h:{digest}{tail}"
+    return f"t:{at}:{order}:{digest}{tail}" if order else f"t:{at}:{digest}{tail}"
 
 
 def older_keys(key: str) -> tuple[str, ...]:
     """The forms a timed key had before (``h:<hash>``; ``t:<time>:<hash>`` too for a key with
-    an order), for events an inbox may hold from then; none for any other key."""
+    an order; for a key with a content, first the key without it), for events an inbox may
+    hold from then; none for any other key."""
     timed = _TIMED.fullmatch(key)
     if timed is None:
         return ()
-    at, order, digest = timed.groups()
+    at, order, digest, content = timed.groups()
+    if content:  # before migration 0021: without it (and the forms that had)
+        plain = f"t:{at}:{order}:{digest}" if order else f"t:{at}:{digest}"
+        return (plain, *older_keys(plain))
     return (f"h:{digest}", f"t:{at}:{digest}") if order else (f"h:{digest}",)
 
 

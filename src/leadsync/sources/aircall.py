@@ -14,9 +14,11 @@ A body that is not a JSON object carrying a token is refused the same way.
 Dedupe key and times
 --------------------
 Aircall sends no event id, so a piece's key is
-``stable_key("aircall", event, data.id, timestamp, order=data.id)``: a redelivery has the same
-key, and two events about the same call (``call.created`` then ``call.ended``) have different
-ones; the inbox keeps it as ``t:<timestamp>:<data.id>:<hash>`` (Aircall numbers its calls in
+``stable_key("aircall", event, data.id, timestamp, order=data.id, content=data)``: a redelivery
+has the same key, and two events about the same call (``call.created`` then ``call.ended``,
+or two ``call.commented`` in one second: Aircall sends one per comment, each with the whole
+call) have different ones; the inbox keeps it as ``t:<timestamp>:<data.id>:<hash>:<content>``
+(Aircall numbers its calls in
 the order it makes them: the events of one second land beside each other). The
 inbox's ``occurred_at`` is ``timestamp`` (unix seconds). ``resource``, when present, must be
 the first part of ``event`` (``call`` for ``call.ended``).
@@ -282,7 +284,8 @@ class AircallAdapter(Adapter):
         body = body_object(item)
         call = get_path(body, "data.id")
         event, stamp = body.get("event"), body.get("timestamp")
-        return stable_key("aircall", event, call, stamp, order=call, body=body)
+        content = body.get("data")
+        return stable_key("aircall", event, call, stamp, order=call, body=body, content=content)
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return time_from_epoch(body_object(item).get("timestamp"), "timestamp")

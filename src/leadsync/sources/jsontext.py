@@ -21,6 +21,7 @@ same value. Imports nothing of ours.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from contextlib import suppress
@@ -28,7 +29,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "loads", "sorted_bytes"]
 
 _LONG_DIGITS_TEXT = re.compile(r"\d{19}", re.ASCII)
 _LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
@@ -53,3 +54,12 @@ def dumps(value: Any, exact: Callable[[Any], str]) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return exact(value)
+
+
+def sorted_bytes(value: Any) -> bytes:
+    """``value`` as JSON bytes with every object's keys sorted: the same bytes for the same
+    value, whatever order its keys came in (for a hash of it, never read back)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits, an unpaired surrogate
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()

@@ -32,7 +32,9 @@ Outreach signs no timestamp, so there is no time window.
 Dedupe key and times
 --------------------
 Key: ``stable_key("outreach", meta.eventName, data.type, data.id, data.attributes.updatedAt or
-meta.deliveredAt, order=data.id)``, kept as ``t:<time>:<data.id>:<hash>``. The event time is ``data.attributes.updatedAt``, else ``meta.deliveredAt``
+meta.deliveredAt, order=data.id, content=data)``, kept as ``t:<time>:<data.id>:<hash>:<content>``
+(two edits in one second — ``updatedAt`` goes to the second — are two events; a retry
+delivered later has the same ``data``). The event time is ``data.attributes.updatedAt``, else ``meta.deliveredAt``
 (which may lack an offset: read as UTC); it is the inbox's ``occurred_at`` and the
 ``occurred_at`` of record, owner and user events. Activities are timed when they happened (see
 below) and fall back to the event time.
@@ -265,7 +267,10 @@ class OutreachAdapter(Adapter):
         object_id = text(item, "data.id", required=True)
         stamp = get_path(item, ATTR + "updatedAt") or get_path(item, DELIVERED_AT)
         kind = text(item, "data.type")
-        return stable_key("outreach", name, kind, object_id, stamp, order=object_id)
+        content = item.get("data")  # not meta: its deliveredAt may change on a retry
+        return stable_key(
+            "outreach", name, kind, object_id, stamp, order=object_id, content=content
+        )
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return _time(item, ATTR + "updatedAt") or _time(item, DELIVERED_AT)

@@ -21,7 +21,7 @@ HMAC-SHA1 keyed with the callback token); no timestamp, so no time window.
 Dedupe key and times
 --------------------
 Key: ``stable_key("salesloft", event, body.id, body.updated_at or body.created_at,
-order=body.id)``, kept as ``t:<time>:<body.id>:<hash>``. The event
+order=body.id, content=body)``, kept as ``t:<time>:<body.id>:<hash>:<content>``. The event
 time is ``updated_at``, else ``created_at``: the inbox's ``occurred_at`` and the ``occurred_at``
 of record and user events. Activities are timed when they happened (below), else at the
 event time.
@@ -249,7 +249,8 @@ class SalesloftAdapter(Adapter):
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         object_id = text(item, "id", required=True)
         stamp = get_path(item, "updated_at") or get_path(item, "created_at")
-        return stable_key("salesloft", _event_name(headers), object_id, stamp, order=object_id)
+        event = _event_name(headers)
+        return stable_key("salesloft", event, object_id, stamp, order=object_id, content=item)
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return _time(item, "updated_at") or _time(item, "created_at")
