@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from leadsync.model import CRM_SOURCE
@@ -177,4 +178,39 @@ def test_a_person_choosing_the_owner_the_record_has_is_protected_as_their_choice
     assert last["reason"].startswith(
         "kept 101: a person set the owner in the CRM at 2026-11-03T09:00:00Z, protected for "
         "14 days until 2026-11-17T09:00:00Z"
+    )
+
+
+@pytest.mark.parametrize("taken_over", ["set-owner", "undo"])
+def test_the_integrations_next_events_after_its_owner_won_over_a_newer_change_are_not_stale(
+    workspace: Workspace, taken_over: str
+) -> None:
+    """integration_wins takes its owner over a person's change (or an undo) made after its
+    events: its own later events still apply in their order, and only an older one of its
+    own is stale — against the time it gave the owner, not the person's (a QA pass found
+    4 of 5 in-order events ignored as "arrived out of order")."""
+    ownership = {"default": "integration_wins", "protect_manual_days": 0}
+    workspace.apply_config(workspace_config({"dialer": settings(ownership=ownership)}))
+    workspace.ingest(
+        "dialer",
+        [
+            contact_line("p-1", "u-1", "2026-11-01T10:00:00Z"),
+            contact_line("p-1", "u-9", "2026-11-01T11:00:00Z", event_id="b"),
+        ],
+    )
+    kim = record_by_external(workspace, "p-1")["id"]
+    if taken_over == "set-owner":
+        workspace.set_owner("contact", kim, "104", at="2026-11-03T09:00:00.000Z")
+    else:
+        workspace.undo(event_id="b", at="2026-11-03T09:00:00.000Z")
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-01T12:00:00Z")])
+    assert owner_of(workspace, "p-1") == "102"
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T13:00:00Z")])
+    assert owner_of(workspace, "p-1") == "101"
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-01T12:30:00Z")])
+    assert owner_of(workspace, "p-1") == "101"
+    [last] = workspace.decisions(limit=1)
+    assert last["reason"] == (
+        "ignored: stale: the event happened at 2026-11-01T12:30:00Z, before the owner dialer "
+        "gave at 2026-11-01T13:00:00Z (it arrived out of order); the owner stays 101"
     )

@@ -402,7 +402,7 @@ class BatchDecider:
         if verdict.outcome is Outcome.SET:
             record.owner_id = verdict.owner_id
             record.owner_changed_at = max(record.owner_changed_at or "", at)
-            record.owner_source = source
+            record.owner_source, record.owner_source_at = source, at
             record.dirty = True
             self.owner_changes.append(decision)
         else:
@@ -441,6 +441,7 @@ class BatchDecider:
         if by_person and verdict.outcome is not Outcome.IGNORED:  # set, or the owner it had
             record.owner_changed_at = max(record.owner_changed_at or "", at)
             record.owner_source, record.manual_owner_at, record.dirty = CRM_SOURCE, at, True
+            record.owner_source_at = at
         return decision
 
     def assign_on_activity(self, record: RecordState, created: bool, event: Event) -> None:

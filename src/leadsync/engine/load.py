@@ -246,6 +246,7 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
         owner_source,
         manual_owner_at,
         origin,
+        owner_source_at,
     ) in store.load_records(connection, set(ids)):
         found[rid] = RecordState(
             rid,
@@ -265,6 +266,7 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
             owner_source,
             manual_owner_at,
             origin,
+            owner_source_at,
         )
     return found
 

@@ -45,6 +45,8 @@ class RecordState:
     manual_owner_at: str | None
     # How the record came to be when no tool sent it ("unknown_number"), else None.
     origin: str | None = None
+    # When the owner source last gave this owner, by its own clock (None: owner_changed_at).
+    owner_source_at: str | None = None
     new: bool = False
     dirty: bool = False
     # Properties or core fields changed (a full row update); otherwise only owner and times.
@@ -59,6 +61,7 @@ class RecordState:
             owner_changed_at=self.owner_changed_at,
             owner_source=self.owner_source,
             manual_owner_at=self.manual_owner_at,
+            owner_source_at=self.owner_source_at,
         )
 
     def core_fields(self) -> CoreFields:
@@ -74,9 +77,13 @@ class RecordState:
         as of then it still says so, and an older event of it arriving after this one is
         stale (rules/ownership.py, check 2)."""
         same = owner_id is not None and owner_id == self.owner_id
-        if same and source == self.owner_source and at > (self.owner_changed_at or at):
-            self.owner_changed_at = at
-            self.dirty = True
+        if same and source == self.owner_source:
+            if at > (self.owner_changed_at or at):
+                self.owner_changed_at = at
+                self.dirty = True
+            if at > (self.owner_source_at or self.owner_changed_at or at):
+                self.owner_source_at = at
+                self.dirty = True
 
     def owner_row(self) -> dict[str, Any]:
         return {
@@ -86,6 +93,7 @@ class RecordState:
             "owner_changed_at": self.owner_changed_at,
             "owner_source": self.owner_source,
             "manual_owner_at": self.manual_owner_at,
+            "owner_source_at": self.owner_source_at,
         }
 
     def row(self) -> dict[str, Any]:
@@ -107,6 +115,7 @@ class RecordState:
             "owner_source": self.owner_source,
             "manual_owner_at": self.manual_owner_at,
             "origin": self.origin,
+            "owner_source_at": self.owner_source_at,
         }
 
 

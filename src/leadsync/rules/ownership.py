@@ -43,6 +43,8 @@ class OwnerContext:
     owner_changed_at: str | None = None
     owner_source: str | None = None
     manual_owner_at: str | None = None
+    # When the owner source last gave the owner, by its clock (None: owner_changed_at).
+    owner_source_at: str | None = None
 
 
 @dataclass(slots=True)
@@ -114,14 +116,15 @@ def decide_owner(
                 f"{display_ts(occurred_at)}, before the owner was last given, at "
                 f"{display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
             )
-        if integration is not None and ctx.owner_source == integration:
+        given_at = ctx.owner_source_at or ctx.owner_changed_at
+        if integration is not None and ctx.owner_source == integration and occurred_at < given_at:
             return Verdict(
                 Outcome.IGNORED,
                 current,
                 proposed,
                 f"ignored: stale: the event happened at {display_ts(occurred_at)}, before the "
-                f"owner {integration} gave at {display_ts(ctx.owner_changed_at)} (it arrived "
-                f"out of order); the owner stays {_who(current)}",
+                f"owner {integration} gave at {display_ts(given_at)} (it arrived out of "
+                f"order); the owner stays {_who(current)}",
             )
     if proposed is None:
         return Verdict(

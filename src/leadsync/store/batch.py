@@ -336,7 +336,7 @@ def load_learned_emails(
 
 _RECORD_COLUMNS = tuple(c.name for c in records.c if c.name != "properties")
 _ACTIVITY_COLUMNS = tuple(c.name for c in activities.c if c.name != "properties")
-_OWNER_COLUMNS = ("owner_id", "owner_changed_at", "owner_source")
+_OWNER_COLUMNS = ("owner_id", "owner_changed_at", "owner_source", "owner_source_at")
 _DO_NOTHING = "ON CONFLICT DO NOTHING"
 
 
@@ -403,9 +403,11 @@ def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) ->
 def set_owners(
     connection: Connection, rows: Sequence[Mapping[str, Any]], *, end_protection: bool = False
 ) -> None:
-    """Set records' owners: rows of id, owner_id, owner_changed_at, owner_source; with
-    ``end_protection``, a person's protected choice ends too (``manual_owner_at`` cleared:
-    an owner nobody is known to have chosen by hand)."""
+    """Set records' owners: rows of id, owner_id, owner_changed_at, owner_source (given then:
+    ``owner_source_at`` is ``owner_changed_at``); with ``end_protection``, a person's
+    protected choice ends too (``manual_owner_at`` cleared: an owner nobody is known to have
+    chosen by hand)."""
+    rows = [{**row, "owner_source_at": row["owner_changed_at"]} for row in rows]
     if not end_protection:
         _update_many(connection, records, "id", rows, _OWNER_COLUMNS)
         return

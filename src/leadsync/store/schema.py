@@ -168,6 +168,12 @@ records = Table(
     # How the record came to be when no tool sent it: "unknown_number" (a contact created
     # for a call's number that no contact had: unknown_counterpart policy create).
     Column("origin", String(16)),
+    # When (by its own clock) the owner source last gave the owner the record has: an older
+    # event of the same source arriving later is stale against it. owner_changed_at is
+    # later where the owner was taken over a newer change of another source (the integration
+    # wins over a person's change): that does not make the source's next events stale.
+    # Null (rows from before migration 0022): owner_changed_at stands for it.
+    Column("owner_source_at", TS),
     Index("ix_records_type_email", "type", "email"),
     Index("ix_records_type_domain", "type", "domain"),
     Index("ix_records_owner", "owner_id"),
