@@ -13,7 +13,7 @@ import yaml
 
 from leadsync.errors import ConfigError
 from leadsync.ops.settings_form import change_from_form
-from leadsync.settings import load_config
+from leadsync.settings import dump_config, load_config
 from leadsync.workspace import Workspace
 from tests.helpers import settings, workspace_config
 
@@ -192,3 +192,30 @@ def test_the_console_form_sends_numbers_an_api_body_of_text_is_refused(
         "<api>: integrations.dialer.associations.max_deals: expected a whole number; got '3' "
         "(text: write 3 without quotes); allowed: a whole number from 1 to 100"
     )
+
+
+WHOLE_NUMBERS = [(path, good, allowed) for path, good, allowed in NUMBERS if WHOLE in allowed]
+
+
+@pytest.mark.parametrize(
+    ("path", "good", "allowed"), WHOLE_NUMBERS, ids=[_key_path(p) for p, _, _ in WHOLE_NUMBERS]
+)
+def test_every_whole_number_takes_a_whole_float_and_refuses_a_fraction(
+    path: tuple[Any, ...], good: int, allowed: str
+) -> None:
+    """As the README says (``4.0`` for 4) — for every whole number; ``max_deals`` refused it."""
+    load_config(_document(path, float(good)), "ws.yaml")
+    problem = _refusal(_document(path, good + 0.5))
+    assert problem.endswith(f"got {good + 0.5}; allowed: {allowed}"), problem
+
+
+@pytest.mark.parametrize("text_id", ["1e3", "+1E-3", "0o17", "0x1F", ".5", "101", "1_000"])
+def test_an_id_that_yaml_1_2_reads_as_a_number_is_exported_quoted(text_id: str) -> None:
+    """PyYAML reads YAML 1.1, where ``1e3`` is text; yq, ruamel and Go's yaml.v3 read YAML
+    1.2, where it is the number 1000: the export quotes it, so the file says text to both."""
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["owners"][0]["id"] = text_id
+    data["teams"]["sdr"] = [text_id]
+    exported = dump_config(load_config(yaml.safe_dump(data), "ws.yaml"))
+    assert f"id: '{text_id}'" in exported or f'id: "{text_id}"' in exported, exported
+    assert load_config(exported, "ws.yaml").owners[0].id == text_id

@@ -19,6 +19,7 @@ written without ``.0``, as people wrote ``14``, not ``14.0``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,10 +96,20 @@ class _Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper, minus a round-trip bug with Unicode line breaks."""
 
 
+# What YAML 1.2's core schema reads as a number and PyYAML (YAML 1.1) writes unquoted: ``1e3``
+# (1.1 wants a dot in a float), ``0o17``. Quoted, the file says text to yq, ruamel and Go's
+# yaml.v3 too, which read it as the number 1000 when the file is edited in git.
+_YAML12_NUMBER = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+)
+
+
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     # With allow_unicode, PyYAML writes U+0085 (NEL) raw into a single-quoted scalar, where the
     # reader folds it; double quotes make the emitter escape it (``\N``).
-    style = '"' if any(ch in data for ch in "\x85\u2028\u2029") else None
+    style: str | None = '"' if any(ch in data for ch in "\x85\u2028\u2029") else None
+    if style is None and _YAML12_NUMBER.fullmatch(data):
+        style = "'"
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

@@ -43,6 +43,7 @@ from leadsync.settings.base import (
     SettingsModel,
     StrictBool,
     Text,
+    WholeNumber,
     entries,
     env_var_name,
     given_fields,
@@ -291,7 +292,7 @@ class AssociationSettings(SettingsModel):
     primary: RecordType = RecordType.CONTACT
     company: CompanyAssociation = CompanyAssociation.PRIMARY
     deal: DealAssociation = DealAssociation.MOST_RECENT_OPEN
-    max_deals: int = Field(default=5, ge=1, le=100, strict=True)
+    max_deals: WholeNumber = Field(default=5, ge=1, le=100)
 
     @field_validator("primary")
     @classmethod
