@@ -626,6 +626,29 @@ def test_a_password_in_the_destination_url_is_refused_and_not_shown(
     assert stored.base_url == "https://me:pw@hs.test"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com/?token=S3cretPassw0rd",
+        "https://api.example.com/v3/S3cretPassw0rd",
+        "https://api.example.com#S3cretPassw0rd",
+    ],
+)
+def test_a_path_or_query_in_the_destination_url_is_refused_and_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """A URL pasted with ``?token=…`` is the mistake the check catches: it is not echoed."""
+    text = EXAMPLE + f"destination: {{kind: hubspot, base_url: '{url}'}}\n"
+    assert problems_of(tmp_path, monkeypatch, text) == [
+        f"team.yaml:{text.count(chr(10))}: destination.base_url: 'https://api.example.com' "
+        "followed by a path, query or fragment (not shown) is not a base URL; allowed: "
+        "http(s)://host[:port], no path (e.g. https://api.hubapi.com)"
+    ]
+    plain = EXAMPLE + "destination: {kind: hubspot, base_url: 'ftp://hs.test'}\n"
+    [problem] = problems_of(tmp_path, monkeypatch, plain)
+    assert "'ftp://hs.test' is not a base URL" in problem
+
+
 def test_active_owners_sharing_an_email_are_taken_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

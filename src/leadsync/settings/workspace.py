@@ -140,8 +140,16 @@ class DestinationSettings(SettingsModel):
                 "variable token_env names"
             )
         if not re.match(r"^https?://[^\s/?#]+(:[0-9]+)?/?$", value):
+            # A path or query is shown as such, never as written: it may hold a token.
+            head = re.match(r"^[a-z][a-z0-9+.-]*://[^/?#]*", value, re.IGNORECASE)
+            tail = value[head.end() :] if head else ""
+            given = (
+                f"{show(head.group())} followed by a path, query or fragment (not shown)"
+                if head and tail.strip("/")
+                else show(value)
+            )
             raise own_error(
-                f"{show(value)} is not a base URL; allowed: http(s)://host[:port], no path "
+                f"{given} is not a base URL; allowed: http(s)://host[:port], no path "
                 "(e.g. https://api.hubapi.com)"
             )
         return value.rstrip("/")
