@@ -28,7 +28,7 @@ def test_a_team_dropped_with_policy_leave_is_listed_in_place_saying_why(
     assert proposal.preview.summary.split("; ") == [
         "users.unmapped.policy: round_robin → leave",
         "users.unmapped.team: sdr → (not set: not allowed with policy leave)",
-        "activities.note.enabled: True → False",
+        "activities.note.enabled: true → false",
     ]
 
 
@@ -48,3 +48,28 @@ def test_keys_no_longer_set_keep_their_place_in_the_settings_order() -> None:
         "users.unmapped.owner: 101 → (not set: not allowed with policy round_robin); "
         "users.unmapped.team: (not set) → sdr"
     )
+
+
+def test_values_are_shown_as_the_settings_file_writes_them() -> None:
+    """Lists of objects, booleans and tuples in YAML's flow style, a key not set left out —
+    not Python's ``{'id': 'u-1', 'name': None}`` or ``True`` (``rollout status`` showed
+    those to an admin reviewing a change before promoting it)."""
+    before = {
+        "users": {
+            "directory": [
+                {"id": "u-1", "email": "ANA@acme.test", "name": "Ana Ng"},
+                {"id": "u-3", "email": "cy@acme.test", "name": None},
+            ]
+        },
+        "activities": {"call": {"enabled": True, "skip_outcomes": ("no_answer", "busy")}},
+    }
+    after = {
+        "users": {"directory": []},
+        "activities": {"call": {"enabled": False, "skip_outcomes": ()}},
+    }
+    assert summarize(before, after).split("; ") == [
+        "users.directory: [{id: u-1, email: ANA@acme.test, name: Ana Ng}, "
+        "{id: u-3, email: cy@acme.test}] → []",
+        "activities.call.enabled: true → false",
+        "activities.call.skip_outcomes: [no_answer, busy] → []",
+    ]

@@ -312,9 +312,9 @@ def test_a_boolean_option_is_a_checkbox_ticked_unticked_and_cleared(
     assert re.search(r'<input type="checkbox" id="vendor-require_timestamp"(?![^>]*checked)', page)
     assert 'id="vendor-require_timestamp-clear"' in page
     steps = [
-        ({"vendor.clear": ["require_timestamp"]}, None, "False → (not set)"),
-        ({"vendor.require_timestamp": ["true"]}, True, "(not set) → True"),
-        ({}, None, "True → (not set)"),  # unticked: off, which is its default
+        ({"vendor.clear": ["require_timestamp"]}, None, "false → (not set)"),
+        ({"vendor.require_timestamp": ["true"]}, True, "(not set) → true"),
+        ({}, None, "true → (not set)"),  # unticked: off, which is its default
     ]
     for ticked, expected, change in steps:
         sent = page_form(admin.get(page_url("dialer")).text)

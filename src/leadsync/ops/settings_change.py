@@ -171,12 +171,20 @@ def _flat(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _shown(value: Any) -> str:
+    """A value as the settings file writes it, in YAML's flow style: ``true``, ``[a, b]``,
+    ``{id: u-1, email: ana@acme.test}`` (a key not set left out), never Python's
+    ``True`` or ``{'id': 'u-1', 'name': None}``."""
     if value is None:
         return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        shown = (f"{k}: {_shown(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(shown) + "}"
     return str(value)
 
 
