@@ -38,6 +38,7 @@ from leadsync.observability import (
     Metrics,
     configure_logging,
     database_outage,
+    redacted_path,
     serve_metrics,
 )
 from leadsync.pipeline.inbox import InboxItem, write_items
@@ -577,6 +578,8 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
         samples = parse(httpx.get(f"http://127.0.0.1:{apart}/metrics").text)
         info = [dict(labels) for name, labels in samples if name == "leadsync_process_info"]
         assert info[0]["process"] == "web-7"
+        # A token put in the URL (by mistake) is never in a log line.
+        httpx.get(f"{base}/api/inbox", params={"token": ADMIN_TOKEN, "limit": 5})
     finally:
         lines = server.stop()
     assert all({"ts", "level", "logger", "message", "process"} <= line.keys() for line in lines)
@@ -586,9 +589,30 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
         ("/healthz", 200),
         ("/metrics", 401),
         ("/metrics", 200),
+        ("/api/inbox?token=[redacted]&limit=5", 401),
     }
     assert not [line for line in lines if "exc" in line]
     assert ADMIN_TOKEN not in json.dumps(lines)
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/webhooks/aircall?token=abc123", "/webhooks/aircall?token=[redacted]"),
+        (
+            "/api/inbox?limit=5&access_token=x&ApiKey=y",
+            "/api/inbox?limit=5&access_token=[redacted]&ApiKey=[redacted]",
+        ),
+        ("/api/x?client_secret=s#frag", "/api/x?client_secret=[redacted]#frag"),
+        (
+            "/api/dead-letters?integration=dialer&limit=10",
+            "/api/dead-letters?integration=dialer&limit=10",
+        ),
+        ("/healthz", "/healthz"),
+    ],
+)
+def test_an_access_line_names_no_secret_a_sender_put_in_the_url(path: str, logged: str) -> None:
+    assert redacted_path(path) == logged
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])

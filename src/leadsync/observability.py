@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -481,6 +482,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+# A query parameter whose name says it holds a secret (a sender that put a token in the URL:
+# ``/webhooks/aircall?token=…``, ``/api/inbox?access_token=…``).
+_SECRET_PARAM = re.compile(
+    r"([?&][^=&#]*(?:token|secret|key|pass|sig|auth|credential|session)[^=&#]*=)[^&#]*",
+    re.IGNORECASE,
+)
+
+
+def redacted_path(path: str) -> str:
+    """A request's path and query for a log line, the values of secret-looking parameters
+    replaced by ``[redacted]``: a secret is never in a log line, wherever a sender put it."""
+    return _SECRET_PARAM.sub(r"\1[redacted]", path) if "?" in path else path
+
+
+class _RedactQuery(logging.Filter):
+    """uvicorn's access lines with :func:`redacted_path` (text and JSON alike)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            path = args[2]
+            if isinstance(path, str) and "?" in path:
+                record.args = (args[0], args[1], redacted_path(path), args[3], args[4])
+        return True
+
+
 TEXT_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
@@ -506,6 +533,7 @@ def configure_logging(fmt: str = "text", level: str = "info", process: str | Non
     Calling it again replaces the handler it installed."""
     handler = _Stderr()
     handler.set_name("leadsync")
+    handler.addFilter(_RedactQuery())
     if fmt == "json":
         handler.setFormatter(JsonFormatter(process))
     else:
