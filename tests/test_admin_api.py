@@ -414,6 +414,27 @@ def test_settings_that_are_not_an_object_are_refused(ws: Workspace, server: Live
     assert config_to_dict(ws.export_config()) == before
 
 
+def test_the_document_says_what_get_gives_back_and_put_takes(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """An activity type's ``true``/``false`` shorthand, which GET returns and PUT accepts, is
+    in the schema; an empty filter or ``since`` is refused as the document says."""
+    document = httpx.get(f"{server.base_url}/openapi.json").json()
+    activity = document["components"]["schemas"]["ActivityTypeSettings"]
+    assert any(option.get("type") == "boolean" for option in activity["anyOf"])
+    current = server.client.get("/api/integrations/dialer/settings").json()
+    assert any(isinstance(v, bool) for v in current["activities"].values())
+    assert server.client.put("/api/integrations/dialer/settings", json=current).status_code == 200
+    params = document["paths"]["/api/dead-letters"]["get"]["parameters"]
+    [integration] = [p for p in params if p["name"] == "integration"]
+    assert "minLength" in json.dumps(integration["schema"])
+    empty = server.client.get("/api/dead-letters", params={"integration": ""})
+    assert "query.integration" in problem_of(empty, 400)["detail"]
+    replay = server.client.post("/api/replay", json={"integration": "dialer", "settings": {}})
+    assert replay.status_code in (400, 422)
+    assert "expected the keys to change" in replay.json()["detail"], replay.text
+
+
 # ------------------------------------------------------------------ inbox and dead letters
 
 

@@ -209,7 +209,7 @@ class ReplayRequest(BaseModel):
 
     integration: str
     settings: dict[str, Any] = Field(description=PROPOSED_SETTINGS)
-    since: str | None = Field(None, description=SINCE)
+    since: str | None = Field(None, description=SINCE, min_length=1)
 
 
 class ExternalUser(BaseModel):
@@ -251,6 +251,12 @@ SETTINGS_BODY = {
         },
     }
 }
+
+
+IntegrationFilter = Annotated[
+    str | None,
+    Query(description="Only this integration's (a name it has).", min_length=1),
+]
 
 
 def _settings_schema(schema: dict[str, Any]) -> None:
@@ -375,7 +381,7 @@ def build_router(
     @router.get("/inbox", summary="Inbox rows, newest first")
     def list_inbox(
         status: InboxStatus | None = None,
-        integration: str | None = None,
+        integration: IntegrationFilter = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         before: Before = None,
     ) -> list[InboxRow]:
@@ -397,7 +403,7 @@ def build_router(
 
     @router.get("/dead-letters", summary="Dead letters, newest first")
     def list_dead_letters(
-        integration: str | None = None,
+        integration: IntegrationFilter = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         include_resolved: bool = False,
         before: Before = None,
@@ -410,7 +416,7 @@ def build_router(
         return [DeadLetter(**row) for row in rows]
 
     @router.get("/dead-letters/count", summary="How many dead letters are open")
-    def count_dead_letters(integration: str | None = None) -> Count:
+    def count_dead_letters(integration: IntegrationFilter = None) -> Count:
         """An `integration` neither configured nor with rows here is 400, naming the
         configured ones."""
         known(integration)
@@ -460,7 +466,7 @@ def build_router(
 
     @router.get("/report", summary="The health report")
     def get_report(
-        since: Annotated[str, Query(description=SINCE)] = "7d",
+        since: Annotated[str, Query(description=SINCE, min_length=1)] = "7d",
     ) -> Report:
         """The JSON of `leadsync report --json`; `alerts` counts the findings that fire."""
         return workspace.report(since_ts(since))
@@ -508,7 +514,7 @@ def build_router(
     def list_review(
         status: ReviewStatus = "open",
         kind: ReviewKind | None = None,
-        integration: str | None = None,
+        integration: IntegrationFilter = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = PAGE,
         after: Annotated[
             int | None,

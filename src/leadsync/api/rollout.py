@@ -45,7 +45,7 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
         responses={400: PROBLEM_RESPONSES[400]},
     )
     def get_rollout(
-        name: str, since: Annotated[str | None, Query(description=SINCE)] = None
+        name: str, since: Annotated[str | None, Query(description=SINCE, min_length=1)] = None
     ) -> RolloutState:
         """Its share of records (`percent` null: no rollout), each key its proposed settings
         change against the current ones, and the owner decisions and activity skips made

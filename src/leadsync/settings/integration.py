@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any, Union
 
 from pydantic import (
     Field,
+    GetJsonSchemaHandler,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from leadsync.model import (
     CALL_OUTCOMES,
@@ -225,6 +228,15 @@ class ActivityTypeSettings(SettingsModel):
         if not isinstance(data, dict | ActivityTypeSettings):
             raise own_error(f"expected true, false or a mapping; got {show(data)}")
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The shorthand is documented as what it is: what GET gives back, PUT takes.
+        settings = handler.resolve_ref_schema(handler(core_schema))
+        shorthand = {"type": "boolean", "description": "true/false: {enabled: true/false}"}
+        return {"anyOf": [dict(settings), shorthand], "title": settings.get("title", cls.__name__)}
 
     def _shorter(self, data: dict[str, Any]) -> Any:
         # Nothing but `enabled` is set: `true`/`false` says it all; else `enabled` comes first.

@@ -142,10 +142,14 @@ def _proposed(
             raise refused()
         entry, document = found[key], where
     if not isinstance(entry, dict) or not entry:
-        got = show(entry) if entry else "nothing"
-        problems.append(
-            place.problem(document, f"expected the integration's settings (a mapping); got {got}")
-        )
+        if isinstance(entry, dict):  # {}: a mapping, but of nothing to propose
+            why = (
+                "expected the keys to change (e.g. ownership: {default: integration_wins}); got {}"
+            )
+        else:
+            got = show(entry) if entry else "nothing"
+            why = f"expected the integration's settings (a mapping); got {got}"
+        problems.append(place.problem(document, why))
     before = current.integrations.get(name) if current is not None else None
     if isinstance(entry, dict) and entry:
         kind = entry.get("kind") or (before.kind if before is not None else None)
