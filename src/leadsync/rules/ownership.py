@@ -266,19 +266,19 @@ def decide_against_crm(
     the record already existed in the CRM (``matched``: found by email or domain).
 
     The pending change (``ctx.owner_id``, made at ``ctx.owner_changed_at``) is decided again
-    by :func:`decide_owner` against the record as the CRM has it: a change seen in the CRM
-    counts as made at ``seen_at`` (so under bidirectional it is the most recent one); a record
-    the CRM already had counts as existing, its owner dated ``crm_changed_at`` when the CRM
-    says when it was assigned (HubSpot's ``hubspot_owner_assigneddate``; under bidirectional,
-    an older change of leadsync's then does not replace it). The verdict's ``owner_id`` is
-    the owner to keep.
+    by :func:`decide_owner` against the record as the CRM has it: the CRM's owner is dated
+    ``crm_changed_at`` when the CRM says when it was assigned (HubSpot's
+    ``hubspot_owner_assigneddate``) — under bidirectional a newer change of leadsync's then
+    replaces it and an older one does not, whether the record was matched or created by
+    leadsync and changed there since — else ``seen_at`` (the most recent change, then). The
+    verdict's ``owner_id`` is the owner to keep.
     """
     ours = ctx.owner_id
     crm = OwnerContext(
         record_type=ctx.record_type,
         is_new=False,
         owner_id=crm_owner,
-        owner_changed_at=crm_changed_at if matched else seen_at,
+        owner_changed_at=crm_changed_at or seen_at,
         owner_source="crm-side",
     )
     mapping = (
@@ -293,9 +293,13 @@ def decide_against_crm(
         why = f"the {ctx.record_type.value} already existed in the CRM with owner {_who(crm_owner)}"
     else:
         was = f"; leadsync last wrote {_who(last_written)}" if last_written != crm_owner else ""
+        when = (
+            f"changed there at {display_ts(crm_changed_at)}"
+            if crm_changed_at
+            else f"seen at {display_ts(seen_at)}"
+        )
         why = (
-            f"before the push, the CRM's owner had been changed to {_who(crm_owner)} "
-            f"(seen at {display_ts(seen_at)}{was})"
+            f"before the push, the CRM's owner had been changed to {_who(crm_owner)} ({when}{was})"
         )
     if verdict.owner_id != ours:  # the CRM's owner stays: leadsync's record takes it
         return Verdict(

@@ -77,7 +77,9 @@ class Cycle(CreatesMixin, UpdatesMixin):
             hubspot_owners,
             self.matched,
         )
-        self.links_of_matched([o for o in fresh if (kind, o.id) not in self.failed])
+        # Matched objects, and retried ones (a refused link among them), send every link.
+        again = [o for o in changed if "retry" in o.changes and o not in fresh]
+        self.links_of_matched([o for o in fresh + again if (kind, o.id) not in self.failed])
 
     def hold_back(self, objs: list[PushObject]) -> list[PushObject]:
         """The objects to send now. With more changes queued behind the slice, a type that

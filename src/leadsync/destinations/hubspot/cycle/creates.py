@@ -15,7 +15,7 @@ from typing import Any
 
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
-from leadsync.destinations.hubspot.cycle.results import ResultsMixin
+from leadsync.destinations.hubspot.cycle.results import untold_error
 from leadsync.destinations.hubspot.cycle.slice import (
     BATCH,
     PushObject,
@@ -44,7 +44,7 @@ class CreateBatch:
     links: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
-class CreatesMixin(ResultsMixin, LinksMixin):
+class CreatesMixin(LinksMixin):
     """Finding or creating the objects HubSpot does not know by id yet."""
 
     def reconcile(
@@ -206,6 +206,7 @@ class CreatesMixin(ResultsMixin, LinksMixin):
                     created += self.handle_create(sub, sub_answer, hubspot_owners)
             return created
         created = []
+        told: set[str] = set()  # the inputs the answer names, by trace id
         for item in answer.body.get("results") or []:
             trace = item.get("objectWriteTraceId") or (item.get("properties") or {}).get(
                 LEADSYNC_ID
@@ -213,15 +214,28 @@ class CreatesMixin(ResultsMixin, LinksMixin):
             done = batch.by_lid.get(str(trace))
             if done is None:
                 continue
+            told.add(str(trace))
             self.ids[(done.kind, done.id)] = str(item["id"])
             self.created_now.add((done.kind, done.id))
             created.append(done)
+        untraced = []
         for error in answer.body.get("errors") or []:
             context = error.get("context") or {}
-            for trace in context.get("objectWriteTraceId") or []:
-                bad = batch.by_lid.get(str(trace))
+            traces = [str(t) for t in context.get("objectWriteTraceId") or []]
+            if not any(t in batch.by_lid for t in traces):
+                untraced.append(error)
+            for trace in traces:
+                bad = batch.by_lid.get(trace)
                 if bad is not None:
+                    told.add(trace)
                     self.refused(bad, "create", answer, error)
+        # An input the answer names neither among the created nor the refused (an error
+        # whose context names no input): its one such error, else a failure saying so — its
+        # retry looks it up by leadsync_id first, so one HubSpot did create is not made twice.
+        untold = [obj for lid, obj in batch.by_lid.items() if lid not in told]
+        for obj in untold:
+            error = untraced[0] if len(untold) == len(untraced) == 1 else untold_error(answer)
+            self.refused(obj, "create", answer, error)
         for obj in created:
             self.result.count(self.result.created, obj.type)
             self.made_with_create(obj, batch.links[obj.id])

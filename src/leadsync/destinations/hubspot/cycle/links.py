@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.destinations.hubspot.cycle.slice import BATCH, CycleBase, PushObject, in_chunks
+from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.results import ResultsMixin
+from leadsync.destinations.hubspot.cycle.slice import BATCH, PushObject, in_chunks
 from leadsync.destinations.hubspot.objects import association_type
 from leadsync.store import push as push_store
 
 log = logging.getLogger("leadsync.push")
 
+# A link to make: from type, to type, from HubSpot id, to HubSpot id, association type ids,
+# and the object whose change asks for it (a refusal is its push failure).
+Pair = tuple[str, str, str, str, list[int], PushObject]
 
-class LinksMixin(CycleBase):
+
+class LinksMixin(ResultsMixin):
     """Sending associations."""
 
     def create_associations(self, obj: PushObject) -> list[tuple[str, dict[str, Any]]]:
@@ -63,7 +69,7 @@ class LinksMixin(CycleBase):
     def late_links(self, created: Sequence[PushObject]) -> None:
         """Links of new objects to counterparts HubSpot has, that the create could not carry
         (HubSpot defines their type only from the other side, e.g. lead -> call)."""
-        pairs: list[tuple[str, str, str, str, list[int]]] = []
+        pairs: list[Pair] = []
         for obj in created:
             for other_kind, other_id, primary in self.links_of(obj):
                 other_hs = self.ids.get((other_kind, other_id))
@@ -74,9 +80,8 @@ class LinksMixin(CycleBase):
                     continue
                 reverse = association_type_ids(other_type, obj.type, primary)
                 if reverse:
-                    pairs.append(
-                        (other_type, obj.type, other_hs, self.ids[(obj.kind, obj.id)], reverse)
-                    )
+                    mine = self.ids[(obj.kind, obj.id)]
+                    pairs.append((other_type, obj.type, other_hs, mine, reverse, obj))
         self.send_links(pairs)
 
     def links_of_matched(self, objs: Sequence[PushObject]) -> None:
@@ -86,7 +91,7 @@ class LinksMixin(CycleBase):
         activities pushed while the object had no HubSpot id (a call whose contact waited for
         its email) went without their link to it. HubSpot keeps a link once: sending one it
         has changes nothing."""
-        pairs: list[tuple[str, str, str, str, list[int]]] = []
+        pairs: list[Pair] = []
         for obj in objs:
             mine = self.ids.get((obj.kind, obj.id))
             if mine is None:
@@ -97,13 +102,13 @@ class LinksMixin(CycleBase):
                 if other_hs is None or other_type is None:
                     continue  # its own create carries the link
                 if forward := association_type_ids(obj.type, other_type, primary):
-                    pairs.append((obj.type, other_type, mine, other_hs, forward))
+                    pairs.append((obj.type, other_type, mine, other_hs, forward, obj))
                 elif reverse := association_type_ids(other_type, obj.type, primary):
-                    pairs.append((other_type, obj.type, other_hs, mine, reverse))
+                    pairs.append((other_type, obj.type, other_hs, mine, reverse, obj))
         self.send_links(pairs)
 
     def send_association_changes(self, objs: Sequence[PushObject]) -> None:
-        pairs: list[tuple[str, str, str, str, list[int]]] = []
+        pairs: list[Pair] = []
         for obj in objs:
             mine = self.ids.get((obj.kind, obj.id))
             if mine is None:
@@ -119,9 +124,9 @@ class LinksMixin(CycleBase):
                 )
                 forward = association_type_ids(obj.type, other_type, primary)
                 if forward:
-                    pairs.append((obj.type, other_type, mine, other_hs, forward))
+                    pairs.append((obj.type, other_type, mine, other_hs, forward, obj))
                 elif reverse := association_type_ids(other_type, obj.type, primary):
-                    pairs.append((other_type, obj.type, other_hs, mine, reverse))
+                    pairs.append((other_type, obj.type, other_hs, mine, reverse, obj))
         self.send_links(pairs)
 
     def push_links(self) -> None:
@@ -133,39 +138,82 @@ class LinksMixin(CycleBase):
         ]
         self.send_association_changes(pending)
 
-    def send_links(self, pairs: Sequence[tuple[str, str, str, str, list[int]]]) -> None:
-        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for from_type, to_type, from_id, to_id, type_ids in pairs:
+    def send_links(self, pairs: Sequence[Pair]) -> None:
+        """Make the links through the v4 batch API. One HubSpot does not make — refused, or
+        left out of its answer — is a push failure of the object that asked for it (retried,
+        it sends its links again); never a log line alone."""
+        grouped: dict[tuple[str, str], list[tuple[dict[str, Any], PushObject]]]
+        grouped = defaultdict(list)
+        for from_type, to_type, from_id, to_id, type_ids, obj in pairs:
             link = link_of(from_type, from_id, to_type, to_id)
             if link in self.linked:
                 continue  # made this cycle already: with a create, or from the other side
             self.linked.add(link)
+            types = [
+                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t} for t in type_ids
+            ]
             grouped[(from_type, to_type)].append(
-                {
-                    "from": {"id": from_id},
-                    "to": {"id": to_id},
-                    "types": [
-                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}
-                        for t in type_ids
-                    ],
-                }
+                ({"from": {"id": from_id}, "to": {"id": to_id}, "types": types}, obj)
             )
+        batches = [
+            (from_type, to_type, list(chunk))
+            for (from_type, to_type), inputs in grouped.items()
+            for chunk in in_chunks(inputs, BATCH)
+        ]
         requests = [
             (
                 "POST",
                 self.p.paths.association_batch(from_type, to_type, "create"),
-                {"inputs": list(chunk)},
+                {"inputs": [inp for inp, _obj in chunk]},
             )
-            for (from_type, to_type), inputs in grouped.items()
-            for chunk in in_chunks(inputs, BATCH)
+            for from_type, to_type, chunk in batches
         ]
-        for (_m, path, body), answer in zip(requests, self.send_all(requests), strict=True):
-            errors = answer.body.get("errors") or []
-            if not answer.ok and answer.status != 207:
-                errors = [answer.body] * len(body["inputs"])
-            self.result.associations += len(body["inputs"]) - len(errors)
-            for error in errors[:5]:
-                log.warning("HubSpot refused an association (%s): %s", path, error.get("message"))
+        for (from_type, to_type, chunk), answer in zip(
+            batches, self.send_all(requests), strict=True
+        ):
+            made = _links_made(answer, [inp for inp, _obj in chunk])
+            self.result.associations += len(made)
+            for index, (inp, obj) in enumerate(chunk):
+                if index not in made:
+                    from_id, to_id = inp["from"]["id"], inp["to"]["id"]
+                    error = _error_naming(answer, {from_id, to_id})
+                    what = f"the link {from_type} {from_id} → {to_type} {to_id} (HubSpot ids)"
+                    message = str(error.get("message") or answer.error_text())
+                    self.fail(obj, "associate", answer, {**error, "message": f"{what}: {message}"})
+
+
+def _links_made(answer: Answer, inputs: Sequence[Mapping[str, Any]]) -> set[int]:
+    """The inputs HubSpot made, by their index: those its results name (a 201 or 207); all
+    of a success that lists none; none of a refusal."""
+    if not answer.ok and answer.status != 207:
+        return set()
+    results = answer.body.get("results")
+    if results is None and answer.status != 207:
+        return set(range(len(inputs)))
+    pairs = {
+        (str(r.get("fromObjectId")), str(r.get("toObjectId")))
+        for r in results or []
+        if isinstance(r, Mapping)
+    }
+    return {
+        i for i, inp in enumerate(inputs) if (str(inp["from"]["id"]), str(inp["to"]["id"])) in pairs
+    }
+
+
+def _error_naming(answer: Answer, ids: set[str]) -> Mapping[str, Any]:
+    """The error of the answer about these HubSpot ids (its context names one), else its only
+    error, else one that says HubSpot said nothing about them."""
+    errors = [e for e in answer.body.get("errors") or [] if isinstance(e, Mapping)]
+    if not answer.ok and answer.status != 207 and not errors:
+        errors = [answer.body]
+    for error in errors:
+        context = error.get("context") or {}
+        named = {str(v) for values in context.values() if isinstance(values, list) for v in values}
+        if named & ids:
+            return error
+    if len(errors) == 1:
+        return errors[0]
+    return {"message": f"HubSpot's answer ({answer.status}) made it and said nothing of it"}
 
 
 def link_of(type_a: str, id_a: str, type_b: str, id_b: str) -> frozenset[tuple[str, str]]:

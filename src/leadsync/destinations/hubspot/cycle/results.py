@@ -184,6 +184,15 @@ class ResultsMixin(CycleBase):
         self.write(record)
 
 
+def untold_error(answer: Answer) -> dict[str, Any]:
+    """The failure of an input HubSpot's answer names neither among the done nor among the
+    refused (HubSpot does not promise an error's ``context``)."""
+    return {
+        "message": f"HubSpot's answer ({answer.status}) names this input neither among the "
+        "done nor among the refused: not known whether it was applied; a retry sends it again"
+    }
+
+
 _CATEGORY_STATUS = {"VALIDATION_ERROR": 400, "CONFLICT": 409, "OBJECT_NOT_FOUND": 404}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
+from leadsync.destinations.hubspot.cycle.results import untold_error
 from leadsync.destinations.hubspot.cycle.slice import (
     BATCH,
     PushObject,
@@ -131,6 +132,13 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
                 )
                 self.handle_update(object_type, half, wanted, sub_answer)
             return
+        results = answer.body.get("results")
+        if results is not None or answer.status == 207:  # done: those the answer names
+            named = {str(r.get("id")) for r in results or [] if isinstance(r, Mapping)}
+            for hs, obj in by_hs.items():
+                if hs not in named and hs not in refused:
+                    refused.add(hs)
+                    self.fail(obj, "update", answer, untold_error(answer))
         done = [o for hs, o in by_hs.items() if hs not in refused]
         owners: dict[int, str | None] = {}
         for obj in done:
