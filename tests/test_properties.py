@@ -232,7 +232,7 @@ def _reloaded(state: LoadedState) -> LoadedState:
         records[r.id] = RecordState(
             r.id, r.type, r.owner_id, r.email, r.domain, r.name, r.stage, r.is_closed, props,
             r.placeholder, r.created_at, r.updated_at, r.created_by, r.owner_changed_at,
-            r.owner_source, r.manual_owner_at,
+            r.owner_source, r.manual_owner_at, r.origin, r.owner_source_at,
         )  # fmt: skip
     by_email: dict[str, int] = {}
     by_domain: dict[str, int] = {}

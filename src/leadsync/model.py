@@ -331,6 +331,10 @@ class Event:
     associations: tuple[RecordRef, ...] = ()
     # A person made this change by hand in the source (HubSpot's CRM_UI), not an automation.
     manual: bool = False
+    # ``owner`` is the record's owner as the source has it, not a change this event makes (an
+    # edit of something else): taken by a record the event makes, never decided for one that
+    # exists (re-asserting it would undo a change made elsewhere since).
+    owner_unchanged: bool = False
     # When the vendor says this change happened, where that differs from ``occurred_at`` (an
     # activity's events are timed when the activity happened; their changes are ordered by
     # this). None: ``occurred_at``.

@@ -26,12 +26,10 @@ from leadsync.model import (
     display_ts,
 )
 from leadsync.rules import counterparts as rules
-from leadsync.rules import records as records_rules
 from leadsync.rules.associations import ChosenAssociation, choose_associations
-from leadsync.rules.records import PHONE_RECORD_TYPES, PHONE_SOURCES
+from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import Ambiguity, CounterpartPolicy, IntegrationSettings
-from leadsync.sources import adapter_class
-from leadsync.values import PhoneNumber, read_phone
+from leadsync.values import PhoneNumber
 
 if TYPE_CHECKING:
     from leadsync.engine.decide import BatchDecider
@@ -336,90 +334,6 @@ def ask_owner(
 # ------------------------------------------------------------ records and their numbers
 
 
-def take_phones(
-    d: BatchDecider,
-    record: RecordState,
-    properties: Mapping[str, Any],
-    old: Mapping[str, Any],
-    integration: str,
-    at: str,
-) -> Mapping[str, Any]:
-    """A contact's or lead's phone properties change: the phone index follows, and the
-    activities held for a number it gets attach to it (or, when other records have that
-    number too, become a question). Returns the properties to merge into the record's:
-    ``properties`` with who gave each number (:data:`~leadsync.rules.records.PHONE_SOURCES`),
-    less the phone properties a tool that sends whole lists gave null where the number stays
-    (another tool gave it: :func:`~leadsync.rules.records.phone_changes`)."""
-    if record.type not in PHONE_RECORD_TYPES:
-        return properties
-    settings = d.rules.integrations.get(integration)
-    region = settings.region if settings is not None else None
-    whole_list = settings is not None and adapter_class(settings.kind).phone_list_complete
-    changes = records_rules.phone_changes(
-        properties, old, integration, whole_list, region, at, record.created_by
-    )
-    merged = dict(properties)
-    stored = old.get(PHONE_SOURCES)
-    sources = dict(stored) if isinstance(stored, dict) else {}
-    for change in changes:
-        prop = change.prop
-        if change.source is not None:
-            sources[prop] = change.source
-        if change.outcome == records_rules.KEPT or (
-            change.outcome == records_rules.NONE and whole_list
-        ):
-            del merged[prop]  # the number it has stays (or it had none: nothing to note)
-            continue
-        if change.outcome in (records_rules.SAME, records_rules.NONE):
-            continue
-        phone = change.phone
-        _unindex(d, record.id, prop, old.get(prop), region)
-        if phone is None:
-            d.phone_rows[(record.id, prop)] = None
-            continue
-        d.phone_rows[(record.id, prop)] = {
-            "record_id": record.id,
-            "property": prop,
-            "record_type": record.type._value_,
-            "number": phone.key,
-            "valid": phone.number is not None,
-        }
-        if phone.number is None:
-            continue
-        d.by_phone.setdefault(phone.number, []).append((record.id, prop))
-        for held in list(d.held.get(phone.number, ())):
-            _attach_held(d, held, record, phone.number, at)
-    if sources and not (record.origin == rules.UNKNOWN_NUMBER and not old):
-        # (A contact made for a call's number has it from leadsync, not from a tool's
-        # contact: nothing is added to it, as its creation promises.)
-        merged[PHONE_SOURCES] = sources
-    return merged
-
-
-def _unindex(d: BatchDecider, record_id: int, prop: str, text: Any, region: str | None) -> None:
-    """The batch's phone index forgets the number a record's property had. It was read in
-    the region of the integration that gave it, which need not be this one's (a dialer in
-    GB, a CRM in FR): read in this region first, then in each other configured one."""
-    if text is None:
-        return
-    seen: set[str] = set()
-    for where in (region, *(s.region for s in d.rules.integrations.values()), None):
-        key = _index_key(text, where)
-        if key is None or key in seen:
-            continue
-        seen.add(key)
-        holders = d.by_phone.get(key)
-        if holders is not None and (record_id, prop) in holders:
-            holders.remove((record_id, prop))
-            return
-
-
-def _index_key(text: Any, region: str | None) -> str | None:
-    """The index key of a stored phone property (its E.164 form), if it has one."""
-    phone = read_phone(text, region) if text is not None else None
-    return phone.number if phone is not None else None
-
-
 def _unhold(d: BatchDecider, activity_id: int) -> None:
     """The activity waits for no number any more: out of the batch's held lists, and its
     held rows are deleted."""
@@ -436,7 +350,7 @@ def _release(d: BatchDecider, activity_id: int) -> None:
     d.new_holds[:] = [h for h in d.new_holds if h["activity_id"] != activity_id]
 
 
-def _attach_held(
+def attach_held(
     d: BatchDecider, held: HeldActivity, record: RecordState, number: str, at: str
 ) -> None:
     others = sorted(

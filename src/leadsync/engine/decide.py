@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities, counterparts, links
+from leadsync.engine import activities, counterparts, links, phones
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
     RECORD_IDS,
@@ -251,7 +251,7 @@ class BatchDecider:
             else record.properties
         )
         if record.type in PHONE_RECORD_TYPES and gives_phones(properties):
-            properties = counterparts.take_phones(self, record, properties, props, integration, at)
+            properties = phones.take_phones(self, record, properties, props, integration, at)
         props.update(properties)
         record.properties = props
         record.placeholder = False
@@ -501,7 +501,9 @@ class BatchDecider:
         else:
             record.updated_at = max(record.updated_at, event.occurred_at)
             record.dirty = True
-        if event.owner is not None or event.type is EventType.OWNER or created:
+        # An owner the event does not change is taken only by a record it makes.
+        given = event.owner is not None and (is_new or not event.owner_unchanged)
+        if given or event.type is EventType.OWNER or created:
             ownership = settings.ownership
             self.decide(
                 record,

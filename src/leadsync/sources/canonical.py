@@ -80,6 +80,7 @@ ALLOWED_KEYS = (
     "properties",
     "associations",
     "manual",
+    "owner_unchanged",
     "changed_at",
     "draft",
 )
@@ -177,6 +178,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["associations"] = [_ref_to_json(ref) for ref in event.associations]
     if event.manual:
         out["manual"] = True
+    if event.owner_unchanged:
+        out["owner_unchanged"] = True
     if event.changed_at is not None and event.changed_at != event.occurred_at:
         out["changed_at"] = event.changed_at
     if event.draft:
@@ -224,6 +227,15 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
             fail("manual", f"not allowed on a {kind.value} event (only on record and owner events)")
         if not isinstance(manual, bool):
             fail("manual", f"expected true or false, got {show(manual)}")
+    owner_unchanged = data.get("owner_unchanged")
+    if owner_unchanged is not None:
+        if kind is not EventType.RECORD:
+            fail(
+                "owner_unchanged",
+                f"not allowed on a {kind.value} event (only on record events)",
+            )
+        if not isinstance(owner_unchanged, bool):
+            fail("owner_unchanged", f"expected true or false, got {show(owner_unchanged)}")
     raw_changed = data.get("changed_at")
     changed_at = None if raw_changed is None else check_timestamp(raw_changed, "changed_at")
     if changed_at == occurred_at:
@@ -245,6 +257,7 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
         return user
     event = _record_event(data, kind, event_id, occurred_at, integration, seq)
     event.manual = bool(manual)
+    event.owner_unchanged = bool(owner_unchanged) and event.owner is not None
     event.changed_at = changed_at
     return event
 

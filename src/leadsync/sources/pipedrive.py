@@ -115,9 +115,11 @@ A record's owner is ``{"id": owner_id}`` (v2 names users by id only; v1's user o
 the user's ``email``, which teaches the user directory, so that auto-match by email maps the
 rep without a directory; text that is not an email is passed over). v1 also names the rep:
 the user object's ``name``, else the record's ``owner_name``, is the owner's ``name``. On ``create`` the
-owner is always sent. On ``change`` it is sent only when the owner really changed (v2:
-``previous`` has ``owner_id``; v1: ``previous.owner_id`` differs from ``current``'s): an
-unrelated edit must not re-assert an owner that someone else may have changed since. When the
+owner is always sent. On ``change`` it is a change only when the owner really changed (v2:
+``previous`` has ``owner_id``; v1: ``previous.owner_id`` differs from ``current``'s);
+otherwise it is sent as ``owner_unchanged``: an unrelated edit must not re-assert an owner
+that someone else may have changed since, but a record first seen through an edit (one made
+before the webhook was connected) still gets the owner Pipedrive gives it. When the
 owner is the only change (nothing else changed but :data:`HOUSEKEEPING_FIELDS` and, in v1,
 Pipedrive's own ``*_count`` counters (?)), the event is an ``owner`` event; when the new owner
 is missing it gives ``[]``.
@@ -386,17 +388,23 @@ def _record_events(
         if name is not None:
             owner["name"] = name
     named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": external_id}
+    unchanged = None
     if ev.action == "change":
         changed = payload.changed_fields(ev)
         if changed is None or owner_field not in changed:
-            owner = None
+            unchanged = True if owner is not None else None  # for a record first seen now
         elif not {
             f
             for f in changed - HOUSEKEEPING_FIELDS - {owner_field}
             if not payload.is_counter(ev, f)
         }:
             return [{**named, "type": "owner", "owner": owner}] if owner is not None else []
-    parts = {"owner": owner, "properties": properties, "associations": refs}
+    parts = {
+        "owner": owner,
+        "owner_unchanged": unchanged,
+        "properties": properties,
+        "associations": refs,
+    }
     return [compact({**named, "type": "record", **parts})]
 
 
