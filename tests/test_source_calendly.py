@@ -172,6 +172,18 @@ def test_routing_form_submissions_give_no_events() -> None:
     assert piece.occurred_at == "2026-11-02T14:59:00.000Z"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["event_type.updated", "event_type.created", "meeting_recap.created", "contact.deleted"],
+)
+def test_calendlys_other_webhook_families_give_no_events_not_dead_letters(name: str) -> None:
+    """Listed by Calendly's sample_webhook_data beside the invitee events: accepted, nothing
+    kept (they became dead letters, an alert each, though nothing was wrong)."""
+    body = {**load("routing_form_submission.created"), "event": name}
+    piece, found = convert(body)
+    assert found == [] and piece.occurred_at == "2026-11-02T14:59:00.000Z"
+
+
 def test_nulls_give_absent_fields() -> None:
     piece, found = convert(load("invitee.created.minimal"))
     assert len(found) == 1  # no email: no contact to name, no #contact event
@@ -294,7 +306,7 @@ def test_an_invitee_or_host_email_that_is_not_one_is_passed_over_not_the_meeting
 
 
 @pytest.mark.parametrize(
-    "name", ["invitee.updated", "event_type.created", "Invitee.Created", "", None, ["x"]]
+    "name", ["invitee.updated", "event_types.created", "Invitee.Created", "", None, ["x"]]
 )
 def test_unknown_event_names_are_event_errors(name: Any) -> None:
     body = load("invitee.created")

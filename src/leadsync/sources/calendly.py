@@ -41,6 +41,8 @@ invitee_no_show.deleted           the meeting, outcome ``completed``: a no-show 
                                   marked once the meeting has started, so taking the mark
                                   back means the invitee came
 routing_form_submission.created   ``[]``: a form submission names no meeting
+event_type.*, meeting_recap.*,    ``[]`` (:data:`IGNORED_FAMILIES`): an event type's
+contact.*                         settings, a meeting's recap, the address book
 ================================  =========================================================
 
 Any other ``event`` is an :class:`~leadsync.errors.EventError` (the row becomes a dead letter).
@@ -105,6 +107,7 @@ from leadsync.sources.signatures import verify_calendly
 __all__ = [
     "ADAPTER",
     "IGNORED_EVENTS",
+    "IGNORED_FAMILIES",
     "KNOWN_EVENTS",
     "NO_SHOW_EVENTS",
     "NO_SHOW_INVITEE_FIELD",
@@ -125,6 +128,9 @@ RESCHEDULED_OUTCOME = "rescheduled"
 NO_SHOW_EVENTS = ("invitee_no_show.created", "invitee_no_show.deleted")
 IGNORED_EVENTS = ("routing_form_submission.created",)
 KNOWN_EVENTS = (*OUTCOMES, *IGNORED_EVENTS)
+#: Calendly's other webhook families (its sample_webhook_data lists them): about an event
+#: type's settings, a meeting's AI recap, the address book — no meeting of an invitee.
+IGNORED_FAMILIES = ("event_type", "meeting_recap", "contact")
 #: (?) The location type whose ``location`` is the invitee's number (the host calls it).
 INVITEE_PHONE_LOCATION = "outbound_call"
 #: (?) Where an InviteeNoShow-shaped payload keeps the invitee uri.
@@ -156,6 +162,8 @@ class CalendlyAdapter(Adapter):
     ) -> list[Event]:
         body = body_object(item)
         name = body.get("event")
+        if isinstance(name, str) and name.partition(".")[0] in IGNORED_FAMILIES:
+            return []
         if not isinstance(name, str) or name not in KNOWN_EVENTS:
             event_name_error("event", name, KNOWN_EVENTS)
         if name in IGNORED_EVENTS:
