@@ -573,6 +573,23 @@ def test_change_event_becomes_the_expected_events(name: str) -> None:
     assert convert(raw_of(name)) == CHANGES[name]
 
 
+@pytest.mark.parametrize("as_array", [False, True])
+def test_a_change_event_as_cometd_delivers_it_is_read_by_its_payload(as_array: bool) -> None:
+    """Salesforce's "Change Event Message Structure": ``{"data": {"schema", "payload",
+    "event": {"replayId"}}, "channel"}``. A relay forwarding the message whole was refused
+    (``field "ChangeEventHeader": required``); its payload is the change event."""
+    change = json.loads(raw_of("cdc_update_contact.json"))
+    message = {
+        "data": {"schema": "IeRuaY6cbI_HsV8Rv1Mc5g", "payload": change, "event": {"replayId": 6}},
+        "channel": "/data/ContactChangeEvent",
+    }
+    body = [message] if as_array else message
+    assert convert(json.dumps(body).encode()) == CHANGES["cdc_update_contact.json"]
+    (plain,) = ADAPTER("crm-salesforce", OPTIONS).pieces(request(raw_of("cdc_update_contact.json")))
+    (piece,) = ADAPTER("crm-salesforce", OPTIONS).pieces(request(json.dumps(body).encode()))
+    assert piece.key == plain.key  # the same change, however relayed: one event
+
+
 def test_every_fixture_file_is_checked() -> None:
     names = {path.name for path in FIXTURES.iterdir() if path.is_file()}
     dead_letters = {

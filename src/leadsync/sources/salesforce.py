@@ -11,7 +11,9 @@ Change Data Capture (``application/json``)
 ------------------------------------------
 A subscriber relays one change event or an array of them: ``{"ChangeEventHeader":
 {entityName, recordIds[], changeType, changedFields[], commitTimestamp (ms), commitUser,
-transactionKey, sequenceNumber}, <fields>}``, signed like the generic source
+transactionKey, sequenceNumber}, <fields>}`` (or the message as CometD delivers it,
+``{"data": {"payload": <the change event>, "event": {"replayId"}}, "channel"}``: its
+payload is read), signed like the generic source
 (``X-Leadsync-Signature: sha256=<hex>``, :func:`~leadsync.sources.signatures.verify_generic`).
 Without a secret change events are refused (Outbound Messages need none: their
 organization id is checked). Key: ``stable_key("salesforce", transactionKey, sequenceNumber)``, else
@@ -146,6 +148,16 @@ __all__ = ["ACK", "ADAPTER", "OutboundMessage", "SalesforceAdapter", "id18"]
 CHANGE_TYPES = ("CREATE", "UPDATE", "DELETE", "UNDELETE")
 
 
+def _unwrapped(item: dict[str, Any]) -> dict[str, Any]:
+    """A change event as CometD (the Streaming API) delivers it, ``{"data": {"payload":
+    {"ChangeEventHeader": …}, "event": {"replayId": …}}, "channel": …}``: its payload, the
+    change event itself; anything else as it is."""
+    data = item.get("data")
+    payload = data.get("payload") if isinstance(data, dict) else None
+    wrapped = isinstance(payload, dict) and "ChangeEventHeader" in payload
+    return payload if wrapped and "ChangeEventHeader" not in item else item
+
+
 class SalesforceAdapter(Adapter):
     """Salesforce Outbound Messages and relayed change events (see the module docstring)."""
 
@@ -198,13 +210,13 @@ class SalesforceAdapter(Adapter):
         if isinstance(body, OutboundMessage):
             return list(body.notifications)
         if isinstance(body, dict):
-            return [body]
+            return [_unwrapped(body)]
         if not isinstance(body, list):
             refuse("(body)", f"must be a change event or an array of them, got {describe(body)}")
         for index, item in enumerate(body):
             if not isinstance(item, dict):
                 refuse(f"[{index}]", f"must be a change event object, got {describe(item)}")
-        return list(body)
+        return [_unwrapped(item) for item in body]
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         if is_outbound(item):
