@@ -154,8 +154,9 @@ def _unwrapped(item: dict[str, Any]) -> dict[str, Any]:
     change event itself; anything else as it is."""
     data = item.get("data")
     payload = data.get("payload") if isinstance(data, dict) else None
-    wrapped = isinstance(payload, dict) and "ChangeEventHeader" in payload
-    return payload if wrapped and "ChangeEventHeader" not in item else item
+    if isinstance(payload, dict) and "ChangeEventHeader" in payload:
+        return payload if "ChangeEventHeader" not in item else item
+    return item
 
 
 class SalesforceAdapter(Adapter):
