@@ -8,6 +8,9 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -385,3 +388,42 @@ def test_a_role_without_rights_on_the_workspace_is_told_so_not_given_url_forms()
                 connection.exec_driver_sql(f"DROP OWNED BY {role}")
                 connection.exec_driver_sql(f"DROP ROLE {role}")
             admin.dispose()
+
+
+SETPRIV = shutil.which("setpriv")
+# Root passes every file's mode: the commands run without the capabilities that let it.
+AS_A_USER = (
+    [SETPRIV, *("--bounding-set", "-dac_override,-dac_read_search,-fowner")]
+    + ["--inh-caps", "-dac_override,-dac_read_search,-fowner"]
+    if os.geteuid() == 0 and SETPRIV
+    else []
+)
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root without setpriv")
+def test_a_read_only_sqlite_file_or_folder_is_the_users_to_fix(tmp_path: Path) -> None:
+    """Exit 2 saying what to fix, not "unreachable" (exit 1: a cron job retries it forever,
+    and the words point at a network)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "ws.db"
+    assert CliRunner().invoke(app, ["--db", str(db), "init"]).exit_code == 0
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    leadsync = str(Path(sys.executable).parent / "leadsync")
+    try:
+        for target, command in ((db, ["owners", "list"]), (folder / "new.db", ["init"])):
+            done = subprocess.run(
+                [*AS_A_USER, leadsync, "--db", str(target), *command],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.startswith(f"error: database {target}: SQLite cannot write it ("), (
+                done.stderr
+            )
+            assert "the file or its folder is read-only to this user" in done.stderr
+            assert "unreachable" not in done.stderr
+    finally:
+        folder.chmod(0o755)

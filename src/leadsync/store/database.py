@@ -271,6 +271,9 @@ def migrate(engine: Engine, shown: str | None = None) -> bool:
         with begin_writing(engine) as connection:
             command.upgrade(_alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
+        refused = _refused(engine.url, exc)
+        if refused is not None:
+            raise UserError(f"database {shown}: {refused}") from None
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
     return True
 
@@ -303,10 +306,23 @@ def _first_line(exc: BaseException | None) -> str:
     return (str(exc).strip().splitlines() or [""])[0]
 
 
+# What sqlite3 says of a file or folder this user may not write (a permanent state: exit 2).
+_SQLITE_NOT_WRITABLE = ("attempt to write a readonly database", "unable to open database file")
+
+
 def _refused(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
     """What to tell the user when PostgreSQL (or the driver, for the URL's options) refused
-    the connection for a reason that does not pass by itself; None for any other failure (a
-    server that is down or starting stays transient)."""
+    the connection, or SQLite its file, for a reason that does not pass by itself; None for
+    any other failure (a server that is down or starting stays transient)."""
+    if url.get_backend_name() == "sqlite":
+        said = str(exc.orig)
+        if said in _SQLITE_NOT_WRITABLE:
+            return (
+                f"SQLite cannot write it ({said}): the file or its folder is read-only to this "
+                "user; allowed: a file and a folder this user may write (SQLite writes the "
+                "file and, beside it, its -wal and -shm files)"
+            )
+        return None
     if url.get_backend_name() != "postgresql":
         return None
     text = str(exc.orig)
