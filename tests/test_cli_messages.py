@@ -427,3 +427,26 @@ def test_a_read_only_sqlite_file_or_folder_is_the_users_to_fix(tmp_path: Path) -
             assert "unreachable" not in done.stderr
     finally:
         folder.chmod(0o755)
+
+
+def test_an_ingest_interrupted_says_how_far_it_read_and_how_to_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C mid-ingest exited 130 with nothing on stderr."""
+    db = tmp_path / "ws.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--db", str(db), "init"]).exit_code == 0
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(f'{{"id": "e{i}"}}\n' for i in range(10)))
+
+    def interrupted(self: Any, integration: str, lines: Any, **_: Any) -> None:
+        for _n, _line in zip(range(3), lines, strict=False):
+            pass
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("leadsync.workspace.Workspace.ingest", interrupted)
+    monkeypatch.setattr("leadsync.workspace.Workspace.integration", lambda self, name: None)
+    result = runner.invoke(app, ["--db", str(db), "ingest", "dialer", str(events)])
+    assert result.exit_code == 130
+    assert f"interrupted after reading 3 lines of {events}" in result.stderr
+    assert "run the same command again" in result.stderr
