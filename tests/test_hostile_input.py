@@ -1005,3 +1005,21 @@ def test_no_line_breaks_an_ingest_or_costs_the_lines_beside_it(ws: Workspace) ->
     assert not any(c["status"] == "pending" for c in ws.inbox_counts())
     assert not any(DEFECT in text for text in stored_texts(ws))
     assert not any(AIRCALL_TOKEN in text for text in stored_texts(ws))
+
+
+def test_a_broken_body_sent_again_is_one_dead_letter_while_it_is_open(
+    ws: Workspace, live: LiveServer
+) -> None:
+    """A vendor retrying a 400 filled the list with copies of one body."""
+    broken = b'{"id": "rep-1", broken'
+    for _ in range(3):
+        assert_problem(post(live, "generic", broken), 400, "not valid JSON")
+    [letter] = ws.dead_letters()
+    assert "rep-1" in str(letter["raw"])
+    other = b'{"id": "rep-2", broken'
+    assert_problem(post(live, "generic", other), 400, "not valid JSON")
+    assert len(ws.dead_letters()) == 2
+    # Once dismissed, the body coming again is kept again: someone must see it.
+    ws.dismiss_dead_letters([letter["id"]], "looked at it")
+    assert_problem(post(live, "generic", broken), 400, "not valid JSON")
+    assert len(ws.dead_letters()) == 2

@@ -326,7 +326,8 @@ def record_rejected(
     connection: sa.Connection, integration: str, source: str, raw: str, error: str
 ) -> None:
     """Keep a verified request that could not be read at all (answered 400) as a dead letter,
-    so that nothing authentic is lost even when the vendor gives up retrying."""
-    inbox_store.insert_dead_letters(
-        connection, [dead_letter_row(integration, source, None, raw, error, now_ts())]
+    so that nothing authentic is lost even when the vendor gives up retrying — once: the same
+    body sent again (a vendor retrying a 400) while its letter is open adds none."""
+    inbox_store.insert_rejected_once(
+        connection, dead_letter_row(integration, source, None, raw, error, now_ts())
     )

@@ -360,6 +360,23 @@ def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -
     insert_rows(connection, dead_letters, DeadLetterRow._fields, rows)
 
 
+def insert_rejected_once(connection: Connection, row: DeadLetterRow) -> bool:
+    """Insert a refused request's dead letter unless an open one of the same integration and
+    source holds the same body (a redelivery of it); whether it was inserted."""
+    d = dead_letters.c
+    held = sa.select(d.id).where(
+        d.resolved_at.is_(None),
+        d.integration == row.integration,
+        d.source == row.source,
+        d.line_no.is_(None),
+        d.raw == row.raw,
+    )
+    if connection.execute(held.limit(1)).first() is not None:
+        return False
+    insert_dead_letters(connection, [row])
+    return True
+
+
 def insert_new_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> None:
     """Insert the lines of a file that are not open dead letters already: the same
     integration, source, line number, text and error (the file ingested again). One query
