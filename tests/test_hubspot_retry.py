@@ -129,6 +129,17 @@ def test_retry_after_is_honoured_and_a_long_one_fails_at_once() -> None:
     assert "asks to retry after 600 s (Retry-After), longer than 120 s" in str(raised.value)
 
 
+@pytest.mark.parametrize(("given", "waited"), [({"Retry-After": "3"}, [3.0]), ({}, [1.0])])
+def test_a_429_waits_as_its_retry_after_says_else_a_second(
+    given: dict[str, str], waited: list[float]
+) -> None:
+    """A secondly 429 was resent at once when the budget saw room left in its window."""
+    transport, seen = scripted(429, headers=given)
+    sleeps = Sleeps()
+    assert client(transport, sleeps).request("GET", "/crm/v3/owners/").ok
+    assert len(seen) == 2 and sleeps.waits == waited
+
+
 def test_a_423_still_waits_at_least_two_seconds() -> None:
     transport, _ = scripted(423)
     sleeps = Sleeps()

@@ -505,7 +505,10 @@ class HubSpotClient:
                     raise HubSpotUnavailable(
                         f"HubSpot {method} {path}: rate limited {limited} times in a row"
                     )
-                if self.budget is None or answer.body.get("policyName") == SEARCH_POLICY:
+                asked = retry_after_s(answer)  # HubSpot does not promise it; when given, taken
+                if asked is not None:
+                    self.sleep(min(asked, self.retry.max_retry_after_s))
+                elif self.budget is None or answer.body.get("policyName") == SEARCH_POLICY:
                     self.sleep(1.0)
                 continue
             if answer.status == 477:
