@@ -56,6 +56,16 @@ def test_a_file_that_reads_whole_exits_0_and_says_nothing_of_unreadable_lines(
     assert text.exit_code == 0, text.output
     assert "unreadable" not in text.stdout and text.stderr == ""
     assert "preview of 3 events (nothing written)" in text.stdout
+    assert "duplicate" not in text.stdout
+    # Ingested, the same file previewed again: every line is in the inbox, and the summary
+    # says so (it said "preview of 0 events" after a line per duplicate).
+    env = {"LEADSYNC_DB": db_url}
+    assert CliRunner().invoke(app, ["ingest", "dialer", str(events)], env=env).exit_code == 0
+    again = CliRunner().invoke(app, ["preview", "dialer", str(events)], env=env)
+    assert "preview of 0 events (nothing written)" in again.stdout
+    assert "; 3 duplicates (already in the inbox: ingest would not apply them again)" in (
+        again.stdout
+    )
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"

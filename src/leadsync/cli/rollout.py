@@ -135,6 +135,12 @@ def _print_preview(result: Mapping[str, Any]) -> None:
             if summary["unreadable"]
             else ""
         )
+        + (
+            f"; {counted(summary['duplicates'], 'duplicate')} (already in the inbox: ingest "
+            "would not apply them again)"
+            if summary["duplicates"]
+            else ""
+        )
     )
     for reason, count in summary["skipped_by_reason"].items():
         render.line(f"  skipped {count}: {reason}")
