@@ -219,3 +219,17 @@ def test_an_id_that_yaml_1_2_reads_as_a_number_is_exported_quoted(text_id: str) 
     exported = dump_config(load_config(yaml.safe_dump(data), "ws.yaml"))
     assert f"id: '{text_id}'" in exported or f'id: "{text_id}"' in exported, exported
     assert load_config(exported, "ws.yaml").owners[0].id == text_id
+
+
+def test_a_wrong_item_of_a_list_is_one_problem_not_also_the_lists_length() -> None:
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["dedupe"][0]["integrations"] = ["dialer", "Crm"]
+    problems = ConfigErrorProblems(yaml.safe_dump(data))
+    assert problems and all("dedupe[0].integrations[1]: " in p for p in problems), problems
+    assert not [p for p in problems if "has 1 item" in p]
+
+
+def ConfigErrorProblems(text: str) -> list[str]:  # noqa: N802 - reads as what it gives
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "ws.yaml")
+    return list(refused.value.problems)
