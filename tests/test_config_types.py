@@ -233,3 +233,11 @@ def ConfigErrorProblems(text: str) -> list[str]:  # noqa: N802 - reads as what i
     with pytest.raises(ConfigError) as refused:
         load_config(text, "ws.yaml")
     return list(refused.value.problems)
+
+
+def test_a_list_written_as_one_value_says_how_to_write_the_list() -> None:
+    """Not "write 102 without quotes": unquoted, it is still no list."""
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["teams"]["sdr"] = "101"
+    [problem] = ConfigErrorProblems(yaml.safe_dump(data))
+    assert problem.endswith("teams.sdr: expected a list; got '101' (write it as ['101'])")

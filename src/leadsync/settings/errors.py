@@ -194,6 +194,15 @@ def _given(value: Any) -> str:
     return shown
 
 
+def _unquoted(value: Any) -> str:
+    """A scalar as a list's one item would be written (text as it is, quoted only when it
+    would read as something else)."""
+    if isinstance(value, str):
+        text = value.strip()
+        return repr(text) if _DECIMAL.fullmatch(text) or not text else text
+    return show(value)
+
+
 _NUMBER_KINDS = {
     "int_type": "a whole number",
     "int_parsing": "a whole number",
@@ -266,6 +275,8 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
         else:
             allowed = str(ctx.get("expected", "?"))
         yield path, f"{show(value)} is not allowed; allowed: {allowed}"
+    elif kind in ("list_type", "tuple_type"):  # unquoting would not make a list
+        yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)} (write it as [{_unquoted(value)}])"
     elif kind in _TYPE_MESSAGES:
         yield path, f"{_TYPE_MESSAGES[kind]}; got {_given(value)}{_allowed_number(kind, root, loc)}"
     elif kind in _BOUND_MESSAGES:
