@@ -300,3 +300,21 @@ def test_undo_of_an_event_that_changed_no_owner_says_so(workspace: Workspace, db
     )
     assert said.exit_code == 0, said.output
     assert said.stdout == "event k1 changed no owner: nothing to undo\n"
+
+
+def test_an_undo_that_took_back_only_the_last_change_says_the_earlier_ones_stand(
+    workspace: Workspace,
+) -> None:
+    """Two changes of one integration, the last undone by itself; an undo of both then says
+    the first still stands (it said "already undone", as if nothing remained)."""
+    wins = settings(ownership={"default": "integration_wins"})
+    workspace.apply_config(workspace_config({"dialer": wins}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1")])
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-01T10:00:00Z", "a2")])
+    workspace.undo(event_id="a2", at="2026-11-03T09:00:00.000Z")  # back to a1's 101
+    both = workspace.undo(integration="dialer", since="2026-01-01T00:00:00.000Z", dry_run=True)
+    [skip] = both.skipped
+    assert skip["reason"].startswith(
+        "undone in part already: decision #3 (undo) put back at 2026-11-03T09:00:00Z the owner "
+        "decision #2 had replaced; decision #1 before it still stands"
+    ), skip["reason"]

@@ -195,6 +195,16 @@ def undo(
                     f"already undone: decision #{later.id} (undo) put the owner back at "
                     f"{display_ts(later.at)}"
                 )
+                earlier = [c.id for c in changes_since[:-2] if c.id in ids]
+                if earlier:  # that undo took back only the last of them
+                    reason = (
+                        f"undone in part already: decision #{later.id} (undo) put back at "
+                        f"{display_ts(later.at)} the owner decision #{before.id} had "
+                        f"replaced; {'decision' if len(earlier) == 1 else 'decisions'} "
+                        f"{decision_ids(earlier)} before it still "
+                        f"{'stands' if len(earlier) == 1 else 'stand'} (an undo is not "
+                        "undone past another: `records set-owner` sets the owner wanted)"
+                    )
             else:
                 who = decided_by(later.integration, later.strategy)
                 reason = (
