@@ -26,7 +26,7 @@ from leadsync.results import counted
 from leadsync.store.database import redact, resolve_url
 from leadsync.workspace import Workspace
 from tests.conftest import PG_ENV, scratch_postgres
-from tests.helpers import EXAMPLE_YAML, KIM_CONTACT
+from tests.helpers import EXAMPLE_YAML, KIM_CONTACT, settings, workspace_config
 from tests.live import configure
 from tests.test_review_faces import ask_owner, queue_questions
 
@@ -360,11 +360,11 @@ def test_a_port_taken_is_exit_2_naming_the_option_before_anything_starts(
 def test_which_refusals_are_the_users_to_fix_and_which_pass(said: str, fixable: bool) -> None:
     """A refusal that does not pass by itself is exit 2; a server down, starting, full or
     restarting stays exit 1 (try again)."""
-    from leadsync.store.database import _refused
+    from leadsync.store.refusals import refusal
 
     url = sa.engine.make_url("postgresql://kim@127.0.0.1/leadsync")
     error = sa.exc.OperationalError("connect", {}, Exception(f"connection failed: {said}"))
-    assert (_refused(url, error) is not None) is fixable
+    assert (refusal(url, error) is not None) is fixable
 
 
 def test_a_role_without_rights_on_the_workspace_is_told_so_not_given_url_forms() -> None:
@@ -427,6 +427,30 @@ def test_a_read_only_sqlite_file_or_folder_is_the_users_to_fix(tmp_path: Path) -
             assert "unreachable" not in done.stderr
     finally:
         folder.chmod(0o755)
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root without setpriv")
+def test_a_read_only_sqlite_file_in_a_writable_folder_is_the_users_to_fix_when_written(
+    tmp_path: Path,
+) -> None:
+    """It opens and reads; the first write said 'attempt to write a readonly database' in a
+    traceback (exit 1), and the worker took it for an outage to wait out for ever."""
+    db = tmp_path / "ws.db"
+    with Workspace(f"sqlite:///{db}", create=True) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+    db.chmod(0o444)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(KIM_CONTACT) + "\n")
+    leadsync = str(Path(sys.executable).parent / "leadsync")
+    done = subprocess.run(
+        [*AS_A_USER, leadsync, "--db", str(db), "ingest", "dialer", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "SQLite cannot write it (attempt to write a readonly database)" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_an_ingest_interrupted_says_how_far_it_read_and_how_to_go_on(

@@ -104,3 +104,84 @@ def test_a_question_about_an_unreadable_number_closes_when_the_call_is_held_inst
     run(workspace, _contact("k1", phone="+447700900123"), integration="crm")
     [(_, _, _, source, _)] = _links(workspace)
     assert source == "held"
+
+
+T2, T3 = "2026-11-01T10:05:00Z", "2026-11-01T10:10:00Z"
+
+
+def _open_questions(ws: Workspace) -> list[tuple[str, str]]:
+    return sorted((i.kind, ws.review_item(i.id).subject) for i in ws.review_items().items)
+
+
+@pytest.mark.parametrize("batch_size", [1, 5000])
+def test_a_question_asked_after_the_call_was_held_again_stays_open(
+    workspace: Workspace, batch_size: int
+) -> None:
+    """Held for one number, held again for another, then a third that two contacts have:
+    the question stands, however the events were cut into batches (a closing made for the
+    second event closed the third's question when they shared a batch)."""
+    _setup(workspace)
+    run(
+        workspace,
+        _contact("k1", phone="+447700900999"),
+        _contact("k2", phone="+447700900999"),
+        integration="crm",
+    )
+    run(
+        workspace,
+        _call("c1", "07700 900123"),
+        _call("c1", "07700 900456", at=T2),
+        _call("c1", "07700 900999", at=T3),
+        batch_size=batch_size,
+    )
+    assert _open_questions(workspace) == [("number", "+447700900999")]
+    assert _held(workspace) == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 5000])
+def test_a_call_whose_number_became_a_question_still_looks_again_in_the_same_batch(
+    workspace: Workspace, batch_size: int
+) -> None:
+    _setup(workspace)
+    run(
+        workspace,
+        _contact("k1", phone="+447700900999"),
+        _contact("k2", phone="+447700900999"),
+        _contact("k3", phone="+447700900777"),
+        integration="crm",
+    )
+    run(
+        workspace,
+        _call("c1", "07700 900123"),  # held
+        _call("c1", "07700 900999", at=T2),  # two contacts: a question
+        _call("c1", "07700 900777", at=T3),  # one contact: on it
+        batch_size=batch_size,
+    )
+    assert [link[1] for link in _links(workspace)] == [_id(workspace, "crm", "k3")]
+    assert _open_questions(workspace) == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 5000])
+def test_an_open_number_question_asks_about_the_number_the_call_has_now(
+    workspace: Workspace, batch_size: int
+) -> None:
+    """It kept the first number's candidates: whoever answered put the call on the wrong
+    person."""
+    _setup(workspace)
+    run(
+        workspace,
+        *(_contact(k, phone="+447700900111") for k in ("k1", "k2")),
+        *(_contact(k, phone="+447700900999") for k in ("k3", "k4")),
+        integration="crm",
+    )
+    run(
+        workspace,
+        _call("c1", "07700 900111"),
+        _call("c1", "07700 900999", at=T2),
+        batch_size=batch_size,
+    )
+    [item] = workspace.review_items().items
+    full = workspace.review_item(item.id)
+    assert full.subject == "+447700900999"
+    candidates = {c.record_id for c in full.candidates}
+    assert candidates == {_id(workspace, "crm", "k3"), _id(workspace, "crm", "k4")}

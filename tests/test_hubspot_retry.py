@@ -140,6 +140,14 @@ def test_a_429_waits_as_its_retry_after_says_else_a_second(
     assert len(seen) == 2 and sleeps.waits == waited
 
 
+def test_429s_asking_long_waits_stop_before_the_push_lease_could_lapse() -> None:
+    transport, seen = scripted(*([429] * 10), headers={"Retry-After": "600"})
+    sleeps = Sleeps()
+    with pytest.raises(HubSpotUnavailable, match="rate limited for more than 30 s"):
+        client(transport, sleeps).request("GET", "/crm/v3/owners/")
+    assert sleeps.waits == [10.0, 10.0, 10.0] and len(seen) == 4
+
+
 def test_a_423_still_waits_at_least_two_seconds() -> None:
     transport, _ = scripted(423)
     sleeps = Sleeps()

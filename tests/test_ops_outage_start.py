@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from leadsync.cli import app
-from leadsync.store.database import _refused
+from leadsync.store.refusals import refusal as _refused
 from tests.conftest import PG_ENV, scratch_postgres
 
 SERVER = 'connection failed: connection to server at "10.0.0.7", port 5432 failed: '

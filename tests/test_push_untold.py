@@ -37,8 +37,9 @@ def _hubspot(hub: HubSpotDouble, method: str, path: str, body: Any) -> httpx.Res
         return client.request(method, path, json=body)
 
 
-def _contact(ext: str, email: str, **extra: Any) -> dict[str, Any]:
-    return ev("record", object="contact", external_id=ext, properties={"email": email}, **extra)
+def _contact(ext: str, email: str, title: str = "", **extra: Any) -> dict[str, Any]:
+    properties = {"email": email, **({"jobtitle": title} if title else {})}
+    return ev("record", object="contact", external_id=ext, properties=properties, **extra)
 
 
 def test_a_link_hubspot_refuses_is_a_failure_of_the_object_and_its_retry_sends_it_again(
@@ -71,6 +72,38 @@ def test_a_link_hubspot_refuses_is_a_failure_of_the_object_and_its_retry_sends_i
     again = ws.push()
     assert hub.stats()["requests"] > sent and again.failures == 1
     assert [f["operation"] for f in ws.push_failures()] == ["associate"]
+
+
+def test_a_later_change_of_an_object_whose_link_was_refused_sends_the_link_again(
+    ws: Workspace,  # noqa: F811
+    hub: HubSpotDouble,
+) -> None:
+    """Saving the object closes its open failure: the link goes with it, else the failure
+    closed as "pushed" with the link still missing and nobody told."""
+    run(ws, *company_contact_call(), _contact("p-2", "lee@globex.test"))
+    ws.push()
+    company = only(hub, "companies")["id"]
+    _hubspot(hub, "POST", "/crm/v3/objects/companies/batch/archive", {"inputs": [{"id": company}]})
+    linked = _contact(
+        "p-2", "lee@globex.test", associations=[{"object": "company", "domain": "globex.test"}]
+    )
+    run(ws, linked)
+    assert ws.push().failures == 1
+    run(ws, _contact("p-2", "lee@globex.test", title="CFO"))  # an unrelated edit
+    again = ws.push()
+    assert again.failures == 1  # the link was sent again, and refused again
+    assert [f["operation"] for f in ws.push_failures()] == ["associate"]
+
+
+def test_a_dry_run_reports_no_failure_for_what_it_did_not_send(
+    ws: Workspace,  # noqa: F811
+    hub: HubSpotDouble,
+) -> None:
+    run(ws, *company_contact_call())
+    queued, shown = ws.push_dry_run()
+    assert shown and ws.push_failures() == []
+    result = ws.pusher(dry_run=True).run_once()
+    assert result.failures == 0
 
 
 class _Untold(httpx.BaseTransport):

@@ -398,15 +398,11 @@ def test_calendly_reference_routing_form_submission_is_taken_as_nothing() -> Non
     assert pieces[0].occurred_at == "2022-05-15T14:59:59.000Z"
 
 
-def test_calendly_reference_event_type_created_is_a_dead_letter_naming_the_event() -> None:
-    """An event type (a booking page) is no meeting: a subscription to event_type.* is a
-    mistake leadsync names, with the events it reads."""
-    detail = refused("calendly/event_type.created.api_reference.json")
-    assert detail == (
-        "field \"event\": unknown event 'event_type.created'; known: invitee.created, "
-        "invitee.canceled, invitee_no_show.created, invitee_no_show.deleted, "
-        "routing_form_submission.created"
-    )
+def test_calendly_reference_event_type_created_gives_nothing() -> None:
+    """An event type (a booking page) is no meeting: accepted and nothing kept, as Calendly's
+    other families are (it was a dead letter, an alert for nothing wrong)."""
+    _pieces, [events] = read("calendly/event_type.created.api_reference.json")
+    assert events == []
 
 
 # ------------------------------------------------------------------ Outreach
@@ -454,7 +450,8 @@ def test_pipedrive_v2_lead_change_without_an_owner_change_sends_no_owner() -> No
     assert pieces[0].key == "123456789-1234-1234-1234-123456789012"  # meta.id
     assert event.object is RecordType.LEAD
     assert event.external_id == "123456789-1234-1234-1234-123456789012"
-    assert event.owner is None  # owner_id is not in previous: unchanged
+    # owner_id is not in previous: the owner it has, unchanged (for a lead first seen now)
+    assert event.owner is not None and event.owner_unchanged
     assert event.properties == {"name": "Lead Title"}
     assert [(a.type, a.external_id) for a in event.associations] == [(RecordType.CONTACT, "12")]
     assert event.occurred_at == "2025-06-19T16:07:36.754Z"
@@ -468,7 +465,7 @@ def test_pipedrive_v1_person_update_skips_empty_email_and_phone() -> None:
     the record before is taken back; no email is never a cleared one)."""
     event = only("pipedrive/v1.updated.person.pipedream.json")
     assert event.object is RecordType.CONTACT and event.external_id == "11"
-    assert event.owner is None  # the same owner_id before and after
+    assert event.owner_unchanged  # the same owner_id before and after
     assert event.properties == {
         "name": "Person Name",
         "firstname": "Person Name",
@@ -482,12 +479,13 @@ def test_pipedrive_v1_person_update_skips_empty_email_and_phone() -> None:
 
 def test_pipedrive_v1_deal_update_with_integer_ids_and_the_same_owner() -> None:
     """Pipedrive v1 (``updated.deal``, ``meta.object``, integer ids, ``visible_to`` a string,
-    times without a zone): the deal's current values, no owner (``user_id`` is the same before
-    and after), at ``timestamp_micro`` in UTC."""
+    times without a zone): the deal's current values, its owner unchanged (``user_id`` is the
+    same before and after: taken only by a deal first seen now), at ``timestamp_micro`` in
+    UTC."""
     event = only("pipedrive/v1.updated.deal.pipedream.json")
     assert event.type is EventType.RECORD and event.object is RecordType.DEAL
     assert event.external_id == "9"
-    assert event.owner is None
+    assert event.owner_unchanged
     assert event.properties == {
         "name": "Updated Deal Title",
         "amount": 0,
@@ -597,9 +595,7 @@ def test_ingest_of_the_aircall_samples_applies_the_readable_ones_beside_the_othe
 
 
 #: Samples of events leadsync does not read, which ingest keeps as dead letters.
-INGEST_DEAD = {
-    "calendly": {"event_type.created.api_reference.json"},
-}
+INGEST_DEAD: dict[str, set[str]] = {}
 #: Samples that repeat another's vendor event id (Pipedream's share one placeholder meta.id).
 INGEST_DUPLICATES = {"pipedrive": 1}
 

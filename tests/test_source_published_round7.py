@@ -181,10 +181,11 @@ def test_pipedrive_v2_changes_that_leave_the_owner_do_not_assert_it(
     associations: list[tuple[RecordType, str]],
 ) -> None:
     """``previous`` holds what changed (the lead's archive flag and value, a custom field of
-    the organization, the person's name): never ``owner_id``, so no owner is sent."""
+    the organization, the person's name): never ``owner_id``, so the owner is sent as
+    unchanged (taken only by a record first seen now)."""
     event = only(f"pipedrive/{name}.migration_guide.json")
     assert event.type is EventType.RECORD and event.object is kind
-    assert event.external_id == external_id and event.owner is None
+    assert event.external_id == external_id and event.owner_unchanged
     assert event.properties == properties and refs(event) == associations
 
 

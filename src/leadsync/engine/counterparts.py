@@ -192,44 +192,47 @@ def found_again(d: BatchDecider, activity_id: int, event: Event, found: Found) -
     could be read, or other numbers than now): what it waited for is over — it waits no
     more when found (its open question about a number closed, as matched), and for its
     new numbers only when held again (a question about an unreadable number is then moot).
-    A question asked now (several records have the number) stays beside any earlier one."""
+    A question asked now (several records have the number) replaces an open one about its
+    earlier numbers (:func:`settle`; the queue rewrites it)."""
     if found.named:
         _found_at_last(d, activity_id, event, "attached", found.trace or "")
     elif found.hold:
         why = rules.held_again_reason(_noun(event), found.hold)
         _found_at_last(d, activity_id, event, "resolved", why)  # settle holds it again
-    else:
+    else:  # a question, or nothing: neither held nor on a person now
         _unhold(d, activity_id)
+        d.attached.discard(activity_id)
 
 
 def _found_at_last(d: BatchDecider, activity_id: int, event: Event, status: str, why: str) -> None:
     _unhold(d, activity_id)
     d.attached.add(activity_id)
-    d.closing.append(
-        {
-            "activity_id": activity_id,
-            "status": status,
-            "closed_at": d.now or event.occurred_at,
-            "closed_by": "leadsync",
-            "outcome": why,
-        }
-    )
+    close_questions(d, activity_id, status, d.now or event.occurred_at, why)
+
+
+def close_questions(
+    d: BatchDecider, activity_id: int, status: str, at: str, why: str, removed: bool = False
+) -> None:
+    """Close the activity's open questions about a number (every kind when it was
+    ``removed``): those of earlier batches when the batch is written, those this batch asked
+    so far now — not one it asks after this (the write leaves the batch's own questions to
+    it)."""
+    closing = {"activity_id": activity_id, "status": status, "closed_at": at}
+    closing.update(closed_by="leadsync", outcome=why)
+    if removed:
+        closing["removed"] = True
+    d.closing.append(closing)
+    for question in d.questions:
+        about = removed or question["kind"] in rules.NUMBER_KINDS
+        if question["activity_id"] == activity_id and question["status"] == "open" and about:
+            question.update(status=status, closed_at=at, closed_by="leadsync", outcome=why)
 
 
 def removed(d: BatchDecider, activity_id: int, at: str, reason: str) -> None:
     """An activity is removed (a later event of it made it filtered): it waits for no
     number, and its open questions — whichever kind — are closed with the reason."""
     _unhold(d, activity_id)
-    d.closing.append(
-        {
-            "activity_id": activity_id,
-            "status": "skipped",
-            "closed_at": d.now or at,
-            "closed_by": "leadsync",
-            "outcome": reason,
-            "removed": True,
-        }
-    )
+    close_questions(d, activity_id, "skipped", d.now or at, reason, removed=True)
 
 
 def settle(
@@ -272,6 +275,8 @@ def settle(
         suffix = question.pop("key_suffix")
         question["key"] = f"{question['kind']}:{activity_id}{suffix}"
         question["activity_id"] = activity_id
+        # Asked again in this batch (a later event of the call, other numbers): the latest.
+        d.questions[:] = [q for q in d.questions if q["key"] != question["key"]]
         d.questions.append(question)
 
 
@@ -412,15 +417,7 @@ def attach(
     d.late_attached[activity_id] = activity_type
     d.attached.add(activity_id)
     _release(d, activity_id)
-    d.closing.append(
-        {
-            "activity_id": activity_id,
-            "status": "attached",
-            "closed_at": d.now,
-            "closed_by": "leadsync",
-            "outcome": reason,
-        }
-    )
+    close_questions(d, activity_id, "attached", d.now or record.updated_at, reason)
     return chosen
 
 

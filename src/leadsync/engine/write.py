@@ -43,7 +43,8 @@ def write(connection: Connection, decided: Decided) -> int:
     counterparts.release(c, decided.released)
     counterparts.hold(c, decided.holds)
     questions = counterparts.queue(c, decided.questions)
-    counterparts.close_open_items_of(c, decided.closing)
+    asked = [q["key"] for q in decided.questions]
+    counterparts.close_open_items_of(c, decided.closing, asked)
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
     store.insert_owner_decisions(c, decided.decisions)

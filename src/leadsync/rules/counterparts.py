@@ -33,6 +33,7 @@ EMAIL = "email"  # an email several contacts have
 DEAL = "deal"  # several equally recent open deals where one is wanted
 OWNER = "owner"  # a rep's email several active owners have
 UNKNOWN = "unknown"  # a held activity whose number nobody got in time
+NUMBER_KINDS = (NUMBER, UNKNOWN)  # the questions about an activity's number
 KINDS = (NUMBER, EMAIL, DEAL, OWNER, UNKNOWN)
 
 # Activity association sources beyond "event" and "auto".

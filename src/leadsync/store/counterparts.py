@@ -185,13 +185,26 @@ _REOPEN = (
 )
 
 
+# An activity's question asked again while open: what it asks now (a later event of a call
+# gave other numbers, or closed it within the batch); asked as it was, it stays as it is.
+_REASKED = (
+    'ON CONFLICT ("key") DO UPDATE SET subject = excluded.subject, '
+    "question = excluded.question, candidates = excluded.candidates, "
+    "event_id = excluded.event_id, status = excluded.status, closed_at = excluded.closed_at, "
+    "closed_by = excluded.closed_by, outcome = excluded.outcome "
+    "WHERE review_items.status = 'open' AND (review_items.question <> excluded.question "
+    "OR excluded.status <> 'open')"
+)
+
+
 def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Put questions in the review queue; one already asked (same key) is not asked again,
-    but a rep's question that was closed is open again. Returns the open questions put
-    (new, or open again; not one closed as it was asked, as ``ambiguous: skip`` does)."""
+    """Put questions in the review queue; one already asked (same key) is not asked again
+    (an open one takes what it asks now), but a rep's question that was closed is open
+    again. Returns the open questions put (new, asked anew, or open again; not one closed
+    as it was asked, as ``ambiguous: skip`` does)."""
     names = [*_REVIEW_COLUMNS, "candidates"]
     put = 0
-    for reps, on_conflict in ((False, "ON CONFLICT DO NOTHING"), (True, _REOPEN)):
+    for reps, on_conflict in ((False, _REASKED), (True, _REOPEN)):
         for status_open in (True, False):
             values = [
                 (*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"]))
@@ -205,17 +218,27 @@ def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     return put
 
 
-def close_open_items_of(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+def close_open_items_of(
+    connection: Connection, rows: Sequence[Mapping[str, Any]], asked: Collection[str] = ()
+) -> None:
     """Close the open questions about activities that found their record (rows of
     activity_id, status, closed_at, closed_by, outcome): those about a number (``number``,
     ``unknown``); every open question of an activity that was removed (rows with
-    ``removed``), whatever its kind — nobody can answer it any more."""
+    ``removed``), whatever its kind — nobody can answer it any more. Not those of ``asked``
+    (the keys the batch queues: it closed those it asked before the closing itself, and
+    one it asked after stands)."""
     t = review_items
     quote = connection.dialect.identifier_preparer.quote
     mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    keys = json_text(sorted(asked))
+    of_batch = (
+        f"SELECT value FROM json_each({mark})"
+        if connection.dialect.name == "sqlite"
+        else f"SELECT jsonb_array_elements_text({mark}::jsonb)"
+    )
     for removed, kinds in ((False, " AND kind IN ('number', 'unknown')"), (True, "")):
         values = [
-            (r["status"], r["closed_at"], r["closed_by"], r["outcome"], r["activity_id"])
+            (r["status"], r["closed_at"], r["closed_by"], r["outcome"], r["activity_id"], keys)
             for r in rows
             if bool(r.get("removed")) is removed
         ]
@@ -223,6 +246,7 @@ def close_open_items_of(connection: Connection, rows: Sequence[Mapping[str, Any]
             sql = (
                 f"UPDATE {quote(t.name)} SET status = {mark}, closed_at = {mark}, "
                 f"closed_by = {mark}, outcome = {mark} "
-                f"WHERE activity_id = {mark} AND status = 'open'{kinds}"
+                f"WHERE activity_id = {mark} AND status = 'open'{kinds} AND \"key\" NOT IN "
+                f"({of_batch})"
             )
             executemany(connection, sql, values)

@@ -19,15 +19,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.errors import TransientError, UserError
+from leadsync.store.refusals import ALLOWED as _ALLOWED
+from leadsync.store.refusals import first_line, refusal, sqlite_not_writable
 
 DEFAULT_DB_URL = "sqlite:///leadsync.db"
 DB_ENV = "LEADSYNC_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_ALLOWED = (
-    "allowed: sqlite:///PATH, a plain PATH (a SQLite file), or postgresql://USER@HOST:PORT/DB"
-)
 
 
 def typed_url(url: str | None) -> str:
@@ -173,6 +172,7 @@ def create_db_engine(url: str | None = None) -> Engine:
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
+        sa.event.listen(engine, "handle_error", sqlite_not_writable(shown_url(url)))
     else:
         sa.event.listen(engine, "checkout", _drop_sessions_the_server_ended)
     return engine
@@ -228,7 +228,7 @@ def _revision(engine: Engine, shown: str) -> str | None:
     try:
         return current_revision(engine)
     except sa.exc.OperationalError as exc:
-        refused = _refused(engine.url, exc)
+        refused = refusal(engine.url, exc)
         if refused is not None:  # a mistyped name or option is the user's to fix
             raise UserError(f"database {shown}: {refused}") from None
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
@@ -239,7 +239,7 @@ def _revision(engine: Engine, shown: str) -> str | None:
         # an SQLSTATE), or the driver the URL's options (``connect_timeout=abc``, an unknown
         # query parameter: none), which the URL's allowed forms then follow.
         server = getattr(exc.orig, "sqlstate", None) is not None
-        said = _first_line(exc.orig) + ("" if server else f"; {_ALLOWED}")
+        said = first_line(exc.orig) + ("" if server else f"; {_ALLOWED}")
         raise UserError(f"database {shown}: {said}") from None
 
 
@@ -271,89 +271,11 @@ def migrate(engine: Engine, shown: str | None = None) -> bool:
         with begin_writing(engine) as connection:
             command.upgrade(_alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
-        refused = _refused(engine.url, exc)
+        refused = refusal(engine.url, exc)
         if refused is not None:
             raise UserError(f"database {shown}: {refused}") from None
         raise TransientError(f"database {shown} unreachable: {exc.orig}") from None
     return True
-
-
-# What PostgreSQL answers a connection to a database it does not have (the driver gives no
-# error code for a connection that failed: its words are all there is).
-_NO_DATABASE = re.compile(r'database "(?P<name>[^"]+)" does not exist')
-# A server that answered and refused the connection for good (a role it does not have, a
-# wrong password, no pg_hba.conf entry) says FATAL; these FATALs pass by themselves.
-_FATAL = re.compile(r"FATAL:\s+(?P<why>[^\n]+)")
-_PASSING = (
-    "starting up",
-    "shutting down",
-    "recovery mode",
-    # "the database system is not yet accepting connections" (a standby not consistent
-    # yet), "the database system is not accepting connections" (a standby without
-    # hot_standby, until a failover promotes it), 'database "X" is not currently accepting
-    # connections' (its ALLOW_CONNECTIONS turned off for a while: a maintenance window).
-    "accepting connections",
-    "too many",
-    "connection slots",
-    "terminating",
-    "timeout",
-)
-# libpq refusing the URL before any connection: ``invalid sslmode value: "bogus"``.
-_BAD_OPTION = re.compile(r"\binvalid [\w ]+ value\b|\binvalid (URI|connection option)\b")
-
-
-def _first_line(exc: BaseException | None) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]
-
-
-# What sqlite3 says of a file or folder this user may not write (a permanent state: exit 2).
-_SQLITE_NOT_WRITABLE = ("attempt to write a readonly database", "unable to open database file")
-
-
-def _refused(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
-    """What to tell the user when PostgreSQL (or the driver, for the URL's options) refused
-    the connection, or SQLite its file, for a reason that does not pass by itself; None for
-    any other failure (a server that is down or starting stays transient)."""
-    if url.get_backend_name() == "sqlite":
-        said = str(exc.orig)
-        if said in _SQLITE_NOT_WRITABLE:
-            return (
-                f"SQLite cannot write it ({said}): the file or its folder is read-only to this "
-                "user; allowed: a file and a folder this user may write (SQLite writes the "
-                "file and, beside it, its -wal and -shm files)"
-            )
-        return None
-    if url.get_backend_name() != "postgresql":
-        return None
-    text = str(exc.orig)
-    if (missing := _NO_DATABASE.search(text)) is not None:
-        return _missing_database(url, missing["name"])
-    fatal = _FATAL.search(text)
-    if fatal is not None and not any(word in fatal["why"] for word in _PASSING):
-        return (
-            f"the server refused the connection: {fatal['why'].strip()} (check the URL's "
-            "user, password and database)"
-        )
-    if _BAD_OPTION.search(text):
-        return f"{_first_line(exc.orig).removeprefix('connection is bad: ')}; {_ALLOWED}"
-    return None
-
-
-def _missing_database(url: sa.URL, name: str) -> str:
-    """What to tell the user when PostgreSQL refused to connect to a database it does not
-    have."""
-    server = f"server at {url.host}:{url.port or 5432}" if url.host else "local server"
-    createdb = " ".join(
-        ["createdb"]
-        + ([f"-h {url.host}"] if url.host else [])
-        + ([f"-p {url.port}"] if url.port else [])
-        + ([f"-U {url.username}"] if url.username else [])
-        + [name]
-    )
-    return (
-        f"{name} does not exist on the PostgreSQL {server}; create it first ({createdb}), "
-        "then run leadsync init, which creates the tables but not the database"
-    )
 
 
 def insert_ignore(connection: Connection, table: sa.Table) -> Any:

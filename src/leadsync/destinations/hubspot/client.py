@@ -67,6 +67,11 @@ MIGRATION_SLEEP_MAX_S = 60.0
 MIGRATION_DEFAULT_WAIT_S = 300.0
 
 
+# A 429's Retry-After is taken up to the rate limit's own window, and for so long in all.
+RATE_LIMIT_WAIT_MAX_S = 10.0
+RATE_LIMITED_FOR_MAX_S = 30.0
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How a request HubSpot answered 5xx (or that did not reach it) is sent again.
@@ -479,6 +484,7 @@ class HubSpotClient:
     ) -> Answer:
         attempt = 0
         limited = 0
+        rate_waited = 0.0
         last = ""
         while attempt < self.max_attempts:
             stamp = self.budget.acquire() if self.budget is not None else None
@@ -507,7 +513,16 @@ class HubSpotClient:
                     )
                 asked = retry_after_s(answer)  # HubSpot does not promise it; when given, taken
                 if asked is not None:
-                    self.sleep(min(asked, self.retry.max_retry_after_s))
+                    # Within its 10-second window, and never so long in all that the push's
+                    # lease (60 s) could lapse meanwhile: then the loop tries again later.
+                    pause = min(asked, RATE_LIMIT_WAIT_MAX_S)
+                    rate_waited += pause
+                    if rate_waited > RATE_LIMITED_FOR_MAX_S:
+                        raise HubSpotUnavailable(
+                            f"HubSpot {method} {path}: rate limited for more than "
+                            f"{RATE_LIMITED_FOR_MAX_S:.0f} s (Retry-After); try again later"
+                        )
+                    self.sleep(pause)
                 elif self.budget is None or answer.body.get("policyName") == SEARCH_POLICY:
                     self.sleep(1.0)
                 continue

@@ -77,8 +77,13 @@ class Cycle(CreatesMixin, UpdatesMixin):
             hubspot_owners,
             self.matched,
         )
-        # Matched objects, and retried ones (a refused link among them), send every link.
-        again = [o for o in changed if "retry" in o.changes and o not in fresh]
+        # Matched objects, and retried ones or ones with an open failure (a refused link
+        # among them: saving them closes it), send every link.
+        again = [
+            o
+            for o in changed
+            if ("retry" in o.changes or (kind, o.id) in self.open_failures) and o not in fresh
+        ]
         self.links_of_matched([o for o in fresh + again if (kind, o.id) not in self.failed])
 
     def hold_back(self, objs: list[PushObject]) -> list[PushObject]:

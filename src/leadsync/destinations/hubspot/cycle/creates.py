@@ -232,7 +232,7 @@ class CreatesMixin(LinksMixin):
         # An input the answer names neither among the created nor the refused (an error
         # whose context names no input): its one such error, else a failure saying so — its
         # retry looks it up by leadsync_id first, so one HubSpot did create is not made twice.
-        untold = [obj for lid, obj in batch.by_lid.items() if lid not in told]
+        untold = [] if self.p.dry_run else [o for i, o in batch.by_lid.items() if i not in told]
         for obj in untold:
             error = untraced[0] if len(untold) == len(untraced) == 1 else untold_error(answer)
             self.refused(obj, "create", answer, error)

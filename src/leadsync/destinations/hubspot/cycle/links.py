@@ -171,7 +171,8 @@ class LinksMixin(ResultsMixin):
         for (from_type, to_type, chunk), answer in zip(
             batches, self.send_all(requests), strict=True
         ):
-            made = _links_made(answer, [inp for inp, _obj in chunk])
+            inputs = [inp for inp, _obj in chunk]
+            made = set(range(len(chunk))) if self.p.dry_run else _links_made(answer, inputs)
             self.result.associations += len(made)
             for index, (inp, obj) in enumerate(chunk):
                 if index not in made:
@@ -213,7 +214,10 @@ def _error_naming(answer: Answer, ids: set[str]) -> Mapping[str, Any]:
             return error
     if len(errors) == 1:
         return errors[0]
-    return {"message": f"HubSpot's answer ({answer.status}) made it and said nothing of it"}
+    return {
+        "message": f"HubSpot's answer ({answer.status}) neither lists it as made nor gives an "
+        "error for it"
+    }
 
 
 def link_of(type_a: str, id_a: str, type_b: str, id_b: str) -> frozenset[tuple[str, str]]:

@@ -133,7 +133,8 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
                 self.handle_update(object_type, half, wanted, sub_answer)
             return
         results = answer.body.get("results")
-        if results is not None or answer.status == 207:  # done: those the answer names
+        # Done: those the answer names (a dry run's answers name nothing: all of them).
+        if not self.p.dry_run and (results is not None or answer.status == 207):
             named = {str(r.get("id")) for r in results or [] if isinstance(r, Mapping)}
             for hs, obj in by_hs.items():
                 if hs not in named and hs not in refused:
