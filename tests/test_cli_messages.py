@@ -474,3 +474,26 @@ def test_an_ingest_interrupted_says_how_far_it_read_and_how_to_go_on(
     assert result.exit_code == 130
     assert f"interrupted after reading 3 lines of {events}" in result.stderr
     assert "run the same command again" in result.stderr
+
+
+def test_ingesting_a_file_again_reports_an_element_still_a_dead_letter(tmp_path: Path) -> None:
+    """A line holding an array: its bad element is a dead letter the first time; run again,
+    the line's elements are duplicates and the run passed as clean (exit 0, "0 dead
+    letters") while the letter was still open. It is reported again, as a bad line is."""
+    db = tmp_path / "ws.db"
+    with Workspace(f"sqlite:///{db}", create=True) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+    events = tmp_path / "arr.jsonl"
+    bad = {**KIM_CONTACT, "id": "arr2", "type": "zzz"}
+    events.write_text(json.dumps([{**KIM_CONTACT, "id": "arr1"}, bad]) + "\n")
+    runner = CliRunner()
+    command = ["--db", str(db), "ingest", "dialer", str(events)]
+    first = runner.invoke(app, command)
+    assert first.exit_code == 2 and "'zzz'" in first.stderr, first.stderr
+    again = runner.invoke(app, command)
+    assert again.exit_code == 2, again.output
+    assert "'zzz'" in again.stderr and "arr.jsonl:1" in again.stderr
+    with Workspace(f"sqlite:///{db}") as ws:
+        assert len(ws.dead_letters()) == 1  # reported again, not kept twice
+        ws.dismiss_dead_letters([ws.dead_letters()[0]["id"]], "seen")
+    assert runner.invoke(app, command).exit_code == 0  # dismissed: nothing open to report

@@ -155,8 +155,16 @@ class IngestSummary(ResultModel):
         """Events applied."""
         return self.applied.events
 
-    def count(self, written: Sequence[tuple[int, InboxItem]], duplicates: int) -> None:
-        """Count what a chunk wrote: accepted items, and pieces that became dead letters."""
+    def count(
+        self,
+        written: Sequence[tuple[int, InboxItem]],
+        duplicates: int,
+        still_dead: Sequence[DeadLetter] = (),
+    ) -> None:
+        """Count what a chunk wrote: accepted items, pieces that became dead letters, and
+        duplicates whose dead letters are still open (reported again)."""
+        for letter in still_dead:
+            self.dead_letters.append(letter)
         accepted = 0
         for _, item in written:
             if item.error is None:

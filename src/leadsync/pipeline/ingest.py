@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -200,6 +200,8 @@ class _Chunk:
     good: list[InboxItem]
     dead: list[DeadLetterRow]
     at: str
+    # Duplicates whose dead letters are still open, once written (reported again).
+    dead_again: list[DeadLetter] = field(default_factory=list)
 
 
 def line_items(
@@ -252,12 +254,23 @@ def _write_inbox(
     status: str,
 ) -> tuple[list[tuple[int, InboxItem]], int]:
     """The chunk's new items (and its dead letters), written with ``status``
-    (:func:`~leadsync.pipeline.inbox.write_items`)."""
+    (:func:`~leadsync.pipeline.inbox.write_items`). A duplicate whose dead letter is still
+    open (a file ingested again, an element of one of its lines that failed) is reported
+    again, as a line that cannot be read is: the run does not pass as clean while it is."""
     # Through the module, so that bench/engine_profile.py's clock around it is seen.
     written, duplicates = inbox.write_items(
         connection, integration, chunk.good, chunk.at, source, status
     )
     inbox_store.insert_new_dead_letters(connection, chunk.dead)  # a file ingested again
+    if duplicates:
+        new = {item.key for _, item in written}
+        held = {item.key for item in chunk.good} - new
+        still = inbox_store.open_dead_letter_errors(connection, integration, held)
+        chunk.dead_again = [
+            DeadLetter(item.where or "?", still[item.key])
+            for item in chunk.good
+            if item.key in still and item.key not in new
+        ]
     return written, duplicates
 
 
@@ -285,7 +298,7 @@ def _append(
             connection, integration, chunk, source, inbox_store.PENDING
         )
     parsed.update((seq, item.events or []) for seq, item in written if item.error is None)
-    summary.count(written, duplicates)
+    summary.count(written, duplicates, chunk.dead_again)
 
 
 class _NotDirectly(Exception):
@@ -323,7 +336,7 @@ def _apply_directly(
     if isinstance(outcome, Refusal):
         return False
     written, duplicates, result = outcome
-    summary.count(written, duplicates)
+    summary.count(written, duplicates, chunk.dead_again)
     summary.applied.add(result)
     return True
 

@@ -360,6 +360,21 @@ def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -
     insert_rows(connection, dead_letters, DeadLetterRow._fields, rows)
 
 
+def open_dead_letter_errors(
+    connection: Connection, integration: str, event_ids: Collection[str]
+) -> dict[str, str]:
+    """The open dead letters' errors of these events of an integration, by event id."""
+    if not event_ids:
+        return {}
+    d = dead_letters.c
+    query = sa.select(d.event_id, d.error).where(
+        d.resolved_at.is_(None),
+        d.integration == integration,
+        in_values(d.event_id, event_ids, connection.dialect.name),
+    )
+    return {str(event_id): str(error) for event_id, error in connection.execute(query)}
+
+
 def insert_rejected_once(connection: Connection, row: DeadLetterRow) -> bool:
     """Insert a refused request's dead letter unless an open one of the same integration and
     source holds the same body (a redelivery of it); whether it was inserted."""
