@@ -454,20 +454,20 @@ LINK_ADDED = load("contact.associationChange.primary")[0]
             {**OWNER_CHANGE, "subscriptionType": None},
             'field "subscriptionType": unknown event null',
         ),
-        ({**OWNER_CHANGE, "objectId": True}, 'field "objectId": must be a string, got a boolean'),
+        ({**OWNER_CHANGE, "objectId": True}, 'field "objectId": must be a string or a whole number, got a boolean'),
         (
             {**OWNER_CHANGE, "objectId": {"id": 1}},
-            'field "objectId": must be a string, got an object',
+            'field "objectId": must be a string or a whole number, got an object',
         ),
         (_without(OWNER_CHANGE, "objectId"), 'field "objectId": required'),
         (
             {**OWNER_CHANGE, "propertyName": ["x"]},
-            'field "propertyName": must be a string, got an array',
+            'field "propertyName": must be a string or a whole number, got an array',
         ),
         (_without(OWNER_CHANGE, "propertyName"), 'field "propertyName": required'),
         (
             {**OWNER_CHANGE, "propertyValue": {"v": 1}},
-            'field "propertyValue": must be a string, got an object',
+            'field "propertyValue": must be a string or a whole number, got an object',
         ),
         (
             _without(OWNER_CHANGE, "propertyValue"),
@@ -475,11 +475,11 @@ LINK_ADDED = load("contact.associationChange.primary")[0]
         ),
         (
             {**OWNER_CHANGE, "changeSource": [1]},
-            'field "changeSource": must be a string, got an array',
+            'field "changeSource": must be a string or a whole number, got an array',
         ),
         (
             {**ECHO_CANDIDATE, "sourceId": {"app": 777}},
-            'field "sourceId": must be a string, got an object',
+            'field "sourceId": must be a string or a whole number, got an object',
         ),
         (
             {**OWNER_CHANGE, "propertyName": "email", "propertyValue": "not-an-email"},

@@ -926,7 +926,7 @@ def test_an_emptied_owner_is_an_owner_event_without_owner(emptied: Any) -> None:
             "user",
             {"type": "user", "id": {"value": 8}},
             "data.relationships.user.id",
-            "must be a string, got an object",
+            "must be a string or a whole number, got an object",
         ),
         (
             "opportunity.updated-flat-stage",

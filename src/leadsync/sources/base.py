@@ -417,11 +417,11 @@ def text(data: Any, path: str, required: bool = False) -> str | None:
     """A string (an integer id is accepted and becomes a string); empty counts as absent."""
     value = get_path(data, path)
     if isinstance(value, bool):
-        refuse(path, "must be a string, got a boolean")
+        refuse(path, "must be a string or a whole number, got a boolean")
     if isinstance(value, int):
         value = str(value)
     if value is not None and not isinstance(value, str):
-        refuse(path, f"must be a string, got {describe(value)}")
+        refuse(path, f"must be a string or a whole number, got {describe(value)}")
     if value is None or not value.strip():
         if required:
             refuse(path, "required")
