@@ -454,7 +454,10 @@ LINK_ADDED = load("contact.associationChange.primary")[0]
             {**OWNER_CHANGE, "subscriptionType": None},
             'field "subscriptionType": unknown event null',
         ),
-        ({**OWNER_CHANGE, "objectId": True}, 'field "objectId": must be a string or a whole number, got a boolean'),
+        (
+            {**OWNER_CHANGE, "objectId": True},
+            'field "objectId": must be a string or a whole number, got a boolean',
+        ),
         (
             {**OWNER_CHANGE, "objectId": {"id": 1}},
             'field "objectId": must be a string or a whole number, got an object',
