@@ -486,7 +486,7 @@ LINK_ADDED = load("contact.associationChange.primary")[0]
         ),
         (
             {**OWNER_CHANGE, "propertyName": "email", "propertyValue": "not-an-email"},
-            "field \"properties.email\": 'not-an-email' is not an email address",
+            "field \"propertyValue\": 'not-an-email' is not an email address",
         ),
         (
             {**OWNER_CHANGE, "subscriptionType": "object.propertyChange"},

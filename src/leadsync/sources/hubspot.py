@@ -129,6 +129,7 @@ from leadsync.sources.base import (
 )
 from leadsync.sources.canonical import parse_event
 from leadsync.sources.options import HubSpotOptions
+from leadsync.sources.properties import check_domain, check_email
 from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
 
 __all__ = ["ADAPTER", "HubSpotAdapter", "sign_v3"]
@@ -357,6 +358,11 @@ def _record_change(data: dict[str, Any], subject: str, action: str) -> dict[str,
     return out
 
 
+# Values the canonical event checks, checked here first so that a refusal names HubSpot's
+# field (propertyValue), not the canonical property it becomes.
+_CHECKED = {"email": check_email, "domain": check_domain}
+
+
 def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[str, Any]) -> bool:
     """Fill ``out`` for a property change; False when the property is not one leadsync keeps."""
     prop = text(data, "propertyName", required=True)
@@ -375,6 +381,8 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
         flag = {"true": True, "false": False}.get((value or "").lower())
         out["properties"] = {} if flag is None else {"is_closed": flag}
         return flag is not None
+    if value is not None and canonical in _CHECKED:
+        _CHECKED[canonical](value, "propertyValue")  # named as HubSpot sent it
     out["properties"] = {canonical: value}
     if canonical == "stage" and record_type is RecordType.DEAL:
         closed = DEFAULT_PIPELINE_STAGES.get(value or "")
