@@ -115,6 +115,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from leadsync.errors import EventError
 from leadsync.model import Event, RecordType
 from leadsync.sources.base import (
     Adapter,
@@ -129,7 +130,7 @@ from leadsync.sources.base import (
 )
 from leadsync.sources.canonical import parse_event
 from leadsync.sources.options import HubSpotOptions
-from leadsync.sources.properties import check_domain, check_email
+from leadsync.sources.properties import Invalid, check_domain, check_email
 from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
 
 __all__ = ["ADAPTER", "HubSpotAdapter", "sign_v3"]
@@ -382,7 +383,10 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
         out["properties"] = {} if flag is None else {"is_closed": flag}
         return flag is not None
     if value is not None and canonical in _CHECKED:
-        _CHECKED[canonical](value, "propertyValue")  # named as HubSpot sent it
+        try:
+            _CHECKED[canonical](value, "propertyValue")  # named as HubSpot sent it
+        except Invalid as exc:
+            raise EventError(str(exc)) from None
     out["properties"] = {canonical: value}
     if canonical == "stage" and record_type is RecordType.DEAL:
         closed = DEFAULT_PIPELINE_STAGES.get(value or "")
