@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,7 @@ from leadsync.pipeline.intake import Intake
 from leadsync.sources import adapter_for
 from leadsync.sources.base import WebhookRequest
 from leadsync.workspace import Workspace
-from tests.helpers import settings as integration_settings
-from tests.helpers import workspace_config
+from tests.test_timed_keys import TOKEN, intake  # noqa: F401 - the fixture
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 
@@ -95,23 +94,9 @@ def test_another_event_in_the_same_second_has_another_key_and_a_redelivery_the_s
     assert other_key.rsplit(":", 1)[0] == key.rsplit(":", 1)[0]
 
 
-TOKEN = "tok-aircall-123"
-
-
-@pytest.fixture
-def intake(workspace: Workspace) -> Iterator[Intake]:
-    config = {"phone": integration_settings(kind="aircall", secret_env="PHONE_TOKEN")}
-    workspace.apply_config(workspace_config(config))
-    service = Intake(workspace.engine, environ={"PHONE_TOKEN": TOKEN})
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
 def test_two_comments_on_a_call_in_one_second_are_both_kept(
-    workspace: Workspace, intake: Intake
+    workspace: Workspace,
+    intake: Intake,  # noqa: F811 - the fixture imported above
 ) -> None:
     _, body = _fixture("aircall", "call.commented.json")
     body["token"] = TOKEN
