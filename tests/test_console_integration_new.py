@@ -222,3 +222,13 @@ def test_the_viewer_sees_the_control_disabled_and_a_post_is_refused(
     )
     assert status == 403
     assert list(sqlite_ws.rules().integrations) == ["dialer"]
+
+
+def test_a_secret_pasted_as_the_variable_is_not_written_back_into_the_form(
+    workspace: Workspace, admin: httpx.Client
+) -> None:
+    secret = "whsec_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    refused = admin.post(NEW, data={**EMEA, "secret_env": secret, "csrf_token": token(admin)})
+    assert refused.status_code == 422
+    assert "looks like a token or key itself" in refused.text and secret not in refused.text
+    assert "aircall-emea" not in workspace.rules().integrations

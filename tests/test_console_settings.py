@@ -639,3 +639,22 @@ def test_the_viewer_can_look_but_every_control_is_disabled(
     )
     assert status == 403
     assert sqlite_ws.integration("dialer").ownership.default == "fill_if_empty"
+
+
+SECRET = "whsec_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def test_a_secret_pasted_as_the_variable_is_refused_and_not_written_back(
+    workspace: Workspace, live: LiveServer
+) -> None:
+    """The message said "(not shown)", and the field beside it held the secret."""
+    with httpx.Client(base_url=live.base_url, timeout=60) as admin:
+        page = signed_in(admin, PASSWORD).get(SAVE)
+        token = form_token(page.text, PREVIEW)
+        [loaded] = re.findall(r'name="loaded" value="(\w+)"', page.text)
+        sent = {**form(secret_env=SECRET), "csrf_token": [token], "loaded": [loaded]}
+        refused = admin.post(PREVIEW, data=sent)
+    assert refused.status_code == 422, refused.text[:500]
+    assert "looks like a token or key itself" in refused.text
+    assert SECRET not in refused.text
+    assert workspace.integration("dialer").secret_env == "DIALER_SECRET"

@@ -106,7 +106,10 @@ def create_integration(
     try:
         page.workspace.add_integration(sent["name"], data, by=actor(page))
     except ConfigError as exc:
-        return _form(page, 422, sent, field_problems(sent["name"], exc.problems))
+        problems = field_problems(sent["name"], exc.problems)
+        if problems.get("secret_env"):  # refused, it is often the secret itself: not shown
+            sent["secret_env"] = ""
+        return _form(page, 422, sent, problems)
     except WorkspaceError as exc:  # a name taken is the name field's problem
         taken = sent["name"] in page.workspace.rules().integrations
         return _form(page, 409, sent, {"name" if taken else "": [str(exc)]})

@@ -390,12 +390,16 @@ def _whole_page(response: HTMLResponse) -> HTMLResponse:
 def _refused(page: Page, name: str, fields: FormFields, error: ConfigError, what: str) -> Response:
     """The page as sent with each problem beside its field (422); nothing was ``what``."""
     form = page.workspace.settings_form(name)
+    errors = field_errors(form, error)
+    if any(e.field == CONTROLS[("secret_env",)] for e in errors):
+        # Refused, it is often the secret itself: never written back into the page.
+        fields = {k: v for k, v in fields.items() if k != "secret_env"}
     response = _page(
         page,
         form,
         error.http_status,
         sent=Sent(fields),
-        field_errors=field_errors(form, error),
+        field_errors=errors,
         refused=what,
         layout="base.html",
         loaded=_sent_loaded(fields),
