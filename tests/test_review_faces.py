@@ -446,6 +446,11 @@ def test_console_lists_questions_and_resolves_with_the_session_token(
     assert [link["source"] for link in on_record(ws, ids["k2"], "c1")] == ["person"]
     again = client.post("/review/1/skip", data={"csrf_token": token})
     assert again.status_code == 409 and "is resolved already" in again.text
+    # Another tab answers it again: said so at the top, not a silent page.
+    late = {"csrf_token": token, "choice": str(ids["k1"])}
+    stale = client.post("/review/1/resolve", data=late, follow_redirects=True)
+    assert stale.status_code == 200 and '<h2 id="refused-title">Not applied</h2>' in stale.text
+    assert "is resolved already" in stale.text
     skipped = client.post("/review/2/skip", data={"csrf_token": token}, follow_redirects=True)
     assert skipped.status_code == 200 and "left without a record" in skipped.text
     assert str(skipped.url).endswith("/review/2?done=skipped")
