@@ -150,6 +150,16 @@ def test_the_test_lead_shows_each_check(ws: Workspace, live: LiveServer, page: A
         page.get_by_label("Integration").select_option("dialer")
     page.wait_for_load_state("networkidle")
     assert errors == []  # the rep list loads without htmx complaining
+    # A keyboard user arrows through the integrations: the select keeps the focus while
+    # the rep list reloads (it was disabled meanwhile, and the focus fell to the body).
+    select = page.get_by_label("Integration")
+    select.focus()
+    with page.expect_response(lambda r: "/test-lead/reps" in r.url):
+        page.keyboard.press("ArrowUp")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.activeElement.id") == "integration"
+    select.select_option("dialer")
+    page.wait_for_load_state("networkidle")
     page.get_by_label("Rep (external user id)").fill("u-1")
     page.get_by_role("button", name="Run the test lead").click()
     result = page.locator("#test-lead-result section")
