@@ -658,3 +658,18 @@ def test_a_secret_pasted_as_the_variable_is_refused_and_not_written_back(
     assert "looks like a token or key itself" in refused.text
     assert SECRET not in refused.text
     assert workspace.integration("dialer").secret_env == "DIALER_SECRET"
+
+
+def test_owners_of_one_name_are_told_apart_by_their_ids(workspace: Workspace) -> None:
+    """Two owners named alike (they may share an email too): the owner lists and "maps
+    today" showed two identical names."""
+    from dataclasses import replace
+
+    workspace.apply_config(workspace_config({"dialer": settings(secret_env="DIALER_SECRET")}))
+    form = workspace.settings_form("dialer")
+    assert form.owner_label(form.owners[0].id) == form.owners[0].name
+    twin = replace(form.owners[0], id="999")
+    form.owners.append(twin)
+    assert form.owner_label("999") == f"{twin.name} — owner 999"
+    assert form.owner_label(form.owners[0].id) == f"{twin.name} — owner {form.owners[0].id}"
+    assert form.owner_label("nobody") == "nobody"

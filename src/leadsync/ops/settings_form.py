@@ -253,6 +253,15 @@ class SettingsForm:
     ambiguous_kinds: tuple[str, ...] = AMBIGUOUS
     ambiguities: tuple[str, ...] = tuple(Ambiguity)
 
+    def owner_label(self, owner_id: str) -> str:
+        """An owner as the page names it: its name, with its id where another owner has the
+        same name (two Dee Parks are told apart); its id alone when it is no owner here."""
+        names = [o.name for o in self.owners if o.id == owner_id]
+        if not names:
+            return owner_id
+        shared = sum(1 for o in self.owners if o.name == names[0]) > 1
+        return f"{names[0]} — owner {owner_id}" if shared else names[0]
+
     @property
     def vendor_options(self) -> list[VendorOption]:
         """The ``vendor:`` options of the integration's kind (none: the kind takes none)."""
