@@ -91,6 +91,20 @@ def test_associations_that_would_change_are_counted(workspace: Workspace) -> Non
     assert result.associations_differ == 1  # c-1 no longer gets p-1's primary company
 
 
+def test_activities_whose_owner_would_change_are_counted(workspace: Workspace) -> None:
+    """A rep no longer auto-matched by email: the records keep their owners (fill_if_empty),
+    but the calls are owned by nobody now — the preview said "no difference"."""
+    setup(workspace)
+    workspace.ingest("dialer", HISTORY)
+    users = {**settings()["users"], "auto_match": "none", "unmapped": {"policy": "leave"}}
+    result = workspace.replay("dialer", proposed(users=users))
+    assert result.activity_owners_differ == {"dialer call": 2}  # u-1's calls, owner 101 before
+    assert result.changed
+    dumped = result.model_dump(by_alias=True)
+    assert dumped["activities_with_another_owner"] == {"dialer call": 2}
+    assert workspace.replay("dialer", proposed()).activity_owners_differ == {}
+
+
 def test_since_replays_only_recent_events(workspace: Workspace) -> None:
     setup(workspace)
     workspace.ingest("dialer", HISTORY)

@@ -238,6 +238,10 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         "activities whose associations would differ: "
         f"{result['activities_with_other_associations']}"
     )
+    owners = result["activities_with_another_owner"]
+    render.line(f"activities that would have another owner: {sum(owners.values())}")
+    for key, count in owners.items():
+        render.line(f"  {key}: {count}")
     runs = result["counterparts"]
     if runs and runs.get("current") != runs.get("proposed"):
         for name in ("current", "proposed"):

@@ -85,6 +85,12 @@ class ReplayResult(ResultModel):
     activities_disappear: dict[str, int] = Field(default_factory=dict)
     activities_appear: dict[str, int] = Field(default_factory=dict)
     associations_differ: int = Field(0, alias="activities_with_other_associations")
+    activity_owners_differ: dict[str, int] = Field(
+        default_factory=dict,
+        alias="activities_with_another_owner",
+        description="Activities both runs make whose owner differs (a rep mapped to another "
+        "owner, or to none), by integration and type.",
+    )
     counterparts: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description="Per run (current, proposed): activities matched by number, held for an "
@@ -100,6 +106,7 @@ class ReplayResult(ResultModel):
             or self.activities_appear
             or self.activities_disappear
             or self.associations_differ
+            or self.activity_owners_differ
             or self.only_in_current
             or self.only_in_proposed
             or self.counterparts.get("current") != self.counterparts.get("proposed")
@@ -318,6 +325,7 @@ def _compare(
         result.activities_disappear = replay_store.activities_only_in_one(connection, False)
         result.activities_appear = replay_store.activities_only_in_one(connection, True)
         result.associations_differ = replay_store.count_association_differences(connection)
+        result.activity_owners_differ = replay_store.activity_owner_differences(connection)
         if on_difference is not None:
             _each_record_only_in_one(connection, on_difference)
             _each_activity_difference(connection, on_difference)

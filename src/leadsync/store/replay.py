@@ -258,7 +258,8 @@ def compare_activities(connection: sqlite3.Connection) -> None:
     for side, db in (("cur", "main."), ("pro", "p.")):
         connection.execute(
             f"""CREATE TEMP TABLE {side}_acts AS
-            SELECT {_ACTIVITY_KEY} AS activity, a.integration || ' ' || a.type AS label
+            SELECT {_ACTIVITY_KEY} AS activity, a.integration || ' ' || a.type AS label,
+                a.owner_id AS owner
             FROM {db}activities a"""
         )
         connection.execute(f"CREATE INDEX temp.ix_{side}_acts ON {side}_acts(activity)")
@@ -287,6 +288,16 @@ def activities_only_in_one(connection: sqlite3.Connection, appear: bool) -> dict
         f"""SELECT label, count(*) FROM {acts}
         WHERE activity NOT IN (SELECT activity FROM {other})
         GROUP BY label ORDER BY label"""
+    )
+    return {key: int(count) for key, count in rows}
+
+
+def activity_owner_differences(connection: sqlite3.Connection) -> dict[str, int]:
+    """Activities both runs have whose owner differs (a rep mapped to another owner, or to
+    none), counted by ``integration type`` label. Needs :func:`compare_activities` first."""
+    rows = connection.execute(
+        """SELECT c.label, count(*) FROM cur_acts c JOIN pro_acts p ON p.activity = c.activity
+        WHERE c.owner IS NOT p.owner GROUP BY c.label ORDER BY c.label"""
     )
     return {key: int(count) for key, count in rows}
 
