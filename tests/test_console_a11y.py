@@ -111,3 +111,25 @@ def test_the_keyboard_reaches_the_content_first_and_shows_where_it_is(
     page.keyboard.press("Enter")
     assert page.evaluate("() => location.hash") in ("#main", "#content")
     context.close()
+
+
+def test_every_page_keeps_to_its_content_security_policy(
+    browser: Any, live: tuple[Workspace, LiveServer]
+) -> None:
+    """Scripts only from the service (no inline script runs), never framed by another
+    site: each page says so, and none of them breaks it (a violation is a console error)."""
+    ws, server = live
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, server, ADMIN_TOKEN)
+    for path in _pages(ws):  # "/" is the dashboard, its charts included
+        response = page.goto(f"{server.base_url}{path}")
+        assert response is not None and response.status == 200, path
+        headers = response.headers
+        assert "script-src 'self'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY"
+        page.wait_for_load_state("networkidle")
+    context.close()
+    assert errors == [], errors

@@ -151,7 +151,20 @@ def render(
     )
     response = console.templates.TemplateResponse(request, template, context, status_code=status)
     response.headers["cache-control"] = "no-store"
+    response.headers.update(PAGE_HEADERS)
     return response
+
+
+#: Every console page: scripts only from the service itself (htmx, the charts: no inline
+#: script runs), never framed by another site, content types as sent.
+PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+}
 
 
 def console_of(request: Request) -> Console:
