@@ -400,7 +400,11 @@ AS_A_USER = (
 )
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root without setpriv")
+@pytest.mark.skipif(
+    os.geteuid() == 0 and not SETPRIV,
+    reason="run as root, file modes do not bind, and setpriv (util-linux) is not installed to "
+    "drop the capabilities that pass them: the read-only file cannot be made",
+)
 def test_a_read_only_sqlite_file_or_folder_is_the_users_to_fix(tmp_path: Path) -> None:
     """Exit 2 saying what to fix, not "unreachable" (exit 1: a cron job retries it forever,
     and the words point at a network)."""
@@ -429,7 +433,11 @@ def test_a_read_only_sqlite_file_or_folder_is_the_users_to_fix(tmp_path: Path) -
         folder.chmod(0o755)
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root without setpriv")
+@pytest.mark.skipif(
+    os.geteuid() == 0 and not SETPRIV,
+    reason="run as root, file modes do not bind, and setpriv (util-linux) is not installed to "
+    "drop the capabilities that pass them: the read-only file cannot be made",
+)
 def test_a_read_only_sqlite_file_in_a_writable_folder_is_the_users_to_fix_when_written(
     tmp_path: Path,
 ) -> None:

@@ -104,10 +104,14 @@ def _document(path: tuple[Any, ...], value: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _refusal(text: str) -> str:
+def _problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as refused:
         load_config(text, "ws.yaml")
-    [problem] = refused.value.problems
+    return list(refused.value.problems)
+
+
+def _refusal(text: str) -> str:
+    [problem] = _problems(text)
     return problem
 
 
@@ -224,20 +228,14 @@ def test_an_id_that_yaml_1_2_reads_as_a_number_is_exported_quoted(text_id: str) 
 def test_a_wrong_item_of_a_list_is_one_problem_not_also_the_lists_length() -> None:
     data = yaml.safe_load(yaml.safe_dump(BASE))
     data["dedupe"][0]["integrations"] = ["dialer", "Crm"]
-    problems = ConfigErrorProblems(yaml.safe_dump(data))
+    problems = _problems(yaml.safe_dump(data))
     assert problems and all("dedupe[0].integrations[1]: " in p for p in problems), problems
     assert not [p for p in problems if "has 1 item" in p]
-
-
-def ConfigErrorProblems(text: str) -> list[str]:  # noqa: N802 - reads as what it gives
-    with pytest.raises(ConfigError) as refused:
-        load_config(text, "ws.yaml")
-    return list(refused.value.problems)
 
 
 def test_a_list_written_as_one_value_says_how_to_write_the_list() -> None:
     """Not "write 102 without quotes": unquoted, it is still no list."""
     data = yaml.safe_load(yaml.safe_dump(BASE))
     data["teams"]["sdr"] = "101"
-    [problem] = ConfigErrorProblems(yaml.safe_dump(data))
+    [problem] = _problems(yaml.safe_dump(data))
     assert problem.endswith("teams.sdr: expected a list; got '101' (write it as ['101'])")

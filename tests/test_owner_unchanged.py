@@ -61,3 +61,6 @@ def test_owner_unchanged_is_for_record_events_and_a_boolean() -> None:
         )
     with pytest.raises(EventError, match="owner_unchanged.*expected true or false"):
         parse_event({**_edit("u-1", "2026-11-01T09:00:00Z"), "owner_unchanged": "yes"}, "dialer")
+    no_owner = {k: v for k, v in _edit("u-1", "2026-11-01T09:00:00Z").items() if k != "owner"}
+    with pytest.raises(EventError, match="owner_unchanged.*needs an owner"):
+        parse_event(no_owner, "dialer")

@@ -217,11 +217,16 @@ def close_questions(
     ``removed``): those of earlier batches when the batch is written, those this batch asked
     so far now — not one it asks after this (the write leaves the batch's own questions to
     it)."""
-    closing = {"activity_id": activity_id, "status": status, "closed_at": at}
-    closing.update(closed_by="leadsync", outcome=why)
-    if removed:
-        closing["removed"] = True
-    d.closing.append(closing)
+    d.closing.append(
+        {
+            "activity_id": activity_id,
+            "status": status,
+            "closed_at": at,
+            "closed_by": "leadsync",
+            "outcome": why,
+            "removed": removed,
+        }
+    )
     for question in d.questions:
         about = removed or question["kind"] in rules.NUMBER_KINDS
         if question["activity_id"] == activity_id and question["status"] == "open" and about:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -200,8 +200,6 @@ class _Chunk:
     good: list[InboxItem]
     dead: list[DeadLetterRow]
     at: str
-    # Duplicates whose dead letters are still open, once written (reported again).
-    dead_again: list[DeadLetter] = field(default_factory=list)
 
 
 def line_items(
@@ -252,26 +250,25 @@ def _write_inbox(
     chunk: _Chunk,
     source: str | None,
     status: str,
-) -> tuple[list[tuple[int, InboxItem]], int]:
+) -> tuple[list[tuple[int, InboxItem]], int, list[DeadLetter]]:
     """The chunk's new items (and its dead letters), written with ``status``
-    (:func:`~leadsync.pipeline.inbox.write_items`). A duplicate whose dead letter is still
-    open (a file ingested again, an element of one of its lines that failed) is reported
-    again, as a line that cannot be read is: the run does not pass as clean while it is."""
+    (:func:`~leadsync.pipeline.inbox.write_items`), how many the inbox held already, and of
+    those the ones whose dead letter is still open (a file ingested again, an element of one
+    of its lines that failed): reported again, as a line that cannot be read is, so that the
+    run does not pass as clean while one is."""
     # Through the module, so that bench/engine_profile.py's clock around it is seen.
     written, duplicates = inbox.write_items(
         connection, integration, chunk.good, chunk.at, source, status
     )
     inbox_store.insert_new_dead_letters(connection, chunk.dead)  # a file ingested again
-    if duplicates:
-        new = {item.key for _, item in written}
-        held = {item.key for item in chunk.good} - new
-        still = inbox_store.open_dead_letter_errors(connection, integration, held)
-        chunk.dead_again = [
-            DeadLetter(item.where or "?", still[item.key])
-            for item in chunk.good
-            if item.key in still and item.key not in new
-        ]
-    return written, duplicates
+    if not duplicates:
+        return written, duplicates, []
+    held = {item.key for item in chunk.good} - {item.key for _, item in written}
+    still = inbox_store.open_dead_letter_errors(connection, integration, held)
+    dead = [
+        DeadLetter(item.where or "?", still[item.key]) for item in chunk.good if item.key in still
+    ]
+    return written, duplicates, dead
 
 
 def _events(written: Sequence[tuple[int, InboxItem]]) -> list[Event]:
@@ -294,11 +291,11 @@ def _append(
     """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
     ``parsed`` by inbox sequence so that the drain need not read them again."""
     with begin_writing(engine) as connection:
-        written, duplicates = _write_inbox(
+        written, duplicates, dead = _write_inbox(
             connection, integration, chunk, source, inbox_store.PENDING
         )
     parsed.update((seq, item.events or []) for seq, item in written if item.error is None)
-    summary.count(written, duplicates, chunk.dead_again)
+    summary.count(written, duplicates, dead)
 
 
 class _NotDirectly(Exception):
@@ -311,12 +308,14 @@ def _write_and_apply(
     integration: str,
     chunk: _Chunk,
     source: str | None,
-) -> tuple[list[tuple[int, InboxItem]], int, BatchResult]:
+) -> tuple[list[tuple[int, InboxItem]], int, list[DeadLetter], BatchResult]:
     counters.lock_counters(connection, [counters.RECORD_ID, counters.ACTIVITY_ID])
     if inbox_store.has_pending(connection):
         raise _NotDirectly
-    written, duplicates = _write_inbox(connection, integration, chunk, source, inbox_store.APPLIED)
-    return written, duplicates, apply_batch(connection, rules, _events(written))
+    written, duplicates, dead = _write_inbox(
+        connection, integration, chunk, source, inbox_store.APPLIED
+    )
+    return written, duplicates, dead, apply_batch(connection, rules, _events(written))
 
 
 def _apply_directly(
@@ -335,8 +334,8 @@ def _apply_directly(
     outcome = attempt(engine, _write_and_apply, rules, integration, chunk, source)
     if isinstance(outcome, Refusal):
         return False
-    written, duplicates, result = outcome
-    summary.count(written, duplicates, chunk.dead_again)
+    written, duplicates, dead, result = outcome
+    summary.count(written, duplicates, dead)
     summary.applied.add(result)
     return True
 

@@ -257,7 +257,9 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
         return user
     event = _record_event(data, kind, event_id, occurred_at, integration, seq)
     event.manual = bool(manual)
-    event.owner_unchanged = bool(owner_unchanged) and event.owner is not None
+    if owner_unchanged and event.owner is None:
+        fail("owner_unchanged", "needs an owner: it says the owner given is not changed")
+    event.owner_unchanged = bool(owner_unchanged)
     event.changed_at = changed_at
     return event
 

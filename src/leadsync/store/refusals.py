@@ -45,7 +45,8 @@ def first_line(exc: BaseException | None) -> str:
 
 
 # What sqlite3 says of a file or folder this user may not write (a permanent state: exit 2).
-_SQLITE_NOT_WRITABLE = ("attempt to write a readonly database", "unable to open database file")
+_READ_ONLY = "attempt to write a readonly database"  # a write to a file it may not write
+_SQLITE_NOT_WRITABLE = (_READ_ONLY, "unable to open database file")
 
 
 def refusal(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
@@ -97,7 +98,7 @@ def sqlite_not_writable(shown: str) -> Callable[[Any], UserError | None]:
         said = str(context.original_exception)
         # (Not "unable to open database file": a file or folder gone while it runs is the
         # outage it reports as such.)
-        if said == _SQLITE_NOT_WRITABLE[0]:
+        if said == _READ_ONLY:
             return UserError(f"database {shown}: {_not_writable(said)}")
         return None
 
