@@ -293,3 +293,33 @@ def test_a_part_is_cut_into_equal_batches_within_half_a_batch_of_the_size(
         left -= size
     assert max(sizes) - min(sizes) <= 1
     assert len(sizes) <= -(-rows // limit)  # never more batches than a plain cut
+
+
+def test_a_worker_takes_the_largest_ready_part_and_the_router_the_smallest(
+    postgres_url: str,
+) -> None:
+    """The router cut its own part lighter (it has the next window to route): it takes the
+    smallest part ready, every other worker the largest; parts of one size, the oldest."""
+    truncate_database(postgres_url)
+    engine = create_db_engine(postgres_url)
+    try:
+        with engine.begin() as connection:
+            seqs = [int(s) for s in append(connection, [_row(f"e{i}") for i in range(9)]) if s]
+            sizes = [2, 4, 1, 2]
+            at = 0
+            cut = []
+            for size in sizes:
+                cut.append((seqs[at : at + size], [None] * size, [None] * size))
+                at += size
+            routing.create_parts(connection, cut, "2026-12-04T00:00:00.000Z")
+            ids = routing.open_parts(connection)
+            assert routing.ready_parts(connection) == [ids[1], ids[0], ids[3], ids[2]]
+            assert routing.ready_parts(connection, smallest=True) == [
+                ids[2],
+                ids[0],
+                ids[3],
+                ids[1],
+            ]
+    finally:
+        truncate_database(postgres_url)
+        engine.dispose()

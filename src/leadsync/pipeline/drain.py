@@ -154,12 +154,16 @@ def _parts_loop(
     """:func:`_drain_parts`'s loop, with ``holder`` holding this worker's session locks."""
     engine = drainer.engine
     waiting_since: float | None = None
-    read_ahead = elected = False
+    read_ahead = elected = routed_last = False
+    pace = _Pace()
+    window = drainer.batch_size * max(1, parts)
     while True:
-        part = _claim_part(holder)
+        part = _claim_part(holder, smallest=routed_last)
         if part is not None:
             waiting_since = None  # only an uninterrupted wait counts
             read_ahead = elected  # a wait is over: the next one may read ahead again
+            routed_last = False
+            started, first = time.monotonic(), part.at
             try:
                 drainer.part = part
                 _drain_rows(drainer, total, on_batch)
@@ -168,7 +172,9 @@ def _parts_loop(
             finally:
                 drainer.part = None
                 routing_store.unlock(holder, part.id)
+            pace.applied(len(part.seqs) - first, time.monotonic() - started)
             continue
+        started = time.monotonic()
         with begin_writing(engine) as connection:
             routed = routing.route_window(
                 connection,
@@ -179,6 +185,7 @@ def _parts_loop(
                 elected=elected,
                 known=drainer.parsed,
                 named=drainer.named,
+                light=pace.light(window),
             )
             busy = routed is None and bool(routing_store.open_parts(connection))
             # Rows whose writer's transaction (or an older one of this database) is still
@@ -194,6 +201,7 @@ def _parts_loop(
                     parts,
                     known=drainer.parsed,
                     named=drainer.named,
+                    light=pace.light(window),
                 )
         if routed is not None:
             waiting_since = None
@@ -207,6 +215,8 @@ def _parts_loop(
                 if events is not None:
                     drainer.parsed.setdefault(int(row["seq"]), events)
             _keep_statistics(engine)
+            pace.routed(time.monotonic() - started)
+            routed_last = True
             continue
         if busy:
             waiting_since = None
@@ -214,7 +224,8 @@ def _parts_loop(
                 read_ahead = True
                 elected = routing_store.try_elect(holder)
                 if elected:
-                    _read_ahead(drainer, drainer.batch_size * max(1, parts))
+                    _read_ahead(drainer, window)
+                    pace.read_ahead = time.monotonic() - started
                     continue
         else:
             if not blocked:
@@ -223,6 +234,28 @@ def _parts_loop(
             if time.monotonic() - waiting_since > ROUTE_WAIT_S:
                 return  # the worker's loop comes back for them
         time.sleep(PART_WAIT_S)
+
+
+@dataclass
+class _Pace:
+    """How fast this worker applies rows, and how long its last routing took (reading the
+    window ahead, cutting it, the statistics after it): the part the router cuts for itself
+    is lighter by the rows the others apply meanwhile, so that it is done with its part and
+    the next window's routing when they are done with theirs."""
+
+    rate: float = 0.0  # rows a second, over the last part
+    routing: float = 0.0  # seconds
+    read_ahead: float = 0.0  # seconds, for the routing under way
+
+    def applied(self, rows: int, seconds: float) -> None:
+        if rows > 0 and seconds > 0:
+            self.rate = rows / seconds
+
+    def routed(self, seconds: float) -> None:
+        self.routing, self.read_ahead = self.read_ahead + seconds, 0.0
+
+    def light(self, window: int) -> int:
+        return min(window, int(self.rate * self.routing))
 
 
 def _keep_statistics(engine: Engine) -> None:
@@ -251,10 +284,11 @@ def _read_ahead(drainer: _Drainer, window: int) -> None:
             continue
 
 
-def _claim_part(holder: sa.Connection) -> routing_store.Part | None:
+def _claim_part(holder: sa.Connection, smallest: bool = False) -> routing_store.Part | None:
     """An open part this worker now holds (one whose parts to wait for are done), or None
-    when every such part is held."""
-    for part in routing_store.ready_parts(holder):
+    when every such part is held: the largest, or the smallest for the worker that has just
+    routed (its part was cut lighter: :class:`_Pace`)."""
+    for part in routing_store.ready_parts(holder, smallest):
         if routing_store.try_claim(holder, part):
             found = routing_store.open_part(holder, part)
             if found is not None:

@@ -45,6 +45,7 @@ def route_window(
     elected: bool = False,
     known: Container[int] = (),
     named: Mapping[int, Sequence[conflicts.Key]] | None = None,
+    light: int = 0,
 ) -> Routed | None:
     """Route the next window in the caller's transaction: its rows with their events (None
     for a row that cannot be read), or None when no window was routed (another worker is
@@ -52,7 +53,9 @@ def route_window(
     still open; or no row is routable). The payloads of the rows in ``known`` (by sequence
     number) are not read: ``parse`` has their events; ``named`` may hold the keys those events
     name (:func:`leadsync.engine.conflicts.row_keys`). With one part per window the window is
-    that part, in arrival order: nothing is looked up."""
+    that part, in arrival order: nothing is looked up. One part is lighter by ``light`` rows
+    (:func:`pack`): the router's, who takes the smallest part it can
+    (:func:`leadsync.pipeline.drain`)."""
     if not routing_store.try_lock_router(connection, elected):
         return None
     if routing_store.open_parts(connection):
@@ -70,7 +73,8 @@ def route_window(
         bins = [list(range(len(rows)))]
     else:
         seqs = [int(row["seq"]) for row in rows]
-        bins = pack(_components(connection, rules, seqs, events, named or {}), parts)
+        component = _components(connection, rules, seqs, events, named or {})
+        bins = pack(component, parts, light)
     _create(connection, rows, events, bins, [])
     return list(zip(rows, parsed, strict=True))
 
@@ -83,6 +87,7 @@ def cut_next(
     parts: int = DEFAULT_PARTS,
     known: Container[int] = (),
     named: Mapping[int, Sequence[conflicts.Key]] | None = None,
+    light: int = 0,
 ) -> Routed | None:
     """Cut the next window while parts are still open, in the caller's transaction (the
     elected router, whose own part is done): as :func:`route_window`, or None when another
@@ -124,7 +129,7 @@ def cut_next(
     def _bins(rows: Sequence[int]) -> int:  # no part of less than a batch, if it can be
         return max(1, min(parts, -(-len(rows) // batch_size)))
 
-    bins = [[free[i] for i in b] for b in pack([mine[i] for i in free], _bins(free))]
+    bins = [[free[i] for i in b] for b in pack([mine[i] for i in free], _bins(free), light)]
     after: list[set[int]] = [set() for _ in bins]
     if bound:
         for b in pack([mine[i] for i in bound], _bins(bound)):
@@ -202,14 +207,21 @@ def _reserve(
     return [(r, a) for r, a in out]
 
 
-def pack(component: Sequence[int], parts: int) -> list[list[int]]:
+def pack(component: Sequence[int], parts: int, light: int = 0) -> list[list[int]]:
     """Rows (by index) packed into at most ``parts`` non-empty bins of about equal size, a
     component never split: largest component first, into the emptiest bin; each bin's rows
-    in their order."""
+    in their order. With ``light``, the last bin is packed as if it held that many rows
+    already: the router's own part, lighter by the rows the others apply while it routes
+    the next window."""
     members: dict[int, list[int]] = {}
     for index, first in enumerate(component):
         members.setdefault(first, []).append(index)
-    bins: list[list[int]] = [[] for _ in range(max(1, parts))]
+    count = max(1, parts)
+    bins: list[list[int]] = [[] for _ in range(count)]
+    load = [0] * count
+    load[-1] = light if count > 1 else 0
     for rows in sorted(members.values(), key=lambda r: (-len(r), r[0])):
-        min(bins, key=len).extend(rows)
+        emptiest = min(range(count), key=load.__getitem__)
+        bins[emptiest].extend(rows)
+        load[emptiest] += len(rows)
     return [sorted(b) for b in bins if b]

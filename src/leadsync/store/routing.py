@@ -359,15 +359,17 @@ def open_parts(connection: Connection) -> list[int]:
 
 
 _READY = (
-    "SELECT id FROM route_parts AS p WHERE NOT done AND (after IS NULL OR NOT EXISTS ("
+    "SELECT id, events FROM route_parts AS p WHERE NOT done AND (after IS NULL OR NOT EXISTS ("
     "SELECT 1 FROM route_parts AS q WHERE q.id = ANY(p.after) AND NOT q.done)) ORDER BY id"
 )
 
 
-def ready_parts(connection: Connection) -> list[int]:
-    """The open parts a worker may take now (every part each waits for is done), oldest
-    first."""
-    return [int(i) for i in connection.exec_driver_sql(_READY).scalars()]
+def ready_parts(connection: Connection, smallest: bool = False) -> list[int]:
+    """The open parts a worker may take now (every part each waits for is done): the
+    largest first (the smallest with ``smallest``), then the oldest."""
+    found = [(int(i), int(n)) for i, n in connection.exec_driver_sql(_READY).all()]
+    found.sort(key=lambda part: (part[1] if smallest else -part[1], part[0]))
+    return [i for i, _n in found]
 
 
 def try_claim(connection: Connection, part: int) -> bool:
