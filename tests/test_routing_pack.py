@@ -16,7 +16,9 @@ from leadsync.pipeline.routing import pack
     parts=st.integers(1, 5),
     light=st.integers(0, 150),
 )
-def test_every_row_once_and_no_component_split(component: list[int], parts: int, light: int) -> None:
+def test_every_row_once_and_no_component_split(
+    component: list[int], parts: int, light: int
+) -> None:
     bins = pack(component, parts, light)
     assert 1 <= len(bins) <= parts
     assert sorted(i for b in bins for i in b) == list(range(len(component)))
