@@ -1,16 +1,21 @@
 """An activity's events merged by the vendor's clock: any arrival order gives the same activity,
-and what an early event (even a draft that creates nothing) said is remembered for the later
-ones that name less."""
+what an early event (even a draft that creates nothing) said is remembered for the later
+ones that name less, and lists given at the same time (Aircall's comments and tags of one
+second) are joined, nothing lost."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
+import operator
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +26,7 @@ from leadsync.rules import activity_memory
 from leadsync.settings import load_config
 from leadsync.store.schema import activities, activity_associations
 from leadsync.workspace import Workspace
-from tests.helpers import OWNERS, ev, run, setup
+from tests.helpers import OWNERS, ev, run, setup, workspace_config
 from tests.helpers import settings as integration_settings
 
 TIMES = ["2026-11-01T09:00:00.000Z", "2026-11-01T09:05:00.000Z", "2026-11-01T09:10:00.000Z"]
@@ -29,8 +34,19 @@ TIMES = ["2026-11-01T09:00:00.000Z", "2026-11-01T09:05:00.000Z", "2026-11-01T09:
 
 # ----------------------------------------------------------------------- the pure merge
 
-_values = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]), st.integers(0, 3))
-_props = st.dictionaries(st.sampled_from(["outcome", "body", "title", "x"]), _values, max_size=3)
+COMMENTS = ["first note", "second note", "third note"]
+# A list a tool sends whole each time: a call's comments so far (it grows), or any list (a
+# tag removed, another edit).
+_lists = st.one_of(
+    st.integers(0, len(COMMENTS)).map(lambda n: COMMENTS[:n]),
+    st.lists(st.sampled_from(COMMENTS), max_size=3),
+)
+_values = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]), st.integers(0, 3), _lists)
+_props = st.builds(
+    lambda props, lists: {**props, **lists},
+    st.dictionaries(st.sampled_from(["outcome", "body", "title", "x"]), _values, max_size=3),
+    st.fixed_dictionaries({}, optional={"comments": _lists}),
+)
 _refs = st.lists(
     st.builds(
         RecordRef,
@@ -82,6 +98,23 @@ def test_any_order_of_one_activitys_events_gives_the_same_memory(
     assert _fold(shuffled) == _fold(events)
     # Idempotent: a redelivered event changes nothing.
     assert _fold([*events, *events]) == _fold(events)
+    # At the latest time a property was given: the greatest id's value, and when that is a
+    # list, every list given then is in it (nothing an event said is lost) and nothing else.
+    merged = activity_memory.effective_event(_fold(events), events[0]).properties
+    for key, value in merged.items():
+        given = [
+            (e.changed_at or e.occurred_at, e.id, e.properties[key])
+            for e in events
+            if key in e.properties
+        ]
+        latest = [(eid, v) for at, eid, v in given if at == max(g[0] for g in given)]
+        winner = max(latest)[1]
+        if not isinstance(winner, list):
+            assert value == winner
+            continue
+        lists = [Counter(v) for _, v in latest if isinstance(v, list)]
+        assert all(said <= Counter(value) for said in lists)
+        assert Counter(value) == functools.reduce(operator.or_, lists)
 
 
 def test_the_latest_change_by_the_vendors_clock_wins_and_ties_go_to_the_greater_id() -> None:
@@ -100,6 +133,60 @@ def test_the_latest_change_by_the_vendors_clock_wins_and_ties_go_to_the_greater_
     for order in itertools.permutations([tie_a, tie_b]):
         assert activity_memory.effective_event(_fold(list(order)), tie_a).properties == {
             "body": "y"
+        }
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "merged"),
+    [
+        # Aircall: one call.commented per comment, each with the call's whole list so far.
+        (["first note"], ["first note", "second note"], ["first note", "second note"]),
+        (["a", "b"], ["a", "c"], ["a", "b", "c"]),  # neither holds the other: shared prefix
+        (["a", "c", "d"], ["a", "b"], ["a", "c", "d", "b"]),  # the longer as it is first
+        (["a", "a"], ["a"], ["a", "a"]),  # the same comment twice is two comments
+        (["b", "a"], ["a", "b"], ["a", "b"]),  # reordered: the first in order
+        ([], ["a"], ["a"]),
+    ],
+)
+def test_lists_given_at_the_same_time_are_joined_whatever_the_ids(
+    first: list[str], second: list[str], merged: list[str]
+) -> None:
+    def call(eid: str, changed: str, values: list[str]) -> Event:
+        return Event(
+            eid, "dialer", EventType.ACTIVITY, TIMES[0], activity=A.CALL, external_id="c-1",
+            properties={"comments": values}, changed_at=changed,
+        )  # fmt: skip
+
+    for ids in (("e-a", "e-b"), ("e-b", "e-a")):  # either one's id the greater
+        events = [call(ids[0], TIMES[1], first), call(ids[1], TIMES[1], second)]
+        for order in (events, events[::-1]):
+            memory = _fold(order)
+            assert activity_memory.effective_event(memory, events[0]).properties == {
+                "comments": merged
+            }
+        # A later change by the vendor's clock still replaces the list (a tag removed).
+        later = call("e-0", TIMES[2], ["z"])
+        for order in itertools.permutations([*events, later]):
+            memory = _fold(list(order))
+            assert activity_memory.effective_event(memory, later).properties == {"comments": ["z"]}
+
+
+def test_a_value_that_is_not_a_list_keeps_the_greater_ids_rule_at_the_same_time() -> None:
+    def call(eid: str, value: Any) -> Event:
+        return Event(
+            eid, "dialer", EventType.ACTIVITY, TIMES[0], activity=A.CALL, external_id="c-1",
+            properties={"comments": value}, changed_at=TIMES[1],
+        )  # fmt: skip
+
+    listed, cleared, other = call("e-a", ["a"]), call("e-b", None), call("e-c", ["b"])
+    for order in itertools.permutations([listed, cleared]):
+        assert activity_memory.effective_event(_fold(list(order)), listed).properties == {
+            "comments": None
+        }
+    # The greatest id gives a list again: every list given at that time, joined.
+    for order in itertools.permutations([listed, cleared, other]):
+        assert activity_memory.effective_event(_fold(list(order)), listed).properties == {
+            "comments": ["a", "b"]
         }
 
 
@@ -225,6 +312,71 @@ def test_any_arrival_order_gives_the_same_activity(
             for i in order:
                 assert run(ws, events[i]).ok
             outcomes.append(_activity(ws))
+    assert outcomes[0] == outcomes[1]
+
+
+AIRCALL = Path(__file__).parent / "fixtures" / "webhooks" / "aircall"
+
+
+@st.composite
+def _aircall_same_second(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """An agent commenting and tagging one call within one second: Aircall's
+    ``call.commented`` / ``call.tagged`` bodies, each with the call's whole ``comments`` and
+    ``tags`` so far, all with the same ``timestamp``; and the comments and tags made."""
+    base = json.loads((AIRCALL / "call.commented.json").read_text())["body"]
+    comments: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    bodies = []
+    for n, action in enumerate(
+        draw(st.lists(st.sampled_from(["comment", "tag"]), min_size=2, max_size=4))
+    ):
+        if action == "comment":
+            comments.append({"id": n, "content": f"note {n}", "posted_at": base["timestamp"]})
+        else:
+            tags.append({"id": n, "name": f"tag {n}"})
+        body = copy.deepcopy(base)
+        body["event"] = {"comment": "call.commented", "tag": "call.tagged"}[action]
+        body["data"]["comments"], body["data"]["tags"] = list(comments), list(tags)
+        bodies.append(body)
+    return bodies, [c["content"] for c in comments], [t["name"] for t in tags]
+
+
+def _aircall_workspace(template: Path, path: Path) -> Workspace:
+    shutil.copyfile(template, path)
+    ws = Workspace(f"sqlite:///{path}")
+    ws.apply_config(workspace_config({"phone": integration_settings(kind="aircall")}))
+    return ws
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_aircall_same_second(), st.randoms(use_true_random=False), st.sets(st.integers(1, 3)))
+def test_comments_and_tags_of_one_second_are_all_kept_in_any_arrival_order_and_batches(
+    tmp_path_factory: Any,
+    sqlite_template: Path,
+    made: tuple[list[dict[str, Any]], list[str], list[str]],
+    rnd: Any,
+    cuts: set[int],
+) -> None:
+    """Same second, same call: the events' ids (their content hashes) give no order, so
+    the tie of their ``comments`` and ``tags`` is a union — the longest list here."""
+    bodies, comments, tags = made
+    arrived = list(bodies)
+    rnd.shuffle(arrived)
+    edges = [0, *sorted(c for c in cuts if c < len(arrived)), len(arrived)]
+    outcomes = []
+    for batches in ([bodies], [arrived[a:b] for a, b in itertools.pairwise(edges)]):
+        with _aircall_workspace(
+            sqlite_template, tmp_path_factory.mktemp("aircall") / "ws.db"
+        ) as ws:
+            for batch in batches:  # one ingest each: one batch each
+                summary = ws.ingest("phone", [json.dumps(b) for b in batch], "aircall.jsonl")
+                assert summary.ok, summary
+            outcomes.append(_activity(ws))
+            [call] = ws.activities()
+            assert call["properties"].get("comments") == (comments or None)
+            assert call["properties"].get("tags") == (tags or None)
     assert outcomes[0] == outcomes[1]
 
 

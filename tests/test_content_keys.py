@@ -94,19 +94,32 @@ def test_another_event_in_the_same_second_has_another_key_and_a_redelivery_the_s
     assert other_key.rsplit(":", 1)[0] == key.rsplit(":", 1)[0]
 
 
+def _commented(body: Any, texts: list[str]) -> Any:
+    """Aircall's ``call.commented``: the call with its whole list of comments so far."""
+    out = copy.deepcopy(body)
+    out["data"]["comments"] = [{"id": n, "content": t} for n, t in enumerate(texts, 1)]
+    return out
+
+
+@pytest.mark.parametrize("batches", ["one batch", "two batches"])
+@pytest.mark.parametrize("arrival", ["in order", "reversed"])
 def test_two_comments_on_a_call_in_one_second_are_both_kept(
     workspace: Workspace,
     intake: Intake,  # noqa: F811 - the fixture imported above
+    arrival: str,
+    batches: str,
 ) -> None:
     _, body = _fixture("aircall", "call.commented.json")
     body["token"] = TOKEN
-    first = copy.deepcopy(body)
-    first["data"]["comments"] = [{"id": 1, "content": "first note"}]
-    second = copy.deepcopy(body)
-    second["data"]["comments"] = [
-        {"id": 1, "content": "first note"},
-        {"id": 2, "content": "second note: callback Tuesday"},
-    ]
+    first = _commented(body, ["first note"])
+    # The second comment whose event's key (the tie-break of one second) sorts before the
+    # first's: the greater id alone would keep the first's list and lose it.
+    second = next(
+        two
+        for text in ("second note: callback Tuesday", "wants a demo", "sent pricing", "busy")
+        if _key("aircall", {}, two := _commented(body, ["first note", text]))
+        < _key("aircall", {}, first)
+    )
 
     def send(b: Any) -> tuple[int, int]:
         request = WebhookRequest(
@@ -118,9 +131,12 @@ def test_two_comments_on_a_call_in_one_second_are_both_kept(
         receipt = intake.receive("phone", request).result(timeout=60)
         return receipt.accepted, receipt.duplicates
 
-    assert send(first) == (1, 0)
-    assert send(second) == (1, 0)
+    pair = [first, second] if arrival == "in order" else [second, first]
+    for b in pair:
+        assert send(b) == (1, 0)
+        if batches == "two batches":
+            workspace.process_inbox()
     assert send(second) == (0, 1)  # Aircall sends it again: a redelivery
     workspace.process_inbox()
     [call] = workspace.activities()
-    assert call["properties"]["comments"] == ["first note", "second note: callback Tuesday"]
+    assert call["properties"]["comments"] == [c["content"] for c in second["data"]["comments"]]

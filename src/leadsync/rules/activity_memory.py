@@ -10,7 +10,10 @@ same memory (a last-writer-wins map, a set of associations):
 - each property (``null`` included: it clears) takes the value of the event that changed it
   last by the vendor's clock (:attr:`Event.changed_at`, else ``occurred_at``); equal times are
   broken by the event id, the greater wins, so that the same events always give the same
-  answer;
+  answer; but where the greater id's value is a list (tags, comments: a tool sends the whole
+  list each time, and it grows), the value is the union of every list given at that time
+  (:func:`list_union`: the longer where one holds the other): the clock cannot tell which
+  came last, and neither may be lost;
 - the rep (owner) likewise: the latest event that names one;
 - associations: every record any event named (updates naming none keep them);
 - the activity's time: the earliest ``occurred_at`` of its events (when it happened, not
@@ -64,9 +67,7 @@ def merge(memory: Memory | None, event: Event) -> Memory:
     )
     props: dict[str, list[Any]] = out["p"]
     for key, value in event.properties.items():
-        held = props.get(key)
-        if held is None or held[1:] < at:
-            props[key] = [value, *at]
+        props[key] = _property(props.get(key), value, at)
     if event.owner is not None:
         held_owner = out["o"]
         if held_owner is None or held_owner[2:] < at:
@@ -85,6 +86,53 @@ def merge(memory: Memory | None, event: Event) -> Memory:
     last = out["last"]
     if last is None or last[:2] < at:
         out["last"] = at
+    return out
+
+
+def _property(held: list[Any] | None, value: Any, at: list[str]) -> list[Any]:
+    """A property's memory with ``value`` given at ``at``: ``[value, time, id]``, plus the
+    lists given at that time when they are not just the value (``[union, time, id,
+    [list, ...]]``, the lists in :func:`list_union`'s order). Equal times join: the
+    greater id's value, a union of the lists when it is one; the same whatever order."""
+    if held is None or held[1] < at[0]:
+        return [value, *at]
+    if held[1] > at[0]:
+        return held
+    lists = _tied_lists(held)
+    if isinstance(value, list) and value not in lists:
+        lists = sorted([*lists, value], key=_list_order)
+    winner, stamp_id = (held[0], held[2]) if held[2] >= at[1] else (value, at[1])
+    if isinstance(winner, list):
+        winner = list_union(lists)
+    kept = [winner, held[1], stamp_id]
+    return kept if lists == _tied_lists(kept) else [*kept, lists]
+
+
+def _tied_lists(held: list[Any]) -> list[list[str]]:
+    """The lists given at a property's time: kept beside its value, else the value's own."""
+    if len(held) > 3:
+        return list(held[3])
+    return [held[0]] if isinstance(held[0], list) else []
+
+
+def _list_order(values: list[str]) -> tuple[int, list[str]]:
+    return (-len(values), values)
+
+
+def list_union(lists: list[list[str]]) -> list[str]:
+    """Every value of the lists, each as many times as the list that has it most: the
+    longest list (then the first in order) as it is, then what each other list adds, in
+    its order. A list that holds another (a comment added) gives the longer; otherwise
+    the shared prefix comes first."""
+    out: list[str] = []
+    held: dict[str, int] = {}
+    for values in sorted(lists, key=_list_order):
+        seen: dict[str, int] = {}
+        for value in values:
+            seen[value] = seen.get(value, 0) + 1
+            if seen[value] > held.get(value, 0):
+                out.append(value)
+                held[value] = seen[value]
     return out
 
 

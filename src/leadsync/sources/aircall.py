@@ -17,8 +17,9 @@ Aircall sends no event id, so a piece's key is
 ``stable_key("aircall", event, data.id, timestamp, order=data.id, content=data)``: a redelivery
 has the same key, and two events about the same call (``call.created`` then ``call.ended``,
 or two ``call.commented`` in one second: Aircall sends one per comment, each with the whole
-call) have different ones; the inbox keeps it as ``t:<timestamp>:<data.id>:<hash>:<content>``
-(Aircall numbers its calls in
+call) have different ones — the call's memory joins their lists, whichever id is greater
+(:mod:`leadsync.rules.activity_memory`); the inbox keeps it as
+``t:<timestamp>:<data.id>:<hash>:<content>`` (Aircall numbers its calls in
 the order it makes them: the events of one second land beside each other). The
 inbox's ``occurred_at`` is ``timestamp`` (unix seconds). ``resource``, when present, must be
 the first part of ``event`` (``call`` for ``call.ended``).
