@@ -107,6 +107,7 @@ def test_records_activities_and_associations_reach_hubspot(
     assert call["properties"]["hubspot_owner_id"] == "101"
     assert call["properties"]["hs_call_duration"] == "95000"
     assert call["properties"]["hs_call_status"] == "COMPLETED"
+    assert "hs_call_body" not in call["properties"]  # no body, comments nor tags
     assert linked_ids(call, "contacts") == {contact["id"]}
     assert linked_ids(call, "companies") == {company["id"]}
     assert linked_ids(contact, "companies") == {company["id"]}
@@ -859,3 +860,31 @@ def test_records_hubspots_webhooks_named_are_matched_by_their_id_never_created_a
     assert len(hub.objects("contacts")) == 1 and len(hub.objects("companies")) == 1
     assert hub.get_object("contacts", contact)["properties"]["hubspot_owner_id"] == "102"
     assert ws.push().created == {}  # and not on a later cycle either
+
+
+def test_a_calls_comments_and_tags_reach_its_body_in_hubspot(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A dialer's comments on a call (Aircall's call.commented: the whole list each time) and
+    its tags are what a rep wrote about the call: HubSpot's call shows them in its body, after
+    the body the tool gave, and a comment added later reaches it too."""
+    contact, call = company_contact_call()
+    call["properties"] |= {
+        "body": "Asked for pricing.",
+        "comments": ["Call back on Monday", "Wants the enterprise plan"],
+        "tags": ["hot lead", "pricing"],
+    }
+    run(ws, contact, call)
+    ws.push()
+    assert only(hub, "calls")["properties"]["hs_call_body"] == (
+        "Asked for pricing.\n\nCall back on Monday\n\nWants the enterprise plan"
+        "\n\nTags: hot lead, pricing"
+    )
+    later = copy.deepcopy(call)
+    later["id"] = "ev-comment-3"
+    later["occurred_at"] = "2026-11-01T10:05:00Z"
+    later["properties"] = {"comments": [*call["properties"]["comments"], "Sent the quote"]}
+    run(ws, later)
+    ws.push()
+    body = only(hub, "calls")["properties"]["hs_call_body"]
+    assert body.endswith("Sent the quote\n\nTags: hot lead, pricing"), body

@@ -223,7 +223,7 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
     body = activity.get("body")
     if kind == "call":
         _put(out, "hs_call_title", title)
-        _put(out, "hs_call_body", body)
+        _put(out, "hs_call_body", call_body(activity))
         direction = activity.get("direction")
         if direction in ("inbound", "outbound"):
             out["hs_call_direction"] = direction.upper()
@@ -264,6 +264,26 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
             out["hs_task_priority"] = priority.upper()
         out["hs_task_type"] = "TODO"
     return out
+
+
+def call_body(activity: Mapping[str, Any]) -> str | None:
+    """A call's body as HubSpot shows it: the body its tool gave, then each comment a rep
+    wrote on it (a dialer's comments: Aircall's ``call.commented``), then its tags, each a
+    paragraph; None when it has none of them."""
+    extra = activity.get("properties") or {}
+    comments = _strings(extra.get("comments"))
+    tags = _strings(extra.get("tags"))
+    parts = [activity["body"]] if activity.get("body") else []
+    parts += comments
+    if tags:
+        parts.append("Tags: " + ", ".join(tags))
+    return "\n\n".join(parts) if parts else None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in value or () if v not in (None, "")] if isinstance(value, list) else []
 
 
 # HubSpot's own property: set whenever a record's owner changes (contacts, companies, deals,
