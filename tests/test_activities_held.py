@@ -1,5 +1,6 @@
 """``leadsync activities list`` shows a held call (waiting for a contact or lead to get its
-number) as held, with its number and until when, rather than on no record."""
+number) as held, with its number and until when, rather than on no record; once that time has
+passed, as expired (the list's clock is set by the tests)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
+from leadsync.ops import listings
 from leadsync.workspace import Workspace
 from tests.helpers import run
 from tests.test_counterparts import _call, _contact, _setup
@@ -25,9 +28,17 @@ def listed(ws: Workspace, *args: str) -> Any:
     return result.stdout
 
 
-def test_a_held_call_is_listed_as_held_until_its_hold_ends(workspace: Workspace) -> None:
+def clock_at(monkeypatch: pytest.MonkeyPatch, now: str) -> None:
+    """The listing's clock (what ``activities list`` takes as now) set to ``now``."""
+    monkeypatch.setattr(listings, "now_ts", lambda: now)
+
+
+def test_a_held_call_is_listed_as_held_until_its_hold_ends(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _setup(workspace)
     run(workspace, _call("c1", "07700 900123"))
+    clock_at(monkeypatch, "2026-11-02T00:00:00.000Z")
     [call] = json.loads(listed(workspace, "--json"))
     assert call["records"] == []
     waiting = (
@@ -38,6 +49,7 @@ def test_a_held_call_is_listed_as_held_until_its_hold_ends(workspace: Workspace)
         "numbers": ["+447700900123"],
         "held_at": "2026-11-01T10:00:00.000Z",
         "expires_at": "2026-11-08T10:00:00.000Z",
+        "ended": False,
         "queued": False,
         "why": waiting,
     }
@@ -57,6 +69,40 @@ def test_a_held_call_is_listed_as_held_until_its_hold_ends(workspace: Workspace)
     [call] = json.loads(listed(workspace, "--json"))
     assert call["held"] is None and [r["type"] for r in call["records"]] == ["contact"]
     assert "held" not in listed(workspace)
+
+
+def test_a_hold_past_its_deadline_is_shown_expired_until_the_worker_queues_it(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline passed, the worker's minute tick not yet come: the list says the hold
+    expired (and when), never that the call waits until a time already gone; by the rule the
+    expiry itself uses, so at the very deadline both agree it is due."""
+    _setup(workspace)
+    run(workspace, _call("c1", "07700 900123"))  # held until 2026-11-08T10:00:00Z
+    deadline, before = "2026-11-08T10:00:00.000Z", "2026-11-08T09:59:59.999Z"
+    [call] = workspace.activities(now=before)
+    assert (
+        call["held"]["ended"] is False and "else in the review queue after" in call["held"]["why"]
+    )
+    assert workspace.expire_holds(now=before) == 0
+    expired = (
+        "held: no contact or lead got +447700900123 by 2026-11-08T10:00:00Z; the hold expired "
+        "then: the worker's next pass (once a minute) puts it in the review queue (leadsync "
+        "review list), still attached if one gets it"
+    )
+    for now in (deadline, "2026-12-01T00:00:00.000Z"):
+        [call] = workspace.activities(now=now)
+        assert (call["held"]["ended"], call["held"]["queued"]) == (True, False)
+        assert call["held"]["why"] == expired
+    clock_at(monkeypatch, "2026-12-01T00:00:00.000Z")
+    [call] = json.loads(listed(workspace, "--json"))
+    assert call["held"]["ended"] is True and call["held"]["why"] == expired
+    shown = listed(workspace)
+    assert expired in shown and "else in the review queue after" not in shown
+    # The worker's pass at the deadline finds it due too: queued, listed as in the queue.
+    assert workspace.expire_holds(now=deadline) == 1
+    [call] = workspace.activities(now=deadline)
+    assert call["held"]["queued"] is True and "; in the review queue" in call["held"]["why"]
 
 
 def test_an_activity_not_held_has_no_hold(workspace: Workspace) -> None:

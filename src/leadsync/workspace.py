@@ -541,11 +541,12 @@ class Workspace:
         since: str | None = None,
         activity_type: str | None = None,
         limit: int = 100,
+        now: str | None = None,
     ) -> list[dict[str, Any]]:
         """The newest activities created (that happened since ``since``, a canonical time),
         each with its ``records`` — how each came to be associated (``source``: ``event`` or
-        ``auto``; ``why``, in words) — and the other tools' activities merged into it."""
-        return listings.activities(self.engine, integration, since, activity_type, limit)
+        ``auto``; ``why``, in words) —, its hold as of ``now`` and the activities merged in."""
+        return listings.activities(self.engine, integration, since, activity_type, limit, now)
 
     def health_snapshot(self, now: str | None = None) -> HealthSnapshot:
         """The 7-day report and the per-day charts, taken now (seconds on a large workspace:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import ROLLOUT, WorkspaceRules
 from leadsync.errors import NotFoundError, UserError
-from leadsync.model import ActivityType, Outcome, RecordType, display_ts
+from leadsync.model import ActivityType, Outcome, RecordType, display_ts, now_ts
 from leadsync.ops import records as record_ops
 from leadsync.ops.deadletters import REVIEW_HINT
 from leadsync.ops.records import check_integration
@@ -233,17 +233,19 @@ def activities(
     since: str | None,
     activity_type: str | None,
     limit: int,
+    now: str | None = None,
 ) -> list[dict[str, Any]]:
     """The newest activities created, each record link with ``why`` it is associated,
     ``held`` (None unless the activity waits for a contact or lead to get its number: the
-    numbers, when it was held, ``expires_at``, ``queued`` and ``why``) and ``questions``: the
-    review queue's open questions about it (``id``, ``kind``, ``subject``)."""
+    numbers, when it was held, ``expires_at``, ``ended`` — that time has come by ``now``,
+    default the clock's now —, ``queued`` and ``why``) and ``questions``: the review queue's
+    open questions about it (``id``, ``kind``, ``subject``)."""
     _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
         rows = views.activity_rows(connection, integration, since, wanted, limit)
         ids = [r["id"] for r in rows]
-        held = holds.holds_of(connection, ids)
+        held = holds.holds_of(connection, ids, now or now_ts())
         asked = holds.open_questions_of(connection, ids)
     for row in rows:
         for link in row["records"]:
@@ -263,6 +265,12 @@ def _held_why(hold: dict[str, Any]) -> str:
         return (
             f"held: no contact or lead got {numbers} by {until}; in the review queue "
             f"{REVIEW_HINT}, still attached if one gets it"
+        )
+    if hold["ended"]:  # the worker's minute tick (pipeline/expiry.py) has not queued it yet
+        return (
+            f"held: no contact or lead got {numbers} by {until}; the hold expired then: the "
+            f"worker's next pass (once a minute) puts it in the review queue {REVIEW_HINT}, "
+            "still attached if one gets it"
         )
     return (
         f"held: no contact or lead has {numbers} yet; attached when one gets it, else in the "

@@ -13,30 +13,49 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.database import in_values
+from leadsync.store.review import hold_ended
 from leadsync.store.schema import held_activities, review_items
 
 
-def holds_of(connection: Connection, activity_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+def holds_of(
+    connection: Connection, activity_ids: Collection[int], now: str
+) -> dict[int, dict[str, Any]]:
     """activity id -> its hold, for those of ``activity_ids`` that are held: ``numbers``
     (the counterpart numbers it waits for, in order), ``held_at``, ``expires_at`` (when it
-    goes to the review queue) and ``queued`` (it is there already; still held). One query."""
+    goes to the review queue), ``ended`` (that time has come by ``now``, by the expiry's own
+    rule: :func:`.review.hold_ended`) and ``queued`` (it is there already; still held). One
+    query."""
     if not activity_ids:
         return {}
     h = held_activities
     rows = connection.execute(
-        sa.select(h.c.activity_id, h.c.number, h.c.held_at, h.c.expires_at, h.c.queued)
+        sa.select(
+            h.c.activity_id,
+            h.c.number,
+            h.c.held_at,
+            h.c.expires_at,
+            h.c.queued,
+            hold_ended(now).label("ended"),
+        )
         .where(in_values(h.c.activity_id, activity_ids, connection.dialect.name))
         .order_by(h.c.activity_id, h.c.number)
     )
     found: dict[int, dict[str, Any]] = {}
-    for activity_id, number, held_at, expires_at, queued in rows:
+    for activity_id, number, held_at, expires_at, queued, ended in rows:
         hold = found.setdefault(
             int(activity_id),
-            {"numbers": [], "held_at": held_at, "expires_at": expires_at, "queued": False},
+            {
+                "numbers": [],
+                "held_at": held_at,
+                "expires_at": expires_at,
+                "ended": False,
+                "queued": False,
+            },
         )
         hold["numbers"].append(number)
         hold["held_at"] = min(hold["held_at"], held_at)
         hold["expires_at"] = min(hold["expires_at"], expires_at)
+        hold["ended"] = hold["ended"] or bool(ended)  # as the expiry: a number's hold ended
         hold["queued"] = hold["queued"] or bool(queued)
     return found
 

@@ -170,6 +170,13 @@ def record_type_of(connection: Connection, record_id: int) -> str | None:
     return str(found) if found is not None else None
 
 
+def hold_ended(now: str) -> sa.ColumnElement[bool]:
+    """The one rule of when a hold has ended (its activity is due for the review queue): its
+    ``expires_at`` is ``now`` or earlier. The expiry queues the rows it selects
+    (:func:`expired_holds`); the lists say the same of a hold (:func:`.holds.holds_of`)."""
+    return held_activities.c.expires_at <= now
+
+
 def expired_holds(
     connection: Connection, now: str, limit: int | None = None
 ) -> list[dict[str, Any]]:
@@ -187,7 +194,7 @@ def expired_holds(
             a.c.external_id,
         )  # fmt: skip
         .join(a, a.c.id == h.c.activity_id)
-        .where(h.c.queued.is_(False), h.c.expires_at <= now)
+        .where(h.c.queued.is_(False), hold_ended(now))
         .order_by(h.c.expires_at, h.c.activity_id)
         .limit(limit)
     )
