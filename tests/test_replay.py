@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.ops.preview import settings_from_file
+from leadsync.ops.replay import DIFFERENCE_FIELDS
 from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, ev, settings, setup, workspace_config
@@ -103,6 +104,31 @@ def test_activities_whose_owner_would_change_are_counted(workspace: Workspace) -
     dumped = result.model_dump(by_alias=True)
     assert dumped["activities_with_another_owner"] == {"dialer call": 2}
     assert workspace.replay("dialer", proposed()).activity_owners_differ == {}
+
+
+def test_each_activity_whose_owner_would_change_is_a_difference_with_both_reasons(
+    workspace: Workspace,
+) -> None:
+    """The rep mapped to nobody: each of its calls is a difference naming both owners and
+    the engine's reason on each side (the words of the rep's mapping)."""
+    setup(workspace)
+    workspace.ingest("dialer", HISTORY)
+    users = {**settings()["users"], "auto_match": "none", "unmapped": {"policy": "leave"}}
+    rows: list[dict[str, Any]] = []
+    workspace.replay("dialer", proposed(users=users), on_difference=rows.append)
+    calls = [r for r in rows if r["difference"] == "activity owner"]
+    assert [c["activity"] for c in calls] == ["dialer:call:c-1", "dialer:call:c-2"]
+    c1 = calls[0]
+    assert (c1["current_owner_id"], c1["current_owner"]) == ("101", "Ana Ng")
+    assert (c1["proposed_owner_id"], c1["proposed_owner"]) == (None, None)
+    assert c1["current_reason"].startswith("rep u-1 maps to 101 by email ana@acme.test")
+    assert c1["proposed_reason"].startswith("rep u-1 is not in the map (auto_match is none)")
+    assert c1["proposed_reason"].endswith("the unmapped policy is leave")
+    assert c1["current_records"] == c1["proposed_records"] == "dialer:contact:p-1"
+    assert c1["record"] is None and c1["record_type"] is None
+    rows.clear()
+    workspace.replay("dialer", proposed(), on_difference=rows.append)
+    assert rows == []
 
 
 def test_since_replays_only_recent_events(workspace: Workspace) -> None:
@@ -213,6 +239,53 @@ def test_csv_rows_name_each_activity_that_would_disappear(tmp_path: Path, db_url
     ]
 
 
+def test_a_rep_mapped_to_another_owner_gives_record_and_activity_csv_rows(
+    tmp_path: Path, db_url: str
+) -> None:
+    """u-1 mapped to Bo Li instead of auto-matched to Ana Ng: the contacts u-1 made and u-1's
+    calls change owner; the CSV has a row for each, the record rows as they always were.
+    The current settings proposed again: the header and no row."""
+    import csv
+    import io
+
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(json.dumps({"users": {"map": {"u-1": "102", "u-9": "102"}}}))
+    same = tmp_path / "same.yaml"
+    same.write_text(json.dumps(settings()))
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        ws.ingest("dialer", HISTORY)
+    env = {"LEADSYNC_DB": db_url}
+    shown = CliRunner().invoke(
+        app, ["replay", "dialer", "--settings", str(moved), "--format", "csv"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    header, *_ = shown.stdout.splitlines()
+    assert header.split(",") == list(DIFFERENCE_FIELDS)
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert [(r["difference"], r["record"] or r["activity"]) for r in rows] == [
+        ("owner", "dialer:contact:p-1"),
+        ("owner", "dialer:contact:p-2"),
+        ("activity owner", "dialer:call:c-1"),
+        ("activity owner", "dialer:call:c-2"),
+    ]
+    for row in rows:
+        assert (row["current_owner_id"], row["current_owner"]) == ("101", "Ana Ng")
+        assert (row["proposed_owner_id"], row["proposed_owner"]) == ("102", "Bo Li")
+    p1, c1 = rows[0], rows[2]
+    assert (p1["record_type"], p1["activity"]) == ("contact", "")
+    assert p1["proposed_reason"].startswith("kept 102")  # the record's latest decision
+    assert (c1["record"], c1["record_type"]) == ("", "")
+    assert c1["current_reason"].startswith("rep u-1 maps to 101 by email ana@acme.test")
+    assert c1["proposed_reason"] == "rep u-1 maps to 102 by the explicit map"
+    assert c1["current_records"] == c1["proposed_records"] == "dialer:contact:p-1"
+    unchanged = CliRunner().invoke(
+        app, ["replay", "dialer", "--settings", str(same), "--format", "csv"], env=env
+    )
+    assert unchanged.exit_code == 0, unchanged.output
+    assert unchanged.stdout.splitlines() == [header]
+
+
 HELD_CALL = json.dumps(
     ev(
         "activity",
@@ -266,16 +339,16 @@ def test_a_row_both_runs_refuse_is_counted_once(
 ) -> None:
     import leadsync.ops.replay as replay_ops
 
-    real = replay_ops.apply_batch
+    real = replay_ops.decide_batch
 
-    def refusing(connection: Any, rules: Any, events: Any) -> Any:
+    def refusing(connection: Any, rules: Any, events: Any, trace: bool = False) -> Any:
         if any(e.id == "bad" for e in events):
             raise ValueError("refused")
-        return real(connection, rules, events)
+        return real(connection, rules, events, trace)
 
     setup(workspace)
     workspace.ingest("dialer", [*HISTORY, contact_line("p-9", "u-1", event_id="bad")])
-    monkeypatch.setattr(replay_ops, "apply_batch", refusing)
+    monkeypatch.setattr(replay_ops, "decide_batch", refusing)
     result = workspace.replay("dialer", proposed())
     assert result.refused == 1  # one inbox row, refused by both runs
     assert result.events == len(HISTORY) + 1 and not result.changed

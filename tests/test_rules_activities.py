@@ -10,6 +10,7 @@ import pytest
 from leadsync.model import ActivityType, MappingResult
 from leadsync.rules.activities import (
     activity_owner,
+    activity_owner_reason,
     draft_reason,
     skip_reason,
     skip_with_earlier,
@@ -89,3 +90,22 @@ def test_activity_owner_is_the_mapped_owner_never_a_round_robin_turn(
     mapping: MappingResult | None, owner: str | None
 ) -> None:
     assert activity_owner(mapping) == owner
+
+
+@pytest.mark.parametrize(
+    ("mapping", "reason"),
+    [
+        (None, "no owner: the activity's events name no rep"),
+        (MappingResult("101", True, "rep u-1 maps to 101 by the map"), "rep u-1 maps to 101 by the map"),
+        (MappingResult(None, False, "rep u-1 …, and the unmapped policy is leave", flagged=True),
+         "rep u-1 …, and the unmapped policy is leave"),
+        (MappingResult(None, False, "rep u-1 …, so team sdr takes it in round robin",
+                       round_robin_team="sdr"),
+         "no owner: rep u-1 …, so team sdr takes it in round robin, but a round robin turns "
+         "for records, not activities"),
+    ],
+)  # fmt: skip
+def test_activity_owner_reason_is_the_mappings_own_words(
+    mapping: MappingResult | None, reason: str
+) -> None:
+    assert activity_owner_reason(mapping) == reason

@@ -27,7 +27,13 @@ from leadsync.engine.state import (
 )
 from leadsync.model import ActivitySkip, Event, RecordRef
 from leadsync.rules import activity_memory, dedupe
-from leadsync.rules.activities import activity_owner, draft_reason, skip_reason, skip_with_earlier
+from leadsync.rules.activities import (
+    activity_owner,
+    activity_owner_reason,
+    draft_reason,
+    skip_reason,
+    skip_with_earlier,
+)
 from leadsync.rules.associations import ChosenAssociation, choose_associations, primary_index
 from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import DedupeRule, IntegrationSettings
@@ -127,7 +133,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         _skip(d, event, settings, skip.reason, skip.kind, existing, variant, refs_given)
         return
 
-    owner_id = activity_owner(d.map_rep(event, settings))
+    mapping = d.map_rep(event, settings)
+    owner_id = activity_owner(mapping)
     fresh = existing is None or existing.deleted
     # The association rules run when the activity is made, and when it gets its first
     # contact or lead later (named by this event, or found by its number below); an update
@@ -187,6 +194,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             merged, at = combined(d, existing, twins)
             event = replace(event, occurred_at=at or event.occurred_at)
     assert event.activity is not None
+    gives_owner = owner_id is not None or existing is None or existing.deleted
     activity = _upsert_activity(d, event, key, existing, owner_id, merged, latest_id)
     if found is not None:
         counterparts.settle(d, event, activity.id, found, chosen)
@@ -209,6 +217,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             merge_reason=merge_reason,
             settings=variant,
             counterpart=found.trace if found is not None else None,
+            owner_reason=activity_owner_reason(mapping) if gives_owner else None,
         )
     for choice in chosen:
         counterparts.link_activity(d, activity.id, choice)

@@ -308,6 +308,9 @@ class EventTrace:
     # free-mail domain; the contact's primary company moved: engine/links.py).
     counterpart: str | None = None
     settings: str | None = None  # "rollout" when a rollout's settings decided the activity
+    # Why the activity has the owner this event gave it (rules.activities.activity_owner_reason);
+    # None when the event gave none: an update whose rep maps to nobody keeps the owner.
+    owner_reason: str | None = None
 
 
 def email_key(ref: RecordRef) -> str | None:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from typing_extensions import TypedDict
 
 from leadsync import workspace_config
-from leadsync.engine import WorkspaceRules, apply_batch
+from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
 from leadsync.model import Event
 from leadsync.ops.preview import with_settings
@@ -41,7 +41,7 @@ from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
 from leadsync.store import replay as replay_store
 from leadsync.store import review as review_store
-from leadsync.store.database import create_db_engine, migrate
+from leadsync.store.database import begin_writing, create_db_engine, migrate
 
 CHUNK = 10_000  # rows per replayed batch: the engine's default batch
 SHOWN = 1_000  # differing records listed in full; all are counted
@@ -117,7 +117,8 @@ Difference = dict[str, Any]
 # Every difference, one row each (``on_difference``, ``--format csv``): owners, records only
 # one run makes ("record only in current" / "record only in proposed", with its owner and
 # reason), activities that would appear or disappear, activities whose associated records
-# would change.
+# would change, activities whose owner would change ("activity owner": each run's owner with
+# the engine's reason, and the activity's records). Rows of every kind share these columns.
 DIFFERENCE_FIELDS = (
     "difference",
     "record",
@@ -236,6 +237,8 @@ def _scratch_workspace(
         migrate(engine)
         scratch_config = config.model_copy(update={"integrations": dict(rules.integrations)})
         workspace_config.apply_config(engine, scratch_config)
+        with begin_writing(engine) as connection:
+            replay_store.add_owner_reasons(connection)
         yield engine
     finally:
         engine.dispose()
@@ -303,8 +306,16 @@ def _apply(
 
 
 def _apply_events(connection: Connection, rules: WorkspaceRules, events: list[Event]) -> None:
+    """The events decided and written, and why each activity they gave an owner has it (the
+    engine's traces say it: the comparison lists it beside each owner that differs)."""
     store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-    apply_batch(connection, rules, events)
+    traces = decide_batch(connection, rules, events, trace=True).traces or {}
+    reasons = {
+        t.activity[1]: t.owner_reason
+        for t in traces.values()
+        if t.activity is not None and t.activity[1] is not None and t.owner_reason is not None
+    }
+    replay_store.keep_owner_reasons(connection, reasons)
 
 
 def _compare(
@@ -329,6 +340,7 @@ def _compare(
         if on_difference is not None:
             _each_record_only_in_one(connection, on_difference)
             _each_activity_difference(connection, on_difference)
+            _each_activity_owner_difference(connection, on_difference)
     return names
 
 
@@ -413,5 +425,23 @@ def _each_activity_difference(
                 activity=activity,
                 current_records=current,
                 proposed_records=proposed,
+            )
+        )
+
+
+def _each_activity_owner_difference(
+    connection: sqlite3.Connection, on_difference: Callable[[Difference], None]
+) -> None:
+    for row in replay_store.activity_owner_differences_listed(connection):
+        on_difference(
+            _difference(
+                "activity owner",
+                activity=row.activity,
+                current_owner_id=row.owner_id,
+                proposed_owner_id=row.proposed_owner_id,
+                current_reason=row.reason,
+                proposed_reason=row.proposed_reason,
+                current_records=row.records,
+                proposed_records=row.proposed_records,
             )
         )

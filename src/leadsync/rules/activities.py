@@ -81,3 +81,12 @@ def activity_owner(mapping: MappingResult | None) -> str | None:
     if mapping is None or mapping.round_robin_team is not None:
         return None
     return mapping.owner_id
+
+
+def activity_owner_reason(mapping: MappingResult | None) -> str:
+    """Why an activity has the owner :func:`activity_owner` gives it, in the mapping's words."""
+    if mapping is None:
+        return "no owner: the activity's events name no rep"
+    if mapping.round_robin_team is not None:
+        return f"no owner: {mapping.how}, but a round robin turns for records, not activities"
+    return mapping.how

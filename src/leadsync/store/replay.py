@@ -6,7 +6,8 @@ replayed integration's when the record has one —, else a contact's email or a 
 domain), activities by their natural key, since ids may differ between the two runs. Each
 comparison is a join or a set difference over indexed temporary tables, never a scan per row;
 the temporary tables die with the connection. A name is looked up in the workspace itself in
-one query for all (:func:`workspace_ids`). What the differences mean, and how they are
+one query for all (:func:`workspace_ids`). Each scratch run also keeps why each of its
+activities has its owner (a table of its own, :func:`keep_owner_reasons`). What the differences mean, and how they are
 reported, is :mod:`leadsync.ops.replay`'s.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +233,30 @@ def workspace_ids(connection: Connection, names: Iterable[RecordName]) -> dict[R
     return {RecordName(*row[:5]): int(row[5]) for row in rows}
 
 
+# Why each activity of a scratch run has its owner (by the run's activity id), as the
+# engine's traces said when it gave the owner: ``owner_reason`` of the comparison's tables.
+_OWNER_REASONS = "replay_owner_reasons"
+
+
+def add_owner_reasons(connection: Connection) -> None:
+    """The table of why each activity of a scratch run has its owner (empty)."""
+    connection.execute(
+        sa.text(
+            f"CREATE TABLE {_OWNER_REASONS} (activity_id INTEGER PRIMARY KEY, reason TEXT NOT NULL)"
+        )
+    )
+
+
+def keep_owner_reasons(connection: Connection, reasons: Mapping[int, str]) -> None:
+    """Why these activities of a scratch run have their owner (activity id -> reason); a
+    reason replaces the one an activity had."""
+    if reasons:
+        connection.execute(
+            sa.text(f"INSERT OR REPLACE INTO {_OWNER_REASONS} VALUES (:id, :reason)"),
+            [{"id": i, "reason": reason} for i, reason in reasons.items()],
+        )
+
+
 _ACTIVITY_KEY = (
     "a.integration || ':' || a.type || ':' || coalesce(a.external_id, 'event:' || a.event_id)"
 )
@@ -252,15 +277,15 @@ _CHANGED_LINKS = (
 
 
 def compare_activities(connection: sqlite3.Connection) -> None:
-    """Key every activity of both runs (``cur_acts``, ``pro_acts``: key and ``integration
-    type`` label) and its associated records by name (``cur_links``, ``pro_links``), indexed.
-    Needs :func:`compare_records` first."""
+    """Key every activity of both runs (``cur_acts``, ``pro_acts``: key, ``integration
+    type`` label, owner and why) and its associated records by name (``cur_links``,
+    ``pro_links``), indexed. Needs :func:`compare_records` first."""
     for side, db in (("cur", "main."), ("pro", "p.")):
         connection.execute(
             f"""CREATE TEMP TABLE {side}_acts AS
             SELECT {_ACTIVITY_KEY} AS activity, a.integration || ' ' || a.type AS label,
-                a.owner_id AS owner
-            FROM {db}activities a"""
+                a.owner_id AS owner, r.reason AS owner_reason
+            FROM {db}activities a LEFT JOIN {db}{_OWNER_REASONS} r ON r.activity_id = a.id"""
         )
         connection.execute(f"CREATE INDEX temp.ix_{side}_acts ON {side}_acts(activity)")
         connection.execute(
@@ -292,14 +317,45 @@ def activities_only_in_one(connection: sqlite3.Connection, appear: bool) -> dict
     return {key: int(count) for key, count in rows}
 
 
+# Activities both runs have whose owner differs (``x`` the current run's, ``p`` the other's).
+_ACTIVITY_OWNERS_DIFFER = """FROM cur_acts x JOIN pro_acts p ON p.activity = x.activity
+    WHERE x.owner IS NOT p.owner"""
+
+
 def activity_owner_differences(connection: sqlite3.Connection) -> dict[str, int]:
     """Activities both runs have whose owner differs (a rep mapped to another owner, or to
     none), counted by ``integration type`` label. Needs :func:`compare_activities` first."""
     rows = connection.execute(
-        """SELECT c.label, count(*) FROM cur_acts c JOIN pro_acts p ON p.activity = c.activity
-        WHERE c.owner IS NOT p.owner GROUP BY c.label ORDER BY c.label"""
+        f"""SELECT x.label, count(*) {_ACTIVITY_OWNERS_DIFFER}
+        GROUP BY x.label ORDER BY x.label"""
     )
     return {key: int(count) for key, count in rows}
+
+
+class ActivityOwnerDifference(NamedTuple):
+    """An activity whose owner differs: its key, each run's owner and why, and its
+    associated records in each run (by name, space-separated)."""
+
+    activity: str
+    owner_id: str | None
+    reason: str | None
+    proposed_owner_id: str | None
+    proposed_reason: str | None
+    records: str | None
+    proposed_records: str | None
+
+
+def activity_owner_differences_listed(
+    connection: sqlite3.Connection,
+) -> Iterator[ActivityOwnerDifference]:
+    """Each activity counted by :func:`activity_owner_differences`, by key."""
+    rows = connection.execute(
+        f"""SELECT x.activity, x.owner, x.owner_reason, p.owner, p.owner_reason,
+        {_records_of("cur_links")}, {_records_of("pro_links")}
+        {_ACTIVITY_OWNERS_DIFFER} ORDER BY x.activity"""
+    )
+    for row in rows:
+        yield ActivityOwnerDifference(*row)
 
 
 def count_association_differences(connection: sqlite3.Connection) -> int:
