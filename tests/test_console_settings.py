@@ -551,7 +551,9 @@ def test_map_a_rep_change_a_strategy_preview_save_and_the_engine_follows(
     post(ws, live, *HISTORY)
     sign_in(tab, live, ADMIN_TOKEN, SAVE)
     rep = tab.locator('tr[data-user="u-7"]')
-    assert rep.locator(".maps-today").inner_text() == "unmapped"
+    assert rep.locator(".maps-today").inner_text() == (
+        "unmapped its records keep the owner they have, flagged, by the unmapped policy (leave)"
+    )
     assert rep.locator("td").nth(1).inner_text() == "1"  # events
     assert (
         tab.locator('tr[data-user="u-1"] .maps-today').inner_text() == "email auto-match → Ana Ng"

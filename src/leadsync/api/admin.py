@@ -219,6 +219,11 @@ class ExternalUser(BaseModel):
     status: str = Field(description="mapped, auto-matched or unmapped")
     owner_id: str | None
     how: str
+    records: str | None = Field(
+        default=None,
+        description="Unmapped: where the unmapped policy sends the rep's records ('go to the "
+        "fallback owner 101 (Ana Ng) by the unmapped policy'), as the health report says it.",
+    )
     events: int
     first_seen_at: str | None
     last_seen_at: str | None

@@ -30,7 +30,7 @@ from leadsync.ops.findings import SHOWN, Finding, names_in, show
 from leadsync.ops.push_status import not_created_rows, not_created_summary
 from leadsync.ops.testlead import TEST_DOMAIN, real_use, users_of_test_leads
 from leadsync.ops.undo import UNDONE_TO_NO_OWNER
-from leadsync.ops.users import known_user
+from leadsync.ops.users import known_user, unmapped_said
 from leadsync.pipeline.expiry import expire_holds
 from leadsync.results import ResultModel, agreeing, counted
 from leadsync.rules.counterparts import UNKNOWN_NUMBER
@@ -345,10 +345,13 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
 
 
 def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
-    """External users that sent events since ``since`` and map to no owner; the test leads'
-    events are left out (a rep only test leads used is not listed)."""
+    """External users that sent events since ``since`` and map to no owner by the map or by
+    email; the summary (and each integration's part) says where the unmapped policy sends
+    their records. The test leads' events are left out (a rep only test leads used is not
+    listed)."""
     tests = users_of_test_leads(c)
     rows = []
+    goes: list[str] = []  # where each one's records go (the summary says)
     for user in report_store.external_users_seen(c, since):
         settings = rules.integrations.get(user.integration)
         if settings is None or settings.is_crm:
@@ -369,24 +372,16 @@ def _unmapped(c: Connection, rules: WorkspaceRules, since: str) -> Finding:
                     "how": known.mapping.how,
                 }
             )
-
-    def said(n: int) -> str:
-        return (
-            f"{counted(n, 'external user')} sent events and {agreeing(n, 'maps', 'map')} to "
-            "no owner"
-            if n
-            else "every external user that sent events maps to an owner"
-        )
-
-    per: dict[str, int] = {}
-    for row in rows:
-        per[row["integration"]] = per.get(row["integration"], 0) + 1
+            goes.append(known.records or "")
+    per: dict[str, list[str]] = {}
+    for row, records in zip(rows, goes, strict=True):
+        per.setdefault(row["integration"], []).append(records)
     return Finding(
         check="unmapped_external_users",
         alert=bool(rows),
-        summary=said(len(rows))[:500],
+        summary=unmapped_said(goes)[:500],
         rows=rows[:SHOWN],
-        parts={name: said(n) for name, n in per.items()},
+        parts={name: unmapped_said(records) for name, records in per.items()},
     )
 
 

@@ -3,14 +3,17 @@ and what in the configuration keeps reps of that integration from being mapped."
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.model import ExternalUserRef, MappingResult
-from leadsync.rules.mapping import map_external_user
+from leadsync.model import ExternalUserRef, MappingResult, UnmappedPolicy
+from leadsync.results import agreeing, counted
+from leadsync.rules.mapping import OwnerDirectory, map_external_user
 from leadsync.rules.workspace import configuration_problems
 from leadsync.settings import IntegrationSettings
 from leadsync.store import views
@@ -24,6 +27,8 @@ class KnownUser:
     email: str | None
     name: str | None
     mapping: MappingResult
+    records: str | None = None
+    """A rep that maps to no owner: where its records go (:func:`unmapped_records`)."""
 
 
 def known_user(
@@ -39,7 +44,51 @@ def known_user(
     same = users.canonical_id(user_id)
     name = next((u.name for u in users.directory if users.canonical_id(u.id) == same), None)
     mapping = map_external_user(ExternalUserRef(user_id, email), users, rules.directory, seen_email)
-    return KnownUser(email, name or seen_name, mapping)
+    records = None if mapping.mapped else unmapped_records(settings, mapping, rules.directory)
+    return KnownUser(email, name or seen_name, mapping, records)
+
+
+def unmapped_records(
+    settings: IntegrationSettings, mapping: MappingResult, directory: OwnerDirectory
+) -> str:
+    """Where the records of a rep that maps to no owner (by the map or by email) go, by the
+    integration's unmapped policy: a phrase whose subject is the rep's records ("go to the
+    fallback owner 101 (Ana Ng) by the unmapped policy"). The one wording of it: the health
+    report's check and its parts (``leadsync report``, the console's Health and Integrations
+    pages) and the settings page's users say it so, never "no owner" for a rep whose records
+    the fallback owner gets."""
+    if mapping.candidates:
+        return "get no owner until the review queue's question says which owner the rep is"
+    unmapped = settings.users.unmapped
+    if unmapped.policy is UnmappedPolicy.FALLBACK and unmapped.owner is not None:
+        if mapping.owner_id is None:
+            return f"get no owner: the fallback owner {unmapped.owner} is inactive (flagged)"
+        owner = directory.owners.get(mapping.owner_id)
+        named = f" ({owner.name})" if owner is not None and owner.name != owner.id else ""
+        return f"go to the fallback owner {mapping.owner_id}{named} by the unmapped policy"
+    if unmapped.policy is UnmappedPolicy.ROUND_ROBIN and unmapped.team is not None:
+        if mapping.round_robin_team is None:
+            return f"get no owner: round robin team {unmapped.team} has no active owner (flagged)"
+        return f"go to team {unmapped.team} in turn by the unmapped policy (round robin)"
+    return "keep the owner they have, flagged, by the unmapped policy (leave)"
+
+
+def unmapped_said(records: Sequence[str]) -> str:
+    """The health report's sentence of reps that sent events and map to no owner, given
+    where each one's records go (:func:`unmapped_records`): they map to no owner by the map
+    or by email, and the unmapped policy gives their records to ... — one claim, not "no
+    owner" beside "the fallback owner is used"."""
+    n = len(records)
+    if not n:
+        return "every external user that sent events maps to an owner"
+    head = (
+        f"{counted(n, 'external user')} sent events and {agreeing(n, 'maps', 'map')} to no "
+        "owner by the map or by email"
+    )
+    ways = Counter(records)
+    if len(ways) == 1:
+        return f"{head}; {agreeing(n, 'its', 'their')} records {records[0]}"
+    return f"{head}: " + "; ".join(f"the records of {k} {way}" for way, k in ways.most_common())
 
 
 def external_users(engine: Engine, rules: WorkspaceRules, integration: str) -> list[dict[str, Any]]:
@@ -72,6 +121,7 @@ def external_users(engine: Engine, rules: WorkspaceRules, integration: str) -> l
                 "status": status,
                 "owner_id": result.owner_id if result.mapped else None,
                 "how": result.how,
+                "records": known.records,
                 "events": int(seen.get("events") or 0),
                 "first_seen_at": seen.get("first_seen_at"),
                 "last_seen_at": seen.get("last_seen_at"),
