@@ -236,7 +236,7 @@ def test_with_the_token_a_change_is_made_by_form_or_header(
     assert dismissed["resolved_by"] == "console (password)"
     again = client.post(f"/dead-letters/{letter}/retry", headers={"x-csrf-token": token})
     assert again.status_code == 409  # already dismissed: the workspace's error, as a page
-    assert f"dead letter {letter} was dismissed at" in again.text
+    assert f"Dead letter {letter} was dismissed at" in again.text
 
 
 def test_an_incomplete_form_names_the_field_not_the_value(

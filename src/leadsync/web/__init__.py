@@ -26,8 +26,12 @@ session the browser goes to ``/login?next=…``; a viewer's change and a missing
 CSRF token are 403 pages, and nothing changed. Never check ``session.role`` by hand.
 
 **Errors.** Raise leadsync's errors (``NotFoundError`` …) or :class:`~.console.Refused`;
-the route class renders ``error.html`` with their status. For an htmx request the error is
-swapped into ``#messages`` (``HX-Retarget``), whatever the request targeted. A form whose
+the route class renders ``error.html`` with their status and a link back (``Refused``'s
+``back``, else the page a form's post came from). A change refused because what it changes
+changed meanwhile (a 409: a letter dismissed in another tab) is
+:func:`~.console.not_done`: what was not done, why, a link back to its page. For an htmx
+request the error is swapped into ``#messages`` (``HX-Retarget``), whatever the request
+targeted. A form whose
 input is wrong renders its own page again with the error beside the field and what was
 typed kept; a form that did its work redirects (303) to its page, with what it has to say
 in a one-time message (:mod:`.flash`). A browser's 404/405 outside any page gets the error

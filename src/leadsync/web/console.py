@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from pydantic.fields import FieldInfo
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
 
 from leadsync.errors import LeadsyncError
 from leadsync.model import decided_by, display_ts
@@ -95,17 +96,38 @@ class SignInRequired(Exception):
     """No valid session: the browser is sent to the sign-in page."""
 
 
+#: A link an error page offers: its address and its words.
+Link = tuple[str, str]
+
+
 class Refused(Exception):
     """A request the console answers with an error page (403 for a viewer's change or a
-    missing CSRF token, 404, 400 ...). ``detail`` is shown: it never holds a secret;
-    ``headers`` go with the page (``Retry-After`` …)."""
+    missing CSRF token, 404, 400, 409 ...). ``detail`` is shown: it never holds a secret;
+    ``headers`` go with the page (``Retry-After`` …); ``back``: the link the page offers
+    (by default, the page a form was on, else the integrations)."""
 
     def __init__(
-        self, status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        back: Link | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
         self.headers = dict(headers or {})
+        self.back = back
+
+
+def not_done(exc: LeadsyncError, title: str, back: Link) -> Refused:
+    """A change the workspace refused because what it changes changed meanwhile (a 409:
+    a dead letter already dismissed, a rollout promoted by another admin …) as the console
+    says it: what was not done (``title``: "Not retried"), why in the workspace's words,
+    that nothing changed, and a link back to the page the form was on."""
+    why = str(exc).rstrip(".")
+    detail = f"{why[:1].upper()}{why[1:]}. Nothing was changed."
+    return Refused(exc.http_status, title, detail, back=back)
 
 
 @dataclass
@@ -331,7 +353,9 @@ class ConsoleRoute(APIRoute):
             except SignInRequired:
                 return sign_in_redirect(request)
             except Refused as exc:
-                return error_page(request, exc.status, exc.title, exc.detail, exc.headers)
+                return error_page(
+                    request, exc.status, exc.title, exc.detail, exc.headers, back=exc.back
+                )
             except RequestValidationError as exc:
                 address = self._address_error(exc.errors())
                 if address is not None:
@@ -353,16 +377,50 @@ def sign_in_redirect(request: Request) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
+def is_page(request: Request, path: str) -> bool:
+    """``path`` is an address this service answers with a GET (a page to land on)."""
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    for route in request.app.routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return True
+    return False
+
+
+def form_page(request: Request) -> str | None:
+    """The page a form's post came from: the longest start of its address that is a page
+    (``/dead-letters/7/retry`` → ``/dead-letters/7``); None for a visit, or none found."""
+    if request.method in ("GET", "HEAD"):
+        return None
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        if is_page(request, path := "/".join(parts)):
+            return path
+        parts.pop()
+    return None
+
+
 def error_page(
     request: Request,
     status: int,
     title: str,
     detail: str,
     headers: Mapping[str, str] | None = None,
+    back: Link | None = None,
 ) -> HTMLResponse:
+    """The console's error page in its layout: ``title``, ``detail`` and a link back —
+    ``back``, else the page a form was on, else the integrations (sign in, without a
+    session)."""
     console = console_of(request)
     session = console.keys.read(request.cookies.get(SESSION_COOKIE))
-    response = render(request, console, "error.html", status, session, title=title, detail=detail)
+    if session is None:
+        back = ("/login", "Sign in")
+    elif back is None:
+        came = form_page(request)
+        back = (came, "Back to the page you were on") if came else ("/", "Back to the integrations")
+    response = render(
+        request, console, "error.html", status, session, title=title, detail=detail, back=back
+    )
     response.headers.update(headers or {})
     if is_htmx(request):  # shown in the page's message area, whatever the request targeted
         response.headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})

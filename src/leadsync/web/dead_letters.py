@@ -8,11 +8,19 @@ from typing import Annotated
 from fastapi import Form, Path, Response
 from fastapi.responses import RedirectResponse
 
-from leadsync.errors import LeadsyncError
+from leadsync.errors import LeadsyncError, WorkspaceError
 from leadsync.ops.deadletters import dismiss_hint
 
 from . import flash
-from .console import Changing, Refused, Viewing, filter_integrations, is_htmx, page_router
+from .console import (
+    Changing,
+    Refused,
+    Viewing,
+    filter_integrations,
+    is_htmx,
+    not_done,
+    page_router,
+)
 
 router = page_router()
 
@@ -40,6 +48,11 @@ def dead_letter_list(
     )
 
 
+def _back(letter_id: int) -> tuple[str, str]:
+    """The link back from a refused retry or dismiss: the letter's page, as it is now."""
+    return f"/dead-letters/{letter_id}", f"Back to dead letter #{letter_id}"
+
+
 @router.get("/dead-letters/{letter_id}")
 def dead_letter_page(page: Viewing, letter_id: LetterId, done: str | None = None) -> Response:
     letter = page.workspace.dead_letter(letter_id)
@@ -62,6 +75,8 @@ def retry(page: Changing, letter_id: LetterId) -> Response:
     form (not to the CLI) and nothing changed."""
     try:
         page.workspace.retry_dead_letter(letter_id, by=page.session.who)
+    except WorkspaceError as exc:  # retried or dismissed meanwhile (from another tab)
+        raise not_done(exc, "Not retried", _back(letter_id)) from None
     except LeadsyncError as exc:
         hint = dismiss_hint(letter_id)
         if hint not in str(exc):
@@ -95,5 +110,8 @@ def dismiss(
             reason_error="Give the reason it cannot be fixed: more than spaces (nothing "
             "was changed).",
         )
-    page.workspace.dismiss_dead_letters([letter_id], reason.strip(), by=page.session.who)
+    try:
+        page.workspace.dismiss_dead_letters([letter_id], reason.strip(), by=page.session.who)
+    except WorkspaceError as exc:  # retried or dismissed meanwhile (from another tab)
+        raise not_done(exc, "Not dismissed", _back(letter_id)) from None
     return RedirectResponse(f"/dead-letters/{letter_id}?done=dismissed", status_code=303)

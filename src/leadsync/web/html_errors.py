@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from .console import error_page
 
@@ -32,16 +31,6 @@ def wants_html(request: Request) -> bool:
     path = request.url.path
     machine = any(path == p or path.startswith(p + "/") for p in MACHINE_PATHS)
     return not machine and "text/html" in request.headers.get("accept", "")
-
-
-def is_page(request: Request, path: str) -> bool:
-    """``path`` is an address this service answers with a GET (a page to land on)."""
-    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
-    for route in request.app.routes:
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return True
-    return False
 
 
 def add_html_errors(app: FastAPI) -> None:

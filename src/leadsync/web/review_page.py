@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Form, Path, Query, Response
 
-from leadsync.errors import UserError
+from leadsync.errors import UserError, WorkspaceError
 from leadsync.model import RecordType
 from leadsync.ops.review import PAGE, STATUSES, Resolution, ReviewItem
 from leadsync.rules.counterparts import KINDS
@@ -142,8 +142,14 @@ def resolve(
 
 @router.post("/review/{item_id}/skip")
 def skip(page: Changing, item_id: ItemId) -> Response:
-    """Leave it without a record; the question's page (a redirect) then says so."""
-    resolution = page.workspace.resolve_review(item_id, skip=True, by=actor(page))
+    """Leave it without a record; the question's page (a redirect) then says so. Closed
+    meanwhile (answered in another tab): the question's page with why, as a refused answer
+    is shown."""
+    try:
+        resolution = page.workspace.resolve_review(item_id, skip=True, by=actor(page))
+    except WorkspaceError as exc:
+        why = [f"{exc} (nothing was changed)."]
+        return flash.redirect_with(page, _item_url(item_id), f"done={Done.REFUSED}", why)
     return _answered(page, resolution, Done.SKIPPED)
 
 

@@ -41,7 +41,7 @@ from urllib.parse import quote
 from fastapi import Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from leadsync.errors import ConfigError
+from leadsync.errors import ConfigError, WorkspaceError
 from leadsync.model import RecordType
 from leadsync.ops import rollout as rollout_ops
 from leadsync.ops.rollout import Action
@@ -59,7 +59,7 @@ from leadsync.settings.integration import (
 from leadsync.values import since_ts
 
 from .audit_page import changes
-from .console import Changing, Page, Viewing, is_htmx, page_router, plural
+from .console import Changing, Page, Viewing, is_htmx, not_done, page_router, plural
 
 router = page_router()
 
@@ -507,14 +507,24 @@ def _rollout(page: Page, name: str, action: Action, seen: str | None) -> Respons
     ws = page.workspace
     if seen is None:
         return _redirect(page, f"{_settings_url(name)}?confirm={action}#rollout-actions")
-    plan = rollout_ops.plan(ws.engine, name, action)
+    back = (_settings_url(name), f"Back to the settings of {name}")
+    done = "Not promoted" if action == "promote" else "Not aborted"
+    try:
+        plan = rollout_ops.plan(ws.engine, name, action)
+    except WorkspaceError as exc:  # no rollout now: promoted or aborted meanwhile
+        raise not_done(exc, done, back) from None
     if plan.fingerprint != seen:
         form = ws.settings_form(name)
         owner_names = ws.owner_names()
-        response = _page(page, form, 409, confirm=plan, stale=True, owner_names=owner_names)
+        response = _page(
+            page, form, 409, confirm=plan, stale=True, owner_names=owner_names, layout="base.html"
+        )
         return _whole_page(response) if is_htmx(page.request) else response
     save = ws.rollout_promote if action == "promote" else ws.rollout_abort
-    rollout_ops.carry_out(ws.engine, name, action, save, actor(page), seen=seen)
+    try:
+        rollout_ops.carry_out(ws.engine, name, action, save, actor(page), seen=seen)
+    except WorkspaceError as exc:  # changed as it was written, or managed by file since
+        raise not_done(exc, done, back) from None
     return _redirect(page, _settings_url(name, "promoted" if action == "promote" else "aborted"))
 
 

@@ -12,8 +12,7 @@ from .auth import (
     SIGN_IN_COOKIE,
     SIGN_IN_FORM_SECONDS,
 )
-from .console import Posting, Refused, console_of, page_router, render, safe_next
-from .html_errors import is_page
+from .console import Posting, Refused, console_of, is_page, page_router, render, safe_next
 
 router = page_router()
 
