@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -435,12 +436,13 @@ def test_a_page_opened_before_another_save_previews_and_saves_nothing(
 ) -> None:
     """Two tabs: B opened before A saved. B's form still held the older settings, so its
     preview showed A's change undone as if it were B's edit, and its save undid it. Both are
-    refused (409), the page now showing the settings as saved."""
+    refused (409), the page now showing the settings as saved with B's edit over them."""
     with httpx.Client(base_url=live.base_url, timeout=60) as admin:
         page = signed_in(admin, PASSWORD).get(SAVE).text
         token = form_token(page, PREVIEW)
         [loaded] = re.findall(r'name="loaded" value="(\w+)"', page)
-        tab = {"csrf_token": [token], "loaded": [loaded]}
+        [carried] = re.findall(r'name="loaded_settings" value="([^"]+)"', page)
+        tab = {"csrf_token": [token], "loaded": [loaded], "loaded_settings": [unescape(carried)]}
         # Tab A: protect for 20 days, previewed and saved.
         a = {**form(**{"ownership.protect_manual_days": "20"}), **tab}
         [previewed] = re.findall(
@@ -452,7 +454,7 @@ def test_a_page_opened_before_another_save_previews_and_saves_nothing(
         preview = admin.post(PREVIEW, data=b)
         assert preview.status_code == 409, preview.text
         assert "these settings changed since you opened the page" in preview.text
-        assert 'value="20"' in preview.text  # the form as saved now
+        assert 'value="20"' in preview.text  # the form as saved now (B's 25 over it)
         saved = admin.post(SAVE, data={**b, "previewed": [previewed]})
         assert saved.status_code == 409 and "Not saved" in saved.text
     settings = workspace.integration("dialer")

@@ -6,6 +6,11 @@ read like the admin API's proposed settings; saving is :meth:`Workspace.replace_
 (the API's PUT), with the preview's fingerprint, so what is saved is what was previewed, and
 the session is recorded in the audit log (its role and a digest of its id, never a secret).
 
+A preview or save from a page opened before another change to the same settings was saved
+(the form carries the settings it was filled from) is refused (409): the page again saying
+what the other change was, the admin's own edits kept in the form over the settings as they
+are now (:mod:`leadsync.ops.settings_rebase`), for a second preview and save made knowingly.
+
 A preview or save the settings' check refuses shows the page again as it was sent, each
 problem beside its field in the form's own words (:func:`field_errors`) and summarised at
 the top (focused, linking to the fields), and no preview: one made before would be of
@@ -31,7 +36,6 @@ plan's fingerprint, and a post without one (or with a stale one) gets the confir
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +52,8 @@ from leadsync.ops.rollout import Action
 from leadsync.ops.settings_change import Actor, rollout_in_file, summary_of
 from leadsync.ops.settings_form import AMBIGUOUS, Control, SettingsForm, change_from_form
 from leadsync.ops.settings_form import Form as FormFields
-from leadsync.settings import IntegrationSettings, integration_to_dict
+from leadsync.ops.settings_rebase import loaded_digest, loaded_text, rebase
+from leadsync.settings import integration_to_dict
 from leadsync.settings.base import format_path
 from leadsync.settings.integration import (
     ActivityTypeSettings,
@@ -316,36 +321,56 @@ def field_errors(form: SettingsForm, error: ConfigError) -> list[FieldError]:
     return [each for _, each in sorted(ranked, key=lambda pair: pair[0])]
 
 
-def loaded_digest(settings: IntegrationSettings) -> str:
-    """What the form was filled from, as a digest the form carries (``loaded``): a preview or
-    a save from a page opened before another change was saved is refused, not made from the
-    page's older settings (which would undo that change as if it were this admin's)."""
-    text = json.dumps(integration_to_dict(settings), default=str)  # its order too: stored
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _sent_loaded(fields: FormFields) -> str:
-    """The digest the submitted form was filled from ("" from a page without one)."""
-    return (fields.get("loaded") or [""])[-1]
+def _version(fields: FormFields) -> dict[str, str]:
+    """The settings the submitted form was filled from, as the page carries them again:
+    their digest (``loaded``; "" from a page without one) and themselves (``carried``)."""
+    return {
+        "loaded": (fields.get("loaded") or [""])[-1],
+        "carried": (fields.get("loaded_settings") or [""])[-1],
+    }
 
 
 def _changed_meanwhile(page: Page, name: str, fields: FormFields, what: str) -> Response | None:
-    """The page as the settings are now (409) when the form was filled from other settings."""
-    sent = _sent_loaded(fields)
-    if not sent or sent == loaded_digest(page.workspace.integration(name)):
+    """When the form was filled from other settings than the current ones (another change
+    was saved meanwhile): the page again (409), nothing ``what``, saying what the other
+    change was, the form holding the admin's edits over the current settings
+    (:func:`~leadsync.ops.settings_rebase.rebase`) and filled from them, so that a second
+    preview and save puts the edits over the new settings knowingly. Edits that cannot be
+    read so: the form as sent, with its problems."""
+    version = _version(fields)
+    if not version["loaded"] or version["loaded"] == loaded_digest(
+        page.workspace.integration(name)
+    ):
         return None
-    form = page.workspace.settings_form(name)
-    response = _page(page, form, 409, changed_meanwhile=what, layout="base.html")
+    rebased = rebase(page.workspace.engine, name, fields, version["carried"])
+    form = page.workspace.settings_form(name, rebased.settings)
+    context: dict[str, Any] = {"changed_meanwhile": what, "rebased": rebased}
+    if rebased.settings is None:
+        errors = field_errors(form, rebased.error) if rebased.error is not None else []
+        context.update(sent=Sent(_shown_fields(fields, errors)), field_errors=errors, refused=what)
+    owner_names = page.workspace.owner_names()
+    response = _page(page, form, 409, owner_names=owner_names, layout="base.html", **context)
     return _whole_page(response) if is_htmx(page.request) else response
+
+
+def _shown_fields(fields: FormFields, errors: list[FieldError]) -> FormFields:
+    """The form as sent, to show again: without the secret variable's field when that is
+    refused (it is often the secret itself: never written back into the page)."""
+    if any(e.field == CONTROLS[("secret_env",)] for e in errors):
+        return {k: v for k, v in fields.items() if k != "secret_env"}
+    return fields
 
 
 def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> HTMLResponse:
     """The settings page of ``form`` (the context a caller leaves out: no preview, no
-    refusal, the form's own settings; ``loaded``: the digest of the settings the page was
-    filled from, by default the workspace's now)."""
+    refusal, the form's own settings; ``loaded`` and ``carried``: the digest of the settings
+    the page was filled from and themselves, by default the workspace's now)."""
     if "loaded" not in context:
-        context["loaded"] = loaded_digest(page.workspace.integration(form.integration))
+        current = page.workspace.integration(form.integration)
+        context.update(loaded=loaded_digest(current), carried=loaded_text(current))
     context.setdefault("changed_meanwhile", None)
+    context.setdefault("rebased", None)
+    context.setdefault("refusal", None)
     context.setdefault("preview", None)
     context.setdefault("done", None)
     context.setdefault("sent", Sent())
@@ -391,18 +416,15 @@ def _refused(page: Page, name: str, fields: FormFields, error: ConfigError, what
     """The page as sent with each problem beside its field (422); nothing was ``what``."""
     form = page.workspace.settings_form(name)
     errors = field_errors(form, error)
-    if any(e.field == CONTROLS[("secret_env",)] for e in errors):
-        # Refused, it is often the secret itself: never written back into the page.
-        fields = {k: v for k, v in fields.items() if k != "secret_env"}
     response = _page(
         page,
         form,
         error.http_status,
-        sent=Sent(fields),
+        sent=Sent(_shown_fields(fields, errors)),
         field_errors=errors,
         refused=what,
         layout="base.html",
-        loaded=_sent_loaded(fields),
+        **_version(fields),
     )
     return _whole_page(response) if is_htmx(page.request) else response
 
@@ -467,10 +489,8 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
             "integration_preview.html", preview=preview, owner_names=owner_names, changes=changes
         )
     form = ws.settings_form(name, proposal.settings)
-    loaded = _sent_loaded(fields)
-    response = _page(
-        page, form, preview=preview, owner_names=owner_names, layout="base.html", loaded=loaded
-    )
+    shown = {"preview": preview, "owner_names": owner_names, "layout": "base.html"}
+    response = _page(page, form, 200, **shown, **_version(fields))
     return _whole_page(response) if is_htmx(page.request) else response
 
 
@@ -496,7 +516,24 @@ def save_change(
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "saved")
     data = integration_to_dict(proposal.settings)
-    ws.replace_integration(name, data, by=actor(page), previewed=previewed)
+    try:
+        ws.replace_integration(name, data, by=actor(page), previewed=previewed)
+    except WorkspaceError as exc:
+        # Saved meanwhile since the check above, not the change previewed, or managed by
+        # file since: the page as sent, saying why (409), nothing saved.
+        if (stale := _changed_meanwhile(page, name, fields, "saved")) is not None:
+            return stale
+        form = ws.settings_form(name)
+        response = _page(
+            page,
+            form,
+            exc.http_status,
+            sent=Sent(fields),
+            refusal=str(exc),
+            layout="base.html",
+            **_version(fields),
+        )
+        return _whole_page(response) if is_htmx(page.request) else response
     return _redirect(page, _settings_url(name, "saved"))
 
 
