@@ -194,7 +194,8 @@ def test_under_bidirectional_a_contact_hubspot_had_keeps_an_owner_assigned_later
 ) -> None:
     """Matched in HubSpot, its owner assigned there after the dialer's change (HubSpot's
     hubspot_owner_assigneddate): the most recent change wins, HubSpot's — the dialer's older
-    one overwrote it, the matched owner counting as undated."""
+    one overwrote it, the matched owner counting as undated. The dialer giving its rep u-1
+    again later is no change; a change of its rep later is the most recent, and written."""
     ws.apply_config(config(ownership={"default": "bidirectional"}))
     existing = hub.add_object("contacts", {"email": "kim@globex.test", "hubspot_owner_id": "102"})
     run(ws, *company_contact_call())  # Kim to u-1 (101) on 2026-11-01, before HubSpot's
@@ -202,13 +203,17 @@ def test_under_bidirectional_a_contact_hubspot_had_keeps_an_owner_assigned_later
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
     record = ws.record("contact", ws.find(email="kim@globex.test")[0]["id"])
     assert record["owner_id"] == "102"
-    # A change of the dialer's after HubSpot's assignment is the most recent: it is written.
     later = datetime.now(UTC) + timedelta(minutes=1)
     stamp = later.strftime("%Y-%m-%dT%H:%M:%SZ")
-    run(ws, {**dialers_later_change(), "occurred_at": stamp, "owner": "u-1"})  # Ana, 101
+    run(ws, {**dialers_later_change(), "occurred_at": stamp, "owner": "u-1"})  # Ana, as before
+    ws.push()
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
+    # A change of the dialer's after HubSpot's assignment is the most recent: it is written.
+    di = {"id": "u-4", "email": "di@acme.test"}  # Di, 104
+    run(ws, {**dialers_later_change(), "occurred_at": stamp, "owner": di})
     ws.push()
     contact = only(hub, "contacts")
-    assert (contact["id"], contact["properties"]["hubspot_owner_id"]) == (existing, "101")
+    assert (contact["id"], contact["properties"]["hubspot_owner_id"]) == (existing, "104")
 
 
 def test_under_bidirectional_a_company_matched_by_domain_keeps_an_owner_assigned_later(

@@ -6,6 +6,7 @@ import pytest
 
 from leadsync.model import CRM_SOURCE, MappingResult, Outcome, RecordType, Strategy
 from leadsync.rules.ownership import (
+    GivenRep,
     OwnerContext,
     assign_on_activity_strategy,
     decide_crm_change,
@@ -180,6 +181,46 @@ def test_an_older_event_from_the_integration_that_made_the_last_change_is_stale(
         assert verdict.owner_id == "101"
     else:
         assert "stale" not in verdict.reason
+
+
+# What "dialer" gave for the record before: rep u-2 at EARLIER, or u-2 after AT.
+BEFORE, SINCE = GivenRep("u-2", EARLIER), GivenRep("u-2", LATER)
+# (situation, context, rep the event gives, given before, expected outcome, reason fragment)
+SAME_REP_CASES = [
+    ("first owner it gives", OWNED, "u-2", None, SET, "the most recent change (was 101)"),
+    ("another rep", OWNED, "u-9", BEFORE, SET, "the most recent change (was 101)"),
+    ("the same rep", OWNED, "u-2", BEFORE, IGN, "dialer gave the same rep as before (rep u-2)"),
+    ("the same rep, older", OWNED, "u-2", SINCE, IGN, "gave the same rep as before"),
+    ("another rep, older", OWNED, "u-9", SINCE, IGN, "stale: dialer gave rep u-2 at"),
+    ("no owner: filled", EMPTY, "u-2", BEFORE, SET, "had no owner"),
+    ("a new record", NEW, "u-2", BEFORE, SET, "is new"),
+]
+
+
+@pytest.mark.parametrize(
+    ("situation", "ctx", "rep", "given", "outcome", "fragment"),
+    SAME_REP_CASES,
+    ids=[c[0] for c in SAME_REP_CASES],
+)
+def test_bidirectional_takes_an_integrations_owner_only_when_it_changed(
+    situation: str,
+    ctx: OwnerContext,
+    rep: str,
+    given: GivenRep | None,
+    outcome: Outcome,
+    fragment: str,
+) -> None:
+    """Under bidirectional the rep an integration gives is a change only when it is not
+    the one it gave last for the record; the other strategies do not read it."""
+    verdict = decide_owner(ctx, AT, BI, 0, MAPPED, None, "dialer", rep=rep, given=given)
+    assert verdict.outcome is outcome, verdict.reason
+    assert fragment in verdict.reason, verdict.reason
+    if outcome is IGN:
+        assert verdict.owner_id == ctx.owner_id and verdict.proposed_owner_id == "102"
+        assert verdict.reason.endswith(f"the owner stays 101; {MAPPED.how}")
+    for other in (IW, FIE, NO):
+        args = (ctx, AT, other, 0, MAPPED, None, "dialer")
+        assert decide_owner(*args, rep=rep, given=given) == decide_owner(*args)
 
 
 CRM_CASES = [

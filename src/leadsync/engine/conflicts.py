@@ -5,8 +5,9 @@ events that share none may apply side by side (:mod:`leadsync.pipeline.routing`)
 The keys over-approximate what :func:`leadsync.engine.load.load` reads for an event, with
 the same lookups, so that two events whose loads could meet always meet here:
 
-- the records it names — by identity, email (a contact) or domain (a company, unless a
-  free-mail or disposable one: rules/domains.py) — and, through the database, the records
+- the records it names — by identity (with the rep the identity's integration last gave as
+  the owner, read and written through that identity only), email (a contact) or domain (a
+  company, unless a free-mail or disposable one: rules/domains.py) — and, through the database, the records
   those already are, every contact with that email, the contacts and leads with its
   numbers, and the records linked to any of them (their companies and deals, and those
   companies' deals: what the association rules read). A contact's primary company moving

@@ -43,11 +43,13 @@ from leadsync.model import (
 )
 from leadsync.rules.mapping import map_external_user, round_robin_turn
 from leadsync.rules.ownership import (
+    GivenRep,
     Verdict,
     assign_on_activity_strategy,
     decide_crm_change,
     decide_owner,
     echo_verdict,
+    rep_key,
 )
 from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones
 from leadsync.rules.workspace import WorkspaceRules
@@ -94,6 +96,8 @@ class BatchDecider:
         self.attached = state.attached
         self.held_for = state.held_for
         self.email_holders = state.email_holders
+        self.given_reps = state.given_reps
+        self.reps_given: set[SourceKey] = set()  # identities whose given rep changed
         self.crm_integrations = rules.crm_integrations
         self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}
         # Settings and owners do not change within a batch: one mapping per distinct rep.
@@ -341,6 +345,7 @@ class BatchDecider:
         mapping: MappingResult | None,
         label: str | None = None,
         variant: str | None = None,
+        given: GivenRep | None = None,
     ) -> Verdict:
         candidate, rr_key, after = None, None, 0
         members: tuple[str, ...] = ()  # the round robin team's active owners
@@ -352,7 +357,7 @@ class BatchDecider:
             candidate, after = round_robin_turn(self.rules.directory, team, turn)
         verdict = decide_owner(
             record.owner_context(is_new), event.occurred_at, strategy, protect_days, mapping,
-            candidate, event.integration, members, label,
+            candidate, event.integration, members, label, rep_key(event.owner), given,
         )  # fmt: skip
         self.record_verdict(
             record, event, verdict, label or strategy._value_, event.integration, variant
@@ -502,8 +507,11 @@ class BatchDecider:
             record.updated_at = max(record.updated_at, event.occurred_at)
             record.dirty = True
         # An owner the event does not change is taken only by a record it makes.
-        given = event.owner is not None and (is_new or not event.owner_unchanged)
-        if given or event.type is EventType.OWNER or created:
+        gives = event.owner is not None and (is_new or not event.owner_unchanged)
+        # What the integration last gave as the owner of the record it names by this id.
+        key = (event.integration, subject.type._value_, subject.external_id or "")
+        given = self.given_reps.get(key) if subject.external_id is not None else None
+        if gives or event.type is EventType.OWNER or created:
             ownership = settings.ownership
             self.decide(
                 record,
@@ -513,7 +521,13 @@ class BatchDecider:
                 ownership.protect_manual_days,
                 self.map_rep(event, settings),
                 variant=variant,
+                given=given,
             )
+        rep = rep_key(event.owner)
+        newer = given is None or given.at <= event.occurred_at  # an older word changes nothing
+        if subject.external_id is not None and rep is not None and newer:
+            self.given_reps[key] = GivenRep(rep, event.occurred_at)
+            self.reps_given.add(key)
         links.link_named(self, record, event)
 
     def apply_crm(self, event: Event) -> None:

@@ -1,7 +1,8 @@
 """The load step: everything a batch's decisions may read, in a few set-based queries
 (:mod:`leadsync.store.batch`), whatever the batch's size.
 
-The records the events name (by identity, email or domain), their links and the deals and
+The records the events name (by identity, with the rep each identity's integration last gave
+as the owner; by email or domain), their links and the deals and
 companies those lead to, the activities the batch may update with their memories and
 merged sources, the dedupe rules' candidates over the batch's time span, the reps' learned
 emails, the round-robin positions and the next ids. Run inside the batch's transaction,
@@ -30,6 +31,7 @@ from leadsync.engine.state import (
 from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
+from leadsync.rules.ownership import GivenRep
 from leadsync.rules.records import PHONE_RECORD_TYPES, gives_phones, phones
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
@@ -70,9 +72,11 @@ def load(
 
     counts = store.read_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
     round_robin = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
+    reps: dict[SourceKey, tuple[str, str]] = {}  # the rep each identity gave last
     identity = store.load_identities(
         connection,
         {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},
+        reps,
     )
     email_holders = counterpart_store.load_email_holders(
         connection, {e for _, r in refs if (e := email_key(r))}
@@ -131,6 +135,7 @@ def load(
         held=held,
         email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
         ids=_sequence_ids(connection) if routing_store.parallel(connection) else None,
+        given_reps={key: GivenRep(rep, at) for key, (rep, at) in reps.items()},
     )
     _load_neighbourhood(connection, state, set(records))
     for row in store.load_activities(connection, activity_keys):

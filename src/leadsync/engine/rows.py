@@ -32,6 +32,8 @@ class Decided:
     changed_records: list[dict[str, Any]]  # whole rows: properties or core fields changed
     owner_rows: list[dict[str, Any]]  # owner and times only
     identities: list[dict[str, Any]]
+    # The rep each identity's integration gave last as the record's owner, where it changed.
+    identity_reps: list[dict[str, Any]]
     record_links: list[dict[str, Any]]  # new, or a primary company moved: upserted
     deleted_activities: list[int]
     new_activities: list[dict[str, Any]]
@@ -85,6 +87,17 @@ def collect(d: BatchDecider, now: str) -> Decided:
         changed_records=[r.row() for r in changed if r.fields_dirty],
         owner_rows=[r.owner_row() for r in changed if not r.fields_dirty],
         identities=d.new_identities,
+        identity_reps=[
+            {
+                "integration": key[0],
+                "type": key[1],
+                "external_id": key[2],
+                "record_id": d.identity[key],
+                "owner_rep": d.given_reps[key].rep,
+                "owner_rep_at": d.given_reps[key].at,
+            }
+            for key in sorted(d.reps_given)  # in key order, like every upsert of a batch
+        ],
         record_links=record_links,
         deleted_activities=[a.id for a in activities if a.deleted and not a.new],
         new_activities=[a.row for a in d.new_activities if not a.deleted],

@@ -14,7 +14,7 @@ from typing import Any
 
 from leadsync.model import Outcome, RecordRef, RecordType
 from leadsync.rules import dedupe
-from leadsync.rules.ownership import OwnerContext
+from leadsync.rules.ownership import GivenRep, OwnerContext
 from leadsync.rules.records import CoreFields
 from leadsync.store.schema import ACTIVITY_COLUMNS
 
@@ -177,6 +177,8 @@ class LoadedState:
     held_for: dict[int, set[str]] = field(default_factory=dict)
     email_holders: dict[str, list[int]] = field(default_factory=dict)
     ids: SequenceIds | None = None
+    # The rep each identity's integration last gave as the record's owner, and when.
+    given_reps: dict[SourceKey, GivenRep] = field(default_factory=dict)
 
 
 RECORD_IDS = "record"

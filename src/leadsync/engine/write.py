@@ -34,6 +34,7 @@ def write(connection: Connection, decided: Decided) -> int:
     store.update_records(c, decided.changed_records)
     store.update_records(c, decided.owner_rows)
     store.insert_identities(c, decided.identities)
+    store.save_identity_reps(c, decided.identity_reps)
     store.insert_record_links(c, decided.record_links)
     store.delete_activities(c, decided.deleted_activities)
     store.insert_activities(c, decided.new_activities)

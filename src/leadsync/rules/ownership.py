@@ -15,7 +15,11 @@ The checks, in order (the first that applies decides):
    ``integration_wins`` and ``bidirectional`` set it, ``fill_if_empty`` only when it has none,
    ``never_overwrite`` never (not even an empty one);
 6. the proposed owner is already the owner (for a round robin: an active member of the team
-   owns the record already): kept.
+   owns the record already): kept;
+7. under ``bidirectional``, on a record that has an owner, an integration giving the same rep
+   it last gave for the record (:class:`GivenRep`), or an event older than that, makes no owner
+   change: ignored — the tools that send the current owner with every edit would else undo
+   every change made elsewhere since.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 from leadsync.model import (
     CRM_SOURCE,
+    ExternalUserRef,
     MappingResult,
     Outcome,
     RecordType,
@@ -45,6 +50,21 @@ class OwnerContext:
     manual_owner_at: str | None = None
     # When the owner source last gave the owner, by its clock (None: owner_changed_at).
     owner_source_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GivenRep:
+    """The rep an integration last gave as a record's owner (:func:`rep_key`) and when, by
+    the integration's clock; kept per identity (the record as that integration names it)."""
+
+    rep: str
+    at: str
+
+
+def rep_key(rep: ExternalUserRef | None) -> str | None:
+    """Who a rep is, to compare what an integration gives with what it gave: its id, else
+    its email (an email sent along with the id some times and not others changes nothing)."""
+    return None if rep is None else rep.id or rep.email
 
 
 @dataclass(slots=True)
@@ -80,6 +100,8 @@ def decide_owner(
     integration: str | None = None,
     round_robin_members: tuple[str, ...] = (),
     rule: str | None = None,
+    rep: str | None = None,
+    given: GivenRep | None = None,
 ) -> Verdict:
     """Decide one record's owner for one event from ``integration``.
 
@@ -88,7 +110,8 @@ def decide_owner(
     already stays theirs (round robin deals a record to its team once; it never takes it
     from one member for the next). The caller turns the rotation only when the verdict is
     ``set``. ``rule`` names what weighs the owner in the reason when it is not the strategy
-    itself (``assign_on_activity``, weighed as ``strategy``).
+    itself (``assign_on_activity``, weighed as ``strategy``). ``rep`` is the event's rep
+    (:func:`rep_key`), ``given`` what ``integration`` last gave for the record (check 7).
     """
     current = ctx.owner_id
     kind = ctx.record_type.value
@@ -163,6 +186,16 @@ def decide_owner(
             f"kept {_who(current)}: {already}; {mapping.how}",
             flagged=mapping.flagged,
         )
+    if strategy is Strategy.BIDIRECTIONAL and not ctx.is_new and current is not None:
+        unchanged = _no_change(rep, given, occurred_at, integration)
+        if unchanged is not None:
+            return Verdict(
+                Outcome.IGNORED,
+                current,
+                proposed,
+                f"ignored: {unchanged}; the owner stays {current}; {mapping.how}",
+                mapping.flagged,
+            )
     name = strategy.value if rule is None else f"{rule} (weighed as {strategy.value})"
     if ctx.is_new:
         why = f"{name} and the {kind} is new"
@@ -175,6 +208,30 @@ def decide_owner(
     return Verdict(
         Outcome.SET, proposed, proposed, f"set {proposed}: {why}; {mapping.how}", mapping.flagged
     )
+
+
+def _no_change(
+    rep: str | None, given: GivenRep | None, occurred_at: str, integration: str | None
+) -> str | None:
+    """Why the owner an event gives is no owner change under bidirectional (check 7): the
+    integration gave that rep last time (even if the rep maps to another owner since: a
+    ``users.map`` change moves no record), or it has given a rep for the record since this
+    event happened. None: a change (the integration's first owner for the record, or
+    another rep)."""
+    if rep is None or given is None:
+        return None
+    who = integration or "the integration"
+    if rep == given.rep:
+        return (
+            f"{who} gave the same rep as before (rep {rep}): not an owner change, and under "
+            "bidirectional only a change moves the owner"
+        )
+    if occurred_at < given.at:
+        return (
+            f"stale: {who} gave rep {given.rep} at {display_ts(given.at)}, after this event "
+            f"at {display_ts(occurred_at)} (it arrived out of order)"
+        )
+    return None
 
 
 def _strategy_refusal(ctx: OwnerContext, strategy: Strategy) -> str | None:

@@ -116,22 +116,27 @@ def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
 
 
 def load_identities(
-    connection: Connection, keys: Iterable[tuple[str, str, str]]
+    connection: Connection,
+    keys: Iterable[tuple[str, str, str]],
+    reps: dict[tuple[str, str, str], tuple[str, str]] | None = None,
 ) -> dict[tuple[str, str, str], int]:
-    """(integration, record type, external id) -> record id, for the keys that exist."""
+    """(integration, record type, external id) -> record id, for the keys that exist; with
+    ``reps``, also the rep each one's integration last gave as the owner and when, by key."""
     grouped = _by_integration_and_type(keys)
     found: dict[tuple[str, str, str], int] = {}
     t = record_identities
     for (integration, rtype), ids in grouped.items():
         rows = connection.execute(
-            sa.select(t.c.external_id, t.c.record_id).where(
+            sa.select(t.c.external_id, t.c.record_id, t.c.owner_rep, t.c.owner_rep_at).where(
                 t.c.integration == integration,
                 t.c.type == rtype,
                 _in(connection, t.c.external_id, ids),
             )
         )
-        for external_id, record_id in rows.all():
+        for external_id, record_id, rep, rep_at in rows.all():
             found[(integration, rtype, external_id)] = record_id
+            if reps is not None and rep is not None:
+                reps[(integration, rtype, external_id)] = (rep, rep_at)
     return found
 
 
@@ -418,6 +423,20 @@ def set_owners(
 def insert_identities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     columns = ("integration", "type", "external_id", "record_id")
     _insert(connection, record_identities, columns, rows, _DO_NOTHING)
+
+
+def save_identity_reps(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rep an identity's integration last gave as the record's owner, and when (rows:
+    the identity's four columns, ``owner_rep``, ``owner_rep_at``); upserted, in one statement."""
+    _insert(
+        connection,
+        record_identities,
+        ("integration", "type", "external_id", "record_id", "owner_rep", "owner_rep_at"),
+        rows,
+        "ON CONFLICT (integration, type, external_id) DO UPDATE SET "
+        "owner_rep = excluded.owner_rep, owner_rep_at = excluded.owner_rep_at",
+        unique=("integration", "type", "external_id"),
+    )
 
 
 _PRIMARY_FOLLOWS = "ON CONFLICT (left_id, right_id) DO UPDATE SET is_primary = excluded.is_primary"

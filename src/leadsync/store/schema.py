@@ -197,6 +197,10 @@ record_identities = Table(
     Column("type", String(16), primary_key=True),
     Column("external_id", String(200), primary_key=True),
     Column("record_id", BigInteger, nullable=False),
+    # The rep (its id, else its email) this integration last gave as the record's owner, and
+    # when by its clock: under bidirectional the same rep again is no owner change (0023).
+    Column("owner_rep", String(320)),
+    Column("owner_rep_at", TS),
     Index("ix_record_identities_record", "record_id"),
 )
 
