@@ -73,7 +73,13 @@ def _config() -> Any:
     )
     crm = integration_settings(
         users={"auto_match": "email", "unmapped": {"policy": "leave"}},
-        ownership={"default": "integration_wins", "protect_manual_days": 0},
+        # Contacts bidirectional: the same rep again is no owner change (record_identities'
+        # owner_rep, read through the event's own identity key).
+        ownership={
+            "default": "integration_wins",
+            "contact": "bidirectional",
+            "protect_manual_days": 0,
+        },  # fmt: skip
         region="GB",
     )
     return workspace_config({"dialer": dialer, "crm": crm})
@@ -263,15 +269,19 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
     are (their identities, email or domain; an activity's source key), reasons included."""
     names: dict[int, str] = {}
     idents: dict[int, list[str]] = {}
-    for record_id, integration, rtype, external_id in connection.execute(
+    reps: list[tuple[str, str | None, str | None]] = []
+    for record_id, integration, rtype, external_id, rep, rep_at in connection.execute(
         sa.select(
             record_identities.c.record_id,
             record_identities.c.integration,
             record_identities.c.type,
             record_identities.c.external_id,
+            record_identities.c.owner_rep,
+            record_identities.c.owner_rep_at,
         )
     ):
         idents.setdefault(int(record_id), []).append(f"{integration}:{rtype}:{external_id}")
+        reps.append((f"{integration}:{rtype}:{external_id}", rep, rep_at))
     rows = [dict(r._mapping) for r in connection.execute(sa.select(records))]
     for row in rows:
         rid = int(row["id"])
@@ -301,7 +311,7 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
     def rec(value: Any) -> Any:
         return None if value is None else names.get(int(value), f"? {value}")
 
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"identity_reps": sorted(reps)}
     state["records"] = sorted(
         json.dumps(
             {**{k: text(v) for k, v in row.items() if k not in ("id",)}, "key": names[row["id"]]},
@@ -390,6 +400,7 @@ def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
     events = stream(random.Random(seed), 160)
     one = _run(pg_url, events, 1)
     assert one["decisions"] and one["activity_links"] and one["round_robin"]
+    assert [d for d in one["decisions"] if "gave the same rep as before" in d]  # bidirectional
     for workers in (2, 4):
         many = _run(pg_url, events, workers, split=True)
         assert many == one, f"{workers} workers: {_difference(one, many)}"

@@ -265,6 +265,7 @@ def _reloaded(state: LoadedState) -> LoadedState:
         sources={},
         candidates=defaultdict(list),
         learned_emails=dict(state.learned_emails),
+        given_reps=dict(state.given_reps),
     )
 
 
@@ -276,6 +277,7 @@ class _Tables:
     def __init__(self) -> None:
         self.records: dict[int, dict[str, Any]] = {}
         self.identities: dict[tuple[str, str, str], int] = {}
+        self.identity_reps: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.record_links: dict[tuple[int, int], dict[str, Any]] = {}
         self.activities: dict[int, dict[str, Any]] = {}
         self.activity_links: dict[tuple[int, int], dict[str, Any]] = {}
@@ -292,6 +294,9 @@ class _Tables:
         for row in d.identities:
             key = (row["integration"], row["type"], row["external_id"])
             self.identities.setdefault(key, row["record_id"])
+        for row in d.identity_reps:
+            key = (row["integration"], row["type"], row["external_id"])
+            self.identity_reps[key] = (row["owner_rep"], row["owner_rep_at"])
         for row in d.record_links:  # an upsert: a moved primary company changes the flag
             self.record_links[(row["left_id"], row["right_id"])] = dict(row)
         for activity_id in d.deleted_activities:
