@@ -90,6 +90,22 @@ def only(name: str) -> Event:
     return found[0]
 
 
+def stated(found: list[Event]) -> Event:
+    """The event of a finished call that states its outcome: the only one, or for a missed
+    call (call.ended: nobody answered, no voicemail link) the first, which dates that outcome
+    at the call's start; the second is the same call without it, at ``timestamp``."""
+    if len(found) == 2:
+        missed, rest = found
+        assert missed.id == rest.id + "#missed"
+        # Dated at the call's start (its occurred_at), the rest at the event's timestamp.
+        assert missed.changed_at is None and missed.occurred_at == rest.occurred_at
+        assert rest.changed_at is not None and rest.changed_at > rest.occurred_at
+        assert rest.properties == {k: v for k, v in missed.properties.items() if k != "outcome"}
+        return missed
+    [event] = found
+    return event
+
+
 # ------------------------------------------------------------------ the module
 
 
@@ -161,6 +177,65 @@ def test_call_tagged_and_commented_add_tags_and_comments() -> None:
     assert only("call.commented").properties == {**INBOUND, "comments": ["Asked for pricing"]}
 
 
+def test_a_tag_or_comment_event_gives_the_whole_list_even_empty() -> None:
+    """call.untagged removing the last tag gives ``tags: []`` (it clears them); an event
+    about something else gives no empty list (it says nothing about the tags)."""
+    assert only("call.untagged").properties == {**INBOUND, "tags": []}
+    for name, key in (("call.tagged", "tags"), ("call.commented", "comments")):
+        body = load("call.untagged")
+        body["event"] = name
+        assert convert(body)[1][0].properties[key] == []
+    for name in ("call.created", "call.assigned", "call.archived"):
+        body = load("call.untagged")
+        body["event"] = name
+        assert {"tags", "comments"}.isdisjoint(convert(body)[1][0].properties)
+
+
+def test_any_call_event_with_the_voicemails_link_gives_the_voicemail_outcome() -> None:
+    """call.comm_assets_generated brings the link call.ended lacked (null until the assets
+    are generated): the call is a voicemail, whatever came before."""
+    for name in (ASSETS_READY, "call.tagged", "call.archived"):
+        body = load("call.voicemail_left")
+        body["event"] = name
+        [event] = convert(body)[1]
+        assert event.properties["outcome"] == "voicemail", name
+        assert (FINAL_KEYS - {"outcome", "recording_url"}).isdisjoint(event.properties)
+
+
+def test_a_missed_call_ended_dates_its_outcome_at_the_calls_start() -> None:
+    piece, found = convert(load("call.ended.missed"))
+    missed, rest = found
+    assert (missed.id, rest.id) == (f"{piece.key}#missed", piece.key)
+    assert (missed.occurred_at, missed.changed_at) == (STARTED, None)
+    assert rest.changed_at == piece.occurred_at == "2026-11-02T15:01:30.000Z"
+    assert missed.properties["outcome"] == "no_answer" and "outcome" not in rest.properties
+    # Answered, or a voicemail: one event, at its time.
+    for name in ("call.ended", "call.ended.voicemail"):
+        piece, [event] = convert(load(name))
+        assert event.changed_at == piece.occurred_at
+
+
+@pytest.mark.parametrize("raw_digits", ["anonymous", "", "  "])
+def test_a_hidden_callers_number_is_passed_on_for_the_engine_to_ask(raw_digits: str) -> None:
+    body = load("call.ended.unknown_caller")
+    body["data"]["raw_digits"] = raw_digits
+    [event] = convert(body)[1]
+    assert event.properties["from_number"] == raw_digits.strip()
+    assert event.properties["to_number"] == "+1 415-555-0100"
+
+
+def test_a_call_without_a_direction_gives_the_other_partys_number_alone() -> None:
+    """``raw_digits`` is the other party's number whichever way the call went; which end
+    is which is unknown, so the line's own number is not given (the engine would take it
+    for the other party's)."""
+    body = load("call.ended.unknown_caller")
+    body["data"]["direction"] = None
+    [event] = convert(body)[1]
+    assert {k: v for k, v in event.properties.items() if "number" in k or k == "direction"} == {
+        "to_number": "+1 415-555-0199"
+    }
+
+
 def test_voicemail_left_is_final_with_the_voicemail_as_recording() -> None:
     event = only("call.voicemail_left")
     assert event.owner is None
@@ -175,7 +250,7 @@ def test_voicemail_left_is_final_with_the_voicemail_as_recording() -> None:
 
 
 def test_outbound_numbers_are_the_other_way_round() -> None:
-    event = only("call.ended.outbound_unanswered")
+    event = stated(events("call.ended.outbound_unanswered"))
     assert event.properties["direction"] == "outbound"
     assert event.properties["from_number"] == "+1 415-555-0100"
     assert event.properties["to_number"] == "+44 20 7946 0018"
@@ -196,7 +271,7 @@ def test_outbound_numbers_are_the_other_way_round() -> None:
 def test_outcome_of_finished_calls(
     fixture: str, outcome: str, status: str | None, reason: str | None
 ) -> None:
-    properties = only(fixture).properties
+    properties = stated(events(fixture)).properties
     assert properties["outcome"] == outcome
     assert properties.get("aircall_status") == status
     assert properties.get("aircall_missed_call_reason") == reason
@@ -228,7 +303,7 @@ def test_the_missed_call_table_is_the_documented_one() -> None:
     ("reason", "outcome"), [*MISSED_REASONS, ("a_reason_from_2030", "no_answer")]
 )
 def test_missed_call_reason_table(reason: str, outcome: str) -> None:
-    [event] = convert(ended_call(missed_call_reason=reason))[1]
+    event = stated(convert(ended_call(missed_call_reason=reason))[1])
     assert event.properties["outcome"] == outcome
     assert event.properties["aircall_missed_call_reason"] == reason
 
@@ -244,7 +319,7 @@ def test_missed_call_reason_table(reason: str, outcome: str) -> None:
     ],
 )
 def test_outcome_rules_are_applied_in_order(data: dict[str, Any], outcome: str) -> None:
-    [event] = convert(ended_call(**data))[1]
+    event = stated(convert(ended_call(**data))[1])
     assert event.properties["outcome"] == outcome
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "normalize_domain",
     "normalize_email",
     "PhoneNumber",
+    "read_call_number",
     "read_phone",
     "parse_time",
     "since_ts",
@@ -266,12 +267,14 @@ class PhoneNumber:
     and None when it does not (then the number is kept as given, and flagged). Formatting,
     a national trunk ``(0)`` and an extension (``ext. 12``, ``x 12``) do not matter: an
     office line is one number whatever extension is dialled. ``digits``: its digits, for
-    looser comparisons (the dedupe rules compare unreadable numbers by them).
+    looser comparisons (the dedupe rules compare unreadable numbers by them). ``withheld``:
+    a call's number the caller hid (:func:`read_call_number`), which reads as no number too.
     """
 
     given: str
     number: str | None
     digits: str
+    withheld: bool = False
 
     @property
     def key(self) -> str:
@@ -288,6 +291,25 @@ def read_phone(text: object, region: str | None = None) -> PhoneNumber | None:
     if not isinstance(text, str | int) or isinstance(text, bool):
         return None
     return _read_phone(str(text).strip(), region)
+
+
+# What dialers write for the number of a caller who hid it (caller ID withheld), compared
+# trimmed and lowercased: Aircall's ``raw_digits`` is ``anonymous`` (?); others say
+# ``Anonymous``, ``unknown``, ``private``, ``restricted``, or leave it empty.
+WITHHELD_NUMBERS = frozenset(
+    ("", "anonymous", "unknown", "private", "restricted", "withheld", "hidden", "unavailable")
+)
+
+
+def read_call_number(text: object, region: str | None = None) -> PhoneNumber | None:
+    """A call's number as :func:`read_phone` reads it, except a number the caller withheld
+    (:data:`WITHHELD_NUMBERS`: ``anonymous``, ``private``, an empty string …): that is a
+    number that reads as none, as ``999`` does (``number`` None, ``withheld``), not no number
+    at all — the call has another party, whose number was hidden. Only for a call's numbers:
+    a person's ``phone`` given empty is no number (it removes one)."""
+    if isinstance(text, str) and text.strip().lower() in WITHHELD_NUMBERS:
+        return PhoneNumber(text.strip(), None, "", withheld=True)
+    return read_phone(text, region)
 
 
 # What people write around a number that is no part of it: a label after it ("(work)",

@@ -132,7 +132,7 @@ def find_by_number(
             _noun(event), event.occurred_at, numbers, policy.policy.value, settings.region
         )
         # As a hold that ended asks it (kind unknown): one per activity.
-        subject = " or ".join(p.key for p in numbers)
+        subject = rules.subject(numbers)
         found.questions.append(_question(d, event, rules.UNKNOWN, subject, question, []))
         found.trace = question
     elif policy.policy is CounterpartPolicy.CREATE:

@@ -11,8 +11,9 @@ phone numbers of contacts and leads (``phone``, ``mobilephone``):
   left, by ``ambiguous.number: skip``), with each candidate and why it matched;
 - nobody has it: the integration's ``unknown_counterpart`` policy — ``hold`` the activity
   until a contact or lead gets the number, ``create`` a contact with the number and nothing
-  else, or ``skip`` the activity. A number that does not read as one (``999``) is nobody's
-  ever: not held for, no contact made with it; a question for a person instead.
+  else, or ``skip`` the activity. A number that does not read as one (``999``), or that the
+  caller withheld (``anonymous``, ``private``, empty: :func:`leadsync.values.read_call_number`),
+  is nobody's ever: not held for, no contact made with it; a question for a person instead.
 
 Pure: the engine hands in the numbers it loaded.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 from leadsync.model import RecordType, display_ts, ts_to_datetime
 from leadsync.rules.records import PHONE_RECORD_TYPES
-from leadsync.values import PhoneNumber, read_phone
+from leadsync.values import PhoneNumber, read_call_number, read_phone
 
 # Review queue kinds.
 NUMBER = "number"  # a number several contacts have
@@ -45,9 +46,10 @@ UNKNOWN_NUMBER = "unknown_number"  # records.origin of a contact created for one
 
 
 def counterpart_numbers(properties: Mapping[str, Any], region: str | None) -> list[PhoneNumber]:
-    """The other party's numbers of an activity (none when it has no numbers). A number that
-    is the rep's own line too (the call's both ends read as one number: a call from the
-    company's line to itself, a transfer back) names no other party."""
+    """The other party's numbers of an activity (none when it has no numbers); one the caller
+    withheld is among them, as a number that reads as none (:func:`read_call_number`). A
+    number that is the rep's own line too (the call's both ends read as one number: a call
+    from the company's line to itself, a transfer back) names no other party."""
     direction = properties.get("direction")
     to_number, from_number = properties.get("to_number"), properties.get("from_number")
     if direction == "outbound":
@@ -59,10 +61,10 @@ def counterpart_numbers(properties: Mapping[str, Any], region: str | None) -> li
     own = {p.key for p in (read_phone(text, region) for text in ours) if p is not None}
     found: list[PhoneNumber] = []
     for text in raw:
-        phone = read_phone(text, region)
+        phone = read_call_number(text, region)
         if phone is not None and phone.key not in own and all(p.key != phone.key for p in found):
             found.append(phone)
-    if not ours and len(found) == 1 and all(read_phone(t, region) is not None for t in raw):
+    if not ours and len(found) == 1 and all(read_call_number(t, region) is not None for t in raw):
         return []  # direction unknown, both ends the same number: the line called itself
     return found
 
@@ -108,11 +110,23 @@ def holders(
 
 
 def shown(numbers: Sequence[PhoneNumber]) -> str:
-    """The numbers for a sentence: E.164 where readable, else as given and marked."""
-    return " or ".join(
-        p.number if p.number is not None else f"{p.given!r} (not readable as a phone number)"
-        for p in numbers
-    )
+    """The numbers for a sentence: E.164 where readable, else as given and marked (a number
+    the caller withheld, as such)."""
+    return " or ".join(_shown(p) for p in numbers)
+
+
+def _shown(phone: PhoneNumber) -> str:
+    if phone.number is not None:
+        return phone.number
+    if phone.withheld:
+        return f"{phone.given!r} (the caller withheld the number)"
+    return f"{phone.given!r} (not readable as a phone number)"
+
+
+def subject(numbers: Sequence[PhoneNumber]) -> str:
+    """What a question about the numbers is about (its ``subject``): each as the phone index
+    keys it, a number withheld without a word as ``withheld``."""
+    return " or ".join(p.key or "withheld" for p in numbers)
 
 
 def matched_reason(holder: Holder) -> str:
@@ -179,7 +193,8 @@ def unreadable_question(
     contact or lead can ever have it, so it is not held for it (nothing could attach it) and
     no contact is made with it."""
     done = "no contact is created for it" if policy == "create" else "it is not held"
-    hint = "" if region else "; a national number needs the integration's region:"
+    national = not region and not all(p.withheld for p in numbers)
+    hint = "; a national number needs the integration's region:" if national else ""
     return (
         f"the {activity} of {display_ts(at)} names only {shown(numbers)}, which no contact or "
         f"lead can have, so {done} (unknown_counterpart: {policy}{hint}): which record should "

@@ -34,14 +34,17 @@ call.ringing_on_agent,     event of a call merges into the same activity. occurr
 call.answered,             ``data.started_at`` (else ``timestamp``). Properties:
 call.hungup,               ``direction``; ``from_number`` / ``to_number`` (inbound: from =
 call.tagged,               ``raw_digits``, to = ``number.digits``; outbound: the reverse);
-call.commented,            ``title`` "Aircall call"; ``tags`` (tag names) and ``comments``
-call.assigned              (comment texts) only when the call has some.
+call.untagged,             ``title`` "Aircall call"; ``tags`` (tag names) and ``comments``
+call.commented,            (comment texts) when the call has some — a tag event (tagged,
+call.assigned              untagged) gives the whole ``tags`` list and call.commented the
+                           whole ``comments``, empty included (the last tag removed clears
+                           them; Aircall has no event for a comment removed).
 call.ended,                the same, plus the final values: ``duration_s`` (``duration``:
 call.voicemail_left        Aircall's whole call, ``started_at`` to ``ended_at``, ringing
                            included), ``outcome`` (see below), ``recording_url`` (below),
                            and the raw ``aircall_status`` / ``aircall_missed_call_reason``.
-call.comm_assets_generated the same as call.tagged, plus ``recording_url``: Aircall sends it
-                           once the recording or voicemail is ready, which may be after
+call.comm_assets_generated the same as call.assigned, plus ``recording_url``: Aircall sends
+                           it once the recording or voicemail is ready, which may be after
                            ``call.ended`` (whose links are then null).
 contact.created,           a ``contact`` record, ``external_id`` = ``data.id``: ``email``
 contact.updated            (first ``emails[].value``), ``firstname`` / ``lastname``
@@ -50,64 +53,64 @@ contact.updated            (first ``emails[].value``), ``firstname`` / ``lastnam
                            ``mobilephone`` (the first whose ``label`` is Mobile, any
                            case), ``other_phone_1``… (the numbers after those two, in
                            list order, five at most: a call from any of them finds the
-                           contact; never pushed), ``company`` (``company_name``, HubSpot's contact
-                           property). No owner. ``phone_numbers`` is the contact's
-                           whole list: when it is there, every phone property is
-                           given, null where it has none (a number removed in Aircall
-                           leaves the contact); without it, none.
-user.created,              a ``user`` event ``{"id": data.id, "email": data.email}`` with
-user.updated (?),          ``name``, which fills the external-user directory; ``[]`` when the
-user.opened, user.closed,  user has no id. User events V1.
-user.connected,
-user.disconnected,
-user.wut_start,
-user.wut_end
-user.created.v2,           the same, from User events V2 (Aircall's preferred ones,
-user.opened.v2,            :data:`USER_EVENTS_V2`). The V2 user object has no ``numbers``
-user.closed.v2,            (V1's has); it may carry ``availability_status``, ``substatus``
-user.connected.v2,         and, on wrap-up events, ``last_call_id``: none of them is read.
-user.disconnected.v2,
-user.wut_start.v2,
-user.wut_end.v2
+                           contact; never pushed), ``company`` (``company_name``). No
+                           owner. ``phone_numbers`` is the contact's whole list: when it
+                           is there, every phone property is given, null where it has
+                           none (a number removed in Aircall leaves the contact).
+user.* of V1               a ``user`` event ``{"id": data.id, "email": data.email}`` with
+(:data:`USER_EVENTS`;      ``name``, which fills the external-user directory; ``[]`` when the
+user.updated (?)),         user has no id. The V2 user object has no ``numbers`` (V1's has);
+user.*.v2 (V2: Aircall's   it may carry ``availability_status``, ``substatus`` and, on
+preferred ones)            wrap-up events, ``last_call_id``: none of them is read.
 contact.deleted,           ``[]``: deletions are not propagated.
-user.deleted,
-user.deleted.v2
+user.deleted(.v2)
 =========================  ==============================================================
 
 Any other ``call.*`` event (Aircall adds some over time: ``call.transferred``,
-``call.archived`` …) is a non-final update of the call, like ``call.tagged``. Any other
+``call.archived`` …) is a non-final update of the call, like ``call.assigned``. Any other
 ``event``, or a ``resource`` that does not match it, is an
 :class:`~leadsync.errors.EventError` (the row becomes a dead letter).
 
 Calls
 -----
 Owner: ``data.user`` as ``{"id", "email", "name"}`` (a null user means no owner); the agent's
-email and name teach the user directory. Association: ``data.contact`` as a contact named by its ``id`` and
-its first email. Text that is not an email address (a contact's ``n/a``, an agent's mistyped
-address) is passed over, not a refusal of the call: the contact's next email is taken, and
-the agent is named by its id alone. A call without a contact (``"contact": null``: Aircall
-knew nobody with the number) is still the call activity, with its ``direction`` and numbers
-and no association: the engine finds the other party by number (``raw_digits``). Numbers are
-passed as Aircall sends them (``+1 415-555-0142``), trimmed; the engine reads them as E.164.
-A call without a ``direction`` carries no numbers (which one is the rep's line is unknown).
+email and name teach the user directory. Association: ``data.contact`` as a contact named by
+its ``id`` and its first email. Text that is not an email address (a contact's ``n/a``, an
+agent's mistyped address) is passed over: the contact's next email is taken, and the agent
+is named by its id alone. A call without a contact (``"contact": null``) is still the call
+activity, with its ``direction`` and numbers: the engine finds the other party by number
+(``raw_digits``). Numbers are passed as Aircall sends them (``+1 415-555-0142``), trimmed;
+the engine reads them as E.164. A hidden caller's ``raw_digits`` (``anonymous`` (?), or
+empty: passed as ``""``) reads as no number, as ``999`` does: a review question
+(:func:`leadsync.values.read_call_number`). A call without a ``direction`` gives
+``raw_digits`` alone, as ``to_number`` — Aircall's number of the other party whichever way
+the call went; the line's own number, which the engine would take for a caller's, is left
+out.
 
 Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
 ``call.voicemail_left`` carry final values; the earlier events of a call never carry
-``duration_s``, ``outcome``, ``recording_url`` or the raw status, so a late ``call.created``
-cannot wipe them (``call.comm_assets_generated`` carries ``recording_url`` alone). Absent or
-null fields never become properties (null would clear a value).
+``duration_s``, ``recording_url`` or the raw status, nor ``outcome`` unless a voicemail's
+link is there, so a late ``call.created`` cannot wipe them (``call.comm_assets_generated``
+carries ``recording_url``). Absent or null fields never become properties (null would clear
+a value).
 
 ``recording_url`` is the call's ``asset`` (Aircall's lasting, secured page of the recording
 or voicemail), else ``recording``, else ``voicemail`` (direct links to the file, which
 expire within minutes: a CRM timeline would keep a dead link).
 
-Outcome of a finished call, first rule that holds:
+Outcome of a finished call — or of any call event whose ``voicemail`` is set (the link comes
+with ``call.comm_assets_generated``, after ``call.ended``) —, first rule that holds:
 
 1. ``answered_at`` is set: ``connected``;
 2. ``voicemail`` is set, or the event is ``call.voicemail_left``: ``voicemail``;
 3. ``missed_call_reason`` is set: :data:`MISSED_CALL_OUTCOMES` (an unlisted reason:
    ``no_answer``);
 4. otherwise (an outbound call nobody answered): ``no_answer``.
+
+A voicemail is left before the caller hangs up, so ``call.voicemail_left`` (at the hang-up)
+comes before ``call.ended`` (about 30 s after it; its ``voicemail`` null until the assets
+are generated) (?): a missed outcome (rules 3, 4) of ``call.ended`` is therefore dated at the
+call's start (:func:`_call_events`), and a voicemail of the call wins whatever the order.
 
 Ignored (acknowledged, no event): the events Aircall publishes of what leadsync does not sync
 (:data:`IGNORED_FAMILIES`: phone lines, messages, Conversation Intelligence, the AI Voice
@@ -166,8 +169,11 @@ __all__ = [
 ]
 
 VOICEMAIL_LEFT = "call.voicemail_left"
+ENDED = "call.ended"
 #: Events of a call that carry its final values (duration, outcome, recording).
-FINAL_CALL_EVENTS = ("call.ended", VOICEMAIL_LEFT)
+FINAL_CALL_EVENTS = (ENDED, VOICEMAIL_LEFT)
+#: The events giving the call's whole list of tags or comments, an empty one included.
+LIST_EVENTS = {"tags": ("call.tagged", "call.untagged"), "comments": ("call.commented",)}
 #: Sent once a call's recording or voicemail is ready, which may be after ``call.ended``
 #: (whose links may then be null): it carries the call's assets, read as ``recording_url``.
 ASSETS_READY = "call.comm_assets_generated"
@@ -177,6 +183,7 @@ CALL_EVENTS = (
     "call.answered",
     "call.hungup",
     "call.tagged",
+    "call.untagged",
     "call.commented",
     "call.assigned",
     ASSETS_READY,
@@ -249,6 +256,8 @@ MISSED_CALL_OUTCOMES: dict[str, str] = {
     "abandoned_in_ivr": "no_answer",
     "abandoned_in_classic": "no_answer",
 }
+#: The outcomes other than a missed call's (which is dated at the call's start).
+ANSWERED_OR_VOICEMAIL = ("connected", "voicemail")
 CALL_TITLE = "Aircall call"
 #: The ``label`` (compared lowercased) of a contact's mobile number in ``phone_numbers``.
 MOBILE_LABEL = "mobile"
@@ -302,16 +311,15 @@ class AircallAdapter(Adapter):
         if at is None:
             refuse("timestamp", "required: the event's unix time in seconds")
         obj(body, "data", required=True)
-        data: dict[str, Any] | None
-        if name in CALL_EVENTS:
-            data = _call_event(body, name, event_id, at)
+        found: list[dict[str, Any]]
+        if name.startswith("call."):
+            found = _call_events(body, name, event_id, at)
         elif name in CONTACT_EVENTS:
-            data = _contact_event(body, event_id, at)
+            found = [_contact_event(body, event_id, at)]
         else:
-            data = _user_event(body, event_id, at)
-        if data is None:
-            return []
-        return [parse_event(data, self.integration, seq)]
+            user = _user_event(body, event_id, at)
+            found = [] if user is None else [user]
+        return [parse_event(data, self.integration, seq) for data in found]
 
 
 ADAPTER = AircallAdapter
@@ -323,7 +331,7 @@ ADAPTER = AircallAdapter
 def _event_name(body: dict[str, Any]) -> str:
     """The event's name. Any other ``call.*`` event (Aircall adds some over time:
     ``call.transferred``, ``call.archived`` …) is a non-final update of the call, like
-    ``call.tagged``, rather than a dead letter."""
+    ``call.assigned``, rather than a dead letter."""
     name = body.get("event")
     family = name.split(".", 1)[0] if isinstance(name, str) else None
     ignored = family in IGNORED_FAMILIES and "." in str(name)
@@ -336,13 +344,17 @@ def _event_name(body: dict[str, Any]) -> str:
             "resource",
             f"{resource!r} does not match event {name!r}; allowed: {', '.join(allowed)} (or none)",
         )
-    return name if name in KNOWN_EVENTS or ignored else "call.tagged"
+    return name
 
 
 # ------------------------------------------------------------------ calls
 
 
-def _call_event(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[str, Any]:
+def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> list[dict[str, Any]]:
+    """The call's event; for a ``call.ended`` of a missed call two: the call with its missed
+    outcome dated at the call's start (``#missed``, no ``changed_at``: at its
+    ``occurred_at``), so that a voicemail left on it always wins, then the call without it
+    at ``timestamp`` (every other value is ``call.ended``'s at its time)."""
     call_id = text(body, "data.id", required=True)
     started = time_from_epoch(get_path(body, "data.started_at"), "data.started_at")
     properties: dict[str, Any] = {"title": CALL_TITLE}
@@ -352,12 +364,14 @@ def _call_event(body: dict[str, Any], name: str, event_id: str, at: str) -> dict
         ("comments", "data.comments", "content"),
     ):
         values = _texts_in(body, path, field)
-        if values:
+        if values or (name in LIST_EVENTS[key] and get_path(body, path) is not None):
             properties[key] = values
     if name in FINAL_CALL_EVENTS:
         properties.update(_final_values(body, name))
     elif name == ASSETS_READY:
         properties.update(_recording(body))
+    if string(body, "data.voicemail") is not None:
+        properties["outcome"] = _outcome(body, name)  # the voicemail's link, on any event
     event: dict[str, Any] = {
         "id": event_id,
         "occurred_at": started or at,
@@ -372,18 +386,25 @@ def _call_event(body: dict[str, Any], name: str, event_id: str, at: str) -> dict
     contact = _contact_ref(body)
     if contact is not None:
         event["associations"] = [contact]
-    return event
+    if name != ENDED or started is None or properties["outcome"] in ANSWERED_OR_VOICEMAIL:
+        return [event]
+    missed = {**event, "id": f"{event_id}#missed"}
+    rest = {k: v for k, v in properties.items() if k != "outcome"}
+    return [missed, {**event, "properties": rest, "changed_at": at}]
 
 
 def _call_parties(body: dict[str, Any]) -> dict[str, Any]:
-    """``direction`` and the two numbers, as far as the payload has them."""
+    """``direction`` and the two numbers, as far as the payload has them; without a
+    direction, ``raw_digits`` alone (as ``to_number``); an empty one as ``""`` (withheld)."""
+    external = string(body, "data.raw_digits")
+    if external is None and isinstance(get_path(body, "data.raw_digits"), str):
+        external = ""  # blank
     direction = string(body, "data.direction")
     if direction is None:
-        return {}
+        return {} if external is None else {"to_number": external}
     direction = direction.lower()
     if direction not in DIRECTIONS:
         refuse("data.direction", f"{direction!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
-    external = string(body, "data.raw_digits")
     ours = string(body, "data.number.digits")
     caller, callee = (external, ours) if direction == "inbound" else (ours, external)
     parties: dict[str, Any] = {"direction": direction}

@@ -301,9 +301,11 @@ class Adapter(abc.ABC):
             # The vendor's time of this change orders an activity's events (the events
             # themselves are timed when the activity happened). A canonical event states its
             # own (``changed_at``): there is nothing to add, and asking would parse it again.
-            changed_at = (
-                self.occurred_at(body, headers) if events and not self.stores_canonical else None
-            )
+            # So does an adapter that dates an event of the piece itself: it dated them all,
+            # one it left without is dated at its ``occurred_at`` (Aircall's missed outcome,
+            # at the call's start).
+            dated = self.stores_canonical or any(e.changed_at is not None for e in events)
+            changed_at = self.occurred_at(body, headers) if events and not dated else None
         except EventError as exc:
             raise EventError(exc.detail, where) from None
         if changed_at is not None:
