@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from leadsync.errors import EventError
 from leadsync.sources.hubspot import sign_v3
 from leadsync.workspace import Workspace
 from tests.helpers import record_by_external
@@ -411,6 +412,42 @@ def test_verified_events_that_cannot_be_read_become_dead_letters(
     assert letter["error"].startswith(f"webhook (inbox #{row['seq']}): ")  # docs/WEBHOOKS.md
     assert letter["event_id"] == row["event_id"]
     assert not any(AIRCALL_TOKEN in text for text in every_stored_text(ws))
+
+
+def test_an_event_of_a_hubspot_batch_that_cannot_be_read_names_its_index(
+    ws: Workspace, either: LiveServer
+) -> None:
+    """HubSpot posts up to 100 events in one array: the one that cannot be read becomes a
+    dead letter naming its index in the request (docs/WEBHOOKS.md), the four beside it are
+    applied."""
+    batch = [
+        hubspot_element("contact.propertyChange.email.json", eventId=3100 + n, objectId=5200 + n)
+        for n in range(5)
+    ]
+    del batch[3]["propertyValue"]  # a propertyChange must say the value
+    body = compact(batch)
+    response = either.client.post(
+        "/webhooks/crm", content=body, headers=hubspot_headers(either, body)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"integration": "crm", "accepted": 5, "duplicates": 0}
+    wait_applied(ws)
+    rows = {row["event_id"]: row for row in ws.inbox_rows(integration="crm")}
+    failed = rows.pop("55:3103")
+    assert failed["status"] == "failed"
+    assert {row["status"] for row in rows.values()} == {"applied"}
+    for n in (0, 1, 2, 4):
+        assert record_by_external(ws, str(5200 + n), "crm")["email"] == "kim@globex.test"
+    [letter] = ws.dead_letters("crm")
+    assert (letter["source"], letter["event_id"]) == ("webhook [3]", "55:3103")
+    assert letter["error"] == (
+        f"webhook [3] (inbox #{failed['seq']}): "
+        'field "propertyValue": required on a propertyChange event'
+    )
+    assert letter["error"] == failed["error"]
+    assert json.loads(letter["raw"]) == {"body": batch[3]}
+    with pytest.raises(EventError, match=r"required on a propertyChange event \(the vendor sent"):
+        ws.retry_dead_letter(letter["id"])
 
 
 # ------------------------------------------------------------------ order and load

@@ -760,6 +760,19 @@ def test_a_body_that_is_neither_object_nor_array_is_refused() -> None:
         ADAPTER("crm-salesforce", OPTIONS).pieces(request([body_of("cdc_delete.json"), 5]))
 
 
+def test_an_event_of_an_array_that_cannot_be_identified_is_named_by_its_index() -> None:
+    """The request is refused whole (docs/WEBHOOKS.md), naming the element as the body's
+    other element errors do (``field "[1]": must be a change event object``)."""
+    headerless = {k: v for k, v in body_of("cdc_delete.json").items() if k != "ChangeEventHeader"}
+    batch = [body_of("cdc_update_contact.json"), headerless]
+    with pytest.raises(EventError) as refused:
+        ADAPTER("crm-salesforce", OPTIONS).pieces(request(batch))
+    assert str(refused.value) == 'field "[1].ChangeEventHeader": required'
+    with pytest.raises(EventError) as alone:  # a body of one event is the event
+        ADAPTER("crm-salesforce", OPTIONS).pieces(request([headerless]))
+    assert str(alone.value) == 'field "ChangeEventHeader": required'
+
+
 # ------------------------------------------------------------------ vocabularies
 
 CALL_DISPOSITION_TABLE = [

@@ -93,7 +93,7 @@ def _cannot_retry(letter: dict[str, Any], detail: str) -> str:
     """Why a dead letter cannot be retried, in plain words: what is wrong with it, that it
     came so (a retry reads the same text again), and how to dismiss it."""
     what = f"its {detail}" if detail.startswith("body ") else f"it still cannot be read: {detail}"
-    if letter["source"] == "webhook":
+    if inbox.from_webhook(letter["source"]):
         origin = "the vendor sent it so"
     elif letter["line_no"] is not None:
         origin = f"so it was at {letter['source'] or 'line'}:{letter['line_no']}"

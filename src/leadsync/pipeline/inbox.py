@@ -45,6 +45,7 @@ __all__ = [
     "adapters_for",
     "batch_friendly_gc",
     "dead_letter_row",
+    "from_webhook",
     "inbox_row",
     "drain",
     "ingest",
@@ -54,10 +55,29 @@ __all__ = [
     "record_rejected",
     "requeue",
     "vendor_line_request",
+    "webhook_source",
     "write_items",
 ]
 
 DEFAULT_BATCH = 10_000
+
+WEBHOOK = "webhook"
+"""The ``source`` of an inbox row a webhook request brought, and of a request kept whole as a
+dead letter."""
+
+
+def webhook_source(index: int, count: int) -> str:
+    """The ``source`` of event ``index`` (from 0) of the ``count`` a webhook request held:
+    :data:`WEBHOOK`, or ``webhook [3]`` when it held several (a HubSpot batch, a Salesforce
+    ``notifications`` list, generic events), so that the event's dead letter names its
+    element as one of ``leadsync ingest`` names its line."""
+    return WEBHOOK if count == 1 else f"{WEBHOOK} [{index}]"
+
+
+def from_webhook(source: str | None) -> bool:
+    """Whether a row or dead letter came in a webhook request (:func:`webhook_source`)."""
+    return source == WEBHOOK or (source or "").startswith(f"{WEBHOOK} [")
+
 
 _MOVED = {
     "adapters_for": "leadsync.pipeline.drain",

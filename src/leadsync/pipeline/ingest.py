@@ -15,7 +15,6 @@ once); otherwise, or when that transaction is refused, it is written as pending 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,13 @@ from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES as WHOLE_FILE_MAX_
 from leadsync.pipeline.input_file import InputFile as InputFile
 from leadsync.pipeline.input_file import Line, Lines, is_xml, xml_media_type
 from leadsync.sources import adapter_for
-from leadsync.sources.base import ENVELOPE_KEYS, Adapter, WebhookRequest, decode_json
+from leadsync.sources.base import (
+    ENVELOPE_KEYS,
+    Adapter,
+    WebhookRequest,
+    decode_json,
+    in_element,
+)
 from leadsync.sources.hygiene import Headers, representable
 from leadsync.store import batch as counters
 from leadsync.store import inbox as inbox_store
@@ -166,31 +171,6 @@ def items_of_line(
 def _is_array(line: str) -> bool:
     """A line that is a JSON array: for the generic kind, a batch of events."""
     return line.lstrip("\ufeff \t\r\n")[:1] == "["
-
-
-# ``field "PATH": …`` or ``fields "A", "B": …``, as adapters (base.refuse) and the canonical
-# format name what is wrong.
-_FIELDS = re.compile(r'(fields?) ("[^"]*"(?:, "[^"]*")*): ')
-_FIELD = re.compile(r'"([^"]*)"')
-
-
-def in_element(detail: str, index: int) -> str:
-    """An error about one element of an array body, its field paths made the body's:
-    ``field "propertyValue": …`` of element 1 is ``field "[1].propertyValue": …`` (as the
-    adapters name a field of an array body: ``field "[3].eventId"``); an error that names no
-    field is about the element itself (``field "[1]": …``)."""
-
-    def prefixed(path: re.Match[str]) -> str:
-        inner = path[1]
-        if inner == "(body)":
-            return f'"[{index}]"'
-        return f'"[{index}]{inner}"' if inner.startswith("[") else f'"[{index}].{inner}"'
-
-    found = _FIELDS.match(detail)
-    if found is None:
-        return f'field "[{index}]": {detail}'
-    paths = _FIELD.sub(prefixed, found[2])
-    return f"{found[1]} {paths}: {detail[found.end() :]}"
 
 
 @dataclass
@@ -414,7 +394,7 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
             return f"inbox #{seqs[0]} is pending again"
     # A request the service refused whole (source "webhook", no event id) is kept as the
     # request; anything else as the line or stored event it was.
-    rejected_request = letter["source"] == "webhook" and key is None
+    rejected_request = letter["source"] == inbox.WEBHOOK and key is None
     where = f"dead letter {letter['id']}"
     items = items_of_line(adapter, letter["raw"], where, request=rejected_request)
     for item in items:

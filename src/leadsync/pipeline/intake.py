@@ -47,8 +47,7 @@ from leadsync.store.inbox import PENDING, Appender
 
 log = logging.getLogger("leadsync.intake")
 
-SOURCE = "webhook"
-"""The inbox's ``source`` of a row a webhook request brought."""
+SOURCE = inbox.WEBHOOK  # the source of a request kept whole as a dead letter
 
 DEFAULT_MAX_BODY = 1024 * 1024
 """Largest webhook body accepted, in bytes (HubSpot's 100-event batches stay far below)."""
@@ -580,13 +579,14 @@ def _settle(settled: list[tuple[asyncio.Future[Receipt], Any]]) -> None:
 
 def write_jobs(appender: Appender, jobs: Sequence[_Job]) -> tuple[list[Receipt], int]:
     """Append every job's rows as pending in one committed transaction: one receipt per job,
-    and how many rows were added. (A request's items are read by a worker later: none
-    carries an ``error`` here.)"""
+    and how many rows were added; a row's source names its element of a request of several
+    (:func:`~leadsync.pipeline.inbox.webhook_source`). (A request's items are read by a
+    worker later: none carries an ``error`` here.)"""
     at = now_ts()
     rows = [
-        inbox.inbox_row(job.integration, item, at, SOURCE, PENDING)
+        inbox.inbox_row(job.integration, item, at, inbox.webhook_source(i, len(job.items)), PENDING)
         for job in jobs
-        for item in job.items
+        for i, item in enumerate(job.items)
     ]
     seqs = appender.append(rows)
     receipts = []

@@ -29,6 +29,7 @@ from __future__ import annotations
 import abc
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
@@ -278,17 +279,24 @@ class Adapter(abc.ABC):
         return request.decoded
 
     def pieces(self, request: WebhookRequest) -> list[Piece]:
-        """Decode and split a verified request; EventError (with a JSON path) for a body that
-        cannot be cut into identified events."""
+        """Decode and split a verified request; EventError (with a JSON path, from the
+        event's index for one of several: ``[2].ChangeEventHeader``) for a body that cannot
+        be cut into identified events."""
         return self.pieces_of(self.body_of(request), request.headers)
 
     def pieces_of(self, body: Any, headers: Mapping[str, str]) -> list[Piece]:
         kept = {name: headers[name] for name in self.kept_headers if name in headers}
         out: list[Piece] = []
-        for item in self.split(body, kept):
+        items = self.split(body, kept)
+        for index, item in enumerate(items):
             # Keys and stored text every database can hold (hygiene.py): one request's
             # characters never fail the commit it shares with others.
-            key, at = self.identify_and_time(item, kept)
+            try:
+                key, at = self.identify_and_time(item, kept)
+            except EventError as exc:  # of one event of several: its fields are [INDEX]'s
+                if len(items) == 1:
+                    raise
+                raise EventError(in_element(exc.detail, index)) from None
             key = timed_key(storable_key(key), at)
             out.append(Piece(key, at, item, kept, representable(self.store(item, kept))))
         return out
@@ -326,6 +334,31 @@ class Adapter(abc.ABC):
 def refuse(path: str, detail: str) -> NoReturn:
     """Raise the EventError every adapter uses: ``field "data.user.id": detail``."""
     raise EventError(f'field "{path}": {detail}')
+
+
+# ``field "PATH": …`` or ``fields "A", "B": …``, as adapters (base.refuse) and the canonical
+# format name what is wrong.
+_FIELDS = re.compile(r'(fields?) ("[^"]*"(?:, "[^"]*")*): ')
+_FIELD = re.compile(r'"([^"]*)"')
+
+
+def in_element(detail: str, index: int) -> str:
+    """An error about one element of an array body, its field paths made the body's:
+    ``field "propertyValue": …`` of element 1 is ``field "[1].propertyValue": …`` (as the
+    adapters name a field of an array body: ``field "[3].eventId"``); an error that names no
+    field is about the element itself (``field "[1]": …``)."""
+
+    def prefixed(path: re.Match[str]) -> str:
+        inner = path[1]
+        if inner == "(body)":
+            return f'"[{index}]"'
+        return f'"[{index}]{inner}"' if inner.startswith("[") else f'"[{index}].{inner}"'
+
+    found = _FIELDS.match(detail)
+    if found is None:
+        return f'field "[{index}]": {detail}'
+    paths = _FIELD.sub(prefixed, found[2])
+    return f"{found[1]} {paths}: {detail[found.end() :]}"
 
 
 def decode_json(raw: bytes) -> Any:
