@@ -15,6 +15,7 @@ import pytest
 
 from leadsync.model import RecordType, Strategy
 from leadsync.settings import config_to_dict, integration_to_dict
+from leadsync.sources.jsontext import MAX_DEPTH
 from leadsync.web import ConsoleOptions
 from leadsync.web.auth import FAILED_SIGN_IN_WINDOW_S, MAX_FAILED_SIGN_INS, FailedTries
 from leadsync.workspace import Workspace
@@ -882,6 +883,31 @@ def test_api_bodies_that_are_not_one_json_document_say_what_and_where(
             headers = {} if content_type is None else {"content-type": content_type}
             response = server.client.request(method, path, content=body, headers=headers)
             assert detail in problem_of(response, status)["detail"]
+    assert config_to_dict(ws.export_config()) == before
+
+
+def test_api_bodies_are_read_to_the_depth_limit_and_refused_one_level_past_it(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """The webhooks' limit (docs/WEBHOOKS.md): 128 levels of arrays and objects. A body at
+    the limit is read, and its settings checked; one level more is refused before."""
+
+    def settings_nested(levels: int) -> bytes:
+        # The body and ``users`` are two levels; ``map`` holds the rest.
+        value: Any = {}
+        for _ in range(levels - 2):
+            value = {"u-1": value}
+        return json.dumps({"kind": "generic", "users": {"map": value["u-1"]}}).encode()
+
+    path = "/api/integrations/dialer/settings"
+    before = config_to_dict(ws.export_config())
+    read = server.client.put(path, content=settings_nested(MAX_DEPTH), headers=JSON_HEADERS)
+    assert "users.map.u-1" in problem_of(read, 422)["detail"]  # read: an owner id is a string
+    past = server.client.put(path, content=settings_nested(MAX_DEPTH + 1), headers=JSON_HEADERS)
+    assert problem_of(past, 400)["detail"] == (
+        "body: not valid JSON: nested deeper than 128 levels; allowed: at most 128 levels of "
+        "arrays and objects"
+    )
     assert config_to_dict(ws.export_config()) == before
 
 

@@ -247,6 +247,43 @@ def test_json_lines_with_a_bad_line_keep_the_good_ones_and_only_a_bad_first_line
     )
 
 
+TOO_DEEP = "nested deeper than 128 levels; allowed: at most 128 levels of arrays and objects"
+
+
+def nested_line(levels: int) -> str:
+    """A canonical event nested ``levels`` deep: the event and its ``properties`` are two
+    levels, ``tags`` holds the rest (written as text: deeper than ``json`` writes)."""
+    event = json.loads(contact_line("p-9", "u-1", event_id=f"deep-{levels}"))
+    text = json.dumps({**event, "properties": {"tags": "TAGS"}})
+    return text.replace('"TAGS"', "[" * (levels - 2) + "]" * (levels - 2))
+
+
+def test_lines_are_read_to_the_depth_limit_and_refused_past_it_however_deep(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """docs/FORMAT.md: at most 128 levels. A line past it is a dead letter saying so, also
+    one deeper than Python's decoder reads at all (it was taken for a file that is not
+    JSON when it was the only line)."""
+    path = tmp_path / "deep.jsonl"
+    lines = [nested_line(128), nested_line(129), nested_line(5000), contact_line("p-1", "u-1")]
+    path.write_text("\n".join(lines) + "\n")
+    summary, code = cli.ingest("dialer", str(path))
+    assert (code, summary["lines"], summary["accepted"]) == (2, 4, 1)
+    at_limit, past, far = summary["dead_letters"]
+    assert at_limit["where"] == f"{path}:1"
+    # Read, then checked as an event.
+    assert at_limit["error"].startswith('field "properties.tags[0]": a list property may only')
+    assert (past["where"], past["error"]) == (f"{path}:2", f"not valid JSON: {TOO_DEEP}")
+    assert (far["where"], far["error"]) == (f"{path}:3", f"not valid JSON: {TOO_DEEP}")
+    alone = tmp_path / "alone.jsonl"
+    alone.write_text(nested_line(5000) + "\n")
+    summary, code = cli.ingest("dialer", str(alone))
+    assert (code, summary["lines"], summary["accepted"]) == (2, 1, 0)
+    assert summary["dead_letters"] == [
+        {"where": f"{alone}:1", "error": f"not valid JSON: {TOO_DEEP}"}
+    ]
+
+
 def test_the_workspace_api_reads_an_input_file_whole_and_a_list_by_line(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from typing import Any
 
 import pytest
@@ -111,3 +112,85 @@ def test_invalid_utf8_is_named_as_before() -> None:
 def test_text_orjson_cannot_write_is_written_by_the_standard_library() -> None:
     for value in ({"k": "\ud800"}, {"n": 2**70}, {1: "a"}):
         assert jsontext.dumps(value, _EXACT) == _EXACT(value)
+
+
+# ------------------------------------------------------------------ how deep JSON may nest
+
+LIMIT = jsontext.MAX_DEPTH
+
+
+def nested(levels: int, inner: str = "") -> str:
+    """``levels`` arrays and objects, alternating, around ``inner``."""
+    text = inner
+    for level in range(levels):
+        text = f"[{text}]" if level % 2 else f'{{"k{level}":{text or 0}}}'
+    return text
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (nested(LIMIT), LIMIT),
+        (nested(LIMIT + 1), LIMIT + 1),
+        ("[" * LIMIT + "]" * LIMIT, LIMIT),
+        ("[" * (LIMIT + 1) + "]" * (LIMIT + 1), LIMIT + 1),
+        ("[" + ",".join(["[{}]"] * LIMIT) + "]", 3),  # many brackets, shallow
+        (f'["{"[" * (2 * LIMIT)}", {nested(LIMIT - 1)}]', LIMIT),  # brackets in a string
+        (f'["\\"[{{[", {nested(LIMIT)}]', LIMIT + 1),  # an escaped quote in a string
+        (f'["a\\\\", {nested(LIMIT)}]', LIMIT + 1),  # a string that ends in a backslash
+        (f'{{"\\\\\\"[": {nested(LIMIT - 1)}, "é[": []}}', LIMIT),  # both, and UTF-8
+    ],
+)
+def test_too_deep_counts_levels_of_arrays_and_objects_outside_strings(
+    text: str, depth: int
+) -> None:
+    assert _depth(json.loads(text)) == depth  # the case is what it says
+    assert jsontext.too_deep(text) is (depth > LIMIT)
+    assert jsontext.too_deep(text.encode("utf-8")) is (depth > LIMIT)
+
+
+_NOISE = '[]{}"\\a\u00e9'  # what a string may hold
+
+
+@settings(max_examples=100)
+@given(st.integers(LIMIT - 2, LIMIT + 2), _values, st.integers(0, 2**32))
+def test_too_deep_agrees_with_the_depth_of_the_value(levels: int, value: Any, seed: int) -> None:
+    """Strings full of brackets, quotes and backslashes (keys and values) beside the levels,
+    and shallow values beside the deepest."""
+    rnd = random.Random(seed)
+
+    def noise() -> str:
+        return "".join(rnd.choices(_NOISE, k=rnd.randint(0, 4)))
+
+    for _ in range(levels):
+        siblings = [value, *rnd.choices([noise(), [], {}], k=rnd.randint(0, 2))]
+        if rnd.random() < 0.5:
+            value = siblings
+        else:
+            value = {noise() + str(i): s for i, s in enumerate(siblings)}
+    text = json.dumps(value, ensure_ascii=rnd.random() < 0.5)
+    assert jsontext.too_deep(text) is (_depth(value) > LIMIT)
+
+
+def test_a_body_is_read_to_the_limit_and_refused_one_level_past_it() -> None:
+    """One limit, whichever decoder reads the body: orjson (which would go to 1024 levels),
+    or the standard library (a long integer in it; Python's recursion limit)."""
+    refused = (
+        f"body is not valid JSON: nested deeper than {LIMIT} levels; allowed: at most {LIMIT} "
+        "levels of arrays and objects"
+    )
+    for inner in ("", "123456789012345678901234567890"):
+        at_limit = nested(LIMIT, inner).encode()
+        assert decode_json(at_limit) == json.loads(at_limit)
+        for past in (nested(LIMIT + 1, inner), "[" * 5000 + "]" * 5000):
+            with pytest.raises(EventError) as caught:
+                decode_json(past.encode())
+            assert str(caught.value) == refused

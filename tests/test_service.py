@@ -20,6 +20,7 @@ import pytest
 
 from leadsync.errors import EventError
 from leadsync.sources.hubspot import sign_v3
+from leadsync.sources.jsontext import MAX_DEPTH
 from leadsync.workspace import Workspace
 from tests.helpers import record_by_external
 from tests.live import (
@@ -448,6 +449,45 @@ def test_an_event_of_a_hubspot_batch_that_cannot_be_read_names_its_index(
     assert json.loads(letter["raw"]) == {"body": batch[3]}
     with pytest.raises(EventError, match=r"required on a propertyChange event \(the vendor sent"):
         ws.retry_dead_letter(letter["id"])
+
+
+def test_a_body_is_taken_to_the_depth_limit_and_refused_one_level_past_it(
+    ws: Workspace, either: LiveServer
+) -> None:
+    """docs/WEBHOOKS.md: at most 128 levels of arrays and objects, whoever reads the body.
+    The element's extra field is one HubSpot does not send: the adapter passes it over."""
+
+    def batch(levels: int, event_id: int) -> bytes:
+        # The array and its element are two levels; ``extra`` holds the rest.
+        extra: Any = []
+        for _ in range(levels - 3):
+            extra = [extra]
+        element = hubspot_element("contact.propertyChange.email.json", eventId=event_id)
+        return compact([{**element, "extra": extra}])
+
+    at_limit = batch(MAX_DEPTH, 3200)
+    assert at_limit.count(b"[") == MAX_DEPTH - 1  # and the element's object
+    response = either.client.post(
+        "/webhooks/crm", content=at_limit, headers=hubspot_headers(either, at_limit)
+    )
+    assert response.status_code == 200, response.text
+    wait_applied(ws)
+    assert [row["status"] for row in ws.inbox_rows(integration="crm")] == ["applied"]
+    assert record_by_external(ws, "5101", "crm")["email"] == "kim@globex.test"
+    past = batch(MAX_DEPTH + 1, 3201)
+    response = either.client.post(
+        "/webhooks/crm", content=past, headers=hubspot_headers(either, past)
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["detail"] == (
+        "body is not valid JSON: nested deeper than 128 levels; allowed: at most 128 levels of "
+        "arrays and objects"
+    )
+    [letter] = ws.dead_letters("crm")  # authentic: kept as the request it was
+    assert (letter["source"], letter["error"]) == ("webhook", problem["detail"])
+    assert len(ws.inbox_rows(integration="crm")) == 1
 
 
 # ------------------------------------------------------------------ order and load

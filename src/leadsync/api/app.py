@@ -42,6 +42,7 @@ from leadsync.settings import IntegrationSettings
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import WebhookRequest
 from leadsync.sources.hygiene import Headers, finite_float, number_problem
+from leadsync.sources.jsontext import TOO_DEEP, too_deep
 from leadsync.web import ConsoleOptions, add_console
 from leadsync.web.auth import MAX_FAILED_SIGN_INS, FailedTries
 from leadsync.workspace import Workspace
@@ -492,7 +493,7 @@ def _refuse_body(content_type: str | None, body: bytes) -> tuple[int, str, str] 
     except json.JSONDecodeError:
         return None  # FastAPI's error says where
     except RecursionError:
-        return 400, "Bad request", "body: not valid JSON: nested too deeply"
+        return 400, "Bad request", f"body: not valid JSON: {TOO_DEEP}"
     except ValueError:  # a float out of range, or an integer Python will not read
         problem = number_problem(body.decode("utf-8-sig"))
         what, place = problem or ("a number cannot be read", "")
@@ -501,6 +502,8 @@ def _refuse_body(content_type: str | None, body: bytes) -> tuple[int, str, str] 
             "Bad request",
             f"body: not valid JSON: {what}" + (f" ({place})" if place else ""),
         )
+    if too_deep(body):
+        return 400, "Bad request", f"body: not valid JSON: {TOO_DEEP}"
     repeated = _repeated_key(document)
     return None if repeated is None else (400, "Bad request", repeated)
 

@@ -36,6 +36,7 @@ from leadsync.errors import EventError
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.base import Adapter
 from leadsync.sources.hygiene import representable
+from leadsync.sources.jsontext import TOO_DEEP
 
 #: The largest file read whole when it is one document spread over several lines (a
 #: pretty-printed JSON capture, or an XML one); a larger JSON one is read line by line.
@@ -335,16 +336,20 @@ def _json_values(text: str) -> tuple[list[tuple[int, str]], _Broken | None]:
             _, end = _SYNTAX.raw_decode(text, at)
         except json.JSONDecodeError as exc:
             return values, _Broken(breaks, text[at:], exc.msg, exc.lineno, exc.colno)
-        except (ValueError, RecursionError):
-            return values, _Broken(breaks, text[at:], "nested too deeply", None, None)
+        except (ValueError, RecursionError):  # deeper than Python recurses: past MAX_DEPTH
+            return values, _Broken(breaks, text[at:], TOO_DEEP, None, None)
         values.append((breaks, text[at:end]))
         at = _skip(text, end, _BLANKS)
     return values, None
 
 
 def _one_value(text: str) -> bool:
-    """Whether ``text`` is exactly one JSON value (blanks around it)."""
+    """Whether ``text`` is exactly one JSON value (blanks around it). One nested too deep
+    for Python to read counts as one: the line is then refused for its depth, as one nested
+    less deeply is, never taken for a line of something other than JSON."""
     values, broken = _json_values(text)
+    if broken is not None and broken.error == TOO_DEEP:
+        return not values
     return broken is None and len(values) == 1
 
 

@@ -363,9 +363,13 @@ def in_element(detail: str, index: int) -> str:
 
 def decode_json(raw: bytes) -> Any:
     """Strict JSON (UTF-8, no NaN/Infinity, numbers Python can read: no float out of a
-    double's range, no integer longer than ``sys.get_int_max_str_digits()``); EventError
-    naming the line and column on failure."""
-    return jsontext.loads(raw, _decode_json_exactly)
+    double's range, no integer longer than ``sys.get_int_max_str_digits()``, at most
+    :data:`~leadsync.sources.jsontext.MAX_DEPTH` levels deep); EventError naming the line
+    and column on failure."""
+    value = jsontext.loads(raw, _decode_json_exactly)
+    if jsontext.too_deep(raw):
+        raise EventError(f"body is not valid JSON: {jsontext.TOO_DEEP}")
+    return value
 
 
 def _decode_json_exactly(raw: bytes) -> Any:
@@ -382,7 +386,7 @@ def _decode_json_exactly(raw: bytes) -> Any:
             f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except RecursionError:
-        raise EventError("body is not valid JSON: nested too deeply") from None
+        raise EventError(f"body is not valid JSON: {jsontext.TOO_DEEP}") from None
     except ValueError:  # a float out of range, or an integer Python will not read
         problem = number_problem(text)
         if problem is None:  # pragma: no cover - the decoder refused a number: it is there

@@ -28,6 +28,7 @@ from leadsync.model import (
     RecordRef,
     RecordType,
 )
+from leadsync.sources import jsontext
 from leadsync.sources.base import MAX_REP_NAME, describe
 from leadsync.sources.hygiene import finite_float, number_problem
 from leadsync.sources.properties import (
@@ -121,7 +122,8 @@ def parse_event(data: Any, integration: str, seq: int = 0, where: str | None = N
 def parse_line(
     line: str | bytes, integration: str, seq: int = 0, where: str | None = None
 ) -> Event:
-    """Decode one JSONL line (UTF-8) and parse it with :func:`parse_event`."""
+    """Decode one JSONL line (UTF-8, at most :data:`~leadsync.sources.jsontext.MAX_DEPTH`
+    levels deep) and parse it with :func:`parse_event`."""
     try:
         if isinstance(line, bytes | bytearray):
             line = line.decode("utf-8")
@@ -135,7 +137,7 @@ def parse_line(
     except Invalid as exc:
         raise EventError(str(exc), where) from None
     except RecursionError:
-        raise EventError("not valid JSON: nested too deeply", where) from None
+        raise EventError(f"not valid JSON: {jsontext.TOO_DEEP}", where) from None
     except ValueError:  # a float out of range, or an integer Python will not read
         problem = number_problem(line) if isinstance(line, str) else None
         if problem is None:  # pragma: no cover - the decoder refused a number: it is there
@@ -143,6 +145,8 @@ def parse_line(
         what, place = problem
         place = place.removeprefix("line 1, ")  # one line: the column says where
         raise EventError(f"not valid JSON: {what} ({place})", where) from None
+    if jsontext.too_deep(line):
+        raise EventError(f"not valid JSON: {jsontext.TOO_DEEP}", where)
     return parse_event(data, integration, seq, where)
 
 

@@ -17,6 +17,12 @@ the standard library's way (``exact``), taken whenever orjson's answer could dif
 What is written here always comes from strict JSON (no ``NaN`` or infinity, which orjson
 would write as ``null``). A float may be spelled differently (``1e16`` for ``1e+16``): the
 same value. Imports nothing of ours.
+
+How deep JSON may nest is leadsync's own limit, :data:`MAX_DEPTH`, which every reader of
+outside JSON checks with :func:`too_deep` once it has read the text (webhook bodies and
+``leadsync ingest`` lines: :func:`leadsync.sources.base.decode_json`; canonical lines:
+:func:`leadsync.sources.canonical.parse_line`; admin API bodies), and names in its message
+(:data:`TOO_DEEP`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,22 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads", "sorted_bytes"]
+__all__ = ["MAX_DEPTH", "TOO_DEEP", "dumps", "loads", "sorted_bytes", "too_deep"]
+
+MAX_DEPTH = 128
+"""The most levels of arrays and objects JSON from outside may nest (``[]`` is one level,
+``[{"a": []}]`` three); vendors' bodies nest a handful. Without it, how deep a body could go
+depended on which decoder read it and where: orjson reads 1024 levels, the standard library's
+decoder and encoder as many as Python's recursion limit (1000) less the calls already on the
+stack, so a body of about 1000 levels was read, then failed to be stored. This one holds
+wherever it is read, with room for the envelope a stored body gets and for every function
+that walks a value."""
+
+TOO_DEEP = (
+    f"nested deeper than {MAX_DEPTH} levels; allowed: at most {MAX_DEPTH} levels of arrays "
+    "and objects"
+)
+"""What is wrong with JSON :func:`too_deep` (or a decoder's ``RecursionError``) refuses."""
 
 _LONG_DIGITS_TEXT = re.compile(r"\d{19}", re.ASCII)
 _LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
@@ -63,3 +84,42 @@ def sorted_bytes(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # an integer beyond 64 bits, an unpaired surrogate
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+# A string's escaped backslashes and quotes, then its quotes: what is left between every other
+# quote is outside the strings. Every byte but the brackets is dropped; the brackets, made
+# parentheses, nest as the value does.
+_ESCAPES = (b"\\\\", b'\\"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_PARENTHESES = bytes.maketrans(b"[]{}", b"()()")
+_RUNS = re.compile(rb"\(+|\)+")
+
+
+def too_deep(text: str | bytes) -> bool:
+    """Whether JSON ``text`` (read already: its strings end) nests deeper than
+    :data:`MAX_DEPTH`. Costs two counts for text with fewer brackets than that (every body
+    on the hot path); otherwise a few passes of C over the text and a step per run of
+    brackets: never a recursion, whatever the depth."""
+    if isinstance(text, str):
+        if text.count("[") + text.count("{") <= MAX_DEPTH:
+            return False
+        raw = text.encode("utf-8", "surrogatepass")
+    elif text.count(b"[") + text.count(b"{") <= MAX_DEPTH:
+        return False
+    else:
+        raw = text
+    for escape in _ESCAPES:
+        raw = raw.replace(escape, b"")
+    outside = b"".join(raw.split(b'"')[0::2])
+    # Without the innermost pairs (``()``, one level less), runs are long: few steps.
+    brackets = outside.translate(_PARENTHESES, _NOT_BRACKETS).replace(b"()", b"")
+    depth = 1
+    for run in _RUNS.finditer(brackets):
+        start, end = run.span()
+        if brackets[start] == ord("("):
+            depth += end - start
+            if depth > MAX_DEPTH:
+                return True
+        else:
+            depth -= end - start
+    return False
