@@ -184,7 +184,7 @@ def test_the_console_form_sends_numbers_an_api_body_of_text_is_refused(
         "unknown_counterpart.hold_days": ["2.5"],
         "rollout.percent": ["10"],
     }
-    data = change_from_form(form)
+    data = change_from_form(form).data
     assert (data["associations"]["max_deals"], data["unknown_counterpart"]["hold_days"]) == (3, 2.5)
     assert data.pop("rollout") == {"percent": 10}
     proposed = workspace.proposed_settings_from_data("dialer", data, "<console>").settings

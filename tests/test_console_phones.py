@@ -90,15 +90,15 @@ def test_the_section_s_fields_become_the_three_keys() -> None:
         "ambiguous.deal": ["skip"],
         "ambiguous.owner": ["queue"],
     }
-    assert change_from_form(sent) == {
+    assert change_from_form(sent).data == {
         "region": "gb",  # the settings' check upper-cases it
         "unknown_counterpart": {"policy": "create", "hold_days": 2.5},
         "ambiguous": {"number": "skip", "email": "queue", "deal": "skip", "owner": "queue"},
     }
     emptied = {**sent, "region": [""], "unknown_counterpart.hold_days": [""]}
-    change = change_from_form(emptied)
+    change = change_from_form(emptied).data
     assert change["region"] is None and change["unknown_counterpart"]["hold_days"] is None
-    assert change_from_form({**sent, "sections": ["webhook"]}) == {"secret_env": None}
+    assert change_from_form({**sent, "sections": ["webhook"]}).data == {"secret_env": None}
 
 
 # ------------------------------------------------------- plain HTTP, both databases

@@ -123,7 +123,7 @@ def form(**fields: str | list[str]) -> dict[str, list[str]]:
 
 def test_the_form_as_it_stands_proposes_the_current_settings(workspace: Workspace) -> None:
     ws = configured(workspace)
-    proposal = ws.proposed_settings_from_data("dialer", change_from_form(form()), "<console>")
+    proposal = ws.proposed_settings_from_data("dialer", change_from_form(form()).data, "<console>")
     assert proposal.settings == ws.integration("dialer")
 
 
@@ -146,7 +146,7 @@ def test_the_form_becomes_proposed_settings(workspace: Workspace) -> None:
         }
     )
     del changed["activities.meeting.enabled"]  # unticked
-    proposed = ws.proposed_settings_from_data("dialer", change_from_form(changed)).settings
+    proposed = ws.proposed_settings_from_data("dialer", change_from_form(changed).data).settings
     assert proposed.users.map == {"u-7": "104"}
     assert (proposed.users.unmapped.policy, proposed.users.unmapped.team) == ("round_robin", "sdr")
     assert proposed.users.unmapped.owner is None
@@ -176,7 +176,7 @@ def test_a_form_saved_keeps_the_order_the_settings_were_written_in(workspace: Wo
     sent["activities.call.skip_outcomes"] = ["no_answer", "busy"]  # the page's order
     del sent["users.map.u-7"]
     sent = {"users.map.u-1": sent.pop("users.map.u-1"), **sent}  # u-1 sent before u-9
-    proposed = workspace.proposed_settings_from_data("dialer", change_from_form(sent)).settings
+    proposed = workspace.proposed_settings_from_data("dialer", change_from_form(sent).data).settings
     after = integration_to_dict(proposed)
     assert list(after["users"]["map"]) == ["u-9", "u-1"]
     assert after["activities"]["call"]["skip_outcomes"] == ["busy", "no_answer"]
@@ -185,7 +185,7 @@ def test_a_form_saved_keeps_the_order_the_settings_were_written_in(workspace: Wo
 
 def test_a_wrong_field_is_refused_at_its_key_path(workspace: Workspace) -> None:
     ws = configured(workspace)
-    data = change_from_form(form(**{"users.map.u-7": "999", "associations.max_deals": "many"}))
+    data = change_from_form(form(**{"users.map.u-7": "999", "associations.max_deals": "many"})).data
     with pytest.raises(ConfigError) as refused:
         ws.proposed_settings_from_data("dialer", data, "<console>")
     text = str(refused.value)
@@ -240,7 +240,7 @@ def test_the_preview_replays_the_last_30_days_and_diffs_the_yaml(workspace: Work
     ws.ingest("dialer", [json.dumps(e) for e in HISTORY], source="history.jsonl")
     data = change_from_form(
         form(**{"users.map.u-7": "104", "ownership.default": "integration_wins"})
-    )
+    ).data
     preview = ws.preview_settings_change("dialer", data, days_ago(30)).preview
     changes = {c["record"]: c for c in preview.replay.owner_changes}
     assert preview.replay.owners_differ == 2

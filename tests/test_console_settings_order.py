@@ -23,7 +23,7 @@ def test_a_team_dropped_with_policy_leave_is_listed_in_place_saying_why(
     )
     sent = form(**{"users.unmapped.policy": "leave", "activities.note.enabled": []})
     del sent["activities.note.enabled"]  # unticked: a change after the users' keys
-    proposal = workspace.preview_settings_change("dialer", change_from_form(sent), now_ts())
+    proposal = workspace.preview_settings_change("dialer", change_from_form(sent).data, now_ts())
     assert proposal.settings.users.unmapped.team is None
     assert proposal.preview.summary.split("; ") == [
         "users.unmapped.policy: round_robin → leave",

@@ -177,14 +177,14 @@ def test_a_list_and_a_nested_model_are_shown_and_read_back_as_they_are() -> None
         "vendor.window.days": ["3"],
         "vendor.window.strict": ["true"],
     }
-    assert _Shapes.model_validate(change_from_form(untouched, current)["vendor"]) == current
+    assert _Shapes.model_validate(change_from_form(untouched, current).data["vendor"]) == current
     edited = {
         "sections": ["vendor"],
         "vendor.hosts": ["c.test"],
         "vendor.window.days": [""],
         "vendor.clear": ["window.strict"],
     }
-    assert change_from_form(edited, current)["vendor"] == {
+    assert change_from_form(edited, current).data["vendor"] == {
         "hosts": ["c.test"],
         "window": {"days": None, "strict": None},
     }
@@ -337,7 +337,8 @@ def test_a_mapping_option_loses_and_gains_lines_and_a_wrong_value_names_its_line
     refused = admin.post(preview_url("pd"), data=wrong)
     assert refused.status_code == 422
     assert field_error(refused.text, "vendor-activity_types") == (
-        "For webinar: 'lecture' is not allowed; allowed: call, email, meeting, note, task."
+        "Line 2 ('webinar: lecture'): 'lecture' is not allowed; allowed: call, email, meeting, "
+        "note, task."
     )
     assert "demo: meeting\nwebinar: lecture</textarea>" in refused.text
     # The text's own mistakes, beside the field (a key given twice was taken, the last line
@@ -349,7 +350,8 @@ def test_a_mapping_option_loses_and_gains_lines_and_a_wrong_value_names_its_line
         ),
         (
             "demo: call\nthis line has no colon",
-            "Line 2 ('this line has no colon'): write it as key: value.",
+            "Line 2 ('this line has no colon'): not key: value; allowed: one key: value a line, "
+            "the value one of call, email, meeting, note, task.",
         ),
     ):
         refused = admin.post(preview_url("pd"), data={**sent, "vendor.activity_types": [text]})
@@ -366,6 +368,45 @@ def test_a_mapping_option_loses_and_gains_lines_and_a_wrong_value_names_its_line
         "activity_types": {"demo": "meeting", "site_visit": "note"},
         "other_activity_types": "note",
     }
+
+
+def test_every_bad_line_of_a_mapping_is_named_beside_it_and_the_good_lines_are_kept(
+    workspace: Workspace, admin: httpx.Client
+) -> None:
+    """Each line the form's own reading refuses (no colon, no key, a key given again) and
+    each the settings' check refuses (a value not allowed), in one answer, in line order,
+    each with its number and what is allowed; the text comes back as typed."""
+    before = workspace.integration("pd")
+    text = (
+        "demo: call\n"
+        "this line has no colon\n"
+        "webinar: lecture\n"
+        "\n"
+        "demo: meeting\n"
+        "site_visit: note\n"
+        ": task\n"
+        "expo: fair"
+    )
+    sent = {**page_form(admin.get(page_url("pd")).text), "vendor.activity_types": [text]}
+    allowed = "call, email, meeting, note, task"
+    for page in refused_pages(admin, "pd", sent):
+        assert field_error(page, "vendor-activity_types") == " ".join(
+            [
+                "Line 2 ('this line has no colon'): not key: value; allowed: one key: value a "
+                f"line, the value one of {allowed}.",
+                f"Line 3 ('webinar: lecture'): 'lecture' is not allowed; allowed: {allowed}.",
+                "Line 5 ('demo: meeting'): 'demo' is given on line 1 too; allowed: each key once.",
+                "Line 7 (': task'): not key: value; allowed: one key: value a line, the value "
+                f"one of {allowed}.",
+                f"Line 8 ('expo: fair'): 'fair' is not allowed; allowed: {allowed}.",
+            ]
+        )
+        summary = page.split('id="form-errors"')[1].split("</ul>")[0]
+        assert "Not previewed: 1 field needs correcting" in page or "Not saved: 1 field" in page
+        assert summary.count('<a href="#vendor-activity_types">activity_types</a>') == 5
+        assert f"{html.escape(text, quote=False)}</textarea>" in page
+    assert workspace.integration("pd") == before
+    assert workspace.audit_log().entries == []
 
 
 def test_managed_by_file_previews_the_option_but_refuses_the_save(

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import enum
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
@@ -60,6 +60,7 @@ from leadsync.settings import (
     IntegrationSettings,
     proposed_from_data,
 )
+from leadsync.settings.base import format_path
 from leadsync.sources.options import NoOptions, VendorOptions
 from leadsync.store import config as config_store
 
@@ -318,16 +319,62 @@ def _number(text: str | None) -> Any:
     return text
 
 
-def _line_problem(where: str, number: int, line: str, why: str) -> ConfigError:
+#: Where the console's problems are said to come from.
+CONSOLE = "<console>"
+_T = TypeVar("_T")
+
+
+@dataclass
+class FormChange:
+    """A submitted settings form, read (:func:`change_from_form`): the partial settings
+    ``data`` it proposes, a mapping's good lines in it; the problems of the form's own text
+    (``problems``: each bad line of a mapping, ``(its key path, line number, text)``); and
+    the line each entry of a mapping was typed on (``entries``: the entry's key path as the
+    settings' check says it -> the mapping's key path, the line number and the line)."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    problems: list[tuple[str, int, str]] = field(default_factory=list)
+    entries: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+
+    def read(
+        self,
+        read: Callable[[dict[str, Any]], _T],
+        check: Callable[[dict[str, Any]], object] | None = None,
+    ) -> _T:
+        """``read(data)`` (the settings' check, and what follows it). When the form's own
+        text has problems, ``check(data)`` instead (the check alone; ``read`` by default), for
+        the problems of the rest: a ConfigError names every problem at once, one at a
+        mapping's entry by its line as the form's own are, a mapping's in line order."""
+        try:
+            if not self.problems:
+                return read(self.data)
+            (check or read)(self.data)
+            found: list[str] = []
+        except ConfigError as exc:
+            found = exc.problems
+        numbered = list(self.problems)
+        others = []
+        for problem in found:
+            path, _, message = problem.removeprefix(f"{CONSOLE}: ").partition(": ")
+            if (entry := self.entries.get(path)) is None:
+                others.append(problem)
+            else:
+                where, number, line = entry
+                numbered.append((where, number, _line_problem(where, number, line, message)))
+        raise ConfigError(others + [text for *_, text in sorted(numbered, key=lambda p: p[:2])])
+
+
+def _line_problem(where: str, number: int, line: str, why: str) -> str:
     shown = line.strip()[:80]
-    return ConfigError([f"<console>: {where}: line {number} ({shown!r}): {why}"])
+    return f"{CONSOLE}: {where}: line {number} ({shown!r}): {why}"
 
 
-def _option_value(form: Form, option: VendorOption, prefix: str = "") -> Any:
+def _option_value(form: Form, option: VendorOption, prefix: str, change: FormChange) -> Any:
     """What the form says of one ``vendor:`` option: ``None`` puts its default back (an
     emptied field, or its "Clear" ticked: ``vendor.clear`` names it). A mapping's lines are
-    the form's own text: one without a colon, or a key given twice, is a ConfigError at the
-    option (``prefix``: the integration's key path), as the file refuses a duplicate key."""
+    the form's own text: each one without a colon, or whose key an earlier line gives (as
+    the file refuses a duplicate key), is a problem of ``change`` at the option (``prefix``:
+    the integration's key path), and the good lines are the mapping."""
     key = f"vendor.{option.name}"
     where = f"{prefix}vendor.{'.'.join(option.path)}"
     if option.name in form.get("vendor.clear", ()):
@@ -349,31 +396,37 @@ def _option_value(form: Form, option: VendorOption, prefix: str = "") -> Any:
         case Control.PAIRS:
             pairs: dict[str, str] = {}
             first: dict[str, int] = {}
+            allowed = "allowed: one key: value a line" + (
+                f", the value one of {', '.join(option.choices)}" if option.choices else ""
+            )
             for number, line in enumerate((text or "").splitlines(), 1):
                 if not line.strip():
                     continue
                 key_part, colon, value = line.partition(":")
                 name = key_part.strip()
                 if not colon or not name:
-                    raise _line_problem(where, number, line, "write it as key: value")
-                if name in first:
-                    raise _line_problem(
-                        where,
-                        number,
-                        line,
-                        f"{name!r} is given on line {first[name]} too; allowed: each key once",
-                    )
-                first[name] = number
-                pairs[name] = value.strip()
+                    why = f"not key: value; {allowed}"
+                elif name in first:
+                    why = f"{name!r} is given on line {first[name]} too; allowed: each key once"
+                else:
+                    first[name] = number
+                    pairs[name] = value.strip()
+                    entry = prefix + format_path(("vendor", *option.path, name))
+                    change.entries[entry] = (where, number, line)
+                    continue
+                change.problems.append((where, number, _line_problem(where, number, line, why)))
             # A mapping is merged key by key over the current one: a line taken out is null.
             gone = {_text(k): None for k in option.current or {} if _text(k) not in pairs}
             return gone | pairs if pairs else None
     return text or None
 
 
-def _vendor_change(form: Form, options: VendorOptions, prefix: str = "") -> dict[str, Any]:
-    """The ``vendor:`` block the form proposes for options of ``options``' model; a
-    ``vendor.X`` field the model lacks is passed on, for the settings to refuse as such."""
+def _vendor_change(
+    form: Form, options: VendorOptions, prefix: str, change: FormChange
+) -> dict[str, Any]:
+    """The ``vendor:`` block the form proposes for options of ``options``' model (its text's
+    problems: ``change``'s); a ``vendor.X`` field the model lacks is passed on, for the
+    settings to refuse as such."""
     data: dict[str, Any] = {}
     known = {"vendor.clear", "vendor.set_false"}
     for option in vendor_options(options):
@@ -383,7 +436,7 @@ def _vendor_change(form: Form, options: VendorOptions, prefix: str = "") -> dict
         block = data
         for part in option.path[:-1]:
             block = block.setdefault(part, {})
-        block[option.path[-1]] = _option_value(form, option, prefix)
+        block[option.path[-1]] = _option_value(form, option, prefix, change)
     for key in form:
         if key.startswith("vendor.") and key not in known:
             data[key.removeprefix("vendor.")] = _one(form, key)
@@ -392,21 +445,22 @@ def _vendor_change(form: Form, options: VendorOptions, prefix: str = "") -> dict
 
 def change_from_form(
     form: Form, vendor: VendorOptions | None = None, name: str | None = None
-) -> dict[str, Any]:
+) -> FormChange:
     """The settings a submitted settings form proposes, as partial data (only the sections
     the form carries; ``null`` puts a key back to its default; a user set to "no explicit
     mapping" leaves the map). ``vendor``: the integration's options now, whose model says
     what the form's ``vendor.*`` fields are (and what an unticked box or a line taken out
-    of a mapping changes). Pure: the settings' checks are the proposed-settings reader's;
-    only the form's own text (a mapping's lines) is read here, its problems a ConfigError
-    at the key path of integration ``name``."""
+    of a mapping changes). Pure: the settings' checks are the proposed-settings reader's
+    (:meth:`FormChange.read`); only the form's own text (a mapping's lines) is read here,
+    its problems at the key path of integration ``name``."""
     sections = set(form.get("sections", ()))
-    data: dict[str, Any] = {}
+    change = FormChange()
+    data = change.data
     if "webhook" in sections:
         data["secret_env"] = _one(form, "secret_env") or None
     if "vendor" in sections:
         prefix = f"integrations.{name}." if name else ""
-        data["vendor"] = _vendor_change(form, vendor or NoOptions(), prefix)
+        data["vendor"] = _vendor_change(form, vendor or NoOptions(), prefix, change)
     if "users" in sections:
         policy = _one(form, "users.unmapped.policy") or UnmappedPolicy.LEAVE.value
         unmapped: dict[str, Any] = {"policy": policy}
@@ -456,7 +510,7 @@ def change_from_form(
         data["ambiguous"] = {kind: _one(form, f"ambiguous.{kind}") or None for kind in AMBIGUOUS}
     if "rollout" in sections:
         data["rollout"] = {"percent": _number(_one(form, "rollout.percent"))}
-    return data
+    return change
 
 
 class SettingsPreview(ResultModel):
@@ -483,7 +537,7 @@ class Proposal:
 
 
 def preview_change(
-    engine: Engine, name: str, data: Any, since: str, source: str = "<console>"
+    engine: Engine, name: str, data: Any, since: str, source: str = CONSOLE
 ) -> Proposal:
     """``data`` (partial or whole settings, as the admin API's proposed settings) read over
     the current settings of ``name``, replayed since ``since`` and diffed as YAML; nothing

@@ -19,7 +19,9 @@ as the form is edited after it, for the same reason.
 
 The "Vendor options" section is generated from the kind's options model
 (:func:`~leadsync.ops.settings_form.vendor_options`): a problem at ``vendor.X`` is shown
-beside option X's control, one inside a list or a mapping naming its entry.
+beside option X's control, one inside a list naming its entry, and every bad line of a
+mapping typed as ``key: value`` lines by its number
+(:meth:`~leadsync.ops.settings_form.FormChange.read`).
 
 "Phone numbers and questions" (section ``phones``) sets three top-level keys of the
 integration — ``region``, ``unknown_counterpart``, ``ambiguous`` — through the same form,
@@ -50,7 +52,13 @@ from leadsync.model import RecordType
 from leadsync.ops import rollout as rollout_ops
 from leadsync.ops.rollout import Action
 from leadsync.ops.settings_change import Actor, rollout_in_file, summary_of
-from leadsync.ops.settings_form import AMBIGUOUS, Control, SettingsForm, change_from_form
+from leadsync.ops.settings_form import (
+    AMBIGUOUS,
+    CONSOLE,
+    Control,
+    SettingsForm,
+    change_from_form,
+)
 from leadsync.ops.settings_form import Form as FormFields
 from leadsync.ops.settings_rebase import loaded_digest, loaded_text, rebase
 from leadsync.settings import integration_to_dict
@@ -479,8 +487,10 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
     if (stale := _changed_meanwhile(page, name, fields, "previewed")) is not None:
         return stale
     try:
-        change = change_from_form(fields, ws.integration(name).vendor, name)
-        proposal = ws.preview_settings_change(name, change, since_ts(REPLAYED))
+        proposal = change_from_form(fields, ws.integration(name).vendor, name).read(
+            lambda data: ws.preview_settings_change(name, data, since_ts(REPLAYED)),
+            lambda data: ws.proposed_settings_from_data(name, data, CONSOLE),
+        )
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "previewed")
     preview, owner_names = proposal.preview, ws.owner_names()
@@ -508,11 +518,12 @@ def save_change(
     if (stale := _changed_meanwhile(page, name, fields, "saved")) is not None:
         return stale
     if not previewed:
-        unseen = ConfigError(["<console>: preview the change first, then save what it shows"])
+        unseen = ConfigError([f"{CONSOLE}: preview the change first, then save what it shows"])
         return _refused(page, name, fields, unseen, "saved")
     try:
-        change = change_from_form(fields, ws.integration(name).vendor, name)
-        proposal = ws.proposed_settings_from_data(name, change, "<console>")
+        proposal = change_from_form(fields, ws.integration(name).vendor, name).read(
+            lambda data: ws.proposed_settings_from_data(name, data, CONSOLE)
+        )
     except ConfigError as exc:
         return _refused(page, name, fields, exc, "saved")
     data = integration_to_dict(proposal.settings)
