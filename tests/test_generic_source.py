@@ -480,6 +480,19 @@ BAD_LINES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "call ended before it was answered",
+        _dump(
+            _base_activity(
+                "call",
+                {"answered_at": "2026-11-01T10:00:00Z", "ended_at": "2026-11-01T09:59:00Z"},
+            )
+        ),
+        [
+            'field "properties.ended_at": 2026-11-01T09:59:00.000Z is before '
+            "properties.answered_at 2026-11-01T10:00:00.000Z"
+        ],
+    ),
+    (
         "meeting start naive",
         _dump(_base_activity("meeting", {"start": "2026-11-01T10:00:00"})),
         ['field "properties.start"', "has no time zone offset"],

@@ -11,6 +11,7 @@ from leadsync.model import ActivityType, MappingResult
 from leadsync.rules.activities import (
     activity_owner,
     activity_owner_reason,
+    derived_properties,
     draft_reason,
     skip_reason,
     skip_with_earlier,
@@ -54,6 +55,42 @@ def test_skip_reason(
 ) -> None:
     found = skip_reason(kind, properties, activity_settings(), "dialer")
     assert (None if found is None else (found.kind, found.reason)) == skip
+
+
+ANSWERED = "2026-11-03T14:00:10.000Z"
+
+
+@pytest.mark.parametrize(
+    ("kind", "properties", "duration"),
+    [
+        (ActivityType.CALL, {"answered_at": ANSWERED, "ended_at": "2026-11-03T14:00:14.000Z"}, 4),
+        (ActivityType.CALL, {"answered_at": ANSWERED, "ended_at": "2026-11-03T14:00:14.500Z"},
+         4.5),
+        (ActivityType.CALL, {"answered_at": ANSWERED}, None),  # not ended yet: unknown
+        (ActivityType.CALL, {"ended_at": ANSWERED}, None),  # never answered: no talk time
+        (ActivityType.CALL, {"answered_at": ANSWERED, "ended_at": ANSWERED}, 0),
+        # An end before the answer (two updates that disagree): no duration, not a negative one.
+        (ActivityType.CALL, {"answered_at": ANSWERED, "ended_at": "2026-11-03T14:00:00.000Z"},
+         None),
+        # A duration an event gave wins (Aircall's counts the ringing too).
+        (ActivityType.CALL,
+         {"duration_s": 30, "answered_at": ANSWERED, "ended_at": "2026-11-03T14:00:14.000Z"}, 30),
+        (ActivityType.MEETING,
+         {"answered_at": ANSWERED, "ended_at": "2026-11-03T14:00:14.000Z"}, None),
+    ],
+)  # fmt: skip
+def test_a_calls_duration_follows_from_its_answer_and_end(
+    kind: ActivityType, properties: dict[str, Any], duration: float | None
+) -> None:
+    derived = derived_properties(kind, properties)
+    assert derived.get("duration_s") == duration
+    assert {k: v for k, v in derived.items() if k != "duration_s"} == {
+        k: v for k, v in properties.items() if k != "duration_s"
+    }
+    # What the filters read: a 4 s call is short.
+    if duration == 4:
+        skip = skip_reason(kind, derived, activity_settings(), "dialer")
+        assert skip is not None and skip.reason.startswith("call lasted 4 s")
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError, SignatureError
-from leadsync.model import Event
+from leadsync.model import ActivityType, Event
+from leadsync.rules.activities import derived_properties
 from leadsync.sources.base import Piece, WebhookRequest
 from leadsync.sources.outreach import ADAPTER, CALL_OUTCOMES, KNOWN_EVENTS, OutreachAdapter
+from leadsync.values import parse_time
 from tests import adapters as harness
 from tests.adapters import with_value
 
@@ -270,7 +272,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "body": "Intro call",
                 "outreach_outcome": "Answered",
                 "outcome": "connected",
-                "duration_s": 95,
+                "answered_at": "2026-11-03T14:00:10.000Z",
+                "ended_at": "2026-11-03T14:01:45.000Z",
             },
         }
     ],
@@ -282,7 +285,11 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "activity": "call",
             "external_id": "9002",
             "owner": "7",
-            "properties": {"outreach_outcome": "Not Answered", "outcome": "no_answer"},
+            "properties": {
+                "outreach_outcome": "Not Answered",
+                "outcome": "no_answer",
+                "ended_at": "2026-11-03T15:00:30.000Z",
+            },
             "associations": [{"object": "contact", "external_id": "1002"}],
         }
     ],
@@ -598,10 +605,16 @@ def test_the_outcome_table_maps_onto_canonical_outcomes() -> None:
 def test_call_duration_is_completed_minus_answered(
     answered: str | None, completed: str | None, duration: float | None
 ) -> None:
+    """The event carries the times it has (an update carries only what changed); the
+    duration is the engine's, from the call as all its events say."""
     body = with_value(fixture("call.updated"), "data.attributes.answeredAt", answered)
     body = with_value(body, "data.attributes.completedAt", completed)
-    [event] = converted(body)
-    assert event["properties"].get("duration_s") == duration
+    _, [event] = events(body)
+    assert "duration_s" not in event.properties
+    assert event.properties.get("answered_at") == (answered and parse_time(answered))
+    assert event.properties.get("ended_at") == (completed and parse_time(completed))
+    derived = derived_properties(ActivityType.CALL, event.properties)
+    assert derived.get("duration_s") == duration
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ __all__ = [
     "since_ts",
     "valid_domain",
     "valid_email",
+    "whole",
 ]
 
 EpochUnit = Literal["s", "ms"]
@@ -407,3 +408,10 @@ def _national_prefix(code: int) -> re.Pattern[str] | Literal[""] | None:
 def valid_region(region: str) -> bool:
     """Whether ``region`` is a country phonenumbers knows (``GB``, ``US``, ``DE``, …)."""
     return region in phonenumbers.SUPPORTED_REGIONS
+
+
+def whole(value: float | None) -> int | float | None:
+    """A number as an int when it is whole (durations look like ``95``, not ``95.0``)."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value

@@ -30,6 +30,7 @@ from leadsync.rules import activity_memory, dedupe
 from leadsync.rules.activities import (
     activity_owner,
     activity_owner_reason,
+    derived_properties,
     draft_reason,
     skip_reason,
     skip_with_earlier,
@@ -127,7 +128,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         settings, variant = d.rules.settings_for(event.integration, sample_key(d, event))
     else:
         variant = None
-    merged = dict(event.properties)
+    merged = derived_properties(event.activity, event.properties)
     skip = skip_reason(event.activity, merged, settings.activities, event.integration)
     if skip is not None:
         _skip(d, event, settings, skip.reason, skip.kind, existing, variant, refs_given)
@@ -338,7 +339,7 @@ def combined(
         if memory is not None:
             out.update({p: v[0] for p, v in memory["p"].items()})
             at = activity_memory.activity_time(memory)
-    return out, at
+    return derived_properties(rule.activity, out), at
 
 
 def _upsert_activity(

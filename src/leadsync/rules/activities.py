@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.model import ActivityType, MappingResult
+from leadsync.model import ActivityType, MappingResult, ts_to_datetime
 from leadsync.settings import ActivitySettings
+from leadsync.values import whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,24 @@ class Skip:
 
     kind: str
     reason: str
+
+
+def derived_properties(
+    activity_type: ActivityType, properties: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An activity's properties (all its events' merged, or one event's) with what follows
+    from them: a call that no event gave a ``duration_s`` lasted ``ended_at - answered_at``
+    (its talk time), once both are known and the end is not before the answer. Vendors that
+    send the answer and the end in separate updates (Outreach) get their duration here, from
+    the activity as all its events say, not from one event."""
+    out = dict(properties)
+    if activity_type is not ActivityType.CALL or out.get("duration_s") is not None:
+        return out
+    answered, ended = out.get("answered_at"), out.get("ended_at")
+    if answered is None or ended is None or ended < answered:  # fixed-width UTC strings
+        return out
+    out["duration_s"] = whole((ts_to_datetime(ended) - ts_to_datetime(answered)).total_seconds())
+    return out
 
 
 def skip_reason(

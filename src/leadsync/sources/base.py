@@ -55,6 +55,7 @@ from leadsync.values import (
     parse_time,
     valid_domain,
     valid_email,
+    whole,
 )
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "read_envelope",
     "stable_key",
     "timed_key",
+    "whole",
 ]
 
 ENVELOPE_KEYS = frozenset({"headers", "body"})
@@ -491,13 +493,6 @@ def number(data: Any, path: str, required: bool = False) -> float | None:
     if not finite:
         refuse(path, f"must be a finite number of magnitude at most 1.8e308, got {value!r:.40}")
     return value
-
-
-def whole(value: float | None) -> int | float | None:
-    """A number as an int when it is whole (durations look like ``95``, not ``95.0``)."""
-    if value is None:
-        return None
-    return int(value) if float(value).is_integer() else value
 
 
 def time_from_epoch(value: Any, path: str, unit: EpochUnit = "s") -> str | None:

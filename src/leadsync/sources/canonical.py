@@ -41,7 +41,7 @@ from leadsync.sources.properties import (
     Invalid,
     check_domain,
     check_email,
-    check_meeting_times,
+    check_time_order,
     check_timestamp,
     fail,
     near_miss,
@@ -325,8 +325,7 @@ def _activity_event(
     if data.get("object") is not None:
         fail("object", "not allowed on an activity event (name the records in associations)")
     properties = parse_properties(data.get("properties"), ACTIVITY_FIELDS[activity])
-    if activity is ActivityType.MEETING:
-        check_meeting_times(properties)
+    check_time_order(activity, properties)
     return Event(
         id=event_id,
         integration=integration,

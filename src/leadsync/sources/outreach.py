@@ -23,8 +23,8 @@ looked at.
 
 Created and updated events carry only the attributes (and relationships) that changed, so every
 canonical property below is emitted only when its attribute is present and not null: a later
-partial update never clears what an earlier one set. Final call values (outcome, duration) are
-likewise emitted only by the event that carries them.
+partial update never clears what an earlier one set. Final call values (outcome, the answer
+and end times) are likewise emitted only by the event that carries them.
 
 Signature: header ``Outreach-Webhook-Signature`` (:func:`~leadsync.sources.signatures.verify_outreach`);
 Outreach signs no timestamp, so there is no time window.
@@ -56,8 +56,10 @@ Events
                                        direction, ``from`` -> from_number, ``to`` ->
                                        to_number, recording_url, body (note),
                                        outcome (:data:`CALL_OUTCOMES`, raw kept as
-                                       ``outreach_outcome``), ``duration_s`` = completedAt -
-                                       answeredAt when both are in the event; owner ``user``;
+                                       ``outreach_outcome``), answered_at (answeredAt),
+                                       ended_at (completedAt): the engine makes
+                                       ``duration_s`` = ended_at - answered_at of the whole
+                                       call, whichever events carried them; owner ``user``;
                                        at ``dialedAt``, else ``createdAt``
 ``mailing.created`` / ``.updated`` /   email activity ``data.id`` once the mailing was sent
 ``.delivered`` / ``.opened`` /         (see *Mailings*): direction outbound, subject, body
@@ -140,7 +142,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from leadsync.model import DIRECTIONS, OTHER_PHONES, Event, ts_to_datetime
+from leadsync.model import DIRECTIONS, OTHER_PHONES, Event
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -392,9 +394,7 @@ def _call(d: _Delivery) -> list[dict[str, Any]]:
         properties["outreach_outcome"] = outcome
         if outcome.lower() in CALL_OUTCOMES:
             properties["outcome"] = CALL_OUTCOMES[outcome.lower()]
-    duration = _talk_seconds(d.item)
-    if duration is not None:
-        properties["duration_s"] = duration
+    properties.update(_talk_times(d.item))
     at = _time(d.item, ATTR + "dialedAt") or _time(d.item, ATTR + "createdAt")
     return [_activity(d, "call", properties, CALL_OWNER, at)]
 
@@ -450,16 +450,21 @@ def _activity(
     return event
 
 
-def _talk_seconds(item: Any) -> int | float | None:
-    """completedAt - answeredAt, when both are in this event (there is no duration attribute)."""
+def _talk_times(item: Any) -> dict[str, str]:
+    """``answered_at`` and ``ended_at`` (answeredAt, completedAt), each when this event has
+    it: there is no duration attribute, and an update carries only what changed, so the
+    engine derives ``duration_s`` from the call as all its events say
+    (:func:`leadsync.rules.activities.derived_properties`)."""
+    times = {}
     answered = _time(item, ATTR + "answeredAt")
     completed = _time(item, ATTR + "completedAt")
-    if answered is None or completed is None:
-        return None
-    seconds = (ts_to_datetime(completed) - ts_to_datetime(answered)).total_seconds()
-    if seconds < 0:
-        refuse(ATTR + "completedAt", f"{completed} is before {ATTR}answeredAt {answered}")
-    return whole(seconds)
+    if answered is not None:
+        times["answered_at"] = answered
+    if completed is not None:
+        if answered is not None and completed < answered:  # fixed-width UTC strings
+            refuse(ATTR + "completedAt", f"{completed} is before {ATTR}answeredAt {answered}")
+        times["ended_at"] = completed
+    return times
 
 
 # ------------------------------------------------------------------ users

@@ -49,7 +49,7 @@ __all__ = [
     "TypedProperties",
     "check_domain",
     "check_email",
-    "check_meeting_times",
+    "check_time_order",
     "check_timestamp",
     "fail",
     "near_miss",
@@ -340,11 +340,22 @@ def _company_domain(value: Any, key: str) -> str:
     return check_domain(value, f"properties.{key}")
 
 
-def check_meeting_times(properties: dict[str, Any]) -> None:
-    start = properties.get("start")
-    end = properties.get("end")
-    if start is not None and end is not None and end < start:  # fixed-width UTC strings
-        fail("properties.end", f"{end} is before properties.start {start}")
+#: Times of one activity type that follow each other: (earlier, later).
+ORDERED_TIMES = {
+    ActivityType.MEETING: ("start", "end"),
+    ActivityType.CALL: ("answered_at", "ended_at"),
+}
+
+
+def check_time_order(activity: ActivityType, properties: dict[str, Any]) -> None:
+    """A meeting's ``end`` not before its ``start``, a call's ``ended_at`` not before its
+    ``answered_at``, when one event gives both."""
+    pair = ORDERED_TIMES.get(activity)
+    if pair is None:
+        return
+    first, then = (properties.get(name) for name in pair)
+    if first is not None and then is not None and then < first:  # fixed-width UTC strings
+        fail(f"properties.{pair[1]}", f"{then} is before properties.{pair[0]} {first}")
 
 
 RECORD_FIELDS: dict[RecordType, TypedProperties] = {
@@ -365,6 +376,8 @@ ACTIVITY_FIELDS: dict[ActivityType, TypedProperties] = {
             "to_number": _text,
             "body": _text,
             "title": _text,
+            "answered_at": _time,
+            "ended_at": _time,
         },
     ),
     ActivityType.EMAIL: TypedProperties(
