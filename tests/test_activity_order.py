@@ -117,6 +117,27 @@ def test_any_order_of_one_activitys_events_gives_the_same_memory(
         assert Counter(value) == functools.reduce(operator.or_, lists)
 
 
+@given(_events(), st.data())
+def test_the_memories_of_an_activitys_ids_join_into_the_memory_of_all_their_events(
+    events: list[Event], data: st.DataObject
+) -> None:
+    """One activity a tool names by two ids (a call's record before it is logged to the
+    call): whichever id each event came under, the joined memories are the memory of all."""
+    under = data.draw(st.lists(st.booleans(), min_size=len(events), max_size=len(events)))
+    parts = [[e for e, first in zip(events, under, strict=True) if first is side] for side in (
+        True, False)]  # fmt: skip
+    memories = [_fold(part) for part in parts if part]
+    whole = _fold(events)
+    assert activity_memory.join(memories) == whole
+    assert activity_memory.join(memories[::-1]) == whole
+    # A link alone (an alias no event came under yet) adds nothing but the link.
+    linked = activity_memory.link(None, "c-1")
+    assert not activity_memory.heard(linked)
+    assert activity_memory.join([*memories, linked]) == {**whole, "aka": ["c-1"]}
+    group = {("dialer", "call", "c-1"): whole, ("dialer", "call", "rec-1"): linked}
+    assert activity_memory.group(group, ("dialer", "call", "rec-1")) == sorted(group)
+
+
 def test_the_latest_change_by_the_vendors_clock_wins_and_ties_go_to_the_greater_id() -> None:
     def call(eid: str, changed: str, **props: Any) -> Event:
         return Event(

@@ -480,6 +480,26 @@ BAD_LINES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "aliases on a record",
+        _dump(_apply(json.loads(LINE_4), {"aliases": ["d-2"]})),
+        ['field "aliases": not allowed on a record event (only on activity events)'],
+    ),
+    (
+        "aliases without an external_id",
+        _dump(_apply(_base_activity("call", {}), {"external_id": DROP, "aliases": ["c-2"]})),
+        ['field "aliases": needs an external_id'],
+    ),
+    (
+        "an alias that is the external_id",
+        _dump(_apply(_base_activity("call", {}), {"aliases": ["c-2", "a-9"]})),
+        ["field \"aliases[1]\": 'a-9' is given twice (or is the external_id)"],
+    ),
+    (
+        "aliases not a list",
+        _dump(_apply(_base_activity("call", {}), {"aliases": "c-2"})),
+        ['field "aliases": expected a list of ids, got "c-2"'],
+    ),
+    (
         "call ended before it was answered",
         _dump(
             _base_activity(

@@ -2,7 +2,8 @@
 order ends: owners, decisions with their reasons, activities, their links, round-robin turns,
 learned reps, skips, holds and questions — for random streams over records that overlap
 (one email in two integrations, companies by domain, deals, calls by number, reps whose
-email changes, a round-robin team).
+email changes, a round-robin team, a call's record seen under its own id before an event
+names it as the call's alias).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from leadsync.store.schema import (
     activities,
     activity_associations,
     activity_skips,
+    activity_sources,
     counters,
     external_users,
     held_activities,
@@ -159,6 +161,14 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
                 properties=properties,
                 associations=associations,
             )
+            # A dialer's record of the call (Salesloft's call data record): under its own
+            # id until it is logged to the call, then the call with that id as its alias.
+            record = "rec-" + external_id.removeprefix("call-")
+            how = rng.random()
+            if how < 0.15:
+                event["external_id"] = record
+            elif how < 0.3:
+                event["aliases"] = [record]
         out.append((integration, event))
     return out
 
@@ -347,6 +357,14 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
         )
         for r in connection.execute(sa.select(activities))
     )
+    state["activity_sources"] = sorted(
+        (
+            f"{r.integration}:{r.type}:{r.external_id}",
+            activity_names.get(int(r.activity_id), "removed"),
+            text(r.reason),
+        )
+        for r in connection.execute(sa.select(activity_sources))
+    )
     state["activity_links"] = sorted(
         (activity_names[int(r.activity_id)], rec(r.record_id), r.source, text(r.reason))
         for r in connection.execute(sa.select(activity_associations))
@@ -401,6 +419,7 @@ def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
     one = _run(pg_url, events, 1)
     assert one["decisions"] and one["activity_links"] and one["round_robin"]
     assert [d for d in one["decisions"] if "gave the same rep as before" in d]  # bidirectional
+    assert one["activity_sources"]  # a call's record joined the call
     for workers in (2, 4):
         many = _run(pg_url, events, workers, split=True)
         assert many == one, f"{workers} workers: {_difference(one, many)}"

@@ -222,7 +222,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
-    # Logged to call 9101: the record names that call, so both merge into one activity.
+    # Logged to call 9101: the record names that call, so both merge into one activity;
+    # ``cdr:8801``, the id its events had before it was logged, is that activity too.
     "call_data_record_created": [
         {
             "id": "KEY",
@@ -240,6 +241,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "duration_s": 95,
             },
             "associations": [{"object": "contact", "external_id": "1701"}],
+            "aliases": ["cdr:8801"],
         }
     ],
     # Still in progress: no outcome and no duration yet.

@@ -342,6 +342,9 @@ class Event:
     # An activity that does not exist yet (a drafted or scheduled mailing): what it says is
     # remembered for the event that makes it real, nothing is created.
     draft: bool = False
+    # Other external ids the source gives this same activity (a Salesloft call data record,
+    # ``cdr:<id>`` until it is logged to a call): events under any of them are one activity.
+    aliases: tuple[str, ...] = ()
     # The ids reserved for its row in arrival order (parallel workers): [next record id, end,
     # next activity id, end], shared by the row's events (engine/state.py SequenceIds).
     ids: list[int] | None = None

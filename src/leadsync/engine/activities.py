@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from leadsync.engine import counterparts
+from leadsync.engine import aliases, counterparts
 from leadsync.engine.state import (
     ACTIVITY_IDS,
     ActivityState,
@@ -104,6 +104,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     existing = d.activities.get(key) if key is not None else None
     latest_id = event.id
     refs_given, before = event.associations, None
+    ids: list[SourceKey] = []
+    newly: list[SourceKey] = []
     if key is not None:
         # The activity as all its events so far say, merged by the vendor's clock: the
         # same whatever order they arrived in.
@@ -113,6 +115,12 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         memory = activity_memory.merge(memory, event)
         d.memory[key] = memory
         d.memory_changed.add(key)
+        # The tool's other ids of this activity (aliases): one activity, all their events.
+        ids = aliases.ids_of(d, key, event)
+        if len(ids) > 1:
+            kept, newly = aliases.one_activity(d, ids, event)
+            existing = kept or existing
+            memory, before, refs_given = _as_one(d, ids, key, before, kept, newly, refs_given)
         event = activity_memory.effective_event(memory, event)
         latest_id = activity_memory.latest_event_id(memory)
     assert event.activity is not None
@@ -131,12 +139,18 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     merged = derived_properties(event.activity, event.properties)
     skip = skip_reason(event.activity, merged, settings.activities, event.integration)
     if skip is not None:
-        _skip(d, event, settings, skip.reason, skip.kind, existing, variant, refs_given)
+        _skip(d, event, settings, skip.reason, skip.kind, existing, variant, refs_given, ids)
         return
 
     mapping = d.map_rep(event, settings)
     owner_id = activity_owner(mapping)
     fresh = existing is None or existing.deleted
+    merge_reason = None
+    if not fresh and newly:
+        assert existing is not None and key is not None
+        if key in newly:  # this event's id joins the activity another id of it made
+            merge_reason = aliases.merged_reason(existing, key[2])
+        aliases.join_ids(d, existing, ids, event.occurred_at)
     # The association rules run when the activity is made, and when it gets its first
     # contact or lead later (named by this event, or found by its number below); an update
     # otherwise adds the records it names and nothing else: the activity does not move, and
@@ -164,7 +178,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         if by_number is not None:
             if by_number.skip is not None and fresh:
                 kind = "unknown_counterpart"
-                _skip(d, event, settings, by_number.skip, kind, None, variant, refs_given)
+                _skip(d, event, settings, by_number.skip, kind, None, variant, refs_given, ids)
                 return
             if not fresh:
                 assert existing is not None
@@ -182,7 +196,6 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         if rules_apply
         else [ChosenAssociation(rid, rtype, "event") for rid, rtype in pairs]
     )
-    merge_reason = None
     twins = d.dedupe_rules.get((event.activity.value, event.integration))
     if twins is not None and key is not None:
         if fresh:
@@ -197,6 +210,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     assert event.activity is not None
     gives_owner = owner_id is not None or existing is None or existing.deleted
     activity = _upsert_activity(d, event, key, existing, owner_id, merged, latest_id)
+    if len(ids) > 1:
+        aliases.join_ids(d, activity, ids, event.occurred_at)
     if found is not None:
         counterparts.settle(d, event, activity.id, found, chosen)
     if ties:
@@ -236,13 +251,15 @@ def _skip(
     existing: ActivityState | None,
     variant: str | None,
     given: Sequence[RecordRef],
+    ids: Sequence[SourceKey],
 ) -> None:
     """The activity is not created (or no longer exists): why, counted per rule; ``given``:
-    the records the event itself names, in its order."""
+    the records the event itself names, in its order; ``ids``: the activity's ids at the
+    event's tool (its other tools keep it)."""
     assert event.activity is not None
     live = existing is not None and not existing.deleted
     reason, remove = skip_with_earlier(
-        reason, live, existing is not None and existing.id in d.sources
+        reason, live, existing is not None and aliases.other_tools(d, existing, ids)
     )
     if remove:
         assert existing is not None
@@ -273,6 +290,26 @@ def _skip(
     d.result.activities_skipped += 1
 
 
+def _as_one(
+    d: BatchDecider,
+    ids: Sequence[SourceKey],
+    key: SourceKey,
+    before: dict[str, Any] | None,
+    kept: ActivityState | None,
+    newly: Sequence[SourceKey],
+    given: Sequence[RecordRef],
+) -> tuple[dict[str, Any], dict[str, Any] | None, tuple[RecordRef, ...]]:
+    """An activity of several ids as one: the memory of all their events; the activity until
+    this event (the memories of the ids it was already, ``key``'s as it was before); and the
+    records this event names, with those of the ids joining it now (new to it)."""
+    memory = activity_memory.join([d.memory[k] for k in ids if k in d.memory])
+    was = [k for k in ids if k not in newly] if kept is not None else list(ids)
+    earlier = [m for k in was if (m := before if k == key else d.memory.get(k)) is not None]
+    joined = [r for k in newly for r in activity_memory.refs(d.memory[k]) if k in d.memory]
+    named = {_ref_key(r): r for r in [*given, *joined]}
+    return memory, activity_memory.join(earlier) if earlier else None, tuple(named.values())
+
+
 def join_twin(
     d: BatchDecider,
     rule: DedupeRule,
@@ -295,11 +332,13 @@ def join_twin(
         },
         {r.id for r, _ in named},
     )
-    # An activity this integration is a source of already is not joined twice.
+    # An activity this integration is a source of already is not joined twice; one merged
+    # into another (aliases) is no more.
     pool = [
         c
         for c in d.candidates[rule.activity.value]
         if c.activity_id is not None
+        and not d.activity_by_id[c.activity_id].deleted
         and all(k[0] != event.integration for k in d.sources.get(c.activity_id, ()))
     ]
     twin = dedupe.find_twin(rule, new, pool)
@@ -329,16 +368,19 @@ def combined(
 ) -> tuple[dict[str, Any], str | None]:
     """The properties and time of an activity several tools logged: every source's
     memory, the preferred integration's values (and time) winning where both have one."""
-    row = activity.row
-    keys = [(row["integration"], row["type"], row["external_id"]), *d.sources[activity.id]]
-    keys.sort(key=lambda k: k[0] == rule.preferred)  # the preferred one last: it wins
+    # Per tool, the memories of its ids joined (one activity it names by several ids).
+    by_tool: dict[str, list[dict[str, Any]]] = {}
+    for k in aliases.keys_of(d, activity):
+        memory = d.memory.get(k)
+        if memory is not None and activity_memory.heard(memory):
+            by_tool.setdefault(k[0], []).append(memory)
     out: dict[str, Any] = {}
     at: str | None = None
-    for k in keys:
-        memory = d.memory.get(k)
-        if memory is not None:
-            out.update({p: v[0] for p, v in memory["p"].items()})
-            at = activity_memory.activity_time(memory)
+    # The preferred one last: it wins.
+    for tool in sorted(by_tool, key=lambda name: name == rule.preferred):
+        memory = activity_memory.join(by_tool[tool])
+        out.update({p: v[0] for p, v in memory["p"].items()})
+        at = activity_memory.activity_time(memory)
     return derived_properties(rule.activity, out), at
 
 

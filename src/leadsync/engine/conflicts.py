@@ -13,8 +13,9 @@ the same lookups, so that two events whose loads could meet always meet here:
   companies' deals: what the association rules read). A contact's primary company moving
   (engine/links.py) changes only the contact's own links, to companies its event names: keys
   the event carries, the old company joined through the contact's links;
-- the activity it creates or changes, what earlier events of that activity named (its
-  memory), the records it is attached to, and the activities held for a number it gives;
+- the activity it creates or changes, its other ids at the tool (``aliases``, and those its
+  memory names: one activity), what earlier events of that activity named (its memories),
+  the records it is attached to, and the activities held for a number it gives;
 - the counterpart numbers of a call that names nobody, and the numbers a contact gets;
 - the rep: the events of one rep are joined only when an event of the window changes the
   email leadsync learned for it (the others read it); events whose rep the mapping sends to
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection
 
+from leadsync.engine.load import load_memories
 from leadsync.engine.state import domain_key, email_key
 from leadsync.model import Event, EventType, RecordRef, RecordType
 from leadsync.rules import activity_memory
@@ -64,6 +66,8 @@ def event_keys(event: Event, rules: WorkspaceRules) -> list[Key]:
     if event.type is EventType.ACTIVITY and event.activity is not None:
         if event.external_id is not None:
             keys.append(("a", integration, event.activity._value_, event.external_id))
+            # Its other ids at the tool: one activity (engine/aliases.py).
+            keys.extend(("a", integration, event.activity._value_, a) for a in event.aliases)
         keys.extend(("p", p.key) for p in counterpart_numbers(event.properties, region))
     elif event.type is EventType.RECORD and event.object in PHONE_RECORD_TYPES:
         for phone in phones(event.object, event.properties, region).values():
@@ -179,11 +183,15 @@ def resolve(
     keys = set(keys)
     pairs: list[tuple[Key, Key]] = []
     activity_keys = {(k[1], k[2], k[3]) for k in keys if k[0] == "a"}
-    # What earlier events of these activities named, and the numbers they gave.
-    memory = store.load_activity_memory(connection, activity_keys)
+    # What earlier events of these activities (and of their other ids) named, and the
+    # numbers they gave; an activity's ids are one activity.
+    memory = load_memories(connection, activity_keys)
+    activity_keys |= set(memory)
     named: set[Key] = set()
     for (integration, atype, external_id), remembered in memory.items():
         activity: Key = ("a", integration, atype, external_id)
+        for alias in remembered.get("aka", ()):
+            pairs.append((activity, ("a", integration, atype, alias)))
         for ref in activity_memory.refs(remembered):
             for key in _ref_keys(integration, ref, rules):
                 pairs.append((activity, key))

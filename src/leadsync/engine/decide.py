@@ -112,7 +112,8 @@ class BatchDecider:
         self.primary_before: dict[int, int | None] = {}
         self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
         self.new_activities: list[ActivityState] = []
-        self.retired: list[ActivityState] = []  # removed, then made anew under their key
+        # Removed, then made anew under their key, or merged into another (engine/aliases.py).
+        self.retired: list[ActivityState] = []
         self.new_sources: list[dict[str, Any]] = []
         self.decisions: list[OwnerDecision] = []
         self.skips: list[ActivitySkip] = []

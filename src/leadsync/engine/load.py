@@ -61,12 +61,16 @@ def load(
         refs.extend((event.integration, ref) for ref in event.associations)
         if event.type is EventType.ACTIVITY and event.external_id is not None:
             assert event.activity is not None
-            activity_keys.add((event.integration, event.activity._value_, event.external_id))
+            kind = event.activity._value_
+            activity_keys.add((event.integration, kind, event.external_id))
+            activity_keys.update((event.integration, kind, a) for a in event.aliases)
         if event.owner is not None and event.owner.id is not None:
             rep_keys.add((event.integration, event.owner.id))
 
-    # What earlier events of these activities said: their records are named too.
-    memory = store.load_activity_memory(connection, activity_keys)
+    # What earlier events of these activities (and of their other ids) said: their records
+    # are named too.
+    memory = load_memories(connection, activity_keys)
+    activity_keys |= set(memory)
     for (integration, _t, _e), remembered in memory.items():
         refs.extend((integration, ref) for ref in activity_memory.refs(remembered))
 
@@ -160,6 +164,50 @@ def load(
     return state
 
 
+def load_memories(
+    connection: Connection, keys: Collection[SourceKey]
+) -> dict[SourceKey, dict[str, Any]]:
+    """The memories of these activities, and of the other ids their memories name (one
+    activity a tool names by several ids: :func:`leadsync.rules.activity_memory.group`), a
+    query per step away (one, for activities without aliases)."""
+    memory = store.load_activity_memory(connection, keys)
+    asked = set(keys)
+    while True:
+        more = {
+            (k[0], k[1], alias)
+            for k, remembered in memory.items()
+            for alias in remembered.get("aka", ())
+        } - asked
+        if not more:
+            return memory
+        asked |= more
+        memory.update(store.load_activity_memory(connection, more))
+
+
+def event_ids(memory: Mapping[SourceKey, dict[str, Any]], event: Event) -> list[SourceKey]:
+    """The ids of the activity an event is about: its own, its aliases, and the ids their
+    memories name (:func:`leadsync.rules.activity_memory.group`)."""
+    assert event.activity is not None
+    kind = event.activity.value
+    own = (event.integration, kind, event.external_id or "")
+    found = set(activity_memory.group(memory, own))
+    for alias in event.aliases:
+        found.update(activity_memory.group(memory, (event.integration, kind, alias)))
+    return sorted(found)
+
+
+def group_properties(
+    memory: Mapping[SourceKey, dict[str, Any]], event: Event
+) -> dict[str, Any] | None:
+    """The properties the memories of an event's activity's ids hold (None: none), the
+    latest by the vendor's clock."""
+    found = [memory[k] for k in event_ids(memory, event) if k in memory]
+    if not found:
+        return None
+    joined = found[0] if len(found) == 1 else activity_memory.join(found)
+    return {p: v[0] for p, v in joined["p"].items()}
+
+
 def _numbers(
     rules: WorkspaceRules,
     events: Sequence[Event],
@@ -185,11 +233,10 @@ def _numbers(
         if event.type is EventType.ACTIVITY:
             if event.activity is None:
                 continue
-            key = (event.integration, event.activity.value, event.external_id or "")
-            remembered = memory.get(key)
+            remembered = group_properties(memory, event)
             properties = event.properties
             if remembered is not None:
-                properties = {**{p: v[0] for p, v in remembered["p"].items()}, **properties}
+                properties = {**remembered, **properties}
             if "to_number" not in properties and "from_number" not in properties:
                 continue  # no number: nothing to look up
             # Unreadable numbers too: they match nobody, and are no longer held for (a
@@ -326,9 +373,10 @@ def _load_dedupe(
             if event.activity is not rule.activity:
                 continue
             times.append(event.occurred_at)
-            key = (event.integration, event.activity.value, event.external_id or "")
-            if (remembered := memory.get(key)) is not None:
-                times.append(activity_memory.activity_time(remembered))
+            for k in event_ids(memory, event):
+                remembered = memory.get(k)
+                if remembered is not None and activity_memory.heard(remembered):
+                    times.append(activity_memory.activity_time(remembered))
         if not times:
             continue
         lo = add_days(min(times), -rule.window_s / 86_400)

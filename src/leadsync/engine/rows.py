@@ -143,13 +143,15 @@ def _decided(decisions: list[OwnerDecision], now: str) -> list[OwnerDecision]:
 
 
 def _all_activities(d: BatchDecider) -> list[ActivityState]:
-    """Every activity the batch holds: those found by key, those removed and then made anew
-    under their key, and new ones without a key."""
-    return [
+    """Every activity the batch holds, once: those found by key, those removed and then made
+    anew under their key or merged into another (engine/aliases.py), and new ones without a
+    key."""
+    found = [
         *d.activities.values(),
         *d.retired,
         *(a for a in d.new_activities if a.row["external_id"] is None),
     ]
+    return list({id(a): a for a in found}.values())
 
 
 def _push_rows(

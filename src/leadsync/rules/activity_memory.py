@@ -19,7 +19,13 @@ same memory (a last-writer-wins map, a set of associations):
 - the activity's time: the earliest ``occurred_at`` of its events (when it happened, not
   when it was last touched), drafts' only until a real event arrives;
 - it exists once any event is not a draft (a drafted or scheduled mailing is remembered, not
-  created: the delivered update that follows may name nothing but the mailing).
+  created: the delivered update that follows may name nothing but the mailing);
+- ``aka``: the other external ids the source gives the same activity (an event's
+  ``aliases``, and, on an alias's own memory, the id that named it: :func:`link`), a set.
+
+One activity a source names by several ids (Salesloft's call data record, ``cdr:<id>`` until
+it is logged to a call) is the :func:`join` of its ids' memories (:func:`group`): the memory
+all their events would have made under one id, whatever order they came in.
 
 The memory is plain JSON (stored in ``activity_memory``); :func:`merge` is pure.
 """
@@ -86,7 +92,87 @@ def merge(memory: Memory | None, event: Event) -> Memory:
     last = out["last"]
     if last is None or last[:2] < at:
         out["last"] = at
+    if event.aliases:
+        out["aka"] = sorted({*out.get("aka", ()), *event.aliases})
     return out
+
+
+def link(memory: Memory | None, external_id: str) -> Memory:
+    """The memory of an alias (its own events', or none yet) that knows the activity's id
+    that named it: an event of either id then finds the other (:func:`group`)."""
+    out: Memory = (
+        {"p": {}, "o": None, "a": [], "at": None, "draft_at": None, "real": False, "last": None}
+        if memory is None
+        else dict(memory)
+    )
+    out["aka"] = sorted({*out.get("aka", ()), external_id})
+    return out
+
+
+def heard(memory: Memory) -> bool:
+    """Whether any event of this id was taken in (an alias's memory may hold only a link)."""
+    return memory.get("last") is not None
+
+
+def group(
+    memories: Mapping[tuple[str, str, str], Memory], key: tuple[str, str, str]
+) -> list[tuple[str, str, str]]:
+    """``key`` and every id of the same activity its memories (those loaded) name, directly
+    or through another, sorted."""
+    seen = {key}
+    todo = [key]
+    while todo:
+        at = todo.pop()
+        for external_id in (memories.get(at) or {}).get("aka", ()):
+            other = (at[0], at[1], external_id)
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return sorted(seen)
+
+
+def join(memories: list[Memory]) -> Memory:
+    """One memory of the events of several (the ids of one activity): what merging all
+    their events under one id would give, in any order of the memories."""
+    heard_ones = [m for m in memories if heard(m)]
+    out: Memory = {
+        "p": {}, "o": None, "a": [], "at": None, "draft_at": None, "real": False, "last": None,
+    }  # fmt: skip
+    props: dict[str, list[Any]] = out["p"]
+    refs: set[tuple[Any, ...]] = set()
+    for memory in heard_ones:
+        for key, held in memory["p"].items():
+            props[key] = _joined_property(props.get(key), held)
+        owner = memory["o"]
+        if owner is not None and (out["o"] is None or out["o"][2:] < owner[2:]):
+            out["o"] = owner
+        refs.update(tuple(r) for r in memory["a"])
+        for slot in ("at", "draft_at"):
+            value = memory.get(slot)
+            if value is not None and (out[slot] is None or value < out[slot]):
+                out[slot] = value
+        out["real"] = bool(out["real"]) or bool(memory["real"])
+        if out["last"] is None or out["last"][:2] < memory["last"][:2]:
+            out["last"] = memory["last"]
+    ordered = sorted(refs, key=lambda r: (r[0], r[1] or "", r[2] or "", r[3] or ""))
+    out["a"] = [list(r) for r in ordered]
+    aka = {a for m in memories for a in m.get("aka", ())}
+    if aka:
+        out["aka"] = sorted(aka)
+    return out
+
+
+def _joined_property(held: list[Any] | None, other: list[Any]) -> list[Any]:
+    """A property's memory with another memory's of it taken in, as :func:`_property` takes
+    an event's: the lists given at its time join (an id no value wins with), then its value
+    competes by its id."""
+    at = [other[1], other[2]]
+    tied = _tied_lists(other)
+    out = held
+    for values in tied:
+        out = _property(out, values, [at[0], ""])
+    value = tied[0] if isinstance(other[0], list) and tied else other[0]
+    return _property(out, value, at)
 
 
 def _property(held: list[Any] | None, value: Any, at: list[str]) -> list[Any]:

@@ -84,6 +84,7 @@ ALLOWED_KEYS = (
     "owner_unchanged",
     "changed_at",
     "draft",
+    "aliases",
 )
 OWNER_KEYS = ("id", "email", "name")
 ASSOCIATION_KEYS = ("object", "external_id", "email", "domain")
@@ -188,6 +189,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["changed_at"] = event.changed_at
     if event.draft:
         out["draft"] = True
+    if event.aliases:
+        out["aliases"] = list(event.aliases)
     return out
 
 
@@ -250,6 +253,8 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
             fail("draft", f"not allowed on a {kind.value} event (only on activity events)")
         if not isinstance(draft, bool):
             fail("draft", f"expected true or false, got {show(draft)}")
+    if data.get("aliases") is not None and kind is not EventType.ACTIVITY:
+        fail("aliases", f"not allowed on a {kind.value} event (only on activity events)")
     if kind is EventType.ACTIVITY:
         activity = _activity_event(data, event_id, occurred_at, integration, seq)
         activity.changed_at = changed_at
@@ -326,6 +331,7 @@ def _activity_event(
         fail("object", "not allowed on an activity event (name the records in associations)")
     properties = parse_properties(data.get("properties"), ACTIVITY_FIELDS[activity])
     check_time_order(activity, properties)
+    external_id = _identifier(data.get("external_id"), "external_id")
     return Event(
         id=event_id,
         integration=integration,
@@ -333,11 +339,32 @@ def _activity_event(
         occurred_at=occurred_at,
         seq=seq,
         activity=activity,
-        external_id=_identifier(data.get("external_id"), "external_id"),
+        external_id=external_id,
         properties=properties,
         owner=_owner(data.get("owner")),
         associations=_associations(data.get("associations"), None),
+        aliases=_aliases(data.get("aliases"), external_id),
     )
+
+
+def _aliases(value: Any, external_id: str | None) -> tuple[str, ...]:
+    """The other ids of an activity at its source: a list of ids, each once, none its own
+    ``external_id`` (which is required with them)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        fail("aliases", f"expected a list of ids, got {show(value)}")
+    if value and external_id is None:
+        fail("aliases", "needs an external_id: they are other ids of the same activity")
+    out: list[str] = []
+    for index, item in enumerate(value):
+        alias = _identifier(item, f"aliases[{index}]")
+        if alias is None:
+            fail(f"aliases[{index}]", "expected an id (a string), got null")
+        if alias == external_id or alias in out:
+            fail(f"aliases[{index}]", f"{quote(alias)} is given twice (or is the external_id)")
+        out.append(alias)
+    return tuple(sorted(out))
 
 
 def _user_event(

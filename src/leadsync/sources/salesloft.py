@@ -46,7 +46,9 @@ Events
                                    ``user.id``; association ``called_person.id`` -> contact;
                                    at ``created_at``
 ``call_data_record_created`` /     call activity named ``call.id`` when the record is logged
-``_updated`` (?)                   to a call (so both merge), else ``"cdr:" + id``:
+``_updated`` (?)                   to a call (so both merge), with the alias ``"cdr:" + id``
+                                   (the id its earlier events, before it was logged, gave:
+                                   the engine makes them one activity), else ``"cdr:" + id``:
                                    from/to numbers, direction, ``salesloft_call_status``,
                                    recording_url (``recording.url``); outcome
                                    (:data:`CDR_STATUS_OUTCOMES`) and duration_s only once the
@@ -165,6 +167,8 @@ PERSON_FIELDS = {
 HOME_PHONE_FIELD = "home_phone"
 ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", "phone": "phone"}
 CALL_FIELDS = {"to": "to_number", "sentiment": "salesloft_sentiment"}
+#: A call data record's own activity id, until it is logged to a call.
+CDR_PREFIX = "cdr:"
 CDR_FIELDS = {"from": "from_number", "to": "to_number", "recording.url": "recording_url"}
 EMAIL_FIELDS = {"subject": "subject", "body": "body", "status": "salesloft_status"}
 MEETING_FIELDS = {"title": "title", "description": "body", "status": "salesloft_status"}
@@ -355,9 +359,14 @@ def _call_data_record(d: _Delivery) -> list[dict[str, Any]]:
         if duration is not None:
             properties["duration_s"] = duration
     call_id = _ref_id(d.item, "call.id")
-    external_id = call_id if call_id is not None else "cdr:" + d.external_id
+    own_id = CDR_PREFIX + d.external_id
     links = _link(d.item, "called_person.id", "contact")
-    return [_activity(d, "call", external_id, properties, "user.id", links, "started_at")]
+    if call_id is None:
+        return [_activity(d, "call", own_id, properties, "user.id", links, "started_at")]
+    # Logged to a call: that call, which its events until now (``cdr:<id>``) were too.
+    event = _activity(d, "call", call_id, properties, "user.id", links, "started_at")
+    event["aliases"] = [own_id]
+    return [event]
 
 
 def _email(d: _Delivery) -> list[dict[str, Any]]:

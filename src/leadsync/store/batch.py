@@ -486,8 +486,19 @@ def save_activity_memory(connection: Connection, rows: Sequence[Mapping[str, Any
 
 
 def insert_activity_sources(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert sources: a source key whose activity was merged into another (one activity a
+    tool names by several ids, engine/aliases.py) or removed points at its new one."""
     columns = ("integration", "type", "external_id", "activity_id", "merged_at", "reason")
-    _insert(connection, activity_sources, columns, rows, _DO_NOTHING)
+    _insert(
+        connection,
+        activity_sources,
+        columns,
+        rows,
+        "ON CONFLICT (integration, type, external_id) DO UPDATE SET "
+        "activity_id = excluded.activity_id, merged_at = excluded.merged_at, "
+        "reason = excluded.reason",
+        unique=("integration", "type", "external_id"),
+    )
 
 
 _DECISION_COLUMNS = (

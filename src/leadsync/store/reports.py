@@ -312,12 +312,13 @@ def skips_by_kind(
 
 def merges_by_pair(connection: Connection, since: str) -> Rows:
     """Activities merged since ``since`` by (first integration, ``merged`` integration, type,
-    count), most first."""
+    count), most first: across tools (an id of the same tool, an alias, is not a merge of
+    two tools' activities)."""
     s, a = activity_sources, activities
     return connection.execute(
         sa.select(a.c.integration, s.c.integration.label("merged"), a.c.type, sa.func.count())
         .join(a, a.c.id == s.c.activity_id)
-        .where(s.c.merged_at >= since)
+        .where(s.c.merged_at >= since, s.c.integration != a.c.integration)
         .group_by(a.c.integration, s.c.integration, a.c.type)
         .order_by(sa.func.count().desc())
     ).all()

@@ -1,0 +1,122 @@
+"""One activity a tool names by several ids: an event's ``aliases`` (a Salesloft call data
+record is ``cdr:<id>`` until it is logged to a call, then that call) make its ids one
+activity, whichever of them arrived first, with the dedupe rules' own mechanism: one
+activity row, the other ids its sources (``activity_sources``, with the reason).
+
+The activity is what all the events of all its ids say (their memories joined:
+:func:`leadsync.rules.activity_memory.join`), so any arrival order and any cut into batches
+give the same activity. When the ids had made an activity each before an event joined them,
+the one made first (the lowest id) stays and the other is removed (the push archives it in
+HubSpot); its ids, and the other tools' activities merged into it, move to the one that stays.
+
+Functions over a :class:`~leadsync.engine.decide.BatchDecider`; pure like it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from leadsync.engine import counterparts
+from leadsync.engine.state import ActivityState, SourceKey
+from leadsync.model import Event
+from leadsync.rules import activity_memory
+
+if TYPE_CHECKING:
+    from leadsync.engine.decide import BatchDecider
+
+
+def ids_of(d: BatchDecider, key: SourceKey, event: Event) -> list[SourceKey]:
+    """Every id of the activity ``key`` names, after ``event`` (taken into ``key``'s memory
+    already) told its aliases: each alias's memory learns ``key``, so that an event of the
+    alias alone, later, finds the activity. Sorted; ``[key]`` for most activities."""
+    for alias in event.aliases:
+        other = (key[0], key[1], alias)
+        memory = d.memory.get(other)
+        linked = activity_memory.link(memory, key[2])
+        if linked != memory:
+            d.memory[other] = linked
+            d.memory_changed.add(other)
+    return activity_memory.group(d.memory, key)
+
+
+def keys_of(d: BatchDecider, activity: ActivityState) -> list[SourceKey]:
+    """The activity's own key (the id that made it) and the keys merged into it."""
+    row = activity.row
+    return [(row["integration"], row["type"], row["external_id"]), *d.sources.get(activity.id, ())]
+
+
+def other_tools(d: BatchDecider, activity: ActivityState, ids: Collection[SourceKey]) -> bool:
+    """Whether keys other than ``ids`` (the ids of this activity at its tool) are merged into
+    the activity: other tools logged it too (dedupe rules), so a filter that skips it at this
+    tool does not remove it."""
+    return any(k not in ids for k in keys_of(d, activity))
+
+
+def one_activity(
+    d: BatchDecider, ids: Sequence[SourceKey], event: Event
+) -> tuple[ActivityState | None, list[SourceKey]]:
+    """The live activity of ``ids`` (None: none yet) and the ids it was not yet: when two
+    or more ids made one each, the first made (lowest id) stays and the others are removed,
+    their keys moved to it."""
+    live = sorted(
+        {a.id: a for k in ids if (a := d.activities.get(k)) is not None and not a.deleted}.values(),
+        key=lambda a: a.id,
+    )
+    if not live:
+        return None, []
+    kept, removed = live[0], live[1:]
+    own = set(keys_of(d, kept))
+    newly = [k for k in ids if k not in own]
+    for other in removed:
+        reason = merged_reason(kept, other.row["external_id"])
+        counterparts.removed(d, other.id, event.occurred_at, reason)
+        other.deleted = True
+        d.retired.append(other)
+        # The other tools' activities merged into it follow it.
+        for k in keys_of(d, other):
+            if k not in ids:
+                join(d, kept, [k], event.occurred_at, reason)
+        d.sources.pop(other.id, None)
+    return kept, newly
+
+
+def join(
+    d: BatchDecider, activity: ActivityState, keys: Sequence[SourceKey], at: str, reason: str
+) -> None:
+    """``keys`` become sources of ``activity`` (their later events land on it), with the
+    reason; a key that was another's source moves."""
+    own = set(keys_of(d, activity))
+    for key in keys:
+        if key in own:
+            continue
+        d.activities[key] = activity
+        d.sources.setdefault(activity.id, []).append(key)
+        d.new_sources.append(
+            {
+                "integration": key[0],
+                "type": key[1],
+                "external_id": key[2],
+                "activity_id": activity.id,
+                "merged_at": at,
+                "reason": reason,
+            }
+        )
+        d.result.activities_merged += 1
+
+
+def merged_reason(activity: ActivityState, external_id: str) -> str:
+    """Why an id of the activity's tool is the activity (the reason kept with the source)."""
+    row = activity.row
+    return (
+        f"merged with {row['integration']} {row['type']} {row['external_id']}: one "
+        f"{row['type']} that {row['integration']} names {external_id} too"
+    )
+
+
+def join_ids(d: BatchDecider, activity: ActivityState, ids: Sequence[SourceKey], at: str) -> None:
+    """Every id of the activity's tool that is not yet a key of it becomes one."""
+    own = set(keys_of(d, activity))
+    for key in ids:
+        if key not in own:
+            join(d, activity, [key], at, merged_reason(activity, key[2]))
