@@ -130,12 +130,15 @@ SALESLOFT_SECRET = "salesloft-callback-token"
 KIM = "+14155550100"
 
 
-def _salesloft_config(push: bool = False) -> Any:
-    doc = workspace_config(
-        {"salesloft": _call_settings("salesloft", "SALESLOFT_TOKEN")}
-    ).model_dump(mode="json", exclude_defaults=True)
+def _salesloft_config(push: bool = False, dedupe: bool = False) -> Any:
+    integrations = {"salesloft": _call_settings("salesloft", "SALESLOFT_TOKEN")}
+    if dedupe:  # the dialer's calls are Salesloft's too
+        integrations["phone"] = _call_settings("aircall", "PHONE_TOKEN")
+    doc = workspace_config(integrations).model_dump(mode="json", exclude_defaults=True)
     if push:
         doc["destination"] = {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"}
+    if dedupe:
+        doc["dedupe"] = [{"activity": "call", "integrations": ["phone", "salesloft"]}]
     return load_config(json.dumps(doc), "test.yaml")
 
 
@@ -330,3 +333,17 @@ def test_a_call_whose_ids_are_one_activity_already_is_removed_when_it_turns_out_
         _send_salesloft(intake, completed)
         assert workspace.process_inbox().ok
     assert workspace.activities() == []
+
+
+def test_a_call_and_its_record_are_not_counted_as_two_tools_merged(workspace: Workspace) -> None:
+    """The report's ``activities_merged`` is about two tools' activities; one tool's two
+    ids for one call are not such a merge."""
+    workspace.apply_config(_salesloft_config(dedupe=True))
+    with _salesloft_intake(workspace) as intake:
+        for envelope in [_kim(), *_one_call_in_pieces()]:
+            _send_salesloft(intake, envelope)
+            assert workspace.process_inbox().ok
+    [call] = workspace.activities()
+    assert [m["external_id"] for m in call["merged_from"]] == ["19150"]
+    findings = {f.check: f for f in workspace.report("2026-10-01T00:00:00.000Z").findings}
+    assert findings["activities_merged"].rows == []
