@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from leadsync.rules.records import (
+    BESIDE,
     KEPT,
     NONE,
     PHONE_SOURCES,
@@ -30,26 +31,32 @@ def _person(mobile: str | None, given_by: list[str] | None | str = "absent") -> 
     return props
 
 
+OTHER = "+33698765432"
+
+
 @pytest.mark.parametrize(
     ("current", "integration", "whole", "given", "outcome", "given_by"),
     [
         # A number: new, the same again, the same from another tool.
         (_person(None), "phone", True, M, SET, ["phone"]),
-        (_person(M, ["phone"]), "phone", True, M, SAME, None),  # nothing new to note
+        (_person(M, ["phone"]), "phone", True, M, SAME, ["phone"]),  # nothing new to note
         (_person(M, ["crm"]), "phone", True, M, SAME, ["crm", "phone"]),
         (_person(M), "phone", True, "+33 6 12 34 56 78", SET, ["phone"]),  # same, rewritten
-        (_person(M, ["crm"]), "phone", True, "+33 6 98 76 54 32", SET, ["phone"]),  # replaced
+        # Another number: its own changed; another's, or one others gave too, kept beside.
+        (_person(M, ["phone"]), "phone", True, "+33 6 98 76 54 32", SET, ["phone"]),
+        (_person(M, ["crm"]), "phone", True, "+33 6 98 76 54 32", BESIDE, ["crm"]),
+        (_person(M, ["phone", "crm"]), "phone", False, OTHER, BESIDE, ["crm"]),
         # Null from a tool that sends whole lists: takes back only what it gave.
         (_person(M, ["phone"]), "phone", True, None, REMOVED, []),
         (_person(M, ["phone", "crm"]), "phone", True, None, KEPT, ["crm"]),
-        (_person(M, ["crm"]), "phone", True, None, KEPT, None),  # not its: untouched
+        (_person(M, ["crm"]), "phone", True, None, KEPT, ["crm"]),  # not its: untouched
         (_person(M), "phone", True, None, KEPT, "unknown"),  # given before givers were kept
         (_person(M, "garbage"), "phone", True, None, KEPT, "unknown"),  # not of that shape
-        (_person(None), "phone", True, None, NONE, None),
+        (_person(None), "phone", True, None, NONE, []),
         # Null from any other tool: a clear, whoever gave it.
         (_person(M, ["phone"]), "crm", False, None, REMOVED, []),
         (_person(M), "crm", False, "", REMOVED, []),
-        (_person(None), "crm", False, None, NONE, None),
+        (_person(None), "crm", False, None, NONE, []),
     ],
 )
 def test_phone_changes(
@@ -58,21 +65,30 @@ def test_phone_changes(
     whole: bool,
     given: str | None,
     outcome: str,
-    given_by: list[str] | str | None,
+    given_by: list[str] | str,
 ) -> None:
     if given_by == "unknown":
         current.get(PHONE_SOURCES, {}).pop("mobilephone", None)
     [change] = phone_changes({"mobilephone": given}, current, integration, whole, "FR", AT)
     assert change.outcome == outcome
-    if given_by is None:
-        assert change.source is None
-    elif given_by == "unknown":
+    after = change.source if change.source is not None else _source(current)
+    if given_by == "unknown":
         assert change.source is not None and change.source["given_by"] is None
         assert "who gave it is not known" in change.source["why"]
     else:
-        assert change.source is not None and change.source["given_by"] == given_by
+        assert after is not None and after["given_by"] == given_by
     if outcome in (SET, SAME):
-        assert change.phone is not None and change.phone.key in (M, "+33698765432")
+        assert change.phone is not None and change.phone.key in (M, OTHER)
+    if outcome == BESIDE:
+        assert change.source is not None and change.source["number"] == M
+        [kept] = change.beside
+        assert kept.index == "mobilephone+1" and kept.old is None
+        assert kept.new is not None and kept.new.key == OTHER
+
+
+def _source(current: dict[str, Any]) -> dict[str, Any] | None:
+    entry: dict[str, Any] | None = current.get(PHONE_SOURCES, {}).get("mobilephone")
+    return entry
 
 
 @pytest.mark.parametrize(("made_by", "outcome"), [("phone", REMOVED), ("crm", KEPT), (None, KEPT)])

@@ -14,7 +14,7 @@ from leadsync.rules import counterparts as rules
 from leadsync.rules import records as records_rules
 from leadsync.rules.records import PHONE_RECORD_TYPES, PHONE_SOURCES
 from leadsync.sources import adapter_class
-from leadsync.values import read_phone
+from leadsync.values import PhoneNumber, read_phone
 
 if TYPE_CHECKING:
     from leadsync.engine.decide import BatchDecider
@@ -28,19 +28,22 @@ def take_phones(
     integration: str,
     at: str,
 ) -> Mapping[str, Any]:
-    """A contact's or lead's phone properties change: the phone index follows, and the
-    activities held for a number it gets attach to it (or, when other records have that
-    number too, become a question). Returns the properties to merge into the record's:
-    ``properties`` with who gave each number (:data:`~leadsync.rules.records.PHONE_SOURCES`),
-    less the phone properties a tool that sends whole lists gave null where the number stays
-    (another tool gave it: :func:`~leadsync.rules.records.phone_changes`)."""
+    """A contact's or lead's phone properties change: the phone index follows — the numbers
+    they show and the numbers kept beside them — and the activities held for a number it
+    gets attach to it (or, when other records have that number too, become a question).
+    Returns the properties to merge into the record's: ``properties`` with who gave each
+    number (:data:`~leadsync.rules.records.PHONE_SOURCES`), less the phone properties whose
+    number stays (:func:`~leadsync.rules.records.phone_changes`: another integration's
+    number kept beside, an older event, a whole list's null where the number stays), and
+    with a number kept beside that is shown now."""
     if record.type not in PHONE_RECORD_TYPES:
         return properties
     settings = d.rules.integrations.get(integration)
     region = settings.region if settings is not None else None
     whole_list = settings is not None and adapter_class(settings.kind).phone_list_complete
+    is_crm = settings is not None and settings.is_crm
     changes = records_rules.phone_changes(
-        properties, old, integration, whole_list, region, at, record.created_by
+        properties, old, integration, whole_list, region, at, record.created_by, is_crm
     )
     merged = dict(properties)
     stored = old.get(PHONE_SOURCES)
@@ -49,35 +52,48 @@ def take_phones(
         prop = change.prop
         if change.source is not None:
             sources[prop] = change.source
-        if change.outcome == records_rules.KEPT or (
-            change.outcome == records_rules.NONE and whole_list
-        ):
+        for moved in change.beside:
+            _unindex(d, record.id, moved.index, moved.old, region)
+            _index(d, record, moved.index, moved.new, at)
+        if change.outcome in _SHOWN_STAYS or (change.outcome == records_rules.NONE and whole_list):
             del merged[prop]  # the number it has stays (or it had none: nothing to note)
             continue
         if change.outcome in (records_rules.SAME, records_rules.NONE):
             continue
-        phone = change.phone
+        merged[prop] = change.value
         _unindex(d, record.id, prop, old.get(prop), region)
-        if phone is None:
-            d.phone_rows[(record.id, prop)] = None
-            continue
-        d.phone_rows[(record.id, prop)] = {
-            "record_id": record.id,
-            "property": prop,
-            "record_type": record.type._value_,
-            "number": phone.key,
-            "valid": phone.number is not None,
-        }
-        if phone.number is None:
-            continue
-        d.by_phone.setdefault(phone.number, []).append((record.id, prop))
-        for held in list(d.held.get(phone.number, ())):
-            counterparts.attach_held(d, held, record, phone.number, at)
+        _index(d, record, prop, change.phone, at)
     if sources and not (record.origin == rules.UNKNOWN_NUMBER and not old):
         # (A contact made for a call's number has it from leadsync, not from a tool's
         # contact: nothing is added to it, as its creation promises.)
         merged[PHONE_SOURCES] = sources
     return merged
+
+
+# The outcomes that leave the number a property shows as it is.
+_SHOWN_STAYS = (records_rules.KEPT, records_rules.BESIDE, records_rules.STALE)
+
+
+def _index(
+    d: BatchDecider, record: RecordState, index: str, phone: PhoneNumber | None, at: str
+) -> None:
+    """The phone index holds ``phone`` under ``index`` for the record (None: nothing), and
+    the activities held for it attach."""
+    if phone is None:
+        d.phone_rows[(record.id, index)] = None
+        return
+    d.phone_rows[(record.id, index)] = {
+        "record_id": record.id,
+        "property": index,
+        "record_type": record.type._value_,
+        "number": phone.key,
+        "valid": phone.number is not None,
+    }
+    if phone.number is None:
+        return
+    d.by_phone.setdefault(phone.number, []).append((record.id, index))
+    for held in list(d.held.get(phone.number, ())):
+        counterparts.attach_held(d, held, record, phone.number, at)
 
 
 def _unindex(d: BatchDecider, record_id: int, prop: str, text: Any, region: str | None) -> None:

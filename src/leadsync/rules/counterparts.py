@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadsync.model import RecordType, display_ts, ts_to_datetime
-from leadsync.rules.records import PHONE_RECORD_TYPES
+from leadsync.rules.records import PHONE_RECORD_TYPES, indexed_as
 from leadsync.values import PhoneNumber, read_call_number, read_phone
 
 # Review queue kinds.
@@ -77,7 +77,8 @@ def readable(numbers: Sequence[PhoneNumber]) -> list[PhoneNumber]:
 
 @dataclass(frozen=True, slots=True)
 class Holder:
-    """A record that has a number: which record, of which type, in which property."""
+    """A record that has a number: which record, of which type, in which property (or
+    beside which: :func:`~leadsync.rules.records.beside_index`)."""
 
     record_id: int
     record_type: RecordType
@@ -85,7 +86,8 @@ class Holder:
     property: str
 
     def why(self) -> str:
-        return f"{self.record_type.value} {self.record_id} has {self.number} as {self.property}"
+        record = f"{self.record_type.value} {self.record_id}"
+        return f"{record} has {self.number} as {indexed_as(self.property)}"
 
 
 def holders(

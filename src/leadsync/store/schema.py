@@ -280,10 +280,11 @@ activity_associations = Table(
     Index("ix_activity_associations_record", "record_id"),
 )
 
-# The phone numbers of contacts and leads, one row per phone property: ``number`` is the
-# E.164 form, or the text as given when it does not read as a number (``valid`` false:
-# kept, flagged, never matched). Calls whose counterpart is only a number find their
-# contact here.
+# The phone numbers of contacts and leads, one row per phone property, and one per number
+# another integration gave a property that shows another (``mobilephone+1``: kept beside
+# it, rules.records.beside_index): ``number`` is the E.164 form, or the text as given when
+# it does not read as a number (``valid`` false: kept, flagged, never matched). Calls whose
+# counterpart is only a number find their contact here.
 record_phones = Table(
     "record_phones",
     metadata,
