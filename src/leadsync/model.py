@@ -412,7 +412,8 @@ class ActivitySkip:
     """An activity the integration sent that was not created, and why (``reason``; ``kind``:
     the rule and its setting, what the report counts by), and the record it was for: the
     event's primary record as the event named it (``record``), and its id when the workspace
-    had that record."""
+    had that record. When a later event of the batch created the activity after all:
+    ``activity_id`` and when (``created_later_at``, the vendor's time of that event)."""
 
     event_id: str
     integration: str
@@ -424,6 +425,8 @@ class ActivitySkip:
     record: RecordRef | None = None
     record_id: int | None = None
     settings: str | None = None
+    activity_id: int | None = None
+    created_later_at: str | None = None
 
 
 # A pair of associated records is stored once, the record whose type ranks first on the left.

@@ -525,15 +525,12 @@ class Workspace:
         return listings.decisions(self.engine, integration, outcome, flagged, limit)
 
     def skipped_activities(
-        self,
-        integration: str | None = None,
-        limit: int = 100,
-        since: str | None = None,
-        activity_type: str | None = None,
+        self, integration: str | None = None, **filters: Any
     ) -> list[dict[str, Any]]:
-        """The newest activities received but not created (since ``since``, a canonical
-        time), each with why and the record it was for."""
-        return listings.skipped_activities(self.engine, integration, limit, since, activity_type)
+        """The newest activities received but not created, each with why and the record it was
+        for; ``filters``: ``limit``, ``since`` (a canonical time), ``activity_type``, and
+        ``created_later`` (also those a later event created after all: which, and when)."""
+        return listings.skipped_activities(self.engine, integration, **filters)
 
     def activities(
         self,

@@ -80,13 +80,27 @@ def activities_skipped(
     since: SinceOption = None,
     activity_type: TypeOption = None,
     limit: LimitOption = 100,
+    created_later: Annotated[
+        bool,
+        typer.Option(
+            "--created-later",
+            help="Also the skips of activities a later event created after all (with when, "
+            "and which activity).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     r"""Activities that were received but not created: why, and the record each was for; a
     skip by a staged rollout's proposed settings is marked \[rollout]."""
     with workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
-        rows = ws.skipped_activities(integration, limit, cutoff, activity_type)
+        rows = ws.skipped_activities(
+            integration,
+            limit=limit,
+            since=cutoff,
+            activity_type=activity_type,
+            created_later=created_later,
+        )
     if as_json:
         render.print_json(rows)
         return
@@ -99,12 +113,21 @@ def activities_skipped(
                 r["type"],
                 r["external_id"] or "-",
                 _skipped_record(r["record"]),
-                r["reason"] + ("  [rollout]" if r["settings"] == "rollout" else ""),
+                r["reason"]
+                + ("  [rollout]" if r["settings"] == "rollout" else "")
+                + _created_later(r["created_later"]),
             )
             for r in rows
         ),
         fold=True,
     )
+
+
+def _created_later(later: Mapping[str, Any] | None) -> str:
+    if later is None:
+        return ""
+    when = f" at {display_ts(later['at'])}" if later["at"] is not None else ""
+    return f"  [created later{when}: activity {later['activity_id']}]"
 
 
 def _skipped_record(record: Mapping[str, Any] | None) -> str:

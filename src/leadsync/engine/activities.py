@@ -103,6 +103,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     )
     existing = d.activities.get(key) if key is not None else None
     latest_id = event.id
+    changed_at = event.changed_at or event.occurred_at
     refs_given, before = event.associations, None
     ids: list[SourceKey] = []
     newly: list[SourceKey] = []
@@ -212,6 +213,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     activity = _upsert_activity(d, event, key, existing, owner_id, merged, latest_id)
     if len(ids) > 1:
         aliases.join_ids(d, activity, ids, event.occurred_at)
+    if fresh and before is not None and key is not None:
+        created_later(d, key, activity.id, changed_at)
     if found is not None:
         counterparts.settle(d, event, activity.id, found, chosen)
     if ties:
@@ -273,20 +276,22 @@ def _skip(
             settings=variant,
         )
     record_ref, record_id = skipped_for(d, event, settings, given)
-    d.skips.append(
-        ActivitySkip(
-            event_id=event.id,
-            integration=event.integration,
-            type=event.activity,
-            external_id=event.external_id,
-            occurred_at=event.occurred_at,
-            reason=reason,
-            kind=kind,
-            record=record_ref,
-            record_id=record_id,
-            settings=variant,
-        )
+    skip = ActivitySkip(
+        event_id=event.id,
+        integration=event.integration,
+        type=event.activity,
+        external_id=event.external_id,
+        occurred_at=event.occurred_at,
+        reason=reason,
+        kind=kind,
+        record=record_ref,
+        record_id=record_id,
+        settings=variant,
     )
+    d.skips.append(skip)
+    if event.external_id is not None:
+        key = (event.integration, event.activity._value_, event.external_id)
+        d.skips_of.setdefault(key, []).append(skip)
     d.result.activities_skipped += 1
 
 
@@ -308,6 +313,26 @@ def _as_one(
     joined = [r for k in newly for r in activity_memory.refs(d.memory[k]) if k in d.memory]
     named = {_ref_key(r): r for r in [*given, *joined]}
     return memory, activity_memory.join(earlier) if earlier else None, tuple(named.values())
+
+
+def created_later(d: BatchDecider, key: SourceKey, activity_id: int, at: str) -> None:
+    """An event creates the activity of ``key`` after earlier events of it made none (skipped,
+    drafted, or removed): each of its skips so far is resolved, with the activity's id and
+    the event's time (``at``) — the batch's own here, those of earlier batches when the
+    batch is written. A skip after this one (a later event removing it again) is not: it is
+    an activity not created, until another event creates it."""
+    for skip in d.skips_of.pop(key, ()):
+        skip.activity_id, skip.created_later_at = activity_id, at
+    integration, activity_type, external_id = key
+    d.created_later.append(
+        {
+            "integration": integration,
+            "type": activity_type,
+            "external_id": external_id,
+            "activity_id": activity_id,
+            "created_later_at": at,
+        }
+    )
 
 
 def join_twin(

@@ -117,6 +117,10 @@ class BatchDecider:
         self.new_sources: list[dict[str, Any]] = []
         self.decisions: list[OwnerDecision] = []
         self.skips: list[ActivitySkip] = []
+        # The batch's skips not resolved yet, by activity key; the skips of earlier batches
+        # to resolve (engine/activities.py: created_later).
+        self.skips_of: dict[SourceKey, list[ActivitySkip]] = {}
+        self.created_later: list[dict[str, Any]] = []
         self.owner_changes: list[OwnerDecision] = []
         self.external_users: dict[tuple[str, str], dict[str, Any]] = {}
         # Counterparts: phone rows by (record, property) (None: removed), activities held,

@@ -43,6 +43,10 @@ class Decided:
     activity_sources: list[dict[str, Any]]
     decisions: list[OwnerDecision]
     skips: list[ActivitySkip]
+    # Skips of earlier batches whose activity a batch event created after all (integration,
+    # type, external_id, activity_id, created_later_at), resolved before the batch's own
+    # skips are written (those carry it already).
+    created_later: list[dict[str, Any]]
     # The push of the batch's own changes (empty without a destination); owner changes are
     # queued with the outbox by write_owner_changes, except for records created here.
     push: list[dict[str, Any]]
@@ -116,6 +120,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         activity_sources=d.new_sources,
         decisions=_decided(d.decisions, now),
         skips=d.skips,
+        created_later=d.created_later,
         push=_push_rows(d, activities, live, now) if d.rules.push else [],
         owner_changes=d.owner_changes,
         created_records={r.id for r in records if r.new},

@@ -49,6 +49,7 @@ def write(connection: Connection, decided: Decided) -> int:
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
     store.insert_owner_decisions(c, decided.decisions)
+    store.resolve_activity_skips(c, decided.created_later)  # (before the batch's own)
     store.insert_activity_skips(c, [_skip_row(s) for s in decided.skips])
     # The batch's own changes first: a record created here carries its owner already.
     if rules.push:
@@ -76,6 +77,8 @@ def _skip_row(s: ActivitySkip) -> dict[str, Any]:
         "record_named": s.record.named_as if s.record is not None else None,
         "record_id": s.record_id,
         "settings": s.settings,
+        "activity_id": s.activity_id,
+        "created_later_at": s.created_later_at,
     }
 
 

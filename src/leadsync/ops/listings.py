@@ -216,15 +216,17 @@ def decisions(
 def skipped_activities(
     engine: Engine,
     integration: str | None,
-    limit: int,
-    since: str | None,
-    activity_type: str | None,
+    limit: int = 100,
+    since: str | None = None,
+    activity_type: str | None = None,
+    created_later: bool = False,
 ) -> list[dict[str, Any]]:
-    """The newest activities received but not created, each with why and its record."""
+    """The newest activities received but not created, each with why and its record; with
+    ``created_later``, also the skips of activities a later event created after all."""
     _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
-        return views.skipped_rows(connection, integration, limit, since, wanted)
+        return views.skipped_rows(connection, integration, limit, since, wanted, created_later)
 
 
 def activities(

@@ -64,9 +64,17 @@ def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnEle
     ]
 
 
+def not_created() -> sa.ColumnElement[bool]:
+    """The skips that are activities not created: those whose activity no later event
+    created after all (each keeps when it did, as history). The one rule of the report, the
+    console's dashboard, ``activities skipped`` and a rollout's counts."""
+    return activity_skips.c.activity_id.is_(None)
+
+
 def skipped_since(since: str) -> sa.ColumnElement[bool]:
-    """Activities received but not created, that happened since ``since``."""
-    return activity_skips.c.occurred_at >= since
+    """Activities received but not created (:func:`not_created`), that happened since
+    ``since``."""
+    return sa.and_(activity_skips.c.occurred_at >= since, not_created())
 
 
 def open_dead_letters_since(since: str) -> list[sa.ColumnElement[bool]]:

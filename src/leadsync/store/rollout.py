@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadsync.store import reports
 from leadsync.store.database import in_values
 from leadsync.store.schema import activity_skips, owner_decisions
 
@@ -19,8 +20,9 @@ def counts(
 ) -> dict[str, dict[str, Any]]:
     """For each of ``integrations``: its owner decisions stored with ``settings`` (the label
     a rollout's decisions carry) by outcome, with the first and last one's time, and its
-    activity skips stored with it by kind; only those of events at or after ``since`` when
-    given. Every integration asked for is in the answer (zeros when none)."""
+    activity skips stored with it by kind (activities not created: not those a later event
+    created after all, :func:`leadsync.store.reports.not_created`); only those of events at
+    or after ``since`` when given. Every integration asked for is in the answer (zeros when none)."""
     found: dict[str, dict[str, Any]] = {
         name: {"by_outcome": {}, "first_at": None, "last_at": None, "skips_by_kind": {}}
         for name in integrations
@@ -50,6 +52,7 @@ def counts(
     skips = (
         sa.select(s.c.integration, s.c.kind, sa.func.count().label("n"))
         .where(s.c.settings == settings, in_values(s.c.integration, found, dialect))
+        .where(reports.not_created())
         .where(s.c.occurred_at >= since if since is not None else sa.true())
         .group_by(s.c.integration, s.c.kind)
         .order_by(s.c.integration, sa.func.count().desc(), s.c.kind)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.model import settings_used, ts_to_datetime
-from leadsync.store import holds
+from leadsync.store import holds, reports
 from leadsync.store import push as push_store
 from leadsync.store.schema import (
     ACTIVITY_COLUMNS,
@@ -384,14 +384,21 @@ def skipped_rows(
     limit: int = 100,
     since: str | None = None,
     activity_type: str | None = None,
+    created_later: bool = False,
 ) -> list[dict[str, Any]]:
     """The newest activities that were received but not created (those that happened since
     ``since``, of one integration or type; newest by ``occurred_at``, the time each row
     shows and ``since`` reads), with why and the record each was for: ``record`` is
     ``{"type", "id", "named"}`` (``id`` None when the workspace had no such record then;
-    None when the event named no record, or for skips stored before records were kept)."""
+    None when the event named no record, or for skips stored before records were kept).
+    With ``created_later``, also the skips whose activity a later event created after all
+    (:func:`leadsync.store.reports.not_created`): ``created_later`` is ``{"activity_id",
+    "at"}`` on those (``at`` None when it is not known: found by migration 0023), else
+    None."""
     t = activity_skips
     query = sa.select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit)
+    if not created_later:
+        query = query.where(reports.not_created())
     if integration is not None:
         query = query.where(t.c.integration == integration)
     if since is not None:
@@ -408,6 +415,10 @@ def skipped_rows(
         )
         row["record"] = (
             None if record_type is None else {"type": record_type, "id": record_id, "named": named}
+        )
+        activity_id, at = row.pop("activity_id"), row.pop("created_later_at")
+        row["created_later"] = (
+            None if activity_id is None else {"activity_id": activity_id, "at": at}
         )
         row["settings"] = settings_used(row["settings"])
         out.append(row)
