@@ -393,7 +393,7 @@ def skipped_rows(
     None when the event named no record, or for skips stored before records were kept).
     With ``created_later``, also the skips whose activity a later event created after all
     (:func:`leadsync.store.reports.not_created`): ``created_later`` is ``{"activity_id",
-    "at"}`` on those (``at`` None when it is not known: found by migration 0023), else
+    "at"}`` on those (``at`` None when it is not known: found by migration 0024), else
     None."""
     t = activity_skips
     query = sa.select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit)
