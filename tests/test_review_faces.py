@@ -445,7 +445,10 @@ def test_console_lists_questions_and_resolves_with_the_session_token(
     assert item.status == "resolved" and item.closed_by.startswith("console (password)")
     assert [link["source"] for link in on_record(ws, ids["k2"], "c1")] == ["person"]
     again = client.post("/review/1/skip", data={"csrf_token": token})
-    assert again.status_code == 409 and "is resolved already" in again.text
+    # Answered already: the question's page says so, post/redirect/get.
+    assert (again.status_code, again.headers["location"]) == (303, "/review/1?done=refused")
+    shown = client.get(again.headers["location"])
+    assert "Not applied" in shown.text and "is resolved already" in shown.text
     # Another tab answers it again: said so at the top, not a silent page.
     late = {"csrf_token": token, "choice": str(ids["k1"])}
     stale = client.post("/review/1/resolve", data=late, follow_redirects=True)
