@@ -372,19 +372,7 @@ def join_twin(
     candidate, reason = twin
     assert candidate.activity_id is not None
     activity = d.activity_by_id[candidate.activity_id]
-    d.activities[key] = activity
-    d.sources.setdefault(activity.id, []).append(key)
-    d.new_sources.append(
-        {
-            "integration": key[0],
-            "type": key[1],
-            "external_id": key[2],
-            "activity_id": activity.id,
-            "merged_at": event.occurred_at,
-            "reason": reason,
-        }
-    )
-    d.result.activities_merged += 1
+    aliases.join(d, activity, [key], event.occurred_at, reason)
     return activity, reason
 
 
