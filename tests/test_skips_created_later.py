@@ -57,7 +57,9 @@ def test_a_voicemail_after_a_skipped_missed_call_resolves_the_skip(
         ingest_ok(workspace, "phone", missed, _body("call.voicemail_left.json", VOICEMAIL_AT))
     else:
         ingest_ok(workspace, "phone", missed)
-        assert [s["reason"] for s in workspace.skipped_activities()] == [SKIPPED]
+        # Two skips: Aircall's missed call.ended is read as the missed outcome (dated at the
+        # call's start, so that a voicemail left on it wins) and the rest of the call.
+        assert [s["reason"] for s in workspace.skipped_activities()] == [SKIPPED, SKIPPED]
         assert _not_created(workspace)[0].startswith("1 activity received but not created")
         voicemail["timestamp"] = VOICEMAIL_AT
         ingest_ok(workspace, "phone", voicemail)
@@ -67,9 +69,10 @@ def test_a_voicemail_after_a_skipped_missed_call_resolves_the_skip(
     summary, rows = _not_created(workspace)
     assert summary.startswith("0 activities received but not created") and rows == []
     assert _skipped_chart_total(workspace) == 0
-    [history] = workspace.skipped_activities(created_later=True)
-    assert history["reason"] == SKIPPED
-    assert history["created_later"] == {"activity_id": call["id"], "at": "2026-11-02T15:02:00.000Z"}
+    history = workspace.skipped_activities(created_later=True)
+    assert [h["reason"] for h in history] == [SKIPPED, SKIPPED]
+    for h in history:
+        assert h["created_later"] == {"activity_id": call["id"], "at": "2026-11-02T15:02:00.000Z"}
     cli = Cli(db_url)
     assert cli.json("activities", "skipped") == []
     shown = cli("activities", "skipped", "--created-later")
@@ -78,17 +81,23 @@ def test_a_voicemail_after_a_skipped_missed_call_resolves_the_skip(
 
 
 def test_an_activity_removed_again_is_not_created_again(workspace: Workspace) -> None:
-    """The voicemail's call is missed again by a later ``call.ended`` (a retry of Aircall's,
-    later by its clock): the activity is removed, and that skip is one not created — once,
-    with the first skip kept as history of when it came."""
-    _setup(workspace)
+    """The voicemail's call is made too short by a later ``call.ended`` (later by Aircall's
+    clock, a duration of 5 s under a 10 s minimum): the activity is removed, and that skip is
+    one not created — once, with the first skips kept as history of when it came."""
+    settings = {
+        "kind": "aircall",
+        "activities": {"call": {"skip_outcomes": ["no_answer"], "min_duration_s": 10}},
+    }
+    workspace.apply_config(workspace_config({"phone": settings}))
     ingest_ok(workspace, "phone", _body("call.ended.missed.json"))
     ingest_ok(workspace, "phone", _body("call.voicemail_left.json", VOICEMAIL_AT))
-    ingest_ok(workspace, "phone", _body("call.ended.missed.json", VOICEMAIL_AT + 60))
+    shorter = _body("call.ended.missed.json", VOICEMAIL_AT + 60)
+    shorter["data"]["duration"] = 5
+    ingest_ok(workspace, "phone", shorter)
     assert workspace.activities(integration="phone") == []
     [removed] = workspace.skipped_activities()
     assert removed["created_later"] is None and "removed" in removed["reason"]
-    assert len(workspace.skipped_activities(created_later=True)) == 2
+    assert len(workspace.skipped_activities(created_later=True)) == 3
     assert _not_created(workspace)[0].startswith("1 activity received but not created")
     assert _skipped_chart_total(workspace) == 1
 

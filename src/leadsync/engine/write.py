@@ -21,6 +21,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts
 from leadsync.store import push as push_store
+from leadsync.store import reports as reports_store
 from leadsync.store import routing as routing_store
 
 
@@ -49,7 +50,7 @@ def write(connection: Connection, decided: Decided) -> int:
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
     store.insert_owner_decisions(c, decided.decisions)
-    store.resolve_activity_skips(c, decided.created_later)  # (before the batch's own)
+    reports_store.resolve_activity_skips(c, decided.created_later)  # (before the batch's own)
     store.insert_activity_skips(c, [_skip_row(s) for s in decided.skips])
     # The batch's own changes first: a record created here carries its owner already.
     if rules.push:

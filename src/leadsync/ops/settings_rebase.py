@@ -133,8 +133,11 @@ def rebase(engine: Engine, name: str, fields: Form, carried: str) -> Rebased:
     theirs_keys = changed_keys(was, now)  # none: only the order they are written in
     other = (summary_of(theirs_keys) if theirs_keys else "") if known else None
     try:
-        change = change_from_form(fields, base.vendor, name)
-        mine = proposed_from_data(change, SOURCE, name, with_integration(config, name, base))
+        mine = change_from_form(fields, base.vendor, name).read(
+            lambda data: proposed_from_data(
+                data, SOURCE, name, with_integration(config, name, base)
+            )
+        )
     except ConfigError as exc:
         return Rebased(other=other, error=exc)
     if not known:

@@ -27,7 +27,6 @@ from sqlalchemy.engine import Connection
 from leadsync.model import OwnerDecision
 from leadsync.store import routing
 from leadsync.store.database import (
-    executemany,
     in_values,
     insert_ignore,
     insert_rows,
@@ -558,27 +557,6 @@ def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDeci
 def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     columns = tuple(c.name for c in activity_skips.c if c.name != "id")
     _insert(connection, activity_skips, columns, rows)
-
-
-def resolve_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """The skips of activities a later event created after all: each not resolved yet gets
-    the activity's id and when (rows of integration, type, external_id, activity_id,
-    created_later_at)."""
-    if not rows:
-        return
-    t = activity_skips
-    quote = connection.dialect.identifier_preparer.quote
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
-    executemany(
-        connection,
-        f"UPDATE {quote(t.name)} SET activity_id = {mark}, created_later_at = {mark} "
-        f"WHERE integration = {mark} AND type = {mark} AND external_id = {mark} "
-        "AND activity_id IS NULL",
-        [
-            (r["activity_id"], r["created_later_at"], r["integration"], r["type"], r["external_id"])
-            for r in rows
-        ],
-    )
 
 
 def insert_outbox(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

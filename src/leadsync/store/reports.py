@@ -9,12 +9,13 @@ of the test lead itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from leadsync.store.database import executemany
 from leadsync.store.schema import (
     activities,
     activity_associations,
@@ -62,6 +63,27 @@ def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnEle
         r.c.created_at >= since,
         r.c.created_at <= settled,
     ]
+
+
+def resolve_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The skips of activities a later event created after all: each not resolved yet gets
+    the activity's id and when (rows of integration, type, external_id, activity_id,
+    created_later_at)."""
+    if not rows:
+        return
+    t = activity_skips
+    quote = connection.dialect.identifier_preparer.quote
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    executemany(
+        connection,
+        f"UPDATE {quote(t.name)} SET activity_id = {mark}, created_later_at = {mark} "
+        f"WHERE integration = {mark} AND type = {mark} AND external_id = {mark} "
+        "AND activity_id IS NULL",
+        [
+            (r["activity_id"], r["created_later_at"], r["integration"], r["type"], r["external_id"])
+            for r in rows
+        ],
+    )
 
 
 def not_created() -> sa.ColumnElement[bool]:
