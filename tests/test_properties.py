@@ -311,6 +311,16 @@ class _Tables:
         for row in d.activity_links:
             self.activity_links.setdefault((row["activity_id"], row["record_id"]), dict(row))
         self.decisions.extend(asdict(x) for x in d.decisions)
+        # The skips of earlier batches whose activity this batch created after all, as
+        # store.reports.resolve_activity_skips marks them (before the batch's own).
+        for made in d.created_later:
+            for skip in self.skips:
+                kind = getattr(skip["type"], "value", skip["type"])
+                key = (skip["integration"], kind, skip["external_id"])
+                made_key = (made["integration"], made["type"], made["external_id"])
+                if key == made_key and skip["activity_id"] is None:
+                    skip["activity_id"] = made["activity_id"]
+                    skip["created_later_at"] = made["created_later_at"]
         self.skips.extend(asdict(x) for x in d.skips)
         for row in d.external_users:
             key = (row["integration"], row["external_id"])
