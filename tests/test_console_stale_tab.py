@@ -9,13 +9,10 @@ HTTP, and in Debian's Chromium.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from leadsync.ops.settings_change import ManagedBy
 from leadsync.ops.settings_rebase import loaded_digest
@@ -23,10 +20,10 @@ from leadsync.workspace import Workspace
 from tests.browser import WIDE, console_server, form_token, sign_in
 from tests.live import ADMIN_TOKEN, LiveServer
 from tests.test_console_conflicts import ADMIN, LAYOUT, live, signed_in
-from tests.test_console_settings import PREVIEW, SAVE, configured, form
+from tests.test_console_settings import PREVIEW, SAVE, form, sqlite_ws
 from tests.test_rollout_change import audit_example
 
-__all__ = ["live"]  # the same served workspace as the other conflicts'
+__all__ = ["live", "sqlite_ws"]  # the same served workspaces as the conflicts and settings tests
 
 PROTECT = "Protect an owner a person set in the CRM for (days)"
 MIN_DURATION = "Skip calls shorter than (seconds)"
@@ -160,14 +157,6 @@ def test_a_save_refused_for_another_reason_shows_the_form_as_sent(
 
 
 # ------------------------------------------------------------- in Chromium (SQLite)
-
-
-@pytest.fixture
-def sqlite_ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workspace]:
-    path = tmp_path / "console.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    with Workspace(f"sqlite:///{path}") as ws:
-        yield configured(ws)
 
 
 def test_in_chromium_a_stale_tab_saves_its_edits_over_the_new_settings(
