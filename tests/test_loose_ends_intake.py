@@ -99,7 +99,7 @@ def test_a_file_broken_after_start_is_a_503_one_line_and_no_dead_letter(
         assert all("\n" not in r.getMessage() for r in lines)
         assert not [r for r in lines if "dead letter" in r.getMessage()]
     # The file mended: read with connections of their own (SQLite keeps a connection that met
-    # a file that is not a database failing, as the service's do).
+    # a file that is not a database failing; the service drops its own: test_mended_sqlite).
     mended = Workspace(f"sqlite:///{path}")
     try:
         assert mended.dead_letters() == []

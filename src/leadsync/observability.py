@@ -49,6 +49,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from leadsync.store.metrics import Gauges, read_gauges
+from leadsync.store.sqlite_file import broken_file
 
 log = logging.getLogger("leadsync.metrics")
 
@@ -100,8 +101,15 @@ def database_outage(exc: BaseException) -> bool:
     """Whether ``exc`` is the database being away (refused, dropped, restarting, locked, a
     lost connection, the pool waited out, its tables gone), which a loop logs as one line and
     waits out, rather than a defect. The one definition: the intake's
-    :func:`~leadsync.pipeline.intake.database_unavailable` is this and a little more."""
+    :func:`~leadsync.pipeline.intake.database_unavailable` is this and a little more.
+
+    A SQLite file that is not (or no longer) a database is none: it ends only when a person
+    restores the file, so the loops log it with its traceback (its connection is dropped all
+    the same, :mod:`leadsync.store.sqlite_file`, which marks the error
+    ``connection_invalidated``)."""
     if isinstance(exc, sa.exc.DBAPIError):
+        if broken_file(exc):
+            return False
         if exc.connection_invalidated:
             return True
         if isinstance(exc, sa.exc.ProgrammingError):

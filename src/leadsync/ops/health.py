@@ -16,6 +16,8 @@ from leadsync.errors import ConfigError
 from leadsync.observability import database_outage, process_name
 from leadsync.results import ResultModel
 from leadsync.rules.workspace import configuration_problems
+from leadsync.store.refusals import first_line
+from leadsync.store.sqlite_file import broken_file, header_problem
 from leadsync.store.views import inbox_lag
 from leadsync.workspace_config import load_rules
 
@@ -52,23 +54,27 @@ def readiness(engine: Engine, max_lag_s: float) -> Readiness:
     """The readiness of the workspace at ``engine``. A database that cannot be reached is an
     answer (``not ready``, naming the error's class), never an exception: a probe asks. An
     outage is one warning line; another database error (a defect) is logged with its
-    traceback."""
+    traceback. A SQLite file that is not (or no longer) a database is ``not ready`` too
+    (``broken (…)``, one warning line), as soon as its header says so
+    (:func:`~leadsync.store.sqlite_file.header_problem`) or a read meets it; ready again once
+    the file is restored (:mod:`leadsync.store.sqlite_file`)."""
     try:
+        broken = header_problem(engine)
+        if broken is not None:
+            log.warning("readiness: database broken (%s)", broken)
+            return _not_ready(f"broken ({broken})", max_lag_s)
         lag = inbox_lag(engine)
         warnings = configuration_warnings(engine)
     except sa.exc.SQLAlchemyError as exc:
+        if broken_file(exc):
+            said = first_line(exc.orig) if isinstance(exc, sa.exc.DBAPIError) else ""
+            log.warning("readiness: database broken (%s)", said or type(exc).__name__)
+            return _not_ready(f"broken ({said or type(exc).__name__})", max_lag_s)
         if database_outage(exc):
             log.warning("readiness: database unavailable (%s)", type(exc).__name__)
         else:
             log.exception("readiness: reading the inbox failed")
-        return Readiness(
-            status="not ready",
-            database=f"unreachable ({type(exc).__name__})",
-            pending=0,
-            oldest_pending_at=None,
-            lag_s=0.0,
-            max_lag_s=max_lag_s,
-        )
+        return _not_ready(f"unreachable ({type(exc).__name__})", max_lag_s)
     return Readiness(
         status="ready" if lag.lag_s <= max_lag_s else "lagging",
         database="ok",
@@ -77,6 +83,17 @@ def readiness(engine: Engine, max_lag_s: float) -> Readiness:
         lag_s=lag.lag_s,
         max_lag_s=max_lag_s,
         warnings=warnings,
+    )
+
+
+def _not_ready(database: str, max_lag_s: float) -> Readiness:
+    return Readiness(
+        status="not ready",
+        database=database,
+        pending=0,
+        oldest_pending_at=None,
+        lag_s=0.0,
+        max_lag_s=max_lag_s,
     )
 
 

@@ -21,7 +21,6 @@ import inspect
 import logging
 import os
 import queue
-import sqlite3
 import threading
 import time
 from collections import defaultdict
@@ -44,6 +43,7 @@ from leadsync.sources.hygiene import representable
 from leadsync.store import config as config_store
 from leadsync.store.database import begin_writing
 from leadsync.store.inbox import PENDING, Appender
+from leadsync.store.sqlite_file import broken_file
 
 log = logging.getLogger("leadsync.intake")
 
@@ -537,16 +537,12 @@ def database_unavailable(exc: BaseException) -> bool:
     intake "503, which the vendor retries, or 400 and a dead letter, which it does not?", and
     only a request's own bytes may earn the 400. So is a SQLite file that is not (or no longer)
     a database: "file is not a database", "database disk image is malformed" (SQLite's
-    ``SQLITE_NOTADB`` and ``SQLITE_CORRUPT``, a plain ``DatabaseError``), whatever the rows."""
+    ``SQLITE_NOTADB`` and ``SQLITE_CORRUPT``, a plain ``DatabaseError``), whatever the rows:
+    the connection that met it is dropped (:mod:`leadsync.store.sqlite_file`), so once the
+    file is restored the next request is stored, without a restart."""
     if database_outage(exc) or isinstance(exc, sa.exc.ProgrammingError | sa.exc.InternalError):
         return True
-    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
-    broken_file = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
-    return (
-        isinstance(exc, sa.exc.DatabaseError)
-        and isinstance(code, int)
-        and code & 0xFF in broken_file
-    )
+    return isinstance(exc, sa.exc.DatabaseError) and broken_file(exc)
 
 
 def _takes_no_argument(hook: Callable[..., Any]) -> bool:

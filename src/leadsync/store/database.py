@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync.errors import TransientError, UserError
 from leadsync.store.refusals import ALLOWED as _ALLOWED
 from leadsync.store.refusals import first_line, refusal, sqlite_not_writable
+from leadsync.store.sqlite_file import drop_on_broken_file
 
 DEFAULT_DB_URL = "sqlite:///leadsync.db"
 DB_ENV = "LEADSYNC_DB"
@@ -173,6 +174,7 @@ def create_db_engine(url: str | None = None) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         sa.event.listen(engine, "handle_error", sqlite_not_writable(shown_url(url)))
+        sa.event.listen(engine, "handle_error", drop_on_broken_file)
     else:
         sa.event.listen(engine, "checkout", _drop_sessions_the_server_ended)
     return engine

@@ -46,6 +46,7 @@ from leadsync.store.database import (
     update_rows,
 )
 from leadsync.store.schema import dead_letters, inbox
+from leadsync.store.sqlite_file import broken_file
 
 PENDING = "pending"
 APPLIED = "applied"
@@ -263,9 +264,11 @@ class Appender:
     PostgreSQL: the one statement is its own transaction (autocommit: one round trip).
     SQLite: ``BEGIN IMMEDIATE`` takes the write lock first. Errors are SQLAlchemy's, as from
     a connection (``sa.exc.OperationalError`` when the database is away); a connection the
-    driver reports broken is dropped, and the next call opens another, as is one whose session
-    the server ended while it was kept (:func:`~leadsync.store.database.session_ended`, asked
-    before each commit on PostgreSQL: a ``poll``, no round trip). One thread appends."""
+    driver reports broken, or that met a SQLite file that is not (or no longer) a database
+    (:mod:`leadsync.store.sqlite_file`), is dropped, and the next call opens another, as is
+    one whose session the server ended while it was kept
+    (:func:`~leadsync.store.database.session_ended`, asked before each commit on
+    PostgreSQL: a ``poll``, no round trip). One thread appends."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -311,8 +314,14 @@ class Appender:
         if not isinstance(exc, dbapi.Error):
             return exc
         pooled = self._pooled
-        # No session (its opening failed): the database is away, as for a lost one.
-        broken = pooled is None or bool(dialect.is_disconnect(exc, pooled.driver_connection, None))
+        # No session (its opening failed): the database is away, as for a lost one. A SQLite
+        # connection that met a file that is not (or no longer) a database keeps failing after
+        # the file is mended: dropped too (store.sqlite_file).
+        broken = (
+            pooled is None
+            or broken_file(exc)
+            or bool(dialect.is_disconnect(exc, pooled.driver_connection, None))
+        )
         if broken and pooled is not None:
             pooled.invalidate(exc)
             self.close()

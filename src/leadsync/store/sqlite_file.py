@@ -1,0 +1,77 @@
+"""A SQLite workspace file that is not (or no longer) a database, and the connections that met it.
+
+SQLite says "file is not a database" (``SQLITE_NOTADB``) or "database disk image is
+malformed" (``SQLITE_CORRUPT``) when the file's header or pages were overwritten: replaced by
+something else, truncated, corrupted. A connection that met such a file keeps failing so
+after the file is mended (a backup copied back): its pager stays in its error state, while a
+connection opened afterwards reads the mended file. So such a connection is dropped, never
+used again:
+
+- the engine's connections (the worker, the readiness probe, the admin API, the console):
+  :func:`drop_on_broken_file`, the engine's ``handle_error``, marks the error a "disconnect"
+  in SQLAlchemy's sense (the connection is unusable), so SQLAlchemy closes that connection
+  rather than pooling it again, and replaces the pool's others at their next checkout;
+- the intake's group-commit writer, which keeps one connection of its own through the bare
+  driver (:class:`~leadsync.store.inbox.Appender`), drops it on the same errors.
+
+Nothing is retried: the request, drain or probe that met the broken file fails (a 503, a
+drain retried later, ``not ready``), and the next one opens the file again. Such an error is
+still no outage that ends by itself (:func:`leadsync.observability.database_outage`): a person
+restores the file, and the loops log it with its traceback until then. Readiness
+(``/readyz``) also looks at the file's header (:func:`header_problem`), which pages already
+read cannot hide.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy.engine import Engine, ExceptionContext
+
+BROKEN_FILE_CODES = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
+def broken_file(exc: BaseException) -> bool:
+    """Whether ``exc`` — SQLAlchemy's, or the sqlite3 driver's own — says the SQLite file is
+    not (or no longer) a database: ``SQLITE_NOTADB`` or ``SQLITE_CORRUPT``, extended codes
+    included."""
+    driver = getattr(exc, "orig", None) or exc
+    code = getattr(driver, "sqlite_errorcode", None)
+    return (
+        isinstance(driver, sqlite3.DatabaseError)
+        and isinstance(code, int)
+        and code & 0xFF in BROKEN_FILE_CODES
+    )
+
+
+def drop_on_broken_file(context: ExceptionContext) -> None:
+    """``handle_error`` of a SQLite engine: a connection that met a broken file is dropped
+    (see the module's docstring); the error raised is the same, marked
+    ``connection_invalidated``."""
+    if broken_file(context.original_exception):
+        context.is_disconnect = True
+
+
+HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def header_problem(engine: Engine) -> str | None:
+    """What is wrong with the header of a SQLite engine's file, or None (a file that begins as
+    a SQLite database, is empty or absent, or no SQLite file at all). Readiness asks it: a
+    connection reads pages it holds already, or the write-ahead log's, without the file, so a
+    file replaced while the service runs may answer reads until a write meets it."""
+    url = engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    try:
+        with Path(database).open("rb") as file:
+            start = file.read(len(HEADER))
+    except OSError:
+        return None  # absent, or unreadable: the statements say so
+    if start and start != HEADER:
+        return "file is not a database"
+    return None

@@ -1,0 +1,120 @@
+"""A SQLite workspace file broken while ``serve`` runs, then restored from its backup, is used
+again without a restart: the webhook that meets the broken file is a 503 with one log line,
+``/readyz`` says not ready; once the backup is copied back the next webhook is stored, the
+worker applies it, ``/readyz`` is ready again, and what was accepted before the break is
+still there (``store.sqlite_file``: a connection that met the broken file is dropped, as
+SQLite keeps it failing after the file is mended).
+
+The file is broken as an admin's mistake or a bad disk would: bytes that are no database
+copied over it (``cp``: the same file, rewritten), or it cut short."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from leadsync.workspace import Workspace
+from tests.live import compact, configure, serve, wait_until
+
+EVENT = {"occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact"}
+
+
+def event(n: int) -> bytes:
+    return compact([EVENT | {"id": f"c{n}", "external_id": f"p-{n}", "owner": "u-1"}])
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workspace]:
+    shutil.copyfile(sqlite_template, tmp_path / "leadsync.db")
+    workspace = Workspace(f"sqlite:///{tmp_path / 'leadsync.db'}")
+    configure(workspace)
+    yield workspace
+    workspace.close()
+
+
+def checkpoint(path: Path) -> None:
+    """Every committed page into the file itself (the write-ahead log emptied): what a
+    backup of the file alone holds."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
+def garbage(path: Path) -> None:
+    path.write_bytes(b"this is no database; " * 200)
+
+
+def cut_short(path: Path) -> None:
+    with path.open("r+b") as file:
+        file.truncate(10)
+
+
+def statuses(ws: Workspace) -> dict[str, str]:
+    return {row["event_id"]: row["status"] for row in ws.inbox_rows()}
+
+
+@pytest.mark.parametrize("breaks", [garbage, cut_short], ids=["garbage", "cut short"])
+def test_a_restored_file_is_used_again_without_a_restart(
+    ws: Workspace, breaks: Callable[[Path], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = Path(str(ws.engine.url.database))
+    backup = path.with_name("backup.db")
+    with serve(ws, console=None, push=False) as live:
+        assert live.post_generic("dialer", event(1)).status_code == 200
+        wait_until(lambda: statuses(ws) == {"c1": "applied"}, "the worker to apply c1")
+        assert live.client.get("/readyz").json()["status"] == "ready"
+        checkpoint(path)
+        shutil.copyfile(path, backup)
+
+        breaks(path)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="leadsync"):
+            refused = live.post_generic("dialer", event(2))
+            probe = live.client.get("/readyz")
+            counts = live.client.get("/api/inbox/counts")  # the engine's pool meets it too
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"]
+        assert probe.status_code == 503
+        assert counts.status_code == 503, counts.text
+        assert (probe.json()["status"], probe.json()["database"]) == (
+            "not ready",
+            "broken (file is not a database)",
+        )
+        intake = [r for r in caplog.records if r.name == "leadsync.intake"]
+        assert [r.getMessage() for r in intake] == [
+            "intake: database unavailable (DatabaseError); 1 request(s) answered 503"
+        ]
+        health = [r for r in caplog.records if r.name == "leadsync.health"]
+        assert [r.getMessage() for r in health] == [
+            "readiness: database broken (file is not a database)"
+        ]
+        assert not [r for r in intake + health if r.exc_info]
+
+        shutil.copyfile(backup, path)  # the admin restores the backup; no restart
+        stored = live.post_generic("dialer", event(3))
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["accepted"] == 1
+        again = live.post_generic("dialer", event(2))  # the vendor's retry of the 503
+        assert again.status_code == 200, again.text
+        wait_until(
+            lambda: statuses(ws) == {"c1": "applied", "c2": "applied", "c3": "applied"},
+            "the worker to apply what came after the file was restored",
+        )
+        assert live.client.get("/api/inbox/counts").status_code == 200
+        ready = live.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert (ready.json()["status"], ready.json()["database"]) == ("ready", "ok")
+    # Read with connections of the test's own: the restored file holds everything accepted.
+    mended = Workspace(f"sqlite:///{path}")
+    try:
+        assert statuses(mended) == {"c1": "applied", "c2": "applied", "c3": "applied"}
+        assert mended.dead_letters() == []
+    finally:
+        mended.close()
