@@ -14,6 +14,7 @@ from leadsync.settings.checks import empty_teams, shared_emails
 from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
+from leadsync.sources.jsontext import MAX_DEPTH
 
 __all__ = [
     "config_from_dict",
@@ -44,8 +45,101 @@ class WrittenInt(int):
         return self.written
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, with a line number for values it cannot build (``2024-02-30``),
+MAX_ALIASED = 100_000
+"""The most values aliases may repeat in one document, all told (``*defaults`` repeats every
+value of the node anchored ``&defaults``, the aliases within it included). A document
+sharing a block between integrations repeats hundreds; an alias bomb ("billion laughs":
+each anchor aliasing the previous one ten times) a billion, which validating, storing and
+exporting would each expand, though PyYAML builds every alias as one shared object."""
+
+TOO_DEEP = (
+    f"nested deeper than {MAX_DEPTH} levels; allowed: at most {MAX_DEPTH} levels of mappings "
+    "and lists, aliases expanded where they are used"
+)
+TOO_ALIASED = (
+    f"aliases repeat more than {MAX_ALIASED:,} values; allowed: at most {MAX_ALIASED:,} "
+    "values repeated by aliases in all (write a shared block once per place it is needed, "
+    "or fewer aliases of aliases)"
+)
+SELF_ALIAS = (
+    "an alias inside the node its anchor names (a value that contains itself); allowed: "
+    "an alias of a node written before it, outside it"
+)
+
+
+class _Refused(yaml.YAMLError):
+    """A document leadsync does not read however valid its YAML: too deep, too many values
+    repeated by aliases, a value containing itself; refused while it is composed, before
+    anything is built from it."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(problem)
+        self.line = line
+        self.problem = problem
+
+
+class _Composer(yaml.SafeLoader):
+    """PyYAML's safe loader, limited as every reader of outside JSON is
+    (:data:`~leadsync.sources.jsontext.MAX_DEPTH`): no document nested deeper than that,
+    counting what an alias stands for where it is used, nor one whose aliases repeat more
+    than :data:`MAX_ALIASED` values (an alias bomb), nor a value containing itself. It counts
+    as it composes (the composer recurses once per level, so a deeper document never reaches
+    Python's recursion limit), each node's levels and values once (an alias of an alias
+    costs one lookup, not its expansion)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._levels = 0  # mappings and lists open around the node being composed
+        self._open_anchors: set[str] = set()
+        self._expanded: dict[int, tuple[int, int]] = {}  # id(node): (levels, values)
+        self._aliased = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise _Refused(line, SELF_ALIAS)
+            node = super().compose_node(parent, index)
+            levels, values = self._expanded[id(node)]
+            self._aliased += values
+            if self._levels + levels > MAX_DEPTH:
+                raise _Refused(line, TOO_DEEP)
+            if self._aliased > MAX_ALIASED:
+                raise _Refused(line, TOO_ALIASED)
+            return node
+        collection = isinstance(event, yaml.CollectionStartEvent)
+        if collection:
+            self._levels += 1
+            if self._levels > MAX_DEPTH:
+                raise _Refused(line, TOO_DEEP)
+            if event.anchor is not None:
+                self._open_anchors.add(event.anchor)
+        node = super().compose_node(parent, index)
+        if collection:
+            self._levels -= 1
+            self._open_anchors.discard(event.anchor or "")
+        if node is not None:
+            self._expanded[id(node)] = self._count(node)
+        return node
+
+    def _count(self, node: yaml.Node) -> tuple[int, int]:
+        """A composed node's levels and values, every alias in it expanded."""
+        if isinstance(node, yaml.ScalarNode):
+            return 0, 1
+        children: list[yaml.Node] = (
+            [child for pair in node.value for child in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        counted = [self._expanded[id(child)] for child in children]
+        return 1 + max((levels for levels, _ in counted), default=0), 1 + sum(
+            values for _, values in counted
+        )
+
+
+class _Loader(_Composer):
+    """:class:`_Composer`, with a line number for values it cannot build (``2024-02-30``),
     and whole numbers written otherwise than as the number kept with their text
     (:class:`WrittenInt`)."""
 
@@ -157,6 +251,8 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int], list[tu
             return None, KeyLines({(): 1}), []
         lines, duplicates = _line_map(node, loader, source)
         data = loader.construct_document(node)
+    except _Refused as exc:
+        raise ConfigError([f"{source}:{exc.line}: {exc.problem}"]) from None
     except yaml.YAMLError as exc:
         raise _yaml_problem(exc, text, source) from None
     finally:
