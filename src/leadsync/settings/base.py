@@ -56,6 +56,7 @@ __all__ = [
     "env_var_name",
     "format_path",
     "given_fields",
+    "plainly_a_name",
     "id_text",
     "key_text",
     "listing",
@@ -239,6 +240,13 @@ def _looks_like_a_secret(value: str) -> bool:
         if part.isdigit() or switches >= 4:
             return True
     return False
+
+
+def plainly_a_name(value: str) -> bool:
+    """``value`` is a variable's name as a person writes one now, and nothing like a token:
+    what a form holding the name of a secret's variable may keep (a form kept through a
+    sign-in, :mod:`leadsync.web.drafts`); anything else may be the secret itself."""
+    return bool(SECRET_ENV_RE.fullmatch(value)) and not _looks_like_a_secret(value)
 
 
 def env_var_name(value: Any, example: str, info: ValidationInfo) -> Any:

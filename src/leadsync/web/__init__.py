@@ -56,7 +56,10 @@ uPlot (for charts) are vendored in ``static/vendor/`` with their licences (READM
 says which versions); ``console.css`` is ours.
 
 **Sign-in and sessions**: :mod:`.auth` (admin token or console password → admin; viewer
-token → viewer; signed, expiring, HttpOnly SameSite=Strict cookies, Secure over https).
+token → viewer; signed, expiring, HttpOnly SameSite=Strict cookies, Secure over https). A
+form sent after the session ended is kept through the sign-in (:mod:`.drafts`): a page that
+fills its form again marks its POST handler ``@keeps_draft`` and, in its GET handler, fills
+the form from ``page.kept_draft()`` (the layout then says it is not saved).
 
 **Tests**: ``tests/test_console_*.py``; plain HTTP against a live server for the rules
 (SQLite and PostgreSQL), Playwright in Debian's Chromium for what a person does

@@ -254,6 +254,19 @@ class SessionKeys:
                 return None
         return Session(sid, via, self._mac("csrf", sid))
 
+    def ended_via(self, cookie: str | None) -> Via | None:
+        """The credential a session cookie this service signed had signed in with, whether
+        or not the session is still open (expired, signed out, its credential changed): for
+        a form kept through a sign-in (:mod:`.drafts`). None: no cookie, or a forged one."""
+        if not cookie:
+            return None
+        try:
+            data = self._sessions.loads(cookie)
+        except BadSignature:
+            return None
+        via = data.get("via") if isinstance(data, dict) else None
+        return via if via in ROLE_OF else None
+
     def end(self, session: Session) -> None:
         """Sign out: the session's cookie is refused from now on by this process."""
         now = self.clock()

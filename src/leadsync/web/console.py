@@ -34,6 +34,7 @@ from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT,
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.workspace import Workspace
 
+from . import drafts
 from .auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -41,6 +42,7 @@ from .auth import (
     Session,
     SessionKeys,
 )
+from .drafts import DRAFT_COOKIE, Draft, DraftKeeper, same_origin
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Console:
     # The service's health snapshots; None: each view takes its own (a console without the
     # service's thread, as in tests that mount it alone).
     snapshots: SnapshotKeeper | None = None
+    # Change forms kept through a sign-in (:mod:`.drafts`), by the keys' clock.
+    drafts: DraftKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.drafts = DraftKeeper(self.keys.clock)
 
     def health_snapshot(self) -> HealthSnapshot | None:
         """The snapshot the integrations and health pages show; None while the service's
@@ -137,6 +144,8 @@ class Page:
     request: Request
     console: Console
     session: Session
+    # The form kept through this session's sign-in that this page shows (:meth:`kept_draft`).
+    restored: Draft | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -146,8 +155,19 @@ class Page:
     def can_change(self) -> bool:
         return self.session.can_change
 
+    def kept_draft(self) -> Draft | None:
+        """The form this session's sign-in kept for this page (:mod:`.drafts`), once: the
+        page fills its form with it, and the layout says it is not saved."""
+        cookie = self.request.cookies.get(DRAFT_COOKIE)
+        self.restored = self.console.drafts.take(cookie, self.session, self.request.url.path)
+        return self.restored
+
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return render(self.request, self.console, template, status, self.session, **context)
+        context.setdefault("restored", self.restored)
+        response = render(self.request, self.console, template, status, self.session, **context)
+        if self.restored is not None:
+            drafts.delete_cookie(response, self.console.secure(self.request))
+        return response
 
 
 def is_htmx(request: Request) -> bool:
@@ -343,6 +363,24 @@ class ConsoleRoute(APIRoute):
         ws = console.workspace
         await run_in_threadpool(lambda: listings.check_filter(ws.engine, ws.rules(), name))
 
+    async def signed_out(self, request: Request) -> Response:
+        """No session: to the sign-in page — for a form's post, back to its page after it,
+        with the form kept (:mod:`.drafts`) when its page fills it again."""
+        page = form_page(request)
+        response = sign_in_redirect(request, page)
+        console = console_of(request)
+        if page is None or not getattr(self.endpoint, "keeps_draft", False):
+            return response
+        if not same_origin(request, console.public_url):
+            return response
+        form = await request.form()
+        fields = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+        via = console.keys.ended_via(request.cookies.get(SESSION_COOKIE))
+        draft_id = console.drafts.keep(page, request.url.path, fields, via)
+        if draft_id is not None:
+            drafts.set_cookie(response, draft_id, console.secure(request))
+        return response
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -351,7 +389,7 @@ class ConsoleRoute(APIRoute):
                 await self.check_integration(request)
                 return await handler(request)
             except SignInRequired:
-                return sign_in_redirect(request)
+                return await self.signed_out(request)
             except Refused as exc:
                 return error_page(
                     request, exc.status, exc.title, exc.detail, exc.headers, back=exc.back
@@ -369,9 +407,12 @@ class ConsoleRoute(APIRoute):
         return answer
 
 
-def sign_in_redirect(request: Request) -> Response:
+def sign_in_redirect(request: Request, came_from: str | None = None) -> Response:
+    """To the sign-in page, then back: to the page asked for (a GET), or to ``came_from``,
+    the page a form's post came from."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    location = "/login" + (f"?next={quote(target, safe='')}" if request.method == "GET" else "")
+    back = target if request.method == "GET" else came_from
+    location = "/login" + (f"?next={quote(back, safe='')}" if back else "")
     if is_htmx(request):  # htmx would swap the sign-in page into a fragment
         return Response(status_code=401, headers={"HX-Redirect": location})
     return RedirectResponse(location, status_code=303)

@@ -21,6 +21,7 @@ from .console import (
     not_done,
     page_router,
 )
+from .drafts import keeps_draft
 
 router = page_router()
 
@@ -55,11 +56,16 @@ def _back(letter_id: int) -> tuple[str, str]:
 
 @router.get("/dead-letters/{letter_id}")
 def dead_letter_page(page: Viewing, letter_id: LetterId, done: str | None = None) -> Response:
+    """The letter; after a sign-in that kept a dismiss form (:mod:`.drafts`), its reason."""
     letter = page.workspace.dead_letter(letter_id)
     kept = flash.message(page) if done == REFUSED else None
     refused = " ".join(kept) if kept else None
     shown = None if done == REFUSED else done
-    response = page.render("dead_letter.html", letter=letter, done=shown, refused=refused)
+    draft = page.kept_draft()
+    reason = draft.value("reason") if draft is not None else None
+    response = page.render(
+        "dead_letter.html", letter=letter, done=shown, refused=refused, reason=reason
+    )
     return flash.shown(page, response)
 
 
@@ -92,6 +98,7 @@ def retry(page: Changing, letter_id: LetterId) -> Response:
 
 
 @router.post("/dead-letters/{letter_id}/dismiss")
+@keeps_draft
 def dismiss(
     page: Changing,
     letter_id: LetterId,

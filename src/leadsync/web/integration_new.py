@@ -24,6 +24,7 @@ from leadsync.settings.base import format_path
 from leadsync.sources import KINDS, adapter_class
 
 from .console import Changing, Page, Viewing, page_router
+from .drafts import keeps_draft
 from .settings_page import _redirect, _settings_url, actor
 
 router = page_router()
@@ -88,10 +89,14 @@ def _form(
 
 @router.get("/integrations/new")
 def new_integration_page(page: Viewing) -> Response:
+    """The form; after a sign-in that kept it (:mod:`.drafts`), as it was sent."""
+    if (draft := page.kept_draft()) is not None:
+        return _form(page, sent={f: draft.value(f).strip() for f in FIELDS})
     return _form(page)
 
 
 @router.post("/integrations/new")
+@keeps_draft
 def create_integration(
     page: Changing,
     name: Annotated[str, Form(max_length=200)] = "",

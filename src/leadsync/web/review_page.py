@@ -20,6 +20,7 @@ from leadsync.rules.counterparts import KINDS
 
 from . import flash
 from .console import Changing, Page, Refused, Viewing, filter_integrations, page_router
+from .drafts import keeps_draft
 from .settings_page import actor
 
 router = page_router()
@@ -89,6 +90,10 @@ def review_item_page(
     is ``record``, given by the answer's redirect; else the candidate's); after a refused
     answer, why beside the form, with what was sent (left by the redirect)."""
     item = page.workspace.review_item(item_id)
+    # An answer kept through a sign-in (.drafts), to a question still open: shown, not sent.
+    if item.status == "open" and done is None and (draft := page.kept_draft()) is not None:
+        kept = {"picked": draft.value("choice").strip(), "typed": draft.value("other")}
+        return _item_page(page, item, None, answer=kept)
     if done is Done.REFUSED:
         why = flash.message(page)
         sent = flash.kept(page)
@@ -108,6 +113,7 @@ def review_item_page(
 
 
 @router.post("/review/{item_id}/resolve")
+@keeps_draft
 def resolve(
     page: Changing,
     item_id: ItemId,

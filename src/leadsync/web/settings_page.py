@@ -30,14 +30,18 @@ preview and save; a problem at any of them is shown beside its control, or at th
 A staged rollout's section says what its proposed settings change against the current ones
 (:func:`~leadsync.ops.rollout.difference`). Promote and abort are confirmed: the button asks
 for the page with ``?confirm=promote`` (or ``abort``), which shows the keys it changes and
-the YAML diff (:func:`~leadsync.ops.rollout.plan`); only that confirmation posts, with the
-plan's fingerprint, and a post without one (or with a stale one) gets the confirmation
-(again) instead of a change. Managed by file, the page says how to do either in the file.
+the YAML diff (:func:`~leadsync.ops.rollout.plan`); only that confirmation posts
+(:mod:`.rollout_page`). Managed by file, the page says how to do either in the file.
+
+A preview or save sent after the admin's session ended is kept through the sign-in
+(:mod:`.drafts`): signed in again, the page shows the form as sent, unsaved — read over the
+current settings as a stale tab's is when they changed meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,7 +76,8 @@ from leadsync.settings.integration import (
 from leadsync.values import since_ts
 
 from .audit_page import changes
-from .console import Changing, Page, Viewing, is_htmx, not_done, page_router, plural
+from .console import Changing, Page, Viewing, is_htmx, page_router, plural
+from .drafts import Draft, keeps_draft
 
 router = page_router()
 
@@ -338,7 +343,9 @@ def _version(fields: FormFields) -> dict[str, str]:
     }
 
 
-def _changed_meanwhile(page: Page, name: str, fields: FormFields, what: str) -> Response | None:
+def _changed_meanwhile(
+    page: Page, name: str, fields: FormFields, what: str, status: int = 409
+) -> Response | None:
     """When the form was filled from other settings than the current ones (another change
     was saved meanwhile): the page again (409), nothing ``what``, saying what the other
     change was, the form holding the admin's edits over the current settings
@@ -357,7 +364,7 @@ def _changed_meanwhile(page: Page, name: str, fields: FormFields, what: str) -> 
         errors = field_errors(form, rebased.error) if rebased.error is not None else []
         context.update(sent=Sent(_shown_fields(fields, errors)), field_errors=errors, refused=what)
     owner_names = page.workspace.owner_names()
-    response = _page(page, form, 409, owner_names=owner_names, layout="base.html", **context)
+    response = _page(page, form, status, owner_names=owner_names, layout="base.html", **context)
     return _whole_page(response) if is_htmx(page.request) else response
 
 
@@ -462,6 +469,8 @@ def settings_page(
     """``confirm``: what promoting or aborting the rollout changes, with the button that does
     it (unless there is no rollout, or the workspace is managed by file)."""
     ws = page.workspace
+    if (draft := page.kept_draft()) is not None:
+        return _restored(page, name, draft)
     webhook_url = f"{page.console.base_url(page.request)}/webhooks/{quote(name, safe='')}"
     form = ws.settings_form(name)
     plan = None
@@ -477,7 +486,28 @@ def settings_page(
     )
 
 
+def _restored(page: Page, name: str, draft: Draft) -> Response:
+    """The form kept through a sign-in, nothing done with it: as sent over the settings it
+    was filled from when they are still the current ones, else read over the current ones
+    as a stale tab's is. A variable name not kept (it may be the secret) is the one the form
+    was filled from: not an edit."""
+    fields = dict(draft.fields)
+    if "secret_env" not in fields:
+        try:
+            filled = json.loads(_version(fields)["carried"])
+        except ValueError:  # a page that did not carry them: the current ones
+            filled = integration_to_dict(page.workspace.integration(name))
+        fields["secret_env"] = [str(filled.get("secret_env") or "")]
+    what = "previewed" if draft.action.endswith("/preview") else "saved"
+    if (stale := _changed_meanwhile(page, name, fields, what, status=200)) is not None:
+        return stale
+    form = page.workspace.settings_form(name)
+    owners = page.workspace.owner_names()
+    return _page(page, form, 200, sent=Sent(fields), owner_names=owners, **_version(fields))
+
+
 @router.post("/integrations/{name}/settings/preview")
+@keeps_draft
 def preview_change(page: Changing, name: str, fields: Fields) -> Response:
     """Nothing is written: the replay runs in scratch databases. An htmx request gets the
     preview alone (the form stays as edited) — the whole page after a refusal, whose errors
@@ -505,6 +535,7 @@ def preview_change(page: Changing, name: str, fields: Fields) -> Response:
 
 
 @router.post("/integrations/{name}/settings")
+@keeps_draft
 def save_change(
     page: Changing,
     name: str,
@@ -546,46 +577,3 @@ def save_change(
         )
         return _whole_page(response) if is_htmx(page.request) else response
     return _redirect(page, _settings_url(name, "saved"))
-
-
-def _rollout(page: Page, name: str, action: Action, seen: str | None) -> Response:
-    """Promote or abort as confirmed: without the confirmation's fingerprint, the
-    confirmation; with one no longer current (the settings changed since), the confirmation
-    of what it would change now (409); else done, and the page says so."""
-    ws = page.workspace
-    if seen is None:
-        return _redirect(page, f"{_settings_url(name)}?confirm={action}#rollout-actions")
-    back = (_settings_url(name), f"Back to the settings of {name}")
-    done = "Not promoted" if action == "promote" else "Not aborted"
-    try:
-        plan = rollout_ops.plan(ws.engine, name, action)
-    except WorkspaceError as exc:  # no rollout now: promoted or aborted meanwhile
-        raise not_done(exc, done, back) from None
-    if plan.fingerprint != seen:
-        form = ws.settings_form(name)
-        owner_names = ws.owner_names()
-        response = _page(
-            page, form, 409, confirm=plan, stale=True, owner_names=owner_names, layout="base.html"
-        )
-        return _whole_page(response) if is_htmx(page.request) else response
-    save = ws.rollout_promote if action == "promote" else ws.rollout_abort
-    try:
-        rollout_ops.carry_out(ws.engine, name, action, save, actor(page), seen=seen)
-    except WorkspaceError as exc:  # changed as it was written, or managed by file since
-        raise not_done(exc, done, back) from None
-    return _redirect(page, _settings_url(name, "promoted" if action == "promote" else "aborted"))
-
-
-Seen = Annotated[str | None, Form(max_length=64)]
-
-
-@router.post("/integrations/{name}/rollout/promote")
-def promote(page: Changing, name: str, seen: Seen = None) -> Response:
-    """The rollout's settings become the current ones, for every record — once confirmed."""
-    return _rollout(page, name, "promote", seen)
-
-
-@router.post("/integrations/{name}/rollout/abort")
-def abort(page: Changing, name: str, seen: Seen = None) -> Response:
-    """Every record gets the current settings again — once confirmed."""
-    return _rollout(page, name, "abort", seen)

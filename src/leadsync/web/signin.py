@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from . import drafts
 from .auth import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     SIGN_IN_FORM_SECONDS,
 )
 from .console import Posting, Refused, console_of, is_page, page_router, render, safe_next
+from .drafts import DRAFT_COOKIE, DRAFT_SECONDS
 
 router = page_router()
 
@@ -22,15 +24,18 @@ def _sign_in_page(
 ) -> Response:
     console = console_of(request)
     cookie, token = console.keys.sign_in_form()
+    kept = console.drafts.waiting(request.cookies.get(DRAFT_COOKIE))
     response = render(
         request,
         console,
         "login.html",
         status,
-        next=target,
+        next=kept.path if kept is not None else target,
         sign_in_token=token,
         enabled=console.keys.credentials.any,
         failed=failed,
+        kept=kept,
+        kept_minutes=DRAFT_SECONDS // 60,
     )
     response.set_cookie(
         SIGN_IN_COOKIE,
@@ -66,8 +71,9 @@ def sign_in(
     csrf_token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """A matching credential opens a session (303 to ``next``); a wrong one shows the form
-    again with 401, saying only that it did not match."""
+    """A matching credential opens a session (303 to ``next``, or to the page of a form kept
+    for this browser, :mod:`.drafts`, when the session may have it); a wrong one shows the
+    form again with 401, saying only that it did not match."""
     console = console_of(request)
     if not console.keys.sign_in_form_matches(request.cookies.get(SIGN_IN_COOKIE), csrf_token):
         raise Refused(
@@ -91,8 +97,12 @@ def sign_in(
     if via is None:
         console.keys.sign_in_failed(client)
         return _sign_in_page(request, target, status=401, failed=True)
-    _, cookie = console.keys.open(via)
-    response = RedirectResponse(target, status_code=303)
+    session, cookie = console.keys.open(via)
+    draft_id = request.cookies.get(DRAFT_COOKIE)
+    kept = console.drafts.hand_to(draft_id, session)
+    response = RedirectResponse(kept.path if kept is not None else target, status_code=303)
+    if draft_id is not None and kept is None:  # another's, or a viewer's: not shown
+        drafts.delete_cookie(response, console.secure(request))
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -108,9 +118,12 @@ def sign_in(
 
 @router.post("/logout")
 def sign_out(page: Posting) -> Response:
-    """The session ends here and now (its cookie is refused even if replayed)."""
+    """The session ends here and now (its cookie is refused even if replayed), and a form
+    kept for this browser goes with it."""
     page.console.keys.end(page.session)
+    page.console.drafts.drop(page.request.cookies.get(DRAFT_COOKIE))
     response = RedirectResponse("/login", status_code=303)
+    drafts.delete_cookie(response, page.console.secure(page.request))
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",

@@ -15,6 +15,7 @@ from leadsync.workspace import Workspace
 
 from . import flash
 from .console import Changing, Viewing, page_router
+from .drafts import keeps_draft
 
 router = page_router()
 
@@ -47,6 +48,9 @@ def test_lead_form(
 ) -> Response:
     ws = page.workspace
     names = sorted(ws.rules().integrations)
+    draft = page.kept_draft()  # a test lead's form kept through a sign-in (.drafts): not run
+    if draft is not None:
+        integration = draft.value("integration")
     chosen = integration if integration in names else (names[0] if names else None)
     cleaned = flash.message(page) if done == CLEANED else None
     response = page.render(
@@ -54,6 +58,7 @@ def test_lead_form(
         integrations=names,
         integration=chosen,
         **rep_choices(ws, chosen),
+        rep=draft.value("rep") if draft is not None else None,
         result=None,
         cleaned=" ".join(cleaned) if cleaned else None,
     )
@@ -82,6 +87,7 @@ def rep_options(page: Viewing, integration: str) -> Response:
 
 
 @router.post("/test-lead")
+@keeps_draft
 def run_test_lead(
     page: Changing,
     integration: Annotated[str, Form(min_length=1, max_length=63)],
