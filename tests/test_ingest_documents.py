@@ -279,6 +279,40 @@ def test_an_event_of_a_hubspot_batch_names_its_index_in_place_and_field(
     ]
 
 
+def test_an_event_of_a_hubspot_batch_without_event_id_is_a_dead_letter_beside_the_others(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """As over HTTP: the line's other events go in, the one that cannot be identified is a
+    dead letter of its own, FILE:LINE [INDEX], kept as a batch of its own; the file ingested
+    again adds no second letter, and the letter retried as it is still cannot be read."""
+    unidentified = {k: v for k, v in BATCH[0].items() if k != "eventId"} | {"objectId": 13}
+    batch = [BATCH[0], unidentified, {**BATCH[0], "eventId": 3, "objectId": 12}]
+    path = tmp_path / "hs3.jsonl"
+    path.write_text(json.dumps(batch) + "\n")
+    error = 'field "[1].eventId": required'
+    summary, code = cli.ingest("hs", str(path))
+    assert (code, summary["lines"], summary["accepted"], summary["applied"]) == (2, 1, 2, 2)
+    assert summary["dead_letters"] == [{"where": f"{path}:1 [1]", "error": error}]
+    [row] = cli.letters()
+    assert (row["source"], row["line_no"], row["event_id"], row["error"]) == (
+        str(path),
+        1,
+        None,
+        error,
+    )
+    with Workspace(cli.db_url) as ws:
+        assert json.loads(ws.dead_letter(row["id"])["raw"]) == [unidentified]
+        assert sorted(r["event_id"] for r in ws.inbox_rows()) == ["5:1", "5:3"]
+        assert [r["type"] for r in ws.find(external="hs:12")] == ["contact"]
+    summary, code = cli.ingest("hs", str(path))
+    assert (code, summary["accepted"], summary["duplicates"]) == (2, 0, 2)
+    assert summary["dead_letters"] == [{"where": f"{path}:1 [1]", "error": error}]
+    assert [letter["id"] for letter in cli.letters()] == [row["id"]]
+    retried = cli("dead-letters", "retry", str(row["id"]))
+    assert retried.exit_code == 2
+    assert 'it still cannot be read: field "[0].eventId": required' in retried.stderr
+
+
 @pytest.mark.parametrize(
     ("detail", "expected"),
     [

@@ -547,7 +547,7 @@ GOOD = load("contact.creation")[0]
         ({"eventId": 1}, 'field "(body)": must be an array of events, got an object'),
         ("hello", 'field "(body)": must be an array of events, got a string'),
         ([], 'field "(body)": must hold at least one event, got an empty array'),
-        ([GOOD, "x"], 'field "[1]": must be an object, got a string'),
+        ([GOOD, "x"], 'field "[1]": must be an event object, got a string'),
         ([GOOD, GOOD, GOOD, _without(GOOD, "eventId")], 'field "[3].eventId": required'),
         ([{**GOOD, "eventId": None}], 'field "[0].eventId": required'),
         ([{**GOOD, "eventId": " "}], 'field "[0].eventId": required'),
@@ -572,10 +572,31 @@ GOOD = load("contact.creation")[0]
         ([GOOD] * 101, 'field "[100]": at most 100 events per batch, got 101'),
     ],
 )
-def test_an_unusable_batch_is_refused_whole(body: Any, message: str) -> None:
+def test_an_unusable_batch_is_refused(body: Any, message: str) -> None:
+    """``pieces`` refuses a body with any event it cannot identify, naming the first; over
+    HTTP and from ``ingest`` the others are taken (``cut``, below)."""
     with pytest.raises(EventError) as info:
         make().pieces(request(body))
     assert str(info.value).startswith(message)
+
+
+def test_an_element_that_cannot_be_identified_is_set_apart_and_the_others_cut() -> None:
+    second = {**GOOD, "eventId": 2002}
+    body = [GOOD, _without(GOOD, "eventId"), "x", second, {**GOOD, "occurredAt": "soon"}]
+    pieces, refused = make().cut(request(body))
+    assert [(p.index, p.key) for p in pieces] == [(0, key("1010")), (3, key("2002"))]
+    assert [(r.index, r.error) for r in refused] == [
+        (1, 'field "[1].eventId": required'),
+        (2, 'field "[2]": must be an event object, got a string'),
+        (4, "field \"[4].occurredAt\": must be a unix time in ms, got 'soon'"),
+    ]
+    # Each kept as a batch of its own: read again, it is refused as that batch's [0].
+    assert [json.loads(r.text) for r in refused] == [[body[1]], ["x"], [body[4]]]
+    with pytest.raises(EventError, match=r'^field "\[0\]\.eventId": required$'):
+        make().cut(request(json.loads(refused[0].text)))
+    # A batch none of whose events can be identified is refused whole, naming the first.
+    with pytest.raises(EventError, match=r'^field "\[0\]\.eventId": required$'):
+        make().cut(request([body[1], "x"]))
 
 
 def test_a_full_batch_of_100_is_taken() -> None:
@@ -617,7 +638,8 @@ def test_different_events_have_different_keys() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=10**15), min_size=1, max_size=100))
 def test_split_keeps_order_and_keys(event_ids: list[int]) -> None:
     body = [{**GOOD, "eventId": n} for n in event_ids]
-    pieces = make().pieces_of(body, {})
+    pieces, refused = make().pieces_of(body, {})
+    assert refused == []
     assert [p.key for p in pieces] == [key(str(n)) for n in event_ids]
     assert [json.loads(p.payload()) for p in pieces] == [{"body": e} for e in body]
 

@@ -355,6 +355,32 @@ def test_unreadable_outbound_messages_are_refused(raw: bytes, message: str) -> N
         ADAPTER("crm-salesforce", OPTIONS).pieces(request(raw))
 
 
+def test_a_notification_that_cannot_be_read_is_set_apart_and_the_others_cut() -> None:
+    """Salesforce sends up to 100 notifications in one message: one without ``Id`` (or a
+    typed ``sObject``) is refused alone, kept as a message of its own; the others are cut."""
+    raw = raw_of("om_two_notifications.xml").replace(b"<Id>04l5g0000001AjAAAU</Id>", b"")
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    pieces, refused = adapter.cut(request(raw))
+    assert [(p.index, p.key) for p in pieces] == [
+        (1, timed_key("04l5g0000001AkAAAU", "2026-11-02T09:30:00.000Z"))
+    ]
+    assert adapter.acknowledge(pieces) == ("text/xml; charset=utf-8", ACK)
+    [alone] = refused
+    assert (alone.index, alone.error) == (0, 'field "notifications.Notification[0].Id": required')
+    kept = json.loads(alone.text)["body"]  # as ingest reads an XML body: {"body": "<…>"}
+    with pytest.raises(EventError) as again:  # read again, it is that message's only one
+        adapter.cut(request(kept.encode()))
+    assert str(again.value) == alone.error
+    fixed = kept.replace(
+        "<ns0:Notification>", "<ns0:Notification><ns0:Id>04l5g0000001AjAAAU</ns0:Id>"
+    )
+    [piece] = adapter.pieces(request(fixed.encode()))
+    assert json.loads(piece.payload())["body"]["fields"]["LastName"] == "Park"
+    with pytest.raises(EventError, match=r'"notifications.Notification\[1\].Id": required'):
+        second_bad = raw_of("om_two_notifications.xml").replace(b"<Id>04l5g0000001AkAAAU</Id>", b"")
+        adapter.pieces(request(second_bad))
+
+
 def test_without_a_modification_time_the_notification_is_a_dead_letter() -> None:
     raw = raw_of("om_account.xml").replace(b"LastModifiedDate", b"CreatedDate")
     adapter = ADAPTER("crm-salesforce", OPTIONS)
@@ -380,7 +406,12 @@ def test_a_website_that_names_no_domain_is_kept_as_website() -> None:
             b"<sf:AccountId>0015g00000AsDfG999<",
             "fields.AccountId",
         ),
-        (b"2026-11-03T09:00:00.000+0000", b"Tuesday", "fields.LastModifiedDate"),
+        # Read on receipt (the time identifies it): named by its place in the message.
+        (
+            b"2026-11-03T09:00:00.000+0000",
+            b"Tuesday",
+            "notifications.Notification[0].fields.LastModifiedDate",
+        ),
     ],
 )
 def test_wrong_outbound_values_name_the_field(old: bytes, new: bytes, named: str) -> None:
@@ -771,6 +802,11 @@ def test_an_event_of_an_array_that_cannot_be_identified_is_named_by_its_index() 
     with pytest.raises(EventError) as alone:  # a body of one event is the event
         ADAPTER("crm-salesforce", OPTIONS).pieces(request([headerless]))
     assert str(alone.value) == 'field "ChangeEventHeader": required'
+    # Over HTTP and from ingest the event beside it is taken; this one is kept alone.
+    pieces, [kept] = ADAPTER("crm-salesforce", OPTIONS).cut(request(batch))
+    assert [p.index for p in pieces] == [0]
+    assert (kept.index, kept.error) == (1, 'field "[1].ChangeEventHeader": required')
+    assert json.loads(kept.text) == [headerless]
 
 
 # ------------------------------------------------------------------ vocabularies

@@ -64,6 +64,7 @@ from .webhooks import (
     Scope,
     Send,
     WebhookFastPath,
+    WebhookReceipt,
     answer_webhook,
     problem_answer,
     public_uri,
@@ -115,14 +116,6 @@ class ServiceOptions:
     # Wrong secrets (admin API token, console sign-in) an address may give in 10 minutes
     # before it waits; 0: no limit (a proxy in front limits them).
     max_failed_sign_ins: int = MAX_FAILED_SIGN_INS
-
-
-class WebhookReceipt(BaseModel):
-    """A webhook's rows are committed: new ones, and redeliveries the inbox already held."""
-
-    integration: str
-    accepted: int
-    duplicates: int
 
 
 class Health(BaseModel):

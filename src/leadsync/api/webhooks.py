@@ -9,10 +9,13 @@ docs/PERFORMANCE.md). Both give the same answers.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from leadsync.pipeline.intake import (
     Intake,
@@ -43,6 +46,26 @@ class Answer:
     media_type: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class RefusedEvent(BaseModel):
+    """An event of a webhook body that could not be identified, kept as a dead letter."""
+
+    index: int = Field(description="The event's index in the body, from 0.")
+    error: str = Field(description='What is wrong, by field: field "[1].eventId": required.')
+
+
+class WebhookReceipt(BaseModel):
+    """A webhook's rows are committed: new ones, and redeliveries the inbox already held."""
+
+    integration: str
+    accepted: int
+    duplicates: int
+    refused: list[RefusedEvent] = Field(
+        default_factory=list,
+        description="Present only when some events of the body could not be identified: each "
+        "is kept as a dead letter (webhook [INDEX]) and the others are taken.",
+    )
 
 
 def problem_answer(status: int, title: str, detail: str, instance: str) -> Answer:
@@ -105,9 +128,12 @@ def _accepted(receipt: Receipt) -> Answer:
     # Integration names are [a-z0-9_-] (settings), so the receipt needs no JSON encoder.
     text = (
         f'{{"integration":"{receipt.integration}","accepted":{receipt.accepted},'
-        f'"duplicates":{receipt.duplicates}}}'
+        f'"duplicates":{receipt.duplicates}'
     )
-    return Answer(200, "application/json", text.encode())
+    if receipt.refused:  # events that could not be identified, each kept as a dead letter
+        listed = [{"index": index, "error": error} for index, error in receipt.refused]
+        text += ',"refused":' + json.dumps(listed, ensure_ascii=False, separators=(",", ":"))
+    return Answer(200, "application/json", (text + "}").encode())
 
 
 def _unexpected(exc: Exception, integration: str, path: str) -> Answer:

@@ -286,7 +286,10 @@ def dead_letter_row(
 class InboxItem:
     """One row for the inbox: its dedupe key, the vendor's time, the stored payload and, when
     it was read already (ingest), its events — or why it cannot become any (``error``: the
-    row is written as failed, with a dead letter, like a row a worker could not read)."""
+    row is written as failed, with a dead letter, like a row a worker could not read).
+
+    ``refused``: an event of a line of several that could not be identified (no key): never
+    a row, only a dead letter of its own, ``payload`` the event as a line of its own."""
 
     key: str
     occurred_at: str | None
@@ -295,6 +298,7 @@ class InboxItem:
     error: str | None = None
     where: str | None = None
     line_no: int | None = None
+    refused: bool = False
 
 
 def write_items(
@@ -345,17 +349,25 @@ def inbox_row(
     )
 
 
-def pieces_to_items(pieces: Sequence[Piece]) -> list[InboxItem]:
-    """A verified request's pieces as inbox items (read later, by a worker)."""
-    return [InboxItem(p.key, p.occurred_at, p.payload()) for p in pieces]
+def pieces_to_items(pieces: Sequence[Piece], count: int | None = None) -> list[InboxItem]:
+    """A verified request's pieces as inbox items (read later, by a worker). ``count``: how
+    many events the body held, when some could not be identified: each item's ``where`` is
+    then its source, naming its index among them (:func:`webhook_source`)."""
+    if count is None or count == len(pieces):
+        return [InboxItem(p.key, p.occurred_at, p.payload()) for p in pieces]
+    return [
+        InboxItem(p.key, p.occurred_at, p.payload(), where=webhook_source(p.index, count))
+        for p in pieces
+    ]
 
 
 def record_rejected(
     connection: sa.Connection, integration: str, source: str, raw: str, error: str
 ) -> None:
-    """Keep a verified request that could not be read at all (answered 400) as a dead letter,
-    so that nothing authentic is lost even when the vendor gives up retrying — once: the same
-    body sent again (a vendor retrying a 400) while its letter is open adds none."""
+    """Keep a verified request that could not be read at all (answered 400), or an event of
+    one that could not be identified (``source`` ``webhook [1]``), as a dead letter, so that
+    nothing authentic is lost even when the vendor gives up retrying — once: the same body
+    sent again (a vendor retrying) while its letter is open adds none."""
     inbox_store.insert_rejected_once(
         connection, dead_letter_row(integration, source, None, raw, error, now_ts())
     )

@@ -134,7 +134,9 @@ def items_of_line(
 ) -> list[InboxItem]:
     """The inbox items of one input line, with their events. A line that cannot be cut into
     identified events raises EventError (naming ``where``); a piece of it that cannot become
-    events is an item with its ``error``, and the pieces beside it go in (as over HTTP).
+    events is an item with its ``error``, and the pieces beside it go in (as over HTTP); so
+    does an event of several that cannot be identified, as an item ``refused`` (no key: a
+    dead letter ``where [INDEX]`` of its own, never a row).
 
     ``request``: the line is a webhook request kept as a dead letter (an envelope of its kept
     headers and its body as received), read as the service reads a request, whatever the
@@ -146,25 +148,27 @@ def items_of_line(
         return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:
         webhook = vendor_line_request(raw, adapter)
-        pieces = adapter.pieces(webhook)
+        pieces, refused = adapter.cut(webhook)
     except EventError as exc:
         raise EventError(exc.detail, where) from None
     # A body that is an array of events (a HubSpot batch, generic events): a piece's place
     # and the fields its error names are the element's, [INDEX] (when there are several).
-    body = webhook.decoded
-    elements = isinstance(body, list) and len(body) == len(pieces)
-    elements = elements and all(p.body is item for p, item in zip(pieces, body, strict=True))
+    body, count = webhook.decoded, len(pieces) + len(refused)
+    elements = isinstance(body, list) and len(body) == count and count > 1
+    elements = elements and all(p.body is body[p.index] for p in pieces)
     items = []
-    for index, piece in enumerate(pieces):
+    for piece in pieces:
         payload = piece.payload()
-        place = where if len(pieces) == 1 else f"{where} [{index}]"
+        place = where if count == 1 else f"{where} [{piece.index}]"
         item = InboxItem(piece.key, piece.occurred_at, payload, where=place, line_no=line_no)
         try:
             item.events = adapter.events_of(payload, piece.key, 0, place)
         except EventError as exc:
-            several = elements and len(pieces) > 1
-            item.error = in_element(exc.detail, index) if several else exc.detail
+            item.error = in_element(exc.detail, piece.index) if elements else exc.detail
         items.append(item)
+    for element in refused:  # no key: a dead letter of its own (_parse_chunk), never a row
+        place = f"{where} [{element.index}]"
+        items.append(InboxItem("", None, element.text, None, element.error, place, line_no, True))
     return items
 
 
@@ -215,12 +219,16 @@ def _parse_chunk(
         try:
             items = line_items(adapter, (line_no, raw, problem), where, hints)
         except EventError as exc:
-            detail = exc.detail
-            summary.dead_letters.append(DeadLetter(where, detail))
-            kept = adapter.redact(raw)
-            chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, detail, at))
-            continue
-        chunk.good.extend(items)
+            items = [InboxItem("", None, raw, None, exc.detail, where, line_no, refused=True)]
+        for item in items:
+            if not item.refused:
+                chunk.good.append(item)
+                continue
+            # The line, or an event of it that cannot be identified: a dead letter.
+            error = item.error or ""
+            summary.dead_letters.append(DeadLetter(item.where or where, error))
+            kept = adapter.redact(item.payload)
+            chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, error, at))
     return chunk
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import now_ts
 from leadsync.observability import database_outage
-from leadsync.pipeline import inbox
+from leadsync.pipeline import inbox, rejected
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
@@ -71,12 +71,14 @@ class WriterStopped(RuntimeError):
 
 @dataclass(slots=True)
 class Receipt:
-    """What a request added: rows new to the inbox, and redeliveries it already held."""
+    """What a request added: rows new to the inbox, and redeliveries it already held; the
+    events of it that could not be identified (index, error), each kept as a dead letter."""
 
     integration: str
     accepted: int
     duplicates: int
     ack: tuple[str, bytes] | None = None
+    refused: tuple[tuple[int, str], ...] = ()
 
 
 class _Integrations:
@@ -211,13 +213,12 @@ class Intake:
         self, integration: str, request: WebhookRequest
     ) -> tuple[list[inbox.InboxItem], tuple[str, bytes] | None]:
         """Verify and cut one request into inbox items, with the vendor's own success answer
-        when it needs one; IntakeError (404, 413, 400, 415, 401) when refused."""
-        items, ack, _adapter = self._check(integration, request)
-        return items, ack
+        when it needs one; IntakeError (404, 413, 400, 415, 401) when refused. Events of it
+        that cannot be identified are kept as dead letters (:mod:`.rejected`)."""
+        cut = self._check(integration, request)
+        return cut.items, cut.ack
 
-    def _check(
-        self, integration: str, request: WebhookRequest
-    ) -> tuple[list[inbox.InboxItem], tuple[str, bytes] | None, Adapter]:
+    def _check(self, integration: str, request: WebhookRequest) -> _Cut:
         found = self.integrations.get(integration)
         if found is None:
             raise IntakeError(404, "Unknown integration", f"no integration named {integration!r}")
@@ -256,73 +257,56 @@ class Intake:
         except EventError as exc:
             raise IntakeError(400, "Malformed body", str(exc)) from None
         except Exception as exc:  # a defect of ours met by this body: refused, never a 500
-            _log_defect(integration, "checking", exc)
-            raise IntakeError(400, "Malformed body", _defect_detail(exc, kept=False)) from None
+            rejected.log_defect(integration, "checking", exc)
+            raise IntakeError(
+                400, "Malformed body", rejected.defect_detail(exc, kept=False)
+            ) from None
         try:
-            pieces = adapter.pieces(request)
+            pieces, refused = adapter.cut(request)
             acknowledgement = adapter.acknowledge(pieces)
         except EventError as exc:
-            self._keep_rejected(integration, adapter, request, str(exc))
+            rejected.keep_request(self.engine, integration, adapter, request, str(exc))
             raise IntakeError(400, "Malformed body", str(exc)) from None
         except Exception as exc:  # a defect of ours met by an authentic body: kept, refused
-            _log_defect(integration, "reading", exc)
-            detail = _defect_detail(exc, kept=True)
-            self._keep_rejected(integration, adapter, request, detail)
+            rejected.log_defect(integration, "reading", exc)
+            detail = rejected.defect_detail(exc, kept=True)
+            rejected.keep_request(self.engine, integration, adapter, request, detail)
             raise IntakeError(400, "Malformed body", detail) from None
-        return inbox.pieces_to_items(pieces), acknowledgement, adapter
-
-    def _rejected_raw(self, adapter: Adapter, request: WebhookRequest) -> str:
-        """How a request is kept as a dead letter: its kept headers and its body as text,
-        secrets redacted."""
-        kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
-        kept["content-type"] = request.headers.get("content-type", "")
-        return envelope_text(kept, adapter.redact(request.body.decode("utf-8", errors="replace")))
-
-    def _keep_rejected(
-        self, integration: str, adapter: Adapter, request: WebhookRequest, error: str
-    ) -> None:
-        """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
-        raw = self._rejected_raw(adapter, request)
-        with begin_writing(self.engine) as connection:
-            inbox.record_rejected(connection, integration, SOURCE, raw, error)
+        items = inbox.pieces_to_items(pieces, len(pieces) + len(refused))
+        if refused:  # good events beside them go in; these are kept before the answer
+            rejected.keep_refused(self.engine, integration, adapter, refused)
+        errors = tuple((element.index, element.error) for element in refused)
+        return _Cut(items, acknowledgement, adapter, request, errors)
 
     def receive(
         self, integration: str, request: WebhookRequest
     ) -> concurrent.futures.Future[Receipt]:
         """Check a request and queue its rows for the next group commit. The future resolves
         once they are committed (or raises); IntakeError is raised at once for a refusal."""
-        items, ack, adapter = self._check(integration, request)
-        return self.writer.submit(integration, items, ack, self._keeper(adapter, request))
+        cut = self._check(integration, request)
+        return self.writer.submit(integration, cut.items, cut.ack, cut.keep, cut.refused)
 
     def receive_async(self, integration: str, request: WebhookRequest) -> asyncio.Future[Receipt]:
         """:meth:`receive` for an event loop: the asyncio future is settled from the writer
         with one loop wake-up per commit, however many requests it carried."""
-        items, ack, adapter = self._check(integration, request)
-        return self.writer.submit_async(integration, items, ack, self._keeper(adapter, request))
+        cut = self._check(integration, request)
+        return self.writer.submit_async(integration, cut.items, cut.ack, cut.keep, cut.refused)
 
-    def _keeper(self, adapter: Adapter, request: WebhookRequest) -> Callable[[], str]:
+
+@dataclass(slots=True)
+class _Cut:
+    """A checked request: its inbox items, the vendor's success answer, and the events of it
+    that could not be identified (index, error: kept as dead letters already)."""
+
+    items: list[inbox.InboxItem]
+    ack: tuple[str, bytes] | None
+    adapter: Adapter
+    request: WebhookRequest
+    refused: tuple[tuple[int, str], ...]
+
+    def keep(self) -> str:
         """How the writer keeps this request as a dead letter should its rows be refused."""
-        return lambda: self._rejected_raw(adapter, request)
-
-
-def _log_defect(integration: str, doing: str, exc: Exception) -> None:
-    """A defect met by a request, logged without its message (which may quote the body)."""
-    frame = exc.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    where = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
-    log.error(
-        "webhook for %s: %s while %s the request (at %s); answered 400",
-        integration,
-        type(exc).__name__,
-        doing,
-        where,
-    )
-
-
-def _defect_detail(exc: Exception, kept: bool) -> str:
-    tail = "; it is kept as a dead letter" if kept else ""
-    return f"the body could not be read (internal error: {type(exc).__name__}){tail}"
+        return rejected.request_text(self.adapter, self.request)
 
 
 # ------------------------------------------------------------------ group commit
@@ -337,6 +321,7 @@ class _Job:
     waiter: asyncio.Future[Receipt] | None = None
     # The request as a dead letter's raw text, should its rows be refused (see _write).
     keep: Callable[[], str] | None = None
+    refused: tuple[tuple[int, str], ...] = ()  # its events kept as dead letters (Receipt)
 
     def kept_text(self) -> str:
         if self.keep is not None:
@@ -408,10 +393,12 @@ class GroupCommitWriter:
         items: Sequence[inbox.InboxItem],
         ack: tuple[str, bytes] | None,
         keep: Callable[[], str] | None = None,
+        refused: tuple[tuple[int, str], ...] = (),
     ) -> concurrent.futures.Future[Receipt]:
-        """Queue a request's rows; ``keep`` gives its dead-letter text should they be refused."""
+        """Queue a request's rows; ``keep`` gives its dead-letter text should they be refused;
+        ``refused``: its events kept as dead letters already, for the receipt."""
         future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
-        self._put(_Job(integration, items, ack, future=future, keep=keep))
+        self._put(_Job(integration, items, ack, future=future, keep=keep, refused=refused))
         return future
 
     def submit_async(
@@ -420,10 +407,11 @@ class GroupCommitWriter:
         items: Sequence[inbox.InboxItem],
         ack: tuple[str, bytes] | None,
         keep: Callable[[], str] | None = None,
+        refused: tuple[tuple[int, str], ...] = (),
     ) -> asyncio.Future[Receipt]:
         """Like :meth:`submit`, from a coroutine: returns a future of the running loop."""
         waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._put(_Job(integration, items, ack, waiter=waiter, keep=keep))
+        self._put(_Job(integration, items, ack, waiter=waiter, keep=keep, refused=refused))
         return waiter
 
     def _put(self, job: _Job) -> None:
@@ -576,11 +564,18 @@ def _settle(settled: list[tuple[asyncio.Future[Receipt], Any]]) -> None:
 def write_jobs(appender: Appender, jobs: Sequence[_Job]) -> tuple[list[Receipt], int]:
     """Append every job's rows as pending in one committed transaction: one receipt per job,
     and how many rows were added; a row's source names its element of a request of several
-    (:func:`~leadsync.pipeline.inbox.webhook_source`). (A request's items are read by a
-    worker later: none carries an ``error`` here.)"""
+    (:func:`~leadsync.pipeline.inbox.webhook_source`; its ``where`` when set: the request
+    held events that could not be identified). (A request's items are read by a worker
+    later: none carries an ``error`` here.)"""
     at = now_ts()
     rows = [
-        inbox.inbox_row(job.integration, item, at, inbox.webhook_source(i, len(job.items)), PENDING)
+        inbox.inbox_row(
+            job.integration,
+            item,
+            at,
+            item.where or inbox.webhook_source(i, len(job.items)),
+            PENDING,
+        )
         for job in jobs
         for i, item in enumerate(job.items)
     ]
@@ -590,7 +585,8 @@ def write_jobs(appender: Appender, jobs: Sequence[_Job]) -> tuple[list[Receipt],
     for job in jobs:
         end = start + len(job.items)
         accepted = len(job.items) - seqs[start:end].count(None)
-        receipts.append(Receipt(job.integration, accepted, end - start - accepted, job.ack))
+        duplicates = end - start - accepted
+        receipts.append(Receipt(job.integration, accepted, duplicates, job.ack, job.refused))
         added += accepted
         start = end
     return receipts, added

@@ -29,7 +29,6 @@ from __future__ import annotations
 import abc
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
@@ -37,6 +36,7 @@ from typing import Any, ClassVar, NoReturn
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event, timed_key
 from leadsync.sources import jsontext
+from leadsync.sources.elements import Refused, alone_text, in_element
 from leadsync.sources.hygiene import (
     check_events,
     finite_float,
@@ -61,8 +61,10 @@ from leadsync.values import (
 __all__ = [
     "Adapter",
     "Piece",
+    "Refused",
     "WebhookRequest",
     "envelope_text",
+    "in_element",
     "read_envelope",
     "stable_key",
     "timed_key",
@@ -103,6 +105,7 @@ class Piece:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     stored: str = ""
+    index: int = 0  # of the event among the body's (split's)
 
     def payload(self) -> str:
         """The text the inbox stores for this piece (:meth:`Adapter.store`)."""
@@ -281,14 +284,24 @@ class Adapter(abc.ABC):
         return request.decoded
 
     def pieces(self, request: WebhookRequest) -> list[Piece]:
-        """Decode and split a verified request; EventError (with a JSON path, from the
-        event's index for one of several: ``[2].ChangeEventHeader``) for a body that cannot
-        be cut into identified events."""
+        """Decode and split a verified request; EventError (with a JSON path, from the event's
+        index for one of several: ``[2].ChangeEventHeader``) for a body that cannot be cut into
+        identified events, any one of them (:meth:`cut` keeps the others)."""
+        pieces, refused = self.cut(request)
+        if refused:
+            raise EventError(refused[0].error)
+        return pieces
+
+    def cut(self, request: WebhookRequest) -> tuple[list[Piece], list[Refused]]:
+        """:meth:`pieces`, with the events of a body of several that cannot be identified
+        set apart (each a :class:`~leadsync.sources.elements.Refused`), the others cut.
+        EventError when the body cannot be cut at all or none of its events is identified."""
         return self.pieces_of(self.body_of(request), request.headers)
 
-    def pieces_of(self, body: Any, headers: Mapping[str, str]) -> list[Piece]:
+    def pieces_of(self, body: Any, headers: Mapping[str, str]) -> tuple[list[Piece], list[Refused]]:
         kept = {name: headers[name] for name in self.kept_headers if name in headers}
         out: list[Piece] = []
+        refused: list[Refused] = []
         items = self.split(body, kept)
         for index, item in enumerate(items):
             # Keys and stored text every database can hold (hygiene.py): one request's
@@ -296,12 +309,26 @@ class Adapter(abc.ABC):
             try:
                 key, at = self.identify_and_time(item, kept)
             except EventError as exc:  # of one event of several: its fields are [INDEX]'s
-                if len(items) == 1:
-                    raise
-                raise EventError(in_element(exc.detail, index)) from None
+                error = self.element_error(item, len(items), index, exc)
+                refused.append(Refused(index, error, alone_text(self.alone(body, item), kept)))
+                continue
             key = timed_key(storable_key(key), at)
-            out.append(Piece(key, at, item, kept, representable(self.store(item, kept))))
-        return out
+            out.append(Piece(key, at, item, kept, representable(self.store(item, kept)), index))
+        if refused and not out:  # nothing beside them: the request is refused whole
+            raise EventError(refused[0].error)
+        return out, refused
+
+    def element_error(self, item: Any, count: int, index: int, error: EventError) -> str:
+        """The error of ``item``, event ``index`` of the ``count`` of a body, its fields named
+        as the body's (``[1].eventId``); as it is when the event is the body. An adapter whose
+        body is always a list names even a lone one (HubSpot's array: ``[0].eventId``)."""
+        return in_element(error.detail, index) if count > 1 else error.detail
+
+    def alone(self, body: Any, item: Any) -> Any:
+        """Event ``item`` of ``body`` as a body of its own, as the dead letter of
+        an event that cannot be identified keeps it, for a retry to read as a request: a JSON
+        array of that one event; a string is the raw body (an Outbound Message's XML)."""
+        return [item]
 
     def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
         """The events of one stored inbox row; EventError names ``where``."""
@@ -336,31 +363,6 @@ class Adapter(abc.ABC):
 def refuse(path: str, detail: str) -> NoReturn:
     """Raise the EventError every adapter uses: ``field "data.user.id": detail``."""
     raise EventError(f'field "{path}": {detail}')
-
-
-# ``field "PATH": …`` or ``fields "A", "B": …``, as adapters (base.refuse) and the canonical
-# format name what is wrong.
-_FIELDS = re.compile(r'(fields?) ("[^"]*"(?:, "[^"]*")*): ')
-_FIELD = re.compile(r'"([^"]*)"')
-
-
-def in_element(detail: str, index: int) -> str:
-    """An error about one element of an array body, its field paths made the body's:
-    ``field "propertyValue": …`` of element 1 is ``field "[1].propertyValue": …`` (as the
-    adapters name a field of an array body: ``field "[3].eventId"``); an error that names no
-    field is about the element itself (``field "[1]": …``)."""
-
-    def prefixed(path: re.Match[str]) -> str:
-        inner = path[1]
-        if inner == "(body)":
-            return f'"[{index}]"'
-        return f'"[{index}]{inner}"' if inner.startswith("[") else f'"[{index}].{inner}"'
-
-    found = _FIELDS.match(detail)
-    if found is None:
-        return f'field "[{index}]": {detail}'
-    paths = _FIELD.sub(prefixed, found[2])
-    return f"{found[1]} {paths}: {detail[found.end() :]}"
 
 
 def decode_json(raw: bytes) -> Any:

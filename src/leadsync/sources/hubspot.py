@@ -14,10 +14,12 @@ object::
      "attemptNumber": 0, "objectId": 5101, "propertyName": "hubspot_owner_id",
      "propertyValue": "301", "changeSource": "CRM_UI", "sourceId": "userId:9001"}
 
-The batch is taken whole or refused whole (HTTP 400): a body that is not an array, an empty
-array, more than 100 elements, an element that is not an object, or an element whose
-``eventId`` (an integer or a string) or ``occurredAt`` (epoch milliseconds) is missing or
-malformed is an EventError naming the element, e.g. ``field "[3].eventId": required``.
+A body that is not an array, an empty array or more than 100 elements is refused whole
+(HTTP 400). An element that is not an object, or whose ``eventId`` (an integer or a string) or
+``occurredAt`` (epoch milliseconds) is missing or malformed, cannot be identified: it is
+refused alone, named by its index (``field "[3].eventId": required``), and kept as a dead
+letter while the elements beside it are taken; a batch none of whose elements can be
+identified is refused whole (:mod:`leadsync.sources.elements`).
 
 - Dedupe key (:meth:`HubSpotAdapter.identify`): ``<subscriptionId>:<eventId>`` (just
   ``eventId`` when there is no ``subscriptionId``): HubSpot says ``eventId`` alone is not
@@ -123,6 +125,7 @@ from leadsync.sources.base import (
     body_object,
     describe,
     event_name_error,
+    in_element,
     refuse,
     signature_needs_secret,
     text,
@@ -226,19 +229,19 @@ class HubSpotAdapter(Adapter):
         verify_hubspot_v3(key, request.method, request.uri, request.body, request.headers, now)
 
     def split(self, body: Any, headers: Mapping[str, str]) -> list[Any]:
-        """The batch's events; the whole batch is refused when any element is unusable."""
+        """The batch's events; the batch is refused whole when it is not an array of 1 to 100
+        (an element that cannot be identified is refused alone: :meth:`element_error`)."""
         if not isinstance(body, list):
             refuse("(body)", f"must be an array of events, got {describe(body)}")
         if not body:
             refuse("(body)", "must hold at least one event, got an empty array")
         if len(body) > MAX_BATCH:
             refuse(f"[{MAX_BATCH}]", f"at most {MAX_BATCH} events per batch, got {len(body)}")
-        for index, item in enumerate(body):
-            if not isinstance(item, dict):
-                refuse(f"[{index}]", f"must be an object, got {describe(item)}")
-            _event_id(item.get("eventId"), f"[{index}].eventId")
-            _event_time(item.get("occurredAt"), f"[{index}].occurredAt")
         return list(body)
+
+    def element_error(self, item: Any, count: int, index: int, error: EventError) -> str:
+        """The body is always an array: even a lone event is named by its index."""
+        return in_element(error.detail, index)
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         element = body_object(item, "an event object")

@@ -117,6 +117,7 @@ from leadsync.sources.base import (
     describe,
     event_name_error,
     get_path,
+    in_element,
     obj,
     refuse,
     signature_needs_secret,
@@ -214,16 +215,18 @@ class SalesforceAdapter(Adapter):
             return [_unwrapped(body)]
         if not isinstance(body, list):
             refuse("(body)", f"must be a change event or an array of them, got {describe(body)}")
-        for index, item in enumerate(body):
-            if not isinstance(item, dict):
-                refuse(f"[{index}]", f"must be a change event object, got {describe(item)}")
-        return [_unwrapped(item) for item in body]
+        # An element that is no object is refused alone (identify), named by its index.
+        return [_unwrapped(item) if isinstance(item, dict) else item for item in body]
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         if is_outbound(item):
+            if item.get("problem"):  # a notification that cannot be read: refused alone
+                raise EventError(item["problem"])
             notification_id = text(item, "notification_id", required=True)
             assert notification_id is not None
             return notification_id
+        if not isinstance(item, dict):
+            refuse("(body)", f"must be a change event object, got {describe(item)}")
         header = obj(item, "ChangeEventHeader", required=True)
         assert header is not None
         transaction = text(item, "ChangeEventHeader.transactionKey")
@@ -246,6 +249,16 @@ class SalesforceAdapter(Adapter):
             )
         stamp = get_path(item, "ChangeEventHeader.commitTimestamp")
         return time_from_epoch(stamp, "ChangeEventHeader.commitTimestamp", "ms")
+
+    def element_error(self, item: Any, count: int, index: int, error: EventError) -> str:
+        """A notification is named by its place in the message, even a lone one."""
+        if is_outbound(item):
+            return in_element(error.detail, index, "notifications.Notification")
+        return super().element_error(item, count, index, error)
+
+    def alone(self, body: Any, item: Any) -> Any:
+        """A notification as a message of its own (XML text); a change event as an array."""
+        return body.alone(item) if isinstance(body, OutboundMessage) else [item]
 
     def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
         if any(is_outbound(piece.body) for piece in pieces):

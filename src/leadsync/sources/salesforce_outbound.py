@@ -5,7 +5,8 @@ A ``notifications`` element (namespace :data:`OUTBOUND_NS`) with ``OrganizationI
 ``xsi:type="sf:Lead"`` (etc.) and one child per selected field. Each notification is stored
 as one piece, ``{"channel": "outbound_message", "organization_id", "action_id",
 "notification_id", "sobject": "Lead", "fields": {"Id": …, "OwnerId": …}}``; values are the
-XML's strings and an ``xsi:nil`` field is null (a selected field with no value: emptied). There is no signature: ``OrganizationId``
+XML's strings and an ``xsi:nil`` field is null (a selected field with no value: emptied). A
+notification without ``Id`` or a typed ``sObject`` is refused alone, the others taken. There is no signature: ``OrganizationId``
 must equal the integration's ``vendor: organization_id`` (15-character prefixes, constant
 time); without one configured every Outbound Message is refused. Key: the notification
 ``Id`` (the same across Salesforce's retries). Time: the record's ``LastModifiedDate`` (else
@@ -23,11 +24,10 @@ events — is in :mod:`leadsync.sources.salesforce` with the change events.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from leadsync.errors import EventError
-from leadsync.sources.base import refuse
 
 __all__ = [
     "ACK",
@@ -55,11 +55,25 @@ ACK = (
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """A decoded Outbound Message: its organization and its notifications as pieces."""
+    """A decoded Outbound Message: its organization and its notifications as pieces (one
+    that cannot be read as ``{"channel", "problem"}``: refused alone, see
+    :func:`read_outbound_message`), with their XML elements."""
 
     organization_id: str | None
     action_id: str | None
     notifications: tuple[dict[str, Any], ...]
+    elements: tuple[ET.Element, ...] = field(default=(), repr=False, compare=False)
+
+    def alone(self, notification: dict[str, Any]) -> str:
+        """The message with ``notification`` alone, as XML text: how one that cannot be
+        identified is kept as a dead letter, which a retry reads as a message."""
+        index = next(i for i, n in enumerate(self.notifications) if n is notification)
+        root = ET.Element(f"{{{OUTBOUND_NS}}}notifications")
+        for name, value in (("OrganizationId", self.organization_id), ("ActionId", self.action_id)):
+            if value is not None:
+                ET.SubElement(root, f"{{{OUTBOUND_NS}}}{name}").text = value
+        root.append(self.elements[index])
+        return ET.tostring(root, encoding="unicode")
 
 
 # ------------------------------------------------------------------ Outbound Messages
@@ -94,18 +108,18 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
         )
     organization_id = _child_text(found, "OrganizationId")
     action_id = _child_text(found, "ActionId")
-    pieces = []
-    for index, notification in enumerate(found.findall(f"{{{OUTBOUND_NS}}}Notification")):
-        where = f"notifications.Notification[{index}]"
+    elements = tuple(found.findall(f"{{{OUTBOUND_NS}}}Notification"))
+    pieces: list[dict[str, Any]] = []
+    for notification in elements:
         notification_id = _child_text(notification, "Id")
-        if notification_id is None:
-            refuse(f"{where}.Id", "required")
         sobject = notification.find(f"{{{OUTBOUND_NS}}}sObject")
-        if sobject is None:
-            refuse(f"{where}.sObject", "required")
-        type_name = (sobject.get(f"{{{XSI_NS}}}type") or "").rpartition(":")[2]
-        if not type_name:
-            refuse(f"{where}.sObject", 'required: the xsi:type attribute ("sf:Lead")')
+        type_name = (sobject.get(f"{{{XSI_NS}}}type") or "") if sobject is not None else ""
+        type_name = type_name.rpartition(":")[2]
+        problem = _problem(notification_id, sobject, type_name)
+        if problem is not None:  # refused alone, named by its index (SalesforceAdapter)
+            pieces.append({"channel": OUTBOUND, "problem": problem})
+            continue
+        assert sobject is not None
         fields = {
             child.tag.rpartition("}")[2]: (
                 None if child.get(f"{{{XSI_NS}}}nil") == "true" else (child.text or "").strip()
@@ -123,7 +137,18 @@ def read_outbound_message(raw: bytes) -> OutboundMessage:
                 "fields": fields,
             }
         )
-    return OutboundMessage(organization_id, action_id, tuple(pieces))
+    return OutboundMessage(organization_id, action_id, tuple(pieces), elements)
+
+
+def _problem(notification_id: str | None, sobject: ET.Element | None, type_name: str) -> str | None:
+    """Why a notification cannot be read (its fields named within it), or None."""
+    if notification_id is None:
+        return 'field "Id": required'
+    if sobject is None:
+        return 'field "sObject": required'
+    if not type_name:
+        return 'field "sObject": required: the xsi:type attribute ("sf:Lead")'
+    return None
 
 
 def _child_text(element: ET.Element, name: str) -> str | None:

@@ -1,0 +1,84 @@
+"""What the webhook intake keeps of authentic input it cannot take: dead letters.
+
+A request whose body cannot be cut into events at all is kept whole (:func:`keep_request`),
+answered 400. An event of a request of several that cannot be identified (a HubSpot element
+without ``eventId``, a Salesforce notification without ``Id``) is kept alone
+(:func:`keep_refused`): its letter's source names its index (``webhook [1]``), its error the
+field (``webhook [1]: field "[1].eventId": required``), its text is the event as a request of
+its own (:class:`~leadsync.sources.elements.Refused`), so ``dead-letters retry`` reads it as
+the service would; the events beside it are stored and the request answered with the vendor's
+success. A request sent again while such a letter is open adds no second one. A defect of
+ours met by a request is logged here too, without the body (:func:`log_defect`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
+
+from leadsync.pipeline import inbox
+from leadsync.sources.base import Adapter, Refused, WebhookRequest, envelope_text
+from leadsync.store.database import begin_writing
+
+log = logging.getLogger("leadsync.intake")
+
+
+def request_text(adapter: Adapter, request: WebhookRequest) -> str:
+    """How a request is kept as a dead letter: its kept headers and its body as text,
+    secrets redacted."""
+    kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
+    kept["content-type"] = request.headers.get("content-type", "")
+    return envelope_text(kept, adapter.redact(request.body.decode("utf-8", errors="replace")))
+
+
+def keep_request(
+    engine: Engine, integration: str, adapter: Adapter, request: WebhookRequest, error: str
+) -> None:
+    """An authentic body that cannot be read is answered 400 and kept as a dead letter."""
+    raw = request_text(adapter, request)
+    with begin_writing(engine) as connection:
+        inbox.record_rejected(connection, integration, inbox.WEBHOOK, raw, error)
+
+
+def keep_refused(
+    engine: Engine, integration: str, adapter: Adapter, refused: Sequence[Refused]
+) -> None:
+    """Each event that cannot be identified as a dead letter of its own, committed before the
+    request is answered (once: an open letter of the same event is not added again)."""
+    with begin_writing(engine) as connection:
+        for element in refused:
+            source = f"{inbox.WEBHOOK} [{element.index}]"
+            raw = adapter.redact(element.text)
+            error = f"{source}: {element.error}"
+            inbox.record_rejected(connection, integration, source, raw, error)
+    log.warning(
+        "webhook for %s: %d event(s) cannot be identified (%s); kept as dead letters, "
+        "the others taken",
+        integration,
+        len(refused),
+        ", ".join(f"[{element.index}]" for element in refused),
+    )
+
+
+def log_defect(integration: str, doing: str, exc: Exception) -> None:
+    """A defect met by a request, logged without its message (which may quote the body)."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
+    log.error(
+        "webhook for %s: %s while %s the request (at %s); answered 400",
+        integration,
+        type(exc).__name__,
+        doing,
+        where,
+    )
+
+
+def defect_detail(exc: Exception, kept: bool) -> str:
+    """What a request that met a defect of ours is told (never the message: it may quote
+    the body)."""
+    tail = "; it is kept as a dead letter" if kept else ""
+    return f"the body could not be read (internal error: {type(exc).__name__}){tail}"
