@@ -210,6 +210,34 @@ def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+# The properties a record's push writes straight from its own properties, by record type:
+# the ones an update clears (:func:`record_clears`). Not those written from its core fields
+# (a contact's email, a company's name and domain, a deal's or lead's name): a core field
+# never blanks (rules.records.core_fields).
+_CLEARABLE: dict[str, tuple[str, ...]] = {
+    "contact": tuple(n for n in _CONTACT_PROPERTIES if n != "email"),
+    "company": _COMPANY_PROPERTIES,
+    "deal": _DEAL_PROPERTIES,
+}
+
+
+def record_clears(record: Mapping[str, Any]) -> dict[str, str]:
+    """The HubSpot properties an update of a record clears: ``""`` (HubSpot's documented way
+    to clear a property) for each :func:`record_properties` writes from the record's own
+    properties whose value the record holds empty — an integration cleared it (``null`` or
+    ``""``: a Salesforce ``xsi:nil`` field, a ``changedFields`` null) or leadsync's rules
+    removed it (a phone number taken back). A property the record has never been given is
+    not among its properties: HubSpot's value for it, which leadsync knows nothing about, is
+    left alone. Never the owner (``hubspot_owner_id`` is written by the owner rules alone);
+    a create sends none of these."""
+    props: Mapping[str, Any] = record.get("properties") or {}
+    return {
+        name: ""
+        for name in _CLEARABLE.get(record["type"], ())
+        if name in props and props[name] in (None, "")
+    }
+
+
 def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
     """The HubSpot properties of an activity (without owner and leadsync_id)."""
     out: dict[str, str] = {}

@@ -20,6 +20,7 @@ from leadsync.destinations.hubspot.cycle.slice import (
     in_chunks,
     typed_chunks,
 )
+from leadsync.destinations.hubspot.objects import record_clears
 from leadsync.model import Strategy, now_ts
 from leadsync.store import push as push_store
 
@@ -73,7 +74,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
             only_owner = (
                 obj.changes <= {"owner", "associated"} and (obj.kind, obj.id) not in matched
             )
-            props: dict[str, str] = {} if only_owner else self.properties(obj)
+            props: dict[str, str] = {} if only_owner else self.update_properties(obj)
             if obj.id in wanted and obj.kind == push_store.RECORD:
                 owner = wanted[obj.id]
                 props["hubspot_owner_id"] = owner or ""
@@ -100,6 +101,18 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
             lambda index, answer: self.handle_update(*chunks[index], wanted, answer),
         )
         self.send_association_changes(objs)
+
+    def update_properties(self, obj: PushObject) -> dict[str, str]:
+        """What an update sends of an object HubSpot has: its properties, and for a record
+        ``""`` for each property it holds empty (:func:`.objects.record_clears`), so that a
+        value an integration or leadsync's rules cleared does not stay in HubSpot. The owner
+        is not among them (:meth:`update` adds it under the owner rules)."""
+        props = self.properties(obj)
+        if obj.kind == push_store.RECORD:
+            assert obj.row is not None
+            for name, empty in record_clears(obj.row).items():
+                props.setdefault(name, empty)
+        return props
 
     def handle_update(
         self,
