@@ -200,9 +200,18 @@ def mark_create_sent(
     )
 
 
+_UNSENT = {
+    "owner_sent_id": None,
+    "owner_sent_at": None,
+    "pushed_properties": None,
+    "properties_sent": None,
+}
+
+
 def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Upsert push_objects rows: kind, local_id, object_type, hubspot_id, pushed_at,
-    pushed_owner_id, create_sent_at."""
+    pushed_owner_id, create_sent_at (and pushed_properties, properties_sent: none if left
+    out)."""
     if not rows:
         return
     connection.execute(
@@ -217,9 +226,11 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                 "create_sent_at": lambda ex: ex.create_sent_at,
                 "owner_sent_id": lambda ex: ex.owner_sent_id,
                 "owner_sent_at": lambda ex: ex.owner_sent_at,
+                "pushed_properties": lambda ex: ex.pushed_properties,
+                "properties_sent": lambda ex: ex.properties_sent,
             },
         ),
-        [{"owner_sent_id": None, "owner_sent_at": None, **r} for r in rows],
+        [{**_UNSENT, **r} for r in rows],
     )
 
 

@@ -35,6 +35,8 @@ SerialId = BigInteger().with_variant(Integer(), "sqlite")
 # the rowid (one B-tree for the table, no separate key index).
 AllocatedId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
+# The same, where Python's None is SQL NULL (not the JSON value null).
+JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 TS = String(24)
 
 inbox = Table(
@@ -150,6 +152,13 @@ push_objects = Table(
     # HubSpot may hold either this or ``pushed_owner_id``; both count as leadsync's own.
     Column("owner_sent_id", String(64)),
     Column("owner_sent_at", TS),
+    # A record's properties whose non-empty value leadsync's confirmed writes left in HubSpot
+    # and did not clear since, name -> value: the only ones an update clears (NULL: nothing
+    # known, the rows from before migration 0026). And the values (or "" clears) of writes
+    # sent but not confirmed, name -> list, committed before they go: such a property is read
+    # from HubSpot before it is cleared (destinations/hubspot/cycle/clears.py).
+    Column("pushed_properties", JsonOrNull),
+    Column("properties_sent", JsonOrNull),
     Index("ix_push_objects_hubspot", "object_type", "hubspot_id"),
     Index("ix_push_objects_pushed", "pushed_at"),
 )

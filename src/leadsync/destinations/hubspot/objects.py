@@ -211,7 +211,7 @@ def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
 
 
 # The properties a record's push writes straight from its own properties, by record type:
-# the ones an update clears (:func:`record_clears`). Not those written from its core fields
+# the ones an update may clear (:mod:`.cycle.clears`). Not those written from its core fields
 # (a contact's email, a company's name and domain, a deal's or lead's name): a core field
 # never blanks (rules.records.core_fields).
 _CLEARABLE: dict[str, tuple[str, ...]] = {
@@ -221,21 +221,18 @@ _CLEARABLE: dict[str, tuple[str, ...]] = {
 }
 
 
-def record_clears(record: Mapping[str, Any]) -> dict[str, str]:
-    """The HubSpot properties an update of a record clears: ``""`` (HubSpot's documented way
-    to clear a property) for each :func:`record_properties` writes from the record's own
-    properties whose value the record holds empty — an integration cleared it (``null`` or
-    ``""``: a Salesforce ``xsi:nil`` field, a ``changedFields`` null) or leadsync's rules
-    removed it (a phone number taken back). A property the record has never been given is
-    not among its properties: HubSpot's value for it, which leadsync knows nothing about, is
-    left alone. Never the owner (``hubspot_owner_id`` is written by the owner rules alone);
-    a create sends none of these."""
+def clearable_values(record: Mapping[str, Any]) -> dict[str, str]:
+    """Each property a record's push writes straight from its own properties, by name: the
+    text :func:`record_properties` sends, or ``""`` where the record holds no value (an
+    integration cleared it, leadsync's rules removed it, or no event ever gave it). Whether
+    an empty one is cleared in HubSpot is the push's decision (:mod:`.cycle.clears`): only
+    where leadsync itself sent a value before. Never the owner."""
     props: Mapping[str, Any] = record.get("properties") or {}
-    return {
-        name: ""
-        for name in _CLEARABLE.get(record["type"], ())
-        if name in props and props[name] in (None, "")
-    }
+    out: dict[str, str] = {}
+    for name in _CLEARABLE.get(record["type"], ()):
+        value = props.get(name)
+        out[name] = "" if value is None or value == "" else _text(value)
+    return out
 
 
 def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:

@@ -13,7 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.clears import Sent, create_values
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.results import untold_error
 from leadsync.destinations.hubspot.cycle.slice import (
@@ -25,6 +28,7 @@ from leadsync.destinations.hubspot.cycle.slice import (
 from leadsync.destinations.hubspot.objects import LEADSYNC_ID, OWNER_ASSIGNED, from_hubspot_time
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
+from leadsync.store import push_sent
 
 SEARCH_GROUPS = 5  # filter groups in one search (HubSpot allows five)
 SEARCH_PAGE = 200  # results in one page of a search (HubSpot's maximum)
@@ -142,8 +146,22 @@ class CreatesMixin(LinksMixin):
         if not objs:
             return
         intents = {o.id: o.type for o in objs}
+        # The values each record's create carries, unconfirmed until HubSpot's answer is
+        # recorded (cycle.clears): committed with the intent to create.
+        sent_intents: list[dict[str, Any]] = []
+        for obj in objs:
+            if obj.kind == push_store.RECORD and obj.row is not None:
+                sent = Sent.of(obj.pushed)
+                sent.intend(create_values(obj.row))
+                sent.keep(obj)
+                sent_intents.append({"local_id": obj.id, "object_type": obj.type, **sent.columns()})
         at = now_ts()
-        self.write(lambda c: push_store.mark_create_sent(c, objs[0].kind, intents, at))
+
+        def mark(c: Connection) -> None:
+            push_store.mark_create_sent(c, objs[0].kind, intents, at)
+            push_sent.mark_properties_sent(c, sent_intents)
+
+        self.write(mark)
         batches: list[CreateBatch] = []
         created: list[PushObject] = []
 
@@ -240,6 +258,10 @@ class CreatesMixin(LinksMixin):
             self.result.count(self.result.created, obj.type)
             self.made_with_create(obj, batch.links[obj.id])
             hubspot_owners[obj.id] = batch.owners[obj.id]
+            if obj.kind == push_store.RECORD and obj.row is not None:
+                # This create made the object: it holds what the create carried, nothing
+                # of an earlier attempt (that one would have been found, or refused this).
+                Sent(confirmed=create_values(obj.row)).keep(obj)
         self.save(created, hubspot_owners)
         return created
 

@@ -140,8 +140,9 @@ class ResultsMixin(CycleBase):
         *,
         owner_known: bool = True,
     ) -> None:
-        """Record HubSpot ids (and the owner HubSpot now has) in one transaction; new records
-        also get identities for the workspace's HubSpot integrations."""
+        """Record HubSpot ids (and the owner HubSpot now has, and the properties leadsync's
+        writes left there) in one transaction; new records also get identities for the
+        workspace's HubSpot integrations."""
         if not objs:
             return
         at = now_ts()
@@ -160,6 +161,10 @@ class ResultsMixin(CycleBase):
                     "pushed_at": at,
                     "pushed_owner_id": owner,
                     "create_sent_at": None,
+                    # What leadsync's writes left in HubSpot, as the cycle holds it
+                    # (cycle.clears): confirmed here with the write that confirms it.
+                    "pushed_properties": (obj.pushed or {}).get("pushed_properties"),
+                    "properties_sent": (obj.pushed or {}).get("properties_sent"),
                 }
             )
             obj.pushed = {**(obj.pushed or {}), "pushed_owner_id": owner}

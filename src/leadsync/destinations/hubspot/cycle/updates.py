@@ -10,7 +10,10 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.clears import ClearsMixin, Sent, decide, written
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
 from leadsync.destinations.hubspot.cycle.results import untold_error
@@ -20,9 +23,9 @@ from leadsync.destinations.hubspot.cycle.slice import (
     in_chunks,
     typed_chunks,
 )
-from leadsync.destinations.hubspot.objects import record_clears
 from leadsync.model import Strategy, now_ts
 from leadsync.store import push as push_store
+from leadsync.store import push_sent
 
 # The strategies under which HubSpot's owner may stand: compared before ours is written.
 CAS_STRATEGIES = frozenset(
@@ -30,7 +33,7 @@ CAS_STRATEGIES = frozenset(
 )
 
 
-class UpdatesMixin(OwnersMixin, LinksMixin):
+class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
     """Sending what changed to objects HubSpot has, and archiving removed ones."""
 
     def update(
@@ -65,16 +68,33 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
             wanted[obj.id] = owner
         if check:
             self.compare_owners(check, hubspot_owners, wanted, matched)
+        full = [
+            o
+            for o in objs
+            if not (o.changes <= {"owner", "associated"} and (o.kind, o.id) not in matched)
+        ]
+        hubspot_values = self.read_doubtful(full)
+        props_of: dict[int, dict[str, str]] = {}
+        sent_intents: list[dict[str, Any]] = []
+        for obj in full:
+            before = Sent.of(obj.pushed).columns()
+            props_of[obj.id] = self.update_properties(obj, hubspot_values.get(obj.id))
+            after = Sent.of(obj.pushed).columns()
+            if obj.kind == push_store.RECORD and after != before:
+                sent_intents.append({"local_id": obj.id, "object_type": obj.type, **after})
+        # The owners and the properties about to be written, committed before they leave.
         intents = {i: o for i, o in wanted.items()}
-        if intents:
+        if intents or sent_intents:
             at = now_ts()
-            self.write(lambda c: push_store.mark_owner_sent(c, intents, at))
+
+            def mark(c: Connection) -> None:
+                push_store.mark_owner_sent(c, intents, at)
+                push_sent.mark_properties_sent(c, sent_intents)
+
+            self.write(mark)
         inputs_by_type: dict[str, list[tuple[PushObject, dict[str, Any]]]] = defaultdict(list)
         for obj in objs:
-            only_owner = (
-                obj.changes <= {"owner", "associated"} and (obj.kind, obj.id) not in matched
-            )
-            props: dict[str, str] = {} if only_owner else self.update_properties(obj)
+            props: dict[str, str] = dict(props_of.get(obj.id, {}))
             if obj.id in wanted and obj.kind == push_store.RECORD:
                 owner = wanted[obj.id]
                 props["hubspot_owner_id"] = owner or ""
@@ -102,16 +122,22 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
         )
         self.send_association_changes(objs)
 
-    def update_properties(self, obj: PushObject) -> dict[str, str]:
+    def update_properties(
+        self, obj: PushObject, hubspot: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
         """What an update sends of an object HubSpot has: its properties, and for a record
-        ``""`` for each property it holds empty (:func:`.objects.record_clears`), so that a
-        value an integration or leadsync's rules cleared does not stay in HubSpot. The owner
-        is not among them (:meth:`update` adds it under the owner rules)."""
+        ``""`` for each property it holds empty where the value in HubSpot is leadsync's own
+        (:func:`.clears.decide`; ``hubspot``: HubSpot's values read where an unconfirmed
+        write leaves it in doubt). The record's push row, as the cycle holds it, records the
+        write as sent, not yet confirmed. The owner is not among them (:meth:`update` adds
+        it under the owner rules)."""
         props = self.properties(obj)
         if obj.kind == push_store.RECORD:
             assert obj.row is not None
-            for name, empty in record_clears(obj.row).items():
-                props.setdefault(name, empty)
+            sent = Sent.of(obj.pushed)
+            props.update(decide(obj.row, sent, hubspot))
+            sent.intend(written(obj.row, props))
+            sent.keep(obj)
         return props
 
     def handle_update(
@@ -154,9 +180,16 @@ class UpdatesMixin(OwnersMixin, LinksMixin):
                     refused.add(hs)
                     self.fail(obj, "update", answer, untold_error(answer))
         done = [o for hs, o in by_hs.items() if hs not in refused]
+        sent_props = {id(o): p for o, p in chunk}
         owners: dict[int, str | None] = {}
         for obj in done:
             self.result.count(self.result.updated, obj.type)
+            if obj.kind == push_store.RECORD and obj.row is not None:
+                # HubSpot applied the write: its values are leadsync's there, its clears
+                # leave nothing of leadsync's (recorded with the save, one transaction).
+                sent = Sent.of(obj.pushed)
+                sent.confirm(written(obj.row, sent_props[id(obj)]))
+                sent.keep(obj)
             if obj.id in wanted:
                 owners[obj.id] = wanted[obj.id]
         self.save(done, owners, owner_known=bool(owners))
