@@ -378,11 +378,11 @@ def test_a_clear_hubspot_applied_before_the_pusher_was_killed_is_not_sent_over_a
     assert props["firstname"] == "Kimberly" and props["phone"] == "+14155550111"
 
 
-# ------------------------------------------------------------------ migration 0026
+# ------------------------------------------------------------------ migration 0025
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_objects_pushed_before_migration_0026_clear_nothing_until_a_value_is_sent_again(
+def test_objects_pushed_before_migration_0025_clear_nothing_until_a_value_is_sent_again(
     backend: str, tmp_path: Path, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A contact pushed before the migration: nothing is known to have been sent, so the

@@ -154,7 +154,7 @@ push_objects = Table(
     Column("owner_sent_at", TS),
     # A record's properties whose non-empty value leadsync's confirmed writes left in HubSpot
     # and did not clear since, name -> value: the only ones an update clears (NULL: nothing
-    # known, the rows from before migration 0026). And the values (or "" clears) of writes
+    # known, the rows from before migration 0025). And the values (or "" clears) of writes
     # sent but not confirmed, name -> list, committed before they go: such a property is read
     # from HubSpot before it is cleared (destinations/hubspot/cycle/clears.py).
     Column("pushed_properties", JsonOrNull),

@@ -8,7 +8,7 @@ Each pushed record keeps, in ``push_objects``:
   :func:`.objects.clearable_values` that leadsync's confirmed writes (a create or update
   HubSpot answered as done, recorded in the transaction that records it) sent non-empty and
   did not clear since: HubSpot holds leadsync's value there. Null: nothing known (rows from
-  before migration 0026; filled by the next write of the record);
+  before migration 0025; filled by the next write of the record);
 - ``properties_sent``: name -> the values (``""`` for a clear) of writes sent but not
   confirmed, committed before each write leaves (as ``owner_sent_id`` is for the owner), and
   dropped, name by name, once a later write of that name is confirmed. Null: none.

@@ -8,9 +8,7 @@ Existing rows get null in both: nothing is known to have been sent, so nothing o
 cleared until leadsync sends a value again — the next update of the record sends every value
 it holds and records them; a property it holds empty until then is left as HubSpot has it.
 
-Numbered 0026 (another change may take 0025); it follows 0024.
-
-Revision ID: 0026
+Revision ID: 0025
 Revises: 0024
 Create Date: 2026-12-06
 """
@@ -21,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0026"
+revision = "0025"
 down_revision = "0024"
 branch_labels = None
 depends_on = None
