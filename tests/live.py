@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,6 +147,16 @@ def serve(
         server.should_exit = True
         thread.join(timeout=30)
         assert not thread.is_alive(), "the test server did not stop"
+
+
+def checkpoint(path: Path) -> None:
+    """Every committed page of a SQLite workspace into the file itself (the write-ahead log
+    emptied, so connections read the pages there): what a backup of the file alone holds."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
 
 
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

@@ -25,7 +25,7 @@ from leadsync.pipeline.inbox import InboxItem
 from leadsync.pipeline.intake import GroupCommitWriter, IntakeError, database_unavailable
 from leadsync.store.database import create_db_engine
 from leadsync.workspace import Workspace
-from tests.live import compact, configure, serve
+from tests.live import checkpoint, compact, configure, serve
 
 HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
@@ -55,16 +55,6 @@ def ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workspace]:
     configure(workspace)
     yield workspace
     workspace.close()
-
-
-def checkpoint(path: Path) -> None:
-    """Every committed page into the file itself, so that connections read them there (and
-    drop what they cached: the write-ahead log starts again)."""
-    connection = sqlite3.connect(path)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        connection.close()
 
 
 def overwrite(path: Path, data: bytes, at: int = 0) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from leadsync.workspace import Workspace
-from tests.live import compact, configure, serve, wait_until
+from tests.live import checkpoint, compact, configure, serve, wait_until
 
 EVENT = {"occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact"}
 
@@ -35,16 +34,6 @@ def ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workspace]:
     configure(workspace)
     yield workspace
     workspace.close()
-
-
-def checkpoint(path: Path) -> None:
-    """Every committed page into the file itself (the write-ahead log emptied): what a
-    backup of the file alone holds."""
-    connection = sqlite3.connect(path)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        connection.close()
 
 
 def garbage(path: Path) -> None:
