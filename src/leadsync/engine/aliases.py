@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from leadsync.engine import counterparts
 from leadsync.engine.state import ActivityState, SourceKey
-from leadsync.model import Event
+from leadsync.model import Event, RecordType
 from leadsync.rules import activity_memory
+from leadsync.rules.records import PHONE_RECORD_TYPES
 
 if TYPE_CHECKING:
     from leadsync.engine.decide import BatchDecider
@@ -73,12 +74,45 @@ def one_activity(
         counterparts.removed(d, other.id, event.occurred_at, reason)
         other.deleted = True
         d.retired.append(other)
-        # The other tools' activities merged into it follow it.
+        # The other tools' activities merged into it follow it (joined before: not counted
+        # again), and so do its records, each with the source and reason it had.
         for k in keys_of(d, other):
             if k not in ids:
                 join(d, kept, [k], event.occurred_at, reason)
         d.sources.pop(other.id, None)
+        _move_links(d, other.id, kept.id)
+        _move_skips(d, other.id, kept.id)
     return kept, newly
+
+
+def _move_links(d: BatchDecider, removed: int, kept: int) -> None:
+    """The records the removed activity was on (its stored links, and those this batch gave
+    it) become the kept one's, each with its source and reason; a record the kept one is on
+    already keeps the kept one's link. On a contact or lead, the kept one is attached."""
+    stored = d.state.activity_links
+    has = {row["record_id"] for row in stored.get(kept, ())}
+    has.update(rid for aid, rid in d.new_activity_links if aid == kept)
+    batch = [row for (aid, _), row in d.new_activity_links.items() if aid == removed]
+    for row in [*stored.get(removed, ()), *batch]:
+        if row["record_id"] in has:
+            continue
+        has.add(row["record_id"])
+        d.new_activity_links[(kept, row["record_id"])] = {**row, "activity_id": kept}
+        if RecordType(row["record_type"]) in PHONE_RECORD_TYPES:
+            d.attached.add(kept)
+    stored[kept] = [*stored.get(kept, ()), *stored.pop(removed, ())]
+
+
+def _move_skips(d: BatchDecider, removed: int, kept: int) -> None:
+    """Skips resolved by the removed activity (created later after all) name the kept one:
+    the batch's own now, those of earlier batches when it is written."""
+    d.moved.append((removed, kept))
+    for skip in d.skips:
+        if skip.activity_id == removed:
+            skip.activity_id = kept
+    for row in d.created_later:
+        if row["activity_id"] == removed:
+            row["activity_id"] = kept
 
 
 def join(
@@ -86,10 +120,16 @@ def join(
 ) -> None:
     """``keys`` become sources of ``activity`` (their later events land on it), with the
     reason; a key that was another's source moves."""
+    own_key = keys_of(d, activity)[0]
     own = set(keys_of(d, activity))
     for key in keys:
         if key in own:
             continue
+        # A join seen before moves without counting (each is counted once): an id merged into
+        # an activity before (one joined into this one now, or this one removed since and
+        # made anew); at the activity's own tool, either id (made anew under the other).
+        known = _merged_before(d, key) or (key[0] == own_key[0] and _merged_before(d, own_key))
+        d.state.source_keys.add(key)
         d.activities[key] = activity
         d.sources.setdefault(activity.id, []).append(key)
         d.new_sources.append(
@@ -102,7 +142,12 @@ def join(
                 "reason": reason,
             }
         )
-        d.result.activities_merged += 1
+        if not known:
+            d.result.activities_merged += 1
+
+
+def _merged_before(d: BatchDecider, key: SourceKey) -> bool:
+    return key in d.state.source_keys or any(key in ks for ks in d.sources.values())
 
 
 def merged_reason(activity: ActivityState, external_id: str) -> str:

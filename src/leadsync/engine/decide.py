@@ -115,6 +115,7 @@ class BatchDecider:
         # Removed, then made anew under their key, or merged into another (engine/aliases.py).
         self.retired: list[ActivityState] = []
         self.new_sources: list[dict[str, Any]] = []
+        self.moved: list[tuple[int, int]] = []  # activities joined into another: (from, to)
         self.decisions: list[OwnerDecision] = []
         self.skips: list[ActivitySkip] = []
         # The batch's skips not resolved yet, by activity key; the skips of earlier batches

@@ -36,6 +36,7 @@ from leadsync.rules.records import PHONE_RECORD_TYPES, gives_phones, phones
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
+from leadsync.store import joins as join_store
 from leadsync.store import push as push_store
 from leadsync.store import routing as routing_store
 from leadsync.store.schema import records as records_table
@@ -155,6 +156,7 @@ def load(
         if found is None:
             found = by_id[int(data["id"])] = ActivityState(int(data["id"]), data)
         state.activities[key] = found
+    _load_joins(connection, state, events, activity_keys)
     if asked:
         state.attached, state.held_for = counterpart_store.load_attached(
             connection, {a.id for a in state.activities.values()}
@@ -162,6 +164,26 @@ def load(
     _load_dedupe(connection, state, rules, events)
     state.learned_emails = store.load_learned_emails(connection, rep_keys)
     return state
+
+
+def _load_joins(
+    connection: Connection,
+    state: LoadedState,
+    events: Sequence[Event],
+    activity_keys: Collection[SourceKey],
+) -> None:
+    """For one activity a tool names by several ids (engine/aliases.py): the links of the
+    activities the ids of an event's activity made (when two made one each, one is joined
+    into the other, its links with it), and which ids were merged into an activity before."""
+    grouped: set[SourceKey] = set()
+    for event in events:
+        if event.type is EventType.ACTIVITY and event.external_id is not None:
+            ids = event_ids(state.memory, event)
+            if len(ids) > 1:
+                grouped.update(ids)
+    found = {state.activities[k].id for k in grouped if k in state.activities}
+    state.activity_links = join_store.load_activity_links(connection, found)
+    state.source_keys = join_store.load_source_keys(connection, activity_keys)
 
 
 def load_memories(

@@ -64,6 +64,9 @@ class Decided:
     released: list[int] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
     closing: list[dict[str, Any]] = field(default_factory=list)
+    # Activities joined into another (one activity a tool names by several ids): (removed
+    # id, kept id); the skips they resolved move to the kept one.
+    moved: list[tuple[int, int]] = field(default_factory=list)
 
 
 def collect(d: BatchDecider, now: str) -> Decided:
@@ -135,6 +138,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         released=sorted(d.released | deleted),
         questions=d.questions,
         closing=d.closing,
+        moved=d.moved,
     )
 
 

@@ -179,6 +179,11 @@ class LoadedState:
     ids: SequenceIds | None = None
     # The rep each identity's integration last gave as the record's owner, and when.
     given_reps: dict[SourceKey, GivenRep] = field(default_factory=dict)
+    # One activity a tool names by several ids (engine/aliases.py): the record links of the
+    # activities such ids made (one may be joined into another; its links follow), and the
+    # ids merged into an activity before (a join is counted once).
+    activity_links: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    source_keys: set[SourceKey] = field(default_factory=set)
 
 
 RECORD_IDS = "record"

@@ -20,6 +20,7 @@ from leadsync.rules.mapping import external_owner_id
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts
+from leadsync.store import joins as join_store
 from leadsync.store import push as push_store
 from leadsync.store import reports as reports_store
 from leadsync.store import routing as routing_store
@@ -52,6 +53,7 @@ def write(connection: Connection, decided: Decided) -> int:
     store.insert_owner_decisions(c, decided.decisions)
     reports_store.resolve_activity_skips(c, decided.created_later)  # (before the batch's own)
     store.insert_activity_skips(c, [_skip_row(s) for s in decided.skips])
+    join_store.move_activity_skips(c, decided.moved)
     # The batch's own changes first: a record created here carries its owner already.
     if rules.push:
         push_store.enqueue(c, decided.push)
