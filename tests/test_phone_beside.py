@@ -104,8 +104,8 @@ def test_a_calendly_number_is_kept_beside_aircalls_and_calls_by_either_find_the_
     ]
     reasons = json.dumps(activity)
     assert (
-        f"matched by number: contact {contact} has {CALENDLY_MOBILE} as a mobilephone kept "
-        "beside the one shown"
+        f"matched by number: contact {contact} has {CALENDLY_MOBILE} as mobilephone (kept "
+        "beside, from cal)"
     ) in reasons
 
 

@@ -306,7 +306,12 @@ def build_router(
         JSON of `leadsync records show --json`. The owner history is oldest decided first,
         each decision with its reason, `decided_at` (when leadsync made it) and `at` (when
         its event happened; a person's change or an undo, with no `event_id`: the time the
-        change is dated). A type not listed is 400 naming the allowed ones."""
+        change is dated). `phones`: a contact's or lead's numbers as shown, a property's own
+        before those kept beside it, each with `property` (the phone property it is, or
+        stands beside), `kept_beside`, `integration` (who gave a number kept beside; null
+        for a property's own), `shown_as` (`mobilephone (kept beside, from calendly)`),
+        `number` (E.164, else as given) and `readable`. A type not listed is 400 naming the
+        allowed ones."""
         return workspace.record(record_type, record_id, limit)
 
     @router.get("/integrations", summary="Configured integrations")

@@ -20,6 +20,8 @@ from leadsync.results import counted
 from leadsync.values import since_ts
 
 ROWS_SHOWN = 20  # rows of a finding printed as text; --json has them all
+# Checks that never alert whose rows are listed all the same (what to look at).
+LISTED = ("activities_not_created", "unreadable_numbers")
 HISTORY_SHOWN = 10  # owner changes printed under a flapping record
 
 
@@ -50,7 +52,7 @@ def _print_report(result: Mapping[str, Any], names: Mapping[str, str]) -> None:
     for finding in result["findings"]:
         mark = "[bold red]ALERT[/]" if finding["alert"] else "ok   "
         render.line(f"{mark} {finding['check']}: {render.escape(finding['summary'])}", markup=True)
-        if finding["alert"] or finding["check"] == "activities_not_created":
+        if finding["alert"] or finding["check"] in LISTED:
             for row in finding["rows"][:ROWS_SHOWN]:
                 render.line(f"        {_row_text(finding['check'], row, names)}")
                 for change in _history_text(row.get("history") or [], names):
@@ -64,6 +66,9 @@ def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> s
     ``records show`` line and, for a flapping record, :func:`_history_text`."""
     if check == "activities_not_created":
         return f"{row['integration']} {row['type']}: {row['reason']}: {row['activities']}"
+    if check == "unreadable_numbers":  # the property in words, never its internal name
+        record = render.plain(row["record"])
+        return f"{record} {row['shown_as']}: {row['given']!r}  ({row['show']})"
     parts = []
     for key, value in row.items():
         label = key.replace("_", " ")

@@ -20,8 +20,10 @@ from leadsync.cli.app import (
 from leadsync.errors import UserError
 from leadsync.model import RecordType, decided_by, display_ts
 from leadsync.ops import listings
+from leadsync.ops.phones import phones_text
 from leadsync.ops.records import HubSpotState
 from leadsync.results import counted
+from leadsync.rules.records import PHONE_SOURCES
 from leadsync.values import (
     normalize_domain,
     normalize_email,
@@ -87,9 +89,15 @@ def _print_record(
             for a in record["associations"]
         )
         render.line(f"associated with: {links}")
-    props = record["properties"]
+    if record.get("phones"):
+        render.line(f"phone numbers: {phones_text(record['phones'])}")
+    props = dict(record["properties"])
+    sources = props.pop(PHONE_SOURCES, None)  # said in words below, never by internal names
     if props:
         render.line("properties: " + ", ".join(f"{k}={render.plain(v)}" for k, v in props.items()))
+    for prop, source in (sources or {}).items():
+        if isinstance(source, Mapping) and source.get("why"):
+            render.line(f"  {prop}: {source['why']}")
 
     render.line()
     history = record["owner_history"]

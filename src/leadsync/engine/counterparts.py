@@ -10,6 +10,7 @@ decide becomes a question in the review queue, never a guess.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -104,7 +105,16 @@ def find_by_number(
         record = records.get(record_id)
         return record.type if record is not None else None
 
-    holders = rules.holders(numbers, d.by_phone, type_of, settings.associations.primary)
+    def properties_of(record_id: int) -> dict[str, Any] | None:  # a number kept beside's
+        record = records.get(record_id)
+        if record is None:
+            return None
+        props = record.properties
+        return json.loads(props) if isinstance(props, str) else props
+
+    holders = rules.holders(
+        numbers, d.by_phone, type_of, settings.associations.primary, properties_of
+    )
     if len(holders) == 1:
         holder = holders[0]
         found.named.append((d.records[holder.record_id], False))

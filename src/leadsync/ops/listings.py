@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from leadsync.engine import ROLLOUT, WorkspaceRules
 from leadsync.errors import NotFoundError, UserError
 from leadsync.model import ActivityType, Outcome, RecordType, display_ts, now_ts
+from leadsync.ops import phones
 from leadsync.ops import records as record_ops
 from leadsync.ops.deadletters import REVIEW_HINT
 from leadsync.ops.records import check_integration
@@ -53,12 +54,16 @@ def _activity_type(value: str | None) -> str | None:
 def record(
     engine: Engine, record_type: RecordType, record_id: int, limit: int | None
 ) -> dict[str, Any]:
-    """A record with its owner history and timeline (the JSON of ``records show``)."""
+    """A record with its owner history and timeline (the JSON of ``records show``), and its
+    phone numbers as shown (``phones``: :func:`leadsync.ops.phones.record_phones`; none for
+    a company or deal)."""
     with engine.connect() as connection:
         row = views.record_row(connection, record_id)
         if row is None or row["type"] != record_type.value:
             raise NotFoundError(f"no {record_type.value} with id {record_id}")
-        return views.record_view(connection, row, limit)
+        view = views.record_view(connection, row, limit)
+        view["phones"] = phones.record_phones(connection, record_id, row["properties"])
+        return view
 
 
 def find(

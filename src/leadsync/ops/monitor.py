@@ -27,6 +27,7 @@ from leadsync.model import add_days, display_ts, epoch_ts, now_ts, ts_to_datetim
 from leadsync.ops import monitor_activities as activity_checks
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
 from leadsync.ops.findings import SHOWN, Finding, names_in, show
+from leadsync.ops.phones import entry as phone_entry
 from leadsync.ops.push_status import not_created_rows, not_created_summary
 from leadsync.ops.testlead import TEST_DOMAIN, real_use, users_of_test_leads
 from leadsync.ops.undo import UNDONE_TO_NO_OWNER
@@ -158,7 +159,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
             {
                 "record": {"type": r["record_type"], "id": r["record_id"]},
                 "show": show(r["record_type"], r["record_id"]),
-                "property": r["property"],
+                **phone_entry(r["property"], r["properties"]),
                 "given": r["number"],
             }
             for r in unreadable

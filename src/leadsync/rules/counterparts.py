@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadsync.model import RecordType, display_ts, ts_to_datetime
-from leadsync.rules.records import PHONE_RECORD_TYPES, indexed_as
+from leadsync.rules.records import (
+    BESIDE_MARK,
+    PHONE_RECORD_TYPES,
+    PHONE_SOURCES,
+    IndexedAs,
+    indexed_as,
+)
 from leadsync.values import PhoneNumber, read_call_number, read_phone
 
 # Review queue kinds.
@@ -78,16 +84,16 @@ def readable(numbers: Sequence[PhoneNumber]) -> list[PhoneNumber]:
 @dataclass(frozen=True, slots=True)
 class Holder:
     """A record that has a number: which record, of which type, in which property (or
-    beside which: :func:`~leadsync.rules.records.beside_index`)."""
+    beside which, and from which integration: :func:`~leadsync.rules.records.indexed_as`)."""
 
     record_id: int
     record_type: RecordType
     number: str
-    property: str
+    indexed: IndexedAs
 
     def why(self) -> str:
         record = f"{self.record_type.value} {self.record_id}"
-        return f"{record} has {self.number} as {indexed_as(self.property)}"
+        return f"{record} has {self.number} as {self.indexed.text()}"
 
 
 def holders(
@@ -95,10 +101,12 @@ def holders(
     by_phone: Mapping[str, Sequence[tuple[int, str]]],
     type_of: Callable[[int], RecordType | None],
     preferred: RecordType,
+    properties_of: Callable[[int], Mapping[str, Any] | None] = lambda _: None,
 ) -> list[Holder]:
     """The records that have one of ``numbers``: those of the ``preferred`` type (the
     association rules' primary type) when there are any, else the other person type; one
-    entry per record, in the order of the numbers, then of the record ids."""
+    entry per record, in the order of the numbers, then of the record ids (a number kept
+    beside named with its integration, from the record's properties: ``properties_of``)."""
     found: dict[int, Holder] = {}
     for phone in numbers:
         if phone.number is None:
@@ -106,7 +114,9 @@ def holders(
         for record_id, prop in sorted(by_phone.get(phone.number, ())):
             rtype = type_of(record_id)
             if rtype in PHONE_RECORD_TYPES and record_id not in found:
-                found[record_id] = Holder(record_id, rtype, phone.number, prop)
+                props = properties_of(record_id) if BESIDE_MARK in prop else None
+                shown_as = indexed_as(prop, (props or {}).get(PHONE_SOURCES))
+                found[record_id] = Holder(record_id, rtype, phone.number, shown_as)
     of_preferred = [h for h in found.values() if h.record_type is preferred]
     return of_preferred or list(found.values())
 

@@ -134,10 +134,51 @@ def beside_index(prop: str, place: int) -> str:
     return f"{prop}{BESIDE_MARK}{place}"
 
 
-def indexed_as(index: str) -> str:
-    """An entry of the phone index in words: the property, or a number kept beside it."""
+@dataclass(frozen=True, slots=True)
+class IndexedAs:
+    """An entry of the phone index as people are shown it (never its internal name,
+    ``mobilephone+1``): the phone ``property`` it is, or stands beside (``kept_beside``),
+    and for a number kept beside the ``integration`` that gave it (None: a property's own
+    number, or not known)."""
+
+    property: str
+    kept_beside: bool = False
+    integration: str | None = None
+
+    def text(self) -> str:
+        """``mobilephone``, or ``mobilephone (kept beside, from calendly)``."""
+        if not self.kept_beside:
+            return self.property
+        source = f", from {self.integration}" if self.integration else ""
+        return f"{self.property} (kept beside{source})"
+
+    def fields(self) -> dict[str, Any]:
+        """The JSON form: ``property`` (the property's own name, as before), ``kept_beside``
+        and ``integration``."""
+        return {
+            "property": self.property,
+            "kept_beside": self.kept_beside,
+            "integration": self.integration,
+        }
+
+
+def indexed_as(index: str, sources: Any = None) -> IndexedAs:
+    """An entry of the phone index (``record_phones.property``: a phone property, or
+    :func:`beside_index`'s name of a number kept beside one) as it is shown, the integration
+    that kept it beside read from the record's :data:`PHONE_SOURCES` (``sources``; None or
+    not a mapping: not known). The one place that reads the internal name: every face (the
+    health report, ``records show``, the console, the admin API, the match reasons) shows
+    an entry through this."""
     prop, mark, _ = index.partition(BESIDE_MARK)
-    return f"a {prop} kept beside the one shown" if mark else prop
+    if not mark:
+        return IndexedAs(prop)
+    entry = sources.get(prop) if isinstance(sources, Mapping) else None
+    beside = entry.get("beside") if isinstance(entry, Mapping) else None
+    if isinstance(beside, Mapping):
+        for integration, kept in sorted(beside.items()):
+            if isinstance(kept, Mapping) and kept.get("index") == index:
+                return IndexedAs(prop, True, str(integration))
+    return IndexedAs(prop, True)
 
 
 @dataclass(frozen=True, slots=True)

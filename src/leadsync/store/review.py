@@ -262,18 +262,32 @@ def unknown_number_contacts(connection: Connection, since: str, limit: int) -> l
 
 
 def unreadable_phones(connection: Connection, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """Phone numbers of contacts and leads that do not read as numbers: how many, and some."""
-    p = record_phones
+    """Phone numbers of contacts and leads that do not read as numbers: how many, and some,
+    each with its record's ``properties`` (who gave a number kept beside is there)."""
+    p, r = record_phones, records
     total = connection.execute(
         sa.select(sa.func.count()).select_from(p).where(p.c.valid.is_(False))
     ).scalar_one()
     rows = connection.execute(
-        sa.select(p.c.record_id, p.c.record_type, p.c.property, p.c.number)
+        sa.select(p.c.record_id, p.c.record_type, p.c.property, p.c.number, r.c.properties)
+        .join(r, r.c.id == p.c.record_id)
         .where(p.c.valid.is_(False))
-        .order_by(p.c.record_id.desc())
+        .order_by(p.c.record_id.desc(), p.c.property)
         .limit(limit)
     )
     return int(total), [dict(row._mapping) for row in rows]
+
+
+def phones_of(connection: Connection, record_id: int) -> list[dict[str, Any]]:
+    """A contact's or lead's entries in the phone index (``property``, ``number``,
+    ``valid``), by property (a property's own number before those kept beside it)."""
+    p = record_phones
+    rows = connection.execute(
+        sa.select(p.c.property, p.c.number, p.c.valid)
+        .where(p.c.record_id == record_id)
+        .order_by(p.c.property)
+    )
+    return [dict(row._mapping) for row in rows]
 
 
 def counterpart_counts(connection: Connection) -> dict[str, int]:
