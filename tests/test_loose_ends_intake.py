@@ -24,10 +24,9 @@ from leadsync.observability import database_outage
 from leadsync.pipeline.inbox import InboxItem
 from leadsync.pipeline.intake import GroupCommitWriter, IntakeError, database_unavailable
 from leadsync.store.database import create_db_engine
+from leadsync.store.sqlite_file import HEADER
 from leadsync.workspace import Workspace
 from tests.live import checkpoint, compact, configure, serve
-
-HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 
 def caught(action: object) -> BaseException:

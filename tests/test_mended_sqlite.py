@@ -12,28 +12,22 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from leadsync.workspace import Workspace
-from tests.live import checkpoint, compact, configure, serve, wait_until
+from tests.live import checkpoint, compact, serve, wait_until
+from tests.test_loose_ends_intake import ws
+
+__all__ = ["ws"]  # the loose-ends tests' fixture: a configured SQLite workspace file
 
 EVENT = {"occurred_at": "2026-11-01T09:00:00Z", "type": "record", "object": "contact"}
 
 
 def event(n: int) -> bytes:
     return compact([EVENT | {"id": f"c{n}", "external_id": f"p-{n}", "owner": "u-1"}])
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workspace]:
-    shutil.copyfile(sqlite_template, tmp_path / "leadsync.db")
-    workspace = Workspace(f"sqlite:///{tmp_path / 'leadsync.db'}")
-    configure(workspace)
-    yield workspace
-    workspace.close()
 
 
 def garbage(path: Path) -> None:
