@@ -101,3 +101,70 @@ def test_a_restored_file_is_used_again_without_a_restart(
         assert mended.dead_letters() == []
     finally:
         mended.close()
+
+
+def corrupt_table(path: Path, table: str) -> None:
+    """Overwrite the pages of ``table`` (found with SQLite's ``dbstat``) with bytes that are
+    no B-tree page: the header still SQLite's, so the inbox reads, the apply's writes fail
+    ("database disk image is malformed")."""
+    import sqlite3
+
+    reader = sqlite3.connect(path)
+    try:
+        size = reader.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in reader.execute("SELECT pageno FROM dbstat WHERE name = ?", (table,))]
+    finally:
+        reader.close()
+    assert pages
+    with path.open("r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(b"\xff" * size)
+
+
+def test_a_drain_meeting_a_broken_file_logs_one_line_and_keeps_its_rows(
+    ws: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker's drain fails on a file broken under it: one error line per failure saying
+    to restore it, no traceback; its rows stay pending — none a dead letter for the file's
+    fault (the batch is not retried one row at a time); after the restore they are applied."""
+    path = Path(str(ws.engine.url.database))
+    backup = path.with_name("backup.db")
+    with serve(ws, console=None, push=False) as live:
+        assert live.post_generic("dialer", event(1)).status_code == 200
+        wait_until(lambda: statuses(ws) == {"c1": "applied"}, "the worker to apply c1")
+    with serve(ws, console=None, push=False, worker=False) as live:
+        for n in (2, 3):
+            assert live.post_generic("dialer", event(n)).status_code == 200
+    checkpoint(path)
+    shutil.copyfile(path, backup)
+    corrupt_table(path, "owner_decisions")
+
+    worker = ws.worker(poll_s=0.01)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="leadsync"):
+        worker.start()
+        try:
+            wait_until(lambda: worker.errors >= 2, "two failed drains")
+        finally:
+            worker.stop()
+    lines = [r for r in caplog.records if r.name == "leadsync.worker"]
+    assert lines and {(r.levelname, r.getMessage()) for r in lines} == {
+        (
+            "ERROR",
+            "worker: database file broken (database disk image is malformed); "
+            "restore it from a backup; retrying",
+        )
+    }
+    assert not [r for r in lines if r.exc_info]
+    assert "Traceback" not in caplog.text
+
+    shutil.copyfile(backup, path)  # the admin restores the backup
+    restored = Workspace(f"sqlite:///{path}")
+    try:
+        assert statuses(restored) == {"c1": "applied", "c2": "pending", "c3": "pending"}
+        restored.process_inbox()
+        assert statuses(restored) == {"c1": "applied", "c2": "applied", "c3": "applied"}
+        assert restored.dead_letters() == []
+    finally:
+        restored.close()

@@ -13,7 +13,8 @@
 - :func:`configure_logging` sends every logger (uvicorn's included) through one handler on
   stderr, as text or as one JSON object per line.
 - :func:`database_outage` tells an expected outage (one warning line) from a defect
-  (``log.exception``, with its traceback).
+  (``log.exception``, with its traceback); :func:`log_failure` is how every loop logs a
+  failure: one line for an outage or a broken SQLite file, the traceback for a defect.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from leadsync.store.metrics import Gauges, read_gauges
+from leadsync.store.refusals import first_line
 from leadsync.store.sqlite_file import broken_file
 
 log = logging.getLogger("leadsync.metrics")
@@ -104,9 +106,9 @@ def database_outage(exc: BaseException) -> bool:
     :func:`~leadsync.pipeline.intake.database_unavailable` is this and a little more.
 
     A SQLite file that is not (or no longer) a database is none: it ends only when a person
-    restores the file, so the loops log it with its traceback (its connection is dropped all
-    the same, :mod:`leadsync.store.sqlite_file`, which marks the error
-    ``connection_invalidated``)."""
+    restores the file (its connection is dropped all the same, :mod:`leadsync.store.sqlite_file`,
+    which marks the error ``connection_invalidated``); :func:`log_failure` says so in one
+    error line."""
     if isinstance(exc, sa.exc.DBAPIError):
         if broken_file(exc):
             return False
@@ -120,6 +122,23 @@ def database_outage(exc: BaseException) -> bool:
     return isinstance(
         exc, sa.exc.DisconnectionError | sa.exc.TimeoutError | ConnectionError | TimeoutError
     )
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, expected: str, defect: str) -> None:
+    """Log a loop's failure: an outage as one warning line, ``expected`` with ``{}`` the
+    cause (``database unavailable (OperationalError)``); a SQLite file that is not (or no
+    longer) a database as one error line saying to restore it (``database file broken (file
+    is not a database); restore it from a backup``) — it lasts until a person does, and its
+    traceback would say nothing more, on every retry; anything else, a defect, as
+    ``defect`` with its traceback."""
+    if broken_file(exc):
+        said = first_line(getattr(exc, "orig", None) or exc) or type(exc).__name__
+        cause = f"database file broken ({said}); restore it from a backup"
+        logger.error(expected.format(cause))
+    elif database_outage(exc):
+        logger.warning(expected.format(f"database unavailable ({error_class(exc)})"))
+    else:
+        logger.exception(defect)
 
 
 def error_class(exc: BaseException) -> str:
@@ -181,10 +200,12 @@ class _DatabaseGauges(Collector):
             with self.engine.connect() as connection:
                 gauges = read_gauges(connection, self.clock())
         except Exception as exc:
-            if database_outage(exc):
-                log.warning("metrics: database unavailable (%s); gauges left out", error_class(exc))
-            else:
-                log.exception("metrics: reading the gauges failed; gauges left out")
+            log_failure(
+                log,
+                exc,
+                "metrics: {}; gauges left out",
+                "metrics: reading the gauges failed; gauges left out",
+            )
             up.add_metric([], 0)
             yield up
             return

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.model import add_days
-from leadsync.observability import database_outage
+from leadsync.observability import log_failure
 from leadsync.ops.dashboard import Chart, charts, days_of
 from leadsync.ops.monitor import Report, report
 from leadsync.ops.overview import HEALTH_DAYS
@@ -116,13 +116,12 @@ class SnapshotKeeper:
             try:
                 self.refresh()
             except Exception as exc:
-                if database_outage(exc):
-                    log.warning(
-                        "health snapshot: database unavailable (%s); the previous one is kept",
-                        type(exc).__name__,
-                    )
-                else:
-                    log.exception("health snapshot failed; the previous one is kept")
+                log_failure(
+                    log,
+                    exc,
+                    "health snapshot: {}; the previous one is kept",
+                    "health snapshot failed; the previous one is kept",
+                )
             self._asked.wait(self.interval_s)
 
     def start(self) -> None:

@@ -9,7 +9,8 @@ so that only the units that fail alone are left out (the drain makes them dead l
 A database outage (:func:`leadsync.observability.database_outage`: connection lost or closed,
 database locked or restarting, the pool exhausted, a table missing) is never a refusal: the
 units would fail alike — each made a dead letter for the database's fault — so it is raised
-and the caller retries later.
+and the caller retries later. Nor is a SQLite file that is not (or no longer) a database:
+the caller retries once a person has restored it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.observability import database_outage
 from leadsync.store.database import begin_writing
+from leadsync.store.sqlite_file import broken_file
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,9 +32,9 @@ U = TypeVar("U")
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database is away rather than refusing this work: the one
-    definition the loops' logs use too."""
-    return database_outage(exc)
+    """Whether ``exc`` says the database is away, or its SQLite file broken, rather than
+    refusing this work: no unit would fare better alone, and none is the unit's fault."""
+    return database_outage(exc) or broken_file(exc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import BatchResult, WorkspaceRules
-from leadsync.observability import database_outage, error_class
+from leadsync.observability import log_failure
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
 from leadsync.pipeline.expiry import expire_holds
@@ -135,9 +135,9 @@ class Worker:
         return on_batch
 
     def run(self) -> None:
-        """Loop until :meth:`stop`; a database outage
-        (:func:`~leadsync.observability.database_outage`) is one warning line, a defect is
-        logged with its traceback, and either is retried after a pause."""
+        """Loop until :meth:`stop`; a failure is logged (:func:`~leadsync.observability.log_failure`:
+        one line for a database outage or a broken SQLite file, the traceback for a defect) and
+        retried after a pause."""
         with batch_friendly_gc():
             self._loop()
 
@@ -150,10 +150,7 @@ class Worker:
                 backoff = self.poll_s
             except Exception as exc:
                 self.errors += 1
-                if database_outage(exc):  # expected: one line, no traceback
-                    log.warning("worker: database unavailable (%s); retrying", error_class(exc))
-                else:
-                    log.exception("worker: a drain failed; retrying")
+                log_failure(log, exc, "worker: {}; retrying", "worker: a drain failed; retrying")
                 backoff = min(backoff * 2, 30.0)
             self._wake.wait(backoff)
 

@@ -17,7 +17,8 @@ used again:
 Nothing is retried: the request, drain or probe that met the broken file fails (a 503, a
 drain retried later, ``not ready``), and the next one opens the file again. Such an error is
 still no outage that ends by itself (:func:`leadsync.observability.database_outage`): a person
-restores the file, and the loops log it with its traceback until then. Readiness
+restores the file, and the loops log it as one error line per failure until then
+(:func:`leadsync.observability.log_failure`). Readiness
 (``/readyz``) also looks at the file's header (:func:`header_problem`), which pages already
 read cannot hide.
 """
@@ -25,6 +26,7 @@ read cannot hide.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from pathlib import Path
 
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -48,9 +50,21 @@ def broken_file(exc: BaseException) -> bool:
 def drop_on_broken_file(context: ExceptionContext) -> None:
     """``handle_error`` of a SQLite engine: a connection that met a broken file is dropped
     (see the module's docstring); the error raised is the same, marked
-    ``connection_invalidated``."""
+    ``connection_invalidated``.
+
+    Its transaction is rolled back first: SQLite closes a connection whose statement failed
+    half-way only once that statement is freed (``sqlite3_close_v2``: a zombie), and until
+    then the zombie keeps the transaction's write lock — held by the traceback's frames past
+    the garbage collector a batch pauses (pipeline/collector.py), every other writer of the
+    file would wait out its busy timeout, then fail "database is locked", the restored file
+    too."""
     if broken_file(context.original_exception):
         context.is_disconnect = True
+        connection = context.connection  # None when the error came while connecting
+        driver = None if connection is None else connection.connection.dbapi_connection
+        if driver is not None:
+            with suppress(Exception):  # nothing of the file can be trusted: whatever it says
+                driver.rollback()
 
 
 HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file

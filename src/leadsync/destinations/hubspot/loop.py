@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from leadsync.destinations.hubspot.client import PushPaused
 from leadsync.errors import LeadsyncError, TransientError, UserError
-from leadsync.observability import database_outage, error_class
+from leadsync.observability import database_outage, error_class, log_failure
 
 log = logging.getLogger("leadsync.push")
 
@@ -76,10 +76,7 @@ class PushLoop:
             return 60.0
         except Exception as exc:
             self.errors += 1
-            if database_outage(exc):  # expected: one line, no traceback
-                log.warning("push: database unavailable (%s); retrying", error_class(exc))
-            else:
-                log.exception("push: a cycle failed; retrying")
+            log_failure(log, exc, "push: {}; retrying", "push: a cycle failed; retrying")
             return float(min(60.0, self.poll_s * 2.0 ** min(self.errors, 6)))
 
     def run(self) -> None:
