@@ -109,6 +109,26 @@ def compact(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+def vendor_headers(kind: str, body: bytes, secret: str, now: float = NOW) -> dict[str, str]:
+    """The authenticity headers ``kind``'s vendor sends with ``body``, by the vendor's own
+    recipe (../shared/VENDORS.md), computed here rather than by leadsync: Calendly's
+    ``t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>`` signed at ``now``, Outreach's hex
+    HMAC-SHA256 and Salesloft's hex HMAC-SHA1 of the body. Aircall signs nothing: its token
+    is in the body, so it needs no header."""
+    if kind == "calendly":
+        stamp = str(int(now))
+        digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+        return {"Calendly-Webhook-Signature": f"t={stamp},v1={digest.hexdigest()}"}
+    if kind == "outreach":
+        digest = hmac.new(secret.encode(), body, hashlib.sha256)
+        return {"Outreach-Webhook-Signature": digest.hexdigest()}
+    if kind == "salesloft":
+        return {"x-salesloft-signature": hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
+    if kind == "aircall":
+        return {}
+    raise ValueError(f"no signing recipe for kind {kind!r} here")
+
+
 @contextmanager
 def serve(
     ws: Workspace,

@@ -3,7 +3,8 @@ user would: cut on receipt and read by a worker (the adapter), and ``ingest`` of
 file into a scratch workspace. Each sample is in ``tests/fixtures/published/<kind>/``, kept as
 published (XML as sent; the JavaScript object literals of connector test files as the JSON
 they spell); :data:`SOURCES` says where each one comes from (later rounds' samples:
-``MORE_SOURCES`` in :mod:`tests.test_source_published_more`).
+``MORE_SOURCES`` in :mod:`tests.test_source_published_more`, and so on; round 8's, sent
+through a live service, in :mod:`tests.test_source_published_live`).
 
 These are not the made-up fixtures of ``tests/fixtures/webhooks`` (whose golden files pin
 every field): each test here checks what the vendor means by its sample — the event and
@@ -169,12 +170,14 @@ def e164(value: Any) -> str | None:
 
 
 def test_every_sample_names_its_source() -> None:
+    from tests.test_source_published_live import ROUND8_SOURCES
     from tests.test_source_published_more import MORE_SOURCES
     from tests.test_source_published_round6 import ROUND6_SOURCES
     from tests.test_source_published_round7 import ROUND7_SOURCES
 
     found = {str(p.relative_to(PUBLISHED)) for p in PUBLISHED.glob("*/*") if p.is_file()}
-    rounds = [set(SOURCES), set(MORE_SOURCES), set(ROUND6_SOURCES), set(ROUND7_SOURCES)]
+    each = (SOURCES, MORE_SOURCES, ROUND6_SOURCES, ROUND7_SOURCES, ROUND8_SOURCES)
+    rounds = [set(names) for names in each]
     assert found == set().union(*rounds) and sum(map(len, rounds)) == len(found)
 
 
