@@ -575,6 +575,12 @@ def test_call_data_record_statuses(status: str, outcome: str | None, has_duratio
         ({"status": "retry"}, "scheduled"),
         ({"status": "failed"}, None),
         ({"reschedule_status": "booked"}, "rescheduled"),
+        ({"reschedule_status": "pending"}, "rescheduled"),
+        ({"reschedule_status": "retry"}, "rescheduled"),
+        # Salesloft documents reschedule_status as the progress of moving the meeting
+        # (pending, booked, failed, retry): one that failed left it where it was.
+        ({"reschedule_status": "failed"}, "scheduled"),
+        ({"reschedule_status": "failed", "status": "failed"}, None),
         ({"no_show": True}, "no_show"),
         ({"no_show": True, "canceled_at": "2026-11-09T10:00:00Z"}, "canceled"),
     ],

@@ -194,6 +194,9 @@ FINAL_CDR_STATUSES = frozenset({"completed", *CDR_STATUS_OUTCOMES})
 SENT_EMAIL_STATUSES = frozenset({"sent", "sent_from_gmail", "sent_from_external"})
 #: Meeting ``status`` (creation progress of the calendar event) -> canonical outcome.
 MEETING_STATUS_OUTCOMES = {"pending": "scheduled", "booked": "scheduled", "retry": "scheduled"}
+#: Meeting ``reschedule_status`` (the progress of moving it: pending, booked, failed, retry)
+#: that says it is being or was moved; ``failed``: it was not moved, its ``status`` counts.
+MEETING_RESCHEDULING = frozenset({"pending", "booked", "retry"})
 TASK_STATUSES = {"scheduled": "not_started", "completed": "completed"}
 TASK_PRIORITY_FIELD = "priority"  # (?)
 TASK_PRIORITIES = {"low": "low", "medium": "medium", "normal": "medium", "high": "high"}
@@ -404,13 +407,14 @@ def _meeting(d: _Delivery) -> list[dict[str, Any]]:
 
 
 def _meeting_outcome(item: Any) -> str | None:
-    """canceled_at -> canceled; no_show -> no_show; a reschedule -> rescheduled; else the
-    creation status (pending/booked/retry -> scheduled; failed -> none)."""
+    """canceled_at -> canceled; no_show -> no_show; a reschedule under way or done
+    (:data:`MEETING_RESCHEDULING`) -> rescheduled; else the creation status
+    (pending/booked/retry -> scheduled; failed -> none)."""
     if _time(item, "canceled_at") is not None:
         return "canceled"
     if _flag(item, "no_show"):
         return "no_show"
-    if text(item, "reschedule_status") is not None:
+    if (text(item, "reschedule_status") or "").lower() in MEETING_RESCHEDULING:
         return "rescheduled"
     return MEETING_STATUS_OUTCOMES.get((text(item, "status") or "").lower())
 
