@@ -16,10 +16,10 @@ prospect, account, opportunity, stage): JSON:API's ``"owner": {"data": {"type": 
 ``type`` is not checked). ``"data": null``, a flat ``"id": null`` or the relationship itself
 null empties it; an object with only ``links`` or ``meta`` names nothing. Any other shape (a
 to-many array, ``data`` that is an array, an object naming no id, a bare value) is an
-EventError naming the relationship's path and the allowed forms (:func:`_relation`): the row
-becomes a dead letter rather than an event that silently lost its owner or its prospect.
-Relationships leadsync does not read (``sequence``, ``mailbox``, ``taskPriority`` …) are not
-looked at.
+EventError naming the relationship's path and the allowed forms
+(:mod:`leadsync.sources.outreach_relations`): the row becomes a dead letter rather than an
+event that silently lost its owner or its prospect. Relationships leadsync does not read
+(``sequence``, ``mailbox``, ``taskPriority`` …) are not looked at.
 
 Created and updated events carry only the attributes (and relationships) that changed, so every
 canonical property below is emitted only when its attribute is present and not null: a later
@@ -162,6 +162,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.outreach_relations import links, relation
 from leadsync.sources.signatures import verify_outreach
 
 __all__ = ["ADAPTER", "OutreachAdapter"]
@@ -212,10 +213,6 @@ TASK_SUBJECTS = {
     "email": "Email",
     "in_person": "In-person visit",
 }
-#: The relationship forms Outreach sends (JSON:API, and flat as in some deliveries).
-RELATION_FORMS = "{data: {type, id}} or {type, id} or null"
-#: Keys of a JSON:API relationship that names nothing (no ``data``).
-LINKS_ONLY = frozenset({"links", "meta"})
 #: Relationship -> the canonical record it names, for activities.
 ACTIVITY_LINKS = {"prospect": "contact", "account": "company", "opportunity": "deal"}
 RECORD_LINKS = {"account": "company"}
@@ -306,7 +303,7 @@ def _prospect(d: _Delivery) -> list[dict[str, Any]]:
     if email is not None:
         properties["email"] = email
     properties.update(_prospect_phones(d))
-    return _record_events(d, "contact", properties, _links(d.item, RECORD_LINKS))
+    return _record_events(d, "contact", properties, links(d.item, RECORD_LINKS))
 
 
 def _prospect_phones(d: _Delivery) -> dict[str, str]:
@@ -350,26 +347,26 @@ def _opportunity(d: _Delivery) -> list[dict[str, Any]]:
     close = _time(d.item, ATTR + "closeDate")
     if close is not None:
         properties["closedate"] = close
-    stage = _relation(d.item, "stage")[1]
+    stage = relation(d.item, "stage")[1]
     if stage is not None:
         properties["stage"] = stage
-    return _record_events(d, "deal", properties, _links(d.item, RECORD_LINKS))
+    return _record_events(d, "deal", properties, links(d.item, RECORD_LINKS))
 
 
 def _record_events(
-    d: _Delivery, record: str, properties: dict[str, Any], links: list[dict[str, str]]
+    d: _Delivery, record: str, properties: dict[str, Any], named: list[dict[str, str]]
 ) -> list[dict[str, Any]]:
     """The record event, or an owner event for an update that only moved the owner."""
-    owner_changed, owner = _relation(d.item, OWNER)
+    owner_changed, owner = relation(d.item, OWNER)
     subject = {"object": record, "external_id": d.external_id}
     updated = d.action == "updated"
-    if updated and not properties and not links:
+    if updated and not properties and not named:
         return [_owner_event(d, subject, owner, d.event_id)] if owner_changed else []
     event: dict[str, Any] = {**_head(d, "record", d.when), **subject, "properties": properties}
     if owner is not None:
         event["owner"] = owner
-    if links:
-        event["associations"] = links
+    if named:
+        event["associations"] = named
     if updated and owner_changed and owner is None:
         return [event, _owner_event(d, subject, None, d.event_id + "#owner")]
     return [event]
@@ -441,12 +438,12 @@ def _activity(
         "external_id": d.external_id,
         "properties": properties,
     }
-    owner = _relation(d.item, owner_relation)[1]
+    owner = relation(d.item, owner_relation)[1]
     if owner is not None:
         event["owner"] = owner
-    links = _links(d.item, ACTIVITY_LINKS)
-    if links:
-        event["associations"] = links
+    named = links(d.item, ACTIVITY_LINKS)
+    if named:
+        event["associations"] = named
     return event
 
 
@@ -488,53 +485,6 @@ def _user(d: _Delivery) -> list[dict[str, Any]]:
 
 def _head(d: _Delivery, kind: str, at: str) -> dict[str, Any]:
     return {"id": d.event_id, "occurred_at": at, "type": kind}
-
-
-def _relation(item: Any, name: str) -> tuple[bool, str | None]:
-    """Whether relationship ``name`` is in the event, and the id it points to (None: emptied).
-
-    Two forms are read (see :data:`RELATION_FORMS`): JSON:API's ``{"data": {"type", "id"}}``
-    (``"data": null`` empties it; an object with only ``links`` or ``meta`` says nothing) and
-    the flat ``{"type", "id"}`` (``"id": null``, or the relationship itself null, empties it).
-    Any other shape (a to-many array, an object naming no id, a bare value) is an EventError
-    naming the path: a relationship is never dropped because its shape is new.
-    """
-    relationships = obj(item, "data.relationships")
-    if relationships is None or name not in relationships:
-        return False, None
-    path = f"data.relationships.{name}"
-    relation = relationships[name]
-    if relation is None:
-        return True, None
-    if not isinstance(relation, dict):
-        refuse(path, f"expected {RELATION_FORMS}, got {describe(relation)}")
-    if "data" in relation:
-        target = relation["data"]
-        if target is None:
-            return True, None
-        if not isinstance(target, dict):
-            refuse(path + ".data", f"expected {{type, id}} or null, got {describe(target)}")
-        return True, _relation_id(item, path + ".data")
-    if "id" in relation:
-        return True, None if relation["id"] is None else _relation_id(item, path)
-    if set(relation) <= LINKS_ONLY:
-        return False, None
-    keys = ", ".join(sorted(str(k) for k in relation)[:5])
-    refuse(path, f"expected {RELATION_FORMS}, got an object with keys {keys}")
-
-
-def _relation_id(item: Any, path: str) -> str:
-    """The ``id`` of a resource identifier at ``path`` (an integer or a string)."""
-    return text(item, path + ".id") or refuse(path + ".id", "required: the related record's id")
-
-
-def _links(item: Any, relations: Mapping[str, str]) -> list[dict[str, str]]:
-    links = []
-    for relation, record in relations.items():
-        target = _relation(item, relation)[1]
-        if target is not None:
-            links.append({"object": record, "external_id": target})
-    return links
 
 
 def _texts(item: Any, fields: Mapping[str, str]) -> dict[str, Any]:
