@@ -588,6 +588,40 @@ def test_call_outcomes(vendor: str, canonical: str | None) -> None:
     assert event["properties"].get("outcome") == canonical
 
 
+@pytest.mark.parametrize(
+    ("tags", "properties"),
+    [
+        (["Interested", " Meeting Booked "], {"tags": ["Interested", "Meeting Booked"]}),
+        ([], {"tags": []}),  # the last tag removed: the call's list is now empty
+        ([None, "Interested", ""], {"tags": ["Interested"]}),
+        (None, {}),  # null (or no tags: an update of something else) says nothing
+    ],
+)
+def test_call_tags_are_the_whole_list_the_event_gives(
+    tags: list[str | None] | None, properties: dict[str, Any]
+) -> None:
+    """Outreach's call resource documents ``tags`` (a list of tag values, e.g. "Interested",
+    "Meeting Booked"): kept as the call's ``tags``, as Aircall's are, so HubSpot's call body
+    shows them. An update carries the list when it changed, whole; an empty one clears."""
+    body = with_value(fixture("call.updated"), "data.attributes.tags", tags)
+    [event] = converted(body)
+    assert {k: v for k, v in event["properties"].items() if k == "tags"} == properties
+
+
+@pytest.mark.parametrize(
+    ("tags", "error"),
+    [
+        ("Interested", 'field "data.attributes.tags": must be an array of strings, got a string'),
+        ([7], 'field "data.attributes.tags[0]": must be a string, got a number'),
+    ],
+)
+def test_call_tags_of_another_shape_are_refused_naming_the_field(tags: Any, error: str) -> None:
+    body = with_value(fixture("call.updated"), "data.attributes.tags", tags)
+    with pytest.raises(EventError) as refused:
+        converted(body)
+    assert refused.value.detail == error
+
+
 def test_the_outcome_table_maps_onto_canonical_outcomes() -> None:
     assert CALL_OUTCOMES == {"answered": "connected", "not answered": "no_answer"}
 

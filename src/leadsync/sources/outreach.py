@@ -59,8 +59,10 @@ Events
                                        ``outreach_outcome``), answered_at (answeredAt),
                                        ended_at (completedAt): the engine makes
                                        ``duration_s`` = ended_at - answered_at of the whole
-                                       call, whichever events carried them; owner ``user``;
-                                       at ``dialedAt``, else ``createdAt``
+                                       call, whichever events carried them; ``tags`` (the
+                                       whole list an event gives, an empty one clears
+                                       them); owner ``user``; at ``dialedAt``, else
+                                       ``createdAt``
 ``mailing.created`` / ``.updated`` /   email activity ``data.id`` once the mailing was sent
 ``.delivered`` / ``.opened`` /         (see *Mailings*): direction outbound, subject, body
 ``.replied`` / ``.bounced``            (bodyText), ``outreach_state``; owner ``user`` (?); at
@@ -315,7 +317,7 @@ def _prospect_phones(d: _Delivery) -> dict[str, str]:
     work = PHONE_ATTRIBUTES[0]
     phone_kinds = PHONE_ATTRIBUTES if created or work in attributes else (work,)
     read = ALL_PHONE_ATTRIBUTES if whole else (MOBILE_PHONES, *phone_kinds)
-    numbers = {kind: _phone_texts(d.item, ATTR + kind) for kind in read}
+    numbers = {kind: _text_list(d.item, ATTR + kind) for kind in read}
     phones: dict[str, str] = {}
     if numbers[MOBILE_PHONES]:
         phones["mobilephone"] = numbers[MOBILE_PHONES].pop(0)
@@ -392,6 +394,10 @@ def _call(d: _Delivery) -> list[dict[str, Any]]:
         if outcome.lower() in CALL_OUTCOMES:
             properties["outcome"] = CALL_OUTCOMES[outcome.lower()]
     properties.update(_talk_times(d.item))
+    if get_path(d.item, ATTR + "tags") is not None:
+        # The call's whole list ("Interested", "Meeting Booked"), as an update carries it
+        # when it changed: an empty one is the last tag removed. Null says nothing.
+        properties["tags"] = _text_list(d.item, ATTR + "tags")
     at = _time(d.item, ATTR + "dialedAt") or _time(d.item, ATTR + "createdAt")
     return [_activity(d, "call", properties, CALL_OWNER, at)]
 
@@ -514,8 +520,9 @@ def _first_email(item: Any, path: str) -> str | None:
     return email_or_none(values[0]) if values else None
 
 
-def _phone_texts(item: Any, path: str) -> list[str]:
-    """The non-empty strings of a list of strings (``workPhones``), trimmed, in order."""
+def _text_list(item: Any, path: str) -> list[str]:
+    """The non-empty strings of a list of strings (``workPhones``, a call's ``tags``),
+    trimmed, in order."""
     values = get_path(item, path)
     if values is None:
         return []
