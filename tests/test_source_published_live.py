@@ -19,7 +19,7 @@ pinned by the earlier rounds' modules and, for this round's, by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +170,9 @@ def post(
 
 
 @pytest.fixture
-def ws(workspace: Workspace) -> Iterator[Workspace]:
-    yield workspace
+def ws(workspace: Workspace) -> Workspace:
+    """The scratch workspace, left for each test to configure as its admin would."""
+    return workspace
 
 
 def configured(ws: Workspace, integrations: Mapping[str, dict[str, Any]]) -> Workspace:
