@@ -10,6 +10,7 @@ built here too: one integration of each kind they exercise, secrets passed throu
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,6 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from leadsync.api.app import ServiceOptions, create_service
+from leadsync.sources.hubspot import sign_v3
 from leadsync.workspace import Workspace
 from tests.helpers import settings, workspace_config
 
@@ -105,28 +107,43 @@ def generic_signature(body: bytes, secret: str = DIALER_SECRET) -> dict[str, str
     return {"x-leadsync-signature": f"sha256={digest}"}
 
 
+def vendor_headers(
+    kind: str,
+    body: bytes,
+    uri: str,
+    secret: str,
+    content_type: str = "application/json",
+    now: float = NOW,
+) -> dict[str, str]:
+    """The headers a real sender of ``kind`` sends with ``body`` to ``uri``, signed as the
+    vendor signs, by the vendor's own recipe (../shared/VENDORS.md), computed here rather
+    than by leadsync (Calendly's signed at ``now``; Aircall's token is in the body; a
+    Salesforce Outbound Message names its organization in the body; Pipedrive's secret is
+    ``user:password``)."""
+    headers = {"content-type": content_type}
+    if kind == "generic" or (kind == "salesforce" and content_type == "application/json"):
+        headers["x-leadsync-signature"] = "sha256=" + _hex_hmac(secret, body)
+    elif kind == "calendly":
+        stamp = str(int(now))
+        mac = _hex_hmac(secret, stamp.encode() + b"." + body)
+        headers["calendly-webhook-signature"] = f"t={stamp},v1={mac}"
+    elif kind == "hubspot":
+        headers.update(sign_v3(secret, "POST", uri, body, NOW_MS))
+    elif kind == "outreach":
+        headers["outreach-webhook-signature"] = _hex_hmac(secret, body)
+    elif kind == "salesloft":
+        headers["x-salesloft-signature"] = _hex_hmac(secret, body, "sha1")
+    elif kind == "pipedrive":
+        headers["authorization"] = "Basic " + base64.b64encode(secret.encode()).decode()
+    return headers
+
+
+def _hex_hmac(secret: str, message: bytes, digest: str = "sha256") -> str:
+    return hmac.new(secret.encode(), message, digest).hexdigest()
+
+
 def compact(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def vendor_headers(kind: str, body: bytes, secret: str, now: float = NOW) -> dict[str, str]:
-    """The authenticity headers ``kind``'s vendor sends with ``body``, by the vendor's own
-    recipe (../shared/VENDORS.md), computed here rather than by leadsync: Calendly's
-    ``t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>`` signed at ``now``, Outreach's hex
-    HMAC-SHA256 and Salesloft's hex HMAC-SHA1 of the body. Aircall signs nothing: its token
-    is in the body, so it needs no header."""
-    if kind == "calendly":
-        stamp = str(int(now))
-        digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-        return {"Calendly-Webhook-Signature": f"t={stamp},v1={digest.hexdigest()}"}
-    if kind == "outreach":
-        digest = hmac.new(secret.encode(), body, hashlib.sha256)
-        return {"Outreach-Webhook-Signature": digest.hexdigest()}
-    if kind == "salesloft":
-        return {"x-salesloft-signature": hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
-    if kind == "aircall":
-        return {}
-    raise ValueError(f"no signing recipe for kind {kind!r} here")
 
 
 @contextmanager

@@ -10,7 +10,6 @@ examples per test).
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures
 import contextlib
 import copy
@@ -52,6 +51,7 @@ from tests.live import (
     LiveServer,
     compact,
     serve,
+    vendor_headers,
     wait_applied,
     wait_until,
 )
@@ -121,25 +121,8 @@ def hex_hmac(secret: str, message: bytes, digest: str = "sha256") -> str:
 def signed(
     kind: str, body: bytes, uri: str, content_type: str = "application/json"
 ) -> dict[str, str]:
-    """The headers a real sender of ``kind`` would send with ``body`` (Aircall's token is in
-    the body; a Salesforce Outbound Message names its organization in the body)."""
-    headers = {"content-type": content_type}
-    secret = SECRETS[kind]
-    if kind == "generic" or (kind == "salesforce" and content_type == "application/json"):
-        headers["x-leadsync-signature"] = "sha256=" + hex_hmac(secret, body)
-    elif kind == "calendly":
-        stamp = str(int(NOW))
-        mac = hex_hmac(secret, stamp.encode() + b"." + body)
-        headers["calendly-webhook-signature"] = f"t={stamp},v1={mac}"
-    elif kind == "hubspot":
-        headers.update(sign_v3(secret, "POST", uri, body, NOW_MS))
-    elif kind == "outreach":
-        headers["outreach-webhook-signature"] = hex_hmac(secret, body)
-    elif kind == "salesloft":
-        headers["x-salesloft-signature"] = hex_hmac(secret, body, "sha1")
-    elif kind == "pipedrive":
-        headers["authorization"] = "Basic " + base64.b64encode(secret.encode()).decode()
-    return headers
+    """The headers a real sender of ``kind`` would send with ``body`` (tests/live.py)."""
+    return vendor_headers(kind, body, uri, SECRETS.get(kind, ""), content_type)
 
 
 def contact(n: int | str, email: str | None = None) -> dict[str, Any]:

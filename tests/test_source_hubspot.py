@@ -171,7 +171,17 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
     "deal.propertyChange.amount": [],
     # known and ignored
     "contact.deletion": [],
-    "company.merge": [],
+    # The company kept (newObjectId, here the primary's id too), naming the one merged away.
+    "company.merge": [
+        {
+            "id": "55:1041",
+            "occurred_at": "2026-09-21T14:13:20.000Z",
+            "type": "record",
+            "object": "company",
+            "external_id": "6201",
+            "merged": ["6203"],
+        }
+    ],
     "deal.restore": [],
     # an association added in HubSpot: the "from" record names the "to" record; between a
     # contact and a company the primary flag says which side speaks
@@ -208,6 +218,47 @@ def test_every_fixture_has_an_expectation() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fixture_becomes_expected_events(name: str) -> None:
     assert events_per_piece(load(name)) == [EXPECTED[name]]
+
+
+@pytest.mark.parametrize(
+    ("fields", "kept", "merged"),
+    [
+        # HubSpot made a new record of the merge: every other id is gone (amp-labs/connectors
+        # reads the survivor so: newObjectId, else primaryObjectId, else objectId).
+        ({"objectId": 123, "primaryObjectId": 123, "mergedObjectIds": [456, 789],
+          "newObjectId": 999}, "999", ["123", "456", "789"]),
+        ({"objectId": 123, "primaryObjectId": 123, "mergedObjectIds": ["456"]}, "123", ["456"]),
+        ({"objectId": 123, "mergedObjectIds": [456]}, "123", ["456"]),  # no primaryObjectId
+        ({"objectId": 123, "mergedObjectIds": []}, "123", None),
+    ],
+)  # fmt: skip
+def test_a_merge_is_the_kept_record_naming_the_ids_merged_into_it(
+    fields: dict[str, Any], kept: str, merged: list[str] | None
+) -> None:
+    """The generic ``object.merge`` (``objectTypeId`` 0-1) as HubSpot's own ``contact.merge``."""
+    for kind in ({"subscriptionType": "contact.merge"},
+                 {"subscriptionType": "object.merge", "objectTypeId": "0-1"}):  # fmt: skip
+        event = {**_without(GOOD, "objectId"), **kind, **fields}
+        [[converted]] = events_per_piece([event])
+        assert (converted["object"], converted["external_id"]) == ("contact", kept)
+        assert converted.get("merged") == merged
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mergedObjectIds", 456, 'field "mergedObjectIds": must be an array of ids'),
+        ("mergedObjectIds", [[456]], 'field "mergedObjectIds[0]": must be an id'),
+        ("objectId", None, 'field "objectId": required on a merge event'),
+    ],
+)
+def test_a_merge_with_ids_of_another_shape_is_a_dead_letter(
+    field: str, value: Any, message: str
+) -> None:
+    event = {**GOOD, "subscriptionType": "contact.merge", "mergedObjectIds": [456], field: value}
+    with pytest.raises(EventError) as caught:
+        events_per_piece([event])
+    assert caught.value.detail.startswith(message)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -545,6 +596,13 @@ GOOD = load("contact.creation")[0]
     ("body", "message"),
     [
         ({"eventId": 1}, 'field "(body)": must be an array of events, got an object'),
+        # A workflow's "Send a webhook" body (as hookdeck/webhook-samples captured one): one
+        # contact with its properties, not the app's webhooks v3 events.
+        (
+            {"vid": 251, "portal-id": 27145807, "properties": {"email": {"value": "k@x.test"}}},
+            'field "(body)": must be an array of webhooks v3 events, got one record with its'
+            " properties: a workflow's 'Send a webhook' action sends that",
+        ),
         ("hello", 'field "(body)": must be an array of events, got a string'),
         ([], 'field "(body)": must hold at least one event, got an empty array'),
         ([GOOD, "x"], 'field "[1]": must be an event object, got a string'),

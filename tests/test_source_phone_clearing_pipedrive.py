@@ -1,11 +1,11 @@
-"""A number removed from a person in Pipedrive leaves leadsync's record when the payload is
-certainly the person's whole list of numbers: a webhooks v1 ``current`` (the person "close to
-the responses you get from our API", Pipedrive's v2 migration guide), whose ``phone`` is every
-number, ``[{"value": "", "primary": true}]`` when there is none (the published sample of a
-label change). A v2 ``data`` "now contains only crucial information about the entity" (the
-same guide): its ``phones`` is not known to be every number, so a v2 event gives the numbers it
-has and never takes one back. Bodies are the published samples
-(``tests/fixtures/published/pipedrive``) with made-up numbers."""
+"""A number removed from a person in Pipedrive leaves leadsync's record: the person's list of
+numbers is the whole list whichever webhooks version sends it — a v1 ``current`` (the person
+"close to the responses you get from our API", Pipedrive's v2 migration guide), whose
+``phone`` is every number, ``[{"value": "", "primary": true}]`` when there is none (the
+published sample of a label change), and a v2 ``data.phones``, ``[]`` when there is none
+(Pipedrive's own v2 examples send it so on a change of the name alone). A payload without the
+list changes no number. Bodies are the published samples (``tests/fixtures/published/
+pipedrive``) with made-up numbers."""
 
 from __future__ import annotations
 
@@ -64,13 +64,17 @@ def _phones_of(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.properties.items() if k in ("phone", "mobilephone")}
 
 
-def test_a_v1_person_gives_its_whole_list_and_a_v2_person_only_its_numbers() -> None:
+def test_a_v1_and_a_v2_person_give_their_whole_list() -> None:
     assert _phones_of(_v1_person(T0, [("work", WORK)])) == {"phone": WORK, "mobilephone": None}
     assert _phones_of(_v1_person(T0, [])) == {"phone": None, "mobilephone": None}
     assert _phones_of(_v1_person(T0, None)) == {}
-    assert _phones_of(_v2_person("2026-11-02T15:06:40Z", [])) == {}
+    at = "2026-11-02T15:06:40Z"
+    assert _phones_of(_v2_person(at, [])) == {"phone": None, "mobilephone": None}
     mobile = [{"value": MOBILE, "primary": True, "label": "mobile"}]
-    assert _phones_of(_v2_person("2026-11-02T15:06:40Z", mobile)) == {"mobilephone": MOBILE}
+    assert _phones_of(_v2_person(at, mobile)) == {"phone": None, "mobilephone": MOBILE}
+    without = _v2_person(at, [])
+    del without["data"]["phones"]
+    assert _phones_of(without) == {}
 
 
 # ------------------------------------------------------------------ the engine
@@ -137,7 +141,10 @@ def test_a_v1_list_takes_back_only_what_pipedrive_gave(workspace: Workspace) -> 
     assert indexed_phones(workspace, person) == {"mobilephone": "+33612345678"}
 
 
-def test_a_v2_change_never_takes_a_number_back(workspace: Workspace) -> None:
+def test_a_number_removed_in_pipedrive_v2_leaves_the_person(workspace: Workspace) -> None:
+    """A v2 change gives the person's whole ``phones``: the mobile gone from it leaves the
+    record (a call from it no longer lands there), then the emptied list takes the other;
+    a change without the list changes nothing."""
     _setup(workspace)
     both = [
         {"value": MOBILE, "primary": True, "label": "mobile"},
@@ -148,8 +155,20 @@ def test_a_v2_change_never_takes_a_number_back(workspace: Workspace) -> None:
     expected = {"mobilephone": "+33612345678", "phone": "+33176360695"}
     assert indexed_phones(workspace, person) == expected
     ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:07:40Z", both[1:]))
+    assert indexed_phones(workspace, person) == {"phone": "+33176360695"}
+    why = workspace.record("contact", person)["properties"][PHONE_SOURCES]["mobilephone"]["why"]
+    assert why == (
+        "+33612345678 removed at 2026-11-02T15:07:40Z: pd sends the whole list of the "
+        "person's numbers, and it is no longer on it"
+    )
+    without = _v2_person("2026-11-02T15:07:50Z", [])
+    del without["data"]["phones"]
+    ingest_ok(workspace, "pd", without)
+    assert indexed_phones(workspace, person) == {"phone": "+33176360695"}
     ingest_ok(workspace, "pd", _v2_person("2026-11-02T15:08:40Z", []))
-    assert indexed_phones(workspace, person) == expected
+    assert indexed_phones(workspace, person) == {}
+    ingest_ok(workspace, "phone", number_call(5301, T0 + 180, MOBILE))
+    assert _timeline(workspace, person) == []
 
 
 # ------------------------------------------------------------------ numbers beyond two

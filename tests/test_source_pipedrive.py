@@ -38,6 +38,7 @@ KIM_PROPERTIES = {
     "firstname": "Kim",
     "lastname": "Lee",
     "email": "kim.lee@globex.test",
+    **NO_NUMBERS,  # the person's whole list of numbers: the one it has, null for the rest
     "phone": "+1 555 0100",
 }
 
@@ -97,6 +98,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "firstname": "Dana",
                 "lastname": "Cruz",
                 "email": "dana.cruz@umbrella.test",
+                **NO_NUMBERS,
                 "phone": "+1 415 555 0110",
                 "mobilephone": "+1 415 555 0142",
                 "other_phone_1": "+1 415 555 0177",
@@ -535,7 +537,29 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         }
     ],
     "v1.deleted.person": [],
-    "v1.merged.person": [],
+    # The kept person as the merge left it, naming the person merged into it (its
+    # merge_what_id); its owner is the kept one's, no change.
+    "v1.merged.person": [
+        {
+            "id": "V1KEY",
+            "occurred_at": "2026-11-03T11:00:00.000Z",
+            "type": "record",
+            "object": "contact",
+            "external_id": "42",
+            "merged": ["43"],
+            "owner": {"id": "9", "name": "Bo Li"},
+            "owner_unchanged": True,
+            "properties": {
+                "name": "Bo Park",
+                "firstname": "Bo",
+                "lastname": "Park",
+                "email": "bo.park@globex.test",
+                **NO_NUMBERS,
+                "phone": "+1 555 0143",
+            },
+            "associations": [GLOBEX],
+        }
+    ],
     # A v1 deal's owner is user_id, here the API's {id, name, email, value} object: its
     # email and name come along (they teach the user directory).
     "v1.added.deal": [
@@ -1143,18 +1167,18 @@ def numbers_of(fixture: str, field: str, phones: Any) -> dict[str, Any]:
     ],
 )
 def test_person_numbers(phones: Any, expected: dict[str, str]) -> None:
-    """v2 gives the numbers its ``data.phones`` has; v1's ``current.phone`` is the person's
-    whole list (``phone_list_complete``), so it gives every phone property, null for what it
-    lacks (all null for an empty list), and none when the payload has no list."""
+    """v2's ``data.phones`` and v1's ``current.phone`` are the person's whole list
+    (``phone_list_complete``), so either gives every phone property, null for what it lacks
+    (all null for an empty list), and none when the payload has no list."""
     whole = {**NO_NUMBERS, **expected} if phones is not None else expected
-    assert numbers_of("create.person", "data.phones", phones) == expected
+    assert numbers_of("create.person", "data.phones", phones) == whole
     assert numbers_of("v1.added.person", "current.phone", phones) == whole
 
 
 def test_a_person_with_four_numbers_keeps_the_two_beyond_a_phone_and_a_mobile() -> None:
     """The numbers after the phone and the mobile one go to ``other_phone_1``… in list order:
-    a call from any of them finds the person. Both versions give the numbers their list has;
-    v1's is the whole one, so it gives null for every phone property beyond them."""
+    a call from any of them finds the person. Both versions' lists are the whole one, so
+    they give null for every phone property beyond them."""
     four = [
         {"label": "home", "value": "+1 415 555 0177", "primary": False},
         {"label": "mobile", "value": "+1 415 555 0142", "primary": False},
@@ -1167,7 +1191,7 @@ def test_a_person_with_four_numbers_keeps_the_two_beyond_a_phone_and_a_mobile() 
         "other_phone_1": "+1 415 555 0177",
         "other_phone_2": "+1 415 555 0199",
     }
-    assert numbers_of("create.person", "data.phones", four) == given
+    assert numbers_of("create.person", "data.phones", four) == {**NO_NUMBERS, **given}
     assert numbers_of("v1.added.person", "current.phone", four) == {**NO_NUMBERS, **given}
     # A v1 list that lost its home number: the numbers after it move up a place.
     assert numbers_of("v1.updated.person", "current.phone", four[1:]) == {

@@ -161,12 +161,10 @@ def post(
     """``path`` posted, signed as its vendor signs, to its integration (or ``integration``)."""
     kind = path.parent.name
     headers, body = request_of(path)
-    signed = vendor_headers(kind, body, SECRETS.get(kind, ""), now)
-    return live.client.post(
-        f"/webhooks/{integration or integration_of(path)}",
-        content=body,
-        headers={**headers, **signed},
-    )
+    name = integration or integration_of(path)
+    uri = live.webhook_uri(name)
+    signed = vendor_headers(kind, body, uri, SECRETS.get(kind, ""), headers["content-type"], now)
+    return live.client.post(f"/webhooks/{name}", content=body, headers={**headers, **signed})
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from leadsync.model import ActivityType, Event, EventType, RecordType
+from leadsync.model import PHONE_PROPERTIES, ActivityType, Event, EventType, RecordType
 from leadsync.pipeline.inbox import vendor_line_request
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Piece
@@ -85,6 +85,8 @@ ROUND7_SOURCES: dict[str, str] = {
     "from the sandbox environment' (an Opportunity; SessionId and the URLs elided as '...' "
     "there)",
 }
+
+NO_NUMBERS = dict.fromkeys(PHONE_PROPERTIES)
 
 #: The Outbound Message's organization (its ``OrganizationId``, as an admin configures it).
 PHOENIX_ORGANIZATION = "00D5w000004qGTOEA2"
@@ -168,7 +170,8 @@ def test_pipedrive_v2_note_is_the_authors_note_on_the_person_and_deal() -> None:
             "change.person",
             RecordType.CONTACT,
             "8",
-            {"name": "Sample Person", "firstname": "Sample Person"},
+            # ``phones: []``: the person's whole list, so no number (docs/WEBHOOKS.md).
+            {"name": "Sample Person", "firstname": "Sample Person", **NO_NUMBERS},
             [(RecordType.COMPANY, "1")],
         ),
     ],

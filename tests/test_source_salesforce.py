@@ -717,6 +717,19 @@ def test_changed_fields_as_pub_sub_bitmaps_are_a_dead_letter_not_an_empty_change
     assert "decode them" in message
 
 
+def test_a_change_to_every_record_of_an_object_is_a_dead_letter_that_asks_for_a_resync() -> None:
+    """Salesforce's change event for a custom field's type conversion that loses data names
+    the object's prefix and a wildcard (``003*``) instead of record ids, and no values."""
+    body = copy.deepcopy(body_of("cdc_update_contact.json"))
+    body["ChangeEventHeader"]["recordIds"] = ["003*"]
+    with pytest.raises(EventError) as caught:
+        convert(body)
+    assert caught.value.detail.startswith(
+        "field \"ChangeEventHeader.recordIds[0]\": '003*' names every Contact record"
+    )
+    assert "resync these records" in str(caught.value)
+
+
 def test_a_field_present_but_not_changed_is_not_sent() -> None:
     body = copy.deepcopy(body_of("cdc_update_contact.json"))
     body["OwnerId"] = REP_2  # present (enriched), but not in changedFields

@@ -345,6 +345,10 @@ class Event:
     # Other external ids the source gives this same activity (a Salesloft call data record,
     # ``cdr:<id>`` until it is logged to a call): events under any of them are one activity.
     aliases: tuple[str, ...] = ()
+    # Other external ids of this record at the source that the source merged into it (a
+    # HubSpot ``contact.merge``, a Pipedrive ``merged.person``): gone there, they name this
+    # record from now on (engine/merges.py).
+    merged: tuple[str, ...] = ()
     # The ids reserved for its row in arrival order (parallel workers): [next record id, end,
     # next activity id, end], shared by the row's events (engine/state.py SequenceIds).
     ids: list[int] | None = None
@@ -354,6 +358,12 @@ class Event:
         if self.object is None:
             return None
         return RecordRef(self.object, self.external_id, self.email, self.domain)
+
+    def merged_refs(self) -> tuple[RecordRef, ...]:
+        """The records the source merged into this event's record, by their gone ids."""
+        if self.object is None:
+            return ()
+        return tuple(RecordRef(self.object, m) for m in self.merged)
 
 
 # ---------------------------------------------------------------------- decisions

@@ -81,7 +81,7 @@ def _print_record(
         why = f": {refused['message']}" if refused is not None else ""
         render.line(f"HubSpot: {pushed.state}{why}")
     if record["identities"]:
-        ids = ", ".join(f"{i['integration']}:{i['external_id']}" for i in record["identities"])
+        ids = ", ".join(_known_as(i) for i in record["identities"])
         render.line(f"known as: {ids}")
     if record["associations"]:
         links = ", ".join(
@@ -113,6 +113,17 @@ def _print_record(
     render.line(f"[bold]timeline[/] ({timeline})", markup=True)
     for item in record["timeline"]:
         _print_activity(item, names)
+
+
+def _known_as(identity: Mapping[str, Any]) -> str:
+    """``pipedrive:996``; an id the tool merged into another says so, and when."""
+    shown = f"{identity['integration']}:{identity['external_id']}"
+    if identity.get("merged_into") is None:
+        return shown
+    return (
+        f"{shown} (merged into {identity['merged_into']} there at "
+        f"{display_ts(identity['merged_at'])})"
+    )
 
 
 def _times(decision: Mapping[str, Any]) -> str:

@@ -5,7 +5,8 @@ events that share none may apply side by side (:mod:`leadsync.pipeline.routing`)
 The keys over-approximate what :func:`leadsync.engine.load.load` reads for an event, with
 the same lookups, so that two events whose loads could meet always meet here:
 
-- the records it names — by identity (with the rep the identity's integration last gave as
+- the records it names (and the ids a tool merged into its record: engine/merges.py) — by
+  identity (with the rep the identity's integration last gave as
   the owner, read and written through that identity only), email (a contact) or domain (a
   company, unless a free-mail or disposable one: rules/domains.py) — and, through the database, the records
   those already are, every contact with that email, the contacts and leads with its
@@ -60,7 +61,7 @@ def event_keys(event: Event, rules: WorkspaceRules) -> list[Key]:
     subject = event.subject_ref()
     if subject is not None:
         keys.extend(_ref_keys(integration, subject, rules))
-    for ref in event.associations:
+    for ref in (*event.associations, *event.merged_refs()):  # merged: one record now
         keys.extend(_ref_keys(integration, ref, rules))
     region = _region(rules, integration)
     if event.type is EventType.ACTIVITY and event.activity is not None:

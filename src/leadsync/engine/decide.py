@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities, counterparts, links, phones
+from leadsync.engine import activities, counterparts, links, merges, phones
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
     RECORD_IDS,
@@ -107,6 +107,9 @@ class BatchDecider:
         self.memory_changed: set[SourceKey] = set()
         self.round_robin_changed: dict[str, int] = {}
         self.new_identities: list[dict[str, Any]] = []
+        # Ids a tool merged into another record, and a CRM's (engine/merges.py).
+        self.merged_identities: dict[SourceKey, dict[str, Any]] = {}
+        self.hubspot_merges: list[tuple[str, list[str], str]] = []
         self.new_links: list[dict[str, Any]] = []
         # Contacts and leads whose primary company moved: the one each had before the batch.
         self.primary_before: dict[int, int | None] = {}
@@ -172,7 +175,7 @@ class BatchDecider:
             elif domain is not None and not self.rules.domains.personal(domain):
                 record_id = self.by_domain.get(domain)
             if record_id is not None and key is not None:
-                self._add_identity(key, record_id)
+                self.add_identity(key, record_id)
         if record_id is not None:
             return self.records[record_id], False
         record = self.new_record(
@@ -180,7 +183,7 @@ class BatchDecider:
             domain=domain_key(ref),
         )  # fmt: skip
         if key is not None:
-            self._add_identity(key, record.id)
+            self.add_identity(key, record.id)
         if record.email is not None:
             self.by_email.setdefault(record.email, record.id)
         if record.domain is not None and not self.rules.domains.personal(record.domain):
@@ -230,7 +233,7 @@ class BatchDecider:
         self.result.records_created += 1
         return record
 
-    def _add_identity(self, key: SourceKey, record_id: int) -> None:
+    def add_identity(self, key: SourceKey, record_id: int) -> None:
         self.identity[key] = record_id
         self.new_identities.append(
             {"integration": key[0], "type": key[1], "external_id": key[2], "record_id": record_id}
@@ -502,7 +505,7 @@ class BatchDecider:
             if self.traces is not None:
                 self.traces[event.id] = EventTrace(event.id, counterpart=why)
             return
-        record, created = self.resolve(event.integration, subject, event.occurred_at)
+        record, created = merges.resolve(self, event, subject)
         settings, variant = self.rules.settings_for(event.integration, str(record.id))
         if self.traces is not None:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
@@ -544,7 +547,7 @@ class BatchDecider:
             return
         subject = event.subject_ref()
         assert subject is not None
-        record, created = self.resolve(event.integration, subject, event.occurred_at)
+        record, created = merges.resolve(self, event, subject)
         if self.traces is not None:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         if event.type is EventType.RECORD:

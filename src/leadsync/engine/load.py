@@ -60,6 +60,7 @@ def load(
         if subject is not None:
             refs.append((event.integration, subject))
         refs.extend((event.integration, ref) for ref in event.associations)
+        refs.extend((event.integration, ref) for ref in event.merged_refs())  # engine/merges.py
         if event.type is EventType.ACTIVITY and event.external_id is not None:
             assert event.activity is not None
             kind = event.activity._value_

@@ -32,6 +32,10 @@ class Decided:
     changed_records: list[dict[str, Any]]  # whole rows: properties or core fields changed
     owner_rows: list[dict[str, Any]]  # owner and times only
     identities: list[dict[str, Any]]
+    # Ids a tool merged into another record, pointed at the kept one (engine/merges.py), and
+    # a CRM's: (object type, the merged ids, the id kept) for the push's objects.
+    merged_identities: list[dict[str, Any]]
+    hubspot_merges: list[tuple[str, list[str], str]]
     # The rep each identity's integration gave last as the record's owner, where it changed.
     identity_reps: list[dict[str, Any]]
     record_links: list[dict[str, Any]]  # new, or a primary company moved: upserted
@@ -94,6 +98,8 @@ def collect(d: BatchDecider, now: str) -> Decided:
         changed_records=[r.row() for r in changed if r.fields_dirty],
         owner_rows=[r.owner_row() for r in changed if not r.fields_dirty],
         identities=d.new_identities,
+        merged_identities=[d.merged_identities[key] for key in sorted(d.merged_identities)],
+        hubspot_merges=d.hubspot_merges,
         identity_reps=[
             {
                 "integration": key[0],

@@ -36,6 +36,8 @@ def write(connection: Connection, decided: Decided) -> int:
     store.update_records(c, decided.changed_records)
     store.update_records(c, decided.owner_rows)
     store.insert_identities(c, decided.identities)
+    join_store.merge_identities(c, decided.merged_identities)
+    join_store.move_merged_hubspot_ids(c, decided.hubspot_merges)
     store.save_identity_reps(c, decided.identity_reps)
     store.insert_record_links(c, decided.record_links)
     store.delete_activities(c, decided.deleted_activities)

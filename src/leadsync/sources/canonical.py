@@ -85,6 +85,7 @@ ALLOWED_KEYS = (
     "changed_at",
     "draft",
     "aliases",
+    "merged",
 )
 OWNER_KEYS = ("id", "email", "name")
 ASSOCIATION_KEYS = ("object", "external_id", "email", "domain")
@@ -191,6 +192,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["draft"] = True
     if event.aliases:
         out["aliases"] = list(event.aliases)
+    if event.merged:
+        out["merged"] = list(event.merged)
     return out
 
 
@@ -255,6 +258,8 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
             fail("draft", f"expected true or false, got {show(draft)}")
     if data.get("aliases") is not None and kind is not EventType.ACTIVITY:
         fail("aliases", f"not allowed on a {kind.value} event (only on activity events)")
+    if data.get("merged") is not None and kind is not EventType.RECORD:
+        fail("merged", f"not allowed on a {kind.value} event (only on record events)")
     if kind is EventType.ACTIVITY:
         activity = _activity_event(data, event_id, occurred_at, integration, seq)
         activity.changed_at = changed_at
@@ -270,6 +275,7 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
         fail("owner_unchanged", "needs an owner: it says the owner given is not changed")
     event.owner_unchanged = bool(owner_unchanged)
     event.changed_at = changed_at
+    event.merged = _other_ids(data.get("merged"), event.external_id, "merged", "records")
     return event
 
 
@@ -343,27 +349,29 @@ def _activity_event(
         properties=properties,
         owner=_owner(data.get("owner")),
         associations=_associations(data.get("associations"), None),
-        aliases=_aliases(data.get("aliases"), external_id),
+        aliases=_other_ids(data.get("aliases"), external_id, "aliases", "activity"),
     )
 
 
-def _aliases(value: Any, external_id: str | None) -> tuple[str, ...]:
-    """The other ids of an activity at its source: a list of ids, each once, none its own
-    ``external_id`` (which is required with them)."""
+def _other_ids(value: Any, external_id: str | None, key: str, what: str) -> tuple[str, ...]:
+    """Other ids at the source — an activity's ``aliases`` (ids of the same activity), a
+    record's ``merged`` (ids of records merged into it): a list of ids, each once, none its
+    own ``external_id`` (which is required with them)."""
     if value is None:
         return ()
     if not isinstance(value, list):
-        fail("aliases", f"expected a list of ids, got {show(value)}")
+        fail(key, f"expected a list of ids, got {show(value)}")
     if value and external_id is None:
-        fail("aliases", "needs an external_id: they are other ids of the same activity")
+        needs = "other ids of the same activity" if what == "activity" else "ids merged into it"
+        fail(key, f"needs an external_id: they are {needs}")
     out: list[str] = []
     for index, item in enumerate(value):
-        alias = _identifier(item, f"aliases[{index}]")
-        if alias is None:
-            fail(f"aliases[{index}]", "expected an id (a string), got null")
-        if alias == external_id or alias in out:
-            fail(f"aliases[{index}]", f"{quote(alias)} is given twice (or is the external_id)")
-        out.append(alias)
+        other = _identifier(item, f"{key}[{index}]")
+        if other is None:
+            fail(f"{key}[{index}]", "expected an id (a string), got null")
+        if other == external_id or other in out:
+            fail(f"{key}[{index}]", f"{quote(other)} is given twice (or is the external_id)")
+        out.append(other)
     return tuple(sorted(out))
 
 

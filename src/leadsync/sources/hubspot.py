@@ -56,8 +56,13 @@ false)                             ``CONTACT_TO_COMPANY``, or the generic ``from
                                    (primary only for a contact without one)
 ``associationChange``, a link      ``[]``: leadsync never ends a link; nor keeps one to a line
 removed, or to another object      item, a product, a company's parent or a custom object
-``deletion``, ``merge``,           ``[]``: known and ignored; deletions are not propagated
-``restore``, ``privacyDeletion``
+``merge``                          a **record** event of the record kept (``newObjectId``, else
+                                   ``primaryObjectId``, else ``objectId``) with ``merged``: the
+                                   other ids (``mergedObjectIds``; the primary's and the
+                                   object's when HubSpot made a new one) name it from now on
+                                   (engine/merges.py)
+``deletion``, ``restore``,         ``[]``: known and ignored; deletions are not propagated
+``privacyDeletion``
 =================================  ===========================================================
 
 An ``associationChange`` of records leadsync keeps without ``fromObjectId``, ``toObjectId``
@@ -163,9 +168,10 @@ IGNORED_OBJECTS = frozenset({"product", "line_item", "conversation", "event"})
 CREATION = "creation"
 PROPERTY_CHANGE = "propertyChange"
 ASSOCIATION_CHANGE = "associationChange"
+MERGE = "merge"
 #: Actions on records that are known and ignored.
-IGNORED_ACTIONS = frozenset({"deletion", "merge", "restore", "privacyDeletion"})
-ACTIONS = (CREATION, PROPERTY_CHANGE, ASSOCIATION_CHANGE, *sorted(IGNORED_ACTIONS))
+IGNORED_ACTIONS = frozenset({"deletion", "restore", "privacyDeletion"})
+ACTIONS = (CREATION, PROPERTY_CHANGE, ASSOCIATION_CHANGE, MERGE, *sorted(IGNORED_ACTIONS))
 #: The record types an ``associationType`` (``CONTACT_TO_COMPANY``) names, by its parts.
 ASSOCIATION_OBJECTS: dict[str, RecordType] = {
     name.upper(): record_type for name, record_type in RECORD_OBJECTS.items()
@@ -232,6 +238,13 @@ class HubSpotAdapter(Adapter):
         """The batch's events; the batch is refused whole when it is not an array of 1 to 100
         (an element that cannot be identified is refused alone: :meth:`element_error`)."""
         if not isinstance(body, list):
+            if isinstance(body, dict) and isinstance(body.get("properties"), dict):
+                refuse(
+                    "(body)",
+                    "must be an array of webhooks v3 events, got one record with its properties:"
+                    " a workflow's 'Send a webhook' action sends that, and leadsync does not read"
+                    " it; subscribe the app's webhooks to the events instead (docs/WEBHOOKS.md)",
+                )
             refuse("(body)", f"must be an array of events, got {describe(body)}")
         if not body:
             refuse("(body)", "must hold at least one event, got an empty array")
@@ -275,6 +288,8 @@ class HubSpotAdapter(Adapter):
             return []
         if action == ASSOCIATION_CHANGE:
             fields = _added_link(data, subject == GENERIC_OBJECT)
+        elif action == MERGE:
+            fields = _merge(data, subject)
         else:
             fields = _record_change(data, subject, action)
         if fields is None:
@@ -396,6 +411,42 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
         if closed is not None:
             out["properties"]["is_closed"] = closed
     return True
+
+
+def _merge(data: dict[str, Any], subject: str) -> dict[str, Any] | None:
+    """A merge as the kept record's event naming the ids merged into it (``merged``): the
+    record kept is ``newObjectId`` when HubSpot made a new one, else ``primaryObjectId``,
+    else ``objectId``; every other id the event names (``mergedObjectIds``, and the primary
+    and object ids when a new record was made) is gone. None for an object leadsync does not
+    keep."""
+    record_type = _record_type(data, subject)
+    if record_type is None:
+        return None
+    named = [_object_id(data, name) for name in ("newObjectId", "primaryObjectId", "objectId")]
+    kept = next((i for i in named if i is not None), None)
+    if kept is None:
+        refuse("objectId", "required on a merge event (or primaryObjectId, newObjectId)")
+    merged = data.get("mergedObjectIds")
+    if merged is not None and not isinstance(merged, list):
+        refuse("mergedObjectIds", f"must be an array of ids, got {describe(merged)}")
+    gone = [
+        _object_id({"id": m}, "id", f"mergedObjectIds[{i}]") for i, m in enumerate(merged or ())
+    ]
+    ids = {i for i in [*gone, *named] if i is not None and i != kept}
+    out: dict[str, Any] = {"type": "record", "object": record_type.value, "external_id": kept}
+    if ids:
+        out["merged"] = sorted(ids)
+    return out
+
+
+def _object_id(data: dict[str, Any], name: str, path: str | None = None) -> str | None:
+    """An object id (an integer or a string of one) as a string; None when absent."""
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        refuse(path or name, f"must be an id (an integer or a string), got {describe(value)}")
+    return str(value).strip()
 
 
 def _association_types(data: dict[str, Any], generic: bool) -> tuple[RecordType, RecordType] | None:

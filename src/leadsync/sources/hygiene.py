@@ -156,6 +156,9 @@ def _texts(event: Event) -> Iterator[tuple[str, str]]:
             value = getattr(ref, name)
             if isinstance(value, str):
                 yield f"associations[{index}].{name}", value
+    for name in ("aliases", "merged"):
+        for index, other in enumerate(getattr(event, name)):
+            yield f"{name}[{index}]", other
 
 
 # ------------------------------------------------------------------ numbers

@@ -23,8 +23,13 @@ Webhooks **v1** (no ``meta.version``; ``meta.object`` instead of ``meta.entity``
      "previous": {...the whole object before the change...} | null,
      "matches_filters": {...}}
 
-v1's actions are ``added``, ``updated``, ``deleted`` and ``merged`` (read as v2's ``create``,
-``change``, ``delete``; a merge gives ``[]`` (?)), its object is ``meta.object`` (else the
+v1's actions are ``added``, ``updated``, ``deleted`` (read as v2's ``create``, ``change``,
+``delete``) and ``merged``: the kept object (``current``, ``meta.id``) as a record event whose
+``merged`` names the object merged into it (``current.merge_what_id``, else ``previous.id``:
+``previous`` is the merged-away object), its owner sent as unchanged. v2 has no merge: it
+sends a ``delete`` of the merged-away object and a ``change`` of the kept one, and neither
+names the other, so a v2 merge is a deletion (nothing) and an edit. Its object is
+``meta.object`` (else the
 second half of ``event``), ``meta.id`` names the object (there is no event id), the object is
 ``current`` (read exactly like v2's ``data``; errors name ``current.…``), times are unix
 seconds (``timestamp``; ``timestamp_micro`` / ``timestamp_milli`` when present, for
@@ -58,11 +63,11 @@ Event names (action x entity)
     ``mobilephone``, the primary (else first) of the others -> ``phone``, and the numbers
     left, in list order -> ``other_phone_1`` ... ``other_phone_5`` (the first five:
     :data:`~leadsync.model.OTHER_PHONES`; a call from any of them finds the person; never
-    pushed), each as given (trimmed); ``org_id`` -> a company association. A v1 ``current``
-    is the whole person, so its ``phone`` list is every number (``phone_list_complete``):
-    every phone property is given, null for what it lacks, and a number Pipedrive gave that
-    is no longer on it leaves the record. A v2 ``data`` holds "only crucial information"
-    (Pipedrive's migration guide): its ``phones`` gives the numbers it has, never null (?).
+    pushed), each as given (trimmed); ``org_id`` -> a company association. The list is the
+    person's whole list (``phone_list_complete``; v1's ``current`` is the whole person, v2's
+    ``data.phones`` the whole list, ``[]`` for none): whenever the event has it, every phone
+    property is given, null for what it lacks, and a number Pipedrive gave that is no longer
+    on it leaves the record; an event without it changes no number.
 ``organization``
     A ``company`` record: ``name``; ``domain`` from the first of :data:`DOMAIN_FIELDS` that is
     present (?) and looks like a domain (a value that does not is kept as ``website``).
@@ -225,11 +230,11 @@ class PipedriveAdapter(Adapter):
     kind = "pipedrive"
     signature_scheme = "Authorization: Basic base64(user:password), equal to the secret"
     options_model = PipedriveOptions
-    #: A webhooks v1 person's ``current`` is the whole person as the API renders it, so its
-    #: ``phone`` is every number the person has (``[{"value": ""}]`` when none), on a change
-    #: of any field. A v2 ``data`` holds "only crucial information" (Pipedrive's migration
-    #: guide): its ``phones`` is not known to be every number, so a v2 event gives only the
-    #: numbers it has, never a null (:func:`_person`).
+    #: A person's ``phones`` (v1 ``phone``) is the person's whole list, on a change of any
+    #: field: v1's ``current`` is the whole person as the API renders it (``[{"value": ""}]``
+    #: when there is no number), and v2's ``data`` carries ``phones`` whole too (``[]`` when
+    #: there is none: Pipedrive's own v2 examples), so a number no longer on it is taken back
+    #: (:func:`_person`).
     phone_list_complete = True
     options: PipedriveOptions
 
@@ -304,6 +309,8 @@ class PipedriveAdapter(Adapter):
         if external_id is None:
             refuse(id_path, f"required when {ev.path('id')} is missing (the changed object's id)")
         obj(item, ev.root, required=True)
+        if ev.action == "merge" and ev.entity in ("note", "activity"):
+            return []  # Pipedrive merges people, organizations and deals
         if ev.entity == "note":
             dicts = [_note(ev, event_id, external_id, when)]
         elif ev.entity == "activity":
@@ -387,9 +394,21 @@ def _record_events(
         name = rep_name(get_path(ev.item, ev.path("owner_name")))
         if name is not None:
             owner["name"] = name
-    named = {"id": event_id, "occurred_at": when, "object": record_type, "external_id": external_id}
+    named: dict[str, Any] = {
+        "id": event_id,
+        "occurred_at": when,
+        "object": record_type,
+        "external_id": external_id,
+    }
     unchanged = None
-    if ev.action == "change":
+    if ev.action == "merge":
+        # The kept object as the merge left it, naming the one merged into it; the owner is
+        # the kept one's, no change (``previous`` is the other object, not this one before).
+        unchanged = True if owner is not None else None
+        gone = payload.merged_away(ev, external_id)
+        if gone is not None:
+            named["merged"] = [gone]
+    elif ev.action == "change":
         changed = payload.changed_fields(ev)
         if changed is None or owner_field not in changed:
             unchanged = True if owner is not None else None  # for a record first seen now
@@ -425,9 +444,9 @@ def _person(ev: PipedriveEvent) -> Mapped:
     phone, mobile, others = payload.phones(item, p("phones"))
     if phone is None and mobile is None:
         phone, mobile, others = payload.phones(item, p("phone"))  # v1's name
-    if ev.version == 1 and any(get_path(item, p(name)) is not None for name in ("phones", "phone")):
-        # v1's ``current`` is the whole person: its list is every number (null where it has
-        # no such number), and a number it no longer has is taken back.
+    if any(get_path(item, p(name)) is not None for name in ("phones", "phone")):
+        # The list is every number the person has (v1's whole person, v2's ``phones``): null
+        # where it has no such number, and a number it no longer has is taken back.
         properties.update(dict.fromkeys(PHONE_PROPERTIES))
         properties["phone"], properties["mobilephone"] = phone, mobile
     else:

@@ -44,6 +44,7 @@ __all__ = [
     "id_value",
     "is_counter",
     "is_v1",
+    "merged_away",
     "participants",
     "phones",
     "pipedrive_time",
@@ -77,12 +78,13 @@ IGNORED_ENTITIES = (
     "phase",
     "task",
 )
-#: Webhooks v1 action -> the v2 action it is read as (None: accepted, gives nothing).
-V1_ACTIONS: dict[str, str | None] = {
+#: Webhooks v1 action -> the action it is read as: v2's, and ``merge`` (v2 has none: it
+#: sends a delete of the merged-away object and a change of the kept one, naming neither).
+V1_ACTIONS: dict[str, str] = {
     "added": "create",
     "updated": "change",
     "deleted": "delete",
-    "merged": None,  # (?) v2 sends a delete and a change instead; the survivor's next change
+    "merged": "merge",
 }
 #: The forms of a time Pipedrive sends (``meta.timestamp``).
 TIME_FORMS = "an ISO 8601 time or a unix time in seconds or milliseconds"
@@ -102,7 +104,7 @@ class PipedriveEvent:
 
     item: Any
     version: int  # 1 or 2
-    action: str | None  # create | change | delete; None: a v1 merge (nothing to do)
+    action: str | None  # create | change | delete | merge (v1); None: an entity ignored
     entity: str
     root: str  # where the object is: "data" (v2) or "current" (v1)
 
@@ -180,6 +182,17 @@ def changed_fields(ev: PipedriveEvent) -> set[str] | None:
         for field, old in previous.items()
         if _comparable(old) != _comparable(current.get(field))
     }
+
+
+def merged_away(ev: PipedriveEvent, kept: str) -> str | None:
+    """The id a v1 ``merged`` event's object absorbed: ``current.merge_what_id`` (what
+    Pipedrive's merge answers with), else the id of ``previous`` (the object merged away);
+    None when neither names another object."""
+    for path in (ev.path("merge_what_id"), "previous.id"):
+        other = id_value(get_path(ev.item, path), path)
+        if other is not None and other != kept:
+            return other
+    return None
 
 
 def _comparable(value: Any) -> Any:

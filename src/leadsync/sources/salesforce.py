@@ -25,7 +25,8 @@ asking the relay to decode them, in ``nulledFields`` too). A field an ``UPDATE``
 (named by ``nulledFields``, or listed in ``changedFields`` and given null or empty) is
 cleared: see "Cleared fields" below. ``DELETE`` and ``UNDELETE`` give ``[]`` (deletions are not
 propagated); ``GAP_*`` and ``OVERFLOW`` are an EventError asking for a resync (the subscriber
-lost changes). Compound names arrive as ``Name: {FirstName, LastName}``; datetimes as ISO
+lost changes), and so is a wildcard record id (``001*``: every record of the object, after a
+custom field's type conversion). Compound names arrive as ``Name: {FirstName, LastName}``; datetimes as ISO
 strings or epoch milliseconds (a Pub/Sub relay).
 
 Mapping (both channels)
@@ -316,6 +317,8 @@ class SalesforceAdapter(Adapter):
             return []
         record_ids = []
         for index, raw in enumerate(_record_ids(item)):
+            if raw.endswith("*"):  # every record of the object: a field's type was converted
+                _every_record(change, entity, raw, f"ChangeEventHeader.recordIds[{index}]")
             record_ids.append(id_of(raw, f"ChangeEventHeader.recordIds[{index}]"))
         if not record_ids:
             refuse("ChangeEventHeader.recordIds", "required: at least one record id")
@@ -388,6 +391,18 @@ def _nulled_fields(item: Any, changed: frozenset[str] | None) -> frozenset[str]:
             if value is None or (isinstance(value, str) and not value.strip()):
                 nulled.add(name)
     return frozenset(nulled)
+
+
+def _every_record(change: str, entity: str | None, raw: str, path: str) -> NoReturn:
+    """A change event whose record id is a wildcard (``001*``): Salesforce says it changed
+    every record of the object (a custom field's type conversion that loses data) without
+    their values, so there is nothing to apply but a resync."""
+    refuse(
+        path,
+        f"{raw!r} names every {entity or '?'} record: Salesforce sends an {change} so when a"
+        " custom field's type conversion changed them all, without their values; resync"
+        " these records from Salesforce (read them and replay them)",
+    )
 
 
 def _gap(change: str, entity: str | None, record_ids: list[str]) -> NoReturn:

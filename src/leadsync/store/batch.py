@@ -143,13 +143,14 @@ def load_identities(
 def load_identities_of_records(
     connection: Connection, record_ids: Collection[int]
 ) -> list[tuple[int, str, str]]:
-    """(record id, integration, external id) for every integration that knows these records."""
+    """(record id, integration, external id) for every integration that knows these records,
+    by the ids it has now (not one it merged into another: it is gone there)."""
     if not record_ids:
         return []
     t = record_identities
     rows = connection.execute(
         sa.select(t.c.record_id, t.c.integration, t.c.external_id)
-        .where(_in(connection, t.c.record_id, record_ids))
+        .where(_in(connection, t.c.record_id, record_ids), t.c.merged_into.is_(None))
         .order_by(t.c.record_id, t.c.integration, t.c.external_id)
     )
     return [(r, i, e) for r, i, e in rows]

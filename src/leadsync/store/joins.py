@@ -1,7 +1,10 @@
 """What joining two activities of one tool into one needs (one activity a tool names by
 several ids, :mod:`leadsync.engine.aliases`): the links of the activities that may be
 joined, the ids that were ever merged into an activity (a join is counted once), and the
-skips that named the removed activity, moved to the one that stays."""
+skips that named the removed activity, moved to the one that stays. And what a record merge
+at a tool writes (:mod:`leadsync.engine.merges`): the merged ids' identities, pointed at the
+kept record and marked merged, and the HubSpot ids the push holds for ids HubSpot merged
+away, moved to the id it kept."""
 
 from __future__ import annotations
 
@@ -12,8 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.database import in_values
-from leadsync.store.schema import activity_associations, activity_skips, activity_sources
+from leadsync.store.database import in_values, upsert
+from leadsync.store.schema import (
+    activity_associations,
+    activity_skips,
+    activity_sources,
+    push_objects,
+    record_identities,
+)
 
 
 def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
@@ -67,3 +76,41 @@ def move_activity_skips(connection: Connection, moved: Sequence[tuple[int, int]]
     t = activity_skips
     for removed, kept in moved:
         connection.execute(sa.update(t).where(t.c.activity_id == removed).values(activity_id=kept))
+
+
+def merge_identities(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Identities of ids a tool merged into another record (rows: integration, type,
+    external_id, record_id, merged_into, merged_at): inserted, or pointed at the kept record
+    and marked merged when the id was known."""
+    if not rows:
+        return
+    statement = upsert(
+        connection,
+        record_identities,
+        ("integration", "type", "external_id"),
+        {
+            "record_id": lambda e: e.record_id,
+            "merged_into": lambda e: e.merged_into,
+            "merged_at": lambda e: e.merged_at,
+        },
+    )
+    connection.execute(statement, list(rows))
+
+
+def move_merged_hubspot_ids(
+    connection: Connection, moves: Sequence[tuple[str, Sequence[str], str]]
+) -> None:
+    """The push's records whose HubSpot id HubSpot merged away (``moves``: object type, the
+    merged ids, the id kept) are that kept object from now on, so nothing writes to an id
+    that is gone."""
+    t = push_objects
+    for object_type, merged, kept in moves:
+        connection.execute(
+            sa.update(t)
+            .where(
+                t.c.kind == "record",
+                t.c.object_type == object_type,
+                _in(connection, t.c.hubspot_id, merged),
+            )
+            .values(hubspot_id=kept)
+        )

@@ -289,13 +289,14 @@ def crm_ids(
     connection: Connection, integrations: Collection[str], record_ids: Collection[int]
 ) -> dict[int, str]:
     """The HubSpot id of each of these records that HubSpot's own webhooks named (an identity
-    of a HubSpot integration: the CRM the push writes to), by record: HubSpot has them."""
+    of a HubSpot integration: the CRM the push writes to), by record: HubSpot has them. An id
+    HubSpot merged into another is not one: it is gone there."""
     if not integrations or not record_ids:
         return {}
     t = record_identities
     query = (
         sa.select(t.c.record_id, sa.func.min(t.c.external_id))
-        .where(t.c.integration.in_(sorted(integrations)))
+        .where(t.c.integration.in_(sorted(integrations)), t.c.merged_into.is_(None))
         .where(_in(connection, t.c.record_id, record_ids))
         .group_by(t.c.record_id)
     )

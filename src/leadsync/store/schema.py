@@ -201,6 +201,10 @@ record_identities = Table(
     # when by its clock: under bidirectional the same rep again is no owner change (0023).
     Column("owner_rep", String(320)),
     Column("owner_rep_at", TS),
+    # The id the tool merged this one into (same integration and type), and when by its
+    # clock (0026): it still names the record, but is never written to (push, outbox).
+    Column("merged_into", String(200)),
+    Column("merged_at", TS),
     Index("ix_record_identities_record", "record_id"),
 )
 

@@ -182,14 +182,22 @@ def activity_rows(
     ]
 
 
-def identities(connection: Connection, record_id: int) -> list[dict[str, str]]:
+def identities(connection: Connection, record_id: int) -> list[dict[str, Any]]:
+    """The ids the integrations know the record by; one a tool merged into another carries
+    ``merged_into`` (that id) and ``merged_at``: it still names this record."""
     t = record_identities
     query = (
-        sa.select(t.c.integration, t.c.external_id)
+        sa.select(t.c.integration, t.c.external_id, t.c.merged_into, t.c.merged_at)
         .where(t.c.record_id == record_id)
         .order_by(t.c.integration, t.c.external_id)
     )
-    return [{"integration": i, "external_id": e} for i, e in connection.execute(query)]
+    out: list[dict[str, Any]] = []
+    for integration, external_id, merged_into, merged_at in connection.execute(query):
+        row: dict[str, Any] = {"integration": integration, "external_id": external_id}
+        if merged_into is not None:
+            row["merged_into"], row["merged_at"] = merged_into, merged_at
+        out.append(row)
+    return out
 
 
 def associated_records(connection: Connection, record_id: int) -> list[dict[str, Any]]:
