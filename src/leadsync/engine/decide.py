@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities, counterparts, links, merges, phones
+from leadsync.engine import activities, counterparts, echoes, links, merges, phones
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
     RECORD_IDS,
@@ -41,6 +41,7 @@ from leadsync.model import (
     RecordType,
     Strategy,
 )
+from leadsync.rules.echoes import OwnerWritten
 from leadsync.rules.mapping import map_external_user, round_robin_turn
 from leadsync.rules.ownership import (
     GivenRep,
@@ -48,7 +49,6 @@ from leadsync.rules.ownership import (
     assign_on_activity_strategy,
     decide_crm_change,
     decide_owner,
-    echo_verdict,
     rep_key,
 )
 from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones
@@ -97,6 +97,7 @@ class BatchDecider:
         self.held_for = state.held_for
         self.email_holders = state.email_holders
         self.given_reps = state.given_reps
+        self.echoes = echoes.Echoes(rules, state.awaited)  # owners written to the tools
         self.reps_given: set[SourceKey] = set()  # identities whose given rep changed
         self.crm_integrations = rules.crm_integrations
         self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}
@@ -355,6 +356,7 @@ class BatchDecider:
         label: str | None = None,
         variant: str | None = None,
         given: GivenRep | None = None,
+        echoed: OwnerWritten | None = None,
     ) -> Verdict:
         candidate, rr_key, after = None, None, 0
         members: tuple[str, ...] = ()  # the round robin team's active owners
@@ -366,7 +368,7 @@ class BatchDecider:
             candidate, after = round_robin_turn(self.rules.directory, team, turn)
         verdict = decide_owner(
             record.owner_context(is_new), event.occurred_at, strategy, protect_days, mapping,
-            candidate, event.integration, members, label, rep_key(event.owner), given,
+            candidate, event.integration, members, label, rep_key(event.owner), given, echoed,
         )  # fmt: skip
         self.record_verdict(
             record, event, verdict, label or strategy._value_, event.integration, variant
@@ -520,6 +522,7 @@ class BatchDecider:
         # What the integration last gave as the owner of the record it names by this id.
         key = (event.integration, subject.type._value_, subject.external_id or "")
         given = self.given_reps.get(key) if subject.external_id is not None else None
+        echoed = echoes.report(self, key, record, event, given) if subject.external_id else None
         if gives or event.type is EventType.OWNER or created:
             ownership = settings.ownership
             self.decide(
@@ -531,6 +534,7 @@ class BatchDecider:
                 self.map_rep(event, settings),
                 variant=variant,
                 given=given,
+                echoed=echoed,
             )
         rep = rep_key(event.owner)
         newer = given is None or given.at <= event.occurred_at  # an older word changes nothing
@@ -556,11 +560,8 @@ class BatchDecider:
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None
-        if owner_id in self.state.pushed_owners.get(record.id, ()):
-            verdict = echo_verdict(record.owner_id, owner_id, event.integration)
-            self.record_verdict(record, event, verdict, CRM_STRATEGY, CRM_SOURCE)
-            return
-        self.change_in_crm(record, owner_id, event.occurred_at, event.manual, event)
+        if not echoes.crm_echo(self, event, record, owner_id):  # leadsync's own write back
+            self.change_in_crm(record, owner_id, event.occurred_at, event.manual, event)
 
     def finish(self, now: str) -> Decided:
         """The rows to write, stamped ``now`` (the time of writing, passed in)."""

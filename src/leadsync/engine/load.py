@@ -28,7 +28,7 @@ from leadsync.engine.state import (
     domain_key,
     email_key,
 )
-from leadsync.model import Event, EventType, RecordRef, RecordType, add_days
+from leadsync.model import Event, EventType, RecordRef, RecordType, Strategy, add_days
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
 from leadsync.rules.ownership import GivenRep
@@ -37,6 +37,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import joins as join_store
+from leadsync.store import outbox as outbox_store
 from leadsync.store import push as push_store
 from leadsync.store import routing as routing_store
 from leadsync.store.schema import records as records_table
@@ -142,6 +143,7 @@ def load(
         email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
         ids=_sequence_ids(connection) if routing_store.parallel(connection) else None,
         given_reps={key: GivenRep(rep, at) for key, (rep, at) in reps.items()},
+        awaited=outbox_store.load_awaited(connection, _reporting(rules, events)),
     )
     _load_neighbourhood(connection, state, set(records))
     for row in store.load_activities(connection, activity_keys):
@@ -165,6 +167,21 @@ def load(
     _load_dedupe(connection, state, rules, events)
     state.learned_emails = store.load_learned_emails(connection, rep_keys)
     return state
+
+
+def _reporting(rules: WorkspaceRules, events: Sequence[Event]) -> set[SourceKey]:
+    """The identities whose events report their owner to an integration the outbox writes
+    to (``bidirectional`` for the type): their writes awaited back are read (rules/echoes.py)."""
+    keys: set[SourceKey] = set()
+    for event in events:
+        if event.owner is None or event.type in (EventType.ACTIVITY, EventType.USER):
+            continue
+        subject = event.subject_ref()
+        if subject is None or subject.external_id is None:
+            continue
+        if rules.strategy(event.integration, subject.type) is Strategy.BIDIRECTIONAL:
+            keys.add((event.integration, subject.type._value_, subject.external_id))
+    return keys
 
 
 def _load_joins(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from leadsync.engine import links
+from leadsync.engine import echoes, links
 from leadsync.engine.state import ActivityState, BatchResult, EventTrace
 from leadsync.model import ActivitySkip, OwnerDecision
 from leadsync.rules.workspace import WorkspaceRules
@@ -56,6 +56,11 @@ class Decided:
     push: list[dict[str, Any]]
     owner_changes: list[OwnerDecision]
     created_records: set[int]
+    # What the tools' reports made of the owners written to them (engine/echoes.py):
+    # stored outbox rows to update, and the batch's own rows by (change index, integration,
+    # external id).
+    echoes: list[dict[str, Any]]
+    new_echoes: dict[tuple[int, str, str], dict[str, Any]]
     external_users: list[dict[str, Any]]
     counters: dict[str, int]
     result: BatchResult
@@ -87,6 +92,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
     # A held activity attached late and removed by a later event of the batch gets no links.
     live = {a.id for a in activities if not a.deleted} | (set(d.late_attached) - deleted)
     record_links = links.link_rows(d)
+    stored_echoes, new_echoes = echoes.rows(d.echoes)
     counters = dict(sorted(d.round_robin_changed.items()))
     if d.state.ids is None:  # else the ids came from sequences
         counters[RECORD_ID] = d.state.next_record_id - 1
@@ -133,6 +139,8 @@ def collect(d: BatchDecider, now: str) -> Decided:
         push=_push_rows(d, activities, live, now) if d.rules.push else [],
         owner_changes=d.owner_changes,
         created_records={r.id for r in records if r.new},
+        echoes=stored_echoes,
+        new_echoes=new_echoes,
         # In key order: parallel workers upserting the same reps never wait in a cycle.
         external_users=[d.external_users[k] for k in sorted(d.external_users)],
         counters=counters,

@@ -14,6 +14,7 @@ from typing import Any
 
 from leadsync.model import Outcome, RecordRef, RecordType
 from leadsync.rules import dedupe
+from leadsync.rules.echoes import OwnerWritten
 from leadsync.rules.ownership import GivenRep, OwnerContext
 from leadsync.rules.records import CoreFields
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -179,6 +180,9 @@ class LoadedState:
     ids: SequenceIds | None = None
     # The rep each identity's integration last gave as the record's owner, and when.
     given_reps: dict[SourceKey, GivenRep] = field(default_factory=dict)
+    # The owners the outbox wrote to each identity the batch names that its integration has
+    # not reported back yet (rules/echoes.py), in the order written.
+    awaited: dict[SourceKey, list[OwnerWritten]] = field(default_factory=dict)
     # One activity a tool names by several ids (engine/aliases.py): the record links of the
     # activities such ids made (one may be joined into another; its links follow), and the
     # ids merged into an activity before (a join is counted once).

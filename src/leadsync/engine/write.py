@@ -9,18 +9,20 @@ bidirectional integrations know a changed record), done only when one may.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from leadsync.engine.echoes import NewWrite, external_owner
 from leadsync.engine.rows import Decided
 from leadsync.model import CRM_SOURCE, ActivitySkip, OwnerDecision, RecordType, now_ts
-from leadsync.rules.mapping import external_owner_id
+from leadsync.rules.echoes import AWAITED
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
 from leadsync.store import counterparts
 from leadsync.store import joins as join_store
+from leadsync.store import outbox as outbox_store
 from leadsync.store import push as push_store
 from leadsync.store import reports as reports_store
 from leadsync.store import routing as routing_store
@@ -59,8 +61,14 @@ def write(connection: Connection, decided: Decided) -> int:
     # The batch's own changes first: a record created here carries its owner already.
     if rules.push:
         push_store.enqueue(c, decided.push)
+    outbox_store.save_echoes(c, decided.echoes)
     write_owner_changes(
-        c, rules, decided.owner_changes, queued=decided.created_records, at=decided.now
+        c,
+        rules,
+        decided.owner_changes,
+        queued=decided.created_records,
+        at=decided.now,
+        echoes=decided.new_echoes,
     )
     store.upsert_external_users(c, decided.external_users)
     store.write_counters(c, decided.counters)
@@ -93,13 +101,15 @@ def write_owner_changes(
     changes: Sequence[OwnerDecision],
     queued: Collection[int] = (),
     at: str | None = None,
+    echoes: Mapping[NewWrite, Mapping[str, Any]] | None = None,
 ) -> None:
     """Everything an owner change sends on, in the caller's transaction: the outbox rows of
     the bidirectional integrations, and (with a destination) the push of the record's owner.
     The engine, a person's change, undo and the push's own re-decisions all come here;
     ``queued``: records whose push is queued already in this transaction (created ones);
-    ``at``: when they are queued (now when not given)."""
-    store.insert_outbox(connection, outbox_rows(connection, rules, changes))
+    ``at``: when they are queued (now when not given); ``echoes``: what the batch's own
+    reports made of its writes (:func:`outbox_rows`)."""
+    outbox_store.insert_outbox(connection, outbox_rows(connection, rules, changes, echoes))
     if rules.push and changes:
         # A change HubSpot's own webhook reported: HubSpot has it; nothing to push back.
         crm = rules.crm_integrations
@@ -130,47 +140,52 @@ def outbox_rows(
     connection: Connection,
     rules: WorkspaceRules,
     changes: Sequence[OwnerDecision],
+    echoes: Mapping[NewWrite, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Owner changes to send to every bidirectional integration that knows the record, except
-    the integration the change came from (no echo)."""
+    the integration the change came from (no echo). Each row naming an external owner is
+    awaited back (rules/echoes.py), unless ``echoes`` — by the change's index in
+    ``changes``, the integration and the external id — says what a report of the same
+    batch made of it already."""
     targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
-    relevant = [d for d in changes if targets_by_type[d.record_type] - {d.integration or ""}]
+    relevant = [
+        (index, d)
+        for index, d in enumerate(changes)
+        if targets_by_type[d.record_type] - {d.integration or ""}
+    ]
     if not relevant:
         return []
     known: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for record_id, integration, external_id in store.load_identities_of_records(
-        connection, {d.record_id for d in relevant}
+        connection, {d.record_id for _, d in relevant}
     ):
         known[record_id].append((integration, external_id))
     rows: list[dict[str, Any]] = []
-    for d in relevant:
+    for index, d in relevant:
         targets = targets_by_type[d.record_type] - {d.integration or ""}
         source = d.integration or CRM_SOURCE  # a person's: no integration's name
         for integration, external_id in known.get(d.record_id, ()):
             if integration not in targets:
                 continue
-            rows.append(
-                {
-                    "integration": integration,
-                    "record_id": d.record_id,
-                    "record_type": d.record_type.value,
-                    "external_id": external_id,
-                    "owner_id": d.owner_id,
-                    "external_owner_id": _external_owner(rules, integration, d.owner_id),
-                    "previous_owner_id": d.previous_owner_id,
-                    "changed_at": d.at,
-                    "source": source,
-                    "reason": d.reason,
-                    "status": "pending",
-                }
-            )
+            rep = external_owner(rules, integration, d.owner_id)
+            row = {
+                "integration": integration,
+                "record_id": d.record_id,
+                "record_type": d.record_type.value,
+                "external_id": external_id,
+                "owner_id": d.owner_id,
+                "external_owner_id": rep,
+                "previous_owner_id": d.previous_owner_id,
+                "changed_at": d.at,
+                "source": source,
+                "reason": d.reason,
+                "status": "pending",
+                "echo": None if rep is None else AWAITED,
+                "echo_event_id": None,
+                "echo_at": None,
+                "awaited_until": None,
+            }
+            if echoes:
+                row.update(echoes.get((index, integration, external_id), {}))
+            rows.append(row)
     return rows
-
-
-def _external_owner(rules: WorkspaceRules, integration: str, owner_id: str | None) -> str | None:
-    """The owner as ``integration`` names it: a CRM's owner ids are the owners' own (as
-    ``apply_crm`` reads them), another tool's the user that maps to the owner."""
-    settings = rules.integrations[integration]
-    if settings.is_crm:
-        return owner_id
-    return external_owner_id(settings.users, owner_id, rules.directory)

@@ -5,6 +5,8 @@ answer is a :class:`Verdict` with a reason a RevOps admin can read.
 
 The checks, in order (the first that applies decides):
 1. the event names no owner: ignored — an event without an owner never clears one;
+   an owner leadsync itself wrote to the integration coming back (its echo,
+   :mod:`leadsync.rules.echoes`): ignored — leadsync's own change, not the integration's;
 2. the event is older than the record's owner as last given — the change that set it, or a
    later event of the same source giving that owner again — and that came from the same
    integration (an event arriving out of order) or the strategy is ``bidirectional`` (most
@@ -36,6 +38,7 @@ from leadsync.model import (
     add_days,
     display_ts,
 )
+from leadsync.rules.echoes import OwnerWritten, echo_reason
 
 
 @dataclass(slots=True)
@@ -102,6 +105,7 @@ def decide_owner(
     rule: str | None = None,
     rep: str | None = None,
     given: GivenRep | None = None,
+    echoed: OwnerWritten | None = None,
 ) -> Verdict:
     """Decide one record's owner for one event from ``integration``.
 
@@ -111,7 +115,8 @@ def decide_owner(
     from one member for the next). The caller turns the rotation only when the verdict is
     ``set``. ``rule`` names what weighs the owner in the reason when it is not the strategy
     itself (``assign_on_activity``, weighed as ``strategy``). ``rep`` is the event's rep
-    (:func:`rep_key`), ``given`` what ``integration`` last gave for the record (check 7).
+    (:func:`rep_key`), ``given`` what ``integration`` last gave for the record (check 7),
+    ``echoed`` the owner leadsync wrote to it that this event reports back (check 1).
     """
     current = ctx.owner_id
     kind = ctx.record_type.value
@@ -125,6 +130,9 @@ def decide_owner(
             "clears one",
         )
     proposed = mapping.owner_id if mapping.round_robin_team is None else round_robin_candidate
+    if echoed is not None:
+        reason = echo_reason(integration or "the integration", f"rep {rep}", echoed, current)
+        return Verdict(Outcome.IGNORED, current, proposed, reason)
     # A record one of the team's active owners has is the team's already: no turn is taken.
     with_team = not ctx.is_new and current is not None and current in round_robin_members
     if mapping.round_robin_team is not None and with_team:

@@ -44,7 +44,6 @@ from leadsync.store.schema import (
     activity_sources,
     counters,
     external_users,
-    outbox,
     owner_decisions,
     record_associations,
     record_identities,
@@ -558,11 +557,6 @@ def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDeci
 def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     columns = tuple(c.name for c in activity_skips.c if c.name != "id")
     _insert(connection, activity_skips, columns, rows)
-
-
-def insert_outbox(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    columns = tuple(c.name for c in outbox.c if c.name != "id")
-    _insert(connection, outbox, columns, rows)
 
 
 def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -111,7 +111,24 @@ outbox = Table(
     Column("source", String(63), nullable=False),
     Column("reason", Text, nullable=False),
     Column("status", String(8), nullable=False),
+    # What became of the owner written as the tool reports it back (rules/echoes.py):
+    # "awaited", "echoed" or "passed"; null when none is awaited (no external owner, or
+    # written before migration 0026). The report that echoed or passed it, and its time;
+    # an awaited one is awaited only for reports up to ``awaited_until`` (the tool's clock).
+    Column("echo", String(8)),
+    Column("echo_event_id", String(200)),
+    Column("echo_at", TS),
+    Column("awaited_until", TS),
     Index("ix_outbox_integration_status", "integration", "status", "id"),
+    # The writes a batch's identities await: only awaited rows are indexed.
+    Index(
+        "ix_outbox_awaited",
+        "integration",
+        "record_type",
+        "external_id",
+        sqlite_where=sa_text("echo = 'awaited'"),
+        postgresql_where=sa_text("echo = 'awaited'"),
+    ),
 )
 
 # ----------------------------------------------------------------- the HubSpot push
