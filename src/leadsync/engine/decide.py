@@ -236,6 +236,7 @@ class BatchDecider:
 
     def add_identity(self, key: SourceKey, record_id: int) -> None:
         self.identity[key] = record_id
+        self.echoes.known_from[key] = len(self.owner_changes)  # the outbox's from then on
         self.new_identities.append(
             {"integration": key[0], "type": key[1], "external_id": key[2], "record_id": record_id}
         )

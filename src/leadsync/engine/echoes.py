@@ -50,7 +50,9 @@ def external_owner(rules: WorkspaceRules, integration: str, owner_id: str | None
 class Echoes:
     """One batch's writes awaited back, per identity, as its owner changes add to them."""
 
-    __slots__ = ("awaited", "by_record", "indexed", "listed", "new", "receivers", "rules")
+    __slots__ = (
+        "awaited", "by_record", "indexed", "known_from", "listed", "new", "receivers", "rules",
+    )  # fmt: skip
 
     def __init__(self, rules: WorkspaceRules, awaited: dict[SourceKey, list[OwnerWritten]]):
         self.rules = rules
@@ -61,6 +63,10 @@ class Echoes:
         self.by_record: dict[int, list[int]] = {}  # their indexes, per record
         self.listed: dict[SourceKey, int] = {}  # per identity, its record's changes listed
         self.new: dict[NewWrite, OwnerWritten] = {}
+        # Identities the batch makes, from which of its owner changes on: one made after a
+        # change did not know the record then, and is sent none of it (in one batch as in
+        # several).
+        self.known_from: dict[SourceKey, int] = {}
 
     def writes(
         self, key: SourceKey, record: RecordState, changes: Sequence[OwnerDecision]
@@ -73,9 +79,10 @@ class Echoes:
         writes = self.awaited.setdefault(key, [])
         made = self.by_record.get(record.id, [])
         integration, _, external_id = key
+        known_from = self.known_from.get(key, 0)
         for index in made[self.listed.get(key, 0) :]:
             change = changes[index]
-            if integration not in self.receivers[change.record_type]:
+            if index < known_from or integration not in self.receivers[change.record_type]:
                 continue
             rep = external_owner(self.rules, integration, change.owner_id)
             if rep is not None and integration != change.integration:
@@ -132,9 +139,13 @@ def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: st
     return True
 
 
-def rows(echoes: Echoes) -> tuple[list[dict[str, Any]], dict[NewWrite, dict[str, Any]]]:
+def rows(
+    decider: BatchDecider,
+) -> tuple[list[dict[str, Any]], dict[NewWrite, dict[str, Any] | None]]:
     """What the batch's reports changed: stored outbox rows to update (by id, in id order),
-    and the batch's own rows' echo columns, by :data:`NewWrite`."""
+    and the batch's own rows' echo columns by :data:`NewWrite` — None for a row not to
+    write: an identity the batch made after the change."""
+    echoes = decider.echoes
     stored = [
         {"id": w.row, **echo_columns(w)}
         for writes in echoes.awaited.values()
@@ -142,7 +153,17 @@ def rows(echoes: Echoes) -> tuple[list[dict[str, Any]], dict[NewWrite, dict[str,
         if w.changed and isinstance(w.row, int)
     ]
     stored.sort(key=lambda row: int(row["id"]))
-    return stored, {row: echo_columns(w) for row, w in echoes.new.items() if w.changed}
+    new: dict[NewWrite, dict[str, Any] | None] = {
+        row: echo_columns(w) for row, w in echoes.new.items() if w.changed
+    }
+    changes = decider.owner_changes
+    for key, known_from in echoes.known_from.items():
+        integration, _, external_id = key
+        record_id = decider.identity[key]
+        for index in range(known_from):
+            if changes[index].record_id == record_id:
+                new[(index, integration, external_id)] = None
+    return stored, new
 
 
 def echo_columns(written: OwnerWritten) -> dict[str, Any]:

@@ -58,9 +58,9 @@ class Decided:
     created_records: set[int]
     # What the tools' reports made of the owners written to them (engine/echoes.py):
     # stored outbox rows to update, and the batch's own rows by (change index, integration,
-    # external id).
+    # external id) — None: not written (an identity the batch made after the change).
     echoes: list[dict[str, Any]]
-    new_echoes: dict[tuple[int, str, str], dict[str, Any]]
+    new_echoes: dict[tuple[int, str, str], dict[str, Any] | None]
     external_users: list[dict[str, Any]]
     counters: dict[str, int]
     result: BatchResult
@@ -92,7 +92,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
     # A held activity attached late and removed by a later event of the batch gets no links.
     live = {a.id for a in activities if not a.deleted} | (set(d.late_attached) - deleted)
     record_links = links.link_rows(d)
-    stored_echoes, new_echoes = echoes.rows(d.echoes)
+    stored_echoes, new_echoes = echoes.rows(d)
     counters = dict(sorted(d.round_robin_changed.items()))
     if d.state.ids is None:  # else the ids came from sequences
         counters[RECORD_ID] = d.state.next_record_id - 1

@@ -101,7 +101,7 @@ def write_owner_changes(
     changes: Sequence[OwnerDecision],
     queued: Collection[int] = (),
     at: str | None = None,
-    echoes: Mapping[NewWrite, Mapping[str, Any]] | None = None,
+    echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
 ) -> None:
     """Everything an owner change sends on, in the caller's transaction: the outbox rows of
     the bidirectional integrations, and (with a destination) the push of the record's owner.
@@ -140,13 +140,15 @@ def outbox_rows(
     connection: Connection,
     rules: WorkspaceRules,
     changes: Sequence[OwnerDecision],
-    echoes: Mapping[NewWrite, Mapping[str, Any]] | None = None,
+    echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Owner changes to send to every bidirectional integration that knows the record, except
     the integration the change came from (no echo). Each row naming an external owner is
     awaited back (rules/echoes.py), unless ``echoes`` — by the change's index in
     ``changes``, the integration and the external id — says what a report of the same
-    batch made of it already."""
+    batch made of it already, or (None) that the identity did not know the record when the
+    change was made (the batch made it later: in one batch as in several, it is sent
+    none of the changes made before)."""
     targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
     relevant = [
         (index, d)
@@ -165,7 +167,8 @@ def outbox_rows(
         targets = targets_by_type[d.record_type] - {d.integration or ""}
         source = d.integration or CRM_SOURCE  # a person's: no integration's name
         for integration, external_id in known.get(d.record_id, ()):
-            if integration not in targets:
+            echoed = echoes.get((index, integration, external_id), {}) if echoes else {}
+            if integration not in targets or echoed is None:
                 continue
             rep = external_owner(rules, integration, d.owner_id)
             row = {
@@ -185,7 +188,6 @@ def outbox_rows(
                 "echo_at": None,
                 "awaited_until": None,
             }
-            if echoes:
-                row.update(echoes.get((index, integration, external_id), {}))
+            row.update(echoed)
             rows.append(row)
     return rows
