@@ -14,11 +14,22 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.store.database import begin_writing
 from leadsync.workspace import Workspace
-from tests.helpers import contact_line, ev, record_by_external, settings, workspace_config
+from tests.helpers import (
+    contact_line,
+    ev,
+    record_by_external,
+    reset_database,
+    settings,
+    snapshot,
+    workspace_config,
+)
 
 T = [f"2026-11-01T{9 + n // 60:02d}:{n % 60:02d}:00Z" for n in range(120)]
 ECHO = "its own change echoed back"
@@ -273,3 +284,47 @@ def test_a_tool_naming_the_record_after_a_change_is_sent_none_of_it(workspace: W
     assert workspace.process_inbox(batch_size=100).ok  # one batch
     assert record_by_external(workspace, "p-1")["owner_id"] == "102"
     assert workspace.outbox() == []
+
+
+# Two tools both bidirectional for contacts: each is written the other's owner changes and
+# reports them back, in any order and any cut into batches.
+BOTH = {
+    "dialer": settings(users=USERS, ownership=BIDIRECTIONAL),
+    "crm": settings(users=CRM["users"], ownership=BIDIRECTIONAL),
+}
+REPS = {"dialer": ["u-1", "u-9", "u-4", "u-7"], "crm": ["a", "d", "z"]}
+
+
+@st.composite
+def _tool_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    integration = draw(st.sampled_from(["dialer", "crm"]))
+    person = draw(st.sampled_from(["0", "1"]))
+    event = ev(
+        "record",
+        T[draw(st.integers(0, 12))],
+        object="contact",
+        external_id=f"{integration[0]}-{person}",
+        owner=draw(st.sampled_from(REPS[integration])),
+        properties={"email": f"k{person}@globex.test"},
+    )
+    return integration, event
+
+
+@settings_(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(events=st.lists(_tool_events(), min_size=2, max_size=16), batch_size=st.integers(2, 16))
+def test_any_split_into_batches_equals_one_event_at_a_time(
+    workspace: Workspace, events: list[tuple[str, dict[str, Any]]], batch_size: int
+) -> None:
+    """Owners written and echoed, and the decisions, the same whatever the batches."""
+    ends = []
+    for size in (1, batch_size):
+        reset_database(workspace.engine)
+        workspace.apply_config(workspace_config(BOTH))
+        _pending(workspace, events)
+        assert workspace.process_inbox(batch_size=size).ok
+        ends.append(snapshot(workspace))
+    assert ends[0] == ends[1]

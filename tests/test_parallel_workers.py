@@ -40,6 +40,7 @@ from leadsync.store.schema import (
     external_users,
     held_activities,
     inbox,
+    outbox,
     owner_decisions,
     record_associations,
     record_identities,
@@ -71,10 +72,18 @@ def _config() -> Any:
     dialer = integration_settings(
         unknown_counterpart={"policy": "hold", "hold_days": 90},
         region="GB",
-        ownership={"assign_on_activity": True},
+        # Contacts bidirectional on both sides: each is written the other's owner changes
+        # (the outbox), and reports them back (rules/echoes.py).
+        ownership={"assign_on_activity": True, "contact": "bidirectional"},
     )
     crm = integration_settings(
-        users={"auto_match": "email", "unmapped": {"policy": "leave"}},
+        # Owners the outbox can name to it: leadsync's writes come back (rules/echoes.py).
+        users={
+            "auto_match": "email",
+            "map": {"u-9": "102"},
+            "directory": [{"id": "u-1", "email": "ana@acme.test"}],
+            "unmapped": {"policy": "leave"},
+        },
         # Contacts bidirectional: the same rep again is no owner change (record_identities'
         # owner_rep, read through the event's own identity key).
         ownership={
@@ -396,6 +405,16 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
     state["questions"] = sorted(
         (r.kind, text(r.key), r.status) for r in connection.execute(sa.select(review_items))
     )
+    # The owners written to the tools and what became of each (awaited, echoed, passed).
+    state["outbox"] = sorted(
+        json.dumps(
+            {k: text(v) for k, v in dict(r._mapping).items() if k != "id"}
+            | {"record_id": rec(r.record_id)},
+            sort_keys=True,
+            default=str,
+        )
+        for r in connection.execute(sa.select(outbox))
+    )
     return state
 
 
@@ -422,6 +441,20 @@ def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
     assert one["decisions"] and one["activity_links"] and one["round_robin"]
     assert [d for d in one["decisions"] if "gave the same rep as before" in d]  # bidirectional
     assert one["activity_sources"]  # a call's record joined the call
+    for workers in (2, 4):
+        many = _run(pg_url, events, workers, split=True)
+        assert many == one, f"{workers} workers: {_difference(one, many)}"
+
+
+def test_the_tools_echoes_of_leadsyncs_writes_end_where_one_worker_ends(pg_url: str) -> None:
+    """The owners written to a tool and awaited back are read and written through the
+    identity its events name (rules/echoes.py): a stream whose tools echo writes (seed 6),
+    applied by two and four workers, ends with the same echoes, passed writes and decisions."""
+    events = stream(random.Random(6), 160)
+    one = _run(pg_url, events, 1)
+    assert [d for d in one["decisions"] if "its own change echoed back" in d]
+    echoes = {json.loads(row)["echo"] for row in one["outbox"]}
+    assert {"awaited", "echoed", "passed"} <= echoes
     for workers in (2, 4):
         many = _run(pg_url, events, workers, split=True)
         assert many == one, f"{workers} workers: {_difference(one, many)}"
