@@ -30,6 +30,7 @@ from tests.helpers import (
     snapshot,
     workspace_config,
 )
+from tests.test_cli import Cli
 
 T = [f"2026-11-01T{9 + n // 60:02d}:{n % 60:02d}:00Z" for n in range(120)]
 ECHO = "its own change echoed back"
@@ -79,7 +80,7 @@ def _two_changes_by_a_person(ws: Workspace) -> int:
 
 
 def test_the_late_echo_of_the_first_write_after_a_second_change_is_no_change(
-    workspace: Workspace,
+    workspace: Workspace, db_url: str
 ) -> None:
     _two_changes_by_a_person(workspace)
     _tool(workspace, "u-1", T[10])  # the dialer's echo of the first write, after the second
@@ -107,6 +108,11 @@ def test_the_late_echo_of_the_first_write_after_a_second_change_is_no_change(
     _tool(workspace, "u-4", T[11])  # the echo of the second write
     assert _history(workspace)[-1]["reason"].startswith("ignored: dialer reports rep u-4")
     assert _echo_states(workspace) == [("u-1", "echoed"), ("u-4", "echoed")]
+    listed = Cli(db_url)("outbox", "list")
+    assert listed.exit_code == 0, listed.output
+    assert f"echoed by {last['event_id']} at 2026-11-01T09:10:00Z" in " ".join(
+        listed.output.split()
+    )
     # A person in the dialer then chooses u-1: a change, the most recent one.
     _tool(workspace, "u-1", T[20], title="CEO")
     kim = record_by_external(workspace, "p-1")

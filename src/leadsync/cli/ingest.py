@@ -11,6 +11,7 @@ import typer
 
 from leadsync.cli import render
 from leadsync.cli.app import JsonOption, app, inbox_app, open_input, outbox_app, workspace
+from leadsync.model import display_ts
 from leadsync.pipeline.inbox import IngestSummary
 from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES, InputFile
 from leadsync.progress import WorkProgress
@@ -142,7 +143,10 @@ def outbox_list(
         render.print_json(rows)
         return
     render.table(
-        ("id", "integration", "record", "external id", "owner", "external owner", "from", "status"),
+        (
+            "id", "integration", "record", "external id", "owner", "external owner", "from",
+            "status", "echo",
+        ),
         (
             (
                 str(r["id"]),
@@ -153,7 +157,19 @@ def outbox_list(
                 r["external_owner_id"] or "?",
                 r["source"],
                 r["status"],
+                _echo(r),
             )
             for r in rows
         ),
-    )
+    )  # fmt: skip
+
+
+def _echo(row: dict[str, Any]) -> str:
+    """What became of the owner written, as the tool reported it back (rules/echoes.py)."""
+    echo = row["echo"]
+    if echo is None:
+        return "-"
+    if echo == "awaited":
+        until = row["awaited_until"]
+        return f"awaited until {display_ts(until)}" if until else "awaited"
+    return f"{echo} by {row['echo_event_id']} at {display_ts(row['echo_at'])}"
