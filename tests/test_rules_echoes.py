@@ -123,7 +123,8 @@ def test_only_the_writes_awaited_change() -> None:
     [
         (ExternalUserRef("u-1"), "u-1", True),
         (ExternalUserRef("u-1", "ana@acme.test"), "u-1", True),
-        (ExternalUserRef("u-2", "ana@acme.test"), "ana@acme.test", False),  # an id: the id
+        (ExternalUserRef("u-2", "ana@acme.test"), "ana@acme.test", True),  # written by email
+        (ExternalUserRef("u-2", "ana@acme.test"), "u-1", False),
         (ExternalUserRef(None, " Ana@ACME.test"), "ana@acme.test", True),
         (ExternalUserRef(None, "ana@acme.test"), "u-1", False),
     ],

@@ -157,12 +157,22 @@ def rows(
         row: echo_columns(w) for row, w in echoes.new.items() if w.changed
     }
     changes = decider.owner_changes
-    for key, known_from in echoes.known_from.items():
-        integration, _, external_id = key
-        record_id = decider.identity[key]
-        for index in range(known_from):
-            if changes[index].record_id == record_id:
-                new[(index, integration, external_id)] = None
+    receivers = echoes.receivers
+    written_to = set().union(*receivers.values())  # integrations the outbox writes to
+    # Identities the batch made after one of its changes, of an integration written to.
+    late = [
+        (key, known_from)
+        for key, known_from in echoes.known_from.items()
+        if known_from and key[0] in written_to
+    ]
+    if late:
+        by_record: dict[int, list[int]] = {}
+        for index, change in enumerate(changes):
+            by_record.setdefault(change.record_id, []).append(index)
+        for (integration, rtype, external_id), known_from in late:
+            for index in by_record.get(decider.identity[(integration, rtype, external_id)], ()):
+                if index < known_from and integration in receivers[changes[index].record_type]:
+                    new[(index, integration, external_id)] = None
     return stored, new
 
 

@@ -85,10 +85,11 @@ class OwnerWritten:
 
 
 def names_rep(reported: ExternalUserRef, written: str) -> bool:
-    """Whether the rep a tool reports is the external user leadsync wrote: its id, or, for a
-    tool that names its users by email, that email (trimmed, in any case)."""
-    if reported.id is not None:
-        return reported.id == written
+    """Whether the rep a tool reports is the external user leadsync wrote: by its id, or by
+    its email where the user was written by email (a map keyed by email, for a tool that
+    names its users so), trimmed, in any case."""
+    if reported.id is not None and reported.id == written:
+        return True
     email = reported.email
     return email is not None and email.strip().lower() == written.strip().lower()
 
