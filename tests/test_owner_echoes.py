@@ -31,6 +31,7 @@ from tests.helpers import (
     workspace_config,
 )
 from tests.test_cli import Cli
+from tests.test_crm_sync import NOV_1, hubspot_batch, owner_change
 
 T = [f"2026-11-01T{9 + n // 60:02d}:{n % 60:02d}:00Z" for n in range(120)]
 ECHO = "its own change echoed back"
@@ -336,3 +337,37 @@ def test_any_split_into_batches_equals_one_event_at_a_time(
         assert workspace.process_inbox(batch_size=size).ok
         ends.append(snapshot(workspace))
     assert ends[0] == ends[1]
+
+
+def test_the_crms_late_echo_of_an_outbox_write_is_no_change(workspace: Workspace) -> None:
+    """HubSpot as a ``bidirectional`` integration is written the dialer's changes through the
+    outbox (owner ids), by a sender that is not leadsync's app: its webhook reports them
+    back, the first after the second change — no change either."""
+    hubspot = {
+        "kind": "hubspot",
+        "secret_env": "HS_SECRET",
+        "vendor": {"app_id": "777"},
+        "ownership": BIDIRECTIONAL,
+    }
+    _dialer(workspace, crm=hubspot)
+    _tool(workspace, "u-9", T[0])
+    email = {**owner_change(501, "", NOV_1, 1), "propertyName": "email"}
+    email["propertyValue"] = "p-1@globex.test"
+    assert workspace.ingest("crm", [hubspot_batch(email)]).ok
+    _tool(workspace, "u-1", T[30])  # the dialer's changes: 101, then 104
+    _tool(workspace, "u-4", T[31])
+    assert [(o["integration"], o["external_owner_id"]) for o in workspace.outbox()] == [
+        ("crm", "101"),
+        ("crm", "104"),
+    ]
+    sender = owner_change(501, "101", NOV_1 + 40 * 60_000, 2, "INTEGRATION", "999")
+    assert workspace.ingest("crm", [hubspot_batch(sender)]).ok
+    kim = record_by_external(workspace, "p-1")
+    assert kim["owner_id"] == "104"
+    last = kim["owner_history"][-1]
+    assert (last["integration"], last["outcome"]) == ("crm", "ignored")
+    assert last["reason"].startswith(
+        "ignored: crm reports owner 101, which leadsync itself wrote to it as 101 (dialer's "
+        "change at 2026-11-01T09:30:00Z): its own change echoed back"
+    )
+    assert _echo_states(workspace) == [("101", "echoed"), ("104", "awaited")]
