@@ -1,4 +1,4 @@
-"""Migration 0026: outbox rows get their echo columns; rows written before it are not awaited
+"""Migration 0027: outbox rows get their echo columns; rows written before it are not awaited
 (leadsync did not follow their echoes), and the partial index of awaited rows is made. On
 SQLite and PostgreSQL."""
 
@@ -29,7 +29,7 @@ def test_rows_from_before_are_not_awaited(backend: str, tmp_path: Path) -> None:
         engine = create_db_engine(url)
         try:
             _migrate(engine, "head")  # a scratch PostgreSQL database starts there
-            _migrate(engine, "0025", down=True)
+            _migrate(engine, "0026", down=True)
             assert not _columns_and_indexes(engine)[0] & ECHO_COLUMNS
             with engine.begin() as connection:
                 connection.execute(
@@ -40,7 +40,7 @@ def test_rows_from_before_are_not_awaited(backend: str, tmp_path: Path) -> None:
                         "'2026-11-01T09:00:00.000Z', '(crm)', 'set 101', 'pending')"
                     )
                 )
-            _migrate(engine, "0026")
+            _migrate(engine, "0027")
             columns, indexes = _columns_and_indexes(engine)
             assert columns >= ECHO_COLUMNS and "ix_outbox_awaited" in indexes
             with engine.connect() as connection:
@@ -48,7 +48,7 @@ def test_rows_from_before_are_not_awaited(backend: str, tmp_path: Path) -> None:
                     sa.text("SELECT external_owner_id, echo, awaited_until FROM outbox")
                 ).all()
             assert [tuple(r) for r in rows] == [("u-1", None, None)]
-            _migrate(engine, "0025", down=True)  # and back: the columns and the index go
+            _migrate(engine, "0026", down=True)  # and back: the columns and the index go
             columns, indexes = _columns_and_indexes(engine)
             assert not columns & ECHO_COLUMNS and "ix_outbox_awaited" not in indexes
         finally:

@@ -113,7 +113,7 @@ outbox = Table(
     Column("status", String(8), nullable=False),
     # What became of the owner written as the tool reports it back (rules/echoes.py):
     # "awaited", "echoed" or "passed"; null when none is awaited (no external owner, or
-    # written before migration 0026). The report that echoed or passed it, and its time;
+    # written before migration 0027). The report that echoed or passed it, and its time;
     # an awaited one is awaited only for reports up to ``awaited_until`` (the tool's clock).
     Column("echo", String(8)),
     Column("echo_event_id", String(200)),

@@ -7,8 +7,8 @@ which the engine reads them by
 Existing rows get no ``echo``: leadsync did not follow their echoes, so none is awaited — a
 report naming their rep is weighed as before (the same rep again is no change; another is).
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-08
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
-down_revision = "0025"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
