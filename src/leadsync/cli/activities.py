@@ -53,6 +53,7 @@ def activities_list(
             for r in rows
         ),
         fold=True,
+        empty=render.nothing("activities", integration, since, activity_type),
     )
 
 
@@ -120,6 +121,7 @@ def activities_skipped(
             for r in rows
         ),
         fold=True,
+        empty=render.nothing("skipped activities", integration, since, activity_type),
     )
 
 

@@ -74,6 +74,9 @@ def dead_letters_list(
             for r in rows
         ),
         fold=True,
+        empty=render.nothing(
+            "dead letters" if include_resolved else "open dead letters", integration, before
+        ),
     )
     if rows:
         render.note(f"one letter whole, with its body: leadsync dead-letters show {rows[0]['id']}")

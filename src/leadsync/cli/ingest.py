@@ -110,6 +110,8 @@ def inbox_status(as_json: JsonOption = False) -> None:
     render.table(
         ("integration", "status", "events"),
         ((r["integration"], r["status"], str(r["count"])) for r in rows),
+        right=("events",),
+        empty="the inbox is empty",
     )
 
 
@@ -161,6 +163,7 @@ def outbox_list(
             )
             for r in rows
         ),
+        empty=render.nothing("owner changes waiting in the outbox", integration),
     )  # fmt: skip
 
 

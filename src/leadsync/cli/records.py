@@ -291,6 +291,8 @@ def decisions_list(
     if as_json:
         render.print_json(rows)
         return
+    if not rows:
+        render.line(render.nothing("owner decisions", integration, outcome, flagged, rollout))
     for r in rows:
         who = decided_by(r["integration"], r["strategy"])
         render.line(

@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -93,13 +94,49 @@ def table(
     right: Collection[str] = (),
     whole: Collection[str] = (),
     title: str | None = None,
+    empty: str | None = None,
 ) -> None:
     """A table on stdout: ``columns`` are the headings, each row a cell per column (text as
     it is, never markup). Cells wrap at word boundaries; a word longer than its column is
     folded onto the next line with ``fold``, else cut with an ellipsis. ``right`` names the
     columns aligned right (numbers); ``whole`` the columns never wrapped nor narrowed (ids,
     counts, short names; a cell may hold lines of its own), so that the others, long text,
-    get the width left."""
+    get the width left.
+
+    A table wider than the terminal (or ``COLUMNS``) is narrowed without cutting a short
+    value: a time (``2026-11-01T09:10:00Z``) is shown as its date with the time below it, and
+    a column of short single words (ids, names, types, states, counts) is kept whole, so
+    that the long text takes the width left and wraps between its words. A table that fits,
+    and one printed into a pipe, keeps each row on one line.
+
+    With no rows, ``empty`` (say ``no dead letters``) is printed instead of a table of
+    headings alone, which reads as if the list had failed to load."""
+    cells = [list(row) for row in rows]
+    if not cells and empty is not None:
+        line(empty)
+        return
+    if not _fitted():  # as wide as its cells
+        console = Console(file=out.file, width=PIPED_WIDTH, highlight=False)
+        console.print(_grid(columns, cells, fold, right, whole, title))
+        return
+    grid = _grid(columns, cells, fold, right, whole, title)
+    if out.measure(grid, options=out.options.update_width(PIPED_WIDTH)).maximum > out.width:
+        cells = [[_stacked_time(cell) for cell in row] for row in cells]
+        kept = {c for i, c in enumerate(columns) if _short_words(row[i] for row in cells)}
+        widths = _word_widths(columns, cells, {*whole, *kept}, out.width)
+        grid = _grid(columns, cells, fold, right, {*whole, *kept}, title, widths)
+    out.print(grid)
+
+
+def _grid(
+    columns: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    fold: bool,
+    right: Collection[str],
+    whole: Collection[str],
+    title: str | None,
+    widths: Mapping[str, int] | None = None,
+) -> Table:
     grid = Table(title=title)
     for column in columns:
         grid.add_column(
@@ -107,13 +144,55 @@ def table(
             overflow="fold" if fold else "ellipsis",
             justify="right" if column in right else "left",
             no_wrap=column in whole,
+            width=(widths or {}).get(column),
         )
-    for row in rows:
+    for row in cells:
         grid.add_row(*(Text(cell) for cell in row))
-    if _fitted():
-        out.print(grid)
-    else:  # as wide as its cells
-        Console(file=out.file, width=PIPED_WIDTH, highlight=False).print(grid)
+    return grid
+
+
+_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)")
+# The widest value a column may hold to be kept whole when a table is narrowed: an external
+# id, an integration's name, a state; longer text wraps.
+SHORT_WORD = 16
+
+
+def _stacked_time(cell: str) -> str:
+    """A cell that is a time alone, as its date with the time below it."""
+    found = _TIME.fullmatch(cell)
+    return f"{found[1]}\n{found[2]}" if found else cell
+
+
+def _word_widths(
+    columns: Sequence[str], cells: Sequence[Sequence[str]], whole: Collection[str], width: int
+) -> dict[str, int] | None:
+    """The widths of the columns that wrap, when the table fits ``width`` with each of them
+    at least as wide as its longest word: that much each, and the width left shared by how
+    much wider each would be on one line. None when it cannot (Rich then folds words)."""
+    lines = {
+        column: [part for text in (column, *(row[i] for row in cells)) for part in text.split("\n")]
+        for i, column in enumerate(columns)
+    }
+    widest = {column: max(len(part) for part in parts) for column, parts in lines.items()}
+    longest_word = {
+        column: max((len(word) for part in parts for word in part.split()), default=1)
+        for column, parts in lines.items()
+    }
+    wrapping = [column for column in columns if column not in whole]
+    left = width - (3 * len(columns) + 1) - sum(widest[c] for c in columns if c in whole)
+    left -= sum(longest_word[c] for c in wrapping)
+    if left < 0 or not wrapping:
+        return None
+    wants = {c: widest[c] - longest_word[c] for c in wrapping}
+    total = sum(wants.values()) or 1
+    return {c: longest_word[c] + min(wants[c], left * wants[c] // total) for c in wrapping}
+
+
+def _short_words(cells: Iterable[str]) -> bool:
+    """Whether every line of every cell is one short word (no blank inside)."""
+    return all(
+        len(part) <= SHORT_WORD and " " not in part for cell in cells for part in cell.split("\n")
+    )
 
 
 # A table printed into a pipe or a file keeps each row on one line (grep, awk, sort), however
@@ -124,6 +203,13 @@ PIPED_WIDTH = 10_000
 def _fitted() -> bool:
     """Whether tables fit a width: a terminal's, or ``COLUMNS`` when set."""
     return out.is_terminal or bool(os.environ.get("COLUMNS"))
+
+
+def nothing(what: str, *filters: object) -> str:
+    """What an empty list says (:func:`table`'s ``empty``): ``no dead letters``, and, when a
+    filter was given, that none match it (an empty answer to a filter is not an empty
+    workspace)."""
+    return f"no {what}" + (" match the filters given" if any(filters) else "")
 
 
 def plain(value: Any) -> str:

@@ -45,4 +45,6 @@ def users_list(
             for r in rows
         ),
         fold=True,
+        right=("events",),
+        empty=f"no external users: {integration} has sent no events, and its settings name none",
     )
