@@ -284,6 +284,9 @@ LOOKUP_FAILURES = [
     ("/api/records/contact/1?limit=0", 400, "limit"),
     # A mistyped integration is not an empty answer (as the CLI refuses it).
     ("/api/lookup/external/nope/q-1", 404, "unknown integration 'nope'; configured"),
+    # Text that is not an email or a domain is a typo, as `records find` says (not "none").
+    ("/api/lookup/email/kim.globex.test", 400, "email 'kim.globex.test' is not an email address"),
+    ("/api/lookup/domain/not%20a%20domain", 400, "domain 'not a domain' is not a domain"),
     ("/api/inbox?integration=nope", 400, "unknown integration 'nope'"),
     ("/api/dead-letters?integration=nope", 400, "unknown integration 'nope'"),
     ("/api/dead-letters/count?integration=nope", 400, "unknown integration 'nope'"),

@@ -14,7 +14,9 @@ report's and a rollout's `since` is read by `since_ts` (30d, a date, an ISO time
 Schema pattern says which strings are times); a list's `integration` filter (the inbox, dead
 letters and their count, the review queue) names an integration the workspace knows, else
 400 naming the configured ones (the names change with the configuration: no schema holds
-them). Those rules have their own tests (test_service.py, test_admin_api.py,
+them); a lookup by email or domain takes text that reads as one, as `leadsync records
+find` does, else 400 (the forms are the values module's, not a schema's). Those rules have
+their own tests (test_service.py, test_admin_api.py,
 test_faces_integration_filter.py); every other check still runs on them.
 """
 
@@ -50,6 +52,10 @@ LOOSE = [
     "/api/dead-letters",
     "/api/dead-letters/count",
     "/api/review",
+    # an email (one @ with text on both sides, no spaces) or a domain, read as records find
+    # reads them (ops.listings.check_lookup), else 400 saying what is allowed
+    "/api/lookup/email/{email}",
+    "/api/lookup/domain/{domain}",
 ]
 INPUT_CHECKS = "positive_data_acceptance,negative_data_rejection"
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
+from leadsync.ops.listings import check_lookup
 from leadsync.workspace import Workspace
 
 Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
@@ -51,12 +52,16 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
 
     @router.get("/lookup/email/{email:text}", summary="Contacts by email")
     def records_by_email(email: str, limit: Limit = None) -> RecordList:
-        """Every contact with that email (trimmed, case-insensitive), in full."""
+        """Every contact with that email (trimmed, case-insensitive), in full; text that is
+        not an email address is 400, as `leadsync records find --email` refuses it."""
+        check_lookup(email, None, "email", "/api/lookup/domain/DOMAIN")
         return matches(limit, email=email)
 
     @router.get("/lookup/domain/{domain:text}", summary="Companies by domain")
     def records_by_domain(domain: str, limit: Limit = None) -> RecordList:
-        """Every company with that domain (lowercased, without `www.`), in full."""
+        """Every company with that domain (lowercased, without `www.`), in full; text that
+        is not a domain is 400, as `leadsync records find --domain` refuses it."""
+        check_lookup(None, domain, "email", "domain")
         return matches(limit, domain=domain)
 
     @router.get(

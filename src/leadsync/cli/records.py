@@ -25,11 +25,7 @@ from leadsync.ops.records import HubSpotState
 from leadsync.results import counted
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.values import (
-    normalize_domain,
-    normalize_email,
     parse_time,
-    valid_domain,
-    valid_email,
 )
 
 
@@ -201,13 +197,7 @@ def records_find(
 ) -> None:
     """Find records by email, domain or external id (finding none is no error: exit 0)."""
     with handle_errors():  # a typo is said, not answered "no records found"
-        if email is not None and not valid_email(normalize_email(email)):
-            raise UserError(
-                f"--email {email!r} is not an email address; allowed: one @ with text on both "
-                "sides, no spaces (--domain finds a company)"
-            )
-        if domain is not None and not valid_domain(normalize_domain(domain)):
-            raise UserError(f"--domain {domain!r} is not a domain; allowed: a name like acme.com")
+        listings.check_lookup(email, domain, "--email", "--domain")
     with workspace() as ws:
         found = ws.find(email=email, domain=domain, external=external)
         names = ws.owner_names()

@@ -28,7 +28,7 @@ from leadsync.rules.associations import why_associated
 from leadsync.store import config as config_store
 from leadsync.store import holds, views
 from leadsync.store import push as push_store
-from leadsync.values import normalize_domain
+from leadsync.values import normalize_domain, normalize_email, valid_domain, valid_email
 from leadsync.workspace_config import load_rules
 
 INBOX_STATUSES = ("pending", "applied", "failed")
@@ -92,6 +92,20 @@ def find(
     with engine.connect() as connection:
         ids = views.find_ids(connection, email=email, domain=norm_domain, external=ext)
         return views.found_records(connection, ids)
+
+
+def check_lookup(email: str | None, domain: str | None, email_as: str, domain_as: str) -> None:
+    """An email that is not an address, or a domain that is not a domain, is a typo to be
+    said (:class:`UserError`), never answered "nothing found". ``email_as`` and
+    ``domain_as`` are how the face names the two inputs (``--email``, or the admin API's
+    path)."""
+    if email is not None and not valid_email(normalize_email(email)):
+        raise UserError(
+            f"{email_as} {email!r} is not an email address; allowed: one @ with text on both "
+            f"sides, no spaces ({domain_as} finds a company)"
+        )
+    if domain is not None and not valid_domain(normalize_domain(domain)):
+        raise UserError(f"{domain_as} {domain!r} is not a domain; allowed: a name like acme.com")
 
 
 class UnknownIntegration(NotFoundError):
