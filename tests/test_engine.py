@@ -108,7 +108,11 @@ def test_the_issue_example_end_to_end(workspace: Workspace) -> None:
     assert kim["properties"] == {"email": "kim@globex.test", "firstname": "Kim"}
     history = kim["owner_history"]
     assert [(h["outcome"], h["owner_id"]) for h in history] == [("set", "101"), ("kept", "101")]
-    assert history[1]["reason"] == "kept 101: fill_if_empty and the contact already has an owner"
+    # The reason names the owner it kept out, and why that one was proposed.
+    assert history[1]["reason"] == (
+        "kept 101: fill_if_empty and the contact already has an owner; "
+        "rep u-2 (bo@acme.test) maps to 102 by email bo@acme.test"
+    )
     assert history[1]["strategy"] == "fill_if_empty" and history[1]["integration"] == "dialer"
     assert history[1]["previous_owner_id"] == "101" and history[1]["proposed_owner_id"] == "102"
 

@@ -90,7 +90,7 @@ CASES = [
         "101",
         "fill_if_empty and the contact already has an owner",
     ),
-    ("owned", OWNED, MAPPED, NO, KEPT, "101", "never_overwrite and the contact already existed"),
+    ("owned", OWNED, MAPPED, NO, KEPT, "101", "contact already existed; rep u-2 maps to 102"),
     ("owned", OWNED, MAPPED, BI, SET, "102", "most recent change"),
     # an unmapped rep: leave
     *[

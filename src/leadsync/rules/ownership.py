@@ -178,8 +178,14 @@ def decide_owner(
                 flagged=mapping.flagged,
             )
         refusal = _strategy_refusal(ctx, strategy)
-        if refusal is not None:
-            return Verdict(Outcome.KEPT, current, proposed, refusal, flagged=mapping.flagged)
+        if refusal is not None:  # with the owner it kept out, and why that one was proposed
+            return Verdict(
+                Outcome.KEPT,
+                current,
+                proposed,
+                f"{refusal}; {mapping.how}",
+                flagged=mapping.flagged,
+            )
     if proposed == current:
         already = (
             f"the {kind} is with {current} of team {mapping.round_robin_team} already, and "
