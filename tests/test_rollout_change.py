@@ -81,6 +81,8 @@ def test_promote_json_lists_the_changes_and_the_settings_after(db_url: str) -> N
     assert done.exit_code == 0, done.output
     result = json.loads(done.stdout)
     assert (result["action"], result["dry_run"], result["percent"]) == ("promote", False, 30)
+    # Whole numbers as the settings file writes them (30, 14), never 30.0 or 14.0.
+    assert '"percent": 30,' in done.stdout and '"before": 14,' in done.stdout
     assert result["sections"] == ["ownership"]
     assert result["changes"] == [
         {"path": "ownership.default", "before": "fill_if_empty", "after": "integration_wins"},
@@ -334,6 +336,7 @@ def test_the_admin_api_promotes_and_aborts(workspace: Workspace, live: LiveServe
     base = "/api/integrations/dialer/rollout"
     state = client.get(base, headers=API)
     assert state.status_code == 200 and state.json()["percent"] == 30
+    assert '"percent":30,' in state.text  # as the settings endpoint writes it, never 30.0
     dry = client.post(f"{base}/promote", params={"dry_run": "true"}, headers=API)
     assert dry.status_code == 200 and dry.json()["dry_run"] is True
     assert dry.json()["summary"] == "; ".join(DROPPED)

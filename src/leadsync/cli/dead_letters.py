@@ -41,7 +41,9 @@ DEFAULT_LIMIT = 100
 @dead_letters_app.command("list")
 def dead_letters_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = DEFAULT_LIMIT,
+    limit: Annotated[
+        int, typer.Option(min=1, help="At most this many, newest first.")
+    ] = DEFAULT_LIMIT,
     include_resolved: Annotated[
         bool, typer.Option("--all", help="Also those already retried or dismissed.")
     ] = False,

@@ -65,8 +65,12 @@ def hubspot_fake(
     token_env: Annotated[
         str, typer.Option(help="Environment variable holding the token it accepts.")
     ] = "HUBSPOT_TOKEN",
-    per_10s: Annotated[int, typer.Option(min=1)] = 190,
-    daily: Annotated[int, typer.Option(min=1)] = 625_000,
+    per_10s: Annotated[
+        int, typer.Option(min=1, help="Requests it answers per 10 seconds, then 429s.")
+    ] = 190,
+    daily: Annotated[
+        int, typer.Option(min=1, help="Requests it answers per day, then 429s.")
+    ] = 625_000,
 ) -> None:
     """Run a STAND-IN for HubSpot's API on a local port (tests and the demo; not HubSpot)."""
     from leadsync.destinations.hubspot.fake import serve_double
@@ -248,7 +252,7 @@ def _lease_text(lease: Mapping[str, Any] | None) -> str:
 
 @push_failures_app.command("list")
 def failures_list(
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
     include_resolved: Annotated[
         bool,
         typer.Option("--all", help="Also those retried, dismissed or pushed since."),

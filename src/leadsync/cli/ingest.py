@@ -117,7 +117,9 @@ def inbox_status(as_json: JsonOption = False) -> None:
 
 @inbox_app.command("process")
 def inbox_process(
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Events per batch.")
+    ] = DEFAULT_BATCH,
     as_json: JsonOption = False,
 ) -> None:
     """Apply the events still pending in the inbox (after a crash or from intake). --json
@@ -134,7 +136,7 @@ def inbox_process(
 @outbox_app.command("list")
 def outbox_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """Owner changes waiting to be sent to bidirectional integrations."""

@@ -224,15 +224,20 @@ def records_find(
 
 @records_app.command("set-owner")
 def records_set_owner(
-    record_type: Annotated[str, typer.Argument(metavar="TYPE")],
-    record_id: Annotated[int, typer.Argument(metavar="ID")],
+    record_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="contact, company, deal, ticket or lead.")
+    ],
+    record_id: Annotated[
+        int, typer.Argument(metavar="ID", help="leadsync's id of the record (records find).")
+    ],
     owner_id: Annotated[
         str, typer.Argument(metavar="OWNER_ID", help="An owner id, or none to clear.")
     ],
     at: Annotated[
         str | None,
         typer.Option(
-            help="When the person made the change (ISO 8601, without an offset UTC; default now)."
+            help="When the person made the change (ISO 8601; a time without an offset is "
+            "UTC; default now)."
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -266,7 +271,9 @@ def decisions_list(
         bool,
         typer.Option("--rollout", help="Only decisions a staged rollout's proposed settings made."),
     ] = False,
-    limit: Annotated[int, typer.Option(min=1)] = 100,
+    limit: Annotated[
+        int, typer.Option(min=1, help="At most this many, newest decided first.")
+    ] = 100,
     as_json: JsonOption = False,
 ) -> None:
     r"""Owner decisions across all records, each with its reason, newest decided first:

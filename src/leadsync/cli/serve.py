@@ -239,7 +239,9 @@ def serve(
 
 @app.command("worker")
 def worker_command(
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = DEFAULT_BATCH,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Events per batch (one transaction each).")
+    ] = DEFAULT_BATCH,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between looks when idle.")] = 1.0,
     once: Annotated[bool, typer.Option(help="Drain what is pending, then exit.")] = False,
     push: Annotated[

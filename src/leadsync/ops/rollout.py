@@ -39,7 +39,7 @@ from leadsync.ops.settings_change import (
     yaml_text,
 )
 from leadsync.results import ResultModel
-from leadsync.settings import IntegrationSettings, integration_to_dict
+from leadsync.settings import IntegrationSettings, integration_to_dict, whole_numbers
 from leadsync.store import rollout as rollout_store
 
 Action = Literal["promote", "abort"]
@@ -52,7 +52,7 @@ class RolloutChange(ResultModel):
     integration: str
     action: Action
     dry_run: bool = Field(description="True: shown only, nothing changed.")
-    percent: float = Field(description="The share of records the rollout had.")
+    percent: int | float = Field(description="The share of records the rollout had.")
     sections: list[str] = Field(description="The sections the rollout names.")
     changes: list[KeyChange] = Field(
         description="Each key whose value changes for the records concerned — promote: every "
@@ -90,7 +90,7 @@ class RolloutState(ResultModel):
     """One integration's staged rollout."""
 
     integration: str
-    percent: float | None = Field(description="None: the integration has no rollout.")
+    percent: int | float | None = Field(description="None: the integration has no rollout.")
     sections: list[str]
     changes: list[KeyChange] = Field(
         description="What the proposed settings change against the current ones."
@@ -147,7 +147,7 @@ def plan(engine: Engine, name: str, action: str) -> RolloutChange:
         integration=name,
         action=act,
         dry_run=True,
-        percent=settings.rollout.percent,
+        percent=whole_numbers(settings.rollout.percent),
         sections=sections(settings),
         changes=changes,
         summary=summary_of(changes),
@@ -200,7 +200,9 @@ def status(engine: Engine, name: str | None = None, since: str | None = None) ->
         states.append(
             RolloutState(
                 integration=each,
-                percent=settings.rollout.percent if settings.rollout is not None else None,
+                percent=whole_numbers(settings.rollout.percent)
+                if settings.rollout is not None
+                else None,
                 sections=sections(settings),
                 changes=changes,
                 summary=summary_of(changes),

@@ -33,6 +33,7 @@ from leadsync.settings import (
     WorkspaceConfig,
     dump_config,
     integration_to_dict,
+    whole_numbers,
 )
 from leadsync.store import audit as audit_store
 from leadsync.store import config as config_store
@@ -248,8 +249,8 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Ke
     return [
         KeyChange(
             path=path,
-            before=old.get(path),
-            after=new.get(path),
+            before=whole_numbers(old.get(path)),
+            after=whole_numbers(new.get(path)),
             note=_dropped_note(path, new) if path not in new else None,
         )
         for path in paths

@@ -30,6 +30,7 @@ from leadsync.settings.export import (
     free_mail_to_dict,
     integration_to_dict,
     monitoring_to_dict,
+    whole_numbers,
 )
 from leadsync.settings.integration import (
     KNOWN_KINDS,
@@ -117,6 +118,7 @@ __all__ = [
     "free_mail_to_dict",
     "integration_from_dict",
     "integration_to_dict",
+    "whole_numbers",
     "kinds_taking",
     "load_config",
     "load_config_file",

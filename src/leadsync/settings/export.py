@@ -43,22 +43,23 @@ __all__ = [
     "free_mail_to_dict",
     "integration_to_dict",
     "monitoring_to_dict",
+    "whole_numbers",
 ]
 
 
-def _whole_numbers(value: Any) -> Any:
+def whole_numbers(value: Any) -> Any:
     """``value`` with whole floats as ints (below 2**53, where a float is exact)."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
+        return {key: whole_numbers(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
+        return [whole_numbers(item) for item in value]
     return value
 
 
 def _exported(model: BaseModel) -> dict[str, Any]:
-    data: dict[str, Any] = _whole_numbers(model.model_dump(mode="json", exclude_unset=True))
+    data: dict[str, Any] = whole_numbers(model.model_dump(mode="json", exclude_unset=True))
     return data
 
 
