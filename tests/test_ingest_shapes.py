@@ -71,23 +71,37 @@ def compact(path: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("kind", "sample", "events"),
+    ("kind", "sample", "events", "said"),
     [
-        ("aircall", "aircall/call.created.docs.json", 1),
-        ("aircall", "aircall/number.closed.docs.json", 1),
-        ("hubspot", "hubspot/webhooks_guide_example.json", 2),  # an array: two events
+        ("aircall", "aircall/call.created.docs.json", 1, "1 accepted"),
+        # Accepted, and nothing in it is used: the line says so rather than "applied 0".
+        (
+            "aircall",
+            "aircall/number.closed.docs.json",
+            1,
+            "1 accepted (1 read as nothing: an event leadsync does not use)",
+        ),
+        # An array: two events, one a change of a property leadsync does not read.
+        (
+            "hubspot",
+            "hubspot/webhooks_guide_example.json",
+            2,
+            "2 accepted (1 read as nothing: an event leadsync does not use)",
+        ),
     ],
 )
 def test_a_pretty_printed_capture_is_read_whole_as_its_line_1(
-    cli: Cli, tmp_path: Path, kind: str, sample: str, events: int
+    cli: Cli, tmp_path: Path, kind: str, sample: str, events: int, said: str
 ) -> None:
     path = tmp_path / "capture.json"
     path.write_text("\n" + (PUBLISHED / sample).read_text("utf-8") + "\n\n")  # blank lines too
     assert len(path.read_text().splitlines()) > 5
     result = cli("ingest", kind, str(path))
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{kind}: 1 line, {events} accepted, 0 duplicates, 0 dead")
+    assert result.stdout.startswith(f"{kind}: 1 line, {said}, 0 duplicates, 0 dead")
     assert "dead letter:" not in result.output and "warning" not in result.output.lower()
+    again, _ = cli.ingest(kind, str(path))  # the same file again: all duplicates, none unused
+    assert (again["accepted"], again["unused"], again["duplicates"]) == (0, 0, events)
     # The same keys as the compact line of the same body: it is the same request.
     compact_file = tmp_path / "compact.jsonl"
     compact_file.write_text(compact(PUBLISHED / sample) + "\n")

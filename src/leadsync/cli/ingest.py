@@ -83,9 +83,12 @@ def _print_summary(s: Mapping[str, Any]) -> None:
     owners = s["owners"]
     acts = s["activities"]
     dead = s["dead_letter_count"] + s["failed_count"]
+    what = "an event" if s["unused"] == 1 else "events"
+    unused = f" ({s['unused']:,} read as nothing: {what} leadsync does not use)"
     render.line(
-        f"{s['integration']}: {counted(s['lines'], 'line')}, {s['accepted']:,} accepted, "
-        f"{counted(s['duplicates'], 'duplicate')}, {counted(dead, 'dead letter')}"
+        f"{s['integration']}: {counted(s['lines'], 'line')}, {s['accepted']:,} accepted"
+        f"{unused if s['unused'] else ''}, {counted(s['duplicates'], 'duplicate')}, "
+        f"{counted(dead, 'dead letter')}"
     )
     render.line(
         f"applied {counted(s['applied'], 'event')}: "

@@ -158,6 +158,9 @@ class IngestSummary(ResultModel):
     integration: str | None
     lines: int = 0
     accepted: int = 0
+    # Accepted, and read as nothing: events leadsync does not use (Aircall's number.closed,
+    # HubSpot's conversation events), each documented in docs/WEBHOOKS.md.
+    unused: int = 0
     duplicates: int = 0
     dead_letters: Problems = Field(default_factory=Problems, exclude=True)
     failed: Problems = Field(default_factory=Problems, exclude=True)
@@ -189,6 +192,7 @@ class IngestSummary(ResultModel):
         for _, item in written:
             if item.error is None:
                 accepted += 1
+                self.unused += item.events == []  # parsed, and nothing in it is used
             else:
                 self.dead_letters.append(DeadLetter(item.where or "?", item.error))
         self.accepted += accepted
