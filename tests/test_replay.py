@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from leadsync.cli import app
 from leadsync.ops.preview import settings_from_file
 from leadsync.ops.replay import DIFFERENCE_FIELDS
+from leadsync.store.database import begin_writing
+from leadsync.store.inbox import InboxRow, append
 from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, ev, settings, setup, workspace_config
@@ -352,3 +354,31 @@ def test_a_row_both_runs_refuse_is_counted_once(
     result = workspace.replay("dialer", proposed())
     assert result.refused == 1  # one inbox row, refused by both runs
     assert result.events == len(HISTORY) + 1 and not result.changed
+
+
+def test_unreadable_rows_are_named_each_with_why(tmp_path: Path, db_url: str) -> None:
+    """A row the replay cannot read (it failed in the real run too: a dead letter) is not
+    only counted: its inbox number, integration, event and error are shown (stderr in text,
+    ``unreadable_rows`` in JSON)."""
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        ws.ingest("dialer", HISTORY[:2])
+        at = "2026-11-01T09:00:00.000Z"  # as intake stores a body the worker then fails on
+        odd = InboxRow("dialer", "odd", at, at, '{"id": "odd"}', "failed", "webhook", "bad")
+        with begin_writing(ws.engine) as connection:
+            append(connection, [odd])
+    file = tmp_path / "proposed.yaml"
+    file.write_text(json.dumps(settings(ownership={"default": "integration_wins"})))
+    env = {"LEADSYNC_DB": db_url}
+    shown = CliRunner().invoke(
+        app, ["replay", "dialer", "--settings", str(file), "--json"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["unreadable"] == 1
+    [row] = data["unreadable_rows"]
+    assert (row["integration"], row["event_id"]) == ("dialer", "odd")
+    assert row["error"]
+    text = CliRunner().invoke(app, ["replay", "dialer", "--settings", str(file)], env=env)
+    assert f"inbox {row['seq']} (dialer, event odd): {row['error']}" in text.stderr
+    assert "(1 unreadable — on stderr, each with why" in text.stdout

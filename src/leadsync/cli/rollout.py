@@ -200,11 +200,23 @@ def replay_command(
 
 
 def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[str, str]) -> None:
+    for row in result["unreadable_rows"]:
+        render.note(
+            f"inbox {row['seq']} ({row['integration']}, event {row['event_id']}): {row['error']}"
+        )
+    if result["unreadable"] > len(result["unreadable_rows"]):
+        left = result["unreadable"] - len(result["unreadable_rows"])
+        render.note(f"and {counted(left, 'more unreadable row')} (dead-letters list shows them)")
     render.line(
         f"replayed {counted(result['events'], 'inbox event')}"
         + (f" since {display_ts(cutoff)}" if cutoff else "")
         + f" ({result['integration_events']:,} of them {result['integration']}'s)"
         + f" ({result['unreadable']:,} unreadable"
+        + (
+            " — on stderr, each with why, as the run made them dead letters"
+            if result["unreadable"]
+            else ""
+        )
         + (f", {result['refused']:,} refused by the engine" if result["refused"] else "")
         + "); "
         + f"{counted(result['records_compared'], 'record')} compared"

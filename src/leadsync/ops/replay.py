@@ -62,6 +62,18 @@ class OwnerChange(TypedDict):
     proposed_reason: str | None
 
 
+UNREADABLE_SHOWN = 20
+
+
+class UnreadableRow(TypedDict):
+    """An inbox row the replay could not read, and why."""
+
+    seq: int
+    integration: str
+    event_id: str
+    error: str
+
+
 class ReplayResult(ResultModel):
     """The difference between the current and the proposed settings over the inbox."""
 
@@ -69,7 +81,13 @@ class ReplayResult(ResultModel):
     since: str | None
     events: int = Field(0, description="Events replayed: every integration's (they interact).")
     integration_events: int = Field(0, description="Of them, the integration's own.")
-    unreadable: int = 0
+    unreadable: int = Field(
+        0, description="Inbox rows that cannot be read (the real run made them dead letters)."
+    )
+    unreadable_rows: list[UnreadableRow] = Field(
+        default_factory=list,
+        description=f"The first {UNREADABLE_SHOWN} of them, each with why.",
+    )
     refused: int = Field(
         0,
         description="Inbox rows the engine refused in either run (left out of it, as the real "
@@ -164,13 +182,15 @@ def replay(
         ):
             for chunk in _inbox_chunks(engine, since):
                 events, unreadable = _read(chunk, adapters)
+                room = UNREADABLE_SHOWN - len(result.unreadable_rows)
+                result.unreadable_rows.extend(unreadable[: max(room, 0)])
                 left_out = _apply(current, rules, chunk, events)
                 left_out |= _apply(other, proposed_rules, chunk, events)
                 result.events += len(events)
                 result.integration_events += sum(
                     row["integration"] == integration for row in chunk if int(row["seq"]) in events
                 )
-                result.unreadable += unreadable
+                result.unreadable += len(unreadable)
                 result.refused += len(left_out)
                 if on_progress is not None:
                     on_progress(len(chunk))
@@ -259,22 +279,27 @@ def _inbox_chunks(engine: Engine, since: str | None) -> Iterator[list[dict[str, 
 
 def _read(
     rows: list[dict[str, Any]], adapters: dict[str, Adapter]
-) -> tuple[dict[int, list[Event]], int]:
-    """Each row's events by sequence; rows that cannot be read (they failed in the real run
-    too) are counted."""
+) -> tuple[dict[int, list[Event]], list[UnreadableRow]]:
+    """Each row's events by sequence, and the rows that cannot be read (they failed in the
+    real run too), each with why."""
     events: dict[int, list[Event]] = {}
-    unreadable = 0
+    unreadable: list[UnreadableRow] = []
     for row in rows:
+        seq = int(row["seq"])
         adapter = adapters.get(row["integration"])
-        if adapter is None:
-            unreadable += 1
-            continue
         try:
-            events[int(row["seq"])] = adapter.events_of(
-                row["payload"], row["event_id"], int(row["seq"]), None
+            if adapter is None:
+                raise EventError(f"integration {row['integration']!r} is no longer configured")
+            events[seq] = adapter.events_of(row["payload"], row["event_id"], seq, None)
+        except EventError as exc:
+            unreadable.append(
+                UnreadableRow(
+                    seq=seq,
+                    integration=row["integration"],
+                    event_id=row["event_id"],
+                    error=str(exc),
+                )
             )
-        except EventError:
-            unreadable += 1
     return events, unreadable
 
 
