@@ -31,12 +31,7 @@ from tests import test_source_published as published
 from tests.helpers import workspace_config
 from tests.live import NOW, LiveServer, serve, vendor_headers, wait_applied
 from tests.test_source_published import PUBLISHED, e164
-from tests.test_source_published_round6 import KOEN_AIRCALL, KOEN_TOKEN
-
-HULL_OUTREACH = (
-    "github.com/hull/hull-connectors packages/connectors/hull-outreach/test/integration/fixtures/"
-    "webhook-payloads/{} (deliveries of one Outreach sandbox, 2018-09-26)"
-)
+from tests.test_source_published_round6 import HULL_OUTREACH, KOEN_AIRCALL, KOEN_TOKEN
 
 ROUND8_SOURCES: dict[str, str] = {
     # Aircall: the rest of the captures of one account's 2022-03-04 (and one of 03-07).
