@@ -134,12 +134,15 @@ def test_worker_once_says_the_dead_letters_it_made(db_url: str, tmp_path: Path) 
 def test_the_counterparts_line_says_one_in_the_singular(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    found = {"matched_by_number": 1, "held": 1, "attached_later": 1, "queued_for_review": 1}
+    found = {"matched_by_number": 1, "held": 1, "attached_later": 1, "queued_for_review": 1,
+             "internal": 0}  # fmt: skip
     render.counterparts(found)
     assert capsys.readouterr().out == (
         "counterparts: 1 matched by number, 1 held for an unknown number, 1 held one "
         "attached, 1 question for the review queue\n"
     )
+    render.counterparts({**found, "internal": 1})  # said only when there are some
+    assert capsys.readouterr().out.endswith("for the review queue, 1 internal call\n")
 
 
 def test_progress_of_one_event_says_event() -> None:

@@ -1,6 +1,7 @@
 """The settings page's "Phone numbers and questions": an integration's ``region``,
-``unknown_counterpart`` and ``ambiguous`` set through the same preview and save as the rest
-of the page; and the test lead's rep picker, which for the CRM offers its active owners.
+``own_numbers``, ``unknown_counterpart`` and ``ambiguous`` set through the same preview and
+save as the rest of the page; and the test lead's rep picker, which for the CRM offers its
+active owners.
 
 Without a database: the section's fields become the three keys (emptied: their defaults).
 Over plain HTTP on SQLite and PostgreSQL, as a browser without JavaScript sends the form:
@@ -14,6 +15,7 @@ integration are the active owners, by id and name, and the page says why.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -79,10 +81,11 @@ DEFAULTS = {
 # ------------------------------------------------------------------ without a database
 
 
-def test_the_section_s_fields_become_the_three_keys() -> None:
+def test_the_section_s_fields_become_the_four_keys() -> None:
     sent = {
         "sections": ["phones"],
         "region": [" gb "],
+        "own_numbers": ["020 7946 0100\r\n\r\n +44 113 000 0000 \r\n"],
         "unknown_counterpart.policy": ["create"],
         "unknown_counterpart.hold_days": ["2.5"],
         "ambiguous.number": ["skip"],
@@ -94,7 +97,9 @@ def test_the_section_s_fields_become_the_three_keys() -> None:
         "region": "gb",  # the settings' check upper-cases it
         "unknown_counterpart": {"policy": "create", "hold_days": 2.5},
         "ambiguous": {"number": "skip", "email": "queue", "deal": "skip", "owner": "queue"},
+        "own_numbers": ["020 7946 0100", "+44 113 000 0000"],  # a line each, blanks none
     }
+    assert change_from_form({**sent, "own_numbers": [""]}).data["own_numbers"] == []
     emptied = {**sent, "region": [""], "unknown_counterpart.hold_days": [""]}
     change = change_from_form(emptied).data
     assert change["region"] is None and change["unknown_counterpart"]["hold_days"] is None
@@ -217,6 +222,35 @@ def test_a_wrong_region_is_refused_beside_its_field_and_nothing_is_saved(
         assert 'class="preview"' not in text
     assert workspace.integration("phone") == before
     assert workspace.audit_log().entries == []
+
+
+def test_own_numbers_are_set_one_per_line_a_wrong_one_refused_and_the_learned_lines_shown(
+    workspace: Workspace, admin: httpx.Client
+) -> None:
+    """The company's own numbers, one per line: saved as typed and audited; one that does not
+    read as a phone number is refused beside the field, in the settings' words, nothing
+    saved; the lines the tool named itself are listed beside the field (not settings)."""
+    line = {"id": "n1", "occurred_at": "2026-11-01T09:00:00Z", "type": "line",
+            "properties": {"number": "+44 20 7946 0900", "name": "Front desk"}}  # fmt: skip
+    assert workspace.ingest("dialer", [json.dumps(line)], source="line.jsonl").ok
+    page = admin.get(page_url("dialer")).text
+    assert re.search(r'<textarea id="own-numbers" name="own_numbers"[^>]*></textarea>', page)
+    assert "<code>+442079460900</code> (Front desk)" in page
+    sent = {**page_form(page), "region": ["gb"], "own_numbers": ["020 7946 0100\n+441130000000"]}
+    previewed_and_saved(admin, "dialer", sent)
+    assert workspace.integration("dialer").own_numbers == ("020 7946 0100", "+441130000000")
+    assert workspace.audit_log().entries[0].summary == (
+        "region: (not set) → GB; own_numbers: [] → [020 7946 0100, +441130000000]"
+    )
+    shown = admin.get(page_url("dialer")).text
+    assert ">020 7946 0100\n+441130000000</textarea>" in shown
+    wrong = {**page_form(shown), "own_numbers": ["020 7946 0100\n999"]}
+    for text in refused_pages(admin, "dialer", wrong):
+        assert field_error(text, "own-numbers") == (
+            "'999' does not read as a phone number in GB; allowed: a phone number, +44 20 7946 "
+            "0000 (a national one with region: set)."
+        )
+    assert workspace.integration("dialer").own_numbers == ("020 7946 0100", "+441130000000")
 
 
 def test_the_page_sent_back_untouched_changes_nothing(

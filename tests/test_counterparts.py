@@ -480,6 +480,7 @@ def test_preview_shows_the_match_and_what_would_be_queued(workspace: Workspace) 
     assert second.counterpart is not None and second.counterpart.startswith("held:")
     assert result.counts.counterparts == {
         "matched_by_number": 1, "held": 1, "attached_later": 0, "queued_for_review": 0,
+        "internal": 0,
     }  # fmt: skip
     assert _links(workspace) == []  # nothing written
 

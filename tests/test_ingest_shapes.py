@@ -74,10 +74,12 @@ def compact(path: Path) -> str:
     ("kind", "sample", "events", "said"),
     [
         ("aircall", "aircall/call.created.docs.json", 1, "1 accepted"),
+        # A phone line: one of the company's lines (a line event), used.
+        ("aircall", "aircall/number.closed.docs.json", 1, "1 accepted"),
         # Accepted, and nothing in it is used: the line says so rather than "applied 0".
         (
             "aircall",
-            "aircall/number.closed.docs.json",
+            "aircall/integration.deleted.docs.json",
             1,
             "1 accepted (1 read as nothing: an event leadsync does not use)",
         ),

@@ -1,9 +1,10 @@
 """Parallel workers on PostgreSQL end exactly where one worker applying the inbox in arrival
 order ends: owners, decisions with their reasons, activities, their links, round-robin turns,
-learned reps, skips, holds and questions — for random streams over records that overlap
-(one email in two integrations, companies by domain, deals, calls by number, reps whose
-email changes, a round-robin team, a call's record seen under its own id before an event
-names it as the call's alias).
+learned reps, skips, holds and questions, the company's lines learned and the internal calls
+— for random streams over records that overlap (one email in two integrations, companies by
+domain, deals, calls by number, reps whose email changes, a round-robin team, a call's
+record seen under its own id before an event names it as the call's alias, calls to the
+company's own lines before and after a call or a line event names them).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from leadsync.store.schema import (
     external_users,
     held_activities,
     inbox,
+    internal_activities,
     outbox,
+    own_lines,
     owner_decisions,
     record_associations,
     record_identities,
@@ -100,6 +103,11 @@ def _phone(person: int) -> str:
     return f"+44 20 7946 0{person:03d}"
 
 
+#: The company's own lines: calls are made from them (naming the line), and sometimes to one
+#: (a colleague's). The last is named only by the tool's line events: calls reach it before.
+LINES = ("+44 20 7946 0900", "+44 20 7946 0901", "+44 20 7946 0902")
+
+
 def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
     """``n`` events (integration, canonical event) over a few people, companies and deals."""
     out: list[tuple[str, dict[str, Any]]] = []
@@ -142,6 +150,9 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
                 owner=rep,
                 associations=[{"object": "company", "domain": f"globex{company}.test"}],
             )
+        elif kind < 0.58:  # the tool names one of the company's lines (Aircall's numbers)
+            integration = "dialer"
+            event.update(type="line", properties={"number": rng.choice(LINES)})
         else:
             integration = "dialer"
             if calls and rng.random() < 0.3:
@@ -162,6 +173,10 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
                 associations = [{"object": "contact", "external_id": f"d-{person}"}]
             else:
                 properties["to_number"] = _phone(person)
+                if rng.random() < 0.35:  # a colleague's line: internal, once it is known
+                    properties["to_number"] = rng.choice(LINES)
+            if rng.random() < 0.25:  # the call names the company's line it was made from
+                properties["from_number"] = properties["line_number"] = rng.choice(LINES[:2])
             event.update(
                 type="activity",
                 activity="call",
@@ -403,7 +418,13 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
         for r in connection.execute(sa.select(held_activities))
     )
     state["questions"] = sorted(
-        (r.kind, text(r.key), r.status) for r in connection.execute(sa.select(review_items))
+        (r.kind, text(r.key), r.status, text(r.outcome))
+        for r in connection.execute(sa.select(review_items))
+    )
+    state["own_lines"] = sorted(tuple(r) for r in connection.execute(sa.select(own_lines)))
+    state["internal"] = sorted(
+        (activity_names.get(int(r.activity_id)), r.integration, r.number, text(r.reason))
+        for r in connection.execute(sa.select(internal_activities))
     )
     # The owners written to the tools and what became of each (awaited, echoed, passed).
     state["outbox"] = sorted(

@@ -46,6 +46,7 @@ INBOUND = {
     "direction": "inbound",
     "from_number": "+1 415-555-0142",
     "to_number": "+1 415-555-0100",
+    "line_number": "+1 415-555-0100",  # the company's line it was on: one of its own
 }
 FINAL_KEYS = {
     "duration_s",
@@ -226,13 +227,14 @@ def test_a_hidden_callers_number_is_passed_on_for_the_engine_to_ask(raw_digits: 
 
 def test_a_call_without_a_direction_gives_the_other_partys_number_alone() -> None:
     """``raw_digits`` is the other party's number whichever way the call went; which end
-    is which is unknown, so the line's own number is not given (the engine would take it
-    for the other party's)."""
+    is which is unknown, so the line's own number is not given as either end (the engine
+    would take it for the other party's): only as the company's line, ``line_number``."""
     body = load("call.ended.unknown_caller")
     body["data"]["direction"] = None
     [event] = convert(body)[1]
     assert {k: v for k, v in event.properties.items() if "number" in k or k == "direction"} == {
-        "to_number": "+1 415-555-0199"
+        "to_number": "+1 415-555-0199",
+        "line_number": "+1 415-555-0100",
     }
 
 
@@ -254,6 +256,7 @@ def test_outbound_numbers_are_the_other_way_round() -> None:
     assert event.properties["direction"] == "outbound"
     assert event.properties["from_number"] == "+1 415-555-0100"
     assert event.properties["to_number"] == "+44 20 7946 0018"
+    assert event.properties["line_number"] == "+1 415-555-0100"  # the line, either way
     assert event.associations == ()
 
 
@@ -572,12 +575,47 @@ def test_deletions_and_users_without_id_give_no_events(name: str) -> None:
     ],
 )
 def test_user_events_fill_the_directory(name: str) -> None:
-    piece, [event] = convert(load(name))
+    piece, [event, *lines] = convert(load(name))
+    assert all(line.type is EventType.LINE for line in lines)  # V1's numbers: the user's lines
     assert event.id == piece.key
     assert event.type is EventType.USER
     assert owner_dict(event) == AGENT
     assert event.properties == {"name": "Ana Ng"}
     assert event.occurred_at == piece.occurred_at
+
+
+def test_a_v1_user_event_names_the_users_lines_as_the_companys() -> None:
+    """V1's user object lists the lines the user is on (``numbers``): each is a ``line``
+    event after the user event, with its number, name and id (V2's has no ``numbers``)."""
+    piece, [user, line] = convert(load("user.created"))
+    assert user.type is EventType.USER
+    assert (line.type, line.id, line.external_id) == (EventType.LINE, f"{piece.key}#line0", "1201")
+    assert line.properties == {"number": "+1 415-555-0100", "name": "Sales US"}
+    assert line.occurred_at == piece.occurred_at
+
+
+@pytest.mark.parametrize("name", ["number.created", "number.opened", "number.closed"])
+def test_a_number_event_is_one_of_the_companys_lines(name: str) -> None:
+    piece, [line] = convert(load(name))
+    assert (line.type, line.id, line.external_id) == (EventType.LINE, piece.key, "1201")
+    assert line.properties == {"number": "+1 415-555-0100", "name": "Sales US"}
+
+
+def test_a_deleted_number_is_read_as_nothing_and_a_line_without_digits_too() -> None:
+    assert convert(load("number.deleted"))[1] == []
+    body = load("number.opened")
+    body["data"]["digits"] = None
+    assert convert(body)[1] == []
+
+
+def test_a_users_numbers_that_are_no_list_of_lines_name_the_field() -> None:
+    body = load("user.created")
+    body["data"]["numbers"] = {"digits": "+1 415-555-0100"}
+    with pytest.raises(EventError, match=r'field "data.numbers": must be an array'):
+        convert(body)
+    body["data"]["numbers"] = [{"id": 1201, "digits": 14155550100}]
+    with pytest.raises(EventError, match=r'field "data.numbers.0.digits": must be a string'):
+        convert(body)
 
 
 @pytest.mark.parametrize("name", USER_EVENTS_V2)

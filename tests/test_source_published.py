@@ -249,13 +249,17 @@ def test_aircall_contact_created_sample_keeps_work_and_mobile_numbers_apart() ->
     }
 
 
-def test_aircall_number_event_is_acknowledged_and_read_as_nothing() -> None:
-    """A phone line closed: a webhook subscribed to every event sends these; they are not
-    dead letters (nothing to fix), and not events either."""
+def test_aircall_number_event_is_one_of_the_companys_lines() -> None:
+    """A phone line closed (for the night): it is one of the company's lines, a line event
+    with its number, name and id; a number deleted, and the other families a webhook
+    subscribed to every event sends (messages), are no dead letters and no events."""
     body = json.loads((PUBLISHED / "aircall/number.closed.docs.json").read_text())
     adapter = adapter_for("aircall", "aircall", {})
-    assert adapter.to_events(body, {}, "e-1", 1) == []
-    for other in ("message.received", "message.sent", "number.created"):
+    [line] = adapter.to_events(body, {}, "e-1", 1)
+    assert (line.type, line.external_id) == (EventType.LINE, "456")
+    assert line.properties == {"number": "+33 1 76 36 06 95", "name": "My first Aircall Number"}
+    assert e164(line.properties["number"]) == "+33176360695"
+    for other in ("message.received", "message.sent", "number.deleted"):
         assert adapter.to_events({**body, "event": other, "resource": None}, {}, "e", 1) == []
     with pytest.raises(EventError, match="unknown event 'numbers.closed'; known: "):
         adapter.to_events({**body, "event": "numbers.closed", "resource": None}, {}, "e", 1)

@@ -25,7 +25,9 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from leadsync.store.schema import own_lines, records
 from leadsync.workspace import Workspace
 from tests import test_source_published as published
 from tests.helpers import workspace_config
@@ -299,6 +301,84 @@ def test_aircall_account_day_gives_each_call_once_with_its_rep_outcome_and_numbe
     assert reps["736640"]["email"] == "koen.verduijn+v5doewlrdy@aircall.io"
     kept = [row["payload"] for row in ws.inbox_rows(limit=100)]
     assert kept and not any(KOEN_TOKEN in text for text in kept)
+
+
+#: The account's two lines, as its captures name them: "Koens Test" (404821) and "Koens
+#: Product number" (397375). Its day's calls are all between them: the outbound call from
+#: the first to the second, the inbound calls on the second from the first.
+GB_LINE, AT_LINE = "+443308186690", "+43720880079"
+
+
+def _internal(number: str) -> str:
+    return (
+        f"internal call: {number} is one of the company's Aircall lines (learned from phone's "
+        "events), so no contact or lead is looked for by it (not held, no question, no "
+        "contact made)"
+    )
+
+
+@pytest.mark.parametrize("order", ["as sent", "reversed"])
+def test_aircall_calls_between_the_accounts_own_lines_are_internal_in_any_order(
+    ws: Workspace, order: str
+) -> None:
+    """Every call of the account's day goes from one of its Aircall lines to the other (a
+    transfer, a colleague's call). Each is an internal call — on no contact, held for
+    nothing, asked about nowhere —, saying which line; the lines are learned from the
+    calls (each names its own line) and the user event (its agent's lines). As sent, the
+    outbound call reaches the other line before anything named it: held at first, then
+    released as internal when the inbound leg names that line; in reverse, it is internal at
+    once. Both end the same."""
+    configured(ws, {"phone": PHONE})
+    days = koen_day() if order == "as sent" else koen_day()[::-1]
+    with serve(ws, environ={"AIRCALL_TOKEN_KOEN": KOEN_TOKEN}) as live:
+        for path in days:
+            answer = post(live, path, "phone")
+            assert answer.status_code == 200, (path.name, answer.text)
+        wait_applied(ws)
+    assert letters(ws) == []
+    calls = activities(ws, "phone")
+    assert {key: (c["internal"], c["records"], c["held"]) for key, c in calls.items()} == {
+        "780836699": (_internal(AT_LINE), [], None),  # outbound, to the other line
+        "780836754": (_internal(GB_LINE), [], None),  # inbound, from the other line
+        "780883160": (_internal(GB_LINE), [], None),
+    }
+    assert all(call["questions"] == [] for call in calls.values())
+    assert ws.review_items(status=None).items == []
+    assert ws.record("contact", ws.find(external="phone:76041687")[0]["id"])["phones"] == []
+    with ws.engine.connect() as connection:
+        learned = {row.number for row in connection.execute(sa.select(own_lines))}
+    assert {GB_LINE, AT_LINE} <= learned  # and the agent's other lines (user.connected)
+
+
+@pytest.mark.parametrize("policy", ["create", "hold"])
+def test_aircall_own_lines_declared_make_no_contact_for_them_under_any_policy(
+    ws: Workspace, policy: str
+) -> None:
+    """What cannot be undone — a contact ``create`` made for the other line before it was
+    known — is avoided by declaring the account's lines: no contact is made for either, the
+    calls are internal from the first event, the reason naming the declaration."""
+    phone = {
+        **PHONE,
+        "own_numbers": ["+44 330 818 6690", "+43 720 880079"],
+        "unknown_counterpart": {"policy": policy},
+    }
+    configured(ws, {"phone": phone})
+    with serve(ws, environ={"AIRCALL_TOKEN_KOEN": KOEN_TOKEN}) as live:
+        for path in koen_day():
+            assert post(live, path, "phone").status_code == 200, path.name
+        wait_applied(ws)
+    assert letters(ws) == []
+    with ws.engine.connect() as connection:
+        made = connection.execute(
+            sa.select(sa.func.count()).where(records.c.origin == "unknown_number")
+        ).scalar_one()
+    assert made == 0
+    outbound = activities(ws, "phone")["780836699"]
+    assert outbound["internal"] == (
+        f"internal call: {AT_LINE} is one of the company's own numbers (phone's own_numbers), so "
+        "no contact or lead is looked for by it (not held, no question, no contact made)"
+    )
+    assert outbound["records"] == [] and outbound["held"] is None
 
 
 def test_aircall_account_second_webhook_is_its_own_integration_by_its_token(

@@ -166,6 +166,7 @@ def test_aircall_ringing_on_agent_is_the_inbound_call_owned_by_the_agent_it_ring
         "direction": "inbound",
         "from_number": GB_LINE,
         "to_number": AT_LINE,
+        "line_number": AT_LINE,  # the line called: the company's own
     }
     assert not call.associations
     assert call.occurred_at == pieces[0].occurred_at == "2022-03-04T10:28:59.000Z"
@@ -182,6 +183,7 @@ def test_aircall_answered_outbound_call_is_from_the_line_to_the_dialled_number()
         "direction": "outbound",
         "from_number": GB_LINE,
         "to_number": AT_LINE,
+        "line_number": GB_LINE,  # the line it was made from: the company's own
     }
     assert call.occurred_at == "2022-03-04T10:28:55.000Z"  # started_at 1646389735
     assert pieces[0].occurred_at == "2022-03-04T10:29:00.000Z"  # timestamp 1646389740
@@ -208,6 +210,7 @@ def test_aircall_ended_outbound_call_is_connected_with_its_duration() -> None:
         "direction": "outbound",
         "from_number": GB_LINE,
         "to_number": AT_LINE,
+        "line_number": GB_LINE,
         "outcome": "connected",
         "duration_s": 20,
         "aircall_status": "done",
@@ -227,6 +230,7 @@ def test_aircall_voicemail_left_keeps_the_lasting_asset_not_the_expiring_link() 
         "direction": "inbound",
         "from_number": GB_LINE,
         "to_number": AT_LINE,
+        "line_number": AT_LINE,
         "outcome": "voicemail",
         "duration_s": 17,
         "recording_url": "https://assets.aircall.io/calls/780836754/voicemail",
@@ -259,9 +263,15 @@ def test_aircall_commented_call_carries_its_comment_and_tag_texts() -> None:
 
 
 def test_aircall_user_connected_teaches_the_directory_the_agent() -> None:
-    """A V1 user event (with V1's ``numbers``, not read): the agent's id, email and name."""
-    pieces, [[user]] = read("aircall/user.connected.koenverduijn.json")
+    """A V1 user event: the agent's id, email and name; then V1's ``numbers``, the lines the
+    agent is on, each one of the company's lines (a line event)."""
+    pieces, [[user, *lines]] = read("aircall/user.connected.koenverduijn.json")
     assert user.type is EventType.USER and owner_dict(user) == TEST_AGENT
+    assert [(line.type, line.external_id, line.properties) for line in lines] == [
+        (EventType.LINE, "392330", {"number": "+61 2 8310 9650", "name": "Tiffany Test"}),
+        (EventType.LINE, "403043", {"number": "+44 330 818 6644", "name": "Koens UK Test"}),
+        (EventType.LINE, "404821", {"number": GB_LINE, "name": "Koens Test"}),
+    ]
     assert user.properties == {"name": "Koen Test RrNuYErJ74"}
     assert user.occurred_at == pieces[0].occurred_at == "2022-03-04T11:12:39.000Z"
     assert KOEN_TOKEN not in pieces[0].payload()

@@ -44,6 +44,7 @@ class EventType(enum.StrEnum):
     OWNER = "owner"
     ACTIVITY = "activity"
     USER = "user"
+    LINE = "line"  # one of the company's own phone lines, as the tool names it
 
 
 class Strategy(enum.StrEnum):

@@ -59,11 +59,13 @@ def activities_list(
 
 def _records_why(activity: Mapping[str, Any]) -> str:
     """The records an activity is on, each with why, its hold (a call waiting for a contact
-    with its number), the review queue's open questions about it, then the activities merged
-    into it."""
+    with its number) or why it is an internal call, the review queue's open questions about
+    it, then the activities merged into it."""
     parts = [f"{link['type']} {link['id']}: {link['why']}" for link in activity["records"]]
     if activity["held"] is not None:
         parts.append(activity["held"]["why"])
+    if activity["internal"] is not None:
+        parts.append(activity["internal"])
     held_and_queued = activity["held"] is not None and activity["held"]["queued"]
     for item in activity["questions"]:
         if item["kind"] == "unknown" and held_and_queued:

@@ -246,13 +246,14 @@ def counterparts(
     found: Mapping[str, int], indent: str = "", label: str = "counterparts", zero: bool = False
 ) -> None:
     """The counterpart counts of an ingest, a preview or one run of a replay, in one line
-    (nothing when all are zero, unless ``zero``)."""
+    (nothing when all are zero, unless ``zero``; internal calls only when there are some)."""
     if zero or any(found.values()):
         line(
             f"{indent}{label}: {found['matched_by_number']:,} matched by number, "
             f"{found['held']:,} held for an unknown number, "
             f"{counted(found['attached_later'], 'held one')} attached, "
             f"{counted(found['queued_for_review'], 'question')} for the review queue"
+            + (f", {counted(internal, 'internal call')}" if (internal := found["internal"]) else "")
         )
 
 

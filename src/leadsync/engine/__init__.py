@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from leadsync.engine import counterparts
+from leadsync.engine import counterparts, learn_lines
 from leadsync.engine.decide import BatchDecider, decide, run
 from leadsync.engine.load import load
 from leadsync.engine.rows import Decided
@@ -47,6 +47,7 @@ from leadsync.rules.counterparts import BY_PERSON
 from leadsync.rules.mapping import external_owner_id
 from leadsync.rules.workspace import ROLLOUT, WorkspaceRules, in_rollout
 from leadsync.store import batch as store
+from leadsync.store import own_lines as own_store
 
 # The object a run leaves (decisions, skips, traces, records): its name before the split.
 BatchState = BatchDecider
@@ -69,6 +70,7 @@ __all__ = [
     "decide",
     "decide_batch",
     "decide_for_rep",
+    "settle_declared_lines",
     "external_owner_id",
     "in_rollout",
     "load",
@@ -223,6 +225,29 @@ def decide_for_rep(
             out.activities.append((activity.row["type"], activity.id, owner))
     write(connection, decider.finish(now))
     return out
+
+
+def settle_declared_lines(connection: Connection, rules: WorkspaceRules) -> int:
+    """The own numbers admins declare (``own_numbers``) settle what waited for them, as a
+    line a tool names does (:func:`leadsync.engine.learn_lines.settle`): the activities held
+    for one, or asked about one as a number several records have, are looked for again — an
+    internal call now, the hold released and the question closed with the reason. Written as
+    a batch of its own, under the batch lock, only when something waits (one cheap read
+    first). How many activities were looked for again."""
+    declared = rules.declared_lines
+    lines = {(name, number) for name, found in declared.items() for number in found}
+    if not own_store.waiting_for(connection, lines):
+        return 0
+    numbers = {number for _, number in lines}
+    store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
+    state = load(connection, rules, [], learn=numbers)
+    now = now_ts()
+    decider = BatchDecider(state, rules, now=now)
+    settled = sum(
+        learn_lines.settle(decider, line) for lines in declared.values() for line in lines.values()
+    )
+    write(connection, decider.finish(now))
+    return settled
 
 
 @dataclass

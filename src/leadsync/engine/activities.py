@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from leadsync.engine import aliases, counterparts
+from leadsync.engine import aliases, counterparts, learn_lines
 from leadsync.engine.state import (
     ACTIVITY_IDS,
     ActivityState,
@@ -96,6 +96,8 @@ def skipped_for(
 
 def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings) -> None:
     assert event.activity is not None
+    if "line_number" in event.properties:  # the company's line it was on: one of its own
+        learn_lines.learn_from_call(d, event)
     key = (
         (event.integration, event.activity._value_, event.external_id)
         if event.external_id is not None

@@ -18,6 +18,10 @@ the same lookups, so that two events whose loads could meet always meet here:
   memory names: one activity), what earlier events of that activity named (its memories),
   the records it is attached to, and the activities held for a number it gives;
 - the counterpart numbers of a call that names nobody, and the numbers a contact gets;
+- a line of the company an event names (a ``line`` event, a call's ``line_number``) while
+  it is not known yet (neither learned nor declared): learning it may settle what waits for
+  its number — the activities held for it or asked about it, and their other numbers. Once
+  known it is only read (a call to it reads that it is a line through its own number key);
 - the rep: the events of one rep are joined only when an event of the window changes the
   email leadsync learned for it (the others read it); events whose rep the mapping sends to
   a round-robin team share that team's turn counter; a rep whose email several owners
@@ -34,7 +38,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from sqlalchemy.engine import Connection
 
 from leadsync.engine.load import load_memories
-from leadsync.engine.state import domain_key, email_key
+from leadsync.engine.own_lines import lines_named
+from leadsync.engine.state import activity_properties, domain_key, email_key
 from leadsync.model import Event, EventType, RecordRef, RecordType
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
@@ -44,13 +49,14 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import Ambiguity
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
+from leadsync.store import own_lines as own_store
 from leadsync.store import routing as routing_store
 from leadsync.store.schema import records as records_table
 
 # A key is a tuple whose first item says its kind: ("i", integration, type, external id),
 # ("e", email), ("d", domain), ("p", number), ("a", integration, type, external id),
 # ("r", record id), ("A", activity id), ("u", integration, rep), ("rr", integration, team),
-# ("o", integration, rep).
+# ("o", integration, rep), ("l", integration, number: a line not known yet).
 Key = tuple[str, ...]
 
 
@@ -156,6 +162,28 @@ def rep_keys(
     return out
 
 
+def line_keys(
+    connection: Connection, rules: WorkspaceRules, events: Sequence[Sequence[Event]]
+) -> list[list[Key]]:
+    """Per row (its events), the keys of the company's lines it may learn: a line it names
+    that is neither stored nor declared — ``("l", integration, number)`` and the number's
+    own key, which the calls to it carry. A line known already adds nothing: nothing is
+    written for it, and whoever reads it finds it in the database. One query per window."""
+    named = [lines_named(rules, row) for row in events]
+    numbers = {number for found in named for _, number in found}
+    stored = {(r["integration"], r["number"]) for r in own_store.load_lines(connection, numbers)}
+    declared = rules.declared_lines
+    return [
+        [
+            key
+            for integration, number in found
+            if (integration, number) not in stored and number not in declared.get(integration, {})
+            for key in (("l", integration, number), ("p", number))
+        ]
+        for found in named
+    ]
+
+
 def _mapping_keys(event: Event, rules: WorkspaceRules, learned: str | None) -> list[Key]:
     """The round-robin team an event may take a turn from, and a rep question it may ask,
     under the integration's settings and its staged rollout's. Only record and owner events
@@ -202,6 +230,10 @@ def resolve(
             pairs.append((activity, ("p", phone.key)))
             named.add(("p", phone.key))
     keys |= named
+    activities: set[int] = set()
+    learned = {(k[1], k[2]) for k in keys if k[0] == "l"}
+    if learned:
+        pairs.extend(_waiting(connection, rules, learned, keys, activities))
     records: set[int] = set()
     identities = {(k[1], k[2], k[3]) for k in keys if k[0] == "i"}
     for (integration, rtype, external_id), record_id in store.load_identities(
@@ -226,7 +258,6 @@ def resolve(
         for record_id, _property in holders:
             pairs.append((("p", number), ("r", str(record_id))))
             records.add(record_id)
-    activities: set[int] = set()
     for row in counterpart_store.load_held(connection, numbers):
         pairs.append((("p", str(row[1])), ("A", str(row[0]))))
         activities.add(int(row[0]))
@@ -239,6 +270,30 @@ def resolve(
         pairs.append((("A", str(activity_id)), ("r", str(record_id))))
         records.add(record_id)
     pairs.extend(_neighbours(connection, records))
+    return pairs
+
+
+def _waiting(
+    connection: Connection,
+    rules: WorkspaceRules,
+    learned: set[tuple[str, str]],
+    keys: set[Key],
+    activities: set[int],
+) -> list[tuple[Key, Key]]:
+    """What learning these lines may settle: the activities held for their numbers or asked
+    about them (``activities``, which the caller joins to their records), each with its
+    counterpart numbers (added to ``keys``: their holders are looked up with the rest)."""
+    numbers = {number for _, number in learned}
+    ids = {int(row[0]) for row in counterpart_store.load_held(connection, numbers)}
+    ids.update(int(q["activity_id"]) for q in own_store.open_number_questions(connection, numbers))
+    pairs: list[tuple[Key, Key]] = []
+    for activity_id, row in own_store.load_activity_rows(connection, ids).items():
+        node: Key = ("A", str(activity_id))
+        activities.add(activity_id)
+        region = _region(rules, row["integration"])
+        for phone in counterpart_numbers(activity_properties(row), region):
+            pairs.append((node, ("p", phone.key)))
+            keys.add(("p", phone.key))
     return pairs
 
 

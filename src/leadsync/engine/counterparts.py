@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from leadsync.engine import own_lines
 from leadsync.engine.state import HeldActivity, RecordState
 from leadsync.model import (
     ActivityType,
@@ -27,6 +28,7 @@ from leadsync.model import (
     display_ts,
 )
 from leadsync.rules import counterparts as rules
+from leadsync.rules import own_lines as own_rules
 from leadsync.rules.associations import ChosenAssociation, choose_associations
 from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import Ambiguity, CounterpartPolicy, IntegrationSettings
@@ -52,6 +54,9 @@ class Found:
     company: tuple[int, str] | None = None
     # The activity is not created (unknown_counterpart: skip), with the reason.
     skip: str | None = None
+    # An internal call: its other party is one of the company's own lines (which, and why).
+    internal: str | None = None
+    line_number: str | None = None
     # One line for a preview: how the counterpart was found, held or queued.
     trace: str | None = None
 
@@ -99,6 +104,13 @@ def find_by_number(
     if not numbers:
         return None
     found = Found()
+    numbers, own = own_lines.split(d, event.integration, numbers)
+    if not numbers:  # the other party is the company's own line: an internal call
+        found.internal = own_rules.internal_reason(_noun(event), own)
+        found.line_number, found.trace = own[0].number, found.internal
+        if settings.unknown_counterpart.policy is CounterpartPolicy.SKIP:
+            found.skip = own_rules.internal_skipped(_noun(event), event.external_id, own)
+        return found
     records = d.records
 
     def type_of(record_id: int) -> RecordType | None:
@@ -187,9 +199,9 @@ def named_later(
 def numbers_changed(
     d: BatchDecider, activity_id: int, settings: IntegrationSettings, properties: Mapping[str, Any]
 ) -> bool:
-    """A held activity whose later event gives other numbers than those it waits for (a
-    call that started as an unreadable or wrong number, a transfer): its counterpart is
-    looked for again, by the numbers it has now."""
+    """A held activity (or an internal call) whose later event gives other numbers than those
+    it waits for (is internal by): a call that started as an unreadable or wrong number, a
+    transfer. Its counterpart is looked for again, by the numbers it has now."""
     waiting = d.held_for.get(activity_id)
     if waiting is None:
         return False
@@ -206,6 +218,8 @@ def found_again(d: BatchDecider, activity_id: int, event: Event, found: Found) -
     earlier numbers (:func:`settle`; the queue rewrites it)."""
     if found.named:
         _found_at_last(d, activity_id, event, "attached", found.trace or "")
+    elif found.internal is not None:  # settle keeps why
+        _found_at_last(d, activity_id, event, "resolved", found.internal)
     elif found.hold:
         why = rules.held_again_reason(_noun(event), found.hold)
         _found_at_last(d, activity_id, event, "resolved", why)  # settle holds it again
@@ -255,6 +269,11 @@ def settle(
 ) -> None:
     """After the activity is created or updated: its links' sources and reasons, the
     company every candidate shares, the hold, and the questions with its id."""
+    if found.internal is not None and found.line_number is not None:
+        # Settled as a match is: its next event looks again only if it names other numbers.
+        own_lines.internal(d, activity_id, event.integration, found.internal, found.line_number)
+        d.attached.add(activity_id)
+        d.held_for[activity_id] = {found.line_number}
     if not (found.links or found.hold or found.questions or found.company):
         return
     for choice in chosen:
@@ -366,6 +385,7 @@ def _release(d: BatchDecider, activity_id: int) -> None:
     """The activity's held rows are deleted: those of earlier batches, and those this batch
     made until now (a hold made after this, for other numbers, is kept)."""
     d.released.add(activity_id)
+    own_lines.no_longer_internal(d, activity_id)
     d.held_for.pop(activity_id, None)
     d.new_holds[:] = [h for h in d.new_holds if h["activity_id"] != activity_id]
 

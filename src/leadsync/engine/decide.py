@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities, counterparts, echoes, links, merges, phones
+from leadsync.engine import activities, counterparts, echoes, learn_lines, links, merges, phones
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
     RECORD_IDS,
@@ -74,8 +74,7 @@ class BatchDecider:
     ):
         self.state = state
         self.rules = rules
-        # The time of writing, when known before deciding (review questions carry it).
-        self.now = now
+        self.now = now  # the time of writing, when known before deciding (questions carry it)
         self.traces: dict[str, EventTrace] | None = {} if trace else None
         self.records = state.records
         self.identity = state.identity
@@ -103,7 +102,6 @@ class BatchDecider:
         self.dedupe_rules = {(r.activity.value, n): r for r in rules.dedupe for n in r.integrations}
         # Settings and owners do not change within a batch: one mapping per distinct rep.
         self.mappings: dict[tuple[str, str | None, str | None, str | None, int], MappingResult] = {}
-
         # Writes collected while deciding.
         self.memory_changed: set[SourceKey] = set()
         self.round_robin_changed: dict[str, int] = {}
@@ -498,6 +496,8 @@ class BatchDecider:
         self.learn_rep(event)
         if event.type is EventType.ACTIVITY:
             activities.apply_activity(self, event, settings)
+        elif event.type is EventType.LINE:
+            learn_lines.apply_line(self, event)
         elif event.type is not EventType.USER:
             self.apply_record(event, settings)
 
@@ -548,7 +548,7 @@ class BatchDecider:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and
         its owner changes are changes made in the CRM (a person's when ``manual``), sent on to
         the bidirectional integrations but never back to the CRM."""
-        if event.type is EventType.ACTIVITY or event.type is EventType.USER:
+        if event.type in (EventType.ACTIVITY, EventType.USER, EventType.LINE):
             return
         subject = event.subject_ref()
         assert subject is not None

@@ -17,27 +17,33 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from leadsync.engine.own_lines import lines_named
 from leadsync.engine.state import (
     ActivityState,
     HeldActivity,
     LoadedState,
+    OwnLines,
     RecordState,
     SequenceIds,
     SourceKey,
     activity_candidate,
+    activity_properties,
     domain_key,
     email_key,
 )
 from leadsync.model import Event, EventType, RecordRef, RecordType, Strategy, add_days
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
+from leadsync.rules.own_lines import OwnLine
 from leadsync.rules.ownership import GivenRep
 from leadsync.rules.records import PHONE_RECORD_TYPES, gives_phones, phones
 from leadsync.rules.workspace import WorkspaceRules
+from leadsync.sources import adapter_class
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import joins as join_store
 from leadsync.store import outbox as outbox_store
+from leadsync.store import own_lines as own_store
 from leadsync.store import push as push_store
 from leadsync.store import routing as routing_store
 from leadsync.store.schema import records as records_table
@@ -50,9 +56,12 @@ def load(
     rules: WorkspaceRules,
     events: Sequence[Event],
     record_ids: Collection[int] = (),
+    learn: Collection[str] = (),
 ) -> LoadedState:
     """The state ``events`` need, plus the records ``record_ids`` names directly (a change
-    told to leadsync about a record by id, as ``records set-owner`` does)."""
+    told to leadsync about a record by id, as ``records set-owner`` does), and what waits
+    for the numbers ``learn`` (E.164: own numbers an admin declared, settled by
+    :func:`leadsync.engine.settle_declared_lines`)."""
     refs: list[tuple[str, RecordRef]] = []
     activity_keys: set[SourceKey] = set()
     rep_keys: set[tuple[str, str]] = set()
@@ -98,7 +107,10 @@ def load(
         {d for d in {domain_key(r) for _, r in refs} if d and not personal(d)},
     )
     asked, given = _numbers(rules, events, memory, counterpart_store.any_held(connection))
-    held = _held(connection, given)
+    own_lines, learning = _own_lines(connection, rules, events, asked, learn)
+    held = _held(connection, given | learning)
+    line_questions = own_store.open_number_questions(connection, learning)
+    line_activities = _waiting(connection, rules, held, learning, line_questions, asked)
     # Who has a number: for the activities that ask, and for the numbers that activities
     # wait for (a record getting one that another record has too is a question).
     by_phone = counterpart_store.load_phone_holders(connection, asked | set(held))
@@ -143,6 +155,9 @@ def load(
         email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
         ids=_sequence_ids(connection) if routing_store.parallel(connection) else None,
         given_reps={key: GivenRep(rep, at) for key, (rep, at) in reps.items()},
+        own_lines=OwnLines(own_lines),
+        line_questions=line_questions,
+        line_activities=line_activities,
         awaited=outbox_store.load_awaited(connection, _reporting(rules, events)),
     )
     _load_neighbourhood(connection, state, set(records))
@@ -294,6 +309,51 @@ def _numbers(
                 if phone is not None and phone.number is not None:
                     given.add(phone.number)
     return asked, given
+
+
+def _own_lines(
+    connection: Connection,
+    rules: WorkspaceRules,
+    events: Sequence[Event],
+    asked: Collection[str],
+    learn: Collection[str],
+) -> tuple[dict[tuple[str, str], OwnLine], set[str]]:
+    """The company's own lines tools named with a number the batch asks about or names as a
+    line (a ``line`` event, a call's ``line_number``), by (integration, number); and the
+    numbers the batch may learn as lines (named, and not known yet: what waits for them is
+    loaded too), with ``learn``."""
+    named = set(lines_named(rules, events))
+    numbers = set(asked) | {number for _, number in named}
+    known: dict[tuple[str, str], OwnLine] = {}
+    for row in own_store.load_lines(connection, numbers):
+        settings = rules.integrations.get(row["integration"])
+        vendor = adapter_class(settings.kind).vendor_name if settings is not None else None
+        known[(row["integration"], row["number"])] = OwnLine(
+            row["integration"], row["number"], name=row["name"], line_id=row["line_id"],
+            vendor=vendor,
+        )  # fmt: skip
+    declared = rules.declared_lines
+    learning = {n for i, n in named if (i, n) not in known and n not in declared.get(i, {})}
+    return known, learning | set(learn)
+
+
+def _waiting(
+    connection: Connection,
+    rules: WorkspaceRules,
+    held: Mapping[str, list[HeldActivity]],
+    learning: Collection[str],
+    questions: Sequence[Mapping[str, Any]],
+    asked: set[str],
+) -> dict[int, dict[str, Any]]:
+    """The activities waiting for a number the batch may learn as a line (held for it, or
+    asked about it): they are looked for again then, so their numbers are asked too."""
+    ids = {h.activity_id for n in learning for h in held.get(n, ())}
+    ids.update(int(q["activity_id"]) for q in questions)
+    rows = own_store.load_activity_rows(connection, ids)
+    for row in rows.values():
+        region = _region(rules, row["integration"])
+        asked.update(p.key for p in counterpart_numbers(activity_properties(row), region))
+    return rows
 
 
 def _region(rules: WorkspaceRules, integration: str) -> str | None:

@@ -76,6 +76,11 @@ class Decided:
     # Activities joined into another (one activity a tool names by several ids): (removed
     # id, kept id); the skips they resolved move to the kept one.
     moved: list[tuple[int, int]] = field(default_factory=list)
+    # The company's own lines learned; activities that are internal calls now, and those
+    # that are no more (engine/own_lines.py).
+    own_lines: list[dict[str, Any]] = field(default_factory=list)
+    internal: list[dict[str, Any]] = field(default_factory=list)
+    internal_removed: list[int] = field(default_factory=list)
 
 
 def collect(d: BatchDecider, now: str) -> Decided:
@@ -153,6 +158,13 @@ def collect(d: BatchDecider, now: str) -> Decided:
         questions=d.questions,
         closing=d.closing,
         moved=d.moved,
+        own_lines=d.state.own_lines.new,
+        internal=[
+            row for key, row in sorted(d.state.own_lines.internal.items()) if key not in deleted
+        ],
+        internal_removed=sorted(
+            (d.released | deleted) - (set(d.state.own_lines.internal) - deleted)
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from leadsync.model import Outcome, RecordRef, RecordType
 from leadsync.rules import dedupe
 from leadsync.rules.echoes import OwnerWritten
+from leadsync.rules.own_lines import OwnLine
 from leadsync.rules.ownership import GivenRep, OwnerContext
 from leadsync.rules.records import CoreFields
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -130,6 +131,18 @@ class ActivityState:
 
 
 @dataclass(slots=True)
+class OwnLines:
+    """The company's own lines a batch knows: those tools named (loaded for the batch's
+    numbers, then learned by it), by (integration, E.164 number); the lines learned (rows to
+    write); the activities that are internal calls now (id -> row; one that stops being one
+    leaves)."""
+
+    known: dict[tuple[str, str], OwnLine]
+    new: list[dict[str, Any]] = field(default_factory=list)
+    internal: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class LoadedState:
     """Everything a batch's decisions may read, loaded before the first event is decided.
 
@@ -188,6 +201,12 @@ class LoadedState:
     # ids merged into an activity before (a join is counted once).
     activity_links: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     source_keys: set[SourceKey] = field(default_factory=set)
+    # The company's own lines tools named (engine/own_lines.py), as the batch learns them;
+    # for the lines it may learn, the open questions about their numbers and the activities
+    # waiting for them (held or asked about), by id.
+    own_lines: OwnLines = field(default_factory=lambda: OwnLines({}))
+    line_questions: list[dict[str, Any]] = field(default_factory=list)
+    line_activities: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 RECORD_IDS = "record"
@@ -271,11 +290,13 @@ class BatchResult:
     activities_merged: int = 0
     flagged: int = 0
     # Counterparts: activities matched to a record by number, held for an unknown number,
-    # held ones attached, questions put in the review queue.
+    # held ones attached, questions put in the review queue, internal calls (the other
+    # party one of the company's own lines).
     matched_by_number: int = 0
     held: int = 0
     attached_later: int = 0
     queued: int = 0
+    internal: int = 0
 
     def counterparts(self) -> dict[str, int]:
         """The counterpart counts as every face shows them (ingest, preview, replay)."""
@@ -284,6 +305,7 @@ class BatchResult:
             "held": self.held,
             "attached_later": self.attached_later,
             "queued_for_review": self.queued,
+            "internal": self.internal,
         }
 
     def add(self, other: BatchResult) -> None:
@@ -300,6 +322,7 @@ class BatchResult:
         self.held += other.held
         self.attached_later += other.attached_later
         self.queued += other.queued
+        self.internal += other.internal
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from leadsync.model import CRM_SOURCE, ActivitySkip, OwnerDecision, RecordType, 
 from leadsync.rules.echoes import AWAITED
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
-from leadsync.store import counterparts
+from leadsync.store import counterparts, own_lines
 from leadsync.store import joins as join_store
 from leadsync.store import outbox as outbox_store
 from leadsync.store import push as push_store
@@ -52,6 +52,8 @@ def write(connection: Connection, decided: Decided) -> int:
     questions = counterparts.queue(c, decided.questions)
     asked = [q["key"] for q in decided.questions]
     counterparts.close_open_items_of(c, decided.closing, asked)
+    own_lines.save_lines(c, decided.own_lines)
+    own_lines.save_internal(c, decided.internal, decided.internal_removed)
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
     store.insert_owner_decisions(c, decided.decisions)

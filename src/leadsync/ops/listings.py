@@ -26,7 +26,7 @@ from leadsync.ops.deadletters import REVIEW_HINT
 from leadsync.ops.records import check_integration
 from leadsync.rules.associations import why_associated
 from leadsync.store import config as config_store
-from leadsync.store import holds, views
+from leadsync.store import holds, own_lines, views
 from leadsync.store import push as push_store
 from leadsync.values import normalize_domain, normalize_email, valid_domain, valid_email
 from leadsync.workspace_config import load_rules
@@ -259,8 +259,9 @@ def activities(
     """The newest activities created, each record link with ``why`` it is associated,
     ``held`` (None unless the activity waits for a contact or lead to get its number: the
     numbers, when it was held, ``expires_at``, ``ended`` — that time has come by ``now``,
-    default the clock's now —, ``queued`` and ``why``) and ``questions``: the review queue's
-    open questions about it (``id``, ``kind``, ``subject``)."""
+    default the clock's now —, ``queued`` and ``why``), ``questions``: the review queue's
+    open questions about it (``id``, ``kind``, ``subject``), and ``internal``: why it is an
+    internal call (its other party one of the company's own lines; None otherwise)."""
     _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
@@ -268,12 +269,14 @@ def activities(
         ids = [r["id"] for r in rows]
         held = holds.holds_of(connection, ids, now or now_ts())
         asked = holds.open_questions_of(connection, ids)
+        internal = own_lines.internal_of(connection, ids)
     for row in rows:
         for link in row["records"]:
             link["why"] = link.get("reason") or why_associated(link["type"], link["source"])
         hold = held.get(row["id"])
         row["held"] = {**hold, "why": _held_why(hold)} if hold is not None else None
         row["questions"] = asked.get(row["id"], [])
+        row["internal"] = internal.get(row["id"])
     return rows
 
 

@@ -16,6 +16,7 @@ yet, the daily limit) and inbox lag.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, computed_field
@@ -87,17 +88,20 @@ def report(
         result.findings.append(_unmapped(connection, rules, since))
         result.findings.append(_inactive_owners(connection, rules))
         result.findings.append(_dead_letters(connection, monitoring, since))
-        result.findings.extend(_counterparts(connection, monitoring, since, until))
+        result.findings.extend(_counterparts(connection, rules, monitoring, since, until))
         if rules.push:
             result.findings.extend(_push(connection, monitoring, until))
     result.findings.append(_lag(engine, monitoring))
     return result
 
 
-def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) -> list[Finding]:
+def _counterparts(
+    c: Connection, rules: WorkspaceRules, m: MonitoringSettings, since: str, until: str
+) -> list[Finding]:
     """The review queue's size and age; activities held for an unknown number, and those
-    that reach the queue within a day; contacts created for unknown numbers; phone numbers
-    that do not read as numbers (never matched)."""
+    that reach the queue within a day; contacts created for unknown numbers (those whose
+    number turned out to be one of the company's own lines marked); phone numbers that do
+    not read as numbers (never matched)."""
     figures = review_store.figures(c, since, add_days(until, 1))
     open_items = figures["open"]
     total = sum(n for n, _ in open_items.values())
@@ -143,6 +147,7 @@ def _counterparts(c: Connection, m: MonitoringSettings, since: str, until: str) 
                 "number": r["number"],
                 "created_at": display_ts(r["created_at"]),
                 "by": r["created_by"],
+                "own_line": _own_line_note(rules, r),
             }
             for r in contacts
         ],
@@ -342,6 +347,20 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
         summary=said(total),
         rows=rows,
         parts={name: said(n) for name, n in per.items()},
+    )
+
+
+def _own_line_note(rules: WorkspaceRules, row: Mapping[str, Any]) -> str | None:
+    """Why a contact made for an unknown number is none of a customer's: its number is one of
+    the company's lines, learned (or declared) after the contact was made."""
+    number, by = row["number"], row["created_by"]
+    declared = number in rules.declared_lines.get(by or "", {})
+    if not (row["own_line"] or declared):
+        return None
+    how = "declared in its own_numbers" if declared else "learned from its events"
+    return (
+        f"{number} is one of the company's lines ({how} after this contact was made): "
+        "no customer; calls to it are internal now and no longer land here"
     )
 
 

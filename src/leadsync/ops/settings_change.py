@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync import workspace_config
 from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
+from leadsync.ops.line_settle import settle_declared
 from leadsync.ops.rep_settle import settle_mapped_reps
 from leadsync.results import ResultModel
 from leadsync.settings import (
@@ -345,6 +346,7 @@ def edit_integration(
             _record(connection, by, name, ("created: " if new else "") + summary, diff)
     if settle:
         settle_mapped_reps(engine, f"{by.who} ({by.role})")
+    settle_declared(engine)
     return settings
 
 
@@ -383,6 +385,7 @@ def apply_config(
             _record(connection, by, None, "; ".join(parts), yaml_diff(before, after))
     if changes.changed:
         settle_mapped_reps(engine, f"{by.who} ({by.role})" if by is not None else "a file applied")
+        settle_declared(engine)
     return changes
 
 

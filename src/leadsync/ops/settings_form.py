@@ -6,9 +6,10 @@ The form becomes *partial* settings data, the shape the admin API's proposed set
 ``leadsync replay --settings`` take (:class:`~leadsync.settings.ProposedIntegration`): read
 by the same function, checked the same way, merged over the current settings the same way.
 
-The "phones" section carries three top-level keys of an integration: ``region`` (the
+The "phones" section carries four top-level keys of an integration: ``region`` (the
 country its national phone numbers are read in), ``unknown_counterpart`` (a call naming only
-a number nobody has) and ``ambiguous`` (several equally good answers: queue or skip).
+a number nobody has), ``ambiguous`` (several equally good answers: queue or skip) and
+``own_numbers`` (the company's own numbers: a call to one is an internal call).
 
 The ``vendor:`` options are not written into the page: :func:`vendor_options` reads them
 from the kind's options model (``sources/options.py``), each with the control its type takes
@@ -63,6 +64,7 @@ from leadsync.settings import (
 from leadsync.settings.base import format_path
 from leadsync.sources.options import NoOptions, VendorOptions
 from leadsync.store import config as config_store
+from leadsync.store import own_lines
 
 #: The submitted form: every field's values, as a multi-valued form gives them.
 Form = Mapping[str, Sequence[str]]
@@ -253,6 +255,8 @@ class SettingsForm:
     counterpart_policies: tuple[str, ...] = tuple(CounterpartPolicy)
     ambiguous_kinds: tuple[str, ...] = AMBIGUOUS
     ambiguities: tuple[str, ...] = tuple(Ambiguity)
+    # The lines the tool named itself (learned: not settings; shown beside own_numbers).
+    learned_lines: list[dict[str, Any]] = field(default_factory=list)
 
     def owner_label(self, owner_id: str) -> str:
         """An owner as the page names it: its name, with its id where another owner has the
@@ -281,6 +285,7 @@ def settings_form(
     with engine.connect() as connection:
         rows = config_store.read_owners(connection)
         teams = config_store.read_teams(connection)
+        learned = own_lines.lines_of(connection, name)
     named = {*settings.users.map.values(), settings.users.unmapped.owner}
     owners = [
         OwnerChoice(
@@ -298,6 +303,7 @@ def settings_form(
         teams=sorted(teams),
         dedupe=[rule for rule in config.dedupe if name in rule.integrations],
         managed_file=managed_file(engine),
+        learned_lines=learned,
     )
 
 
@@ -508,6 +514,9 @@ def change_from_form(
             "hold_days": _number(_one(form, "unknown_counterpart.hold_days")),
         }
         data["ambiguous"] = {kind: _one(form, f"ambiguous.{kind}") or None for kind in AMBIGUOUS}
+        # One number per line; blank lines are nothing (an empty field: none declared).
+        lines = (_one(form, "own_numbers") or "").splitlines()
+        data["own_numbers"] = [line.strip() for line in lines if line.strip()]
     if "rollout" in sections:
         data["rollout"] = {"percent": _number(_one(form, "rollout.percent"))}
     return change

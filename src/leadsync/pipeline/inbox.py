@@ -143,6 +143,7 @@ class CounterpartTotals(TypedDict):
     held: int
     attached_later: int
     queued_for_review: int
+    internal: int
 
 
 class IngestSummary(ResultModel):
@@ -158,8 +159,8 @@ class IngestSummary(ResultModel):
     integration: str | None
     lines: int = 0
     accepted: int = 0
-    # Accepted, and read as nothing: events leadsync does not use (Aircall's number.closed,
-    # HubSpot's conversation events), each documented in docs/WEBHOOKS.md.
+    # Accepted, and read as nothing: events leadsync does not use (Aircall's messages or an
+    # app's uninstall, HubSpot's conversation events), each documented in docs/WEBHOOKS.md.
     unused: int = 0
     duplicates: int = 0
     dead_letters: Problems = Field(default_factory=Problems, exclude=True)

@@ -181,8 +181,11 @@ def _components(
         list(named[seq]) if seq in named else conflicts.row_keys(found, rules)
         for seq, found in zip(seqs, events, strict=True)
     ]
-    for keys, more in zip(row_keys, conflicts.rep_keys(connection, rules, events), strict=True):
+    reps = conflicts.rep_keys(connection, rules, events)
+    lines = conflicts.line_keys(connection, rules, events)
+    for keys, more, learned in zip(row_keys, reps, lines, strict=True):
         keys.extend(more)
+        keys.extend(learned)
     pairs = conflicts.resolve(connection, rules, {k for keys in row_keys for k in keys})
     return conflicts.components(row_keys, pairs)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from leadsync.model import RecordType, Strategy, UnmappedPolicy
 from leadsync.rules.domains import DomainPolicy
 from leadsync.rules.mapping import OwnerDirectory
+from leadsync.rules.own_lines import OwnLine, declared_lines
 from leadsync.settings import DedupeRule, IntegrationSettings
 
 # The label recorded on decisions made with a rollout's proposed settings.
@@ -43,12 +44,17 @@ class WorkspaceRules:
 
     # integration -> (percent, the proposed settings) of a staged rollout.
     rollouts: dict[str, tuple[float, IntegrationSettings]] = field(init=False)
+    # integration -> its declared own numbers (own_numbers) by E.164: internal calls' lines.
+    declared_lines: dict[str, dict[str, OwnLine]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.strategies = {
             (name, t): s.ownership.strategy_for(t)
             for name, s in self.integrations.items()
             for t in RecordType
+        }
+        self.declared_lines = {
+            name: declared_lines(name, s) for name, s in self.integrations.items() if s.own_numbers
         }
         self.rollouts = {}
         for name, settings in self.integrations.items():

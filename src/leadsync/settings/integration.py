@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import (
+    BeforeValidator,
     Field,
     GetJsonSchemaHandler,
     PrivateAttr,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -60,7 +62,7 @@ from leadsync.settings.base import (
 )
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.options import OPTION_MODELS, NoOptions, VendorOptions
-from leadsync.values import normalize_email, valid_region
+from leadsync.values import normalize_email, read_phone, valid_region
 
 __all__ = [
     "KNOWN_KINDS",
@@ -79,6 +81,7 @@ __all__ = [
     "UnmappedSettings",
     "UserMappingSettings",
     "kinds_taking",
+    "own_number_problem",
 ]
 
 KNOWN_KINDS: tuple[str, ...] = KINDS
@@ -318,6 +321,31 @@ class AssociationSettings(SettingsModel):
         return value
 
 
+def _phone_text(value: Any) -> Any:
+    """A phone number is text; YAML reads ``+442079460000`` as a whole number, which people
+    mean as the number's text."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise own_error(f"expected a phone number (text); got {show(value)}")
+    return str(value)
+
+
+PhoneText = Annotated[str, BeforeValidator(_phone_text), StringConstraints(strip_whitespace=True)]
+
+
+def own_number_problem(given: str, region: str | None) -> tuple[str | None, str | None]:
+    """Why ``given`` is not one of the company's own numbers as ``own_numbers`` takes them
+    (None: it is), and its E.164 form: a phone number, international or national in the
+    integration's ``region``."""
+    allowed = "allowed: a phone number, +44 20 7946 0000 (a national one with region: set)"
+    phone = read_phone(given, region)
+    if phone is None:
+        return f"{show(given)} is not a phone number; {allowed}", None
+    if phone.number is None:
+        where = f"in {region}" if region else "without region: (national numbers need it)"
+        return f"{show(given)} does not read as a phone number {where}; {allowed}", None
+    return None, phone.number
+
+
 def kinds_taking(option: str) -> tuple[str, ...]:
     """The kinds whose adapter's options model has the ``vendor:`` option, in the order of
     :data:`KNOWN_KINDS` (every adapter is imported: this is for messages and tests)."""
@@ -414,6 +442,7 @@ class IntegrationSettings(SettingsModel):
             "vendor",
             "unknown_counterpart",
             "ambiguous",
+            "own_numbers",
         }
     )
 
@@ -421,6 +450,9 @@ class IntegrationSettings(SettingsModel):
     secret_env: str | None = None
     # The country national phone numbers from this tool are read in (ISO 3166, e.g. GB).
     region: str | None = None
+    # The company's own numbers the admin declares (lines, reps' own phones): a call to one
+    # is an internal call, never a stranger's number. Read as phone numbers in ``region``.
+    own_numbers: tuple[PhoneText, ...] = ()
     vendor: AnyVendorOptions = Field(default_factory=NoOptions, validate_default=True)
     users: UserMappingSettings = UserMappingSettings()
     ownership: OwnershipSettings = OwnershipSettings()
@@ -431,6 +463,27 @@ class IntegrationSettings(SettingsModel):
     rollout: RolloutSettings | None = None
 
     _is_crm: bool = PrivateAttr(default=False)
+
+    @classmethod
+    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        region = data.get("region")
+        region = region.strip().upper() if isinstance(region, str) else None
+        if region is not None and not valid_region(region):
+            return  # the region's own error: the numbers cannot be read yet
+        first: dict[str, int] = {}
+        for index, given in enumerate(entries(data.get("own_numbers"))):
+            if isinstance(given, bool) or not isinstance(given, str | int):
+                continue  # its own error
+            problem, number = own_number_problem(str(given), region)
+            if problem is not None:
+                yield ("own_numbers", index), problem
+            elif number in first:
+                yield (
+                    ("own_numbers", index),
+                    f"{show(given)} is {number}, given already as own_numbers[{first[number]}]",
+                )
+            elif number is not None:
+                first[number] = index
 
     def model_post_init(self, context: Any, /) -> None:
         # Vendor facts, read once from the adapter class: the vendor's form of a user id,

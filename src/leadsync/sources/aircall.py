@@ -34,7 +34,9 @@ call.ringing_on_agent,     event of a call merges into the same activity. occurr
 call.answered,             ``data.started_at`` (else ``timestamp``). Properties:
 call.hungup,               ``direction``; ``from_number`` / ``to_number`` (inbound: from =
 call.tagged,               ``raw_digits``, to = ``number.digits``; outbound: the reverse);
-call.untagged,             ``title`` "Aircall call"; ``tags`` (tag names) and ``comments``
+call.untagged,             ``line_number`` (``number.digits``: the company's line the call
+                           was on, learned as one of its lines: :mod:`.aircall_lines`);
+                           ``title`` "Aircall call"; ``tags`` (tag names) and ``comments``
 call.commented,            (comment texts) when the call has some — a tag event (tagged,
 call.assigned              untagged) gives the whole ``tags`` list and call.commented the
                            whole ``comments``, empty included (the last tag removed clears
@@ -59,11 +61,15 @@ contact.updated            (first ``emails[].value``), ``firstname`` / ``lastnam
                            none (a number removed in Aircall leaves the contact).
 user.* of V1               a ``user`` event ``{"id": data.id, "email": data.email}`` with
 (:data:`USER_EVENTS`;      ``name``, which fills the external-user directory; ``[]`` when the
-user.updated (?)),         user has no id. The V2 user object has no ``numbers`` (V1's has);
+user.updated (?)),         user has no id; then a ``line`` event per line of ``numbers`` (V1
+                           only). The V2 user object has no ``numbers``;
 user.*.v2 (V2: Aircall's   it may carry ``availability_status``, ``substatus`` and, on
 preferred ones)            wrap-up events, ``last_call_id``: none of them is read.
-contact.deleted,           ``[]``: deletions are not propagated.
-user.deleted(.v2)
+number.created, .opened,   a ``line`` event: ``data.digits`` (``name``, ``id``), one of the
+.closed                    company's lines (:mod:`.aircall_lines`)
+contact.deleted,           ``[]``: deletions are not propagated (a line deleted stays one
+user.deleted(.v2),         of the company's)
+number.deleted
 =========================  ==============================================================
 
 Any other ``call.*`` event (Aircall adds some over time: ``call.transferred``,
@@ -73,19 +79,17 @@ Any other ``call.*`` event (Aircall adds some over time: ``call.transferred``,
 
 Calls
 -----
-Owner: ``data.user`` as ``{"id", "email", "name"}`` (a null user means no owner); the agent's
-email and name teach the user directory. Association: ``data.contact`` as a contact named by
-its ``id`` and its first email. Text that is not an email address (a contact's ``n/a``, an
-agent's mistyped address) is passed over: the contact's next email is taken, and the agent
-is named by its id alone. A call without a contact (``"contact": null``) is still the call
-activity, with its ``direction`` and numbers: the engine finds the other party by number
-(``raw_digits``). Numbers are passed as Aircall sends them (``+1 415-555-0142``), trimmed;
-the engine reads them as E.164. A hidden caller's ``raw_digits`` (``anonymous`` (?), or
-empty: passed as ``""``) reads as no number, as ``999`` does: a review question
+Owner: ``data.user`` as ``{"id", "email", "name"}`` (null: no owner); the agent's email and
+name teach the user directory. Association: ``data.contact`` by its ``id`` and first email
+(text that is not an email address is passed over: the next email is taken, an agent is
+named by its id alone). A call without a contact (``"contact": null``) is still the call,
+with its ``direction`` and numbers (as sent, trimmed; read as E.164 by the engine), which
+find the other party (``raw_digits``). A hidden caller's ``raw_digits`` (``anonymous`` (?),
+or ``""``) reads as no number, as ``999`` does: a review question
 (:func:`leadsync.values.read_call_number`). A call without a ``direction`` gives
-``raw_digits`` alone, as ``to_number`` — Aircall's number of the other party whichever way
-the call went; the line's own number, which the engine would take for a caller's, is left
-out.
+``raw_digits`` alone as ``to_number`` (the other party whichever way the call went; the
+line's own number, which the engine would take for a caller's, is only its
+``line_number``).
 
 Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
 ``call.voicemail_left`` carry final values; the earlier events of a call never carry
@@ -113,11 +117,11 @@ are generated) (?): a missed outcome (rules 3, 4) of ``call.ended`` is therefore
 call's start (:func:`_call_events`), and a voicemail of the call wins whatever the order.
 
 Ignored (acknowledged, no event): the events Aircall publishes of what leadsync does not sync
-(:data:`IGNORED_FAMILIES`: phone lines, messages, Conversation Intelligence, the AI Voice
-Agent, analytics, an app's uninstall) — a webhook created without an event list gets them all,
-some several times a call; an event of another family Aircall does not list is a dead letter
-naming the known ones. Also ignored: ``ended_at``,
-``answered_at`` beyond the outcome, the ``number``'s name, comment authors and tag ids.
+(:data:`IGNORED_FAMILIES`: other events of phone lines, messages, Conversation Intelligence,
+the AI Voice Agent, analytics, an app's uninstall) — a webhook made without an event list
+gets them all; an unlisted family is a dead letter naming the known ones. Also ignored:
+``ended_at``, ``answered_at`` beyond the outcome, a call's ``number.name``, comment authors
+and tag ids.
 (?) ``user.updated`` is in neither of Aircall's published user event lists (V1 or V2); it is
 still read. There is no ``user.updated.v2``: an unlisted ``*.v2`` name is a dead letter.
 """
@@ -128,19 +132,25 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from leadsync.errors import SignatureError
-from leadsync.model import DIRECTIONS, OTHER_PHONES, PHONE_PROPERTIES, Event
+from leadsync.model import DIRECTIONS, Event
+from leadsync.sources.aircall_lines import LINE_EVENTS, line_event, user_lines
+from leadsync.sources.aircall_people import (
+    contact_event,
+    first_email,
+    person,
+    texts_in,
+    user_event,
+)
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
     body_object,
     describe,
-    email_or_none,
     event_name_error,
     get_path,
     number,
     obj,
     refuse,
-    rep_name,
     signature_needs_secret,
     stable_key,
     string,
@@ -211,8 +221,8 @@ USER_EVENTS_V2 = (
     "user.wut_start.v2",
     "user.wut_end.v2",
 )
-#: Deletions are not propagated.
-IGNORED_EVENTS = ("contact.deleted", "user.deleted", "user.deleted.v2")
+#: Deletions are not propagated (a line deleted stays one of the company's lines).
+IGNORED_EVENTS = ("contact.deleted", "user.deleted", "user.deleted.v2", "number.deleted")
 #: What Aircall publishes events of and leadsync does not sync, by the event name's family
 #: (before its first ``.``): read as nothing, as a webhook created without an event list gets
 #: every one of them — phone lines (``number.opened`` …), SMS and WhatsApp messages and group
@@ -242,6 +252,7 @@ IGNORED_RESOURCES = (*IGNORED_FAMILIES, "conversation_intelligence")
 KNOWN_EVENTS = (
     *CALL_EVENTS,
     *CONTACT_EVENTS,
+    *LINE_EVENTS,
     *USER_EVENTS,
     *USER_EVENTS_V2,
     *IGNORED_EVENTS,
@@ -259,14 +270,13 @@ MISSED_CALL_OUTCOMES: dict[str, str] = {
 #: The outcomes other than a missed call's (which is dated at the call's start).
 ANSWERED_OR_VOICEMAIL = ("connected", "voicemail")
 CALL_TITLE = "Aircall call"
-#: The ``label`` (compared lowercased) of a contact's mobile number in ``phone_numbers``.
-MOBILE_LABEL = "mobile"
 
 
 class AircallAdapter(Adapter):
     """Aircall webhooks: the token in the body, one event per request."""
 
     kind: ClassVar[str] = "aircall"
+    vendor_name: ClassVar[str | None] = "Aircall"
     signature_scheme: ClassVar[str] = "none; the body's token field equals the secret"
     #: The body's ``token`` is the integration's secret: never stored (:meth:`split`) and
     #: ``"[redacted]"`` in a dead letter, however its key is spelled (``"tok\u0065n"``,
@@ -274,7 +284,7 @@ class AircallAdapter(Adapter):
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
     #: A contact event's ``data`` is the whole contact as it is now ("modelization of the
     #: resource at the timestamp"), its ``phone_numbers`` every number it has: every phone
-    #: property is given when the list is there (see :func:`_contact_phones`).
+    #: property is given when the list is there (see :func:`contact_phones`).
     phone_list_complete: ClassVar[bool] = True
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
@@ -305,7 +315,9 @@ class AircallAdapter(Adapter):
     ) -> list[Event]:
         body = body_object(item)
         name = _event_name(body)
-        if name in IGNORED_EVENTS or name.split(".", 1)[0] in IGNORED_FAMILIES:
+        if name in IGNORED_EVENTS or (
+            name.split(".", 1)[0] in IGNORED_FAMILIES and name not in LINE_EVENTS
+        ):
             return []
         at = time_from_epoch(body.get("timestamp"), "timestamp")
         if at is None:
@@ -315,10 +327,12 @@ class AircallAdapter(Adapter):
         if name.startswith("call."):
             found = _call_events(body, name, event_id, at)
         elif name in CONTACT_EVENTS:
-            found = [_contact_event(body, event_id, at)]
+            found = [contact_event(body, event_id, at)]
+        elif name in LINE_EVENTS:
+            found = line_event(body, event_id, at)
         else:
-            user = _user_event(body, event_id, at)
-            found = [] if user is None else [user]
+            user = user_event(body, event_id, at)
+            found = [] if user is None else [user, *user_lines(body, event_id, at)]
         return [parse_event(data, self.integration, seq) for data in found]
 
 
@@ -363,7 +377,7 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
         ("tags", "data.tags", "name"),
         ("comments", "data.comments", "content"),
     ):
-        values = _texts_in(body, path, field)
+        values = texts_in(body, path, field)
         if values or (name in LIST_EVENTS[key] and get_path(body, path) is not None):
             properties[key] = values
     if name in FINAL_CALL_EVENTS:
@@ -380,7 +394,7 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
         "external_id": call_id,
         "properties": properties,
     }
-    owner = _person(body, "data.user")
+    owner = person(body, "data.user")
     if owner is not None:
         event["owner"] = owner
     contact = _contact_ref(body)
@@ -401,18 +415,25 @@ def _call_parties(body: dict[str, Any]) -> dict[str, Any]:
         external = ""  # blank
     direction = string(body, "data.direction")
     if direction is None:
-        return {} if external is None else {"to_number": external}
+        line = _line_number(string(body, "data.number.digits"))
+        return line if external is None else {"to_number": external, **line}
     direction = direction.lower()
     if direction not in DIRECTIONS:
         refuse("data.direction", f"{direction!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
     ours = string(body, "data.number.digits")
     caller, callee = (external, ours) if direction == "inbound" else (ours, external)
-    parties: dict[str, Any] = {"direction": direction}
+    parties: dict[str, Any] = {"direction": direction, **_line_number(ours)}
     if caller is not None:
         parties["from_number"] = caller
     if callee is not None:
         parties["to_number"] = callee
     return parties
+
+
+def _line_number(digits: str | None) -> dict[str, str]:
+    """The company's line the call was on (``data.number.digits``), as ``line_number``: one of
+    the integration's own lines from then on (:mod:`leadsync.sources.aircall_lines`)."""
+    return {} if digits is None else {"line_number": digits}
 
 
 def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
@@ -465,133 +486,7 @@ def _contact_ref(body: dict[str, Any]) -> dict[str, Any] | None:
     contact_id = text(body, "data.contact.id")
     if contact_id is not None:
         ref["external_id"] = contact_id
-    email = _first_email(body, "data.contact.emails")
+    email = first_email(body, "data.contact.emails")
     if email is not None:
         ref["email"] = email
     return ref if len(ref) > 1 else None
-
-
-# ------------------------------------------------------------------ contacts and users
-
-
-def _contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any]:
-    properties: dict[str, Any] = {}
-    for key, path in (
-        ("firstname", "data.first_name"),
-        ("lastname", "data.last_name"),
-        ("company", "data.company_name"),
-    ):
-        value = string(body, path)
-        if value is not None:
-            properties[key] = value
-    email = _first_email(body, "data.emails")
-    if email is not None:
-        properties["email"] = email
-    properties.update(_contact_phones(body, "data.phone_numbers"))
-    return {
-        "id": event_id,
-        "occurred_at": at,
-        "type": "record",
-        "object": "contact",
-        "external_id": text(body, "data.id", required=True),
-        "properties": properties,
-    }
-
-
-def _contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
-    """The phone properties of a contact's ``phone_numbers`` (``[{label, value}]``): the
-    first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the ``mobilephone``, the
-    first other one the ``phone``, the numbers after them ``other_phone_1``… in list order
-    (the first five: ``model.OTHER_PHONES``); each number as given, trimmed. The list is the
-    contact's whole list (``phone_list_complete``): when the payload has it, every phone
-    property is given, null where it has no such number (an empty list: all null), so a
-    number removed in Aircall is removed from the contact; no list (the key absent, or
-    null) gives none."""
-    if get_path(body, path) is None:
-        return {}
-    phones: dict[str, str | None] = dict.fromkeys(PHONE_PROPERTIES)
-    others = iter(OTHER_PHONES)
-    for where, element, value in _entries(body, path, "value"):
-        label = element.get("label")
-        if label is not None and not isinstance(label, str):
-            refuse(f"{where}.label", f"must be a string, got {describe(label)}")
-        mobile = (label or "").strip().lower() == MOBILE_LABEL
-        prop = "mobilephone" if mobile else "phone"
-        if phones[prop] is None:
-            phones[prop] = value
-        elif (other := next(others, None)) is not None:
-            phones[other] = value
-    return phones
-
-
-def _user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] | None:
-    """A V1 or V2 user event: both name the user by ``data.id`` with ``email`` and ``name``
-    (V2 drops ``numbers`` and may add ``availability_status``, ``substatus``,
-    ``last_call_id``, which say nothing about who the user is)."""
-    person = _person(body, "data")
-    if person is None or "id" not in person:
-        return None
-    event: dict[str, Any] = {"id": event_id, "occurred_at": at, "type": "user", "owner": person}
-    name = string(body, "data.name")
-    if name is not None:
-        event["properties"] = {"name": name}
-    return event
-
-
-def _person(body: dict[str, Any], path: str) -> dict[str, str] | None:
-    """An Aircall user at ``path`` as ``{"id", "email", "name"}`` (what it has), or None; the
-    name only alongside an id or an email (it names the rep, it is not the rep)."""
-    if obj(body, path) is None:
-        return None
-    person = {
-        key: value
-        for key, value in (
-            ("id", text(body, f"{path}.id")),
-            ("email", email_or_none(string(body, f"{path}.email"))),
-        )
-        if value is not None
-    }
-    if not person:
-        return None
-    name = rep_name(get_path(body, f"{path}.name"))
-    if name is not None:
-        person["name"] = name
-    return person
-
-
-def _first_email(body: dict[str, Any], path: str) -> str | None:
-    """The first of the ``value`` strings in the array at ``path`` that is an email address
-    (:func:`leadsync.sources.base.email_or_none`: a contact's ``n/a`` does not refuse it)."""
-    for value in _texts_in(body, path, "value"):
-        if (email := email_or_none(value)) is not None:
-            return email
-    return None
-
-
-def _texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:
-    """The non-empty ``field`` strings of the objects in the array at ``path``
-    (``data.tags`` -> tag names); errors name the element (``data.tags.0.name``)."""
-    return [value for _, _, value in _entries(body, path, field)]
-
-
-def _entries(body: dict[str, Any], path: str, field: str) -> list[tuple[str, dict[str, Any], str]]:
-    """``(where, object, value)`` of each object in the array at ``path`` whose ``field`` is a
-    non-empty string (trimmed); ``where`` is the element's path (``data.tags.0``)."""
-    items = get_path(body, path)
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        refuse(path, f"must be an array, got {describe(items)}")
-    found: list[tuple[str, dict[str, Any], str]] = []
-    for index, element in enumerate(items):
-        where = f"{path}.{index}"
-        if not isinstance(element, dict):
-            refuse(where, f"must be an object, got {describe(element)}")
-        value = element.get(field)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            refuse(f"{where}.{field}", f"must be a string, got {describe(value)}")
-        if value.strip():
-            found.append((where, element, value.strip()))
-    return found

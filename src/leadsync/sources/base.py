@@ -157,6 +157,9 @@ class Adapter(abc.ABC):
     """
 
     kind: ClassVar[str] = ""
+    #: The vendor's name for people ("Aircall"), as a sentence names the tool's phone lines
+    #: ("one of the company's Aircall lines"); None: the kind names no one vendor (generic).
+    vendor_name: ClassVar[str | None] = None
     #: How a request is proven authentic, in one line for people (header, algorithm, window);
     #: :meth:`verify` is the check itself, with a function of :mod:`.signatures`.
     signature_scheme: ClassVar[str] = ""

@@ -141,6 +141,7 @@ class CalendlyAdapter(Adapter):
     """Calendly webhooks: signed with a timestamp, one event per request."""
 
     kind: ClassVar[str] = "calendly"
+    vendor_name: ClassVar[str | None] = "Calendly"
     signature_scheme: ClassVar[str] = (
         "Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>, ±180 s"
     )

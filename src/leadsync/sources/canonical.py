@@ -269,6 +269,10 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
         user = _user_event(data, event_id, occurred_at, integration, seq)
         user.changed_at = changed_at
         return user
+    if kind is EventType.LINE:
+        line = _line_event(data, event_id, occurred_at, integration, seq)
+        line.changed_at = changed_at
+        return line
     event = _record_event(data, kind, event_id, occurred_at, integration, seq)
     event.manual = bool(manual)
     if owner_unchanged and event.owner is None:
@@ -402,6 +406,40 @@ def _user_event(
 
 
 _USER_PROPERTIES = frozenset({"name"})
+
+
+def _line_event(
+    data: dict[str, Any], event_id: str, occurred_at: str, integration: str, seq: int
+) -> Event:
+    """One of the company's own phone lines, as the tool names it: ``properties.number``
+    (required; read as a phone number in the integration's region when it is applied) and
+    ``name``; ``external_id`` is the line's id at the tool."""
+    for key in ("object", "activity", "owner", "associations"):
+        if data.get(key) is not None:
+            fail(key, "not allowed on a line event (it only names one of the company's lines)")
+    properties = parse_properties(data.get("properties"), None)
+    if not _LINE_PROPERTIES.issuperset(properties):
+        _unknown_keys(properties, tuple(sorted(_LINE_PROPERTIES)), "properties.")
+    number = properties.get("number")
+    if number is None:
+        fail("properties.number", "required on a line event: the line's phone number")
+    for key, value in properties.items():
+        if not isinstance(value, str) or not value.strip():
+            fail(f"properties.{key}", f"expected a non-empty string, got {show(value)}")
+    if not any(ch.isdigit() for ch in number):
+        fail("properties.number", f"{quote(number)} is not a phone number: it has no digit")
+    return Event(
+        id=event_id,
+        integration=integration,
+        type=EventType.LINE,
+        occurred_at=occurred_at,
+        seq=seq,
+        external_id=_identifier(data.get("external_id"), "external_id"),
+        properties={key: value.strip() for key, value in properties.items()},
+    )
+
+
+_LINE_PROPERTIES = frozenset({"number", "name"})
 
 
 # ------------------------------------------------------------------ parts

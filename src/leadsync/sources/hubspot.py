@@ -219,6 +219,7 @@ class HubSpotAdapter(Adapter):
     """HubSpot webhooks v3; ``options["app_id"]`` (optional) is leadsync's own app."""
 
     kind = "hubspot"
+    vendor_name = "HubSpot"
     signature_scheme = (
         "X-HubSpot-Signature-v3: base64 HMAC-SHA256(client secret, method + URI + body +"
         " X-HubSpot-Request-Timestamp), ±300 s"

@@ -257,6 +257,7 @@ class OutreachAdapter(Adapter):
     """Outreach webhooks (one JSON:API event per request)."""
 
     kind: ClassVar[str] = "outreach"
+    vendor_name: ClassVar[str | None] = "Outreach"
     signature_scheme: ClassVar[str] = "Outreach-Webhook-Signature: hex HMAC-SHA256(secret, body)"
     content_types: ClassVar[tuple[str, ...]] = ("application/json", "application/vnd.api+json")
 

@@ -228,6 +228,7 @@ class PipedriveAdapter(Adapter):
     """Pipedrive webhooks v2 and v1 (see the module docstring)."""
 
     kind = "pipedrive"
+    vendor_name = "Pipedrive"
     signature_scheme = "Authorization: Basic base64(user:password), equal to the secret"
     options_model = PipedriveOptions
     #: A person's ``phones`` (v1 ``phone``) is the person's whole list, on a change of any

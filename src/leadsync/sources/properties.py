@@ -374,6 +374,7 @@ ACTIVITY_FIELDS: dict[ActivityType, TypedProperties] = {
             "recording_url": _text,
             "from_number": _text,
             "to_number": _text,
+            "line_number": _text,
             "body": _text,
             "title": _text,
             "answered_at": _time,

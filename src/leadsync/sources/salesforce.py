@@ -165,6 +165,7 @@ class SalesforceAdapter(Adapter):
     """Salesforce Outbound Messages and relayed change events (see the module docstring)."""
 
     kind = "salesforce"
+    vendor_name = "Salesforce"
     signature_scheme = (
         "Outbound Messages: OrganizationId equals vendor.organization_id; relayed change"
         " events: X-Leadsync-Signature, as the generic kind"

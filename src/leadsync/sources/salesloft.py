@@ -243,6 +243,7 @@ class SalesloftAdapter(Adapter):
     """Salesloft webhooks (one resource per request, the event named in a header)."""
 
     kind: ClassVar[str] = "salesloft"
+    vendor_name: ClassVar[str | None] = "Salesloft"
     signature_scheme: ClassVar[str] = "x-salesloft-signature: hex HMAC-SHA1(callback token, body)"
     kept_headers: ClassVar[tuple[str, ...]] = (EVENT_HEADER,)
 

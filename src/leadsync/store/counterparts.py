@@ -18,6 +18,7 @@ from leadsync.store.schema import (
     activities,
     activity_associations,
     held_activities,
+    internal_activities,
     record_phones,
     records,
     review_items,
@@ -77,21 +78,24 @@ def load_held(connection: Connection, numbers: Collection[str]) -> list[sa.Row[A
 def load_attached(
     connection: Connection, activity_ids: Collection[int]
 ) -> tuple[set[int], dict[int, set[str]]]:
-    """Which of these activities are on a contact or lead already, or held (their
-    counterpart was looked for when they were created); and the numbers the held ones
-    wait for."""
+    """Which of these activities are on a contact or lead already, held, or internal calls
+    (their counterpart was looked for when they were created); and the numbers the held
+    ones wait for (an internal call's: the company's line it is internal by)."""
     if not activity_ids:
         return set(), {}
-    aa, h = activity_associations, held_activities
+    aa, h, i = activity_associations, held_activities, internal_activities
     linked = sa.select(aa.c.activity_id, sa.null().label("number")).where(
         _in(connection, aa.c.activity_id, activity_ids), aa.c.record_type.in_(_PERSON_TYPES)
     )
     held = sa.select(h.c.activity_id, h.c.number).where(
         _in(connection, h.c.activity_id, activity_ids)
     )
+    internal = sa.select(i.c.activity_id, i.c.number).where(
+        _in(connection, i.c.activity_id, activity_ids)
+    )
     attached: set[int] = set()
     held_for: dict[int, set[str]] = {}
-    for activity_id, number in connection.execute(sa.union_all(linked, held)):
+    for activity_id, number in connection.execute(sa.union_all(linked, held, internal)):
         attached.add(int(activity_id))
         if number is not None:
             held_for.setdefault(int(activity_id), set()).add(number)

@@ -11,11 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.store.database import in_values
+from leadsync.store.own_lines import internal_count
 from leadsync.store.schema import (
     activities,
     activity_associations,
     activity_memory,
     held_activities,
+    own_lines,
     owner_decisions,
     record_phones,
     records,
@@ -249,11 +251,21 @@ def figures(connection: Connection, since: str, soon: str) -> dict[str, Any]:
 
 
 def unknown_number_contacts(connection: Connection, since: str, limit: int) -> list[dict[str, Any]]:
-    """Contacts created for an unknown number since ``since``, newest first."""
-    r, p = records, record_phones
+    """Contacts created for an unknown number since ``since``, newest first; ``own_line``:
+    the integration that made it has learned since that the number is one of the company's
+    lines."""
+    r, p, o = records, record_phones, own_lines
     rows = connection.execute(
-        sa.select(r.c.id, r.c.created_at, r.c.created_by, r.c.owner_id, p.c.number)
+        sa.select(
+            r.c.id,
+            r.c.created_at,
+            r.c.created_by,
+            r.c.owner_id,
+            p.c.number,
+            o.c.number.is_not(None).label("own_line"),
+        )
         .outerjoin(p, sa.and_(p.c.record_id == r.c.id, p.c.property == "phone"))
+        .outerjoin(o, sa.and_(o.c.integration == r.c.created_by, o.c.number == p.c.number))
         .where(r.c.origin == "unknown_number", r.c.created_at >= since)
         .order_by(r.c.created_at.desc(), r.c.id.desc())
         .limit(limit)
@@ -292,7 +304,8 @@ def phones_of(connection: Connection, record_id: int) -> list[dict[str, Any]]:
 
 def counterpart_counts(connection: Connection) -> dict[str, int]:
     """A workspace's counterparts as a whole: activities on a record by number, held ones,
-    held ones attached later, open questions (a replay compares two runs by these)."""
+    held ones attached later, open questions, internal calls (a replay compares two runs by
+    these)."""
     aa, h, t = activity_associations, held_activities, review_items
     by_source: dict[str, int] = {
         source: int(n)
@@ -311,4 +324,5 @@ def counterpart_counts(connection: Connection) -> dict[str, int]:
         "held": int(held),
         "attached_later": int(by_source.get("held", 0)),
         "queued_for_review": int(queued),
+        "internal": internal_count(connection),
     }

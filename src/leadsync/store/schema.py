@@ -68,10 +68,12 @@ __all__ = [
     "external_users",
     "held_activities",
     "inbox",
+    "internal_activities",
     "integrations",
     "metadata",
     "outbox",
     "owner_decisions",
+    "own_lines",
     "owners",
     "push_budget",
     "push_failures",
@@ -316,6 +318,34 @@ held_activities = Table(
     Index("ix_held_activities_expiry", "queued", "expires_at"),
 )
 
+# The company's own phone lines an integration's tool named (Aircall's line of a call, its
+# number events; the canonical line event): a call to one is an internal call
+# (rules/own_lines.py). ``number`` is the E.164 form; the first event that named it is kept
+# (its vendor time, id, and the line's name and id at the tool, when it gave them). The
+# numbers an admin declares (``own_numbers``) are in the settings, not here.
+own_lines = Table(
+    "own_lines",
+    metadata,
+    Column("integration", String(63), primary_key=True),
+    Column("number", Text, primary_key=True),
+    Column("name", Text),
+    Column("line_id", String(200)),
+    Column("learned_at", TS, nullable=False),
+    Column("event_id", String(200)),
+    Index("ix_own_lines_number", "number"),
+)
+
+# Activities whose other party is one of the company's own lines (an internal call): on no
+# contact or lead, held for nothing, asked about nowhere; ``reason`` says which line, in words.
+internal_activities = Table(
+    "internal_activities",
+    metadata,
+    Column("activity_id", BigInteger, primary_key=True),
+    Column("integration", String(63), nullable=False),
+    Column("number", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 # Questions the rules could not answer, for a person: a number or an email several contacts
 # have, several equally recent open deals, a rep matching several owners, a held activity
 # that expired. ``key`` makes one open question of the same thing; ``candidates`` lists each
@@ -466,6 +496,8 @@ DATA_TABLES = (
     activity_memory,
     review_items,
     held_activities,
+    internal_activities,
+    own_lines,
     record_phones,
     activity_associations,
     activities,

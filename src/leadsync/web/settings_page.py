@@ -114,6 +114,7 @@ LABELS = {
     "region": "Country of this tool's national phone numbers",
     "counterpart-policy": "A call naming only a number no contact or lead has",
     "hold-days": "Days a held call waits before the review queue",
+    "own-numbers": "The company's own numbers (one per line)",
     "ambiguous-number": "A number several contacts or leads have",
     "ambiguous-email": "An email several contacts have",
     "ambiguous-deal": "Several equally recent open deals where one is wanted",
@@ -139,6 +140,7 @@ CONTROLS: dict[tuple[str, ...], str] = {
     ("region",): "region",
     ("unknown_counterpart", "policy"): "counterpart-policy",
     ("unknown_counterpart", "hold_days"): "hold-days",
+    ("own_numbers",): "own-numbers",
     **{("ambiguous", kind): f"ambiguous-{kind}" for kind in AMBIGUOUS},
     ("rollout", "percent"): "rollout-percent",
 }
@@ -155,7 +157,12 @@ SECTION_TITLES = {
     "rollout": "Staged rollout",
 }
 #: The section of each top-level key that is not a section of its own.
-SECTION_OF = {"region": "phones", "unknown_counterpart": "phones", "ambiguous": "phones"}
+SECTION_OF = {
+    "region": "phones",
+    "unknown_counterpart": "phones",
+    "ambiguous": "phones",
+    "own_numbers": "phones",
+}
 #: The unmapped policies as the form offers them.
 POLICY_WORDS = {
     "leave": "Leave the record's owner as it is (flagged)",

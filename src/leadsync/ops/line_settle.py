@@ -1,0 +1,44 @@
+"""Own numbers a settings change declared: a call held for one of them, or asked about it as
+a number several records have, is an internal call once the admin says the number is the
+company's own (``own_numbers`` saved on the settings page or through the API, a file
+applied) — its hold released and its question closed with the reason, as when a tool names
+the line (``engine.settle_declared_lines``). Without it, such a call stayed held until its
+hold ended and then asked a person what the settings already said."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+
+from leadsync.engine import settle_declared_lines
+from leadsync.store import config as config_store
+from leadsync.store import own_lines as own_store
+from leadsync.store.database import begin_writing
+from leadsync.workspace_config import rules_on
+
+log = logging.getLogger("leadsync.review")
+
+
+def settle_declared(engine: Engine) -> int:
+    """Settle what waits for a declared own number, in a transaction that reads the settings
+    under the configuration's lock (a save landing meanwhile is seen, never undone). How
+    many activities were looked for again. Best effort: the settings change it follows is
+    committed already, so a failure here is logged and what waits keeps waiting (the next
+    save, or the line named by the tool, settles it)."""
+    try:
+        with engine.connect() as connection:  # most saves declare nothing anything waits for
+            declared = rules_on(connection).declared_lines
+            lines = {(name, number) for name, found in declared.items() for number in found}
+            if not own_store.waiting_for(connection, lines):
+                return 0
+        with begin_writing(engine) as connection:
+            config_store.lock_config(connection)
+            return settle_declared_lines(connection, rules_on(connection))
+    except Exception as exc:  # noqa: BLE001 - the save is committed; what waits keeps waiting
+        log.warning(
+            "calls waiting for a declared own number not settled after a settings change "
+            "(%s); they stay as they are",
+            type(exc).__name__,
+        )
+        return 0

@@ -1,0 +1,157 @@
+"""Aircall's contacts and users, and the readers its calls share with them (an agent, a
+contact's first email, the texts of a list): the contact events' records with their whole
+list of numbers, the user events' external users (docs/WEBHOOKS.md, "aircall"). Used by
+:mod:`leadsync.sources.aircall`, the adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadsync.model import OTHER_PHONES, PHONE_PROPERTIES
+from leadsync.sources.base import (
+    describe,
+    email_or_none,
+    get_path,
+    obj,
+    refuse,
+    rep_name,
+    string,
+    text,
+)
+
+__all__ = [
+    "MOBILE_LABEL",
+    "contact_event",
+    "contact_phones",
+    "entries",
+    "first_email",
+    "person",
+    "texts_in",
+    "user_event",
+]
+
+#: The ``label`` (compared lowercased) of a contact's mobile number in ``phone_numbers``.
+MOBILE_LABEL = "mobile"
+
+
+def contact_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for key, path in (
+        ("firstname", "data.first_name"),
+        ("lastname", "data.last_name"),
+        ("company", "data.company_name"),
+    ):
+        value = string(body, path)
+        if value is not None:
+            properties[key] = value
+    email = first_email(body, "data.emails")
+    if email is not None:
+        properties["email"] = email
+    properties.update(contact_phones(body, "data.phone_numbers"))
+    return {
+        "id": event_id,
+        "occurred_at": at,
+        "type": "record",
+        "object": "contact",
+        "external_id": text(body, "data.id", required=True),
+        "properties": properties,
+    }
+
+
+def contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
+    """The phone properties of a contact's ``phone_numbers`` (``[{label, value}]``): the
+    first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the ``mobilephone``, the
+    first other one the ``phone``, the numbers after them ``other_phone_1``… in list order
+    (the first five: ``model.OTHER_PHONES``); each number as given, trimmed. The list is the
+    contact's whole list (``phone_list_complete``): when the payload has it, every phone
+    property is given, null where it has no such number (an empty list: all null), so a
+    number removed in Aircall is removed from the contact; no list (the key absent, or
+    null) gives none."""
+    if get_path(body, path) is None:
+        return {}
+    phones: dict[str, str | None] = dict.fromkeys(PHONE_PROPERTIES)
+    others = iter(OTHER_PHONES)
+    for where, element, value in entries(body, path, "value"):
+        label = element.get("label")
+        if label is not None and not isinstance(label, str):
+            refuse(f"{where}.label", f"must be a string, got {describe(label)}")
+        mobile = (label or "").strip().lower() == MOBILE_LABEL
+        prop = "mobilephone" if mobile else "phone"
+        if phones[prop] is None:
+            phones[prop] = value
+        elif (other := next(others, None)) is not None:
+            phones[other] = value
+    return phones
+
+
+def user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] | None:
+    """A V1 or V2 user event: both name the user by ``data.id`` with ``email`` and ``name``
+    (V2 drops ``numbers`` and may add ``availability_status``, ``substatus``,
+    ``last_call_id``, which say nothing about who the user is)."""
+    user = person(body, "data")
+    if user is None or "id" not in user:
+        return None
+    event: dict[str, Any] = {"id": event_id, "occurred_at": at, "type": "user", "owner": user}
+    name = string(body, "data.name")
+    if name is not None:
+        event["properties"] = {"name": name}
+    return event
+
+
+def person(body: dict[str, Any], path: str) -> dict[str, str] | None:
+    """An Aircall user at ``path`` as ``{"id", "email", "name"}`` (what it has), or None; the
+    name only alongside an id or an email (it names the rep, it is not the rep)."""
+    if obj(body, path) is None:
+        return None
+    found = {
+        key: value
+        for key, value in (
+            ("id", text(body, f"{path}.id")),
+            ("email", email_or_none(string(body, f"{path}.email"))),
+        )
+        if value is not None
+    }
+    if not found:
+        return None
+    name = rep_name(get_path(body, f"{path}.name"))
+    if name is not None:
+        found["name"] = name
+    return found
+
+
+def first_email(body: dict[str, Any], path: str) -> str | None:
+    """The first of the ``value`` strings in the array at ``path`` that is an email address
+    (:func:`leadsync.sources.base.email_or_none`: a contact's ``n/a`` does not refuse it)."""
+    for value in texts_in(body, path, "value"):
+        if (email := email_or_none(value)) is not None:
+            return email
+    return None
+
+
+def texts_in(body: dict[str, Any], path: str, field: str) -> list[str]:
+    """The non-empty ``field`` strings of the objects in the array at ``path``
+    (``data.tags`` -> tag names); errors name the element (``data.tags.0.name``)."""
+    return [value for _, _, value in entries(body, path, field)]
+
+
+def entries(body: dict[str, Any], path: str, field: str) -> list[tuple[str, dict[str, Any], str]]:
+    """``(where, object, value)`` of each object in the array at ``path`` whose ``field`` is a
+    non-empty string (trimmed); ``where`` is the element's path (``data.tags.0``)."""
+    items = get_path(body, path)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        refuse(path, f"must be an array, got {describe(items)}")
+    found: list[tuple[str, dict[str, Any], str]] = []
+    for index, element in enumerate(items):
+        where = f"{path}.{index}"
+        if not isinstance(element, dict):
+            refuse(where, f"must be an object, got {describe(element)}")
+        value = element.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            refuse(f"{where}.{field}", f"must be a string, got {describe(value)}")
+        if value.strip():
+            found.append((where, element, value.strip()))
+    return found
