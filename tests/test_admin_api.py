@@ -50,6 +50,7 @@ ADMIN_OPERATIONS = [
     ("get", "/api/integrations/{name}/settings"),
     ("put", "/api/integrations/{name}/settings"),
     ("get", "/api/integrations/{name}/users"),
+    ("get", "/api/integrations/{name}/lines"),
     ("get", "/api/integrations/{name}/rollout"),
     ("post", "/api/integrations/{name}/rollout/promote"),
     ("post", "/api/integrations/{name}/rollout/abort"),

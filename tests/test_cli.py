@@ -419,8 +419,8 @@ def test_help_lists_the_commands_in_their_order() -> None:
     assert list(getattr(command, "commands", {})) == [
         *("init", "apply", "export", "ingest", "preview", "replay", "report", "undo"),
         *("test-lead", "serve", "worker", "demo", "records", "decisions", "activities"),
-        *("owners", "inbox", "dead-letters", "review", "outbox", "users", "rollout"),
-        *("hubspot", "push"),
+        *("owners", "inbox", "dead-letters", "review", "outbox", "users", "lines"),
+        *("rollout", "hubspot", "push"),
     ]
 
 

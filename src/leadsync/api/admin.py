@@ -38,7 +38,7 @@ from leadsync.values import since_ts
 from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
-from . import lookups, rollout
+from . import lines, lookups, rollout
 from .lookups import Limit
 from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
 from .review_answer import Answer, ChooseAnswer
@@ -588,5 +588,6 @@ def build_router(
         return workspace.resolve_review(item_id, skip=True, by=API_ACTOR)
 
     lookups.add_routes(router, workspace)
+    lines.add_routes(router, workspace)
     rollout.add_routes(router, workspace)
     return router

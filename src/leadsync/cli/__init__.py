@@ -9,6 +9,7 @@ Every read has ``--json``; errors a user can fix print one clear message and exi
   (preview, replay, rollout), :mod:`~leadsync.cli.monitor` (report, undo, test-lead),
   :mod:`~leadsync.cli.serve` (serve, worker, demo), :mod:`~leadsync.cli.records` (records,
   decisions, owners), :mod:`~leadsync.cli.activities`, :mod:`~leadsync.cli.users`,
+  :mod:`~leadsync.cli.lines` (the company's own lines),
   :mod:`~leadsync.cli.dead_letters`, :mod:`~leadsync.cli.review` (the review queue),
   :mod:`~leadsync.cli.hubspot` (owners pull, hubspot, push)
 
@@ -28,6 +29,7 @@ from leadsync.cli import serve  # serve, worker, demo
 from leadsync.cli import records  # records, decisions, owners list
 from leadsync.cli import activities
 from leadsync.cli import users
+from leadsync.cli import lines  # lines list
 from leadsync.cli import dead_letters
 from leadsync.cli import review  # review list, show, resolve
 from leadsync.cli import hubspot  # owners pull, hubspot, push
@@ -44,6 +46,7 @@ __all__ = [
     "dead_letters",
     "hubspot",
     "ingest",
+    "lines",
     "main",
     "monitor",
     "records",

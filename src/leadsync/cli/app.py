@@ -71,6 +71,9 @@ review_app = _group(
 )
 outbox_app = _group("outbox", "Owner changes queued for bidirectional integrations.")
 users_app = _group("users", "External users of an integration and how they map to owners.")
+lines_app = _group(
+    "lines", "The company's own phone lines: declared in own_numbers or learned from the tools."
+)
 rollout_app = _group("rollout", "Staged rollouts: proposed settings for a share of records.")
 hubspot_app = _group(
     "hubspot", "The HubSpot portal: check and prepare it; a local stand-in for tests and the demo."

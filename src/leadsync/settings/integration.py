@@ -452,7 +452,14 @@ class IntegrationSettings(SettingsModel):
     region: str | None = None
     # The company's own numbers the admin declares (lines, reps' own phones): a call to one
     # is an internal call, never a stranger's number. Read as phone numbers in ``region``.
-    own_numbers: tuple[PhoneText, ...] = ()
+    own_numbers: tuple[PhoneText, ...] = Field(
+        default=(),
+        description="The company's own phone numbers (its lines, its reps' own phones), read "
+        "like a call's numbers: E.164 (+44 20 7946 0100), or national in `region`. A call to "
+        "one is an internal call: on no contact or lead, never held, asked about or made a "
+        "contact of. The lines the tool names itself are learned without being listed here "
+        "(GET /api/integrations/{name}/lines lists both).",
+    )
     vendor: AnyVendorOptions = Field(default_factory=NoOptions, validate_default=True)
     users: UserMappingSettings = UserMappingSettings()
     ownership: OwnershipSettings = OwnershipSettings()

@@ -108,13 +108,30 @@ def internal_of(connection: Connection, activity_ids: Collection[int]) -> dict[i
 
 def lines_of(connection: Connection, integration: str | None = None) -> list[dict[str, Any]]:
     """The lines tools named (one integration's, or every one's), by integration and number:
-    ``integration``, ``number``, ``name``, ``line_id``, ``learned_at``."""
+    ``integration``, ``number``, ``name``, ``line_id``, ``learned_at``, ``event_id`` (the
+    event that named it first)."""
     t = own_lines
-    query = sa.select(t.c.integration, t.c.number, t.c.name, t.c.line_id, t.c.learned_at)
+    query = sa.select(
+        t.c.integration, t.c.number, t.c.name, t.c.line_id, t.c.learned_at, t.c.event_id
+    )
     if integration is not None:
         query = query.where(t.c.integration == integration)
     rows = connection.execute(query.order_by(t.c.integration, t.c.number))
     return [dict(row._mapping) for row in rows]
+
+
+def internal_by_line(
+    connection: Connection, integration: str | None = None
+) -> dict[tuple[str, str], int]:
+    """(integration, line's number) -> how many activities are internal calls because of
+    that line (one integration's, or every one's): one grouped query."""
+    t = internal_activities
+    query = sa.select(t.c.integration, t.c.number, sa.func.count()).group_by(
+        t.c.integration, t.c.number
+    )
+    if integration is not None:
+        query = query.where(t.c.integration == integration)
+    return {(name, number): int(n) for name, number, n in connection.execute(query)}
 
 
 def internal_count(connection: Connection) -> int:
