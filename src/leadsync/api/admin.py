@@ -1,7 +1,7 @@
 """The admin API: read records, create an integration or read and replace its settings, see,
 promote or abort its staged rollout (:mod:`.rollout`), look at the inbox and the dead
-letters, retry or dismiss a dead letter, list and answer the review queue's questions.
-Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
+letters, retry or dismiss a dead letter, list and answer the review queue's questions, list
+an integration's own lines (:mod:`.lines`). Behind a bearer token (``LEADSYNC_ADMIN_TOKEN``).
 
 Each endpoint is a few lines over :class:`~leadsync.workspace.Workspace`; the JSON is the
 CLI's ``--json`` output.
