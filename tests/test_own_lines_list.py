@@ -45,7 +45,7 @@ EXPECTED: list[dict[str, Any]] = [
         "learned": True,
         "learned_at": LEARNED_AT,
         "event_id": "line-b",
-        "how": "learned from dialer's event line-b (2026-11-01T10:00:00Z)",
+        "how": "learned from dialer's events (first named 2026-11-01T10:00:00Z)",
         "internal_calls": 2,
     },
     {
@@ -57,8 +57,8 @@ EXPECTED: list[dict[str, Any]] = [
         "learned": True,
         "learned_at": LEARNED_AT,
         "event_id": "call-3",
-        "how": "declared in dialer's own_numbers; learned from dialer's event call-3 "
-        "(2026-11-01T10:00:00Z) too",
+        "how": "declared in dialer's own_numbers; learned from dialer's events (first named "
+        "2026-11-01T10:00:00Z) too",
         "internal_calls": 0,
     },
 ]

@@ -20,15 +20,15 @@ from leadsync.store import own_lines as own_store
 
 def how_known(integration: str, declared: bool, learned: dict[str, Any] | None) -> str:
     """How leadsync knows the line, in words: "declared in dialer's own_numbers", "learned
-    from event e42 (2026-11-01T10:00:00Z)", or both."""
+    from dialer's events (first named 2026-11-01T10:00:00Z)", or both. (The event that named
+    it is ``event_id`` beside it: a vendor's dedupe key can be a hundred characters.)"""
     said = []
     if declared:
         said.append(f"declared in {integration}'s own_numbers")
     if learned is not None:
-        event = f"event {learned['event_id']}" if learned["event_id"] else "an event"
         when = display_ts(learned["learned_at"])
         also = " too" if declared else ""
-        said.append(f"learned from {integration}'s {event} ({when}){also}")
+        said.append(f"learned from {integration}'s events (first named {when}){also}")
     return "; ".join(said)
 
 
