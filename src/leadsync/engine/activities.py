@@ -25,7 +25,7 @@ from leadsync.engine.state import (
     activity_properties,
     take_id,
 )
-from leadsync.model import ActivitySkip, Event, RecordRef
+from leadsync.model import ASSIGN_ON_ACTIVITY, ActivitySkip, ActivityType, Event, RecordRef
 from leadsync.rules import activity_memory, dedupe
 from leadsync.rules.activities import (
     activity_owner,
@@ -34,8 +34,11 @@ from leadsync.rules.activities import (
     draft_reason,
     skip_reason,
     skip_with_earlier,
+    unanswered_inbound,
+    unanswered_verdict,
 )
 from leadsync.rules.associations import ChosenAssociation, choose_associations, primary_index
+from leadsync.rules.ownership import assign_on_activity_strategy, rep_key
 from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import DedupeRule, IntegrationSettings
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -242,9 +245,58 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         )
     for choice in chosen:
         counterparts.link_activity(d, activity.id, choice)
+    unanswered = unanswered_inbound(event.activity, merged)
+    answered_now = unanswered is None and not fresh and was_unanswered(event.activity, before)
+    if answered_now and not any(r.type in PHONE_RECORD_TYPES for r, _ in named):
+        # Answered after events that rang: whom its number found then is its too.
+        holder = counterparts.sole_holder(d, event, settings, merged)
+        named.extend([(holder, False)] if holder is not None else [])
     for record, created in named:
         if record.owner_id is None:
-            d.assign_on_activity(record, created, event)
+            assign_on_activity(d, record, created, event, unanswered)
+
+
+def was_unanswered(activity_type: ActivityType, before: dict[str, Any] | None) -> bool:
+    """Whether the activity's events until this one (``before``: its memory until now) made
+    it an inbound call nobody had answered (:func:`unanswered_inbound`)."""
+    if before is None:
+        return False
+    properties = derived_properties(activity_type, {k: v[0] for k, v in before["p"].items()})
+    return unanswered_inbound(activity_type, properties) is not None
+
+
+def assign_on_activity(
+    d: BatchDecider, record: RecordState, created: bool, event: Event, unanswered: str | None
+) -> None:
+    """An activity by a mapped rep fills a named record's empty owner when the settings
+    the record gets say ``assign_on_activity``, under the strategy those settings give it
+    as :func:`~leadsync.rules.ownership.assign_on_activity_strategy` weakens it — unless
+    it is an inbound call nobody answered yet (``unanswered``, why): the record's decision
+    then says so. A record in a staged rollout gets the rollout's settings here as for its
+    own events."""
+    settings, variant = d.rules.settings_for(event.integration, str(record.id))
+    ownership = settings.ownership
+    if not ownership.assign_on_activity:
+        return
+    mapping = d.map_rep(event, settings)
+    if mapping is None or not mapping.mapped:
+        return
+    if unanswered is not None:
+        rep = f"rep {rep_key(event.owner)} (owner {mapping.owner_id})"
+        verdict = unanswered_verdict(unanswered, record.type.value, rep, mapping.owner_id)
+        d.record_verdict(record, event, verdict, ASSIGN_ON_ACTIVITY, event.integration, variant)
+        return
+    strategy = d.rules.strategy_under(event.integration, record.type, settings, variant)
+    d.decide(
+        record,
+        created or record.awaits_first_owner(),
+        event,
+        assign_on_activity_strategy(strategy),
+        ownership.protect_manual_days,
+        mapping,
+        label=ASSIGN_ON_ACTIVITY,
+        variant=variant,
+    )
 
 
 def _skip(

@@ -111,22 +111,7 @@ def find_by_number(
         if settings.unknown_counterpart.policy is CounterpartPolicy.SKIP:
             found.skip = own_rules.internal_skipped(_noun(event), event.external_id, own)
         return found
-    records = d.records
-
-    def type_of(record_id: int) -> RecordType | None:
-        record = records.get(record_id)
-        return record.type if record is not None else None
-
-    def properties_of(record_id: int) -> dict[str, Any] | None:  # a number kept beside's
-        record = records.get(record_id)
-        if record is None:
-            return None
-        props = record.properties
-        return json.loads(props) if isinstance(props, str) else props
-
-    holders = rules.holders(
-        numbers, d.by_phone, type_of, settings.associations.primary, properties_of
-    )
+    holders = _holders(d, numbers, settings)
     if len(holders) == 1:
         holder = holders[0]
         found.named.append((d.records[holder.record_id], False))
@@ -168,6 +153,38 @@ def find_by_number(
         found.hold_days = policy.hold_days
         found.trace = rules.held_reason(known, policy.hold_days)
     return found
+
+
+def _holders(
+    d: BatchDecider, numbers: Sequence[PhoneNumber], settings: IntegrationSettings
+) -> list[rules.Holder]:
+    records = d.records
+
+    def type_of(record_id: int) -> RecordType | None:
+        record = records.get(record_id)
+        return record.type if record is not None else None
+
+    def properties_of(record_id: int) -> dict[str, Any] | None:  # a number kept beside's
+        record = records.get(record_id)
+        if record is None:
+            return None
+        props = record.properties
+        return json.loads(props) if isinstance(props, str) else props
+
+    primary = settings.associations.primary
+    return rules.holders(numbers, d.by_phone, type_of, primary, properties_of)
+
+
+def sole_holder(
+    d: BatchDecider, event: Event, settings: IntegrationSettings, properties: Mapping[str, Any]
+) -> RecordState | None:
+    """The one contact or lead with the number of a call that names none, as
+    :func:`find_by_number` matches it, read only (nothing linked, asked or held): whom an
+    earlier event of the call found (or made) by that number."""
+    numbers = rules.counterpart_numbers(properties, settings.region)
+    numbers, _ = own_lines.split(d, event.integration, numbers)
+    holders = _holders(d, numbers, settings) if numbers else []
+    return d.records[holders[0].record_id] if len(holders) == 1 else None
 
 
 def named_later(

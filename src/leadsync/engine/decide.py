@@ -27,7 +27,6 @@ from leadsync.engine.state import (
     take_id,
 )
 from leadsync.model import (
-    ASSIGN_ON_ACTIVITY,
     CRM_SOURCE,
     CRM_STRATEGY,
     MANUAL_STRATEGY,
@@ -46,7 +45,6 @@ from leadsync.rules.mapping import map_external_user, round_robin_turn
 from leadsync.rules.ownership import (
     GivenRep,
     Verdict,
-    assign_on_activity_strategy,
     decide_crm_change,
     decide_owner,
     rep_key,
@@ -458,30 +456,6 @@ class BatchDecider:
             record.owner_source, record.manual_owner_at, record.dirty = CRM_SOURCE, at, True
             record.owner_source_at = at
         return decision
-
-    def assign_on_activity(self, record: RecordState, created: bool, event: Event) -> None:
-        """An activity by a mapped rep fills a named record's empty owner when the settings
-        the record gets say ``assign_on_activity``, under the strategy those settings give it
-        as :func:`~leadsync.rules.ownership.assign_on_activity_strategy` weakens it. A record
-        in a staged rollout gets the rollout's settings here as for its own events."""
-        settings, variant = self.rules.settings_for(event.integration, str(record.id))
-        ownership = settings.ownership
-        if not ownership.assign_on_activity:
-            return
-        mapping = self.map_rep(event, settings)
-        if mapping is None or not mapping.mapped:
-            return
-        strategy = self.rules.strategy_under(event.integration, record.type, settings, variant)
-        self.decide(
-            record,
-            created or record.awaits_first_owner(),
-            event,
-            assign_on_activity_strategy(strategy),
-            ownership.protect_manual_days,
-            mapping,
-            label=ASSIGN_ON_ACTIVITY,
-            variant=variant,
-        )
 
     # ------------------------------------------------------------------- events
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.model import ActivityType, MappingResult, ts_to_datetime
+from leadsync.model import ActivityType, MappingResult, Outcome, ts_to_datetime
+from leadsync.rules.ownership import Verdict
 from leadsync.settings import ActivitySettings
 from leadsync.values import whole
 
@@ -109,3 +110,36 @@ def activity_owner_reason(mapping: MappingResult | None) -> str:
     if mapping.round_robin_team is not None:
         return f"no owner: {mapping.how}, but a round robin turns for records, not activities"
     return mapping.how
+
+
+#: A call's outcomes that say someone picked up (the others: nobody did, or a machine).
+ANSWERED_OUTCOMES = frozenset({"connected", "left_live_message", "wrong_number"})
+
+
+def unanswered_inbound(activity_type: ActivityType, properties: Mapping[str, Any]) -> str | None:
+    """Why an activity's rep may not fill an empty owner (``assign_on_activity``) — an
+    inbound call not known to be answered: its rep is only the agent it rang — or None when
+    it may (an answered inbound call, an outbound call or one of no direction: the rep
+    acted, any other activity). ``properties``: the call as all its events so far say, so
+    an event that makes it answered lets its rep fill the owner, whatever came first."""
+    if activity_type is not ActivityType.CALL or properties.get("direction") != "inbound":
+        return None
+    outcome = properties.get("outcome")
+    if properties.get("answered_at") is not None or outcome in ANSWERED_OUTCOMES:
+        return None
+    if outcome is not None:
+        return f"the inbound call was not answered (outcome {outcome})"
+    return "the inbound call was not answered (nothing says yet that anyone answered it)"
+
+
+def unanswered_verdict(why: str, kind: str, rep: str, proposed: str | None) -> Verdict:
+    """The owner decision of a record (of type ``kind``) with no owner that an unanswered
+    inbound call names (``why``: :func:`unanswered_inbound`): not assigned to its rep."""
+    return Verdict(
+        Outcome.IGNORED,
+        None,
+        proposed,
+        f"ignored: not assigned: {why}, so {rep} is only the agent it rang; assign_on_activity "
+        f"gives an inbound call's rep as the owner once it is answered; the {kind} stays "
+        "without an owner",
+    )
