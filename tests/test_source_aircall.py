@@ -48,6 +48,8 @@ INBOUND = {
     "to_number": "+1 415-555-0100",
     "line_number": "+1 415-555-0100",  # the company's line it was on: one of its own
 }
+#: What the fixtures of an answered call add on any of its events: when it was answered.
+ANSWERED = {**INBOUND, "answered_at": "2026-11-02T15:00:08.000Z"}
 FINAL_KEYS = {
     "duration_s",
     "outcome",
@@ -144,7 +146,8 @@ def test_call_lifecycle_events_become_the_same_call_without_final_values(
     assert event.activity is ActivityType.CALL
     assert event.external_id == CALL_ID
     assert event.occurred_at == STARTED
-    assert event.properties == INBOUND
+    # Ringing, nobody has answered it yet; answered, every later event says when.
+    assert event.properties == (INBOUND if owner is None or "ringing" in name else ANSWERED)
     assert owner_dict(event) == owner
     assert event.associations == (CONTACT_REF,)
 
@@ -160,7 +163,7 @@ def test_call_ended_carries_the_final_values() -> None:
     assert event.external_id == CALL_ID
     assert event.occurred_at == STARTED
     assert event.properties == {
-        **INBOUND,
+        **ANSWERED,
         "tags": ["Hot lead"],
         "comments": ["Asked for pricing"],
         "outcome": "connected",
@@ -173,15 +176,15 @@ def test_call_ended_carries_the_final_values() -> None:
 
 
 def test_call_tagged_and_commented_add_tags_and_comments() -> None:
-    assert only("call.tagged").properties == {**INBOUND, "tags": ["Hot lead", "Demo"]}
+    assert only("call.tagged").properties == {**ANSWERED, "tags": ["Hot lead", "Demo"]}
     # A blank comment is no comment.
-    assert only("call.commented").properties == {**INBOUND, "comments": ["Asked for pricing"]}
+    assert only("call.commented").properties == {**ANSWERED, "comments": ["Asked for pricing"]}
 
 
 def test_a_tag_or_comment_event_gives_the_whole_list_even_empty() -> None:
     """call.untagged removing the last tag gives ``tags: []`` (it clears them); an event
     about something else gives no empty list (it says nothing about the tags)."""
-    assert only("call.untagged").properties == {**INBOUND, "tags": []}
+    assert only("call.untagged").properties == {**ANSWERED, "tags": []}
     for name, key in (("call.tagged", "tags"), ("call.commented", "comments")):
         body = load("call.untagged")
         body["event"] = name
@@ -339,7 +342,7 @@ def test_assets_ready_carries_the_recording_alone_as_its_lasting_page() -> None:
     event = only(ASSETS_READY)
     assert event.external_id == CALL_ID
     assert event.properties == {
-        **INBOUND,
+        **ANSWERED,
         "tags": ["Hot lead"],
         "comments": ["Asked for pricing"],
         "recording_url": "https://assets.aircall.test/calls/812345/recording",

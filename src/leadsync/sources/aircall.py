@@ -373,6 +373,9 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
     started = time_from_epoch(get_path(body, "data.started_at"), "data.started_at")
     properties: dict[str, Any] = {"title": CALL_TITLE}
     properties.update(_call_parties(body))
+    answered = time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at")
+    if answered is not None:  # on any event once it is: an inbound call's rep owns then
+        properties["answered_at"] = answered
     for key, path, field in (
         ("tags", "data.tags", "name"),
         ("comments", "data.comments", "content"),
