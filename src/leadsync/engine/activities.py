@@ -246,14 +246,24 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     for choice in chosen:
         counterparts.link_activity(d, activity.id, choice)
     unanswered = unanswered_inbound(event.activity, merged)
-    answered_now = unanswered is None and not fresh and was_unanswered(event.activity, before)
-    if answered_now and not any(r.type in PHONE_RECORD_TYPES for r, _ in named):
-        # Answered after events that rang: whom its number found then is its too.
+    if unanswered is not None and not rep_named(before, event):
+        return  # not answered still: said once, by the event that named its rep
+    ringing = unanswered is not None or was_unanswered(event.activity, before)
+    if ringing and not fresh and not any(r.type in PHONE_RECORD_TYPES for r, _ in named):
+        # Whom an earlier event of the call found (or made) by its number is its too.
         holder = counterparts.sole_holder(d, event, settings, merged)
         named.extend([(holder, False)] if holder is not None else [])
     for record, created in named:
         if record.owner_id is None:
             assign_on_activity(d, record, created, event, unanswered)
+
+
+def rep_named(before: dict[str, Any] | None, event: Event) -> bool:
+    """Whether this event names the activity's rep first, or another one (``before``: its
+    memory until now; ``event`` as the whole activity says)."""
+    held = before["o"] if before is not None else None
+    rep = event.owner
+    return held is None or rep is None or (held[0], held[1]) != (rep.id, rep.email)
 
 
 def was_unanswered(activity_type: ActivityType, before: dict[str, Any] | None) -> bool:
