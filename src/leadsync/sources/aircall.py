@@ -89,7 +89,9 @@ or ``""``) reads as no number, as ``999`` does: a review question
 (:func:`leadsync.values.read_call_number`). A call without a ``direction`` gives
 ``raw_digits`` alone as ``to_number`` (the other party whichever way the call went; the
 line's own number, which the engine would take for a caller's, is only its
-``line_number``).
+``line_number``). ``answered_at`` (``data.answered_at``) on any event once the call is
+answered: the engine reads an inbound call as answered by it (its rep fills an empty owner
+with ``assign_on_activity`` from then on, not the agent ``call.ringing_on_agent`` rang).
 
 Only ``call.ended`` (sent about 30 s after hang-up, when duration and recording are final) and
 ``call.voicemail_left`` carry final values; the earlier events of a call never carry
@@ -120,7 +122,7 @@ Ignored (acknowledged, no event): the events Aircall publishes of what leadsync 
 (:data:`IGNORED_FAMILIES`: other events of phone lines, messages, Conversation Intelligence,
 the AI Voice Agent, analytics, an app's uninstall) — a webhook made without an event list
 gets them all; an unlisted family is a dead letter naming the known ones. Also ignored:
-``ended_at``, ``answered_at`` beyond the outcome, a call's ``number.name``, comment authors
+``ended_at``, a call's ``number.name``, comment authors
 and tag ids.
 (?) ``user.updated`` is in neither of Aircall's published user event lists (V1 or V2); it is
 still read. There is no ``user.updated.v2``: an unlisted ``*.v2`` name is a dead letter.
