@@ -175,7 +175,8 @@ def test_aircall_ringing_on_agent_is_the_inbound_call_owned_by_the_agent_it_ring
 
 def test_aircall_answered_outbound_call_is_from_the_line_to_the_dialled_number() -> None:
     """``answered_at`` is set, but call.answered is no final event: no outcome yet (a late
-    answered event must not wipe what call.ended said)."""
+    answered event must not wipe what call.ended said); the answer's time is given, which
+    tells the engine the call was answered (assign_on_activity)."""
     pieces, [[call]] = read("aircall/call.answered.koenverduijn.json")
     assert call.external_id == "780836699" and owner_dict(call) == TEST_AGENT
     assert call.properties == {
@@ -184,6 +185,7 @@ def test_aircall_answered_outbound_call_is_from_the_line_to_the_dialled_number()
         "from_number": GB_LINE,
         "to_number": AT_LINE,
         "line_number": GB_LINE,  # the line it was made from: the company's own
+        "answered_at": "2022-03-04T10:29:00.000Z",  # answered_at 1646389740
     }
     assert call.occurred_at == "2022-03-04T10:28:55.000Z"  # started_at 1646389735
     assert pieces[0].occurred_at == "2022-03-04T10:29:00.000Z"  # timestamp 1646389740
@@ -211,6 +213,7 @@ def test_aircall_ended_outbound_call_is_connected_with_its_duration() -> None:
         "from_number": GB_LINE,
         "to_number": AT_LINE,
         "line_number": GB_LINE,
+        "answered_at": "2022-03-04T10:29:00.000Z",
         "outcome": "connected",
         "duration_s": 20,
         "aircall_status": "done",
