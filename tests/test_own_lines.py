@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,6 +160,43 @@ def test_under_skip_an_internal_call_is_skipped_in_those_words(workspace: Worksp
         f"call c1 is an internal call: {B} is one of the company's own numbers (dialer's "
         "own_numbers); it is on no contact or lead (unknown_counterpart: skip)"
     )
+
+
+@pytest.mark.parametrize("fails", ["away", "defect"])
+def test_a_settling_that_fails_after_the_save_is_logged_as_what_it_is(
+    workspace: Workspace,
+    fails: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The save stands and the call keeps waiting; the database away is one warning line,
+    a defect of ours is logged with its traceback (observability.log_failure), never a
+    warning line that hides it."""
+    import leadsync.ops.line_settle as line_settle
+
+    _setup(workspace, unknown_counterpart={"hold_days": 365})
+    run(workspace, _call("c1", LINE_B))
+
+    def failing(*_: Any) -> int:
+        if fails == "away":
+            raise sa.exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("locked"))
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(line_settle, "settle_declared_lines", failing)
+    with caplog.at_level("WARNING", logger="leadsync.review"):
+        _setup(workspace, unknown_counterpart={"hold_days": 365}, own_numbers=[LINE_B])
+    assert workspace.integration("dialer").own_numbers  # the save stands
+    assert len(_held(workspace)) == 1  # the call keeps waiting
+    [line] = [r for r in caplog.records if r.name == "leadsync.review"]
+    if fails == "away":
+        assert (line.levelname, line.exc_info) == ("WARNING", None)
+        assert line.getMessage() == (
+            "calls waiting for a declared own number not settled after a settings change "
+            "(database unavailable (OperationalError)); they stay as they are"
+        )
+    else:
+        assert line.levelname == "ERROR" and line.exc_info is not None
+        assert line.exc_info[0] is ValueError
 
 
 def test_declaring_an_own_number_settles_the_calls_that_waited_for_it(

@@ -29,7 +29,8 @@ class OwnLine(BaseModel):
     event_id: str | None = Field(description="Learned: the id of the event that named it first.")
     how: str = Field(
         description='How leadsync knows it, in words: "declared in phone\'s own_numbers", '
-        '"learned from phone\'s event e42 (2026-11-01T10:00:00Z)", or both.'
+        '"learned from phone\'s events (first named 2026-11-01T10:00:00Z)", or both (the '
+        "event that named it is event_id)."
     )
     internal_calls: int = Field(
         description="Activities that are internal calls because of this line: on no contact "

@@ -18,7 +18,8 @@ def lines_list(
     as_json: JsonOption = False,
 ) -> None:
     """Each integration's own lines (E.164): its name at the tool, how leadsync knows it —
-    declared in own_numbers, or learned from a tool's event (which, and when) — and how
+    declared in own_numbers, or learned from a tool's events (when first named; --json gives
+    the event) — and how
     many calls are internal calls because of it (on no contact or lead)."""
     with workspace() as ws:
         rules = ws.rules()

@@ -12,6 +12,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import settle_declared_lines
+from leadsync.observability import log_failure
 from leadsync.store import config as config_store
 from leadsync.store import own_lines as own_store
 from leadsync.store.database import begin_writing
@@ -24,8 +25,9 @@ def settle_declared(engine: Engine) -> int:
     """Settle what waits for a declared own number, in a transaction that reads the settings
     under the configuration's lock (a save landing meanwhile is seen, never undone). How
     many activities were looked for again. Best effort: the settings change it follows is
-    committed already, so a failure here is logged and what waits keeps waiting (the next
-    save, or the line named by the tool, settles it)."""
+    committed already, so a failure here is logged (one line for the database away, the
+    traceback for a defect: :func:`~leadsync.observability.log_failure`) and what waits
+    keeps waiting (the next save, or the line named by the tool, settles it)."""
     try:
         with engine.connect() as connection:  # most saves declare nothing anything waits for
             declared = rules_on(connection).declared_lines
@@ -36,9 +38,12 @@ def settle_declared(engine: Engine) -> int:
             config_store.lock_config(connection)
             return settle_declared_lines(connection, rules_on(connection))
     except Exception as exc:  # noqa: BLE001 - the save is committed; what waits keeps waiting
-        log.warning(
+        log_failure(
+            log,
+            exc,
             "calls waiting for a declared own number not settled after a settings change "
-            "(%s); they stay as they are",
-            type(exc).__name__,
+            "({}); they stay as they are",
+            "calls waiting for a declared own number not settled after a settings change; "
+            "they stay as they are",
         )
         return 0

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import RepDecided, WorkspaceRules, decide_for_rep
 from leadsync.model import ExternalUserRef, now_ts
+from leadsync.observability import log_failure
 from leadsync.rules.counterparts import OWNER
 from leadsync.rules.mapping import map_external_user
 from leadsync.store import config as config_store
@@ -34,8 +35,10 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
     ownerless records and activities again; ``who`` made the settings change. How many.
     Each question in a transaction of its own that reads the settings under the
     configuration's lock (a save landing meanwhile is seen, never undone). Best effort: the
-    settings change it follows is committed already, so a failure here is logged and the
-    question stays open (answered in the queue, or by the next save)."""
+    settings change it follows is committed already, so a failure here is logged (one line
+    for the database away, the traceback for a defect:
+    :func:`~leadsync.observability.log_failure`) and the question stays open (answered in
+    the queue, or by the next save)."""
     settled = 0
     for row in _open_owner_questions(engine):
         try:
@@ -58,11 +61,8 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
                 if answer_rep_question(connection, rules, row, owner, who, now_ts(), reason, note):
                     settled += 1
         except Exception as exc:  # noqa: BLE001 - the save is committed; the question waits
-            log.warning(
-                "review item %s not settled after a settings change (%s); it stays open",
-                row["id"],
-                type(exc).__name__,
-            )
+            item = f"review item {row['id']} not settled after a settings change"
+            log_failure(log, exc, item + " ({}); it stays open", item + "; it stays open")
     return settled
 
 

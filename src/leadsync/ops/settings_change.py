@@ -319,7 +319,8 @@ def edit_integration(
     entry are one transaction. ``rollout``: the refusal of a managed workspace says how to
     promote or abort in the file. Then the owner questions the new settings answer are
     closed (:func:`leadsync.ops.rep_settle.settle_mapped_reps`; ``settle`` False: the
-    caller, answering one, does it its own way)."""
+    caller, answering one, does it its own way), and the calls waiting for a number it
+    declares the company's own are settled (:func:`leadsync.ops.line_settle.settle_declared`)."""
     with begin_writing(engine) as connection:
         config_store.lock_config(connection)
         refuse_if_managed(connection, name, rollout)
