@@ -62,6 +62,7 @@ from leadsync.settings import (
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
 from leadsync.store import views
+from leadsync.store.console_state import SharedConsole
 from leadsync.store.database import (
     begin_writing,
     create_db_engine,
@@ -110,6 +111,7 @@ class Workspace:
             raise
         # The HTTP transport to HubSpot: None for the network; tests pass the stand-in's.
         self.hubspot_transport = hubspot_transport
+        self.shared_console = SharedConsole(self.engine)  # sign-outs, failed tries, kept forms
         self._settings_listeners: list[Callable[[], None]] = [lambda: forget_warnings(self.engine)]
 
     def on_settings_saved(self, listener: Callable[[], None]) -> Callable[[], None]:

@@ -198,7 +198,8 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
             if pusher is not None:
                 pusher.stop()
 
-    tries = FailedTries(opts.max_failed_sign_ins)  # wrong secrets per address: API and console
+    # Wrong secrets per address, the API's and the console's, over every process.
+    tries = FailedTries(opts.max_failed_sign_ins, shared=workspace.shared_console)
     app = FastAPI(
         title="leadsync",
         summary="Keeps record ownership and activities right when sales tools write into the CRM.",

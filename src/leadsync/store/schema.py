@@ -37,6 +37,9 @@ from leadsync.store.schema_flow import (
     IdList,
     Json,
     SerialId,
+    console_drafts,
+    console_failed_tries,
+    console_sign_outs,
     dead_letters,
     inbox,
     metadata,
@@ -63,6 +66,9 @@ __all__ = [
     "activity_skips",
     "activity_sources",
     "audit_log",
+    "console_drafts",
+    "console_failed_tries",
+    "console_sign_outs",
     "counters",
     "dead_letters",
     "external_users",
@@ -480,6 +486,9 @@ audit_log = Table(
 
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
+    console_sign_outs,
+    console_failed_tries,
+    console_drafts,
     audit_log,
     push_lease,
     push_queue,

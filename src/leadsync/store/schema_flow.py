@@ -1,6 +1,7 @@
 """The tables of what passes through a workspace — the inbox and its dead letters, the
 router's parts, the outbox of bidirectional integrations, the HubSpot push (its queue, the
-objects it knows, what HubSpot refused, the shared request budget, the lease) — and the one
+objects it knows, what HubSpot refused, the shared request budget, the lease), what every
+``serve`` process's console shares (sign-outs, failed tries of a secret, kept forms) — and the one
 ``metadata`` and the column types every table of the workspace is declared with.
 
 :mod:`leadsync.store.schema` holds the workspace's state (owners, settings, records,
@@ -263,4 +264,39 @@ route_parts = Table(
         sqlite_where=sa_text("NOT done"),
         postgresql_where=sa_text("NOT done"),
     ),
+)
+
+
+# What the console and the admin API of every ``serve`` process share (web/auth.py,
+# web/drafts.py): a session signed out anywhere is refused everywhere until it would have
+# expired (``until``, by the keys' clock: seconds since the epoch); a wrong secret counts
+# against its client address in every process; a form kept through a sign-in is found by
+# whichever process the sign-in reaches. Rows leave once past their time.
+console_sign_outs = Table(
+    "console_sign_outs",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+)
+console_failed_tries = Table(
+    "console_failed_tries",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("client", String(255), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_console_failed_tries_client", "client", "at"),
+)
+# A kept form, by the SHA-256 of the id its browser holds (the id itself is not stored).
+console_drafts = Table(
+    "console_drafts",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("fields", Json, nullable=False),
+    Column("dropped", Json, nullable=False),
+    Column("via", String(16)),
+    Column("sid", String(64)),
+    Column("kept_at", Float, nullable=False),
+    Column("expires", Float, nullable=False),
 )

@@ -61,18 +61,23 @@ def add_console(
     tries: FailedTries | None = None,
 ) -> None:
     """Serve the console at ``/`` and its assets at ``/static`` on ``app``; ``tries`` counts
-    failed sign-ins (the admin API's may share it)."""
+    failed sign-ins (the admin API's may share it). Sign-outs, failed tries and kept forms
+    are shared with every process of the workspace through its database."""
     credentials = Credentials(admin_token, options.password, options.viewer_token)
-    tries = tries or FailedTries()
+    shared = workspace.shared_console
+    tries = tries or FailedTries(shared=shared)
     keys = (
-        SessionKeys(credentials, options.session_secret, options.session_hours, tries=tries)
+        SessionKeys(
+            credentials, options.session_secret, options.session_hours, tries=tries, shared=shared
+        )
         if options.session_secret
-        else SessionKeys.generated(credentials, options.session_hours, tries)
+        else SessionKeys.generated(credentials, options.session_hours, tries, shared)
     )
     app.state.console = Console(
         workspace,
         keys,
         templates(),
+        shared,
         public_url,
         environ if environ is not None else os.environ,
         on_requeue,

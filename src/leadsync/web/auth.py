@@ -9,10 +9,12 @@ nothing.
 A session is a cookie signed with the session secret (itsdangerous): a random session id,
 which credential signed in, a fingerprint of that credential — so that changing the token
 or password ends the sessions it opened — and when it expires (``session_hours`` after
-sign-in, by the keys' clock, which the tests set); signing out ends it in this process at once (the ids of ended sessions are
-kept until they would have expired anyway). Without ``LEADSYNC_SESSION_SECRET`` the secret is
-generated per process: sessions then end when the service restarts, and several ``serve``
-processes behind one balancer need the variable set to the same value.
+sign-in, by the keys' clock, which the tests set); signing out ends it at once in every
+process of the workspace (the ids of ended sessions are kept in the workspace database,
+:mod:`leadsync.store.console_state`, until they would have expired anyway). Without
+``LEADSYNC_SESSION_SECRET`` the secret is generated per process: sessions then end when the
+service restarts, and several ``serve`` processes behind one balancer need the variable set
+to the same value.
 
 CSRF: every change request carries a token derived from the session id with the session
 secret (an HMAC; nothing to store), in the form field ``csrf_token`` or the header
@@ -30,11 +32,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import ceil
-from typing import Literal
+from typing import Literal, Protocol
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from leadsync.errors import ConfigError
+from leadsync.pipeline.intake import database_unavailable
 
 Role = Literal["admin", "viewer"]
 #: Which credential opened a session; the role follows from it.
@@ -50,6 +53,16 @@ MIN_SECRET_CHARS = 32
 # Failed sign-ins one address may make within the window before it must wait.
 MAX_FAILED_SIGN_INS = 10
 FAILED_SIGN_IN_WINDOW_S = 600.0
+
+
+class Shared(Protocol):
+    """What every process of the workspace shares (:class:`~leadsync.store.console_state.
+    SharedConsole`: the workspace database)."""
+
+    def sign_out(self, sid: str, until: float, now: float) -> None: ...
+    def signed_out(self, sid: str, now: float) -> bool: ...
+    def failed(self, client: str, at: float, since: float) -> None: ...
+    def failures(self, client: str, since: float) -> list[float]: ...
 
 
 def _bytes(text: str) -> bytes:
@@ -119,29 +132,42 @@ class FailedTries:
     console's sign-in form and the admin API's bearer token count in one (a guesser gains
     nothing by switching). After ``limit`` failures (:data:`MAX_FAILED_SIGN_INS`) in
     :data:`FAILED_SIGN_IN_WINDOW_S` an address waits: guessing a token or password is then a
-    few tries per minute per address (per process), not thousands per second. ``limit`` 0:
-    no wait (a proxy in front that limits them itself, where every client has its address)."""
+    few tries per minute per address, not thousands per second. With ``shared`` (the
+    service's), the failures are counted in the workspace database, so an address's tries
+    add up over every ``serve`` process behind a balancer; while the database does not
+    answer, over this process's own. ``limit`` 0: no wait (a proxy in front that limits them
+    itself, where every client has its address)."""
 
     limit: int = MAX_FAILED_SIGN_INS
+    shared: Shared | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        since = now - FAILED_SIGN_IN_WINDOW_S
+        with self._lock:
+            recent = [t for t in self._failures.get(client, ()) if t > since]
+            if recent:
+                self._failures[client] = recent
+            else:
+                self._failures.pop(client, None)
+        if self.shared is not None:
+            try:
+                return self.shared.failures(client, since)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+        return recent
 
     def wait_s(self, client: str, now: float) -> float:
         """Seconds ``client`` must wait before its next try: 0 while it has had fewer than
         ``limit`` failures in the window, else until the oldest of them leaves it."""
         if self.limit <= 0:
             return 0.0
-        with self._lock:
-            recent = [
-                t for t in self._failures.get(client, ()) if t > now - FAILED_SIGN_IN_WINDOW_S
-            ]
-            if recent:
-                self._failures[client] = recent
-            else:
-                self._failures.pop(client, None)
-            if len(recent) < self.limit:
-                return 0.0
-            return recent[-self.limit] + FAILED_SIGN_IN_WINDOW_S - now
+        recent = self._recent(client, now)
+        if len(recent) < self.limit:
+            return 0.0
+        return max(recent[-self.limit] + FAILED_SIGN_IN_WINDOW_S - now, 0.0)
 
     def refusal(self, client: str, now: float) -> tuple[int, str] | None:
         """None while ``client`` may try; else the whole seconds it must wait (its
@@ -163,6 +189,12 @@ class FailedTries:
                 since = now - FAILED_SIGN_IN_WINDOW_S
                 self._failures = {c: ts for c, ts in self._failures.items() if ts[-1] > since}
             self._failures.setdefault(client, []).append(now)
+        if self.shared is not None:
+            try:
+                self.shared.failed(client, now, now - FAILED_SIGN_IN_WINDOW_S)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
 
 
 @dataclass
@@ -173,6 +205,8 @@ class SessionKeys:
     secret: str
     session_hours: float = 12.0
     clock: Callable[[], float] = time.time
+    # Where a sign-out is kept for every process (None: this process only).
+    shared: Shared | None = None
     _ended: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Failed sign-ins per client address (shared with the admin API's token: FailedTries).
@@ -196,10 +230,11 @@ class SessionKeys:
         credentials: Credentials,
         session_hours: float = 12.0,
         tries: FailedTries | None = None,
+        shared: Shared | None = None,
     ) -> SessionKeys:
         """Keys with a secret made for this process (sessions end at restart)."""
         secret = secrets.token_urlsafe(32)
-        return cls(credentials, secret, session_hours, tries=tries or FailedTries())
+        return cls(credentials, secret, session_hours, tries=tries or FailedTries(), shared=shared)
 
     def _load(self, serializer: URLSafeSerializer, cookie: str | None) -> dict[str, object] | None:
         """A signed value this service made and that has not expired, else None."""
@@ -252,6 +287,8 @@ class SessionKeys:
         with self._lock:
             if sid in self._ended:
                 return None
+        if self.shared is not None and self.shared.signed_out(sid, self.clock()):
+            return None
         return Session(sid, via, self._mac("csrf", sid))
 
     def ended_via(self, cookie: str | None) -> Via | None:
@@ -268,11 +305,14 @@ class SessionKeys:
         return via if via in ROLE_OF else None
 
     def end(self, session: Session) -> None:
-        """Sign out: the session's cookie is refused from now on by this process."""
+        """Sign out: the session's cookie is refused from now on, by this process at once
+        and, with ``shared``, by every process of the workspace."""
         now = self.clock()
         with self._lock:
             self._ended = {s: t for s, t in self._ended.items() if t > now}
             self._ended[session.sid] = now + self.max_age_s
+        if self.shared is not None:
+            self.shared.sign_out(session.sid, now + self.max_age_s, now)
 
     # ------------------------------------------------------------ failed sign-ins
 

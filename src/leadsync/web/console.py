@@ -42,7 +42,7 @@ from .auth import (
     Session,
     SessionKeys,
 )
-from .drafts import DRAFT_COOKIE, Draft, DraftKeeper, same_origin
+from .drafts import DRAFT_COOKIE, Draft, DraftKeeper, Stored, same_origin
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,20 @@ class Console:
     workspace: Workspace
     keys: SessionKeys
     templates: Jinja2Templates
+    # Where forms kept through a sign-in are: the workspace database (every process's).
+    kept: Stored
     public_url: str | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     on_requeue: Callable[[], None] | None = None
     # The service's health snapshots; None: each view takes its own (a console without the
     # service's thread, as in tests that mount it alone).
     snapshots: SnapshotKeeper | None = None
-    # Change forms kept through a sign-in (:mod:`.drafts`), by the keys' clock.
+    # Change forms kept through a sign-in (:mod:`.drafts`), by the keys' clock, where every
+    # process of the workspace finds them (the service's workspace database).
     drafts: DraftKeeper = field(init=False)
 
     def __post_init__(self) -> None:
-        self.drafts = DraftKeeper(self.keys.clock)
+        self.drafts = DraftKeeper(self.keys.clock, self.kept)
 
     def health_snapshot(self) -> HealthSnapshot | None:
         """The snapshot the integrations and health pages show; None while the service's

@@ -1,8 +1,10 @@
 """A change form kept through a sign-in: when an admin's session ended (it expired, the
 token or password it used changed, it was signed out in another tab) while they were
 filling a form, the form they send is not lost with the refusal. Its fields are kept, for
-:data:`DRAFT_SECONDS`, in this process under a random id the browser holds in an HttpOnly,
-SameSite=Strict cookie (:data:`DRAFT_COOKIE`); the sign-in page says so, and once the same
+:data:`DRAFT_SECONDS`, in the workspace database (:mod:`leadsync.store.console_state`, under
+the SHA-256 of a random id the browser holds in an HttpOnly, SameSite=Strict cookie,
+:data:`DRAFT_COOKIE`), so whichever ``serve`` process the sign-in reaches finds it; the
+sign-in page says so, and once the same
 admin has signed in they land on the page the form was on with it filled as they sent it
 and a note saying it was not saved: they review it and submit again. Nothing is ever done
 with a kept form but showing it.
@@ -22,20 +24,15 @@ What is kept, and for whom:
   session of the same credential (any admin credential when the browser had no session
   cookie left); any other sign-in drops it, as does signing out. A kept form is shown once.
 - At most :data:`MAX_DRAFTS` of at most :data:`MAX_DRAFT_CHARS` characters each: the oldest
-  goes first (memory stays bounded whoever posts).
-
-Kept in the process that refused the form, as the sign-outs are (:mod:`.auth`): with
-several ``serve`` processes and no sticky balancer, the sign-in may reach another process,
-and the page then opens without the form.
+  goes first (the table stays bounded whoever posts).
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -118,19 +115,42 @@ def same_origin(request: Request, public_url: str | None) -> bool:
     return origin is not None and origin.rstrip("/") in own
 
 
+class Stored(Protocol):
+    """Where kept forms are (:class:`~leadsync.store.console_state.SharedConsole`)."""
+
+    def keep_draft(
+        self, draft_id: str, draft: Mapping[str, Any], now: float, most: int
+    ) -> None: ...
+    def draft(self, draft_id: str, now: float) -> dict[str, Any] | None: ...
+    def hand_draft(self, draft_id: str, sid: str) -> bool: ...
+    def drop_draft(self, draft_id: str) -> bool: ...
+
+
+def _draft(row: Mapping[str, Any]) -> Draft:
+    return Draft(
+        row["path"],
+        row["action"],
+        {name: list(values) for name, values in row["fields"].items()},
+        tuple(row["dropped"]),
+        row["expires"],
+        row["via"],
+        row["sid"],
+    )
+
+
 @dataclass
 class DraftKeeper:
-    """The kept forms of one process, by id (:data:`DRAFT_COOKIE`), by the keys' clock."""
+    """The kept forms of the workspace, by id (:data:`DRAFT_COOKIE`), by the keys' clock."""
 
     clock: Callable[[], float]
-    _drafts: dict[str, Draft] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    stored: Stored
 
     def _live(self, draft_id: str | None) -> Draft | None:
-        """The draft of ``draft_id`` while not expired (caller holds the lock)."""
-        now = self.clock()
-        self._drafts = {k: d for k, d in self._drafts.items() if d.expires > now}
-        return self._drafts.get(draft_id) if draft_id else None
+        """The draft of ``draft_id`` while not expired."""
+        if not draft_id:
+            return None
+        row = self.stored.draft(draft_id, self.clock())
+        return _draft(row) if row is not None else None
 
     def keep(
         self, path: str, action: str, form: Mapping[str, list[str]], via: Via | None
@@ -141,46 +161,48 @@ class DraftKeeper:
         if via == "viewer" or sum(len(v) for vs in fields.values() for v in vs) > MAX_DRAFT_CHARS:
             return None
         draft_id = secrets.token_urlsafe(24)
-        draft = Draft(path, action, fields, dropped, self.clock() + DRAFT_SECONDS, via)
-        with self._lock:
-            self._live(None)
-            while len(self._drafts) >= MAX_DRAFTS:
-                del self._drafts[next(iter(self._drafts))]
-            self._drafts[draft_id] = draft
+        now = self.clock()
+        row = {
+            "path": path,
+            "action": action,
+            "fields": fields,
+            "dropped": list(dropped),
+            "expires": now + DRAFT_SECONDS,
+            "via": via,
+            "sid": None,
+        }
+        self.stored.keep_draft(draft_id, row, now, MAX_DRAFTS)
         return draft_id
 
     def waiting(self, draft_id: str | None) -> Draft | None:
         """The draft waiting for a sign-in in this browser (for the sign-in page to say)."""
-        with self._lock:
-            draft = self._live(draft_id)
+        draft = self._live(draft_id)
         return draft if draft is not None and draft.sid is None else None
 
     def hand_to(self, draft_id: str | None, session: Session) -> Draft | None:
         """At sign-in: the waiting draft, now the new ``session``'s, when it is an admin
         session of the credential the draft's was (any, when that is not known); else the
         draft is dropped and None."""
-        with self._lock:
-            draft = self._live(draft_id)
-            if draft is None or draft.sid is not None or draft_id is None:
-                return None
-            if not session.can_change or draft.via not in (None, session.via):
-                del self._drafts[draft_id]
-                return None
-            handed = self._drafts[draft_id] = replace(draft, sid=session.sid)
-            return handed
+        draft = self._live(draft_id)
+        if draft is None or draft.sid is not None or draft_id is None:
+            return None
+        if not session.can_change or draft.via not in (None, session.via):
+            self.stored.drop_draft(draft_id)
+            return None
+        if not self.stored.hand_draft(draft_id, session.sid):
+            return None  # another sign-in of this browser took it meanwhile
+        return replace(draft, sid=session.sid)
 
     def take(self, draft_id: str | None, session: Session, path: str) -> Draft | None:
         """The draft ``session`` was handed for the page ``path``, once (it is removed)."""
-        with self._lock:
-            draft = self._live(draft_id)
-            if draft is None or draft.sid != session.sid or draft.path != path or not draft_id:
-                return None
-            del self._drafts[draft_id]
-            return draft
+        draft = self._live(draft_id)
+        if draft is None or draft.sid != session.sid or draft.path != path or not draft_id:
+            return None
+        return draft if self.stored.drop_draft(draft_id) else None
 
     def drop(self, draft_id: str | None) -> None:
-        with self._lock:
-            self._drafts.pop(draft_id or "", None)
+        if draft_id:
+            self.stored.drop_draft(draft_id)
 
 
 def set_cookie(response: Response, draft_id: str, secure: bool) -> None:

@@ -1,0 +1,157 @@
+"""Two `serve` processes on one workspace database behind a balancer that is not sticky: what
+the console remembers between requests holds whichever process a request reaches — a
+sign-out on one is refused by the other at once, wrong secrets add up over both (the
+console's sign-in and the admin API's token alike), and a form kept through a sign-in on one
+is found by a sign-in on the other. Each service has its own objects (its keys, its draft
+keeper, its count of tries), as two processes would; they share only the database. Over
+HTTP, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from leadsync.web.auth import MAX_FAILED_SIGN_INS, SESSION_COOKIE, FailedTries
+from leadsync.web.drafts import DRAFT_COOKIE
+from leadsync.workspace import Workspace
+from tests.browser import PASSWORD, console_server, form_token
+from tests.live import ADMIN_TOKEN, LiveServer
+from tests.test_console_settings import PREVIEW, SAVE, configured, form
+from tests.test_console_stale_tab import opened, section, value_of
+
+
+@contextmanager
+def two_processes(db_url: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two services on one database, each with its own workspace object (its engine)."""
+    with Workspace(db_url) as ws_a, Workspace(db_url) as ws_b:
+        configured(ws_a)
+        with console_server(ws_a) as a, console_server(ws_b) as b:
+            yield a, b
+
+
+class Browser:
+    """One browser (one cookie jar) whose requests a balancer sends to either process;
+    each request carries the ``Origin`` of the page that sent it, as Chromium's do."""
+
+    def __init__(self) -> None:
+        self.client = httpx.Client(timeout=60)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client.close()
+
+    def get(self, server: LiveServer, path: str) -> httpx.Response:
+        return self.client.get(f"{server.base_url}{path}")
+
+    def post(self, server: LiveServer, path: str, data: dict[str, list[str]]) -> httpx.Response:
+        return self.client.post(
+            f"{server.base_url}{path}", data=data, headers={"origin": server.base_url}
+        )
+
+    def sign_in(self, server: LiveServer, secret: str, next_: str = "/") -> httpx.Response:
+        page = self.get(server, f"/login?next={next_}")
+        return self.post(
+            server,
+            "/login",
+            {"secret": [secret], "csrf_token": [form_token(page.text, "/login")], "next": [next_]},
+        )
+
+
+def test_a_sign_out_on_one_process_is_refused_by_the_other(db_url: str) -> None:
+    with two_processes(db_url) as (a, b), Browser() as browser:
+        assert browser.sign_in(a, PASSWORD).status_code == 303
+        cookie = browser.client.cookies[SESSION_COOKIE]
+        assert browser.get(b, "/").status_code == 200  # one session, both processes
+        home = browser.get(a, "/").text
+        out = browser.post(a, "/logout", {"csrf_token": [form_token(home)]})
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        # The cookie replayed (a copy kept elsewhere), to the process that did not see it.
+        with httpx.Client(timeout=60, cookies={SESSION_COOKIE: cookie}) as replay:
+            refused = replay.get(f"{b.base_url}/records")
+            assert refused.status_code == 303
+            assert refused.headers["location"].startswith("/login")
+            assert replay.get(f"{a.base_url}/records").status_code == 303
+
+
+def test_wrong_secrets_add_up_over_both_processes(db_url: str) -> None:
+    with two_processes(db_url) as (a, b), Browser() as browser:
+        half = MAX_FAILED_SIGN_INS // 2
+        for server, tries in ((a, half), (b, MAX_FAILED_SIGN_INS - half - 1)):
+            for _ in range(tries):
+                assert browser.sign_in(server, "not-the-password").status_code == 401
+        # One more wrong token on the admin API of A: the limit, over both processes.
+        wrong = httpx.get(
+            f"{a.base_url}/api/integrations", headers={"authorization": "Bearer wrong"}
+        )
+        assert wrong.status_code == 401
+        for server in (a, b):
+            refused = browser.sign_in(server, PASSWORD)
+            assert refused.status_code == 429, refused.text
+            assert f"wrong secret {MAX_FAILED_SIGN_INS} times" in refused.text
+            api = httpx.get(
+                f"{server.base_url}/api/integrations",
+                headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+            assert api.status_code == 429 and int(api.headers["retry-after"]) > 0
+
+
+def test_a_form_kept_on_one_process_comes_back_through_the_other(db_url: str) -> None:
+    with two_processes(db_url) as (a, b), Browser() as browser:
+        assert browser.sign_in(a, PASSWORD).status_code == 303
+        sent = {
+            **form(**{"activities.call.min_duration_s": "25"}),
+            **opened(browser.get(a, SAVE).text),
+        }
+        browser.client.cookies.delete(SESSION_COOKIE)  # the session ended
+        refused = browser.post(a, PREVIEW, sent)
+        assert refused.status_code == 303
+        assert DRAFT_COOKIE in browser.client.cookies
+        login = browser.get(b, refused.headers["location"]).text
+        assert "Your edits are kept, not saved" in section(login, "kept-draft")
+        landed = browser.sign_in(b, PASSWORD, SAVE)
+        assert landed.status_code == 303 and landed.headers["location"] == SAVE
+        back = browser.get(a, SAVE)  # and the page itself, through A again
+        assert "Your edits are back, not saved" in section(back.text, "draft-restored")
+        assert value_of(back.text, "activities.call.min_duration_s") == "25"
+        again = browser.get(b, SAVE)  # shown once, whichever process asks next
+        assert 'id="draft-restored"' not in again.text
+        assert value_of(again.text, "activities.call.min_duration_s") == "10"
+
+
+class _Away:
+    """A shared store whose database does not answer (or, with ``defect``, one that fails
+    for a reason of its own)."""
+
+    def __init__(self, defect: bool = False) -> None:
+        self.defect = defect
+
+    def _fail(self) -> NoReturn:
+        if self.defect:
+            raise ValueError("a defect, not an outage")
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    def failed(self, client: str, at: float, since: float) -> None:
+        self._fail()
+
+    def failures(self, client: str, since: float) -> list[float]:
+        self._fail()
+
+
+def test_while_the_database_is_away_a_process_counts_wrong_secrets_itself() -> None:
+    tries = FailedTries(limit=3, shared=_Away())
+    for at in (1.0, 2.0, 3.0):
+        assert tries.refusal("10.0.0.7", at) is None
+        tries.failed("10.0.0.7", at)
+    refused = tries.refusal("10.0.0.7", 4.0)
+    assert refused is not None and refused[0] == 597  # until the oldest try is 600 s old
+    assert tries.refusal("10.0.0.8", 4.0) is None
+    with pytest.raises(ValueError, match="a defect"):  # a defect is not hidden as an outage
+        FailedTries(limit=3, shared=_Away(defect=True)).refusal("10.0.0.7", 4.0)
