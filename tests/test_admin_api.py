@@ -279,10 +279,23 @@ LOOKUP_FAILURES = [
     ("/api/records/contacts/1", 400, "or 'lead'; got 'contacts'"),
     ("/api/records/contact/999", 404, "no contact with id 999"),
     ("/api/records/company/1", 404, "no company with id 1"),
-    ("/api/records/contact/abc", 400, "record_id"),
-    ("/api/records/contact/0", 400, "record_id"),
+    (
+        "/api/records/contact/abc",
+        400,
+        "path.record_id: Input should be a valid integer, unable "
+        "to parse string as an integer; got 'abc'",
+    ),
+    (
+        "/api/records/contact/0",
+        400,
+        "path.record_id: Input should be greater than or equal to 1; got '0'",
+    ),
     ("/api/lookup/external/dialer", 404, "Not Found"),
-    ("/api/records/contact/1?limit=0", 400, "limit"),
+    (
+        "/api/records/contact/1?limit=0",
+        400,
+        "query.limit: Input should be greater than or equal to 1; got '0'",
+    ),
     # A mistyped integration is not an empty answer (as the CLI refuses it).
     ("/api/lookup/external/nope/q-1", 404, "unknown integration 'nope'; configured"),
     # Text that is not an email or a domain is a typo, as `records find` says (not "none").
@@ -983,3 +996,13 @@ def test_docs_page_renders_the_document_in_chromium(server: LiveServer, browser:
     assert "Unable to render" not in text
     assert "/api/inbox" in paths and "/webhooks/{integration}" in paths
     assert outside == []
+
+
+def test_a_refused_value_is_shown_unless_its_field_is_named_like_a_secret() -> None:
+    from leadsync.api.problems import _where
+
+    typed = {"type": "int_parsing", "msg": "Input should be a valid integer"}
+    assert _where({**typed, "loc": ("query", "limit"), "input": "ten"}).endswith("; got 'ten'")
+    for name in ("token", "admin_token", "password", "api_key"):
+        said = _where({**typed, "loc": ("body", name), "input": "pat-na1-0123456789"})
+        assert "pat-na1" not in said and said == f"body.{name}: Input should be a valid integer"

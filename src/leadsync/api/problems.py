@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.errors import LeadsyncError
 from leadsync.pipeline.intake import database_unavailable
+from leadsync.web.drafts import may_hold_a_secret
 
 PROBLEM_TYPE = "application/problem+json"
 RETRY = {"Retry-After": "5"}  # a 503's: when to try again, in seconds
@@ -130,8 +131,11 @@ def _where(error: Any) -> str:
     if error.get("type") == "value_error":  # a check of ours: its sentence, not pydantic's prefix
         message = message.removeprefix("Value error, ")
     value = error.get("input")
-    if error.get("type") in ("enum", "literal_error") and isinstance(value, str):
-        message += f"; got {value[:100]!r}"  # the value refused, beside what is allowed
+    shown = isinstance(value, str | int | float) and not isinstance(value, bool)
+    if shown and loc and not may_hold_a_secret(str(loc[-1])):
+        # The value refused, beside what is allowed (never one a field named like a secret
+        # holds: a token pasted into it stays out of the answer and the logs).
+        message += f"; got {str(value)[:100]!r}" if isinstance(value, str) else f"; got {value}"
     return f"{where}: {message}"
 
 
