@@ -1,14 +1,16 @@
 """Two `serve` processes on one workspace database behind a balancer that is not sticky: what
 the console remembers between requests holds whichever process a request reaches — a
 sign-out on one is refused by the other at once, wrong secrets add up over both (the
-console's sign-in and the admin API's token alike), and a form kept through a sign-in on one
-is found by a sign-in on the other. Each service has its own objects (its keys, its draft
+console's sign-in and the admin API's token alike), a form kept through a sign-in on one
+is found by a sign-in on the other, and the health snapshot is the workspace's: taken once
+for both, a refresh asked through one shown by the other. Each service has its own objects (its keys, its draft
 keeper, its count of tries), as two processes would; they share only the database. Over
 HTTP, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -17,11 +19,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.web.auth import MAX_FAILED_SIGN_INS, SESSION_COOKIE, FailedTries
 from leadsync.web.drafts import DRAFT_COOKIE
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, console_server, form_token
-from tests.live import ADMIN_TOKEN, LiveServer
+from tests.live import ADMIN_TOKEN, LiveServer, wait_until
 from tests.test_console_settings import PREVIEW, SAVE, configured, form
 from tests.test_console_stale_tab import opened, section, value_of
 
@@ -155,3 +158,74 @@ def test_while_the_database_is_away_a_process_counts_wrong_secrets_itself() -> N
     assert tries.refusal("10.0.0.8", 4.0) is None
     with pytest.raises(ValueError, match="a defect"):  # a defect is not hidden as an outage
         FailedTries(limit=3, shared=_Away(defect=True)).refusal("10.0.0.7", 4.0)
+
+
+class Counted:
+    """``Workspace.health_snapshot`` counting its calls (a process taking the report)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace, self.calls = workspace, 0
+
+    def __call__(self) -> HealthSnapshot:
+        self.calls += 1
+        return self.workspace.health_snapshot()
+
+
+def test_the_health_snapshot_is_taken_once_for_every_process_and_shown_by_all(
+    db_url: str,
+) -> None:
+    with Workspace(db_url) as ws_a, Workspace(db_url) as ws_b:
+        configured(ws_a)
+        take_a, take_b = Counted(ws_a), Counted(ws_b)
+        a = SnapshotKeeper(take_a, 60.0, ws_a.shared_console)  # turns called here, no thread
+        b = SnapshotKeeper(take_b, 60.0, ws_b.shared_console)
+        assert a.current is None and b.current is None
+        a._turn()  # none yet: A claims it and takes it
+        b._turn()  # fresh: B shows A's
+        assert (take_a.calls, take_b.calls) == (1, 0)
+        first = a.current
+        assert first is not None and b.current == first
+        # "Refresh now" through B: A's pages say it is coming; whoever turns first takes it.
+        b.request_refresh()
+        assert a.refreshing
+        a._turn()
+        b._turn()
+        assert (take_a.calls, take_b.calls) == (2, 0)
+        assert not a.refreshing and not b.refreshing
+        second = b.current
+        assert second is not None and second == a.current and second != first
+        # Due again, but A claimed it (it is taking it): B does not take it too.
+        assert ws_a.shared_console.claim_snapshot(a.holder, time.time(), time.time() + 300)
+        late = SnapshotKeeper(take_b, 60.0, ws_b.shared_console, clock=lambda: time.time() + 61)
+        late._turn()
+        assert take_b.calls == 0 and late.current == second
+        a.refresh()  # A's claim ends with its snapshot
+        assert ws_b.shared_console.snapshot_state()["holder"] is None  # type: ignore[index]
+
+
+def test_refresh_now_on_one_process_is_seen_on_the_other(db_url: str) -> None:
+    with two_processes(db_url) as (a, b), Browser() as browser:
+        assert browser.sign_in(a, PASSWORD).status_code == 303
+        first = wait_until(lambda: a.app.state.snapshots.current, "A's first snapshot")
+        shown = wait_until(lambda: b.app.state.snapshots.current, "B shows a snapshot")
+        assert shown == first  # one snapshot, not one per process
+        page = browser.get(a, "/health").text
+        asked = browser.post(
+            a,
+            "/health/refresh",
+            {"csrf_token": [form_token(page, "/health/refresh")], "next": ["/health"]},
+        )
+        assert asked.status_code == 303
+
+        def b_shows_a_newer_one() -> bool:
+            poll = browser.client.get(
+                f"{b.base_url}/health/snapshot",
+                params={"shown": first.taken_at},
+                headers={"hx-request": "true"},
+            )
+            return poll.headers.get("HX-Refresh") == "true"
+
+        wait_until(b_shows_a_newer_one, "B's page to show the snapshot asked for through A")
+        newer = b.app.state.snapshots.current
+        assert newer is not None and newer.taken_at > first.taken_at
+        assert f'<time datetime="{newer.taken_at}">' in browser.get(b, "/health").text

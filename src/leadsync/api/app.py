@@ -162,7 +162,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
     if pusher is not None:
         metrics.watch_push(pusher)
     snapshots = (
-        SnapshotKeeper(workspace.health_snapshot, opts.snapshot_s)
+        SnapshotKeeper(workspace.health_snapshot, opts.snapshot_s, workspace.shared_console)
         if opts.console is not None
         else None
     )

@@ -41,6 +41,7 @@ from leadsync.store.schema_flow import (
     console_failed_tries,
     console_sign_outs,
     dead_letters,
+    health_snapshot,
     inbox,
     metadata,
     outbox,
@@ -72,6 +73,7 @@ __all__ = [
     "counters",
     "dead_letters",
     "external_users",
+    "health_snapshot",
     "held_activities",
     "inbox",
     "internal_activities",
@@ -486,6 +488,7 @@ audit_log = Table(
 
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
+    health_snapshot,
     console_sign_outs,
     console_failed_tries,
     console_drafts,

@@ -300,3 +300,19 @@ console_drafts = Table(
     Column("kept_at", Float, nullable=False),
     Column("expires", Float, nullable=False),
 )
+
+# The newest health snapshot (ops/snapshot.py), one row: every ``serve`` process's console
+# shows the same one, and one process at a time takes the next (``holder`` until ``until``,
+# seconds since the epoch). ``taken_from``: when its taking began; ``asked_at``: when a
+# refresh was last asked for (a refresh asked after the newest began is still to take).
+health_snapshot = Table(
+    "health_snapshot",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("body", JsonOrNull),
+    Column("taken_from", Float),
+    Column("taken_by", String(128)),
+    Column("asked_at", Float),
+    Column("holder", String(128)),
+    Column("until", Float),
+)

@@ -1,7 +1,8 @@
 """console shared: what every ``serve`` process's console and admin API share — sessions
 signed out (``console_sign_outs``), wrong secrets per client address
-(``console_failed_tries``) and forms kept through a sign-in (``console_drafts``) — so that a
-sign-out, the wait after failed tries and a kept form hold whichever process a request
+(``console_failed_tries``), forms kept through a sign-in (``console_drafts``) and the newest
+health snapshot with who takes the next (``health_snapshot``) — so that a sign-out, the wait
+after failed tries, a kept form and the health pages hold whichever process a request
 reaches behind a load balancer.
 
 All start empty: before the upgrade each process kept them itself.
@@ -54,9 +55,21 @@ def upgrade() -> None:
         sa.Column("expires", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+    op.create_table(
+        "health_snapshot",
+        sa.Column("name", sa.String(length=16), nullable=False),
+        sa.Column("body", _JSON, nullable=True),
+        sa.Column("taken_from", sa.Float(), nullable=True),
+        sa.Column("taken_by", sa.String(length=128), nullable=True),
+        sa.Column("asked_at", sa.Float(), nullable=True),
+        sa.Column("holder", sa.String(length=128), nullable=True),
+        sa.Column("until", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("health_snapshot")
     op.drop_table("console_drafts")
     op.drop_index("ix_console_failed_tries_client", table_name="console_failed_tries")
     op.drop_table("console_failed_tries")
