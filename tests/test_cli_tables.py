@@ -106,3 +106,31 @@ def test_an_empty_list_says_so_in_words(
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(said), result.stdout
     assert "┏" not in result.stdout  # no box of headings alone
+
+
+def test_a_table_too_narrow_for_its_text_is_a_block_per_row(cli: Cli) -> None:  # noqa: F811
+    """At 80 columns `activities list` would give its reasons a column a word or two wide:
+    each activity is its short values on one line, then its owner and records (with why)
+    indented below at the full width."""
+    narrow = shown(cli, "activities", "list")
+    assert "┃" not in narrow and max(len(line) for line in narrow.splitlines()) <= 80
+    lines = narrow.splitlines()
+    assert lines[0].split() == ["when", "integration", "type", "external", "id"]
+    for row in cli.json("activities", "list"):
+        date, time = time_words(row["occurred_at"])
+        [head] = [i for i, line in enumerate(lines) if line.endswith(f" {row['external_id']}")]
+        assert (
+            lines[head]
+            == f"{date} {time}  {row['integration']}  {row['type']}  " + row["external_id"]
+        )
+        below = []
+        for line in lines[head + 1 :]:
+            if not line.startswith("    "):
+                break
+            below.append(line.strip())
+        text = " ".join(below)
+        assert text.startswith("owner: ") and "records: why: " in text
+        for record in row["records"]:
+            assert f"{record['type']} {record['id']}:" in text
+    wide = shown(cli, "activities", "list", columns=250)
+    assert "┃" in wide  # room enough: the table

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -106,8 +107,9 @@ def table(
     A table wider than the terminal (or ``COLUMNS``) is narrowed without cutting a short
     value: a time (``2026-11-01T09:10:00Z``) is shown as its date with the time below it, and
     a column of short single words (ids, names, types, states, counts) is kept whole, so
-    that the long text takes the width left and wraps between its words. A table that fits,
-    and one printed into a pipe, keeps each row on one line.
+    that the long text takes the width left and wraps between its words — or, where that
+    would leave it narrower than :data:`MIN_TEXT`, as a block per row (:func:`_blocks`). A
+    table that fits, and one printed into a pipe, keeps each row on one line.
 
     With no rows, ``empty`` (say ``no dead letters``) is printed instead of a table of
     headings alone, which reads as if the list had failed to load."""
@@ -124,8 +126,58 @@ def table(
         cells = [[_stacked_time(cell) for cell in row] for row in cells]
         kept = {c for i, c in enumerate(columns) if _short_words(row[i] for row in cells)}
         widths = _word_widths(columns, cells, {*whole, *kept}, out.width)
+        if _cramped(columns, cells, {*whole, *kept}, widths):
+            _blocks(columns, cells, {*whole, *kept}, title)
+            return
         grid = _grid(columns, cells, fold, right, {*whole, *kept}, title, widths)
     out.print(grid)
+
+
+# A column of long text narrower than this reads as a word per line: the table is printed as
+# blocks instead (:func:`_blocks`).
+MIN_TEXT = 30
+
+
+def _cramped(
+    columns: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    whole: Collection[str],
+    widths: Mapping[str, int] | None,
+) -> bool:
+    """Whether some long text would wrap in a column narrower than :data:`MIN_TEXT`."""
+    for i, column in enumerate(columns):
+        if column in whole:
+            continue
+        width = (widths or {}).get(column, 0)
+        widest = max((len(part) for row in cells for part in row[i].split("\n")), default=0)
+        if width < MIN_TEXT and widest > width:
+            return True
+    return False
+
+
+def _blocks(
+    columns: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    short: Collection[str],
+    title: str | None,
+) -> None:
+    """A table too narrow for its long text, as a block per row: its short values on one
+    line (the headings first, once), then each long text below, indented, at the full width."""
+    if title:
+        out.print(Text(title, style="italic"))
+    heads = [c for c in columns if c in short]
+    out.print(Text("  ".join(heads), style="bold"))
+    for row in cells:
+        values = [
+            cell.replace("\n", " ") for c, cell in zip(columns, row, strict=True) if c in short
+        ]
+        out.print(Text(""))
+        out.print(Text("  ".join(v or "-" for v in values)), soft_wrap=False)
+        for column, cell in zip(columns, row, strict=True):
+            if column not in short and cell:
+                out.print(
+                    Padding(Text(f"{column}: {cell}"), (0, 0, 0, 4), expand=False), soft_wrap=False
+                )
 
 
 def _grid(
