@@ -134,6 +134,7 @@ from leadsync.sources.salesforce_outbound import (
     OutboundMessage,
     is_outbound,
     read_outbound_message,
+    redact_session,
 )
 from leadsync.sources.salesforce_sobjects import (
     Fields,
@@ -261,6 +262,10 @@ class SalesforceAdapter(Adapter):
     def alone(self, body: Any, item: Any) -> Any:
         """A notification as a message of its own (XML text); a change event as an array."""
         return body.alone(item) if isinstance(body, OutboundMessage) else [item]
+
+    def redact(self, text: str) -> str:
+        """:meth:`Adapter.redact`, and an Outbound Message's ``SessionId`` (a credential)."""
+        return redact_session(super().redact(text))
 
     def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:
         if any(is_outbound(piece.body) for piece in pieces):

@@ -12,6 +12,10 @@ time); without one configured every Outbound Message is refused. Key: the notifi
 ``Id`` (the same across Salesforce's retries). Time: the record's ``LastModifiedDate`` (else
 ``SystemModstamp``; select one in the message). The answer is the SOAP ``Ack`` (:data:`ACK`).
 
+A message's ``SessionId`` (sent when the Outbound Message's "Send Session ID" is checked: a
+session a listener may call Salesforce's API with) is a credential: it is never stored with a
+piece, and :func:`redact_session` hides it in a message kept whole as a dead letter.
+
 The XML is read with the standard library's ElementTree, which resolves no external entities;
 the expat of Python 3.11 (2.4.1 and later) also caps entity expansion ("billion laughs"). On
 top of that a document type declaration is refused outright (SOAP forbids one), so no entity
@@ -23,11 +27,13 @@ events — is in :mod:`leadsync.sources.salesforce` with the change events.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 from leadsync.errors import EventError
+from leadsync.sources.hygiene import REDACTED
 
 __all__ = [
     "ACK",
@@ -38,6 +44,7 @@ __all__ = [
     "OutboundMessage",
     "is_outbound",
     "read_outbound_message",
+    "redact_session",
 ]
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -155,6 +162,22 @@ def _child_text(element: ET.Element, name: str) -> str | None:
     child = element.find(f"{{{OUTBOUND_NS}}}{name}")
     value = (child.text or "").strip() if child is not None else ""
     return value or None
+
+
+# <SessionId>…</SessionId> with any namespace prefix and attributes, its text or CDATA: in the
+# XML as sent, or in a JSON string holding it (an ingested line), whose escapes leave a session
+# id (letters, digits, ! . _) as it is.
+_SESSION = re.compile(
+    r"(<(?:[\w.-]+:)?SessionId(?:\s[^>]*)?(?<!/)>)((?:[^<]|<!\[CDATA\[.*?\]\]>)+)"
+    r"(</(?:[\w.-]+:)?SessionId\s*>)",
+    re.DOTALL,
+)
+
+
+def redact_session(text: str) -> str:
+    """``text`` (an Outbound Message, or text holding one) with the value of every
+    ``SessionId`` element ``[redacted]``."""
+    return _SESSION.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
 
 
 def is_outbound(item: Any) -> bool:
