@@ -19,7 +19,6 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,7 +216,9 @@ def deliver(sample: Sample, body: Any) -> Outcome:
     return out
 
 
-NAMES_A_FIELD = re.compile(r'field "[^"]+"|body field \w+|no token field|OrganizationId|element <[^>]+>|<\w+>|body is not valid|body must')
+NAMES_A_FIELD = re.compile(
+    r'field "[^"]+"|body field \w+|no token field|OrganizationId|element <[^>]+>|<\w+>|body is not valid|body must'
+)
 
 
 def names_the_field(error: str) -> bool:
@@ -250,7 +251,9 @@ UNICODE = st.sampled_from(
 )
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -338,9 +341,7 @@ def mutation_of(value: Any, in_dict: bool) -> st.SearchStrategy[tuple[str, Any]]
         options.append(st.just(("removed", REMOVE)))
     if isinstance(value, str):
         options.append(st.tuples(st.just("unicode"), UNICODE.map(lambda u: value + u)))
-        options.append(
-            st.tuples(st.just("long string"), st.integers(300, 20000).map(lambda n: "é" * n))
-        )
+        options.append(st.tuples(st.just("long string"), st.integers(300, 6000).map(long_text)))
         number = _as_number(value)
         options.append(st.just(("string to number", number if number is not None else 42)))
         if EMAIL.match(value.strip()):
@@ -370,6 +371,12 @@ def mutation_of(value: Any, in_dict: bool) -> st.SearchStrategy[tuple[str, Any]]
 REMOVE = object()
 
 
+def long_text(length: int) -> str:
+    """``length`` characters that do not repeat in any short stretch (text a database cannot
+    compress much: what a size limit of an index meets)."""
+    return "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(length))
+
+
 def shape_of(value: Any) -> st.SearchStrategy[tuple[str, Any]] | None:
     """The other forms of a value that has one (email, phone number, time), else None."""
     if isinstance(value, str):
@@ -379,9 +386,12 @@ def shape_of(value: Any) -> st.SearchStrategy[tuple[str, Any]] | None:
             return st.tuples(st.just("odd phone"), phone_variants(value))
         if ISO.match(value):
             return st.tuples(st.just("iso form"), time_variants(value))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        if 10**8 < abs(value) < 10**14:
-            return st.tuples(st.just("epoch unit"), epoch_variants(float(value)))
+    elif (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 10**8 < abs(value) < 10**14
+    ):
+        return st.tuples(st.just("epoch unit"), epoch_variants(float(value)))
     return None
 
 
@@ -423,6 +433,27 @@ def json_mutation(draw: st.DrawFn, body: Any) -> tuple[list[str], Any]:
 SF_FIELD = re.compile(r"<(sf:\w+)>([^<]*)</\1>")
 
 
+def xml_field_changes(field: re.Match[str]) -> st.SearchStrategy[tuple[str, str]]:
+    """The ways one sObject field of an Outbound Message varies: (what, its new XML)."""
+    name, value = field.group(1), field.group(2)
+
+    def element(text: str) -> str:
+        return f"<{name}>{_xml(text)}</{name}>"
+
+    choices: list[st.SearchStrategy[tuple[str, str]]] = [
+        st.just(("removed", "")),
+        st.just(("empty", element(""))),
+        st.just(("nil", f'<{name} xsi:nil="true"/>')),
+        st.tuples(st.just("unicode"), UNICODE.map(lambda u: element(value + u))),
+        st.just(("long string", element(long_text(5000)))),
+        st.just(("unknown field", f"{field.group(0)}<sf:X_Fuzz__c>1</sf:X_Fuzz__c>")),
+    ]
+    shape = shape_of(value)
+    if shape is not None:
+        choices.append(shape.map(lambda changed: (changed[0], element(str(changed[1])))))
+    return st.one_of(choices)
+
+
 @st.composite
 def xml_mutation(draw: st.DrawFn, body: str) -> tuple[list[str], str]:
     """1–3 changes to an Outbound Message's sObject fields (their text), or an unknown one."""
@@ -432,36 +463,9 @@ def xml_mutation(draw: st.DrawFn, body: str) -> tuple[list[str], str]:
         if not fields:
             break
         match = draw(st.sampled_from(fields), label="where")
-        name, value = match.group(1), match.group(2)
-        choices: list[st.SearchStrategy[tuple[str, str]]] = [
-            st.just(("removed", "")),
-            st.just(("empty", f"<{name}></{name}>")),
-            st.just(("nil", f'<{name} xsi:nil="true"/>')),
-            st.tuples(st.just("unicode"), UNICODE.map(lambda u: f"<{name}>{value}{_xml(u)}</{name}>")),
-            st.just(("long string", f"<{name}>{'é' * 5000}</{name}>")),
-            st.just(("unknown field", f"{match.group(0)}<sf:X_Fuzz__c>1</sf:X_Fuzz__c>")),
-        ]
-        if EMAIL.match(value.strip()):
-            choices.append(
-                st.tuples(st.just("odd email"), email_variants(value.strip()).map(
-                    lambda e: f"<{name}>{_xml(e)}</{name}>"
-                ))
-            )
-        if PHONE.match(value):
-            choices.append(
-                st.tuples(st.just("odd phone"), phone_variants(value).map(
-                    lambda p: f"<{name}>{_xml(p)}</{name}>"
-                ))
-            )
-        if ISO.match(value):
-            choices.append(
-                st.tuples(st.just("iso form"), time_variants(value).map(
-                    lambda t: f"<{name}>{t}</{name}>"
-                ))
-            )
-        what, new = draw(st.one_of(choices), label="how")
+        what, new = draw(xml_field_changes(match), label="how")
         body = body[: match.start()] + new + body[match.end() :]
-        done.append(f"{what} at {name}")
+        done.append(f"{what} at {match.group(1)}")
     return done, body
 
 
@@ -496,6 +500,3 @@ def unknown_field_added(sample: Sample) -> st.SearchStrategy[tuple[str, Any]]:
         return st.builds(add_xml, st.sampled_from(fields), st.text(max_size=12))
     objects = [p for p in [(), *nodes(sample.body)] if isinstance(at(sample.body, p), dict)]
     return st.builds(add, st.sampled_from(objects), ANY_JSON)
-
-
-Check = Callable[[Sample, Any], None]

@@ -52,7 +52,9 @@ KINDS = ("aircall", "calendly", "outreach", "salesloft", "hubspot", "pipedrive",
 SAMPLES = {kind: load_samples(kind) for kind in KINDS}
 #: A sample refused as it is published (an Outbound Message whose organization id is cut
 #: short) says nothing about its variations.
-TAKEN = {kind: [s for s in found if deliver(s, s.body).status == 200] for kind, found in SAMPLES.items()}
+TAKEN = {
+    kind: [s for s in found if deliver(s, s.body).status == 200] for kind, found in SAMPLES.items()
+}
 
 FUZZ = settings(
     max_examples=120,
@@ -155,9 +157,7 @@ def test_varied_samples_through_a_live_service_are_applied_or_dead_letters_by_fi
     answers: list[str] = []
     for sample, done, body in live_cases():
         headers, raw = sample.request(body, live.webhook_uri(sample.integration))
-        response = live.client.post(
-            f"/webhooks/{sample.integration}", content=raw, headers=headers
-        )
+        response = live.client.post(f"/webhooks/{sample.integration}", content=raw, headers=headers)
         what = f"{sample.name} {done}: {response.status_code} {response.text[:300]}"
         assert response.status_code in (200, 400, 401), what
         if response.status_code != 200:
@@ -178,6 +178,8 @@ def test_varied_samples_through_a_live_service_are_applied_or_dead_letters_by_fi
     for sample in EVERY_SAMPLE:
         secrets_absent(sample, *kept, *logged, *answers)
     problems = [
-        r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage()
+        r
+        for r in caplog.records
+        if r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage()
     ]
     assert not problems, [r.getMessage() for r in problems]

@@ -8,10 +8,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+import sqlalchemy as sa
 
+from leadsync.observability import database_outage
+from leadsync.pipeline.fallback import is_outage
 from leadsync.workspace import Workspace
-from tests.live import SALESFORCE_ORG, LiveServer, serve, wait_applied
+from tests.helpers import workspace_config
+from tests.live import SALESFORCE_ORG, LiveServer, serve, vendor_headers, wait_applied
 
 PUBLISHED = Path(__file__).parent / "fixtures" / "published"
 
@@ -84,3 +89,55 @@ def test_an_ingested_outbound_message_that_cannot_be_read_keeps_no_session_id(
     assert "not well-formed XML" in letter["error"]
     assert "[redacted]" in letter["raw"]
     assert not any(SESSION in text for text in every_stored_text(ws))
+
+
+# ------------------------------------------------------------------ a long name
+
+
+def test_a_contact_with_a_very_long_name_is_applied_and_found_by_its_name(
+    workspace: Workspace,
+) -> None:
+    """A person whose first name is 3,000 characters of text that does not compress (the
+    name index's entry on PostgreSQL once outgrew its limit, and the worker took the refusal
+    for an outage: the row stayed pending and held back every row after it). The name is
+    kept whole; the name search reads its first 200 characters."""
+    secret = "hooks:pipedrive-password-for-tests"
+    workspace.apply_config(
+        workspace_config(
+            {
+                "pipedrive": {
+                    "kind": "pipedrive",
+                    "secret_env": "PIPEDRIVE_SECRET",
+                    "users": {"unmapped": {"policy": "leave"}},
+                }
+            }
+        )
+    )
+    body = json.loads((PUBLISHED / "pipedrive" / "v1.added.person.hull.json").read_text("utf-8"))
+    first = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(3000))
+    body["current"]["first_name"] = first
+    raw = json.dumps(body).encode()
+    with serve(workspace, environ={"PIPEDRIVE_SECRET": secret}) as live:
+        headers = vendor_headers("pipedrive", raw, live.webhook_uri("pipedrive"), secret)
+        response = live.client.post("/webhooks/pipedrive", content=raw, headers=headers)
+        assert response.status_code == 200, response.text
+        wait_applied(workspace)
+    assert workspace.dead_letters() == []
+    external = f"pipedrive:{body['current']['id']}"
+    [found] = [r for r in workspace.find(external=external) if r["type"] == "contact"]
+    person = workspace.record("contact", found["id"])
+    assert person["name"].startswith(first)
+    found = workspace.search_records("name", first[:250])
+    assert [r.id for r in found.records] == [person["id"]]
+
+
+def test_a_value_too_large_for_the_database_is_a_refusal_not_an_outage() -> None:
+    """PostgreSQL's class 54 (program limit exceeded: an index row too large), which the
+    driver raises as an OperationalError, refuses the rows that hold it — they become dead
+    letters and the others are applied — rather than being waited out as an outage."""
+    too_large = psycopg.errors.ProgramLimitExceeded("index row requires 9024 bytes")
+    refused = sa.exc.OperationalError("INSERT …", {}, too_large)
+    assert not database_outage(refused)
+    assert not is_outage(refused)
+    away = sa.exc.OperationalError("INSERT …", {}, psycopg.errors.AdminShutdown("shutdown"))
+    assert database_outage(away)

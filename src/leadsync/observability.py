@@ -97,12 +97,17 @@ def leadsync_version() -> str:
 # made again, restored, or not migrated yet), as SQLite's "no such table" (an
 # OperationalError) says on SQLite.
 UNDEFINED_TABLE = "42P01"
+#: PostgreSQL's class 54, "program limit exceeded" (an index row too large for its index, a
+#: statement too complex): the driver raises it as an OperationalError, but it is the rows
+#: that do not fit, not the database away.
+PROGRAM_LIMIT_EXCEEDED = "54"
 
 
 def database_outage(exc: BaseException) -> bool:
     """Whether ``exc`` is the database being away (refused, dropped, restarting, locked, a
     lost connection, the pool waited out, its tables gone), which a loop logs as one line and
-    waits out, rather than a defect. The one definition: the intake's
+    waits out, rather than a defect. A value too large for what holds it (PostgreSQL's
+    :data:`PROGRAM_LIMIT_EXCEEDED`) is none: the rows are refused, the others applied. The one definition: the intake's
     :func:`~leadsync.pipeline.intake.database_unavailable` is this and a little more.
 
     A SQLite file that is not (or no longer) a database is none: it ends only when a person
@@ -116,6 +121,8 @@ def database_outage(exc: BaseException) -> bool:
             return True
         if isinstance(exc, sa.exc.ProgrammingError):
             return getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE
+        if str(getattr(exc.orig, "sqlstate", None) or "").startswith(PROGRAM_LIMIT_EXCEEDED):
+            return False
         # SQLite says "database is locked" and "no such table" with OperationalError too.
         return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
     # The pool's own: a connection it found dead at checkout, none free in time.

@@ -3,8 +3,9 @@ of one record.
 
 Every search is a range over an index, never a scan: an email or domain prefix over
 ``ix_records_type_email`` / ``ix_records_type_domain`` (emails and domains are stored
-normalized, lowercase), a name prefix over ``ix_records_name_lower`` (``lower(name), id``),
-an external id over the identities' primary key. Pages are keyset pages: the next page
+normalized, lowercase), a name prefix over ``ix_records_name_lower`` (``lower(substr(name, 1,
+200)), id``: a longer prefix is read as its first 200 characters), an external id over the
+identities' primary key. Pages are keyset pages: the next page
 starts after the last (key, id) shown, so page 1,000 costs what page 1 does.
 
 A prefix is matched as a range ``key >= prefix AND key < prefix + U+10FFFF`` (what an index
@@ -24,7 +25,13 @@ from sqlalchemy.engine import Connection
 
 from leadsync.model import RecordType
 from leadsync.store.push import refused_by
-from leadsync.store.schema import push_failures, push_queue, record_identities, records
+from leadsync.store.schema import (
+    NAME_KEY_LENGTH,
+    push_failures,
+    push_queue,
+    record_identities,
+    records,
+)
 
 SearchBy = Literal["email", "domain", "name", "external"]
 #: The largest code point: every string that starts with a prefix sorts below prefix + this.
@@ -87,8 +94,9 @@ def search(
             key = records.c.domain
             where = [records.c.type == RecordType.COMPANY.value]
         else:
-            key = sa.func.lower(records.c.name)
+            key = sa.func.lower(sa.func.substr(records.c.name, 1, NAME_KEY_LENGTH))
             where = []
+            text = text[:NAME_KEY_LENGTH]  # what the index holds of a name
         where.append(_prefix(key, text))
         order = [key, records.c.id]
     if after is not None:

@@ -189,8 +189,15 @@ records = Table(
     Index("ix_records_owner", "owner_id"),
     Index("ix_records_created", "created_at"),
 )
+#: The characters of a name the name search reads (``ix_records_name_lower``): an index entry
+#: has a size limit (PostgreSQL's btree, about 2.7 kB), a record's name none.
+NAME_KEY_LENGTH = 200
 # The console's name search: a case-insensitive prefix walked as a range, in keyset order.
-Index("ix_records_name_lower", func.lower(records.c.name), records.c.id)
+Index(
+    "ix_records_name_lower",
+    func.lower(func.substr(records.c.name, 1, NAME_KEY_LENGTH)),
+    records.c.id,
+)
 # Placeholders until an event fills one in (store/push_waiting.py: WHERE records.placeholder).
 Index(
     "ix_records_placeholder",
