@@ -2,8 +2,8 @@
 200)), id``): an index entry has a size limit on PostgreSQL (about 2.7 kB in a btree), a
 record's name none, so a long name from a tool no longer fails the event that brings it
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-14
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0029"
-down_revision = "0028"
+revision = "0030"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
