@@ -184,9 +184,18 @@ def verify_aircall(token: str, payload_token: str | None) -> None:
     """Aircall sends no signature: the body's ``token`` field must equal the configured token."""
     _require_secret(token)
     if payload_token is None:
-        raise SignatureError("body has no token field")
+        raise SignatureError(
+            "body has no token field; allowed: a body whose token is the integration's "
+            "Aircall webhook token (as Aircall sends it)"
+        )
     if not isinstance(payload_token, str):
-        raise SignatureError("body field token is not a string")
+        kind = {bool: "true or false", dict: "an object", list: "a list"}.get(
+            type(payload_token), "a number"
+        )
+        raise SignatureError(
+            f"body field token is {kind}, not a string; allowed: the integration's Aircall "
+            "webhook token as a string"
+        )
     # A JSON body may escape a lone surrogate ("\\ud800"): it must compare unequal, not raise.
     given = payload_token.encode("utf-8", "surrogatepass")
     if not hmac.compare_digest(given, token.encode("utf-8", "surrogatepass")):
