@@ -399,6 +399,8 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
         manual_owner_at,
         origin,
         owner_source_at,
+        merged_into,
+        merged_at,
     ) in store.load_records(connection, set(ids)):
         found[rid] = RecordState(
             rid,
@@ -419,6 +421,8 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
             manual_owner_at,
             origin,
             owner_source_at,
+            merged_into,
+            merged_at,
         )
     return found
 

@@ -49,6 +49,9 @@ class RecordState:
     origin: str | None = None
     # When the owner source last gave this owner, by its own clock (None: owner_changed_at).
     owner_source_at: str | None = None
+    # The record a tool's merge joined this one into, and when (engine/record_joins.py).
+    merged_into: int | None = None
+    merged_at: str | None = None
     new: bool = False
     dirty: bool = False
     # Properties or core fields changed (a full row update); otherwise only owner and times.
@@ -118,6 +121,8 @@ class RecordState:
             "manual_owner_at": self.manual_owner_at,
             "origin": self.origin,
             "owner_source_at": self.owner_source_at,
+            "merged_into": self.merged_into,
+            "merged_at": self.merged_at,
         }
 
 

@@ -56,6 +56,7 @@ def write(connection: Connection, decided: Decided) -> int:
     own_lines.save_internal(c, decided.internal, decided.internal_removed)
     store.save_activity_memory(c, decided.memories)
     store.insert_activity_sources(c, decided.activity_sources)
+    join_store.join_records(c, decided.record_joins)  # (after every row naming them)
     store.insert_owner_decisions(c, decided.decisions)
     reports_store.resolve_activity_skips(c, decided.created_later)  # (before the batch's own)
     store.insert_activity_skips(c, [_skip_row(s) for s in decided.skips])
@@ -72,6 +73,10 @@ def write(connection: Connection, decided: Decided) -> int:
         at=decided.now,
         echoes=decided.new_echoes,
     )
+    if decided.record_joins:
+        join_store.leave_push(
+            c, decided.record_joins, rules.crm_integrations, decided.now, bool(rules.push)
+        )
     store.upsert_external_users(c, decided.external_users)
     store.write_counters(c, decided.counters)
     if routing_store.parallel(c):

@@ -158,15 +158,22 @@ def load_identities_of_records(
 def load_ids_by_key(
     connection: Connection, column: sa.Column[Any], rtype: str, values: Collection[str]
 ) -> dict[str, int]:
-    """Lowest record id per email (contacts) or domain (companies)."""
+    """The record of the lowest id per email (contacts) or domain (companies): that record,
+    or the one a merge joined it into (``merged_into``)."""
     if not values:
         return {}
-    rows = connection.execute(
-        sa.select(column, sa.func.min(records.c.id))
+    lowest = (
+        sa.select(column.label("value"), sa.func.min(records.c.id).label("id"))
         .where(records.c.type == rtype, _in(connection, column, values))
         .group_by(column)
+        .subquery()
     )
-    return {value: record_id for value, record_id in rows.all()}
+    rows = connection.execute(
+        sa.select(lowest.c.value, sa.func.coalesce(records.c.merged_into, records.c.id)).join(
+            records, records.c.id == lowest.c.id
+        )
+    )
+    return {value: int(record_id) for value, record_id in rows.all()}
 
 
 def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Row[Any]]:
