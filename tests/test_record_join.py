@@ -147,6 +147,9 @@ def test_a_merge_of_two_held_contacts_joins_the_absorbed_one_into_the_kept_one(
                                env={"COLUMNS": "300"})  # fmt: skip
     assert f"joined from: contact {absorbed} (at 2026-11-02T10:00" in shown.stdout
     assert f"dialer:p-2 (from record {absorbed})" in shown.stdout
+    # A person setting the absorbed contact's owner sets the kept one's.
+    assert workspace.set_owner("contact", absorbed, "104").record_id == kept
+    assert workspace.record("contact", kept)["owner_id"] == "104"
 
 
 @pytest.mark.parametrize("batch_size", [1, 5000])

@@ -47,9 +47,12 @@ def join(d: BatchDecider, kept: RecordState, absorbed: RecordState, event: Event
     """Join ``absorbed`` (held under an id ``event``'s tool merged away) into ``kept``."""
     if absorbed.id == kept.id or absorbed.merged_into is not None or absorbed.type is not kept.type:
         return
+    # The batch's owner changes so far went to the identities each record had then: the
+    # write step sends them before it moves the absorbed record's identities.
+    changes_before = len(d.owner_changes)
     _owner(d, kept, absorbed, event)
     _properties(d, kept, absorbed, event.occurred_at)
-    _lookups(d, kept.id, absorbed.id)
+    _lookups(d, kept.id, absorbed.id, changes_before)
     _graph(d, kept.id, absorbed.id)
     absorbed.merged_into, absorbed.merged_at = kept.id, event.occurred_at
     absorbed.dirty = absorbed.fields_dirty = True
@@ -60,6 +63,7 @@ def join(d: BatchDecider, kept: RecordState, absorbed: RecordState, event: Event
             "type": kept.type._value_,
             "at": event.occurred_at,
             "crm": event.integration in d.crm_integrations,
+            "changes_before": changes_before,
         }
     )
 
@@ -211,11 +215,16 @@ def _index(d: BatchDecider, record: RecordState, index: str, number: str) -> Non
         d.by_phone.setdefault(number, []).append((record.id, index))
 
 
-def _lookups(d: BatchDecider, kept: int, absorbed: int) -> None:
-    """Every identity, email and domain that found the absorbed record finds the kept one."""
+def _lookups(d: BatchDecider, kept: int, absorbed: int, changes_before: int) -> None:
+    """Every identity, email and domain that found the absorbed record finds the kept one;
+    the outbox writes to such an identity the kept record's owner changes from the join on
+    (engine/echoes.py: ``known_from``), none made before."""
+    echoes = d.echoes
     for key, record_id in d.identity.items():
         if record_id == absorbed:
             d.identity[key] = kept
+            echoes.known_from[key] = max(echoes.known_from.get(key, 0), changes_before)
+            echoes.listed.pop(key, None)
     for by in (d.by_email, d.by_domain):
         for value, record_id in by.items():
             if record_id == absorbed:

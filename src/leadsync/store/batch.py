@@ -188,6 +188,13 @@ def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Ro
     return connection.execute(query).all()
 
 
+def merged_into(connection: Connection, record_id: int) -> int | None:
+    """The record a tool's merge joined this one into (None: none, or no such record)."""
+    query = sa.select(records.c.merged_into).where(records.c.id == record_id)
+    found = connection.execute(query).scalar()
+    return int(found) if found is not None else None
+
+
 def load_deal_summaries(
     connection: Connection, ids: Collection[int]
 ) -> dict[int, tuple[bool | None, str]]:
