@@ -371,3 +371,26 @@ def test_a_merge_in_another_tool_never_pushes_the_absorbed_contact_nor_merges_in
     assert hub.get_object("contacts", kept_hs)["properties"]["hubspot_owner_id"] == "101"
     with pushing.engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(push_queue)).scalar_one() == 0
+
+
+def test_the_absorbed_contact_s_other_number_is_kept_beside_and_finds_the_kept_one(
+    workspace: Workspace,
+) -> None:
+    """Both contacts have a phone: the kept one's stays shown; the absorbed one's is kept
+    beside it, from the integration that gave it, so a call by it finds the kept contact."""
+    workspace.apply_config(_config())
+    other, other_e164 = "+44 20 7946 0002", "+442079460002"
+    assert run(workspace,
+               _contact("c-1", "2026-11-01T09:00:00Z", email="kim@globex.test", phone=KIM),
+               _contact("c-2", "2026-11-01T09:01:00Z", email="kim.lee@globex.test", phone=other),
+               integration="crm").ok  # fmt: skip
+    assert run(workspace, _merge("c-1", ["c-2"], "2026-11-02T10:00:00Z"), integration="crm").ok
+    [kept] = _found(workspace, external="crm:c-1")
+    record = workspace.record("contact", kept)
+    assert record["properties"]["phone"] == KIM
+    shown = {
+        p["number"]: (p["property"], p["kept_beside"], p["integration"]) for p in record["phones"]
+    }
+    assert shown == {KIM_E164: ("phone", False, None), other_e164: ("phone", True, "crm")}
+    assert run(workspace, _call("call-1", "2026-11-03T09:00:00Z", number=other)).ok
+    assert [t["external_id"] for t in workspace.record("contact", kept)["timeline"]] == ["call-1"]

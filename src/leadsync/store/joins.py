@@ -293,9 +293,7 @@ def leave_push(
                 t.c.joined_from.is_(None),
             )
         ).scalar_one()
-        if (mine is None or mine[0] is None) and not own_crm:
-            if mine is not None:
-                connection.execute(sa.delete(o).where(o.c.kind == "record", o.c.local_id == kept))
+        if mine is None and not own_crm:  # (a row without an id: a create may be on its way)
             connection.execute(
                 sa.update(o)
                 .where(o.c.kind == "record", o.c.local_id == absorbed)
