@@ -185,7 +185,7 @@ records = Table(
     # Null (rows from before migration 0022): owner_changed_at stands for it.
     Column("owner_source_at", TS),
     # The record a tool's merge joined this one into (engine/record_joins.py), and when by
-    # the tool's clock (0030): its identities, links, numbers and timeline are that record's
+    # the tool's clock (0031): its identities, links, numbers and timeline are that record's
     # now; lookups that find this one lead there, and it is never pushed again.
     Column("merged_into", BigInteger),
     Column("merged_at", TS),
@@ -228,7 +228,7 @@ record_identities = Table(
     # clock (0026): it still names the record, but is never written to (push, outbox).
     Column("merged_into", String(200)),
     Column("merged_at", TS),
-    # The record this identity named before a merge joined that record into this one (0030).
+    # The record this identity named before a merge joined that record into this one (0031).
     Column("joined_from", BigInteger),
     Index("ix_record_identities_record", "record_id"),
 )

@@ -5,8 +5,8 @@ remembers where it came from (``record_identities.joined_from``, the absorbed re
 
 Existing rows get null in all three: no record was joined before.
 
-Revision ID: 0030
-Revises: 0028
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-08
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0030"
-down_revision = "0028"
+revision = "0031"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
