@@ -229,10 +229,13 @@ def _reloaded(state: LoadedState) -> LoadedState:
     records: dict[int, RecordState] = {}
     for r in state.records.values():
         props = r.properties if isinstance(r.properties, str) else json.dumps(r.properties)
+        times = r.property_times
         records[r.id] = RecordState(
             r.id, r.type, r.owner_id, r.email, r.domain, r.name, r.stage, r.is_closed, props,
             r.placeholder, r.created_at, r.updated_at, r.created_by, r.owner_changed_at,
             r.owner_source, r.manual_owner_at, r.origin, r.owner_source_at,
+            times if times is None or isinstance(times, str) else json.dumps(times),
+            r.primary_company_at,
         )  # fmt: skip
     by_email: dict[str, int] = {}
     by_domain: dict[str, int] = {}

@@ -30,6 +30,7 @@ from leadsync.model import (
     CRM_SOURCE,
     CRM_STRATEGY,
     MANUAL_STRATEGY,
+    PHONE_PROPERTIES,
     ActivitySkip,
     Event,
     EventType,
@@ -49,7 +50,7 @@ from leadsync.rules.ownership import (
     decide_owner,
     rep_key,
 )
-from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones
+from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones, newer_properties
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import Ambiguity, IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
@@ -251,10 +252,18 @@ class BatchDecider:
         return record_id
 
     def fill_record(
-        self, record: RecordState, properties: Mapping[str, Any], at: str, integration: str
+        self,
+        record: RecordState,
+        properties: Mapping[str, Any],
+        at: str,
+        integration: str,
+        event: Event | None = None,
     ) -> None:
-        """Merge an event's properties (from ``integration``) into a record; the core fields
-        follow them (:func:`~leadsync.rules.records.core_fields`), and so do the email and
+        """Merge an event's properties (from ``integration``, at ``at``; by the vendor's clock
+        at the ``event``'s ``changed_at`` when it gives one) into a record, each only where
+        the event is not older than the one that gave the value shown
+        (:func:`~leadsync.rules.records.newer_properties`; phones by their own rule); the core
+        fields follow (:func:`~leadsync.rules.records.core_fields`), and so do the email and
         domain indexes (the lowest id holding an email or domain is the one found) and the
         phone index (read in the integration's region; held activities attach)."""
         props: dict[str, Any] = (
@@ -262,8 +271,18 @@ class BatchDecider:
             if isinstance(record.properties, str)
             else record.properties
         )
-        if record.type in PHONE_RECORD_TYPES and gives_phones(properties):
-            properties = phones.take_phones(self, record, properties, props, integration, at)
+        clock = (event.changed_at if event is not None else None) or at
+        person = record.type in PHONE_RECORD_TYPES
+        given = properties
+        properties, older = newer_properties(
+            properties, record.times(), clock, integration, PHONE_PROPERTIES if person else ()
+        )
+        if older and self.traces is not None and event is not None and event.id in self.traces:
+            # (a preview names those whose value it would have changed)
+            older = [p for p in older if props.get(p) != given[p]]
+            self.traces[event.id].older_properties = older
+        if person and gives_phones(properties):
+            properties = phones.take_phones(self, record, properties, props, integration, clock)
         props.update(properties)
         record.properties = props
         record.placeholder = False
@@ -489,7 +508,7 @@ class BatchDecider:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         is_new = created or record.awaits_first_owner()
         if event.type is EventType.RECORD:
-            self.fill_record(record, event.properties, event.occurred_at, event.integration)
+            self.fill_record(record, event.properties, event.occurred_at, event.integration, event)
         else:
             record.updated_at = max(record.updated_at, event.occurred_at)
             record.dirty = True
@@ -531,7 +550,7 @@ class BatchDecider:
         if self.traces is not None:
             self.traces[event.id] = EventTrace(event.id, (record.type._value_, record.id, created))
         if event.type is EventType.RECORD:
-            self.fill_record(record, event.properties, event.occurred_at, event.integration)
+            self.fill_record(record, event.properties, event.occurred_at, event.integration, event)
             links.link_named(self, record, event)  # an association made in the CRM
         if event.type is not EventType.OWNER and event.owner is None:
             return

@@ -4,7 +4,10 @@ company.
 HubSpot keeps exactly one primary company per contact, and so does leadsync; it follows what
 the sources say now. A contact's or lead's own record event that names companies makes the
 first of them (in the event's order, as "the first named record" everywhere) its primary
-company, and events apply in arrival order: the latest such event decides. The company that
+company, and the latest such event by the vendor's clock decides (``changed_at``, else
+``occurred_at``; kept as the record's ``primary_company_at``): one older than it, arriving
+later (a retry, a reordered delivery), links the companies it names and moves nothing. Equal
+times are not older: the later arrival decides, as for properties. The company that
 was primary stays associated, as a plain association: leadsync never ends a link (HubSpot's
 ``associationChange`` webhooks say when one is removed; that is not applied, the other tools
 never say it). A link added in HubSpot is the CRM's record event naming the other record
@@ -41,7 +44,12 @@ def link_named(d: BatchDecider, record: RecordState, event: Event) -> None:
     """Associate ``record`` with every record its event names (a company named only by a
     free-mail domain is not made); the first company a contact's or lead's own event names
     becomes its primary company, and the event's trace says so when that moved it."""
-    primary_first = record.type in PHONE_RECORD_TYPES
+    clock = event.changed_at or event.occurred_at
+    person = record.type in PHONE_RECORD_TYPES
+    # An own event older (by the vendor's clock) than the one that made the primary company
+    # links the companies it names and moves nothing; equal times are not older.
+    primary_first = person and clock >= (record.primary_company_at or "")
+    older = person and not primary_first
     for ref in event.associations:
         if (
             ref.type is RecordType.COMPANY
@@ -53,12 +61,24 @@ def link_named(d: BatchDecider, record: RecordState, event: Event) -> None:
         primary = primary_first and other.type is RecordType.COMPANY
         if primary:
             primary_first = False
+            if clock != record.primary_company_at:
+                record.primary_company_at, record.dirty = clock, True
         was = link(d, record, other, primary)
-        if was is not None and d.traces is not None and event.id in d.traces:
+        if d.traces is None or event.id not in d.traces:
+            continue
+        stays = d.primary.get(record.id)
+        if was is not None:
             d.traces[event.id].counterpart = (
                 f"company {other.id} is {record.type._value_} {record.id}'s primary company "
                 f"now (this event names it first), in place of company {was}, which stays "
                 "associated"
+            )
+        elif older and other.type is RecordType.COMPANY and stays not in (None, other.id):
+            older = False  # (said once, of the first company it names)
+            d.traces[event.id].counterpart = (
+                f"company {other.id} is associated; company {stays} stays {record.type._value_} "
+                f"{record.id}'s primary company: this event is older (by the vendor's clock) "
+                "than the one that made it primary"
             )
 
 

@@ -401,6 +401,8 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
         owner_source_at,
         merged_into,
         merged_at,
+        property_times,
+        primary_company_at,
     ) in store.load_records(connection, set(ids)):
         found[rid] = RecordState(
             rid,
@@ -423,6 +425,8 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
             owner_source_at,
             merged_into,
             merged_at,
+            property_times,
+            primary_company_at,
         )
     return found
 

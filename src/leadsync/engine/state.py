@@ -7,6 +7,7 @@ changes it in memory, :mod:`leadsync.engine.write` writes what changed.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,13 @@ class RecordState:
     # The record a tool's merge joined this one into, and when (engine/record_joins.py).
     merged_into: int | None = None
     merged_at: str | None = None
+    # When (by the vendor's clock) and from which integration each property got the value it
+    # shows, {property: [time, integration]}: a dict, or the stored JSON text (None: none
+    # stored) until an event needs it, as ``properties`` (rules/records.py newer_properties).
+    property_times: dict[str, Any] | str | None = None
+    # When (by the vendor's clock) the contact's own event that made its primary company
+    # happened (None: not known); an older one naming companies only links them.
+    primary_company_at: str | None = None
     new: bool = False
     dirty: bool = False
     # Properties or core fields changed (a full row update); otherwise only owner and times.
@@ -99,6 +107,7 @@ class RecordState:
             "owner_source": self.owner_source,
             "manual_owner_at": self.manual_owner_at,
             "owner_source_at": self.owner_source_at,
+            "primary_company_at": self.primary_company_at,
         }
 
     def row(self) -> dict[str, Any]:
@@ -123,7 +132,19 @@ class RecordState:
             "owner_source_at": self.owner_source_at,
             "merged_into": self.merged_into,
             "merged_at": self.merged_at,
+            "property_times": self.times(),
+            "primary_company_at": self.primary_company_at,
         }
+
+    def times(self) -> dict[str, Any]:
+        """:attr:`property_times` decoded (kept so: an event is changing the record)."""
+        times = self.property_times
+        if isinstance(times, str):
+            times = json.loads(times)
+        if not isinstance(times, dict):
+            times = {}  # none stored (a row from before migration 0031), or JSON null
+        self.property_times = times
+        return times
 
 
 @dataclass(slots=True)
@@ -350,6 +371,9 @@ class EventTrace:
     # Why the activity has the owner this event gave it (rules.activities.activity_owner_reason);
     # None when the event gave none: an update whose rep maps to nobody keeps the owner.
     owner_reason: str | None = None
+    # A record event's properties the record did not take: older, by the vendor's clock,
+    # than the event that gave the value each shows (rules/records.py newer_properties).
+    older_properties: list[str] = field(default_factory=list)
 
 
 def email_key(ref: RecordRef) -> str | None:

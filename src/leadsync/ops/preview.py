@@ -103,7 +103,9 @@ class EventPreview(ResultModel):
     counterpart: str | None = Field(
         default=None,
         description="How the activity's people were found when the event did not name them "
-        "for certain: matched by number, held, a contact created, a question queued.",
+        "for certain: matched by number, held, a contact created, a question queued; for a "
+        "record event, what became of the companies it names and the properties it gives "
+        "that the record did not take (older, by the vendor's clock, than its values).",
     )
 
 
@@ -267,10 +269,25 @@ def preview(
                 {"type": t, "id": i, "source": s} for t, i, s in trace.associations
             ]
         if trace is not None:
-            entry.counterpart = trace.counterpart
+            entry.counterpart = _joined(trace.counterpart, _older(trace.older_properties))
         entry.owner = [_decision(d, proposed) for d in decisions.get(event.id, [])]
         result.events.append(entry)
     return result
+
+
+def _older(names: list[str]) -> str | None:
+    """The sentence of a record event's properties not taken (older than what it shows)."""
+    if not names:
+        return None
+    listed = ", ".join(names)
+    return (
+        f"not taken: {listed} — the record's value came from a later event (by the vendor's clock)"
+    )
+
+
+def _joined(*sentences: str | None) -> str | None:
+    said = [s for s in sentences if s]
+    return "; ".join(said) if said else None
 
 
 def _settings(stored: str | None, proposed: bool) -> str:

@@ -1,5 +1,6 @@
 """Record fields: the core columns of a record (email, domain, name, stage, closed) follow
-its properties, by type.
+its properties, by type; which of an event's properties a record takes, by the vendor's
+clock (:func:`newer_properties`); who gave each phone number (:func:`phone_changes`).
 
 Pure: the merged properties and the current fields in, the new fields out. The engine keeps
 its email and domain indexes in step when these change.
@@ -7,7 +8,7 @@ its email and domain indexes in step when these change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,54 @@ def core_fields(
         name = get("name") or get("subject") or name
         stage = get("stage") or get("status") or stage
     return CoreFields(email, domain, name, stage, is_closed)
+
+
+# ------------------------------------------------------------------ the vendor's clock
+
+
+def newer_properties(
+    properties: Mapping[str, Any],
+    times: dict[str, Any],
+    at: str,
+    integration: str,
+    own_rule: Collection[str] = (),
+) -> tuple[dict[str, Any], list[str]]:
+    """The properties an event gives (from ``integration``, at ``at`` by the vendor's clock:
+    its ``changed_at``, else its ``occurred_at``) that a record takes, by the vendor's clock
+    rather than arrival: ``times`` holds, per property, ``[time, integration]`` of the latest
+    event that gave the value shown, and is updated in place.
+
+    - An event older than that changes nothing there, whichever integration either is from
+      (a retried ``contact.created`` does not bring back the name a ``contact.updated``
+      changed; what another integration gave since stays). A clear (``null``) is a value like
+      any other: one older than the value shown is ignored, and a value older than a clear
+      is too.
+    - Equal times are not older: the event applied later (arrival order) wins, as for
+      phones, and takes the property's time and integration — deterministic for any cut into
+      batches or workers, which keep each record's events in arrival order.
+    - A property with no time (stored before leadsync kept them) takes the next event's
+      value, as every event did before.
+
+    The properties in ``own_rule`` (a contact's phone numbers, whose order is
+    :func:`phone_changes`') pass untouched and untimed. Returns the properties taken, and the
+    names of those not taken (older)."""
+    if not times:
+        taken = dict(properties)
+        for prop in properties:
+            if prop not in own_rule:
+                times[prop] = [at, integration]
+        return taken, []
+    taken = {}
+    older: list[str] = []
+    for prop, value in properties.items():
+        if prop not in own_rule:
+            held = times.get(prop)
+            if isinstance(held, list) and held and isinstance(held[0], str) and at < held[0]:
+                older.append(prop)
+                continue
+            times[prop] = [at, integration]
+        taken[prop] = value
+    return taken, older
 
 
 def phones(

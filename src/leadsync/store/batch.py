@@ -177,12 +177,13 @@ def load_ids_by_key(
 
 
 def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Row[Any]]:
-    """Whole record rows, columns in table order; ``properties`` as undecoded JSON text (the
-    engine decodes it only for the records whose properties an event changes)."""
+    """Whole record rows, columns in table order; ``properties`` and ``property_times`` as
+    undecoded JSON text (the engine decodes them only for the records whose properties an
+    event changes)."""
     if not ids:
         return []
     columns = [
-        sa.cast(c, sa.Text).label(c.name) if c.name == "properties" else c for c in records.c
+        sa.cast(c, sa.Text).label(c.name) if c.name in _RECORD_JSON else c for c in records.c
     ]
     query = sa.select(*columns).where(_in(connection, records.c.id, ids))
     return connection.execute(query).all()
@@ -353,25 +354,35 @@ def load_learned_emails(
 # SQLAlchemy's per-row parameter processing. JSON columns go last in each
 # statement's column list, encoded here.
 
-_RECORD_COLUMNS = tuple(c.name for c in records.c if c.name != "properties")
+# A record's JSON columns: its properties, and when (and from whom) each got its value.
+_RECORD_JSON = ("properties", "property_times")
+_RECORD_COLUMNS = tuple(c.name for c in records.c if c.name not in _RECORD_JSON)
 _ACTIVITY_COLUMNS = tuple(c.name for c in activities.c if c.name != "properties")
 _OWNER_COLUMNS = ("owner_id", "owner_changed_at", "owner_source", "owner_source_at")
+_JSON_COLUMNS = frozenset(_RECORD_JSON)  # (an activity's properties too)
 _DO_NOTHING = "ON CONFLICT DO NOTHING"
 
 
 def _params(
     rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
-    json_column: str | None = None,
+    json_columns: Sequence[str] = (),
     key: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows as tuples: ``columns`` (two or more), then ``json_column`` encoded, then ``key``."""
+    """Rows as tuples: ``columns`` (two or more), then ``json_columns`` encoded, then
+    ``key``."""
     get = itemgetter(*columns)
     dumps = json_text
-    if json_column is None:
+    if not json_columns:
         if key is None:
             return [get(r) for r in rows]
         return [(*get(r), r[key]) for r in rows]
+    if len(json_columns) > 1:
+        tail = () if key is None else (key,)
+        return [
+            (*get(r), *(dumps(r[c]) for c in json_columns), *(r[k] for k in tail)) for r in rows
+        ]
+    [json_column] = json_columns
     if key is None:
         return [(*get(r), dumps(r[json_column])) for r in rows]
     return [(*get(r), dumps(r[json_column]), r[key]) for r in rows]
@@ -383,12 +394,12 @@ def _insert(
     columns: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
     on_conflict: str = "",
-    json_column: str | None = None,
+    json_columns: Sequence[str] = (),
     unique: Sequence[str] = (),
 ) -> None:
     if rows:
-        names = [*columns, json_column] if json_column else columns
-        params = _params(rows, columns, json_column)
+        names = [*columns, *json_columns]
+        params = _params(rows, columns, json_columns)
         insert_rows(connection, table, names, params, on_conflict, unique=unique)
 
 
@@ -405,14 +416,14 @@ def _update_many(
         return
     if columns is None:
         columns = [c for c in rows[0] if c != key]
-    json_column = "properties" if "properties" in columns else None
-    plain = [c for c in columns if c != json_column]
-    names = [*plain, json_column] if json_column else plain
-    update_rows(connection, table, names, key, _params(rows, plain, json_column, key))
+    json_columns = [c for c in columns if c in _JSON_COLUMNS]
+    plain = [c for c in columns if c not in _JSON_COLUMNS]
+    names = [*plain, *json_columns]
+    update_rows(connection, table, names, key, _params(rows, plain, json_columns, key))
 
 
 def insert_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert(connection, records, _RECORD_COLUMNS, rows, json_column="properties")
+    _insert(connection, records, _RECORD_COLUMNS, rows, json_columns=_RECORD_JSON)
 
 
 def update_records(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -465,7 +476,7 @@ def insert_record_links(connection: Connection, rows: Sequence[Mapping[str, Any]
 
 
 def insert_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _insert(connection, activities, _ACTIVITY_COLUMNS, rows, json_column="properties")
+    _insert(connection, activities, _ACTIVITY_COLUMNS, rows, json_columns=("properties",))
 
 
 def update_activities(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -494,7 +505,7 @@ def save_activity_memory(connection: Connection, rows: Sequence[Mapping[str, Any
         rows,
         "ON CONFLICT (integration, type, external_id) DO UPDATE SET "
         "state = excluded.state, updated_at = excluded.updated_at",
-        json_column="state",
+        json_columns=("state",),
         unique=("integration", "type", "external_id"),
     )
 

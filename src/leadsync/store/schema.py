@@ -189,6 +189,14 @@ records = Table(
     # now; lookups that find this one lead there, and it is never pushed again.
     Column("merged_into", BigInteger),
     Column("merged_at", TS),
+    # When (by the vendor's clock) and from which integration each property got the value
+    # it shows: {property: [time, integration]} (rules/records.py, newer_properties); an
+    # event older than that changes nothing there. Phone properties keep theirs in
+    # ``leadsync_phone_sources``. Null (rows from before migration 0032): none known.
+    Column("property_times", Json),
+    # When (by the vendor's clock) the contact's (or lead's) own event that made its primary
+    # company happened: an older one naming companies only links them (engine/links.py).
+    Column("primary_company_at", TS),
     Index("ix_records_type_email", "type", "email"),
     Index("ix_records_type_domain", "type", "domain"),
     Index("ix_records_owner", "owner_id"),
