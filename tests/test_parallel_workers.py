@@ -4,7 +4,9 @@ learned reps, skips, holds and questions, the company's lines learned and the in
 — for random streams over records that overlap (one email in two integrations, companies by
 domain, deals, calls by number, reps whose email changes, a round-robin team, a call's
 record seen under its own id before an event names it as the call's alias, calls to the
-company's own lines before and after a call or a line event names them).
+company's own lines before and after a call or a line event names them, record events
+arriving after newer ones: their properties and the companies they name by the vendor's
+clock). The records' properties, with when each was given, are compared whole.
 """
 
 from __future__ import annotations
@@ -113,9 +115,19 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     minute = 0
     calls = 0
+    # Retries and reordered deliveries: some record events arrive after newer ones (their
+    # properties, a clear among them, and the companies they name then change nothing). Drawn
+    # from a generator of their own, so that the stream's other choices stay as they were.
+    late = random.Random(sum(rng.getstate()[1]))
     for i in range(n):
         minute += rng.randint(0, 3)
         at = f"2026-11-01T{9 + minute // 60:02d}:{minute % 60:02d}:00Z"
+        if late.random() < 0.25:
+            back = max(0, minute - late.randint(1, 20))
+            retried = f"2026-11-01T{9 + back // 60:02d}:{back % 60:02d}:00Z"
+        else:
+            retried = at
+        gives_title, jobtitle = late.random() < 0.4, late.choice([None, "CTO", "VP Sales"])
         person = rng.randrange(PEOPLE)
         company = person % COMPANIES
         email = f"p{person}@globex{company}.test"
@@ -129,6 +141,9 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
             properties: dict[str, Any] = {"email": email, "firstname": f"P{person}-{i}"}
             if rng.random() < 0.5:
                 properties["phone"] = _phone(person)
+            if gives_title:  # a title, or its clear
+                properties["jobtitle"] = jobtitle
+            event["occurred_at"] = retried
             event.update(
                 type="record",
                 object="contact",
@@ -142,6 +157,7 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
             event.update(type="owner", object="contact", external_id=f"c-{person}", owner=rep)
         elif kind < 0.55:
             integration = "crm"
+            event["occurred_at"] = retried
             event.update(
                 type="record",
                 object="deal",
@@ -457,6 +473,20 @@ def _difference(a: dict[str, Any], b: dict[str, Any]) -> str:
     return ""
 
 
+def _arrive_late(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The record events that arrive after a newer one of the same person (or deal)."""
+    newest: dict[str, str] = {}
+    late = []
+    for _, event in events:
+        if event["type"] != "record":
+            continue
+        who = event["properties"].get("email") or event["external_id"]
+        if event["occurred_at"] < newest.get(who, ""):
+            late.append(event["id"])
+        newest[who] = max(newest.get(who, ""), event["occurred_at"])
+    return late
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
     pg_url: str, seed: int
@@ -466,6 +496,7 @@ def test_two_and_four_workers_end_where_one_worker_in_arrival_order_ends(
     assert one["decisions"] and one["activity_links"] and one["round_robin"]
     assert [d for d in one["decisions"] if "gave the same rep as before" in d]  # bidirectional
     assert one["activity_sources"]  # a call's record joined the call
+    assert _arrive_late(events)  # record events after newer ones: the vendor's clock decides
     for workers in (2, 4):
         many = _run(pg_url, events, workers, split=True)
         assert many == one, f"{workers} workers: {_difference(one, many)}"

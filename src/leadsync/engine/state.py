@@ -142,7 +142,7 @@ class RecordState:
         if isinstance(times, str):
             times = json.loads(times)
         if not isinstance(times, dict):
-            times = {}  # none stored (a row from before migration 0031), or JSON null
+            times = {}  # none stored (a row from before migration 0032), or JSON null
         self.property_times = times
         return times
 
