@@ -394,3 +394,19 @@ def test_the_absorbed_contact_s_other_number_is_kept_beside_and_finds_the_kept_o
     assert shown == {KIM_E164: ("phone", False, None), other_e164: ("phone", True, "crm")}
     assert run(workspace, _call("call-1", "2026-11-03T09:00:00Z", number=other)).ok
     assert [t["external_id"] for t in workspace.record("contact", kept)["timeline"]] == ["call-1"]
+
+
+def test_a_value_the_kept_record_takes_keeps_the_time_it_was_given(workspace: Workspace) -> None:
+    """The absorbed contact's job title (given at 09:02 by the dialer) fills the kept one's
+    with its time: a retried older event after the join changes it no more than it would
+    have changed the absorbed contact (properties by the vendor's clock)."""
+    workspace.apply_config(_config())
+    _before(workspace)
+    [kept] = _found(workspace, external="crm:c-1")
+    assert run(workspace, _merge("c-1", ["c-2"], "2026-11-02T10:00:00Z"), integration="crm").ok
+    late = _contact("p-2", "2026-11-01T08:00:00Z", jobtitle="Intern")  # older than 09:02
+    assert run(workspace, late).ok
+    assert workspace.record("contact", kept)["properties"]["jobtitle"] == "CTO"
+    newer = _contact("p-2", "2026-11-03T08:00:00Z", jobtitle="CEO")
+    assert run(workspace, newer).ok
+    assert workspace.record("contact", kept)["properties"]["jobtitle"] == "CEO"

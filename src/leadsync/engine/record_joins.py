@@ -8,7 +8,8 @@ What the decide step does here, in memory, so that the batch's later events find
   its source and times (a person's protection carries over) — an owner decision with its
   reason either way (:func:`leadsync.rules.ownership.decide_join_owner`, strategy ``merge``);
 - **properties**: the kept record's values win; the absorbed one's fill only what the kept
-  one lacks (no key, null or empty). Phone numbers: a phone property the kept record shows
+  one lacks (no key, null or empty), with the time each was given (``property_times``).
+  Phone numbers: a phone property the kept record shows
   no number in takes the absorbed one's, with who gave it; any other number of the absorbed
   record (shown, or kept beside) that the kept one does not have is kept beside the kept
   record's property, under the integration that gave it (``INTEGRATION (contact N)`` when
@@ -102,11 +103,18 @@ def _empty(value: Any) -> bool:
 
 def _properties(d: BatchDecider, kept: RecordState, absorbed: RecordState, at: str) -> None:
     props, theirs = _props(kept), _props(absorbed)
+    times, their_times = kept.times(), absorbed.times()
     for name, value in theirs.items():
         if name == PHONE_SOURCES or name in PHONE_PROPERTIES or _empty(value):
             continue
         if _empty(props.get(name)):
             props[name] = value
+            # With the time it was given (by the vendor's clock): an older event after the
+            # join changes it no more than it would have changed the absorbed record.
+            if name in their_times:
+                times[name] = their_times[name]
+            else:
+                times.pop(name, None)
     if kept.type in PHONE_RECORD_TYPES:
         _phones(d, kept, absorbed, props, theirs, at)
     kept.placeholder = kept.placeholder and absorbed.placeholder

@@ -177,9 +177,8 @@ def load_ids_by_key(
 
 
 def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Row[Any]]:
-    """Whole record rows, columns in table order; ``properties`` and ``property_times`` as
-    undecoded JSON text (the engine decodes them only for the records whose properties an
-    event changes)."""
+    """Whole record rows, columns in table order; the JSON columns as undecoded text (the
+    engine decodes them only for the records whose properties an event changes)."""
     if not ids:
         return []
     columns = [
@@ -369,8 +368,7 @@ def _params(
     json_columns: Sequence[str] = (),
     key: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows as tuples: ``columns`` (two or more), then ``json_columns`` encoded, then
-    ``key``."""
+    """Rows as tuples: ``columns`` (two or more), ``json_columns`` encoded, ``key``."""
     get = itemgetter(*columns)
     dumps = json_text
     if not json_columns:
@@ -378,10 +376,8 @@ def _params(
             return [get(r) for r in rows]
         return [(*get(r), r[key]) for r in rows]
     if len(json_columns) > 1:
-        tail = () if key is None else (key,)
-        return [
-            (*get(r), *(dumps(r[c]) for c in json_columns), *(r[k] for k in tail)) for r in rows
-        ]
+        last = () if key is None else (key,)
+        return [(*get(r), *(dumps(r[c]) for c in json_columns), *map(r.get, last)) for r in rows]
     [json_column] = json_columns
     if key is None:
         return [(*get(r), dumps(r[json_column])) for r in rows]
