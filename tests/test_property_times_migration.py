@@ -1,4 +1,4 @@
-"""Migration 0032: records get ``property_times`` and ``primary_company_at``, null for the rows
+"""Migration 0031: records get ``property_times`` and ``primary_company_at``, null for the rows
 already there (nothing says when their values were given): the next event giving a property
 takes it, whatever its time, as before; from then on the vendor's clock decides. Down again,
 the columns go. On SQLite and PostgreSQL."""
@@ -40,7 +40,7 @@ def test_stored_values_have_no_time_and_the_next_event_takes_them(
         engine = create_db_engine(url)
         try:
             _migrate(engine, "head")  # a scratch PostgreSQL database starts there
-            _migrate(engine, "0031", down=True)
+            _migrate(engine, "0030", down=True)
             with engine.connect() as connection:
                 columns = {c["name"] for c in sa.inspect(connection).get_columns("records")}
             assert not {"property_times", "primary_company_at"} & columns
@@ -59,7 +59,7 @@ def test_stored_values_have_no_time_and_the_next_event_takes_them(
                         "record_id) VALUES ('dialer', 'contact', 'p-1', 1)"
                     )
                 )
-            _migrate(engine, "0032")
+            _migrate(engine, "0031")
             with engine.connect() as connection:
                 row = connection.execute(
                     sa.text("SELECT property_times, primary_company_at FROM records")
@@ -80,7 +80,7 @@ def test_stored_values_have_no_time_and_the_next_event_takes_them(
             ws.close()
         engine = create_db_engine(url)
         try:
-            _migrate(engine, "0031", down=True)
+            _migrate(engine, "0030", down=True)
             with engine.connect() as connection:
                 columns = {c["name"] for c in sa.inspect(connection).get_columns("records")}
             assert not {"property_times", "primary_company_at"} & columns

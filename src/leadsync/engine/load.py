@@ -399,8 +399,6 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
         manual_owner_at,
         origin,
         owner_source_at,
-        merged_into,
-        merged_at,
         property_times,
         primary_company_at,
     ) in store.load_records(connection, set(ids)):
@@ -423,8 +421,6 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
             manual_owner_at,
             origin,
             owner_source_at,
-            merged_into,
-            merged_at,
             property_times,
             primary_company_at,
         )

@@ -103,20 +103,17 @@ def load_attached(
 
 
 def load_email_holders(connection: Connection, emails: Collection[str]) -> dict[str, list[int]]:
-    """email -> the ids of every contact with it, lowest first; a contact a merge joined
-    into another (``merged_into``) stands for that one, in its own place, once."""
+    """email -> the ids of every contact with it, lowest first."""
     if not emails:
         return {}
     found: dict[str, list[int]] = defaultdict(list)
     rows = connection.execute(
-        sa.select(records.c.email, sa.func.coalesce(records.c.merged_into, records.c.id))
+        sa.select(records.c.email, records.c.id)
         .where(records.c.type == "contact", _in(connection, records.c.email, emails))
         .order_by(records.c.id)
     )
     for email, record_id in rows:
-        holders = found[email]
-        if int(record_id) not in holders:
-            holders.append(int(record_id))
+        found[email].append(int(record_id))
     return dict(found)
 
 

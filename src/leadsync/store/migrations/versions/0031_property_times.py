@@ -8,8 +8,8 @@ Both start null: nothing says when the values stored before the upgrade were giv
 next event giving a property takes it (as every event did before), and from then on the
 vendor's clock decides (README, "Order").
 
-Revision ID: 0032
-Revises: 0031
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-08
 """
 
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0032"
-down_revision = "0031"
+revision = "0031"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
