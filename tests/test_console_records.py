@@ -247,6 +247,10 @@ def test_the_record_page_shows_owner_history_with_reasons_and_the_timeline(
     assert "this contact (named by the event)" in timeline.locator(".associations").inner_text()
     assert page.locator(".hubspot-state").inner_text() == "No destination."
     assert page.get_by_role("link", name="← Records").is_visible()
+    # Each property with who gave the value shown and when (by the vendor's clock).
+    given = page.locator('ul.properties li[data-property="firstname"]').inner_text()
+    assert given.startswith("firstname: Kim (given by dialer, ") and given.endswith(")")
+    assert page.locator('ul.properties li[data-property="leadsync_phone_sources"]').count() == 0
 
 
 def test_an_unknown_record_is_a_404_page(live: LiveServer, page: Any) -> None:

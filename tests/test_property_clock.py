@@ -22,10 +22,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from leadsync.cli import app
 from leadsync.engine import WorkspaceRules
 from leadsync.engine import decide as decide_batch
-from leadsync.model import Event, Owner
+from leadsync.model import Event, Owner, display_ts
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.rules.records import newer_properties
 from leadsync.sources.canonical import parse_event
@@ -197,6 +199,24 @@ def test_the_times_are_stored_with_the_record_and_a_later_batch_reads_them(
     assert times["city"] == [T[1], "dialer"] and times["email"] == [T[4], "dialer"]
     assert row.properties["firstname"] == "Kimberly" and row.properties["jobtitle"] is None
     assert row.primary_company_at == T[1]
+
+
+def test_records_show_says_who_gave_each_value_and_when(workspace: Workspace) -> None:
+    """What an admin reads when an update did not take: the record's JSON (the admin API's)
+    and `records show` name, per property, the integration and the vendor's time of the
+    value shown."""
+    workspace.apply_config(_config())
+    for pair in (_events()[0], _events()[1], _events()[0]):
+        workspace.ingest(*_one(pair))
+    [rid] = [int(r["id"]) for r in workspace.find(email="kim@globex.test")]
+    record = workspace.record("contact", rid)
+    assert record["properties_given"]["firstname"] == {"integration": "dialer", "at": T[4]}
+    assert record["properties_given"]["city"] == {"integration": "dialer", "at": T[1]}
+    shown = CliRunner().invoke(app, ["--db", workspace.url, "records", "show", "contact", str(rid)])
+    assert shown.exit_code == 0, shown.output
+    [line] = [x for x in shown.stdout.splitlines() if x.startswith("  given: ")]
+    assert f"firstname by dialer at {display_ts(T[4])}" in line
+    assert f"city by dialer at {display_ts(T[1])}" in line
 
 
 def _one(pair: tuple[str, dict[str, Any]]) -> tuple[str, list[str]]:

@@ -310,8 +310,10 @@ def build_router(
         before those kept beside it, each with `property` (the phone property it is, or
         stands beside), `kept_beside`, `integration` (who gave a number kept beside; null
         for a property's own), `shown_as` (`mobilephone (kept beside, from calendly)`),
-        `number` (E.164, else as given) and `readable`. A type not listed is 400 naming the
-        allowed ones."""
+        `number` (E.164, else as given) and `readable`. `properties_given`: per property,
+        the `integration` and the time `at` (by the vendor's clock) of the event that gave
+        the value shown — an event older than that changes nothing there. A type not listed
+        is 400 naming the allowed ones."""
         return workspace.record(record_type, record_id, limit)
 
     @router.get("/integrations", summary="Configured integrations")

@@ -91,6 +91,10 @@ def _print_record(
     sources = props.pop(PHONE_SOURCES, None)  # said in words below, never by internal names
     if props:
         render.line("properties: " + ", ".join(f"{k}={render.plain(v)}" for k, v in props.items()))
+    given = record.get("properties_given") or {}
+    if given:  # the vendor's clock each value is kept by: an older event changes none
+        said = (f"{p} by {g['integration']} at {display_ts(g['at'])}" for p, g in given.items())
+        render.line("  given: " + "; ".join(said))
     for prop, source in (sources or {}).items():
         if isinstance(source, Mapping) and source.get("why"):
             render.line(f"  {prop}: {source['why']}")

@@ -3,6 +3,7 @@ records, dead letters and the inbox. Each is a few set-based queries."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
@@ -514,11 +515,26 @@ def record_view(
         "updated_at": row["updated_at"],
         "created_by": row["created_by"],
         "properties": row["properties"],
+        "properties_given": properties_given(row.get("property_times")),
         "identities": identities(connection, record_id),
         "associations": associated_records(connection, record_id),
         "owner_history": owner_history(connection, record_id),
         "timeline": items,
         "hubspot": hubspot.get(record_id),
+    }
+
+
+def properties_given(times: Any) -> dict[str, dict[str, str]]:
+    """Per property, the integration and the time (by the vendor's clock) of the event that
+    gave the value shown; none for a property given before leadsync kept them."""
+    if isinstance(times, str):
+        times = json.loads(times)
+    if not isinstance(times, dict):
+        return {}
+    return {
+        prop: {"integration": str(given[1]), "at": str(given[0])}
+        for prop, given in sorted(times.items())
+        if isinstance(given, list) and len(given) == 2
     }
 
 
