@@ -97,9 +97,8 @@ def leadsync_version() -> str:
 # made again, restored, or not migrated yet), as SQLite's "no such table" (an
 # OperationalError) says on SQLite.
 UNDEFINED_TABLE = "42P01"
-#: PostgreSQL's class 54, "program limit exceeded" (an index row too large for its index, a
-#: statement too complex): the driver raises it as an OperationalError, but it is the rows
-#: that do not fit, not the database away.
+#: PostgreSQL's class 54, "program limit exceeded" (an index row too large, a statement too
+#: complex): an OperationalError, but the rows do not fit; the database is not away.
 PROGRAM_LIMIT_EXCEEDED = "54"
 
 
@@ -518,17 +517,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-# A query parameter whose name says it holds a secret (a sender that put a token in the URL:
-# ``/webhooks/aircall?token=…``, ``/api/inbox?access_token=…``).
-_SECRET_PARAM = re.compile(
-    r"([?&][^=&#]*(?:token|secret|key|pass|sig|auth|credential|session)[^=&#]*=)[^&#]*",
-    re.IGNORECASE,
-)
+# Words that say a name holds a secret: a query parameter (``/webhooks/aircall?token=…``,
+# ``/api/inbox?access_token=…``), a field of a body (``api_key``).
+_SECRET_WORDS = "token|secret|key|pass|sig|auth|credential|session"
+_SECRET_PARAM = re.compile(rf"([?&][^=&#]*(?:{_SECRET_WORDS})[^=&#]*=)[^&#]*", re.IGNORECASE)
+
+
+def names_a_secret(name: str) -> bool:
+    """Whether a name says it may hold a secret: its value is never logged nor answered."""
+    return re.search(_SECRET_WORDS, name, re.IGNORECASE) is not None
 
 
 def redacted_path(path: str) -> str:
-    """A request's path and query for a log line, the values of secret-looking parameters
-    replaced by ``[redacted]``: a secret is never in a log line, wherever a sender put it."""
+    """A request's path and query for a log line, secret-looking parameters ``[redacted]``."""
     return _SECRET_PARAM.sub(r"\1[redacted]", path) if "?" in path else path
 
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.errors import LeadsyncError
+from leadsync.observability import names_a_secret
 from leadsync.pipeline.intake import database_unavailable
-from leadsync.web.drafts import may_hold_a_secret
 
 PROBLEM_TYPE = "application/problem+json"
 RETRY = {"Retry-After": "5"}  # a 503's: when to try again, in seconds
@@ -132,7 +132,7 @@ def _where(error: Any) -> str:
         message = message.removeprefix("Value error, ")
     value = error.get("input")
     shown = isinstance(value, str | int | float) and not isinstance(value, bool)
-    if shown and loc and not may_hold_a_secret(str(loc[-1])):
+    if shown and loc and not names_a_secret(str(loc[-1])):
         # The value refused, beside what is allowed (never one a field named like a secret
         # holds: a token pasted into it stays out of the answer and the logs).
         message += f"; got {str(value)[:100]!r}" if isinstance(value, str) else f"; got {value}"

@@ -81,8 +81,7 @@ class Draft:
         return (self.fields.get(name) or [default])[-1]
 
 
-def may_hold_a_secret(name: str) -> bool:
-    """A field named like a secret (``token``, ``admin_token``, ``hubspot.api_key`` …)."""
+def _secretish(name: str) -> bool:
     lowered = name.lower()
     return any(lowered == word or lowered.endswith(("_" + word, "." + word)) for word in NEVER_KEPT)
 
@@ -94,7 +93,7 @@ def kept_fields(form: Mapping[str, list[str]]) -> tuple[Fields, tuple[str, ...]]
     kept: Fields = {}
     dropped: list[str] = []
     for name, values in form.items():
-        if may_hold_a_secret(name):
+        if _secretish(name):
             continue
         if name in NAMES_OF_SECRETS and not all(plainly_a_name(v) or not v for v in values):
             dropped.append(NAMES_OF_SECRETS[name])
