@@ -86,6 +86,12 @@ SHARED_POLL_S = 5.0
 CLAIM_S = 300.0
 
 
+def _asked_since(state: dict[str, Any]) -> bool:
+    """A refresh was asked for after the newest snapshot's taking began (or none was taken)."""
+    asked_at, taken_from = state.get("asked_at"), state.get("taken_from")
+    return asked_at is not None and (taken_from is None or asked_at >= taken_from)
+
+
 class SnapshotKeeper:
     """Holds the newest snapshot and takes the next in its own thread.
 
@@ -153,9 +159,8 @@ class SnapshotKeeper:
         state = self._quietly(self.shared.snapshot_state, None)
         if state is None:
             return False
-        taken_from, asked_at, until = state["taken_from"], state["asked_at"], state["until"]
-        asked = asked_at is not None and (taken_from is None or asked_at >= taken_from)
-        return asked or (until is not None and until >= self.clock())
+        until = state["until"]
+        return _asked_since(state) or (until is not None and until >= self.clock())
 
     def _adopt(self) -> None:
         """The newest snapshot another process stored, when newer than this one's."""
@@ -201,12 +206,8 @@ class SnapshotKeeper:
         self._asked.clear()  # a refresh asked here is in the shared row: read it there
         now = self.clock()
         state = self.shared.snapshot_state() or {}
-        taken_from, asked_at = state.get("taken_from"), state.get("asked_at")
-        due = (
-            taken_from is None
-            or (asked_at is not None and asked_at >= taken_from)
-            or taken_from + self.interval_s <= now
-        )
+        taken_from = state.get("taken_from")
+        due = _asked_since(state) or taken_from is None or taken_from + self.interval_s <= now
         if due and self.shared.claim_snapshot(self.holder, now, now + CLAIM_S):
             self.refresh()
         else:
