@@ -282,10 +282,10 @@ def _memory_end(events: list[Event], cuts: list[int]) -> dict[str, Any]:
 
 PEOPLE = ["p-1", "p-2"]
 PROPS = ["firstname", "jobtitle", "city"]
-# The properties a clear is given to. Not a contact's names: a record's name column keeps its
-# last name when a clear empties every property it is made of (rules/records.py core_fields,
-# unchanged), so there it is the last arrival's, not the vendor's clock.
-CLEARED = ["jobtitle", "city"]
+# The properties a clear is given to: every one, names included — a name column made of
+# properties all cleared is empty whichever order the value and the clear arrived in
+# (rules/records.py core_fields).
+CLEARED = PROPS
 
 
 @st.composite

@@ -1,5 +1,6 @@
 """Record field rules, without a database: the core columns follow the properties by type,
-and a property left out (or empty) never blanks a field."""
+a property left out never blanks a field, and a name or stage whose properties were all
+cleared is empty."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ KNOWN = CoreFields(email="old@x.test", domain="old.test", name="Old", stage="s0"
         (RecordType.TICKET, {"subject": "Broken", "status": "open", "is_closed": True},
          CoreFields("old@x.test", "old.test", "Broken", "open", False)),
         (RecordType.LEAD, {}, KNOWN),
+        # Every property a field is made of cleared: the field is empty (the vendor cleared
+        # it); an email is never blanked (it is how the record is found).
+        (RecordType.CONTACT, {"firstname": None, "lastname": "", "email": None},
+         CoreFields("old@x.test", "old.test", None, "s0", False)),
+        (RecordType.CONTACT, {"firstname": None, "name": "Kim Li"},
+         CoreFields("old@x.test", "old.test", "Kim Li", "s0", False)),
+        (RecordType.DEAL, {"dealstage": None, "name": ""},
+         CoreFields("old@x.test", "old.test", None, None, False)),
+        (RecordType.DEAL, {"stage": None, "dealstage": "won"},
+         CoreFields("old@x.test", "old.test", "Old", "won", False)),
+        (RecordType.COMPANY, {"name": None, "domain": None},
+         CoreFields("old@x.test", "old.test", None, "s0", False)),
     ],
 )  # fmt: skip
 def test_core_fields(

@@ -8,7 +8,7 @@ its email and domain indexes in step when these change.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +39,15 @@ class CoreFields:
 def core_fields(
     record_type: RecordType, properties: Mapping[str, Any], current: CoreFields
 ) -> CoreFields:
-    """The core fields after ``properties`` (all the record's properties, merged): a value the
-    properties do not give (or give empty) leaves the current one, so a partial update never
-    blanks a field. A contact's name is its first and last names, else ``name``; a deal's
-    name and stage also come from HubSpot's ``dealname``/``dealstage``; a ticket's or lead's
-    from ``subject``/``status``. Only a contact has an email and only a company a domain."""
+    """The core fields after ``properties`` (all the record's properties, merged). A name or
+    stage follows the properties it is made of once any of them was given — cleared ones
+    included, so a name whose parts were all cleared is empty, whichever order the value and
+    the clear arrived in (the properties follow the vendor's clock) — and is left as it is
+    when none was ever given. An email or domain is only ever replaced, never blanked: it
+    is how the record is found. A contact's name is its first and last names, else
+    ``name``; a deal's name and stage also come from HubSpot's ``dealname``/``dealstage``; a
+    ticket's or lead's from ``subject``/``status``. Only a contact has an email and only a
+    company a domain."""
     email, domain, name, stage, is_closed = (
         current.email,
         current.domain,
@@ -54,20 +58,33 @@ def core_fields(
     get = properties.get
     if record_type is RecordType.CONTACT:
         email = get("email") or email
-        first, last = get("firstname"), get("lastname")
-        name = " ".join(str(p) for p in (first, last) if p) or get("name") or name
+        name = _made_of(properties, ("firstname", "lastname"), ("name",), name)
     elif record_type is RecordType.COMPANY:
         domain = get("domain") or domain
-        name = get("name") or name
+        name = _made_of(properties, (), ("name",), name)
     elif record_type is RecordType.DEAL:
-        name = get("name") or get("dealname") or name
-        stage = get("stage") or get("dealstage") or stage
+        name = _made_of(properties, (), ("name", "dealname"), name)
+        stage = _made_of(properties, (), ("stage", "dealstage"), stage)
         if "is_closed" in properties:
             is_closed = properties["is_closed"]
     else:
-        name = get("name") or get("subject") or name
-        stage = get("stage") or get("status") or stage
+        name = _made_of(properties, (), ("name", "subject"), name)
+        stage = _made_of(properties, (), ("stage", "status"), stage)
     return CoreFields(email, domain, name, stage, is_closed)
+
+
+def _made_of(
+    properties: Mapping[str, Any], joined: Sequence[str], each: Sequence[str], current: Any
+) -> Any:
+    """A field made of ``properties``: the ``joined`` ones given (space-separated), else the
+    first of ``each`` given; None when the properties it is made of were all cleared; the
+    ``current`` value when none of them was ever given."""
+    if not any(p in properties for p in (*joined, *each)):
+        return current
+    parts = [str(v) for p in joined if (v := properties.get(p))]
+    if parts:
+        return " ".join(parts)
+    return next((v for p in each if (v := properties.get(p))), None)
 
 
 # ------------------------------------------------------------------ the vendor's clock

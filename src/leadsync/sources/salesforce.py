@@ -87,9 +87,9 @@ holds every field, the unchanged ones null), says nothing. Cleared this way: Pho
 MobilePhone, a Contact's HomePhone, OtherPhone and AssistantPhone, FirstName, LastName,
 Company, Amount, and a Task's or Event's Subject, Description, CallDurationInSeconds,
 ActivityDate, CallType, CallDisposition, Status and Priority (with their raw
-``salesforce_*``). Not cleared: Email and an Account's Name and
-Website (the engine never blanks a record's email, domain or name, by which records are
-found: null would only empty the copy in its properties), ids (OwnerId, AccountId, ContactId,
+``salesforce_*``). Not cleared: Email and an Account's Website (the
+engine never blanks a record's email or domain, by which records are found: null would only
+empty the copy in its properties) and an Account's Name (Salesforce requires one), ids (OwnerId, AccountId, ContactId,
 WhoId, WhatId: an owner or an association is never taken back by an event), IsClosed, and an
 Event's StartDateTime and EndDateTime (when it happened).
 

@@ -212,8 +212,9 @@ def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
 
 # The properties a record's push writes straight from its own properties, by record type:
 # the ones an update may clear (:mod:`.cycle.clears`). Not those written from its core fields
-# (a contact's email, a company's name and domain, a deal's or lead's name): a core field
-# never blanks (rules.records.core_fields).
+# (a contact's email, a company's name and domain, a deal's or lead's name): an email or
+# domain never blanks, and a name whose properties were cleared is not written
+# (rules.records.core_fields).
 _CLEARABLE: dict[str, tuple[str, ...]] = {
     "contact": tuple(n for n in _CONTACT_PROPERTIES if n != "email"),
     "company": _COMPANY_PROPERTIES,
