@@ -11,6 +11,12 @@ forms and epoch seconds where milliseconds were (and the other way round). :func
 takes a body through what the webhook does with it, in this process: the signature check, the
 cut into pieces (:meth:`Adapter.cut`, the vendor's acknowledgement) and each piece's stored
 payload read by a worker (:meth:`Adapter.events_of`).
+
+Two strategies vary a sample without changing what it means (docs/WEBHOOKS.md, "Field
+types"): :func:`re_encoded` writes one flag or number in another plain form (``true`` as
+``"true"`` or ``1``, ``42`` as ``"42"``), and :func:`odd_decorative` gives a field that only
+labels or points at something (:data:`DECORATIVE`) a value of another type than a string,
+which reads as the field absent.
 """
 
 from __future__ import annotations
@@ -500,3 +506,113 @@ def unknown_field_added(sample: Sample) -> st.SearchStrategy[tuple[str, Any]]:
         return st.builds(add_xml, st.sampled_from(fields), st.text(max_size=12))
     objects = [p for p in [(), *nodes(sample.body)] if isinstance(at(sample.body, p), dict)]
     return st.builds(add, st.sampled_from(objects), ANY_JSON)
+
+
+# ------------------------------------------------------------------ variations that mean the same
+
+#: Fields that only label or point at something, by kind, as key paths (``*``: any list
+#: index; docs/WEBHOOKS.md, "Field types"): a value of another type than a string reads as the
+#: field absent (``src/leadsync/sources/forms.py``), never as a dead letter.
+DECORATIVE: dict[str, tuple[tuple[str, ...], ...]] = {
+    "aircall": (
+        ("data", "voicemail"),
+        ("data", "recording"),
+        ("data", "asset"),
+        ("data", "phone_numbers", "*", "label"),
+        ("data", "name"),  # a user's or a line's display name (a call's data has none)
+        ("data", "numbers", "*", "name"),
+    ),
+    "calendly": (
+        ("payload", "scheduled_event", "location"),
+        ("payload", "scheduled_event", "location", "type"),
+        ("payload", "scheduled_event", "location", "location"),
+        ("payload", "new_invitee"),
+    ),
+    "pipedrive": tuple(
+        (root, field, "*", part)
+        for root in ("current", "previous", "data")
+        for field in ("email", "phone", "emails", "phones")
+        for part in ("label", "primary")
+    ),
+    "outreach": (("data", "attributes", "recordingUrl"),),
+    "salesloft": (
+        ("recordings",),
+        ("recordings", "*"),
+        ("recordings", "*", "url"),
+        ("recording",),
+        ("recording", "url"),
+    ),
+}
+#: Values of another type than a string (or, for a list entry's ``primary``, than a flag).
+ODD_VALUES = st.sampled_from([5, 0, True, False, 4.5, {"url": "x"}, ["x"], {}, []])
+
+
+def _matches(path: Path_, pattern: tuple[str, ...]) -> bool:
+    return len(path) == len(pattern) and all(
+        (p == "*" and isinstance(step, int)) or p == step
+        for step, p in zip(path, pattern, strict=True)
+    )
+
+
+def decorative_places(sample: Sample) -> list[Path_]:
+    """The places of :data:`DECORATIVE` fields in a sample's JSON body."""
+    patterns = DECORATIVE.get(sample.kind, ())
+    if sample.is_xml or not patterns:
+        return []
+    return [p for p in nodes(sample.body) if any(_matches(p, pattern) for pattern in patterns)]
+
+
+def odd_decorative(sample: Sample) -> st.SearchStrategy[tuple[str, Any, Any]]:
+    """(what, the body with that field given an odd value, the body without the field) for
+    one of the sample's :data:`DECORATIVE` fields (there must be one)."""
+
+    def build(path: Path_, odd: Any) -> tuple[str, Any, Any]:
+        changed, without = copy.deepcopy(sample.body), copy.deepcopy(sample.body)
+        at(changed, path[:-1])[path[-1]] = odd
+        del at(without, path[:-1])[path[-1]]
+        return f"{'.'.join(map(str, path))} = {odd!r}", changed, without
+
+    return st.builds(build, st.sampled_from(decorative_places(sample)), ODD_VALUES)
+
+
+def plain_values(sample: Sample) -> list[Path_]:
+    """The places of the flags and numbers in a sample's JSON body."""
+    if sample.is_xml:
+        return []
+    return [p for p in nodes(sample.body) if isinstance(at(sample.body, p), bool | int | float)]
+
+
+def other_encodings(value: bool | float) -> list[Any]:
+    """The plain other forms of a flag or a number a vendor may send."""
+    if isinstance(value, bool):
+        return [str(value).lower(), str(value).upper(), int(value), f" {int(value)} "]
+    return [str(value)]
+
+
+#: A Pipedrive v1 body renders its object twice (``current``, ``previous``); a vendor writes
+#: both one way, so a value re-encoded in one is re-encoded in the other where it is the same.
+TWIN_ROOTS = {"current": "previous", "previous": "current"}
+
+
+def re_encoded(sample: Sample) -> st.SearchStrategy[tuple[str, Any]]:
+    """(what, the body) with one flag or number written in another plain form
+    (:func:`other_encodings`), which means the same (there must be one)."""
+
+    def build(path: Path_, choice: int) -> tuple[str, Any]:
+        value = at(sample.body, path)
+        forms = other_encodings(value)
+        new = forms[choice % len(forms)]
+        changed = copy.deepcopy(sample.body)
+        places = [path]
+        if sample.kind == "pipedrive" and path[0] in TWIN_ROOTS:
+            twin = (TWIN_ROOTS[path[0]], *path[1:])
+            try:
+                if at(sample.body, twin) == value and type(at(sample.body, twin)) is type(value):
+                    places.append(twin)
+            except (KeyError, IndexError, TypeError):
+                pass
+        for place in places:
+            at(changed, place[:-1])[place[-1]] = new
+        return f"{value!r} as {new!r} at {'.'.join(map(str, path))}", changed
+
+    return st.builds(build, st.sampled_from(plain_values(sample)), st.integers(0, 3))

@@ -14,7 +14,12 @@ same examples every time):
 3. an unknown field added anywhere changes nothing the worker applies (the events; a key made
    from the body's hash may change, as a different body is a different delivery);
 4. no secret (the integration's, an Outbound Message's session id) is in an answer, a dead
-   letter's error or what the inbox or a dead letter keeps of the body.
+   letter's error or what the inbox or a dead letter keeps of the body;
+5. a flag or a number written in another plain form (``true`` as ``"true"`` or ``1``, ``42`` as
+   ``"42"``: docs/WEBHOOKS.md, "Field types") changes nothing applied, and is no dead letter;
+6. a field that only labels or points at something (a label, a link, Calendly's location)
+   given a value of another type than a string is read as the field absent: what is applied
+   is what the sample without that field gives.
 
 Through a live ``serve`` and its worker (SQLite, and PostgreSQL when it is configured), a
 smaller draw of the same variations: never a 500, never a traceback or an error in the log,
@@ -39,10 +44,14 @@ from leadsync.workspace import Workspace
 from tests.fuzz_vendors import (
     URI,
     Sample,
+    decorative_places,
     deliver,
     load_samples,
     mutations,
     names_the_field,
+    odd_decorative,
+    plain_values,
+    re_encoded,
     unknown_field_added,
 )
 from tests.helpers import workspace_config
@@ -106,6 +115,47 @@ def test_an_unknown_field_changes_nothing_applied(kind: str) -> None:
         note(f"{sample.name}: an unknown field in {where}")
         out, base = deliver(sample, body), baselines[sample.name]
         assert (out.status, out.stored(), out.refused) == (base.status, base.stored(), base.refused)
+
+    check()
+
+
+def applied(out: Any) -> tuple[Any, ...]:
+    """What the worker applies of a delivery, without the inbox's own keys."""
+    return out.status, out.stored(), out.refused
+
+
+RE_ENCODABLE = {kind: [s for s in TAKEN[kind] if plain_values(s)] for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if RE_ENCODABLE[kind]])
+def test_a_flag_or_a_number_in_another_plain_form_changes_nothing_applied(kind: str) -> None:
+    baselines = {s.name: deliver(s, s.body) for s in RE_ENCODABLE[kind]}
+
+    @FUZZ
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        sample = data.draw(st.sampled_from(RE_ENCODABLE[kind]), label="sample")
+        what, body = data.draw(re_encoded(sample), label="re-encoded")
+        note(f"{sample.name}: {what}")
+        out, base = deliver(sample, body), baselines[sample.name]
+        assert applied(out) == applied(base), out.letters() or out.detail
+
+    check()
+
+
+WITH_DECORATIVE = {kind: [s for s in TAKEN[kind] if decorative_places(s)] for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if WITH_DECORATIVE[kind]])
+def test_a_label_or_link_of_another_type_reads_as_absent(kind: str) -> None:
+    @FUZZ
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        sample = data.draw(st.sampled_from(WITH_DECORATIVE[kind]), label="sample")
+        what, body, without = data.draw(odd_decorative(sample), label="odd")
+        note(f"{sample.name}: {what}")
+        out, absent = deliver(sample, body), deliver(sample, without)
+        assert applied(out) == applied(absent), out.letters() or out.detail
 
     check()
 

@@ -378,11 +378,6 @@ def test_a_legacy_v1_webhook_is_a_dead_letter_that_says_to_subscribe_with_v2() -
             "payload.scheduled_event.event_memberships.0.user",
         ),
         (setter("payload.text_reminder_number", 4155550142), "payload.text_reminder_number"),
-        (setter("payload.scheduled_event.location", "Zoom"), "payload.scheduled_event.location"),
-        (
-            setter("payload.scheduled_event.location", {"type": "outbound_call", "location": 1}),
-            "payload.scheduled_event.location.location",
-        ),
         (setter("payload.scheduled_event", "EVT1"), "payload.scheduled_event"),
         (setter("payload", "invitee"), "payload"),
         (setter("payload", None), "payload"),

@@ -545,15 +545,17 @@ LINK_ADDED = load("contact.associationChange.primary")[0]
         ),
         (
             _without(LINK_ADDED, "associationRemoved"),
-            'field "associationRemoved": must be true or false, missing',
+            'field "associationRemoved": required: true or false',
         ),
         (
-            {**LINK_ADDED, "associationRemoved": "false"},
-            'field "associationRemoved": must be true or false, got a string',
+            {**LINK_ADDED, "associationRemoved": "no"},
+            'field "associationRemoved": must be true or false (or 1 or 0, or one of them as'
+            ' a string: "true", "0"), got \'no\'',
         ),
         (
-            {**LINK_ADDED, "isPrimaryAssociation": 1},
-            'field "isPrimaryAssociation": must be true or false, got a number',
+            {**LINK_ADDED, "isPrimaryAssociation": 2},
+            'field "isPrimaryAssociation": must be true or false (or 1 or 0, or one of them as'
+            ' a string: "true", "0"), got 2',
         ),
         (_without(LINK_ADDED, "toObjectId"), 'field "toObjectId": required'),
         (_without(LINK_ADDED, "associationType"), 'field "associationType": required'),

@@ -102,7 +102,10 @@ a value).
 
 ``recording_url`` is the call's ``asset`` (Aircall's lasting, secured page of the recording
 or voicemail), else ``recording``, else ``voicemail`` (direct links to the file, which
-expire within minutes: a CRM timeline would keep a dead link).
+expire within minutes: a CRM timeline would keep a dead link). Aircall sends each link as a
+string or null; one of another type (a number, ``true``, an object) is read as no link
+(:func:`~leadsync.sources.forms.lenient_string`): the call is taken without it, and a
+``voicemail`` that is no link says nothing of the outcome.
 
 Outcome of a finished call — or of any call event whose ``voicemail`` is set (the link comes
 with ``call.comm_assets_generated``, after ``call.ended``) —, first rule that holds:
@@ -161,6 +164,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.forms import lenient_string
 from leadsync.sources.hygiene import without_secret_fields
 from leadsync.sources.signatures import verify_aircall
 
@@ -389,7 +393,7 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
         properties.update(_final_values(body, name))
     elif name == ASSETS_READY:
         properties.update(_recording(body))
-    if string(body, "data.voicemail") is not None:
+    if lenient_string(body, "data.voicemail") is not None:
         properties["outcome"] = _outcome(body, name)  # the voicemail's link, on any event
     event: dict[str, Any] = {
         "id": event_id,
@@ -463,9 +467,10 @@ def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
 def _recording(body: dict[str, Any]) -> dict[str, str]:
     """``recording_url``: the call's ``asset`` (Aircall's lasting, secured page of the
     recording or voicemail), else ``recording``, else ``voicemail`` (direct links that expire
-    within minutes); nothing when the call has none."""
+    within minutes); nothing when the call has none. A link that is not a string is none
+    (:func:`~leadsync.sources.forms.lenient_string`)."""
     for path in ("data.asset", "data.recording", "data.voicemail"):
-        link = string(body, path)
+        link = lenient_string(body, path)
         if link is not None:
             return {"recording_url": link}
     return {}
@@ -475,7 +480,7 @@ def _outcome(body: dict[str, Any], name: str) -> str:
     """The canonical outcome of a finished call (rules in the module docstring)."""
     if time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at") is not None:
         return "connected"
-    if name == VOICEMAIL_LEFT or string(body, "data.voicemail") is not None:
+    if name == VOICEMAIL_LEFT or lenient_string(body, "data.voicemail") is not None:
         return "voicemail"
     reason = string(body, "data.missed_call_reason")
     if reason is not None:

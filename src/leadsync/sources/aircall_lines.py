@@ -13,7 +13,8 @@ Aircall names a line in three places:
 - the user events of V1 (``user.created``, ``user.connected`` …): ``data.numbers``, the
   lines the user is on (V2's user object has none).
 
-A line without digits (``null``) names nothing to learn: it gives no event.
+A line without digits (``null``) names nothing to learn: it gives no event. A line's ``name``
+only labels it: one that is not a string is left out (:mod:`leadsync.sources.forms`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from leadsync.errors import EventError
 from leadsync.sources.base import describe, get_path, refuse, string, text
+from leadsync.sources.forms import lenient_string
 
 __all__ = ["LINE_EVENTS", "line_event", "user_lines"]
 
@@ -61,7 +63,7 @@ def _line(number: Any, path: str, event_id: str, at: str) -> dict[str, Any] | No
     if digits is None:
         return None
     properties = {"number": digits}
-    name = _named(string, wrapped, path, "name")
+    name = lenient_string(number, "name")  # only labels the line: another type is none
     if name is not None:
         properties["name"] = name
     event: dict[str, Any] = {

@@ -18,6 +18,7 @@ from leadsync.sources.base import (
     string,
     text,
 )
+from leadsync.sources.forms import lenient_string
 
 __all__ = [
     "MOBILE_LABEL",
@@ -62,7 +63,9 @@ def contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
     """The phone properties of a contact's ``phone_numbers`` (``[{label, value}]``): the
     first number labelled Mobile (:data:`MOBILE_LABEL`, any case) is the ``mobilephone``, the
     first other one the ``phone``, the numbers after them ``other_phone_1``… in list order
-    (the first five: ``model.OTHER_PHONES``); each number as given, trimmed. The list is the
+    (the first five: ``model.OTHER_PHONES``); each number as given, trimmed. A label only
+    names its number: one that is not a string is no label (the number is not the mobile),
+    never a refusal of the contact (:func:`~leadsync.sources.forms.lenient_string`). The list is the
     contact's whole list (``phone_list_complete``): when the payload has it, every phone
     property is given, null where it has no such number (an empty list: all null), so a
     number removed in Aircall is removed from the contact; no list (the key absent, or
@@ -71,11 +74,8 @@ def contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
         return {}
     phones: dict[str, str | None] = dict.fromkeys(PHONE_PROPERTIES)
     others = iter(OTHER_PHONES)
-    for where, element, value in entries(body, path, "value"):
-        label = element.get("label")
-        if label is not None and not isinstance(label, str):
-            refuse(f"{where}.label", f"must be a string, got {describe(label)}")
-        mobile = (label or "").strip().lower() == MOBILE_LABEL
+    for _where, element, value in entries(body, path, "value"):
+        mobile = (lenient_string(element, "label") or "").lower() == MOBILE_LABEL
         prop = "mobilephone" if mobile else "phone"
         if phones[prop] is None:
             phones[prop] = value
@@ -92,7 +92,7 @@ def user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] |
     if user is None or "id" not in user:
         return None
     event: dict[str, Any] = {"id": event_id, "occurred_at": at, "type": "user", "owner": user}
-    name = string(body, "data.name")
+    name = lenient_string(body, "data.name")  # only names the user, as ``person``'s name
     if name is not None:
         event["properties"] = {"name": name}
     return event

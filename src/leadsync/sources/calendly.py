@@ -56,7 +56,9 @@ activity's properties by external id). occurred_at = ``scheduled_event.start_tim
 (``scheduled_event.name``), ``start`` / ``end`` (``start_time`` / ``end_time``), ``outcome``
 (the table above, :data:`OUTCOMES`), ``calendly_status`` (the invitee's raw ``status``),
 ``cancellation_reason`` (``cancellation.reason``), ``calendly_new_invitee`` (``new_invitee``,
-the booking a reschedule moved to).
+the booking a reschedule moved to; a link of another type than a string is left out).
+``rescheduled`` is a flag in any of its forms (:func:`~leadsync.sources.forms.flag`:
+``true``, ``1``, ``"true"`` …); any other value is a dead letter naming it.
 
 Owner (the host): the first ``scheduled_event.event_memberships`` entry, as
 ``{"id": <user uri, else user_email>, "email": user_email, "name": user_name}``; no
@@ -71,7 +73,10 @@ carries the invitee's numbers too, as given (trimmed), so the rep's calls find t
 and ``phone`` from ``scheduled_event.location.location`` when the location's ``type`` is
 :data:`INVITEE_PHONE_LOCATION` (``outbound_call``: the host calls the invitee at the number
 the invitee gave) (?). Another location type's number (``inbound_call``: the host's own line)
-is not the invitee's and is not read. A payload without an email (or whose ``email`` is not
+is not the invitee's and is not read. The location is read for that alone: a location of
+another shape (text such as ``"Zoom"``, a list, a ``type`` or ``location`` that is not a
+string) gives no number and never refuses the event
+(:func:`~leadsync.sources.forms.lenient_string`). A payload without an email (or whose ``email`` is not
 an email address) names no contact and gives the meeting alone; a host's ``user_email`` that
 is not one is passed over the same way (the host is then named by its user uri).
 
@@ -102,6 +107,7 @@ from leadsync.sources.base import (
     time_from_iso,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.forms import flag, lenient_string
 from leadsync.sources.signatures import verify_calendly
 
 __all__ = [
@@ -219,7 +225,7 @@ def _meeting(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[st
         get_path(body, "payload.scheduled_event.end_time"), "payload.scheduled_event.end_time"
     )
     outcome = OUTCOMES[name]
-    if name == CANCELED and _flag(body, "payload.rescheduled"):
+    if name == CANCELED and flag(body, "payload.rescheduled"):
         outcome = RESCHEDULED_OUTCOME
     properties: dict[str, Any] = {"outcome": outcome}
     for key, value in (
@@ -228,7 +234,7 @@ def _meeting(body: dict[str, Any], name: str, event_id: str, at: str) -> dict[st
         ("end", end),
         ("calendly_status", string(body, "payload.status")),
         ("cancellation_reason", string(body, "payload.cancellation.reason")),
-        ("calendly_new_invitee", string(body, "payload.new_invitee")),
+        ("calendly_new_invitee", lenient_string(body, "payload.new_invitee")),
     ):
         if value is not None:
             properties[key] = value
@@ -300,18 +306,11 @@ def _invitee_phones(body: dict[str, Any]) -> dict[str, str]:
     mobile = string(body, "payload.text_reminder_number")
     if mobile is not None:
         phones["mobilephone"] = mobile
-    if string(body, "payload.scheduled_event.location.type") == INVITEE_PHONE_LOCATION:
-        phone = string(body, "payload.scheduled_event.location.location")
+    # The location is read for one type alone: any part of it of another shape (a location
+    # given as text, a type or a number that is not a string) is no invitee number.
+    location = "payload.scheduled_event.location"
+    if lenient_string(body, f"{location}.type") == INVITEE_PHONE_LOCATION:
+        phone = lenient_string(body, f"{location}.location")
         if phone is not None:
             phones["phone"] = phone
     return phones
-
-
-def _flag(body: dict[str, Any], path: str) -> bool:
-    """A boolean that may be absent or null (false then)."""
-    value = get_path(body, path)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        refuse(path, f"must be true or false, got {describe(value)}")
-    return value

@@ -66,10 +66,14 @@ removed, or to another object      item, a product, a company's parent or a cust
 =================================  ===========================================================
 
 An ``associationChange`` of records leadsync keeps without ``fromObjectId``, ``toObjectId``
-or a boolean ``associationRemoved`` (or ``isPrimaryAssociation`` given as anything but a
-boolean) is an EventError naming the field.
+or a flag ``associationRemoved`` (or ``isPrimaryAssociation`` given as anything but a flag)
+is an EventError naming the field. A flag is ``true``/``false`` as HubSpot sends it, or
+``1``/``0`` or either as a string (:data:`~leadsync.sources.forms.FLAG_FORMS`, read alike by
+every adapter).
 A ``propertyChange`` without a ``propertyValue`` key is an EventError (``null`` and ``""``
-are a cleared value; a missing key is a malformed event, never a clear).
+are a cleared value; a missing key is a malformed event, never a clear). The value of a
+property leadsync does not keep is not read, whatever its type; ``hs_is_closed``'s is a flag
+in any of those forms (another value gives nothing, as an unknown string always did).
 
 Events about objects leadsync does not keep (``IGNORED_OBJECTS``: ``product``, ``line_item``,
 ``conversation`` and ``event``, as in ``event.completed``) give ``[]`` whatever the action.
@@ -137,6 +141,7 @@ from leadsync.sources.base import (
     time_from_epoch,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.forms import flag, flag_value
 from leadsync.sources.options import HubSpotOptions
 from leadsync.sources.properties import Invalid, check_domain, check_email
 from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
@@ -388,19 +393,20 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
     prop = text(data, "propertyName", required=True)
     if "propertyValue" not in data:
         refuse("propertyValue", "required on a propertyChange event")
-    value = text(data, "propertyValue")
     if prop == OWNER_PROPERTY:
+        value = text(data, "propertyValue")
         out["type"] = "owner"
         out["owner"] = None if value is None else {"id": value}
         return True
     canonical = KEPT_PROPERTIES.get((record_type, prop or ""))
     if canonical is None:
-        return False
+        return False  # its value is not read: whatever its type, it refuses nothing
     out["type"] = "record"
-    if canonical == "is_closed":
-        flag = {"true": True, "false": False}.get((value or "").lower())
-        out["properties"] = {} if flag is None else {"is_closed": flag}
-        return flag is not None
+    if canonical == "is_closed":  # "true"/"false" as HubSpot sends it, or another form
+        closed = flag_value(data["propertyValue"])
+        out["properties"] = {} if closed is None else {"is_closed": closed}
+        return closed is not None
+    value = text(data, "propertyValue")
     if value is not None and canonical in _CHECKED:
         try:
             _CHECKED[canonical](value, "propertyValue")  # named as HubSpot sent it
@@ -477,7 +483,7 @@ def _added_link(data: dict[str, Any], generic: bool) -> dict[str, Any] | None:
     as HubSpot makes a first company primary). None for a link removed (leadsync never ends
     a link) or between records leadsync does not keep."""
     types = _association_types(data, generic)
-    if types is None or _flag(data, "associationRemoved", required=True):
+    if types is None or flag(data, "associationRemoved", required=True):
         return None
     ids = {
         types[0]: text(data, "fromObjectId", required=True),
@@ -485,7 +491,7 @@ def _added_link(data: dict[str, Any], generic: bool) -> dict[str, Any] | None:
     }
     subject = types[0]
     if _person_with_company(types):
-        primary = _flag(data, "isPrimaryAssociation")
+        primary = flag(data, "isPrimaryAssociation")
         subject = RecordType.CONTACT if primary else RecordType.COMPANY
     (other,) = [t for t in types if t is not subject]
     return {
@@ -498,17 +504,6 @@ def _added_link(data: dict[str, Any], generic: bool) -> dict[str, Any] | None:
 
 def _person_with_company(types: tuple[RecordType, RecordType]) -> bool:
     return set(types) == {RecordType.CONTACT, RecordType.COMPANY}
-
-
-def _flag(data: dict[str, Any], name: str, required: bool = False) -> bool:
-    """A boolean field of the event (``true``/``false``); missing is False unless required."""
-    value = data.get(name)
-    if value is None and not required:
-        return False
-    if not isinstance(value, bool):
-        shown = "missing" if value is None else f"got {describe(value)}"
-        refuse(name, f"must be true or false, {shown}")
-    return value
 
 
 def _app_of(source_id: str) -> str | None:

@@ -54,7 +54,8 @@ Events
                                        association ``account`` -> company
 ``call.created`` / ``.updated``        call activity ``data.id`` (events of one call merge):
                                        direction, ``from`` -> from_number, ``to`` ->
-                                       to_number, recording_url, body (note),
+                                       to_number, recording_url (a link: one
+                                       that is not a string is left out), body (note),
                                        outcome (:data:`CALL_OUTCOMES`, raw kept as
                                        ``outreach_outcome``), answered_at (answeredAt),
                                        ended_at (completedAt): the engine makes
@@ -164,6 +165,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.forms import lenient_string
 from leadsync.sources.outreach_relations import links, relation
 from leadsync.sources.signatures import verify_outreach
 
@@ -190,12 +192,7 @@ PROSPECT_FIELDS = {
 }
 ACCOUNT_FIELDS = {"name": "name", "websiteUrl": "website", "industry": "industry"}
 OPPORTUNITY_FIELDS = {"name": "name", "opportunityType": "opportunity_type"}
-CALL_FIELDS = {
-    "from": "from_number",
-    "to": "to_number",
-    "recordingUrl": "recording_url",
-    "note": "body",
-}
+CALL_FIELDS = {"from": "from_number", "to": "to_number", "note": "body"}
 MAILING_FIELDS = {"subject": "subject", "bodyText": "body"}
 #: A prospect's phone arrays, in the order ``phone`` is taken from; the mobile ones.
 PHONE_ATTRIBUTES = ("workPhones", "otherPhones", "homePhones", "voipPhones")
@@ -386,6 +383,9 @@ def _owner_event(
 
 def _call(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = _texts(d.item, CALL_FIELDS)
+    recording = lenient_string(d.item, ATTR + "recordingUrl")  # a link: another type is none
+    if recording is not None:
+        properties["recording_url"] = recording
     direction = choice(d.item, ATTR + "direction", DIRECTIONS)
     if direction is not None:
         properties["direction"] = direction

@@ -33,7 +33,7 @@ names the other, so a v2 merge is a deletion (nothing) and an edit. Its object i
 second half of ``event``), ``meta.id`` names the object (there is no event id), the object is
 ``current`` (read exactly like v2's ``data``; errors name ``current.…``), times are unix
 seconds (``timestamp``; ``timestamp_micro`` / ``timestamp_milli`` when present, for
-sub-second order) and ``previous`` holds the whole object, so a field changed when its value
+sub-second order; each a number or a string of digits, like every unix time leadsync reads) and ``previous`` holds the whole object, so a field changed when its value
 differs from ``current``'s. The version is told by ``meta.version`` / ``meta.entity`` (v2)
 and ``meta.object`` / ``current`` / ``event`` / ``v`` (v1).
 
@@ -63,7 +63,10 @@ Event names (action x entity)
     ``mobilephone``, the primary (else first) of the others -> ``phone``, and the numbers
     left, in list order -> ``other_phone_1`` ... ``other_phone_5`` (the first five:
     :data:`~leadsync.model.OTHER_PHONES`; a call from any of them finds the person; never
-    pushed), each as given (trimmed); ``org_id`` -> a company association. The list is the
+    pushed), each as given (trimmed); ``org_id`` -> a company association. An entry's
+    ``primary`` is a flag in any form (:func:`~leadsync.sources.forms.flag_value`: ``true``,
+    ``1``, ``"true"``; anything else is not primary) and its ``label`` only names the entry: a
+    label that is not a string is no label, never a refusal of the person. The list is the
     person's whole list (``phone_list_complete``; v1's ``current`` is the whole person, v2's
     ``data.phones`` the whole list, ``[]`` for none): whenever the event has it, every phone
     property is given, null for what it lacks, and a number Pipedrive gave that is no longer
@@ -88,7 +91,9 @@ Event names (action x entity)
     ``subject`` -> ``title`` (call, meeting) or ``subject`` (email, task, note), ``note`` ->
     ``body``; ``due_date`` + ``due_time`` (UTC) -> when it happened, a task's ``due`` and a
     meeting's ``start`` (``end`` = start + ``duration``); ``done`` -> a task's ``status``
-    (``completed`` / ``not_started``). A call carries ``duration`` (``HH:MM``) ->
+    (``completed`` / ``not_started``); ``done`` is a flag: v2's ``true``/``false``, v1's
+    ``1``/``0``, or either as a string (:func:`~leadsync.sources.forms.flag`; another value
+    is a dead letter naming it). A call carries ``duration`` (``HH:MM``) ->
     ``duration_s`` and its outcome (:data:`CALL_OUTCOME_FIELD` (?)) only once it is done: a
     planned call's duration is not a final value. Owner ``owner_id`` (``user_id`` as a
     fallback: v1's assignee); associations ``person_id``, ``org_id``, ``deal_id``,
@@ -184,6 +189,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.forms import flag
 from leadsync.sources.options import PipedriveOptions
 from leadsync.sources.pipedrive_payload import ACTIONS, ENTITIES, V1_ACTIONS, PipedriveEvent
 from leadsync.sources.signatures import verify_basic_auth
@@ -331,7 +337,7 @@ class PipedriveAdapter(Adapter):
         put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, ev.path("subject")))
         put(properties, "body", text(item, ev.path("note")))
         due, moment = payload.due(ev)
-        done = payload.flag(item, ev.path("done"))
+        done = flag(item, ev.path("done"))
         if activity == "task":
             put(properties, "due", due)
             if done is not None:

@@ -28,6 +28,7 @@ from leadsync.sources.base import (
     time_from_epoch,
     time_from_iso,
 )
+from leadsync.sources.forms import epoch_number, flag_value, lenient_string, shown
 
 __all__ = [
     "ACTIONS",
@@ -40,7 +41,6 @@ __all__ = [
     "due",
     "duration_seconds",
     "epoch_in",
-    "flag",
     "id_value",
     "is_counter",
     "is_v1",
@@ -196,7 +196,14 @@ def merged_away(ev: PipedriveEvent, kept: str) -> str | None:
 
 
 def _comparable(value: Any) -> Any:
-    return value.get("value") if isinstance(value, dict) and "value" in value else value
+    """A v1 value as compared across ``previous`` and ``current``: an id by its value, in
+    whatever form (``{"value": 7}``, ``7`` and ``"7"`` are one id, as :func:`id_value` reads
+    them all)."""
+    if isinstance(value, dict) and "value" in value:
+        value = value["value"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def is_counter(ev: PipedriveEvent, field: str) -> bool:
@@ -229,13 +236,16 @@ def pipedrive_time(value: Any, path: str) -> str | None:
 
 
 def epoch_in(item: Any, path: str, per_second: int) -> str | None:
-    """v1's ``timestamp_micro`` / ``timestamp_milli``: a unix time in a known unit."""
+    """v1's ``timestamp_micro`` / ``timestamp_milli``: a unix time in a known unit, a number or
+    a string of digits (:func:`~leadsync.sources.forms.epoch_number`), as every other unix
+    time leadsync reads."""
     value = get_path(item, path)
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        refuse(path, f"must be a unix time (a number), got {describe(value)}")
-    return time_from_epoch(_in_ms(value, per_second), path, "ms")
+    stamp = epoch_number(value)
+    if stamp is None:
+        refuse(path, f"must be a unix time (a number or a string of digits), got {shown(value)}")
+    return time_from_epoch(_in_ms(stamp, per_second), path, "ms")
 
 
 def _in_ms(value: int | float, per_second: int) -> int | float:
@@ -369,7 +379,11 @@ def phones(item: Any, path: str) -> tuple[str | None, str | None, list[str]]:
 
 def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
     """``(primary, label, value)`` of each entry with a non-empty value (the label
-    lowercased and the value trimmed); errors name the entry (``data.phones[0].label``)."""
+    lowercased and the value trimmed); errors name the entry (``data.phones[0].value``).
+    ``primary`` is a flag in any form (:func:`~leadsync.sources.forms.flag_value`: v1's
+    ``1``, ``"true"``); the ``label`` only names the entry (:func:`lenient_string`): one that
+    is not a string, like a ``primary`` that is no flag, is absent rather than a refusal of
+    the person."""
     entries = get_path(item, path)
     if entries is None:
         return []
@@ -380,14 +394,13 @@ def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
         where = f"{path}[{index}]"
         if not isinstance(entry, dict):
             refuse(where, f"must be an object {{value, primary, label}}, got {describe(entry)}")
-        value, label = entry.get("value"), entry.get("label")
+        value = entry.get("value")
         if value is not None and not isinstance(value, str):
             refuse(f"{where}.value", f"must be a string, got {describe(value)}")
-        if label is not None and not isinstance(label, str):
-            refuse(f"{where}.label", f"must be a string, got {describe(label)}")
         if value and value.strip():
-            label = label.strip().lower() if label is not None else None
-            values.append((entry.get("primary") is True, label, value.strip()))
+            label = lenient_string(entry, "label")
+            primary = flag_value(entry.get("primary")) is True
+            values.append((primary, label.lower() if label else None, value.strip()))
     return values
 
 
@@ -397,18 +410,6 @@ def _primary_at(entries: Sequence[tuple[bool, str | None, str]], among: list[int
         if entries[index][0]:
             return index
     return among[0] if among else None
-
-
-def flag(item: Any, path: str) -> bool | None:
-    """True or false (v1 sends 1 and 0)."""
-    value = get_path(item, path)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    refuse(path, f"must be true or false, got {describe(value)}")
 
 
 def clock_text(item: Any, path: str) -> str | None:

@@ -27,7 +27,9 @@ cleared: see "Cleared fields" below. ``DELETE`` and ``UNDELETE`` give ``[]`` (de
 propagated); ``GAP_*`` and ``OVERFLOW`` are an EventError asking for a resync (the subscriber
 lost changes), and so is a wildcard record id (``001*``: every record of the object, after a
 custom field's type conversion). Compound names arrive as ``Name: {FirstName, LastName}``; datetimes as ISO
-strings or epoch milliseconds (a Pub/Sub relay).
+strings or epoch milliseconds (a Pub/Sub relay: a number, or a string of digits as a relay
+may write a 64-bit number); a checkbox (``IsClosed``) as a boolean, or ``1``/``0`` or either as
+a string (:func:`~leadsync.sources.forms.flag`; an Outbound Message's is the text ``true``).
 
 Mapping (both channels)
 -----------------------

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.errors import EventError
 from leadsync.model import OTHER_PHONES
 from leadsync.sources.base import (
     compact,
@@ -29,6 +30,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
+from leadsync.sources.forms import epoch_number, flag
 
 __all__ = [
     "CALL_DISPOSITIONS",
@@ -171,15 +173,9 @@ class Fields:
         return whole(number(self.root, self.prefix + name)) if self.counts(name) else None
 
     def flag(self, name: str) -> bool | None:
-        if not self.counts(name):
-            return None
-        path = self.prefix + name
-        value = get_path(self.root, path)
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        if value is not None and not isinstance(value, bool):
-            refuse(path, f"must be true or false, got {describe(value)}")
-        return value
+        """A checkbox: a JSON boolean (a change event), the text ``true``/``false`` (an
+        Outbound Message), or ``1``/``0`` (:func:`~leadsync.sources.forms.flag`)."""
+        return flag(self.root, self.prefix + name) if self.counts(name) else None
 
     def time(self, name: str) -> str | None:
         return read_time(self.root, self.prefix + name) if self.counts(name) else None
@@ -206,9 +202,17 @@ class Fields:
 
 
 def read_time(root: Any, path: str) -> str | None:
+    """A date or a time: an ISO 8601 string, or epoch milliseconds (a Pub/Sub relay's), a
+    number or a string of digits (a relay may write a 64-bit number as a string). A string is
+    read as ISO 8601 first: ``20240630`` is that day, as ISO's basic form says."""
     value = get_path(root, path)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return time_from_epoch(value, path, "ms")
+    if isinstance(value, str) and (stamp := epoch_number(value)) is not None:
+        try:
+            return time_from_iso(value, path)
+        except EventError:
+            return time_from_epoch(stamp, path, "ms")
     return time_from_iso(value, path)
 
 

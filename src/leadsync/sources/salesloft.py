@@ -42,7 +42,8 @@ Events
                                    (duration), outcome from ``disposition``
                                    (:data:`DISPOSITION_OUTCOMES`, raw kept as
                                    ``salesloft_disposition``), ``salesloft_sentiment``,
-                                   recording_url (first of ``recordings[].url``); owner
+                                   recording_url (first of ``recordings[].url`` that
+                                   is a string: a link of another type is none); owner
                                    ``user.id``; association ``called_person.id`` -> contact;
                                    at ``created_at``
 ``call_data_record_created`` /     call activity named ``call.id`` when the record is logged
@@ -50,7 +51,8 @@ Events
                                    (the id its earlier events, before it was logged, gave:
                                    the engine makes them one activity), else ``"cdr:" + id``:
                                    from/to numbers, direction, ``salesloft_call_status``,
-                                   recording_url (``recording.url``); outcome
+                                   recording_url (``recording.url``, a link: one
+                                   that is not a string is left out); outcome
                                    (:data:`CDR_STATUS_OUTCOMES`) and duration_s only once the
                                    status is final (:data:`FINAL_CDR_STATUSES`); owner
                                    ``user.id``; association ``called_person.id``; at
@@ -94,7 +96,10 @@ there (another tool's may be in that place). A call or call data record naming n
 (``called_person`` null) is still the call, with its numbers: the engine finds the other party
 by number.
 
-Types are strict (EventError naming the JSON path); values are lenient where a dead letter
+Types are strict (EventError naming the JSON path), but for the other forms a value's meaning
+is plain in (:mod:`leadsync.sources.forms`): a flag (``bounced``, ``no_show``) is
+``true``/``false``, ``1``/``0`` or either as a string, a number may be a string of one; and
+a recording's link that is not a string is left out. Values are lenient where a dead letter
 would help nobody: an email without one ``@`` or a domain without a dot is left out.
 A record whose ``owner`` is null carries no owner (it never clears one).
 References to other records and users (``owner``, ``account``, ``user``, ``called_person``,
@@ -141,6 +146,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.forms import flag, lenient_string
 from leadsync.sources.signatures import verify_salesloft
 
 __all__ = ["ADAPTER", "SalesloftAdapter"]
@@ -169,7 +175,7 @@ ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", 
 CALL_FIELDS = {"to": "to_number", "sentiment": "salesloft_sentiment"}
 #: A call data record's own activity id, until it is logged to a call.
 CDR_PREFIX = "cdr:"
-CDR_FIELDS = {"from": "from_number", "to": "to_number", "recording.url": "recording_url"}
+CDR_FIELDS = {"from": "from_number", "to": "to_number"}
 EMAIL_FIELDS = {"subject": "subject", "body": "body", "status": "salesloft_status"}
 MEETING_FIELDS = {"title": "title", "description": "body", "status": "salesloft_status"}
 TASK_FIELDS = {"subject": "subject", "description": "body", "task_type": "salesloft_task_type"}
@@ -349,6 +355,9 @@ def _call(d: _Delivery) -> list[dict[str, Any]]:
 
 def _call_data_record(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = _texts(d.item, CDR_FIELDS)
+    recording = lenient_string(d.item, "recording.url")  # a link: another type is none
+    if recording is not None:
+        properties["recording_url"] = recording
     direction = choice(d.item, "direction", DIRECTIONS)
     if direction is not None:
         properties["direction"] = direction
@@ -378,7 +387,7 @@ def _email(d: _Delivery) -> list[dict[str, Any]]:
     if (status or "").lower() not in SENT_EMAIL_STATUSES and _time(d.item, "sent_at") is None:
         return []
     properties: dict[str, Any] = {"direction": "outbound", **_texts(d.item, EMAIL_FIELDS)}
-    bounced = _flag(d.item, "bounced")
+    bounced = flag(d.item, "bounced")
     if bounced is not None:
         properties["salesloft_bounced"] = bounced
     links = _contact(d.item, "recipient.id", "recipient_email_address")
@@ -413,7 +422,7 @@ def _meeting_outcome(item: Any) -> str | None:
     (pending/booked/retry -> scheduled; failed -> none)."""
     if _time(item, "canceled_at") is not None:
         return "canceled"
-    if _flag(item, "no_show"):
+    if flag(item, "no_show"):
         return "no_show"
     if (text(item, "reschedule_status") or "").lower() in MEETING_RESCHEDULING:
         return "rescheduled"
@@ -466,15 +475,15 @@ def _activity(
 
 
 def _first_recording(item: Any) -> str | None:
+    """The ``url`` of the first of ``recordings`` (``[{url, …}]``) that has one. A link only
+    points at the recording: ``recordings`` that is not an array, an entry that is not an
+    object or a ``url`` that is not a string is no link
+    (:func:`~leadsync.sources.forms.lenient_string`), never a refusal of the call."""
     recordings = get_path(item, "recordings")
-    if recordings is None:
-        return None
     if not isinstance(recordings, list):
-        refuse("recordings", "must be an array of objects")
-    for index, recording in enumerate(recordings):
-        if not isinstance(recording, dict):
-            refuse(f"recordings[{index}]", "must be an object")
-        url = text(recording, "url")
+        return None
+    for recording in recordings:
+        url = lenient_string(recording, "url")
         if url is not None:
             return url
     return None
@@ -572,13 +581,6 @@ def _seconds(item: Any, path: str) -> int | float | None:
     if value is not None and value < 0:
         refuse(path, f"must be a number >= 0 (seconds), got {value}")
     return whole(value)
-
-
-def _flag(item: Any, path: str) -> bool | None:
-    value = get_path(item, path)
-    if value is None or isinstance(value, bool):
-        return value
-    refuse(path, "must be true or false")
 
 
 _Converter = Callable[[_Delivery], list[dict[str, Any]]]
