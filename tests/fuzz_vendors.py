@@ -529,10 +529,9 @@ DECORATIVE: dict[str, tuple[tuple[str, ...], ...]] = {
         ("payload", "new_invitee"),
     ),
     "pipedrive": tuple(
-        (root, field, "*", part)
+        (root, field, "*", "label")
         for root in ("current", "previous", "data")
         for field in ("email", "phone", "emails", "phones")
-        for part in ("label", "primary")
     ),
     "outreach": (("data", "attributes", "recordingUrl"),),
     "salesloft": (
@@ -543,7 +542,7 @@ DECORATIVE: dict[str, tuple[tuple[str, ...], ...]] = {
         ("recording", "url"),
     ),
 }
-#: Values of another type than a string (or, for a list entry's ``primary``, than a flag).
+#: Values of another type than a string.
 ODD_VALUES = st.sampled_from([5, 0, True, False, 4.5, {"url": "x"}, ["x"], {}, []])
 
 

@@ -105,7 +105,9 @@ or voicemail), else ``recording``, else ``voicemail`` (direct links to the file,
 expire within minutes: a CRM timeline would keep a dead link). Aircall sends each link as a
 string or null; one of another type (a number, ``true``, an object) is read as no link
 (:func:`~leadsync.sources.forms.lenient_string`): the call is taken without it, and a
-``voicemail`` that is no link says nothing of the outcome.
+``voicemail`` that is no link says nothing of the outcome. So is a contact's
+``phone_numbers[].label`` that is not a string (no label: the number is not the mobile) and
+a user's or a line's ``name`` (no name).
 
 Outcome of a finished call — or of any call event whose ``voicemail`` is set (the link comes
 with ``call.comm_assets_generated``, after ``call.ended``) —, first rule that holds:

@@ -65,8 +65,8 @@ def contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
     first other one the ``phone``, the numbers after them ``other_phone_1``… in list order
     (the first five: ``model.OTHER_PHONES``); each number as given, trimmed. A label only
     names its number: one that is not a string is no label (the number is not the mobile),
-    never a refusal of the contact (:func:`~leadsync.sources.forms.lenient_string`). The list is the
-    contact's whole list (``phone_list_complete``): when the payload has it, every phone
+    never a refusal of the contact (:func:`~leadsync.sources.forms.lenient_string`). The list
+    is the contact's whole list (``phone_list_complete``): when the payload has it, every phone
     property is given, null where it has no such number (an empty list: all null), so a
     number removed in Aircall is removed from the contact; no list (the key absent, or
     null) gives none."""

@@ -76,9 +76,10 @@ the invitee gave) (?). Another location type's number (``inbound_call``: the hos
 is not the invitee's and is not read. The location is read for that alone: a location of
 another shape (text such as ``"Zoom"``, a list, a ``type`` or ``location`` that is not a
 string) gives no number and never refuses the event
-(:func:`~leadsync.sources.forms.lenient_string`). A payload without an email (or whose ``email`` is not
-an email address) names no contact and gives the meeting alone; a host's ``user_email`` that
-is not one is passed over the same way (the host is then named by its user uri).
+(:func:`~leadsync.sources.forms.lenient_string`). A payload without an email (or whose
+``email`` is not an email address) names no contact and gives the meeting alone; a host's
+``user_email`` that is not one is passed over the same way (the host is then named by its
+user uri).
 
 Ignored: ``created_by``, questions and answers, tracking, payment, other locations,
 ``event_guests`` and the memberships after the first.
