@@ -114,8 +114,8 @@ def test_a_unix_time_may_be_a_string_of_digits_and_an_integer_stays_one() -> Non
     assert epoch_number("1793783700000042") == 1793783700000042
     assert epoch_number(" 1793783700.5 ") == 1793783700.5
     assert epoch_number(1793783700) == 1793783700
-    for value in ("soon", "-5", "1e9", "", True, None, [1]):
-        assert epoch_number(value) is None, value
+    for value in ("soon", "-5", "1e9", "", True, None, [1], "9" * 5000):
+        assert epoch_number(value) is None, value[:9] if isinstance(value, str) else value
 
 
 def test_a_lenient_string_reads_an_odd_value_or_an_odd_step_as_absent() -> None:
@@ -190,7 +190,7 @@ def test_a_v1_pipedrive_finer_timestamp_as_a_string_of_digits_times_the_event(
     assert found == events("pipedrive", name, as_number)
 
 
-@pytest.mark.parametrize("value", ["soon", "12:00", True, {"us": 1}])
+@pytest.mark.parametrize("value", ["soon", "12:00", True, {"us": 1}, "9" * 5000])
 def test_a_v1_pipedrive_finer_timestamp_that_is_no_unix_time_is_refused(value: Any) -> None:
     body = changed("pipedrive", "v1.added.person", ("meta.timestamp_micro", value))
     assert refusal("pipedrive", "v1.added.person", body).startswith(

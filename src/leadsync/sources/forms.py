@@ -95,7 +95,10 @@ def epoch_number(value: Any) -> int | float | None:
     if isinstance(value, int | float):
         return value
     if isinstance(value, str) and _EPOCH_TEXT.fullmatch(raw := value.strip()):
-        return float(raw) if "." in raw else int(raw)
+        try:
+            return float(raw) if "." in raw else int(raw)
+        except ValueError:  # more digits than Python reads: no time, refused by the caller
+            return None
     return None
 
 
