@@ -1,4 +1,4 @@
-"""What the push's writes left in HubSpot's record properties (``push_objects``'
+"""What the push's writes left in HubSpot's record and activity properties (``push_objects``'
 ``pushed_properties`` and ``properties_sent``, reasoned about in
 :mod:`leadsync.destinations.hubspot.cycle.clears`): the writes about to leave, committed
 before they go. Their confirmation is recorded with the rest of a push's result
@@ -13,16 +13,16 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from leadsync.store.database import upsert
-from leadsync.store.push import RECORD
 from leadsync.store.schema import push_objects
 
 
 def mark_properties_sent(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record, before sending, records' ``pushed_properties`` and ``properties_sent`` with
-    the write about to leave among the unconfirmed ones: dicts with local_id, object_type and
-    both; one statement. A record without a push row yet (matched in HubSpot, not saved until
-    its owner is compared) gets one with no HubSpot id, which the next pusher matches again
-    as before: only these two columns are written."""
+    """Record, before sending, objects' ``pushed_properties`` and ``properties_sent`` with
+    the write about to leave among the unconfirmed ones: dicts with kind (record or
+    activity), local_id, object_type and both; one statement. A record without a push row
+    yet (matched in HubSpot, not saved until its owner is compared) gets one with no HubSpot
+    id, which the next pusher matches again as before: only these two columns are
+    written."""
     if rows:
         connection.execute(
             upsert(
@@ -34,5 +34,5 @@ def mark_properties_sent(connection: Connection, rows: Sequence[Mapping[str, Any
                     "properties_sent": lambda ex: ex.properties_sent,
                 },
             ),
-            [{"kind": RECORD, **r} for r in rows],
+            list(rows),
         )

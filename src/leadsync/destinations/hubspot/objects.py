@@ -222,15 +222,48 @@ _CLEARABLE: dict[str, tuple[str, ...]] = {
 }
 
 
-def clearable_values(record: Mapping[str, Any]) -> dict[str, str]:
-    """Each property a record's push writes straight from its own properties, by name: the
-    text :func:`record_properties` sends, or ``""`` where the record holds no value (an
-    integration cleared it, leadsync's rules removed it, or no event ever gave it). Whether
-    an empty one is cleared in HubSpot is the push's decision (:mod:`.cycle.clears`): only
-    where leadsync itself sent a value before. Never the owner."""
-    props: Mapping[str, Any] = record.get("properties") or {}
+# The properties an activity's push writes that an update may clear, by activity type: those
+# an event can empty (a canonical ``null`` clears any typed field, docs/FORMAT.md; a call's
+# body is also its comments and tags, which an event's emptied list clears). Never cleared:
+# ``hs_timestamp`` (HubSpot requires it on every activity; leadsync always sends one: the
+# activity's time when its due date or start is gone); a call's direction (which way the
+# call went: an event that forgets it leaves HubSpot's); an email's direction and status and
+# a task's subject, status and type (leadsync always sends a value, a default where it has
+# none: they never go empty); a meeting's start time (HubSpot places the meeting by it: a
+# start an event clears moves ``hs_timestamp`` back to when the meeting happened, and HubSpot
+# keeps the last start rather than a meeting with none).
+_ACTIVITY_CLEARABLE: dict[str, tuple[str, ...]] = {
+    "call": (
+        "hs_call_title",
+        "hs_call_body",
+        "hs_call_duration",
+        "hs_call_status",
+        "hs_call_disposition",
+        "hs_call_from_number",
+        "hs_call_to_number",
+        "hs_call_recording_url",
+    ),
+    "email": ("hs_email_subject", "hs_email_text"),
+    "meeting": ("hs_meeting_title", "hs_meeting_body", "hs_meeting_end_time", "hs_meeting_outcome"),
+    "note": ("hs_note_body",),
+    "task": ("hs_task_body", "hs_task_priority"),
+}
+
+
+def clearable_values(row: Mapping[str, Any]) -> dict[str, str]:
+    """Each property an object's push writes that an update may clear, by name: the text the
+    push sends (:func:`record_properties`, :func:`activity_properties`), or ``""`` where the
+    record or activity holds no value (an integration cleared it, leadsync's rules removed
+    it, or no event ever gave it). A record's are those written straight from its own
+    properties; an activity's, ``_ACTIVITY_CLEARABLE``'s. Whether an empty one is cleared in
+    HubSpot is the push's decision (:mod:`.cycle.clears`): only where leadsync itself sent a
+    value before. Never the owner."""
+    if row["type"] in _ACTIVITY_CLEARABLE:
+        sent = activity_properties(row)
+        return {name: sent.get(name, "") for name in _ACTIVITY_CLEARABLE[row["type"]]}
+    props: Mapping[str, Any] = row.get("properties") or {}
     out: dict[str, str] = {}
-    for name in _CLEARABLE.get(record["type"], ()):
+    for name in _CLEARABLE.get(row["type"], ()):
         value = props.get(name)
         out[name] = "" if value is None or value == "" else _text(value)
     return out

@@ -1,19 +1,23 @@
-"""Clears: the empty properties an update of a record sends as ``""`` (HubSpot's documented
-way to clear a property), so that a value leadsync no longer holds does not stay in HubSpot
-— only where leadsync itself put a value there.
+"""Clears: the empty properties an update of a record or an activity sends as ``""``
+(HubSpot's documented way to clear a property), so that a value leadsync no longer holds
+does not stay in HubSpot — only where leadsync itself put a value there. Records and
+activities go through this one path; which of their properties may be cleared is
+:func:`.objects.clearable_values`' (an activity's ``hs_timestamp``, a call's direction, a
+task's status never are).
 
-Each pushed record keeps, in ``push_objects``:
+Each pushed record and activity keeps, in ``push_objects``:
 
 - ``pushed_properties``: name -> value, for each property of
   :func:`.objects.clearable_values` that leadsync's confirmed writes (a create or update
   HubSpot answered as done, recorded in the transaction that records it) sent non-empty and
   did not clear since: HubSpot holds leadsync's value there. Null: nothing known (rows from
-  before migration 0025; filled by the next write of the record);
+  before migration 0025, and activities pushed before leadsync cleared theirs; filled by
+  the next write of the object);
 - ``properties_sent``: name -> the values (``""`` for a clear) of writes sent but not
   confirmed, committed before each write leaves (as ``owner_sent_id`` is for the owner), and
   dropped, name by name, once a later write of that name is confirmed. Null: none.
 
-An update clears a property the record holds empty (an integration cleared it, leadsync's
+An update clears a property the object holds empty (an integration cleared it, leadsync's
 rules removed it) when ``pushed_properties`` names it and no unconfirmed write does: the
 value there is leadsync's. One no write of leadsync ever gave a value — a property an event
 gave as ``null`` from the start, one a matched object had in HubSpot already — is never
@@ -22,7 +26,7 @@ sends it a value again.
 
 Where an unconfirmed write names the property (the process was killed, or HubSpot's answer
 was lost or refused, before the result was recorded), HubSpot may hold leadsync's value or
-not. It is read first (one batch read per 100 objects, only for such properties of records
+not. It is read first (one batch read per 100 objects, only for such properties of objects
 that hold them empty now) and cleared only when HubSpot's value is one leadsync sent (the
 confirmed one or an unconfirmed one): a value sent and applied before the kill is not
 forgotten. An empty value (the clear had landed; the value never had) or another one (a
@@ -41,12 +45,12 @@ from typing import Any
 
 from leadsync.destinations.hubspot.cycle.slice import CycleBase, PushObject, typed_chunks
 from leadsync.destinations.hubspot.objects import clearable_values
-from leadsync.store import push as push_store
 
 
 @dataclass
 class Sent:
-    """What leadsync has written to one HubSpot object's clearable properties."""
+    """What leadsync has written to one HubSpot object's clearable properties (a record's or
+    an activity's)."""
 
     confirmed: dict[str, str] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)
@@ -95,7 +99,7 @@ class Sent:
 
 
 def empty_names(row: Mapping[str, Any]) -> list[str]:
-    """The clearable properties the record holds no value for."""
+    """The clearable properties the record or activity holds no value for."""
     return [name for name, value in clearable_values(row).items() if not value]
 
 
@@ -105,12 +109,12 @@ def written(row: Mapping[str, Any], props: Mapping[str, str]) -> dict[str, str]:
 
 
 def create_values(row: Mapping[str, Any]) -> dict[str, str]:
-    """The clearable properties a create of the record carries: its non-empty ones."""
+    """The clearable properties a create of the object carries: its non-empty ones."""
     return {name: value for name, value in clearable_values(row).items() if value}
 
 
 def decide(row: Mapping[str, Any], sent: Sent, hubspot: Mapping[str, Any] | None) -> dict[str, str]:
-    """The clears (``""`` by name) an update of the record sends; ``hubspot``: the values of
+    """The clears (``""`` by name) an update of the object (``row``) sends; ``hubspot``: the values of
     the doubtful properties (:func:`doubtful`) HubSpot holds, or None if not read. A doubtful
     property the read settles as not leadsync's is forgotten in ``sent``."""
     clears: dict[str, str] = {}
@@ -132,8 +136,8 @@ def decide(row: Mapping[str, Any], sent: Sent, hubspot: Mapping[str, Any] | None
 
 
 def doubtful(obj: PushObject) -> list[str]:
-    """The properties of a record an unconfirmed write named that it holds empty now."""
-    if obj.kind != push_store.RECORD or obj.row is None:
+    """The properties of an object an unconfirmed write named that it holds empty now."""
+    if obj.row is None:
         return []
     pending = Sent.of(obj.pushed).pending
     return [name for name in empty_names(obj.row) if name in pending]
@@ -143,8 +147,8 @@ class ClearsMixin(CycleBase):
     """Reading what HubSpot holds where an unconfirmed write leaves it in doubt."""
 
     def read_doubtful(self, objs: Sequence[PushObject]) -> dict[int, dict[str, Any]]:
-        """HubSpot's values of the doubtful properties (:func:`doubtful`) of these records,
-        by record id; a record HubSpot's answer does not name is not among them."""
+        """HubSpot's values of the doubtful properties (:func:`doubtful`) of these objects
+        (one kind), by local id; one HubSpot's answer does not name is not among them."""
         names = {o.id: doubtful(o) for o in objs if (o.kind, o.id) in self.ids}
         asked = [o for o in objs if names.get(o.id)]
         chunks = typed_chunks(asked)

@@ -146,15 +146,17 @@ class CreatesMixin(LinksMixin):
         if not objs:
             return
         intents = {o.id: o.type for o in objs}
-        # The values each record's create carries, unconfirmed until HubSpot's answer is
-        # recorded (cycle.clears): committed with the intent to create.
+        # The values each record's or activity's create carries, unconfirmed until HubSpot's
+        # answer is recorded (cycle.clears): committed with the intent to create.
         sent_intents: list[dict[str, Any]] = []
         for obj in objs:
-            if obj.kind == push_store.RECORD and obj.row is not None:
+            if obj.row is not None:
                 sent = Sent.of(obj.pushed)
                 sent.intend(create_values(obj.row))
                 sent.keep(obj)
-                sent_intents.append({"local_id": obj.id, "object_type": obj.type, **sent.columns()})
+                sent_intents.append(
+                    {"kind": obj.kind, "local_id": obj.id, "object_type": obj.type} | sent.columns()
+                )
         at = now_ts()
 
         def mark(c: Connection) -> None:
@@ -258,7 +260,7 @@ class CreatesMixin(LinksMixin):
             self.result.count(self.result.created, obj.type)
             self.made_with_create(obj, batch.links[obj.id])
             hubspot_owners[obj.id] = batch.owners[obj.id]
-            if obj.kind == push_store.RECORD and obj.row is not None:
+            if obj.row is not None:
                 # This create made the object: it holds what the create carried, nothing
                 # of an earlier attempt (that one would have been found, or refused this).
                 Sent(confirmed=create_values(obj.row)).keep(obj)

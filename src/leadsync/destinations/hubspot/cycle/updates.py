@@ -80,8 +80,10 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             before = Sent.of(obj.pushed).columns()
             props_of[obj.id] = self.update_properties(obj, hubspot_values.get(obj.id))
             after = Sent.of(obj.pushed).columns()
-            if obj.kind == push_store.RECORD and after != before:
-                sent_intents.append({"local_id": obj.id, "object_type": obj.type, **after})
+            if after != before:
+                sent_intents.append(
+                    {"kind": obj.kind, "local_id": obj.id, "object_type": obj.type} | after
+                )
         # The owners and the properties about to be written, committed before they leave.
         intents = {i: o for i, o in wanted.items()}
         if intents or sent_intents:
@@ -125,19 +127,18 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
     def update_properties(
         self, obj: PushObject, hubspot: Mapping[str, Any] | None = None
     ) -> dict[str, str]:
-        """What an update sends of an object HubSpot has: its properties, and for a record
-        ``""`` for each property it holds empty where the value in HubSpot is leadsync's own
-        (:func:`.clears.decide`; ``hubspot``: HubSpot's values read where an unconfirmed
-        write leaves it in doubt). The record's push row, as the cycle holds it, records the
-        write as sent, not yet confirmed. The owner is not among them (:meth:`update` adds
-        it under the owner rules)."""
+        """What an update sends of an object HubSpot has (a record or an activity): its
+        properties, and ``""`` for each property it holds empty where the value in HubSpot is
+        leadsync's own (:func:`.clears.decide`; ``hubspot``: HubSpot's values read where an
+        unconfirmed write leaves it in doubt). The object's push row, as the cycle holds it,
+        records the write as sent, not yet confirmed. The owner is not among them
+        (:meth:`update` adds it under the owner rules)."""
         props = self.properties(obj)
-        if obj.kind == push_store.RECORD:
-            assert obj.row is not None
-            sent = Sent.of(obj.pushed)
-            props.update(decide(obj.row, sent, hubspot))
-            sent.intend(written(obj.row, props))
-            sent.keep(obj)
+        assert obj.row is not None
+        sent = Sent.of(obj.pushed)
+        props.update(decide(obj.row, sent, hubspot))
+        sent.intend(written(obj.row, props))
+        sent.keep(obj)
         return props
 
     def handle_update(
@@ -184,7 +185,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
         owners: dict[int, str | None] = {}
         for obj in done:
             self.result.count(self.result.updated, obj.type)
-            if obj.kind == push_store.RECORD and obj.row is not None:
+            if obj.row is not None:
                 # HubSpot applied the write: its values are leadsync's there, its clears
                 # leave nothing of leadsync's (recorded with the save, one transaction).
                 sent = Sent.of(obj.pushed)
