@@ -610,7 +610,15 @@ def test_salesforce_epoch_milliseconds_as_a_string_of_digits_are_the_same_time()
     as_day = changed("salesforce", name, changed_fields, ("CloseDate", "20261102"))
     assert props(events("salesforce", name, as_day))["closedate"] == "2026-11-02T00:00:00.000Z"
     soon = changed("salesforce", name, changed_fields, ("CloseDate", "soon"))
-    assert refusal("salesforce", name, soon).startswith('field "CloseDate": must be an ISO 8601')
+    assert refusal("salesforce", name, soon) == (
+        'field "CloseDate": must be an ISO 8601 time (e.g. 2026-11-01T09:00:00Z) or epoch '
+        "milliseconds, got 'soon'"
+    )
+    listed = changed("salesforce", name, changed_fields, ("CloseDate", ["2026-11-02"]))
+    assert refusal("salesforce", name, listed) == (
+        'field "CloseDate": must be an ISO 8601 time (e.g. 2026-11-01T09:00:00Z) or epoch '
+        "milliseconds, got an array"
+    )
 
 
 @pytest.mark.parametrize("odd", ODD)

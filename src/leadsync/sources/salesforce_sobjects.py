@@ -30,7 +30,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.forms import epoch_number, flag
+from leadsync.sources.forms import epoch_number, flag, shown
 
 __all__ = [
     "CALL_DISPOSITIONS",
@@ -213,7 +213,11 @@ def read_time(root: Any, path: str) -> str | None:
             return time_from_iso(value, path)
         except EventError:
             return time_from_epoch(stamp, path, "ms")
-    return time_from_iso(value, path)
+    try:
+        return time_from_iso(value, path)
+    except EventError:
+        refuse(path, f"must be an ISO 8601 time (e.g. 2026-11-01T09:00:00Z) or epoch "
+                     f"milliseconds, got {shown(value)}")  # fmt: skip
 
 
 def read_id(root: Any, path: str, required: bool = False) -> str | None:
