@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from leadsync.engine import ActivityState, Decided, LoadedState, RecordState, WorkspaceRules
 from leadsync.engine import decide as decide_batch
+from leadsync.engine.lookups import Lookup
 from leadsync.model import Event, Owner, RecordType
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.sources.canonical import parse_event
@@ -204,8 +205,8 @@ def empty_state() -> LoadedState:
         next_activity_id=1,
         round_robin={},
         identity={},
-        by_email={},
-        by_domain={},
+        by_email=Lookup(),
+        by_domain=Lookup(),
         records={},
         links=defaultdict(set),
         primary={},
@@ -224,8 +225,8 @@ def empty_state() -> LoadedState:
 def _reloaded(state: LoadedState) -> LoadedState:
     """A decided batch's end state as the next batch would load it from the tables: flags
     cleared, properties and memories back as stored JSON, removed activities gone, and the
-    email and domain lookups rebuilt from the records (the lowest id per value), as
-    ``store.batch.load_ids_by_key`` answers them."""
+    email and domain lookups rebuilt from the records (who holds each value), as
+    ``store.counterparts.load_holders`` answers them."""
     records: dict[int, RecordState] = {}
     for r in state.records.values():
         props = r.properties if isinstance(r.properties, str) else json.dumps(r.properties)
@@ -237,13 +238,13 @@ def _reloaded(state: LoadedState) -> LoadedState:
             times if times is None or isinstance(times, str) else json.dumps(times),
             r.primary_company_at,
         )  # fmt: skip
-    by_email: dict[str, int] = {}
-    by_domain: dict[str, int] = {}
+    by_email: dict[str, list[int]] = {}
+    by_domain: dict[str, list[int]] = {}
     for r in sorted(records.values(), key=lambda r: r.id):
         if r.type is RecordType.CONTACT and r.email is not None:
-            by_email.setdefault(r.email, r.id)
+            by_email.setdefault(r.email, []).append(r.id)
         if r.type is RecordType.COMPANY and r.domain is not None:
-            by_domain.setdefault(r.domain, r.id)
+            by_domain.setdefault(r.domain, []).append(r.id)
     activities = {
         key: ActivityState(a.id, json.loads(json.dumps(a.row)))
         for key, a in state.activities.items()
@@ -254,8 +255,8 @@ def _reloaded(state: LoadedState) -> LoadedState:
         next_activity_id=state.next_activity_id,
         round_robin=dict(state.round_robin),
         identity=dict(state.identity),
-        by_email=by_email,
-        by_domain=by_domain,
+        by_email=Lookup(by_email),
+        by_domain=Lookup(by_domain),
         records=records,
         links=defaultdict(set, {k: set(v) for k, v in state.links.items()}),
         primary=dict(state.primary),

@@ -68,11 +68,10 @@ def certain_refs(
     contacts have (and no identity) — each of those is a question instead — and without a
     company named only by a free-mail or disposable domain; with what was found on the way
     (None: nothing, the common case)."""
-    shared = d.email_holders
     refs = event.associations
     for ref in refs:
-        if (ref.external_id is None and ref.type is RecordType.COMPANY) or (
-            shared and ref.email in shared
+        if (ref.external_id is None and ref.type is RecordType.COMPANY) or d.by_email.shared(
+            ref.email
         ):
             break
     else:
@@ -504,7 +503,7 @@ def _email_holders(d: BatchDecider, integration: str, ref: RecordRef) -> list[in
         (integration, ref.type._value_, ref.external_id) in d.identity
     ):
         return []
-    return d.email_holders.get(ref.email, [])
+    return d.by_email.shared(ref.email)
 
 
 def _ask(

@@ -93,7 +93,6 @@ class BatchDecider:
         self.held = state.held
         self.attached = state.attached
         self.held_for = state.held_for
-        self.email_holders = state.email_holders
         self.given_reps = state.given_reps
         self.echoes = echoes.Echoes(rules, state.awaited)  # owners written to the tools
         self.reps_given: set[SourceKey] = set()  # identities whose given rep changed
@@ -169,9 +168,9 @@ class BatchDecider:
         if record_id is None:
             email, domain = email_key(ref), domain_key(ref)
             if email is not None:
-                record_id = self.by_email.get(email)
+                record_id = self.by_email.first(email)
             elif domain is not None and not self.rules.domains.personal(domain):
-                record_id = self.by_domain.get(domain)
+                record_id = self.by_domain.first(domain)
             if record_id is not None and key is not None:
                 self.add_identity(key, record_id)
         if record_id is not None:
@@ -182,10 +181,8 @@ class BatchDecider:
         )  # fmt: skip
         if key is not None:
             self.add_identity(key, record.id)
-        if record.email is not None:
-            self.by_email.setdefault(record.email, record.id)
-        if record.domain is not None and not self.rules.domains.personal(record.domain):
-            self.by_domain.setdefault(record.domain, record.id)
+        self.by_email.move(record.id, None, record.email)
+        self.by_domain.move(record.id, None, record.domain)
         return record, True
 
     def personal_company(self, ref: RecordRef) -> str | None:
@@ -245,9 +242,11 @@ class BatchDecider:
         if ref.external_id is not None:
             record_id = self.identity.get((integration, ref.type._value_, ref.external_id))
         if record_id is None and (email := email_key(ref)) is not None:
-            record_id = self.by_email.get(email)
+            record_id = self.by_email.first(email)
         if record_id is None and (domain := domain_key(ref)) is not None:
-            record_id = None if self.rules.domains.personal(domain) else self.by_domain.get(domain)
+            record_id = (
+                None if self.rules.domains.personal(domain) else self.by_domain.first(domain)
+            )
         return record_id
 
     def fill_record(
@@ -263,7 +262,7 @@ class BatchDecider:
         the event is not older than the one that gave the value shown
         (:func:`~leadsync.rules.records.newer_properties`; phones by their own rule); the core
         fields follow (:func:`~leadsync.rules.records.core_fields`), and so do the email and
-        domain indexes (the lowest id holding an email or domain is the one found) and the
+        domain indexes (the lowest id holding an email or domain now is the one found) and the
         phone index (read in the integration's region; held activities attach)."""
         props: dict[str, Any] = (
             json.loads(record.properties)
@@ -287,23 +286,9 @@ class BatchDecider:
         record.placeholder = False
         record.updated_at = max(record.updated_at, at)
         fields = core_fields(record.type, props, record.core_fields())
-        if fields.email != record.email and fields.email is not None:
-            current = self.by_email.get(fields.email)
-            self.by_email[fields.email] = record.id if current is None else min(current, record.id)
-            if current is not None and current != record.id:
-                holders = self.email_holders.setdefault(fields.email, [current])
-                if record.id not in holders:
-                    holders.append(record.id)
-                    holders.sort()
-        if (
-            fields.domain != record.domain
-            and fields.domain is not None
-            and not self.rules.domains.personal(fields.domain)
-        ):
-            current = self.by_domain.get(fields.domain)
-            self.by_domain[fields.domain] = (
-                record.id if current is None else min(current, record.id)
-            )
+        # Who holds each email and domain now: a record gives up its old one (lookups.py).
+        self.by_email.move(record.id, record.email, fields.email)
+        self.by_domain.move(record.id, record.domain, fields.domain)
         record.email, record.domain, record.name = fields.email, fields.domain, fields.name
         record.stage, record.is_closed = fields.stage, fields.is_closed
         record.dirty = True

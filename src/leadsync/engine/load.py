@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from leadsync.engine.lookups import Lookup
 from leadsync.engine.own_lines import lines_named
 from leadsync.engine.state import (
     ActivityState,
@@ -46,7 +47,6 @@ from leadsync.store import outbox as outbox_store
 from leadsync.store import own_lines as own_store
 from leadsync.store import push as push_store
 from leadsync.store import routing as routing_store
-from leadsync.store.schema import records as records_table
 
 RECORD_TYPES = {t.value: t for t in RecordType}
 
@@ -97,14 +97,17 @@ def load(
     email_holders = counterpart_store.load_email_holders(
         connection, {e for _, r in refs if (e := email_key(r))}
     )
-    by_email = {email: ids[0] for email, ids in email_holders.items()}
-    # A free-mail or disposable domain never matches a company (rules/domains.py).
+    # A free-mail or disposable domain never matches a company (rules/domains.py). Of a
+    # domain several companies hold, the lowest n + 1, n the batch's company events: no
+    # more can give it up within the batch (each changes its own company's domain), so the
+    # one found is always among them (engine/lookups.py); they are loaded as records.
     personal = rules.domains.personal
-    by_domain = store.load_ids_by_key(
+    moving = sum(1 for e in events if e.type is EventType.RECORD and e.object is RecordType.COMPANY)
+    domain_holders = counterpart_store.load_holders(
         connection,
-        records_table.c.domain,
-        RecordType.COMPANY.value,
+        "domain",
         {d for d in {domain_key(r) for _, r in refs} if d and not personal(d)},
+        limit=moving + 1,
     )
     asked, given = _numbers(rules, events, memory, counterpart_store.any_held(connection))
     own_lines, learning = _own_lines(connection, rules, events, asked, learn)
@@ -118,8 +121,8 @@ def load(
     many = {i for ids in email_holders.values() if len(ids) > 1 for i in ids}
     direct = (
         set(identity.values())
-        | set(by_email.values())
-        | set(by_domain.values())
+        | {ids[0] for ids in email_holders.values()}
+        | {i for ids in domain_holders.values() for i in ids}
         | set(record_ids)
         | holders
         | many
@@ -130,8 +133,8 @@ def load(
         next_activity_id=counts[store.ACTIVITY_ID] + 1,
         round_robin=round_robin,
         identity=identity,
-        by_email=by_email,
-        by_domain=by_domain,
+        by_email=Lookup(email_holders),
+        by_domain=Lookup(domain_holders),
         records=records,
         links=defaultdict(set),
         primary={},
@@ -152,7 +155,6 @@ def load(
         learned_emails={},
         by_phone=by_phone,
         held=held,
-        email_holders={e: ids for e, ids in email_holders.items() if len(ids) > 1},
         ids=_sequence_ids(connection) if routing_store.parallel(connection) else None,
         given_reps={key: GivenRep(rep, at) for key, (rep, at) in reps.items()},
         own_lines=OwnLines(own_lines),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsync.engine.lookups import Lookup
 from leadsync.model import Outcome, RecordRef, RecordType
 from leadsync.rules import dedupe
 from leadsync.rules.echoes import OwnerWritten
@@ -179,9 +180,10 @@ class LoadedState:
     round_robin: dict[str, int]
     # (integration, type, external id) -> record id.
     identity: dict[SourceKey, int]
-    # Lowest contact id per email, lowest company id per domain.
-    by_email: dict[str, int]
-    by_domain: dict[str, int]
+    # Contacts by email, companies by domain: who holds each value now, the lowest id found
+    # (engine/lookups.py: as the database would answer after each event).
+    by_email: Lookup
+    by_domain: Lookup
     records: dict[int, RecordState]
     # Record associations: neighbours both ways, a contact's primary company, known pairs.
     links: dict[int, set[int]]
@@ -204,13 +206,11 @@ class LoadedState:
     # Calls' counterparts (rules/counterparts.py): contacts and leads by phone number (the
     # numbers the batch asks about, then as the batch changes them) as (record id, phone
     # property); activities held for a number, by number; activities of the batch that are
-    # attached to a contact or lead already, or held (and the numbers those wait for);
-    # emails several contacts have, with their ids.
+    # attached to a contact or lead already, or held (and the numbers those wait for).
     by_phone: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     held: dict[str, list[HeldActivity]] = field(default_factory=dict)
     attached: set[int] = field(default_factory=set)
     held_for: dict[int, set[str]] = field(default_factory=dict)
-    email_holders: dict[str, list[int]] = field(default_factory=dict)
     ids: SequenceIds | None = None
     # The rep each identity's integration last gave as the record's owner, and when.
     given_reps: dict[SourceKey, GivenRep] = field(default_factory=dict)

@@ -104,17 +104,36 @@ def load_attached(
 
 def load_email_holders(connection: Connection, emails: Collection[str]) -> dict[str, list[int]]:
     """email -> the ids of every contact with it, lowest first."""
-    if not emails:
+    return load_holders(connection, "email", emails)
+
+
+def load_holders(
+    connection: Connection, key: str, values: Collection[str], limit: int | None = None
+) -> dict[str, list[int]]:
+    """value -> the ids of the records holding it, lowest first: contacts by ``email``,
+    companies by ``domain`` (``key``); with ``limit``, the lowest ``limit`` per value at most
+    (one statement either way: a window over the value's rows, on ``ix_records_type_*``)."""
+    if not values:
         return {}
+    column = records.c[key]
+    where = (records.c.type == _HOLDER_TYPES[key], _in(connection, column, values))
+    if limit is None:
+        query = sa.select(column, records.c.id).where(*where).order_by(records.c.id)
+    else:
+        rank = sa.func.row_number().over(partition_by=column, order_by=records.c.id)
+        ranked = sa.select(column, records.c.id, rank.label("rank")).where(*where).subquery()
+        query = (
+            sa.select(ranked.c[key], ranked.c.id)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.id)
+        )
     found: dict[str, list[int]] = defaultdict(list)
-    rows = connection.execute(
-        sa.select(records.c.email, records.c.id)
-        .where(records.c.type == "contact", _in(connection, records.c.email, emails))
-        .order_by(records.c.id)
-    )
-    for email, record_id in rows:
-        found[email].append(int(record_id))
+    for value, record_id in connection.execute(query):
+        found[value].append(int(record_id))
     return dict(found)
+
+
+_HOLDER_TYPES = {"email": "contact", "domain": "company"}
 
 
 # ----------------------------------------------------------------------------- writes
