@@ -51,7 +51,6 @@ from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import own_lines as own_store
 from leadsync.store import routing as routing_store
-from leadsync.store.schema import records as records_table
 
 # A key is a tuple whose first item says its kind: ("i", integration, type, external id),
 # ("e", email), ("d", domain), ("p", number), ("a", integration, type, external id),
@@ -246,13 +245,19 @@ def resolve(
         for record_id in ids:
             pairs.append((("e", email), ("r", str(record_id))))
             records.add(record_id)
+    # Every company that may hold a domain when an event names it (engine/lookups.py): the
+    # lowest holder may give it up within the window, and the next answers then. No more
+    # can than the companies the window names (by identity or domain): that many + 1.
     domains = {k[1] for k in keys if k[0] == "d"}
-    by_domain = store.load_ids_by_key(
-        connection, records_table.c.domain, RecordType.COMPANY.value, domains
+    named_companies = sum(
+        1 for k in keys if k[0] == "d" or (k[0] == "i" and k[2] == RecordType.COMPANY.value)
     )
-    for domain, record_id in by_domain.items():
-        pairs.append((("d", domain), ("r", str(record_id))))
-        records.add(record_id)
+    for domain, ids in counterpart_store.load_holders(
+        connection, "domain", domains, limit=named_companies + 1
+    ).items():
+        for record_id in ids:
+            pairs.append((("d", domain), ("r", str(record_id))))
+            records.add(record_id)
     numbers = {k[1] for k in keys if k[0] == "p"}
     for number, holders in counterpart_store.load_phone_holders(connection, numbers).items():
         for record_id, _property in holders:

@@ -476,7 +476,10 @@ def attach(
 
 
 def link_activity(d: BatchDecider, activity_id: int, choice: ChosenAssociation) -> None:
-    """Attach an activity to a record (once; the first reason stays)."""
+    """Attach an activity to a record (once; the first reason stays). On a contact or lead
+    it is on a person from now on, as the next batch's load reads it (``attached``)."""
+    if choice.record_type in PHONE_RECORD_TYPES:
+        d.attached.add(activity_id)
     key = (activity_id, choice.record_id)
     if key not in d.new_activity_links:
         d.new_activity_links[key] = {
