@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError
-from leadsync.sources.forms import FLAG_FORMS, epoch_number, flag, flag_value, lenient_string
+from leadsync.sources.forms import (
+    FLAG_FORMS,
+    PHONE_AS_NUMBER,
+    epoch_number,
+    flag,
+    flag_value,
+    lenient_string,
+    phone_value,
+)
 from leadsync.workspace import Workspace
 from tests.adapters import envelope, outcome
 from tests.helpers import workspace_config
@@ -402,7 +410,6 @@ LOCATION = "payload.scheduled_event.location"
         ["outbound_call"],
         {"type": 5, "location": "+1 415-555-0110"},
         {"type": ["outbound_call"], "location": "+1 415-555-0110"},
-        {"type": "outbound_call", "location": 14155550110},
         {"type": "outbound_call", "location": {"number": "+1 415-555-0110"}},
     ],
 )
@@ -700,3 +707,112 @@ def test_an_event_whose_id_is_of_another_type_is_a_dead_letter_naming_it(ws: Wor
         letter["error"]
     )
     assert ws.activities(integration="crm") == []
+
+
+# ------------------------------------------------------------------ phone numbers: one rule
+
+#: Every place an adapter reads a phone number a record or a call keeps, with a fixture that
+#: has it: ``(kind, fixture, path in the body, the field as the refusal names it)``.
+PHONE_FIELDS = [
+    ("aircall", "contact.created", "data.phone_numbers.0.value", "data.phone_numbers.0.value"),
+    ("aircall", "call.ended", "data.raw_digits", "data.raw_digits"),
+    ("aircall", "call.ended", "data.number.digits", "data.number.digits"),
+    ("calendly", "invitee.created.phones", "payload.text_reminder_number", None),
+    ("calendly", "invitee.created.phones", "payload.scheduled_event.location.location", None),
+    ("hubspot", "contact.propertyChange.phone", "0.propertyValue", "propertyValue"),
+    ("outreach", "prospect.created-phones", "data.attributes.mobilePhones.0", None),
+    ("outreach", "call.created", "data.attributes.to", None),
+    ("outreach", "call.created", "data.attributes.from", None),
+    ("pipedrive", "create.person.phones", "data.phones.0.value", "data.phones[0].value"),
+    ("pipedrive", "v1.added.person", "current.phone.0.value", "current.phone[0].value"),
+    ("salesforce", "cdc_create_lead", "Phone", None),
+    ("salesforce", "cdc_create_contact_phones", "MobilePhone", None),
+    ("salesforce", "cdc_create_contact_phones", "HomePhone", None),
+    ("salesloft", "person_created", "phone", None),
+    ("salesloft", "person_created-phones", "mobile_phone", None),
+    ("salesloft", "person_updated-home-phone", "home_phone", None),
+    ("salesloft", "account_created", "phone", None),
+    ("salesloft", "call_created", "to", None),
+    ("salesloft", "call_data_record_created", "from", None),
+    ("salesloft", "call_data_record_created", "to", None),
+]
+
+
+def _named(path: str, field: str | None) -> str:
+    """The field as a refusal names it: as given, else the path with list indexes in
+    brackets (``mobilePhones[0]``)."""
+    if field is not None:
+        return field
+    *steps, last = path.split(".")
+    return ".".join(steps) + f"[{last}]" if last.isdigit() else path
+
+
+@pytest.mark.parametrize("value", [4155550142, 4155550142.0, 33612345678])
+@pytest.mark.parametrize(("kind", "name", "path", "field"), PHONE_FIELDS)
+def test_a_phone_number_sent_as_a_json_number_is_refused_by_every_adapter_alike(
+    kind: str, name: str, path: str, field: str | None, value: Any
+) -> None:
+    """One rule (docs/WEBHOOKS.md, "Field types"): a JSON number has no leading ``+`` or
+    ``0`` — ``+33 6 12 34 56 78`` arrives as ``33612345678``, which read in the
+    integration's region is another number —, and numbers find records; so the event is a
+    dead letter naming the field and why, the same words for every vendor, never a number
+    made up from the digits. Before the rule Salesforce, Salesloft, HubSpot and Outreach's
+    call numbers took the digits as text, and Calendly dropped an outbound call's number."""
+    message = refusal(kind, name, changed(kind, name, (path, value)))
+    where = _named(path, field)
+    assert message.startswith(f'field "{where}": must be a string, got a number ('), message
+    assert message.endswith(PHONE_AS_NUMBER), message
+
+
+@pytest.mark.parametrize(("kind", "name", "path", "field"), PHONE_FIELDS)
+def test_a_phone_number_as_text_is_kept_as_given_by_every_adapter(
+    kind: str, name: str, path: str, field: str | None
+) -> None:
+    """The same field as text is taken, trimmed, with its + kept."""
+    body = changed(kind, name, (path, " +33 6 12 34 56 78 "))
+    found = outcome(kind, json.dumps({**envelope(kind, name), "body": body}))
+    assert "error" not in found, found
+    given = [v for g in found["events"] for e in g for v in e.get("properties", {}).values()]
+    assert "+33 6 12 34 56 78" in given
+
+
+@pytest.mark.parametrize("odd", [True, ["+14155550142"], {"number": "+14155550142"}])
+def test_a_phone_number_of_another_type_is_refused_naming_the_field(odd: Any) -> None:
+    """Not a number, not text: refused as well (what the field should hold is named)."""
+    for kind, name, path, field in PHONE_FIELDS:
+        if path.endswith("location.location"):
+            continue  # the location is read for one shape only: another is no number
+        message = refusal(kind, name, changed(kind, name, (path, odd)))
+        assert message.startswith(f'field "{_named(path, field)}": must be a string'), message
+
+
+def test_the_shared_phone_reader() -> None:
+    assert phone_value(" 0612345678 ", "p") == "0612345678"
+    assert phone_value("  ", "p") is None
+    assert phone_value(None, "p") is None
+    with pytest.raises(
+        EventError, match=r'field "p": must be a string, got a number \(612345678\)'
+    ):
+        phone_value(612345678, "p")
+    with pytest.raises(EventError, match='field "p": must be a string, got a boolean'):
+        phone_value(False, "p")
+
+
+def test_a_number_as_a_json_number_is_a_dead_letter_through_ingest_and_the_rest_goes_in(
+    ws: Workspace,
+) -> None:
+    """Through ``leadsync ingest``: the contact whose number is a JSON number is a dead letter
+    naming the field (nothing of it is lost: the line is kept), no contact is made with a
+    number missing its +; the same person with the number as text goes in."""
+    bad = changed("pipedrive", "create.person.phones", ("data.phones.0.value", 14155550142))
+    assert ingest(ws, "crm", "pipedrive", "create.person.phones", bad) == 0
+    [letter] = ws.dead_letters(limit=10)
+    assert 'field "data.phones[0].value": must be a string, got a number (14155550142)' in str(
+        letter["error"]
+    )
+    assert ws.find(email="dana.cruz@umbrella.test") == []
+    meta_id = "5f1c4a2e-0043-4000-8000-000000000099"  # another event: not a redelivery
+    good = changed("pipedrive", "create.person.phones", ("meta.id", meta_id))
+    assert ingest(ws, "crm", "pipedrive", "create.person.phones", good) == 1
+    [dana] = ws.find(email="dana.cruz@umbrella.test")
+    assert [p["number"] for p in ws.record("contact", dana["id"])["phones"]][0].startswith("+1")

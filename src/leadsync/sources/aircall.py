@@ -166,7 +166,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
-from leadsync.sources.forms import lenient_string
+from leadsync.sources.forms import lenient_string, phone
 from leadsync.sources.hygiene import without_secret_fields
 from leadsync.sources.signatures import verify_aircall
 
@@ -421,17 +421,17 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
 def _call_parties(body: dict[str, Any]) -> dict[str, Any]:
     """``direction`` and the two numbers, as far as the payload has them; without a
     direction, ``raw_digits`` alone (as ``to_number``); an empty one as ``""`` (withheld)."""
-    external = string(body, "data.raw_digits")
+    external = phone(body, "data.raw_digits")
     if external is None and isinstance(get_path(body, "data.raw_digits"), str):
         external = ""  # blank
     direction = string(body, "data.direction")
     if direction is None:
-        line = _line_number(string(body, "data.number.digits"))
+        line = _line_number(phone(body, "data.number.digits"))
         return line if external is None else {"to_number": external, **line}
     direction = direction.lower()
     if direction not in DIRECTIONS:
         refuse("data.direction", f"{direction!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
-    ours = string(body, "data.number.digits")
+    ours = phone(body, "data.number.digits")
     caller, callee = (external, ours) if direction == "inbound" else (ours, external)
     parties: dict[str, Any] = {"direction": direction, **_line_number(ours)}
     if caller is not None:

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from leadsync.errors import EventError
-from leadsync.sources.base import describe, get_path, refuse, string, text
-from leadsync.sources.forms import lenient_string
+from leadsync.sources.base import describe, get_path, refuse, text
+from leadsync.sources.forms import lenient_string, phone
 
 __all__ = ["LINE_EVENTS", "line_event", "user_lines"]
 
@@ -59,7 +59,7 @@ def _line(number: Any, path: str, event_id: str, at: str) -> dict[str, Any] | No
     if not isinstance(number, dict):
         refuse(path, f"must be an object (a phone line: id, name, digits), got {describe(number)}")
     wrapped = {"line": number}  # the readers take a path into an object
-    digits = _named(string, wrapped, path, "digits")
+    digits = _named(phone, wrapped, path, "digits")
     if digits is None:
         return None
     properties = {"number": digits}

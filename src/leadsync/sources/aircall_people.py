@@ -18,7 +18,7 @@ from leadsync.sources.base import (
     string,
     text,
 )
-from leadsync.sources.forms import lenient_string
+from leadsync.sources.forms import lenient_string, phone_value
 
 __all__ = [
     "MOBILE_LABEL",
@@ -70,8 +70,12 @@ def contact_phones(body: dict[str, Any], path: str) -> dict[str, str | None]:
     property is given, null where it has no such number (an empty list: all null), so a
     number removed in Aircall is removed from the contact; no list (the key absent, or
     null) gives none."""
-    if get_path(body, path) is None:
+    items = get_path(body, path)
+    if items is None:
         return {}
+    for index, element in enumerate(items if isinstance(items, list) else []):
+        if isinstance(element, dict):  # a number as text (forms.phone_value), named by entry
+            phone_value(element.get("value"), f"{path}.{index}.value")
     phones: dict[str, str | None] = dict.fromkeys(PHONE_PROPERTIES)
     others = iter(OTHER_PHONES)
     for _where, element, value in entries(body, path, "value"):

@@ -108,7 +108,7 @@ from leadsync.sources.base import (
     time_from_iso,
 )
 from leadsync.sources.canonical import parse_event
-from leadsync.sources.forms import flag, lenient_string
+from leadsync.sources.forms import flag, lenient_get, lenient_string, phone, phone_value
 from leadsync.sources.signatures import verify_calendly
 
 __all__ = [
@@ -301,17 +301,25 @@ def _invitee_name(body: dict[str, Any]) -> dict[str, str]:
     return {key: value for key, value in (("firstname", first), ("lastname", last)) if value}
 
 
+def _plain(value: Any) -> bool:
+    """A string or a number (not a boolean): what a phone number may have been sent as."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 def _invitee_phones(body: dict[str, Any]) -> dict[str, str]:
     """``phone`` / ``mobilephone`` of the invitee, as far as the payload has them."""
     phones: dict[str, str] = {}
-    mobile = string(body, "payload.text_reminder_number")
+    mobile = phone(body, "payload.text_reminder_number")
     if mobile is not None:
         phones["mobilephone"] = mobile
     # The location is read for one type alone: any part of it of another shape (a location
-    # given as text, a type or a number that is not a string) is no invitee number.
+    # given as text, a type that is not a string, a number under something else) is no
+    # invitee number; an outbound call's number sent as a JSON number is refused, as every
+    # phone number is (forms.phone_value).
     location = "payload.scheduled_event.location"
     if lenient_string(body, f"{location}.type") == INVITEE_PHONE_LOCATION:
-        phone = lenient_string(body, f"{location}.location")
-        if phone is not None:
-            phones["phone"] = phone
+        value = lenient_get(body, f"{location}.location")
+        number = phone_value(value, f"{location}.location") if _plain(value) else None
+        if number is not None:
+            phones["phone"] = number
     return phones

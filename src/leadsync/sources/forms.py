@@ -18,6 +18,11 @@ What an adapter reads from a payload is one of three kinds, and each is read its
   :func:`lenient_string`, for which a value of another type, or one under something that is
   not an object, is absent. The event is taken without it, and nothing is made up in its
   place (a ``voicemail`` of ``true`` is no voicemail link).
+
+A **phone number** a record or a call keeps is read by :func:`phone` (:func:`phone_value`)
+in every adapter: text, trimmed; a JSON number is refused, naming the field and why (a number
+has no leading ``+`` or ``0``: ``+33 6 12 34 56 78`` sent as ``33612345678`` would be read in
+the integration's region as another number, and numbers find records), as is any other type.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ __all__ = [
     "flag_value",
     "lenient_get",
     "lenient_string",
+    "phone",
+    "phone_value",
     "shown",
 ]
 
@@ -121,3 +128,27 @@ def lenient_string(data: Any, path: str) -> str | None:
     if not isinstance(value, str):
         return None
     return value.strip() or None
+
+
+#: Why a phone number sent as a JSON number is refused, as refusals say it.
+PHONE_AS_NUMBER = "a JSON number has lost any leading + or 0, so its digits may be another number"
+
+
+def phone_value(value: Any, path: str) -> str | None:
+    """A phone number leadsync keeps (a record's phone property, a call's number, a line's
+    digits), already taken from the payload at ``path``: a string, trimmed; None when it is
+    null or blank. A JSON number is an EventError naming the field and :data:`PHONE_AS_NUMBER`
+    (the one rule for every adapter, docs/WEBHOOKS.md "Field types"); any other type one naming
+    the field."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        refuse(path, f"must be a string, got a number ({shown(value)}): {PHONE_AS_NUMBER}")
+    refuse(path, f"must be a string, got {describe(value)}")
+
+
+def phone(data: Any, path: str) -> str | None:
+    """The phone number at ``path`` (:func:`phone_value`)."""
+    return phone_value(get_path(data, path), path)

@@ -127,7 +127,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadsync.errors import EventError
-from leadsync.model import Event, RecordType
+from leadsync.model import PHONE_PROPERTIES, Event, RecordType
 from leadsync.sources.base import (
     Adapter,
     WebhookRequest,
@@ -141,7 +141,7 @@ from leadsync.sources.base import (
     time_from_epoch,
 )
 from leadsync.sources.canonical import parse_event
-from leadsync.sources.forms import flag, flag_value
+from leadsync.sources.forms import flag, flag_value, phone
 from leadsync.sources.options import HubSpotOptions
 from leadsync.sources.properties import Invalid, check_domain, check_email
 from leadsync.sources.signatures import HUBSPOT_SIGNATURE, HUBSPOT_TIMESTAMP, verify_hubspot_v3
@@ -406,7 +406,10 @@ def _describe_change(data: dict[str, Any], record_type: RecordType, out: dict[st
         closed = flag_value(data["propertyValue"])
         out["properties"] = {} if closed is None else {"is_closed": closed}
         return closed is not None
-    value = text(data, "propertyValue")
+    if canonical in PHONE_PROPERTIES:  # text: a JSON number is refused (forms.phone)
+        value = phone(data, "propertyValue")
+    else:
+        value = text(data, "propertyValue")
     if value is not None and canonical in _CHECKED:
         try:
             _CHECKED[canonical](value, "propertyValue")  # named as HubSpot sent it

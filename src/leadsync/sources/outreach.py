@@ -157,6 +157,7 @@ from leadsync.sources.base import (
     get_path,
     number,
     obj,
+    put,
     refuse,
     signature_needs_secret,
     stable_key,
@@ -165,7 +166,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
-from leadsync.sources.forms import lenient_string
+from leadsync.sources.forms import lenient_string, phone, phone_value
 from leadsync.sources.outreach_relations import links, relation
 from leadsync.sources.signatures import verify_outreach
 
@@ -192,7 +193,9 @@ PROSPECT_FIELDS = {
 }
 ACCOUNT_FIELDS = {"name": "name", "websiteUrl": "website", "industry": "industry"}
 OPPORTUNITY_FIELDS = {"name": "name", "opportunityType": "opportunity_type"}
-CALL_FIELDS = {"from": "from_number", "to": "to_number", "note": "body"}
+CALL_FIELDS = {"note": "body"}
+#: A call's numbers (text: forms.phone).
+CALL_NUMBERS = {"from": "from_number", "to": "to_number"}
 MAILING_FIELDS = {"subject": "subject", "bodyText": "body"}
 #: A prospect's phone arrays, in the order ``phone`` is taken from; the mobile ones.
 PHONE_ATTRIBUTES = ("workPhones", "otherPhones", "homePhones", "voipPhones")
@@ -315,7 +318,7 @@ def _prospect_phones(d: _Delivery) -> dict[str, str]:
     work = PHONE_ATTRIBUTES[0]
     phone_kinds = PHONE_ATTRIBUTES if created or work in attributes else (work,)
     read = ALL_PHONE_ATTRIBUTES if whole else (MOBILE_PHONES, *phone_kinds)
-    numbers = {kind: _text_list(d.item, ATTR + kind) for kind in read}
+    numbers = {kind: _text_list(d.item, ATTR + kind, numbers=True) for kind in read}
     phones: dict[str, str] = {}
     if numbers[MOBILE_PHONES]:
         phones["mobilephone"] = numbers[MOBILE_PHONES].pop(0)
@@ -382,7 +385,10 @@ def _owner_event(
 
 
 def _call(d: _Delivery) -> list[dict[str, Any]]:
-    properties: dict[str, Any] = _texts(d.item, CALL_FIELDS)
+    properties: dict[str, Any] = {}
+    for attribute, name in CALL_NUMBERS.items():
+        put(properties, name, phone(d.item, ATTR + attribute))
+    properties.update(_texts(d.item, CALL_FIELDS))
     recording = lenient_string(d.item, ATTR + "recordingUrl")  # a link: another type is none
     if recording is not None:
         properties["recording_url"] = recording
@@ -521,15 +527,18 @@ def _first_email(item: Any, path: str) -> str | None:
     return email_or_none(values[0]) if values else None
 
 
-def _text_list(item: Any, path: str) -> list[str]:
+def _text_list(item: Any, path: str, numbers: bool = False) -> list[str]:
     """The non-empty strings of a list of strings (``workPhones``, a call's ``tags``),
-    trimmed, in order."""
+    trimmed, in order; ``numbers``: phone numbers, read by :func:`phone_value` (a JSON number
+    refused as every adapter refuses one)."""
     values = get_path(item, path)
     if values is None:
         return []
     if not isinstance(values, list):
         refuse(path, f"must be an array of strings, got {describe(values)}")
     for index, value in enumerate(values):
+        if numbers:
+            phone_value(value, f"{path}[{index}]")
         if value is not None and not isinstance(value, str):
             refuse(f"{path}[{index}]", f"must be a string, got {describe(value)}")
     return [v.strip() for v in values if isinstance(v, str) and v.strip()]

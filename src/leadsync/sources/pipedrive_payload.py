@@ -28,7 +28,7 @@ from leadsync.sources.base import (
     time_from_epoch,
     time_from_iso,
 )
-from leadsync.sources.forms import epoch_number, flag_value, lenient_string, shown
+from leadsync.sources.forms import epoch_number, flag_value, lenient_string, phone_value, shown
 
 __all__ = [
     "ACTIONS",
@@ -366,7 +366,7 @@ def phones(item: Any, path: str) -> tuple[str | None, str | None, list[str]]:
     mobile is the primary (else first) number labelled ``mobile`` (:data:`MOBILE_LABEL`, any
     case), the phone the primary (else first) of the others, and ``others`` every number left
     (neither of those two entries), in list order; each as given, trimmed."""
-    entries = _labelled(item, path)
+    entries = _labelled(item, path, numbers=True)
     mobile = _primary_at(entries, [i for i, e in enumerate(entries) if e[1] == MOBILE_LABEL])
     phone = _primary_at(entries, [i for i, e in enumerate(entries) if e[1] != MOBILE_LABEL])
     others = [value for i, (_, _, value) in enumerate(entries) if i not in (phone, mobile)]
@@ -377,13 +377,14 @@ def phones(item: Any, path: str) -> tuple[str | None, str | None, list[str]]:
     )
 
 
-def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
+def _labelled(item: Any, path: str, numbers: bool = False) -> list[tuple[bool, str | None, str]]:
     """``(primary, label, value)`` of each entry with a non-empty value (the label
     lowercased and the value trimmed); errors name the entry (``data.phones[0].value``).
     ``primary`` is a flag in any form (:func:`~leadsync.sources.forms.flag_value`: v1's
     ``1``, ``"true"``); the ``label`` only names the entry (:func:`lenient_string`): one that
     is not a string, like a ``primary`` that is no flag, is absent rather than a refusal of
-    the person."""
+    the person. ``numbers``: the values are phone numbers, a JSON number among them refused
+    as every adapter refuses one (:func:`~leadsync.sources.forms.phone_value`)."""
     entries = get_path(item, path)
     if entries is None:
         return []
@@ -395,6 +396,8 @@ def _labelled(item: Any, path: str) -> list[tuple[bool, str | None, str]]:
         if not isinstance(entry, dict):
             refuse(where, f"must be an object {{value, primary, label}}, got {describe(entry)}")
         value = entry.get("value")
+        if numbers:
+            phone_value(value, f"{where}.value")
         if value is not None and not isinstance(value, str):
             refuse(f"{where}.value", f"must be a string, got {describe(value)}")
         if value and value.strip():

@@ -30,7 +30,7 @@ from leadsync.sources.base import (
     time_from_iso,
     whole,
 )
-from leadsync.sources.forms import epoch_number, flag, shown
+from leadsync.sources.forms import epoch_number, flag, phone, shown
 
 __all__ = [
     "CALL_DISPOSITIONS",
@@ -140,6 +140,11 @@ class Fields:
 
     def text(self, name: str) -> str | None:
         return text(self.root, self.prefix + name) if self.counts(name) else None
+
+    def phone(self, name: str) -> str | None:
+        """A phone number: text (:func:`~leadsync.sources.forms.phone`; a JSON number, which
+        a relay of a change event may write, is refused as every adapter refuses one)."""
+        return phone(self.root, self.prefix + name) if self.counts(name) else None
 
     def name_field(self, part: str) -> str:
         """Where ``FirstName`` or ``LastName`` is: a field, or a part of the compound
@@ -276,10 +281,10 @@ def _person(view: Fields, other_phones: tuple[tuple[str, str], ...]) -> Mapped:
     put(properties, "email", view.text("Email"))
     for part, key in (("FirstName", "firstname"), ("LastName", "lastname")):
         view.give(properties, key, view.name_field(part), view.name_part(part))
-    view.give(properties, "phone", "Phone", view.text("Phone"))
-    view.give(properties, "mobilephone", "MobilePhone", view.text("MobilePhone"))
+    view.give(properties, "phone", "Phone", view.phone("Phone"))
+    view.give(properties, "mobilephone", "MobilePhone", view.phone("MobilePhone"))
     for field, key in other_phones:
-        view.give(properties, key, field, view.text(field))
+        view.give(properties, key, field, view.phone(field))
     view.give(properties, "company", "Company", view.text("Company"))
     return "contact", properties, _refs(view, ("company", "AccountId"))
 

@@ -146,7 +146,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
-from leadsync.sources.forms import flag, lenient_string
+from leadsync.sources.forms import flag, lenient_string, phone
 from leadsync.sources.signatures import verify_salesloft
 
 __all__ = ["ADAPTER", "SalesloftAdapter"]
@@ -171,6 +171,8 @@ PERSON_FIELDS = {
 }
 #: A person's ``phone`` when the work ``phone`` is empty, else its ``other_phone_1``.
 HOME_PHONE_FIELD = "home_phone"
+#: The fields above that are phone numbers: text (forms.phone refuses a JSON number).
+PHONE_FIELDS = frozenset({"phone", "mobile_phone", HOME_PHONE_FIELD, "from", "to"})
 ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", "phone": "phone"}
 CALL_FIELDS = {"to": "to_number", "sentiment": "salesloft_sentiment"}
 #: A call data record's own activity id, until it is logged to a call.
@@ -301,7 +303,7 @@ def _event_name(headers: Mapping[str, str]) -> str:
 
 def _person(d: _Delivery) -> list[dict[str, Any]]:
     properties = _texts(d.item, PERSON_FIELDS)
-    home = text(d.item, HOME_PHONE_FIELD)
+    home = phone(d.item, HOME_PHONE_FIELD)
     if "phone" not in properties:  # bodies are whole: no phone means none, so home is it
         if home is not None:
             properties["phone"] = home
@@ -563,10 +565,10 @@ def _contact(item: Any, id_path: str, email_path: str) -> list[dict[str, str]]:
 
 
 def _texts(item: Any, fields: Mapping[str, str]) -> dict[str, Any]:
-    """The present, non-empty text fields of ``fields``, renamed."""
+    """The present, non-empty text fields of ``fields``, renamed (numbers by :func:`phone`)."""
     out: dict[str, Any] = {}
     for field, name in fields.items():
-        value = text(item, field)
+        value = phone(item, field) if field in PHONE_FIELDS else text(item, field)
         if value is not None:
             out[name] = value
     return out
