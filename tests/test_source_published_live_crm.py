@@ -99,6 +99,8 @@ DEAD = {
     "salesforce/om_discountrule.comsave.xml": "field \"sobject\": sObject 'DiscountRule__c'",
     # A Pub/Sub API change event whose changedFields are bitmaps the relay did not decode.
     "salesforce/cdc_lead_update.lead_conversion.json": 'field "ChangeEventHeader.changedFields"',
+    # Pipedream's "new person" sample: a person's data under meta.entity "deal" (round 9).
+    "pipedrive/create.person.pipedream.json": 'field "data.title": required on a create of a deal',
 }
 #: Samples refused on receipt: an organization id cut short names no organization (sent to
 #: the integration without one: every Outbound Message there is refused).

@@ -107,6 +107,12 @@ an entity leadsync keeps nothing of (``IGNORED_ENTITIES``: ``pipeline``, ``stage
 their boards, phases and tasks — a ``*.*`` webhook sends them too). Any other
 action or entity is an :class:`~leadsync.errors.EventError` (a dead letter).
 
+A **create** carries the whole object, so it has the field Pipedrive requires of its entity
+(:data:`CREATED_HAS`: a deal's and a lead's ``title``, a person's and an organization's
+``name``). One without it is not the object ``meta.entity`` names (a connector's sample whose
+``meta`` was copied from another trigger: a person's fields under ``entity: deal``): an
+EventError naming the field, never a record of the wrong type.
+
 The changed object is named by its own ``id`` (``data.id``, v1's ``current.id``): the record
 that gets the object's fields is the object itself, even where ``meta.entity_id`` (v1:
 ``meta.id``) says otherwise, as in connectors' samples whose ``meta`` holds placeholders. The
@@ -225,6 +231,8 @@ DOMAIN_FIELDS = ("website", "domain")  # (?) organizations have no standard doma
 LEAD_ORGANIZATION_FIELDS = ("organization_id", "org_id")  # (?) the API calls it organization_id
 #: Fields that change along with any change (v1's ``owner_name`` follows ``owner_id``) (?).
 HOUSEKEEPING_FIELDS = frozenset({"update_time", "owner_name"})
+#: The field a created record of each entity always has (Pipedrive requires it).
+CREATED_HAS = {"deal": "title", "lead": "title", "person": "name", "organization": "name"}
 
 # How a canonical activity names the activity's subject.
 SUBJECT_KEY = {"call": "title", "meeting": "title", "email": "subject", "task": "subject"}
@@ -316,6 +324,14 @@ class PipedriveAdapter(Adapter):
         if external_id is None:
             refuse(id_path, f"required when {ev.path('id')} is missing (the changed object's id)")
         obj(item, ev.root, required=True)
+        required = CREATED_HAS.get(ev.entity) if ev.action == "create" else None
+        if required is not None and get_path(item, ev.path(required)) is None:
+            refuse(
+                ev.path(required),
+                f"required on a create of a {ev.entity} (Pipedrive sends the whole {ev.entity}, "
+                f"which always has a {required}): this object is not the {ev.entity} "
+                f"meta.entity names",
+            )
         if ev.action == "merge" and ev.entity in ("note", "activity"):
             return []  # Pipedrive merges people, organizations and deals
         if ev.entity == "note":
