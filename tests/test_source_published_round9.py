@@ -29,6 +29,8 @@ from tests.test_source_published_live import configured, environ, every_integrat
 from tests.test_source_published_live import post as post_signed
 from tests.test_source_published_round7 import HULL_OUTREACH
 
+HOOKDECK = "github.com/hookdeck/webhook-samples providers/{} (the body)"
+
 ROUND9_SOURCES: dict[str, str] = {
     # Outreach: the rest of one sandbox's deliveries of 2018-09-26 (hull-connectors).
     "outreach/account.created.hull.json": HULL_OUTREACH.format("account-created.json"),
@@ -48,16 +50,40 @@ ROUND9_SOURCES: dict[str, str] = {
     "packages/pieces/community/pipedrive/src/lib/trigger/new-activity.ts (sampleData: "
     "Pipedrive's API v2 activity example, which a v2 create.activity carries as its data; "
     "wrapped here in a v2 meta of our own: action create, entity activity, entity_id 8)",
+    "pipedrive/change.deal.v2_guide.json": HOOKDECK.format("pipedrive/2/change.json")
+    + ": Pipedrive's 'Guide for Webhooks v2' example (pipedrive.readme.io/docs/"
+    "guide-for-webhooks-v2): a deal's value and stage changed",
+    # Aircall: events of families leadsync documents as ignored.
+    "aircall/call_evaluation.created.api_reference.json": HOOKDECK.format(
+        "aircall/latest/call_evaluation.created.json"
+    )
+    + ": Aircall API reference sample (developers.aircall.io/api-references)",
+    "aircall/analytics.report_created.api_reference.json": HOOKDECK.format(
+        "aircall/latest/analytics.report_created.json"
+    )
+    + ": Aircall API reference sample",
+    # Calendly
+    "calendly/invitee.created.payload_docs.json": HOOKDECK.format(
+        "calendly/latest/invitee.created.json"
+    )
+    + ": Calendly's Webhook Payload page example (developer.calendly.com/api-docs/"
+    "69c58da556b61-webhook-payload): no host, times with microseconds",
+    # HubSpot: a workflow's "Send a webhook" body, captured from a portal.
+    "hubspot/workflow.deal.hookdeck.json": HOOKDECK.format("HubSpot/current/DEAL.json")
+    + ": a delivery captured from a HubSpot workflow's 'Send a webhook' action (portal "
+    "27145807); its body, the properties trimmed to six of its 27 (each as captured)",
 }
 
 PIPEDRIVE_SECRET = "hooks:pipedrive-password"
+#: Read as a whole body, refused on receipt (not events): :func:`test_hubspot_workflow_...`.
+WORKFLOW = "hubspot/workflow.deal.hookdeck.json"
 
 
 def test_every_round9_sample_is_a_published_file() -> None:
     assert all((PUBLISHED / name).is_file() for name in ROUND9_SOURCES)
 
 
-@pytest.mark.parametrize("name", sorted(ROUND9_SOURCES))
+@pytest.mark.parametrize("name", sorted(set(ROUND9_SOURCES) - {WORKFLOW}))
 def test_a_sample_gives_canonical_events_or_a_named_dead_letter(name: str) -> None:
     published.test_a_sample_gives_canonical_events_or_a_named_dead_letter(name)
 
@@ -267,3 +293,134 @@ def test_round9_samples_through_ingest(ws: Workspace) -> None:
 def test_the_refusal_is_an_event_error_not_a_defect() -> None:
     with pytest.raises(EventError):
         published.read("pipedrive/create.person.pipedream.json")
+
+
+# ------------------------------------------------------------------ Pipedrive: the v2 guide
+
+
+def test_pipedrive_v2_guide_change_is_the_deal_with_its_new_value_and_stage() -> None:
+    """The guide's ``change.deal``: only what changed (and the title) — the deal's amount 500
+    and stage 2, at the event's time; no owner (``owner_id`` is not in a change that did not
+    move it)."""
+    event = published.only("pipedrive/change.deal.v2_guide.json")
+    assert event.type is EventType.RECORD and event.object is RecordType.DEAL
+    assert event.external_id == "123" and event.owner is None
+    assert event.properties == {"name": "New deal", "amount": 500, "stage": "2"}
+    assert event.occurred_at == "2026-01-01T12:00:00.000Z"
+
+
+# ------------------------------------------------------------------ Aircall
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "aircall/call_evaluation.created.api_reference.json",
+        "aircall/analytics.report_created.api_reference.json",
+    ],
+)
+def test_aircall_documented_ignored_families_give_nothing(name: str) -> None:
+    """A call evaluation (Conversation Intelligence, resource ``conversation_intelligence``,
+    no ``data.id``) and an analytics export: families docs/WEBHOOKS.md lists as ignored.
+    Each is stored under its own key and gives no event — no dead letter."""
+    pieces, groups = published.read(name)
+    assert len(pieces) == 1 and groups == [[]]
+
+
+def test_aircall_ignored_samples_through_a_live_service(ws: Workspace) -> None:
+    """Each sample posted to the account its token names (Aircall's only authenticity):
+    answered 200, stored, applied as nothing; with another account's token, 401."""
+    configured(ws, every_integration())
+    names = [n for n in ROUND9_SOURCES if n.startswith("aircall/")]
+    with serve(ws, environ=environ()) as live:
+        for name in names:
+            answer = post_signed(live, PUBLISHED / name)
+            assert answer.status_code == 200, (name, answer.text)
+            assert answer.json()["accepted"] == 1
+        wrong = post_signed(live, PUBLISHED / names[1], integration=_other_account(names[1]))
+        assert wrong.status_code == 401
+        wait_applied(ws)
+    assert letters(ws) == []
+    assert ws.activities(limit=10) == []
+    statuses = [(c["status"], c["count"]) for c in ws.inbox_counts()]
+    assert sum(n for status, n in statuses if status == "applied") == len(names), statuses
+    assert sum(n for _, n in statuses) == len(names), statuses
+
+
+def _other_account(name: str) -> str:
+    from tests.test_source_published_live import AIRCALL_TOKENS, integration_of
+
+    own = integration_of(PUBLISHED / name)
+    return next(f"aircall-{n}" for n in range(1, len(AIRCALL_TOKENS) + 1) if f"aircall-{n}" != own)
+
+
+# ------------------------------------------------------------------ Calendly
+
+
+def test_calendly_payload_docs_booking_is_the_invitees_meeting_without_a_host() -> None:
+    """The Webhook Payload page's minimal ``invitee.created``: no ``event_memberships`` (no
+    host: no owner, nothing made up), times with six decimals read to the millisecond in
+    UTC; the invitee (``name`` only) becomes the contact Jane Doe."""
+    [[meeting, contact]] = published.read("calendly/invitee.created.payload_docs.json")[1]
+    assert meeting.type is EventType.ACTIVITY and meeting.activity is ActivityType.MEETING
+    assert meeting.owner is None
+    assert meeting.properties["start"] == "2026-07-10T15:00:00.000Z"
+    assert meeting.properties["end"] == "2026-07-10T15:30:00.000Z"
+    assert meeting.properties["outcome"] == "scheduled"
+    assert [(a.type, a.email) for a in meeting.associations] == [
+        (RecordType.CONTACT, "invitee@example.com")
+    ]
+    assert contact.properties == {
+        "email": "invitee@example.com",
+        "firstname": "Jane",
+        "lastname": "Doe",
+    }
+
+
+def test_calendly_payload_docs_booking_through_a_live_service(ws: Workspace) -> None:
+    configured(ws, {"calendly": every_integration()["calendly"]})
+    with serve(ws, environ=environ()) as live:
+        answer = post_signed(live, PUBLISHED / "calendly/invitee.created.payload_docs.json")
+        assert answer.status_code == 200, answer.text
+        wait_applied(ws)
+    assert letters(ws) == []
+    [contact] = ws.find(email="invitee@example.com")
+    assert contact["name"] == "Jane Doe"
+    [meeting] = ws.activities(integration="calendly", limit=10)
+    assert meeting["owner_id"] is None
+    assert [(r["type"], r["id"]) for r in meeting["records"]] == [("contact", contact["id"])]
+
+
+# ------------------------------------------------------------------ HubSpot workflow
+
+
+def test_hubspot_workflow_body_is_refused_whole_saying_what_to_subscribe() -> None:
+    with pytest.raises(EventError) as caught:
+        published.read(WORKFLOW)
+    assert caught.value.detail.startswith(
+        'field "(body)": must be an array of webhooks v3 events, got one record with its '
+        "properties: a workflow's 'Send a webhook' action sends that"
+    )
+
+
+def test_hubspot_workflow_body_through_a_live_service_is_a_kept_400(workspace: Workspace) -> None:
+    """Signed with HubSpot's v3 signature: authentic, so the body is kept as a dead letter
+    and answered 400 with the reason (HubSpot does not retry a 4xx); nothing is made of the
+    deal and no owner is set."""
+    from tests.test_source_published_live_crm import ENVIRON, integrations
+    from tests.test_source_published_live_crm import post as post_crm
+
+    workspace.apply_config(workspace_config_of(integrations()))
+    with serve(workspace, environ=ENVIRON) as live:
+        answer = post_crm(live, WORKFLOW)
+        assert answer.status_code == 400, answer.text
+        assert "a workflow's 'Send a webhook' action sends that" in answer.json()["detail"]
+    [letter] = letters(workspace)
+    assert "subscribe the app's webhooks to the events" in letter
+    assert workspace.find(external="hubspot:7036839888") == []
+
+
+def workspace_config_of(found: dict[str, dict[str, Any]]) -> Any:
+    from tests.helpers import workspace_config
+
+    return workspace_config(found)
