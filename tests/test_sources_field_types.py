@@ -816,3 +816,33 @@ def test_a_number_as_a_json_number_is_a_dead_letter_through_ingest_and_the_rest_
     assert ingest(ws, "crm", "pipedrive", "create.person.phones", good) == 1
     [dana] = ws.find(email="dana.cruz@umbrella.test")
     assert [p["number"] for p in ws.record("contact", dana["id"])["phones"]][0].startswith("+1")
+
+
+@pytest.mark.parametrize(
+    ("event", "key"),
+    [
+        ({"type": "record", "object": "contact"}, "phone"),
+        ({"type": "record", "object": "lead"}, "mobilephone"),
+        ({"type": "record", "object": "company"}, "phone"),
+        ({"type": "record", "object": "contact"}, "other_phone_2"),
+        ({"type": "activity", "activity": "call"}, "to_number"),
+        ({"type": "activity", "activity": "call"}, "from_number"),
+        ({"type": "activity", "activity": "call"}, "line_number"),
+    ],
+)
+def test_the_generic_format_holds_the_same_rule_for_phone_numbers(
+    event: dict[str, Any], key: str
+) -> None:
+    """The canonical form (the generic kind's lines, and every adapter's events) refuses a
+    phone number sent as a JSON number with the same reason; as text it is kept."""
+    from leadsync.sources.canonical import parse_event
+
+    base = {"id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "external_id": "1", **event}
+    with pytest.raises(EventError) as caught:
+        parse_event({**base, "properties": {key: 33612345678}}, "dialer", 1)
+    assert str(caught.value) == (
+        f'field "properties.{key}": expected a string, got a number (33612345678): '
+        + PHONE_AS_NUMBER
+    )
+    kept = parse_event({**base, "properties": {key: "+33 6 12 34 56 78"}}, "dialer", 1)
+    assert kept.properties[key] == "+33 6 12 34 56 78"

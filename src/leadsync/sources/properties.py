@@ -25,11 +25,13 @@ from leadsync.model import (
     DIRECTIONS,
     EMAIL_DIRECTIONS,
     MEETING_OUTCOMES,
+    PHONE_PROPERTIES,
     TASK_PRIORITIES,
     TASK_STATUSES,
     ActivityType,
     RecordType,
 )
+from leadsync.sources.forms import PHONE_AS_NUMBER
 from leadsync.values import (
     normalize_domain,
     normalize_email,
@@ -175,6 +177,11 @@ def near_miss(name: str, typed: tuple[str, ...]) -> str | None:
     return plain[found[0]] if found else None
 
 
+#: The properties that hold a phone number, on whatever record or activity: a JSON number is
+#: refused there, as every adapter refuses one (forms.phone; docs/WEBHOOKS.md "Field types").
+PHONE_KEYS = frozenset({*PHONE_PROPERTIES, "from_number", "to_number", "line_number"})
+
+
 def parse_properties(value: Any, fields: TypedProperties | None) -> dict[str, Any]:
     """A new properties dict: typed fields normalized, free ones checked and kept, near
     misses of typed ones refused."""
@@ -198,6 +205,11 @@ def parse_properties(value: Any, fields: TypedProperties | None) -> dict[str, An
                 f"unknown property; did you mean {meant}? (typed {fields.label} properties: "
                 f"{', '.join(fields.names)}; other names are free, but not one this close to "
                 "a typed one)",
+            )
+        if key in PHONE_KEYS and type(item) in (int, float):
+            fail(
+                f"properties.{key}",
+                f"expected a string, got a number ({show(item)}): {PHONE_AS_NUMBER}",
             )
         if item is not None:
             if check is not None:
