@@ -1,6 +1,7 @@
-"""Published Outreach and Pipedrive payloads (round 9), sent to a live ``leadsync serve`` as
-their vendors send them (:mod:`tests.live`: Outreach's HMAC-SHA256 signature, Pipedrive's
-Basic credentials) and taken through ``leadsync ingest``.
+"""Published Outreach, Pipedrive, Aircall, Calendly and HubSpot payloads (round 9), sent to a
+live ``leadsync serve`` as their vendors send them (:mod:`tests.live`: Outreach's and
+Calendly's HMAC-SHA256 signatures, Pipedrive's Basic credentials, Aircall's token in the body,
+HubSpot's v3 signature over the URI) and taken through ``leadsync ingest``.
 
 Each sample is in ``tests/fixtures/published/<kind>/``; :data:`ROUND9_SOURCES` says where each
 one comes from and what was done to make it a body (a JavaScript object literal as the JSON it
