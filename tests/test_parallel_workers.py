@@ -365,7 +365,11 @@ def canonical_state(connection: sa.Connection) -> dict[str, Any]:
     state: dict[str, Any] = {"identity_reps": sorted(reps)}
     state["records"] = sorted(
         json.dumps(
-            {**{k: text(v) for k, v in row.items() if k not in ("id",)}, "key": names[row["id"]]},
+            {
+                **{k: text(v) for k, v in row.items() if k not in ("id",)},
+                "key": names[row["id"]],
+                "merged_into": rec(row["merged_into"]),  # joined into (engine/record_joins.py)
+            },
             sort_keys=True,
             default=str,
         )

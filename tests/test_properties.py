@@ -235,8 +235,9 @@ def _reloaded(state: LoadedState) -> LoadedState:
             r.id, r.type, r.owner_id, r.email, r.domain, r.name, r.stage, r.is_closed, props,
             r.placeholder, r.created_at, r.updated_at, r.created_by, r.owner_changed_at,
             r.owner_source, r.manual_owner_at, r.origin, r.owner_source_at,
-            times if times is None or isinstance(times, str) else json.dumps(times),
-            r.primary_company_at,
+            merged_into=r.merged_into, merged_at=r.merged_at,
+            property_times=times if times is None or isinstance(times, str) else json.dumps(times),
+            primary_company_at=r.primary_company_at,
         )  # fmt: skip
     by_email: dict[str, list[int]] = {}
     by_domain: dict[str, list[int]] = {}

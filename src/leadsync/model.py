@@ -119,6 +119,9 @@ CRM_STRATEGY = "crm"
 MANUAL_STRATEGY = "manual"
 # The strategy of an owner set back by ``leadsync undo`` (an admin's, not an integration's).
 UNDO_STRATEGY = "undo"
+# The strategy of the owner decision a tool's merge makes when it joins two records leadsync
+# held (engine/record_joins.py): the kept record's owner, or the absorbed one's.
+MERGE_STRATEGY = "merge"
 
 
 def decided_by(integration: str | None, strategy: str) -> str:

@@ -68,7 +68,19 @@ def _print_record(
 ) -> None:
     title = record["name"] or record["email"] or record["domain"] or ""
     render.line(f"[bold]{record['type']} {record['id']}[/] {render.escape(title)}", markup=True)
+    if record.get("merged_into") is not None:
+        render.line(
+            f"merged into {record['type']} {record['merged_into']} at "
+            f"{display_ts(record['merged_at'])}: its ids, numbers, links and timeline are that "
+            "record's now (its owner history stays here)"
+        )
     render.line(f"owner: {render.owner(record['owner_id'], names)}")
+    if record.get("joined"):
+        joined = ", ".join(
+            f"{record['type']} {j['id']} (at {display_ts(j['merged_at'])})"
+            for j in record["joined"]
+        )
+        render.line(f"joined from: {joined}")
     if record.get("hubspot"):
         hs = record["hubspot"]
         render.line(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
@@ -118,6 +130,8 @@ def _print_record(
 def _known_as(identity: Mapping[str, Any]) -> str:
     """``pipedrive:996``; an id the tool merged into another says so, and when."""
     shown = f"{identity['integration']}:{identity['external_id']}"
+    if identity.get("joined_from") is not None:
+        shown += f" (from record {identity['joined_from']})"
     if identity.get("merged_into") is None:
         return shown
     return (

@@ -116,14 +116,23 @@ def change_owner_in_crm(
     (:func:`leadsync.store.batch.lock_counters`) before reading.
     """
     store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-    state = load(connection, rules, [], record_ids={record_id})
+    state = _load_record(connection, rules, record_id)
     record = state.records.get(record_id)
+    if record is not None and record.merged_into is not None:  # the record it was joined into
+        record = state.records.get(record.merged_into)
     if record is None or record.type is not record_type:
         return None
     decider = BatchDecider(state, rules)
     decision = decider.change_in_crm(record, owner_id, at, by_person=True)
     write(connection, decider.finish(now_ts()))
     return decision
+
+
+def _load_record(connection: Connection, rules: WorkspaceRules, record_id: int) -> LoadedState:
+    """The state of one record named by id; a record joined into another (a tool's merge,
+    engine/record_joins.py) stands for that one, which is loaded instead."""
+    kept = store.merged_into(connection, record_id)
+    return load(connection, rules, [], record_ids={record_id} | ({kept} if kept else set()))
 
 
 def attach_activity(
@@ -139,8 +148,10 @@ def attach_activity(
     as a batch of its own, under the batch lock. None, with nothing written, when there is
     no such record."""
     store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-    state = load(connection, rules, [], record_ids={record_id})
+    state = _load_record(connection, rules, record_id)
     record = state.records.get(record_id)
+    if record is not None and record.merged_into is not None:  # the record it was joined into
+        record = state.records.get(record.merged_into)
     settings = rules.integrations.get(activity["integration"])
     if record is None or settings is None:
         return None

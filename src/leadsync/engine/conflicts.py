@@ -252,10 +252,11 @@ def resolve(
     named_companies = sum(
         1 for k in keys if k[0] == "d" or (k[0] == "i" and k[2] == RecordType.COMPANY.value)
     )
-    for domain, ids in counterpart_store.load_holders(
+    for domain, held in counterpart_store.load_holders(
         connection, "domain", domains, limit=named_companies + 1
     ).items():
-        for record_id in ids:
+        for own, into in held:  # (a company joined into another stands for that one)
+            record_id = into or own
             pairs.append((("d", domain), ("r", str(record_id))))
             records.add(record_id)
     numbers = {k[1] for k in keys if k[0] == "p"}

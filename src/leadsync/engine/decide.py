@@ -107,6 +107,7 @@ class BatchDecider:
         # Ids a tool merged into another record, and a CRM's (engine/merges.py).
         self.merged_identities: dict[SourceKey, dict[str, Any]] = {}
         self.hubspot_merges: list[tuple[str, list[str], str]] = []
+        self.record_joins: list[dict[str, Any]] = []  # records joined (engine/record_joins.py)
         self.new_links: list[dict[str, Any]] = []
         # Contacts and leads whose primary company moved: the one each had before the batch.
         self.primary_before: dict[int, int | None] = {}

@@ -94,9 +94,12 @@ def load(
         {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},
         reps,
     )
-    email_holders = counterpart_store.load_email_holders(
-        connection, {e for _, r in refs if (e := email_key(r))}
+    # Every contact with an email the batch names (a question lists them when several do).
+    email_rows = counterpart_store.load_holders(
+        connection, "email", {e for _, r in refs if (e := email_key(r))}
     )
+    by_email = Lookup.loaded(email_rows)
+    email_holders = {email: by_email.holders(email) for email in email_rows}
     # A free-mail or disposable domain never matches a company (rules/domains.py). Of a
     # domain several companies hold, the lowest n + 1, n the batch's company events: no
     # more can give it up within the batch (each changes its own company's domain), so the
@@ -122,7 +125,7 @@ def load(
     direct = (
         set(identity.values())
         | {ids[0] for ids in email_holders.values()}
-        | {i for ids in domain_holders.values() for i in ids}
+        | {into or own for found in domain_holders.values() for own, into in found}
         | set(record_ids)
         | holders
         | many
@@ -133,8 +136,8 @@ def load(
         next_activity_id=counts[store.ACTIVITY_ID] + 1,
         round_robin=round_robin,
         identity=identity,
-        by_email=Lookup(email_holders),
-        by_domain=Lookup(domain_holders),
+        by_email=by_email,
+        by_domain=Lookup.loaded(domain_holders),
         records=records,
         links=defaultdict(set),
         primary={},
@@ -401,6 +404,8 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
         manual_owner_at,
         origin,
         owner_source_at,
+        merged_into,
+        merged_at,
         property_times,
         primary_company_at,
     ) in store.load_records(connection, set(ids)):
@@ -423,6 +428,8 @@ def _load_records(connection: Connection, ids: Iterable[int]) -> dict[int, Recor
             manual_owner_at,
             origin,
             owner_source_at,
+            merged_into,
+            merged_at,
             property_times,
             primary_company_at,
         )

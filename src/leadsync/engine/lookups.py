@@ -22,26 +22,51 @@ from collections.abc import Iterable, Mapping
 
 
 class Lookup:
-    """value -> the ids of the records holding it, as the batch changes them."""
+    """value -> the ids of the records holding it, as the batch changes them; a record a
+    merge joined into another (engine/record_joins.py) stands for that one, in its own
+    place (as :func:`leadsync.store.counterparts.load_email_holders` answers)."""
 
-    __slots__ = ("_holders",)
+    __slots__ = ("_holders", "_into")
 
-    def __init__(self, holders: Mapping[str, Iterable[int]] | None = None) -> None:
+    def __init__(
+        self,
+        holders: Mapping[str, Iterable[int]] | None = None,
+        into: Mapping[int, int] | None = None,
+    ) -> None:
         self._holders: dict[str, set[int]] = {v: set(ids) for v, ids in (holders or {}).items()}
+        self._into: dict[int, int] = dict(into or {})
+
+    @classmethod
+    def loaded(cls, rows: Mapping[str, Iterable[tuple[int, int | None]]]) -> Lookup:
+        """From the store's rows: per value, (record id, the record it was joined into)."""
+        holders: dict[str, list[int]] = {}
+        into: dict[int, int] = {}
+        for value, found in rows.items():
+            for own, joined in found:
+                holders.setdefault(value, []).append(own)
+                if joined is not None:
+                    into[own] = joined
+        return cls(holders, into)
 
     def first(self, value: str) -> int | None:
-        """The lowest id holding ``value`` now (None: no record holds it)."""
+        """The record the lowest id holding ``value`` now stands for (None: none holds it)."""
         ids = self._holders.get(value)
-        return min(ids) if ids else None
+        if not ids:
+            return None
+        lowest = min(ids)
+        return self._into.get(lowest, lowest)
 
     def holders(self, value: str) -> list[int]:
-        """Every id (known to the batch) holding ``value`` now, lowest first."""
-        return sorted(self._holders.get(value, ()))
+        """The records (known to the batch) holding ``value`` now, lowest id first, once."""
+        into = self._into
+        return list(dict.fromkeys(into.get(i, i) for i in sorted(self._holders.get(value, ()))))
 
     def shared(self, value: str | None) -> list[int]:
         """The holders of a value several records hold now (else empty)."""
-        ids = self._holders.get(value) if value is not None else None
-        return sorted(ids) if ids is not None and len(ids) > 1 else []
+        if value is None or len(self._holders.get(value, ())) < 2:
+            return []
+        found = self.holders(value)
+        return found if len(found) > 1 else []
 
     def move(self, record_id: int, old: str | None, new: str | None) -> None:
         """Record ``record_id`` held ``old`` (None: nothing) and holds ``new`` now."""
@@ -51,3 +76,8 @@ class Lookup:
             self._holders.get(old, set()).discard(record_id)
         if new is not None:
             self._holders.setdefault(new, set()).add(record_id)
+
+    def join(self, absorbed: int, kept: int) -> None:
+        """``absorbed`` was joined into ``kept``: where it holds a value, it stands for
+        ``kept`` (one step, as the store's ``merged_into`` says)."""
+        self._into[absorbed] = kept

@@ -9,10 +9,10 @@ it is gone at the tool, so nothing writes to it — the outbox leaves it out, an
 (HubSpot) the push's object under a merged id becomes the kept one
 (:func:`leadsync.store.joins.move_merged_hubspot_ids`).
 
-What is not joined: when leadsync held *another* record under a merged id, that record stays
-as it was — its owner, properties, numbers, links and timeline are not moved, and ids of
-other tools that name it still do. Only the merged id leaves it. (docs/WEBHOOKS.md, "Merged
-records".)
+When leadsync held *another* record under a merged id (or, with no record under the kept id,
+under a second merged id), that record is joined into the kept one
+(:func:`leadsync.engine.record_joins.join`): its identities, numbers, links and timeline are
+the kept record's from then on. (docs/WEBHOOKS.md, "Merged records".)
 
 Functions over a :class:`~leadsync.engine.decide.BatchDecider`; pure like it.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadsync.engine import record_joins
 from leadsync.engine.state import RecordState, SourceKey
 from leadsync.model import Event, RecordRef
 
@@ -64,6 +65,9 @@ def point_merged(d: BatchDecider, record: RecordState, event: Event) -> None:
     if kept is None or not merged:
         return
     for key in merged:
+        held = d.identity.get(key)
+        if held is not None and held != record.id:
+            record_joins.join(d, record, d.records[held], event)
         d.identity[key] = record.id
         d.merged_identities[key] = {
             "integration": key[0],

@@ -36,6 +36,8 @@ class Decided:
     # a CRM's: (object type, the merged ids, the id kept) for the push's objects.
     merged_identities: list[dict[str, Any]]
     hubspot_merges: list[tuple[str, list[str], str]]
+    # Records joined into another (engine/record_joins.py): absorbed, kept, type, at, crm.
+    record_joins: list[dict[str, Any]]
     # The rep each identity's integration gave last as the record's owner, where it changed.
     identity_reps: list[dict[str, Any]]
     record_links: list[dict[str, Any]]  # new, or a primary company moved: upserted
@@ -111,6 +113,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         identities=d.new_identities,
         merged_identities=[d.merged_identities[key] for key in sorted(d.merged_identities)],
         hubspot_merges=d.hubspot_merges,
+        record_joins=d.record_joins,
         identity_reps=[
             {
                 "integration": key[0],
@@ -247,4 +250,13 @@ def _push_rows(
     for activity_id, record_id in d.new_activity_links:
         if activity_id in live and activity_id in older:
             row(push_store.ACTIVITY, activity_id, older[activity_id], "associated", record_id)
+    # A record joined into another is never pushed again (engine/record_joins.py).
+    gone = {r.id for r in records.values() if r.merged_into is not None}
+    if gone:
+        rows = [
+            r
+            for r in rows
+            if r["other_id"] not in gone
+            and (r["kind"] != push_store.RECORD or r["local_id"] not in gone)
+        ]
     return rows

@@ -51,6 +51,9 @@ class RecordState:
     origin: str | None = None
     # When the owner source last gave this owner, by its own clock (None: owner_changed_at).
     owner_source_at: str | None = None
+    # The record a tool's merge joined this one into, and when (engine/record_joins.py).
+    merged_into: int | None = None
+    merged_at: str | None = None
     # When (by the vendor's clock) and from which integration each property got the value it
     # shows, {property: [time, integration]}: a dict, or the stored JSON text (None: none
     # stored) until an event needs it, as ``properties`` (rules/records.py newer_properties).
@@ -128,6 +131,8 @@ class RecordState:
             "manual_owner_at": self.manual_owner_at,
             "origin": self.origin,
             "owner_source_at": self.owner_source_at,
+            "merged_into": self.merged_into,
+            "merged_at": self.merged_at,
             "property_times": self.times(),
             "primary_company_at": self.primary_company_at,
         }

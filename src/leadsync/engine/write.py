@@ -64,14 +64,27 @@ def write(connection: Connection, decided: Decided) -> int:
     if rules.push:
         push_store.enqueue(c, decided.push)
     outbox_store.save_echoes(c, decided.echoes)
-    write_owner_changes(
-        c,
-        rules,
-        decided.owner_changes,
-        queued=decided.created_records,
-        at=decided.now,
-        echoes=decided.new_echoes,
-    )
+    # Owner changes go to the identities their record had when they were made: those made
+    # before a join, before the join moves the absorbed record's (after every row naming it).
+    start = 0
+    for join in [*decided.record_joins, None]:
+        end = len(decided.owner_changes) if join is None else int(join["changes_before"])
+        write_owner_changes(
+            c,
+            rules,
+            decided.owner_changes[start:end],
+            queued=decided.created_records,
+            at=decided.now,
+            echoes=decided.new_echoes,
+            start=start,
+        )
+        start = end
+        if join is not None:
+            join_store.join_records(c, [join])
+    if decided.record_joins:
+        join_store.leave_push(
+            c, decided.record_joins, rules.crm_integrations, decided.now, bool(rules.push)
+        )
     store.upsert_external_users(c, decided.external_users)
     store.write_counters(c, decided.counters)
     if routing_store.parallel(c):
@@ -104,14 +117,16 @@ def write_owner_changes(
     queued: Collection[int] = (),
     at: str | None = None,
     echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
+    start: int = 0,
 ) -> None:
     """Everything an owner change sends on, in the caller's transaction: the outbox rows of
     the bidirectional integrations, and (with a destination) the push of the record's owner.
     The engine, a person's change, undo and the push's own re-decisions all come here;
     ``queued``: records whose push is queued already in this transaction (created ones);
     ``at``: when they are queued (now when not given); ``echoes``: what the batch's own
-    reports made of its writes (:func:`outbox_rows`)."""
-    outbox_store.insert_outbox(connection, outbox_rows(connection, rules, changes, echoes))
+    reports made of its writes (:func:`outbox_rows`; ``start``: the index of the first of
+    ``changes`` among the batch's)."""
+    outbox_store.insert_outbox(connection, outbox_rows(connection, rules, changes, echoes, start))
     if rules.push and changes:
         # A change HubSpot's own webhook reported: HubSpot has it; nothing to push back.
         crm = rules.crm_integrations
@@ -143,6 +158,7 @@ def outbox_rows(
     rules: WorkspaceRules,
     changes: Sequence[OwnerDecision],
     echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
+    start: int = 0,
 ) -> list[dict[str, Any]]:
     """Owner changes to send to every bidirectional integration that knows the record, except
     the integration the change came from (no echo). Each row naming an external owner is
@@ -154,7 +170,7 @@ def outbox_rows(
     targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
     relevant = [
         (index, d)
-        for index, d in enumerate(changes)
+        for index, d in enumerate(changes, start)
         if targets_by_type[d.record_type] - {d.integration or ""}
     ]
     if not relevant:

@@ -407,3 +407,38 @@ def echo_verdict(current_owner: str | None, reported: str | None, source: str) -
         f"ignored: {source} reports {reported or 'no owner'}, the owner "
         "leadsync itself wrote to the CRM (its own change echoed back)",
     )
+
+
+def decide_join_owner(
+    kept: OwnerContext,
+    absorbed_owner: str | None,
+    merged: str,
+    kept_name: str,
+    source: str,
+    merged_at: str,
+) -> Verdict | None:
+    """A tool (``source``) merged two records leadsync held as two, at ``merged_at``: the
+    one named ``merged`` (``contact 12``, its owner ``absorbed_owner``) is joined into the
+    kept one (``kept_name``, whose owner is ``kept``'s). The kept record's owner stays: a
+    merge is no owner change, and the kept record's is what the tool shows on the record it
+    kept. Only a kept record with no owner takes the absorbed one's — the person its tools
+    gave the absorbed record is still the person's owner, and nothing else names one. None:
+    nothing to decide (the same owner, or neither has one)."""
+    when = display_ts(merged_at)
+    if kept.owner_id == absorbed_owner or absorbed_owner is None:
+        return None
+    if kept.owner_id is None:
+        return Verdict(
+            Outcome.SET,
+            absorbed_owner,
+            absorbed_owner,
+            f"set {absorbed_owner}: {source} merged {merged} into {kept_name} at {when}; "
+            f"{kept_name} had no owner, so it takes {merged}'s",
+        )
+    return Verdict(
+        Outcome.KEPT,
+        kept.owner_id,
+        absorbed_owner,
+        f"kept {kept.owner_id}: {source} merged {merged} (owner {absorbed_owner}) into "
+        f"{kept_name} at {when}; the kept record's owner stays",
+    )

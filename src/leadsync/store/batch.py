@@ -155,24 +155,9 @@ def load_identities_of_records(
     return [(r, i, e) for r, i, e in rows]
 
 
-def load_ids_by_key(
-    connection: Connection, column: sa.Column[Any], rtype: str, values: Collection[str]
-) -> dict[str, int]:
-    """Lowest record id per email (contacts) or domain (companies)."""
-    if not values:
-        return {}
-    rows = connection.execute(
-        sa.select(column, sa.func.min(records.c.id))
-        .where(records.c.type == rtype, _in(connection, column, values))
-        .group_by(column)
-    )
-    return {value: record_id for value, record_id in rows.all()}
-
-
 def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Row[Any]]:
-    """Whole record rows, columns in table order; ``properties`` and ``property_times`` as
-    undecoded JSON text (the engine decodes them only for the records whose properties an
-    event changes)."""
+    """Whole record rows, columns in table order; the JSON columns as undecoded text (the
+    engine decodes them only for the records whose properties an event changes)."""
     if not ids:
         return []
     columns = [
@@ -180,6 +165,13 @@ def load_records(connection: Connection, ids: Collection[int]) -> Sequence[sa.Ro
     ]
     query = sa.select(*columns).where(_in(connection, records.c.id, ids))
     return connection.execute(query).all()
+
+
+def merged_into(connection: Connection, record_id: int) -> int | None:
+    """The record a tool's merge joined this one into (None: none, or no such record)."""
+    query = sa.select(records.c.merged_into).where(records.c.id == record_id)
+    found = connection.execute(query).scalar()
+    return int(found) if found is not None else None
 
 
 def load_deal_summaries(
@@ -355,8 +347,7 @@ def _params(
     json_columns: Sequence[str] = (),
     key: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows as tuples: ``columns`` (two or more), then ``json_columns`` encoded, then
-    ``key``."""
+    """Rows as tuples: ``columns`` (two or more), ``json_columns`` encoded, ``key``."""
     get = itemgetter(*columns)
     dumps = json_text
     if not json_columns:
@@ -364,10 +355,8 @@ def _params(
             return [get(r) for r in rows]
         return [(*get(r), r[key]) for r in rows]
     if len(json_columns) > 1:
-        tail = () if key is None else (key,)
-        return [
-            (*get(r), *(dumps(r[c]) for c in json_columns), *(r[k] for k in tail)) for r in rows
-        ]
+        last = () if key is None else (key,)
+        return [(*get(r), *(dumps(r[c]) for c in json_columns), *map(r.get, last)) for r in rows]
     [json_column] = json_columns
     if key is None:
         return [(*get(r), dumps(r[json_column])) for r in rows]

@@ -103,33 +103,46 @@ def load_attached(
 
 
 def load_email_holders(connection: Connection, emails: Collection[str]) -> dict[str, list[int]]:
-    """email -> the ids of every contact with it, lowest first."""
-    return load_holders(connection, "email", emails)
+    """email -> the ids of every contact with it, lowest first; a contact a merge joined
+    into another (``merged_into``) stands for that one, in its own place, once."""
+    return {
+        email: list(dict.fromkeys(into or own for own, into in found))
+        for email, found in load_holders(connection, "email", emails).items()
+    }
 
 
 def load_holders(
     connection: Connection, key: str, values: Collection[str], limit: int | None = None
-) -> dict[str, list[int]]:
-    """value -> the ids of the records holding it, lowest first: contacts by ``email``,
-    companies by ``domain`` (``key``); with ``limit``, the lowest ``limit`` per value at most
-    (one statement either way: a window over the value's rows, on ``ix_records_type_*``)."""
+) -> dict[str, list[tuple[int, int | None]]]:
+    """value -> the records holding it, lowest id first, each as (its id, the record a
+    merge joined it into or None): contacts by ``email``, companies by ``domain`` (``key``);
+    with ``limit``, the lowest ``limit`` per value at most (one statement either way: a
+    window over the value's rows, on ``ix_records_type_*``)."""
     if not values:
         return {}
     column = records.c[key]
     where = (records.c.type == _HOLDER_TYPES[key], _in(connection, column, values))
     if limit is None:
-        query = sa.select(column, records.c.id).where(*where).order_by(records.c.id)
+        query = (
+            sa.select(column, records.c.id, records.c.merged_into)
+            .where(*where)
+            .order_by(records.c.id)
+        )
     else:
         rank = sa.func.row_number().over(partition_by=column, order_by=records.c.id)
-        ranked = sa.select(column, records.c.id, rank.label("rank")).where(*where).subquery()
+        ranked = (
+            sa.select(column, records.c.id, records.c.merged_into, rank.label("rank"))
+            .where(*where)
+            .subquery()
+        )
         query = (
-            sa.select(ranked.c[key], ranked.c.id)
+            sa.select(ranked.c[key], ranked.c.id, ranked.c.merged_into)
             .where(ranked.c.rank <= limit)
             .order_by(ranked.c.id)
         )
-    found: dict[str, list[int]] = defaultdict(list)
-    for value, record_id in connection.execute(query):
-        found[value].append(int(record_id))
+    found: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    for value, record_id, into in connection.execute(query):
+        found[value].append((int(record_id), int(into) if into is not None else None))
     return dict(found)
 
 

@@ -290,17 +290,23 @@ def crm_ids(
 ) -> dict[int, str]:
     """The HubSpot id of each of these records that HubSpot's own webhooks named (an identity
     of a HubSpot integration: the CRM the push writes to), by record: HubSpot has them. An id
-    HubSpot merged into another is not one: it is gone there."""
+    HubSpot merged into another is not one: it is gone there. A record's own id comes before
+    one it got from a record joined into it (``joined_from``: that record's object, which
+    HubSpot still holds apart when the merge was made in another tool)."""
     if not integrations or not record_ids:
         return {}
     t = record_identities
     query = (
-        sa.select(t.c.record_id, sa.func.min(t.c.external_id))
+        sa.select(t.c.record_id, t.c.external_id, t.c.joined_from)
         .where(t.c.integration.in_(sorted(integrations)), t.c.merged_into.is_(None))
         .where(_in(connection, t.c.record_id, record_ids))
-        .group_by(t.c.record_id)
     )
-    return {int(record_id): str(hubspot_id) for record_id, hubspot_id in connection.execute(query)}
+    best: dict[int, tuple[bool, str]] = {}
+    for record_id, hubspot_id, joined_from in connection.execute(query):
+        rank = (joined_from is not None, str(hubspot_id))
+        if int(record_id) not in best or rank < best[int(record_id)]:
+            best[int(record_id)] = rank
+    return {record_id: rank[1] for record_id, rank in best.items()}
 
 
 def pushed_owners(
@@ -544,6 +550,7 @@ def queue_backfill(connection: Connection, at: str, record_types: Sequence[str])
                 sa.literal(at),
             )
             .where(records.c.type.in_(list(record_types)), records.c.id.not_in(known))
+            .where(records.c.merged_into.is_(None))  # joined into another: never pushed
             .order_by(records.c.id),
         )
     )

@@ -99,6 +99,9 @@ def search(
             text = text[:NAME_KEY_LENGTH]  # what the index holds of a name
         where.append(_prefix(key, text))
         order = [key, records.c.id]
+    # A record joined into another is that record now: listed as it (its identities are
+    # the kept one's; an email or name of its own finds it through ``records find``).
+    where.append(records.c.merged_into.is_(None))
     if after is not None:
         where.append(sa.tuple_(*order) > sa.tuple_(*_cursor_values(by, after)))
     query = sa.select(key.label("sort_key"), *_COLUMNS).where(*where).order_by(*order)

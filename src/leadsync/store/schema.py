@@ -184,6 +184,11 @@ records = Table(
     # wins over a person's change): that does not make the source's next events stale.
     # Null (rows from before migration 0022): owner_changed_at stands for it.
     Column("owner_source_at", TS),
+    # The record a tool's merge joined this one into (engine/record_joins.py), and when by
+    # the tool's clock (0032): its identities, links, numbers and timeline are that record's
+    # now; lookups that find this one lead there, and it is never pushed again.
+    Column("merged_into", BigInteger),
+    Column("merged_at", TS),
     # When (by the vendor's clock) and from which integration each property got the value
     # it shows: {property: [time, integration]} (rules/records.py, newer_properties); an
     # event older than that changes nothing there. Phone properties keep theirs in
@@ -196,6 +201,7 @@ records = Table(
     Index("ix_records_type_domain", "type", "domain"),
     Index("ix_records_owner", "owner_id"),
     Index("ix_records_created", "created_at"),
+    Index("ix_records_merged_into", "merged_into"),
 )
 #: The characters of a name the name search reads (``ix_records_name_lower``): an index entry
 #: has a size limit (PostgreSQL's btree, about 2.7 kB), a record's name none.
@@ -230,6 +236,8 @@ record_identities = Table(
     # clock (0026): it still names the record, but is never written to (push, outbox).
     Column("merged_into", String(200)),
     Column("merged_at", TS),
+    # The record this identity named before a merge joined that record into this one (0032).
+    Column("joined_from", BigInteger),
     Index("ix_record_identities_record", "record_id"),
 )
 

@@ -185,20 +185,34 @@ def activity_rows(
 
 def identities(connection: Connection, record_id: int) -> list[dict[str, Any]]:
     """The ids the integrations know the record by; one a tool merged into another carries
-    ``merged_into`` (that id) and ``merged_at``: it still names this record."""
+    ``merged_into`` (that id) and ``merged_at``: it still names this record; one that named
+    a record joined into this one carries ``joined_from`` (that record's id)."""
     t = record_identities
     query = (
-        sa.select(t.c.integration, t.c.external_id, t.c.merged_into, t.c.merged_at)
+        sa.select(t.c.integration, t.c.external_id, t.c.merged_into, t.c.merged_at, t.c.joined_from)
         .where(t.c.record_id == record_id)
         .order_by(t.c.integration, t.c.external_id)
     )
     out: list[dict[str, Any]] = []
-    for integration, external_id, merged_into, merged_at in connection.execute(query):
+    for integration, external_id, merged_into, merged_at, joined in connection.execute(query):
         row: dict[str, Any] = {"integration": integration, "external_id": external_id}
         if merged_into is not None:
             row["merged_into"], row["merged_at"] = merged_into, merged_at
+        if joined is not None:
+            row["joined_from"] = int(joined)
         out.append(row)
     return out
+
+
+def joined_records(connection: Connection, record_id: int) -> list[dict[str, Any]]:
+    """The records a tool's merge joined into this one (engine/record_joins.py), oldest
+    first: each one's id and when it was merged (by the tool's clock)."""
+    query = (
+        sa.select(records.c.id, records.c.merged_at)
+        .where(records.c.merged_into == record_id)
+        .order_by(records.c.merged_at, records.c.id)
+    )
+    return [{"id": int(i), "merged_at": at} for i, at in connection.execute(query)]
 
 
 def associated_records(connection: Connection, record_id: int) -> list[dict[str, Any]]:
@@ -222,14 +236,14 @@ def find_ids(
     domain: str | None = None,
     external: tuple[str, str] | None = None,
 ) -> list[int]:
+    # A record joined into another (records.merged_into) leads to that one.
+    found = sa.func.coalesce(records.c.merged_into, records.c.id)
     if email is not None:
-        query = sa.select(records.c.id).where(
+        query = sa.select(found).where(
             records.c.type == "contact", records.c.email == email.strip().lower()
         )
     elif domain is not None:
-        query = sa.select(records.c.id).where(
-            records.c.type == "company", records.c.domain == domain
-        )
+        query = sa.select(found).where(records.c.type == "company", records.c.domain == domain)
     elif external is not None:
         query = sa.select(record_identities.c.record_id).where(
             record_identities.c.integration == external[0],
@@ -516,6 +530,10 @@ def record_view(
         "created_by": row["created_by"],
         "properties": row["properties"],
         "properties_given": properties_given(row.get("property_times")),
+        # Joined into another record by a tool's merge: that record holds it all now.
+        "merged_into": row.get("merged_into"),
+        "merged_at": row.get("merged_at"),
+        "joined": joined_records(connection, record_id),
         "identities": identities(connection, record_id),
         "associations": associated_records(connection, record_id),
         "owner_history": owner_history(connection, record_id),

@@ -130,6 +130,11 @@ class CycleBase:
                 self.primary_pairs.add(frozenset((left, right)))
         for a, r, _rt, _at in self.record_activity_links:
             self.links[(push_store.RECORD, r)].append((push_store.ACTIVITY, a, False))
+        # A record joined into another (engine/record_joins.py) is never pushed again: not
+        # archived either (its HubSpot object may be the kept record's, after HubSpot's merge).
+        for local_id, rec in recs.items():
+            if rec.get("merged_into") is not None:
+                self.objects.pop((push_store.RECORD, local_id), None)
         for (kind, local_id), obj in self.objects.items():
             if kind == push_store.RECORD:
                 obj.row = recs.get(local_id)
