@@ -41,8 +41,13 @@ def changing_stream(rng: random.Random, n: int) -> Events:
     of either integration is given another email (a new one, or another person's: then two
     contacts share it) or a company its domain changes; the stream's later events go on
     naming the old values (a call by email, a contact's record event, a company by domain)."""
+    return with_changes(rng, stream(rng, n))
+
+
+def with_changes(rng: random.Random, events: Events) -> Events:
+    """``events`` with emails and domains that change after some of them (see above)."""
     out: Events = []
-    for k, (integration, event) in enumerate(stream(rng, n)):
+    for k, (integration, event) in enumerate(events):
         out.append((integration, event))
         at = event["occurred_at"]
         roll = rng.random()
@@ -54,14 +59,14 @@ def changing_stream(rng: random.Random, n: int) -> Events:
                 [f"p{person}.{k}@moved.test", f"p{other}@globex{other % COMPANIES}.test"]
             )
             out.append(
-                (side, {"id": f"m{k}", "occurred_at": at, "type": "record", "object": "contact",
+                (side, {"id": f"x{k}", "occurred_at": at, "type": "record", "object": "contact",
                         "external_id": f"{side[0]}-{person}", "properties": {"email": email}})
             )  # fmt: skip
         elif roll < 0.2:  # a company's domain changes; another event names one by domain
             company = rng.randrange(COMPANIES)
             domain = rng.choice([f"globex{company}-{k}.test", f"globex{rng.randrange(3)}.test"])
             out.append(
-                ("crm", {"id": f"m{k}", "occurred_at": at, "type": "record", "object": "company",
+                ("crm", {"id": f"x{k}", "occurred_at": at, "type": "record", "object": "company",
                          "external_id": f"co-{company}", "properties": {"domain": domain,
                                                                         "name": f"Co {k}"}})
             )  # fmt: skip
@@ -154,7 +159,7 @@ def test_batches_of_any_fixed_size_end_where_one_row_at_a_time_ends(
     sqlite_template: Path, seed: int
 ) -> None:
     events = changing_stream(random.Random(seed), 60)
-    assert any(e["id"].startswith("m") for _, e in events)
+    assert any(e["id"].startswith("x") for _, e in events)
     one = apply_cut(events, every(1, len(events)), sqlite_template)
     for size in (2, 3, 7, len(events)):
         cut = apply_cut(events, every(size, len(events)), sqlite_template)

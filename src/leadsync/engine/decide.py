@@ -107,6 +107,8 @@ class BatchDecider:
         # Ids a tool merged into another record, and a CRM's (engine/merges.py).
         self.merged_identities: dict[SourceKey, dict[str, Any]] = {}
         self.hubspot_merges: list[tuple[str, list[str], str]] = []
+        # Ids merged in this batch: the record each named then, the owner changes made by then.
+        self.merged_before: dict[SourceKey, tuple[int, int]] = {}
         self.record_joins: list[dict[str, Any]] = []  # records joined (engine/record_joins.py)
         self.new_links: list[dict[str, Any]] = []
         # Contacts and leads whose primary company moved: the one each had before the batch.

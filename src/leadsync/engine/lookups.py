@@ -79,5 +79,9 @@ class Lookup:
 
     def join(self, absorbed: int, kept: int) -> None:
         """``absorbed`` was joined into ``kept``: where it holds a value, it stands for
-        ``kept`` (one step, as the store's ``merged_into`` says)."""
+        ``kept``, and so do the records joined into it before (the store points their
+        ``merged_into`` at ``kept``: :func:`leadsync.store.joins.join_records`)."""
+        for own, into in self._into.items():
+            if into == absorbed:
+                self._into[own] = kept
         self._into[absorbed] = kept

@@ -56,6 +56,9 @@ def join(d: BatchDecider, kept: RecordState, absorbed: RecordState, event: Event
     _lookups(d, kept.id, absorbed.id, changes_before)
     _graph(d, kept.id, absorbed.id)
     absorbed.merged_into, absorbed.merged_at = kept.id, event.occurred_at
+    for record in d.records.values():  # joined into it before: the kept one's now (the store's)
+        if record.merged_into == absorbed.id:
+            record.merged_into = kept.id
     absorbed.dirty = absorbed.fields_dirty = True
     d.record_joins.append(
         {

@@ -77,6 +77,7 @@ def write(connection: Connection, decided: Decided) -> int:
             at=decided.now,
             echoes=decided.new_echoes,
             start=start,
+            merged=decided.merged_before,
         )
         start = end
         if join is not None:
@@ -118,6 +119,7 @@ def write_owner_changes(
     at: str | None = None,
     echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
     start: int = 0,
+    merged: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
 ) -> None:
     """Everything an owner change sends on, in the caller's transaction: the outbox rows of
     the bidirectional integrations, and (with a destination) the push of the record's owner.
@@ -125,8 +127,9 @@ def write_owner_changes(
     ``queued``: records whose push is queued already in this transaction (created ones);
     ``at``: when they are queued (now when not given); ``echoes``: what the batch's own
     reports made of its writes (:func:`outbox_rows`; ``start``: the index of the first of
-    ``changes`` among the batch's)."""
-    outbox_store.insert_outbox(connection, outbox_rows(connection, rules, changes, echoes, start))
+    ``changes`` among the batch's; ``merged``: the ids the batch merged, see :func:`outbox_rows`)."""
+    rows = outbox_rows(connection, rules, changes, echoes, start, merged)
+    outbox_store.insert_outbox(connection, rows)
     if rules.push and changes:
         # A change HubSpot's own webhook reported: HubSpot has it; nothing to push back.
         crm = rules.crm_integrations
@@ -159,6 +162,7 @@ def outbox_rows(
     changes: Sequence[OwnerDecision],
     echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
     start: int = 0,
+    merged: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Owner changes to send to every bidirectional integration that knows the record, except
     the integration the change came from (no echo). Each row naming an external owner is
@@ -166,7 +170,9 @@ def outbox_rows(
     ``changes``, the integration and the external id — says what a report of the same
     batch made of it already, or (None) that the identity did not know the record when the
     change was made (the batch made it later: in one batch as in several, it is sent
-    none of the changes made before)."""
+    none of the changes made before). An id the batch merged (``merged``: the record it
+    named until then, and how many of the batch's changes were made by then) is sent the
+    changes made before, of the record it named then: as a batch cut there would have."""
     targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
     relevant = [
         (index, d)
@@ -184,7 +190,12 @@ def outbox_rows(
     for index, d in relevant:
         targets = targets_by_type[d.record_type] - {d.integration or ""}
         source = d.integration or CRM_SOURCE  # a person's: no integration's name
-        for integration, external_id in known.get(d.record_id, ()):
+        before = [
+            (key[0], key[2])
+            for key, (held, made) in (merged or {}).items()
+            if held == d.record_id and index < made and key[1] == d.record_type.value
+        ]
+        for integration, external_id in dict.fromkeys([*known.get(d.record_id, ()), *before]):
             echoed = echoes.get((index, integration, external_id), {}) if echoes else {}
             if integration not in targets or echoed is None:
                 continue
