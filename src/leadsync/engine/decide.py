@@ -107,8 +107,9 @@ class BatchDecider:
         # Ids a tool merged into another record, and a CRM's (engine/merges.py).
         self.merged_identities: dict[SourceKey, dict[str, Any]] = {}
         self.hubspot_merges: list[tuple[str, list[str], str]] = []
-        # Ids merged in this batch: the record each named then, the owner changes made by then.
-        self.merged_before: dict[SourceKey, tuple[int, int]] = {}
+        # What identities the batch changes name, from which of its owner changes on (the
+        # outbox sends a change to the identities of its record then: engine/write.py).
+        self.identity_log: dict[SourceKey, list[tuple[int, int | None]]] = {}
         self.record_joins: list[dict[str, Any]] = []  # records joined (engine/record_joins.py)
         self.new_links: list[dict[str, Any]] = []
         # Contacts and leads whose primary company moved: the one each had before the batch.
@@ -231,7 +232,17 @@ class BatchDecider:
         self.result.records_created += 1
         return record
 
+    def name(self, key: SourceKey, record_id: int | None, since: int | None = None) -> None:
+        """``key`` names ``record_id`` from now on (or from the batch's owner change ``since``
+        on; None: it is merged away: nobody to the outbox); before :attr:`identity` changes."""
+        log = self.identity_log.get(key)
+        if log is None:
+            gone = key in self.state.merged_ids
+            log = self.identity_log[key] = [(0, None if gone else self.identity.get(key))]
+        log.append((len(self.owner_changes) if since is None else since, record_id))
+
     def add_identity(self, key: SourceKey, record_id: int) -> None:
+        self.name(key, record_id)
         self.identity[key] = record_id
         self.echoes.known_from[key] = len(self.owner_changes)  # the outbox's from then on
         self.new_identities.append(

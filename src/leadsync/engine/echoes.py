@@ -169,16 +169,8 @@ def rows(
         by_record: dict[int, list[int]] = {}
         for index, change in enumerate(changes):
             by_record.setdefault(change.record_id, []).append(index)
-        # An identity names the record it names now, and those joined into it since it was
-        # made (engine/record_joins.py): changes of either were made before it knew them.
-        absorbed: dict[int, list[int]] = {}
-        for join in decider.record_joins:
-            absorbed.setdefault(join["kept"], []).append(join["absorbed"])
         for (integration, rtype, external_id), known_from in late:
-            named = [decider.identity[(integration, rtype, external_id)]]
-            for record_id in named:  # (grows as it goes: joins of joins)
-                named.extend(absorbed.get(record_id, ()))
-            for index in (i for record_id in named for i in by_record.get(record_id, ())):
+            for index in by_record.get(decider.identity[(integration, rtype, external_id)], ()):
                 if index < known_from and integration in receivers[changes[index].record_type]:
                     new[(index, integration, external_id)] = None
     return stored, new

@@ -89,10 +89,12 @@ def load(
     counts = store.read_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
     round_robin = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
     reps: dict[SourceKey, tuple[str, str]] = {}  # the rep each identity gave last
+    merged: set[SourceKey] = set()  # ids a tool merged away before (the outbox skips them)
     identity = store.load_identities(
         connection,
         {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},
         reps,
+        merged,
     )
     # Every contact with an email the batch names (a question lists them when several do).
     email_rows = counterpart_store.load_holders(
@@ -160,6 +162,7 @@ def load(
         held=held,
         ids=_sequence_ids(connection) if routing_store.parallel(connection) else None,
         given_reps={key: GivenRep(rep, at) for key, (rep, at) in reps.items()},
+        merged_ids=merged,
         own_lines=OwnLines(own_lines),
         line_questions=line_questions,
         line_activities=line_activities,

@@ -66,10 +66,9 @@ def point_merged(d: BatchDecider, record: RecordState, event: Event) -> None:
         return
     for key in merged:
         held = d.identity.get(key)
-        if held is not None:  # the owner changes made so far were sent to it (engine/write.py)
-            d.merged_before.setdefault(key, (held, len(d.owner_changes)))
         if held is not None and held != record.id:
             record_joins.join(d, record, d.records[held], event)
+        d.name(key, None)  # merged away: the outbox writes to it no more
         d.identity[key] = record.id
         d.merged_identities[key] = {
             "integration": key[0],

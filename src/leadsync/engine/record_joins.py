@@ -231,6 +231,7 @@ def _lookups(d: BatchDecider, kept: int, absorbed: int, changes_before: int) -> 
     echoes = d.echoes
     for key, record_id in d.identity.items():
         if record_id == absorbed:
+            d.name(key, kept, changes_before)  # (the join's own owner change goes to it)
             d.identity[key] = kept
             echoes.known_from[key] = max(echoes.known_from.get(key, 0), changes_before)
             echoes.listed.pop(key, None)

@@ -36,8 +36,8 @@ class Decided:
     # a CRM's: (object type, the merged ids, the id kept) for the push's objects.
     merged_identities: list[dict[str, Any]]
     hubspot_merges: list[tuple[str, list[str], str]]
-    # Ids merged in this batch: (the record each named until then, the owner changes before).
-    merged_before: dict[tuple[str, str, str], tuple[int, int]]
+    # What the identities the batch changed named, from which of its owner changes on.
+    identity_log: dict[tuple[str, str, str], list[tuple[int, int | None]]]
     # Records joined into another (engine/record_joins.py): absorbed, kept, type, at, crm.
     record_joins: list[dict[str, Any]]
     # The rep each identity's integration gave last as the record's owner, where it changed.
@@ -115,7 +115,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         identities=d.new_identities,
         merged_identities=[d.merged_identities[key] for key in sorted(d.merged_identities)],
         hubspot_merges=d.hubspot_merges,
-        merged_before=d.merged_before,
+        identity_log=d.identity_log,
         record_joins=d.record_joins,
         identity_reps=[
             {

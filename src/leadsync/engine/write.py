@@ -77,7 +77,7 @@ def write(connection: Connection, decided: Decided) -> int:
             at=decided.now,
             echoes=decided.new_echoes,
             start=start,
-            merged=decided.merged_before,
+            log=decided.identity_log,
         )
         start = end
         if join is not None:
@@ -119,7 +119,7 @@ def write_owner_changes(
     at: str | None = None,
     echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
     start: int = 0,
-    merged: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
+    log: Mapping[tuple[str, str, str], list[tuple[int, int | None]]] | None = None,
 ) -> None:
     """Everything an owner change sends on, in the caller's transaction: the outbox rows of
     the bidirectional integrations, and (with a destination) the push of the record's owner.
@@ -127,8 +127,8 @@ def write_owner_changes(
     ``queued``: records whose push is queued already in this transaction (created ones);
     ``at``: when they are queued (now when not given); ``echoes``: what the batch's own
     reports made of its writes (:func:`outbox_rows`; ``start``: the index of the first of
-    ``changes`` among the batch's; ``merged``: the ids the batch merged, see :func:`outbox_rows`)."""
-    rows = outbox_rows(connection, rules, changes, echoes, start, merged)
+    ``changes`` among the batch's; ``log``: the batch's identity changes, :func:`outbox_rows`)."""
+    rows = outbox_rows(connection, rules, changes, echoes, start, log)
     outbox_store.insert_outbox(connection, rows)
     if rules.push and changes:
         # A change HubSpot's own webhook reported: HubSpot has it; nothing to push back.
@@ -162,7 +162,7 @@ def outbox_rows(
     changes: Sequence[OwnerDecision],
     echoes: Mapping[NewWrite, Mapping[str, Any] | None] | None = None,
     start: int = 0,
-    merged: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
+    log: Mapping[tuple[str, str, str], list[tuple[int, int | None]]] | None = None,
 ) -> list[dict[str, Any]]:
     """Owner changes to send to every bidirectional integration that knows the record, except
     the integration the change came from (no echo). Each row naming an external owner is
@@ -170,9 +170,10 @@ def outbox_rows(
     ``changes``, the integration and the external id — says what a report of the same
     batch made of it already, or (None) that the identity did not know the record when the
     change was made (the batch made it later: in one batch as in several, it is sent
-    none of the changes made before). An id the batch merged (``merged``: the record it
-    named until then, and how many of the batch's changes were made by then) is sent the
-    changes made before, of the record it named then: as a batch cut there would have."""
+    none of the changes made before). An identity the batch made, merged away or moved to
+    another record (``log``: per identity, from which change on it named which record, None
+    once merged) is sent a change when it named the change's record then — as a batch cut
+    right after the change would have sent it; the others as the tables say."""
     targets_by_type = {t: rules.bidirectional_integrations(t) for t in RecordType}
     relevant = [
         (index, d)
@@ -186,16 +187,24 @@ def outbox_rows(
         connection, {d.record_id for _, d in relevant}
     ):
         known[record_id].append((integration, external_id))
+    log = log or {}
+    logged_keys = set(log)
+    logged: dict[int, list[tuple[str, str, str]]] = {}  # per record, the ids that named it
+    for key, entries in log.items():
+        for record_id in {r for _, r in entries if r is not None}:
+            logged.setdefault(record_id, []).append(key)
     rows: list[dict[str, Any]] = []
     for index, d in relevant:
+        type_ = d.record_type.value
         targets = targets_by_type[d.record_type] - {d.integration or ""}
         source = d.integration or CRM_SOURCE  # a person's: no integration's name
-        before = [
+        named = [
             (key[0], key[2])
-            for key, (held, made) in (merged or {}).items()
-            if held == d.record_id and index < made and key[1] == d.record_type.value
+            for key in logged.get(d.record_id, ())
+            if key[1] == d.record_type.value and _named_at(log[key], index) == d.record_id
         ]
-        for integration, external_id in dict.fromkeys([*known.get(d.record_id, ()), *before]):
+        stored = [t for t in known.get(d.record_id, ()) if (t[0], type_, t[1]) not in logged_keys]
+        for integration, external_id in [*stored, *named]:
             echoed = echoes.get((index, integration, external_id), {}) if echoes else {}
             if integration not in targets or echoed is None:
                 continue
@@ -220,3 +229,13 @@ def outbox_rows(
             row.update(echoed)
             rows.append(row)
     return rows
+
+
+def _named_at(entries: Sequence[tuple[int, int | None]], index: int) -> int | None:
+    """The record an identity named when the batch's change ``index`` was made."""
+    found = None
+    for since, record_id in entries:
+        if since > index:
+            break
+        found = record_id
+    return found
