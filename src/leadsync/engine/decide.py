@@ -110,6 +110,7 @@ class BatchDecider:
         # What identities the batch changes name, from which of its owner changes on (the
         # outbox sends a change to the identities of its record then: engine/write.py).
         self.identity_log: dict[SourceKey, list[tuple[int, int | None]]] = {}
+        self.echoes.log = self.identity_log
         self.record_joins: list[dict[str, Any]] = []  # records joined (engine/record_joins.py)
         self.new_links: list[dict[str, Any]] = []
         # Contacts and leads whose primary company moved: the one each had before the batch.

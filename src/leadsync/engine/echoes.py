@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from leadsync.engine.state import RecordState, SourceKey
+from leadsync.engine.state import RecordState, SourceKey, named_at
 from leadsync.model import (
     CRM_SOURCE,
     CRM_STRATEGY,
@@ -51,7 +51,8 @@ class Echoes:
     """One batch's writes awaited back, per identity, as its owner changes add to them."""
 
     __slots__ = (
-        "awaited", "by_record", "indexed", "known_from", "listed", "new", "receivers", "rules",
+        "awaited", "by_record", "indexed", "known_from", "listed", "log", "new", "receivers",
+        "rules",
     )  # fmt: skip
 
     def __init__(self, rules: WorkspaceRules, awaited: dict[SourceKey, list[OwnerWritten]]):
@@ -61,7 +62,11 @@ class Echoes:
         self.awaited = awaited  # per identity, in the order written (stored ones first)
         self.indexed = 0  # owner changes of the batch seen so far
         self.by_record: dict[int, list[int]] = {}  # their indexes, per record
-        self.listed: dict[SourceKey, int] = {}  # per identity, its record's changes listed
+        # Per identity, the batch's changes listed (those before this index).
+        self.listed: dict[SourceKey, int] = {}
+        # What the identities the batch changes name, from which change on (the decider's
+        # ``identity_log``): an identity is written a change of the record it named then.
+        self.log: dict[SourceKey, list[tuple[int, int | None]]] = {}
         self.new: dict[NewWrite, OwnerWritten] = {}
         # Identities the batch makes, from which of its owner changes on: one made after a
         # change did not know the record then, and is sent none of it (in one batch as in
@@ -77,10 +82,20 @@ class Echoes:
             self.by_record.setdefault(changes[index].record_id, []).append(index)
         self.indexed = len(changes)
         writes = self.awaited.setdefault(key, [])
-        made = self.by_record.get(record.id, [])
+        start, log = self.listed.get(key, 0), self.log.get(key)
+        if log is None:
+            made = [i for i in self.by_record.get(record.id, ()) if i >= start]
+        else:  # (made, merged away or moved by a join in this batch)
+            named = {r for _, r in log if r is not None}
+            made = sorted(
+                i
+                for r in named
+                for i in self.by_record.get(r, ())
+                if i >= start and named_at(log, i) == changes[i].record_id
+            )
         integration, _, external_id = key
         known_from = self.known_from.get(key, 0)
-        for index in made[self.listed.get(key, 0) :]:
+        for index in made:
             change = changes[index]
             if index < known_from or integration not in self.receivers[change.record_type]:
                 continue
@@ -91,7 +106,7 @@ class Echoes:
                 written = OwnerWritten(rep, change.owner_id, change.at, source, row)
                 writes.append(written)
                 self.new[row] = written
-        self.listed[key] = len(made)
+        self.listed[key] = len(changes)
         return writes
 
 

@@ -227,14 +227,11 @@ def _index(d: BatchDecider, record: RecordState, index: str, number: str) -> Non
 def _lookups(d: BatchDecider, kept: int, absorbed: int, changes_before: int) -> None:
     """Every identity, email and domain that found the absorbed record finds the kept one;
     the outbox writes to such an identity the kept record's owner changes from the join on
-    (engine/echoes.py: ``known_from``), none made before."""
-    echoes = d.echoes
+    (the join's own included), none made before (``d.name``: engine/write.py, echoes.py)."""
     for key, record_id in d.identity.items():
         if record_id == absorbed:
-            d.name(key, kept, changes_before)  # (the join's own owner change goes to it)
+            d.name(key, kept, changes_before)
             d.identity[key] = kept
-            echoes.known_from[key] = max(echoes.known_from.get(key, 0), changes_before)
-            echoes.listed.pop(key, None)
     # Where the absorbed record holds an email or domain, it stands for the kept one, in its
     # own place (as the store's merged_into is read: engine/lookups.py).
     d.by_email.join(absorbed, kept)

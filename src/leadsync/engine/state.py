@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,6 +280,17 @@ class SequenceIds:
             self._asked[kind] += n
             spare.extend(self._reserve(kind, n))
         return spare.popleft()
+
+
+def named_at(entries: Sequence[tuple[int, int | None]], index: int) -> int | None:
+    """The record an identity named when the batch's owner change ``index`` was made, from
+    its entries in the batch's identity log (from which change on it named which record)."""
+    found = None
+    for since, record_id in entries:
+        if since > index:
+            break
+        found = record_id
+    return found
 
 
 def take_id(state: LoadedState, kind: str) -> int:

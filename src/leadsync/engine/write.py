@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from leadsync.engine.echoes import NewWrite, external_owner
 from leadsync.engine.rows import Decided
+from leadsync.engine.state import named_at
 from leadsync.model import CRM_SOURCE, ActivitySkip, OwnerDecision, RecordType, now_ts
 from leadsync.rules.echoes import AWAITED
 from leadsync.rules.workspace import WorkspaceRules
@@ -201,7 +202,7 @@ def outbox_rows(
         named = [
             (key[0], key[2])
             for key in logged.get(d.record_id, ())
-            if key[1] == d.record_type.value and _named_at(log[key], index) == d.record_id
+            if key[1] == d.record_type.value and named_at(log[key], index) == d.record_id
         ]
         stored = [t for t in known.get(d.record_id, ()) if (t[0], type_, t[1]) not in logged_keys]
         for integration, external_id in [*stored, *named]:
@@ -229,13 +230,3 @@ def outbox_rows(
             row.update(echoed)
             rows.append(row)
     return rows
-
-
-def _named_at(entries: Sequence[tuple[int, int | None]], index: int) -> int | None:
-    """The record an identity named when the batch's change ``index`` was made."""
-    found = None
-    for since, record_id in entries:
-        if since > index:
-            break
-        found = record_id
-    return found
