@@ -237,9 +237,11 @@ class BatchDecider:
         """``key`` names ``record_id`` from now on (or from the batch's owner change ``since``
         on; None: it is merged away: nobody to the outbox); before :attr:`identity` changes."""
         log = self.identity_log.get(key)
+        gone = key in self.state.merged_ids
         if log is None:
-            gone = key in self.state.merged_ids
             log = self.identity_log[key] = [(0, None if gone else self.identity.get(key))]
+        if gone or key in self.merged_identities:  # merged away: nobody to the outbox
+            record_id = None
         log.append((len(self.owner_changes) if since is None else since, record_id))
 
     def add_identity(self, key: SourceKey, record_id: int) -> None:
