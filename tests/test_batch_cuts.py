@@ -369,3 +369,79 @@ def test_the_router_joins_every_company_that_may_hold_a_domain_an_event_names(
         pairs = conflicts.resolve(connection, rules, {k for ks in keys for k in ks})
     component = conflicts.components(keys, pairs)
     assert component[0] == component[1] == component[2]
+
+
+# ------------------------------------------ merges at a tool, and records joined by them
+
+
+def _merge(i: int, side: str, kept: str, gone: str) -> tuple[str, dict[str, Any]]:
+    at = f"2026-11-01T10:{i:02d}:00Z"
+    return (
+        side,
+        {"id": f"m{i}", "occurred_at": at, "type": "record", "object": "contact",
+         "external_id": kept, "merged": [gone], "properties": {}},
+    )  # fmt: skip
+
+
+def _outbox(state: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(integration, external id, owner) of each outbox row."""
+    rows = map(json.loads, state["outbox"])
+    return sorted((r["integration"], r["external_id"], r["owner_id"]) for r in rows)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 8, 12])
+def test_streams_with_merges_cut_in_batches_end_where_one_row_at_a_time_ends(
+    sqlite_template: Path, seed: int
+) -> None:
+    """The record-join model's streams (tools merging contacts both held, redelivered) with
+    emails and domains that change, in batches of 2, 3, 7 and whole."""
+    from tests.test_record_join_parallel import merging_stream
+
+    events = with_changes(random.Random(seed), merging_stream(seed, 100))
+    one = apply_cut(events, every(1, len(events)), sqlite_template)
+    for size in (2, 3, 7, len(events)):
+        cut = apply_cut(events, every(size, len(events)), sqlite_template)
+        assert cut == one, f"batches of {size}: {difference(one, cut)}"
+
+
+def test_an_id_merged_later_in_the_batch_is_sent_the_owner_change_made_before(
+    sqlite_template: Path, backend: str | None
+) -> None:
+    """The CRM's c-0 gets an owner from a call (both bidirectional), then the CRM merges c-0
+    into c-1: the outbox writes the owner to c-0, as when the merge comes in a later batch
+    (main wrote nothing: at the batch's write c-0 was merged already)."""
+    events: Events = [
+        _contact(1, "crm", "c-0", "p1@globex1.test"),
+        ("dialer", {"id": "e2", "occurred_at": "2026-11-01T09:17:00Z", "type": "activity",
+                    "activity": "call", "external_id": "call-2", "owner": {"id": "u-9"},
+                    "properties": {"direction": "outbound", "duration_s": 300,
+                                   "outcome": "connected"},
+                    "associations": [{"object": "contact", "email": "p1@globex1.test"}]}),
+        _merge(8, "crm", "c-1", "c-0"),
+    ]  # fmt: skip
+    state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend)
+    assert _outbox(state) == [("crm", "c-0", "102")]
+
+
+def test_an_id_made_after_a_change_of_a_record_then_joined_is_not_sent_that_change(
+    sqlite_template: Path, backend: str | None
+) -> None:
+    """c-1 gets owner 102 from the CRM; the dialer's d-1 finds the contact by email after
+    that; the CRM merges c-1 into c-5, another contact: the two records are joined. d-1 is
+    sent no change made before it knew the contact (the re-applied join sent it the first)."""
+    events: Events = [
+        _contact(1, "crm", "c-1", "p1@globex1.test", owner={"id": "u-7", "email": "bo@acme.test"}),
+        _contact(2, "dialer", "d-1", "p1@globex1.test", owner={"id": "u-5"}),
+        _contact(3, "crm", "c-5", "p5@globex2.test", owner={"id": "u-5"}),
+        _merge(4, "crm", "c-5", "c-1"),
+    ]
+    state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend)
+    first = [
+        r
+        for r in map(json.loads, state["outbox"])
+        if r["external_id"] == "d-1" and r["changed_at"] == "2026-11-01T09:01:00.000Z"
+    ]
+    assert first == []  # the CRM's change at 09:01, before d-1 knew the contact
+    records = _records(state)
+    joined = [r for r in records.values() if r["merged_into"] is not None]
+    assert len(joined) == 1
