@@ -109,7 +109,9 @@ class BatchDecider:
         self.hubspot_merges: list[tuple[str, list[str], str]] = []
         # What identities the batch changes name, from which of its owner changes on (the
         # outbox sends a change to the identities of its record then: engine/write.py).
-        self.identity_log: dict[SourceKey, list[tuple[int, int | None]]] = {}
+        self.identity_log: dict[SourceKey, list[tuple[int, int | None]]]
+        # (An id a tool merged away before names nobody to it: no writes awaited back.)
+        self.identity_log = {key: [(0, None)] for key in state.merged_ids}
         self.echoes.log = self.identity_log
         self.record_joins: list[dict[str, Any]] = []  # records joined (engine/record_joins.py)
         self.new_links: list[dict[str, Any]] = []
