@@ -445,3 +445,21 @@ def test_an_id_made_after_a_change_of_a_record_then_joined_is_not_sent_that_chan
     records = _records(state)
     joined = [r for r in records.values() if r["merged_into"] is not None]
     assert len(joined) == 1
+
+
+def test_an_owner_reported_by_an_id_merged_away_is_no_echo_of_the_batchs_own_write(
+    sqlite_template: Path, backend: str | None
+) -> None:
+    """The CRM merged c-2 into c-1 earlier; the dialer gives the contact owner 101, then the
+    CRM reports 101 under the merged id c-2: a report, not the echo of leadsync's write (the
+    outbox wrote c-1, never the merged c-2), as when the report comes in a later batch."""
+    events: Events = [
+        _contact(1, "crm", "c-1", "p1@globex1.test"),
+        _merge(2, "crm", "c-1", "c-2"),
+        _contact(3, "dialer", "d-1", "p1@globex1.test", owner={"id": "u-1"}),
+        ("crm", {"id": "e4", "occurred_at": "2026-11-01T10:04:00Z", "type": "owner",
+                 "object": "contact", "external_id": "c-2", "owner": {"id": "u-1"}}),
+    ]  # fmt: skip
+    state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend)
+    [last] = [d for d in map(json.loads, state["decisions"]) if d["event_id"] == "e4"]
+    assert "echoed back" not in last["reason"], last["reason"]
