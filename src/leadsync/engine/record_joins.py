@@ -13,7 +13,8 @@ What the decide step does here, in memory, so that the batch's later events find
   no number in takes the absorbed one's, with who gave it; any other number of the absorbed
   record (shown, or kept beside) that the kept one does not have is kept beside the kept
   record's property, under the integration that gave it (``INTEGRATION (contact N)`` when
-  that integration keeps one there already): indexed, so calls by it find the kept record,
+  that integration keeps one there already, ``INTEGRATION (contact N, 2)`` after that; in key
+  order, whatever order the stored JSON reads in): indexed, so calls by it find the kept record,
   neither shown nor pushed;
 - **lookups**: identities, emails, domains and numbers that found the absorbed record find
   the kept one; its links and primary company are the kept one's in the batch's graph (the
@@ -176,7 +177,8 @@ def _phones(
         givers = entry.get("given_by")
         giver = givers[0] if isinstance(givers, list) and givers else absorbed.created_by
         moving = [(str(giver or joined), shown)] if shown else []
-        moving += [(i, str(b.get("number"))) for i, b in _beside(entry).items()]
+        # (In key order: JSONB reads a stored record's keys in its own order, not as written.)
+        moving += [(i, str(b.get("number"))) for i, b in sorted(_beside(entry).items())]
         if mine is None and _empty(props.get(prop)) and shown is not None:
             props[prop] = theirs.get(prop)  # the property the kept record lacked
             my_entry.update(
@@ -196,7 +198,10 @@ def _phones(
             taken = {str(b.get("index")) for b in beside.values()}
             while beside_index(prop, place) in taken:
                 place += 1
-            key = integration if integration not in beside else f"{integration} ({joined})"
+            key, n = integration, 1
+            while key in beside:  # one name per number: INTEGRATION (contact N, 2) after
+                key = f"{integration} ({joined})" if n == 1 else f"{integration} ({joined}, {n})"
+                n += 1
             beside[key] = {"number": number, "index": beside_index(prop, place)}
             _index(d, kept, beside_index(prop, place), number)
             held.add(number)
