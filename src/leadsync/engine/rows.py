@@ -37,7 +37,7 @@ class Decided:
     merged_identities: list[dict[str, Any]]
     hubspot_merges: list[tuple[str, list[str], str]]
     # What the identities the batch changed named, from which of its owner changes on.
-    identity_log: dict[tuple[str, str, str], list[tuple[int, int | None]]]
+    identity_log: list[tuple[tuple[str, str, str], list[tuple[int, int | None]]]]
     # Records joined into another (engine/record_joins.py): absorbed, kept, type, at, crm.
     record_joins: list[dict[str, Any]]
     # The rep each identity's integration gave last as the record's owner, where it changed.
@@ -115,7 +115,7 @@ def collect(d: BatchDecider, now: str) -> Decided:
         identities=d.new_identities,
         merged_identities=[d.merged_identities[key] for key in sorted(d.merged_identities)],
         hubspot_merges=d.hubspot_merges,
-        identity_log=d.identity_log,
+        identity_log=sorted(d.identity_log.items()),
         record_joins=d.record_joins,
         identity_reps=[
             {

@@ -78,7 +78,7 @@ def write(connection: Connection, decided: Decided) -> int:
             at=decided.now,
             echoes=decided.new_echoes,
             start=start,
-            log=decided.identity_log,
+            log=dict(decided.identity_log),
         )
         start = end
         if join is not None:
