@@ -32,6 +32,7 @@ from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
 from tests.conftest import truncate_database
 from tests.test_parallel_workers import COMPANIES, PEOPLE, _config, canonical_state, stream
+from tests.test_record_join_parallel import merging_stream
 
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -395,13 +396,30 @@ def test_streams_with_merges_cut_in_batches_end_where_one_row_at_a_time_ends(
 ) -> None:
     """The record-join model's streams (tools merging contacts both held, redelivered) with
     emails and domains that change, in batches of 2, 3, 7 and whole."""
-    from tests.test_record_join_parallel import merging_stream
-
     events = with_changes(random.Random(seed), merging_stream(seed, 100))
     one = apply_cut(events, every(1, len(events)), sqlite_template)
     for size in (2, 3, 7, len(events)):
         cut = apply_cut(events, every(size, len(events)), sqlite_template)
         assert cut == one, f"batches of {size}: {difference(one, cut)}"
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(20, 90),
+    cuts=st.lists(st.integers(1, 120), max_size=10),
+)
+def test_streams_with_merges_cut_anywhere_end_where_one_row_at_a_time_ends(
+    sqlite_template: Path, seed: int, size: int, cuts: list[int]
+) -> None:
+    events = with_changes(random.Random(seed), merging_stream(seed, size))
+    one = apply_cut(events, every(1, len(events)), sqlite_template)
+    cut = apply_cut(events, cuts, sqlite_template)
+    assert cut == one, f"cut at {sorted(set(cuts))}: {difference(one, cut)}"
 
 
 def test_an_id_merged_later_in_the_batch_is_sent_the_owner_change_made_before(
