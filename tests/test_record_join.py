@@ -410,3 +410,36 @@ def test_a_value_the_kept_record_takes_keeps_the_time_it_was_given(workspace: Wo
     newer = _contact("p-2", "2026-11-03T08:00:00Z", jobtitle="CEO")
     assert run(workspace, newer).ok
     assert workspace.record("contact", kept)["properties"]["jobtitle"] == "CEO"
+
+
+def test_numbers_one_tool_gave_keep_one_name_each_when_a_join_brings_several(
+    workspace: Workspace,
+) -> None:
+    """A contact that had absorbed another brings two numbers the CRM gave (its own, and the
+    one kept beside it) into a record that keeps one of the CRM's beside already: each number
+    is kept under a name of its own (``crm``, ``crm (contact N)``, ``crm (contact N, 2)``),
+    none overwrites another, and a call by any of them finds the kept contact."""
+    workspace.apply_config(_config())
+    numbers = {ext: f"+44 20 7946 000{n}" for n, ext in enumerate(["c-1", "c-2", "c-3", "c-4"], 1)}
+    assert run(workspace, *[
+        _contact(ext, f"2026-11-01T09:0{n}:00Z", email=f"kim{n}@globex.test", phone=number)
+        for n, (ext, number) in enumerate(numbers.items())
+    ], integration="crm").ok  # fmt: skip
+    [absorbing] = _found(workspace, external="crm:c-3")
+    for kept, merged, at in (("c-1", "c-2", "10"), ("c-3", "c-4", "11"), ("c-1", "c-3", "12")):
+        assert run(workspace, _merge(kept, [merged], f"2026-11-02T{at}:00:00Z"),
+                   integration="crm").ok  # fmt: skip
+    [kept_id] = _found(workspace, external="crm:c-1")
+    phones = workspace.record("contact", kept_id)["phones"]
+    e164 = {ext: number.replace(" ", "") for ext, number in numbers.items()}
+    assert {p["number"]: (p["kept_beside"], p["integration"]) for p in phones} == {
+        e164["c-1"]: (False, None),
+        e164["c-2"]: (True, "crm"),
+        e164["c-3"]: (True, f"crm (contact {absorbing})"),
+        e164["c-4"]: (True, f"crm (contact {absorbing}, 2)"),
+    }
+    for n, ext in enumerate(("c-2", "c-3", "c-4")):
+        assert run(workspace, _call(f"call-{ext}", f"2026-11-03T09:0{n}:00Z",
+                                    number=numbers[ext])).ok  # fmt: skip
+    timeline = [t["external_id"] for t in workspace.record("contact", kept_id)["timeline"]]
+    assert sorted(timeline) == ["call-c-2", "call-c-3", "call-c-4"]
