@@ -31,7 +31,14 @@ from leadsync.store.schema import dead_letters, inbox
 from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
 from tests.conftest import truncate_database
-from tests.test_parallel_workers import COMPANIES, PEOPLE, _config, canonical_state, stream
+from tests.test_parallel_workers import (
+    COMPANIES,
+    PEOPLE,
+    _config,
+    _load,
+    canonical_state,
+    stream,
+)
 from tests.test_record_join_parallel import merging_stream
 
 Events = list[tuple[str, dict[str, Any]]]
@@ -94,26 +101,6 @@ def _workspace(url: str | None, template: Path) -> Iterator[Workspace]:
             ws.close()
 
 
-def _pending(ws: Workspace, events: Events, first_seq: int) -> None:
-    with ws.engine.begin() as connection:
-        connection.execute(
-            sa.insert(inbox),
-            [
-                {
-                    "seq": seq,
-                    "integration": integration,
-                    "event_id": event["id"],
-                    "received_at": event["occurred_at"],
-                    "occurred_at": event["occurred_at"],
-                    "payload": json.dumps(event),
-                    "status": "pending",
-                    "source": "model",
-                }
-                for seq, (integration, event) in enumerate(events, start=first_seq)
-            ],
-        )
-
-
 def apply_cut(
     events: Events, cuts: Sequence[int], template: Path, url: str | None = None
 ) -> dict[str, Any]:
@@ -126,7 +113,7 @@ def apply_cut(
         start = 0
         for end in bounds:
             chunk = events[start:end]
-            _pending(ws, chunk, start + 1)
+            _load(ws, chunk, first_seq=start + 1)
             drain(ws.engine, rules, batch_size=len(chunk), parts=1)
             start = end
         with ws.engine.connect() as connection:
@@ -356,7 +343,7 @@ def test_the_router_joins_every_company_that_may_hold_a_domain_an_event_names(
         _company(2, "co-2", "other.test"),
         _company(3, "co-2", "globex.test"),  # both hold it now
     ]
-    _pending(workspace, before, 1)
+    _load(workspace, before)
     drain(workspace.engine, rules, batch_size=10, parts=1)
     window = [
         _company(4, "co-1", "globex-new.test"),

@@ -214,8 +214,9 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]]) -> None:
-    """The stream into the inbox as pending rows, in one transaction, in arrival order."""
+def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]], first_seq: int = 1) -> None:
+    """The stream into the inbox as pending rows, in one transaction, in arrival order
+    (numbered from ``first_seq``: a stream loaded in pieces)."""
     with ws.engine.begin() as connection:
         connection.execute(
             sa.insert(inbox),
@@ -230,7 +231,7 @@ def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]]) -> None:
                     "status": "pending",
                     "source": "model",
                 }
-                for seq, (integration, event) in enumerate(events, start=1)
+                for seq, (integration, event) in enumerate(events, start=first_seq)
             ],
         )
 
