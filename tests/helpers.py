@@ -117,6 +117,25 @@ def settings(**overrides: Any) -> dict[str, Any]:
     return base
 
 
+def hubspot_pushing_workspace(db_url: str, transport: Any) -> Workspace:
+    """A workspace pushing to the HubSpot stand-in (``transport``; the token in
+    ``HS_TEST_TOKEN``, which the caller sets): a dialer whose owners win, HubSpot's own
+    webhooks as integration ``crm``, HubSpot set up."""
+    doc = {
+        "owners": copy.deepcopy(OWNERS),
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {
+            "dialer": settings(ownership={"default": "integration_wins"}),
+            "crm": {"kind": "hubspot"},
+        },
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
+    }
+    workspace = Workspace(db_url, hubspot_transport=transport)
+    workspace.apply_config(load_config(json.dumps(doc), "test.yaml"))
+    workspace.hubspot_setup()
+    return workspace
+
+
 def workspace_config(integrations: dict[str, dict[str, Any]] | None = None) -> WorkspaceConfig:
     doc = {
         "owners": copy.deepcopy(OWNERS),

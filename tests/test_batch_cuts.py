@@ -142,16 +142,21 @@ def difference(a: dict[str, Any], b: dict[str, Any]) -> str:
     return ""
 
 
+def assert_fixed_sizes_end_as_one_row_at_a_time(events: Events, template: Path) -> None:
+    """Batches of 2, 3, 7 and all at once end in the state of one row at a time."""
+    one = apply_cut(events, every(1, len(events)), template)
+    for size in (2, 3, 7, len(events)):
+        cut = apply_cut(events, every(size, len(events)), template)
+        assert cut == one, f"batches of {size}: {difference(one, cut)}"
+
+
 @pytest.mark.parametrize("seed", [1, 3, 4, 5])
 def test_batches_of_any_fixed_size_end_where_one_row_at_a_time_ends(
     sqlite_template: Path, seed: int
 ) -> None:
     events = changing_stream(random.Random(seed), 60)
     assert any(e["id"].startswith("x") for _, e in events)
-    one = apply_cut(events, every(1, len(events)), sqlite_template)
-    for size in (2, 3, 7, len(events)):
-        cut = apply_cut(events, every(size, len(events)), sqlite_template)
-        assert cut == one, f"batches of {size}: {difference(one, cut)}"
+    assert_fixed_sizes_end_as_one_row_at_a_time(events, sqlite_template)
 
 
 @settings(
@@ -384,10 +389,7 @@ def test_streams_with_merges_cut_in_batches_end_where_one_row_at_a_time_ends(
     """The record-join model's streams (tools merging contacts both held, redelivered) with
     emails and domains that change, in batches of 2, 3, 7 and whole."""
     events = with_changes(random.Random(seed), merging_stream(seed, 100))
-    one = apply_cut(events, every(1, len(events)), sqlite_template)
-    for size in (2, 3, 7, len(events)):
-        cut = apply_cut(events, every(size, len(events)), sqlite_template)
-        assert cut == one, f"batches of {size}: {difference(one, cut)}"
+    assert_fixed_sizes_end_as_one_row_at_a_time(events, sqlite_template)
 
 
 @settings(

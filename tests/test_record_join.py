@@ -5,7 +5,6 @@ real engine (ingest) on SQLite and PostgreSQL; the HubSpot push against the stan
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +15,16 @@ from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.destinations.hubspot.fake import HubSpotDouble
-from leadsync.settings import load_config
 from leadsync.store.schema import push_queue, record_associations, record_phones
 from leadsync.workspace import Workspace
-from tests.helpers import HUBSPOT_TOKEN, OWNERS, ev, run, settings, workspace_config
+from tests.helpers import (
+    HUBSPOT_TOKEN,
+    ev,
+    hubspot_pushing_workspace,
+    run,
+    settings,
+    workspace_config,
+)
 
 KIM = "+44 20 7946 0001"
 KIM_E164 = "+442079460001"
@@ -318,18 +323,7 @@ def pushing(
     db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Workspace]:
     monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
-    doc = {
-        "owners": copy.deepcopy(OWNERS),
-        "teams": {"sdr": ["101", "102"]},
-        "integrations": {
-            "dialer": settings(ownership={"default": "integration_wins"}),
-            "hs": {"kind": "hubspot"},
-        },
-        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
-    }
-    workspace = Workspace(db_url, hubspot_transport=hub.transport())
-    workspace.apply_config(load_config(json.dumps(doc), "test.yaml"))
-    workspace.hubspot_setup()
+    workspace = hubspot_pushing_workspace(db_url, hub.transport())
     yield workspace
     workspace.close()
 

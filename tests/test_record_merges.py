@@ -6,7 +6,6 @@ HubSpot push against the stand-in."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +21,16 @@ from leadsync.engine.conflicts import event_keys
 from leadsync.errors import EventError
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.rules.workspace import WorkspaceRules
-from leadsync.settings import load_config
 from leadsync.sources.canonical import parse_event
 from leadsync.store.schema import outbox, record_identities
 from leadsync.workspace import Workspace
-from tests.helpers import HUBSPOT_TOKEN, OWNERS, ev, run, settings, workspace_config
+from tests.helpers import (
+    HUBSPOT_TOKEN,
+    ev,
+    hubspot_pushing_workspace,
+    run,
+    workspace_config,
+)
 
 PIPEDRIVE = Path(__file__).parent / "fixtures" / "webhooks" / "pipedrive"
 
@@ -145,18 +149,7 @@ def pushing(
     db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Workspace]:
     monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
-    doc = {
-        "owners": copy.deepcopy(OWNERS),
-        "teams": {"sdr": ["101", "102"]},
-        "integrations": {
-            "dialer": settings(ownership={"default": "integration_wins"}),
-            "crm": {"kind": "hubspot"},
-        },
-        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
-    }
-    workspace = Workspace(db_url, hubspot_transport=hub.transport())
-    workspace.apply_config(load_config(json.dumps(doc), "test.yaml"))
-    workspace.hubspot_setup()
+    workspace = hubspot_pushing_workspace(db_url, hub.transport())
     yield workspace
     workspace.close()
 
