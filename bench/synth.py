@@ -26,6 +26,7 @@ from typing import Any
 INTEGRATION = "bench"
 OWNER_IDS = [f"{100 + i}" for i in range(1, 21)]
 REPS = [f"rep-{i:02d}" for i in range(50)]  # 0-19 directory, 20-29 map, 30-49 unmapped
+LINE = "+15550000000"  # the company's line: one end of every call
 START = 1_767_600_000  # 2026-01-05T08:00:00Z
 
 FIRST_NAMES = ["Ana", "Bo", "Cy", "Di", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo", "Kim", "Lu"]
@@ -268,9 +269,9 @@ class _Feed:
             known = rng.random() < 0.9
             n = self.pick(self.contacts) if known else 10**6 + rng.randrange(10**6)
             number = f"+1555{n:07d}"
-            numbers = {"from_number": "+15550000000", "to_number": number}
+            numbers = {"from_number": LINE, "to_number": number}
             if props["direction"] == "inbound":
-                numbers = {"from_number": number, "to_number": "+15550000000"}
+                numbers = {"from_number": number, "to_number": LINE}
             props.update(numbers)
             return {
                 "type": "activity",
@@ -296,12 +297,17 @@ class _Feed:
         if kind == "call":
             outcome = rng.choice(CALL_OUTCOMES)
             duration = rng.randrange(0, 25) if outcome != "connected" else rng.randrange(5, 1800)
+            direction = rng.choice(["outbound", "outbound", "inbound"])
+            # The company's line is the rep's end: the caller's on an outbound call, the
+            # called one's on an inbound call (the other party's number is the other end).
+            line, other = LINE, f"+1555{rng.randrange(10**7):07d}"
+            ends = (line, other) if direction == "outbound" else (other, line)
             return {
-                "direction": rng.choice(["outbound", "outbound", "inbound"]),
+                "direction": direction,
                 "duration_s": duration,
                 "outcome": outcome,
-                "from_number": "+15550000000",
-                "to_number": f"+1555{rng.randrange(10**7):07d}",
+                "from_number": ends[0],
+                "to_number": ends[1],
                 "body": "Discussed pricing and next steps.",
             }
         if kind == "email":

@@ -55,7 +55,8 @@ from leadsync.store import routing as routing_store
 # A key is a tuple whose first item says its kind: ("i", integration, type, external id),
 # ("e", email), ("d", domain), ("p", number), ("a", integration, type, external id),
 # ("r", record id), ("A", activity id), ("u", integration, rep), ("rr", integration, team),
-# ("o", integration, rep), ("l", integration, number: a line not known yet).
+# ("o", integration, rep), ("l", integration, number: a line not known yet); in the
+# database's pairs only, ("n", record id): a record read beside another (_neighbours).
 Key = tuple[str, ...]
 
 
@@ -304,22 +305,41 @@ def _waiting(
 
 
 def _neighbours(connection: Connection, records: set[int]) -> list[tuple[Key, Key]]:
-    """Each record with the records it is linked to, and the deals of the companies among
-    them (the neighbourhood :func:`leadsync.engine.load.load` reads)."""
-    pairs: list[tuple[Key, Key]] = []
-    companies: set[int] = set(records)
+    """What the load reads beside each record (:func:`leadsync.engine.load.load`'s
+    neighbourhood, which the association rules ask about): the records it is linked to, and
+    the deals of the companies among them and of itself — each as a *read* pair, the record
+    and ``("n", id)`` of what it reads. Nothing an event reads there is changed by an event
+    that does not name it (``load``'s neighbourhood is never written: a link is made only
+    between a record and the records its event names, a deal opens or closes by its own
+    event, a join names the record it absorbs), so a read pair joins only where a row of the
+    window names the read record itself: :func:`components`."""
+    linked: dict[int, set[int]] = {}
+    companies: dict[int, set[int]] = {}
     for left, right, _lt, right_type, _p in store.load_links_from(connection, records):
-        pairs.append((("r", str(left)), ("r", str(right))))
+        linked.setdefault(int(left), set()).add(int(right))
         if right_type == "company":
-            companies.add(int(right))
-    for left, right, *_ in store.load_deal_links_to(connection, companies):
-        pairs.append((("r", str(left)), ("r", str(right))))
+            companies.setdefault(int(left), set()).add(int(right))
+    deals: dict[int, set[int]] = {}
+    wanted = records.union(*companies.values())
+    for left, right, *_ in store.load_deal_links_to(connection, wanted):
+        deals.setdefault(int(right), set()).add(int(left))
+    pairs: list[tuple[Key, Key]] = []
+    for record in records:
+        read = set(linked.get(record, ()))
+        for company in (record, *companies.get(record, ())):
+            read.update(deals.get(company, ()))
+        read.discard(record)
+        node: Key = ("r", str(record))
+        pairs.extend((node, ("n", str(other))) for other in sorted(read))
     return pairs
 
 
 def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key]]) -> list[int]:
     """The component of every row: rows that share a key, directly or through ``pairs``,
-    get one number (the index of their component's first row)."""
+    get one number (the index of their component's first row). A read pair ``(a, ("n",
+    id))`` (:func:`_neighbours`) joins ``a`` to the record ``("r", id)`` only when a row's
+    keys reach that record without read pairs: rows that only read a record need no order
+    between them; a row that may change it is ordered with every row that reads it."""
     # Union-find over numbers: rows 0..n-1, then each key as first met. The smaller root
     # stays the root, so every set with a row has its first row as root. Written out in
     # loops (no helper calls): a window of 8,000 rows makes a million of these steps.
@@ -333,7 +353,11 @@ def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key
                 at = number[key] = len(parent)
                 parent.append(at)
             edges.append((index, at))
+    reads: list[tuple[Key, Key]] = []
     for a, b in pairs:
+        if b[0] == "n":
+            reads.append((a, b))
+            continue
         na, nb = number.get(a), number.get(b)
         if na is None:
             na = number[a] = len(parent)
@@ -342,6 +366,15 @@ def components(row_keys: Sequence[Sequence[Key]], pairs: Iterable[tuple[Key, Key
             nb = number[b] = len(parent)
             parent.append(nb)
         edges.append((na, nb))
+    # A read record some row reaches (its keys and the database's other pairs): joined.
+    for a, (_, record) in reads:
+        nb = number.get(("r", record))
+        if nb is not None:
+            na = number.get(a)
+            if na is None:
+                na = number[a] = len(parent)
+                parent.append(na)
+            edges.append((na, nb))
     for x, y in edges:
         while parent[x] != x:
             parent[x] = x = parent[parent[x]]  # path halving

@@ -1,0 +1,143 @@
+"""The router's read pairs (``engine/conflicts._neighbours``): what the load reads beside a
+record — its companies, its deals and its companies' deals — orders two events only when a
+row may change what is read. Two calls on two contacts of one company only read the company
+and its deals: they may apply side by side; an event that names the company, one of its
+deals, or a contact's link to it is ordered with both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leadsync.engine import conflicts
+from leadsync.sources.canonical import parse_event
+from leadsync.workspace import Workspace
+from leadsync.workspace_config import load_rules
+from tests.helpers import settings, workspace_config
+
+AT = "2026-11-02T09:00:00Z"
+
+
+def _line(i: int, row: dict[str, object]) -> str:
+    return json.dumps({"id": f"setup-{i}", "occurred_at": f"2026-11-01T09:{i:02d}:00Z", **row})
+
+
+@pytest.fixture
+def company_with_two_contacts(workspace: Workspace) -> Workspace:
+    """Globex (a company) with its contacts ana and bo, an open deal of Globex, and ivy, a
+    contact of another company (Initech) — applied, in the database."""
+    workspace.apply_config(workspace_config({"dialer": settings()}))
+    globex = {"object": "company", "external_id": "co-1"}
+    rows = [
+        {"type": "record", "object": "company", "external_id": "co-1",
+         "properties": {"name": "Globex", "domain": "globex.test"}},
+        {"type": "record", "object": "company", "external_id": "co-2",
+         "properties": {"name": "Initech", "domain": "initech.test"}},
+        {"type": "record", "object": "contact", "external_id": "ana",
+         "properties": {"email": "ana@globex.test"}, "associations": [globex]},
+        {"type": "record", "object": "contact", "external_id": "bo",
+         "properties": {"email": "bo@globex.test"}, "associations": [globex]},
+        {"type": "record", "object": "contact", "external_id": "ivy",
+         "properties": {"email": "ivy@initech.test"},
+         "associations": [{"object": "company", "external_id": "co-2"}]},
+        {"type": "record", "object": "deal", "external_id": "deal-1",
+         "properties": {"name": "Globex renewal", "stage": "qualified"},
+         "associations": [globex]},
+    ]  # fmt: skip
+    summary = workspace.ingest("dialer", [_line(i, row) for i, row in enumerate(rows)])
+    assert summary.ok and summary.events == len(rows), summary
+    return workspace
+
+
+def _call(external_id: str, contact: str) -> dict[str, object]:
+    return {
+        "type": "activity",
+        "activity": "call",
+        "external_id": external_id,
+        "properties": {"duration_s": 120, "direction": "outbound"},
+        "associations": [{"object": "contact", "external_id": contact}],
+    }
+
+
+def _components(workspace: Workspace, rows: list[dict[str, object]]) -> list[int]:
+    rules = load_rules(workspace.engine)
+    events = [
+        [parse_event({"id": f"e{i}", "occurred_at": AT, **row}, "dialer")]
+        for i, row in enumerate(rows)
+    ]
+    with workspace.engine.connect() as connection:
+        keys = [conflicts.row_keys(row, rules) for row in events]
+        pairs = conflicts.resolve(connection, rules, {k for ks in keys for k in ks})
+    assert any(b[0] == "n" for _, b in pairs), "the contacts' company is read beside them"
+    return conflicts.components(keys, pairs)
+
+
+def test_calls_on_two_contacts_of_one_company_only_read_it_and_apply_apart(
+    company_with_two_contacts: Workspace,
+) -> None:
+    found = _components(company_with_two_contacts, [_call("c-1", "ana"), _call("c-2", "bo")])
+    assert found[0] != found[1]
+
+
+@pytest.mark.parametrize(
+    "writer",
+    [
+        # The company itself changes (its owner, its name).
+        {
+            "type": "record",
+            "object": "company",
+            "external_id": "co-1",
+            "properties": {"name": "Globex Corp"},
+        },
+        # One of its deals closes: "the most recent open deal" is another now.
+        {
+            "type": "record",
+            "object": "deal",
+            "external_id": "deal-1",
+            "properties": {"stage": "closedwon"},
+        },
+        # A new deal of the company: one more open deal to choose from.
+        {
+            "type": "record",
+            "object": "deal",
+            "external_id": "deal-2",
+            "properties": {"name": "Globex upsell", "stage": "qualified"},
+            "associations": [{"object": "company", "domain": "globex.test"}],
+        },
+        # A third contact joins the company (a link to it is made).
+        {
+            "type": "record",
+            "object": "contact",
+            "external_id": "cy",
+            "properties": {"email": "cy@globex.test"},
+            "associations": [{"object": "company", "external_id": "co-1"}],
+        },
+    ],  # fmt: skip
+    ids=["company", "deal-closes", "new-deal", "new-contact"],
+)
+def test_a_row_that_may_change_what_both_read_orders_them_all(
+    company_with_two_contacts: Workspace, writer: dict[str, object]
+) -> None:
+    rows = [_call("c-1", "ana"), writer, _call("c-2", "bo"), _call("c-3", "ivy")]
+    found = _components(company_with_two_contacts, rows)
+    assert found[0] == found[1] == found[2]
+    assert found[3] != found[0]  # ivy's company is another: nothing of hers is written
+
+
+def test_a_contact_event_orders_the_calls_on_that_contact_only(
+    company_with_two_contacts: Workspace,
+) -> None:
+    """Ana's own event may change her links: it is ordered with the call on her. It names
+    no company, so bo's call, which reads only the company and its deals, stays apart."""
+    writer = {
+        "type": "record",
+        "object": "contact",
+        "external_id": "ana",
+        "properties": {"first_name": "Ana"},
+    }
+    found = _components(
+        company_with_two_contacts, [_call("c-1", "ana"), writer, _call("c-2", "bo")]
+    )
+    assert found[0] == found[1]
+    assert found[2] != found[0]  # names no company: bo's reads are not touched
