@@ -1,8 +1,14 @@
-"""The router's read pairs (``engine/conflicts._neighbours``): what the load reads beside a
-record — its companies, its deals and its companies' deals — orders two events only when a
-row may change what is read. Two calls on two contacts of one company only read the company
-and its deals: they may apply side by side; an event that names the company, one of its
-deals, or a contact's link to it is ordered with both."""
+"""What the router orders, reads apart from writes (``engine/conflicts``).
+
+The read pairs (``_neighbours``): what the load reads beside a record — its companies, its
+deals and its companies' deals — orders two events only when a row may change what is read.
+Two calls on two contacts of one company only read the company and its deals: they may apply
+side by side; an event that names the company, one of its deals, or a contact's link to it
+is ordered with both.
+
+The rep (``rep_keys``): the events of one rep are ordered when the window gives it two
+emails or two names (it keeps the latest), or changes the email learned for it and a mapping
+reads that email — not when every event maps the same whatever was learned."""
 
 from __future__ import annotations
 
@@ -50,14 +56,17 @@ def company_with_two_contacts(workspace: Workspace) -> Workspace:
     return workspace
 
 
-def _call(external_id: str, contact: str) -> dict[str, object]:
-    return {
+def _call(external_id: str, contact: str, rep: object = None) -> dict[str, object]:
+    call: dict[str, object] = {
         "type": "activity",
         "activity": "call",
         "external_id": external_id,
         "properties": {"duration_s": 120, "direction": "outbound"},
         "associations": [{"object": "contact", "external_id": contact}],
     }
+    if rep is not None:
+        call["owner"] = rep
+    return call
 
 
 def _components(workspace: Workspace, rows: list[dict[str, object]]) -> list[int]:
@@ -67,7 +76,10 @@ def _components(workspace: Workspace, rows: list[dict[str, object]]) -> list[int
         for i, row in enumerate(rows)
     ]
     with workspace.engine.connect() as connection:
-        keys = [conflicts.row_keys(row, rules) for row in events]
+        keys = [
+            [*conflicts.row_keys(row, rules), *more]
+            for row, more in zip(events, conflicts.rep_keys(connection, rules, events), strict=True)
+        ]
         pairs = conflicts.resolve(connection, rules, {k for ks in keys for k in ks})
     assert any(b[0] == "n" for _, b in pairs), "the contacts' company is read beside them"
     return conflicts.components(keys, pairs)
@@ -141,3 +153,43 @@ def test_a_contact_event_orders_the_calls_on_that_contact_only(
     )
     assert found[0] == found[1]
     assert found[2] != found[0]  # names no company: bo's reads are not touched
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # The directory names u-1's email: what is learned of it is never read.
+        ({"id": "u-1", "email": "ana@acme.test"}, {"id": "u-1"}),
+        # The same name twice: both write what the other writes.
+        ({"id": "u-1", "name": "Ana"}, {"id": "u-1", "name": "Ana"}),
+        # The map names u-9's owner: its email is never read.
+        ({"id": "u-9", "email": "bo@acme.test"}, {"id": "u-9"}),
+    ],
+    ids=["directory", "same-name", "map"],
+)
+def test_a_reps_events_that_read_nothing_the_others_change_apply_apart(
+    company_with_two_contacts: Workspace, first: dict[str, str], second: dict[str, str]
+) -> None:
+    rows = [_call("c-1", "ana", first), _call("c-2", "ivy", second)]
+    found = _components(company_with_two_contacts, rows)
+    assert found[0] != found[1]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # u-20 is in no map nor directory: its learned email maps the second call to 104.
+        ({"id": "u-20", "email": "di@acme.test"}, {"id": "u-20"}),
+        # Two names: the rep keeps the latest, by arrival.
+        ({"id": "u-1", "name": "Ana"}, {"id": "u-1", "name": "Ana Ng"}),
+        # Two emails: the rep keeps the latest, by arrival.
+        ({"id": "u-1", "email": "ana@acme.test"}, {"id": "u-1", "email": "ana.ng@acme.test"}),
+    ],
+    ids=["learned-email-read", "two-names", "two-emails"],
+)
+def test_a_reps_events_that_change_what_another_reads_or_keeps_are_ordered(
+    company_with_two_contacts: Workspace, first: dict[str, str], second: dict[str, str]
+) -> None:
+    rows = [_call("c-1", "ana", first), _call("c-2", "ivy", second)]
+    found = _components(company_with_two_contacts, rows)
+    assert found[0] == found[1]

@@ -120,6 +120,9 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
     # properties, a clear among them, and the companies they name then change nothing). Drawn
     # from a generator of their own, so that the stream's other choices stay as they were.
     late = random.Random(sum(rng.getstate()[1]))
+    # The names u-1 is given change along the stream (the latest is kept): a generator of
+    # their own too.
+    names = random.Random(sum(rng.getstate()[1]) + 1)
     for i in range(n):
         minute += rng.randint(0, 3)
         at = f"2026-11-01T{9 + minute // 60:02d}:{minute % 60:02d}:00Z"
@@ -133,6 +136,8 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
         company = person % COMPANIES
         email = f"p{person}@globex{company}.test"
         rep = rng.choice(REPS)
+        if rep["id"] == "u-1" and names.random() < 0.5:
+            rep = {**rep, "name": names.choice(["Cy", "Cy Ng"])}
         kind = rng.random()
         if i == 0:  # a round-robin turn in every stream: an unmapped rep's new contact
             rep, kind = {"id": "u-5"}, 0.0

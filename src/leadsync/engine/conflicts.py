@@ -22,9 +22,11 @@ the same lookups, so that two events whose loads could meet always meet here:
   it is not known yet (neither learned nor declared): learning it may settle what waits for
   its number — the activities held for it or asked about it, and their other numbers. Once
   known it is only read (a call to it reads that it is a line through its own number key);
-- the rep: the events of one rep are joined only when an event of the window changes the
-  email leadsync learned for it (the others read it); events whose rep the mapping sends to
-  a round-robin team share that team's turn counter; a rep whose email several owners
+- the rep: the events of one rep are joined only when the window gives it two emails or
+  two names (it keeps the latest), or changes the email leadsync learned for it and an
+  event's mapping reads that email (a rep the map or the directory names does not; an event
+  that gives its own email does not): :func:`rep_keys`; events whose rep the mapping sends
+  to a round-robin team share that team's turn counter; a rep whose email several owners
   share, that question.
 
 Nothing here decides: the mapping is :func:`leadsync.rules.mapping.map_external_user`, the
@@ -43,10 +45,10 @@ from leadsync.engine.state import activity_properties, domain_key, email_key
 from leadsync.model import Event, EventType, RecordRef, RecordType
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
-from leadsync.rules.mapping import map_external_user
+from leadsync.rules.mapping import given_rep_name, map_external_user
 from leadsync.rules.records import PHONE_RECORD_TYPES, phones
 from leadsync.rules.workspace import WorkspaceRules
-from leadsync.settings import Ambiguity
+from leadsync.settings import Ambiguity, IntegrationSettings
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import own_lines as own_store
@@ -117,25 +119,14 @@ def rep_keys(
 ) -> list[list[Key]]:
     """Per row (its events), the keys its rep adds: see the module's docstring. One query
     for the learned emails of the window's reps."""
-    reps = {
-        (e.integration, e.owner.id)
-        for row in events
-        for e in row
-        if e.owner is not None and e.owner.id is not None
-    }
-    stored = store.load_learned_emails(connection, reps)
-    learned = dict(stored)
-    changed: set[tuple[str, str]] = set()
+    by_rep: dict[tuple[str, str], list[Event]] = {}
     for row in events:
-        for event in row:
-            rep = event.owner
-            if rep is None or rep.id is None or not rep.email:
-                continue
-            key = (event.integration, rep.id)
-            if learned.get(key) != rep.email:
-                changed.add(key)
-                learned[key] = rep.email
-    # Again in arrival order: each event is mapped with the email learned by then (its own
+        for e in row:
+            if e.owner is not None and e.owner.id is not None:
+                by_rep.setdefault((e.integration, e.owner.id), []).append(e)
+    stored = store.load_learned_emails(connection, by_rep)
+    ordered = {key for key, given in by_rep.items() if _rep_ordered(rules, given, stored.get(key))}
+    # In arrival order: each event is mapped with the email learned by then (its own
     # included, as the engine learns a rep before mapping it).
     learned = dict(stored)
     out: list[list[Key]] = []
@@ -148,7 +139,7 @@ def rep_keys(
             if rep is None or settings is None:
                 continue
             key = (event.integration, rep.id or "")
-            if key in changed:
+            if key in ordered:
                 keys.append(("u", *key))
             if rep.id is not None and rep.email:
                 learned[key] = rep.email
@@ -160,6 +151,43 @@ def rep_keys(
             keys.extend(found)
         out.append(keys)
     return out
+
+
+def _rep_ordered(rules: WorkspaceRules, given: Sequence[Event], stored: str | None) -> bool:
+    """Whether the events of one rep in a window must apply in arrival order for what they
+    learn of it: they give it two emails or two names (the rep keeps the latest), or the
+    email learned changes and an event's mapping reads it (the same call the engine makes,
+    under each email the rep may have learned by then; a rep the map or the directory
+    names, or an event that gives its own email, reads none). Otherwise each event writes
+    what the others write, and reads nothing they change."""
+    emails = {e.owner.email for e in given if e.owner is not None and e.owner.email}
+    names = {name for e in given if (name := given_rep_name(e))}
+    if len(emails) > 1 or len(names) > 1:
+        return True
+    if not emails - {stored}:
+        return False  # the learned email stays as it is
+    values = [stored, *emails]
+    for event in given:
+        assert event.owner is not None
+        if event.integration not in rules.integrations:
+            continue  # not mapped at all (the engine refuses it)
+        for settings in _variants(rules, event.integration):
+            review = settings.ambiguous.owner is Ambiguity.QUEUE
+            first, *rest = (
+                map_external_user(event.owner, settings.users, rules.directory, v, review)
+                for v in values
+            )
+            if any(other != first for other in rest):
+                return True
+    return False
+
+
+def _variants(rules: WorkspaceRules, integration: str) -> list[IntegrationSettings]:
+    """An integration's settings, and its staged rollout's (whose events map under them)."""
+    variants = [rules.integrations[integration]]
+    if (rollout := rules.rollouts.get(integration)) is not None:
+        variants.append(rollout[1])
+    return variants
 
 
 def line_keys(
@@ -190,11 +218,8 @@ def _mapping_keys(event: Event, rules: WorkspaceRules, learned: str | None) -> l
     take turns: an activity fills an owner only for a mapped rep (``assign_on_activity``)."""
     assert event.owner is not None
     keys: list[Key] = []
-    variants = [rules.integrations[event.integration]]
-    if (rollout := rules.rollouts.get(event.integration)) is not None:
-        variants.append(rollout[1])
     turns = event.type in (EventType.RECORD, EventType.OWNER)
-    for settings in variants:
+    for settings in _variants(rules, event.integration):
         review = settings.ambiguous.owner is Ambiguity.QUEUE
         mapping = map_external_user(event.owner, settings.users, rules.directory, learned, review)
         if turns and mapping.round_robin_team is not None:

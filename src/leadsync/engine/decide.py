@@ -42,7 +42,7 @@ from leadsync.model import (
     Strategy,
 )
 from leadsync.rules.echoes import OwnerWritten
-from leadsync.rules.mapping import map_external_user, round_robin_turn
+from leadsync.rules.mapping import given_rep_name, map_external_user, round_robin_turn
 from leadsync.rules.ownership import (
     GivenRep,
     Verdict,
@@ -344,9 +344,7 @@ class BatchDecider:
         if rep.email:
             self.learned_emails[key] = rep.email
         sent = 0 if event.type is EventType.USER else 1
-        # The latest name given: a user event's ``name`` property, else the owner's name.
-        given = event.properties.get("name") if event.type is EventType.USER else None
-        name = given if isinstance(given, str) and given.strip() else rep.name
+        name = given_rep_name(event)  # the latest name given
         seen = self.external_users.get(key)
         if seen is None:
             self.external_users[key] = {

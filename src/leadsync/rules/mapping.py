@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from leadsync.model import ExternalUserRef, MappingResult, Owner, UnmappedPolicy
+from leadsync.model import Event, EventType, ExternalUserRef, MappingResult, Owner, UnmappedPolicy
 from leadsync.settings import UserMappingSettings
 from leadsync.values import normalize_email, valid_email
 
@@ -182,6 +182,16 @@ def _map_target(ref: ExternalUserRef, users: UserMappingSettings) -> str | None:
     return users.target_of(ref.email) or next(
         (users.map[k] for k in sorted(users.map) if normalize_email(k) == email), None
     )
+
+
+def given_rep_name(event: Event) -> str | None:
+    """The name an event gives its rep (kept as the rep's latest): a user event's ``name``
+    property, else the owner's name."""
+    rep = event.owner
+    given = event.properties.get("name") if event.type is EventType.USER else None
+    if isinstance(given, str) and given.strip():
+        return given
+    return rep.name if rep is not None else None
 
 
 def _rep_email(
