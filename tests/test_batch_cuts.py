@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.pipeline.drain import drain
+from leadsync.settings import DedupeRule
 from leadsync.store.schema import dead_letters, inbox
 from leadsync.workspace import Workspace
 from leadsync.workspace_config import load_rules
@@ -82,9 +83,9 @@ def with_changes(rng: random.Random, events: Events) -> Events:
 
 
 @contextmanager
-def _workspace(url: str | None, template: Path) -> Iterator[Workspace]:
-    """A fresh workspace with the model's settings: a SQLite file copied from the migrated
-    template, or the PostgreSQL test database emptied."""
+def _workspace(url: str | None, template: Path, config: Any = None) -> Iterator[Workspace]:
+    """A fresh workspace with the model's settings (or ``config``): a SQLite file copied
+    from the migrated template, or the PostgreSQL test database emptied."""
     with tempfile.TemporaryDirectory() as folder:
         if url is None:
             path = Path(folder) / "leadsync.db"
@@ -95,20 +96,25 @@ def _workspace(url: str | None, template: Path) -> Iterator[Workspace]:
             target = url
         ws = Workspace(target)
         try:
-            ws.apply_config(_config())
+            ws.apply_config(config if config is not None else _config())
             yield ws
         finally:
             ws.close()
 
 
 def apply_cut(
-    events: Events, cuts: Sequence[int], template: Path, url: str | None = None
+    events: Events,
+    cuts: Sequence[int],
+    template: Path,
+    url: str | None = None,
+    config: Any = None,
 ) -> dict[str, Any]:
     """``events`` applied by the product's drain in batches ending at ``cuts`` (indexes
     into the stream; the rest is one last batch), on SQLite (``url`` None) or PostgreSQL
-    (one part per window: in arrival order); the canonical state then."""
+    (one part per window: in arrival order), under the model's settings or ``config``; the
+    canonical state then."""
     bounds = sorted({c for c in cuts if 0 < c < len(events)}) + [len(events)]
-    with _workspace(url, template) as ws:
+    with _workspace(url, template, config) as ws:
         rules = load_rules(ws.engine)
         start = 0
         for end in bounds:
@@ -215,10 +221,10 @@ def _records(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _row_at_a_time_and_whole(
-    events: Events, template: Path, url: str | None
+    events: Events, template: Path, url: str | None, config: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    one = apply_cut(events, every(1, len(events)), template, url)
-    whole = apply_cut(events, [], template, url)
+    one = apply_cut(events, every(1, len(events)), template, url, config)
+    whole = apply_cut(events, [], template, url, config)
     assert whole == one, difference(one, whole)
     return one, whole
 
@@ -470,3 +476,37 @@ def test_an_owner_reported_by_an_id_merged_away_is_no_echo_of_the_batchs_own_wri
     state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend)
     [last] = [d for d in map(json.loads, state["decisions"]) if d["event_id"] == "e4"]
     assert "echoed back" not in last["reason"], last["reason"]
+
+
+def test_a_call_is_a_duplicate_by_what_its_event_named_not_by_the_company_the_rules_added(
+    sqlite_template: Path, backend: str | None
+) -> None:
+    """Dedupe's "a record both are associated with" is the person the tools named (or found
+    by number): a call the rules attached to its contact's company is not the same call as
+    another tool's call on that company, in one batch or in two (an earlier batch's call
+    was matched by every record it was linked to, its automatic company included; one of
+    the same batch by those its event named)."""
+    config = _config().model_copy(
+        update={
+            "dedupe": [
+                DedupeRule.model_validate(
+                    {"activity": "call", "integrations": ["dialer", "crm"], "window_s": 120}
+                )
+            ]
+        }
+    )
+    call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"},
+            "properties": {"direction": "outbound", "duration_s": 60}}  # fmt: skip
+    events: Events = [
+        _company(1, "co-1", "globex.test"),
+        _contact(2, "dialer", "d-1", "ana@globex.test",
+                 associations=[{"object": "company", "domain": "globex.test"}]),
+        ("dialer", {"id": "e3", "occurred_at": "2026-11-01T09:03:00Z", **call,
+                    "external_id": "c-1",
+                    "associations": [{"object": "contact", "external_id": "d-1"}]}),
+        ("crm", {"id": "e4", "occurred_at": "2026-11-01T09:03:10Z", **call,
+                 "external_id": "k-1",
+                 "associations": [{"object": "company", "external_id": "co-1"}]}),
+    ]  # fmt: skip
+    state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
+    assert len(state["activities"]) == 2, state["activities"]

@@ -454,6 +454,11 @@ OTHER_PHONES = tuple(f"other_phone_{n}" for n in range(1, 6))
 #: that has the list, null for what the list lacks.
 PHONE_PROPERTIES = ("phone", "mobilephone", *OTHER_PHONES)
 
+AUTO_SOURCE = "auto"
+"""An activity association's source when the association rules chose the record (a contact's
+primary company, its open deal); ``event`` when the event named it, ``number`` when its
+number found it."""
+
 ASSOCIATION_RANK: dict[RecordType, int] = {
     RecordType.CONTACT: 0,
     RecordType.LEAD: 1,

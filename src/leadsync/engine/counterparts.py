@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from leadsync.engine import own_lines
 from leadsync.engine.state import HeldActivity, RecordState
 from leadsync.model import (
+    AUTO_SOURCE,
     ActivityType,
     Event,
     EventType,
@@ -298,7 +299,7 @@ def settle(
             choice.source, choice.reason = link
     if found.company is not None and all(c.record_id != found.company[0] for c in chosen):
         chosen.append(
-            ChosenAssociation(found.company[0], RecordType.COMPANY, "auto", found.company[1])
+            ChosenAssociation(found.company[0], RecordType.COMPANY, AUTO_SOURCE, found.company[1])
         )
     if found.links or found.hold:
         d.attached.add(activity_id)

@@ -22,7 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from leadsync.model import AssociationMode, CompanyAssociation, DealAssociation, RecordType
+from leadsync.model import (
+    AUTO_SOURCE,
+    AssociationMode,
+    CompanyAssociation,
+    DealAssociation,
+    RecordType,
+)
 from leadsync.settings import AssociationSettings
 
 
@@ -73,7 +79,9 @@ def choose_associations(
                 if company not in seen:
                     seen.add(company)
                     reason = f"{person}'s primary company, by associations.company: primary"
-                    chosen.append(ChosenAssociation(company, RecordType.COMPANY, "auto", reason))
+                    chosen.append(
+                        ChosenAssociation(company, RecordType.COMPANY, AUTO_SOURCE, reason)
+                    )
     else:
         companies = [rid for rid, rtype in named if rtype is RecordType.COMPANY]
         anchors = [(companies[0], f"company {companies[0]}")] if companies else []
@@ -103,7 +111,7 @@ def choose_associations(
         else:
             reason = f"an open deal of {where}, by associations.deal: all_open, newest first "
             reason += f"up to max_deals: {limit}"
-        chosen.append(ChosenAssociation(deal, RecordType.DEAL, "auto", reason))
+        chosen.append(ChosenAssociation(deal, RecordType.DEAL, AUTO_SOURCE, reason))
     return chosen
 
 

@@ -7,7 +7,8 @@ integrations are the same when:
 - the rep maps to the same owner (both have one);
 - the counterpart is the same: the other party's phone number in E.164 (a call's ``to_number``
   when outbound, ``from_number`` when inbound, either when the direction is unknown), or a
-  record both are associated with (the contact, the invitee's email);
+  record both named or found by number (the contact, the invitee's email; not a company or
+  deal the association rules added);
 - they started within ``window_s`` of each other;
 - where both have a duration, they are close: within 15 s or 20 % of the longer.
 

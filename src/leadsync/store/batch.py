@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.model import OwnerDecision
+from leadsync.model import AUTO_SOURCE, OwnerDecision
 from leadsync.store import routing
 from leadsync.store.database import (
     in_values,
@@ -285,7 +285,9 @@ def load_dedupe_candidates(
     connection: Connection, atype: str, integrations: Collection[str], lo: str, hi: str
 ) -> list[tuple[dict[str, Any], set[int]]]:
     """Activities of ``atype`` from ``integrations`` that happened between ``lo`` and ``hi``,
-    each with the records it is linked to (one query for the activities, one for links)."""
+    each with the records its events named or its number found (not those the association
+    rules added: a contact's company is not the same counterpart), one query for the
+    activities, one for links."""
     t = activities
     rows = [
         dict(r._mapping)
@@ -303,7 +305,8 @@ def load_dedupe_candidates(
         aa = activity_associations
         for activity_id, record_id in connection.execute(
             sa.select(aa.c.activity_id, aa.c.record_id).where(
-                _in(connection, aa.c.activity_id, [int(r["id"]) for r in rows])
+                _in(connection, aa.c.activity_id, [int(r["id"]) for r in rows]),
+                aa.c.source != AUTO_SOURCE,
             )
         ):
             links[int(activity_id)].add(int(record_id))
