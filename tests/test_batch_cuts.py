@@ -510,3 +510,36 @@ def test_a_call_is_a_duplicate_by_what_its_event_named_not_by_the_company_the_ru
     ]  # fmt: skip
     state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
     assert len(state["activities"]) == 2, state["activities"]
+
+
+def test_a_call_attached_by_its_number_later_in_the_batch_is_a_duplicate_by_that_contact(
+    sqlite_template: Path, backend: str | None
+) -> None:
+    """A dialer call held for its number, attached when a contact gets the number, is on
+    that contact for dedupe from then on — in the same batch as in the next (the same
+    batch's call kept the records it was made with: none)."""
+    config = _config().model_copy(
+        update={
+            "dedupe": [
+                DedupeRule.model_validate(
+                    {"activity": "call", "integrations": ["dialer", "crm"], "window_s": 120}
+                )
+            ]
+        }
+    )
+    number = "+44 20 7946 0001"
+    call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"}}
+    events: Events = [
+        ("dialer", {"id": "e1", "occurred_at": "2026-11-01T09:01:00Z", **call,
+                    "external_id": "c-1",
+                    "properties": {"direction": "outbound", "duration_s": 60,
+                                   "to_number": number}}),
+        _contact(2, "crm", "k-1", "ana@globex.test", **{"properties": {
+            "email": "ana@globex.test", "phone": number}}),
+        ("crm", {"id": "e3", "occurred_at": "2026-11-01T09:01:20Z", **call,
+                 "external_id": "k-call", "properties": {"duration_s": 60},
+                 "associations": [{"object": "contact", "external_id": "k-1"}]}),
+    ]  # fmt: skip
+    state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
+    assert len(state["activities"]) == 1, state["activities"]
+    assert state["activity_sources"], "the crm's call is a source of the dialer's"

@@ -423,8 +423,12 @@ def join_twin(
     )
     # An activity this integration is a source of already is not joined twice; one merged
     # into another (aliases) is no more.
+    # Each with the records this batch linked it to since (a call held for its number and
+    # attached later in the batch is on that person, as the next batch reads it).
     pool = [
-        c
+        replace(c, records={*c.records, *d.named_links[c.activity_id]})
+        if c.activity_id in d.named_links
+        else c
         for c in d.candidates[rule.activity.value]
         if c.activity_id is not None
         and not d.activity_by_id[c.activity_id].deleted

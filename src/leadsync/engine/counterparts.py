@@ -482,6 +482,8 @@ def link_activity(d: BatchDecider, activity_id: int, choice: ChosenAssociation) 
     if choice.record_type in PHONE_RECORD_TYPES:
         d.attached.add(activity_id)
     key = (activity_id, choice.record_id)
+    if choice.source != AUTO_SOURCE:
+        d.named_links.setdefault(activity_id, set()).add(choice.record_id)
     if key not in d.new_activity_links:
         d.new_activity_links[key] = {
             "activity_id": activity_id,

@@ -118,6 +118,10 @@ class BatchDecider:
         # Contacts and leads whose primary company moved: the one each had before the batch.
         self.primary_before: dict[int, int | None] = {}
         self.new_activity_links: dict[tuple[int, int], dict[str, Any]] = {}
+        # Per activity, the records this batch linked it to that its events named or its
+        # number found (not the association rules' choices): dedupe's counterparts, as the
+        # next batch's load reads them (store.batch.load_dedupe_candidates).
+        self.named_links: dict[int, set[int]] = {}
         self.new_activities: list[ActivityState] = []
         # Removed, then made anew under their key, or merged into another (engine/aliases.py).
         self.retired: list[ActivityState] = []
