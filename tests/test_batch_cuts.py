@@ -148,12 +148,33 @@ def difference(a: dict[str, Any], b: dict[str, Any]) -> str:
     return ""
 
 
-def assert_fixed_sizes_end_as_one_row_at_a_time(events: Events, template: Path) -> None:
-    """Batches of 2, 3, 7 and all at once end in the state of one row at a time."""
-    one = apply_cut(events, every(1, len(events)), template)
+def assert_fixed_sizes_end_as_one_row_at_a_time(
+    events: Events, template: Path, config: Any = None
+) -> dict[str, Any]:
+    """Batches of 2, 3, 7 and all at once end in the state of one row at a time (returned)."""
+    one = apply_cut(events, every(1, len(events)), template, None, config)
     for size in (2, 3, 7, len(events)):
-        cut = apply_cut(events, every(size, len(events)), template)
+        cut = apply_cut(events, every(size, len(events)), template, None, config)
         assert cut == one, f"batches of {size}: {difference(one, cut)}"
+    return one
+
+
+def _with_call_dedupe(window_s: int = 600) -> Any:
+    """The model's settings with a dedupe rule: the dialer's and the CRM's calls."""
+    rule = {"activity": "call", "integrations": ["dialer", "crm"], "window_s": window_s}
+    return _config().model_copy(update={"dedupe": [DedupeRule.model_validate(rule)]})
+
+
+@pytest.mark.parametrize("seed", [5, 9, 13])
+def test_calls_two_tools_logged_are_one_whatever_the_batch_cut(
+    sqlite_template: Path, seed: int
+) -> None:
+    """With a dedupe rule over the model's calls (the dialer's and the CRM's), the calls
+    joined as one are the same whatever the cut."""
+    one = assert_fixed_sizes_end_as_one_row_at_a_time(
+        stream(random.Random(seed), 60), sqlite_template, _with_call_dedupe()
+    )
+    assert one["activity_sources"], "the stream has calls both tools logged"
 
 
 @pytest.mark.parametrize("seed", [1, 3, 4, 5])
@@ -486,15 +507,7 @@ def test_a_call_is_a_duplicate_by_what_its_event_named_not_by_the_company_the_ru
     another tool's call on that company, in one batch or in two (an earlier batch's call
     was matched by every record it was linked to, its automatic company included; one of
     the same batch by those its event named)."""
-    config = _config().model_copy(
-        update={
-            "dedupe": [
-                DedupeRule.model_validate(
-                    {"activity": "call", "integrations": ["dialer", "crm"], "window_s": 120}
-                )
-            ]
-        }
-    )
+    config = _with_call_dedupe(window_s=120)
     call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"},
             "properties": {"direction": "outbound", "duration_s": 60}}  # fmt: skip
     events: Events = [
@@ -518,15 +531,7 @@ def test_a_call_attached_by_its_number_later_in_the_batch_is_a_duplicate_by_that
     """A dialer call held for its number, attached when a contact gets the number, is on
     that contact for dedupe from then on — in the same batch as in the next (the same
     batch's call kept the records it was made with: none)."""
-    config = _config().model_copy(
-        update={
-            "dedupe": [
-                DedupeRule.model_validate(
-                    {"activity": "call", "integrations": ["dialer", "crm"], "window_s": 120}
-                )
-            ]
-        }
-    )
+    config = _with_call_dedupe(window_s=120)
     number = "+44 20 7946 0001"
     call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"}}
     events: Events = [
