@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.store.database import create_db_engine, migrate, resolve_url
 from leadsync.workspace import Workspace
-from tests.helpers import HUBSPOT_TOKEN, OWNERS, reset_database
+from tests.helpers import HUBSPOT_TOKEN, OWNERS, hubspot_pushing_workspace, reset_database
 from tests.live import configure
 
 # The CLI's Rich consoles read COLUMNS once, when leadsync.cli.render is imported; pytest-xdist
@@ -189,3 +189,14 @@ def hub() -> Iterator[HubSpotDouble]:
         )
     yield double
     double.assert_contract_kept()
+
+
+@pytest.fixture
+def pushing(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """A workspace pushing to ``hub`` (``tests.helpers.hubspot_pushing_workspace``)."""
+    monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
+    workspace = hubspot_pushing_workspace(db_url, hub.transport())
+    yield workspace
+    workspace.close()

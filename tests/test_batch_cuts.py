@@ -159,6 +159,13 @@ def assert_fixed_sizes_end_as_one_row_at_a_time(
     return one
 
 
+def assert_cut_ends_as_one_row_at_a_time(events: Events, cuts: list[int], template: Path) -> None:
+    """Batches ending at ``cuts`` end in the state of one row at a time."""
+    one = apply_cut(events, every(1, len(events)), template)
+    cut = apply_cut(events, cuts, template)
+    assert cut == one, f"cut at {sorted(set(cuts))}: {difference(one, cut)}"
+
+
 def _with_call_dedupe(window_s: int = 600) -> Any:
     """The model's settings with a dedupe rule: the dialer's and the CRM's calls."""
     rule = {"activity": "call", "integrations": ["dialer", "crm"], "window_s": window_s}
@@ -200,9 +207,7 @@ def test_batches_cut_anywhere_end_where_one_row_at_a_time_ends(
     sqlite_template: Path, seed: int, size: int, cuts: list[int]
 ) -> None:
     events = changing_stream(random.Random(seed), size)
-    one = apply_cut(events, every(1, len(events)), sqlite_template)
-    cut = apply_cut(events, cuts, sqlite_template)
-    assert cut == one, f"cut at {sorted(set(cuts))}: {difference(one, cut)}"
+    assert_cut_ends_as_one_row_at_a_time(events, cuts, sqlite_template)
 
 
 # ------------------------------------------------------- each cause, shrunk, both databases
@@ -433,9 +438,7 @@ def test_streams_with_merges_cut_anywhere_end_where_one_row_at_a_time_ends(
     sqlite_template: Path, seed: int, size: int, cuts: list[int]
 ) -> None:
     events = with_changes(random.Random(seed), merging_stream(seed, size))
-    one = apply_cut(events, every(1, len(events)), sqlite_template)
-    cut = apply_cut(events, cuts, sqlite_template)
-    assert cut == one, f"cut at {sorted(set(cuts))}: {difference(one, cut)}"
+    assert_cut_ends_as_one_row_at_a_time(events, cuts, sqlite_template)
 
 
 def test_an_id_merged_later_in_the_batch_is_sent_the_owner_change_made_before(

@@ -6,7 +6,6 @@ real engine (ingest) on SQLite and PostgreSQL; the HubSpot push against the stan
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,9 +17,7 @@ from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.store.schema import push_queue, record_associations, record_phones
 from leadsync.workspace import Workspace
 from tests.helpers import (
-    HUBSPOT_TOKEN,
     ev,
-    hubspot_pushing_workspace,
     run,
     settings,
     workspace_config,
@@ -316,16 +313,6 @@ def test_the_kept_contact_s_primary_company_stays(workspace: Workspace) -> None:
 
 
 # ------------------------------------------------------------------ the HubSpot push
-
-
-@pytest.fixture
-def pushing(
-    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Workspace]:
-    monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
-    workspace = hubspot_pushing_workspace(db_url, hub.transport())
-    yield workspace
-    workspace.close()
 
 
 def test_a_merge_in_another_tool_never_pushes_the_absorbed_contact_nor_merges_in_hubspot(

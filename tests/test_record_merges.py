@@ -7,7 +7,6 @@ HubSpot push against the stand-in."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,7 @@ from leadsync.sources.canonical import parse_event
 from leadsync.store.schema import outbox, record_identities
 from leadsync.workspace import Workspace
 from tests.helpers import (
-    HUBSPOT_TOKEN,
     ev,
-    hubspot_pushing_workspace,
     run,
     workspace_config,
 )
@@ -142,16 +139,6 @@ def test_a_merge_into_a_new_hubspot_id_names_the_record_the_merged_ids_had(
     }
     ingest(workspace, "crm", hubspot_change("6300", "firstname", "Kim", at + 2000))
     assert workspace.record("contact", held)["properties"]["firstname"] == "Kim"
-
-
-@pytest.fixture
-def pushing(
-    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Workspace]:
-    monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
-    workspace = hubspot_pushing_workspace(db_url, hub.transport())
-    yield workspace
-    workspace.close()
 
 
 def test_the_push_writes_to_the_contact_hubspot_kept_not_to_the_one_merged_away(
