@@ -424,6 +424,18 @@ def test_streams_with_merges_cut_in_batches_end_where_one_row_at_a_time_ends(
     assert_fixed_sizes_end_as_one_row_at_a_time(events, sqlite_template)
 
 
+@pytest.mark.parametrize("seed", [2, 3, 5])
+def test_streams_with_merges_and_call_dedupe_cut_in_batches_end_as_one_row_at_a_time(
+    sqlite_template: Path, seed: int
+) -> None:
+    """The merge streams under a dedupe rule over the dialer's and the CRM's calls (seeds
+    whose calls are joined). Their calls do not fall on a contact joined later in the batch:
+    the test below has that case."""
+    events = merging_stream(seed, 100)
+    one = assert_fixed_sizes_end_as_one_row_at_a_time(events, sqlite_template, _with_call_dedupe())
+    assert one["activity_sources"], "the stream has calls both tools logged"
+
+
 @settings(
     max_examples=15,
     deadline=None,
@@ -547,6 +559,31 @@ def test_a_call_attached_by_its_number_later_in_the_batch_is_a_duplicate_by_that
         ("crm", {"id": "e3", "occurred_at": "2026-11-01T09:01:20Z", **call,
                  "external_id": "k-call", "properties": {"duration_s": 60},
                  "associations": [{"object": "contact", "external_id": "k-1"}]}),
+    ]  # fmt: skip
+    state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
+    assert len(state["activities"]) == 1, state["activities"]
+    assert state["activity_sources"], "the crm's call is a source of the dialer's"
+
+
+def test_a_call_on_a_contact_joined_later_in_the_batch_is_a_duplicate_by_the_kept_one(
+    sqlite_template: Path, backend: str | None
+) -> None:
+    """A dialer call on ana, then the CRM merges ana's contact into bo's: the call is on
+    the kept contact from then on (the store moves its links), so the CRM's call on the
+    kept contact is the same call — in the same batch as in the next."""
+    config = _with_call_dedupe(window_s=120)
+    call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"},
+            "properties": {"direction": "outbound", "duration_s": 60}}  # fmt: skip
+    events: Events = [
+        _contact(1, "crm", "k-1", "ana@globex.test"),
+        _contact(2, "crm", "k-2", "bo@globex.test"),
+        ("dialer", {"id": "e3", "occurred_at": "2026-11-01T09:03:00Z", **call,
+                    "external_id": "c-1",
+                    "associations": [{"object": "contact", "email": "ana@globex.test"}]}),
+        _merge(4, "crm", "k-2", "k-1"),
+        ("crm", {"id": "e5", "occurred_at": "2026-11-01T09:03:20Z", **call,
+                 "external_id": "k-call",
+                 "associations": [{"object": "contact", "external_id": "k-2"}]}),
     ]  # fmt: skip
     state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
     assert len(state["activities"]) == 1, state["activities"]

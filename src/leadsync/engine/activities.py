@@ -423,12 +423,8 @@ def join_twin(
     )
     # An activity this integration is a source of already is not joined twice; one merged
     # into another (aliases) is no more.
-    # Each with the records this batch linked it to since (a call held for its number and
-    # attached later in the batch is on that person, as the next batch reads it).
     pool = [
-        replace(c, records={*c.records, *d.named_links[c.activity_id]})
-        if c.activity_id in d.named_links
-        else c
+        _as_the_next_batch_reads(d, c)
         for c in d.candidates[rule.activity.value]
         if c.activity_id is not None
         and not d.activity_by_id[c.activity_id].deleted
@@ -442,6 +438,25 @@ def join_twin(
     activity = d.activity_by_id[candidate.activity_id]
     aliases.join(d, activity, [key], event.occurred_at, reason)
     return activity, reason
+
+
+def _as_the_next_batch_reads(d: BatchDecider, c: dedupe.Candidate) -> dedupe.Candidate:
+    """A candidate on the records the next batch's load would find it on: with those this
+    batch linked it to since (a call held for its number and attached later in the batch is
+    on that person), and a record joined into another since as the kept one (the store
+    moves its links: engine/record_joins.py)."""
+    assert c.activity_id is not None
+    if c.activity_id not in d.named_links and not d.record_joins:
+        return c
+    records = {*c.records, *d.named_links.get(c.activity_id, ())}
+    records = {kept if (kept := _kept(d, i)) is not None else i for i in records}
+    return replace(c, records=records)
+
+
+def _kept(d: BatchDecider, record_id: int) -> int | None:
+    """The record ``record_id`` was joined into (it stands for that one now), if it was."""
+    record = d.records.get(record_id)
+    return record.merged_into if record is not None else None
 
 
 def combined(
