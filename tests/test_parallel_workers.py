@@ -123,6 +123,9 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
     # The names u-1 is given change along the stream (the latest is kept): a generator of
     # their own too.
     names = random.Random(sum(rng.getstate()[1]) + 1)
+    # The CRM's own log of some calls (another id, the contact or only the company named):
+    # one call to dedupe, or another call on that company. A generator of their own too.
+    logged = random.Random(sum(rng.getstate()[1]) + 2)
     for i in range(n):
         minute += rng.randint(0, 3)
         at = f"2026-11-01T{9 + minute // 60:02d}:{minute % 60:02d}:00Z"
@@ -215,6 +218,18 @@ def stream(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
                 event["external_id"] = record
             elif how < 0.3:
                 event["aliases"] = [record]
+            if logged.random() < 0.25:
+                out.append((integration, event))
+                integration = "crm"
+                named = logged.choice(
+                    [{"object": "contact", "external_id": f"c-{person}"},
+                     {"object": "company", "domain": f"globex{company}.test"}]
+                )  # fmt: skip
+                event = {
+                    "id": f"e{i}-crm", "occurred_at": at, "type": "activity", "activity": "call",
+                    "external_id": f"k-{i}", "owner": rep, "associations": [named],
+                    "properties": {"direction": "outbound", "duration_s": properties["duration_s"]},
+                }  # fmt: skip
         out.append((integration, event))
     return out
 
@@ -694,7 +709,7 @@ def test_a_lone_worker_takes_each_window_whole_and_looks_nothing_up(
         raise AssertionError("a lone worker's window is one part: nothing to look up")
 
     monkeypatch.setattr(conflicts, "resolve", looked_up)
-    events = stream(random.Random(5), 40)
+    events = stream(random.Random(5), 40)[:40]  # (with the CRM's calls, more than 40)
     truncate_database(pg_url)
     ws = Workspace(pg_url)
     try:
