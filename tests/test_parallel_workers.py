@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from leadsync.engine.state import ACTIVITY_IDS, RECORD_IDS
 from leadsync.pipeline.drain import drain
+from leadsync.settings import DedupeRule
 from leadsync.store import routing as routing_store
 from leadsync.store.database import create_db_engine
 from leadsync.store.schema import (
@@ -257,16 +258,21 @@ def _load(ws: Workspace, events: list[tuple[str, dict[str, Any]]], first_seq: in
 
 
 def _run(
-    url: str, events: list[tuple[str, dict[str, Any]]], workers: int, split: bool = False
+    url: str,
+    events: list[tuple[str, dict[str, Any]]],
+    workers: int,
+    split: bool = False,
+    config: Any = None,
 ) -> dict[str, Any]:
     """The stream applied by ``workers`` threads side by side (one: in arrival order, one
     part per window), then the state, canonical. ``split``: some window must have been cut
     in several parts (a stream long enough for it; a short random one may hold one
-    component per window, as the property test's seed 24084 of 23 events does)."""
+    component per window, as the property test's seed 24084 of 23 events does). ``config``:
+    the settings, else the model's (:func:`_config`)."""
     truncate_database(url)
     ws = Workspace(url)
     try:
-        ws.apply_config(_config())
+        ws.apply_config(config or _config())
         _load(ws, events)
         rules = load_rules(ws.engine)
         parts = 1 if workers == 1 else 4
@@ -547,6 +553,23 @@ def test_the_tools_echoes_of_leadsyncs_writes_end_where_one_worker_ends(pg_url: 
     assert {"awaited", "echoed", "passed"} <= echoes
     for workers in (2, 4):
         many = _run(pg_url, events, workers, split=True)
+        assert many == one, f"{workers} workers: {_difference(one, many)}"
+
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_calls_two_tools_logged_are_one_with_two_and_four_workers_as_with_one(
+    pg_url: str, seed: int
+) -> None:
+    """Under a dedupe rule over the dialer's and the CRM's calls, the calls joined as one
+    (and those kept apart: a CRM call on the company is not the dialer's on its contact)
+    are the same whichever worker applied them."""
+    rule = {"activity": "call", "integrations": ["dialer", "crm"], "window_s": 600}
+    config = _config().model_copy(update={"dedupe": [DedupeRule.model_validate(rule)]})
+    events = stream(random.Random(seed), 160)
+    one = _run(pg_url, events, 1, config=config)
+    assert [s for s in one["activity_sources"] if s[0].startswith("crm:")], "a CRM call joined"
+    for workers in (2, 4):
+        many = _run(pg_url, events, workers, split=True, config=config)
         assert many == one, f"{workers} workers: {_difference(one, many)}"
 
 
