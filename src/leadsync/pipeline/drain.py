@@ -210,7 +210,7 @@ def _parts_loop(
             read_ahead = elected = False
             if len(drainer.parsed) > PARSED_KEPT * drainer.batch_size * parts:
                 drainer.parsed.clear()  # rows other workers applied: read again if need be
-            drainer.named.clear()  # routed: their parts hold them now
+                drainer.named.clear()
             for row, events in routed:
                 if events is not None:
                     drainer.parsed.setdefault(int(row["seq"]), events)
@@ -317,7 +317,8 @@ class _Drainer:
     batch_size: int
     parsed: dict[int, list[Event]] = field(default_factory=dict)
     failures: Problems | None = None
-    # The keys the events of rows read ahead name (the router's first step, done ahead).
+    # The keys the events of rows read ahead name (the router's first step, done ahead; kept
+    # while their rows are pending, for the next window's cut, which analyses them again).
     named: dict[int, list[conflicts.Key]] = field(default_factory=dict)
     # The rows the current batch claimed, kept should its transaction be refused.
     claimed: list[dict[str, Any]] = field(default_factory=list)
