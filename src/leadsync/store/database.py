@@ -96,13 +96,21 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # transaction see one snapshot and SAVEPOINTs work (SQLAlchemy's documented recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit is on disk before it returns (WAL fsync per commit); every 2xx the
-    # service gives and every ingest chunk reported done survives a power cut.
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.execute("PRAGMA cache_size=-65536")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it returns (WAL fsync per commit); every 2xx the
+        # service gives and every ingest chunk reported done survives a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+    except Exception:
+        # Closed here, not left to the collector: the error's traceback keeps the connection
+        # alive, and with it the lock its read of the file took (a file that is not a
+        # database), which every writer of the file, restored or not, would wait for.
+        cursor.close()
+        dbapi_connection.close()
+        raise
     cursor.close()
 
 

@@ -46,7 +46,7 @@ from leadsync.store.database import (
     update_rows,
 )
 from leadsync.store.schema import dead_letters, inbox
-from leadsync.store.sqlite_file import broken_file
+from leadsync.store.sqlite_file import broken_file, let_go
 
 PENDING = "pending"
 APPLIED = "applied"
@@ -323,6 +323,8 @@ class Appender:
             or bool(dialect.is_disconnect(exc, pooled.driver_connection, None))
         )
         if broken and pooled is not None:
+            if broken_file(exc):
+                let_go(pooled.driver_connection)
             pooled.invalidate(exc)
             self.close()
         return sa.exc.DBAPIError.instance(

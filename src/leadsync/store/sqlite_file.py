@@ -28,6 +28,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine, ExceptionContext
 
@@ -49,22 +50,25 @@ def broken_file(exc: BaseException) -> bool:
 
 def drop_on_broken_file(context: ExceptionContext) -> None:
     """``handle_error`` of a SQLite engine: a connection that met a broken file is dropped
-    (see the module's docstring); the error raised is the same, marked
-    ``connection_invalidated``.
-
-    Its transaction is rolled back first: SQLite closes a connection whose statement failed
-    half-way only once that statement is freed (``sqlite3_close_v2``: a zombie), and until
-    then the zombie keeps the transaction's write lock — held by the traceback's frames past
-    the garbage collector a batch pauses (pipeline/collector.py), every other writer of the
-    file would wait out its busy timeout, then fail "database is locked", the restored file
-    too."""
+    (see the module's docstring), once :func:`let_go`; the error raised is the same, marked
+    ``connection_invalidated``."""
     if broken_file(context.original_exception):
         context.is_disconnect = True
         connection = context.connection  # None when the error came while connecting
-        driver = None if connection is None else connection.connection.dbapi_connection
-        if driver is not None:
-            with suppress(Exception):  # nothing of the file can be trusted: whatever it says
-                driver.rollback()
+        if connection is not None:
+            let_go(connection.connection.dbapi_connection)
+
+
+def let_go(driver: Any) -> None:
+    """Roll back the transaction of a sqlite3 connection that met a broken file, before it
+    is dropped: SQLite closes a connection whose statement failed half-way only once that
+    statement is freed (``sqlite3_close_v2``: a zombie), and until then the zombie keeps the
+    transaction's write lock — held by the traceback's frames past the garbage collector a
+    batch pauses (pipeline/collector.py), every other writer of the file would wait out its
+    busy timeout, then fail "database is locked", the restored file too."""
+    if driver is not None:
+        with suppress(Exception):  # nothing of the file can be trusted: whatever it says
+            driver.rollback()
 
 
 HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
