@@ -1,7 +1,7 @@
 """A SQLite workspace file broken while ``serve`` runs, then restored from its backup, is used
 again without a restart: the webhook that meets the broken file is a 503 with one log line,
-``/readyz`` says not ready; once the backup is copied back the next webhook is stored, the
-worker applies it, ``/readyz`` is ready again, and what was accepted before the break is
+``/readyz`` says not ready; once the backup is copied back webhooks are stored (the first
+one, now and then, after a 503 the vendor retries), the worker applies them, ``/readyz`` is ready again, and what was accepted before the break is
 still there (``store.sqlite_file``: a connection that met the broken file is dropped, as
 SQLite keeps it failing after the file is mended).
 

@@ -105,9 +105,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
     except Exception:
-        # Closed here, not left to the collector: the error's traceback keeps the connection
-        # alive, and with it the lock its read of the file took (a file that is not a
-        # database), which every writer of the file, restored or not, would wait for.
+        # Closed at once, not when the collector frees the error's traceback (which keeps the
+        # connection alive): a connection that failed on the file (one that is not a database)
+        # may hold a lock on it until closed, which every writer of the file would wait for.
         cursor.close()
         dbapi_connection.close()
         raise
