@@ -49,7 +49,9 @@ def main() -> int:
     print(f"  pickle the row's events (the router)         {dump / n * 1e6:6.1f}")
     print(f"  unpickle them, row by row (the worker)       {load / n * 1e6:6.1f}")
     print(f"  unpickle them, the whole part at once        {load_whole / n * 1e6:6.1f}")
-    print(f"  bytes per row pickled: {sum(map(len, pickled)) / n:.0f} (whole: {len(whole) / n:.0f})")
+    print(
+        f"  bytes per row pickled: {sum(map(len, pickled)) / n:.0f} (whole: {len(whole) / n:.0f})"
+    )
     return 0
 
 
