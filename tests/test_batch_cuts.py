@@ -514,6 +514,26 @@ def test_an_owner_reported_by_an_id_merged_away_is_no_echo_of_the_batchs_own_wri
     assert "echoed back" not in last["reason"], last["reason"]
 
 
+OUTBOUND = {"direction": "outbound", "duration_s": 60}
+
+
+def _call(
+    event_id: str,
+    side: str,
+    at: str,
+    external_id: str,
+    named: Sequence[dict[str, Any]] = (),
+    properties: dict[str, Any] = OUTBOUND,
+) -> tuple[str, dict[str, Any]]:
+    """A call by rep u-1 at ``2026-11-01T{at}Z``, naming the records ``named``."""
+    return (
+        side,
+        {"id": event_id, "occurred_at": f"2026-11-01T{at}Z", "type": "activity",
+         "activity": "call", "owner": {"id": "u-1"}, "external_id": external_id,
+         "properties": properties, "associations": list(named)},
+    )  # fmt: skip
+
+
 def test_a_call_is_a_duplicate_by_what_its_event_named_not_by_the_company_the_rules_added(
     sqlite_template: Path, backend: str | None
 ) -> None:
@@ -523,18 +543,12 @@ def test_a_call_is_a_duplicate_by_what_its_event_named_not_by_the_company_the_ru
     was matched by every record it was linked to, its automatic company included; one of
     the same batch by those its event named)."""
     config = _with_call_dedupe(window_s=120)
-    call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"},
-            "properties": {"direction": "outbound", "duration_s": 60}}  # fmt: skip
     events: Events = [
         _company(1, "co-1", "globex.test"),
         _contact(2, "dialer", "d-1", "ana@globex.test",
                  associations=[{"object": "company", "domain": "globex.test"}]),
-        ("dialer", {"id": "e3", "occurred_at": "2026-11-01T09:03:00Z", **call,
-                    "external_id": "c-1",
-                    "associations": [{"object": "contact", "external_id": "d-1"}]}),
-        ("crm", {"id": "e4", "occurred_at": "2026-11-01T09:03:10Z", **call,
-                 "external_id": "k-1",
-                 "associations": [{"object": "company", "external_id": "co-1"}]}),
+        _call("e3", "dialer", "09:03:00", "c-1", [{"object": "contact", "external_id": "d-1"}]),
+        _call("e4", "crm", "09:03:10", "k-1", [{"object": "company", "external_id": "co-1"}]),
     ]  # fmt: skip
     state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
     assert len(state["activities"]) == 2, state["activities"]
@@ -548,17 +562,12 @@ def test_a_call_attached_by_its_number_later_in_the_batch_is_a_duplicate_by_that
     batch's call kept the records it was made with: none)."""
     config = _with_call_dedupe(window_s=120)
     number = "+44 20 7946 0001"
-    call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"}}
     events: Events = [
-        ("dialer", {"id": "e1", "occurred_at": "2026-11-01T09:01:00Z", **call,
-                    "external_id": "c-1",
-                    "properties": {"direction": "outbound", "duration_s": 60,
-                                   "to_number": number}}),
+        _call("e1", "dialer", "09:01:00", "c-1", properties={**OUTBOUND, "to_number": number}),
         _contact(2, "crm", "k-1", "ana@globex.test", **{"properties": {
             "email": "ana@globex.test", "phone": number}}),
-        ("crm", {"id": "e3", "occurred_at": "2026-11-01T09:01:20Z", **call,
-                 "external_id": "k-call", "properties": {"duration_s": 60},
-                 "associations": [{"object": "contact", "external_id": "k-1"}]}),
+        _call("e3", "crm", "09:01:20", "k-call", [{"object": "contact", "external_id": "k-1"}],
+              properties={"duration_s": 60}),
     ]  # fmt: skip
     state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
     assert len(state["activities"]) == 1, state["activities"]
@@ -572,18 +581,12 @@ def test_a_call_on_a_contact_joined_later_in_the_batch_is_a_duplicate_by_the_kep
     the kept contact from then on (the store moves its links), so the CRM's call on the
     kept contact is the same call — in the same batch as in the next."""
     config = _with_call_dedupe(window_s=120)
-    call = {"type": "activity", "activity": "call", "owner": {"id": "u-1"},
-            "properties": {"direction": "outbound", "duration_s": 60}}  # fmt: skip
     events: Events = [
         _contact(1, "crm", "k-1", "ana@globex.test"),
         _contact(2, "crm", "k-2", "bo@globex.test"),
-        ("dialer", {"id": "e3", "occurred_at": "2026-11-01T09:03:00Z", **call,
-                    "external_id": "c-1",
-                    "associations": [{"object": "contact", "email": "ana@globex.test"}]}),
+        _call("e3", "dialer", "09:03:00", "c-1", [{"object": "contact", "email": "ana@globex.test"}]),
         _merge(4, "crm", "k-2", "k-1"),
-        ("crm", {"id": "e5", "occurred_at": "2026-11-01T09:03:20Z", **call,
-                 "external_id": "k-call",
-                 "associations": [{"object": "contact", "external_id": "k-2"}]}),
+        _call("e5", "crm", "09:03:20", "k-call", [{"object": "contact", "external_id": "k-2"}]),
     ]  # fmt: skip
     state, _ = _row_at_a_time_and_whole(events, sqlite_template, backend, config)
     assert len(state["activities"]) == 1, state["activities"]

@@ -449,14 +449,15 @@ def _as_the_next_batch_reads(d: BatchDecider, c: dedupe.Candidate) -> dedupe.Can
     if c.activity_id not in d.named_links and not d.record_joins:
         return c
     records = {*c.records, *d.named_links.get(c.activity_id, ())}
-    records = {kept if (kept := _kept(d, i)) is not None else i for i in records}
-    return replace(c, records=records)
+    return replace(c, records={_kept(d, i) for i in records})
 
 
-def _kept(d: BatchDecider, record_id: int) -> int | None:
-    """The record ``record_id`` was joined into (it stands for that one now), if it was."""
+def _kept(d: BatchDecider, record_id: int) -> int:
+    """The record ``record_id`` stands for: the one it was joined into, if it was."""
     record = d.records.get(record_id)
-    return record.merged_into if record is not None else None
+    return (
+        record.merged_into if record is not None and record.merged_into is not None else record_id
+    )
 
 
 def combined(
