@@ -312,10 +312,24 @@ def test_unknown_event_names_are_event_errors(name: Any) -> None:
     body = load("invitee.created")
     body["event"] = name
     piece = receive(body)  # stored, then dead-lettered by the worker
-    with pytest.raises(EventError, match='field "event": unknown event') as caught:
+    said = "required: the event's name" if name is None else "unknown event"
+    with pytest.raises(EventError, match=f'field "event": {said}') as caught:
         adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
     assert caught.value.where == "inbox:9"
     assert "invitee_no_show.created" in str(caught.value)
+
+
+def test_a_body_without_an_event_name_says_it_is_required() -> None:
+    """Absent (a connector's sample data without the envelope's ``event``) reads as
+    required, not as an unknown event named null."""
+    body = load("invitee.created")
+    del body["event"]
+    piece = receive(body)
+    with pytest.raises(EventError) as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+    assert str(caught.value).startswith(
+        'inbox:9: field "event": required: the event\'s name; known: invitee.created'
+    )
 
 
 def test_a_legacy_v1_webhook_is_a_dead_letter_that_says_to_subscribe_with_v2() -> None:

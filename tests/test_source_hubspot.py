@@ -503,7 +503,7 @@ LINK_ADDED = load("contact.associationChange.primary")[0]
         ),
         (
             {**OWNER_CHANGE, "subscriptionType": None},
-            'field "subscriptionType": unknown event null',
+            'field "subscriptionType": required: the event\'s name; known:',
         ),
         (
             {**OWNER_CHANGE, "objectId": True},

@@ -309,7 +309,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "associations": [KIM, GLOBEX, DEAL, BO],
         }
     ],
-    # A planned call: its duration is not final, so it is not sent.
+    # A planned call (not done): no call happened yet, so a draft, remembered for the update
+    # that marks it done; its duration is not final, so it is not sent.
     "change.activity.call_planned": [
         {
             "id": event_id(51),
@@ -320,6 +321,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "owner": "7",
             "properties": {"pipedrive_type": "call", "title": "call with Kim"},
             "associations": [KIM],
+            "draft": True,
         }
     ],
     "create.activity.meeting": [
@@ -1036,6 +1038,51 @@ def test_change_with_null_previous_does_not_assert_the_owner() -> None:
     (event,) = convert(body)
     assert event["type"] == "record"
     assert event["owner_unchanged"] is True
+
+
+@pytest.mark.parametrize(
+    ("type_key", "done", "draft"),
+    [
+        ("call", False, True),
+        ("call", "0", True),  # v1's flag
+        ("email", 0, True),
+        ("call", True, False),
+        ("call", None, False),  # not said: as before, no draft
+        ("meeting", False, False),  # a meeting planned is a meeting (its start is set)
+        ("task", False, False),  # a task has its status
+    ],
+)
+def test_a_planned_call_or_email_is_a_draft(type_key: str, done: Any, draft: bool) -> None:
+    body = mutate(body_of("change.activity.call_planned"), "data.type", type_key)
+    body = mutate(body, "data.done", done)
+    (event,) = convert(body)
+    assert event.get("draft", False) is draft
+
+
+def test_a_planned_call_is_created_once_done_with_what_it_said(db_url: str) -> None:
+    """Planned, nothing is on the timeline (the reason says it is planned); the update that
+    marks it done creates the call, with the contact the planned one named — whichever of the
+    two arrives first."""
+    planned = body_of("change.activity.call_planned")
+    done = mutate(mutate(planned, "data.done", True), "meta.id", "5f1c4a2e-done")
+    done = mutate(done, "data.update_time", "2026-11-03T15:10:00Z")
+    done = mutate(mutate(done, "data.person_id", None), "data.participants", [])
+    for order in ([planned], [planned, done], [done, planned]):
+        with Workspace(db_url) as ws:
+            ws.apply_config(workspace_config({"crm": {"kind": "pipedrive"}}))
+            kim = mutate(body_of("create.person"), "data.id", 42)
+            ws.ingest("crm", [json.dumps(kim)], source="kim.json")
+            summary = ws.ingest("crm", [json.dumps(b) for b in order], source="pd.jsonl")
+            assert summary.dead_letter_count == 0
+            calls = [a for a in ws.activities() if a["type"] == "call"]
+            if done not in order:
+                assert calls == []
+                assert summary.applied.activities_skipped == 0  # no skip: it is remembered
+                continue
+            [call] = calls
+            assert call["external_id"] == "502"
+            [contact] = ws.find(external="crm:42")
+            assert ("contact", contact["id"]) in [(r["type"], r["id"]) for r in call["records"]]
 
 
 def test_v1_style_ids_and_flags_are_read() -> None:

@@ -88,9 +88,14 @@ def skip_with_earlier(reason: str, exists: bool, other_sources: bool) -> tuple[s
 
 def draft_reason(activity_type: ActivityType, integration: str) -> str:
     """Why a draft creates nothing yet (what it says is kept for the event that sends it)."""
+    if activity_type is ActivityType.EMAIL:
+        return (
+            f"not created: the email is a draft at {integration} (not sent yet); "
+            "what it says is remembered for the event that sends it"
+        )
     return (
-        f"not created: the {activity_type.value} is a draft at {integration} (not sent yet); "
-        "what it says is remembered for the event that sends it"
+        f"not created: the {activity_type.value} is planned at {integration} (not done yet); "
+        "what it says is remembered for the event that marks it done"
     )
 
 

@@ -586,7 +586,10 @@ def compact(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_name_error(path: str, name: Any, known: Sequence[str]) -> NoReturn:
-    """The error for an event name an adapter does not know (the row becomes a dead letter)."""
+    """The error for an event name an adapter does not know, or none at all (absent or null:
+    ``required``); the row becomes a dead letter."""
+    if name is None:
+        refuse(path, f"required: the event's name; known: {', '.join(known)}")
     shown = repr(name) if isinstance(name, str) else describe(name)
     refuse(path, f"unknown event {shown}; known: {', '.join(known)}")
 

@@ -93,9 +93,11 @@ Event names (action x entity)
     meeting's ``start`` (``end`` = start + ``duration``); ``done`` -> a task's ``status``
     (``completed`` / ``not_started``); ``done`` is a flag: v2's ``true``/``false``, v1's
     ``1``/``0``, or either as a string (:func:`~leadsync.sources.forms.flag`; another value
-    is a dead letter naming it). A call carries ``duration`` (``HH:MM``) ->
-    ``duration_s`` and its outcome (:data:`CALL_OUTCOME_FIELD` (?)) only once it is done: a
-    planned call's duration is not a final value. Owner ``owner_id`` (``user_id`` as a
+    is a dead letter naming it). A call or an email (:data:`PLANNED_IS_DRAFT`) not done is
+    planned, not yet a call or an email: a ``draft`` (nothing on a timeline; what it says is
+    remembered for the update that marks it done, which creates it). A call carries
+    ``duration`` (``HH:MM``) -> ``duration_s`` and its outcome (:data:`CALL_OUTCOME_FIELD`
+    (?)) only once it is done: a planned call's duration is not a final value. Owner ``owner_id`` (``user_id`` as a
     fallback: v1's assignee); associations ``person_id``, ``org_id``, ``deal_id``,
     ``lead_id`` and every ``participants[].person_id``. The raw type key is kept as
     ``pipedrive_type``. An activity carries no phone numbers (Pipedrive's call logs, which
@@ -212,6 +214,8 @@ DEFAULT_ACTIVITY_TYPES: dict[str, str] = {
     "lunch": "meeting",
 }
 DEFAULT_OTHER_ACTIVITY_TYPE = "task"
+PLANNED_IS_DRAFT = frozenset({"call", "email"})
+"""The activities that do not exist until done: one planned (``done`` false) is a draft."""
 
 CALL_OUTCOME_FIELD = "outcome"  # (?) documented on call logs; assumed on activities
 CALL_OUTCOMES: dict[str, str] = {
@@ -385,6 +389,9 @@ class PipedriveAdapter(Adapter):
                 "owner": payload.user(ev, OWNER_FIELD) or payload.user(ev, "user_id"),
                 "properties": properties,
                 "associations": payload.unique(refs),
+                # Planned, not done: no call or email happened yet (a timeline would show one
+                # at its due time); remembered for the update that marks it done.
+                "draft": True if activity in PLANNED_IS_DRAFT and done is False else None,
             }
         )
 
