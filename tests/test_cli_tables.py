@@ -89,7 +89,7 @@ EMPTY = [
     (("dead-letters", "list", "--all"), "no dead letters"),
     (("outbox", "list"), "no owner changes waiting in the outbox"),
     (("inbox", "status"), "the inbox is empty"),
-    (("users", "list", "dialer"), "no external users: dialer has sent no events"),
+    (("users", "list", "dialer"), "no external users: no event of dialer named a user yet"),
 ]
 
 

@@ -46,5 +46,5 @@ def users_list(
         ),
         fold=True,
         right=("events",),
-        empty=f"no external users: {integration} has sent no events, and its settings name none",
+        empty=f"no external users: no event of {integration} named a user yet, and its settings name none",
     )

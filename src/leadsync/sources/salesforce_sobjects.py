@@ -96,27 +96,40 @@ def id18(value: str) -> str | None:
     """The 18-character form of a Salesforce id, or None when ``value`` is not one.
 
     The suffix encodes which of the first 15 characters are capitals, so an 18-character id
-    whose letters lost their case is restored before the suffix is recomputed.
+    whose letters lost their case (all lower or all upper case: a case-insensitive system
+    kept it) is restored from it (what the suffix says of a digit does not count). One whose
+    letters keep a case of their own that the suffix contradicts is no Salesforce id: which
+    case is right cannot be told, and a guess would name another record.
     """
     if not _ID.fullmatch(value):
         return None
     base = value[:15]
-    if len(value) == 18:
-        suffix = value[15:].upper()
-        if any(c not in _CHECKSUM for c in suffix):
-            return None
-        chars = list(base)
-        for block, code in enumerate(suffix):
-            bits = _CHECKSUM.index(code)
-            for offset in range(5):
-                at = block * 5 + offset
-                chars[at] = chars[at].upper() if bits >> offset & 1 else chars[at].lower()
-        base = "".join(chars)
+    if len(value) == 15:
+        return base + _suffix(base)
+    given = value[15:].upper()
+    if any(c not in _CHECKSUM for c in given):
+        return None
+    if _suffix(base) == given:
+        return base + given
+    letters = [c for c in base if c.isalpha()]
+    if not (all(c.islower() for c in letters) or all(c.isupper() for c in letters)):
+        return None
+    chars = list(base)
+    for block, code in enumerate(given):
+        bits = _CHECKSUM.index(code)
+        for offset in range(5):
+            at = block * 5 + offset
+            chars[at] = chars[at].upper() if bits >> offset & 1 else chars[at].lower()
+    base = "".join(chars)
+    return base + _suffix(base)
+
+
+def _suffix(base: str) -> str:
+    """The three characters that give the case of a 15-character id's letters."""
     blocks = (base[i : i + 5] for i in range(0, 15, 5))
-    suffix = "".join(
+    return "".join(
         _CHECKSUM[sum(1 << i for i, c in enumerate(block) if "A" <= c <= "Z")] for block in blocks
     )
-    return base + suffix
 
 
 # ------------------------------------------------------------------ fields
@@ -232,6 +245,12 @@ def read_id(root: Any, path: str, required: bool = False) -> str | None:
 
 def id_of(raw: str, path: str) -> str:
     converted = id18(raw.strip())
+    if converted is None and _ID.fullmatch(raw.strip()) and len(raw.strip()) == 18:
+        refuse(
+            path,
+            f"must be a Salesforce id: the last 3 characters of {raw.strip()!r} contradict "
+            "the case of its first 15 (an 18-character id's checksum)",
+        )
     if converted is None:
         refuse(path, f"must be a Salesforce id (15 or 18 letters and digits), got {raw[:40]!r}")
     return converted
