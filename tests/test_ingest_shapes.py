@@ -81,14 +81,14 @@ def compact(path: Path) -> str:
             "aircall",
             "aircall/integration.deleted.docs.json",
             1,
-            "1 accepted (1 read as nothing: an event leadsync does not use)",
+            "1 accepted (1 read as nothing: no event or field leadsync keeps)",
         ),
         # An array: two events, one a change of a property leadsync does not read.
         (
             "hubspot",
             "hubspot/webhooks_guide_example.json",
             2,
-            "2 accepted (1 read as nothing: an event leadsync does not use)",
+            "2 accepted (1 read as nothing: no event or field leadsync keeps)",
         ),
     ],
 )

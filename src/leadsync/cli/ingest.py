@@ -83,8 +83,9 @@ def _print_summary(s: Mapping[str, Any]) -> None:
     owners = s["owners"]
     acts = s["activities"]
     dead = s["dead_letter_count"] + s["failed_count"]
-    what = "an event" if s["unused"] == 1 else "events"
-    unused = f" ({s['unused']:,} read as nothing: {what} leadsync does not use)"
+    # An event of a kind leadsync does not sync, or one naming no field it reads (a Salesforce
+    # Outbound Message selecting none of them): what is in it, not the kind, is unused.
+    unused = f" ({s['unused']:,} read as nothing: no event or field leadsync keeps)"
     render.line(
         f"{s['integration']}: {counted(s['lines'], 'line')}, {s['accepted']:,} accepted"
         f"{unused if s['unused'] else ''}, {counted(s['duplicates'], 'duplicate')}, "

@@ -160,7 +160,8 @@ class IngestSummary(ResultModel):
     lines: int = 0
     accepted: int = 0
     # Accepted, and read as nothing: events leadsync does not use (Aircall's messages or an
-    # app's uninstall, HubSpot's conversation events), each documented in docs/WEBHOOKS.md.
+    # app's uninstall, HubSpot's conversation events), each documented in docs/WEBHOOKS.md,
+    # and events naming no field leadsync reads.
     unused: int = 0
     duplicates: int = 0
     dead_letters: Problems = Field(default_factory=Problems, exclude=True)
