@@ -224,6 +224,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "properties": {
                 "name": "Globex renewal",
                 "opportunity_type": "Renewal",
+                "currency": "EUR",
                 "amount": 12000.5,
                 "probability": 40,
                 "closedate": "2026-12-15T00:00:00.000Z",

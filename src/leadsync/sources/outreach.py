@@ -50,7 +50,8 @@ Events
                                        company
 ``account.created`` / ``.updated``     company record: name, ``domain``, website, industry
 ``opportunity.created`` / ``.updated`` deal record: name, amount, probability, closedate,
-                                       opportunity_type, ``stage`` = the opportunityStage id (?);
+                                       opportunity_type, currency (``currencyType``),
+                                       ``stage`` = the opportunityStage id (?);
                                        association ``account`` -> company
 ``call.created`` / ``.updated``        call activity ``data.id`` (events of one call merge):
                                        direction, ``from`` -> from_number, ``to`` ->
@@ -192,7 +193,11 @@ PROSPECT_FIELDS = {
     "addressCountry": "country",
 }
 ACCOUNT_FIELDS = {"name": "name", "websiteUrl": "website", "industry": "industry"}
-OPPORTUNITY_FIELDS = {"name": "name", "opportunityType": "opportunity_type"}
+OPPORTUNITY_FIELDS = {
+    "name": "name",
+    "opportunityType": "opportunity_type",
+    "currencyType": "currency",
+}
 CALL_FIELDS = {"note": "body"}
 #: A call's numbers (text: forms.phone).
 CALL_NUMBERS = {"from": "from_number", "to": "to_number"}
