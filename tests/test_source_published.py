@@ -176,6 +176,7 @@ def test_every_sample_names_its_source() -> None:
     from tests.test_source_published_round6 import ROUND6_SOURCES
     from tests.test_source_published_round7 import ROUND7_SOURCES
     from tests.test_source_published_round9 import ROUND9_SOURCES
+    from tests.test_source_published_round10 import ROUND10_SOURCES
 
     found = {str(p.relative_to(PUBLISHED)) for p in PUBLISHED.glob("*/*") if p.is_file()}
     each = (
@@ -186,6 +187,7 @@ def test_every_sample_names_its_source() -> None:
         ROUND8_SOURCES,
         ROUND8_CRM_SOURCES,
         ROUND9_SOURCES,
+        ROUND10_SOURCES,
     )
     rounds = [set(names) for names in each]
     assert found == set().union(*rounds) and sum(map(len, rounds)) == len(found)
@@ -615,6 +617,8 @@ def test_ingest_of_the_aircall_samples_applies_the_readable_ones_beside_the_othe
 INGEST_DEAD: dict[str, set[str]] = {
     # A workflow's "Send a webhook" body: one record, not events (round 9; docs/WEBHOOKS.md).
     "hubspot": {"workflow.deal.hookdeck.json"},
+    # Activepieces' sample data without Calendly's envelope ``event`` (round 10): required.
+    "calendly": {"invitee.created.activepieces.json"},
 }
 #: Samples that repeat another's vendor event id (Pipedream's three v2 samples share one
 #: placeholder meta.id: the first stored is read, the others are its duplicates — the round 9

@@ -93,13 +93,21 @@ SECRETS = {
 #: The token of the one capture of the Aircall account's other webhook (call.archived).
 KOEN_OTHER_TOKEN = "8f8da879a8bfd89b6c4ff3b73efc0409"
 #: Documented as unreadable: Activepieces' invented call.ended (ISO times, which Aircall does
-#: not send) — a dead letter naming the field, never a 4xx.
+#: not send) and its Calendly sample data without the envelope's ``event`` — a dead letter
+#: naming the field, never a 4xx.
 DEAD: dict[str, dict[str, str]] = {
     "aircall": {
         "call.ended.activepieces.json": (
             "field \"data.started_at\": must be a unix time in s, got '2023-07-31T10:30:00Z'"
         )
-    }
+    },
+    "calendly": {
+        "invitee.created.activepieces.json": (
+            'field "event": required: the event\'s name; known: invitee.created, '
+            "invitee.canceled, invitee_no_show.created, invitee_no_show.deleted, "
+            "routing_form_submission.created"
+        )
+    },
 }
 
 
