@@ -452,6 +452,56 @@ def test_unowned_new_contacts_no_decision_was_made_for_say_why(workspace: Worksp
     )
 
 
+def _hubspot(subscription: str, event_id: int, object_id: int, at_ms: int, **more: Any) -> dict:
+    return {
+        "eventId": event_id,
+        "subscriptionId": 7,
+        "occurredAt": at_ms,
+        "subscriptionType": subscription,
+        "objectId": object_id,
+        **more,
+    }
+
+
+def test_crm_records_first_seen_by_a_change_are_not_new_leads(workspace: Workspace) -> None:
+    """The CRM names only records it has: a contact first seen through a link, a merge, a
+    property or an owner change is one HubSpot had all along (its owner was never told to
+    leadsync), not a new lead nobody owns. One HubSpot says it made (``creation``) without an
+    owner is, whether its creation comes before or after another event of it."""
+    setup_monitored(
+        workspace,
+        {"unowned_after_minutes": 0},
+        {"dialer": settings(), "crm": {"kind": "hubspot"}},
+    )
+    at = 1_794_301_200_000  # 2026-11-10T09:00:00Z, inside the window
+    link = {
+        "associationType": "CONTACT_TO_COMPANY",
+        "fromObjectId": 501,
+        "toObjectId": 901,
+        "associationRemoved": False,
+        "isPrimaryAssociation": True,
+    }
+    events = [
+        _hubspot("contact.associationChange", 1, 501, at, **link),  # 501 and company 901
+        _hubspot("contact.merge", 2, 502, at, primaryObjectId=502, mergedObjectIds=[503]),
+        _hubspot("contact.propertyChange", 3, 504, at, propertyName="firstname", propertyValue="A"),
+        _hubspot("contact.creation", 4, 505, at),  # made in HubSpot, no owner said
+        _hubspot("contact.propertyChange", 5, 506, at + 1000, propertyName="firstname",
+                 propertyValue="B"),
+        _hubspot("contact.creation", 6, 506, at),  # made: arrives after its change
+        _hubspot("contact.creation", 8, 507, at),
+        _hubspot("contact.associationChange", 9, 507, at + 1000,
+                 **{**link, "fromObjectId": 507, "toObjectId": 902}),
+    ]  # fmt: skip
+    summary = workspace.ingest("crm", [json.dumps([e]) for e in events])
+    assert summary.dead_letter_count == 0, summary.dead_letters
+    unowned = alerts(workspace)["unowned_new_leads"]
+    shown = {r["record"]["id"] for r in unowned.rows if "record" in r}
+    made = {workspace.find(external=f"crm:{n}")[0]["id"] for n in (505, 506, 507)}
+    assert shown == made
+    assert unowned.summary.startswith("3 contacts or leads created since")
+
+
 def test_an_unmapped_user_says_when_it_was_last_seen(workspace: Workspace) -> None:
     """Its events are every event it has sent (counted since leadsync first saw it), so the
     row says when it was last seen, in the window."""

@@ -50,7 +50,13 @@ from leadsync.rules.ownership import (
     decide_owner,
     rep_key,
 )
-from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones, newer_properties
+from leadsync.rules.records import (
+    PHONE_RECORD_TYPES,
+    SEEN_IN_CRM,
+    core_fields,
+    gives_phones,
+    newer_properties,
+)
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import Ambiguity, IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
@@ -186,9 +192,12 @@ class BatchDecider:
                 self.add_identity(key, record_id)
         if record_id is not None:
             return self.records[record_id], False
+        settings = self.rules.integrations.get(integration)
         record = self.new_record(
             ref.type, at, integration, placeholder=True, email=email_key(ref),
             domain=domain_key(ref),
+            # The CRM names only records it has: a new one says so itself (apply_crm).
+            origin=SEEN_IN_CRM if settings is not None and settings.is_crm else None,
         )  # fmt: skip
         if key is not None:
             self.add_identity(key, record.id)
@@ -557,6 +566,9 @@ class BatchDecider:
         if event.type is EventType.RECORD:
             self.fill_record(record, event.properties, event.occurred_at, event.integration, event)
             links.link_named(self, record, event)  # an association made in the CRM
+            made = not (event.properties or event.associations or event.merged or event.owner)
+            if made and record.origin == SEEN_IN_CRM:  # the CRM says it made the record
+                record.origin = None
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None

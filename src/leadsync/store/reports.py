@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from leadsync.rules.records import SEEN_IN_CRM
 from leadsync.store.database import executemany
 from leadsync.store.schema import (
     activities,
@@ -54,11 +55,12 @@ def owner_changed_since(since: str, test_domain: str) -> list[sa.ColumnElement[b
 
 def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnElement[bool]]:
     """Contacts and leads created between ``since`` and ``settled`` that have no owner (test
-    leads left out)."""
+    leads left out, and the CRM's own records leadsync first saw by a change: not new)."""
     r = records
     return [
         r.c.type.in_(("contact", "lead")),
         r.c.owner_id.is_(None),
+        sa.or_(r.c.origin.is_(None), r.c.origin != SEEN_IN_CRM),
         sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
         r.c.created_at >= since,
         r.c.created_at <= settled,
