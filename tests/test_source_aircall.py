@@ -599,16 +599,37 @@ def test_a_v1_user_event_names_the_users_lines_as_the_companys() -> None:
 
 @pytest.mark.parametrize("name", ["number.created", "number.opened", "number.closed"])
 def test_a_number_event_is_one_of_the_companys_lines(name: str) -> None:
-    piece, [line] = convert(load(name))
+    """The line, then each user who takes its calls, as a user event fills the directory."""
+    piece, [line, user] = convert(load(name))
     assert (line.type, line.id, line.external_id) == (EventType.LINE, piece.key, "1201")
     assert line.properties == {"number": "+1 415-555-0100", "name": "Sales US"}
+    assert (user.type, user.id) == (EventType.USER, piece.key + "#user0")
+    assert owner_dict(user) == AGENT and user.owner is not None and user.owner.name == "Ana Ng"
 
 
 def test_a_deleted_number_is_read_as_nothing_and_a_line_without_digits_too() -> None:
     assert convert(load("number.deleted"))[1] == []
     body = load("number.opened")
     body["data"]["digits"] = None
-    assert convert(body)[1] == []
+    assert [e.type for e in convert(body)[1]] == [EventType.USER]  # no line; its user still
+
+
+def test_a_lines_users_that_are_no_list_of_users_name_the_field() -> None:
+    body = load("number.created")
+    body["data"]["users"] = {"id": 4411}
+    with pytest.raises(EventError, match=r'field "data.users": must be an array of users'):
+        convert(body)
+    body["data"]["users"] = [{"id": 4411, "email": "ana@acme.test"}, "ana"]
+    with pytest.raises(EventError, match=r'field "data.users.1": must be an object'):
+        convert(body)
+    body["data"]["users"] = [{"id": {"n": 1}}]
+    with pytest.raises(EventError, match=r'field "data.users.0.id": must be a string'):
+        convert(body)
+    body["data"]["users"] = [{"name": "nobody"}, {"email": "bo@acme.test"}, None]
+    with pytest.raises(EventError, match=r'field "data.users.2": must be an object'):
+        convert(body)
+    body["data"]["users"] = [{"name": "nobody"}, {"email": "bo@acme.test"}]
+    assert [e.type for e in convert(body)[1]] == [EventType.LINE]  # nobody named by an id
 
 
 def test_a_users_numbers_that_are_no_list_of_lines_name_the_field() -> None:

@@ -24,7 +24,14 @@ from typing import Any
 import pytest
 
 from leadsync.errors import EventError
-from leadsync.model import OTHER_PHONES, ActivityType, Event, EventType, RecordType
+from leadsync.model import (
+    OTHER_PHONES,
+    ActivityType,
+    Event,
+    EventType,
+    ExternalUserRef,
+    RecordType,
+)
 from leadsync.pipeline.inbox import vendor_line_request
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Piece
@@ -259,8 +266,12 @@ def test_aircall_number_event_is_one_of_the_companys_lines() -> None:
     subscribed to every event sends (messages), are no dead letters and no events."""
     body = json.loads((PUBLISHED / "aircall/number.closed.docs.json").read_text())
     adapter = adapter_for("aircall", "aircall", {})
-    [line] = adapter.to_events(body, {}, "e-1", 1)
+    [line, user] = adapter.to_events(body, {}, "e-1", 1)
     assert (line.type, line.external_id) == (EventType.LINE, "456")
+    assert (user.type, user.owner) == (
+        EventType.USER,
+        ExternalUserRef("456", "madelaine.dupont@aircall.io", "Madelaine Dupont"),
+    )
     assert line.properties == {"number": "+33 1 76 36 06 95", "name": "My first Aircall Number"}
     assert e164(line.properties["number"]) == "+33176360695"
     for other in ("message.received", "message.sent", "number.deleted"):

@@ -66,7 +66,9 @@ user.updated (?)),         user has no id; then a ``line`` event per line of ``n
 user.*.v2 (V2: Aircall's   it may carry ``availability_status``, ``substatus`` and, on
 preferred ones)            wrap-up events, ``last_call_id``: none of them is read.
 number.created, .opened,   a ``line`` event: ``data.digits`` (``name``, ``id``), one of the
-.closed                    company's lines (:mod:`.aircall_lines`)
+.closed                    company's lines (:mod:`.aircall_lines`); then a ``user`` event
+                           per ``data.users[]`` with an id (the users who take its calls:
+                           the directory learns their emails and names)
 contact.deleted,           ``[]``: deletions are not propagated (a line deleted stays one
 user.deleted(.v2),         of the company's)
 number.deleted
@@ -144,6 +146,7 @@ from leadsync.sources.aircall_lines import LINE_EVENTS, line_event, user_lines
 from leadsync.sources.aircall_people import (
     contact_event,
     first_email,
+    line_users,
     person,
     texts_in,
     user_event,
@@ -337,7 +340,7 @@ class AircallAdapter(Adapter):
         elif name in CONTACT_EVENTS:
             found = [contact_event(body, event_id, at)]
         elif name in LINE_EVENTS:
-            found = line_event(body, event_id, at)
+            found = [*line_event(body, event_id, at), *line_users(body, event_id, at)]
         else:
             user = user_event(body, event_id, at)
             found = [] if user is None else [user, *user_lines(body, event_id, at)]

@@ -26,6 +26,7 @@ __all__ = [
     "contact_phones",
     "entries",
     "first_email",
+    "line_users",
     "person",
     "texts_in",
     "user_event",
@@ -100,6 +101,32 @@ def user_event(body: dict[str, Any], event_id: str, at: str) -> dict[str, Any] |
     if name is not None:
         event["properties"] = {"name": name}
     return event
+
+
+def line_users(body: dict[str, Any], event_id: str, at: str) -> list[dict[str, Any]]:
+    """The users a ``number.*`` event's line lists (``data.users``: who takes its calls, each
+    with ``id``, ``email`` and ``name``), one user event each (ids ``<event id>#user<index>``,
+    in list order): the directory learns them as from their own events. An entry naming
+    nobody (no id or email) gives none; one that is not an object is refused, naming it."""
+    users = get_path(body, "data.users")
+    if users is None:
+        return []
+    if not isinstance(users, list):
+        refuse("data.users", f"must be an array of users, got {describe(users)}")
+    found = []
+    # The entries by their index as a key: ``person`` reads paths of objects, and names its
+    # field as data.users.<index>.<key>.
+    view = {"data": {"users": {str(index): entry for index, entry in enumerate(users)}}}
+    for index, entry in enumerate(users):
+        path = f"data.users.{index}"
+        if not isinstance(entry, dict):
+            refuse(path, f"must be an object (a user: id, email, name), got {describe(entry)}")
+        user = person(view, path)
+        if user is not None and "id" in user:
+            found.append(
+                {"id": f"{event_id}#user{index}", "occurred_at": at, "type": "user", "owner": user}
+            )
+    return found
 
 
 def person(body: dict[str, Any], path: str) -> dict[str, str] | None:
