@@ -97,10 +97,10 @@ Event names (action x entity)
     planned, not yet a call or an email: a ``draft`` (nothing on a timeline; what it says is
     remembered for the update that marks it done, which creates it). A call carries
     ``duration`` (``HH:MM``) -> ``duration_s`` and its outcome (:data:`CALL_OUTCOME_FIELD`
-    (?)) only once it is done: a planned call's duration is not a final value. Owner ``owner_id`` (``user_id`` as a
-    fallback: v1's assignee); associations ``person_id``, ``org_id``, ``deal_id``,
-    ``lead_id`` and every ``participants[].person_id``. The raw type key is kept as
-    ``pipedrive_type``. An activity carries no phone numbers (Pipedrive's call logs, which
+    (?)) only once it is done: a planned call's duration is not a final value. Owner
+    ``owner_id`` (``user_id`` as a fallback: v1's assignee); associations ``person_id``,
+    ``org_id``, ``deal_id``, ``lead_id`` and every ``participants[].person_id``. The raw type
+    key is kept as ``pipedrive_type``. An activity carries no phone numbers (Pipedrive's call logs, which
     have them, send no webhooks): a call is matched to its person by ``person_id`` only.
 
 ``delete`` of any of them gives ``[]``: deletions are not propagated. So does any event of
