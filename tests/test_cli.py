@@ -326,6 +326,30 @@ def test_a_file_without_owners_is_not_applied_over_a_workspace_that_has_some(
     assert cli("apply", str(files / "only.yaml")).exit_code == 0  # no owner left to archive
 
 
+def test_a_file_without_integrations_is_not_applied_over_a_workspace_that_has_some(
+    cli: Cli, files: Path
+) -> None:
+    """A file whose integrations: key is missing or has its entries commented out would remove
+    every integration (their webhooks answered 404 from then on): refused, nothing applied;
+    integrations: {} says it on purpose."""
+    cli("apply", str(files / "leadsync.yaml"))
+    owners = "owners:\n  - {id: '101', email: ana@acme.test}\n"
+    (files / "cut.yaml").write_text(owners + "integrations:\n#  dialer:\n#    kind: generic\n")
+    result = cli("apply", str(files / "cut.yaml"), "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().startswith(
+        f"error: {files / 'cut.yaml'}: the file lists no integrations (no integrations: key, or "
+        "one with nothing under it), so applying it would remove every integration of the "
+        "workspace ("
+    )
+    assert "write integrations: {} to remove them all" in result.stderr
+    assert cli("apply", str(files / "cut.yaml")).exit_code == 2
+    assert "dialer" in cli("export").stdout  # nothing applied
+    (files / "none.yaml").write_text(owners + "integrations: {}\n")
+    assert cli("apply", str(files / "none.yaml")).exit_code == 0
+    assert cli("apply", str(files / "cut.yaml")).exit_code == 0  # none left to remove
+
+
 def test_a_team_member_twice_is_a_config_problem_with_the_others(
     cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -146,7 +146,7 @@ def _checked(
     ws: Workspace, config: WorkspaceConfig, file: Path, managed: bool, unmanaged: bool
 ) -> ManagedBy | None:
     """apply's refusals before anything is applied (a file the workspace is not managed
-    by, a file that would archive every owner), and the mark ``--managed``/``--unmanaged``
+    by, a file that would archive every owner or remove every integration), and the mark ``--managed``/``--unmanaged``
     asks for."""
     current = ws.managed_file()
     if current is not None and not (managed or unmanaged) and not _same_file(current, file):
@@ -158,6 +158,8 @@ def _checked(
         )
     if "owners" not in config.model_fields_set:
         _refuse_archiving_every_owner(ws, file)
+    if "integrations" not in config.model_fields_set:
+        _refuse_removing_every_integration(ws, file)
     # Marked by its full path: the same file, wherever apply runs from.
     return ManagedBy(str(file.resolve()), managed) if managed or unmanaged else None
 
@@ -199,6 +201,21 @@ def _refuse_archiving_every_owner(ws: Workspace, file: Path) -> None:
             f"{file}: the file lists no owners (no owners: key), so applying it would archive "
             f"every owner of the workspace ({shown}); list them, write owners: [] to archive "
             "them all, or owners: {source: hubspot} to take them from HubSpot"
+        )
+
+
+def _refuse_removing_every_integration(ws: Workspace, file: Path) -> None:
+    """A file that lists no integrations (no ``integrations:`` key, or one whose entries are
+    all commented out) would remove every integration — their webhooks answered 404 from then
+    on, what they send lost: said explicitly with ``integrations: {}``."""
+    names = sorted(ws.rules().integrations)
+    if names:
+        shown = ", ".join(names[:5]) + (f" … ({len(names) - 5} more)" if len(names) > 5 else "")
+        raise UserError(
+            f"{file}: the file lists no integrations (no integrations: key, or one with nothing under it), "
+            f"so applying it would remove every integration of the workspace ({shown}) and "
+            "their webhooks would answer 404; list them, or write integrations: {} to remove "
+            "them all"
         )
 
 
