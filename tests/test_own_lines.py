@@ -241,6 +241,27 @@ def test_own_numbers_are_phone_numbers_checked_at_their_key_and_exported() -> No
     assert config.integrations["dialer"].own_numbers == ("442079460100",)  # YAML's number: text
 
 
+def test_an_own_number_no_country_gives_out_is_taken_with_a_warning_at_its_line() -> None:
+    """Read as a number (a UK number's length), but in no range the UK gives out: a country
+    code written twice, a digit missing. Allowed — it is matched as read — and said."""
+    text = (
+        "owners: [{id: '101', email: ana@acme.test}]\n"
+        "integrations:\n"
+        "  dialer:\n"
+        "    kind: generic\n"
+        "    region: GB\n"
+        "    own_numbers: [4420794601, +44 20 7946 0100]\n"
+    )
+    warnings: list[str] = []
+    config = load_config(text, "lines.yaml", warnings)
+    assert config.integrations["dialer"].own_numbers == ("4420794601", "+44 20 7946 0100")
+    assert warnings == [
+        "lines.yaml:6: integrations.dialer.own_numbers[0]: 4420794601 reads as +444420794601, "
+        "a number no country gives out (a country code twice, or a digit missing?): calls to "
+        "the real line are not taken as internal until it is corrected"
+    ]
+
+
 def test_own_numbers_come_back_in_the_export_as_written(workspace: Workspace) -> None:
     _setup(workspace, own_numbers=["020 7946 0100", "+44 113 000 0000"])
     exported = yaml_text(workspace.export_config())

@@ -294,6 +294,17 @@ def read_phone(text: object, region: str | None = None) -> PhoneNumber | None:
     return _read_phone(str(text).strip(), region)
 
 
+def assigned_number(e164: str) -> bool:
+    """Whether a number read as possible (:func:`read_phone`'s ``number``) is also in a range
+    its country gives out: ``+444420794601`` has a UK number's length, but no UK number starts
+    so (a country code written twice, a digit missing). Only for what a person declares (the
+    company's own lines): events' numbers are matched as read, new ranges included."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 # What dialers write for the number of a caller who hid it (caller ID withheld), compared
 # trimmed and lowercased: Aircall's ``raw_digits`` is ``anonymous`` (?); others say
 # ``Anonymous``, ``unknown``, ``private``, ``restricted``, or leave it empty.

@@ -10,7 +10,7 @@ import yaml
 
 from leadsync.errors import ConfigError
 from leadsync.settings.base import KeyPath, Written, format_path, key_text, show
-from leadsync.settings.checks import empty_teams, shared_emails
+from leadsync.settings.checks import empty_teams, shared_emails, unassigned_own_numbers
 from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
@@ -288,7 +288,7 @@ def load_config(
     place = Place(source, lines, "")
     config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
     if warnings is not None:
-        found = [*shared_emails(data), *empty_teams(data)]
+        found = [*shared_emails(data), *empty_teams(data), *unassigned_own_numbers(data)]
         warnings.extend(place.problem(path, message)[1] for path, message in found)
     return config
 
