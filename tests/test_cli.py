@@ -350,6 +350,29 @@ def test_a_file_without_integrations_is_not_applied_over_a_workspace_that_has_so
     assert cli("apply", str(files / "cut.yaml")).exit_code == 0  # none left to remove
 
 
+def test_values_longer_than_the_store_keeps_are_refused_at_their_key(cli: Cli, files: Path) -> None:
+    """An owner id, an email, a name or a rep's id longer than the store keeps is refused
+    where it is written (PostgreSQL would refuse it at the write; SQLite would keep it), as
+    an event's is."""
+    long_id, email, name, rep = "1" * 65, "a" * 320 + "@x.test", "n" * 201, "u" * 201
+    (files / "long.yaml").write_text(
+        f"owners:\n  - {{id: '{long_id}', email: ana@acme.test}}\n"
+        f"  - {{id: '102', email: '{email}', first_name: {name}}}\n"
+        f"integrations:\n  dialer:\n    kind: generic\n    users:\n      map: {{{rep}: '102'}}\n"
+    )
+    result = cli("apply", str(files / "long.yaml"))
+    assert result.exit_code == 2
+    errors = result.stderr.strip().splitlines()
+    assert errors[:3] == [
+        f"error: {files / 'long.yaml'}:2: owners[0].id: has 65 characters; allowed: at most 64",
+        f"error: {files / 'long.yaml'}:3: owners[1].email: has 327 characters; allowed: at "
+        "most 320",
+        f"error: {files / 'long.yaml'}:3: owners[1].first_name: has 201 characters; allowed: "
+        "at most 200",
+    ]
+    assert errors[3].endswith(": has 201 characters; allowed: at most 200")
+
+
 def test_a_team_member_twice_is_a_config_problem_with_the_others(
     cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

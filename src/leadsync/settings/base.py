@@ -39,7 +39,9 @@ __all__ = [
     "PathPart",
     "SECRET_ENV_RE",
     "Email",
+    "ExternalId",
     "Id",
+    "OwnerId",
     "IntegrationName",
     "KeyPath",
     "Name",
@@ -312,11 +314,22 @@ WholeNumber = Annotated[int, _no_text("int_type")]
 Number = Annotated[float, _no_text("float_type")]
 """A number as written (``2.5`` or ``3``, not ``'2.5'`` nor ``true``)."""
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
-Email = Annotated[str, BeforeValidator(_check_email), StringConstraints(strip_whitespace=True)]
-OwnerEmail = Annotated[
-    str, BeforeValidator(_check_owner_email), StringConstraints(strip_whitespace=True)
+# The longest text the store keeps of each (store/schema.py): longer is refused at its key,
+# as an event's is at its field, never by the database (PostgreSQL's varchar would refuse it
+# at the write; SQLite would keep it).
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Email = Annotated[
+    str, BeforeValidator(_check_email), StringConstraints(strip_whitespace=True, max_length=320)
 ]
+OwnerEmail = Annotated[
+    str,
+    BeforeValidator(_check_owner_email),
+    StringConstraints(strip_whitespace=True, max_length=320),
+]
+OwnerId = Annotated[Id, StringConstraints(max_length=64)]
+"""An owner's id (a CRM owner: HubSpot's are numbers)."""
+ExternalId = Annotated[Id, StringConstraints(max_length=200)]
+"""An external user's id at its tool."""
 IntegrationName = Annotated[str, BeforeValidator(_check_integration_name)]
 OutcomeName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
 

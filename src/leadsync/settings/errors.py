@@ -284,6 +284,9 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
         yield path, f"{words} {_number(ctx.get(key))}; got {show(value)}"
     elif kind in ("string_too_short", "too_short") and isinstance(value, str):
         yield path, "must not be empty"
+    elif kind in ("string_too_long", "too_long") and isinstance(value, str):
+        most = ctx.get("max_length")
+        yield path, f"has {len(value.strip())} characters; allowed: at most {most}"
     elif kind == "too_short":
         least = ctx.get("min_length")
         count = ctx.get("actual_length")

@@ -40,11 +40,12 @@ from leadsync.model import (
 )
 from leadsync.settings.base import (
     Email,
-    Id,
+    ExternalId,
     KeyPath,
     Name,
     Number,
     OutcomeName,
+    OwnerId,
     SettingsModel,
     StrictBool,
     Text,
@@ -91,7 +92,7 @@ KNOWN_KINDS: tuple[str, ...] = KINDS
 class DirectoryUser(SettingsModel):
     """An external user the tool knows; its email lets auto-matching find the owner."""
 
-    id: Id
+    id: ExternalId
     email: Email | None = None  # checked as an owner's is (docs/FORMAT.md)
     name: Text | None = None
 
@@ -100,7 +101,7 @@ class UnmappedSettings(SettingsModel):
     """What to do with an external user that maps to no owner."""
 
     policy: UnmappedPolicy = UnmappedPolicy.LEAVE
-    owner: Id | None = None
+    owner: OwnerId | None = None
     team: Name | None = None
 
     @classmethod
@@ -133,7 +134,7 @@ class UserMappingSettings(SettingsModel):
     _null_is_default = frozenset({"map", "directory", "unmapped"})
 
     auto_match: AutoMatch = AutoMatch.EMAIL
-    map: dict[Id, Id] = Field(default_factory=dict)
+    map: dict[ExternalId, OwnerId] = Field(default_factory=dict)
     directory: tuple[DirectoryUser, ...] = ()
     unmapped: UnmappedSettings = UnmappedSettings()
 

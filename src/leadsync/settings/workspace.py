@@ -18,6 +18,7 @@ from leadsync.settings.base import (
     Name,
     Number,
     OwnerEmail,
+    OwnerId,
     SettingsModel,
     StrictBool,
     Text,
@@ -60,7 +61,7 @@ class OwnerSpec(SettingsModel):
     """A CRM owner as declared in the workspace file (its email checked where it is
     written: :class:`~leadsync.settings.base.Written`)."""
 
-    id: Id
+    id: OwnerId
     email: OwnerEmail
     first_name: Text = ""
     last_name: Text = ""
@@ -275,7 +276,7 @@ class WorkspaceConfig(SettingsModel):
         Annotated[tuple[OwnerSpec, ...], Tag(LIST_TAG)] | Annotated[OwnersFromCrm, Tag(CRM_TAG)],
         Discriminator(_owners_form),
     ] = ()
-    teams: dict[Name, tuple[Id, ...]] = Field(default_factory=dict)
+    teams: dict[Name, tuple[OwnerId, ...]] = Field(default_factory=dict)
     integrations: dict[IntegrationName, IntegrationSettings] = Field(default_factory=dict)
     monitoring: MonitoringSettings = MonitoringSettings()
     destination: DestinationSettings | None = None
