@@ -691,6 +691,56 @@ def test_owners_pull_is_refused_where_the_managing_file_lists_the_owners(
     ws.close()
 
 
+def test_owners_pull_is_refused_where_it_would_archive_owners_the_settings_name(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Owners typed by hand, which HubSpot has under other ids: a pull would archive them,
+    leaving a team of archived members and a map to nobody — refused, naming each owner,
+    where the settings name it, and HubSpot's owner of the same email; nothing written. Once
+    the settings name HubSpot's ids, it pulls (and archives the typed ones)."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    hub = HubSpotDouble(TOKEN)
+    hub.add_owner("ana@acme.test", "Ana", "Ng", owner_id="30000001")
+    hub.add_owner("bo@acme.test", "Bo", "Li", owner_id="30000002")
+    typed = [{"id": "101", "email": "ana@acme.test"}, {"id": "102", "email": "bo@acme.test"}]
+    dialer = {"kind": "generic", "users": {"map": {"u-1": "102"}}}
+    doc = {
+        "owners": typed,
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {"dialer": dialer},
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
+    }
+    ws = Workspace(db_url, hubspot_transport=hub.transport())
+    ws.apply_config(load_config(json.dumps(doc), "typed.yaml"))
+    with pytest.raises(WorkspaceError) as refused:
+        ws.pull_owners()
+    assert str(refused.value) == (
+        "HubSpot has no owner 101, 102, which the settings name: 101 (team sdr); 102 (team "
+        "sdr, dialer's users.map); a pull would archive them, so nothing was pulled. By "
+        "email, 101 (ana@acme.test) is HubSpot's 30000001, 102 (bo@acme.test) is HubSpot's "
+        "30000002. Name HubSpot's owners there instead: with owners listed in the workspace "
+        "file, list HubSpot's too (by their ids) and name those; with owners: {source: "
+        "hubspot}, take 101, 102 out of those settings, pull, then name HubSpot's ids"
+    )
+    assert {o["id"]: o["archived"] for o in ws.owners()} == {"101": False, "102": False}
+    doc["owners"] = [
+        *typed,
+        {"id": "30000001", "email": "ana@acme.test"},
+        {"id": "30000002", "email": "bo@acme.test"},
+    ]
+    doc["teams"] = {"sdr": ["30000001", "30000002"]}
+    doc["integrations"] = {"dialer": {**dialer, "users": {"map": {"u-1": "30000002"}}}}
+    ws.apply_config(load_config(json.dumps(doc), "typed.yaml"))
+    ws.pull_owners()  # 101 and 102 are named nowhere now: HubSpot's list archives them
+    assert {o["id"]: o["archived"] for o in ws.owners()} == {
+        "101": True,
+        "102": True,
+        "30000001": False,
+        "30000002": False,
+    }
+    ws.close()
+
+
 def contacts_with_calls(n: int, *, domains: bool = False) -> list[dict[str, Any]]:
     events = []
     for i in range(n):

@@ -205,7 +205,7 @@ def export_on(connection: Connection) -> WorkspaceConfig:
     free_mail = config_store.read_setting(connection, FREE_MAIL_SETTING)
     from_crm = config_store.read_setting(connection, OWNERS_SOURCE_SETTING) == "hubspot"
     integrations = {name: settings_of(name, s) for name, _, s in integration_rows}
-    named = _named_owners(teams, integrations.values())
+    named = _named_owners(teams, integrations)
     owners: tuple[OwnerSpec, ...] | OwnersFromCrm = tuple(
         _owner_spec(r) for r in owner_rows if not r["archived"] or r["id"] in named
     )
@@ -236,18 +236,38 @@ def _owner_spec(row: Mapping[str, Any]) -> OwnerSpec:
 
 
 def _named_owners(
-    teams: Mapping[str, Iterable[str]], integrations: Iterable[IntegrationSettings]
+    teams: Mapping[str, Iterable[str]], integrations: Mapping[str, IntegrationSettings]
 ) -> set[str]:
     """The owners teams and integrations name (the map, the fallback, a rollout's too)."""
-    named = {member for members in teams.values() for member in members}
-    for settings in integrations:
+    return set(_owner_places(teams, integrations))
+
+
+def _owner_places(
+    teams: Mapping[str, Iterable[str]], integrations: Mapping[str, IntegrationSettings]
+) -> dict[str, list[str]]:
+    """Every owner teams and integrations name, with where (``team sdr``, ``dialer's
+    users.map``, ``dialer's unmapped owner``; a rollout's settings as ``… (rollout)``)."""
+    places: dict[str, list[str]] = {}
+    for team, members in teams.items():
+        for member in members:
+            places.setdefault(member, []).append(f"team {team}")
+    for name, settings in integrations.items():
         proposed = settings.rollout.settings.users if settings.rollout is not None else None
-        for users in (settings.users, proposed):
-            if users is not None:
-                named.update(users.map.values())
-                if users.unmapped.owner is not None:
-                    named.add(users.unmapped.owner)
-    return named
+        for users, whose in ((settings.users, name), (proposed, f"{name} (rollout)")):
+            if users is None:
+                continue
+            for owner in users.map.values():
+                places.setdefault(owner, []).append(f"{whose}'s users.map")
+            if users.unmapped.owner is not None:
+                places.setdefault(users.unmapped.owner, []).append(f"{whose}'s unmapped owner")
+    return places
+
+
+def owners_named_on(connection: Connection) -> dict[str, list[str]]:
+    """:func:`_owner_places` of the workspace's teams and integrations, in the caller's
+    transaction: the owners its settings cannot lose."""
+    integrations = {n: settings_of(n, s) for n, _, s in config_store.read_integrations(connection)}
+    return _owner_places(config_store.read_teams(connection), integrations)
 
 
 def set_integration_on(

@@ -43,6 +43,7 @@ from leadsync.workspace_config import (
     OWNERS_SOURCE_SETTING,
     PUSH_BACKFILL_SETTING,
     load_rules,
+    owners_named_on,
 )
 
 Transport = httpx.BaseTransport | None
@@ -104,9 +105,44 @@ def pull_owners(engine: Engine, transport: Transport) -> config_store.ConfigChan
     changes = config_store.ConfigChanges()
     with begin_writing(engine) as connection:
         config_store.lock_config(connection)
+        _refuse_stranding(connection, pulled.owners)
         config_store.replace_owners(connection, pulled.owners, changes)
         config_store.replace_teams(connection, pulled.teams, changes, only_named=True)
     return changes
+
+
+def _refuse_stranding(connection: Connection, pulled: list[dict[str, Any]]) -> None:
+    """A pull archives the owners HubSpot does not have: refused (nothing written) when the
+    settings still name some of them — a team of archived members, a map to nobody —, as
+    ``owners: {source: hubspot}`` refuses a file naming owners HubSpot does not have. The
+    refusal names, for each owner typed by hand, HubSpot's owner of the same email."""
+    owners = config_store.owners_by_id(connection)
+    ids = {str(owner["id"]) for owner in pulled}
+    stranded = {
+        owner: places
+        for owner, places in owners_named_on(connection).items()
+        if owner in owners and owners[owner].active and owner not in ids
+    }
+    if not stranded:
+        return
+    by_email = {str(o.get("email") or "").lower(): str(o["id"]) for o in pulled if o.get("email")}
+    named = "; ".join(
+        f"{owner} ({', '.join(places)})" for owner, places in sorted(stranded.items())
+    )
+    same = [
+        f"{owner} ({owners[owner].email}) is HubSpot's {by_email[owners[owner].email.lower()]}"
+        for owner in sorted(stranded)
+        if owners[owner].email.lower() in by_email
+    ]
+    hint = f" By email, {', '.join(same)}." if same else ""
+    ids = ", ".join(sorted(stranded))
+    raise WorkspaceError(
+        f"HubSpot has no owner {ids}, which the settings name: {named}; a pull would archive "
+        f"them, so nothing was pulled.{hint} Name HubSpot's owners there instead: with owners "
+        "listed in the workspace file, list HubSpot's too (by their ids) and name those; with "
+        f"owners: {{source: hubspot}}, take {ids} out of those settings, pull, then name "
+        "HubSpot's ids"
+    )
 
 
 def pusher(
