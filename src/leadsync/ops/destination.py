@@ -117,11 +117,11 @@ def _refuse_stranding(connection: Connection, pulled: list[dict[str, Any]]) -> N
     ``owners: {source: hubspot}`` refuses a file naming owners HubSpot does not have. The
     refusal names, for each owner typed by hand, HubSpot's owner of the same email."""
     owners = config_store.owners_by_id(connection)
-    ids = {str(owner["id"]) for owner in pulled}
+    hubspots = {str(owner["id"]) for owner in pulled}
     stranded = {
         owner: places
         for owner, places in owners_named_on(connection).items()
-        if owner in owners and owners[owner].active and owner not in ids
+        if owner in owners and owners[owner].active and owner not in hubspots
     }
     if not stranded:
         return
