@@ -99,10 +99,6 @@ DEAD = {
     "salesforce/om_discountrule.comsave.xml": "field \"sobject\": sObject 'DiscountRule__c'",
     # A Pub/Sub API change event whose changedFields are bitmaps the relay did not decode.
     "salesforce/cdc_lead_update.lead_conversion.json": 'field "ChangeEventHeader.changedFields"',
-    # A hand-written Lead whose id's checksum contradicts its case (round 10).
-    "salesforce/cdc_lead_create.no_name.salesforce_kpis.json": (
-        'field "ChangeEventHeader.recordIds[0]": must be a Salesforce id: the last 3'
-    ),
     # Pipedream's "new person" sample: a person's data under meta.entity "deal" (round 9).
     "pipedrive/create.person.pipedream.json": 'field "data.title": required on a create of a deal',
 }

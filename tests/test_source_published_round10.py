@@ -5,7 +5,7 @@ Each sample is in ``tests/fixtures/published/<kind>/``; :data:`ROUND10_SOURCES` 
 comes from and what was done to make it a body. Three of them found defects, fixed with them:
 a Pipedrive call not done yet was a call on the timeline (now a draft until done); a body
 without Calendly's ``event`` said "unknown event null" (now: required); a Salesforce id whose
-own case its checksum contradicts was rewritten into another id (now refused, naming it).
+own case its checksum contradicts was rewritten into another id (now kept as written).
 """
 
 from __future__ import annotations
@@ -134,9 +134,14 @@ def test_aircall_v1_user_closed_teaches_the_user_and_its_four_lines() -> None:
     ]
 
 
-def test_salesforce_id_whose_checksum_contradicts_its_case_is_refused_naming_it() -> None:
-    assert published.refused("salesforce/cdc_lead_create.no_name.salesforce_kpis.json", read) == (
-        'field "ChangeEventHeader.recordIds[0]": must be a Salesforce id: the last 3 characters '
-        "of '00Q5e000001AbcDEFG' contradict the case of its first 15 (an 18-character id's "
-        "checksum)"
+def test_salesforce_id_whose_checksum_contradicts_its_case_is_kept_as_written() -> None:
+    """A hand-written Lead whose id's last three characters contradict its case: which case
+    is right cannot be told, so the id is kept as written (it was rewritten into another
+    record's id), and the Lead is the contact it always is, with its company."""
+    event = published.only("salesforce/cdc_lead_create.no_name.salesforce_kpis.json", read)
+    assert (event.object, event.external_id, event.owner) == (
+        RecordType.CONTACT,
+        "00Q5e000001AbcDEFG",
+        None,
     )
+    assert event.properties == {"company": "Acme Corp"}

@@ -730,18 +730,13 @@ def test_a_change_to_every_record_of_an_object_is_a_dead_letter_that_asks_for_a_
     assert "resync these records" in str(caught.value)
 
 
-def test_an_id_whose_checksum_contradicts_its_case_is_a_dead_letter_saying_so() -> None:
-    """Its letters keep a case the last three characters contradict: which is right cannot be
-    told, so no record is named by a guess (a case-folded id is restored instead)."""
+def test_an_id_whose_checksum_contradicts_its_case_is_kept_as_written() -> None:
+    """Its letters keep a case the last three characters contradict (a hand-written id):
+    which is right cannot be told, so it is kept as written, never rewritten into another
+    record's id; a case-folded id is restored."""
     body = copy.deepcopy(body_of("cdc_update_contact.json"))
     body["ChangeEventHeader"]["recordIds"] = ["0035g00000QWeRtAAA"]
-    with pytest.raises(EventError) as caught:
-        convert(body)
-    assert caught.value.detail == (
-        'field "ChangeEventHeader.recordIds[0]": must be a Salesforce id: the last 3 '
-        "characters of '0035g00000QWeRtAAA' contradict the case of its first 15 (an "
-        "18-character id's checksum)"
-    )
+    assert convert(body)[0]["external_id"] == "0035g00000QWeRtAAA"
     body["ChangeEventHeader"]["recordIds"] = [BO.lower()]
     assert convert(body)[0]["external_id"] == BO
 
@@ -921,8 +916,8 @@ def test_task_priorities_map_to_canonical_ones(priority: str, canonical: str | N
         ("001A0000006Vm9rIAC", "001A0000006Vm9rIAC"),
         ("001a0000006vm9riac", "001A0000006Vm9rIAC"),  # an 18-character id is case-insensitive
         ("001A0000006VM9RIAC", "001A0000006Vm9rIAC"),  # upper case too
-        ("001A0000006vm9rIAC", None),  # its own mixed case, which the suffix contradicts
-        ("00Q5e000001AbcDEFG", None),  # likewise (a hand-written id of a published sample)
+        ("001A0000006vm9rIAC", "001A0000006vm9rIAC"),  # its own case, contradicted: as written
+        ("00Q5e000001AbcDEFG", "00Q5e000001AbcDEFG"),  # likewise (a published hand-written id)
         ("00q5e000001abcdefg", "00Q5e000001ABcdEAG"),  # lower case: restored by the suffix
         ("0035g00000QwErT", BO),
         ("001A0000006Vm9", None),  # 14 characters

@@ -114,6 +114,11 @@ TASK_PRIORITIES = ("none", "low", "medium", "high")
 CRM_SOURCE = "(crm)"
 # The strategy recorded on the decisions of those changes.
 CRM_STRATEGY = "crm"
+# ``records.origin`` of a record the CRM's own events named before saying it was made (a
+# change, a link, a merge, an owner change of a record leadsync had not seen): one the CRM has
+# had all along, never a new lead. The CRM's bare record event (it exists: HubSpot's
+# ``creation``) clears it, whichever came first (engine/decide.py).
+SEEN_IN_CRM = "seen_in_crm"
 
 
 MANUAL_STRATEGY = "manual"

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from leadsync.engine import own_lines
+from leadsync.engine import links, own_lines
 from leadsync.engine.state import HeldActivity, RecordState
 from leadsync.model import (
     AUTO_SOURCE,
@@ -80,7 +80,7 @@ def certain_refs(
     found = Found()
     kept: list[RecordRef] = []
     for ref in refs:
-        if ref.external_id is None and (why := d.personal_company(ref)) is not None:
+        if ref.external_id is None and (why := links.personal_company(d, ref)) is not None:
             found.trace = why
             continue
         ids = _email_holders(d, event.integration, ref)

@@ -31,6 +31,7 @@ from leadsync.model import (
     CRM_STRATEGY,
     MANUAL_STRATEGY,
     PHONE_PROPERTIES,
+    SEEN_IN_CRM,
     ActivitySkip,
     Event,
     EventType,
@@ -50,13 +51,7 @@ from leadsync.rules.ownership import (
     decide_owner,
     rep_key,
 )
-from leadsync.rules.records import (
-    PHONE_RECORD_TYPES,
-    SEEN_IN_CRM,
-    core_fields,
-    gives_phones,
-    newer_properties,
-)
+from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones, newer_properties
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import Ambiguity, IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
@@ -192,26 +187,16 @@ class BatchDecider:
                 self.add_identity(key, record_id)
         if record_id is not None:
             return self.records[record_id], False
-        settings = self.rules.integrations.get(integration)
         record = self.new_record(
             ref.type, at, integration, placeholder=True, email=email_key(ref),
-            domain=domain_key(ref),
-            # The CRM names only records it has: a new one says so itself (apply_crm).
-            origin=SEEN_IN_CRM if settings is not None and settings.is_crm else None,
+            domain=domain_key(ref),  # a CRM names only records it has (made: apply_crm)
+            origin=SEEN_IN_CRM if integration in self.rules.crm_integrations else None,
         )  # fmt: skip
         if key is not None:
             self.add_identity(key, record.id)
         self.by_email.move(record.id, None, record.email)
         self.by_domain.move(record.id, None, record.domain)
         return record, True
-
-    def personal_company(self, ref: RecordRef) -> str | None:
-        """Why ``ref`` names no company: a company named only by a free-mail or disposable
-        domain (rules/domains.py) is neither matched nor made; None for any other ref."""
-        if ref.type is not RecordType.COMPANY or ref.external_id is not None or not ref.domain:
-            return None
-        why = self.rules.domains.personal(ref.domain)
-        return f"no company is made of {ref.domain}: {why}" if why else None
 
     def new_record(
         self,
@@ -512,7 +497,7 @@ class BatchDecider:
     def apply_record(self, event: Event, settings: IntegrationSettings) -> None:
         subject = event.subject_ref()
         assert subject is not None
-        if (why := self.personal_company(subject)) is not None:
+        if (why := links.personal_company(self, subject)) is not None:
             if self.traces is not None:
                 self.traces[event.id] = EventTrace(event.id, counterpart=why)
             return
@@ -567,8 +552,7 @@ class BatchDecider:
             self.fill_record(record, event.properties, event.occurred_at, event.integration, event)
             links.link_named(self, record, event)  # an association made in the CRM
             made = not (event.properties or event.associations or event.merged or event.owner)
-            if made and record.origin == SEEN_IN_CRM:  # the CRM says it made the record
-                record.origin = None
+            record.origin = None if made and record.origin == SEEN_IN_CRM else record.origin
         if event.type is not EventType.OWNER and event.owner is None:
             return
         owner_id = event.owner.id if event.owner is not None else None

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadsync.engine.load import remember_link
 from leadsync.engine.state import RecordState
-from leadsync.model import ASSOCIATION_RANK, Event, RecordType
+from leadsync.model import ASSOCIATION_RANK, Event, RecordRef, RecordType
 from leadsync.rules.records import PHONE_RECORD_TYPES
 
 if TYPE_CHECKING:
@@ -38,6 +38,15 @@ if TYPE_CHECKING:
 
 COMPANY = RecordType.COMPANY._value_
 PERSON_TYPES = frozenset(t._value_ for t in PHONE_RECORD_TYPES)
+
+
+def personal_company(d: BatchDecider, ref: RecordRef) -> str | None:
+    """Why ``ref`` names no company: a company named only by a free-mail or disposable domain
+    (rules/domains.py) is neither matched nor made; None for any other ref."""
+    if ref.type is not RecordType.COMPANY or ref.external_id is not None or not ref.domain:
+        return None
+    why = d.rules.domains.personal(ref.domain)
+    return f"no company is made of {ref.domain}: {why}" if why else None
 
 
 def link_named(d: BatchDecider, record: RecordState, event: Event) -> None:
@@ -54,7 +63,7 @@ def link_named(d: BatchDecider, record: RecordState, event: Event) -> None:
         if (
             ref.type is RecordType.COMPANY
             and ref.external_id is None
-            and d.personal_company(ref) is not None
+            and personal_company(d, ref) is not None
         ):
             continue  # a company named only by a free-mail domain is not made
         other, _ = d.resolve(event.integration, ref, event.occurred_at)

@@ -47,7 +47,8 @@ class RecordState:
     owner_changed_at: str | None
     owner_source: str | None
     manual_owner_at: str | None
-    # How the record came to be when no tool sent it ("unknown_number"), else None.
+    # How the record came to be when no tool sent it ("unknown_number"), or that the CRM had
+    # it before leadsync saw it ("seen_in_crm"), else None.
     origin: str | None = None
     # When the owner source last gave this owner, by its own clock (None: owner_changed_at).
     owner_source_at: str | None = None

@@ -19,12 +19,6 @@ from leadsync.values import PhoneNumber, read_phone
 # theirs onto these), and the record types whose numbers identify them.
 PHONE_RECORD_TYPES = (RecordType.CONTACT, RecordType.LEAD)
 
-SEEN_IN_CRM = "seen_in_crm"
-"""``records.origin`` of a record the CRM's own events named before saying it was made (a
-change, a link, a merge, an owner change of a record leadsync had not seen): one the CRM has
-had all along, never a new lead. The CRM's bare record event (it exists: HubSpot's
-``creation``) clears it, whichever came first."""
-
 
 def gives_phones(properties: Mapping[str, Any]) -> bool:
     """Whether ``properties`` give (or clear) any phone number."""

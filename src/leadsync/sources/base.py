@@ -174,11 +174,10 @@ class Adapter(abc.ABC):
     #: changes made in the CRM (bidirectional sync never echoes them back to it).
     is_crm: ClassVar[bool] = False
     #: The vendor sends a person's whole list of numbers (Aircall's contact ``phone_numbers``),
-    #: and a record event that has the list gives every phone property
-    #: (``model.PHONE_PROPERTIES``): one given null is a number the tool has no more, so the
-    #: engine takes back the number this tool gave there (one other tools gave too stays); an
-    #: event giving none (the payload had no list) changes none. False: a null phone property clears it, whoever
-    #: gave it (HubSpot's cleared field, the canonical format).
+    #: and a record event that has the list gives every phone property (``PHONE_PROPERTIES``):
+    #: one given null is a number the tool has no more, so the engine takes back the number
+    #: this tool gave there (one other tools gave too stays); an event giving none (no list)
+    #: changes none. False: a null clears the property, whoever gave it (HubSpot, canonical).
     phone_list_complete: ClassVar[bool] = False
     #: The model of the ``vendor:`` options this kind takes (:mod:`.options`); the settings
     #: validate an integration's options with it and refuse any other option.
@@ -586,12 +585,10 @@ def compact(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_name_error(path: str, name: Any, known: Sequence[str]) -> NoReturn:
-    """The error for an event name an adapter does not know, or none at all (absent or null:
-    ``required``); the row becomes a dead letter."""
-    if name is None:
-        refuse(path, f"required: the event's name; known: {', '.join(known)}")
+    """The error (a dead letter) for an event name an adapter does not know, or none."""
     shown = repr(name) if isinstance(name, str) else describe(name)
-    refuse(path, f"unknown event {shown}; known: {', '.join(known)}")
+    said = "required: the event's name" if name is None else f"unknown event {shown}"
+    refuse(path, f"{said}; known: {', '.join(known)}")
 
 
 def signature_needs_secret(kind: str, secret: str | None) -> str:

@@ -98,8 +98,8 @@ def id18(value: str) -> str | None:
     The suffix encodes which of the first 15 characters are capitals, so an 18-character id
     whose letters lost their case (all lower or all upper case: a case-insensitive system
     kept it) is restored from it (what the suffix says of a digit does not count). One whose
-    letters keep a case of their own that the suffix contradicts is no Salesforce id: which
-    case is right cannot be told, and a guess would name another record.
+    letters keep a case of their own that the suffix contradicts (a hand-written one) is kept
+    as written: which case is right cannot be told, and a guess would name another record.
     """
     if not _ID.fullmatch(value):
         return None
@@ -113,7 +113,7 @@ def id18(value: str) -> str | None:
         return base + given
     letters = [c for c in base if c.isalpha()]
     if not (all(c.islower() for c in letters) or all(c.isupper() for c in letters)):
-        return None
+        return base + value[15:]
     chars = list(base)
     for block, code in enumerate(given):
         bits = _CHECKSUM.index(code)
@@ -245,12 +245,6 @@ def read_id(root: Any, path: str, required: bool = False) -> str | None:
 
 def id_of(raw: str, path: str) -> str:
     converted = id18(raw.strip())
-    if converted is None and _ID.fullmatch(raw.strip()) and len(raw.strip()) == 18:
-        refuse(
-            path,
-            f"must be a Salesforce id: the last 3 characters of {raw.strip()!r} contradict "
-            "the case of its first 15 (an 18-character id's checksum)",
-        )
     if converted is None:
         refuse(path, f"must be a Salesforce id (15 or 18 letters and digits), got {raw[:40]!r}")
     return converted

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from leadsync.rules.records import SEEN_IN_CRM
+from leadsync.model import SEEN_IN_CRM
 from leadsync.store.database import executemany
 from leadsync.store.schema import (
     activities,
