@@ -109,6 +109,32 @@ def test_lines_list_gives_each_line_with_how_it_is_known_and_its_internal_calls(
     ]
 
 
+@pytest.mark.parametrize("cut", [True, False])
+def test_a_line_a_call_named_first_gets_the_name_and_id_its_line_event_gives(
+    workspace: Workspace, cli: Cli, cut: bool
+) -> None:
+    """A call names the line first (no name there); the tool's line event for it comes
+    after, in another batch or the same: the line gets its name and id, and keeps the call as
+    the event that named it first. A later name does not replace the one it has."""
+    _setup(workspace)
+    call = {**_call("c1", LINE_A, line_number=LINE_B), "id": "call-1"}
+    named = {**_line(), "id": "line-b"}
+    renamed = {**_line(name="Support"), "id": "line-b2"}
+    if cut:
+        run(workspace, call)
+        run(workspace, named)
+        run(workspace, renamed)
+    else:
+        run(workspace, call, named, renamed)
+    [line] = cli.json("lines", "list")
+    assert (line["number"], line["name"], line["line_id"], line["event_id"]) == (
+        B,
+        "Sales desk",
+        "line-7",
+        "call-1",
+    )
+
+
 def test_an_empty_list_of_lines_says_so_in_words(workspace: Workspace, cli: Cli) -> None:
     _setup(workspace)
     result = cli("lines", "list")

@@ -11,6 +11,7 @@ Functions over a :class:`~leadsync.engine.decide.BatchDecider`; pure like it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from leadsync.engine import counterparts
@@ -52,25 +53,33 @@ def learn(
 ) -> tuple[OwnLine | None, int]:
     """Learn the line ``given`` of the event's integration, unless it is known already (or
     does not read as a number); what waited for its number is looked for again. The line
-    learned (None: nothing new) and how many activities were looked for again."""
+    learned (None: nothing new) and how many activities were looked for again. A learned
+    line known without the name or id this event gives gets them (a call named the line
+    first, its ``number.created`` comes after): nothing else of it changes."""
     settings = d.rules.integrations.get(event.integration)
     if settings is None:
         return None, 0
     vendor = adapter_class(settings.kind).vendor_name
     line = rules.learned_line(event.integration, given, settings.region, name, line_id, vendor)
-    if line is None or line_of(d, event.integration, line.number) is not None:
+    if line is None:
+        return None, 0
+    known = line_of(d, event.integration, line.number)
+    row = {
+        "integration": line.integration,
+        "number": line.number,
+        "name": name,
+        "line_id": line_id,
+        "learned_at": event.occurred_at,
+        "event_id": event.id or None,
+    }
+    if known is not None:
+        if not known.declared and (name and not known.name or line_id and not known.line_id):
+            named = replace(known, name=known.name or name, line_id=known.line_id or line_id)
+            d.state.own_lines.known[(line.integration, line.number)] = named
+            d.state.own_lines.new.append(row)  # its name and id fill the row's (store)
         return None, 0
     d.state.own_lines.known[(line.integration, line.number)] = line
-    d.state.own_lines.new.append(
-        {
-            "integration": line.integration,
-            "number": line.number,
-            "name": name,
-            "line_id": line_id,
-            "learned_at": event.occurred_at,
-            "event_id": event.id or None,
-        }
-    )
+    d.state.own_lines.new.append(row)
     return line, settle(d, line)
 
 

@@ -143,12 +143,21 @@ def internal_count(connection: Connection) -> int:
 # ----------------------------------------------------------------------------- writes
 
 
+# A line named again keeps the first event that named it; a name or id it had none of fills.
+_FILL = (
+    "ON CONFLICT (integration, number) DO UPDATE SET "
+    "name = COALESCE(own_lines.name, excluded.name), "
+    "line_id = COALESCE(own_lines.line_id, excluded.line_id)"
+)
+
+
 def save_lines(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Lines learned: the first event that named each is kept (a line named again changes
-    nothing)."""
+    """Lines learned: the first event that named each is kept; a line known without a name or
+    an id gets the one a later row gives (nothing else of it changes)."""
     if rows:
         values = [tuple(r[c] for c in _LINE_COLUMNS) for r in rows]
-        insert_rows(connection, own_lines, _LINE_COLUMNS, values, "ON CONFLICT DO NOTHING")
+        unique = ("integration", "number")
+        insert_rows(connection, own_lines, _LINE_COLUMNS, values, _FILL, unique=unique)
 
 
 def save_internal(
