@@ -149,6 +149,11 @@ def test_integrations_that_cannot_receive_webhooks_are_named(workspace: Workspac
                 "phone": {"kind": "aircall", "secret_env": "PHONE_TOKEN"},
                 "open": {"kind": "outreach"},
                 "sf": {"kind": "salesforce", "vendor": {"organization_id": "00D000000000001AAA"}},
+                "sf2": {
+                    "kind": "salesforce",
+                    "secret_env": "SF_SECRET",
+                    "vendor": {"organization_id": "00D000000000002AAA"},
+                },
             }
         )
     )
@@ -158,6 +163,11 @@ def test_integrations_that_cannot_receive_webhooks_are_named(workspace: Workspac
         "integration open: no secret_env, so its webhooks are refused (401)",
         "integration phone: environment variable PHONE_TOKEN is not set, so its webhooks are "
         "refused (401)",
+        # Outbound Messages are checked by organization id: only the relay's need the secret.
+        "integration sf2: environment variable SF_SECRET is not set, so its webhooks that need "
+        "it are refused (401); the others are checked otherwise (Outbound Messages: "
+        "OrganizationId equals vendor.organization_id; relayed change events: "
+        "X-Leadsync-Signature, as the generic kind)",
     ]
     assert not any("s3cret" in p for p in problems)
 

@@ -62,6 +62,7 @@ from leadsync.settings import (
     proposed_from_data,
 )
 from leadsync.settings.base import format_path
+from leadsync.sources import adapter_class
 from leadsync.sources.options import NoOptions, VendorOptions
 from leadsync.store import config as config_store
 from leadsync.store import own_lines
@@ -266,6 +267,16 @@ class SettingsForm:
             return owner_id
         shared = sum(1 for o in self.owners if o.name == names[0]) > 1
         return f"{names[0]} — owner {owner_id}" if shared else names[0]
+
+    @property
+    def secret_required(self) -> bool:
+        """Whether every webhook of the kind needs the secret (else some are checked otherwise:
+        :attr:`signature_scheme` says how)."""
+        return adapter_class(self.settings.kind).secret_required
+
+    @property
+    def signature_scheme(self) -> str:
+        return adapter_class(self.settings.kind).signature_scheme
 
     @property
     def vendor_options(self) -> list[VendorOption]:

@@ -196,9 +196,15 @@ class Intake:
                         f"integration {name}: no secret_env, so its webhooks are refused (401)"
                     )
             elif not self.environ.get(env):
-                problems.append(
-                    f"integration {name}: environment variable {env} is not set, so its "
+                adapter = self.integrations.adapters[name]
+                refused = (
                     "webhooks are refused (401)"
+                    if adapter.secret_required
+                    else "webhooks that need it are refused (401); the others are checked "
+                    f"otherwise ({adapter.signature_scheme})"
+                )
+                problems.append(
+                    f"integration {name}: environment variable {env} is not set, so its {refused}"
                 )
         return problems
 
