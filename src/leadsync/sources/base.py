@@ -552,8 +552,7 @@ def email_or_none(value: str | None) -> str | None:
     return email if valid_email(email) else None
 
 
-#: The longest rep display name: what an adapter passes on, and the canonical ``owner.name``
-#: limit (generous, but a name, not a document).
+#: The longest rep display name an adapter passes on: the canonical ``owner.name`` limit.
 MAX_REP_NAME = 200
 
 
@@ -595,6 +594,7 @@ def signature_needs_secret(kind: str, secret: str | None) -> str:
     """The secret, or a SignatureError when the integration has none configured."""
     if not secret:
         raise SignatureError(
-            f"no webhook secret is configured for this {kind} integration; requests are refused"
+            f"no webhook secret is configured for this {kind} integration (no secret_env, or "
+            "its environment variable is not set where leadsync runs); requests are refused"
         )
     return secret
