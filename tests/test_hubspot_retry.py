@@ -246,6 +246,29 @@ def _unresolved() -> httpx.ConnectError:
         return exc
 
 
+def _refused() -> httpx.ConnectError:
+    """What httpx raises where nothing listens on the port (a stand-in not started)."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as cause:
+            raise httpx.ConnectError("[Errno 111] Connection refused") from cause
+    except httpx.ConnectError as exc:
+        return exc
+
+
+def test_a_base_url_where_nothing_listens_fails_within_a_few_tries_naming_the_key() -> None:
+    transport, seen = scripted(*[_refused() for _ in range(20)])
+    sleeps = Sleeps()
+    with pytest.raises(HubSpotUnavailable) as raised:
+        client(transport, sleeps).request("GET", "/crm/v3/owners/")
+    assert len(seen) == 3 and sum(sleeps.waits) <= 0.3
+    assert "failed 3 times; last: ConnectError: [Errno 111] Connection refused (check " in str(
+        raised.value
+    )
+    assert "destination.base_url: " in str(raised.value)
+
+
 def test_a_host_name_that_does_not_resolve_fails_within_a_few_tries() -> None:
     # A wrong base_url or no network: said in a second or so, not after minutes of waits.
     transport, seen = scripted(*[_unresolved() for _ in range(20)])

@@ -132,16 +132,18 @@ class DailyLimitReached(PushPaused):
         )
 
 
-# A host name that does not resolve is tried this many times (a second or so), not over the
-# policy's minutes: it is a wrong base_url or no network far more often than a blip.
+# A host name that does not resolve, or a host where nothing listens on the port, is tried
+# this many times (a second or so), not over the policy's minutes: it is a wrong base_url, a
+# stand-in not started or no network far more often than a blip.
 UNRESOLVED_ATTEMPTS = 3
 
 
 def _unresolved(exc: BaseException) -> bool:
-    """Whether a transport error comes from a host name that does not resolve."""
+    """Whether a transport error comes from a host name that does not resolve, or a
+    connection refused (nothing listens there)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, socket.gaierror):
+        if isinstance(seen, socket.gaierror | ConnectionRefusedError):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -497,7 +499,9 @@ class HubSpotClient:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 attempt += 1
                 if _unresolved(exc) and attempt >= UNRESOLVED_ATTEMPTS:
-                    break  # a name that does not resolve: a typo or no network, said at once
+                    # a name that does not resolve, nothing listening: a typo, said at once
+                    last += f" (check destination.base_url: {self.settings.base_url})"
+                    break
                 self._pause(attempt, f"HubSpot {method} {path}: {last}")
                 continue
             answer = _answer(response)
