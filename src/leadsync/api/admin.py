@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from leadsync.errors import LeadsyncError, NotFoundError
+from leadsync.errors import LeadsyncError, NotFoundError, UserError
 from leadsync.model import RecordType
 from leadsync.ops import listings
 from leadsync.ops.deadletters import RetryResult, dismiss_hint
@@ -29,11 +29,7 @@ from leadsync.ops.preview import PreviewResult
 from leadsync.ops.replay import ReplayResult
 from leadsync.ops.review import PAGE, Resolution, ReviewItem, ReviewPage
 from leadsync.ops.settings_change import API_ACTOR
-from leadsync.settings import (
-    INTEGRATION_NAME_RE,
-    IntegrationSettings,
-    integration_to_dict,
-)
+from leadsync.settings import INTEGRATION_NAME_RE, IntegrationSettings, integration_to_dict
 from leadsync.values import since_ts
 from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
@@ -449,6 +445,13 @@ def build_router(
         is merged over them (as ``--settings`` files are)."""
         return workspace.proposed_settings_from_data(name, data).settings
 
+    def configured(name: str) -> None:
+        """The body's integration: an unknown one is a 400 naming the field, not a 404."""
+        try:
+            workspace.integration(name)
+        except NotFoundError as exc:
+            raise UserError(f"body.integration: {exc}") from None
+
     @router.post(
         "/preview",
         summary="What events would do (nothing is written)",
@@ -458,6 +461,7 @@ def build_router(
         """Records matched or created, owner decisions with reasons, activities created or
         skipped, associations — decided by the real engine in a transaction rolled back:
         the JSON of `leadsync preview --json`."""
+        configured(request.integration)
         lines = [e if isinstance(e, str) else json.dumps(e) for e in request.events]
         settings = (
             None if request.settings is None else proposed(request.integration, request.settings)
@@ -472,6 +476,7 @@ def build_router(
     def post_replay(request: ReplayRequest) -> ReplayResult:
         """The JSON of `leadsync replay --json`: owners that would differ (with both
         reasons), activities that would appear or disappear, associations."""
+        configured(request.integration)
         settings = proposed(request.integration, request.settings)
         since = since_ts(request.since) if request.since is not None else None
         return workspace.replay(request.integration, settings, since)

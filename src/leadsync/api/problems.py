@@ -116,17 +116,44 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    lines = [_where(error) for error in exc.errors()]
+    body = _body_model(request)
+    lines = [_where(error, body) for error in exc.errors()]
     return problem(400, "Bad request", "; ".join(lines), request.url.path, lines)
 
 
-def _where(error: Any) -> str:
-    loc = error.get("loc", ())
-    if error.get("type") == "json_invalid":  # FastAPI's: ("body", character position)
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The model of the route's JSON body, when it has one (what an error can list)."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str | None:
+    """The fields the object at ``loc`` (``("body", ...)``) takes, when a model says so."""
+    for step in loc[1:]:
+        field = model.model_fields.get(str(step)) if model is not None else None
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return ", ".join(model.model_fields) if model is not None and loc[:1] == ("body",) else None
+
+
+def _where(error: Any, body: type[BaseModel] | None = None) -> str:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "json_invalid":  # FastAPI's: ("body", character position)
         why = (error.get("ctx") or {}).get("error", "cannot be read")
         at = f" at character {loc[1]}" if len(loc) > 1 else ""
         return f"body: not valid JSON{at}: {why}"
     where = ".".join(str(part) for part in loc)
+    if kind == "extra_forbidden" and (allowed := _fields_at(body, loc[:-1])):
+        return f"{where}: unknown field; allowed: {allowed}"
+    if kind == "missing" and loc == ("body",):
+        allowed = _fields_at(body, loc)
+        return "body: empty; expected a JSON object" + (f" of {allowed}" if allowed else "")
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{where}: expected a JSON object, got {_json_type(error.get('input'))}"
     message = error.get("msg", "invalid")
     if error.get("type") == "value_error":  # a check of ours: its sentence, not pydantic's prefix
         message = message.removeprefix("Value error, ")
@@ -137,6 +164,14 @@ def _where(error: Any) -> str:
         # holds: a token pasted into it stays out of the answer and the logs).
         message += f"; got {str(value)[:100]!r}" if isinstance(value, str) else f"; got {value}"
     return f"{where}: {message}"
+
+
+def _json_type(value: Any) -> str:
+    """What JSON gave, in words (never the value: it may be a secret)."""
+    if isinstance(value, bool):
+        return "true or false"
+    names = {list: "an array", str: "a string", int: "a number", float: "a number"}
+    return next((n for t, n in names.items() if isinstance(value, t)), "null")
 
 
 async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
