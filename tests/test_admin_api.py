@@ -304,6 +304,18 @@ LOOKUP_FAILURES = [
     ("/api/inbox?integration=nope", 400, "unknown integration 'nope'"),
     ("/api/dead-letters?integration=nope", 400, "unknown integration 'nope'"),
     ("/api/dead-letters/count?integration=nope", 400, "unknown integration 'nope'"),
+    # A misspelled filter is not left out (the answer, unfiltered, taken for the filtered one).
+    (
+        "/api/dead-letters/count?integraton=nope",
+        400,
+        "query parameter 'integraton' is not taken here; allowed: integration",
+    ),
+    (
+        "/api/inbox?stauts=failed&limit=1",
+        400,
+        "query parameter 'stauts' is not taken here; allowed: ",
+    ),
+    ("/api/records/contact/1?limt=3", 400, "query parameter 'limt' is not taken here"),
 ]
 
 

@@ -35,7 +35,7 @@ from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
 from . import lines, lookups, rollout
-from .lookups import Limit
+from .lookups import Limit, known_query_only
 from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
 from .review_answer import Answer, ChooseAnswer
 
@@ -287,7 +287,7 @@ def build_router(
     router = APIRouter(
         prefix="/api",
         tags=["admin"],
-        dependencies=[Depends(require_admin(token, tries))],
+        dependencies=[Depends(require_admin(token, tries)), Depends(known_query_only)],
         responses=PROBLEM_RESPONSES,
     )
 

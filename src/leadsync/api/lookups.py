@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
+from leadsync.errors import UserError
 from leadsync.ops.listings import check_lookup
 from leadsync.workspace import Workspace
 
@@ -41,6 +42,26 @@ class _Text(Convertor[str]):
 
 
 register_url_convertor("text", _Text())
+
+
+def known_query_only(request: Request) -> None:
+    """A dependency of the admin routes: a query parameter the route does not take is a 400
+    naming it and the ones it takes — a misspelled filter (``integraton=``) would otherwise be
+    left out, and the answer, unfiltered, taken for the filtered one."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    taken: set[str] = set()
+    pending = [dependant]
+    while pending:  # the route's own parameters and its dependencies'
+        current = pending.pop()
+        taken.update(getattr(p, "alias", None) or p.name for p in current.query_params)
+        pending.extend(current.dependencies)
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        allowed = ", ".join(sorted(taken)) or "none"
+        raise UserError(f"query parameter {unknown[0]!r} is not taken here; allowed: {allowed}")
 
 
 def add_routes(router: APIRouter, workspace: Workspace) -> None:
