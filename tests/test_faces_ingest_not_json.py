@@ -121,3 +121,34 @@ def test_a_pretty_printed_document_cut_short_is_still_one_dead_letter(
     assert result.exit_code == 2
     assert json.loads(result.stdout)["dead_letter_count"] == 1
     assert stored(db_url) == (0, 1)
+
+
+def test_a_binary_file_is_refused_whole_naming_what_is_not_utf8(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """Bytes that are no UTF-8 text (an image, an archive): refused as a CSV is, the first
+    line's problem said instead of its bytes; a preview of it is refused the same way."""
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(b"PK\x03\x04\x14\x00\xff\xfe\x80\n\x81\x82 \x00\n\xc3(\n")
+    result = cli("ingest", "dialer", str(path))
+    refused(result, f"{path}:1", "none of its 3 non-blank lines reads as JSON")
+    assert "(line 1: not valid UTF-8 at byte 6)" in result.stderr
+    assert stored(db_url) == (0, 0)
+    preview = cli("preview", "dialer", str(path))
+    assert preview.exit_code == 2 and "not JSON lines" in preview.stderr
+
+
+def test_a_utf16_file_is_refused_naming_its_encoding(cli: Cli, db_url: str, tmp_path: Path) -> None:
+    """JSON lines saved as UTF-16 (Windows' "Unicode"): good events all the same, in an
+    encoding leadsync does not read — refused whole, saying which and how to convert it."""
+    text = contact_line("p-1", "u-1") + "\n" + contact_line("p-2", "u-1") + "\n"
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(text.encode("utf-16"))  # with its byte order mark
+    result = cli("ingest", "dialer", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: {path}:1: not JSON lines: the file is UTF-16 text (it begins with the byte "
+        "order mark FF FE); allowed: UTF-8 (`iconv -f UTF-16 -t UTF-8` converts it); nothing "
+        "was stored"
+    )
+    assert stored(db_url) == (0, 0)

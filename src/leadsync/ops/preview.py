@@ -195,7 +195,7 @@ def read_events(
     adapter = adapter_for(settings.kind, integration, settings.vendor_options())
     events: list[tuple[str, str, Event]] = []
     unreadable: list[Unreadable] = []
-    read = Lines(lines, adapter)  # as ingest reads them (an XML or pretty-printed file whole)
+    read = Lines(lines, adapter, source)  # as ingest reads them: a file not JSON lines refused
     for line in read:
         if sample is not None and len(events) >= sample:
             break

@@ -144,7 +144,14 @@ class Lines:
             if self.xml and is_xml(text):
                 yield self._xml_document(line_no, line, numbered)
                 return
-            if problem is None and not _one_value(text):
+            if isinstance(line, bytes) and line[:2] in _UTF16_MARKS and self.source is not None:
+                raise EventError(
+                    f"not JSON lines: the file is UTF-16 text (it begins with the byte order "
+                    f"mark {line[:2].hex(' ').upper()}); allowed: UTF-8 (`iconv -f UTF-16 -t "
+                    "UTF-8` converts it); nothing was stored",
+                    f"{self.source}:{line_no}",
+                )
+            if problem is not None or not _one_value(text):  # not UTF-8 text, or not JSON
                 first = (line_no, text, problem)
                 yield from self._not_json_lines(first, len(line), numbered)
             else:
@@ -238,9 +245,10 @@ class Lines:
                 sniffed.append(line)
         if any(problem is None and _one_value(text) for _, text, problem in sniffed):
             return
-        first_no, first_text, _ = sniffed[0]
+        first_no, first_text, first_problem = sniffed[0]
         shown = first_text.strip()
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        shown = repr(shown if len(shown) <= 60 else shown[:57] + "...")
+        shown = first_problem or shown  # not UTF-8 text (a binary file): not shown
         if len(sniffed) == 1:
             none = "its one non-blank line does not read as JSON"
         elif len(sniffed) < SNIFFED_LINES:
@@ -248,7 +256,7 @@ class Lines:
         else:
             none = f"none of its first {SNIFFED_LINES} non-blank lines reads as JSON"
         raise EventError(
-            f"not JSON lines: {none} (line {first_no}: {shown!r}); "
+            f"not JSON lines: {none} (line {first_no}: {shown}); "
             f"{self.hints[held[0][0]]}; nothing was stored",
             f"{self.source}:{first_no}",
         )
@@ -294,6 +302,9 @@ def _joined(lines: list[str | bytes]) -> str | bytes:
     return "".join(
         line if isinstance(line, str) else line.decode("utf-8", "replace") for line in lines
     )
+
+
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte order marks, little and big endian
 
 
 def _decoded(line: str | bytes) -> tuple[str, str | None]:
