@@ -428,6 +428,13 @@ def test_numbers_of_contacts_are_indexed_as_read_and_unreadable_ones_reported(
     report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-02T00:00:00Z")
     [unreadable] = [f for f in report.findings if f.check == "unreadable_numbers"]
     assert unreadable.summary.startswith("1 phone numbers") and unreadable.rows[0]["given"] == "12"
+    assert unreadable.summary.endswith("(national numbers need the integration's region:, e.g. "
+                                       "region: GB)")  # fmt: skip
+    run(workspace, _contact("k1", mobilephone="+1 555 0100"), integration="crm")  # too short
+    report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-02T00:00:00Z")
+    [unreadable] = [f for f in report.findings if f.check == "unreadable_numbers"]
+    assert [r["given"] for r in unreadable.rows] == ["+1 555 0100"]
+    assert unreadable.summary.endswith("never matched")  # no region would read it
 
 
 def test_the_report_counts_held_calls_about_to_expire_and_the_queues_age(

@@ -153,11 +153,15 @@ def _counterparts(
         ],
     )
     count, unreadable = review_store.unreadable_phones(c, SHOWN)
+    # The region's hint only where a national number is among those shown (an international
+    # one too short or too long is no region's to fix).
+    national = any(not str(r["number"]).strip().startswith(("+", "00")) for r in unreadable)
+    hint = " (national numbers need the integration's region:, e.g. region: GB)" if national else ""
     numbers = Finding(
         check="unreadable_numbers",
         alert=False,
         summary=f"{count} phone numbers of contacts and leads do not read as numbers and are "
-        "never matched (national numbers need the integration's region:, e.g. region: GB)"
+        f"never matched{hint}"
         if count
         else "every phone number of contacts and leads reads as a number",
         rows=[
