@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.errors import TransientError, UserError
 from leadsync.store.refusals import ALLOWED as _ALLOWED
-from leadsync.store.refusals import first_line, refusal, sqlite_not_writable
+from leadsync.store.refusals import first_line, option_refused, refusal, sqlite_not_writable
 from leadsync.store.sqlite_file import drop_on_broken_file
 
 DEFAULT_DB_URL = "sqlite:///leadsync.db"
@@ -249,7 +249,7 @@ def _revision(engine: Engine, shown: str) -> str | None:
         # an SQLSTATE), or the driver the URL's options (``connect_timeout=abc``, an unknown
         # query parameter: none), which the URL's allowed forms then follow.
         server = getattr(exc.orig, "sqlstate", None) is not None
-        said = first_line(exc.orig) + ("" if server else f"; {_ALLOWED}")
+        said = first_line(exc.orig) if server else option_refused(first_line(exc.orig))
         raise UserError(f"database {shown}: {said}") from None
 
 

@@ -68,8 +68,17 @@ def refusal(url: sa.URL, exc: sa.exc.OperationalError) -> str | None:
             "user, password and database)"
         )
     if _BAD_OPTION.search(text):
-        return f"{first_line(exc.orig).removeprefix('connection is bad: ')}; {ALLOWED}"
+        return option_refused(first_line(exc.orig).removeprefix("connection is bad: "))
     return None
+
+
+def option_refused(said: str) -> str:
+    """The driver's words of an option of the URL it refused, with what it takes."""
+    if "sslmode" in said:
+        allowed = "allowed sslmode values: disable, allow, prefer, require, verify-ca, verify-full"
+    else:
+        allowed = "allowed: libpq's connection options, postgresql://USER@HOST:PORT/DB?OPTION=VALUE"
+    return f"{said} (an option of the URL, after ?); {allowed}"
 
 
 def _missing_database(url: sa.URL, name: str) -> str:
