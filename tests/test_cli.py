@@ -805,6 +805,12 @@ def test_dead_letters_can_be_dismissed_with_a_reason_and_stop_the_alert(
     table = cli("dead-letters", "list", "--all")
     assert table.exit_code == 0 and "dismissed" in table.stdout
     assert "dead_letters" not in alerted(cli("report", "--since", "3650d", "--json").stdout)
+    # The same input again (a daily export): the dismissed lines stay dismissed, unreported.
+    again = cli("ingest", "dialer", "-", input=mixed)
+    assert again.exit_code == 0, again.output
+    assert "0 dead letters (2 dismissed before, not kept again)" in again.stdout
+    assert cli.json("dead-letters", "list") == []
+    assert len(cli.json("dead-letters", "list", "--all")) == 2
 
 
 def alerted(report_json: str) -> set[str]:

@@ -90,6 +90,7 @@ def _print_summary(s: Mapping[str, Any]) -> None:
         f"{s['integration']}: {counted(s['lines'], 'line')}, {s['accepted']:,} accepted"
         f"{unused if s['unused'] else ''}, {counted(s['duplicates'], 'duplicate')}, "
         f"{counted(dead, 'dead letter')}"
+        + (f" ({s['dismissed']:,} dismissed before, not kept again)" if s["dismissed"] else "")
     )
     render.line(
         f"applied {counted(s['applied'], 'event')}: "

@@ -164,6 +164,9 @@ class IngestSummary(ResultModel):
     # and events naming no field leadsync reads.
     unused: int = 0
     duplicates: int = 0
+    # Lines that failed as before, whose dead letter a person dismissed (it cannot be fixed):
+    # neither kept again nor reported (a file ingested again).
+    dismissed: int = 0
     dead_letters: Problems = Field(default_factory=Problems, exclude=True)
     failed: Problems = Field(default_factory=Problems, exclude=True)
     applied: BatchResult = Field(default_factory=BatchResult, exclude=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -179,11 +179,14 @@ def _is_array(line: str) -> bool:
 
 @dataclass
 class _Chunk:
-    """One chunk of input lines, parsed: the good items and the dead-letter rows."""
+    """One chunk of input lines, parsed: the good items, the dead-letter rows and each row's
+    letter as the run reports it."""
 
     good: list[InboxItem]
     dead: list[DeadLetterRow]
     at: str
+    letters: list[DeadLetter] = field(default_factory=list)
+    dismissed: int = 0  # dead-letter rows whose letter was dismissed before (not kept again)
 
 
 def line_items(
@@ -226,7 +229,7 @@ def _parse_chunk(
                 continue
             # The line, or an event of it that cannot be identified: a dead letter.
             error = item.error or ""
-            summary.dead_letters.append(DeadLetter(item.where or where, error))
+            chunk.letters.append(DeadLetter(item.where or where, error))
             kept = adapter.redact(item.payload)
             chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, error, at))
     return chunk
@@ -248,12 +251,16 @@ def _write_inbox(
     written, duplicates = inbox.write_items(
         connection, integration, chunk.good, chunk.at, source, status
     )
-    inbox_store.insert_new_dead_letters(connection, chunk.dead)  # a file ingested again
+    # A file ingested again: a line whose letter is open is reported, not kept twice; one
+    # whose letter was dismissed (it cannot be fixed) is neither kept nor reported again.
+    dismissed = inbox_store.insert_new_dead_letters(connection, chunk.dead)
+    dead = [letter for i, letter in enumerate(chunk.letters) if i not in dismissed]
+    chunk.dismissed = len(dismissed)
     if not duplicates:
-        return written, duplicates, []
+        return written, duplicates, dead
     held = {item.key for item in chunk.good} - {item.key for _, item in written}
     still = inbox_store.open_dead_letter_errors(connection, integration, held)
-    dead = [
+    dead += [
         DeadLetter(item.where or "?", still[item.key]) for item in chunk.good if item.key in still
     ]
     return written, duplicates, dead
@@ -284,6 +291,7 @@ def _append(
         )
     parsed.update((seq, item.events or []) for seq, item in written if item.error is None)
     summary.count(written, duplicates, dead)
+    summary.dismissed += chunk.dismissed
 
 
 class _NotDirectly(Exception):
@@ -324,6 +332,7 @@ def _apply_directly(
         return False
     written, duplicates, dead, result = outcome
     summary.count(written, duplicates, dead)
+    summary.dismissed += chunk.dismissed
     summary.applied.add(result)
     return True
 

@@ -403,26 +403,36 @@ def insert_rejected_once(connection: Connection, row: DeadLetterRow) -> bool:
     return True
 
 
-def insert_new_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> None:
-    """Insert the lines of a file that are not open dead letters already: the same
-    integration, source, line number, text and error (the file ingested again). One query
-    per call, for the call's line numbers."""
+def insert_new_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> set[int]:
+    """Insert the lines of a file that are no dead letters already: the same integration,
+    source, line number, text and error (the file ingested again) as one open, or one
+    dismissed (a person said it cannot be fixed). One query per call, for the call's line
+    numbers. The rows (by index) that are dismissed letters already."""
     lines = {row.line_no for row in rows if row.source is not None and row.line_no is not None}
-    if lines:
-        d = dead_letters.c
-        query = sa.select(d.integration, d.source, d.line_no, d.raw, d.error).where(
-            d.resolved_at.is_(None),
-            d.integration.in_({row.integration for row in rows}),
-            d.source.in_({row.source for row in rows if row.source is not None}),
-            in_values(d.line_no, lines, connection.dialect.name),
-        )
-        kept = {tuple(found) for found in connection.execute(query)}
-        rows = [
-            row
-            for row in rows
-            if (row.integration, row.source, row.line_no, row.raw, row.error) not in kept
-        ]
-    insert_dead_letters(connection, rows)
+    if not lines:
+        insert_dead_letters(connection, rows)
+        return set()
+    d = dead_letters.c
+    query = sa.select(d.integration, d.source, d.line_no, d.raw, d.error, d.resolution).where(
+        sa.or_(d.resolved_at.is_(None), d.resolution == "dismissed"),
+        d.integration.in_({row.integration for row in rows}),
+        d.source.in_({row.source for row in rows if row.source is not None}),
+        in_values(d.line_no, lines, connection.dialect.name),
+    )
+    held: dict[tuple[Any, ...], str | None] = {}
+    for found in connection.execute(query):  # an open letter wins over a dismissed one
+        if held.get(tuple(found[:5]), "dismissed") == "dismissed":
+            held[tuple(found[:5])] = found[5]
+    dismissed: set[int] = set()
+    new: list[DeadLetterRow] = []
+    for index, row in enumerate(rows):
+        key = (row.integration, row.source, row.line_no, row.raw, row.error)
+        if key not in held:
+            new.append(row)
+        elif held[key] == "dismissed":
+            dismissed.add(index)
+    insert_dead_letters(connection, new)
+    return dismissed
 
 
 def known_event_ids(
