@@ -88,7 +88,8 @@ def test_a_dismissal_without_a_reason_is_refused_and_changes_nothing(
     for reason in ((), ("--reason", "  ")):
         code, out, err = failures_cli(db_url, "dismiss", str(kim), *reason)
         assert (code, out) == (2, "")
-        assert "give --reason TEXT: why the failures are not pushed (kept with each)" in err
+        said = "blank" if reason else "missing"
+        assert f"--reason is {said}; allowed: some text, why the failures are not pushed" in err
     assert set(ids_by_object(ws)) == {7, 8}
 
 

@@ -163,7 +163,10 @@ def dead_letters_dismiss(
         if integration is not None and not every:
             raise UserError("--integration goes with --all")
         if not reason.strip():
-            raise UserError("give --reason TEXT: why the letters cannot be fixed (kept with each)")
+            given = "blank" if reason else "missing"
+            raise UserError(
+                f"--reason is {given}; allowed: some text, why the letters cannot be fixed (kept with each)"
+            )
     with workspace() as ws:
         check_integration(ws, integration)
         dismissed = ws.dismiss_dead_letters(

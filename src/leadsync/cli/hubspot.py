@@ -343,7 +343,10 @@ def failures_dismiss(
     `push failures list --all` (with the reason, who and when)."""
     with handle_errors():
         if not reason.strip():
-            raise UserError("give --reason TEXT: why the failures are not pushed (kept with each)")
+            given = "blank" if reason else "missing"
+            raise UserError(
+                f"--reason is {given}; allowed: some text, why the failures are not pushed (kept with each)"
+            )
     with workspace() as ws:
         n = resolve_failures(ws.engine, ids, "dismiss", reason, by or _user_name())
     if as_json:
