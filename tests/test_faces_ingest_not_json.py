@@ -152,3 +152,19 @@ def test_a_utf16_file_is_refused_naming_its_encoding(cli: Cli, db_url: str, tmp_
         "was stored"
     )
     assert stored(db_url) == (0, 0)
+
+
+def test_with_json_a_refused_file_is_a_json_object_on_stdout_too(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """As apply's refusal: {"ok": false, "errors": [{"place", "message"}]}, exit 2."""
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(csv_lines(3)) + "\n")
+    result = cli("ingest", "dialer", str(path), "--json")
+    assert result.exit_code == 2
+    answer = json.loads(result.stdout)
+    assert answer["ok"] is False
+    [error] = answer["errors"]
+    assert error["place"] == f"{path}:1"
+    assert error["message"].startswith("not JSON lines: none of its 3 non-blank lines")
+    assert stored(db_url) == (0, 0)

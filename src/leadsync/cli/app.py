@@ -151,6 +151,31 @@ def workspace(create: bool = False) -> Iterator[Workspace]:
             ws.close()
 
 
+@contextmanager
+def refusal_as_json(source: str, as_json: bool) -> Iterator[None]:
+    """With ``--json``, a refusal printed as one JSON object on stdout before the error lines
+    and exit code of :func:`handle_errors`: each error's ``place`` (``SOURCE:LINE``,
+    ``SOURCE``, or null when it is not in the input) and ``message`` (the rest of its line)."""
+    try:
+        yield
+    except LeadsyncError as exc:
+        if as_json:
+            errors = [_placed(m, source) for m in exc.messages()]
+            render.print_json({"ok": False, "errors": errors})
+        raise
+
+
+def _placed(message: str, source: str) -> dict[str, str | None]:
+    """An error line ``SOURCE[:LINE]: message`` split into its place and message."""
+    if message.startswith(f"{source}:"):
+        line, sep, rest = message[len(source) + 1 :].partition(": ")
+        if sep and line.isdigit():
+            return {"place": f"{source}:{line}", "message": rest}
+        if message.startswith(f"{source}: "):
+            return {"place": source, "message": message[len(source) + 2 :]}
+    return {"place": None, "message": message}
+
+
 def open_workspace(create: bool = False) -> Workspace:
     """The workspace of --db / LEADSYNC_DB (see :func:`workspace`); with ``create``, a SQLite
     file in a folder that does not exist is said as such (UserError, exit 2)."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, app, handle_errors, open_workspace, state, workspace
-from leadsync.errors import LeadsyncError, UserError
+from leadsync.cli.app import (
+    JsonOption,
+    app,
+    handle_errors,
+    open_workspace,
+    refusal_as_json,
+    state,
+    workspace,
+)
+from leadsync.errors import UserError
 from leadsync.ops.settings_change import (
     MANAGED_SETTING,
     Actor,
@@ -65,7 +71,7 @@ def apply(
     with the same exit code."""
     warnings: list[str] = []
     diff = ""
-    with handle_errors(), _refusal_as_json(file, as_json):
+    with handle_errors(), refusal_as_json(str(file), as_json):
         if managed and unmanaged:
             raise UserError("--managed and --unmanaged contradict each other; give one")
         config = load_config_file(file, warnings)
@@ -162,32 +168,6 @@ def _checked(
         _refuse_removing_every_integration(ws, file)
     # Marked by its full path: the same file, wherever apply runs from.
     return ManagedBy(str(file.resolve()), managed) if managed or unmanaged else None
-
-
-@contextmanager
-def _refusal_as_json(file: Path, as_json: bool) -> Iterator[None]:
-    """With ``--json``, a refusal printed as one JSON object on stdout before the error lines
-    and exit code of :func:`handle_errors`: each error's ``place`` (``FILE:LINE``, ``FILE``,
-    or null when it is not in the file) and ``message`` (the rest of its line)."""
-    try:
-        yield
-    except LeadsyncError as exc:
-        if as_json:
-            render.print_json(
-                {"ok": False, "errors": [_placed(m, str(file)) for m in exc.messages()]}
-            )
-        raise
-
-
-def _placed(message: str, source: str) -> dict[str, str | None]:
-    """An error line ``SOURCE[:LINE]: message`` split into its place and message."""
-    if message.startswith(f"{source}:"):
-        line, sep, rest = message[len(source) + 1 :].partition(": ")
-        if sep and line.isdigit():
-            return {"place": f"{source}:{line}", "message": rest}
-        if message.startswith(f"{source}: "):
-            return {"place": source, "message": message[len(source) + 2 :]}
-    return {"place": None, "message": message}
 
 
 def _refuse_archiving_every_owner(ws: Workspace, file: Path) -> None:

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, app, inbox_app, open_input, outbox_app, workspace
+from leadsync.cli.app import (
+    JsonOption,
+    app,
+    inbox_app,
+    open_input,
+    outbox_app,
+    refusal_as_json,
+    workspace,
+)
 from leadsync.model import display_ts
 from leadsync.pipeline.inbox import IngestSummary
 from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES, InputFile
@@ -38,8 +46,10 @@ def ingest(
     ] = DEFAULT_BATCH,
     as_json: JsonOption = False,
 ) -> None:
-    """Write events to the durable inbox, then apply them. Exits 2 when a line failed."""
-    with workspace() as ws:
+    """Write events to the durable inbox, then apply them. Exits 2 when a line failed. With
+    --json, a refusal of the whole input is a JSON object on stdout too ({"ok": false,
+    "errors": [{"place", "message"}]}), as apply's is."""
+    with workspace() as ws, refusal_as_json("<stdin>" if file == "-" else file, as_json):
         ws.integration(integration)
         if file == "-":  # a stream: read line by line as it comes
             stdin = InputFile(sys.stdin.buffer, whole=False)
