@@ -490,7 +490,7 @@ def test_the_installed_command_runs_the_demo_in_its_own_workspace(tmp_path: Path
     assert first.returncode == 0, first.stderr
     out = first.stdout
     assert "STAND-IN" in out and "owners pulled from HubSpot: 101, 102, 103" in out
-    assert "HubSpot contact" in out and "owner: 101" in out
+    assert "HubSpot contact" in out and "owner: 101 Ana Ng" in out  # as the CLI names owners
     assert "timeline (3 activities)" in out and "call" in out and "95 s" in out
     # The user's workspace (LEADSYNC_DB) was never opened; the demo has its own file.
     assert not user_db.exists()

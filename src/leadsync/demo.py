@@ -124,12 +124,17 @@ def run_demo(path: Path, out: Console) -> None:
                 contact = portal.read_contact_timeline(
                     client, Paths("2026-03"), str(hubspot.get("id"))
                 )
-            _print_contact(out, contact, record)
+            _print_contact(out, contact, record, ws.owner_names())
     finally:
         ws.close()
 
 
-def _print_contact(out: Console, contact: dict[str, Any], record: dict[str, Any]) -> None:
+def _print_contact(
+    out: Console, contact: dict[str, Any], record: dict[str, Any], names: dict[str, str]
+) -> None:
+    def owner(owner_id: str | None) -> str:  # as the CLI shows an owner: id and name
+        return f"{owner_id} {names[owner_id]}" if owner_id in names else owner_id or "-"
+
     props = contact["properties"]
     out.print()
     out.print(
@@ -137,7 +142,7 @@ def _print_contact(out: Console, contact: dict[str, Any], record: dict[str, Any]
         f"(leadsync contact {record['id']})",
         markup=True,
     )
-    out.print(f"owner: {props.get('hubspot_owner_id') or '-'}")
+    out.print(f"owner: {owner(props.get('hubspot_owner_id'))}")
     reasons = [h for h in record["owner_history"] if h["outcome"] == "set"]
     if reasons:
         out.print(f"  why: {reasons[-1]['reason']}", markup=False)
@@ -163,6 +168,6 @@ def _print_contact(out: Console, contact: dict[str, Any], record: dict[str, Any]
             extra.append(p["hs_call_status"])
         out.print(
             f"  {display_ts(p.get('hs_timestamp'))}  {item['type']:<8} {item['id']:<6} "
-            f"owner {p.get('hubspot_owner_id') or '-'}  {title} {' '.join(extra)}".rstrip(),
+            f"owner {owner(p.get('hubspot_owner_id'))}  {title} {' '.join(extra)}".rstrip(),
             markup=False,
         )
