@@ -215,7 +215,7 @@ def test_a_team_with_no_members_applies_once(workspace: Workspace) -> None:
     """A team of no members is nothing to the engine (no round robin may name it): applying
     it again is no change, and the export leaves it out."""
     with_empty = FILE.replace("teams:\n", "teams:\n  nobody: []\n")
-    assert _applied(workspace, with_empty).teams_changed == ["alpha", "zeta"]
+    assert _applied(workspace, with_empty).teams_added == ["alpha", "zeta"]
     assert not _applied(workspace, with_empty).changed
     assert _exported(workspace) == FILE
 

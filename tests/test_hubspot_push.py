@@ -653,7 +653,7 @@ def test_owners_pull_imports_all_pages_and_archives(
     owners = {o["id"]: o for o in ws.owners()}
     assert len(owners) == 130 + len(OWNERS) + 1
     assert owners[str(gone["id"])]["active"] is False
-    assert "sales" in changes.teams_changed
+    assert "sales" in changes.teams_added
     # apply no longer archives owners the file does not list.
     ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
     assert all(not o["archived"] for o in ws.owners())

@@ -43,7 +43,9 @@ class ConfigChanges:
     owners_added: list[str] = field(default_factory=list)
     owners_updated: list[str] = field(default_factory=list)
     owners_archived: list[str] = field(default_factory=list)
-    teams_changed: list[str] = field(default_factory=list)
+    teams_added: list[str] = field(default_factory=list)
+    teams_changed: list[str] = field(default_factory=list)  # members, or their order
+    teams_removed: list[str] = field(default_factory=list)
     integrations_added: list[str] = field(default_factory=list)
     integrations_updated: list[str] = field(default_factory=list)
     integrations_removed: list[str] = field(default_factory=list)
@@ -65,7 +67,9 @@ class ConfigChanges:
             "owners_added": self.owners_added,
             "owners_updated": self.owners_updated,
             "owners_archived": self.owners_archived,
+            "teams_added": self.teams_added,
             "teams_changed": self.teams_changed,
+            "teams_removed": self.teams_removed,
             "integrations_added": self.integrations_added,
             "integrations_updated": self.integrations_updated,
             "integrations_removed": self.integrations_removed,
@@ -174,9 +178,9 @@ def replace_teams(
     wanted = {team: tuple(members) for team, members in wanted.items() if members}
     if list(old_teams.items()) == list(wanted.items()):
         return
-    changes.teams_changed = sorted(
-        {t for t in set(old_teams) | set(wanted) if old_teams.get(t) != wanted.get(t)}
-    )
+    changes.teams_added = sorted(t for t in wanted if t not in old_teams)
+    changes.teams_changed = sorted(t for t in wanted if old_teams.get(t, wanted[t]) != wanted[t])
+    changes.teams_removed = sorted(t for t in old_teams if t not in wanted)
     if _moved([t for t in wanted if t in old_teams], list(old_teams)):
         changes.reordered.append("teams")
     connection.execute(sa.delete(team_members))
