@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -257,25 +257,22 @@ def _refused() -> httpx.ConnectError:
         return exc
 
 
-def test_a_base_url_where_nothing_listens_fails_within_a_few_tries_naming_the_key() -> None:
-    transport, seen = scripted(*[_refused() for _ in range(20)])
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (_unresolved, "[Errno -2] Name or service not known"),  # a mistyped host, no network
+        (_refused, "[Errno 111] Connection refused"),  # nothing listens: a stand-in not started
+    ],
+)
+def test_a_base_url_that_cannot_be_reached_fails_within_a_few_tries_naming_the_key(
+    error: Callable[[], httpx.ConnectError], said: str
+) -> None:
+    # Said in a second or so, not after minutes of waits.
+    transport, seen = scripted(*[error() for _ in range(20)])
     sleeps = Sleeps()
     with pytest.raises(HubSpotUnavailable) as raised:
         client(transport, sleeps).request("GET", "/crm/v3/owners/")
     assert len(seen) == 3 and sum(sleeps.waits) <= 0.3
-    assert "failed 3 times; last: ConnectError: [Errno 111] Connection refused (check " in str(
-        raised.value
-    )
-    assert "destination.base_url: " in str(raised.value)
-
-
-def test_a_host_name_that_does_not_resolve_fails_within_a_few_tries() -> None:
-    # A wrong base_url or no network: said in a second or so, not after minutes of waits.
-    transport, seen = scripted(*[_unresolved() for _ in range(20)])
-    sleeps = Sleeps()
-    with pytest.raises(HubSpotUnavailable) as raised:
-        client(transport, sleeps).request("GET", "/crm/v3/owners/")
-    assert len(seen) == 3 and sum(sleeps.waits) <= 0.3
-    assert "failed 3 times; last: ConnectError: [Errno -2] Name or service not known" in str(
+    assert f"failed 3 times; last: ConnectError: {said} (check destination.base_url: " in str(
         raised.value
     )

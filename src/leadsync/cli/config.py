@@ -176,11 +176,10 @@ def _refuse_archiving_every_owner(ws: Workspace, file: Path) -> None:
     another command, than what is meant; it is said explicitly with ``owners: []``."""
     kept = [o["id"] for o in ws.owners() if not o["archived"]]
     if kept:
-        shown = ", ".join(kept[:5]) + (f" … ({len(kept) - 5} more)" if len(kept) > 5 else "")
         raise UserError(
             f"{file}: the file lists no owners (no owners: key), so applying it would archive "
-            f"every owner of the workspace ({shown}); list them, write owners: [] to archive "
-            "them all, or owners: {source: hubspot} to take them from HubSpot"
+            f"every owner of the workspace ({_five(kept)}); list them, write owners: [] to "
+            "archive them all, or owners: {source: hubspot} to take them from HubSpot"
         )
 
 
@@ -190,13 +189,17 @@ def _refuse_removing_every_integration(ws: Workspace, file: Path) -> None:
     on, what they send lost: said explicitly with ``integrations: {}``."""
     names = sorted(ws.rules().integrations)
     if names:
-        shown = ", ".join(names[:5]) + (f" … ({len(names) - 5} more)" if len(names) > 5 else "")
         raise UserError(
-            f"{file}: the file lists no integrations (no integrations: key, or one with nothing under it), "
-            f"so applying it would remove every integration of the workspace ({shown}) and "
-            "their webhooks would answer 404; list them, or write integrations: {} to remove "
-            "them all"
+            f"{file}: the file lists no integrations (no integrations: key, or one with nothing "
+            "under it), so applying it would remove every integration of the workspace "
+            f"({_five(names)}) and their webhooks would answer 404; list them, or write "
+            "integrations: {} to remove them all"
         )
+
+
+def _five(ids: list[str]) -> str:
+    """The first five ids, and how many more there are."""
+    return ", ".join(ids[:5]) + (f" … ({len(ids) - 5} more)" if len(ids) > 5 else "")
 
 
 def _same_file(marked: str, file: Path) -> bool:
