@@ -141,6 +141,27 @@ def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspa
     }
 
 
+def test_an_unowned_groups_reason_says_whose_event_decided_it_when_another_did(
+    workspace: Workspace,
+) -> None:
+    """The dialer made p-1 with no owner; the phone tool's later event named an unmapped rep:
+    the group is the dialer's (it made the record), its reason the phone tool's decision."""
+    leave = {"unmapped": {"policy": "leave"}}
+    setup_monitored(
+        workspace,
+        {},
+        {"dialer": settings(users=leave), "phone": settings(users=leave)},
+    )
+    workspace.ingest("dialer", [contact_line("p-1", None, TODAY), contact_line("p-2", None, TODAY)])
+    workspace.ingest("phone", [contact_line("p-1", "u-404", "2026-11-10T09:05:00Z")])
+    finding = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "why" in r}
+    assert groups == {
+        ("dialer", "unmapped rep, policy leave (decided on phone's event)"): 1,
+        ("dialer", "no owner in the event"): 1,
+    }
+
+
 def test_timeline_overload_names_the_integration_and_type(workspace: Workspace) -> None:
     setup(workspace)
     notes = [

@@ -327,7 +327,7 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
     )
     total = sum(int(g.n) for g in groups)
     rows: list[dict[str, Any]] = [
-        {"integration": g.created_by, "why": g.why, "records": int(g.n)} for g in groups
+        {"integration": g.created_by, "why": _decided_by(g), "records": int(g.n)} for g in groups
     ]
     rows += [{"record": {"type": e.type, "id": e.id}, "show": show(e.type, e.id)} for e in examples]
 
@@ -352,6 +352,14 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
         rows=rows,
         parts={name: said(n) for name, n in per.items()},
     )
+
+
+def _decided_by(group: Any) -> str:
+    """Why a group has no owner, saying whose event decided it where another integration's
+    did than the one that created the records."""
+    if group.decided_by is None or group.decided_by == group.created_by:
+        return str(group.why)
+    return f"{group.why} (decided on {group.decided_by}'s event)"
 
 
 def _own_line_note(rules: WorkspaceRules, row: Mapping[str, Any]) -> str | None:

@@ -214,7 +214,8 @@ def unowned_new_records(
 ) -> tuple[Rows, Rows]:
     """Contacts and leads created between ``since`` and ``settled`` that have no owner.
 
-    Returns the groups (``created_by``, ``why``, ``n``; largest first) and the first
+    Returns the groups (``created_by``, ``why``, ``decided_by``: the integration of the
+    latest decision's event, ``n``; largest first) and the first
     ``limit`` of them (``id``, ``type``, ``created_by``). ``why`` names the kind of the
     record's latest decision: the label of the first ``(LIKE pattern, label)`` of
     ``reason_kinds`` its reason matches, else ``other``; a record without a decision gets
@@ -223,13 +224,11 @@ def unowned_new_records(
     value, or None for any.
     """
     r, d = records, owner_decisions
-    latest = (
-        sa.select(d.c.reason)
-        .where(d.c.record_id == r.c.id)
-        .order_by(d.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+
+    def latest(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+        query = sa.select(column).where(d.c.record_id == r.c.id)
+        return query.order_by(d.c.id.desc()).limit(1).scalar_subquery()
+
     base = (
         sa.select(
             r.c.id,
@@ -237,7 +236,8 @@ def unowned_new_records(
             r.c.created_by,
             r.c.placeholder,
             r.c.origin,
-            latest.label("reason"),
+            latest(d.c.reason).label("reason"),
+            latest(d.c.integration).label("decided_by"),
         ).where(*unowned_new(since, settled, test_domain))
     ).subquery()
     undecided = base.c.reason.is_(None)
@@ -255,9 +255,9 @@ def unowned_new_records(
         else_=other,
     ).label("why")
     groups = connection.execute(
-        sa.select(base.c.created_by, why, sa.func.count().label("n"))
-        .group_by(base.c.created_by, why)
-        .order_by(sa.func.count().desc(), base.c.created_by, why)
+        sa.select(base.c.created_by, why, base.c.decided_by, sa.func.count().label("n"))
+        .group_by(base.c.created_by, why, base.c.decided_by)
+        .order_by(sa.func.count().desc(), base.c.created_by, why, base.c.decided_by)
     ).all()
     examples = connection.execute(
         sa.select(base.c.id, base.c.type, base.c.created_by).order_by(base.c.id).limit(limit)
