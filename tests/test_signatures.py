@@ -40,8 +40,10 @@ def hex_hmac(key: str, message: bytes, algorithm: str = "sha256") -> str:
 # --- header builders: the headers a vendor would send, for a given secret, body and time ---
 
 
-def hubspot_headers(secret: str, body: bytes, ts_ms: int, method: str = METHOD) -> dict[str, str]:
-    message = method.encode() + URI.encode() + body + str(ts_ms).encode()
+def hubspot_headers(
+    secret: str, body: bytes, ts_ms: int, method: str = METHOD, uri: str = URI
+) -> dict[str, str]:
+    message = method.encode() + uri.encode() + body + str(ts_ms).encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return {
         "X-HubSpot-Signature-v3": base64.b64encode(digest).decode(),
@@ -407,6 +409,19 @@ def test_hubspot_signs_method_and_uri() -> None:
     fails(lambda: verify_hubspot_v3(SECRET, "PUT", URI, BODY, headers, NOW), "bad signature")
     other_uri = URI.replace("crm-1", "crm-2")
     fails(lambda: verify_hubspot_v3(SECRET, METHOD, other_uri, BODY, headers, NOW), "bad signature")
+
+
+def test_hubspot_signs_the_uri_with_its_twelve_escapes_decoded() -> None:
+    """HubSpot decodes %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B (either case) in the
+    URI before it signs it, and no other escape: a query holding an email, a path or a list
+    is checked as HubSpot signed it, and a signature over the raw URI, which HubSpot never
+    makes, is refused."""
+    raw = "https://hooks.leadsync.test/hubspot?u=ops%40acme.test&next=%2fa%2Fb&ids=1%2C2&n=a%20b"
+    signed = "https://hooks.leadsync.test/hubspot?u=ops@acme.test&next=/a/b&ids=1,2&n=a%20b"
+    ts = int(NOW * 1000)
+    verify_hubspot_v3(SECRET, METHOD, raw, BODY, hubspot_headers(SECRET, BODY, ts, uri=signed), NOW)
+    as_raw = hubspot_headers(SECRET, BODY, ts, uri=raw)
+    fails(lambda: verify_hubspot_v3(SECRET, METHOD, raw, BODY, as_raw, NOW), "bad signature")
 
 
 def test_hubspot_timestamp_is_signed() -> None:
