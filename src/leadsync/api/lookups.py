@@ -3,7 +3,9 @@
 
 A canonical external id is free text, and an email's local part may hold ``/``: such a value
 is one path parameter, sent as is or as ``%2F`` (which the server decodes before routing),
-never a 404 from the router. Added to the admin router by :func:`add_routes`.
+never a 404 from the router. Added to the admin router by :func:`add_routes`. Beside them
+the query parameters every admin route shares: ``Limit``, and :func:`known_query_only`,
+which refuses one a route does not take.
 """
 
 from __future__ import annotations

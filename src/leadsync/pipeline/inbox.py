@@ -188,9 +188,12 @@ class IngestSummary(ResultModel):
         written: Sequence[tuple[int, InboxItem]],
         duplicates: int,
         still_dead: Sequence[DeadLetter] = (),
+        dismissed: int = 0,
     ) -> None:
-        """Count what a chunk wrote: accepted items, pieces that became dead letters, and
-        duplicates whose dead letters are still open (reported again)."""
+        """Count what a chunk wrote: accepted items, pieces that became dead letters, the
+        dead letters to report (``still_dead``), and the lines whose dead letter was dismissed
+        before (neither kept again nor reported)."""
+        self.dismissed += dismissed
         for letter in still_dead:
             self.dead_letters.append(letter)
         accepted = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -186,7 +186,15 @@ class _Chunk:
     dead: list[DeadLetterRow]
     at: str
     letters: list[DeadLetter] = field(default_factory=list)
-    dismissed: int = 0  # dead-letter rows whose letter was dismissed before (not kept again)
+
+
+class _Written(NamedTuple):
+    """What :func:`_write_inbox` wrote of a chunk, as :meth:`IngestSummary.count` counts it."""
+
+    written: list[tuple[int, InboxItem]]
+    duplicates: int
+    dead: list[DeadLetter]
+    dismissed: int  # dead-letter rows whose letter was dismissed before: not kept again
 
 
 def line_items(
@@ -212,7 +220,6 @@ def _parse_chunk(
     adapter: Adapter,
     lines: Sequence[tuple[int, str, str | None]],
     source: str | None,
-    summary: IngestSummary,
     hints: Mapping[int, str],
 ) -> _Chunk:
     at = now_ts()
@@ -241,12 +248,13 @@ def _write_inbox(
     chunk: _Chunk,
     source: str | None,
     status: str,
-) -> tuple[list[tuple[int, InboxItem]], int, list[DeadLetter]]:
+) -> _Written:
     """The chunk's new items (and its dead letters), written with ``status``
-    (:func:`~leadsync.pipeline.inbox.write_items`), how many the inbox held already, and of
-    those the ones whose dead letter is still open (a file ingested again, an element of one
-    of its lines that failed): reported again, as a line that cannot be read is, so that the
-    run does not pass as clean while one is."""
+    (:func:`~leadsync.pipeline.inbox.write_items`), how many the inbox held already, the dead
+    letters to report — the chunk's own, and of the items the inbox held those whose dead
+    letter is still open (a file ingested again, an element of one of its lines that
+    failed): reported again, as a line that cannot be read is, so that the run does not pass
+    as clean while one is — and how many of its lines' letters were dismissed before."""
     # Through the module, so that bench/engine_profile.py's clock around it is seen.
     written, duplicates = inbox.write_items(
         connection, integration, chunk.good, chunk.at, source, status
@@ -255,15 +263,14 @@ def _write_inbox(
     # whose letter was dismissed (it cannot be fixed) is neither kept nor reported again.
     dismissed = inbox_store.insert_new_dead_letters(connection, chunk.dead)
     dead = [letter for i, letter in enumerate(chunk.letters) if i not in dismissed]
-    chunk.dismissed = len(dismissed)
     if not duplicates:
-        return written, duplicates, dead
+        return _Written(written, duplicates, dead, len(dismissed))
     held = {item.key for item in chunk.good} - {item.key for _, item in written}
     still = inbox_store.open_dead_letter_errors(connection, integration, held)
     dead += [
         DeadLetter(item.where or "?", still[item.key]) for item in chunk.good if item.key in still
     ]
-    return written, duplicates, dead
+    return _Written(written, duplicates, dead, len(dismissed))
 
 
 def _events(written: Sequence[tuple[int, InboxItem]]) -> list[Event]:
@@ -286,12 +293,9 @@ def _append(
     """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
     ``parsed`` by inbox sequence so that the drain need not read them again."""
     with begin_writing(engine) as connection:
-        written, duplicates, dead = _write_inbox(
-            connection, integration, chunk, source, inbox_store.PENDING
-        )
-    parsed.update((seq, item.events or []) for seq, item in written if item.error is None)
-    summary.count(written, duplicates, dead)
-    summary.dismissed += chunk.dismissed
+        wrote = _write_inbox(connection, integration, chunk, source, inbox_store.PENDING)
+    parsed.update((seq, item.events or []) for seq, item in wrote.written if item.error is None)
+    summary.count(*wrote)
 
 
 class _NotDirectly(Exception):
@@ -304,14 +308,12 @@ def _write_and_apply(
     integration: str,
     chunk: _Chunk,
     source: str | None,
-) -> tuple[list[tuple[int, InboxItem]], int, list[DeadLetter], BatchResult]:
+) -> tuple[_Written, BatchResult]:
     counters.lock_counters(connection, [counters.RECORD_ID, counters.ACTIVITY_ID])
     if inbox_store.has_pending(connection):
         raise _NotDirectly
-    written, duplicates, dead = _write_inbox(
-        connection, integration, chunk, source, inbox_store.APPLIED
-    )
-    return written, duplicates, dead, apply_batch(connection, rules, _events(written))
+    wrote = _write_inbox(connection, integration, chunk, source, inbox_store.APPLIED)
+    return wrote, apply_batch(connection, rules, _events(wrote.written))
 
 
 def _apply_directly(
@@ -330,9 +332,8 @@ def _apply_directly(
     outcome = attempt(engine, _write_and_apply, rules, integration, chunk, source)
     if isinstance(outcome, Refusal):
         return False
-    written, duplicates, dead, result = outcome
-    summary.count(written, duplicates, dead)
-    summary.dismissed += chunk.dismissed
+    wrote, result = outcome
+    summary.count(*wrote)
     summary.applied.add(result)
     return True
 
@@ -371,7 +372,7 @@ def _ingest(
     def flush(lines: list[Line]) -> None:
         summary.lines += len(lines)  # counted per chunk: the summary is a pydantic model
         with collector_off_during_batch():
-            chunk = _parse_chunk(integration, adapter, lines, source, summary, read.hints)
+            chunk = _parse_chunk(integration, adapter, lines, source, read.hints)
             if not _apply_directly(engine, rules, integration, chunk, source, summary):
                 _append(engine, integration, chunk, source, summary, parsed)
                 done = drain(engine, rules, batch_size, parsed, failures=summary.failed)

@@ -23,7 +23,8 @@ from leadsync.settings.base import (
     listing,
     show,
 )
-from leadsync.values import assigned_number, normalize_email, read_phone, valid_email, valid_region
+from leadsync.settings.integration import read_own_numbers
+from leadsync.values import assigned_number, normalize_email, valid_email
 
 __all__ = [
     "dedupe_problems",
@@ -252,29 +253,23 @@ def written_problems(
 
 
 def unassigned_own_numbers(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """The company's own numbers (``own_numbers``) that read as a number but one no country
-    gives out (:func:`leadsync.values.assigned_number`): allowed — the number is matched as
-    read —, but likely a typo (a country code twice, a digit missing), and then a call to the
-    real line is not taken as internal."""
+    """The company's own numbers (``own_numbers``) that read as a number (as the settings'
+    own check reads them: :func:`~leadsync.settings.integration.read_own_numbers`) but one no
+    country gives out (:func:`leadsync.values.assigned_number`): allowed — the number is
+    matched as read —, but likely a typo (a country code twice, a digit missing), and then a
+    call to the real line is not taken as internal."""
     integrations = data.get("integrations")
     if not isinstance(integrations, Mapping):
         return
     for name, settings in integrations.items():
-        fields = given_fields(settings) or {}
-        region = fields.get("region")
-        region = region.strip().upper() if isinstance(region, str) else None
-        for index, given in enumerate(entries(fields.get("own_numbers"))):
-            if isinstance(given, bool) or not isinstance(given, str | int):
-                continue
-            phone = read_phone(str(given), region if region and valid_region(region) else None)
-            if phone is None or phone.number is None or assigned_number(phone.number):
-                continue
-            yield (
-                ("integrations", name, "own_numbers", index),
-                f"{show(given)} reads as {phone.number}, a number no country gives out (a "
-                "country code twice, or a digit missing?): calls to the real line are not "
-                "taken as internal until it is corrected",
-            )
+        for index, given, _problem, number in read_own_numbers(given_fields(settings) or {}):
+            if number is not None and not assigned_number(number):
+                yield (
+                    ("integrations", name, "own_numbers", index),
+                    f"{show(given)} reads as {number}, a number no country gives out (a country "
+                    "code twice, or a digit missing?): calls to the real line are not taken as "
+                    "internal until it is corrected",
+                )
 
 
 def shared_emails(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:

@@ -333,6 +333,19 @@ def _phone_text(value: Any) -> Any:
 PhoneText = Annotated[str, BeforeValidator(_phone_text), StringConstraints(strip_whitespace=True)]
 
 
+def read_own_numbers(data: Mapping[str, Any]) -> Iterator[tuple[int, Any, str | None, str | None]]:
+    """An integration's ``own_numbers`` as written (``data``: its settings as given), each
+    as (index, given, :func:`own_number_problem`'s problem and E.164 number); none while its
+    ``region`` is not one (the region's own error), nor one of another type (its own)."""
+    region = data.get("region")
+    region = region.strip().upper() if isinstance(region, str) else None
+    if region is not None and not valid_region(region):
+        return
+    for index, given in enumerate(entries(data.get("own_numbers"))):
+        if not isinstance(given, bool) and isinstance(given, str | int):
+            yield index, given, *own_number_problem(str(given), region)
+
+
 def own_number_problem(given: str, region: str | None) -> tuple[str | None, str | None]:
     """Why ``given`` is not one of the company's own numbers as ``own_numbers`` takes them
     (None: it is), and its E.164 form: a phone number, international or national in the
@@ -474,15 +487,8 @@ class IntegrationSettings(SettingsModel):
 
     @classmethod
     def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-        region = data.get("region")
-        region = region.strip().upper() if isinstance(region, str) else None
-        if region is not None and not valid_region(region):
-            return  # the region's own error: the numbers cannot be read yet
         first: dict[str, int] = {}
-        for index, given in enumerate(entries(data.get("own_numbers"))):
-            if isinstance(given, bool) or not isinstance(given, str | int):
-                continue  # its own error
-            problem, number = own_number_problem(str(given), region)
+        for index, given, problem, number in read_own_numbers(data):
             if problem is not None:
                 yield ("own_numbers", index), problem
             elif number in first:
