@@ -123,3 +123,42 @@ def test_a_pipedrive_merge_sample_joins_the_two_organizations_leadsync_held(
     assert (company["name"], company["domain"]) == ("TEST_ORGANIZATION_1", "globex.test")
     assert [c["id"] for c in workspace.find(domain="globex.test")] == [company["id"]]
     assert workspace.record("company", gone)["merged_into"] == company["id"]  # type: ignore[arg-type]
+
+
+def _v2_person(action: str, number: int, at: str, **meta: Any) -> bytes:
+    """The migration guide's person change, as another v2 event of person ``number``."""
+    sample = PUBLISHED / "pipedrive" / "change.person.migration_guide.json"
+    body = copy.deepcopy(json.loads(sample.read_text()))
+    body["meta"].update(action=action, entity_id=str(number), id=f"ev-{number}-{at}", **meta)
+    body["meta"]["timestamp"] = at
+    if action == "delete":
+        body["previous"], body["data"] = {**body["data"], "id": number}, None
+    else:
+        body["data"].update(id=number, emails=[{"value": f"p{number}@globex.test"}])
+        body["previous"] = None if action == "create" else body["previous"]
+    return json.dumps(body).encode()
+
+
+def test_a_pipedrive_v2_merge_joins_the_two_persons_leadsync_held(
+    workspace: Workspace,
+    live: LiveServer,
+) -> None:
+    """Webhooks v2 sends a merge as a delete of the merged-away person (``merged_to_id``) and a
+    change of the kept one naming it (``merged_from_id``, Pipedrive's "Guide for Webhooks
+    v2"): the two records leadsync held are one from then on, in either order."""
+    for body in (
+        _v2_person("create", 7, "2022-11-24T13:00:00.000Z"),
+        _v2_person("create", 8, "2022-11-24T13:18:55.000Z"),
+        _v2_person("delete", 7, "2022-11-24T15:18:35.616Z", merged_to_id="8"),
+        _v2_person("change", 8, "2022-11-24T15:18:35.617Z", merged_from_id="7"),
+    ):
+        headers = vendor_headers(
+            "pipedrive", body, live.webhook_uri("pipedrive"), SECRETS["pipedrive"]
+        )
+        response = live.client.post("/webhooks/pipedrive", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+    wait_applied(workspace)
+    assert dead_letters(workspace) == []
+    person = record(workspace, "pipedrive:7")
+    assert person == record(workspace, "pipedrive:8")
+    assert [c["id"] for c in workspace.find(email="p7@globex.test")] == [person["id"]]

@@ -1407,3 +1407,29 @@ def test_a_secret_without_a_colon_is_refused_without_showing_it() -> None:
     with pytest.raises(SignatureError, match="must be username:password") as caught:
         ADAPTER("crm-pipedrive").verify(request(raw, headers), "just-a-password", NOW)
     assert "just-a-password" not in str(caught.value)
+
+
+def test_a_deals_expected_close_date_and_probability_are_kept() -> None:
+    """Pipedrive's ``expected_close_date`` ("YYYY-MM-DD") is the deal's close date, that day at
+    midnight UTC, as Salesforce's CloseDate is (hookdeck's published ``added.deal`` has one)."""
+    body = mutate(body_of("create.deal"), "data.expected_close_date", "2023-05-30")
+    body = mutate(body, "data.probability", 40)
+    properties = convert(body)[0]["properties"]
+    assert properties["closedate"] == "2023-05-30T00:00:00.000Z"
+    assert properties["probability"] == 40
+
+
+def test_a_change_that_empties_the_close_date_clears_it_and_other_events_do_not() -> None:
+    created = mutate(body_of("create.deal"), "data.expected_close_date", None)
+    assert "closedate" not in convert(created)[0]["properties"]
+    changed = mutate(body_of("change.deal"), "data.expected_close_date", None)
+    changed["previous"] = {"expected_close_date": "2023-05-30"}
+    assert convert(changed)[0]["properties"]["closedate"] is None
+    changed["previous"] = {"title": "Old title"}
+    assert "closedate" not in convert(changed)[0]["properties"]
+
+
+def test_a_bad_expected_close_date_names_its_field() -> None:
+    body = mutate(body_of("create.deal"), "data.expected_close_date", "next week")
+    with pytest.raises(EventError, match=r"data\.expected_close_date"):
+        convert(body)

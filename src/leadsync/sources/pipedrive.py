@@ -26,9 +26,11 @@ Webhooks **v1** (no ``meta.version``; ``meta.object`` instead of ``meta.entity``
 v1's actions are ``added``, ``updated``, ``deleted`` (read as v2's ``create``, ``change``,
 ``delete``) and ``merged``: the kept object (``current``, ``meta.id``) as a record event whose
 ``merged`` names the object merged into it (``current.merge_what_id``, else ``previous.id``:
-``previous`` is the merged-away object), its owner sent as unchanged. v2 has no merge: it
-sends a ``delete`` of the merged-away object and a ``change`` of the kept one, and neither
-names the other, so a v2 merge is a deletion (nothing) and an edit. Its object is
+``previous`` is the merged-away object), its owner sent as unchanged. v2 has no merge
+action: it sends a ``delete`` of the merged-away object (``meta.merged_to_id``: nothing, as
+any deletion) and a ``change`` of the kept one whose ``meta.merged_from_id`` names the
+merged-away object: that change is the kept record's event with ``merged`` naming it (its
+owner read as any change's). v1's object is
 ``meta.object`` (else the
 second half of ``event``), ``meta.id`` names the object (there is no event id), the object is
 ``current`` (read exactly like v2's ``data``; errors name ``current.…``), times are unix
@@ -76,7 +78,8 @@ Event names (action x entity)
     present (?) and looks like a domain (a value that does not is kept as ``website``).
 ``deal``
     A ``deal`` record: ``title`` -> ``name``, ``value`` -> ``amount``, ``currency``,
-    ``stage_id`` -> ``stage``, ``status`` -> ``is_closed`` (open: false; won, lost: true) with
+    ``expected_close_date`` -> ``closedate`` (that day at midnight UTC), ``probability``,
+    both cleared by a change that empties them, ``stage_id`` -> ``stage``, ``status`` -> ``is_closed`` (open: false; won, lost: true) with
     the raw value as ``pipedrive_status``; ``person_id`` -> contact and ``org_id`` -> company
     associations. A v1 deal's owner is ``user_id`` (:data:`V1_OWNER_FIELDS`).
 ``lead``
@@ -439,10 +442,14 @@ def _record_events(
         if gone is not None:
             named["merged"] = [gone]
     elif ev.action == "change":
+        # v2 sends a merge as a change of the kept object naming the one merged into it.
+        gone = payload.merged_away(ev, external_id) if ev.version == 2 else None
+        if gone is not None:
+            named["merged"] = [gone]
         changed = payload.changed_fields(ev)
         if changed is None or owner_field not in changed:
             unchanged = True if owner is not None else None  # for a record first seen now
-        elif not {
+        elif gone is None and not {
             f
             for f in changed - HOUSEKEEPING_FIELDS - {owner_field}
             if not payload.is_counter(ev, f)
@@ -504,11 +511,35 @@ def _deal(ev: PipedriveEvent) -> Mapped:
     put(properties, "amount", whole(number(item, p("value"))))
     put(properties, "currency", text(item, p("currency")))
     put(properties, "stage", text(item, p("stage_id")))
+    close = p("expected_close_date")
+    _kept_or_cleared(
+        ev, properties, "closedate", "expected_close_date", time_from_iso(text(item, close), close)
+    )
+    probability = number(item, p("probability"))
+    _kept_or_cleared(
+        ev,
+        properties,
+        "probability",
+        "probability",
+        whole(probability) if probability is not None else None,
+    )
     status = text(item, p("status"))
     if status is not None:
         properties["pipedrive_status"] = status
         put(properties, "is_closed", DEAL_CLOSED.get(status.lower()))
     return "deal", properties, payload.refs(ev, ("contact", "person_id"), ("company", "org_id"))
+
+
+def _kept_or_cleared(
+    ev: PipedriveEvent, properties: dict[str, Any], key: str, field: str, value: Any
+) -> None:
+    """A value the deal may lose in Pipedrive (its expected close date, its probability):
+    kept when given; null — cleared — only when a change names the field as changed (an
+    absent or null field of another event says nothing)."""
+    if value is not None:
+        properties[key] = value
+    elif ev.action == "change" and field in (payload.changed_fields(ev) or ()):
+        properties[key] = None
 
 
 def _lead(ev: PipedriveEvent) -> Mapped:

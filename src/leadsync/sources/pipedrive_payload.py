@@ -185,10 +185,16 @@ def changed_fields(ev: PipedriveEvent) -> set[str] | None:
 
 
 def merged_away(ev: PipedriveEvent, kept: str) -> str | None:
-    """The id a v1 ``merged`` event's object absorbed: ``current.merge_what_id`` (what
-    Pipedrive's merge answers with), else the id of ``previous`` (the object merged away);
-    None when neither names another object."""
-    for path in (ev.path("merge_what_id"), "previous.id"):
+    """The id a merge's kept object absorbed; None when the event names no other object.
+
+    v1's ``merged`` event: ``current.merge_what_id`` (what Pipedrive's merge answers with),
+    else the id of ``previous`` (the object merged away). v2: ``meta.merged_from_id``, which
+    Pipedrive's guide says is "only present for change events that were done as part of a
+    merge action" (the delete of the object merged away carries ``merged_to_id``)."""
+    paths = (
+        ("meta.merged_from_id",) if ev.version == 2 else (ev.path("merge_what_id"), "previous.id")
+    )
+    for path in paths:
         other = id_value(get_path(ev.item, path), path)
         if other is not None and other != kept:
             return other
