@@ -125,7 +125,7 @@ def test_a_477_with_a_short_retry_after_is_waited_out_and_resent(
     sleeps: list[float] = []
     result = drain(ws, sleeps)
     assert wire.answered[0][1] == 477
-    assert 30.0 in sleeps
+    assert sum(sleeps) >= 30.0  # slept through (in steps: the push's lease is renewed between)
     assert result.failures == 0 and ws.push_failures() == []
     assert len(hub.objects("companies")) == 1 and len(hub.objects("calls")) == 1
 

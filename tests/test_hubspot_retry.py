@@ -17,10 +17,14 @@ from leadsync.destinations.hubspot.client import (
     LOCKED_WAIT_S,
     HubSpotClient,
     HubSpotUnavailable,
+    LeaseLost,
     RetryPolicy,
 )
 from leadsync.destinations.hubspot.fake import HubSpotDouble, ManualClock
+from leadsync.destinations.hubspot.pusher import LEASE, LEASE_TTL_S
 from leadsync.settings.workspace import DestinationSettings
+from leadsync.store.database import begin_writing
+from leadsync.store.push import take_lease
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import OWNERS, run
@@ -276,3 +280,56 @@ def test_a_base_url_that_cannot_be_reached_fails_within_a_few_tries_naming_the_k
     assert f"failed 3 times; last: ConnectError: {said} (check destination.base_url: " in str(
         raised.value
     )
+
+
+def test_a_push_waiting_out_an_outage_longer_than_its_lease_keeps_it(
+    db_url: str, down: HubSpotDouble, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HubSpot answers 503 for 70 s; the policy waits it out (56–111 s of waits). The push's
+    lease lasts 60 s unless renewed: it is renewed between the attempts, so another pusher
+    trying at any moment of the outage finds it held (before: it took the lease over after
+    a minute and pushed the same changes beside the first)."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    ws = Workspace(db_url, hubspot_transport=down.transport())
+    tries: list[bool] = []
+
+    class Contending(Sleeps):
+        def __call__(self, seconds: float) -> None:
+            super().__call__(seconds)
+            with begin_writing(ws.engine) as connection:  # another pusher, now
+                tries.append(take_lease(connection, LEASE, "other", clock(), LEASE_TTL_S))
+
+    try:
+        ws.apply_config(config())
+        ws.hubspot_setup()
+        run(ws, *company_contact_call())
+        down.set_faults(outage_s=70)
+        sleeps = Contending(clock)
+        pusher = ws.pusher(sleep=sleeps, rng=random.Random(5))
+        pusher.clock = clock
+        try:
+            result = pusher.drain()
+        finally:
+            pusher.release()
+        assert sum(sleeps.waits) >= 70 > LEASE_TTL_S
+        assert tries and not any(tries)  # never another's
+        assert result.failures == 0 and ws.push_status()["queued_total"] == 0
+        assert len(down.objects("calls")) == 1
+    finally:
+        ws.close()
+
+
+def test_a_pusher_whose_lease_another_took_stops_sending() -> None:
+    """Its lease lapsed (the process stopped for a minute) and another pusher holds it: the
+    next renewal between attempts raises, and nothing more is sent."""
+    transport, seen = scripted(503, 503, 503)
+    sent = client(transport, Sleeps())
+
+    def lost() -> None:
+        if len(seen) >= 2:
+            raise LeaseLost("worker-1 (host:1)")
+
+    sent.keep_alive = lost
+    with pytest.raises(LeaseLost, match="another pusher holds it now"):
+        sent.request("GET", "/crm/v3/owners/")
+    assert len(seen) == 2

@@ -70,6 +70,9 @@ MIGRATION_DEFAULT_WAIT_S = 300.0
 # A 429's Retry-After is taken up to the rate limit's own window, and for so long in all.
 RATE_LIMIT_WAIT_MAX_S = 10.0
 RATE_LIMITED_FOR_MAX_S = 30.0
+#: The longest sleep between two calls of the client's ``keep_alive`` (the push lease, 60 s,
+#: is renewed there once a quarter of it has passed).
+KEEP_ALIVE_EVERY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,18 @@ def _unresolved(exc: BaseException) -> bool:
 
 class HubSpotUnavailable(TransientError):
     """HubSpot kept answering 5xx (or could not be reached) through every attempt."""
+
+
+class LeaseLost(TransientError):
+    """Another pusher took the lease over from this one (which could not renew it in time):
+    this one stops sending; the queue is the other's now."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(
+            f"the push lease lapsed while {holder} waited and another pusher holds it now: "
+            "this one stops (the other pushes the queue; what this one sent is matched by "
+            "leadsync_id)"
+        )
 
 
 class HubSpotMigrating(PushPaused):
@@ -433,6 +448,9 @@ class HubSpotClient:
         self.retry = retry
         self.max_rate_limited = max_rate_limited
         self.sleep = sleep
+        # Called between a request's attempts, at least every KEEP_ALIVE_EVERY_S of waiting
+        # (the pusher renews its lease there; it may raise to stop the request).
+        self.keep_alive: Callable[[], None] | None = None
         self.rng = rng or random.Random()
         self.requests = 0
         self.http = httpx.Client(
@@ -473,7 +491,21 @@ class HubSpotClient:
         log.warning(
             "%s; attempt %d of %d, next in %.1f s", what, attempt, self.retry.max_attempts, wait
         )
-        self.sleep(wait)
+        self._wait(wait)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep before an attempt, ``keep_alive`` called at least every KEEP_ALIVE_EVERY_S
+        (a 5xx's waits add up to a minute or two, and a Retry-After may ask for more)."""
+        if self.keep_alive is None:
+            self.sleep(seconds)
+            return
+        while True:
+            self.keep_alive()
+            if seconds <= 0:
+                return
+            step = min(seconds, KEEP_ALIVE_EVERY_S)
+            self.sleep(step)
+            seconds -= step
 
     def request(
         self,
@@ -526,9 +558,9 @@ class HubSpotClient:
                             f"HubSpot {method} {path}: rate limited for more than "
                             f"{RATE_LIMITED_FOR_MAX_S:.0f} s (Retry-After); try again later"
                         )
-                    self.sleep(pause)
+                    self._wait(pause)
                 elif self.budget is None or answer.body.get("policyName") == SEARCH_POLICY:
-                    self.sleep(1.0)
+                    self._wait(1.0)
                 continue
             if answer.status == 477:
                 wait = retry_after_s(answer)
@@ -538,7 +570,7 @@ class HubSpotClient:
                 last = f"HTTP 477 {answer.error_text()}"
                 attempt += 1
                 log.warning("HubSpot %s %s: %s; retrying in %.0f s", method, path, last, wait)
-                self.sleep(wait)
+                self._wait(wait)
                 continue
             if answer.status >= 500 or answer.status == 423:
                 last = f"HTTP {answer.status} {answer.error_text()}"

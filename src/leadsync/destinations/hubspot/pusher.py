@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.destinations.hubspot.client import HubSpotClient
+from leadsync.destinations.hubspot.client import HubSpotClient, LeaseLost
 from leadsync.destinations.hubspot.cycle import Cycle, PushResult, leadsync_id
 from leadsync.destinations.hubspot.objects import Paths
 from leadsync.engine import WorkspaceRules
@@ -140,7 +141,13 @@ class Pusher:
         self.dry_run = dry_run
         self.key = self._dry_run_key() if dry_run else workspace_push_key(engine)
         self._lease_renewed_at = float("-inf")
+        self._lease_lock = threading.Lock()
         self.sent: list[tuple[str, str, Any]] = []  # (method, path, body) in a dry run
+        if not dry_run:
+            # A request HubSpot keeps answering 5xx (or 429) waits a minute or more before
+            # it is sent again: the lease is renewed meanwhile, or another pusher would
+            # take it over and push the same changes beside this one.
+            client.keep_alive = self.keep_lease
 
     def _dry_run_key(self) -> str:
         with self.reading() as connection:
@@ -232,13 +239,28 @@ class Pusher:
         result.requests = self.client.requests - before
         return result
 
-    def renew_lease(self, connection: Connection) -> None:
+    def renew_lease(self, connection: Connection) -> bool:
         """Renew the lease with a write the cycle makes anyway, a few times per TTL (not
-        with every write: it is a statement of its own)."""
+        with every write: it is a statement of its own); False when another pusher holds
+        it (this one's lapsed: the process was stopped or starved for a minute)."""
         now = self.clock()
-        if not self.dry_run and now - self._lease_renewed_at >= LEASE_TTL_S / 4:
-            push_store.take_lease(connection, LEASE, self.holder, now, LEASE_TTL_S)
+        if self.dry_run or now - self._lease_renewed_at < LEASE_TTL_S / 4:
+            return True
+        with self._lease_lock:
+            if not push_store.take_lease(connection, LEASE, self.holder, now, LEASE_TTL_S):
+                return False
             self._lease_renewed_at = now
+        return True
+
+    def keep_lease(self) -> None:
+        """Between a request's attempts (the client's ``keep_alive``): renew the lease when
+        it is due, in a transaction of its own; LeaseLost once another pusher holds it, so
+        that nothing more is sent beside it."""
+        if self.clock() - self._lease_renewed_at < LEASE_TTL_S / 4:
+            return
+        with begin_writing(self.engine) as connection:
+            if not self.renew_lease(connection):
+                raise LeaseLost(self.holder)
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
-from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.client import Answer, LeaseLost
 from leadsync.destinations.hubspot.objects import (
     LEADSYNC_ID,
     activity_properties,
@@ -228,8 +228,10 @@ class CycleBase:
         if self.p.dry_run:
             return
         with begin_writing(self.p.engine) as connection:
-            fn(connection)
-            self.p.renew_lease(connection)
+            fn(connection)  # what HubSpot answered is kept, whoever pushes next
+            renewed = self.p.renew_lease(connection)
+        if not renewed:
+            raise LeaseLost(self.p.holder)
 
     def other_type(self, kind: str, local_id: int) -> str | None:
         if kind == push_store.RECORD:
