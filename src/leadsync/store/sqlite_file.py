@@ -25,9 +25,10 @@ read cannot hide.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -78,7 +79,13 @@ def header_problem(engine: Engine) -> str | None:
     """What is wrong with the header of a SQLite engine's file, or None (a file that begins as
     a SQLite database, is empty or absent, or no SQLite file at all). Readiness asks it: a
     connection reads pages it holds already, or the write-ahead log's, without the file, so a
-    file replaced while the service runs may answer reads until a write meets it."""
+    file replaced while the service runs may answer reads until a write meets it.
+
+    The header is read through a descriptor this process keeps open for good
+    (:func:`_descriptor`): closing any descriptor of a file drops every POSIX lock the
+    process holds on it — SQLite's own included — so a probe that opened and closed the
+    file let the next ``leadsync`` command take the service for gone, checkpoint and delete
+    the write-ahead log under it: webhooks answered 200 were lost and the file corrupted."""
     url = engine.url
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
@@ -86,10 +93,31 @@ def header_problem(engine: Engine) -> str | None:
     if database.startswith("file:"):
         return None
     try:
-        with Path(database).open("rb") as file:
-            start = file.read(len(HEADER))
+        start = os.pread(_descriptor(os.path.abspath(database)), len(HEADER), 0)
     except OSError:
         return None  # absent, or unreadable: the statements say so
     if start and start != HEADER:
         return "file is not a database"
     return None
+
+
+#: (device, inode) -> a read-only descriptor of that file, never closed (see
+#: :func:`header_problem`): one per file this process has probed — a restored file is
+#: another inode, and SQLite's connections to it hold their locks on that one.
+_DESCRIPTORS: dict[tuple[int, int], int] = {}
+_DESCRIPTORS_LOCK = threading.Lock()
+
+
+def _descriptor(path: str) -> int:
+    """The descriptor kept for the file now at ``path``; OSError when there is none."""
+    found = os.stat(path)
+    key = (found.st_dev, found.st_ino)
+    with _DESCRIPTORS_LOCK:
+        if key not in _DESCRIPTORS:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            opened = os.fstat(descriptor)
+            key = (opened.st_dev, opened.st_ino)  # the path may name another file by now
+            # A file renamed in between may be one held already: this descriptor is left
+            # open all the same (a close would drop the process's locks on that file).
+            _DESCRIPTORS.setdefault(key, descriptor)
+        return _DESCRIPTORS[key]
