@@ -282,8 +282,7 @@ LOOKUP_FAILURES = [
     (
         "/api/records/contact/abc",
         400,
-        "path.record_id: Input should be a valid integer, unable "
-        "to parse string as an integer; got 'abc'",
+        "path.record_id: must be a whole number written in digits, like 42; got 'abc'",
     ),
     (
         "/api/records/contact/0",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
 from . import lines, lookups, rollout
-from .lookups import Limit, known_query_only
+from .lookups import After, Before, Limit, PageLimit, PositiveId, checked_request
 from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
 from .review_answer import Answer, ChooseAnswer
 
@@ -70,6 +70,14 @@ def require_admin(
                 401,
                 "Admin API disabled",
                 "the server has no admin token; set LEADSYNC_ADMIN_TOKEN and restart it",
+                headers=challenge,
+            )
+        if len(set(request.headers.getlist("authorization"))) > 1:
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                "header Authorization is given more than once with different values; "
+                "allowed: once",
                 headers=challenge,
             )
         if credentials is None:
@@ -231,13 +239,6 @@ ReviewStatus = Literal["open", "resolved", "skipped", "attached", "all"]
 ReviewKind = Literal["number", "email", "deal", "owner", "unknown"]
 
 ADMIN_API = "admin API"
-PositiveId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Before = Annotated[
-    int | None,
-    Query(
-        ge=1, le=2**63 - 1, description="The next page: the id (seq) of the last row of this one."
-    ),
-]
 InboxStatus = Literal["pending", "applied", "failed"]
 
 
@@ -287,7 +288,7 @@ def build_router(
     router = APIRouter(
         prefix="/api",
         tags=["admin"],
-        dependencies=[Depends(require_admin(token, tries)), Depends(known_query_only)],
+        dependencies=[Depends(require_admin(token, tries)), Depends(checked_request)],
         responses=PROBLEM_RESPONSES,
     )
 
@@ -390,7 +391,7 @@ def build_router(
     def list_inbox(
         status: InboxStatus | None = None,
         integration: IntegrationFilter = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: PageLimit = 100,
         before: Before = None,
     ) -> list[InboxRow]:
         """A page: the next is `before` the last row's `seq`. An `integration` neither
@@ -412,7 +413,7 @@ def build_router(
     @router.get("/dead-letters", summary="Dead letters, newest first")
     def list_dead_letters(
         integration: IntegrationFilter = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: PageLimit = 100,
         include_resolved: bool = False,
         before: Before = None,
     ) -> list[DeadLetter]:
@@ -532,11 +533,8 @@ def build_router(
         status: ReviewStatus = "open",
         kind: ReviewKind | None = None,
         integration: IntegrationFilter = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = PAGE,
-        after: Annotated[
-            int | None,
-            Query(ge=0, le=2**63 - 1, description="The `next_after` of the previous page."),
-        ] = None,
+        limit: PageLimit = PAGE,
+        after: After = None,
     ) -> ReviewPage:
         """Questions the engine would not guess (a number or an email several contacts
         have, tied open deals, a rep matching several owners, a held activity whose hold

@@ -4,23 +4,47 @@
 A canonical external id is free text, and an email's local part may hold ``/``: such a value
 is one path parameter, sent as is or as ``%2F`` (which the server decodes before routing),
 never a 404 from the router. Added to the admin router by :func:`add_routes`. Beside them
-the query parameters every admin route shares: ``Limit``, and :func:`known_query_only`,
-which refuses one a route does not take.
+the query parameters every admin route shares (``Limit``, the pages' and the ids' integers,
+written in digits only), and :func:`checked_request`, which refuses a query parameter a route
+does not take, or one given twice, and a NUL character.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from leadsync.errors import UserError
 from leadsync.ops.listings import check_lookup
 from leadsync.workspace import Workspace
 
-Limit = Annotated[int | None, Query(ge=1, description="At most this many activities.")]
+
+def _digits(value: Any) -> Any:
+    """A path or query integer as digits only: ``1_0``, ``1.0``, ``+1`` or `` 1`` would be
+    read as another number (``1_0`` as 10) by the lax parse, and answered for it."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number written in digits, like 42")
+    return value
+
+
+_Digits = BeforeValidator(_digits)
+INT64 = 2**63 - 1  # what both databases hold
+Limit = Annotated[
+    int | None, Query(ge=1, le=INT64, description="At most this many activities."), _Digits
+]
+PageLimit = Annotated[int, Query(ge=1, le=1000), _Digits]
+PositiveId = Annotated[int, Path(ge=1, le=INT64), _Digits]
+Before = Annotated[
+    int | None,
+    Query(ge=1, le=INT64, description="The next page: the id (seq) of the last row of this one."),
+    _Digits,
+]
+After = Annotated[
+    int | None, Query(ge=0, le=INT64, description="The `next_after` of the previous page."), _Digits
+]
 
 
 class RecordList(BaseModel):
@@ -46,10 +70,17 @@ class _Text(Convertor[str]):
 register_url_convertor("text", _Text())
 
 
-def known_query_only(request: Request) -> None:
+def checked_request(request: Request) -> None:
     """A dependency of the admin routes: a query parameter the route does not take is a 400
     naming it and the ones it takes — a misspelled filter (``integraton=``) would otherwise be
-    left out, and the answer, unfiltered, taken for the filtered one."""
+    left out, and the answer, unfiltered, taken for the filtered one; so is one given twice
+    (``?limit=1&limit=2`` was answered for the last), and a NUL character in the path or the
+    query (no text field holds one: PostgreSQL refuses it, where SQLite would look it up)."""
+    query = request.query_params.multi_items()
+    if "\x00" in request.url.path or any("\x00" in k + v for k, v in query):
+        raise UserError(
+            "the path or the query holds a NUL character (%00); allowed: text without one"
+        )
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
@@ -64,6 +95,10 @@ def known_query_only(request: Request) -> None:
     if unknown:
         allowed = ", ".join(sorted(taken)) or "none"
         raise UserError(f"query parameter {unknown[0]!r} is not taken here; allowed: {allowed}")
+    for name in sorted(set(request.query_params)):
+        given = len(request.query_params.getlist(name))
+        if given > 1:
+            raise UserError(f"query parameter {name!r} is given {given} times; allowed: once")
 
 
 def add_routes(router: APIRouter, workspace: Workspace) -> None:

@@ -70,6 +70,8 @@ class WebhookReceipt(BaseModel):
 
 def problem_answer(status: int, title: str, detail: str, instance: str) -> Answer:
     """A problem document as an :class:`Answer` (plain ASGI: no FastAPI response)."""
+    if len(instance) > 200:  # the path as sent, whatever its length: not echoed whole
+        instance = instance[:200] + "…"
     body = Problem(title=title, status=status, detail=detail, instance=instance)
     headers = dict(RETRY) if status == 503 else {}
     return Answer(status, PROBLEM_TYPE, body.model_dump_json(exclude_none=True).encode(), headers)

@@ -227,7 +227,8 @@ class Intake:
     def _check(self, integration: str, request: WebhookRequest) -> _Cut:
         found = self.integrations.get(integration)
         if found is None:
-            raise IntakeError(404, "Unknown integration", f"no integration named {integration!r}")
+            shown = integration if len(integration) <= 100 else integration[:100] + "…"
+            raise IntakeError(404, "Unknown integration", f"no integration named {shown!r}")
         adapter, secret_env = found
         if len(request.body) > self.max_body:
             raise IntakeError(

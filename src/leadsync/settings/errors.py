@@ -395,7 +395,7 @@ def validate_as(
     """Validate and raise one ConfigError listing every problem, in document order.
     ``written``: what of ``data`` a person writes now, checked as such (None: the data is
     the workspace's as stored)."""
-    problems = list(early or [])
+    problems = list(early or []) + _nul_problems(data, place)
     result: M | None = None
     try:
         result = model.model_validate(data, context=None if written is None else written.context())
@@ -417,3 +417,28 @@ def validate_as(
         problems.sort(key=lambda item: item[0])
         raise ConfigError([text for _, text in problems])
     return result
+
+
+def _nul_problems(data: Any, place: Place) -> list[tuple[int, str]]:
+    """Every key or text of ``data`` holding a NUL character, which no text the store keeps
+    can hold (PostgreSQL refuses it at the write; SQLite would keep it): named at its key
+    path, as any other value the settings do not take."""
+    found: list[tuple[int, str]] = []
+
+    def walk(value: Any, path: KeyPath) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    found.append(place.problem((*path, key), _NUL, key, True))
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+        elif isinstance(value, str) and "\x00" in value:
+            found.append(place.problem(path, _NUL, value))
+
+    walk(data, ())
+    return found
+
+
+_NUL = "holds a NUL character (\\x00); allowed: text without one"
