@@ -677,3 +677,23 @@ def test_owners_of_one_name_are_told_apart_by_their_ids(workspace: Workspace) ->
     assert form.owner_label("999") == f"{twin.name} — owner 999"
     assert form.owner_label(form.owners[0].id) == f"{twin.name} — owner {form.owners[0].id}"
     assert form.owner_label("nobody") == "nobody"
+
+
+def test_the_log_of_one_integration_has_the_applies_that_changed_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    """An apply changes any number of integrations in one entry; filtered by one of them
+    (the settings page's "Changes made so far"), the log has it, and not beside another."""
+    file = tmp_path / "leadsync.yaml"
+    runner = CliRunner()
+    for config in (
+        workspace_config({"dialer": settings(), "phone": settings()}),
+        workspace_config({"dialer": settings(region="GB"), "phone": settings()}),
+    ):
+        file.write_text(dump_config(config), encoding="utf-8")
+        result = runner.invoke(cli_app, ["--db", db_url, "apply", str(file)])
+        assert result.exit_code == 0, result.output
+    with Workspace(db_url) as ws:
+        both, only_dialer = (e.id for e in reversed(ws.audit_log().entries))
+        assert [e.id for e in ws.audit_log(integration="dialer").entries] == [only_dialer, both]
+        assert [e.id for e in ws.audit_log(integration="phone").entries] == [both]

@@ -76,8 +76,7 @@ def require_admin(
             raise ProblemError(
                 401,
                 "Unauthorized",
-                "header Authorization is given more than once with different values; "
-                "allowed: once",
+                "header Authorization is given more than once with different values; allowed: once",
                 headers=challenge,
             )
         if credentials is None:

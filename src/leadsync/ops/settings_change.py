@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,7 +273,12 @@ def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
 
 
 def _record(
-    connection: Connection, by: Actor, integration: str | None, summary: str, diff: str
+    connection: Connection,
+    by: Actor,
+    integration: str | None,
+    summary: str,
+    diff: str,
+    integrations: Sequence[str] = (),
 ) -> None:
     audit_store.add_entry(
         connection,
@@ -283,6 +288,7 @@ def _record(
         integration=integration,
         summary=summary,
         yaml_diff=diff,
+        integrations=integrations,
     )
 
 
@@ -383,7 +389,14 @@ def apply_config(
                 parts.append(f"managed by file: {state}")
             if changes.reordered:
                 parts.append(reordered_text(", ".join(changes.reordered)))
-            _record(connection, by, None, "; ".join(parts), yaml_diff(before, after))
+            _record(
+                connection,
+                by,
+                None,
+                "; ".join(parts),
+                yaml_diff(before, after),
+                changes.integrations,
+            )
     if changes.changed:
         settle_mapped_reps(engine, f"{by.who} ({by.role})" if by is not None else "a file applied")
         settle_declared(engine)

@@ -58,6 +58,17 @@ class ConfigChanges:
         return any(bool(v) for v in self.to_dict().values())
 
     @property
+    def integrations(self) -> list[str]:
+        """The integrations this changed: added, updated, removed, or only reordered within
+        (``integrations.NAME.…``)."""
+        named = self.integrations_added + self.integrations_updated + self.integrations_removed
+        for path in self.reordered:
+            head, _, rest = path.partition(".")
+            if head == "integrations" and rest:
+                named.append(rest.split(".", 1)[0])
+        return sorted(set(named))
+
+    @property
     def written(self) -> bool:
         """Whether anything was written: a change, or an order only the export keeps."""
         return self.changed or bool(self.reordered)

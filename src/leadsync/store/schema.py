@@ -66,6 +66,7 @@ __all__ = [
     "activity_memory",
     "activity_skips",
     "activity_sources",
+    "audit_integrations",
     "audit_log",
     "console_drafts",
     "console_failed_tries",
@@ -509,12 +510,22 @@ audit_log = Table(
     Index("ix_audit_log_integration", "integration", "id"),
 )
 
+# The integrations an entry that names none in ``audit_log.integration`` changed (an apply of
+# the file changes any number at once): what the log filtered by an integration finds too.
+audit_integrations = Table(
+    "audit_integrations",
+    metadata,
+    Column("integration", String(63), primary_key=True),
+    Column("entry_id", BigInteger, primary_key=True),
+)
+
 # Tables that hold a workspace's data, in an order safe for deleting and copying.
 DATA_TABLES = (
     health_snapshot,
     console_sign_outs,
     console_failed_tries,
     console_drafts,
+    audit_integrations,
     audit_log,
     push_lease,
     push_queue,
