@@ -50,6 +50,8 @@ __all__ = [
 EpochUnit = Literal["s", "ms"]
 
 TIME_EXAMPLE = "e.g. 2026-11-01T09:00:00Z"
+#: The largest integer both databases hold (BIGINT): no id is above it, nor can a limit be.
+LARGEST_ID = 2**63 - 1
 
 # The canonical time (what the store keeps) and its no-milliseconds "Z" variant: most times
 # that arrive are one of these, and they need no datetime parsing beyond a range check.

@@ -19,6 +19,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from leadsync.errors import UserError
 from leadsync.ops.listings import check_lookup
+from leadsync.values import LARGEST_ID
 from leadsync.workspace import Workspace
 
 
@@ -31,19 +32,22 @@ def _digits(value: Any) -> Any:
 
 
 _Digits = BeforeValidator(_digits)
-INT64 = 2**63 - 1  # what both databases hold
 Limit = Annotated[
-    int | None, Query(ge=1, le=INT64, description="At most this many activities."), _Digits
+    int | None, Query(ge=1, le=LARGEST_ID, description="At most this many activities."), _Digits
 ]
 PageLimit = Annotated[int, Query(ge=1, le=1000), _Digits]
-PositiveId = Annotated[int, Path(ge=1, le=INT64), _Digits]
+PositiveId = Annotated[int, Path(ge=1, le=LARGEST_ID), _Digits]
 Before = Annotated[
     int | None,
-    Query(ge=1, le=INT64, description="The next page: the id (seq) of the last row of this one."),
+    Query(
+        ge=1, le=LARGEST_ID, description="The next page: the id (seq) of the last row of this one."
+    ),
     _Digits,
 ]
 After = Annotated[
-    int | None, Query(ge=0, le=INT64, description="The `next_after` of the previous page."), _Digits
+    int | None,
+    Query(ge=0, le=LARGEST_ID, description="The `next_after` of the previous page."),
+    _Digits,
 ]
 
 

@@ -31,6 +31,7 @@ from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
 from leadsync.store.database import begin_writing
+from leadsync.values import LARGEST_ID
 from leadsync.workspace_config import load_rules
 
 STATUSES = ("open", "resolved", "skipped", "attached")
@@ -230,7 +231,7 @@ def _choose_record(
     missing = UserError(  # a wrong answer (exit 2, 400), not an unknown question (404)
         f"record {record_id} does not exist; allowed: the id of a {' or '.join(wanted)}"
     )
-    if not 1 <= record_id <= 2**63 - 1:  # no record has it (nor could the database hold it)
+    if not 1 <= record_id <= LARGEST_ID:  # no record has it (nor could the database hold it)
         raise missing
     with begin_writing(engine) as connection:
         found = store.record_type_of(connection, record_id)

@@ -23,6 +23,7 @@ from leadsync.store.schema import (
     records,
     review_items,
 )
+from leadsync.values import LARGEST_ID
 
 OPEN = "open"
 
@@ -58,6 +59,8 @@ def count_open(connection: Connection) -> int:
 
 
 def one(connection: Connection, item_id: int) -> dict[str, Any] | None:
+    if not 1 <= item_id <= LARGEST_ID:
+        return None
     row = connection.execute(sa.select(review_items).where(review_items.c.id == item_id)).first()
     return dict(row._mapping) if row is not None else None
 

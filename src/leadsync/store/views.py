@@ -33,9 +33,12 @@ from leadsync.store.schema import (
     records,
     review_items,
 )
+from leadsync.values import LARGEST_ID
 
 
 def record_row(connection: Connection, record_id: int) -> dict[str, Any] | None:
+    if not 1 <= record_id <= LARGEST_ID:  # no record has it (nor could a driver send it)
+        return None
     row = connection.execute(sa.select(records).where(records.c.id == record_id)).first()
     return dict(row._mapping) if row is not None else None
 
@@ -78,7 +81,7 @@ def timeline(
         .order_by(a.c.occurred_at.desc(), a.c.id.desc())
     )
     if limit is not None:
-        query = query.limit(limit)
+        query = query.limit(min(limit, LARGEST_ID))
     rows = [dict(r._mapping) for r in connection.execute(query)]
     links = _activity_links(connection, [r["id"] for r in rows])
     items = []
@@ -299,6 +302,8 @@ def dead_letter_count(
 
 
 def dead_letter(connection: Connection, letter_id: int) -> dict[str, Any] | None:
+    if not 1 <= letter_id <= LARGEST_ID:
+        return None
     row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
     return _letter(row) if row is not None else None
 

@@ -17,6 +17,8 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
+from leadsync.values import LARGEST_ID
+
 from .console import Viewing, filter_integrations, page_router
 
 router = page_router()
@@ -74,7 +76,7 @@ def changes(summary: str, owners: Mapping[str, str]) -> list[Change]:
 @router.get("/audit")
 def audit_log_page(
     page: Viewing,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=LARGEST_ID)] = None,
     integration: str | None = None,
 ) -> Response:
     ws = page.workspace

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from leadsync.errors import LeadsyncError, WorkspaceError
 from leadsync.ops.deadletters import dismiss_hint
+from leadsync.values import LARGEST_ID
 
 from . import flash
 from .console import (
@@ -25,7 +26,7 @@ from .drafts import keeps_draft
 
 router = page_router()
 
-LetterId = Annotated[int, Path(ge=1)]
+LetterId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
 SHOWN = 200
 #: ``done`` after a refused retry: the letter's page shows why (left by the redirect).
 REFUSED = "refused"

@@ -17,6 +17,7 @@ from leadsync.errors import UserError, WorkspaceError
 from leadsync.model import RecordType
 from leadsync.ops.review import PAGE, STATUSES, Resolution, ReviewItem
 from leadsync.rules.counterparts import KINDS
+from leadsync.values import LARGEST_ID
 
 from . import flash
 from .console import Changing, Page, Refused, Viewing, filter_integrations, page_router
@@ -25,7 +26,7 @@ from .settings_page import actor
 
 router = page_router()
 
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ItemId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
 ALL = "all"
 
 
@@ -44,7 +45,7 @@ def review_list(
     status: str = "open",
     kind: str = "",
     integration: str = "",
-    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    after: Annotated[int | None, Query(ge=0, le=LARGEST_ID)] = None,
 ) -> Response:
     """A page of questions, oldest first; a filter left empty (or ``all``) takes every one.
     A state the page does not offer is refused with the ones it does."""

@@ -1,0 +1,77 @@
+"""An id or a page bound past what the databases hold (BIGINT) is no record, letter, question
+or page: a 404 or 400 in the console's layout, exit 2 on the command line — never a bare
+500 or a driver's traceback (SQLite's driver refuses the number; PostgreSQL says "bigint out
+of range")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from leadsync.cli import app
+from leadsync.workspace import Workspace
+from tests.browser import PASSWORD, console_server
+from tests.browser import signed_in as signed_in_as
+from tests.helpers import KIM_CONTACT
+from tests.live import LiveServer
+from tests.test_console_settings import configured
+
+BEYOND = "99999999999999999999999"
+LAYOUT = '<header class="site-header">'
+
+
+@pytest.fixture
+def live(workspace: Workspace) -> Iterator[LiveServer]:
+    with console_server(configured(workspace)) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        (f"/records/contact/{BEYOND}", 404),
+        (f"/dead-letters/{BEYOND}", 404),
+        (f"/review/{BEYOND}", 404),
+        (f"/audit?before={BEYOND}", 400),
+        (f"/records?by=email&q=k&after=k&after_id={BEYOND}", 400),
+    ],
+)
+def test_the_console_answers_a_page_in_its_layout(live: LiveServer, url: str, status: int) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=60) as client:
+        answer = signed_in_as(client, PASSWORD).get(url)
+    assert answer.status_code == status, answer.text
+    assert LAYOUT in answer.text
+    assert "9223372036854775807" in answer.text  # what is allowed
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["records", "show", "contact", BEYOND], f"no contact with id {BEYOND}"),
+        (["records", "set-owner", "contact", BEYOND, "none"], f"no contact with id {BEYOND}"),
+        (["dead-letters", "show", BEYOND], f"no dead letter with id {BEYOND}"),
+        (["dead-letters", "retry", BEYOND], f"no dead letter with id {BEYOND}"),
+        (["review", "show", BEYOND], f"review item {BEYOND} does not exist"),
+        (["review", "resolve", BEYOND, "--skip"], f"review item {BEYOND} does not exist"),
+    ],
+)
+def test_the_command_line_says_there_is_none(
+    workspace: Workspace, db_url: str, command: list[str], said: str
+) -> None:
+    configured(workspace)
+    result = CliRunner().invoke(app, ["--db", db_url, *command])
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_timeline_limit_past_the_largest_shows_every_activity(workspace: Workspace) -> None:
+    configured(workspace)
+    summary = workspace.ingest("dialer", [json.dumps(KIM_CONTACT)])
+    assert summary.ok, summary.to_dict()
+    [found] = workspace.find(email="kim@globex.test")
+    assert workspace.record("contact", found["id"], 10**30)["id"] == found["id"]
