@@ -300,3 +300,76 @@ def test_a_salesforce_rep_given_in_15_characters_is_the_18_character_one(db_url:
         ws.cleanup_test_leads()
         events = [(u["id"], u["events"]) for u in ws.external_users("salesforce")]
         assert sorted(events) == [(REP_18, 1), (REP_2_18, 0)]  # REP_2: the directory's
+
+
+def _hubspot_workspace(db_url: str, base_url: str) -> None:
+    doc = {
+        "owners": copy.deepcopy(OWNERS),
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {"dialer": settings()},
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN", "base_url": base_url},
+    }
+    with Workspace(db_url) as ws:
+        ws.apply_config(load_config(json.dumps(doc), "test.yaml"))
+        ws.hubspot_setup()
+
+
+def test_cleanup_forgets_the_tests_pushes_and_refusals(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HubSpot refused the test lead and its call: after cleanup neither the refusals nor the
+    changes queued for them are left to alert in the report for objects that are gone."""
+    monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
+    with serving(hub) as base_url:
+        _hubspot_workspace(db_url, base_url)
+        hub.set_faults(partial_207_rate=1.0)  # HubSpot refuses every input
+        with Workspace(db_url) as ws:
+            assert not ws.test_lead("dialer", "u-1").passed
+            assert ws.push_failures()
+            run(ws, json.loads(contact_line("p-1", "u-1")))
+            ws.cleanup_test_leads()
+            assert ws.push_failures() == []
+            queued = ws.push_status()["queued_total"]
+            assert queued == 1  # the real contact's, only
+            checks = {f.check for f in ws.report("2026-01-01T00:00:00Z").alerts}
+            assert "push_failures" not in checks
+
+
+def test_a_test_lead_without_the_destinations_token_writes_nothing(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
+    with serving(hub) as base_url:
+        _hubspot_workspace(db_url, base_url)
+    monkeypatch.delenv("HS_TEST_TOKEN")
+    with Workspace(db_url) as ws:
+        before = snapshot(ws)
+    failed = CliRunner().invoke(app, ["--db", db_url, "test-lead", "dialer", "--rep", "u-1"])
+    assert failed.exit_code == 2, failed.output
+    assert "HS_TEST_TOKEN" in failed.stderr
+    with Workspace(db_url) as ws:
+        assert snapshot(ws) == before  # nothing half-applied
+
+
+def test_cleanup_closes_the_questions_the_test_opened(workspace: Workspace) -> None:
+    """The test's rep has an email two active owners share: a question in the review queue,
+    which the cleanup takes away with the test's events."""
+    doc = {
+        "owners": [*copy.deepcopy(OWNERS), {**OWNERS[0], "id": "109"}],  # ana@ twice
+        "teams": {"sdr": ["101", "102"]},
+        "integrations": {"dialer": settings()},
+    }
+    workspace.apply_config(load_config(json.dumps(doc), "test.yaml"))
+    result = workspace.test_lead("dialer", "u-1", at=AT)
+    assert [i.kind for i in workspace.review_items().items] == ["owner"], result.checks
+    workspace.cleanup_test_leads()
+    assert workspace.review_items().items == []
+
+
+@pytest.mark.parametrize("rep", ["", "   "])
+def test_an_empty_rep_names_the_option(db_url: str, rep: str) -> None:
+    with Workspace(db_url) as ws:
+        setup(ws)
+    failed = CliRunner().invoke(app, ["--db", db_url, "test-lead", "dialer", "--rep", rep])
+    assert failed.exit_code == 2, failed.output
+    assert "--rep is empty; allowed: the id of a rep" in failed.stderr

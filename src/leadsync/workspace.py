@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 from leadsync import workspace_config
-from leadsync.destinations.hubspot.client import HubSpotClient
+from leadsync.destinations.hubspot.client import HubSpotClient, read_token
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.portal import SetupReport
 from leadsync.destinations.hubspot.pusher import Pusher, PushResult
@@ -479,6 +479,8 @@ class Workspace:
         owner and timeline the settings promise; see :mod:`leadsync.ops.testlead`."""
         rules = self.rules()
         self.integration(integration, rules)
+        if rules.push:  # a token not set is said before anything is written
+            read_token(hubspot.destination(self.engine))
         result = run_test_lead(self.engine, rules, integration, rep, at)
         if rules.push and result.record_id is not None:
             hubspot.check_test_lead(self.engine, self.hubspot_transport, result)

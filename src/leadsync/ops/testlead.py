@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from typing_extensions import TypedDict
 
 from leadsync.engine import BatchState, WorkspaceRules, activities, decide_batch
+from leadsync.errors import UserError
 from leadsync.model import ActivityType, Event, RecordType, now_ts
 from leadsync.results import ResultModel
 from leadsync.rules.activities import skip_reason
@@ -79,6 +80,8 @@ def run_test_lead(
     # The rep as the integration's events name it (a Salesforce 15-character user id is its
     # 18-character form): the one form the map, the directory and the events agree on.
     users = rules.integrations[integration].users
+    if not rep.strip():
+        raise UserError("--rep is empty; allowed: the id of a rep as the integration names it")
     rep = users.canonical_id(rep.strip())
     crm = integration in rules.crm_integrations
     stamp = at.replace("-", "").replace(":", "").replace(".", "").lower()
@@ -402,6 +405,8 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
         ids = [record_id for record_id, _email in found]
         calls = testlead_store.test_activities(connection, TEST_PREFIX)
         _take_back(connection, {email for _id, email in found})
+        testlead_store.forget_pushes(connection, push_store.RECORD, ids)
+        testlead_store.forget_pushes(connection, push_store.ACTIVITY, calls)
         if push:
             at = now_ts()
             push_store.enqueue(

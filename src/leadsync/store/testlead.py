@@ -20,9 +20,13 @@ from leadsync.store.schema import (
     counters,
     external_users,
     owner_decisions,
+    push_failures,
+    push_objects,
+    push_queue,
     record_associations,
     record_identities,
     records,
+    review_items,
     workspace_settings,
 )
 
@@ -77,6 +81,31 @@ def delete_test_data(
             connection.execute(sa.delete(table).where(in_values(column, record_ids, dialect)))
     for table in (activity_memory, activity_sources, activity_skips):
         connection.execute(sa.delete(table).where(table.c.external_id.like(f"{prefix}%")))
+    # The questions the test's events put in the review queue (its rep's, a number's).
+    connection.execute(sa.delete(review_items).where(review_items.c.event_id.like(f"{prefix}%")))
+
+
+def forget_pushes(connection: Connection, kind: str, local_ids: Collection[int]) -> None:
+    """Forget what the push queued or was refused for test objects (``kind``: record or
+    activity), and the objects it never created in HubSpot: left, they counted as changes
+    waiting and as refusals in the report, for objects that are gone. One created in HubSpot
+    keeps its row, for the archive its removal queues."""
+    if not local_ids:
+        return
+    dialect = connection.dialect.name
+    for table in (push_queue, push_failures):
+        connection.execute(
+            sa.delete(table).where(
+                table.c.kind == kind, in_values(table.c.local_id, local_ids, dialect)
+            )
+        )
+    connection.execute(
+        sa.delete(push_objects).where(
+            push_objects.c.kind == kind,
+            in_values(push_objects.c.local_id, local_ids, dialect),
+            push_objects.c.hubspot_id.is_(None),
+        )
+    )
 
 
 def recorded_changes(connection: Connection, prefix: str) -> list[tuple[str, dict[str, Any]]]:
