@@ -21,7 +21,8 @@ def counts(
     """For each of ``integrations``: its owner decisions stored with ``settings`` (the label
     a rollout's decisions carry) by outcome, with the first and last one's time, and its
     activity skips stored with it by kind (activities not created: not those a later event
-    created after all, :func:`leadsync.store.reports.not_created`); only those of events at
+    created after all, :func:`leadsync.store.reports.not_created`; an activity once however
+    many of its events were skipped, as the report counts them); only those of events at
     or after ``since`` when given. Every integration asked for is in the answer (zeros when none)."""
     found: dict[str, dict[str, Any]] = {
         name: {"by_outcome": {}, "first_at": None, "last_at": None, "skips_by_kind": {}}
@@ -49,13 +50,14 @@ def counts(
         each["first_at"] = min(filter(None, (each["first_at"], row.first_at)))
         each["last_at"] = max(filter(None, (each["last_at"], row.last_at)))
     s = activity_skips
+    each = reports.skipped_activities()  # an activity once, however many events were skipped
     skips = (
-        sa.select(s.c.integration, s.c.kind, sa.func.count().label("n"))
+        sa.select(s.c.integration, s.c.kind, each.label("n"))
         .where(s.c.settings == settings, in_values(s.c.integration, found, dialect))
         .where(reports.not_created())
         .where(s.c.occurred_at >= since if since is not None else sa.true())
         .group_by(s.c.integration, s.c.kind)
-        .order_by(s.c.integration, sa.func.count().desc(), s.c.kind)
+        .order_by(s.c.integration, each.desc(), s.c.kind)
     )
     for row in connection.execute(skips):
         found[row.integration]["skips_by_kind"][row.kind] = int(row.n)
