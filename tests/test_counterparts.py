@@ -492,6 +492,45 @@ def test_preview_shows_the_match_and_what_would_be_queued(workspace: Workspace) 
     assert _links(workspace) == []  # nothing written
 
 
+def test_preview_says_of_each_event_the_question_it_queues_and_the_held_call_it_attaches(
+    workspace: Workspace,
+) -> None:
+    """Per event, not only in the counts: a call with an address two contacts have says its
+    question; the contact that gets a held call's number says the call it attached — each
+    as the run then does (the question in the queue, the call on the contact)."""
+    _setup(workspace)
+    run(workspace, _contact("k1", email="zed@hooli.test"))
+    run(workspace, _contact("k2"), integration="crm")  # another contact, given the email later
+    run(workspace, _contact("k2", email="zed@hooli.test"), integration="crm")
+    email = ev(
+        "activity", AT, activity="call", external_id="m1", owner="u-1",
+        properties={"duration_s": 60, "outcome": "connected"},
+        associations=[{"object": "contact", "email": "zed@hooli.test"}],
+    )  # fmt: skip
+    lines = [
+        json.dumps(email),
+        json.dumps(_call("c1", "+447700900123")),
+        json.dumps(_contact("k3", at="2026-11-10T10:00:00Z", phone="+447700900123")),
+    ]
+    result = workspace.preview("dialer", lines, "events.jsonl")
+    asked, held, contact = result.events
+    assert asked.counterpart == (
+        "a question for the review queue: 2 contacts have zed@hooli.test: which one was on "
+        "this call?"
+    )
+    assert held.counterpart is not None and held.counterpart.startswith("held:")
+    assert contact.counterpart is not None
+    assert contact.counterpart.startswith(
+        f"call {held.activity['id']} held for +447700900123: "  # type: ignore[index]
+    )
+    run(workspace, *[json.loads(line) for line in lines])
+    [question] = workspace.review_items().items
+    assert "2 contacts have zed@hooli.test" in question.question
+    found = workspace.find(external="dialer:k3")[0]["id"]
+    timeline = workspace.record("contact", found)["timeline"]
+    assert [a["external_id"] for a in timeline] == ["c1"]
+
+
 # ------------------------------------------------------------------- free-mail domains
 
 

@@ -222,8 +222,6 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
         created_later(d, key, activity.id, changed_at)
     if found is not None:
         counterparts.settle(d, event, activity.id, found, chosen)
-    if ties:
-        counterparts.tied_deals(d, event, settings, activity.id, ties)
     if twins is not None and fresh and merge_reason is None:
         d.activity_by_id[activity.id] = activity
         d.candidates[event.activity.value].append(
@@ -243,6 +241,8 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
             counterpart=found.trace if found is not None else None,
             owner_reason=activity_owner_reason(mapping) if gives_owner else None,
         )
+    if ties:  # (after the trace: a preview says which deals tied)
+        counterparts.tied_deals(d, event, settings, activity.id, ties)
     for choice in chosen:
         counterparts.link_activity(d, activity.id, choice)
     unanswered = unanswered_inbound(event.activity, merged)

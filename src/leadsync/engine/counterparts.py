@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leadsync.engine import links, own_lines
-from leadsync.engine.state import HeldActivity, RecordState
+from leadsync.engine.state import QUEUED, HeldActivity, RecordState, joined, note
 from leadsync.model import (
     AUTO_SOURCE,
     ActivityType,
@@ -348,6 +348,7 @@ def tied_deals(
     _ask(d, found, settings, "deal", event, f"deals {', '.join(map(str, ties))}", question,
          candidates, None)  # fmt: skip
     settle(d, event, activity_id, found, [])
+    note(d.traces, event.id, found.trace or "")
 
 
 def ask_owner(
@@ -409,16 +410,18 @@ def _release(d: BatchDecider, activity_id: int) -> None:
 
 def attach_held(
     d: BatchDecider, held: HeldActivity, record: RecordState, number: str, at: str
-) -> None:
+) -> str:
+    """Attach what was held for ``number`` to ``record`` (or ask which); says what it did."""
     others = sorted(
         {rid for rid, _ in d.by_phone.get(number, ()) if rid != record.id and rid in d.records}
     )
     for lst in d.held.values():
         if held in lst:
             lst.remove(held)
+    held_for = f"{held.activity_type} {held.activity_id} held for {number}"
     settings = d.rules.integrations.get(held.integration)
     if settings is None:
-        return
+        return ""
     if others:
         found = Found()
         ids = [record.id, *others]
@@ -428,13 +431,14 @@ def attach_held(
         _ask(d, found, settings, "number", asking, number, question, candidates, None)
         settle(d, asking, held.activity_id, found, [])
         _release(d, held.activity_id)
-        return
+        return f"{held_for}: {found.trace}"
     reason = rules.attached_later_reason(record.type.value, record.id, number, held.held_at, at)
     attach(
         d, held.activity_id, held.activity_type, held.integration, settings, record,
         rules.HELD, reason,
     )  # fmt: skip
     d.result.attached_later += 1
+    return f"{held_for}: {reason}"
 
 
 def attach(
@@ -528,6 +532,10 @@ def _ask(
     policy: Ambiguity = getattr(settings.ambiguous, kind)
     found.questions.append(
         _question(d, event, kind, subject, question, candidates, extra_key, policy)
+    )
+    skipped = f"left unanswered (ambiguous.{kind}: skip)"
+    found.trace = joined(
+        found.trace, f"{skipped if policy is Ambiguity.SKIP else QUEUED}: {question}"
     )
 
 

@@ -297,7 +297,9 @@ class BatchDecider:
             older = [p for p in older if props.get(p) != given[p]]
             self.traces[event.id].older_properties = older
         if person and gives_phones(properties):
-            properties = phones.take_phones(self, record, properties, props, integration, clock)
+            properties = phones.take_phones(
+                self, record, properties, props, integration, clock, event.id if event else None
+            )
         props.update(properties)
         record.properties = props
         record.placeholder = False

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from leadsync.engine import counterparts
-from leadsync.engine.state import RecordState
+from leadsync.engine.state import RecordState, note
 from leadsync.rules import counterparts as rules
 from leadsync.rules import records as records_rules
 from leadsync.rules.records import PHONE_RECORD_TYPES, PHONE_SOURCES
@@ -27,6 +27,7 @@ def take_phones(
     old: Mapping[str, Any],
     integration: str,
     at: str,
+    event_id: str | None = None,
 ) -> Mapping[str, Any]:
     """A contact's or lead's phone properties change: the phone index follows — the numbers
     they show and the numbers kept beside them — and the activities held for a number it
@@ -54,7 +55,7 @@ def take_phones(
             sources[prop] = change.source
         for moved in change.beside:
             _unindex(d, record.id, moved.index, moved.old, region)
-            _index(d, record, moved.index, moved.new, at)
+            _index(d, record, moved.index, moved.new, at, event_id)
         if change.outcome in _SHOWN_STAYS or (change.outcome == records_rules.NONE and whole_list):
             del merged[prop]  # the number it has stays (or it had none: nothing to note)
             continue
@@ -62,7 +63,7 @@ def take_phones(
             continue
         merged[prop] = change.value
         _unindex(d, record.id, prop, old.get(prop), region)
-        _index(d, record, prop, change.phone, at)
+        _index(d, record, prop, change.phone, at, event_id)
     if sources and not (record.origin == rules.UNKNOWN_NUMBER and not old):
         # (A contact made for a call's number has it from leadsync, not from a tool's
         # contact: nothing is added to it, as its creation promises.)
@@ -75,10 +76,15 @@ _SHOWN_STAYS = (records_rules.KEPT, records_rules.BESIDE, records_rules.STALE)
 
 
 def _index(
-    d: BatchDecider, record: RecordState, index: str, phone: PhoneNumber | None, at: str
+    d: BatchDecider,
+    record: RecordState,
+    index: str,
+    phone: PhoneNumber | None,
+    at: str,
+    event_id: str | None,
 ) -> None:
     """The phone index holds ``phone`` under ``index`` for the record (None: nothing), and
-    the activities held for it attach."""
+    the activities held for it attach (said in the trace of ``event_id``, in a preview)."""
     if phone is None:
         d.phone_rows[(record.id, index)] = None
         return
@@ -93,7 +99,7 @@ def _index(
         return
     d.by_phone.setdefault(phone.number, []).append((record.id, index))
     for held in list(d.held.get(phone.number, ())):
-        counterparts.attach_held(d, held, record, phone.number, at)
+        note(d.traces, event_id, counterparts.attach_held(d, held, record, phone.number, at))
 
 
 def _unindex(d: BatchDecider, record_id: int, prop: str, text: Any, region: str | None) -> None:

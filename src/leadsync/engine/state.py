@@ -390,6 +390,21 @@ class EventTrace:
     older_properties: list[str] = field(default_factory=list)
 
 
+QUEUED = "a question for the review queue"
+
+
+def joined(said: str | None, more: str) -> str:
+    """A trace's sentence with ``more`` said after it."""
+    return f"{said}; {more}" if said else more
+
+
+def note(traces: dict[str, EventTrace] | None, event_id: str | None, said: str) -> None:
+    """Add ``said`` to what a preview says of the event ``event_id`` (when it traces)."""
+    trace = traces.get(event_id) if traces is not None and event_id else None
+    if trace is not None and said:
+        trace.counterpart = joined(trace.counterpart, said)
+
+
 def email_key(ref: RecordRef) -> str | None:
     return ref.email if ref.type is RecordType.CONTACT else None
 

@@ -50,14 +50,14 @@ def counts(
         each["first_at"] = min(filter(None, (each["first_at"], row.first_at)))
         each["last_at"] = max(filter(None, (each["last_at"], row.last_at)))
     s = activity_skips
-    each = reports.skipped_activities()  # an activity once, however many events were skipped
+    activities_n = reports.skipped_activities()  # an activity once, however many events skipped
     skips = (
-        sa.select(s.c.integration, s.c.kind, each.label("n"))
+        sa.select(s.c.integration, s.c.kind, activities_n.label("n"))
         .where(s.c.settings == settings, in_values(s.c.integration, found, dialect))
         .where(reports.not_created())
         .where(s.c.occurred_at >= since if since is not None else sa.true())
         .group_by(s.c.integration, s.c.kind)
-        .order_by(s.c.integration, each.desc(), s.c.kind)
+        .order_by(s.c.integration, activities_n.desc(), s.c.kind)
     )
     for row in connection.execute(skips):
         found[row.integration]["skips_by_kind"][row.kind] = int(row.n)
