@@ -10,7 +10,7 @@ import pytest
 from pydantic import Field, computed_field
 
 from leadsync.cli import render
-from leadsync.results import ResultModel
+from leadsync.results import ResultModel, plain
 
 
 class Counted(ResultModel):
@@ -79,7 +79,7 @@ def test_json_of_reaches_into_lists_dicts_and_dataclasses() -> None:
     ],
 )
 def test_plain_words_never_a_python_repr(value: Any, text: str) -> None:
-    assert render.plain(value) == text
+    assert plain(value) == text
 
 
 def test_owner_names_beside_ids() -> None:

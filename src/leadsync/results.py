@@ -7,10 +7,13 @@ attribute keeps an older or clearer name than its JSON key, the field's alias is
 and the model serializes by alias; computed fields (``@computed_field``) are JSON keys worked
 out from the others.
 
-:func:`counted` is how every face says a count in words (``1 alert``, ``2 alerts``).
+:func:`counted` is how every face says a count in words (``1 alert``, ``2 alerts``), and
+:func:`plain` a value (``yes``, not ``True``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,3 +35,19 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 def agreeing(n: int, one: str, many: str) -> str:
     """The verb that agrees with a count (``1 question waits``, ``2 questions wait``)."""
     return one if n == 1 else many
+
+
+def plain(value: Any) -> str:
+    """A value for people, never a Python repr: ``none``, ``yes``/``no``, ``3`` for 3.0, a
+    record as ``contact 12``, a list joined with commas."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict) and set(value) >= {"type", "id"}:
+        return f"{value['type']} {plain(value['id'])}"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)

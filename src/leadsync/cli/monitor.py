@@ -16,7 +16,7 @@ from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, app, workspace
 from leadsync.errors import UserError
 from leadsync.model import display_ts
-from leadsync.results import counted
+from leadsync.results import counted, plain
 from leadsync.values import since_ts
 
 ROWS_SHOWN = 20  # rows of a finding printed as text; --json has them all
@@ -67,7 +67,7 @@ def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> s
     if check == "activities_not_created":
         return f"{row['integration']} {row['type']}: {row['reason']}: {row['activities']}"
     if check == "unreadable_numbers":  # the property in words, never its internal name
-        record = render.plain(row["record"])
+        record = plain(row["record"])
         return f"{record} {row['shown_as']}: {row['given']!r}  ({row['show']})"
     parts = []
     for key, value in row.items():
@@ -81,13 +81,13 @@ def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> s
         if key == "show" or isinstance(value, list) and not all(isinstance(v, str) for v in value):
             continue
         if key == "record" and isinstance(value, dict):
-            parts.append(render.plain(value))
+            parts.append(plain(value))
         elif key.endswith("owner_id"):
             parts.append(f"{label.removesuffix(' id')} {render.owner(value, names)}")
         elif value is None:
             parts.append(f"no {label}")
         else:
-            parts.append(f"{label} {render.plain(value)}")
+            parts.append(f"{label} {plain(value)}")
     return ", ".join(parts) + (f"  ({row['show']})" if "show" in row else "")
 
 

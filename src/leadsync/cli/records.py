@@ -22,7 +22,7 @@ from leadsync.model import RecordType, decided_by, display_ts
 from leadsync.ops import listings
 from leadsync.ops.phones import phones_text
 from leadsync.ops.records import HubSpotState
-from leadsync.results import counted
+from leadsync.results import counted, plain
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.values import (
     parse_time,
@@ -102,7 +102,7 @@ def _print_record(
     props = dict(record["properties"])
     sources = props.pop(PHONE_SOURCES, None)  # said in words below, never by internal names
     if props:
-        render.line("properties: " + ", ".join(f"{k}={render.plain(v)}" for k, v in props.items()))
+        render.line("properties: " + ", ".join(f"{k}={plain(v)}" for k, v in props.items()))
     given = record.get("properties_given") or {}
     if given:  # the vendor's clock each value is kept by: an older event changes none
         said = (f"{p} by {g['integration']} at {display_ts(g['at'])}" for p, g in given.items())
@@ -169,7 +169,7 @@ def _marks(decision: Mapping[str, Any]) -> str:
 def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
     p = item["properties"]
     details = ", ".join(
-        f"{k}={display_ts(v) if k in ('start', 'end', 'due') else render.plain(v)}"
+        f"{k}={display_ts(v) if k in ('start', 'end', 'due') else plain(v)}"
         for k, v in p.items()
         if k != "body"
     )

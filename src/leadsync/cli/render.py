@@ -5,7 +5,7 @@
   of those. A result's shape is thus declared once, by its type, and the CLI, the admin API
   and the console print the same JSON.
 - Text for people is lines (:func:`line`), tables (:func:`table`) and values in plain words
-  (:func:`plain`, :func:`owner`); progress, notes and errors go to stderr (:data:`err`) so
+  (:func:`leadsync.results.plain`, :func:`owner`); progress, notes and errors go to stderr (:data:`err`) so
   that stdout stays what ``--json`` promises.
 
 Text is printed without Rich markup unless a caller asks for it (``markup=True``, for a bold
@@ -262,22 +262,6 @@ def nothing(what: str, *filters: object) -> str:
     filter was given, that none match it (an empty answer to a filter is not an empty
     workspace)."""
     return f"no {what}" + (" match the filters given" if any(filters) else "")
-
-
-def plain(value: Any) -> str:
-    """A value for people, never a Python repr: ``none``, ``yes``/``no``, ``3`` for 3.0, a
-    record as ``contact 12``, a list joined with commas."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dict) and set(value) >= {"type", "id"}:
-        return f"{value['type']} {plain(value['id'])}"
-    if isinstance(value, list | tuple):
-        return ", ".join(plain(v) for v in value)
-    return str(value)
 
 
 def owner(owner_id: str | None, names: Mapping[str, str]) -> str:

@@ -32,6 +32,7 @@ from leadsync.model import decided_by, display_ts
 from leadsync.ops import listings
 from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT, pretty_body
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
+from leadsync.results import plain
 from leadsync.workspace import Workspace
 
 from . import drafts
@@ -523,6 +524,7 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = display_ts
+    env.filters["plain"] = plain
     env.filters["decided_by"] = decided_by
     env.filters["pretty_body"] = pretty_body
     env.filters["plural"] = plural
