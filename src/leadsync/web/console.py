@@ -12,7 +12,7 @@ import types
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response, params
@@ -272,6 +272,16 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _form_problems(errors: Sequence[Any]) -> str:
+    """What is wrong with each field of a form the route could not take, in words: its
+    name and pydantic's reason (``reason: String should have at most 2000 characters``)."""
+    said: dict[str, str] = {}
+    for error in errors:
+        field = ".".join(str(p) for p in error["loc"][1:]) or "the form"
+        said.setdefault(field, str(error.get("msg", "not allowed")))
+    return "Check these fields: " + "; ".join(f"{f}: {why}" for f, why in sorted(said.items()))
+
+
 def allowed(info: FieldInfo) -> str:
     """What a path or query parameter accepts, in words (from its type and bounds)."""
     kind = info.annotation
@@ -285,6 +295,8 @@ def allowed(info: FieldInfo) -> str:
     }
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return "one of " + ", ".join(str(m.value) for m in kind)
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(str(v) for v in get_args(kind))
     if kind is bool:
         return "true or false"
     if kind is int:
@@ -402,9 +414,7 @@ class ConsoleRoute(APIRoute):
                 address = self._address_error(exc.errors())
                 if address is not None:
                     return error_page(request, address.status, address.title, address.detail)
-                fields = sorted({".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()})
-                detail = "Check these fields: " + ", ".join(f or "the form" for f in fields)
-                return error_page(request, 400, "Incomplete form", detail)
+                return error_page(request, 400, "Incomplete form", _form_problems(exc.errors()))
             except LeadsyncError as exc:
                 return error_page(request, exc.http_status, exc.title, str(exc))
 

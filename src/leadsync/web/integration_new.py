@@ -99,9 +99,11 @@ def new_integration_page(page: Viewing) -> Response:
 @keeps_draft
 def create_integration(
     page: Changing,
-    name: Annotated[str, Form(max_length=200)] = "",
-    kind: Annotated[str, Form(max_length=64)] = "",
-    secret_env: Annotated[str, Form(max_length=200)] = "",
+    # Long bounds: the workspace's own checks say what is wrong beside the field, the form
+    # kept as sent (a pasted token in secret_env is refused there without being shown).
+    name: Annotated[str, Form(max_length=10_000)] = "",
+    kind: Annotated[str, Form(max_length=10_000)] = "",
+    secret_env: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     """Created: to its settings page (``done=created``). Invalid: the form again as sent,
     each problem beside its field (422). An existing name or a workspace managed by file:
