@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from leadsync.destinations.hubspot.budget import RateBudget
 from leadsync.destinations.hubspot.client import (
     Answer,
     DailyLimitReached,
     HubSpotMigrating,
-    RateBudget,
 )
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.loop import PushLoop

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from leadsync.destinations.hubspot.client import Answer, RateBudget
+from leadsync.destinations.hubspot.budget import RateBudget
+from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.errors import UserError, WorkspaceError
 from leadsync.ops.settings_change import ManagedBy

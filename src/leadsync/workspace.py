@@ -487,8 +487,7 @@ class Workspace:
         return result
 
     def cleanup_test_leads(self) -> dict[str, int]:
-        """Remove every test lead and test call (with a destination: archived in HubSpot at
-        the next push)."""
+        """Remove every test lead and call (with a destination: archived at the next push)."""
         return cleanup_test_leads(self.engine, push=self.rules().push)
 
     def rollout_promote(

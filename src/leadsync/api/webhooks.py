@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from leadsync.pipeline.intake import (
     Intake,
@@ -109,6 +110,8 @@ def heard(intake: Intake, integration: str, answer: Answer) -> Answer:
 
 async def _answer(intake: Intake, integration: str, request: WebhookRequest, path: str) -> Answer:
     try:
+        if intake.integrations.due(integration):  # a database read: off the event loop
+            await run_in_threadpool(intake.integrations.get, integration)
         waiter = intake.receive_async(integration, request)
     except IntakeError as exc:  # refused
         return problem_answer(exc.status, exc.title, exc.detail, path)

@@ -18,7 +18,8 @@ import httpx
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.destinations.hubspot import portal
-from leadsync.destinations.hubspot.client import HubSpotClient, RateBudget, read_token
+from leadsync.destinations.hubspot.budget import RateBudget
+from leadsync.destinations.hubspot.client import HubSpotClient, read_token
 from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.destinations.hubspot.objects import RECORD_TYPES, Paths
 from leadsync.destinations.hubspot.portal import SetupReport

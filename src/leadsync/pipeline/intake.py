@@ -36,11 +36,9 @@ from leadsync.errors import EventError, SignatureError
 from leadsync.model import now_ts
 from leadsync.observability import database_outage
 from leadsync.pipeline import inbox, rejected
-from leadsync.settings import integration_from_dict
-from leadsync.sources import adapter_for
+from leadsync.pipeline.configured import Configured
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
-from leadsync.store import config as config_store
 from leadsync.store.database import begin_writing
 from leadsync.store.inbox import PENDING, Appender
 from leadsync.store.sqlite_file import broken_file
@@ -81,66 +79,6 @@ class Receipt:
     refused: tuple[tuple[int, str], ...] = ()
 
 
-class _Integrations:
-    """The configured integrations and their adapters, re-read at most every ``ttl_s``, at
-    once for a name it does not know (``leadsync apply`` from another process is seen
-    without a restart), and after :meth:`invalidate` (a save in this process)."""
-
-    def __init__(self, engine: Engine, ttl_s: float = 2.0) -> None:
-        self.engine = engine
-        self.ttl_s = ttl_s
-        self._lock = threading.Lock()
-        self._loaded_at = -1.0  # never read
-        self._stale = True
-        self.adapters: dict[str, Adapter] = {}
-        self.secret_env: dict[str, str | None] = {}
-
-    def invalidate(self) -> None:
-        """Re-read before the next request (a save may land while a read is under way: the
-        flag is cleared before reading, so that read does not count as the new one)."""
-        self._stale = True
-
-    def refresh(self) -> None:
-        self._stale = False
-        with self.engine.connect() as connection:
-            rows = config_store.read_integrations(connection)
-        adapters: dict[str, Adapter] = {}
-        secret_env: dict[str, str | None] = {}
-        for name, _kind, data in rows:
-            settings = integration_from_dict(data, "<workspace>", f"integrations.{name}")
-            adapters[name] = adapter_for(settings.kind, name, settings.vendor_options())
-            secret_env[name] = settings.secret_env
-        with self._lock:
-            self.adapters, self.secret_env = adapters, secret_env
-            self._loaded_at = time.monotonic()
-
-    def _refresh_or_keep(self) -> None:
-        """:meth:`refresh`; while the database is away, the integrations as last read are
-        kept (for ``ttl_s``, one log line each time): the commit will tell the vendor to
-        retry. With none read yet, the outage is raised (a 503)."""
-        try:
-            self.refresh()
-        except Exception as exc:
-            if not database_unavailable(exc) or self._loaded_at < 0:
-                raise
-            log.warning(
-                "intake: database unavailable (%s); integrations as last read",
-                type(exc).__name__,
-            )
-            self._loaded_at = time.monotonic()
-
-    def get(self, name: str) -> tuple[Adapter, str | None] | None:
-        if self._stale or time.monotonic() - self._loaded_at > self.ttl_s:
-            self._refresh_or_keep()
-        adapter = self.adapters.get(name)
-        if adapter is None and time.monotonic() - self._loaded_at > 0.2:
-            self._refresh_or_keep()
-            adapter = self.adapters.get(name)
-        if adapter is None:
-            return None
-        return adapter, self.secret_env.get(name)
-
-
 UNKNOWN_INTEGRATION = "(unknown)"
 """How :attr:`Intake.on_request` names a request for no configured integration (a 404):
 never the path's text, so a scan of made-up names adds no label to the metrics."""
@@ -169,7 +107,7 @@ class Intake:
         self.max_body = max_body
         self.environ = environ if environ is not None else os.environ
         self.clock = clock
-        self.integrations = _Integrations(engine)
+        self.integrations = Configured(engine, database_unavailable)
         self.writer = writer or GroupCommitWriter(engine)
         self.on_request = on_request
 
