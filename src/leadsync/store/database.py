@@ -140,6 +140,21 @@ def begin_writing(bind: Engine | Connection) -> Any:
 # psycopg's prepare_threshold that no count of single executions reaches (see create_db_engine).
 _NEVER = 2**62
 
+#: libpq's settings for a PostgreSQL server that goes away without a word (its host down, a
+#: network cut), each unless the URL sets its own (``?connect_timeout=30``): without them a
+#: statement sent waits for the kernel to give up retransmitting (about 15 minutes) and an
+#: idle pooled connection is found dead only when used; with them a new connection gives up
+#: after 10 s, data unacknowledged for 30 s ends the connection, and an idle one is probed
+#: every 10 s after 30 s — the failure is then an outage like any other (a 503, a retry).
+NETWORK_DEFAULTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds
+}
+
 
 def create_db_engine(url: str | None = None) -> Engine:
     """An Engine for the workspace at ``url`` (see :func:`resolve_url`). Nothing is
@@ -171,8 +186,10 @@ def create_db_engine(url: str | None = None) -> Engine:
         if backend == "postgresql":
             # READ COMMITTED whatever the server's default: every statement sees what committed
             # before it began, which the router's horizon relies on (store.routing).
+            given = sa.engine.make_url(resolved).query
+            network = {k: v for k, v in NETWORK_DEFAULTS.items() if k not in given}
             options = {
-                "connect_args": {"prepare_threshold": _NEVER},
+                "connect_args": {"prepare_threshold": _NEVER, **network},
                 "isolation_level": "READ COMMITTED",
             }
         engine = sa.create_engine(resolved, use_insertmanyvalues=backend == "sqlite", **options)
