@@ -570,6 +570,8 @@ def test_a_database_that_refuses_gets_503_and_nothing_is_acknowledged(ws: Worksp
             assert "retry later" in refused.json()["detail"]
             ready = live.client.get("/readyz")
             assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+            # how many events wait is not known then: null, never "none waiting"
+            assert (ready.json()["pending"], ready.json()["lag_s"]) == (None, None)
         finally:
             with ws.engine.begin() as connection:
                 connection.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")

@@ -30,9 +30,15 @@ class Readiness(ResultModel):
 
     status: str
     database: str
-    pending: int
+    pending: int | None = Field(
+        description="Events waiting in the inbox; null when the database did not answer "
+        "(unknown, not none)."
+    )
     oldest_pending_at: str | None
-    lag_s: float
+    lag_s: float | None = Field(
+        description="Age of the oldest pending event, in seconds; null when the database did "
+        "not answer."
+    )
     max_lag_s: float
     process: str = Field(
         default_factory=process_name,
@@ -90,9 +96,9 @@ def _not_ready(database: str, max_lag_s: float) -> Readiness:
     return Readiness(
         status="not ready",
         database=database,
-        pending=0,
+        pending=None,  # not known: the database did not answer
         oldest_pending_at=None,
-        lag_s=0.0,
+        lag_s=None,
         max_lag_s=max_lag_s,
     )
 
