@@ -9,6 +9,7 @@ modules are imported by :mod:`leadsync.cli`).
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -242,9 +243,36 @@ def main() -> None:
     transaction under way is rolled back — with exit 143; ``serve`` and ``worker`` put their
     own handler in its place (stop after the work under way)."""
     import signal
+    import sys
 
     signal.signal(signal.SIGTERM, _terminated)
-    app()
+    if not _json_logs(sys.argv[1:]):
+        app()
+        return
+    try:  # a usage error is a JSON log line too, as every other line of stderr then
+        code = app(standalone_mode=False)
+    except typer.exceptions.TyperException as exc:  # click's usage errors, as typer has them
+        from leadsync.observability import configure_logging
+
+        configure_logging("json")
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        said = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        logging.getLogger("leadsync.cli").error("%s%s", where, said)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except typer.Abort:
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _json_logs(args: list[str]) -> bool:
+    """Whether the command was asked for JSON logs (``--log-format json``, or
+    ``LEADSYNC_LOG_FORMAT=json`` in the environment)."""
+    import os
+
+    given = [a.split("=", 1)[1] for a in args if a.startswith("--log-format=")]
+    given += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--log-format"]
+    return (given[-1] if given else os.environ.get("LEADSYNC_LOG_FORMAT", "")).lower() == "json"
 
 
 def _terminated(signum: int, _frame: object) -> None:
