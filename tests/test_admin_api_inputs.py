@@ -6,13 +6,16 @@ a NUL (PostgreSQL answered 500 where SQLite stored it); ``Authorization`` is giv
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from leadsync.workspace import Workspace
 from tests.helpers import KIM_CONTACT
-from tests.live import ADMIN_TOKEN, LiveServer, serve
+from tests.live import ADMIN_TOKEN, LiveServer, generic_signature, serve
 from tests.test_admin_api import problem_of
 
 
@@ -104,3 +107,32 @@ def test_an_unknown_webhook_name_is_not_echoed_whole(server: LiveServer) -> None
     body = problem_of(server.client.post(f"/webhooks/{name}", content=b"{}"), 404)
     assert body["detail"] == f"no integration named '{'a' * 100}…'"
     assert len(body["instance"]) <= 201
+
+
+def test_one_of_several_dismissals_at_once_wins_and_the_others_are_told(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """Eight admins dismiss one letter at the same moment: one 200, the others 409 naming who
+    dismissed it and why — before, on PostgreSQL several were answered 200 and their reasons
+    silently dropped."""
+    body = b"not json"
+    signed = {"content-type": "application/json", **generic_signature(body)}
+    assert server.client.post("/webhooks/dialer", content=body, headers=signed).status_code == 400
+    [letter] = server.client.get("/api/dead-letters").json()
+    url = f"{server.base_url}/api/dead-letters/{letter['id']}/dismiss"
+    start = threading.Barrier(8)
+
+    def dismiss(n: int) -> httpx.Response:
+        with httpx.Client(headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60) as c:
+            start.wait()
+            return c.post(url, json={"reason": f"reason-{n}", "by": f"admin{n}"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(dismiss, range(8)))
+    won = [a for a in answers if a.status_code == 200]
+    assert len(won) == 1, [a.status_code for a in answers]
+    kept = won[0].json()["dismissed_reason"]
+    for lost in (a for a in answers if a.status_code != 200):
+        said = problem_of(lost, 409)["detail"]
+        assert "was dismissed at" in said and kept in said
+    assert ws.dead_letter(letter["id"])["dismissed_reason"] == kept

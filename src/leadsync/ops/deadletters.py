@@ -147,5 +147,10 @@ def dismiss(
                     raise NotFoundError(f"no dead letter with id {letter_id}")
                 _check_open(letter)
         chosen = views.open_dead_letter_ids(connection, ids, integration)
-        dead_letter_store.mark_dismissed(connection, chosen, now_ts(), _who(by), text)
-    return chosen
+        marked = dead_letter_store.mark_dismissed(connection, chosen, now_ts(), _who(by), text)
+        for letter_id in sorted(set(ids or ()) - marked):  # closed by another meanwhile
+            closed = views.dead_letter(connection, letter_id)
+            if closed is not None:
+                _check_open(closed)  # says who closed it, when and why
+            raise WorkspaceError(f"dead letter {letter_id} was closed meanwhile")
+    return sorted(marked)

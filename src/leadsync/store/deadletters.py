@@ -22,15 +22,18 @@ def mark_retried(connection: Connection, letter_id: int, at: str, resolution: st
 
 def mark_dismissed(
     connection: Connection, letter_ids: Collection[int], at: str, by: str, reason: str
-) -> None:
-    """Mark the open ones of ``letter_ids`` dismissed, with the reason."""
+) -> set[int]:
+    """Mark the open ones of ``letter_ids`` dismissed, with the reason; the ids it marked (one
+    another transaction closed meanwhile is not among them)."""
     if not letter_ids:
-        return
-    connection.execute(
+        return set()
+    marked = connection.execute(
         sa.update(dead_letters)
         .where(dead_letters.c.id.in_(list(letter_ids)), dead_letters.c.resolved_at.is_(None))
         .values(resolved_at=at, resolution="dismissed", resolved_by=by, dismissed_reason=reason)
+        .returning(dead_letters.c.id)
     )
+    return {int(i) for i in marked.scalars()}
 
 
 def line_numbers(
