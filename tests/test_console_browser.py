@@ -195,3 +195,19 @@ def test_the_viewer_sees_pages_with_every_change_control_disabled(
     assert page.get_by_role("button", name="Run the test lead").is_disabled()
     page.goto(f"{live.base_url}/")
     assert page.locator('tr[data-integration="dialer"]').count() == 1
+
+
+def test_a_preview_the_service_does_not_answer_says_so(live: LiveServer, page: Any) -> None:
+    """The service cannot be reached when Preview is pressed (the request gets no answer at
+    all): the page says so, rather than leaving the preview empty; the next answered request
+    takes the alert away."""
+    sign_in(page, live, PASSWORD, "/integrations/dialer/settings")
+    page.route("**/preview**", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("button", name="Preview the change").click()
+    alert = page.locator("#unreachable[role=alert]")
+    alert.wait_for()
+    assert "could not be reached, so nothing was done" in alert.inner_text()
+    page.unroute("**/preview**")
+    page.get_by_role("button", name="Preview the change").click()
+    page.locator("#preview section.preview").wait_for()
+    assert page.locator("#unreachable").count() == 0

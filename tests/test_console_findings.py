@@ -136,8 +136,8 @@ def test_without_javascript_a_refused_form_comes_back_as_sent(live: LiveServer) 
     assert "Not previewed: 3 fields need correcting" in html
     summary = re.findall(r"<li>(.*?)</li>", html.split('id="form-errors"')[1].split("</ul>")[0])
     assert summary == [  # in the page's order
-        '<a href="#map-2">Owner for u-3</a>: 999 is no longer one of the workspace&#39;s '
-        "owners: choose another",
+        '<a href="#map-2">Owner for u-3</a>: owner 999 is not (or no longer) one of the '
+        "workspace&#39;s owners: choose another",
         '<a href="#skip-call-connected">Skip calls with the outcome</a>: “zzz” is not one of '
         "the choices",
         '<a href="#assoc-max-deals">At most this many deals</a>: must be a whole number',

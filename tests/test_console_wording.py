@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from leadsync.web.audit_page import changes
 from leadsync.workspace import Workspace
 from tests.browser import PASSWORD, console_server, form_token
 from tests.browser import signed_in as signed_in_as
@@ -69,3 +70,10 @@ def test_a_choice_out_of_its_list_names_the_list(live: LiveServer) -> None:
         page = client.get("/integrations/dialer/settings?confirm=bogus")
     assert page.status_code == 400
     assert "allowed: one of promote, abort" in page.text
+
+
+def test_a_change_of_a_rep_whose_id_holds_a_space_names_its_owner() -> None:
+    [line] = changes("users.map.a b[0]: (not set) → 104", {"104": "Di Ro"})
+    assert (line.path, line.old, line.new) == ("users.map.a b[0]", "(not set)", "Di Ro (104)")
+    [other] = changes("integrations added: dialer", {})
+    assert other.path is None  # a sentence, not a key path

@@ -24,7 +24,8 @@ from .console import Viewing, filter_integrations, page_router
 router = page_router()
 
 #: ``path: old → new`` (the key path has no space; the old value none of the arrows).
-CHANGE = re.compile(r"^(?P<path>[^\s:]+): (?P<old>.*?) → (?P<new>.*)$")
+# (A path may hold a space: a rep's id in a user map, ``users.map.a b[0]``.)
+CHANGE = re.compile(r"^(?P<path>[^:]+?): (?P<old>.*?) → (?P<new>.*)$")
 #: Key paths whose values are owner ids: the user map's targets and the fallback owner (of
 #: the settings or of a rollout's).
 OWNER_PATH = re.compile(r"(^|\.)users\.(map(\.|\[).*|unmapped\.owner)$")

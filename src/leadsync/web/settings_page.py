@@ -201,11 +201,11 @@ WORDS = (
     (r"required", "must be given"),
     (
         r"unknown owner '(?P<v>.*)'; .*",
-        "{v} is no longer one of the workspace's owners: choose another",
+        "owner {v} is not (or no longer) one of the workspace's owners: choose another",
     ),
     (
         r"unknown team '(?P<v>.*)'; .*",
-        "{v} is no longer one of the workspace's teams: choose another",
+        "team {v} is not (or no longer) one of the workspace's teams: choose another",
     ),
     (
         r"team '(?P<v>.*)' has no members to take turns",
