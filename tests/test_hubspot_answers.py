@@ -28,7 +28,7 @@ from leadsync.destinations.hubspot.loop import PushLoop
 from leadsync.store import push as push_store
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
-from tests.helpers import ev, run
+from tests.helpers import contact_line, ev, run
 from tests.test_hubspot_push import company_contact_call, config
 
 
@@ -304,3 +304,49 @@ def test_a_portal_that_cannot_be_reached_is_named_with_the_cause() -> None:
     assert "GET http://127.0.0.1:9/crm/v3/owners/ failed 12 times" in text
     assert "ConnectError: [Errno 111] Connection refused" in text
     assert TOKEN not in text
+
+
+# ------------------------------------------- a create applied, its answer lost, resent
+
+
+def test_a_create_whose_answer_was_lost_is_settled_by_one_read_not_by_halves(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HubSpot made the 40 calls, but the answer never came (a read timeout); the client
+    resends and HubSpot answers the whole batch 409, naming one existing call. One batch read
+    by leadsync_id finds all 40 — before, the batch was halved down to single inputs: 79
+    creates, every one an error answer."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    inner = hub.transport()
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        creates = sum(p.endswith("/calls/batch/create") for p in seen)
+        if request.url.path.endswith("/calls/batch/create") and creates == 2:
+            # the resend: HubSpot refuses the whole batch, naming the first call it holds
+            body = error_body("CONFLICT", "A call with leadsync_id already exists. Existing ID: 1")
+            return httpx.Response(409, json=body)
+        response = inner.handle_request(request)
+        if request.url.path.endswith("/calls/batch/create") and creates == 1:
+            raise httpx.ReadTimeout("the answer was lost", request=request)  # applied, unsaid
+        return response
+
+    with Workspace(db_url, hubspot_transport=httpx.MockTransport(answer)) as ws:
+        ws.apply_config(config())
+        ws.hubspot_setup()
+        contact = json.loads(contact_line("p-1", "u-1"))
+        calls = [
+            ev("activity", "2026-11-01T10:00:00Z", activity="call", external_id=f"c-{i}",
+               owner="u-1", properties={"duration_s": 60, "outcome": "connected"},
+               associations=[{"object": "contact", "external_id": "p-1"}])
+            for i in range(40)
+        ]  # fmt: skip
+        run(ws, contact, *calls)
+        result = drain(ws, [])
+        assert result.failures == 0 and ws.push_failures() == []
+        assert len(hub.objects("calls")) == 40 and hub.duplicates("calls", "leadsync_id") == {}
+        creates = [p for p in seen if p.endswith("/calls/batch/create")]
+        reads = [p for p in seen if p.endswith("/calls/batch/read")]
+        assert (len(creates), len(reads)) == (2, 1)  # sent, resent (409), one read back
+        assert ws.push_status()["queued_total"] == 0

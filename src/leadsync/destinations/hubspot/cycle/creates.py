@@ -46,6 +46,8 @@ class CreateBatch:
     owners: dict[int, str | None] = field(default_factory=dict)
     # The counterparts (type, HubSpot id) each create links to.
     links: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # Whether its inputs were read back by leadsync_id already (a whole-batch conflict).
+    read_back: bool = False
 
 
 class CreatesMixin(LinksMixin):
@@ -213,18 +215,22 @@ class CreatesMixin(LinksMixin):
     ) -> list[PushObject]:
         """Record what HubSpot created; refused inputs become failures (or matches)."""
         if not answer.ok and answer.status != 207:
-            # The whole batch was refused: find the input at fault by halves.
             chunk = list(batch.by_lid.values())
             if len(chunk) == 1:
                 self.refused(chunk[0], "create", answer, answer.body)
                 return []
-            created: list[PushObject] = []
-            for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
-                sub = self.create_batch(half)
-                if sub is not None:
-                    sub_answer = self.send("POST", sub.path, {"inputs": sub.inputs})
-                    created += self.handle_create(sub, sub_answer, hubspot_owners)
-            return created
+            if answer.status == 409 and not batch.read_back:
+                # HubSpot answers a whole-batch 409 naming one existing object: most likely
+                # this create was resent after its first answer was lost, and HubSpot made
+                # them all then. One read by leadsync_id finds what it made (halving would
+                # cost 2n - 1 requests, every one an error answer); the rest is sent again.
+                made = self.made_before(batch)
+                if made:  # (none made: the same batch would conflict again — halves)
+                    created = self.record_created(batch, made, hubspot_owners)
+                    rest = [o for o in chunk if o not in made]
+                    return created + self.create_again(rest, hubspot_owners, halves=False)
+            # The whole batch was refused: find the input at fault by halves.
+            return self.create_again(chunk, hubspot_owners, halves=True)
         created = []
         told: set[str] = set()  # the inputs the answer names, by trace id
         for item in answer.body.get("results") or []:
@@ -256,6 +262,12 @@ class CreatesMixin(LinksMixin):
         for obj in untold:
             error = untraced[0] if len(untold) == len(untraced) == 1 else untold_error(answer)
             self.refused(obj, "create", answer, error)
+        return self.record_created(batch, created, hubspot_owners)
+
+    def record_created(
+        self, batch: CreateBatch, created: list[PushObject], hubspot_owners: dict[int, str | None]
+    ) -> list[PushObject]:
+        """Keep what a create of ``batch`` made (their HubSpot ids are in ``self.ids``)."""
         for obj in created:
             self.result.count(self.result.created, obj.type)
             self.made_with_create(obj, batch.links[obj.id])
@@ -265,6 +277,42 @@ class CreatesMixin(LinksMixin):
                 # of an earlier attempt (that one would have been found, or refused this).
                 Sent(confirmed=create_values(obj.row)).keep(obj)
         self.save(created, hubspot_owners)
+        return created
+
+    def made_before(self, batch: CreateBatch) -> list[PushObject]:
+        """The objects of ``batch`` HubSpot holds already under their leadsync_id (one
+        batch read), their HubSpot ids taken."""
+        answer = self.send(
+            "POST",
+            self.p.paths.batch(batch.type, "read"),
+            {
+                "inputs": [{"id": lid} for lid in batch.by_lid],
+                "idProperty": LEADSYNC_ID,
+                "properties": [LEADSYNC_ID],
+            },
+        )
+        found: list[PushObject] = []
+        for item in answer.body.get("results") or []:
+            obj = batch.by_lid.get(str((item.get("properties") or {}).get(LEADSYNC_ID)))
+            if obj is not None and obj not in found:
+                self.ids[(obj.kind, obj.id)] = str(item["id"])
+                self.created_now.add((obj.kind, obj.id))
+                found.append(obj)
+        return found
+
+    def create_again(
+        self, objs: list[PushObject], hubspot_owners: dict[int, str | None], *, halves: bool
+    ) -> list[PushObject]:
+        """Send the creates of ``objs`` again: in one batch, or (``halves``) in two, to find
+        the input at fault. Neither is read back by leadsync_id again."""
+        parts = [objs[: len(objs) // 2], objs[len(objs) // 2 :]] if halves else [objs]
+        created: list[PushObject] = []
+        for part in parts:
+            sub = self.create_batch(part) if part else None
+            if sub is not None:
+                sub.read_back = True
+                answer = self.send("POST", sub.path, {"inputs": sub.inputs})
+                created += self.handle_create(sub, answer, hubspot_owners)
         return created
 
     def refused(
