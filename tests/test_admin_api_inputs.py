@@ -136,3 +136,29 @@ def test_one_of_several_dismissals_at_once_wins_and_the_others_are_told(
         said = problem_of(lost, 409)["detail"]
         assert "was dismissed at" in said and kept in said
     assert ws.dead_letter(letter["id"])["dismissed_reason"] == kept
+
+
+def test_a_put_with_if_match_does_not_overwrite_settings_changed_since(
+    server: LiveServer,
+) -> None:
+    """Two admins read the settings; the first saves; the second's PUT, with the ETag it
+    read, is refused (412) rather than silently undoing the first's change."""
+    url = "/api/integrations/dialer/settings"
+    read = server.client.get(url)
+    tag, settings = read.headers["etag"], read.json()
+    assert tag.startswith('"') and tag.endswith('"')
+    first = server.client.put(url, json={**settings, "region": "GB"}, headers={"If-Match": tag})
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] not in (tag, None)
+    stale = server.client.put(url, json={**settings, "region": "FR"}, headers={"If-Match": tag})
+    said = problem_of(stale, 412)["detail"]
+    assert "changed since they were read" in said and first.headers["etag"] in said
+    assert server.client.get(url).json()["region"] == "GB"  # the first change stands
+    fresh = server.client.get(url).headers["etag"]
+    assert fresh == first.headers["etag"]
+    again = server.client.put(url, json={**settings, "region": "FR"}, headers={"If-Match": fresh})
+    assert again.status_code == 200 and again.json()["region"] == "FR"
+    anyway = server.client.put(url, json=settings, headers={"If-Match": "*"})
+    assert anyway.status_code == 200
+    plain = server.client.put(url, json=settings)  # no If-Match: as before, last write wins
+    assert plain.status_code == 200

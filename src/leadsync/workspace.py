@@ -455,13 +455,13 @@ class Workspace:
         return listings.inbox_rows(self.engine, status, integration, limit)
 
     def replace_integration(
-        self, name: str, data: Any, by: Actor = PYTHON_API, previewed: str | None = None
+        self, name: str, data: Any, by: Actor = PYTHON_API, previewed: str | None = None, **if_: Any
     ) -> IntegrationSettings:
         """Replace a configured integration's settings with data in the YAML's schema, checked
         like the file, audited as ``by``'s; see :func:`.ops.settings_change.save_integration`
-        (NotFoundError: creating one is :meth:`add_integration`, never a side effect)."""
+        (``if_match``; NotFoundError: creating one is :meth:`add_integration`)."""
         return self._saved(
-            settings_change.save_integration(self.engine, name, data, False, by, previewed)
+            settings_change.save_integration(self.engine, name, data, False, by, previewed, **if_)
         )
 
     def add_integration(self, name: str, data: Any, by: Actor = PYTHON_API) -> IntegrationSettings:

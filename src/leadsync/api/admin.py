@@ -9,15 +9,12 @@ CLI's ``--json`` output.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from leadsync.errors import LeadsyncError, NotFoundError, UserError
@@ -28,83 +25,17 @@ from leadsync.ops.monitor import Report
 from leadsync.ops.preview import PreviewResult
 from leadsync.ops.replay import ReplayResult
 from leadsync.ops.review import PAGE, Resolution, ReviewItem, ReviewPage
-from leadsync.ops.settings_change import API_ACTOR
+from leadsync.ops.settings_change import API_ACTOR, etag
 from leadsync.settings import INTEGRATION_NAME_RE, IntegrationSettings, integration_to_dict
 from leadsync.values import since_ts
 from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
 from . import lines, lookups, rollout
+from .auth import require_admin
 from .lookups import After, Before, Limit, PageLimit, PositiveId, checked_request
 from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
 from .review_answer import Answer, ChooseAnswer
-
-_bearer = HTTPBearer(auto_error=False, description="The value of LEADSYNC_ADMIN_TOKEN.")
-
-
-def require_admin(
-    token: str | None, tries: FailedTries | None = None, clock: Callable[[], float] = time.time
-) -> Callable[..., None]:
-    """A dependency that lets a request in only with ``Authorization: Bearer <token>``. With
-    ``tries``, a wrong token counts against the client's address (with the console's failed
-    sign-ins, when they share it) and an address past the limit gets 429 with
-    ``Retry-After``, whatever token it gives, until the window lets it try again."""
-
-    def check(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        challenge = {"WWW-Authenticate": "Bearer"}
-        client = request.client.host if request.client is not None else "unknown"
-        refused = tries.refusal(client, clock()) if tries is not None else None
-        if refused is not None:
-            wait_s, why = refused
-            raise ProblemError(
-                429,
-                "Too many failed tries",
-                f"{why}; try again in {wait_s} s",
-                headers={"Retry-After": str(wait_s)},
-            )
-        if not token:
-            raise ProblemError(
-                401,
-                "Admin API disabled",
-                "the server has no admin token; set LEADSYNC_ADMIN_TOKEN and restart it",
-                headers=challenge,
-            )
-        if len(set(request.headers.getlist("authorization"))) > 1:
-            raise ProblemError(
-                401,
-                "Unauthorized",
-                "header Authorization is given more than once with different values; allowed: once",
-                headers=challenge,
-            )
-        if credentials is None:
-            raise ProblemError(
-                401,
-                "Unauthorized",
-                _not_bearer(request.headers.get("authorization")),
-                headers=challenge,
-            )
-        if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-            if tries is not None:
-                tries.failed(client, clock())
-            raise ProblemError(401, "Unauthorized", "wrong admin token", headers=challenge)
-
-    return check
-
-
-def _not_bearer(given: str | None) -> str:
-    """Why ``Authorization`` gave no bearer token, never showing its credentials."""
-    if given is None:
-        return "missing header Authorization: Bearer <token>"
-    scheme, _, rest = given.strip().partition(" ")
-    if scheme.lower() == "bearer" and not rest.strip():
-        return "header Authorization names no token; allowed: Bearer <token>"
-    if not rest.strip() or not scheme.isalpha() or len(scheme) > 20:
-        return "header Authorization has no scheme; allowed: Bearer <token>"
-    return f"header Authorization uses the scheme {scheme!r}; allowed: Bearer <token>"
-
 
 # ------------------------------------------------------------------ response models
 
@@ -321,9 +252,12 @@ def build_router(
         ]
 
     @router.get("/integrations/{name}/settings", summary="An integration's settings")
-    def get_settings(name: str) -> dict[str, Any]:
-        """In the YAML file's schema (the keys written), as `leadsync export` writes it."""
-        return integration_to_dict(workspace.integration(name))
+    def get_settings(name: str, response: Response) -> dict[str, Any]:
+        """In the YAML file's schema (the keys written), as `leadsync export` writes it; its
+        `ETag` is what a `PUT` with `If-Match` must still match."""
+        settings = workspace.integration(name)
+        response.headers["ETag"] = etag(settings)
+        return integration_to_dict(settings)
 
     @router.put(
         "/integrations/{name}/settings",
@@ -332,12 +266,15 @@ def build_router(
         responses={
             409: PROBLEM_RESPONSES[400]
             | {"description": "The workspace is managed by file (`leadsync apply --managed`)"},
+            412: PROBLEM_RESPONSES[400]
+            | {"description": "`If-Match` names settings changed since (GET them again)"},
             422: PROBLEM_RESPONSES[400]
             | {"description": "Invalid settings: every problem with its key path"},
         },
     )
     def put_settings(
         name: str,
+        response: Response,
         settings: Annotated[
             dict[str, Any],
             Body(
@@ -346,20 +283,23 @@ def build_router(
                 '"fill_if_empty"}}',
             ),
         ],
+        if_match: Annotated[str | None, Header(description="The ETag of a GET.")] = None,
     ) -> dict[str, Any]:
         """Checked exactly like the file (owners and teams included); problems come back as
         422 with one line per problem, `integrations.NAME.key.path: what is wrong; allowed: …`.
         Nothing changes unless every check passes. An integration that is not configured is
         404: creating one is `POST /api/integrations`, never a side effect of a typo. A
         workspace managed by file (`leadsync apply --managed FILE`) refuses with 409; each
-        change is recorded in the audit log (the console's audit page)."""
+        change is recorded in the audit log (the console's audit page). With `If-Match` (the
+        `ETag` of a GET), settings changed since are not overwritten: 412."""
         try:
-            result = workspace.replace_integration(name, settings, by=API_ACTOR)
+            result = workspace.replace_integration(name, settings, by=API_ACTOR, if_match=if_match)
         except NotFoundError as exc:
             raise NotFoundError(
                 f"{exc}; create it with POST /api/integrations, or declare it in the "
                 "workspace file and run leadsync apply"
             ) from None
+        response.headers["ETag"] = etag(result)
         return integration_to_dict(result)
 
     @router.post(

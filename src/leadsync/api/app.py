@@ -48,6 +48,7 @@ from leadsync.web.auth import MAX_FAILED_SIGN_INS, FailedTries
 from leadsync.workspace import Workspace
 
 from . import admin
+from .auth import require_admin
 from .docs import add_docs
 from .problems import (
     Problem,
@@ -295,7 +296,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         "/metrics",
         tags=["health"],
         summary="This process's metrics, in Prometheus's text format (docs/MONITORING.md)",
-        dependencies=[Depends(admin.require_admin(opts.admin_token, tries))],
+        dependencies=[Depends(require_admin(opts.admin_token, tries))],
         response_class=Response,
         responses={
             200: {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -292,6 +293,20 @@ def _record(
     )
 
 
+class StaleSettings(WorkspaceError):
+    """``If-Match`` names settings that are not the current ones any more (HTTP 412)."""
+
+    http_status = 412
+    title = "Precondition failed"
+
+
+def etag(settings: IntegrationSettings) -> str:
+    """An integration's settings as an HTTP entity tag (quoted): the admin API's ``ETag``,
+    which a ``PUT`` with ``If-Match`` must still match."""
+    text = json.dumps(integration_to_dict(settings), sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:20] + '"'
+
+
 def save_integration(
     engine: Engine,
     name: str,
@@ -299,13 +314,31 @@ def save_integration(
     new: bool,
     by: Actor = PYTHON_API,
     previewed: str | None = None,
+    if_match: str | None = None,
 ) -> IntegrationSettings:
     """Create (``new``) or replace one integration's settings from data in the YAML's schema
     (checked like the file), and record who did it. Refused when the workspace is managed by
     file (409), and, with ``previewed`` (a preview's :func:`fingerprint`), when the current
-    settings or the change are not those the preview showed (409: preview again). Saving
+    settings or the change are not those the preview showed (409: preview again); with
+    ``if_match`` (an HTTP ``If-Match``: entity tags, or ``*``), when the current settings'
+    :func:`etag` is none of them (412), checked in the transaction that writes. Saving
     settings equal to the current ones changes nothing and records nothing."""
-    return edit_integration(engine, name, lambda _current: data, new, by, previewed)
+
+    def checked(current: IntegrationSettings | None) -> Any:
+        tags = {t.strip() for t in (if_match or "").split(",") if t.strip()}
+        if (
+            if_match is not None
+            and "*" not in tags
+            and (current is None or etag(current) not in tags)
+        ):
+            now = etag(current) if current is not None else "none"
+            raise StaleSettings(
+                f"the settings of {name} changed since they were read (If-Match "
+                f"{if_match[:100]}; now {now}): GET them again, then PUT the change"
+            )
+        return data
+
+    return edit_integration(engine, name, checked, new, by, previewed)
 
 
 def edit_integration(
