@@ -134,3 +134,11 @@ def test_a_table_too_narrow_for_its_text_is_a_block_per_row(cli: Cli) -> None:  
             assert f"{record['type']} {record['id']}:" in text
     wide = shown(cli, "activities", "list", columns=250)
     assert "┃" in wide  # room enough: the table
+
+
+def test_owners_list_of_a_workspace_without_owners_says_how_to_get_some(db_url: str) -> None:
+    assert CliRunner().invoke(app, ["--db", db_url, "init"]).exit_code == 0
+    result = CliRunner().invoke(app, ["--db", db_url, "owners", "list"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("no owners (declare them under owners:")
+    assert "┏" not in result.stdout

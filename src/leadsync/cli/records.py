@@ -339,4 +339,6 @@ def owners_list(as_json: JsonOption = False) -> None:
             )
             for r in rows
         ),
+        empty="no owners (declare them under owners: in the file and leadsync apply it, or "
+        "leadsync owners pull from HubSpot)",
     )
