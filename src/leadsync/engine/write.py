@@ -205,7 +205,7 @@ def outbox_rows(
             if key[1] == d.record_type.value and named_at(log[key], index) == d.record_id
         ]
         stored = [t for t in known.get(d.record_id, ()) if (t[0], type_, t[1]) not in logged_keys]
-        for integration, external_id in [*stored, *named]:
+        for integration, external_id in sorted([*stored, *named]):  # (in a stable order)
             echoed = echoes.get((index, integration, external_id), {}) if echoes else {}
             if integration not in targets or echoed is None:
                 continue
