@@ -345,6 +345,16 @@ def decide_against_crm(
     verdict's ``owner_id`` is the owner to keep.
     """
     ours = ctx.owner_id
+    if matched and crm_owner is None and crm_changed_at is None and ours is not None:
+        # The record was in the CRM before leadsync knew it, and no owner was ever assigned
+        # there: nothing to weigh — an owner that was never given clears none.
+        return Verdict(
+            Outcome.KEPT,
+            ours,
+            ours,
+            f"the {ctx.record_type.value} already existed in the CRM with no owner, never "
+            f"assigned there: leadsync's owner {ours} is written to it",
+        )
     crm = OwnerContext(
         record_type=ctx.record_type,
         is_new=False,

@@ -133,7 +133,9 @@ class OwnersMixin(ResultsMixin):
                         {
                             "id": obj.id,
                             "owner_id": final,
-                            "owner_changed_at": now,
+                            # when HubSpot says it was assigned: a change of the tool's
+                            # made after it, arriving later, is the most recent one
+                            "owner_changed_at": assigned.get(obj.id) or now,
                             "owner_source": CRM_SOURCE,
                         }
                     )
@@ -154,10 +156,16 @@ class OwnersMixin(ResultsMixin):
                 write_owner_changes(c, _without_push(self.rules), changed)
 
             self.write(record)
-        # Objects whose owner HubSpot keeps: remember that HubSpot has it.
+        # Objects whose owner HubSpot keeps: remember that HubSpot has it — as leadsync's own
+        # write only where it is (HubSpot has what leadsync has). An owner someone else gave
+        # there and the push kept is not: its webhook, arriving after, is that change told
+        # (a person's starts the person's protection), never leadsync's write echoed back.
         kept = [o for o in objs if o.id not in wanted and o.id in hubspot_owners]
-        if kept:
-            self.save(kept, {o.id: hubspot_owners[o.id] for o in kept})
+        theirs = {int(u["id"]) for u in updates}
+        self.save(
+            [o for o in kept if o.id not in theirs], {o.id: hubspot_owners[o.id] for o in kept}
+        )
+        self.save([o for o in kept if o.id in theirs], {}, owner_known=False)
 
 
 def _without_push(rules: WorkspaceRules) -> WorkspaceRules:
