@@ -102,3 +102,28 @@ def test_a_file_previews_as_ingest_reads_it_pretty_printed_or_xml(
     result = json.loads(shown.stdout)
     assert result["summary"]["unreadable"] == 0 and result["summary"]["events"] >= 1
     assert all(e["where"].startswith(f"{capture}:1") for e in result["events"])
+
+
+def test_a_refused_file_or_settings_file_is_a_json_object_with_json(
+    workspace: Workspace, db_url: str, tmp_path: Path
+) -> None:
+    """A file refused whole (a CSV given by mistake) and a --settings file with a mistake are
+    a JSON object on stdout with --json, as ingest's and apply's refusals are (stdout was
+    empty: a script reading it had nothing to parse)."""
+    setup(workspace)
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("email,name\nkim@x.test,Kim\n")
+    events = tmp_path / "sample.jsonl"
+    events.write_text("\n".join(GOOD) + "\n")
+    wrong = tmp_path / "proposed.yaml"
+    wrong.write_text("ownership: {default: integration_win}\n")
+    runner = CliRunner()
+    env = {"LEADSYNC_DB": db_url}
+    for args, place in (
+        (["preview", "dialer", str(csv), "--json"], f"{csv}:1"),
+        (["preview", "dialer", str(events), "--settings", str(wrong), "--json"], f"{wrong}:1"),
+    ):
+        refused = runner.invoke(app, args, env=env)
+        assert refused.exit_code == 2, refused.output
+        shown = json.loads(refused.stdout)
+        assert shown["ok"] is False and shown["errors"][0]["place"] == place, shown

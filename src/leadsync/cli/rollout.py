@@ -22,6 +22,7 @@ from leadsync.cli.app import (
     app,
     handle_errors,
     open_input,
+    refusal_as_json,
     rollout_app,
     workspace,
 )
@@ -50,8 +51,10 @@ def _proposed_settings(
     ws: Workspace, integration: str, path: Path, as_json: bool
 ) -> IntegrationSettings:
     """The ``--settings`` file read for ``integration``, saying how (merged or replacing):
-    on stdout before the result, or on stderr beside JSON."""
-    read = ws.proposed_settings(integration, path)
+    on stdout before the result, or on stderr beside JSON (where a refusal is a JSON object
+    on stdout, as ``apply --json``'s)."""
+    with refusal_as_json(str(path), as_json):
+        read = ws.proposed_settings(integration, path)
     if as_json:
         render.note(read.describe())
     else:
@@ -79,12 +82,13 @@ def preview_command(
         proposed = None
         if settings_file is not None:
             proposed = _proposed_settings(ws, integration, settings_file, as_json)
-        if file == "-":  # read as ingest reads it
-            stdin = InputFile(sys.stdin.buffer, whole=False)
-            result = ws.preview(integration, stdin, "<stdin>", sample, proposed)
-        else:
-            with open_input(file, binary=True) as handle:
-                result = ws.preview(integration, InputFile(handle), file, sample, proposed)
+        with refusal_as_json("<stdin>" if file == "-" else file, as_json):
+            if file == "-":  # read as ingest reads it
+                stdin = InputFile(sys.stdin.buffer, whole=False)
+                result = ws.preview(integration, stdin, "<stdin>", sample, proposed)
+            else:
+                with open_input(file, binary=True) as handle:
+                    result = ws.preview(integration, InputFile(handle), file, sample, proposed)
     if as_json:
         render.print_json(result)
     else:
