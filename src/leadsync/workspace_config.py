@@ -98,8 +98,8 @@ def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> 
         *reference_problems(data, known),
         *written_problems(data, Written(owners=False), known),
     ]
-    if found:  # at the file's lines when it came from one (load_config)
-        place = config._place or Place("<owners from hubspot>", None, "")
+    if found:
+        place = Place("<owners from hubspot>", None, "")
         raise ConfigError([place.problem(path, message)[1] for path, message in found])
 
 

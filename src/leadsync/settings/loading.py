@@ -287,7 +287,6 @@ def load_config(
         )
     place = Place(source, lines, "")
     config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
-    config._place = place
     if warnings is not None:
         found = [*shared_emails(data), *empty_teams(data), *unassigned_own_numbers(data)]
         warnings.extend(place.problem(path, message)[1] for path, message in found)

@@ -8,15 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BeforeValidator,
-    Discriminator,
-    Field,
-    PrivateAttr,
-    Tag,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from leadsync.model import ActivityType
 from leadsync.settings.base import (
@@ -279,9 +271,6 @@ class WorkspaceConfig(SettingsModel):
     _null_is_default = frozenset(
         {"owners", "teams", "integrations", "monitoring", "dedupe", "free_mail"}
     )
-    # Where the file came from and its keys' lines (``load_config``): a problem found once
-    # the file meets the workspace (owners pulled from HubSpot) is still named at its line.
-    _place: Any = PrivateAttr(default=None)
 
     owners: Annotated[
         Annotated[tuple[OwnerSpec, ...], Tag(LIST_TAG)] | Annotated[OwnersFromCrm, Tag(CRM_TAG)],
