@@ -215,15 +215,7 @@ def test_the_cli_exits_1_on_a_failed_check(
 ) -> None:
     monkeypatch.setenv("HS_TEST_TOKEN", HUBSPOT_TOKEN)
     with serving(hub) as base_url:
-        doc = {
-            "owners": copy.deepcopy(OWNERS),
-            "teams": {"sdr": ["101", "102"]},
-            "integrations": {"dialer": settings()},
-            "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN", "base_url": base_url},
-        }
-        with Workspace(db_url) as ws:
-            ws.apply_config(load_config(json.dumps(doc), "test.yaml"))
-            ws.hubspot_setup()
+        _hubspot_workspace(db_url, base_url)
         hub.set_faults(partial_207_rate=1.0)  # HubSpot refuses every input
         runner = CliRunner()
         env = {"LEADSYNC_DB": db_url}
