@@ -75,3 +75,34 @@ def test_a_timeline_limit_past_the_largest_shows_every_activity(workspace: Works
     assert summary.ok, summary.to_dict()
     [found] = workspace.find(email="kim@globex.test")
     assert workspace.record("contact", found["id"], 10**30)["id"] == found["id"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["decisions", "list", "--limit", BEYOND],
+        ["activities", "list", "--limit", BEYOND],
+        ["activities", "skipped", "--limit", BEYOND],
+        ["outbox", "list", "--limit", BEYOND],
+        ["review", "list", "--after", BEYOND],
+        ["review", "list", "--limit", "9223372036854775807"],  # (one more is asked for)
+        ["dead-letters", "list", "--before", BEYOND],
+        ["dead-letters", "list", "--limit", "9223372036854775807"],
+    ],
+)
+def test_a_page_bound_past_the_largest_is_refused_as_an_option(
+    workspace: Workspace, db_url: str, command: list[str]
+) -> None:
+    configured(workspace)
+    result = CliRunner().invoke(app, ["--db", db_url, *command])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "less than or equal to 922337203685477580" in said
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_push_failures_past_the_largest_id_are_none(workspace: Workspace, db_url: str) -> None:
+    configured(workspace)
+    result = CliRunner().invoke(app, ["--db", db_url, "push", "failures", "retry", BEYOND])
+    assert result.exit_code == 2, result.output
+    assert f"no open push failure with id {BEYOND}" in result.stderr

@@ -21,6 +21,7 @@ from leadsync.model import display_ts
 from leadsync.ops import listings
 from leadsync.ops.deadletters import dismiss_hint, pretty_body
 from leadsync.results import counted
+from leadsync.values import LARGEST_ID
 
 DISMISSED_SHOWN = 20  # ids of dismissed letters named in the text; --json has them all
 
@@ -42,13 +43,14 @@ DEFAULT_LIMIT = 100
 def dead_letters_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
     limit: Annotated[
-        int, typer.Option(min=1, help="At most this many, newest first.")
+        int, typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many, newest first.")
     ] = DEFAULT_LIMIT,
     include_resolved: Annotated[
         bool, typer.Option("--all", help="Also those already retried or dismissed.")
     ] = False,
     before: Annotated[
-        int | None, typer.Option(min=1, help="The next page: letters older than this id.")
+        int | None,
+        typer.Option(min=1, max=LARGEST_ID, help="The next page: letters older than this id."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

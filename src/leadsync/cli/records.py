@@ -25,6 +25,7 @@ from leadsync.ops.records import HubSpotState
 from leadsync.results import counted, plain
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.values import (
+    LARGEST_ID,
     parse_time,
 )
 
@@ -290,7 +291,8 @@ def decisions_list(
         typer.Option("--rollout", help="Only decisions a staged rollout's proposed settings made."),
     ] = False,
     limit: Annotated[
-        int, typer.Option(min=1, help="At most this many, newest decided first.")
+        int,
+        typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many, newest decided first."),
     ] = 100,
     as_json: JsonOption = False,
 ) -> None:

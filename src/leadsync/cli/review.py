@@ -23,6 +23,7 @@ from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops.review import PAGE, STATUSES
 from leadsync.ops.settings_change import Actor
+from leadsync.values import LARGEST_ID
 
 ALL = "all"
 STATUS_CHOICES = (*STATUSES, ALL)
@@ -44,9 +45,12 @@ def review_list(
         typer.Option(help="Only this kind: number, email, deal, owner or unknown."),
     ] = None,
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = PAGE,
+    limit: Annotated[
+        int, typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many.")
+    ] = PAGE,
     after: Annotated[
-        int | None, typer.Option(min=0, help="The page after this id (the footer names it).")
+        int | None,
+        typer.Option(min=0, max=LARGEST_ID, help="The page after this id (the footer names it)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

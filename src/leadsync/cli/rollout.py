@@ -37,7 +37,7 @@ from leadsync.pipeline.input_file import InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.settings import IntegrationSettings
-from leadsync.values import since_ts
+from leadsync.values import LARGEST_ID, since_ts
 from leadsync.workspace import Workspace
 
 _SETTINGS_HELP = (
@@ -162,7 +162,9 @@ def replay_command(
     limit: Annotated[
         int,
         typer.Option(
-            min=1, help="List at most this many records whose owner would differ (all counted)."
+            min=1,
+            max=LARGEST_ID - 1,
+            help="List at most this many records whose owner would differ (all counted).",
         ),
     ] = SHOWN,
     output: Annotated[
