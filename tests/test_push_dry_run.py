@@ -142,3 +142,18 @@ def test_a_dry_run_before_setup_asks_for_it_and_writes_nothing(
     assert code == 2 and "`leadsync hubspot setup`" in err
     assert every_row(ws) == before
     ws.close()
+
+
+def test_a_dry_run_with_json_is_one_json_object(ws: Workspace, db_url: str) -> None:
+    """``--json``: what it would queue and every request, as JSON (it printed the text)."""
+    before = every_row(ws)
+    args = ["--db", db_url, "push", "--backfill", "--dry-run", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    _queued, requests = ws.push_dry_run(backfill=True)
+    assert shown["backfill_queued"] == 3
+    assert [(r["method"], r["path"], r["body"]) for r in shown["requests"]] == [
+        (m, p, b) for m, p, b in requests
+    ]
+    assert every_row(ws) == before

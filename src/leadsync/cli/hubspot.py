@@ -104,6 +104,12 @@ def push(
     with workspace() as ws:
         if dry_run:
             queued, requests = ws.push_dry_run(backfill)  # one transaction, rolled back
+            if as_json:  # one object: what it would queue and send
+                sent = [{"method": m, "path": p, "body": b} for m, p, b in requests]
+                render.print_json(
+                    {"backfill_queued": queued if backfill else None, "requests": sent}
+                )
+                return
             if backfill:
                 render.note(f"backfill: would queue {queued} objects")
             for method, path, body in requests:
