@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -106,3 +107,25 @@ def test_push_failures_past_the_largest_id_are_none(workspace: Workspace, db_url
     result = CliRunner().invoke(app, ["--db", db_url, "push", "failures", "retry", BEYOND])
     assert result.exit_code == 2, result.output
     assert f"no open push failure with id {BEYOND}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("sqlite://", "is in memory: nothing would be kept past the command"),
+        ("sqlite:///:memory:", "is in memory: nothing would be kept past the command"),
+        ("postgresql+asyncpg://postgres@127.0.0.1/x", "its driver asyncpg is not installed"),
+        ("postgresql://postgres@127.0.0.1:99999/x", "port 99999 is no port; allowed: 1 to 65535"),
+    ],
+)
+def test_a_database_url_that_cannot_keep_a_workspace_is_refused(url: str, said: str) -> None:
+    """An in-memory SQLite accepted init and apply, then kept nothing; an uninstalled driver
+    was a traceback; a port out of range read as "unreachable" (exit 1: try again)."""
+    result = CliRunner().invoke(app, ["--db", url, "init"])
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr
+
+
+def test_a_folder_given_as_the_database_is_named_a_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--db", str(tmp_path), "init"])
+    assert result.exit_code == 2 and "is a folder; allowed: a file's path" in result.stderr

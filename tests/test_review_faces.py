@@ -206,6 +206,10 @@ def test_cli_skip_and_json_resolution(ws: Workspace, ids: dict[str, int], cli: C
         (("resolve", "1"), "exactly one of --choose RECORD or --skip"),
         (("resolve", "1", "--choose", "COMPANY"), "is a company; review item 1 asks for a contact"),
         (("resolve", "1", "--choose", "nine"), "choice 'nine' is not a record id"),
+        # read by int() as another number (1_0 as record 10): digits only
+        (("resolve", "1", "--choose", "1_0"), "choice '1_0' is not a record id; allowed: a"),
+        (("resolve", "1", "--choose", "+1"), "choice '+1' is not a record id"),
+        (("resolve", "1", "--choose", "١"), "is not a record id"),
         (("resolve", "1", "--choose", "9999"), "record 9999 does not exist"),
         (("list", "--status", "done"), "allowed: open, resolved, skipped, attached, all"),
         (("list", "--kind", "phone"), "kind 'phone' is not allowed; allowed: number, email"),

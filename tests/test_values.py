@@ -125,6 +125,8 @@ def test_since_is_a_duration_ago_with_the_year_1000_the_earliest() -> None:
             since_ts(far)
     with pytest.raises(UserError, match="expected a duration"):
         since_ts("soon")
+    with pytest.raises(UserError, match="expected a duration"):  # digits of another script
+        since_ts("\u0663\u0660d")
 
 
 def test_a_since_in_the_future_is_refused_not_an_empty_window() -> None:

@@ -109,7 +109,7 @@ def since_ts(text: str, now: str | None = None) -> str:
     now = now or now_ts()
     units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
     value = text.strip()
-    if value[:-1].isdigit() and value[-1:] in units:
+    if value[:-1].isascii() and value[:-1].isdigit() and value[-1:] in units:
         try:
             moment = add_days(now, -int(value[:-1]) * units[value[-1]])
         except (OverflowError, ValueError):

@@ -220,10 +220,13 @@ def _choose_record(
     by: Actor,
     now: str,
 ) -> Resolution:
-    try:
-        record_id = int(choose)
-    except ValueError:
-        raise UserError(f"choice {choose!r} is not a record id; allowed: a number") from None
+    text = choose.strip()
+    if not (text.isascii() and text.isdigit()):  # int() reads 1_0 as 10, +1 and ١ as 1
+        raise UserError(
+            f"choice {choose[:100]!r} is not a record id; allowed: a whole number written in "
+            "digits, like 42"
+        )
+    record_id = int(text)
     wanted = ("deal",) if item.kind == rules.DEAL else ("contact", "lead")
     listed = any(c.record_id == record_id for c in item.candidates)
     note = "" if listed or not item.candidates else " (not one of the candidates)"

@@ -80,8 +80,12 @@ def run_test_lead(
     # The rep as the integration's events name it (a Salesforce 15-character user id is its
     # 18-character form): the one form the map, the directory and the events agree on.
     users = rules.integrations[integration].users
-    if not rep.strip():
-        raise UserError("--rep is empty; allowed: the id of a rep as the integration names it")
+    if not rep.strip() or len(rep.strip()) > 200:
+        said = f"has {len(rep.strip())} characters" if rep.strip() else "is empty"
+        raise UserError(
+            f"--rep {said}; allowed: the id of a rep as the integration names it (at most 200 "
+            "characters)"
+        )
     rep = users.canonical_id(rep.strip())
     crm = integration in rules.crm_integrations
     stamp = at.replace("-", "").replace(":", "").replace(".", "").lower()

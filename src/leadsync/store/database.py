@@ -156,6 +156,25 @@ NETWORK_DEFAULTS = {
 }
 
 
+def _refuse_unkeepable(url: str | None, parsed: sa.engine.URL) -> None:
+    """A URL that names no place a workspace can be kept: SQLite in memory (every command
+    would start from nothing: what ``apply`` took would be gone when it ends), a folder
+    where a file is wanted, a port no server can listen on."""
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite":
+        if database in ("", ":memory:") or "mode=memory" in str(parsed.query):
+            raise UserError(
+                f"database {shown_url(url)} is in memory: nothing would be kept past the "
+                f"command; {_ALLOWED}"
+            )
+        if Path(database).expanduser().is_dir():
+            raise UserError(f"database {shown_url(url)} is a folder; allowed: a file's path")
+    elif parsed.port is not None and not 0 < parsed.port < 65536:
+        raise UserError(
+            f"database {shown_url(url)}: port {parsed.port} is no port; allowed: 1 to 65535"
+        )
+
+
 def create_db_engine(url: str | None = None) -> Engine:
     """An Engine for the workspace at ``url`` (see :func:`resolve_url`). Nothing is
     connected to, so nothing is created yet."""
@@ -172,6 +191,7 @@ def create_db_engine(url: str | None = None) -> Engine:
             f"database {shown_url(url)}: {backend} is not supported; "
             f"allowed: sqlite, postgresql ({_ALLOWED.removeprefix('allowed: ')})"
         )
+    _refuse_unkeepable(url, sa.engine.make_url(resolved))
     try:
         # PostgreSQL: executemany goes to psycopg's pipelined executemany rather than
         # SQLAlchemy's "insertmanyvalues" (one big INSERT rendered in Python): the inbox's
@@ -195,6 +215,10 @@ def create_db_engine(url: str | None = None) -> Engine:
         engine = sa.create_engine(resolved, use_insertmanyvalues=backend == "sqlite", **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
         raise UserError(f"database {shown_url(url)} is not usable: {exc}; {_ALLOWED}") from None
+    except ModuleNotFoundError as exc:  # a driver named in the URL (+asyncpg) not installed
+        raise UserError(
+            f"database {shown_url(url)}: its driver {exc.name} is not installed; {_ALLOWED}"
+        ) from None
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
