@@ -1003,11 +1003,15 @@ def test_choosing_a_record_that_does_not_exist_is_a_bad_answer(
     assert problem_of(answer, 400)["detail"] == (
         "record 99999 does not exist; allowed: the id of a contact or lead"
     )
-    for beyond in ("9223372036854775808", 10**30, "-1"):  # past what the database holds
+    for beyond in ("9223372036854775808", 10**30):  # past what the database holds
         answer = server.client.post("/api/review/1/resolve", json={"choose": beyond})
         assert problem_of(answer, 400)["detail"] == (
             f"record {beyond} does not exist; allowed: the id of a contact or lead"
         )
+    answer = server.client.post("/api/review/1/resolve", json={"choose": "-1"})
+    assert problem_of(answer, 400)["detail"] == (
+        "choice '-1' is not a record id; allowed: a whole number written in digits, like 42"
+    )
     assert ws.review_item(1).status == "open"
     unknown = server.client.post("/api/review/77/resolve", json={"choose": "99999"})
     assert problem_of(unknown, 404)["detail"] == "review item 77 does not exist"

@@ -1259,3 +1259,17 @@ def test_the_destinations_app_id_is_the_apps_number() -> None:
     ]
     good = load_config(text.replace("my-app", "'1234567'"), "ws.yaml")
     assert good.destination is not None and good.destination.app_id == "1234567"
+
+
+def test_an_integration_named_by_a_number_is_told_to_quote_it() -> None:
+    """``123:`` is a number to YAML: the name it spells may be a good one (``'123'`` is), so
+    the refusal says what YAML made of it, not that the name breaks rules it keeps."""
+    text = "owners: [{id: '101', email: a@b.test}]\nintegrations:\n  123: {kind: generic}\n"
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "ws.yaml")
+    assert refused.value.problems == [
+        "ws.yaml:3: integrations.123: 123 is a number, not a name; allowed: a name as text "
+        "(in YAML, quoted) of lowercase letters, digits, '_' and '-'"
+    ]
+    quoted = load_config(text.replace("123:", "'123':"), "ws.yaml")
+    assert list(quoted.integrations) == ["123"]

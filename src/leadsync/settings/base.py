@@ -285,6 +285,12 @@ def _not_a_name(shown: str, example: str) -> str:
 
 
 def _check_integration_name(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # YAML reads an unquoted 123 as a number: the name it spells may be a good one.
+        raise own_error(
+            f"{show(value)} is a number, not a name; allowed: a name as text (in YAML, "
+            "quoted) of lowercase letters, digits, '_' and '-'"
+        )
     if not isinstance(value, str) or not INTEGRATION_NAME_RE.fullmatch(value):
         raise own_error(
             f"{show(value)} is not a valid integration name; allowed: lowercase letters, "
