@@ -1273,3 +1273,14 @@ def test_an_integration_named_by_a_number_is_told_to_quote_it() -> None:
     ]
     quoted = load_config(text.replace("123:", "'123':"), "ws.yaml")
     assert list(quoted.integrations) == ["123"]
+
+
+def test_a_key_yaml_reads_as_a_date_is_named_as_written_at_its_line() -> None:
+    """An unquoted date as a key is a date to YAML: the problem names the key as it reads,
+    at its own line (it showed Python's ``datetime.date(2024, 1, 1)``, at the mapping's)."""
+    text = "owners: [{id: '101', email: a@b.test}]\nteams:\n  2024-01-01: ['101']\n"
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "ws.yaml")
+    [problem] = refused.value.problems
+    assert problem.startswith("ws.yaml:3: teams.2024-01-01: ")
+    assert "datetime" not in problem

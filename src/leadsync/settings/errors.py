@@ -115,14 +115,15 @@ def _resolve(loc: tuple[int | str, ...], raw: Any) -> KeyPath:
             path.append(part)
             node = node[part] if 0 <= part < len(node) else None
         elif isinstance(node, dict):
-            # pydantic reports a `true` key as 1 and a `null` key as 'None': prefer an exact
-            # match, then equality, then the same text.
+            # pydantic reports a `true` key as 1, a `null` key as 'None' and a key YAML read
+            # as a date by its repr: prefer an exact match, then equality, then the same text.
             key = next(
                 chain(
                     (k for k in node if k == part and type(k) is type(part)),
                     (k for k in node if k == part),
                     (k for k in node if str(k) == str(part)),
                     (k for k in node if key_text(k) == str(part)),
+                    (k for k in node if repr(k) == str(part)),
                 ),
                 part,
             )
