@@ -361,9 +361,11 @@ def test_cleanup_closes_the_questions_the_test_opened(workspace: Workspace) -> N
 @pytest.mark.parametrize(
     ("rep", "said"), [("", "is empty"), ("   ", "is empty"), ("x" * 300, "has 300 characters")]
 )
-def test_an_empty_or_too_long_rep_names_the_option(db_url: str, rep: str, said: str) -> None:
+def test_an_empty_or_too_long_rep_is_named_with_what_is_allowed(
+    db_url: str, rep: str, said: str
+) -> None:
     with Workspace(db_url) as ws:
         setup(ws)
     failed = CliRunner().invoke(app, ["--db", db_url, "test-lead", "dialer", "--rep", rep])
     assert failed.exit_code == 2, failed.output
-    assert f"--rep {said}; allowed: the id of a rep" in " ".join(failed.stderr.split())
+    assert f"the rep {said}; allowed: the id of a rep" in " ".join(failed.stderr.split())

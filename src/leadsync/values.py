@@ -53,6 +53,20 @@ TIME_EXAMPLE = "e.g. 2026-11-01T09:00:00Z"
 #: The largest integer both databases hold (BIGINT): no id is above it, nor can a limit be.
 LARGEST_ID = 2**63 - 1
 
+
+def stored_id(number: int) -> bool:
+    """Whether ``number`` can be a row's id: 1 to :data:`LARGEST_ID` (no row has another,
+    and a driver could not even send one beyond: a lookup of it is "none", never an error)."""
+    return 1 <= number <= LARGEST_ID
+
+
+def digits(text: str) -> bool:
+    """Whether ``text`` is a whole number written in ASCII digits — what ids, limits and
+    durations take. ``int()`` would also read ``1_0`` (as 10), ``+1``, `` 1`` and other
+    scripts' digits (``١``), each as a number that was not written."""
+    return text.isascii() and text.isdigit()
+
+
 # The canonical time (what the store keeps) and its no-milliseconds "Z" variant: most times
 # that arrive are one of these, and they need no datetime parsing beyond a range check.
 _FAST_TS = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z", re.ASCII)
@@ -109,7 +123,7 @@ def since_ts(text: str, now: str | None = None) -> str:
     now = now or now_ts()
     units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
     value = text.strip()
-    if value[:-1].isascii() and value[:-1].isdigit() and value[-1:] in units:
+    if digits(value[:-1]) and value[-1:] in units:
         try:
             moment = add_days(now, -int(value[:-1]) * units[value[-1]])
         except (OverflowError, ValueError):

@@ -19,14 +19,14 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from leadsync.errors import UserError
 from leadsync.ops.listings import check_lookup
-from leadsync.values import LARGEST_ID
+from leadsync.values import LARGEST_ID, digits
 from leadsync.workspace import Workspace
 
 
 def _digits(value: Any) -> Any:
     """A path or query integer as digits only: ``1_0``, ``1.0``, ``+1`` or `` 1`` would be
     read as another number (``1_0`` as 10) by the lax parse, and answered for it."""
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+    if isinstance(value, str) and not digits(value):
         raise ValueError("must be a whole number written in digits, like 42")
     return value
 

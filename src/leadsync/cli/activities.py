@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, workspace
+from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, limit_option, workspace
 from leadsync.model import display_ts
-from leadsync.values import LARGEST_ID, since_ts
+from leadsync.values import since_ts
 
 _TYPE_HELP = "Only this type: call, email, meeting, note or task."
 
@@ -19,7 +19,7 @@ SinceOption = Annotated[
     str | None, typer.Option(help=f"Only those that happened since then: {SINCE_HELP}.")
 ]
 TypeOption = Annotated[str | None, typer.Option("--type", help=_TYPE_HELP)]
-LimitOption = Annotated[int, typer.Option(min=1, max=LARGEST_ID - 1)]
+LimitOption = Annotated[int, limit_option()]
 
 
 @activities_app.command("list")

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, BinaryIO, Literal, TextIO, overload
+from typing import Annotated, Any, BinaryIO, Literal, TextIO, overload
 
 import sqlalchemy as sa
 import typer
@@ -22,6 +22,7 @@ from leadsync.cli import render
 from leadsync.errors import LeadsyncError, UserError
 from leadsync.ops import listings
 from leadsync.store.database import resolve_url, shown_url
+from leadsync.values import LARGEST_ID
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -89,6 +90,13 @@ push_app = _group(
 push_failures_app = _group("failures", "Inputs HubSpot refused.", parent=push_app)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def limit_option(help_text: str | None = None) -> Any:
+    """A list's ``--limit``: from 1 to one below the largest id the databases hold (a page
+    asks for one row more, to tell whether another page follows)."""
+    return typer.Option(min=1, max=LARGEST_ID - 1, help=help_text)
+
 
 SINCE_HELP = "30d, 12h, 90m, a date (2026-11-01), or an ISO time (UTC without an offset)"
 

@@ -14,6 +14,7 @@ from leadsync.cli.app import (
     check_integration,
     dead_letters_app,
     handle_errors,
+    limit_option,
     workspace,
 )
 from leadsync.errors import UserError
@@ -42,9 +43,7 @@ DEFAULT_LIMIT = 100
 @dead_letters_app.command("list")
 def dead_letters_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[
-        int, typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many, newest first.")
-    ] = DEFAULT_LIMIT,
+    limit: Annotated[int, limit_option("At most this many, newest first.")] = DEFAULT_LIMIT,
     include_resolved: Annotated[
         bool, typer.Option("--all", help="Also those already retried or dismissed.")
     ] = False,

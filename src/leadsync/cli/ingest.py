@@ -14,6 +14,7 @@ from leadsync.cli.app import (
     JsonOption,
     app,
     inbox_app,
+    limit_option,
     open_input,
     outbox_app,
     refusal_as_json,
@@ -24,7 +25,6 @@ from leadsync.pipeline.inbox import IngestSummary
 from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES, InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
-from leadsync.values import LARGEST_ID
 from leadsync.workspace import DEFAULT_BATCH, Workspace
 
 
@@ -152,7 +152,7 @@ def inbox_process(
 @outbox_app.command("list")
 def outbox_list(
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many.")] = 100,
+    limit: Annotated[int, limit_option("At most this many.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """Owner changes waiting to be sent to bidirectional integrations."""

@@ -13,6 +13,7 @@ from leadsync.cli.app import (
     JsonOption,
     decisions_app,
     handle_errors,
+    limit_option,
     owners_app,
     records_app,
     workspace,
@@ -25,7 +26,6 @@ from leadsync.ops.records import HubSpotState
 from leadsync.results import counted, plain
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.values import (
-    LARGEST_ID,
     parse_time,
 )
 
@@ -292,7 +292,7 @@ def decisions_list(
     ] = False,
     limit: Annotated[
         int,
-        typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many, newest decided first."),
+        limit_option("At most this many, newest decided first."),
     ] = 100,
     as_json: JsonOption = False,
 ) -> None:

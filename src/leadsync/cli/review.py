@@ -17,7 +17,14 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import JsonOption, check_integration, handle_errors, review_app, workspace
+from leadsync.cli.app import (
+    JsonOption,
+    check_integration,
+    handle_errors,
+    limit_option,
+    review_app,
+    workspace,
+)
 from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
@@ -45,9 +52,7 @@ def review_list(
         typer.Option(help="Only this kind: number, email, deal, owner or unknown."),
     ] = None,
     integration: Annotated[str | None, typer.Option(help="Only this integration.")] = None,
-    limit: Annotated[
-        int, typer.Option(min=1, max=LARGEST_ID - 1, help="At most this many.")
-    ] = PAGE,
+    limit: Annotated[int, limit_option("At most this many.")] = PAGE,
     after: Annotated[
         int | None,
         typer.Option(min=0, max=LARGEST_ID, help="The page after this id (the footer names it)."),

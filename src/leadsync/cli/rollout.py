@@ -21,6 +21,7 @@ from leadsync.cli.app import (
     JsonOption,
     app,
     handle_errors,
+    limit_option,
     open_input,
     refusal_as_json,
     rollout_app,
@@ -37,7 +38,7 @@ from leadsync.pipeline.input_file import InputFile
 from leadsync.progress import WorkProgress
 from leadsync.results import counted
 from leadsync.settings import IntegrationSettings
-from leadsync.values import LARGEST_ID, since_ts
+from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
 _SETTINGS_HELP = (
@@ -161,11 +162,7 @@ def replay_command(
     ] = None,
     limit: Annotated[
         int,
-        typer.Option(
-            min=1,
-            max=LARGEST_ID - 1,
-            help="List at most this many records whose owner would differ (all counted).",
-        ),
+        limit_option("List at most this many records whose owner would differ (all counted)."),
     ] = SHOWN,
     output: Annotated[
         str,

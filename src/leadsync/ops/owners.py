@@ -12,7 +12,7 @@ from leadsync.errors import NotFoundError, UserError, WorkspaceError
 from leadsync.model import Outcome, OwnerDecision, RecordType, now_ts
 from leadsync.results import ResultModel
 from leadsync.store.database import begin_writing
-from leadsync.values import LARGEST_ID
+from leadsync.values import stored_id
 
 
 class ManualOwnerChange(ResultModel):
@@ -67,7 +67,7 @@ def set_owner(
             raise WorkspaceError(
                 f"owner {owner_id} is inactive; only active owners can be given records"
             )
-    if not 1 <= record_id <= LARGEST_ID:  # no record has it (nor could a driver send it)
+    if not stored_id(record_id):
         raise NotFoundError(f"no {record_type.value} with id {record_id}")
     with begin_writing(engine) as connection:
         # The engine's own path for a change made in the CRM, as one small batch.

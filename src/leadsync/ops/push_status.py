@@ -20,7 +20,7 @@ from leadsync.sources.hygiene import representable
 from leadsync.store import push as push_store
 from leadsync.store import push_waiting
 from leadsync.store.database import begin_writing
-from leadsync.values import LARGEST_ID
+from leadsync.values import stored_id
 
 SHOWN = 10  # records that cannot be created listed by ``push status`` (counts are complete)
 
@@ -170,7 +170,7 @@ def resolve_failures(
         raise UserError("a dismissal needs a reason (some text); it is kept with the failure")
     who = representable((by or "").strip())[:200] or None
     with begin_writing(engine) as connection:
-        held = [i for i in ids if 1 <= i <= LARGEST_ID]  # (no failure has another id)
+        held = [i for i in ids if stored_id(i)]
         rows = [r for r in push_store.failures_by_id(connection, held) if r["resolved_at"] is None]
         missing = sorted(set(ids) - {int(r["id"]) for r in rows})
         if missing:

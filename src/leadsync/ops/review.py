@@ -31,7 +31,7 @@ from leadsync.store import batch as batch_store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import review as store
 from leadsync.store.database import begin_writing
-from leadsync.values import LARGEST_ID
+from leadsync.values import digits, stored_id
 from leadsync.workspace_config import load_rules
 
 STATUSES = ("open", "resolved", "skipped", "attached")
@@ -221,7 +221,7 @@ def _choose_record(
     now: str,
 ) -> Resolution:
     text = choose.strip()
-    if not (text.isascii() and text.isdigit()):  # int() reads 1_0 as 10, +1 and ١ as 1
+    if not digits(text):
         raise UserError(
             f"choice {choose[:100]!r} is not a record id; allowed: a whole number written in "
             "digits, like 42"
@@ -234,7 +234,7 @@ def _choose_record(
     missing = UserError(  # a wrong answer (exit 2, 400), not an unknown question (404)
         f"record {record_id} does not exist; allowed: the id of a {' or '.join(wanted)}"
     )
-    if not 1 <= record_id <= LARGEST_ID:  # no record has it (nor could the database hold it)
+    if not stored_id(record_id):
         raise missing
     with begin_writing(engine) as connection:
         found = store.record_type_of(connection, record_id)

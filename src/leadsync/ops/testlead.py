@@ -82,9 +82,9 @@ def run_test_lead(
     users = rules.integrations[integration].users
     if not rep.strip() or len(rep.strip()) > 200:
         said = f"has {len(rep.strip())} characters" if rep.strip() else "is empty"
-        raise UserError(
-            f"--rep {said}; allowed: the id of a rep as the integration names it (at most 200 "
-            "characters)"
+        raise UserError(  # (the CLI's --rep, the console's Rep field)
+            f"the rep {said}; allowed: the id of a rep as the integration names it (at most "
+            "200 characters)"
         )
     rep = users.canonical_id(rep.strip())
     crm = integration in rules.crm_integrations

@@ -23,7 +23,7 @@ from leadsync.store.schema import (
     records,
     review_items,
 )
-from leadsync.values import LARGEST_ID
+from leadsync.values import stored_id
 
 OPEN = "open"
 
@@ -59,7 +59,7 @@ def count_open(connection: Connection) -> int:
 
 
 def one(connection: Connection, item_id: int) -> dict[str, Any] | None:
-    if not 1 <= item_id <= LARGEST_ID:
+    if not stored_id(item_id):
         return None
     row = connection.execute(sa.select(review_items).where(review_items.c.id == item_id)).first()
     return dict(row._mapping) if row is not None else None

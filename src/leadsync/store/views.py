@@ -33,11 +33,11 @@ from leadsync.store.schema import (
     records,
     review_items,
 )
-from leadsync.values import LARGEST_ID
+from leadsync.values import LARGEST_ID, stored_id
 
 
 def record_row(connection: Connection, record_id: int) -> dict[str, Any] | None:
-    if not 1 <= record_id <= LARGEST_ID:  # no record has it (nor could a driver send it)
+    if not stored_id(record_id):
         return None
     row = connection.execute(sa.select(records).where(records.c.id == record_id)).first()
     return dict(row._mapping) if row is not None else None
@@ -302,7 +302,7 @@ def dead_letter_count(
 
 
 def dead_letter(connection: Connection, letter_id: int) -> dict[str, Any] | None:
-    if not 1 <= letter_id <= LARGEST_ID:
+    if not stored_id(letter_id):
         return None
     row = connection.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
     return _letter(row) if row is not None else None
