@@ -25,7 +25,7 @@ from leadsync.destinations.hubspot.client import (
 )
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.loop import PushLoop
-from leadsync.store import push as push_store
+from leadsync.store import push_lease
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import contact_line, ev, run
@@ -181,7 +181,7 @@ def test_a_daily_429_looks_again_by_the_portals_own_midnight_not_utc_midnight(
     stamp = budget.acquire()
     budget.observe(Answer(429, {"policyName": "DAILY", "errorType": "RATE_LIMIT"}), stamp)
     with ws.engine.connect() as connection:
-        row = push_store.read_budget(connection, "app")
+        row = push_lease.read_budget(connection, "app")
     assert row is not None and row.pause_reason == "daily"
     eastern_midnight = datetime(2026, 11, 2, 5, 0, tzinfo=UTC).timestamp()
     assert row.paused_until is not None and now[0] < row.paused_until <= eastern_midnight

@@ -19,7 +19,7 @@ from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.errors import UserError, WorkspaceError
 from leadsync.ops.settings_change import ManagedBy
 from leadsync.settings import config_from_dict, config_to_dict, load_config
-from leadsync.store import push as push_store
+from leadsync.store import push_lease
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import OWNERS, contact_line, ev, hubspot_property_change, run, settings
@@ -586,9 +586,9 @@ def test_a_full_window_at_hubspot_holds_everyone_only_when_the_log_has_room(
     ws.close()
 
 
-def budget_row(ws: Workspace) -> push_store.BudgetRow:
+def budget_row(ws: Workspace) -> push_lease.BudgetRow:
     with ws.engine.connect() as connection:
-        row = push_store.read_budget(connection, "app")
+        row = push_lease.read_budget(connection, "app")
     assert row is not None
     return row
 

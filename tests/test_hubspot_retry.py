@@ -24,7 +24,7 @@ from leadsync.destinations.hubspot.fake import HubSpotDouble, ManualClock
 from leadsync.destinations.hubspot.pusher import LEASE, LEASE_TTL_S
 from leadsync.settings.workspace import DestinationSettings
 from leadsync.store.database import begin_writing
-from leadsync.store.push import take_lease
+from leadsync.store.push_lease import take_lease
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import OWNERS, run

@@ -17,6 +17,7 @@ from leadsync.model import now_ts
 from leadsync.observability import Metrics, serve_metrics
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
+from leadsync.store import push_lease
 from leadsync.workspace import Workspace
 from tests.live import compact, configure, serve
 
@@ -61,10 +62,10 @@ def ws(db_url: str) -> Iterator[Workspace]:
         push_store.enqueue(
             connection, [change | {"local_id": 1, "other_id": None, "queued_at": at}]
         )
-        budget = push_store.lock_budget(connection, "777")
+        budget = push_lease.lock_budget(connection, "777")
         budget.sent = [time.time() - 1.0]
         budget.header_remaining, budget.header_daily_remaining = 17, 249_000
-        push_store.write_budget(connection, budget)
+        push_lease.write_budget(connection, budget)
         question = {"kind": "number", "integration": "phone", "subject": "a call"}
         counterpart_store.queue(
             connection,

@@ -45,6 +45,7 @@ from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.pipeline.worker import Worker
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import push as push_store
+from leadsync.store import push_lease
 from leadsync.store.database import create_db_engine
 from leadsync.workspace import Workspace
 from tests.conftest import drop_postgres, scratch_postgres
@@ -205,10 +206,10 @@ def test_database_gauges_are_read_at_scrape_time(ws: Workspace) -> None:
                 | {"other_id": None, "queued_at": at}
             ],
         )
-        budget = push_store.lock_budget(connection, "777")
+        budget = push_lease.lock_budget(connection, "777")
         budget.sent = [time.time() - 1.0, time.time() - 2.0, time.time() - 60.0]
         budget.header_remaining, budget.header_daily_remaining = 17, 249_000
-        push_store.write_budget(connection, budget)
+        push_lease.write_budget(connection, budget)
         counterpart_store.queue(
             connection,
             [
@@ -774,7 +775,7 @@ def test_the_monitoring_doc_names_every_metric(ws: Workspace) -> None:
     section = doc[doc.index("## Metrics") : doc.index("## Logs")]
     metrics = Metrics(ws.engine)
     with ws.engine.begin() as connection:
-        push_store.lock_budget(connection, "777")  # so the budget's families have a sample
+        push_lease.lock_budget(connection, "777")  # so the budget's families have a sample
     families = text_string_to_metric_families(generate_latest(metrics.registry).decode())
     documented = {family.name for family in families if family.name.startswith("leadsync_")}
     missing = sorted(

@@ -21,6 +21,7 @@ from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
 from leadsync.destinations.hubspot.objects import Paths
 from leadsync.model import epoch_ts, now_ts
 from leadsync.store import push as push_store
+from leadsync.store import push_lease
 from leadsync.store.database import MIGRATIONS, create_db_engine, migrate
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
@@ -229,9 +230,9 @@ def test_the_push_pause_is_a_canonical_time_in_the_report_as_in_push_status(
 ) -> None:
     until = float(int(time.time()) + 3600)
     with ws.engine.begin() as connection:
-        budget = push_store.lock_budget(connection, "default")
+        budget = push_lease.lock_budget(connection, "default")
         budget.paused_until, budget.pause_reason = until, "daily"
-        push_store.write_budget(connection, budget)
+        push_lease.write_budget(connection, budget)
     canonical = epoch_ts(until)
     assert ws.push_status()["paused_until"] == canonical
     result = CliRunner().invoke(app, ["--db", db_url, "report", "--json"])

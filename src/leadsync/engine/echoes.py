@@ -28,7 +28,13 @@ from leadsync.model import (
 )
 from leadsync.rules.echoes import OwnerWritten, echo_reason, read_report
 from leadsync.rules.mapping import external_owner_id
-from leadsync.rules.ownership import GivenRep, Verdict, echo_verdict, rep_key
+from leadsync.rules.ownership import (
+    GivenRep,
+    Verdict,
+    echo_verdict,
+    late_crm_verdict,
+    rep_key,
+)
 from leadsync.rules.workspace import WorkspaceRules
 
 if TYPE_CHECKING:
@@ -132,9 +138,11 @@ def report(
 def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: str | None) -> bool:
     """The CRM reports ``owner`` for its record: recorded as leadsync's own write coming back
     (ignored) when it is the owner its push last wrote there (``pushed_owners``) or one its
-    outbox wrote and awaits (the CRM as a ``bidirectional`` integration); False for a change
-    made in the CRM."""
-    pushed = owner in decider.state.pushed_owners.get(record.id, ())
+    outbox wrote and awaits (the CRM as a ``bidirectional`` integration), or as a change the
+    push's later write replaced there (ignored: told late); False for a change made in the
+    CRM."""
+    last_push = decider.state.pushed_owners.get(record.id)
+    pushed = last_push is not None and owner in last_push.owners
     subject = event.subject_ref()
     written = None
     if owner is not None and subject is not None and subject.external_id is not None:
@@ -149,7 +157,16 @@ def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: st
         reason = echo_reason(event.integration, f"owner {owner}", written, record.owner_id)
         verdict = Verdict(Outcome.IGNORED, record.owner_id, owner, reason)
     else:
-        return False
+        late = last_push and late_crm_verdict(
+            record.owner_id,
+            owner,
+            event.integration,
+            event.changed_at or event.occurred_at,
+            last_push.written_at,
+        )
+        if not late:
+            return False
+        verdict = late
     decider.record_verdict(record, event, verdict, CRM_STRATEGY, CRM_SOURCE)
     return True
 

@@ -20,6 +20,7 @@ from leadsync.rules.echoes import OwnerWritten
 from leadsync.rules.own_lines import OwnLine
 from leadsync.rules.ownership import GivenRep, OwnerContext
 from leadsync.rules.records import CoreFields
+from leadsync.store.push import PushedOwner
 from leadsync.store.schema import ACTIVITY_COLUMNS
 
 # (integration, type, external id): an identity, or a source activity.
@@ -197,8 +198,9 @@ class LoadedState:
     known_links: set[tuple[int, int]]
     # Deals reached only through links: id -> (is_closed, updated_at).
     deal_info: dict[int, tuple[bool | None, str]]
-    # The owners leadsync last pushed to the CRM, per record (to recognise their echo).
-    pushed_owners: dict[int, set[str | None]]
+    # The owners leadsync last pushed to the CRM, per record, and when (to recognise their
+    # echo, and a change the CRM tells late).
+    pushed_owners: dict[int, PushedOwner]
     # Activities by source key (merged sources point at the activity they joined).
     activities: dict[SourceKey, ActivityState]
     activity_by_id: dict[int, ActivityState]

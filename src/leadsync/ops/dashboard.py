@@ -28,6 +28,7 @@ from leadsync.results import ResultModel
 from leadsync.settings import MonitoringSettings
 from leadsync.store import dashboard as dashboard_store
 from leadsync.store import push as push_store
+from leadsync.store import push_lease
 
 if TYPE_CHECKING:  # the snapshot is taken from this module's charts
     from leadsync.ops.snapshot import HealthSnapshot
@@ -228,6 +229,6 @@ def _push(c: Connection, now: str) -> PushHealth:
                 paused_until=epoch_ts(b.paused_until) if b.paused_until else None,
                 pause_reason=b.pause_reason,
             )
-            for b in push_store.read_budgets(c)
+            for b in push_lease.read_budgets(c)
         ],
     )

@@ -38,7 +38,7 @@ from leadsync.results import ResultModel, agreeing, counted
 from leadsync.rules.counterparts import UNKNOWN_NUMBER
 from leadsync.settings import MonitoringSettings
 from leadsync.store import push as push_store
-from leadsync.store import push_waiting
+from leadsync.store import push_lease, push_waiting
 from leadsync.store import reports as report_store
 from leadsync.store import review as review_store
 from leadsync.store.views import inbox_lag
@@ -224,7 +224,7 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
         rows=not_created_rows(waiting),
     )
     now = ts_to_datetime(until).timestamp()
-    budgets = push_store.read_budgets(c)
+    budgets = push_lease.read_budgets(c)
     paused = [b for b in budgets if b.paused_until and b.paused_until > now]
     daily = [b for b in paused if b.pause_reason == "daily"]
     budget = Finding(

@@ -18,7 +18,7 @@ from leadsync.results import agreeing, counted
 from leadsync.settings import DestinationSettings
 from leadsync.sources.hygiene import representable
 from leadsync.store import push as push_store
-from leadsync.store import push_waiting
+from leadsync.store import push_lease, push_waiting
 from leadsync.store.database import begin_writing
 from leadsync.values import stored_id
 
@@ -45,8 +45,8 @@ def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]
         )
         failures = push_store.count_open_failures(connection)
         not_sent = push_store.count_open_failures(connection, not_sent=True)
-        budget = push_store.read_budget(connection, settings.app_id or "default")
-        lease = push_store.read_lease(connection, LEASE)
+        budget = push_lease.read_budget(connection, settings.app_id or "default")
+        lease = push_lease.read_lease(connection, LEASE)
         waiting = push_waiting.unnamed(connection, SHOWN)
     oldest = min((d["oldest"] for d in depth), default=None)
     window = [t for t in (budget.sent if budget else []) if t > now - 10]

@@ -419,6 +419,31 @@ def echo_verdict(current_owner: str | None, reported: str | None, source: str) -
     )
 
 
+def late_crm_verdict(
+    current_owner: str | None,
+    reported: str | None,
+    source: str,
+    changed_at: str,
+    written_at: str | None,
+) -> Verdict | None:
+    """The CRM (``source``) tells a change of the owner to ``reported`` made at
+    ``changed_at``, before leadsync's last owner write there, sent at ``written_at``: that
+    write replaced it in the CRM, so it is not the owner the CRM has (a webhook delivered
+    late — an earlier write of leadsync's echoed, or a change someone made before): ignored.
+    None when it happened after (or leadsync's write time is not known)."""
+    if written_at is None or changed_at >= written_at:
+        return None
+    return Verdict(
+        Outcome.IGNORED,
+        current_owner,
+        reported,
+        f"ignored: {source} reports {reported or 'no owner'} as of {display_ts(changed_at)}, "
+        f"before leadsync's owner write to it at {display_ts(written_at)}, which replaced it "
+        f"there: a webhook delivered late, not the owner {source} has now; the owner stays "
+        f"{_who(current_owner)}",
+    )
+
+
 def decide_join_owner(
     kept: OwnerContext,
     absorbed_owner: str | None,

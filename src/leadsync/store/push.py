@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,9 +18,7 @@ from leadsync.store.database import in_values, insert_ignore, insert_rows, upser
 from leadsync.store.schema import (
     activities,
     activity_associations,
-    push_budget,
     push_failures,
-    push_lease,
     push_objects,
     push_queue,
     record_associations,
@@ -203,15 +200,30 @@ def mark_create_sent(
 _UNSENT = {
     "owner_sent_id": None,
     "owner_sent_at": None,
+    "owner_written_at": None,
     "pushed_properties": None,
     "properties_sent": None,
 }
 
 
+def _owner_written_at(excluded: Any) -> Any:
+    """A row that confirms an owner leadsync sent (its ``owner_written_at`` set: the save's
+    time) is dated when that write was sent — the update's ``owner_sent_at``, else the
+    create's ``create_sent_at``, both set before it left; any other row keeps the date."""
+    return sa.case(
+        (excluded.owner_written_at.is_(None), push_objects.c.owner_written_at),
+        else_=sa.func.coalesce(
+            push_objects.c.owner_sent_at,
+            push_objects.c.create_sent_at,
+            excluded.owner_written_at,
+        ),
+    )
+
+
 def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Upsert push_objects rows: kind, local_id, object_type, hubspot_id, pushed_at,
     pushed_owner_id, create_sent_at (and pushed_properties, properties_sent: none if left
-    out)."""
+    out; owner_written_at: set where the row confirms an owner leadsync wrote)."""
     if not rows:
         return
     connection.execute(
@@ -223,6 +235,9 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                 "hubspot_id": lambda ex: ex.hubspot_id,
                 "pushed_at": lambda ex: ex.pushed_at,
                 "pushed_owner_id": lambda ex: ex.pushed_owner_id,
+                # before create_sent_at and owner_sent_at are cleared (both read the row as
+                # it was: ON CONFLICT's SET reads the existing row whatever the order)
+                "owner_written_at": _owner_written_at,
                 "create_sent_at": lambda ex: ex.create_sent_at,
                 "owner_sent_id": lambda ex: ex.owner_sent_id,
                 "owner_sent_at": lambda ex: ex.owner_sent_at,
@@ -309,11 +324,17 @@ def crm_ids(
     return {record_id: rank[1] for record_id, rank in best.items()}
 
 
-def pushed_owners(
-    connection: Connection, record_ids: Collection[int]
-) -> dict[int, set[str | None]]:
-    """The owners leadsync wrote to HubSpot last, per record it pushed: the confirmed one, and
-    one sent but not yet confirmed."""
+class PushedOwner(NamedTuple):
+    """What leadsync last wrote of a record's owner in HubSpot: ``owners``, the confirmed one
+    and one sent but not yet confirmed (either may be there: both are leadsync's own); and
+    ``written_at``, when the last write HubSpot applied was sent (None: not known)."""
+
+    owners: frozenset[str | None]
+    written_at: str | None
+
+
+def pushed_owners(connection: Connection, record_ids: Collection[int]) -> dict[int, PushedOwner]:
+    """:class:`PushedOwner` per record leadsync pushed."""
     if not record_ids:
         return {}
     rows = connection.execute(
@@ -322,15 +343,17 @@ def pushed_owners(
             push_objects.c.pushed_owner_id,
             push_objects.c.owner_sent_id,
             push_objects.c.owner_sent_at,
+            push_objects.c.owner_written_at,
         ).where(
             push_objects.c.kind == RECORD,
             push_objects.c.hubspot_id.is_not(None),
             _in(connection, push_objects.c.local_id, record_ids),
         )
     )
-    out: dict[int, set[str | None]] = {}
-    for lid, owner, sent, sent_at in rows:
-        out[int(lid)] = {owner, sent} if sent_at is not None else {owner}
+    out: dict[int, PushedOwner] = {}
+    for lid, owner, sent, sent_at, written_at in rows:
+        owners = frozenset({owner, sent} if sent_at is not None else {owner})
+        out[int(lid)] = PushedOwner(owners, written_at)
     return out
 
 
@@ -426,113 +449,6 @@ def count_open_failures(connection: Connection, not_sent: bool = False) -> int:
     if not_sent:
         query = query.where(push_failures.c.category == PRECONDITION)
     return int(connection.execute(query).scalar_one())
-
-
-# ----------------------------------------------------------------------------- lease
-
-
-def take_lease(connection: Connection, name: str, holder: str, now: float, ttl_s: float) -> bool:
-    """Take or renew the lease ``name`` for ``holder`` unless another holder's is current;
-    ``since`` stays while the holder renews its own current lease."""
-    connection.execute(
-        insert_ignore(connection, push_lease), [{"name": name, "holder": holder, "until": 0.0}]
-    )
-    renewing = sa.and_(
-        push_lease.c.holder == holder, push_lease.c.until >= now, push_lease.c.since.is_not(None)
-    )
-    result = connection.execute(
-        sa.update(push_lease)
-        .where(
-            push_lease.c.name == name,
-            sa.or_(push_lease.c.holder == holder, push_lease.c.until < now),
-        )
-        .values(
-            holder=holder,
-            until=now + ttl_s,
-            since=sa.case((renewing, push_lease.c.since), else_=sa.literal(now, sa.Float)),
-            released_at=None,
-        )
-    )
-    return result.rowcount == 1
-
-
-def release_lease(connection: Connection, name: str, holder: str, now: float) -> None:
-    """Give the lease up (a clean stop): another holder may take it at once; when it was
-    given up is kept, so that ``push status`` tells a stop from a death."""
-    connection.execute(
-        sa.update(push_lease)
-        .where(push_lease.c.name == name, push_lease.c.holder == holder)
-        .values(until=0.0, released_at=now)
-    )
-
-
-def read_lease(connection: Connection, name: str) -> dict[str, Any] | None:
-    """The lease's row: holder, since, until (0 once given up) and released_at; None when
-    nobody ever took it."""
-    row = connection.execute(
-        sa.select(
-            push_lease.c.holder, push_lease.c.since, push_lease.c.until, push_lease.c.released_at
-        ).where(push_lease.c.name == name)
-    ).first()
-    return dict(row._mapping) if row is not None else None
-
-
-# ---------------------------------------------------------------------------- budget
-
-
-@dataclass
-class BudgetRow:
-    app: str
-    sent: list[float]
-    paused_until: float | None
-    pause_reason: str | None
-    header_max: int | None
-    header_remaining: int | None
-    header_daily: int | None
-    header_daily_remaining: int | None
-    headers_at: float | None
-    requests: int
-    errors: int
-    rate_limited: int
-
-
-def lock_budget(connection: Connection, app: str) -> BudgetRow:
-    """Lock the app's budget row (created when missing) for the rest of the transaction and
-    read it. The UPDATE comes first so that SQLite takes its write lock before reading."""
-    connection.execute(
-        insert_ignore(connection, push_budget),
-        [{"app": app, "sent": [], "requests": 0, "errors": 0, "rate_limited": 0}],
-    )
-    connection.execute(
-        sa.update(push_budget)
-        .where(push_budget.c.app == app)
-        .values(requests=push_budget.c.requests)
-    )
-    return read_budget(connection, app) or BudgetRow(
-        app, [], None, None, None, None, None, None, None, 0, 0, 0
-    )
-
-
-def read_budget(connection: Connection, app: str) -> BudgetRow | None:
-    row = connection.execute(sa.select(push_budget).where(push_budget.c.app == app)).first()
-    if row is None:
-        return None
-    data = dict(row._mapping)
-    sent = data["sent"]
-    if isinstance(sent, str):
-        sent = json.loads(sent)
-    data["sent"] = [float(t) for t in sent]
-    return BudgetRow(**data)
-
-
-def read_budgets(connection: Connection) -> list[BudgetRow]:
-    apps = connection.execute(sa.select(push_budget.c.app).order_by(push_budget.c.app))
-    return [b for (app,) in apps if (b := read_budget(connection, app)) is not None]
-
-
-def write_budget(connection: Connection, row: BudgetRow) -> None:
-    values = {k: v for k, v in row.__dict__.items() if k != "app"}
-    connection.execute(sa.update(push_budget).where(push_budget.c.app == row.app).values(values))
 
 
 def queue_backfill(connection: Connection, at: str, record_types: Sequence[str]) -> int:

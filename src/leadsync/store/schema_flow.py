@@ -170,6 +170,9 @@ push_objects = Table(
     # HubSpot may hold either this or ``pushed_owner_id``; both count as leadsync's own.
     Column("owner_sent_id", String(64)),
     Column("owner_sent_at", TS),
+    # When the owner write HubSpot last applied was sent (0034): a HubSpot change of the
+    # owner that happened before it was replaced there by it (a late webhook, not today's).
+    Column("owner_written_at", TS),
     # A record's properties whose non-empty value leadsync's confirmed writes left in HubSpot
     # and did not clear since, name -> value: the only ones an update clears (NULL: nothing
     # known, the rows from before migration 0025). And the values (or "" clears) of writes

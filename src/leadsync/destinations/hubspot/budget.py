@@ -23,7 +23,7 @@ from leadsync.destinations.hubspot.client import (
     next_daily_probe,
     retry_after_s,
 )
-from leadsync.store import push as push_store
+from leadsync.store import push_lease
 from leadsync.store.database import begin_writing
 
 WINDOW_S = 10.0
@@ -92,7 +92,7 @@ class RateBudget:
     def _try_acquire(self) -> tuple[float, float]:
         """(seconds to wait, 0) or (0, the stamp of the slot taken)."""
         with self._row_lock, begin_writing(self.engine) as connection:
-            row = push_store.lock_budget(connection, self.app)
+            row = push_lease.lock_budget(connection, self.app)
             now = self.clock()
             if row.paused_until is not None and row.paused_until > now:
                 if row.pause_reason == "daily":
@@ -108,12 +108,12 @@ class RateBudget:
                 ends = sorted(t + WINDOW_S + WINDOW_MARGIN_S if t >= 0 else math.inf for t in sent)
                 end = ends[len(ends) - limit]
                 if answered:
-                    push_store.write_budget(connection, row)
+                    push_lease.write_budget(connection, row)
                 return (IN_FLIGHT_POLL_S if end == math.inf else end - now + 0.001), 0.0
             sent.append(-now)  # in flight
             row.sent = sent
             row.requests += 1
-            push_store.write_budget(connection, row)
+            push_lease.write_budget(connection, row)
             return 0.0, now
 
     def settle(self, stamp: float) -> None:
@@ -125,21 +125,21 @@ class RateBudget:
         """Write the answer times kept in this process (when it stops sending)."""
         if self._answered:
             with self._row_lock, begin_writing(self.engine) as connection:
-                row = push_store.lock_budget(connection, self.app)
+                row = push_lease.lock_budget(connection, self.app)
                 self._write_answered(row)
-                push_store.write_budget(connection, row)
+                push_lease.write_budget(connection, row)
 
-    def _limit(self, row: push_store.BudgetRow) -> int:
+    def _limit(self, row: push_lease.BudgetRow) -> int:
         """The configured limit, or HubSpot's ``-Max`` where lower."""
         if row.header_max is not None and 0 < row.header_max < self.per_10s:
             return row.header_max
         return self.per_10s
 
-    def _room(self, row: push_store.BudgetRow, now: float) -> bool:
+    def _room(self, row: push_lease.BudgetRow, now: float) -> bool:
         """Whether the log would let another request go now."""
         return len(_live(row.sent, now)) < self._limit(row)
 
-    def _write_answered(self, row: push_store.BudgetRow) -> bool:
+    def _write_answered(self, row: push_lease.BudgetRow) -> bool:
         """Put the answer times kept in this process into ``row`` (which the caller writes);
         whether there were any."""
         with self._answered_lock:
@@ -182,7 +182,7 @@ class RateBudget:
             return
         self._headers_saved_at = now
         with self._row_lock, begin_writing(self.engine) as connection:
-            row = push_store.lock_budget(connection, self.app)
+            row = push_lease.lock_budget(connection, self.app)
             self._write_answered(row)
             if (m := number("max")) is not None:
                 row.header_max = m
@@ -219,7 +219,7 @@ class RateBudget:
             elif row.header_remaining == 0 and answer.ok and self._room(row, now):
                 row.paused_until = now + TEN_SECONDLY_PAUSE_S
                 row.pause_reason = "remaining 0"
-            push_store.write_budget(connection, row)
+            push_lease.write_budget(connection, row)
 
 
 def _live(sent: list[float], now: float) -> list[float]:

@@ -41,7 +41,7 @@ from leadsync.errors import WorkspaceError
 from leadsync.observability import process_name
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
-from leadsync.store import push_waiting
+from leadsync.store import push_lease, push_waiting
 from leadsync.store.database import begin_writing
 
 LEASE = "hubspot"
@@ -96,7 +96,7 @@ def release_lease(engine: Engine, holder: str) -> None:
     """Give up the push lease ``holder`` holds (nothing when it holds none): at a clean stop,
     so that another process pushes at once rather than after the lease lapses."""
     with begin_writing(engine) as connection:
-        push_store.release_lease(connection, LEASE, holder, time.time())
+        push_lease.release_lease(connection, LEASE, holder, time.time())
 
 
 class Pusher:
@@ -217,7 +217,7 @@ class Pusher:
     def run_once(self) -> PushResult:
         result = PushResult(cycles=1)
         with self.transaction() as connection:
-            if not self.dry_run and not push_store.take_lease(
+            if not self.dry_run and not push_lease.take_lease(
                 connection, LEASE, self.holder, self.clock(), LEASE_TTL_S
             ):
                 result.busy = True
@@ -247,7 +247,7 @@ class Pusher:
         if self.dry_run or now - self._lease_renewed_at < LEASE_TTL_S / 4:
             return True
         with self._lease_lock:
-            if not push_store.take_lease(connection, LEASE, self.holder, now, LEASE_TTL_S):
+            if not push_lease.take_lease(connection, LEASE, self.holder, now, LEASE_TTL_S):
                 return False
             self._lease_renewed_at = now
         return True

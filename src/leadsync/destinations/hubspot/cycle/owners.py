@@ -143,7 +143,7 @@ class OwnersMixin(ResultsMixin):
             else:
                 wanted[obj.id] = final
         if confirmed:
-            self.save(confirmed, confirmed_owners)
+            self.save(confirmed, confirmed_owners, written=True)
         if decisions:
             changed = [d for d in decisions if d.owner_id != d.previous_owner_id]
 

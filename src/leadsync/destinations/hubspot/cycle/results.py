@@ -139,10 +139,13 @@ class ResultsMixin(CycleBase):
         owners: Mapping[int, str | None],
         *,
         owner_known: bool = True,
+        written: bool = False,
     ) -> None:
         """Record HubSpot ids (and the owner HubSpot now has, and the properties leadsync's
         writes left there) in one transaction; new records also get identities for the
-        workspace's HubSpot integrations."""
+        workspace's HubSpot integrations. ``written``: the owners given are leadsync's writes
+        HubSpot applied (a create's, an update's), dated when they were sent
+        (:func:`~leadsync.store.push.save_pushed`)."""
         if not objs:
             return
         at = now_ts()
@@ -160,6 +163,7 @@ class ResultsMixin(CycleBase):
                     "hubspot_id": hubspot_id,
                     "pushed_at": at,
                     "pushed_owner_id": owner,
+                    "owner_written_at": at if written and obj.id in owners else None,
                     "create_sent_at": None,
                     # What leadsync's writes left in HubSpot, as the cycle holds it
                     # (cycle.clears): confirmed here with the write that confirms it.
