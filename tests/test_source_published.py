@@ -185,6 +185,7 @@ def test_every_sample_names_its_source() -> None:
     from tests.test_source_published_round9 import ROUND9_SOURCES
     from tests.test_source_published_round10 import ROUND10_SOURCES
     from tests.test_source_published_round11 import ROUND11_SOURCES
+    from tests.test_source_published_round12 import ROUND12_SOURCES
 
     found = {str(p.relative_to(PUBLISHED)) for p in PUBLISHED.glob("*/*") if p.is_file()}
     each = (
@@ -197,6 +198,7 @@ def test_every_sample_names_its_source() -> None:
         ROUND9_SOURCES,
         ROUND10_SOURCES,
         ROUND11_SOURCES,
+        ROUND12_SOURCES,
     )
     rounds = [set(names) for names in each]
     assert found == set().union(*rounds) and sum(map(len, rounds)) == len(found)

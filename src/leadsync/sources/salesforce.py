@@ -155,12 +155,15 @@ CHANGE_TYPES = ("CREATE", "UPDATE", "DELETE", "UNDELETE")
 
 def _unwrapped(item: dict[str, Any]) -> dict[str, Any]:
     """A change event as CometD (the Streaming API) delivers it, ``{"data": {"payload":
-    {"ChangeEventHeader": …}, "event": {"replayId": …}}, "channel": …}``: its payload, the
-    change event itself; anything else as it is."""
+    {"ChangeEventHeader": …}, "event": {"replayId": …}}, "channel": …}``, or as the Change
+    Data Capture guide shows a message since API 48 (``{"schema", "payload", "event"}``, no
+    ``data``): its payload, the change event itself; anything else as it is."""
+    if "ChangeEventHeader" in item:
+        return item
     data = item.get("data")
-    payload = data.get("payload") if isinstance(data, dict) else None
+    payload = data.get("payload") if isinstance(data, dict) else item.get("payload")
     if isinstance(payload, dict) and "ChangeEventHeader" in payload:
-        return payload if "ChangeEventHeader" not in item else item
+        return payload
     return item
 
 

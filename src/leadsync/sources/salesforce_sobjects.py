@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from leadsync.errors import EventError
-from leadsync.model import OTHER_PHONES
+from leadsync.model import OTHER_PHONES, format_ts, ts_to_datetime
 from leadsync.sources.base import (
     compact,
     describe,
@@ -266,7 +267,7 @@ def sobject_events(
     if sobject == "Task":
         return [_task(view, record_id, event_id, when)]
     if sobject == "Event":
-        return [_meeting(view, record_id, event_id, when)]
+        return [] if _series(view) else [_meeting(view, record_id, event_id, when)]
     shown = repr(sobject) if isinstance(sobject, str) else describe(sobject)
     refuse(sobject_path, f"sObject {shown} is not supported; allowed: {', '.join(SOBJECTS)}")
 
@@ -312,7 +313,14 @@ def _contact(view: Fields) -> Mapped:
 
 def _account(view: Fields) -> Mapped:
     properties: dict[str, Any] = {}
-    put(properties, "name", view.text("Name"))
+    if isinstance(get_path(view.root, view.prefix + "Name"), dict):
+        # A person account's compound Name: the company is named after the person, once
+        # both parts are known (an update that changes one part names no company).
+        parts = [text(view.root, f"{view.prefix}Name.{p}") for p in ("FirstName", "LastName")]
+        if view.counts("Name") and all(parts):
+            properties["name"] = " ".join(p for p in parts if p)
+    else:
+        put(properties, "name", view.text("Name"))
     website = view.text("Website")
     if website is not None:
         properties["domain" if (domain_or_none(website) is not None) else "website"] = website
@@ -369,13 +377,37 @@ def _task(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, A
     return _activity(activity, view, record_id, event_id, happened, properties)
 
 
+_YEAR_MIN = 366 * 24 * 60  # beyond a year of minutes a duration is no meeting's: no end
+
+
+def _series(view: Fields) -> bool:
+    """An Event that is a recurring series, not a meeting: the series record of a
+    recurrence (``GroupEventType`` 3) or the master of a legacy one (``IsRecurrence``).
+    Salesforce sends each occurrence as an Event change of its own."""
+    group = get_path(view.root, view.prefix + "GroupEventType")
+    return str(group).strip() == "3" or flag(view.root, view.prefix + "IsRecurrence") is True
+
+
 def _meeting(view: Fields, record_id: str, event_id: str, when: str) -> dict[str, Any]:
+    """A meeting from ``StartDateTime`` and ``EndDateTime``, else (an Event the change names
+    by its activity fields) from ``ActivityDateTime`` — ``ActivityDate`` for an all-day
+    one — and ``DurationInMinutes``."""
     properties: dict[str, Any] = {}
     view.give(properties, "title", "Subject", view.text("Subject"))
     view.give(properties, "body", "Description", view.text("Description"))
-    put(properties, "start", view.time("StartDateTime"))
-    put(properties, "end", view.time("EndDateTime"))
-    happened = read_time(view.root, view.prefix + "StartDateTime") or when
+    start = view.time("StartDateTime") or view.time("ActivityDateTime")
+    start = start or view.time("ActivityDate")
+    end = view.time("EndDateTime")
+    minutes = view.number("DurationInMinutes")
+    if end is None and start is not None and minutes is not None and 0 <= minutes <= _YEAR_MIN:
+        end = format_ts(ts_to_datetime(start) + timedelta(minutes=minutes))
+    put(properties, "start", start)
+    put(properties, "end", end)
+    happened = when
+    for name in ("StartDateTime", "ActivityDateTime", "ActivityDate"):
+        if (at := read_time(view.root, view.prefix + name)) is not None:
+            happened = at
+            break
     return _activity("meeting", view, record_id, event_id, happened, properties)
 
 
