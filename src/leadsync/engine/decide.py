@@ -592,5 +592,6 @@ def run(
     decider = BatchDecider(state, rules, trace, now)
     for event in events:
         decider.apply(event)
+        phones.attach_waiting(decider)
     decider.finish(now)
     return decider

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leadsync.engine.load import remember_link
-from leadsync.engine.state import RecordState
+from leadsync.engine.state import RecordState, note
 from leadsync.model import ASSOCIATION_RANK, Event, RecordRef, RecordType
 from leadsync.rules.records import PHONE_RECORD_TYPES
 
@@ -77,17 +77,21 @@ def link_named(d: BatchDecider, record: RecordState, event: Event) -> None:
             continue
         stays = d.primary.get(record.id)
         if was is not None:
-            d.traces[event.id].counterpart = (
+            note(
+                d.traces,
+                event.id,
                 f"company {other.id} is {record.type._value_} {record.id}'s primary company "
                 f"now (this event names it first), in place of company {was}, which stays "
-                "associated"
+                "associated",
             )
         elif older and other.type is RecordType.COMPANY and stays not in (None, other.id):
             older = False  # (said once, of the first company it names)
-            d.traces[event.id].counterpart = (
+            note(
+                d.traces,
+                event.id,
                 f"company {other.id} is associated; company {stays} stays {record.type._value_} "
                 f"{record.id}'s primary company: this event is older (by the vendor's clock) "
-                "than the one that made it primary"
+                "than the one that made it primary",
             )
 
 

@@ -84,7 +84,7 @@ def _index(
     event_id: str | None,
 ) -> None:
     """The phone index holds ``phone`` under ``index`` for the record (None: nothing), and
-    the activities held for it attach (said in the trace of ``event_id``, in a preview)."""
+    the activities held for it wait to attach (:func:`attach_waiting`)."""
     if phone is None:
         d.phone_rows[(record.id, index)] = None
         return
@@ -98,8 +98,19 @@ def _index(
     if phone.number is None:
         return
     d.by_phone.setdefault(phone.number, []).append((record.id, index))
-    for held in list(d.held.get(phone.number, ())):
-        note(d.traces, event_id, counterparts.attach_held(d, held, record, phone.number, at))
+    for held in d.held.get(phone.number, ()):
+        d.state.to_attach.append((held, record, phone.number, at, event_id))
+
+
+def attach_waiting(d: BatchDecider) -> None:
+    """Attach the activities held for numbers the event just applied gave records (said in
+    the trace of that event, in a preview). After the event, not as its number is read: the
+    association rules then see the company the same event names for the record (or moves it
+    to), and the records that got the number in that event (two: the question which)."""
+    waiting, d.state.to_attach = d.state.to_attach, []
+    for held, record, number, at, event_id in waiting:
+        if any(held in lst for lst in d.held.values()):  # not attached by an earlier one
+            note(d.traces, event_id, counterparts.attach_held(d, held, record, number, at))
 
 
 def _unindex(d: BatchDecider, record_id: int, prop: str, text: Any, region: str | None) -> None:

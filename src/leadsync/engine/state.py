@@ -217,6 +217,11 @@ class LoadedState:
     # attached to a contact or lead already, or held (and the numbers those wait for).
     by_phone: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     held: dict[str, list[HeldActivity]] = field(default_factory=dict)
+    # Held activities a record of the event being applied got the number of: attached once
+    # the event is applied whole (its company links in place: engine/phones.py).
+    to_attach: list[tuple[HeldActivity, RecordState, str, str, str | None]] = field(
+        default_factory=list
+    )
     attached: set[int] = field(default_factory=set)
     held_for: dict[int, set[str]] = field(default_factory=dict)
     ids: SequenceIds | None = None
