@@ -15,6 +15,8 @@ from leadsync.store.schema import metadata
 from leadsync.workspace import Workspace
 from tests.helpers import call_line, contact_line, settings, setup, workspace_config
 
+WEBHOOKS = Path(__file__).parent / "fixtures" / "webhooks"
+
 
 def whole_database(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in a stable order: nothing may differ after a preview."""
@@ -146,3 +148,18 @@ def test_the_cli_previews_with_a_settings_file(tmp_path: Path, db_url: str) -> N
     assert f"{bad}:2: ownership.default: 'sometimes' is not allowed" in refused.output
     text = runner.invoke(app, ["preview", "dialer", str(events)], env=env)
     assert "nothing written" in text.stdout and "kept 101" in text.stdout
+
+
+def test_a_body_of_two_events_is_previewed_whole_and_a_repeat_of_it_is_the_duplicate(
+    workspace: Workspace,
+) -> None:
+    """Calendly's ``invitee.created`` is a meeting and the invitee's contact, one inbox key:
+    both are previewed (the contact was listed as "already in the inbox"), as ingest applies
+    both; the same body again is the duplicate."""
+    workspace.apply_config(workspace_config({"cal": {"kind": "calendly"}}))
+    body = (WEBHOOKS / "calendly" / "invitee.created.json").read_text()
+    line = json.dumps(json.loads(body))
+    result = workspace.preview("cal", [line, line])
+    assert sorted(e.type for e in result.events) == ["activity", "record"]
+    assert [d["where"] for d in result.duplicates] == ["<input>:2", "<input>:2"]
+    assert workspace.ingest("cal", [line]).applied.events == 2

@@ -230,13 +230,16 @@ def preview(
         transaction = begin_writing(connection)
         try:
             store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-            seen = store.known_event_ids(connection, integration, {k for _, k, _ in events})
+            stored = store.known_event_ids(connection, integration, {k for _, k, _ in events})
+            # The events of one body share its inbox key (an Aircall call and its #missed
+            # part, Calendly's meeting and its #contact): a repeat has an event id seen.
+            seen: set[str] = set()
             fresh: list[tuple[str, str, Event]] = []
             for where, key, event in events:
-                if key in seen:
+                if key in stored or event.id in seen:
                     result.duplicates.append({"where": where, "event_id": event.id})
                     continue
-                seen.add(key)
+                seen.add(event.id)
                 fresh.append((where, key, event))
             with routing_store.rolled_back(connection):
                 state = decide_batch(connection, rules, [e for _, _, e in fresh], trace=True)
