@@ -421,7 +421,7 @@ def _inactive_owners(c: Connection, rules: WorkspaceRules) -> Finding:
     inactive = [o.id for o in rules.directory.owners.values() if not o.active]
     rows: list[dict[str, Any]] = [
         {"owner_id": row.owner_id, "still_owns": row.type, "records": int(row.n)}
-        for row in report_store.open_records_by_owner(c, inactive)
+        for row in report_store.open_records_by_owner(c, inactive, TEST_DOMAIN)
     ]
     for name, settings in sorted(rules.integrations.items()):
         for external, owner in sorted(settings.users.map.items()):

@@ -55,11 +55,13 @@ def owner_changed_since(since: str, test_domain: str) -> list[sa.ColumnElement[b
 
 def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnElement[bool]]:
     """Contacts and leads created between ``since`` and ``settled`` that have no owner (test
-    leads left out, and the CRM's own records leadsync first saw by a change: not new)."""
+    leads left out, the CRM's own records leadsync first saw by a change: not new, and
+    records a tool's merge joined into another: gone there)."""
     r = records
     return [
         r.c.type.in_(("contact", "lead")),
         r.c.owner_id.is_(None),
+        r.c.merged_into.is_(None),
         sa.or_(r.c.origin.is_(None), r.c.origin != SEEN_IN_CRM),
         sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
         r.c.created_at >= since,
@@ -347,12 +349,13 @@ def merges_by_pair(connection: Connection, since: str) -> Rows:
     count), most first: across tools (an id of the same tool, an alias, is not a merge of
     two tools' activities)."""
     s, a = activity_sources, activities
+    merged = sa.func.count(sa.distinct(a.c.id))  # one activity, however many ids it has there
     return connection.execute(
-        sa.select(a.c.integration, s.c.integration.label("merged"), a.c.type, sa.func.count())
+        sa.select(a.c.integration, s.c.integration.label("merged"), a.c.type, merged)
         .join(a, a.c.id == s.c.activity_id)
         .where(s.c.merged_at >= since, s.c.integration != a.c.integration)
         .group_by(a.c.integration, s.c.integration, a.c.type)
-        .order_by(sa.func.count().desc())
+        .order_by(merged.desc())
     ).all()
 
 
@@ -364,25 +367,34 @@ def calls_and_emails_per_period(
 ) -> Rows:
     """Per (``integration``, ``type``) of calls and emails: how many happened in the
     ``last_day`` window (``last_day``, from its start to its end) and in the ``baseline``
-    windows together (``baseline``): one grouped pass from the earliest window's start."""
-    a = activities
+    windows together (``baseline``): one grouped pass from the earliest window's start. An
+    activity two tools logged (merged by a dedupe rule) counts for each of them, whichever
+    arrived first, and once for a tool that gave it two ids (an alias)."""
+    a, s = activities, activity_sources
+    start = min(w[0] for w in (last_day, *baseline))
+    kept = (
+        a.c.type.in_(("call", "email")),
+        a.c.occurred_at >= start,
+        a.c.occurred_at < last_day[1],
+        not_test(a, test_prefix),
+    )
+    columns = (a.c.id, a.c.type, a.c.occurred_at)
+    logged = sa.union(  # (activity, integration that logged it): distinct
+        sa.select(*columns, a.c.integration).where(*kept),
+        sa.select(*columns, s.c.integration).join(s, s.c.activity_id == a.c.id).where(*kept),
+    ).subquery()
 
     def within(window: tuple[str, str]) -> sa.ColumnElement[bool]:
-        return sa.and_(a.c.occurred_at >= window[0], a.c.occurred_at < window[1])
+        return sa.and_(logged.c.occurred_at >= window[0], logged.c.occurred_at < window[1])
 
     recent = sa.func.sum(sa.case((within(last_day), 1), else_=0))
     before = sa.func.sum(sa.case((sa.or_(*(within(w) for w in baseline)), 1), else_=0))
-    start = min(w[0] for w in (last_day, *baseline))
     return connection.execute(
-        sa.select(a.c.integration, a.c.type, recent.label("last_day"), before.label("baseline"))
-        .where(
-            a.c.type.in_(("call", "email")),
-            a.c.occurred_at >= start,
-            a.c.occurred_at < last_day[1],
-            not_test(a, test_prefix),
+        sa.select(
+            logged.c.integration, logged.c.type, recent.label("last_day"), before.label("baseline")
         )
-        .group_by(a.c.integration, a.c.type)
-        .order_by(a.c.integration, a.c.type)
+        .group_by(logged.c.integration, logged.c.type)
+        .order_by(logged.c.integration, logged.c.type)
     ).all()
 
 
@@ -399,8 +411,11 @@ def external_users_seen(connection: Connection, since: str) -> Rows:
     ).all()
 
 
-def open_records_by_owner(connection: Connection, owner_ids: Collection[str]) -> Rows:
-    """Records not closed owned by ``owner_ids``, by (``owner_id``, ``type``, ``n``)."""
+def open_records_by_owner(
+    connection: Connection, owner_ids: Collection[str], test_domain: str
+) -> Rows:
+    """Records not closed owned by ``owner_ids``, by (``owner_id``, ``type``, ``n``): test
+    leads and records a tool's merge joined into another (gone there) left out."""
     if not owner_ids:
         return []
     r = records
@@ -409,6 +424,8 @@ def open_records_by_owner(connection: Connection, owner_ids: Collection[str]) ->
         .where(
             r.c.owner_id.in_(list(owner_ids)),
             sa.or_(r.c.is_closed.is_(None), r.c.is_closed.is_(False)),
+            r.c.merged_into.is_(None),
+            sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
         )
         .group_by(r.c.owner_id, r.c.type)
         .order_by(r.c.owner_id, r.c.type)
