@@ -148,7 +148,10 @@ def decide_owner(
                 f"{display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
             )
         given_at = ctx.owner_source_at or ctx.owner_changed_at
-        if integration is not None and ctx.owner_source == integration and occurred_at < given_at:
+        ours = integration is not None and ctx.owner_source == integration
+        if not ours and given is not None:  # its owner replaced since: its own last word
+            ours, given_at = integration is not None, given.at
+        if ours and occurred_at < given_at:
             return Verdict(
                 Outcome.IGNORED,
                 current,
