@@ -322,3 +322,21 @@ def test_owners_are_written_in_a_few_statements_whatever_their_number(
             sa.select(sa.func.count()).where(owners.c.archived.is_(True))
         ).scalar_one()
     assert archived == 300  # 1300-1599; 1003-1005, archived by the second apply, are back
+
+
+def test_a_team_pulled_from_hubspot_may_take_the_unmapped_reps_in_round_robin(
+    workspace: Workspace,
+) -> None:
+    """With owners from HubSpot the pulled teams stay (a file's teams are added to them), so
+    a round robin may name one: it was refused as an unknown team."""
+    hubspot = {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"}
+    doc: dict[str, Any] = {"owners": {"source": "hubspot"}, "destination": hubspot}
+    workspace.apply_config(workspace_config({}))  # owners and team sdr, as a pull leaves them
+    workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    users = {"unmapped": {"policy": "round_robin", "team": "sdr"}}
+    doc["integrations"] = {"dialer": settings(users=users)}
+    workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    assert workspace.integration("dialer").users.unmapped.team == "sdr"
+    users["unmapped"]["team"] = "ghosts"
+    with pytest.raises(ConfigError, match="unknown team 'ghosts'"):
+        workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))

@@ -90,10 +90,13 @@ def rules_on(connection: Connection) -> WorkspaceRules:
 
 def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> None:
     """With owners from HubSpot, the owners the file names must be among the pulled ones,
-    and an integration's fallback owner active there: the file's own checks, against them."""
+    and an integration's fallback owner active there: the file's own checks, against them.
+    The teams are the pulled ones and the file's (which it adds or replaces: the apply keeps
+    the others), so a round robin may name a pulled team."""
     data = config_to_dict(config)
     pulled = {o: owner.active for o, owner in config_store.owners_by_id(connection).items()}
-    known = KnownIds(data, pulled=pulled)
+    teams = {t: list(m) for t, m in config_store.read_teams(connection).items()}
+    known = KnownIds({**data, "teams": {**teams, **(data.get("teams") or {})}}, pulled=pulled)
     found = [
         *reference_problems(data, known),
         *written_problems(data, Written(owners=False), known),
