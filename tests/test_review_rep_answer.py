@@ -306,3 +306,21 @@ def test_a_settlement_that_fails_leaves_the_save_done_and_the_question_open(
     assert ws.integration("dialer").users.target_of("u-1") == "104"
     assert ws.review_item(question.id).status == "open"
     assert any("stays open" in r.getMessage() for r in caplog.records)
+
+
+def test_a_settings_change_that_maps_the_rep_by_its_learned_email_answers_its_question(
+    ws: Workspace,
+) -> None:
+    """A rep the directory does not name, whose events gave an email two owners shared: the
+    file applied again without the second owner's copy of that email maps the rep by it, so
+    its question closes and its record gets the owner (the question stayed open: the
+    settlement mapped the rep without the email its events gave)."""
+    rep = {"id": "u-5", "email": ANA}
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p5", rep, email="p5@globex.test")])
+    [question] = ws.review_items(kind="owner").items
+    assert owner_of(ws, "contact", "p5") is None
+    ws.apply_config(workspace_config({"dialer": settings()}))  # 104's own email back
+    assert owner_of(ws, "contact", "p5") == "101"
+    answered = ws.review_item(question.id)
+    assert (answered.status, answered.choice) == ("resolved", "101")
+    assert "by email" in (answered.outcome or ""), answered.outcome

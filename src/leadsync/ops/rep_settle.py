@@ -19,6 +19,7 @@ from leadsync.model import ExternalUserRef, now_ts
 from leadsync.observability import log_failure
 from leadsync.rules.counterparts import OWNER
 from leadsync.rules.mapping import map_external_user
+from leadsync.store import batch as batch_store
 from leadsync.store import config as config_store
 from leadsync.store import review as store
 from leadsync.store.database import begin_writing
@@ -49,7 +50,9 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
                 if settings is None:
                     continue
                 rep = ExternalUserRef(row["subject"])
-                mapping = map_external_user(rep, settings.users, rules.directory, None)
+                key = (row["integration"], row["subject"])  # the email its events gave
+                learned = batch_store.load_learned_emails(connection, [key]).get(key)
+                mapping = map_external_user(rep, settings.users, rules.directory, learned)
                 if not mapping.mapped or mapping.owner_id is None:
                     continue
                 reason = (
