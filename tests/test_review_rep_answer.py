@@ -324,3 +324,21 @@ def test_a_settings_change_that_maps_the_rep_by_its_learned_email_answers_its_qu
     answered = ws.review_item(question.id)
     assert (answered.status, answered.choice) == ("resolved", "101")
     assert "by email" in (answered.outcome or ""), answered.outcome
+
+
+def test_users_list_says_what_the_engine_did_with_an_ambiguous_rep_under_skip(
+    ws: Workspace,
+) -> None:
+    """With ``ambiguous: {owner: skip}`` the engine gives such a rep's record to the unmapped
+    policy (round robin) and asks nothing; ``users list`` and the report said it waits for a
+    question in the review queue."""
+    data = settings(ambiguous={"owner": "skip"})
+    ws.replace_integration("dialer", data)
+    rep = {"id": "u-5", "email": ANA}
+    ws.ingest("dialer", [line("e1", "09:00", "contact", "p5", rep, email="p5@globex.test")])
+    assert ws.review_items(kind="owner").items == []
+    assert owner_of(ws, "contact", "p5") in ("101", "102")  # team sdr's turn
+    [user] = [u for u in ws.external_users("dialer") if u["id"] == "u-5"]
+    said = json.dumps(user)
+    assert "review queue" not in said, said
+    assert "round robin" in said, said

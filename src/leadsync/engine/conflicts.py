@@ -29,7 +29,7 @@ the same lookups, so that two events whose loads could meet always meet here:
   to a round-robin team share that team's turn counter; a rep whose email several owners
   share, that question.
 
-Nothing here decides: the mapping is :func:`leadsync.rules.mapping.map_external_user`, the
+Nothing here decides: the mapping is :func:`leadsync.rules.mapping.map_rep`, the
 same call the engine makes.
 """
 
@@ -45,10 +45,10 @@ from leadsync.engine.state import activity_properties, domain_key, email_key
 from leadsync.model import Event, EventType, RecordRef, RecordType
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
-from leadsync.rules.mapping import given_rep_name, map_external_user
+from leadsync.rules.mapping import given_rep_name, map_rep
 from leadsync.rules.records import PHONE_RECORD_TYPES, phones
 from leadsync.rules.workspace import WorkspaceRules
-from leadsync.settings import Ambiguity, IntegrationSettings
+from leadsync.settings import IntegrationSettings
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
 from leadsync.store import own_lines as own_store
@@ -172,11 +172,7 @@ def _rep_ordered(rules: WorkspaceRules, given: Sequence[Event], stored: str | No
         if event.integration not in rules.integrations:
             continue  # not mapped at all (the engine refuses it)
         for settings in _variants(rules, event.integration):
-            review = settings.ambiguous.owner is Ambiguity.QUEUE
-            first, *rest = (
-                map_external_user(event.owner, settings.users, rules.directory, v, review)
-                for v in values
-            )
+            first, *rest = (map_rep(event.owner, settings, rules.directory, v) for v in values)
             if any(other != first for other in rest):
                 return True
     return False
@@ -220,8 +216,7 @@ def _mapping_keys(event: Event, rules: WorkspaceRules, learned: str | None) -> l
     keys: list[Key] = []
     turns = event.type in (EventType.RECORD, EventType.OWNER)
     for settings in _variants(rules, event.integration):
-        review = settings.ambiguous.owner is Ambiguity.QUEUE
-        mapping = map_external_user(event.owner, settings.users, rules.directory, learned, review)
+        mapping = map_rep(event.owner, settings, rules.directory, learned)
         if turns and mapping.round_robin_team is not None:
             keys.append(("rr", event.integration, mapping.round_robin_team))
         if mapping.candidates:

@@ -43,7 +43,8 @@ from leadsync.model import (
     Strategy,
 )
 from leadsync.rules.echoes import OwnerWritten
-from leadsync.rules.mapping import given_rep_name, map_external_user, round_robin_turn
+from leadsync.rules.mapping import given_rep_name, round_robin_turn
+from leadsync.rules.mapping import map_rep as mapped
 from leadsync.rules.ownership import (
     GivenRep,
     Verdict,
@@ -53,7 +54,7 @@ from leadsync.rules.ownership import (
 )
 from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones, newer_properties
 from leadsync.rules.workspace import WorkspaceRules
-from leadsync.settings import Ambiguity, IntegrationSettings
+from leadsync.settings import IntegrationSettings
 from leadsync.store.batch import ROUND_ROBIN_PREFIX
 
 
@@ -328,8 +329,7 @@ class BatchDecider:
         key = (event.integration, rep.id, rep.email, learned, id(settings))
         mapping = self.mappings.get(key)
         if mapping is None:
-            review = settings.ambiguous.owner is Ambiguity.QUEUE
-            mapping = map_external_user(rep, settings.users, self.rules.directory, learned, review)
+            mapping = mapped(rep, settings, self.rules.directory, learned)
             self.mappings[key] = mapping
             if mapping.candidates:
                 counterparts.ask_owner(self, event, settings, mapping)

@@ -18,7 +18,7 @@ from leadsync.engine import RepDecided, WorkspaceRules, decide_for_rep
 from leadsync.model import ExternalUserRef, now_ts
 from leadsync.observability import log_failure
 from leadsync.rules.counterparts import OWNER
-from leadsync.rules.mapping import map_external_user
+from leadsync.rules.mapping import map_rep
 from leadsync.store import batch as batch_store
 from leadsync.store import config as config_store
 from leadsync.store import review as store
@@ -52,7 +52,7 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
                 rep = ExternalUserRef(row["subject"])
                 key = (row["integration"], row["subject"])  # the email its events gave
                 learned = batch_store.load_learned_emails(connection, [key]).get(key)
-                mapping = map_external_user(rep, settings.users, rules.directory, learned)
+                mapping = map_rep(rep, settings, rules.directory, learned)
                 if not mapping.mapped or mapping.owner_id is None:
                     continue
                 reason = (

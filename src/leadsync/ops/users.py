@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from leadsync.engine import WorkspaceRules
 from leadsync.model import ExternalUserRef, MappingResult, UnmappedPolicy
 from leadsync.results import agreeing, counted
-from leadsync.rules.mapping import OwnerDirectory, map_external_user
+from leadsync.rules.mapping import OwnerDirectory, map_rep
 from leadsync.rules.workspace import configuration_problems
 from leadsync.settings import IntegrationSettings
 from leadsync.store import views
@@ -22,7 +22,7 @@ from leadsync.store import views
 @dataclass(frozen=True, slots=True)
 class KnownUser:
     """A rep as leadsync knows it: the directory's email and name first, else what its events
-    said; and how it maps (the engine's own :func:`map_external_user`)."""
+    said; and how it maps (the engine's own :func:`map_rep`)."""
 
     email: str | None
     name: str | None
@@ -43,7 +43,7 @@ def known_user(
     email = users.directory_email(user_id) or seen_email
     same = users.canonical_id(user_id)
     name = next((u.name for u in users.directory if users.canonical_id(u.id) == same), None)
-    mapping = map_external_user(ExternalUserRef(user_id, email), users, rules.directory, seen_email)
+    mapping = map_rep(ExternalUserRef(user_id, email), settings, rules.directory, seen_email)
     records = None if mapping.mapped else unmapped_records(settings, mapping, rules.directory)
     return KnownUser(email, name or seen_name, mapping, records)
 

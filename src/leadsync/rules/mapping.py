@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from leadsync.model import Event, EventType, ExternalUserRef, MappingResult, Owner, UnmappedPolicy
-from leadsync.settings import UserMappingSettings
+from leadsync.settings import Ambiguity, IntegrationSettings, UserMappingSettings
 from leadsync.values import normalize_email, valid_email
 
 
@@ -116,6 +116,19 @@ def _unmapped(
         how=f"rep {rep} {why}, and the unmapped policy is leave",
         flagged=True,
     )
+
+
+def map_rep(
+    ref: ExternalUserRef,
+    settings: IntegrationSettings,
+    directory: OwnerDirectory,
+    learned_email: str | None = None,
+) -> MappingResult:
+    """:func:`map_external_user` under an integration's settings: its ``users``, and its
+    ``ambiguous.owner`` answer to a rep several owners' email fits (the review queue, else
+    the unmapped policy) — every face reads a rep as the engine maps it."""
+    review = settings.ambiguous.owner is Ambiguity.QUEUE
+    return map_external_user(ref, settings.users, directory, learned_email, review)
 
 
 def map_external_user(
