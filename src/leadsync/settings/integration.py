@@ -439,6 +439,35 @@ class RolloutSettings(SettingsModel):
     settings: ProposedSettings
 
 
+def _map_keys_naming_one_rep(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """``users.map`` keys that name one rep — the same id but for spaces around it, the same
+    email in another case, or (Salesforce) a 15- and an 18-character form of one id: the
+    entries would silently override each other."""
+    users = given_fields(data.get("users"))
+    mapping = given_fields(users.get("map")) if users is not None else None
+    kind = data.get("kind")
+    normalize = (
+        adapter_class(kind).normalize_external_id
+        if isinstance(kind, str) and kind in KNOWN_KINDS
+        else _id_as_given
+    )
+    first: dict[str, str] = {}
+    for key in mapping or {}:
+        if not isinstance(key, str) or not key.strip():
+            continue  # its own error
+        text = key.strip()
+        rep = normalize_email(text) if "@" in text else normalize(None, text)
+        if rep in first:
+            yield (
+                ("users", "map", key),
+                f"names the same rep as map key {first[rep]!r}; allowed: one entry per rep "
+                "(ids are read without surrounding spaces, emails in any case, a Salesforce "
+                "id in either of its forms)",
+            )
+        else:
+            first[rep] = key
+
+
 class IntegrationSettings(SettingsModel):
     """Everything one connected tool is allowed to do.
 
@@ -487,6 +516,7 @@ class IntegrationSettings(SettingsModel):
 
     @classmethod
     def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+        yield from _map_keys_naming_one_rep(data)
         first: dict[str, int] = {}
         for index, given, problem, number in read_own_numbers(data):
             if problem is not None:
