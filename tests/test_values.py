@@ -174,6 +174,13 @@ def test_an_email_is_trimmed_and_lowercased() -> None:
     assert normalize_email("  Kim@Globex.TEST ") == "kim@globex.test"
 
 
+def test_an_email_typed_with_a_combining_accent_is_the_composed_one() -> None:
+    """``jose`` + U+0301 and ``josé`` (one character) are one address, as an owner's email
+    and a rep's may be typed by two tools."""
+    assert normalize_email("Jose\u0301@Acme.test") == normalize_email("jos\u00e9@acme.test")
+    assert normalize_email("jos\u00e9@acme.test") == "jos\u00e9@acme.test"
+
+
 @pytest.mark.parametrize("text", ["kim@globex.test", " Kim@Globex.TEST ", "a+b.c@x", "a@b"])
 def test_valid_emails(text: str) -> None:
     assert valid_email(text)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
@@ -237,8 +238,11 @@ def _show(value: object) -> str:
 
 
 def normalize_email(text: str) -> str:
-    """An email as stored and compared: trimmed and lowercased (not checked)."""
-    return text.strip().lower()
+    """An email as stored and compared: trimmed, lowercased and, beyond ASCII, in Unicode's
+    composed form (NFC: ``e`` plus a combining accent is ``é``, as another tool may type it)
+    — not checked."""
+    email = text.strip().lower()
+    return email if email.isascii() else unicodedata.normalize("NFC", email)
 
 
 def valid_email(text: str) -> bool:
