@@ -190,9 +190,14 @@ def test_cleanup_keeps_what_real_events_changed_after_the_test(workspace: Worksp
     workspace.cleanup_test_leads()
     with workspace.engine.connect() as connection:
         turns = dict(connection.execute(sa.select(counters.c.name, counters.c.value)).all())
-    assert turns["rr:dialer:sdr"] == 1  # the real event's turn stays; the test's is undone
+    # A real event took a turn after the test's: the test's is not given back (102 would
+    # then get the next turn too, two in a row); the turns go on 101, 102, 101 ...
+    assert turns["rr:dialer:sdr"] == 2
     [u7] = [u for u in workspace.external_users("dialer") if u["id"] == "u-7"]
     assert u7["events"] == 1 and u7["last_seen_at"] == "2026-11-11T09:00:00.000Z"
+    run(workspace, json.loads(contact_line("p-2", "u-7", "2026-11-11T10:00:00Z")))
+    [found] = workspace.find(external="dialer:p-2")
+    assert found["owner_id"] == "101"
 
 
 def test_the_cli_passes_a_disabled_call_with_a_note(db_url: str) -> None:

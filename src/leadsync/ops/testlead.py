@@ -139,6 +139,8 @@ def run_test_lead(
                         key: value - turns.get(key, 0)
                         for key, value in state.round_robin_changed.items()
                     },
+                    # where each counter stood after the test: taken back only from there
+                    "round_robin_after": dict(state.round_robin_changed),
                     "external_user": {
                         "integration": integration,
                         "id": rep,
@@ -442,7 +444,8 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
 
 def _take_back(connection: Connection, emails: set[str]) -> None:
     """Undo what each test lead changed besides its records, newest test first: the round
-    robin turns it took (subtracted, so turns real events took since stay), and its rep's
+    robin turns it took (given back where no real event took a turn since: after one had,
+    giving it back would give the next member two turns in a row), and its rep's
     event count, first- and last-seen times (put back unless a later event moved them; an
     external user only the test had seen is removed). A recorded test whose lead is gone
     already is dropped without change."""
@@ -453,7 +456,8 @@ def _take_back(connection: Connection, emails: set[str]) -> None:
         reverse=True,
     )
     for change in changes:
-        testlead_store.take_back_turns(connection, change["round_robin"])
+        after = change.get("round_robin_after")  # (tests recorded before: none)
+        testlead_store.take_back_turns(connection, change["round_robin"], after)
         if change["external_user"]["events"]:
             testlead_store.take_back_external_user(connection, change["external_user"])
     testlead_store.forget_changes(connection, [name for name, _value in rows])

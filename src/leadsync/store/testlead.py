@@ -125,15 +125,19 @@ def forget_changes(connection: Connection, names: Collection[str]) -> None:
         )
 
 
-def take_back_turns(connection: Connection, turned: Mapping[str, int]) -> None:
-    """Subtract the round robin turns a test took (never below 0), so that turns real
-    events took since stay."""
+def take_back_turns(
+    connection: Connection, turned: Mapping[str, int], after: Mapping[str, int] | None
+) -> None:
+    """Subtract the round robin turns a test took (never below 0) from each counter that
+    still stands where the test left it (``after``; None: any counter, as tests recorded
+    before it was kept were taken back)."""
     value = counters.c.value
     for name, n in turned.items():
+        where = [counters.c.name == name]
+        if after is not None and name in after:
+            where.append(value == after[name])
         connection.execute(
-            sa.update(counters)
-            .where(counters.c.name == name)
-            .values(value=sa.case((value > n, value - n), else_=0))
+            sa.update(counters).where(*where).values(value=sa.case((value > n, value - n), else_=0))
         )
 
 
