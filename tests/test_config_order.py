@@ -25,6 +25,8 @@ from leadsync.rules.mapping import round_robin_turn
 from leadsync.settings import dump_config, load_config
 from leadsync.store.database import MIGRATIONS, create_db_engine
 from leadsync.workspace import Workspace
+from tests.helpers import OWNERS, contact_line
+from tests.helpers import settings as integration_settings
 
 # Written as the export writes (block style, its quoting), every list and user-keyed mapping
 # out of alphabetical order.
@@ -319,3 +321,31 @@ def test_a_workspace_stored_before_0018_reads_the_same_and_then_keeps_the_order(
         assert _exported(ws) == FILE
     finally:
         ws.close()
+
+
+def test_a_team_edit_keeps_whose_turn_it_is(workspace: Workspace) -> None:
+    """101 and 102 took their turns, 104 is due; 101 leaves the team: 104 still gets the
+    next turn, then 102 (counted in the old order, 102 got it: its second in three)."""
+
+    def apply(members: list[str]) -> None:
+        doc = {
+            "owners": OWNERS,
+            "teams": {"sdr": members},
+            "integrations": {
+                "dialer": integration_settings(
+                    users={"unmapped": {"policy": "round_robin", "team": "sdr"}}
+                )
+            },
+        }
+        workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+
+    apply(["101", "102", "104"])
+    workspace.ingest(
+        "dialer", [contact_line(f"p-{i}", "u-x", "2026-11-01T09:00:00Z") for i in (1, 2)]
+    )
+    apply(["102", "104"])
+    workspace.ingest(
+        "dialer", [contact_line(f"p-{i}", "u-x", "2026-11-01T09:00:00Z") for i in (3, 4)]
+    )
+    got = {i: workspace.find(external=f"dialer:p-{i}")[0]["owner_id"] for i in (1, 2, 3, 4)}
+    assert got == {1: "101", 2: "102", 3: "104", 4: "102"}

@@ -20,6 +20,7 @@ the caller whether that is a change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import Owner
-from leadsync.store.schema import integrations, owners, team_members, workspace_settings
+from leadsync.store.batch import ROUND_ROBIN_PREFIX
+from leadsync.store.schema import (
+    counters,
+    integrations,
+    owners,
+    team_members,
+    workspace_settings,
+)
 
 
 @dataclass
@@ -194,6 +202,7 @@ def replace_teams(
     changes.teams_removed = sorted(t for t in old_teams if t not in wanted)
     if _moved([t for t in wanted if t in old_teams], list(old_teams)):
         changes.reordered.append("teams")
+    _keep_whose_turn(connection, old_teams, wanted, changes.teams_changed)
     connection.execute(sa.delete(team_members))
     members = [(team, owner_id) for team, ids in wanted.items() for owner_id in ids]
     rows = [
@@ -202,6 +211,35 @@ def replace_teams(
     ]
     if rows:
         connection.execute(sa.insert(team_members), rows)
+
+
+def _keep_whose_turn(
+    connection: Connection,
+    old_teams: Mapping[str, tuple[str, ...]],
+    new_teams: Mapping[str, tuple[str, ...]],
+    changed: Sequence[str],
+) -> None:
+    """Each round robin over a team whose members changed goes on with the member whose
+    turn was next (or, gone from the team, the first after them who stays), at that
+    member's place in the new order: the position counted in the old order would pass a
+    turn to another member (one fewer member: the next one got two in a row)."""
+    if not changed:
+        return
+    rows = connection.execute(
+        sa.select(counters.c.name, counters.c.value).where(
+            counters.c.name.like(f"{ROUND_ROBIN_PREFIX}%")
+        )
+    ).all()
+    for name, value in rows:
+        team = str(name)[len(ROUND_ROBIN_PREFIX) :].partition(":")[2]
+        if team not in changed:
+            continue
+        old, new = old_teams[team], new_teams[team]
+        due = (old[(int(value) + step) % len(old)] for step in range(len(old)))
+        position = next((new.index(m) for m in due if m in new), 0)
+        connection.execute(
+            sa.update(counters).where(counters.c.name == name).values(value=position)
+        )
 
 
 def _moved(kept: list[str], before: list[str]) -> bool:
