@@ -318,3 +318,20 @@ def test_an_undo_that_took_back_only_the_last_change_says_the_earlier_ones_stand
         "undone in part already: decision #3 (undo) put back at 2026-11-03T09:00:00Z the owner "
         "decision #2 had replaced; decision #1 before it still stands"
     ), skip["reason"]
+
+
+def test_a_removed_integrations_decisions_are_undone_by_its_name(workspace: Workspace) -> None:
+    """An integration dropped from the file keeps its history; undoing what it did is why it
+    was dropped: ``--integration`` takes its name (it was refused as unknown, though
+    ``--event`` found its events). A name that never decided anything is still refused."""
+    wins = settings(ownership={"default": "integration_wins"})
+    workspace.apply_config(workspace_config({"dialer": wins, "other": wins}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1")])
+    since = received_cut()
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-05T09:00:00Z", "b1")])
+    workspace.apply_config(workspace_config({"other": wins}))  # dialer removed
+    result = workspace.undo(integration="dialer", since=since)
+    assert [(r["owner_id"], r["was"]) for r in result.restored] == [("101", "102")]
+    assert record_by_external(workspace, "p-1")["owner_id"] == "101"
+    with pytest.raises(NotFoundError, match="unknown integration 'dialr'"):
+        workspace.undo(integration="dialr", since=since)

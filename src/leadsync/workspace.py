@@ -391,8 +391,6 @@ class Workspace:
         several have that event id) or by an integration's since a time, unless a later change
         superseded them (:mod:`leadsync.ops.undo`); ``dry_run``: what would change, unwritten."""
         rules = self.rules()
-        if integration is not None:
-            self.integration(integration, rules)
         if dry_run:  # read only: rolled back, no lock taken
             with self.engine.connect() as connection:
                 return undo(connection, rules, at or now_ts(), event_id, integration, since, True)

@@ -40,6 +40,7 @@ from leadsync.model import (
 from leadsync.results import ResultModel
 from leadsync.store import batch as store
 from leadsync.store import undo as undo_store
+from leadsync.workspace_config import integration_settings
 
 # How the reason of an undo that puts a record back to no owner starts (the health report
 # tells those records apart by it: :mod:`leadsync.ops.monitor`).
@@ -157,6 +158,9 @@ def undo(
         )
     if event_id is None and since is None:
         raise UserError("--integration needs --since: the time from which to undo")
+    removed = integration is not None and integration not in rules.integrations
+    if removed and not undo_store.has_decisions(connection, str(integration)):
+        integration_settings(rules, str(integration))  # refused: unknown (a removed one's: ok)
     if event_id is not None:
         integration = event_integration(connection, event_id, integration)
     assert integration is not None

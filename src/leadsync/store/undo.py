@@ -24,6 +24,13 @@ def integrations_of_event(connection: Connection, event_id: str) -> list[str]:
     return sorted({str(name) for name in connection.execute(query).scalars()})
 
 
+def has_decisions(connection: Connection, integration: str) -> bool:
+    """Whether ``integration`` made owner decisions (configured or removed since)."""
+    d = owner_decisions
+    query = sa.select(d.c.id).where(d.c.integration == integration).limit(1)
+    return connection.execute(query).first() is not None
+
+
 def owner_changes(
     connection: Connection,
     integration: str,
