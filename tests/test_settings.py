@@ -1284,3 +1284,22 @@ def test_a_key_yaml_reads_as_a_date_is_named_as_written_at_its_line() -> None:
     [problem] = refused.value.problems
     assert problem.startswith("ws.yaml:3: teams.2024-01-01: ")
     assert "datetime" not in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        ("!!binary c2tfbGl2ZV9zZWNyZXQ=", "!!binary"),
+        ("!!set {a, b}", "!!set"),
+        ("!!omap [{a: 1}]", "!!omap"),
+    ],
+)
+def test_a_yaml_tag_no_setting_takes_is_refused_at_its_line(value: str, tag: str) -> None:
+    """``!!binary`` slipped past the checks (a secret as ``secret_env``, an email that was no
+    address) and came back decoded in the export; such tags are refused, the value unshown."""
+    text = f'owners:\n  - {{id: "101", email: ana@acme.test}}\nintegrations:\n  d:\n    kind: generic\n    secret_env: {value}\n'
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, "ws.yaml")
+    [problem] = refused.value.problems
+    assert problem.startswith(f"ws.yaml:6: invalid YAML: the tag {tag} is not read; allowed:")
+    assert "c2tf" not in problem and "sk_live" not in problem

@@ -160,6 +160,24 @@ class _Loader(_Composer):
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
+
+def _refuse_tag(loader: _Loader, node: yaml.Node) -> Any:
+    """A value YAML builds as something no setting is (bytes, a set, pairs): refused at its
+    line, not turned into text behind the checks' back (``!!binary`` passed a secret as
+    ``secret_env``, an email that was no address)."""
+    tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"the tag {tag} is not read; allowed: plain text, numbers, true/false, null, lists "
+        "and mappings (write the value itself, quoted where it must stay text)",
+        node.start_mark,
+    )
+
+
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+
 # Plain scalars YAML 1.1 reads as something else than text (``NO`` is false, ``0101`` is 65):
 # their text is kept, so that a problem with the value can say what was written.
 _NOT_TEXT = frozenset(
