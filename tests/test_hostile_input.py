@@ -574,8 +574,8 @@ def test_the_aircall_token_is_redacted_however_its_key_is_spelled(template: str)
 
 def test_redaction_keeps_what_is_not_secret_and_leaves_clean_text_as_it_is() -> None:
     assert redact_text('{"a": 1,  "b": "tok"}', ("token",)) == '{"a": 1,  "b": "tok"}'
-    kept = json.loads(redact_text('{"tok\\u0065n": "s", "data": {"token": "inner"}}', ("token",)))
-    assert kept == {"token": "[redacted]", "data": {"token": "inner"}}
+    kept = json.loads(redact_text('{"tok\\u0065n": "s", "data": {"tokens": "inner"}}', ("token",)))
+    assert kept == {"token": "[redacted]", "data": {"tokens": "inner"}}
     envelope = '{"headers": {"Authorization": "Basic aG9va3M6cHc="}, "body": {"id": 1}}'
     assert json.loads(redact_text(envelope)) == {
         "headers": {"Authorization": "[redacted]"},
@@ -1006,3 +1006,33 @@ def test_a_broken_body_sent_again_is_one_dead_letter_while_it_is_open(
     ws.dismiss_dead_letters([letter["id"]], "looked at it")
     assert_problem(post(live, "generic", broken), 400, "not valid JSON")
     assert len(ws.dead_letters()) == 2
+
+
+def test_a_secret_field_is_redacted_at_any_depth_and_in_a_list_of_bodies() -> None:
+    """A capture's envelope with keys of its own (``received_at``) is no envelope to the
+    reader, and a list of bodies on one line is no body: their tokens and credential
+    headers were kept as sent."""
+    line = {
+        "Headers": {"Authorization": "Basic c2VjcmV0", "X-Api-Key": "k-1", "Accept": "*/*"},
+        "body": {"token": "t-1", "event": "call.ended", "data": {"id": 1}},
+        "received_at": "2026-11-01T00:00:00Z",
+    }
+    kept = json.loads(redact_text(json.dumps(line), ("token",)))
+    assert kept["Headers"] == {
+        "Authorization": "[redacted]",
+        "X-Api-Key": "[redacted]",
+        "Accept": "*/*",
+    }
+    assert kept["body"]["token"] == "[redacted]" and kept["body"]["data"] == {"id": 1}
+    bodies = [{"token": "t-2", "event": "call.ended"}, {"Token ": "t-3"}]
+    assert json.loads(redact_text(json.dumps(bodies), ("token",))) == [
+        {"token": "[redacted]", "event": "call.ended"},
+        {"Token ": "[redacted]"},
+    ]
+
+
+def test_a_wrapped_or_listed_aircall_body_is_stored_without_its_token(ws: Workspace) -> None:
+    body = json.loads((FIXTURES / "aircall" / "call.ended.json").read_text())["body"]
+    wrapped = {"headers": {"content-type": "application/json"}, "body": body, "received_at": "x"}
+    ws.ingest("aircall", [compact(wrapped), compact([body])], source="odd.jsonl")
+    assert not any(AIRCALL_TOKEN in text for text in stored_texts(ws))

@@ -294,8 +294,10 @@ class Headers(Mapping[str, str]):
 # ------------------------------------------------------------------ secrets in kept text
 
 REDACTED = "[redacted]"
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 """Headers whose value is a credential (Pipedrive's HTTP Basic password): never kept."""
+_WRAPPERS = frozenset({"headers", "body"})
+_MAX_DEPTH = 64  # levels of a decoded value walked for secrets (hostile input is bounded)
 
 _ENVELOPE_KEYS = frozenset({"headers", "body"})
 _LENIENT = json.JSONDecoder(strict=False)
@@ -331,37 +333,41 @@ def _redact(text: str, fields: frozenset[str], depth: int) -> str:
         return _redact_strings(text, fields, depth)
 
 
-def _redact_data(data: Any, fields: frozenset[str], depth: int) -> bool:
-    """Redact in place; True when something changed."""
+def _redact_data(data: Any, fields: frozenset[str], depth: int, level: int = 0) -> bool:
+    """Redact in place, at any depth: a secret field's value wherever its key is, a
+    credential header in any ``headers`` object, a ``body`` that is JSON text redacted as
+    such (a captured line's envelope, with keys of its own beside them or not; a list of
+    bodies on one line). True when something changed."""
+    if level > _MAX_DEPTH:
+        return False
+    changed = False
+    if isinstance(data, list):
+        for item in data:
+            changed = _redact_data(item, fields, depth, level + 1) or changed
+        return changed
     if not isinstance(data, dict):
         return False
-    if "body" in data and _ENVELOPE_KEYS.issuperset(data):
-        changed = False
-        headers = data.get("headers")
-        if isinstance(headers, dict):
-            for name in list(headers):
-                if name.lower() in CREDENTIAL_HEADERS and headers[name] != REDACTED:
-                    headers[name] = REDACTED
+    for key, value in data.items():
+        name = key.strip().casefold() if isinstance(key, str) else ""
+        if name and is_secret_field(name, fields):
+            if value != REDACTED:
+                data[key] = REDACTED
+                changed = True
+        elif name == "headers" and isinstance(value, dict):
+            for header in value:
+                credential = (
+                    isinstance(header, str) and header.strip().lower() in CREDENTIAL_HEADERS
+                )
+                if credential and value[header] != REDACTED:
+                    value[header] = REDACTED
                     changed = True
-        body = data["body"]
-        if isinstance(body, str):
-            kept = _redact(body, fields, depth + 1)
-            if kept != body:
-                data["body"] = kept
+        elif name == "body" and isinstance(value, str):
+            kept = _redact(value, fields, depth + 1)
+            if kept != value:
+                data[key] = kept
                 changed = True
-        elif _redact_fields(body, fields):
-            changed = True
-        return changed
-    return _redact_fields(data, fields)
-
-
-def _redact_fields(body: Any, fields: frozenset[str]) -> bool:
-    changed = False
-    if isinstance(body, dict):
-        for name in body:
-            if is_secret_field(name, fields) and body[name] != REDACTED:
-                body[name] = REDACTED
-                changed = True
+        elif isinstance(value, dict | list):
+            changed = _redact_data(value, fields, depth, level + 1) or changed
     return changed
 
 
@@ -372,11 +378,31 @@ def is_secret_field(key: str, fields: Collection[str]) -> bool:
 
 
 def without_secret_fields(body: Any, fields: Collection[str]) -> Any:
-    """``body`` as it may be stored: a JSON object without its top-level keys that name a
-    secret field (:func:`is_secret_field`); any other body is returned as given."""
-    if not fields or not isinstance(body, dict):
+    """``body`` as it may be stored: without the keys that name a secret field
+    (:func:`is_secret_field`) — a vendor's body at its top level; a list of bodies, or a
+    body wrapped in a capture's ``headers``/``body`` (with keys of its own: not read as an
+    envelope), at any depth. Anything else is returned as given."""
+    if not fields:
         return body
-    return {key: value for key, value in body.items() if not is_secret_field(key, fields)}
+    if isinstance(body, dict) and not any(
+        isinstance(k, str) and k.strip().casefold() in _WRAPPERS for k in body
+    ):
+        return {key: value for key, value in body.items() if not is_secret_field(key, fields)}
+    return _without(body, fields, 0) if isinstance(body, dict | list) else body
+
+
+def _without(value: Any, fields: Collection[str], level: int) -> Any:
+    if level > _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: _without(v, fields, level + 1)
+            for k, v in value.items()
+            if not (isinstance(k, str) and is_secret_field(k, fields))
+        }
+    if isinstance(value, list):
+        return [_without(v, fields, level + 1) for v in value]
+    return value
 
 
 _SPACE = re.compile(r"\s*")
