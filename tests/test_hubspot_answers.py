@@ -306,6 +306,26 @@ def test_a_portal_that_cannot_be_reached_is_named_with_the_cause() -> None:
     assert TOKEN not in text
 
 
+def test_an_answer_echoing_the_request_shows_no_token() -> None:
+    """A proxy or gateway that echoes the request in its error answer (HubSpot does not)
+    put the token into the message leadsync shows, logs and keeps with refused inputs."""
+    from leadsync.destinations.hubspot.client import HubSpotClient, HubSpotRefused
+    from leadsync.settings.workspace import DestinationSettings
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        headers = dict(request.headers)
+        return httpx.Response(
+            401, json={"category": "INVALID_AUTHENTICATION", "message": f"echo: {headers}"}
+        )
+
+    settings = DestinationSettings(kind="hubspot", base_url="http://127.0.0.1:9")
+    client = HubSpotClient(settings, None, token=TOKEN, transport=httpx.MockTransport(echo))
+    with pytest.raises(HubSpotRefused) as refused:
+        client.request("GET", "/crm/v3/owners/")
+    assert TOKEN not in str(refused.value)
+    assert "'authorization': 'Bearer ***'" in str(refused.value)
+
+
 # ------------------------------------------- a create applied, its answer lost, resent
 
 

@@ -8,6 +8,7 @@ lives only in the ``Authorization`` header; no message, log line or error carrie
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -247,14 +248,14 @@ class HubSpotClient:
         self.keep_alive: Callable[[], None] | None = None
         self.rng = rng or random.Random()
         self.requests = 0
+        secret = token if token is not None else read_token(settings)
+        # What an answer echoing the request (a proxy, a gateway) would show: masked in it.
+        self._secret = secret
         self.http = httpx.Client(
             base_url=settings.base_url,
             transport=transport,
             timeout=timeout_s,
-            headers={
-                "Authorization": f"Bearer {token if token is not None else read_token(settings)}",
-                "User-Agent": "leadsync",
-            },
+            headers={"Authorization": f"Bearer {secret}", "User-Agent": "leadsync"},
         )
 
     def close(self) -> None:
@@ -330,7 +331,7 @@ class HubSpotClient:
                     break
                 self._pause(attempt, f"HubSpot {method} {path}: {last}")
                 continue
-            answer = _answer(response)
+            answer = _answer(response, self._secret)
             if self.budget is not None:
                 self.budget.observe(answer, stamp, expected=expected)
             if answer.status == 429:
@@ -408,12 +409,18 @@ def _scopes_text(body: Mapping[str, Any]) -> str:
     return f"; missing scope: {', '.join(scopes)}" if scopes else ""
 
 
-def _answer(response: httpx.Response) -> Answer:
+def _answer(response: httpx.Response, secret: str) -> Answer:
+    """The response as an :class:`Answer`; the token, should the server echo the request
+    (a debugging proxy, a gateway), is ``***`` in it: its text is shown, logged and kept
+    with refused inputs."""
     body: dict[str, Any] = {}
     if response.content:
+        text = response.text
+        if secret and secret in text:
+            text = text.replace(secret, "***")
         try:
-            parsed = response.json()
+            parsed = json.loads(text)
         except ValueError:
-            parsed = {"message": response.text[:500]}
+            parsed = {"message": text[:500]}
         body = parsed if isinstance(parsed, dict) else {"results": parsed}
     return Answer(response.status_code, body, dict(response.headers))
