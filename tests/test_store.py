@@ -70,6 +70,11 @@ def test_a_plain_path_is_a_sqlite_file(typed: str, resolved: str) -> None:
             "postgresql://u@h/db?password=***&sslmode=require",
         ),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
+        (
+            "postgresql://u@h/db?sslpassword=secret&sslmode=require",
+            "postgresql://u@h/db?sslpassword=***&sslmode=require",
+        ),
+        ("host=h user=u password=secret dbname=x", "host=h user=u password=*** dbname=x"),
         ("sqlite:///a:b@c.db", "sqlite:///a:b@c.db"),
         ("leadsync.db", "leadsync.db"),
     ],
@@ -151,3 +156,14 @@ def test_skips_stored_before_get_the_kind_of_their_reason(tmp_path: Path) -> Non
         ("email activities are disabled", None),
         ("outcome no_show is in skip_outcomes", None),
     ]
+
+
+def test_libpqs_key_value_form_is_refused_not_taken_for_a_file_named_after_its_password() -> None:
+    """``host=… password=… dbname=…`` (what psql takes) was a SQLite path: ``init`` made a
+    file named with the password and printed it."""
+    with pytest.raises(UserError) as refused:
+        resolve_url("host=127.0.0.1 user=postgres password=secret dbname=x")
+    said = str(refused.value)
+    assert "secret" not in said and "password=***" in said
+    assert "is libpq's key=value form, not a URL; allowed: a URL (postgresql://" in said
+    assert resolve_url("a=b.db") == "sqlite:///a=b.db"  # a file's name may hold one '='

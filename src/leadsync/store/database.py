@@ -28,6 +28,17 @@ DB_ENV = "LEADSYNC_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# libpq's keyword/value form (``host=… user=… password=… dbname=…``), which psql takes.
+_KEYWORDS = re.compile(r"^\s*[A-Za-z_]+\s*=\s*\S*(?:\s+[A-Za-z_]+\s*=\s*\S*)*\s*$")
+_KEYWORD_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)")
+
+
+def _libpq_keywords(text: str) -> bool:
+    """Whether ``text`` is libpq's keyword/value form naming a server (``host=… dbname=…``)."""
+    if not _KEYWORDS.match(text):
+        return False
+    keys = {part.split("=", 1)[0].strip().lower() for part in re.split(r"\s+(?=\w+\s*=)", text)}
+    return bool(keys & {"host", "hostaddr", "port", "dbname", "user", "password", "service"})
 
 
 def typed_url(url: str | None) -> str:
@@ -41,6 +52,12 @@ def resolve_url(url: str | None) -> str:
     file, and ``postgresql://`` / ``postgres://`` use the psycopg driver."""
     url = typed_url(url)
     if not _SCHEME.match(url):
+        if _libpq_keywords(url):  # would be a SQLite file named after its password
+            raise UserError(
+                f"database {mask_password(url)} is libpq's key=value form, not a URL; "
+                "allowed: a URL (postgresql://USER:PASSWORD@HOST:PORT/DBNAME) or a SQLite "
+                "file's path"
+            )
         return "sqlite:///" + str(Path(url).expanduser())
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -61,10 +78,12 @@ def shown_url(url: str | None) -> str:
 
 
 def mask_password(text: str) -> str:
-    """A database URL as typed, with the password (in the authority or a ``password=``
-    query parameter) replaced by ``***``; everything else exactly as typed. Works on text
-    that does not parse as a URL too."""
+    """A database URL as typed, with the password (in the authority, a ``password=`` or
+    ``sslpassword=`` query parameter, or libpq's ``password=`` keyword) replaced by ``***``;
+    everything else exactly as typed. Works on text that does not parse as a URL too."""
     scheme = _SCHEME.match(text)
+    if scheme is None and _libpq_keywords(text):
+        return _KEYWORD_PASSWORD.sub(r"\1***", text)
     # A SQLite path (sqlite:///a@b.db) has no authority to mask; sqlite://u:pw@host/x.db does.
     if scheme is None or (
         text.lower().startswith("sqlite") and text[scheme.end() :].startswith("/")
@@ -75,7 +94,7 @@ def mask_password(text: str) -> str:
     if at >= 0 and ":" in rest[:at]:
         user = rest[:at].split(":", 1)[0]
         rest = f"{user}:***{rest[at:]}"
-    rest = re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", rest)
+    rest = re.sub(r"(?i)([?&][a-z_]*password=)[^&]*", r"\1***", rest)  # sslpassword too
     return text[: scheme.end()] + rest
 
 
