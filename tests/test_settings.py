@@ -1303,3 +1303,21 @@ def test_a_yaml_tag_no_setting_takes_is_refused_at_its_line(value: str, tag: str
     [problem] = refused.value.problems
     assert problem.startswith(f"ws.yaml:6: invalid YAML: the tag {tag} is not read; allowed:")
     assert "c2tf" not in problem and "sk_live" not in problem
+
+
+def test_a_settings_file_not_in_utf8_is_refused_at_its_line_with_how_to_convert(
+    tmp_path: Path,
+) -> None:
+    from leadsync.settings import load_config_file
+
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes(b'owners:\n  - {id: "101", email: a@acme.test, first_name: Jos\xe9}\n')
+    with pytest.raises(ConfigError) as refused:
+        load_config_file(latin)
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{latin}:2: not UTF-8 text (byte 0xE9: ")
+    assert "allowed: UTF-8" in problem and "iconv -f WINDOWS-1252 -t UTF-8" in problem
+    wide = tmp_path / "u16.yaml"
+    wide.write_bytes("owners: []\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match=r"u16.yaml:1: not UTF-8 text: the file is UTF-16"):
+        load_config_file(wide)

@@ -336,9 +336,26 @@ def read_text(path: str | Path) -> str:
     except FileNotFoundError:
         raise ConfigError([f"{source}: file not found"]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{source}: not UTF-8 text ({exc.reason})"]) from None
+        raise ConfigError([_not_utf8(source, exc)]) from None
     except OSError as exc:
         raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+
+
+def _not_utf8(source: str, exc: UnicodeDecodeError) -> str:
+    """Where a settings file stops being UTF-8, and how to make it so."""
+    data = bytes(exc.object)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return (
+            f"{source}:1: not UTF-8 text: the file is UTF-16 (it begins with the byte order "
+            f"mark {data[:2].hex(' ').upper()}); allowed: UTF-8 (`iconv -f UTF-16 -t UTF-8` "
+            "converts it)"
+        )
+    line = data.count(b"\n", 0, exc.start) + 1
+    byte = data[exc.start : exc.start + 1].hex().upper()
+    return (
+        f"{source}:{line}: not UTF-8 text (byte 0x{byte}: {exc.reason}); allowed: UTF-8 (a "
+        "file saved as Latin-1 or Windows-1252: `iconv -f WINDOWS-1252 -t UTF-8` converts it)"
+    )
 
 
 def load_config_file(path: str | Path, warnings: list[str] | None = None) -> WorkspaceConfig:
