@@ -392,6 +392,16 @@ def test_a_new_integration_is_checked_like_the_file(ws: Workspace, server: LiveS
         {"name": "chat", "settings": {"kind": "generic"}, "extra": 1},
     ):
         problem_of(server.client.post("/api/integrations", json=body), 400)
+    # A name is refused in the words the file's check uses, not pydantic's pattern text.
+    named = problem_of(
+        server.client.post(
+            "/api/integrations", json={"name": "Dialer2", "settings": {"kind": "generic"}}
+        ),
+        400,
+    )
+    assert (
+        "'Dialer2' is not a valid integration name; allowed: lowercase letters" in named["detail"]
+    )
     assert config_to_dict(ws.export_config()) == before
 
 

@@ -27,6 +27,7 @@ from leadsync.ops.replay import ReplayResult
 from leadsync.ops.review import PAGE, Resolution, ReviewItem, ReviewPage
 from leadsync.ops.settings_change import API_ACTOR, etag
 from leadsync.settings import INTEGRATION_NAME_RE, IntegrationSettings, integration_to_dict
+from leadsync.settings.base import IntegrationName
 from leadsync.values import since_ts
 from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
@@ -201,7 +202,8 @@ class NewIntegration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
+    # Refused in the file's words (IntegrationName); the pattern documents it in OpenAPI.
+    name: IntegrationName = Field(
         pattern=INTEGRATION_NAME_RE.pattern,
         description="Lowercase letters, digits, '_' and '-', at most 63 characters.",
     )
