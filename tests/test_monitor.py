@@ -550,3 +550,19 @@ def test_a_test_leads_call_not_created_is_left_out(workspace: Workspace) -> None
         }
     ]
     assert finding.summary.startswith("1 activity received but not created")
+
+
+def test_a_call_skipped_for_two_reasons_counts_once_under_its_latest(
+    workspace: Workspace,
+) -> None:
+    """Skipped as too short, then (its later event: 30 s now) as busy: one call not created,
+    listed as busy — not once under each reason (the rows added up to two under a total of
+    one, one of them a reason that no longer stood), and a rollout counts it once too."""
+    setup(workspace)
+    short = activity("call", "c-9", "p-1", TODAY, duration_s=5, outcome="connected")
+    busy = activity("call", "c-9", "p-1", TODAY, duration_s=30, outcome="busy")
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY), short, busy])
+    finding = {f.check: f for f in workspace.report(SINCE, NOW).findings}["activities_not_created"]
+    assert finding.summary.startswith("1 activity received but not created")
+    [row] = finding.rows
+    assert row["activities"] == 1 and "busy" in row["reason"], finding.rows

@@ -97,6 +97,21 @@ def not_created() -> sa.ColumnElement[bool]:
     return activity_skips.c.activity_id.is_(None)
 
 
+def latest_skip() -> sa.ColumnElement[bool]:
+    """The skip that says why its activity stands not created: the last written for it (a
+    later event's reason replaces an earlier one's: a call skipped as too short, then as
+    busy, is busy, counted once and under that); an activity with no id of its own, each."""
+    s, later = activity_skips, activity_skips.alias("later")
+    replaced = sa.exists().where(
+        later.c.integration == s.c.integration,
+        later.c.type == s.c.type,
+        later.c.external_id == s.c.external_id,
+        later.c.id > s.c.id,
+        later.c.activity_id.is_(None),
+    )
+    return sa.or_(s.c.external_id.is_(None), ~replaced)
+
+
 def skipped_since(since: str) -> sa.ColumnElement[bool]:
     """Activities received but not created (:func:`not_created`), that happened since
     ``since``."""
@@ -328,10 +343,11 @@ def skips_by_kind(
     """Activities skipped since ``since``: how many, and the ``limit`` largest groups by
     (``integration``, ``type``, ``kind``, ``n``) — the kind of reason, not each value. An
     activity counts once however many of its events were skipped (a call's five webhooks:
-    one call); one with no id of its own is each event's. The test lead's calls (external
-    ids starting with ``test_prefix``) are left out."""
+    one call), under its latest reason (:func:`latest_skip`); one with no id of its own is
+    each event's. The test lead's calls (external ids starting with ``test_prefix``) are
+    left out."""
     s = activity_skips
-    window = sa.and_(skipped_since(since), not_test(s, test_prefix))
+    window = sa.and_(skipped_since(since), latest_skip(), not_test(s, test_prefix))
     each = skipped_activities()
     total = connection.execute(sa.select(each).where(window)).scalar_one()
     groups = connection.execute(

@@ -54,7 +54,7 @@ def counts(
     skips = (
         sa.select(s.c.integration, s.c.kind, activities_n.label("n"))
         .where(s.c.settings == settings, in_values(s.c.integration, found, dialect))
-        .where(reports.not_created())
+        .where(reports.not_created(), reports.latest_skip())
         .where(s.c.occurred_at >= since if since is not None else sa.true())
         .group_by(s.c.integration, s.c.kind)
         .order_by(s.c.integration, activities_n.desc(), s.c.kind)
