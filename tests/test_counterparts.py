@@ -456,6 +456,13 @@ def test_the_report_counts_held_calls_about_to_expire_and_the_queues_age(
     assert queue.alert and queue.rows == [
         {"kind": "unknown", "open": 1, "oldest": "2026-11-08T10:00:00Z"}
     ]
+    assert "the oldest for 50 h (alert over max_review_age_hours: 24 h)" in queue.summary
+    [fresh] = [
+        f
+        for f in workspace.report("2026-10-01T00:00:00Z", now="2026-11-08T10:20:00Z").findings
+        if f.check == "review_queue"
+    ]
+    assert "the oldest for 20 min (alert over" in fresh.summary and not fresh.alert
     # The queued call stays held (a later contact still takes it): still counted.
     [held] = [f for f in report.findings if f.check == "held_activities"]
     assert held.summary.startswith("2 activities are held for a number no contact has")

@@ -111,8 +111,8 @@ def _counterparts(
         check="review_queue",
         alert=age_h > m.max_review_age_hours,
         summary=(
-            f"{counted(total, 'question')} {agreeing(total, 'waits', 'wait')} in the review queue, the oldest for {age_h:.0f} h "
-            + REVIEW_HINT
+            f"{counted(total, 'question')} {agreeing(total, 'waits', 'wait')} in the review queue, the oldest for {_hours(age_h)} "
+            f"(alert over max_review_age_hours: {m.max_review_age_hours:g} h) " + REVIEW_HINT
             if total
             else "the review queue is empty"
         ),
@@ -177,6 +177,11 @@ def _counterparts(
     return [queue, held, created, numbers]
 
 
+def _hours(hours: float) -> str:
+    """An age in hours as a person reads it: minutes under an hour (not "0 h")."""
+    return f"{hours:.0f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+
+
 def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
     """The HubSpot push: how far behind the queue is, inputs HubSpot refused (or leadsync's
     own check did not send), records it cannot create yet with links waiting for them, and a
@@ -192,7 +197,11 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
         if queued
         else "nothing waits to be pushed to HubSpot",
         rows=[
-            {"object_type": d["object_type"], "queued": d["queued"], "oldest": d["oldest"]}
+            {
+                "object_type": d["object_type"],
+                "queued": d["queued"],
+                "oldest": display_ts(d["oldest"]),
+            }
             for d in depth
         ],
     )
