@@ -270,6 +270,7 @@ def _reloaded(state: LoadedState) -> LoadedState:
         sources={},
         candidates=defaultdict(list),
         learned_emails=dict(state.learned_emails),
+        learned_at=dict(state.learned_at),
         given_reps=dict(state.given_reps),
     )
 
@@ -333,8 +334,11 @@ class _Tables:
             if held is None:
                 self.external_users[key] = dict(row)
             else:
-                held["email"] = row["email"] or held["email"]
-                held["name"] = row["name"] or held["name"]
+                for value in ("email", "name"):  # the newest word (store.upsert_external_users)
+                    at = f"{value}_at"
+                    newer = held[value] is None or held[at] is None or row[at] >= held[at]
+                    if row[value] is not None and newer:
+                        held[value], held[at] = row[value], row[at]
                 held["first_seen_at"] = min(held["first_seen_at"], row["first_seen_at"])
                 held["last_seen_at"] = max(held["last_seen_at"], row["last_seen_at"])
                 held["events"] += row["events"]

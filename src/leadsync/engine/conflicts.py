@@ -45,7 +45,7 @@ from leadsync.engine.state import activity_properties, domain_key, email_key
 from leadsync.model import Event, EventType, RecordRef, RecordType
 from leadsync.rules import activity_memory
 from leadsync.rules.counterparts import counterpart_numbers
-from leadsync.rules.mapping import given_rep_name, map_rep
+from leadsync.rules.mapping import given_rep_name, map_rep, newer_word
 from leadsync.rules.records import PHONE_RECORD_TYPES, phones
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import IntegrationSettings
@@ -124,11 +124,14 @@ def rep_keys(
         for e in row:
             if e.owner is not None and e.owner.id is not None:
                 by_rep.setdefault((e.integration, e.owner.id), []).append(e)
-    stored = store.load_learned_emails(connection, by_rep)
+    loaded = store.load_learned_emails(connection, by_rep)
+    stored = {key: learned.email for key, learned in loaded.items()}
     ordered = {key for key, given in by_rep.items() if _rep_ordered(rules, given, stored.get(key))}
     # In arrival order: each event is mapped with the email learned by then (its own
-    # included, as the engine learns a rep before mapping it).
+    # included when it is the newest word, as the engine learns a rep before mapping it:
+    # engine/reps.py).
     learned = dict(stored)
+    learned_at = {key: each.at for key, each in loaded.items()}
     out: list[list[Key]] = []
     mappings: dict[tuple[str, str | None, str | None, str | None, EventType], list[Key]] = {}
     for row in events:
@@ -141,8 +144,12 @@ def rep_keys(
             key = (event.integration, rep.id or "")
             if key in ordered:
                 keys.append(("u", *key))
-            if rep.id is not None and rep.email:
-                learned[key] = rep.email
+            if (
+                rep.id is not None
+                and rep.email
+                and newer_word(event.occurred_at, learned_at.get(key))
+            ):
+                learned[key], learned_at[key] = rep.email, event.occurred_at
             now = learned.get(key)
             cached = (event.integration, rep.id, rep.email, now, event.type)
             found = mappings.get(cached)

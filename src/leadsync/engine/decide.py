@@ -12,7 +12,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadsync.engine import activities, counterparts, echoes, learn_lines, links, merges, phones
+from leadsync.engine import (
+    activities,
+    counterparts,
+    echoes,
+    learn_lines,
+    links,
+    merges,
+    phones,
+    reps,
+)
 from leadsync.engine.rows import Decided, collect
 from leadsync.engine.state import (
     RECORD_IDS,
@@ -43,8 +52,8 @@ from leadsync.model import (
     Strategy,
 )
 from leadsync.rules.echoes import OwnerWritten
-from leadsync.rules.mapping import given_rep_name, round_robin_turn
 from leadsync.rules.mapping import map_rep as mapped
+from leadsync.rules.mapping import round_robin_turn
 from leadsync.rules.ownership import (
     GivenRep,
     Verdict,
@@ -335,34 +344,6 @@ class BatchDecider:
                 counterparts.ask_owner(self, event, settings, mapping)
         return mapping
 
-    def learn_rep(self, event: Event) -> None:
-        """Remember the rep an event names (a user event introduces one, counting no event)."""
-        rep = event.owner
-        if rep is None or rep.id is None:
-            return
-        key = (event.integration, rep.id)
-        if rep.email:
-            self.learned_emails[key] = rep.email
-        sent = 0 if event.type is EventType.USER else 1
-        name = given_rep_name(event)  # the latest name given
-        seen = self.external_users.get(key)
-        if seen is None:
-            self.external_users[key] = {
-                "integration": event.integration,
-                "external_id": rep.id,
-                "email": rep.email,
-                "name": name,
-                "first_seen_at": event.occurred_at,
-                "last_seen_at": event.occurred_at,
-                "events": sent,
-            }
-        else:
-            seen["email"] = rep.email or seen["email"]
-            seen["name"] = name or seen["name"]
-            seen["last_seen_at"] = max(seen["last_seen_at"], event.occurred_at)
-            seen["first_seen_at"] = min(seen["first_seen_at"], event.occurred_at)
-            seen["events"] += sent
-
     def decide(
         self,
         record: RecordState,
@@ -488,7 +469,7 @@ class BatchDecider:
             self.apply_crm(event)
             return
         settings = self.rules.integrations[event.integration]
-        self.learn_rep(event)
+        reps.learn_rep(self, event)
         if event.type is EventType.ACTIVITY:
             activities.apply_activity(self, event, settings)
         elif event.type is EventType.LINE:

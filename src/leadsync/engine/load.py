@@ -188,7 +188,9 @@ def load(
             connection, {a.id for a in state.activities.values()}
         )
     _load_dedupe(connection, state, rules, events)
-    state.learned_emails = store.load_learned_emails(connection, rep_keys)
+    learned = store.load_learned_emails(connection, rep_keys)
+    state.learned_emails = {key: found.email for key, found in learned.items()}
+    state.learned_at = {key: found.at for key, found in learned.items()}
     return state
 
 

@@ -209,13 +209,14 @@ class LoadedState:
     sources: dict[int, list[SourceKey]]
     # Dedupe candidates per activity type.
     candidates: dict[str, list[dedupe.Candidate]]
-    # Emails learned earlier for (integration, external user id).
+    # Emails learned earlier for (integration, external user id), and when each was given.
     learned_emails: dict[tuple[str, str], str]
     # Calls' counterparts (rules/counterparts.py): contacts and leads by phone number (the
     # numbers the batch asks about, then as the batch changes them) as (record id, phone
     # property); activities held for a number, by number; activities of the batch that are
     # attached to a contact or lead already, or held (and the numbers those wait for).
     by_phone: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    learned_at: dict[tuple[str, str], str | None] = field(default_factory=dict)
     held: dict[str, list[HeldActivity]] = field(default_factory=dict)
     # Held activities a record of the event being applied got the number of: attached once
     # the event is applied whole (its company links in place: engine/phones.py).

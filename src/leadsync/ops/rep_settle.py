@@ -52,7 +52,8 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
                 rep = ExternalUserRef(row["subject"])
                 key = (row["integration"], row["subject"])  # the email its events gave
                 learned = batch_store.load_learned_emails(connection, [key]).get(key)
-                mapping = map_rep(rep, settings, rules.directory, learned)
+                email = learned.email if learned is not None else None
+                mapping = map_rep(rep, settings, rules.directory, email)
                 if not mapping.mapped or mapping.owner_id is None:
                     continue
                 reason = (

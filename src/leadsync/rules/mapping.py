@@ -197,6 +197,14 @@ def _map_target(ref: ExternalUserRef, users: UserMappingSettings) -> str | None:
     )
 
 
+def newer_word(at: str, known_at: str | None) -> bool:
+    """Whether what a rep's event at ``at`` says of it (its email, its name) replaces what
+    is known, said at ``known_at`` (None: nothing known, or not when): the newest word by
+    the tool's clock, an equal time going to the later arrival — an older event delivered
+    late does not move a rep to another owner."""
+    return known_at is None or at >= known_at
+
+
 def given_rep_name(event: Event) -> str | None:
     """The name an event gives its rep (kept as the rep's latest): a user event's ``name``
     property, else the owner's name."""

@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -313,23 +313,31 @@ def load_dedupe_candidates(
     return [(row, links.get(int(row["id"]), set())) for row in rows]
 
 
+class LearnedEmail(NamedTuple):
+    """The email a rep's events gave last (by the tool's clock), and when (None: not known,
+    a row from before migration 0035)."""
+
+    email: str
+    at: str | None
+
+
 def load_learned_emails(
     connection: Connection, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, str], LearnedEmail]:
     grouped: dict[str, set[str]] = defaultdict(set)
     for integration, external_id in keys:
         grouped[integration].add(external_id)
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str], LearnedEmail] = {}
     t = external_users
     for integration, ids in grouped.items():
         rows = connection.execute(
-            sa.select(t.c.external_id, t.c.email).where(
+            sa.select(t.c.external_id, t.c.email, t.c.email_at).where(
                 t.c.integration == integration,
                 _in(connection, t.c.external_id, ids),
                 t.c.email.is_not(None),
             )
         )
-        out.update({(integration, ext): email for ext, email in rows})
+        out.update({(integration, ext): LearnedEmail(email, at) for ext, email, at in rows})
     return out
 
 
@@ -568,17 +576,42 @@ def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, An
     _insert(connection, activity_skips, columns, rows)
 
 
+def _newer(value: str) -> str:
+    """SQL: the batch's ``value`` replaces the stored one: it was given, and not before the
+    stored one was (by the tool's clock; a stored one of no known time is replaced)."""
+    at = f"{value}_at"
+    return (
+        f"excluded.{value} IS NOT NULL AND (external_users.{value} IS NULL OR "
+        f"external_users.{at} IS NULL OR excluded.{at} >= external_users.{at})"
+    )
+
+
 def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Learned external users: the newest email wins, the event count adds up."""
-    columns = ("integration", "external_id", "email", "name", "first_seen_at", "last_seen_at")
+    """Learned external users: the email and the name given last by the tool's clock win
+    (whatever the order batches write them in), the event count adds up."""
+    columns = (
+        "integration",
+        "external_id",
+        "email",
+        "email_at",
+        "name",
+        "name_at",
+        "first_seen_at",
+        "last_seen_at",
+    )
     _insert(
         connection,
         external_users,
         (*columns, "events"),
         rows,
         "ON CONFLICT (integration, external_id) DO UPDATE SET "
-        "email = COALESCE(excluded.email, external_users.email), "
-        "name = COALESCE(excluded.name, external_users.name), "
+        + ", ".join(
+            f"{column} = CASE WHEN {_newer(value)} THEN excluded.{column} "
+            f"ELSE external_users.{column} END"
+            for value in ("email", "name")
+            for column in (value, f"{value}_at")
+        )
+        + ", "
         "first_seen_at = CASE WHEN excluded.first_seen_at < external_users.first_seen_at "
         "THEN excluded.first_seen_at ELSE external_users.first_seen_at END, "
         "last_seen_at = CASE WHEN excluded.last_seen_at > external_users.last_seen_at "

@@ -154,6 +154,10 @@ external_users = Table(
     Column("last_seen_at", TS, nullable=False),
     Column("events", BigInteger, nullable=False, default=0),
     Column("name", Text),
+    # When (by the tool's clock) the email and the name kept were given (0035): an older
+    # event's, delivered late, replaces neither.
+    Column("email_at", TS),
+    Column("name_at", TS),
 )
 
 records = Table(
