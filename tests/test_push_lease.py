@@ -21,7 +21,7 @@ from leadsync.cli import app
 from leadsync.destinations.hubspot.fake import HubSpotDouble, serving
 from leadsync.destinations.hubspot.pusher import LEASE, Pusher, holder_label, pusher_name
 from leadsync.observability import process_name
-from leadsync.store import push as push_store
+from leadsync.store import push_lease as push_store
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import run

@@ -9,7 +9,7 @@ built.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import (
@@ -31,29 +31,21 @@ from leadsync.model import (
     MEETING_OUTCOMES,
     ActivityType,
     AssociationMode,
-    AutoMatch,
     CompanyAssociation,
     DealAssociation,
     RecordType,
     Strategy,
-    UnmappedPolicy,
 )
 from leadsync.settings.base import (
-    Email,
-    ExternalId,
     KeyPath,
-    Name,
     Number,
     OutcomeName,
-    OwnerId,
     SettingsModel,
     StrictBool,
-    Text,
     WholeNumber,
     entries,
     env_var_name,
     given_fields,
-    id_text,
     key_text,
     listing,
     own_error,
@@ -61,9 +53,15 @@ from leadsync.settings.base import (
     show,
     with_problems,
 )
+from leadsync.settings.users import (
+    DirectoryUser,
+    UnmappedSettings,
+    UserMappingSettings,
+    map_keys_naming_one_rep,
+)
 from leadsync.sources import KINDS, adapter_class
 from leadsync.sources.options import OPTION_MODELS, NoOptions, VendorOptions
-from leadsync.values import normalize_email, read_phone, valid_region
+from leadsync.values import read_phone, valid_region
 
 __all__ = [
     "KNOWN_KINDS",
@@ -87,103 +85,6 @@ __all__ = [
 
 KNOWN_KINDS: tuple[str, ...] = KINDS
 """Vendor kinds that have an adapter; an integration of any other kind could never run."""
-
-
-class DirectoryUser(SettingsModel):
-    """An external user the tool knows; its email lets auto-matching find the owner."""
-
-    id: ExternalId
-    email: Email | None = None  # checked as an owner's is (docs/FORMAT.md)
-    name: Text | None = None
-
-
-class UnmappedSettings(SettingsModel):
-    """What to do with an external user that maps to no owner."""
-
-    policy: UnmappedPolicy = UnmappedPolicy.LEAVE
-    owner: OwnerId | None = None
-    team: Name | None = None
-
-    @classmethod
-    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-        try:
-            policy = UnmappedPolicy(data.get("policy", UnmappedPolicy.LEAVE))
-        except ValueError:
-            return  # not a policy: its own error
-        needed = {
-            UnmappedPolicy.LEAVE: None,
-            UnmappedPolicy.FALLBACK: "owner",
-            UnmappedPolicy.ROUND_ROBIN: "team",
-        }[policy]
-        for key in ("owner", "team"):
-            given = data.get(key) is not None
-            if key == needed and not given:
-                yield (key,), f"required when policy is {policy.value}"
-            elif key != needed and given:
-                allowed = f"allowed: {needed}" if needed else "it takes no owner or team"
-                yield (key,), f"not allowed when policy is {policy.value}; {allowed}"
-
-
-def _id_as_given(record_type: str | None, value: str) -> str:
-    return value
-
-
-class UserMappingSettings(SettingsModel):
-    """How the tool's users become CRM owners: explicit map first, then auto-match."""
-
-    _null_is_default = frozenset({"map", "directory", "unmapped"})
-
-    auto_match: AutoMatch = AutoMatch.EMAIL
-    map: dict[ExternalId, OwnerId] = Field(default_factory=dict)
-    directory: tuple[DirectoryUser, ...] = ()
-    unmapped: UnmappedSettings = UnmappedSettings()
-
-    _emails: dict[str, str | None] = PrivateAttr(default_factory=dict)
-    _targets: dict[str, str] = PrivateAttr(default_factory=dict)
-    # (record type, id) -> the vendor's canonical id; a named function or a classmethod, so
-    # that two equal settings compare equal.
-    _canonical: Callable[[str | None, str], str] | None = PrivateAttr(default=None)
-
-    @classmethod
-    def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-        first: dict[str, int] = {}
-        for index, user in enumerate(entries(data.get("directory"))):
-            fields = given_fields(user)
-            user_id = id_text(fields.get("id")) if fields is not None else None
-            if user_id is None:
-                continue
-            if user_id in first:
-                yield (
-                    ("directory", index, "id"),
-                    f"duplicate directory id {user_id!r} (also directory[{first[user_id]}])",
-                )
-            else:
-                first[user_id] = index
-
-    def model_post_init(self, context: Any, /) -> None:
-        self.index_ids(_id_as_given)
-
-    def index_ids(self, canonical: Callable[[str | None, str], str]) -> None:
-        """Index the map and the directory by the vendor's canonical form of a user id (a
-        Salesforce 15-character id is its 18-character form, as events name it); looked up
-        per event by the engine, so built once. The settings keep the ids as written."""
-        self._canonical = canonical
-        self._targets = {canonical(None, k): v for k, v in self.map.items()}
-        self._emails = {
-            canonical(None, u.id): (normalize_email(u.email) or None) if u.email else None
-            for u in self.directory
-        }
-
-    def canonical_id(self, external_id: str) -> str:
-        return external_id if self._canonical is None else self._canonical(None, external_id)
-
-    def target_of(self, external_id: str) -> str | None:
-        """The owner the explicit map gives that external user (None: not in the map)."""
-        return self._targets.get(self.canonical_id(external_id))
-
-    def directory_email(self, external_id: str) -> str | None:
-        """The directory's email for that external user, normalized for matching."""
-        return self._emails.get(self.canonical_id(external_id))
 
 
 class OwnershipSettings(SettingsModel):
@@ -439,35 +340,6 @@ class RolloutSettings(SettingsModel):
     settings: ProposedSettings
 
 
-def _map_keys_naming_one_rep(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """``users.map`` keys that name one rep — the same id but for spaces around it, the same
-    email in another case, or (Salesforce) a 15- and an 18-character form of one id: the
-    entries would silently override each other."""
-    users = given_fields(data.get("users"))
-    mapping = given_fields(users.get("map")) if users is not None else None
-    kind = data.get("kind")
-    normalize = (
-        adapter_class(kind).normalize_external_id
-        if isinstance(kind, str) and kind in KNOWN_KINDS
-        else _id_as_given
-    )
-    first: dict[str, str] = {}
-    for key in mapping or {}:
-        if not isinstance(key, str) or not key.strip():
-            continue  # its own error
-        text = key.strip()
-        rep = normalize_email(text) if "@" in text else normalize(None, text)
-        if rep in first:
-            yield (
-                ("users", "map", key),
-                f"names the same rep as map key {first[rep]!r}; allowed: one entry per rep "
-                "(ids are read without surrounding spaces, emails in any case, a Salesforce "
-                "id in either of its forms)",
-            )
-        else:
-            first[rep] = key
-
-
 class IntegrationSettings(SettingsModel):
     """Everything one connected tool is allowed to do.
 
@@ -516,7 +388,7 @@ class IntegrationSettings(SettingsModel):
 
     @classmethod
     def _problems_across_keys(cls, data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-        yield from _map_keys_naming_one_rep(data)
+        yield from map_keys_naming_one_rep(data)
         first: dict[str, int] = {}
         for index, given, problem, number in read_own_numbers(data):
             if problem is not None:

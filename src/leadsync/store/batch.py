@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,6 +35,9 @@ from leadsync.store.database import (
 )
 
 # The inbox's SQL is in store/inbox.py; this name stays importable from here for preview.
+from leadsync.store.external_users import LearnedEmail as LearnedEmail
+from leadsync.store.external_users import load_learned_emails as load_learned_emails
+from leadsync.store.external_users import upsert_external_users as upsert_external_users
 from leadsync.store.inbox import known_event_ids as known_event_ids
 from leadsync.store.schema import (
     activities,
@@ -43,7 +46,6 @@ from leadsync.store.schema import (
     activity_skips,
     activity_sources,
     counters,
-    external_users,
     owner_decisions,
     record_associations,
     record_identities,
@@ -313,34 +315,6 @@ def load_dedupe_candidates(
     return [(row, links.get(int(row["id"]), set())) for row in rows]
 
 
-class LearnedEmail(NamedTuple):
-    """The email a rep's events gave last (by the tool's clock), and when (None: not known,
-    a row from before migration 0035)."""
-
-    email: str
-    at: str | None
-
-
-def load_learned_emails(
-    connection: Connection, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], LearnedEmail]:
-    grouped: dict[str, set[str]] = defaultdict(set)
-    for integration, external_id in keys:
-        grouped[integration].add(external_id)
-    out: dict[tuple[str, str], LearnedEmail] = {}
-    t = external_users
-    for integration, ids in grouped.items():
-        rows = connection.execute(
-            sa.select(t.c.external_id, t.c.email, t.c.email_at).where(
-                t.c.integration == integration,
-                _in(connection, t.c.external_id, ids),
-                t.c.email.is_not(None),
-            )
-        )
-        out.update({(integration, ext): LearnedEmail(email, at) for ext, email, at in rows})
-    return out
-
-
 # ----------------------------------------------------------------------------- writes
 #
 # Every write is one statement over the batch's rows as plain tuples (store.database's
@@ -574,48 +548,3 @@ def insert_owner_decisions(connection: Connection, decisions: Sequence[OwnerDeci
 def insert_activity_skips(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     columns = tuple(c.name for c in activity_skips.c if c.name != "id")
     _insert(connection, activity_skips, columns, rows)
-
-
-def _newer(value: str) -> str:
-    """SQL: the batch's ``value`` replaces the stored one: it was given, and not before the
-    stored one was (by the tool's clock; a stored one of no known time is replaced)."""
-    at = f"{value}_at"
-    return (
-        f"excluded.{value} IS NOT NULL AND (external_users.{value} IS NULL OR "
-        f"external_users.{at} IS NULL OR excluded.{at} >= external_users.{at})"
-    )
-
-
-def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Learned external users: the email and the name given last by the tool's clock win
-    (whatever the order batches write them in), the event count adds up."""
-    columns = (
-        "integration",
-        "external_id",
-        "email",
-        "email_at",
-        "name",
-        "name_at",
-        "first_seen_at",
-        "last_seen_at",
-    )
-    _insert(
-        connection,
-        external_users,
-        (*columns, "events"),
-        rows,
-        "ON CONFLICT (integration, external_id) DO UPDATE SET "
-        + ", ".join(
-            f"{column} = CASE WHEN {_newer(value)} THEN excluded.{column} "
-            f"ELSE external_users.{column} END"
-            for value in ("email", "name")
-            for column in (value, f"{value}_at")
-        )
-        + ", "
-        "first_seen_at = CASE WHEN excluded.first_seen_at < external_users.first_seen_at "
-        "THEN excluded.first_seen_at ELSE external_users.first_seen_at END, "
-        "last_seen_at = CASE WHEN excluded.last_seen_at > external_users.last_seen_at "
-        "THEN excluded.last_seen_at ELSE external_users.last_seen_at END, "
-        "events = external_users.events + excluded.events",
-        unique=("integration", "external_id"),
-    )
