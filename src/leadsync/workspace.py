@@ -151,9 +151,11 @@ class Workspace:
         """A client on the workspace's destination, drawing on its shared request budget."""
         return hubspot.hubspot_client(self.engine, self.hubspot_transport, **options)
 
-    def hubspot_setup(self) -> SetupReport:
-        """Check the token's scopes; create the unique ``leadsync_id`` properties if missing."""
-        return hubspot.setup(self.engine, self.hubspot_transport)
+    def hubspot_setup(self, new_portal: bool = False) -> SetupReport:
+        """Check the token's scopes; create the unique ``leadsync_id`` properties if missing;
+        ``new_portal``: push to the token's portal from now on (another portal's ids
+        forgotten, everything queued again)."""
+        return hubspot.setup(self.engine, self.hubspot_transport, new_portal)
 
     def pull_owners(self) -> config_store.ConfigChanges:
         """Owners and teams from HubSpot: added, updated, and the ones gone archived."""

@@ -52,6 +52,9 @@ DEDUPE_SETTING = "dedupe"
 FREE_MAIL_SETTING = "free_mail"
 OWNERS_SOURCE_SETTING = "owners_source"
 HUBSPOT_PORTAL_SETTING = "hubspot_portal"
+# The portal the stored HubSpot ids belong to ({hub_id, base_url}): set by the first
+# `hubspot setup`, changed only by `hubspot setup --new-portal`.
+PUSHED_TO_SETTING = "hubspot_pushed_to"
 PUSH_BACKFILL_SETTING = "push_backfill"
 
 

@@ -42,11 +42,23 @@ def owners_pull(as_json: JsonOption = False) -> None:
 
 
 @hubspot_app.command("setup")
-def hubspot_setup(as_json: JsonOption = False) -> None:
+def hubspot_setup(
+    as_json: JsonOption = False,
+    new_portal: Annotated[
+        bool,
+        typer.Option(
+            "--new-portal",
+            help="Push to the token's portal from now on, where leadsync pushed to another "
+            "one: that portal's HubSpot ids are forgotten and every record and activity is "
+            "queued again (found by leadsync_id, email and domain where the portal has them).",
+        ),
+    ] = False,
+) -> None:
     """Check the token and its scopes; create the unique leadsync_id properties the push
-    relies on where missing (safe to run again)."""
+    relies on where missing (safe to run again). A token of another portal than the one
+    leadsync pushed to is refused (its ids are that portal's) unless --new-portal."""
     with workspace() as ws:
-        report = ws.hubspot_setup()
+        report = ws.hubspot_setup(new_portal)
     if as_json:
         render.print_json(report)
         return

@@ -43,6 +43,7 @@ from leadsync.workspace_config import (
     HUBSPOT_PORTAL_SETTING,
     OWNERS_SOURCE_SETTING,
     PUSH_BACKFILL_SETTING,
+    PUSHED_TO_SETTING,
     load_rules,
     owners_named_on,
 )
@@ -72,17 +73,68 @@ def hubspot_client(engine: Engine, transport: Transport, **options: Any) -> HubS
     return HubSpotClient(settings, budget, transport=transport, **options)
 
 
-def setup(engine: Engine, transport: Transport) -> SetupReport:
+def setup(engine: Engine, transport: Transport, new_portal: bool = False) -> SetupReport:
     """Check the token's scopes; create the unique ``leadsync_id`` properties if missing; keep
     what the portal offers (the leads object) for the pusher, and make the workspace key the
-    ``leadsync_id`` values begin with (so that a dry run, which makes nothing, shows them)."""
+    ``leadsync_id`` values begin with (so that a dry run, which makes nothing, shows them).
+    The portal must be the one the stored HubSpot ids belong to (:func:`_confirm_portal`);
+    ``new_portal`` moves the workspace to this one."""
     settings = destination(engine)
     with hubspot_client(engine, transport) as client:
         report = portal.setup(client, Paths(settings.api_version), read_token(settings))
     with begin_writing(engine) as connection:
+        _confirm_portal(connection, report, settings.base_url, new_portal)
         config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
         make_push_key(connection)
     return report
+
+
+def _confirm_portal(
+    connection: Connection, report: SetupReport, base_url: str, new_portal: bool
+) -> None:
+    """The stored HubSpot ids belong to the portal they were made in: a token of another
+    portal is refused (the ids sent there would update that portal's own objects — every
+    contact update sends its email), unless ``new_portal``, which forgets them and queues
+    every record and activity for this portal (those it has already are found by
+    ``leadsync_id``, email and domain)."""
+    pushed_to = config_store.read_setting(connection, PUSHED_TO_SETTING) or {}
+    known, now = pushed_to.get("hub_id"), report.hub_id
+    other = known is not None and now is not None and known != now
+    if new_portal and not other:
+        raise WorkspaceError(
+            f"portal {now or '?'} is the one leadsync pushed to (or none was pushed to): "
+            "there is no other portal's ids to forget; run `leadsync hubspot setup`"
+        )
+    n = push_store.count_pushed(connection) if other else 0
+    if n:
+        if not new_portal:
+            raise WorkspaceError(
+                f"this token is HubSpot portal {now}, but leadsync pushed {n} objects to "
+                f"portal {known} ({pushed_to.get('base_url')}): their HubSpot ids are that "
+                "portal's, and updates sent here would change other objects. To push this "
+                f"workspace to portal {now}, run `leadsync hubspot setup --new-portal`: it "
+                f"forgets portal {known}'s ids and queues every record and activity again "
+                "(objects this portal has already are found by leadsync_id, email and "
+                "domain). Nothing was changed"
+            )
+        push_store.forget_portal(connection)
+        push_store.queue_backfill(connection, now_ts(), RECORD_TYPES)
+    config_store.write_setting(
+        connection, PUSHED_TO_SETTING, {"hub_id": now or known, "base_url": base_url}
+    )
+
+
+def _check_pushed_to(connection: Connection, base_url: str) -> None:
+    """Pushing with a ``base_url`` the portal was not confirmed at is refused while HubSpot
+    ids are stored: they may be another portal's (``hubspot setup`` checks)."""
+    pushed_to = config_store.read_setting(connection, PUSHED_TO_SETTING)
+    if pushed_to and pushed_to.get("base_url") != base_url and push_store.count_pushed(connection):
+        raise WorkspaceError(
+            f"the destination is now {base_url}, but leadsync's HubSpot ids were made at "
+            f"{pushed_to.get('base_url')} (portal {pushed_to.get('hub_id') or '?'}): run "
+            "`leadsync hubspot setup` to check it is the same portal before pushing; "
+            "nothing was pushed"
+        )
 
 
 def pull_owners(engine: Engine, transport: Transport) -> config_store.ConfigChanges:
@@ -161,6 +213,8 @@ def pusher(
     settings = destination(engine)
     with engine.connect() as reading:
         portal_info = config_store.read_setting(reading, HUBSPOT_PORTAL_SETTING) or {}
+        if not dry_run:
+            _check_pushed_to(reading, settings.base_url)
     return Pusher(
         engine,
         hubspot_client(engine, transport, **options),

@@ -451,6 +451,19 @@ def count_open_failures(connection: Connection, not_sent: bool = False) -> int:
     return int(connection.execute(query).scalar_one())
 
 
+def count_pushed(connection: Connection) -> int:
+    """How many objects have a HubSpot id (made, or found, in the portal pushed to)."""
+    query = sa.select(sa.func.count()).where(push_objects.c.hubspot_id.is_not(None))
+    return int(connection.execute(query).scalar_one())
+
+
+def forget_portal(connection: Connection) -> None:
+    """Forget what the push knew of a portal: the objects' HubSpot ids and what was written
+    there, the queue and the refused inputs (another portal's answers)."""
+    for table in (push_objects, push_queue, push_failures):
+        connection.execute(sa.delete(table))
+
+
 def queue_backfill(connection: Connection, at: str, record_types: Sequence[str]) -> int:
     """Queue every record (of the pushed types) and activity the push has never dealt with,
     set-based; returns the number queued."""
