@@ -164,3 +164,32 @@ def test_the_workspace_lookup_is_one_query_by_identity_email_or_domain(
     acme = workspace.find(domain="acme-corp.test")[0]["id"]
     assert found == {wanted[0]: contact, wanted[1]: contact, wanted[2]: acme}
     assert len([s for s in statements if s.lstrip().startswith("SELECT")]) == 1
+
+
+def test_a_contact_made_for_a_calls_number_is_named_by_its_number_in_both_runs(
+    workspace: Workspace,
+) -> None:
+    """Contacts ``unknown_counterpart: create`` makes have no identity, email or domain: they
+    were named by their scratch ids, which differ between the runs, so a contact both runs
+    make was counted in neither and another integration's call on it "moved" records."""
+
+    def call(ext: str, number: str, at: str) -> dict[str, Any]:
+        properties = {"direction": "outbound", "duration_s": 60, "outcome": "connected",
+                      "from_number": "+15550000000", "to_number": number}  # fmt: skip
+        return ev("activity", at, activity="call", external_id=ext, properties=properties)
+
+    workspace.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(unknown_counterpart={"policy": "hold"}),
+                "phone": settings(unknown_counterpart={"policy": "create"}),
+            }
+        )
+    )
+    workspace.ingest("dialer", [json.dumps(call("c-1", "+15550001111", "2026-11-01T09:00:00Z"))])
+    workspace.ingest("phone", [json.dumps(call("c-2", "+15550002222", "2026-11-01T09:05:00Z"))])
+    proposed = proposal(workspace, {"unknown_counterpart": {"policy": "create"}})
+    result = workspace.replay("dialer", proposed)
+    assert (result.only_in_current, result.only_in_proposed) == (0, 1)  # +1 555 000 1111's
+    assert result.associations_differ == 1  # dialer's call, on the contact made for it
+    assert result.records_compared == 1  # phone's contact, in both runs

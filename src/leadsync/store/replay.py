@@ -71,12 +71,16 @@ def _count(connection: sqlite3.Connection, sql: str) -> int:
 
 
 # A record's name in both runs: its identity (``k``: the replayed integration's when it has
-# one, else the first), else a contact's email or a company's domain; with what it is made of,
-# to find the record in the workspace (:func:`workspace_ids`).
+# one, else the first), else a contact's email or a company's domain, else its lowest phone
+# number (a contact ``unknown_counterpart: create`` made for a call's number has nothing else
+# both runs share: its id differs between them); with what it is made of, to find the record
+# in the workspace (:func:`workspace_ids`).
+_PHONE = "(SELECT min(p.number) FROM {db}record_phones p WHERE p.record_id = r.id AND p.valid)"
 _NAME = """
 CASE WHEN k.record_id IS NOT NULL THEN k.integration || ':' || k.type || ':' || k.external_id
   WHEN r.email IS NOT NULL THEN 'email:' || r.email
   WHEN r.domain IS NOT NULL THEN 'domain:' || r.domain
+  WHEN {phone} IS NOT NULL THEN 'phone:' || {phone}
   ELSE 'record:' || r.id END
 """
 _IDENTITY = """LEFT JOIN {db}record_identities k ON k.rowid = (
@@ -87,7 +91,7 @@ _IDENTITY = """LEFT JOIN {db}record_identities k ON k.rowid = (
 
 def _names(db: str) -> str:
     return f"""SELECT r.id AS id, r.type AS type, r.owner_id AS owner_id,
-        {_NAME} AS name,
+        {_NAME.format(phone=_PHONE.format(db=db))} AS name,
         (SELECT d.reason FROM {db}owner_decisions d WHERE d.record_id = r.id
           ORDER BY d.id DESC LIMIT 1) AS reason,
         k.integration AS key_integration, k.type AS key_type, k.external_id AS key_external_id,
