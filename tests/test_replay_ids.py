@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import event
 from typer.testing import CliRunner
 
 from leadsync.cli import app
-from leadsync.model import now_ts
+from leadsync.model import format_ts, now_ts
 from leadsync.ops.preview import settings_from_file
 from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.store import replay as replay_store
@@ -193,3 +194,26 @@ def test_a_contact_made_for_a_calls_number_is_named_by_its_number_in_both_runs(
     assert (result.only_in_current, result.only_in_proposed) == (0, 1)  # +1 555 000 1111's
     assert result.associations_differ == 1  # dialer's call, on the contact made for it
     assert result.records_compared == 1  # phone's contact, in both runs
+
+
+def test_a_change_of_hold_days_shows_in_the_queue_each_run_leaves(workspace: Workspace) -> None:
+    """A call held for its number: with 2 days its hold ended long ago (a question for the
+    review queue), with 365 it still waits. The replay never ended holds, so both runs
+    said 0 questions and a hold_days change showed no difference."""
+
+    properties = {"direction": "outbound", "duration_s": 60, "outcome": "connected",
+                  "from_number": "+15550000000", "to_number": "+15550001111"}  # fmt: skip
+    month_ago = format_ts(datetime.now(UTC) - timedelta(days=30))  # held 30 days so far
+    call = ev("activity", month_ago, activity="call", external_id="c-1", properties=properties)
+    workspace.apply_config(
+        workspace_config(
+            {"dialer": settings(unknown_counterpart={"policy": "hold", "hold_days": 2})}
+        )
+    )
+    workspace.ingest("dialer", [json.dumps(call)])
+    proposed = proposal(workspace, {"unknown_counterpart": {"policy": "hold", "hold_days": 365}})
+    result = workspace.replay("dialer", proposed)
+    queued = {
+        side: result.counterparts[side]["queued_for_review"] for side in ("current", "proposed")
+    }
+    assert queued == {"current": 1, "proposed": 0}

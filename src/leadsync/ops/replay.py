@@ -31,9 +31,10 @@ from typing_extensions import TypedDict
 from leadsync import workspace_config
 from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
-from leadsync.model import Event
+from leadsync.model import Event, now_ts
 from leadsync.ops.preview import with_settings
 from leadsync.pipeline import inbox
+from leadsync.pipeline.expiry import expire_holds
 from leadsync.pipeline.fallback import apply_with_fallback
 from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
@@ -194,7 +195,12 @@ def replay(
                 result.refused += len(left_out)
                 if on_progress is not None:
                     on_progress(len(chunk))
-            for name, scratch in (("current", current), ("proposed", other)):
+            now = now_ts()
+            runs = (("current", current, rules), ("proposed", other, proposed_rules))
+            for name, scratch, its_rules in runs:
+                # Holds whose time has come are questions, as the worker makes them (a
+                # change of hold_days shows in the queue it leaves).
+                expire_holds(scratch, its_rules, now)
                 with scratch.connect() as connection:
                     result.counterparts[name] = review_store.counterpart_counts(connection)
         if on_difference is not None:
