@@ -67,3 +67,43 @@ def test_healthz_answers_while_a_webhooks_read_of_the_integrations_waits(
         locker.close()
     sender.join(60)
     assert answered == [404]  # no integration named so, once the read could be made
+
+
+def test_healthz_answers_while_a_refused_requests_dead_letter_waits(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """An authentic body that cannot be read is kept as a dead letter before the 400: that
+    write ran on the event loop, so while the database kept it waiting nothing else of the
+    process — not /healthz, not other vendors' webhooks — was answered."""
+    body = b'{"id": '  # signed, so authentic; not JSON
+    headers = {"content-type": "application/json", **generic_signature(body)}
+    answered: list[int] = []
+    ws.engine.dispose()
+    locker = ws.engine.connect()
+    locker.begin()
+    locker.execute(sa.text("LOCK TABLE dead_letters IN ACCESS EXCLUSIVE MODE"))
+
+    def send() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            answered.append(
+                client.post("/webhooks/dialer", content=body, headers=headers).status_code
+            )
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        for _ in range(600):  # until the dead letter's write waits on the lock
+            if _waiting_on_a_lock(ws.engine):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the dead letter's write never waited on the lock")
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            assert client.get("/healthz").status_code == 200
+        assert answered == []  # the refusal waits for its dead letter
+    finally:
+        locker.rollback()
+        locker.close()
+    sender.join(60)
+    assert answered == [400]
+    assert len(ws.dead_letters()) == 1

@@ -112,7 +112,8 @@ async def _answer(intake: Intake, integration: str, request: WebhookRequest, pat
     try:
         if intake.integrations.due(integration):  # a database read: off the event loop
             await run_in_threadpool(intake.integrations.get, integration)
-        waiter = intake.receive_async(integration, request)
+        cut = await intake.check_async(integration, request)
+        waiter = intake.submit_async(integration, cut)
     except IntakeError as exc:  # refused
         return problem_answer(exc.status, exc.title, exc.detail, path)
     except Exception as exc:

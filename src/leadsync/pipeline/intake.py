@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,12 +56,17 @@ class IntakeError(Exception):
     """A request refused before anything was stored: HTTP status, a short title and a detail
     a vendor's delivery log can show. Never holds a secret."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, keep: Callable[[], None] | None = None
+    ) -> None:
         detail = representable(detail)  # it may quote the body; JSON must be able to hold it
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        # Keeps the authentic request refused as a dead letter (a database write): run before
+        # the answer, off the event loop where there is one (Intake.check_async).
+        self.keep = keep
 
 
 class WriterStopped(RuntimeError):
@@ -159,8 +165,34 @@ class Intake:
         """Verify and cut one request into inbox items, with the vendor's own success answer
         when it needs one; IntakeError (404, 413, 400, 415, 401) when refused. Events of it
         that cannot be identified are kept as dead letters (:mod:`.rejected`)."""
-        cut = self._check(integration, request)
+        cut = self._checked(integration, request)
         return cut.items, cut.ack
+
+    def _checked(self, integration: str, request: WebhookRequest) -> _Cut:
+        """:meth:`_check`, its dead letters written here and now."""
+        try:
+            cut = self._check(integration, request)
+        except IntakeError as exc:
+            if exc.keep is not None:
+                exc.keep()
+            raise
+        if cut.dead_letters is not None:
+            cut.dead_letters()
+        return cut
+
+    async def check_async(self, integration: str, request: WebhookRequest) -> _Cut:
+        """:meth:`_check` for an event loop: the dead letters a refusal or refused events
+        keep are written in a thread (the database may make them wait; the loop answers
+        other requests, /healthz among them, meanwhile), before the answer."""
+        try:
+            cut = self._check(integration, request)
+        except IntakeError as exc:
+            if exc.keep is not None:
+                await asyncio.to_thread(exc.keep)
+            raise
+        if cut.dead_letters is not None:
+            await asyncio.to_thread(cut.dead_letters)
+        return cut
 
     def _check(self, integration: str, request: WebhookRequest) -> _Cut:
         found = self.integrations.get(integration)
@@ -209,45 +241,54 @@ class Intake:
         try:
             pieces, refused = adapter.cut(request)
             acknowledgement = adapter.acknowledge(pieces)
-        except EventError as exc:
-            rejected.keep_request(self.engine, integration, adapter, request, str(exc))
-            raise IntakeError(400, "Malformed body", str(exc)) from None
-        except Exception as exc:  # a defect of ours met by an authentic body: kept, refused
-            rejected.log_defect(integration, "reading", exc)
-            detail = rejected.defect_detail(exc, kept=True)
-            rejected.keep_request(self.engine, integration, adapter, request, detail)
-            raise IntakeError(400, "Malformed body", detail) from None
+        except Exception as exc:  # EventError, or a defect of ours met by an authentic body
+            if isinstance(exc, EventError):
+                detail = str(exc)
+            else:
+                rejected.log_defect(integration, "reading", exc)
+                detail = rejected.defect_detail(exc, kept=True)
+            keep = partial(
+                rejected.keep_request, self.engine, integration, adapter, request, detail
+            )
+            raise IntakeError(400, "Malformed body", detail, keep) from None
         items = inbox.pieces_to_items(pieces, len(pieces) + len(refused))
-        if refused:  # good events beside them go in; these are kept before the answer
-            rejected.keep_refused(self.engine, integration, adapter, refused)
+        # good events beside them go in; these are kept before the answer
+        letters = (
+            partial(rejected.keep_refused, self.engine, integration, adapter, refused)
+            if refused
+            else None
+        )
         errors = tuple((element.index, element.error) for element in refused)
-        return _Cut(items, acknowledgement, adapter, request, errors)
+        return _Cut(items, acknowledgement, adapter, request, errors, letters)
 
     def receive(
         self, integration: str, request: WebhookRequest
     ) -> concurrent.futures.Future[Receipt]:
         """Check a request and queue its rows for the next group commit. The future resolves
         once they are committed (or raises); IntakeError is raised at once for a refusal."""
-        cut = self._check(integration, request)
+        cut = self._checked(integration, request)
         return self.writer.submit(integration, cut.items, cut.ack, cut.keep, cut.refused)
 
-    def receive_async(self, integration: str, request: WebhookRequest) -> asyncio.Future[Receipt]:
-        """:meth:`receive` for an event loop: the asyncio future is settled from the writer
-        with one loop wake-up per commit, however many requests it carried."""
-        cut = self._check(integration, request)
+    def submit_async(self, integration: str, cut: _Cut) -> asyncio.Future[Receipt]:
+        """Queue a request :meth:`check_async` checked, for an event loop: the asyncio future
+        is settled from the writer with one loop wake-up per commit, however many requests
+        it carried."""
         return self.writer.submit_async(integration, cut.items, cut.ack, cut.keep, cut.refused)
 
 
 @dataclass(slots=True)
 class _Cut:
     """A checked request: its inbox items, the vendor's success answer, and the events of it
-    that could not be identified (index, error: kept as dead letters already)."""
+    that could not be identified (index, error: kept as dead letters by ``dead_letters``
+    before the request is answered)."""
 
     items: list[inbox.InboxItem]
     ack: tuple[str, bytes] | None
     adapter: Adapter
     request: WebhookRequest
     refused: tuple[tuple[int, str], ...]
+    # Writes the refused events' dead letters (before the answer); None when none.
+    dead_letters: Callable[[], None] | None = None
 
     def keep(self) -> str:
         """How the writer keeps this request as a dead letter should its rows be refused."""
