@@ -13,6 +13,8 @@ ours met by a request is logged here too, without the body (:func:`log_defect`).
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Sequence
 
@@ -25,12 +27,26 @@ from leadsync.store.database import begin_writing
 log = logging.getLogger("leadsync.intake")
 
 
+BODY_BYTES = "body_base64"
+"""The key of a kept request's body that is not UTF-8 text: its bytes, in base64."""
+
+
 def request_text(adapter: Adapter, request: WebhookRequest) -> str:
     """How a request is kept as a dead letter: its kept headers and its body as text,
-    secrets redacted."""
+    secrets redacted. A body that is not UTF-8 text is kept as its bytes (base64, under
+    :data:`BODY_BYTES`: decoding it would replace what it holds, and a retry would apply the
+    replacement) — unless the vendor puts a secret in its body (Aircall's token), which
+    only text can be redacted in: then as text with the bytes it cannot read replaced."""
     kept = {k: request.headers[k] for k in adapter.kept_headers if k in request.headers}
     kept["content-type"] = request.headers.get("content-type", "")
-    return envelope_text(kept, adapter.redact(request.body.decode("utf-8", errors="replace")))
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        if not adapter.secret_fields:
+            data = base64.b64encode(request.body).decode("ascii")
+            return json.dumps({"headers": kept, BODY_BYTES: data}, separators=(",", ":"))
+        text = request.body.decode("utf-8", errors="replace")
+    return envelope_text(kept, adapter.redact(text))
 
 
 def keep_request(

@@ -1,0 +1,31 @@
+"""An authentic body that is not UTF-8 text is kept as its bytes: it was kept decoded with
+replacement characters, so its retry applied the replacement (a contact named "Jos\ufffd"
+instead of refusing what still could not be read) and the bytes were gone."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from leadsync.errors import EventError
+from leadsync.workspace import Workspace
+from tests.live import generic_signature, serve
+
+
+def test_a_body_not_in_utf8_is_kept_as_bytes_and_its_retry_refused(ws: Workspace) -> None:
+    event = {"id": "latin-1", "occurred_at": "2026-12-07T01:00:00Z", "type": "record",
+             "object": "contact", "external_id": "p-latin",
+             "properties": {"firstname": "José", "email": "jose@latin.test"}}  # fmt: skip
+    body = json.dumps(event, ensure_ascii=False).encode("latin-1")
+    headers = {"content-type": "application/json", **generic_signature(body)}
+    with serve(ws) as live:
+        answer = live.client.post("/webhooks/dialer", content=body, headers=headers)
+    assert answer.status_code == 400 and "not valid UTF-8" in answer.json()["detail"]
+    [letter] = ws.dead_letters()
+    kept = json.loads(ws.dead_letter(letter["id"])["raw"])
+    assert base64.b64decode(kept["body_base64"]) == body  # every byte, as sent
+    with pytest.raises(EventError, match="its body is not UTF-8 text"):
+        ws.retry_dead_letter(letter["id"])
+    assert ws.find(external="dialer:p-latin") == []
