@@ -129,3 +129,26 @@ def test_a_database_url_that_cannot_keep_a_workspace_is_refused(url: str, said: 
 def test_a_folder_given_as_the_database_is_named_a_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--db", str(tmp_path), "init"])
     assert result.exit_code == 2 and "is a folder; allowed: a file's path" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/records/contact/3_5",
+        "/dead-letters/1_0",
+        "/review/1_0",
+        "/review?after=1.0",
+        "/review?after=%2B1",
+        "/audit?before=1_0",
+        "/records?by=email&q=k&after=k&after_id=1_0",
+    ],
+)
+def test_the_console_takes_ids_written_in_digits_only_as_the_api_does(
+    live: LiveServer, url: str
+) -> None:
+    """``/records/contact/3_5`` showed contact 35 and ``/review?after=1.0`` read 1, where the
+    admin API refuses them: the lax parse reads ``1_0`` as 10."""
+    with httpx.Client(base_url=live.base_url, timeout=60) as client:
+        answer = signed_in_as(client, PASSWORD).get(url)
+    assert answer.status_code in (400, 404) and LAYOUT in answer.text, answer.text
+    assert "whole number in digits" in answer.text and "up to 9223372036854775807" in answer.text

@@ -302,14 +302,14 @@ def test_a_retry_that_cannot_work_points_to_the_dismiss_form_on_the_page(
             "/dead-letters/abc",
             404,
             "In the address /dead-letters/{letter id}, the letter id is not one that exists "
-            "here; allowed: a positive whole number up to 9223372036854775807.",
+            "here; allowed: a positive whole number in digits up to 9223372036854775807.",
         ),
         ("/audit?before=-1", 400, "the query parameter before is not allowed as given; "),
         (
             "/audit?before=abc",
             400,
             "In the address /audit, the query parameter before is not allowed as given; "
-            "allowed: a positive whole number up to 9223372036854775807.",
+            "allowed: a positive whole number in digits up to 9223372036854775807.",
         ),
         (
             "/review?status=bogus",

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 
@@ -66,6 +66,15 @@ def digits(text: str) -> bool:
     durations take. ``int()`` would also read ``1_0`` (as 10), ``+1``, `` 1`` and other
     scripts' digits (``١``), each as a number that was not written."""
     return text.isascii() and text.isdigit()
+
+
+def digits_only(value: Any) -> Any:
+    """A path or query integer of the admin API or the console as digits only (a pydantic
+    ``BeforeValidator``): ``1_0``, ``1.0``, ``+1`` or `` 1`` would be read as another number
+    (``1_0`` as 10) by the lax parse, and answered for it."""
+    if isinstance(value, str) and not digits(value):
+        raise ValueError("must be a whole number written in digits, like 42")
+    return value
 
 
 # The canonical time (what the store keeps) and its no-milliseconds "Z" variant: most times

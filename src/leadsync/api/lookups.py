@@ -19,19 +19,10 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from leadsync.errors import UserError
 from leadsync.ops.listings import check_lookup
-from leadsync.values import LARGEST_ID, digits
+from leadsync.values import LARGEST_ID, digits_only
 from leadsync.workspace import Workspace
 
-
-def _digits(value: Any) -> Any:
-    """A path or query integer as digits only: ``1_0``, ``1.0``, ``+1`` or `` 1`` would be
-    read as another number (``1_0`` as 10) by the lax parse, and answered for it."""
-    if isinstance(value, str) and not digits(value):
-        raise ValueError("must be a whole number written in digits, like 42")
-    return value
-
-
-_Digits = BeforeValidator(_digits)
+_Digits = BeforeValidator(digits_only)
 Limit = Annotated[
     int | None, Query(ge=1, le=LARGEST_ID, description="At most this many activities."), _Digits
 ]

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Query, Response
+from pydantic import BeforeValidator
 
-from leadsync.values import LARGEST_ID
+from leadsync.values import LARGEST_ID, digits_only
 
 from .console import Viewing, filter_integrations, page_router
 
@@ -77,7 +78,7 @@ def changes(summary: str, owners: Mapping[str, str]) -> list[Change]:
 @router.get("/audit")
 def audit_log_page(
     page: Viewing,
-    before: Annotated[int | None, Query(ge=1, le=LARGEST_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=LARGEST_ID), BeforeValidator(digits_only)] = None,
     integration: str | None = None,
 ) -> Response:
     ws = page.workspace

@@ -299,10 +299,10 @@ def allowed(info: FieldInfo) -> str:
         return "one of " + ", ".join(str(v) for v in get_args(kind))
     if kind is bool:
         return "true or false"
-    if kind is int:
+    if kind is int:  # (digits only: 1_0 or 1.0 is no id, as in the admin API)
         low = bound.get("ge")
-        words = "a whole number" if low is None else f"a whole number from {low}"
-        words = "a positive whole number" if low == 1 else words
+        words = "a whole number in digits" + ("" if low is None else f" from {low}")
+        words = "a positive whole number in digits" if low == 1 else words
         return words + (f" up to {bound['le']}" if "le" in bound else "")
     longest = bound.get("max_length")
     return "text" + (f" of at most {longest} characters" if longest is not None else "")

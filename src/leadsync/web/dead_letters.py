@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import Form, Path, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BeforeValidator
 
 from leadsync.errors import LeadsyncError, WorkspaceError
 from leadsync.ops.deadletters import dismiss_hint
-from leadsync.values import LARGEST_ID
+from leadsync.values import LARGEST_ID, digits_only
 
 from . import flash
 from .console import (
@@ -26,7 +27,7 @@ from .drafts import keeps_draft
 
 router = page_router()
 
-LetterId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+LetterId = Annotated[int, Path(ge=1, le=LARGEST_ID), BeforeValidator(digits_only)]
 SHOWN = 200
 #: ``done`` after a refused retry: the letter's page shows why (left by the redirect).
 REFUSED = "refused"

@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query, Response
+from pydantic import BeforeValidator
 
 from leadsync.errors import UserError
 from leadsync.model import RecordType
 from leadsync.ops.records import SEARCH_BY
 from leadsync.rules.associations import why_associated
-from leadsync.values import LARGEST_ID
+from leadsync.values import LARGEST_ID, digits_only
 
 from .console import Viewing, page_router
 
@@ -21,7 +22,7 @@ router = page_router()
 
 #: Activities shown on a record's page, newest first.
 TIMELINE = 100
-RecordId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+RecordId = Annotated[int, Path(ge=1, le=LARGEST_ID), BeforeValidator(digits_only)]
 
 
 @router.get("/records")
@@ -30,7 +31,9 @@ def record_search(
     by: str = "email",
     q: str = "",
     after: Annotated[str | None, Query(max_length=1000)] = None,
-    after_id: Annotated[int | None, Query(ge=0, le=LARGEST_ID)] = None,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=LARGEST_ID), BeforeValidator(digits_only)
+    ] = None,
 ) -> Response:
     """The form alone until a text is given; a page of matches after it. A text the search
     cannot take (an external id without its integration) shows the form again with the

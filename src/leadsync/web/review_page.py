@@ -12,12 +12,13 @@ import enum
 from typing import Annotated
 
 from fastapi import Form, Path, Query, Response
+from pydantic import BeforeValidator
 
 from leadsync.errors import UserError, WorkspaceError
 from leadsync.model import RecordType
 from leadsync.ops.review import PAGE, STATUSES, Resolution, ReviewItem
 from leadsync.rules.counterparts import KINDS
-from leadsync.values import LARGEST_ID
+from leadsync.values import LARGEST_ID, digits_only
 
 from . import flash
 from .console import Changing, Page, Refused, Viewing, filter_integrations, page_router
@@ -26,7 +27,7 @@ from .settings_page import actor
 
 router = page_router()
 
-ItemId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+ItemId = Annotated[int, Path(ge=1, le=LARGEST_ID), BeforeValidator(digits_only)]
 ALL = "all"
 
 
@@ -45,7 +46,7 @@ def review_list(
     status: str = "open",
     kind: str = "",
     integration: str = "",
-    after: Annotated[int | None, Query(ge=0, le=LARGEST_ID)] = None,
+    after: Annotated[int | None, Query(ge=0, le=LARGEST_ID), BeforeValidator(digits_only)] = None,
 ) -> Response:
     """A page of questions, oldest first; a filter left empty (or ``all``) takes every one.
     A state the page does not offer is refused with the ones it does."""
