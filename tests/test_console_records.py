@@ -278,3 +278,23 @@ def test_a_search_the_page_cannot_take_keeps_the_form_with_the_error_beside_it(
     assert search_in(page, "External id", "dialer:p-9").count() == 0
     assert page.locator(".no-match").inner_text() == "No record has the external id “dialer:p-9”."
     assert page.locator("#search-error").count() == 0
+
+
+def test_a_name_starting_with_a_letter_beyond_ascii_is_found_typed_either_way(
+    workspace: Workspace,
+) -> None:
+    """SQLite lowers ASCII letters only, so ``Łukasz``'s key kept its ``Ł`` while the typed
+    text was lowered by Python: a name starting so was never found by name."""
+    setup(workspace)
+    names = {"p-1": ("Łukasz", "Wójcik"), "p-2": ("Émilie", "Roux"), "p-3": ("Ana", "Ng")}
+    run(workspace, *[
+        ev("record", object="contact", external_id=ext,
+           properties={"email": f"{ext}@globex.test", "firstname": first, "lastname": last})
+        for ext, (first, last) in names.items()
+    ])  # fmt: skip
+    found = {ext: workspace.find(external=f"dialer:{ext}")[0]["id"] for ext in names}
+    for typed in ("Łukasz", "łukasz", "Ł", "ł"):
+        assert ids(workspace, "name", typed) == [found["p-1"]], typed
+    for typed in ("émilie r", "Émilie R", "é"):
+        assert ids(workspace, "name", typed) == [found["p-2"]], typed
+    assert ids(workspace, "name", "an") == [found["p-3"]]

@@ -170,7 +170,7 @@ def _normalized(rules: WorkspaceRules, by: str, text: str) -> str:
     if by == "domain":
         return normalize_domain(text)
     if by == "name":
-        return text.strip().lower()
+        return text.strip()  # lowered by the store, as its database lowers names
     integration, sep, external_id = text.strip().partition(":")
     if not sep or not integration or not external_id:
         raise UserError(f"{text!r}: expected INTEGRATION:EXTERNAL_ID, e.g. dialer:p-1")

@@ -65,6 +65,22 @@ def _prefix(key: Any, prefix: str) -> sa.ColumnElement[bool]:
     )
 
 
+def _name_keys(connection: Connection, text: str) -> list[str]:
+    """The keys a name typed as ``text`` may have in the index (``lower(...)``, as the
+    database lowers). PostgreSQL lowers every letter, as Python does: one key. SQLite lowers
+    ASCII letters only (``Łukasz`` stays ``Łukasz``), so the typed text is lowered the same
+    way, its first letter in either case (``łukasz`` finds ``Łukasz``); a capital beyond
+    ASCII further in must be typed as written."""
+    if connection.dialect.name != "sqlite":
+        return [text.lower()]
+
+    def ascii_lower(value: str) -> str:
+        return "".join(c.lower() if c.isascii() else c for c in value)
+
+    first = text[:1]
+    return sorted({ascii_lower(f + text[1:]) for f in (first, first.upper(), first.lower())})
+
+
 def search(
     connection: Connection,
     by: SearchBy,
@@ -95,9 +111,10 @@ def search(
             where = [records.c.type == RecordType.COMPANY.value]
         else:
             key = sa.func.lower(sa.func.substr(records.c.name, 1, NAME_KEY_LENGTH))
-            where = []
-            text = text[:NAME_KEY_LENGTH]  # what the index holds of a name
-        where.append(_prefix(key, text))
+            keys = _name_keys(connection, text[:NAME_KEY_LENGTH])  # what the index holds
+            where = [sa.or_(*(_prefix(key, k) for k in keys))]
+        if by != "name":
+            where.append(_prefix(key, text))
         order = [key, records.c.id]
     # A record joined into another is that record now: listed as it (its identities are
     # the kept one's; an email or name of its own finds it through ``records find``).
