@@ -167,6 +167,20 @@ def test_the_sign_in_form_is_bound_to_its_browser(live: LiveServer, browser: Bro
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
 
 
+def test_every_sign_in_page_open_in_the_browser_signs_in(
+    live: LiveServer, browser: Browser
+) -> None:
+    """A session ended with two tabs open: each shows the sign-in page. The first page's form
+    was refused ("Sign-in form expired") because the second page's cookie replaced its own."""
+    client = browser()
+    first = form_token(client.get("/login?next=%2Freview").text, "/login")
+    second = form_token(client.get("/login?next=%2Faudit").text, "/login")
+    assert first == second  # one browser, one binding
+    response = client.post("/login", data={"secret": PASSWORD, "csrf_token": first})
+    assert response.status_code == 303, response.text
+    assert SESSION_COOKIE in response.headers.get("set-cookie", "")
+
+
 def test_next_never_leaves_the_site(live: LiveServer, browser: Browser) -> None:
     client = browser()
     form = client.get("/login")

@@ -325,8 +325,17 @@ class SessionKeys:
     def csrf_matches(session: Session, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(_bytes(given), _bytes(session.csrf))
 
-    def sign_in_form(self) -> tuple[str, str]:
-        """A (cookie value, form token) pair that binds one sign-in form to one browser."""
+    def sign_in_form(self, cookie: str | None = None) -> tuple[str, str]:
+        """A (cookie value, form token) pair that binds sign-in forms to one browser. The
+        browser's ``cookie`` is kept while it has half its life left: every sign-in page
+        open in the browser (each tab a session ended in) stays good, where a fresh one per
+        page left only the newest page able to sign in."""
+        data = self._load(self._sign_in, cookie)
+        nonce = data.get("nonce") if data is not None else None
+        expires = data.get("exp") if data is not None else None
+        left = float(expires) - self.clock() if isinstance(expires, int | float) else 0.0
+        if cookie is not None and isinstance(nonce, str) and left > SIGN_IN_FORM_SECONDS / 2:
+            return cookie, self._mac("sign-in", nonce)
         nonce = secrets.token_urlsafe(18)
         cookie = self._sign_in.dumps({"nonce": nonce, "exp": self.clock() + SIGN_IN_FORM_SECONDS})
         return cookie, self._mac("sign-in", nonce)

@@ -23,7 +23,7 @@ def _sign_in_page(
     request: Request, target: str, status: int = 200, failed: bool = False
 ) -> Response:
     console = console_of(request)
-    cookie, token = console.keys.sign_in_form()
+    cookie, token = console.keys.sign_in_form(request.cookies.get(SIGN_IN_COOKIE))
     kept = console.drafts.waiting(request.cookies.get(DRAFT_COOKIE))
     response = render(
         request,
