@@ -146,6 +146,7 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     skip = skip_reason(event.activity, merged, settings.activities, event.integration)
     if skip is not None:
         _skip(d, event, settings, skip.reason, skip.kind, existing, variant, refs_given, ids)
+        _as_its_other_tools_say(d, event, key, existing)
         return
 
     mapping = d.map_rep(event, settings)
@@ -464,21 +465,50 @@ def combined(
     d: BatchDecider, activity: ActivityState, rule: DedupeRule
 ) -> tuple[dict[str, Any], str | None]:
     """The properties and time of an activity several tools logged: every source's
-    memory, the preferred integration's values (and time) winning where both have one."""
+    memory, the preferred integration's values (and time) winning where both have one. A
+    tool whose own filters skip what it says of the call now (its latest event: 3 s, under
+    its ``min_duration_s``) says nothing of it: the call is the others' — the same whatever
+    order the events came in."""
     # Per tool, the memories of its ids joined (one activity it names by several ids).
     by_tool: dict[str, list[dict[str, Any]]] = {}
     for k in aliases.keys_of(d, activity):
         memory = d.memory.get(k)
         if memory is not None and activity_memory.heard(memory):
             by_tool.setdefault(k[0], []).append(memory)
+    joined = {tool: activity_memory.join(memories) for tool, memories in by_tool.items()}
+    kept = {tool: memory for tool, memory in joined.items() if not _filtered(d, rule, tool, memory)}
     out: dict[str, Any] = {}
     at: str | None = None
     # The preferred one last: it wins.
-    for tool in sorted(by_tool, key=lambda name: name == rule.preferred):
-        memory = activity_memory.join(by_tool[tool])
+    for tool in sorted(kept or joined, key=lambda name: name == rule.preferred):
+        memory = (kept or joined)[tool]
         out.update({p: v[0] for p, v in memory["p"].items()})
         at = activity_memory.activity_time(memory)
     return derived_properties(rule.activity, out), at
+
+
+def _as_its_other_tools_say(
+    d: BatchDecider, event: Event, key: SourceKey | None, existing: ActivityState | None
+) -> None:
+    """An activity several tools logged, one of which the filters just skipped: it stays
+    (the others keep it) and is now what they say (:func:`combined`), as it would be had
+    the skipped event come before theirs."""
+    assert event.activity is not None
+    twins = d.dedupe_rules.get((event.activity.value, event.integration))
+    if twins is None or existing is None or existing.deleted or existing.id not in d.sources:
+        return
+    merged, at = combined(d, existing, twins)
+    when = replace(event, occurred_at=at or str(existing.row["occurred_at"]))
+    _upsert_activity(d, when, key, existing, None, merged, str(existing.row["event_id"]))
+
+
+def _filtered(d: BatchDecider, rule: DedupeRule, tool: str, memory: dict[str, Any]) -> bool:
+    """Whether ``tool``'s own filters skip the call as its memory says it now."""
+    settings = d.rules.integrations.get(tool)
+    if settings is None:
+        return False
+    said = derived_properties(rule.activity, {p: v[0] for p, v in memory["p"].items()})
+    return skip_reason(rule.activity, said, settings.activities, tool) is not None
 
 
 def _upsert_activity(
