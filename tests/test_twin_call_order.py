@@ -7,7 +7,6 @@ arrival order)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
