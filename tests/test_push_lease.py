@@ -221,3 +221,10 @@ def test_a_running_loop_takes_a_destination_added_or_removed_without_a_restart(
         assert given_up is not None and given_up["released_at"] is not None
         assert hub.stats()["requests"] == before
         loop.stop()
+
+
+def test_push_status_with_nothing_queued_says_so(ws: Workspace, db_url: str) -> None:
+    """A list with nothing to show says so (README): it printed the table's headers alone."""
+    text = status_text(db_url)
+    assert text.startswith("push queue: nothing queued, nothing pushed in the last hour")
+    assert "object type" not in text

@@ -202,15 +202,16 @@ def push_status(as_json: JsonOption = False) -> None:
         render.print_json(status)
         return
     queued, pushed = status["queued"], status["pushed_last_hour"]
-    render.table(
-        ("object type", "queued", "pushed last hour"),
-        (
-            (t, str(queued.get(t, 0)), str(pushed.get(t, 0)))
-            for t in sorted(set(queued) | set(pushed))
-        ),
-        right=("queued", "pushed last hour"),
-        title="push queue",
-    )
+    types = sorted(set(queued) | set(pushed))
+    if not types:  # an empty table said nothing
+        render.line("push queue: nothing queued, nothing pushed in the last hour")
+    else:
+        render.table(
+            ("object type", "queued", "pushed last hour"),
+            ((t, str(queued.get(t, 0)), str(pushed.get(t, 0))) for t in types),
+            right=("queued", "pushed last hour"),
+            title="push queue",
+        )
     age = status["oldest_pending_age_s"]
     render.line(
         f"oldest pending: {display_ts(status['oldest_pending'])}"
