@@ -85,6 +85,11 @@ def _print_record(
     if record.get("hubspot"):
         hs = record["hubspot"]
         render.line(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
+        if pushed is not None and pushed.failure is not None:  # its later change refused
+            render.line(
+                f"HubSpot refused its last change: {pushed.failure['message']} "
+                "(leadsync push failures list)"
+            )
     elif pushed is not None and pushed.destination:  # what the push did with it, if not that
         refused = pushed.failure or pushed.dismissed
         why = f": {refused['message']}" if refused is not None else ""
