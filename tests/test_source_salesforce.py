@@ -317,6 +317,13 @@ def test_change_events_get_the_default_acknowledgement() -> None:
     assert adapter.acknowledge(adapter.pieces(request(raw_of("cdc_create_lead.json")))) is None
 
 
+def test_an_empty_array_of_change_events_is_refused() -> None:
+    """A relay's empty array was answered 200 with nothing accepted, as if all were well."""
+    adapter = ADAPTER("crm-salesforce", OPTIONS)
+    with pytest.raises(EventError, match="must hold at least one change event"):
+        adapter.pieces(request(b"[]"))
+
+
 def test_an_unknown_sobject_is_a_dead_letter() -> None:
     adapter = ADAPTER("crm-salesforce", OPTIONS)
     (piece,) = adapter.pieces(request(raw_of("om_case_unknown.xml")))

@@ -223,6 +223,8 @@ class SalesforceAdapter(Adapter):
             return [_unwrapped(body)]
         if not isinstance(body, list):
             refuse("(body)", f"must be a change event or an array of them, got {describe(body)}")
+        if not body:  # (answered 200, "accepted": 0: a relay's mistake said to be fine)
+            refuse("(body)", "must hold at least one change event, got an empty array")
         # An element that is no object is refused alone (identify), named by its index.
         return [_unwrapped(item) if isinstance(item, dict) else item for item in body]
 
