@@ -5,6 +5,7 @@ instead of refusing what still could not be read) and the bytes were gone."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -29,3 +30,21 @@ def test_a_body_not_in_utf8_is_kept_as_bytes_and_its_retry_refused(ws: Workspace
     with pytest.raises(EventError, match="its body is not UTF-8 text"):
         ws.retry_dead_letter(letter["id"])
     assert ws.find(external="dialer:p-latin") == []
+
+
+def test_a_compressed_body_is_refused_by_its_content_encoding(ws: Workspace) -> None:
+    """A relay that gzips the body got "bad signature" (401), sending its operator after a
+    wrong secret: Content-Encoding is named instead, and nothing is kept."""
+    event = {"id": "gz", "occurred_at": "2026-12-07T01:00:00Z", "type": "record",
+             "object": "contact", "external_id": "p-gz", "properties": {"email": "g@z.test"}}  # fmt: skip
+    plain = json.dumps(event).encode()
+    headers = {"content-type": "application/json", "content-encoding": "gzip",
+               **generic_signature(plain)}  # fmt: skip
+    with serve(ws) as live:
+        answer = live.client.post("/webhooks/dialer", content=gzip.compress(plain), headers=headers)
+    assert answer.status_code == 415
+    assert (
+        "header Content-Encoding: gzip is not accepted; allowed: identity"
+        in answer.json()["detail"]
+    )
+    assert ws.dead_letters() == []

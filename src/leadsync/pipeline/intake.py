@@ -215,6 +215,14 @@ class Intake:
                 f"header {repeated[0]} is given more than once with different values; "
                 "allowed: one value (identical copies are fine)",
             )
+        encoding = request.headers.get("content-encoding")
+        if encoding and encoding.strip().lower() != "identity":  # else a "bad signature"
+            raise IntakeError(
+                415,
+                "Unsupported media type",
+                f"header Content-Encoding: {encoding[:40]} is not accepted; allowed: identity "
+                "(send the body uncompressed)",
+            )
         if request.content_type not in adapter.content_types:
             given = (
                 f"content type {request.content_type!r} is not accepted"
