@@ -11,6 +11,7 @@ import json
 import pytest
 
 from leadsync.errors import EventError
+from leadsync.pipeline.rejected import holds_bytes
 from leadsync.workspace import Workspace
 from tests.live import generic_signature, serve
 
@@ -48,3 +49,11 @@ def test_a_compressed_body_is_refused_by_its_content_encoding(ws: Workspace) -> 
         in answer.json()["detail"]
     )
     assert ws.dead_letters() == []
+
+
+def test_a_kept_body_is_bytes_only_by_its_envelope_not_by_its_text() -> None:
+    """A body whose text mentions the key is still text: a retry reads it."""
+    text = json.dumps({"headers": {}, "body": json.dumps({"body_base64": "x"})})
+    assert not holds_bytes(text)
+    assert holds_bytes(json.dumps({"headers": {}, "body_base64": "eA=="}))
+    assert not holds_bytes("not json")

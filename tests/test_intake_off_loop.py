@@ -32,33 +32,33 @@ def _waiting_on_a_lock(engine: sa.Engine) -> bool:
         return bool(c.execute(sa.text(query)).scalar_one())
 
 
-def test_healthz_answers_while_a_webhooks_read_of_the_integrations_waits(
-    ws: Workspace, server: LiveServer
-) -> None:
-    body = json.dumps(KIM_CONTACT).encode()
+def _healthz_answers_while_held(
+    ws: Workspace, server: LiveServer, table: str, path: str, body: bytes, wait_s: float = 0.0
+) -> list[int]:
+    """Hold ``table`` locked, POST ``body`` (signed) to ``path`` from a thread, and once its
+    request waits on the lock check ``/healthz`` is answered beside it; the lock released,
+    the webhook's status codes."""
     headers = {"content-type": "application/json", **generic_signature(body)}
     answered: list[int] = []
     ws.engine.dispose()
     locker = ws.engine.connect()
     locker.begin()
-    locker.execute(sa.text("LOCK TABLE integrations IN ACCESS EXCLUSIVE MODE"))
-    time.sleep(0.3)  # a name the process does not know is looked up again after 0.2 s
+    locker.execute(sa.text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+    time.sleep(wait_s)
 
     def send() -> None:
         with httpx.Client(base_url=server.base_url, timeout=60) as client:
-            answered.append(
-                client.post("/webhooks/nope", content=body, headers=headers).status_code
-            )
+            answered.append(client.post(path, content=body, headers=headers).status_code)
 
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        for _ in range(600):  # until the webhook's read waits on the lock
+        for _ in range(600):  # until the webhook's database work waits on the lock
             if _waiting_on_a_lock(ws.engine):
                 break
             time.sleep(0.05)
         else:
-            pytest.fail("the webhook's read never waited on the lock")
+            pytest.fail(f"the webhook never waited on the lock of {table}")
         with httpx.Client(base_url=server.base_url, timeout=30) as client:
             assert client.get("/healthz").status_code == 200
         assert answered == []  # the webhook still waits, and healthz was answered beside it
@@ -66,6 +66,15 @@ def test_healthz_answers_while_a_webhooks_read_of_the_integrations_waits(
         locker.rollback()
         locker.close()
     sender.join(60)
+    return answered
+
+
+def test_healthz_answers_while_a_webhooks_read_of_the_integrations_waits(
+    ws: Workspace, server: LiveServer
+) -> None:
+    body = json.dumps(KIM_CONTACT).encode()
+    # (a name the process does not know is looked up again after 0.2 s)
+    answered = _healthz_answers_while_held(ws, server, "integrations", "/webhooks/nope", body, 0.3)
     assert answered == [404]  # no integration named so, once the read could be made
 
 
@@ -76,34 +85,6 @@ def test_healthz_answers_while_a_refused_requests_dead_letter_waits(
     write ran on the event loop, so while the database kept it waiting nothing else of the
     process — not /healthz, not other vendors' webhooks — was answered."""
     body = b'{"id": '  # signed, so authentic; not JSON
-    headers = {"content-type": "application/json", **generic_signature(body)}
-    answered: list[int] = []
-    ws.engine.dispose()
-    locker = ws.engine.connect()
-    locker.begin()
-    locker.execute(sa.text("LOCK TABLE dead_letters IN ACCESS EXCLUSIVE MODE"))
-
-    def send() -> None:
-        with httpx.Client(base_url=server.base_url, timeout=60) as client:
-            answered.append(
-                client.post("/webhooks/dialer", content=body, headers=headers).status_code
-            )
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    try:
-        for _ in range(600):  # until the dead letter's write waits on the lock
-            if _waiting_on_a_lock(ws.engine):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the dead letter's write never waited on the lock")
-        with httpx.Client(base_url=server.base_url, timeout=30) as client:
-            assert client.get("/healthz").status_code == 200
-        assert answered == []  # the refusal waits for its dead letter
-    finally:
-        locker.rollback()
-        locker.close()
-    sender.join(60)
+    answered = _healthz_answers_while_held(ws, server, "dead_letters", "/webhooks/dialer", body)
     assert answered == [400]
     assert len(ws.dead_letters()) == 1

@@ -51,6 +51,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.settings import IntegrationSettings
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
+from leadsync.store import external_users
 from leadsync.store import own_lines as own_store
 from leadsync.store import routing as routing_store
 
@@ -124,7 +125,7 @@ def rep_keys(
         for e in row:
             if e.owner is not None and e.owner.id is not None:
                 by_rep.setdefault((e.integration, e.owner.id), []).append(e)
-    loaded = store.load_learned_emails(connection, by_rep)
+    loaded = external_users.load_learned_emails(connection, by_rep)
     stored = {key: learned.email for key, learned in loaded.items()}
     ordered = {key for key, given in by_rep.items() if _rep_ordered(rules, given, stored.get(key))}
     # In arrival order: each event is mapped with the email learned by then (its own

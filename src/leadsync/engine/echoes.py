@@ -157,14 +157,10 @@ def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: st
         reason = echo_reason(event.integration, f"owner {owner}", written, record.owner_id)
         verdict = Verdict(Outcome.IGNORED, record.owner_id, owner, reason)
     else:
-        late = last_push and late_crm_verdict(
-            record.owner_id,
-            owner,
-            event.integration,
-            event.changed_at or event.occurred_at,
-            last_push.written_at,
-        )
-        if not late:
+        changed_at = event.changed_at or event.occurred_at
+        written_at = last_push.written_at if last_push is not None else None
+        late = late_crm_verdict(record.owner_id, owner, event.integration, changed_at, written_at)
+        if late is None:
             return False
         verdict = late
     decider.record_verdict(record, event, verdict, CRM_STRATEGY, CRM_SOURCE)

@@ -42,6 +42,7 @@ from leadsync.rules.workspace import WorkspaceRules
 from leadsync.sources import adapter_class
 from leadsync.store import batch as store
 from leadsync.store import counterparts as counterpart_store
+from leadsync.store import external_users
 from leadsync.store import joins as join_store
 from leadsync.store import outbox as outbox_store
 from leadsync.store import own_lines as own_store
@@ -188,7 +189,7 @@ def load(
             connection, {a.id for a in state.activities.values()}
         )
     _load_dedupe(connection, state, rules, events)
-    learned = store.load_learned_emails(connection, rep_keys)
+    learned = external_users.load_learned_emails(connection, rep_keys)
     state.learned_emails = {key: found.email for key, found in learned.items()}
     state.learned_at = {key: found.at for key, found in learned.items()}
     return state

@@ -2,7 +2,7 @@
 to an owner) and name, the newest word by the tool's clock (an older event delivered late
 changes neither: :func:`leadsync.rules.mapping.newer_word`), when it was first and last seen,
 and how many events it sent. Written set-based with the same rule
-(:func:`leadsync.store.batch.upsert_external_users`), so batches and parallel workers may
+(:func:`leadsync.store.external_users.upsert_external_users`), so batches and parallel workers may
 write in any order.
 
 Functions over a :class:`~leadsync.engine.decide.BatchDecider`; pure like it.

@@ -21,7 +21,7 @@ from leadsync.model import CRM_SOURCE, ActivitySkip, OwnerDecision, RecordType, 
 from leadsync.rules.echoes import AWAITED
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
-from leadsync.store import counterparts, own_lines
+from leadsync.store import counterparts, external_users, own_lines
 from leadsync.store import joins as join_store
 from leadsync.store import outbox as outbox_store
 from leadsync.store import push as push_store
@@ -87,7 +87,7 @@ def write(connection: Connection, decided: Decided) -> int:
         join_store.leave_push(
             c, decided.record_joins, rules.crm_integrations, decided.now, bool(rules.push)
         )
-    store.upsert_external_users(c, decided.external_users)
+    external_users.upsert_external_users(c, decided.external_users)
     store.write_counters(c, decided.counters)
     if routing_store.parallel(c):
         routing_store.advance_sequences(c)

@@ -19,8 +19,8 @@ from leadsync.model import ExternalUserRef, now_ts
 from leadsync.observability import log_failure
 from leadsync.rules.counterparts import OWNER
 from leadsync.rules.mapping import map_rep
-from leadsync.store import batch as batch_store
 from leadsync.store import config as config_store
+from leadsync.store import external_users
 from leadsync.store import review as store
 from leadsync.store.database import begin_writing
 from leadsync.workspace_config import rules_on
@@ -51,7 +51,7 @@ def settle_mapped_reps(engine: Engine, who: str) -> int:
                     continue
                 rep = ExternalUserRef(row["subject"])
                 key = (row["integration"], row["subject"])  # the email its events gave
-                learned = batch_store.load_learned_emails(connection, [key]).get(key)
+                learned = external_users.load_learned_emails(connection, [key]).get(key)
                 email = learned.email if learned is not None else None
                 mapping = map_rep(rep, settings, rules.directory, email)
                 if not mapping.mapped or mapping.owner_id is None:

@@ -33,7 +33,7 @@ from leadsync.pipeline.inbox import DEFAULT_BATCH, DeadLetter, InboxItem, Ingest
 from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES as WHOLE_FILE_MAX_BYTES
 from leadsync.pipeline.input_file import InputFile as InputFile
 from leadsync.pipeline.input_file import Line, Lines, is_xml, xml_media_type
-from leadsync.pipeline.rejected import BODY_BYTES
+from leadsync.pipeline.rejected import holds_bytes
 from leadsync.sources import adapter_for
 from leadsync.sources.base import (
     ENVELOPE_KEYS,
@@ -415,7 +415,7 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
     # request; anything else as the line or stored event it was.
     rejected_request = letter["source"] == inbox.WEBHOOK and key is None
     where = f"dead letter {letter['id']}"
-    if rejected_request and f'"{BODY_BYTES}"' in letter["raw"]:
+    if rejected_request and holds_bytes(letter["raw"]):
         raise EventError("body is not UTF-8 text (its bytes are kept, in base64)", where)
     items = items_of_line(adapter, letter["raw"], where, request=rejected_request)
     for item in items:

@@ -31,6 +31,15 @@ BODY_BYTES = "body_base64"
 """The key of a kept request's body that is not UTF-8 text: its bytes, in base64."""
 
 
+def holds_bytes(raw: str) -> bool:
+    """Whether a kept request holds a body that is not UTF-8 text (:data:`BODY_BYTES`)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and BODY_BYTES in data
+
+
 def request_text(adapter: Adapter, request: WebhookRequest) -> str:
     """How a request is kept as a dead letter: its kept headers and its body as text,
     secrets redacted. A body that is not UTF-8 text is kept as its bytes (base64, under

@@ -299,7 +299,6 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"
 _WRAPPERS = frozenset({"headers", "body"})
 _MAX_DEPTH = 64  # levels of a decoded value walked for secrets (hostile input is bounded)
 
-_ENVELOPE_KEYS = frozenset({"headers", "body"})
 _LENIENT = json.JSONDecoder(strict=False)
 _MAX_NESTING = 8
 

@@ -35,9 +35,6 @@ from leadsync.store.database import (
 )
 
 # The inbox's SQL is in store/inbox.py; this name stays importable from here for preview.
-from leadsync.store.external_users import LearnedEmail as LearnedEmail
-from leadsync.store.external_users import load_learned_emails as load_learned_emails
-from leadsync.store.external_users import upsert_external_users as upsert_external_users
 from leadsync.store.inbox import known_event_ids as known_event_ids
 from leadsync.store.schema import (
     activities,

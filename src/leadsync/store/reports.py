@@ -53,6 +53,16 @@ def owner_changed_since(since: str, test_domain: str) -> list[sa.ColumnElement[b
     return [d.c.outcome == "set", d.c.at >= since, not_test_record(d.c.record_id, test_domain)]
 
 
+def real_records(test_domain: str) -> list[sa.ColumnElement[bool]]:
+    """Records the owner checks count: not test leads (an email at ``test_domain``), nor
+    records a tool's merge joined into another (gone there)."""
+    r = records
+    return [
+        r.c.merged_into.is_(None),
+        sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
+    ]
+
+
 def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnElement[bool]]:
     """Contacts and leads created between ``since`` and ``settled`` that have no owner (test
     leads left out, the CRM's own records leadsync first saw by a change: not new, and
@@ -61,9 +71,8 @@ def unowned_new(since: str, settled: str, test_domain: str) -> list[sa.ColumnEle
     return [
         r.c.type.in_(("contact", "lead")),
         r.c.owner_id.is_(None),
-        r.c.merged_into.is_(None),
+        *real_records(test_domain),
         sa.or_(r.c.origin.is_(None), r.c.origin != SEEN_IN_CRM),
-        sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
         r.c.created_at >= since,
         r.c.created_at <= settled,
     ]
@@ -440,8 +449,7 @@ def open_records_by_owner(
         .where(
             r.c.owner_id.in_(list(owner_ids)),
             sa.or_(r.c.is_closed.is_(None), r.c.is_closed.is_(False)),
-            r.c.merged_into.is_(None),
-            sa.or_(r.c.email.is_(None), r.c.email.not_like(f"%@{test_domain}")),
+            *real_records(test_domain),
         )
         .group_by(r.c.owner_id, r.c.type)
         .order_by(r.c.owner_id, r.c.type)
