@@ -191,10 +191,6 @@ def _phones(
             held.add(shown)
             moving = moving[1:]
         beside = _beside(my_entry)
-        # An integration that gives the kept record's shown number keeps none beside under
-        # its own name: its next word on the property (the merge event's own, often) would
-        # read that one as its older number and drop it.
-        gives_shown = {str(g) for g in my_entry.get("given_by") or ()}
         for integration, number in moving:
             if number in held or not number:
                 continue
@@ -203,7 +199,7 @@ def _phones(
             while beside_index(prop, place) in taken:
                 place += 1
             key, n = integration, 1
-            while key in beside or key in gives_shown:  # one name per number: … (contact N, 2)
+            while key in beside:  # one name per number: INTEGRATION (contact N, 2) after
                 key = f"{integration} ({joined})" if n == 1 else f"{integration} ({joined}, {n})"
                 n += 1
             beside[key] = {"number": number, "index": beside_index(prop, place)}
