@@ -142,7 +142,7 @@ def test_a_create_sends_no_empty_values_and_a_later_update_clears_only_what_was_
             "record",
             object="company",
             external_id="co-1",
-            properties={"domain": "globex.test", "name": "Globex", "industry": "Software"},
+            properties={"domain": "globex.test", "name": "Globex", "industry": "Computer Software"},
         ),
         ev(
             "record",
@@ -161,6 +161,7 @@ def test_a_create_sends_no_empty_values_and_a_later_update_clears_only_what_was_
     assert ws.push().failures == 0
     contact = only(hub, "contacts")["properties"]
     assert "phone" not in contact and "jobtitle" not in contact
+    assert only(hub, "companies")["properties"]["industry"] == "COMPUTER_SOFTWARE"
     hub.update_object("companies", only(hub, "companies")["id"], {"city": "Springfield"})
     run(
         ws,

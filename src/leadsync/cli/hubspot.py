@@ -21,6 +21,7 @@ from leadsync.cli.app import (
     workspace,
 )
 from leadsync.cli.dead_letters import _user_name
+from leadsync.destinations.hubspot.objects import OBJECT_NAMES
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops import listings
@@ -68,6 +69,13 @@ def hubspot_setup(
         render.line(f"created leadsync_id on: {', '.join(report.created)}")
     if report.present:
         render.line(f"leadsync_id already on: {', '.join(report.present)}")
+    if report.options:  # the values the push sends there are fitted to their options
+        named = ", ".join(
+            f"{OBJECT_NAMES[object_type]}.{name} ({len(options)} options)"
+            for object_type, properties in report.options.items()
+            for name, options in properties.items()
+        )
+        render.line(f"dropdowns: {named}")
 
 
 @hubspot_app.command("fake")

@@ -25,6 +25,7 @@ from leadsync.ops.phones import phones_text
 from leadsync.ops.records import HubSpotState
 from leadsync.results import counted, plain
 from leadsync.rules.records import PHONE_SOURCES
+from leadsync.store.push import NOT_AN_OPTION
 from leadsync.values import (
     parse_time,
 )
@@ -87,7 +88,7 @@ def _print_record(
         render.line(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
         if pushed is not None and pushed.failure is not None:  # its later change refused
             render.line(
-                f"HubSpot refused its last change: {pushed.failure['message']} "
+                f"{_failure_head(pushed.failure)}: {pushed.failure['message']} "
                 "(leadsync push failures list)"
             )
     elif pushed is not None and pushed.destination:  # what the push did with it, if not that
@@ -349,3 +350,12 @@ def owners_list(as_json: JsonOption = False) -> None:
         empty="no owners (declare them under owners: in the file and leadsync apply it, or "
         "leadsync owners pull from HubSpot)",
     )
+
+
+def _failure_head(failure: dict[str, Any]) -> str:
+    """What an open push failure of a record HubSpot has says of it."""
+    if failure.get("category") == NOT_AN_OPTION:
+        return "pushed without a value"
+    if failure.get("refused_by") == "leadsync":
+        return "its last change was not sent (leadsync's own check)"
+    return "HubSpot refused its last change"

@@ -224,7 +224,17 @@ def pusher(
         holder=holder,
         skip_types=() if portal_info.get("leads", True) else ("lead",),
         connection=connection,
+        options=partial(portal_options, engine),
     )
+
+
+def portal_options(engine: Engine) -> dict[str, Any]:
+    """The portal's dropdowns as ``hubspot setup`` last read them (:mod:`.options`)."""
+    with engine.connect() as connection:
+        return dict(
+            (config_store.read_setting(connection, HUBSPOT_PORTAL_SETTING) or {}).get("options")
+            or {}
+        )
 
 
 def push(

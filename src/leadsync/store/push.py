@@ -32,12 +32,16 @@ PUSHED_RECORD_TYPES = frozenset(PUSHED)
 # The category of an input leadsync's own check kept from being sent (no HTTP status):
 # HubSpot never saw it. Every other failure is HubSpot's refusal, with its status.
 PRECONDITION = "LEADSYNC_PRECONDITION"
+# A record pushed without a value none of the portal's options names (its dropdown): the
+# value was not sent (destinations/hubspot/options.py). Open while the record holds it.
+NOT_AN_OPTION = "LEADSYNC_NOT_AN_OPTION"
+NOT_SENT = (PRECONDITION, NOT_AN_OPTION)
 
 
 def refused_by(category: str | None) -> str:
     """Who refused a push failure's input: ``leadsync`` (its own check, before sending: not
     sent) or ``hubspot``."""
-    return "leadsync" if category == PRECONDITION else "hubspot"
+    return "leadsync" if category in NOT_SENT else "hubspot"
 
 
 def _in(connection: Connection, column: Any, values: Collection[Any]) -> Any:
@@ -382,9 +386,10 @@ def resolve_failures(
     resolution: str,
     by: str | None = None,
     reason: str | None = None,
+    keep: Collection[int] = (),
 ) -> None:
     """Close the open failures of objects (pushed after all, retried, dismissed), with who
-    did it and the reason given for a dismissal."""
+    did it and the reason given for a dismissal; not the failures ``keep`` names (ids)."""
     if local_ids:
         connection.execute(
             sa.update(push_failures)
@@ -392,9 +397,35 @@ def resolve_failures(
                 push_failures.c.kind == kind,
                 push_failures.c.resolved_at.is_(None),
                 _in(connection, push_failures.c.local_id, local_ids),
+                *([push_failures.c.id.not_in(list(keep))] if keep else []),
             )
             .values(resolved_at=at, resolution=resolution, resolved_by=by, dismissed_reason=reason)
         )
+
+
+def not_an_option_failures(
+    connection: Connection, record_ids: Collection[int]
+) -> list[tuple[int, int, str, str | None]]:
+    """(failure id, record id, message, resolution) of the records' value-not-an-option
+    failures that are open (resolution None) or were dismissed."""
+    if not record_ids:
+        return []
+    rows = connection.execute(
+        sa.select(
+            push_failures.c.id,
+            push_failures.c.local_id,
+            push_failures.c.message,
+            push_failures.c.resolution,
+        ).where(
+            push_failures.c.kind == RECORD,
+            push_failures.c.category == NOT_AN_OPTION,
+            sa.or_(
+                push_failures.c.resolved_at.is_(None), push_failures.c.resolution == "dismissed"
+            ),
+            _in(connection, push_failures.c.local_id, record_ids),
+        )
+    )
+    return [(int(i), int(r), str(m), n) for i, r, m, n in rows]
 
 
 def open_failure_keys(
@@ -447,7 +478,7 @@ def count_open_failures(connection: Connection, not_sent: bool = False) -> int:
     """Open failures; with ``not_sent``, only those leadsync's own check kept from HubSpot."""
     query = sa.select(sa.func.count()).where(push_failures.c.resolved_at.is_(None))
     if not_sent:
-        query = query.where(push_failures.c.category == PRECONDITION)
+        query = query.where(push_failures.c.category.in_(NOT_SENT))
     return int(connection.execute(query).scalar_one())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from leadsync.destinations.hubspot.options import NOT_OPTIONS
 from leadsync.model import PUSHED_RECORD_TYPES, epoch_ts, ts_to_datetime
 from leadsync.values import parse_time
 
@@ -185,9 +186,27 @@ def _put(out: dict[str, str], name: str, value: Any) -> None:
         out[name] = _text(value)
 
 
+# The properties a record's push writes straight from its own properties, by record type:
+# the ones an update may clear (:mod:`.cycle.clears`), and those ``hubspot setup`` reads the
+# options of, where the portal makes them dropdowns (:mod:`.options`). Not those written from
+# its core fields (a contact's email, a company's name and domain, a deal's or lead's name):
+# an email or domain never blanks, and a name whose properties were cleared is not written
+# (rules.records.core_fields).
+WRITTEN_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contact": tuple(n for n in _CONTACT_PROPERTIES if n != "email"),
+    "company": _COMPANY_PROPERTIES,
+    "deal": _DEAL_PROPERTIES,
+}
+
+
 def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
-    """The HubSpot properties of a record (without owner and leadsync_id)."""
-    props: Mapping[str, Any] = record.get("properties") or {}
+    """The HubSpot properties of a record (without owner and leadsync_id); not those whose
+    value is none of the portal's options (:func:`.options.fit_options`)."""
+    props: Mapping[str, Any] = {
+        name: value
+        for name, value in (record.get("properties") or {}).items()
+        if name not in (record.get(NOT_OPTIONS) or ())
+    }
     out: dict[str, str] = {}
     rtype = record["type"]
     if rtype == "contact":
@@ -208,18 +227,6 @@ def record_properties(record: Mapping[str, Any]) -> dict[str, str]:
             out, "hs_lead_name", record.get("name") or record.get("email") or f"Lead {record['id']}"
         )
     return out
-
-
-# The properties a record's push writes straight from its own properties, by record type:
-# the ones an update may clear (:mod:`.cycle.clears`). Not those written from its core fields
-# (a contact's email, a company's name and domain, a deal's or lead's name): an email or
-# domain never blanks, and a name whose properties were cleared is not written
-# (rules.records.core_fields).
-_CLEARABLE: dict[str, tuple[str, ...]] = {
-    "contact": tuple(n for n in _CONTACT_PROPERTIES if n != "email"),
-    "company": _COMPANY_PROPERTIES,
-    "deal": _DEAL_PROPERTIES,
-}
 
 
 # The properties an activity's push writes that an update may clear, by activity type: those
@@ -255,15 +262,18 @@ def clearable_values(row: Mapping[str, Any]) -> dict[str, str]:
     push sends (:func:`record_properties`, :func:`activity_properties`), or ``""`` where the
     record or activity holds no value (an integration cleared it, leadsync's rules removed
     it, or no event ever gave it). A record's are those written straight from its own
-    properties; an activity's, ``_ACTIVITY_CLEARABLE``'s. Whether an empty one is cleared in
-    HubSpot is the push's decision (:mod:`.cycle.clears`): only where leadsync itself sent a
-    value before. Never the owner."""
+    properties, but for a value none of the portal's options names (neither sent nor
+    cleared: HubSpot keeps what it has); an activity's, ``_ACTIVITY_CLEARABLE``'s. Whether an
+    empty one is cleared in HubSpot is the push's decision (:mod:`.cycle.clears`): only where
+    leadsync itself sent a value before. Never the owner."""
     if row["type"] in _ACTIVITY_CLEARABLE:
         sent = activity_properties(row)
         return {name: sent.get(name, "") for name in _ACTIVITY_CLEARABLE[row["type"]]}
     props: Mapping[str, Any] = row.get("properties") or {}
     out: dict[str, str] = {}
-    for name in _CLEARABLE.get(row["type"], ()):
+    for name in WRITTEN_PROPERTIES.get(row["type"], ()):
+        if name in (row.get(NOT_OPTIONS) or ()):
+            continue
         value = props.get(name)
         out[name] = "" if value is None or value == "" else _text(value)
     return out

@@ -14,6 +14,7 @@ from leadsync.destinations.hubspot.objects import (
     OBJECT_NAMES,
     REQUIRED_SCOPES,
     TOKEN_INFO_PATH,
+    WRITTEN_PROPERTIES,
     Paths,
 )
 
@@ -84,14 +85,18 @@ class SetupReport:
     present: list[str] = field(default_factory=list)
     app_id: str | None = None
     hub_id: str | None = None
+    # The dropdowns among the properties the push writes: type -> name -> [[value, label]].
+    options: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def setup(client: HubSpotClient, paths: Paths, token: str) -> SetupReport:
-    """Check the token's scopes and create the unique ``leadsync_id`` property on every object
-    type the push writes, where missing. Running it again changes nothing."""
+    """Check the token's scopes, create the unique ``leadsync_id`` property on every object
+    type the push writes, where missing, and read the options of the properties the push
+    writes that the portal makes dropdowns (:mod:`.options`). Running it again changes
+    nothing in HubSpot."""
     report = SetupReport()
     answer = client.request("POST", TOKEN_INFO_PATH, {"tokenKey": token})
     if not answer.ok:
@@ -142,7 +147,34 @@ def setup(client: HubSpotClient, paths: Paths, token: str) -> SetupReport:
                 f"HubSpot refused to create {LEADSYNC_ID} on {OBJECT_NAMES[object_type]}: "
                 f"{made.error_text()}"
             )
+    report.options = read_options(client, paths)
     return report
+
+
+def read_options(client: HubSpotClient, paths: Paths) -> dict[str, dict[str, list[list[str]]]]:
+    """The options ([value, label]) of each property the push writes that is an enumeration
+    in this portal, by object type and name (one request a property)."""
+    out: dict[str, dict[str, list[list[str]]]] = {}
+    for object_type, names in WRITTEN_PROPERTIES.items():
+        for name in names:
+            found = client.request("GET", paths.property(object_type, name), expected=(404,))
+            if found.status == 404:
+                continue  # a property the portal lacks: a write names it in its refusal
+            if not found.ok:
+                raise HubSpotRefused(
+                    f"HubSpot did not describe {OBJECT_NAMES[object_type]}.{name}: "
+                    f"{found.error_text()}"
+                )
+            if found.body.get("type") != "enumeration":
+                continue
+            options = [
+                [str(o["value"]), str(o.get("label") or o["value"])]
+                for o in found.body.get("options") or []
+                if isinstance(o, dict) and o.get("value") not in (None, "")
+            ]
+            if options:
+                out.setdefault(object_type, {})[name] = options
+    return out
 
 
 def _group(object_type: str) -> str:

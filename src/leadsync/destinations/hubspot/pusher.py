@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from leadsync.destinations.hubspot.client import HubSpotClient, LeaseLost
 from leadsync.destinations.hubspot.cycle import Cycle, PushResult, leadsync_id
 from leadsync.destinations.hubspot.objects import Paths
+from leadsync.destinations.hubspot.options import PortalOptions
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import WorkspaceError
 from leadsync.observability import process_name
@@ -125,8 +126,11 @@ class Pusher:
         dry_run: bool = False,
         skip_types: Sequence[str] = (),
         connection: Connection | None = None,
+        options: Callable[[], PortalOptions] = dict,
     ) -> None:
         self.engine = engine
+        # The portal's dropdowns, read each cycle as `hubspot setup` last stored them.
+        self.options = options
         self.connection = connection
         # Types the portal cannot take (leads without the leads object): dequeued unsent.
         self.skip_types = frozenset(skip_types)

@@ -80,7 +80,9 @@ class CreatesMixin(LinksMixin):
                     obj.changes.add("changed")
                     found.append(obj)
         if found:
-            self.save(found, owners, written=True)  # its own create, made before
+            self.save(
+                found, owners, written=True, properties_sent=True
+            )  # its own create, made before
         return found
 
     def match_existing(
@@ -276,7 +278,7 @@ class CreatesMixin(LinksMixin):
                 # This create made the object: it holds what the create carried, nothing
                 # of an earlier attempt (that one would have been found, or refused this).
                 Sent(confirmed=create_values(obj.row)).keep(obj)
-        self.save(created, hubspot_owners, written=True)
+        self.save(created, hubspot_owners, written=True, properties_sent=True)
         return created
 
     def made_before(self, batch: CreateBatch) -> list[PushObject]:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.slice import CycleBase, PushObject
+from leadsync.destinations.hubspot.options import not_an_option_message
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
 
@@ -140,12 +141,15 @@ class ResultsMixin(CycleBase):
         *,
         owner_known: bool = True,
         written: bool = False,
+        properties_sent: bool = False,
     ) -> None:
         """Record HubSpot ids (and the owner HubSpot now has, and the properties leadsync's
         writes left there) in one transaction; new records also get identities for the
         workspace's HubSpot integrations. ``written``: the owners given are leadsync's writes
         HubSpot applied (a create's, an update's), dated when they were sent
-        (:func:`~leadsync.store.push.save_pushed`)."""
+        (:func:`~leadsync.store.push.save_pushed`). ``properties_sent``: their properties
+        went with it (a create, an update): a value none of the portal's options names is
+        reported then (:meth:`_not_options`)."""
         if not objs:
             return
         at = now_ts()
@@ -188,9 +192,54 @@ class ResultsMixin(CycleBase):
         def record(c: Connection) -> None:
             push_store.save_pushed(c, rows)
             push_store.add_identities(c, identities)
-            push_store.resolve_failures(c, kind, keys, at, "pushed")
+            keep = self._not_options(c, objs, at, properties_sent) if self.not_options else ()
+            push_store.resolve_failures(c, kind, keys, at, "pushed", keep=keep)
 
         self.write(record)
+
+    def _not_options(
+        self, c: Connection, objs: Sequence[PushObject], at: str, sent: bool
+    ) -> set[int]:
+        """Report the values of these records none of the portal's options names (one
+        failure a value, category NOT_AN_OPTION), where their properties were ``sent`` and
+        the same report is neither open nor dismissed; returns the ids of the open reports
+        that still hold (a save closes the rest of its objects' failures)."""
+        now: dict[int, set[str]] = {}
+        for obj in objs:
+            for name, value in self.not_options.get((obj.kind, obj.id), {}).items():
+                choices = self.options[obj.type][name]
+                message = not_an_option_message(obj.type, name, value, choices)
+                now.setdefault(obj.id, set()).add(message)
+        if not now:
+            return set()
+        earlier = push_store.not_an_option_failures(c, list(now))
+        known = {(rid, message) for _fid, rid, message, _res in earlier}
+        keep = {f for f, rid, message, res in earlier if res is None and message in now[rid]}
+        if sent:
+            types = {obj.id: obj.type for obj in objs}
+            new = [(rid, m) for rid, ms in sorted(now.items()) for m in sorted(ms)]
+            for rid, message in new:
+                if (rid, message) not in known:
+                    log.warning("pushed %s %s without a value: %s", types[rid], rid, message)
+            push_store.add_failures(
+                c,
+                [
+                    {
+                        "kind": push_store.RECORD,
+                        "local_id": rid,
+                        "object_type": types[rid],
+                        "operation": "write",
+                        "status": None,
+                        "category": push_store.NOT_AN_OPTION,
+                        "message": message,
+                        "correlation_id": None,
+                        "at": at,
+                    }
+                    for rid, message in new
+                    if (rid, message) not in known
+                ],
+            )
+        return keep
 
 
 def untold_error(answer: Answer) -> dict[str, Any]:

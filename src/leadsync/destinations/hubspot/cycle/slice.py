@@ -23,6 +23,7 @@ from leadsync.destinations.hubspot.objects import (
     activity_properties,
     record_properties,
 )
+from leadsync.destinations.hubspot.options import NOT_OPTIONS, fit_options
 from leadsync.model import RecordType, Strategy
 from leadsync.store import push as push_store
 from leadsync.store.database import begin_writing
@@ -70,6 +71,10 @@ class CycleBase:
         self.hold_partial = hold_partial
         self.held: set[tuple[str, int]] = set()
         self.rules = pusher.rules()
+        self.options = pusher.options()
+        # A record's values none of the portal's options names, by object: reported once
+        # the object is pushed without them (ResultsMixin.save).
+        self.not_options: dict[tuple[str, int], dict[str, str]] = {}
         self.hubspot_integrations = [n for n, s in self.rules.integrations.items() if s.is_crm]
         self.objects: dict[tuple[str, int], PushObject] = {}
         self.failed: set[tuple[str, int]] = set()
@@ -137,7 +142,10 @@ class CycleBase:
                 self.objects.pop((push_store.RECORD, local_id), None)
         for (kind, local_id), obj in self.objects.items():
             if kind == push_store.RECORD:
-                obj.row = recs.get(local_id)
+                row = recs.get(local_id)
+                obj.row = None if row is None else fit_options(row, self.options.get(obj.type))
+                if obj.row is not None and obj.row.get(NOT_OPTIONS):
+                    self.not_options[(kind, local_id)] = obj.row[NOT_OPTIONS]
                 obj.pushed = self.pushed_records.get(local_id)
             else:
                 obj.row = acts.get(local_id)

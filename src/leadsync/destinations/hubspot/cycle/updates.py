@@ -193,7 +193,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
                 sent.keep(obj)
             if obj.id in wanted:
                 owners[obj.id] = wanted[obj.id]
-        self.save(done, owners, owner_known=bool(owners), written=True)
+        self.save(done, owners, owner_known=bool(owners), written=True, properties_sent=True)
 
     def archive(self, objs: Sequence[PushObject]) -> None:
         for chunk in typed_chunks(objs):

@@ -275,9 +275,50 @@ DEFAULT_PROPERTIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("hs_task_type", "Task type", "enumeration", "select"),
     ),
 }
+# A company's industry: HubSpot's dropdown of internal values and labels (a part of its
+# list, which follows LinkedIn's industries; a portal's admin may add options).
+INDUSTRIES: tuple[tuple[str, str], ...] = (
+    ("ACCOUNTING", "Accounting"),
+    ("AIRLINES_AVIATION", "Airlines/Aviation"),
+    ("APPAREL_FASHION", "Apparel & Fashion"),
+    ("ARCHITECTURE_PLANNING", "Architecture & Planning"),
+    ("AUTOMOTIVE", "Automotive"),
+    ("BANKING", "Banking"),
+    ("BIOTECHNOLOGY", "Biotechnology"),
+    ("BROADCAST_MEDIA", "Broadcast Media"),
+    ("CHEMICALS", "Chemicals"),
+    ("COMPUTER_HARDWARE", "Computer Hardware"),
+    ("COMPUTER_NETWORK_SECURITY", "Computer & Network Security"),
+    ("COMPUTER_SOFTWARE", "Computer Software"),
+    ("CONSTRUCTION", "Construction"),
+    ("CONSUMER_GOODS", "Consumer Goods"),
+    ("E_LEARNING", "E-Learning"),
+    ("EDUCATION_MANAGEMENT", "Education Management"),
+    ("FINANCIAL_SERVICES", "Financial Services"),
+    ("FOOD_BEVERAGES", "Food & Beverages"),
+    ("HOSPITAL_HEALTH_CARE", "Hospital & Health Care"),
+    ("HOSPITALITY", "Hospitality"),
+    ("INFORMATION_TECHNOLOGY_AND_SERVICES", "Information Technology and Services"),
+    ("INSURANCE", "Insurance"),
+    ("INTERNET", "Internet"),
+    ("LEGAL_SERVICES", "Legal Services"),
+    ("LOGISTICS_AND_SUPPLY_CHAIN", "Logistics and Supply Chain"),
+    ("MANAGEMENT_CONSULTING", "Management Consulting"),
+    ("MARKETING_AND_ADVERTISING", "Marketing and Advertising"),
+    ("MEDICAL_DEVICES", "Medical Devices"),
+    ("NON_PROFIT_ORGANIZATION_MANAGEMENT", "Non-Profit Organization Management"),
+    ("PHARMACEUTICALS", "Pharmaceuticals"),
+    ("REAL_ESTATE", "Real Estate"),
+    ("RETAIL", "Retail"),
+    ("STAFFING_AND_RECRUITING", "Staffing and Recruiting"),
+    ("TELECOMMUNICATIONS", "Telecommunications"),
+    ("TRANSPORTATION_TRUCKING_RAILROAD", "Transportation/Trucking/Railroad"),
+)
 # Default options of enumerations the pusher writes (an enumeration not listed takes any
-# value). From HubSpot's docs and shared/HUBSPOT.md.
-DEFAULT_OPTIONS: dict[str, tuple[str, ...]] = {
+# value): internal values, or (value, label) where HubSpot shows another label. From
+# HubSpot's docs and shared/HUBSPOT.md.
+DEFAULT_OPTIONS: dict[str, tuple[str | tuple[str, str], ...]] = {
+    "industry": INDUSTRIES,
     "hs_call_direction": ("INBOUND", "OUTBOUND"),
     "hs_call_status": (
         "BUSY",
@@ -383,10 +424,12 @@ def property_json(
     field_type: str,
     *,
     unique: bool,
-    options: Iterable[str],
+    options: Iterable[str | tuple[str, str]],
     created: str,
 ) -> dict[str, Any]:
-    """A property definition as HubSpot's properties API shows it."""
+    """A property definition as HubSpot's properties API shows it; an option is its internal
+    value, or (value, label)."""
+    pairs = [(o, o) if isinstance(o, str) else o for o in options]
     return {
         "name": name,
         "label": label,
@@ -402,8 +445,8 @@ def property_json(
         "displayOrder": -1,
         "archived": False,
         "options": [
-            {"label": o, "value": o, "displayOrder": i, "hidden": False}
-            for i, o in enumerate(options)
+            {"label": label, "value": value, "displayOrder": i, "hidden": False}
+            for i, (value, label) in enumerate(pairs)
         ],
         "createdAt": created,
         "updatedAt": created,

@@ -38,9 +38,10 @@ class PropertiesMixin(DoubleCore):
         type: str = "string",
         field_type: str = "text",
         unique: bool = False,
-        options: Iterable[str] = (),
+        options: Iterable[str | tuple[str, str]] = (),
     ) -> dict[str, Any]:
-        """Add a property as a HubSpot admin would (ValueError if it exists)."""
+        """Add a property as a HubSpot admin would (ValueError if it exists); an option is its
+        internal value, or (value, label)."""
         with self._lock:
             defs = self._defs(object_type)
             if name in defs:
@@ -58,6 +59,13 @@ class PropertiesMixin(DoubleCore):
             if unique:
                 self._unique[(object_type, name)] = {}
             return dict(defs[name])
+
+    def add_option(self, object_type: str, name: str, value: str, label: str) -> None:
+        """Add an option to a dropdown as a HubSpot admin would (KeyError: no property)."""
+        with self._lock:
+            options = self._defs(object_type)[name]["options"]
+            order = len(options)
+            options.append({"label": label, "value": value, "displayOrder": order, "hidden": False})
 
     def _read_property(self, object_type: str, name: str) -> Answer:
         prop = self._properties[object_type].get(name)
@@ -79,7 +87,7 @@ class PropertiesMixin(DoubleCore):
                 f"Property named '{name}' already exists.",
                 context={"name": [name]},
             )
-        options = [o["value"] for o in body.get("options", [])]
+        options = [(o["value"], o.get("label") or o["value"]) for o in body.get("options", [])]
         defs[name] = property_json(
             object_type,
             name,
