@@ -198,7 +198,9 @@ class _Feed:
             "properties": {
                 "domain": f"https://www.co{k}.test/" if k % 5 == 0 else f"co{k}.test",
                 "name": f"Company {k}",
-                "industry": rng.choice(["software", "retail", "finance", "health"]),
+                "industry": rng.choice(
+                    ["Computer Software", "Retail", "Financial Services", "Hospital & Health Care"]
+                ),
             },
         }
         if rng.random() < 0.5:
