@@ -372,7 +372,11 @@ def test_the_absorbed_contact_s_other_number_is_kept_beside_and_finds_the_kept_o
     shown = {
         p["number"]: (p["property"], p["kept_beside"], p["integration"]) for p in record["phones"]
     }
-    assert shown == {KIM_E164: ("phone", False, None), other_e164: ("phone", True, "crm")}
+    # Under "crm (contact crm:c-2)": crm gives the number shown, so its own name is taken.
+    assert shown == {
+        KIM_E164: ("phone", False, None),
+        other_e164: ("phone", True, "crm (contact crm:c-2)"),
+    }
     assert run(workspace, _call("call-1", "2026-11-03T09:00:00Z", number=other)).ok
     assert [t["external_id"] for t in workspace.record("contact", kept)["timeline"]] == ["call-1"]
 
@@ -398,8 +402,9 @@ def test_numbers_one_tool_gave_keep_one_name_each_when_a_join_brings_several(
 ) -> None:
     """A contact that had absorbed another brings two numbers the CRM gave (its own, and the
     one kept beside it) into a record that keeps one of the CRM's beside already: each number
-    is kept under a name of its own (``crm``, ``crm (contact N)``, ``crm (contact N, 2)``),
-    none overwrites another, and a call by any of them finds the kept contact."""
+    is kept under a name of its own (``crm (contact crm:c-N)``, the absorbed contact by its
+    CRM id: the CRM gives the number shown, so its plain name is taken), none overwrites
+    another, and a call by any of them finds the kept contact."""
     workspace.apply_config(_config())
     numbers = {ext: f"+44 20 7946 000{n}" for n, ext in enumerate(["c-1", "c-2", "c-3", "c-4"], 1)}
     assert run(workspace, *[
@@ -415,12 +420,33 @@ def test_numbers_one_tool_gave_keep_one_name_each_when_a_join_brings_several(
     e164 = {ext: number.replace(" ", "") for ext, number in numbers.items()}
     assert {p["number"]: (p["kept_beside"], p["integration"]) for p in phones} == {
         e164["c-1"]: (False, None),
-        e164["c-2"]: (True, "crm"),
-        e164["c-3"]: (True, f"crm (contact {absorbing})"),
-        e164["c-4"]: (True, f"crm (contact {absorbing}, 2)"),
+        e164["c-2"]: (True, "crm (contact crm:c-2)"),
+        e164["c-3"]: (True, "crm (contact crm:c-3)"),
+        e164["c-4"]: (True, "crm (contact crm:c-4)"),
     }
     for n, ext in enumerate(("c-2", "c-3", "c-4")):
         assert run(workspace, _call(f"call-{ext}", f"2026-11-03T09:0{n}:00Z",
                                     number=numbers[ext])).ok  # fmt: skip
     timeline = [t["external_id"] for t in workspace.record("contact", kept_id)["timeline"]]
     assert sorted(timeline) == ["call-c-2", "call-c-3", "call-c-4"]
+
+
+def test_a_merge_event_that_repeats_the_kept_number_keeps_the_absorbed_one_beside(
+    workspace: Workspace,
+) -> None:
+    """Pipedrive's merge carries the kept person whole, its phone too. The absorbed
+    person's number, kept beside under the tool's own name, was then read as the tool's
+    older number for the property and dropped: a call by it found no one."""
+    workspace.apply_config(_config())
+    other, other_e164 = "+44 20 7946 0002", "+442079460002"
+    assert run(workspace,
+               _contact("c-1", "2026-11-01T09:00:00Z", email="kim@globex.test", phone=KIM),
+               _contact("c-2", "2026-11-01T09:01:00Z", email="kim.lee@globex.test", phone=other),
+               integration="crm").ok  # fmt: skip
+    merge = _merge("c-1", ["c-2"], "2026-11-02T10:00:00Z") | {"properties": {"phone": KIM}}
+    assert run(workspace, merge, integration="crm").ok
+    [kept] = _found(workspace, external="crm:c-1")
+    numbers = {p["number"] for p in workspace.record("contact", kept)["phones"]}
+    assert numbers == {KIM_E164, other_e164}
+    assert run(workspace, _call("call-1", "2026-11-03T09:00:00Z", number=other)).ok
+    assert [t["external_id"] for t in workspace.record("contact", kept)["timeline"]] == ["call-1"]

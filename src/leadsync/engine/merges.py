@@ -67,7 +67,7 @@ def point_merged(d: BatchDecider, record: RecordState, event: Event) -> None:
     for key in merged:
         held = d.identity.get(key)
         if held is not None and held != record.id:
-            record_joins.join(d, record, d.records[held], event)
+            record_joins.join(d, record, d.records[held], event, f"{key[0]}:{key[2]}")
         d.name(key, None)  # merged away: the outbox writes to it no more
         d.identity[key] = record.id
         d.merged_identities[key] = {

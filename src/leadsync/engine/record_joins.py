@@ -12,10 +12,11 @@ What the decide step does here, in memory, so that the batch's later events find
   Phone numbers: a phone property the kept record shows
   no number in takes the absorbed one's, with who gave it; any other number of the absorbed
   record (shown, or kept beside) that the kept one does not have is kept beside the kept
-  record's property, under the integration that gave it (``INTEGRATION (contact N)`` when
-  that integration keeps one there already, ``INTEGRATION (contact N, 2)`` after that; in key
-  order, whatever order the stored JSON reads in): indexed, so calls by it find the kept record,
-  neither shown nor pushed;
+  record's property, under the integration that gave it (``INTEGRATION (contact TOOL:ID)``,
+  the absorbed record by its id at the merging tool, when that integration keeps one there
+  already or gives the number the kept record shows; ``INTEGRATION (contact TOOL:ID, 2)``
+  after that; in key order, whatever order the stored JSON reads in): indexed, so calls by it
+  find the kept record, neither shown nor pushed;
 - **lookups**: identities, emails, domains and numbers that found the absorbed record find
   the kept one; its links and primary company are the kept one's in the batch's graph (the
   kept record's primary company stays unless it has none);
@@ -45,15 +46,18 @@ if TYPE_CHECKING:
     from leadsync.engine.decide import BatchDecider
 
 
-def join(d: BatchDecider, kept: RecordState, absorbed: RecordState, event: Event) -> None:
-    """Join ``absorbed`` (held under an id ``event``'s tool merged away) into ``kept``."""
+def join(
+    d: BatchDecider, kept: RecordState, absorbed: RecordState, event: Event, absorbed_as: str
+) -> None:
+    """Join ``absorbed`` (held under the id ``event``'s tool merged away, ``absorbed_as``:
+    ``INTEGRATION:EXTERNAL_ID``) into ``kept``."""
     if absorbed.id == kept.id or absorbed.merged_into is not None or absorbed.type is not kept.type:
         return
     # The batch's owner changes so far went to the identities each record had then: the
     # write step sends them before it moves the absorbed record's identities.
     changes_before = len(d.owner_changes)
     _owner(d, kept, absorbed, event)
-    _properties(d, kept, absorbed, event.occurred_at)
+    _properties(d, kept, absorbed, event.occurred_at, absorbed_as)
     _lookups(d, kept.id, absorbed.id, changes_before)
     _graph(d, kept.id, absorbed.id)
     absorbed.merged_into, absorbed.merged_at = kept.id, event.occurred_at
@@ -105,7 +109,9 @@ def _empty(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _properties(d: BatchDecider, kept: RecordState, absorbed: RecordState, at: str) -> None:
+def _properties(
+    d: BatchDecider, kept: RecordState, absorbed: RecordState, at: str, absorbed_as: str
+) -> None:
     props, theirs = _props(kept), _props(absorbed)
     times, their_times = kept.times(), absorbed.times()
     for name, value in theirs.items():
@@ -120,7 +126,7 @@ def _properties(d: BatchDecider, kept: RecordState, absorbed: RecordState, at: s
             else:
                 times.pop(name, None)
     if kept.type in PHONE_RECORD_TYPES:
-        _phones(d, kept, absorbed, props, theirs, at)
+        _phones(d, kept, absorbed, props, theirs, at, absorbed_as)
     kept.placeholder = kept.placeholder and absorbed.placeholder
     kept.updated_at = max(kept.updated_at, absorbed.updated_at)
     fields = core_fields(kept.type, props, kept.core_fields())
@@ -158,9 +164,13 @@ def _phones(
     props: dict[str, Any],
     theirs: dict[str, Any],
     at: str,
+    absorbed_as: str,
 ) -> None:
     """The absorbed record's numbers become the kept record's (see the module's docstring);
-    the batch's phone index follows, and stops naming the absorbed record."""
+    the batch's phone index follows, and stops naming the absorbed record. The absorbed
+    record is named by its id at the merging tool (``contact crm:c-2``), never by leadsync's
+    id: the names end up in the record's properties, and one worker and several number
+    records differently."""
     sources = props.get(PHONE_SOURCES)
     sources = dict(sources) if isinstance(sources, dict) else {}
     held: set[str] = set()  # every number the kept record has, shown or kept beside
@@ -168,7 +178,7 @@ def _phones(
         shown, entry = _numbers_of(props, prop)
         held.update([shown] if shown else [])
         held.update(str(b.get("number")) for b in _beside(entry).values())
-    joined = f"{kept.type._value_} {absorbed.id}"
+    joined = f"{kept.type._value_} {absorbed_as}"
     for prop in PHONE_PROPERTIES:
         shown, entry = _numbers_of(theirs, prop)
         if shown is None and not _beside(entry):
@@ -191,6 +201,10 @@ def _phones(
             held.add(shown)
             moving = moving[1:]
         beside = _beside(my_entry)
+        # An integration that gives the kept record's shown number keeps none beside under
+        # its own name: its next word on the property (the merge event's own, often) would
+        # read that one as its older number and drop it.
+        gives_shown = {str(g) for g in my_entry.get("given_by") or ()}
         for integration, number in moving:
             if number in held or not number:
                 continue
@@ -199,7 +213,7 @@ def _phones(
             while beside_index(prop, place) in taken:
                 place += 1
             key, n = integration, 1
-            while key in beside:  # one name per number: INTEGRATION (contact N, 2) after
+            while key in beside or key in gives_shown:  # one name a number: … (…, 2) after
                 key = f"{integration} ({joined})" if n == 1 else f"{integration} ({joined}, {n})"
                 n += 1
             beside[key] = {"number": number, "index": beside_index(prop, place)}
