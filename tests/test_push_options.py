@@ -181,3 +181,42 @@ def test_the_report_names_the_options_spelled_like_the_value() -> None:
     message = not_an_option_message("company", "industry", "Software", INDUSTRY)
     assert "none of the 3 options of HubSpot's company industry" in message
     assert "spelled like it: Computer Software" in message
+
+
+def test_a_new_value_no_option_names_is_reported_and_stays_open(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """The tool changes one value no option names for another: the first report closes, the
+    second stays open (it was closed by the save that raised it), and `push` says it did
+    not send a value."""
+    run(ws, company("2026-11-01T09:00:00Z", industry="Software"))
+    first = ws.push()
+    assert first.not_sent == 1
+    run(ws, company("2026-11-01T10:00:00Z", industry="Fintech"))
+    assert ws.push().not_sent == 1
+    [open_one] = ws.push_failures()
+    assert "'Fintech'" in open_one["message"]
+    assert ws.push_status()["failures"] == 1
+    record_id = record_by_external(ws, "co-1")["id"]
+    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value")
+
+
+def test_a_report_is_known_by_its_value_whatever_the_options_became(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """An option added for something else changes the report's text (the options' count):
+    the open report stays the one report, and a dismissal still stands for the value."""
+    run(ws, company("2026-11-01T09:00:00Z", industry="Software"))
+    ws.push()
+    [failure] = ws.push_failures()
+    hub.add_option("companies", "industry", "VETERINARY", "Veterinary")
+    ws.hubspot_setup()
+    run(ws, company("2026-11-01T10:00:00Z", industry="Software", city="Oslo"))
+    assert ws.push().not_sent == 0
+    assert [f["id"] for f in ws.push_failures()] == [failure["id"]]
+    assert ws.resolve_push_failures([failure["id"]], "dismiss", "not ours to fix") == 1
+    hub.add_option("companies", "industry", "ZOOS", "Zoos")
+    ws.hubspot_setup()
+    run(ws, company("2026-11-01T11:00:00Z", industry="Software", city="Bergen"))
+    assert ws.push().not_sent == 0
+    assert ws.push_failures() == []

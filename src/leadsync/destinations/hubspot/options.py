@@ -78,6 +78,12 @@ def fit_options(
     return out
 
 
+def not_an_option_key(name: str, value: str) -> str:
+    """What tells one report of a value no option names from another: its property and its
+    value (its message begins with it), whatever the options were when it was made."""
+    return f"{name} {value!r} "
+
+
 def not_an_option_message(
     object_type: str, name: str, value: str, options: Sequence[Sequence[str]]
 ) -> str:
@@ -87,7 +93,7 @@ def not_an_option_message(
     near = difflib.get_close_matches(value.casefold(), list(labels), n=3, cutoff=0.6)
     like = f"; spelled like it: {', '.join(labels[n] for n in near)}" if near else ""
     return (
-        f"{name} {value!r} is none of the {len(options)} options of HubSpot's {object_type} "
+        f"{not_an_option_key(name, value)}is none of the {len(options)} options of HubSpot's {object_type} "
         f"{name}{like} (`leadsync hubspot setup --json` lists them), so the {object_type} was "
         f"pushed without it. Add it as an option of {name} in HubSpot, or correct it at its "
         "source; then run `leadsync hubspot setup` to read the options again and retry this "

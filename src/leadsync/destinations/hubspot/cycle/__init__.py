@@ -11,7 +11,8 @@ docs/HUBSPOT.md.
 The cycle is one class, :class:`Cycle`, whose steps are mixins by concern: :mod:`.slice`
 (coalescing and loading the slice; sending; writing), :mod:`.creates` (reconcile, match,
 create), :mod:`.updates` (update, archive), :mod:`.owners` (the owner compare-and-set),
-:mod:`.links` (associations) and :mod:`.results` (what is recorded, :class:`PushResult`).
+:mod:`.links` (associations), :mod:`.gone` (records HubSpot no longer has) and
+:mod:`.results` (what is recorded, :class:`PushResult`).
 This module holds the order the steps run in.
 """
 
@@ -21,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from leadsync.destinations.hubspot.cycle.creates import CreatesMixin
+from leadsync.destinations.hubspot.cycle.gone import GoneMixin
 from leadsync.destinations.hubspot.cycle.results import PushResult
 from leadsync.destinations.hubspot.cycle.slice import BATCH, PushObject, keys_of, leadsync_id
 from leadsync.destinations.hubspot.cycle.updates import UpdatesMixin
@@ -28,7 +30,7 @@ from leadsync.destinations.hubspot.objects import ACTIVITY_TYPES, RECORD_TYPES
 from leadsync.store import push as push_store
 
 
-class Cycle(CreatesMixin, UpdatesMixin):
+class Cycle(CreatesMixin, UpdatesMixin, GoneMixin):
     """One slice of the queue, from load to recorded results."""
 
     def run(self) -> None:
@@ -36,6 +38,7 @@ class Cycle(CreatesMixin, UpdatesMixin):
             self.push_types(push_store.RECORD, [rtype])
         self.push_types(push_store.ACTIVITY, ACTIVITY_TYPES)
         self.push_links()
+        self.find_gone()
 
     def push_types(self, kind: str, object_types: Sequence[str]) -> None:
         """Push the slice's objects of these types: archive, reconcile, match, create, update.

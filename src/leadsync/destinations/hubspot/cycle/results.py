@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.slice import CycleBase, PushObject
-from leadsync.destinations.hubspot.options import not_an_option_message
+from leadsync.destinations.hubspot.options import not_an_option_key, not_an_option_message
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
 
@@ -46,6 +46,9 @@ class PushResult:
     # Records not created, by type: nothing names them yet (a placeholder with no name,
     # domain or email); the change that names one queues it again.
     unnamed: dict[str, int] = field(default_factory=dict)
+    # Records HubSpot no longer had (archived or deleted there), by type: queued to be
+    # created again (cycle.gone).
+    gone: dict[str, int] = field(default_factory=dict)
     # After the push, in the whole workspace (``Pusher.drain``): the records it cannot create
     # yet, by type, and the links of objects HubSpot has that wait for them.
     waiting_records: dict[str, int] = field(default_factory=dict)
@@ -64,6 +67,7 @@ class PushResult:
             (self.updated, other.updated),
             (self.matched, other.matched),
             (self.unnamed, other.unnamed),
+            (self.gone, other.gone),
         ):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
@@ -111,6 +115,7 @@ class ResultsMixin(CycleBase):
         self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
     ) -> None:
         self._failed(obj)
+        self.refused_now.append(obj)  # HubSpot's refusal: what it names may be gone there
         row = {
             "kind": obj.kind,
             "local_id": obj.id,
@@ -192,54 +197,61 @@ class ResultsMixin(CycleBase):
         def record(c: Connection) -> None:
             push_store.save_pushed(c, rows)
             push_store.add_identities(c, identities)
-            keep = self._not_options(c, objs, at, properties_sent) if self.not_options else ()
+            keep, reports = (
+                self._not_options(c, objs, at, properties_sent) if self.not_options else ((), [])
+            )
             push_store.resolve_failures(c, kind, keys, at, "pushed", keep=keep)
+            push_store.add_failures(c, reports)  # after: the save closes none of them
+            self.result.not_sent += len(reports)
 
         self.write(record)
 
     def _not_options(
         self, c: Connection, objs: Sequence[PushObject], at: str, sent: bool
-    ) -> set[int]:
-        """Report the values of these records none of the portal's options names (one
-        failure a value, category NOT_AN_OPTION), where their properties were ``sent`` and
-        the same report is neither open nor dismissed; returns the ids of the open reports
-        that still hold (a save closes the rest of its objects' failures)."""
-        now: dict[int, set[str]] = {}
+    ) -> tuple[set[int], list[dict[str, Any]]]:
+        """The reports of these records' values none of the portal's options names (one a
+        property, category NOT_AN_OPTION, known by the property and the value): the ids of
+        the open ones that still hold (a save closes the rest of its objects' failures), and
+        the rows of new ones — where their properties were ``sent`` and the same value's
+        report is neither open nor dismissed."""
+        now: dict[int, dict[str, str]] = {}  # record -> report key -> message
         for obj in objs:
             for name, value in self.not_options.get((obj.kind, obj.id), {}).items():
                 choices = self.options[obj.type][name]
                 message = not_an_option_message(obj.type, name, value, choices)
-                now.setdefault(obj.id, set()).add(message)
+                now.setdefault(obj.id, {})[not_an_option_key(name, value)] = message
         if not now:
-            return set()
+            return set(), []
         earlier = push_store.not_an_option_failures(c, list(now))
-        known = {(rid, message) for _fid, rid, message, _res in earlier}
-        keep = {f for f, rid, message, res in earlier if res is None and message in now[rid]}
-        if sent:
-            types = {obj.id: obj.type for obj in objs}
-            new = [(rid, m) for rid, ms in sorted(now.items()) for m in sorted(ms)]
-            for rid, message in new:
-                if (rid, message) not in known:
-                    log.warning("pushed %s %s without a value: %s", types[rid], rid, message)
-            push_store.add_failures(
-                c,
-                [
-                    {
-                        "kind": push_store.RECORD,
-                        "local_id": rid,
-                        "object_type": types[rid],
-                        "operation": "write",
-                        "status": None,
-                        "category": push_store.NOT_AN_OPTION,
-                        "message": message,
-                        "correlation_id": None,
-                        "at": at,
-                    }
-                    for rid, message in new
-                    if (rid, message) not in known
-                ],
-            )
-        return keep
+
+        def still(rid: int, message: str) -> str | None:
+            return next((k for k in now.get(rid, {}) if message.startswith(k)), None)
+
+        keep = {f for f, rid, message, res in earlier if res is None and still(rid, message)}
+        known = {(rid, still(rid, message)) for _f, rid, message, _res in earlier}
+        if not sent:
+            return keep, []
+        types = {obj.id: obj.type for obj in objs}
+        rows = [
+            {
+                "kind": push_store.RECORD,
+                "local_id": rid,
+                "object_type": types[rid],
+                "operation": "write",
+                "status": None,
+                "category": push_store.NOT_AN_OPTION,
+                "message": message,
+                "correlation_id": None,
+                "at": at,
+            }
+            for rid, reports in sorted(now.items())
+            for key, message in sorted(reports.items())
+            if (rid, key) not in known
+        ]
+        for row in rows:
+            log.warning("pushed %s %s without a value: %s", row["object_type"], row["local_id"],
+                        row["message"])  # fmt: skip
+        return keep, rows
 
 
 def untold_error(answer: Answer) -> dict[str, Any]:

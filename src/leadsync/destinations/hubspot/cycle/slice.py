@@ -78,6 +78,8 @@ class CycleBase:
         self.hubspot_integrations = [n for n, s in self.rules.integrations.items() if s.is_crm]
         self.objects: dict[tuple[str, int], PushObject] = {}
         self.failed: set[tuple[str, int]] = set()
+        # The objects refused this cycle, in order (cycle.gone reads what they name).
+        self.refused_now: list[PushObject] = []
         self.created_now: set[tuple[str, int]] = set()
         # Objects HubSpot had before we created them (email, domain, a conflict naming the
         # existing id, or a create that reached HubSpot before a crash): owners compared.

@@ -148,6 +148,16 @@ class AssociationsMixin(DoubleCore):
                 error = InputError(400, "VALIDATION_ERROR", f"Cannot associate: no {named}")
                 errors.append(error.for_input({"ids": [i for _, i in absent]}))
                 continue
+            rate = self._faults.link_refusal_rate
+            if rate and self._random.random() < rate:
+                error = InputError(
+                    400,
+                    "VALIDATION_ERROR",
+                    "The stand-in refused this link on purpose (link_refusal_rate); the others "
+                    "were made.",
+                )
+                errors.append(error.for_input({"ids": [from_id, to_id]}))
+                continue
             labels = []
             for spec in inp["types"]:
                 self._link(from_type, from_id, to_id, spec["associationTypeId"])

@@ -65,6 +65,14 @@ class ControlMixin(WritesMixin, ReadsMixin, OwnersMixin):
             self._apply_update(obj, dict(properties))
             return self._view(obj)
 
+    def archive_object(self, object_type: str, object_id: str) -> None:
+        """Archive (delete) an object as a person in HubSpot would: reads, updates and links
+        no longer find it (KeyError: no such live object)."""
+        with self._lock:
+            if self._live(object_type, object_id) is None:
+                raise KeyError(f"no {SINGULAR.get(object_type, object_type)} {object_id}")
+        self._batch_archive(self._clock(), object_type, [{"id": object_id}])
+
     def set_owner(self, object_type: str, object_id: str, owner_id: str) -> dict[str, Any]:
         """Reassign an object to another owner, as a person in HubSpot would."""
         return self.update_object(object_type, object_id, {"hubspot_owner_id": owner_id})

@@ -28,7 +28,8 @@ class Faults:
     requests answered 429 TEN_SECONDLY_ROLLING, nothing applied. ``latency_ms``: added to
     every API request. ``partial_207_rate``: inputs of batch create/update/upsert that fail
     with a per-input VALIDATION_ERROR, the rest applied (a create batch without trace ids is
-    all-or-nothing, so there it fails the batch). ``apply_then_fail_rate``: requests applied,
+    all-or-nothing, so there it fails the batch). ``link_refusal_rate``: inputs of v4
+    association batch creates refused so, the rest made. ``apply_then_fail_rate``: requests applied,
     then answered 502 (a lost response). ``daily_cap`` and ``per_10s``: the rate limits.
     ``search_index_lag_s``: how long a write stays invisible to search. ``outage_s``: from
     the moment it is set, for that many seconds on the double's clock, every API request is
@@ -45,6 +46,7 @@ class Faults:
         "rate_429_rate",
         "latency_ms",
         "partial_207_rate",
+        "link_refusal_rate",
         "apply_then_fail_rate",
         "daily_cap",
         "per_10s",
@@ -59,6 +61,7 @@ class Faults:
         self.rate_429_rate = 0.0
         self.latency_ms = 0.0
         self.partial_207_rate = 0.0
+        self.link_refusal_rate = 0.0
         self.apply_then_fail_rate = 0.0
         self.daily_cap = daily_cap
         self.per_10s = per_10s

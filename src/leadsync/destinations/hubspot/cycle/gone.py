@@ -1,0 +1,122 @@
+"""Records a person archived or deleted in HubSpot. leadsync still holds them, and their
+tools still speak of them: an update of one is refused (``OBJECT_NOT_FOUND``), and so is every
+activity created with a link to it. Once a cycle has had refusals, the records they involve
+(the refused record itself, the records a refused activity or link names) are read back
+from HubSpot in one batch read per type; those HubSpot does not return are gone there. Their
+HubSpot ids are forgotten and they are queued to be created again, with their links (the
+timeline of their activities HubSpot has), as are the refused objects that named them; a push
+failure on each such record says so, closed once it is created again. Nothing is read when
+nothing was refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from leadsync.destinations.hubspot.client import Answer
+from leadsync.destinations.hubspot.cycle.results import ResultsMixin
+from leadsync.destinations.hubspot.cycle.slice import BATCH, PushObject, in_chunks
+from leadsync.model import now_ts
+from leadsync.store import push as push_store
+from leadsync.store import push_gone
+
+log = logging.getLogger("leadsync.push")
+
+
+class GoneMixin(ResultsMixin):
+    """Finding, after a cycle's refusals, the records HubSpot no longer has."""
+
+    def find_gone(self) -> None:
+        if not self.refused_now or self.p.dry_run:
+            return
+        named: dict[tuple[str, str], int] = {}  # (type, HubSpot id) -> local record id
+        naming: dict[int, list[PushObject]] = {}  # local record id -> refused objects naming it
+        for obj in self.refused_now:
+            involved = [(obj.kind, obj.id)] + [(k, i) for k, i, _p in self.links_of(obj)]
+            for kind, local_id in involved:
+                hubspot_id = self.ids.get((kind, local_id))
+                rtype = self.types.get(local_id) if kind == push_store.RECORD else None
+                if hubspot_id is None or rtype is None:
+                    continue
+                named[(rtype, hubspot_id)] = local_id
+                naming.setdefault(local_id, []).append(obj)
+        gone: dict[int, tuple[str, str]] = {}
+        by_type: dict[str, list[str]] = {}
+        for rtype, hubspot_id in named:
+            by_type.setdefault(rtype, []).append(hubspot_id)
+        for rtype, ids in sorted(by_type.items()):
+            for chunk in in_chunks(sorted(set(ids)), BATCH):
+                answer = self.send(
+                    "POST",
+                    self.p.paths.batch(rtype, "read"),
+                    {"inputs": [{"id": i} for i in chunk], "properties": ["hs_object_id"]},
+                )
+                for hubspot_id in _missing(answer, chunk):
+                    gone[named[(rtype, hubspot_id)]] = (rtype, hubspot_id)
+        if gone:
+            self._forget(gone, naming)
+
+    def _forget(
+        self, gone: dict[int, tuple[str, str]], naming: dict[int, list[PushObject]]
+    ) -> None:
+        at = now_ts()
+        again = {
+            (o.kind, o.id): o
+            for local_id in gone
+            for o in naming[local_id]
+            if o.kind != push_store.RECORD or o.id not in gone
+        }
+        rows: list[dict[str, Any]] = []
+        for local_id, (rtype, hubspot_id) in sorted(gone.items()):
+            message = (
+                f"HubSpot no longer has {rtype} {hubspot_id} (archived or deleted there): "
+                f"leadsync forgot that id and creates the {rtype} again with what it holds, "
+                "linked to its activities"
+            )
+            log.warning("%s %s: %s", rtype, local_id, message)
+            self.ids.pop((push_store.RECORD, local_id), None)
+            rows.append(
+                {
+                    "kind": push_store.RECORD,
+                    "local_id": local_id,
+                    "object_type": rtype,
+                    "operation": "read",
+                    "status": 404,
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": message,
+                    "correlation_id": None,
+                    "at": at,
+                }
+            )
+        for rtype, _hubspot_id in gone.values():
+            self.result.count(self.result.gone, rtype)
+
+        def record(c: Connection) -> None:
+            push_gone.forget_gone(c, gone, self.hubspot_integrations, at)
+            push_store.add_failures(c, rows)
+            push_store.requeue(
+                c,
+                [{"kind": o.kind, "local_id": o.id, "object_type": o.type} for o in again.values()],
+                at,
+            )
+
+        self.write(record)
+
+
+def _missing(answer: Answer, asked: Sequence[str]) -> set[str]:
+    """The ids of a batch read HubSpot does not have: those a 200 or 207 does not return,
+    or those an error of category OBJECT_NOT_FOUND names (HubSpot may answer 404 when it
+    has none); nothing on any other answer (a doubt forgets nothing)."""
+    if answer.status in (200, 207):
+        found = {str(r.get("id")) for r in answer.body.get("results") or [] if isinstance(r, dict)}
+        return {i for i in asked if i not in found}
+    named: set[str] = set()
+    for error in answer.body.get("errors") or [answer.body]:
+        if isinstance(error, dict) and error.get("category") == "OBJECT_NOT_FOUND":
+            for ids in (error.get("context") or {}).values():
+                named.update(str(i) for i in ids or () if isinstance(ids, list))
+    return named & set(asked)

@@ -1,0 +1,117 @@
+"""A record a person archived (deleted) in HubSpot: leadsync still holds it and its tools
+still speak of it. Every later activity of it was refused (its link names an object HubSpot
+no longer has) and so was every update of it (404), for good. Now the records a cycle's
+refusals involve are read back; those HubSpot no longer has are created again with their
+timeline, the refused activities after them, and a push failure on the record says what
+happened (closed once it is created again). A refusal for another reason forgets nothing.
+Through the stand-in (every request checked against openapi.yaml), on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.workspace import Workspace
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
+from tests.helpers import call_line, contact_line, record_by_external
+from tests.test_hubspot_push import linked_ids, only
+from tests.test_push_clears import open_workspace
+
+
+@pytest.fixture
+def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    workspace = open_workspace(db_url, hub)
+    yield workspace
+    workspace.close()
+
+
+def _pushed_contact(ws: Workspace, hub: HubSpotDouble) -> str:
+    ws.ingest("dialer", [contact_line("p-1", "u-1"), call_line("call-1", "p-1", 60)])
+    assert ws.push().failures == 0
+    contact = only(hub, "contacts")
+    assert len(linked_ids(hub.get_object("contacts", contact["id"]), "calls")) == 1
+    return str(contact["id"])
+
+
+def test_a_new_call_of_a_contact_deleted_in_hubspot_creates_it_again_with_its_timeline(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    old = _pushed_contact(ws, hub)
+    hub.archive_object("contacts", old)
+    ws.ingest("dialer", [call_line("call-2", "p-1", 90, at="2026-11-02T10:00:00Z")])
+    result = ws.push()
+    assert result.gone == {"contact": 1}
+    again = only(hub, "contacts")
+    assert again["id"] != old and again["properties"]["email"] == "p-1@globex.test"
+    assert len(hub.objects("calls")) == 2
+    assert len(linked_ids(hub.get_object("contacts", again["id"]), "calls")) == 2
+    assert ws.push_failures() == []  # the call's refusal and the record's note: closed
+    record = record_by_external(ws, "p-1")
+    state = ws.record_hubspot(record["id"])
+    assert state.hubspot_id == again["id"] and state.state == "pushed"
+    # A later change goes to the new contact.
+    ws.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-03T09:00:00Z", jobtitle="CTO")])
+    assert ws.push().failures == 0
+    assert only(hub, "contacts")["properties"]["jobtitle"] == "CTO"
+
+
+def test_an_update_of_a_contact_deleted_in_hubspot_creates_it_again(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    old = _pushed_contact(ws, hub)
+    hub.archive_object("contacts", old)
+    ws.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-02T09:00:00Z", jobtitle="CEO")])
+    result = ws.push()
+    assert result.gone == {"contact": 1}
+    again = only(hub, "contacts")
+    assert again["id"] != old and again["properties"]["jobtitle"] == "CEO"
+    assert len(linked_ids(hub.get_object("contacts", again["id"]), "calls")) == 1
+    assert ws.push_failures() == []
+
+
+def test_a_refusal_for_another_reason_forgets_nothing(ws: Workspace, hub: HubSpotDouble) -> None:
+    old = _pushed_contact(ws, hub)
+    hub.set_faults(partial_207_rate=1.0, seed=1)
+    ws.ingest("dialer", [call_line("call-2", "p-1", 90, at="2026-11-02T10:00:00Z")])
+    result = ws.push()
+    assert result.failures == 1 and result.gone == {}
+    hub.set_faults(partial_207_rate=0.0)
+    [failure] = ws.push_failures()
+    assert failure["object_type"] == "call"
+    assert ws.record_hubspot(record_by_external(ws, "p-1")["id"]).hubspot_id == old
+    assert ws.resolve_push_failures([failure["id"]], "retry") == 1
+    assert ws.push().failures == 0
+    assert [c["id"] for c in hub.objects("contacts")] == [old]
+    assert len(linked_ids(hub.get_object("contacts", old), "calls")) == 2
+
+
+def test_a_link_to_a_company_deleted_in_hubspot_creates_the_company_again(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A contact now at a company a person deleted in HubSpot: the link was refused for
+    good; the company is created again, linked to the contacts HubSpot has of it."""
+    from tests.helpers import ev, run
+
+    at_globex = [{"object": "company", "domain": "globex.test"}]
+    contact = {"object": "contact", "owner": "u-1"}
+    run(
+        ws,
+        ev("record", external_id="p-1", properties={"email": "kim@globex.test"},
+           associations=at_globex, **contact),
+        ev("record", external_id="p-2", properties={"email": "lee@globex.test"}, **contact),
+    )  # fmt: skip
+    assert ws.push().failures == 0
+    old = only(hub, "companies")["id"]
+    hub.archive_object("companies", old)
+    run(ws, ev("record", "2026-11-02T09:00:00Z", external_id="p-2",
+               properties={"email": "lee@globex.test"}, associations=at_globex, **contact))  # fmt: skip
+    result = ws.push()
+    assert result.gone == {"company": 1}
+    again = only(hub, "companies")
+    assert again["id"] != old and again["properties"]["domain"] == "globex.test"
+    assert len(linked_ids(hub.get_object("companies", again["id"]), "contacts")) == 2
+    assert ws.push_failures() == []
