@@ -56,32 +56,36 @@ def drain(
     rules: WorkspaceRules,
     batch_size: int = DEFAULT_BATCH,
     parsed: dict[int, list[Event]] | None = None,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
     failures: Problems | None = None,
     parts: int = routing.DEFAULT_PARTS,
+    keep_going: Callable[[], bool] | None = None,
 ) -> BatchResult:
     """Apply every pending inbox row, oldest first, a batch at a time.
 
     ``parsed`` holds events an ingest read already, by inbox sequence (their payloads are
-    not read again; each is dropped once its row is done); ``on_batch`` is told each batch's
-    row count; ``failures`` collects the rows that became dead letters. On PostgreSQL the
+    not read again; each is dropped once its row is done); ``on_batch`` is told what each
+    batch did once it committed; ``failures`` collects the rows that became dead letters;
+    ``keep_going``, asked after each batch, stops the drain there when it answers False (a
+    part left unfinished is taken up again where its last batch left it, as a dead
+    worker's is). On PostgreSQL the
     rows go through the router's parts (``parts`` per window), side by side with other
     workers (:func:`_drain_parts`); on SQLite, in sequence order under the one write lock."""
     parsed = parsed if parsed is not None else {}
     drainer = _Drainer(engine, rules, adapters_for(rules), batch_size, parsed, failures)
+    drainer.on_batch, drainer.keep_going = on_batch, keep_going
     total = BatchResult()
     with batch_friendly_gc():
         if engine.dialect.name == "postgresql":
-            _drain_parts(drainer, total, on_batch, parts)
+            _drain_parts(drainer, total, parts)
         else:
-            _drain_rows(drainer, total, on_batch)
+            _drain_rows(drainer, total)
     return total
 
 
-def _drain_rows(
-    drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None
-) -> None:
-    """Apply batches of what the drainer claims until it claims nothing."""
+def _drain_rows(drainer: _Drainer, total: BatchResult) -> bool:
+    """Apply batches of what the drainer claims until it claims nothing (True), or until
+    ``keep_going`` says to stop (False)."""
     while True:
         with collector_off_during_batch():
             results = apply_with_fallback(
@@ -92,16 +96,20 @@ def _drain_rows(
                 drainer.refuse_row,
             )
         if not drainer.claimed:
-            return
+            return True
         if drainer.part is not None:
             drainer.part.at = drainer.claimed_to
         for row in drainer.claimed:
             drainer.parsed.pop(int(row["seq"]), None)
             drainer.named.pop(int(row["seq"]), None)
+        batch = BatchResult()
         for result in results:
-            total.add(result)
-        if on_batch is not None:
-            on_batch(len(drainer.claimed))
+            batch.add(result)
+        total.add(batch)
+        if drainer.on_batch is not None:
+            drainer.on_batch(batch)
+        if drainer.keep_going is not None and not drainer.keep_going():
+            return False
 
 
 # How long a worker waits before looking again when the parts left are other workers'; and
@@ -113,9 +121,7 @@ ROUTE_WAIT_S = 10.0
 PARSED_KEPT = 4
 
 
-def _drain_parts(
-    drainer: _Drainer, total: BatchResult, on_batch: Callable[[int], None] | None, parts: int
-) -> None:
+def _drain_parts(drainer: _Drainer, total: BatchResult, parts: int) -> None:
     """PostgreSQL: take an open part no other worker holds and apply it; when none is left,
     route the next window (:func:`leadsync.pipeline.routing.route_window`); wait while
     other workers finish the last parts of a window; return when nothing is left to route.
@@ -132,7 +138,7 @@ def _drain_parts(
     with drainer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
         try:
             routing_store.enlist(holder)
-            _parts_loop(drainer, total, on_batch, parts, holder)
+            _parts_loop(drainer, total, parts, holder)
         finally:
             try:
                 routing_store.resign(holder)
@@ -144,13 +150,7 @@ def _drain_parts(
                 holder.invalidate()
 
 
-def _parts_loop(
-    drainer: _Drainer,
-    total: BatchResult,
-    on_batch: Callable[[int], None] | None,
-    parts: int,
-    holder: sa.Connection,
-) -> None:
+def _parts_loop(drainer: _Drainer, total: BatchResult, parts: int, holder: sa.Connection) -> None:
     """:func:`_drain_parts`'s loop, with ``holder`` holding this worker's session locks."""
     engine = drainer.engine
     waiting_since: float | None = None
@@ -166,14 +166,19 @@ def _parts_loop(
             started, first = time.monotonic(), part.at
             try:
                 drainer.part = part
-                _drain_rows(drainer, total, on_batch)
-                with begin_writing(engine) as connection:
-                    routing_store.finish(connection, part.id)
+                done = _drain_rows(drainer, total)
+                if done:
+                    with begin_writing(engine) as connection:
+                        routing_store.finish(connection, part.id)
             finally:
                 drainer.part = None
                 routing_store.unlock(holder, part.id)
+            if not done:
+                return  # asked to stop: the part is taken up where its last batch left it
             pace.applied(len(part.seqs) - first, time.monotonic() - started)
             continue
+        if drainer.keep_going is not None and not drainer.keep_going():
+            return
         started = time.monotonic()
         with begin_writing(engine) as connection:
             routed = routing.route_window(
@@ -326,6 +331,9 @@ class _Drainer:
     # pending rows, under the one write lock; and where in it the claimed stretch ends.
     part: routing_store.Part | None = None
     claimed_to: int = 0
+    # Told what each batch did once it committed; asked after each whether to go on.
+    on_batch: Callable[[BatchResult], None] | None = None
+    keep_going: Callable[[], bool] | None = None
 
     def apply_claimed(self, connection: sa.Connection) -> BatchResult:
         """Claim the oldest pending rows, apply them, dead-letter the unreadable ones and

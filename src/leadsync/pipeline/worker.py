@@ -35,7 +35,9 @@ EXPIRY_EVERY_S = 60.0
 
 class RulesCache:
     """The workspace's rules, re-read at most every ``ttl_s`` (for long-running workers), and
-    at the next call after :meth:`invalidate` (a save in this process)."""
+    at the next call after :meth:`invalidate` (a save in this process). A read that finds
+    them unchanged keeps the object it had: a new object means new rules (a drain under way
+    stops at its next batch for them, :meth:`Worker.run_once`)."""
 
     def __init__(self, engine: Engine, ttl_s: float = 2.0) -> None:
         self.engine = engine
@@ -50,7 +52,10 @@ class RulesCache:
         now = time.monotonic()
         if self._stale or self._loaded is None or now - self._loaded[0] > self.ttl_s:
             self._stale = False  # before reading: a save during the read marks it stale again
-            self._loaded = (now, load_rules(self.engine))
+            rules = load_rules(self.engine)
+            if self._loaded is not None and rules == self._loaded[1]:
+                rules = self._loaded[1]
+            self._loaded = (now, rules)
         return self._loaded[1]
 
 
@@ -91,16 +96,20 @@ class Worker:
         self._wake.set()
 
     def reload_rules(self) -> None:
-        """The configuration changed in this process: the next drain reads it again (a
-        drain under way finishes with the rules it started with)."""
+        """The configuration changed in this process: read it again (a drain under way
+        finishes its batch with the rules it started with, then goes on with these)."""
         invalidate = getattr(self.rules, "invalidate", None)
         if invalidate is not None:
             invalidate()
 
     def run_once(self, failures: Problems | None = None) -> BatchResult:
-        """Apply every pending row now (nothing when the inbox has none); once a minute,
-        queue the held activities whose hold ended (:func:`leadsync.ops.review.expire_holds`).
-        ``failures`` collects the rows that became dead letters."""
+        """Apply the pending rows now (nothing when the inbox has none), a batch at a time,
+        until none is left, the worker is asked to stop, or the workspace's rules change (a
+        save here or in another process: the next drain applies them; a batch under way
+        finishes with the rules it began with). Each batch is counted as it commits
+        (``applied``, ``on_result``). Once a minute, queue the held activities whose hold
+        ended (:func:`leadsync.ops.review.expire_holds`). ``failures`` collects the rows
+        that became dead letters."""
         now = time.monotonic()
         if now >= self._next_expiry:
             self._next_expiry = now + EXPIRY_EVERY_S
@@ -108,29 +117,30 @@ class Worker:
         with self.engine.connect() as connection:
             if not inbox_store.has_pending(connection):
                 return BatchResult()
-        result = drain(
+        rules = self.rules()
+        return drain(
             self.engine,
-            self.rules(),
+            rules,
             self.batch_size,
-            on_batch=self._timer(),
+            on_batch=self._counter(),
             failures=failures,
             parts=self.parts,
+            keep_going=lambda: not self._stop.is_set() and self.rules() is rules,
         )
-        self.applied += result.events
-        if self.on_result is not None and result.events:
-            self.on_result(result)
-        return result
 
-    def _timer(self) -> Callable[[int], None] | None:
-        report = self.on_batch_seconds
-        if report is None:
-            return None
+    def _counter(self) -> Callable[[BatchResult], None]:
+        """What each committed batch tells: its events (``applied``, ``on_result``) and its
+        seconds (``on_batch_seconds``, from the end of the one before: claim included)."""
         last = [time.perf_counter()]
 
-        def on_batch(_rows: int) -> None:
-            now = time.perf_counter()
-            report(now - last[0])
-            last[0] = now
+        def on_batch(batch: BatchResult) -> None:
+            self.applied += batch.events
+            if self.on_result is not None and batch.events:
+                self.on_result(batch)
+            if self.on_batch_seconds is not None:
+                now = time.perf_counter()
+                self.on_batch_seconds(now - last[0])
+                last[0] = now
 
         return on_batch
 
@@ -161,7 +171,7 @@ class Worker:
             self._thread.start()
 
     def stop_soon(self) -> None:
-        """Ask the loop to end after the current drain (safe from a signal handler)."""
+        """Ask the loop to end after the current batch (safe from a signal handler)."""
         self._stop.set()
         self._wake.set()
 
