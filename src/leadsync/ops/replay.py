@@ -10,8 +10,9 @@ id — the replayed integration's when the record has one —, else a contact's 
 company's domain), since ids may differ between the two runs; and by that name a record whose
 owner would differ is found in the workspace, to give its id there.
 
-With ``since``, only events that happened since then are replayed, starting from an empty
-workspace: records first met before are new to both sides.
+With ``since``, only events that happened since then are replayed, starting from a workspace
+with no records — records first met before are new to both sides — but with the reps as
+they were known then (their emails, which map them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ from leadsync.results import ResultModel
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
+from leadsync.store import config as config_store
+from leadsync.store import external_users
 from leadsync.store import replay as replay_store
 from leadsync.store import review as review_store
 from leadsync.store.database import begin_writing, create_db_engine, migrate
@@ -172,13 +176,14 @@ def replay(
     rules = workspace_config.load_rules(engine)
     workspace_config.integration_settings(rules, integration)
     config = workspace_config.export_config(engine)
+    seed = _Seed.of(engine, since)
     result = ReplayResult(integration=integration, since=since)
     proposed_rules = with_settings(rules, integration, proposed)
     adapters = inbox.adapters_for(rules)
     with _scratch() as folder:
         with (
-            _scratch_workspace(folder / "current.db", config, rules) as current,
-            _scratch_workspace(folder / "proposed.db", config, proposed_rules) as other,
+            _scratch_workspace(folder / "current.db", config, rules, seed) as current,
+            _scratch_workspace(folder / "proposed.db", config, proposed_rules, seed) as other,
             inbox.batch_friendly_gc(),
         ):
             for chunk in _inbox_chunks(engine, since):
@@ -253,14 +258,39 @@ def _scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class _Seed:
+    """What a scratch workspace starts from beside the settings: the workspace's owners and
+    teams as stored (pulled from HubSpot, where the settings name them), and — for a replay
+    since a time — the reps as they were known then (their emails map them)."""
+
+    owners: list[dict[str, Any]]
+    teams: dict[str, tuple[str, ...]]
+    reps: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, engine: Engine, since: str | None) -> _Seed:
+        with engine.connect() as connection:
+            return cls(
+                config_store.read_owners(connection),
+                config_store.read_teams(connection),
+                external_users.learned_before(connection, since) if since else [],
+            )
+
+
 @contextmanager
 def _scratch_workspace(
-    path: Path, config: WorkspaceConfig, rules: WorkspaceRules
+    path: Path, config: WorkspaceConfig, rules: WorkspaceRules, seed: _Seed
 ) -> Iterator[Engine]:
-    """An empty workspace with the same owners and teams, and ``rules``' integrations."""
+    """A workspace with no records: the same owners and teams, ``rules``' integrations, and
+    the reps ``seed`` knows."""
     engine = create_db_engine(f"sqlite:///{path}")
     try:
         migrate(engine)
+        with begin_writing(engine) as connection:
+            config_store.replace_owners(connection, seed.owners, config_store.ConfigChanges())
+            config_store.replace_teams(connection, seed.teams, config_store.ConfigChanges())
+            external_users.upsert_external_users(connection, seed.reps)
         scratch_config = config.model_copy(update={"integrations": dict(rules.integrations)})
         workspace_config.apply_config(engine, scratch_config)
         with begin_writing(engine) as connection:

@@ -88,3 +88,37 @@ def upsert_external_users(connection: Connection, rows: Sequence[Mapping[str, An
         "events = external_users.events + excluded.events",
         unique=("integration", "external_id"),
     )
+
+
+def learned_before(connection: Connection, since: str) -> list[dict[str, Any]]:
+    """The reps as they were known at ``since``: for each whose email or name its tool gave
+    before then and not since (by the tool's clock; one of no known time, if all its events
+    came before), that email or name — rows for :func:`upsert_external_users` (no events
+    counted). A replay since then starts from them."""
+    t = external_users
+    rows = connection.execute(
+        sa.select(t).where(
+            t.c.first_seen_at < since, sa.or_(t.c.email.is_not(None), t.c.name.is_not(None))
+        )
+    )
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        known: dict[str, Any] = {}
+        for value in ("email", "name"):
+            at = row._mapping[f"{value}_at"]
+            told = at < since if at is not None else row.last_seen_at < since
+            known[value] = row._mapping[value] if told else None
+            known[f"{value}_at"] = at if told else None
+        if known["email"] is None and known["name"] is None:
+            continue
+        out.append(
+            {
+                "integration": row.integration,
+                "external_id": row.external_id,
+                **known,
+                "first_seen_at": row.first_seen_at,
+                "last_seen_at": min(row.last_seen_at, since),
+                "events": 0,
+            }
+        )
+    return out

@@ -1,0 +1,88 @@
+"""A replay's scratch workspaces start from what the workspace knows beside its settings: the
+owners pulled from HubSpot (the settings name them: the replay, and so the console's preview
+and save, refused every change: "unknown owner '30000001'"), and for a replay since a time,
+the reps as they were known then (a rep whose email came before the window mapped to nobody,
+so the preview predicted owner changes that never happen)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.settings import IntegrationSettings, load_config
+from leadsync.workspace import Workspace
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
+from tests.helpers import ev, run
+
+
+def _dialer(**extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "generic",
+        "users": {"auto_match": "email", "map": {"u-9": "30000002"}},
+        "ownership": {"default": "fill_if_empty"},
+        **extra,
+    }
+
+
+def test_a_replay_of_a_workspace_whose_owners_come_from_hubspot(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    hub.add_owner("ana@acme.test", "Ana", "Ng", owner_id="30000001", teams=["sdr"])
+    hub.add_owner("bo@acme.test", "Bo", "Li", owner_id="30000002", teams=["sdr"])
+    doc: dict[str, Any] = {
+        "owners": {"source": "hubspot"},
+        "integrations": {"dialer": {"kind": "generic"}},
+        "destination": {"kind": "hubspot", "token_env": "HS_TEST_TOKEN"},
+    }
+    with Workspace(db_url, hubspot_transport=hub.transport()) as ws:
+        ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
+        ws.pull_owners()
+        doc["teams"] = {"closers": ["30000001", "30000002"]}
+        doc["integrations"]["dialer"] = _dialer()
+        ws.apply_config(load_config(json.dumps(doc), "t.yaml"))
+        run(ws, ev("record", object="contact", external_id="p-1", owner="u-9",
+                   properties={"email": "kim@globex.test"}))  # fmt: skip
+        proposed = IntegrationSettings.model_validate(
+            _dialer(ownership={"default": "integration_wins"}, users={"map": {"u-9": "30000001"}})
+        )
+        result = ws.replay("dialer", proposed)
+    assert result.events == 1
+    [change] = result.owner_changes
+    assert (change["current_owner_id"], change["proposed_owner_id"]) == ("30000002", "30000001")
+
+
+def test_a_replay_since_a_time_knows_the_reps_learned_before_it(workspace: Workspace) -> None:
+    doc = {
+        "owners": [
+            {"id": "101", "email": "ana@acme.test"},
+            {"id": "102", "email": "bo@acme.test"},
+        ],
+        "integrations": {"dialer": _dialer(users={"auto_match": "email"})},
+    }
+    workspace.apply_config(load_config(json.dumps(doc), "t.yaml"))
+    # Before the window: rep u-2 tells its email (bo@acme.test maps it to 102).
+    run(workspace, ev("record", "2026-10-01T09:00:00Z", object="contact", external_id="p-0",
+                      owner={"id": "u-2", "email": "bo@acme.test"},
+                      properties={"email": "old@globex.test"}))  # fmt: skip
+    # In the window: u-2's contact, named by id alone.
+    run(workspace, ev("record", "2026-11-01T09:00:00Z", object="contact", external_id="p-1",
+                      owner="u-2", properties={"email": "kim@globex.test"}))  # fmt: skip
+    assert workspace.find(external="dialer:p-1")[0]["owner_id"] == "102"
+    same = IntegrationSettings.model_validate(_dialer(users={"auto_match": "email"}))
+    rows: list[dict[str, Any]] = []
+    result = workspace.replay(
+        "dialer", same, since="2026-10-15T00:00:00Z", on_difference=rows.append
+    )
+    assert result.events == 1 and result.owner_changes == [] and rows == []
+    # A fallback owner for unmapped reps changes nothing for u-2, mapped by its email: the
+    # replay predicted p-1 going to the fallback owner, as if u-2 mapped to nobody.
+    fallback = IntegrationSettings.model_validate(
+        _dialer(users={"auto_match": "email", "unmapped": {"policy": "fallback", "owner": "101"}})
+    )
+    assert workspace.replay("dialer", fallback, since="2026-10-15T00:00:00Z").owner_changes == []
+    # Over the whole history the same (u-2's email is in it).
+    assert workspace.replay("dialer", fallback).owner_changes == []
