@@ -467,6 +467,16 @@ BAD_LINES: list[tuple[str, str, list[str]]] = [
         ['field "properties.amount": expected a number, got "1000"'],
     ),
     (
+        "deal closedate in epoch seconds",
+        _dump(_apply(json.loads(LINE_4), {"properties": {"closedate": 1798675200}})),
+        ['field "properties.closedate": '],
+    ),
+    (
+        "deal closedate as a US date",
+        _dump(_apply(json.loads(LINE_4), {"properties": {"closedate": "12/31/2026"}})),
+        ['field "properties.closedate": ', "12/31/2026"],
+    ),
+    (
         "meeting end before start",
         _dump(
             _base_activity(

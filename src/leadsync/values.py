@@ -122,7 +122,8 @@ def parse_time(
     wanted = "an ISO 8601 time" if naive_is_utc else "an ISO 8601 time with offset"
     if epoch is not None:
         wanted += f" or a unix time in {epoch}"
-    raise ValueError(f"expected {wanted} ({TIME_EXAMPLE}), got {_show(value)}")
+    example = f"{TIME_EXAMPLE}{_OR_DATE if plain_date else ''}"
+    raise ValueError(f"expected {wanted} ({example}), got {_show(value)}")
 
 
 def since_ts(text: str, now: str | None = None) -> str:
@@ -153,6 +154,10 @@ def since_ts(text: str, now: str | None = None) -> str:
     return moment
 
 
+# What a time that may be a plain date adds to its example.
+_OR_DATE = ", or a date such as 2026-11-01"
+
+
 def _in_calendar(text: str) -> bool:
     """Whether the date and time fields are in range (no month 13, no February 30)."""
     try:
@@ -178,8 +183,9 @@ def _from_text(text: str, naive_is_utc: bool, plain_date: bool) -> str:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         offset = "" if naive_is_utc else " with offset"
+        example = f"{TIME_EXAMPLE}{_OR_DATE if plain_date else ''}"
         raise ValueError(
-            f"{_quote(text)} is not an ISO 8601 time{offset}{_why_not(raw)} ({TIME_EXAMPLE})"
+            f"{_quote(text)} is not an ISO 8601 time{offset}{_why_not(raw)} ({example})"
         ) from None
     if moment.tzinfo is None:
         if not naive_is_utc:

@@ -340,7 +340,7 @@ def _time(value: Any, key: str) -> str:
 
 
 def _due(value: Any, key: str) -> str:
-    """A task's due time, or a plain date (that day at midnight UTC)."""
+    """A time, or a plain date (that day at midnight UTC): a task's due, a deal's close."""
     return check_timestamp(value, f"properties.{key}", plain_date=True)
 
 
@@ -373,7 +373,9 @@ def check_time_order(activity: ActivityType, properties: dict[str, Any]) -> None
 RECORD_FIELDS: dict[RecordType, TypedProperties] = {
     RecordType.CONTACT: TypedProperties("contact", {"email": _contact_email}),
     RecordType.COMPANY: TypedProperties("company", {"domain": _company_domain}),
-    RecordType.DEAL: TypedProperties("deal", {"is_closed": _flag, "amount": _number}),
+    RecordType.DEAL: TypedProperties(
+        "deal", {"is_closed": _flag, "amount": _number, "closedate": _due}
+    ),
 }
 
 ACTIVITY_FIELDS: dict[ActivityType, TypedProperties] = {
