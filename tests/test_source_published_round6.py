@@ -344,12 +344,17 @@ def test_salesloft_task_updated_is_the_same_task_with_its_new_description() -> N
 
 def test_salesloft_user_updated_teaches_the_directory_the_owner_of_the_other_samples() -> None:
     """User 49067 owns round 5's task and account: its email and name, at updated_at (-04:00,
-    daylight time) in UTC."""
-    user = only("salesloft/user_updated.amp_labs.json")
-    assert user.type is EventType.USER
+    daylight time) in UTC; the same under its GUID, which is how meetings name their owner."""
+    _, groups = read("salesloft/user_updated.amp_labs.json")
+    user, by_guid = [event for group in groups for event in group]
+    assert user.type is by_guid.type is EventType.USER
     assert owner_dict(user) == {"id": "49067", "email": "somebody@withampersand.com"}
-    assert user.properties == {"name": "Int User"}
-    assert user.occurred_at == "2024-04-27T11:18:23.531Z"
+    assert owner_dict(by_guid) == {
+        "id": "0863ed13-7120-479b-8650-206a3679e2fb",
+        "email": "somebody@withampersand.com",
+    }
+    assert user.properties == by_guid.properties == {"name": "Int User"}
+    assert user.occurred_at == by_guid.occurred_at == "2024-04-27T11:18:23.531Z"
 
 
 def test_salesloft_person_created_without_numbers_or_account() -> None:
