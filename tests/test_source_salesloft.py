@@ -435,6 +435,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
+    # The user by its id, and by its GUID (meetings name their owner by it).
     "user_created": [
         {
             "id": "KEY",
@@ -442,7 +443,14 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "user",
             "owner": {"id": "7", "email": "ana@acme.test"},
             "properties": {"name": "Ana Ng"},
-        }
+        },
+        {
+            "id": "KEY#guid",
+            "occurred_at": "2026-10-01T09:00:00.000Z",
+            "type": "user",
+            "owner": {"id": "9cc6da15-d403-4f5b-aeed-c4b8463cf9ae", "email": "ana@acme.test"},
+            "properties": {"name": "Ana Ng"},
+        },
     ],
     "user_updated": [
         {
@@ -451,7 +459,14 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "user",
             "owner": "7",
             "properties": {"name": "Ana Ng"},
-        }
+        },
+        {
+            "id": "KEY#guid",
+            "occurred_at": "2026-10-02T09:00:00.000Z",
+            "type": "user",
+            "owner": "9cc6da15-d403-4f5b-aeed-c4b8463cf9ae",
+            "properties": {"name": "Ana Ng"},
+        },
     ],
     "cadence_membership_updated": [],
 }
