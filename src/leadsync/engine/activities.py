@@ -226,7 +226,9 @@ def apply_activity(d: BatchDecider, event: Event, settings: IntegrationSettings)
     if twins is not None and fresh and merge_reason is None:
         d.activity_by_id[activity.id] = activity
         d.candidates[event.activity.value].append(
-            activity_candidate(activity.row, {r.id for r, _ in named})
+            activity_candidate(
+                activity.row, {r.id for r, _ in named}, d.rules.region(event.integration)
+            )
         )
     if d.traces is not None:
         d.traces[event.id] = EventTrace(
@@ -421,6 +423,7 @@ def join_twin(
             "id": None,
         },
         {r.id for r, _ in named},
+        d.rules.region(event.integration),
     )
     # An activity this integration is a source of already is not joined twice; one merged
     # into another (aliases) is no more.

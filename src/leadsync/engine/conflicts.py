@@ -72,7 +72,7 @@ def event_keys(event: Event, rules: WorkspaceRules) -> list[Key]:
         keys.extend(_ref_keys(integration, subject, rules))
     for ref in (*event.associations, *event.merged_refs()):  # merged: one record now
         keys.extend(_ref_keys(integration, ref, rules))
-    region = _region(rules, integration)
+    region = rules.region(integration)
     if event.type is EventType.ACTIVITY and event.activity is not None:
         if event.external_id is not None:
             keys.append(("a", integration, event.activity._value_, event.external_id))
@@ -108,11 +108,6 @@ def _ref_keys(integration: str, ref: RecordRef, rules: WorkspaceRules) -> Iterat
         yield ("e", email)
     if (domain := domain_key(ref)) is not None and not rules.domains.personal(domain):
         yield ("d", domain)
-
-
-def _region(rules: WorkspaceRules, integration: str) -> str | None:
-    settings = rules.integrations.get(integration)
-    return settings.region if settings is not None else None
 
 
 def rep_keys(
@@ -254,7 +249,7 @@ def resolve(
                 pairs.append((activity, key))
                 named.add(key)
         properties = {p: v[0] for p, v in remembered.get("p", {}).items()}
-        for phone in counterpart_numbers(properties, _region(rules, integration)):
+        for phone in counterpart_numbers(properties, rules.region(integration)):
             pairs.append((activity, ("p", phone.key)))
             named.add(("p", phone.key))
     keys |= named
@@ -325,7 +320,7 @@ def _waiting(
     for activity_id, row in own_store.load_activity_rows(connection, ids).items():
         node: Key = ("A", str(activity_id))
         activities.add(activity_id)
-        region = _region(rules, row["integration"])
+        region = rules.region(row["integration"])
         for phone in counterpart_numbers(activity_properties(row), region):
             pairs.append((node, ("p", phone.key)))
             keys.add(("p", phone.key))

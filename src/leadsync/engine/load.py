@@ -507,7 +507,9 @@ def _load_dedupe(
             activity = state.activity_by_id.setdefault(
                 int(row["id"]), ActivityState(int(row["id"]), row)
             )
-            state.candidates[rule.activity.value].append(activity_candidate(activity.row, linked))
+            state.candidates[rule.activity.value].append(
+                activity_candidate(activity.row, linked, rules.region(str(row["integration"])))
+            )
     state.sources = store.load_activity_sources(connection, set(state.activity_by_id))
     wanted = {k for keys in state.sources.values() for k in keys}
     # Creators' memories too: of merged activities, and of candidates (they may merge).

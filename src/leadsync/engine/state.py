@@ -421,8 +421,11 @@ def domain_key(ref: RecordRef) -> str | None:
     return ref.domain if ref.type is RecordType.COMPANY else None
 
 
-def activity_candidate(row: Mapping[str, Any], records: set[int]) -> dedupe.Candidate:
-    """What dedupe matching needs of an activity row (or of a new activity's properties)."""
+def activity_candidate(
+    row: Mapping[str, Any], records: set[int], region: str | None
+) -> dedupe.Candidate:
+    """What dedupe matching needs of an activity row (or of a new activity's properties);
+    ``region``: its integration's (national numbers)."""
     duration = row.get("duration_s")
     return dedupe.Candidate(
         integration=str(row["integration"]),
@@ -435,6 +438,7 @@ def activity_candidate(row: Mapping[str, Any], records: set[int]) -> dedupe.Cand
         from_number=row.get("from_number"),
         to_number=row.get("to_number"),
         records=records,
+        region=region,
     )
 
 

@@ -6,7 +6,8 @@ integrations are the same when:
 
 - the rep maps to the same owner (both have one);
 - the counterpart is the same: the other party's phone number in E.164 (a call's ``to_number``
-  when outbound, ``from_number`` when inbound, either when the direction is unknown), or a
+  when outbound, ``from_number`` when inbound, either when the direction is unknown; a
+  national number read in the region of the tool that logged it), or a
   record both named or found by number (the contact, the invitee's email; not a company or
   deal the association rules added);
 - they started within ``window_s`` of each other;
@@ -29,11 +30,12 @@ DURATION_SLACK_S = 15.0
 DURATION_SLACK_RATIO = 0.2
 
 
-def e164(number: str | None) -> str | None:
+def e164(number: str | None, region: str | None = None) -> str | None:
     """A counterpart's number as dedupe compares it: E.164 (``+14155550100``) when it reads
-    as one (:func:`leadsync.values.read_phone`, international forms only: the two tools may
-    be set up for different regions), else its digits."""
-    phone = read_phone(number)
+    as one (:func:`leadsync.values.read_phone`: an international form, or a national one in
+    ``region``, the logging tool's own — two tools may be set up for different regions),
+    else its digits."""
+    phone = read_phone(number, region)
     return None if phone is None else phone.number or phone.digits
 
 
@@ -51,6 +53,7 @@ class Candidate:
     from_number: str | None = None
     to_number: str | None = None
     records: Collection[int] = field(default_factory=frozenset)
+    region: str | None = None  # the logging integration's: its national numbers' country
 
     def numbers(self) -> set[str]:
         """The counterpart's numbers, normalised."""
@@ -60,7 +63,7 @@ class Candidate:
             raw = [self.from_number]
         else:
             raw = [self.to_number, self.from_number]
-        return {n for r in raw if (n := e164(r)) is not None}
+        return {n for r in raw if (n := e164(r, self.region)) is not None}
 
 
 def _seconds_apart(a: str, b: str) -> float:

@@ -66,6 +66,12 @@ class WorkspaceRules:
     def crm_integrations(self) -> set[str]:
         return {name for name, s in self.integrations.items() if s.is_crm}
 
+    def region(self, integration: str) -> str | None:
+        """The country an integration's national numbers are read in (its ``region:``);
+        None without one, or for an integration no longer configured."""
+        settings = self.integrations.get(integration)
+        return settings.region if settings is not None else None
+
     def strategy(self, integration: str, record_type: RecordType) -> Strategy:
         return self.strategies[(integration, record_type)]
 
