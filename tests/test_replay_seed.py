@@ -86,3 +86,39 @@ def test_a_replay_since_a_time_knows_the_reps_learned_before_it(workspace: Works
     assert workspace.replay("dialer", fallback, since="2026-10-15T00:00:00Z").owner_changes == []
     # Over the whole history the same (u-2's email is in it).
     assert workspace.replay("dialer", fallback).owner_changes == []
+
+
+def test_a_side_that_made_no_owner_decision_says_so_in_words(workspace: Workspace) -> None:
+    """A note by a mapped rep on a new contact: with ``assign_on_activity`` the contact gets
+    the rep's owner; without it nothing gives the contact one — the replay printed that
+    side's reason as ``None`` (an empty cell in CSV)."""
+    doc = {
+        "owners": [{"id": "101", "email": "ana@acme.test"}],
+        "integrations": {
+            "dialer": {
+                "kind": "generic",
+                "users": {"map": {"u-1": "101"}},
+                "ownership": {"assign_on_activity": True},
+            }
+        },
+    }
+    workspace.apply_config(load_config(json.dumps(doc), "t.yaml"))
+    run(workspace, ev("activity", activity="note", external_id="n-1", owner="u-1",
+                      properties={"body": "hi"},
+                      associations=[{"object": "contact", "email": "kim@globex.test"}]))  # fmt: skip
+    off = IntegrationSettings.model_validate(
+        {
+            "kind": "generic",
+            "users": {"map": {"u-1": "101"}},
+            "ownership": {"assign_on_activity": False},
+        }
+    )
+    rows: list[dict[str, Any]] = []
+    result = workspace.replay("dialer", off, on_difference=rows.append)
+    [change] = result.owner_changes
+    assert change["current_reason"] and "None" not in change["current_reason"]
+    assert change["proposed_reason"] == (
+        "no owner decision: nothing under these settings gave the record an owner"
+    )
+    [row] = [r for r in rows if r["difference"] == "owner"]
+    assert row["proposed_reason"] == change["proposed_reason"]

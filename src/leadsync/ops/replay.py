@@ -425,7 +425,11 @@ def _compare_owners(
     result.owners_differ = counts.owners_differ
     names: list[replay_store.RecordName] = []
     rows = replay_store.owner_differences(connection, None if on_difference is not None else shown)
-    for row in rows:
+    for found in rows:
+        row = found._replace(
+            reason=found.reason or NO_OWNER_DECISION,
+            proposed_reason=found.proposed_reason or NO_OWNER_DECISION,
+        )
         if len(result.owner_changes) < shown:
             result.owner_changes.append(
                 OwnerChange(
@@ -452,6 +456,12 @@ def _compare_owners(
                 )
             )
     return names
+
+
+# What a side of an owner difference says when its run made no owner decision for the
+# record (the other side's did): nothing under its settings gave the record an owner — a
+# contact an activity made, say.
+NO_OWNER_DECISION = "no owner decision: nothing under these settings gave the record an owner"
 
 
 def _each_record_only_in_one(
