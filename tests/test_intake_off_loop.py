@@ -40,7 +40,6 @@ def _healthz_answers_while_held(
     the webhook's status codes."""
     headers = {"content-type": "application/json", **generic_signature(body)}
     answered: list[int] = []
-    ws.engine.dispose()
     locker = ws.engine.connect()
     locker.begin()
     locker.execute(sa.text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
