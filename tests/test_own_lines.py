@@ -223,6 +223,34 @@ def test_declaring_an_own_number_settles_the_calls_that_waited_for_it(
     )
 
 
+def test_an_own_number_taken_back_gives_back_the_calls_it_made_internal(
+    workspace: Workspace,
+) -> None:
+    """The admin declares a number by mistake, then removes it: the calls it made internal
+    stayed internal — on no timeline, held nowhere, asked of nobody: lost. They are looked
+    for again as calls to that number: held (the recent one), asked about (the one whose
+    hold ended), and on the contact that gets the number."""
+    _setup(workspace, unknown_counterpart={"hold_days": 365})
+    recent = "2026-12-01T10:00:00Z"
+    run(workspace, _call("c1", LINE_B, at=recent), _call("c2", LINE_B, at="2025-10-01T10:00:00Z"))
+    _setup(workspace, unknown_counterpart={"hold_days": 365}, own_numbers=[LINE_B])
+    assert {key: c["internal"] for key, c in _calls(workspace).items()} == {
+        "c1": DECLARED_REASON,
+        "c2": DECLARED_REASON,
+    }
+    _setup(workspace, unknown_counterpart={"hold_days": 365})  # taken back
+    calls = _calls(workspace)
+    assert [calls[k]["internal"] for k in ("c1", "c2")] == [None, None]
+    assert sorted(n for _a, n in _held(workspace)) == [B, B]
+    assert workspace.expire_holds(now="2026-12-07T00:00:00Z") == 1  # c2's hold had ended
+    [question] = workspace.review_items().items
+    assert question.subject == B
+    run(workspace, _contact("p-1", LINE_B, at="2026-12-02T09:00:00Z"), integration="crm")
+    [contact] = workspace.find(external="crm:p-1")
+    timeline = workspace.record("contact", contact["id"])["timeline"]
+    assert "c1" in {a["external_id"] for a in timeline}
+
+
 def test_own_numbers_are_phone_numbers_checked_at_their_key_and_exported() -> None:
     with pytest.raises(UserError) as err:
         workspace_config(

@@ -242,23 +242,29 @@ def settle_declared_lines(connection: Connection, rules: WorkspaceRules) -> int:
     """The own numbers admins declare (``own_numbers``) settle what waited for them, as a
     line a tool names does (:func:`leadsync.engine.learn_lines.settle`): the activities held
     for one, or asked about one as a number several records have, are looked for again — an
-    internal call now, the hold released and the question closed with the reason. Written as
-    a batch of its own, under the batch lock, only when something waits (one cheap read
+    internal call now, the hold released and the question closed with the reason. And the
+    other way: an internal call whose line is declared no more (an entry removed) and not
+    learned from its tool is looked for again as a call to that number — attached to whoever
+    has it, held, or asked about (:func:`leadsync.engine.learn_lines.not_internal`). Written
+    as a batch of its own, under the batch lock, only when something waits (cheap reads
     first). How many activities were looked for again."""
     declared = rules.declared_lines
     lines = {(name, number) for name, found in declared.items() for number in found}
-    if not own_store.waiting_for(connection, lines):
+    orphans = own_store.internal_without_line(connection, lines)
+    if not orphans and not own_store.waiting_for(connection, lines):
         return 0
     numbers = {number for _, number in lines}
     store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-    state = load(connection, rules, [], learn=numbers)
+    state = load(connection, rules, [], learn=numbers, again={a for a, _i, _n in orphans})
     now = now_ts()
     decider = BatchDecider(state, rules, now=now)
     settled = sum(
         learn_lines.settle(decider, line) for lines in declared.values() for line in lines.values()
     )
+    for activity_id, integration, _number in orphans:
+        learn_lines.not_internal(decider, activity_id, integration)
     write(connection, decider.finish(now))
-    return settled
+    return settled + len(orphans)
 
 
 @dataclass

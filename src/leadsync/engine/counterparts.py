@@ -396,10 +396,10 @@ def _unhold(d: BatchDecider, activity_id: int) -> None:
     held rows are deleted."""
     for held in d.held.values():
         held[:] = [h for h in held if h.activity_id != activity_id]
-    _release(d, activity_id)
+    release(d, activity_id)
 
 
-def _release(d: BatchDecider, activity_id: int) -> None:
+def release(d: BatchDecider, activity_id: int) -> None:
     """The activity's held rows are deleted: those of earlier batches, and those this batch
     made until now (a hold made after this, for other numbers, is kept)."""
     d.released.add(activity_id)
@@ -430,7 +430,7 @@ def attach_held(
         asking = Event(id="", integration=held.integration, type=EventType.ACTIVITY, occurred_at=at)
         _ask(d, found, settings, "number", asking, number, question, candidates, None)
         settle(d, asking, held.activity_id, found, [])
-        _release(d, held.activity_id)
+        release(d, held.activity_id)
         return f"{held_for}: {found.trace}"
     reason = rules.attached_later_reason(record.type.value, record.id, number, held.held_at, at)
     attach(
@@ -472,7 +472,7 @@ def attach(
         tied_deals(d, asking, settings, activity_id, ties)
     d.late_attached[activity_id] = activity_type
     d.attached.add(activity_id)
-    _release(d, activity_id)
+    release(d, activity_id)
     close_questions(d, activity_id, "attached", d.now or record.updated_at, reason)
     return chosen
 

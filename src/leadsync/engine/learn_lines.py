@@ -137,6 +137,14 @@ def look_again(d: BatchDecider, activity_id: int, integration: str) -> None:
     counterparts.settle(d, event, activity_id, found, [])
 
 
+def not_internal(d: BatchDecider, activity_id: int, integration: str) -> None:
+    """An internal call whose line is the company's own no more (its ``own_numbers`` entry
+    removed, no tool named it): no internal call any more, and looked for again as a call
+    to that number (:func:`look_again`)."""
+    counterparts.release(d, activity_id)
+    look_again(d, activity_id, integration)
+
+
 def _activity_row(d: BatchDecider, activity_id: int) -> Mapping[str, Any] | None:
     """The activity as the batch has it (an event of the batch made or changed it), else as
     loaded; None when it is gone."""

@@ -58,11 +58,13 @@ def load(
     events: Sequence[Event],
     record_ids: Collection[int] = (),
     learn: Collection[str] = (),
+    again: Collection[int] = (),
 ) -> LoadedState:
     """The state ``events`` need, plus the records ``record_ids`` names directly (a change
-    told to leadsync about a record by id, as ``records set-owner`` does), and what waits
-    for the numbers ``learn`` (E.164: own numbers an admin declared, settled by
-    :func:`leadsync.engine.settle_declared_lines`)."""
+    told to leadsync about a record by id, as ``records set-owner`` does), what waits
+    for the numbers ``learn`` (E.164: own numbers an admin declared), and the activities
+    ``again`` with who has their numbers (internal calls whose line is no longer declared),
+    both settled by :func:`leadsync.engine.settle_declared_lines`."""
     refs: list[tuple[str, RecordRef]] = []
     activity_keys: set[SourceKey] = set()
     rep_keys: set[tuple[str, str]] = set()
@@ -119,7 +121,7 @@ def load(
     own_lines, learning = _own_lines(connection, rules, events, asked, learn)
     held = _held(connection, given | learning)
     line_questions = own_store.open_number_questions(connection, learning)
-    line_activities = _waiting(connection, rules, held, learning, line_questions, asked)
+    line_activities = _waiting(connection, rules, held, learning, line_questions, asked, again)
     # Who has a number: for the activities that ask, and for the numbers that activities
     # wait for (a record getting one that another record has too is a question).
     by_phone = counterpart_store.load_phone_holders(connection, asked | set(held))
@@ -307,7 +309,7 @@ def _numbers(
                 continue  # no number: nothing to look up
             # Unreadable numbers too: they match nobody, and are no longer held for (a
             # question instead), but an activity held for one by an older version still is.
-            region = _region(rules, event.integration)
+            region = rules.region(event.integration)
             numbers = counterpart_numbers(properties, region)
             asked.update(p.key for p in numbers)
             if holding:  # a contact made for the number (policy create) takes its held ones
@@ -315,7 +317,7 @@ def _numbers(
         elif holding and event.type is EventType.RECORD and event.object in person:
             if not gives_phones(event.properties):
                 continue
-            region = _region(rules, event.integration)
+            region = rules.region(event.integration)
             for phone in phones(event.object, event.properties, region).values():
                 if phone is not None and phone.number is not None:
                     given.add(phone.number)
@@ -355,21 +357,19 @@ def _waiting(
     learning: Collection[str],
     questions: Sequence[Mapping[str, Any]],
     asked: set[str],
+    again: Collection[int],
 ) -> dict[int, dict[str, Any]]:
     """The activities waiting for a number the batch may learn as a line (held for it, or
-    asked about it): they are looked for again then, so their numbers are asked too."""
+    asked about it), and those ``again``: they are looked for again then, so their numbers
+    are asked too."""
     ids = {h.activity_id for n in learning for h in held.get(n, ())}
     ids.update(int(q["activity_id"]) for q in questions)
+    ids.update(again)
     rows = own_store.load_activity_rows(connection, ids)
     for row in rows.values():
-        region = _region(rules, row["integration"])
+        region = rules.region(row["integration"])
         asked.update(p.key for p in counterpart_numbers(activity_properties(row), region))
     return rows
-
-
-def _region(rules: WorkspaceRules, integration: str) -> str | None:
-    settings = rules.integrations.get(integration)
-    return settings.region if settings is not None else None
 
 
 def _held(connection: Connection, numbers: Collection[str]) -> dict[str, list[HeldActivity]]:

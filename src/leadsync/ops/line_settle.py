@@ -3,7 +3,9 @@ a number several records have, is an internal call once the admin says the numbe
 company's own (``own_numbers`` saved on the settings page or through the API, a file
 applied) — its hold released and its question closed with the reason, as when a tool names
 the line (``engine.settle_declared_lines``). Without it, such a call stayed held until its
-hold ended and then asked a person what the settings already said."""
+hold ended and then asked a person what the settings already said. And an entry removed
+gives back the calls it made internal: looked for again as calls to that number (they were
+on no timeline, held nowhere and asked of nobody: lost)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,9 @@ def settle_declared(engine: Engine) -> int:
         with engine.connect() as connection:  # most saves declare nothing anything waits for
             declared = rules_on(connection).declared_lines
             lines = {(name, number) for name, found in declared.items() for number in found}
-            if not own_store.waiting_for(connection, lines):
+            if not own_store.waiting_for(connection, lines) and not (
+                own_store.internal_without_line(connection, lines)
+            ):
                 return 0
         with begin_writing(engine) as connection:
             config_store.lock_config(connection)

@@ -120,6 +120,27 @@ def lines_of(connection: Connection, integration: str | None = None) -> list[dic
     return [dict(row._mapping) for row in rows]
 
 
+def internal_without_line(
+    connection: Connection, declared: Collection[tuple[str, str]]
+) -> list[tuple[int, str, str]]:
+    """(activity id, integration, number) of the internal calls whose line is the company's
+    own no more: neither declared (``declared``: integration, number) nor learned from a
+    tool — an ``own_numbers`` entry removed."""
+    t, lines = internal_activities, own_lines
+    rows = connection.execute(
+        sa.select(t.c.activity_id, t.c.integration, t.c.number)
+        .select_from(
+            t.outerjoin(
+                lines, sa.and_(lines.c.integration == t.c.integration, lines.c.number == t.c.number)
+            )
+        )
+        .where(lines.c.number.is_(None))
+        .order_by(t.c.activity_id)
+    )
+    wanted = set(declared)
+    return [(int(a), str(i), str(n)) for a, i, n in rows if (i, n) not in wanted]
+
+
 def internal_by_line(
     connection: Connection, integration: str | None = None
 ) -> dict[tuple[str, str], int]:
