@@ -115,7 +115,7 @@ def test_a_value_no_option_names_is_left_out_reported_once_and_sent_once_the_opt
     assert "none of the 35 options of HubSpot's company industry" in failure["message"]
     assert ws.push_status()["failures_not_sent"] == 1
     record_id = record_by_external(ws, "co-1")["id"]
-    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value")
+    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value HubSpot would not take")
     url = ws.engine.url.render_as_string(hide_password=False)
     shown = CliRunner().invoke(app, ["--db", url, "records", "show", "company", str(record_id)])
     assert shown.exit_code == 0, shown.output
@@ -198,7 +198,7 @@ def test_a_new_value_no_option_names_is_reported_and_stays_open(
     assert "'Fintech'" in open_one["message"]
     assert ws.push_status()["failures"] == 1
     record_id = record_by_external(ws, "co-1")["id"]
-    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value")
+    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value HubSpot would not take")
 
 
 def test_a_report_is_known_by_its_value_whatever_the_options_became(

@@ -25,7 +25,7 @@ from leadsync.ops.phones import phones_text
 from leadsync.ops.records import HubSpotState
 from leadsync.results import counted, plain
 from leadsync.rules.records import PHONE_SOURCES
-from leadsync.store.push import NOT_AN_OPTION
+from leadsync.store.push import WITHOUT_A_VALUE
 from leadsync.values import (
     parse_time,
 )
@@ -354,7 +354,7 @@ def owners_list(as_json: JsonOption = False) -> None:
 
 def _failure_head(failure: dict[str, Any]) -> str:
     """What an open push failure of a record HubSpot has says of it."""
-    if failure.get("category") == NOT_AN_OPTION:
+    if failure.get("category") in WITHOUT_A_VALUE:
         return "pushed without a value"
     if failure.get("refused_by") == "leadsync":
         return "its last change was not sent (leadsync's own check)"

@@ -93,11 +93,8 @@ class HubSpotState(ResultModel):
         if not self.destination:
             return "no destination"
         if self.failure is not None:
-            if self.failure.get("category") == push_store.NOT_AN_OPTION and self.hubspot_id:
-                return (
-                    "pushed, but for a value that is none of HubSpot's options (its failure "
-                    "names it)"
-                )
+            if self.failure.get("category") in push_store.WITHOUT_A_VALUE and self.hubspot_id:
+                return "pushed, but for a value HubSpot would not take (its failure names it)"
             if self.failure.get("refused_by") == "leadsync":
                 return "not sent (leadsync's own check before sending)"
             return "refused by HubSpot"

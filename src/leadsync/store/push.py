@@ -35,7 +35,12 @@ PRECONDITION = "LEADSYNC_PRECONDITION"
 # A record pushed without a value none of the portal's options names (its dropdown): the
 # value was not sent (destinations/hubspot/options.py). Open while the record holds it.
 NOT_AN_OPTION = "LEADSYNC_NOT_AN_OPTION"
-NOT_SENT = (PRECONDITION, NOT_AN_OPTION)
+# A contact updated without the email HubSpot holds on another contact (its 409): the email
+# was not sent, the rest was.
+EMAIL_TAKEN = "LEADSYNC_EMAIL_TAKEN"
+NOT_SENT = (PRECONDITION, NOT_AN_OPTION, EMAIL_TAKEN)
+# Of them, the reports of an object pushed without one value (the rest went).
+WITHOUT_A_VALUE = (NOT_AN_OPTION, EMAIL_TAKEN)
 
 
 def refused_by(category: str | None) -> str:
@@ -387,17 +392,24 @@ def resolve_failures(
     by: str | None = None,
     reason: str | None = None,
     keep: Collection[int] = (),
+    keep_category: str | None = None,
 ) -> None:
     """Close the open failures of objects (pushed after all, retried, dismissed), with who
-    did it and the reason given for a dismissal; not the failures ``keep`` names (ids)."""
+    did it and the reason given for a dismissal; not the failures ``keep`` names (ids), nor
+    those of category ``keep_category``."""
     if local_ids:
+        kept: list[sa.ColumnElement[bool]] = []
+        if keep:
+            kept.append(push_failures.c.id.not_in(list(keep)))
+        if keep_category is not None:
+            kept.append(push_failures.c.category != keep_category)
         connection.execute(
             sa.update(push_failures)
             .where(
                 push_failures.c.kind == kind,
                 push_failures.c.resolved_at.is_(None),
                 _in(connection, push_failures.c.local_id, local_ids),
-                *([push_failures.c.id.not_in(list(keep))] if keep else []),
+                *kept,
             )
             .values(resolved_at=at, resolution=resolution, resolved_by=by, dismissed_reason=reason)
         )
@@ -426,6 +438,23 @@ def not_an_option_failures(
         )
     )
     return [(int(i), int(r), str(m), n) for i, r, m, n in rows]
+
+
+def reported(connection: Connection, kind: str, local_id: int, category: str, message: str) -> bool:
+    """Whether the object has this report open, or dismissed (a dismissal stands for it)."""
+    f = push_failures
+    found = connection.execute(
+        sa.select(f.c.id)
+        .where(
+            f.c.kind == kind,
+            f.c.local_id == local_id,
+            f.c.category == category,
+            f.c.message == message,
+            sa.or_(f.c.resolved_at.is_(None), f.c.resolution == "dismissed"),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def open_failure_keys(

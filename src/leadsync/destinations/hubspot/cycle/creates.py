@@ -32,7 +32,7 @@ from leadsync.store import push_sent
 
 SEARCH_GROUPS = 5  # filter groups in one search (HubSpot allows five)
 SEARCH_PAGE = 200  # results in one page of a search (HubSpot's maximum)
-_EXISTING_ID = re.compile(r"Existing ID: ?(\d+)")
+EXISTING_ID = re.compile(r"Existing ID: ?(\d+)")
 
 
 @dataclass
@@ -322,7 +322,7 @@ class CreatesMixin(LinksMixin):
     ) -> None:
         """An input HubSpot refused. A conflict naming the existing object (the contact's
         email, or our own leadsync_id) is that object: matched, then updated."""
-        match = _EXISTING_ID.search(str(error.get("message") or ""))
+        match = EXISTING_ID.search(str(error.get("message") or ""))
         if match is not None and operation == "create":
             # Not saved yet: the id is recorded with the owner HubSpot has, once compared.
             # Saved now, without an owner, a crash before that comparison would leave this

@@ -106,6 +106,35 @@ class ResultsMixin(CycleBase):
         log.warning("not sent: %s %s %s: %s", operation, obj.type, obj.id, message)
         self.write(lambda c: push_store.add_failures(c, [row]))
 
+    def report(self, obj: PushObject, operation: str, category: str, message: str) -> None:
+        """A value leadsync did not send of an object it pushed (leadsync's own report, no
+        HTTP status; counted as not sent): recorded once — not again while the same report
+        is open, nor once a person dismissed it."""
+
+        def record(c: Connection) -> None:
+            if push_store.reported(c, obj.kind, obj.id, category, message):
+                return
+            self.result.not_sent += 1
+            log.warning("pushed %s %s without a value: %s", obj.type, obj.id, message)
+            push_store.add_failures(
+                c,
+                [
+                    {
+                        "kind": obj.kind,
+                        "local_id": obj.id,
+                        "object_type": obj.type,
+                        "operation": operation,
+                        "status": None,
+                        "category": category,
+                        "message": message,
+                        "correlation_id": None,
+                        "at": now_ts(),
+                    }
+                ],
+            )
+
+        self.write(record)
+
     def _failed(self, obj: PushObject) -> None:
         self.failed.add((obj.kind, obj.id))
         self.open_failures.add((obj.kind, obj.id))
@@ -200,7 +229,13 @@ class ResultsMixin(CycleBase):
             keep, reports = (
                 self._not_options(c, objs, at, properties_sent) if self.not_options else ((), [])
             )
-            push_store.resolve_failures(c, kind, keys, at, "pushed", keep=keep)
+            held = [k for k in keys if (kind, k) in self.email_held]
+            free = [k for k in keys if (kind, k) not in self.email_held]
+            push_store.resolve_failures(c, kind, free, at, "pushed", keep=keep)
+            # Pushed without the email another contact holds: that report stays.
+            push_store.resolve_failures(
+                c, kind, held, at, "pushed", keep=keep, keep_category=push_store.EMAIL_TAKEN
+            )
             push_store.add_failures(c, reports)  # after: the save closes none of them
             self.result.not_sent += len(reports)
 

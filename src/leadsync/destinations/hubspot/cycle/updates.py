@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.clears import ClearsMixin, Sent, decide, written
+from leadsync.destinations.hubspot.cycle.creates import EXISTING_ID
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
 from leadsync.destinations.hubspot.cycle.results import untold_error
@@ -149,16 +150,20 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
         answer: Answer,
     ) -> None:
         by_hs = {self.ids[(o.kind, o.id)]: o for o, _ in chunk}
+        props_of = {id(o): p for o, p in chunk}
         refused: set[str] = set()
         for error in answer.body.get("errors") or []:
             for hs in (error.get("context") or {}).get("ids") or []:
                 obj = by_hs.get(str(hs))
                 if obj is not None:
                     refused.add(str(hs))
-                    self.fail(obj, "update", answer, error)
+                    if not self.email_taken(obj, props_of[id(obj)], error, wanted):
+                        self.fail(obj, "update", answer, error)
         if not answer.ok and answer.status != 207:
             if len(chunk) == 1:
-                self.fail(chunk[0][0], "update", answer, answer.body)
+                obj, props = chunk[0]
+                if not self.email_taken(obj, props, answer.body, wanted):
+                    self.fail(obj, "update", answer, answer.body)
                 return
             for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
                 sub_answer = self.send(
@@ -194,6 +199,43 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             if obj.id in wanted:
                 owners[obj.id] = wanted[obj.id]
         self.save(done, owners, owner_known=bool(owners), written=True, properties_sent=True)
+
+    def email_taken(
+        self,
+        obj: PushObject,
+        props: Mapping[str, Any],
+        error: Mapping[str, Any],
+        wanted: Mapping[int, str | None],
+    ) -> bool:
+        """A contact's update HubSpot refused because another contact holds the email it
+        sends (409, "Existing ID: N": HubSpot keeps an email on one contact only): sent again
+        without the email, so that its owner and other values are not held back, and the
+        email reported until the two are merged in HubSpot. False: not that refusal."""
+        if obj.type != "contact" or "email" not in props:
+            return False
+        match = EXISTING_ID.search(str(error.get("message") or ""))
+        mine = self.ids[(obj.kind, obj.id)]
+        if str(error.get("category")) != "CONFLICT" or match is None or match.group(1) == mine:
+            return False
+        rest = {name: value for name, value in props.items() if name != "email"}
+        self.email_held.add((obj.kind, obj.id))
+        answer = self.send(
+            "POST",
+            self.p.paths.batch(obj.type, "update"),
+            {"inputs": [{"id": mine, "properties": rest}]},
+        )
+        self.handle_update(obj.type, [(obj, rest)], wanted, answer)
+        if (obj.kind, obj.id) not in self.failed:
+            self.report(
+                obj,
+                "update",
+                push_store.EMAIL_TAKEN,
+                f"email {props['email']} is HubSpot contact {match.group(1)}'s, and HubSpot "
+                f"keeps an email on one contact only: contact {mine} was updated without it. "
+                "Merge the two contacts in HubSpot (or correct the email at its source); the "
+                "next change sends it",
+            )
+        return True
 
     def archive(self, objs: Sequence[PushObject]) -> None:
         for chunk in typed_chunks(objs):
