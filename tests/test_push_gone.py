@@ -9,24 +9,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.workspace import Workspace
-from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import call_line, contact_line, record_by_external
 from tests.test_hubspot_push import linked_ids, only
-from tests.test_push_clears import open_workspace
+from tests.test_push_clears import ws
 
-
-@pytest.fixture
-def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
-    workspace = open_workspace(db_url, hub)
-    yield workspace
-    workspace.close()
+__all__ = ["ws"]  # the fixture: a workspace pushing to the stand-in, set up
 
 
 def _pushed_contact(ws: Workspace, hub: HubSpotDouble) -> str:

@@ -9,7 +9,6 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,10 +18,11 @@ from leadsync.cli import app
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.options import fit_options, option_key, option_value
 from leadsync.workspace import Workspace
-from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import ev, record_by_external, run
 from tests.test_hubspot_push import only
-from tests.test_push_clears import open_workspace
+from tests.test_push_clears import ws
+
+__all__ = ["ws"]  # the fixture: a workspace pushing to the stand-in, set up
 
 INDUSTRY = [
     ["COMPUTER_SOFTWARE", "Computer Software"],
@@ -66,14 +66,6 @@ def test_fit_options_keeps_the_record_and_lists_what_no_option_names() -> None:
     assert good["properties"]["industry"] == "COMPUTER_SOFTWARE" and "not_options" not in good
 
 
-@pytest.fixture
-def ws(db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
-    workspace = open_workspace(db_url, hub)
-    yield workspace
-    workspace.close()
-
-
 def company(at: str, **props: Any) -> Any:
     return ev(
         "record",
@@ -115,7 +107,9 @@ def test_a_value_no_option_names_is_left_out_reported_once_and_sent_once_the_opt
     assert "none of the 35 options of HubSpot's company industry" in failure["message"]
     assert ws.push_status()["failures_not_sent"] == 1
     record_id = record_by_external(ws, "co-1")["id"]
-    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value HubSpot would not take")
+    assert ws.record_hubspot(record_id).state.startswith(
+        "pushed, but for a value HubSpot would not take"
+    )
     url = ws.engine.url.render_as_string(hide_password=False)
     shown = CliRunner().invoke(app, ["--db", url, "records", "show", "company", str(record_id)])
     assert shown.exit_code == 0, shown.output
@@ -198,7 +192,9 @@ def test_a_new_value_no_option_names_is_reported_and_stays_open(
     assert "'Fintech'" in open_one["message"]
     assert ws.push_status()["failures"] == 1
     record_id = record_by_external(ws, "co-1")["id"]
-    assert ws.record_hubspot(record_id).state.startswith("pushed, but for a value HubSpot would not take")
+    assert ws.record_hubspot(record_id).state.startswith(
+        "pushed, but for a value HubSpot would not take"
+    )
 
 
 def test_a_report_is_known_by_its_value_whatever_the_options_became(
