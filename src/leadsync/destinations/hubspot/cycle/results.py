@@ -92,17 +92,7 @@ class ResultsMixin(CycleBase):
         status (HubSpot never saw it), category ``LEADSYNC_PRECONDITION``."""
         self._failed(obj)
         self.result.not_sent += 1
-        row = {
-            "kind": obj.kind,
-            "local_id": obj.id,
-            "object_type": obj.type,
-            "operation": operation,
-            "status": None,
-            "category": push_store.PRECONDITION,
-            "message": message,
-            "correlation_id": None,
-            "at": now_ts(),
-        }
+        row = failure_row(obj, operation, push_store.PRECONDITION, message, now_ts())
         log.warning("not sent: %s %s %s: %s", operation, obj.type, obj.id, message)
         self.write(lambda c: push_store.add_failures(c, [row]))
 
@@ -116,22 +106,7 @@ class ResultsMixin(CycleBase):
                 return
             self.result.not_sent += 1
             log.warning("pushed %s %s without a value: %s", obj.type, obj.id, message)
-            push_store.add_failures(
-                c,
-                [
-                    {
-                        "kind": obj.kind,
-                        "local_id": obj.id,
-                        "object_type": obj.type,
-                        "operation": operation,
-                        "status": None,
-                        "category": category,
-                        "message": message,
-                        "correlation_id": None,
-                        "at": now_ts(),
-                    }
-                ],
-            )
+            push_store.add_failures(c, [failure_row(obj, operation, category, message, now_ts())])
 
         self.write(record)
 
@@ -266,19 +241,9 @@ class ResultsMixin(CycleBase):
         known = {(rid, still(rid, message)) for _f, rid, message, _res in earlier}
         if not sent:
             return keep, []
-        types = {obj.id: obj.type for obj in objs}
+        by_id = {obj.id: obj for obj in objs}
         rows = [
-            {
-                "kind": push_store.RECORD,
-                "local_id": rid,
-                "object_type": types[rid],
-                "operation": "write",
-                "status": None,
-                "category": push_store.NOT_AN_OPTION,
-                "message": message,
-                "correlation_id": None,
-                "at": at,
-            }
+            failure_row(by_id[rid], "write", push_store.NOT_AN_OPTION, message, at)
             for rid, reports in sorted(now.items())
             for key, message in sorted(reports.items())
             if (rid, key) not in known
@@ -287,6 +252,24 @@ class ResultsMixin(CycleBase):
             log.warning("pushed %s %s without a value: %s", row["object_type"], row["local_id"],
                         row["message"])  # fmt: skip
         return keep, rows
+
+
+def failure_row(
+    obj: PushObject, operation: str, category: str, message: str, at: str
+) -> dict[str, Any]:
+    """A push failure of leadsync's own about ``obj`` (no HTTP status: HubSpot never saw
+    what it is about)."""
+    return {
+        "kind": obj.kind,
+        "local_id": obj.id,
+        "object_type": obj.type,
+        "operation": operation,
+        "status": None,
+        "category": category,
+        "message": message,
+        "correlation_id": None,
+        "at": at,
+    }
 
 
 def untold_error(answer: Answer) -> dict[str, Any]:
