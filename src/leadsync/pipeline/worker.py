@@ -104,8 +104,8 @@ class Worker:
 
     def run_once(self, failures: Problems | None = None) -> BatchResult:
         """Apply the pending rows now (nothing when the inbox has none), a batch at a time,
-        until none is left, the worker is asked to stop, or the workspace's rules change (a
-        save here or in another process: the next drain applies them; a batch under way
+        until none is left or the worker is asked to stop; when the workspace's rules change
+        (a save here or in another process) the next batch applies them (a batch under way
         finishes with the rules it began with). Each batch is counted as it commits
         (``applied``, ``on_result``). Once a minute, queue the held activities whose hold
         ended (:func:`leadsync.ops.review.expire_holds`). ``failures`` collects the rows
@@ -117,16 +117,41 @@ class Worker:
         with self.engine.connect() as connection:
             if not inbox_store.has_pending(connection):
                 return BatchResult()
-        rules = self.rules()
-        return drain(
+        total = BatchResult()
+        on_batch = self._counter()
+        while True:  # a drain per version of the rules, until none is left or a stop
+            result, changed = self._drain(self.rules(), on_batch, failures)
+            total.add(result)
+            if not changed:
+                return total
+
+    def _drain(
+        self,
+        rules: WorkspaceRules,
+        on_batch: Callable[[BatchResult], None],
+        failures: Problems | None,
+    ) -> tuple[BatchResult, bool]:
+        """One drain under ``rules``: what it applied, and whether it stopped because the
+        rules changed (not because none was left, nor for a stop)."""
+        changed = False
+
+        def keep_going() -> bool:
+            nonlocal changed
+            if self._stop.is_set():
+                return False
+            changed = self.rules() is not rules
+            return not changed
+
+        result = drain(
             self.engine,
             rules,
             self.batch_size,
-            on_batch=self._counter(),
+            on_batch=on_batch,
             failures=failures,
             parts=self.parts,
-            keep_going=lambda: not self._stop.is_set() and self.rules() is rules,
+            keep_going=keep_going,
         )
+        return result, changed
 
     def _counter(self) -> Callable[[BatchResult], None]:
         """What each committed batch tells: its events (``applied``, ``on_result``) and its
