@@ -68,6 +68,7 @@ def _pages(ws: Workspace) -> list[str]:
         "/review/1",
         "/health",
         "/dead-letters",
+        "/push-failures",
         "/test-lead",
         "/audit",
     ]

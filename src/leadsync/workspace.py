@@ -204,8 +204,8 @@ class Workspace:
         request budget (10 s and daily, from HubSpot's headers) and any pause."""
         return push_status(self.engine, self.destination())
 
-    def push_failures(self, limit: int = 100) -> list[dict[str, Any]]:
-        return listings.push_failures(self.engine, limit)
+    def push_failures(self, limit: int = 100, resolved: bool = False) -> list[dict[str, Any]]:
+        return listings.push_failures(self.engine, limit, resolved)
 
     def resolve_push_failures(self, ids: Sequence[int], action: str, reason: str = "") -> int:
         """``retry``: queue the objects again; ``dismiss``: close them, saying why (``reason``)."""

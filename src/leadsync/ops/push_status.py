@@ -151,6 +151,18 @@ def not_created(waiting: push_waiting.Unnamed) -> dict[str, Any]:
     }
 
 
+def push_failure(engine: Engine, failure_id: int) -> dict[str, Any]:
+    """One push failure (open or resolved), as ``push failures list`` shows it; NotFoundError
+    when there is none of that id."""
+    found = None
+    if stored_id(failure_id):
+        with engine.connect() as connection:
+            found = push_store.failure(connection, failure_id)
+    if found is None:
+        raise NotFoundError(f"no push failure with id {failure_id}")
+    return found
+
+
 def resolve_failures(
     engine: Engine,
     ids: Sequence[int],

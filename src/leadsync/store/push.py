@@ -484,14 +484,22 @@ def open_failures(
     query = sa.select(push_failures).order_by(push_failures.c.id.desc()).limit(limit)
     if not include_resolved:
         query = query.where(push_failures.c.resolved_at.is_(None))
-    return [
-        {
-            **r._mapping,
-            "refused_by": refused_by(r.category),
-            "state": r.resolution if r.resolved_at is not None else "open",
-        }
-        for r in connection.execute(query)
-    ]
+    return [_failure_view(r) for r in connection.execute(query)]
+
+
+def failure(connection: Connection, failure_id: int) -> dict[str, Any] | None:
+    """One failure as :func:`open_failures` lists it; None when there is none of that id."""
+    row = connection.execute(sa.select(push_failures).where(push_failures.c.id == failure_id))
+    found = row.first()
+    return None if found is None else _failure_view(found)
+
+
+def _failure_view(r: Any) -> dict[str, Any]:
+    return {
+        **r._mapping,
+        "refused_by": refused_by(r.category),
+        "state": r.resolution if r.resolved_at is not None else "open",
+    }
 
 
 def failures_by_id(connection: Connection, ids: Collection[int]) -> list[dict[str, Any]]:

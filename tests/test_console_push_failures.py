@@ -1,0 +1,73 @@
+"""Push failures in the console: listed (with the object each is about, linked), each on a
+page of its own, retried or dismissed with a reason there — as ``leadsync push failures``
+does; before, the console named them only as "(leadsync push failures list)", with no way
+to act on one. Over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import httpx
+
+from leadsync.destinations.hubspot.fake import HubSpotDouble
+from leadsync.workspace import Workspace
+from tests.browser import PASSWORD, console_server, form_token, signed_in
+from tests.helpers import ev, record_by_external, run
+from tests.test_push_clears import ws
+
+__all__ = ["ws"]
+
+
+def _company(ext: str, domain: str, industry: str) -> dict[str, object]:
+    props = {"domain": domain, "name": ext.title(), "industry": industry}
+    return ev("record", object="company", external_id=ext, properties=props)
+
+
+def test_push_failures_are_listed_and_resolved_in_the_console(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    run(
+        ws,
+        _company("globex", "globex.test", "Fintech"),
+        _company("initech", "initech.test", "Crypto"),
+    )
+    ws.push()
+    failures = {f["message"].split("'")[1]: f for f in ws.push_failures()}
+    fintech, crypto = failures["Fintech"], failures["Crypto"]
+    company = record_by_external(ws, "globex")["id"]
+    with console_server(ws) as live, httpx.Client(base_url=live.base_url, timeout=60) as client:
+        admin = signed_in(client, PASSWORD)
+        listed = admin.get("/push-failures")
+        assert listed.status_code == 200
+        assert "2 open" in listed.text
+        assert f'<a href="/push-failures/{fintech["id"]}">#{fintech["id"]}</a>' in listed.text
+        assert f'<a href="/records/company/{company}">company {company}</a>' in listed.text
+        assert 'href="/push-failures"' in listed.text  # in the navigation
+        page = admin.get(f"/push-failures/{fintech['id']}")
+        assert "leadsync's own check" in page.text and "&#39;Fintech&#39;" in page.text
+        token = form_token(page.text, f"/push-failures/{fintech['id']}/dismiss")
+        blank = admin.post(
+            f"/push-failures/{fintech['id']}/dismiss", data={"csrf_token": token, "reason": " "}
+        )
+        assert blank.status_code == 400 and 'aria-invalid="true"' in blank.text
+        assert len(ws.push_failures()) == 2  # nothing changed
+        done = admin.post(
+            f"/push-failures/{fintech['id']}/dismiss",
+            data={"csrf_token": token, "reason": "we do not track fintech"},
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/push-failures/{fintech['id']}?done=dismissed"
+        token = form_token(admin.get(f"/push-failures/{crypto['id']}").text,
+                           f"/push-failures/{crypto['id']}/retry")  # fmt: skip
+        retried = admin.post(f"/push-failures/{crypto['id']}/retry", data={"csrf_token": token})
+        assert retried.status_code == 303
+        again = admin.post(f"/push-failures/{crypto['id']}/retry", data={"csrf_token": token})
+        assert again.status_code == 404 and "Not retried" in again.text
+        assert f'href="/push-failures/{crypto["id"]}"' in again.text  # the way back
+        assert "leadsync push failures list" not in again.text
+        everything = admin.get("/push-failures?resolved=true").text
+    [dismissed] = [f for f in ws.push_failures(resolved=True) if f["id"] == fintech["id"]]
+    assert dismissed["state"] == "dismissed" and dismissed["resolved_by"]
+    assert dismissed["dismissed_reason"] == "we do not track fintech"
+    # Only the retried company may be reported again (the service's push sends it again,
+    # its value still none of the options); the dismissed one is not.
+    assert {f["local_id"] for f in ws.push_failures()} <= {crypto["local_id"]}
+    assert "dismissed" in everything and "retried" in everything
