@@ -71,3 +71,12 @@ def test_push_failures_are_listed_and_resolved_in_the_console(
     # its value still none of the options); the dismissed one is not.
     assert {f["local_id"] for f in ws.push_failures()} <= {crypto["local_id"]}
     assert "dismissed" in everything and "retried" in everything
+
+
+def test_the_health_card_of_push_failures_links_to_their_page() -> None:
+    from leadsync.ops.deadletters import PUSH_FAILURES_HINT
+    from leadsync.web.console import console_hints
+
+    html = str(console_hints(f"1 input refused by HubSpot {PUSH_FAILURES_HINT}"))
+    assert '<a href="/push-failures">Push failures</a>' in html
+    assert "leadsync push failures list" not in html

@@ -29,6 +29,7 @@ DEAD_LETTERS_HINT = (
     "--reason TEXT)"
 )
 READD_HINT = "configure it again (leadsync apply)"
+PUSH_FAILURES_HINT = "(leadsync push failures list)"
 
 
 class RetryResult(ResultModel):

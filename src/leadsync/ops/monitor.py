@@ -26,7 +26,7 @@ from leadsync import model
 from leadsync.engine import WorkspaceRules
 from leadsync.model import add_days, display_ts, epoch_ts, now_ts, ts_to_datetime
 from leadsync.ops import monitor_activities as activity_checks
-from leadsync.ops.deadletters import DEAD_LETTERS_HINT, REVIEW_HINT
+from leadsync.ops.deadletters import DEAD_LETTERS_HINT, PUSH_FAILURES_HINT, REVIEW_HINT
 from leadsync.ops.findings import SHOWN, Finding, names_in, show
 from leadsync.ops.phones import entry as phone_entry
 from leadsync.ops.push_status import not_created_rows, not_created_summary
@@ -212,7 +212,7 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
         alert=failures > m.max_push_failures,
         summary=f"{counted(failures - not_sent, 'input')} refused by HubSpot"
         + (f", {not_sent} not sent (leadsync's own check)" if not_sent else "")
-        + " (leadsync push failures list)",
+        + f" {PUSH_FAILURES_HINT}",
         rows=[
             {
                 "object": f"{r['object_type']} {r['local_id']}",

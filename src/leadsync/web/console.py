@@ -30,7 +30,13 @@ from starlette.routing import Match
 from leadsync.errors import LeadsyncError
 from leadsync.model import decided_by, display_ts
 from leadsync.ops import listings
-from leadsync.ops.deadletters import DEAD_LETTERS_HINT, READD_HINT, REVIEW_HINT, pretty_body
+from leadsync.ops.deadletters import (
+    DEAD_LETTERS_HINT,
+    PUSH_FAILURES_HINT,
+    READD_HINT,
+    REVIEW_HINT,
+    pretty_body,
+)
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.results import plain
 from leadsync.workspace import Workspace
@@ -515,6 +521,11 @@ CLI_HINTS = (
         "dismiss one that cannot be fixed)",
     ),
     (READD_HINT, 'add it again (<a href="/integrations/new">Add an integration</a>)'),
+    (
+        PUSH_FAILURES_HINT,
+        '(open each on the <a href="/push-failures">Push failures</a> page to retry it, or '
+        "dismiss it with a reason)",
+    ),
 )
 
 
