@@ -119,7 +119,7 @@ def _finish_first_part(ws: Workspace, drainer: _Drainer) -> None:
     """The part open before the cut applied and done, as the worker holding it would."""
     with ws.engine.connect() as connection:
         drainer.part = routing_store.open_part(connection, 1)
-    _drain_rows(drainer, BatchResult(), None)
+    _drain_rows(drainer, BatchResult())
     with ws.engine.begin() as connection:
         assert routing_store.finish(connection, 1)
     drainer.part = None

@@ -495,22 +495,16 @@ def _first_recording(item: Any) -> str | None:
 
 
 def _user(d: _Delivery) -> list[dict[str, Any]]:
-    """The user, by its id; and by its ``guid`` too, which is how meetings name their owner
-    (``owned_by_user``): the same email and name under both, so a meeting's owner maps as
-    the user's other activities do (by email, or a map of the GUID)."""
-    owner = {"id": d.external_id}
+    """The user by its id, and by its ``guid`` (how meetings name their owner) the same."""
     email = email_or_none(text(d.item, "email"))
-    if email is not None:
-        owner["email"] = email
+    owner = {"id": d.external_id, **({"email": email} if email is not None else {})}
     event: dict[str, Any] = {**_head(d, "user", d.when), "owner": owner}
     parts = (text(d.item, "first_name"), text(d.item, "last_name"))
-    name = text(d.item, "name") or " ".join(p for p in parts if p) or None
-    if name is not None:
+    if name := text(d.item, "name") or " ".join(p for p in parts if p) or None:
         event["properties"] = {"name": name}
     guid = text(d.item, "guid")
-    if guid is None or guid == d.external_id:
-        return [event]
-    return [event, {**event, "id": f"{d.event_id}#guid", "owner": {**owner, "id": guid}}]
+    twin = {**event, "id": f"{d.event_id}#guid", "owner": {**owner, "id": guid}}
+    return [event] if guid in (None, d.external_id) else [event, twin]
 
 
 # ------------------------------------------------------------------ parts
