@@ -369,6 +369,18 @@ _TRAILING_LABEL = re.compile(
 _DECIMAL_ZERO = re.compile(r"^\+?\d+\.0+$")
 
 
+_EXTENSION = re.compile(
+    r"(?:;\s*ext\s*=|\b(?:ext|extn|extension)\b\.?|\bx)\s*(\d{1,7})\s*$", re.IGNORECASE
+)
+
+
+def extension_of(given: str) -> str | None:
+    """The extension a phone number as written names (``+1 415 555 0200 ext. 12``,
+    ``;ext=12``, ``x12``), its digits; None without one."""
+    found = _EXTENSION.search(given)
+    return found.group(1) if found is not None and found.start() > 0 else None
+
+
 def _without_labels(given: str) -> str:
     """``given`` without what is written around the number (a label, a trailing "#", a
     ".0"), for the parse; the number as given is kept as given."""

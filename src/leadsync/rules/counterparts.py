@@ -32,7 +32,7 @@ from leadsync.rules.records import (
     IndexedAs,
     indexed_as,
 )
-from leadsync.values import PhoneNumber, read_call_number, read_phone
+from leadsync.values import PhoneNumber, extension_of, read_call_number, read_phone
 
 # Review queue kinds.
 NUMBER = "number"  # a number several contacts have
@@ -90,10 +90,12 @@ class Holder:
     record_type: RecordType
     number: str
     indexed: IndexedAs
+    extension: str | None = None  # the extension its property gives with the number
 
     def why(self) -> str:
         record = f"{self.record_type.value} {self.record_id}"
-        return f"{record} has {self.number} as {self.indexed.text()}"
+        extension = f" ext. {self.extension}" if self.extension else ""
+        return f"{record} has {self.number}{extension} as {self.indexed.text()}"
 
 
 def holders(
@@ -106,19 +108,28 @@ def holders(
     """The records that have one of ``numbers``: those of the ``preferred`` type (the
     association rules' primary type) when there are any, else the other person type; one
     entry per record, in the order of the numbers, then of the record ids (a number kept
-    beside named with its integration, from the record's properties: ``properties_of``)."""
+    beside named with its integration, from the record's properties: ``properties_of``).
+    Where a number names an extension (a switchboard's ``;ext=12``) and exactly one of them
+    has that number with that extension, that one: it is that person's line."""
     found: dict[int, Holder] = {}
+    dialled: dict[str, str] = {}  # number -> the extension the activity names with it
     for phone in numbers:
         if phone.number is None:
             continue  # kept as given, never matched
+        if (extension := extension_of(phone.given)) is not None:
+            dialled[phone.number] = extension
         for record_id, prop in sorted(by_phone.get(phone.number, ())):
             rtype = type_of(record_id)
             if rtype in PHONE_RECORD_TYPES and record_id not in found:
-                props = properties_of(record_id) if BESIDE_MARK in prop else None
+                props = properties_of(record_id)
                 shown_as = indexed_as(prop, (props or {}).get(PHONE_SOURCES))
-                found[record_id] = Holder(record_id, rtype, phone.number, shown_as)
+                given = (props or {}).get(prop) if BESIDE_MARK not in prop else None
+                extension = extension_of(given) if isinstance(given, str) else None
+                found[record_id] = Holder(record_id, rtype, phone.number, shown_as, extension)
     of_preferred = [h for h in found.values() if h.record_type is preferred]
-    return of_preferred or list(found.values())
+    chosen = of_preferred or list(found.values())
+    same_line = [h for h in chosen if h.extension and dialled.get(h.number) == h.extension]
+    return same_line if len(same_line) == 1 else chosen
 
 
 def shown(numbers: Sequence[PhoneNumber]) -> str:
