@@ -131,6 +131,9 @@ def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspa
             contact_line("p-2", None, TODAY),  # no owner in the event
             contact_line("p-3", "u-1", TODAY),  # owned: fine
             contact_line("p-4", None, at="2026-11-10T11:30:00Z"),  # too recent to count yet
+            # u-3 maps (by email) to owner 103, who is inactive: the map to fix, not a rep
+            # to map (its reason names the leave policy too).
+            contact_line("p-5", "u-3", TODAY),
         ],
     )
     finding = alerts(workspace)["unowned_new_leads"]
@@ -138,6 +141,7 @@ def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspa
     assert groups == {
         ("dialer", "unmapped rep, policy leave"): 1,
         ("dialer", "no owner in the event"): 1,
+        ("dialer", "the mapped owner is inactive"): 1,
     }
 
 
@@ -566,3 +570,18 @@ def test_a_call_skipped_for_two_reasons_counts_once_under_its_latest(
     assert finding.summary.startswith("1 activity received but not created")
     [row] = finding.rows
     assert row["activities"] == 1 and "busy" in row["reason"], finding.rows
+
+
+def test_dead_letters_from_before_the_window_are_said_not_hidden(workspace: Workspace) -> None:
+    """A report since a time after an open dead letter arrived said "0 unresolved dead
+    letters": a daily report went quiet about a letter nobody fixed. It counts the window's
+    and says how many are open in all."""
+    from leadsync.model import add_days, now_ts
+
+    setup(workspace)
+    workspace.ingest("dialer", ["{not json"])
+    since = add_days(now_ts(), 1 / 86_400)
+    finding = {f.check: f for f in workspace.report(since, add_days(since, 1)).findings}
+    summary = finding["dead_letters"].summary
+    assert summary.startswith("0 unresolved dead letters received since ")
+    assert "(1 open in all)" in summary

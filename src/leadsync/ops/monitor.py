@@ -309,10 +309,11 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
 # (LIKE pattern, words) that matches.
 _UNOWNED_BECAUSE = (
     (f"{UNDONE_TO_NO_OWNER}%", "put back to no owner by an undo"),
+    ("%has no active owner%", "round robin team has no active owner"),
+    # Before the leave policy, which a rep mapped to an inactive owner's reason names too.
+    ("%inactive%", "the mapped owner is inactive"),
     ("%unmapped policy is leave%", "unmapped rep, policy leave"),
     ("%names no owner%", "no owner in the event"),
-    ("%has no active owner%", "round robin team has no active owner"),
-    ("%inactive%", "the mapped owner is inactive"),
 )
 # Why one without a decision has none: the first (origin, words) that fits it.
 _UNOWNED_UNDECIDED = (
@@ -472,8 +473,14 @@ def _dead_letters(c: Connection, m: MonitoringSettings, since: str) -> Finding:
     groups = report_store.open_dead_letters_by_integration(c, since)
     total = sum(int(g.n) for g in groups)
     rows = [{"integration": g.integration, "dead_letters": int(g.n)} for g in groups]
-    # Dismissed letters are resolved: a person looked and decided none can be fixed.
-    summary = f"{counted(total, 'unresolved dead letter')} {DEAD_LETTERS_HINT}"
+    # Dismissed letters are resolved: a person looked and decided none can be fixed. Those
+    # that arrived before the window and are still open are said, never hidden by it.
+    in_all = sum(int(g.n) for g in report_store.open_dead_letters_by_integration(c, None))
+    before = f" ({in_all} open in all)" if in_all > total else ""
+    summary = (
+        f"{counted(total, 'unresolved dead letter')} received since {display_ts(since)}"
+        f"{before} {DEAD_LETTERS_HINT}"
+    )
     # The threshold is the workspace's: an integration's part says its own count and the total.
     parts = {
         str(g.integration): f"{counted(int(g.n), 'unresolved dead letter')} of the workspace's "

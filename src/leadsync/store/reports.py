@@ -127,10 +127,11 @@ def skipped_since(since: str) -> sa.ColumnElement[bool]:
     return sa.and_(activity_skips.c.occurred_at >= since, not_created())
 
 
-def open_dead_letters_since(since: str) -> list[sa.ColumnElement[bool]]:
-    """Dead letters received since ``since`` and neither retried nor dismissed."""
+def open_dead_letters_since(since: str | None) -> list[sa.ColumnElement[bool]]:
+    """Dead letters received since ``since`` (None: ever) and neither retried nor dismissed."""
     dl = dead_letters
-    return [dl.c.resolved_at.is_(None), dl.c.received_at >= since]
+    received = [dl.c.received_at >= since] if since is not None else []
+    return [dl.c.resolved_at.is_(None), *received]
 
 
 def flapping_records(
@@ -456,9 +457,9 @@ def open_records_by_owner(
     ).all()
 
 
-def open_dead_letters_by_integration(connection: Connection, since: str) -> Rows:
-    """Dead letters received since ``since`` and not resolved (retried or dismissed), by
-    (``integration``, ``n``)."""
+def open_dead_letters_by_integration(connection: Connection, since: str | None) -> Rows:
+    """Dead letters received since ``since`` (None: ever) and not resolved (retried or
+    dismissed), by (``integration``, ``n``)."""
     dl = dead_letters
     return connection.execute(
         sa.select(dl.c.integration, sa.func.count().label("n"))
