@@ -585,3 +585,15 @@ def test_dead_letters_from_before_the_window_are_said_not_hidden(workspace: Work
     summary = finding["dead_letters"].summary
     assert summary.startswith("0 unresolved dead letters received since ")
     assert "(1 open in all)" in summary
+
+
+def test_skips_a_staged_rollout_made_are_marked_as_the_rollouts(workspace: Workspace) -> None:
+    """The current settings take every call; a rollout to every record would skip those
+    under 30 s. The report said "shorter than min_duration_s (30 s)" as if it were the
+    current rule; activities skipped and decisions list mark such lines [rollout]."""
+    proposed = {"activities": {"call": {"min_duration_s": 30}}}
+    setup(workspace, rollout={"percent": 100, "settings": proposed})
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY)])
+    workspace.ingest("dialer", [activity("call", "c-1", "p-1", TODAY, duration_s=20)])
+    rows = findings(workspace)["activities_not_created"].rows
+    assert [r["reason"] for r in rows] == ["shorter than min_duration_s (30 s) [rollout]"]

@@ -351,7 +351,8 @@ def skips_by_kind(
     connection: Connection, since: str, limit: int, test_prefix: str
 ) -> tuple[int, Rows]:
     """Activities skipped since ``since``: how many, and the ``limit`` largest groups by
-    (``integration``, ``type``, ``kind``, ``n``) — the kind of reason, not each value. An
+    (``integration``, ``type``, ``kind``, ``settings``: "rollout" when a staged rollout's
+    proposed settings skipped them, ``n``) — the kind of reason, not each value. An
     activity counts once however many of its events were skipped (a call's five webhooks:
     one call), under its latest reason (:func:`latest_skip`); one with no id of its own is
     each event's. The test lead's calls (external ids starting with ``test_prefix``) are
@@ -361,10 +362,10 @@ def skips_by_kind(
     each = skipped_activities()
     total = connection.execute(sa.select(each).where(window)).scalar_one()
     groups = connection.execute(
-        sa.select(s.c.integration, s.c.type, s.c.kind, each.label("n"))
+        sa.select(s.c.integration, s.c.type, s.c.kind, s.c.settings, each.label("n"))
         .where(window)
-        .group_by(s.c.integration, s.c.type, s.c.kind)
-        .order_by(each.desc(), s.c.integration, s.c.type, s.c.kind)
+        .group_by(s.c.integration, s.c.type, s.c.kind, s.c.settings)
+        .order_by(each.desc(), s.c.integration, s.c.type, s.c.kind, s.c.settings)
         .limit(limit)
     ).all()
     return int(total), groups
