@@ -83,6 +83,14 @@ class BodyTooLarge(Exception):
         self.size = size
 
 
+class ClientGone(Exception):
+    """The client closed the connection before the body was whole (``received`` bytes of
+    ``declared``): nothing can be answered, and a part of a body is not the vendor's."""
+
+    def __init__(self, received: int, declared: str | None) -> None:
+        self.received, self.declared = received, declared
+
+
 async def answer_webhook(
     intake: Intake, integration: str, request: WebhookRequest, path: str
 ) -> Answer:
@@ -196,6 +204,16 @@ class WebhookFastPath:
             answer = webhook_too_large(self.intake, integration, self.max_body, exc.size, path)
             await send_answer(send, answer)
             return
+        except ClientGone as exc:  # nobody to answer; the vendor sends it again whole
+            of = f" of {exc.declared}" if exc.declared else ""
+            log.warning(
+                "webhook %s: the client closed the connection after %d%s bytes of the body; "
+                "nothing was kept (a vendor sends an unanswered webhook again)",
+                integration,
+                exc.received,
+                of,
+            )
+            return
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
         query = scope.get("query_string", b"").decode("latin-1")
         uri = public_uri(scope.get("scheme", "http"), host, path, query, self.public_url)
@@ -216,15 +234,16 @@ def webhook_integration(path: str) -> str | None:
 
 async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     """The request body, refused (BodyTooLarge) as soon as it is known to be over ``limit``:
-    before reading when ``Content-Length`` says so, else while reading."""
+    before reading when ``Content-Length`` says so, else while reading; ClientGone when the
+    client closes the connection before its last part."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(declared)
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
-            break
+        if message["type"] == "http.disconnect":  # before the last part: not the body
+            raise ClientGone(size, declared)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -48,8 +48,10 @@ log = logging.getLogger("leadsync.intake")
 
 SOURCE = inbox.WEBHOOK  # the source of a request kept whole as a dead letter
 
-DEFAULT_MAX_BODY = 1024 * 1024
-"""Largest webhook body accepted, in bytes (HubSpot's 100-event batches stay far below)."""
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+"""Largest webhook body accepted, in bytes: what vendors send in one delivery fits — a
+HubSpot batch of 100 property changes of long text (a value runs to 65,536 characters: one of
+100 events of 11,000 came to 1.1 MB), Salesforce's 100 notifications of a Task description."""
 
 
 class IntakeError(Exception):
