@@ -34,6 +34,7 @@ from leadsync.observability import (
     serve_metrics,
 )
 from leadsync.pipeline.inbox import Problems
+from leadsync.pipeline.intake import DEFAULT_MAX_BODY
 from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.results import counted
 from leadsync.workspace import DEFAULT_BATCH
@@ -146,7 +147,7 @@ def serve(
     ] = True,
     max_body_bytes: Annotated[
         int, typer.Option(min=1, help="Largest webhook body accepted (413 above).")
-    ] = 1024 * 1024,
+    ] = DEFAULT_MAX_BODY,
     public_url: Annotated[
         str | None,
         typer.Option(
