@@ -96,3 +96,29 @@ def test_test_leads_stay_out_of_the_unmapped_external_users(workspace: Workspace
         assert [(r["external_user"], r["events"]) for r in unmapped.rows] == [("u-404", 1)]
         assert unmapped.summary.startswith("1 external user sent events and maps to no owner")
         workspace.cleanup_test_leads()
+
+
+def test_an_owner_flapping_under_one_integrations_events_is_on_its_row(
+    workspace: Workspace,
+) -> None:
+    """Contact p-1's owner replaced again and again, every time by the dialer's events: the
+    alert named the dialer in its rows ("by") but was shown as the workspace's only, not on
+    the dialer's badge."""
+    doc = {
+        "owners": OWNERS,
+        "integrations": {
+            "dialer": settings(users=LEAVE, ownership={"default": "integration_wins"}),
+            "quiet": settings(users=LEAVE),
+        },
+        "monitoring": {"flapping_changes": 2},
+    }
+    workspace.apply_config(load_config(json.dumps(doc), "t.yaml"))
+    at = add_days(now_ts(), -1)
+    owners = ["u-1", "u-9", "u-1", "u-9"]
+    workspace.ingest(
+        "dialer",
+        [contact_line("p-1", rep, add_days(at, n / 100)) for n, rep in enumerate(owners)],
+    )
+    rows = alerts_by_row(workspace.overview({}))
+    assert "owner_flapping" in rows["dialer"]
+    assert "owner_flapping" not in rows["quiet"]

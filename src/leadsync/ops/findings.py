@@ -39,6 +39,9 @@ def names_in(row: Mapping[str, Any]) -> Iterable[str]:
     mapped_from = row.get("still_mapped_from")
     if isinstance(mapped_from, str):
         yield mapped_from.partition(":")[0]
+    for name in row.get("integrations") or ():
+        if isinstance(name, str):
+            yield name
     for source in row.get("from") or ():
         if isinstance(source, Mapping) and isinstance(source.get("integration"), str):
             yield source["integration"]

@@ -280,6 +280,7 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
                 "from_owner_id": row.previous_owner_id,
                 "owner_id": row.owner_id,
                 "by": model.decided_by(row.integration, row.strategy),
+                "integration": row.integration,
                 "strategy": row.strategy,
                 "settings": model.settings_used(row.settings),
                 "counted": bool(row.counted),
@@ -290,6 +291,15 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
             "record": {"type": r.record_type, "id": r.record_id},
             "changes": int(r.changes),
             "by": sorted({h["by"] for h in changes[r.record_id] if h["counted"]}),
+            # The integrations whose events made the counted changes: the alert names them
+            # (an integration's badge shows the flapping its own events cause).
+            "integrations": sorted(
+                {
+                    h["integration"]
+                    for h in changes[r.record_id]
+                    if h["counted"] and h["integration"]
+                }
+            ),
             "history": changes[r.record_id],
             "show": show(r.record_type, r.record_id),
         }

@@ -7,7 +7,7 @@ health snapshot holds it) — ``alert`` when a firing check names the integratio
 rows, ``waiting`` before its first event, else ``ok``. A row's alert says the integration's
 own part of the check (:attr:`Finding.parts`, the report's words with its numbers); a check
 not counted per integration says that its number is the workspace's. Firing checks that
-name no configured integration (the inbox's lag, an owner flapping between integrations),
+name no configured integration (the inbox's lag, an owner flapping by people's changes alone),
 or that name one no longer configured (a removed integration's dead letters), are also the
 workspace's own alerts, with their totals; so is the part of a check that is no
 integration's (:attr:`Finding.workspace_part`: a deactivated owner's open records). The
