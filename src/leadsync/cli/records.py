@@ -25,7 +25,6 @@ from leadsync.ops.phones import phones_text
 from leadsync.ops.records import HubSpotState
 from leadsync.results import counted, plain
 from leadsync.rules.records import PHONE_SOURCES
-from leadsync.store.push import WITHOUT_A_VALUE
 from leadsync.values import (
     parse_time,
 )
@@ -88,8 +87,7 @@ def _print_record(
         render.line(f"in HubSpot: {hs['id']} (pushed {display_ts(hs['pushed_at'])})")
         if pushed is not None and pushed.failure is not None:  # its later change refused
             render.line(
-                f"{_failure_head(pushed.failure)}: {pushed.failure['message']} "
-                "(leadsync push failures list)"
+                f"{pushed.failure_head}: {pushed.failure['message']} (leadsync push failures list)"
             )
     elif pushed is not None and pushed.destination:  # what the push did with it, if not that
         refused = pushed.failure or pushed.dismissed
@@ -350,12 +348,3 @@ def owners_list(as_json: JsonOption = False) -> None:
         empty="no owners (declare them under owners: in the file and leadsync apply it, or "
         "leadsync owners pull from HubSpot)",
     )
-
-
-def _failure_head(failure: dict[str, Any]) -> str:
-    """What an open push failure of a record HubSpot has says of it."""
-    if failure.get("category") in WITHOUT_A_VALUE:
-        return "pushed without a value"
-    if failure.get("refused_by") == "leadsync":
-        return "its last change was not sent (leadsync's own check)"
-    return "HubSpot refused its last change"

@@ -86,6 +86,18 @@ class HubSpotState(ResultModel):
     )
 
     @property
+    def failure_head(self) -> str | None:
+        """What the open failure of a record HubSpot has says of its last change (None:
+        none): pushed without a value, not sent by leadsync's own check, or refused."""
+        if self.failure is None:
+            return None
+        if self.failure.get("category") in push_store.WITHOUT_A_VALUE:
+            return "pushed without a value"
+        if self.failure.get("refused_by") == "leadsync":
+            return "its last change was not sent (leadsync's own check)"
+        return "HubSpot refused its last change"
+
+    @property
     def state(self) -> str:
         """In a few words: no destination, not pushed yet, pushed, queued, refused (or not
         sent: leadsync's own check), not created (nothing names it, or a type the push does

@@ -72,8 +72,16 @@ def drain(
     rows go through the router's parts (``parts`` per window), side by side with other
     workers (:func:`_drain_parts`); on SQLite, in sequence order under the one write lock."""
     parsed = parsed if parsed is not None else {}
-    drainer = _Drainer(engine, rules, adapters_for(rules), batch_size, parsed, failures)
-    drainer.on_batch, drainer.keep_going = on_batch, keep_going
+    drainer = _Drainer(
+        engine,
+        rules,
+        adapters_for(rules),
+        batch_size,
+        parsed,
+        failures,
+        on_batch=on_batch,
+        keep_going=keep_going,
+    )
     total = BatchResult()
     with batch_friendly_gc():
         if engine.dialect.name == "postgresql":

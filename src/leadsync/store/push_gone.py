@@ -33,15 +33,16 @@ def forget_gone(
         )
     )
     if hubspot_integrations:
+        # One statement: an identity of a HubSpot integration names one HubSpot object, so
+        # a record among these under an id among theirs is under its own.
         t = record_identities
-        for local_id, (_rtype, hubspot_id) in gone.items():
-            connection.execute(
-                sa.delete(t).where(
-                    t.c.record_id == local_id,
-                    t.c.external_id == hubspot_id,
-                    in_values(t.c.integration, list(hubspot_integrations), dialect),
-                )
+        connection.execute(
+            sa.delete(t).where(
+                in_values(t.c.record_id, list(gone), dialect),
+                in_values(t.c.external_id, [hs for _rtype, hs in gone.values()], dialect),
+                in_values(t.c.integration, list(hubspot_integrations), dialect),
             )
+        )
     enqueue(
         connection,
         [

@@ -28,11 +28,9 @@ _CLI_HINT = "; see `leadsync push failures list`"
 
 @router.get("/push-failures")
 def push_failure_list(page: Viewing, resolved: bool = False) -> Response:
-    ws = page.workspace
     return page.render(
         "push_failures.html",
-        failures=ws.push_failures(SHOWN, resolved),
-        open_count=len(ws.push_failures(SHOWN)) if resolved else None,
+        failures=page.workspace.push_failures(SHOWN, resolved),
         resolved=resolved,
         shown=SHOWN,
     )

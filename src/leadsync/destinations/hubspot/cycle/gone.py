@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from leadsync.destinations.hubspot.client import Answer
-from leadsync.destinations.hubspot.cycle.results import ResultsMixin
+from leadsync.destinations.hubspot.cycle.results import ResultsMixin, failure_row
 from leadsync.destinations.hubspot.cycle.slice import BATCH, PushObject, in_chunks
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
@@ -79,19 +79,8 @@ class GoneMixin(ResultsMixin):
             )
             log.warning("%s %s: %s", rtype, local_id, message)
             self.ids.pop((push_store.RECORD, local_id), None)
-            rows.append(
-                {
-                    "kind": push_store.RECORD,
-                    "local_id": local_id,
-                    "object_type": rtype,
-                    "operation": "read",
-                    "status": 404,
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": message,
-                    "correlation_id": None,
-                    "at": at,
-                }
-            )
+            gone_record = PushObject(push_store.RECORD, local_id, rtype, None, None)
+            rows.append(failure_row(gone_record, "read", "OBJECT_NOT_FOUND", message, at, 404))
         for rtype, _hubspot_id in gone.values():
             self.result.count(self.result.gone, rtype)
 

@@ -255,16 +255,21 @@ class ResultsMixin(CycleBase):
 
 
 def failure_row(
-    obj: PushObject, operation: str, category: str, message: str, at: str
+    obj: PushObject,
+    operation: str,
+    category: str,
+    message: str,
+    at: str,
+    status: int | None = None,
 ) -> dict[str, Any]:
-    """A push failure of leadsync's own about ``obj`` (no HTTP status: HubSpot never saw
-    what it is about)."""
+    """A push failure leadsync records about ``obj`` (``status`` None: leadsync's own, HubSpot
+    never saw what it is about)."""
     return {
         "kind": obj.kind,
         "local_id": obj.id,
         "object_type": obj.type,
         "operation": operation,
-        "status": None,
+        "status": status,
         "category": category,
         "message": message,
         "correlation_id": None,
