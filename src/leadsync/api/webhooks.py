@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from leadsync.pipeline.intake import (
     Intake,
@@ -118,8 +117,6 @@ def heard(intake: Intake, integration: str, answer: Answer) -> Answer:
 
 async def _answer(intake: Intake, integration: str, request: WebhookRequest, path: str) -> Answer:
     try:
-        if intake.integrations.due(integration):  # a database read: off the event loop
-            await run_in_threadpool(intake.integrations.get, integration)
         cut = await intake.check_async(integration, request)
         waiter = intake.submit_async(integration, cut)
     except IntakeError as exc:  # refused

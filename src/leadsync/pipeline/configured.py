@@ -3,13 +3,20 @@ the variables holding their secrets, re-read from the database at most every ``t
 once for a name not known yet (``leadsync apply`` or a save in another process is seen
 without a restart), and after :meth:`Configured.invalidate` (a save in this process).
 
-An event loop asks :meth:`Configured.due` first and runs a read that is due on a thread of
-its own: a database that does not answer must not stall every other request of the process
-(``/healthz`` included) while one waits for it.
+One read at a time (:meth:`Configured.reading`): however many requests find a read due, one
+thread reads and the others share its outcome. An event loop asks :meth:`Configured.current`,
+which never reads on the loop: a read due only by age goes on in that thread while requests
+are checked against the integrations as last read (they were current ``ttl_s`` ago, the
+bound other processes' saves are seen within); a read a request needs — a save in this
+process, a name not known — is awaited. Before, every request that found a read due while
+one was under way read on a thread of its own: at 3,000 requests a second, dozens of
+threads every two seconds, each parsing every integration's settings (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -23,6 +30,12 @@ from leadsync.sources.base import Adapter
 from leadsync.store import config as config_store
 
 log = logging.getLogger("leadsync.intake")
+
+Found = tuple[Adapter, str | None]
+
+UNKNOWN_RETRY_S = 0.2
+"""How long after a read a name it did not know makes the next one (a flood of requests for a
+name nobody configured reads at most five times a second)."""
 
 
 class Configured:
@@ -38,17 +51,22 @@ class Configured:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._loaded_at = -1.0  # never read
-        self._stale = True
+        # Saves in this process (invalidate) and the count the last read began after.
+        self._saves = 1
+        self._read_saves = 0
+        self._reading: concurrent.futures.Future[None] | None = None
         self.adapters: dict[str, Adapter] = {}
         self.secret_env: dict[str, str | None] = {}
 
     def invalidate(self) -> None:
-        """Re-read before the next request (a save may land while a read is under way: the
-        flag is cleared before reading, so that read does not count as the new one)."""
-        self._stale = True
+        """Re-read before the next request (a save may land while a read is under way: that
+        read does not count as the new one)."""
+        with self._lock:
+            self._saves += 1
 
     def refresh(self) -> None:
-        self._stale = False
+        with self._lock:
+            saves = self._saves
         with self.engine.connect() as connection:
             rows = config_store.read_integrations(connection)
         adapters: dict[str, Adapter] = {}
@@ -60,11 +78,15 @@ class Configured:
         with self._lock:
             self.adapters, self.secret_env = adapters, secret_env
             self._loaded_at = time.monotonic()
+            self._read_saves = max(self._read_saves, saves)
 
     def _refresh_or_keep(self) -> None:
         """:meth:`refresh`; while the database is away, the integrations as last read are
-        kept (for ``ttl_s``, one log line each time): the commit will tell the vendor to
-        retry. With none read yet, the outage is raised (a 503)."""
+        kept (for ``ttl_s``, one log line each time; a save in this process is read with the
+        next read): the commit will tell the vendor to retry. With none read yet, the outage
+        is raised (a 503)."""
+        with self._lock:
+            saves = self._saves
         try:
             self.refresh()
         except Exception as exc:
@@ -74,20 +96,76 @@ class Configured:
                 "intake: database unavailable (%s); integrations as last read",
                 type(exc).__name__,
             )
-            self._loaded_at = time.monotonic()
+            with self._lock:
+                self._loaded_at = time.monotonic()
+                self._read_saves = max(self._read_saves, saves)
 
-    def due(self, name: str) -> bool:
-        """Whether :meth:`get` of ``name`` reads the database now (a loop does it aside)."""
-        age = time.monotonic() - self._loaded_at
-        return self._stale or age > self.ttl_s or (name not in self.adapters and age > 0.2)
+    def _needed(self, name: str) -> bool:
+        """Whether a request for ``name`` must wait for a read: none yet, a save in this
+        process since the last, or a name it did not know (at most every
+        :data:`UNKNOWN_RETRY_S`)."""
+        if self._read_saves < self._saves:
+            return True
+        return name not in self.adapters and time.monotonic() - self._loaded_at > UNKNOWN_RETRY_S
 
-    def get(self, name: str) -> tuple[Adapter, str | None] | None:
-        if self._stale or time.monotonic() - self._loaded_at > self.ttl_s:
+    def _aged(self) -> bool:
+        return time.monotonic() - self._loaded_at > self.ttl_s
+
+    def reading(self) -> tuple[concurrent.futures.Future[None], bool]:
+        """The read under way, or a new one on a thread of its own (then True): one at a
+        time, its outcome (an error too) shared by everyone waiting for it."""
+        with self._lock:
+            if self._reading is not None and not self._reading.done():
+                return self._reading, False
+            future: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._reading = future
+        threading.Thread(
+            target=self._read_into, args=(future,), name="leadsync-integrations", daemon=True
+        ).start()
+        return future, True
+
+    def _read_into(self, future: concurrent.futures.Future[None]) -> None:
+        try:
             self._refresh_or_keep()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    async def current(self, name: str) -> Found | None:
+        """:meth:`get` for an event loop, never reading on it: a read a request needs is
+        awaited (the one reading thread's; twice at most, when the one under way began
+        before a save), one due by age only goes on beside it — nobody waits, the
+        integrations as last read answer meanwhile."""
+        for _ in range(2):
+            if not self._needed(name):
+                break
+            await asyncio.wrap_future(self.reading()[0])
+        if self._aged():
+            reading, started = self.reading()
+            if started:
+                reading.add_done_callback(_logged)
+        return self._found(name)
+
+    def get(self, name: str) -> Found | None:
+        """The adapter of ``name`` and its secret's variable (None: not configured), read
+        first when due (waiting for a read under way elsewhere)."""
+        for _ in range(2):
+            if not (self._needed(name) or self._aged()):
+                break
+            self.reading()[0].result()
+        return self._found(name)
+
+    def _found(self, name: str) -> Found | None:
         adapter = self.adapters.get(name)
-        if adapter is None and time.monotonic() - self._loaded_at > 0.2:
-            self._refresh_or_keep()
-            adapter = self.adapters.get(name)
         if adapter is None:
             return None
         return adapter, self.secret_env.get(name)
+
+
+def _logged(future: concurrent.futures.Future[None]) -> None:
+    """A read due by age failed where nobody waited for it: said, not lost (the next
+    request's read tries again)."""
+    exc = future.exception()
+    if exc is not None:
+        log.error("intake: reading the integrations failed", exc_info=exc)

@@ -37,7 +37,7 @@ from leadsync.errors import EventError, SignatureError
 from leadsync.model import now_ts
 from leadsync.observability import database_outage
 from leadsync.pipeline import inbox, rejected
-from leadsync.pipeline.configured import Configured
+from leadsync.pipeline.configured import Configured, Found
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
 from leadsync.store.database import begin_writing
@@ -173,7 +173,7 @@ class Intake:
     def _checked(self, integration: str, request: WebhookRequest) -> _Cut:
         """:meth:`_check`, its dead letters written here and now."""
         try:
-            cut = self._check(integration, request)
+            cut = self._check(integration, request, self.integrations.get(integration))
         except IntakeError as exc:
             if exc.keep is not None:
                 exc.keep()
@@ -186,8 +186,9 @@ class Intake:
         """:meth:`_check` for an event loop: the dead letters a refusal or refused events
         keep are written in a thread (the database may make them wait; the loop answers
         other requests, /healthz among them, meanwhile), before the answer."""
+        found = await self.integrations.current(integration)
         try:
-            cut = self._check(integration, request)
+            cut = self._check(integration, request, found)
         except IntakeError as exc:
             if exc.keep is not None:
                 await asyncio.to_thread(exc.keep)
@@ -196,8 +197,7 @@ class Intake:
             await asyncio.to_thread(cut.dead_letters)
         return cut
 
-    def _check(self, integration: str, request: WebhookRequest) -> _Cut:
-        found = self.integrations.get(integration)
+    def _check(self, integration: str, request: WebhookRequest, found: Found | None) -> _Cut:
         if found is None:
             shown = integration if len(integration) <= 100 else integration[:100] + "…"
             raise IntakeError(404, "Unknown integration", f"no integration named {shown!r}")
