@@ -254,7 +254,13 @@ class Headers(Mapping[str, str]):
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """From ASGI's ``scope["headers"]`` (names and values as bytes, Latin-1)."""
-        return cls((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+        pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+        first = dict(pairs)
+        if len(first) < len(pairs):  # a header sent more than once: every copy kept
+            return cls(pairs)
+        headers = cls.__new__(cls)
+        headers._first, headers._all = first, {}
+        return headers
 
     def __getitem__(self, name: str) -> str:
         return self._first[name.lower()]
@@ -383,10 +389,18 @@ def without_secret_fields(body: Any, fields: Collection[str]) -> Any:
     envelope), at any depth. Anything else is returned as given."""
     if not fields:
         return body
-    if isinstance(body, dict) and not any(
-        isinstance(k, str) and k.strip().casefold() in _WRAPPERS for k in body
-    ):
-        return {key: value for key, value in body.items() if not is_secret_field(key, fields)}
+    if isinstance(body, dict):
+        try:  # the keys as is_secret_field reads them (a decoded body's are strings)
+            read = {key.strip().casefold(): key for key in body}
+        except AttributeError:  # a key that is no string: the general walk
+            read = None
+        if read is not None and read.keys().isdisjoint(_WRAPPERS):
+            secret = {read[name] for name in read.keys() & fields}
+            if len(read) < len(body):  # two keys read alike ("Token", "token ")
+                secret = {key for key in body if is_secret_field(key, fields)}
+            if not secret:
+                return dict(body)
+            return {key: value for key, value in body.items() if key not in secret}
     return _without(body, fields, 0) if isinstance(body, dict | list) else body
 
 
