@@ -633,7 +633,8 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "activity",
             "activity": "note",
             "external_id": "602",
-            "owner": "9",
+            # v1 renders the author beside the plain user_id (``user``: email and name)
+            "owner": {"id": "9", "email": "bo@acme.test", "name": "Bo Li"},
             "properties": {"body": "Sent the pricing sheet"},
             "associations": [
                 {"object": "contact", "external_id": "43"},
@@ -1024,6 +1025,19 @@ def test_a_v1_owner_email_maps_the_rep_by_auto_match_without_a_directory(db_url:
         assert summary.dead_letter_count == 0
         [deal] = ws.find(external="crm:80")
         assert deal["owner_id"] == "102"
+
+
+def test_a_v1_notes_author_is_mapped_by_the_email_of_the_user_beside_its_id(db_url: str) -> None:
+    """A v1 note names its author by a plain ``user_id`` and renders the user beside it
+    (``user``: email, name — the API's note object): auto-match finds the owner with that
+    email (bo@acme.test is owner 102); before, the note had no owner."""
+    with Workspace(db_url) as ws:
+        users = {"auto_match": "email", "unmapped": {"policy": "leave"}}
+        ws.apply_config(workspace_config({"crm": {"kind": "pipedrive", "users": users}}))
+        summary = ws.ingest("crm", [json.dumps(body_of("v1.added.note"))], source="pd.jsonl")
+        assert summary.dead_letter_count == 0
+        [note] = ws.activities(integration="crm")
+        assert note["owner_id"] == "102"
 
 
 def test_owner_only_change_without_a_new_owner_gives_nothing() -> None:

@@ -87,7 +87,8 @@ Event names (action x entity)
     ``organization_id`` (or ``org_id``) -> company associations (?).
 ``note``
     A ``note`` activity (external id: the object's id): ``content`` -> ``body``; owner
-    ``user_id`` (the author; ``owner_id`` as a fallback); associations ``person_id``,
+    ``user_id`` (the author, with v1's ``user`` object beside it: its email and name;
+    ``owner_id`` as a fallback); associations ``person_id``,
     ``org_id``, ``deal_id``, ``lead_id``; it happened at ``add_time``.
 ``activity``
     An activity (external id: the object's id) whose type comes from ``type`` (see below):
@@ -571,6 +572,11 @@ def _note(ev: PipedriveEvent, event_id: str, external_id: str, when: str) -> dic
     refs = payload.refs(ev, ("contact", "person_id"), ("company", "org_id"), ("deal", "deal_id"))
     refs += payload.refs(ev, ("lead", "lead_id"))
     added = ev.path("add_time")
+    author = payload.user(ev, "user_id")
+    by = get_path(ev.item, ev.path("user"))
+    if author is not None and ev.version == 1 and isinstance(by, dict):
+        # v1 renders the author beside the plain ``user_id``: ``user`` ({email, name, …})
+        payload.described(author, by)
     return compact(
         {
             "id": event_id,
@@ -578,7 +584,7 @@ def _note(ev: PipedriveEvent, event_id: str, external_id: str, when: str) -> dic
             "type": "activity",
             "activity": "note",
             "external_id": external_id,
-            "owner": payload.user(ev, "user_id") or payload.user(ev, OWNER_FIELD),
+            "owner": author or payload.user(ev, OWNER_FIELD),
             "properties": properties,
             "associations": refs,
         }

@@ -38,6 +38,7 @@ __all__ = [
     "V1_ACTIONS",
     "PipedriveEvent",
     "changed_fields",
+    "described",
     "due",
     "duration_seconds",
     "epoch_in",
@@ -297,13 +298,20 @@ def user(ev: PipedriveEvent, field: str) -> dict[str, str] | None:
         return None
     found = {"id": user_id}
     if isinstance(raw, dict):
-        given = raw.get("email")
-        email = email_or_none(given) if isinstance(given, str) else None
-        if email is not None:
-            found["email"] = email
-        name = rep_name(raw.get("name"))
-        if name is not None:
-            found["name"] = name
+        described(found, raw)
+    return found
+
+
+def described(found: dict[str, str], raw: Mapping[str, Any]) -> dict[str, str]:
+    """``found`` (a user ``{"id"}``) with the ``email`` (when it is one) and ``name`` a v1
+    user object gives, where ``found`` has none yet."""
+    given = raw.get("email")
+    email = email_or_none(given) if isinstance(given, str) else None
+    if email is not None:
+        found.setdefault("email", email)
+    name = rep_name(raw.get("name"))
+    if name is not None:
+        found.setdefault("name", name)
     return found
 
 
