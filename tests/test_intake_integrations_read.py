@@ -1,7 +1,8 @@
 """The integrations webhook intake serves are read one read at a time: however many requests
-find a read due, one thread reads and they share it; a read due only by age is waited for by
-nobody (the integrations as last read answer meanwhile); a save in this process is read
-before the next request is checked, even while a read that began before it is under way.
+find a read due share one read; none is checked against a read older than the re-read
+interval (after an idle spell they wait for the next), and under a steady load the next read
+is made ahead so nobody waits; a save in this process is read before the next request is
+checked, even while a read that began before it is under way.
 
 Before, every request that found a read due while one was under way started its own read on
 a thread of its own: dozens of threads every two seconds at 3,000 requests a second."""
@@ -54,13 +55,52 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
     counted.gate.set()
 
 
-def test_requests_finding_a_read_due_by_age_share_one_read_and_none_waits(
+class Clock:
+    """The monotonic clock the reads are timed by, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _known(ws: Workspace, clock: Clock) -> Configured:
+    return Configured(ws.engine, database_unavailable, ttl_s=2.0, clock=clock)
+
+
+def test_requests_after_the_re_read_interval_wait_for_one_read_they_share(
     ws: Workspace, reads: Reads
 ) -> None:
-    known = Configured(ws.engine, database_unavailable, ttl_s=3600)
+    """After an idle spell, no request is checked against settings older than ``ttl_s``
+    (another process's save would decide it): they wait, and one read serves them all."""
+    clock = Clock()
+    known = _known(ws, clock)
     assert known.get("dialer") is not None
-    assert reads.started == 1
-    known.ttl_s = 0.0  # every request now finds the last read too old
+    clock.now += 10.0  # an idle spell
+    reads.under_way.clear()
+    reads.gate.clear()
+
+    async def many() -> list[Any]:
+        waiting = asyncio.gather(*(known.current("dialer") for _ in range(50)))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # not answered from the old read
+        assert await asyncio.to_thread(reads.under_way.wait, 30)
+        reads.gate.set()
+        return await asyncio.wait_for(waiting, 30)
+
+    found = asyncio.run(many())
+    assert all(f is not None and f[0].integration == "dialer" for f in found)
+    assert reads.started == 2  # one read for fifty requests
+
+
+def test_under_a_steady_load_the_next_read_is_made_ahead_and_nobody_waits(
+    ws: Workspace, reads: Reads
+) -> None:
+    clock = Clock()
+    known = _known(ws, clock)
+    known.get("dialer")
+    clock.now += 2.0 * configured.READ_AHEAD + 0.1  # near the interval, not past it
     reads.under_way.clear()
     reads.gate.clear()
 
@@ -79,9 +119,11 @@ def test_requests_finding_a_read_due_by_age_share_one_read_and_none_waits(
 
 
 def test_threads_finding_a_read_due_share_one_read(ws: Workspace, reads: Reads) -> None:
-    known = Configured(ws.engine, database_unavailable, ttl_s=3600)
+    clock = Clock()
+    known = _known(ws, clock)
     known.get("dialer")
-    known.ttl_s = 0.0
+    clock.now += 10.0
+    reads.under_way.clear()
     reads.gate.clear()
     found: list[Any] = []
     threads = [
@@ -90,7 +132,6 @@ def test_threads_finding_a_read_due_share_one_read(ws: Workspace, reads: Reads) 
     for thread in threads:
         thread.start()
     assert reads.under_way.wait(30)
-    known.ttl_s = 3600  # once read, nobody reads again
     reads.gate.set()
     for thread in threads:
         thread.join(30)
@@ -101,14 +142,14 @@ def test_threads_finding_a_read_due_share_one_read(ws: Workspace, reads: Reads) 
 def test_a_save_in_this_process_is_read_before_the_next_request_even_during_an_older_read(
     ws: Workspace, reads: Reads
 ) -> None:
-    known = Configured(ws.engine, database_unavailable, ttl_s=3600)
+    clock = Clock()
+    known = _known(ws, clock)
     assert known.get("later") is None
-    known.ttl_s = 0.0
+    clock.now += 2.0 * configured.READ_AHEAD + 0.1
     reads.under_way.clear()
     reads.gate.clear()
-    asyncio.run(known.current("dialer"))  # starts a read by age; it has its rows already
+    asyncio.run(known.current("dialer"))  # starts a read ahead; it has its rows already
     assert reads.under_way.wait(30)
-    known.ttl_s = 3600
     ws.apply_config(
         workspace_config({**integrations(), "later": settings(secret_env="DIALER_SECRET")})
     )
@@ -127,12 +168,13 @@ def test_a_save_in_this_process_is_read_before_the_next_request_even_during_an_o
 
 
 def test_a_name_not_configured_is_read_once_for_many_requests(ws: Workspace, reads: Reads) -> None:
-    known = Configured(ws.engine, database_unavailable, ttl_s=3600)
+    clock = Clock()
+    known = _known(ws, clock)
     known.get("dialer")
     configured_at = reads.started
+    clock.now += configured.UNKNOWN_RETRY_S + 0.05
 
     async def many() -> list[Any]:
-        await asyncio.sleep(configured.UNKNOWN_RETRY_S + 0.05)
         return await asyncio.gather(*(known.current("nope") for _ in range(30)))
 
     assert asyncio.run(many()) == [None] * 30

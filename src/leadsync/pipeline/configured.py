@@ -4,13 +4,14 @@ once for a name not known yet (``leadsync apply`` or a save in another process i
 without a restart), and after :meth:`Configured.invalidate` (a save in this process).
 
 One read at a time (:meth:`Configured.reading`): however many requests find a read due, one
-thread reads and the others share its outcome. An event loop asks :meth:`Configured.current`,
-which never reads on the loop: a read due only by age goes on in that thread while requests
-are checked against the integrations as last read (they were current ``ttl_s`` ago, the
-bound other processes' saves are seen within); a read a request needs — a save in this
-process, a name not known — is awaited. Before, every request that found a read due while
-one was under way read on a thread of its own: at 3,000 requests a second, dozens of
-threads every two seconds, each parsing every integration's settings (docs/PERFORMANCE.md).
+thread reads and the others wait for its outcome. A request is never checked against a read
+older than ``ttl_s``: past it, requests wait for the next read (after an idle spell, say);
+under a steady load the read is made ahead, from :data:`READ_AHEAD` of ``ttl_s`` on, on that
+thread while requests go on against the last one, so nobody waits. An event loop asks
+:meth:`Configured.current`, which never reads on the loop. Before, every request that found
+a read due while one was under way read on a thread of its own: at 3,000 requests a second,
+dozens of threads every two seconds, each parsing every integration's settings
+(docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ log = logging.getLogger("leadsync.intake")
 
 Found = tuple[Adapter, str | None]
 
+READ_AHEAD = 0.75
+"""The share of ``ttl_s`` after which a request starts the next read without waiting for it."""
+
 UNKNOWN_RETRY_S = 0.2
 """How long after a read a name it did not know makes the next one (a flood of requests for a
 name nobody configured reads at most five times a second)."""
@@ -44,11 +48,16 @@ class Configured:
     without a restart), and after :meth:`invalidate` (a save in this process)."""
 
     def __init__(
-        self, engine: Engine, unavailable: Callable[[BaseException], bool], ttl_s: float = 2.0
+        self,
+        engine: Engine,
+        unavailable: Callable[[BaseException], bool],
+        ttl_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.unavailable = unavailable  # the intake's: the database away, not a defect
         self.ttl_s = ttl_s
+        self.clock = clock
         self._lock = threading.Lock()
         self._loaded_at = -1.0  # never read
         # Saves in this process (invalidate) and the count the last read began after.
@@ -67,6 +76,7 @@ class Configured:
     def refresh(self) -> None:
         with self._lock:
             saves = self._saves
+        started = self.clock()  # what is read is as new as this
         with self.engine.connect() as connection:
             rows = config_store.read_integrations(connection)
         adapters: dict[str, Adapter] = {}
@@ -77,7 +87,7 @@ class Configured:
             secret_env[name] = settings.secret_env
         with self._lock:
             self.adapters, self.secret_env = adapters, secret_env
-            self._loaded_at = time.monotonic()
+            self._loaded_at = started
             self._read_saves = max(self._read_saves, saves)
 
     def _refresh_or_keep(self) -> None:
@@ -97,19 +107,17 @@ class Configured:
                 type(exc).__name__,
             )
             with self._lock:
-                self._loaded_at = time.monotonic()
+                self._loaded_at = self.clock()
                 self._read_saves = max(self._read_saves, saves)
 
     def _needed(self, name: str) -> bool:
-        """Whether a request for ``name`` must wait for a read: none yet, a save in this
-        process since the last, or a name it did not know (at most every
-        :data:`UNKNOWN_RETRY_S`)."""
-        if self._read_saves < self._saves:
+        """Whether a request for ``name`` must wait for a read: none yet, one older than
+        ``ttl_s``, a save in this process since the last, or a name it did not know (at most
+        every :data:`UNKNOWN_RETRY_S`)."""
+        age = self.clock() - self._loaded_at
+        if self._read_saves < self._saves or age > self.ttl_s:
             return True
-        return name not in self.adapters and time.monotonic() - self._loaded_at > UNKNOWN_RETRY_S
-
-    def _aged(self) -> bool:
-        return time.monotonic() - self._loaded_at > self.ttl_s
+        return name not in self.adapters and age > UNKNOWN_RETRY_S
 
     def reading(self) -> tuple[concurrent.futures.Future[None], bool]:
         """The read under way, or a new one on a thread of its own (then True): one at a
@@ -135,13 +143,13 @@ class Configured:
     async def current(self, name: str) -> Found | None:
         """:meth:`get` for an event loop, never reading on it: a read a request needs is
         awaited (the one reading thread's; twice at most, when the one under way began
-        before a save), one due by age only goes on beside it — nobody waits, the
-        integrations as last read answer meanwhile."""
+        before a save); one that is only near ``ttl_s`` starts beside the request, which
+        goes on against the last read."""
         for _ in range(2):
             if not self._needed(name):
                 break
             await asyncio.wrap_future(self.reading()[0])
-        if self._aged():
+        if self.clock() - self._loaded_at > self.ttl_s * READ_AHEAD:
             reading, started = self.reading()
             if started:
                 reading.add_done_callback(_logged)
@@ -151,7 +159,7 @@ class Configured:
         """The adapter of ``name`` and its secret's variable (None: not configured), read
         first when due (waiting for a read under way elsewhere)."""
         for _ in range(2):
-            if not (self._needed(name) or self._aged()):
+            if not self._needed(name):
                 break
             self.reading()[0].result()
         return self._found(name)
