@@ -29,6 +29,8 @@ and when; nothing here commits but an :class:`Appender`.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Collection, Sequence
 from contextlib import closing, suppress
 from typing import Any, NamedTuple, Protocol
@@ -338,13 +340,30 @@ class Appender:
         )
 
 
+# A deadlock or a serialization failure undoes the whole statement, which is its own
+# transaction: it is made again. Two `serve` processes given the same events at once (a
+# vendor's retry landing on the other server, overlapping batches) insert the same keys in
+# different orders, and each waits for the other's: PostgreSQL ends one of them. The second
+# try finds the other's rows committed (duplicates, skipped).
+_TRY_AGAIN = frozenset({"40P01", "40001"})
+APPEND_TRIES = 5
+
+
 def _committed_postgresql(
     driver: Any, rows: Sequence[InboxRow], until: str | None
 ) -> list[int | None]:
     driver.autocommit = True
     try:
-        with driver.cursor() as cursor:
-            return _append(_Bare(cursor), "postgresql", rows, until)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with driver.cursor() as cursor:
+                    return _append(_Bare(cursor), "postgresql", rows, until)
+            except Exception as exc:
+                if getattr(exc, "sqlstate", None) not in _TRY_AGAIN or tries == APPEND_TRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * tries))  # apart from the other's retry
     finally:
         with suppress(Exception):  # a broken connection is dropped anyway
             driver.autocommit = False
