@@ -374,3 +374,69 @@ def test_an_empty_or_too_long_rep_is_named_with_what_is_allowed(
     failed = CliRunner().invoke(app, ["--db", db_url, "test-lead", "dialer", "--rep", rep])
     assert failed.exit_code == 2, failed.output
     assert f"the rep {said}; allowed: the id of a rep" in " ".join(failed.stderr.split())
+
+
+# ------------------------------------------------------------------ as the kind's events do
+
+WEBHOOKS = FIXTURES / "webhooks"
+
+
+def _real(ws: Workspace, integration: str, kind: str, name: str, email: str) -> dict[str, Any]:
+    """The contact a body of the kind's own shape makes, as the engine leaves it."""
+    body = json.loads((WEBHOOKS / kind / f"{name}.json").read_text())["body"]
+    summary = ws.ingest(integration, [json.dumps(body)], source=f"{name}.jsonl")
+    assert summary.dead_letter_count == 0
+    [contact] = ws.find(email=email)
+    return contact
+
+
+@pytest.mark.parametrize("assign", [False, True])
+def test_an_aircall_test_lead_expects_the_owner_aircalls_own_calls_give(
+    workspace: Workspace, assign: bool
+) -> None:
+    """Aircall's contacts name no owner: its rep reaches a contact by a call, which fills an
+    empty owner only with ``assign_on_activity``. The test lead is made as Aircall's events
+    make a lead, and expects what a real call does: no owner (with a note saying every new
+    contact stays unowned), or the mapped rep's owner. It had sent a contact owned by the
+    rep, which no Aircall event does, and passed "owner 101" where real calls left every
+    contact without one."""
+    phone = {
+        "kind": "aircall",
+        "users": {"map": {"4411": "101"}},
+        "ownership": {"assign_on_activity": assign},
+    }
+    workspace.apply_config(workspace_config({"phone": phone}))
+    real = _real(workspace, "phone", "aircall", "call.ended", "kim.lee@globex.test")
+    result = workspace.test_lead("phone", "4411", at=AT)
+    owner, call = result.checks
+    assert owner["passed"] and call["passed"] and call["check"] == "call"
+    assert real["owner_id"] == ("101" if assign else None)
+    assert result.owner_id == real["owner_id"]
+    if assign:
+        assert "owner 101; expected 101" in owner["detail"]
+        assert "assign_on_activity" in owner["detail"] and "note" not in owner
+    else:
+        assert "owner none; expected no owner" in owner["detail"]
+        assert "stays without an owner" in owner["note"]
+
+
+def test_a_calendly_test_lead_books_a_meeting_as_its_hosts_do(workspace: Workspace) -> None:
+    """A scheduler logs meetings, not calls: the test lead's activity is a meeting on the
+    lead (the check named so), and the owner is what the host's meeting gives."""
+    host = "https://api.calendly.com/users/HOST0000000000001"
+    cal = {
+        "kind": "calendly",
+        "users": {"map": {host: "102"}},
+        "ownership": {"assign_on_activity": True},
+    }
+    workspace.apply_config(workspace_config({"cal": cal}))
+    real = _real(workspace, "cal", "calendly", "invitee.created", "kim.lee@globex.test")
+    result = workspace.test_lead("cal", host, at=AT)
+    assert result.passed, result.checks
+    owner, meeting = result.checks
+    assert meeting["check"] == "meeting"
+    assert (
+        meeting["detail"].startswith("meeting ")
+        and f"contact {result.record_id}" in (meeting["detail"])
+    )
+    assert real["owner_id"] == result.owner_id == "102"

@@ -38,7 +38,11 @@ from leadsync.rules.activities import (
     unanswered_verdict,
 )
 from leadsync.rules.associations import ChosenAssociation, choose_associations, primary_index
-from leadsync.rules.ownership import assign_on_activity_strategy, rep_key
+from leadsync.rules.ownership import (
+    activity_fills_owner,
+    assign_on_activity_strategy,
+    rep_key,
+)
 from leadsync.rules.records import PHONE_RECORD_TYPES
 from leadsync.settings import DedupeRule, IntegrationSettings
 from leadsync.store.schema import ACTIVITY_COLUMNS
@@ -292,7 +296,7 @@ def assign_on_activity(
     if not ownership.assign_on_activity:
         return
     mapping = d.map_rep(event, settings)
-    if mapping is None or not mapping.mapped:
+    if mapping is None or not activity_fills_owner(ownership.assign_on_activity, mapping):
         return
     if unanswered is not None:
         rep = f"rep {rep_key(event.owner)} (owner {mapping.owner_id})"

@@ -2,7 +2,10 @@
 
 A marked contact (``leadsync-test-<stamp>@leadsync.invalid``; ``.invalid`` is reserved and
 never delivered) owned by the rep, then a two-minute connected call by the rep on it, go
-through the engine as one batch, in one transaction. Then the outcome is checked against
+through the engine as one batch, in one transaction — made as the tool's own events make a
+lead: for a kind whose records name no owner (``Adapter.record_owners``: Aircall, Calendly)
+the contact has none and the rep's activity (``Adapter.lead_activity``: Calendly's meeting)
+is what may give it one (``assign_on_activity``). Then the outcome is checked against
 what the settings promise, worked out by the rules' own functions over the batch's own state
 (the emails it learned from earlier events, the round robin's turn, a rollout's settings):
 the owner the user mapping and strategy name, and the call on the contact's timeline with the
@@ -28,12 +31,19 @@ from typing_extensions import TypedDict
 
 from leadsync.engine import BatchState, WorkspaceRules, activities, decide_batch
 from leadsync.errors import UserError
-from leadsync.model import ActivityType, Event, RecordType, now_ts
+from leadsync.model import ActivityType, Event, RecordType, add_days, now_ts
 from leadsync.results import ResultModel
 from leadsync.rules.activities import skip_reason
 from leadsync.rules.mapping import round_robin_turn
-from leadsync.rules.ownership import OwnerContext, decide_crm_change, decide_owner
+from leadsync.rules.ownership import (
+    OwnerContext,
+    activity_fills_owner,
+    assign_on_activity_strategy,
+    decide_crm_change,
+    decide_owner,
+)
 from leadsync.settings import UserMappingSettings
+from leadsync.sources import adapter_class
 from leadsync.sources.canonical import parse_event
 from leadsync.store import batch as store
 from leadsync.store import config as config_store
@@ -67,6 +77,7 @@ class TestLeadResult(ResultModel):
     activity_id: int | None = Field(None, exclude=True)
     owner_id: str | None = Field(None, exclude=True)
     call_links: list[tuple[str, int]] = Field(default_factory=list, exclude=True)
+    activity: str = Field("call", exclude=True)  # the test activity's type
 
     def add(self, check: Check) -> None:
         self.checks.append(check)
@@ -88,6 +99,11 @@ def run_test_lead(
         )
     rep = users.canonical_id(rep.strip())
     crm = integration in rules.crm_integrations
+    # As the kind's own events do: a tool whose records name no owner (Aircall's contacts,
+    # Calendly's invitees) makes the lead without one, its rep's activity after it.
+    kind = adapter_class(rules.integrations[integration].kind)
+    owned = crm or kind.record_owners
+    logged = "call" if crm else kind.lead_activity
     stamp = at.replace("-", "").replace(":", "").replace(".", "").lower()
     email = f"{TEST_PREFIX}{stamp}@{TEST_DOMAIN}"
     lead = parse_event(
@@ -98,23 +114,19 @@ def run_test_lead(
             "object": "contact",
             "external_id": f"{TEST_PREFIX}{stamp}",
             "properties": {"email": email, "firstname": "Test", "lastname": "Lead"},
-            "owner": rep,
+            **({"owner": rep} if owned else {}),
         },
         integration,
     )
     call = parse_event(
         {
-            "id": f"{TEST_PREFIX}call-{stamp}",
+            "id": f"{TEST_PREFIX}{logged}-{stamp}",
             "occurred_at": at,
             "type": "activity",
-            "activity": "call",
-            "external_id": f"{TEST_PREFIX}call-{stamp}",
+            "activity": logged,
+            "external_id": f"{TEST_PREFIX}{logged}-{stamp}",
             "owner": rep,
-            "properties": {
-                "duration_s": 120,
-                "outcome": "connected",
-                "title": "leadsync test call",
-            },
+            "properties": _logged_properties(logged, at),
             "associations": [{"object": "contact", "external_id": f"{TEST_PREFIX}{stamp}"}],
         },
         integration,
@@ -165,7 +177,9 @@ def run_test_lead(
             )
     else:
         checks = [
-            _owner_check(state, rules, lead, owner, record_id, turns, created),
+            _owner_check(state, rules, lead, owner, record_id, turns, created)
+            if owned
+            else _activity_owner_check(state, rules, call, owner, record_id, created),
             _call_check(state, rules, call, record_id),
         ]
         if seen is None and not _named(users, rep):
@@ -177,11 +191,19 @@ def run_test_lead(
         passed=all(c["passed"] for c in checks), record_id=record_id, checks=checks
     )
     result.owner_id = owner
+    result.activity = logged
     activity = traces[call.id].activity if call.id in traces else None
     if activity is not None and activity[2] != "skipped":
         result.activity_id = activity[1]
         result.call_links = [(t, i) for t, i, _ in traces[call.id].associations]
     return result
+
+
+def _logged_properties(logged: str, at: str) -> dict[str, Any]:
+    """The test activity's properties: a two-minute connected call, a half-hour meeting."""
+    if logged == "meeting":
+        return {"title": "leadsync test meeting", "start": at, "end": add_days(at, 1 / 48)}
+    return {"duration_s": 120, "outcome": "connected", "title": f"leadsync test {logged}"}
 
 
 def _owner_check(
@@ -207,7 +229,7 @@ def _owner_check(
     verdict = decide_owner(
         OwnerContext(record_type=RecordType.CONTACT, is_new=created, owner_id=None),
         lead.occurred_at,
-        settings.ownership.strategy_for(RecordType.CONTACT),
+        rules.strategy_under(integration, RecordType.CONTACT, settings, label),
         settings.ownership.protect_manual_days,
         mapping,
         candidate,
@@ -221,6 +243,59 @@ def _owner_check(
         "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}"
         + _under(label),
     }
+
+
+def _activity_owner_check(
+    state: BatchState,
+    rules: WorkspaceRules,
+    activity: Event,
+    owner: str | None,
+    record_id: int | None,
+    created: bool,
+) -> Check:
+    """The owner of a new contact of a tool whose records name no owner (Aircall, Calendly):
+    none, unless its rep's activity fills the empty one — the engine's own rules for it
+    (``assign_on_activity``, a mapped rep, weighed as ``assign_on_activity_strategy``)."""
+    integration = activity.integration
+    settings, label = rules.settings_for(integration, str(record_id) if record_id else None)
+    mapping = state.map_rep(activity, settings)
+    logged = activity.activity.value if activity.activity is not None else "activity"
+    said = f"{integration}'s contacts name no owner"
+    check: Check
+    if mapping is not None and activity_fills_owner(settings.ownership.assign_on_activity, mapping):
+        verdict = decide_owner(
+            OwnerContext(record_type=RecordType.CONTACT, is_new=created, owner_id=None),
+            activity.occurred_at,
+            assign_on_activity_strategy(
+                rules.strategy_under(integration, RecordType.CONTACT, settings, label)
+            ),
+            settings.ownership.protect_manual_days,
+            mapping,
+            None,
+            integration,
+        )
+        expected = verdict.owner_id
+        how = f"{said}; the rep's {logged} fills the empty one (assign_on_activity): {mapping.how}"
+        check = {"check": "owner", "passed": owner == expected, "detail": ""}
+    else:
+        expected = None
+        if not settings.ownership.assign_on_activity:
+            how = f"{said}, and its {logged}s give none (assign_on_activity: false)"
+        else:
+            shown = mapping.how if mapping is not None else "the rep is not mapped"
+            how = f"{said}, and only a mapped rep's {logged} fills an empty owner: {shown}"
+        check = {
+            "check": "owner",
+            "passed": owner == expected,
+            "detail": "",
+            "note": f"every contact {integration} creates stays without an owner until another "
+            "tool or a person gives it one (the health report counts them: unowned new "
+            f"leads); assign_on_activity: true lets a mapped rep's {logged} fill an empty owner",
+        }
+    check["detail"] = f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}" + _under(
+        label
+    )
+    return check
 
 
 def _under(label: str | None) -> str:
@@ -288,12 +363,15 @@ def _crm_call_check(state: BatchState, call: Event) -> Check:
 def _call_check(
     state: BatchState, rules: WorkspaceRules, call: Event, record_id: int | None
 ) -> Check:
-    """The call as the activity rules treat it under the settings it gets: created on the
-    lead, or not created (a disabled type, a filter) — which passes, with a note."""
+    """The test activity (a call, a scheduler's meeting: ``call``) as the activity rules
+    treat it under the settings it gets: created on the lead, or not created (a disabled
+    type, a filter) — which passes, with a note. The check is named after its type."""
     traces = state.traces or {}
     trace = traces.get(call.id)
     settings, label = rules.settings_for(call.integration, activities.sample_key(state, call))
-    skip = skip_reason(ActivityType.CALL, call.properties, settings.activities, call.integration)
+    kind = call.activity or ActivityType.CALL
+    named = kind.value
+    skip = skip_reason(kind, call.properties, settings.activities, call.integration)
     why = skip.reason if skip is not None else None
     activity = trace.activity if trace is not None else None
     if activity is None or activity[2] == "skipped":
@@ -301,26 +379,27 @@ def _call_check(
         said = skipped or "it was not decided"
         if why is not None and skipped is not None and skipped.startswith(why):
             return {
-                "check": "call",
+                "check": named,
                 "passed": True,
-                "detail": f"the call was not created, as the settings say: {said}" + _under(label),
-                "note": f"{why}, so no test call was created and the timeline was not checked",
+                "detail": f"the {named} was not created, as the settings say: {said}"
+                + _under(label),
+                "note": f"{why}, so no test {named} was created and the timeline was not checked",
             }
-        return {"check": "call", "passed": False, "detail": f"the call was not created: {said}"}
+        return {"check": named, "passed": False, "detail": f"the {named} was not created: {said}"}
     if why is not None:
         return {
-            "check": "call",
+            "check": named,
             "passed": False,
-            "detail": f"call {activity[1]} {activity[2]}, but the settings say it is not "
+            "detail": f"{named} {activity[1]} {activity[2]}, but the settings say it is not "
             f"created: {why}",
         }
     links = trace.associations if trace is not None else []
     on_lead = any(t == "contact" and i == record_id for t, i, _ in links)
     shown = ", ".join(f"{t} {i} ({s})" for t, i, s in links) or "nothing"
     return {
-        "check": "call",
+        "check": named,
         "passed": on_lead,
-        "detail": f"call {activity[1]} {activity[2]}, associated with {shown}"
+        "detail": f"{named} {activity[1]} {activity[2]}, associated with {shown}"
         + ("" if on_lead else f"; expected contact {record_id}")
         + _under(label),
     }
@@ -361,7 +440,13 @@ def hubspot_checks(
         return
     call = hubspot_ids.get(("activity", result.activity_id))
     if call is None:
-        result.add({"check": "hubspot_call", "passed": False, "detail": "the call was not pushed"})
+        result.add(
+            {
+                "check": f"hubspot_{result.activity}",
+                "passed": False,
+                "detail": f"the {result.activity} was not pushed",
+            }
+        )
         return
     missing: list[str] = []
     by_type: dict[str, set[str]] = {}
@@ -373,9 +458,9 @@ def hubspot_checks(
             missing.append(f"{record_type} {local_id}")
     result.add(
         {
-            "check": "hubspot_call",
+            "check": f"hubspot_{result.activity}",
             "passed": not missing,
-            "detail": f"HubSpot call {call} is associated with "
+            "detail": f"HubSpot {result.activity} {call} is associated with "
             + ", ".join(
                 f"{t} {', '.join(sorted(ids)) or 'none'}" for t, ids in sorted(by_type.items())
             )

@@ -399,6 +399,13 @@ def decide_against_crm(
     )
 
 
+def activity_fills_owner(assign_on_activity: bool, mapping: MappingResult | None) -> bool:
+    """Whether an activity's rep may fill a named record's empty owner: the settings say
+    ``assign_on_activity`` and the rep is mapped (not sent to a fallback owner or a round
+    robin, which deal records, not activities)."""
+    return assign_on_activity and mapping is not None and mapping.mapped
+
+
 def assign_on_activity_strategy(strategy: Strategy) -> Strategy:
     """The strategy an activity's rep is weighed under when it fills a named record's empty
     owner (``assign_on_activity``): ``never_overwrite`` stays so (only a record the

@@ -297,6 +297,8 @@ class AircallAdapter(Adapter):
     #: resource at the timestamp"), its ``phone_numbers`` every number it has: every phone
     #: property is given when the list is there (see :func:`contact_phones`).
     phone_list_complete: ClassVar[bool] = True
+    #: Aircall's contacts have no owner: its reps reach a record by their calls.
+    record_owners: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
         token = signature_needs_secret(self.kind, secret)

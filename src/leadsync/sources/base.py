@@ -8,13 +8,12 @@ A webhook request travels through an adapter in two steps, at two different time
    Salesforce ``notifications`` list, one object for most vendors) and for each one
    :meth:`Adapter.identify` gives the key the inbox deduplicates on (a hashed key gets the
    time and the object's id in front: :func:`leadsync.model.timed_key`) and
-   :meth:`Adapter.occurred_at` the vendor's time.
-   Each piece is stored as one inbox row whose payload is the envelope
-   ``{"headers": {...}, "body": <piece>}`` (see :func:`envelope_text`). Nothing here may be slow: it is on the request's path.
+   :meth:`Adapter.occurred_at` the vendor's time. Each piece is one inbox row holding the
+   envelope ``{"headers": {...}, "body": <piece>}`` (:func:`envelope_text`). Nothing here may
+   be slow: it is on the request's path.
 2. **In a worker**, later: :meth:`Adapter.to_events` turns one stored envelope into canonical
-   :class:`~leadsync.model.Event` objects (usually one; an Aircall call with an inline contact
-   gives the contact and the call). An :class:`~leadsync.errors.EventError` raised here makes
-   the row a dead letter with its message; it is never dropped.
+   events (an Aircall call with an inline contact gives the contact and the call); an
+   :class:`~leadsync.errors.EventError` raised here makes the row a dead letter, never lost.
 
 A captured log replayed with ``leadsync ingest`` goes through the same two steps: each line is
 one webhook body, or an envelope ``{"headers": {...}, "body": ...}`` when the vendor puts
@@ -163,22 +162,24 @@ class Adapter(abc.ABC):
     #: How a request is proven authentic, in one line for people (header, algorithm, window);
     #: :meth:`verify` is the check itself, with a function of :mod:`.signatures`.
     signature_scheme: ClassVar[str] = ""
-    #: Every request needs the secret named by ``secret_env``: without one, the integration's
-    #: webhooks are refused (and ``serve`` warns at start). False when some requests are
-    #: checked otherwise (Salesforce Outbound Messages: by organization id).
+    #: Every request needs the secret named by ``secret_env`` (else refused; ``serve`` warns).
+    #: False when some are checked otherwise (Salesforce Outbound Messages: organization id).
     secret_required: ClassVar[bool] = True
-    #: The inbox stores each event as its canonical JSON line (the generic format), so a line
-    #: of ``leadsync ingest`` is one canonical event rather than a webhook body.
+    #: The inbox stores each event as its canonical line (generic): an ingested line is one.
     stores_canonical: ClassVar[bool] = False
     #: The tool is the CRM itself: its owner ids are owner ids, and its owner changes are
     #: changes made in the CRM (bidirectional sync never echoes them back to it).
     is_crm: ClassVar[bool] = False
-    #: The vendor sends a person's whole list of numbers (Aircall's contact ``phone_numbers``),
-    #: and a record event that has the list gives every phone property (``PHONE_PROPERTIES``):
-    #: one given null is a number the tool has no more, so the engine takes back the number
-    #: this tool gave there (one other tools gave too stays); an event giving none (no list)
-    #: changes none. False: a null clears the property, whoever gave it (HubSpot, canonical).
+    #: A record event with the person's list of numbers (Aircall's ``phone_numbers``) gives
+    #: every phone property: a null is a number the tool has no more (the engine takes back
+    #: the number this tool gave there; one other tools gave stays). False: a null clears the
+    #: property, whoever gave it (HubSpot, canonical).
     phone_list_complete: ClassVar[bool] = False
+    #: Its record events may name the record's owner. False (Aircall's contacts, Calendly's
+    #: invitees): a rep reaches a record only by an activity (``assign_on_activity``).
+    record_owners: ClassVar[bool] = True
+    #: The activity its reps log, which the test lead logs as they do (a scheduler's meeting).
+    lead_activity: ClassVar[str] = "call"
     #: The model of the ``vendor:`` options this kind takes (:mod:`.options`); the settings
     #: validate an integration's options with it and refuse any other option.
     options_model: ClassVar[type[VendorOptions]] = NoOptions

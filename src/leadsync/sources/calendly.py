@@ -152,6 +152,9 @@ class CalendlyAdapter(Adapter):
     signature_scheme: ClassVar[str] = (
         "Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>, ±180 s"
     )
+    #: An invitee names no owner: the host reaches the contact by the meeting booked.
+    record_owners: ClassVar[bool] = False
+    lead_activity: ClassVar[str] = "meeting"
 
     def verify(self, request: WebhookRequest, secret: str | None, now: float) -> None:
         signing_key = signature_needs_secret(self.kind, secret)
