@@ -320,6 +320,25 @@ def test_an_undo_that_took_back_only_the_last_change_says_the_earlier_ones_stand
     ), skip["reason"]
 
 
+def test_a_second_undo_of_the_same_changes_says_already_undone(workspace: Workspace) -> None:
+    """An undo that took back both changes of one integration, run again: "already undone".
+    It said the first change "still stands", as if the earlier undo had taken back only the
+    last: the record's owner was the one before them both."""
+    wins = settings(ownership={"default": "integration_wins"})
+    workspace.apply_config(workspace_config({"dialer": wins}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z", "a1")])
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-01T10:00:00Z", "a2")])
+    since = "2026-01-01T00:00:00.000Z"
+    first = workspace.undo(integration="dialer", since=since, at="2026-11-03T09:00:00.000Z")
+    [restored] = first.restored
+    assert "undo of decisions #1, #2" in restored["reason"], restored["reason"]
+    again = workspace.undo(integration="dialer", since=since, dry_run=True)
+    [skip] = again.skipped
+    assert skip["reason"] == (
+        "already undone: decision #3 (undo) put the owner back at 2026-11-03T09:00:00Z"
+    ), skip["reason"]
+
+
 def test_a_removed_integrations_decisions_are_undone_by_its_name(workspace: Workspace) -> None:
     """An integration dropped from the file keeps its history; undoing what it did is why it
     was dropped: ``--integration`` takes its name (it was refused as unknown, though

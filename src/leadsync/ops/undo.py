@@ -20,6 +20,7 @@ decisions are dated and decided at the undo's time (``at``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,24 @@ class _Change:
     event_id: str | None
     previous_owner_id: str | None
     owner_id: str | None
+
+
+def _standing(before: Sequence[Any], ids: set[int], put_back: str | None) -> list[int]:
+    """Of the changes to undo that an undo followed (``before``: the record's changes up to
+    it, the last one of them to undo), those it left standing: it put back ``put_back``,
+    the owner before the first of the run it took back. None when that is the owner before
+    the whole run (the record is as before them all, whichever it named)."""
+    run: list[Any] = []  # the store's rows of owner changes (id, previous_owner_id, …)
+    for change in reversed(before):
+        if change.id not in ids:
+            break
+        run.insert(0, change)
+    if not run or run[0].previous_owner_id == put_back:
+        return []
+    for index in range(len(run) - 1, -1, -1):
+        if run[index].previous_owner_id == put_back:
+            return [c.id for c in run[:index]]
+    return [c.id for c in run[:-1]]
 
 
 SHOWN_IDS = 8  # runs of ids named in an undo's reason; the rest are counted
@@ -199,7 +218,7 @@ def undo(
                     f"already undone: decision #{later.id} (undo) put the owner back at "
                     f"{display_ts(later.at)}"
                 )
-                earlier = [c.id for c in changes_since[:-2] if c.id in ids]
+                earlier = _standing(changes_since[:-1], ids, later.owner_id)
                 if earlier:  # that undo took back only the last of them
                     reason = (
                         f"undone in part already: decision #{later.id} (undo) put back at "

@@ -70,14 +70,23 @@ def owner_changes(
 def owner_changes_from(
     connection: Connection, first_ids: Mapping[int, int]
 ) -> dict[int, list[Any]]:
-    """Each record's owner-setting decisions (id, at, integration, strategy, owner) from its
+    """Each record's owner-setting decisions (id, at, integration, strategy, owner, the owner
+    before) from its
     ``first_ids[record]`` on, in decision order: the changes to undo and every change after
     or between them, whoever made it. One query for all the records."""
     d = owner_decisions
     if not first_ids:
         return {}
     rows = connection.execute(
-        sa.select(d.c.id, d.c.record_id, d.c.at, d.c.integration, d.c.strategy, d.c.owner_id)
+        sa.select(
+            d.c.id,
+            d.c.record_id,
+            d.c.at,
+            d.c.integration,
+            d.c.strategy,
+            d.c.owner_id,
+            d.c.previous_owner_id,
+        )
         .where(
             d.c.outcome == Outcome.SET.value,
             d.c.id >= min(first_ids.values()),
