@@ -224,6 +224,37 @@ def test_an_owner_not_pulled_from_hubspot_is_refused_at_its_key_path(
     )
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_apply_places_an_owner_not_pulled_at_its_files_line(
+    workspace: Workspace, tmp_path: Path, dry_run: bool
+) -> None:
+    """`leadsync apply FILE` with owners from HubSpot: a map entry naming an owner nobody
+    pulled is refused at FILE:LINE, as with a written owners list (it said
+    "<owners from hubspot>: …", and --json's place was null)."""
+    workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
+    file = tmp_path / "ws.yaml"
+    file.write_text(
+        "owners: {source: hubspot}\n"
+        "destination: {kind: hubspot, token_env: HS_TEST_TOKEN}\n"
+        "integrations:\n"
+        "  dialer:\n"
+        "    kind: generic\n"
+        "    secret_env: DIALER_SECRET\n"
+        "    users:\n"
+        "      map:\n"
+        '        u-1: "101"\n'
+        '        u-9: "299"\n'
+    )
+    args = ["--db", workspace.url, "apply", str(file), "--json"] + (
+        ["--dry-run"] if dry_run else []
+    )
+    said = CliRunner().invoke(app, args)
+    assert said.exit_code == 2, said.output
+    [error] = json.loads(said.stdout)["errors"]
+    assert error["place"] == f"{file}:10"
+    assert "integrations.dialer.users.map.u-9: unknown owner '299'" in error["message"]
+
+
 def test_before_any_pull_the_refusal_says_how_to_set_up(tmp_path: Path) -> None:
     """A pull needs the destination applied first: "run owners pull first" could not be
     done on a new workspace. The refusal gives the order that works."""

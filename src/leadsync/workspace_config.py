@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules
-from leadsync.errors import ConfigError, NotFoundError, WorkspaceError
+from leadsync.errors import NotFoundError, WorkspaceError
 from leadsync.rules.domains import DomainPolicy
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.settings import (
@@ -40,7 +40,7 @@ from leadsync.settings import (
 )
 from leadsync.settings.base import Written
 from leadsync.settings.checks import KnownIds, reference_problems, written_problems
-from leadsync.settings.errors import Place, validate_as
+from leadsync.settings.errors import Place, PlacedLater, validate_as
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store.database import begin_writing
@@ -104,9 +104,8 @@ def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> 
         *reference_problems(data, known),
         *written_problems(data, Written(owners=False), known),
     ]
-    if found:
-        place = Place("<owners from hubspot>", None, "")
-        raise ConfigError([place.problem(path, message)[1] for path, message in found])
+    if found:  # placed in the file by the caller that read it (its lines are not here)
+        raise PlacedLater(found, Place("<owners from hubspot>", None, ""))
 
 
 def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:

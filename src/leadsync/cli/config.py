@@ -25,7 +25,13 @@ from leadsync.ops.settings_change import (
     reordered_text,
     yaml_diff,
 )
-from leadsync.settings import WorkspaceConfig, dump_config, load_config_file
+from leadsync.settings import (
+    PlacedLater,
+    WorkspaceConfig,
+    dump_config,
+    file_place,
+    load_config_file,
+)
 from leadsync.store.config import ConfigChanges
 from leadsync.store.database import shown_url
 from leadsync.workspace import Workspace
@@ -83,6 +89,8 @@ def apply(
                 changes, diff = _plan(ws, config, file, managed, unmanaged)
             else:
                 changes = _apply(ws, config, file, by, managed, unmanaged)
+        except PlacedLater as exc:  # checked against the workspace: placed in the file
+            raise exc.at(file_place(file)) from None
         finally:
             ws.close()
     for warning in warnings:

@@ -22,6 +22,7 @@ The package, by concern (each module imports only those above it):
 from __future__ import annotations
 
 from leadsync.settings.base import INTEGRATION_NAME_RE, SECRET_ENV_RE
+from leadsync.settings.errors import PlacedLater
 from leadsync.settings.export import (
     config_to_dict,
     dedupe_to_list,
@@ -54,6 +55,7 @@ from leadsync.settings.loading import (
     config_from_dict,
     dedupe_from_list,
     destination_from_dict,
+    file_place,
     integration_from_dict,
     load_config,
     load_config_file,
@@ -120,10 +122,12 @@ __all__ = [
     "integration_to_dict",
     "whole_numbers",
     "kinds_taking",
+    "file_place",
     "load_config",
     "load_config_file",
     "load_proposed",
     "load_proposed_file",
     "monitoring_to_dict",
     "proposed_from_data",
+    "PlacedLater",
 ]

@@ -33,7 +33,7 @@ from leadsync.settings.base import (
 )
 from leadsync.settings.workspace import CRM_TAG, LIST_TAG
 
-__all__ = ["KeyLines", "Place", "messages", "validate_as"]
+__all__ = ["KeyLines", "Place", "PlacedLater", "messages", "validate_as"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -384,6 +384,21 @@ class Place:
         where = self.source if line is None else f"{self.source}:{line}"
         text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
         return (line or 0, text + self.note)
+
+
+class PlacedLater(ConfigError):
+    """Problems of a document found where its lines are not known — checked against the
+    workspace (owners pulled from HubSpot) once the document was read — by key path,
+    shown at ``place`` until :meth:`at` places them in the document they came from."""
+
+    def __init__(self, found: list[tuple[KeyPath, str]], place: Place) -> None:
+        self.found = found
+        super().__init__([place.problem(path, message)[1] for path, message in found])
+
+    def at(self, place: Place) -> ConfigError:
+        """The problems as ``place`` (the document's) shows them: FILE:LINE, in its order."""
+        placed = sorted(place.problem(path, message) for path, message in self.found)
+        return ConfigError([text for _, text in placed])
 
 
 def validate_as(

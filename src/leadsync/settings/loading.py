@@ -22,6 +22,7 @@ __all__ = [
     "destination_from_dict",
     "integration_from_dict",
     "load_config",
+    "file_place",
     "load_config_file",
     "parse_yaml",
     "read_text",
@@ -356,6 +357,13 @@ def _not_utf8(source: str, exc: UnicodeDecodeError) -> str:
         f"{source}:{line}: not UTF-8 text (byte 0x{byte}: {exc.reason}); allowed: UTF-8 (a "
         "file saved as Latin-1 or Windows-1252: `iconv -f WINDOWS-1252 -t UTF-8` converts it)"
     )
+
+
+def file_place(path: str | Path) -> Place:
+    """Where the keys of a workspace file are (read again: for problems found once it was
+    read, :class:`~leadsync.settings.errors.PlacedLater`)."""
+    _, lines, _ = parse_yaml(read_text(path), str(path))
+    return Place(str(path), lines, "")
 
 
 def load_config_file(path: str | Path, warnings: list[str] | None = None) -> WorkspaceConfig:
