@@ -210,8 +210,9 @@ def test_every_mistake_at_once_duplicate_keys_included() -> None:
     assert problems(text) == [
         "proposed.yaml:4: ownership.default: duplicate key (also line 3)",
         "proposed.yaml:6: users.map.u-7: unknown owner '999'; known owners: 101, 102, 103, 104",
-        "proposed.yaml:7: users.unmapped.owner: required when policy is fallback",
-        "proposed.yaml:8: activities.call.min_duration_s: must be at least 0; got -1",
+        "proposed.yaml:7: users.unmapped.owner: required when policy is fallback; allowed: an active owner's id",
+        "proposed.yaml:8: activities.call.min_duration_s: must be at least 0; got -1; "
+        "allowed: a number from 0 to 86400",
     ]
 
 

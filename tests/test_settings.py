@@ -321,7 +321,7 @@ BAD: list[tuple[str, str, int, str, str]] = [
         edit("{policy: round_robin, team: sdr}", "{policy: fallback}"),
         16,
         "integrations.dialer.users.unmapped.owner",
-        "required when policy is fallback",
+        "required when policy is fallback; allowed: an active owner's id",
     ),
     (
         "fallback with a team",
@@ -766,7 +766,7 @@ def test_integration_from_dict_uses_the_same_format() -> None:
         integration_from_dict(data, "db:integration 7", "integrations.dialer")
     assert caught.value.problems == [
         "db:integration 7: integrations.dialer.users.unmapped.owner: "
-        "required when policy is fallback",
+        "required when policy is fallback; allowed: an active owner's id",
         "db:integration 7: integrations.dialer.users.mapp: "
         "unknown key; allowed: auto_match, map, directory, unmapped",
         "db:integration 7: integrations.dialer.ownership.default: 'sometimes' is not allowed; "
@@ -1321,3 +1321,32 @@ def test_a_settings_file_not_in_utf8_is_refused_at_its_line_with_how_to_convert(
     wide.write_bytes("owners: []\n".encode("utf-16"))
     with pytest.raises(ConfigError, match=r"u16.yaml:1: not UTF-8 text: the file is UTF-16"):
         load_config_file(wide)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (
+            "integrations: {d: {kind: generic, activities: {call: {min_duration_s: -5}}}}",
+            "activities.call.min_duration_s: must be at least 0; got -5; allowed: a number "
+            "from 0 to 86400",
+        ),
+        (
+            "integrations: {d: {kind: generic, rollout: {percent: 150, settings: {}}}}",
+            "rollout.percent: must be at most 100; got 150; allowed: a number more than 0, "
+            "at most 100",
+        ),
+        (
+            "integrations: {d: {kind: generic, associations: {max_deals: 0}}}",
+            "associations.max_deals: must be at least 1; got 0; allowed: a whole number from "
+            "1 to 100",
+        ),
+    ],
+)
+def test_a_number_out_of_its_bounds_says_what_is_allowed(doc: str, message: str) -> None:
+    """Every problem ends with what is allowed; a number out of bounds said only the bound
+    it broke ("must be at most 100; got 150")."""
+    with pytest.raises(ConfigError) as refused:
+        load_config(doc, "x.yaml")
+    [problem] = refused.value.problems
+    assert problem == f"x.yaml:1: integrations.d.{message}"

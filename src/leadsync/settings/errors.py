@@ -236,6 +236,22 @@ def _allowed_number(kind: str, root: type[BaseModel], loc: tuple[int | str, ...]
     field = _field_at(root, loc)
     if number is None or field is None:
         return ""
+    return _allowed_bounds(number, field)
+
+
+def _allowed_in_bounds(root: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """``; allowed: a number more than 0, at most 100`` for a number out of its field's
+    bounds (a whole number when the field takes only those)."""
+    field = _field_at(root, loc)
+    if field is None:
+        return ""
+    whole = int in (get_args(field.annotation) or (field.annotation,)) and float not in (
+        get_args(field.annotation) or (field.annotation,)
+    )
+    return _allowed_bounds("a whole number" if whole else "a number", field)
+
+
+def _allowed_bounds(number: str, field: FieldInfo) -> str:
     bounds = {
         key: _number(getattr(item, key))
         for key in ("ge", "gt", "le", "lt")  # the lower bound first, as it is read
@@ -282,7 +298,8 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
         yield path, f"{_TYPE_MESSAGES[kind]}; got {_given(value)}{_allowed_number(kind, root, loc)}"
     elif kind in _BOUND_MESSAGES:
         key, words = _BOUND_MESSAGES[kind]
-        yield path, f"{words} {_number(ctx.get(key))}; got {show(value)}"
+        allowed = _allowed_in_bounds(root, loc)
+        yield path, f"{words} {_number(ctx.get(key))}; got {show(value)}{allowed}"
     elif kind in ("string_too_short", "too_short") and isinstance(value, str):
         yield path, "must not be empty"
     elif kind in ("string_too_long", "too_long") and isinstance(value, str):

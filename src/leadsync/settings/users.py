@@ -62,7 +62,8 @@ class UnmappedSettings(SettingsModel):
         for key in ("owner", "team"):
             given = data.get(key) is not None
             if key == needed and not given:
-                yield (key,), f"required when policy is {policy.value}"
+                what = "an active owner's id" if key == "owner" else "a team's name (teams:)"
+                yield (key,), f"required when policy is {policy.value}; allowed: {what}"
             elif key != needed and given:
                 allowed = f"allowed: {needed}" if needed else "it takes no owner or team"
                 yield (key,), f"not allowed when policy is {policy.value}; {allowed}"
