@@ -239,6 +239,27 @@ def test_csv_rows_name_each_activity_that_would_disappear(tmp_path: Path, db_url
     assert [(r["difference"], r["activity"]) for r in rows] == [
         ("activity disappears", "dialer:call:c-2")
     ]
+    [gone] = rows  # the owner it has now, and why; none under the proposed settings
+    assert (gone["current_owner_id"], gone["current_owner"]) == ("101", "Ana Ng")
+    assert gone["current_reason"] and not gone["proposed_owner_id"]
+    # The other way: what appears has the owner it would have under the proposed settings
+    # (the column was empty).
+    looser = tmp_path / "looser.yaml"
+    looser.write_text(json.dumps({"activities": {"call": {"min_duration_s": 0}}}))
+    with Workspace(db_url) as ws:
+        ws.apply_config(
+            workspace_config({"dialer": settings(activities={"call": {"min_duration_s": 60}})})
+        )
+    shown = CliRunner().invoke(
+        app,
+        ["replay", "dialer", "--settings", str(looser), "--format", "csv"],
+        env={"LEADSYNC_DB": db_url},
+    )
+    assert shown.exit_code == 0, shown.output
+    [new] = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert (new["difference"], new["activity"]) == ("activity appears", "dialer:call:c-2")
+    assert (new["proposed_owner_id"], new["proposed_owner"]) == ("101", "Ana Ng")
+    assert new["proposed_reason"] and not new["current_owner_id"]
 
 
 def test_a_rep_mapped_to_another_owner_gives_record_and_activity_csv_rows(

@@ -484,11 +484,15 @@ def _each_activity_difference(
     connection: sqlite3.Connection, on_difference: Callable[[Difference], None]
 ) -> None:
     for kind, appear, side in (
-        ("activity disappears", False, "current_records"),
-        ("activity appears", True, "proposed_records"),
+        ("activity disappears", False, "current"),
+        ("activity appears", True, "proposed"),
     ):
-        for activity, records in replay_store.activities_only_in_one_listed(connection, appear):
-            on_difference(_difference(kind, activity=activity, **{side: records}))
+        listed = replay_store.activities_only_in_one_listed(connection, appear)
+        for activity, records, owner, reason in listed:
+            said = {f"{side}_records": records, f"{side}_owner_id": owner}
+            on_difference(
+                _difference(kind, activity=activity, **said, **{f"{side}_reason": reason})
+            )
     for activity, current, proposed in replay_store.association_differences(connection):
         on_difference(
             _difference(

@@ -375,12 +375,12 @@ def _records_of(links: str) -> str:
 
 def activities_only_in_one_listed(
     connection: sqlite3.Connection, appear: bool
-) -> Iterator[tuple[str, str | None]]:
+) -> Iterator[tuple[str, str | None, str | None, str | None]]:
     """Each activity only one run has (see :func:`activities_only_in_one`), by key: (key,
-    its associated records by name, space-separated)."""
+    its associated records by name, space-separated, its owner in that run and why)."""
     acts, other, links = _one_side(appear)
     yield from connection.execute(
-        f"""SELECT x.activity, {_records_of(links)} FROM {acts} x
+        f"""SELECT x.activity, {_records_of(links)}, x.owner, x.owner_reason FROM {acts} x
         WHERE x.activity NOT IN (SELECT activity FROM {other}) ORDER BY x.activity"""
     )
 
