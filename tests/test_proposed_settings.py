@@ -208,7 +208,7 @@ def test_every_mistake_at_once_duplicate_keys_included() -> None:
         "activities: {call: {min_duration_s: -1}}\n"
     )
     assert problems(text) == [
-        "proposed.yaml:4: ownership.default: duplicate key (also line 3)",
+        "proposed.yaml:4: ownership.default: duplicate key (also line 3); allowed: each key once",
         "proposed.yaml:6: users.map.u-7: unknown owner '999'; known owners: 101, 102, 103, 104",
         "proposed.yaml:7: users.unmapped.owner: required when policy is fallback; allowed: an active owner's id",
         "proposed.yaml:8: activities.call.min_duration_s: must be at least 0; got -1; "
@@ -288,7 +288,7 @@ def test_the_cli_amends_and_says_so(tmp_path: Path, db_url: str) -> None:
     )
     assert refused.exit_code == 2
     assert refused.stderr.splitlines() == [
-        f"error: {file}:3: ownership.default: duplicate key (also line 2)",
+        f"error: {file}:3: ownership.default: duplicate key (also line 2); allowed: each key once",
         f"error: {file}:3: ownership.default: 'sometimes' is not allowed; allowed: "
         "integration_wins, fill_if_empty, never_overwrite, bidirectional",
     ]

@@ -510,7 +510,7 @@ BAD: list[tuple[str, str, int, str, str]] = [
         edit("      note: true\n", "      note: true\n      note: false\n"),
         27,
         "integrations.dialer.activities.note",
-        "duplicate key (also line 26)",
+        "duplicate key (also line 26); allowed: each key once",
     ),
 ]
 
@@ -1350,3 +1350,13 @@ def test_a_number_out_of_its_bounds_says_what_is_allowed(doc: str, message: str)
         load_config(doc, "x.yaml")
     [problem] = refused.value.problems
     assert problem == f"x.yaml:1: integrations.d.{message}"
+
+
+def test_a_key_twice_in_one_flow_mapping_names_the_column_of_the_first() -> None:
+    """Both copies on one line ({a: 1, a: 2}): "also line 1" of line 1 told nothing."""
+    with pytest.raises(ConfigError) as refused:
+        load_config("integrations: {d: {kind: generic, kind: hubspot}}", "x.yaml")
+    assert refused.value.problems[0] == (
+        "x.yaml:1: integrations.d.kind: duplicate key (also column 20 of this line); "
+        "allowed: each key once"
+    )

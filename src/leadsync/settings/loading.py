@@ -234,7 +234,7 @@ def _line_map(
             lines.written[path] = text
         children: list[tuple[yaml.Node, KeyPath]] = []
         if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
+            seen: dict[str, tuple[int, int]] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue  # merged keys take the line of the mapping they land in
@@ -243,8 +243,12 @@ def _line_map(
                 child = (*path, key)
                 if key in seen:
                     where = f"{source}:{line}: {format_path(child)}"
-                    duplicates.append((line, f"{where}: duplicate key (also line {seen[key]})"))
-                seen[key] = line
+                    first, column = seen[key]  # one line of {a: 1, a: 2}: the column says which
+                    other = f"line {first}" if first != line else f"column {column} of this line"
+                    duplicates.append(
+                        (line, f"{where}: duplicate key (also {other}); allowed: each key once")
+                    )
+                seen[key] = (line, key_node.start_mark.column + 1)
                 lines[child] = line
                 if (text := _written(key_node)) is not None:
                     lines.written_keys[child] = text
