@@ -401,7 +401,10 @@ def test_sign_out_ends_the_session_even_for_a_replayed_cookie(
     token = form_token(client.get("/").text)
     assert client.post("/logout", data={}).status_code == 403  # sign-out needs the token too
     response = client.post("/logout", data={"csrf_token": token})
-    assert (response.status_code, response.headers["location"]) == (303, "/login")
+    assert (response.status_code, response.headers["location"]) == (303, "/login?out=1")
+    said = client.get("/login?out=1")  # the page says so: it looked like a first visit
+    assert said.status_code == 200 and "You are signed out" in said.text
+    assert "You are signed out" not in client.get("/login").text
     replay = browser(cookies={SESSION_COOKIE: cookie})
     assert replay.get("/").status_code == 303
 

@@ -64,7 +64,8 @@ def test_sign_in_with_the_token_then_sign_out(live: LiveServer, page: Any) -> No
     page.wait_for_url(f"{live.base_url}/dead-letters")
     assert page.get_by_role("heading", level=1).inner_text() == "Dead letters"
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(f"{live.base_url}/login")
+    page.wait_for_url(f"{live.base_url}/login?out=1")
+    assert page.get_by_text("You are signed out").is_visible()
     page.goto(f"{live.base_url}/")
     assert page.url == f"{live.base_url}/login?next=%2F"
 

@@ -75,7 +75,7 @@ def test_a_sign_out_on_one_process_is_refused_by_the_other(db_url: str) -> None:
         assert browser.get(b, "/").status_code == 200  # one session, both processes
         home = browser.get(a, "/").text
         out = browser.post(a, "/logout", {"csrf_token": [form_token(home)]})
-        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert out.status_code == 303 and out.headers["location"] == "/login?out=1"
         # The cookie replayed (a copy kept elsewhere), to the process that did not see it.
         with httpx.Client(timeout=60, cookies={SESSION_COOKIE: cookie}) as replay:
             refused = replay.get(f"{b.base_url}/records")

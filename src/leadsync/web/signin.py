@@ -20,7 +20,11 @@ router = page_router()
 
 
 def _sign_in_page(
-    request: Request, target: str, status: int = 200, failed: bool = False
+    request: Request,
+    target: str,
+    status: int = 200,
+    failed: bool = False,
+    signed_out: bool = False,
 ) -> Response:
     console = console_of(request)
     cookie, token = console.keys.sign_in_form(request.cookies.get(SIGN_IN_COOKIE))
@@ -34,6 +38,7 @@ def _sign_in_page(
         sign_in_token=token,
         enabled=console.keys.credentials.any,
         failed=failed,
+        signed_out=signed_out,
         kept=kept,
         kept_minutes=DRAFT_SECONDS // 60,
     )
@@ -57,11 +62,13 @@ def _landing(request: Request, target: str | None) -> str:
 
 
 @router.get("/login")
-def sign_in_form(request: Request, next: str | None = None) -> Response:
+def sign_in_form(request: Request, next: str | None = None, out: bool = False) -> Response:
+    """The sign-in form; ``out``: after a sign-out, which it says (on a shared machine, the
+    next person can tell the session is over)."""
     target = _landing(request, next)
     if console_of(request).keys.read(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(target, status_code=303)
-    return _sign_in_page(request, target)
+    return _sign_in_page(request, target, signed_out=out)
 
 
 @router.post("/login")
@@ -122,7 +129,7 @@ def sign_out(page: Posting) -> Response:
     kept for this browser goes with it."""
     page.console.keys.end(page.session)
     page.console.drafts.drop(page.request.cookies.get(DRAFT_COOKIE))
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login?out=1", status_code=303)
     drafts.delete_cookie(response, page.console.secure(page.request))
     response.delete_cookie(
         SESSION_COOKIE,
