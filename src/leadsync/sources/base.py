@@ -175,10 +175,9 @@ class Adapter(abc.ABC):
     #: the number this tool gave there; one other tools gave stays). False: a null clears the
     #: property, whoever gave it (HubSpot, canonical).
     phone_list_complete: ClassVar[bool] = False
-    #: Its record events may name the record's owner. False (Aircall's contacts, Calendly's
-    #: invitees): a rep reaches a record only by an activity (``assign_on_activity``).
+    #: Its record events may name an owner (not Aircall's, Calendly's: a rep reaches a record
+    #: by an activity); ``lead_activity``: what its reps log (the test lead logs it too).
     record_owners: ClassVar[bool] = True
-    #: The activity its reps log, which the test lead logs as they do (a scheduler's meeting).
     lead_activity: ClassVar[str] = "call"
     #: The model of the ``vendor:`` options this kind takes (:mod:`.options`); the settings
     #: validate an integration's options with it and refuse any other option.

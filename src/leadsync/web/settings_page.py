@@ -197,7 +197,10 @@ WORDS = (
     (r"expected a whole number; got .*", "must be a whole number"),
     (r"expected a (?:finite )?number; got .*", "must be a number"),
     (r"expected true or false; got .*", "must be ticked or not"),
-    (r"required when policy is (?P<policy>\w+)", "needed with “{policy}”: choose one"),
+    (
+        r"required when policy is (?P<policy>\w+)(?:; allowed: .*)?",
+        "needed with “{policy}”: choose one",
+    ),
     (r"required", "must be given"),
     (
         r"unknown owner '(?P<v>.*)'; .*",
