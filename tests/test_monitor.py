@@ -449,6 +449,30 @@ def test_the_text_says_who_changed_a_flapping_records_owner(db_url: str) -> None
     assert sum(h["counted"] for h in row["history"]) == row["changes"] == 3
 
 
+def test_a_record_changed_more_often_than_its_history_lists_names_every_tool(
+    db_url: str,
+) -> None:
+    """60 counted changes, 10 of them by another integration before the latest 50: `by` and
+    `integrations` name both (they came from the history, the latest 50 only), and the text
+    says how many changes it does not print (it said 40 where 50 were left out)."""
+    wins = {"ownership": {"default": "integration_wins"}}
+    with Workspace(db_url) as ws:
+        ws.apply_config(workspace_config({"dialer": settings(**wins), "seq": settings(**wins)}))
+        at = lambda n: f"2026-11-05T{n // 60:02d}:{n % 60:02d}:00Z"  # noqa: E731
+        ws.ingest("dialer", [contact_line("p-1", "u-1", at(0))])
+        ws.ingest("seq", [contact_line("p-1", ("u-9", "u-1")[n % 2], at(1 + n)) for n in range(10)])
+        ws.ingest(
+            "dialer", [contact_line("p-1", ("u-9", "u-1")[n % 2], at(20 + n)) for n in range(50)]
+        )
+        report = ws.report(FIXED_SINCE)
+    [row] = [f for f in report.findings if f.check == "owner_flapping"][0].rows
+    assert row["changes"] == 60 and len(row["history"]) == 50
+    assert row["integrations"] == ["dialer", "seq"] and row["by"] == ["dialer", "seq"]
+    assert row["history_total"] == 61  # the first owner too, listed but not counted
+    shown = CliRunner().invoke(app, ["report", "--since", FIXED_SINCE], env={"LEADSYNC_DB": db_url})
+    assert "… 51 earlier (--json, or the records show line)" in shown.stdout
+
+
 def test_unowned_new_contacts_no_decision_was_made_for_say_why(workspace: Workspace) -> None:
     """A contact only named by another event (a placeholder) and one created for a call's
     unknown number have no decision: each says why it has no owner."""

@@ -55,7 +55,8 @@ def _print_report(result: Mapping[str, Any], names: Mapping[str, str]) -> None:
         if finding["alert"] or finding["check"] in LISTED:
             for row in finding["rows"][:ROWS_SHOWN]:
                 render.line(f"        {_row_text(finding['check'], row, names)}")
-                for change in _history_text(row.get("history") or [], names):
+                history = row.get("history") or []
+                for change in _history_text(history, row.get("history_total", 0), names):
                     render.line(f"          {change}")
 
 
@@ -91,16 +92,16 @@ def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> s
     return ", ".join(parts) + (f"  ({row['show']})" if "show" in row else "")
 
 
-def _history_text(history: list[Mapping[str, Any]], names: Mapping[str, str]) -> list[str]:
-    """A flapping record's owner changes, one line each (the latest ``HISTORY_SHOWN``):
-    ``2026-12-02T09:00:00Z 101 Ana Ng -> 102 Bo Li by dialer (integration_wins)``, those the
-    count leaves out (a first owner, an undo) marked so."""
-    lines = (
-        []
-        if len(history) <= HISTORY_SHOWN
-        else [f"… {len(history) - HISTORY_SHOWN} earlier (--json, or the records show line)"]
-    )
-    for change in history[-HISTORY_SHOWN:]:
+def _history_text(
+    history: list[Mapping[str, Any]], total: int, names: Mapping[str, str]
+) -> list[str]:
+    """A flapping record's owner changes, one line each (the latest ``HISTORY_SHOWN`` of the
+    window's ``total``): ``2026-12-02T09:00:00Z 101 Ana Ng -> 102 Bo Li by dialer
+    (integration_wins)``, those the count leaves out (a first owner, an undo) marked so."""
+    shown = history[-HISTORY_SHOWN:]
+    earlier = max(total, len(history)) - len(shown)
+    lines = [f"… {earlier} earlier (--json, or the records show line)"] if earlier else []
+    for change in shown:
         text = (
             f"{display_ts(change['at'])} {_owner_or_none(change['from_owner_id'], names)} -> "
             f"{_owner_or_none(change['owner_id'], names)} by {change['by']} "

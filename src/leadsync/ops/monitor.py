@@ -286,21 +286,28 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
                 "counted": bool(row.counted),
             }
         )
+    # Who made the counted changes, of all of them (the history is the latest only); the
+    # integrations whose events made them: the alert names them (an integration's badge
+    # shows the flapping its own events cause).
+    by: dict[int, set[str]] = {r.record_id: set() for r in top}
+    made: dict[int, set[str]] = {r.record_id: set() for r in top}
+    listed: dict[int, int] = dict.fromkeys(made, 0)
+    for row in report_store.owner_change_makers(
+        c, list(changes), since, TEST_DOMAIN, not_counted=model.UNDO_STRATEGY
+    ):
+        listed[row.record_id] += int(row.changes)
+        if row.counted:
+            by[row.record_id].add(model.decided_by(row.integration, row.strategy))
+            if row.integration:
+                made[row.record_id].add(row.integration)
     rows = [
         {
             "record": {"type": r.record_type, "id": r.record_id},
             "changes": int(r.changes),
-            "by": sorted({h["by"] for h in changes[r.record_id] if h["counted"]}),
-            # The integrations whose events made the counted changes: the alert names them
-            # (an integration's badge shows the flapping its own events cause).
-            "integrations": sorted(
-                {
-                    h["integration"]
-                    for h in changes[r.record_id]
-                    if h["counted"] and h["integration"]
-                }
-            ),
+            "by": sorted(by[r.record_id]),
+            "integrations": sorted(made[r.record_id]),
             "history": changes[r.record_id],
+            "history_total": listed[r.record_id],
             "show": show(r.record_type, r.record_id),
         }
         for r in top

@@ -178,6 +178,34 @@ def owner_overwritten() -> sa.ColumnElement[bool]:
     return owner_decisions.c.previous_owner_id.is_not(None)
 
 
+def owner_change_makers(
+    connection: Connection,
+    record_ids: Collection[int],
+    since: str,
+    test_domain: str,
+    *,
+    not_counted: str,
+) -> Rows:
+    """Who made the owner changes of ``record_ids`` since ``since``, all of them (a history
+    lists the latest only): per record, integration and strategy, how many changes
+    (``changes``) and how many :func:`flapping_records` counts (``counted``)."""
+    if not record_ids:
+        return []
+    d = owner_decisions
+    counted = sa.and_(owner_overwritten(), d.c.strategy != not_counted)
+    return connection.execute(
+        sa.select(
+            d.c.record_id,
+            d.c.integration,
+            d.c.strategy,
+            sa.func.count().label("changes"),
+            sa.func.sum(sa.case((counted, 1), else_=0)).label("counted"),
+        )
+        .where(d.c.record_id.in_(list(record_ids)), *owner_changed_since(since, test_domain))
+        .group_by(d.c.record_id, d.c.integration, d.c.strategy)
+    ).all()
+
+
 def owner_histories(
     connection: Connection,
     record_ids: Collection[int],
