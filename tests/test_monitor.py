@@ -166,6 +166,18 @@ def test_an_unowned_groups_reason_says_whose_event_decided_it_when_another_did(
     }
 
 
+def test_an_owner_a_person_cleared_is_said_as_such(workspace: Workspace) -> None:
+    """A contact whose owner a person cleared (records set-owner … none) is unowned: its
+    group says the owner was cleared in the CRM (it said "other (see the decision)")."""
+    setup(workspace)
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY)])
+    [record] = workspace.find(external="dialer:p-1")
+    workspace.set_owner("contact", record["id"], None, at="2026-11-10T09:30:00.000Z")
+    finding = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "why" in r}
+    assert groups == {("dialer", "owner cleared in the CRM"): 1}
+
+
 def test_timeline_overload_names_the_integration_and_type(workspace: Workspace) -> None:
     setup(workspace)
     notes = [

@@ -326,6 +326,9 @@ def _flapping(c: Connection, m: MonitoringSettings, since: str) -> Finding:
 # (LIKE pattern, words) that matches.
 _UNOWNED_BECAUSE = (
     (f"{UNDONE_TO_NO_OWNER}%", "put back to no owner by an undo"),
+    # A person's change (records set-owner, the console) or one made in the CRM itself.
+    ("%changed the owner in the CRM%", "owner cleared in the CRM"),
+    ("%owner was changed in the CRM%", "owner cleared in the CRM"),
     ("%has no active owner%", "round robin team has no active owner"),
     # Before the leave policy, which a rep mapped to an inactive owner's reason names too.
     ("%inactive%", "the mapped owner is inactive"),
