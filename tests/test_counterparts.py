@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.errors import UserError, WorkspaceError
+from leadsync.model import add_days, now_ts
 from leadsync.store.schema import activity_associations, held_activities, record_phones, records
 from leadsync.values import read_phone
 from leadsync.workspace import Workspace
@@ -229,6 +230,25 @@ def test_a_held_activity_expires_into_the_queue_and_still_attaches_later(
     assert workspace.review_items().items == []
     closed = workspace.review_item(item.id)
     assert closed.status == "attached" and "11 days later" in (closed.outcome or "")
+
+
+def test_a_hold_ending_asks_again_a_question_a_later_event_of_the_call_closed(
+    workspace: Workspace,
+) -> None:
+    """A call first withheld (a question: no number to match), then given a number by its
+    next event (the question closed: held for the number instead), whose hold ends: the
+    question is asked again, about the number. It stayed closed while the call was said to
+    be "in the review queue": nobody was asked."""
+    _setup(workspace)
+    at = add_days(now_ts(), -1)  # a hold that has not ended when the second event comes
+    run(workspace, _call("c1", "anonymous", direction="inbound", at=at))
+    [asked] = workspace.review_items().items
+    run(workspace, _call("c1", "+447700900123", direction="inbound", at=add_days(at, 1 / 1440)))
+    assert workspace.review_items().items == []  # held for the number instead
+    assert workspace.expire_holds(now=add_days(at, 7)) == 1
+    [item] = workspace.review_items().items
+    assert item.id == asked.id and item.status == "open" and item.activity_id == 1
+    assert "+447700900123" in item.question and "within 7 days" in item.question
 
 
 def test_policy_create_makes_a_contact_with_the_number_and_nothing_invented(

@@ -63,6 +63,6 @@ def expire_holds(engine: Engine, rules_: WorkspaceRules, now: str | None = None)
                     "outcome": None,
                 }
             )
-        counterpart_store.queue(connection, questions)
+        counterpart_store.queue_hold_ended(connection, questions)
         store.mark_queued(connection, list(by_activity))
         return len(by_activity)

@@ -233,6 +233,26 @@ _REASKED = (
 )
 
 
+# A held activity's question once its hold ended: the activity's question closed by leadsync
+# itself (a later event of the call gave a number to hold it for instead) is asked again, as
+# this; one a person answered stays answered.
+_HOLD_ENDED = (
+    'ON CONFLICT ("key") DO UPDATE SET status = excluded.status, closed_at = NULL, '
+    "closed_by = NULL, choice = NULL, outcome = NULL, subject = excluded.subject, "
+    "question = excluded.question, candidates = excluded.candidates, "
+    "created_at = excluded.created_at "
+    "WHERE review_items.status <> 'open' AND review_items.closed_by = 'leadsync'"
+)
+
+
+def queue_hold_ended(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Put the questions of held activities whose hold ended in the review queue (see
+    ``_HOLD_ENDED``)."""
+    names = [*_REVIEW_COLUMNS, "candidates"]
+    values = [(*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"])) for r in rows]
+    insert_rows(connection, review_items, names, values, _HOLD_ENDED, unique=("key",))
+
+
 def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Put questions in the review queue; one already asked (same key) is not asked again
     (an open one takes what it asks now), but a rep's question that was closed is open
