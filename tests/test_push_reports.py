@@ -122,6 +122,27 @@ def test_failures_of_an_earlier_destination_are_still_listed(ws: Workspace, db_u
     assert [r["message"] for r in json.loads(out)] == ["Email address kim@ is invalid"]
 
 
+def test_failures_list_cut_by_its_limit_says_so(ws: Workspace, db_url: str) -> None:
+    """Three open failures, --limit 2: two listed and a line saying there are more (it cut
+    3,600 to 100 without a word)."""
+    failure = {
+        "kind": push_store.RECORD,
+        "object_type": "contact",
+        "operation": "update",
+        "status": 400,
+        "category": "VALIDATION_ERROR",
+        "message": "Email address kim@ is invalid",
+        "correlation_id": None,
+        "at": now_ts(),
+    }
+    with ws.engine.begin() as connection:
+        push_store.add_failures(connection, [{**failure, "local_id": n} for n in (7, 8, 9)])
+    code, out, _err = push_cli(db_url, "failures", "list", "--limit", "2")
+    assert code == 0 and "… the newest 2 shown, and more there are: --limit N" in out
+    assert "more there are" not in push_cli(db_url, "failures", "list", "--limit", "3")[1]
+    assert len(json.loads(push_cli(db_url, "failures", "list", "--limit", "2", "--json")[1])) == 2
+
+
 def test_a_push_with_changes_hubspot_refused_exits_2_and_says_what_to_run(
     db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -290,7 +290,8 @@ def failures_list(
     those leadsync's own check kept from being sent (no HTTP status: "not sent: …"); with
     --all, those resolved too (retried or dismissed: by whom, when, and why)."""
     with workspace() as ws:
-        rows = listings.push_failures(ws.engine, limit, include_resolved)
+        rows = listings.push_failures(ws.engine, limit + 1, include_resolved)
+        more, rows = len(rows) > limit, rows[:limit]  # one past the limit: whether it cut
         if not rows:
             # Nothing to list and no destination: the error every push command gives. The
             # failures of an earlier destination are still listed (to retry or dismiss).
@@ -319,6 +320,11 @@ def failures_list(
         ),
         fold=include_resolved,
     )
+    if more:
+        render.line(
+            f"… the newest {limit} shown, and more there are: --limit N lists more "
+            "(leadsync push status counts the open ones)"
+        )
 
 
 def _failure_message(failure: Mapping[str, Any]) -> str:
