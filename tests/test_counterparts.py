@@ -251,6 +251,22 @@ def test_a_hold_ending_asks_again_a_question_a_later_event_of_the_call_closed(
     assert "+447700900123" in item.question and "within 7 days" in item.question
 
 
+def test_a_call_held_by_two_of_its_events_is_counted_once(workspace: Workspace) -> None:
+    """Held for one number, then for the number its later event gives, in one ingest: one
+    call held (it said 2)."""
+    _setup(workspace)
+    summary = run(
+        workspace,
+        _call("c1", "+447700900999"),
+        _call("c1", "+447700900123", at="2026-11-01T10:01:00Z"),
+    )
+    assert summary.counterparts["held"] == 1
+    assert (
+        run(workspace, _call("c1", "+447700900124", at="2026-11-01T10:02:00Z")).counterparts["held"]
+        == 0
+    )  # held before: the same call
+
+
 def test_policy_create_makes_a_contact_with_the_number_and_nothing_invented(
     workspace: Workspace,
 ) -> None:

@@ -319,8 +319,9 @@ def settle(
             }
         )
     if found.hold:
+        if activity_id not in d.held_for and activity_id not in d.released:
+            d.result.held += 1  # (a call held again by its later event: one call)
         d.held_for[activity_id] = {phone.key for phone in found.hold}
-        d.result.held += 1
     for question in found.questions:
         # Asked once per kind and activity (and email): redeliveries do not ask again.
         suffix = question.pop("key_suffix")
