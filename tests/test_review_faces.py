@@ -143,6 +143,11 @@ def test_cli_lists_shows_and_resolves_a_question(
     assert "number" in text.stdout and "unknown" not in text.stdout
     assert [i["id"] for i in cli.json("list", "--after", "1")["items"]] == [2]
     assert [i["id"] for i in cli.json("list", "--kind", "unknown")["items"]] == [2]
+    # A filtered list's figure is the whole queue's, and says so (it read as the filter's).
+    filtered = cli("list", "--kind", "unknown").stdout
+    assert "2 open in the queue (of every integration and kind, not only those listed)" in (
+        filtered
+    )
     assert cli.json("list", "--integration", "router")["items"] == []
 
     ws.set_owner("contact", ids["k1"], "101")  # Kim is Ana's; Kay is nobody's

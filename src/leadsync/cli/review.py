@@ -101,6 +101,8 @@ def review_list(
         whole=("id", KIND, "candidates", "created", "status"),
     )
     footer = f"{page.open} open in the queue"
+    if integration is not None or kind is not None:  # the figure is the whole queue's
+        footer += " (of every integration and kind, not only those listed)"
     if page.next_after is not None:
         footer += f"; next page: --after {page.next_after}"
     render.line(footer)
