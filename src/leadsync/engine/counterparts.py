@@ -318,9 +318,8 @@ def settle(
                 "queued": False,
             }
         )
-    if found.hold:
-        if activity_id not in d.held_for and activity_id not in d.released:
-            d.result.held += 1  # (a call held again by its later event: one call)
+    if found.hold:  # a call held again by its later event is one call held
+        d.result.held += activity_id not in d.held_for and activity_id not in d.released
         d.held_for[activity_id] = {phone.key for phone in found.hold}
     for question in found.questions:
         # Asked once per kind and activity (and email): redeliveries do not ask again.
