@@ -1015,14 +1015,21 @@ def test_a_v1_user_email_that_is_not_one_is_passed_over(email: Any) -> None:
     assert convert(body)[0]["owner"] == {"id": "9", "name": "Bo Li"}
 
 
+def _auto_matched(db_url: str, fixture: str) -> Workspace:
+    """A workspace whose Pipedrive integration maps reps by email only, having ingested
+    ``fixture`` (no dead letter)."""
+    ws = Workspace(db_url)
+    users = {"auto_match": "email", "unmapped": {"policy": "leave"}}
+    ws.apply_config(workspace_config({"crm": {"kind": "pipedrive", "users": users}}))
+    summary = ws.ingest("crm", [json.dumps(body_of(fixture))], source="pd.jsonl")
+    assert summary.dead_letter_count == 0
+    return ws
+
+
 def test_a_v1_owner_email_maps_the_rep_by_auto_match_without_a_directory(db_url: str) -> None:
     """The v1 user object's email teaches leadsync the rep's email: auto-match finds the owner
     with it (bo@acme.test is owner 102), as a directory entry would."""
-    with Workspace(db_url) as ws:
-        users = {"auto_match": "email", "unmapped": {"policy": "leave"}}
-        ws.apply_config(workspace_config({"crm": {"kind": "pipedrive", "users": users}}))
-        summary = ws.ingest("crm", [json.dumps(body_of("v1.added.deal"))], source="pd.jsonl")
-        assert summary.dead_letter_count == 0
+    with _auto_matched(db_url, "v1.added.deal") as ws:
         [deal] = ws.find(external="crm:80")
         assert deal["owner_id"] == "102"
 
@@ -1031,11 +1038,7 @@ def test_a_v1_notes_author_is_mapped_by_the_email_of_the_user_beside_its_id(db_u
     """A v1 note names its author by a plain ``user_id`` and renders the user beside it
     (``user``: email, name — the API's note object): auto-match finds the owner with that
     email (bo@acme.test is owner 102); before, the note had no owner."""
-    with Workspace(db_url) as ws:
-        users = {"auto_match": "email", "unmapped": {"policy": "leave"}}
-        ws.apply_config(workspace_config({"crm": {"kind": "pipedrive", "users": users}}))
-        summary = ws.ingest("crm", [json.dumps(body_of("v1.added.note"))], source="pd.jsonl")
-        assert summary.dead_letter_count == 0
+    with _auto_matched(db_url, "v1.added.note") as ws:
         [note] = ws.activities(integration="crm")
         assert note["owner_id"] == "102"
 
