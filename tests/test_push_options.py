@@ -9,12 +9,15 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app
+from leadsync.cli.hubspot import _print_push
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.options import fit_options, option_key, option_value
 from leadsync.workspace import Workspace
@@ -195,6 +198,30 @@ def test_a_new_value_no_option_names_is_reported_and_stays_open(
     assert ws.record_hubspot(record_id).state.startswith(
         "pushed, but for a value HubSpot would not take"
     )
+
+
+def test_a_value_not_sent_beside_a_refusal_leaves_both_counted(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A company's industry no option names (not sent) and a contact whose email HubSpot
+    refuses, in one push: one of each, and the text says both. HubSpot's refusals were
+    counted as the failures less those not sent, which a value left out is not one of:
+    "refused by HubSpot" went missing."""
+    run(ws, company("2026-11-01T09:00:00Z", industry="Software"))
+    contact = ev(
+        "record",
+        "2026-11-01T09:00:00Z",
+        object="contact",
+        external_id="p-9",
+        properties={"email": "art@vandelay", "firstname": "Art"},
+    )
+    run(ws, contact)
+    result = ws.push()
+    assert (result.not_sent, result.refused, result.failures) == (1, 1, 1)
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        _print_push(result.to_dict())
+    assert "not sent: 1 " in shown.getvalue() and "refused by HubSpot: 1 " in shown.getvalue()
 
 
 def test_a_report_is_known_by_its_value_whatever_the_options_became(

@@ -186,7 +186,7 @@ def _print_push(r: Mapping[str, Any]) -> None:
             f"not sent: {r['not_sent']} (leadsync's own check before sending, e.g. a lead with no "
             "contact: `leadsync push failures list`)"
         )
-    refused = r["failures"] - r["not_sent"]
+    refused = r["refused"]
     if refused:
         render.line(
             f"refused by HubSpot: {refused} (each with HubSpot's reason: "

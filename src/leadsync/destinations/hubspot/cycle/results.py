@@ -38,9 +38,11 @@ class PushResult:
     # Of them, refused for a property the portal does not have (``hubspot setup`` makes
     # leadsync's own; HubSpot's PROPERTY_DOESNT_EXIST).
     missing_property: int = 0
-    # Of them, not sent at all: leadsync's own check refused them first (a lead with no
-    # contact); HubSpot never saw them.
+    # Not sent: leadsync's own check refused an input first (a lead with no contact; one of
+    # the failures), or left a value out of an object it pushed (a dropdown's, an email
+    # another contact holds: reported, not a failure). HubSpot never saw them.
     not_sent: int = 0
+    refused: int = 0  # of the failures, those HubSpot refused
     owner_checks: int = 0
     owner_redecided: int = 0
     # Records not created, by type: nothing names them yet (a placeholder with no name,
@@ -76,6 +78,7 @@ class PushResult:
         self.failures += other.failures
         self.missing_property += other.missing_property
         self.not_sent += other.not_sent
+        self.refused += other.refused
         self.owner_checks += other.owner_checks
         self.owner_redecided += other.owner_redecided
         self.busy = other.busy
@@ -119,6 +122,7 @@ class ResultsMixin(CycleBase):
         self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
     ) -> None:
         self._failed(obj)
+        self.result.refused += 1
         self.refused_now.append(obj)  # HubSpot's refusal: what it names may be gone there
         row = {
             "kind": obj.kind,
