@@ -78,3 +78,22 @@ def test_a_push_after_the_base_url_changed_waits_for_setup(
         ws.hubspot_setup()  # the same portal (hub id): confirmed at the new URL
         ws.push()
         assert len(hub.objects("contacts")) == 2
+
+
+def test_setup_warns_of_an_app_id_that_is_not_the_tokens(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HubSpot's webhooks of leadsync's own writes carry the token's app id: a destination or
+    HubSpot integration naming another app would read each of them as a person's change.
+    Setup says so (it said nothing)."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    doc = json.loads(config("https://api.hubapi.com").model_dump_json())
+    doc["destination"]["app_id"] = "777"
+    doc["integrations"]["crm"] = {"kind": "hubspot", "vendor": {"app_id": str(hub.app_id)}}
+    with Workspace(db_url, hubspot_transport=hub.transport()) as ws:
+        ws.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+        report = ws.hubspot_setup()
+    assert report.warnings == [
+        f"destination.app_id is '777', but the token is app {hub.app_id}'s: HubSpot webhooks "
+        f'of leadsync\'s own writes carry app {hub.app_id}; set destination.app_id: "{hub.app_id}"'
+    ]

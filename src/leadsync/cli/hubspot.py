@@ -76,6 +76,8 @@ def hubspot_setup(
             for name, options in properties.items()
         )
         render.line(f"dropdowns: {named}")
+    for warning in report.warnings:
+        render.note(f"warning: {warning}")
 
 
 @hubspot_app.command("fake")

@@ -35,6 +35,7 @@ from leadsync.model import now_ts
 from leadsync.ops.settings_change import MANAGED_SETTING
 from leadsync.ops.testlead import TestLeadResult, hubspot_checks, pushed_ids
 from leadsync.settings import DestinationSettings, destination_from_dict
+from leadsync.sources.options import HubSpotOptions
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import records as records_store
@@ -83,11 +84,32 @@ def setup(engine: Engine, transport: Transport, new_portal: bool = False) -> Set
     settings = destination(engine)
     with hubspot_client(engine, transport) as client:
         report = portal.setup(client, Paths(settings.api_version), read_token(settings))
+    report.warnings = _other_apps(engine, settings, report.app_id)
     with begin_writing(engine) as connection:
         _confirm_portal(connection, report, settings.base_url, new_portal)
         config_store.write_setting(connection, HUBSPOT_PORTAL_SETTING, report.to_dict())
         make_push_key(connection)
     return report
+
+
+def _other_apps(engine: Engine, settings: DestinationSettings, app: str | None) -> list[str]:
+    """The app ids the settings give that are not the token's app: the HubSpot
+    integrations' (their webhooks from that app are read as leadsync's own writes coming
+    back: with another id, every owner the push writes comes back as a person's change)
+    and the destination's."""
+    if app is None:
+        return []
+    given = [("destination.app_id", settings.app_id)]
+    for name, integration in load_rules(engine).integrations.items():
+        vendor = integration.vendor_options()
+        if integration.is_crm and isinstance(vendor, HubSpotOptions):
+            given.append((f"integrations.{name}.vendor.app_id", vendor.app_id))
+    return [
+        f"{where} is {value!r}, but the token is app {app}'s: HubSpot webhooks of leadsync's own "
+        f'writes carry app {app}; set {where}: "{app}"'
+        for where, value in given
+        if value is not None and value != app
+    ]
 
 
 def _confirm_portal(

@@ -87,6 +87,8 @@ class SetupReport:
     hub_id: str | None = None
     # The dropdowns among the properties the push writes: type -> name -> [[value, label]].
     options: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    # What the settings say that the token contradicts (another app's id), in words.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
