@@ -303,3 +303,13 @@ def hubspot_property_change(
         "changeSource": "CRM_UI",
     }
     return json.dumps([change])
+
+
+class Clock:
+    """A clock a test moves (``now``), for code that takes one (``clock=``)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now

@@ -30,6 +30,7 @@ from tests.browser import (
     form_token,
     signed_in,
 )
+from tests.helpers import Clock
 from tests.live import (
     ADMIN_TOKEN,
     AIRCALL_TOKEN,
@@ -431,20 +432,12 @@ def test_without_a_console_the_root_is_not_found(ws: Workspace) -> None:
 # ------------------------------------------------------------- sessions, without a server
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def keys(credentials: Credentials, clock: Clock) -> SessionKeys:
     return SessionKeys(credentials, SESSION_SECRET, session_hours=12, clock=clock)
 
 
 def test_a_session_expires_after_its_hours() -> None:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     session_keys = keys(Credentials(admin_token=ADMIN_TOKEN), clock)
     session, cookie = session_keys.open("token")
     clock.now += 12 * 3600 - 1
@@ -454,7 +447,7 @@ def test_a_session_expires_after_its_hours() -> None:
 
 
 def test_failed_sign_ins_wait_out_the_window_per_address() -> None:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     session_keys = keys(Credentials(admin_token=ADMIN_TOKEN), clock)
     for _ in range(MAX_FAILED_SIGN_INS - 1):
         session_keys.sign_in_failed("10.0.0.1")
@@ -472,7 +465,7 @@ def test_failed_sign_ins_wait_out_the_window_per_address() -> None:
 
 
 def test_changing_a_credential_ends_the_sessions_it_opened() -> None:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     before = keys(Credentials(admin_token=ADMIN_TOKEN, password=PASSWORD), clock)
     _, by_token = before.open("token")
     _, by_password = before.open("password")

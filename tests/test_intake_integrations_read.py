@@ -23,7 +23,7 @@ from leadsync.pipeline.configured import Configured
 from leadsync.pipeline.intake import database_unavailable
 from leadsync.store import config as config_store
 from leadsync.workspace import Workspace
-from tests.helpers import settings, workspace_config
+from tests.helpers import Clock, settings, workspace_config
 from tests.live import integrations
 
 
@@ -53,16 +53,6 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
     monkeypatch.setattr("leadsync.pipeline.configured.config_store", replaced)
     yield counted
     counted.gate.set()
-
-
-class Clock:
-    """The monotonic clock the reads are timed by, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _known(ws: Workspace, clock: Clock) -> Configured:

@@ -15,16 +15,8 @@ from typer.testing import CliRunner
 from leadsync.cli import app
 from leadsync.progress import WorkProgress, progress_interval
 from leadsync.workspace import Workspace
-from tests.helpers import EXAMPLE_YAML, contact_line
+from tests.helpers import EXAMPLE_YAML, Clock, contact_line
 from tests.test_cli import EVENTS
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def plain_console() -> tuple[Console, io.StringIO]:
@@ -34,7 +26,7 @@ def plain_console() -> tuple[Console, io.StringIO]:
 
 def test_plain_lines_come_every_interval_with_share_and_time_left() -> None:
     console, sink = plain_console()
-    clock = Clock()
+    clock = Clock(100.0)
     with WorkProgress(
         console, "ingest", total=10_200_000, unit="bytes", interval_s=5, clock=clock
     ) as progress:
@@ -55,7 +47,7 @@ def test_plain_lines_come_every_interval_with_share_and_time_left() -> None:
 
 def test_counted_work_and_unknown_totals_read_plainly() -> None:
     console, sink = plain_console()
-    clock = Clock()
+    clock = Clock(100.0)
     with WorkProgress(console, "replay", total=120_000, interval_s=0, clock=clock) as progress:
         clock.now += 90
         progress.update(40_000)

@@ -56,7 +56,8 @@ def _print_report(result: Mapping[str, Any], names: Mapping[str, str]) -> None:
             for row in finding["rows"][:ROWS_SHOWN]:
                 render.line(f"        {_row_text(finding['check'], row, names)}")
                 history = row.get("history") or []
-                for change in _history_text(history, row.get("history_total", 0), names):
+                total = row.get("history_total", len(history))
+                for change in _history_text(history, total, names):
                     render.line(f"          {change}")
 
 
@@ -99,7 +100,7 @@ def _history_text(
     window's ``total``): ``2026-12-02T09:00:00Z 101 Ana Ng -> 102 Bo Li by dialer
     (integration_wins)``, those the count leaves out (a first owner, an undo) marked so."""
     shown = history[-HISTORY_SHOWN:]
-    earlier = max(total, len(history)) - len(shown)
+    earlier = total - len(shown)
     lines = [f"… {earlier} earlier (--json, or the records show line)"] if earlier else []
     for change in shown:
         text = (

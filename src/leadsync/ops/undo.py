@@ -92,8 +92,8 @@ class _Change:
 def _standing(before: Sequence[Any], ids: set[int], put_back: str | None) -> list[int]:
     """Of the changes to undo that an undo followed (``before``: the record's changes up to
     it, the last one of them to undo), those it left standing: it put back ``put_back``,
-    the owner before the first of the run it took back. None when that is the owner before
-    the whole run (the record is as before them all, whichever it named)."""
+    the owner before the first of the run it took back. None of them when that is the
+    owner before the whole run (the record is as before them all, whichever it named)."""
     run: list[Any] = []  # the store's rows of owner changes (id, previous_owner_id, …)
     for change in reversed(before):
         if change.id not in ids:

@@ -245,9 +245,8 @@ def _allowed_in_bounds(root: type[BaseModel], loc: tuple[int | str, ...]) -> str
     field = _field_at(root, loc)
     if field is None:
         return ""
-    whole = int in (get_args(field.annotation) or (field.annotation,)) and float not in (
-        get_args(field.annotation) or (field.annotation,)
-    )
+    types = get_args(field.annotation) or (field.annotation,)
+    whole = int in types and float not in types
     return _allowed_bounds("a whole number" if whole else "a number", field)
 
 

@@ -233,6 +233,14 @@ _REASKED = (
 )
 
 
+_QUESTION_NAMES = [*_REVIEW_COLUMNS, "candidates"]
+
+
+def _question_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A question as the review queue's insert takes it (its candidates as JSON)."""
+    return (*(row.get(c) for c in _REVIEW_COLUMNS), json_text(row["candidates"]))
+
+
 # A held activity's question once its hold ended: the activity's question closed by leadsync
 # itself (a later event of the call gave a number to hold it for instead) is asked again, as
 # this; one a person answered stays answered.
@@ -248,9 +256,8 @@ _HOLD_ENDED = (
 def queue_hold_ended(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Put the questions of held activities whose hold ended in the review queue (see
     ``_HOLD_ENDED``)."""
-    names = [*_REVIEW_COLUMNS, "candidates"]
-    values = [(*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"])) for r in rows]
-    insert_rows(connection, review_items, names, values, _HOLD_ENDED, unique=("key",))
+    values = [_question_row(r) for r in rows]
+    insert_rows(connection, review_items, _QUESTION_NAMES, values, _HOLD_ENDED, unique=("key",))
 
 
 def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -258,17 +265,16 @@ def queue(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     (an open one takes what it asks now), but a rep's question that was closed is open
     again. Returns the open questions put (new, asked anew, or open again; not one closed
     as it was asked, as ``ambiguous: skip`` does)."""
-    names = [*_REVIEW_COLUMNS, "candidates"]
     put = 0
     for reps, on_conflict in ((False, _REASKED), (True, _REOPEN)):
         for status_open in (True, False):
             values = [
-                (*(r.get(c) for c in _REVIEW_COLUMNS), json_text(r["candidates"]))
+                _question_row(r)
                 for r in rows
                 if (r["kind"] == OWNER_KIND) is reps and (r["status"] == "open") is status_open
             ]
             done = insert_rows(
-                connection, review_items, names, values, on_conflict, unique=("key",)
+                connection, review_items, _QUESTION_NAMES, values, on_conflict, unique=("key",)
             )
             put += done if status_open else 0
     return put

@@ -154,8 +154,7 @@ def flapping_records(
         sa.select(d.c.record_id, d.c.record_type)
         .where(
             *owner_changed_since(since, test_domain),
-            owner_overwritten(),
-            d.c.strategy != not_counted,
+            counted_change(not_counted),
         )
         .cte("recent_changes")
         .prefix_with("MATERIALIZED")
@@ -170,6 +169,12 @@ def flapping_records(
         sa.select(counts).order_by(counts.c.changes.desc(), counts.c.record_id).limit(limit)
     ).all()
     return int(total), top
+
+
+def counted_change(not_counted: str) -> sa.ColumnElement[bool]:
+    """An owner change :func:`flapping_records` counts: one that replaced or cleared an owner
+    (:func:`owner_overwritten`), not of strategy ``not_counted`` (an admin's undo)."""
+    return sa.and_(owner_overwritten(), owner_decisions.c.strategy != not_counted)
 
 
 def owner_overwritten() -> sa.ColumnElement[bool]:
@@ -192,7 +197,7 @@ def owner_change_makers(
     if not record_ids:
         return []
     d = owner_decisions
-    counted = sa.and_(owner_overwritten(), d.c.strategy != not_counted)
+    counted = counted_change(not_counted)
     return connection.execute(
         sa.select(
             d.c.record_id,
@@ -225,7 +230,7 @@ def owner_histories(
     latest_first = sa.func.row_number().over(
         partition_by=d.c.record_id, order_by=(d.c.at.desc(), d.c.id.desc())
     )
-    counted = sa.and_(owner_overwritten(), d.c.strategy != not_counted)
+    counted = counted_change(not_counted)
     changes = (
         sa.select(
             d.c.id,
