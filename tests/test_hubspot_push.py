@@ -249,6 +249,31 @@ def test_owner_is_compare_and_set_against_a_change_made_in_hubspot(
     assert "changed to 104" in record["owner_history"][-1]["reason"]
 
 
+def test_a_change_back_to_the_owner_leadsync_last_wrote_is_sent_after_hubspots_was_followed(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """The push kept an owner a person gave in HubSpot (leadsync's own write was 101, HubSpot
+    has 104); the dialer later gives its rep u-1 (101) again, the most recent change: it must
+    reach HubSpot. The push took 101 for what HubSpot had — leadsync's last write — and sent
+    nothing, leaving 104 there and 101 in leadsync."""
+    ws.apply_config(config(ownership={"default": "bidirectional"}))
+    run(ws, *company_contact_call())
+    ws.push()
+    contact = only(hub, "contacts")
+    hub.set_owner("contacts", contact["id"], "104")
+    run(ws, dialers_later_change())
+    ws.push()
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "104"
+    local_id = ws.find(email="kim@globex.test")[0]["id"]
+    assert ws.record("contact", local_id)["owner_id"] == "104"
+    later = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run(ws, {**dialers_later_change(), "occurred_at": later, "owner": "u-1"})
+    assert ws.record("contact", local_id)["owner_id"] == "101"
+    ws.push()
+    assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "101"
+    assert ws.push_status()["queued_total"] == 0
+
+
 def test_a_persons_change_through_leadsync_reaches_hubspot(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:

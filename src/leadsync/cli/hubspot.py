@@ -188,6 +188,11 @@ def _print_push(r: Mapping[str, Any]) -> None:
             f"not sent: {r['not_sent']} (leadsync's own check before sending, e.g. a lead with no "
             "contact: `leadsync push failures list`)"
         )
+    if r["values_refused"]:
+        render.line(
+            f"pushed without a value HubSpot refused: {r['values_refused']} (the rest of each "
+            "went; each value with HubSpot's reason: `leadsync push failures list`)"
+        )
     refused = r["refused"]
     if refused:
         render.line(

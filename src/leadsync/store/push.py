@@ -39,8 +39,11 @@ NOT_AN_OPTION = "LEADSYNC_NOT_AN_OPTION"
 # was not sent, the rest was.
 EMAIL_TAKEN = "LEADSYNC_EMAIL_TAKEN"
 NOT_SENT = (PRECONDITION, NOT_AN_OPTION, EMAIL_TAKEN)
-# Of them, the reports of an object pushed without one value (the rest went).
-WITHOUT_A_VALUE = (NOT_AN_OPTION, EMAIL_TAKEN)
+# A record updated without a value HubSpot refused (a VALIDATION_ERROR naming the property),
+# the rest went: HubSpot's refusal, not leadsync's check.
+VALUE_REFUSED = "LEADSYNC_VALUE_REFUSED"
+# The reports of an object pushed without one value (the rest went).
+WITHOUT_A_VALUE = (NOT_AN_OPTION, EMAIL_TAKEN, VALUE_REFUSED)
 
 
 def refused_by(category: str | None) -> str:
@@ -210,6 +213,7 @@ _UNSENT = {
     "owner_sent_id": None,
     "owner_sent_at": None,
     "owner_written_at": None,
+    "owner_followed": None,
     "pushed_properties": None,
     "properties_sent": None,
 }
@@ -232,7 +236,9 @@ def _owner_written_at(excluded: Any) -> Any:
 def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Upsert push_objects rows: kind, local_id, object_type, hubspot_id, pushed_at,
     pushed_owner_id, create_sent_at (and pushed_properties, properties_sent: none if left
-    out; owner_written_at: set where the row confirms an owner leadsync wrote)."""
+    out; owner_written_at: set where the row confirms an owner leadsync wrote;
+    owner_followed: True where HubSpot keeps an owner leadsync did not write, False where
+    HubSpot has ``pushed_owner_id``, None or left out: as it was)."""
     if not rows:
         return
     connection.execute(
@@ -248,6 +254,10 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                 # it was: ON CONFLICT's SET reads the existing row whatever the order)
                 "owner_written_at": _owner_written_at,
                 "create_sent_at": lambda ex: ex.create_sent_at,
+                # None: as it was (a row that tells nothing of HubSpot's owner)
+                "owner_followed": lambda ex: sa.func.coalesce(
+                    ex.owner_followed, push_objects.c.owner_followed
+                ),
                 "owner_sent_id": lambda ex: ex.owner_sent_id,
                 "owner_sent_at": lambda ex: ex.owner_sent_at,
                 "pushed_properties": lambda ex: ex.pushed_properties,
@@ -262,7 +272,7 @@ def note_hubspot_owners(connection: Connection, owners: Mapping[int, str | None]
     """HubSpot's own webhooks reported these records' owners: HubSpot has them, as if the
     push had written them (``pushed_owner_id``), so the push never writes one back — over a
     later change a person made there meanwhile. Records HubSpot does not have yet: nothing."""
-    _set_owners(connection, owners, "pushed_owner_id")
+    _set_owners(connection, owners, "pushed_owner_id", owner_followed=False)
 
 
 def mark_owner_sent(connection: Connection, owners: Mapping[int, str | None], at: str) -> None:
@@ -392,17 +402,16 @@ def resolve_failures(
     by: str | None = None,
     reason: str | None = None,
     keep: Collection[int] = (),
-    keep_category: str | None = None,
+    keep_categories: Collection[str] = (),
 ) -> None:
     """Close the open failures of objects (pushed after all, retried, dismissed), with who
-    did it and the reason given for a dismissal; not the failures ``keep`` names (ids), nor
-    those of category ``keep_category``."""
+    did it and why (a dismissal); not those ``keep`` names (ids) or of ``keep_categories``."""
     if local_ids:
         kept: list[sa.ColumnElement[bool]] = []
         if keep:
             kept.append(push_failures.c.id.not_in(list(keep)))
-        if keep_category is not None:
-            kept.append(push_failures.c.category != keep_category)
+        if keep_categories:
+            kept.append(push_failures.c.category.not_in(list(keep_categories)))
         connection.execute(
             sa.update(push_failures)
             .where(

@@ -159,13 +159,14 @@ class OwnersMixin(ResultsMixin):
         # Objects whose owner HubSpot keeps: remember that HubSpot has it — as leadsync's own
         # write only where it is (HubSpot has what leadsync has). An owner someone else gave
         # there and the push kept is not: its webhook, arriving after, is that change told
-        # (a person's starts the person's protection), never leadsync's write echoed back.
+        # (a person's starts the person's protection), never leadsync's write echoed back;
+        # nor is leadsync's last write what HubSpot has then (a change back to it is sent).
         kept = [o for o in objs if o.id not in wanted and o.id in hubspot_owners]
         theirs = {int(u["id"]) for u in updates}
         self.save(
             [o for o in kept if o.id not in theirs], {o.id: hubspot_owners[o.id] for o in kept}
         )
-        self.save([o for o in kept if o.id in theirs], {}, owner_known=False)
+        self.save([o for o in kept if o.id in theirs], {}, owner_known=False, followed=True)
 
 
 def _without_push(rules: WorkspaceRules) -> WorkspaceRules:

@@ -6,6 +6,7 @@ kept as push failures.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,9 @@ class PushResult:
     # another contact holds: reported, not a failure). HubSpot never saw them.
     not_sent: int = 0
     refused: int = 0  # of the failures, those HubSpot refused
+    # Records updated without a value HubSpot refused (the rest went): reported, not a
+    # failure.
+    values_refused: int = 0
     owner_checks: int = 0
     owner_redecided: int = 0
     # Records not created, by type: nothing names them yet (a placeholder with no name,
@@ -79,6 +83,7 @@ class PushResult:
         self.missing_property += other.missing_property
         self.not_sent += other.not_sent
         self.refused += other.refused
+        self.values_refused += other.values_refused
         self.owner_checks += other.owner_checks
         self.owner_redecided += other.owner_redecided
         self.busy = other.busy
@@ -100,14 +105,18 @@ class ResultsMixin(CycleBase):
         self.write(lambda c: push_store.add_failures(c, [row]))
 
     def report(self, obj: PushObject, operation: str, category: str, message: str) -> None:
-        """A value leadsync did not send of an object it pushed (leadsync's own report, no
-        HTTP status; counted as not sent): recorded once — not again while the same report
-        is open, nor once a person dismissed it."""
+        """A value of an object it pushed that leadsync did not send (leadsync's own report,
+        no HTTP status; counted as not sent — or, a value HubSpot refused, as such):
+        recorded once — not again while the same report is open, nor once a person
+        dismissed it."""
 
         def record(c: Connection) -> None:
             if push_store.reported(c, obj.kind, obj.id, category, message):
                 return
-            self.result.not_sent += 1
+            if category == push_store.VALUE_REFUSED:
+                self.result.values_refused += 1
+            else:
+                self.result.not_sent += 1
             log.warning("pushed %s %s without a value: %s", obj.type, obj.id, message)
             push_store.add_failures(c, [failure_row(obj, operation, category, message, now_ts())])
 
@@ -153,6 +162,7 @@ class ResultsMixin(CycleBase):
         owners: Mapping[int, str | None],
         *,
         owner_known: bool = True,
+        followed: bool = False,
         written: bool = False,
         properties_sent: bool = False,
     ) -> None:
@@ -162,7 +172,9 @@ class ResultsMixin(CycleBase):
         HubSpot applied (a create's, an update's), dated when they were sent
         (:func:`~leadsync.store.push.save_pushed`). ``properties_sent``: their properties
         went with it (a create, an update): a value none of the portal's options names is
-        reported then (:meth:`_not_options`)."""
+        reported then (:meth:`_not_options`). ``followed``: HubSpot keeps an owner leadsync
+        did not write (``owner_known`` False: the owner leadsync last wrote is kept for its
+        echoes, and marked as not HubSpot's)."""
         if not objs:
             return
         at = now_ts()
@@ -171,6 +183,8 @@ class ResultsMixin(CycleBase):
         for obj in objs:
             previous = (obj.pushed or {}).get("pushed_owner_id")
             owner = owners.get(obj.id, previous) if owner_known else previous
+            # HubSpot has leadsync's owner where the save gives it; else as the row was.
+            follows = True if followed else (False if owner_known and obj.id in owners else None)
             hubspot_id = self.ids[(obj.kind, obj.id)]
             rows.append(
                 {
@@ -180,6 +194,7 @@ class ResultsMixin(CycleBase):
                     "hubspot_id": hubspot_id,
                     "pushed_at": at,
                     "pushed_owner_id": owner,
+                    "owner_followed": follows,
                     "owner_written_at": at if written and obj.id in owners else None,
                     "create_sent_at": None,
                     # What leadsync's writes left in HubSpot, as the cycle holds it
@@ -189,6 +204,8 @@ class ResultsMixin(CycleBase):
                 }
             )
             obj.pushed = {**(obj.pushed or {}), "pushed_owner_id": owner}
+            if follows is not None:
+                obj.pushed["owner_followed"] = follows
             if obj.kind == push_store.RECORD:
                 for integration in self.hubspot_integrations:
                     identities.append(
@@ -208,13 +225,18 @@ class ResultsMixin(CycleBase):
             keep, reports = (
                 self._not_options(c, objs, at, properties_sent) if self.not_options else ((), [])
             )
-            held = [k for k in keys if (kind, k) in self.email_held]
-            free = [k for k in keys if (kind, k) not in self.email_held]
+            free = [k for k in keys if (kind, k) not in self.value_held]
             push_store.resolve_failures(c, kind, free, at, "pushed", keep=keep)
-            # Pushed without the email another contact holds: that report stays.
-            push_store.resolve_failures(
-                c, kind, held, at, "pushed", keep=keep, keep_category=push_store.EMAIL_TAKEN
-            )
+            # Pushed without a value (the email another contact holds, one HubSpot refused):
+            # that report stays.
+            held: dict[frozenset[str], list[int]] = defaultdict(list)
+            for k in keys:
+                if (kind, k) in self.value_held:
+                    held[frozenset(self.value_held[(kind, k)])].append(k)
+            for categories, ids in held.items():
+                push_store.resolve_failures(
+                    c, kind, ids, at, "pushed", keep=keep, keep_categories=categories
+                )
             push_store.add_failures(c, reports)  # after: the save closes none of them
             self.result.not_sent += len(reports)
 

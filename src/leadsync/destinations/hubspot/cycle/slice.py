@@ -80,9 +80,10 @@ class CycleBase:
         self.failed: set[tuple[str, int]] = set()
         # The objects refused this cycle, in order (cycle.gone reads what they name).
         self.refused_now: list[PushObject] = []
-        # Contacts updated without the email another HubSpot contact holds (their report of
-        # it stays open when they are saved: cycle.updates.email_taken).
-        self.email_held: set[tuple[str, int]] = set()
+        # Objects updated without a value (the email another HubSpot contact holds, a value
+        # HubSpot refused): the categories of their reports, which stay open when they are
+        # saved (cycle.updates.sent_without).
+        self.value_held: dict[tuple[str, int], set[str]] = {}
         self.created_now: set[tuple[str, int]] = set()
         # Objects HubSpot had before we created them (email, domain, a conflict naming the
         # existing id, or a create that reached HubSpot before a crash): owners compared.

@@ -5,6 +5,7 @@ refused batch is halved until the input at fault is found.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -17,13 +18,14 @@ from leadsync.destinations.hubspot.cycle.clears import ClearsMixin, Sent, decide
 from leadsync.destinations.hubspot.cycle.creates import EXISTING_ID
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
-from leadsync.destinations.hubspot.cycle.results import untold_error
+from leadsync.destinations.hubspot.cycle.results import MISSING_PROPERTY, untold_error
 from leadsync.destinations.hubspot.cycle.slice import (
     BATCH,
     PushObject,
     in_chunks,
     typed_chunks,
 )
+from leadsync.destinations.hubspot.objects import LEADSYNC_ID
 from leadsync.model import Strategy, now_ts
 from leadsync.store import push as push_store
 from leadsync.store import push_sent
@@ -57,11 +59,12 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             owner = obj.row.get("owner_id")
             pushed = obj.pushed or {}
             last = pushed.get("pushed_owner_id")
-            unconfirmed = pushed.get("owner_sent_at") is not None
+            # HubSpot has ``last`` unless a write is unconfirmed or HubSpot kept another's
+            in_doubt = pushed.get("owner_sent_at") is not None or bool(pushed.get("owner_followed"))
             if source in self.hubspot_integrations:
                 continue  # HubSpot's own change: HubSpot has it
             key = (obj.kind, obj.id)
-            if key not in matched and owner == last and not unconfirmed:
+            if key not in matched and owner == last and not in_doubt:
                 continue
             strategy = self.owner_source_strategy(obj)
             if key in matched or (strategy is not None and strategy in CAS_STRATEGIES):
@@ -69,10 +72,16 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             wanted[obj.id] = owner
         if check:
             self.compare_owners(check, hubspot_owners, wanted, matched)
+        # Every property goes with an owner-only change of a matched object, and of one with
+        # an open failure: a refused update's values go again with the next change.
         full = [
             o
             for o in objs
-            if not (o.changes <= {"owner", "associated"} and (o.kind, o.id) not in matched)
+            if not (
+                o.changes <= {"owner", "associated"}
+                and (o.kind, o.id) not in matched
+                and (o.kind, o.id) not in self.open_failures
+            )
         ]
         hubspot_values = self.read_doubtful(full)
         props_of: dict[int, dict[str, str]] = {}
@@ -157,12 +166,12 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
                 obj = by_hs.get(str(hs))
                 if obj is not None:
                     refused.add(str(hs))
-                    if not self.email_taken(obj, props_of[id(obj)], error, wanted):
+                    if not self.sent_without(obj, props_of[id(obj)], error, wanted):
                         self.fail(obj, "update", answer, error)
         if not answer.ok and answer.status != 207:
             if len(chunk) == 1:
                 obj, props = chunk[0]
-                if not self.email_taken(obj, props, answer.body, wanted):
+                if not self.sent_without(obj, props, answer.body, wanted):
                     self.fail(obj, "update", answer, answer.body)
                 return
             for half in (chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]):
@@ -200,25 +209,56 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
                 owners[obj.id] = wanted[obj.id]
         self.save(done, owners, owner_known=bool(owners), written=True, properties_sent=True)
 
-    def email_taken(
+    def sent_without(
         self,
         obj: PushObject,
         props: Mapping[str, Any],
         error: Mapping[str, Any],
         wanted: Mapping[int, str | None],
     ) -> bool:
-        """A contact's update HubSpot refused because another contact holds the email it
-        sends (409, "Existing ID: N": HubSpot keeps an email on one contact only): sent again
-        without the email, so that its owner and other values are not held back, and the
-        email reported until the two are merged in HubSpot. False: not that refusal."""
-        if obj.type != "contact" or "email" not in props:
-            return False
-        match = EXISTING_ID.search(str(error.get("message") or ""))
+        """An update HubSpot refused for one of its values, sent again without it — so that
+        the owner and the other values are not held back by it, every later update sending
+        it again — and the value reported (once) while the record holds it. Two refusals:
+        the email another contact holds (409, "Existing ID: N": HubSpot keeps an email on one
+        contact only), and a value HubSpot does not take (VALIDATION_ERROR naming the
+        property: an invalid email, number, date, option). Not the owner (an owner HubSpot
+        does not know is the update's failure) nor a property the portal lacks (`hubspot
+        setup` makes it). False: not such a refusal, or nothing else to send."""
         mine = self.ids[(obj.kind, obj.id)]
-        if str(error.get("category")) != "CONFLICT" or match is None or match.group(1) == mine:
+        match = EXISTING_ID.search(str(error.get("message") or ""))
+        if (
+            obj.type == "contact"
+            and "email" in props
+            and str(error.get("category")) == "CONFLICT"
+            and match is not None
+            and match.group(1) != mine
+        ):
+            category = push_store.EMAIL_TAKEN
+            message = (
+                f"email {props['email']} is HubSpot contact {match.group(1)}'s, and HubSpot "
+                f"keeps an email on one contact only: contact {mine} was updated without it. "
+                "Merge the two contacts in HubSpot (or correct the email at its source); the "
+                "next change sends it"
+            )
+            left_out = {"email"}
+        else:
+            values = refused_values(error)
+            if not values or not values.keys() <= props.keys() or "hubspot_owner_id" in values:
+                return False
+            category = push_store.VALUE_REFUSED
+            told = "; ".join(
+                f"{name} {str(props[name])!r} ({why})" for name, why in sorted(values.items())
+            )
+            message = (
+                f"HubSpot refused {told}: {obj.type} {mine} was updated without "
+                f"{'it' if len(values) == 1 else 'them'}. Correct the value at its source (or "
+                "the property's settings in HubSpot); the next change sends it"
+            )
+            left_out = set(values)
+        rest = {name: value for name, value in props.items() if name not in left_out}
+        if not rest.keys() - {LEADSYNC_ID}:
             return False
-        rest = {name: value for name, value in props.items() if name != "email"}
-        self.email_held.add((obj.kind, obj.id))
+        self.value_held.setdefault((obj.kind, obj.id), set()).add(category)
         answer = self.send(
             "POST",
             self.p.paths.batch(obj.type, "update"),
@@ -226,15 +266,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
         )
         self.handle_update(obj.type, [(obj, rest)], wanted, answer)
         if (obj.kind, obj.id) not in self.failed:
-            self.report(
-                obj,
-                "update",
-                push_store.EMAIL_TAKEN,
-                f"email {props['email']} is HubSpot contact {match.group(1)}'s, and HubSpot "
-                f"keeps an email on one contact only: contact {mine} was updated without it. "
-                "Merge the two contacts in HubSpot (or correct the email at its source); the "
-                "next change sends it",
-            )
+            self.report(obj, "update", category, message)
         return True
 
     def archive(self, objs: Sequence[PushObject]) -> None:
@@ -255,6 +287,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
                         "hubspot_id": None,
                         "pushed_at": at,
                         "pushed_owner_id": None,
+                        "owner_followed": False,
                         "create_sent_at": None,
                     }
                     for o in chunk
@@ -263,3 +296,34 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             else:
                 for o in chunk:
                     self.fail(o, "archive", answer, answer.body)
+
+
+# HubSpot's words for a validation error: "Property values were not valid: [{...}]", each
+# element naming the property ("name") and the code ("error").
+_NOT_VALID = "Property values were not valid: "
+
+
+def refused_values(error: Mapping[str, Any]) -> dict[str, str]:
+    """The properties a VALIDATION_ERROR refuses a value of, with HubSpot's code and words
+    (none: not such an error, or only for properties the portal lacks). Read from the
+    error's ``errors`` (``context.propertyName``) and from the list its message carries."""
+    if str(error.get("category")) != "VALIDATION_ERROR":
+        return {}
+    found: dict[str, str] = {}
+    for item in error.get("errors") or []:
+        if isinstance(item, Mapping):
+            names = (item.get("context") or {}).get("propertyName") or []
+            for name in names if isinstance(names, list) else [names]:
+                found[str(name)] = f"{item.get('code')}: {item.get('message')}"
+    message = str(error.get("message") or "")
+    if _NOT_VALID in message:
+        try:
+            listed = json.loads(message.split(_NOT_VALID, 1)[1])
+        except ValueError:
+            listed = []
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, Mapping) and item.get("name"):
+                found.setdefault(str(item["name"]), f"{item.get('error')}: {item.get('message')}")
+    if any(why.startswith(MISSING_PROPERTY) for why in found.values()):
+        return {}
+    return found

@@ -1,0 +1,29 @@
+"""HubSpot holds an owner the push kept that leadsync did not write
+(``push_objects.owner_followed``): the owner leadsync last wrote is no longer what HubSpot
+has, so a later change back to it is sent (it was taken for what HubSpot had, and skipped).
+
+Rows written before know nothing of it: read as not followed, as before.
+
+Revision ID: 0036
+Revises: 0035
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0036"
+down_revision = "0035"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("push_objects", sa.Column("owner_followed", sa.Boolean(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("push_objects") as batch:
+        batch.drop_column("owner_followed")
