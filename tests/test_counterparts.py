@@ -756,3 +756,26 @@ def test_aircalls_published_call_with_no_contact_lands_on_the_hubspot_contact_wi
         assert reason == f"matched by number: contact {contact_id} has +14155550199 as phone"
     [activity] = workspace.record("contact", contact_id)["timeline"]
     assert activity["integration"] == "phone" and activity["external_id"] == "812401"
+
+
+def test_a_call_left_on_no_record_says_why_in_the_activity_list(workspace: Workspace) -> None:
+    """A call whose question was skipped (by a person, or by `ambiguous.number: skip`) is on
+    no record: the list said only "none"."""
+    _setup(workspace, ambiguous={"number": "skip"})
+    run(workspace, _contact("k1", phone="+442079460000"), _contact("k2", phone="+442079460000"))
+    run(workspace, _call("c1", "+442079460000"))
+    [call] = [a for a in workspace.activities() if a["external_id"] == "c1"]
+    assert call["records"] == [] and call["unattached"].startswith(
+        "on no record: its question about +442079460000 was left unanswered "
+        "(ambiguous.number: skip); `leadsync review show "
+    )
+    _setup(workspace)
+    run(workspace, _call("c2", "+447700900123"))
+    workspace.expire_holds(now="2026-12-01T00:00:00Z")
+    [item] = workspace.review_items().items
+    workspace.resolve_review(item.id, skip=True)
+    [call] = [a for a in workspace.activities() if a["external_id"] == "c2"]
+    assert call["unattached"].startswith(
+        "on no record: its question about +447700900123 was skipped by a person"
+    )
+    assert "left without a record; `leadsync review show" in call["unattached"]

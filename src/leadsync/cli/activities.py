@@ -62,6 +62,8 @@ def _records_why(activity: Mapping[str, Any]) -> str:
     with its number) or why it is an internal call, the review queue's open questions about
     it, then the activities merged into it."""
     parts = [f"{link['type']} {link['id']}: {link['why']}" for link in activity["records"]]
+    if activity["unattached"] is not None:
+        parts.append(activity["unattached"])
     if activity["held"] is not None:
         parts.append(activity["held"]["why"])
     if activity["internal"] is not None:

@@ -261,15 +261,23 @@ def activities(
     numbers, when it was held, ``expires_at``, ``ended`` — that time has come by ``now``,
     default the clock's now —, ``queued`` and ``why``), ``questions``: the review queue's
     open questions about it (``id``, ``kind``, ``subject``), and ``internal``: why it is an
-    internal call (its other party one of the company's own lines; None otherwise)."""
+    internal call (its other party one of the company's own lines; None otherwise), and
+    ``unattached``: why one on no record that waits for nothing is (None otherwise)."""
     _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
         rows = views.activity_rows(connection, integration, since, wanted, limit)
         ids = [r["id"] for r in rows]
         held = holds.holds_of(connection, ids, now or now_ts())
-        asked = holds.open_questions_of(connection, ids)
+        asked = holds.questions_of(connection, ids)
         internal = own_lines.internal_of(connection, ids)
+        alone = [
+            i
+            for r in rows
+            if not r["records"] and (i := r["id"]) not in held and i not in asked
+            if i not in internal
+        ]
+        skipped = holds.questions_of(connection, alone, status="skipped")
     for row in rows:
         for link in row["records"]:
             link["why"] = link.get("reason") or why_associated(link["type"], link["source"])
@@ -277,7 +285,20 @@ def activities(
         row["held"] = {**hold, "why": _held_why(hold)} if hold is not None else None
         row["questions"] = asked.get(row["id"], [])
         row["internal"] = internal.get(row["id"])
+        row["unattached"] = _unattached(skipped.get(row["id"])) if row["id"] in alone else None
     return rows
+
+
+def _unattached(skipped: list[dict[str, Any]] | None) -> str:
+    """Why an activity that waits for nothing is on no record: its last question skipped
+    (by a person, or by the ``ambiguous`` settings), or nothing its event named is one."""
+    if not skipped:
+        return "on no record: nothing its event named is a record leadsync has"
+    last = skipped[-1]
+    return (
+        f"on no record: its question about {last['subject']} was {last['outcome']}; "
+        f"`leadsync review show {last['id']}`"
+    )
 
 
 def _held_why(hold: dict[str, Any]) -> str:

@@ -60,25 +60,27 @@ def holds_of(
     return found
 
 
-def open_questions_of(
-    connection: Connection, activity_ids: Collection[int]
+def questions_of(
+    connection: Connection, activity_ids: Collection[int], status: str = "open"
 ) -> dict[int, list[dict[str, Any]]]:
-    """activity id -> the review queue's open questions about it (``id``, ``kind``,
-    ``subject``), oldest first, for those of ``activity_ids`` that have any. One query."""
+    """activity id -> the review queue's questions about it of ``status`` (``id``, ``kind``,
+    ``subject``; and ``outcome``, closed ones), oldest first, for those of ``activity_ids``
+    that have any. One query."""
     if not activity_ids:
         return {}
     r = review_items
     rows = connection.execute(
-        sa.select(r.c.activity_id, r.c.id, r.c.kind, r.c.subject)
+        sa.select(r.c.activity_id, r.c.id, r.c.kind, r.c.subject, r.c.outcome)
         .where(
-            r.c.status == "open",
+            r.c.status == status,
             in_values(r.c.activity_id, activity_ids, connection.dialect.name),
         )
         .order_by(r.c.activity_id, r.c.id)
     )
     found: dict[int, list[dict[str, Any]]] = {}
-    for activity_id, item_id, kind, subject in rows:
+    for activity_id, item_id, kind, subject, outcome in rows:
+        item = {"id": int(item_id), "kind": kind, "subject": subject}
         found.setdefault(int(activity_id), []).append(
-            {"id": int(item_id), "kind": kind, "subject": subject}
+            item if status == "open" else {**item, "outcome": outcome}
         )
     return found

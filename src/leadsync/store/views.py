@@ -502,7 +502,7 @@ def record_view(
     for yet): the JSON of ``records show``."""
     record_id = int(row["id"])
     items = timeline(connection, record_id, limit)
-    asked = holds.open_questions_of(connection, [item["id"] for item in items])
+    asked = holds.questions_of(connection, [item["id"] for item in items])
     for item in items:  # the review queue's open questions about it (a tie of deals, say)
         item["questions"] = asked.get(item["id"], [])
     pushed_activities = _hubspot_ids(
