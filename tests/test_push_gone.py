@@ -104,3 +104,26 @@ def test_a_link_to_a_company_deleted_in_hubspot_creates_the_company_again(
     assert again["id"] != old and again["properties"]["domain"] == "globex.test"
     assert len(linked_ids(hub.get_object("companies", again["id"]), "contacts")) == 2
     assert ws.push_failures() == []
+
+
+def test_a_call_deleted_in_hubspot_and_changed_again_at_its_tool_is_created_again(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A person deleted a call in HubSpot; the dialer then changed it (its duration): the
+    update was refused for good ("not found"), the failure said nothing more, and `records
+    show` went on giving the call HubSpot's old id. It is created again, linked to its
+    contact, like a record HubSpot no longer has."""
+    contact = _pushed_contact(ws, hub)
+    old = only(hub, "calls")["id"]
+    hub.archive_object("calls", old)
+    ws.ingest("dialer", [call_line("call-1", "p-1", 95)])
+    result = ws.push()
+    assert result.gone == {"call": 1}
+    again = only(hub, "calls")
+    assert again["id"] != old and again["properties"]["hs_call_duration"] == "95000"
+    assert linked_ids(hub.get_object("contacts", contact), "calls") == {again["id"]}
+    assert ws.push_failures() == []
+    [closed] = [f for f in ws.push_failures(resolved=True) if f["operation"] == "read"]
+    assert f"HubSpot no longer has call {old} (archived or deleted there)" in closed["message"]
+    [call] = ws.record("contact", record_by_external(ws, "p-1")["id"])["timeline"]
+    assert call["hubspot"]["id"] == again["id"]

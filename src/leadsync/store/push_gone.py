@@ -1,6 +1,6 @@
-"""Records HubSpot no longer has (archived or deleted there by a person): the push forgets
-their HubSpot ids — the object's row and the identities of the workspace's HubSpot
-integrations under that id — and queues them to be created again
+"""Records and activities HubSpot no longer has (archived or deleted there by a person): the
+push forgets their HubSpot ids — the object's row and, of a record, the identities of the
+workspace's HubSpot integrations under that id — and queues them to be created again
 (:mod:`leadsync.destinations.hubspot.cycle.gone`).
 """
 
@@ -18,28 +18,31 @@ from leadsync.store.schema import push_objects, record_identities
 
 def forget_gone(
     connection: Connection,
-    gone: Mapping[int, tuple[str, str]],
+    gone: Mapping[tuple[str, int], tuple[str, str]],
     hubspot_integrations: Collection[str],
     at: str,
 ) -> None:
-    """Forget the HubSpot ids of records HubSpot no longer has (``gone``: local id ->
-    (record type, HubSpot id)) and queue each to be created again."""
+    """Forget the HubSpot ids of objects HubSpot no longer has (``gone``: (kind, local id) ->
+    (type, HubSpot id)) and queue each to be created again."""
     if not gone:
         return
     dialect = connection.dialect.name
-    connection.execute(
-        sa.delete(push_objects).where(
-            push_objects.c.kind == RECORD, in_values(push_objects.c.local_id, list(gone), dialect)
+    for kind in sorted({kind for kind, _local_id in gone}):
+        ids = [local_id for k, local_id in gone if k == kind]
+        connection.execute(
+            sa.delete(push_objects).where(
+                push_objects.c.kind == kind, in_values(push_objects.c.local_id, ids, dialect)
+            )
         )
-    )
-    if hubspot_integrations:
+    records = {local_id: hs for (kind, local_id), (_t, hs) in gone.items() if kind == RECORD}
+    if hubspot_integrations and records:
         # One statement: an identity of a HubSpot integration names one HubSpot object, so
         # a record among these under an id among theirs is under its own.
         t = record_identities
         connection.execute(
             sa.delete(t).where(
-                in_values(t.c.record_id, list(gone), dialect),
-                in_values(t.c.external_id, [hs for _rtype, hs in gone.values()], dialect),
+                in_values(t.c.record_id, list(records), dialect),
+                in_values(t.c.external_id, list(records.values()), dialect),
                 in_values(t.c.integration, list(hubspot_integrations), dialect),
             )
         )
@@ -47,13 +50,13 @@ def forget_gone(
         connection,
         [
             {
-                "kind": RECORD,
+                "kind": kind,
                 "local_id": local_id,
-                "object_type": rtype,
+                "object_type": otype,
                 "change": "retry",
                 "other_id": None,
                 "queued_at": at,
             }
-            for local_id, (rtype, _hubspot_id) in sorted(gone.items())
+            for (kind, local_id), (otype, _hubspot_id) in sorted(gone.items())
         ],
     )

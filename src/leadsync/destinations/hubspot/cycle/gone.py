@@ -1,12 +1,12 @@
-"""Records a person archived or deleted in HubSpot. leadsync still holds them, and their
-tools still speak of them: an update of one is refused (``OBJECT_NOT_FOUND``), and so is every
-activity created with a link to it. Once a cycle has had refusals, the records they involve
-(the refused record itself, the records a refused activity or link names) are read back
-from HubSpot in one batch read per type; those HubSpot does not return are gone there. Their
-HubSpot ids are forgotten and they are queued to be created again, with their links (the
-timeline of their activities HubSpot has), as are the refused objects that named them; a push
-failure on each such record says so, closed once it is created again. Nothing is read when
-nothing was refused.
+"""Records and activities a person archived or deleted in HubSpot. leadsync still holds
+them, and their tools still speak of them: an update of one is refused (``OBJECT_NOT_FOUND``),
+and so is every activity created with a link to a record gone. Once a cycle has had refusals,
+the objects they involve (the refused object itself, the records a refused activity or link
+names) are read back from HubSpot in one batch read per type; those HubSpot does not return
+are gone there. Their HubSpot ids are forgotten and they are queued to be created again, with
+their links (a record's timeline of activities HubSpot has, an activity's records), as are
+the refused objects that named them; a push failure on each says so, closed once it is
+created again. Nothing is read when nothing was refused.
 """
 
 from __future__ import annotations
@@ -33,56 +33,57 @@ class GoneMixin(ResultsMixin):
     def find_gone(self) -> None:
         if not self.refused_now or self.p.dry_run:
             return
-        named: dict[tuple[str, str], int] = {}  # (type, HubSpot id) -> local record id
-        naming: dict[int, list[PushObject]] = {}  # local record id -> refused objects naming it
+        # (kind, type, HubSpot id) -> local id; local (kind, id) -> refused objects naming it
+        named: dict[tuple[str, str, str], int] = {}
+        naming: dict[tuple[str, int], list[PushObject]] = {}
         for obj in self.refused_now:
             involved = [(obj.kind, obj.id)] + [(k, i) for k, i, _p in self.links_of(obj)]
             for kind, local_id in involved:
                 hubspot_id = self.ids.get((kind, local_id))
-                rtype = self.types.get(local_id) if kind == push_store.RECORD else None
-                if hubspot_id is None or rtype is None:
+                otype = obj.type if (kind, local_id) == (obj.kind, obj.id) else None
+                otype = otype or self.other_type(kind, local_id)
+                if hubspot_id is None or otype is None:
                     continue
-                named[(rtype, hubspot_id)] = local_id
-                naming.setdefault(local_id, []).append(obj)
-        gone: dict[int, tuple[str, str]] = {}
-        by_type: dict[str, list[str]] = {}
-        for rtype, hubspot_id in named:
-            by_type.setdefault(rtype, []).append(hubspot_id)
-        for rtype, ids in sorted(by_type.items()):
+                named[(kind, otype, hubspot_id)] = local_id
+                naming.setdefault((kind, local_id), []).append(obj)
+        gone: dict[tuple[str, int], tuple[str, str]] = {}
+        by_type: dict[tuple[str, str], list[str]] = {}
+        for kind, otype, hubspot_id in named:
+            by_type.setdefault((kind, otype), []).append(hubspot_id)
+        for (kind, otype), ids in sorted(by_type.items()):
             for chunk in in_chunks(sorted(set(ids)), BATCH):
                 answer = self.send(
                     "POST",
-                    self.p.paths.batch(rtype, "read"),
+                    self.p.paths.batch(otype, "read"),
                     {"inputs": [{"id": i} for i in chunk], "properties": ["hs_object_id"]},
                 )
                 for hubspot_id in _missing(answer, chunk):
-                    gone[named[(rtype, hubspot_id)]] = (rtype, hubspot_id)
+                    gone[(kind, named[(kind, otype, hubspot_id)])] = (otype, hubspot_id)
         if gone:
             self._forget(gone, naming)
 
     def _forget(
-        self, gone: dict[int, tuple[str, str]], naming: dict[int, list[PushObject]]
+        self,
+        gone: dict[tuple[str, int], tuple[str, str]],
+        naming: dict[tuple[str, int], list[PushObject]],
     ) -> None:
         at = now_ts()
         again = {
-            (o.kind, o.id): o
-            for local_id in gone
-            for o in naming[local_id]
-            if o.kind != push_store.RECORD or o.id not in gone
+            (o.kind, o.id): o for key in gone for o in naming[key] if (o.kind, o.id) not in gone
         }
         rows: list[dict[str, Any]] = []
-        for local_id, (rtype, hubspot_id) in sorted(gone.items()):
+        for (kind, local_id), (otype, hubspot_id) in sorted(gone.items()):
+            linked = "its activities" if kind == push_store.RECORD else "its records"
             message = (
-                f"HubSpot no longer has {rtype} {hubspot_id} (archived or deleted there): "
-                f"leadsync forgot that id and creates the {rtype} again with what it holds, "
-                "linked to its activities"
+                f"HubSpot no longer has {otype} {hubspot_id} (archived or deleted there): "
+                f"leadsync forgot that id and creates the {otype} again with what it holds, "
+                f"linked to {linked}"
             )
-            log.warning("%s %s: %s", rtype, local_id, message)
-            self.ids.pop((push_store.RECORD, local_id), None)
-            gone_record = PushObject(push_store.RECORD, local_id, rtype, None, None)
-            rows.append(failure_row(gone_record, "read", "OBJECT_NOT_FOUND", message, at, 404))
-        for rtype, _hubspot_id in gone.values():
-            self.result.count(self.result.gone, rtype)
+            log.warning("%s %s: %s", otype, local_id, message)
+            self.ids.pop((kind, local_id), None)
+            gone_object = PushObject(kind, local_id, otype, None, None)
+            rows.append(failure_row(gone_object, "read", "OBJECT_NOT_FOUND", message, at, 404))
+            self.result.count(self.result.gone, otype)
 
         def record(c: Connection) -> None:
             push_gone.forget_gone(c, gone, self.hubspot_integrations, at)
