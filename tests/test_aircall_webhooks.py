@@ -107,11 +107,19 @@ def test_a_missed_call_is_still_skipped_and_never_made(ws: Workspace, server: Li
     for it (no activity, no hold, no question), as before it was dated."""
     post(server, ws, missed_end())
     assert calls(ws) == {}
-    skips = ws.skipped_activities("phone")  # a row per event skipped, as for every call
-    assert {(s["external_id"], s["kind"]) for s in skips} == {
+    # One row for the call (its call.ended is two events: the missed outcome, the rest):
+    # the list gave one per event skipped.
+    skips = ws.skipped_activities("phone")
+    assert [(s["external_id"], s["kind"]) for s in skips] == [
         (CALL, "outcome no_answer is in skip_outcomes")
-    }
+    ]
     assert ws.review_items().items == []
+
+
+def test_a_missed_call_ingested_counts_one_activity_skipped(ws: Workspace) -> None:
+    """`ingest` said "2 skipped" for one missed call (two events of one call.ended)."""
+    summary = ws.ingest("phone", [compact(missed_end())], source="aircall.jsonl")
+    assert summary.applied.activities_skipped == 1
 
 
 # ------------------------------------------------------------------ tags removed

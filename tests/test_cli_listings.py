@@ -193,3 +193,20 @@ def test_a_table_into_a_pipe_keeps_each_row_on_one_line(cli: Cli) -> None:
     [row] = [line for line in piped.stdout.splitlines() if "c-1" in line]
     assert "2026-11-01T09:10:00Z" in row and "dialer" in row and "101 Ana Ng" in row
     assert 80 < max(len(line) for line in piped.stdout.splitlines()) < 200  # no padding
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [(("activities", "skipped"), "skipped activities"), (("decisions", "list"), "decisions")],
+)
+def test_a_list_its_limit_cut_says_more_are_there(
+    cli: Cli, args: tuple[str, ...], what: str
+) -> None:
+    """They stopped at --limit (100 by default) without a word: an admin counting rows got a
+    wrong total."""
+    whole = cli.json(*args)
+    assert len(whole) >= 2
+    cut = cli(*args, "--limit", str(len(whole) - 1))
+    assert cut.exit_code == 0
+    assert f"… the newest {len(whole) - 1} {what} shown, and more there are" in cut.stderr
+    assert "more there are" not in cli(*args, "--limit", str(len(whole))).stderr

@@ -34,7 +34,7 @@ def activities_list(
     or chosen by the association rules), and other tools' activities merged into it."""
     with workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
-        rows = ws.activities(integration, cutoff, activity_type, limit)
+        rows, more = render.cut(ws.activities(integration, cutoff, activity_type, limit + 1), limit)
         names = ws.owner_names()
     if as_json:
         render.print_json(rows)
@@ -55,6 +55,8 @@ def activities_list(
         fold=True,
         empty=render.nothing("activities", integration, since, activity_type),
     )
+    if more:
+        render.more_note(limit, "activities")
 
 
 def _records_why(activity: Mapping[str, Any]) -> str:
@@ -99,12 +101,15 @@ def activities_skipped(
     skip by a staged rollout's proposed settings is marked \[rollout]."""
     with workspace() as ws:
         cutoff = since_ts(since) if since is not None else None
-        rows = ws.skipped_activities(
-            integration,
-            limit=limit,
-            since=cutoff,
-            activity_type=activity_type,
-            created_later=created_later,
+        rows, more = render.cut(
+            ws.skipped_activities(
+                integration,
+                limit=limit + 1,
+                since=cutoff,
+                activity_type=activity_type,
+                created_later=created_later,
+            ),
+            limit,
         )
     if as_json:
         render.print_json(rows)
@@ -127,6 +132,8 @@ def activities_skipped(
         fold=True,
         empty=render.nothing("skipped activities", integration, since, activity_type),
     )
+    if more:
+        render.more_note(limit, "skipped activities")
 
 
 def _created_later(later: Mapping[str, Any] | None) -> str:

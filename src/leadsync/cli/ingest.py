@@ -157,7 +157,7 @@ def outbox_list(
 ) -> None:
     """Owner changes waiting to be sent to bidirectional integrations."""
     with workspace() as ws:
-        rows = ws.outbox(integration, limit)
+        rows, more = render.cut(ws.outbox(integration, limit + 1), limit)
         names = ws.owner_names()
     if as_json:
         render.print_json(rows)
@@ -183,6 +183,8 @@ def outbox_list(
         ),
         empty=render.nothing("owner changes waiting in the outbox", integration),
     )  # fmt: skip
+    if more:
+        render.more_note(limit, "owner changes")
 
 
 def _echo(row: dict[str, Any]) -> str:

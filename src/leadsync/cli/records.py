@@ -307,7 +307,9 @@ def decisions_list(
     it was decided, with its older event time; one made under a staged rollout's settings
     is marked \[rollout]."""
     with workspace() as ws:
-        rows = listings.decisions(ws.engine, integration, outcome, flagged, limit, rollout)
+        rows, more = render.cut(
+            listings.decisions(ws.engine, integration, outcome, flagged, limit + 1, rollout), limit
+        )
         names = ws.owner_names()
     if as_json:
         render.print_json(rows)
@@ -323,6 +325,8 @@ def decisions_list(
             f"by {who} ({r['strategy']}){_marks(r)}"
         )
         render.line(f"    {r['reason']}")
+    if more:
+        render.more_note(limit, "decisions")
 
 
 @owners_app.command("list")

@@ -264,6 +264,17 @@ def nothing(what: str, *filters: object) -> str:
     return f"no {what}" + (" match the filters given" if any(filters) else "")
 
 
+def cut(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
+    """The rows of a list asked for one past ``limit``: the first ``limit``, and whether
+    there were more (:func:`more_note` says so under the list)."""
+    return rows[:limit], len(rows) > limit
+
+
+def more_note(limit: int, what: str) -> None:
+    """Under a list its limit cut: that more there are, and how to see them."""
+    note(f"… the newest {limit} {what} shown, and more there are: --limit N lists more")
+
+
 def owner(owner_id: str | None, names: Mapping[str, str]) -> str:
     """An owner for people: the id and the name beside it (``101 Ana Ng``), from the
     workspace's owners (:meth:`Workspace.owner_names`); ``-`` for no owner."""

@@ -360,10 +360,13 @@ def _skip(
         settings=variant,
     )
     d.skips.append(skip)
-    if event.external_id is not None:
-        key = (event.integration, event.activity._value_, event.external_id)
-        d.skips_of.setdefault(key, []).append(skip)
-    d.result.activities_skipped += 1
+    if event.external_id is None:
+        d.result.activities_skipped += 1
+        return
+    key = (event.integration, event.activity._value_, event.external_id)
+    if key not in d.skips_of:  # an activity once, however many of its events the batch skips
+        d.result.activities_skipped += 1
+    d.skips_of.setdefault(key, []).append(skip)
 
 
 def _as_one(

@@ -416,7 +416,7 @@ def skipped_rows(
 ) -> list[dict[str, Any]]:
     """The newest activities that were received but not created (those that happened since
     ``since``, of one integration or type; newest by ``occurred_at``, the time each row
-    shows and ``since`` reads), with why and the record each was for: ``record`` is
+    shows and ``since`` reads), each once, with why (its latest skip's) and its record: ``record`` is
     ``{"type", "id", "named"}`` (``id`` None when the workspace had no such record then;
     None when the event named no record, or for skips stored before records were kept).
     With ``created_later``, also the skips whose activity a later event created after all
@@ -426,7 +426,9 @@ def skipped_rows(
     t = activity_skips
     query = sa.select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit)
     if not created_later:
-        query = query.where(reports.not_created())
+        # An activity once, under its latest reason, however many of its events were
+        # skipped (a missed Aircall call's ``call.ended`` is two events).
+        query = query.where(reports.not_created(), reports.latest_skip())
     if integration is not None:
         query = query.where(t.c.integration == integration)
     if since is not None:
