@@ -269,9 +269,20 @@ def test_a_change_back_to_the_owner_leadsync_last_wrote_is_sent_after_hubspots_w
     later = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     run(ws, {**dialers_later_change(), "occurred_at": later, "owner": "u-1"})
     assert ws.record("contact", local_id)["owner_id"] == "101"
-    ws.push()
+    history = len(ws.record("contact", local_id)["owner_history"])
+    # HubSpot's 104 is the owner the push kept: known, and decided against by the dialer's
+    # newer change — written over without deciding again (a "101 -> 101" decision of the
+    # push's was recorded, and counted as a change by the flapping check).
+    assert ws.push().owner_redecided == 0
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "101"
+    assert len(ws.record("contact", local_id)["owner_history"]) == history
     assert ws.push_status()["queued_total"] == 0
+    # A person changes it in HubSpot again: that owner is not known, and is compared.
+    hub.set_owner("contacts", contact["id"], "102")
+    later = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    di = {"id": "u-4", "email": "di@acme.test"}  # Di, 104
+    run(ws, {**dialers_later_change(), "occurred_at": later, "owner": di})
+    assert ws.push().owner_redecided == 1
 
 
 def test_a_persons_change_through_leadsync_reaches_hubspot(

@@ -213,7 +213,7 @@ _UNSENT = {
     "owner_sent_id": None,
     "owner_sent_at": None,
     "owner_written_at": None,
-    "owner_followed": None,
+    "followed_owner_id": None,
     "pushed_properties": None,
     "properties_sent": None,
 }
@@ -237,8 +237,8 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
     """Upsert push_objects rows: kind, local_id, object_type, hubspot_id, pushed_at,
     pushed_owner_id, create_sent_at (and pushed_properties, properties_sent: none if left
     out; owner_written_at: set where the row confirms an owner leadsync wrote;
-    owner_followed: True where HubSpot keeps an owner leadsync did not write, False where
-    HubSpot has ``pushed_owner_id``, None or left out: as it was)."""
+    followed_owner_id: the owner HubSpot keeps that leadsync did not write, "" for none,
+    None or left out where HubSpot has ``pushed_owner_id``)."""
     if not rows:
         return
     connection.execute(
@@ -254,10 +254,7 @@ def save_pushed(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> No
                 # it was: ON CONFLICT's SET reads the existing row whatever the order)
                 "owner_written_at": _owner_written_at,
                 "create_sent_at": lambda ex: ex.create_sent_at,
-                # None: as it was (a row that tells nothing of HubSpot's owner)
-                "owner_followed": lambda ex: sa.func.coalesce(
-                    ex.owner_followed, push_objects.c.owner_followed
-                ),
+                "followed_owner_id": lambda ex: ex.followed_owner_id,
                 "owner_sent_id": lambda ex: ex.owner_sent_id,
                 "owner_sent_at": lambda ex: ex.owner_sent_at,
                 "pushed_properties": lambda ex: ex.pushed_properties,
@@ -272,7 +269,7 @@ def note_hubspot_owners(connection: Connection, owners: Mapping[int, str | None]
     """HubSpot's own webhooks reported these records' owners: HubSpot has them, as if the
     push had written them (``pushed_owner_id``), so the push never writes one back — over a
     later change a person made there meanwhile. Records HubSpot does not have yet: nothing."""
-    _set_owners(connection, owners, "pushed_owner_id", owner_followed=False)
+    _set_owners(connection, owners, "pushed_owner_id", followed_owner_id=None)
 
 
 def mark_owner_sent(connection: Connection, owners: Mapping[int, str | None], at: str) -> None:

@@ -173,12 +173,13 @@ push_objects = Table(
     # When the owner write HubSpot last applied was sent (0034): a HubSpot change of the
     # owner that happened before it was replaced there by it (a late webhook, not today's).
     Column("owner_written_at", TS),
-    # HubSpot holds an owner the push kept that leadsync did not write (a person's, seen by
-    # the compare-and-set) (0036): ``pushed_owner_id`` stays leadsync's last write — HubSpot's
-    # webhook of that person's change is not its echo — but is not what HubSpot has, so a
-    # later change back to it is sent. Cleared when HubSpot has leadsync's owner again or its
-    # webhook tells the owner there.
-    Column("owner_followed", Boolean),
+    # The owner HubSpot holds that the push kept and leadsync did not write (a person's, seen
+    # by the compare-and-set; "" for none) (0036): ``pushed_owner_id`` stays leadsync's last
+    # write — HubSpot's webhook of that person's change is not its echo — but is not what
+    # HubSpot has, so a later change back to it is sent, and a later change of leadsync's is
+    # written over this known owner without deciding again. NULL: HubSpot has leadsync's
+    # owner (its write, or what its webhook told).
+    Column("followed_owner_id", String(64)),
     # A record's properties whose non-empty value leadsync's confirmed writes left in HubSpot
     # and did not clear since, name -> value: the only ones an update clears (NULL: nothing
     # known, the rows from before migration 0025). And the values (or "" clears) of writes

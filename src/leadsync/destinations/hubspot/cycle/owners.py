@@ -79,6 +79,10 @@ class OwnersMixin(ResultsMixin):
             ours_before = {last}
             if pushed.get("owner_sent_at") is not None:
                 ours_before.add(pushed.get("owner_sent_id"))
+            # HubSpot's owner the push kept before (a person's): known, decided against then
+            followed = pushed.get("followed_owner_id")
+            if not is_matched and followed is not None and hubspot == (followed or None):
+                continue  # leadsync's owner changed since, knowing it: written over it
             if not is_matched and hubspot in ours_before:
                 if hubspot != last:
                     # Our unconfirmed write had landed: confirm it before the next intent
@@ -108,6 +112,8 @@ class OwnersMixin(ResultsMixin):
             )
             self.result.owner_redecided += 1
             final = verdict.owner_id
+            # The owner it replaces: leadsync's where HubSpot's is kept (the record follows
+            # it), HubSpot's where leadsync's is written over it ("102 -> 102" said nothing)
             decisions.append(
                 OwnerDecision(
                     record_id=obj.id,
@@ -117,7 +123,7 @@ class OwnersMixin(ResultsMixin):
                     strategy=strategy.value,
                     at=now,
                     decided_at=now,  # decided at the push, as it is dated
-                    previous_owner_id=ours,
+                    previous_owner_id=ours if final == hubspot else hubspot,
                     proposed_owner_id=verdict.proposed_owner_id,
                     owner_id=final,
                     outcome=verdict.outcome,
@@ -145,7 +151,10 @@ class OwnersMixin(ResultsMixin):
         if confirmed:
             self.save(confirmed, confirmed_owners, written=True)
         if decisions:
-            changed = [d for d in decisions if d.owner_id != d.previous_owner_id]
+            # The records whose owner changes (they follow HubSpot's): not those whose owner
+            # is written over HubSpot's, whose decision names HubSpot's as the one replaced.
+            following = {int(u["id"]) for u in updates}
+            changed = [d for d in decisions if d.record_id in following]
 
             def record(c: Connection) -> None:
                 batch_store.insert_owner_decisions(c, decisions)
@@ -166,7 +175,10 @@ class OwnersMixin(ResultsMixin):
         self.save(
             [o for o in kept if o.id not in theirs], {o.id: hubspot_owners[o.id] for o in kept}
         )
-        self.save([o for o in kept if o.id in theirs], {}, owner_known=False, followed=True)
+        followed = [o for o in kept if o.id in theirs]
+        self.save(
+            followed, {}, owner_known=False, followed={o.id: hubspot_owners[o.id] for o in followed}
+        )
 
 
 def _without_push(rules: WorkspaceRules) -> WorkspaceRules:

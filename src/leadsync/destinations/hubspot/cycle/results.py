@@ -162,7 +162,7 @@ class ResultsMixin(CycleBase):
         owners: Mapping[int, str | None],
         *,
         owner_known: bool = True,
-        followed: bool = False,
+        followed: Mapping[int, str | None] | None = None,
         written: bool = False,
         properties_sent: bool = False,
     ) -> None:
@@ -172,9 +172,9 @@ class ResultsMixin(CycleBase):
         HubSpot applied (a create's, an update's), dated when they were sent
         (:func:`~leadsync.store.push.save_pushed`). ``properties_sent``: their properties
         went with it (a create, an update): a value none of the portal's options names is
-        reported then (:meth:`_not_options`). ``followed``: HubSpot keeps an owner leadsync
-        did not write (``owner_known`` False: the owner leadsync last wrote is kept for its
-        echoes, and marked as not HubSpot's)."""
+        reported then (:meth:`_not_options`). ``followed``: the owners HubSpot keeps that
+        leadsync did not write (with ``owner_known`` False: the owner leadsync last wrote is
+        kept for its echoes, and known not to be HubSpot's)."""
         if not objs:
             return
         at = now_ts()
@@ -184,7 +184,12 @@ class ResultsMixin(CycleBase):
             previous = (obj.pushed or {}).get("pushed_owner_id")
             owner = owners.get(obj.id, previous) if owner_known else previous
             # HubSpot has leadsync's owner where the save gives it; else as the row was.
-            follows = True if followed else (False if owner_known and obj.id in owners else None)
+            if followed is not None and obj.id in followed:
+                follows = followed[obj.id] or ""
+            elif owner_known and obj.id in owners:
+                follows = None
+            else:
+                follows = (obj.pushed or {}).get("followed_owner_id")
             hubspot_id = self.ids[(obj.kind, obj.id)]
             rows.append(
                 {
@@ -194,7 +199,7 @@ class ResultsMixin(CycleBase):
                     "hubspot_id": hubspot_id,
                     "pushed_at": at,
                     "pushed_owner_id": owner,
-                    "owner_followed": follows,
+                    "followed_owner_id": follows,
                     "owner_written_at": at if written and obj.id in owners else None,
                     "create_sent_at": None,
                     # What leadsync's writes left in HubSpot, as the cycle holds it
@@ -203,9 +208,11 @@ class ResultsMixin(CycleBase):
                     "properties_sent": (obj.pushed or {}).get("properties_sent"),
                 }
             )
-            obj.pushed = {**(obj.pushed or {}), "pushed_owner_id": owner}
-            if follows is not None:
-                obj.pushed["owner_followed"] = follows
+            obj.pushed = {
+                **(obj.pushed or {}),
+                "pushed_owner_id": owner,
+                "followed_owner_id": follows,
+            }
             if obj.kind == push_store.RECORD:
                 for integration in self.hubspot_integrations:
                     identities.append(

@@ -60,7 +60,10 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             pushed = obj.pushed or {}
             last = pushed.get("pushed_owner_id")
             # HubSpot has ``last`` unless a write is unconfirmed or HubSpot kept another's
-            in_doubt = pushed.get("owner_sent_at") is not None or bool(pushed.get("owner_followed"))
+            in_doubt = (
+                pushed.get("owner_sent_at") is not None
+                or pushed.get("followed_owner_id") is not None
+            )
             if source in self.hubspot_integrations:
                 continue  # HubSpot's own change: HubSpot has it
             key = (obj.kind, obj.id)
@@ -287,7 +290,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
                         "hubspot_id": None,
                         "pushed_at": at,
                         "pushed_owner_id": None,
-                        "owner_followed": False,
+                        "followed_owner_id": None,
                         "create_sent_at": None,
                     }
                     for o in chunk
