@@ -210,7 +210,8 @@ def test_a_lead_leadsyncs_own_check_keeps_back_is_not_sent_not_refused_by_hubspo
             code, out, _err = push_cli(db_url)
         assert code == 2  # as for a refusal: a person has to act on it
         assert (
-            "not sent: 1 (leadsync's own check before sending, e.g. a lead with no contact: "
+            "not sent: 1 (kept from HubSpot by leadsync: a lead with no contact, a value none "
+            "of a dropdown's options names, an email another HubSpot contact holds: "
             "`leadsync push failures list`)"
         ) in out
         assert "refused by HubSpot" not in out
@@ -301,3 +302,32 @@ def test_an_older_not_sent_failure_stored_as_a_400_loses_the_status_on_upgrade(
         3: (None, "leadsync"),
         4: (400, "hubspot"),
     }
+
+
+def test_push_exits_2_when_it_leaves_a_value_to_fix_and_0_when_it_mended_what_was_refused(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It exited 0 with an email HubSpot refused left to fix (or one another contact holds),
+    and 2 with nothing open, the refused contact (deleted in HubSpot) created again."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+
+    def kim(at: str, **props: str) -> dict[str, object]:
+        return ev("record", at, object="contact", external_id="p-1", owner="u-1", properties=props)
+
+    with serving(hub) as base_url, Workspace(db_url) as ws:
+        ws.apply_config(config(base_url=base_url))
+        ws.hubspot_setup()
+        run(ws, kim("2026-11-01T09:00:00Z", email="kim@globex.test"))
+        assert push_cli(db_url)[0] == 0
+        run(ws, kim("2026-11-02T09:00:00Z", email="kim@globex", jobtitle="CTO"))
+        code, out, _err = push_cli(db_url)
+        assert code == 2 and "pushed without a value HubSpot refused: 1" in out
+        run(ws, kim("2026-11-03T09:00:00Z", email="kim@globex.example"))
+        assert push_cli(db_url)[0] == 0 and ws.push_failures() == []
+        [contact] = hub.objects("contacts")
+        hub.archive_object("contacts", contact["id"])
+        run(ws, kim("2026-11-04T09:00:00Z", jobtitle="CEO"))
+        code, out, _err = push_cli(db_url)
+        assert code == 0, out
+        assert "created again: 1 contact (HubSpot no longer had them" in out
+        assert [c["properties"]["jobtitle"] for c in hub.objects("contacts")] == ["CEO"]

@@ -156,7 +156,7 @@ def push(
         )
     else:
         _print_push(render.json_of(result))
-    if result.failures:  # as ingest's dead letters: the rest went; these need a person
+    if result.left_open:  # as ingest's dead letters: the rest went; these need a person
         raise typer.Exit(2)
 
 
@@ -185,8 +185,14 @@ def _print_push(r: Mapping[str, Any]) -> None:
         )
     if r["not_sent"]:
         render.line(
-            f"not sent: {r['not_sent']} (leadsync's own check before sending, e.g. a lead with no "
-            "contact: `leadsync push failures list`)"
+            f"not sent: {r['not_sent']} (kept from HubSpot by leadsync: a lead with no contact, "
+            "a value none of a dropdown's options names, an email another HubSpot contact "
+            "holds: `leadsync push failures list`)"
+        )
+    if r["gone"]:
+        render.line(
+            f"created again: {listing(r['gone'])} (HubSpot no longer had them — archived or "
+            "deleted there — and its refusals of them are closed)"
         )
     if r["values_refused"]:
         render.line(

@@ -83,14 +83,12 @@ def dequeue(connection: Connection, ids: Collection[int]) -> None:
 
 def queue_depth(connection: Connection) -> list[dict[str, Any]]:
     """Queued changes per object type, with the oldest one's time."""
+    q = push_queue
+    count, oldest = sa.func.count().label("queued"), sa.func.min(q.c.queued_at).label("oldest")
     rows = connection.execute(
-        sa.select(
-            push_queue.c.object_type,
-            sa.func.count().label("queued"),
-            sa.func.min(push_queue.c.queued_at).label("oldest"),
-        )
-        .group_by(push_queue.c.object_type)
-        .order_by(push_queue.c.object_type)
+        sa.select(q.c.object_type, count, oldest)
+        .group_by(q.c.object_type)
+        .order_by(q.c.object_type)
     )
     return [dict(r._mapping) for r in rows]
 
@@ -517,9 +515,11 @@ def failures_by_id(connection: Connection, ids: Collection[int]) -> list[dict[st
     return [dict(r._mapping) for r in rows]
 
 
-def count_open_failures(connection: Connection, not_sent: bool = False) -> int:
-    """Open failures; with ``not_sent``, only those leadsync's own check kept from HubSpot."""
-    query = sa.select(sa.func.count()).where(push_failures.c.resolved_at.is_(None))
+def count_open_failures(connection: Connection, not_sent: bool = False, since: str = "") -> int:
+    """Open failures (recorded since ``since``); with ``not_sent``, only those leadsync's own
+    check kept from HubSpot."""
+    f = push_failures
+    query = sa.select(sa.func.count()).where(f.c.resolved_at.is_(None), f.c.at >= since)
     if not_sent:
         query = query.where(push_failures.c.category.in_(NOT_SENT))
     return int(connection.execute(query).scalar_one())

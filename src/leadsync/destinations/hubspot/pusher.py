@@ -39,6 +39,7 @@ from leadsync.destinations.hubspot.objects import Paths
 from leadsync.destinations.hubspot.options import PortalOptions
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import WorkspaceError
+from leadsync.model import now_ts
 from leadsync.observability import process_name
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
@@ -192,6 +193,7 @@ class Pusher:
         """Cycles until the queue is empty (or ``max_cycles``); ``on_progress`` gets the
         number of changes each cycle pushed."""
         total = PushResult()
+        started = now_ts()
         while max_cycles is None or total.cycles < max_cycles:
             result = self.run_once()
             total.add(result)
@@ -203,6 +205,7 @@ class Pusher:
         if not self.dry_run and not total.busy:
             with self.engine.connect() as connection:
                 waiting = push_waiting.unnamed(connection, limit=0)
+                total.left_open = push_store.count_open_failures(connection, since=started)
             total.waiting_records, total.waiting_links = waiting.records, waiting.links
         return total
 

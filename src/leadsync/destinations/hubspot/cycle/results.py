@@ -59,6 +59,9 @@ class PushResult:
     # yet, by type, and the links of objects HubSpot has that wait for them.
     waiting_records: dict[str, int] = field(default_factory=dict)
     waiting_links: int = 0
+    # The failures and reports this push recorded that are still open at its end (a
+    # refusal of an object HubSpot no longer had is closed once it is created again).
+    left_open: int = 0
     busy: bool = False  # another pusher holds the lease
 
     def count(self, table: dict[str, int], key: str, n: int = 1) -> None:
