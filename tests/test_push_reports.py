@@ -331,3 +331,21 @@ def test_push_exits_2_when_it_leaves_a_value_to_fix_and_0_when_it_mended_what_wa
         assert code == 0, out
         assert "created again: 1 contact (HubSpot no longer had them" in out
         assert [c["properties"]["jobtitle"] for c in hub.objects("contacts")] == ["CEO"]
+
+
+def test_an_activitys_update_sends_no_link_hubspot_has_already(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Each event of an activity chose its records again, and each link went to HubSpot
+    again: a request per update, counted as an association made."""
+    ws.hubspot_setup()
+    run(ws, *company_contact_call())
+    ws.push()
+    made = hub.association_count()
+    call = company_contact_call()[1]
+    run(ws, {**call, "properties": {**call["properties"], "duration_s": 120}})
+    result = ws.push()
+    assert result.updated == {"call": 1} and result.associations == 0
+    assert not [e for e in hub.stats()["by_endpoint"] if "associations" in e]
+    assert hub.association_count() == made
+    assert hub.objects("calls")[0]["properties"]["hs_call_duration"] == "120000"

@@ -46,6 +46,7 @@ def write(connection: Connection, decided: Decided) -> int:
     store.delete_activities(c, decided.deleted_activities)
     store.insert_activities(c, decided.new_activities)
     store.update_activities(c, decided.changed_activities)
+    push = _without_links_held(c, decided.push) if rules.push else []
     store.insert_activity_links(c, decided.activity_links)
     counterparts.save_phones(c, decided.phones, decided.phones_removed)
     counterparts.release(c, decided.released)
@@ -63,7 +64,7 @@ def write(connection: Connection, decided: Decided) -> int:
     join_store.move_activity_skips(c, decided.moved)
     # The batch's own changes first: a record created here carries its owner already.
     if rules.push:
-        push_store.enqueue(c, decided.push)
+        push_store.enqueue(c, push)
     outbox_store.save_echoes(c, decided.echoes)
     # Owner changes go to the identities their record had when they were made: those made
     # before a join, before the join moves the absorbed record's (after every row naming it).
@@ -92,6 +93,26 @@ def write(connection: Connection, decided: Decided) -> int:
     if routing_store.parallel(c):
         routing_store.advance_sequences(c)
     return questions
+
+
+def _without_links_held(c: Connection, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """The push rows but an activity's link it held before this batch: the association
+    rules choose an existing activity's records again with each of its events (a call's
+    duration, its notes), and each link went to HubSpot again, a request each time. Read
+    before the batch's links are written; one query, none without such rows."""
+    linking = {r["local_id"] for r in rows if _activity_link(r)}
+    if not linking:
+        return rows
+    held = {
+        (aid, link["record_id"])
+        for aid, links in join_store.load_activity_links(c, linking).items()
+        for link in links
+    }
+    return [r for r in rows if not (_activity_link(r) and (r["local_id"], r["other_id"]) in held)]
+
+
+def _activity_link(row: Mapping[str, Any]) -> bool:
+    return bool(row["kind"] == push_store.ACTIVITY and row["change"] == "associated")
 
 
 def _skip_row(s: ActivitySkip) -> dict[str, Any]:
