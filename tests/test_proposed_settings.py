@@ -81,6 +81,18 @@ def test_the_workspace_shape_may_be_partial_too() -> None:
     assert read.sections == ("integrations.dialer.ownership",)
 
 
+def test_a_misspelled_integration_is_named_at_its_own_line() -> None:
+    """It said `proposed.yaml:1: integrations: has no integration 'dialer'`."""
+    text = "integrations:\n  dailer:\n    ownership: {default: integration_wins}\n"
+    assert problems(text) == [
+        "proposed.yaml:2: integrations.dailer: not the integration proposed for; allowed: "
+        "dialer (a partial settings file holds the keys of that one integration)"
+    ]
+    assert problems("integrations: {}\n") == [
+        "proposed.yaml:1: integrations: has no integration 'dialer'"
+    ]
+
+
 def test_a_whole_workspace_file_replaces_the_integrations_settings() -> None:
     doc = {
         "owners": OWNERS,
@@ -244,7 +256,10 @@ def test_a_problem_in_what_the_file_leaves_as_it_is_says_so() -> None:
     [
         ("", "proposed.yaml:1: no settings"),
         ("- kind: generic\n", "proposed.yaml:1: expected a mapping"),
-        ("integrations:\n  phone: {kind: aircall}\n", "proposed.yaml:1: integrations: has no"),
+        (
+            "integrations:\n  phone: {kind: aircall}\n",
+            "proposed.yaml:2: integrations.phone: not the integration proposed for",
+        ),
         ("teams: {sdr: ['101']}\nintegrations: {dialer: {}}\n", "proposed.yaml:1: teams: "),
         ("ownership: {default: integration_wins\n", "proposed.yaml:2: invalid YAML"),
     ],

@@ -138,7 +138,18 @@ def _proposed(
         found = given_fields(data["integrations"]) or {}
         key = next((k for k in found if key_text(k) == name), None)
         if key is None:
-            problems.append(place.problem(("integrations",), f"has no integration {name!r}"))
+            # Each integration it names instead, where it is: a misspelled name is found
+            # at its own line, not at the integrations key.
+            for other in found:
+                problems.append(
+                    place.problem(
+                        ("integrations", key_text(other)),
+                        f"not the integration proposed for; allowed: {name} (a partial "
+                        "settings file holds the keys of that one integration)",
+                    )
+                )
+            if not found:
+                problems.append(place.problem(("integrations",), f"has no integration {name!r}"))
             raise refused()
         entry, document = found[key], where
     if not isinstance(entry, dict) or not entry:
