@@ -691,6 +691,30 @@ def test_a_team_with_no_members_is_warned_of_not_dropped_silently() -> None:
     ]
 
 
+def test_a_mapping_to_inactive_owners_only_is_warned_of() -> None:
+    """A rep mapped by hand to an inactive owner, and a round robin whose every member is
+    inactive, leave reps with no owner; they applied without a word (a fallback owner who
+    is inactive is refused)."""
+    text = (
+        'owners:\n  - {id: "101", email: ana@acme.test}\n'
+        '  - {id: "105", email: old@acme.test, active: false}\n'
+        'teams:\n  old: ["105"]\n  mixed: ["101", "105"]\n'
+        "integrations:\n  seq:\n    kind: generic\n    users:\n"
+        '      map: {"7": "105", "8": "101"}\n'
+        "      unmapped: {policy: round_robin, team: old}\n"
+        "  dialer:\n    kind: generic\n    users:\n"
+        "      unmapped: {policy: round_robin, team: mixed}\n"
+    )
+    warnings: list[str] = []
+    load_config(text, "team.yaml", warnings)
+    assert warnings == [
+        "team.yaml:11: integrations.seq.users.map.7: owner '105' is inactive (owners[1] has "
+        "active: false): rep 7 maps to nobody, and the unmapped policy decides its owner",
+        "team.yaml:12: integrations.seq.users.unmapped.team: team 'old' has no active member "
+        "(105 inactive), so reps that map to nobody would get no owner",
+    ]
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as caught:

@@ -3,8 +3,8 @@ exist, a fallback owner who is active, dedupe rules over configured integrations
 the document as given (before it is validated), skip what has its own error, and yield
 ``(key path, message)`` problems. :func:`written_problems` are problems only in what a
 person writes now (:class:`~leadsync.settings.base.Written`), not in what the workspace
-stored earlier; :func:`shared_emails` and :func:`empty_teams` are no problems, but what
-``apply`` warns of."""
+stored earlier; :func:`shared_emails`, :func:`empty_teams` and :func:`inactive_references`
+are no problems, but what ``apply`` warns of."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ __all__ = [
     "dedupe_problems",
     "reference_problems",
     "empty_teams",
+    "inactive_references",
     "shared_emails",
     "team_problems",
     "written_problems",
@@ -306,3 +307,44 @@ def empty_teams(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
                 "has no members: it is not kept (export leaves it out, and no round robin "
                 "may name it) until it lists an owner",
             )
+
+
+def inactive_references(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """A user mapping that names inactive owners only where an owner is wanted: a rep mapped
+    by hand to one (it maps to nobody: the unmapped policy decides), a round-robin team
+    whose every member is (the reps that map to nobody get no owner). Allowed — an owner
+    may come back — but worth a warning: the fallback owner's case is refused outright."""
+    known = KnownIds(data)
+    if not known.inactive:
+        return
+    for name, integration in (given_fields(data.get("integrations")) or {}).items():
+        settings = given_fields(integration) or {}
+        path: KeyPath = ("integrations", key_text(name), "users")
+        rollout = given_fields(settings.get("rollout")) or {}
+        proposed = given_fields(rollout.get("settings")) or {}
+        for where, users in (
+            (path, settings.get("users")),
+            (
+                ("integrations", key_text(name), "rollout", "settings", "users"),
+                proposed.get("users"),
+            ),
+        ):
+            fields = given_fields(users) or {}
+            for rep, owner in (given_fields(fields.get("map")) or {}).items():
+                owner_id = id_text(owner)
+                if owner_id is not None and owner_id in known.inactive:
+                    yield (
+                        (*where, "map", key_text(rep)),
+                        f"owner {owner_id!r} is inactive (owners[{known.inactive[owner_id]}] "
+                        f"has active: false): rep {key_text(rep)} maps to nobody, and the "
+                        "unmapped policy decides its owner",
+                    )
+            unmapped = given_fields(fields.get("unmapped")) or {}
+            team = id_text(unmapped.get("team"))
+            members = [id_text(m) for m in known.teams.get(team or "") or []]
+            if members and all(m in known.inactive for m in members):
+                yield (
+                    (*where, "unmapped", "team"),
+                    f"team {team!r} has no active member ({listing(members)} inactive), so "
+                    "reps that map to nobody would get no owner",
+                )

@@ -10,7 +10,12 @@ import yaml
 
 from leadsync.errors import ConfigError
 from leadsync.settings.base import KeyPath, Written, format_path, key_text, show
-from leadsync.settings.checks import empty_teams, shared_emails, unassigned_own_numbers
+from leadsync.settings.checks import (
+    empty_teams,
+    inactive_references,
+    shared_emails,
+    unassigned_own_numbers,
+)
 from leadsync.settings.errors import KeyLines, Place, validate_as
 from leadsync.settings.integration import IntegrationSettings
 from leadsync.settings.workspace import DedupeRule, DestinationSettings, WorkspaceConfig
@@ -311,8 +316,14 @@ def load_config(
     place = Place(source, lines, "")
     config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
     if warnings is not None:
-        found = [*shared_emails(data), *empty_teams(data), *unassigned_own_numbers(data)]
-        warnings.extend(place.problem(path, message)[1] for path, message in found)
+        found = [
+            *shared_emails(data),
+            *empty_teams(data),
+            *inactive_references(data),
+            *unassigned_own_numbers(data),
+        ]
+        placed = [place.problem(path, message) for path, message in found]
+        warnings.extend(text for _line, text in sorted(placed, key=lambda p: p[0]))  # by line
     return config
 
 
