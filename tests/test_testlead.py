@@ -146,6 +146,23 @@ def test_test_leads_stay_out_of_the_report_and_cleanup_removes_them(
     assert workspace.cleanup_test_leads() == {"records": 0, "activities": 0}
 
 
+def test_cleanup_of_one_integration_leaves_the_others_test_leads(workspace: Workspace) -> None:
+    """`test-lead phone --cleanup` removed every integration's test leads."""
+    leave = {"unmapped": {"policy": "leave"}}
+    workspace.apply_config(
+        workspace_config({"dialer": settings(users=leave), "seq": settings(users=leave)})
+    )
+    dialer = workspace.test_lead("dialer", "u-404", at=AT)
+    seq = workspace.test_lead("seq", "u-404", at="2026-11-10T10:00:00.000Z")
+    assert workspace.cleanup_test_leads("dialer") == {"records": 1, "activities": 1}
+    assert dialer.record_id is not None and seq.record_id is not None
+    with pytest.raises(NotFoundError):
+        workspace.record("contact", dialer.record_id)
+    assert workspace.record("contact", seq.record_id)["id"] == seq.record_id
+    assert [a["integration"] for a in workspace.activities()] == ["seq"]
+    assert workspace.cleanup_test_leads() == {"records": 1, "activities": 1}
+
+
 def _without_id_counters(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     """The decided state; the id counters are left out (ids are never given out twice)."""
     state = snapshot(ws)

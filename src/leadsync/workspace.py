@@ -486,9 +486,9 @@ class Workspace:
             hubspot.check_test_lead(self.engine, self.hubspot_transport, result)
         return result
 
-    def cleanup_test_leads(self) -> dict[str, int]:
-        """Remove every test lead and call (with a destination: archived at the next push)."""
-        return cleanup_test_leads(self.engine, push=self.rules().push)
+    def cleanup_test_leads(self, integration: str | None = None) -> dict[str, int]:
+        """Remove the test leads and calls (``integration``'s; with a destination: archived)."""
+        return cleanup_test_leads(self.engine, self.rules().push, integration)
 
     def rollout_promote(
         self, name: str, by: Actor = PYTHON_API, seen: str | None = None

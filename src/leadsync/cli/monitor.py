@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from leadsync.cli import render
-from leadsync.cli.app import SINCE_HELP, JsonOption, app, workspace
+from leadsync.cli.app import SINCE_HELP, JsonOption, app, check_integration, workspace
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.results import counted, plain
@@ -181,8 +181,9 @@ def test_lead_command(
     cleanup: Annotated[
         bool,
         typer.Option(
-            help="Remove every test lead and call instead, and take back the round-robin turns "
-            "and external-user counts the tests changed."
+            help="Remove the test leads and calls instead (INTEGRATION's, when given; else "
+            "every integration's), and take back the round-robin turns and external-user "
+            "counts the tests changed."
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -192,7 +193,8 @@ def test_lead_command(
     associations (a call the settings skip passes, with a note). Exits 1 when a check fails."""
     with workspace() as ws:
         if cleanup:
-            removed = ws.cleanup_test_leads()
+            check_integration(ws, integration)
+            removed = ws.cleanup_test_leads(integration)
             if as_json:
                 render.print_json(removed)
             else:

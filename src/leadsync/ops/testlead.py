@@ -485,16 +485,17 @@ def pushed_ids(engine: Engine, result: TestLeadResult) -> dict[tuple[str, int], 
         }
 
 
-def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
+def cleanup(engine: Engine, push: bool = False, integration: str | None = None) -> dict[str, int]:
     """Remove every test record and what hangs from it (decisions, links, test calls, their
-    memories and skips); with a destination, the pushed ones are queued for archiving in
-    HubSpot. What else each test changed is taken back (:func:`_take_back`)."""
+    memories and skips) — of ``integration``'s tests only, when given; with a destination,
+    the pushed ones are queued for archiving in HubSpot. What else each test changed is
+    taken back (:func:`_take_back`)."""
     with begin_writing(engine) as connection:
         # Like a batch: batches wait, so none writes back a round robin read before this.
         store.lock_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
-        found = testlead_store.test_records(connection, TEST_DOMAIN)
+        found = testlead_store.test_records(connection, TEST_DOMAIN, integration)
         ids = [record_id for record_id, _email in found]
-        calls = testlead_store.test_activities(connection, TEST_PREFIX)
+        calls = testlead_store.test_activities(connection, TEST_PREFIX, integration)
         _take_back(connection, {email for _id, email in found})
         testlead_store.forget_pushes(connection, push_store.RECORD, ids)
         testlead_store.forget_pushes(connection, push_store.ACTIVITY, calls)
@@ -523,7 +524,7 @@ def cleanup(engine: Engine, push: bool = False) -> dict[str, int]:
                     if row["hubspot_id"]
                 ],
             )
-        testlead_store.delete_test_data(connection, ids, calls, TEST_PREFIX)
+        testlead_store.delete_test_data(connection, ids, calls, TEST_PREFIX, integration)
     return {"records": len(ids), "activities": len(calls)}
 
 

@@ -42,25 +42,41 @@ def seen_times(connection: Connection, integration: str, rep: str) -> tuple[str,
     return (row[0], row[1]) if row is not None else None
 
 
-def test_records(connection: Connection, domain: str) -> list[tuple[int, str]]:
-    """(id, email) of the records with an email at the test domain."""
-    rows = connection.execute(
-        sa.select(records.c.id, records.c.email).where(records.c.email.like(f"%@{domain}"))
-    )
-    return [(int(record_id), str(email)) for record_id, email in rows]
+def test_records(
+    connection: Connection, domain: str, integration: str | None = None
+) -> list[tuple[int, str]]:
+    """(id, email) of the records with an email at the test domain (that ``integration``
+    names, when given)."""
+    query = sa.select(records.c.id, records.c.email).where(records.c.email.like(f"%@{domain}"))
+    if integration is not None:
+        i = record_identities
+        query = query.where(
+            sa.exists().where(i.c.record_id == records.c.id, i.c.integration == integration)
+        )
+    return [(int(record_id), str(email)) for record_id, email in connection.execute(query)]
 
 
-def test_activities(connection: Connection, prefix: str) -> list[int]:
-    """Ids of the activities whose external id starts with the test prefix."""
+def test_activities(
+    connection: Connection, prefix: str, integration: str | None = None
+) -> list[int]:
+    """Ids of the activities whose external id starts with the test prefix (of
+    ``integration``, when given)."""
     query = sa.select(activities.c.id).where(activities.c.external_id.like(f"{prefix}%"))
+    if integration is not None:
+        query = query.where(activities.c.integration == integration)
     return [int(a) for a in connection.execute(query).scalars()]
 
 
 def delete_test_data(
-    connection: Connection, record_ids: Collection[int], activity_ids: Collection[int], prefix: str
+    connection: Connection,
+    record_ids: Collection[int],
+    activity_ids: Collection[int],
+    prefix: str,
+    integration: str | None = None,
 ) -> None:
     """Remove the test records and activities and what hangs from them (decisions, links,
-    identities), and the memories and skips of the test's activities."""
+    identities), and the memories and skips of the test's activities (of ``integration``'s
+    tests, when given)."""
     dialect = connection.dialect.name
     if activity_ids:
         aa = activity_associations
@@ -79,10 +95,13 @@ def delete_test_data(
             (records, records.c.id),
         ):
             connection.execute(sa.delete(table).where(in_values(column, record_ids, dialect)))
-    for table in (activity_memory, activity_sources, activity_skips):
-        connection.execute(sa.delete(table).where(table.c.external_id.like(f"{prefix}%")))
-    # The questions the test's events put in the review queue (its rep's, a number's).
-    connection.execute(sa.delete(review_items).where(review_items.c.event_id.like(f"{prefix}%")))
+    for table in (activity_memory, activity_sources, activity_skips, review_items):
+        # The questions the test's events put in the review queue too (its rep's, a number's).
+        column = table.c.event_id if table is review_items else table.c.external_id
+        query = sa.delete(table).where(column.like(f"{prefix}%"))
+        if integration is not None:
+            query = query.where(table.c.integration == integration)
+        connection.execute(query)
 
 
 def forget_pushes(connection: Connection, kind: str, local_ids: Collection[int]) -> None:
