@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from leadsync.errors import SignatureError
+from leadsync.errors import EventError, SignatureError
 from leadsync.model import OTHER_PHONES, ActivityType, EventType, RecordType
 from leadsync.pipeline.inbox import vendor_line_request
 from leadsync.sources import adapter_for
@@ -378,6 +378,22 @@ def test_salesforce_custom_object_message_is_acked_and_a_dead_letter_naming_the_
     assert refused(name) == (
         "field \"sobject\": sObject 'DiscountRule__c' is not supported; allowed: Lead, Contact, "
         "Account, Opportunity, Task, Event"
+    )
+
+
+def test_salesforce_custom_object_without_a_date_is_refused_for_its_sobject_first() -> None:
+    """The sObject is what no Outbound Message of it can mend: it was refused for the
+    LastModifiedDate it did not select, and once that was added, for the sObject."""
+    path = PUBLISHED / "salesforce/om_discountrule.comsave.xml"
+    text = line_of(path)
+    dated = "<sf:LastModifiedDate>2018-05-04T11:35:40.000Z</sf:LastModifiedDate>"
+    assert dated in text
+    adapter = adapter_for("salesforce", "salesforce", {})
+    [piece] = adapter.pieces(vendor_line_request(text.replace(dated, ""), adapter))
+    with pytest.raises(EventError) as caught:
+        adapter.events_of(piece.payload(), piece.key, 1, "om.xml")
+    assert caught.value.detail.startswith(
+        "field \"sobject\": sObject 'DiscountRule__c' is not supported; allowed: Lead,"
     )
 
 

@@ -139,12 +139,14 @@ from leadsync.sources.salesforce_outbound import (
     redact_session,
 )
 from leadsync.sources.salesforce_sobjects import (
+    SOBJECTS,
     Fields,
     id18,
     id_of,
     read_id,
     read_time,
     sobject_events,
+    unsupported,
 )
 from leadsync.sources.signatures import GENERIC_WINDOW_S, verify_generic
 
@@ -304,6 +306,8 @@ class SalesforceAdapter(Adapter):
 
     def _outbound_events(self, item: Any, event_id: str) -> list[dict[str, Any]]:
         sobject = text(item, "sobject", required=True)
+        if sobject not in SOBJECTS:  # before what it lacks: no field makes it one
+            unsupported(sobject, "sobject")
         obj(item, "fields", required=True)
         record_id = read_id(item, "fields.Id", required=True)
         when = self.occurred_at(item, {})

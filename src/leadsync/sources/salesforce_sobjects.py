@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from leadsync.errors import EventError
 from leadsync.model import OTHER_PHONES, format_ts, ts_to_datetime
@@ -268,8 +268,13 @@ def sobject_events(
         return [_task(view, record_id, event_id, when)]
     if sobject == "Event":
         return [] if _series(view) else [_meeting(view, record_id, event_id, when)]
+    unsupported(sobject, sobject_path)
+
+
+def unsupported(sobject: Any, path: str) -> NoReturn:
+    """Refuse an sObject leadsync does not read, naming the ones it does."""
     shown = repr(sobject) if isinstance(sobject, str) else describe(sobject)
-    refuse(sobject_path, f"sObject {shown} is not supported; allowed: {', '.join(SOBJECTS)}")
+    refuse(path, f"sObject {shown} is not supported; allowed: {', '.join(SOBJECTS)}")
 
 
 def _record_events(
