@@ -498,10 +498,12 @@ def test_a_line_named_again_changes_nothing_and_an_unreadable_one_is_not_learned
     assert again is not None and again.startswith(f"{B} is one of the company's lines")
     assert again.endswith("already")
     assert unreadable is not None and "'0800' does not read as a phone number" in unreadable
-    run(workspace, _line(), _line(name="Other name"))
+    summary = run(workspace, _line(), _line(name="Other name"), _line("0800"))
     with workspace.engine.connect() as c:
         [row] = c.execute(sa.select(own_lines)).all()
     assert (row.number, row.name, row.line_id) == (B, "Sales desk", "line-7")
+    # `ingest` says so: it said "applied 3 events" and nothing of the line not learned.
+    assert summary.applied.lines_unread == 1 and summary.lines_unread == 1
 
 
 def test_a_preview_says_the_call_is_internal_and_what_the_line_settled(

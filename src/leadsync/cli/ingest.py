@@ -112,6 +112,12 @@ def _print_summary(s: Mapping[str, Any]) -> None:
         f"{acts['skipped']:,} skipped"
     )
     render.counterparts(s["counterparts"])
+    if s["lines_unread"]:
+        render.line(
+            f"own lines not learned: {s['lines_unread']:,} (a line the tool named whose number "
+            "does not read as a phone number — a national one needs the integration's "
+            "region: — `leadsync preview` says which)"
+        )
     render.dead_letters(s)
 
 

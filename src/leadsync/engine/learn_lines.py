@@ -31,6 +31,8 @@ def apply_line(d: BatchDecider, event: Event) -> None:
     """A ``line`` event: the tool names one of the company's lines."""
     given = event.properties.get("number")
     line, settled = learn(d, event, given, event.properties.get("name"), event.external_id)
+    if line is None and _unread(d, event, given):
+        d.result.lines_unread += 1
     if d.traces is not None:
         d.traces[event.id] = EventTrace(
             event.id, counterpart=_trace(d, event, given, line, settled)
@@ -145,6 +147,17 @@ def not_internal(d: BatchDecider, activity_id: int, integration: str) -> None:
     look_again(d, activity_id, integration)
 
 
+def _read(d: BatchDecider, event: Event, given: Any) -> OwnLine | None:
+    """The line ``given`` as the event's integration reads it (None: not a number)."""
+    settings = d.rules.integrations.get(event.integration)
+    region = settings.region if settings is not None else None
+    return rules.learned_line(event.integration, given, region)
+
+
+def _unread(d: BatchDecider, event: Event, given: Any) -> bool:
+    return event.integration in d.rules.integrations and _read(d, event, given) is None
+
+
 def _activity_row(d: BatchDecider, activity_id: int) -> Mapping[str, Any] | None:
     """The activity as the batch has it (an event of the batch made or changed it), else as
     loaded; None when it is gone."""
@@ -157,9 +170,7 @@ def _activity_row(d: BatchDecider, activity_id: int) -> Mapping[str, Any] | None
 def _trace(d: BatchDecider, event: Event, given: Any, line: OwnLine | None, settled: int) -> str:
     if line is not None:
         return rules.learned_trace(line, settled)
-    settings = d.rules.integrations.get(event.integration)
-    region = settings.region if settings is not None else None
-    known = rules.learned_line(event.integration, given, region)
+    known = _read(d, event, given)
     if known is None:
         return (
             f"{given!r} does not read as a phone number (a national number needs the "

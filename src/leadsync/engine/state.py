@@ -345,6 +345,9 @@ class BatchResult:
     attached_later: int = 0
     queued: int = 0
     internal: int = 0
+    # Lines a tool named (its ``number.created``) whose number does not read as a phone
+    # number: not learned (a preview says which, and why).
+    lines_unread: int = 0
 
     def counterparts(self) -> dict[str, int]:
         """The counterpart counts as every face shows them (ingest, preview, replay)."""
@@ -371,6 +374,7 @@ class BatchResult:
         self.attached_later += other.attached_later
         self.queued += other.queued
         self.internal += other.internal
+        self.lines_unread += other.lines_unread
 
 
 @dataclass(slots=True)

@@ -248,6 +248,12 @@ class IngestSummary(ResultModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def lines_unread(self) -> int:
+        """Lines a tool named whose number does not read as a phone number: not learned."""
+        return self.applied.lines_unread
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def dead_letter_count(self) -> int:
         return self.dead_letters.total
 
