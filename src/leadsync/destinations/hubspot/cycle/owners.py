@@ -150,11 +150,11 @@ class OwnersMixin(ResultsMixin):
                 wanted[obj.id] = final
         if confirmed:
             self.save(confirmed, confirmed_owners, written=True)
+        theirs = {int(u["id"]) for u in updates}  # the records that follow HubSpot's owner
         if decisions:
-            # The records whose owner changes (they follow HubSpot's): not those whose owner
-            # is written over HubSpot's, whose decision names HubSpot's as the one replaced.
-            following = {int(u["id"]) for u in updates}
-            changed = [d for d in decisions if d.record_id in following]
+            # Their decisions change the owner: not those writing leadsync's over HubSpot's,
+            # which name HubSpot's as the owner they replace.
+            changed = [d for d in decisions if d.record_id in theirs]
 
             def record(c: Connection) -> None:
                 batch_store.insert_owner_decisions(c, decisions)
@@ -171,7 +171,6 @@ class OwnersMixin(ResultsMixin):
         # (a person's starts the person's protection), never leadsync's write echoed back;
         # nor is leadsync's last write what HubSpot has then (a change back to it is sent).
         kept = [o for o in objs if o.id not in wanted and o.id in hubspot_owners]
-        theirs = {int(u["id"]) for u in updates}
         self.save(
             [o for o in kept if o.id not in theirs], {o.id: hubspot_owners[o.id] for o in kept}
         )
