@@ -85,7 +85,7 @@ def test_a_refused_preview_shows_each_error_at_its_field_and_no_stale_preview(
         lines = summary.locator("li").all_inner_texts()
         assert lines == [
             "Fallback owner: needed with “Give the record to a fallback owner”: choose one",
-            f"{PROTECT}: must be 36500 or less",
+            f"{PROTECT}: must be 36500 or less (allowed: a number from 0 to 36500)",
         ]
         assert "integrations.dialer" not in tab.locator("main").inner_text()
         assert tab.locator("#preview").inner_text() == ""  # no preview of other settings
@@ -93,7 +93,9 @@ def test_a_refused_preview_shows_each_error_at_its_field_and_no_stale_preview(
         days = tab.get_by_label(PROTECT)
         assert days.input_value() == "40000" and days.get_attribute("aria-invalid") == "true"
         described = (days.get_attribute("aria-describedby") or "").split()
-        assert tab.locator(f"#{described[0]}").inner_text() == "Must be 36500 or less."
+        assert tab.locator(f"#{described[0]}").inner_text() == (
+            "Must be 36500 or less (allowed: a number from 0 to 36500)."
+        )
         assert "protect-help" in described
         owner = tab.get_by_label("Fallback owner")
         error_id = (owner.get_attribute("aria-describedby") or "").split()[0]

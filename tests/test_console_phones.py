@@ -209,7 +209,9 @@ def test_a_wrong_region_is_refused_beside_its_field_and_nothing_is_saved(
             "'Narnia' is not a country phone numbers are known for; allowed: an ISO 3166 "
             "two-letter code such as GB, US, DE, FR."
         )
-        assert field_error(text, "hold-days") == "Must be more than 0."
+        assert field_error(text, "hold-days") == (
+            "Must be more than 0 (allowed: a number more than 0, at most 365)."
+        )
         summary = re.findall(r'<li><a href="#([\w-]+)">', text)
         assert summary == ["region", "hold-days"]
         assert re.search(r'id="region" name="region" type="text" value="Narnia"[^>]*invalid', text)

@@ -80,3 +80,22 @@ def test_the_health_card_of_push_failures_links_to_their_page() -> None:
     html = str(console_hints(f"1 input refused by HubSpot {PUSH_FAILURES_HINT}"))
     assert '<a href="/push-failures">Push failures</a>' in html
     assert "leadsync push failures list" not in html
+
+
+def test_an_activitys_push_failure_links_to_the_records_it_is_on(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Its page named the call alone: the admin could not get from it to its timeline."""
+    from tests.test_hubspot_push import company_contact_call
+
+    run(ws, *company_contact_call())
+    hub.set_faults(partial_207_rate=1.0, seed=1)
+    ws.push()
+    hub.set_faults(partial_207_rate=0.0)
+    [failure] = [f for f in ws.push_failures() if f["object_type"] == "call"] or [None]
+    assert failure is not None
+    contact = record_by_external(ws, "p-1")["id"]
+    with console_server(ws) as live, httpx.Client(base_url=live.base_url, timeout=60) as client:
+        page = signed_in(client, PASSWORD).get(f"/push-failures/{failure['id']}")
+    assert page.status_code == 200
+    assert f'<a href="/records/contact/{contact}">contact {contact}</a>' in page.text

@@ -152,12 +152,16 @@ def not_created(waiting: push_waiting.Unnamed) -> dict[str, Any]:
 
 
 def push_failure(engine: Engine, failure_id: int) -> dict[str, Any]:
-    """One push failure (open or resolved), as ``push failures list`` shows it; NotFoundError
-    when there is none of that id."""
+    """One push failure (open or resolved), as ``push failures list`` shows it, and, of an
+    activity's, ``records``: the records it is on (type, id), to reach its timeline;
+    NotFoundError when there is none of that id."""
     found = None
     if stored_id(failure_id):
         with engine.connect() as connection:
             found = push_store.failure(connection, failure_id)
+            if found is not None and found["kind"] == push_store.ACTIVITY:
+                links = push_store.links_of_activities(connection, [int(found["local_id"])])
+                found["records"] = sorted((rtype, rid) for _a, rid, rtype in links)
     if found is None:
         raise NotFoundError(f"no push failure with id {failure_id}")
     return found

@@ -188,7 +188,8 @@ DEFAULTS = {
     "min_duration_s": ActivityTypeSettings().min_duration_s,
 }
 #: The settings' messages (:mod:`leadsync.settings.errors`) in the form's words; the value
-#: is left out: the field beside the message shows it as typed.
+#: is left out: the field beside the message shows it as typed. What is allowed (the
+#: message's ``; allowed: …``) follows a number's bounds and a choice (:data:`ALLOWED_TOO`).
 WORDS = (
     (r"must be at least (?P<n>\S+); got .*", "must be {n} or more"),
     (r"must be more than (?P<n>\S+); got .*", "must be more than {n}"),
@@ -214,8 +215,11 @@ WORDS = (
         r"team '(?P<v>.*)' has no members to take turns",
         "the team {v} has no members to take turns: choose another",
     ),
-    (r"'(?P<v>.*)' is not allowed; allowed: .*", "“{v}” is not one of the choices"),
+    (r"'(?P<v>.*)' is not allowed", "“{v}” is not one of the choices"),
 )
+ALLOWED = re.compile(r"; allowed: (?P<allowed>.*)$")
+#: The form's words that the message's allowed values follow (the others say what to do).
+ALLOWED_TOO = ("or more", "more than", "or less", "less than", "not one of the choices")
 #: One part of a key path as :func:`leadsync.settings.base.format_path` writes it.
 PART = re.compile(r'(?P<key>[A-Za-z0-9_-]+)|\[(?P<index>\d+)\]|\["(?P<quoted>(?:[^"\\]|\\.)*)"\]')
 
@@ -270,12 +274,17 @@ def _key_path(text: str) -> tuple[tuple[str | int, ...], str] | None:
 
 
 def _in_words(message: str) -> str:
+    allowed = ALLOWED.search(message)
+    said = message[: allowed.start()] if allowed else message
     for pattern, words in WORDS:
-        if found := re.fullmatch(pattern, message):
+        if found := re.fullmatch(pattern, said) or re.fullmatch(pattern, message):
             named = found.groupdict()
             if "policy" in named:
                 named["policy"] = POLICY_WORDS.get(named["policy"], named["policy"])
-            return words.format(**named)
+            text = words.format(**named)
+            if allowed and any(part in words for part in ALLOWED_TOO):
+                text += f" (allowed: {allowed['allowed']})"
+            return text
     return message
 
 
