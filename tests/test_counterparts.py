@@ -775,7 +775,32 @@ def test_a_call_left_on_no_record_says_why_in_the_activity_list(workspace: Works
     [item] = workspace.review_items().items
     workspace.resolve_review(item.id, skip=True)
     [call] = [a for a in workspace.activities() if a["external_id"] == "c2"]
+    assert [q["id"] for q in call["skipped"]] == [item.id]
     assert call["unattached"].startswith(
         "on no record: its question about +447700900123 was skipped by a person"
     )
     assert "left without a record; `leadsync review show" in call["unattached"]
+
+
+def test_a_call_on_the_shared_company_says_its_question_was_left_unanswered(
+    workspace: Workspace,
+) -> None:
+    """With `ambiguous.number: skip` the call lands on the company both contacts share; the
+    list showed the company alone, and only `review show` told why no contact got it."""
+    from leadsync.cli.activities import _records_why
+
+    _setup(workspace, ambiguous={"number": "skip"})
+    at_company = [{"object": "company", "external_id": "co"}]
+    run(
+        workspace,
+        ev("record", AT, object="company", external_id="co", properties={"domain": "g.test"}),
+        ev("record", AT, object="contact", external_id="k1", associations=at_company,
+           properties={"email": "k1@g.test", "phone": "+442079460000"}),
+        ev("record", AT, object="contact", external_id="k2", associations=at_company,
+           properties={"email": "k2@g.test", "phone": "+442079460000"}),
+    )  # fmt: skip
+    run(workspace, _call("c1", "+442079460000"))
+    [call] = [a for a in workspace.activities() if a["external_id"] == "c1"]
+    assert [r["type"] for r in call["records"]] == ["company"] and call["unattached"] is None
+    why = _records_why(call)
+    assert "its question about +442079460000 was left unanswered (ambiguous.number: skip)" in why

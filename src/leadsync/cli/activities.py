@@ -10,6 +10,7 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, limit_option, workspace
 from leadsync.model import display_ts
+from leadsync.ops import listings
 from leadsync.values import since_ts
 
 _TYPE_HELP = "Only this type: call, email, meeting, note or task."
@@ -66,6 +67,8 @@ def _records_why(activity: Mapping[str, Any]) -> str:
     parts = [f"{link['type']} {link['id']}: {link['why']}" for link in activity["records"]]
     if activity["unattached"] is not None:
         parts.append(activity["unattached"])
+    elif activity["skipped"]:  # on records all the same (a company every candidate shares)
+        parts.append(listings.skipped_text(activity["skipped"]))
     if activity["held"] is not None:
         parts.append(activity["held"]["why"])
     if activity["internal"] is not None:

@@ -261,8 +261,9 @@ def activities(
     numbers, when it was held, ``expires_at``, ``ended`` — that time has come by ``now``,
     default the clock's now —, ``queued`` and ``why``), ``questions``: the review queue's
     open questions about it (``id``, ``kind``, ``subject``), and ``internal``: why it is an
-    internal call (its other party one of the company's own lines; None otherwise), and
-    ``unattached``: why one on no record that waits for nothing is (None otherwise)."""
+    internal call (its other party one of the company's own lines; None otherwise),
+    ``skipped``: the questions about it that were skipped, and ``unattached``: why one on no
+    record that waits for nothing is (None otherwise)."""
     _checked(engine, integration)
     wanted = _activity_type(activity_type)
     with engine.connect() as connection:
@@ -277,7 +278,7 @@ def activities(
             if not r["records"] and (i := r["id"]) not in held and i not in asked
             if i not in internal
         ]
-        skipped = holds.questions_of(connection, alone, status="skipped")
+        skipped = holds.questions_of(connection, [i for i in ids if i not in held], "skipped")
     for row in rows:
         for link in row["records"]:
             link["why"] = link.get("reason") or why_associated(link["type"], link["source"])
@@ -285,20 +286,30 @@ def activities(
         row["held"] = {**hold, "why": _held_why(hold)} if hold is not None else None
         row["questions"] = asked.get(row["id"], [])
         row["internal"] = internal.get(row["id"])
-        row["unattached"] = _unattached(skipped.get(row["id"])) if row["id"] in alone else None
+        row["skipped"] = skipped.get(row["id"], [])
+        row["unattached"] = _unattached(row["skipped"]) if row["id"] in alone else None
     return rows
 
 
-def _unattached(skipped: list[dict[str, Any]] | None) -> str:
-    """Why an activity that waits for nothing is on no record: its last question skipped
-    (by a person, or by the ``ambiguous`` settings), or nothing its event named is one."""
-    if not skipped:
-        return "on no record: nothing its event named is a record leadsync has"
+def skipped_text(skipped: list[dict[str, Any]]) -> str:
+    """The last question about an activity that was skipped (by a person, or by the
+    ``ambiguous`` settings), in words."""
     last = skipped[-1]
     return (
-        f"on no record: its question about {last['subject']} was {last['outcome']}; "
+        f"its question about {last['subject']} was {last['outcome']}; "
         f"`leadsync review show {last['id']}`"
     )
+
+
+def _unattached(skipped: list[dict[str, Any]]) -> str:
+    """Why an activity that waits for nothing is on no record: its last question skipped,
+    or nothing its event named is one (nor a number a record could have)."""
+    if not skipped:
+        return (
+            "on no record: nothing its event named is a record leadsync has (nor a number "
+            "one could have)"
+        )
+    return f"on no record: {skipped_text(skipped)}"
 
 
 def _held_why(hold: dict[str, Any]) -> str:

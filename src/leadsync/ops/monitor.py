@@ -160,8 +160,9 @@ def _counterparts(
     numbers = Finding(
         check="unreadable_numbers",
         alert=False,
-        summary=f"{count} phone numbers of contacts and leads do not read as numbers and are "
-        f"never matched{hint}"
+        summary=f"{counted(count, 'phone number')} of contacts and leads "
+        f"{agreeing(count, 'does', 'do')} not read as a number and "
+        f"{agreeing(count, 'is', 'are')} never matched{hint}"
         if count
         else "every phone number of contacts and leads reads as a number",
         rows=[

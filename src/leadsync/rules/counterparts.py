@@ -142,7 +142,11 @@ def _shown(phone: PhoneNumber) -> str:
     if phone.number is not None:
         return phone.number
     if phone.withheld:
-        return f"{phone.given!r} (the caller withheld the number)"
+        return (
+            "no number (the caller withheld it)"
+            if not phone.given
+            else (f"{phone.given!r} (the caller withheld the number)")
+        )
     return f"{phone.given!r} (not readable as a phone number)"
 
 
