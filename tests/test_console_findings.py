@@ -141,7 +141,8 @@ def test_without_javascript_a_refused_form_comes_back_as_sent(live: LiveServer) 
         '<a href="#map-2">Owner for u-3</a>: owner 999 is not (or no longer) one of the '
         "workspace&#39;s owners: choose another",
         '<a href="#skip-call-connected">Skip calls with the outcome</a>: “zzz” is not one of '
-        "the choices",
+        "the choices (allowed: connected, no_answer, busy, voicemail, left_live_message, "
+        "wrong_number, failed, canceled)",
         '<a href="#assoc-max-deals">At most this many deals</a>: must be a whole number',
     ]
     assert "integrations.dialer" not in html and 'class="preview"' not in html

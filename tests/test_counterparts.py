@@ -463,7 +463,10 @@ def test_numbers_of_contacts_are_indexed_as_read_and_unreadable_ones_reported(
     assert [tuple(r) for r in rows] == [("mobilephone", "12", False)]
     report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-02T00:00:00Z")
     [unreadable] = [f for f in report.findings if f.check == "unreadable_numbers"]
-    assert unreadable.summary.startswith("1 phone numbers") and unreadable.rows[0]["given"] == "12"
+    assert (
+        unreadable.summary.startswith("1 phone number of contacts and leads does not")
+        and unreadable.rows[0]["given"] == "12"
+    )
     assert unreadable.summary.endswith("(national numbers need the integration's region:, e.g. "
                                        "region: GB)")  # fmt: skip
     run(workspace, _contact("k1", mobilephone="+1 555 0100"), integration="crm")  # too short
