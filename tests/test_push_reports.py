@@ -349,3 +349,23 @@ def test_an_activitys_update_sends_no_link_hubspot_has_already(
     assert not [e for e in hub.stats()["by_endpoint"] if "associations" in e]
     assert hub.association_count() == made
     assert hub.objects("calls")[0]["properties"]["hs_call_duration"] == "120000"
+
+
+def test_push_failures_retry_all_queues_every_open_one(
+    ws: Workspace, hub: HubSpotDouble, db_url: str
+) -> None:
+    """Retrying a portal-wide refusal once fixed meant giving every id."""
+    ws.hubspot_setup()
+    hub.set_faults(partial_207_rate=1.0, seed=1)
+    run(ws, *company_contact_call())
+    ws.push()
+    hub.set_faults(partial_207_rate=0.0)
+    opened = len(ws.push_failures())
+    assert opened >= 2
+    assert push_cli(db_url, "failures", "retry")[0] == 2  # neither ids nor --all
+    assert push_cli(db_url, "failures", "retry", "1", "--all")[0] == 2
+    code, out, _err = push_cli(db_url, "failures", "retry", "--all")
+    assert code == 0 and out == f"queued again: {opened}\n"
+    assert ws.push_failures() == []
+    ws.push()
+    assert ws.push_failures() == [] and len(hub.objects("contacts")) == 1

@@ -361,13 +361,28 @@ def _failure_state(failure: Mapping[str, Any]) -> str:
     return f"{failure['state']} {when} by {who}"
 
 
+RETRY_ALL = 100_000  # open failures retried at once by --all (the rest: run it again)
+
+
 @push_failures_app.command("retry")
 def failures_retry(
-    ids: Annotated[list[int], typer.Argument(help="Failure ids.")], as_json: JsonOption = False
+    ids: Annotated[list[int] | None, typer.Argument(help="Failure ids.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every open failure (instead of ids).")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Queue the objects again (after fixing what HubSpot refused)."""
+    """Queue the objects again (after fixing what HubSpot refused): those the ids name, or
+    with --all every open failure's."""
+    with handle_errors():
+        if bool(ids) == every:
+            raise UserError(
+                "give failure ids, or --all (not both); see `leadsync push failures list`"
+            )
     with workspace() as ws:
-        n = resolve_failures(ws.engine, ids, "retry", by=_user_name())
+        if every:
+            ids = [int(f["id"]) for f in listings.push_failures(ws.engine, RETRY_ALL, False)]
+        n = resolve_failures(ws.engine, ids or [], "retry", by=_user_name())
     if as_json:
         render.print_json({"retried": n})
         return
