@@ -497,3 +497,51 @@ def test_a_company_moved_in_hubspot_is_the_contacts_primary_company(
     (item,) = record_by_external(workspace, "p-1")["timeline"]
     [company_601] = workspace.find(external="crm:601")
     assert company_601["id"] in {a["id"] for a in item["associations"]}
+
+
+def test_a_persons_change_in_the_crm_is_never_taken_for_leadsyncs_own_write_echoed(
+    workspace: Workspace,
+) -> None:
+    """leadsync wrote 104 to a bidirectional CRM (a person's `records set-owner`); HubSpot's
+    report of that write came from leadsync's app, so the adapter dropped it and the write
+    stayed awaited. Later a person picked 104 in HubSpot (CRM_UI): it was read as the echo
+    of that write and ignored — leadsync kept 102 while HubSpot showed 104."""
+    workspace.apply_config(
+        workspace_config(
+            {
+                "dialer": settings(
+                    ownership={"default": "integration_wins", "protect_manual_days": 0}
+                ),
+                "crm": {
+                    "kind": "hubspot",
+                    "secret_env": "HS_SECRET",
+                    "vendor": {"app_id": "777"},
+                    "ownership": {"default": "bidirectional"},
+                },
+            }
+        )
+    )
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T08:00:00Z", event_id="d1",
+                                             email="kim@globex.test")])  # fmt: skip
+    email = {
+        "eventId": 1, "subscriptionId": 2, "occurredAt": NOV_1 - 1000,
+        "subscriptionType": "contact.propertyChange", "objectId": 501,
+        "propertyName": "email", "propertyValue": "kim@globex.test",
+        "changeSource": "CRM_UI", "sourceId": "userId:5",
+    }  # fmt: skip
+    workspace.ingest("crm", [hubspot_batch(email)])
+    kim = record_by_external(workspace, "p-1")["id"]
+    workspace.set_owner("contact", kim, "104", at="2026-11-01T12:00:00Z")
+    assert [(o["integration"], o["owner_id"]) for o in workspace.outbox()] == [("crm", "104")]
+    # Its report, made by leadsync's app (dropped), then the dialer's change to 102.
+    noon = 1_793_534_400_000  # 2026-11-01T12:00:00Z
+    ours = owner_change(501, "104", noon + 60_000, 2, source="INTEGRATION", by="777")
+    workspace.ingest("crm", [hubspot_batch(ours)])
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-01T13:00:00Z", event_id="d2",
+                                             email="kim@globex.test")])  # fmt: skip
+    assert record_by_external(workspace, "p-1")["owner_id"] == "102"
+    # A person picks 104 in HubSpot: a person's change, whatever leadsync wrote before.
+    workspace.ingest("crm", [hubspot_batch(owner_change(501, "104", noon + 2 * 3_600_000, 3))])
+    record = record_by_external(workspace, "p-1")
+    assert record["owner_id"] == "104", record["owner_history"][-1]["reason"]
+    assert "echoed back" not in record["owner_history"][-1]["reason"]

@@ -362,8 +362,11 @@ def test_our_own_write_echoed_by_hubspot_is_not_a_manual_change(
     run(ws, dialers_later_change())
     ws.push()
     assert only(hub, "contacts")["properties"]["hubspot_owner_id"] == "102"
-    # HubSpot's webhook reports that change (made by a person's hand, as far as it says).
+    # HubSpot's webhook reports that change, made through an app (the integration names no
+    # app_id, so the adapter passes it on: the value tells it is leadsync's write). One that
+    # says a person made it (CRM_UI) is a person's change, whatever owner it names.
     echo = hubspot_property_change(contact["id"], "hubspot_owner_id", "102", 9001, 1793000000000)
+    echo = echo.replace('"CRM_UI"', '"INTEGRATION"')
     summary = ws.ingest("crm", [echo.encode()], source="hubspot.jsonl")
     assert len(summary.dead_letters) == 0, summary.dead_letters.items
     record = ws.record("contact", local_id)

@@ -132,7 +132,7 @@ def report(
     if not writes:
         return None
     own = not event.owner_unchanged and (given is None or given.rep != rep_key(event.owner))
-    return read_report(writes, event.owner, event.occurred_at, own, event.id)
+    return read_report(writes, event.owner, event.occurred_at, own, event.id, event.manual)
 
 
 def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: str | None) -> bool:
@@ -142,7 +142,9 @@ def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: st
     push's later write replaced there (ignored: told late); False for a change made in the
     CRM."""
     last_push = decider.state.pushed_owners.get(record.id)
-    pushed = last_push is not None and owner in last_push.owners
+    # A person's change, as the CRM tells (HubSpot's CRM_UI), is never leadsync's own write
+    # coming back, whatever owner it names.
+    pushed = not event.manual and last_push is not None and owner in last_push.owners
     subject = event.subject_ref()
     written = None
     if owner is not None and subject is not None and subject.external_id is not None:
@@ -150,7 +152,9 @@ def crm_echo(decider: BatchDecider, event: Event, record: RecordState, owner: st
         if key[0] in decider.echoes.receivers[record.type]:
             writes = decider.echoes.writes(key, record, decider.owner_changes)
             ref = ExternalUserRef(owner)
-            written = read_report(writes, ref, event.occurred_at, not pushed, event.id)
+            written = read_report(
+                writes, ref, event.occurred_at, not pushed, event.id, event.manual
+            )
     if pushed:
         verdict = echo_verdict(record.owner_id, owner, event.integration)
     elif written is not None:

@@ -100,22 +100,26 @@ def read_report(
     at: str,
     own_change: bool,
     event_id: str,
+    by_a_person: bool = False,
 ) -> OwnerWritten | None:
     """A tool reports ``reported`` as its record's owner at ``at`` (its clock) in event
     ``event_id``: the write (of ``writes``, the record's in the order written) this echoes,
     or None; the writes' states follow the module's rule. ``own_change``: the report is no
     echo and not the rep the tool gave last time (the tool's own change, if no write
-    matches)."""
+    matches). ``by_a_person``: the tool says a person made the change (HubSpot's
+    ``CRM_UI``): never leadsync's write coming back, whatever owner it names (leadsync's
+    own report may never have come: one its app made is dropped by the adapter)."""
     for written in writes:
         if written.state == AWAITED and written.until is not None and written.until < at:
             written.settle(PASSED, event_id, at)
     awaited = [w for w in writes if w.state == AWAITED]
-    echoed = next((w for w in awaited if names_rep(reported, w.rep)), None)
+    candidates = [] if by_a_person else awaited
+    echoed = next((w for w in candidates if names_rep(reported, w.rep)), None)
     if echoed is not None:
         echoed.settle(ECHOED, event_id, at)
         for earlier in awaited[: awaited.index(echoed)]:
             earlier.await_until(at)
-    elif own_change:
+    elif own_change or by_a_person:
         for written in awaited:
             if written.at <= at:
                 written.await_until(at)
