@@ -559,6 +559,22 @@ def test_healthz_and_readyz_report_the_inbox(ws: Workspace) -> None:
         assert ready.json()["oldest_pending_at"] is not None
 
 
+def test_an_intake_servers_readiness_does_not_wait_for_the_workers(ws: Workspace) -> None:
+    """`serve --no-worker` answered 503 once the workers fell behind --max-lag-s (300 s by
+    default): stalled workers took every intake server out of the load balancer."""
+    from leadsync.cli.serve import readiness_bound
+
+    assert readiness_bound(None, worker=True) == 300.0
+    assert readiness_bound(None, worker=False) is None
+    assert readiness_bound(2.0, worker=False) == 2.0
+    with serve(ws, worker=False, max_lag_s=None) as live:
+        assert live.post_generic("dialer", compact([contact(1)])).json()["accepted"] == 1
+        ready = live.client.get("/readyz")
+    assert ready.status_code == 200
+    assert (ready.json()["status"], ready.json()["pending"]) == ("ready", 1)
+    assert ready.json()["max_lag_s"] is None
+
+
 def test_a_database_that_refuses_gets_503_and_nothing_is_acknowledged(ws: Workspace) -> None:
     """While the inbox cannot be written, webhooks get 503 with Retry-After (the vendor
     retries; nothing was acknowledged) and /readyz says not ready; once it can, the same

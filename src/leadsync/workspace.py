@@ -331,7 +331,7 @@ class Workspace:
         """Pending inbox rows and the age of the oldest."""
         return views.inbox_lag(self.engine)
 
-    def readiness(self, max_lag_s: float) -> Readiness:
+    def readiness(self, max_lag_s: float | None) -> Readiness:
         """Whether the database answers and the inbox is at most ``max_lag_s`` behind."""
         return readiness(self.engine, max_lag_s)
 

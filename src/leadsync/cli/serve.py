@@ -39,6 +39,18 @@ from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.results import counted
 from leadsync.workspace import DEFAULT_BATCH
 
+DEFAULT_MAX_LAG_S = 300.0  # /readyz's lag bound of a server with its own worker
+
+
+def readiness_bound(given: float | None, worker: bool) -> float | None:
+    """/readyz's lag bound: the one given; else 300 s for a server with its own worker, and
+    none without (intake does not wait for the workers: stalled ones must not take every
+    intake server out of the load balancer; their lag is an alert)."""
+    if given is not None:
+        return given
+    return DEFAULT_MAX_LAG_S if worker else None
+
+
 DEMO_FILE = "leadsync-demo.db"
 
 log = logging.getLogger("leadsync.cli")
@@ -155,9 +167,14 @@ def serve(
         ),
     ] = None,
     max_lag_s: Annotated[
-        float,
-        typer.Option(min=0, help="/readyz answers 503 when the oldest pending event is older."),
-    ] = 300.0,
+        float | None,
+        typer.Option(
+            min=0,
+            help="/readyz answers 503 when the oldest pending event is older (default 300 s "
+            "with its own worker; with --no-worker none: an intake server takes webhooks "
+            "whatever the workers' lag, which /metrics and `leadsync report` watch).",
+        ),
+    ] = None,
     log_level: LogLevelOption = LogLevel.info,
     push: Annotated[
         bool,
@@ -202,7 +219,7 @@ def serve(
         max_body=max_body_bytes,
         worker=worker,
         public_url=public_url,
-        max_lag_s=max_lag_s,
+        max_lag_s=readiness_bound(max_lag_s, worker),
         push=push,
         metrics=Metrics(ws.engine),
         max_failed_sign_ins=max_failed_sign_ins,

@@ -39,7 +39,10 @@ class Readiness(ResultModel):
         description="Age of the oldest pending event, in seconds; null when the database did "
         "not answer."
     )
-    max_lag_s: float
+    max_lag_s: float | None = Field(
+        description="The lag past which this process answers 503; null: lag never makes it "
+        "unready (a server without its own worker: intake does not wait for the workers)."
+    )
     process: str = Field(
         default_factory=process_name,
         description="The process that answered: LEADSYNC_PROCESS_NAME, else HOST:PID.",
@@ -56,7 +59,7 @@ class Readiness(ResultModel):
         return self.status == "ready"
 
 
-def readiness(engine: Engine, max_lag_s: float) -> Readiness:
+def readiness(engine: Engine, max_lag_s: float | None) -> Readiness:
     """The readiness of the workspace at ``engine``. A database that cannot be reached is an
     answer (``not ready``, naming the error's class), never an exception: a probe asks. An
     outage is one warning line; another database error (a defect) is logged with its
@@ -82,7 +85,7 @@ def readiness(engine: Engine, max_lag_s: float) -> Readiness:
             log.exception("readiness: reading the inbox failed")
         return _not_ready(f"unreachable ({type(exc).__name__})", max_lag_s)
     return Readiness(
-        status="ready" if lag.lag_s <= max_lag_s else "lagging",
+        status="ready" if max_lag_s is None or lag.lag_s <= max_lag_s else "lagging",
         database="ok",
         pending=lag.pending,
         oldest_pending_at=lag.oldest_pending_at,
@@ -92,7 +95,7 @@ def readiness(engine: Engine, max_lag_s: float) -> Readiness:
     )
 
 
-def _not_ready(database: str, max_lag_s: float) -> Readiness:
+def _not_ready(database: str, max_lag_s: float | None) -> Readiness:
     return Readiness(
         status="not ready",
         database=database,
