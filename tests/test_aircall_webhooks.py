@@ -165,8 +165,10 @@ def test_a_hidden_number_is_asked_at_once_like_999(ws: Workspace, server: LiveSe
         assert (question.kind, question.status) == ("unknown", "open")
         why = "the caller withheld the number" if raw != "999" else "not readable as a phone number"
         assert question.subject == (raw or "withheld")
+        # An empty number is said as none, not as '' (found by a probe).
+        named = f"{raw!r} ({why})" if raw else "no number (the caller withheld it)"
         assert question.question == (
-            f"the call of 2026-11-02T15:00:00Z names only {raw!r} ({why}), which no contact "
+            f"the call of 2026-11-02T15:00:00Z names only {named}, which no contact "
             "or lead can have, so it is not held (unknown_counterpart: hold): which record "
             "should it be on?"
         )

@@ -319,6 +319,9 @@ REFUSALS: dict[str, tuple[str, bytes, Headers, int, str, str, bool]] = {
         "dialer", b'{"id": "\xff"}', signed(), 400, "Malformed body",
         "not valid UTF-8 at byte 8", True,
     ),
+    "empty": (  # it said "Expecting value (line 1, column 1)"
+        "crm", b"", hubspot_for(), 400, "Malformed body", "^body is empty; expected JSON$", True,
+    ),
     "hubspot batch without eventId": (
         "crm", compact(NO_EVENT_ID), hubspot_for(), 400, "Malformed body",
         r'field "\[0\]\.eventId": required', True,

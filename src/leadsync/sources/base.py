@@ -370,8 +370,7 @@ def refuse(path: str, detail: str) -> NoReturn:
 def decode_json(raw: bytes) -> Any:
     """Strict JSON (UTF-8, no NaN/Infinity, numbers Python can read: no float out of a
     double's range, no integer longer than ``sys.get_int_max_str_digits()``, at most
-    :data:`~leadsync.sources.jsontext.MAX_DEPTH` levels deep); EventError naming the line
-    and column on failure."""
+    :data:`~leadsync.sources.jsontext.MAX_DEPTH` levels deep); else EventError, placed."""
     value = jsontext.loads(raw, _decode_json_exactly)
     if jsontext.too_deep(raw):
         raise EventError(f"body is not valid JSON: {jsontext.TOO_DEEP}")
@@ -383,13 +382,14 @@ def _decode_json_exactly(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EventError(f"body is not valid UTF-8 at byte {exc.start}") from None
-    if text[:1] == "\ufeff":
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise EventError(
             f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            if text.strip()
+            else "body is empty; expected JSON"
         ) from None
     except RecursionError:
         raise EventError(f"body is not valid JSON: {jsontext.TOO_DEEP}") from None
