@@ -65,7 +65,7 @@ def test_an_unreadable_number_kept_beside_is_named_readably_by_the_health_report
     contact = _contact_with_a_number_beside(workspace, UNREADABLE)
     report = workspace.report("2026-10-01T00:00:00Z", now="2026-11-10T00:00:00Z")
     [unreadable] = [f for f in report.findings if f.check == "unreadable_numbers"]
-    assert unreadable.summary.startswith("1 phone numbers")
+    assert unreadable.summary.startswith("1 phone number of contacts and leads does not")
     assert unreadable.rows == [
         {
             "record": {"type": "contact", "id": contact},

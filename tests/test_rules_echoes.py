@@ -145,4 +145,4 @@ def test_the_reason_says_whose_change_came_back() -> None:
     )
     crm = OwnerWritten("7", "101", T[1], "crm", row=1)
     assert "(crm's change at 2026-11-01T09:01:00Z)" in echo_reason("engage", "rep 7", crm, None)
-    assert echo_reason("engage", "rep 7", crm, None).endswith("the owner stays no owner")
+    assert echo_reason("engage", "rep 7", crm, None).endswith("it stays without an owner")

@@ -126,6 +126,12 @@ def read_report(
     return echoed
 
 
+def stays(owner_id: str | None) -> str:
+    """The owner a decision leaves, in words: "the owner stays 101", or "it stays without an
+    owner" ("the owner stays no owner" read oddly)."""
+    return f"the owner stays {owner_id}" if owner_id is not None else "it stays without an owner"
+
+
 def echo_reason(integration: str, reported: str, written: OwnerWritten, current: str | None) -> str:
     """Why a report that echoes ``written`` changes nothing, in words."""
     # A person's change, an undo, the push's own: no integration's name (CRM_SOURCE).
@@ -133,6 +139,5 @@ def echo_reason(integration: str, reported: str, written: OwnerWritten, current:
     return (
         f"ignored: {integration} reports {reported}, which leadsync itself wrote to it as "
         f"{written.owner_id or 'no owner'} ({whose} at {display_ts(written.at)}): its own "
-        f"change echoed back, not a change made in {integration}; the owner stays "
-        f"{current or 'no owner'}"
+        f"change echoed back, not a change made in {integration}; {stays(current)}"
     )

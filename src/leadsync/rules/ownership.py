@@ -38,7 +38,7 @@ from leadsync.model import (
     add_days,
     display_ts,
 )
-from leadsync.rules.echoes import OwnerWritten, echo_reason
+from leadsync.rules.echoes import OwnerWritten, echo_reason, stays
 
 
 @dataclass(slots=True)
@@ -121,7 +121,7 @@ def decide_owner(
     current = ctx.owner_id
     kind = ctx.record_type.value
     if mapping is None:
-        what = f"the new {kind} has no owner" if ctx.is_new else f"the owner stays {_who(current)}"
+        what = f"the new {kind} has no owner" if ctx.is_new else f"{stays(current)}"
         return Verdict(
             Outcome.IGNORED,
             current,
@@ -145,7 +145,7 @@ def decide_owner(
                 proposed,
                 f"ignored: stale under bidirectional: the event happened at "
                 f"{display_ts(occurred_at)}, before the owner was last given, at "
-                f"{display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
+                f"{display_ts(ctx.owner_changed_at)}; {stays(current)}",
             )
         given_at = ctx.owner_source_at or ctx.owner_changed_at
         ours = integration is not None and ctx.owner_source == integration
@@ -158,14 +158,14 @@ def decide_owner(
                 proposed,
                 f"ignored: stale: the event happened at {display_ts(occurred_at)}, before the "
                 f"owner {integration} gave at {display_ts(given_at)} (it arrived out of "
-                f"order); the owner stays {_who(current)}",
+                f"order); {stays(current)}",
             )
     if proposed is None:
         return Verdict(
             Outcome.IGNORED,
             current,
             None,
-            f"ignored: {mapping.how}; the owner stays {_who(current)}",
+            f"ignored: {mapping.how}; {stays(current)}",
             flagged=True,
         )
     if not ctx.is_new:
@@ -297,7 +297,7 @@ def decide_crm_change(
             current,
             owner_id,
             f"ignored: stale: {told} at {display_ts(occurred_at)}, before the last owner "
-            f"change at {display_ts(ctx.owner_changed_at)}; the owner stays {_who(current)}",
+            f"change at {display_ts(ctx.owner_changed_at)}; {stays(current)}",
         )
     if owner_id == current:
         same = (
