@@ -263,7 +263,10 @@ def test_an_undo_of_a_later_change_is_not_taken_for_an_undo_of_this_one(
     workspace.undo(event_id="s1", at="2026-11-03T09:00:00.000Z")  # back to a1's 101
     result = workspace.undo(event_id="a1", dry_run=True)
     [skip] = result.skipped
-    assert skip["reason"].startswith("superseded: decision #3 by an admin (undo)")
+    # Named by the change that followed a1's — seq's — not by the latest, the undo of it
+    # (which read as if a1's had been undone already).
+    assert skip["reason"].startswith("superseded: decision #2 by seq (integration_wins)")
+    assert skip["reason"].endswith("after the change to undo (1 more since, the last #3)")
     again = workspace.undo(event_id="s1")  # this one really was undone
     assert again.skipped[0]["reason"].startswith("already undone: decision #3 (undo)")
 

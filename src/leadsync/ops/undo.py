@@ -228,11 +228,14 @@ def undo(
                         f"{'stands' if len(earlier) == 1 else 'stand'} (an undo is not "
                         "undone past another: `records set-owner` sets the owner wanted)"
                     )
-            else:
-                who = decided_by(later.integration, later.strategy)
+            else:  # the first change after the last to undo (the latest may be long after)
+                end = max(i for i, c in enumerate(changes_since) if c.id in ids)
+                first_after, more = changes_since[end + 1], len(changes_since) - end - 2
+                who = decided_by(first_after.integration, first_after.strategy)
                 reason = (
-                    f"superseded: decision #{later.id} by {who} ({later.strategy}) changed "
-                    f"the owner at {display_ts(later.at)}, after the change to undo"
+                    f"superseded: decision #{first_after.id} by {who} ({first_after.strategy}) "
+                    f"changed the owner at {display_ts(first_after.at)}, after the change to "
+                    "undo" + (f" ({more} more since, the last #{later.id})" if more else "")
                 )
             result.skipped.append({"record": record, "reason": reason})
             continue
