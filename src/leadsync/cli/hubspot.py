@@ -303,8 +303,9 @@ def failures_list(
     those leadsync's own check kept from being sent (no HTTP status: "not sent: …"); with
     --all, those resolved too (retried or dismissed: by whom, when, and why)."""
     with workspace() as ws:
-        rows = listings.push_failures(ws.engine, limit + 1, include_resolved)
-        more, rows = len(rows) > limit, rows[:limit]  # one past the limit: whether it cut
+        rows, more = render.cut(
+            listings.push_failures(ws.engine, limit + 1, include_resolved), limit
+        )
         if not rows:
             # Nothing to list and no destination: the error every push command gives. The
             # failures of an earlier destination are still listed (to retry or dismiss).
@@ -334,10 +335,7 @@ def failures_list(
         fold=include_resolved,
     )
     if more:
-        render.line(
-            f"… the newest {limit} shown, and more there are: --limit N lists more "
-            "(leadsync push status counts the open ones)"
-        )
+        render.more_note(limit, "push failures", " (leadsync push status counts the open ones)")
 
 
 def _failure_message(failure: Mapping[str, Any]) -> str:
@@ -361,9 +359,6 @@ def _failure_state(failure: Mapping[str, Any]) -> str:
     return f"{failure['state']} {when} by {who}"
 
 
-RETRY_ALL = 100_000  # open failures retried at once by --all (the rest: run it again)
-
-
 @push_failures_app.command("retry")
 def failures_retry(
     ids: Annotated[list[int] | None, typer.Argument(help="Failure ids.")] = None,
@@ -380,9 +375,7 @@ def failures_retry(
                 "give failure ids, or --all (not both); see `leadsync push failures list`"
             )
     with workspace() as ws:
-        if every:
-            ids = [int(f["id"]) for f in listings.push_failures(ws.engine, RETRY_ALL, False)]
-        n = resolve_failures(ws.engine, ids or [], "retry", by=_user_name())
+        n = resolve_failures(ws.engine, None if every else ids or [], "retry", by=_user_name())
     if as_json:
         render.print_json({"retried": n})
         return

@@ -270,9 +270,10 @@ def cut(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
     return rows[:limit], len(rows) > limit
 
 
-def more_note(limit: int, what: str) -> None:
-    """Under a list its limit cut: that more there are, and how to see them."""
-    note(f"… the newest {limit} {what} shown, and more there are: --limit N lists more")
+def more_note(limit: int, what: str, hint: str = "") -> None:
+    """Under a list its limit cut: that more there are, and how to see them (``hint``: where
+    they are counted)."""
+    note(f"… the newest {limit} {what} shown, and more there are: --limit N lists more{hint}")
 
 
 def owner(owner_id: str | None, names: Mapping[str, str]) -> str:

@@ -272,12 +272,9 @@ def activities(
         held = holds.holds_of(connection, ids, now or now_ts())
         asked = holds.questions_of(connection, ids)
         internal = own_lines.internal_of(connection, ids)
-        alone = [
-            i
-            for r in rows
-            if not r["records"] and (i := r["id"]) not in held and i not in asked
-            if i not in internal
-        ]
+        # On no record, and waiting for nothing: held, asked about or internal says why.
+        alone = {r["id"] for r in rows if not r["records"]} - held.keys() - asked.keys()
+        alone -= internal.keys()
         skipped = holds.questions_of(connection, [i for i in ids if i not in held], "skipped")
     for row in rows:
         for link in row["records"]:

@@ -167,15 +167,19 @@ def push_failure(engine: Engine, failure_id: int) -> dict[str, Any]:
     return found
 
 
+AT_ONCE = 100_000  # open failures one resolve of "every one" takes (the rest: run it again)
+
+
 def resolve_failures(
     engine: Engine,
-    ids: Sequence[int],
+    ids: Sequence[int] | None,
     action: str,
     reason: str | None = None,
     by: str | None = None,
 ) -> int:
     """See :meth:`leadsync.workspace.Workspace.resolve_push_failures`: all or nothing, an id
-    that is not an open failure is NotFoundError. ``by`` (who) is kept with the failures
+    that is not an open failure is NotFoundError; ``ids`` None: every open failure (up to
+    :data:`AT_ONCE`; the rest, again). ``by`` (who) is kept with the failures
     closed, and with ``dismiss`` the ``reason`` too (``push failures list --all`` shows both);
     the failures closed are every open one of the objects the ids name. A dismissal without
     a reason, or another action, is a UserError."""
@@ -186,8 +190,13 @@ def resolve_failures(
         raise UserError("a dismissal needs a reason (some text); it is kept with the failure")
     who = representable((by or "").strip())[:200] or None
     with begin_writing(engine) as connection:
-        held = [i for i in ids if stored_id(i)]
-        rows = [r for r in push_store.failures_by_id(connection, held) if r["resolved_at"] is None]
+        if ids is None:
+            rows = push_store.open_failures(connection, AT_ONCE)
+            ids = [int(r["id"]) for r in rows]
+        else:
+            held = [i for i in ids if stored_id(i)]
+            found = push_store.failures_by_id(connection, held)
+            rows = [r for r in found if r["resolved_at"] is None]
         missing = sorted(set(ids) - {int(r["id"]) for r in rows})
         if missing:
             raise NotFoundError(

@@ -141,12 +141,10 @@ def shown(numbers: Sequence[PhoneNumber]) -> str:
 def _shown(phone: PhoneNumber) -> str:
     if phone.number is not None:
         return phone.number
+    if phone.withheld and not phone.given:
+        return "no number (the caller withheld it)"
     if phone.withheld:
-        return (
-            "no number (the caller withheld it)"
-            if not phone.given
-            else (f"{phone.given!r} (the caller withheld the number)")
-        )
+        return f"{phone.given!r} (the caller withheld the number)"
     return f"{phone.given!r} (not readable as a phone number)"
 
 

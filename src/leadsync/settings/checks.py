@@ -205,15 +205,19 @@ def reference_problems(
             if (problem := known.unknown_owner(member)) is not None:
                 yield ("teams", key_text(team), index), problem
 
+    for path, users in _user_mappings(data):
+        yield from _user_references(path, users, known)
+
+
+def _user_mappings(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, Any]]:
+    """Each integration's ``users`` section, and its rollout's, with its key path."""
     for name, integration in (given_fields(data.get("integrations")) or {}).items():
         settings = given_fields(integration) or {}
         path: KeyPath = ("integrations", key_text(name))
-        yield from _user_references((*path, "users"), settings.get("users"), known)
+        yield (*path, "users"), settings.get("users")
         rollout = given_fields(settings.get("rollout")) or {}
         proposed = given_fields(rollout.get("settings")) or {}
-        yield from _user_references(
-            (*path, "rollout", "settings", "users"), proposed.get("users"), known
-        )
+        yield (*path, "rollout", "settings", "users"), proposed.get("users")
 
 
 def _user_references(path: KeyPath, users: Any, known: KnownIds) -> Iterator[tuple[KeyPath, str]]:
@@ -317,34 +321,23 @@ def inactive_references(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]
     known = KnownIds(data)
     if not known.inactive:
         return
-    for name, integration in (given_fields(data.get("integrations")) or {}).items():
-        settings = given_fields(integration) or {}
-        path: KeyPath = ("integrations", key_text(name), "users")
-        rollout = given_fields(settings.get("rollout")) or {}
-        proposed = given_fields(rollout.get("settings")) or {}
-        for where, users in (
-            (path, settings.get("users")),
-            (
-                ("integrations", key_text(name), "rollout", "settings", "users"),
-                proposed.get("users"),
-            ),
-        ):
-            fields = given_fields(users) or {}
-            for rep, owner in (given_fields(fields.get("map")) or {}).items():
-                owner_id = id_text(owner)
-                if owner_id is not None and owner_id in known.inactive:
-                    yield (
-                        (*where, "map", key_text(rep)),
-                        f"owner {owner_id!r} is inactive (owners[{known.inactive[owner_id]}] "
-                        f"has active: false): rep {key_text(rep)} maps to nobody, and the "
-                        "unmapped policy decides its owner",
-                    )
-            unmapped = given_fields(fields.get("unmapped")) or {}
-            team = id_text(unmapped.get("team"))
-            members = [id_text(m) for m in known.teams.get(team or "") or []]
-            if members and all(m in known.inactive for m in members):
+    for where, users in _user_mappings(data):
+        fields = given_fields(users) or {}
+        for rep, owner in (given_fields(fields.get("map")) or {}).items():
+            owner_id = id_text(owner)
+            if owner_id is not None and owner_id in known.inactive:
                 yield (
-                    (*where, "unmapped", "team"),
-                    f"team {team!r} has no active member ({listing(members)} inactive), so "
-                    "reps that map to nobody would get no owner",
+                    (*where, "map", key_text(rep)),
+                    f"owner {owner_id!r} is inactive (owners[{known.inactive[owner_id]}] has "
+                    f"active: false): rep {key_text(rep)} maps to nobody, and the unmapped "
+                    "policy decides its owner",
                 )
+        unmapped = given_fields(fields.get("unmapped")) or {}
+        team = id_text(unmapped.get("team"))
+        members = [id_text(m) for m in known.teams.get(team or "") or []]
+        if members and all(m in known.inactive for m in members):
+            yield (
+                (*where, "unmapped", "team"),
+                f"team {team!r} has no active member ({listing(members)} inactive), so reps "
+                "that map to nobody would get no owner",
+            )
