@@ -7,15 +7,19 @@ so the preview predicted owner changes that never happen)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from leadsync.cli import app
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.settings import IntegrationSettings, load_config
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
 from tests.helpers import ev, run
+from tests.helpers import settings as integration_settings
 
 
 def _dialer(**extra: Any) -> dict[str, Any]:
@@ -122,3 +126,60 @@ def test_a_side_that_made_no_owner_decision_says_so_in_words(workspace: Workspac
     )
     [row] = [r for r in rows if r["difference"] == "owner"]
     assert row["proposed_reason"] == change["proposed_reason"]
+
+
+def test_a_replay_says_what_people_did_that_it_does_not_replay(tmp_path: Path, db_url: str) -> None:
+    # A person's owner change, an undo and a review answer are no tool's event: neither run
+    # replays them, so the current run's owners can differ from the records' own. The replay
+    # counts them (since --since's time too) and the CLI says so; a workspace where people
+    # did nothing says nothing of it.
+    from tests.test_counterparts import AT, _call, _id
+    from tests.test_counterparts import _setup as setup_calls
+
+    with Workspace(db_url) as ws:
+        setup_calls(ws)
+        company = ev(
+            "record", AT, object="company", external_id="co", properties={"domain": "g.test"}
+        )
+        at_company = [{"object": "company", "external_id": "co"}]
+        made = ev(
+            "record",
+            AT,
+            object="contact",
+            external_id="k1",
+            associations=at_company,
+            owner="u-1",
+            properties={"email": "k1@g.test", "phone": "+442079460000"},
+        )
+        run(
+            ws,
+            company,
+            made,
+            ev("record", AT, object="contact", external_id="k2", associations=at_company,
+               properties={"email": "k2@g.test", "phone": "+442079460000"}),
+        )  # fmt: skip
+        quiet = ws.replay("dialer", ws.rules().integrations["dialer"])
+        assert quiet.not_replayed == {}
+        run(ws, _call("c1", "+44 20 7946 0000"))
+        [item] = ws.review_items().items
+        ws.resolve_review(item.id, choose=str(_id(ws, "dialer", "k2")))
+        k1 = _id(ws, "dialer", "k1")
+        assert len(ws.undo(event_id=made["id"], integration="dialer").restored) == 1
+        ws.set_owner("contact", k1, "102")
+        ws.set_owner("contact", k1, "101")
+        result = ws.replay("dialer", ws.rules().integrations["dialer"])
+        assert result.not_replayed == {"owner_changes": 2, "undos": 1, "review_answers": 1}
+        later = ws.replay("dialer", ws.rules().integrations["dialer"], since="2999-01-01T00:00:00Z")
+        assert later.not_replayed == {}
+    file = tmp_path / "same.yaml"
+    file.write_text(json.dumps(integration_settings(region="GB")))
+    shown = CliRunner().invoke(
+        app, ["replay", "dialer", "--settings", str(file)], env={"LEADSYNC_DB": db_url}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "not replayed, being no tool's event: 2 owner changes, 1 undo, 1 review answer made by"
+        " people"
+        " — where they changed an owner, 'now' is the tools' events alone (records show has"
+        " the record's own)"
+    ) in shown.stderr

@@ -202,6 +202,13 @@ def replay_command(
         _print_replay(render.json_of(result), cutoff, names)
 
 
+_PEOPLE_NOUNS = {
+    "owner_changes": "owner change",
+    "undos": "undo",
+    "review_answers": "review answer",
+}
+
+
 def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[str, str]) -> None:
     for row in result["unreadable_rows"]:
         render.note(
@@ -224,6 +231,16 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         + "); "
         + f"{counted(result['records_compared'], 'record')} compared"
     )
+    if result["not_replayed"]:
+        done = ", ".join(
+            counted(n, _PEOPLE_NOUNS[key]) for key, n in result["not_replayed"].items()
+        )
+        render.note(
+            f"not replayed, being no tool's event: {done} made by people"
+            + (f" since {display_ts(cutoff)}" if cutoff else "")
+            + " — where they changed an owner, 'now' is the tools' events alone"
+            " (records show has the record's own)"
+        )
     render.line(f"owners that would differ: {result['owners_differ']}")
     for change in result["owner_changes"]:
         here = "not in the workspace" if change["id"] is None else f"id {change['id']}"

@@ -33,7 +33,7 @@ from typing_extensions import TypedDict
 from leadsync import workspace_config
 from leadsync.engine import WorkspaceRules, decide_batch
 from leadsync.errors import EventError
-from leadsync.model import Event, now_ts
+from leadsync.model import MANUAL_STRATEGY, UNDO_STRATEGY, Event, now_ts
 from leadsync.ops.preview import with_settings
 from leadsync.pipeline import inbox
 from leadsync.pipeline.expiry import expire_holds
@@ -48,6 +48,8 @@ from leadsync.store import replay as replay_store
 from leadsync.store import review as review_store
 from leadsync.store.database import begin_writing, create_db_engine, migrate
 
+# Owner decisions people make outside the inbox, by strategy (what the replay says of them).
+_BY_PEOPLE = {MANUAL_STRATEGY: "owner_changes", UNDO_STRATEGY: "undos"}
 CHUNK = 10_000  # rows per replayed batch: the engine's default batch
 SHOWN = 1_000  # differing records listed in full; all are counted
 
@@ -119,6 +121,13 @@ class ReplayResult(ResultModel):
         description="Per run (current, proposed): activities matched by number, held for an "
         "unknown number, held ones attached later, questions open in the review queue.",
     )
+    not_replayed: dict[str, int] = Field(
+        default_factory=dict,
+        description="What people did in the workspace (since --since) that no replay replays, "
+        "being no tool's event: owner changes, undos, review answers. Where there are some, "
+        "the current run's owners are what the tools' events alone give, and can differ "
+        "from the records' own.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -178,6 +187,8 @@ def replay(
     config = workspace_config.export_config(engine)
     seed = _Seed.of(engine, since)
     result = ReplayResult(integration=integration, since=since)
+    with engine.connect() as connection:
+        result.not_replayed = replay_store.people_changes(connection, _BY_PEOPLE, since)
     proposed_rules = with_settings(rules, integration, proposed)
     adapters = inbox.adapters_for(rules)
     with _scratch() as folder:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadsync.store.schema import inbox
+from leadsync.store.schema import inbox, owner_decisions, review_items
 
 
 def inbox_size(connection: Connection, since: str | None = None) -> int:
@@ -52,6 +52,31 @@ def inbox_chunk(
     if since is not None:
         query = query.where(inbox.c.occurred_at >= since)
     return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def people_changes(
+    connection: Connection, strategies: Mapping[str, str], since: str | None
+) -> dict[str, int]:
+    """What people did in the workspace (since ``since``) that is no inbox event, so no
+    replay replays it: owner decisions of each of ``strategies`` (strategy -> the key
+    counted under), and review questions a person closed (answered or skipped); labels with none
+    are left out."""
+    decided = (
+        sa.select(owner_decisions.c.strategy, sa.func.count())
+        .where(owner_decisions.c.strategy.in_(list(strategies)))
+        .group_by(owner_decisions.c.strategy)
+    )
+    answered = sa.select(sa.func.count()).where(
+        review_items.c.status.in_(("resolved", "skipped")),
+        review_items.c.closed_by.is_not(None),
+        review_items.c.closed_by != "leadsync",
+    )
+    if since is not None:
+        decided = decided.where(owner_decisions.c.decided_at >= since)
+        answered = answered.where(review_items.c.closed_at >= since)
+    counts = {strategies[s]: int(n) for s, n in connection.execute(decided)}
+    counts["review_answers"] = int(connection.execute(answered).scalar_one())
+    return {label: n for label, n in counts.items() if n}
 
 
 @contextmanager
