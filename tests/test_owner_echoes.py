@@ -200,8 +200,11 @@ def test_an_undo_is_a_write_like_any_other(workspace: Workspace) -> None:
     assert undone.restored, undone
     assert record_by_external(workspace, "p-1")["owner_id"] == "101"
     assert _echo_states(workspace) == [("u-1", "echoed"), ("u-4", "echoed"), ("u-1", "awaited")]
+    # The outbox says the undo sent it (it said "(crm)", as for a person's change).
+    assert workspace.outbox()[-1]["source"] == "(undo)"
     _tool(workspace, "u-1", T[13])
     assert ECHO in _history(workspace)[-1]["reason"]
+    assert "(the undo at " in _history(workspace)[-1]["reason"]
     assert _echo_states(workspace)[-1] == ("u-1", "echoed")
 
 

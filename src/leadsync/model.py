@@ -112,6 +112,8 @@ TASK_PRIORITIES = ("none", "low", "medium", "high")
 # rule: in parentheses, so that no integration's name (``[a-z0-9][a-z0-9_-]*``) is it — a
 # HubSpot integration named ``crm`` took a person's change for HubSpot's own, never pushed.
 CRM_SOURCE = "(crm)"
+# The source of an owner change ``leadsync undo`` made (an admin's), as the outbox names it.
+UNDO_SOURCE = "(undo)"
 # The strategy recorded on the decisions of those changes.
 CRM_STRATEGY = "crm"
 # ``records.origin`` of a record the CRM's own events named before saying it was made (a
@@ -127,6 +129,15 @@ UNDO_STRATEGY = "undo"
 # The strategy of the owner decision a tool's merge makes when it joins two records leadsync
 # held (engine/record_joins.py): the kept record's owner, or the absorbed one's.
 MERGE_STRATEGY = "merge"
+
+
+def change_source(integration: str | None, strategy: str) -> str:
+    """Where an owner decision's change came from, as the outbox keeps it: its integration;
+    else an admin's undo (:data:`UNDO_SOURCE`) or a change made in the CRM
+    (:data:`CRM_SOURCE`: a person's, the push's)."""
+    if integration is not None:
+        return integration
+    return UNDO_SOURCE if strategy == UNDO_STRATEGY else CRM_SOURCE
 
 
 def decided_by(integration: str | None, strategy: str) -> str:

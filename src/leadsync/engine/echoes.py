@@ -25,6 +25,7 @@ from leadsync.model import (
     Outcome,
     OwnerDecision,
     RecordType,
+    change_source,
 )
 from leadsync.rules.echoes import OwnerWritten, echo_reason, read_report
 from leadsync.rules.mapping import external_owner_id
@@ -108,7 +109,7 @@ class Echoes:
             rep = external_owner(self.rules, integration, change.owner_id)
             if rep is not None and integration != change.integration:
                 row = (index, integration, external_id)
-                source = change.integration or CRM_SOURCE
+                source = change_source(change.integration, change.strategy)
                 written = OwnerWritten(rep, change.owner_id, change.at, source, row)
                 writes.append(written)
                 self.new[row] = written

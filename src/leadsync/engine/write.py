@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from leadsync.engine.echoes import NewWrite, external_owner
 from leadsync.engine.rows import Decided
 from leadsync.engine.state import named_at
-from leadsync.model import CRM_SOURCE, ActivitySkip, OwnerDecision, RecordType, now_ts
+from leadsync.model import ActivitySkip, OwnerDecision, RecordType, change_source, now_ts
 from leadsync.rules.echoes import AWAITED
 from leadsync.rules.workspace import WorkspaceRules
 from leadsync.store import batch as store
@@ -219,7 +219,7 @@ def outbox_rows(
     for index, d in relevant:
         type_ = d.record_type.value
         targets = targets_by_type[d.record_type] - {d.integration or ""}
-        source = d.integration or CRM_SOURCE  # a person's: no integration's name
+        source = change_source(d.integration, d.strategy)
         named = [
             (key[0], key[2])
             for key in logged.get(d.record_id, ())

@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.model import CRM_SOURCE, ExternalUserRef, display_ts
+from leadsync.model import CRM_SOURCE, UNDO_SOURCE, ExternalUserRef, display_ts
 
 AWAITED = "awaited"
 ECHOED = "echoed"
@@ -134,8 +134,10 @@ def stays(owner_id: str | None) -> str:
 
 def echo_reason(integration: str, reported: str, written: OwnerWritten, current: str | None) -> str:
     """Why a report that echoes ``written`` changes nothing, in words."""
-    # A person's change, an undo, the push's own: no integration's name (CRM_SOURCE).
-    whose = "the change" if written.source == CRM_SOURCE else f"{written.source}'s change"
+    # A person's change, the push's own: no integration's name (CRM_SOURCE); an undo.
+    whose = {CRM_SOURCE: "the change", UNDO_SOURCE: "the undo"}.get(
+        written.source, f"{written.source}'s change"
+    )
     return (
         f"ignored: {integration} reports {reported}, which leadsync itself wrote to it as "
         f"{written.owner_id or 'no owner'} ({whose} at {display_ts(written.at)}): its own "
