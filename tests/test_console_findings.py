@@ -359,6 +359,28 @@ def test_an_emptied_number_field_says_it_takes_the_default(live: LiveServer) -> 
     assert "ownership.protect_manual_days</code>: 14 → 0" in preview
 
 
+def test_each_number_field_gives_both_its_bounds_as_the_settings_check_them(
+    live: LiveServer,
+) -> None:
+    # The help of protect_manual_days and min_duration_s gave no upper bound (the file
+    # refuses more than 36,500 days and 86,400 s), and their fields let the browser send any;
+    # every bound now comes from the settings' own model.
+    client, _ = admin(live)
+    html = client.get(SAVE).text
+    expected = {
+        "protect-days": (' min="0" max="36500"', "protect-help", "From 0 to 36,500."),
+        "min-duration": (' min="0" max="86400"', "min-duration-help", "From 0 to 86,400."),
+        "assoc-max-deals": (' min="1" max="100"', "max-deals-help", "From 1 to 100."),
+        "hold-days": (' max="365"', "hold-days-help", "More than 0, up to 365."),
+    }
+    for control, (attributes, hint, words) in expected.items():
+        tag = re.search(rf'<input id="{control}"[^>]*>', html)
+        assert tag and attributes in tag.group(0), (control, tag and tag.group(0))
+        assert "min=" not in tag.group(0).replace(attributes, ""), control
+        said = re.search(rf'<p id="{hint}" class="note">(.*?)</p>', html)
+        assert said and words in said.group(1), (control, said and said.group(1))
+
+
 # ------------------------------------------------------------------ 6. the audit log
 
 

@@ -33,6 +33,7 @@ from leadsync.sources.options import OWN_ERROR, Id, Name, StrictBool, own_error,
 from leadsync.values import valid_email
 
 __all__ = [
+    "Bounds",
     "INTEGRATION_NAME_RE",
     "OWN_ERROR",
     "OWN_PROBLEMS",
@@ -178,6 +179,33 @@ def with_problems(
         )
     details.append(InitErrorDetails(type=problems_error(problems), loc=(), input=data))
     return ValidationError.from_exception_data(title, details)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a number setting allows, read from its model's field (one source for the file's
+    checks and the console's words): ``low`` (excluded when ``low_open``) to ``high``."""
+
+    low: float | None
+    low_open: bool
+    high: float | None
+
+    @classmethod
+    def of(cls, model: type[BaseModel], name: str) -> Bounds:
+        found: dict[str, float] = {}
+        for item in model.model_fields[name].metadata:
+            for key in ("ge", "gt", "le"):
+                if isinstance(getattr(item, key, None), int | float):
+                    found[key] = getattr(item, key)
+        low = found.get("gt", found.get("ge"))
+        return cls(low, "gt" in found, found.get("le"))
+
+    def words(self) -> str:
+        """In words: "From 0 to 36,500." or "More than 0, up to 365."."""
+        low, high = (f"{n:,g}" if n is not None else None for n in (self.low, self.high))
+        if self.low_open:
+            return f"More than {low}" + (f", up to {high}." if high else ".")
+        return f"From {low} to {high}." if high else f"{low} or more."
 
 
 def given_fields(value: Any) -> Mapping[str, Any] | None:

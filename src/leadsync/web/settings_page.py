@@ -65,14 +65,9 @@ from leadsync.ops.settings_form import (
 )
 from leadsync.ops.settings_form import Form as FormFields
 from leadsync.ops.settings_rebase import loaded_digest, loaded_text, rebase
+from leadsync.settings import integration as models
 from leadsync.settings import integration_to_dict
-from leadsync.settings.base import format_path
-from leadsync.settings.integration import (
-    ActivityTypeSettings,
-    AssociationSettings,
-    OwnershipSettings,
-    UnknownCounterpartSettings,
-)
+from leadsync.settings.base import Bounds, format_path
 from leadsync.values import since_ts
 
 from .audit_page import changes
@@ -180,13 +175,16 @@ AMBIGUITY_WORDS = {
     "queue": "Ask: a question in the review queue",
     "skip": "Skip: left unanswered, with its reason",
 }
-#: What an emptied number field means: the setting's default (None: no minimum).
-DEFAULTS = {
-    "hold_days": UnknownCounterpartSettings().hold_days,
-    "protect_manual_days": OwnershipSettings().protect_manual_days,
-    "max_deals": AssociationSettings().max_deals,
-    "min_duration_s": ActivityTypeSettings().min_duration_s,
+_NUMBERS = {
+    "hold_days": models.UnknownCounterpartSettings,
+    "protect_manual_days": models.OwnershipSettings,
+    "max_deals": models.AssociationSettings,
+    "min_duration_s": models.ActivityTypeSettings,
 }
+#: What an emptied number field means: the setting's default (None: no minimum); and what
+#: each number allows, from its model (the field's min, max and words).
+DEFAULTS = {name: model.model_fields[name].default for name, model in _NUMBERS.items()}
+BOUNDS = {n: Bounds.of(m, n) for n, m in {**_NUMBERS, "percent": models.RolloutSettings}.items()}
 #: The settings' messages (:mod:`leadsync.settings.errors`) in the form's words; the value
 #: is left out: the field beside the message shows it as typed. What is allowed (the
 #: message's ``; allowed: …``) follows a number's bounds and a choice (:data:`ALLOWED_TOO`).
@@ -430,6 +428,7 @@ def _page(page: Page, form: SettingsForm, status: int = 200, **context: Any) -> 
         counterpart_words=COUNTERPART_WORDS,
         ambiguity_words=AMBIGUITY_WORDS,
         defaults=DEFAULTS,
+        bounds=BOUNDS,
         changes=changes,
         owner_names=context.pop("owner_names", {}),
         rollout_changes=rollout_changes,
