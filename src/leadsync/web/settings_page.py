@@ -50,6 +50,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel
 
 from leadsync.errors import ConfigError, WorkspaceError
 from leadsync.model import RecordType
@@ -175,7 +176,7 @@ AMBIGUITY_WORDS = {
     "queue": "Ask: a question in the review queue",
     "skip": "Skip: left unanswered, with its reason",
 }
-_NUMBERS = {
+_NUMBERS: dict[str, type[BaseModel]] = {
     "hold_days": models.UnknownCounterpartSettings,
     "protect_manual_days": models.OwnershipSettings,
     "max_deals": models.AssociationSettings,
@@ -184,7 +185,8 @@ _NUMBERS = {
 #: What an emptied number field means: the setting's default (None: no minimum); and what
 #: each number allows, from its model (the field's min, max and words).
 DEFAULTS = {name: model.model_fields[name].default for name, model in _NUMBERS.items()}
-BOUNDS = {n: Bounds.of(m, n) for n, m in {**_NUMBERS, "percent": models.RolloutSettings}.items()}
+_NUMBERS_TOO: dict[str, type[BaseModel]] = {**_NUMBERS, "percent": models.RolloutSettings}
+BOUNDS = {name: Bounds.of(model, name) for name, model in _NUMBERS_TOO.items()}
 #: The settings' messages (:mod:`leadsync.settings.errors`) in the form's words; the value
 #: is left out: the field beside the message shows it as typed. What is allowed (the
 #: message's ``; allowed: …``) follows a number's bounds and a choice (:data:`ALLOWED_TOO`).
