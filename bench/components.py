@@ -86,7 +86,7 @@ def main() -> int:
                 first = args.applied + w * args.window
                 window = lines[first : first + args.window]
                 events = [
-                    adapter.events_of(line, None, i, "synth") for i, line in enumerate(window)
+                    adapter.events_of(line, None, i, "synth", None) for i, line in enumerate(window)
                 ]
                 with ws.engine.connect() as connection:
                     keys, pairs = keyed(connection, rules, events)
@@ -101,7 +101,7 @@ def main() -> int:
                 )
                 if args.meet:
                     after = [
-                        adapter.events_of(line, None, i, "synth")
+                        adapter.events_of(line, None, i, "synth", None)
                         for i, line in enumerate(
                             lines[first + args.window : first + args.window * 3 // 2]
                         )

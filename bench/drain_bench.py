@@ -147,7 +147,7 @@ def _keys_given(ws: Any) -> None:
         ).all()
     for seq, integration, event_id, payload in rows:
         try:
-            found = adapters[integration].events_of(payload, event_id, int(seq), None)
+            found = adapters[integration].events_of(payload, event_id, int(seq), None, None)
         except Exception:  # noqa: BLE001, S112 - the router parses it and dead-letters it
             continue
         events[int(seq)] = found
@@ -364,7 +364,9 @@ def probe_routing(server: Server, template: str, name: str, batch: int, parts: i
         adapter = adapters_for(rules)[synth.INTEGRATION]
 
         def parse(row: Any) -> Any:
-            return adapter.events_of(row["payload"], row["event_id"], int(row["seq"]), "probe")
+            return adapter.events_of(
+                row["payload"], row["event_id"], int(row["seq"]), "probe", None
+            )
 
         with engine.connect() as connection:
             transaction = connection.begin()

@@ -26,7 +26,7 @@ def main() -> int:
     lines = [line.strip() for line in synth.event_lines(args.rows, args.seed)]
 
     started = time.process_time()
-    events = [adapter.events_of(line, "", seq, "synth") for seq, line in enumerate(lines, 1)]
+    events = [adapter.events_of(line, "", seq, "synth", None) for seq, line in enumerate(lines, 1)]
     parse = time.process_time() - started
 
     started = time.process_time()

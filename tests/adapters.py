@@ -141,7 +141,7 @@ def receive(adapter: Adapter, request: WebhookRequest) -> Piece:
 
 def convert(adapter: Adapter, piece: Piece, seq: int, where: str | None = None) -> list[Event]:
     """A stored piece converted by a worker, as the ``seq``-th inbox row."""
-    return adapter.events_of(piece.payload(), piece.key, seq, where or f"inbox:{seq}")
+    return adapter.events_of(piece.payload(), piece.key, seq, where or f"inbox:{seq}", None)
 
 
 def deliver(adapter: Adapter, request: WebhookRequest) -> list[tuple[Piece, list[Event]]]:
@@ -187,7 +187,7 @@ def read(kind: str, line: str) -> tuple[list[Piece], list[list[Event]]]:
     """Pieces and their events, as intake and a worker would make them."""
     a = fixture_adapter(kind)
     pieces = a.pieces(vendor_line_request(line, a))
-    events = [a.events_of(p.payload(), p.key, 1, "contract") for p in pieces]
+    events = [a.events_of(p.payload(), p.key, 1, "contract", None) for p in pieces]
     return pieces, events
 
 

@@ -213,7 +213,7 @@ def deliver(sample: Sample, body: Any) -> Outcome:
         out.keys.append(piece.key)
         out.payloads.append(piece.payload())
         try:
-            events = adapter.events_of(piece.payload(), piece.key, seq, f"inbox #{seq}")
+            events = adapter.events_of(piece.payload(), piece.key, seq, f"inbox #{seq}", None)
         except EventError as exc:
             out.events.append(exc.detail)
             continue

@@ -892,7 +892,7 @@ def test_adapters_raise_nothing_but_refusals_on_any_input(kind: str) -> None:
             assert storable_key(piece.key) == piece.key
             assert representable(piece.payload()) == piece.payload()
             with contextlib.suppress(EventError):
-                adapter.events_of(piece.payload(), piece.key, 1, "fuzz")
+                adapter.events_of(piece.payload(), piece.key, 1, "fuzz", None)
 
     read()
 

@@ -513,6 +513,29 @@ def test_unowned_new_contacts_no_decision_was_made_for_say_why(workspace: Worksp
     )
 
 
+def test_a_placeholders_own_event_without_an_owner_is_decided_and_says_why(
+    workspace: Workspace,
+) -> None:
+    """A contact a note named first (a placeholder) whose own event then names no owner is
+    new as of that event: it gets the decision a new contact without an owner gets — it had
+    none, and the report said "no decision was made" for it."""
+    setup(workspace)
+    own = ev("record", TODAY, object="contact", external_id="ghost",
+             properties={"email": "ghost@globex.test"})  # fmt: skip
+    workspace.ingest(
+        "dialer", [activity("note", "n-1", "ghost", TODAY, body="named first"), json.dumps(own)]
+    )
+    [ghost] = workspace.find(external="dialer:ghost")
+    [decision] = workspace.record("contact", ghost["id"])["owner_history"]
+    assert (decision["outcome"], decision["event_id"]) == ("ignored", own["id"])
+    assert decision["reason"].startswith(
+        "ignored: the event names no owner, so the new contact has no owner"
+    )
+    unowned = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
+    assert groups == {("dialer", "no owner in the event"): 1}
+
+
 def _hubspot(subscription: str, event_id: int, object_id: int, at_ms: int, **more: Any) -> dict:
     return {
         "eventId": event_id,

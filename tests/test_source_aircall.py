@@ -683,7 +683,7 @@ def test_an_unpublished_v2_name_is_a_dead_letter() -> None:
     with pytest.raises(
         EventError, match="unknown event 'user.updated.v2'; known: .*user.created.v2"
     ):
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:3")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:3", None)
 
 
 def test_a_user_without_email_or_name_is_still_a_user() -> None:
@@ -702,13 +702,13 @@ def test_another_call_event_must_still_be_about_a_call() -> None:
         EventError,
         match=r"'user' does not match event 'call.transferred'; allowed: call \(or none\)",
     ):
-        adapter.events_of(receive(body).payload(), "k", 1, None)
+        adapter.events_of(receive(body).payload(), "k", 1, None, None)
 
 
 def test_other_call_events_update_the_call_without_final_values() -> None:
     body = load("call.ended")
     body["event"] = "call.archived"
-    [event] = adapter.events_of(receive(body).payload(), "k", 1, None)
+    [event] = adapter.events_of(receive(body).payload(), "k", 1, None, None)
     assert event.type is EventType.ACTIVITY and event.external_id == str(body["data"]["id"])
     assert "outcome" not in event.properties and "duration_s" not in event.properties
 
@@ -720,7 +720,7 @@ def test_unknown_event_names_are_event_errors(name: Any) -> None:
     piece = receive(body)  # stored, then dead-lettered by the worker
     said = "required: the event's name" if name is None else "unknown event"
     with pytest.raises(EventError, match=f'field "event": {said}') as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:3")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:3", None)
     assert caught.value.where == "inbox:3"
     assert "call.ended" in str(caught.value)
 

@@ -314,7 +314,7 @@ def test_unknown_event_names_are_event_errors(name: Any) -> None:
     piece = receive(body)  # stored, then dead-lettered by the worker
     said = "required: the event's name" if name is None else "unknown event"
     with pytest.raises(EventError, match=f'field "event": {said}') as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9", None)
     assert caught.value.where == "inbox:9"
     assert "invitee_no_show.created" in str(caught.value)
 
@@ -326,7 +326,7 @@ def test_a_body_without_an_event_name_says_it_is_required() -> None:
     del body["event"]
     piece = receive(body)
     with pytest.raises(EventError) as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9", None)
     assert str(caught.value).startswith(
         'inbox:9: field "event": required: the event\'s name; known: invitee.created'
     )
@@ -351,7 +351,7 @@ def test_a_legacy_v1_webhook_is_a_dead_letter_that_says_to_subscribe_with_v2() -
     }
     piece = receive(body)  # stored, then dead-lettered by the worker
     with pytest.raises(EventError) as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9", None)
     message = str(caught.value)
     assert 'field "created_at": missing: this is a Calendly API v1 (legacy) webhook' in message
     assert "subscribe with API v2" in message

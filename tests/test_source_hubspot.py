@@ -585,7 +585,7 @@ def test_wrong_types_name_the_json_path(element: dict[str, Any], message: str) -
 )
 def test_a_bad_stored_payload_is_a_dead_letter(payload: str, message: str) -> None:
     with pytest.raises(EventError) as info:
-        make().events_of(payload, "1", 0, "inbox:9")
+        make().events_of(payload, "1", 0, "inbox:9", None)
     assert str(info.value) == f"inbox:9: {message}"
 
 

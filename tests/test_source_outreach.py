@@ -1017,7 +1017,7 @@ def test_a_body_that_is_not_an_event_is_refused_on_receipt(body: bytes) -> None:
 
 def test_a_stored_payload_that_is_not_an_envelope_is_a_dead_letter() -> None:
     with pytest.raises(EventError, match="inbox:12: the stored payload is not an envelope"):
-        adapter().events_of('{"data": {}}', "k", SEQ, WHERE)
+        adapter().events_of('{"data": {}}', "k", SEQ, WHERE, None)
 
 
 # ------------------------------------------------------------------ signatures

@@ -726,7 +726,7 @@ def test_unknown_event_names_become_dead_letters(name: str, message: str) -> Non
     adapter = ADAPTER("crm-pipedrive")
     (piece,) = adapter.pieces(request(body_of(name)))  # accepted and stored ...
     with pytest.raises(EventError) as caught:  # ... but it cannot be converted
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:7")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:7", None)
     assert str(caught.value).startswith(f"inbox:7: {message}")
     assert caught.value.where == "inbox:7"
 

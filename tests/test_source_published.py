@@ -142,7 +142,7 @@ def read(name: str) -> tuple[list[Piece], list[list[Event]]]:
     kind = path.parent.name
     adapter = adapter_of(kind, path)
     pieces = adapter.pieces(vendor_line_request(line_of(path), adapter))
-    events = [adapter.events_of(p.payload(), p.key, 1, name) for p in pieces]
+    events = [adapter.events_of(p.payload(), p.key, 1, name, None) for p in pieces]
     return pieces, events
 
 

@@ -330,7 +330,7 @@ def test_hubspot_contact_created_in_the_crm_ui_is_a_manual_creation(app_id: str 
     path = PUBLISHED / "hubspot/contact.creation.prismatic.json"
     adapter = adapter_for("hubspot", "hubspot", {"app_id": app_id} if app_id else {})
     [piece] = adapter.pieces(vendor_line_request(line_of(path), adapter))
-    [event] = adapter.events_of(piece.payload(), piece.key, 1, "line:1")
+    [event] = adapter.events_of(piece.payload(), piece.key, 1, "line:1", None)
     assert piece.key == "234567:567890123"
     assert event.type is EventType.RECORD and event.object is RecordType.CONTACT
     assert event.external_id == "65059681032" and event.manual
@@ -391,7 +391,7 @@ def test_salesforce_custom_object_without_a_date_is_refused_for_its_sobject_firs
     adapter = adapter_for("salesforce", "salesforce", {})
     [piece] = adapter.pieces(vendor_line_request(text.replace(dated, ""), adapter))
     with pytest.raises(EventError) as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "om.xml")
+        adapter.events_of(piece.payload(), piece.key, 1, "om.xml", None)
     assert caught.value.detail.startswith(
         "field \"sobject\": sObject 'DiscountRule__c' is not supported; allowed: Lead,"
     )

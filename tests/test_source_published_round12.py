@@ -92,7 +92,7 @@ def _events(body: Any) -> list[Event]:
     """The events of ``body`` as a relayed change event, read as :func:`read` reads one."""
     adapter = adapter_for("salesforce", "salesforce", {})
     pieces = adapter.pieces(vendor_line_request(json.dumps(body), adapter))
-    return [e for p in pieces for e in adapter.events_of(p.payload(), p.key, 1, "test")]
+    return [e for p in pieces for e in adapter.events_of(p.payload(), p.key, 1, "test", None)]
 
 
 def test_an_update_of_one_part_of_a_person_accounts_name_names_no_company() -> None:

@@ -116,7 +116,7 @@ def read(name: str) -> tuple[list[Piece], list[list[Event]]]:
         return published.read(name)
     adapter = adapter_for("salesforce", "salesforce", {})
     pieces = adapter.pieces(vendor_line_request(line_of(PUBLISHED / name), adapter))
-    return pieces, [adapter.events_of(p.payload(), p.key, 1, name) for p in pieces]
+    return pieces, [adapter.events_of(p.payload(), p.key, 1, name, None) for p in pieces]
 
 
 def only(name: str) -> Event:

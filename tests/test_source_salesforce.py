@@ -328,7 +328,7 @@ def test_an_unknown_sobject_is_a_dead_letter() -> None:
     adapter = ADAPTER("crm-salesforce", OPTIONS)
     (piece,) = adapter.pieces(request(raw_of("om_case_unknown.xml")))
     with pytest.raises(EventError) as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:4")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:4", None)
     assert str(caught.value) == (
         "inbox:4: field \"sobject\": sObject 'Case' is not supported;"
         " allowed: Lead, Contact, Account, Opportunity, Task, Event"
@@ -394,7 +394,7 @@ def test_without_a_modification_time_the_notification_is_a_dead_letter() -> None
     (piece,) = adapter.pieces(request(raw))
     assert piece.occurred_at is None
     with pytest.raises(EventError, match='field "fields.LastModifiedDate": required'):
-        adapter.events_of(piece.payload(), piece.key, 1, None)
+        adapter.events_of(piece.payload(), piece.key, 1, None, None)
 
 
 def test_a_website_that_names_no_domain_is_kept_as_website() -> None:
@@ -669,7 +669,7 @@ def test_gap_events_are_dead_letters_that_ask_for_a_resync(name: str) -> None:
     adapter = ADAPTER("crm-salesforce", OPTIONS)
     (piece,) = adapter.pieces(request(raw_of(name)))
     with pytest.raises(EventError, match="the subscriber lost changes; resync") as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:9", None)
     assert caught.value.where == "inbox:9"
     assert "GAP_" in str(caught.value)
 
@@ -695,7 +695,7 @@ def test_unusable_change_events_are_dead_letters(name: str, message: str) -> Non
     adapter = ADAPTER("crm-salesforce", OPTIONS)
     (piece,) = adapter.pieces(request(raw_of(name)))
     with pytest.raises(EventError) as caught:
-        adapter.events_of(piece.payload(), piece.key, 1, "inbox:2")
+        adapter.events_of(piece.payload(), piece.key, 1, "inbox:2", None)
     assert str(caught.value).startswith(f"inbox:2: {message}")
 
 

@@ -738,7 +738,7 @@ def test_a_request_without_the_event_header_is_refused_on_receipt() -> None:
 def test_a_stored_piece_without_the_event_header_is_a_dead_letter() -> None:
     _, body = fixture("person_created")
     with pytest.raises(EventError, match="inbox:40: header x-salesloft-event is missing"):
-        adapter().events_of(envelope_text({}, body), "k", SEQ, WHERE)
+        adapter().events_of(envelope_text({}, body), "k", SEQ, WHERE, None)
 
 
 @pytest.mark.parametrize(

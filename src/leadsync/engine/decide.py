@@ -500,7 +500,9 @@ class BatchDecider:
         key = (event.integration, subject.type._value_, subject.external_id or "")
         given = self.given_reps.get(key) if subject.external_id is not None else None
         echoed = echoes.report(self, key, record, event, given) if subject.external_id else None
-        if gives or event.type is EventType.OWNER or created:
+        # A record the event makes, or a placeholder's first own event, gets its decision
+        # even without an owner: why it has none (the report's unowned check reads it).
+        if gives or event.type is EventType.OWNER or is_new:
             ownership = settings.ownership
             self.decide(
                 record,

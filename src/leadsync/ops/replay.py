@@ -337,7 +337,8 @@ def _read(
         try:
             if adapter is None:
                 raise EventError(f"integration {row['integration']!r} is no longer configured")
-            events[seq] = adapter.events_of(row["payload"], row["event_id"], seq, None)
+            payload, at = row["payload"], row["received_at"]
+            events[seq] = adapter.events_of(payload, row["event_id"], seq, None, at)
         except EventError as exc:
             unreadable.append(
                 UnreadableRow(

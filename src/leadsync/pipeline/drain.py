@@ -418,7 +418,7 @@ class _Drainer:
         payloads = inbox_store.load_payloads(connection, missing)
         for row in rows:
             if row["seq"] in payloads:
-                row["payload"] = payloads[row["seq"]]
+                row["payload"], row["received_at"] = payloads[row["seq"]]
         return rows
 
     def _parse_rows(
@@ -455,7 +455,7 @@ class _Drainer:
                 f"integration {integration!r} is no longer configured", f"inbox #{seq}"
             )
         where = f"{row['source']} (inbox #{seq})" if row["source"] else f"inbox #{seq}"
-        return adapter.events_of(row["payload"], row["event_id"], seq, where)
+        return adapter.events_of(row["payload"], row["event_id"], seq, where, row["received_at"])
 
 
 def _id_block(row: Mapping[str, Any], events: Sequence[Event]) -> list[int] | None:

@@ -132,6 +132,7 @@ def items_of_line(
     line_no: int | None = None,
     *,
     request: bool = False,
+    received_at: str | None = None,
 ) -> list[InboxItem]:
     """The inbox items of one input line, with their events. A line that cannot be cut into
     identified events raises EventError (naming ``where``); a piece of it that cannot become
@@ -143,9 +144,11 @@ def items_of_line(
     headers and its body as received), read as the service reads a request, whatever the
     kind; otherwise the line of a kind that stores canonical events (the generic kind) is one
     canonical event, stored as written, or what its webhook takes besides: an array of
-    events, cut by the adapter as a JSON body is (each event ``where [INDEX]``)."""
+    events, cut by the adapter as a JSON body is (each event ``where [INDEX]``). The line
+    arrives at ``received_at`` (now without it)."""
+    at = received_at or now_ts()
     if adapter.stores_canonical and not request and not _is_array(raw) and not is_xml(raw):
-        event = adapter.events_of(raw, "", 0, where)[0]
+        event = adapter.events_of(raw, "", 0, where, at)[0]
         return [InboxItem(event.id, event.occurred_at, raw, [event], line_no=line_no)]
     try:
         webhook = vendor_line_request(raw, adapter)
@@ -163,7 +166,7 @@ def items_of_line(
         place = where if count == 1 else f"{where} [{piece.index}]"
         item = InboxItem(piece.key, piece.occurred_at, payload, where=place, line_no=line_no)
         try:
-            item.events = adapter.events_of(payload, piece.key, 0, place)
+            item.events = adapter.events_of(payload, piece.key, 0, place, at)
         except EventError as exc:
             item.error = in_element(exc.detail, piece.index) if elements else exc.detail
         items.append(item)
@@ -199,7 +202,11 @@ class _Written(NamedTuple):
 
 
 def line_items(
-    adapter: Adapter, line: Line, where: str, hints: Mapping[int, str]
+    adapter: Adapter,
+    line: Line,
+    where: str,
+    hints: Mapping[int, str],
+    received_at: str | None = None,
 ) -> list[InboxItem]:
     """The items of one line as :class:`Lines` read it, or EventError saying why it cannot
     be read (with what ``ingest`` reads when the input is not JSON lines: ``hints``). The
@@ -208,7 +215,7 @@ def line_items(
     try:
         if problem is not None:
             raise EventError(problem, where)
-        return items_of_line(adapter, raw, where, line_no)
+        return items_of_line(adapter, raw, where, line_no, received_at=received_at)
     except Exception as exc:  # EventError; anything else is a defect this line met
         detail = exc.detail if isinstance(exc, EventError) else defect_text(exc)
         if line_no in hints:  # the input is not JSON lines: say what ingest reads
@@ -228,7 +235,7 @@ def _parse_chunk(
     for line_no, raw, problem in lines:
         where = f"{source}:{line_no}" if source else f"line {line_no}"
         try:
-            items = line_items(adapter, (line_no, raw, problem), where, hints)
+            items = line_items(adapter, (line_no, raw, problem), where, hints, at)
         except EventError as exc:
             items = [InboxItem("", None, raw, None, exc.detail, where, line_no, refused=True)]
         for item in items:
@@ -404,8 +411,8 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
         seqs = inbox_store.failed_seqs(connection, integration, key)
         if seqs:
             # Read first, as a worker will: one that still cannot be read changes nothing.
-            for seq, payload in inbox_store.load_payloads(connection, seqs).items():
-                adapter.events_of(payload, key, seq, f"dead letter {letter['id']}")
+            for seq, (payload, at) in inbox_store.load_payloads(connection, seqs).items():
+                adapter.events_of(payload, key, seq, f"dead letter {letter['id']}", at)
             # Pending again: routed in a later window, or (PostgreSQL) applied by its part if
             # that part is still open (a row fails only once its part has passed it, so the
             # part is taken again for it: store.routing.finish).

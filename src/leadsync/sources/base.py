@@ -15,12 +15,11 @@ A webhook request travels through an adapter in two steps, at two different time
    events (an Aircall call with an inline contact gives the contact and the call); an
    :class:`~leadsync.errors.EventError` raised here makes the row a dead letter, never lost.
 
-A captured log replayed with ``leadsync ingest`` goes through the same two steps: each line is
-one webhook body, or an envelope ``{"headers": {...}, "body": ...}`` when the vendor puts
-something that matters in a header (Salesloft's event name).
-
-Errors name the place as a JSON path into the body (``data.user.email``) and what is allowed.
-Adapters never read the clock or the environment: the time and the secret are passed in.
+A captured log replayed with ``leadsync ingest`` goes the same two steps: a line is a webhook
+body, or an envelope ``{"headers": {...}, "body": ...}`` when a header matters (Salesloft's
+event name). Errors name the place as a JSON path into the body (``data.user.email``) and
+what is allowed. Adapters never read the clock or the environment: times and secrets are
+passed in (a row's arrival too: no event is dated much later, :mod:`.arrival`).
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from typing import Any, ClassVar, NoReturn
 from leadsync.errors import EventError, SignatureError
 from leadsync.model import Event, timed_key
 from leadsync.sources import jsontext
+from leadsync.sources.arrival import dated_by_arrival
 from leadsync.sources.elements import Refused, alone_text, in_element
 from leadsync.sources.hygiene import (
     check_events,
@@ -58,17 +58,9 @@ from leadsync.values import (
 )
 
 __all__ = [
-    "Adapter",
-    "Piece",
-    "Refused",
-    "WebhookRequest",
-    "envelope_text",
-    "in_element",
-    "read_envelope",
-    "stable_key",
-    "timed_key",
-    "whole",
-]
+    "Adapter", "Piece", "Refused", "WebhookRequest", "envelope_text", "in_element",
+    "read_envelope", "stable_key", "timed_key", "whole",
+]  # fmt: skip
 
 ENVELOPE_KEYS = frozenset({"headers", "body"})
 
@@ -94,10 +86,8 @@ class WebhookRequest:
 @dataclass(slots=True)
 class Piece:
     """One vendor event cut out of a webhook body: the unit the inbox stores and dedupes.
-
     ``key`` is unique per vendor event for the integration (a redelivery has the same key);
-    ``headers`` are the kept headers (lowercase names) the conversion needs.
-    """
+    ``headers`` are the kept headers (lowercase names) the conversion needs."""
 
     key: str
     occurred_at: str | None
@@ -332,17 +322,20 @@ class Adapter(abc.ABC):
         array of that one event; a string is the raw body (an Outbound Message's XML)."""
         return [item]
 
-    def events_of(self, payload: str, event_id: str, seq: int, where: str | None) -> list[Event]:
-        """The events of one stored inbox row; EventError names ``where``."""
+    def events_of(
+        self, payload: str, event_id: str, seq: int, where: str | None, received_at: str | None
+    ) -> list[Event]:
+        """The events of one stored inbox row that arrived at ``received_at`` (none dated
+        much later: sources/arrival.py; None: as dated, for a test); EventError names
+        ``where``."""
         headers, body = self.load(payload, where)
         try:
             events = self.to_events(body, headers, event_id, seq)
             # The vendor's time of this change orders an activity's events (the events
             # themselves are timed when the activity happened). A canonical event states its
-            # own (``changed_at``): there is nothing to add, and asking would parse it again.
-            # So does an adapter that dates an event of the piece itself: it dated them all,
-            # one it left without is dated at its ``occurred_at`` (Aircall's missed outcome,
-            # at the call's start).
+            # own (``changed_at``): nothing to add, and asking would parse it again. So does
+            # an adapter that dates an event of the piece itself: it dated them all, one it
+            # left without is dated at its ``occurred_at`` (Aircall's missed outcome).
             dated = self.stores_canonical or any(e.changed_at is not None for e in events)
             changed_at = self.occurred_at(body, headers) if events and not dated else None
         except EventError as exc:
@@ -351,6 +344,8 @@ class Adapter(abc.ABC):
             for event in events:
                 if event.changed_at is None and changed_at != event.occurred_at:
                     event.changed_at = changed_at
+        if received_at is not None:
+            dated_by_arrival(events, received_at)
         if may_hold_unstorable(payload):
             try:
                 check_events(events)  # the same refusal on SQLite and PostgreSQL

@@ -487,20 +487,27 @@ def claim_pending(connection: Connection, limit: int) -> list[dict[str, Any]]:
     return dicts(connection.execute(query.limit(limit)))
 
 
-def load_payloads(connection: Connection, seqs: Collection[int]) -> dict[int, str]:
-    """Inbox sequence -> stored payload."""
+def load_payloads(connection: Connection, seqs: Collection[int]) -> dict[int, Stored]:
+    """Inbox sequence -> stored payload, and when it arrived (what reading it needs)."""
     if not seqs:
         return {}
-    query = sa.select(inbox.c.seq, inbox.c.payload).where(
+    query = sa.select(inbox.c.seq, inbox.c.payload, inbox.c.received_at).where(
         in_values(inbox.c.seq, seqs, connection.dialect.name)
     )
-    return {seq: payload for seq, payload in connection.execute(query).all()}
+    return {seq: Stored(payload, at) for seq, payload, at in connection.execute(query).all()}
+
+
+class Stored(NamedTuple):
+    """A row's stored payload and its arrival."""
+
+    payload: str
+    received_at: str
 
 
 def load_pending_row(connection: Connection, seq: int) -> dict[str, Any] | None:
     """One row with its payload while it is still pending; None once it is not (another
     worker applied or failed it between a refused batch and its one-by-one retry)."""
-    query = sa.select(*_CLAIMED, inbox.c.payload).where(
+    query = sa.select(*_CLAIMED, inbox.c.payload, inbox.c.received_at).where(
         inbox.c.seq == seq, inbox.c.status == PENDING
     )
     row = connection.execute(query).one_or_none()

@@ -40,10 +40,15 @@ def inbox_chunk(
 ) -> list[dict[str, Any]]:
     """The next ``limit`` inbox rows after ``after_seq`` in arrival order (keyset pagination
     on seq), that happened since ``since``: ``seq``, ``integration``, ``event_id``,
-    ``occurred_at``, ``payload``."""
+    ``occurred_at``, ``received_at``, ``payload``."""
     query = (
         sa.select(
-            inbox.c.seq, inbox.c.integration, inbox.c.event_id, inbox.c.occurred_at, inbox.c.payload
+            inbox.c.seq,
+            inbox.c.integration,
+            inbox.c.event_id,
+            inbox.c.occurred_at,
+            inbox.c.received_at,
+            inbox.c.payload,
         )
         .where(inbox.c.seq > after_seq)
         .order_by(inbox.c.seq)

@@ -265,7 +265,8 @@ def _with_payloads(
 ) -> list[dict[str, Any]]:
     payloads = load_payloads(connection, [r["seq"] for r in rows if r["seq"] not in parsed])
     for row in rows:
-        row["payload"] = payloads.get(row["seq"])
+        stored = payloads.get(row["seq"])
+        row["payload"], row["received_at"] = stored or (None, None)
     return rows
 
 
