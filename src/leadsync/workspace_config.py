@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadsync.engine import WorkspaceRules
 from leadsync.errors import NotFoundError, WorkspaceError
+from leadsync.results import counted
 from leadsync.rules.domains import DomainPolicy
 from leadsync.rules.mapping import OwnerDirectory
 from leadsync.settings import (
@@ -38,10 +39,11 @@ from leadsync.settings import (
     integration_to_dict,
     monitoring_to_dict,
 )
-from leadsync.settings.base import Written
+from leadsync.settings.base import KeyPath, Written
 from leadsync.settings.checks import KnownIds, reference_problems, written_problems
 from leadsync.settings.errors import Place, PlacedLater, validate_as
 from leadsync.store import config as config_store
+from leadsync.store import inbox as inbox_store
 from leadsync.store import push as push_store
 from leadsync.store.database import begin_writing
 
@@ -108,6 +110,30 @@ def _check_owner_references(connection: Connection, config: WorkspaceConfig) -> 
         raise PlacedLater(found, Place("<owners from hubspot>", None, ""))
 
 
+def _check_kinds(connection: Connection, config: WorkspaceConfig) -> None:
+    """An integration keeps its kind while the inbox holds its events: each kind reads only
+    its own vendor's, so they could no longer be read (nor replayed, nor retried)."""
+    stored = {name: kind for name, kind, _ in config_store.read_integrations(connection)}
+    changed = {
+        name: settings.kind
+        for name, settings in config.integrations.items()
+        if stored.get(name, settings.kind) != settings.kind
+    }
+    held = inbox_store.events_held(connection, changed) if changed else {}
+    found: list[tuple[KeyPath, str]] = [
+        (
+            ("integrations", name, "kind"),
+            f"{changed[name]!r} would change the kind of an integration holding "
+            f"{counted(held[name], 'inbox event')} of kind {stored[name]}, which no other kind "
+            f"reads; allowed: {stored[name]} (for {changed[name]}, add an integration under "
+            "another name)",
+        )
+        for name in sorted(held)
+    ]
+    if found:  # placed in the file by the caller that read it (its lines are not here)
+        raise PlacedLater(found, Place("<workspace>", None, ""))
+
+
 def apply_config(engine: Engine, config: WorkspaceConfig) -> config_store.ConfigChanges:
     """Make the workspace's owners, teams, integrations and settings those of ``config``, in
     one transaction; applying the same configuration again changes nothing."""
@@ -158,6 +184,7 @@ def apply_on(connection: Connection, config: WorkspaceConfig) -> config_store.Co
     )
     if config.owners_from_crm:
         _check_owner_references(connection, config)
+    _check_kinds(connection, config)
     changes = config_store.replace_config(
         connection,
         None if config.owners_from_crm else owner_rows,
@@ -295,7 +322,10 @@ def set_integration_on(
     # Only this integration is written: another's fallback owner archived since stays
     # readable (the health checks name it), as the owners do.
     config = config_from_dict(current, source="<api>", written=Written.only([name]))
-    apply_on(connection, config)
+    try:
+        apply_on(connection, config)
+    except PlacedLater as exc:  # checked against the workspace: said as the rest
+        raise exc.at(Place("<api>", None, "")) from None
     return config.integrations[name]
 
 

@@ -479,6 +479,17 @@ def has_pending(connection: Connection) -> bool:
 _CLAIMED = (inbox.c.seq, inbox.c.integration, inbox.c.source, inbox.c.event_id)
 
 
+def events_held(connection: Connection, integrations: Collection[str]) -> dict[str, int]:
+    """How many inbox rows each of ``integrations`` holds (those holding none left out), on
+    the unique index of (integration, event_id)."""
+    query = (
+        sa.select(inbox.c.integration, sa.func.count())
+        .where(inbox.c.integration.in_(sorted(integrations)))
+        .group_by(inbox.c.integration)
+    )
+    return {name: int(n) for name, n in connection.execute(query)}
+
+
 def claim_pending(connection: Connection, limit: int) -> list[dict[str, Any]]:
     """The oldest ``limit`` pending rows, in sequence order, without their payloads (a
     chunk an ingest parsed already needs none: :func:`load_payloads` reads the others).
