@@ -195,3 +195,29 @@ def test_the_reason_says_where_the_email_a_rep_is_matched_by_comes_from() -> Non
         "rep u-3 matches owner 103 by email cy@acme.test (the directory's for u-3), who is "
         "inactive, so team sdr takes it in round robin"
     )
+
+
+@pytest.mark.parametrize(
+    ("unmapped", "kept_out"),
+    [
+        ({"policy": "round_robin", "team": "sdr"}, "so team sdr would take it in round robin"),
+        ({"policy": "fallback", "owner": "101"}, "so the fallback owner 101 would be used"),
+    ],
+)
+def test_an_unmapped_reps_owner_kept_out_is_said_as_not_taken(
+    workspace: Any, unmapped: dict[str, Any], kept_out: str
+) -> None:
+    """A decision that keeps the record's owner said the unmapped policy's owner "takes it" or
+    "is used" — "kept 104: fill_if_empty and the contact already has an owner; …, so team sdr
+    takes it in round robin" (found by a probe): it would, had the owner been taken."""
+    from tests.helpers import ev, run, setup
+
+    setup(workspace, users={"map": {"u-4": "104"}, "unmapped": unmapped})
+    contact = {"object": "contact", "external_id": "k1", "properties": {"email": "k@g.test"}}
+    run(workspace, ev("record", owner="u-4", **contact))
+    run(workspace, ev("record", "2026-11-02T09:00:00Z", owner="u-77", **contact))
+    [k1] = workspace.find(external="dialer:k1")
+    history = workspace.record("contact", k1["id"])["owner_history"]
+    assert [d["outcome"] for d in history] == ["set", "kept"]
+    assert history[1]["reason"].startswith("kept 104: fill_if_empty and the contact already")
+    assert history[1]["reason"].endswith(kept_out)

@@ -404,6 +404,13 @@ class MappingResult:
     round_robin_team: str | None = None
     # Owners the rep's email matches equally (several active owners share it): a question.
     candidates: tuple[str, ...] = ()
+    # ``how`` where the owner it names was not taken (a decision that keeps the record's):
+    # an unmapped policy's owner "would be used", not "is used". Empty: ``how`` says it.
+    how_not_taken: str = ""
+
+    def kept_out(self) -> str:
+        """How the rep maps, said of an owner the decision did not take."""
+        return self.how_not_taken or self.how
 
 
 @dataclass(slots=True)

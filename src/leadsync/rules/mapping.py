@@ -89,6 +89,8 @@ def _unmapped(
                 owner_id=policy.owner,
                 mapped=False,
                 how=f"rep {rep} {why}, so the fallback owner {policy.owner} is used",
+                how_not_taken=f"rep {rep} {why}, so the fallback owner {policy.owner} would be "
+                "used",
             )
         return MappingResult(
             owner_id=None,
@@ -103,6 +105,8 @@ def _unmapped(
                 mapped=False,
                 how=f"rep {rep} {why}, so team {policy.team} takes it in round robin",
                 round_robin_team=policy.team,
+                how_not_taken=f"rep {rep} {why}, so team {policy.team} would take it in round "
+                "robin",
             )
         return MappingResult(
             owner_id=None,

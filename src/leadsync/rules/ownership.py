@@ -177,7 +177,7 @@ def decide_owner(
                 proposed,
                 f"kept {_who(current)}: a person {'set' if current else 'cleared'} the owner "
                 f"in the CRM at {display_ts(ctx.manual_owner_at)}, protected for "
-                f"{protect_manual_days:g} days until {display_ts(until)}; {mapping.how}",
+                f"{protect_manual_days:g} days until {display_ts(until)}; {mapping.kept_out()}",
                 flagged=mapping.flagged,
             )
         refusal = _strategy_refusal(ctx, strategy)
@@ -186,7 +186,7 @@ def decide_owner(
                 Outcome.KEPT,
                 current,
                 proposed,
-                f"{refusal}; {mapping.how}",
+                f"{refusal}; {mapping.kept_out()}",
                 flagged=mapping.flagged,
             )
     if proposed == current:
@@ -200,7 +200,7 @@ def decide_owner(
             Outcome.KEPT,
             current,
             proposed,
-            f"kept {_who(current)}: {already}; {mapping.how}",
+            f"kept {_who(current)}: {already}; {mapping.kept_out()}",
             flagged=mapping.flagged,
         )
     if strategy is Strategy.BIDIRECTIONAL and not ctx.is_new and current is not None:
@@ -210,7 +210,7 @@ def decide_owner(
                 Outcome.IGNORED,
                 current,
                 proposed,
-                f"ignored: {unchanged}; the owner stays {current}; {mapping.how}",
+                f"ignored: {unchanged}; the owner stays {current}; {mapping.kept_out()}",
                 mapping.flagged,
             )
     name = strategy.value if rule is None else f"{rule} (weighed as {strategy.value})"
