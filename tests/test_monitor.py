@@ -137,7 +137,7 @@ def test_unowned_new_leads_are_grouped_by_integration_and_why(workspace: Workspa
         ],
     )
     finding = alerts(workspace)["unowned_new_leads"]
-    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "why" in r}
+    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "records" in r}
     assert groups == {
         ("dialer", "unmapped rep, policy leave"): 1,
         ("dialer", "no owner in the event"): 1,
@@ -159,7 +159,7 @@ def test_an_unowned_groups_reason_says_whose_event_decided_it_when_another_did(
     workspace.ingest("dialer", [contact_line("p-1", None, TODAY), contact_line("p-2", None, TODAY)])
     workspace.ingest("phone", [contact_line("p-1", "u-404", "2026-11-10T09:05:00Z")])
     finding = alerts(workspace)["unowned_new_leads"]
-    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "why" in r}
+    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "records" in r}
     assert groups == {
         ("dialer", "unmapped rep, policy leave (decided on phone's event)"): 1,
         ("dialer", "no owner in the event"): 1,
@@ -174,7 +174,7 @@ def test_an_owner_a_person_cleared_is_said_as_such(workspace: Workspace) -> None
     [record] = workspace.find(external="dialer:p-1")
     workspace.set_owner("contact", record["id"], None, at="2026-11-10T09:30:00.000Z")
     finding = alerts(workspace)["unowned_new_leads"]
-    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "why" in r}
+    groups = {(r["integration"], r["why"]): r["records"] for r in finding.rows if "records" in r}
     assert groups == {("dialer", "owner cleared in the CRM"): 1}
 
 
@@ -382,6 +382,8 @@ def test_the_report_text_is_plain_words_with_owner_names(db_url: str) -> None:
     assert "103 Cy Oh" in shown.stdout
     assert "call: shorter than min_duration_s (10 s): 2" in shown.stdout
     assert "u-404" in shown.stdout and "no email" in shown.stdout
+    # An unowned record says which integration made it and why it has no owner.
+    assert "contact 1 (made by dialer): unmapped rep, policy leave  (" in shown.stdout
 
 
 def undo_two_records(workspace: Workspace) -> None:
@@ -421,7 +423,7 @@ def test_an_admins_undo_is_not_counted_as_flapping(workspace: Workspace) -> None
 def test_a_record_an_undo_left_without_owner_says_so(workspace: Workspace) -> None:
     undo_two_records(workspace)
     unowned = alerts(workspace)["unowned_new_leads"]
-    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "records" in r}
     assert groups == {("dialer", "put back to no owner by an undo"): 2}
 
 
@@ -503,11 +505,18 @@ def test_unowned_new_contacts_no_decision_was_made_for_say_why(workspace: Worksp
         ],
     )
     unowned = alerts(workspace)["unowned_new_leads"]
-    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "records" in r}
     assert groups == {
         ("dialer", "only named by another event (its own event has not come)"): 1,
         ("dialer", "created for a call's unknown number (unknown_counterpart: create)"): 1,
     }
+    # Each record says its own why (the groups alone did not tell which is which).
+    records = {
+        (r["record"]["type"], r["created_by"], r["why_no_owner"])
+        for r in unowned.rows
+        if "record" in r
+    }
+    assert records == {("contact", "dialer", why) for _, why in groups}
     assert unowned.summary.startswith(
         "2 contacts or leads created since 2026-11-03T12:00:00Z still have no owner"
     )
@@ -532,7 +541,7 @@ def test_a_placeholders_own_event_without_an_owner_is_decided_and_says_why(
         "ignored: the event names no owner, so the new contact has no owner"
     )
     unowned = alerts(workspace)["unowned_new_leads"]
-    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "why" in r}
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "records" in r}
     assert groups == {("dialer", "no owner in the event"): 1}
 
 

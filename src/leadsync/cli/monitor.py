@@ -68,6 +68,11 @@ def _row_text(check: str, row: Mapping[str, Any], names: Mapping[str, str]) -> s
     ``records show`` line and, for a flapping record, :func:`_history_text`."""
     if check == "activities_not_created":
         return f"{row['integration']} {row['type']}: {row['reason']}: {row['activities']}"
+    if check == "unowned_new_leads" and "record" in row:  # a record, with why it has none
+        return (
+            f"{plain(row['record'])} (made by {row['created_by']}): {row['why_no_owner']}"
+            f"  ({row['show']})"
+        )
     if check == "unreadable_numbers":  # the property in words, never its internal name
         record = plain(row["record"])
         return f"{record} {row['shown_as']}: {row['given']!r}  ({row['show']})"

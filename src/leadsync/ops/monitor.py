@@ -360,7 +360,15 @@ def _unowned(c: Connection, m: MonitoringSettings, since: str, until: str) -> Fi
     rows: list[dict[str, Any]] = [
         {"integration": g.created_by, "why": _decided_by(g), "records": int(g.n)} for g in groups
     ]
-    rows += [{"record": {"type": e.type, "id": e.id}, "show": show(e.type, e.id)} for e in examples]
+    rows += [
+        {
+            "record": {"type": e.type, "id": e.id},
+            "created_by": e.created_by,
+            "why_no_owner": _decided_by(e),
+            "show": show(e.type, e.id),
+        }
+        for e in examples
+    ]
 
     def said(n: int) -> str:
         return (

@@ -276,7 +276,7 @@ def unowned_new_records(
 
     Returns the groups (``created_by``, ``why``, ``decided_by``: the integration of the
     latest decision's event, ``n``; largest first) and the first
-    ``limit`` of them (``id``, ``type``, ``created_by``). ``why`` names the kind of the
+    ``limit`` of them (``id``, ``type``, ``created_by``, ``why``, ``decided_by``). ``why`` names the kind of the
     record's latest decision: the label of the first ``(LIKE pattern, label)`` of
     ``reason_kinds`` its reason matches, else ``other``; a record without a decision gets
     the label of the first ``(origin, label)`` of ``undecided_kinds`` that fits it —
@@ -320,7 +320,9 @@ def unowned_new_records(
         .order_by(sa.func.count().desc(), base.c.created_by, why, base.c.decided_by)
     ).all()
     examples = connection.execute(
-        sa.select(base.c.id, base.c.type, base.c.created_by).order_by(base.c.id).limit(limit)
+        sa.select(base.c.id, base.c.type, base.c.created_by, why, base.c.decided_by)
+        .order_by(base.c.id)
+        .limit(limit)
     ).all()
     return groups, examples
 
