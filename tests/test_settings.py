@@ -551,6 +551,23 @@ def test_bad_input_is_pinned(
             3,
             "found character '\\t' that cannot start any token; allowed: spaces, never tabs",
         ),
+        (
+            "integrations:\n  d:\n    ownership:\n    default: fill_if_empty\n"
+            "      contact: integration_wins\n",
+            5,
+            "invalid YAML: the ': ' at column 14 makes a key where none can start (the line is "
+            "indented more than the key above it, which has its value already; or a text "
+            "holding ': ' is not quoted); allowed: the keys of one mapping indented alike, a "
+            "key's own keys indented more",
+        ),
+        (
+            "integrations:\n  d:\n    kind: generic\n    ownership:\n"
+            "      default: fill_if_empty\n     contact: integration_wins\n",
+            6,
+            "invalid YAML: this line is indented 5 spaces, and the mapping it follows (from "
+            "line 3) indents its keys 4; allowed: the keys of one mapping indented alike, a "
+            "key's own keys indented more",
+        ),
     ],
     ids=[
         "unclosed flow list",
@@ -560,6 +577,8 @@ def test_bad_input_is_pinned(
         "list",
         "str",
         "tab",
+        "a key under a key with a value",
+        "a key between two indentations",
     ],
 )
 def test_unreadable_documents(

@@ -198,10 +198,39 @@ def _written(node: yaml.Node) -> str | None:
     return None
 
 
+def _indentation_problem(exc: yaml.MarkedYAMLError) -> str | None:
+    """PyYAML's words for a misplaced indentation (they name only the tokens it expected),
+    said plainly with the columns; None for its other problems."""
+    assert exc.problem_mark is not None
+    column = exc.problem_mark.column
+    if exc.problem == "mapping values are not allowed here":
+        return (
+            f"the ': ' at column {column + 1} makes a key where none can start (the line is"
+            " indented more than the key above it, which has its value already; or a text"
+            " holding ': ' is not quoted); allowed: the keys of one mapping indented alike,"
+            " a key's own keys indented more"
+        )
+    opened = exc.context_mark
+    if (
+        exc.context == "while parsing a block mapping"
+        and (exc.problem or "").startswith("expected <block end>")
+        and opened is not None
+    ):
+        return (
+            f"this line is indented {column} spaces, and the mapping it follows (from line"
+            f" {opened.line + 1}) indents its keys {opened.column}; allowed: the keys of one"
+            " mapping indented alike, a key's own keys indented more"
+        )
+    return None
+
+
 def _yaml_problem(exc: Exception, text: str, source: str) -> ConfigError:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         line = exc.problem_mark.line + 1
         what = exc.problem or str(exc)
+        plainly = _indentation_problem(exc)
+        if plainly is not None:
+            return ConfigError([f"{source}:{line}: invalid YAML: {plainly}"])
         if exc.context:
             started = exc.context_mark.line + 1 if exc.context_mark is not None else line
             opened = f" (opened on line {started})" if started != line else ""
