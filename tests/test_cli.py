@@ -826,3 +826,25 @@ def test_inbox_process_prints_the_shape_ingest_prints(cli: Cli, files: Path) -> 
     assert set(processed["activities"]) == set(ingested["activities"])
     assert processed["integration"] is None and processed["applied"] == 0
     assert processed["failed"] == [] and processed["failed_count"] == 0
+
+
+def test_db_after_the_command_is_taken_as_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``leadsync apply --db URL FILE`` said "No such option: --db": the option is the
+    app's, which click reads only before the command. The console script moves it there;
+    what follows ``--`` stays as given."""
+    from leadsync.cli.app import db_first, main
+
+    assert db_first(["apply", "--db", "x.db", "f.yaml"]) == ["--db", "x.db", "apply", "f.yaml"]
+    assert db_first(["records", "find", "--db=x.db"]) == ["--db=x.db", "records", "find"]
+    assert db_first(["ingest", "d", "--", "--db", "x"]) == ["ingest", "d", "--", "--db", "x"]
+    (tmp_path / "leadsync.yaml").write_text(EXAMPLE)
+    db = f"sqlite:///{tmp_path / 'after.db'}"
+    monkeypatch.setattr(
+        "sys.argv", ["leadsync", "apply", "--db", db, str(tmp_path / "leadsync.yaml")]
+    )
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code in (0, None), capsys.readouterr()
+    assert "integrations:" in Cli(db)("export").stdout

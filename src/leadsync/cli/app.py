@@ -117,7 +117,7 @@ def _main(
             help="Database URL, or a plain path for a SQLite file; else the LEADSYNC_DB "
             "environment variable, else sqlite:///leadsync.db (postgresql://… for PostgreSQL). "
             "Only init and apply create a workspace; other commands refuse a database that "
-            "holds none.",
+            "holds none. It may follow the command too.",
             show_default=False,
         ),
     ] = None,
@@ -245,6 +245,26 @@ def open_input(file: str, binary: bool) -> BinaryIO | TextIO:
         raise UserError(f"{file}: cannot read: {exc.strerror or exc}") from None
 
 
+def db_first(args: list[str]) -> list[str]:
+    """``--db`` wherever it is given, before the command, where it belongs (``leadsync apply
+    --db URL FILE`` said "No such option: --db"); what follows ``--`` is left as it is."""
+    front: list[str] = []
+    rest: list[str] = []
+    at = 0
+    while at < len(args):
+        arg = args[at]
+        if arg == "--":
+            rest.extend(args[at:])
+            break
+        if arg == "--db" and at + 1 < len(args):
+            front += args[at : at + 2]
+            at += 2
+            continue
+        (front if arg.startswith("--db=") else rest).append(arg)
+        at += 1
+    return front + rest
+
+
 def main() -> None:
     """The console script ``leadsync``. SIGTERM (a deploy, ``kill``, a container stop) ends a
     command as Ctrl-C does, through its cleanup — a one-shot ``push`` gives its lease up, a
@@ -254,11 +274,12 @@ def main() -> None:
     import sys
 
     signal.signal(signal.SIGTERM, _terminated)
-    if not _json_logs(sys.argv[1:]):
-        app()
+    args = db_first(sys.argv[1:])
+    if not _json_logs(args):
+        app(args)
         return
     try:  # a usage error is a JSON log line too, as every other line of stderr then
-        code = app(standalone_mode=False)
+        code = app(args, standalone_mode=False)
     except typer.exceptions.TyperException as exc:  # click's usage errors, as typer has them
         from leadsync.observability import configure_logging
 
