@@ -492,6 +492,20 @@ BAD: list[tuple[str, str, int, str, str]] = [
         "expected true or false; got 'maybe'",
     ),
     (
+        "a quoted yes for a bool",
+        edit("assign_on_activity: false", "assign_on_activity: 'yes'"),
+        21,
+        "integrations.dialer.ownership.assign_on_activity",
+        "expected true or false; got 'yes' (write true)",
+    ),
+    (
+        "a list for a mapping",
+        edit('map: {"u-9": "102"}', 'map: ["u-9", "102"]'),
+        12,
+        "integrations.dialer.users.map",
+        "expected a mapping; got a list (write `key: value` lines under it)",
+    ),
+    (
         "float id",
         edit('id: "101"', "id: 101.5"),
         2,
@@ -895,7 +909,13 @@ def workspace_configs(draw: st.DrawFn) -> WorkspaceConfig:
             "kind": draw(st.sampled_from(KNOWN_KINDS)),
             "users": {
                 "auto_match": draw(st.sampled_from([a.value for a in AutoMatch])),
-                "map": draw(st.dictionaries(_WORD, st.sampled_from(known), max_size=3))
+                # Keys naming one rep once: read without surrounding spaces, any case.
+                "map": {
+                    key: draw(st.sampled_from(known))
+                    for key in draw(
+                        st.lists(_WORD, max_size=3, unique_by=lambda k: k.strip().lower())
+                    )
+                }
                 if known
                 else {},
                 "directory": [

@@ -183,22 +183,38 @@ def with_problems(
 
 @dataclass(frozen=True)
 class Bounds:
-    """What a number setting allows, read from its model's field (one source for the file's
-    checks and the console's words): ``low`` (excluded when ``low_open``) to ``high``."""
+    """What a number setting allows, read from its model's field (one reading for the
+    file's messages and the console's fields): ``given`` its bounds by pydantic's names
+    (``ge``, ``gt``, ``le``, ``lt``), the lower first."""
 
-    low: float | None
-    low_open: bool
-    high: float | None
+    given: dict[str, float]
+
+    @classmethod
+    def of_field(cls, field: FieldInfo) -> Bounds:
+        return cls(
+            {
+                key: getattr(item, key)
+                for key in ("ge", "gt", "le", "lt")
+                for item in field.metadata
+                if getattr(item, key, None) is not None
+            }
+        )
 
     @classmethod
     def of(cls, model: type[BaseModel], name: str) -> Bounds:
-        found: dict[str, float] = {}
-        for item in model.model_fields[name].metadata:
-            for key in ("ge", "gt", "le"):
-                if isinstance(getattr(item, key, None), int | float):
-                    found[key] = getattr(item, key)
-        low = found.get("gt", found.get("ge"))
-        return cls(low, "gt" in found, found.get("le"))
+        return cls.of_field(model.model_fields[name])
+
+    @property
+    def low(self) -> float | None:
+        return self.given.get("gt", self.given.get("ge"))
+
+    @property
+    def low_open(self) -> bool:
+        return "gt" in self.given
+
+    @property
+    def high(self) -> float | None:
+        return self.given.get("le", self.given.get("lt"))
 
     def words(self) -> str:
         """In words: "From 0 to 36,500." or "More than 0, up to 365."."""

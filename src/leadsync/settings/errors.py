@@ -23,6 +23,7 @@ from leadsync.errors import ConfigError
 from leadsync.settings.base import (
     OWN_ERROR,
     OWN_PROBLEMS,
+    Bounds,
     KeyPath,
     PathPart,
     Written,
@@ -181,6 +182,9 @@ def _allowed_of(expected: Any) -> str:
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 
+_YES_NO = dict.fromkeys(("yes", "y", "on"), "true") | dict.fromkeys(("no", "n", "off"), "false")
+
+
 def _given(value: Any) -> str:
     """What was given, said so that text that reads as a number or true/false is seen to be
     text: quoted, it is no number (YAML's ``'3'``, JSON's ``"3"``)."""
@@ -190,6 +194,8 @@ def _given(value: Any) -> str:
     text = value.strip()
     if text.lower() in ("true", "false"):
         return f"{shown} (text: write {text.lower()} without quotes)"
+    if text.lower() in _YES_NO:  # YAML 1.1's words for them: text here, as in YAML 1.2
+        return f"{shown} (write {_YES_NO[text.lower()]})"
     if _DECIMAL.fullmatch(text):
         return f"{shown} (text: write {text} without quotes)"
     return shown
@@ -251,12 +257,7 @@ def _allowed_in_bounds(root: type[BaseModel], loc: tuple[int | str, ...]) -> str
 
 
 def _allowed_bounds(number: str, field: FieldInfo) -> str:
-    bounds = {
-        key: _number(getattr(item, key))
-        for key in ("ge", "gt", "le", "lt")  # the lower bound first, as it is read
-        for item in field.metadata
-        if getattr(item, key, None) is not None
-    }
+    bounds = {key: _number(bound) for key, bound in Bounds.of_field(field).given.items()}
     if "ge" in bounds and "le" in bounds:
         return f"; allowed: {number} from {bounds['ge']} to {bounds['le']}"
     words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
@@ -293,6 +294,8 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
         yield path, f"{show(value)} is not allowed; allowed: {allowed}"
     elif kind in ("list_type", "tuple_type"):  # unquoting would not make a list
         yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)} (write it as [{_unquoted(value)}])"
+    elif kind in ("dict_type", "model_type", "model_attributes_type"):
+        yield path, f"expected a mapping; got {show(value)} (write `key: value` lines under it)"
     elif kind in _TYPE_MESSAGES:
         yield path, f"{_TYPE_MESSAGES[kind]}; got {_given(value)}{_allowed_number(kind, root, loc)}"
     elif kind in _BOUND_MESSAGES:
