@@ -277,6 +277,21 @@ def test_a_url_option_the_driver_refuses_is_named_without_a_traceback(
     assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_password_holding_an_unencoded_at_sign_is_refused_without_showing_it() -> None:
+    """The driver read a password's rest as the host and named it: "failed to resolve host
+    'Secret99@db.internal'" (exit 1, as if a retry could help; found by a probe)."""
+    typed = "postgresql://app:Sup3r@Secret99@db.internal:5432/postgres"
+    result = CliRunner().invoke(app, ["--db", typed, "owners", "list"])
+    assert result.exit_code == 2, result.stderr
+    assert " ".join(result.stderr.split()) == (
+        "error: database postgresql://app:***@db.internal:5432/postgres: its password holds "
+        "'@' (a URL's first '@' ends the password); allowed: "
+        "postgresql://USER:PASSWORD@HOST:PORT/DBNAME with '@', ':' and '/' in the user or the "
+        "password written %40, %3A and %2F"
+    )
+    assert "Sup3r" not in result.stderr and "Secret99" not in result.stderr
+
+
 def test_a_port_that_is_not_a_number_is_said_so(folder: Path) -> None:
     result = CliRunner().invoke(app, ["--db", "postgresql://kim@h:port5/db", "owners", "list"])
     assert result.exit_code == 2, result.stderr

@@ -51,7 +51,8 @@ def resolve_url(url: str | None) -> str:
     """The SQLAlchemy URL of :func:`typed_url`: a plain path (no ``scheme://``) is a SQLite
     file, and ``postgresql://`` / ``postgres://`` use the psycopg driver."""
     url = typed_url(url)
-    if not _SCHEME.match(url):
+    scheme = _SCHEME.match(url)
+    if scheme is None:
         if _libpq_keywords(url):  # would be a SQLite file named after its password
             raise UserError(
                 f"database {mask_password(url)} is libpq's key=value form, not a URL; "
@@ -59,6 +60,13 @@ def resolve_url(url: str | None) -> str:
                 "file's path"
             )
         return "sqlite:///" + str(Path(url).expanduser())
+    authority = url[scheme.end() :].split("/", 1)[0]
+    if authority.count("@") > 1:  # the driver would read the password's rest as the host
+        raise UserError(
+            f"database {mask_password(url)}: its password holds '@' (a URL's first '@' ends "
+            "the password); allowed: postgresql://USER:PASSWORD@HOST:PORT/DBNAME with '@', "
+            "':' and '/' in the user or the password written %40, %3A and %2F"
+        )
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
