@@ -1031,6 +1031,24 @@ def test_a_secret_field_is_redacted_at_any_depth_and_in_a_list_of_bodies() -> No
     ]
 
 
+def test_a_dead_letter_keeps_no_credential_a_body_holds_whatever_its_vendor(
+    ws: Workspace,
+) -> None:
+    """``dead-letters show`` said "body (as kept: secrets redacted)" over a body's
+    ``password`` and ``api_key`` (found by a probe): only the vendor's own secret fields and
+    credential headers were redacted."""
+    line = {"password": "PW-1", "data": {"API_Key": "K-1", "client_secret": "S-1", "id": 7}}
+    summary = ws.ingest("aircall", [json.dumps(line)], source="odd.jsonl")
+    assert summary.dead_letter_count == 1
+    [letter] = ws.dead_letters(limit=10)
+    assert not any(secret in letter["raw"] for secret in ("PW-1", "K-1", "S-1"))
+    assert json.loads(letter["raw"])["body"]["data"] == {
+        "API_Key": "[redacted]",
+        "client_secret": "[redacted]",
+        "id": 7,
+    }
+
+
 def test_a_wrapped_or_listed_aircall_body_is_stored_without_its_token(ws: Workspace) -> None:
     body = json.loads((FIXTURES / "aircall" / "call.ended.json").read_text())["body"]
     wrapped = {"headers": {"content-type": "application/json"}, "body": body, "received_at": "x"}

@@ -28,7 +28,7 @@ from leadsync.model import Event, now_ts
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.results import ResultModel
 from leadsync.sources.base import Piece
-from leadsync.sources.hygiene import representable
+from leadsync.sources.hygiene import redact_text, representable
 from leadsync.store import inbox as inbox_store
 from leadsync.store.inbox import DeadLetterRow, InboxRow
 
@@ -288,14 +288,15 @@ def dead_letter_row(
     event_id: str | None = None,
 ) -> DeadLetterRow:
     """A dead letter in text every database can hold (hygiene.py): a hostile line is kept,
-    never refused."""
+    never refused; no credential a body holds is (whatever its vendor: the keys that name
+    one; a vendor's own secret fields are its adapter's to redact first)."""
     return DeadLetterRow(
         integration,
         at,
         None if source is None else representable(source),
         line_no,
         event_id,
-        representable(raw),
+        representable(redact_text(raw)),
         representable(error),
     )
 

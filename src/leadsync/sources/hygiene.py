@@ -47,6 +47,7 @@ from leadsync.errors import EventError
 from leadsync.model import Event
 
 __all__ = [
+    "CREDENTIAL_FIELDS",
     "CREDENTIAL_HEADERS",
     "MAX_KEY_LENGTH",
     "REDACTED",
@@ -301,6 +302,15 @@ class Headers(Mapping[str, str]):
 
 REDACTED = "[redacted]"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# Body keys that name a credential in any tool's body: redacted in a dead letter beside the
+# vendor's own secret fields (no CRM record carries one; a captured line or a generic body
+# might).
+CREDENTIAL_FIELDS = frozenset(
+    {
+        "password", "passwd", "secret", "client_secret", "api_key", "apikey", "access_token",
+        "refresh_token", "private_key",
+    }
+)  # fmt: skip
 """Headers whose value is a credential (Pipedrive's HTTP Basic password): never kept."""
 _WRAPPERS = frozenset({"headers", "body"})
 _MAX_DEPTH = 64  # levels of a decoded value walked for secrets (hostile input is bounded)
@@ -319,8 +329,9 @@ def redact_text(text: str, fields: Collection[str] = ()) -> str:
     string ``body`` (a raw body in an envelope) is redacted the same way. Text that is not
     JSON is read string by string (each string's escapes decoded): a value after a key that
     names a secret field is redacted, through to the end of the text when it never ends.
-    Unchanged text is returned as given."""
-    return _redact(text, frozenset(fields), 0)
+    Unchanged text is returned as given. Keys naming a credential (:data:`CREDENTIAL_FIELDS`)
+    are secret fields of every vendor."""
+    return _redact(text, frozenset(fields) | CREDENTIAL_FIELDS, 0)
 
 
 def _redact(text: str, fields: frozenset[str], depth: int) -> str:
