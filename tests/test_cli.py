@@ -848,3 +848,32 @@ def test_db_after_the_command_is_taken_as_before_it(
         main()
     assert ended.value.code in (0, None), capsys.readouterr()
     assert "integrations:" in Cli(db)("export").stdout
+
+
+def test_records_show_limit_says_when_it_cut_the_timeline(db_url: str) -> None:
+    """``records show --limit`` took 0 (an empty timeline), -1 (all) and cut without a word,
+    unlike every other list (found by a probe)."""
+    from tests.helpers import call_line, contact_line, setup
+
+    with Workspace(db_url) as ws:
+        setup(ws)
+        ws.ingest(
+            "dialer",
+            [contact_line("p-1", "u-1")]
+            + [call_line(f"c-{n}", "p-1", 60, f"2026-11-0{n}T10:00:00Z") for n in (1, 2, 3)],
+        )
+        [kim] = ws.find(external="dialer:p-1")
+    cli = Cli(db_url)
+    cut = cli("records", "show", "contact", str(kim["id"]), "--limit", "2")
+    assert cut.exit_code == 0, cut.stderr
+    assert "timeline (2 activities)" in cut.stdout
+    assert "c-3" in cut.stdout and "c-2" in cut.stdout and "c-1" not in cut.stdout
+    assert "… the newest 2 activities shown, and more there are: --limit N lists more" in (
+        cut.stderr
+    )
+    whole = cli("records", "show", "contact", str(kim["id"]), "--limit", "3")
+    assert "timeline (3 activities)" in whole.stdout and "more there are" not in whole.stderr
+    as_json = cli("records", "show", "contact", str(kim["id"]), "--limit", "1", "--json")
+    assert [a["external_id"] for a in json.loads(as_json.stdout)["timeline"]] == ["c-3"]
+    for bad in ("0", "-1"):
+        assert cli("records", "show", "contact", str(kim["id"]), "--limit", bad).exit_code == 2

@@ -44,7 +44,9 @@ def records_show(
         str, typer.Argument(metavar="TYPE", help="contact, company, deal, ticket or lead.")
     ],
     record_id: Annotated[int, typer.Argument(metavar="ID")],
-    limit: Annotated[int | None, typer.Option(help="Show at most this many activities.")] = None,
+    limit: Annotated[
+        int | None, limit_option("Show at most this many activities, the newest (all without).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """A record with its owner history and timeline. The history is oldest decided first
@@ -55,13 +57,18 @@ def records_show(
     with handle_errors():
         rtype = _record_type(record_type)
     with workspace() as ws:
-        record = ws.record(rtype, record_id, limit)
+        record = ws.record(rtype, record_id, None if limit is None else limit + 1)
         names = ws.owner_names()
         pushed = ws.record_hubspot(record_id) if not as_json else None
+    more = False
+    if limit is not None:
+        record["timeline"], more = render.cut(record["timeline"], limit)
     if as_json:
         render.print_json(record)
     else:
         _print_record(record, names, pushed)
+    if more:
+        render.more_note(limit or 0, "activities")
 
 
 def _print_record(
