@@ -22,7 +22,6 @@ from leadsync.cli import render
 from leadsync.errors import LeadsyncError, UserError
 from leadsync.ops import listings
 from leadsync.store.database import resolve_url, shown_url
-from leadsync.values import LARGEST_ID
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -92,10 +91,14 @@ push_failures_app = _group("failures", "Inputs HubSpot refused.", parent=push_ap
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
+# The most rows a list shows (its help says the range; a page asks for one row more, to tell
+# whether another follows). Every row is in the CSV and JSON exports.
+LIST_MAX = 1_000_000
+
+
 def limit_option(help_text: str | None = None) -> Any:
-    """A list's ``--limit``: from 1 to one below the largest id the databases hold (a page
-    asks for one row more, to tell whether another page follows)."""
-    return typer.Option(min=1, max=LARGEST_ID - 1, help=help_text)
+    """A list's ``--limit``: from 1 to :data:`LIST_MAX`."""
+    return typer.Option(min=1, max=LIST_MAX, help=help_text)
 
 
 SINCE_HELP = "30d, 12h, 90m, a date (2026-11-01), or an ISO time (UTC without an offset)"
