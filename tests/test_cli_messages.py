@@ -533,3 +533,23 @@ def test_ingesting_a_file_again_reports_an_element_still_a_dead_letter(tmp_path:
         assert len(ws.dead_letters()) == 1  # reported again, not kept twice
         ws.dismiss_dead_letters([ws.dead_letters()[0]["id"]], "seen")
     assert runner.invoke(app, command).exit_code == 0  # dismissed: nothing open to report
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("999.1.1.1", "--host 999.1.1.1: not an address, nor a name this machine resolves ("),
+        ("192.0.2.1", "--host 192.0.2.1: not an address of this machine ("),
+    ],
+)
+def test_a_host_nothing_can_listen_on_is_named_not_the_port(
+    tmp_path: Path, host: str, said: str
+) -> None:
+    """``serve --host 999.1.1.1 --port 58503`` said "--port 58503: cannot listen on …"
+    (found by a probe): the host is what is wrong."""
+    db = f"sqlite:///{tmp_path / 'ws.db'}"
+    assert CliRunner().invoke(app, ["--db", db, "init"]).exit_code == 0
+    result = CliRunner().invoke(app, ["--db", db, "serve", "--host", host, "--port", "58999"])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "allowed: " in result.output
+    assert "--port" not in result.output

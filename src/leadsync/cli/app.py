@@ -317,6 +317,7 @@ def check_port(option: str, host: str, port: int) -> None:
     """Exit 2 naming ``option`` when nothing can listen on ``host:port`` (taken, or an
     address this machine does not have), before the server starts and says it runs there:
     uvicorn's own refusal is a log line and exit 3. Port 0 (any free one) always can."""
+    import errno
     import socket
 
     if port == 0:
@@ -324,9 +325,21 @@ def check_port(option: str, host: str, port: int) -> None:
     with handle_errors():
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            family, kind, proto, _name, address = infos[0]
+        except OSError as exc:  # the host, not the port: no such address or name
+            raise UserError(
+                f"--host {host}: not an address, nor a name this machine resolves "
+                f"({exc.strerror or exc}); allowed: an address of this machine (127.0.0.1, "
+                "0.0.0.0 for all) or a name that resolves to one"
+            ) from None
+        family, kind, proto, _name, address = infos[0]
+        try:
             with socket.socket(family, kind, proto) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
                 probe.bind(address)
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:  # an address, but none of this machine's
+                raise UserError(
+                    f"--host {host}: not an address of this machine ({exc.strerror}); "
+                    "allowed: one of its addresses (127.0.0.1, 0.0.0.0 for all)"
+                ) from None
             raise UserError(f"{option} {port}: cannot listen on {host}: {exc}") from exc
