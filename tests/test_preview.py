@@ -163,3 +163,40 @@ def test_a_body_of_two_events_is_previewed_whole_and_a_repeat_of_it_is_the_dupli
     assert sorted(e.type for e in result.events) == ["activity", "record"]
     assert [d["where"] for d in result.duplicates] == ["<input>:2", "<input>:2"]
     assert workspace.ingest("cal", [line]).applied.events == 2
+
+
+def test_a_preview_takes_a_sample_and_says_when_the_input_held_more(
+    tmp_path: Path, db_url: str, monkeypatch: Any
+) -> None:
+    """A preview decides every event in one rolled-back transaction: of a year's file it
+    grew past 4.9 GB and printed a line per duplicate (found by a probe). Without --sample
+    it takes the first ``SAMPLE`` events and says the input held more; duplicates are listed
+    up to a count, then counted."""
+    import leadsync.cli.rollout as rollout_cli
+    import leadsync.ops.preview as preview_ops
+
+    monkeypatch.setattr(preview_ops, "SAMPLE", 4)
+    monkeypatch.setattr(rollout_cli, "DUPLICATES_SHOWN", 1)
+    lines = [contact_line(f"p-{n}", "u-1", event_id=f"e-{n}") for n in range(6)]
+    with Workspace(db_url) as ws:
+        setup(ws)
+        assert ws.ingest("dialer", lines[:3]).ok
+        taken = ws.preview("dialer", lines)
+        assert (len(taken.events), len(taken.duplicates), taken.cut_at) == (1, 3, 4)
+        assert ws.preview("dialer", lines, sample=6).cut_at is None
+    file = tmp_path / "year.jsonl"
+    file.write_text("\n".join(lines) + "\n")
+    shown = CliRunner().invoke(app, ["--db", db_url, "preview", "dialer", str(file)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.count("already in the inbox, not applied again") == 1
+    assert "… and 2 more events already in the inbox (--json lists all)" in shown.stdout
+    assert (
+        "the first 4 events previewed; the input holds more (--sample N previews up to "
+        "100,000; ingest applies every one)"
+    ) in shown.stderr
+    assert (
+        CliRunner()
+        .invoke(app, ["--db", db_url, "preview", "dialer", str(file), "--sample", "100001"])
+        .exit_code
+        == 2
+    )

@@ -22,7 +22,7 @@ from leadsync.model import RecordType
 from leadsync.ops import listings
 from leadsync.ops.deadletters import RetryResult, dismiss_hint
 from leadsync.ops.monitor import Report
-from leadsync.ops.preview import PreviewResult
+from leadsync.ops.preview import SAMPLE, SAMPLE_MAX, PreviewResult
 from leadsync.ops.replay import ReplayResult
 from leadsync.ops.review import PAGE, Resolution, ReviewItem, ReviewPage
 from leadsync.ops.settings_change import API_ACTOR, etag
@@ -135,7 +135,13 @@ class PreviewRequest(BaseModel):
         "generic integration, vendor webhook bodies (or {headers, body}) otherwise; a string "
         "is taken as one line as it is."
     )
-    sample: int | None = Field(None, ge=1, description="Only the first N events.")
+    sample: int | None = Field(
+        None,
+        ge=1,
+        le=SAMPLE_MAX,
+        description=f"Only the first N events (without: the first {SAMPLE:,}; cut_at in the "
+        "answer says when there were more).",
+    )
     settings: dict[str, Any] | None = Field(None, description=PROPOSED_SETTINGS)
 
 

@@ -31,6 +31,7 @@ from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops import rollout as rollout_ops
+from leadsync.ops.preview import SAMPLE, SAMPLE_MAX
 from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
 from leadsync.ops.rollout import RolloutChange, RolloutState
 from leadsync.ops.settings_change import Actor
@@ -68,7 +69,12 @@ def preview_command(
     integration: Annotated[str, typer.Argument(help="The integration the events come from.")],
     file: Annotated[str, typer.Argument(help="Events as `ingest` reads them, or - for stdin.")],
     sample: Annotated[
-        int | None, typer.Option(min=1, help="Only the first N events of the file.")
+        int | None,
+        typer.Option(
+            min=1,
+            max=SAMPLE_MAX,
+            help=f"Only the first N events of the file (without: the first {SAMPLE:,}).",
+        ),
     ] = None,
     settings_file: Annotated[
         Path | None,
@@ -94,8 +100,16 @@ def preview_command(
         render.print_json(result)
     else:
         _print_preview(render.json_of(result))
+    if result.cut_at is not None:
+        render.note(
+            f"the first {counted(result.cut_at, 'event')} previewed; the input holds more "
+            f"(--sample N previews up to {SAMPLE_MAX:,}; ingest applies every one)"
+        )
     if result.unreadable:
         raise typer.Exit(2)
+
+
+DUPLICATES_SHOWN = 20
 
 
 def _print_preview(result: Mapping[str, Any]) -> None:
@@ -122,8 +136,11 @@ def _print_preview(result: Mapping[str, Any]) -> None:
         for decision in entry["owner_decisions"]:
             record = decision["record"]
             render.line(f"  {record['type']} {record['id']}: {decision['reason']}")
-    for item in result["duplicates"]:
+    for item in result["duplicates"][:DUPLICATES_SHOWN]:
         render.line(f"{item['where']}: already in the inbox, not applied again")
+    if len(result["duplicates"]) > DUPLICATES_SHOWN:
+        more = len(result["duplicates"]) - DUPLICATES_SHOWN
+        render.line(f"… and {counted(more, 'more event')} already in the inbox (--json lists all)")
     for item in result["unreadable"]:
         render.note(f"{item['where']}: {item['error']}")
     summary = result["summary"]

@@ -152,6 +152,11 @@ class PreviewResult(ResultModel):
     events: list[EventPreview] = Field(default_factory=list)
     unreadable: list[Unreadable] = Field(default_factory=list)
     duplicates: list[Duplicate] = Field(default_factory=list)
+    cut_at: int | None = Field(
+        None,
+        description="The sample's size, when the input held more events than it: only the "
+        "first ones were previewed (null: every event was).",
+    )
 
     @computed_field(alias="summary")  # type: ignore[prop-decorator]
     @property
@@ -181,24 +186,33 @@ class PreviewResult(ResultModel):
         )
 
 
+#: The events a preview decides unless asked for another sample, and the most it takes: a
+#: preview says what each event does, in one rolled-back transaction, so its memory grows
+#: with them (``ingest`` applies any number in bounded memory).
+SAMPLE = 10_000
+SAMPLE_MAX = 100_000
+
+
 def read_events(
     rules: WorkspaceRules,
     integration: str,
     lines: Iterable[str | bytes],
     source: str,
     sample: int | None = None,
-) -> tuple[list[tuple[str, str, Event]], list[Unreadable]]:
+) -> tuple[list[tuple[str, str, Event]], list[Unreadable], bool]:
     """The (place, inbox key, event) of ``lines`` (canonical or vendor payloads, as ``ingest`` reads them), each
     with its place; lines that cannot be read are listed, not stored. At most ``sample``
-    events (the first ones: a preview is about a sample)."""
+    events (:data:`SAMPLE` without: the first ones, a preview is about a sample), and
+    whether the input held more."""
+    sample = sample or SAMPLE
     settings = rules.integrations[integration]
     adapter = adapter_for(settings.kind, integration, settings.vendor_options())
     events: list[tuple[str, str, Event]] = []
     unreadable: list[Unreadable] = []
     read = Lines(lines, adapter, source)  # as ingest reads them: a file not JSON lines refused
     for line in read:
-        if sample is not None and len(events) >= sample:
-            break
+        if len(events) >= sample:  # (a line's events are taken together)
+            return events, unreadable, True
         where = f"{source}:{line[0]}"
         try:
             items = line_items(adapter, line, where, read.hints)
@@ -210,7 +224,7 @@ def read_events(
                 unreadable.append({"where": item.where or where, "error": item.error})
             for event in item.events or ():
                 events.append((item.where or where, item.key, event))
-    return events, unreadable
+    return events, unreadable, False
 
 
 def preview(
