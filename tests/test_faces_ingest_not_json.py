@@ -154,6 +154,24 @@ def test_a_utf16_file_is_refused_naming_its_encoding(cli: Cli, db_url: str, tmp_
     assert stored(db_url) == (0, 0)
 
 
+def test_a_gzip_file_is_refused_saying_how_to_read_it(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """A compressed export was refused as "not valid UTF-8 at byte 1", with advice about
+    JSON (found by a probe)."""
+    import gzip
+
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress((contact_line("p-1", "u-1") + "\n").encode()))
+    result = cli("ingest", "dialer", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: {path}:1: not JSON lines: the file is gzip-compressed; allowed: JSON lines "
+        f"(`zcat {path} | leadsync ingest INTEGRATION -` reads it); nothing was stored"
+    )
+    assert stored(db_url) == (0, 0)
+
+
 def test_with_json_a_refused_file_is_a_json_object_on_stdout_too(
     cli: Cli, db_url: str, tmp_path: Path
 ) -> None:

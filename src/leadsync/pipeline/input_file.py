@@ -144,6 +144,13 @@ class Lines:
             if self.xml and is_xml(text):
                 yield self._xml_document(line_no, line, numbered)
                 return
+            if isinstance(line, bytes) and line[:2] == _GZIP_MAGIC and self.source is not None:
+                raise EventError(
+                    "not JSON lines: the file is gzip-compressed; allowed: JSON lines (`zcat "
+                    f"{self.source} | leadsync ingest INTEGRATION -` reads it); nothing was "
+                    "stored",
+                    f"{self.source}:{line_no}",
+                )
             if isinstance(line, bytes) and line[:2] in _UTF16_MARKS and self.source is not None:
                 raise EventError(
                     f"not JSON lines: the file is UTF-16 text (it begins with the byte order "
@@ -304,6 +311,7 @@ def _joined(lines: list[str | bytes]) -> str | bytes:
     )
 
 
+_GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of every gzip file
 _UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte order marks, little and big endian
 
 
