@@ -242,6 +242,11 @@ def test_csv_rows_name_each_activity_that_would_disappear(tmp_path: Path, db_url
     [gone] = rows  # the owner it has now, and why; none under the proposed settings
     assert (gone["current_owner_id"], gone["current_owner"]) == ("101", "Ana Ng")
     assert gone["current_reason"] and not gone["proposed_owner_id"]
+    # Why the proposed settings would not create it: the rule (it said nothing; found by a
+    # probe).
+    assert gone["proposed_reason"] == (
+        "skipped: call lasted 40 s, shorter than min_duration_s 60 s"
+    ), gone["proposed_reason"]
     # The other way: what appears has the owner it would have under the proposed settings
     # (the column was empty).
     looser = tmp_path / "looser.yaml"
@@ -260,6 +265,7 @@ def test_csv_rows_name_each_activity_that_would_disappear(tmp_path: Path, db_url
     assert (new["difference"], new["activity"]) == ("activity appears", "dialer:call:c-2")
     assert (new["proposed_owner_id"], new["proposed_owner"]) == ("101", "Ana Ng")
     assert new["proposed_reason"] and not new["current_owner_id"]
+    assert new["current_reason"] == "skipped: call lasted 40 s, shorter than min_duration_s 60 s"
 
 
 def test_a_rep_mapped_to_another_owner_gives_record_and_activity_csv_rows(

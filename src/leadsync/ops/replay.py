@@ -499,12 +499,12 @@ def _each_activity_difference(
         ("activity disappears", False, "current"),
         ("activity appears", True, "proposed"),
     ):
+        other = "current" if appear else "proposed"
         listed = replay_store.activities_only_in_one_listed(connection, appear)
-        for activity, records, owner, reason in listed:
+        for activity, records, owner, reason, skipped in listed:
             said = {f"{side}_records": records, f"{side}_owner_id": owner}
-            on_difference(
-                _difference(kind, activity=activity, **said, **{f"{side}_reason": reason})
-            )
+            said |= {f"{side}_reason": reason, f"{other}_reason": skipped and f"skipped: {skipped}"}
+            on_difference(_difference(kind, activity=activity, **said))
     for activity, current, proposed in replay_store.association_differences(connection):
         on_difference(
             _difference(

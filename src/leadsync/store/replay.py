@@ -330,19 +330,28 @@ def compare_activities(connection: sqlite3.Connection) -> None:
             JOIN {side} n ON n.id = aa.record_id"""
         )
         connection.execute(f"CREATE INDEX temp.ix_{side}_links ON {side}_links(activity)")
+        # Why the run did not create an activity (its latest skip that nothing undid).
+        connection.execute(
+            f"""CREATE TEMP TABLE {side}_skips AS
+            SELECT {_ACTIVITY_KEY} AS activity, a.reason AS reason FROM {db}activity_skips a
+            WHERE a.id IN (SELECT max(id) FROM {db}activity_skips WHERE activity_id IS NULL
+                GROUP BY integration, type, coalesce(external_id, 'event:' || event_id))"""
+        )
+        connection.execute(f"CREATE INDEX temp.ix_{side}_skips ON {side}_skips(activity)")
 
 
-def _one_side(appear: bool) -> tuple[str, str, str]:
-    """(activities of the side, activities of the other, links of the side)."""
-    return (
-        ("pro_acts", "cur_acts", "pro_links") if appear else ("cur_acts", "pro_acts", "cur_links")
-    )
+def _one_side(appear: bool) -> tuple[str, str, str, str]:
+    """(activities of the side, activities of the other, links of the side, skips of the
+    other)."""
+    if appear:
+        return "pro_acts", "cur_acts", "pro_links", "cur_skips"
+    return "cur_acts", "pro_acts", "cur_links", "pro_skips"
 
 
 def activities_only_in_one(connection: sqlite3.Connection, appear: bool) -> dict[str, int]:
     """Activities only the proposed run has (``appear``) or only the current one has, counted
     by ``integration type`` label. Needs :func:`compare_activities` first."""
-    acts, other, _links = _one_side(appear)
+    acts, other, _links, _skips = _one_side(appear)
     rows = connection.execute(
         f"""SELECT label, count(*) FROM {acts}
         WHERE activity NOT IN (SELECT activity FROM {other})
@@ -405,13 +414,16 @@ def _records_of(links: str) -> str:
 
 def activities_only_in_one_listed(
     connection: sqlite3.Connection, appear: bool
-) -> Iterator[tuple[str, str | None, str | None, str | None]]:
+) -> Iterator[tuple[str, str | None, str | None, str | None, str | None]]:
     """Each activity only one run has (see :func:`activities_only_in_one`), by key: (key,
-    its associated records by name, space-separated, its owner in that run and why)."""
-    acts, other, links = _one_side(appear)
+    its associated records by name, space-separated, its owner in that run and why, and
+    why the other run did not create it: its skip's reason, None without one)."""
+    acts, other, links, skips = _one_side(appear)
     yield from connection.execute(
-        f"""SELECT x.activity, {_records_of(links)}, x.owner, x.owner_reason FROM {acts} x
-        WHERE x.activity NOT IN (SELECT activity FROM {other}) ORDER BY x.activity"""
+        f"""SELECT x.activity, {_records_of(links)}, x.owner, x.owner_reason,
+            (SELECT s.reason FROM {skips} s WHERE s.activity = x.activity)
+        FROM {acts} x WHERE x.activity NOT IN (SELECT activity FROM {other})
+        ORDER BY x.activity"""
     )
 
 
