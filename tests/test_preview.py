@@ -200,3 +200,28 @@ def test_a_preview_takes_a_sample_and_says_when_the_input_held_more(
         .exit_code
         == 2
     )
+
+
+def test_the_preview_marks_what_a_staged_rollouts_settings_decided(
+    tmp_path: Path, db_url: str
+) -> None:
+    """``activities skipped`` and the report mark a rollout's decisions [rollout]; the
+    preview printed the same skip unmarked, though the current settings allow the call
+    (found by a probe)."""
+    stricter = {"activities": {"call": {"enabled": True, "min_duration_s": 60}}}
+    with Workspace(db_url) as ws:
+        ws.apply_config(
+            workspace_config(
+                {"dialer": {**settings(), "rollout": {"percent": 100, "settings": stricter}}}
+            )
+        )
+    file = tmp_path / "calls.jsonl"
+    file.write_text(
+        contact_line("p-1", "u-1") + "\n" + call_line("c-1", "p-1", 30, "2026-11-01T10:00:00Z")
+    )
+    shown = CliRunner().invoke(app, ["--db", db_url, "preview", "dialer", str(file)])
+    assert shown.exit_code == 0, shown.output
+    assert "call skipped: call lasted 30 s, shorter than min_duration_s 60 s [rollout]" in (
+        shown.stdout
+    ), shown.stdout
+    assert ": set 101: " in shown.stdout and "[rollout]" in shown.stdout.split(": set 101: ")[1]

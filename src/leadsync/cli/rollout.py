@@ -110,6 +110,8 @@ def preview_command(
 
 
 DUPLICATES_SHOWN = 20
+# What a staged rollout's proposed settings decided is marked, as other lists mark it.
+_ROLLOUT_MARK = {"rollout": " [rollout]"}
 
 
 def _print_preview(result: Mapping[str, Any]) -> None:
@@ -128,14 +130,15 @@ def _print_preview(result: Mapping[str, Any]) -> None:
             what = f"  {activity['type']} {activity['outcome']}"
             if activity.get("reason"):
                 what += f": {activity['reason']}"
-            render.line(what)
+            render.line(what + _ROLLOUT_MARK.get(activity["settings"], ""))
             for link in entry["associations"]:
                 render.line(f"    -> {link['type']} {link['id']} ({link['source']})")
         if entry.get("counterpart"):
             render.line(f"  {render.escape(entry['counterpart'])}")
         for decision in entry["owner_decisions"]:
             record = decision["record"]
-            render.line(f"  {record['type']} {record['id']}: {decision['reason']}")
+            mark = _ROLLOUT_MARK.get(decision["settings"], "")
+            render.line(f"  {record['type']} {record['id']}: {decision['reason']}{mark}")
     for item in result["duplicates"][:DUPLICATES_SHOWN]:
         render.line(f"{item['where']}: already in the inbox, not applied again")
     if len(result["duplicates"]) > DUPLICATES_SHOWN:
