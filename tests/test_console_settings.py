@@ -287,6 +287,8 @@ def test_leadsync_apply_is_audited_and_marks_the_workspace_managed(
     file.write_text(dump_config(workspace_config()), encoding="utf-8")
     result = CliRunner().invoke(cli_app, ["--db", db_url, "apply", str(file), "--managed"])
     assert result.exit_code == 0, result.output
+    # In words, as the audit log says it (it printed "settings changed: managed_by_file").
+    assert f"managed by file: on ({file})" in result.stdout and "managed_by" not in result.stdout
     with Workspace(db_url) as ws:
         [entry] = ws.audit_log().entries
         assert entry.who == f"cli: leadsync apply {file}" and entry.role == "admin"
@@ -294,6 +296,8 @@ def test_leadsync_apply_is_audited_and_marks_the_workspace_managed(
         assert f"managed by file: on ({file})" in entry.summary
         assert "+  dialer:\n" in entry.yaml_diff
         assert ws.settings_form("dialer").managed_file == str(file)
+    off = CliRunner().invoke(cli_app, ["--db", db_url, "apply", str(file), "--unmanaged"])
+    assert "managed by file: off (no file)" in off.stdout and "managed_by" not in off.stdout
 
 
 def test_applying_another_file_to_a_workspace_managed_by_file_is_refused(

@@ -113,8 +113,13 @@ def apply(
     if dry_run:
         render.line(f"{file}: applying it would change (--dry-run: nothing changed):")
     for key, items in render.json_of(changes).items():
-        if items:
-            render.line(f"{key.replace('_', ' ')}: {_first_few(items)}")
+        shown = [item for item in items if item != MANAGED_SETTING]
+        if shown:
+            render.line(f"{key.replace('_', ' ')}: {_first_few(shown)}")
+    if MANAGED_SETTING in changes.settings_changed:  # in words, not the setting's name
+        render.line(
+            f"managed by file: on ({file})" if managed else "managed by file: off (no file)"
+        )
     if changes.reordered:
         render.line(reordered_text(_first_few(changes.reordered)))
     if diff:
