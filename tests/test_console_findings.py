@@ -381,6 +381,24 @@ def test_each_number_field_gives_both_its_bounds_as_the_settings_check_them(
         assert said and words in said.group(1), (control, said and said.group(1))
 
 
+def test_the_preview_says_what_people_did_that_it_does_not_replay(
+    workspace: Workspace, live: LiveServer
+) -> None:
+    """As the CLI's replay does: a person's owner change is no tool's event, so the
+    preview's "now" owners are the tools' events alone."""
+    from tests.test_console_settings import HISTORY
+
+    workspace.ingest("dialer", [json.dumps(e) for e in HISTORY], source="history.jsonl")
+    [p1] = workspace.find(external="dialer:p-1")
+    workspace.set_owner("contact", p1["id"], "104")
+    client, token = admin(live)
+    html = client.post(PREVIEW, data={**form(), "csrf_token": [token]}).text
+    said = re.search(r'<p class="note not-replayed">(.*?)</p>', html, re.S)
+    assert said and said.group(1).startswith(
+        "Not replayed, being no tool's event: 1 owner change made by people since then"
+    ), html
+
+
 # ------------------------------------------------------------------ 6. the audit log
 
 

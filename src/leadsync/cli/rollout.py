@@ -32,7 +32,7 @@ from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops import rollout as rollout_ops
 from leadsync.ops.preview import SAMPLE, SAMPLE_MAX
-from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN
+from leadsync.ops.replay import DIFFERENCE_FIELDS, SHOWN, people_text
 from leadsync.ops.rollout import RolloutChange, RolloutState
 from leadsync.ops.settings_change import Actor
 from leadsync.pipeline.input_file import InputFile
@@ -252,9 +252,7 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         + f"{counted(result['records_compared'], 'record')} compared"
     )
     if result["not_replayed"]:
-        done = ", ".join(
-            counted(n, _PEOPLE_NOUNS[key]) for key, n in result["not_replayed"].items()
-        )
+        done = people_text(result["not_replayed"])
         render.note(
             f"not replayed, being no tool's event: {done} made by people"
             + (f" since {display_ts(cutoff)}" if cutoff else "")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,7 @@ from leadsync.ops.preview import with_settings
 from leadsync.pipeline import inbox
 from leadsync.pipeline.expiry import expire_holds
 from leadsync.pipeline.fallback import apply_with_fallback
-from leadsync.results import ResultModel
+from leadsync.results import ResultModel, counted
 from leadsync.settings import IntegrationSettings, WorkspaceConfig
 from leadsync.sources.base import Adapter
 from leadsync.store import batch as store
@@ -50,6 +50,18 @@ from leadsync.store.database import begin_writing, create_db_engine, migrate
 
 # Owner decisions people make outside the inbox, by strategy (what the replay says of them).
 _BY_PEOPLE = {MANUAL_STRATEGY: "owner_changes", UNDO_STRATEGY: "undos"}
+_PEOPLE_NOUNS = {
+    "owner_changes": "owner change",
+    "undos": "undo",
+    "review_answers": "review answer",
+}
+
+
+def people_text(not_replayed: Mapping[str, int]) -> str:
+    """:attr:`ReplayResult.not_replayed` in words: ``2 owner changes, 1 undo``."""
+    return ", ".join(counted(n, _PEOPLE_NOUNS[key]) for key, n in not_replayed.items())
+
+
 CHUNK = 10_000  # rows per replayed batch: the engine's default batch
 SHOWN = 1_000  # differing records listed in full; all are counted
 

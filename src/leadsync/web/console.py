@@ -37,6 +37,7 @@ from leadsync.ops.deadletters import (
     REVIEW_HINT,
     pretty_body,
 )
+from leadsync.ops.replay import people_text
 from leadsync.ops.snapshot import HealthSnapshot, SnapshotKeeper
 from leadsync.results import plain
 from leadsync.workspace import Workspace
@@ -550,4 +551,5 @@ def templates() -> Jinja2Templates:
     env.filters["pretty_body"] = pretty_body
     env.filters["plural"] = plural
     env.filters["console_hints"] = console_hints
+    env.filters["people"] = people_text  # what people did that a replay does not replay
     return Jinja2Templates(env=env)
