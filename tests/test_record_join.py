@@ -450,3 +450,39 @@ def test_a_merge_event_that_repeats_the_kept_number_keeps_the_absorbed_one_besid
     assert numbers == {KIM_E164, other_e164}
     assert run(workspace, _call("call-1", "2026-11-03T09:00:00Z", number=other)).ok
     assert [t["external_id"] for t in workspace.record("contact", kept)["timeline"]] == ["call-1"]
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_an_event_of_a_merged_away_id_from_before_the_merge_gives_no_owner(
+    workspace: Workspace, batched: bool
+) -> None:
+    """A probe's case: Pipedrive merged person 44 (owner 102) into 43 (owner 101) at 09:30;
+    a late change of 44 dated 09:25 then set 102 on the kept person as "the most recent
+    change" — its owner was the merged-away record's, and the tool's own merge, later, said
+    the kept one's. Ignored as stale, in the merge's batch and in a later one; an event of
+    it dated after the merge still decides."""
+    workspace.apply_config(_config())
+    before = [
+        _contact("c-43", "2026-11-01T09:15:00Z", owner="u-1", email="a@globex.test"),
+        _contact("c-44", "2026-11-01T09:16:00Z", owner="u-9", email="b@globex.test"),
+        _merge("c-43", ["c-44"], "2026-11-01T09:30:00Z"),
+    ]
+    late = _contact("c-44", "2026-11-01T09:25:00Z", owner="u-9")
+    if batched:
+        assert run(workspace, *before, late, integration="crm").ok
+    else:
+        assert run(workspace, *before, integration="crm").ok
+        assert run(workspace, late, integration="crm").ok
+    [kept] = _found(workspace, external="crm:c-43")
+    record = workspace.record("contact", kept)
+    assert record["owner_id"] == "101"
+    last = record["owner_history"][-1]
+    assert (last["event_id"], last["outcome"]) == (late["id"], "ignored")
+    assert last["reason"] == (
+        "ignored: stale: crm merged contact c-44 into another at 2026-11-01T09:30:00Z, after "
+        "this event (2026-11-01T09:25:00Z): its owner was the merged-away record's; the owner "
+        "stays 101"
+    )
+    after = _contact("c-44", "2026-11-01T09:40:00Z", owner="u-9")
+    assert run(workspace, after, integration="crm").ok
+    assert workspace.record("contact", kept)["owner_id"] == "102"

@@ -39,6 +39,7 @@ from leadsync.model import (
     CRM_SOURCE,
     CRM_STRATEGY,
     MANUAL_STRATEGY,
+    MERGE_STRATEGY,
     PHONE_PROPERTIES,
     SEEN_IN_CRM,
     ActivitySkip,
@@ -59,6 +60,7 @@ from leadsync.rules.ownership import (
     Verdict,
     decide_crm_change,
     decide_owner,
+    merged_away_verdict,
     rep_key,
 )
 from leadsync.rules.records import PHONE_RECORD_TYPES, core_fields, gives_phones, newer_properties
@@ -502,7 +504,15 @@ class BatchDecider:
         echoed = echoes.report(self, key, record, event, given) if subject.external_id else None
         # A record the event makes, or a placeholder's first own event, gets its decision
         # even without an owner: why it has none (the report's unowned check reads it).
-        if gives or event.type is EventType.OWNER or is_new:
+        merged_at = self.merged_at(key) if subject.external_id is not None else None
+        deciding = gives or event.type is EventType.OWNER or is_new
+        if deciding and merged_at is not None and event.occurred_at < merged_at:
+            verdict = merged_away_verdict(
+                record.owner_id, event.integration, f"{subject.type._value_} {subject.external_id}",
+                merged_at, event.occurred_at,
+            )  # fmt: skip
+            self.record_verdict(record, event, verdict, MERGE_STRATEGY, event.integration)
+        elif deciding:
             ownership = settings.ownership
             self.decide(
                 record,
@@ -521,6 +531,11 @@ class BatchDecider:
             self.given_reps[key] = GivenRep(rep, event.occurred_at)
             self.reps_given.add(key)
         links.link_named(self, record, event)
+
+    def merged_at(self, key: SourceKey) -> str | None:
+        """When the tool merged the id ``key`` into another (None: it did not)."""
+        made = self.merged_identities.get(key)
+        return made["merged_at"] if made is not None else self.state.merged_ids.get(key) or None
 
     def apply_crm(self, event: Event) -> None:
         """An event from the CRM itself (HubSpot's webhooks): its owner ids are owner ids, and

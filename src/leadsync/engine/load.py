@@ -92,7 +92,7 @@ def load(
     counts = store.read_counters(connection, [store.RECORD_ID, store.ACTIVITY_ID])
     round_robin = store.read_counters_with_prefix(connection, store.ROUND_ROBIN_PREFIX)
     reps: dict[SourceKey, tuple[str, str]] = {}  # the rep each identity gave last
-    merged: set[SourceKey] = set()  # ids a tool merged away before (the outbox skips them)
+    merged: dict[SourceKey, str] = {}  # ids a tool merged away before, and when (by its clock)
     identity = store.load_identities(
         connection,
         {(i, r.type._value_, r.external_id) for i, r in refs if r.external_id is not None},

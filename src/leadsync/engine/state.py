@@ -228,8 +228,8 @@ class LoadedState:
     ids: SequenceIds | None = None
     # The rep each identity's integration last gave as the record's owner, and when.
     given_reps: dict[SourceKey, GivenRep] = field(default_factory=dict)
-    # The identities a tool had merged into another id before the batch.
-    merged_ids: set[SourceKey] = field(default_factory=set)
+    # The identities a tool had merged into another id before the batch, and when it did.
+    merged_ids: dict[SourceKey, str] = field(default_factory=dict)
     # The owners the outbox wrote to each identity the batch names that its integration has
     # not reported back yet (rules/echoes.py), in the order written.
     awaited: dict[SourceKey, list[OwnerWritten]] = field(default_factory=dict)

@@ -487,3 +487,19 @@ def decide_join_owner(
         f"kept {kept.owner_id}: {source} merged {merged} (owner {absorbed_owner}) into "
         f"{kept_name} at {when}; the kept record's owner stays",
     )
+
+
+def merged_away_verdict(
+    current: str | None, integration: str, merged: str, merged_at: str, occurred_at: str
+) -> Verdict:
+    """An event of ``merged``, an id ``integration`` merged into another at ``merged_at``,
+    that happened before the merge (a redelivery, a late delivery): its owner is that of a
+    record the tool no longer has — the record it kept says its own, as of the merge."""
+    return Verdict(
+        Outcome.IGNORED,
+        current,
+        None,
+        f"ignored: stale: {integration} merged {merged} into another at "
+        f"{display_ts(merged_at)}, after this event ({display_ts(occurred_at)}): its owner was "
+        f"the merged-away record's; {stays(current)}",
+    )

@@ -117,28 +117,34 @@ def load_identities(
     connection: Connection,
     keys: Iterable[tuple[str, str, str]],
     reps: dict[tuple[str, str, str], tuple[str, str]] | None = None,
-    merged: set[tuple[str, str, str]] | None = None,
+    merged: dict[tuple[str, str, str], str] | None = None,
 ) -> dict[tuple[str, str, str], int]:
     """(integration, record type, external id) -> record id, for the keys that exist; with
     ``reps``, also the rep each one's integration last gave as the owner and when, by key;
-    with ``merged``, the keys a tool merged into another id (the outbox writes none)."""
+    with ``merged``, the keys a tool merged into another id (the outbox writes none), and
+    when it did."""
     grouped = _by_integration_and_type(keys)
     found: dict[tuple[str, str, str], int] = {}
     t = record_identities
     for (integration, rtype), ids in grouped.items():
         rows = connection.execute(
             sa.select(
-                t.c.external_id, t.c.record_id, t.c.owner_rep, t.c.owner_rep_at, t.c.merged_into
+                t.c.external_id,
+                t.c.record_id,
+                t.c.owner_rep,
+                t.c.owner_rep_at,
+                t.c.merged_into,
+                t.c.merged_at,
             ).where(
                 t.c.integration == integration,
                 t.c.type == rtype,
                 _in(connection, t.c.external_id, ids),
             )
         )
-        for external_id, record_id, rep, rep_at, merged_into in rows.all():
+        for external_id, record_id, rep, rep_at, merged_into, merged_at in rows.all():
             found[(integration, rtype, external_id)] = record_id
             if merged is not None and merged_into is not None:
-                merged.add((integration, rtype, external_id))
+                merged[(integration, rtype, external_id)] = merged_at or ""
             if reps is not None and rep is not None:
                 reps[(integration, rtype, external_id)] = (rep, rep_at)
     return found
