@@ -665,3 +665,19 @@ def test_skips_a_staged_rollout_made_are_marked_as_the_rollouts(workspace: Works
     workspace.ingest("dialer", [activity("call", "c-1", "p-1", TODAY, duration_s=20)])
     rows = findings(workspace)["activities_not_created"].rows
     assert [r["reason"] for r in rows] == ["shorter than min_duration_s (30 s) [rollout]"]
+
+
+def test_an_owner_a_person_cleared_and_its_protection_kept_says_so(workspace: Workspace) -> None:
+    """A person cleared the owner in the CRM; a tool's later event was kept out by the
+    protection ("kept no owner: a person cleared the owner in the CRM …"): the report said
+    "other (see the decision)" (found by a probe)."""
+    setup(workspace, users={"map": {"u-1": "101"}, "unmapped": {"policy": "leave"}})
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", TODAY)])
+    [p1] = workspace.find(external="dialer:p-1")
+    workspace.set_owner("contact", p1["id"], None, at="2026-11-10T09:05:00Z")
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-10T09:10:00Z")])
+    history = workspace.record("contact", p1["id"])["owner_history"]
+    assert history[-1]["reason"].startswith("kept no owner: a person cleared the owner")
+    unowned = alerts(workspace)["unowned_new_leads"]
+    groups = {(r["integration"], r["why"]): r["records"] for r in unowned.rows if "records" in r}
+    assert groups == {("dialer", "owner cleared in the CRM"): 1}

@@ -330,6 +330,8 @@ _UNOWNED_BECAUSE = (
     # A person's change (records set-owner, the console) or one made in the CRM itself.
     ("%changed the owner in the CRM%", "owner cleared in the CRM"),
     ("%owner was changed in the CRM%", "owner cleared in the CRM"),
+    # A later event kept the no owner a person's clearing protects.
+    ("%a person cleared the owner in the CRM%", "owner cleared in the CRM"),
     ("%has no active owner%", "round robin team has no active owner"),
     # Before the leave policy, which a rep mapped to an inactive owner's reason names too.
     ("%inactive%", "the mapped owner is inactive"),
