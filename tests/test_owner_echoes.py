@@ -374,3 +374,20 @@ def test_the_crms_late_echo_of_an_outbox_write_is_no_change(workspace: Workspace
         "change at 2026-11-01T09:30:00Z): its own change echoed back"
     )
     assert _echo_states(workspace) == [("101", "echoed"), ("104", "awaited")]
+
+
+def test_a_cleared_owner_in_the_outbox_list_is_none_not_unknown(db_url: str) -> None:
+    """A person clears the owner: the bidirectional tool is to clear it too. ``outbox list``
+    showed "?" for it, as for an owner none of the tool's users is (found by a probe); "?"
+    stays for that."""
+    with Workspace(db_url) as workspace:
+        _dialer(workspace)
+        _tool(workspace, "u-9", T[0])
+        kim = record_by_external(workspace, "p-1")
+        workspace.set_owner("contact", kim["id"], None, at=T[5])
+        rows = workspace.outbox()
+    assert [(r["owner_id"], r["external_owner_id"]) for r in rows][-1] == (None, None)
+    listed = Cli(db_url)("outbox", "list")
+    assert listed.exit_code == 0, listed.output
+    cleared = [line for line in listed.stdout.splitlines() if "contact" in line][-1]
+    assert "│ none " in cleared and "│ ? " not in cleared, cleared

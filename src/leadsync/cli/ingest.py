@@ -180,7 +180,7 @@ def outbox_list(
                 f"{r['record_type']} {r['record_id']}",
                 r["external_id"],
                 render.owner(r["owner_id"], names),
-                r["external_owner_id"] or "?",
+                _external_owner(r),
                 r["source"],
                 r["status"],
                 _echo(r),
@@ -191,6 +191,14 @@ def outbox_list(
     )  # fmt: skip
     if more:
         render.more_note(limit, "owner changes")
+
+
+def _external_owner(row: dict[str, Any]) -> str:
+    """The tool's user the owner is written as: ``none`` for a cleared owner (the tool's
+    owner is cleared), ``?`` where the owner maps to none of the tool's users."""
+    if row["owner_id"] is None:
+        return "none"
+    return row["external_owner_id"] or "?"
 
 
 def _echo(row: dict[str, Any]) -> str:
