@@ -134,6 +134,21 @@ def test_an_outage_is_one_log_line_without_a_traceback_and_a_503_each(
     assert line.getMessage().endswith("); 3 request(s) answered 503")
     assert line.exc_info is None
     assert [r["event_id"] for r in workspace.inbox_rows()] == ["e0"]
+    # More requests answered 503 while it lasts: counted, not a line each; the database
+    # back, one line says how many.
+    rename_inbox(workspace, "inbox", "inbox_away")
+    try:
+        for n in range(5):
+            assert (
+                asyncio.run(answer_webhook(intake, "dialer", request(f"f{n}"), PATH)).status == 503
+            )
+    finally:
+        rename_inbox(workspace, "inbox_away", "inbox")
+    assert asyncio.run(answer_webhook(intake, "dialer", request("g0"), PATH)).status == 200
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 2, said
+    assert said[1].startswith("intake: database available again after ")
+    assert said[1].endswith("s; 5 more request(s) answered 503")
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

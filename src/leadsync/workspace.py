@@ -289,9 +289,7 @@ class Workspace:
         if proposed is not None:
             rules = with_settings(rules, integration, proposed)
         events, unreadable, more = read_events(rules, integration, lines, source, sample)
-        result = preview(self.engine, rules, integration, events, unreadable, proposed is not None)
-        result.cut_at = len(events) if more else None
-        return result
+        return preview(self.engine, rules, integration, events, unreadable, bool(proposed), more)
 
     def report(self, since: str, now: str | None = None) -> Report:
         """The health report since ``since`` (a canonical time), with the workspace's

@@ -122,7 +122,7 @@ async def _answer(intake: Intake, integration: str, request: WebhookRequest, pat
     except IntakeError as exc:  # refused
         return problem_answer(exc.status, exc.title, exc.detail, path)
     except Exception as exc:
-        return _unexpected(exc, integration, path)
+        return _unexpected(exc, intake, integration, path)
     try:
         receipt = await waiter
     except IntakeError as exc:  # its rows alone were refused: kept as a dead letter
@@ -147,11 +147,12 @@ def _accepted(receipt: Receipt) -> Answer:
     return Answer(200, "application/json", (text + "}").encode())
 
 
-def _unexpected(exc: Exception, integration: str, path: str) -> Answer:
+def _unexpected(exc: Exception, intake: Intake, integration: str, path: str) -> Answer:
     """Not a refusal, while checking: the database away (reading the integrations, keeping
-    a dead letter), the service stopping, or a defect."""
+    a dead letter: said as the outage it is, with the writer's), the service stopping, or a
+    defect."""
     if database_unavailable(exc):
-        log.warning("intake: database unavailable (%s); answered 503", type(exc).__name__)
+        intake.writer.outage.away(type(exc).__name__, 1)
         return _unavailable(path)
     if isinstance(exc, WriterStopped):
         log.warning("intake: %s; answered 503", exc)

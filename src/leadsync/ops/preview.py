@@ -234,12 +234,15 @@ def preview(
     events: Sequence[tuple[str, str, Event]],
     unreadable: Sequence[Unreadable] = (),
     proposed: bool = False,
+    more: bool = False,
 ) -> PreviewResult:
     """Decide ``events`` against the current workspace in a transaction that is rolled back.
     Events the inbox already holds (or that repeat one earlier in the sample) are listed as
     duplicates: a real run would not apply them again. ``proposed``: ``rules`` carry proposed
-    settings for the integration, and what they decide says ``proposed``, not ``current``."""
+    settings for the integration, and what they decide says ``proposed``, not ``current``.
+    ``more``: the input held more events than ``events`` (a sample of it: ``cut_at``)."""
     result = PreviewResult(integration=integration, unreadable=list(unreadable))
+    result.cut_at = len(events) if more else None
     with engine.connect() as connection:
         transaction = begin_writing(connection)
         try:

@@ -38,6 +38,7 @@ from leadsync.model import now_ts
 from leadsync.observability import database_outage
 from leadsync.pipeline import inbox, rejected
 from leadsync.pipeline.configured import Configured, Found
+from leadsync.pipeline.outage import OutageLog
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
 from leadsync.store.database import begin_writing
@@ -357,6 +358,7 @@ class GroupCommitWriter:
         self._timings: list[tuple[float, int]] = []
         self.groups = 0
         self.jobs = 0
+        self.outage = OutageLog(log, "intake")  # the request path reports through it too
 
     @property
     def on_commit(self) -> Callable[[float, int], None] | None:
@@ -470,11 +472,7 @@ class GroupCommitWriter:
             self._timings.append((time.perf_counter() - started, rows))
         except Exception as exc:
             if database_unavailable(exc):
-                log.warning(
-                    "intake: database unavailable (%s); %d request(s) answered 503",
-                    type(exc).__name__,
-                    len(jobs),
-                )
+                self.outage.away(type(exc).__name__, len(jobs))
                 return [exc] * len(jobs)
             if len(jobs) == 1:
                 return [self._refuse(jobs[0], exc)]
@@ -491,6 +489,7 @@ class GroupCommitWriter:
             return first + self._write(jobs[middle:])
         self.groups += 1
         self.jobs += len(jobs)
+        self.outage.back()
         return list(receipts)
 
     def _refuse(self, job: _Job, exc: Exception) -> BaseException:

@@ -1,0 +1,78 @@
+"""An outage of the database in a few lines, whatever the traffic.
+
+Intake answers every request 503 while the database is away (the vendors retry), and said
+so in a line per request or group commit: at a few hundred webhooks a second, tens of
+thousands of warnings for a two-minute outage (found by a probe). :class:`OutageLog` says
+the first one as it was, then one line every :data:`EVERY_S` seconds while it lasts, with
+the requests answered 503 since the last line, and one line when the database is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+#: Seconds between the lines of an outage that goes on.
+EVERY_S = 10.0
+
+
+class OutageLog:
+    """The lines of ``what``'s outages (``intake``), to ``log``. Thread-safe: the intake's
+    writer thread and its event loop both report."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        what: str,
+        every_s: float = EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log, self._what, self._every_s, self._clock = log, what, every_s, clock
+        self._lock = threading.Lock()
+        self._since: float | None = None  # when the outage began (None: no outage)
+        self._said = 0.0  # when its last line was written
+        self._untold = 0  # requests answered 503 since that line
+
+    def away(self, cause: str, requests: int) -> None:
+        """``requests`` were answered 503 because the database is away (``cause``: the
+        error's name)."""
+        with self._lock:
+            now = self._clock()
+            if self._since is None:
+                self._since = self._said = now
+                self._log.warning(
+                    "%s: database unavailable (%s); %d request(s) answered 503",
+                    self._what,
+                    cause,
+                    requests,
+                )
+                return
+            self._untold += requests
+            if now - self._said < self._every_s:
+                return
+            self._log.warning(
+                "%s: database still unavailable (%s) after %.0f s; %d request(s) answered "
+                "503 since the last line",
+                self._what,
+                cause,
+                now - self._since,
+                self._untold,
+            )
+            self._said, self._untold = now, 0
+
+    def back(self) -> None:
+        """The database answered again: the outage, if any, is over (one line)."""
+        if self._since is None:  # the hot path: no lock while all is well
+            return
+        with self._lock:
+            if self._since is None:
+                return
+            self._log.warning(
+                "%s: database available again after %.0f s; %d more request(s) answered 503",
+                self._what,
+                self._clock() - self._since,
+                self._untold,
+            )
+            self._since, self._untold = None, 0
