@@ -594,6 +594,9 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
     }
     assert not [line for line in lines if "exc" in line]
     assert ADMIN_TOKEN not in json.dumps(lines)
+    # A clean stop on SIGTERM exits 0, as the worker's does (it exited 143, which
+    # supervisors report as a failure; found by a probe).
+    assert server.proc.returncode == 0
 
 
 @pytest.mark.parametrize(

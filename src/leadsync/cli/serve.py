@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from enum import StrEnum
@@ -241,6 +242,9 @@ def serve(
         # What start-up made (settings, adapters, the app, imported modules) lives as long as
         # the process: out of the collector's way, its full passes under load stay short.
         gc.freeze()
+        # uvicorn stops on SIGTERM, then raises it again: a stop it made cleanly exits 0, as
+        # a worker's does (143 reads as a failure to supervisors).
+        signal.signal(signal.SIGTERM, _stopped)
         uvicorn.run(
             service,
             host=host,
@@ -253,6 +257,10 @@ def serve(
         if listener is not None:
             listener.stop()
         ws.close()
+
+
+def _stopped(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command("worker")
@@ -287,8 +295,6 @@ def worker_command(
     many processes as the load needs: on PostgreSQL they apply disjoint parts of the inbox
     side by side); with a destination, push to it too. --metrics-port serves this process's
     metrics (events applied, errors, the database's gauges)."""
-    import signal
-
     _start_logging(log_format, log_level)
     with _errors_logged(log_format), workspace() as ws:
         loop = ws.worker(batch_size, poll)
