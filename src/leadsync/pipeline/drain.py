@@ -168,6 +168,14 @@ def _parts_loop(drainer: _Drainer, total: BatchResult, parts: int, holder: sa.Co
     while True:
         part = _claim_part(holder, smallest=routed_last)
         if part is not None:
+            if taken := routing_store.applied_in(holder, part):  # said: an operator sees it
+                log.info(
+                    "worker: took part %d over: %d of its %d events were applied by a worker "
+                    "that stopped; going on from there",
+                    part.id,
+                    taken,
+                    len(part.seqs),
+                )
             waiting_since = None  # only an uninterrupted wait counts
             read_ahead = elected  # a wait is over: the next one may read ahead again
             routed_last = False

@@ -353,6 +353,17 @@ def open_part(connection: Connection, part: int) -> Part | None:
     return Part(part, list(seqs or ()), list(records_from or ()), list(activities_from or ()))
 
 
+_APPLIED_IN = (
+    "SELECT count(*) FROM inbox WHERE seq = ANY(%(seqs)s::bigint[]) AND status <> 'pending'"
+)
+
+
+def applied_in(connection: Connection, part: Part) -> int:
+    """How many of an open part's rows are applied (or failed) already: by a worker that
+    held it before and stopped (a part is let go only once done, or by a stop)."""
+    return int(connection.exec_driver_sql(_APPLIED_IN, {"seqs": id_array(part.seqs)}).scalar_one())
+
+
 def open_parts(connection: Connection) -> list[int]:
     """The parts not done, oldest first."""
     query = sa.select(route_parts.c.id).where(route_parts.c.done.is_(False))
