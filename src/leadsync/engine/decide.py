@@ -502,9 +502,9 @@ class BatchDecider:
         key = (event.integration, subject.type._value_, subject.external_id or "")
         given = self.given_reps.get(key) if subject.external_id is not None else None
         echoed = echoes.report(self, key, record, event, given) if subject.external_id else None
+        merged_at = self.merged_at(key) if subject.external_id is not None else None
         # A record the event makes, or a placeholder's first own event, gets its decision
         # even without an owner: why it has none (the report's unowned check reads it).
-        merged_at = self.merged_at(key) if subject.external_id is not None else None
         deciding = gives or event.type is EventType.OWNER or is_new
         if deciding and merged_at is not None and event.occurred_at < merged_at:
             verdict = merged_away_verdict(
