@@ -432,6 +432,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         }
     ],
     "task.destroyed": [],
+    "user.destroyed": [],  # a dead letter before (found by a probe)
     "user.created": [
         {
             "id": "KEY",

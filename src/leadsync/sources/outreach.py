@@ -75,7 +75,7 @@ Events
                                        owner ``owner``; at ``createdAt``
 ``user.created`` / ``.updated``        user event ``{id, email}`` with ``name``
 ``<resource>.destroyed``              ``[]`` for account, call, mailing, opportunity,
-                                       prospect and task: deletions are not propagated
+                                       prospect, task and user: deletions are not propagated
 :data:`IGNORED_EVENTS`                 ``[]``: sequences, sequence states, imports, email
                                        addresses, Kaia recordings and opportunity roles mean
                                        nothing to leadsync
@@ -230,6 +230,7 @@ IGNORED_EVENTS = frozenset(
     {
         *(f"{r}.destroyed" for r in ("account", "call", "mailing", "opportunity", "prospect")),
         "task.destroyed",
+        "user.destroyed",  # a user removed: the records it owns keep their owner
         *(f"sequence.{a}" for a in ("created", "updated", "destroyed")),
         *(
             f"sequenceState.{a}"
