@@ -1423,3 +1423,12 @@ def test_a_key_twice_in_one_flow_mapping_names_the_column_of_the_first() -> None
         "x.yaml:1: integrations.d.kind: duplicate key (also column 20 of this line); "
         "allowed: each key once"
     )
+
+
+def test_a_bound_in_words_is_written_as_people_write_it() -> None:
+    # The console's help reads a field's bounds from its model: a million is no "1e+06".
+    from leadsync.settings.base import Bounds
+    from leadsync.settings.workspace import MonitoringSettings
+
+    assert Bounds.of(MonitoringSettings, "timeline_max_per_day").words() == ("From 1 to 1,000,000.")
+    assert Bounds.of(MonitoringSettings, "drop_percent").words() == "More than 0, up to 100."

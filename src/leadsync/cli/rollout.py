@@ -222,13 +222,6 @@ def replay_command(
         _print_replay(render.json_of(result), cutoff, names)
 
 
-_PEOPLE_NOUNS = {
-    "owner_changes": "owner change",
-    "undos": "undo",
-    "review_answers": "review answer",
-}
-
-
 def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[str, str]) -> None:
     for row in result["unreadable_rows"]:
         render.note(

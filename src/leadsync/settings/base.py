@@ -218,10 +218,15 @@ class Bounds:
 
     def words(self) -> str:
         """In words: "From 0 to 36,500." or "More than 0, up to 365."."""
-        low, high = (f"{n:,g}" if n is not None else None for n in (self.low, self.high))
+        low, high = (_said(n) if n is not None else None for n in (self.low, self.high))
         if self.low_open:
             return f"More than {low}" + (f", up to {high}." if high else ".")
         return f"From {low} to {high}." if high else f"{low} or more."
+
+
+def _said(number: float) -> str:
+    """A bound for people: ``1,000,000`` (never ``1e+06``), ``0.5``."""
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:,}"
 
 
 def given_fields(value: Any) -> Mapping[str, Any] | None:

@@ -295,7 +295,7 @@ def messages(error: ErrorDetails, root: type[BaseModel], raw: Any) -> Iterator[t
     elif kind in ("list_type", "tuple_type"):  # unquoting would not make a list
         yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)} (write it as [{_unquoted(value)}])"
     elif kind in ("dict_type", "model_type", "model_attributes_type"):
-        yield path, f"expected a mapping; got {show(value)} (write `key: value` lines under it)"
+        yield path, f"{_TYPE_MESSAGES[kind]}; got {show(value)} (write `key: value` lines under it)"
     elif kind in _TYPE_MESSAGES:
         yield path, f"{_TYPE_MESSAGES[kind]}; got {_given(value)}{_allowed_number(kind, root, loc)}"
     elif kind in _BOUND_MESSAGES:

@@ -302,16 +302,16 @@ class Headers(Mapping[str, str]):
 
 REDACTED = "[redacted]"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
-# Body keys that name a credential in any tool's body: redacted in a dead letter beside the
-# vendor's own secret fields (no CRM record carries one; a captured line or a generic body
-# might).
+"""Headers whose value is a credential (Pipedrive's HTTP Basic password): never kept."""
 CREDENTIAL_FIELDS = frozenset(
     {
         "password", "passwd", "secret", "client_secret", "api_key", "apikey", "access_token",
         "refresh_token", "private_key",
     }
 )  # fmt: skip
-"""Headers whose value is a credential (Pipedrive's HTTP Basic password): never kept."""
+"""Body keys that name a credential in any tool's body: redacted in a dead letter beside the
+vendor's own secret fields (no CRM record carries one; a captured line or a generic body
+might)."""
 _WRAPPERS = frozenset({"headers", "body"})
 _MAX_DEPTH = 64  # levels of a decoded value walked for secrets (hostile input is bounded)
 

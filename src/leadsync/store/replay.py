@@ -64,8 +64,8 @@ def people_changes(
 ) -> dict[str, int]:
     """What people did in the workspace (since ``since``) that is no inbox event, so no
     replay replays it: owner decisions of each of ``strategies`` (strategy -> the key
-    counted under), and review questions a person closed (answered or skipped); labels with none
-    are left out."""
+    counted under), and review questions a person closed (answered or skipped); keys with
+    none are left out."""
     decided = (
         sa.select(owner_decisions.c.strategy, sa.func.count())
         .where(owner_decisions.c.strategy.in_(list(strategies)))

@@ -275,8 +275,8 @@ def unowned_new_records(
     """Contacts and leads created between ``since`` and ``settled`` that have no owner.
 
     Returns the groups (``created_by``, ``why``, ``decided_by``: the integration of the
-    latest decision's event, ``n``; largest first) and the first
-    ``limit`` of them (``id``, ``type``, ``created_by``, ``why``, ``decided_by``). ``why`` names the kind of the
+    latest decision's event, ``n``; largest first) and the first ``limit`` of them (``id``,
+    ``type``, ``created_by``, ``why``, ``decided_by``). ``why`` names the kind of the
     record's latest decision: the label of the first ``(LIKE pattern, label)`` of
     ``reason_kinds`` its reason matches, else ``other``; a record without a decision gets
     the label of the first ``(origin, label)`` of ``undecided_kinds`` that fits it —
