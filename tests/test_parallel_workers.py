@@ -593,12 +593,12 @@ def test_any_stream_parallel_equals_serial(pg_url: str, seed: int, size: int, wo
 LEADSYNC = Path(sys.executable).parent / "leadsync"
 
 
-def _worker(url: str, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+def _worker(url: str) -> subprocess.Popen[bytes]:
     """A real ``leadsync worker`` process draining what is pending, in small batches."""
     return subprocess.Popen(
         [str(LEADSYNC), "--db", url, "worker", "--once", "--no-push", "--batch-size", "3"],
         stdout=subprocess.DEVNULL,
-        stderr=stderr,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -620,15 +620,13 @@ def _progress(url: str) -> tuple[int, int]:
 
 
 def test_workers_killed_with_parts_held_are_taken_over_nothing_lost_or_applied_twice(
-    pg_url: str, tmp_path: Path
+    pg_url: str,
 ) -> None:
     events = stream(random.Random(11), 240)
     one = _serial_then_pending(pg_url, events)
     rng = random.Random(5)
     killed_holding = 0
-    logs = tmp_path / "workers.log"
-    log = logs.open("ab")
-    workers = [_worker(pg_url, log) for _ in range(3)]
+    workers = [_worker(pg_url) for _ in range(3)]
     for target in (40, 110, 180):  # three rounds: kill mid-run, start replacements
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -643,19 +641,10 @@ def test_workers_killed_with_parts_held_are_taken_over_nothing_lost_or_applied_t
         for victim in rng.sample(workers, 2):
             victim.send_signal(signal.SIGKILL)
             victim.wait()
-        workers = [w for w in workers if w.poll() is None] + [
-            _worker(pg_url, log) for _ in range(2)
-        ]
+        workers = [w for w in workers if w.poll() is None] + [_worker(pg_url) for _ in range(2)]
     for w in workers:
         assert w.wait(timeout=300) == 0
-    log.close()
     assert killed_holding, "no worker was killed while parts were held"
-    # A part a killed worker held is taken over, and the log says so.
-    assert re.search(
-        r"worker: took part \d+ over: \d+ of its \d+ events were applied by a worker that "
-        r"stopped; going on from there",
-        logs.read_text(),
-    ), logs.read_text()[-2000:]
     engine = create_db_engine(pg_url)
     try:
         with engine.connect() as connection:
