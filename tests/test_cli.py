@@ -813,6 +813,37 @@ def test_dead_letters_can_be_dismissed_with_a_reason_and_stop_the_alert(
     assert len(cli.json("dead-letters", "list", "--all")) == 2
 
 
+def test_a_file_ingested_again_under_another_name_is_the_letters_it_was(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dead letters are known by their text: the same file as ``./name``, its absolute path,
+    a copy with a line added above, or stdin makes no letter twice, and a dismissal follows
+    the text; a text a file holds twice is two letters."""
+    cli("apply", str(files / "leadsync.yaml"))
+    good = EVENTS.splitlines()[0]
+    (files / "day.jsonl").write_text("\n".join([good, "not json", "not json", "{oops"]) + "\n")
+    monkeypatch.chdir(files)
+    first = cli("ingest", "dialer", "day.jsonl")
+    assert first.exit_code == 2 and "3 dead letters" in first.stdout, first.stdout
+    assert len(cli.json("dead-letters", "list")) == 3
+    for name in ("./day.jsonl", str(files / "day.jsonl")):
+        again = cli("ingest", "dialer", name)
+        assert again.exit_code == 2 and "3 dead letters" in again.stdout  # reported, not kept
+        assert len(cli.json("dead-letters", "list")) == 3
+    (files / "copy.jsonl").write_text('{"id": "x"\n' + (files / "day.jsonl").read_text())
+    copied = cli("ingest", "dialer", "copy.jsonl")
+    assert copied.exit_code == 2 and "4 dead letters" in copied.stdout, copied.stdout
+    letters = cli.json("dead-letters", "list")
+    assert sorted(d["raw"] for d in letters) == ["not json", "not json", '{"id": "x"', "{oops"]
+
+    oops = next(d["id"] for d in letters if d["raw"] == "{oops")
+    cli.json("dead-letters", "dismiss", str(oops), "--reason", "a broken export")
+    piped = cli("ingest", "dialer", "-", input=(files / "day.jsonl").read_text())
+    assert "2 dead letters (1 dismissed before, not kept again)" in piped.stdout, piped.stdout
+    assert len(cli.json("dead-letters", "list")) == 3
+    assert len(cli.json("dead-letters", "list", "--all")) == 4
+
+
 def alerted(report_json: str) -> set[str]:
     return {f["check"] for f in json.loads(report_json)["findings"] if f["alert"]}
 

@@ -14,6 +14,7 @@ from it; they are loaded on first use, since their modules build on this one.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -290,14 +291,16 @@ def dead_letter_row(
     """A dead letter in text every database can hold (hygiene.py): a hostile line is kept,
     never refused; no credential a body holds is (whatever its vendor: the keys that name
     one; a vendor's own secret fields are its adapter's to redact first)."""
+    kept = representable(redact_text(raw))
     return DeadLetterRow(
         integration,
         at,
         None if source is None else representable(source),
         line_no,
         event_id,
-        representable(redact_text(raw)),
+        kept,
         representable(error),
+        hashlib.sha256(kept.encode()).hexdigest(),
     )
 
 

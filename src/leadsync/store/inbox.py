@@ -79,6 +79,7 @@ class DeadLetterRow(NamedTuple):
     event_id: str | None
     raw: str
     error: str
+    raw_hash: str
 
 
 # ------------------------------------------------------------------ appending
@@ -410,8 +411,9 @@ def insert_rejected_once(connection: Connection, row: DeadLetterRow) -> bool:
     source holds the same body (a redelivery of it); whether it was inserted."""
     d = dead_letters.c
     held = sa.select(d.id).where(
-        d.resolved_at.is_(None),
         d.integration == row.integration,
+        d.raw_hash == row.raw_hash,
+        d.resolved_at.is_(None),
         d.source == row.source,
         d.line_no.is_(None),
         d.raw == row.raw,
@@ -423,32 +425,37 @@ def insert_rejected_once(connection: Connection, row: DeadLetterRow) -> bool:
 
 
 def insert_new_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -> set[int]:
-    """Insert the lines of a file that are no dead letters already: the same integration,
-    source, line number, text and error (the file ingested again) as one open, or one
-    dismissed (a person said it cannot be fixed). One query per call, for the call's line
-    numbers. The rows (by index) that are dismissed letters already."""
-    lines = {row.line_no for row in rows if row.source is not None and row.line_no is not None}
+    """Insert the lines of a file that are no dead letters already. A line is known by its
+    integration, text and error, whatever file, name or line number it came under (the file
+    ingested again, as ``./x.jsonl`` or its absolute path, a copy, stdin): as one open
+    letter (reported again, not kept twice) or one dismissed (a person said it cannot be
+    fixed). Each letter stands for one line: a text a file holds twice is two letters. One
+    query per call. The rows (by index) that are dismissed letters already."""
+    lines = [row for row in rows if row.line_no is not None]
     if not lines:
         insert_dead_letters(connection, rows)
         return set()
     d = dead_letters.c
-    query = sa.select(d.integration, d.source, d.line_no, d.raw, d.error, d.resolution).where(
+    query = sa.select(d.integration, d.raw_hash, d.error, d.resolution).where(
+        d.integration.in_({row.integration for row in lines}),
+        in_values(d.raw_hash, {row.raw_hash for row in lines}, connection.dialect.name),
+        d.line_no.is_not(None),
         sa.or_(d.resolved_at.is_(None), d.resolution == "dismissed"),
-        d.integration.in_({row.integration for row in rows}),
-        d.source.in_({row.source for row in rows if row.source is not None}),
-        in_values(d.line_no, lines, connection.dialect.name),
     )
-    held: dict[tuple[Any, ...], str | None] = {}
-    for found in connection.execute(query):  # an open letter wins over a dismissed one
-        if held.get(tuple(found[:5]), "dismissed") == "dismissed":
-            held[tuple(found[:5])] = found[5]
+    # Per line's text: its open letters, then its dismissed ones (an open letter wins).
+    held: dict[tuple[Any, ...], list[str | None]] = {}
+    for found in connection.execute(query):
+        held.setdefault(tuple(found[:3]), []).append(found[3])
+    for states in held.values():
+        states.sort(key=lambda state: state == "dismissed")
     dismissed: set[int] = set()
     new: list[DeadLetterRow] = []
     for index, row in enumerate(rows):
-        key = (row.integration, row.source, row.line_no, row.raw, row.error)
-        if key not in held:
+        key = (row.integration, row.raw_hash, row.error)
+        states = held.get(key) if row.line_no is not None else None
+        if not states:
             new.append(row)
-        elif held[key] == "dismissed":
+        elif states.pop(0) == "dismissed":
             dismissed.add(index)
     insert_dead_letters(connection, new)
     return dismissed

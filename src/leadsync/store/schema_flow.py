@@ -87,6 +87,9 @@ dead_letters = Table(
     Column("event_id", String(200)),
     Column("raw", Text, nullable=False),
     Column("error", Text, nullable=False),
+    # SHA-256 of ``raw`` (hex): a line is known by its text, whatever file or name it came
+    # under (``./x.jsonl``, its absolute path, a copy, stdin).
+    Column("raw_hash", String(64)),
     # Set when a retry put the event back in the inbox, or when a person dismissed the
     # letter (it is kept either way, for the record): when, by whom, and what was done.
     Column("resolved_at", TS),
@@ -95,6 +98,7 @@ dead_letters = Table(
     # Only for a dismissed letter: the reason the person gave.
     Column("dismissed_reason", Text),
     Index("ix_dead_letters_integration", "integration", "id"),
+    Index("ix_dead_letters_raw_hash", "integration", "raw_hash"),
 )
 
 outbox = Table(
