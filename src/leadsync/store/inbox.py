@@ -446,14 +446,13 @@ def insert_new_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow
     held: dict[tuple[Any, ...], list[str | None]] = {}
     for found in connection.execute(query):
         held.setdefault(tuple(found[:3]), []).append(found[3])
-    for states in held.values():
-        states.sort(key=lambda state: state == "dismissed")
+    for kept in held.values():
+        kept.sort(key=lambda state: state == "dismissed")
     dismissed: set[int] = set()
     new: list[DeadLetterRow] = []
     for index, row in enumerate(rows):
-        key = (row.integration, row.raw_hash, row.error)
-        states = held.get(key) if row.line_no is not None else None
-        if not states:
+        states = held.get((row.integration, row.raw_hash, row.error), [])
+        if row.line_no is None or not states:
             new.append(row)
         elif states.pop(0) == "dismissed":
             dismissed.add(index)
