@@ -5,6 +5,7 @@ Python API — rather than an empty list; an integration removed since still lis
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,17 @@ def test_each_list_refuses_an_unknown_integration(cli: Cli, command: list[str]) 
     for json_flag in ([], ["--json"]):
         refused = cli(*command, "--integration", "nope", *json_flag)
         assert refused.exit_code == 2, refused.output
-        assert refused.stderr == f"error: {UNKNOWN}\n" and refused.stdout == ""
+        assert refused.stderr == f"error: {UNKNOWN}\n"
+        said = [{"place": None, "message": UNKNOWN}]
+        assert (
+            refused.stdout == ""
+            if not json_flag
+            else json.loads(refused.stdout)
+            == {
+                "ok": False,
+                "errors": said,
+            }
+        )
     assert cli(*command, "--integration", "dialer").exit_code == 0
 
 

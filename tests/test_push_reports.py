@@ -94,8 +94,13 @@ def test_failures_list_without_a_destination_says_so_like_the_other_push_command
     ws.apply_config(config().model_copy(update={"destination": None}))
     status = push_cli(db_url, "status")
     assert status[0] == 2 and "no destination is configured" in status[2]
-    for args in (("failures", "list"), ("failures", "list", "--json")):
-        assert push_cli(db_url, *args) == (2, "", status[2])
+    assert push_cli(db_url, "failures", "list") == (2, "", status[2])
+    code, out, err = push_cli(db_url, "failures", "list", "--json")
+    assert (code, err) == (2, status[2])
+    assert json.loads(out) == {
+        "ok": False,
+        "errors": [{"place": None, "message": status[2].removeprefix("error: ").strip()}],
+    }
 
 
 def test_failures_of_an_earlier_destination_are_still_listed(ws: Workspace, db_url: str) -> None:

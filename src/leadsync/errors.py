@@ -40,6 +40,8 @@ class LeadsyncError(Exception):
     http_status: ClassVar[int] = 500
     #: The problem's ``title``: short, the same for every instance.
     title: ClassVar[str] = "Internal error"
+    #: The input its messages' places are in (a file, ``<stdin>``), when the CLI said which.
+    source: str | None = None
 
     def messages(self) -> list[str]:
         """What the CLI prints, one ``error:`` line each."""

@@ -88,7 +88,15 @@ push_app = _group(
 )
 push_failures_app = _group("failures", "Inputs HubSpot refused.", parent=push_app)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+def _json_asked(value: bool) -> bool:
+    """Remember ``--json`` for :func:`handle_errors`: a refusal is then JSON too."""
+    state.as_json = value
+    return value
+
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for machines.", callback=_json_asked)
+]
 
 
 # The most rows a list shows (its help says the range; a page asks for one row more, to tell
@@ -106,6 +114,7 @@ SINCE_HELP = "30d, 12h, 90m, a date (2026-11-01), or an ISO time (UTC without an
 
 class _State:
     db: str | None = None
+    as_json: bool = False
 
 
 state = _State()
@@ -133,6 +142,7 @@ def _main(
                 "no --db for LEADSYNC_DB, else sqlite:///leadsync.db"
             )
     state.db = db
+    state.as_json = False
 
 
 @contextmanager
@@ -140,10 +150,17 @@ def handle_errors() -> Iterator[None]:
     """The one error handler: leadsync's own errors become their messages (one ``error:``
     line each, on stderr) and the exit code their class declares
     (:attr:`~leadsync.errors.LeadsyncError.exit_code`: 2 for input you can fix, 1 for a
-    failure that may pass). Anything else is a bug and keeps its traceback."""
+    failure that may pass); a command given ``--json`` prints them first as one JSON object
+    on stdout, ``{"ok": false, "errors": [{"place", "message"}]}`` — each error's ``place``
+    (``SOURCE:LINE`` or ``SOURCE`` of the input :func:`places_in` names, null when it
+    is not in an input) and ``message`` (the rest of its line). Anything else is a bug and
+    keeps its traceback."""
     try:
         yield
     except LeadsyncError as exc:
+        if state.as_json:
+            errors = [_placed(m, exc.source) for m in exc.messages()]
+            render.print_json({"ok": False, "errors": errors})
         for message in exc.messages():
             render.error(message)
         raise typer.Exit(exc.exit_code) from None
@@ -164,22 +181,19 @@ def workspace(create: bool = False) -> Iterator[Workspace]:
 
 
 @contextmanager
-def refusal_as_json(source: str, as_json: bool) -> Iterator[None]:
-    """With ``--json``, a refusal printed as one JSON object on stdout before the error lines
-    and exit code of :func:`handle_errors`: each error's ``place`` (``SOURCE:LINE``,
-    ``SOURCE``, or null when it is not in the input) and ``message`` (the rest of its line)."""
+def places_in(source: str) -> Iterator[None]:
+    """A refusal of the block is placed in ``source`` (a file, ``<stdin>``): with ``--json``,
+    :func:`handle_errors` splits its lines into that place and the message."""
     try:
         yield
     except LeadsyncError as exc:
-        if as_json:
-            errors = [_placed(m, source) for m in exc.messages()]
-            render.print_json({"ok": False, "errors": errors})
+        exc.source = source
         raise
 
 
-def _placed(message: str, source: str) -> dict[str, str | None]:
+def _placed(message: str, source: str | None) -> dict[str, str | None]:
     """An error line ``SOURCE[:LINE]: message`` split into its place and message."""
-    if message.startswith(f"{source}:"):
+    if source is not None and message.startswith(f"{source}:"):
         line, sep, rest = message[len(source) + 1 :].partition(": ")
         if sep and line.isdigit():
             return {"place": f"{source}:{line}", "message": rest}

@@ -13,7 +13,7 @@ from leadsync.cli.app import (
     app,
     handle_errors,
     open_workspace,
-    refusal_as_json,
+    places_in,
     state,
     workspace,
 )
@@ -77,7 +77,7 @@ def apply(
     with the same exit code."""
     warnings: list[str] = []
     diff = ""
-    with handle_errors(), refusal_as_json(str(file), as_json):
+    with handle_errors(), places_in(str(file)):
         if managed and unmanaged:
             raise UserError("--managed and --unmanaged contradict each other; give one")
         config = load_config_file(file, warnings)

@@ -17,7 +17,7 @@ from leadsync.cli.app import (
     limit_option,
     open_input,
     outbox_app,
-    refusal_as_json,
+    places_in,
     workspace,
 )
 from leadsync.model import display_ts
@@ -50,7 +50,7 @@ def ingest(
     """Write events to the durable inbox, then apply them. Exits 2 when a line failed. With
     --json, a refusal of the whole input is a JSON object on stdout too ({"ok": false,
     "errors": [{"place", "message"}]}), as apply's is."""
-    with workspace() as ws, refusal_as_json("<stdin>" if file == "-" else file, as_json):
+    with workspace() as ws, places_in("<stdin>" if file == "-" else file):
         ws.integration(integration)
         if file == "-":  # a stream: read line by line as it comes
             stdin = InputFile(sys.stdin.buffer, whole=False)

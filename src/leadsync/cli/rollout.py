@@ -23,7 +23,7 @@ from leadsync.cli.app import (
     handle_errors,
     limit_option,
     open_input,
-    refusal_as_json,
+    places_in,
     rollout_app,
     workspace,
 )
@@ -55,7 +55,7 @@ def _proposed_settings(
     """The ``--settings`` file read for ``integration``, saying how (merged or replacing):
     on stdout before the result, or on stderr beside JSON (where a refusal is a JSON object
     on stdout, as ``apply --json``'s)."""
-    with refusal_as_json(str(path), as_json):
+    with places_in(str(path)):
         read = ws.proposed_settings(integration, path)
     if as_json:
         render.note(read.describe())
@@ -89,7 +89,7 @@ def preview_command(
         proposed = None
         if settings_file is not None:
             proposed = _proposed_settings(ws, integration, settings_file, as_json)
-        with refusal_as_json("<stdin>" if file == "-" else file, as_json):
+        with places_in("<stdin>" if file == "-" else file):
             if file == "-":  # read as ingest reads it
                 stdin = InputFile(sys.stdin.buffer, whole=False)
                 result = ws.preview(integration, stdin, "<stdin>", sample, proposed)
