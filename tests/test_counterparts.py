@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from leadsync.errors import UserError, WorkspaceError
 from leadsync.model import add_days, now_ts
 from leadsync.store.schema import activity_associations, held_activities, record_phones, records
-from leadsync.values import read_phone
+from leadsync.values import read_call_number, read_phone
 from leadsync.workspace import Workspace
 from tests.helpers import ev, run, workspace_config
 from tests.helpers import settings as integration_settings
@@ -56,6 +56,12 @@ from tests.helpers import settings as integration_settings
         ("4155550177.0", "US", "+14155550177"),
         ("020 7946 0001 Mob", "GB", "+442079460001"),
         ("07700 900123 mobile", "GB", "+447700900123"),
+        # Any space (thin, narrow no-break: French and Apple formats) is a space; an
+        # invisible mark a copy from a web page brings is nothing.
+        ("+1\u2009415\u2009555\u20090100", None, "+14155550100"),
+        ("+33\u202f1\u202f23\u202f45\u202f67\u202f89", None, "+33123456789"),
+        ("\u200e+44 20 7946 0958\u200f", None, "+442079460958"),
+        ("(415)\u2007555\u200b-0100", "US", "+14155550100"),
     ],
 )
 def test_numbers_read_as_e164_in_the_integrations_region(
@@ -306,6 +312,23 @@ def test_a_contact_made_for_a_number_takes_the_calls_held_for_it(workspace: Work
     sources = sorted((activity, source) for activity, record_id, _, source, _ in _links(workspace))
     assert sources == [(1, "held"), (2, "number")]
     assert all(record_id == contact.id for _, record_id, _, _, _ in _links(workspace))
+
+
+@pytest.mark.parametrize("caller_id", ["Private Number", "Unknown Caller", "+", "—"])
+def test_a_caller_id_without_a_digit_is_a_withheld_number(
+    workspace: Workspace, caller_id: str
+) -> None:
+    """A dialer's words for a hidden caller beyond the known ones are a withheld number: a
+    question (none can be matched, held for or made a contact of), skipped under ``skip``."""
+    phone = read_call_number(caller_id)
+    assert phone is not None and phone.withheld and phone.number is None
+    _setup(workspace)
+    run(workspace, _call("c1", caller_id, direction="inbound"))
+    [question] = workspace.review_items().items
+    assert "withheld" in question.question, question.question
+    _setup(workspace, unknown_counterpart={"policy": "skip"})
+    summary = run(workspace, _call("c2", caller_id, direction="inbound"))
+    assert summary.applied.activities_skipped == 1 and summary.applied.activities_created == 0
 
 
 def test_policy_skip_counts_the_call_with_its_reason(workspace: Workspace) -> None:

@@ -31,6 +31,7 @@ from leadsync.sources.aircall import (
     AircallAdapter,
 )
 from leadsync.sources.base import Piece, WebhookRequest
+from leadsync.values import read_call_number
 from tests import adapters as harness
 from tests.adapters import owner_dict, setter
 
@@ -219,12 +220,15 @@ def test_a_missed_call_ended_dates_its_outcome_at_the_calls_start() -> None:
         assert event.changed_at == piece.occurred_at
 
 
-@pytest.mark.parametrize("raw_digits", ["anonymous", "", "  "])
-def test_a_hidden_callers_number_is_passed_on_for_the_engine_to_ask(raw_digits: str) -> None:
+@pytest.mark.parametrize("raw_digits", ["anonymous", "", "  ", "Private Number", None])
+def test_a_hidden_callers_number_is_passed_on_for_the_engine_to_ask(
+    raw_digits: str | None,
+) -> None:
     body = load("call.ended.unknown_caller")
     body["data"]["raw_digits"] = raw_digits
     [event] = convert(body)[1]
-    assert event.properties["from_number"] == raw_digits.strip()
+    assert event.properties["from_number"] == (raw_digits or "").strip()
+    assert read_call_number(event.properties["from_number"]).withheld  # type: ignore[union-attr]
     assert event.properties["to_number"] == "+1 415-555-0100"
 
 

@@ -350,11 +350,14 @@ WITHHELD_NUMBERS = frozenset(
 
 def read_call_number(text: object, region: str | None = None) -> PhoneNumber | None:
     """A call's number as :func:`read_phone` reads it, except a number the caller withheld
-    (:data:`WITHHELD_NUMBERS`: ``anonymous``, ``private``, an empty string …): that is a
-    number that reads as none, as ``999`` does (``number`` None, ``withheld``), not no number
-    at all — the call has another party, whose number was hidden. Only for a call's numbers:
-    a person's ``phone`` given empty is no number (it removes one)."""
-    if isinstance(text, str) and text.strip().lower() in WITHHELD_NUMBERS:
+    (:data:`WITHHELD_NUMBERS`: ``anonymous``, ``private``, an empty string …, or any text
+    without a digit: ``Private Number``, ``Unknown Caller``, ``+``): that is a number that
+    reads as none, as ``999`` does (``number`` None, ``withheld``), not no number at all —
+    the call has another party, whose number was hidden. Only for a call's numbers: a
+    person's ``phone`` given empty is no number (it removes one)."""
+    if isinstance(text, str) and (
+        text.strip().lower() in WITHHELD_NUMBERS or not any(ch.isdigit() for ch in text)
+    ):
         return PhoneNumber(text.strip(), None, "", withheld=True)
     return read_phone(text, region)
 
@@ -392,11 +395,18 @@ def _without_labels(given: str) -> str:
     return text.strip()
 
 
+# Any space (a thin or narrow no-break one, U+2009, U+202F, as French and Apple formats write
+# numbers) reads as a space, and an invisible format mark (a zero-width space, a direction
+# mark a copy from a web page brings) as nothing: phonenumbers reads neither.
+_ANY_SPACE = re.compile(r"\s+")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
 @lru_cache(maxsize=65_536)
 def _read_phone(given: str, region: str | None) -> PhoneNumber | None:
     if _E164.fullmatch(given) and _possible_e164(given[1:]):
         return PhoneNumber(given, given, given[1:])  # already E.164: no parse (40 µs) needed
-    bare = _without_labels(given)
+    bare = _ANY_SPACE.sub(" ", _INVISIBLE.sub("", _without_labels(given))).strip()
     digits = "".join(ch for ch in bare if ch.isdigit())
     if not digits:
         return None

@@ -88,6 +88,7 @@ push_app = _group(
 )
 push_failures_app = _group("failures", "Inputs HubSpot refused.", parent=push_app)
 
+
 def _json_asked(value: bool) -> bool:
     """Remember ``--json`` for :func:`handle_errors`: a refusal is then JSON too."""
     state.as_json = value

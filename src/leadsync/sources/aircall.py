@@ -425,11 +425,17 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
 
 def _call_parties(body: dict[str, Any]) -> dict[str, Any]:
     """``direction`` and the two numbers, as far as the payload has them; without a
-    direction, ``raw_digits`` alone (as ``to_number``); an empty one as ``""`` (withheld)."""
+    direction, ``raw_digits`` alone (as ``to_number``); an empty one, or a null one of a
+    call with a direction, as ``""`` (withheld: the call had another party, whose number
+    Aircall did not give)."""
     external = phone(body, "data.raw_digits")
-    if external is None and isinstance(get_path(body, "data.raw_digits"), str):
-        external = ""  # blank
     direction = string(body, "data.direction")
+    given = get_path(body, "data.raw_digits")
+    data = body.get("data")
+    if external is None and (
+        isinstance(given, str) or (direction and isinstance(data, dict) and "raw_digits" in data)
+    ):
+        external = ""  # blank, or null beside a direction
     if direction is None:
         line = _line_number(phone(body, "data.number.digits"))
         return line if external is None else {"to_number": external, **line}
