@@ -682,6 +682,33 @@ def test_a_path_or_query_in_the_destination_url_is_refused_and_not_shown(
     assert "'ftp://hs.test' is not a base URL" in problem
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.hubapi.com:abc", "https://api.hubapi.com:99999", "https://h.test:pat-na1-S3cret"],
+)
+def test_a_port_that_is_no_port_is_refused_and_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """Text after the host's ':' that is no port 1–65535 is refused where written (it made
+    every push a traceback), not shown (a token pasted there); a host is required."""
+    text = EXAMPLE + f"destination: {{kind: hubspot, base_url: '{url}'}}\n"
+    host = url.rpartition(":")[0]
+    assert problems_of(tmp_path, monkeypatch, text) == [
+        f"team.yaml:{text.count(chr(10))}: destination.base_url: '{host}:'… has a port that "
+        "is not a number from 1 to 65535 (not shown); allowed: http(s)://host[:port], no path"
+    ]
+    no_host = EXAMPLE + "destination: {kind: hubspot, base_url: 'https://:443'}\n"
+    [problem] = problems_of(tmp_path, monkeypatch, no_host)
+    assert "'https://:443' is not a base URL" in problem
+    for good in ("http://127.0.0.1:8080", "http://[::1]:9000", "https://hs.test:443/"):
+        fine = EXAMPLE + f"destination: {{kind: hubspot, base_url: '{good}'}}\n"
+        loaded = load_config_file(write(tmp_path, monkeypatch, fine))
+        assert loaded.destination is not None and loaded.destination.base_url == good.rstrip("/")
+    # As stored (by an older version), it is read: every command keeps working.
+    stored = destination_from_dict({"kind": "hubspot", "base_url": url})
+    assert stored.base_url == url
+
+
 def test_active_owners_sharing_an_email_are_taken_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -101,6 +101,13 @@ class RateLimits(SettingsModel):
     daily: WholeNumber = Field(625_000, ge=1, le=1_000_000_000)
 
 
+# http(s)://host[:port][/]: a name or an IPv4 address, or an IPv6 one in brackets; the port
+# whatever follows the host's ':' (checked after, so that a wrong one is said as such).
+_BASE_URL = re.compile(
+    r"^https?://(?:\[[0-9a-f:.]+\]|[^\s/?#:@\[\]]+)(?::(?P<port>[^/?#]*))?/?$", re.IGNORECASE
+)
+
+
 class DestinationSettings(SettingsModel):
     """Where decisions are pushed: a HubSpot portal. The token is read from the environment
     variable ``token_env`` at the moment of a request; it is never in the file, the database,
@@ -140,7 +147,19 @@ class DestinationSettings(SettingsModel):
                 "allowed: http(s)://host[:port], no path; the token is read from the "
                 "variable token_env names"
             )
-        if not re.match(r"^https?://[^\s/?#]+(:[0-9]+)?/?$", value):
+        # As written (a file, the admin API), checked whole; as stored, read as an older
+        # version took it (a host and port it kept keep every command working).
+        written = written_in(info.context) is not None
+        port = _BASE_URL.match(value) if written else re.match(r"^https?://[^\s/?#]+/?$", value)
+        if written and port is not None and port.group("port") is not None:
+            digits = port.group("port")
+            if not (digits.isdigit() and 1 <= int(digits) <= 65_535):
+                # Not shown: text pasted after the host's ':' may be a token.
+                raise own_error(
+                    f"{show(value[: port.start('port')])}… has a port that is not a number "
+                    "from 1 to 65535 (not shown); allowed: http(s)://host[:port], no path"
+                )
+        if port is None:
             # A path or query is shown as such, never as written: it may hold a token.
             head = re.match(r"^[a-z][a-z0-9+.-]*://[^/?#]*", value, re.IGNORECASE)
             tail = value[head.end() :] if head else ""
