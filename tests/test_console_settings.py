@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadsync.cli import app as cli_app
+from leadsync.cli.app import user_name
 from leadsync.errors import ConfigError, WorkspaceError
 from leadsync.ops.settings_change import Actor, ManagedBy, fingerprint, summarize
 from leadsync.ops.settings_form import change_from_form
@@ -291,13 +292,18 @@ def test_leadsync_apply_is_audited_and_marks_the_workspace_managed(
     assert f"managed by file: on ({file})" in result.stdout and "managed_by" not in result.stdout
     with Workspace(db_url) as ws:
         [entry] = ws.audit_log().entries
-        assert entry.who == f"cli: leadsync apply {file}" and entry.role == "admin"
+        assert entry.who == f"cli: leadsync apply {file} ({user_name()})"  # who ran it
+        assert entry.role == "admin"
         assert "integrations added: dialer" in entry.summary
         assert f"managed by file: on ({file})" in entry.summary
         assert "+  dialer:\n" in entry.yaml_diff
         assert ws.settings_form("dialer").managed_file == str(file)
-    off = CliRunner().invoke(cli_app, ["--db", db_url, "apply", str(file), "--unmanaged"])
+    off = CliRunner().invoke(
+        cli_app, ["--db", db_url, "apply", str(file), "--unmanaged", "--by", "ci: kim @ 1a2b3c"]
+    )
     assert "managed by file: off (no file)" in off.stdout and "managed_by" not in off.stdout
+    with Workspace(db_url) as ws:
+        assert ws.audit_log().entries[0].who == f"cli: leadsync apply {file} (ci: kim @ 1a2b3c)"
 
 
 def test_applying_another_file_to_a_workspace_managed_by_file_is_refused(
@@ -326,6 +332,17 @@ def test_applying_another_file_to_a_workspace_managed_by_file_is_refused(
     with Workspace(db_url) as ws:
         assert set(ws.export_config().integrations) == {"dialer"}  # nothing applied
         assert ws.managed_file() == marked
+    # A dry run of it (a pull request's copy, checked out elsewhere) is shown, with a warning.
+    planned = apply("other.yaml", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "integrations added: phone" in planned.stdout
+    warned = " ".join(planned.stderr.split())
+    assert (
+        f"warning: applying other.yaml is refused without --managed: the workspace is "
+        f"managed by {marked}" in warned
+    )
+    with Workspace(db_url) as ws:
+        assert set(ws.export_config().integrations) == {"dialer"}  # the dry run changed nothing
     monkeypatch.chdir(tmp_path.parent)  # the same file from elsewhere: taken
     assert apply(str(tmp_path / "leadsync.yaml")).exit_code == 0
     monkeypatch.chdir(tmp_path)

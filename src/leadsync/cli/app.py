@@ -146,6 +146,16 @@ def _main(
     state.as_json = False
 
 
+def user_name() -> str:
+    """Who runs the command (the system's user name), kept with what it changes."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return "unknown"
+
+
 @contextmanager
 def handle_errors() -> Iterator[None]:
     """The one error handler: leadsync's own errors become their messages (one ``error:``

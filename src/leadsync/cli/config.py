@@ -15,6 +15,7 @@ from leadsync.cli.app import (
     open_workspace,
     places_in,
     state,
+    user_name,
     workspace,
 )
 from leadsync.errors import UserError
@@ -66,9 +67,17 @@ def apply(
         typer.Option(
             "--dry-run",
             help="Show what applying the file would change (the lists, then the YAML diff "
-            "of the exported workspace file) and change nothing; refused as apply would be.",
+            "of the exported workspace file) and change nothing; refused as apply would be "
+            "(a file the workspace is not managed by is shown, with a warning).",
         ),
     ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Who applies it, for the audit log (default: your user name; in CI, e.g. "
+            "the pipeline's actor and commit)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Declare owners, teams and integrations from a YAML file (idempotent; all or nothing;
@@ -81,14 +90,14 @@ def apply(
         if managed and unmanaged:
             raise UserError("--managed and --unmanaged contradict each other; give one")
         config = load_config_file(file, warnings)
-        by = Actor("admin", f"cli: leadsync apply {file}")
+        who = Actor("admin", f"cli: leadsync apply {file} ({by or user_name()})")
         # A dry run writes nothing: not even a new workspace.
         ws = open_workspace(create=not dry_run)
         try:
             if dry_run:
-                changes, diff = _plan(ws, config, file, managed, unmanaged)
+                changes, diff = _plan(ws, config, file, managed, unmanaged, warnings)
             else:
-                changes = _apply(ws, config, file, by, managed, unmanaged)
+                changes = _apply(ws, config, file, who, managed, unmanaged)
         except PlacedLater as exc:  # checked against the workspace: placed in the file
             raise exc.at(file_place(file)) from None
         finally:
@@ -149,12 +158,18 @@ def _apply(
 
 
 def _plan(
-    ws: Workspace, config: WorkspaceConfig, file: Path, managed: bool, unmanaged: bool
+    ws: Workspace,
+    config: WorkspaceConfig,
+    file: Path,
+    managed: bool,
+    unmanaged: bool,
+    warnings: list[str],
 ) -> tuple[ConfigChanges, str]:
     """``apply --dry-run``: what applying would change, and the YAML diff of the exported
     workspace file (``current.yaml`` → ``proposed.yaml``, as the audit log has it); nothing
-    is written."""
-    marked = _checked(ws, config, file, managed, unmanaged)
+    is written. A file the workspace is not managed by is planned all the same (a pull
+    request's copy, checked out elsewhere), with a warning that applying it is refused."""
+    marked = _checked(ws, config, file, managed, unmanaged, warnings)
     changes, after = plan_config(ws.engine, config)
     if marked is not None and ws.managed_file() != (marked.file if marked.on else None):
         changes.settings_changed.append(MANAGED_SETTING)
@@ -162,19 +177,28 @@ def _plan(
 
 
 def _checked(
-    ws: Workspace, config: WorkspaceConfig, file: Path, managed: bool, unmanaged: bool
+    ws: Workspace,
+    config: WorkspaceConfig,
+    file: Path,
+    managed: bool,
+    unmanaged: bool,
+    warnings: list[str] | None = None,
 ) -> ManagedBy | None:
     """apply's refusals before anything is applied (a file the workspace is not managed
-    by, a file that would archive every owner or remove every integration), and the mark ``--managed``/``--unmanaged``
-    asks for."""
+    by — a warning in ``warnings`` instead, for a dry run —, a file that would archive every
+    owner or remove every integration), and the mark ``--managed``/``--unmanaged`` asks
+    for."""
     current = ws.managed_file()
     if current is not None and not (managed or unmanaged) and not _same_file(current, file):
-        raise UserError(
-            f"{file}: the workspace is managed by {current} (leadsync apply --managed); "
+        said = (
+            f"the workspace is managed by {current} (leadsync apply --managed); "
             f"applying another file would leave the console and the admin API pointing "
             f"admins at {current}. Apply {current}, or pass --managed to make {file} the "
             "workspace's file (--unmanaged: managed by no file)"
         )
+        if warnings is None:
+            raise UserError(f"{file}: {said}")
+        warnings.append(f"applying {file} is refused without --managed: {said}")
     if "owners" not in config.model_fields_set:
         _refuse_archiving_every_owner(ws, file)
     if "integrations" not in config.model_fields_set:

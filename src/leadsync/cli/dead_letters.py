@@ -15,6 +15,7 @@ from leadsync.cli.app import (
     dead_letters_app,
     handle_errors,
     limit_option,
+    user_name,
     workspace,
 )
 from leadsync.errors import UserError
@@ -25,16 +26,6 @@ from leadsync.results import counted
 from leadsync.values import LARGEST_ID
 
 DISMISSED_SHOWN = 20  # ids of dismissed letters named in the text; --json has them all
-
-
-def _user_name() -> str:
-    """Who runs the command, kept with a letter retried or dismissed."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no user name in the environment or the password database
-        return "unknown"
 
 
 DEFAULT_LIMIT = 100
@@ -171,7 +162,7 @@ def dead_letters_dismiss(
     with workspace() as ws:
         check_integration(ws, integration)
         dismissed = ws.dismiss_dead_letters(
-            None if every else letter_ids, reason, by or _user_name(), integration
+            None if every else letter_ids, reason, by or user_name(), integration
         )
     if as_json:
         render.print_json(
@@ -193,7 +184,7 @@ def dead_letters_retry(
 ) -> None:
     """Put a dead letter back in the inbox under the current settings and apply it."""
     with workspace() as ws:
-        result = ws.retry_dead_letter(letter_id, by=_user_name(), apply=True)
+        result = ws.retry_dead_letter(letter_id, by=user_name(), apply=True)
     if as_json:
         render.print_json(result)
         if result.failed_again:

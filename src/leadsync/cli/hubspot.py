@@ -18,9 +18,9 @@ from leadsync.cli.app import (
     owners_app,
     push_app,
     push_failures_app,
+    user_name,
     workspace,
 )
-from leadsync.cli.dead_letters import _user_name
 from leadsync.destinations.hubspot.objects import OBJECT_NAMES
 from leadsync.errors import UserError
 from leadsync.model import display_ts
@@ -375,7 +375,7 @@ def failures_retry(
                 "give failure ids, or --all (not both); see `leadsync push failures list`"
             )
     with workspace() as ws:
-        n = resolve_failures(ws.engine, None if every else ids or [], "retry", by=_user_name())
+        n = resolve_failures(ws.engine, None if every else ids or [], "retry", by=user_name())
     if as_json:
         render.print_json({"retried": n})
         return
@@ -402,7 +402,7 @@ def failures_dismiss(
                 f"--reason is {given}; allowed: some text, why the failures are not pushed (kept with each)"
             )
     with workspace() as ws:
-        n = resolve_failures(ws.engine, ids, "dismiss", reason, by or _user_name())
+        n = resolve_failures(ws.engine, ids, "dismiss", reason, by or user_name())
     if as_json:
         render.print_json({"dismissed": n, "reason": reason.strip()})
         return

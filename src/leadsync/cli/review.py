@@ -23,9 +23,9 @@ from leadsync.cli.app import (
     handle_errors,
     limit_option,
     review_app,
+    user_name,
     workspace,
 )
-from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops.review import PAGE, STATUSES
@@ -39,7 +39,7 @@ KIND = "kind\nintegration"  # the heading of the column of both, one above the o
 
 def _actor() -> Actor:
     """Who answers, as the decision and the audit log name it (like ``leadsync apply``)."""
-    return Actor("admin", f"cli: {_user_name()}")
+    return Actor("admin", f"cli: {user_name()}")
 
 
 @review_app.command("list")

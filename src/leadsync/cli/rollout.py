@@ -25,9 +25,9 @@ from leadsync.cli.app import (
     open_input,
     places_in,
     rollout_app,
+    user_name,
     workspace,
 )
-from leadsync.cli.dead_letters import _user_name
 from leadsync.errors import UserError
 from leadsync.model import display_ts
 from leadsync.ops import rollout as rollout_ops
@@ -296,7 +296,7 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
 
 def _by(verb: str, integration: str) -> Actor:
     """Who changed the settings, as the audit log names it (like ``leadsync apply FILE``)."""
-    return Actor("admin", f"cli: leadsync rollout {verb} {integration} ({_user_name()})")
+    return Actor("admin", f"cli: leadsync rollout {verb} {integration} ({user_name()})")
 
 
 _DRY_RUN_HELP = "Show what would change; change nothing."
