@@ -131,6 +131,39 @@ def test_worker_once_says_the_dead_letters_it_made(db_url: str, tmp_path: Path) 
     ), ran.stderr
 
 
+def test_apply_says_what_removing_an_integration_leaves_behind(db_url: str, tmp_path: Path) -> None:
+    """A file that renames ``dialer`` to ``dialer-eu`` removes one integration and adds
+    another: the dry run and the apply warn that dialer's records stay, its pending events
+    will not be applied, and that dialer-eu does not take over its ids (it said only
+    "integrations added / removed"). One that held nothing is removed without a word."""
+    from leadsync.pipeline.inbox import InboxItem, write_items
+
+    (tmp_path / "leadsync.yaml").write_text(EXAMPLE_YAML)
+    cli = Cli(db_url)
+    cli("apply", str(tmp_path / "leadsync.yaml"))
+    cli("ingest", "dialer", "-", input=json.dumps(CONTACT) + "\n")
+    with Workspace(db_url) as ws, ws.engine.begin() as connection:
+        later = {**CONTACT, "id": "e-9", "external_id": "p-9"}
+        items = [InboxItem("e-9", None, json.dumps(later))]
+        write_items(connection, "dialer", items, "2026-11-01T09:00:00.000Z", "webhook", "pending")
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(EXAMPLE_YAML.replace("  dialer:\n", "  dialer-eu:\n"))
+    warned = (
+        "warning: integration dialer is removed: the 1 record its ids name stay and its 1 "
+        "event not yet applied will not be (a dead letter each); dialer-eu, added with the "
+        "same kind, does not take over its ids: its events make new records for them "
+        "(integrations are known by their name; to rename it, keep dialer's name)"
+    )
+    planned = cli("apply", str(renamed), "--dry-run")
+    assert warned in " ".join(planned.stderr.split()), planned.stderr
+    as_json = json.loads(cli("apply", str(renamed), "--dry-run", "--json").stdout)
+    assert [" ".join(w.split()) for w in as_json["warnings"]] == [warned.removeprefix("warning: ")]
+    applied = cli("apply", str(renamed))
+    assert warned in " ".join(applied.stderr.split()) and "dialer-eu" in applied.stdout
+    back = cli("apply", str(tmp_path / "leadsync.yaml"))  # dialer-eu held nothing
+    assert "warning" not in back.stderr, back.stderr
+
+
 def test_the_counterparts_line_says_one_in_the_singular(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -23,6 +23,7 @@ from leadsync.ops.settings_change import (
     MANAGED_SETTING,
     Actor,
     ManagedBy,
+    removal_warnings,
     reordered_text,
     yaml_diff,
 )
@@ -94,6 +95,10 @@ def apply(
         # A dry run writes nothing: not even a new workspace.
         ws = open_workspace(create=not dry_run)
         try:
+            if "integrations" in config.model_fields_set:
+                kinds_now = {n: i.kind for n, i in ws.rules().integrations.items()}
+                kinds_after = {n: i.kind for n, i in config.integrations.items()}
+                warnings += removal_warnings(ws.engine, kinds_now, kinds_after)
             if dry_run:
                 changes, diff = _plan(ws, config, file, managed, unmanaged, warnings)
             else:

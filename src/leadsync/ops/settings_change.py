@@ -29,7 +29,7 @@ from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
 from leadsync.ops.line_settle import settle_declared
 from leadsync.ops.rep_settle import settle_mapped_reps
-from leadsync.results import ResultModel
+from leadsync.results import ResultModel, counted
 from leadsync.settings import (
     IntegrationSettings,
     WorkspaceConfig,
@@ -39,6 +39,7 @@ from leadsync.settings import (
 )
 from leadsync.store import audit as audit_store
 from leadsync.store import config as config_store
+from leadsync.store import views
 from leadsync.store.database import begin_writing
 
 MANAGED_SETTING = "managed_by_file"
@@ -491,3 +492,39 @@ def audit_log(
         rows = audit_store.entries(connection, limit + 1, before, integration)
     entries = [AuditEntry(**row) for row in rows[:limit]]
     return AuditPage(entries=entries, older=entries[-1].id if len(rows) > limit else None)
+
+
+def removal_warnings(
+    engine: Engine, kinds_now: Mapping[str, str], kinds_after: Mapping[str, str]
+) -> list[str]:
+    """What removing integrations leaves behind, said before it is done (``apply``, its dry
+    run): the records their ids name stay, named by no integration's events again; their
+    events not yet applied never will be (a dead letter each, when a worker reaches it);
+    and an integration added of the same kind is another one — integrations are known by
+    name, so a rename makes new records for the same ids. Nothing for one that holds
+    nothing. ``kinds_now``/``kinds_after``: each integration's kind, before and after."""
+    removed = [name for name in kinds_now if name not in kinds_after]
+    with engine.connect() as connection:
+        held = views.held_by_integrations(connection, removed)
+    said: list[str] = []
+    for name, (records, pending) in held.items():
+        kept = f"the {counted(records, 'record')} its ids name stay" if records else ""
+        lost = (
+            f"its {counted(pending, 'event')} not yet applied will not be (a dead letter each)"
+            if pending
+            else ""
+        )
+        alike = [
+            n for n, kind in kinds_after.items() if n not in kinds_now and kind == kinds_now[name]
+        ]
+        renamed = (
+            f"; {', '.join(alike)}, added with the same kind, does not take over its ids: its "
+            f"events make new records for them (integrations are known by their name; to "
+            f"rename it, keep {name}'s name)"
+            if alike
+            else ""
+        )
+        said.append(
+            f"integration {name} is removed: {' and '.join(filter(None, (kept, lost)))}{renamed}"
+        )
+    return said

@@ -350,6 +350,27 @@ def inbox_counts(connection: Connection) -> list[dict[str, Any]]:
     ]
 
 
+def held_by_integrations(
+    connection: Connection, names: Collection[str]
+) -> dict[str, tuple[int, int]]:
+    """Per integration of ``names`` that holds any: the records its ids name and its inbox
+    rows not yet applied (pending), for what removing it leaves behind."""
+    if not names:
+        return {}
+    record_id = record_identities.c.record_id
+    ids = sa.select(record_identities.c.integration, sa.func.count(sa.distinct(record_id)))
+    ids = ids.where(record_identities.c.integration.in_(list(names)))
+    pending = sa.select(inbox.c.integration, sa.func.count())
+    pending = pending.where(inbox.c.integration.in_(list(names)), inbox.c.status == "pending")
+    records = {n: c for n, c in connection.execute(ids.group_by(record_identities.c.integration))}
+    waiting = {n: c for n, c in connection.execute(pending.group_by(inbox.c.integration))}
+    return {
+        name: (int(records.get(name, 0)), int(waiting.get(name, 0)))
+        for name in names
+        if records.get(name) or waiting.get(name)
+    }
+
+
 def named_integrations(connection: Connection) -> dict[str, list[str]]:
     """The integrations each list names — ``dead_letters``, ``audit_log``, ``review_items`` —
     removed ones included (their entries stay)."""
