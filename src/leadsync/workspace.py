@@ -86,8 +86,7 @@ class Workspace:
     ``create=False`` a database that holds no workspace is refused (WorkspaceError naming
     it as typed, password masked) and left as it was: a mistyped name never becomes an
     empty workspace. Only the commands that declare a workspace (``init``, ``apply``)
-    create one.
-    """
+    create one."""
 
     def __init__(
         self,
@@ -105,7 +104,8 @@ class Workspace:
                     f"no workspace at {shown}; run leadsync init to create it there, "
                     "or name another database with --db or LEADSYNC_DB"
                 )
-            self.migrated = migrate(self.engine, shown) if auto_migrate else False
+            self.upgraded_from: list[str] = []  # the schema it was upgraded from, if it was
+            self.migrated = auto_migrate and migrate(self.engine, shown, self.upgraded_from)
         except BaseException:
             self.engine.dispose()
             raise

@@ -21,7 +21,7 @@ import typer
 from leadsync.cli import render
 from leadsync.errors import LeadsyncError, UserError
 from leadsync.ops import listings
-from leadsync.store.database import resolve_url, shown_url
+from leadsync.store.database import head_revision, resolve_url, shown_url
 from leadsync.workspace import Workspace
 
 app = typer.Typer(
@@ -218,7 +218,13 @@ def open_workspace(create: bool = False) -> Workspace:
     file in a folder that does not exist is said as such (UserError, exit 2)."""
     if create:
         _check_sqlite_folder(state.db)
-    return Workspace(state.db, create=create)
+    ws = Workspace(state.db, create=create)
+    for revision in ws.upgraded_from:
+        render.note(
+            f"workspace {shown_url(state.db)} upgraded from schema {revision} to "
+            f"{head_revision()} (restart every serve and worker on it with this version)"
+        )
+    return ws
 
 
 def _check_sqlite_folder(db: str | None) -> None:

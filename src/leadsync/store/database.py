@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.errors import TransientError, UserError
+from leadsync.store import upgrade
 from leadsync.store.refusals import ALLOWED as _ALLOWED
 from leadsync.store.refusals import first_line, option_refused, refusal, sqlite_not_writable
 from leadsync.store.sqlite_file import drop_on_broken_file
@@ -321,17 +322,19 @@ def _revision(engine: Engine, shown: str) -> str | None:
         raise UserError(f"database {shown}: {said}") from None
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
 def head_revision() -> str | None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return _scripts().get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -339,15 +342,20 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(engine: Engine, shown: str | None = None) -> bool:
-    """Bring the schema to the newest revision. Returns True when something was applied.
+def migrate(engine: Engine, shown: str | None = None, upgraded: list[str] | None = None) -> bool:
+    """Bring the schema to the newest revision. Returns True when something was applied,
+    and puts the revision it upgraded from in ``upgraded`` (none for a new workspace).
     ``shown`` names the database in errors (default: its URL, password hidden)."""
     shown = shown or redact(str(engine.url))
-    if _revision(engine, shown) == head_revision():
+    revision = _revision(engine, shown)
+    if revision == head_revision():
         return False
+    upgrade.check(engine, _scripts(), revision, shown)
     try:
         with begin_writing(engine) as connection:
             command.upgrade(_alembic_config(connection), "head")
+            if revision is not None:  # an upgrade, not a new workspace
+                upgrade.complete_schema(connection, revision, shown, upgraded)
     except sa.exc.OperationalError as exc:
         refused = refusal(engine.url, exc)
         if refused is not None:

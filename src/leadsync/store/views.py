@@ -355,19 +355,17 @@ def held_by_integrations(
 ) -> dict[str, tuple[int, int]]:
     """Per integration of ``names`` that holds any: the records its ids name and its inbox
     rows not yet applied (pending), for what removing it leaves behind."""
-    if not names:
-        return {}
-    record_id = record_identities.c.record_id
-    ids = sa.select(record_identities.c.integration, sa.func.count(sa.distinct(record_id)))
-    ids = ids.where(record_identities.c.integration.in_(list(names)))
-    pending = sa.select(inbox.c.integration, sa.func.count())
-    pending = pending.where(inbox.c.integration.in_(list(names)), inbox.c.status == "pending")
-    records = {n: c for n, c in connection.execute(ids.group_by(record_identities.c.integration))}
-    waiting = {n: c for n, c in connection.execute(pending.group_by(inbox.c.integration))}
+    ri, by = record_identities.c, inbox.c.integration
+    ids = sa.select(ri.integration, sa.func.count(sa.distinct(ri.record_id))).group_by(
+        ri.integration
+    )
+    pending = sa.select(by, sa.func.count()).where(inbox.c.status == "pending").group_by(by)
+    held: dict[str, list[int]] = {name: [0, 0] for name in names}
+    for i, query in enumerate((ids.where(ri.integration.in_(held)), pending.where(by.in_(held)))):
+        for name, count in connection.execute(query):
+            held[name][i] = int(count)
     return {
-        name: (int(records.get(name, 0)), int(waiting.get(name, 0)))
-        for name in names
-        if records.get(name) or waiting.get(name)
+        name: (records, events) for name, (records, events) in held.items() if records or events
     }
 
 
