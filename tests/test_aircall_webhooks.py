@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from leadsync.workspace import Workspace
 from tests.helpers import workspace_config
@@ -174,6 +175,35 @@ def test_a_hidden_number_is_asked_at_once_like_999(ws: Workspace, server: LiveSe
         )
     [queue] = [f for f in ws.report("2026-11-01T00:00:00Z").findings if f.check == "review_queue"]
     assert queue.summary.startswith("7 questions wait in the review queue")
+
+
+def test_a_contact_aircall_names_without_an_email_is_found_by_the_calls_number(
+    workspace: Workspace,
+) -> None:
+    """Aircall's contact 777 has a name and a number but no email: its id alone joins no
+    record of the CRM's. The call lands on the CRM's contact with that number (it went to a
+    blank contact of its own, and the next call by the number to the CRM's: two records)."""
+
+    crm = {"kind": "generic", "region": "US"}
+    workspace.apply_config(workspace_config({"phone": PHONE, "crm": crm}))
+    contact = {
+        "id": "e1", "occurred_at": "2026-11-01T09:00:00Z", "type": "record",
+        "object": "contact", "external_id": "1001",
+        "properties": {"firstname": "Pat", "phone": "+1 (415) 555-0199"},
+    }  # fmt: skip
+    workspace.ingest("crm", [compact(contact)], source="crm.jsonl")
+    named = {"id": 777, "first_name": "Pat", "last_name": "X", "emails": [],
+             "phone_numbers": [{"label": "Work", "value": "+1 415-555-0199"}]}  # fmt: skip
+    first = body("call.voicemail_left", id=961, contact=named, raw_digits="+1 415-555-0199")
+    second = body("call.voicemail_left", id=962, contact=None, raw_digits="+1 415-555-0199")
+    workspace.ingest("phone", [compact(first), compact(second)], source="calls.jsonl")
+    made = calls(workspace)
+    for call in ("961", "962"):
+        [link] = made[call]["records"]
+        assert link["type"] == "contact" and link["why"].startswith("matched by number"), link
+    assert made["961"]["records"][0]["id"] == made["962"]["records"][0]["id"]
+    with workspace.engine.connect() as connection:  # no blank contact beside the CRM's
+        assert connection.execute(sa.text("SELECT count(*) FROM records")).scalar() == 1
 
 
 def test_a_call_without_a_direction_is_found_by_the_callers_number(

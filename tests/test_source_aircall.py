@@ -414,10 +414,16 @@ def test_missing_optional_keys_give_absent_fields() -> None:
 def test_the_contact_association_names_what_the_payload_has(
     contact: dict[str, Any] | None, expected: tuple[RecordRef, ...]
 ) -> None:
+    """Without the other party's number (withheld here), a contact without an email is named
+    by its id; with one, it is not named: the number finds the contact that has it."""
     body = load("call.answered")
     body["data"]["contact"] = contact
+    body["data"]["raw_digits"] = "anonymous"
     [event] = convert(body)[1]
     assert event.associations == expected
+    body["data"]["raw_digits"] = "+1 415-555-0199"
+    [event] = convert(body)[1]
+    assert event.associations == tuple(ref for ref in expected if ref.email is not None)
 
 
 def test_a_user_without_id_or_email_is_no_owner() -> None:

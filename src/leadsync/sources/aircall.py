@@ -83,8 +83,10 @@ Calls
 -----
 Owner: ``data.user`` as ``{"id", "email", "name"}`` (null: no owner); the agent's email and
 name teach the user directory. Association: ``data.contact`` by its ``id`` and first email
-(text that is not an email address is passed over: the next email is taken, an agent is
-named by its id alone). A call without a contact (``"contact": null``) is still the call,
+(text that is not an email address is passed over: the next email is taken); a contact
+without an email is named by its id only when the call has no number of the other party —
+with one, the number finds the contact (Aircall's id alone would make a blank contact beside
+the CRM's). A call without a contact (``"contact": null``) is still the call,
 with its ``direction`` and numbers (as sent, trimmed; read as E.164 by the engine), which
 find the other party (``raw_digits``). A hidden caller's ``raw_digits`` (``anonymous`` (?),
 or ``""``) reads as no number, as ``999`` does: a review question
@@ -502,14 +504,20 @@ def _outcome(body: dict[str, Any], name: str) -> str:
 
 
 def _contact_ref(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The call's contact as an association, or None when the call names nobody."""
+    """The call's contact as an association, or None when the call names nobody. A contact
+    without an email is not named when the call has the other party's number: Aircall's id
+    alone joins no record of the CRM's (made a blank contact of its own, the person's calls
+    split over two records), where the number finds the contact that has it — one Aircall's
+    ``contact.*`` events made included (its numbers are indexed)."""
     if obj(body, "data.contact") is None:
         return None
     ref: dict[str, Any] = {"object": "contact"}
     contact_id = text(body, "data.contact.id")
-    if contact_id is not None:
-        ref["external_id"] = contact_id
     email = first_email(body, "data.contact.emails")
     if email is not None:
         ref["email"] = email
+    elif any(ch.isdigit() for ch in phone(body, "data.raw_digits") or ""):
+        return None
+    if contact_id is not None:
+        ref["external_id"] = contact_id
     return ref if len(ref) > 1 else None
