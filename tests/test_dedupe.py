@@ -144,6 +144,30 @@ def test_calls_that_differ_stay_apart(db_url: str, change: dict[str, Any], why: 
         assert _sources(ws) == []
 
 
+@pytest.mark.parametrize("first", ["phone", "outreach"])
+def test_talk_times_are_compared_where_a_duration_counts_the_ringing(
+    db_url: str, first: str
+) -> None:
+    """Aircall's duration counts the ringing (90 s, 25 of them ringing), Outreach's is the
+    talk time (65 s): 25 s apart, more than the slack, they stayed two calls. Both say when
+    the call was answered and ended, and those agree: one call."""
+    answered = {"answered_at": "2026-11-01T09:00:25Z", "ended_at": "2026-11-01T09:01:30Z"}
+    with Workspace(db_url) as ws:
+        ws.apply_config(_config())
+        batches = [
+            ("phone", _phone_call(duration_s=90, **answered)),
+            ("outreach", _outreach_call(duration_s=65, **answered)),
+        ]
+        if first == "outreach":
+            batches.reverse()
+        for integration, event in batches:
+            assert run(ws, event, integration=integration).ok
+        (call,) = _calls(ws)
+        assert call["duration_s"] == 90  # phone's, preferred
+        (source,) = _sources(ws)
+        assert "same rep, same number +14155550100" in source["reason"]
+
+
 def test_without_a_rule_both_tools_keep_their_own_call(db_url: str) -> None:
     with Workspace(db_url) as ws:
         ws.apply_config(_config(None))

@@ -53,6 +53,7 @@ INBOUND = {
 ANSWERED = {**INBOUND, "answered_at": "2026-11-02T15:00:08.000Z"}
 FINAL_KEYS = {
     "duration_s",
+    "ended_at",
     "outcome",
     "recording_url",
     "aircall_status",
@@ -168,7 +169,8 @@ def test_call_ended_carries_the_final_values() -> None:
         "tags": ["Hot lead"],
         "comments": ["Asked for pricing"],
         "outcome": "connected",
-        "duration_s": 103,
+        "duration_s": 103,  # the whole call, ringing included
+        "ended_at": "2026-11-02T15:01:43.000Z",  # with answered_at: 95 s of talk
         "recording_url": "https://recordings.aircall.test/812345.mp3?token=abc",
         "aircall_status": "done",
     }

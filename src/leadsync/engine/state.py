@@ -16,6 +16,7 @@ from typing import Any
 from leadsync.engine.lookups import Lookup
 from leadsync.model import Outcome, RecordRef, RecordType
 from leadsync.rules import dedupe
+from leadsync.rules.activities import talk_seconds
 from leadsync.rules.echoes import OwnerWritten
 from leadsync.rules.own_lines import OwnLine
 from leadsync.rules.ownership import GivenRep, OwnerContext
@@ -429,8 +430,11 @@ def activity_candidate(
     row: Mapping[str, Any], records: set[int], region: str | None
 ) -> dedupe.Candidate:
     """What dedupe matching needs of an activity row (or of a new activity's properties);
-    ``region``: its integration's (national numbers)."""
-    duration = row.get("duration_s")
+    ``region``: its integration's (national numbers). Its duration is its talk time where
+    its tool gave when it was answered and ended (two tools agree on that), else
+    ``duration_s``."""
+    duration = talk_seconds({**row, **(row.get("properties") or {})})
+    duration = row.get("duration_s") if duration is None else duration
     return dedupe.Candidate(
         integration=str(row["integration"]),
         external_id=row.get("external_id"),

@@ -34,11 +34,20 @@ def derived_properties(
     out = dict(properties)
     if activity_type is not ActivityType.CALL or out.get("duration_s") is not None:
         return out
-    answered, ended = out.get("answered_at"), out.get("ended_at")
-    if answered is None or ended is None or ended < answered:  # fixed-width UTC strings
-        return out
-    out["duration_s"] = whole((ts_to_datetime(ended) - ts_to_datetime(answered)).total_seconds())
+    talk = talk_seconds(out)
+    if talk is not None:
+        out["duration_s"] = talk
     return out
+
+
+def talk_seconds(properties: Mapping[str, Any]) -> int | float | None:
+    """A call's talk time, ``ended_at - answered_at``, once both are known and the end is
+    not before the answer; None otherwise. Tools that give both (Aircall, Outreach) agree on
+    it where their ``duration_s`` may not (Aircall's counts the ringing)."""
+    answered, ended = properties.get("answered_at"), properties.get("ended_at")
+    if answered is None or ended is None or ended < answered:  # fixed-width UTC strings
+        return None
+    return whole((ts_to_datetime(ended) - ts_to_datetime(answered)).total_seconds())
 
 
 def skip_reason(

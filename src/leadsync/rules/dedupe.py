@@ -11,7 +11,9 @@ integrations are the same when:
   record both named or found by number (the contact, the invitee's email; not a company or
   deal the association rules added);
 - they started within ``window_s`` of each other;
-- where both have a duration, they are close: within 15 s or 20 % of the longer.
+- where both have a duration, they are close: within 15 s or 20 % of the longer — the talk
+  time where the tool gave when the call was answered and ended (Aircall's ``duration_s``
+  counts the ringing, Outreach's does not; ``engine.state.activity_candidate``).
 
 Among several such activities the one closest in time is taken. Pure: the engine hands in
 what it knows about each activity.

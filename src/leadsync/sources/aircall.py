@@ -43,7 +43,9 @@ call.assigned              untagged) gives the whole ``tags`` list and call.comm
                            them; Aircall has no event for a comment removed).
 call.ended,                the same, plus the final values: ``duration_s`` (``duration``:
 call.voicemail_left        Aircall's whole call, ``started_at`` to ``ended_at``, ringing
-                           included), ``outcome`` (see below), ``recording_url`` (below),
+                           included), ``ended_at`` of an answered call (with
+                           ``answered_at``: its talk time, which dedupe compares with
+                           another tool's), ``outcome`` (see below), ``recording_url`` (below),
                            and the raw ``aircall_status`` / ``aircall_missed_call_reason``.
 call.comm_assets_generated the same as call.assigned, plus ``recording_url``: Aircall sends
                            it once the recording or voicemail is ready, which may be after
@@ -131,7 +133,7 @@ Ignored (acknowledged, no event): the events Aircall publishes of what leadsync 
 (:data:`IGNORED_FAMILIES`: other events of phone lines, messages, Conversation Intelligence,
 the AI Voice Agent, analytics, an app's uninstall) — a webhook made without an event list
 gets them all; an unlisted family is a dead letter naming the known ones. Also ignored:
-``ended_at``, a call's ``number.name``, comment authors
+``ended_at`` of a call never answered, a call's ``number.name``, comment authors
 and tag ids.
 (?) ``user.updated`` is in neither of Aircall's published user event lists (V1 or V2); it is
 still read. There is no ``user.updated.v2``: an unlisted ``*.v2`` name is a dead letter.
@@ -468,6 +470,9 @@ def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
         if duration < 0:
             refuse("data.duration", f"must be a number of seconds >= 0, got {duration:g}")
         values["duration_s"] = whole(duration)
+    ended = time_from_epoch(get_path(body, "data.ended_at"), "data.ended_at")
+    if ended is not None and get_path(body, "data.answered_at") is not None:
+        values["ended_at"] = ended  # with answered_at: the talk time (dedupe compares it)
     values.update(_recording(body))
     for key, path in (
         ("aircall_status", "data.status"),
