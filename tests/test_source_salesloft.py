@@ -647,12 +647,33 @@ def test_an_email_is_an_activity_once_sent(
         ("Person", {"object": "contact", "external_id": "1701"}),
         ("account", {"object": "company", "external_id": "1701"}),
         ("opportunity", None),
-        (None, None),
+        # None given: the reference's address says which (…/v2/people/1701)
+        (None, {"object": "contact", "external_id": "1701"}),
     ],
 )
 def test_note_associations(associated_type: str | None, association: dict[str, str] | None) -> None:
     event, body = fixture("note_created")
     [note] = converted(event, with_value(body, "associated_type", associated_type))
+    assert note.get("associations") == ([association] if association else None)
+
+
+@pytest.mark.parametrize(
+    ("href", "association"),
+    [
+        (
+            "https://api.salesloft.com/v2/accounts/1701",
+            {"object": "company", "external_id": "1701"},
+        ),
+        ("https://api.salesloft.com/v2/opportunities/1701", None),
+        (None, None),
+    ],
+)
+def test_a_note_without_a_type_is_read_by_its_references_address(
+    href: str | None, association: dict[str, str] | None
+) -> None:
+    event, body = fixture("note_created")
+    body = with_value(with_value(body, "associated_type", None), "associated_with._href", href)
+    [note] = converted(event, body)
     assert note.get("associations") == ([association] if association else None)
 
 
@@ -725,6 +746,12 @@ def test_an_unknown_event_name_is_a_dead_letter() -> None:
         "inbox:40: field \"headers.x-salesloft-event\": unknown event 'person_merged'"
     )
     assert "person_created" in message and "cadence_created" in message
+
+
+def test_the_event_name_is_read_in_any_case() -> None:
+    event, body = fixture("person_updated")
+    assert converted(event.title(), body) == converted(event, body)
+    assert converted(f" {event.upper()} ", body) == converted(event, body)
 
 
 def test_a_request_without_the_event_header_is_refused_on_receipt() -> None:

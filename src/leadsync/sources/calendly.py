@@ -176,7 +176,7 @@ class CalendlyAdapter(Adapter):
         if isinstance(name, str) and name.partition(".")[0] in IGNORED_FAMILIES:
             return []
         if not isinstance(name, str) or name not in KNOWN_EVENTS:
-            event_name_error("event", name, KNOWN_EVENTS)
+            event_name_error("event", name, (*KNOWN_EVENTS, *(f"{f}.*" for f in IGNORED_FAMILIES)))
         if name in IGNORED_EVENTS:
             return []
         at = time_from_iso(body.get("created_at"), "created_at")

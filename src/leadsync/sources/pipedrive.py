@@ -354,8 +354,11 @@ class PipedriveAdapter(Adapter):
         self, ev: PipedriveEvent, event_id: str, external_id: str, when: str
     ) -> dict[str, Any]:
         item = ev.item
-        type_key = text(item, ev.path("type"), required=True)
-        assert type_key is not None
+        type_key = text(item, ev.path("type")) or refuse(
+            ev.path("type"),
+            f"required: the activity's type key ({', '.join(DEFAULT_ACTIVITY_TYPES)}, or any "
+            "the company made: vendor.activity_types maps it)",
+        )
         activity = self._activity_type(type_key)
         properties: dict[str, Any] = {"pipedrive_type": type_key}
         put(properties, SUBJECT_KEY.get(activity, "subject"), text(item, ev.path("subject")))

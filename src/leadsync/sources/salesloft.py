@@ -73,7 +73,8 @@ updated`` (?)                      email gives ``[]``): direction outbound, subj
 ``note_created`` /                 note activity ``id``: body (content); owner ``user.id``;
 ``note_updated`` (?)               association ``associated_with.id`` as a contact
                                    (``associated_type`` person) or company (account);
-                                   other types name nothing
+                                   without a type, the one its ``_href`` names
+                                   (``/people/``, ``/accounts/``); other types name nothing
 ``task_created`` / ``_updated``    task activity ``id``: subject, body (description), status
 (?) / ``_completed``               (current_state, :data:`TASK_STATUSES`; ``task_completed``
                                    is always completed), due (due_at, else due_date),
@@ -171,6 +172,9 @@ PERSON_FIELDS = {
 }
 #: A person's ``phone`` when the work ``phone`` is empty, else its ``other_phone_1``.
 HOME_PHONE_FIELD = "home_phone"
+#: A note's ``associated_type`` read from ``associated_with._href`` when it is not given.
+NOTE_HREFS = {"person": "/people/", "account": "/accounts/"}
+
 #: The fields above that are phone numbers: text (forms.phone refuses a JSON number).
 PHONE_FIELDS = frozenset({"phone", "mobile_phone", HOME_PHONE_FIELD, "from", "to"})
 ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", "phone": "phone"}
@@ -292,7 +296,8 @@ ADAPTER = SalesloftAdapter
 
 
 def _event_name(headers: Mapping[str, str]) -> str:
-    name = headers.get(EVENT_HEADER, "").strip()
+    """The event's name, in any case (``Person_Updated`` is ``person_updated``)."""
+    name = headers.get(EVENT_HEADER, "").strip().lower()
     if not name:
         raise EventError(f"header {EVENT_HEADER} is missing: Salesloft names the event there")
     return name
@@ -434,9 +439,11 @@ def _meeting_outcome(item: Any) -> str | None:
 def _note(d: _Delivery) -> list[dict[str, Any]]:
     content = text(d.item, "content")
     properties = {"body": content} if content is not None else {}
-    record = {"person": "contact", "account": "company"}.get(
-        (text(d.item, "associated_type") or "").lower()
-    )
+    kind = (text(d.item, "associated_type") or "").lower()
+    if not kind:  # none given: the reference's own address says (…/v2/people/5001)
+        href = text(d.item, "associated_with._href") or ""
+        kind = next((k for k, part in NOTE_HREFS.items() if part in href), "")
+    record = {"person": "contact", "account": "company"}.get(kind)
     links = _link(d.item, "associated_with.id", record) if record else []
     return [_activity(d, "note", d.external_id, properties, "user.id", links, "created_at")]
 

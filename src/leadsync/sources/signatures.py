@@ -298,12 +298,13 @@ def _check_window(
     age = now - sent
     if age > window_s:
         raise SignatureError(
-            f"{where}: timestamp too old by {_seconds(age - window_s)} s ({word} {window_s:g} s)"
+            f"{where}: timestamp {_seconds(age)} s old, {_seconds(age - window_s)} s past the "
+            f"{word} (at most {window_s:g} s old)"
         )
     if -age > window_s:
         raise SignatureError(
-            f"{where}: timestamp too far in the future by {_seconds(-age - window_s)} s "
-            f"({word} {window_s:g} s)"
+            f"{where}: timestamp {_seconds(-age)} s in the future, {_seconds(-age - window_s)} "
+            f"s past the {word} (at most {window_s:g} s ahead)"
         )
 
 
