@@ -163,6 +163,24 @@ def test_cleanup_of_one_integration_leaves_the_others_test_leads(workspace: Work
     assert workspace.cleanup_test_leads() == {"records": 1, "activities": 1}
 
 
+def test_cleanups_one_integration_at_a_time_put_back_what_each_test_changed(
+    workspace: Workspace,
+) -> None:
+    """A cleanup of one integration's tests forgot what every other test had changed: the
+    dialer's round robin turn and its rep's count stayed taken after its own cleanup."""
+    rr = settings()  # unmapped reps: team sdr in turn
+    workspace.apply_config(workspace_config({"dialer": rr, "seq": settings()}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-7", "2026-11-01T09:00:00Z")])
+    before = _without_id_counters(workspace)
+    users = workspace.external_users("dialer")
+    assert workspace.test_lead("dialer", "u-7", at=AT).passed  # a round robin turn
+    assert workspace.test_lead("seq", "u-1", at="2026-11-10T10:00:00.000Z").passed
+    assert workspace.cleanup_test_leads("seq") == {"records": 1, "activities": 1}
+    assert workspace.cleanup_test_leads("dialer") == {"records": 1, "activities": 1}
+    assert _without_id_counters(workspace) == before
+    assert workspace.external_users("dialer") == users
+
+
 def _without_id_counters(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     """The decided state; the id counters are left out (ids are never given out twice)."""
     state = snapshot(ws)

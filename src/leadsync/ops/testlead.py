@@ -496,7 +496,10 @@ def cleanup(engine: Engine, push: bool = False, integration: str | None = None) 
         found = testlead_store.test_records(connection, TEST_DOMAIN, integration)
         ids = [record_id for record_id, _email in found]
         calls = testlead_store.test_activities(connection, TEST_PREFIX, integration)
-        _take_back(connection, {email for _id, email in found})
+        every = testlead_store.test_records(connection, TEST_DOMAIN, None) if integration else found
+        _take_back(
+            connection, {e for _id, e in found}, {e for _id, e in every} - {e for _id, e in found}
+        )
         testlead_store.forget_pushes(connection, push_store.RECORD, ids)
         testlead_store.forget_pushes(connection, push_store.ACTIVITY, calls)
         if push:
@@ -528,13 +531,14 @@ def cleanup(engine: Engine, push: bool = False, integration: str | None = None) 
     return {"records": len(ids), "activities": len(calls)}
 
 
-def _take_back(connection: Connection, emails: set[str]) -> None:
-    """Undo what each test lead changed besides its records, newest test first: the round
-    robin turns it took (given back where no real event took a turn since: after one had,
-    giving it back would give the next member two turns in a row), and its rep's
-    event count, first- and last-seen times (put back unless a later event moved them; an
-    external user only the test had seen is removed). A recorded test whose lead is gone
-    already is dropped without change."""
+def _take_back(connection: Connection, emails: set[str], kept: set[str]) -> None:
+    """Undo what each test lead of ``emails`` changed besides its records, newest test
+    first: the round robin turns it took (given back where no real event took a turn since:
+    after one had, giving it back would give the next member two turns in a row), and its
+    rep's event count, first- and last-seen times (put back unless a later event moved
+    them; an external user only the test had seen is removed). The tests of ``kept``
+    (another integration's leads, still there) keep their record of it; a recorded test
+    whose lead is gone already is dropped without change."""
     rows = testlead_store.recorded_changes(connection, CHANGES_PREFIX)
     changes = sorted(
         (value for _name, value in rows if value.get("email") in emails),
@@ -546,7 +550,8 @@ def _take_back(connection: Connection, emails: set[str]) -> None:
         testlead_store.take_back_turns(connection, change["round_robin"], after)
         if change["external_user"]["events"]:
             testlead_store.take_back_external_user(connection, change["external_user"])
-    testlead_store.forget_changes(connection, [name for name, _value in rows])
+    gone = [name for name, value in rows if value.get("email") not in kept]
+    testlead_store.forget_changes(connection, gone)
 
 
 def users_of_test_leads(connection: Connection) -> dict[tuple[str, str], list[dict[str, Any]]]:
