@@ -63,6 +63,30 @@ def test_integration_wins_shows_exactly_the_records_whose_owner_would_differ(
     assert result.activities_appear == {} and result.activities_disappear == {}
 
 
+def test_a_rollout_setting_what_the_proposal_changes_is_said(workspace: Workspace) -> None:
+    """A staged rollout of integration_wins to every record: both runs apply it, so the same
+    change proposed shows no difference — said, with what to do (it said nothing)."""
+    rollout = {"percent": 100, "settings": {"ownership": {"default": "integration_wins"}}}
+    setup(workspace, rollout=rollout)  # fill_if_empty, but integration_wins on the share
+    workspace.ingest("dialer", HISTORY)
+    result = workspace.replay(
+        "dialer", proposed(ownership={"default": "integration_wins"}, rollout=rollout)
+    )
+    assert result.owners_differ == 0
+    assert result.rollout == (
+        "dialer has a staged rollout (100 % of records): both runs apply its settings to that "
+        "share, as the drain does; the proposal changes ownership, which the rollout sets too: "
+        "on that share it shows no difference (abort the rollout, or propose the change as "
+        "the rollout's settings, to compare it there)"
+    )
+    other = workspace.replay(
+        "dialer", proposed(activities={"call": {"min_duration_s": 60}}, rollout=rollout)
+    )
+    assert other.rollout is not None and "proposal changes" not in other.rollout
+    setup(workspace)
+    assert workspace.replay("dialer", proposed()).rollout is None
+
+
 def test_a_stricter_call_filter_shows_the_calls_that_would_disappear(
     workspace: Workspace,
 ) -> None:

@@ -78,12 +78,15 @@ def line(text: str = "", *, markup: bool = False) -> None:
 
 
 def note(text: str) -> None:
-    """One line on stderr: what happened beside the result (progress, a file written)."""
+    """One line on stderr: what happened beside the result (progress, a file written);
+    stdout first flushed, so that in one pipe the result's lines stay whole."""
+    sys.stdout.flush()
     err.print(text, markup=False)
 
 
 def error(message: str) -> None:
-    """An ``error:`` line on stderr."""
+    """An ``error:`` line on stderr (stdout flushed first, as :func:`note`)."""
+    sys.stdout.flush()
     err.print(Text.assemble(("error:", "bold red"), " ", message))
 
 

@@ -244,6 +244,8 @@ def _print_replay(result: Mapping[str, Any], cutoff: str | None, names: Mapping[
         + "); "
         + f"{counted(result['records_compared'], 'record')} compared"
     )
+    if result["rollout"]:
+        render.note(f"note: {result['rollout']}")
     if result["not_replayed"]:
         done = people_text(result["not_replayed"])
         render.note(

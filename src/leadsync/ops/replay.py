@@ -133,6 +133,12 @@ class ReplayResult(ResultModel):
         description="Per run (current, proposed): activities matched by number, held for an "
         "unknown number, held ones attached later, questions open in the review queue.",
     )
+    rollout: str | None = Field(
+        None,
+        description="The integration's staged rollout, when it has one: both runs apply its "
+        "settings to its share of records, as the live drain does, and the sections the "
+        "proposal changes that the rollout sets too (there, they show no difference).",
+    )
     not_replayed: dict[str, int] = Field(
         default_factory=dict,
         description="What people did in the workspace (since --since) that no replay replays, "
@@ -202,6 +208,7 @@ def replay(
     with engine.connect() as connection:
         result.not_replayed = replay_store.people_changes(connection, _BY_PEOPLE, since)
     proposed_rules = with_settings(rules, integration, proposed)
+    result.rollout = rollout_said(rules.integrations[integration], proposed, integration)
     adapters = inbox.adapters_for(rules)
     with _scratch() as folder:
         with (
@@ -239,6 +246,37 @@ def replay(
         )
     _ids_in_workspace(engine, result.owner_changes, keys)
     return result
+
+
+def rollout_said(
+    current: IntegrationSettings, proposed: IntegrationSettings, integration: str
+) -> str | None:
+    """What a staged rollout does to the replay (None without one): both runs apply its
+    settings to its share of records, so where the proposal changes a section the rollout
+    sets too, that share shows no difference."""
+    rollout = current.rollout
+    if rollout is None:
+        return None
+    sections = ("users", "ownership", "activities", "associations")
+    masked = [
+        name
+        for name in sections
+        if getattr(rollout.settings, name) is not None
+        and getattr(current, name) != getattr(proposed, name)
+    ]
+    said = (
+        f"{integration} has a staged rollout ({rollout.percent:g} % of records): both runs apply "
+        "its settings to that share, as the drain does"
+    )
+    if proposed.rollout != rollout:
+        said += "; the proposed run applies the rollout the proposal sets"
+    if masked:
+        said += (
+            f"; the proposal changes {', '.join(masked)}, which the rollout sets too: on that "
+            "share it shows no difference (abort the rollout, or propose the change as the "
+            "rollout's settings, to compare it there)"
+        )
+    return said
 
 
 def _ids_in_workspace(
