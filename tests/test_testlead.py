@@ -82,6 +82,26 @@ def test_a_rep_nobody_knows_passes_with_a_note_that_it_may_be_mistyped(
     assert "note" not in workspace.test_lead("dialer", "u-1", at=AT).checks[0]  # in the map
 
 
+def test_a_rep_that_sent_events_and_maps_to_nobody_now_passes_with_a_note(
+    workspace: Workspace,
+) -> None:
+    """u-1 mapped to 101 and sent events; its map entry removed, its test lead passes on
+    the unmapped policy's owner — said, since that may be the mistake (it passed silently)."""
+    leave = {"auto_match": "none", "map": {"u-1": "101"}, "unmapped": {"policy": "leave"}}
+    workspace.apply_config(workspace_config({"dialer": settings(users=leave)}))
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-01T09:00:00Z")])
+    assert "note" not in workspace.test_lead("dialer", "u-1", at=AT).checks[0]
+    workspace.cleanup_test_leads()
+    removed = {**leave, "map": {}}
+    workspace.apply_config(workspace_config({"dialer": settings(users=removed)}))
+    result = workspace.test_lead("dialer", "u-1", at=AT)
+    assert result.passed, result.checks  # the unmapped policy does what it says
+    assert result.checks[0]["note"] == (
+        "dialer has sent events of rep 'u-1' before, and it maps to no owner (the unmapped "
+        "policy decides): if it should have one, map it (users.map) or give an owner its email"
+    )
+
+
 def test_a_test_lead_in_a_rollout_expects_the_proposed_mapping(workspace: Workspace) -> None:
     setup(workspace, rollout={"percent": 100, "settings": {"users": {"map": {"u-1": "104"}}}})
     result = workspace.test_lead("dialer", "u-1", at=AT)
@@ -322,7 +342,7 @@ def test_a_salesforce_rep_given_in_15_characters_is_the_18_character_one(db_url:
         result = ws.test_lead("salesforce", REP_18[:15], at=AT)
         assert result.passed, result.checks
         owner = result.checks[0]
-        assert "note" not in owner, owner
+        assert "never sent" not in owner.get("note", ""), owner  # known: it sent events
         assert owner["detail"].startswith(f"owner none; expected no owner: rep {REP_18} ")
         events = [(u["id"], u["events"]) for u in ws.external_users("salesforce")]
         assert (REP_18, 3) in events and REP_18[:15] not in dict(events)  # the lead and call

@@ -177,7 +177,7 @@ def run_test_lead(
             )
     else:
         checks = [
-            _owner_check(state, rules, lead, owner, record_id, turns, created)
+            _owner_check(state, rules, lead, owner, record_id, turns, created, seen is not None)
             if owned
             else _activity_owner_check(state, rules, call, owner, record_id, created),
             _call_check(state, rules, call, record_id),
@@ -214,6 +214,7 @@ def _owner_check(
     record_id: int | None,
     turns: Mapping[str, int],
     created: bool,
+    seen: bool = False,
 ) -> Check:
     """The owner the rules give the new contact: the engine's own mapping (with the emails it
     learned earlier, under the settings the record gets, a rollout's included) and the round
@@ -237,12 +238,20 @@ def _owner_check(
     )
     expected = verdict.owner_id
     how = mapping.how if mapping is not None else verdict.reason
-    return {
+    check: Check = {
         "check": "owner",
         "passed": owner == expected,
         "detail": f"owner {owner or 'none'}; expected {expected or 'no owner'}: {how}"
         + _under(label),
     }
+    if seen and mapping is not None and not mapping.mapped:  # it passes, and may not be meant
+        rep = lead.owner.id if lead.owner is not None else None
+        check["note"] = (
+            f"{integration} has sent events of rep {rep!r} before, and it maps to no owner "
+            "(the unmapped policy decides): if it should have one, map it (users.map) or give "
+            "an owner its email"
+        )
+    return check
 
 
 def _activity_owner_check(
