@@ -408,6 +408,22 @@ def undo_two_records(workspace: Workspace) -> None:
     assert [r["owner_id"] for r in undone.restored] == [None, None]
 
 
+def test_a_flapping_history_is_in_the_order_its_changes_were_decided(workspace: Workspace) -> None:
+    """A person's change dated after a tool's later-applied one (the tool's event came in
+    late, at its own earlier time): the history read 104→101, 103→102, 101→103 — a change
+    "from 103" before the one that made it 103. In decided order each starts where the one
+    before ended."""
+    setup(workspace, ownership={"default": "integration_wins", "protect_manual_days": 0})
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-05T09:00:00Z")])  # 101
+    [found] = workspace.find(external="dialer:p-1")
+    workspace.set_owner("contact", found["id"], "104", at="2026-11-06T18:00:00.000Z")
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", "2026-11-06T16:00:00Z")])  # late
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-07T09:00:00Z")])
+    [row] = alerts(workspace)["owner_flapping"].rows
+    history = [(h["from_owner_id"], h["owner_id"]) for h in row["history"]]
+    assert history == [(None, "101"), ("101", "104"), ("104", "102"), ("102", "101")], history
+
+
 def test_an_admins_undo_is_not_counted_as_flapping(workspace: Workspace) -> None:
     """p-1's two changes and the undo are not three changes: no flapping. p-2 changed three
     times before the undo: it flaps, and its history shows the undo, by an admin, not

@@ -221,15 +221,15 @@ def owner_histories(
     not_counted: str,
 ) -> Rows:
     """The owner changes of ``record_ids`` since ``since``: the latest ``per_record`` of
-    each record, in time order per record (``record_id``, ``at``, ``previous_owner_id``,
+    each record, in the order they were decided per record — each one's previous owner the
+    owner the one before gave, whatever their events' times (a person's change is dated
+    when made, a tool's late event at its own time) — (``record_id``, ``at``, ``previous_owner_id``,
     ``owner_id``, ``integration``, ``strategy``, ``settings``, ``counted``: whether
     :func:`flapping_records` counts it, by the same filters)."""
     if not record_ids:
         return []
     d = owner_decisions
-    latest_first = sa.func.row_number().over(
-        partition_by=d.c.record_id, order_by=(d.c.at.desc(), d.c.id.desc())
-    )
+    latest_first = sa.func.row_number().over(partition_by=d.c.record_id, order_by=d.c.id.desc())
     counted = counted_change(not_counted)
     changes = (
         sa.select(
@@ -258,7 +258,7 @@ def owner_histories(
             c.counted,
         )
         .where(c.nth_latest <= per_record)
-        .order_by(c.record_id, c.at, c.id)
+        .order_by(c.record_id, c.id)
     ).all()
 
 
