@@ -62,7 +62,8 @@ def test_promote_says_which_keys_change(db_url: str) -> None:
     assert done.exit_code == 0, done.output
     lines = done.stdout.splitlines()
     assert lines[0] == (
-        "dialer: rollout promoted; its settings are now current for every record (30% had them)"
+        "dialer: rollout promoted; its settings are now current for every record (the "
+        "sample, 30% of records by id, had them)"
     )
     assert lines[1].startswith("keys that change for the records outside the sample (the ")
     assert lines[2:5] == [f"  {each}" for each in DROPPED]
@@ -121,8 +122,9 @@ def test_abort_says_what_the_sample_gets_back(db_url: str) -> None:
     done = cli(db_url, "rollout", "abort", "dialer")
     assert done.exit_code == 0, done.output
     assert done.stdout.splitlines()[:3] == [
-        "dialer: rollout aborted; the current settings apply to every record again "
-        "(30% had the rollout's)",
+        "dialer: rollout aborted; the current settings apply to every record again (the "
+        "sample, 30% of records by id, had them); what was decided under the rollout stays as "
+        "it is (owners set, activities skipped)",
         "keys that change for the 30% in the sample:",
         "  ownership.default: integration_wins → fill_if_empty",
     ]

@@ -323,21 +323,23 @@ def _rollout_change(integration: str, action: str, dry_run: bool, as_json: bool)
 def _print_change(change: RolloutChange) -> None:
     name, share = change.integration, f"{change.percent:g}%"
     promote = change.action == "promote"
+    sample = f"the sample, {share} of records by id, had them"
     if not change.dry_run:
         render.line(
-            f"{name}: rollout promoted; its settings are now current for every record "
-            f"({share} had them)"
+            f"{name}: rollout promoted; its settings are now current for every record ({sample})"
             if promote
-            else f"{name}: rollout aborted; the current settings apply to every record "
-            f"again ({share} had the rollout's)"
+            else f"{name}: rollout aborted; the current settings apply to every record again "
+            f"({sample}); what was decided under the rollout stays as it is (owners set, "
+            "activities skipped)"
         )
     else:
         render.line(
             f"{name}: promoting would make the rollout's settings current for every record "
-            f"({share} have them); nothing changed (--dry-run)"
+            f"({sample.replace('had', 'has')}); nothing changed (--dry-run)"
             if promote
             else f"{name}: aborting would give every record the current settings again "
-            f"({share} have the rollout's); nothing changed (--dry-run)"
+            f"({sample.replace('had', 'has')}; what was decided under the rollout would stay "
+            "as it is); nothing changed (--dry-run)"
         )
     whom = "the records outside the sample" if promote else f"the {share} in the sample"
     verb = "change" if not change.dry_run else "would change"
