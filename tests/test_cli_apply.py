@@ -252,3 +252,24 @@ def test_a_dry_run_shows_the_change_and_changes_nothing(
     result = CliRunner().invoke(app, ["--db", str(fresh), "apply", str(file), "--dry-run"])
     assert result.exit_code == 2 and "no workspace at" in result.stderr
     assert not fresh.exists()
+
+
+def test_a_file_on_stdin_is_applied_and_named_stdin(db_url: str) -> None:
+    """``git show HEAD:leadsync.yaml | leadsync apply -`` (it said '-: file not found')."""
+    runner = CliRunner()
+    planned = runner.invoke(app, ["--db", db_url, "apply", "-", "--dry-run"], input=EXAMPLE_YAML)
+    assert planned.exit_code == 0, planned.output
+    assert planned.stdout.startswith("<stdin>: applying it would change (--dry-run")
+    done = runner.invoke(app, ["--db", db_url, "apply", "-", "--json"], input=EXAMPLE_YAML)
+    assert done.exit_code == 0 and json.loads(done.stdout)["owners_added"] == ["101", "102", "103"]
+    bad = runner.invoke(app, ["--db", db_url, "apply", "-"], input="owners: [\n")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: <stdin>:2: invalid YAML")
+    marked = runner.invoke(app, ["--db", db_url, "apply", "-", "--managed"], input=EXAMPLE_YAML)
+    assert marked.exit_code == 2 and "stdin has none" in marked.stderr
+    latin = runner.invoke(
+        app, ["--db", db_url, "apply", "-"], input="name: caf\xe9\n".encode("latin-1")
+    )
+    assert latin.exit_code == 2 and "<stdin>:1: not UTF-8 text (byte 0xE9" in latin.stderr
+    with Workspace(db_url) as ws:
+        [entry, *_] = ws.audit_log().entries
+        assert entry.who.startswith("cli: leadsync apply <stdin> (")

@@ -28,11 +28,14 @@ from leadsync.ops.settings_change import (
     yaml_diff,
 )
 from leadsync.settings import (
+    STDIN,
     PlacedLater,
     WorkspaceConfig,
     dump_config,
     file_place,
+    load_config,
     load_config_file,
+    read_stdin,
 )
 from leadsync.store.config import ConfigChanges
 from leadsync.store.database import shown_url
@@ -50,7 +53,13 @@ def init() -> None:
 
 @app.command()
 def apply(
-    file: Annotated[Path, typer.Argument(help="The workspace file (YAML).", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The workspace file (YAML); - reads it from stdin (git show REV:FILE | …).",
+            show_default=False,
+        ),
+    ],
     managed: Annotated[
         bool,
         typer.Option(
@@ -87,10 +96,21 @@ def apply(
     with the same exit code."""
     warnings: list[str] = []
     diff = ""
+    stdin = str(file) == "-"
+    file = Path(STDIN) if stdin else file  # every message names it so
     with handle_errors(), places_in(str(file)):
         if managed and unmanaged:
             raise UserError("--managed and --unmanaged contradict each other; give one")
-        config = load_config_file(file, warnings)
+        if managed and stdin:
+            raise UserError(
+                "--managed marks the workspace with a file's path, and stdin has none: apply "
+                "the file itself with --managed"
+            )
+        config = (
+            load_config(read_stdin(), STDIN, warnings)
+            if stdin
+            else load_config_file(file, warnings)
+        )
         who = Actor("admin", f"cli: leadsync apply {file} ({by or user_name()})")
         # A dry run writes nothing: not even a new workspace.
         ws = open_workspace(create=not dry_run)

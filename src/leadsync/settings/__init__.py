@@ -52,6 +52,7 @@ from leadsync.settings.integration import (
     kinds_taking,
 )
 from leadsync.settings.loading import (
+    STDIN,
     config_from_dict,
     dedupe_from_list,
     destination_from_dict,
@@ -59,6 +60,7 @@ from leadsync.settings.loading import (
     integration_from_dict,
     load_config,
     load_config_file,
+    read_stdin,
 )
 from leadsync.settings.proposed import (
     ProposedIntegration,
@@ -81,6 +83,7 @@ from leadsync.settings.workspace import (
 from leadsync.sources.options import VendorOptions
 
 __all__ = [
+    "STDIN",
     "DEFAULT_HUBSPOT_API_VERSION",
     "HUBSPOT_API_VERSION_RE",
     "INTEGRATION_NAME_RE",
@@ -125,6 +128,7 @@ __all__ = [
     "file_place",
     "load_config",
     "load_config_file",
+    "read_stdin",
     "load_proposed",
     "load_proposed_file",
     "monitoring_to_dict",

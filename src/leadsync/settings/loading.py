@@ -386,6 +386,19 @@ def read_text(path: str | Path) -> str:
         raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
 
 
+STDIN = "<stdin>"
+
+
+def read_stdin() -> str:
+    """A settings file given on stdin (``leadsync apply -``), read as a file is."""
+    import sys
+
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([_not_utf8(STDIN, exc)]) from None
+
+
 def _not_utf8(source: str, exc: UnicodeDecodeError) -> str:
     """Where a settings file stops being UTF-8, and how to make it so."""
     data = bytes(exc.object)
