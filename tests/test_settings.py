@@ -1459,3 +1459,20 @@ def test_a_bound_in_words_is_written_as_people_write_it() -> None:
 
     assert Bounds.of(MonitoringSettings, "timeline_max_per_day").words() == ("From 1 to 1,000,000.")
     assert Bounds.of(MonitoringSettings, "drop_percent").words() == "More than 0, up to 100."
+
+
+def test_top_level_x_keys_hold_what_anchors_share_and_are_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``x-calls: &calls …`` at the top, as in a Compose file: read for its aliases, not a
+    setting (it was refused as an unknown key, so shared blocks lived in an integration)."""
+    text = EXAMPLE.replace(
+        "integrations:\n", "x-notes: &notes\n  note: false\nintegrations:\n", 1
+    ).replace("      note: true\n", "      <<: *notes\n", 1)
+    assert "<<: *notes" in text
+    loaded = load_config_file(write(tmp_path, monkeypatch, text))
+    assert "x-notes" not in config_to_dict(loaded)
+    assert [i.activities.note.enabled for i in loaded.integrations.values()] == [False]
+    unknown = EXAMPLE.replace("integrations:\n", "y-calls: 1\nintegrations:\n", 1)
+    [problem] = problems_of(tmp_path, monkeypatch, unknown)
+    assert "y-calls" in problem

@@ -342,6 +342,9 @@ def load_config(
                 f"{', '.join(WorkspaceConfig.model_fields)}; got {show(data)}"
             ]
         )
+    # Top-level keys starting with x- hold what anchors share (x-defaults: &defaults …), as
+    # in a Compose file: read for the aliases, then left out (not settings, not exported).
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     place = Place(source, lines, "")
     config = validate_as(WorkspaceConfig, data, place, duplicates, Written())
     if warnings is not None:
