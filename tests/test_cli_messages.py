@@ -586,3 +586,29 @@ def test_a_host_nothing_can_listen_on_is_named_not_the_port(
     assert result.exit_code == 2, result.output
     assert said in result.output and "allowed: " in result.output
     assert "--port" not in result.output
+
+
+def test_apply_says_numbers_read_before_a_region_is_set_stay_as_they_were_read(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The report says to set region: for national numbers; setting it re-reads none of the
+    numbers already stored, and said nothing of it: apply says so."""
+    (tmp_path / "leadsync.yaml").write_text(EXAMPLE_YAML)
+    cli = Cli(db_url)
+    cli("apply", str(tmp_path / "leadsync.yaml"))
+    contact = {**CONTACT, "properties": {**CONTACT["properties"], "phone": "(415) 555-0500"}}
+    cli("ingest", "dialer", "-", input=json.dumps(contact) + "\n")
+    regional = tmp_path / "regional.yaml"
+    regional.write_text(
+        EXAMPLE_YAML.replace("    kind: generic\n", "    kind: generic\n    region: US\n", 1)
+    )
+    applied = cli("apply", str(regional))
+    assert (
+        "warning: region changes for dialer (none → US): it reads the numbers events give from "
+        "now on; the 1 phone number of contacts and leads stored that do not read as a number "
+        "stay as they were read, and no call is matched by them"
+    ) in " ".join(applied.stderr.split()), applied.stderr
+    with Workspace(db_url) as ws, ws.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT number, valid FROM record_phones")).all()
+    assert [(r[0], bool(r[1])) for r in rows] == [("(415) 555-0500", False)]  # as it was read
+    assert "region changes" not in cli("apply", str(regional)).stderr  # no change: no word

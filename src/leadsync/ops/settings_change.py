@@ -39,6 +39,7 @@ from leadsync.settings import (
 )
 from leadsync.store import audit as audit_store
 from leadsync.store import config as config_store
+from leadsync.store import review as review_store
 from leadsync.store import views
 from leadsync.store.database import begin_writing
 
@@ -528,3 +529,29 @@ def removal_warnings(
             f"integration {name} is removed: {' and '.join(filter(None, (kept, lost)))}{renamed}"
         )
     return said
+
+
+def region_warnings(
+    engine: Engine, regions_now: Mapping[str, str | None], regions_after: Mapping[str, str | None]
+) -> list[str]:
+    """A ``region:`` set or changed while the phone index holds numbers that do not read as
+    one: the region reads the numbers events give from now on; those stored stay as they
+    were read — said before it is done, with how many."""
+    changed = [
+        n for n, region in regions_after.items() if n in regions_now and region != regions_now[n]
+    ]
+    if not changed:
+        return []
+    with engine.connect() as connection:
+        unreadable, _ = review_store.unreadable_phones(connection, 0)
+    if not unreadable:
+        return []
+    said = ", ".join(
+        f"{n} ({regions_now[n] or 'none'} → {regions_after[n] or 'none'})" for n in changed
+    )
+    return [
+        f"region changes for {said}: it reads the numbers events give from now on; the "
+        f"{counted(unreadable, 'phone number')} of contacts and leads stored that do not read "
+        "as a number stay as they were read, and no call is matched by them (report: "
+        "unreadable_numbers lists them)"
+    ]
