@@ -128,3 +128,32 @@ def test_an_upgrade_is_said(tmp_path: Path) -> None:
     assert f"upgraded from schema 0036 to {head_revision()}" in said.stderr
     again = CliRunner().invoke(app, ["--db", url, "inbox", "status"])
     assert "upgraded" not in again.stderr
+
+
+def test_a_running_worker_stops_when_a_newer_leadsync_upgrades_the_workspace(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker of the old version went on writing after a newer leadsync upgraded the
+    workspace under it: it stops, saying why, and `leadsync worker` exits 2."""
+    from leadsync.workspace import Workspace  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'ws.db'}"
+    with Workspace(url) as ws:
+        loop = ws.worker(100, 0.01)
+        loop.rules()  # read once: the schema is this version's
+        loop.rules.invalidate()
+        _stamp(ws.engine, "0999")
+        with caplog.at_level(logging.ERROR, logger="leadsync.worker"):
+            loop.start()
+            assert loop._thread is not None
+            loop._thread.join(timeout=30)  # ends by itself: no stop asked
+            stopped = not loop._thread.is_alive()
+            loop.stop()
+        assert stopped, "the worker went on under a newer schema"
+        assert loop.upgraded is not None and "schema is now 0999" in str(loop.upgraded)
+        assert "restart it with the new version" in caplog.text
+        _stamp(ws.engine, head_revision() or "")
+    with Workspace(url) as ws:
+        _stamp(ws.engine, "0999")
+        ran = CliRunner().invoke(app, ["--db", url, "worker", "--no-push", "--poll", "0.01"])
+    assert ran.exit_code == 2, ran.output

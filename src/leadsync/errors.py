@@ -116,6 +116,11 @@ class WorkspaceError(UserError):
     title = "Conflict"
 
 
+class WorkspaceUpgraded(WorkspaceError):
+    """Another leadsync upgraded the workspace's schema past what this one knows: a running
+    worker stops rather than write rows the new schema does not expect."""
+
+
 class TransientError(LeadsyncError):
     """A failure that may pass: the same call can be retried."""
 

@@ -334,6 +334,8 @@ def worker_command(
             if listener is not None:
                 listener.stop()
         _note(log_format, f"worker: applied {counted(loop.applied, 'event')}")
+        if loop.upgraded is not None:  # said in the log already: the exit code tells it
+            raise typer.Exit(loop.upgraded.exit_code)
 
 
 @app.command()

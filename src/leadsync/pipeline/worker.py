@@ -18,6 +18,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from leadsync.engine import BatchResult, WorkspaceRules
+from leadsync.errors import WorkspaceUpgraded
 from leadsync.observability import log_failure
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
@@ -25,6 +26,8 @@ from leadsync.pipeline.expiry import expire_holds
 from leadsync.pipeline.inbox import DEFAULT_BATCH, Problems
 from leadsync.pipeline.routing import DEFAULT_PARTS
 from leadsync.store import inbox as inbox_store
+from leadsync.store.database import head_revision
+from leadsync.store.upgrade import still_current
 from leadsync.workspace_config import load_rules
 
 log = logging.getLogger("leadsync.worker")
@@ -44,6 +47,7 @@ class RulesCache:
         self.ttl_s = ttl_s
         self._stale = True
         self._loaded: tuple[float, WorkspaceRules] | None = None
+        self._head = head_revision()
 
     def invalidate(self) -> None:
         self._stale = True
@@ -52,6 +56,8 @@ class RulesCache:
         now = time.monotonic()
         if self._stale or self._loaded is None or now - self._loaded[0] > self.ttl_s:
             self._stale = False  # before reading: a save during the read marks it stale again
+            with self.engine.connect() as connection:  # a newer leadsync upgraded it: stop
+                still_current(connection, self._head)
             rules = load_rules(self.engine)
             if self._loaded is not None and rules == self._loaded[1]:
                 rules = self._loaded[1]
@@ -86,6 +92,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self.applied = 0
         self.errors = 0
+        self.upgraded: WorkspaceUpgraded | None = None  # why it stopped by itself, if it did
         # PostgreSQL: parts per routed window (pipeline/routing.py).
         self.parts = DEFAULT_PARTS
         # Told the seconds of each batch (from the end of the one before: claim included).
@@ -183,6 +190,11 @@ class Worker:
             try:
                 self.run_once()
                 backoff = self.poll_s
+            except WorkspaceUpgraded as exc:  # retrying cannot help: this process is too old
+                log.error("worker: %s", exc)
+                self.upgraded = exc
+                self._stop.set()
+                return
             except Exception as exc:
                 self.errors += 1
                 log_failure(log, exc, "worker: {}; retrying", "worker: a drain failed; retrying")

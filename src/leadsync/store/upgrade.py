@@ -24,7 +24,7 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from leadsync.errors import UserError
+from leadsync.errors import UserError, WorkspaceUpgraded
 from leadsync.store.schema import metadata
 
 log = logging.getLogger("leadsync.store")
@@ -94,3 +94,15 @@ def complete_schema(
     if added:
         log.warning("schema completed after its upgrade: added %s", ", ".join(added))
     return added
+
+
+def still_current(connection: Connection, head: str | None) -> None:
+    """For a running process: WorkspaceUpgraded when the workspace's schema is no longer
+    ``head``, the newest this leadsync knows (a newer one upgraded it meanwhile)."""
+    revision = MigrationContext.configure(connection).get_current_revision()
+    if revision != head:
+        raise WorkspaceUpgraded(
+            f"the workspace's schema is now {revision}, and this leadsync knows up to {head}: "
+            "a newer leadsync upgraded it; this worker stops rather than write what the new "
+            "schema does not expect — restart it with the new version"
+        )
