@@ -806,6 +806,14 @@ def test_a_call_left_on_no_record_says_why_in_the_activity_list(workspace: Works
         "on no record: its question about +447700900123 was skipped by a person"
     )
     assert "left without a record; `leadsync review show" in call["unattached"]
+    # A number withheld without a word is said as such (it read "its question about withheld").
+    run(workspace, _call("c3", "", direction="inbound"))
+    [item] = workspace.review_items().items
+    workspace.resolve_review(item.id, skip=True)
+    [call] = [a for a in workspace.activities() if a["external_id"] == "c3"]
+    assert call["unattached"].startswith(
+        "on no record: its question about a withheld number was skipped by a person"
+    ), call["unattached"]
 
 
 def test_a_call_on_the_shared_company_says_its_question_was_left_unanswered(

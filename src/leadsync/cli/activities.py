@@ -11,6 +11,7 @@ from leadsync.cli import render
 from leadsync.cli.app import SINCE_HELP, JsonOption, activities_app, limit_option, workspace
 from leadsync.model import display_ts
 from leadsync.ops import listings
+from leadsync.rules.counterparts import subject_text
 from leadsync.values import since_ts
 
 _TYPE_HELP = "Only this type: call, email, meeting, note or task."
@@ -77,7 +78,9 @@ def _records_why(activity: Mapping[str, Any]) -> str:
     for item in activity["questions"]:
         if item["kind"] == "unknown" and held_and_queued:
             continue  # the hold's words say it is in the queue
-        parts.append(f"open question about {item['subject']}: leadsync review show {item['id']}")
+        parts.append(
+            f"open question about {subject_text(item['subject'])}: leadsync review show {item['id']}"
+        )
     merged = "".join(
         f"; merged: {m['integration']}:{m['external_id']}" for m in activity["merged_from"]
     )

@@ -24,6 +24,7 @@ from leadsync.ops import listings
 from leadsync.ops.phones import phones_text
 from leadsync.ops.records import HubSpotState
 from leadsync.results import counted, plain
+from leadsync.rules.counterparts import subject_text
 from leadsync.rules.records import PHONE_SOURCES
 from leadsync.values import (
     parse_time,
@@ -201,7 +202,7 @@ def _print_activity(item: Mapping[str, Any], names: Mapping[str, str]) -> None:
     render.line(f"      associated with {links or 'nothing'}")
     for question in item.get("questions", ()):
         render.line(
-            f"      open question about {question['subject']}: "
+            f"      open question about {subject_text(question['subject'])}: "
             f"leadsync review show {question['id']}"
         )
     if item.get("hubspot"):

@@ -25,6 +25,7 @@ from leadsync.ops import records as record_ops
 from leadsync.ops.deadletters import REVIEW_HINT
 from leadsync.ops.records import check_integration
 from leadsync.rules.associations import why_associated
+from leadsync.rules.counterparts import subject_text
 from leadsync.store import config as config_store
 from leadsync.store import holds, own_lines, views
 from leadsync.store import push as push_store
@@ -293,7 +294,7 @@ def skipped_text(skipped: list[dict[str, Any]]) -> str:
     ``ambiguous`` settings), in words."""
     last = skipped[-1]
     return (
-        f"its question about {last['subject']} was {last['outcome']}; "
+        f"its question about {subject_text(last['subject'])} was {last['outcome']}; "
         f"`leadsync review show {last['id']}`"
     )
 

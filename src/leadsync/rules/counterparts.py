@@ -165,6 +165,12 @@ def subject(numbers: Sequence[PhoneNumber]) -> str:
     return " or ".join(p.key or "withheld" for p in numbers)
 
 
+def subject_text(subject: str) -> str:
+    """A question's subject for a sentence (``open question about …``): a number withheld
+    without a word (:func:`subject`'s ``withheld``) as such."""
+    return "a withheld number" if subject == "withheld" else subject
+
+
 def matched_reason(holder: Holder) -> str:
     return f"matched by number: {holder.why()}"
 

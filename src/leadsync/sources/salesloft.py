@@ -11,20 +11,19 @@ renders it, with no envelope (?)::
      "sentiment": "Interested", "user": {"id": 4, "_href": "..."},
      "called_person": {"id": 17, "_href": "..."}, "created_at": "...", "updated_at": "..."}
 
-The header is kept with each stored piece (``kept_headers``); a request or a stored piece
-without it cannot be read (EventError). Bodies are whole resources, so a ``null`` field means
-"empty in Salesloft": it is simply left out (in the canonical format null would clear a value).
+The header is kept with each stored piece (``kept_headers``); a request or a stored piece without
+it cannot be read (EventError). Bodies are whole resources, so a ``null`` field means "empty in
+Salesloft": it is simply left out (in the canonical format null would clear a value).
 
 Signature: header ``x-salesloft-signature`` (:func:`~leadsync.sources.signatures.verify_salesloft`,
 HMAC-SHA1 keyed with the callback token); no timestamp, so no time window.
 
 Dedupe key and times
 --------------------
-Key: ``stable_key("salesloft", event, body.id, body.updated_at or body.created_at,
-order=body.id, content=body)``, kept as ``t:<time>:<body.id>:<hash>:<content>``. The event
-time is ``updated_at``, else ``created_at``: the inbox's ``occurred_at`` and the ``occurred_at``
-of record and user events. Activities are timed when they happened (below), else at the
-event time.
+Key: ``stable_key("salesloft", event, body.id, body.updated_at or body.created_at, order=body.id,
+content=body)``, kept as ``t:<time>:<body.id>:<hash>:<content>``. The event time is ``updated_at``,
+else ``created_at``: the inbox's ``occurred_at`` and the ``occurred_at`` of record and user events.
+Activities are timed when they happened (below), else at the event time.
 
 Events
 ------
@@ -72,9 +71,8 @@ updated`` (?)                      email gives ``[]``): direction outbound, subj
                                    ``start_time``
 ``note_created`` /                 note activity ``id``: body (content); owner ``user.id``;
 ``note_updated`` (?)               association ``associated_with.id`` as a contact
-                                   (``associated_type`` person) or company (account);
-                                   without a type, the one its ``_href`` names
-                                   (``/people/``, ``/accounts/``); other types name nothing
+                                   (``associated_type`` person) or company (account), else
+                                   as ``_href`` names it; other types name nothing
 ``task_created`` / ``_updated``    task activity ``id``: subject, body (description), status
 (?) / ``_completed``               (current_state, :data:`TASK_STATUSES`; ``task_completed``
                                    is always completed), due (due_at, else due_date),
@@ -92,22 +90,22 @@ Phone numbers are passed as given, trimmed (the engine reads them as E.164; a pe
 ``phone_extension`` is not appended). A person's ``home_phone`` is its ``phone`` when it has no
 ``phone``, else ``other_phone_1`` (never pushed: kept so that a call from it finds the person),
 unless it is the same text as the phone or the mobile number. A ``home_phone`` null clears no
-``other_phone_1``, like every null: the event cannot tell whether this adapter put the number
-there (another tool's may be in that place). A call or call data record naming no person
-(``called_person`` null) is still the call, with its numbers: the engine finds the other party
-by number.
+``other_phone_1``, like every null: the event cannot tell whether this adapter put the number there
+(another tool's may be in that place). A call or call data record naming no person
+(``called_person`` null) is still the call, with its numbers: the engine finds the other party by
+number.
 
-Types are strict (EventError naming the JSON path), but for the other forms a value's meaning
-is plain in (:mod:`leadsync.sources.forms`): a flag (``bounced``, ``no_show``) is
-``true``/``false``, ``1``/``0`` or either as a string, a number may be a string of one; and
-a recording's link that is not a string is left out. Values are lenient where a dead letter
-would help nobody: an email without one ``@`` or a domain without a dot is left out.
-A record whose ``owner`` is null carries no owner (it never clears one).
+Types are strict (EventError naming the JSON path), but for the other forms a value's meaning is
+plain in (:mod:`leadsync.sources.forms`): a flag (``bounced``, ``no_show``) is ``true``/``false``,
+``1``/``0`` or either as a string, a number may be a string of one; and a recording's link that is
+not a string is left out. Values are lenient where a dead letter would help nobody: an email
+without one ``@`` or a domain without a dot is left out. A record whose ``owner`` is null carries
+no owner (it never clears one).
 References to other records and users (``owner``, ``account``, ``user``, ``called_person``,
-``recipient``, ``person``, ``owned_by_user``, ``associated_with``, a call data record's
-``call``) are objects ``{id, _href}``; null or ``{}`` names nobody. A reference of any other
-shape (a bare id, an array, an object without ``id``) is an EventError naming it and the
-allowed form (:func:`_ref_id`), never an event that silently lost its owner or link.
+``recipient``, ``person``, ``owned_by_user``, ``associated_with``, a call data record's ``call``)
+are objects ``{id, _href}``; null or ``{}`` names nobody. A reference of any other shape (a bare
+id, an array, an object without ``id``) is an EventError naming it and the allowed form
+(:func:`_ref_id`), never an event that silently lost its owner or link.
 
 Guesses (?)
 -----------
@@ -115,8 +113,7 @@ Guesses (?)
   on Salesloft's own page, and are read like their documented siblings.
 - Meetings name their owner by user GUID (``owned_by_user.id``) where other resources use the
   numeric user id; the owner's email is sent along so ``auto_match: email`` can still map it.
-- Task ``priority`` (:data:`TASK_PRIORITY_FIELD`) is not in the documented task resource; it is
-  read when present and mapped by :data:`TASK_PRIORITIES`.
+- Task ``priority`` (:data:`TASK_PRIORITY_FIELD`), not in the documented resource, is read.
 - A call data record's ``completed`` status says the call ended, not who answered: it maps to
   no outcome (the call's disposition says more).
 """
@@ -172,9 +169,9 @@ PERSON_FIELDS = {
 }
 #: A person's ``phone`` when the work ``phone`` is empty, else its ``other_phone_1``.
 HOME_PHONE_FIELD = "home_phone"
-#: A note's ``associated_type`` read from ``associated_with._href`` when it is not given.
-NOTE_HREFS = {"person": "/people/", "account": "/accounts/"}
-
+#: A note's record by ``associated_type``, else by the type its reference's address names.
+NOTE_RECORDS = {"person": "contact", "account": "company"}
+NOTE_HREF_TYPES = {"/people/": "person", "/accounts/": "account"}
 #: The fields above that are phone numbers: text (forms.phone refuses a JSON number).
 PHONE_FIELDS = frozenset({"phone", "mobile_phone", HOME_PHONE_FIELD, "from", "to"})
 ACCOUNT_FIELDS = {"name": "name", "website": "website", "industry": "industry", "phone": "phone"}
@@ -296,8 +293,7 @@ ADAPTER = SalesloftAdapter
 
 
 def _event_name(headers: Mapping[str, str]) -> str:
-    """The event's name, in any case (``Person_Updated`` is ``person_updated``)."""
-    name = headers.get(EVENT_HEADER, "").strip().lower()
+    name = headers.get(EVENT_HEADER, "").strip().lower()  # in any case: Person_Updated
     if not name:
         raise EventError(f"header {EVENT_HEADER} is missing: Salesloft names the event there")
     return name
@@ -437,14 +433,11 @@ def _meeting_outcome(item: Any) -> str | None:
 
 
 def _note(d: _Delivery) -> list[dict[str, Any]]:
-    content = text(d.item, "content")
-    properties = {"body": content} if content is not None else {}
+    properties = {"body": body} if (body := text(d.item, "content")) is not None else {}
+    href = text(d.item, "associated_with._href") or ""  # …/v2/people/5001
     kind = (text(d.item, "associated_type") or "").lower()
-    if not kind:  # none given: the reference's own address says (…/v2/people/5001)
-        href = text(d.item, "associated_with._href") or ""
-        kind = next((k for k, part in NOTE_HREFS.items() if part in href), "")
-    record = {"person": "contact", "account": "company"}.get(kind)
-    links = _link(d.item, "associated_with.id", record) if record else []
+    kind = kind or next((t for at, t in NOTE_HREF_TYPES.items() if at in href), "")
+    links = _link(d.item, "associated_with.id", NOTE_RECORDS[kind]) if kind in NOTE_RECORDS else []
     return [_activity(d, "note", d.external_id, properties, "user.id", links, "created_at")]
 
 
