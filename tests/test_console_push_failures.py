@@ -6,6 +6,7 @@ to act on one. Over HTTP, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.workspace import Workspace
@@ -99,3 +100,36 @@ def test_an_activitys_push_failure_links_to_the_records_it_is_on(
         page = signed_in(client, PASSWORD).get(f"/push-failures/{failure['id']}")
     assert page.status_code == 200
     assert f'<a href="/records/contact/{contact}">contact {contact}</a>' in page.text
+
+
+def test_every_push_failure_is_reached_a_page_at_a_time_and_retried_at_once(
+    ws: Workspace, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page showed the newest 200 of 3,205 and called that the open count, with no way
+    to the rest and one retry at a time: it says how many are open in all, pages through
+    them, and retries every open one at once (as push failures retry --all)."""
+    from leadsync.web import push_failures as page_module  # noqa: PLC0415
+
+    monkeypatch.setattr(page_module, "SHOWN", 2)
+    run(ws, *(_company(f"co{n}", f"co{n}.test", "Fintech") for n in range(3)))
+    ws.push()
+    ids = sorted((f["id"] for f in ws.push_failures()), reverse=True)
+    assert len(ids) == 3
+    with console_server(ws) as live, httpx.Client(base_url=live.base_url, timeout=60) as client:
+        admin = signed_in(client, PASSWORD)
+        first = admin.get("/push-failures").text
+        assert "3 open in all; 2 a page, newest first" in first
+        assert [i for i in ids if f'href="/push-failures/{i}"' in first] == ids[:2]
+        assert f'href="/push-failures?before={ids[1]}" rel="next"' in first
+        second = admin.get(f"/push-failures?before={ids[1]}").text
+        assert [i for i in ids if f'href="/push-failures/{i}"' in second] == ids[2:]
+        assert 'rel="next"' not in second and 'href="/push-failures">Newest' in second
+        token = form_token(first, "/push-failures/retry")
+        done = admin.post("/push-failures/retry", data={"csrf_token": token})
+        assert (
+            done.status_code == 303 and done.headers["location"] == "/push-failures?done=retried-3"
+        )
+        assert (
+            "3 queued again; the next push sends them." in admin.get(done.headers["location"]).text
+        )
+    assert all(f["state"] == "retried" for f in ws.push_failures(resolved=True) if f["id"] in ids)

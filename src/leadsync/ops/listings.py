@@ -204,12 +204,19 @@ def outbox(engine: Engine, integration: str | None, limit: int) -> list[dict[str
 
 
 def push_failures(
-    engine: Engine, limit: int, include_resolved: bool = False
+    engine: Engine, limit: int, include_resolved: bool = False, before: int = 0
 ) -> list[dict[str, Any]]:
-    """The push's unresolved failures, newest first; with ``include_resolved`` those retried,
-    dismissed or pushed since too (who resolved each, and a dismissal's reason)."""
+    """The push's unresolved failures, newest first (older than id ``before``: the next
+    page); with ``include_resolved`` those retried, dismissed or pushed since too (who
+    resolved each, and a dismissal's reason)."""
     with engine.connect() as connection:
-        return push_store.open_failures(connection, limit, include_resolved)
+        return push_store.open_failures(connection, limit, include_resolved, before)
+
+
+def open_push_failures(engine: Engine) -> int:
+    """How many push failures are open."""
+    with engine.connect() as connection:
+        return push_store.count_open_failures(connection)
 
 
 def decisions(

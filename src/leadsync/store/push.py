@@ -480,12 +480,14 @@ def open_failure_keys(
 
 
 def open_failures(
-    connection: Connection, limit: int = 100, include_resolved: bool = False
+    connection: Connection, limit: int = 100, include_resolved: bool = False, before: int = 0
 ) -> list[dict[str, Any]]:
-    """The newest failures first, each with who refused it (``refused_by``: leadsync's own
-    check, whose ``status`` is None, or HubSpot) and its ``state`` (open, or how it was
-    resolved: retried, dismissed, pushed); resolved ones only when asked for."""
+    """The newest failures first (older than id ``before``, the last of a page, when given),
+    each with who refused it (``refused_by``: leadsync's own check, whose ``status`` is None,
+    or HubSpot) and its ``state`` (open, or how it was resolved: retried, dismissed, pushed);
+    resolved ones only when asked for."""
     query = sa.select(push_failures).order_by(push_failures.c.id.desc()).limit(limit)
+    query = query.where(push_failures.c.id < before) if before else query
     if not include_resolved:
         query = query.where(push_failures.c.resolved_at.is_(None))
     return [_failure_view(r) for r in connection.execute(query)]

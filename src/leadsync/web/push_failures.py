@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Path, Response
+from fastapi import Form, Path, Query, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BeforeValidator
 
 from leadsync.errors import NotFoundError
+from leadsync.ops import listings
 from leadsync.ops.push_status import push_failure, resolve_failures
 from leadsync.values import LARGEST_ID, digits_only
 
@@ -27,13 +28,33 @@ _CLI_HINT = "; see `leadsync push failures list`"
 
 
 @router.get("/push-failures")
-def push_failure_list(page: Viewing, resolved: bool = False) -> Response:
+def push_failure_list(
+    page: Viewing,
+    resolved: bool = False,
+    before: Annotated[int, Query(ge=0, le=LARGEST_ID), BeforeValidator(digits_only)] = 0,
+    done: str | None = None,
+) -> Response:
+    """A page of failures, newest first (``before``: older than that id), with how many
+    are open in all; retry every open one at once."""
+    engine = page.workspace.engine
+    failures = listings.push_failures(engine, SHOWN, resolved, before)
     return page.render(
         "push_failures.html",
-        failures=page.workspace.push_failures(SHOWN, resolved),
+        failures=failures,
+        open_count=listings.open_push_failures(engine),
         resolved=resolved,
+        before=before,
+        older=failures[-1]["id"] if len(failures) == SHOWN else None,
         shown=SHOWN,
+        done=done,
     )
+
+
+@router.post("/push-failures/retry")
+def retry_every_one(page: Changing) -> Response:
+    """Every open failure's object queued again, as ``push failures retry --all``."""
+    count = resolve_failures(page.workspace.engine, None, "retry", by=page.session.who)
+    return RedirectResponse(f"/push-failures?done=retried-{count}", status_code=303)
 
 
 @router.get("/push-failures/{failure_id}")
