@@ -376,8 +376,20 @@ def test_cleanup_forgets_the_tests_pushes_and_refusals(
         _hubspot_workspace(db_url, base_url)
         hub.set_faults(partial_207_rate=1.0)  # HubSpot refuses every input
         with Workspace(db_url) as ws:
-            assert not ws.test_lead("dialer", "u-1").passed
+            refused = ws.test_lead("dialer", "u-1")
+            assert not refused.passed
             assert ws.push_failures()
+            # It says HubSpot's refusal and the failure (it said "not pushed: see push status").
+            [check] = [c for c in refused.checks if c["check"] == "hubspot_owner"]
+            [failure] = [
+                f
+                for f in ws.push_failures()
+                if (f["kind"], f["local_id"]) == ("record", refused.record_id)
+            ]
+            assert check["detail"] == (
+                f"HubSpot refused the test lead: {failure['message']} (push failure "
+                f"#{failure['id']})"
+            )
             run(ws, json.loads(contact_line("p-1", "u-1")))
             ws.cleanup_test_leads()
             assert ws.push_failures() == []

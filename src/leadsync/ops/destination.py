@@ -39,6 +39,7 @@ from leadsync.sources.options import HubSpotOptions
 from leadsync.store import config as config_store
 from leadsync.store import push as push_store
 from leadsync.store import records as records_store
+from leadsync.store import testlead as testlead_store
 from leadsync.store.database import begin_writing
 from leadsync.workspace_config import (
     DESTINATION_SETTING,
@@ -381,9 +382,11 @@ def check_test_lead(
     ``result``'s checks. Where another process pushes (``serve``'s pusher holds the lease:
     the console's test lead always runs beside it), wait up to ``wait_s`` for it to push
     the test lead."""
-    if push(engine, transport).busy:
+    if push(engine, transport).busy:  # until it is pushed, or HubSpot refused it
         deadline = time.monotonic() + wait_s
-        while not _test_lead_pushed(engine, result) and time.monotonic() < deadline:
+        while not (_test_lead_pushed(engine, result) or _refusals(engine, result)):
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.2)
     paths = Paths(destination(engine).api_version)
     ids = pushed_ids(engine, result)
@@ -393,7 +396,17 @@ def check_test_lead(
             ids,
             lambda contact: portal.read_owner(client, paths, "contact", contact),
             lambda call, to_type: portal.read_links(client, paths, "call", call, to_type),
+            _refusals(engine, result),
         )
+
+
+def _refusals(engine: Engine, result: TestLeadResult) -> dict[tuple[str, int], tuple[int, str]]:
+    """The open push failures of the test lead and its call: (id, message) by object."""
+    objects = [(push_store.RECORD, result.record_id)] if result.record_id is not None else []
+    if result.activity_id is not None:
+        objects.append((push_store.ACTIVITY, result.activity_id))
+    with engine.connect() as connection:
+        return testlead_store.open_refusals(connection, objects)
 
 
 def _test_lead_pushed(engine: Engine, result: TestLeadResult) -> bool:

@@ -419,11 +419,13 @@ def hubspot_checks(
     hubspot_ids: Mapping[tuple[str, int], str],
     read_owner: Callable[[str], str | None],
     read_links: Callable[[str, str], set[str]],
+    refused: Mapping[tuple[str, int], tuple[int, str]] | None = None,
 ) -> None:
     """After the push: the contact as HubSpot has it carries the owner the engine decided,
     and the call is on its timeline with the associations the engine chose (compared through
     the stored HubSpot ids; the expectation is the engine's own decision, not a copy of it).
-    ``read_owner(contact id)`` and ``read_links(call id, to type)`` read HubSpot."""
+    ``read_owner(contact id)`` and ``read_links(call id, to type)`` read HubSpot; ``refused``:
+    the push failures of the test lead and its call, (id, message) by (kind, local id)."""
     if result.record_id is None:
         return
     contact = hubspot_ids.get(("record", result.record_id))
@@ -432,7 +434,9 @@ def hubspot_checks(
             {
                 "check": "hubspot_owner",
                 "passed": False,
-                "detail": "the test lead was not pushed to HubSpot (see leadsync push status)",
+                "detail": _not_pushed(
+                    "test lead", (refused or {}).get(("record", result.record_id))
+                ),
             }
         )
         return
@@ -453,7 +457,9 @@ def hubspot_checks(
             {
                 "check": f"hubspot_{result.activity}",
                 "passed": False,
-                "detail": f"the {result.activity} was not pushed",
+                "detail": _not_pushed(
+                    str(result.activity), (refused or {}).get(("activity", result.activity_id or 0))
+                ),
             }
         )
         return
@@ -476,6 +482,13 @@ def hubspot_checks(
             + (f"; missing: {', '.join(missing)}" if missing else ""),
         }
     )
+
+
+def _not_pushed(what: str, refusal: tuple[int, str] | None) -> str:
+    """Why the test lead (or its call) is not in HubSpot: its push failure, when it has one."""
+    if refusal is None:
+        return f"the {what} was not pushed to HubSpot (see leadsync push status)"
+    return f"HubSpot refused the {what}: {refusal[1]} (push failure #{refusal[0]})"
 
 
 def pushed_ids(engine: Engine, result: TestLeadResult) -> dict[tuple[str, int], str]:

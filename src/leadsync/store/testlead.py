@@ -127,6 +127,23 @@ def forget_pushes(connection: Connection, kind: str, local_ids: Collection[int])
     )
 
 
+def open_refusals(
+    connection: Connection, objects: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int, str]]:
+    """The open push failure of each of these (kind, local id) objects that has one: its id
+    and message (the newest, where it has several)."""
+    f = push_failures.c
+    found: dict[tuple[str, int], tuple[int, str]] = {}
+    for kind in {k for k, _ in objects}:
+        ids = [i for k, i in objects if k == kind]
+        query = sa.select(f.local_id, f.id, f.message).where(
+            f.kind == kind, f.resolved_at.is_(None), f.local_id.in_(ids)
+        )
+        for local_id, failure_id, message in connection.execute(query.order_by(f.id)):
+            found[(kind, int(local_id))] = (int(failure_id), str(message))
+    return found
+
+
 def recorded_changes(connection: Connection, prefix: str) -> list[tuple[str, dict[str, Any]]]:
     """(setting name, value) of every recorded test's changes."""
     rows = connection.execute(
