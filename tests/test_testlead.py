@@ -284,7 +284,7 @@ def test_the_cli_exits_1_on_a_failed_check(
     out = json.loads(failed.stdout)
     assert out["passed"] is False
     [hubspot] = [c for c in out["checks"] if c["check"] == "hubspot_owner"]
-    assert not hubspot["passed"] and "not pushed" in hubspot["detail"]
+    assert not hubspot["passed"] and hubspot["detail"].startswith("HubSpot refused the test lead: ")
 
 
 CRM = {"kind": "hubspot", "secret_env": "HS_SECRET", "vendor": {"app_id": 777}}
