@@ -204,6 +204,13 @@ def read_token(settings: DestinationSettings) -> str:
             f"the HubSpot token is missing: set the environment variable {settings.token_env} "
             "(destination.token_env) to a private app or service key token"
         )
+    if not (token.isascii() and token.isprintable()) or any(ch.isspace() for ch in token):
+        # An HTTP header cannot carry it (it ended in the driver's traceback); never shown.
+        raise UserError(
+            f"the HubSpot token in {settings.token_env} has a character no token has (a space, "
+            "a letter outside ASCII, a control character; not shown): copy the private app's "
+            "token again"
+        )
     return token
 
 
