@@ -5,6 +5,7 @@ kept as push failures.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -144,7 +145,9 @@ class ResultsMixin(CycleBase):
             "status": _input_status(answer.status, error.get("category")),
             "category": str(error.get("category") or answer.body.get("category") or "")[:64]
             or None,
-            "message": str(error.get("message") or answer.error_text())[:2000],
+            "message": refused_in_words(error, str(error.get("message") or answer.error_text()))[
+                :2000
+            ],
             "correlation_id": str(
                 error.get("correlationId")
                 or answer.body.get("correlationId")
@@ -329,3 +332,51 @@ def _input_status(status: int, category: Any) -> int:
     if status >= 400:
         return status
     return _CATEGORY_STATUS.get(str(category), 400)
+
+
+# HubSpot's words for a validation error: "Property values were not valid: [{...}]", each
+# element naming the property ("name") and the code ("error").
+_NOT_VALID = "Property values were not valid: "
+
+
+def refused_values(error: Mapping[str, Any]) -> dict[str, str]:
+    """The properties a VALIDATION_ERROR refuses a value of, with HubSpot's code and words
+    (none: not such an error, or only for properties the portal lacks). Read from the
+    error's ``errors`` (``context.propertyName``) and from the list its message carries."""
+    if str(error.get("category")) != "VALIDATION_ERROR":
+        return {}
+    found: dict[str, str] = {}
+    for item in error.get("errors") or []:
+        if isinstance(item, Mapping):
+            names = (item.get("context") or {}).get("propertyName") or []
+            for name in names if isinstance(names, list) else [names]:
+                found[str(name)] = f"{item.get('code')}: {item.get('message')}"
+    message = str(error.get("message") or "")
+    if _NOT_VALID in message:
+        try:
+            listed = json.loads(message.split(_NOT_VALID, 1)[1])
+        except ValueError:
+            listed = []
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, Mapping) and item.get("name"):
+                found.setdefault(str(item["name"]), f"{item.get('error')}: {item.get('message')}")
+    if any(why.startswith(MISSING_PROPERTY) for why in found.values()):
+        return {}
+    return found
+
+
+def refused_in_words(error: Mapping[str, Any], message: str) -> str:
+    """A refusal's message for people: a VALIDATION_ERROR's values one by one (property:
+    code: words) instead of HubSpot's JSON list, and what to do about an owner HubSpot does
+    not have; any other message as it is."""
+    values = refused_values(error)
+    if not values:
+        return message
+    said = "; ".join(f"{name}: {why}" for name, why in sorted(values.items()))
+    if any(why.startswith("INVALID_OWNER_ID") for why in values.values()):
+        said += (
+            " — the owner is none of the portal's: map the rep to an owner HubSpot has, or run "
+            "leadsync owners pull (owners: {source: hubspot}), then leadsync push failures "
+            "retry --all"
+        )
+    return f"HubSpot refused the values: {said}"

@@ -5,7 +5,6 @@ refused batch is halved until the input at fault is found.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -18,7 +17,10 @@ from leadsync.destinations.hubspot.cycle.clears import ClearsMixin, Sent, decide
 from leadsync.destinations.hubspot.cycle.creates import EXISTING_ID
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
-from leadsync.destinations.hubspot.cycle.results import MISSING_PROPERTY, untold_error
+from leadsync.destinations.hubspot.cycle.results import (
+    refused_values,
+    untold_error,
+)
 from leadsync.destinations.hubspot.cycle.slice import (
     BATCH,
     PushObject,
@@ -299,34 +301,3 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             else:
                 for o in chunk:
                     self.fail(o, "archive", answer, answer.body)
-
-
-# HubSpot's words for a validation error: "Property values were not valid: [{...}]", each
-# element naming the property ("name") and the code ("error").
-_NOT_VALID = "Property values were not valid: "
-
-
-def refused_values(error: Mapping[str, Any]) -> dict[str, str]:
-    """The properties a VALIDATION_ERROR refuses a value of, with HubSpot's code and words
-    (none: not such an error, or only for properties the portal lacks). Read from the
-    error's ``errors`` (``context.propertyName``) and from the list its message carries."""
-    if str(error.get("category")) != "VALIDATION_ERROR":
-        return {}
-    found: dict[str, str] = {}
-    for item in error.get("errors") or []:
-        if isinstance(item, Mapping):
-            names = (item.get("context") or {}).get("propertyName") or []
-            for name in names if isinstance(names, list) else [names]:
-                found[str(name)] = f"{item.get('code')}: {item.get('message')}"
-    message = str(error.get("message") or "")
-    if _NOT_VALID in message:
-        try:
-            listed = json.loads(message.split(_NOT_VALID, 1)[1])
-        except ValueError:
-            listed = []
-        for item in listed if isinstance(listed, list) else []:
-            if isinstance(item, Mapping) and item.get("name"):
-                found.setdefault(str(item["name"]), f"{item.get('error')}: {item.get('message')}")
-    if any(why.startswith(MISSING_PROPERTY) for why in found.values()):
-        return {}
-    return found
