@@ -214,6 +214,7 @@ def test_aircall_ended_outbound_call_is_connected_with_its_duration() -> None:
         "to_number": AT_LINE,
         "line_number": GB_LINE,
         "answered_at": "2022-03-04T10:29:00.000Z",
+        "ended_at": "2022-03-04T10:29:15.000Z",  # 15 s of talk: the 20 s count the ringing
         "outcome": "connected",
         "duration_s": 20,
         "aircall_status": "done",
