@@ -605,8 +605,8 @@ def test_apply_says_numbers_read_before_a_region_is_set_stay_as_they_were_read(
     applied = cli("apply", str(regional))
     assert (
         "warning: region changes for dialer (none → US): it reads the numbers events give from "
-        "now on; the 1 phone number of contacts and leads stored that do not read as a number "
-        "stay as they were read, and no call is matched by them"
+        "now on; the 1 phone number of contacts and leads stored that does not read as a "
+        "number stays as read, and no call is matched by it"
     ) in " ".join(applied.stderr.split()), applied.stderr
     with Workspace(db_url) as ws, ws.engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT number, valid FROM record_phones")).all()

@@ -29,7 +29,7 @@ from leadsync.errors import WorkspaceError
 from leadsync.model import now_ts
 from leadsync.ops.line_settle import settle_declared
 from leadsync.ops.rep_settle import settle_mapped_reps
-from leadsync.results import ResultModel, counted
+from leadsync.results import ResultModel, agreeing, counted
 from leadsync.settings import (
     IntegrationSettings,
     WorkspaceConfig,
@@ -551,7 +551,9 @@ def region_warnings(
     )
     return [
         f"region changes for {said}: it reads the numbers events give from now on; the "
-        f"{counted(unreadable, 'phone number')} of contacts and leads stored that do not read "
-        "as a number stay as they were read, and no call is matched by them (report: "
-        "unreadable_numbers lists them)"
+        f"{counted(unreadable, 'phone number')} of contacts and leads stored that "
+        f"{agreeing(unreadable, 'does', 'do')} not read as a number "
+        f"{agreeing(unreadable, 'stays', 'stay')} as read, and no call is matched by "
+        f"{agreeing(unreadable, 'it', 'them')} (report: unreadable_numbers lists "
+        f"{agreeing(unreadable, 'it', 'them')})"
     ]

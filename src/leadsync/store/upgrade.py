@@ -62,8 +62,8 @@ def complete_schema(
     connection: Connection, revision: str, shown: str, upgraded: list[str] | None = None
 ) -> list[str]:
     """After upgrading from ``revision``: say so in the log (a command says it on stderr:
-    ``upgraded`` gets ``revision``), and add what the declared schema has and the database lacks — tables, columns
-    (taking null), indexes — saying each; the rest of any difference is left."""
+    ``upgraded`` gets ``revision``), and add what the declared schema has and the database
+    lacks — tables, columns (taking null), indexes — saying each; the rest is left."""
     context = MigrationContext.configure(connection)
     head = context.get_current_revision()
     if upgraded is not None:
