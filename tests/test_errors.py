@@ -34,6 +34,7 @@ DECLARED = {
     "NotFoundError": (2, 404, "Not found"),
     "SignatureError": (2, 401, "Not authentic"),
     "WorkspaceError": (2, 409, "Conflict"),
+    "WorkspaceUpgraded": (2, 409, "Conflict"),
     "TransientError": (1, 503, "Service unavailable"),
 }
 
