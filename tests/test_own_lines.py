@@ -162,22 +162,6 @@ def test_under_skip_an_internal_call_is_skipped_in_those_words(workspace: Worksp
     )
 
 
-def test_a_line_that_called_itself_is_an_internal_call(workspace: Workspace) -> None:
-    """Both ends of the call read as one number, the company's own: an internal call (it was
-    on no record "naming nothing", and made under skip); one of an unknown line names
-    nobody, as before."""
-    _setup(workspace, own_numbers=[LINE_B])
-    run(workspace, _call("c1", LINE_B, from_number="+44 (0)20 7946 0100"))
-    [call] = _calls(workspace).values()
-    assert call["records"] == [] and call["internal"] == DECLARED_REASON
-    run(workspace, _call("c2", CUSTOMER, from_number=CUSTOMER))
-    assert _calls(workspace)["c2"]["internal"] is None  # not a line leadsync knows
-    _setup(workspace, own_numbers=[LINE_B], unknown_counterpart={"policy": "skip"})
-    run(workspace, _call("c3", LINE_B, from_number=LINE_B))
-    [skip] = workspace.skipped_activities()
-    assert skip["reason"].startswith(f"call c3 is an internal call: {B} is one of the company's")
-
-
 @pytest.mark.parametrize("fails", ["away", "defect"])
 def test_a_settling_that_fails_after_the_save_is_logged_as_what_it_is(
     workspace: Workspace,

@@ -98,15 +98,13 @@ def certain_refs(
 def find_by_number(
     d: BatchDecider, event: Event, settings: IntegrationSettings, properties: Mapping[str, Any]
 ) -> Found | None:
-    """The counterpart of an activity naming no contact or lead, by its number (None: none)."""
+    """The counterpart of an activity that names no contact or lead, by its number; None
+    when it has no number."""
     numbers = rules.counterpart_numbers(properties, settings.region)
-    itself = [] if numbers else rules.line_called_itself(properties, settings.region)
-    if not numbers and not itself:
+    if not numbers:
         return None
     found = Found()
-    numbers, own = own_lines.split(d, event.integration, numbers or itself)
-    if itself and numbers:  # a line called itself that is none of the company's known ones
-        return None
+    numbers, own = own_lines.split(d, event.integration, numbers)
     if not numbers:  # the other party is the company's own line: an internal call
         found.internal = own_rules.internal_reason(_noun(event), own)
         found.line_number, found.trace = own[0].number, found.internal
@@ -394,14 +392,16 @@ def ask_owner(
 
 
 def _unhold(d: BatchDecider, activity_id: int) -> None:
-    """The activity waits for no number any more (out of the batch's held lists, rows gone)."""
+    """The activity waits for no number any more: out of the batch's held lists, and its
+    held rows are deleted."""
     for held in d.held.values():
         held[:] = [h for h in held if h.activity_id != activity_id]
     release(d, activity_id)
 
 
 def release(d: BatchDecider, activity_id: int) -> None:
-    """Delete the activity's held rows, earlier batches' and this one's so far (not later)."""
+    """The activity's held rows are deleted: those of earlier batches, and those this batch
+    made until now (a hold made after this, for other numbers, is kept)."""
     d.released.add(activity_id)
     own_lines.no_longer_internal(d, activity_id)
     d.held_for.pop(activity_id, None)

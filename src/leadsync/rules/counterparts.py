@@ -75,17 +75,6 @@ def counterpart_numbers(properties: Mapping[str, Any], region: str | None) -> li
     return found
 
 
-def line_called_itself(properties: Mapping[str, Any], region: str | None) -> list[PhoneNumber]:
-    """The number of a call whose both ends read as one number (the company's line called
-    itself, a transfer back to it), which :func:`counterpart_numbers` leaves out: an
-    internal call when the number is one of the company's lines; [] for any other call."""
-    ends = [read_phone(properties.get(end), region) for end in ("to_number", "from_number")]
-    first, second = ends
-    if first is None or second is None or first.number is None or first.key != second.key:
-        return []
-    return [first]
-
-
 def readable(numbers: Sequence[PhoneNumber]) -> list[PhoneNumber]:
     """The numbers that read as E.164: only those can ever be a contact's or lead's (one kept
     as given — ``999``, a national number from a tool without ``region:`` — matches none)."""
