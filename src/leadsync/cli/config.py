@@ -23,8 +23,7 @@ from leadsync.ops.settings_change import (
     MANAGED_SETTING,
     Actor,
     ManagedBy,
-    region_warnings,
-    removal_warnings,
+    apply_warnings,
     reordered_text,
     yaml_diff,
 )
@@ -117,11 +116,8 @@ def apply(
         ws = open_workspace(create=not dry_run)
         try:
             if "integrations" in config.model_fields_set:
-                now, after = ws.rules().integrations, config.integrations
-                kinds = [{n: i.kind for n, i in each.items()} for each in (now, after)]
-                warnings += removal_warnings(ws.engine, *kinds)
-                regions = [{n: i.region for n, i in each.items()} for each in (now, after)]
-                warnings += region_warnings(ws.engine, *regions)
+                now = ws.rules().integrations
+                warnings += apply_warnings(ws.engine, now, config.integrations)
             if dry_run:
                 changes, diff = _plan(ws, config, file, managed, unmanaged, warnings)
             else:

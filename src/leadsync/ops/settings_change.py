@@ -495,6 +495,16 @@ def audit_log(
     return AuditPage(entries=entries, older=entries[-1].id if len(rows) > limit else None)
 
 
+def apply_warnings(
+    engine: Engine, now: Mapping[str, IntegrationSettings], after: Mapping[str, IntegrationSettings]
+) -> list[str]:
+    """What applying ``after`` over the integrations ``now`` leaves behind, said before it is
+    done: :func:`removal_warnings`, then :func:`region_warnings`."""
+    kinds = [{n: i.kind for n, i in each.items()} for each in (now, after)]
+    regions = [{n: i.region for n, i in each.items()} for each in (now, after)]
+    return removal_warnings(engine, *kinds) + region_warnings(engine, *regions)
+
+
 def removal_warnings(
     engine: Engine, kinds_now: Mapping[str, str], kinds_after: Mapping[str, str]
 ) -> list[str]:

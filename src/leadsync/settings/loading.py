@@ -3,6 +3,7 @@ an API body), validated with the file's checks and every problem reported at onc
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -394,8 +395,6 @@ STDIN = "<stdin>"
 
 def read_stdin() -> str:
     """A settings file given on stdin (``leadsync apply -``), read as a file is."""
-    import sys
-
     try:
         return sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as exc:

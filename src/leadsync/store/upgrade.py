@@ -22,6 +22,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from leadsync.errors import UserError, WorkspaceUpgraded
@@ -50,7 +52,7 @@ def check(engine: Engine, scripts: ScriptDirectory, revision: str | None, shown:
         return
     try:
         scripts.get_revision(revision)
-    except Exception:  # alembic's ResolutionError / CommandError for an id it does not have
+    except (RevisionError, CommandError):  # an id these migrations do not have
         head = scripts.get_current_head()
         raise UserError(
             f"database {shown} was upgraded by a newer leadsync (schema {revision}; this "
