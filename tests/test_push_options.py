@@ -203,19 +203,21 @@ def test_a_new_value_no_option_names_is_reported_and_stays_open(
 def test_a_value_not_sent_beside_a_refusal_leaves_both_counted(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:
-    """A company's industry no option names (not sent) and a contact whose email HubSpot
-    refuses, in one push: one of each, and the text says both. HubSpot's refusals were
-    counted as the failures less those not sent, which a value left out is not one of:
-    "refused by HubSpot" went missing."""
+    """A company's industry no option names (not sent) and a contact whose owner HubSpot
+    refuses (the portal has no such owner), in one push: one of each, and the text says
+    both. HubSpot's refusals were counted as the failures less those not sent, which a
+    value left out is not one of: "refused by HubSpot" went missing."""
     run(ws, company("2026-11-01T09:00:00Z", industry="Software"))
     contact = ev(
         "record",
         "2026-11-01T09:00:00Z",
         object="contact",
         external_id="p-9",
-        properties={"email": "art@vandelay", "firstname": "Art"},
+        properties={"email": "art@vandelay.test", "firstname": "Art"},
     )
     run(ws, contact)
+    hub.remove_owner("104")
+    ws.set_owner("contact", record_by_external(ws, "p-9")["id"], "104")
     result = ws.push()
     assert (result.not_sent, result.refused, result.failures) == (1, 1, 1)
     shown = io.StringIO()

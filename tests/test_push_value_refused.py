@@ -49,7 +49,7 @@ def test_an_email_hubspot_refuses_holds_back_neither_the_owner_nor_the_rest(
         "email 'kim@globex' (INVALID_EMAIL: Email address kim@globex is invalid)"
         in (report["message"])
     )
-    assert f"contact {mine} was updated without it" in report["message"]
+    assert f"contact {mine} is in HubSpot without it" in report["message"]
     state = ws.record_hubspot(record_by_external(ws, "p-1")["id"])
     assert state.state.startswith("pushed, but for a value HubSpot would not take")
     # An owner change alone: it goes, the email is tried again, the report stays one.
@@ -98,3 +98,88 @@ def test_the_refused_properties_are_read_from_the_errors_or_the_message() -> Non
     missing = listed.replace("INVALID_FLOAT", "PROPERTY_DOESNT_EXIST")
     assert refused_values({"category": "VALIDATION_ERROR", "message": missing}) == {}
     assert refused_values({"category": "CONFLICT", "message": listed}) == {}
+
+
+def _call(external_id: str, contact: str) -> dict[str, object]:
+    return ev(
+        "activity",
+        "2026-11-01T10:00:00Z",
+        activity="call",
+        external_id=external_id,
+        owner="u-1",
+        properties={"duration_s": 300, "outcome": "connected"},
+        associations=[{"object": "contact", "external_id": contact}],
+    )
+
+
+def test_a_create_hubspot_refuses_for_one_value_makes_the_record_without_it(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A new contact whose email HubSpot does not take, among others in one batch: the
+    batch is refused whole, the others are created, and the contact is created without the
+    email — with its owner, its other values and its call linked — the email reported once
+    and sent again with the next change."""
+    others = [
+        ev(
+            "record",
+            "2026-11-01T09:00:00Z",
+            object="contact",
+            external_id=f"p-{n}",
+            owner="u-1",
+            properties={"email": f"p{n}@globex.test"},
+        )
+        for n in range(2, 6)
+    ]
+    run(
+        ws,
+        *others,
+        _contact("2026-11-01T09:00:00Z", "u-1", email="kim@globex", firstname="Kim"),
+        _call("c-1", "p-1"),
+    )
+    result = ws.push()
+    assert (result.failures, result.refused, result.values_refused) == (0, 0, 1)
+    assert len(hub.objects("contacts")) == 5
+    mine = _hubspot_id(ws)
+    kim = hub.get_object("contacts", mine)
+    assert kim["properties"]["firstname"] == "Kim" and not kim["properties"].get("email")
+    assert (
+        kim["properties"]["hubspot_owner_id"]
+        == hub.objects("contacts")[0]["properties"]["hubspot_owner_id"]
+    )
+    [call] = hub.objects("calls")
+    assert [a["id"] for a in call["associations"]["contacts"]] == [mine]
+    [report] = ws.push_failures()
+    assert report["category"] == "LEADSYNC_VALUE_REFUSED" and report["operation"] == "create"
+    assert (
+        "email 'kim@globex' (INVALID_EMAIL: Email address kim@globex is invalid)"
+        in (report["message"])
+    )
+    assert f"contact {mine} is in HubSpot without it" in report["message"]
+    state = ws.record_hubspot(record_by_external(ws, "p-1")["id"])
+    assert state.state.startswith("pushed, but for a value HubSpot would not take")
+    # Another change of Kim: the email goes again, is refused again, the report stays one.
+    run(ws, _contact("2026-11-02T09:00:00Z", "u-1", email="kim@globex", jobtitle="CTO"))
+    assert ws.push().values_refused == 0
+    assert hub.get_object("contacts", mine)["properties"]["jobtitle"] == "CTO"
+    assert [f["id"] for f in ws.push_failures()] == [report["id"]]
+    # Corrected at its source: sent, and the report closes.
+    run(ws, _contact("2026-11-03T09:00:00Z", "u-1", email="kim@globex.example"))
+    assert ws.push().failures == 0
+    assert hub.get_object("contacts", mine)["properties"]["email"] == "kim@globex.example"
+    assert ws.push_failures() == []
+    assert len(hub.objects("contacts")) == 5 and hub.duplicates("contacts", "leadsync_id") == {}
+
+
+def test_a_create_refused_for_its_owner_is_a_failure_not_a_create_without_it(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """An owner HubSpot does not know is the create's failure: leadsync does not create the
+    record without an owner (nor twice)."""
+    hub.remove_owner("104")  # a portal without owner 104, which leadsync knows
+    run(ws, _contact("2026-11-01T09:00:00Z", "u-1", email="kim@globex.test"))
+    ws.set_owner("contact", record_by_external(ws, "p-1")["id"], "104")
+    result = ws.push()
+    assert (result.refused, result.values_refused) == (1, 0)
+    assert hub.objects("contacts") == []
+    [failure] = ws.push_failures()
+    assert failure["operation"] == "create" and "INVALID_OWNER_ID" in failure["message"]

@@ -18,7 +18,11 @@ from sqlalchemy.engine import Connection
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.clears import Sent, create_values
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
-from leadsync.destinations.hubspot.cycle.results import untold_error
+from leadsync.destinations.hubspot.cycle.results import (
+    refused_values,
+    untold_error,
+    values_left_out,
+)
 from leadsync.destinations.hubspot.cycle.slice import (
     BATCH,
     PushObject,
@@ -189,7 +193,8 @@ class CreatesMixin(LinksMixin):
         """The create request of up to 100 objects of one type (None: nothing to send)."""
         batch = CreateBatch(chunk[0].type, self.p.paths.batch(chunk[0].type, "create"))
         for obj in chunk:
-            props = self.properties(obj)
+            left_out = self.left_out.get((obj.kind, obj.id), set())
+            props = {k: v for k, v in self.properties(obj).items() if k not in left_out}
             owner = self.owner_to_write(obj)
             if owner is not None:
                 props["hubspot_owner_id"] = owner
@@ -219,8 +224,7 @@ class CreatesMixin(LinksMixin):
         if not answer.ok and answer.status != 207:
             chunk = list(batch.by_lid.values())
             if len(chunk) == 1:
-                self.refused(chunk[0], "create", answer, answer.body)
-                return []
+                return self.refused(chunk[0], "create", answer, answer.body, hubspot_owners)
             if answer.status == 409 and not batch.read_back:
                 # HubSpot answers a whole-batch 409 naming one existing object: most likely
                 # this create was resent after its first answer was lost, and HubSpot made
@@ -234,6 +238,7 @@ class CreatesMixin(LinksMixin):
             # The whole batch was refused: find the input at fault by halves.
             return self.create_again(chunk, hubspot_owners, halves=True)
         created = []
+        again: list[PushObject] = []  # created by a create sent again without a value
         told: set[str] = set()  # the inputs the answer names, by trace id
         for item in answer.body.get("results") or []:
             trace = item.get("objectWriteTraceId") or (item.get("properties") or {}).get(
@@ -256,15 +261,15 @@ class CreatesMixin(LinksMixin):
                 bad = batch.by_lid.get(trace)
                 if bad is not None:
                     told.add(trace)
-                    self.refused(bad, "create", answer, error)
+                    again += self.refused(bad, "create", answer, error, hubspot_owners)
         # An input the answer names neither among the created nor the refused (an error
         # whose context names no input): its one such error, else a failure saying so — its
         # retry looks it up by leadsync_id first, so one HubSpot did create is not made twice.
         untold = [] if self.p.dry_run else [o for i, o in batch.by_lid.items() if i not in told]
         for obj in untold:
             error = untraced[0] if len(untold) == len(untraced) == 1 else untold_error(answer)
-            self.refused(obj, "create", answer, error)
-        return self.record_created(batch, created, hubspot_owners)
+            again += self.refused(obj, "create", answer, error, hubspot_owners)
+        return self.record_created(batch, created, hubspot_owners) + again
 
     def record_created(
         self, batch: CreateBatch, created: list[PushObject], hubspot_owners: dict[int, str | None]
@@ -276,8 +281,11 @@ class CreatesMixin(LinksMixin):
             hubspot_owners[obj.id] = batch.owners[obj.id]
             if obj.row is not None:
                 # This create made the object: it holds what the create carried, nothing
-                # of an earlier attempt (that one would have been found, or refused this).
-                Sent(confirmed=create_values(obj.row)).keep(obj)
+                # of an earlier attempt (that one would have been found, or refused this),
+                # nor the values it was sent again without.
+                left_out = self.left_out.get((obj.kind, obj.id), set())
+                carried = {k: v for k, v in create_values(obj.row).items() if k not in left_out}
+                Sent(confirmed=carried).keep(obj)
         self.save(created, hubspot_owners, written=True, properties_sent=True)
         return created
 
@@ -318,10 +326,17 @@ class CreatesMixin(LinksMixin):
         return created
 
     def refused(
-        self, obj: PushObject, operation: str, answer: Answer, error: Mapping[str, Any]
-    ) -> None:
+        self,
+        obj: PushObject,
+        operation: str,
+        answer: Answer,
+        error: Mapping[str, Any],
+        hubspot_owners: dict[int, str | None],
+    ) -> list[PushObject]:
         """An input HubSpot refused. A conflict naming the existing object (the contact's
-        email, or our own leadsync_id) is that object: matched, then updated."""
+        email, or our own leadsync_id) is that object: matched, then updated. A create
+        refused for one of its values is sent again without it (:meth:`created_without`).
+        Returns what a create sent again made."""
         match = EXISTING_ID.search(str(error.get("message") or ""))
         if match is not None and operation == "create":
             # Not saved yet: the id is recorded with the owner HubSpot has, once compared.
@@ -331,5 +346,43 @@ class CreatesMixin(LinksMixin):
             self.ids[(obj.kind, obj.id)] = match.group(1)
             self.matched.add((obj.kind, obj.id))
             self.result.count(self.result.matched, obj.type)
-            return
+            return []
+        if operation == "create":
+            made = self.created_without(obj, error, hubspot_owners)
+            if made is not None:
+                return made
         self.fail(obj, operation, answer, error)
+        return []
+
+    def created_without(
+        self, obj: PushObject, error: Mapping[str, Any], hubspot_owners: dict[int, str | None]
+    ) -> list[PushObject] | None:
+        """A create HubSpot refused for values it does not take (a VALIDATION_ERROR naming
+        the properties: an invalid email, number, date, option), sent again without them —
+        so that the record, its owner and its activities' links are not held back by one
+        value — and the values reported (once) while the record holds them; every later
+        change sends them again, as an update refused for a value does
+        (:meth:`.updates.UpdatesMixin.sent_without`). Not the owner (an owner HubSpot does
+        not know is the create's failure), and once only: a create refused again without
+        them is a failure. None: not such a refusal."""
+        key = (obj.kind, obj.id)
+        values = refused_values(error)
+        assert obj.row is not None
+        props = self.properties(obj)
+        if (
+            not values
+            or key in self.left_out
+            or not values.keys() <= props.keys()
+            or values.keys() & {"hubspot_owner_id", LEADSYNC_ID}
+        ):
+            return None
+        self.left_out[key] = set(values)
+        held = self.value_held.setdefault(key, set())
+        held.add(push_store.VALUE_REFUSED)
+        made = self.create_again([obj], hubspot_owners, halves=False)
+        if made:
+            message = values_left_out(obj.type, self.ids[key], props, values)
+            self.report(obj, "create", push_store.VALUE_REFUSED, message)
+        else:
+            held.discard(push_store.VALUE_REFUSED)
+        return made

@@ -365,6 +365,20 @@ def refused_values(error: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def values_left_out(
+    object_type: str, hubspot_id: str, props: Mapping[str, Any], values: Mapping[str, str]
+) -> str:
+    """The report of values HubSpot refused that an object was written without (its create
+    or its update sent again without them): one wording for both, so that the report of
+    one value stays one."""
+    told = "; ".join(f"{name} {str(props[name])!r} ({why})" for name, why in sorted(values.items()))
+    return (
+        f"HubSpot refused {told}: {object_type} {hubspot_id} is in HubSpot without "
+        f"{'it' if len(values) == 1 else 'them'}. Correct the value at its source (or the "
+        "property's settings in HubSpot); the next change sends it"
+    )
+
+
 def refused_in_words(error: Mapping[str, Any], message: str) -> str:
     """A refusal's message for people: a VALIDATION_ERROR's values one by one (property:
     code: words) instead of HubSpot's JSON list, and what to do about an owner HubSpot does

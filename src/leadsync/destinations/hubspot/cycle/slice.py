@@ -84,6 +84,9 @@ class CycleBase:
         # HubSpot refused): the categories of their reports, which stay open when they are
         # saved (cycle.updates.sent_without).
         self.value_held: dict[tuple[str, int], set[str]] = {}
+        # Objects created without values HubSpot refused in their create (by name):
+        # cycle.creates.created_without.
+        self.left_out: dict[tuple[str, int], set[str]] = {}
         self.created_now: set[tuple[str, int]] = set()
         # Objects HubSpot had before we created them (email, domain, a conflict naming the
         # existing id, or a create that reached HubSpot before a crash): owners compared.

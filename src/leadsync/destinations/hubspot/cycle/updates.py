@@ -20,6 +20,7 @@ from leadsync.destinations.hubspot.cycle.owners import OwnersMixin
 from leadsync.destinations.hubspot.cycle.results import (
     refused_values,
     untold_error,
+    values_left_out,
 )
 from leadsync.destinations.hubspot.cycle.slice import (
     BATCH,
@@ -251,14 +252,7 @@ class UpdatesMixin(OwnersMixin, LinksMixin, ClearsMixin):
             if not values or not values.keys() <= props.keys() or "hubspot_owner_id" in values:
                 return False
             category = push_store.VALUE_REFUSED
-            told = "; ".join(
-                f"{name} {str(props[name])!r} ({why})" for name, why in sorted(values.items())
-            )
-            message = (
-                f"HubSpot refused {told}: {obj.type} {mine} was updated without "
-                f"{'it' if len(values) == 1 else 'them'}. Correct the value at its source (or "
-                "the property's settings in HubSpot); the next change sends it"
-            )
+            message = values_left_out(obj.type, mine, props, values)
             left_out = set(values)
         rest = {name: value for name, value in props.items() if name not in left_out}
         if not rest.keys() - {LEADSYNC_ID}:

@@ -46,6 +46,13 @@ class OwnersMixin(DoubleCore):
             self._owners[owner_id] = owner
             return owner.as_json()
 
+    def remove_owner(self, owner_id: str) -> None:
+        """Take an owner out of the portal altogether (a user removed from the account, not
+        deactivated): a write naming it is refused ``INVALID_OWNER_ID``. KeyError if
+        unknown."""
+        with self._lock:
+            del self._owners[owner_id]
+
     def _list_owners(self, query: dict[str, list[str]]) -> Answer:
         limit = int(query.get("limit", ["100"])[0])
         archived = query.get("archived", ["false"])[0].lower() == "true"
