@@ -552,6 +552,8 @@ def test_retrying_a_dead_letter_after_fixing_its_cause(ws: Workspace) -> None:
         back = {"name": "router", "settings": integrations()["router"]}
         put = live.client.post("/api/integrations", json=back)
         assert put.status_code == 201, put.text
+        bodied = problem_of(live.client.post(retry_url, json={"by": "me"}), 400)
+        assert bodied["detail"] == "body: this operation takes no body; allowed: no body, or {}"
         retried = live.client.post(retry_url)
         assert retried.status_code == 200, retried.text
         assert retried.json()["id"] == letter["id"]

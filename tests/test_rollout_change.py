@@ -343,6 +343,18 @@ def test_the_admin_api_promotes_and_aborts(workspace: Workspace, live: LiveServe
     assert dry.status_code == 200 and dry.json()["dry_run"] is True
     assert dry.json()["summary"] == "; ".join(DROPPED)
     assert workspace.integration("dialer").rollout is not None
+    # A body is refused, not ignored: the dry run asked in it would have been a real change.
+    for action in ("promote", "abort"):
+        bodied = client.post(f"{base}/{action}", json={"dry_run": True}, headers=API)
+        assert bodied.status_code == 400, bodied.text
+        assert bodied.json()["detail"] == (
+            "body: this operation takes no body; its options are query parameters "
+            "(?dry_run=); allowed: no body, or {}"
+        )
+        assert workspace.integration("dialer").rollout is not None
+    assert client.post(f"{base}/promote", json={}, params={"dry_run": "true"}, headers=API).json()[
+        "dry_run"
+    ]
     done = client.post(f"{base}/promote", headers=API)
     assert done.status_code == 200, done.text
     assert done.json()["dry_run"] is False and done.json()["summary"] == "; ".join(DROPPED)

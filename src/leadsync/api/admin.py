@@ -35,7 +35,7 @@ from leadsync.workspace import Workspace
 from . import lines, lookups, rollout
 from .auth import require_admin
 from .lookups import After, Before, Limit, PageLimit, PositiveId, checked_request
-from .problems import PROBLEM_RESPONSES, SINCE, ProblemError
+from .problems import PROBLEM_RESPONSES, SINCE, ProblemError, takes_no_body
 from .review_answer import Answer, ChooseAnswer
 
 # ------------------------------------------------------------------ response models
@@ -439,6 +439,7 @@ def build_router(
     @router.post(
         "/dead-letters/{letter_id}/retry",
         summary="Retry a dead letter",
+        dependencies=[Depends(takes_no_body)],
         responses={
             409: PROBLEM_RESPONSES[400] | {"description": "Already retried or dismissed"},
             422: PROBLEM_RESPONSES[400]

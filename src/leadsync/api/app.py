@@ -408,6 +408,8 @@ def _document_api_bodies(schema: dict[str, Any], limit: int) -> None:
         for method, operation in item.items():
             if path.startswith(API_PREFIX) and method in BODY_METHODS:
                 responses = operation.setdefault("responses", {})
+                if "requestBody" not in operation:
+                    responses.setdefault("400", problem_ref("A body given: it takes none"))
                 responses.setdefault("413", problem_ref(f"Body over {limit} bytes"))
                 responses.setdefault(
                     "415", problem_ref(f"Content type not accepted; allowed: {JSON}")

@@ -200,6 +200,28 @@ def add_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa.exc.SQLAlchemyError, on_database_error)
 
 
+async def takes_no_body(request: Request) -> None:
+    """A dependency of an operation that takes no body: one given is refused (400), not
+    ignored — a client that sent ``{"dry_run": true}`` would otherwise have the real change
+    made. Nothing, ``{}`` or ``null`` is no body."""
+    body = (await request.body()).strip()
+    if body in (b"", b"{}", b"null"):
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    names = sorted({p.name for p in getattr(dependant, "query_params", [])})
+    options = (
+        f"; its options are query parameters ({', '.join('?' + n + '=' for n in names)})"
+        if names
+        else ""
+    )
+    raise ProblemError(
+        400,
+        "Bad request",
+        f"body: this operation takes no body{options}; allowed: no body, or {{}}",
+    )
+
+
 def problem_ref(why: str) -> dict[str, Any]:
     """A documented error response: a :class:`Problem`, as ``application/problem+json`` only
     (what the server sends; the app puts the schema in the document's components)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from leadsync.ops import rollout as rollout_ops
 from leadsync.ops.rollout import RolloutChange, RolloutState
@@ -19,7 +19,7 @@ from leadsync.ops.settings_change import API_ACTOR
 from leadsync.values import since_ts
 from leadsync.workspace import Workspace
 
-from .problems import PROBLEM_RESPONSES, SINCE
+from .problems import PROBLEM_RESPONSES, SINCE, takes_no_body
 
 DryRun = Annotated[
     bool, Query(description="true: answer what it would change, and change nothing.")
@@ -59,6 +59,7 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
         "/integrations/{name}/rollout/promote",
         summary="Promote a staged rollout",
         responses={409: REFUSED},
+        dependencies=[Depends(takes_no_body)],
     )
     def promote_rollout(name: str, dry_run: DryRun = False) -> RolloutChange:
         """The proposed settings become the integration's settings for every record; the
@@ -71,6 +72,7 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
         "/integrations/{name}/rollout/abort",
         summary="Abort a staged rollout",
         responses={409: REFUSED},
+        dependencies=[Depends(takes_no_body)],
     )
     def abort_rollout(name: str, dry_run: DryRun = False) -> RolloutChange:
         """The rollout is dropped: every record gets the current settings again; the answer
