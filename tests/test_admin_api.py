@@ -189,6 +189,31 @@ def test_wrong_tokens_make_the_address_wait_and_the_console_counts_with_them(
             assert other.get("/api/integrations").status_code == 200
 
 
+def test_the_viewer_token_reads_the_api_and_is_no_wrong_guess(ws: Workspace) -> None:
+    """The viewer token (read-only in the console) reads the API and the metrics; a change
+    with it is 403, not a wrong admin token: eleven of them from one address locked that
+    address out, the admin included."""
+    before = integration_to_dict(ws.integration("dialer"))
+    with serve(ws, console=ConsoleOptions(viewer_token="viewer-token-0123")) as server:
+        with from_address(server, "127.0.0.4", "viewer-token-0123") as viewer:
+            for _ in range(MAX_FAILED_SIGN_INS + 1):
+                assert viewer.get("/api/integrations").status_code == 200
+                put = viewer.put("/api/integrations/dialer/settings", json={"kind": "generic"})
+                assert problem_of(put, 403)["detail"] == (
+                    "the viewer token reads only (GET and HEAD); PUT takes the admin token"
+                )
+            assert viewer.get("/metrics").status_code == 200
+            assert viewer.head("/api/inbox/counts").status_code == 200
+            problem_of(viewer.post("/api/integrations/dialer/rollout/abort"), 403)
+        assert integration_to_dict(ws.integration("dialer")) == before
+        with from_address(server, "127.0.0.4", ADMIN_TOKEN) as admin:
+            assert admin.get("/api/integrations").status_code == 200
+        with from_address(server, "127.0.0.5", "viewer-token-0124") as guesser:
+            assert problem_of(guesser.get("/api/integrations"), 401)["detail"] == (
+                "wrong admin token"
+            )
+
+
 def test_a_refusal_says_why_and_the_whole_seconds_left() -> None:
     tries = FailedTries(limit=3)
     for at in (100.0, 200.0, 300.0):

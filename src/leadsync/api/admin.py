@@ -222,11 +222,15 @@ def build_router(
     token: str | None,
     on_requeue: Callable[[], None] | None = None,
     tries: FailedTries | None = None,
+    viewer: str | None = None,
 ) -> APIRouter:
     router = APIRouter(
         prefix="/api",
         tags=["admin"],
-        dependencies=[Depends(require_admin(token, tries)), Depends(checked_request)],
+        dependencies=[
+            Depends(require_admin(token, tries, viewer=viewer)),
+            Depends(checked_request),
+        ],
         responses=PROBLEM_RESPONSES,
     )
 

@@ -201,6 +201,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
 
     # Wrong secrets per address, the API's and the console's, over every process.
     tries = FailedTries(opts.max_failed_sign_ins, shared=workspace.shared_console)
+    viewer = opts.console.viewer_token if opts.console is not None else None
     app = FastAPI(
         title="leadsync",
         summary="Keeps record ownership and activities right when sales tools write into the CRM.",
@@ -296,7 +297,7 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
         "/metrics",
         tags=["health"],
         summary="This process's metrics, in Prometheus's text format (docs/MONITORING.md)",
-        dependencies=[Depends(require_admin(opts.admin_token, tries))],
+        dependencies=[Depends(require_admin(opts.admin_token, tries, viewer=viewer))],
         response_class=Response,
         responses={
             200: {
@@ -339,7 +340,11 @@ def create_app(workspace: Workspace, options: ServiceOptions | None = None) -> F
 
     app.include_router(
         admin.build_router(
-            workspace, opts.admin_token, worker.wake if worker is not None else None, tries
+            workspace,
+            opts.admin_token,
+            worker.wake if worker is not None else None,
+            tries,
+            viewer=viewer,
         )
     )
     if opts.console is not None:

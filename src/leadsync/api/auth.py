@@ -1,6 +1,7 @@
 """The admin API's bearer token: :func:`require_admin`, the dependency of every ``/api``
 route and of ``/metrics``, which lets a request in only with ``Authorization: Bearer
-<LEADSYNC_ADMIN_TOKEN>`` and makes an address that keeps guessing wait."""
+<LEADSYNC_ADMIN_TOKEN>`` (or the viewer token, to read) and makes an address that keeps
+guessing wait."""
 
 from __future__ import annotations
 
@@ -16,16 +17,26 @@ from leadsync.web.auth import FailedTries
 
 from .problems import ProblemError
 
-_bearer = HTTPBearer(auto_error=False, description="The value of LEADSYNC_ADMIN_TOKEN.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The value of LEADSYNC_ADMIN_TOKEN; LEADSYNC_VIEWER_TOKEN's reads only "
+    "(GET and HEAD; anything else is 403).",
+)
+READS = ("GET", "HEAD")
 
 
 def require_admin(
-    token: str | None, tries: FailedTries | None = None, clock: Callable[[], float] = time.time
+    token: str | None,
+    tries: FailedTries | None = None,
+    clock: Callable[[], float] = time.time,
+    viewer: str | None = None,
 ) -> Callable[..., None]:
-    """A dependency that lets a request in only with ``Authorization: Bearer <token>``. With
-    ``tries``, a wrong token counts against the client's address (with the console's failed
-    sign-ins, when they share it) and an address past the limit gets 429 with
-    ``Retry-After``, whatever token it gives, until the window lets it try again."""
+    """A dependency that lets a request in only with ``Authorization: Bearer <token>``, or
+    the ``viewer`` token to read (GET, HEAD; anything else is 403, as the console refuses a
+    viewer's change — not a wrong guess). With ``tries``, a wrong token counts against the
+    client's address (with the console's failed sign-ins, when they share it) and an address
+    past the limit gets 429 with ``Retry-After``, whatever token it gives, until the window
+    lets it try again."""
 
     def check(
         request: Request,
@@ -63,7 +74,17 @@ def require_admin(
                 _not_bearer(request.headers.get("authorization")),
                 headers=challenge,
             )
-        if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+        given = credentials.credentials.encode()
+        if viewer and hmac.compare_digest(given, viewer.encode()):
+            if request.method in READS:
+                return
+            raise ProblemError(
+                403,
+                "Forbidden",
+                f"the viewer token reads only ({' and '.join(READS)}); "
+                f"{request.method} takes the admin token",
+            )
+        if not hmac.compare_digest(given, token.encode()):
             if tries is not None:
                 tries.failed(client, clock())
             raise ProblemError(401, "Unauthorized", "wrong admin token", headers=challenge)
