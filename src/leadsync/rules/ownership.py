@@ -149,16 +149,19 @@ def decide_owner(
             )
         given_at = ctx.owner_source_at or ctx.owner_changed_at
         ours = integration is not None and ctx.owner_source == integration
-        if not ours and given is not None:  # its owner replaced since: its own last word
+        before = f"the owner {integration} gave at {display_ts(given_at)}"
+        if not ours and given is not None:
+            # Its owner replaced since, or never taken (kept out by the strategy): its own
+            # later word stands, taken or not.
             ours, given_at = integration is not None, given.at
+            before = f"{integration}'s own later word, rep {given.rep} at {display_ts(given.at)}"
         if ours and occurred_at < given_at:
             return Verdict(
                 Outcome.IGNORED,
                 current,
                 proposed,
-                f"ignored: stale: the event happened at {display_ts(occurred_at)}, before the "
-                f"owner {integration} gave at {display_ts(given_at)} (it arrived out of "
-                f"order); {stays(current)}",
+                f"ignored: stale: the event happened at {display_ts(occurred_at)}, before "
+                f"{before} (it arrived out of order); {stays(current)}",
             )
     if proposed is None:
         return Verdict(
