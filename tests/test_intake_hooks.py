@@ -147,8 +147,8 @@ def test_an_outage_is_one_log_line_without_a_traceback_and_a_503_each(
     assert asyncio.run(answer_webhook(intake, "dialer", request("g0"), PATH)).status == 200
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(said) == 2, said
-    assert said[1].startswith("intake: database available again after ")
-    assert said[1].endswith("s; 5 more request(s) answered 503")
+    assert said[1].startswith("intake: database available again: requests were answered 503 from ")
+    assert said[1].endswith("s ago; 5 more request(s) answered 503")
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

@@ -32,15 +32,16 @@ from typer.testing import CliRunner
 
 from leadsync.cli import app
 from leadsync.destinations.hubspot.loop import PushLoop
-from leadsync.model import now_ts
-from leadsync.observability import (
+from leadsync.logs import (
     JsonFormatter,
-    Metrics,
+    Recovery,
     configure_logging,
-    database_outage,
+    hide,
     redacted_path,
-    serve_metrics,
+    what_changed,
 )
+from leadsync.model import now_ts
+from leadsync.observability import Metrics, database_outage, serve_metrics
 from leadsync.pipeline.inbox import InboxItem, write_items
 from leadsync.pipeline.worker import Worker
 from leadsync.store import counterparts as counterpart_store
@@ -331,6 +332,11 @@ def test_the_push_loop_logs_an_outage_in_one_line(
     assert waits == [1.0, 2.0] and loop.errors == 2  # backing off
     lines = only_outage_lines(caplog, "leadsync.push")
     assert lines == ["push: database unavailable (OperationalError); retrying"] * 2
+    loop.push_once = lambda: 0  # the database back
+    loop.step()
+    loop.step()
+    said = [r.getMessage() for r in caplog.records if r.name == "leadsync.push"]
+    assert said[2:] == ["push: working again after 0 s; 2 tries failed"]  # once
 
 
 def test_the_worker_logs_any_outage_in_one_line(
@@ -446,6 +452,54 @@ def test_health_and_readiness_name_the_process(
 # ------------------------------------------------------------------ JSON logs
 
 
+def test_a_secrets_value_is_in_no_log_line_whatever_carries_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The values leadsync knows are secrets (hide: the tokens, the integrations' webhook
+    secrets, HubSpot's token) are kept out of every line — a message, its arguments, a
+    traceback, an access line's path — where only names that say "token" were before."""
+    secret = "whsec-0f9e8d7c6b5a"
+    hide(secret, "short")  # (a value under 8 characters is not hidden: it would blank words)
+    for fmt in ("text", "json"):
+        configure_logging(fmt, "info")
+        try:
+            logger = logging.getLogger("leadsync.test")
+            logger.warning("a message with %s", secret)
+            logger.warning(f"a message made before: {secret}; short")
+            logging.getLogger("uvicorn.access").info(
+                '%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET", f"/api/x?y={secret}", "1.1", 404
+            )
+            try:
+                raise ValueError(f"a defect naming {secret}")
+            except ValueError:
+                logger.exception("failed")
+        finally:
+            logging.getLogger().removeHandler(
+                next(h for h in logging.getLogger().handlers if h.get_name() == "leadsync")
+            )
+        err = capsys.readouterr().err
+        assert secret not in err and err.count("[secret]") >= 4, err
+        assert "; short" in err
+
+
+def test_what_changed_and_a_recovery_in_words(caplog: pytest.LogCaptureFixture) -> None:
+    assert what_changed({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5, "d": 4}) == (
+        "added d; changed b; removed c"
+    )
+    assert what_changed({"a": 1}, {"a": 1}) is None
+    now = [10.0]
+    recovery = Recovery(logging.getLogger("leadsync.worker"), "worker", clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, "leadsync.worker")
+    recovery.ok()  # all well: nothing said
+    recovery.failed()
+    now[0] = 37.0
+    recovery.ok()
+    recovery.ok()
+    assert [r.getMessage() for r in caplog.records] == [
+        "worker: working again after 27 s; 1 try failed"
+    ]
+
+
 def test_a_json_line_carries_its_fields_and_a_defects_traceback() -> None:
     formatter = JsonFormatter("web-1")
     plain = logging.LogRecord(
@@ -559,7 +613,11 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
     port and none on its own."""
     with Workspace(db_url) as ws:
         configure(ws)
-    env = {"LEADSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "LEADSYNC_PROCESS_NAME": "web-7"}
+    env = {
+        "LEADSYNC_ADMIN_TOKEN": ADMIN_TOKEN,
+        "LEADSYNC_PROCESS_NAME": "web-7",
+        "DIALER_SECRET": DIALER_SECRET,
+    }
     server = Process(
         *("--db", db_url, "serve", "--port", "0", "--metrics-port", "0", "--log-format", "json"),
         *("--log-level", "INFO"),  # as uvicorn takes it, access lines included
@@ -579,8 +637,12 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
         samples = parse(httpx.get(f"http://127.0.0.1:{apart}/metrics").text)
         info = [dict(labels) for name, labels in samples if name == "leadsync_process_info"]
         assert info[0]["process"] == "web-7"
-        # A token put in the URL (by mistake) is never in a log line.
+        # A token put in the URL (by mistake) is never in a log line: under a name that
+        # says so, under any other, or as a path.
         httpx.get(f"{base}/api/inbox", params={"token": ADMIN_TOKEN, "limit": 5})
+        httpx.get(f"{base}/api/inbox", params={"x": ADMIN_TOKEN})
+        httpx.get(f"{base}/api/inbox/{ADMIN_TOKEN}")
+        httpx.post(f"{base}/webhooks/dialer", params={"x": DIALER_SECRET}, content=b"{}")
     finally:
         lines = server.stop()
     assert all({"ts", "level", "logger", "message", "process"} <= line.keys() for line in lines)
@@ -591,9 +653,12 @@ def test_serve_logs_json_and_serves_metrics_apart(db_url: str) -> None:
         ("/metrics", 401),
         ("/metrics", 200),
         ("/api/inbox?token=[redacted]&limit=5", 401),
+        ("/api/inbox?x=[secret]", 401),
+        ("/api/inbox/[secret]", 404),
     }
+    assert "/webhooks/dialer?x=[secret]" in {line["path"] for line in access}
     assert not [line for line in lines if "exc" in line]
-    assert ADMIN_TOKEN not in json.dumps(lines)
+    assert ADMIN_TOKEN not in json.dumps(lines) and DIALER_SECRET not in json.dumps(lines)
     # A clean stop on SIGTERM exits 0, as the worker's does (it exited 143, which
     # supervisors report as a failure; found by a probe).
     assert server.proc.returncode == 0
@@ -719,6 +784,9 @@ def test_a_worker_process_counts_and_survives_its_database(
         finally:
             lines = worker.stop()
     assert {line["process"] for line in lines} == {"worker-1"}
+    assert lines[-1]["message"] == (
+        "worker: stopped on SIGTERM, the batch under way finished; applied 8 events"
+    )
     assert not [line for line in lines if "exc" in line]
     assert "Traceback" not in json.dumps(lines)
     if url != db_url:
@@ -729,10 +797,13 @@ def test_a_worker_process_counts_and_survives_its_database(
 # ------------------------------------------------------------------ settings reach every process
 
 
-def test_a_settings_change_reaches_another_process(db_url: str) -> None:
+def test_a_settings_change_reaches_another_process(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Two services on one database (two processes behind a load balancer): a change saved
     through one is used by the other's intake and worker within their re-read (2 s); polled
-    with a generous deadline, never timed."""
+    with a generous deadline, never timed. Each says it in its log (nothing did)."""
+    caplog.set_level(logging.INFO, "leadsync")
     with Workspace(db_url) as ws_a, Workspace(db_url) as ws_b:
         configure(ws_a)
         with serve(ws_a, worker=False) as a, serve(ws_b) as b:
@@ -761,6 +832,9 @@ def test_a_settings_change_reaches_another_process(db_url: str) -> None:
                 dialer["users"] = {**dialer["users"], "map": {"u-9": "101"}}
                 ws_c.apply_config(workspace_config({**integrations(), "dialer": dialer}))
             wait_until(lambda: owner_of_next(b, ws_b, numbers) == "101", "B's worker: u-9 -> 101")
+    said = [r.getMessage() for r in caplog.records]
+    assert "intake: integrations read again: changed dialer" in said
+    assert "worker: settings read again: integrations changed dialer" in said
 
 
 def owner_of_next(live: LiveServer, ws: Workspace, numbers: Iterator[int]) -> str | None:

@@ -20,7 +20,7 @@ def test_an_outage_is_its_first_line_one_every_ten_seconds_and_its_end(
     for step in range(250):  # 25 s at 10 requests a second, in groups of 2
         now[0] = 100.0 + step / 10
         outage.away("OperationalError", 2)
-    now[0] = 126.0
+    now[0] = 140.0  # the first request through comes 15 s after the last 503
     outage.back()
     outage.back()  # said once
     assert [r.getMessage() for r in caplog.records] == [
@@ -29,7 +29,8 @@ def test_an_outage_is_its_first_line_one_every_ten_seconds_and_its_end(
         "answered 503 since the last line",
         "intake: database still unavailable (OperationalError) after 20 s; 200 request(s) "
         "answered 503 since the last line",
-        "intake: database available again after 26 s; 98 more request(s) answered 503",
+        "intake: database available again: requests were answered 503 from 40 s ago until "
+        "15 s ago; 98 more request(s) answered 503",
     ]
     assert all(r.levelno == logging.WARNING and r.exc_info is None for r in caplog.records)
     caplog.clear()

@@ -22,14 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -482,119 +479,3 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         pass
-
-
-# ------------------------------------------------------------------------------ logging
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts`` (UTC, ms), ``level``, ``logger``, ``message``,
-    ``process`` (:func:`process_name`), ``pid``; ``exc`` (the traceback, as one string) only when the record carries one —
-    a defect; uvicorn's access lines add ``client``, ``method``, ``path``, ``status``."""
-
-    def __init__(self, process: str | None = None) -> None:
-        super().__init__()
-        self.process = process or process_name()
-
-    def format(self, record: logging.LogRecord) -> str:
-        moment = datetime.fromtimestamp(record.created, UTC)
-        line: dict[str, Any] = {
-            "ts": f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "process": self.process,
-            "pid": record.process,
-        }
-        args = record.args
-        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
-            client, method, path, _version, status = args
-            line.update(client=client, method=method, path=path, status=status)
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        elif record.exc_text:
-            line["exc"] = record.exc_text
-        return json.dumps(line, ensure_ascii=False, default=str)
-
-
-# Words that say a name holds a secret: a query parameter (``/webhooks/aircall?token=…``,
-# ``/api/inbox?access_token=…``), a field of a body (``api_key``).
-_SECRET_WORDS = "token|secret|key|pass|sig|auth|credential|session"
-_SECRET_PARAM = re.compile(rf"([?&][^=&#]*(?:{_SECRET_WORDS})[^=&#]*=)[^&#]*", re.IGNORECASE)
-
-
-def names_a_secret(name: str) -> bool:
-    """Whether a name says it may hold a secret: its value is never logged nor answered."""
-    return re.search(_SECRET_WORDS, name, re.IGNORECASE) is not None
-
-
-def redacted_path(path: str) -> str:
-    """A request's path and query for a log line, secret-looking parameters ``[redacted]``."""
-    return _SECRET_PARAM.sub(r"\1[redacted]", path) if "?" in path else path
-
-
-class _RedactQuery(logging.Filter):
-    """uvicorn's access lines with :func:`redacted_path` (text and JSON alike)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
-            path = args[2]
-            if isinstance(path, str) and "?" in path:
-                record.args = (args[0], args[1], redacted_path(path), args[3], args[4])
-        return True
-
-
-TEXT_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
-
-
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """A handler on whatever ``sys.stderr`` is when a line is written, not the stream it was
-    when the handler was made: a caller that swaps stderr for a while (a test runner, a CLI
-    run in-process) and closes its stand-in does not leave later lines — another thread's —
-    writing to a closed file."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        """StreamHandler sets it when made; the stream is always the current stderr."""
-
-
-def configure_logging(fmt: str = "text", level: str = "info", process: str | None = None) -> None:
-    """Every log line of the process — leadsync's and uvicorn's (run it with
-    ``log_config=None``) — through one handler on stderr, as text or JSON (``fmt``).
-    Calling it again replaces the handler it installed."""
-    handler = _Stderr()
-    handler.set_name("leadsync")
-    handler.addFilter(_RedactQuery())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter(process))
-    else:
-        text = logging.Formatter(TEXT_FORMAT, "%Y-%m-%dT%H:%M:%S")
-        text.converter = time.gmtime  # UTC, like every time leadsync writes
-        handler.setFormatter(text)
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "leadsync"]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(_level(level))
-    # Alembic says which dialect it migrates at every start, httpx every request the push
-    # sends to HubSpot (up to 19 a second): below debug, only their warnings are news.
-    quiet = root.level > logging.DEBUG
-    for chatty in ("alembic", "httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING if quiet else logging.NOTSET)
-    for name in _UVICORN_LOGGERS:
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
-
-
-def _level(level: str) -> int:
-    value = logging.getLevelName(level.upper())
-    if level.lower() == "trace":  # uvicorn's own level, below debug
-        return 5
-    return value if isinstance(value, int) else logging.INFO

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.errors import LeadsyncError
-from leadsync.observability import names_a_secret
+from leadsync.logs import names_a_secret
 from leadsync.pipeline.intake import database_unavailable
 
 PROBLEM_TYPE = "application/problem+json"

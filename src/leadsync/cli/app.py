@@ -315,7 +315,7 @@ def main() -> None:
     try:  # a usage error is a JSON log line too, as every other line of stderr then
         code = app(args, standalone_mode=False)
     except typer.exceptions.TyperException as exc:  # click's usage errors, as typer has them
-        from leadsync.observability import configure_logging
+        from leadsync.logs import configure_logging
 
         configure_logging("json")
         ctx = getattr(exc, "ctx", None)

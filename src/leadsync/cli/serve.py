@@ -4,7 +4,7 @@ demo that runs the whole path once.
 Their heavy imports (uvicorn, the ASGI service, the HubSpot stand-in) are made inside the
 commands, so that every other command starts without them.
 
-``serve`` and ``worker`` log through :func:`leadsync.observability.configure_logging`
+``serve`` and ``worker`` log through :func:`leadsync.logs.configure_logging`
 (``--log-format json``: one JSON object per line, uvicorn's lines too) and may serve their
 metrics on a port of their own (``--metrics-port``, no authentication, bound to
 ``--metrics-host``).
@@ -27,13 +27,8 @@ import typer
 from leadsync.cli import render
 from leadsync.cli.app import app, check_folder, check_port, handle_errors, open_workspace, workspace
 from leadsync.errors import UserError, WorkspaceError
-from leadsync.observability import (
-    LOG_FORMAT_ENV,
-    Metrics,
-    MetricsListener,
-    configure_logging,
-    serve_metrics,
-)
+from leadsync.logs import configure_logging, hide
+from leadsync.observability import LOG_FORMAT_ENV, Metrics, MetricsListener, serve_metrics
 from leadsync.pipeline.inbox import Problems
 from leadsync.pipeline.intake import DEFAULT_MAX_BODY
 from leadsync.pipeline.routing import DEFAULT_PARTS
@@ -225,6 +220,7 @@ def serve(
         metrics=Metrics(ws.engine),
         max_failed_sign_ins=max_failed_sign_ins,
     )
+    hide(options.admin_token, console.password, console.viewer_token, console.session_secret)
     if options.admin_token is None:
         _note(log_format, "note: LEADSYNC_ADMIN_TOKEN is not set; the admin API answers 401")
     if console.session_secret is None:
@@ -315,7 +311,13 @@ def worker_command(
         if pusher is not None:
             metrics.watch_push(pusher)
         listener = _metrics_listener(metrics, metrics_host, metrics_port, log_format)
-        signal.signal(signal.SIGTERM, lambda *_: loop.stop_soon())
+        stopped_by: list[str] = []
+
+        def on_sigterm(*_: object) -> None:
+            stopped_by.append("SIGTERM")
+            loop.stop_soon()
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         _note(log_format, "worker: applying events as they arrive (Ctrl-C to stop)")
         if pusher is not None:
             try:
@@ -333,7 +335,8 @@ def worker_command(
                 pusher.stop()
             if listener is not None:
                 listener.stop()
-        _note(log_format, f"worker: applied {counted(loop.applied, 'event')}")
+        why = f"stopped on {stopped_by[0]}, the batch under way finished; " if stopped_by else ""
+        _note(log_format, f"worker: {why}applied {counted(loop.applied, 'event')}")
         if loop.upgraded is not None:  # said in the log already: the exit code tells it
             raise typer.Exit(loop.upgraded.exit_code)
 

@@ -19,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from leadsync.logs import hide, what_changed
 from leadsync.settings import integration_from_dict
 from leadsync.sources import adapter_for
 from leadsync.sources.base import Adapter
@@ -53,8 +56,10 @@ class Configured:
         unavailable: Callable[[BaseException], bool],
         ttl_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
+        self.environ = os.environ if environ is None else environ
         self.unavailable = unavailable  # the intake's: the database away, not a defect
         self.ttl_s = ttl_s
         self.clock = clock
@@ -66,6 +71,7 @@ class Configured:
         self._reading: concurrent.futures.Future[None] | None = None
         self.adapters: dict[str, Adapter] = {}
         self.secret_env: dict[str, str | None] = {}
+        self._read: dict[str, Any] | None = None  # the settings as last read, by integration
 
     def invalidate(self) -> None:
         """Re-read before the next request (a save may land while a read is under way: that
@@ -85,10 +91,16 @@ class Configured:
             settings = integration_from_dict(data, "<workspace>", f"integrations.{name}")
             adapters[name] = adapter_for(settings.kind, name, settings.vendor_options())
             secret_env[name] = settings.secret_env
+        hide(*(self.environ.get(env) for env in secret_env.values() if env))
+        read = {name: data for name, _kind, data in rows}
         with self._lock:
+            changed = None if self._read is None else what_changed(self._read, read)
+            self._read = read
             self.adapters, self.secret_env = adapters, secret_env
             self._loaded_at = started
             self._read_saves = max(self._read_saves, saves)
+        if changed is not None:
+            log.info("intake: integrations read again: %s", changed)
 
     def _refresh_or_keep(self) -> None:
         """:meth:`refresh`; while the database is away, the integrations as last read are

@@ -116,7 +116,7 @@ class Intake:
         self.max_body = max_body
         self.environ = environ if environ is not None else os.environ
         self.clock = clock
-        self.integrations = Configured(engine, database_unavailable)
+        self.integrations = Configured(engine, database_unavailable, environ=self.environ)
         self.writer = writer or GroupCommitWriter(engine)
         self.on_request = on_request
 

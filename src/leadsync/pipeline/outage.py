@@ -32,6 +32,7 @@ class OutageLog:
         self._log, self._what, self._every_s, self._clock = log, what, every_s, clock
         self._lock = threading.Lock()
         self._since: float | None = None  # when the outage began (None: no outage)
+        self._last = 0.0  # when a request was last answered 503
         self._said = 0.0  # when its last line was written
         self._untold = 0  # requests answered 503 since that line
 
@@ -39,7 +40,7 @@ class OutageLog:
         """``requests`` were answered 503 because the database is away (``cause``: the
         error's name)."""
         with self._lock:
-            now = self._clock()
+            now = self._last = self._clock()
             if self._since is None:
                 self._since = self._said = now
                 self._log.warning(
@@ -69,10 +70,15 @@ class OutageLog:
         with self._lock:
             if self._since is None:
                 return
+            # Known when a request gets through: the database may have been back for a
+            # while by then, so the line says when the 503s began and ended.
+            now = self._clock()
             self._log.warning(
-                "%s: database available again after %.0f s; %d more request(s) answered 503",
+                "%s: database available again: requests were answered 503 from %.0f s ago "
+                "until %.0f s ago; %d more request(s) answered 503",
                 self._what,
-                self._clock() - self._since,
+                now - self._since,
+                now - self._last,
                 self._untold,
             )
             self._since, self._untold = None, 0

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from leadsync.engine import BatchResult, WorkspaceRules
 from leadsync.errors import WorkspaceUpgraded
+from leadsync.logs import Recovery, what_changed
 from leadsync.observability import log_failure
 from leadsync.pipeline.collector import batch_friendly_gc
 from leadsync.pipeline.drain import drain
@@ -61,6 +62,13 @@ class RulesCache:
             rules = load_rules(self.engine)
             if self._loaded is not None and rules == self._loaded[1]:
                 rules = self._loaded[1]
+            elif self._loaded is not None:
+                before = self._loaded[1].integrations
+                changed = what_changed(before, rules.integrations)
+                log.info(
+                    "worker: settings read again: %s",
+                    f"integrations {changed}" if changed else "owners, teams or users changed",
+                )
             self._loaded = (now, rules)
         return self._loaded[1]
 
@@ -185,11 +193,13 @@ class Worker:
 
     def _loop(self) -> None:
         backoff = self.poll_s
+        recovery = Recovery(log, "worker")
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 self.run_once()
                 backoff = self.poll_s
+                recovery.ok()
             except WorkspaceUpgraded as exc:  # retrying cannot help: this process is too old
                 log.error("worker: %s", exc)
                 self.upgraded = exc
@@ -197,6 +207,7 @@ class Worker:
                 return
             except Exception as exc:
                 self.errors += 1
+                recovery.failed()
                 log_failure(log, exc, "worker: {}; retrying", "worker: a drain failed; retrying")
                 backoff = min(backoff * 2, 30.0)
             self._wake.wait(backoff)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from leadsync.errors import TransientError, UserError
+from leadsync.logs import hide
 from leadsync.settings import DestinationSettings
 
 if TYPE_CHECKING:  # the budget module reads this one's answers and errors
@@ -199,6 +200,7 @@ def retry_after_s(answer: Answer) -> float | None:
 
 def read_token(settings: DestinationSettings) -> str:
     token = os.environ.get(settings.token_env, "").strip()
+    hide(token)
     if not token:
         raise UserError(
             f"the HubSpot token is missing: set the environment variable {settings.token_env} "

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from leadsync.destinations.hubspot.client import PushPaused
 from leadsync.errors import LeadsyncError, TransientError, UserError
+from leadsync.logs import Recovery
 from leadsync.observability import database_outage, error_class, log_failure
 
 log = logging.getLogger("leadsync.push")
@@ -44,6 +45,7 @@ class PushLoop:
         self._next_refresh = 0.0
         self.pushed = 0
         self.errors = 0
+        self._recovery = Recovery(log, "push")
 
     def wake(self) -> None:
         self._wake.set()
@@ -57,17 +59,20 @@ class PushLoop:
                 self._next_refresh = now + self.refresh_s
             changes = self.push_once()
             self.pushed += changes
+            self._recovery.ok()
             return 0.0 if changes else self.poll_s
         except PushPaused as exc:
             log.warning("push: %s", exc)
             return max(self.poll_s, min(exc.until - now, 3600.0))
         except TransientError as exc:
             self.errors += 1
+            self._recovery.failed()
             log.warning("push: %s; trying again later", exc)
             return float(min(60.0, self.poll_s * 2.0 ** min(self.errors, 6)))
         except UserError as exc:
             # A missing token or scope: nothing is lost; the queue waits for the fix.
             self.errors += 1
+            self._recovery.failed()
             log.error("push: %s", exc)
             return 60.0
         except LeadsyncError:  # pragma: no cover - every error is a User or Transient one
@@ -76,6 +81,7 @@ class PushLoop:
             return 60.0
         except Exception as exc:
             self.errors += 1
+            self._recovery.failed()
             log_failure(log, exc, "push: {}; retrying", "push: a cycle failed; retrying")
             return float(min(60.0, self.poll_s * 2.0 ** min(self.errors, 6)))
 
