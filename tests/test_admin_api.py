@@ -658,7 +658,7 @@ def test_a_dismissed_dead_letter_is_kept_and_stops_counting(
         "dismissed",
         "the vendor's test ping",
     )
-    assert got["resolved_by"] == "admin API" and got["resolved_at"] is not None
+    assert got["resolved_by"] == "admin API (admin token)" and got["resolved_at"] is not None
     assert server.client.get("/api/dead-letters").json() == []
     assert server.client.get("/api/dead-letters/count").json() == {"count": 0}
     kept = server.client.get("/api/dead-letters", params={"include_resolved": True}).json()
@@ -1083,3 +1083,26 @@ def test_a_refused_value_is_shown_unless_its_field_is_named_like_a_secret() -> N
     for name in ("token", "admin_token", "password", "api_key"):
         said = _where({**typed, "loc": ("body", name), "input": "pat-na1-0123456789"})
         assert "pat-na1" not in said and said == f"body.{name}: Input should be a valid integer"
+
+
+def test_who_dismissed_is_one_line_and_said_as_through_the_api(
+    ws: Workspace, server: LiveServer
+) -> None:
+    """`by` names a person on whose behalf the admin token is used, on one line: a newline
+    made a listing's row two lines, blanks were recorded as "unknown", and a name was
+    recorded as if it had authenticated."""
+    for n in range(3):
+        body = f"not json {n}".encode()
+        signed = {"content-type": "application/json", **generic_signature(body)}
+        server.client.post("/webhooks/dialer", content=body, headers=signed)
+    letters = sorted(letter["id"] for letter in server.client.get("/api/dead-letters").json())
+    assert len(letters) == 3
+    url = "/api/dead-letters/{}/dismiss"
+    refused = problem_of(
+        server.client.post(url.format(letters[0]), json={"reason": "r", "by": "a\nb"}), 400
+    )
+    assert "body.by" in refused["detail"] and "no control characters" in refused["detail"]
+    named = server.client.post(url.format(letters[0]), json={"reason": "r", "by": " Ana Ng "})
+    assert named.json()["resolved_by"] == "Ana Ng via admin API (admin token)"
+    blank = server.client.post(url.format(letters[1]), json={"reason": "r", "by": "   "})
+    assert blank.json()["resolved_by"] == "admin API (admin token)"

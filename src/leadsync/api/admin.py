@@ -99,6 +99,15 @@ def _some_text(value: str) -> str:
     return value
 
 
+_ONE_LINE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+
+
+def _one_line(value: str | None) -> str | None:
+    if value is not None and not _ONE_LINE.match(value):
+        raise ValueError("one line of text: no control characters (a newline, a tab)")
+    return (value or "").strip() or None
+
+
 class DismissRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,8 +118,13 @@ class DismissRequest(BaseModel):
         # Declared in the document as the check reads it (the check's own words on refusal).
         json_schema_extra={"pattern": _SOME_TEXT.pattern},
     )
-    by: str | None = Field(
-        None, max_length=200, description="Who dismisses it (default: admin API)."
+    by: Annotated[str | None, AfterValidator(_one_line)] = Field(
+        None,
+        max_length=200,
+        description="Who dismisses it, on one line: recorded as `NAME via admin API (admin "
+        "token)` (blank or absent: `admin API (admin token)`, as every change through the "
+        "API is).",
+        json_schema_extra={"pattern": _ONE_LINE.pattern},
     )
 
 
@@ -175,7 +189,7 @@ class ExternalUser(BaseModel):
 ReviewStatus = Literal["open", "resolved", "skipped", "attached", "all"]
 ReviewKind = Literal["number", "email", "deal", "owner", "unknown"]
 
-ADMIN_API = "admin API"
+ADMIN_API = API_ACTOR.who  # who a dead letter's retry or dismissal names
 InboxStatus = Literal["pending", "applied", "failed"]
 
 
@@ -477,7 +491,8 @@ def build_router(
     def dismiss_dead_letter(letter_id: PositiveId, request: DismissRequest) -> DeadLetter:
         """The letter is kept, listed as dismissed with the reason, who and when, and no
         longer counts in the report's dead-letter check: `leadsync dead-letters dismiss`."""
-        workspace.dismiss_dead_letters([letter_id], request.reason, request.by or ADMIN_API)
+        who = f"{request.by} via {ADMIN_API}" if request.by else ADMIN_API
+        workspace.dismiss_dead_letters([letter_id], request.reason, who)
         return DeadLetter(**workspace.dead_letter(letter_id))
 
     @router.get("/review", summary="The review queue, oldest first")

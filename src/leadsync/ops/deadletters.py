@@ -4,6 +4,7 @@ retried. A letter is kept either way, marked resolved (:mod:`leadsync.store.dead
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,9 +57,12 @@ class RetryResult(ResultModel):
         self.failed_again = [f"{f.where}: {f.error}" for f in summary.failed.items]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 def _who(by: str | None) -> str:
-    """Who resolved a dead letter, as stored (at most 200 characters)."""
-    return representable((by or "").strip() or "unknown")[:200]
+    """Who resolved a dead letter, as stored (one line of at most 200 characters)."""
+    return representable(_CONTROL.sub(" ", by or "").strip() or "unknown")[:200]
 
 
 def dismiss_hint(letter_id: int) -> str:
