@@ -190,6 +190,22 @@ def test_every_refusal_is_counted_by_the_fast_path_and_the_route(
     }
 
 
+def test_a_gauge_at_zero_is_a_sample_not_absent(ws: Workspace) -> None:
+    """Nothing open and nothing queued: each labelled gauge has a 0 per configured
+    integration, review kind and object type (they had no sample, so `== 0` had nothing to
+    compare)."""
+    samples = parse(generate_latest(Metrics(ws.engine).registry).decode())
+
+    def zeros(name: str, label: str) -> set[str]:
+        return {dict(labels)[label] for (n, labels), v in samples.items() if n == name and v == 0}
+
+    assert zeros("leadsync_dead_letters_open", "integration") == set(ws.rules().integrations)
+    assert {"number", "email", "deal", "owner"} <= zeros("leadsync_review_open", "kind")
+    assert {"contact", "company", "deal", "call", "email", "meeting", "note", "task"} <= zeros(
+        "leadsync_push_queue_depth", "object_type"
+    )
+
+
 def test_database_gauges_are_read_at_scrape_time(ws: Workspace) -> None:
     ws.ingest("dialer", [json.dumps(contact(1)), "not json"])  # a dead letter
     ws.ingest("phone", ["{}"])  # and another, of another integration

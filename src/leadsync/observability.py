@@ -46,6 +46,8 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from leadsync.model import ActivityType, RecordType
+from leadsync.rules.counterparts import KINDS as REVIEW_KINDS
 from leadsync.store.metrics import Gauges, read_gauges
 from leadsync.store.refusals import first_line
 from leadsync.store.sqlite_file import broken_file
@@ -223,10 +225,13 @@ def _up() -> GaugeMetricFamily:
     )
 
 
-def _labelled(name: str, help_text: str, label: str, counts: Mapping[str, int]) -> Metric:
-    """A gauge with one label, a sample per key of ``counts`` (in key order)."""
+def _labelled(
+    name: str, help_text: str, label: str, counts: Mapping[str, int], known: Iterable[str]
+) -> Metric:
+    """A gauge with one label, a sample per key of ``counts`` and a 0 for each ``known`` key
+    it lacks (in key order): a series that is 0 is there to compare with, not absent."""
     family = GaugeMetricFamily(name, help_text, labels=[label])
-    for key, count in sorted(counts.items()):
+    for key, count in sorted({**dict.fromkeys(known, 0), **counts}.items()):
         family.add_metric([key], count)
     return family
 
@@ -245,18 +250,21 @@ def _gauge_families(gauges: Gauges) -> Iterator[Metric]:
         "Dead letters neither retried nor dismissed, per integration.",
         "integration",
         gauges.dead_letters_open,
+        gauges.integrations,
     )
     yield _labelled(
         "leadsync_review_open",
         "Open questions of the review queue, per kind.",
         "kind",
         gauges.review_open,
+        REVIEW_KINDS,
     )
     yield _labelled(
         "leadsync_push_queue_depth",
         "Changes waiting to be pushed to HubSpot, per object type.",
         "object_type",
         gauges.push_queued,
+        [*RecordType, *ActivityType],
     )
     yield GaugeMetricFamily(
         "leadsync_push_lag_seconds",

@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadsync.model import ts_to_datetime
-from leadsync.store.schema import dead_letters, inbox, push_budget, push_queue, review_items
+from leadsync.store.schema import (
+    dead_letters,
+    inbox,
+    integrations,
+    push_budget,
+    push_queue,
+    review_items,
+)
 
 # HubSpot's short window (seconds), as the request budget counts it (destinations/hubspot).
 BUDGET_WINDOW_S = 10.0
@@ -39,6 +46,7 @@ class Gauges:
     inbox_pending: int = 0
     inbox_lag_s: float = 0.0
     dead_letters_open: dict[str, int] = field(default_factory=dict)
+    integrations: list[str] = field(default_factory=list)  # the configured ones, by name
     review_open: dict[str, int] = field(default_factory=dict)
     push_queued: dict[str, int] = field(default_factory=dict)
     push_lag_s: float = 0.0
@@ -69,6 +77,7 @@ def read_gauges(connection: Connection, now: float) -> Gauges:
             .group_by(dead_letters.c.integration)
         )
     }
+    gauges.integrations = [str(n) for n in connection.scalars(sa.select(integrations.c.name))]
     gauges.review_open = {
         str(kind): int(count)
         for kind, count in connection.execute(
