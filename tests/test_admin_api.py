@@ -61,6 +61,15 @@ ADMIN_OPERATIONS = [
     ("get", "/api/dead-letters/{letter_id}"),
     ("post", "/api/dead-letters/{letter_id}/retry"),
     ("post", "/api/dead-letters/{letter_id}/dismiss"),
+    ("get", "/api/push/status"),
+    ("get", "/api/push-failures"),
+    ("get", "/api/push-failures/count"),
+    ("get", "/api/push-failures/{failure_id}"),
+    ("post", "/api/push/retry-failures"),
+    ("post", "/api/push-failures/{failure_id}/retry"),
+    ("post", "/api/push-failures/{failure_id}/dismiss"),
+    ("post", "/api/integrations/{name}/test-lead"),
+    ("post", "/api/test-leads/cleanup"),
 ]
 PATH_VALUES = {
     "item_id": "1",
@@ -68,6 +77,7 @@ PATH_VALUES = {
     "record_id": "1",
     "name": "dialer",
     "letter_id": "1",
+    "failure_id": "1",
     "email": "kim@globex.test",
     "domain": "globex.test",
     "integration": "dialer",

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from leadsync import errors
 from leadsync.api.problems import PROBLEM_TYPE, add_problem_handlers
 from leadsync.cli.app import handle_errors
+from leadsync.cli.app import state as cli_state
 from leadsync.errors import ConfigError, LeadsyncError
 
 ERROR_CLASSES = sorted(
@@ -55,7 +56,12 @@ def test_the_class_declares_its_exit_code_status_and_title(cls: type[LeadsyncErr
 
 
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
-def test_the_cli_exits_with_the_code_of_the_class(cls: type[LeadsyncError]) -> None:
+def test_the_cli_exits_with_the_code_of_the_class(
+    cls: type[LeadsyncError], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # leadsync's own entry point resets --json for each command; this bare app does not,
+    # and a test before it in the same process may have run one with --json.
+    monkeypatch.setattr(cli_state, "as_json", False)
     error = an_error(cls)
     command = typer.Typer()
 

@@ -32,10 +32,10 @@ from leadsync.values import since_ts
 from leadsync.web.auth import FailedTries
 from leadsync.workspace import Workspace
 
-from . import lines, lookups, rollout
+from . import lines, lookups, push, rollout, test_lead
 from .auth import require_admin
 from .lookups import After, Before, Limit, PageLimit, PositiveId, checked_request
-from .problems import PROBLEM_RESPONSES, SINCE, ProblemError, takes_no_body
+from .problems import PROBLEM_RESPONSES, SINCE, ProblemError, Reason, takes_no_body
 from .review_answer import Answer, ChooseAnswer
 
 # ------------------------------------------------------------------ response models
@@ -90,15 +90,6 @@ class DeadLetter(BaseModel):
     )
 
 
-_SOME_TEXT = re.compile(r"[^\s\x00-\x1f\x7f]")
-
-
-def _some_text(value: str) -> str:
-    if not _SOME_TEXT.search(value):
-        raise ValueError("needs some text, not only blanks or control characters")
-    return value
-
-
 _ONE_LINE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 
@@ -111,13 +102,7 @@ def _one_line(value: str | None) -> str | None:
 class DismissRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, AfterValidator(_some_text)] = Field(
-        min_length=1,
-        max_length=2000,
-        description="Why the letter cannot be fixed (some text, not only blanks); kept with it.",
-        # Declared in the document as the check reads it (the check's own words on refusal).
-        json_schema_extra={"pattern": _SOME_TEXT.pattern},
-    )
+    reason: Reason
     by: Annotated[str | None, AfterValidator(_one_line)] = Field(
         None,
         max_length=200,
@@ -562,4 +547,6 @@ def build_router(
     lookups.add_routes(router, workspace)
     lines.add_routes(router, workspace)
     rollout.add_routes(router, workspace)
+    push.add_routes(router, workspace)
+    test_lead.add_routes(router, workspace)
     return router

@@ -4,13 +4,14 @@ vendor's delivery log or an admin's terminal can show."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.errors import LeadsyncError
@@ -198,6 +199,29 @@ def add_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(sa.exc.SQLAlchemyError, on_database_error)
+
+
+_SOME_TEXT = re.compile(r"[^\s\x00-\x1f\x7f]")
+
+
+def _some_text(value: str) -> str:
+    if not _SOME_TEXT.search(value):
+        raise ValueError("needs some text, not only blanks or control characters")
+    return value
+
+
+# Why a dead letter or a push failure is dismissed: kept with it.
+Reason = Annotated[
+    str,
+    AfterValidator(_some_text),
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="Why it cannot be fixed (some text, not only blanks); kept with it.",
+        # Declared in the document as the check reads it (the check's own words on refusal).
+        json_schema_extra={"pattern": _SOME_TEXT.pattern},
+    ),
+]
 
 
 async def takes_no_body(request: Request) -> None:
