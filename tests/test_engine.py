@@ -201,6 +201,12 @@ def test_round_robin_skips_inactive_members(workspace: Workspace) -> None:
     workspace.apply_config(load_config(json.dumps(doc), "t.yaml"))
     run(workspace, *(contact(f"p-{i}", owner=f"x-{i}") for i in range(4)))
     assert [owner_of(workspace, f"p-{i}") for i in range(4)] == ["101", "102", "101", "102"]
+    # The reason says why 102 took a turn the team's order gave 103 (it read as any turn).
+    reasons = [
+        record_by_external(workspace, f"p-{i}")["owner_history"][0]["reason"] for i in (0, 1)
+    ]
+    assert "turn passed" not in reasons[0]
+    assert reasons[1].endswith(" (103's turn passed: inactive)"), reasons[1]
 
 
 def test_round_robin_does_not_deal_a_record_again_on_each_update(workspace: Workspace) -> None:

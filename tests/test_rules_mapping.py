@@ -12,6 +12,7 @@ from leadsync.rules.mapping import (
     OwnerDirectory,
     external_owner_id,
     map_external_user,
+    passed_over,
     round_robin_turn,
 )
 from leadsync.rules.workspace import WorkspaceRules, configuration_problems
@@ -146,6 +147,8 @@ def test_a_member_made_inactive_costs_the_next_one_no_turn() -> None:
         picked.append(owner)
     assert picked == ["102", "104", "102", "104"]
     assert round_robin_turn(three, "sdr", 3) == ("102", 5)  # 101's turn passes to 102
+    assert passed_over(three, "sdr", 3, 5) == " (101's turn passed: inactive)"
+    assert passed_over(three, "sdr", 4, 5) == ""
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from leadsync.engine import (
@@ -54,7 +55,7 @@ from leadsync.model import (
 )
 from leadsync.rules.echoes import OwnerWritten
 from leadsync.rules.mapping import map_rep as mapped
-from leadsync.rules.mapping import round_robin_turn
+from leadsync.rules.mapping import passed_over, round_robin_turn
 from leadsync.rules.ownership import (
     GivenRep,
     Verdict,
@@ -359,7 +360,7 @@ class BatchDecider:
         given: GivenRep | None = None,
         echoed: OwnerWritten | None = None,
     ) -> Verdict:
-        candidate, rr_key, after = None, None, 0
+        candidate, rr_key, team, turn, after = None, None, "", 0, 0
         members: tuple[str, ...] = ()  # the round robin team's active owners
         if mapping is not None and mapping.round_robin_team is not None:
             team = mapping.round_robin_team
@@ -371,6 +372,9 @@ class BatchDecider:
             record.owner_context(is_new), event.occurred_at, strategy, protect_days, mapping,
             candidate, event.integration, members, label, rep_key(event.owner), given, echoed,
         )  # fmt: skip
+        if rr_key is not None and verdict.outcome is Outcome.SET and verdict.owner_id == candidate:
+            said = passed_over(self.rules.directory, team, turn, after)  # why this member
+            verdict = replace(verdict, reason=verdict.reason + said)
         self.record_verdict(
             record, event, verdict, label or strategy._value_, event.integration, variant
         )

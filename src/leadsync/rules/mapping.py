@@ -250,6 +250,15 @@ def round_robin_turn(directory: OwnerDirectory, team: str, position: int) -> tup
     return None, position
 
 
+def passed_over(directory: OwnerDirectory, team: str, position: int, after: int) -> str:
+    """The members whose turn :func:`round_robin_turn` passed over (inactive) going from
+    ``position`` to ``after``, for the reason of the member who took it (`` (105's turn
+    passed: inactive)``); empty when none was."""
+    members = directory.teams.get(team, ())
+    skipped = [members[(position + step) % len(members)] for step in range(after - position - 1)]
+    return f" ({', '.join(skipped)}'s turn passed: inactive)" if skipped else ""
+
+
 def external_owner_id(
     users: UserMappingSettings, owner: str | None, directory: OwnerDirectory
 ) -> str | None:
