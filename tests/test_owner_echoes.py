@@ -94,7 +94,7 @@ def test_the_late_echo_of_the_first_write_after_a_second_change_is_no_change(
         "101",
     )
     assert last["reason"] == (
-        "ignored: dialer reports rep u-1, which leadsync itself wrote to it as 101 (the "
+        "ignored: dialer reports rep u-1, which leadsync itself wrote to it as 101 (the CRM's "
         "change at 2026-11-01T09:01:00Z): its own change echoed back, not a change made in "
         "dialer; the owner stays 104"
     )

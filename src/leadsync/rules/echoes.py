@@ -134,8 +134,9 @@ def stays(owner_id: str | None) -> str:
 
 def echo_reason(integration: str, reported: str, written: OwnerWritten, current: str | None) -> str:
     """Why a report that echoes ``written`` changes nothing, in words."""
-    # A person's change, the push's own: no integration's name (CRM_SOURCE); an undo.
-    whose = {CRM_SOURCE: "the change", UNDO_SOURCE: "the undo"}.get(
+    # The CRM's change (a person's, or HubSpot's owner taken by the push: CRM_SOURCE), an
+    # undo: no integration's name.
+    whose = {CRM_SOURCE: "the CRM's change", UNDO_SOURCE: "the undo"}.get(
         written.source, f"{written.source}'s change"
     )
     return (
