@@ -469,12 +469,15 @@ def test_health_and_readiness_name_the_process(
 
 
 def test_a_secrets_value_is_in_no_log_line_whatever_carries_it(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The values leadsync knows are secrets (hide: the tokens, the integrations' webhook
     secrets, HubSpot's token) are kept out of every line — a message, its arguments, a
     traceback, an access line's path — where only names that say "token" were before."""
     secret = "whsec-0f9e8d7c6b5a"
+    access = logging.getLogger("uvicorn.access")  # as a server before may have left it
+    monkeypatch.setattr(access, "disabled", False)
+    monkeypatch.setattr(access, "level", logging.INFO)
     hide(secret, "short")  # (a value under 8 characters is not hidden: it would blank words)
     for fmt in ("text", "json"):
         configure_logging(fmt, "info")

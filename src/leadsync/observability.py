@@ -286,6 +286,11 @@ def _gauge_families(gauges: Gauges) -> Iterator[Metric]:
         "1 while every process holds its requests (a daily limit or a 429).",
         labels=["app"],
     )
+    refused = GaugeMetricFamily(
+        "leadsync_hubspot_refused",
+        "1 while HubSpot refuses the token (401) or a scope (403): nothing is pushed.",
+        labels=["app"],
+    )
     for budget in gauges.budgets:
         used.add_metric([budget.app], budget.used_10s)
         if budget.remaining_10s is not None:
@@ -293,9 +298,11 @@ def _gauge_families(gauges: Gauges) -> Iterator[Metric]:
         if budget.remaining_daily is not None:
             remaining.add_metric([budget.app, "daily"], budget.remaining_daily)
         paused.add_metric([budget.app], 1 if budget.paused else 0)
+        refused.add_metric([budget.app], 1 if budget.refused else 0)
     yield used
     yield remaining
     yield paused
+    yield refused
 
 
 class Metrics:

@@ -252,6 +252,11 @@ def push_status(as_json: JsonOption = False) -> None:
     )
     if status["paused_until"]:
         render.line(f"PAUSED until {display_ts(status['paused_until'])}: {status['pause_reason']}")
+    if status["refused"]:
+        render.line(
+            f"REFUSED since {display_ts(status['refused']['at'])}: {status['refused']['message']}"
+            " — nothing is pushed until it is fixed (the queue keeps every change)"
+        )
     waiting = status["not_created"]
     if waiting["total"]:
         render.line(_not_created_line(waiting["records"], waiting["links_waiting"]))

@@ -255,7 +255,20 @@ def _push(c: Connection, m: MonitoringSettings, until: str) -> list[Finding]:
             for b in budgets
         ],
     )
-    return [lag, refused, unnamed, budget]
+    stopped = [b for b in budgets if b.refused is not None]
+    token = Finding(
+        check="push_refused",
+        alert=bool(stopped),
+        summary=f"HubSpot refuses the push since {display_ts(epoch_ts(stopped[0].refused_at or now))}: "
+        f"{stopped[0].refused}; nothing is pushed until it is fixed"
+        if stopped
+        else "HubSpot takes the push's token and scopes",
+        rows=[
+            {"app": b.app, "refused": b.refused, "at": epoch_ts(b.refused_at or now)}
+            for b in stopped
+        ],
+    )
+    return [lag, refused, unnamed, budget, token]
 
 
 def _seconds_between(ts: str | None, until: str) -> float:

@@ -78,6 +78,12 @@ def push_status(engine: Engine, settings: DestinationSettings) -> dict[str, Any]
             else None
         ),
         "pause_reason": budget.pause_reason if paused and budget is not None else None,
+        # HubSpot's refusal that stops every push (the token, a scope), until it takes one.
+        "refused": (
+            {"message": budget.refused, "at": epoch_ts(budget.refused_at or now)}
+            if budget is not None and budget.refused is not None
+            else None
+        ),
         "pusher": holder_label(lease["holder"]) if lease and lease["until"] >= now else None,
         "lease": lease_state(lease, now),
         "not_created": not_created(waiting),

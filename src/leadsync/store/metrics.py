@@ -39,6 +39,7 @@ class BudgetGauge:
     remaining_10s: int | None
     remaining_daily: int | None
     paused: bool
+    refused: bool = False  # HubSpot's last answer refused the token or a scope
 
 
 @dataclass
@@ -104,6 +105,7 @@ def read_gauges(connection: Connection, now: float) -> Gauges:
                 push_budget.c.paused_until,
                 push_budget.c.header_remaining,
                 push_budget.c.header_daily_remaining,
+                push_budget.c.refused,
             ).order_by(push_budget.c.app)
         )
     ]
@@ -123,4 +125,5 @@ def _budget(row: sa.RowMapping, now: float) -> BudgetGauge:
         remaining_10s=row["header_remaining"],
         remaining_daily=row["header_daily_remaining"],
         paused=paused_until is not None and paused_until > now,
+        refused=row["refused"] is not None,
     )

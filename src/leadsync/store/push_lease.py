@@ -79,6 +79,8 @@ class BudgetRow:
     requests: int
     errors: int
     rate_limited: int
+    refused: str | None = None
+    refused_at: float | None = None
 
 
 def lock_budget(connection: Connection, app: str) -> BudgetRow:

@@ -238,6 +238,10 @@ push_budget = Table(
     Column("requests", BigInteger, nullable=False, default=0),
     Column("errors", BigInteger, nullable=False, default=0),
     Column("rate_limited", BigInteger, nullable=False, default=0),
+    # HubSpot's refusal that stops every push (401 token, 403 scope) and when, until an
+    # answer it accepts clears it (0038).
+    Column("refused", Text),
+    Column("refused_at", Float),
 )
 
 # Who pushes: one pusher per workspace at a time holds this lease (renewed every cycle; taken

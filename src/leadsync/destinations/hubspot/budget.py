@@ -79,6 +79,9 @@ class RateBudget:
         # lock wakes as soon as it is free, where one waiting on the database's lock polls
         # (SQLite's busy handler sleeps up to tens of milliseconds between tries).
         self._row_lock = threading.Lock()
+        # Whether the row held a refusal when last read (each slot taken reads it): the next
+        # answer HubSpot accepts clears it.
+        self._refused_seen = False
 
     def acquire(self) -> float:
         """Wait for a slot and take it; raises DailyLimitReached while the daily pause holds.
@@ -93,6 +96,7 @@ class RateBudget:
         """(seconds to wait, 0) or (0, the stamp of the slot taken)."""
         with self._row_lock, begin_writing(self.engine) as connection:
             row = push_lease.lock_budget(connection, self.app)
+            self._refused_seen = row.refused is not None
             now = self.clock()
             if row.paused_until is not None and row.paused_until > now:
                 if row.pause_reason == "daily":
@@ -128,6 +132,16 @@ class RateBudget:
                 row = push_lease.lock_budget(connection, self.app)
                 self._write_answered(row)
                 push_lease.write_budget(connection, row)
+
+    def refused(self, message: str) -> None:
+        """HubSpot refused the token (401) or a scope (403): every process's push stops on
+        it, so it is kept for `push status`, the report and the metrics, until an answer
+        HubSpot accepts clears it."""
+        with self._row_lock, begin_writing(self.engine) as connection:
+            row = push_lease.lock_budget(connection, self.app)
+            row.refused, row.refused_at = message[:2000], self.clock()
+            push_lease.write_budget(connection, row)
+        self._refused_seen = True
 
     def _limit(self, row: push_lease.BudgetRow) -> int:
         """The configured limit, or HubSpot's ``-Max`` where lower."""
@@ -172,8 +186,10 @@ class RateBudget:
         now = self.clock()
         error = answer.status >= 400 and answer.status not in expected
         rated = any(name.startswith("x-hubspot-ratelimit-") for name in headers)
+        clear = answer.ok and self._refused_seen  # HubSpot takes the token again
         if (
             not error
+            and not clear
             and remaining != 0
             and (not rated or now - self._headers_saved_at < HEADERS_SAVE_EVERY_S)
         ):
@@ -193,6 +209,9 @@ class RateBudget:
             if (dr := number("daily-remaining")) is not None:
                 row.header_daily_remaining = dr
             row.headers_at = now
+            if clear:
+                row.refused = row.refused_at = None
+                self._refused_seen = False
             if error:
                 row.errors += 1
             if answer.status == 429:

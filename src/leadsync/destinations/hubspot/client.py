@@ -389,16 +389,17 @@ class HubSpotClient:
                 least = LOCKED_WAIT_S if answer.status == 423 else 0.0
                 self._pause(attempt, f"HubSpot {method} {path}: {last}", max(least, asked or 0))
                 continue
-            if answer.status == 401:
-                raise HubSpotRefused(
+            if answer.status in (401, 403):
+                refused = (
                     f"HubSpot refused the token in {self.settings.token_env} (401): "
                     f"{answer.error_text()}"
-                )
-            if answer.status == 403:
-                raise HubSpotRefused(
-                    f"HubSpot refused {method} {path} (403): {answer.error_text()}"
+                    if answer.status == 401
+                    else f"HubSpot refused {method} {path} (403): {answer.error_text()}"
                     + _scopes_text(answer.body)
                 )
+                if self.budget is not None:
+                    self.budget.refused(refused)
+                raise HubSpotRefused(refused)
             return answer
         raise HubSpotUnavailable(
             f"HubSpot {method} {self.settings.base_url.rstrip('/')}{path} failed "
