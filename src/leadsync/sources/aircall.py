@@ -169,10 +169,10 @@ from leadsync.sources.base import (
     stable_key,
     string,
     text,
-    time_from_epoch,
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.epoch import event_time_from_epoch
 from leadsync.sources.forms import lenient_string, phone
 from leadsync.sources.hygiene import without_secret_fields
 from leadsync.sources.signatures import verify_aircall
@@ -325,7 +325,7 @@ class AircallAdapter(Adapter):
         return stable_key("aircall", event, call, stamp, order=call, body=body, content=content)
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
-        return time_from_epoch(body_object(item).get("timestamp"), "timestamp")
+        return event_time_from_epoch(body_object(item).get("timestamp"), "timestamp")
 
     def to_events(
         self, item: Any, headers: Mapping[str, str], event_id: str, seq: int
@@ -336,7 +336,7 @@ class AircallAdapter(Adapter):
             name.split(".", 1)[0] in IGNORED_FAMILIES and name not in LINE_EVENTS
         ):
             return []
-        at = time_from_epoch(body.get("timestamp"), "timestamp")
+        at = event_time_from_epoch(body.get("timestamp"), "timestamp")
         if at is None:
             refuse("timestamp", "required: the event's unix time in seconds")
         obj(body, "data", required=True)
@@ -387,10 +387,10 @@ def _call_events(body: dict[str, Any], name: str, event_id: str, at: str) -> lis
     ``occurred_at``), so that a voicemail left on it always wins, then the call without it
     at ``timestamp`` (every other value is ``call.ended``'s at its time)."""
     call_id = text(body, "data.id", required=True)
-    started = time_from_epoch(get_path(body, "data.started_at"), "data.started_at")
+    started = event_time_from_epoch(get_path(body, "data.started_at"), "data.started_at")
     properties: dict[str, Any] = {"title": CALL_TITLE}
     properties.update(_call_parties(body))
-    answered = time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at")
+    answered = event_time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at")
     if answered is not None:  # on any event once it is: an inbound call's rep owns then
         properties["answered_at"] = answered
     for key, path, field in (
@@ -470,7 +470,7 @@ def _final_values(body: dict[str, Any], name: str) -> dict[str, Any]:
         if duration < 0:
             refuse("data.duration", f"must be a number of seconds >= 0, got {duration:g}")
         values["duration_s"] = whole(duration)
-    ended = time_from_epoch(get_path(body, "data.ended_at"), "data.ended_at")
+    ended = event_time_from_epoch(get_path(body, "data.ended_at"), "data.ended_at")
     if ended is not None and get_path(body, "data.answered_at") is not None:
         values["ended_at"] = ended  # with answered_at: the talk time (dedupe compares it)
     values.update(_recording(body))
@@ -498,7 +498,7 @@ def _recording(body: dict[str, Any]) -> dict[str, str]:
 
 def _outcome(body: dict[str, Any], name: str) -> str:
     """The canonical outcome of a finished call (rules in the module docstring)."""
-    if time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at") is not None:
+    if event_time_from_epoch(get_path(body, "data.answered_at"), "data.answered_at") is not None:
         return "connected"
     if name == VOICEMAIL_LEFT or lenient_string(body, "data.voicemail") is not None:
         return "voicemail"

@@ -138,9 +138,9 @@ from leadsync.sources.base import (
     refuse,
     signature_needs_secret,
     text,
-    time_from_epoch,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.epoch import event_time_from_epoch
 from leadsync.sources.forms import flag, flag_value, phone
 from leadsync.sources.options import HubSpotOptions
 from leadsync.sources.properties import Invalid, check_domain, check_email
@@ -353,7 +353,7 @@ def _event_id(value: Any, path: str) -> str:
 
 def _event_time(value: Any, path: str) -> str:
     """``occurredAt`` (epoch milliseconds) as a canonical time; required."""
-    moment = time_from_epoch(value, path, unit="ms")
+    moment = event_time_from_epoch(value, path, unit="ms")
     if moment is None:
         refuse(path, "required")
     return moment

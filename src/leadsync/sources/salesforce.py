@@ -126,9 +126,9 @@ from leadsync.sources.base import (
     signature_needs_secret,
     stable_key,
     text,
-    time_from_epoch,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.epoch import event_time_from_epoch
 from leadsync.sources.options import SalesforceOptions
 from leadsync.sources.salesforce_outbound import (
     ACK,
@@ -260,7 +260,7 @@ class SalesforceAdapter(Adapter):
                 item, "fields.SystemModstamp"
             )
         stamp = get_path(item, "ChangeEventHeader.commitTimestamp")
-        return time_from_epoch(stamp, "ChangeEventHeader.commitTimestamp", "ms")
+        return event_time_from_epoch(stamp, "ChangeEventHeader.commitTimestamp", "ms")
 
     def element_error(self, item: Any, count: int, index: int, error: EventError) -> str:
         """A notification is named by its place in the message, even a lone one."""
