@@ -25,13 +25,22 @@ SECRETS: list[Any] = [
     "sk_live_51H8xYzAbCdEfGhIjKlMnOpQrStUv",  # Stripe
     "whsec_9f8eREALsecretvalue",  # a webhook signing secret
     "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3",  # 40 hex digits, starting with a letter
+    "deadbeefcafebabe0123456789abcdef",  # hex whose letters and digits group (switch once)
+    "WEBHOOK_DEADBEEFCAFEBABE0123456789ABCDEF",  # the same, upper case, after a name
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",  # GitHub
     "AKIAIOSFODNN7EXAMPLE",  # an AWS access key id
     "TOKEN_Ab3dE6gH9jK2mN5pQ8sT",  # a random part after a name
     "DIALER_TOKEN\n",  # a name, with a line break after it
     98765432109876,  # a numeric token, read by YAML as a number
 ]
-NAMES = ["AIRCALL_WEBHOOK_TOKEN", "AIRCALL2024_WEBHOOK_TOKEN", "dialer_secret", "_X", "HS_TOKEN_2"]
+NAMES = [
+    "AIRCALL_WEBHOOK_TOKEN",
+    "AIRCALL2024_WEBHOOK_TOKEN",
+    "dialer_secret",
+    "_X",
+    "HS_TOKEN_2",
+    "FACADE_DECADE_2026_BED",  # hex letters, but words of under 16
+]
 
 
 def load(tmp_path: Path, text: str) -> Any:

@@ -278,9 +278,10 @@ _SECRET_PREFIX_RE = re.compile(
 
 def _looks_like_a_secret(value: str) -> bool:
     """A valid variable name that is a token all the same: a well-known token's start, or a
-    part (between ``_``) of 16 characters or more that is random text — digits only, or
-    switching between lowercase, uppercase and digits at least 4 times, as a hex digest or
-    a base62 token does (a name's words, ``AIRCALL2024_TOKEN``, switch once or twice)."""
+    part (between ``_``) of 16 characters or more that is random text — digits only, hex
+    digits of one case (:func:`_hex_digest`), or switching between lowercase, uppercase and
+    digits at least 4 times, as a base62 token does (a name's words, ``AIRCALL2024_TOKEN``,
+    switch once or twice)."""
     if _SECRET_PREFIX_RE.match(value):
         return True
     for part in value.split("_"):
@@ -288,9 +289,16 @@ def _looks_like_a_secret(value: str) -> bool:
             continue
         kinds = ["d" if c.isdigit() else "u" if c.isupper() else "l" for c in part]
         switches = sum(a != b for a, b in zip(kinds, kinds[1:], strict=False))
-        if part.isdigit() or switches >= 4:
+        if part.isdigit() or switches >= 4 or _hex_digest(part):
             return True
     return False
+
+
+def _hex_digest(part: str) -> bool:
+    """Hex digits of one case, letters and digits both: a digest or a key, however its
+    letters and digits happen to group (``deadbeefcafebabe0123456789abcdef`` switches once)."""
+    hexes = set("0123456789abcdef" if part.islower() else "0123456789ABCDEF")
+    return set(part) <= hexes and any(c.isdigit() for c in part) and not part.isdigit()
 
 
 def plainly_a_name(value: str) -> bool:
