@@ -102,6 +102,12 @@ def _print_summary(s: Mapping[str, Any]) -> None:
         f"{unused if s['unused'] else ''}, {counted(s['duplicates'], 'duplicate')}, "
         f"{counted(dead, 'dead letter')}"
         + (f" ({s['dismissed']:,} dismissed before, not kept again)" if s["dismissed"] else "")
+        + (
+            f"; {counted(s['letters_closed'], 'dead letter')} of earlier runs closed: "
+            "their events were accepted now"
+            if s["letters_closed"]
+            else ""
+        )
     )
     render.line(
         f"applied {counted(s['applied'], 'event')}: "

@@ -168,6 +168,9 @@ class IngestSummary(ResultModel):
     # Lines that failed as before, whose dead letter a person dismissed (it cannot be fixed):
     # neither kept again nor reported (a file ingested again).
     dismissed: int = 0
+    # Open dead letters of events accepted by this run (their lines fixed and ingested
+    # again): closed as retried.
+    letters_closed: int = 0
     dead_letters: Problems = Field(default_factory=Problems, exclude=True)
     failed: Problems = Field(default_factory=Problems, exclude=True)
     applied: BatchResult = Field(default_factory=BatchResult, exclude=True)
@@ -190,11 +193,13 @@ class IngestSummary(ResultModel):
         duplicates: int,
         still_dead: Sequence[DeadLetter] = (),
         dismissed: int = 0,
+        letters_closed: int = 0,
     ) -> None:
         """Count what a chunk wrote: accepted items, pieces that became dead letters, the
         dead letters to report (``still_dead``), and the lines whose dead letter was dismissed
         before (neither kept again nor reported)."""
         self.dismissed += dismissed
+        self.letters_closed += letters_closed
         for letter in still_dead:
             self.dead_letters.append(letter)
         accepted = 0

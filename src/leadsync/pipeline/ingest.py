@@ -42,8 +42,10 @@ from leadsync.sources.base import (
     decode_json,
     in_element,
 )
+from leadsync.sources.canonical import declared_id
 from leadsync.sources.hygiene import Headers, representable
 from leadsync.store import batch as counters
+from leadsync.store import deadletters as dead_letter_store
 from leadsync.store import inbox as inbox_store
 from leadsync.store.database import begin_writing
 from leadsync.store.inbox import DeadLetterRow
@@ -199,6 +201,7 @@ class _Written(NamedTuple):
     duplicates: int
     dead: list[DeadLetter]
     dismissed: int  # dead-letter rows whose letter was dismissed before: not kept again
+    closed: int = 0  # open dead letters of earlier runs whose events were accepted now
 
 
 def line_items(
@@ -246,8 +249,24 @@ def _parse_chunk(
             error = item.error or ""
             chunk.letters.append(DeadLetter(item.where or where, error))
             kept = adapter.redact(item.payload)
-            chunk.dead.append(inbox.dead_letter_row(integration, source, line_no, kept, error, at))
+            key = _key_of(adapter, item.payload)
+            chunk.dead.append(
+                inbox.dead_letter_row(integration, source, line_no, kept, error, at, key)
+            )
     return chunk
+
+
+def _key_of(adapter: Adapter, payload: str) -> str | None:
+    """The event id of a line refused whole, where its body names one all the same (a
+    canonical event whose fields fail their check names its ``id``): the letter says which
+    event it is, and an ingest of the line fixed closes it. None where it cannot be told."""
+    try:
+        item = json.loads(payload)
+        if adapter.kind == "generic":
+            return declared_id(item)
+        return adapter.identify(item, {}) if isinstance(item, dict) else None
+    except Exception:  # any line: what cannot be read names no event
+        return None
 
 
 def _write_inbox(
@@ -256,6 +275,7 @@ def _write_inbox(
     chunk: _Chunk,
     source: str | None,
     status: str,
+    letters: Mapping[str, list[int]],
 ) -> _Written:
     """The chunk's new items (and its dead letters), written with ``status``
     (:func:`~leadsync.pipeline.inbox.write_items`), how many the inbox held already, the dead
@@ -267,18 +287,25 @@ def _write_inbox(
     written, duplicates = inbox.write_items(
         connection, integration, chunk.good, chunk.at, source, status
     )
+    # An event an open dead letter names, accepted now (its line fixed and ingested again):
+    # the letter is closed, as a retry would close it.
+    fixed = [i for _, item in written if item.error is None for i in letters.get(item.key, ())]
+    closed = dead_letter_store.mark_applied_since(
+        connection, fixed, chunk.at, f"ingested again from {source or 'the input'} and accepted",
+        "leadsync ingest",
+    )  # fmt: skip
     # A file ingested again: a line whose letter is open is reported, not kept twice; one
     # whose letter was dismissed (it cannot be fixed) is neither kept nor reported again.
     dismissed = inbox_store.insert_new_dead_letters(connection, chunk.dead)
     dead = [letter for i, letter in enumerate(chunk.letters) if i not in dismissed]
     if not duplicates:
-        return _Written(written, duplicates, dead, len(dismissed))
+        return _Written(written, duplicates, dead, len(dismissed), closed)
     held = {item.key for item in chunk.good} - {item.key for _, item in written}
     still = inbox_store.open_dead_letter_errors(connection, integration, held)
     dead += [
         DeadLetter(item.where or "?", still[item.key]) for item in chunk.good if item.key in still
     ]
-    return _Written(written, duplicates, dead, len(dismissed))
+    return _Written(written, duplicates, dead, len(dismissed), closed)
 
 
 def _events(written: Sequence[tuple[int, InboxItem]]) -> list[Event]:
@@ -297,11 +324,12 @@ def _append(
     source: str | None,
     summary: IngestSummary,
     parsed: dict[int, list[Event]],
+    letters: Mapping[str, list[int]],
 ) -> None:
     """Write one parsed chunk to the inbox as pending (committed). Parsed events are kept in
     ``parsed`` by inbox sequence so that the drain need not read them again."""
     with begin_writing(engine) as connection:
-        wrote = _write_inbox(connection, integration, chunk, source, inbox_store.PENDING)
+        wrote = _write_inbox(connection, integration, chunk, source, inbox_store.PENDING, letters)
     parsed.update((seq, item.events or []) for seq, item in wrote.written if item.error is None)
     summary.count(*wrote)
 
@@ -316,11 +344,12 @@ def _write_and_apply(
     integration: str,
     chunk: _Chunk,
     source: str | None,
+    letters: Mapping[str, list[int]],
 ) -> tuple[_Written, BatchResult]:
     counters.lock_counters(connection, [counters.RECORD_ID, counters.ACTIVITY_ID])
     if inbox_store.has_pending(connection):
         raise _NotDirectly
-    wrote = _write_inbox(connection, integration, chunk, source, inbox_store.APPLIED)
+    wrote = _write_inbox(connection, integration, chunk, source, inbox_store.APPLIED, letters)
     return wrote, apply_batch(connection, rules, _events(wrote.written))
 
 
@@ -331,13 +360,14 @@ def _apply_directly(
     chunk: _Chunk,
     source: str | None,
     summary: IngestSummary,
+    letters: Mapping[str, list[int]],
 ) -> bool:
     """Write a chunk to the inbox and apply it in the same transaction, when nothing older
     is still pending (arrival order): the inbox rows are then written once, already
     applied. False, with nothing written, when that is not possible or the transaction is
     refused; the caller then takes the two-step path (append as pending, then drain), which
     retries failures one by one."""
-    outcome = attempt(engine, _write_and_apply, rules, integration, chunk, source)
+    outcome = attempt(engine, _write_and_apply, rules, integration, chunk, source, letters)
     if isinstance(outcome, Refusal):
         return False
     wrote, result = outcome
@@ -374,6 +404,8 @@ def _ingest(
     adapter = adapter_for(settings.kind, integration, settings.vendor_options())
     summary = IngestSummary(integration)
     parsed: dict[int, list[Event]] = {}
+    with engine.connect() as connection:  # the open letters a fixed line closes
+        letters = dead_letter_store.open_event_letters(connection, integration)
 
     read = Lines(lines, adapter, source or "<input>")  # a file that is no JSON: refused
 
@@ -381,8 +413,8 @@ def _ingest(
         summary.lines += len(lines)  # counted per chunk: the summary is a pydantic model
         with collector_off_during_batch():
             chunk = _parse_chunk(integration, adapter, lines, source, read.hints)
-            if not _apply_directly(engine, rules, integration, chunk, source, summary):
-                _append(engine, integration, chunk, source, summary, parsed)
+            if not _apply_directly(engine, rules, integration, chunk, source, summary, letters):
+                _append(engine, integration, chunk, source, summary, parsed, letters)
                 done = drain(engine, rules, batch_size, parsed, failures=summary.failed)
                 summary.applied.add(done)
             del chunk  # freed before the collector is back (see collector_off_during_batch)

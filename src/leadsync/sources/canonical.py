@@ -445,6 +445,15 @@ _LINE_PROPERTIES = frozenset({"number", "name"})
 # ------------------------------------------------------------------ parts
 
 
+def declared_id(data: Any) -> str | None:
+    """The ``id`` an event names, as the inbox keys it, whether or not the rest of it reads
+    (a dead letter says which event it is); None where it names none that reads."""
+    try:
+        return _identifier(data.get("id"), "id") if isinstance(data, dict) else None
+    except EventError:
+        return None
+
+
 def _identifier(value: Any, path: str) -> str | None:
     """An id: a non-empty string, or an integer made a string; None when absent."""
     if type(value) is str:

@@ -20,6 +20,36 @@ def mark_retried(connection: Connection, letter_id: int, at: str, resolution: st
     )
 
 
+def open_event_letters(connection: Connection, integration: str) -> dict[str, list[int]]:
+    """The integration's open dead letters that name their event, by event id (the inbox's
+    key): those an ingest of the fixed line closes (:func:`mark_applied_since`)."""
+    c = dead_letters.c
+    found: dict[str, list[int]] = {}
+    rows = connection.execute(
+        sa.select(c.event_id, c.id).where(
+            c.integration == integration, c.resolved_at.is_(None), c.event_id.is_not(None)
+        )
+    )
+    for event_id, letter_id in rows:
+        found.setdefault(str(event_id), []).append(int(letter_id))
+    return found
+
+
+def mark_applied_since(
+    connection: Connection, letter_ids: Collection[int], at: str, resolution: str, by: str
+) -> int:
+    """Close the open ones of ``letter_ids`` as retried: their event was taken since (the
+    line fixed and ingested again). How many it closed."""
+    if not letter_ids:
+        return 0
+    closed = connection.execute(
+        sa.update(dead_letters)
+        .where(dead_letters.c.id.in_(list(letter_ids)), dead_letters.c.resolved_at.is_(None))
+        .values(resolved_at=at, resolution=resolution, resolved_by=by)
+    )
+    return int(closed.rowcount or 0)
+
+
 def mark_dismissed(
     connection: Connection, letter_ids: Collection[int], at: str, by: str, reason: str
 ) -> set[int]:
