@@ -368,6 +368,23 @@ def test_review_list_never_cuts_a_word_at_80_columns(db_url: str, status: str) -
         assert set(item.question.split()) <= shown, (item.question, result.stdout)
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ([], "no open questions in the review queue\n"),
+        (["--status", "all"], "no questions in the review queue\n"),
+        (["--kind", "email"], "no questions match the filters given\n0 open in the queue"),
+    ],
+)
+def test_an_empty_review_list_says_so_in_words(db_url: str, args: list[str], said: str) -> None:
+    """It printed an empty table whose heading stood on two lines (found by a probe)."""
+    with Workspace(db_url) as ws:
+        configure(ws)
+    result = CliRunner().invoke(app, ["--db", db_url, "review", "list", *args])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(said) and "┏" not in result.stdout, result.stdout
+
+
 def test_the_command_list_flows_each_docstring_at_80_columns() -> None:
     from typer.testing import CliRunner
 

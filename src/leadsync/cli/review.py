@@ -99,7 +99,14 @@ def review_list(
         fold=True,
         right=("id", "candidates"),
         whole=("id", KIND, "candidates", "created", "status"),
+        empty="no questions match the filters given"
+        if integration is not None or kind is not None
+        else "no open questions in the review queue"
+        if status == "open"
+        else "no questions in the review queue",
     )
+    if not page.items and not page.open:
+        return  # said: the queue is empty
     footer = f"{page.open} open in the queue"
     if integration is not None or kind is not None:  # the figure is the whole queue's
         footer += " (of every integration and kind, not only those listed)"
