@@ -42,7 +42,7 @@ def activities_list(
         render.print_json(rows)
         return
     render.table(
-        ("when", "integration", "type", "external id", "owner", "records: why"),
+        ("when", "integration", "type", "external id", "owner", "records, and why"),
         (
             (
                 display_ts(r["occurred_at"]),

@@ -172,7 +172,9 @@ def _blocks(
     out.print(Text("  ".join(heads), style="bold"))
     for row in cells:
         values = [
-            cell.replace("\n", " ") for c, cell in zip(columns, row, strict=True) if c in short
+            _STACKED.sub(r"\1T\2", cell).replace("\n", " ")  # a time whole again
+            for c, cell in zip(columns, row, strict=True)
+            if c in short
         ]
         out.print(Text(""))
         out.print(Text("  ".join(v or "-" for v in values)), soft_wrap=False)
@@ -207,6 +209,9 @@ def _grid(
 
 
 _TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)")
+_STACKED = re.compile(
+    r"(\d{4}-\d{2}-\d{2})\n(\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)"
+)  # its date over its time
 # The widest value a column may hold to be kept whole when a table is narrowed: an external
 # id, an integration's name, a state; longer text wraps.
 SHORT_WORD = 16
