@@ -330,7 +330,7 @@ def test_one_bad_event_in_a_captured_batch_does_not_sink_the_others(
     statuses = sorted(r["status"] for r in workspace.inbox_rows(integration="crm"))
     assert statuses == ["applied", "failed"]
     [letter] = workspace.dead_letters("crm")
-    assert letter["line_no"] == 1 and letter["event_id"] == "1:31"
+    assert letter["line_no"] == 1 and letter["event_id"] == "1:31@502"  # @objectId
     # The same capture again: both events are known; nothing new, no second dead letter —
     # the one still open is reported again.
     again = workspace.ingest("crm", [line], source="hs.jsonl")

@@ -302,7 +302,7 @@ def test_an_event_of_a_hubspot_batch_without_event_id_is_a_dead_letter_beside_th
     )
     with Workspace(cli.db_url) as ws:
         assert json.loads(ws.dead_letter(row["id"])["raw"]) == [unidentified]
-        assert sorted(r["event_id"] for r in ws.inbox_rows()) == ["5:1", "5:3"]
+        assert sorted(r["event_id"] for r in ws.inbox_rows()) == ["5:1@11", "5:3@12"]
         assert [r["type"] for r in ws.find(external="hs:12")] == ["contact"]
     summary, code = cli.ingest("hs", str(path))
     assert (code, summary["accepted"], summary["duplicates"]) == (2, 0, 2)

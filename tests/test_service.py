@@ -250,7 +250,7 @@ def test_hubspot_batch_ignores_the_echo_and_takes_the_crm_change(
     assert decision["strategy"] == "crm"
     assert decision["integration"] == "crm"
     assert (decision["event_id"], decision["outcome"], decision["owner_id"]) == (
-        f"{person['subscriptionId']}:{person['eventId']}",
+        f"{person['subscriptionId']}:{person['eventId']}@{person['objectId']}",
         "set",
         "102",
     )
@@ -442,13 +442,13 @@ def test_an_event_of_a_hubspot_batch_that_cannot_be_read_names_its_index(
     assert response.json() == {"integration": "crm", "accepted": 5, "duplicates": 0}
     wait_applied(ws)
     rows = {row["event_id"]: row for row in ws.inbox_rows(integration="crm")}
-    failed = rows.pop("55:3103")
+    failed = rows.pop("55:3103@5203")
     assert failed["status"] == "failed"
     assert {row["status"] for row in rows.values()} == {"applied"}
     for n in (0, 1, 2, 4):
         assert record_by_external(ws, str(5200 + n), "crm")["email"] == "kim@globex.test"
     [letter] = ws.dead_letters("crm")
-    assert (letter["source"], letter["event_id"]) == ("webhook [3]", "55:3103")
+    assert (letter["source"], letter["event_id"]) == ("webhook [3]", "55:3103@5203")
     assert letter["error"] == (
         f"webhook [3] (inbox #{failed['seq']}): "
         'field "propertyValue": required on a propertyChange event'

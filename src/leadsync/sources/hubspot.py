@@ -21,10 +21,11 @@ refused alone, named by its index (``field "[3].eventId": required``), and kept 
 letter while the elements beside it are taken; a batch none of whose elements can be
 identified is refused whole (:mod:`leadsync.sources.elements`).
 
-- Dedupe key (:meth:`HubSpotAdapter.identify`): ``<subscriptionId>:<eventId>`` (just
-  ``eventId`` when there is no ``subscriptionId``): HubSpot says ``eventId`` alone is not
-  guaranteed to be unique, and a retry (another ``attemptNumber``) keeps both. ``1001`` and
-  ``"1001"`` are the same.
+- Dedupe key (:meth:`HubSpotAdapter.identify`): ``<subscriptionId>:<eventId>@<objectId>``
+  (just ``eventId`` when there is no ``subscriptionId``; no ``@…`` for an event that names no
+  ``objectId``, an association change): HubSpot says ``eventId`` is not guaranteed to be
+  unique, so one it gave another object's change is another event, and a retry (another
+  ``attemptNumber``) keeps all three. ``1001`` and ``"1001"`` are the same.
 - Inbox time (:meth:`HubSpotAdapter.occurred_at`) and every event's ``occurred_at``:
   ``occurredAt``, the time of the change in HubSpot (it decides staleness).
 - Nothing from the headers is stored; the signature headers are checked on receipt only.
@@ -264,12 +265,14 @@ class HubSpotAdapter(Adapter):
 
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         element = body_object(item, "an event object")
-        event_id = _event_id(element.get("eventId"), "eventId")
-        subscription = element.get("subscriptionId")
-        usable = isinstance(subscription, int | str) and not isinstance(subscription, bool)
-        if usable and str(subscription).strip():
-            return f"{str(subscription).strip()}:{event_id}"
-        return event_id
+        key = _event_id(element.get("eventId"), "eventId")
+        subscription, object_id = (
+            _key_part(element, "subscriptionId"),
+            _key_part(element, "objectId"),
+        )
+        key = key if subscription is None else f"{subscription}:{key}"
+        # eventId is not promised unique: one given another object's change is another event.
+        return key if object_id is None else f"{key}@{object_id}"
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         return _event_time(body_object(item, "an event object").get("occurredAt"), "occurredAt")
@@ -349,6 +352,15 @@ def _event_id(value: Any, path: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         refuse(path, f"must be an integer or a string, got {describe(value)}")
     return str(value).strip()
+
+
+def _key_part(element: Mapping[str, Any], name: str) -> str | None:
+    """An id of the element that goes into its key (a number or a non-blank string, as
+    text), else None."""
+    value = element.get(name)
+    if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
 
 
 def _event_time(value: Any, path: str) -> str:
