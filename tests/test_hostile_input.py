@@ -273,7 +273,11 @@ def test_unstorable_characters_are_refused_alike_on_every_database(ws: Workspace
     call = json.loads((FIXTURES / "aircall" / "call.ended.json").read_text())["body"]
     data = call["data"]
     lines = [
-        {**call, "timestamp": 1796560101, "data": {**data, "user": {"id": 1, "email": "a\x00@x.t"}}},
+        {
+            **call,
+            "timestamp": 1796560101,
+            "data": {**data, "user": {"id": 1, "email": "a\x00@x.t"}},
+        },
         {**call, "timestamp": 1796560102, "data": {**data, "tags": [{"name": "\ud800"}]}},
         {**call, "timestamp": 1796560103, "data": {**data, "id": "\x00"}},
         {**call, "timestamp": 1796560104, "data": {**data, "user": {"id": 1, "name": "\ud800"}}},

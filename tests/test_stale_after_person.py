@@ -14,21 +14,29 @@ def owner_event(at: str, rep: str) -> dict[str, object]:
     return ev("owner", at, object="contact", external_id="p-1", owner=rep)
 
 
+def _dialer(
+    workspace: Workspace, users: dict[str, object], ownership: dict[str, object]
+) -> Workspace:
+    workspace.apply_config(workspace_config({"dialer": settings(users=users, ownership=ownership)}))
+    return workspace
+
+
+def first_event() -> dict[str, object]:
+    """The dialer's contact p-1, Kim, given to rep a1 at 09:00."""
+    return ev("record", "2026-11-01T09:00:00Z", object="contact", external_id="p-1",
+              owner="a1", properties={"email": "kim@globex.test"})  # fmt: skip
+
+
 def test_a_late_event_older_than_the_tools_own_last_word_is_stale_after_a_persons_change(
     workspace: Workspace,
 ) -> None:
     users = {"map": {"a1": "101", "a2": "102"}, "unmapped": {"policy": "leave"}}
     ownership = {"default": "integration_wins", "protect_manual_days": 0}
-    workspace.apply_config(workspace_config({"dialer": settings(users=users, ownership=ownership)}))
-    first = ev(
-        "record",
-        "2026-11-01T09:00:00Z",
-        object="contact",
-        external_id="p-1",
-        owner="a1",
-        properties={"email": "kim@globex.test"},
+    run(
+        _dialer(workspace, users, ownership),
+        first_event(),
+        owner_event("2026-11-01T09:10:00Z", "a2"),
     )
-    run(workspace, first, owner_event("2026-11-01T09:10:00Z", "a2"))
     [contact] = workspace.find(email="kim@globex.test")
     workspace.set_owner("contact", contact["id"], "104", at="2026-11-01T09:20:00Z")
     run(workspace, owner_event("2026-11-01T09:05:00Z", "a1"))  # arrives last
@@ -52,16 +60,11 @@ def test_a_late_event_older_than_a_word_the_strategy_kept_out_says_that_word(
     (it said "before the owner dialer gave at 10:00", an owner the record never had)."""
     users = {"map": {"a1": "101", "a2": "102", "a3": "103"}, "unmapped": {"policy": "leave"}}
     ownership = {"default": "fill_if_empty", "protect_manual_days": 0}
-    workspace.apply_config(workspace_config({"dialer": settings(users=users, ownership=ownership)}))
-    first = ev(
-        "record",
-        "2026-11-01T09:00:00Z",
-        object="contact",
-        external_id="p-1",
-        owner="a1",
-        properties={"email": "kim@globex.test"},
+    run(
+        _dialer(workspace, users, ownership),
+        first_event(),
+        owner_event("2026-11-01T10:00:00Z", "a2"),
     )
-    run(workspace, first, owner_event("2026-11-01T10:00:00Z", "a2"))
     [contact] = workspace.find(email="kim@globex.test")
     kept = workspace.record("contact", contact["id"])["owner_history"][-1]
     assert (kept["outcome"], kept["owner_id"]) == ("kept", "101")
