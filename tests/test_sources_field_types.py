@@ -359,6 +359,11 @@ def test_an_aircall_mobile_number_whose_label_is_odd_is_the_contact_s_phone() ->
     ("path", "value", "message"),
     [
         ("data.id", True, 'field "data.id": must be a string or a whole number, got a boolean'),
+        (
+            "data.id",
+            5108.0,
+            'field "data.id": must be a string or a whole number, got 5108.0 (a decimal)',
+        ),
         ("event", 5, 'field "event": unknown event a number; known: call.created'),
         ("resource", ["call"], 'field "resource": must be a string, got an array'),
         ("timestamp", "soon", "field \"timestamp\": must be a unix time in s, got 'soon'"),

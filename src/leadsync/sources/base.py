@@ -461,7 +461,8 @@ def text(data: Any, path: str, required: bool = False) -> str | None:
     if isinstance(value, int):
         value = str(value)
     if value is not None and not isinstance(value, str):
-        refuse(path, f"must be a string or a whole number, got {describe(value)}")
+        got = f"{value!r:.40} (a decimal)" if isinstance(value, float) else describe(value)
+        refuse(path, f"must be a string or a whole number, got {got}")
     if value is None or not value.strip():
         if required:
             refuse(path, "required")
