@@ -280,6 +280,12 @@ def test_the_cli_exits_1_on_a_failed_check(
         runner = CliRunner()
         env = {"LEADSYNC_DB": db_url}
         failed = runner.invoke(app, ["test-lead", "dialer", "--rep", "u-1", "--json"], env=env)
+        cleaned = runner.invoke(app, ["test-lead", "--cleanup"], env=env)
+    # With a destination, the cleanup says what becomes of the test objects in HubSpot.
+    assert cleaned.stdout == (
+        "removed 1 test record and 1 test activity (those pushed are queued for archiving "
+        "in HubSpot)\n"
+    )
     assert failed.exit_code == 1, failed.output
     out = json.loads(failed.stdout)
     assert out["passed"] is False

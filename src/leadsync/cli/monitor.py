@@ -205,7 +205,10 @@ def test_lead_command(
             else:
                 records = counted(removed["records"], "test record")
                 activities = counted(removed["activities"], "test activity", "test activities")
-                render.line(f"removed {records} and {activities}")
+                pushed = (
+                    " (those pushed are queued for archiving in HubSpot)" if ws.rules().push else ""
+                )
+                render.line(f"removed {records} and {activities}{pushed}")
             return
         if integration is None or rep is None:
             raise UserError("give INTEGRATION and --rep EXTERNAL_USER_ID (or --cleanup)")

@@ -178,7 +178,7 @@ def replay_command(
     settings_file: Annotated[Path, typer.Option("--settings", help=_SETTINGS_HELP)],
     since: Annotated[
         str | None,
-        typer.Option(help=f"Only events since then: {SINCE_HELP}."),
+        typer.Option(help=f"Only events since then: {SINCE_HELP}. Without it, the whole inbox."),
     ] = None,
     limit: Annotated[
         int,
