@@ -87,8 +87,8 @@ def test_a_hubspot_batch_takes_the_events_beside_one_without_event_id(
     wait_applied(ws)
     rows = {row["event_id"]: row for row in ws.inbox_rows(integration="crm")}
     assert {key: (row["source"], row["status"]) for key, row in rows.items()} == {
-        "55:3300": ("webhook [0]", "applied"),  # named by their index in the request
-        "55:3302": ("webhook [2]", "applied"),
+        "55:3300@5300": ("webhook [0]", "applied"),  # named by their index in the request
+        "55:3302@5302": ("webhook [2]", "applied"),
     }
     for object_id in (5300, 5302):
         assert record_by_external(ws, str(object_id), "crm")["email"] == "kim@globex.test"
@@ -131,7 +131,7 @@ def test_a_hubspot_batch_takes_the_events_beside_one_without_event_id(
     result = ws.retry_dead_letter(fixed["id"])  # the service's worker applies it
     assert result.resolution.startswith("added to the inbox as #")
     wait_applied(ws)
-    row = {r["event_id"]: r for r in ws.inbox_rows(integration="crm")}["55:3301"]
+    row = {r["event_id"]: r for r in ws.inbox_rows(integration="crm")}["55:3301@5301"]
     assert (row["source"], row["status"]) == ("webhook [1]", "applied")
     assert record_by_external(ws, "5301", "crm")["email"] == "kim@globex.test"
 

@@ -139,7 +139,7 @@ def test_the_reason_says_whose_change_came_back() -> None:
     person = written("7")[0]
     reason = echo_reason("engage", "rep 7", person, "104")
     assert reason == (
-        "ignored: engage reports rep 7, which leadsync itself wrote to it as owner-7 (the "
+        "ignored: engage reports rep 7, which leadsync itself wrote to it as owner-7 (the CRM's "
         "change at 2026-11-01T09:01:00Z): its own change echoed back, not a change made in "
         "engage; the owner stays 104"
     )

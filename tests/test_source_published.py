@@ -552,13 +552,13 @@ def test_salesloft_documented_person_is_a_contact_with_its_owner_and_numbers() -
 
 def test_hubspot_sensitive_property_sample_is_taken_and_changes_nothing() -> None:
     pieces, groups = read("hubspot/contact.propertyChange.sensitive.json")
-    assert [p.key for p in pieces] == ["686627:3029365631"]
+    assert [p.key for p in pieces] == ["686627:3029365631@847297356"]
     assert groups == [[]]
 
 
 def test_hubspot_test_payloads_create_the_contact() -> None:
     pieces, groups = read("hubspot/test_payloads.json")
-    assert [p.key for p in pieces] == ["2881778:100", "2902227:100"]
+    assert [p.key for p in pieces] == ["2881778:100@123", "2902227:100@123"]
     [created], untracked = groups
     assert created.object is RecordType.CONTACT and created.external_id == "123"
     assert created.occurred_at == "2024-11-14T19:22:39.499Z"
@@ -575,7 +575,7 @@ def test_hubspot_guide_example_creates_the_imported_contact() -> None:
     """HubSpot's documented batch: a lifecyclestage change (a property leadsync keeps not)
     and a contact created by an import; ids past 2**31 and ``ACADEMY`` / ``IMPORT`` sources."""
     pieces, [changed, [created]] = read("hubspot/webhooks_guide_example.json")
-    assert [p.key for p in pieces] == ["25:3816279340", "22:3816279480"]
+    assert [p.key for p in pieces] == ["25:3816279340@1246965", "22:3816279480@1246978"]
     assert changed == []
     assert created.object is RecordType.CONTACT and created.external_id == "1246978"
     assert created.owner is None and not created.properties

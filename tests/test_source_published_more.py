@@ -331,7 +331,7 @@ def test_hubspot_contact_created_in_the_crm_ui_is_a_manual_creation(app_id: str 
     adapter = adapter_for("hubspot", "hubspot", {"app_id": app_id} if app_id else {})
     [piece] = adapter.pieces(vendor_line_request(line_of(path), adapter))
     [event] = adapter.events_of(piece.payload(), piece.key, 1, "line:1", None)
-    assert piece.key == "234567:567890123"
+    assert piece.key == "234567:567890123@65059681032"
     assert event.type is EventType.RECORD and event.object is RecordType.CONTACT
     assert event.external_id == "65059681032" and event.manual
     assert event.owner is None and not event.properties

@@ -263,10 +263,14 @@ def _key_of(adapter: Adapter, payload: str) -> str | None:
     try:
         item = json.loads(payload)
         if adapter.kind == "generic":
-            return declared_id(item)
-        return adapter.identify(item, {}) if isinstance(item, dict) else None
+            key = declared_id(item)
+        else:
+            key = adapter.identify(item, {}) if isinstance(item, dict) else None
     except Exception:  # any line: what cannot be read names no event
         return None
+    # As a letter's column holds it: text every database can hold (a NUL is the line's
+    # fault, said in its error), at most 200 characters (else no event is named).
+    return representable(key) if key is not None and len(key) <= 200 else None
 
 
 def _write_inbox(
