@@ -335,7 +335,7 @@ def test_the_test_records_are_removed_with_a_button(workspace: Workspace, live: 
     assert redirect.headers["location"] == "/test-lead?done=cleaned"
     done = client.get(redirect.headers["location"])
     assert "Removed 1 test record and 1 test activity." in done.text
-    assert ws.cleanup_test_leads() == {"records": 0, "activities": 0}
+    assert ws.cleanup_test_leads() == {"records": 0, "activities": 0, "archived": 0}
 
 
 # ---------------------------------------------------------- 5. an emptied number field

@@ -28,6 +28,19 @@ def _hubspot_id(ws: Workspace) -> str:
     return hubspot_id
 
 
+def _the_email_report(ws: Workspace, mine: str) -> dict[str, object]:
+    """The one open report: HubSpot refused Kim's email `kim@globex`, and contact ``mine``
+    is in HubSpot without it; the record's state says so."""
+    [report] = ws.push_failures()
+    assert report["category"] == "LEADSYNC_VALUE_REFUSED"
+    refused = "email 'kim@globex' (INVALID_EMAIL: Email address kim@globex is invalid)"
+    assert refused in str(report["message"])
+    assert f"contact {mine} is in HubSpot without it" in str(report["message"])
+    state = ws.record_hubspot(record_by_external(ws, "p-1")["id"])
+    assert state.state.startswith("pushed, but for a value HubSpot would not take")
+    return report
+
+
 def test_an_email_hubspot_refuses_holds_back_neither_the_owner_nor_the_rest(
     ws: Workspace, hub: HubSpotDouble
 ) -> None:
@@ -43,15 +56,8 @@ def test_an_email_hubspot_refuses_holds_back_neither_the_owner_nor_the_rest(
     pushed = hub.get_object("contacts", mine)["properties"]
     assert (pushed["hubspot_owner_id"], pushed["jobtitle"]) == ("102", "CTO")
     assert pushed["email"] == "kim@globex.test"
-    [report] = ws.push_failures()
-    assert report["category"] == "LEADSYNC_VALUE_REFUSED" and report["refused_by"] == "hubspot"
-    assert (
-        "email 'kim@globex' (INVALID_EMAIL: Email address kim@globex is invalid)"
-        in (report["message"])
-    )
-    assert f"contact {mine} is in HubSpot without it" in report["message"]
-    state = ws.record_hubspot(record_by_external(ws, "p-1")["id"])
-    assert state.state.startswith("pushed, but for a value HubSpot would not take")
+    report = _the_email_report(ws, mine)
+    assert report["refused_by"] == "hubspot" and report["operation"] == "update"
     # An owner change alone: it goes, the email is tried again, the report stays one.
     ws.set_owner("contact", kim, "101")
     assert ws.push().values_refused == 0
@@ -148,15 +154,8 @@ def test_a_create_hubspot_refuses_for_one_value_makes_the_record_without_it(
     )
     [call] = hub.objects("calls")
     assert [a["id"] for a in call["associations"]["contacts"]] == [mine]
-    [report] = ws.push_failures()
-    assert report["category"] == "LEADSYNC_VALUE_REFUSED" and report["operation"] == "create"
-    assert (
-        "email 'kim@globex' (INVALID_EMAIL: Email address kim@globex is invalid)"
-        in (report["message"])
-    )
-    assert f"contact {mine} is in HubSpot without it" in report["message"]
-    state = ws.record_hubspot(record_by_external(ws, "p-1")["id"])
-    assert state.state.startswith("pushed, but for a value HubSpot would not take")
+    report = _the_email_report(ws, mine)
+    assert report["refused_by"] == "hubspot" and report["operation"] == "create"
     # Another change of Kim: the email goes again, is refused again, the report stays one.
     run(ws, _contact("2026-11-02T09:00:00Z", "u-1", email="kim@globex", jobtitle="CTO"))
     assert ws.push().values_refused == 0

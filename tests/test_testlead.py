@@ -159,11 +159,11 @@ def test_test_leads_stay_out_of_the_report_and_cleanup_removes_them(
     assert result.passed  # leave: no owner is what the settings promise
     report = workspace.report("2026-11-01T00:00:00.000Z", "2026-11-10T12:00:00.000Z")
     assert "unowned_new_leads" not in {f.check for f in report.alerts}
-    assert workspace.cleanup_test_leads() == {"records": 1, "activities": 1}
+    assert workspace.cleanup_test_leads() == {"records": 1, "activities": 1, "archived": 0}
     assert result.record_id is not None
     with pytest.raises(NotFoundError):
         workspace.record("contact", result.record_id)
-    assert workspace.cleanup_test_leads() == {"records": 0, "activities": 0}
+    assert workspace.cleanup_test_leads() == {"records": 0, "activities": 0, "archived": 0}
 
 
 def test_cleanup_of_one_integration_leaves_the_others_test_leads(workspace: Workspace) -> None:
@@ -174,13 +174,13 @@ def test_cleanup_of_one_integration_leaves_the_others_test_leads(workspace: Work
     )
     dialer = workspace.test_lead("dialer", "u-404", at=AT)
     seq = workspace.test_lead("seq", "u-404", at="2026-11-10T10:00:00.000Z")
-    assert workspace.cleanup_test_leads("dialer") == {"records": 1, "activities": 1}
+    assert workspace.cleanup_test_leads("dialer") == {"records": 1, "activities": 1, "archived": 0}
     assert dialer.record_id is not None and seq.record_id is not None
     with pytest.raises(NotFoundError):
         workspace.record("contact", dialer.record_id)
     assert workspace.record("contact", seq.record_id)["id"] == seq.record_id
     assert [a["integration"] for a in workspace.activities()] == ["seq"]
-    assert workspace.cleanup_test_leads() == {"records": 1, "activities": 1}
+    assert workspace.cleanup_test_leads() == {"records": 1, "activities": 1, "archived": 0}
 
 
 def test_cleanups_one_integration_at_a_time_put_back_what_each_test_changed(
@@ -195,8 +195,8 @@ def test_cleanups_one_integration_at_a_time_put_back_what_each_test_changed(
     users = workspace.external_users("dialer")
     assert workspace.test_lead("dialer", "u-7", at=AT).passed  # a round robin turn
     assert workspace.test_lead("seq", "u-1", at="2026-11-10T10:00:00.000Z").passed
-    assert workspace.cleanup_test_leads("seq") == {"records": 1, "activities": 1}
-    assert workspace.cleanup_test_leads("dialer") == {"records": 1, "activities": 1}
+    assert workspace.cleanup_test_leads("seq") == {"records": 1, "activities": 1, "archived": 0}
+    assert workspace.cleanup_test_leads("dialer") == {"records": 1, "activities": 1, "archived": 0}
     assert _without_id_counters(workspace) == before
     assert workspace.external_users("dialer") == users
 
@@ -227,7 +227,7 @@ def test_cleanup_puts_back_the_round_robin_turn_and_the_external_users(
     assert workspace.test_lead("dialer", "u-new", at="2026-11-10T09:30:00.000Z").passed
     assert workspace.test_lead("dialer", "u-1", at="2026-11-10T10:00:00.000Z").passed
     assert _without_id_counters(workspace) != before
-    assert workspace.cleanup_test_leads() == {"records": 3, "activities": 3}
+    assert workspace.cleanup_test_leads() == {"records": 3, "activities": 3, "archived": 0}
     assert _without_id_counters(workspace) == before
     assert workspace.external_users("dialer") == users
     with workspace.engine.connect() as connection:
@@ -281,11 +281,8 @@ def test_the_cli_exits_1_on_a_failed_check(
         env = {"LEADSYNC_DB": db_url}
         failed = runner.invoke(app, ["test-lead", "dialer", "--rep", "u-1", "--json"], env=env)
         cleaned = runner.invoke(app, ["test-lead", "--cleanup"], env=env)
-    # With a destination, the cleanup says what becomes of the test objects in HubSpot.
-    assert cleaned.stdout == (
-        "removed 1 test record and 1 test activity (those pushed are queued for archiving "
-        "in HubSpot)\n"
-    )
+    # HubSpot refused them: nothing of them is in HubSpot to archive, and none is said.
+    assert cleaned.stdout == "removed 1 test record and 1 test activity\n"
     assert failed.exit_code == 1, failed.output
     out = json.loads(failed.stdout)
     assert out["passed"] is False
@@ -318,7 +315,7 @@ def test_a_test_lead_from_the_crm_expects_the_crm_change_and_no_call(db_url: str
         unknown = ws.test_lead("hubspot", "999", at="2026-11-10T09:30:00.000Z")
         assert unknown.passed and unknown.owner_id == "999"
         assert "'999' is none of the workspace's owners" in unknown.checks[0]["note"]
-        assert ws.cleanup_test_leads() == {"records": 2, "activities": 0}
+        assert ws.cleanup_test_leads() == {"records": 2, "activities": 0, "archived": 0}
     runner = CliRunner()
     shown = runner.invoke(
         app, ["test-lead", "hubspot", "--rep", "101"], env={"LEADSYNC_DB": db_url}

@@ -34,7 +34,7 @@ from leadsync.workspace import Workspace
 
 from . import lines, lookups, push, rollout, test_lead
 from .auth import require_admin
-from .lookups import After, Before, Limit, PageLimit, PositiveId, checked_request
+from .lookups import After, Before, Count, Limit, PageLimit, PositiveId, checked_request
 from .problems import PROBLEM_RESPONSES, SINCE, ProblemError, Reason, takes_no_body
 from .review_answer import Answer, ChooseAnswer
 
@@ -111,10 +111,6 @@ class DismissRequest(BaseModel):
         "API is).",
         json_schema_extra={"pattern": _ONE_LINE.pattern},
     )
-
-
-class Count(BaseModel):
-    count: int
 
 
 PROPOSED_SETTINGS = (

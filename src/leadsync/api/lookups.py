@@ -42,6 +42,12 @@ After = Annotated[
 ]
 
 
+class Count(BaseModel):
+    """How many there are (`…/count`)."""
+
+    count: int
+
+
 class RecordList(BaseModel):
     records: list[dict[str, Any]] = Field(
         description="Each record as `GET /api/records/{type}/{id}` returns it."

@@ -18,7 +18,7 @@ from leadsync.ops.push_status import push_failure, resolve_failures
 from leadsync.ops.settings_change import API_ACTOR
 from leadsync.workspace import Workspace
 
-from .lookups import Before, PageLimit, PositiveId
+from .lookups import Before, Count, PageLimit, PositiveId
 from .problems import PROBLEM_RESPONSES, Reason, takes_no_body
 
 NO_DESTINATION = PROBLEM_RESPONSES[400] | {
@@ -85,8 +85,8 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
         return [PushFailure(**row) for row in rows]
 
     @router.get("/push-failures/count", summary="How many push failures are open")
-    def count_push_failures() -> Resolved:
-        return Resolved(count=listings.open_push_failures(engine))
+    def count_push_failures() -> Count:
+        return Count(count=listings.open_push_failures(engine))
 
     @router.get(
         "/push-failures/{failure_id}",

@@ -33,6 +33,7 @@ class TestLeadRequest(BaseModel):
 class Removed(BaseModel):
     records: int = Field(description="Test records removed (archived in HubSpot too).")
     activities: int = Field(description="Test activities removed.")
+    archived: int = Field(description="Of them, those pushed: queued for archiving in HubSpot.")
 
 
 def add_routes(router: APIRouter, workspace: Workspace) -> None:
@@ -67,4 +68,4 @@ def add_routes(router: APIRouter, workspace: Workspace) -> None:
         if integration is not None:
             workspace.integration(integration)
         removed = workspace.cleanup_test_leads(integration)
-        return Removed(records=removed["records"], activities=removed["activities"])
+        return Removed(**removed)

@@ -205,9 +205,8 @@ def test_lead_command(
             else:
                 records = counted(removed["records"], "test record")
                 activities = counted(removed["activities"], "test activity", "test activities")
-                pushed = (
-                    " (those pushed are queued for archiving in HubSpot)" if ws.rules().push else ""
-                )
+                archived = removed["archived"]
+                pushed = f" ({archived:,} queued for archiving in HubSpot)" if archived else ""
                 render.line(f"removed {records} and {activities}{pushed}")
             return
         if integration is None or rep is None:

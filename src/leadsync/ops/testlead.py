@@ -524,33 +524,28 @@ def cleanup(engine: Engine, push: bool = False, integration: str | None = None) 
         )
         testlead_store.forget_pushes(connection, push_store.RECORD, ids)
         testlead_store.forget_pushes(connection, push_store.ACTIVITY, calls)
+        archived: list[dict[str, Any]] = []  # the pushed ones, queued for archiving
         if push:
             at = now_ts()
-            push_store.enqueue(
-                connection,
-                [
-                    {
-                        "kind": kind,
-                        "local_id": local_id,
-                        "object_type": object_type,
-                        "change": "removed",
-                        "other_id": None,
-                        "queued_at": at,
-                    }
-                    for kind, rows in (
-                        (push_store.RECORD, push_store.load_pushed(connection, "record", ids)),
-                        (
-                            push_store.ACTIVITY,
-                            push_store.load_pushed(connection, "activity", calls),
-                        ),
-                    )
-                    for local_id, row in rows.items()
-                    for object_type in [row["object_type"]]
-                    if row["hubspot_id"]
-                ],
-            )
+            archived = [
+                {
+                    "kind": kind,
+                    "local_id": local_id,
+                    "object_type": row["object_type"],
+                    "change": "removed",
+                    "other_id": None,
+                    "queued_at": at,
+                }
+                for kind, rows in (
+                    (push_store.RECORD, push_store.load_pushed(connection, "record", ids)),
+                    (push_store.ACTIVITY, push_store.load_pushed(connection, "activity", calls)),
+                )
+                for local_id, row in rows.items()
+                if row["hubspot_id"]
+            ]
+            push_store.enqueue(connection, archived)
         testlead_store.delete_test_data(connection, ids, calls, TEST_PREFIX, integration)
-    return {"records": len(ids), "activities": len(calls)}
+    return {"records": len(ids), "activities": len(calls), "archived": len(archived)}
 
 
 def _take_back(connection: Connection, emails: set[str], kept: set[str]) -> None:

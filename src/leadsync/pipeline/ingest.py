@@ -42,7 +42,6 @@ from leadsync.sources.base import (
     decode_json,
     in_element,
 )
-from leadsync.sources.canonical import declared_id
 from leadsync.sources.hygiene import Headers, representable
 from leadsync.store import batch as counters
 from leadsync.store import deadletters as dead_letter_store
@@ -261,11 +260,7 @@ def _key_of(adapter: Adapter, payload: str) -> str | None:
     canonical event whose fields fail their check names its ``id``): the letter says which
     event it is, and an ingest of the line fixed closes it. None where it cannot be told."""
     try:
-        item = json.loads(payload)
-        if adapter.kind == "generic":
-            key = declared_id(item)
-        else:
-            key = adapter.identify(item, {}) if isinstance(item, dict) else None
+        key = adapter.named_event(payload)
     except Exception:  # any line: what cannot be read names no event
         return None
     # As a letter's column holds it: text every database can hold (a NUL is the line's

@@ -219,17 +219,21 @@ class Adapter(abc.ABC):
         return None
 
     def identify_and_time(self, item: Any, headers: Mapping[str, str]) -> tuple[str, str | None]:
-        """:meth:`identify` and :meth:`occurred_at` of one item, as a request is cut (before
-        its 2xx). An adapter whose two hooks read the item the same way overrides this to
-        read it once."""
+        """:meth:`identify` and :meth:`occurred_at` of one item, as a request is cut (before its
+        2xx); an adapter whose two hooks read the item alike overrides it to read it once."""
         return self.identify(item, headers), self.occurred_at(item, headers)
 
+    def named_event(self, line: str) -> str | None:
+        """The key of the event a line refused whole names all the same (its dead letter says
+        which, and the line fixed closes it): :meth:`identify` of its JSON object; raises
+        where it names none."""
+        item = json.loads(line)
+        return self.identify(item, {}) if isinstance(item, dict) else None
+
     def redact(self, text: str) -> str:
-        """A body or captured line as kept with a dead letter when it cannot be cut into
-        events: the :attr:`secret_fields` of the body and credential headers of an envelope
-        are ``"[redacted]"``, found by parsing the text, not by matching it (see
-        :func:`~leadsync.sources.hygiene.redact_text`). Works on text that is not valid JSON
-        too."""
+        """A body or line kept with a dead letter when it cannot be cut into events: the
+        :attr:`secret_fields` of the body and an envelope's credential headers ``"[redacted]"``,
+        found by parsing, not matching (:func:`~.hygiene.redact_text`; JSON or not)."""
         return redact_text(text, self.secret_fields)
 
     def acknowledge(self, pieces: Sequence[Piece]) -> tuple[str, bytes] | None:

@@ -84,6 +84,11 @@ class GenericAdapter(Adapter):
         event = self._readable(item)
         return event.id if event is not None else stable_key("generic", item)
 
+    def named_event(self, line: str) -> str | None:
+        """The ``id`` the line gives, whether or not the rest of it reads (:meth:`identify`
+        keys an unreadable line by its text)."""
+        return canonical.declared_id(json.loads(line))
+
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         event = self._readable(item)
         return event.occurred_at if event is not None else None
