@@ -25,6 +25,7 @@ from leadsync.destinations.hubspot.client import (
 )
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.destinations.hubspot.loop import PushLoop
+from leadsync.store import push as push_store
 from leadsync.store import push_lease
 from leadsync.workspace import Workspace
 from tests.helpers import HUBSPOT_TOKEN as TOKEN
@@ -329,13 +330,21 @@ def test_an_answer_echoing_the_request_shows_no_token() -> None:
 # ------------------------------------------- a create applied, its answer lost, resent
 
 
+@pytest.mark.parametrize("calls", [40, 1], ids=["a batch", "one call"])
+@pytest.mark.parametrize(
+    "conflict", ["409 naming one", "400 unique value taken", "400 for the whole batch"]
+)
 def test_a_create_whose_answer_was_lost_is_settled_by_one_read_not_by_halves(
-    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch, calls: int, conflict: str
 ) -> None:
-    """HubSpot made the 40 calls, but the answer never came (a read timeout); the client
-    resends and HubSpot answers the whole batch 409, naming one existing call. One batch read
-    by leadsync_id finds all 40 — before, the batch was halved down to single inputs: 79
-    creates, every one an error answer."""
+    """HubSpot made the calls, but the answer never came (a read timeout); the client
+    resends and HubSpot refuses the whole batch: a 409 naming one existing call, or — its
+    answer for a unique property's value taken, the stand-in's — a 400 VALIDATION_ERROR coded
+    CONFLICTING_UNIQUE_VALUE on leadsync_id that names no call, per input (a 207) or for
+    the whole batch. One batch read by
+    leadsync_id finds them all — before, the batch was halved down to single inputs (79
+    creates for 40, every one an error answer), and a 400 left every call an open failure
+    though HubSpot held it."""
     monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
     inner = hub.transport()
     seen: list[str] = []
@@ -343,10 +352,24 @@ def test_a_create_whose_answer_was_lost_is_settled_by_one_read_not_by_halves(
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
         creates = sum(p.endswith("/calls/batch/create") for p in seen)
-        if request.url.path.endswith("/calls/batch/create") and creates == 2:
-            # the resend: HubSpot refuses the whole batch, naming the first call it holds
-            body = error_body("CONFLICT", "A call with leadsync_id already exists. Existing ID: 1")
-            return httpx.Response(409, json=body)
+        if (
+            request.url.path.endswith("/calls/batch/create")
+            and creates == 2
+            and conflict == "409 naming one"
+        ):
+            first = hub.objects("calls")[0]["id"]
+            message = f"A call with leadsync_id already exists. Existing ID: {first}"
+            return httpx.Response(409, json=error_body("CONFLICT", message))
+        if (
+            request.url.path.endswith("/calls/batch/create")
+            and creates == 2
+            and conflict == "400 for the whole batch"
+        ):
+            taken = {"isValid": False, "message": "taken", "error": "CONFLICTING_UNIQUE_VALUE"}
+            message = "Property values were not valid: " + json.dumps(
+                [taken | {"name": "leadsync_id"}]
+            )
+            return httpx.Response(400, json=error_body("VALIDATION_ERROR", message))
         response = inner.handle_request(request)
         if request.url.path.endswith("/calls/batch/create") and creates == 1:
             raise httpx.ReadTimeout("the answer was lost", request=request)  # applied, unsaid
@@ -356,17 +379,27 @@ def test_a_create_whose_answer_was_lost_is_settled_by_one_read_not_by_halves(
         ws.apply_config(config())
         ws.hubspot_setup()
         contact = json.loads(contact_line("p-1", "u-1"))
-        calls = [
+        events = [
             ev("activity", "2026-11-01T10:00:00Z", activity="call", external_id=f"c-{i}",
                owner="u-1", properties={"duration_s": 60, "outcome": "connected"},
                associations=[{"object": "contact", "external_id": "p-1"}])
-            for i in range(40)
+            for i in range(calls)
         ]  # fmt: skip
-        run(ws, contact, *calls)
+        run(ws, contact, *events)
         result = drain(ws, [])
         assert result.failures == 0 and ws.push_failures() == []
-        assert len(hub.objects("calls")) == 40 and hub.duplicates("calls", "leadsync_id") == {}
+        held = hub.objects("calls")
+        assert len(held) == calls and hub.duplicates("calls", "leadsync_id") == {}
         creates = [p for p in seen if p.endswith("/calls/batch/create")]
         reads = [p for p in seen if p.endswith("/calls/batch/read")]
-        assert (len(creates), len(reads)) == (2, 1)  # sent, resent (409), one read back
+        # Sent, resent (refused), one read back — none where the 409 names the one call.
+        named = conflict == "409 naming one" and calls == 1
+        assert (len(creates), len(reads)) == (2, 0 if named else 1)
         assert ws.push_status()["queued_total"] == 0
+        # Each call is the one HubSpot holds, linked to the contact as its create said.
+        with ws.engine.connect() as connection:
+            pushed = push_store.load_pushed(connection, "activity", range(1, calls + 10))
+        assert sorted(row["hubspot_id"] for row in pushed.values()) == sorted(
+            str(o["id"]) for o in held
+        )
+        assert hub.association_count("calls", "contacts") == calls

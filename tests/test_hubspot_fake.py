@@ -288,7 +288,7 @@ def test_duplicate_email_is_409_and_nothing_is_created(
     assert double.duplicates("contacts", "email") == {}
 
 
-def test_duplicate_value_of_a_created_unique_property_is_409(
+def test_duplicate_value_of_a_created_unique_property_is_a_validation_error(
     hub: tuple[HubSpotDouble, httpx.Client],
 ) -> None:
     double, client = hub
@@ -306,9 +306,16 @@ def test_duplicate_value_of_a_created_unique_property_is_409(
     assert created.status_code == 201 and created.json()["hasUniqueValue"] is True
     first = create_one(client, "companies", {"name": "A", "leadsync_id": "ws-r1"})
     again = create(client, "companies", {"properties": {"name": "B", "leadsync_id": "ws-r1"}})
-    assert again.status_code == 409
-    assert again.json()["message"].endswith(f"Existing ID: {first}")
-    assert "leadsync_id" in again.json()["message"]
+    # HubSpot's answer for a unique value taken (a contact's email is a 409 naming the
+    # contact): a VALIDATION_ERROR coded CONFLICTING_UNIQUE_VALUE naming no object.
+    assert again.status_code == 400
+    body = again.json()
+    assert body["category"] == "VALIDATION_ERROR"
+    assert body["message"].startswith("Property values were not valid: ")
+    [listed] = json.loads(body["message"].removeprefix("Property values were not valid: "))
+    assert (listed["error"], listed["name"]) == ("CONFLICTING_UNIQUE_VALUE", "leadsync_id")
+    assert [e["context"]["propertyName"] for e in body["errors"]] == [["leadsync_id"]]
+    assert first not in body["message"]
     assert double.duplicates("companies", "leadsync_id") == {}
 
 

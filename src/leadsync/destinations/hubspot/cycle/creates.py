@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from leadsync.destinations.hubspot.cycle.clears import Sent, create_values
 from leadsync.destinations.hubspot.cycle.links import LinksMixin
 from leadsync.destinations.hubspot.cycle.results import (
     refused_values,
+    taken,
     untold_error,
     values_left_out,
 )
@@ -225,11 +226,12 @@ class CreatesMixin(LinksMixin):
             chunk = list(batch.by_lid.values())
             if len(chunk) == 1:
                 return self.refused(chunk[0], "create", answer, answer.body, hubspot_owners)
-            if answer.status == 409 and not batch.read_back:
-                # HubSpot answers a whole-batch 409 naming one existing object: most likely
-                # this create was resent after its first answer was lost, and HubSpot made
-                # them all then. One read by leadsync_id finds what it made (halving would
-                # cost 2n - 1 requests, every one an error answer); the rest is sent again.
+            if (answer.status == 409 or taken(answer.body, LEADSYNC_ID)) and not batch.read_back:
+                # HubSpot answers a whole batch with one conflict (a 409 naming one existing
+                # object, or a unique value taken: our leadsync_id): most likely this create
+                # was resent after its first answer was lost, and HubSpot made them all
+                # then. One read by leadsync_id finds what it made (halving would cost
+                # 2n - 1 requests, every one an error answer); the rest is sent again.
                 made = self.made_before(batch)
                 if made:  # (none made: the same batch would conflict again — halves)
                     created = self.record_created(batch, made, hubspot_owners)
@@ -252,6 +254,7 @@ class CreatesMixin(LinksMixin):
             self.created_now.add((done.kind, done.id))
             created.append(done)
         untraced = []
+        clashes: dict[str, Mapping[str, Any]] = {}  # our leadsync_id taken, by trace id
         for error in answer.body.get("errors") or []:
             context = error.get("context") or {}
             traces = [str(t) for t in context.get("objectWriteTraceId") or []]
@@ -261,7 +264,20 @@ class CreatesMixin(LinksMixin):
                 bad = batch.by_lid.get(trace)
                 if bad is not None:
                     told.add(trace)
-                    again += self.refused(bad, "create", answer, error, hubspot_owners)
+                    if taken(error, LEADSYNC_ID):
+                        clashes[trace] = error
+                    else:
+                        again += self.refused(bad, "create", answer, error, hubspot_owners)
+        # Inputs HubSpot holds already under our leadsync_id (made by a create whose answer
+        # was lost): read back together, each matched.
+        found = self.found_by_lid(batch.type, clashes) if clashes else {}
+        for trace, error in clashes.items():
+            if trace in found:
+                self.match(batch.by_lid[trace], found[trace])
+            else:
+                again += self.refused(
+                    batch.by_lid[trace], "create", answer, error, hubspot_owners, look_up=False
+                )
         # An input the answer names neither among the created nor the refused (an error
         # whose context names no input): its one such error, else a failure saying so — its
         # retry looks it up by leadsync_id first, so one HubSpot did create is not made twice.
@@ -292,22 +308,31 @@ class CreatesMixin(LinksMixin):
     def made_before(self, batch: CreateBatch) -> list[PushObject]:
         """The objects of ``batch`` HubSpot holds already under their leadsync_id (one
         batch read), their HubSpot ids taken."""
+        found = self.found_by_lid(batch.type, batch.by_lid)
+        for lid, hubspot_id in found.items():
+            obj = batch.by_lid[lid]
+            self.ids[(obj.kind, obj.id)] = hubspot_id
+            self.created_now.add((obj.kind, obj.id))
+        return [batch.by_lid[lid] for lid in found]
+
+    def found_by_lid(self, type_: str, lids: Iterable[str]) -> dict[str, str]:
+        """The HubSpot ids of the objects HubSpot holds under these leadsync_ids, by
+        leadsync_id (one batch read)."""
+        wanted = list(lids)
         answer = self.send(
             "POST",
-            self.p.paths.batch(batch.type, "read"),
+            self.p.paths.batch(type_, "read"),
             {
-                "inputs": [{"id": lid} for lid in batch.by_lid],
+                "inputs": [{"id": lid} for lid in wanted],
                 "idProperty": LEADSYNC_ID,
                 "properties": [LEADSYNC_ID],
             },
         )
-        found: list[PushObject] = []
+        found: dict[str, str] = {}
         for item in answer.body.get("results") or []:
-            obj = batch.by_lid.get(str((item.get("properties") or {}).get(LEADSYNC_ID)))
-            if obj is not None and obj not in found:
-                self.ids[(obj.kind, obj.id)] = str(item["id"])
-                self.created_now.add((obj.kind, obj.id))
-                found.append(obj)
+            lid = str((item.get("properties") or {}).get(LEADSYNC_ID))
+            if lid in wanted:
+                found.setdefault(lid, str(item["id"]))
         return found
 
     def create_again(
@@ -332,20 +357,23 @@ class CreatesMixin(LinksMixin):
         answer: Answer,
         error: Mapping[str, Any],
         hubspot_owners: dict[int, str | None],
+        *,
+        look_up: bool = True,
     ) -> list[PushObject]:
         """An input HubSpot refused. A conflict naming the existing object (the contact's
-        email, or our own leadsync_id) is that object: matched, then updated. A create
-        refused for one of its values is sent again without it (:meth:`created_without`).
-        Returns what a create sent again made."""
+        email, or our own leadsync_id) is that object: matched, then updated; so is our
+        leadsync_id refused as a unique value taken (CONFLICTING_UNIQUE_VALUE, which names
+        no object: read back by it, unless ``look_up`` is False — the caller read it back and
+        HubSpot holds none). A create refused for one of its values is sent again
+        without it (:meth:`created_without`). Returns what a create sent again made."""
         match = EXISTING_ID.search(str(error.get("message") or ""))
-        if match is not None and operation == "create":
-            # Not saved yet: the id is recorded with the owner HubSpot has, once compared.
-            # Saved now, without an owner, a crash before that comparison would leave this
-            # HubSpot owner looking like a person's change (and it may be our own create
-            # whose answer was lost: after a crash, reconcile finds it by leadsync_id).
-            self.ids[(obj.kind, obj.id)] = match.group(1)
-            self.matched.add((obj.kind, obj.id))
-            self.result.count(self.result.matched, obj.type)
+        existing = match.group(1) if match is not None else None
+        if existing is None and look_up and operation == "create" and taken(error, LEADSYNC_ID):
+            # Ours, made by a create whose answer was lost (or by an attempt before a
+            # crash): found by the id we gave it.
+            existing = self.found_by_lid(obj.type, [self.lid(obj)]).get(self.lid(obj))
+        if existing is not None and operation == "create":
+            self.match(obj, existing)
             return []
         if operation == "create":
             made = self.created_without(obj, error, hubspot_owners)
@@ -353,6 +381,16 @@ class CreatesMixin(LinksMixin):
                 return made
         self.fail(obj, operation, answer, error)
         return []
+
+    def match(self, obj: PushObject, hubspot_id: str) -> None:
+        """``obj``'s create met the object HubSpot holds already: that one is ``obj``."""
+        # Not saved yet: the id is recorded with the owner HubSpot has, once compared.
+        # Saved now, without an owner, a crash before that comparison would leave this
+        # HubSpot owner looking like a person's change (and it may be our own create
+        # whose answer was lost: after a crash, reconcile finds it by leadsync_id).
+        self.ids[(obj.kind, obj.id)] = hubspot_id
+        self.matched.add((obj.kind, obj.id))
+        self.result.count(self.result.matched, obj.type)
 
     def created_without(
         self, obj: PushObject, error: Mapping[str, Any], hubspot_owners: dict[int, str | None]

@@ -22,6 +22,7 @@ from leadsync.store import push as push_store
 
 log = logging.getLogger("leadsync.push")
 MISSING_PROPERTY = "PROPERTY_DOESNT_EXIST"  # HubSpot's error code, in the input's message
+UNIQUE_TAKEN = "CONFLICTING_UNIQUE_VALUE"  # a unique property's value another object holds
 
 
 @dataclass
@@ -363,6 +364,13 @@ def refused_values(error: Mapping[str, Any]) -> dict[str, str]:
     if any(why.startswith(MISSING_PROPERTY) for why in found.values()):
         return {}
     return found
+
+
+def taken(error: Mapping[str, Any], name: str) -> bool:
+    """Whether HubSpot refused ``name``'s value as one another object holds already (a
+    unique property: ``CONFLICTING_UNIQUE_VALUE``, a 400 VALIDATION_ERROR naming no object,
+    where a contact's email taken is a 409 naming it)."""
+    return refused_values(error).get(name, "").startswith(UNIQUE_TAKEN)
 
 
 def values_left_out(

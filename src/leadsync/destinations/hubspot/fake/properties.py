@@ -207,12 +207,28 @@ class PropertiesMixin(DoubleCore):
             if holder_id is not None and holder_id != new_id:
                 if object_type == "contacts" and name == "email":
                     message = f"Contact already exists. Existing ID: {holder_id}"
-                else:  # Assumed wording for a unique property other than a contact's email.
-                    message = (
-                        f'A {SINGULAR[object_type]} with {name} "{value}" already exists. '
-                        f"Existing ID: {holder_id}"
-                    )
-                return InputError(409, "CONFLICT", message)
+                    return InputError(409, "CONFLICT", message)
+                # A unique property other than a contact's email: a VALIDATION_ERROR coded
+                # CONFLICTING_UNIQUE_VALUE that names no object (the code and category as
+                # HubSpot's own clients read them; the words assumed).
+                taken = {
+                    "isValid": False,
+                    "message": f'A {SINGULAR[object_type]} with {name} "{value}" already exists',
+                    "error": "CONFLICTING_UNIQUE_VALUE",
+                    "name": name,
+                }
+                return InputError(
+                    400,
+                    "VALIDATION_ERROR",
+                    "Property values were not valid: " + json.dumps([taken]),
+                    [
+                        {
+                            "message": taken["message"],
+                            "code": taken["error"],
+                            "context": {"propertyName": [name]},
+                        }
+                    ],
+                )
         for name, value in props.items():
             if value != "" and self._is_unique(object_type, name):
                 key = unique_key(name, value)
