@@ -30,6 +30,7 @@ from leadsync.model import (
 )
 from leadsync.sources import jsontext
 from leadsync.sources.base import MAX_REP_NAME, describe
+from leadsync.sources.epoch import too_early
 from leadsync.sources.hygiene import finite_float, number_problem
 from leadsync.sources.properties import (
     ACTIVITY_FIELDS,
@@ -107,6 +108,14 @@ _T = TypeVar("_T")
 
 
 # ------------------------------------------------------------------ public API
+
+
+def _event_time(value: Any, path: str) -> str:
+    """When the event happened (or its change was made): a time, from 1973 on."""
+    moment = check_timestamp(value, path)
+    if (why := too_early(moment)) is not None:
+        fail(path, why)
+    return moment
 
 
 def parse_event(data: Any, integration: str, seq: int = 0, where: str | None = None) -> Event:
@@ -229,7 +238,7 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
     occurred_at = data.get("occurred_at")
     if occurred_at is None:
         fail("occurred_at", "required")
-    occurred_at = check_timestamp(occurred_at, "occurred_at")
+    occurred_at = _event_time(occurred_at, "occurred_at")
     kind = _choose(data.get("type"), "type", _EVENT_TYPE_BY_NAME, EVENT_TYPES)
     manual = data.get("manual")
     if manual is not None:
@@ -247,7 +256,7 @@ def _parse(data: Any, integration: str, seq: int) -> Event:
         if not isinstance(owner_unchanged, bool):
             fail("owner_unchanged", f"expected true or false, got {show(owner_unchanged)}")
     raw_changed = data.get("changed_at")
-    changed_at = None if raw_changed is None else check_timestamp(raw_changed, "changed_at")
+    changed_at = None if raw_changed is None else _event_time(raw_changed, "changed_at")
     if changed_at == occurred_at:
         changed_at = None  # the default: one form for one meaning
     draft = data.get("draft")

@@ -11,11 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadsync.model import epoch_ts
 from leadsync.sources.base import refuse, time_from_epoch
 from leadsync.values import EpochUnit
 
 #: The earliest epoch a vendor's time of an event can hold, in seconds (1973-03-03).
 EARLIEST_EVENT_S = 1e8
+#: The same, as a canonical time: canonical times compare as text.
+EARLIEST_EVENT = epoch_ts(EARLIEST_EVENT_S)
+
+
+def too_early(moment: str) -> str | None:
+    """Why a canonical time is no event's time (before :data:`EARLIEST_EVENT`: a unix time
+    read in the wrong unit, or a placeholder date such as 1900-01-01), else None."""
+    if moment >= EARLIEST_EVENT:
+        return None
+    return (
+        f"{moment} is before {EARLIEST_EVENT[:10]}, earlier than any tool dates an event (a "
+        "unix time in another unit, or a placeholder date?); allowed: a time from then on"
+    )
 
 
 def event_time_from_epoch(value: Any, path: str, unit: EpochUnit = "s") -> str | None:
@@ -30,4 +44,12 @@ def event_time_from_epoch(value: Any, path: str, unit: EpochUnit = "s") -> str |
             f"must be a unix time in {unit}, got {str(value)[:40]!r}, which reads as "
             f"{moment[:10]} (a time in {other}?)",
         )
+    return moment
+
+
+def event_time(moment: str | None, path: str) -> str | None:
+    """``moment``, read from ``path`` as when something happened at the vendor: refused
+    (naming ``path``) when it is before :data:`EARLIEST_EVENT` (:func:`too_early`)."""
+    if moment is not None and (why := too_early(moment)) is not None:
+        refuse(path, why)
     return moment

@@ -201,6 +201,7 @@ from leadsync.sources.base import (
     whole,
 )
 from leadsync.sources.canonical import parse_event
+from leadsync.sources.epoch import event_time
 from leadsync.sources.forms import flag
 from leadsync.sources.options import PipedriveOptions
 from leadsync.sources.pipedrive_payload import ACTIONS, ENTITIES, V1_ACTIONS, PipedriveEvent
@@ -304,16 +305,19 @@ class PipedriveAdapter(Adapter):
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         meta = obj(item, "meta", required=True)
         assert meta is not None
+        # Each read as when the change happened: before 1973 is a time in another unit.
+        stamp = "meta.timestamp"
         if payload.is_v1(item, meta):
+            micro, milli = "meta.timestamp_micro", "meta.timestamp_milli"
             return (
-                payload.epoch_in(item, "meta.timestamp_micro", 1_000_000)
-                or payload.epoch_in(item, "meta.timestamp_milli", 1_000)
-                or payload.pipedrive_time(get_path(item, "meta.timestamp"), "meta.timestamp")
-                or payload.update_time(item, "current")
+                event_time(payload.epoch_in(item, micro, 1_000_000), micro)
+                or event_time(payload.epoch_in(item, milli, 1_000), milli)
+                or event_time(payload.pipedrive_time(get_path(item, stamp), stamp), stamp)
+                or event_time(payload.update_time(item, "current"), "current.update_time")
             )
-        return payload.pipedrive_time(
-            get_path(item, "meta.timestamp"), "meta.timestamp"
-        ) or payload.update_time(item, "data")
+        return event_time(
+            payload.pipedrive_time(get_path(item, stamp), stamp), stamp
+        ) or event_time(payload.update_time(item, "data"), "data.update_time")
 
     # ------------------------------------------------------------ in a worker
 

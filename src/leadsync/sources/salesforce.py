@@ -128,7 +128,7 @@ from leadsync.sources.base import (
     text,
 )
 from leadsync.sources.canonical import parse_event
-from leadsync.sources.epoch import event_time_from_epoch
+from leadsync.sources.epoch import event_time, event_time_from_epoch
 from leadsync.sources.options import SalesforceOptions
 from leadsync.sources.salesforce_outbound import (
     ACK,
@@ -256,8 +256,9 @@ class SalesforceAdapter(Adapter):
 
     def occurred_at(self, item: Any, headers: Mapping[str, str]) -> str | None:
         if is_outbound(item):
-            return read_time(item, "fields.LastModifiedDate") or read_time(
-                item, "fields.SystemModstamp"
+            modified, stamp = "fields.LastModifiedDate", "fields.SystemModstamp"
+            return event_time(read_time(item, modified), modified) or event_time(
+                read_time(item, stamp), stamp
             )
         stamp = get_path(item, "ChangeEventHeader.commitTimestamp")
         return event_time_from_epoch(stamp, "ChangeEventHeader.commitTimestamp", "ms")
