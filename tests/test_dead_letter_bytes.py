@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,33 @@ def test_a_kept_body_is_bytes_only_by_its_envelope_not_by_its_text() -> None:
     assert not holds_bytes(text)
     assert holds_bytes(json.dumps({"headers": {}, "body_base64": "eA=="}))
     assert not holds_bytes("not json")
+
+
+def test_a_line_not_in_utf8_keeps_its_bytes_written_out_and_its_retry_is_refused(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """The same from a file: the line was kept decoded with replacement characters, and
+    `dead-letters retry` applied them (a contact named "Jos\\ufffd"); the good line beside
+    it goes through (found by a probe)."""
+    good = {"id": "utf8", "occurred_at": "2026-12-07T01:00:00Z", "type": "record",
+            "object": "contact", "external_id": "p-ok", "properties": {"firstname": "Zoë"}}  # fmt: skip
+    bad = good | {"id": "latin-1", "external_id": "p-latin", "properties": {"firstname": "José"}}
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        json.dumps(good, ensure_ascii=False).encode()
+        + b"\n"
+        + json.dumps(bad, ensure_ascii=False).encode("latin-1")
+        + b"\n"
+    )
+    with path.open("rb") as lines:
+        summary = ws.ingest("dialer", lines, source=str(path))
+    assert summary.accepted == 1
+    [letter] = ws.dead_letters()
+    assert letter["error"].startswith("not valid UTF-8 at byte ")
+    kept = ws.dead_letter(letter["id"])["raw"]
+    assert '"firstname": "Jos\\xe9"' in kept and "\ufffd" not in kept  # the byte, written out
+    with pytest.raises(EventError, match="the line is not UTF-8 text") as refused:
+        ws.retry_dead_letter(letter["id"])
+    assert "iconv -f WINDOWS-1252 -t UTF-8" in str(refused.value)
+    assert ws.find(external="dialer:p-latin") == []
+    assert len(ws.find(external="dialer:p-ok")) == 1

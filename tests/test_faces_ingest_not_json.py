@@ -186,3 +186,19 @@ def test_with_json_a_refused_file_is_a_json_object_on_stdout_too(
     assert error["place"] == f"{path}:1"
     assert error["message"].startswith("not JSON lines: none of its 3 non-blank lines")
     assert stored(db_url) == (0, 0)
+
+
+def test_json_in_another_encoding_is_refused_saying_how_to_convert_it(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    """A Latin-1 export of one event was refused as "not JSON lines … compact others with
+    `jq -c`": it is JSON, in another encoding (found by a probe)."""
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(contact_line("p-1", "u-1").replace("p-1", "p-é").encode("latin-1") + b"\n")
+    result = cli("ingest", "dialer", str(path))
+    assert result.exit_code == 2, result.output
+    said = result.stderr.strip()
+    assert said.startswith(f"error: {path}:1: not UTF-8 text: line 1 reads as JSON but is not")
+    assert "(not valid UTF-8 at byte " in said and "iconv -f WINDOWS-1252 -t UTF-8" in said
+    assert "jq" not in said
+    assert stored(db_url) == (0, 0)

@@ -30,9 +30,9 @@ from leadsync.pipeline.collector import batch_friendly_gc, collector_off_during_
 from leadsync.pipeline.drain import defect_text, drain
 from leadsync.pipeline.fallback import Refusal, attempt
 from leadsync.pipeline.inbox import DEFAULT_BATCH, DeadLetter, InboxItem, IngestSummary
+from leadsync.pipeline.input_file import NOT_UTF8, Line, Lines, is_xml, xml_media_type
 from leadsync.pipeline.input_file import WHOLE_FILE_MAX_BYTES as WHOLE_FILE_MAX_BYTES
 from leadsync.pipeline.input_file import InputFile as InputFile
-from leadsync.pipeline.input_file import Line, Lines, is_xml, xml_media_type
 from leadsync.pipeline.rejected import holds_bytes
 from leadsync.sources import adapter_for
 from leadsync.sources.base import (
@@ -455,6 +455,13 @@ def requeue(connection: sa.Connection, rules: WorkspaceRules, letter: Mapping[st
     where = f"dead letter {letter['id']}"
     if rejected_request and holds_bytes(letter["raw"]):
         raise EventError("body is not UTF-8 text (its bytes are kept, in base64)", where)
+    if str(letter["error"]).startswith(NOT_UTF8):
+        raise EventError(
+            "the line is not UTF-8 text (it is kept with each byte that is not written \\xNN); "
+            "convert the file (`iconv -f WINDOWS-1252 -t UTF-8`, or the encoding it is in) "
+            "and ingest it again",
+            where,
+        )
     items = items_of_line(adapter, letter["raw"], where, request=rejected_request)
     for item in items:
         if item.error is not None:

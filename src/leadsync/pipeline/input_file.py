@@ -253,6 +253,15 @@ class Lines:
         if any(problem is None and _one_value(text) for _, text, problem in sniffed):
             return
         first_no, first_text, first_problem = sniffed[0]
+        if first_text.strip()[:1] in ("{", "[") and all(
+            problem is not None and problem.startswith(NOT_UTF8) for *_, problem in sniffed
+        ):  # JSON in another encoding (a Windows or Latin-1 export)
+            raise EventError(
+                f"not UTF-8 text: line {first_no} reads as JSON but is not UTF-8 ("
+                f"{first_problem}); allowed: UTF-8 (`iconv -f WINDOWS-1252 -t UTF-8` converts "
+                "a file in Windows' or Latin-1 encoding); nothing was stored",
+                f"{self.source}:{first_no}",
+            )
         shown = first_text.strip()
         shown = repr(shown if len(shown) <= 60 else shown[:57] + "...")
         shown = first_problem or shown  # not UTF-8 text (a binary file): not shown
@@ -315,13 +324,20 @@ _GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of every gzip file
 _UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte order marks, little and big endian
 
 
+#: How a line that is not UTF-8 text is refused (its dead letter's error begins so).
+NOT_UTF8 = "not valid UTF-8 at byte"
+
+
 def _decoded(line: str | bytes) -> tuple[str, str | None]:
-    """A line as text, and why it cannot be read if it cannot (not UTF-8)."""
+    """A line as text, and why it cannot be read if it cannot (not UTF-8: then each byte
+    that is not is written as a backslash, x and its two hex digits — replaced by U+FFFD,
+    what it held was lost, and a retry of its dead letter applied the replacement: José in
+    Latin-1 became a name ending in U+FFFD)."""
     if isinstance(line, bytes):
         try:
             return line.decode("utf-8"), None
         except UnicodeDecodeError as exc:
-            return line.decode("utf-8", errors="replace"), f"not valid UTF-8 at byte {exc.start}"
+            return line.decode("utf-8", errors="backslashreplace"), f"{NOT_UTF8} {exc.start}"
     return representable(line), None  # text a caller decoded leniently (lone surrogates)
 
 
