@@ -127,3 +127,34 @@ def test_a_call_deleted_in_hubspot_and_changed_again_at_its_tool_is_created_agai
     assert f"HubSpot no longer has call {old} (archived or deleted there)" in closed["message"]
     [call] = ws.record("contact", record_by_external(ws, "p-1")["id"])["timeline"]
     assert call["hubspot"]["id"] == again["id"]
+
+
+def test_a_contact_merged_into_another_in_hubspot_is_followed_there_not_created_again(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """A person merged the contact into one made in HubSpot: HubSpot's merge makes a new
+    record, archives both, and reads of either old id return the merged one under its id.
+    The read was taken for "gone" and the contact created again — undoing the person's merge
+    (found by a probe). Now the push follows the merge: the call goes to the merged record,
+    and so does every later change."""
+    mine = _pushed_contact(ws, hub)
+    theirs = hub.add_object("contacts", {"email": "pat@made.test", "firstname": "Pat"})
+    merged = hub.merge_objects("contacts", theirs, mine)
+    assert [c["id"] for c in hub.objects("contacts")] == [merged]
+    ws.ingest("dialer", [call_line("call-2", "p-1", 90, at="2026-11-02T10:00:00Z")])
+    result = ws.push()
+    assert (result.merged, result.gone, result.created.get("contact")) == (
+        {"contact": 1},
+        {},
+        None,
+    )
+    assert [c["id"] for c in hub.objects("contacts")] == [merged]  # no contact made again
+    assert len(linked_ids(hub.get_object("contacts", merged), "calls")) == 2
+    assert ws.push_failures() == []  # the call's refusal: closed once it went
+    record = record_by_external(ws, "p-1")
+    assert ws.record_hubspot(record["id"]).hubspot_id == merged
+    # A later change goes to the merged record.
+    ws.ingest("dialer", [contact_line("p-1", "u-1", "2026-11-03T09:00:00Z", jobtitle="CTO")])
+    assert ws.push().failures == 0
+    [contact] = hub.objects("contacts")
+    assert (contact["id"], contact["properties"]["jobtitle"]) == (merged, "CTO")

@@ -194,6 +194,11 @@ def _print_push(r: Mapping[str, Any]) -> None:
             f"created again: {listing(r['gone'])} (HubSpot no longer had them — archived or "
             "deleted there — and its refusals of them are closed)"
         )
+    if r["merged"]:
+        render.line(
+            f"followed a merge in HubSpot: {listing(r['merged'])} (a person merged them into "
+            "another record there; leadsync writes to the merged record from now on)"
+        )
     if r["values_refused"]:
         render.line(
             f"pushed without a value HubSpot refused: {r['values_refused']} (the rest of each "

@@ -1,6 +1,7 @@
 """Records and activities HubSpot no longer has (archived or deleted there by a person): the
 push forgets their HubSpot ids — the object's row and, of a record, the identities of the
-workspace's HubSpot integrations under that id — and queues them to be created again
+workspace's HubSpot integrations under that id — and queues them to be created again; and
+records a person merged into another there, which it follows to the merged record's id
 (:mod:`leadsync.destinations.hubspot.cycle.gone`).
 """
 
@@ -60,3 +61,17 @@ def forget_gone(
             for (kind, local_id), (otype, _hubspot_id) in sorted(gone.items())
         ],
     )
+
+
+def follow_merged(
+    connection: Connection, merged: Mapping[tuple[str, int], tuple[str, str, str]]
+) -> None:
+    """Records a person merged into another in HubSpot (``merged``: (kind, local id) ->
+    (type, old HubSpot id, merged record's id)): the merged record's id is theirs. (A HubSpot
+    integration's identities are the engine's: its merge webhook joins them.)"""
+    for (kind, local_id), (_otype, _old, new) in sorted(merged.items()):
+        connection.execute(
+            sa.update(push_objects)
+            .where(push_objects.c.kind == kind, push_objects.c.local_id == local_id)
+            .values(hubspot_id=new)
+        )

@@ -355,6 +355,9 @@ def _strings(value: Any) -> list[str]:
     return [str(v) for v in value or () if v not in (None, "")] if isinstance(value, list) else []
 
 
+# HubSpot's read-only property of a merged record: the ids merged into it, ";"-separated.
+MERGED_IDS = "hs_merged_object_ids"
+
 # HubSpot's own property: set whenever a record's owner changes (contacts, companies, deals,
 # tickets), so a record found in HubSpot has a time for its owner too.
 OWNER_ASSIGNED = "hubspot_owner_assigneddate"

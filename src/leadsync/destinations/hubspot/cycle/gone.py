@@ -7,6 +7,12 @@ are gone there. Their HubSpot ids are forgotten and they are queued to be create
 their links (a record's timeline of activities HubSpot has, an activity's records), as are
 the refused objects that named them; a push failure on each says so, closed once it is
 created again. Nothing is read when nothing was refused.
+
+A record a person merged into another in HubSpot is not gone: a read of its id returns the
+merged record, under that record's id, with the ids merged into it (``hs_merged_object_ids``;
+HubSpot's merge of contacts and companies makes a new record). The push follows it there —
+that id is the record's from now on, and it and the refused objects that named it are queued
+again — rather than creating it again, which would undo the person's merge.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.engine import Connection
 from leadsync.destinations.hubspot.client import Answer
 from leadsync.destinations.hubspot.cycle.results import ResultsMixin, failure_row
 from leadsync.destinations.hubspot.cycle.slice import BATCH, PushObject, in_chunks
+from leadsync.destinations.hubspot.objects import MERGED_IDS
 from leadsync.model import now_ts
 from leadsync.store import push as push_store
 from leadsync.store import push_gone
@@ -47,6 +54,7 @@ class GoneMixin(ResultsMixin):
                 named[(kind, otype, hubspot_id)] = local_id
                 naming.setdefault((kind, local_id), []).append(obj)
         gone: dict[tuple[str, int], tuple[str, str]] = {}
+        merged: dict[tuple[str, int], tuple[str, str, str]] = {}  # (type, old id, new id)
         by_type: dict[tuple[str, str], list[str]] = {}
         for kind, otype, hubspot_id in named:
             by_type.setdefault((kind, otype), []).append(hubspot_id)
@@ -55,12 +63,46 @@ class GoneMixin(ResultsMixin):
                 answer = self.send(
                     "POST",
                     self.p.paths.batch(otype, "read"),
-                    {"inputs": [{"id": i} for i in chunk], "properties": ["hs_object_id"]},
+                    {"inputs": [{"id": i} for i in chunk], "properties": [MERGED_IDS]},
                 )
+                into = _merged_into(answer, chunk)
                 for hubspot_id in _missing(answer, chunk):
-                    gone[(kind, named[(kind, otype, hubspot_id)])] = (otype, hubspot_id)
+                    key = (kind, named[(kind, otype, hubspot_id)])
+                    if hubspot_id in into:
+                        merged[key] = (otype, hubspot_id, into[hubspot_id])
+                    else:
+                        gone[key] = (otype, hubspot_id)
+        if merged:
+            self._follow(merged, naming)
         if gone:
             self._forget(gone, naming)
+
+    def _follow(
+        self,
+        merged: dict[tuple[str, int], tuple[str, str, str]],
+        naming: dict[tuple[str, int], list[PushObject]],
+    ) -> None:
+        """Records a person merged into another in HubSpot: the merged record's id is theirs
+        from now on; they and the refused objects naming them are queued again."""
+        at = now_ts()
+        again = {(o.kind, o.id): o for key in merged for o in naming[key]}
+        for (kind, local_id), (otype, old, new) in sorted(merged.items()):
+            log.info(
+                "%s %s: HubSpot merged %s %s into %s %s; leadsync writes to %s from now on",
+                otype, local_id, otype, old, otype, new, new,
+            )  # fmt: skip
+            self.ids[(kind, local_id)] = new
+            self.result.count(self.result.merged, otype)
+
+        def record(c: Connection) -> None:
+            push_gone.follow_merged(c, merged)
+            push_store.requeue(
+                c,
+                [{"kind": o.kind, "local_id": o.id, "object_type": o.type} for o in again.values()],
+                at,
+            )
+
+        self.write(record)
 
     def _forget(
         self,
@@ -95,6 +137,24 @@ class GoneMixin(ResultsMixin):
             )
 
         self.write(record)
+
+
+def _merged_into(answer: Answer, asked: Sequence[str]) -> dict[str, str]:
+    """The ids of a batch read that HubSpot answered with the record they are merged into:
+    asked id -> that record's id (a result not asked for, whose ``hs_merged_object_ids``
+    names it)."""
+    if answer.status not in (200, 207):
+        return {}
+    wanted = set(asked)
+    into: dict[str, str] = {}
+    for result in answer.body.get("results") or []:
+        if not isinstance(result, dict) or str(result.get("id")) in wanted:
+            continue
+        listed = str((result.get("properties") or {}).get(MERGED_IDS) or "")
+        for old in listed.split(";"):
+            if old.strip() in wanted:
+                into[old.strip()] = str(result["id"])
+    return into
 
 
 def _missing(answer: Answer, asked: Sequence[str]) -> set[str]:

@@ -57,6 +57,8 @@ class PushResult:
     # Records HubSpot no longer had (archived or deleted there), by type: queued to be
     # created again (cycle.gone).
     gone: dict[str, int] = field(default_factory=dict)
+    # Records a person merged into another in HubSpot: followed to the merged record's id.
+    merged: dict[str, int] = field(default_factory=dict)
     # After the push, in the whole workspace (``Pusher.drain``): the records it cannot create
     # yet, by type, and the links of objects HubSpot has that wait for them.
     waiting_records: dict[str, int] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class PushResult:
             (self.matched, other.matched),
             (self.unnamed, other.unnamed),
             (self.gone, other.gone),
+            (self.merged, other.merged),
         ):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v

@@ -350,6 +350,9 @@ DEFAULT_OPTIONS: dict[str, tuple[str | tuple[str, str], ...]] = {
 }
 UNIQUE_BY_DEFAULT = {("contacts", "email")}
 GROUP_NAMES = {t: f"{SINGULAR[t]}information" for t in OBJECT_TYPES}
+# HubSpot's read-only property of a merged object: the ids merged into it, ";"-separated.
+MERGED_IDS = "hs_merged_object_ids"
+
 CREATED_PROPERTY = {
     t: "hs_createdate" if t in ACTIVITY_TYPES else "createdate" for t in OBJECT_TYPES
 }

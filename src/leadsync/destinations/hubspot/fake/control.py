@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leadsync.destinations.hubspot.fake.associations import id_order
-from leadsync.destinations.hubspot.fake.catalog import SINGULAR
+from leadsync.destinations.hubspot.fake.catalog import CREATED_PROPERTY, MERGED_IDS, SINGULAR
 from leadsync.destinations.hubspot.fake.core import unique_key
 from leadsync.destinations.hubspot.fake.owners import OwnersMixin
 from leadsync.destinations.hubspot.fake.reads import ReadsMixin
@@ -72,6 +72,45 @@ class ControlMixin(WritesMixin, ReadsMixin, OwnersMixin):
             if self._live(object_type, object_id) is None:
                 raise KeyError(f"no {SINGULAR.get(object_type, object_type)} {object_id}")
         self._batch_archive(self._clock(), object_type, [{"id": object_id}])
+
+    def merge_objects(self, object_type: str, primary_id: str, merged_id: str) -> str:
+        """Merge ``merged_id`` into ``primary_id`` as a person in HubSpot does (contacts and
+        companies, since HubSpot's change of merges): a new object with a new id holds both —
+        the primary's values over the other's, the associations of both, and
+        ``hs_merged_object_ids`` naming the ids merged — and both are archived; a read of
+        either old id returns the new object under its new id, a write to one finds
+        nothing. KeyError: no such live object. Returns the new id."""
+        with self._lock:
+            primary = self._live(object_type, primary_id)
+            other = self._live(object_type, merged_id)
+            if primary is None or other is None or primary is other:
+                raise KeyError(f"cannot merge {object_type} {merged_id} into {primary_id}")
+            props = {k: v for k, v in other.properties.items() if v}
+            props |= {k: v for k, v in primary.properties.items() if v}
+            before = [
+                i for o in (primary, other) for i in o.properties.get(MERGED_IDS, "").split(";")
+            ]
+            props[MERGED_IDS] = ";".join(
+                dict.fromkeys([*filter(None, before), primary_id, merged_id])
+            )
+            for name in ("hs_object_id", CREATED_PROPERTY[object_type]):
+                props.pop(name, None)
+            links = [
+                link.seen_from(object_type, old.id)
+                for old in (primary, other)
+                for link in self._links.get((object_type, old.id), ())
+            ]
+        self._batch_archive(self._clock(), object_type, [{"id": primary_id}, {"id": merged_id}])
+        with self._lock:
+            new_id = self._take_id()
+            self._store_new(object_type, new_id, props, [])
+            for _other_type, other_id, type_id in links:
+                if other_id not in (primary_id, merged_id):
+                    self._link(object_type, new_id, other_id, type_id)
+            self._merged[(object_type, primary_id)] = self._merged[(object_type, merged_id)] = (
+                new_id
+            )
+        return new_id
 
     def set_owner(self, object_type: str, object_id: str, owner_id: str) -> dict[str, Any]:
         """Reassign an object to another owner, as a person in HubSpot would."""

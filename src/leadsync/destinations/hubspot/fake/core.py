@@ -91,6 +91,8 @@ class DoubleCore:
             self._objects: dict[str, dict[str, StoredObject]] = {t: {} for t in OBJECT_TYPES}
             self._unique: dict[tuple[str, str], dict[str, str]] = {}
             self._links: dict[tuple[str, str], set[Link]] = {}
+            # (type, id of an object merged away) -> the id of the object it is merged into
+            self._merged: dict[tuple[str, str], str] = {}
             self._owners: dict[str, StoredOwner] = {}
             self._properties: dict[str, dict[str, dict[str, Any]]] = {}
             now = iso_time(self._wall_clock())
@@ -197,6 +199,22 @@ class DoubleCore:
         if id_property:
             return self._by_unique(object_type, id_property, value)
         return self._live(object_type, value)
+
+    def _readable(
+        self, object_type: str, id_property: str | None, value: str
+    ) -> StoredObject | None:
+        """What a read of ``value`` returns: :meth:`_find`, or — an id merged away — the
+        object it is merged into, under that object's id (HubSpot: "fetching any records
+        using the original IDs will return the new merged record with the new ID")."""
+        obj = self._find(object_type, id_property, value)
+        seen = {value}
+        while obj is None and not id_property and (object_type, value) in self._merged:
+            value = self._merged[(object_type, value)]
+            if value in seen:
+                return None
+            seen.add(value)
+            obj = self._live(object_type, value)
+        return obj
 
     def _not_unique(self, object_type: str, id_property: str) -> Answer:
         return self._error(

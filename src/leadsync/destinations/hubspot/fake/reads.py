@@ -26,7 +26,7 @@ class ReadsMixin(AssociationsMixin):
         names = body["properties"] or DEFAULT_READ.get(object_type, ())
         results, missing = [], []
         for inp in dict.fromkeys(i["id"] for i in body["inputs"]):
-            obj = self._find(object_type, id_property, inp)
+            obj = self._readable(object_type, id_property, inp)
             if obj is None:
                 missing.append(inp)
             else:
@@ -47,7 +47,7 @@ class ReadsMixin(AssociationsMixin):
         id_property = query.get("idProperty", [""])[0]
         if id_property and not self._is_unique(object_type, id_property):
             return self._not_unique(object_type, id_property)
-        obj = self._find(object_type, id_property, object_id)
+        obj = self._readable(object_type, id_property, object_id)
         if obj is None:
             return self._error(
                 404,
