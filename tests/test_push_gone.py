@@ -9,10 +9,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from leadsync.destinations.hubspot.fake import HubSpotDouble
 from leadsync.workspace import Workspace
-from tests.helpers import call_line, contact_line, record_by_external
-from tests.test_hubspot_push import linked_ids, only
+from tests.helpers import HUBSPOT_TOKEN as TOKEN
+from tests.helpers import call_line, contact_line, hubspot_property_change, record_by_external
+from tests.test_hubspot_push import config, linked_ids, only
 from tests.test_push_clears import ws
 
 __all__ = ["ws"]  # the fixture: a workspace pushing to the stand-in, set up
@@ -158,3 +163,29 @@ def test_a_contact_merged_into_another_in_hubspot_is_followed_there_not_created_
     assert ws.push().failures == 0
     [contact] = hub.objects("contacts")
     assert (contact["id"], contact["properties"]["jobtitle"]) == (merged, "CTO")
+
+
+def test_a_record_only_hubspot_named_is_not_created_again_once_deleted_there(
+    db_url: str, hub: HubSpotDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contact made in HubSpot, known to leadsync only by HubSpot's webhooks, then deleted
+    there by a person before the push reached it: its push was refused, and the contact was
+    created again — empty but for leadsync's id, a contact nobody asked for (found by a
+    probe). It is forgotten now, said, and not created; one a tool spoke of still is."""
+    monkeypatch.setenv("HS_TEST_TOKEN", TOKEN)
+    with Workspace(db_url, hubspot_transport=hub.transport()) as ws:
+        ws.apply_config(config())
+        ws.hubspot_setup()
+        made = hub.add_object("contacts", {"email": "pat@made.test", "hubspot_owner_id": "101"})
+        change = json.loads(hubspot_property_change(made, "hubspot_owner_id", "101"))[0]
+        created = change | {"subscriptionType": "contact.creation", "eventId": 2}
+        for name in ("propertyName", "propertyValue"):
+            created.pop(name)
+        ws.ingest("crm", [json.dumps([created]).encode()], source="hubspot.jsonl")
+        hub.archive_object("contacts", made)  # deleted before the push reached it
+        result = ws.push()
+        assert (result.forgotten, result.gone, result.created) == ({"contact": 1}, {}, {})
+        assert hub.objects("contacts") == []  # nothing made again
+        assert ws.push_status()["queued_total"] == 0
+        [record] = ws.find(external=f"crm:{made}")
+        assert ws.record_hubspot(record["id"]).hubspot_id is None

@@ -194,6 +194,11 @@ def _print_push(r: Mapping[str, Any]) -> None:
             f"created again: {listing(r['gone'])} (HubSpot no longer had them — archived or "
             "deleted there — and its refusals of them are closed)"
         )
+    if r["forgotten"]:
+        render.line(
+            f"not created again: {listing(r['forgotten'])} (HubSpot no longer had them — "
+            "deleted there — and only HubSpot's webhooks ever named them)"
+        )
     if r["merged"]:
         render.line(
             f"followed a merge in HubSpot: {listing(r['merged'])} (a person merged them into "

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from leadsync.store.database import in_values
 from leadsync.store.push import RECORD, enqueue
-from leadsync.store.schema import push_objects, record_identities
+from leadsync.store.schema import activity_associations, push_objects, record_identities
 
 
 def forget_gone(
@@ -74,4 +74,47 @@ def follow_merged(
             sa.update(push_objects)
             .where(push_objects.c.kind == kind, push_objects.c.local_id == local_id)
             .values(hubspot_id=new)
+        )
+
+
+def named_by_tools(
+    connection: Connection, record_ids: Collection[int], hubspot_integrations: Collection[str]
+) -> set[int]:
+    """The records among ``record_ids`` a tool named: an identity of an integration other
+    than HubSpot's, or an activity on it (one query each)."""
+    if not record_ids:
+        return set()
+    dialect = connection.dialect.name
+    t, a = record_identities, activity_associations
+    named = {
+        int(r)
+        for r in connection.execute(
+            sa.select(t.c.record_id)
+            .where(
+                in_values(t.c.record_id, list(record_ids), dialect),
+                ~in_values(t.c.integration, list(hubspot_integrations) or [""], dialect),
+            )
+            .distinct()
+        ).scalars()
+    }
+    named |= {
+        int(r)
+        for r in connection.execute(
+            sa.select(a.c.record_id)
+            .where(in_values(a.c.record_id, list(record_ids), dialect))
+            .distinct()
+        ).scalars()
+    }
+    return named
+
+
+def forget_hubspots(connection: Connection, records: Collection[int]) -> None:
+    """Records HubSpot no longer has that only HubSpot ever named: their push rows go (they
+    are not in HubSpot, and nothing is queued); a tool's later word of one creates it."""
+    if records:
+        connection.execute(
+            sa.delete(push_objects).where(
+                push_objects.c.kind == RECORD,
+                in_values(push_objects.c.local_id, list(records), connection.dialect.name),
+            )
         )

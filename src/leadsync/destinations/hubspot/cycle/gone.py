@@ -74,8 +74,45 @@ class GoneMixin(ResultsMixin):
                         gone[key] = (otype, hubspot_id)
         if merged:
             self._follow(merged, naming)
+        gone = self._only_hubspots(gone, naming)
         if gone:
             self._forget(gone, naming)
+
+    def _only_hubspots(
+        self,
+        gone: dict[tuple[str, int], tuple[str, str]],
+        naming: dict[tuple[str, int], list[PushObject]],
+    ) -> dict[tuple[str, int], tuple[str, str]]:
+        """``gone`` less the records only HubSpot ever named — its webhooks made them, no
+        tool's event, no activity, no refused object of this cycle names them: a person
+        deleted one there, and created again it came back empty (found by a probe). Their
+        HubSpot ids are forgotten and nothing is queued; the rest is returned."""
+        alone = [
+            local_id
+            for (kind, local_id) in gone
+            if kind == push_store.RECORD
+            and all((o.kind, o.id) == (kind, local_id) for o in naming[(kind, local_id)])
+        ]
+        if not alone:
+            return gone
+        hubspots = [n for n, s in self.rules.integrations.items() if s.kind == "hubspot"]
+        with self.p.reading() as connection:
+            named = push_gone.named_by_tools(connection, alone, hubspots)
+        dropped = {
+            (push_store.RECORD, i): gone[(push_store.RECORD, i)] for i in alone if i not in named
+        }
+        if not dropped:
+            return gone
+        for (_kind, local_id), (otype, hubspot_id) in sorted(dropped.items()):
+            log.warning(
+                "%s %s: HubSpot no longer has %s %s (archived or deleted there), and only "
+                "HubSpot named it: leadsync forgot that id and does not create it again",
+                otype, local_id, otype, hubspot_id,
+            )  # fmt: skip
+            self.ids.pop((push_store.RECORD, local_id), None)
+            self.result.count(self.result.forgotten, otype)
+        self.write(lambda c: push_gone.forget_hubspots(c, [i for _k, i in dropped]))
+        return {key: value for key, value in gone.items() if key not in dropped}
 
     def _follow(
         self,

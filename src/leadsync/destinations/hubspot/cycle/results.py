@@ -59,6 +59,8 @@ class PushResult:
     gone: dict[str, int] = field(default_factory=dict)
     # Records a person merged into another in HubSpot: followed to the merged record's id.
     merged: dict[str, int] = field(default_factory=dict)
+    # Records HubSpot no longer had that only HubSpot named: not created again (cycle.gone).
+    forgotten: dict[str, int] = field(default_factory=dict)
     # After the push, in the whole workspace (``Pusher.drain``): the records it cannot create
     # yet, by type, and the links of objects HubSpot has that wait for them.
     waiting_records: dict[str, int] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class PushResult:
             (self.unnamed, other.unnamed),
             (self.gone, other.gone),
             (self.merged, other.merged),
+            (self.forgotten, other.forgotten),
         ):
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
