@@ -159,7 +159,8 @@ def test_every_time_reader_uses_it_and_names_its_own_place() -> None:
     assert time_from_epoch("1793523600000", "timestamp", "ms") == "2026-11-01T09:00:00.000Z"
     with pytest.raises(EventError, match="^field \"occurred_at\": 'noon' is not an ISO 8601"):
         parse_event({**base, "occurred_at": "noon"}, "dialer")
-    with pytest.raises(EventError, match='^field "created_at": must be an ISO 8601 time'):
+    # A vendor's time says what is wrong in the canonical reader's words.
+    with pytest.raises(EventError, match="^field \"created_at\": 'noon' is not an ISO 8601"):
         time_from_iso("noon", "created_at")
     with pytest.raises(EventError, match='^field "timestamp": must be a unix time in s'):
         time_from_epoch("noon", "timestamp")
@@ -251,3 +252,17 @@ def test_a_domain_is_normalized(text: str, domain: str) -> None:
 def test_invalid_domains(text: str) -> None:
     assert not valid_domain(normalize_domain(text))
     assert domain_or_none(text) is None
+
+
+def test_a_since_whose_offset_sign_became_a_space_says_how_to_send_a_plus() -> None:
+    """`?since=2026-11-01T10:00:00+02:00` unencoded arrives with a space for the +: the
+    error said only what is expected (found by a probe)."""
+    with pytest.raises(UserError) as refused:
+        since_ts("2026-11-01T10:00:00 02:00", now="2026-12-01T00:00:00.000Z")
+    assert str(refused.value).endswith("; a + in a URL's query reads as a space: write it %2B")
+    with pytest.raises(UserError) as other:
+        since_ts("yesterday", now="2026-12-01T00:00:00.000Z")
+    assert "%2B" not in str(other.value)
+    assert since_ts("2026-11-01T10:00:00+02:00", now="2026-12-01T00:00:00.000Z") == (
+        "2026-11-01T08:00:00.000Z"
+    )

@@ -145,14 +145,23 @@ def since_ts(text: str, now: str | None = None) -> str:
     try:
         moment = parse_time(value, naive_is_utc=True, plain_date=True)
     except ValueError:
+        # An offset's + sent unencoded in a URL's query arrives as a space.
+        plus = (
+            "; a + in a URL's query reads as a space: write it %2B"
+            if _SPACED_OFFSET.search(value)
+            else ""
+        )
         raise UserError(
             f"since {text!r}: expected a duration (30d, 12h, 90m), a date (2026-11-01) or an "
-            "ISO time (2026-11-01T09:00:00Z; without an offset it is UTC)"
+            f"ISO time (2026-11-01T09:00:00Z; without an offset it is UTC){plus}"
         ) from None
     if moment > now:  # nothing happened since then: a typo that would hide every alert
         raise UserError(f"since {text!r}: in the future (it is {now} now); allowed: a past time")
     return moment
 
+
+# A time whose offset's sign is a space (`10:00:00 02:00`).
+_SPACED_OFFSET = re.compile(r"\d \d\d:?\d\d$")
 
 # What a time that may be a plain date adds to its example.
 _OR_DATE = ", or a date such as 2026-11-01"
