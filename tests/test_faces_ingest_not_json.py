@@ -202,3 +202,33 @@ def test_json_in_another_encoding_is_refused_saying_how_to_convert_it(
     assert "(not valid UTF-8 at byte " in said and "iconv -f WINDOWS-1252 -t UTF-8" in said
     assert "jq" not in said
     assert stored(db_url) == (0, 0)
+
+
+@pytest.mark.parametrize("where", [1, 2], ids=["first line", "between good lines"])
+def test_a_line_over_8_mib_is_a_dead_letter_of_its_beginning_the_rest_applied(
+    cli: Cli, db_url: str, tmp_path: Path, where: int
+) -> None:
+    """A line was read whole, however long: a 200 MB line held 770 MB and went into its dead
+    letter whole (found by a probe). A line is read up to 8 MiB, as a webhook's body: a
+    longer one is a dead letter naming its line and size, keeping its first 64 KiB; the
+    good lines beside it are applied."""
+    long = json.loads(contact_line("p-long", "u-1"))
+    long["properties"]["note"] = "x" * (9 * 2**20)
+    lines = [contact_line("p-1", "u-1"), contact_line("p-2", "u-1")]
+    lines.insert(where - 1, json.dumps(long))
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = cli("ingest", "dialer", str(path), "--json")
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert summary["accepted"] == 2 and summary["dead_letter_count"] == 1
+    with Workspace(db_url) as ws:
+        [letter] = ws.dead_letters()
+        assert letter["error"].startswith(
+            f"a line of {len(lines[where - 1]) + 1:,} bytes (9.0 MiB)"
+        )
+        assert "ingest reads lines of up to 8 MiB" in letter["error"]
+        assert letter["line_no"] == where
+        assert len(ws.dead_letter(letter["id"])["raw"]) == 64 * 2**10
+        assert len(ws.find(external="dialer:p-1")) == len(ws.find(external="dialer:p-2")) == 1
+        assert ws.find(external="dialer:p-long") == []

@@ -75,10 +75,49 @@ class InputFile:
         return status.st_size if stat.S_ISREG(status.st_mode) else None
 
     def __iter__(self) -> Iterator[bytes]:
-        for line in self.handle:
+        # A line is read up to MAX_LINE_BYTES, never whole: a line of a few hundred MB (a
+        # dump's one array, a file that is no text) held memory by its size.
+        read = self.handle.readline
+        while line := read(MAX_LINE_BYTES + 1):
             self.lines += 1
             self.bytes += len(line)
-            yield line
+            if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+                yield line
+                continue
+            size = len(line)
+            while more := read(_SKIP_BYTES):
+                size += len(more)
+                self.bytes += len(more)
+                if more.endswith(b"\n"):
+                    break
+            yield Oversize(line[:KEPT_BYTES], size)
+
+
+#: The longest line ingest reads: as a webhook's body (``serve``'s default limit).
+MAX_LINE_BYTES = 8 * 2**20
+#: Of a longer line, what its dead letter keeps (its beginning).
+KEPT_BYTES = 64 * 2**10
+_SKIP_BYTES = 2**20  # the rest of a longer line is read past in pieces this size
+
+
+class Oversize(bytes):
+    """The beginning of a line longer than :data:`MAX_LINE_BYTES` (``size``: its length)."""
+
+    size: int
+
+    def __new__(cls, kept: bytes, size: int) -> Oversize:
+        line = super().__new__(cls, kept)
+        line.size = size
+        return line
+
+    @property
+    def problem(self) -> str:
+        return (
+            f"a line of {self.size:,} bytes ({self.size / 2**20:.1f} MiB); ingest reads lines "
+            f"of up to {MAX_LINE_BYTES // 2**20} MiB, as a webhook's body (its first "
+            f"{KEPT_BYTES // 2**10} KiB are kept here); split it (an array of events: `jq -c "
+            "'.[]'`)"
+        )
 
 
 def is_xml(text: str) -> bool:
@@ -141,6 +180,9 @@ class Lines:
             text, problem = _decoded(line)
             if not text.lstrip("\ufeff").strip():  # a byte order mark alone too
                 continue
+            if isinstance(line, Oversize):  # too long to tell what it is: its own fault
+                yield (line_no, text.strip(), problem)
+                break
             if self.xml and is_xml(text):
                 yield self._xml_document(line_no, line, numbered)
                 return
@@ -329,10 +371,13 @@ NOT_UTF8 = "not valid UTF-8 at byte"
 
 
 def _decoded(line: str | bytes) -> tuple[str, str | None]:
-    """A line as text, and why it cannot be read if it cannot (not UTF-8: then each byte
+    """A line as text, and why it cannot be read if it cannot (too long: its beginning;
+    not UTF-8: then each byte
     that is not is written as a backslash, x and its two hex digits — replaced by U+FFFD,
     what it held was lost, and a retry of its dead letter applied the replacement: José in
     Latin-1 became a name ending in U+FFFD)."""
+    if isinstance(line, Oversize):
+        return line.decode("utf-8", errors="backslashreplace"), line.problem
     if isinstance(line, bytes):
         try:
             return line.decode("utf-8"), None

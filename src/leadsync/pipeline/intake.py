@@ -38,6 +38,7 @@ from leadsync.model import now_ts
 from leadsync.observability import database_outage
 from leadsync.pipeline import inbox, rejected
 from leadsync.pipeline.configured import Configured, Found
+from leadsync.pipeline.input_file import MAX_LINE_BYTES
 from leadsync.pipeline.outage import OutageLog
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
@@ -49,7 +50,7 @@ log = logging.getLogger("leadsync.intake")
 
 SOURCE = inbox.WEBHOOK  # the source of a request kept whole as a dead letter
 
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
+DEFAULT_MAX_BODY = MAX_LINE_BYTES  # 8 MiB: a body as long as the longest line ingest reads
 """Largest webhook body accepted, in bytes: what vendors send in one delivery fits — a
 HubSpot batch of 100 property changes of long text (a value runs to 65,536 characters: one of
 100 events of 11,000 came to 1.1 MB), Salesforce's 100 notifications of a Task description."""
