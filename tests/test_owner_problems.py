@@ -371,3 +371,36 @@ def test_a_team_pulled_from_hubspot_may_take_the_unmapped_reps_in_round_robin(
     users["unmapped"]["team"] = "ghosts"
     with pytest.raises(ConfigError, match="unknown team 'ghosts'"):
         workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_apply_warns_of_a_rep_mapped_to_an_owner_archived_in_hubspot(
+    workspace: Workspace, tmp_path: Path, dry_run: bool
+) -> None:
+    """With owners from HubSpot, a map entry naming an owner archived there applied without a
+    word (a file's own `active: false` owner is warned of): the rep maps to nobody (found by
+    a probe)."""
+    workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
+    store_owner(workspace, "104", active=False)  # archived in HubSpot, as the pull saw it
+    file = tmp_path / "ws.yaml"
+    file.write_text(
+        "owners: {source: hubspot}\n"
+        "destination: {kind: hubspot, token_env: HS_TEST_TOKEN}\n"
+        "integrations:\n"
+        "  dialer:\n"
+        "    kind: generic\n"
+        "    secret_env: DIALER_SECRET\n"
+        "    users:\n"
+        "      map:\n"
+        '        u-1: "101"\n'
+        '        u-4: "104"\n'
+    )
+    args = ["--db", workspace.url, "apply", str(file), "--json"] + (
+        ["--dry-run"] if dry_run else []
+    )
+    said = CliRunner().invoke(app, args)
+    assert said.exit_code == 0, said.output
+    assert json.loads(said.stdout)["warnings"] == [
+        "integrations.dialer.users.map.u-4: owner '104' is inactive in the workspace: rep u-4 "
+        "maps to nobody, and the unmapped policy decides its owner"
+    ]

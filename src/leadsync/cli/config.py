@@ -117,7 +117,8 @@ def apply(
         try:
             if "integrations" in config.model_fields_set:
                 now = ws.rules().integrations
-                warnings += apply_warnings(ws.engine, now, config.integrations)
+                pulled = config.owners_from_crm
+                warnings += apply_warnings(ws.engine, now, config.integrations, pulled)
             if dry_run:
                 changes, diff = _plan(ws, config, file, managed, unmanaged, warnings)
             else:

@@ -496,13 +496,34 @@ def audit_log(
 
 
 def apply_warnings(
-    engine: Engine, now: Mapping[str, IntegrationSettings], after: Mapping[str, IntegrationSettings]
+    engine: Engine,
+    now: Mapping[str, IntegrationSettings],
+    after: Mapping[str, IntegrationSettings],
+    owners_from_crm: bool = False,
 ) -> list[str]:
     """What applying ``after`` over the integrations ``now`` leaves behind, said before it is
-    done: :func:`removal_warnings`, then :func:`region_warnings`."""
+    done: :func:`removal_warnings`, :func:`region_warnings`, and — ``owners_from_crm``: the
+    file's owners are those pulled from HubSpot — :func:`inactive_warnings` (owners a file
+    lists are checked with the file)."""
     kinds = [{n: i.kind for n, i in each.items()} for each in (now, after)]
     regions = [{n: i.region for n, i in each.items()} for each in (now, after)]
-    return removal_warnings(engine, *kinds) + region_warnings(engine, *regions)
+    inactive = inactive_warnings(engine, after) if owners_from_crm else []
+    return removal_warnings(engine, *kinds) + region_warnings(engine, *regions) + inactive
+
+
+def inactive_warnings(engine: Engine, after: Mapping[str, IntegrationSettings]) -> list[str]:
+    """A rep mapped by hand to an owner the workspace holds as inactive (archived in HubSpot,
+    or `active: false`): allowed — an owner may come back — but it maps to nobody, as the
+    file's own check says of the owners a file declares."""
+    with engine.connect() as connection:
+        owners = config_store.owners_by_id(connection)
+    return [
+        f"integrations.{name}.users.map.{rep}: owner {owner!r} is inactive in the workspace: "
+        f"rep {rep} maps to nobody, and the unmapped policy decides its owner"
+        for name, settings in sorted(after.items())
+        for rep, owner in sorted(settings.users.map.items())
+        if owner in owners and not owners[owner].active
+    ]
 
 
 def removal_warnings(
