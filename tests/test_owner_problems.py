@@ -18,7 +18,15 @@ from leadsync.ops.settings_change import Actor
 from leadsync.settings import dump_config, load_config
 from leadsync.store.schema import owners
 from leadsync.workspace import Workspace
-from tests.helpers import OWNERS, ev, run, settings, setup, workspace_config
+from tests.helpers import (
+    OWNERS,
+    ev,
+    hubspot_property_change,
+    run,
+    settings,
+    setup,
+    workspace_config,
+)
 
 OWNER_102 = (
     "owner 102 has a stored email that is not an email address (leadsync owners list shows "
@@ -404,3 +412,22 @@ def test_apply_warns_of_a_rep_mapped_to_an_owner_archived_in_hubspot(
         "integrations.dialer.users.map.u-4: owner '104' is inactive in the workspace: rep u-4 "
         "maps to nobody, and the unmapped policy decides its owner"
     ]
+
+
+def test_a_hubspot_change_to_an_owner_archived_there_is_said_and_flagged(
+    workspace: Workspace,
+) -> None:
+    """The engine gives the rule whether the owner is active: a HubSpot webhook setting an
+    owner archived there read "the owner was changed in the CRM", unflagged."""
+    doc = {"owners": OWNERS, "integrations": {"crm": {"kind": "hubspot"}}}
+    workspace.apply_config(load_config(json.dumps(doc), "ws.yaml"))
+    store_owner(workspace, "104", active=False)
+    change = hubspot_property_change(5001, "hubspot_owner_id", "104")
+    workspace.ingest("crm", [change.encode()], source="hubspot.jsonl")
+    [decision] = workspace.decisions()
+    assert (decision["outcome"], decision["owner_id"], decision["flagged"]) == (
+        "set",
+        "104",
+        True,
+    )
+    assert str(decision["reason"]).endswith("; 104 is inactive"), decision["reason"]

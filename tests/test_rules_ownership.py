@@ -259,6 +259,16 @@ def test_decide_crm_change(
     assert fragment in verdict.reason and verdict.reason.startswith(outcome.value)
 
 
+def test_a_crm_change_to_an_owner_held_inactive_is_taken_and_flagged() -> None:
+    """A person gave the record, in HubSpot, an owner archived there: taken as an unknown one
+    is, and said and flagged as such (it read as any other change; found by a probe)."""
+    verdict = decide_crm_change(OWNED, AT, "104", True, "hubspot", active_owner=False)
+    assert (verdict.outcome, verdict.owner_id, verdict.flagged) == (SET, "104", True)
+    assert verdict.reason.endswith("; 104 is inactive"), verdict.reason
+    active = decide_crm_change(OWNED, AT, "104", True, "hubspot")
+    assert not active.flagged and "inactive" not in active.reason
+
+
 @pytest.mark.parametrize(
     ("strategy", "weakened"),
     [

@@ -453,6 +453,7 @@ class BatchDecider:
             known,
             event.integration if event is not None else None,
             by_person,
+            active_owner=owner_id is None or self.rules.directory.is_active(owner_id),
         )
         strategy = CRM_STRATEGY if event is not None else MANUAL_STRATEGY
         decision = self.record_verdict(record, event, verdict, strategy, CRM_SOURCE, at=at)

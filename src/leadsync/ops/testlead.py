@@ -337,6 +337,7 @@ def _crm_owner_check(rules: WorkspaceRules, lead: Event, owner: str | None, crea
         lead.owner.id in rules.directory.owners,
         lead.integration,
         lead.manual,
+        active_owner=lead.owner.id is None or rules.directory.is_active(lead.owner.id),
     )
     expected = verdict.owner_id
     return {

@@ -278,15 +278,17 @@ def decide_crm_change(
     known_owner: bool,
     source: str | None,
     by_person: bool = False,
+    active_owner: bool = True,
 ) -> Verdict:
     """The CRM itself (``source``, e.g. a HubSpot integration) reports an owner change; with
     no source, a person's change was told to leadsync directly (``records set-owner``).
 
     The CRM is the record of truth for its own changes, so a change is taken as it is,
     unless a more recent owner change is already known (most recent change wins). An owner
-    the workspace does not know is still taken, and flagged. A person (``by_person``) who
-    chooses the owner the record has makes it their choice all the same (kept, and the
-    caller starts ``protect_manual_days`` from it).
+    the workspace does not know is still taken, and flagged; so is one it holds inactive
+    (``active_owner`` False: archived in the CRM, or ``active: false``). A person
+    (``by_person``) who chooses the owner the record has makes it their choice all the same
+    (kept, and the caller starts ``protect_manual_days`` from it).
     """
     current = ctx.owner_id
     if ctx.owner_changed_at is not None and occurred_at < ctx.owner_changed_at:
@@ -311,7 +313,11 @@ def decide_crm_change(
         if by_person:  # protect_manual_days counts from here (as for a change)
             same += ", which counts as their choice from now"
         return Verdict(Outcome.KEPT, current, owner_id, f"kept {_who(current)}: {same}")
-    unknown = "" if known_owner or owner_id is None else f"; {owner_id} is not a known owner"
+    unknown = (
+        ""
+        if owner_id is None or (known_owner and active_owner)
+        else f"; {owner_id} is {'inactive' if known_owner else 'not a known owner'}"
+    )
     if source is None:
         changed = f"a person changed the owner in the CRM (was {_who(current)})"
     else:
