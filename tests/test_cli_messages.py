@@ -542,24 +542,30 @@ def test_a_read_only_sqlite_file_in_a_writable_folder_is_the_users_to_fix_when_w
 def test_an_ingest_interrupted_says_how_far_it_read_and_how_to_go_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ctrl-C mid-ingest exited 130 with nothing on stderr."""
+    """Ctrl-C mid-ingest exited 130 with nothing on stderr; then it did not say how many
+    lines were stored (found by a probe)."""
     db = tmp_path / "ws.db"
     runner = CliRunner()
     assert runner.invoke(app, ["--db", str(db), "init"]).exit_code == 0
     events = tmp_path / "events.jsonl"
-    events.write_text("".join(f'{{"id": "e{i}"}}\n' for i in range(10)))
+    events.write_text("".join(f'{{"id": "e{i}"}}\n' for i in range(1500)))
 
-    def interrupted(self: Any, integration: str, lines: Any, **_: Any) -> None:
-        for _n, _line in zip(range(3), lines, strict=False):
-            pass
+    def interrupted(self: Any, integration: str, lines: Any, **options: Any) -> None:
+        read = iter(lines)
+        for _n in range(1000):
+            next(read)
+        options["on_progress"](1000)  # a chunk stored and applied
+        for _n in range(200):
+            next(read)
         raise KeyboardInterrupt
 
     monkeypatch.setattr("leadsync.workspace.Workspace.ingest", interrupted)
     monkeypatch.setattr("leadsync.workspace.Workspace.integration", lambda self, name: None)
     result = runner.invoke(app, ["--db", str(db), "ingest", "dialer", str(events)])
     assert result.exit_code == 130
-    assert f"interrupted after reading 3 lines of {events}" in result.stderr
-    assert "run the same command again" in result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"interrupted after reading 1,200 lines of {events}; the 1,000 before the chunk " in said
+    assert "under way were stored and applied, and stay so: run the same command again" in said
 
 
 def test_ingesting_a_file_again_reports_an_element_still_a_dead_letter(tmp_path: Path) -> None:

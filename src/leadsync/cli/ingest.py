@@ -71,21 +71,24 @@ def _ingest(
 ) -> IngestSummary:
     """``ws.ingest`` with its progress on stderr: bytes read of the file's size (unknown for
     a pipe), and lines read."""
+    done = [0]  # lines of the chunks stored and applied
+
+    def chunk_done(count: int) -> None:
+        done[0] += count
+        progress.update(lines.bytes, lines=lines.lines)
+
     try:
         with WorkProgress(render.err, "ingest", lines.size, unit="bytes") as progress:
             return ws.ingest(
-                integration,
-                lines,
-                source=source,
-                batch_size=batch_size,
-                on_progress=lambda _applied: progress.update(lines.bytes, lines=lines.lines),
+                integration, lines, source=source, batch_size=batch_size, on_progress=chunk_done
             )
     except KeyboardInterrupt:
         # Every chunk is its own transaction: what was stored stays, nothing is half-stored.
         render.error(
-            f"interrupted after reading {lines.lines} lines of {source}; the chunks stored "
-            "before stay stored: run the same command again to go on (the lines stored "
-            "already are counted as duplicates, never applied twice)"
+            f"interrupted after reading {counted(lines.lines, 'line')} of {source}; the "
+            f"{done[0]:,} before the chunk under way were stored and applied, and stay so: "
+            "run the same command again to go on (the lines stored already are counted as "
+            "duplicates, never applied twice)"
         )
         raise typer.Exit(130) from None
 
