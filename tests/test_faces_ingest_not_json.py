@@ -59,8 +59,8 @@ def test_a_large_csv_is_refused_before_anything_is_stored(
     result = cli("ingest", "dialer", str(path))
     refused(result, f"{path}:1", "none of its first 20 non-blank lines reads as JSON")
     assert f"(line 1: '{HEADER}')" in result.stderr
-    size = path.stat().st_size / 2**20
-    assert f"read whole up to 4 MiB, and this file is {size:.1f} MiB;" in result.stderr
+    size = path.stat().st_size
+    assert f"read whole up to 4 MiB, and this file is {size:,} bytes;" in result.stderr
     assert stored(db_url) == (0, 0)
 
 

@@ -217,7 +217,8 @@ def test_a_pretty_printed_file_over_the_limit_is_refused_saying_so(
     assert refused.stderr.startswith(f"error: {path}:1: not JSON lines: none of its first 20")
     assert refused.stderr.endswith(
         "; ingest reads one JSON body per line (a pretty-printed file of bodies is read "
-        "whole up to 1 MiB; compact others with `jq -c`); nothing was stored\n"
+        f"whole up to 1 MiB, and this file is {path.stat().st_size:,} bytes; compact others "
+        "with `jq -c`); nothing was stored\n"
     )
     # Just under the limit, it is read whole.
     monkeypatch.setattr(input_file, "WHOLE_FILE_MAX_BYTES", path.stat().st_size)

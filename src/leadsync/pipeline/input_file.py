@@ -267,7 +267,7 @@ class Lines:
         whole = f"read whole up to {mib}" + ("" if self.file else " when named, not from stdin")
         file_size = self.lines.size if isinstance(self.lines, InputFile) else None
         if self.file and file_size is not None and file_size > WHOLE_FILE_MAX_BYTES:
-            whole += f", and this file is {file_size / 2**20:.1f} MiB"
+            whole += f", and this file is {file_size:,} bytes"
         self.hints[first[0]] = (
             f"ingest reads {self.what} (a pretty-printed file of {self.many} is {whole}; "
             "compact others with `jq -c`)"
