@@ -121,3 +121,25 @@ def test_the_record_page_shows_both_times_of_its_owner_history(
         assert table.get_attribute("aria-describedby") == "history-order"
     finally:
         context.close()
+
+
+def test_a_decision_not_taken_shows_the_owner_its_event_proposed(
+    workspace: Workspace, db_url: str
+) -> None:
+    """A decision not taken (fill_if_empty keeps the owner) read `101 Ana Diaz -> 101 Ana
+    Diaz`: what its event proposed showed only in --json (found by a probe)."""
+    setup(workspace)
+    workspace.ingest("dialer", [contact_line("p-1", "u-1", T.format(10), "e10")])
+    workspace.ingest("dialer", [contact_line("p-1", "u-9", T.format(11), "e11")])  # u-9: 102
+    cli = Cli(db_url)
+    [ignored] = [r for r in cli.json("decisions", "list") if r["outcome"] != "set"]
+    assert (ignored["owner_id"], ignored["proposed_owner_id"]) == ("101", "102")
+    names = workspace.owner_names()
+    shown = f"101 {names['101']} -> 101 {names['101']} (proposed 102 {names['102']})"
+    assert shown in cli("decisions", "list").stdout
+    record = record_by_external(workspace, "p-1")["id"]
+    assert shown in cli("records", "show", "contact", str(record)).stdout
+    set_line = next(
+        line for line in cli("decisions", "list").stdout.splitlines() if " set " in line
+    )
+    assert "proposed" not in set_line

@@ -165,11 +165,22 @@ def _decision_text(decision: Mapping[str, Any], names: Mapping[str, str]) -> str
     decision on one line."""
     who = decided_by(decision["integration"], decision["strategy"])
     return (
-        f"{_times(decision)}  {decision['outcome']:<7} "
-        f"{render.owner(decision['previous_owner_id'], names)} -> "
-        f"{render.owner(decision['owner_id'], names)}  by {who} ({decision['strategy']})"
-        f"{_marks(decision)}"
+        f"{_times(decision)}  {decision['outcome']:<7} {_owners(decision, names)}  "
+        f"by {who} ({decision['strategy']}){_marks(decision)}"
     )
+
+
+def _owners(decision: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """``FROM -> TO``, and the owner the event proposed where it was not taken (an ignored
+    decision read ``102 -> 102``, its proposal only in --json)."""
+    moved = (
+        f"{render.owner(decision['previous_owner_id'], names)} -> "
+        f"{render.owner(decision['owner_id'], names)}"
+    )
+    proposed = decision.get("proposed_owner_id")
+    if decision["outcome"] != "set" and proposed is not None and proposed != decision["owner_id"]:
+        moved += f" (proposed {render.owner(proposed, names)})"
+    return moved
 
 
 def _marks(decision: Mapping[str, Any]) -> str:
@@ -328,9 +339,7 @@ def decisions_list(
         who = decided_by(r["integration"], r["strategy"])
         render.line(
             f"{_times(r)}  {r['record_type']} {r['record_id']}  {r['outcome']:<7} "
-            f"{render.owner(r['previous_owner_id'], names)} -> "
-            f"{render.owner(r['owner_id'], names)}  "
-            f"by {who} ({r['strategy']}){_marks(r)}"
+            f"{_owners(r, names)}  by {who} ({r['strategy']}){_marks(r)}"
         )
         render.line(f"    {r['reason']}")
     if more:
