@@ -1096,3 +1096,21 @@ def test_events_of_the_stored_piece_use_the_key_as_event_id() -> None:
     piece, found = events(fixture("prospect.updated-owner-removed"))
     assert [event.id for event in found] == [piece.key, piece.key + "#owner"]
     assert json.loads(piece.payload()) == {"body": fixture("prospect.updated-owner-removed")}
+
+
+def test_a_retry_of_an_event_without_updated_at_has_the_same_key(tmp_path: Path) -> None:
+    """An event with no data.attributes.updatedAt (Outreach's published mailing.delivered)
+    was keyed by meta.deliveredAt, new on every retry: a retry was a second event, stored
+    and applied twice, its later time winning (found by a probe). Its key is what it says."""
+    published = Path(__file__).parent / "fixtures" / "published" / "outreach"
+    first = json.loads((published / "mailing.delivered.hull.json").read_text())
+    retry = copy.deepcopy(first)
+    retry["meta"]["deliveredAt"] = "2019-08-12T19:03:01.000+00:00"
+    assert piece_of(first).key == piece_of(retry).key
+    assert piece_of(first).key.startswith("outreach:h:")
+    other = copy.deepcopy(first)
+    other["data"]["id"] = 2
+    assert piece_of(other).key != piece_of(first).key
+    # An event with updatedAt keeps its timed key: a retry has the same updatedAt.
+    updated = fixture("prospect.updated-nulls")
+    assert piece_of(updated).key.startswith("t:")

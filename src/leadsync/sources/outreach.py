@@ -31,10 +31,13 @@ Outreach signs no timestamp, so there is no time window.
 
 Dedupe key and times
 --------------------
-Key: ``stable_key("outreach", meta.eventName, data.type, data.id, data.attributes.updatedAt or
-meta.deliveredAt, order=data.id, content=data)``, kept as ``t:<time>:<data.id>:<hash>:<content>``
-(two edits in one second — ``updatedAt`` goes to the second — are two events; a retry
-delivered later has the same ``data``). The event time is ``data.attributes.updatedAt``, else ``meta.deliveredAt``
+Key: ``stable_key("outreach", meta.eventName, data.type, data.id, data.attributes.updatedAt,
+order=data.id, content=data)``, kept as ``t:<time>:<data.id>:<hash>:<content>`` (two edits in
+one second — ``updatedAt`` goes to the second — are two events; a retry delivered later has
+the same ``data``). An event without ``updatedAt`` (a ``mailing.delivered``, a
+``sequenceState`` change) is keyed ``outreach:`` and the hash of its name, object and
+``data`` alone: ``meta.deliveredAt`` is new on each retry, and in the key it made a retry a
+second event, applied twice. The event time is ``data.attributes.updatedAt``, else ``meta.deliveredAt``
 (which may lack an offset: read as UTC); it is the inbox's ``occurred_at`` and the
 ``occurred_at`` of record, owner and user events. Activities are timed when they happened (see
 below) and fall back to the event time.
@@ -259,6 +262,10 @@ class _Delivery:
         return text(self.item, "data.id") or refuse("data.id", "required")
 
 
+#: The prefix of the key of an event without ``updatedAt`` (no time is put in front of it).
+UNTIMED = "outreach:"
+
+
 class OutreachAdapter(Adapter):
     """Outreach webhooks (one JSON:API event per request)."""
 
@@ -273,9 +280,14 @@ class OutreachAdapter(Adapter):
     def identify(self, item: Any, headers: Mapping[str, str]) -> str:
         name = text(item, EVENT_NAME, required=True)
         object_id = text(item, "data.id", required=True)
-        stamp = get_path(item, ATTR + "updatedAt") or get_path(item, DELIVERED_AT)
+        stamp = get_path(item, ATTR + "updatedAt")
         kind = text(item, "data.type")
         content = item.get("data")  # not meta: its deliveredAt may change on a retry
+        if not stamp:
+            # Without updatedAt, neither the key nor the time it is kept under may hold
+            # deliveredAt, new on a retry (both copies were stored and applied): what the
+            # event says names it, under a prefix no time is put in front of.
+            return UNTIMED + stable_key("outreach", name, kind, object_id, content=content)
         return stable_key(
             "outreach", name, kind, object_id, stamp, order=object_id, content=content
         )
