@@ -983,3 +983,37 @@ def test_a_calls_comments_and_tags_reach_its_body_in_hubspot(
     ws.push()
     body = only(hub, "calls")["properties"]["hs_call_body"]
     assert body.endswith("Sent the quote\n\nTags: hot lead, pricing"), body
+
+
+def email_event(external_id: str, at: str, **properties: Any) -> dict[str, Any]:
+    return ev(
+        "activity", at, activity="email", external_id=external_id, owner="u-1",
+        properties={"direction": "outbound", "subject": "Pricing", **properties},
+        associations=[{"object": "contact", "external_id": "p-1"}],
+    )  # fmt: skip
+
+
+def test_a_bounced_email_is_bounced_in_hubspot_and_can_be_filtered_out(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Outreach's and Salesloft's bounced emails were pushed as SENT (HubSpot has BOUNCED)
+    and no filter could take them out (found by a probe). The email's outcome says it, the
+    push sends HubSpot's status, and `skip_outcomes: [bounced]` skips it."""
+    run(ws, json.loads(contact_line("p-1", "u-1")),
+        email_event("m-1", "2026-11-01T10:00:00Z", outcome="sent"),
+        email_event("m-2", "2026-11-01T10:05:00Z", outcome="bounced"))  # fmt: skip
+    assert ws.push().failures == 0
+    statuses = [e["properties"]["hs_email_status"] for e in hub.objects("emails")]
+    assert statuses == ["SENT", "BOUNCED"]
+    # Filtered out: a later bounce removes the email it had made.
+    dialer = settings(activities={"email": {"enabled": True, "skip_outcomes": ["bounced"]}})
+    ws.replace_integration("dialer", dialer)
+    run(ws, email_event("m-3", "2026-11-01T11:00:00Z", outcome="sent"))
+    run(ws, email_event("m-3", "2026-11-01T11:05:00Z", outcome="bounced"))
+    [skip] = [s for s in ws.skipped_activities() if s["external_id"] == "m-3"]
+    assert skip["reason"].startswith("email outcome bounced is in skip_outcomes for dialer")
+    assert ws.push().failures == 0
+    assert [e["properties"]["hs_email_status"] for e in hub.objects("emails")] == [
+        "SENT",
+        "BOUNCED",
+    ]  # the third, bounced, never reached HubSpot

@@ -447,7 +447,7 @@ BAD: list[tuple[str, str, int, str, str]] = [
         edit("note: true", "note: {skip_outcomes: [busy]}"),
         26,
         "integrations.dialer.activities.note.skip_outcomes",
-        "not allowed for note activities; allowed: call, meeting",
+        "not allowed for note activities; allowed: call, email, meeting",
     ),
     (
         "activity neither bool nor mapping",

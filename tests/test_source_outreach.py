@@ -341,6 +341,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "subject": "Notes from today",
                 "body": "Thanks for your time",
                 "outreach_state": "delivered",
+                "outcome": "sent",
             },
             "associations": [{"object": "contact", "external_id": "1001"}],
         }
@@ -353,7 +354,11 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "activity": "email",
             "external_id": "3001",
             "owner": "7",
-            "properties": {"direction": "outbound", "outreach_state": "delivered"},
+            "properties": {
+                "direction": "outbound",
+                "outreach_state": "delivered",
+                "outcome": "sent",
+            },
             "associations": [{"object": "contact", "external_id": "1001"}],
         }
     ],
@@ -364,7 +369,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "activity",
             "activity": "email",
             "external_id": "3001",
-            "properties": {"direction": "outbound", "outreach_state": "opened"},
+            "properties": {"direction": "outbound", "outreach_state": "opened", "outcome": "sent"},
         }
     ],
     "mailing.replied": [
@@ -374,7 +379,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "activity",
             "activity": "email",
             "external_id": "3001",
-            "properties": {"direction": "outbound", "outreach_state": "replied"},
+            "properties": {"direction": "outbound", "outreach_state": "replied", "outcome": "sent"},
         }
     ],
     "mailing.bounced": [
@@ -384,7 +389,11 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "type": "activity",
             "activity": "email",
             "external_id": "3003",
-            "properties": {"direction": "outbound", "outreach_state": "bounced"},
+            "properties": {
+                "direction": "outbound",
+                "outreach_state": "bounced",
+                "outcome": "bounced",
+            },
             "associations": [{"object": "contact", "external_id": "1003"}],
         }
     ],
@@ -512,6 +521,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "direction": "outbound",
                 "subject": "Quick question",
                 "outreach_state": "delivered",
+                "outcome": "sent",
             },
             "associations": [{"object": "contact", "external_id": "1002"}],
         }

@@ -292,6 +292,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "subject": "Quick question",
                 "salesloft_status": "sent",
                 "salesloft_bounced": False,
+                "outcome": "sent",
             },
             "associations": [
                 {"object": "contact", "external_id": "1701", "email": "kim.lee@globex.test"}
@@ -313,6 +314,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "body": "Hi Kim, ...",
                 "salesloft_status": "sent_from_gmail",
                 "salesloft_bounced": True,
+                "outcome": "bounced",
             },
             "associations": [{"object": "contact", "email": "kim.lee@globex.test"}],
         }

@@ -103,6 +103,8 @@ CALL_OUTCOMES = (
 )
 DIRECTIONS = ("inbound", "outbound")
 EMAIL_DIRECTIONS = ("inbound", "outbound", "forwarded")
+# What became of an email sent: delivered (as far as the tool knows), or bounced back.
+EMAIL_OUTCOMES = ("sent", "bounced")
 MEETING_OUTCOMES = ("scheduled", "completed", "rescheduled", "no_show", "canceled")
 TASK_STATUSES = ("not_started", "in_progress", "waiting", "completed", "deferred")
 TASK_PRIORITIES = ("none", "low", "medium", "high")

@@ -28,6 +28,7 @@ from pydantic_core import CoreSchema
 
 from leadsync.model import (
     CALL_OUTCOMES,
+    EMAIL_OUTCOMES,
     MEETING_OUTCOMES,
     ActivityType,
     AssociationMode,
@@ -152,6 +153,7 @@ class ActivityTypeSettings(SettingsModel):
 
 _OUTCOMES: dict[ActivityType, tuple[str, ...]] = {
     ActivityType.CALL: CALL_OUTCOMES,
+    ActivityType.EMAIL: EMAIL_OUTCOMES,
     ActivityType.MEETING: MEETING_OUTCOMES,
 }
 

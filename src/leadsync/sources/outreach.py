@@ -434,6 +434,9 @@ def _mailing(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = {"direction": "outbound", **_texts(d.item, MAILING_FIELDS)}
     if state is not None or d.action in SENT_MAILING:
         properties["outreach_state"] = state or d.action
+    if sent or delivered_at is not None:  # bounced: by its event, or its state
+        bounced = "bounced" in (d.action, (state or "").lower())
+        properties["outcome"] = "bounced" if bounced else "sent"
     at = delivered_at or _time(d.item, ATTR + "createdAt")
     event = _activity(d, "email", properties, MAILING_OWNER, at)
     if not sent and delivered_at is None:

@@ -24,6 +24,7 @@ from leadsync.model import (
     CALL_OUTCOMES,
     DIRECTIONS,
     EMAIL_DIRECTIONS,
+    EMAIL_OUTCOMES,
     MEETING_OUTCOMES,
     PHONE_PROPERTIES,
     TASK_PRIORITIES,
@@ -401,6 +402,7 @@ ACTIVITY_FIELDS: dict[ActivityType, TypedProperties] = {
             "direction": _choice(EMAIL_DIRECTIONS),
             "subject": _text,
             "body": _text,
+            "outcome": _choice(EMAIL_OUTCOMES),
         },
     ),
     ActivityType.MEETING: TypedProperties(

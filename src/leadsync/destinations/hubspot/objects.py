@@ -312,7 +312,8 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
         _put(out, "hs_email_text", body)
         direction = activity.get("direction") or "outbound"
         out["hs_email_direction"] = EMAIL_DIRECTIONS.get(direction, "EMAIL")
-        out["hs_email_status"] = "SENT"
+        # HubSpot's own status of a bounced email (it was pushed as sent).
+        out["hs_email_status"] = "BOUNCED" if activity.get("outcome") == "bounced" else "SENT"
     elif kind == "meeting":
         _put(out, "hs_meeting_title", title)
         _put(out, "hs_meeting_body", body)
