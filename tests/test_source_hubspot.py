@@ -787,7 +787,8 @@ def test_a_bad_signature_names_the_uri_it_was_checked_against() -> None:
         make().verify(request(BODY, uri=signed), SECRET, NOW)  # leadsync sees URI
     assert str(refused.value).endswith(
         f"bad signature for POST {URI.partition('?')[0]}?… (the URI HubSpot signs; behind a "
-        "proxy, set serve --public-url to the address HubSpot calls)"
+        "proxy, set serve --public-url to the base URL HubSpot calls, https://host[/prefix] "
+        "without /webhooks/NAME)"
     )  # the query is signed too, but not repeated: it may hold a token
     assert SECRET not in str(refused.value) and "integration=crm" not in str(refused.value)
 

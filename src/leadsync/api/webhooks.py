@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from leadsync.errors import UserError
 from leadsync.pipeline.intake import (
     Intake,
     IntakeError,
@@ -171,6 +174,25 @@ def too_large(limit: int, size: str, path: str) -> Answer:
     return problem_answer(
         413, "Body too large", f"the body has {size} bytes; at most {limit} are accepted", path
     )
+
+
+def public_base(value: str) -> str:
+    """``serve --public-url`` as the base the webhook paths go after: ``http(s)://host[:port]``
+    and a path prefix, no query; UserError naming what is wrong. Every mistake here was
+    accepted and made every HubSpot signature fail (401): no scheme, a query, and — most
+    often — the whole webhook URL, which put ``/webhooks/NAME`` in twice."""
+    parts = urlsplit(value.strip())
+    allowed = "allowed: the base URL vendors call, http(s)://host[:port][/prefix]"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"--public-url {value!r} is not an http(s) URL; {allowed}")
+    if parts.query or parts.fragment:
+        raise UserError(f"--public-url {value!r} has a query or fragment; {allowed}")
+    if re.search(r"/webhooks/[^/]+$", parts.path.rstrip("/")):
+        raise UserError(
+            f"--public-url {value!r} holds the webhook path; {allowed}, without /webhooks/NAME "
+            "(leadsync adds it)"
+        )
+    return value.strip().rstrip("/")
 
 
 def public_uri(scheme: str, host: str, path: str, query: str, public_url: str | None) -> str:

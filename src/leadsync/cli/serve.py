@@ -159,7 +159,8 @@ def serve(
     public_url: Annotated[
         str | None,
         typer.Option(
-            help="Base URL vendors call (https://…), when a proxy sits in front; HubSpot signs it."
+            help="Base URL vendors call (https://host[/prefix], without /webhooks/NAME), when a "
+            "proxy sits in front; HubSpot signs it."
         ),
     ] = None,
     max_lag_s: Annotated[
@@ -199,10 +200,12 @@ def serve(
     import uvicorn
 
     from leadsync.api.app import ServiceOptions, create_service
+    from leadsync.api.webhooks import public_base
     from leadsync.web import ConsoleOptions
 
     _start_logging(log_format, log_level)
     with _errors_logged(log_format), handle_errors():
+        public_url = public_base(public_url) if public_url is not None else None
         ws = open_workspace()
     console = ConsoleOptions(
         password=os.environ.get("LEADSYNC_CONSOLE_PASSWORD") or None,

@@ -392,8 +392,7 @@ def _email(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = {"direction": "outbound", **_texts(d.item, EMAIL_FIELDS)}
     bounced = flag(d.item, "bounced")
     if bounced is not None:
-        properties["salesloft_bounced"] = bounced
-        properties["outcome"] = "bounced" if bounced else "sent"
+        properties |= {"salesloft_bounced": bounced, "outcome": "bounced" if bounced else "sent"}
     links = _contact(d.item, "recipient.id", "recipient_email_address")
     return [_activity(d, "email", d.external_id, properties, "user.id", links, "sent_at")]
 

@@ -102,7 +102,8 @@ def verify_hubspot_v3(
         shown = f"{address}?…" if query else address
         raise SignatureError(
             f"header {HUBSPOT_SIGNATURE}: bad signature for {method} {shown} (the URI HubSpot "
-            "signs; behind a proxy, set serve --public-url to the address HubSpot calls)"
+            "signs; behind a proxy, set serve --public-url to the base URL HubSpot calls, "
+            "https://host[/prefix] without /webhooks/NAME)"
         )
 
 
