@@ -779,8 +779,8 @@ def _iso(moment: datetime, style: int) -> str:
     return moment.isoformat()
 
 
-moments = st.datetimes(
-    min_value=datetime(1970, 1, 2),
+moments = st.datetimes(  # from 1973-03-05: an event time before 1973-03-03 is refused
+    min_value=datetime(1973, 3, 5),
     max_value=datetime(2099, 12, 30),
     timezones=st.sampled_from(_FIXED_ZONES),
 )
