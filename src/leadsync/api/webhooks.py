@@ -123,6 +123,7 @@ async def _answer(intake: Intake, integration: str, request: WebhookRequest, pat
         cut = await intake.check_async(integration, request)
         waiter = intake.submit_async(integration, cut)
     except IntakeError as exc:  # refused
+        intake.refusals.refused(intake.label(integration), exc.status, exc.detail)
         return problem_answer(exc.status, exc.title, exc.detail, path)
     except Exception as exc:
         return _unexpected(exc, intake, integration, path)

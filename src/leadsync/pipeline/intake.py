@@ -39,7 +39,7 @@ from leadsync.observability import database_outage
 from leadsync.pipeline import inbox, rejected
 from leadsync.pipeline.configured import Configured, Found
 from leadsync.pipeline.input_file import MAX_LINE_BYTES
-from leadsync.pipeline.outage import OutageLog
+from leadsync.pipeline.outage import OutageLog, RefusalLog
 from leadsync.sources.base import Adapter, WebhookRequest, envelope_text
 from leadsync.sources.hygiene import representable
 from leadsync.store.database import begin_writing
@@ -118,6 +118,7 @@ class Intake:
         self.environ = environ if environ is not None else os.environ
         self.clock = clock
         self.integrations = Configured(engine, database_unavailable, environ=self.environ)
+        self.refusals = RefusalLog(log)
         self.writer = writer or GroupCommitWriter(engine)
         self.on_request = on_request
 

@@ -10,6 +10,7 @@ the requests answered 503 since the last line, and one line when the database is
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -82,3 +83,38 @@ class OutageLog:
                 self._untold,
             )
             self._since, self._untold = None, 0
+
+
+class RefusalLog:
+    """The requests refused before they are stored (a bad signature, a stale timestamp, a
+    body that cannot be read), said in leadsync's own log: only the sender heard why, so an
+    admin whose proxy rewrote the URL HubSpot signs, or whose clock drifted, saw 401s and no
+    reason while the vendor's retries ran out (found by a probe). The first refusal of each
+    integration and status is said as it was, then at most one every ``every_s`` seconds,
+    with how many more there were. Thread-safe."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log, self._every_s, self._clock = log, every_s, clock
+        self._lock = threading.Lock()
+        self._said: dict[tuple[str, int], tuple[float, int]] = {}  # when, how many since
+
+    def refused(self, integration: str, status: int, detail: str) -> None:
+        """A request for ``integration`` (a configured name, or the label of unknown ones:
+        the keys stay few) was answered ``status`` because of ``detail``."""
+        key = (integration, status)
+        with self._lock:
+            now = self._clock()
+            said, untold = self._said.get(key, (-math.inf, 0))
+            if now - said < self._every_s:
+                self._said[key] = (said, untold + 1)
+                return
+            self._said[key] = (now, 0)
+        more = f" ({untold} more since the last line)" if untold else ""
+        self._log.warning(
+            "intake: a request for %s refused %d: %s%s", integration, status, detail[:300], more
+        )
