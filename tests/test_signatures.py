@@ -529,3 +529,23 @@ def test_no_message_contains_the_secret_or_a_signature() -> None:
         assert message
         for leak in leaks:
             assert leak not in message, (message, leak)
+
+
+def test_a_timestamp_in_the_other_unit_is_said_so() -> None:
+    """A HubSpot timestamp sent in seconds read "1790000000 s old" (1970), a Calendly t in
+    milliseconds "… s in the future": neither named the unit (found by a probe)."""
+    headers = hubspot_headers(SECRET, BODY, int(NOW))  # seconds, where HubSpot sends ms
+    fails(
+        lambda: verify_hubspot_v3(SECRET, METHOD, URI, BODY, headers, NOW),
+        "; it reads as a time in seconds, and the header holds milliseconds",
+    )
+    stale = hubspot_headers(SECRET, BODY, int((NOW - 3600) * 1000))  # an hour old: no hint
+    with pytest.raises(SignatureError) as refused:
+        verify_hubspot_v3(SECRET, METHOD, URI, BODY, stale, NOW)
+    assert "reads as a time in" not in str(refused.value)
+    # Calendly's t in milliseconds (it sends unix seconds).
+    calendly = calendly_headers(SECRET, BODY, int(NOW * 1000))
+    fails(
+        lambda: verify_calendly(SECRET, BODY, calendly, NOW),
+        "; it reads as a time in milliseconds, and the header holds seconds",
+    )

@@ -89,7 +89,7 @@ def verify_hubspot_v3(
     signature = _header(headers, HUBSPOT_SIGNATURE)
     timestamp = _header(headers, HUBSPOT_TIMESTAMP)
     millis = _parse_int(timestamp, f"header {HUBSPOT_TIMESTAMP}", "milliseconds since the epoch")
-    _check_window(millis / 1000, now, window_s, f"header {HUBSPOT_TIMESTAMP}")
+    _check_window(millis / 1000, now, window_s, f"header {HUBSPOT_TIMESTAMP}", raw=(millis, "ms"))
     try:
         received = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
@@ -137,7 +137,7 @@ def verify_calendly(
         raise SignatureError(f"header {CALENDLY_SIGNATURE} has no v1= part")
     where = f"header {CALENDLY_SIGNATURE} part t"
     seconds = _parse_int(timestamps[0], where, "unix seconds")
-    _check_window(float(seconds), now, window_s, where)
+    _check_window(float(seconds), now, window_s, where, raw=(seconds, "s"))
     message = timestamps[0].encode() + b"." + body
     expected = hmac.new(signing_key.encode(), message, hashlib.sha256).hexdigest()
     for candidate in candidates:
@@ -182,7 +182,8 @@ def verify_generic(
         return
     timestamp = _header(headers, GENERIC_TIMESTAMP).strip()
     seconds = _parse_int(timestamp, f"header {GENERIC_TIMESTAMP}", "unix seconds")
-    _check_window(float(seconds), now, window_s, f"header {GENERIC_TIMESTAMP}", "tolerance")
+    where = f"header {GENERIC_TIMESTAMP}"
+    _check_window(float(seconds), now, window_s, where, "tolerance", raw=(seconds, "s"))
     message = timestamp.encode() + b"." + body
     _verify_hex_hmac(secret, message, headers, GENERIC_SIGNATURE, "sha256", prefix="sha256")
 
@@ -292,20 +293,35 @@ def _parse_int(text: str, where: str, unit: str) -> int:
 
 
 def _check_window(
-    sent: float, now: float, window_s: float, where: str, word: str = "window"
+    sent: float,
+    now: float,
+    window_s: float,
+    where: str,
+    word: str = "window",
+    raw: tuple[int, str] | None = None,
 ) -> None:
+    """SignatureError when ``sent`` (seconds) is outside ``window_s`` of ``now``; ``raw``: the
+    header's number and its unit ("s", "ms"), to say so when it reads as a time in the other
+    unit (a relay's seconds where HubSpot sends milliseconds read as 1970)."""
     if not (math.isfinite(now) and math.isfinite(window_s) and window_s >= 0):
         raise ValueError("now and window_s must be finite and window_s non-negative")
     age = now - sent
+    hint = ""
+    if raw is not None:
+        number, unit = raw
+        other = number if unit == "ms" else number / 1000  # read in the other unit, seconds
+        if abs(now - other) <= max(window_s, 86_400):
+            said = ("seconds", "milliseconds") if unit == "ms" else ("milliseconds", "seconds")
+            hint = f"; it reads as a time in {said[0]}, and the header holds {said[1]}"
     if age > window_s:
         raise SignatureError(
             f"{where}: timestamp {_seconds(age)} s old, {_seconds(age - window_s)} s past the "
-            f"{word} (at most {window_s:g} s old)"
+            f"{word} (at most {window_s:g} s old){hint}"
         )
     if -age > window_s:
         raise SignatureError(
             f"{where}: timestamp {_seconds(-age)} s in the future, {_seconds(-age - window_s)} "
-            f"s past the {word} (at most {window_s:g} s ahead)"
+            f"s past the {word} (at most {window_s:g} s ahead){hint}"
         )
 
 
