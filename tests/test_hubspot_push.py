@@ -971,9 +971,10 @@ def test_a_calls_comments_and_tags_reach_its_body_in_hubspot(
     }
     run(ws, contact, call)
     ws.push()
+    # HubSpot's call body is HTML: each paragraph after a blank line (<br><br>).
     assert only(hub, "calls")["properties"]["hs_call_body"] == (
-        "Asked for pricing.\n\nCall back on Monday\n\nWants the enterprise plan"
-        "\n\nTags: hot lead, pricing"
+        "Asked for pricing.<br><br>Call back on Monday<br><br>Wants the enterprise plan"
+        "<br><br>Tags: hot lead, pricing"
     )
     later = copy.deepcopy(call)
     later["id"] = "ev-comment-3"
@@ -982,7 +983,33 @@ def test_a_calls_comments_and_tags_reach_its_body_in_hubspot(
     run(ws, later)
     ws.push()
     body = only(hub, "calls")["properties"]["hs_call_body"]
-    assert body.endswith("Sent the quote\n\nTags: hot lead, pricing"), body
+    assert body.endswith("Sent the quote<br><br>Tags: hot lead, pricing"), body
+
+
+@pytest.mark.parametrize(
+    ("body", "sent"),
+    [
+        (
+            "Budget <50k, decision maker is <Carla> & co.\nLine two",
+            "Budget &lt;50k, decision maker is &lt;Carla&gt; &amp; co.<br>Line two",
+        ),
+        ("<p>Hi <b>Kim</b></p><p>Notes</p>", "<p>Hi <b>Kim</b></p><p>Notes</p>"),  # HTML as is
+        ("Talked pricing", "Talked pricing"),
+    ],
+    ids=["plain text", "html", "one line"],
+)
+def test_a_body_reaches_hubspots_rich_text_as_html(
+    ws: Workspace, hub: HubSpotDouble, body: str, sent: str
+) -> None:
+    """hs_note_body (and the call's, meeting's and task's) is HTML in HubSpot: plain text was
+    sent as it was, so "<Carla>" was dropped as a tag by HubSpot's sanitizer and line breaks
+    ran together (found by a probe)."""
+    note = ev("activity", "2026-11-01T10:00:00Z", activity="note", external_id="n-1",
+              owner="u-1", properties={"body": body},
+              associations=[{"object": "contact", "external_id": "p-1"}])  # fmt: skip
+    run(ws, json.loads(contact_line("p-1", "u-1")), note)
+    assert ws.push().failures == 0
+    assert only(hub, "notes")["properties"]["hs_note_body"] == sent
 
 
 def email_event(external_id: str, at: str, **properties: Any) -> dict[str, Any]:

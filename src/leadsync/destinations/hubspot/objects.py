@@ -6,8 +6,10 @@ Facts from HubSpot's public docs (see ../shared/HUBSPOT.md and docs/HUBSPOT.md).
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from leadsync.destinations.hubspot.options import NOT_OPTIONS
 from leadsync.model import PUSHED_RECORD_TYPES, epoch_ts, ts_to_datetime
@@ -292,7 +294,7 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
     body = activity.get("body")
     if kind == "call":
         _put(out, "hs_call_title", title)
-        _put(out, "hs_call_body", call_body(activity))
+        _put(out, "hs_call_body", rich_text(call_body(activity)))
         direction = activity.get("direction")
         if direction in ("inbound", "outbound"):
             out["hs_call_direction"] = direction.upper()
@@ -316,17 +318,17 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
         out["hs_email_status"] = "BOUNCED" if activity.get("outcome") == "bounced" else "SENT"
     elif kind == "meeting":
         _put(out, "hs_meeting_title", title)
-        _put(out, "hs_meeting_body", body)
+        _put(out, "hs_meeting_body", rich_text(body))
         _put(out, "hs_meeting_start_time", hubspot_time(activity.get("start_at")))
         _put(out, "hs_meeting_end_time", hubspot_time(activity.get("end_at")))
         outcome = activity.get("outcome")
         if outcome:
             out["hs_meeting_outcome"] = str(outcome).upper()
     elif kind == "note":
-        _put(out, "hs_note_body", (body or title or "")[:65_536])
+        _put(out, "hs_note_body", rich_text(body or title or "")[:65_536])
     elif kind == "task":
         _put(out, "hs_task_subject", activity.get("subject") or activity.get("title") or "Task")
-        _put(out, "hs_task_body", body)
+        _put(out, "hs_task_body", rich_text(body))
         status = activity.get("status")
         out["hs_task_status"] = str(status).upper() if status else "NOT_STARTED"
         priority = activity.get("priority")
@@ -334,6 +336,30 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
             out["hs_task_priority"] = priority.upper()
         out["hs_task_type"] = "TODO"
     return out
+
+
+# HTML markup a tool's body may hold (Pipedrive's notes are HTML): such a body is sent as it is.
+_MARKUP = re.compile(
+    r"</?(?:p|br|div|span|b|i|u|s|em|strong|a|ul|ol|li|h[1-6]|blockquote|pre|code|table|tr|td|"
+    r"th|img|hr)\b[^<>]*>",
+    re.IGNORECASE,
+)
+
+
+@overload
+def rich_text(text: str) -> str: ...
+@overload
+def rich_text(text: str | None) -> str | None: ...
+def rich_text(text: str | None) -> str | None:
+    """A body as HubSpot's rich-text properties take it (``hs_note_body``, ``hs_call_body``,
+    ``hs_meeting_body``, ``hs_task_body`` are HTML, sanitized by HubSpot): plain text with
+    ``&``, ``<`` and ``>`` escaped and its line breaks as ``<br>`` — sent as it was, a
+    ``<Carla>`` was dropped as a tag and the paragraphs of a call's comments ran together
+    (found by a probe); a body holding HTML markup is sent as it is."""
+    if not text or _MARKUP.search(text):
+        return text
+    escaped = html.escape(text, quote=False)
+    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def call_body(activity: Mapping[str, Any]) -> str | None:
