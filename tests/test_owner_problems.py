@@ -42,6 +42,30 @@ def store_owner(ws: Workspace, owner_id: str, **values: Any) -> None:
         connection.execute(sa.update(owners).where(owners.c.id == owner_id).values(**values))
 
 
+def apply_map_from_hubspot(
+    workspace: Workspace, tmp_path: Path, entry: tuple[str, str], dry_run: bool
+) -> tuple[Path, Any]:
+    """`leadsync apply FILE --json` of a file with owners from HubSpot whose dialer maps u-1 to
+    101 and ``entry`` (rep, owner), the map's entry on line 10: the file and the result."""
+    file = tmp_path / "ws.yaml"
+    file.write_text(
+        "owners: {source: hubspot}\n"
+        "destination: {kind: hubspot, token_env: HS_TEST_TOKEN}\n"
+        "integrations:\n"
+        "  dialer:\n"
+        "    kind: generic\n"
+        "    secret_env: DIALER_SECRET\n"
+        "    users:\n"
+        "      map:\n"
+        '        u-1: "101"\n'
+        f'        {entry[0]}: "{entry[1]}"\n'
+    )
+    args = ["--db", workspace.url, "apply", str(file), "--json"] + (
+        ["--dry-run"] if dry_run else []
+    )
+    return file, CliRunner().invoke(app, args)
+
+
 def fallback(owner: str) -> dict[str, Any]:
     return settings(
         users={**settings()["users"], "unmapped": {"policy": "fallback", "owner": owner}}
@@ -240,23 +264,7 @@ def test_apply_places_an_owner_not_pulled_at_its_files_line(
     pulled is refused at FILE:LINE, as with a written owners list (it said
     "<owners from hubspot>: …", and --json's place was null)."""
     workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
-    file = tmp_path / "ws.yaml"
-    file.write_text(
-        "owners: {source: hubspot}\n"
-        "destination: {kind: hubspot, token_env: HS_TEST_TOKEN}\n"
-        "integrations:\n"
-        "  dialer:\n"
-        "    kind: generic\n"
-        "    secret_env: DIALER_SECRET\n"
-        "    users:\n"
-        "      map:\n"
-        '        u-1: "101"\n'
-        '        u-9: "299"\n'
-    )
-    args = ["--db", workspace.url, "apply", str(file), "--json"] + (
-        ["--dry-run"] if dry_run else []
-    )
-    said = CliRunner().invoke(app, args)
+    file, said = apply_map_from_hubspot(workspace, tmp_path, ("u-9", "299"), dry_run)
     assert said.exit_code == 2, said.output
     [error] = json.loads(said.stdout)["errors"]
     assert error["place"] == f"{file}:10"
@@ -390,23 +398,7 @@ def test_apply_warns_of_a_rep_mapped_to_an_owner_archived_in_hubspot(
     a probe)."""
     workspace.apply_config(workspace_config({}))  # the owners, as a pull would leave them
     store_owner(workspace, "104", active=False)  # archived in HubSpot, as the pull saw it
-    file = tmp_path / "ws.yaml"
-    file.write_text(
-        "owners: {source: hubspot}\n"
-        "destination: {kind: hubspot, token_env: HS_TEST_TOKEN}\n"
-        "integrations:\n"
-        "  dialer:\n"
-        "    kind: generic\n"
-        "    secret_env: DIALER_SECRET\n"
-        "    users:\n"
-        "      map:\n"
-        '        u-1: "101"\n'
-        '        u-4: "104"\n'
-    )
-    args = ["--db", workspace.url, "apply", str(file), "--json"] + (
-        ["--dry-run"] if dry_run else []
-    )
-    said = CliRunner().invoke(app, args)
+    _file, said = apply_map_from_hubspot(workspace, tmp_path, ("u-4", "104"), dry_run)
     assert said.exit_code == 0, said.output
     assert json.loads(said.stdout)["warnings"] == [
         "integrations.dialer.users.map.u-4: owner '104' is inactive in the workspace: rep u-4 "
