@@ -1044,3 +1044,24 @@ def test_a_bounced_email_is_bounced_in_hubspot_and_can_be_filtered_out(
         "SENT",
         "BOUNCED",
     ]  # the third, bounced, never reached HubSpot
+
+
+def test_a_call_or_email_task_reaches_hubspot_with_its_type(
+    ws: Workspace, hub: HubSpotDouble
+) -> None:
+    """Every task reached HubSpot as a to-do: a rep's "call Kim back" (Outreach's action
+    call, Salesloft's task_type call) was not in their call queue (found by a probe)."""
+    tasks = [
+        ev("activity", "2026-11-01T10:00:00Z", activity="task", external_id=f"t-{kind}",
+           owner="u-1", properties={"subject": f"A {kind}", **({"task_type": kind} if kind else {})},
+           associations=[{"object": "contact", "external_id": "p-1"}])
+        for kind in ("call", "email", "todo", None)
+    ]  # fmt: skip
+    run(ws, json.loads(contact_line("p-1", "u-1")), *tasks)
+    assert ws.push().failures == 0
+    assert [t["properties"]["hs_task_type"] for t in hub.objects("tasks")] == [
+        "CALL",
+        "EMAIL",
+        "TODO",
+        "TODO",
+    ]

@@ -410,6 +410,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "body": "Call Kim about the renewal",
                 "outreach_task_type": "manual",
                 "subject": "Call",
+                "task_type": "call",
                 "outreach_state": "incomplete",
                 "status": "not_started",
                 "due": "2026-11-05T17:00:00.000Z",
@@ -534,7 +535,12 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "activity": "task",
             "external_id": "6602",
             "owner": "8",
-            "properties": {"subject": "Call", "outreach_state": "complete", "status": "completed"},
+            "properties": {
+                "subject": "Call",
+                "task_type": "call",
+                "outreach_state": "complete",
+                "status": "completed",
+            },
             "associations": [{"object": "contact", "external_id": "1002"}],
         }
     ],

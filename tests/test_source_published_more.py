@@ -113,6 +113,7 @@ def test_salesloft_task_created_is_the_reps_open_task_on_the_person() -> None:
         "subject": "Follow-up with John Kelly",
         "body": "Call John to discuss about the projects",
         "salesloft_task_type": "general",
+        "task_type": "todo",  # a general task: HubSpot's TODO (call and email its own)
         "status": "not_started",  # current_state scheduled
         "due": "2026-01-31T00:00:00.000Z",  # due_date: the canonical due of a plain date
     }

@@ -314,6 +314,7 @@ def test_salesloft_task_created_through_the_api_is_the_assignees_call_task() -> 
     assert task.properties == {
         "subject": "call me maybe",
         "salesloft_task_type": "call",
+        "task_type": "call",
         "status": "not_started",
         "due": "2025-01-01T00:00:00.000Z",
     }

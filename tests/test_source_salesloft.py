@@ -396,6 +396,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "properties": {
                 "subject": "Call Kim about the renewal",
                 "salesloft_task_type": "call",
+                "task_type": "call",
                 "status": "not_started",
                 "due": "2026-11-05T00:00:00.000Z",
             },
@@ -414,6 +415,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
                 "subject": "Call Kim about the renewal",
                 "body": "Bring the pricing sheet",
                 "salesloft_task_type": "call",
+                "task_type": "call",
                 "status": "not_started",
                 "due": "2026-11-06T17:00:00.000Z",
                 "priority": "high",
@@ -432,6 +434,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "properties": {
                 "subject": "Call Kim about the renewal",
                 "salesloft_task_type": "call",
+                "task_type": "call",
                 "status": "completed",
                 "due": "2026-11-05T00:00:00.000Z",
             },

@@ -108,6 +108,8 @@ EMAIL_OUTCOMES = ("sent", "bounced")
 MEETING_OUTCOMES = ("scheduled", "completed", "rescheduled", "no_show", "canceled")
 TASK_STATUSES = ("not_started", "in_progress", "waiting", "completed", "deferred")
 TASK_PRIORITIES = ("none", "low", "medium", "high")
+# What a task asks the rep to do (HubSpot's hs_task_type TODO, CALL, EMAIL).
+TASK_TYPES = ("todo", "call", "email")
 
 # A record's owner source when its owner was set in the CRM (a person, there or through
 # ``records set-owner``; HubSpot's owner taken by the push) rather than by an integration's

@@ -451,6 +451,7 @@ def _task(d: _Delivery) -> list[dict[str, Any]]:
     action = text(d.item, ATTR + "action")
     if action is not None:
         properties["subject"] = TASK_SUBJECTS.get(action.lower(), action)
+        properties["task_type"] = action.lower() if action.lower() in ("call", "email") else "todo"
     state = text(d.item, ATTR + "state")
     if state is not None:
         properties["outreach_state"] = state

@@ -29,6 +29,7 @@ from leadsync.model import (
     PHONE_PROPERTIES,
     TASK_PRIORITIES,
     TASK_STATUSES,
+    TASK_TYPES,
     ActivityType,
     RecordType,
 )
@@ -422,6 +423,7 @@ ACTIVITY_FIELDS: dict[ActivityType, TypedProperties] = {
             "body": _text,
             "status": _choice(TASK_STATUSES),
             "priority": _choice(TASK_PRIORITIES),
+            "task_type": _choice(TASK_TYPES),
             "due": _due,
         },
     ),

@@ -113,7 +113,7 @@ Guesses (?)
   on Salesloft's own page, and are read like their documented siblings.
 - Meetings name their owner by user GUID (``owned_by_user.id``) where other resources use the
   numeric user id; the owner's email is sent along so ``auto_match: email`` can still map it.
-- Task ``priority`` (:data:`TASK_PRIORITY_FIELD`), not in the documented resource, is read.
+- Task ``priority`` (:data:`PRIORITY`), not in the documented resource, is read.
 - A call data record's ``completed`` status says the call ended, not who answered: it maps to
   no outcome (the call's disposition says more).
 """
@@ -136,6 +136,7 @@ from leadsync.sources.base import (
     event_name_error,
     get_path,
     number,
+    put,
     refuse,
     signature_needs_secret,
     stable_key,
@@ -207,8 +208,9 @@ MEETING_STATUS_OUTCOMES = {"pending": "scheduled", "booked": "scheduled", "retry
 #: that says it is being or was moved; ``failed``: it was not moved, its ``status`` counts.
 MEETING_RESCHEDULING = frozenset({"pending", "booked", "retry"})
 TASK_STATUSES = {"scheduled": "not_started", "completed": "completed"}
-TASK_PRIORITY_FIELD = "priority"  # (?)
+PRIORITY = "priority"  # (?)
 TASK_PRIORITIES = {"low": "low", "medium": "medium", "normal": "medium", "high": "high"}
+TASK_KINDS = {"call": "call", "email": "email"}  # any other kind: a to-do
 
 IGNORED_EVENTS = frozenset(
     [
@@ -445,14 +447,11 @@ def _task(d: _Delivery) -> list[dict[str, Any]]:
     properties: dict[str, Any] = _texts(d.item, TASK_FIELDS)
     state = (text(d.item, "current_state") or "").lower()
     status = "completed" if d.name == "task_completed" else TASK_STATUSES.get(state)
-    if status is not None:
-        properties["status"] = status
-    due = _time(d.item, "due_at") or _time(d.item, "due_date")
-    if due is not None:
-        properties["due"] = due
-    priority = TASK_PRIORITIES.get((text(d.item, TASK_PRIORITY_FIELD) or "").lower())
-    if priority is not None:
-        properties["priority"] = priority
+    put(properties, "status", status)
+    put(properties, "due", _time(d.item, "due_at") or _time(d.item, "due_date"))
+    put(properties, "priority", TASK_PRIORITIES.get((text(d.item, PRIORITY) or "").lower()))
+    kind = text(d.item, "task_type")  # call, email, general…: HubSpot's CALL, EMAIL, TODO
+    put(properties, "task_type", None if kind is None else TASK_KINDS.get(kind.lower(), "todo"))
     links = _link(d.item, "person.id", "contact")
     return [_activity(d, "task", d.external_id, properties, "user.id", links, "created_at")]
 

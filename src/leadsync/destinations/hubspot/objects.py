@@ -334,7 +334,8 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
         priority = activity.get("priority")
         if priority in ("low", "medium", "high"):
             out["hs_task_priority"] = priority.upper()
-        out["hs_task_type"] = "TODO"
+        kind = (activity.get("properties") or {}).get("task_type")  # call, email, todo
+        out["hs_task_type"] = str(kind or "todo").upper()
     return out
 
 
