@@ -1065,3 +1065,18 @@ def test_a_call_or_email_task_reaches_hubspot_with_its_type(
         "TODO",
         "TODO",
     ]
+
+
+def test_an_html_email_body_reaches_hubspots_html_body(ws: Workspace, hub: HubSpotDouble) -> None:
+    """Salesloft's email bodies are HTML: sent to hs_email_text, plain text, HubSpot showed
+    `<p>Hi Kim</p>` with its tags (found by a probe). HTML goes to hs_email_html, plain text
+    to hs_email_text, and a body that turns plain clears the HTML leadsync wrote."""
+    run(ws, json.loads(contact_line("p-1", "u-1")),
+        email_event("m-1", "2026-11-01T10:00:00Z", body="<p>Hi <b>Kim</b></p>"))  # fmt: skip
+    assert ws.push().failures == 0
+    props = only(hub, "emails")["properties"]
+    assert props["hs_email_html"] == "<p>Hi <b>Kim</b></p>" and not props.get("hs_email_text")
+    run(ws, email_event("m-1", "2026-11-01T10:05:00Z", body="Hi Kim"))
+    assert ws.push().failures == 0
+    props = only(hub, "emails")["properties"]
+    assert props["hs_email_text"] == "Hi Kim" and not props.get("hs_email_html")

@@ -252,7 +252,7 @@ _ACTIVITY_CLEARABLE: dict[str, tuple[str, ...]] = {
         "hs_call_to_number",
         "hs_call_recording_url",
     ),
-    "email": ("hs_email_subject", "hs_email_text"),
+    "email": ("hs_email_subject", "hs_email_text", "hs_email_html"),
     "meeting": ("hs_meeting_title", "hs_meeting_body", "hs_meeting_end_time", "hs_meeting_outcome"),
     "note": ("hs_note_body",),
     "task": ("hs_task_body", "hs_task_priority"),
@@ -311,7 +311,8 @@ def activity_properties(activity: Mapping[str, Any]) -> dict[str, str]:
         _put(out, "hs_call_recording_url", activity.get("recording_url"))
     elif kind == "email":
         _put(out, "hs_email_subject", activity.get("subject") or activity.get("title"))
-        _put(out, "hs_email_text", body)
+        # hs_email_text is plain text (an HTML body showed its tags): HTML goes to hs_email_html.
+        _put(out, "hs_email_html" if body and _MARKUP.search(body) else "hs_email_text", body)
         direction = activity.get("direction") or "outbound"
         out["hs_email_direction"] = EMAIL_DIRECTIONS.get(direction, "EMAIL")
         # HubSpot's own status of a bounced email (it was pushed as sent).
