@@ -591,6 +591,23 @@ def test_ingesting_a_file_again_reports_an_element_still_a_dead_letter(tmp_path:
     assert runner.invoke(app, command).exit_code == 0  # dismissed: nothing open to report
 
 
+def test_a_line_accepted_is_not_reported_for_another_deliverys_letter(tmp_path: Path) -> None:
+    """Another delivery of an event the inbox holds, refused for its own fields (a time
+    before 1973), leaves a letter under the event's id: a file ingested again reported it at
+    the good line's place, though that line was accepted (found by CI's fuzzing)."""
+    with Workspace(f"sqlite:///{tmp_path / 'ws.db'}", create=True) as ws:
+        ws.apply_config(workspace_config({"dialer": settings()}))
+        good = json.dumps({**KIM_CONTACT, "id": "k1"})
+        assert ws.ingest("dialer", [good], source="good.jsonl").accepted == 1
+        bad = json.dumps({**KIM_CONTACT, "id": "k1", "occurred_at": "1900-01-01T00:00:00Z"})
+        assert len(ws.ingest("dialer", [bad], source="bad.jsonl").dead_letters) == 1
+        again = ws.ingest("dialer", [good], source="good.jsonl")
+        assert (again.duplicates, list(again.dead_letters)) == (1, [])
+        assert len(ws.dead_letters()) == 1  # still open: it is the other delivery's
+        # The bad line ingested again is still reported.
+        assert len(ws.ingest("dialer", [bad], source="bad.jsonl").dead_letters) == 1
+
+
 @pytest.mark.parametrize(
     ("host", "said"),
     [

@@ -305,8 +305,13 @@ def dead_letter_row(
         event_id,
         kept,
         representable(error),
-        hashlib.sha256(kept.encode()).hexdigest(),
+        letter_hash(raw),
     )
+
+
+def letter_hash(raw: str) -> str:
+    """The ``raw_hash`` a dead letter of ``raw`` is kept with (:func:`dead_letter_row`)."""
+    return hashlib.sha256(representable(redact_text(raw)).encode()).hexdigest()
 
 
 @dataclass(slots=True)

@@ -299,7 +299,10 @@ def _write_inbox(
     dead = [letter for i, letter in enumerate(chunk.letters) if i not in dismissed]
     if not duplicates:
         return _Written(written, duplicates, dead, len(dismissed), closed)
-    held = {item.key for item in chunk.good} - {item.key for _, item in written}
+    # Only a letter of this very text: one of another delivery of the same event (refused
+    # for its own fields, the event held from this one) is not this line's.
+    new = {item.key for _, item in written}
+    held = {item.key: inbox.letter_hash(item.payload) for item in chunk.good if item.key not in new}
     still = inbox_store.open_dead_letter_errors(connection, integration, held)
     dead += [
         DeadLetter(item.where or "?", still[item.key]) for item in chunk.good if item.key in still

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import closing, suppress
 from typing import Any, NamedTuple, Protocol
 
@@ -392,18 +392,23 @@ def insert_dead_letters(connection: Connection, rows: Sequence[DeadLetterRow]) -
 
 
 def open_dead_letter_errors(
-    connection: Connection, integration: str, event_ids: Collection[str]
+    connection: Connection, integration: str, hashes: Mapping[str, str]
 ) -> dict[str, str]:
-    """The open dead letters' errors of these events of an integration, by event id."""
-    if not event_ids:
+    """The open dead letters' errors of these events of an integration, by event id: those
+    kept of the text given (``hashes``: event id -> the ``raw_hash`` of its text)."""
+    if not hashes:
         return {}
     d = dead_letters.c
-    query = sa.select(d.event_id, d.error).where(
+    query = sa.select(d.event_id, d.error, d.raw_hash).where(
         d.resolved_at.is_(None),
         d.integration == integration,
-        in_values(d.event_id, event_ids, connection.dialect.name),
+        in_values(d.event_id, list(hashes), connection.dialect.name),
     )
-    return {str(event_id): str(error) for event_id, error in connection.execute(query)}
+    return {
+        str(event_id): str(error)
+        for event_id, error, raw_hash in connection.execute(query)
+        if hashes.get(str(event_id)) == raw_hash
+    }
 
 
 def insert_rejected_once(connection: Connection, row: DeadLetterRow) -> bool:
